@@ -1,0 +1,128 @@
+"""The ``cliproxy`` command.
+
+    cliproxy [serve] [--config PATH] [--host HOST] [--port PORT]
+    cliproxy --version
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cliproxy import __version__
+
+if TYPE_CHECKING:
+    from cliproxy.config import Config
+
+__all__ = ["main"]
+
+log = logging.getLogger("cliproxy")
+
+DEFAULT_CONFIG = "config.yaml"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cliproxy",
+        description="An LLM API proxy: any client, any upstream, pools of credentials (CLIProxyAPI-compatible).")
+    p.add_argument("--version", action="version", version=f"cliproxy {__version__}")
+    sub = p.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the proxy (the default command)")
+    for target in (p, serve):
+        target.add_argument("--config", default=argparse.SUPPRESS,
+                            help=f"config file (default ./{DEFAULT_CONFIG}; built-in defaults when missing)")
+        target.add_argument("--host", default=argparse.SUPPRESS, help="listen address (overrides the config)")
+        target.add_argument("--port", type=int, default=argparse.SUPPRESS, help="listen port (default 8317)")
+    return p
+
+
+def setup_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s",
+                                           "%Y-%m-%d %H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("cliproxy").setLevel(logging.DEBUG if debug else logging.INFO)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return serve(Path(getattr(args, "config", DEFAULT_CONFIG)), getattr(args, "host", None),
+                 getattr(args, "port", None))
+
+
+def serve(config_path: Path, host: str | None, port: int | None) -> int:
+    from cliproxy.config import load_dotenv_file, load_or_default
+    from cliproxy.errors import ConfigError
+
+    setup_logging(False)
+    loaded_env = load_dotenv_file(Path.cwd())
+    if loaded_env:
+        log.info("loaded %d variable(s) from .env", len(loaded_env))
+    try:
+        config, existed = load_or_default(config_path)
+    except ConfigError as exc:
+        log.error("cannot load %s: %s", config_path, exc)
+        return 2
+    setup_logging(config.debug)
+    log.debug("debug logging is on")
+    if not existed:
+        log.warning("no config file at %s: running on built-in defaults. Put your config there "
+                    "(see README.md), or pass --config PATH.", config_path.resolve())
+    bind_host = host if host is not None else config.host
+    bind_port = port if port is not None else config.port
+    try:
+        _run(config, config_path if existed else None, bind_host, bind_port)
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", bind_host or "*", bind_port, exc)
+        return 1
+    return 0
+
+
+def _run(config: Config, config_path: Path | None, host: str, port: int) -> None:
+    try:
+        import uvloop
+        loop_factory = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - Windows
+        loop_factory = None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(_serve(config, config_path, host, port))
+
+
+async def _serve(config: Config, config_path: Path | None, host: str, port: int) -> None:
+    from aiohttp import web
+
+    from cliproxy.server.app import create_app
+    from cliproxy.service import Service
+
+    service = Service(config, config_path)
+    app = create_app(service)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host or None, port, reuse_address=True)
+    await site.start()
+    shown = host or "0.0.0.0"
+    log.info("cliproxy %s listening on http://%s:%d (pid %d)", __version__, shown, port, os.getpid())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except NotImplementedError:  # pragma: no cover - Windows
+            pass
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await runner.cleanup()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Shared pieces of the config model: the base class and CPA's small normalizers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+__all__ = [
+    "ConfigModel",
+    "expand_home",
+    "normalize_excluded_models",
+    "normalize_headers",
+    "normalize_prefix",
+    "trimmed_unique",
+]
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+class ConfigModel(BaseModel):
+    """Base of every config section.
+
+    Python names are snake_case, YAML names kebab-case; unknown keys are kept
+    (``model_extra``) so nothing a user wrote is dropped.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=_kebab,
+        populate_by_name=True,
+        extra="allow",
+        validate_default=False,
+        coerce_numbers_to_str=True,
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_mean_default(cls, data: Any) -> Any:
+        # ``key:`` with no value reads as null; a known key then keeps its default.
+        if isinstance(data, dict) and None in data.values():
+            known = _known_keys(cls)
+            return {k: v for k, v in data.items() if v is not None or k not in known}
+        return data
+
+    def yaml_dump(self) -> dict[str, Any]:
+        """The section as plain data with YAML key names (unknown keys included)."""
+        return self.model_dump(by_alias=True, mode="json")
+
+
+def _known_keys(cls: type[BaseModel]) -> set[str]:
+    keys = set(cls.model_fields)
+    keys.update(f.alias for f in cls.model_fields.values() if f.alias)
+    return keys
+
+
+def normalize_prefix(prefix: str) -> str:
+    """A model prefix is one path segment: trimmed, no slashes; otherwise empty."""
+    trimmed = prefix.strip().strip("/")
+    if not trimmed or "/" in trimmed:
+        return ""
+    return trimmed
+
+
+def normalize_headers(headers: Mapping[str, Any] | None) -> dict[str, str]:
+    """Trim header names and values; drop pairs where either is empty."""
+    clean: dict[str, str] = {}
+    for key, value in (headers or {}).items():
+        name = str(key).strip()
+        text = "" if value is None else str(value).strip()
+        if name and text:
+            clean[name] = text
+    return clean
+
+
+def normalize_excluded_models(models: Iterable[str] | None) -> list[str]:
+    """Trim, lowercase and de-duplicate exclusion patterns, keeping first-seen order."""
+    return trimmed_unique(m.lower() for m in models or ())
+
+
+def trimmed_unique(values: Iterable[str] | None) -> list[str]:
+    """Trimmed, non-empty, de-duplicated strings in first-seen order."""
+    seen: dict[str, None] = {}
+    for raw in values or ():
+        text = raw.strip()
+        if text:
+            seen.setdefault(text, None)
+    return list(seen)
+
+
+def expand_home(path: str) -> str:
+    """Expand a leading ``~`` the way CPA does (``~``, ``~/x``, ``~\\x``), then clean."""
+    if path.startswith("~"):
+        rest = path[1:].lstrip("/\\").replace("\\", "/")
+        home = os.path.expanduser("~")
+        return os.path.normpath(os.path.join(home, rest)) if rest else os.path.normpath(home)
+    return os.path.normpath(path) if path else path

@@ -1,0 +1,36 @@
+"""``.env`` in the working directory, loaded at startup like CPA (never overriding)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+__all__ = ["load_dotenv_file"]
+
+log = logging.getLogger("cliproxy.config")
+
+
+def load_dotenv_file(cwd: str | os.PathLike[str] | None = None) -> list[str]:
+    """Set variables from ``<cwd>/.env`` that the environment does not already have.
+
+    Returns the names that were set. A missing file is not an error; an unreadable
+    one is logged, as CPA does.
+    """
+    path = Path(cwd if cwd is not None else os.getcwd()) / ".env"
+    if not path.is_file():
+        return []
+    try:
+        values = dotenv_values(path, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        log.warning("failed to load .env file %s: %s", path, exc)
+        return []
+    loaded = []
+    for name, value in values.items():
+        if value is None or name in os.environ:
+            continue
+        os.environ[name] = value
+        loaded.append(name)
+    return loaded

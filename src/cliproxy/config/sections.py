@@ -1,0 +1,268 @@
+"""Small nested sections of config.yaml (server, management, plugins, routing...)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ._base import ConfigModel, expand_home
+from .durations import parse_duration
+
+__all__ = [
+    "DEFAULT_PANEL_REPOSITORY",
+    "DEFAULT_PPROF_ADDR",
+    "AntigravityConfig",
+    "ClaudeCodeConfig",
+    "ClaudeHeaderDefaults",
+    "CodexConfig",
+    "CodexHeaderDefaults",
+    "CodexLiveICEServer",
+    "CodexLiveMediaRelay",
+    "OAuthModelAlias",
+    "PluginInstanceConfig",
+    "PluginsConfig",
+    "PprofConfig",
+    "QuotaExceeded",
+    "RemoteManagement",
+    "RoutingConfig",
+    "StreamingConfig",
+    "TLSConfig",
+    "XAIConfig",
+]
+
+DEFAULT_PANEL_REPOSITORY = "https://github.com/router-for-me/Cli-Proxy-API-Management-Center"
+DEFAULT_PPROF_ADDR = "127.0.0.1:8316"
+DEFAULT_PLUGINS_DIR = "plugins"
+
+RoutingStrategy = Literal["round-robin", "weighted-round-robin", "fill-first"]
+_STRATEGY_ALIASES: dict[str, RoutingStrategy] = {
+    "": "round-robin", "round-robin": "round-robin", "roundrobin": "round-robin", "rr": "round-robin",
+    "weighted-round-robin": "weighted-round-robin", "weightedroundrobin": "weighted-round-robin",
+    "wrr": "weighted-round-robin",
+    "fill-first": "fill-first", "fillfirst": "fill-first", "ff": "fill-first",
+}
+
+
+class TLSConfig(ConfigModel):
+    """``tls``: serve HTTPS with ``cert`` / ``key`` files."""
+
+    enable: bool = False
+    cert: str = ""
+    key: str = ""
+
+
+class RemoteManagement(ConfigModel):
+    """``remote-management``: the /v0/management API and control panel."""
+
+    allow_remote: bool = False
+    secret_key: str = ""
+    disable_control_panel: bool = False
+    disable_auto_update_panel: bool = False
+    panel_github_repository: str = DEFAULT_PANEL_REPOSITORY
+
+    @field_validator("panel_github_repository")
+    @classmethod
+    def _default_repo(cls, value: str) -> str:
+        return value.strip() or DEFAULT_PANEL_REPOSITORY
+
+
+class PprofConfig(ConfigModel):
+    """``pprof``: a debug listener (kept for compatibility)."""
+
+    enable: bool = False
+    addr: str = DEFAULT_PPROF_ADDR
+
+    @field_validator("addr")
+    @classmethod
+    def _default_addr(cls, value: str) -> str:
+        return value.strip() or DEFAULT_PPROF_ADDR
+
+
+class PluginInstanceConfig(ConfigModel):
+    """``plugins.configs.<id>``: host-owned ``enabled`` / ``priority``; the rest is the plugin's."""
+
+    enabled: bool = False
+    priority: int = 0
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The plugin's own keys (everything but ``enabled`` and ``priority``)."""
+        return dict(self.model_extra or {})
+
+
+class PluginsConfig(ConfigModel):
+    """``plugins``: discovery directory and per-plugin settings."""
+
+    enabled: bool = False
+    dir: str = DEFAULT_PLUGINS_DIR
+    store_sources: list[str] = Field(default_factory=list)
+    store_auth: list[dict[str, Any]] = Field(default_factory=list)
+    auth_revision: int = 0
+    configs: dict[str, PluginInstanceConfig] = Field(default_factory=dict)
+
+    @field_validator("configs", mode="before")
+    @classmethod
+    def _null_instances(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): ({} if v is None else v) for k, v in value.items()}
+        return {} if value is None else value
+
+    @model_validator(mode="after")
+    def _normalize(self) -> PluginsConfig:
+        self.dir = expand_home(self.dir.strip() or DEFAULT_PLUGINS_DIR)
+        self.store_sources = [s.strip() for s in self.store_sources if s.strip()]
+        return self
+
+
+class QuotaExceeded(ConfigModel):
+    """``quota-exceeded``; only ``antigravity-credits`` still changes behaviour in CPA."""
+
+    switch_project: bool = False
+    switch_preview_model: bool = False
+    antigravity_credits: bool = False
+
+
+class RoutingConfig(ConfigModel):
+    """``routing``: credential selection strategy and session affinity."""
+
+    strategy: RoutingStrategy = "round-robin"
+    session_affinity: bool = False
+    session_affinity_ttl: str = "1h"
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _strategy(cls, value: Any) -> Any:
+        key = "" if value is None else str(value).strip().lower()
+        if key not in _STRATEGY_ALIASES:
+            raise ValueError("must be one of round-robin, weighted-round-robin, fill-first")
+        return _STRATEGY_ALIASES[key]
+
+    @property
+    def session_affinity_ttl_seconds(self) -> float:
+        """The TTL in seconds; an empty or invalid value means CPA's 1 hour."""
+        try:
+            seconds = parse_duration(self.session_affinity_ttl or "1h")
+        except ValueError:
+            return 3600.0
+        return seconds if seconds > 0 else 3600.0
+
+
+class CodexLiveICEServer(ConfigModel):
+    """``codex.live-media-relay.ice-servers[]``."""
+
+    urls: list[str] = Field(default_factory=list)
+    username: str = ""
+    credential: str = ""
+
+
+class CodexLiveMediaRelay(ConfigModel):
+    """``codex.live-media-relay``: in-process Codex Live WebRTC relay."""
+
+    enabled: bool = False
+    max_sessions: int = 0
+    disable_private_remote_ips: bool = False
+    public_ip: str = ""
+    udp_port_min: int = Field(default=0, ge=0, le=65535)
+    udp_port_max: int = Field(default=0, ge=0, le=65535)
+    ice_servers: list[CodexLiveICEServer] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_allow_private(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "allow-private-remote-ips" in data:
+            if "disable-private-remote-ips" in data:
+                raise ValueError("cannot set both allow-private-remote-ips and disable-private-remote-ips")
+            data = dict(data)
+            data["disable-private-remote-ips"] = not bool(data["allow-private-remote-ips"])
+        return data
+
+    @model_validator(mode="after")
+    def _validate(self) -> CodexLiveMediaRelay:
+        if not self.enabled:
+            return self
+        if self.max_sessions < 0:
+            raise ValueError("max-sessions must not be negative")
+        if (self.udp_port_min == 0) != (self.udp_port_max == 0):
+            raise ValueError("udp-port-min and udp-port-max must both be set")
+        if self.udp_port_min > self.udp_port_max:
+            raise ValueError("udp-port-min must not exceed udp-port-max")
+        sessions = self.max_sessions or 32
+        if self.udp_port_min and self.udp_port_max - self.udp_port_min + 1 < 2 * sessions:
+            raise ValueError(f"UDP range needs at least {2 * sessions} ports for {sessions} sessions")
+        return self
+
+
+class CodexConfig(ConfigModel):
+    """``codex``: provider-wide Codex behaviour."""
+
+    identity_confuse: bool = False
+    disable_codex_cloaking: bool = False
+    stream_bootstrap_buffering: bool = False
+    optimize_multi_agent_v2: bool = False
+    live_media_relay: CodexLiveMediaRelay = Field(default_factory=CodexLiveMediaRelay)
+
+
+class AntigravityConfig(ConfigModel):
+    """``antigravity``: words obfuscated in system instructions."""
+
+    sensitive_words: list[str] = Field(default_factory=list)
+
+
+class XAIConfig(ConfigModel):
+    """``xai``: inject the native ``x_search`` tool."""
+
+    inject_x_search: bool = False
+
+
+class StreamingConfig(ConfigModel):
+    """``streaming``: SSE keep-alive period and retries before the first byte (0 = off)."""
+
+    keepalive_seconds: int = 0
+    bootstrap_retries: int = 0
+
+
+class ClaudeCodeConfig(ConfigModel):
+    """``claude-code``: Claude Code compatibility switches."""
+
+    disable_cloaking_model_list: bool = False
+
+
+class ClaudeHeaderDefaults(ConfigModel):
+    """``claude-header-defaults``: the Claude Code software baseline for cloaked requests."""
+
+    user_agent: str = ""
+    package_version: str = ""
+    runtime_version: str = ""
+    os: str = ""
+    arch: str = ""
+    timeout: str = ""
+    timezone: str = ""
+    stabilize_device_profile: bool | None = None
+
+    @field_validator("user_agent", "package_version", "runtime_version", "os", "arch", "timeout", "timezone")
+    @classmethod
+    def _trim(cls, value: str) -> str:
+        return value.strip()
+
+
+class CodexHeaderDefaults(ConfigModel):
+    """``codex-header-defaults``: fallback headers for OAuth Codex requests."""
+
+    user_agent: str = ""
+    beta_features: str = ""
+
+    @field_validator("user_agent", "beta_features")
+    @classmethod
+    def _trim(cls, value: str) -> str:
+        return value.strip()
+
+
+class OAuthModelAlias(ConfigModel):
+    """``oauth-model-alias.<channel>[]``: expose upstream ``name`` as ``alias``."""
+
+    name: str = ""
+    alias: str = ""
+    fork: bool = False
+    display_name: str = ""
+    force_mapping: bool = False

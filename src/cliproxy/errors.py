@@ -1,0 +1,134 @@
+"""The error tree of cliproxy.
+
+Errors are raised anywhere; they are rendered into a client's own error shape only at
+the server edge (``cliproxy.server.errors``)::
+
+    CliproxyError
+     ├── RequestError          400 — the client sent something we cannot serve
+     │    ├── ModelNotFoundError   400 model_not_found
+     │    └── UnsupportedError     501 — a route or feature not built yet
+     ├── AccessError           401/403 — client key missing, wrong, or unsafe config
+     ├── ConfigError           a config file that cannot be loaded (key path + reason)
+     └── UpstreamError         an upstream answered with an error or could not be reached
+          ├── CooldownError        429 model_cooldown — every credential is cooling down
+          └── NoCredentialError    503 — no credential can serve the model
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "AccessError",
+    "CliproxyError",
+    "ConfigError",
+    "CooldownError",
+    "ModelNotFoundError",
+    "NoCredentialError",
+    "RequestError",
+    "UnsupportedError",
+    "UpstreamError",
+]
+
+
+class CliproxyError(Exception):
+    """Base of every error cliproxy raises on purpose."""
+
+    status: int = 500
+    error_type: str | None = None  # overrides the status-derived type when set
+    code: str | None = None
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+class RequestError(CliproxyError):
+    """The client's request is malformed or asks for something we cannot do (400)."""
+
+    status = 400
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(message, status=status)
+        self.param = param
+        if code is not None:
+            self.code = code
+
+
+class ModelNotFoundError(RequestError):
+    """No provider serves the requested model."""
+
+    code = "model_not_found"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"unknown provider for model {model}", param="model")
+        self.model = model
+
+
+class UnsupportedError(RequestError):
+    """A route or feature that is not built yet (501)."""
+
+    status = 501
+    code = "not_implemented"
+
+
+class AccessError(CliproxyError):
+    """The client may not use the proxy: key missing, invalid, or unsafe example keys."""
+
+    status = 401
+
+
+class ConfigError(CliproxyError):
+    """A config file failed to load. ``path`` is the dotted key path, when known."""
+
+    def __init__(self, message: str, *, path: str | None = None, file: str | None = None) -> None:
+        where = f"{path}: " if path else ""
+        super().__init__(f"{where}{message}")
+        self.path = path
+        self.file = file
+        self.reason = message
+
+
+class UpstreamError(CliproxyError):
+    """An upstream answered with an error status, or could not be reached.
+
+    ``body`` is the upstream's error body (bytes, passed to the client verbatim when it
+    is JSON, as CPA does); ``retry_after`` is in seconds when the upstream said when to
+    come back; ``credential_id`` names the credential that got the error.
+    """
+
+    def __init__(self, message: str, *, status: int = 502, body: bytes | None = None,
+                 retry_after: float | None = None, headers: Mapping[str, str] | None = None,
+                 credential_id: str | None = None) -> None:
+        super().__init__(message, status=status)
+        self.body = body
+        self.retry_after = retry_after
+        self.headers = dict(headers or {})
+        self.credential_id = credential_id
+
+
+class CooldownError(UpstreamError):
+    """Every credential that serves the model is cooling down (429 model_cooldown)."""
+
+    code = "model_cooldown"
+
+    def __init__(self, model: str, reset_seconds: float, provider: str = "") -> None:
+        secs = max(1, int(reset_seconds + 0.999))
+        super().__init__(
+            f"All credentials for model {model} are cooling down; retry after {secs}s",
+            status=429, retry_after=secs)
+        self.model = model
+        self.reset_seconds = secs
+        self.provider = provider
+
+
+class NoCredentialError(UpstreamError):
+    """No credential is available for the model (503)."""
+
+    def __init__(self, model: str, providers: list[str] | None = None) -> None:
+        plist = ",".join(providers or [])
+        super().__init__(f"no auth available (providers={plist}, model={model})", status=503)
+        self.model = model

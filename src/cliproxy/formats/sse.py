@@ -1,0 +1,106 @@
+"""Server-sent events: an incremental decoder and frame writers.
+
+``SSEDecoder.decode(chunk)`` takes bytes as they arrive (split anywhere, even inside a
+``\\r\\n``) and returns the events that are complete; ``flush()`` returns a last event
+that had no blank line after it. Nothing is buffered beyond the current event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SSEDecoder", "SSEEvent", "frame", "frame_data"]
+
+
+@dataclass(slots=True)
+class SSEEvent:
+    event: str | None
+    data: bytes
+    id: str | None = None
+    retry: int | None = None
+
+
+class SSEDecoder:
+    """Incremental SSE parser (WHATWG rules: ``\\n``, ``\\r\\n`` or ``\\r`` line ends,
+    ``data:`` lines joined by ``\\n``, ``:`` comments ignored, a leading space after the
+    colon dropped)."""
+
+    __slots__ = ("_buf", "_data", "_event", "_id", "_pending_cr", "_retry")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._pending_cr = False
+        self._event: str | None = None
+        self._data: list[bytes] = []
+        self._id: str | None = None
+        self._retry: int | None = None
+
+    def decode(self, chunk: bytes) -> list[SSEEvent]:
+        if not chunk:
+            return []
+        if self._pending_cr:
+            self._pending_cr = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        buf = self._buf + chunk if self._buf else chunk
+        if b"\r" in buf:
+            if buf.endswith(b"\r"):
+                # a lone CR may be the first half of CRLF: decide when more arrives
+                self._pending_cr = True
+            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        out: list[SSEEvent] = []
+        start = 0
+        find = buf.find
+        while True:
+            nl = find(b"\n", start)
+            if nl < 0:
+                break
+            self._line(buf[start:nl], out)
+            start = nl + 1
+        self._buf = buf[start:]
+        return out
+
+    def flush(self) -> list[SSEEvent]:
+        out: list[SSEEvent] = []
+        if self._buf:
+            self._line(self._buf, out)
+            self._buf = b""
+        self._line(b"", out)
+        return out
+
+    def _line(self, line: bytes, out: list[SSEEvent]) -> None:
+        if not line:
+            if self._data or self._event is not None:
+                out.append(SSEEvent(self._event, b"\n".join(self._data), self._id, self._retry))
+                self._event = None
+                self._data = []
+                self._retry = None
+            return
+        if line[0] == 58:  # ':' comment / keep-alive
+            return
+        colon = line.find(b":")
+        if colon < 0:
+            name, value = line, b""
+        else:
+            name = line[:colon]
+            value = line[colon + 1:]
+            if value[:1] == b" ":
+                value = value[1:]
+        if name == b"data":
+            self._data.append(value)
+        elif name == b"event":
+            self._event = value.decode("utf-8", "replace")
+        elif name == b"id":
+            self._id = value.decode("utf-8", "replace")
+        elif name == b"retry" and value.isdigit():
+            self._retry = int(value)
+
+
+def frame(event: str, data: bytes) -> bytes:
+    """One ``event: X`` + ``data: Y`` frame (Claude, Responses)."""
+    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
+
+
+def frame_data(data: bytes) -> bytes:
+    """One ``data: Y`` frame (OpenAI Chat, Gemini ``alt=sse``)."""
+    return b"data: " + data + b"\n\n"

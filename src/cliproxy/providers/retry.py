@@ -1,0 +1,119 @@
+"""When may we try again? Retry hints in upstream error answers.
+
+Each function returns seconds from now, or ``None`` when the answer holds no hint.
+Sources: the ``Retry-After`` header (seconds or an HTTP date); Google RPC errors
+(``RetryInfo.retryDelay``, ``ErrorInfo.metadata.quotaResetDelay``, "after Ns" in the
+message); Codex (``error.resets_at`` unix time, ``error.resets_in_seconds``); Anthropic's
+unified rate-limit headers (``anthropic-ratelimit-unified-*-reset``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+__all__ = [
+    "anthropic_unified_reset",
+    "codex_reset",
+    "google_retry_delay",
+    "parse_duration",
+    "retry_after_header",
+]
+
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
+_AFTER = re.compile(r"after\s+((?:\d+(?:\.\d+)?(?:h|ms|m|s))+)", re.I)
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in a Go/protobuf duration: ``"3s"``, ``"1.5s"``, ``"1h2m3s"``, ``"250ms"``."""
+    text = text.strip()
+    if not text:
+        return None
+    m = _DURATION.match(text)
+    if m is None or not any(m.groups()):
+        return None
+    h, mi, s, ms = (float(g) if g else 0.0 for g in m.groups())
+    return h * 3600 + mi * 60 + s + ms / 1000
+
+
+def retry_after_header(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+def google_retry_delay(body: Any) -> float | None:
+    """RetryInfo.retryDelay, then ErrorInfo.metadata.quotaResetDelay, then "after Ns"."""
+    err = body.get("error") if isinstance(body, dict) else None
+    if isinstance(err, list) and err:  # some Google endpoints wrap the error in a list
+        err = err[0].get("error") if isinstance(err[0], dict) else None
+    if not isinstance(err, dict):
+        return None
+    details = err.get("details")
+    if isinstance(details, list):
+        for d in details:
+            if isinstance(d, dict) and str(d.get("@type", "")).endswith("google.rpc.RetryInfo"):
+                delay = d.get("retryDelay")
+                if isinstance(delay, str) and (secs := parse_duration(delay)) is not None:
+                    return secs
+        for d in details:
+            if isinstance(d, dict) and str(d.get("@type", "")).endswith("google.rpc.ErrorInfo"):
+                meta = d.get("metadata")
+                delay = meta.get("quotaResetDelay") if isinstance(meta, dict) else None
+                if isinstance(delay, str) and (secs := parse_duration(delay)) is not None:
+                    return secs
+    message = err.get("message")
+    if isinstance(message, str) and (m := _AFTER.search(message)):
+        return parse_duration(m.group(1))
+    return None
+
+
+def codex_reset(body: Any, now: float | None = None) -> float | None:
+    """Codex usage-limit errors: ``error.resets_in_seconds`` or ``error.resets_at``."""
+    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        return None
+    secs = err.get("resets_in_seconds")
+    if isinstance(secs, int | float) and secs >= 0:
+        return float(secs)
+    at = err.get("resets_at")
+    if isinstance(at, int | float) and at > 0:
+        return max(0.0, at - (time.time() if now is None else now))
+    return None
+
+
+_UNIFIED_STATUS = ("", "5h-", "7d-", "7d_oi-")
+
+
+def anthropic_unified_reset(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """The latest reset among Anthropic's unified limits that are not "allowed"."""
+    now = time.time() if now is None else now
+    lowered = {k.lower(): v for k, v in headers.items() if k.lower().startswith("anthropic-ratelimit-unified")}
+    if not lowered:
+        return None
+    deadline: float | None = None
+    for scope in _UNIFIED_STATUS:
+        status = lowered.get(f"anthropic-ratelimit-unified-{scope}status")
+        if status is None or status.strip().lower() in ("allowed", "allowed_warning"):
+            continue
+        reset = lowered.get(f"anthropic-ratelimit-unified-{scope}reset")
+        try:
+            at = float(reset) if reset else None
+        except ValueError:
+            at = None
+        if at is not None and (deadline is None or at > deadline):
+            deadline = at
+    return None if deadline is None else max(0.0, deadline - now)

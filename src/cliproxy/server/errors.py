@@ -1,0 +1,148 @@
+"""Error responses in each client's own shape, with CPA's status-to-type mapping.
+
+This is the one place that turns an error into bytes for a client. OpenAI-style bodies
+serve Chat Completions and Responses clients, Claude-style bodies serve Messages
+clients and Google-style bodies serve Gemini clients. When an upstream's error body is
+JSON it is passed through verbatim, as CPA does, so a client sees what the upstream said.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from cliproxy.errors import CliproxyError, CooldownError, RequestError, UpstreamError
+from cliproxy.formats import Format
+
+__all__ = [
+    "claude_error_type",
+    "error_body",
+    "error_response",
+    "exception_response",
+    "gemini_status",
+    "openai_error_type",
+]
+
+_JSON = "application/json"
+
+
+def openai_error_type(status: int) -> tuple[str, str]:
+    """(type, code) for an OpenAI-style error body (CPA ``BuildErrorResponseBody``)."""
+    if status == 401:
+        return "authentication_error", "invalid_api_key"
+    if status == 403:
+        return "permission_error", "insufficient_quota"
+    if status == 429:
+        return "rate_limit_error", "rate_limit_exceeded"
+    if status == 404:
+        return "invalid_request_error", "model_not_found"
+    if status == 501:
+        return "invalid_request_error", "not_implemented"
+    if status >= 500:
+        return "server_error", "internal_server_error"
+    return "invalid_request_error", "invalid_request_error"
+
+
+_CLAUDE_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+def claude_error_type(status: int) -> str:
+    """Anthropic error type for a status (CPA ``toClaudeError``)."""
+    found = _CLAUDE_TYPES.get(status)
+    if found:
+        return found
+    return "api_error" if status >= 500 else "invalid_request_error"
+
+
+_GEMINI_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    413: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def gemini_status(status: int) -> str:
+    """google.rpc status name for an HTTP status."""
+    found = _GEMINI_STATUS.get(status)
+    if found:
+        return found
+    return "INTERNAL" if status >= 500 else "FAILED_PRECONDITION"
+
+
+def error_body(fmt: Format, status: int, message: str, *, type: str | None = None,
+               code: str | None = None, param: str | None = None,
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The error object a client of ``fmt`` expects for ``status``."""
+    if fmt is Format.CLAUDE:
+        err: dict[str, Any] = {"type": type or claude_error_type(status), "message": message}
+        if extra:
+            err.update(extra)
+        return {"type": "error", "error": err}
+    if fmt is Format.GEMINI:
+        gerr: dict[str, Any] = {"code": status, "message": message, "status": gemini_status(status)}
+        if extra:
+            gerr.update(extra)
+        return {"error": gerr}
+    etype, ecode = openai_error_type(status)
+    oerr: dict[str, Any] = {"message": message, "type": type or etype, "code": code or ecode}
+    if param is not None:
+        oerr["param"] = param
+    if extra:
+        oerr.update(extra)
+    return {"error": oerr}
+
+
+def error_response(fmt: Format, status: int, message: str, *, headers: dict[str, str] | None = None,
+                   **kw: Any) -> web.Response:
+    body = orjson.dumps(error_body(fmt, status, message, **kw))
+    return web.Response(status=status, body=body, content_type=_JSON, headers=headers)
+
+
+def _is_json_object(body: bytes | None) -> bool:
+    if not body:
+        return False
+    stripped = body.lstrip()
+    if not stripped.startswith(b"{"):
+        return False
+    try:
+        return isinstance(orjson.loads(stripped), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def exception_response(fmt: Format, exc: CliproxyError) -> web.Response:
+    """Render one of our errors for a client of ``fmt``."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, UpstreamError) and exc.retry_after is not None:
+        headers["Retry-After"] = str(max(0, int(exc.retry_after + 0.999)))
+    if isinstance(exc, CooldownError):
+        extra = {"model": exc.model, "reset_seconds": exc.reset_seconds, "provider": exc.provider}
+        return error_response(fmt, 429, exc.message, headers=headers, code="model_cooldown",
+                              type=None if fmt is not Format.CLAUDE else "rate_limit_error",
+                              extra=extra)
+    if isinstance(exc, UpstreamError) and _is_json_object(exc.body):
+        return web.Response(status=exc.status, body=exc.body, content_type=_JSON, headers=headers)
+    param = exc.param if isinstance(exc, RequestError) else None
+    return error_response(fmt, exc.status, exc.message, headers=headers, code=exc.code,
+                          type=exc.error_type, param=param)

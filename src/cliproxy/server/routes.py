@@ -1,0 +1,126 @@
+"""Every client route CPA serves, in one table.
+
+A route whose feature is not built yet answers 501 in its client's error shape with a
+message that says so; it never pretends to work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from cliproxy.server.context import client_format
+from cliproxy.server.errors import error_response
+
+__all__ = ["NOT_BUILT", "add_routes", "not_built"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_HEALTH = orjson.dumps({"status": "ok"})
+_ROOT = orjson.dumps({
+    "message": "CLI Proxy API Server",
+    "endpoints": ["POST /v1/chat/completions", "POST /v1/completions", "GET /v1/models"],
+})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    if request.method == "HEAD":
+        return web.Response(status=200)
+    return web.Response(body=_HEALTH, content_type="application/json")
+
+
+async def root(request: web.Request) -> web.Response:
+    return web.Response(body=_ROOT, content_type="application/json")
+
+
+def not_built(feature: str) -> Handler:
+    """A handler that answers 501 in the caller's format, naming the missing feature."""
+    message = f"{feature} is not implemented in cliproxy yet"
+
+    async def handler(request: web.Request) -> web.Response:
+        return error_response(client_format(request), 501, message)
+
+    return handler
+
+
+def _html_not_built(feature: str) -> Handler:
+    body = f"<!doctype html><title>Not implemented</title><p>{feature} is not implemented in cliproxy yet.</p>"
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=501, text=body, content_type="text/html")
+
+    return handler
+
+
+# (method, path, feature name) for routes with no handler yet; a handler provided by
+# the service (``handlers`` argument of ``add_routes``) replaces the 501.
+NOT_BUILT: list[tuple[str, str, str]] = [
+    ("GET", "/v1/models", "model listing"),
+    ("POST", "/v1/chat/completions", "chat completions"),
+    ("POST", "/v1/completions", "legacy completions"),
+    ("POST", "/v1/responses", "responses"),
+    ("GET", "/v1/responses", "responses over WebSocket"),
+    ("POST", "/v1/responses/compact", "responses compact"),
+    ("POST", "/v1/messages", "messages"),
+    ("POST", "/v1/messages/count_tokens", "messages count_tokens"),
+    ("POST", "/v1/images/generations", "image generation"),
+    ("POST", "/v1/images/edits", "image edits"),
+    ("POST", "/v1/videos", "video generation"),
+    ("POST", "/v1/videos/generations", "video generation"),
+    ("POST", "/v1/videos/edits", "video edits"),
+    ("POST", "/v1/videos/extensions", "video extensions"),
+    ("GET", "/v1/videos/{request_id}", "video retrieval"),
+    ("POST", "/openai/v1/videos", "video generation"),
+    ("GET", "/openai/v1/videos/{video_id}", "video retrieval"),
+    ("GET", "/openai/v1/videos/{video_id}/content", "video content"),
+    ("POST", "/v1/alpha/search", "Codex alpha search"),
+    ("POST", "/v1/live", "Codex Live"),
+    ("GET", "/v1/live/{call_id}", "Codex Live"),
+    ("GET", "/v1/realtime", "Realtime"),
+    ("POST", "/v1/realtime", "Realtime"),
+    ("POST", "/v1/realtime/calls", "Realtime calls"),
+    ("GET", "/v1/realtime/calls/{call_id}", "Realtime calls"),
+    ("POST", "/v1/realtime/client_secrets", "Realtime client secrets"),
+    ("POST", "/v1/realtime/sessions", "Realtime sessions"),
+    ("POST", "/v1/realtime/transcription_sessions", "Realtime transcription sessions"),
+    ("GET", "/v1/realtime/translations", "Realtime translations"),
+    ("POST", "/v1/realtime/translations", "Realtime translations"),
+    ("POST", "/v1/realtime/translations/client_secrets", "Realtime translations"),
+    ("POST", "/v1/realtime/calls/{call_id}/{action:hangup|accept|reject|refer}", "Realtime call control"),
+    ("GET", "/backend-api/codex/responses", "responses over WebSocket"),
+    ("POST", "/backend-api/codex/responses", "responses"),
+    ("POST", "/backend-api/codex/responses/compact", "responses compact"),
+    ("POST", "/backend-api/codex/alpha/search", "Codex alpha search"),
+    ("GET", "/v1beta/models", "model listing"),
+    ("GET", "/v1beta/models/{name:.+}", "model lookup"),
+    ("POST", "/v1beta/models/{name:.+}", "Gemini generateContent"),
+    ("POST", "/v1beta/interactions", "Gemini Interactions API"),
+    ("GET", "/v1/models/{name:.+}", "model lookup"),
+    ("POST", "/v1/models/{name:.+}", "Gemini generateContent"),
+    ("GET", "/v1/ws", "AI Studio WebSocket relay"),
+]
+
+_HTML_NOT_BUILT: list[tuple[str, str]] = [
+    ("/management.html", "The control panel"),
+    ("/anthropic/callback", "Claude login"),
+    ("/codex/callback", "Codex login"),
+    ("/antigravity/callback", "Antigravity login"),
+]
+
+
+def add_routes(app: web.Application, handlers: dict[tuple[str, str], Handler] | None = None) -> None:
+    """Register every route; ``handlers`` maps (method, path) to a real handler."""
+    handlers = handlers or {}
+    router = app.router
+    router.add_get("/healthz", healthz)
+    router.add_get("/", root)
+    for method, path, feature in NOT_BUILT:
+        handler = handlers.get((method, path)) or not_built(feature)
+        if method == "GET":
+            router.add_get(path, handler, allow_head=False)
+        else:
+            router.add_route(method, path, handler)
+    for path, feature in _HTML_NOT_BUILT:
+        router.add_get(path, handlers.get(("GET", path)) or _html_not_built(feature), allow_head=False)

@@ -1,0 +1,1 @@
+"""Shared runtime state: the :class:`~cliproxy.state.base.StateBackend` contract and backends."""

@@ -1,0 +1,66 @@
+"""Hot reload through a running proxy: config edits and auth-dir changes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+
+
+async def _status(url: str, key: str) -> int:
+    async with aiohttp.ClientSession() as s, s.post(url + "/v1/chat/completions", json={},
+                                                     headers={"Authorization": f"Bearer {key}"}) as r:
+        return r.status
+
+
+async def _until(predicate, timeout: float = 5.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_config_edit_takes_effect_and_broken_edit_keeps_last_good(start_proxy, caplog):
+    proxy = await start_proxy("# my keys\napi-keys: [key-a]\n", watch=True)
+    assert await _status(proxy.url, "key-a") != 401
+    assert await _status(proxy.url, "key-b") == 401
+
+    text = proxy.config_path.read_text().replace("key-a", "key-b")
+    proxy.config_path.write_text(text)
+
+    async def b_works() -> bool:
+        return await _status(proxy.url, "key-b") != 401
+    assert await _until(b_works)
+    assert await _status(proxy.url, "key-a") == 401
+
+    reloads = proxy.service.reloads
+    proxy.config_path.write_text(text + "routing:\n  strategy: zigzag\n")  # invalid value
+    await asyncio.sleep(0.6)
+    assert proxy.service.reloads == reloads
+    assert await _status(proxy.url, "key-b") != 401
+    assert any("routing.strategy" in r.getMessage() for r in caplog.records)
+
+    proxy.config_path.write_text("api-keys: [key-a, [broken\n")  # invalid YAML
+    await asyncio.sleep(0.6)
+    assert await _status(proxy.url, "key-b") != 401
+
+
+async def test_auth_dir_changes_are_seen_live(start_proxy, tmp_path):
+    proxy = await start_proxy("api-keys: []\n", watch=True)
+    auth_dir = proxy.service.auth_dir
+    cred = auth_dir / "claude-user@example.com.json"
+    cred.write_text(json.dumps({"type": "claude", "email": "user@example.com", "access_token": "t"}))
+
+    async def seen() -> bool:
+        return cred in proxy.service.auth_files
+    assert await _until(seen)
+    (auth_dir / "claude-user@example.com.json.cds").write_text("{}")
+    cred.unlink()
+
+    async def gone() -> bool:
+        return cred not in proxy.service.auth_files
+    assert await _until(gone)
+    assert not any(p.suffix == ".cds" for p in proxy.service.auth_files)
