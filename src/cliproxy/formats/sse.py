@@ -51,12 +51,21 @@ class SSEDecoder:
         out: list[SSEEvent] = []
         start = 0
         find = buf.find
-        while True:
-            nl = find(b"\n", start)
-            if nl < 0:
-                break
-            self._line(buf[start:nl], out)
-            start = nl + 1
+        # whole events only: a partial event stays in the buffer until its blank line comes
+        while (end := find(b"\n\n", start)) >= 0:
+            block = buf[start:end]
+            start = end + 2
+            if block.startswith(b"data: ") and b"\n" not in block:  # OpenAI, Gemini
+                out.append(SSEEvent(None, block[6:]))
+                continue
+            if block.startswith(b"event: "):  # Claude, Responses: "event: X\ndata: Y"
+                nl = block.find(b"\n")
+                if nl > 0 and block.startswith(b"data: ", nl + 1) and b"\n" not in block[nl + 1:]:
+                    out.append(SSEEvent(block[7:nl].decode(), block[nl + 7:]))
+                    continue
+            for line in block.split(b"\n"):
+                self._line(line, out)
+            self._line(b"", out)
         self._buf = buf[start:]
         return out
 

@@ -1,0 +1,181 @@
+"""OpenAI Chat Completions wire constants: framing, stop reasons, usage, errors.
+
+Streams are ``data: <chunk json>\\n\\n`` frames ended by ``data: [DONE]\\n\\n``; an
+error after the first byte is one ``data: {"error": {...}}`` frame with no ``[DONE]``
+after it. Usage follows OpenAI's totals (``prompt_tokens`` includes cached tokens);
+cache writes travel as ``prompt_tokens_details.cached_creation_tokens`` (CPA's name).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from cliproxy.translate import ir
+from cliproxy.translate.adapter import UsageSniffer
+
+__all__ = [
+    "CHUNK_OBJECT",
+    "COMPLETION_OBJECT",
+    "DONE",
+    "DONE_FRAME",
+    "FINISH_TO_STOP",
+    "STOP_TO_FINISH",
+    "ChatUsageSniffer",
+    "count_tokens_body",
+    "error_body",
+    "error_type",
+    "finish_reason",
+    "parse_usage",
+    "usage_body",
+]
+
+DONE = b"[DONE]"
+DONE_FRAME = b"data: [DONE]\n\n"
+CHUNK_OBJECT = "chat.completion.chunk"
+COMPLETION_OBJECT = "chat.completion"
+
+FINISH_TO_STOP: dict[str, ir.StopReason] = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "content_filter",
+}
+
+STOP_TO_FINISH: dict[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "content_filter": "content_filter",
+    "refusal": "content_filter",
+    "pause_turn": "stop",
+    "error": "stop",
+}
+
+
+def finish_reason(stop: str | None, has_tool_calls: bool = False) -> str:
+    """The ``finish_reason`` for an IR stop reason. A turn that made tool calls and
+    merely "ended" is reported as ``tool_calls``, which is what agent loops look for."""
+    if has_tool_calls and stop in (None, "end_turn", "pause_turn"):
+        return "tool_calls"
+    return STOP_TO_FINISH.get(stop or "end_turn", "stop")
+
+
+# --------------------------------------------------------------------------- usage
+
+# Fields that name cache writes, by provider: CPA's, OpenRouter's, Anthropic-style.
+_CACHE_WRITE_KEYS = ("cached_creation_tokens", "cache_write_tokens", "cache_creation_input_tokens")
+
+
+def _int(v: Any) -> int:
+    return v if type(v) is int else 0
+
+
+def parse_usage(u: dict[str, Any]) -> ir.Usage:
+    """A Chat Completions ``usage`` object -> IR usage."""
+    ptd = u.get("prompt_tokens_details")
+    ctd = u.get("completion_tokens_details")
+    cache_read = cache_write = reasoning = 0
+    if isinstance(ptd, dict):
+        cache_read = _int(ptd.get("cached_tokens"))
+        for k in _CACHE_WRITE_KEYS:
+            if k in ptd:
+                cache_write = _int(ptd[k])
+                break
+    if not cache_read:  # DeepSeek names it at top level
+        cache_read = _int(u.get("prompt_cache_hit_tokens"))
+    if not cache_write:
+        cache_write = _int(u.get("cache_creation_input_tokens"))
+    if isinstance(ctd, dict):
+        reasoning = _int(ctd.get("reasoning_tokens"))
+    total = u.get("total_tokens")
+    return ir.Usage(
+        input_tokens=_int(u.get("prompt_tokens")),
+        output_tokens=_int(u.get("completion_tokens")),
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        reasoning_tokens=reasoning,
+        total_tokens=total if type(total) is int else None,
+    )
+
+
+def usage_body(u: ir.Usage | None) -> dict[str, Any]:
+    """IR usage -> a Chat Completions ``usage`` object (zeros when absent).
+    ``cached_creation_tokens`` is written only when there were cache writes."""
+    if u is None:
+        u = ir.Usage()
+    ptd: dict[str, Any] = {"cached_tokens": u.cache_read_tokens}
+    if u.cache_write_tokens:
+        ptd["cached_creation_tokens"] = u.cache_write_tokens
+    return {
+        "prompt_tokens": u.input_tokens,
+        "completion_tokens": u.output_tokens,
+        "total_tokens": u.total,
+        "prompt_tokens_details": ptd,
+        "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
+    }
+
+
+class ChatUsageSniffer(UsageSniffer):
+    """Reads the last ``usage`` of a passthrough Chat Completions stream.
+
+    Only complete lines that contain ``"usage"`` are parsed; everything else is skipped
+    with one ``bytes.find`` per chunk.
+    """
+
+    __slots__ = ("_buf", "usage")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self.usage: ir.Usage | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        buf = self._buf + chunk if self._buf else chunk
+        nl = buf.rfind(b"\n")
+        if nl < 0:
+            self._buf = buf
+            return
+        self._buf = buf[nl + 1:]
+        if b'"usage"' not in buf[:nl]:
+            return
+        for line in buf[:nl].split(b"\n"):
+            if line.startswith(b"data:") and b'"usage"' in line:
+                self._parse(line[5:])
+
+    def _parse(self, data: bytes) -> None:
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return
+        u = obj.get("usage") if isinstance(obj, dict) else None
+        if isinstance(u, dict):
+            self.usage = parse_usage(u)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def error_type(status: int) -> str:
+    """OpenAI error ``type`` for an HTTP status (CPA's table)."""
+    if status == 401:
+        return "authentication_error"
+    if status == 403:
+        return "permission_error"
+    if status == 429:
+        return "rate_limit_error"
+    if status >= 500:
+        return "server_error"
+    return "invalid_request_error"
+
+
+def error_body(message: str, status: int, type_: str | None = None, code: str | None = None) -> dict[str, Any]:
+    """``{"error": {"message", "type", "code"}}``, the in-band and HTTP error shape."""
+    return {"error": {"message": message, "type": type_ or error_type(status), "code": code}}
+
+
+def count_tokens_body(tokens: int) -> dict[str, Any]:
+    """Chat Completions has no count endpoint; this is Responses' ``input_tokens`` shape."""
+    return {"object": "response.input_tokens", "input_tokens": tokens}

@@ -1,0 +1,165 @@
+"""IR -> Chat Completions request body (``build_request``).
+
+For a request parsed from Chat Completions (``source == "openai"``) the extras and
+private markers written by ``request.py`` are put back, so the body round-trips. For
+other sources: reasoning settings become ``reasoning_effort`` (a budget maps to an
+effort with CPA's thresholds; a dynamic budget (-1) leaves the model's default),
+``stream_options.include_usage`` is always asked for so usage can be reported,
+``parallel_tool_calls`` is sent only with tools, and provider built-in tools are dropped
+(Chat Completions has none).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cliproxy.formats import Format
+from cliproxy.translate import ir
+from cliproxy.translate.naming import flat_name
+from cliproxy.translate.openai_chat.build_messages import build_messages
+
+__all__ = ["build_request", "effort_for"]
+
+_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+
+
+def build_request(req: ir.Request) -> dict[str, Any]:
+    same = req.source == Format.OPENAI
+    body: dict[str, Any] = {"model": req.model}
+    if same:
+        for k, v in req.extras.items():
+            if not k.startswith("_"):
+                body[k] = v
+    body["messages"] = build_messages(req.messages, same)
+    _tools(req, body, same)
+    _sampling(req, body, same)
+    _stream(req, body, same)
+    effort = effort_for(req.reasoning)
+    if effort is not None:
+        body["reasoning_effort"] = effort
+    if req.response_format:
+        body["response_format"] = _response_format(req.response_format)
+    if req.user is not None:
+        body["user"] = req.user
+    if req.metadata is not None and same:
+        body["metadata"] = req.metadata
+    return body
+
+
+def _sampling(req: ir.Request, body: dict[str, Any], same: bool) -> None:
+    if req.max_tokens is not None:
+        key = req.extras.get("_max_key", "max_tokens") if same else "max_tokens"
+        body[key] = req.max_tokens
+    for key in ("temperature", "top_p", "seed", "n", "presence_penalty", "frequency_penalty"):
+        v = getattr(req, key)
+        if v is not None:
+            body[key] = v
+    if req.stop is not None:
+        body["stop"] = req.stop[0] if same and req.extras.get("_stop_str") and len(req.stop) == 1 else req.stop
+
+
+def _stream(req: ir.Request, body: dict[str, Any], same: bool) -> None:
+    if req.stream:
+        body["stream"] = True
+        if not same:
+            body["stream_options"] = {"include_usage": True}
+    elif same and req.extras.get("_stream_false"):
+        body["stream"] = False
+
+
+def effort_for(reasoning: dict[str, Any] | None) -> str | None:
+    """``reasoning_effort`` for IR reasoning settings, or None to leave it unset."""
+    if not reasoning:
+        return None
+    effort = reasoning.get("effort")
+    if isinstance(effort, str):
+        return "xhigh" if effort == "max" else effort
+    if reasoning.get("mode") == "disabled":
+        return "none"
+    budget = reasoning.get("budget")
+    if type(budget) is not int or budget < 0:
+        return None
+    return _budget_effort(budget)
+
+
+def _budget_effort(budget: int) -> str:
+    if budget == 0:
+        return "none"
+    for limit, name in ((512, "minimal"), (1024, "low"), (8192, "medium"), (24576, "high")):
+        if budget <= limit:
+            return name
+    return "xhigh"
+
+
+def _response_format(rf: dict[str, Any]) -> dict[str, Any]:
+    if rf.get("type") != "json_schema":
+        return {"type": rf.get("type", "json_object")}
+    js = {k: v for k, v in rf.items() if k != "type"}
+    js.setdefault("name", "response")
+    return {"type": "json_schema", "json_schema": js}
+
+
+# --------------------------------------------------------------------------- tools
+
+
+def _tools(req: ir.Request, body: dict[str, Any], same: bool) -> None:
+    tools = [t for t in (_tool(t, same) for t in req.tools or ()) if t is not None]
+    if tools:
+        if same and req.extras.get("_functions"):
+            body["functions"] = [t["function"] for t in tools]
+        else:
+            body["tools"] = tools
+    choice = _tool_choice(req, same)
+    if choice is not None and (tools or same):
+        key = "function_call" if same and req.extras.get("_function_call") else "tool_choice"
+        body[key] = choice if key == "tool_choice" else _legacy_choice(choice)
+    if req.parallel_tool_calls is not None and (tools or same):
+        body["parallel_tool_calls"] = req.parallel_tool_calls
+
+
+def _tool(t: ir.Tool, same: bool) -> dict[str, Any] | None:
+    ex = t.extras or {}
+    if t.kind == "builtin":
+        return ex.get("raw") if same else None
+    name = flat_name(t.name, t.namespace)
+    if t.kind == "custom":
+        cu: dict[str, Any] = {"name": name}
+        if t.description is not None:
+            cu["description"] = t.description
+        cu.update({k: v for k, v in ex.items() if not k.startswith("_") and (same or k == "format")})
+        out: dict[str, Any] = {"type": "custom", "custom": cu}
+        if same:
+            out.update(ex.get("_outer") or {})
+        return out
+    fn: dict[str, Any] = {"name": name}
+    if t.description is not None:
+        fn["description"] = t.description
+    if t.parameters is not None:
+        fn["parameters"] = t.parameters
+    elif not same:
+        fn["parameters"] = {"type": "object", "properties": {}}
+    if t.strict is not None:
+        fn["strict"] = t.strict
+    out = {"type": "function", "function": fn}
+    if same:
+        fn.update(ex.get("_fn") or {})
+        out.update({k: v for k, v in ex.items() if not k.startswith("_")})
+    return out
+
+
+def _tool_choice(req: ir.Request, same: bool) -> Any:
+    if same and "_tool_choice" in req.extras:
+        return req.extras["_tool_choice"]
+    tc = req.tool_choice
+    if tc is None or isinstance(tc, str):
+        return tc
+    name = flat_name(tc.get("name", ""), tc.get("namespace"))
+    if tc.get("kind") == "custom":
+        return {"type": "custom", "custom": {"name": name}}
+    return {"type": "function", "function": {"name": name}}
+
+
+def _legacy_choice(choice: Any) -> Any:
+    if isinstance(choice, dict):
+        return {"name": choice["function"]["name"]}
+    return choice

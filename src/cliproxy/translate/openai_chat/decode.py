@@ -1,0 +1,256 @@
+"""Chat Completions stream (upstream bytes) -> IR events.
+
+Each ``data:`` frame is one ``chat.completion.chunk``. Text and reasoning open one
+block each (switching between them closes the other); every tool call is its own
+block. Tool-call deltas are keyed by their ``index``; ``id`` and ``name`` usually come
+on a call's first delta but may come late or never, and a new ``id`` at an index
+already in use starts a new call (providers that send every call at index 0). Blocks
+close at ``finish_reason``; the stream ends at ``[DONE]`` (after the usage chunk).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+
+from cliproxy.formats.openai_chat import DONE, FINISH_TO_STOP, parse_usage
+from cliproxy.formats.sse import SSEDecoder
+from cliproxy.translate import ir
+from cliproxy.translate.adapter import StreamDecoder
+from cliproxy.translate.naming import restore_name
+
+__all__ = ["ChatStreamDecoder", "error_status"]
+
+_TYPE_STATUS = {
+    "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
+    "not_found_error": 404, "rate_limit_error": 429, "insufficient_quota": 429,
+    "server_error": 500, "api_error": 500, "overloaded_error": 529,
+}
+
+
+def error_status(err: dict[str, Any]) -> int:
+    """An HTTP status for an in-band OpenAI error object."""
+    code = err.get("code")
+    if type(code) is int and 400 <= code < 600:
+        return code
+    if isinstance(code, str) and code.isdigit() and 400 <= int(code) < 600:
+        return int(code)
+    return _TYPE_STATUS.get(err.get("type") or "", 500)
+
+
+def _synth_id() -> str:
+    return "call_" + uuid.uuid4().hex[:24]
+
+
+class _Call:
+    __slots__ = ("block", "id", "kind", "name", "synth")
+
+    def __init__(self, block: int, kind: str) -> None:
+        self.block = block
+        self.kind = kind
+        self.id: str | None = None
+        self.name: str | None = None
+        self.synth = False
+
+
+class ChatStreamDecoder(StreamDecoder):
+    __slots__ = ("_calls", "_done", "_finish", "_next", "_open", "_seen_calls", "_sse", "_started",
+                 "_text", "_think", "_usage")
+
+    def __init__(self, request: ir.Request | None = None) -> None:
+        super().__init__(request)
+        self._sse = SSEDecoder()
+        self._started = False
+        self._done = False
+        self._next = 0
+        self._text: int | None = None
+        self._think: int | None = None
+        self._calls: dict[int, _Call] = {}
+        self._open: list[int] = []  # open tool-call blocks
+        self._seen_calls = False
+        self._finish: str | None = None
+        self._usage: ir.Usage | None = None
+
+    def decode(self, chunk: bytes) -> list[ir.Event]:
+        out: list[ir.Event] = []
+        for ev in self._sse.decode(chunk):
+            if not self._done:
+                self._frame(ev.data, out)
+        return out
+
+    def flush(self) -> list[ir.Event]:
+        out: list[ir.Event] = []
+        for ev in self._sse.flush():
+            if not self._done:
+                self._frame(ev.data, out)
+        if not self._done:
+            if self._finish is not None:
+                self._end(out)
+            else:
+                self._close_all(out)
+                self._done = True
+                out.append(ir.Error("upstream stream ended before a finish_reason", status=502,
+                                    type="server_error", code="stream_truncated"))
+        return out
+
+    # ------------------------------------------------------------------ frames
+
+    def _frame(self, data: bytes, out: list[ir.Event]) -> None:
+        if data == DONE:
+            self._end(out)
+            return
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return  # not a chunk (a provider's progress note): nothing to translate
+        if type(obj) is not dict:
+            return
+        choices = obj.get("choices")
+        if (not self._started or (not choices and "error" in obj)) and self._head(obj, out):
+            return
+        if choices:
+            choice = choices[0]
+            if type(choice) is dict and choice.get("index", 0) == 0:
+                delta = choice.get("delta")
+                if type(delta) is dict:
+                    content = delta.get("content")
+                    if len(delta) == 1 and type(content) is str:  # the common case: one text fragment
+                        if content:
+                            self._text_delta(content, out)
+                    elif delta:
+                        self._delta(delta, out)
+                fr = choice.get("finish_reason")
+                if fr:
+                    self._finish = str(fr)
+                    self._close_all(out)
+        usage = obj.get("usage")
+        if type(usage) is dict:
+            self._usage = parse_usage(usage)
+            out.append(ir.UsageEvent(self._usage))
+
+    def _head(self, obj: dict[str, Any], out: list[ir.Event]) -> bool:
+        """An error frame (True: the stream is over) or the first chunk's StreamStart."""
+        err = obj.get("error")
+        if isinstance(err, dict) and not obj.get("choices"):
+            self._close_all(out)
+            self._done = True
+            code = err.get("code")
+            out.append(ir.Error(str(err.get("message") or "upstream error"), status=error_status(err),
+                                type=err.get("type"), code=None if code is None else str(code)))
+            return True
+        if not self._started:
+            self._started = True
+            created = obj.get("created")
+            out.append(ir.StreamStart(id=str(obj.get("id") or ""), model=str(obj.get("model") or ""),
+                                      created=created if type(created) is int else 0))
+        return False
+
+    def _delta(self, delta: dict[str, Any], out: list[ir.Event]) -> None:
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            self._thinking(reasoning, out)
+        content = delta.get("content") or delta.get("refusal")
+        if isinstance(content, str) and content:
+            self._text_delta(content, out)
+        tcs = delta.get("tool_calls")
+        if isinstance(tcs, list):
+            for pos, tc in enumerate(tcs):
+                if isinstance(tc, dict):
+                    self._tool_delta(tc, pos, out)
+        fc = delta.get("function_call")
+        if isinstance(fc, dict):
+            self._tool_delta({"index": 0, "function": fc}, 0, out)
+
+    # ------------------------------------------------------------------ blocks
+
+    def _open_block(self, kind: str, out: list[ir.Event], **kw: Any) -> int:
+        index = self._next
+        self._next += 1
+        out.append(ir.BlockStart(index, kind, **kw))  # type: ignore[arg-type]
+        return index
+
+    def _stop_text(self, out: list[ir.Event]) -> None:
+        if self._text is not None:
+            out.append(ir.BlockStop(self._text))
+            self._text = None
+
+    def _stop_think(self, out: list[ir.Event]) -> None:
+        if self._think is not None:
+            out.append(ir.BlockStop(self._think))
+            self._think = None
+
+    def _thinking(self, text: str, out: list[ir.Event]) -> None:
+        if self._think is None:
+            self._stop_text(out)
+            self._think = self._open_block("thinking", out, family="openai")
+        out.append(ir.ThinkingDelta(self._think, text))
+
+    def _text_delta(self, text: str, out: list[ir.Event]) -> None:
+        if self._text is None:
+            self._stop_think(out)
+            self._text = self._open_block("text", out)
+        out.append(ir.TextDelta(self._text, text))
+
+    def _tool_delta(self, tc: dict[str, Any], pos: int, out: list[ir.Event]) -> None:
+        key = tc.get("index", pos)
+        if type(key) is not int:
+            key = pos
+        kind = "custom" if tc.get("type") == "custom" or "custom" in tc else "function"
+        body = tc.get(kind)
+        if not isinstance(body, dict):
+            body = {}
+        tid = tc.get("id") or None
+        name = body.get("name") or None
+        call = self._calls.get(key)
+        if call is not None and tid and call.id and not call.synth and tid != call.id:
+            self._open.remove(call.block)
+            out.append(ir.BlockStop(call.block))
+            call = None
+        if call is None:
+            self._stop_text(out)
+            self._stop_think(out)
+            call = _Call(self._next, kind)
+            self._next += 1
+            self._calls[key] = call
+            self._open.append(call.block)
+            self._seen_calls = True
+            self._name_call(call, tid, name, out, first=True)
+        elif (name and not call.name) or (tid and not call.id):
+            self._name_call(call, tid, name, out, first=False)
+        args = body.get("input" if kind == "custom" else "arguments")
+        if isinstance(args, str) and args:
+            out.append(ir.ToolArgsDelta(call.block, args))
+
+    def _name_call(self, call: _Call, tid: str | None, name: str | None, out: list[ir.Event],
+                   first: bool) -> None:
+        if tid and not call.id:
+            call.id = tid
+        if name and not call.name:
+            call.name = name
+        if call.name and not call.id:
+            call.id = _synth_id()
+            call.synth = True
+        if not first and not name and not call.name:
+            return
+        real, ns = restore_name(call.name, self.request) if call.name else (None, None)
+        out.append(ir.BlockStart(call.block, "tool_call", id=call.id, name=real,
+                                 tool_kind=call.kind, namespace=ns))  # type: ignore[arg-type]
+
+    def _close_all(self, out: list[ir.Event]) -> None:
+        self._stop_think(out)
+        self._stop_text(out)
+        for block in self._open:
+            out.append(ir.BlockStop(block))
+        self._open.clear()
+        self._calls.clear()
+
+    def _end(self, out: list[ir.Event]) -> None:
+        self._close_all(out)
+        self._done = True
+        stop: ir.StopReason = FINISH_TO_STOP.get(self._finish or "stop", "end_turn")
+        if stop == "end_turn" and self._seen_calls:
+            stop = "tool_use"
+        extras = {"stop_raw": self._finish} if self._finish and self._finish not in FINISH_TO_STOP else None
+        out.append(ir.StreamEnd(stop, usage=self._usage, extras=extras))

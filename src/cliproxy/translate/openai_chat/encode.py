@@ -1,0 +1,156 @@
+"""IR events -> Chat Completions stream frames (for a Chat Completions client).
+
+Every chunk carries the same ``id``/``created``/``model``, so their JSON prefix is built
+once. The first chunk is ``delta: {role: "assistant", content: ""}``; tool calls are
+numbered 0, 1, 2... in ``delta.tool_calls[].index``; the end writes a chunk with
+``finish_reason``, then (when the client asked ``stream_options.include_usage``) a
+usage chunk with ``choices: []``, and ``flush()`` writes ``data: [DONE]``. An
+``ir.Error`` becomes a ``data: {"error": ...}`` frame and no ``[DONE]`` follows it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from cliproxy.formats import Format
+from cliproxy.formats.openai_chat import CHUNK_OBJECT, DONE_FRAME, error_body, finish_reason, usage_body
+from cliproxy.translate import ir
+from cliproxy.translate.adapter import StreamEncoder
+from cliproxy.translate.naming import flat_name
+from cliproxy.translate.openai_chat.response import chat_id
+
+__all__ = ["ChatStreamEncoder"]
+
+_dumps = orjson.dumps
+_OPEN = b'{"index":0,"delta":'
+_CLOSE = b',"logprobs":null,"finish_reason":null}]}\n\n'
+
+
+def _merge(old: ir.Usage | None, new: ir.Usage) -> ir.Usage:
+    if old is None:
+        return new
+    return ir.Usage(
+        input_tokens=new.input_tokens or old.input_tokens,
+        output_tokens=new.output_tokens or old.output_tokens,
+        cache_read_tokens=new.cache_read_tokens or old.cache_read_tokens,
+        cache_write_tokens=new.cache_write_tokens or old.cache_write_tokens,
+        reasoning_tokens=new.reasoning_tokens or old.reasoning_tokens,
+        total_tokens=new.total_tokens if new.total_tokens is not None else old.total_tokens,
+    )
+
+
+def _wants_usage(request: ir.Request | None) -> bool:
+    if request is None or request.source != Format.OPENAI:
+        return True
+    opts = request.extras.get("stream_options")
+    return isinstance(opts, dict) and bool(opts.get("include_usage"))
+
+
+class ChatStreamEncoder(StreamEncoder):
+    __slots__ = ("_custom", "_done", "_errored", "_handlers", "_include_usage", "_prefix", "_tool",
+                 "_tools", "_usage")
+
+    def __init__(self, request: ir.Request | None = None, model: str | None = None) -> None:
+        super().__init__(request, model)
+        self._prefix: bytes | None = None
+        self._tools = 0  # tool calls written so far
+        self._tool = -1  # index of the open tool call
+        self._custom = False
+        self._usage: ir.Usage | None = None
+        self._errored = False
+        self._done = False
+        self._include_usage = _wants_usage(request)
+        self._handlers: dict[type, Callable[[Any], bytes]] = {
+            ir.StreamStart: self._start,
+            ir.BlockStart: self._block_start,
+            ir.TextDelta: self._text,
+            ir.ThinkingDelta: self._thinking,
+            ir.ToolArgsDelta: self._args,
+            ir.UsageEvent: self._usage_event,
+            ir.StreamEnd: self._end,
+            ir.Error: self._error,
+        }
+
+    def encode(self, event: ir.Event) -> bytes:
+        if self._errored:
+            return b""
+        handler = self._handlers.get(type(event))
+        if handler is None:  # BlockStop, SignatureDelta: nothing on this wire
+            return b""
+        if self._prefix is None and not isinstance(event, ir.StreamStart | ir.Error):
+            return self._start(ir.StreamStart(id="", model="")) + handler(event)
+        return handler(event)
+
+    def flush(self) -> bytes:
+        if self._errored or self._done:
+            return b""
+        self._done = True
+        return DONE_FRAME
+
+    # ------------------------------------------------------------------ frames
+
+    def _delta(self, delta: dict[str, Any]) -> bytes:
+        return b"data: " + self._prefix + _OPEN + _dumps(delta) + _CLOSE  # type: ignore[operator]
+
+    def _start(self, ev: ir.StreamStart) -> bytes:
+        if self._prefix is not None:
+            return b""
+        model = self.model or ev.model
+        self._prefix = (b'{"id":' + _dumps(chat_id(ev.id or uuid.uuid4().hex)) + b',"object":"' + CHUNK_OBJECT.encode()
+                        + b'","created":' + str(ev.created or int(time.time())).encode()
+                        + b',"model":' + _dumps(model) + b',"choices":[')
+        if ev.usage is not None:
+            self._usage = ev.usage
+        return self._delta({"role": "assistant", "content": ""})
+
+    def _block_start(self, ev: ir.BlockStart) -> bytes:
+        if ev.kind != "tool_call":
+            return b""
+        self._tool = self._tools
+        self._tools += 1
+        name = flat_name(ev.name or "", ev.namespace)
+        call_id = ev.id or "call_" + uuid.uuid4().hex[:24]
+        self._custom = ev.tool_kind == "custom"
+        if self._custom:
+            call = {"index": self._tool, "id": call_id, "type": "custom", "custom": {"name": name, "input": ""}}
+        else:
+            call = {"index": self._tool, "id": call_id, "type": "function",
+                    "function": {"name": name, "arguments": ""}}
+        return self._delta({"tool_calls": [call]})
+
+    def _text(self, ev: ir.TextDelta) -> bytes:
+        return self._delta({"content": ev.text}) if ev.text else b""
+
+    def _thinking(self, ev: ir.ThinkingDelta) -> bytes:
+        return self._delta({"reasoning_content": ev.text}) if ev.text else b""
+
+    def _args(self, ev: ir.ToolArgsDelta) -> bytes:
+        if not ev.delta or self._tool < 0:
+            return b""
+        if self._custom:
+            return self._delta({"tool_calls": [{"index": self._tool, "custom": {"input": ev.delta}}]})
+        return self._delta({"tool_calls": [{"index": self._tool, "function": {"arguments": ev.delta}}]})
+
+    def _usage_event(self, ev: ir.UsageEvent) -> bytes:
+        self._usage = _merge(self._usage, ev.usage)
+        return b""
+
+    def _end(self, ev: ir.StreamEnd) -> bytes:
+        if ev.usage is not None:
+            self._usage = _merge(self._usage, ev.usage)
+        fr = finish_reason(ev.stop_reason, self._tools > 0)
+        out = (b"data: " + self._prefix + b'{"index":0,"delta":{},"logprobs":null,"finish_reason":'  # type: ignore[operator]
+               + _dumps(fr) + b"}]}\n\n")
+        if self._include_usage:
+            out += (b"data: " + self._prefix + b'],"usage":'  # type: ignore[operator]
+                    + _dumps(usage_body(self._usage)) + b"}\n\n")
+        return out
+
+    def _error(self, ev: ir.Error) -> bytes:
+        self._errored = True
+        return b"data: " + _dumps(error_body(ev.message, ev.status, None, ev.code)) + b"\n\n"

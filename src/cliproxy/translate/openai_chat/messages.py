@@ -1,0 +1,234 @@
+"""Chat Completions ``messages`` -> IR messages.
+
+Private markers kept in extras for an exact round trip:
+
+* ``Message.extras["_content"]``: how ``content`` was given when it was not a parts
+  list: ``"str"`` (a string, held as one Text), ``"empty"`` (``""``), ``"null"``,
+  ``"absent"``. ``ToolResult.extras["_content"]`` likewise for tool messages.
+* ``Thinking.extras["_key"] = "reasoning"`` when the text came in ``reasoning``.
+* ``ToolCall.extras``: ``"_fn"`` unknown keys of ``function``, ``"_no_type"`` when the
+  call had no ``type``, ``"_legacy"`` for an assistant ``function_call``.
+* ``Message.extras["_legacy"]`` for a ``role: "function"`` result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cliproxy.errors import RequestError
+from cliproxy.translate import ir
+from cliproxy.translate.openai_chat.parts import parse_content
+
+__all__ = ["parse_messages"]
+
+_PLAIN_KEYS = frozenset(("role", "content", "name"))
+_ROLE_KEYS = {
+    "system": _PLAIN_KEYS,
+    "developer": _PLAIN_KEYS,
+    "user": _PLAIN_KEYS,
+    "assistant": frozenset(("role", "content", "name", "tool_calls", "function_call")),
+    "tool": frozenset(("role", "content", "tool_call_id")),
+    "function": _PLAIN_KEYS,
+}
+
+
+class _Calls:
+    """Tool calls seen so far: ids -> names, and legacy calls waiting by name."""
+
+    __slots__ = ("legacy", "names")
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.legacy: dict[str, list[str]] = {}
+
+
+def parse_messages(raw: Any) -> list[ir.Message]:
+    if not isinstance(raw, list) or not raw:
+        raise RequestError("messages: expected a non-empty array", param="messages")
+    calls = _Calls()
+    out: list[ir.Message] = []
+    for i, m in enumerate(raw):
+        where = f"messages[{i}]"
+        if not isinstance(m, dict):
+            raise RequestError(f"{where}: expected an object", param=where)
+        role = m.get("role")
+        keys = _ROLE_KEYS.get(role) if isinstance(role, str) else None
+        if keys is None:
+            raise RequestError(f"{where}.role: unknown role {role!r}", param=f"{where}.role")
+        msg = _PARSERS[role](m, where, calls)
+        if not m.keys() <= keys:
+            _keep_rest(m, keys, msg)
+        out.append(msg)
+    return out
+
+
+def _keep_rest(m: dict[str, Any], keys: frozenset[str], msg: ir.Message) -> None:
+    """Unknown message keys go to extras (the reasoning key a Thinking came from does not)."""
+    rest = {k: v for k, v in m.items() if k not in keys}
+    if msg.role == "assistant" and msg.content and isinstance(msg.content[0], ir.Thinking):
+        rest.pop(_thinking_key(msg.content[0]), None)
+    if rest:
+        msg.extras = {**(msg.extras or {}), **rest}
+
+
+def _thinking_key(b: ir.Thinking) -> str:
+    return "reasoning" if b.extras and b.extras.get("_key") == "reasoning" else "reasoning_content"
+
+
+def _name(m: dict[str, Any], where: str) -> str | None:
+    name = m.get("name")
+    if name is not None and not isinstance(name, str):
+        raise RequestError(f"{where}.name: expected a string", param=f"{where}.name")
+    return name
+
+
+def _content(m: dict[str, Any], where: str, msg: ir.Message) -> None:
+    """Fill ``msg.content`` from ``m["content"]`` and mark how it was given."""
+    if "content" not in m:
+        _mark(msg, "absent")
+        return
+    c = m["content"]
+    if c is None:
+        _mark(msg, "null")
+    elif isinstance(c, str):
+        if c:
+            msg.content.append(ir.Text(c))
+            _mark(msg, "str")
+        else:
+            _mark(msg, "empty")
+    elif isinstance(c, list):
+        parse_content(c, f"{where}.content", msg)
+    else:
+        raise RequestError(f"{where}.content: expected a string, an array of parts or null",
+                           param=f"{where}.content")
+
+
+def _mark(msg: ir.Message, how: str) -> None:
+    if msg.extras is None:
+        msg.extras = {}
+    msg.extras["_content"] = how
+
+
+def _plain(m: dict[str, Any], where: str, calls: _Calls) -> ir.Message:
+    msg = ir.Message(m["role"], name=_name(m, where))
+    _content(m, where, msg)
+    return msg
+
+
+def _assistant(m: dict[str, Any], where: str, calls: _Calls) -> ir.Message:
+    msg = ir.Message("assistant", name=_name(m, where))
+    for key in ("reasoning_content", "reasoning"):
+        text = m.get(key)
+        if isinstance(text, str):
+            extras = {"_key": key} if key == "reasoning" else None
+            msg.content.append(ir.Thinking(text, family="openai", extras=extras))
+            break
+    _content(m, where, msg)
+    tcs = m.get("tool_calls")
+    if tcs is not None:
+        if not isinstance(tcs, list):
+            raise RequestError(f"{where}.tool_calls: expected an array", param=f"{where}.tool_calls")
+        for j, tc in enumerate(tcs):
+            call = _tool_call(tc, f"{where}.tool_calls[{j}]")
+            calls.names[call.id] = call.name
+            msg.content.append(call)
+    fc = m.get("function_call")
+    if fc is not None:
+        msg.content.append(_legacy_call(fc, f"{where}.function_call", calls))
+    return msg
+
+
+def _str_field(obj: dict[str, Any], key: str, where: str) -> str:
+    v = obj.get(key)
+    if not isinstance(v, str):
+        raise RequestError(f"{where}.{key}: expected a string", param=f"{where}.{key}")
+    return v
+
+
+def _tool_call(tc: Any, where: str) -> ir.ToolCall:
+    if not isinstance(tc, dict):
+        raise RequestError(f"{where}: expected an object", param=where)
+    call_id = _str_field(tc, "id", where)
+    ttype = tc.get("type")
+    extras: dict[str, Any] = {k: v for k, v in tc.items() if k not in ("id", "type", "function", "custom")}
+    if ttype is None:
+        extras["_no_type"] = True
+        ttype = "function"
+    if ttype == "function":
+        fn = tc.get("function")
+        if not isinstance(fn, dict):
+            raise RequestError(f"{where}.function: expected an object", param=f"{where}.function")
+        name = _str_field(fn, "name", f"{where}.function")
+        args = fn.get("arguments", "")
+        if not isinstance(args, str):
+            raise RequestError(f"{where}.function.arguments: expected a JSON string",
+                               param=f"{where}.function.arguments")
+        rest = {k: v for k, v in fn.items() if k not in ("name", "arguments")}
+        if "arguments" not in fn:
+            rest["_no_args"] = True
+        if rest:
+            extras["_fn"] = rest
+        return ir.ToolCall(call_id, name, args, extras=extras or None)
+    if ttype == "custom":
+        cu = tc.get("custom")
+        if not isinstance(cu, dict):
+            raise RequestError(f"{where}.custom: expected an object", param=f"{where}.custom")
+        name = _str_field(cu, "name", f"{where}.custom")
+        text = cu.get("input", "")
+        if not isinstance(text, str):
+            raise RequestError(f"{where}.custom.input: expected a string", param=f"{where}.custom.input")
+        return ir.ToolCall(call_id, name, text, kind="custom", extras=extras or None)
+    raise RequestError(f"{where}.type: unknown tool call type {ttype!r}", param=f"{where}.type")
+
+
+def _legacy_call(fc: Any, where: str, calls: _Calls) -> ir.ToolCall:
+    if not isinstance(fc, dict):
+        raise RequestError(f"{where}: expected an object", param=where)
+    name = _str_field(fc, "name", where)
+    args = fc.get("arguments", "")
+    if not isinstance(args, str):
+        raise RequestError(f"{where}.arguments: expected a JSON string", param=f"{where}.arguments")
+    call_id = f"call_fn_{len(calls.names)}"
+    calls.names[call_id] = name
+    calls.legacy.setdefault(name, []).append(call_id)
+    return ir.ToolCall(call_id, name, args, extras={"_legacy": True})
+
+
+def _result_content(m: dict[str, Any], where: str, result: ir.ToolResult) -> None:
+    holder = ir.Message("tool")
+    _content(m, where, holder)
+    result.content = holder.content
+    result.extras = holder.extras
+
+
+def _tool(m: dict[str, Any], where: str, calls: _Calls) -> ir.Message:
+    call_id = m.get("tool_call_id")
+    if not isinstance(call_id, str):
+        raise RequestError(f"{where}.tool_call_id: expected a string", param=f"{where}.tool_call_id")
+    if call_id not in calls.names:
+        raise RequestError(f"{where}.tool_call_id: no earlier assistant tool call has id {call_id!r}",
+                           param=f"{where}.tool_call_id")
+    result = ir.ToolResult(call_id, name=calls.names[call_id])
+    _result_content(m, where, result)
+    return ir.Message("tool", [result])
+
+
+def _function(m: dict[str, Any], where: str, calls: _Calls) -> ir.Message:
+    name = _str_field(m, "name", where)
+    waiting = calls.legacy.get(name)
+    if not waiting:
+        raise RequestError(f"{where}.name: no earlier assistant function_call named {name!r}",
+                           param=f"{where}.name")
+    result = ir.ToolResult(waiting.pop(0), name=name)
+    _result_content(m, where, result)
+    return ir.Message("tool", [result], extras={"_legacy": True})
+
+
+_PARSERS = {
+    "system": _plain,
+    "developer": _plain,
+    "user": _plain,
+    "assistant": _assistant,
+    "tool": _tool,
+    "function": _function,
+}

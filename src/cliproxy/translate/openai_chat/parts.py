@@ -1,0 +1,217 @@
+"""Chat Completions content parts <-> IR blocks.
+
+Parts the IR cannot hold (``input_audio`` and unknown types) are kept whole in the
+message's ``extras["_parts"]`` as ``[position, part]`` pairs and put back in place when
+the request is built for Chat Completions again; other formats never see them.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any
+
+from cliproxy.errors import RequestError
+from cliproxy.translate import ir
+
+__all__ = [
+    "block_parts", "file_part", "image_part", "parse_content", "split_data_url", "text_part", "to_data_url",
+]
+
+
+def split_data_url(url: str) -> tuple[str, str] | None:
+    """``data:<type>;base64,<data>`` -> (type, data); None for anything else."""
+    if not url.startswith("data:"):
+        return None
+    head, sep, data = url.partition(",")
+    if not sep or not head.endswith(";base64"):
+        return None
+    media_type = head[5:-7]
+    if not media_type or ";" in media_type:
+        return None
+    return media_type, data
+
+
+def to_data_url(media_type: str, data: str) -> str:
+    return f"data:{media_type};base64,{data}"
+
+
+def _rest(part: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any] | None:
+    rest = {k: v for k, v in part.items() if k not in known}
+    return rest or None
+
+
+def _text(part: dict[str, Any], where: str) -> ir.Text:
+    text = part.get("text")
+    if not isinstance(text, str):
+        raise RequestError(f"{where}.text: expected a string", param=where)
+    return ir.Text(text, extras=_rest(part, ("type", "text")))
+
+
+def _image(part: dict[str, Any], where: str) -> ir.Image:
+    iu = part.get("image_url")
+    if isinstance(iu, str):  # a lenient shorthand some clients send
+        iu = {"url": iu}
+        extras: dict[str, Any] = {"_url_str": True}
+    elif isinstance(iu, dict):
+        extras = {}
+    else:
+        raise RequestError(f"{where}.image_url: expected an object with a url", param=where)
+    url = iu.get("url")
+    if not isinstance(url, str):
+        raise RequestError(f"{where}.image_url.url: expected a string", param=where)
+    img = ir.Image(detail=iu.get("detail"))
+    split = split_data_url(url)
+    if split:
+        img.media_type, img.data = split
+    else:
+        img.url = url
+    rest = _rest(part, ("type", "image_url"))
+    if rest:
+        extras.update(rest)
+    inner = _rest(iu, ("url", "detail"))
+    if inner:
+        extras["_image_url"] = inner
+    img.extras = extras or None
+    return img
+
+
+def _file(part: dict[str, Any], where: str) -> ir.File:
+    f = part.get("file")
+    if not isinstance(f, dict):
+        raise RequestError(f"{where}.file: expected an object", param=where)
+    out = ir.File(file_id=f.get("file_id"), filename=f.get("filename"))
+    extras: dict[str, Any] = {}
+    data = f.get("file_data")
+    if isinstance(data, str):
+        split = split_data_url(data)
+        if split:
+            out.media_type, out.data = split
+        else:  # bare base64
+            out.data = data
+            out.media_type = _guess_type(out.filename)
+            extras["_bare"] = True
+    elif data is not None:
+        raise RequestError(f"{where}.file.file_data: expected a string", param=where)
+    rest = _rest(part, ("type", "file"))
+    if rest:
+        extras.update(rest)
+    inner = _rest(f, ("file_data", "file_id", "filename"))
+    if inner:
+        extras["_file"] = inner
+    out.extras = extras or None
+    return out
+
+
+def _guess_type(filename: str | None) -> str | None:
+    if not filename:
+        return None
+    return mimetypes.guess_type(filename)[0]
+
+
+def _refusal(part: dict[str, Any], where: str) -> ir.Text:
+    text = part.get("refusal")
+    if not isinstance(text, str):
+        raise RequestError(f"{where}.refusal: expected a string", param=where)
+    extras = _rest(part, ("type", "refusal")) or {}
+    extras["_refusal"] = True
+    return ir.Text(text, extras=extras)
+
+
+_PARSERS = {"text": _text, "image_url": _image, "file": _file, "refusal": _refusal}
+
+
+def parse_content(parts: list[Any], where: str, msg: ir.Message) -> None:
+    """Append the blocks of a parts list to ``msg.content``; keep the rest in extras."""
+    kept: list[list[Any]] = []
+    for i, part in enumerate(parts):
+        pw = f"{where}[{i}]"
+        if not isinstance(part, dict):
+            raise RequestError(f"{pw}: expected an object", param=pw)
+        ptype = part.get("type")
+        if not isinstance(ptype, str):
+            raise RequestError(f"{pw}.type: expected a string", param=pw)
+        parser = _PARSERS.get(ptype)
+        if parser is None:
+            kept.append([i, part])
+        else:
+            msg.content.append(parser(part, pw))
+    if kept:
+        if msg.extras is None:
+            msg.extras = {}
+        msg.extras["_parts"] = kept
+
+
+# --------------------------------------------------------------------------- build
+
+
+def _with(extras: dict[str, Any] | None, part: dict[str, Any], same: bool) -> dict[str, Any]:
+    if same and extras:
+        for k, v in extras.items():
+            if not k.startswith("_"):
+                part[k] = v
+    return part
+
+
+def text_part(b: ir.Text, same: bool) -> dict[str, Any]:
+    if same and b.extras and b.extras.get("_refusal"):
+        return _with(b.extras, {"type": "refusal", "refusal": b.text}, same)
+    return _with(b.extras, {"type": "text", "text": b.text}, same)
+
+
+def image_part(b: ir.Image, same: bool) -> dict[str, Any] | None:
+    if b.data is not None:
+        url = to_data_url(b.media_type or "image/png", b.data)
+    elif b.url is not None:
+        url = b.url
+    elif b.file_id is not None:  # Chat images cannot name a file; a file part can
+        return {"type": "file", "file": {"file_id": b.file_id}}
+    else:
+        return None
+    iu: dict[str, Any] = {"url": url}
+    if b.detail is not None:
+        iu["detail"] = b.detail
+    ex = b.extras if same else None
+    if ex:
+        iu.update(ex.get("_image_url") or {})
+        if ex.get("_url_str") and len(iu) == 1:
+            return _with(ex, {"type": "image_url", "image_url": url}, same)
+    return _with(ex, {"type": "image_url", "image_url": iu}, same)
+
+
+def file_part(b: ir.File, same: bool) -> dict[str, Any]:
+    ex = b.extras if same else None
+    f: dict[str, Any] = {}
+    if b.data is not None:
+        if ex and ex.get("_bare"):
+            f["file_data"] = b.data
+        else:
+            f["file_data"] = to_data_url(b.media_type or _guess_type(b.filename) or "application/pdf", b.data)
+    elif b.url is not None and b.file_id is None:
+        # Chat file parts cannot point at a URL: name it in text instead.
+        return {"type": "text", "text": b.url}
+    if b.file_id is not None:
+        f["file_id"] = b.file_id
+    if b.filename is not None:
+        f["filename"] = b.filename
+    if ex:
+        f.update(ex.get("_file") or {})
+    return _with(ex, {"type": "file", "file": f}, same)
+
+
+def block_parts(blocks: list[ir.Block], same: bool, extras: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Text, image and file blocks -> parts; other blocks are skipped. Kept parts in
+    ``extras["_parts"]`` go back to their positions when ``same``."""
+    out: list[dict[str, Any]] = []
+    for b in blocks:
+        if isinstance(b, ir.Text):
+            out.append(text_part(b, same))
+        elif isinstance(b, ir.Image):
+            p = image_part(b, same)
+            if p is not None:
+                out.append(p)
+        elif isinstance(b, ir.File):
+            out.append(file_part(b, same))
+    if same and extras and extras.get("_parts"):
+        for pos, part in extras["_parts"]:
+            out.insert(pos, part)
+    return out

@@ -1,0 +1,166 @@
+"""Whole Chat Completions responses <-> IR.
+
+Only the first choice is translated; for a Chat Completions source, other choices and
+unknown keys are kept (``extras["_choices"]``, ``_choice``, ``_message``, plain keys) and
+written back. ``message.refusal`` becomes a Text marked ``_refusal``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from cliproxy.formats import Format
+from cliproxy.formats.openai_chat import (
+    COMPLETION_OBJECT,
+    FINISH_TO_STOP,
+    finish_reason,
+    parse_usage,
+    usage_body,
+)
+from cliproxy.translate import ir
+from cliproxy.translate.naming import flat_name, restore_name
+
+__all__ = ["build_response", "chat_id", "parse_response"]
+
+_TOP = ("id", "object", "created", "model", "choices", "usage")
+
+
+def chat_id(resp_id: str | None) -> str:
+    """A ``chatcmpl-`` id for a response id of any format."""
+    if resp_id and resp_id.startswith("chatcmpl"):
+        return resp_id
+    return "chatcmpl-" + (resp_id or uuid.uuid4().hex)
+
+
+# --------------------------------------------------------------------------- parse
+
+
+def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:
+    resp = ir.Response(id=str(body.get("id") or ""), model=str(body.get("model") or ""),
+                       created=body.get("created") if type(body.get("created")) is int else 0,
+                       source=Format.OPENAI.value)
+    u = body.get("usage")
+    if isinstance(u, dict):
+        resp.usage = parse_usage(u)
+    resp.extras.update({k: v for k, v in body.items() if k not in _TOP})
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return resp
+    if len(choices) > 1:
+        resp.extras["_choices"] = choices[1:]
+    choice = choices[0]
+    rest = {k: v for k, v in choice.items() if k not in ("index", "message", "finish_reason")}
+    if rest:
+        resp.extras["_choice"] = rest
+    fr = choice.get("finish_reason")
+    if isinstance(fr, str):
+        resp.stop_reason = FINISH_TO_STOP.get(fr, "end_turn")
+        if fr not in FINISH_TO_STOP:
+            resp.extras["stop_raw"] = fr
+    msg = choice.get("message")
+    if isinstance(msg, dict):
+        _parse_message(msg, resp, request)
+    if resp.stop_reason == "end_turn" and any(isinstance(b, ir.ToolCall) for b in resp.content):
+        resp.stop_reason = "tool_use"
+    return resp
+
+
+def _parse_message(msg: dict[str, Any], resp: ir.Response, request: ir.Request | None) -> None:
+    used = {"role", "content", "tool_calls"}
+    for key in ("reasoning_content", "reasoning"):
+        if isinstance(msg.get(key), str):
+            resp.content.append(ir.Thinking(msg[key], family="openai"))
+            used.add(key)
+            break
+    content = msg.get("content")
+    if content == "":
+        used.discard("content")  # kept as given: "" and null both occur
+    elif isinstance(content, str):
+        resp.content.append(ir.Text(content))
+    elif isinstance(content, list):  # some providers answer with parts
+        resp.content.extend(ir.Text(p["text"]) for p in content
+                            if isinstance(p, dict) and isinstance(p.get("text"), str))
+    refusal = msg.get("refusal")
+    if isinstance(refusal, str) and refusal:
+        resp.content.append(ir.Text(refusal, extras={"_refusal": True}))
+        used.add("refusal")
+    for tc in msg.get("tool_calls") or ():
+        call = _parse_call(tc, request)
+        if call is not None:
+            resp.content.append(call)
+    rest = {k: v for k, v in msg.items() if k not in used}
+    if rest:
+        resp.extras["_message"] = rest
+
+
+def _parse_call(tc: Any, request: ir.Request | None) -> ir.ToolCall | None:
+    if not isinstance(tc, dict):
+        return None
+    kind = "custom" if tc.get("type") == "custom" else "function"
+    body = tc.get(kind)
+    if not isinstance(body, dict):
+        return None
+    name, ns = restore_name(str(body.get("name") or ""), request)
+    args = body.get("input" if kind == "custom" else "arguments")
+    return ir.ToolCall(id=str(tc.get("id") or ""), name=name, arguments=args if isinstance(args, str) else "",
+                       kind=kind, namespace=ns)
+
+
+# --------------------------------------------------------------------------- build
+
+
+def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict[str, Any]:
+    same = resp.source == Format.OPENAI
+    message, has_calls = _build_message(resp, same)
+    if same and "stop_raw" in resp.extras:
+        fr = resp.extras["stop_raw"]
+    else:
+        fr = finish_reason(resp.stop_reason, has_calls)
+    choice: dict[str, Any] = {"index": 0, "message": message, "logprobs": None, "finish_reason": fr}
+    body: dict[str, Any] = {
+        "id": resp.id if same and resp.id else chat_id(resp.id),
+        "object": COMPLETION_OBJECT,
+        "created": resp.created or int(time.time()),
+        "model": resp.model,
+        "choices": [choice],
+        "usage": usage_body(resp.usage),
+    }
+    if same:
+        choice.update(resp.extras.get("_choice") or {})
+        body["choices"].extend(resp.extras.get("_choices") or ())
+        body.update({k: v for k, v in resp.extras.items() if not k.startswith("_") and k != "stop_raw"})
+    return body
+
+
+def _build_message(resp: ir.Response, same: bool) -> tuple[dict[str, Any], bool]:
+    texts: list[str] = []
+    reasoning: list[str] = []
+    refusal: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for b in resp.content:
+        if isinstance(b, ir.Text):
+            (refusal if b.extras and b.extras.get("_refusal") else texts).append(b.text)
+        elif isinstance(b, ir.Thinking):
+            if b.text and not b.redacted:
+                reasoning.append(b.text)
+        elif isinstance(b, ir.ToolCall):
+            calls.append(_call(b))
+    msg: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None}
+    if refusal:
+        msg["refusal"] = "".join(refusal)
+    if reasoning:
+        msg["reasoning_content"] = "".join(reasoning)
+    if calls:
+        msg["tool_calls"] = calls
+    if same:
+        msg.update(resp.extras.get("_message") or {})
+    return msg, bool(calls)
+
+
+def _call(b: ir.ToolCall) -> dict[str, Any]:
+    name = flat_name(b.name, b.namespace)
+    if b.kind == "custom":
+        return {"id": b.id, "type": "custom", "custom": {"name": name, "input": b.arguments}}
+    return {"id": b.id, "type": "function", "function": {"name": name, "arguments": b.arguments}}
