@@ -1,0 +1,106 @@
+"""What a format adapter offers the translation hub.
+
+One adapter per wire format lives in ``cliproxy.translate.<format>`` and is registered
+in ``cliproxy.translate.registry``. It converts that format to and from the IR
+(``cliproxy.translate.ir``) in both directions, for requests, whole responses and
+streams. Stream decoders and encoders are small state machines fed piece by piece;
+they never hold a whole response.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from cliproxy.formats import Format
+from cliproxy.translate import ir
+
+__all__ = ["Adapter", "StreamDecoder", "StreamEncoder", "UsageSniffer"]
+
+
+class StreamDecoder(ABC):
+    """Upstream stream bytes -> IR events.
+
+    ``request`` is the IR request the upstream call was built from (to restore tool
+    names, namespaces and ids the builder changed); it may be ``None``.
+    """
+
+    def __init__(self, request: ir.Request | None = None) -> None:
+        self.request = request
+
+    @abstractmethod
+    def decode(self, chunk: bytes) -> list[ir.Event]:
+        """Events completed by ``chunk`` (bytes split anywhere)."""
+
+    @abstractmethod
+    def flush(self) -> list[ir.Event]:
+        """Events still pending at the end of the upstream stream. A stream that ended
+        without its format's terminal event ends with a ``StreamEnd`` anyway (or an
+        ``Error`` when the format says it was cut)."""
+
+
+class StreamEncoder(ABC):
+    """IR events -> client stream bytes, in the client's exact framing.
+
+    Events arrive block-sequential (see ``translate.stream.Sequencer``): one block open
+    at a time, indices 0, 1, 2... ``model`` is the model name the client should see.
+    """
+
+    def __init__(self, request: ir.Request | None = None, model: str | None = None) -> None:
+        self.request = request
+        self.model = model
+
+    @abstractmethod
+    def encode(self, event: ir.Event) -> bytes:
+        """Frames for one event (may be empty)."""
+
+    @abstractmethod
+    def flush(self) -> bytes:
+        """Frames owed at the end (a terminator such as ``data: [DONE]``); called once."""
+
+
+class UsageSniffer(ABC):
+    """Reads usage from a same-format (passthrough) stream without translating it.
+
+    Cheap: it should skip frames that cannot hold usage without parsing them.
+    """
+
+    usage: ir.Usage | None = None
+
+    @abstractmethod
+    def feed(self, chunk: bytes) -> None: ...
+
+
+class Adapter(ABC):
+    """A wire format's translation to and from the IR."""
+
+    format: Format
+
+    @abstractmethod
+    def parse_request(self, body: dict[str, Any]) -> ir.Request:
+        """Client request body -> IR. Raises ``RequestError`` (400) on bad input."""
+
+    @abstractmethod
+    def build_request(self, req: ir.Request) -> dict[str, Any]:
+        """IR -> upstream request body in this format."""
+
+    @abstractmethod
+    def parse_response(self, body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:
+        """Upstream whole response -> IR."""
+
+    @abstractmethod
+    def build_response(self, resp: ir.Response, request: ir.Request | None = None) -> dict[str, Any]:
+        """IR -> client whole response in this format."""
+
+    @abstractmethod
+    def stream_decoder(self, request: ir.Request | None = None) -> StreamDecoder: ...
+
+    @abstractmethod
+    def stream_encoder(self, request: ir.Request | None = None, model: str | None = None) -> StreamEncoder: ...
+
+    @abstractmethod
+    def usage_sniffer(self) -> UsageSniffer: ...
+
+    @abstractmethod
+    def count_tokens_response(self, tokens: int) -> dict[str, Any]:
+        """The count-tokens answer shape of this format."""

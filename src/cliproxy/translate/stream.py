@@ -1,0 +1,174 @@
+"""Stream plumbing shared by every pair: the block sequencer and the stream translator."""
+
+from __future__ import annotations
+
+from cliproxy.translate import ir
+from cliproxy.translate.adapter import StreamDecoder, StreamEncoder
+
+__all__ = ["Sequencer", "StreamTranslator"]
+
+
+class _Pending:
+    __slots__ = ("events", "named", "start", "stopped")
+
+    def __init__(self, start: ir.BlockStart) -> None:
+        self.start = start
+        self.events: list[ir.Event] = []
+        self.stopped = False
+        self.named = start.kind != "tool_call" or bool(start.name)
+
+
+class Sequencer:
+    """Puts interleaved block events into strict order for encoders.
+
+    Out of it come, per block: one ``BlockStart``, its deltas, one ``BlockStop``; one block
+    open at a time; indices renumbered 0, 1, 2... in output order. A block whose events
+    arrive while another is open waits in a queue (in order of first appearance). A
+    tool-call block is held until it has a name (OpenAI may send the name after the id),
+    or until it stops nameless. ``StreamEnd`` and ``Error`` close everything first.
+    """
+
+    __slots__ = ("_blocks", "_current", "_next_out", "_order", "_out_index")
+
+    def __init__(self) -> None:
+        self._blocks: dict[int, _Pending] = {}
+        self._order: list[int] = []  # input indices waiting, in first-seen order
+        self._current: int | None = None  # input index being emitted
+        self._out_index: dict[int, int] = {}
+        self._next_out = 0
+
+    def feed(self, ev: ir.Event) -> list[ir.Event]:
+        out: list[ir.Event] = []
+        if isinstance(ev, ir.BlockStart):
+            pend = self._blocks.get(ev.index)
+            if pend is None:
+                pend = _Pending(ev)
+                self._blocks[ev.index] = pend
+                self._order.append(ev.index)
+            else:  # a late start fills in id / name
+                st = pend.start
+                st.id = st.id or ev.id
+                st.name = st.name or ev.name
+                st.signature = st.signature or ev.signature
+                st.family = st.family or ev.family
+                st.namespace = st.namespace or ev.namespace
+                if st.name:
+                    pend.named = True
+            self._pump(out)
+            return out
+        index = getattr(ev, "index", None)
+        if index is None:
+            if isinstance(ev, ir.StreamEnd | ir.Error):
+                self._close_all(out)
+            out.append(ev)
+            return out
+        pend = self._blocks.get(index)
+        if pend is None:  # a delta with no start: make one up from the delta's kind
+            pend = _Pending(ir.BlockStart(index, _kind_of(ev)))
+            pend.named = True
+            self._blocks[index] = pend
+            self._order.append(index)
+        if index == self._current:
+            if isinstance(ev, ir.BlockStop):
+                out.append(ir.BlockStop(self._out_index[index]))
+                self._finish(index)
+                self._pump(out)
+            else:
+                out.append(_renumber(ev, self._out_index[index]))
+            return out
+        if isinstance(ev, ir.BlockStop):
+            pend.stopped = True
+            pend.named = True
+        else:
+            pend.events.append(ev)
+        self._pump(out)
+        return out
+
+    def _finish(self, index: int) -> None:
+        self._current = None
+        del self._blocks[index]
+
+    def _pump(self, out: list[ir.Event]) -> None:
+        while self._current is None and self._order:
+            index = self._order[0]
+            pend = self._blocks[index]
+            if not pend.named:
+                return
+            self._order.pop(0)
+            self._emit_start(index, pend, out)
+            if pend.stopped:
+                out.append(ir.BlockStop(self._out_index[index]))
+                self._finish(index)
+            # else it stays current
+
+    def _emit_start(self, index: int, pend: _Pending, out: list[ir.Event]) -> None:
+        o = self._next_out
+        self._next_out += 1
+        self._out_index[index] = o
+        st = pend.start
+        st.index = o
+        out.append(st)
+        for e in pend.events:
+            out.append(_renumber(e, o))
+        pend.events = []
+        self._current = index
+
+    def _close_all(self, out: list[ir.Event]) -> None:
+        if self._current is not None:
+            out.append(ir.BlockStop(self._out_index[self._current]))
+            self._finish(self._current)
+        for index in list(self._order):
+            pend = self._blocks[index]
+            self._emit_start(index, pend, out)
+            out.append(ir.BlockStop(self._out_index[index]))
+            self._finish(index)
+        self._order.clear()
+
+
+def _kind_of(ev: ir.Event) -> str:
+    if isinstance(ev, ir.ThinkingDelta | ir.SignatureDelta):
+        return "thinking"
+    if isinstance(ev, ir.ToolArgsDelta):
+        return "tool_call"
+    return "text"
+
+
+def _renumber(ev: ir.Event, index: int) -> ir.Event:
+    ev.index = index  # type: ignore[union-attr]
+    return ev
+
+
+class StreamTranslator:
+    """Upstream bytes in one format -> client bytes in another, event by event."""
+
+    __slots__ = ("_decoder", "_done", "_encoder", "_seq", "usage")
+
+    def __init__(self, decoder: StreamDecoder, encoder: StreamEncoder) -> None:
+        self._decoder = decoder
+        self._encoder = encoder
+        self._seq = Sequencer()
+        self._done = False
+        self.usage: ir.Usage | None = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self._run(self._decoder.decode(chunk))
+
+    def finish(self) -> bytes:
+        if self._done:
+            return b""
+        self._done = True
+        return self._run(self._decoder.flush()) + self._encoder.flush()
+
+    def _run(self, events: list[ir.Event]) -> bytes:
+        if not events:
+            return b""
+        parts: list[bytes] = []
+        enc = self._encoder.encode
+        for ev in events:
+            if isinstance(ev, ir.UsageEvent) or (isinstance(ev, ir.StreamEnd) and ev.usage is not None):
+                self.usage = ev.usage
+            for out in self._seq.feed(ev):
+                b = enc(out)
+                if b:
+                    parts.append(b)
+        return b"".join(parts)
