@@ -1,0 +1,185 @@
+"""Claude content blocks -> IR blocks (requests and whole responses).
+
+Wire keys without an IR field stay in the block's ``extras`` so that the Claude builder
+can write them back. Private markers (keys starting with ``_``) record wire shapes the
+IR does not tell apart: ``_string`` (content given as a string), ``_source`` (an image
+or document source kept whole).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from cliproxy.errors import RequestError
+from cliproxy.translate import ir
+
+__all__ = ["BlockParser", "is_server_block", "rest"]
+
+_TEXT = frozenset(("type", "text", "citations"))
+_IMAGE = frozenset(("type", "source"))
+_THINKING = frozenset(("type", "thinking", "signature"))
+_REDACTED = frozenset(("type", "data"))
+_TOOL_USE = frozenset(("type", "id", "name", "input"))
+_TOOL_RESULT = frozenset(("type", "tool_use_id", "content", "is_error"))
+_SOURCE_KEYS = {"base64": ("type", "media_type", "data"), "url": ("type", "url"), "file": ("type", "file_id")}
+
+_SERVER_TYPES = frozenset((
+    "server_tool_use", "mcp_tool_use", "mcp_tool_result", "container_upload", "search_result",
+    "compaction", "tool_reference",
+))
+
+
+def rest(block: dict[str, Any], known: frozenset[str]) -> dict[str, Any] | None:
+    """The keys of ``block`` not in ``known``, or ``None``."""
+    extra = {k: v for k, v in block.items() if k not in known}
+    return extra or None
+
+
+def is_server_block(kind: str) -> bool:
+    """Provider-run blocks kept whole (server tool use and every ``*_tool_result``)."""
+    return kind in _SERVER_TYPES or (kind.endswith("_tool_result") and kind != "tool_result")
+
+
+def _fail(path: str, what: str) -> RequestError:
+    return RequestError(f"{path}: {what}", param=path)
+
+
+def _str(block: dict[str, Any], key: str, path: str) -> str:
+    value = block.get(key)
+    if not isinstance(value, str):
+        raise _fail(f"{path}.{key}", "must be a string")
+    return value
+
+
+class BlockParser:
+    """Parses content blocks, remembering tool_use ids so a tool_result can be checked."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self) -> None:
+        self.calls: dict[str, str] = {}  # tool_use id -> tool name
+
+    def blocks(self, content: Any, path: str) -> list[ir.Block]:
+        if not isinstance(content, list):
+            raise _fail(path, "must be a string or a list of content blocks")
+        out: list[ir.Block] = []
+        for i, block in enumerate(content):
+            out.append(self.block(block, f"{path}[{i}]"))
+        return out
+
+    def block(self, block: Any, path: str) -> ir.Block:
+        if not isinstance(block, dict):
+            raise _fail(path, "must be an object")
+        kind = block.get("type")
+        parse = _PARSERS.get(kind) if isinstance(kind, str) else None
+        if parse is not None:
+            return parse(self, block, path)
+        if isinstance(kind, str) and is_server_block(kind):
+            return ir.ServerTool("claude", block)
+        raise _fail(f"{path}.type", f"unknown content block type {kind!r}")
+
+    # -- one parser per block type
+
+    def _text(self, block: dict[str, Any], path: str) -> ir.Block:
+        text = _str(block, "text", path)
+        cites = block.get("citations")
+        extras = rest(block, _TEXT)
+        if cites is not None and not isinstance(cites, list):
+            raise _fail(f"{path}.citations", "must be a list")
+        if cites is None and "citations" in block:
+            extras = (extras or {}) | {"citations": None}
+        return ir.Text(text, cites, extras)
+
+    def _image(self, block: dict[str, Any], path: str) -> ir.Block:
+        data, media, url, file_id, extras = _source(block, path)
+        return ir.Image(data=data, media_type=media, url=url, file_id=file_id, extras=extras)
+
+    def _document(self, block: dict[str, Any], path: str) -> ir.Block:
+        data, media, url, file_id, extras = _source(block, path)
+        title = block.get("title")
+        return ir.File(data=data, media_type=media, url=url, file_id=file_id,
+                       filename=title if isinstance(title, str) else None, extras=extras)
+
+    def _thinking(self, block: dict[str, Any], path: str) -> ir.Block:
+        text = _str(block, "thinking", path)
+        sig = block.get("signature")
+        if sig is not None and not isinstance(sig, str):
+            raise _fail(f"{path}.signature", "must be a string")
+        return ir.Thinking(text, signature=sig, family="claude", extras=rest(block, _THINKING))
+
+    def _redacted(self, block: dict[str, Any], path: str) -> ir.Block:
+        data = _str(block, "data", path)
+        return ir.Thinking("", signature=data, family="claude", redacted=True, extras=rest(block, _REDACTED))
+
+    def _tool_use(self, block: dict[str, Any], path: str) -> ir.Block:
+        call_id = _str(block, "id", path)
+        name = _str(block, "name", path)
+        args = block.get("input", {})
+        try:
+            arguments = orjson.dumps(args).decode()
+        except orjson.JSONEncodeError as exc:
+            raise _fail(f"{path}.input", f"cannot be encoded: {exc}") from None
+        self.calls[call_id] = name
+        return ir.ToolCall(call_id, name, arguments, extras=rest(block, _TOOL_USE))
+
+    def _tool_result(self, block: dict[str, Any], path: str) -> ir.Block:
+        call_id = _str(block, "tool_use_id", path)
+        name = self.calls.get(call_id)
+        if name is None:
+            raise _fail(f"{path}.tool_use_id", f"no earlier tool_use has id {call_id!r}")
+        extras = rest(block, _TOOL_RESULT)
+        content = block.get("content")
+        blocks: list[ir.Block]
+        if isinstance(content, str):
+            blocks = [ir.Text(content)]
+            extras = (extras or {}) | {"_string": True}
+        elif content is None:
+            blocks = []
+            marker = {"content": None} if "content" in block else {"_no_content": True}
+            extras = (extras or {}) | marker
+        else:
+            blocks = self.blocks(content, f"{path}.content")
+        is_error = block.get("is_error")
+        if "is_error" in block and not is_error:  # an explicit false/null is kept as sent
+            extras = (extras or {}) | {"is_error": is_error}
+        return ir.ToolResult(call_id, blocks, name=name, is_error=bool(is_error), extras=extras)
+
+
+_PARSERS: dict[str, Callable[[BlockParser, dict[str, Any], str], ir.Block]] = {
+    "text": BlockParser._text,
+    "image": BlockParser._image,
+    "document": BlockParser._document,
+    "thinking": BlockParser._thinking,
+    "redacted_thinking": BlockParser._redacted,
+    "tool_use": BlockParser._tool_use,
+    "tool_result": BlockParser._tool_result,
+}
+
+
+def _source(block: dict[str, Any],
+            path: str) -> tuple[str | None, str | None, str | None, str | None, dict[str, Any] | None]:
+    """(data, media_type, url, file_id, extras) of an image or document block."""
+    src = block.get("source")
+    if not isinstance(src, dict):
+        raise _fail(f"{path}.source", "must be an object")
+    extras = rest(block, _IMAGE)
+    kind = src.get("type")
+    data = media = url = file_id = None
+    if kind == "base64":
+        data, media = src.get("data"), src.get("media_type")
+    elif kind == "url":
+        url = src.get("url")
+    elif kind == "file":
+        file_id = src.get("file_id")
+    elif kind == "text" and isinstance(src.get("data"), str):
+        # plain-text documents: base64 in the IR like every other inline file
+        data = base64.b64encode(src["data"].encode()).decode()
+        media = src.get("media_type") or "text/plain"
+    known = _SOURCE_KEYS.get(kind) if isinstance(kind, str) else None
+    if known is None or len(src) != len(known) or any(k not in src for k in known):
+        extras = (extras or {}) | {"_source": src}
+    return data, media, url, file_id, extras

@@ -1,0 +1,166 @@
+"""Claude Messages SSE stream -> IR events.
+
+Server-run blocks (``server_tool_use``, ``web_search_tool_result``...) are held until
+their ``content_block_stop`` and handed over whole (start + stop) as a ``server_tool``
+block, their streamed input folded in. A stream that ends without ``message_stop`` ends
+with an ``ir.Error``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from cliproxy.formats.claude import merge_wire_usage, status_for, stop_from_wire, usage_from_wire
+from cliproxy.formats.sse import SSEDecoder
+from cliproxy.translate import ir
+from cliproxy.translate.adapter import StreamDecoder
+from cliproxy.translate.naming import restore_name
+
+__all__ = ["ClaudeStreamDecoder"]
+
+Obj = dict[str, Any]
+_PLAIN_DELTA = frozenset(("type", "stop_reason", "stop_sequence"))
+
+
+class ClaudeStreamDecoder(StreamDecoder):
+    __slots__ = ("_delta_extras", "_done", "_handlers", "_server", "_sse", "_stop", "_stop_seq", "_usage")
+
+    def __init__(self, request: ir.Request | None = None) -> None:
+        super().__init__(request)
+        self._sse = SSEDecoder()
+        self._usage: Obj = {}
+        self._stop: str | None = None
+        self._stop_seq: str | None = None
+        self._delta_extras: Obj | None = None
+        self._done = False
+        self._server: dict[int, tuple[Obj, list[str]]] = {}
+        self._handlers: dict[str, Callable[[Obj, list[ir.Event]], None]] = {
+            "message_start": self._message_start,
+            "content_block_start": self._block_start,
+            "content_block_delta": self._block_delta,
+            "content_block_stop": self._block_stop,
+            "message_delta": self._message_delta,
+            "message_stop": self._message_stop,
+            "error": self._error,
+        }
+
+    def decode(self, chunk: bytes) -> list[ir.Event]:
+        out: list[ir.Event] = []
+        for ev in self._sse.decode(chunk):
+            self._event(ev.data, out)
+        return out
+
+    def flush(self) -> list[ir.Event]:
+        out: list[ir.Event] = []
+        for ev in self._sse.flush():
+            self._event(ev.data, out)
+        if not self._done:
+            self._done = True
+            out.append(ir.Error("upstream stream ended before message_stop", status=502, type="api_error"))
+        return out
+
+    def _event(self, data: bytes, out: list[ir.Event]) -> None:
+        if not data or self._done:
+            return
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return
+        if isinstance(obj, dict):
+            handler = self._handlers.get(obj.get("type"))  # type: ignore[arg-type]
+            if handler is not None:
+                handler(obj, out)
+
+    # -- message
+
+    def _message_start(self, obj: Obj, out: list[ir.Event]) -> None:
+        msg = obj.get("message") or {}
+        usage = msg.get("usage")
+        if isinstance(usage, dict):
+            merge_wire_usage(self._usage, usage)
+        out.append(ir.StreamStart(msg.get("id") or "", msg.get("model") or "",
+                                  usage=usage_from_wire(self._usage) if self._usage else None))
+
+    def _message_delta(self, obj: Obj, out: list[ir.Event]) -> None:
+        delta = obj.get("delta") or {}
+        if "stop_reason" in delta:
+            self._stop = delta["stop_reason"]
+        if "stop_sequence" in delta:
+            self._stop_seq = delta["stop_sequence"]
+        extra = {k: v for k, v in delta.items() if k not in _PLAIN_DELTA and v is not None}
+        if extra:
+            self._delta_extras = (self._delta_extras or {}) | extra
+        usage = obj.get("usage")
+        if isinstance(usage, dict):
+            merge_wire_usage(self._usage, usage)
+
+    def _message_stop(self, obj: Obj, out: list[ir.Event]) -> None:
+        self._done = True
+        stop = stop_from_wire(self._stop)
+        extras = self._delta_extras
+        if self._stop is not None and stop != self._stop:
+            extras = (extras or {}) | {"stop_raw": self._stop}
+        out.append(ir.StreamEnd(stop, usage_from_wire(self._usage), self._stop_seq, extras))
+
+    def _error(self, obj: Obj, out: list[ir.Event]) -> None:
+        self._done = True
+        err = obj.get("error") or {}
+        kind = err.get("type")
+        out.append(ir.Error(str(err.get("message") or "upstream error"), status=status_for(kind), type=kind))
+
+    # -- blocks
+
+    def _block_start(self, obj: Obj, out: list[ir.Event]) -> None:
+        index = obj.get("index", 0)
+        cb = obj.get("content_block") or {}
+        kind = cb.get("type")
+        if kind == "text":
+            out.append(ir.BlockStart(index, "text"))
+            if cb.get("text"):
+                out.append(ir.TextDelta(index, cb["text"]))
+        elif kind == "thinking":
+            out.append(ir.BlockStart(index, "thinking", family="claude"))
+            if cb.get("thinking"):
+                out.append(ir.ThinkingDelta(index, cb["thinking"]))
+            if cb.get("signature"):
+                out.append(ir.SignatureDelta(index, cb["signature"], "claude"))
+        elif kind == "redacted_thinking":
+            out.append(ir.BlockStart(index, "redacted_thinking", signature=cb.get("data"), family="claude"))
+        elif kind == "tool_use":
+            name, namespace = restore_name(cb.get("name") or "", self.request)
+            out.append(ir.BlockStart(index, "tool_call", id=cb.get("id"), name=name, namespace=namespace))
+            if cb.get("input"):
+                out.append(ir.ToolArgsDelta(index, orjson.dumps(cb["input"]).decode()))
+        else:
+            self._server[index] = (cb, [])
+
+    def _block_delta(self, obj: Obj, out: list[ir.Event]) -> None:
+        index = obj.get("index", 0)
+        delta = obj.get("delta") or {}
+        kind = delta.get("type")
+        if index in self._server:
+            if kind == "input_json_delta":
+                self._server[index][1].append(delta.get("partial_json") or "")
+        elif kind == "text_delta":
+            out.append(ir.TextDelta(index, delta.get("text") or ""))
+        elif kind == "thinking_delta":
+            out.append(ir.ThinkingDelta(index, delta.get("thinking") or ""))
+        elif kind == "signature_delta":
+            out.append(ir.SignatureDelta(index, delta.get("signature") or "", "claude"))
+        elif kind == "input_json_delta" and delta.get("partial_json"):
+            out.append(ir.ToolArgsDelta(index, delta["partial_json"]))
+
+    def _block_stop(self, obj: Obj, out: list[ir.Event]) -> None:
+        index = obj.get("index", 0)
+        held = self._server.pop(index, None)
+        if held is not None:
+            raw, parts = held
+            if parts:
+                with contextlib.suppress(orjson.JSONDecodeError):
+                    raw = raw | {"input": orjson.loads("".join(parts))}
+            out.append(ir.BlockStart(index, "server_tool", family="claude", raw=raw))
+        out.append(ir.BlockStop(index))

@@ -1,0 +1,183 @@
+"""IR events -> Claude Messages SSE, framed as the API frames it.
+
+``message_start`` carries the usage known so far; ``message_delta`` at the end carries
+all four cumulative counters, which the anthropic SDK writes over its snapshot, so the
+final message has the right usage whether the upstream told input tokens early
+(Claude) or only at the end (OpenAI, Gemini). A thinking block's signature goes out as
+one ``signature_delta`` just before its ``content_block_stop``. Blocks the client must
+not get (another family's provider tools or redacted reasoning) are left out and the
+rest renumbered.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from cliproxy.formats.claude import error_frame, status_for, usage_to_wire
+from cliproxy.formats.sse import frame
+from cliproxy.translate import ir
+from cliproxy.translate.adapter import StreamEncoder
+from cliproxy.translate.claude.ids import sanitize_tool_id
+from cliproxy.translate.claude.response import new_message_id, wire_stop
+from cliproxy.translate.naming import flat_name
+
+__all__ = ["ClaudeStreamEncoder"]
+
+_dumps = orjson.dumps
+
+
+def _delta(index: int, delta: dict[str, Any]) -> bytes:
+    return frame("content_block_delta", _dumps({"type": "content_block_delta", "index": index, "delta": delta}))
+
+
+class ClaudeStreamEncoder(StreamEncoder):
+    __slots__ = ("_cur", "_ended", "_handlers", "_has_tool", "_kind", "_next", "_sig", "_started", "_usage")
+
+    def __init__(self, request: ir.Request | None = None, model: str | None = None) -> None:
+        super().__init__(request, model)
+        self._started = False
+        self._ended = False
+        self._usage = ir.Usage()
+        self._next = 0  # next output block index
+        self._cur: int | None = None  # output index of the open block; None: none or left out
+        self._kind = ""
+        self._sig: list[str] = []
+        self._has_tool = False
+        self._handlers: dict[type, Callable[[Any], bytes]] = {
+            ir.StreamStart: self._stream_start,
+            ir.BlockStart: self._block_start,
+            ir.TextDelta: self._text,
+            ir.ThinkingDelta: self._thinking,
+            ir.SignatureDelta: self._signature,
+            ir.ToolArgsDelta: self._args,
+            ir.BlockStop: self._block_stop,
+            ir.UsageEvent: self._usage_event,
+            ir.StreamEnd: self._end,
+            ir.Error: self._error,
+        }
+
+    def encode(self, event: ir.Event) -> bytes:
+        if self._ended:
+            return b""
+        head = b"" if self._started or isinstance(event, ir.StreamStart | ir.Error) else self._start("", "", None)
+        return head + self._handlers[type(event)](event)
+
+    def flush(self) -> bytes:
+        if self._ended:
+            return b""
+        out = b"" if self._started else self._start("", "", None)
+        return out + self._end(ir.StreamEnd("end_turn"))
+
+    # -- message
+
+    def _start(self, msg_id: str, model: str, usage: ir.Usage | None) -> bytes:
+        self._started = True
+        if usage is not None:
+            self._usage = usage
+        message = {
+            "id": msg_id or new_message_id(), "type": "message", "role": "assistant",
+            "model": self.model or model, "content": [], "stop_reason": None, "stop_sequence": None,
+            "usage": usage_to_wire(self._usage),
+        }
+        return frame("message_start", _dumps({"type": "message_start", "message": message}))
+
+    def _stream_start(self, ev: ir.StreamStart) -> bytes:
+        return b"" if self._started else self._start(ev.id, ev.model, ev.usage)
+
+    def _usage_event(self, ev: ir.UsageEvent) -> bytes:
+        self._merge(ev.usage)
+        return b""
+
+    def _merge(self, u: ir.Usage) -> None:
+        cur = self._usage
+        self._usage = ir.Usage(
+            input_tokens=u.input_tokens or cur.input_tokens, output_tokens=u.output_tokens or cur.output_tokens,
+            cache_read_tokens=u.cache_read_tokens or cur.cache_read_tokens,
+            cache_write_tokens=u.cache_write_tokens or cur.cache_write_tokens,
+            reasoning_tokens=u.reasoning_tokens or cur.reasoning_tokens)
+
+    def _end(self, ev: ir.StreamEnd) -> bytes:
+        out = self._block_stop(ir.BlockStop(-1)) if self._cur is not None else b""
+        if ev.usage is not None:
+            self._merge(ev.usage)
+        self._ended = True
+        stop = wire_stop(ev.stop_reason, self._has_tool)
+        delta = {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": ev.stop_sequence},
+                 "usage": usage_to_wire(self._usage)}
+        return (out + frame("message_delta", _dumps(delta))
+                + frame("message_stop", b'{"type":"message_stop"}'))
+
+    def _error(self, ev: ir.Error) -> bytes:
+        self._ended = True
+        return error_frame(ev.message, ev.status, _claude_type(ev.type))
+
+    # -- blocks
+
+    def _block_start(self, ev: ir.BlockStart) -> bytes:
+        block = self._wire_block(ev)
+        if block is None:
+            self._cur = None
+            return b""
+        self._cur = index = self._next
+        self._next += 1
+        self._kind = block["type"]
+        self._sig = []
+        return frame("content_block_start",
+                     _dumps({"type": "content_block_start", "index": index, "content_block": block}))
+
+    def _wire_block(self, ev: ir.BlockStart) -> dict[str, Any] | None:
+        kind = ev.kind
+        if kind == "text":
+            return {"type": "text", "text": ""}
+        if kind == "thinking":
+            return {"type": "thinking", "thinking": "", "signature": ""}
+        if kind == "tool_call":
+            self._has_tool = True
+            return {"type": "tool_use", "id": sanitize_tool_id(ev.id or "toolu_" + secrets.token_hex(12)),
+                    "name": flat_name(ev.name or "", ev.namespace), "input": {}}
+        if kind == "redacted_thinking":
+            ok = ev.family == "claude" and ev.signature
+            return {"type": "redacted_thinking", "data": ev.signature} if ok else None
+        if ev.family == "claude" and ev.raw is not None:  # server_tool
+            return ev.raw
+        return None
+
+    def _text(self, ev: ir.TextDelta) -> bytes:
+        if self._cur is None or not ev.text or self._kind != "text":
+            return b""
+        return _delta(self._cur, {"type": "text_delta", "text": ev.text})
+
+    def _thinking(self, ev: ir.ThinkingDelta) -> bytes:
+        if self._cur is None or not ev.text or self._kind != "thinking":
+            return b""
+        return _delta(self._cur, {"type": "thinking_delta", "thinking": ev.text})
+
+    def _signature(self, ev: ir.SignatureDelta) -> bytes:
+        if ev.family == "claude" and ev.signature:
+            self._sig.append(ev.signature)
+        return b""
+
+    def _args(self, ev: ir.ToolArgsDelta) -> bytes:
+        if self._cur is None or not ev.delta or self._kind != "tool_use":
+            return b""
+        return _delta(self._cur, {"type": "input_json_delta", "partial_json": ev.delta})
+
+    def _block_stop(self, ev: ir.BlockStop) -> bytes:
+        index = self._cur
+        if index is None:
+            return b""
+        self._cur = None
+        out = b""
+        if self._kind == "thinking" and self._sig:
+            out = _delta(index, {"type": "signature_delta", "signature": "".join(self._sig)})
+            self._sig = []
+        return out + frame("content_block_stop", _dumps({"type": "content_block_stop", "index": index}))
+
+
+def _claude_type(kind: str | None) -> str | None:
+    """Keep an error type that is already Claude's; others are derived from the status."""
+    return kind if kind and (status_for(kind) != 500 or kind == "api_error") else None

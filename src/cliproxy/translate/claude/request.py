@@ -1,0 +1,214 @@
+"""Claude Messages request body -> IR.
+
+Where the IR has no slot, the wire value stays in an ``extras`` bag (request, message,
+block, tool) and the Claude builder writes it back. Private markers:
+
+* ``Message.extras["_system"]``: ``"string"`` or ``"blocks"`` on the message made from
+  the top-level ``system``; mid-conversation ``system`` messages have no marker.
+* ``Message.extras["_string"]``: the message content was a string.
+* ``Request.extras["_metadata"]``: ``metadata`` without ``user_id``;
+  ``["_output_config"]``: ``output_config`` without ``effort``/``format``;
+  ``["_thinking"]``: unknown keys of ``thinking``; ``["_format_slot"]``:
+  ``"output_format"`` when the schema came in the beta top-level ``output_format``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cliproxy.errors import RequestError
+from cliproxy.translate import ir
+from cliproxy.translate.claude.blocks import BlockParser, rest
+
+__all__ = ["parse_request"]
+
+_TOP = frozenset((
+    "model", "messages", "system", "tools", "tool_choice", "max_tokens", "temperature", "top_p",
+    "top_k", "stop_sequences", "stream", "thinking", "output_config", "output_format", "metadata",
+))
+_MSG = frozenset(("role", "content"))
+_TOOL = frozenset(("name", "description", "input_schema", "strict"))
+_THINKING = frozenset(("type", "budget_tokens", "display"))
+_ROLES = frozenset(("user", "assistant", "system"))
+_CHOICE = {"auto": "auto", "any": "required", "none": "none"}
+_NUMBERS: tuple[tuple[str, type | tuple[type, ...]], ...] = (
+    ("max_tokens", int), ("temperature", (int, float)), ("top_p", (int, float)), ("top_k", int),
+)
+
+
+def _fail(path: str, what: str) -> RequestError:
+    return RequestError(f"{path}: {what}", param=path)
+
+
+def parse_request(body: dict[str, Any]) -> ir.Request:
+    if not isinstance(body, dict):
+        raise _fail("body", "must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str):
+        raise _fail("model", "must be a string")
+    req = ir.Request(model=model, source="claude")
+    parser = BlockParser()
+    system = body.get("system")
+    if system is not None or "system" in body:
+        req.messages.append(_system(system, parser))
+    req.messages.extend(_messages(body.get("messages"), parser))
+    _sampling(body, req)
+    _tools(body, req)
+    _reasoning(body, req)
+    _metadata(body, req)
+    extras = rest(body, _TOP)
+    if extras:
+        req.extras.update(extras)
+    return req
+
+
+def _system(system: Any, parser: BlockParser) -> ir.Message:
+    if isinstance(system, str):
+        return ir.Message("system", [ir.Text(system)], extras={"_system": "string"})
+    if system is None:
+        return ir.Message("system", [], extras={"_system": "null"})
+    blocks = parser.blocks(system, "system")
+    for i, b in enumerate(blocks):
+        if not isinstance(b, ir.Text):
+            raise _fail(f"system[{i}].type", "system blocks must be text")
+    return ir.Message("system", blocks, extras={"_system": "blocks"})
+
+
+def _messages(messages: Any, parser: BlockParser) -> list[ir.Message]:
+    if not isinstance(messages, list):
+        raise _fail("messages", "must be a list")
+    out: list[ir.Message] = []
+    for i, msg in enumerate(messages):
+        path = f"messages[{i}]"
+        if not isinstance(msg, dict):
+            raise _fail(path, "must be an object")
+        role = msg.get("role")
+        if role not in _ROLES:
+            raise _fail(f"{path}.role", f"unknown role {role!r}")
+        content = msg.get("content")
+        extras = rest(msg, _MSG)
+        if isinstance(content, str):
+            blocks: list[ir.Block] = [ir.Text(content)]
+            extras = (extras or {}) | {"_string": True}
+        else:
+            blocks = parser.blocks(content, f"{path}.content")
+        out.append(ir.Message(role, blocks, extras=extras))
+    return out
+
+
+def _sampling(body: dict[str, Any], req: ir.Request) -> None:
+    for key, types in _NUMBERS:
+        value = body.get(key)
+        if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
+            raise _fail(key, "must be a number")
+    req.max_tokens = body.get("max_tokens")
+    req.temperature = body.get("temperature")
+    req.top_p = body.get("top_p")
+    req.top_k = body.get("top_k")
+    stop = body.get("stop_sequences")
+    if stop is not None and (not isinstance(stop, list) or not all(isinstance(s, str) for s in stop)):
+        raise _fail("stop_sequences", "must be a list of strings")
+    req.stop = stop
+    stream = body.get("stream")
+    req.stream = stream is True
+    if "stream" in body and stream is not True:
+        req.extras["stream"] = stream
+
+
+def _tools(body: dict[str, Any], req: ir.Request) -> None:
+    tools = body.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list):
+            raise _fail("tools", "must be a list")
+        req.tools = [_tool(t, f"tools[{i}]") for i, t in enumerate(tools)]
+    choice = body.get("tool_choice")
+    if choice is None:
+        return
+    if not isinstance(choice, dict):
+        raise _fail("tool_choice", "must be an object")
+    kind = choice.get("type")
+    if kind == "tool":
+        name = choice.get("name")
+        if not isinstance(name, str):
+            raise _fail("tool_choice.name", "must be a string")
+        req.tool_choice = {"name": name}
+    elif kind in _CHOICE:
+        req.tool_choice = _CHOICE[kind]
+    else:
+        raise _fail("tool_choice.type", f"unknown tool_choice {kind!r}")
+    if "disable_parallel_tool_use" in choice:
+        req.parallel_tool_calls = not choice["disable_parallel_tool_use"]
+
+
+def _tool(tool: Any, path: str) -> ir.Tool:
+    if not isinstance(tool, dict):
+        raise _fail(path, "must be an object")
+    kind = tool.get("type")
+    if kind is not None and kind != "custom":
+        name = tool.get("name")
+        return ir.Tool(name if isinstance(name, str) else str(kind), kind="builtin",
+                       extras={"raw": tool, "family": "claude"})
+    name = tool.get("name")
+    if not isinstance(name, str):
+        raise _fail(f"{path}.name", "must be a string")
+    schema = tool.get("input_schema")
+    if schema is not None and not isinstance(schema, dict):
+        raise _fail(f"{path}.input_schema", "must be an object")
+    strict = tool.get("strict")
+    return ir.Tool(name, tool.get("description"), schema, strict=strict if isinstance(strict, bool) else None,
+                   extras=rest(tool, _TOOL))
+
+
+def _reasoning(body: dict[str, Any], req: ir.Request) -> None:
+    reasoning: dict[str, Any] = {}
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict):
+        kind = thinking.get("type")
+        if kind not in ("enabled", "adaptive", "disabled"):
+            raise _fail("thinking.type", f"unknown thinking type {kind!r}")
+        reasoning["mode"] = kind
+        if "budget_tokens" in thinking:
+            reasoning["budget"] = thinking["budget_tokens"]
+        if "display" in thinking:
+            reasoning["display"] = thinking["display"]
+        extra = rest(thinking, _THINKING)
+        if extra:
+            req.extras["_thinking"] = extra
+    elif thinking is not None:
+        raise _fail("thinking", "must be an object")
+    _output_config(body, req, reasoning)
+    if reasoning:
+        req.reasoning = reasoning
+
+
+def _output_config(body: dict[str, Any], req: ir.Request, reasoning: dict[str, Any]) -> None:
+    config = body.get("output_config")
+    if config is not None:
+        if not isinstance(config, dict):
+            raise _fail("output_config", "must be an object")
+        if "effort" in config:
+            reasoning["effort"] = config["effort"]
+        fmt = config.get("format")
+        if isinstance(fmt, dict):
+            req.response_format = dict(fmt)
+        req.extras["_output_config"] = {k: v for k, v in config.items()
+                                        if k != "effort" and (k != "format" or not isinstance(v, dict))}
+    # the beta top-level form; when both are given the GA one is the response format
+    beta = body.get("output_format")
+    if isinstance(beta, dict) and req.response_format is None:
+        req.response_format = dict(beta)
+        req.extras["_format_slot"] = "output_format"
+    elif "output_format" in body:
+        req.extras["output_format"] = beta
+
+
+def _metadata(body: dict[str, Any], req: ir.Request) -> None:
+    md = body.get("metadata")
+    if md is None:
+        return
+    if not isinstance(md, dict):
+        raise _fail("metadata", "must be an object")
+    user = md.get("user_id")
+    if isinstance(user, str):
+        req.user = user
+    req.extras["_metadata"] = {k: v for k, v in md.items() if k != "user_id" or not isinstance(v, str)}

@@ -1,0 +1,95 @@
+"""Whole Claude Messages responses <-> IR.
+
+Response keys without an IR field (``container``, ``stop_details``...) stay in
+``Response.extras`` and are written back for Claude-made responses. ``stop_raw``
+keeps a stop reason that has no exact IR equivalent.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from cliproxy.errors import RequestError
+from cliproxy.formats.claude import stop_from_wire, stop_to_wire, usage_from_wire, usage_to_wire
+from cliproxy.translate import ir
+from cliproxy.translate.claude.blocks import BlockParser
+from cliproxy.translate.claude.wire import BlockWriter, put_extras
+from cliproxy.translate.naming import restore_name
+
+__all__ = ["build_response", "new_message_id", "parse_response", "wire_stop"]
+
+_KNOWN = frozenset(("id", "type", "role", "model", "content", "stop_reason", "stop_sequence", "usage"))
+
+
+def new_message_id() -> str:
+    return "msg_" + secrets.token_hex(12)
+
+
+def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:
+    if not isinstance(body, dict):
+        raise RequestError("response: must be a JSON object")
+    parser = BlockParser()
+    content = body.get("content") or []
+    blocks = parser.blocks(content, "content")
+    if request is not None and request.tools:
+        for b in blocks:
+            if isinstance(b, ir.ToolCall):
+                b.name, b.namespace = restore_name(b.name, request)
+    raw_stop = body.get("stop_reason")
+    stop = stop_from_wire(raw_stop)
+    extras = {k: v for k, v in body.items() if k not in _KNOWN}
+    if raw_stop is not None and stop != raw_stop:
+        extras["stop_raw"] = raw_stop
+    usage = body.get("usage")
+    return ir.Response(
+        id=body.get("id") or "", model=body.get("model") or "", content=blocks, stop_reason=stop,
+        stop_sequence=body.get("stop_sequence"),
+        usage=usage_from_wire(usage) if isinstance(usage, dict) else ir.Usage(),
+        source="claude", extras=extras)
+
+
+def wire_stop(stop: str | None, has_tool_use: bool) -> str:
+    """The wire stop reason, consistent with the content: ``tool_use`` only with a
+    tool_use block, and always when there is one (OpenAI-likes say ``stop``)."""
+    out = stop_to_wire(stop) or "end_turn"
+    if has_tool_use and out == "end_turn":
+        return "tool_use"
+    if not has_tool_use and out == "tool_use":
+        return "end_turn"
+    return out
+
+
+def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict[str, Any]:
+    native = resp.source == "claude"
+    writer = BlockWriter(native)
+    content = []
+    for b in resp.content:
+        w = writer.block(b) if not isinstance(b, ir.Thinking) else _thinking(b, native)
+        if w is not None:
+            content.append(w)
+    has_tool = any(c["type"] == "tool_use" for c in content)
+    raw = resp.extras.get("stop_raw") if native else None
+    out: dict[str, Any] = {
+        "id": resp.id or new_message_id(), "type": "message", "role": "assistant", "model": resp.model,
+        "content": content,
+        "stop_reason": raw or wire_stop(resp.stop_reason, has_tool),
+        "stop_sequence": resp.stop_sequence,
+        "usage": usage_to_wire(resp.usage),
+    }
+    if native:
+        put_extras(out, {k: v for k, v in resp.extras.items() if k != "stop_raw"}, True)
+    return out
+
+
+def _thinking(b: ir.Thinking, native: bool) -> dict[str, Any] | None:
+    """Thinking shown to a Claude client: other families' reasoning text is shown with
+    an empty signature (their artifacts are never handed out as Claude signatures)."""
+    if b.family == "claude" and b.redacted:
+        return {"type": "redacted_thinking", "data": b.signature or ""}
+    if b.redacted or (not b.text and b.family != "claude"):
+        return None
+    out: dict[str, Any] = {"type": "thinking", "thinking": b.text,
+                           "signature": b.signature if b.family == "claude" and b.signature else ""}
+    put_extras(out, b.extras, native)
+    return out
