@@ -1,0 +1,268 @@
+"""Gemini generateContent wire constants: framing, finish reasons, errors, usage.
+
+Streams come in two framings: ``?alt=sse`` gives ``data: <GenerateContentResponse>``
+frames with no terminator; without ``alt`` the body is one JSON array written piece by
+piece (``[{...}\\n,\\r\\n{...}]``). ``JSONArraySplitter`` cuts the latter into objects as
+bytes arrive.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from cliproxy.translate import ir
+from cliproxy.translate.adapter import UsageSniffer
+
+__all__ = [
+    "CONTENT_FILTER_REASONS",
+    "DEFAULT_SAFETY_SETTINGS",
+    "SKIP_SIGNATURE",
+    "GeminiUsageSniffer",
+    "JSONArraySplitter",
+    "count_tokens_response",
+    "error_body",
+    "finish_reason_of",
+    "stop_reason_of",
+    "usage_from_metadata",
+    "usage_to_metadata",
+]
+
+# Gemini 3 rejects a model turn whose first functionCall has no thoughtSignature; this
+# documented sentinel tells it to skip the check (used for calls made by other families).
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+
+# What CPA attaches when it translates into Gemini (internal/translator/gemini/common/safety.go).
+DEFAULT_SAFETY_SETTINGS: tuple[dict[str, str], ...] = (
+    {"category": "HARM_CATEGORY_HARASSMENT", "threshold": "OFF"},
+    {"category": "HARM_CATEGORY_HATE_SPEECH", "threshold": "OFF"},
+    {"category": "HARM_CATEGORY_SEXUALLY_EXPLICIT", "threshold": "OFF"},
+    {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "threshold": "OFF"},
+    {"category": "HARM_CATEGORY_CIVIC_INTEGRITY", "threshold": "BLOCK_NONE"},
+)
+
+CONTENT_FILTER_REASONS = frozenset({
+    "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
+    "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION",
+})
+
+_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+    409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL",
+    501: "UNIMPLEMENTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
+}
+
+_FINISH_OF_STOP: dict[str, str] = {
+    "end_turn": "STOP", "tool_use": "STOP", "stop_sequence": "STOP", "pause_turn": "STOP",
+    "max_tokens": "MAX_TOKENS", "content_filter": "SAFETY", "refusal": "SAFETY", "error": "OTHER",
+}
+
+
+def stop_reason_of(finish: str | None, has_call: bool) -> ir.StopReason | None:
+    """IR stop reason of a Gemini ``finishReason`` (any function call wins: tool_use)."""
+    if has_call:
+        return "tool_use"
+    if finish is None:
+        return None
+    if finish == "MAX_TOKENS":
+        return "max_tokens"
+    if finish in CONTENT_FILTER_REASONS:
+        return "content_filter"
+    return "end_turn"
+
+
+def finish_reason_of(stop: str | None, raw: str | None = None) -> str:
+    """Gemini ``finishReason`` for an IR stop reason; ``raw`` (a Gemini value kept from
+    the upstream) wins when it maps back to the same stop reason."""
+    if raw and stop_reason_of(raw, False) == stop:
+        return raw
+    return _FINISH_OF_STOP.get(stop or "end_turn", "STOP")
+
+
+def status_name(code: int) -> str:
+    if code in _STATUS_NAMES:
+        return _STATUS_NAMES[code]
+    return "INTERNAL" if code >= 500 else "INVALID_ARGUMENT"
+
+
+def error_body(message: str, code: int = 500, status: str | None = None) -> dict[str, Any]:
+    """Google's error object: ``{"error": {"code", "message", "status"}}``."""
+    return {"error": {"code": code, "message": message, "status": status or status_name(code)}}
+
+
+def count_tokens_response(tokens: int) -> dict[str, Any]:
+    return {"totalTokens": tokens}
+
+
+def usage_from_metadata(meta: dict[str, Any]) -> ir.Usage:
+    """IR usage of a ``usageMetadata``: output includes thoughts, input includes cache."""
+    cand = meta.get("candidatesTokenCount") or 0
+    thoughts = meta.get("thoughtsTokenCount") or 0
+    total = meta.get("totalTokenCount")
+    return ir.Usage(
+        input_tokens=meta.get("promptTokenCount") or 0,
+        output_tokens=cand + thoughts,
+        cache_read_tokens=meta.get("cachedContentTokenCount") or 0,
+        reasoning_tokens=thoughts,
+        total_tokens=total if isinstance(total, int) else None,
+    )
+
+
+def usage_to_metadata(usage: ir.Usage) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "promptTokenCount": usage.input_tokens,
+        "candidatesTokenCount": max(usage.output_tokens - usage.reasoning_tokens, 0),
+        "totalTokenCount": usage.total,
+    }
+    if usage.reasoning_tokens:
+        out["thoughtsTokenCount"] = usage.reasoning_tokens
+    if usage.cache_read_tokens:
+        out["cachedContentTokenCount"] = usage.cache_read_tokens
+    return out
+
+
+# --------------------------------------------------------------------------- array framing
+
+# a whole string token, a lone quote (a string not finished yet), or a bracket
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|"|[{}\[\]]', re.S)
+
+
+class JSONArraySplitter:
+    """Cuts a streamed JSON array (or a bare object) into its top-level objects.
+
+    A regex takes whole strings in one step (so braces inside texts do not count);
+    a string cut by the chunk boundary is scanned again when more bytes arrive. Only
+    the current object is kept. ``closed`` turns true once the array's ``]`` was seen.
+    """
+
+    __slots__ = ("_buf", "_depth", "_pos", "_start", "closed")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._pos = 0  # scan position in _buf
+        self._start = -1  # where the current top-level object starts in _buf
+        self._depth = 0  # nesting inside the current object (0: between objects)
+        self.closed = False
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        if self._start < 0:
+            buf = self._buf + chunk if self._buf else chunk
+        else:
+            buf = self._buf[self._start:] + chunk
+            self._pos -= self._start
+            self._start = 0
+        out: list[bytes] = []
+        pos = len(buf)
+        depth = self._depth
+        for m in _TOKEN.finditer(buf, self._pos):
+            c = buf[m.start()]
+            if c == 0x22:  # "
+                if m.end() - m.start() == 1:  # unterminated: wait for more bytes
+                    pos = m.start()
+                    break
+            elif c == 0x7B or (c == 0x5B and depth):  # { or a nested [
+                if depth == 0:
+                    self._start = m.start()
+                depth += 1
+            elif c == 0x7D or (c == 0x5D and depth):  # } or a nested ]
+                depth -= 1
+                if depth == 0:
+                    out.append(buf[self._start:m.end()])
+                    self._start = -1
+            elif c == 0x5D:  # the array's own ]
+                self.closed = True
+        self._depth = depth
+        if self._start < 0:
+            self._buf = buf[pos:] if pos < len(buf) else b""
+            self._pos = 0
+        else:
+            self._buf = buf
+            self._pos = pos
+        return out
+
+    def feed_parsed(self, chunk: bytes) -> list[Any]:
+        """Like ``feed`` but parsed (``None`` for a piece that is not valid JSON). A chunk
+        holding exactly one whole object, the usual case, costs one ``orjson.loads``."""
+        if self._start < 0 and not self._buf:
+            obj = self._whole(chunk)
+            if obj is not None:
+                return [obj]
+        return [_loads(piece) for piece in self.feed(chunk)]
+
+    def _whole(self, chunk: bytes) -> Any:
+        first = chunk.find(b"{")
+        last = chunk.rfind(b"}")
+        if first < 0 or last < first or chunk[:first].strip(_SEPARATORS):
+            return None
+        tail = chunk[last + 1:].strip(_SEPARATORS)
+        if tail and tail != b"]":
+            return None
+        try:
+            obj = orjson.loads(chunk[first:last + 1])
+        except orjson.JSONDecodeError:
+            return None  # two objects, or one not finished: the scanner decides
+        if tail:
+            self.closed = True
+        return obj
+
+    @property
+    def pending(self) -> bool:
+        """True when an object was cut in the middle."""
+        return self._start >= 0
+
+
+_SEPARATORS = b" \t\r\n,["
+
+
+def _loads(piece: bytes) -> Any:
+    try:
+        return orjson.loads(piece)
+    except orjson.JSONDecodeError:
+        return None
+
+
+# --------------------------------------------------------------------------- usage sniffer
+
+_KEY = b'"usageMetadata"'
+_BRACES = re.compile(rb"[{}]")
+
+
+class GeminiUsageSniffer(UsageSniffer):
+    """Keeps the last complete ``usageMetadata`` seen in a passthrough stream (either
+    framing). Chunks without the key are only kept as a short tail."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self.usage = None
+        self._buf = b""
+
+    def feed(self, chunk: bytes) -> None:
+        data = self._buf + chunk if self._buf else chunk
+        idx = data.rfind(_KEY)
+        if idx < 0:
+            self._buf = data[-len(_KEY):]
+            return
+        start = data.find(b"{", idx)
+        end = _object_end(data, start) if start >= 0 else -1
+        if end < 0:
+            self._buf = data[idx:]
+            return
+        try:
+            meta = orjson.loads(data[start:end])
+        except orjson.JSONDecodeError:
+            meta = None
+        if isinstance(meta, dict):
+            self.usage = usage_from_metadata(meta)
+        self._buf = data[end:][-len(_KEY):]
+
+
+def _object_end(data: bytes, start: int) -> int:
+    depth = 0
+    for m in _BRACES.finditer(data, start):
+        depth += 1 if data[m.start()] == 0x7B else -1
+        if depth == 0:
+            return m.end()
+    return -1

@@ -1,0 +1,215 @@
+"""Gemini stream (either framing) -> IR events.
+
+The framing is sniffed from the first non-space byte: ``[`` (or ``{``) is the JSON-array
+stream of ``streamGenerateContent`` without ``alt``; anything else is ``alt=sse``. Each
+chunk carries whole parts: consecutive text parts continue one text block, thought parts
+one thinking block (a signature on a later part becomes a ``SignatureDelta``), and each
+functionCall is a complete tool-call block. Inline media parts have no stream event and
+are skipped. The finish reason is held until ``flush`` (Gemini has no terminator).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import orjson
+
+from cliproxy.formats import gemini as wire
+from cliproxy.formats.sse import SSEDecoder
+from cliproxy.translate import ir
+from cliproxy.translate.adapter import StreamDecoder
+from cliproxy.translate.gemini.names import NameMap
+from cliproxy.translate.gemini.parts import FAMILY
+from cliproxy.translate.gemini.response import CallIds
+
+__all__ = ["GeminiStreamDecoder"]
+
+
+class GeminiStreamDecoder(StreamDecoder):
+    def __init__(self, request: ir.Request | None = None) -> None:
+        super().__init__(request)
+        self._names = NameMap(request.tools if request else None)
+        self._ids = CallIds()
+        self._mode: str | None = None
+        self._sse = SSEDecoder()
+        self._array = wire.JSONArraySplitter()
+        self._started = False
+        self._failed = False
+        self._next = 0
+        self._open: str | None = None  # kind of the open block
+        self._finish: str | None = None
+        self._blocked: str | None = None
+        self._has_call = False
+        self._usage: ir.Usage | None = None
+
+    # ---- framing
+
+    def decode(self, chunk: bytes) -> list[ir.Event]:
+        if self._mode is None:
+            head = chunk.lstrip()
+            if not head:
+                return []
+            self._mode = "array" if head[:1] in (b"[", b"{") else "sse"
+        out: list[ir.Event] = []
+        if self._mode == "array":
+            for obj in self._array.feed_parsed(chunk):
+                self._chunk(obj, out)
+        else:
+            for ev in self._sse.decode(chunk):
+                self._frame(ev.data, out)
+        return out
+
+    def flush(self) -> list[ir.Event]:
+        out: list[ir.Event] = []
+        if self._mode == "sse":
+            for ev in self._sse.flush():
+                self._frame(ev.data, out)
+        if self._failed:
+            return out
+        if self._mode == "array" and (self._array.pending or not (self._array.closed or self._finish)):
+            self._close(out)
+            out.append(ir.Error("upstream stream was cut in the middle of a chunk", status=502))
+            return out
+        self._start(out, {})
+        self._close(out)
+        stop = "content_filter" if self._blocked else wire.stop_reason_of(self._finish, self._has_call)
+        raw = self._blocked or self._finish
+        out.append(ir.StreamEnd(stop or "end_turn", usage=self._usage,
+                                extras={"stop_raw": raw} if raw else None))
+        return out
+
+    # ---- chunks
+
+    def _frame(self, data: bytes, out: list[ir.Event]) -> None:
+        if self._failed or not data.strip() or data == b"[DONE]":
+            return
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            obj = None
+        self._chunk(obj, out)
+
+    def _chunk(self, obj: Any, out: list[ir.Event]) -> None:
+        if self._failed:
+            return
+        if not isinstance(obj, dict):
+            self._fail(out, ir.Error("upstream sent a chunk that is not a JSON object", status=502))
+            return
+        err = obj.get("error")
+        if err is not None:
+            self._fail(out, _error_event(err))
+            return
+        self._start(out, obj)
+        cands = obj.get("candidates")
+        if cands and isinstance(cands[0], dict):
+            cand = cands[0]
+            for part in (cand.get("content") or {}).get("parts") or ():
+                if isinstance(part, dict):
+                    self._part(part, out)
+            self._finish = cand.get("finishReason") or self._finish
+        feedback = obj.get("promptFeedback")
+        if isinstance(feedback, dict) and feedback.get("blockReason"):
+            self._blocked = feedback["blockReason"]
+        meta = obj.get("usageMetadata")
+        if isinstance(meta, dict):
+            usage = wire.usage_from_metadata(meta)
+            if usage != self._usage:
+                self._usage = usage
+                out.append(ir.UsageEvent(usage))
+
+    def _fail(self, out: list[ir.Event], error: ir.Error) -> None:
+        self._close(out)
+        self._failed = True
+        out.append(error)
+
+    def _start(self, out: list[ir.Event], obj: dict[str, Any]) -> None:
+        if self._started:
+            return
+        self._started = True
+        rid = obj.get("responseId") or f"resp-{os.urandom(8).hex()}"
+        model = obj.get("modelVersion") or (self.request.model if self.request else "")
+        out.append(ir.StreamStart(id=rid, model=model))
+
+    # ---- blocks
+
+    def _open_block(self, kind: str, out: list[ir.Event], **fields: Any) -> int:
+        self._close(out)
+        index = self._next
+        self._next += 1
+        out.append(ir.BlockStart(index, kind, **fields))  # type: ignore[arg-type]
+        self._open = kind
+        return index
+
+    def _close(self, out: list[ir.Event]) -> None:
+        if self._open is not None:
+            out.append(ir.BlockStop(self._next - 1))
+            self._open = None
+
+    def _part(self, part: dict[str, Any], out: list[ir.Event]) -> None:
+        sig = part.get("thoughtSignature") or part.get("thought_signature")
+        text = part.get("text")
+        if part.get("thought") is True:
+            self._thinking(text, sig, out)
+        elif isinstance(text, str):
+            self._text(text, sig, out)
+        elif isinstance(fc := part.get("functionCall") or part.get("function_call"), dict):
+            self._call(fc, sig, out)
+        elif "inlineData" in part or "inline_data" in part or "fileData" in part or "file_data" in part:
+            return
+        elif sig and not (part.keys() - {"thoughtSignature", "thought_signature"}):
+            self._signature(sig, out)
+        else:
+            self._open_block("server_tool", out, family=FAMILY, raw=part)
+            self._close(out)
+
+    def _thinking(self, text: Any, sig: str | None, out: list[ir.Event]) -> None:
+        if self._open != "thinking":
+            self._open_block("thinking", out)
+        index = self._next - 1
+        if isinstance(text, str) and text:
+            out.append(ir.ThinkingDelta(index, text))
+        if sig:
+            out.append(ir.SignatureDelta(index, sig, FAMILY))
+
+    def _signature(self, sig: str, out: list[ir.Event]) -> None:
+        """A signature on a non-thought part: it belongs to the thinking before it."""
+        if self._open != "thinking":
+            self._open_block("thinking", out)
+        out.append(ir.SignatureDelta(self._next - 1, sig, FAMILY))
+
+    def _text(self, text: str, sig: str | None, out: list[ir.Event]) -> None:
+        if sig:
+            self._signature(sig, out)
+        if not text:
+            return
+        if self._open != "text":
+            self._open_block("text", out)
+        out.append(ir.TextDelta(self._next - 1, text))
+
+    def _call(self, fc: dict[str, Any], sig: str | None, out: list[ir.Event]) -> None:
+        gname = fc.get("name") if isinstance(fc.get("name"), str) else ""
+        call_id = fc.get("id") if isinstance(fc.get("id"), str) and fc.get("id") else self._ids.next(gname)
+        name, namespace = self._names.from_gemini(gname)
+        args = fc.get("args") if isinstance(fc.get("args"), dict) else {}
+        custom = self._names.is_custom(gname)
+        if custom:
+            value = args.get("input", "")
+            delta = value if isinstance(value, str) else ""
+        else:
+            delta = orjson.dumps(args).decode()
+        index = self._open_block("tool_call", out, id=call_id, name=name, namespace=namespace,
+                                 tool_kind="custom" if custom else "function", signature=sig,
+                                 family=FAMILY if sig else None)
+        out.append(ir.ToolArgsDelta(index, delta))
+        self._close(out)
+        self._has_call = True
+
+
+def _error_event(err: Any) -> ir.Error:
+    if not isinstance(err, dict):
+        return ir.Error(str(err), status=502)
+    code = err.get("code")
+    return ir.Error(str(err.get("message") or "upstream error"),
+                    status=code if isinstance(code, int) and code >= 400 else 500,
+                    type=err.get("status") if isinstance(err.get("status"), str) else None)

@@ -1,0 +1,168 @@
+"""Gemini ``GenerateContentResponse`` <-> IR response (whole, non-stream).
+
+Only the first candidate becomes IR content; further candidates are kept raw in
+``extras["_candidates"]`` (Gemini clients get them back, others ignore them). Keys of the
+candidate with no IR field (``safetyRatings``, ``citationMetadata``, ``groundingMetadata``...)
+are in ``extras["_candidate"]``; top-level ones (``promptFeedback``...) in ``extras``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from cliproxy.formats import gemini as wire
+from cliproxy.translate import ir
+from cliproxy.translate.gemini.build import call_args
+from cliproxy.translate.gemini.media import media_part
+from cliproxy.translate.gemini.names import NameMap
+from cliproxy.translate.gemini.parts import (
+    FAMILY,
+    public_extras,
+    read_call,
+    read_media,
+    read_text,
+    read_thought_only,
+    server_tool,
+)
+from cliproxy.translate.naming import flat_name
+
+__all__ = ["CallIds", "build_response", "parse_response", "restore_call"]
+
+
+class CallIds:
+    """Ids for calls Gemini sent without one: ``<name>-<random>-<n>``, unique per response."""
+
+    __slots__ = ("_n", "_tag")
+
+    def __init__(self) -> None:
+        self._tag = os.urandom(4).hex()
+        self._n = 0
+
+    def next(self, name: str) -> str:
+        self._n += 1
+        return f"{name}-{self._tag}-{self._n}"
+
+
+def restore_call(call: ir.ToolCall, names: NameMap) -> ir.ToolCall:
+    """Give a call the client's tool name (and free-form input for custom tools)."""
+    gname = call.name
+    call.name, call.namespace = names.from_gemini(gname)
+    if names.is_custom(gname):
+        args = call_args(call)
+        call.kind = "custom"
+        value = args.get("input", "")
+        call.arguments = value if isinstance(value, str) else ""
+    return call
+
+
+def read_part(part: Any, names: NameMap, ids: CallIds) -> ir.Block:
+    if not isinstance(part, dict):
+        return ir.ServerTool(family=FAMILY, raw={"_invalid": part})
+    if "text" in part:
+        return read_text(part, "part")
+    fc = part.get("functionCall") or part.get("function_call")
+    if isinstance(fc, dict):
+        name = fc.get("name") if isinstance(fc.get("name"), str) else "call"
+        return restore_call(read_call(part, "part", ids.next(name)), names)
+    for key, snake in (("inlineData", "inline_data"), ("fileData", "file_data")):
+        if key in part or snake in part:
+            return read_media(part, key, "part")
+    if part.get("thought") is True:
+        return read_thought_only(part)
+    return server_tool(part)
+
+
+def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:
+    names = NameMap(request.tools if request else None)
+    rest = dict(body)
+    candidates = rest.pop("candidates", None) or []
+    meta = rest.pop("usageMetadata", None)
+    resp = ir.Response(
+        id=rest.pop("responseId", None) or f"resp-{os.urandom(8).hex()}",
+        model=rest.pop("modelVersion", None) or (request.model if request else ""),
+        usage=wire.usage_from_metadata(meta) if isinstance(meta, dict) else ir.Usage(),
+        source=FAMILY,
+    )
+    if "error" in rest:
+        resp.stop_reason = "error"
+    if candidates:
+        _read_candidate(candidates[0], resp, names)
+        if len(candidates) > 1:
+            resp.extras["_candidates"] = candidates[1:]
+    else:
+        block = (rest.get("promptFeedback") or {}).get("blockReason")
+        if block:
+            resp.stop_reason = "content_filter"
+            resp.extras["stop_raw"] = block
+    resp.extras.update(rest)
+    return resp
+
+
+def _read_candidate(cand: dict[str, Any], resp: ir.Response, names: NameMap) -> None:
+    rest = dict(cand)
+    content = rest.pop("content", None) or {}
+    ids = CallIds()
+    resp.content = [read_part(p, names, ids) for p in content.get("parts") or ()]
+    finish = rest.pop("finishReason", None)
+    rest.pop("index", None)
+    has_call = any(isinstance(b, ir.ToolCall) for b in resp.content)
+    resp.stop_reason = wire.stop_reason_of(finish, has_call)
+    if finish is not None:
+        resp.extras["stop_raw"] = finish
+    if rest:
+        resp.extras["_candidate"] = rest
+
+
+# --------------------------------------------------------------------------- building
+
+
+def response_part(block: ir.Block, native: bool) -> dict[str, Any] | None:
+    """A Gemini part for a response block (``None`` for blocks Gemini cannot show)."""
+    extras = getattr(block, "extras", None) or {}
+    if isinstance(block, ir.Text):
+        part: dict[str, Any] = {"text": block.text}
+    elif isinstance(block, ir.Thinking):
+        if block.redacted:
+            return None
+        part = {"text": block.text, "thought": True}
+        if block.signature and block.family == FAMILY:
+            part["thoughtSignature"] = block.signature
+    elif isinstance(block, ir.ToolCall):
+        part = call_part(block)
+    elif isinstance(block, ir.Image | ir.File):
+        return media_part(block, native)
+    elif isinstance(block, ir.ServerTool):
+        return block.raw if block.family == FAMILY else None
+    else:
+        return None
+    if native:
+        part.update(public_extras(extras))
+    return part
+
+
+def call_part(call: ir.ToolCall, args: Any = None) -> dict[str, Any]:
+    fc: dict[str, Any] = {"name": flat_name(call.name, call.namespace),
+                          "args": call_args(call) if args is None else args}
+    if call.id and not (call.extras or {}).get("_synth_id"):
+        fc["id"] = call.id
+    part: dict[str, Any] = {"functionCall": fc}
+    if call.signature and call.family == FAMILY:
+        part["thoughtSignature"] = call.signature
+    return part
+
+
+def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict[str, Any]:
+    native = resp.source == FAMILY
+    parts = [p for b in resp.content if (p := response_part(b, native)) is not None]
+    raw = resp.extras.get("stop_raw") if native else None
+    cand: dict[str, Any] = {"content": {"role": "model", "parts": parts},
+                            "finishReason": wire.finish_reason_of(resp.stop_reason, raw), "index": 0}
+    if native:
+        cand.update(resp.extras.get("_candidate") or {})
+    body: dict[str, Any] = {"candidates": [cand, *(resp.extras.get("_candidates") or [])] if native else [cand],
+                            "usageMetadata": wire.usage_to_metadata(resp.usage),
+                            "modelVersion": resp.model, "responseId": resp.id}
+    if native:
+        body.update({k: v for k, v in public_extras(resp.extras).items() if k != "stop_raw"})
+    return body

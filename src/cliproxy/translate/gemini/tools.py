@@ -1,0 +1,112 @@
+"""Gemini ``tools`` <-> IR tools.
+
+A Gemini tools entry holds ``functionDeclarations`` and/or provider tools
+(``googleSearch``, ``codeExecution``, ``urlContext``...). Each declaration becomes an IR
+function tool and each provider tool a ``builtin`` tool (raw, family ``gemini``); both
+remember their entry (``extras["_group"]``) so a Gemini client's list comes back as sent.
+A declaration remembers whether it used ``parameters`` or ``parametersJsonSchema``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cliproxy.errors import RequestError
+from cliproxy.translate import ir
+from cliproxy.translate.gemini.names import NameMap
+from cliproxy.translate.gemini.parts import FAMILY, public_extras
+from cliproxy.translate.gemini.wire import as_dict, as_list, camel, take
+
+__all__ = ["CUSTOM_TOOL_SCHEMA", "build_tools", "read_tools"]
+
+# Responses free-form tools have no Gemini equivalent: they are declared as a function
+# taking one string, and the call's ``input`` becomes the free-form text again.
+CUSTOM_TOOL_SCHEMA: dict[str, Any] = {
+    "type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"],
+}
+
+
+def _read_decl(decl: Any, group: int, where: str) -> ir.Tool:
+    rest = dict(as_dict(decl, where))
+    name = take(rest, "name")
+    if not isinstance(name, str) or not name:
+        raise RequestError(f"{where}.name: expected a non-empty string", param=where)
+    description = take(rest, "description")
+    extras: dict[str, Any] = {"_group": group}
+    params = None
+    for key in ("parametersJsonSchema", "parameters"):
+        value = take(rest, key)
+        if value is not None:
+            params = as_dict(value, f"{where}.{key}")
+            extras["_params_key"] = key
+            break
+    for key, value in rest.items():
+        extras[camel(key)] = value  # response, responseJsonSchema, behavior...
+    return ir.Tool(name=name, description=description, parameters=params, extras=extras)
+
+
+def read_tools(tools: list[Any]) -> list[ir.Tool]:
+    out: list[ir.Tool] = []
+    for i, entry in enumerate(tools):
+        rest = dict(as_dict(entry, f"tools[{i}]"))
+        decls = take(rest, "functionDeclarations")
+        if decls is not None:
+            where = f"tools[{i}].functionDeclarations"
+            out.extend(_read_decl(d, i, f"{where}[{j}]") for j, d in enumerate(as_list(decls, where)))
+        for key, value in rest.items():
+            key = camel(key)
+            out.append(ir.Tool(name=key, kind="builtin",
+                               extras={"raw": {key: value}, "family": FAMILY, "_group": i}))
+    return out
+
+
+def _native_decl(tool: ir.Tool) -> dict[str, Any]:
+    decl: dict[str, Any] = {"name": tool.name}
+    if tool.description is not None:
+        decl["description"] = tool.description
+    extras = tool.extras or {}
+    if tool.parameters is not None:
+        decl[extras.get("_params_key", "parameters")] = tool.parameters
+    decl.update(public_extras(extras))
+    return decl
+
+
+def _native_tools(tools: list[ir.Tool]) -> list[dict[str, Any]]:
+    groups: dict[int, dict[str, Any]] = {}
+    for tool in tools:
+        extras = tool.extras or {}
+        group = groups.setdefault(extras.get("_group", len(groups)), {})
+        if tool.kind == "builtin":
+            if extras.get("family") == FAMILY:
+                group.update(extras.get("raw") or {})
+        else:
+            group.setdefault("functionDeclarations", []).append(_native_decl(tool))
+    return [g for _, g in sorted(groups.items()) if g]
+
+
+def _foreign_decl(tool: ir.Tool, names: NameMap) -> dict[str, Any]:
+    from cliproxy.translate.schema import clean_schema_for_gemini
+
+    decl: dict[str, Any] = {"name": names.to_gemini(tool.name, tool.namespace)}
+    if tool.description:
+        decl["description"] = tool.description
+    params = CUSTOM_TOOL_SCHEMA if tool.kind == "custom" else tool.parameters
+    if params is not None:
+        decl["parameters"] = clean_schema_for_gemini(params)
+    return decl
+
+
+def build_tools(req: ir.Request, names: NameMap) -> list[dict[str, Any]]:
+    """The ``tools`` list for ``req``; provider tools only when they are Gemini's."""
+    if not req.tools:
+        return []
+    if req.source == FAMILY:
+        return _native_tools(req.tools)
+    decls: list[dict[str, Any]] = []
+    builtins: list[dict[str, Any]] = []
+    for tool in req.tools:
+        if tool.kind != "builtin":
+            decls.append(_foreign_decl(tool, names))
+        elif (tool.extras or {}).get("family") == FAMILY:
+            builtins.append(dict(tool.extras["raw"]))  # type: ignore[index]
+    return ([{"functionDeclarations": decls}] if decls else []) + builtins

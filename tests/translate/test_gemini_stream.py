@@ -1,0 +1,256 @@
+from __future__ import annotations
+
+import itertools
+import random
+
+import orjson
+import pytest
+
+from cliproxy.formats.gemini import GeminiUsageSniffer, JSONArraySplitter
+from cliproxy.translate import ir
+from cliproxy.translate.gemini import ADAPTER
+from cliproxy.translate.stream import StreamTranslator
+
+CHUNKS = [
+    {"candidates": [{"content": {"role": "model", "parts": [{"text": "Let me", "thought": True}]}, "index": 0}],
+     "usageMetadata": {"promptTokenCount": 10, "totalTokenCount": 10}, "modelVersion": "gemini-2.5-flash",
+     "responseId": "resp-1"},
+    {"candidates": [{"content": {"role": "model", "parts": [{"text": " think {\"]}", "thought": True}]},
+                     "index": 0}], "modelVersion": "gemini-2.5-flash", "responseId": "resp-1"},
+    {"candidates": [{"content": {"role": "model", "parts": [{"text": "", "thoughtSignature": "c2ln"}]},
+                     "index": 0}], "modelVersion": "gemini-2.5-flash", "responseId": "resp-1"},
+    {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hello, "}, {"text": "wörld \\ \"q\""}]},
+                     "index": 0}], "modelVersion": "gemini-2.5-flash", "responseId": "resp-1"},
+    {"candidates": [{"content": {"role": "model", "parts": [
+        {"functionCall": {"name": "mcp__read_file", "args": {"path": "/a"}}, "thoughtSignature": "fsig"},
+        {"functionCall": {"name": "mcp__read_file", "args": {"path": "/b"}}},
+        {"functionCall": {"id": "given-id", "name": "shell", "args": {}}}]},
+        "finishReason": "STOP", "index": 0}],
+     "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 20, "thoughtsTokenCount": 5,
+                       "cachedContentTokenCount": 4, "totalTokenCount": 35},
+     "modelVersion": "gemini-2.5-flash", "responseId": "resp-1"},
+]
+
+REQUEST = ir.Request(model="gemini-2.5-flash", source="openai-response",
+                     tools=[ir.Tool("read_file", namespace="mcp"), ir.Tool("shell")])
+
+
+def sse_bytes(chunks=CHUNKS) -> bytes:
+    return b"".join(b"data: " + orjson.dumps(c) + b"\r\n\r\n" for c in chunks)
+
+
+def array_bytes(chunks=CHUNKS) -> bytes:
+    return b"[" + b"\n,\r\n".join(orjson.dumps(c, option=orjson.OPT_INDENT_2) for c in chunks) + b"]"
+
+
+def decode(data: bytes, splits: list[int] | None = None) -> list[ir.Event]:
+    dec = ADAPTER.stream_decoder(REQUEST)
+    events: list[ir.Event] = []
+    cuts = [0, *(splits or []), len(data)]
+    for a, b in itertools.pairwise(cuts):
+        events.extend(dec.decode(data[a:b]))
+    events.extend(dec.flush())
+    return events
+
+
+def normalize(events: list[ir.Event]) -> list:
+    out = []
+    for e in events:
+        if isinstance(e, ir.BlockStart) and e.kind == "tool_call":
+            e = ir.BlockStart(e.index, e.kind, e.id if e.id == "given-id" else "synth", e.name, e.tool_kind,
+                              e.namespace, e.signature, e.family)
+        if isinstance(e, ir.StreamStart):
+            e = ir.StreamStart(e.id, e.model)
+        out.append(e)
+    return out
+
+
+def expected_events() -> list:
+    return [
+        ir.StreamStart("resp-1", "gemini-2.5-flash"),
+        ir.BlockStart(0, "thinking"),
+        ir.ThinkingDelta(0, "Let me"),
+        ir.UsageEvent(ir.Usage(input_tokens=10, total_tokens=10)),
+        ir.ThinkingDelta(0, ' think {"]}'),
+        ir.SignatureDelta(0, "c2ln", "gemini"),
+        ir.BlockStart(1, "text"), ir.TextDelta(1, "Hello, "),
+        ir.TextDelta(1, 'wörld \\ "q"'),
+        ir.BlockStop(1),
+        ir.BlockStart(2, "tool_call", "synth", "read_file", "function", "mcp", "fsig", "gemini"),
+        ir.ToolArgsDelta(2, '{"path":"/a"}'), ir.BlockStop(2),
+        ir.BlockStart(3, "tool_call", "synth", "read_file", "function", "mcp"),
+        ir.ToolArgsDelta(3, '{"path":"/b"}'), ir.BlockStop(3),
+        ir.BlockStart(4, "tool_call", "given-id", "shell"),
+        ir.ToolArgsDelta(4, "{}"), ir.BlockStop(4),
+        ir.UsageEvent(ir.Usage(input_tokens=10, output_tokens=25, cache_read_tokens=4, reasoning_tokens=5,
+                               total_tokens=35)),
+        ir.StreamEnd("tool_use", ir.Usage(input_tokens=10, output_tokens=25, cache_read_tokens=4,
+                                          reasoning_tokens=5, total_tokens=35), extras={"stop_raw": "STOP"}),
+    ]
+
+
+def test_sse_decoder_events():
+    got = normalize(decode(sse_bytes()))
+    exp = expected_events()
+    # the thinking block closes when text starts
+    exp.insert(6, ir.BlockStop(0))
+    assert got == exp
+
+
+def test_array_decoder_same_events_as_sse():
+    assert normalize(decode(array_bytes())) == normalize(decode(sse_bytes()))
+
+
+@pytest.mark.parametrize("maker", [sse_bytes, array_bytes])
+def test_decoder_any_split(maker):
+    data = maker()
+    whole = normalize(decode(data))
+    assert normalize(decode(data, list(range(1, len(data))))) == whole  # byte by byte
+    rng = random.Random(7)
+    for _ in range(30):
+        cuts = sorted(rng.sample(range(1, len(data)), rng.randint(1, 12)))
+        assert normalize(decode(data, cuts)) == whole
+
+
+def test_parallel_calls_get_distinct_ids():
+    starts = [e for e in decode(sse_bytes()) if isinstance(e, ir.BlockStart) and e.kind == "tool_call"]
+    assert len({e.id for e in starts}) == 3
+    assert len({e.index for e in starts}) == 3
+
+
+def test_error_frame_and_cut_array():
+    data = sse_bytes(CHUNKS[:1]) + b'data: {"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}}\n\n'
+    events = decode(data)
+    assert events[-1] == ir.Error("quota", status=429, type="RESOURCE_EXHAUSTED")
+    assert isinstance(events[-2], ir.BlockStop)
+    assert not any(isinstance(e, ir.StreamEnd) for e in events)
+    cut = array_bytes()[:-40]
+    events = decode(cut)
+    assert isinstance(events[-1], ir.Error) and events[-1].status == 502
+    unfinished = b"[" + orjson.dumps(CHUNKS[0])  # no finishReason, no closing bracket
+    assert isinstance(decode(unfinished)[-1], ir.Error)
+    array_error = b'[{"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}]'
+    assert decode(array_error)[-1] == ir.Error("overloaded", status=503, type="UNAVAILABLE")
+
+
+def test_blocked_prompt_and_max_tokens():
+    blocked = {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": {"promptTokenCount": 3}}
+    end = decode(sse_bytes([blocked]))[-1]
+    assert end.stop_reason == "content_filter" and end.extras == {"stop_raw": "PROHIBITED_CONTENT"}
+    chunk = {"candidates": [{"content": {"parts": [{"text": "x"}]}, "finishReason": "MAX_TOKENS"}]}
+    assert decode(sse_bytes([chunk]))[-1].stop_reason == "max_tokens"
+    chunk = {"candidates": [{"content": {"parts": [{"text": "x"}]}, "finishReason": "RECITATION"}]}
+    assert decode(sse_bytes([chunk]))[-1].stop_reason == "content_filter"
+
+
+def test_splitter_tracks_strings_and_escapes():
+    objs = [{"a": "}{][\\\"", "b": [1, {"c": "]"}]}, {"d": "x"}]
+    data = b"[" + b",\r\n".join(orjson.dumps(o) for o in objs) + b"]"
+    for step in (1, 2, 3, 7):
+        sp = JSONArraySplitter()
+        got = []
+        for i in range(0, len(data), step):
+            got.extend(sp.feed(data[i:i + step]))
+        assert [orjson.loads(g) for g in got] == objs
+        assert sp.closed and not sp.pending
+    sp = JSONArraySplitter()
+    assert sp.feed(b"[") == [] and not sp.closed
+    assert sp.feed_parsed(b'{"a": "}"}\n') == [{"a": "}"}] and not sp.closed
+    assert sp.feed_parsed(b',\r\n{"b": 1}\n]') == [{"b": 1}] and sp.closed
+    sp = JSONArraySplitter()
+    assert sp.feed_parsed(b'[{"a": 1},\r\n{"b": ') == [{"a": 1}] and sp.pending
+    assert sp.feed_parsed(b'"x"}]') == [{"b": "x"}] and sp.closed and not sp.pending
+
+
+@pytest.mark.parametrize("maker", [sse_bytes, array_bytes])
+def test_usage_sniffer(maker):
+    data = maker()
+    for step in (1, 5, len(data)):
+        sn = GeminiUsageSniffer()
+        for i in range(0, len(data), step):
+            sn.feed(data[i:i + step])
+        assert sn.usage == ir.Usage(input_tokens=10, output_tokens=25, cache_read_tokens=4, reasoning_tokens=5,
+                                    total_tokens=35)
+
+
+# ---------------------------------------------------------------- encoder
+
+
+def ir_events() -> list[ir.Event]:
+    usage = ir.Usage(input_tokens=12, output_tokens=30, reasoning_tokens=8, cache_read_tokens=2)
+    return [
+        ir.StreamStart("msg_1", "upstream-model"),
+        ir.BlockStart(0, "thinking"), ir.ThinkingDelta(0, "pondering"), ir.SignatureDelta(0, "gsig", "gemini"),
+        ir.BlockStop(0),
+        ir.BlockStart(1, "thinking", signature=None, family="claude"), ir.ThinkingDelta(1, "more"),
+        ir.SignatureDelta(1, "claude-sig", "claude"), ir.BlockStop(1),
+        ir.BlockStart(2, "text"), ir.TextDelta(2, "Hel"), ir.TextDelta(2, "lo"), ir.BlockStop(2),
+        ir.BlockStart(3, "tool_call", "call_a", "get_weather"), ir.ToolArgsDelta(3, '{"city":'),
+        ir.ToolArgsDelta(3, '"Paris"}'), ir.BlockStop(3),
+        ir.BlockStart(4, "tool_call", "call_b", "get_time", signature="tsig", family="gemini"),
+        ir.ToolArgsDelta(4, '{"tz":"CET"}'), ir.BlockStop(4),
+        ir.UsageEvent(usage),
+        ir.StreamEnd("tool_use"),
+    ]
+
+
+def encode(events, framing=None) -> bytes:
+    req = ir.Request(model="gemini-2.5-pro", source="gemini", extras=framing or {})
+    enc = ADAPTER.stream_encoder(req, "gemini-2.5-pro")
+    return b"".join(enc.encode(e) for e in events) + enc.flush()
+
+
+def test_encoder_sse_frames():
+    data = encode(ir_events())
+    frames = [orjson.loads(f[6:]) for f in data.split(b"\n\n") if f]
+    assert all(f["modelVersion"] == "gemini-2.5-pro" and f["responseId"] == "msg_1" for f in frames)
+    parts = [p for f in frames for p in f["candidates"][0]["content"]["parts"]]
+    assert parts == [
+        {"text": "pondering", "thought": True},
+        {"text": "", "thought": True, "thoughtSignature": "gsig"},
+        {"text": "more", "thought": True},
+        {"text": "Hel"}, {"text": "lo"},
+        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}, "id": "call_a"}},
+        {"functionCall": {"name": "get_time", "args": {"tz": "CET"}, "id": "call_b"}, "thoughtSignature": "tsig"},
+        {"text": ""},
+    ]
+    last = frames[-1]
+    assert last["candidates"][0]["finishReason"] == "STOP"
+    assert last["usageMetadata"] == {"promptTokenCount": 12, "candidatesTokenCount": 22, "thoughtsTokenCount": 8,
+                                     "cachedContentTokenCount": 2, "totalTokenCount": 42}
+
+
+@pytest.mark.parametrize("framing", [{"_stream_framing": "array"}, {"_alt": "json"}])
+def test_encoder_array_framing_decodes_back(framing):
+    data = encode(ir_events(), framing)
+    assert data.startswith(b"[{") and data.endswith(b"}]")
+    assert len(orjson.loads(data)) == 8
+    events = ADAPTER.stream_decoder(None).decode(data)
+    texts = "".join(e.text for e in events if isinstance(e, ir.TextDelta))
+    assert texts == "Hello"
+
+
+def test_encoder_empty_array_and_error():
+    assert encode([], {"_stream_framing": "array"}) == b"[]"
+    data = encode([ir.StreamStart("x", "m"), ir.Error("bad upstream", status=503)])
+    assert data == b'data: {"error":{"code":503,"message":"bad upstream","status":"UNAVAILABLE"}}\n\n'
+    data = encode([ir.Error("bad", status=400)], {"_stream_framing": "array"})
+    assert orjson.loads(data) == [{"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}}]
+
+
+def test_translator_gemini_to_gemini_through_ir():
+    req = ir.Request(model="gemini-2.5-flash", source="gemini")
+    tr = StreamTranslator(ADAPTER.stream_decoder(req), ADAPTER.stream_encoder(req))
+    out = b""
+    data = sse_bytes()
+    for i in range(0, len(data), 13):
+        out += tr.feed(data[i:i + 13])
+    out += tr.finish()
+    frames = [orjson.loads(f[6:]) for f in out.split(b"\n\n") if f]
+    parts = [p for f in frames for p in f["candidates"][0]["content"]["parts"]]
+    calls = [p["functionCall"] for p in parts if "functionCall" in p]
+    assert [c["name"] for c in calls] == ["mcp__read_file", "mcp__read_file", "shell"]
+    # ids made up by the decoder reach the client, which echoes them in functionResponse.id
+    assert calls[0]["id"] != calls[1]["id"] and calls[2]["id"] == "given-id"
+    assert "".join(p.get("text", "") for p in parts if not p.get("thought")) == 'Hello, wörld \\ "q"'
+    assert tr.usage.total == 35
