@@ -1,0 +1,143 @@
+"""OpenAI Responses wire constants (also the Codex / ChatGPT-backend dialect).
+
+Stream framing is ``event: <type>`` + ``data: {"type": <type>, "sequence_number": n, ...}``;
+there is no terminator after ``response.completed`` / ``response.incomplete`` /
+``response.failed``. Usage sits only in those three terminal events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from cliproxy.formats.sse import SSEDecoder
+from cliproxy.translate import ir
+from cliproxy.translate.adapter import UsageSniffer
+
+__all__ = [
+    "CODEX_DROPPED_FIELDS",
+    "CODEX_INCLUDE",
+    "TERMINAL_EVENTS",
+    "ResponsesUsageSniffer",
+    "count_tokens_response",
+    "error_status",
+    "usage_from_wire",
+    "usage_to_wire",
+]
+
+CREATED = "response.created"
+IN_PROGRESS = "response.in_progress"
+COMPLETED = "response.completed"
+INCOMPLETE = "response.incomplete"
+FAILED = "response.failed"
+ERROR = "error"
+
+TERMINAL_EVENTS = frozenset({COMPLETED, INCOMPLETE, FAILED})
+
+# incomplete_details.reason <-> IR stop reasons
+INCOMPLETE_TO_STOP: dict[str, ir.StopReason] = {
+    "max_output_tokens": "max_tokens",
+    "content_filter": "content_filter",
+}
+STOP_TO_INCOMPLETE: dict[str, str] = {
+    "max_tokens": "max_output_tokens",
+    "content_filter": "content_filter",
+    "refusal": "content_filter",
+}
+
+# The ChatGPT backend (Codex) refuses these request fields (facts from CPA's Codex
+# translator and executor); ``service_tier`` is dropped unless it is "priority" and
+# ``stream_options`` keeps only ``reasoning_summary_delivery``.
+CODEX_DROPPED_FIELDS: tuple[str, ...] = (
+    "max_output_tokens", "max_completion_tokens", "temperature", "top_p", "truncation",
+    "prompt_cache_options", "prompt_cache_retention", "user", "context_management",
+    "previous_response_id", "generate", "safety_identifier",
+)
+CODEX_INCLUDE = "reasoning.encrypted_content"
+CODEX_TOOL_ALIASES: dict[str, str] = {
+    "web_search_preview": "web_search",
+    "web_search_preview_2025_03_11": "web_search",
+}
+
+
+def count_tokens_response(tokens: int) -> dict[str, Any]:
+    """The ``/v1/responses/input_tokens`` answer."""
+    return {"object": "response.input_tokens", "input_tokens": tokens}
+
+
+def usage_from_wire(u: dict[str, Any] | None) -> ir.Usage:
+    if not isinstance(u, dict):
+        return ir.Usage()
+    inp = u.get("input_tokens_details") or {}
+    out = u.get("output_tokens_details") or {}
+    total = u.get("total_tokens")
+    return ir.Usage(
+        input_tokens=int(u.get("input_tokens") or 0),
+        output_tokens=int(u.get("output_tokens") or 0),
+        cache_read_tokens=int(inp.get("cached_tokens") or 0),
+        cache_write_tokens=int(inp.get("cache_write_tokens") or 0),
+        reasoning_tokens=int(out.get("reasoning_tokens") or 0),
+        total_tokens=int(total) if isinstance(total, int) else None,
+    )
+
+
+def usage_to_wire(u: ir.Usage | None) -> dict[str, Any]:
+    u = u or ir.Usage()
+    return {
+        "input_tokens": u.input_tokens,
+        "input_tokens_details": {"cached_tokens": u.cache_read_tokens,
+                                 "cache_write_tokens": u.cache_write_tokens},
+        "output_tokens": u.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
+        "total_tokens": u.total,
+    }
+
+
+def error_status(err: dict[str, Any]) -> int:
+    """HTTP status for an in-band error object (``response.error`` or ``error``)."""
+    for key in ("status_code", "status"):
+        status = err.get(key)
+        if isinstance(status, int) and 400 <= status <= 599:
+            return status
+    etype = str(err.get("type") or "").lower()
+    code = str(err.get("code") or "").lower()
+    if etype == "service_unavailable_error" or code in ("server_is_overloaded", "slow_down"):
+        return 503
+    if etype in ("rate_limit_error", "usage_limit_reached") or code in (
+            "rate_limit_exceeded", "insufficient_quota", "usage_limit_reached"):
+        return 429
+    if code in ("context_length_exceeded", "context_too_large", "invalid_prompt") or etype in (
+            "invalid_request_error", "bad_request_error"):
+        return 400
+    if etype == "authentication_error" or code in ("invalid_api_key", "unauthorized"):
+        return 401
+    if etype == "permission_error" or code in ("forbidden", "permission_denied"):
+        return 403
+    if etype == "not_found_error" or code in ("not_found", "model_not_found"):
+        return 404
+    return 502
+
+
+class ResponsesUsageSniffer(UsageSniffer):
+    """Reads usage from a passthrough Responses stream; only terminal frames are parsed."""
+
+    __slots__ = ("_sse", "usage")
+
+    def __init__(self) -> None:
+        self._sse = SSEDecoder()
+        self.usage: ir.Usage | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        for ev in self._sse.decode(chunk):
+            if ev.event is not None and ev.event not in TERMINAL_EVENTS:
+                continue
+            if b'"usage"' not in ev.data:
+                continue
+            try:
+                data = orjson.loads(ev.data)
+            except orjson.JSONDecodeError:
+                continue
+            resp = data.get("response") if isinstance(data, dict) else None
+            if isinstance(resp, dict) and isinstance(resp.get("usage"), dict):
+                self.usage = usage_from_wire(resp["usage"])

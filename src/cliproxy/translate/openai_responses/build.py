@@ -1,0 +1,287 @@
+"""IR -> Responses request body (``own`` = the IR was parsed from Responses/Codex, so
+extras are written back and the body comes back as the client sent it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cliproxy.formats import Format
+from cliproxy.translate import ir
+from cliproxy.translate.openai_responses.parts import build_part
+from cliproxy.translate.openai_responses.tools import build_tool_choice, build_tools
+
+__all__ = ["build_input", "build_request", "is_own"]
+
+_OWN = frozenset({Format.RESPONSES.value, Format.CODEX.value})
+_EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
+
+
+def is_own(source: str) -> bool:
+    return source in _OWN
+
+
+def _public(extras: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in extras.items() if k[:1] != "_"} if extras else {}
+
+
+def build_request(req: ir.Request, codex: bool = False) -> dict[str, Any]:
+    own = is_own(req.source)
+    ex = req.extras
+    instructions, items = build_input(req, own)
+    body: dict[str, Any] = {"model": req.model}
+    if instructions is not None:
+        body["instructions"] = instructions
+    if own and ex.get("_input_str") and len(items) == 1 and isinstance(items[0].get("content"), str):
+        body["input"] = items[0]["content"]
+    elif items or codex or (own and not ex.get("_no_input")):
+        body["input"] = items
+    _build_tools(req, own, codex, body)
+    _put(body, "parallel_tool_calls", req.parallel_tool_calls)
+    _put(body, "max_output_tokens", req.max_tokens)
+    _put(body, "temperature", req.temperature)
+    _put(body, "top_p", req.top_p)
+    _build_reasoning(req, own, body)
+    _build_text(req, own, body)
+    if not (own and ex.get("_no_stream") and not req.stream):
+        body["stream"] = req.stream
+    _build_identity(req, own, body)
+    if own:
+        body.update(_public(ex))
+    return body
+
+
+def _put(body: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        body[key] = value
+
+
+def _build_tools(req: ir.Request, own: bool, codex: bool, body: dict[str, Any]) -> None:
+    if req.tools is not None:
+        tools = build_tools(req.tools, own, codex)
+        if tools or own:
+            body["tools"] = tools
+    tc = build_tool_choice(req, own, codex)
+    if tc is not None and (own or "tools" in body or tc in ("none", "auto")):
+        body["tool_choice"] = tc
+
+
+def _build_reasoning(req: ir.Request, own: bool, body: dict[str, Any]) -> None:
+    r = req.reasoning
+    rest = req.extras.get("_reasoning") if own else None
+    if r is None and rest is None:
+        return
+    r = r or {}
+    out: dict[str, Any] = dict(rest or {})
+    if own:
+        out.update(r)
+    else:
+        effort = _effort(r)
+        if effort is not None:
+            out["effort"] = effort
+        summary = r.get("summary")
+        if summary is None and r.get("include_thoughts"):
+            summary = "auto"
+        if summary in ("auto", "concise", "detailed"):
+            out["summary"] = summary
+        if not out:
+            return
+    body["reasoning"] = out
+
+
+def _effort(r: dict[str, Any]) -> str | None:
+    effort = r.get("effort")
+    if effort == "max":
+        return "xhigh"
+    if effort in _EFFORTS:
+        return effort
+    if r.get("mode") == "disabled" or r.get("budget") == 0:
+        return "none"
+    budget = r.get("budget")
+    if isinstance(budget, int) and budget > 0:
+        return "low" if budget <= 2048 else "medium" if budget <= 12288 else "high"
+    return None
+
+
+def _build_text(req: ir.Request, own: bool, body: dict[str, Any]) -> None:
+    text: dict[str, Any] | None = dict(req.extras["_text"]) if own and "_text" in req.extras else None
+    rf = req.response_format
+    if rf is not None:
+        if text is None:
+            text = {}
+        text["format"] = rf if own else _format(rf)
+    if text is not None:
+        body["text"] = text
+
+
+def _format(rf: dict[str, Any]) -> dict[str, Any]:
+    if rf.get("type") == "json_schema":
+        out: dict[str, Any] = {"type": "json_schema", "name": rf.get("name") or "response",
+                               "schema": rf.get("schema") or {}}
+        for key in ("strict", "description"):
+            if rf.get(key) is not None:
+                out[key] = rf[key]
+        return out
+    return {"type": rf.get("type", "text")}
+
+
+def _build_identity(req: ir.Request, own: bool, body: dict[str, Any]) -> None:
+    if own:
+        _put(body, "user", req.user)
+        _put(body, "metadata", req.metadata)
+        return
+    if req.user and len(req.user) <= 64:
+        body["user"] = req.user
+    meta = req.metadata
+    if meta and len(meta) <= 16 and all(isinstance(v, str) and len(v) <= 512 for v in meta.values()):
+        body["metadata"] = meta
+
+
+# --------------------------------------------------------------------------- input
+
+
+def build_input(req: ir.Request, own: bool) -> tuple[str | None, list[dict[str, Any]]]:
+    """(``instructions``, ``input`` items) for the IR messages."""
+    instructions: str | None = None
+    items: list[dict[str, Any]] = []
+    kinds: dict[str, str] = {}  # call_id -> call kind, for output item types
+    for msg in req.messages:
+        role = msg.role
+        if role in ("system", "developer"):
+            if msg.extras and msg.extras.get("_instructions") and instructions is None:
+                instructions = _joined(msg)
+                continue
+            items.append(_message_item(msg, "developer" if not own else role, own))
+        elif role == "assistant":
+            _assistant_items(msg, own, items, kinds)
+        else:
+            _user_items(msg, own, items, kinds)
+    return instructions, items
+
+
+def _joined(msg: ir.Message) -> str:
+    return "\n\n".join(b.text for b in msg.content if isinstance(b, ir.Text))
+
+
+def _message_item(msg: ir.Message, role: str, own: bool,
+                  blocks: list[ir.Block] | None = None) -> dict[str, Any]:
+    blocks = msg.content if blocks is None else blocks
+    if not own:
+        parts = [p for b in blocks if (p := build_part(b, "input_text", False)) is not None]
+        return {"type": "message", "role": role, "content": parts}
+    ex = msg.extras or {}
+    item = _public(ex)
+    item["role"] = role
+    if ex.get("_str") and len(blocks) == 1 and isinstance(blocks[0], ir.Text):
+        item["content"] = blocks[0].text
+    else:
+        item["content"] = [p for b in blocks if (p := build_part(b, "input_text", True)) is not None]
+    return item
+
+
+def _user_items(msg: ir.Message, own: bool, items: list[dict[str, Any]], kinds: dict[str, str]) -> None:
+    pending: list[ir.Block] = []
+    for b in msg.content:
+        if isinstance(b, ir.ToolResult):
+            if pending:
+                items.append(_message_item(msg, "user", own, pending))
+                pending = []
+            items.append(_output_item(b, own, kinds))
+        elif not isinstance(b, ir.Thinking | ir.ToolCall):
+            pending.append(b)
+    if pending or (msg.role == "user" and not msg.content):
+        items.append(_message_item(msg, "user", own, pending))
+
+
+def _output_item(res: ir.ToolResult, own: bool, kinds: dict[str, str]) -> dict[str, Any]:
+    ex = res.extras or {}
+    if own:
+        item = _public(ex)
+        item.setdefault("type", "function_call_output")
+    else:
+        item = {"type": "custom_tool_call_output" if kinds.get(res.call_id) == "custom"
+                else "function_call_output"}
+    item["call_id"] = res.call_id
+    item["output"] = _output(res, own, bool(ex.get("_str")))
+    if res.is_error and not own:
+        item["status"] = "incomplete"
+    return item
+
+
+def _output(res: ir.ToolResult, own: bool, as_str: bool) -> str | list[Any]:
+    blocks = res.content
+    if own:
+        if as_str and len(blocks) == 1 and isinstance(blocks[0], ir.Text):
+            return blocks[0].text
+    elif all(isinstance(b, ir.Text) for b in blocks):
+        return "\n".join(b.text for b in blocks)  # type: ignore[union-attr]
+    return [p for b in blocks if (p := build_part(b, "input_text", own)) is not None]
+
+
+def _assistant_items(msg: ir.Message, own: bool, items: list[dict[str, Any]], kinds: dict[str, str]) -> None:
+    current: dict[str, Any] | None = None  # the message item text parts go into
+    for b in msg.content:
+        if isinstance(b, ir.Text | ir.Image | ir.File):
+            head = (b.extras or {}).get("_item") if own else None
+            if current is None or head is not None:
+                current = _assistant_message(head, own)
+                items.append(current)
+            if head is not None and head.get("_str") and isinstance(b, ir.Text):
+                current["content"] = b.text
+                continue
+            part = build_part(b, "output_text", own) if isinstance(b, ir.Text) else None
+            if part is not None:
+                current["content"].append(part)
+            continue
+        current = None
+        if isinstance(b, ir.Thinking):
+            if own or (b.family == "openai" and (b.signature or b.id)):
+                items.append(_reasoning_item(b, own))
+        elif isinstance(b, ir.ToolCall):
+            kinds[b.id] = b.kind
+            items.append(_call_item(b, own))
+        elif isinstance(b, ir.ServerTool) and b.family == "openai":
+            items.append(b.raw)
+    if not own:  # drop message items left empty by dropped blocks
+        items[:] = [i for i in items if not (i.get("type") == "message" and i.get("content") == [])]
+
+
+def _assistant_message(head: dict[str, Any] | None, own: bool) -> dict[str, Any]:
+    if head is None:
+        return {"type": "message", "role": "assistant", "content": []}
+    item = _public(head)
+    item["role"] = "assistant"
+    item["content"] = []
+    return item
+
+
+def _reasoning_item(t: ir.Thinking, own: bool) -> dict[str, Any]:
+    ex = t.extras or {}
+    item: dict[str, Any] = {"type": "reasoning"}
+    if t.id is not None:
+        item["id"] = t.id
+    if own:
+        item.update(_public(ex))
+        if not ex.get("_no_summary"):
+            item["summary"] = [{"type": "summary_text", "text": s} for s in (t.summary or [])]
+    else:
+        texts = t.summary if t.summary is not None else ([t.text] if t.text else [])
+        item["summary"] = [{"type": "summary_text", "text": s} for s in texts]
+    if t.signature is not None:
+        item["encrypted_content"] = t.signature
+    return item
+
+
+def _call_item(c: ir.ToolCall, own: bool) -> dict[str, Any]:
+    custom = c.kind == "custom"
+    item: dict[str, Any] = {"type": "custom_tool_call" if custom else "function_call"}
+    if own:
+        item.update(_public(c.extras))
+    item["call_id"] = c.id
+    item["name"] = c.name
+    item["input" if custom else "arguments"] = c.arguments
+    if c.namespace is not None:
+        if own:
+            item["namespace"] = c.namespace
+        else:
+            item["name"] = f"{c.namespace}__{c.name}"
+    return item

@@ -1,0 +1,362 @@
+"""Responses / Codex upstream stream -> IR events.
+
+Every output item gets IR block indices in order of appearance: a message one text
+block per content part, a reasoning item one thinking block (summary parts joined by a
+blank line, ``encrypted_content`` as a ``SignatureDelta`` at its end), a function or
+custom call one tool-call block. Items that only show up in the terminal event's
+``output`` (Codex may complete calls there) are hydrated from it. ``response.failed``
+and ``error`` become ``ir.Error``; a stream that ends without a terminal event is cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from cliproxy.formats import openai_responses as wire
+from cliproxy.formats.sse import SSEDecoder
+from cliproxy.translate import ir
+from cliproxy.translate.adapter import StreamDecoder
+from cliproxy.translate.openai_responses.response import stop_of
+
+__all__ = ["ResponsesDecoder"]
+
+_CALL_TYPES = {"function_call": ("arguments", "function"), "custom_tool_call": ("input", "custom")}
+
+
+class _Item:
+    __slots__ = ("block", "done", "kind", "named", "part_sent", "parts", "sent", "sig")
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind  # message | reasoning | call | other
+        self.block: int | None = None  # thinking / call block
+        self.parts: dict[int, list[Any]] = {}  # content_index -> [block, sent, open]
+        self.sent = False
+        self.part_sent = False
+        self.named = False
+        self.done = False
+        self.sig: str | None = None
+
+
+class ResponsesDecoder(StreamDecoder):
+    def __init__(self, request: ir.Request | None = None) -> None:
+        super().__init__(request)
+        self._sse = SSEDecoder()
+        self._items: dict[int, _Item] = {}
+        self._next = 0
+        self._started = False
+        self._done = False
+        self._has_calls = False
+        self._handlers: dict[str, Callable[[dict[str, Any], list[ir.Event]], None]] = {
+            "response.created": self._on_created,
+            "response.in_progress": self._on_created,
+            "response.output_item.added": self._on_item_added,
+            "response.output_item.done": self._on_item_done,
+            "response.content_part.added": self._on_part_added,
+            "response.content_part.done": self._on_part_done,
+            "response.output_text.delta": self._on_text_delta,
+            "response.refusal.delta": self._on_text_delta,
+            "response.output_text.done": self._on_text_done,
+            "response.refusal.done": self._on_text_done,
+            "response.function_call_arguments.delta": self._on_args_delta,
+            "response.custom_tool_call_input.delta": self._on_args_delta,
+            "response.function_call_arguments.done": self._on_args_done,
+            "response.custom_tool_call_input.done": self._on_args_done,
+            "response.reasoning_summary_part.added": self._on_summary_part,
+            "response.reasoning_summary_text.delta": self._on_thinking_delta,
+            "response.reasoning_text.delta": self._on_thinking_delta,
+            "response.reasoning_summary_text.done": self._on_summary_done,
+            "response.completed": self._on_terminal,
+            "response.incomplete": self._on_terminal,
+            "response.failed": self._on_failed,
+            "error": self._on_error,
+        }
+
+    # -- plumbing
+
+    def decode(self, chunk: bytes) -> list[ir.Event]:
+        out: list[ir.Event] = []
+        for ev in self._sse.decode(chunk):
+            self._event(ev.event, ev.data, out)
+        return out
+
+    def flush(self) -> list[ir.Event]:
+        out: list[ir.Event] = []
+        for ev in self._sse.flush():
+            self._event(ev.event, ev.data, out)
+        if not self._done:
+            self._done = True
+            out.append(ir.Error("upstream stream closed before response.completed", status=408,
+                                type="server_error", code="stream_incomplete"))
+        return out
+
+    def _event(self, name: str | None, data: bytes, out: list[ir.Event]) -> None:
+        if self._done or not data or data == b"[DONE]":
+            return
+        try:
+            d = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(d, dict):
+            return
+        handler = self._handlers.get(d.get("type") or name or "")
+        if handler is not None:
+            handler(d, out)
+
+    def _open(self, out: list[ir.Event], kind: str, **kw: Any) -> int:
+        index = self._next
+        self._next += 1
+        out.append(ir.BlockStart(index, kind, **kw))  # type: ignore[arg-type]
+        return index
+
+    def _item(self, d: dict[str, Any], kind: str) -> _Item:
+        oi = d.get("output_index", 0)
+        st = self._items.get(oi)
+        if st is None:
+            st = self._items[oi] = _Item(kind)
+        return st
+
+    # -- lifecycle
+
+    def _on_created(self, d: dict[str, Any], out: list[ir.Event]) -> None:
+        if self._started:
+            return
+        self._started = True
+        resp = d.get("response") or {}
+        out.append(ir.StreamStart(id=str(resp.get("id") or ""), model=str(resp.get("model") or ""),
+                                  created=int(resp.get("created_at") or 0)))
+
+    def _on_item_added(self, d: dict[str, Any], out: list[ir.Event]) -> None:
+        item = d.get("item") or {}
+        itype = item.get("type")
+        if itype == "reasoning":
+            st = self._item(d, "reasoning")
+            st.block = self._open(out, "thinking", id=item.get("id"), family="openai")
+            st.sig = item.get("encrypted_content")
+        elif itype in _CALL_TYPES:
+            self._open_call(self._item(d, "call"), item, out)
+        else:
+            self._item(d, "message" if itype == "message" else "other")
+
+    def _open_call(self, st: _Item, item: dict[str, Any], out: list[ir.Event]) -> None:
+        key, kind = _CALL_TYPES.get(item.get("type", ""), ("arguments", "function"))
+        self._has_calls = True
+        name = item.get("name") or None
+        st.named = bool(name)
+        st.block = self._open(out, "tool_call", id=item.get("call_id"), name=name, tool_kind=kind,
+                              namespace=item.get("namespace"))
+        args = item.get(key)
+        if args:
+            st.sent = True
+            out.append(ir.ToolArgsDelta(st.block, args))
+
+    # -- message text
+
+    def _text_part(self, d: dict[str, Any], out: list[ir.Event]) -> list[Any]:
+        st = self._item(d, "message")
+        ci = d.get("content_index", 0)
+        part = st.parts.get(ci)
+        if part is None:
+            part = st.parts[ci] = [self._open(out, "text"), False, True]
+        return part
+
+    def _on_part_added(self, d: dict[str, Any], out: list[ir.Event]) -> None:
+        if self._item(d, "message").kind != "message":
+            return
+        part = self._text_part(d, out)
+        text = _part_text(d.get("part"))
+        if text:
+            part[1] = True
+            out.append(ir.TextDelta(part[0], text))
+
+    def _on_text_delta(self, d: dict[str, Any], out: list[ir.Event]) -> None:
+        delta = d.get("delta")
+        if delta:
+            part = self._text_part(d, out)
+            part[1] = True
+            out.append(ir.TextDelta(part[0], delta))
+
+    def _on_text_done(self, d: dict[str, Any], out: list[ir.Event]) -> None:
+        part = self._text_part(d, out)
+        text = d.get("text") if "text" in d else d.get("refusal")
+        if not part[1] and text:
+            part[1] = True
+            out.append(ir.TextDelta(part[0], text))
+
+    def _on_part_done(self, d: dict[str, Any], out: list[ir.Event]) -> None:
+        if self._item(d, "message").kind != "message":
+            return
+        part = self._text_part(d, out)
+        text = _part_text(d.get("part"))
+        if not part[1] and text:
+            part[1] = True
+            out.append(ir.TextDelta(part[0], text))
+        if part[2]:
+            part[2] = False
+            out.append(ir.BlockStop(part[0]))
+
+    # -- tool calls
+
+    def _call_block(self, d: dict[str, Any], out: list[ir.Event]) -> _Item:
+        st = self._item(d, "call")
+        if st.block is None:
+            self._open_call(st, {"type": "function_call"}, out)
+        return st
+
+    def _on_args_delta(self, d: dict[str, Any], out: list[ir.Event]) -> None:
+        delta = d.get("delta")
+        if delta:
+            st = self._call_block(d, out)
+            st.sent = True
+            out.append(ir.ToolArgsDelta(st.block, delta))  # type: ignore[arg-type]
+
+    def _on_args_done(self, d: dict[str, Any], out: list[ir.Event]) -> None:
+        st = self._call_block(d, out)
+        args = d.get("arguments") if "arguments" in d else d.get("input")
+        if not st.sent and args:
+            st.sent = True
+            out.append(ir.ToolArgsDelta(st.block, args))  # type: ignore[arg-type]
+
+    # -- reasoning
+
+    def _reasoning(self, d: dict[str, Any], out: list[ir.Event]) -> _Item:
+        st = self._item(d, "reasoning")
+        if st.block is None:
+            st.block = self._open(out, "thinking", id=d.get("item_id"), family="openai")
+        return st
+
+    def _on_summary_part(self, d: dict[str, Any], out: list[ir.Event]) -> None:
+        st = self._reasoning(d, out)
+        st.part_sent = False
+        if st.sent:
+            out.append(ir.ThinkingDelta(st.block, "\n\n"))  # type: ignore[arg-type]
+
+    def _on_thinking_delta(self, d: dict[str, Any], out: list[ir.Event]) -> None:
+        delta = d.get("delta")
+        if delta:
+            st = self._reasoning(d, out)
+            st.sent = st.part_sent = True
+            out.append(ir.ThinkingDelta(st.block, delta))  # type: ignore[arg-type]
+
+    def _on_summary_done(self, d: dict[str, Any], out: list[ir.Event]) -> None:
+        st = self._reasoning(d, out)
+        text = d.get("text")
+        if not st.part_sent and text:
+            st.sent = st.part_sent = True
+            out.append(ir.ThinkingDelta(st.block, text))  # type: ignore[arg-type]
+
+    # -- item done (also used to hydrate items from the terminal output)
+
+    def _on_item_done(self, d: dict[str, Any], out: list[ir.Event]) -> None:
+        item = d.get("item") or {}
+        itype = item.get("type")
+        if itype == "message":
+            self._message_done(d, item, out)
+        elif itype == "reasoning":
+            self._reasoning_done(d, item, out)
+        elif itype in _CALL_TYPES:
+            self._call_done(d, item, out)
+        elif isinstance(itype, str):
+            st = self._item(d, "other")
+            if not st.done:
+                index = self._open(out, "server_tool", family="openai", raw=item)
+                out.append(ir.BlockStop(index))
+        self._item(d, "other").done = True
+
+    def _message_done(self, d: dict[str, Any], item: dict[str, Any], out: list[ir.Event]) -> None:
+        st = self._item(d, "message")
+        if st.done:
+            return
+        for ci, part in enumerate(item.get("content") or []):
+            self._on_part_done({"output_index": d.get("output_index", 0), "content_index": ci,
+                                "part": part}, out)
+        for part in st.parts.values():
+            if part[2]:
+                part[2] = False
+                out.append(ir.BlockStop(part[0]))
+
+    def _reasoning_done(self, d: dict[str, Any], item: dict[str, Any], out: list[ir.Event]) -> None:
+        st = self._item(d, "reasoning")
+        if st.done:
+            return
+        if st.block is None:
+            st.block = self._open(out, "thinking", id=item.get("id"), family="openai")
+        if not st.sent:
+            text = "\n\n".join(s.get("text", "") for s in item.get("summary") or [] if isinstance(s, dict))
+            if not text:
+                text = "".join(c.get("text", "") for c in item.get("content") or [] if isinstance(c, dict))
+            if text:
+                out.append(ir.ThinkingDelta(st.block, text))
+        sig = item.get("encrypted_content") or st.sig
+        if sig:
+            out.append(ir.SignatureDelta(st.block, sig, "openai"))
+        out.append(ir.BlockStop(st.block))
+
+    def _call_done(self, d: dict[str, Any], item: dict[str, Any], out: list[ir.Event]) -> None:
+        st = self._item(d, "call")
+        if st.done:
+            return
+        if st.block is None:
+            self._open_call(st, item, out)
+        elif not st.named and item.get("name"):
+            st.named = True
+            out.append(ir.BlockStart(st.block, "tool_call", id=item.get("call_id"), name=item["name"],
+                                     namespace=item.get("namespace")))
+        key = _CALL_TYPES[item["type"]][0]
+        if not st.sent and item.get(key):
+            st.sent = True
+            out.append(ir.ToolArgsDelta(st.block, item[key]))  # type: ignore[arg-type]
+        out.append(ir.BlockStop(st.block))  # type: ignore[arg-type]
+
+    # -- terminal events
+
+    def _on_terminal(self, d: dict[str, Any], out: list[ir.Event]) -> None:
+        resp = d.get("response") or {}
+        for i, item in enumerate(resp.get("output") or []):
+            if isinstance(item, dict):
+                self._on_item_done({"output_index": i, "item": item}, out)
+        self._close_open(out)
+        self._done = True
+        stop = stop_of(resp.get("status") or ("incomplete" if d.get("type") == wire.INCOMPLETE else "completed"),
+                       resp.get("incomplete_details"), self._has_calls)
+        out.append(ir.StreamEnd(stop, wire.usage_from_wire(resp.get("usage"))))
+
+    def _close_open(self, out: list[ir.Event]) -> None:
+        for st in self._items.values():
+            if st.done:
+                continue
+            st.done = True
+            for part in st.parts.values():
+                if part[2]:
+                    part[2] = False
+                    out.append(ir.BlockStop(part[0]))
+            if st.block is not None:
+                out.append(ir.BlockStop(st.block))
+
+    def _on_failed(self, d: dict[str, Any], out: list[ir.Event]) -> None:
+        resp = d.get("response") or {}
+        err = resp.get("error") or d.get("error") or {}
+        self._fail(err if isinstance(err, dict) else {"message": str(err)}, out)
+
+    def _on_error(self, d: dict[str, Any], out: list[ir.Event]) -> None:
+        err = d.get("error")
+        self._fail(err if isinstance(err, dict) else d, out)
+
+    def _fail(self, err: dict[str, Any], out: list[ir.Event]) -> None:
+        self._done = True
+        code = err.get("code")
+        etype = err.get("type")
+        message = err.get("message") or code or etype or "upstream stream failed"
+        out.append(ir.Error(str(message), status=wire.error_status(err),
+                            type=str(etype) if etype else None, code=str(code) if code else None))
+
+
+def _part_text(part: Any) -> str:
+    if not isinstance(part, dict):
+        return ""
+    text = part.get("text")
+    if text is None:
+        text = part.get("refusal")
+    return text if isinstance(text, str) else ""

@@ -1,0 +1,250 @@
+"""IR events -> the Responses API stream, event for event as the real API sends it.
+
+``response.created`` and ``response.in_progress`` open the stream; each IR block
+becomes one output item (text -> message with one output_text part, thinking ->
+reasoning with one summary part, tool call -> function_call / custom_tool_call);
+``response.completed`` (or ``response.incomplete`` / ``response.failed``) closes it
+with the whole response object. Every event carries ``type`` and a
+``sequence_number`` counting from 0.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from cliproxy.formats import openai_responses as wire
+from cliproxy.formats.sse import frame
+from cliproxy.translate import ir
+from cliproxy.translate.adapter import StreamEncoder
+from cliproxy.translate.openai_responses.response import (
+    base_response,
+    call_item,
+    output_item,
+    response_id,
+    terminal_status,
+    text_part,
+)
+
+__all__ = ["ResponsesEncoder"]
+
+_ERROR_CODES = {429: "rate_limit_exceeded"}
+
+
+class _Block:
+    __slots__ = ("buf", "family", "item", "kind", "oi", "sig", "skip")
+
+    def __init__(self, kind: str, item: dict[str, Any], oi: int) -> None:
+        self.kind = kind
+        self.item = item
+        self.oi = oi
+        self.buf: list[str] = []
+        self.sig: str | None = None
+        self.family: str | None = None
+        self.skip = False
+
+
+class ResponsesEncoder(StreamEncoder):
+    def __init__(self, request: ir.Request | None = None, model: str | None = None) -> None:
+        super().__init__(request, model)
+        self._seq = 0
+        self._resp: dict[str, Any] | None = None
+        self._output: list[dict[str, Any]] = []
+        self._block: _Block | None = None
+        self._usage: ir.Usage | None = None
+        self._n = 0
+        self._done = False
+
+    # -- framing
+
+    def _emit(self, etype: str, payload: dict[str, Any]) -> bytes:
+        data = {"type": etype, **payload, "sequence_number": self._seq}
+        self._seq += 1
+        return frame(etype, orjson.dumps(data))
+
+    def _new_id(self, prefix: str) -> str:
+        self._n += 1
+        rid = self._resp["id"] if self._resp else "resp_"
+        return f"{prefix}_{rid[5:]}{self._n:03d}"
+
+    # -- events
+
+    def encode(self, event: ir.Event) -> bytes:
+        if self._done:
+            return b""
+        if isinstance(event, ir.TextDelta | ir.ThinkingDelta | ir.ToolArgsDelta):
+            return self._delta(event)
+        if isinstance(event, ir.StreamStart):
+            return self._start(event.id, event.model, event.created)
+        head = b"" if self._resp is not None else self._start("", "", 0)
+        if isinstance(event, ir.BlockStart):
+            return head + self._block_start(event)
+        if isinstance(event, ir.BlockStop):
+            return head + self._block_stop()
+        if isinstance(event, ir.SignatureDelta):
+            if self._block is not None:
+                self._block.sig, self._block.family = event.signature, event.family
+            return head
+        if isinstance(event, ir.UsageEvent):
+            self._usage = event.usage
+            return head
+        if isinstance(event, ir.StreamEnd):
+            return head + self._end(event.stop_reason, event.usage)
+        if isinstance(event, ir.Error):
+            return head + self._fail(event)
+        return head
+
+    def flush(self) -> bytes:
+        if self._done or self._resp is None:
+            return b""
+        return self._block_stop() + self._end("end_turn", None)
+
+    def _start(self, rid: str, model: str, created: int) -> bytes:
+        if self._resp is not None:
+            return b""
+        self._resp = base_response(response_id(rid or None), self.model or model, created or int(time.time()),
+                                   self.request)
+        snap = dict(self._resp)
+        out = self._emit("response.created", {"response": snap})
+        return out + self._emit("response.in_progress", {"response": snap})
+
+    def _block_start(self, ev: ir.BlockStart) -> bytes:
+        out = self._block_stop()
+        oi = len(self._output)
+        if ev.kind == "text":
+            item = output_item("message", self._new_id("msg"))
+            item["status"] = "in_progress"
+            b = self._block = _Block("text", item, oi)
+            out += self._emit("response.output_item.added", {"output_index": oi, "item": _open_copy(item)})
+            return out + self._emit("response.content_part.added", {
+                "item_id": item["id"], "output_index": oi, "content_index": 0, "part": text_part("")})
+        if ev.kind == "thinking":
+            item = output_item("reasoning", ev.id if ev.id and ev.family == "openai" else self._new_id("rs"))
+            self._block = _Block("thinking", item, oi)
+            return out + self._emit("response.output_item.added", {"output_index": oi, "item": dict(item)})
+        if ev.kind == "tool_call":
+            item = call_item(ev.tool_kind, self._new_id("fc" if ev.tool_kind == "function" else "ctc"),
+                             ev.id or self._new_id("call"), ev.name or "", ev.namespace, "", self.request)
+            item["status"] = "in_progress"
+            self._block = _Block("tool_call", item, oi)
+            return out + self._emit("response.output_item.added", {"output_index": oi, "item": dict(item)})
+        b = self._block = _Block("other", ev.raw or {}, oi)
+        b.skip = ev.kind != "server_tool" or ev.family != "openai" or not ev.raw
+        if b.skip:
+            return out
+        return out + self._emit("response.output_item.added", {"output_index": oi, "item": ev.raw})
+
+    def _delta(self, ev: ir.TextDelta | ir.ThinkingDelta | ir.ToolArgsDelta) -> bytes:
+        b = self._block
+        if b is None or b.skip:
+            return b""
+        text = ev.delta if isinstance(ev, ir.ToolArgsDelta) else ev.text
+        if not text:
+            return b""
+        if b.kind == "text":
+            b.buf.append(text)
+            return self._emit("response.output_text.delta", {
+                "item_id": b.item["id"], "output_index": b.oi, "content_index": 0, "delta": text,
+                "logprobs": []})
+        if b.kind == "thinking":
+            out = b""
+            if not b.buf:
+                out = self._emit("response.reasoning_summary_part.added", {
+                    "item_id": b.item["id"], "output_index": b.oi, "summary_index": 0,
+                    "part": {"type": "summary_text", "text": ""}})
+            b.buf.append(text)
+            return out + self._emit("response.reasoning_summary_text.delta", {
+                "item_id": b.item["id"], "output_index": b.oi, "summary_index": 0, "delta": text})
+        if b.kind == "tool_call":
+            b.buf.append(text)
+            etype = ("response.function_call_arguments.delta" if b.item["type"] == "function_call"
+                     else "response.custom_tool_call_input.delta")
+            return self._emit(etype, {"item_id": b.item["id"], "output_index": b.oi, "delta": text})
+        return b""
+
+    def _block_stop(self) -> bytes:
+        b = self._block
+        if b is None:
+            return b""
+        self._block = None
+        if b.skip:
+            return b""
+        if b.kind == "text":
+            out = self._text_done(b)
+        elif b.kind == "thinking":
+            out = self._thinking_done(b)
+        elif b.kind == "tool_call":
+            out = self._call_done(b)
+        else:
+            out = b""
+        self._output.append(b.item)
+        return out + self._emit("response.output_item.done", {"output_index": b.oi, "item": b.item})
+
+    def _text_done(self, b: _Block) -> bytes:
+        text = "".join(b.buf)
+        part = text_part(text)
+        b.item["content"] = [part]
+        b.item["status"] = "completed"
+        ids = {"item_id": b.item["id"], "output_index": b.oi, "content_index": 0}
+        out = self._emit("response.output_text.done", {**ids, "text": text, "logprobs": []})
+        return out + self._emit("response.content_part.done", {**ids, "part": part})
+
+    def _thinking_done(self, b: _Block) -> bytes:
+        out = b""
+        if b.buf:
+            text = "".join(b.buf)
+            part = {"type": "summary_text", "text": text}
+            ids = {"item_id": b.item["id"], "output_index": b.oi, "summary_index": 0}
+            out = self._emit("response.reasoning_summary_text.done", {**ids, "text": text})
+            out += self._emit("response.reasoning_summary_part.done", {**ids, "part": part})
+            b.item["summary"] = [part]
+        if b.sig and b.family == "openai":
+            b.item["encrypted_content"] = b.sig
+        return out
+
+    def _call_done(self, b: _Block) -> bytes:
+        args = "".join(b.buf)
+        item = b.item
+        item["status"] = "completed"
+        ids = {"item_id": item["id"], "output_index": b.oi}
+        if item["type"] == "function_call":
+            item["arguments"] = args
+            return self._emit("response.function_call_arguments.done", {**ids, "name": item["name"],
+                                                                         "arguments": args})
+        item["input"] = args
+        return self._emit("response.custom_tool_call_input.done", {**ids, "input": args})
+
+    # -- terminal
+
+    def _final(self, status: str) -> dict[str, Any]:
+        resp = dict(self._resp or {})
+        resp["status"] = status
+        resp["output"] = self._output
+        return resp
+
+    def _end(self, stop: ir.StopReason | None, usage: ir.Usage | None) -> bytes:
+        out = self._block_stop()
+        self._done = True
+        status, details = terminal_status(stop)
+        if status == "failed":
+            status, details = "completed", None
+        resp = self._final(status)
+        resp["incomplete_details"] = details
+        resp["usage"] = wire.usage_to_wire(usage or self._usage)
+        etype = "response.completed" if status == "completed" else "response.incomplete"
+        return out + self._emit(etype, {"response": resp})
+
+    def _fail(self, ev: ir.Error) -> bytes:
+        out = self._block_stop()
+        self._done = True
+        resp = self._final("failed")
+        code = ev.code or _ERROR_CODES.get(ev.status, "server_error")
+        resp["error"] = {"code": code, "message": ev.message}
+        resp["usage"] = wire.usage_to_wire(self._usage) if self._usage else None
+        return out + self._emit("response.failed", {"response": resp})
+
+
+def _open_copy(item: dict[str, Any]) -> dict[str, Any]:
+    return {**item, "content": []}

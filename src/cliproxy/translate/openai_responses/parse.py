@@ -1,0 +1,248 @@
+"""Responses request body -> IR.
+
+``input`` items become IR messages: user/system/developer messages one each;
+consecutive assistant-side items (reasoning, assistant messages, function / custom
+calls, provider items such as ``web_search_call``) merge into one assistant message;
+each tool output becomes a ``tool`` message. Item keys the IR has no field for stay in
+``extras`` (message items: on the message; assistant message items: on their first
+block as ``extras["_item"]``), so building the same format gives the body back.
+
+Documented normalisations of the round trip: optional keys given as ``null`` are
+dropped (except reasoning ``content``), and an assistant message item with an empty
+content list is dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cliproxy.errors import RequestError
+from cliproxy.translate import ir
+from cliproxy.translate.openai_responses.parts import parse_parts
+from cliproxy.translate.openai_responses.tools import parse_tool_choice, parse_tools
+
+__all__ = ["parse_item", "parse_request"]
+
+_ROLES = frozenset({"user", "assistant", "system", "developer"})
+_OUTPUT_TYPES = frozenset({"function_call_output", "custom_tool_call_output"})
+# top-level keys consumed into IR fields; everything else goes to Request.extras
+_CONSUMED = frozenset({
+    "model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls",
+    "max_output_tokens", "temperature", "top_p", "reasoning", "text", "stream", "user",
+    "metadata",
+})
+
+
+def parse_request(body: dict[str, Any], source: str) -> ir.Request:
+    if not isinstance(body, dict):
+        raise RequestError("request body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str):
+        raise RequestError("model: expected a string", param="model")
+    req = ir.Request(model=model, source=source)
+    ex = req.extras
+    for k, v in body.items():
+        if k not in _CONSUMED:
+            ex[k] = v
+    _parse_scalars(body, req)
+    if "instructions" in body and body["instructions"] is not None:
+        if not isinstance(body["instructions"], str):
+            raise RequestError("instructions: expected a string", param="instructions")
+        req.messages.append(ir.Message("system", [ir.Text(body["instructions"])],
+                                       extras={"_instructions": True}))
+    req.messages.extend(_parse_input(body.get("input"), "previous_response_id" in body, ex))
+    if "tools" in body:
+        req.tools = parse_tools(body["tools"])
+    if "tool_choice" in body:
+        req.tool_choice = parse_tool_choice(body["tool_choice"], ex)
+    _parse_reasoning(body, req)
+    _parse_text(body, req)
+    return req
+
+
+def _num(body: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    v = body.get(key)
+    if v is not None and (not isinstance(v, kind) or isinstance(v, bool)):
+        raise RequestError(f"{key}: expected a number", param=key)
+    return v
+
+
+def _parse_scalars(body: dict[str, Any], req: ir.Request) -> None:
+    req.max_tokens = _num(body, "max_output_tokens", int)
+    req.temperature = _num(body, "temperature", (int, float))
+    req.top_p = _num(body, "top_p", (int, float))
+    ptc = body.get("parallel_tool_calls")
+    if ptc is not None and not isinstance(ptc, bool):
+        raise RequestError("parallel_tool_calls: expected a boolean", param="parallel_tool_calls")
+    req.parallel_tool_calls = ptc
+    if "stream" in body:
+        req.stream = bool(body["stream"])
+    else:
+        req.extras["_no_stream"] = True
+    user = body.get("user")
+    if user is not None and not isinstance(user, str):
+        raise RequestError("user: expected a string", param="user")
+    req.user = user
+    meta = body.get("metadata")
+    if meta is not None and not isinstance(meta, dict):
+        raise RequestError("metadata: expected an object", param="metadata")
+    req.metadata = meta
+
+
+def _parse_reasoning(body: dict[str, Any], req: ir.Request) -> None:
+    r = body.get("reasoning")
+    if r is None:
+        return
+    if not isinstance(r, dict):
+        raise RequestError("reasoning: expected an object", param="reasoning")
+    req.reasoning = {k: r[k] for k in ("effort", "summary") if r.get(k) is not None}
+    rest = {k: v for k, v in r.items() if k not in req.reasoning}
+    if rest:
+        req.extras["_reasoning"] = rest
+
+
+def _parse_text(body: dict[str, Any], req: ir.Request) -> None:
+    t = body.get("text")
+    if t is None:
+        return
+    if not isinstance(t, dict):
+        raise RequestError("text: expected an object", param="text")
+    fmt = t.get("format")
+    if fmt is not None:
+        if not isinstance(fmt, dict) or not isinstance(fmt.get("type"), str):
+            raise RequestError("text.format: expected an object with a type", param="text.format")
+        req.response_format = fmt
+    req.extras["_text"] = {k: v for k, v in t.items() if k != "format"}
+
+
+# --------------------------------------------------------------------------- input
+
+
+def _parse_input(inp: Any, orphan_ok: bool, extras: dict[str, Any]) -> list[ir.Message]:
+    if inp is None:
+        extras["_no_input"] = True
+        return []
+    if isinstance(inp, str):
+        extras["_input_str"] = True
+        return [ir.Message("user", [ir.Text(inp)], extras={"_str": True})]
+    if not isinstance(inp, list):
+        raise RequestError("input: expected a string or a list of items", param="input")
+    out: list[ir.Message] = []
+    calls: dict[str, str] = {}  # call_id -> name
+    assistant: ir.Message | None = None
+    for i, item in enumerate(inp):
+        where = f"input[{i}]"
+        if not isinstance(item, dict):
+            raise RequestError(f"{where}: expected an object", param=where)
+        itype = item.get("type", "message")
+        if itype == "message" and item.get("role") != "assistant":
+            assistant = None
+            out.append(_parse_message(item, where))
+        elif itype in _OUTPUT_TYPES:
+            assistant = None
+            out.append(ir.Message("tool", [_parse_output(item, where, calls, orphan_ok)]))
+        else:
+            if assistant is None:
+                assistant = ir.Message("assistant")
+                out.append(assistant)
+            blocks = parse_item(item, where)
+            for b in blocks:
+                if isinstance(b, ir.ToolCall):
+                    calls[b.id] = b.name
+            assistant.content.extend(blocks)
+    return out
+
+
+def _parse_message(item: dict[str, Any], where: str) -> ir.Message:
+    role = item.get("role")
+    if role not in _ROLES:
+        raise RequestError(f"{where}.role: unknown role {role!r}", param=f"{where}.role")
+    rest = {k: v for k, v in item.items() if k not in ("role", "content")}
+    content = item.get("content")
+    if isinstance(content, str):
+        rest["_str"] = True
+        blocks: list[ir.Block] = [ir.Text(content)]
+    else:
+        blocks = parse_parts(content, f"{where}.content")
+    return ir.Message(role, blocks, extras=rest or None)
+
+
+def parse_item(item: dict[str, Any], where: str) -> list[ir.Block]:
+    """IR blocks for one assistant-side item (also used for response ``output``)."""
+    itype = item.get("type", "message")
+    if itype == "message":
+        return _parse_assistant_message(item, where)
+    if itype == "reasoning":
+        return [_parse_reasoning_item(item, where)]
+    if itype == "function_call":
+        return [_parse_call(item, where, "arguments", "function")]
+    if itype == "custom_tool_call":
+        return [_parse_call(item, where, "input", "custom")]
+    if not isinstance(itype, str):
+        raise RequestError(f"{where}.type: expected a string", param=f"{where}.type")
+    return [ir.ServerTool("openai", item)]
+
+
+def _parse_assistant_message(item: dict[str, Any], where: str) -> list[ir.Block]:
+    head = {k: v for k, v in item.items() if k not in ("role", "content")}
+    content = item.get("content")
+    if isinstance(content, str):
+        head["_str"] = True
+        blocks: list[ir.Block] = [ir.Text(content)]
+    else:
+        # a part kind the IR cannot say rides as an empty text holding the raw part
+        blocks = [ir.Text("", extras={"_raw_part": b.raw}) if isinstance(b, ir.ServerTool) else b
+                  for b in parse_parts(content, f"{where}.content", "output_text")]
+    if blocks:
+        first = blocks[0]
+        first.extras = {**(first.extras or {}), "_item": head}  # type: ignore[union-attr]
+    return blocks
+
+
+def _parse_reasoning_item(item: dict[str, Any], where: str) -> ir.Thinking:
+    summary = item.get("summary") or []
+    if not isinstance(summary, list):
+        raise RequestError(f"{where}.summary: expected a list", param=f"{where}.summary")
+    texts = [s.get("text", "") if isinstance(s, dict) else "" for s in summary]
+    content = item.get("content")
+    if isinstance(content, list) and content:
+        text = "".join(c.get("text", "") for c in content if isinstance(c, dict))
+    else:
+        text = "\n\n".join(texts)
+    rest = {k: v for k, v in item.items() if k not in ("id", "summary", "encrypted_content")}
+    if "summary" not in item:
+        rest["_no_summary"] = True
+    return ir.Thinking(text=text, signature=item.get("encrypted_content"), family="openai",
+                       summary=texts, id=item.get("id"), extras=rest)
+
+
+def _parse_call(item: dict[str, Any], where: str, args_key: str, kind: str) -> ir.ToolCall:
+    call_id, name, args = item.get("call_id"), item.get("name"), item.get(args_key, "")
+    if not isinstance(call_id, str) or not call_id:
+        raise RequestError(f"{where}.call_id: expected a string", param=f"{where}.call_id")
+    if not isinstance(name, str):
+        raise RequestError(f"{where}.name: expected a string", param=f"{where}.name")
+    if not isinstance(args, str):
+        raise RequestError(f"{where}.{args_key}: expected a string", param=f"{where}.{args_key}")
+    rest = {k: v for k, v in item.items() if k not in ("call_id", "name", args_key, "namespace")}
+    return ir.ToolCall(call_id, name, args, kind=kind,  # type: ignore[arg-type]
+                       namespace=item.get("namespace"), extras=rest)
+
+
+def _parse_output(item: dict[str, Any], where: str, calls: dict[str, str], orphan_ok: bool) -> ir.ToolResult:
+    call_id = item.get("call_id")
+    if not isinstance(call_id, str) or not call_id:
+        raise RequestError(f"{where}.call_id: expected a string", param=f"{where}.call_id")
+    if call_id not in calls and not orphan_ok:
+        raise RequestError(f"{where}.call_id: no earlier tool call has call_id {call_id!r}",
+                           param=f"{where}.call_id")
+    rest = {k: v for k, v in item.items() if k not in ("call_id", "output")}
+    output = item.get("output", "")
+    if isinstance(output, str):
+        rest["_str"] = True
+        content: list[ir.Block] = [ir.Text(output)]
+    else:
+        content = parse_parts(output, f"{where}.output")
+    # a failed tool run travels as status "incomplete" (Responses has no is_error flag)
+    return ir.ToolResult(call_id, content, name=calls.get(call_id), is_error=item.get("status") == "incomplete",
+                         extras=rest)

@@ -1,0 +1,190 @@
+"""Responses content parts <-> IR blocks (input_text, output_text, refusal,
+input_image, input_file).
+
+Parse keeps every part key the IR has no field for in the block's ``extras`` (the part
+``type`` included), so a Responses -> IR -> Responses trip writes the part back as
+given. ``own`` builders write those extras back; cross-format builders emit the
+canonical shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cliproxy.errors import RequestError
+from cliproxy.translate import ir
+
+__all__ = ["build_part", "data_url", "parse_part", "parse_parts", "split_data_url"]
+
+_TEXT_TYPES = frozenset({"input_text", "output_text", "text", "summary_text", "reasoning_text"})
+
+
+def split_data_url(url: str) -> tuple[str, str] | None:
+    """(media_type, base64 data) of a ``data:<mt>;base64,<data>`` URL, else None."""
+    if not url.startswith("data:"):
+        return None
+    head, sep, data = url.partition(",")
+    if not sep or not head.endswith(";base64"):
+        return None
+    media_type = head[5:-7]
+    if not media_type or ";" in media_type:
+        return None
+    return media_type, data
+
+
+def data_url(media_type: str | None, data: str) -> str:
+    return f"data:{media_type or 'application/octet-stream'};base64,{data}"
+
+
+def _rest(part: dict[str, Any], used: tuple[str, ...]) -> dict[str, Any] | None:
+    rest = {k: v for k, v in part.items() if k not in used}
+    return rest or None
+
+
+def parse_part(part: Any, where: str, text_type: str = "input_text") -> ir.Block:
+    """One part; ``text_type`` is the role's usual text part type, left out of extras."""
+    if isinstance(part, str):
+        return ir.Text(part, extras={"_bare": True})
+    if not isinstance(part, dict):
+        raise RequestError(f"{where}: content part must be an object", param=where)
+    ptype = part.get("type")
+    if ptype in _TEXT_TYPES:
+        text = part.get("text")
+        if not isinstance(text, str):
+            raise RequestError(f"{where}.text: expected a string", param=f"{where}.text")
+        if ptype == text_type and len(part) == 2:  # the common case, no extras
+            return ir.Text(text)
+        if ptype == "output_text":
+            return ir.Text(text, citations=part.get("annotations"),
+                           extras=_rest(part, ("text", "annotations")))
+        return ir.Text(text, extras=_rest(part, ("text",)))
+    if ptype == "refusal":
+        text = part.get("refusal")
+        if not isinstance(text, str):
+            raise RequestError(f"{where}.refusal: expected a string", param=f"{where}.refusal")
+        return ir.Text(text, extras=_rest(part, ("refusal",)))
+    if ptype == "input_image":
+        return _parse_image(part, where)
+    if ptype == "input_file":
+        return _parse_file(part, where)
+    if not isinstance(ptype, str):
+        raise RequestError(f"{where}.type: missing content part type", param=f"{where}.type")
+    return ir.ServerTool("openai", part)  # input_audio and future part kinds, kept whole
+
+
+def parse_parts(content: Any, where: str, text_type: str = "input_text") -> list[ir.Block]:
+    if not isinstance(content, list):
+        raise RequestError(f"{where}: expected a string or a list of parts", param=where)
+    return [parse_part(p, f"{where}[{i}]", text_type) for i, p in enumerate(content)]
+
+
+def _parse_image(part: dict[str, Any], where: str) -> ir.Image:
+    url = part.get("image_url")
+    img = ir.Image(file_id=part.get("file_id"), detail=part.get("detail"),
+                   extras=_rest(part, ("image_url", "file_id", "detail")))
+    if url is not None:
+        if not isinstance(url, str):
+            raise RequestError(f"{where}.image_url: expected a string", param=f"{where}.image_url")
+        split = split_data_url(url)
+        if split:
+            img.media_type, img.data = split
+        else:
+            img.url = url
+    elif img.file_id is None:
+        raise RequestError(f"{where}: input_image needs image_url or file_id", param=where)
+    return img
+
+
+def _parse_file(part: dict[str, Any], where: str) -> ir.File:
+    f = ir.File(file_id=part.get("file_id"), url=part.get("file_url"), filename=part.get("filename"),
+                extras=_rest(part, ("file_data", "file_id", "file_url", "filename")))
+    data = part.get("file_data")
+    if data is not None:
+        if not isinstance(data, str):
+            raise RequestError(f"{where}.file_data: expected a string", param=f"{where}.file_data")
+        split = split_data_url(data)
+        if split:
+            f.media_type, f.data = split
+        else:
+            f.data = data
+    return f
+
+
+# --------------------------------------------------------------------------- build
+
+
+def _own_extras(extras: dict[str, Any] | None) -> dict[str, Any]:
+    if not extras:
+        return {}
+    return {k: v for k, v in extras.items() if k[:1] != "_"}
+
+
+def build_part(block: ir.Block, text_type: str, own: bool) -> dict[str, Any] | str | None:
+    """One content part, or None when the block has no Responses part form."""
+    if isinstance(block, ir.Text):
+        return _build_text(block, text_type, own)
+    if isinstance(block, ir.Image):
+        return _build_image(block, own)
+    if isinstance(block, ir.File):
+        return _build_file(block, own)
+    if isinstance(block, ir.ServerTool) and block.family == "openai":
+        return block.raw
+    return None
+
+
+def _build_text(block: ir.Text, text_type: str, own: bool) -> dict[str, Any] | str | None:
+    ex = block.extras
+    if ex and "_raw_part" in ex:
+        return ex["_raw_part"] if own else None
+    if not own:
+        part: dict[str, Any] = {"type": text_type, "text": block.text}
+        if text_type == "output_text":
+            part["annotations"] = []
+        return part
+    if not ex:
+        part = {"type": text_type, "text": block.text}
+        if block.citations is not None:
+            part["annotations"] = block.citations
+        return part
+    if ex.get("_bare"):
+        return block.text
+    part = {"type": text_type}
+    part.update(_own_extras(ex))
+    part["refusal" if part["type"] == "refusal" else "text"] = block.text
+    if block.citations is not None:
+        part["annotations"] = block.citations
+    return part
+
+
+def _build_image(img: ir.Image, own: bool) -> dict[str, Any]:
+    part: dict[str, Any] = {"type": "input_image"}
+    if img.data is not None:
+        part["image_url"] = data_url(img.media_type, img.data)
+    elif img.url is not None:
+        part["image_url"] = img.url
+    if img.file_id is not None:
+        part["file_id"] = img.file_id
+    if own:
+        if img.detail is not None:
+            part["detail"] = img.detail
+        part.update(_own_extras(img.extras))
+    else:
+        part["detail"] = img.detail if img.detail in ("low", "high", "auto", "original") else "auto"
+    return part
+
+
+def _build_file(f: ir.File, own: bool) -> dict[str, Any]:
+    part: dict[str, Any] = {"type": "input_file"}
+    if f.data is not None:
+        part["file_data"] = f.data if own and f.media_type is None else data_url(f.media_type, f.data)
+    if f.file_id is not None:
+        part["file_id"] = f.file_id
+    if f.url is not None:
+        part["file_url"] = f.url
+    if f.filename is not None:
+        part["filename"] = f.filename
+    elif not own and f.data is not None:
+        part["filename"] = "file.pdf" if f.media_type == "application/pdf" else "file"
+    if own:
+        part.update(_own_extras(f.extras))
+    return part

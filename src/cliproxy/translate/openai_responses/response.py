@@ -1,0 +1,165 @@
+"""Whole Responses ``response`` objects <-> IR."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from cliproxy.formats import openai_responses as wire
+from cliproxy.translate import ir
+from cliproxy.translate.naming import restore_name
+from cliproxy.translate.openai_responses.build import build_request, is_own
+from cliproxy.translate.openai_responses.parse import parse_item
+
+__all__ = ["base_response", "build_response", "output_item", "parse_response", "response_id", "stop_of"]
+
+
+def parse_response(body: dict[str, Any], source: str) -> ir.Response:
+    if isinstance(body.get("response"), dict):  # a terminal stream event given whole
+        body = body["response"]
+    content: list[ir.Block] = []
+    for i, item in enumerate(body.get("output") or []):
+        if isinstance(item, dict):
+            content.extend(parse_item(item, f"output[{i}]"))
+    resp = ir.Response(id=str(body.get("id") or ""), model=str(body.get("model") or ""), content=content,
+                       usage=wire.usage_from_wire(body.get("usage")),
+                       created=int(body.get("created_at") or 0), source=source)
+    resp.stop_reason = stop_of(body.get("status"), body.get("incomplete_details"),
+                               any(isinstance(b, ir.ToolCall) for b in content))
+    if body.get("error"):
+        resp.extras["error"] = body["error"]
+    return resp
+
+
+def stop_of(status: Any, details: Any, has_calls: bool) -> ir.StopReason:
+    if status == "incomplete":
+        reason = details.get("reason") if isinstance(details, dict) else None
+        return wire.INCOMPLETE_TO_STOP.get(str(reason), "max_tokens")
+    if status == "failed":
+        return "error"
+    return "tool_use" if has_calls else "end_turn"
+
+
+def response_id(rid: str | None) -> str:
+    if rid and rid.startswith("resp_"):
+        return rid
+    return "resp_" + (rid or uuid.uuid4().hex)
+
+
+def _echo(request: ir.Request | None) -> dict[str, Any]:
+    """The request fields a Response object repeats (so SDK models parse)."""
+    body = build_request(replace(request, messages=[])) if request is not None else {}
+    reasoning = body.get("reasoning") or {}
+    return {
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "metadata": body.get("metadata") or {},
+        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "previous_response_id": body.get("previous_response_id"),
+        "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
+        "store": body.get("store", False),
+        "temperature": body.get("temperature", 1.0),
+        "text": body.get("text") or {"format": {"type": "text"}},
+        "tool_choice": body.get("tool_choice", "auto"),
+        "tools": body.get("tools") or [],
+        "top_p": body.get("top_p", 1.0),
+        "truncation": body.get("truncation", "disabled"),
+        "user": body.get("user"),
+    }
+
+
+def base_response(rid: str, model: str, created: int, request: ir.Request | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": rid, "object": "response", "created_at": created or int(time.time()),
+                           "status": "in_progress", "background": False, "error": None,
+                           "incomplete_details": None, "model": model, "output": []}
+    out.update(_echo(request))
+    out["usage"] = None
+    return out
+
+
+def build_response(resp: ir.Response, request: ir.Request | None) -> dict[str, Any]:
+    out = base_response(response_id(resp.id), resp.model, resp.created, request)
+    items = _output_items(resp, request)
+    out["output"] = items
+    status, details = terminal_status(resp.stop_reason)
+    out["status"] = status
+    out["incomplete_details"] = details
+    if status == "failed":
+        out["error"] = resp.extras.get("error") or {"code": "server_error", "message": "upstream failed"}
+    out["usage"] = wire.usage_to_wire(resp.usage)
+    return out
+
+
+def terminal_status(stop: ir.StopReason | None) -> tuple[str, dict[str, Any] | None]:
+    reason = wire.STOP_TO_INCOMPLETE.get(stop or "")
+    if reason is not None:
+        return "incomplete", {"reason": reason}
+    if stop == "error":
+        return "failed", None
+    return "completed", None
+
+
+def _output_items(resp: ir.Response, request: ir.Request | None) -> list[dict[str, Any]]:
+    own = is_own(resp.source)
+    items: list[dict[str, Any]] = []
+    message: dict[str, Any] | None = None
+    for n, b in enumerate(resp.content):
+        if isinstance(b, ir.Text):
+            if message is None:
+                message = output_item("message", _gen_id("msg", resp.id, n))
+                items.append(message)
+            message["content"].append(text_part(b.text, b.citations if own else None))
+            continue
+        message = None
+        item = _block_item(b, resp.id, n, own, request)
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def _block_item(b: ir.Block, rid: str, n: int, own: bool, request: ir.Request | None) -> dict[str, Any] | None:
+    if isinstance(b, ir.Thinking):
+        if b.redacted:
+            return None
+        item = output_item("reasoning", b.id or _gen_id("rs", rid, n))
+        texts = b.summary if b.summary else ([b.text] if b.text else [])
+        item["summary"] = [{"type": "summary_text", "text": s} for s in texts]
+        if b.signature and b.family == "openai":
+            item["encrypted_content"] = b.signature
+        return item
+    if isinstance(b, ir.ToolCall):
+        item_id = (b.extras or {}).get("id") if own else None
+        return call_item(b.kind, item_id or _gen_id("fc", rid, n), b.id, b.name, b.namespace,
+                         b.arguments, request)
+    if isinstance(b, ir.ServerTool) and b.family == "openai":
+        return b.raw
+    return None
+
+
+def _gen_id(prefix: str, rid: str, n: int) -> str:
+    return f"{prefix}_{rid.removeprefix('resp_')}{n:03d}"
+
+
+def text_part(text: str, citations: list[Any] | None = None) -> dict[str, Any]:
+    return {"type": "output_text", "annotations": citations or [], "logprobs": [], "text": text}
+
+
+def output_item(kind: str, item_id: str) -> dict[str, Any]:
+    if kind == "message":
+        return {"id": item_id, "type": "message", "status": "completed", "content": [], "role": "assistant"}
+    return {"id": item_id, "type": "reasoning", "summary": []}
+
+
+def call_item(kind: str, item_id: str, call_id: str, name: str, namespace: str | None,
+              args: str, request: ir.Request | None) -> dict[str, Any]:
+    if namespace is None:
+        name, namespace = restore_name(name, request)
+    custom = kind == "custom"
+    item: dict[str, Any] = {"id": item_id, "type": "custom_tool_call" if custom else "function_call",
+                            "status": "completed", "call_id": call_id, "name": name}
+    item["input" if custom else "arguments"] = args
+    if namespace:
+        item["namespace"] = namespace
+    return item
