@@ -1,0 +1,204 @@
+"""Fake Anthropic Messages API.
+
+Routes: ``POST /v1/messages`` (``?beta=true`` accepted), ``POST /v1/messages/count_tokens``,
+``GET /v1/models``, ``GET /v1/models/{id}``. Auth: ``x-api-key`` or ``Authorization: Bearer``.
+Errors: ``{"type":"error","error":{"type","message"},"request_id"}`` with a ``request-id``
+header; 429s may carry ``anthropic-ratelimit-unified-*`` headers (``Behavior.unified``).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import orjson
+from aiohttp import web
+
+from tests.fakes.dialog import Reply, Tool, Turn, decide, estimate_tokens, new_id, text_of
+from tests.fakes.server import RECORD, Behavior, FakeServer, iter_chunks, sse
+
+__all__ = ["ClaudeFake"]
+
+SIGNATURE = base64.b64encode(b"fake-signature-" + bytes(range(16))).decode()
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+_STREAM_TYPES = {"overloaded": "overloaded_error"}
+
+
+class ClaudeFake(FakeServer):
+    """Fake of api.anthropic.com."""
+
+    kind = "claude"
+    default_models: ClassVar[tuple[str, ...]] = ("claude-sonnet-4-6", "claude-opus-4-8", "claude-haiku-4-5")
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/v1/messages", self._messages)
+        router.add_post("/v1/messages/count_tokens", self._count_tokens)
+        router.add_get("/v1/models", self._models)
+        router.add_get("/v1/models/{model}", self._model)
+
+    def extract_key(self, request: web.Request) -> str | None:
+        return request.headers.get("x-api-key") or super().extract_key(request)
+
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        body = self.body(request)
+        if not body.get("model") or not isinstance(body.get("messages"), list):
+            return self.error_response(400, "model: Field required", None)
+        if not isinstance(body.get("max_tokens"), int):
+            return self.error_response(400, "max_tokens: Field required", None)
+        beh = self.behavior(request)
+        reply = decide("claude", turn_of(body), beh.text if beh else None, "toolu_01")
+        message = _message(body, reply, _usage(request, body, reply))
+        if body.get("stream") is True:
+            return await self.stream(request, _events(message))
+        return self.json_response(message)
+
+    async def _count_tokens(self, request: web.Request) -> web.StreamResponse:
+        body = self.body(request)
+        if not body.get("model") or not isinstance(body.get("messages"), list):
+            return self.error_response(400, "model: Field required", None)
+        return self.json_response({"input_tokens": _prompt_tokens(body)})
+
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        data = [_model(m) for m in self.models]
+        first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+        return self.json_response({"data": data, "has_more": False, "first_id": first, "last_id": last})
+
+    async def _model(self, request: web.Request) -> web.StreamResponse:
+        model = request.match_info["model"]
+        if model not in self.models:
+            return self.error_response(404, f"model: {model}", None)
+        return self.json_response(_model(model))
+
+    # ---- errors -----------------------------------------------------------------------
+
+    def auth_error(self, key: str | None) -> web.Response:
+        message = "x-api-key header is required" if key is None else "invalid x-api-key"
+        return self.error_response(401, message, None)
+
+    def error_body(self, status: int, message: str, beh: Behavior | None) -> Any:
+        kind = _TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+        return {"type": "error", "error": {"type": kind, "message": message}, "request_id": new_id("req_")}
+
+    def error_headers(self, beh: Behavior | None) -> dict[str, str]:
+        headers = {"request-id": new_id("req_")}
+        if beh is not None and beh.unified:
+            for name, value in beh.unified.items():
+                headers[f"anthropic-ratelimit-unified-{name}"] = str(value)
+        return headers
+
+    def stream_error_frame(self, request: web.Request, beh: Behavior, sent: int) -> bytes:
+        kind = _STREAM_TYPES.get(beh.stream_error or "", beh.stream_error or "api_error")
+        message = beh.message or ("Overloaded" if kind == "overloaded_error" else f"fake in-band {kind}")
+        return sse({"type": "error", "error": {"type": kind, "message": message}}, "error")
+
+
+def turn_of(body: dict[str, Any]) -> Turn:
+    messages = [m for m in body["messages"] if isinstance(m, dict) and m.get("role") != "system"]
+    turn = Turn(model=str(body["model"]))
+    last = messages[-1] if messages else {}
+    results = [b for b in last.get("content") or () if isinstance(b, dict) and b.get("type") == "tool_result"]
+    if last.get("role") == "user" and results:
+        turn.tool_output = "".join(text_of(b.get("content")) for b in results)
+    for message in reversed(messages):
+        if message.get("role") == "user" and text_of(message.get("content"), ("text",)):
+            turn.last_user_text = text_of(message.get("content"), ("text",))
+            break
+    for tool in body.get("tools") or ():
+        if isinstance(tool, dict) and tool.get("name") and isinstance(tool.get("input_schema"), dict):
+            turn.tools.append(Tool(tool["name"], tool["input_schema"]))
+    turn.thinking = (body.get("thinking") or {}).get("type") in ("enabled", "adaptive")
+    return turn
+
+
+def _prompt_tokens(body: dict[str, Any]) -> int:
+    return estimate_tokens(body.get("system"), body.get("messages"), body.get("tools"))
+
+
+def _usage(request: web.Request, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    """Input usage; a request that uses cache_control reports part of its prompt as cached."""
+    prompt = _prompt_tokens(body)
+    cached = b'"cache_control"' in request[RECORD].body
+    read, created = (prompt // 2, prompt // 4) if cached else (0, 0)
+    output = estimate_tokens(reply.text, reply.thinking, [c.arguments for c in reply.tool_calls])
+    return {
+        "input_tokens": prompt - read - created,
+        "cache_creation_input_tokens": created,
+        "cache_read_input_tokens": read,
+        "output_tokens": output,
+    }
+
+
+def _message(body: dict[str, Any], reply: Reply, usage: dict[str, Any]) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    if reply.thinking:
+        content.append({"type": "thinking", "thinking": reply.thinking, "signature": SIGNATURE})
+    if reply.text:
+        content.append({"type": "text", "text": reply.text})
+    for call in reply.tool_calls:
+        content.append({"type": "tool_use", "id": call.call_id, "name": call.name, "input": call.arguments})
+    return {
+        "id": new_id("msg_01"),
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": content,
+        "stop_reason": "tool_use" if reply.tool_calls else "end_turn",
+        "stop_sequence": None,
+        "usage": usage,
+    }
+
+
+def _events(message: dict[str, Any]) -> Iterator[bytes]:
+    usage = message["usage"]
+    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+    yield sse({"type": "message_start", "message": start}, "message_start")
+    yield sse({"type": "ping"}, "ping")
+    for index, block in enumerate(message["content"]):
+        yield from _block_events(index, block)
+    delta = {"stop_reason": message["stop_reason"], "stop_sequence": None}
+    yield sse({"type": "message_delta", "delta": delta, "usage": usage}, "message_delta")
+    yield sse({"type": "message_stop"}, "message_stop")
+
+
+def _block_events(index: int, block: dict[str, Any]) -> Iterator[bytes]:
+    kind = block["type"]
+    empty = {"thinking": {"thinking": "", "signature": ""}, "text": {"text": ""}, "tool_use": {"input": {}}}[
+        kind
+    ]
+    yield sse(
+        {"type": "content_block_start", "index": index, "content_block": {**block, **empty}},
+        "content_block_start",
+    )
+    for delta in _deltas(block):
+        yield sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta")
+    yield sse({"type": "content_block_stop", "index": index}, "content_block_stop")
+
+
+def _deltas(block: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    if block["type"] == "thinking":
+        for piece in iter_chunks(block["thinking"]):
+            yield {"type": "thinking_delta", "thinking": piece}
+        yield {"type": "signature_delta", "signature": block["signature"]}
+    elif block["type"] == "text":
+        for piece in iter_chunks(block["text"]):
+            yield {"type": "text_delta", "text": piece}
+    else:
+        args = orjson.dumps(block["input"]).decode()
+        for start in range(0, len(args), 8):
+            yield {"type": "input_json_delta", "partial_json": args[start : start + 8]}
+
+
+def _model(model: str) -> dict[str, Any]:
+    name = model.replace("-", " ").title()
+    return {"type": "model", "id": model, "display_name": name, "created_at": "2025-05-22T00:00:00Z"}

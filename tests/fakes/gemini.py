@@ -1,0 +1,311 @@
+"""Fake Gemini API (generativelanguage.googleapis.com), served under ``/v1beta`` and ``/v1``.
+
+Routes: ``POST /{v}/models/{model}:generateContent``, ``:streamGenerateContent`` (``alt=sse``
+-> ``data:`` frames, otherwise a streamed JSON array), ``:countTokens``;
+``GET /{v}/models`` and ``GET /{v}/models/{model}``.
+Auth: ``x-goog-api-key`` header or ``?key=``. As the real API: no key -> 403
+PERMISSION_DENIED, a wrong key -> 400 INVALID_ARGUMENT / API_KEY_INVALID
+(``bad_key_status = 401`` switches to 401 UNAUTHENTICATED).
+429 bodies carry ``RetryInfo.retryDelay`` / ``ErrorInfo.metadata.quotaResetDelay`` when the
+behaviour sets ``retry_delay`` / ``quota_reset_delay``.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import orjson
+from aiohttp import web
+
+from tests.fakes.dialog import Reply, Tool, Turn, decide, estimate_tokens, new_id, text_of
+from tests.fakes.server import Behavior, FakeServer, Recorded, iter_chunks
+
+__all__ = ["GeminiFake"]
+
+THOUGHT_SIGNATURE = base64.b64encode(b"fake-thought-signature").decode()
+_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    413: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    504: "DEADLINE_EXCEEDED",
+}
+_TYPE = "type.googleapis.com/google.rpc."
+_NO_KEY = (
+    "Method doesn't allow unregistered callers (callers without established identity). "
+    "Please use API Key or other form of API consumer identity to call this API."
+)
+
+
+class GeminiFake(FakeServer):
+    """Fake of the Gemini Developer API."""
+
+    kind = "gemini"
+    default_models: ClassVar[tuple[str, ...]] = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.0-flash")
+
+    def __init__(self, *, bad_key_status: int = 400, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.bad_key_status = bad_key_status
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        for version in ("/v1beta", "/v1"):
+            router.add_post(version + "/models/{target:[^/]+}", self._action)
+            router.add_get(version + "/models", self._models)
+            router.add_get(version + "/models/{model}", self._model)
+
+    def extract_key(self, request: web.Request) -> str | None:
+        key = request.headers.get("x-goog-api-key") or request.query.get("key")
+        return key or super().extract_key(request)
+
+    def is_stream(self, rec: Recorded) -> bool:
+        return rec.path.endswith(":streamGenerateContent")
+
+    async def _action(self, request: web.Request) -> web.StreamResponse:
+        model, _, action = request.match_info["target"].partition(":")
+        body = self.body(request)
+        if action == "countTokens":
+            return self.json_response(_count(body))
+        if action not in ("generateContent", "streamGenerateContent"):
+            return self.error_response(404, f"Method {action!r} not found for models/{model}", None)
+        if not isinstance(body.get("contents"), list):
+            return self.error_response(
+                400, "* GenerateContentRequest.contents: contents is not specified", None
+            )
+        beh = self.behavior(request)
+        reply = decide("gemini", turn_of(model, body), beh.text if beh else None)
+        parts = _parts(reply)
+        usage = _usage(body, reply)
+        if action == "generateContent":
+            return self.json_response(_chunk(model, parts, usage, final=True))
+        sse = request.query.get("alt") == "sse"
+        frames = _frames(_stream_chunks(model, parts, usage), sse)
+        return await self.stream(request, frames, "text/event-stream" if sse else "application/json")
+
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        return self.json_response({"models": [_model(m) for m in self.models]})
+
+    async def _model(self, request: web.Request) -> web.StreamResponse:
+        model = request.match_info["model"]
+        if model not in self.models:
+            return self.error_response(404, f"models/{model} is not found for API version v1beta", None)
+        return self.json_response(_model(model))
+
+    # ---- errors -----------------------------------------------------------------------
+
+    def auth_error(self, key: str | None) -> web.Response:
+        if key is None:
+            return self.error_response(403, _NO_KEY, None)
+        message = "API key not valid. Please pass a valid API key."
+        return self.error_response(
+            self.bad_key_status, message, Behavior(body=_key_invalid(self.bad_key_status, message))
+        )
+
+    def error_body(self, status: int, message: str, beh: Behavior | None) -> Any:
+        error: dict[str, Any] = {"code": status, "message": message, "status": _status(status)}
+        details = _details(status, beh)
+        if details:
+            error["details"] = details
+        return {"error": error}
+
+    def stream_error_frame(self, request: web.Request, beh: Behavior, sent: int) -> bytes:
+        status = 503 if beh.stream_error == "overloaded" else 500
+        message = beh.message or (
+            "The model is overloaded. Please try again later." if status == 503 else "Internal error"
+        )
+        error = orjson.dumps(self.error_body(status, message, None))
+        if request.query.get("alt") == "sse":
+            return b"data: " + error + b"\r\n\r\n"
+        return (b",\r\n" if sent else b"[") + error + b"]"
+
+
+def _status(status: int) -> str:
+    return _STATUS.get(status, "UNAVAILABLE" if status >= 502 else "UNKNOWN")
+
+
+def _duration(value: float | str) -> str:
+    if isinstance(value, str):
+        return value
+    return f"{int(value)}s" if float(value).is_integer() else f"{value}s"
+
+
+def _details(status: int, beh: Behavior | None) -> list[dict[str, Any]]:
+    details: list[dict[str, Any]] = []
+    if status == 429:
+        violation = {"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests"}
+        details.append({"@type": _TYPE + "QuotaFailure", "violations": [violation]})
+    if beh is not None and beh.quota_reset_delay is not None:
+        metadata = {
+            "quotaResetDelay": _duration(beh.quota_reset_delay),
+            "service": "generativelanguage.googleapis.com",
+        }
+        details.append(
+            {
+                "@type": _TYPE + "ErrorInfo",
+                "reason": "RATE_LIMIT_EXCEEDED",
+                "domain": "googleapis.com",
+                "metadata": metadata,
+            }
+        )
+    if beh is not None and beh.retry_delay is not None:
+        details.append({"@type": _TYPE + "RetryInfo", "retryDelay": _duration(beh.retry_delay)})
+    return details
+
+
+def _key_invalid(status: int, message: str) -> dict[str, Any]:
+    info = {
+        "@type": _TYPE + "ErrorInfo",
+        "reason": "API_KEY_INVALID",
+        "domain": "googleapis.com",
+        "metadata": {"service": "generativelanguage.googleapis.com"},
+    }
+    return {"error": {"code": status, "message": message, "status": _status(status), "details": [info]}}
+
+
+def turn_of(model: str, body: dict[str, Any]) -> Turn:
+    contents = [c for c in body["contents"] if isinstance(c, dict)]
+    turn = Turn(model=model)
+    last_parts = contents[-1].get("parts") or [] if contents else []
+    responses = [
+        _get(p, "functionResponse") for p in last_parts if isinstance(p, dict) and _get(p, "functionResponse")
+    ]
+    if responses:
+        turn.tool_output = "".join(_response_text(r.get("response")) for r in responses)
+    for content in reversed(contents):
+        texts = [
+            p.get("text", "")
+            for p in content.get("parts") or ()
+            if isinstance(p, dict) and not p.get("thought")
+        ]
+        if content.get("role", "user") == "user" and "".join(texts):
+            turn.last_user_text = "".join(texts)
+            break
+    for group in body.get("tools") or ():
+        for decl in _get(group or {}, "functionDeclarations") or ():
+            schema = _get(decl, "parametersJsonSchema") or decl.get("parameters") or {}
+            turn.tools.append(Tool(decl["name"], schema))
+    config = _get(_get(body, "generationConfig") or {}, "thinkingConfig") or {}
+    turn.thinking = bool(_get(config, "includeThoughts"))
+    return turn
+
+
+def _get(obj: dict[str, Any], camel: str) -> Any:
+    """A field by its JSON name or its proto name: Google APIs accept both (the SDK sends some snake_case)."""
+    if camel in obj:
+        return obj[camel]
+    return obj.get(re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), camel))
+
+
+def _response_text(response: Any) -> str:
+    if isinstance(response, dict):
+        for name in ("output", "content", "result"):
+            if name in response:
+                return text_of(response[name])
+    return text_of(response)
+
+
+def _parts(reply: Reply) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    if reply.thinking:
+        parts.append({"text": reply.thinking, "thought": True})
+    if reply.text:
+        parts.append({"text": reply.text})
+    for index, call in enumerate(reply.tool_calls):
+        part: dict[str, Any] = {"functionCall": {"name": call.name, "args": call.arguments}}
+        if index == 0:
+            part["thoughtSignature"] = THOUGHT_SIGNATURE
+        parts.append(part)
+    return parts
+
+
+def _prompt_tokens(body: dict[str, Any]) -> int:
+    return estimate_tokens(body.get("contents"), _get(body, "systemInstruction"), body.get("tools"))
+
+
+def _usage(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    prompt = _prompt_tokens(body)
+    thoughts = estimate_tokens(reply.thinking) if reply.thinking else 0
+    output = estimate_tokens(reply.text, [c.arguments for c in reply.tool_calls])
+    usage: dict[str, Any] = {
+        "promptTokenCount": prompt,
+        "candidatesTokenCount": output,
+        "totalTokenCount": prompt + output + thoughts,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt}],
+    }
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
+    if _get(body, "cachedContent"):
+        usage["cachedContentTokenCount"] = prompt // 2
+    return usage
+
+
+def _count(body: dict[str, Any]) -> dict[str, Any]:
+    inner = _get(body, "generateContentRequest") or body
+    total = _prompt_tokens(inner)
+    return {"totalTokens": total, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": total}]}
+
+
+def _chunk(
+    model: str, parts: list[dict[str, Any]], usage: dict[str, Any], final: bool, rid: str = ""
+) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
+    if final:
+        candidate["finishReason"] = "STOP"
+    if not final:
+        usage = {"promptTokenCount": usage["promptTokenCount"], "totalTokenCount": usage["promptTokenCount"]}
+    return {
+        "candidates": [candidate],
+        "usageMetadata": usage,
+        "modelVersion": model,
+        "responseId": rid or new_id(""),
+    }
+
+
+def _stream_chunks(
+    model: str, parts: list[dict[str, Any]], usage: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    pieces: list[dict[str, Any]] = []
+    for part in parts:
+        if "text" in part:
+            pieces.extend({**part, "text": piece} for piece in iter_chunks(part["text"]))
+        else:
+            pieces.append(part)
+    rid = new_id("")
+    for index, piece in enumerate(pieces):
+        yield _chunk(model, [piece], usage, final=index == len(pieces) - 1, rid=rid)
+
+
+def _frames(chunks: Iterator[dict[str, Any]], sse: bool) -> Iterator[bytes]:
+    if sse:
+        for chunk in chunks:
+            yield b"data: " + orjson.dumps(chunk) + b"\r\n\r\n"
+        return
+    first = True
+    for chunk in chunks:
+        yield (b"[" if first else b",\r\n") + orjson.dumps(chunk)
+        first = False
+    yield b"]" if not first else b"[]"
+
+
+def _model(model: str) -> dict[str, Any]:
+    return {
+        "name": f"models/{model}",
+        "version": "001",
+        "displayName": model.replace("-", " ").title(),
+        "description": "Fake Gemini model",
+        "inputTokenLimit": 1048576,
+        "outputTokenLimit": 65536,
+        "supportedGenerationMethods": ["generateContent", "countTokens", "streamGenerateContent"],
+        "temperature": 1,
+        "maxTemperature": 2,
+        "topP": 0.95,
+        "topK": 64,
+        "thinking": True,
+    }

@@ -1,0 +1,117 @@
+"""Fake OpenAI platform: Chat Completions, Responses (incl. the ChatGPT Codex backend), models.
+
+Routes (each also without the ``/v1`` prefix):
+``POST /v1/chat/completions``, ``POST /v1/responses``, ``POST /v1/responses/compact``,
+``GET /v1/models``, ``GET /v1/models/{id}``, and the Codex backend
+``POST /backend-api/codex/responses`` (stream only, 400 otherwise) and ``.../compact``.
+Auth: ``Authorization: Bearer <key>``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from aiohttp import web
+
+from tests.fakes import openai_chat, openai_responses
+from tests.fakes.server import Behavior, FakeServer, sse
+
+__all__ = ["OpenAIFake"]
+
+_TYPES = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("permission_error", "unsupported_country_region_territory"),
+    404: ("invalid_request_error", "model_not_found"),
+    413: ("invalid_request_error", "request_too_large"),
+    429: ("requests", "rate_limit_exceeded"),
+    529: ("server_error", "server_is_overloaded"),
+}
+_STREAM_CODES = {"overloaded": "server_is_overloaded"}
+
+
+class OpenAIFake(FakeServer):
+    """Fake of api.openai.com (and chatgpt.com/backend-api/codex)."""
+
+    kind = "openai"
+    default_models: ClassVar[tuple[str, ...]] = ("gpt-4o-mini", "gpt-4o", "gpt-5", "gpt-5-codex")
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        for prefix in ("/v1", ""):
+            router.add_post(prefix + "/chat/completions", self._chat)
+            router.add_post(prefix + "/responses", self._responses)
+            router.add_post(prefix + "/responses/compact", self._compact)
+            router.add_get(prefix + "/models", self._models)
+            router.add_get(prefix + "/models/{model}", self._model)
+        router.add_post("/backend-api/codex/responses", self._codex)
+        router.add_post("/backend-api/codex/responses/compact", self._compact)
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        return await openai_chat.handle(self, request)
+
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
+        return await openai_responses.handle(self, request)
+
+    async def _codex(self, request: web.Request) -> web.StreamResponse:
+        if self.body(request).get("stream") is not True:
+            return self.json_response({"detail": "Stream must be set to true"}, status=400)
+        return await openai_responses.handle(self, request)
+
+    async def _compact(self, request: web.Request) -> web.StreamResponse:
+        return self.json_response(openai_responses.compact(self.body(request)))
+
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        return self.json_response({"object": "list", "data": [_model(m) for m in self.models]})
+
+    async def _model(self, request: web.Request) -> web.StreamResponse:
+        model = request.match_info["model"]
+        if model not in self.models:
+            return self.error_response(404, f"The model '{model}' does not exist", None)
+        return self.json_response(_model(model))
+
+    # ---- errors -----------------------------------------------------------------------
+
+    def auth_error(self, key: str | None) -> web.Response:
+        if key is None:
+            message = "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+            body = {
+                "error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}
+            }
+            return self.error_response(401, message, Behavior(body=body))
+        message = f"Incorrect API key provided: {key[:3]}***{key[-4:]}. You can find your API key at https://platform.openai.com/account/api-keys."
+        return self.error_response(401, message, None)
+
+    def error_body(self, status: int, message: str, beh: Behavior | None) -> Any:
+        if beh is not None and (beh.resets_at is not None or beh.resets_in_seconds is not None):
+            return {"error": _usage_limit(beh, message)}
+        kind, code = _TYPES.get(status, ("server_error" if status >= 500 else "invalid_request_error", None))
+        return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+    def stream_error_frame(self, request: web.Request, beh: Behavior, sent: int) -> bytes:
+        code = _STREAM_CODES.get(beh.stream_error or "", beh.stream_error)
+        message = beh.message or f"fake in-band error: {code}"
+        if "/chat/completions" in request.path:
+            return sse({"error": {"message": message, "type": "server_error", "param": None, "code": code}})
+        return openai_responses.failed_frame(self.body(request), code or "server_error", message, sent)
+
+
+def _usage_limit(beh: Behavior, message: str) -> dict[str, Any]:
+    now = int(time.time())
+    resets_in = beh.resets_in_seconds
+    resets_at = beh.resets_at if beh.resets_at is not None else now + (resets_in or 0)
+    if resets_in is None:
+        resets_in = max(0, resets_at - now)
+    if beh.message is None:
+        message = "The usage limit has been reached"
+    return {
+        "type": "usage_limit_reached",
+        "message": message,
+        "plan_type": "plus",
+        "resets_at": resets_at,
+        "resets_in_seconds": resets_in,
+    }
+
+
+def _model(model: str) -> dict[str, Any]:
+    return {"id": model, "object": "model", "created": 1700000000, "owned_by": "openai"}
