@@ -62,10 +62,14 @@ class Registry:
 
     # -- requests
 
-    def translate_request(self, source: Format, target: Format, body: dict[str, Any]) -> tuple[dict[str, Any], ir.Request]:
+    def translate_request(self, source: Format, target: Format, body: dict[str, Any],
+                          model: str | None = None) -> tuple[dict[str, Any], ir.Request]:
         """Client body in ``source`` -> upstream body in ``target``, plus the IR the
-        upstream body was built from (decoders need it to restore names)."""
+        upstream body was built from (decoders need it to restore names). ``model`` is
+        the upstream model name (Gemini bodies carry none: it is in the URL)."""
         req = self.adapter(source).parse_request(body)
+        if model:
+            req.model = model
         override = self._pairs.get((source, target))
         if override is not None and override.request is not None:
             return override.request(body), req

@@ -39,10 +39,37 @@ def _read_decl(decl: Any, group: int, where: str) -> ir.Tool:
         if value is not None:
             params = as_dict(value, f"{where}.{key}")
             extras["_params_key"] = key
+            if key == "parameters":
+                # Gemini's Schema spells types OBJECT/STRING...; other formats want JSON Schema
+                lowered = _lower_types(params)
+                if lowered is not params:
+                    extras["_params_raw"] = params
+                    params = lowered
             break
     for key, value in rest.items():
         extras[camel(key)] = value  # response, responseJsonSchema, behavior...
     return ir.Tool(name=name, description=description, parameters=params, extras=extras)
+
+
+def _lower_types(node: Any) -> Any:
+    """``node`` with upper-case ``type`` names lowered; the same object when none are."""
+    if isinstance(node, list):
+        items = [_lower_types(v) for v in node]
+        return node if all(a is b for a, b in zip(items, node, strict=True)) else items
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] | None = None
+    for key, value in node.items():
+        new = value
+        if key == "type" and isinstance(value, str) and not value.islower():
+            new = value.lower()
+        elif isinstance(value, dict | list) and key not in ("enum", "example", "default", "required"):
+            new = _lower_types(value)
+        if new is not value:
+            if out is None:
+                out = dict(node)
+            out[key] = new
+    return node if out is None else out
 
 
 def read_tools(tools: list[Any]) -> list[ir.Tool]:
@@ -66,7 +93,7 @@ def _native_decl(tool: ir.Tool) -> dict[str, Any]:
         decl["description"] = tool.description
     extras = tool.extras or {}
     if tool.parameters is not None:
-        decl[extras.get("_params_key", "parameters")] = tool.parameters
+        decl[extras.get("_params_key", "parameters")] = extras.get("_params_raw", tool.parameters)
     decl.update(public_extras(extras))
     return decl
 

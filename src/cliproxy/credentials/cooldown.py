@@ -1,0 +1,288 @@
+"""CPA's cooldown table and request-fault classification, as pure functions.
+
+:func:`classify` turns an upstream failure into a :class:`Failure` (what kind of
+error it is, and whether it should stop the request); :func:`next_record` turns a
+failure plus the previous record into the new cooldown record. The pool applies them.
+
+| condition                               | cooldown                                   |
+|-----------------------------------------|--------------------------------------------|
+| model-not-supported text (400/422)      | 12 h (even with cooling disabled)          |
+| Cloudflare challenge page               | exponential back-off, at least 10 s        |
+| ``invalid_grant`` (400/401)             | 30 min                                     |
+| 401                                     | 30 min (``unauthorized``)                  |
+| 402 / 403                               | 30 min (``payment_required``)              |
+| 404                                     | 12 h (``not_found``)                       |
+| 429                                     | Retry-After, else 1 s * 2^level, max 30 min|
+| 408 / 5xx / anything else               | transient-error-cooldown-seconds (0 -> 60) |
+| request faults (400/409/413/422...)     | none; returned to the client at once       |
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from ..state.base import CooldownRecord
+from .record import ScopedErrorRule
+
+__all__ = [
+    "ACTION_CONTINUE",
+    "ACTION_CONTINUE_AND_COOLDOWN",
+    "ACTION_STOP",
+    "ACTION_STOP_AND_COOLDOWN",
+    "QUOTA_BACKOFF_BASE",
+    "QUOTA_BACKOFF_MAX",
+    "TRANSIENT_COOLDOWN",
+    "CooldownInput",
+    "Failure",
+    "classify",
+    "is_cloudflare_challenge",
+    "is_invalid_grant",
+    "is_model_support_error",
+    "is_request_fault",
+    "match_scoped_rule",
+    "next_quota_backoff",
+    "next_record",
+    "transient_seconds",
+]
+
+QUOTA_BACKOFF_BASE = 1.0
+QUOTA_BACKOFF_MAX = 30 * 60.0
+TRANSIENT_COOLDOWN = 60.0
+HALF_HOUR = 30 * 60.0
+TWELVE_HOURS = 12 * 3600.0
+
+ACTION_STOP = "stop"
+ACTION_STOP_AND_COOLDOWN = "stop-and-cooldown"
+ACTION_CONTINUE = "continue"
+ACTION_CONTINUE_AND_COOLDOWN = "continue-and-cooldown"
+
+_FAULT_CODES = frozenset({
+    "cyber_policy", "context_length_exceeded", "message_too_big", "string_above_max_length",
+    "invalid_prompt", "invalid_value", "unsupported_value", "invalid_request_error",
+    "previous_response_not_found"})
+_FAULT_TYPES = frozenset({"invalid_request", "invalid_request_error", "bad_request_error", "invalid_prompt"})
+_FAULT_STATUSES = frozenset({400, 409, 413, 422})
+_MODEL_SUPPORT_PATTERNS = (
+    "model_not_supported", "requested model is not supported", "requested model is unsupported",
+    "requested model is unavailable", "model is not supported", "model not supported",
+    "unsupported model", "model unavailable", "not available for your plan",
+    "not available for your account")
+_ERROR_PATHS = (("error",), (), ("response", "error"), ("body", "error"))
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """How an upstream failure is handled.
+
+    ``kind`` is one of ``request_fault``, ``scoped`` (a request-scoped rule said no
+    cooldown), ``model_support``, ``cloudflare``, ``invalid_grant`` or ``status``.
+    ``stop`` means: return the error to the client, try no other credential.
+    ``force_cooldown`` is set by the ``*-and-cooldown`` rule actions.
+    """
+
+    kind: str
+    stop: bool = False
+    force_cooldown: bool = False
+    action: str = ""
+
+    @property
+    def cools(self) -> bool:
+        return self.kind not in ("request_fault", "scoped")
+
+
+def classify(status: int, body: str, rules: Iterable[ScopedErrorRule] = ()) -> Failure:
+    """Classify a failure by status and body text, honouring request-scoped rules first."""
+    action = match_scoped_rule(rules, status, body)
+    if action in (ACTION_STOP, ACTION_CONTINUE):
+        return Failure("scoped", stop=action == ACTION_STOP, action=action)
+    forced = action in (ACTION_STOP_AND_COOLDOWN, ACTION_CONTINUE_AND_COOLDOWN)
+    stop = action == ACTION_STOP_AND_COOLDOWN
+    if is_cloudflare_challenge(body):
+        return Failure("cloudflare", stop, forced, action)
+    if is_invalid_grant(status, body):
+        return Failure("invalid_grant", stop, forced, action)
+    if is_model_support_error(status, body):
+        return Failure("model_support", stop, forced, action)
+    if not forced and is_request_fault(status, body):
+        return Failure("request_fault", stop=True)
+    return Failure("status", stop, forced, action)
+
+
+def match_scoped_rule(rules: Iterable[ScopedErrorRule], status: int, body: str) -> str | None:
+    """The action of the first rule whose status matches and whose text or regex matches."""
+    for rule in rules:
+        if rule.status <= 0 or rule.status != status:
+            continue
+        if any(s and s in body for s in rule.match) or any(
+                (rx := _regex(p)) is not None and rx.search(body) for p in rule.match_regexr if p):
+            return rule.action
+    return None
+
+
+@lru_cache(maxsize=256)
+def _regex(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
+
+
+def is_request_fault(status: int, body: str) -> bool:
+    """CPA's ``clienterror.IsRequestFault``: the request, not the credential, is at fault."""
+    if status in (402, 429):
+        return False
+    parsed = _json(body)
+    if status == 401 and _error_field(parsed, "type") & {"authentication_error"}:
+        return False  # an invalid key reported with a generic body stays a credential failure
+    if _error_field(parsed, "code") & _FAULT_CODES or _error_field(parsed, "type") & _FAULT_TYPES:
+        return True
+    if _item_not_persisted(body):
+        return True
+    return status in _FAULT_STATUSES
+
+
+def is_model_support_error(status: int, body: str) -> bool:
+    if status not in (400, 422):
+        return False
+    lower = body.strip().lower()
+    return any(p in lower for p in _MODEL_SUPPORT_PATTERNS)
+
+
+def is_invalid_grant(status: int, body: str) -> bool:
+    return status in (400, 401) and "invalid_grant" in body.lower()
+
+
+def is_cloudflare_challenge(body: str) -> bool:
+    lower = body.strip().lower()
+    return ("challenge-platform" in lower or "cf-mitigated" in lower or "cloudflare challenge" in lower
+            or ("cloudflare" in lower and "<html" in lower))
+
+
+def _item_not_persisted(body: str) -> bool:
+    lower = body.lower()
+    return ("item with id" in lower and "not found" in lower
+            and "items are not persisted when `store` is set to false" in lower)
+
+
+def _json(body: str) -> Any:
+    text = body.strip()
+    if not text or text[0] not in "{[":
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _error_field(parsed: Any, name: str) -> set[str]:
+    found: set[str] = set()
+    for path in _ERROR_PATHS:
+        node = parsed
+        for step in path:
+            node = node.get(step) if isinstance(node, dict) else None
+        if isinstance(node, dict) and node.get(name) is not None:
+            value = node[name]
+            found.add((value if isinstance(value, str) else orjson.dumps(value).decode()).strip().lower())
+    return found
+
+
+def transient_seconds(setting: int) -> float:
+    """``transient-error-cooldown-seconds``: 0 means the legacy 60 s, negative means none."""
+    if setting < 0:
+        return 0.0
+    return TRANSIENT_COOLDOWN if setting == 0 else float(setting)
+
+
+def next_quota_backoff(level: int) -> tuple[float, int]:
+    """The 429 back-off for ``level``: ``(seconds, next level)``; capped at 30 min."""
+    level = max(0, level)
+    seconds = QUOTA_BACKOFF_BASE * (1 << min(level, 62))
+    if seconds >= QUOTA_BACKOFF_MAX:
+        return QUOTA_BACKOFF_MAX, level
+    return seconds, level + 1
+
+
+@dataclass(slots=True)
+class CooldownInput:
+    """What :func:`next_record` needs to know about one failure."""
+
+    status: int
+    failure: Failure
+    message: str
+    retry_after: float | None
+    disable_cooling: bool
+    transient: float  # seconds for 408/5xx/other (0 = none)
+
+
+def next_record(prev: CooldownRecord | None, base: CooldownRecord, event: CooldownInput,
+                now: float) -> CooldownRecord:
+    """The new record for a failure; ``base`` carries the ids, ``prev`` the old state."""
+    disable = event.disable_cooling and not event.failure.force_cooldown
+    level = prev.backoff_level if prev else 0
+    record = base
+    record.backoff_level = level
+    record.updated_at = now
+    record.status_message = event.message
+    record.last_error = {"code": event.failure.kind, "message": event.message[:512], "retryable": False,
+                         "http_status": event.status}
+    kind, status = event.failure.kind, event.status
+    if kind == "model_support":
+        record.next_retry_after, record.reason = now + TWELVE_HOURS, "model_not_supported"
+    elif kind == "cloudflare":
+        _cloudflare(record, level, disable, now)
+    elif kind == "invalid_grant":
+        _fixed(record, disable, now, HALF_HOUR, "invalid_grant")
+    elif status == 401:
+        _fixed(record, disable, now, HALF_HOUR, "unauthorized")
+    elif status in (402, 403):
+        _fixed(record, disable, now, HALF_HOUR, "payment_required")
+    elif status == 404:
+        _fixed(record, disable, now, TWELVE_HOURS, "not_found")
+    elif status == 429:
+        _quota(record, prev, event.retry_after, disable, now)
+    else:
+        record.reason = "transient upstream error" if status in (408, 500, 502, 503, 504) else "request failed"
+        record.next_retry_after = 0.0 if disable or not event.transient else now + event.transient
+    if event.failure.force_cooldown and record.until() <= now:
+        record.next_retry_after = now + TRANSIENT_COOLDOWN
+    return record
+
+
+def _fixed(record: CooldownRecord, disable: bool, now: float, seconds: float, reason: str) -> None:
+    record.reason = reason
+    record.next_retry_after = 0.0 if disable else now + seconds
+
+
+def _cloudflare(record: CooldownRecord, level: int, disable: bool, now: float) -> None:
+    record.reason = record.quota_reason = record.status_message = "cloudflare challenge"
+    if disable:
+        return
+    seconds, record.backoff_level = next_quota_backoff(level)
+    record.next_retry_after = record.next_recover_at = now + max(seconds, 10.0)
+    record.quota_exceeded = True
+
+
+def _quota(record: CooldownRecord, prev: CooldownRecord | None, retry_after: float | None,
+           disable: bool, now: float) -> None:
+    record.reason = record.quota_reason = "quota"
+    level = record.backoff_level
+    prev_recover = prev.next_recover_at if prev and prev.quota_exceeded else 0.0
+    if disable:
+        record.next_retry_after = record.next_recover_at = 0.0
+        return
+    if retry_after is not None:
+        deadline = now + max(0.0, retry_after)
+    elif prev_recover > now:
+        deadline = prev_recover  # a burst inside one window advances the ladder only once
+    else:
+        seconds, record.backoff_level = next_quota_backoff(level)
+        deadline = now + seconds
+    deadline = max(deadline, prev_recover)
+    record.next_retry_after = record.next_recover_at = deadline
+    record.quota_exceeded = True

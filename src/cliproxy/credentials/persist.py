@@ -1,0 +1,198 @@
+"""``save-cooldown-status``: cooldowns kept in ``.cds`` files beside the auth files.
+
+One JSON file per credential, in CPA's format::
+
+    {"version": 1, "auth_id": "...", "provider": "...", "updated_at": "<RFC 3339>",
+     "records": [{"provider", "auth_id", "model", "status": "cooling",
+                  "next_retry_after", "reason", "quota": {...}, "last_error": {...},
+                  "updated_at"}]}
+
+A file credential ``sub/claude-a.json`` writes ``sub/claude-a.cds``; a config
+credential writes its id with unsafe characters replaced (``claude_apikey_<hash>.cds``).
+Files are written atomically (temp file + rename) and removed when nothing cools.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..state.base import CooldownRecord
+from .pool import Pool
+from .record import Credential
+
+__all__ = ["CdsStore", "cds_path", "format_time", "parse_time", "record_from_json", "record_to_json",
+           "restore"]
+
+log = logging.getLogger(__name__)
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+class CdsStore:
+    """Writes and reads ``.cds`` files under ``auth_dir`` (a :class:`~.pool.CooldownStore`)."""
+
+    def __init__(self, auth_dir: str | Path) -> None:
+        self.auth_dir = Path(auth_dir)
+
+    def save(self, cred: Credential, records: Sequence[CooldownRecord]) -> None:
+        path = cds_path(self.auth_dir, cred)
+        if path is None:
+            return
+        try:
+            if records:
+                _write_atomic(path, _envelope(cred, records))
+            else:
+                path.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("failed to persist cooldown state %s: %s", path, exc)
+
+    def load(self) -> list[CooldownRecord]:
+        """Every record of every ``.cds`` file (unreadable files are skipped)."""
+        records: list[CooldownRecord] = []
+        for path in sorted(self.auth_dir.rglob("*")):
+            if path.suffix.lower() != ".cds" or not path.is_file():
+                continue
+            try:
+                data = orjson.loads(path.read_bytes() or b"{}")
+            except (OSError, orjson.JSONDecodeError) as exc:
+                log.warning("skipping cooldown state %s: %s", path, exc)
+                continue
+            raw = data.get("records") if isinstance(data, dict) else None
+            records += [r for r in (record_from_json(item) for item in raw or ()) if r is not None]
+        return records
+
+
+async def restore(pool: Pool, auth_dir: str | Path) -> int:
+    """Load ``.cds`` files into the pool's state; expired, unknown or disabled ones are skipped.
+
+    Call after :meth:`Pool.replace` at start-up. Returns how many records were restored.
+    """
+    now = pool.clock()
+    restored = 0
+    for record in CdsStore(auth_dir).load():
+        cred = pool.get(record.credential_id)
+        if cred is None or cred.id != record.credential_id or cred.disabled or not record.blocks(now):
+            continue
+        if (pool.disable_cooling if cred.disable_cooling is None else cred.disable_cooling):
+            continue
+        await pool.state.set_cooldown(record)
+        restored += 1
+    return restored
+
+
+def cds_path(auth_dir: Path, cred: Credential) -> Path | None:
+    """Where the credential's ``.cds`` file lives (CPA's naming), or None."""
+    if cred.path is not None:
+        try:
+            rel = Path(os.path.relpath(cred.path, auth_dir))
+        except ValueError:
+            rel = Path(cred.path.name)
+        if rel.parts and rel.parts[0] == "..":
+            rel = Path(cred.path.name)
+        name = _safe_name(rel.name)
+        return auth_dir / rel.parent / name if name else None
+    name = _safe_name(cred.id)
+    return auth_dir / name if name else None
+
+
+def _safe_name(name: str) -> str:
+    name = name.strip()
+    stem, ext = os.path.splitext(name)
+    if ext:
+        name = stem
+    name = _UNSAFE.sub("_", name).strip("._-")
+    return f"{name}.cds" if name else ""
+
+
+def _envelope(cred: Credential, records: Sequence[CooldownRecord]) -> dict[str, Any]:
+    ordered = sorted(records, key=lambda r: r.model)
+    return {"version": 1, "auth_id": cred.id, "provider": cred.provider,
+            "updated_at": format_time(datetime.now(UTC).timestamp()),
+            "records": [record_to_json(r, cred.provider) for r in ordered]}
+
+
+def _write_atomic(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data = orjson.dumps(payload, option=orjson.OPT_INDENT_2) + b"\n"
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def record_to_json(record: CooldownRecord, provider: str = "") -> dict[str, Any]:
+    """A record in CPA's ``CooldownStateRecord`` JSON shape."""
+    out: dict[str, Any] = {"provider": record.provider or provider, "auth_id": record.credential_id}
+    if record.model:
+        out["model"] = record.model
+    out.update({"status": "cooling", "next_retry_after": format_time(record.until())})
+    reason = record.quota_reason or record.status_message or record.reason
+    if reason:
+        out["reason"] = reason
+    quota: dict[str, Any] = {"exceeded": record.quota_exceeded}
+    if record.quota_reason:
+        quota["reason"] = record.quota_reason
+    quota["next_recover_at"] = format_time(record.next_recover_at)
+    if record.backoff_level:
+        quota["backoff_level"] = record.backoff_level
+    out["quota"] = quota
+    if record.last_error:
+        out["last_error"] = record.last_error
+    out["updated_at"] = format_time(record.updated_at)
+    return out
+
+
+def record_from_json(item: Any) -> CooldownRecord | None:
+    """Parse one CPA record; None when it has no auth id or no usable deadline."""
+    if not isinstance(item, dict) or not str(item.get("auth_id") or "").strip():
+        return None
+    quota = item.get("quota") if isinstance(item.get("quota"), dict) else {}
+    next_retry = parse_time(item.get("next_retry_after"))
+    recover = parse_time(quota.get("next_recover_at"))
+    exceeded = quota.get("exceeded") is True
+    reason = str(item.get("reason") or "").strip()
+    last_error = item.get("last_error") if isinstance(item.get("last_error"), dict) else None
+    return CooldownRecord(
+        credential_id=str(item["auth_id"]).strip(), model=str(item.get("model") or "").strip(),
+        provider=str(item.get("provider") or ""), next_retry_after=next_retry, reason=reason,
+        status_message=reason, quota_exceeded=exceeded, quota_reason=str(quota.get("reason") or ""),
+        next_recover_at=recover or (next_retry if exceeded else 0.0),
+        backoff_level=int(quota.get("backoff_level") or 0), last_error=last_error,
+        updated_at=parse_time(item.get("updated_at")))
+
+
+def format_time(ts: float) -> str:
+    """RFC 3339 in UTC like Go's ``time.Time`` JSON; 0 is Go's zero time."""
+    if ts <= 0:
+        return _ZERO_TIME
+    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds")
+    return text.replace("+00:00", "Z")
+
+
+def parse_time(raw: Any) -> float:
+    """Seconds since the epoch from an RFC 3339 string (up to nanoseconds); 0 if absent."""
+    if not isinstance(raw, str) or not raw.strip() or raw.startswith("0001-01-01"):
+        return 0.0
+    text = _FRACTION.sub(r"\1", raw.strip()).replace("Z", "+00:00")
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return 0.0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()

@@ -1,0 +1,347 @@
+"""The credential pool: which credential serves the next request, and cooldowns.
+
+Usage::
+
+    pool = Pool(state=MemoryState(), strategy="round-robin")
+    pool.replace(sources.from_config(cfg) + sources.load_auth_dir(cfg.auth_dir, cfg))
+    cred = await pool.pick("claude-sonnet-4", providers=["claude"], tried=tried)
+    ...
+    await pool.mark_success(cred, "claude-sonnet-4")
+    decision = await pool.mark_failure(cred, "claude-sonnet-4", 429, retry_after=12.0)
+
+Selection follows CPA: the candidates are the enabled credentials of every listed
+provider at once (a mixed pool) that serve the model and were not tried yet; cooling
+ones are filtered out; only the highest ``priority`` among the rest is offered to the
+strategy. Candidate lists are computed once per (model, providers, supports) and
+dropped when :meth:`Pool.replace` or :meth:`Pool.configure` changes anything.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..errors import CooldownError, NoCredentialError
+from ..state.base import CooldownRecord, StateBackend
+from ..state.memory import MemoryState
+from .cooldown import CooldownInput, classify, next_record, transient_seconds
+from .record import Credential, model_key
+from .selectors import SessionAffinity, Strategy, strategy_for
+
+__all__ = ["CooldownStore", "Decision", "Pool", "Supports"]
+
+Supports = Callable[[Credential, str], bool]
+_MAX_GROUPS = 4096
+
+
+class CooldownStore(Protocol):
+    """Where cooldowns are persisted (``save-cooldown-status``); see :mod:`.persist`."""
+
+    def save(self, cred: Credential, records: Sequence[CooldownRecord]) -> None:
+        """Replace the stored records of ``cred`` (an empty list removes them)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What :meth:`Pool.mark_failure` decided.
+
+    ``cooldown_seconds`` is 0 when the credential was not cooled; ``scope`` is
+    ``model``, ``credential`` (every model of the credential) or ``none``;
+    ``request_fault`` means the client's request was at fault; ``stop`` means the
+    error goes back to the client without trying another credential.
+    """
+
+    status: int
+    kind: str
+    cooldown_seconds: float = 0.0
+    reason: str = ""
+    request_fault: bool = False
+    stop: bool = False
+    scope: str = "none"
+    action: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    creds: tuple[Credential, ...]  # sorted by id
+    top: tuple[Credential, ...]  # the highest priority tier when nothing is filtered
+    single_tier: bool
+    rotation_key: str
+    provider: str  # for CooldownError; "" over a mixed pool
+
+
+class Pool:
+    """Credential selection and cooldown bookkeeping over a :class:`StateBackend`."""
+
+    def __init__(self, state: StateBackend | None = None, strategy: str = "round-robin",
+                 session_affinity: bool = False, affinity_ttl: float = 3600.0,
+                 clock: Callable[[], float] = time.time, disable_cooling: bool = False,
+                 transient_cooldown: int = 0, store: CooldownStore | None = None) -> None:
+        self.state: StateBackend = state if state is not None else MemoryState(clock=clock)
+        self.clock = clock
+        self.store = store
+        self._creds: dict[str, Credential] = {}
+        self._sorted: tuple[Credential, ...] = ()
+        self._groups: dict[tuple[Any, ...], _Group] = {}
+        self.configure(strategy=strategy, session_affinity=session_affinity, affinity_ttl=affinity_ttl,
+                       disable_cooling=disable_cooling, transient_cooldown=transient_cooldown)
+
+    @classmethod
+    def from_config(cls, cfg: Any, state: StateBackend | None = None,
+                    clock: Callable[[], float] = time.time, store: CooldownStore | None = None) -> Pool:
+        """A pool set up from a :class:`cliproxy.config.Config` (no credentials yet)."""
+        pool = cls(state=state, clock=clock, store=store)
+        pool.apply_config(cfg)
+        return pool
+
+    def apply_config(self, cfg: Any) -> None:
+        """Take the routing and cooling settings of a (reloaded) config."""
+        routing = cfg.routing
+        self.configure(strategy=routing.strategy, session_affinity=routing.session_affinity,
+                       affinity_ttl=routing.session_affinity_ttl_seconds,
+                       disable_cooling=cfg.disable_cooling,
+                       transient_cooldown=cfg.transient_error_cooldown_seconds)
+
+    def configure(self, *, strategy: str | None = None, session_affinity: bool | None = None,
+                  affinity_ttl: float | None = None, disable_cooling: bool | None = None,
+                  transient_cooldown: int | None = None) -> None:
+        """Change settings in place; state (cursors, cooldowns, bindings) is kept."""
+        if strategy is not None:
+            self.strategy_name = strategy
+            self.strategy: Strategy = strategy_for(strategy)
+        if session_affinity is not None:
+            self.session_affinity = session_affinity
+        if affinity_ttl is not None:
+            self.affinity_ttl = affinity_ttl
+        self.affinity = SessionAffinity(self.strategy, self.affinity_ttl) if self.session_affinity else None
+        if disable_cooling is not None:
+            self.disable_cooling = disable_cooling
+        if transient_cooldown is not None:
+            self.transient_cooldown = transient_cooldown
+        self._groups.clear()
+
+    # credentials ---------------------------------------------------------------
+
+    def replace(self, credentials: Iterable[Credential]) -> None:
+        """Swap the credential set (hot reload). State stays keyed by id, so a
+        credential whose id is stable keeps its cooldowns; removed ids drop out."""
+        creds = {c.id: c for c in credentials}
+        self._creds = creds
+        self._sorted = tuple(sorted(creds.values(), key=lambda c: c.id))
+        self._groups.clear()
+
+    def credentials(self) -> tuple[Credential, ...]:
+        """Every credential, sorted by id (disabled ones included)."""
+        return self._sorted
+
+    def get(self, key: str) -> Credential | None:
+        """A credential by id or by ``auth_index``."""
+        found = self._creds.get(key)
+        if found is None:
+            found = next((c for c in self._sorted if c.index == key), None)
+        return found
+
+    def providers(self) -> list[str]:
+        """Sorted distinct providers of enabled credentials (CPA's ``AvailableProviders``)."""
+        return sorted({c.provider for c in self._sorted if not c.disabled})
+
+    def _group(self, mk: str, providers: Sequence[str] | None, supports: Supports | None) -> _Group:
+        key = (mk, tuple(providers) if providers is not None else None, supports)
+        group = self._groups.get(key)
+        if group is None:
+            if len(self._groups) >= _MAX_GROUPS:
+                self._groups.clear()
+            group = self._groups[key] = self._build_group(mk, providers, supports)
+        return group
+
+    def _build_group(self, mk: str, providers: Sequence[str] | None, supports: Supports | None) -> _Group:
+        wanted = {p.strip().lower() for p in providers} if providers is not None else None
+        positive = self.strategy.positive_weights_only
+        creds = tuple(c for c in self._sorted
+                      if not c.disabled and (wanted is None or c.provider in wanted)
+                      and (not positive or c.weight > 0) and (supports is None or supports(c, mk)))
+        top = _top_tier(creds)
+        single = wanted is not None and len(wanted) == 1
+        provider = next(iter(wanted)) if single and wanted else ""
+        rotation = f"{provider}:{mk}" if single else f"mixed:{mk}"
+        return _Group(creds, top, len(top) == len(creds), rotation, provider)
+
+    # selection -----------------------------------------------------------------
+
+    async def pick(self, model: str, providers: Sequence[str] | None = None,
+                   tried: Collection[str] = (), session_key: str | None = None,
+                   supports: Supports | None = None, session_fallback_key: str = "") -> Credential:
+        """The credential for the next attempt at ``model``.
+
+        ``providers`` limits the pool (None = every provider); ``tried`` holds ids
+        already used in this round; ``supports(cred, model)`` filters credentials that
+        cannot serve the model (pass a stable function: results are cached per
+        function). Raises :class:`CooldownError` when every candidate is cooling
+        (with the earliest reset) and :class:`NoCredentialError` when none exists.
+        """
+        mk = model_key(model)
+        group = self._group(mk, providers, supports)
+        if not group.creds:
+            raise NoCredentialError(model, list(providers or ()))
+        now = self.clock()
+        model_cd = await self.state.get_cooldowns(mk)
+        cred_cd = await self.state.get_cooldowns("")
+        if not model_cd and not cred_cd and not tried:
+            available, tier = group.creds, group.top
+        else:
+            available = self._available(group, model, providers, tried, model_cd, cred_cd, now)
+            if available is group.creds:
+                tier = group.top
+            else:
+                tier = available if group.single_tier else _top_tier(available)
+        if self.affinity is not None and session_key:
+            ns = group.rotation_key.split(":", 1)[0]
+            keys = (f"{ns}::{session_key}::{mk}",
+                    f"{ns}::{session_fallback_key}::{mk}" if session_fallback_key
+                    and session_fallback_key != session_key else "")
+            return await self.affinity.choose_bound(self.state, keys, available, tier, group.rotation_key)
+        return await self.strategy.choose(self.state, group.rotation_key, tier)
+
+    def _available(self, group: _Group, model: str, providers: Sequence[str] | None,
+                   tried: Collection[str], model_cd: Any, cred_cd: Any, now: float) -> Sequence[Credential]:
+        blocked: dict[str, float] = {}
+        for table in (cred_cd, model_cd):
+            for cid, record in table.items():
+                until = record.until()
+                if until > now and until > blocked.get(cid, 0.0):
+                    blocked[cid] = until
+        if not blocked and not tried:
+            return group.creds
+        available = [c for c in group.creds if c.id not in blocked and c.id not in tried]
+        if available:
+            return available
+        waits = [blocked[c.id] for c in group.creds if c.id not in tried]
+        if waits:  # every untried candidate is cooling
+            raise CooldownError(model, max(0.0, min(waits) - now), group.provider)
+        raise NoCredentialError(model, list(providers or ()))
+
+    async def next_available_in(self, model: str, providers: Sequence[str] | None = None,
+                                tried: Collection[str] = (), supports: Supports | None = None) -> float | None:
+        """Seconds until a candidate is free: 0 when one is free now, None when none exists."""
+        mk = model_key(model)
+        group = self._group(mk, providers, supports)
+        now = self.clock()
+        model_cd = await self.state.get_cooldowns(mk)
+        cred_cd = await self.state.get_cooldowns("")
+        earliest: float | None = None
+        for cred in group.creds:
+            if cred.id in tried:
+                continue
+            until = _blocked_until(cred.id, model_cd, cred_cd, now)
+            if not until:
+                return 0.0
+            earliest = until if earliest is None or until < earliest else earliest
+        return None if earliest is None else max(0.0, earliest - now)
+
+    # results -------------------------------------------------------------------
+
+    async def mark_success(self, cred: Credential, model: str) -> None:
+        """A request succeeded: clear the model's cooldown and back-off level.
+
+        An active credential-wide quota cooldown is kept, as CPA does.
+        """
+        mk = model_key(model)
+        wide = await self.state.get_cooldown(cred.id, "")
+        if wide is not None and wide.quota_reason == "credential_quota" and wide.blocks(self.clock()):
+            return
+        changed = await self.state.delete_cooldown(cred.id, mk) if mk else False
+        if wide is not None:
+            changed = await self.state.delete_cooldown(cred.id, "") or changed
+        if changed:
+            await self._persist(cred)
+
+    async def mark_failure(self, cred: Credential, model: str, status: int, retry_after: float | None = None,
+                           body: bytes | str = b"", now: float | None = None, credential_scoped: bool = False,
+                           session_key: str | None = None,
+                           providers: Sequence[str] | None = None) -> Decision:
+        """Apply CPA's cooldown table to a failed attempt and say what was decided.
+
+        ``credential_scoped`` marks a 429 that exhausts the whole account (every
+        model cools). Honours ``disable-cooling`` (global, then per credential) and
+        the credential's request-scoped error rules. With session affinity on, pass
+        the request's ``session_key`` and ``providers`` to release its binding.
+        """
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        failure = classify(status, text, cred.request_scoped_errors)
+        if not failure.cools:
+            return Decision(status, failure.kind, request_fault=failure.kind == "request_fault",
+                            stop=failure.stop, action=failure.action)
+        now = self.clock() if now is None else now
+        mk = model_key(model)
+        disable = self.disable_cooling if cred.disable_cooling is None else cred.disable_cooling
+        prev = await self.state.get_cooldown(cred.id, mk)
+        event = CooldownInput(status, failure, text.strip(), retry_after, disable,
+                              transient_seconds(self.transient_cooldown))
+        record = next_record(prev, CooldownRecord(cred.id, mk, cred.provider), event, now)
+        until = record.until()
+        if until > now or record.backoff_level or prev is not None:
+            await self.state.set_cooldown(record)
+        scope = ("model" if mk else "credential") if until > now else "none"
+        if credential_scoped and status == 429 and until > now and mk:
+            await self._cool_credential(cred, until, now)
+            scope = "credential"
+        if session_key and self.affinity is not None:
+            ns = providers[0].strip().lower() if providers is not None and len(set(providers)) == 1 else "mixed"
+            await self.state.delete_binding(f"{ns}::{session_key}::{mk}", cred.id)
+        await self._persist(cred)
+        return Decision(status, failure.kind, max(0.0, until - now), record.reason, False,
+                        failure.stop, scope, failure.action)
+
+    async def _cool_credential(self, cred: Credential, until: float, now: float) -> None:
+        wide = await self.state.get_cooldown(cred.id, "")
+        if wide is not None and wide.quota_exceeded:
+            until = max(until, wide.next_recover_at)
+        await self.state.set_cooldown(CooldownRecord(
+            cred.id, "", cred.provider, next_retry_after=until, reason="credential_quota",
+            status_message="credential_quota", quota_exceeded=True, quota_reason="credential_quota",
+            next_recover_at=until, updated_at=now))
+
+    async def reset_quota(self, key: str | None = None) -> list[str]:
+        """Clear every cooldown of one credential (by id or ``auth_index``), or of all.
+
+        Returns the ids of the credentials whose state was cleared.
+        """
+        if key is None:
+            cleared = await self.state.clear_cooldowns(None)
+        else:
+            cred = self.get(key)
+            if cred is None:
+                return []
+            cleared = await self.state.clear_cooldowns(cred.id)
+        for cid in cleared:
+            if (cred := self._creds.get(cid)) is not None:
+                await self._persist(cred)
+        return cleared
+
+    async def cooldowns(self, cred: Credential) -> list[CooldownRecord]:
+        """The credential's records that still block at this moment."""
+        now = self.clock()
+        return [r for r in await self.state.credential_cooldowns(cred.id) if r.blocks(now)]
+
+    async def _persist(self, cred: Credential) -> None:
+        if self.store is not None:
+            self.store.save(cred, await self.cooldowns(cred))
+
+
+def _blocked_until(cid: str, model_cd: Any, cred_cd: Any, now: float) -> float:
+    until = 0.0
+    for table in (cred_cd, model_cd):
+        record = table.get(cid) if table else None
+        if record is not None and (value := record.until()) > now and value > until:
+            until = value
+    return until
+
+
+def _top_tier(creds: Sequence[Credential]) -> tuple[Credential, ...]:
+    if not creds:
+        return ()
+    best = max(c.priority for c in creds)
+    return tuple(c for c in creds if c.priority == best)

@@ -1,0 +1,211 @@
+"""Session keys for session affinity, with CPA's precedence.
+
+:func:`extract_session_keys` returns ``(primary, fallback)``: the key a request binds
+under, and an older key it should also answer to (a ``prompt_cache_key`` request
+keeps the binding made under its ``conversation`` id; a conversation that gained its
+first assistant turn keeps the binding made from its opening).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+__all__ = ["extract_session_key", "extract_session_keys", "message_hash_keys", "normalize_session_id"]
+
+_HEADERS = (
+    ("x-claude-code-session-id", "claude:"),
+    (None, "claude:"),  # Claude Code metadata.user_id session
+    ("session-id", "codex:"),
+    ("session_id", "codex:"),
+    ("x-session-id", "header:"),
+    ("x-session-affinity", "affinity:"),
+    ("x-client-request-id", "clientreq:"),
+)
+_LEGACY_CLAUDE_SESSION = re.compile(r"_session_([a-f0-9-]+)$")
+_FNV_OFFSET = 0xCBF29CE484222325
+_FNV_PRIME = 0x100000001B3
+_MASK = 0xFFFFFFFFFFFFFFFF
+
+
+def normalize_session_id(raw: Any) -> str:
+    """An explicit session id: printable, trimmed, at most 256 bytes; else ``""``."""
+    if isinstance(raw, bool) or raw is None:
+        return ""
+    if isinstance(raw, int | float):
+        raw = str(raw)
+    if not isinstance(raw, str) or any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F for ch in raw):
+        return ""  # control characters (Unicode Cc) make the id unusable
+    text = raw.strip()
+    return text if text and len(text.encode()) <= 256 else ""
+
+
+def extract_session_key(headers: Mapping[str, str] | None, body: Mapping[str, Any] | None,
+                        metadata: Mapping[str, Any] | None = None) -> str | None:
+    """The primary session key, or None when the request carries no session signal."""
+    return extract_session_keys(headers, body, metadata)[0] or None
+
+
+def extract_session_keys(headers: Mapping[str, str] | None, body: Mapping[str, Any] | None,
+                         metadata: Mapping[str, Any] | None = None) -> tuple[str, str]:
+    """``(primary, fallback)`` session keys; ``("", "")`` when there is none.
+
+    ``headers`` is matched case-insensitively; ``body`` is the parsed JSON request;
+    ``metadata`` may carry ``execution_session_id`` and ``derived_session_id``.
+    """
+    lowered = {k.lower(): v for k, v in headers.items()} if headers else {}
+    body = body if isinstance(body, Mapping) else {}
+    for name, prefix in _HEADERS:
+        sid = normalize_session_id(lowered.get(name)) if name else _claude_metadata_session(body)
+        if sid:
+            return prefix + sid, ""
+    if body and (found := _body_keys(body)):
+        return found
+    meta = metadata or {}
+    if sid := normalize_session_id(meta.get("execution_session_id")):
+        return "execution:" + sid, ""
+    if sid := normalize_session_id(meta.get("derived_session_id")):
+        return "derived:" + sid, ""
+    return message_hash_keys(body) if body else ("", "")
+
+
+def _body_keys(body: Mapping[str, Any]) -> tuple[str, str] | None:
+    for name in ("session_id", "sessionId"):
+        if sid := normalize_session_id(body.get(name)):
+            return "session:" + sid, ""
+    conversation = body.get("conversation")
+    conv = ""
+    if isinstance(conversation, Mapping):
+        conv = normalize_session_id(conversation.get("id"))
+    elif isinstance(conversation, str):
+        conv = normalize_session_id(conversation)
+    conv_key = "conv:" + conv if conv else ""
+    if sid := normalize_session_id(body.get("prompt_cache_key")):
+        return "pck:" + sid, conv_key
+    if conv_key:
+        return conv_key, ""
+    metadata = body.get("metadata")
+    if isinstance(metadata, Mapping) and (sid := normalize_session_id(metadata.get("user_id"))):
+        return "user:" + sid, ""
+    if sid := normalize_session_id(body.get("conversation_id")):
+        return "conv:" + sid, ""
+    return None
+
+
+def _claude_metadata_session(body: Mapping[str, Any]) -> str:
+    metadata = body.get("metadata")
+    user_id = metadata.get("user_id") if isinstance(metadata, Mapping) else None
+    if not isinstance(user_id, str) or not user_id.strip():
+        return ""
+    user_id = user_id.strip()
+    if user_id.startswith("{"):
+        try:
+            inner = orjson.loads(user_id)
+        except orjson.JSONDecodeError:
+            return ""
+        return normalize_session_id(inner.get("session_id")) if isinstance(inner, dict) else ""
+    match = _LEGACY_CLAUDE_SESSION.search(user_id)
+    return normalize_session_id(match.group(1)) if match else ""
+
+
+def message_hash_keys(body: Mapping[str, Any]) -> tuple[str, str]:
+    """CPA's last resort: an FNV-1a hash of system prompt, first user and assistant text."""
+    system, user, assistant = _opening(body)
+    if not system and not user:
+        return "", ""
+    short = _session_hash(system, user, b"")
+    if not assistant:
+        return short, ""
+    return _session_hash(system, user, assistant), short
+
+
+def _opening(body: Mapping[str, Any]) -> tuple[bytes, bytes, bytes]:
+    found: dict[str, bytes] = {}
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        for msg in messages:
+            if isinstance(msg, Mapping) and (text := _content_text(msg.get("content"))):
+                _keep(found, {"system": "sys", "user": "usr", "assistant": "ast"}.get(msg.get("role")), text)
+            if len(found) == 3:
+                break
+    if "sys" not in found:
+        _keep(found, "sys", _system_text(body.get("system")))
+    if "sys" not in found and "usr" not in found:
+        _gemini_opening(body, found)
+    if "sys" not in found and "usr" not in found:
+        _responses_opening(body, found)
+    return found.get("sys", b""), found.get("usr", b""), found.get("ast", b"")
+
+
+def _gemini_opening(body: Mapping[str, Any], found: dict[str, bytes]) -> None:
+    instruction = body.get("systemInstruction")
+    parts = instruction.get("parts") if isinstance(instruction, Mapping) else None
+    _keep(found, "sys", next((p["text"] for p in parts or () if isinstance(p, Mapping)
+                              and isinstance(p.get("text"), str) and p["text"]), ""))
+    for content in body.get("contents") or ():
+        if not isinstance(content, Mapping):
+            continue
+        slot = {"user": "usr", "model": "ast"}.get(content.get("role"))
+        texts = [p["text"] for p in content.get("parts") or () if isinstance(p, Mapping)
+                 and isinstance(p.get("text"), str) and p["text"]]
+        if texts:
+            _keep(found, slot, texts[0])
+        if "usr" in found and "ast" in found:
+            return
+
+
+def _responses_opening(body: Mapping[str, Any], found: dict[str, bytes]) -> None:
+    if isinstance(body.get("instructions"), str):
+        _keep(found, "sys", body["instructions"])
+    items = body.get("input")
+    if not isinstance(items, list):
+        return
+    for item in items:
+        if not isinstance(item, Mapping) or item.get("type") not in (None, "", "message"):
+            continue
+        role = item.get("role")
+        if not role:
+            continue
+        content = item.get("content")
+        text = content if isinstance(content, str) else _content_text(content, ("input_text", "output_text", "text"))
+        slot = {"developer": "sys", "system": "sys", "user": "usr", "assistant": "ast"}.get(role)
+        _keep(found, slot, text)
+        if "usr" in found and "ast" in found:
+            return
+
+
+def _keep(found: dict[str, bytes], slot: str | None, text: str) -> None:
+    if slot and text and slot not in found:
+        found[slot] = text.encode()[:100]
+
+
+def _content_text(content: Any, kinds: tuple[str, ...] = ("text",)) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = [p["text"] for p in content if isinstance(p, Mapping) and p.get("type") in kinds
+                 and isinstance(p.get("text"), str) and p["text"]]
+        return " ".join(texts)
+    return ""
+
+
+def _system_text(system: Any) -> str:
+    if isinstance(system, str):
+        return system
+    if isinstance(system, list):
+        for part in system:
+            if isinstance(part, Mapping) and isinstance(part.get("text"), str) and part["text"]:
+                return part["text"]
+    return ""
+
+
+def _session_hash(system: bytes, user: bytes, assistant: bytes) -> str:
+    value = _FNV_OFFSET
+    for label, text in ((b"sys:", system), (b"usr:", user), (b"ast:", assistant)):
+        if text:
+            for byte in label + text + b"\n":
+                value = ((value ^ byte) * _FNV_PRIME) & _MASK
+    return f"msg:{value:016x}"
