@@ -23,12 +23,17 @@ SCHEMA = {
 }
 
 
+def sig(family: str) -> str:
+    """A reasoning signature made by ``family`` (base64, as real ones are)."""
+    return base64.b64encode(f"sig-{family}".encode()).decode()
+
+
 def rich_request(family: str) -> ir.Request:
     """A multi-turn agent conversation with every kind of content.
 
     ``family`` decides which reasoning artifacts the history carries (as a real client of
     that family would replay them)."""
-    thinking = ir.Thinking(text="I should run a command.", signature=f"sig-{family}", family=family)
+    thinking = ir.Thinking(text="I should run a command.", signature=sig(family), family=family)
     call_sig = "gem-sig" if family == "gemini" else None
     return ir.Request(
         model="model-x",
@@ -122,7 +127,7 @@ def rich_response(family: str) -> ir.Response:
     return ir.Response(
         id="resp_1", model="model-x",
         content=[
-            ir.Thinking(text="Thinking hard.", signature=f"sig-{family}", family=family),
+            ir.Thinking(text="Thinking hard.", signature=sig(family), family=family),
             ir.Text("ANSWER-MARKER here you go"),
             ir.ToolCall(id="call_9", name="run_shell", arguments='{"command": "ls"}'),
         ],
@@ -139,7 +144,7 @@ def rich_events(family: str) -> list[ir.Event]:
         ir.BlockStart(0, "thinking"),
         ir.ThinkingDelta(0, "Let me "),
         ir.ThinkingDelta(0, "think."),
-        ir.SignatureDelta(0, f"sig-{family}", family),
+        ir.SignatureDelta(0, sig(family), family),
         ir.BlockStop(0),
         ir.BlockStart(1, "text"),
         ir.TextDelta(1, "Hello "),

@@ -21,6 +21,7 @@ from tests.translate.pairs_common import (
     rich_request,
     rich_response,
     same_family,
+    sig,
     thinking_signatures,
     tool_calls,
     tool_results,
@@ -56,7 +57,7 @@ def test_request_keeps_content(src, dst):
     sigs = thinking_signatures(back)
     if same_family(src, dst) and Format.OPENAI not in (src, dst):
         # Chat Completions has no slot for reasoning artifacts
-        assert (f"sig-{family_of(src)}", family_of(src)) in sigs
+        assert (sig(family_of(src)), family_of(src)) in sigs
     else:  # an artifact never goes to another family
         assert all(fam == family_of(dst) for _, fam in sigs), sigs
 
@@ -112,7 +113,7 @@ def test_stream_keeps_content(upstream, client, seed):
     if client is not Format.OPENAI or upstream is Format.OPENAI:
         assert "think" in got.thinking or client is Format.OPENAI
     if same_family(upstream, client) and Format.OPENAI not in (upstream, client):
-        assert (f"sig-{family_of(client)}", family_of(client)) in got.signatures
+        assert (sig(family_of(client)), family_of(client)) in got.signatures
     else:
         assert all(fam == family_of(client) for _, fam in got.signatures)
     assert tr.usage is not None and tr.usage.output_tokens == 20

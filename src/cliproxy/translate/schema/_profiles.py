@@ -1,0 +1,76 @@
+"""The profiles: one table entry per upstream dialect.
+
+``gemini`` (also used for Antigravity and Vertex): the OpenAPI 3.0 subset Google's
+``FunctionDeclaration.parameters`` accepts. ``claude``: full JSON Schema, but
+``input_schema`` must be an object at the top.
+"""
+
+from __future__ import annotations
+
+from cliproxy.translate.schema import _gemini_finish as fin
+from cliproxy.translate.schema import _gemini_shape as shape
+from cliproxy.translate.schema._merge import merge_all_of, merge_object_union
+from cliproxy.translate.schema._profile import Node, Profile
+from cliproxy.translate.schema._walk import Walk, as_node
+
+__all__ = ["CLAUDE", "GEMINI", "GEMINI_KEYS", "PROFILES"]
+
+GEMINI_KEYS = frozenset(
+    {"type", "format", "title", "description", "nullable", "enum", "maxItems", "minItems",
+     "properties", "required", "minProperties", "maxProperties", "minLength", "maxLength",
+     "pattern", "example", "anyOf", "propertyOrdering", "default", "items", "minimum", "maximum"}
+)  # fmt: skip
+
+GEMINI = Profile(
+    name="gemini",
+    allowed_keys=GEMINI_KEYS,
+    before=(
+        shape.wrap_bare_properties,
+        merge_all_of,
+        shape.one_of_to_any_of,
+        shape.const_to_enum,
+        shape.examples_to_example,
+        shape.normalize_type,
+        shape.exclusive_bounds,
+        shape.tuple_items,
+        shape.promote_required_flags,
+        shape.prune_union_branches,
+    ),
+    after=(
+        fin.collapse_any_of,
+        fin.stringify_enum,
+        fin.infer_type,
+        fin.array_items,
+        fin.drop_foreign_keywords,
+        fin.filter_format,
+        fin.drop_empty_properties,
+        fin.fix_name_lists,
+        fin.sanitize_values,
+    ),
+    root=(fin.root_object,),
+)
+
+
+def claude_root_object(node: Node, walk: Walk) -> Node:
+    """Claude wants ``type: object`` with ``properties`` at the top and rejects
+    ``oneOf``/``anyOf``/``allOf`` there; those are folded into one object."""
+    node = merge_all_of(node, walk) if "allOf" in node else node
+    for key in ("anyOf", "oneOf"):
+        branches = node.pop(key, None)
+        if isinstance(branches, list) and "properties" not in node:
+            resolved = [_resolve_top(b, walk) for b in branches]
+            node.update(merge_object_union(resolved, "object"))
+    node["type"] = "object"
+    if not isinstance(node.get("properties"), dict):
+        node["properties"] = {}
+    return node
+
+
+def _resolve_top(branch: object, walk: Walk) -> Node:
+    node = as_node(branch)
+    return walk.target(node)[0] if "$ref" in node else node
+
+
+CLAUDE = Profile(name="claude", allowed_keys=None, root=(claude_root_object,), walk=False, inline_refs=False)
+
+PROFILES: dict[str, Profile] = {"gemini": GEMINI, "antigravity": GEMINI, "vertex": GEMINI, "claude": CLAUDE}

@@ -1,0 +1,171 @@
+"""The walker: one recursive pass that builds a cleaned copy of a schema.
+
+The input is never changed: every node is read, copied shallowly into a dict the walker
+owns, rewritten by the profile's rules, and its children are cleaned the same way.
+``$ref`` is resolved against the whole document, with a guard for recursion and a
+budget against exponential expansion.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from cliproxy.translate.schema._profile import Node, Profile, Rule
+
+__all__ = ["Walk", "as_node", "resolve_pointer"]
+
+# Keys whose value is a map of name -> schema, one schema, or a list of schemas.
+SCHEMA_MAPS = frozenset({"properties", "$defs", "definitions", "patternProperties", "dependentSchemas"})
+SCHEMA_ONE = frozenset(
+    {"items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames",
+     "unevaluatedProperties", "unevaluatedItems", "additionalItems", "contentSchema"}
+)  # fmt: skip
+SCHEMA_LISTS = frozenset({"anyOf", "oneOf", "allOf", "prefixItems"})
+
+TYPE_NAMES = frozenset(
+    {"string", "number", "integer", "boolean", "array", "object", "null",
+     "STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"}
+)  # fmt: skip
+MAX_REF_EXPANSIONS = 2000
+
+
+def as_node(raw: Any) -> Node:
+    """A fresh dict for any schema-ish value; malformed nodes are normalized.
+
+    A string is a type name (``"string"``) or else a description; a list of type
+    names is a type union; a list of schemas is ``anyOf``; anything else means "any".
+    """
+    if isinstance(raw, dict):
+        return dict(raw)
+    if isinstance(raw, str):
+        return {"type": raw} if raw in TYPE_NAMES else {"type": "string", "description": raw}
+    if isinstance(raw, list) and raw:
+        if all(isinstance(t, str) and t in TYPE_NAMES for t in raw):
+            return {"type": list(raw)}
+        if all(isinstance(t, dict) for t in raw):
+            return {"anyOf": list(raw)}
+    return {}
+
+
+def resolve_pointer(root: Any, ref: str) -> Any:
+    """The value a local ``#/...`` JSON pointer names in ``root``, or ``None``."""
+    if not ref.startswith("#"):
+        return None
+    node = root
+    for part in unquote(ref[1:]).split("/")[1:]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+# (every trigger key of the stage, (triggers or None, rule) in order)
+Plan = tuple[frozenset[str], tuple[tuple[frozenset[str] | None, Rule], ...]]
+_PLANS: dict[tuple[Rule, ...], Plan] = {}
+
+
+def _plan(rules: tuple[Rule, ...]) -> Plan:
+    plan = _PLANS.get(rules)
+    if plan is None:
+        steps = tuple((getattr(rule, "triggers", None), rule) for rule in rules)
+        keys = frozenset().union(*(t for t, _ in steps if t is not None))
+        plan = _PLANS[rules] = (keys, steps)
+    return plan
+
+
+class Walk:
+    """One cleaning pass over one document for one profile."""
+
+    __slots__ = ("active", "after", "allowed", "before", "expansions", "inline", "profile", "root")
+
+    def __init__(self, root: Any, profile: Profile) -> None:
+        self.root = root
+        self.profile = profile
+        self.allowed = profile.allowed_keys
+        self.before = _plan(profile.before)
+        self.after = _plan(profile.after)
+        self.inline = profile.inline_refs
+        self.active: set[str] = set()
+        self.expansions = 0
+
+    def clean(self, raw: Any) -> Node:
+        """The cleaned copy of one schema node and everything under it."""
+        node = as_node(raw)
+        if self.inline and "$ref" in node:
+            return self._inline(node)
+        node = self._run(self.before, node)
+        return self._run(self.after, self._children(node))
+
+    def _run(self, plan: Plan, node: Node) -> Node:
+        keys, rules = plan
+        present = keys.intersection(node)
+        for triggers, rule in rules:
+            if triggers is None or not triggers.isdisjoint(present):
+                node = rule(node, self)
+                present = keys.intersection(node)
+        return node
+
+    def target(self, node: Node) -> tuple[Node, str | None]:
+        """``node`` with its ``$ref`` replaced by the referenced schema (siblings win).
+
+        Returns the merged node and ``None``, or the node without ``$ref`` and the
+        ref string when it is recursive, unresolvable or over budget.
+        """
+        node = dict(node)
+        ref = node.pop("$ref")
+        if not isinstance(ref, str):
+            return node, None
+        found = resolve_pointer(self.root, ref)
+        if ref in self.active or found is None or self.expansions >= MAX_REF_EXPANSIONS:
+            return node, ref
+        self.expansions += 1
+        merged = as_node(found)
+        merged.update(node)
+        return merged, None
+
+    def _inline(self, node: Node) -> Node:
+        ref = node.get("$ref")
+        merged, failed = self.target(node)
+        if failed is not None:
+            return self.clean(self._stub(merged, failed))
+        self.active.add(ref)
+        try:
+            return self.clean(merged)
+        finally:
+            self.active.discard(ref)
+
+    def _stub(self, node: Node, ref: str) -> Node:
+        """What a recursive or unresolvable ref becomes: an object with its description."""
+        desc = node.get("description")
+        if not isinstance(desc, str):
+            found = resolve_pointer(self.root, ref)
+            desc = found.get("description") if isinstance(found, dict) else None
+        stub: Node = {"type": "object"}
+        if isinstance(desc, str):
+            stub["description"] = desc
+        return stub
+
+    def _children(self, node: Node) -> Node:
+        allowed = self.allowed
+        out: Node = {}
+        for key, value in node.items():
+            if allowed is not None and key not in allowed:
+                continue
+            if key in SCHEMA_MAPS:
+                if isinstance(value, dict):
+                    out[key] = {name: self.clean(child) for name, child in value.items()}
+            elif key in SCHEMA_LISTS:
+                if isinstance(value, list):
+                    out[key] = [self.clean(child) for child in value]
+            elif key in SCHEMA_ONE and isinstance(value, list):
+                out[key] = [self.clean(child) for child in value]
+            elif key in SCHEMA_ONE and isinstance(value, (dict, str)):
+                out[key] = self.clean(value)
+            else:
+                out[key] = value
+        return out
