@@ -16,7 +16,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cliproxy.formats import Format, family_of  # noqa: E402
+from cliproxy.formats import Format  # noqa: E402
 from cliproxy.translate import ir  # noqa: E402
 from cliproxy.translate.registry import default_registry  # noqa: E402
 
@@ -34,7 +34,7 @@ def claude_code_request() -> dict:
               "required": ["command"], "additionalProperties": False}
     tools = [{"name": f"Tool{i}", "description": "Does a thing. " * 40, "input_schema": schema} for i in range(24)]
     messages: list[dict] = []
-    for i in range(30):
+    for i in range(46):
         messages.append({"role": "user", "content": [{"type": "text", "text": f"Please do step {i}. " * 20}]})
         messages.append({"role": "assistant", "content": [
             {"type": "thinking", "thinking": "Reasoning about it. " * 10, "signature": "c2ln" * 40},
@@ -113,7 +113,6 @@ def main() -> int:
     worst_s = max(us for _, us in stream_rows)
     worst_r = max(ms for _, ms in req_rows)
     print(f"worst: {worst_s:.2f} us/chunk (target 15), {worst_r:.3f} ms/request (target 2)")
-    _ = family_of
     return 0
 
 

@@ -12,11 +12,7 @@ from aiohttp.test_utils import TestServer
 from cliproxy.config import load_or_default
 from cliproxy.server.app import create_app
 from cliproxy.service import Service
-
-try:  # the fakes package may not be importable in every checkout state
-    from tests.fakes.fixtures import *  # noqa: F403
-except ImportError:  # pragma: no cover
-    pass
+from tests.fakes.fixtures import *  # noqa: F403
 
 
 class Proxy:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -228,20 +227,3 @@ def test_consecutive_roles_merge_and_empty_messages_drop():
     assert "system" not in body
 
 
-def test_parse_and_build_100kb_fast():
-    body = json.loads((DATA / "claude_code_2.1.330_messages.json").read_text())
-    turns = []
-    for i in range(120):
-        turns.append({"role": "assistant", "content": [
-            {"type": "text", "text": "working " * 40},
-            {"type": "tool_use", "id": f"toolu_{i}", "name": "Bash", "input": {"command": "ls -la " * 10}}]})
-        turns.append({"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": f"toolu_{i}", "content": "file.txt\n" * 40}]})
-    body["messages"] = body["messages"][:1] + turns
-    assert len(json.dumps(body)) > 100_000
-    best = 1.0
-    for _ in range(5):
-        t = time.perf_counter()
-        ADAPTER.build_request(ADAPTER.parse_request(body))
-        best = min(best, time.perf_counter() - t)
-    assert best < 0.002 * 3  # 2 ms target, slack for slow CI machines

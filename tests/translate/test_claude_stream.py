@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from pathlib import Path
 
 import anthropic
@@ -225,17 +224,3 @@ def test_usage_sniffer_any_split():
         assert sn.usage == ir.Usage(input_tokens=2125, output_tokens=89, cache_read_tokens=2000, cache_write_tokens=100)
 
 
-def test_stream_chunk_speed():
-    frames = [f + b"\n\n" for f in STREAM.split(b"\n\n") if f]
-    delta = frames[8]  # one text_delta frame
-    dec, enc = ADAPTER.stream_decoder(), ADAPTER.stream_encoder(model="m")
-    for f in frames[:8]:
-        for ev in dec.decode(f):
-            enc.encode(ev)
-    n = 5000
-    t = time.perf_counter()
-    for _ in range(n):
-        for ev in dec.decode(delta):
-            enc.encode(ev)
-    per_chunk = (time.perf_counter() - t) / n
-    assert per_chunk < 15e-6 * 3  # 15 µs target, slack for slow CI machines

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 
 import orjson
 import pytest
@@ -345,20 +344,6 @@ def test_roundtrip_property(body):
     assert roundtrip(body) == body
 
 
-def test_parse_build_speed_100kb():
-    body = {"model": "m", "stream": True, "messages": [{"role": "system", "content": "s" * 2000}]}
-    for i in range(120):
-        body["messages"].append({"role": "user", "content": [{"type": "text", "text": "u" * 300}]})
-        body["messages"].append({"role": "assistant", "content": None, "tool_calls": [
-            {"id": f"c{i}", "type": "function", "function": {"name": "f", "arguments": '{"a": "' + "x" * 200 + '"}'}}]})
-        body["messages"].append({"role": "tool", "tool_call_id": f"c{i}", "content": "r" * 100})
-    assert len(orjson.dumps(body)) > 100_000
-    best = 1.0
-    for _ in range(9):  # best of several: other processes share this machine
-        t = time.perf_counter()
-        ADAPTER.build_request(ADAPTER.parse_request(body))
-        best = min(best, time.perf_counter() - t)
-    assert best < 0.002, best
 
 
 def test_thinking_families_from_other_sources():

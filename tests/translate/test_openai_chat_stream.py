@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 import httpx2 as httpx
@@ -218,19 +217,6 @@ def test_translator_openai_to_openai_roundtrips_semantics():
     assert tr.usage.input_tokens == 100
 
 
-def test_stream_chunk_speed():
-    tr = StreamTranslator(ADAPTER.stream_decoder(), ADAPTER.stream_encoder(None, "m"))
-    frame = b'data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,' \
-            b'"delta":{"content":"hello"},"finish_reason":null}]}\n\n'
-    tr.feed(frame)
-    n = 2000
-    best = 1.0
-    for _ in range(7):  # best of several: other processes share this machine
-        t = time.perf_counter()
-        for _ in range(n):
-            tr.feed(frame)
-        best = min(best, (time.perf_counter() - t) / n)
-    assert best < 15e-6, best
 
 
 # --------------------------------------------------------------------------- usage sniffer

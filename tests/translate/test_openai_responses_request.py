@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -307,16 +306,3 @@ def test_custom_call_output_type_follows_the_call():
     assert out["input"][2] == {"type": "custom_tool_call_output", "call_id": "c1", "output": "done"}
 
 
-def test_parse_build_100kb_under_2ms():
-    body = codex_cli_body()
-    filler = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "x" * 1000}]}
-              for _ in range(100)]
-    body["input"] = filler + body["input"]
-    assert len(json.dumps(body)) > 100_000
-    best = float("inf")
-    for _ in range(7):  # best of several batches: other processes share the CPU
-        start = time.perf_counter()
-        for _ in range(5):
-            ADAPTER.build_request(ADAPTER.parse_request(body))
-        best = min(best, (time.perf_counter() - start) / 5)
-    assert best < 0.002

@@ -123,7 +123,7 @@ def test_stream_keeps_content(upstream, client, seed):
 @pytest.mark.parametrize("client", CLIENT_FORMATS, ids=[c.value for c in CLIENT_FORMATS])
 def test_stream_error_after_first_byte_ends_cleanly(upstream, client):
     enc = REG.adapter(upstream).stream_encoder(request_with_tools(), "model-x")
-    events = rich_events(family_of(upstream))[:9] + [ir.Error("upstream went away", status=529)]
+    events = [*rich_events(family_of(upstream))[:9], ir.Error("upstream went away", status=529)]
     raw = b"".join(enc.encode(e) for e in events) + enc.flush()
     tr = REG.stream_translator(upstream, client, request_with_tools())
     out = tr.feed(raw) + tr.finish()

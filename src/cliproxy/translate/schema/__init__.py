@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from cliproxy.translate.schema._profile import Profile, Rule
 from cliproxy.translate.schema._profiles import PROFILES
 from cliproxy.translate.schema._walk import Walk, as_node
@@ -37,13 +39,32 @@ def clean_schema(schema: dict[str, Any] | None, profile: str | Profile) -> dict[
     return out
 
 
+_CACHE_SIZE = 512
+_gemini_cache: dict[bytes, dict[str, Any]] = {}
+
+
 def clean_schema_for_gemini(schema: dict[str, Any] | None) -> dict[str, Any]:
     """Gemini ``FunctionDeclaration.parameters`` (OpenAPI 3.0 subset, upper-case types).
+
+    Agents send the same tool schemas on every turn, so results are cached by the
+    schema's JSON text; the result is shared and must be treated as read-only.
 
     >>> clean_schema_for_gemini({"type": "object", "properties": {"n": {"const": 1}}})
     {'type': 'OBJECT', 'properties': {'n': {'enum': ['1'], 'type': 'STRING'}}}
     """
-    return clean_schema(schema, "gemini")
+    if schema is None:
+        return clean_schema(None, "gemini")
+    try:
+        key = orjson.dumps(schema)
+    except TypeError:  # not JSON-serialisable: clean it without caching
+        return clean_schema(schema, "gemini")
+    cached = _gemini_cache.get(key)
+    if cached is None:
+        cached = clean_schema(schema, "gemini")
+        if len(_gemini_cache) >= _CACHE_SIZE:
+            _gemini_cache.pop(next(iter(_gemini_cache)))
+        _gemini_cache[key] = cached
+    return cached
 
 
 def clean_schema_for_claude(schema: dict[str, Any] | None) -> dict[str, Any]:
