@@ -1,18 +1,27 @@
 """The running proxy: the current config snapshot and everything derived from it.
 
-The service owns the config watcher and swaps derived state (access policy, and later
-the credential pool, model registry and plugin host) whole on every good reload, so a
-request sees one consistent snapshot. The HTTP layer (``cliproxy.server``) only reads it.
+The service owns the config watcher and rebuilds derived state (access policy,
+credentials, model registry) on every good reload, swapping whole objects so a request
+sees one consistent snapshot. Runtime state that must survive a reload (cooldowns,
+cursors, affinity) lives in the pool's state backend, keyed by stable credential ids.
+The HTTP layer (``cliproxy.server``) only reads what is here.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cliproxy.access import AccessPolicy
 from cliproxy.config import AuthChanges, Config, ConfigWatcher
+from cliproxy.credentials import sources
+from cliproxy.credentials.persist import CdsStore, restore
+from cliproxy.credentials.pool import Pool
+from cliproxy.credentials.record import Credential
+from cliproxy.pipeline import Pipeline
+from cliproxy.providers.http import HttpClient
+from cliproxy.translate.registry import default_registry
 
 if TYPE_CHECKING:
     from cliproxy.server.routes import Handler
@@ -24,7 +33,11 @@ log = logging.getLogger("cliproxy")
 
 class Service:
     def __init__(self, config: Config, config_path: Path | None = None, *, watch: bool = True,
-                 poll_interval: float | None = None) -> None:
+                 poll_interval: float | None = None, token_urls: dict[str, str] | None = None) -> None:
+        from cliproxy.models.catalog import Catalog
+        from cliproxy.models.registry import ModelRegistry
+        from cliproxy.providers import registry as providers
+
         self.config_path = config_path
         self.config = config
         self.access = AccessPolicy(config.api_keys)
@@ -33,12 +46,25 @@ class Service:
         self._watcher: ConfigWatcher | None = None
         self.reloads = 0
         self.auth_files: set[Path] = set()
+        self.http = HttpClient()
+        self.pool = Pool.from_config(config, store=self._cds_store(config))
+        self.models = ModelRegistry(Catalog.load())
+        self.providers = providers
+        self.refresher: Any = None
+        self.pipeline = Pipeline(pool=self.pool, models=self.models, providers=providers, http=self.http,
+                                 translations=default_registry(), config=config)
+        self._token_urls = token_urls
 
     # -- lifecycle
 
     async def start(self) -> None:
         self._announce_access()
-        self.auth_files = set(self.auth_dir.glob("*.json")) if self.auth_dir.is_dir() else set()
+        self._load_credentials()
+        if self.config.save_cooldown_status:
+            restored = await restore(self.pool, self.auth_dir)
+            if restored:
+                log.info("restored %d cooldown record(s)", restored)
+        self._start_refresher()
         if self._watch and self.config_path is not None:
             kwargs = {} if self._poll_interval is None else {"poll_interval": self._poll_interval}
             self._watcher = ConfigWatcher(
@@ -50,6 +76,18 @@ class Service:
         if self._watcher is not None:
             await self._watcher.stop()
             self._watcher = None
+        if self.refresher is not None:
+            await self.refresher.stop()
+        await self.http.close()
+
+    def _start_refresher(self) -> None:
+        try:
+            from cliproxy.credentials.refresh import Refresher
+        except ImportError:  # pragma: no cover - refresh not built
+            return
+        self.refresher = Refresher(self.pool, self.http, token_urls=self._token_urls)
+        self.pipeline.refresher = self.refresher
+        self.refresher.start()
 
     @property
     def auth_dir(self) -> Path:
@@ -57,7 +95,22 @@ class Service:
 
     def handlers(self) -> dict[tuple[str, str], Handler]:
         """Route handlers the service provides; routes without one answer 501."""
-        return {}
+        from cliproxy.server.handlers import generation_handlers
+        return generation_handlers()
+
+    # -- credentials
+
+    def _cds_store(self, config: Config) -> CdsStore | None:
+        return CdsStore(Path(config.auth_dir).expanduser()) if config.save_cooldown_status else None
+
+    def _load_credentials(self) -> None:
+        creds: list[Credential] = sources.from_config(self.config)
+        if self.auth_dir.is_dir():
+            creds += sources.load_auth_dir(self.auth_dir, self.config)
+            self.auth_files = set(self.auth_dir.glob("*.json"))
+        self.pool.replace(creds)
+        self.models.rebuild(self.pool.credentials(), self.config)
+        log.info("%d credential(s) loaded, %d model(s) served", len(creds), len(self.models.listable()))
 
     # -- reload
 
@@ -68,6 +121,10 @@ class Service:
             log.warning("host/port changed in the config; that takes effect after a restart")
         self.config = config
         self.access = AccessPolicy(config.api_keys)
+        self.pool.apply_config(config)
+        self.pool.store = self._cds_store(config)
+        self.pipeline.config = config
+        self._load_credentials()
         self.reloads += 1
         if config.debug != old.debug:
             logging.getLogger("cliproxy").setLevel(logging.DEBUG if config.debug else logging.INFO)
@@ -80,9 +137,7 @@ class Service:
         for kind, paths in (("added", changes.added), ("changed", changes.changed), ("removed", changes.removed)):
             for path in paths:
                 log.info("auth file %s: %s", kind, path.name)
-        self.auth_files.difference_update(changes.removed)
-        self.auth_files.update(changes.added)
-        self.auth_files.update(changes.changed)
+        self._load_credentials()
 
     def _on_error(self, exc: Exception) -> None:
         log.warning("config reload failed, keeping the last good config: %s", exc)

@@ -8,6 +8,8 @@ JSON it is passed through verbatim, as CPA does, so a client sees what the upstr
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -137,10 +139,12 @@ def exception_response(fmt: Format, exc: CliproxyError) -> web.Response:
     if isinstance(exc, UpstreamError) and exc.retry_after is not None:
         headers["Retry-After"] = str(max(0, int(exc.retry_after + 0.999)))
     if isinstance(exc, CooldownError):
-        extra = {"model": exc.model, "reset_seconds": exc.reset_seconds, "provider": exc.provider}
-        return error_response(fmt, 429, exc.message, headers=headers, code="model_cooldown",
-                              type=None if fmt is not Format.CLAUDE else "rate_limit_error",
-                              extra=extra)
+        reset_time = datetime.fromtimestamp(time.time() + exc.reset_seconds, UTC).isoformat(timespec="seconds")
+        extra: dict[str, Any] = {"model": exc.model, "reset_time": reset_time.replace("+00:00", "Z"),
+                                 "reset_seconds": exc.reset_seconds, "provider": exc.provider}
+        # the Gemini shape's "code" is the HTTP status: name the reason beside it
+        extra["reason" if fmt is Format.GEMINI else "code"] = "model_cooldown"
+        return error_response(fmt, 429, exc.message, headers=headers, code="model_cooldown", extra=extra)
     if isinstance(exc, UpstreamError) and _is_json_object(exc.body):
         return web.Response(status=exc.status, body=exc.body, content_type=_JSON, headers=headers)
     param = exc.param if isinstance(exc, RequestError) else None

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from cliproxy.translate import ir
-from cliproxy.translate.adapter import StreamDecoder, StreamEncoder
+from cliproxy.translate.adapter import StreamDecoder, StreamEncoder, UsageSniffer
+from cliproxy.translate.collect import merge_usage
 
-__all__ = ["Sequencer", "StreamTranslator"]
+__all__ = ["Passthrough", "Sequencer", "StreamTranslator"]
+
+_CONTENT = (ir.BlockStart, ir.TextDelta, ir.ThinkingDelta, ir.ToolArgsDelta, ir.SignatureDelta, ir.StreamEnd)
 
 
 class _Pending:
@@ -139,9 +142,14 @@ def _renumber(ev: ir.Event, index: int) -> ir.Event:
 
 
 class StreamTranslator:
-    """Upstream bytes in one format -> client bytes in another, event by event."""
+    """Upstream bytes in one format -> client bytes in another, event by event.
 
-    __slots__ = ("_decoder", "_done", "_encoder", "_seq", "usage")
+    ``started`` turns true at the first content (or the end of the stream);
+    ``early_error`` holds an in-band error that came before it, so the caller can fail
+    over to another credential while nothing has reached the client.
+    """
+
+    __slots__ = ("_decoder", "_done", "_encoder", "_seq", "early_error", "started", "usage")
 
     def __init__(self, decoder: StreamDecoder, encoder: StreamEncoder) -> None:
         self._decoder = decoder
@@ -149,6 +157,8 @@ class StreamTranslator:
         self._seq = Sequencer()
         self._done = False
         self.usage: ir.Usage | None = None
+        self.started = False
+        self.early_error: ir.Error | None = None
 
     def feed(self, chunk: bytes) -> bytes:
         return self._run(self._decoder.decode(chunk))
@@ -165,10 +175,55 @@ class StreamTranslator:
         parts: list[bytes] = []
         enc = self._encoder.encode
         for ev in events:
-            if isinstance(ev, ir.UsageEvent) or (isinstance(ev, ir.StreamEnd) and ev.usage is not None):
-                self.usage = ev.usage
+            if not self.started:
+                if isinstance(ev, _CONTENT):
+                    self.started = True
+                elif isinstance(ev, ir.Error):
+                    self.early_error = ev
+            if isinstance(ev, ir.UsageEvent | ir.StreamEnd) and ev.usage is not None:
+                self.usage = merge_usage(self.usage, ev.usage)
             for out in self._seq.feed(ev):
                 b = enc(out)
                 if b:
                     parts.append(b)
         return b"".join(parts)
+
+
+class Passthrough:
+    """Same format in and out: bytes flow untouched.
+
+    Until the first content the stream is also decoded, so an in-band error before it
+    can still fail over; after that only the cheap usage sniffer looks at the bytes.
+    """
+
+    __slots__ = ("_decoder", "_sniffer", "early_error", "started")
+
+    def __init__(self, decoder: StreamDecoder, sniffer: UsageSniffer) -> None:
+        self._decoder: StreamDecoder | None = decoder
+        self._sniffer = sniffer
+        self.started = False
+        self.early_error: ir.Error | None = None
+
+    @property
+    def usage(self) -> ir.Usage | None:
+        return self._sniffer.usage
+
+    def feed(self, chunk: bytes) -> bytes:
+        self._sniffer.feed(chunk)
+        if self._decoder is not None:
+            self._watch(self._decoder.decode(chunk))
+        return chunk
+
+    def finish(self) -> bytes:
+        if self._decoder is not None:
+            self._watch(self._decoder.flush())
+        return b""
+
+    def _watch(self, events: list[ir.Event]) -> None:
+        for ev in events:
+            if isinstance(ev, _CONTENT):
+                self.started = True
+                self._decoder = None
+                return
+            if isinstance(ev, ir.Error):
+                self.early_error = ev

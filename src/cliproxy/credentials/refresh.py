@@ -1,0 +1,334 @@
+"""The OAuth token refresh loop, and the forced refresh after an upstream 401.
+
+Usage::
+
+    refresher = Refresher(pool, http)
+    refresher.start()                       # background loop on the running event loop
+    cred = await refresher.refresh_now(cred)  # e.g. after a 401; concurrent callers share it
+    await refresher.stop()
+
+When a credential is due follows CPA (``shouldRefresh``): never after its last refresh
+was refused as unauthorized (until its refresh token changes); ``refresh_interval_seconds``
+in the auth file wins; otherwise the provider's lead before expiry (Claude 4 h, Codex
+5 days, Antigravity, Kimi and xAI 5 min); a failed refresh waits 5 minutes.
+
+The token URL of a provider is, first to last: ``token_urls[provider]``, the environment
+variable ``CLIPROXY_TOKEN_URL_<PROVIDER>`` (upper case, ``-`` as ``_``), the file's own
+``token_endpoint`` (xAI), CPA's endpoint. A refreshed token is written back into the
+auth file atomically (other keys and their order are kept) and swapped into the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cliproxy.errors import UpstreamError
+from cliproxy.providers.http import HttpClient, proxy_key
+from cliproxy.providers.retry import parse_duration
+
+from .oauth_tokens import TOKEN_ENDPOINTS, TokenEndpoint
+from .pool import Pool
+from .record import Credential
+
+__all__ = ["FAILURE_BACKOFF", "REVOKED_COOLDOWN", "RefreshError", "Refresher", "refresh_interval"]
+
+log = logging.getLogger("cliproxy.refresh")
+
+FAILURE_BACKOFF = 300.0  # a failed refresh is retried after 5 minutes (CPA)
+INEFFECTIVE_BACKOFF = 30.0  # a "successful" refresh that left the token due
+REVOKED_COOLDOWN = 1800.0  # how long the pipeline should cool a credential whose grant is gone
+DEFAULT_INTERVAL = 900.0
+_INTERVAL_KEYS = ("refresh_interval_seconds", "refreshIntervalSeconds", "refresh_interval", "refreshInterval")
+_LAST_REFRESH_KEYS = ("last_refresh", "lastRefresh", "last_refreshed_at", "lastRefreshedAt")
+
+
+class RefreshError(UpstreamError):
+    """A token refresh failed. ``revoked`` means the grant is gone (``invalid_grant``,
+    401/403): the credential needs a new login and should cool for ``cooldown_seconds``."""
+
+    def __init__(self, message: str, *, status: int = 502, revoked: bool = False, body: bytes | None = None,
+                 credential_id: str | None = None) -> None:
+        super().__init__(message, status=status, body=body, credential_id=credential_id)
+        self.revoked = revoked
+        self.cooldown_seconds = REVOKED_COOLDOWN if revoked else 0.0
+
+
+@dataclasses.dataclass(slots=True)
+class _Status:
+    next_after: float = 0.0
+    revoked_token: str = ""  # the refresh token that was refused; a new one clears the block
+    last_error: str = ""
+
+
+class Refresher:
+    """Keeps OAuth access tokens of the pool's credentials fresh."""
+
+    def __init__(self, pool: Pool, http: HttpClient, *, token_urls: Mapping[str, str] | None = None,
+                 clock: Callable[[], float] = time.time, interval: float = DEFAULT_INTERVAL,
+                 workers: int = 16, global_proxy: str = "") -> None:
+        self.pool = pool
+        self.http = http
+        self.token_urls = {k.lower(): v for k, v in (token_urls or {}).items()}
+        self.clock = clock
+        self.interval = interval
+        self.global_proxy = global_proxy
+        self._workers = asyncio.Semaphore(max(1, workers))
+        self._status: dict[str, _Status] = {}
+        self._inflight: dict[str, asyncio.Future[Credential]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    # -- when ---------------------------------------------------------------------
+
+    def due_at(self, cred: Credential) -> float | None:
+        """Unix time when ``cred`` should be refreshed (0 = now), or None for never."""
+        endpoint = TOKEN_ENDPOINTS.get(cred.provider)
+        if endpoint is None or cred.disabled or not cred.refresh_token:
+            return None
+        status = self._status.get(cred.id)
+        if status is not None and status.revoked_token and status.revoked_token == cred.refresh_token:
+            return None
+        expires = cred.expires_at()
+        expiry = expires.timestamp() if expires is not None else None
+        last = _last_refresh(cred.metadata)
+        step = refresh_interval(cred.metadata) or endpoint.lead
+        if refresh_interval(cred.metadata):
+            due = min(expiry - step if expiry is not None else float("inf"), last + step if last else 0.0)
+        elif expiry is not None:
+            due = expiry - step
+        else:
+            due = last + step if last else 0.0
+        return max(due, status.next_after if status is not None else 0.0)
+
+    def due(self, now: float | None = None) -> list[Credential]:
+        """Credentials of the pool that are due at ``now``."""
+        now = self.clock() if now is None else now
+        return [c for c in self.pool.credentials() if (at := self.due_at(c)) is not None and at <= now]
+
+    def token_url(self, cred: Credential) -> str:
+        """Where ``cred``'s refresh request goes (see the module docstring for the order)."""
+        provider = cred.provider.lower()
+        if provider in self.token_urls:
+            return self.token_urls[provider]
+        env = os.environ.get("CLIPROXY_TOKEN_URL_" + provider.upper().replace("-", "_"))
+        if env:
+            return env
+        return TOKEN_ENDPOINTS[provider].url_for(cred)
+
+    # -- refresh ------------------------------------------------------------------
+
+    async def refresh_now(self, cred: Credential) -> Credential:
+        """Refresh ``cred`` now and return the updated record. Concurrent callers for
+        the same credential share one refresh; a caller holding a token that another
+        refresh already replaced gets the current record without a new call.
+        Raises :class:`RefreshError` (at once, without a call, when this refresh token was
+        already refused)."""
+        current = self.pool.get(cred.id) or cred
+        if cred.access_token and current.access_token and current.access_token != cred.access_token:
+            return current
+        status = self._status.get(cred.id)
+        if status is not None and status.revoked_token and status.revoked_token == current.refresh_token:
+            raise RefreshError(f"refresh token was refused earlier: {status.last_error}", status=401,
+                               revoked=True, credential_id=cred.id)
+        pending = self._inflight.get(cred.id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._refresh(current))
+            self._inflight[cred.id] = pending
+            pending.add_done_callback(lambda _f, cid=cred.id: self._inflight.pop(cid, None))
+        return await asyncio.shield(pending)
+
+    async def tick(self) -> int:
+        """Refresh every due credential (at most ``workers`` at once); how many succeeded."""
+        async def one(cred: Credential) -> bool:
+            async with self._workers:
+                try:
+                    await self.refresh_now(cred)
+                except RefreshError as exc:
+                    log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc.message)
+                    return False
+            return True
+        results = await asyncio.gather(*(one(c) for c in self.due()))
+        return sum(results)
+
+    async def _refresh(self, cred: Credential) -> Credential:
+        endpoint = TOKEN_ENDPOINTS.get(cred.provider)
+        if endpoint is None:
+            raise RefreshError(f"{cred.provider} credentials have no token refresh", status=400,
+                               credential_id=cred.id)
+        if not cred.refresh_token:
+            raise RefreshError("credential has no refresh token", status=401, credential_id=cred.id)
+        try:
+            data = await self._post(endpoint, cred)
+        except RefreshError as exc:
+            self._failed(cred, exc)
+            raise
+        updated = await self._commit(cred, endpoint.updates(data, cred, self.clock()))
+        self._status.pop(cred.id, None)
+        if (at := self.due_at(updated)) is not None and at <= self.clock():
+            self._status[cred.id] = _Status(next_after=self.clock() + INEFFECTIVE_BACKOFF)
+        return updated
+
+    async def _post(self, endpoint: TokenEndpoint, cred: Credential) -> dict[str, Any]:
+        body, headers = endpoint.request(cred)
+        proxy = proxy_key(cred.proxy_url, self.global_proxy)
+        try:
+            resp = await self.http.request("POST", self.token_url(cred), headers=headers, body=body, proxy=proxy)
+            try:
+                raw = await resp.read()
+            finally:
+                resp.release()
+        except UpstreamError as exc:
+            raise RefreshError(f"token endpoint unreachable: {exc.message}", status=exc.status,
+                               credential_id=cred.id) from exc
+        data = _json(raw)
+        if resp.status == 200 and isinstance(data.get("access_token"), str) and data["access_token"]:
+            return data
+        error = data.get("error")
+        code = error if isinstance(error, str) else ""
+        revoked = code == "invalid_grant" or resp.status in (401, 403)
+        detail = data.get("error_description") or code or f"status {resp.status}"
+        raise RefreshError(f"token refresh refused: {detail}", status=401 if revoked else 502,
+                           revoked=revoked, body=raw, credential_id=cred.id)
+
+    def _failed(self, cred: Credential, exc: RefreshError) -> None:
+        status = self._status.setdefault(cred.id, _Status())
+        status.last_error = exc.message
+        if exc.revoked:
+            status.revoked_token = cred.refresh_token
+        else:
+            status.next_after = self.clock() + FAILURE_BACKOFF
+
+    async def _commit(self, cred: Credential, updates: dict[str, Any]) -> Credential:
+        metadata = dict(cred.metadata)
+        metadata.update(updates)
+        if cred.path is not None:
+            try:
+                await asyncio.to_thread(write_auth_file, cred.path, updates)
+            except OSError as exc:
+                log.warning("could not save refreshed token to %s: %s", cred.path, exc)
+        updated = dataclasses.replace(cred, metadata=metadata)
+        self._swap(updated)
+        return updated
+
+    def _swap(self, updated: Credential) -> None:
+        creds = self.pool.credentials()
+        if any(c.id == updated.id for c in creds):
+            self.pool.replace(updated if c.id == updated.id else c for c in creds)
+
+    # -- loop ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the loop in a task on the running event loop."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="cliproxy-refresh")
+
+    def wake(self) -> None:
+        """Re-check due times now (e.g. after credentials were reloaded)."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        pending = list(self._inflight.values())
+        for t in [task, *pending]:
+            if t is not None:
+                t.cancel()
+        for t in [task, *pending]:
+            if t is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:  # the loop must survive anything one pass does
+                log.exception("token refresh pass failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._next_delay())
+
+    def _next_delay(self) -> float:
+        now = self.clock()
+        times = [at for c in self.pool.credentials() if (at := self.due_at(c)) is not None]
+        return min(self.interval, max(1.0, min(times, default=now + self.interval) - now))
+
+
+def refresh_interval(metadata: Mapping[str, Any]) -> float:
+    """``refresh_interval_seconds`` (or CPA's other spellings) in seconds; 0 when absent."""
+    for key in _INTERVAL_KEYS:
+        if key in metadata and (secs := _duration(metadata[key])) > 0:
+            return secs
+    return 0.0
+
+
+def write_auth_file(path: Path, updates: Mapping[str, Any]) -> None:
+    """Set ``updates`` in the JSON file at ``path``: atomic (temp file + rename), other
+    keys and the key order kept, new keys appended."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    data.update(updates)
+    payload = orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _last_refresh(metadata: Mapping[str, Any]) -> float:
+    for key in _LAST_REFRESH_KEYS:
+        value = metadata.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return value / 1000 if value > 1e12 else float(value)
+        if isinstance(value, str) and value.strip():
+            try:
+                return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+    return 0.0
+
+
+def _duration(value: Any) -> float:
+    """Seconds from a number or a string: ``"90"``, ``"1.5"``, or a Go duration ``"1h30m"``."""
+    if isinstance(value, bool):
+        return 0.0
+    if isinstance(value, int | float):
+        return max(0.0, float(value))
+    if not isinstance(value, str) or not value.strip():
+        return 0.0
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    return max(0.0, parse_duration(text) or 0.0)
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    try:
+        data = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,234 @@
+"""The model registry: which credentials serve which client-visible model, and how.
+
+Rebuilt whole on every reload (:meth:`ModelRegistry.rebuild`); a generation is
+immutable, so :meth:`ModelRegistry.resolve` is a dict lookup without locks::
+
+    registry = ModelRegistry(Catalog.load())
+    registry.rebuild(credentials, config)
+    route = registry.resolve("gpt-5(high)")      # ModelNotFoundError when unknown
+    route.model, route.suffix, route.providers   # "gpt-5", "high", ["codex"]
+    [c for c in creds if route.supports(c, route.model)]
+    route.upstream_models(cred)                  # ["gpt-5"]
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..credentials.record import Credential
+from ..errors import ModelNotFoundError
+from .bindings import Binding, bind_credential
+from .catalog import Catalog, ModelInfo
+from .suffix import split_suffix
+
+__all__ = ["AUTO_MODEL", "ModelRegistry", "Route", "Supports"]
+
+AUTO_MODEL = "auto"
+Supports = Callable[[Credential, str], bool]
+_NO_BINDINGS: Mapping[str, Binding] = {}
+
+
+@dataclass(slots=True)
+class _Entry:
+    """One client-visible model id in one generation."""
+
+    model: str
+    info: ModelInfo
+    providers: list[str] = field(default_factory=list)
+    by_provider: dict[str, ModelInfo] = field(default_factory=dict)
+    credentials: list[str] = field(default_factory=list)
+    route: Route | None = None
+
+
+@dataclass(slots=True)
+class _Generation:
+    number: int
+    entries: dict[str, _Entry]
+    bindings: dict[str, Mapping[str, Binding]]
+    supports: Supports
+    auto: str | None
+
+
+class Route:
+    """A resolved request model. Built once per model and generation; do not mutate."""
+
+    __slots__ = ("_bindings", "_cursors", "model", "providers", "requested", "suffix", "supports")
+
+    def __init__(self, requested: str, model: str, suffix: str | None, providers: list[str],
+                 supports: Supports, bindings: Mapping[str, Mapping[str, Binding]],
+                 cursors: dict[tuple[str, str], int]) -> None:
+        self.requested = requested
+        self.model = model
+        self.suffix = suffix
+        self.providers = providers
+        self.supports = supports
+        self._bindings = bindings
+        self._cursors = cursors
+
+    def __repr__(self) -> str:
+        return f"Route(requested={self.requested!r}, model={self.model!r}, suffix={self.suffix!r})"
+
+    def with_request(self, requested: str, suffix: str | None) -> Route:
+        return Route(requested, self.model, suffix, self.providers, self.supports, self._bindings,
+                     self._cursors)
+
+    def _binding(self, cred: Credential) -> Binding | None:
+        return self._bindings.get(cred.id, _NO_BINDINGS).get(self.model)
+
+    def upstream_models(self, cred: Credential) -> list[str]:
+        """Upstream name(s) for ``cred``, as configured (a name may carry its own suffix).
+
+        A compat alias pool is rotated one step per call, so failover can try the next
+        name on the same credential before moving on.
+        """
+        binding = self._binding(cred)
+        if binding is None:
+            return [self.model]
+        names = binding.upstream
+        if len(names) == 1:
+            return [names[0]]
+        key = (cred.id, self.model)
+        offset = self._cursors.get(key, 0)
+        self._cursors[key] = (offset + 1) % len(names)
+        return [*names[offset:], *names[:offset]]
+
+    def force_mapping(self, cred: Credential) -> bool:
+        """Whether responses from ``cred`` must report :meth:`response_model` as ``model``."""
+        binding = self._binding(cred)
+        return binding is not None and binding.force_mapping
+
+    def response_model(self, cred: Credential) -> str:
+        """The ``model`` a force-mapped response reports (the configured alias)."""
+        binding = self._binding(cred)
+        return binding.alias if binding is not None and binding.alias else self.model
+
+
+class ModelRegistry:
+    """Client-visible model ids -> credentials, rebuilt whole on every reload."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._cursors: dict[tuple[str, str], int] = {}
+        self._gen = _Generation(0, {}, {}, _never, None)
+
+    @property
+    def generation(self) -> int:
+        return self._gen.number
+
+    def rebuild(self, credentials: Iterable[Credential], config: Any) -> None:
+        """Register every enabled credential's models; bumps :attr:`generation`."""
+        now = int(time.time())
+        cache: dict[tuple[Any, ...], dict[str, Binding]] = {}
+        bindings: dict[str, Mapping[str, Binding]] = {}
+        entries: dict[str, _Entry] = {}
+        counts: dict[str, dict[str, int]] = {}
+        for cred in credentials:
+            if cred.disabled or cred.id in bindings:
+                continue
+            table = bind_credential(cred, config, self.catalog, now, cache)
+            if table:
+                bindings[cred.id] = table
+                _register(entries, counts, cred, table)
+        _order_providers(entries, counts)
+        self._publish(entries, bindings)
+
+    def _publish(self, entries: dict[str, _Entry], bindings: dict[str, Mapping[str, Binding]]) -> None:
+        supports = _supports_for(bindings)
+        for entry in entries.values():
+            entry.route = Route(entry.model, entry.model, None, entry.providers, supports, bindings,
+                                self._cursors)
+        self._gen = _Generation(self._gen.number + 1, entries, bindings, supports, _pick_auto(entries))
+
+    def resolve(self, requested: str) -> Route:
+        """The route for a request model; raises :class:`ModelNotFoundError` when unknown."""
+        entry = self._gen.entries.get(requested)
+        if entry is not None and entry.route is not None:
+            return entry.route
+        base, suffix = split_suffix(requested.strip())
+        if base.strip() == AUTO_MODEL and self._gen.auto is not None:
+            base = self._gen.auto
+        entry = self._gen.entries.get(base.strip()) if suffix is not None or base != requested else None
+        if entry is not None and entry.route is not None:
+            return entry.route.with_request(requested, suffix)
+        raise ModelNotFoundError(requested)
+
+    def model_info(self, model: str, provider: str = "") -> ModelInfo | None:
+        """Capabilities of ``model`` as ``provider`` registered it, else the catalog's entry."""
+        entry = self._gen.entries.get(model) or self._gen.entries.get(split_suffix(model)[0])
+        if entry is not None:
+            return entry.by_provider.get(provider.strip().lower(), entry.info)
+        return self.catalog.lookup(split_suffix(model)[0])
+
+    def providers(self, model: str) -> list[str]:
+        """Providers serving ``model`` (CPA order), empty when none."""
+        entry = self._gen.entries.get(model)
+        return list(entry.providers) if entry is not None else []
+
+    def models_for(self, cred: Credential) -> list[ModelInfo]:
+        """The models ``cred`` registered in this generation."""
+        return [b.info for b in self._gen.bindings.get(cred.id, _NO_BINDINGS).values()]
+
+    def listable(self, suspended: Mapping[str, Any] | None = None) -> list[ModelInfo]:
+        """Models to list: those with at least one credential not suspended for them.
+
+        ``suspended`` maps credential id -> set of model names suspended for a non-quota
+        reason (not_found, unauthorized, model_not_supported...). A name may be the
+        client-visible id or one of its upstream names. Quota cooldowns must not be
+        passed: quota-cooled models stay listed, as in CPA.
+        """
+        gen = self._gen
+        if not suspended:
+            return [e.info for e in gen.entries.values()]
+        return [e.info for e in gen.entries.values() if _available(e, gen.bindings, suspended)]
+
+
+def _never(cred: Credential, model: str) -> bool:
+    return False
+
+
+def _supports_for(bindings: Mapping[str, Mapping[str, Binding]]) -> Supports:
+    def supports(cred: Credential, model: str) -> bool:
+        """Whether ``cred`` registered ``model`` in this generation."""
+        return model in bindings.get(cred.id, _NO_BINDINGS)
+
+    return supports
+
+
+def _register(entries: dict[str, _Entry], counts: dict[str, dict[str, int]], cred: Credential,
+              table: Mapping[str, Binding]) -> None:
+    provider = cred.provider.strip().lower()
+    for model_id, binding in table.items():
+        entry = entries.get(model_id)
+        if entry is None:
+            entry = entries[model_id] = _Entry(model_id, binding.info)
+        entry.credentials.append(cred.id)
+        entry.by_provider.setdefault(provider, binding.info)
+        per = counts.setdefault(model_id, {})
+        per[provider] = per.get(provider, 0) + 1
+
+
+def _order_providers(entries: Mapping[str, _Entry], counts: Mapping[str, Mapping[str, int]]) -> None:
+    for model_id, entry in entries.items():
+        per = counts[model_id]
+        entry.providers = sorted(per, key=lambda name: (-per[name], name))
+
+
+def _pick_auto(entries: Mapping[str, _Entry]) -> str | None:
+    """CPA's ``auto``: the newest (``created``) registered model; ties by id."""
+    best = min(entries.values(), key=lambda e: (-e.info.created, e.model), default=None)
+    return best.model if best is not None else None
+
+
+def _available(entry: _Entry, bindings: Mapping[str, Mapping[str, Binding]],
+               suspended: Mapping[str, Any]) -> bool:
+    for cred_id in entry.credentials:
+        names = suspended.get(cred_id)
+        if not names:
+            return True
+        binding = bindings[cred_id][entry.model]
+        if entry.model not in names and not any(n in names for n in binding.upstream):
+            return True
+    return False

@@ -1,0 +1,136 @@
+"""Read the thinking setting out of a request body, per wire format.
+
+* OpenAI chat: ``reasoning_effort``.
+* Responses / Codex / xAI: ``reasoning.effort``.
+* Claude: ``thinking.type`` (``disabled`` wins; ``adaptive`` counts only with
+  ``output_config.effort``), then ``thinking.budget_tokens``; ``enabled`` alone is auto.
+* Gemini: ``generationConfig.thinkingConfig`` ``thinkingLevel`` before ``thinkingBudget``
+  (snake_case spellings too); Antigravity the same under ``request.``.
+* Kimi: native ``thinking.type`` / ``thinking.effort``, else ``reasoning_effort``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .canonical import Mode, ThinkingConfig
+
+__all__ = ["extract_thinking"]
+
+Body = Mapping[str, Any]
+
+
+def extract_thinking(body: Body, fmt: str) -> ThinkingConfig | None:
+    """The setting ``body`` (in format ``fmt``) carries, or ``None`` when it has none."""
+    reader = _READERS.get(fmt.strip().lower())
+    if reader is None or not isinstance(body, Mapping):
+        return None
+    return reader(body, fmt)
+
+
+def _get(body: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(body, Mapping):
+            return None
+        body = body.get(key)
+    return body
+
+
+def _effort(value: Any, source: str) -> ThinkingConfig | None:
+    """A named effort: ``none`` / ``auto`` are modes, anything else a level."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip().lower()
+    if value == "none":
+        return ThinkingConfig(Mode.NONE, source=source)
+    if value == "auto":
+        return ThinkingConfig(Mode.AUTO, budget=-1, source=source)
+    return ThinkingConfig(Mode.LEVEL, level=value, source=source)
+
+
+def _budget(value: Any, source: str) -> ThinkingConfig | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        budget = int(float(value))
+    except ValueError:
+        return None
+    if budget == 0:
+        return ThinkingConfig(Mode.NONE, source=source)
+    if budget == -1:
+        return ThinkingConfig(Mode.AUTO, budget=-1, source=source)
+    return ThinkingConfig(Mode.BUDGET, budget=budget, source=source)
+
+
+def _openai(body: Body, source: str) -> ThinkingConfig | None:
+    return _effort(body.get("reasoning_effort"), source)
+
+
+def _responses(body: Body, source: str) -> ThinkingConfig | None:
+    return _effort(_get(body, "reasoning", "effort"), source)
+
+
+def _claude(body: Body, source: str) -> ThinkingConfig | None:
+    kind = _get(body, "thinking", "type")
+    if kind == "disabled":
+        return ThinkingConfig(Mode.NONE, source=source)
+    if kind in ("adaptive", "auto"):
+        return _effort(_get(body, "output_config", "effort"), source)
+    budget = _get(body, "thinking", "budget_tokens")
+    if budget is not None:
+        return _budget(budget, source)
+    if kind == "enabled":
+        return ThinkingConfig(Mode.AUTO, budget=-1, source=source)
+    return None
+
+
+def _gemini_at(config: Any, source: str) -> ThinkingConfig | None:
+    if not isinstance(config, Mapping):
+        return None
+    level = config.get("thinkingLevel", config.get("thinking_level"))
+    if level is not None:
+        return _effort(level, source)
+    budget = config.get("thinkingBudget", config.get("thinking_budget"))
+    if budget is not None:
+        return _budget(budget, source)
+    return None
+
+
+def _gemini(body: Body, source: str) -> ThinkingConfig | None:
+    return _gemini_at(_get(body, "generationConfig", "thinkingConfig"), source)
+
+
+def _antigravity(body: Body, source: str) -> ThinkingConfig | None:
+    return _gemini_at(_get(body, "request", "generationConfig", "thinkingConfig"), source)
+
+
+def _kimi(body: Body, source: str) -> ThinkingConfig | None:
+    thinking = body.get("thinking")
+    if not isinstance(thinking, Mapping):
+        return _openai(body, source)
+    kind = thinking.get("type")
+    if isinstance(kind, str) and kind.strip().lower() == "disabled":
+        return ThinkingConfig(Mode.NONE, source=source)
+    if "effort" in thinking:
+        return _effort(thinking["effort"], source)
+    if kind is not None:
+        # A native thinking type without an effort means "upstream default": the
+        # legacy reasoning_effort must not override it.
+        return None
+    return _openai(body, source)
+
+
+_READERS: dict[str, Callable[[Body, str], ThinkingConfig | None]] = {
+    "openai": _openai,
+    "openai-response": _responses,
+    "openai-responses": _responses,
+    "responses": _responses,
+    "codex": _responses,
+    "xai": _responses,
+    "claude": _claude,
+    "gemini": _gemini,
+    "gemini-cli": _antigravity,
+    "antigravity": _antigravity,
+    "kimi": _kimi,
+}

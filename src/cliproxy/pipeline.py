@@ -1,0 +1,369 @@
+"""The request lifecycle, in one place.
+
+Every generation request walks the same stages, in CPA's order (see the house plan):
+
+1. access (server middleware)            7. request translation, thinking, payload rules
+2. model router plugins      [seam]      8. upstream call; on failure classify, cool down,
+3. model resolution                         fail over before the first byte
+4. interceptors before auth  [seam]      9. response translation (whole or event by event)
+5. credential pick                      10. response / stream-chunk interceptors [seam]
+6. interceptors after auth   [seam]     11. usage record, lifecycle completion    [seam]
+
+The plugin seams are attribute checks on ``self.plugins``; with no plugin loaded they
+cost one ``is None`` test each. Request-retry rounds, ``max-retry-credentials`` and
+``max-retry-interval`` follow CPA: a round tries every eligible credential once; another
+round starts only for retryable statuses, after waiting for the nearest cooldown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+
+from cliproxy.credentials.pool import Pool
+from cliproxy.credentials.record import Credential
+from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError, UpstreamError
+from cliproxy.formats import Format
+from cliproxy.providers.base import REQUEST_FAULTS, Provider, UpstreamRequest
+from cliproxy.providers.http import HttpClient, proxy_key
+from cliproxy.translate import ir
+from cliproxy.translate.collect import Collector
+from cliproxy.translate.registry import Registry
+from cliproxy.translate.stream import Passthrough, StreamTranslator
+
+__all__ = ["Call", "Pipeline", "Reply", "StreamReply"]
+
+log = logging.getLogger("cliproxy.pipeline")
+
+RETRYABLE = frozenset({403, 408, 429, 500, 502, 503, 504})
+SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "Connection": "keep-alive"}
+
+
+@dataclass(slots=True)
+class Call:
+    """One client request, as the server hands it to the pipeline."""
+
+    format: Format
+    body: dict[str, Any]
+    model: str
+    stream: bool
+    headers: Mapping[str, str]
+    query: Mapping[str, str] = field(default_factory=dict)
+    action: str = "generate"  # or "count"
+    alt: str | None = None  # Gemini ?alt=
+    _ir: ir.Request | None = None
+
+    def client_ir(self, registry: Registry) -> ir.Request:
+        """The client request as IR, parsed once however many attempts need it."""
+        if self._ir is None:
+            req = registry.adapter(self.format).parse_request(self.body)
+            req.model = req.model or self.model
+            req.stream = self.stream
+            if self.format is Format.GEMINI:
+                req.extras["_alt"] = self.alt
+                if self.alt is None:
+                    req.extras["_stream_framing"] = "array"
+            self._ir = req
+        return self._ir
+
+
+@dataclass(slots=True)
+class Reply:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(slots=True)
+class StreamReply:
+    """An open stream whose first bytes are known; iterate for the rest."""
+
+    headers: dict[str, str]
+    first: bytes
+    rest: AsyncIterator[bytes]
+
+
+class Pipeline:
+    def __init__(self, *, pool: Pool, models: Any, providers: Any, http: HttpClient, translations: Registry,
+                 config: Any, refresher: Any = None, plugins: Any = None) -> None:
+        self.pool = pool
+        self.models = models
+        self.providers = providers
+        self.http = http
+        self.translations = translations
+        self.config = config
+        self.refresher = refresher
+        self.plugins = plugins
+
+    # ------------------------------------------------------------------ entry
+
+    async def run(self, call: Call) -> Reply | StreamReply:
+        route = self.models.resolve(call.model)
+        session_key = self._session_key(call)
+        rounds = max(0, int(self.config.request_retry or 0)) + 1
+        last: UpstreamError | None = None
+        for round_no in range(rounds):
+            tried: set[str] = set()
+            try:
+                return await self._round(call, route, tried, session_key)
+            except _RoundFailed as failed:
+                last = failed.error
+            if round_no + 1 >= rounds or last.status not in RETRYABLE:
+                break
+            if not await self._wait_for_cooldown(route):
+                break
+        assert last is not None
+        raise last
+
+    async def _wait_for_cooldown(self, route: Any) -> bool:
+        limit = float(self.config.max_retry_interval or 0)
+        wait = await self.pool.next_available_in(route.model, route.providers, supports=route.supports)
+        if wait is None or limit <= 0 or wait > limit:
+            return False
+        jitter = random.uniform(0, min(wait / 4, 2.0)) if wait > 0 else 0.0
+        await asyncio.sleep(wait + jitter)
+        return True
+
+    async def _round(self, call: Call, route: Any, tried: set[str], session_key: str | None) -> Reply | StreamReply:
+        max_creds = int(self.config.max_retry_credentials or 0)
+        last: UpstreamError | None = None
+        while not max_creds or len(tried) < max_creds:
+            try:
+                cred = await self.pool.pick(route.model, route.providers, tried, session_key=session_key,
+                                            supports=route.supports)
+            except (CooldownError, NoCredentialError):
+                if last is None:
+                    raise
+                break
+            tried.add(cred.id)
+            try:
+                return await self._with_credential(call, route, cred)
+            except _Final:
+                raise
+            except UpstreamError as err:
+                last = err
+        if last is None:
+            raise NoCredentialError(route.model, list(route.providers))
+        raise _RoundFailed(last)
+
+    async def _with_credential(self, call: Call, route: Any, cred: Credential) -> Reply | StreamReply:
+        provider: Provider = self.providers.provider_for(cred)
+        refreshed = False
+        names = route.upstream_models(cred) or [route.model]
+        i = 0
+        while i < len(names):
+            try:
+                return await self._attempt(call, route, cred, provider, names[i])
+            except UpstreamError as err:
+                if err.status == 401 and not refreshed and self.refresher is not None and cred.refresh_token:
+                    refreshed = True
+                    try:
+                        cred = await self.refresher.refresh_now(cred)
+                        continue  # the same credential, once more, with a fresh token
+                    except CliproxyError as exc:
+                        log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc)
+                decision = await self.pool.mark_failure(cred, route.model, err.status, retry_after=err.retry_after,
+                                                        body=err.body or b"")
+                log.info("upstream %s answered %d for %s (%s)", cred.label or cred.id, err.status, route.model,
+                         decision.reason or decision.kind)
+                if err.status in REQUEST_FAULTS or decision.request_fault or decision.stop:
+                    raise _Final(err) from err
+                if len(names) > 1 and err.status in (404, 429, 500, 502, 503, 504) and i + 1 < len(names):
+                    i += 1  # a model pool: the next upstream name before the next credential
+                    continue
+                raise
+        raise UpstreamError("no upstream model for credential", status=502)
+
+    # ------------------------------------------------------------------ one attempt
+
+    async def _attempt(self, call: Call, route: Any, cred: Credential, provider: Provider,
+                       model: str) -> Reply | StreamReply:
+        up_fmt = provider.upstream_format(call.format)
+        req_ir: ir.Request | None = None
+        if up_fmt == call.format:
+            body = dict(call.body)
+        else:
+            req_ir = call.client_ir(self.translations)
+            req_ir.model = model
+            body = self.translations.adapter(up_fmt).build_request(req_ir)
+        upstream_stream = (call.stream or provider.always_stream) and call.action == "generate"
+        upreq = provider.build(cred, body, model=model, stream=upstream_stream, client_headers=call.headers,
+                               action=call.action)
+        prepare = getattr(provider, "prepare", None)
+        if prepare is not None:
+            upreq.headers.update(await prepare(cred, self.http))
+        resp = await self._send(cred, upreq)
+        if resp.status >= 400:
+            try:
+                data = await resp.read()
+            finally:
+                resp.release()
+            raise provider.classify(resp.status, resp.headers, data, cred.id)
+        if call.action == "count":
+            return await self._count_reply(call, up_fmt, resp, cred, route)
+        if call.stream:
+            return await self._open_stream(call, route, cred, up_fmt, req_ir, resp)
+        return await self._whole_reply(call, route, cred, up_fmt, req_ir, resp, upreq.stream)
+
+    async def _send(self, cred: Credential, upreq: UpstreamRequest) -> aiohttp.ClientResponse:
+        proxy = proxy_key(cred.proxy_url, getattr(self.config, "proxy_url", ""))
+        resp = await self.http.request(upreq.method, upreq.url, headers=upreq.headers, body=upreq.body, proxy=proxy)
+        return resp
+
+    async def _whole_reply(self, call: Call, route: Any, cred: Credential, up_fmt: Format,
+                           req_ir: ir.Request | None, resp: aiohttp.ClientResponse, streamed: bool) -> Reply:
+        alias = route.response_model(cred) if route.force_mapping(cred) else None
+        try:
+            if streamed:  # the upstream only streams: collect it into one response
+                collector = Collector()
+                decoder = self.translations.adapter(up_fmt).stream_decoder(req_ir)
+                async for chunk in resp.content.iter_any():
+                    collector.feed(decoder.decode(chunk))
+                collector.feed(decoder.flush())
+                if collector.error is not None:
+                    raise UpstreamError(collector.error.message, status=collector.error.status or 502,
+                                        credential_id=cred.id)
+                out = self.translations.adapter(call.format).build_response(
+                    collector.response(alias), call.client_ir(self.translations))
+                body = _dumps(out)
+            else:
+                data = await resp.read()
+                if up_fmt == call.format and alias is None:
+                    body = data
+                else:
+                    parsed = _loads(data)
+                    if up_fmt == call.format:
+                        parsed["model"] = alias
+                        body = _dumps(parsed)
+                    else:
+                        body = _dumps(self.translations.translate_response(
+                            up_fmt, call.format, parsed, call.client_ir(self.translations), model=alias))
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise UpstreamError(f"upstream response broke off: {type(exc).__name__}", status=502,
+                                credential_id=cred.id) from exc
+        finally:
+            resp.release()
+        await self.pool.mark_success(cred, route.model)
+        return Reply(200, body, {"Content-Type": "application/json"})
+
+    async def _count_reply(self, call: Call, up_fmt: Format, resp: aiohttp.ClientResponse, cred: Credential,
+                           route: Any) -> Reply:
+        try:
+            data = _loads(await resp.read())
+        finally:
+            resp.release()
+        await self.pool.mark_success(cred, route.model)
+        if up_fmt == call.format:
+            return Reply(200, _dumps(data), {"Content-Type": "application/json"})
+        tokens = int(data.get("input_tokens") or data.get("totalTokens") or 0)
+        out = self.translations.adapter(call.format).count_tokens_response(tokens)
+        return Reply(200, _dumps(out), {"Content-Type": "application/json"})
+
+    # ------------------------------------------------------------------ streams
+
+    async def _open_stream(self, call: Call, route: Any, cred: Credential, up_fmt: Format,
+                           req_ir: ir.Request | None, resp: aiohttp.ClientResponse) -> StreamReply:
+        """Read until the first content, so an early failure can still fail over."""
+        alias = route.response_model(cred) if route.force_mapping(cred) else None
+        tr: StreamTranslator | Passthrough
+        if up_fmt == call.format and alias is None:
+            adapter = self.translations.adapter(up_fmt)
+            tr = Passthrough(adapter.stream_decoder(None), adapter.usage_sniffer())
+        else:
+            tr = self.translations.stream_translator(up_fmt, call.format, call.client_ir(self.translations),
+                                                     model=alias)
+            if req_ir is not None:
+                tr._decoder.request = req_ir  # restore names against what the upstream was sent
+        chunks = resp.content.iter_any()
+        pending: list[bytes] = []
+        try:
+            while not tr.started:
+                try:
+                    chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    pending.append(tr.finish())
+                    break
+                pending.append(tr.feed(chunk))
+                if tr.early_error is not None:
+                    break
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            resp.release()
+            raise UpstreamError(f"upstream stream broke before the first byte: {type(exc).__name__}",
+                                status=502, credential_id=cred.id) from exc
+        if tr.early_error is not None or not tr.started:
+            resp.release()
+            err = tr.early_error
+            raise UpstreamError(err.message if err else "upstream stream ended before any content",
+                                status=(err.status if err else 502) or 502, credential_id=cred.id)
+        await self.pool.mark_success(cred, route.model)
+        headers = dict(SSE_HEADERS)
+        if call.format is Format.GEMINI and call.alt != "sse":
+            headers["Content-Type"] = "application/json"
+        return StreamReply(headers, b"".join(pending), self._rest(call, tr, chunks, resp))
+
+    async def _rest(self, call: Call, tr: StreamTranslator | Passthrough, chunks: AsyncIterator[bytes],
+                    resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in chunks:
+                out = tr.feed(chunk)
+                if out:
+                    yield out
+            tail = tr.finish()
+            if tail:
+                yield tail
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # after the first byte the only way to fail is an in-format error event
+            log.warning("upstream stream broke off: %s", type(exc).__name__)
+            yield self._stream_error(call, tr, f"upstream stream broke off: {type(exc).__name__}")
+        finally:
+            resp.release()
+
+    def _stream_error(self, call: Call, tr: StreamTranslator | Passthrough, message: str) -> bytes:
+        if isinstance(tr, StreamTranslator):
+            tail = tr.finish()
+            if tail:
+                return tail
+        encoder = self.translations.adapter(call.format).stream_encoder(None, None)
+        return encoder.encode(ir.Error(message, status=502))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _session_key(self, call: Call) -> str | None:
+        if not self.pool.session_affinity:
+            return None
+        from cliproxy.credentials.session import extract_session_key
+        return extract_session_key(call.headers, call.body)
+
+
+class _RoundFailed(Exception):
+    def __init__(self, error: UpstreamError) -> None:
+        self.error = error
+
+
+class _Final(UpstreamError):
+    """An upstream error that must go to the client at once (a request fault)."""
+
+    def __init__(self, err: UpstreamError) -> None:
+        super().__init__(err.message, status=err.status, body=err.body, retry_after=err.retry_after,
+                         headers=err.headers, credential_id=err.credential_id)
+
+
+def _loads(data: bytes) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamError("upstream answered with invalid JSON", status=502, body=None) from exc
+    if not isinstance(parsed, dict):
+        raise UpstreamError("upstream answered with an unexpected JSON shape", status=502)
+    return parsed
+
+
+def _dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)

@@ -1,0 +1,128 @@
+"""Antigravity (Google's Cloud Code backend) with Google OAuth accounts.
+
+Requests are Gemini requests wrapped in an envelope::
+
+    POST {base}/v1internal:generateContent | :streamGenerateContent?alt=sse | :countTokens
+    Authorization: Bearer <access_token>
+    {"project": "<project_id>", "model": "<model>", "request": {<gemini request>},
+     "userAgent": "antigravity", "requestType": "agent", "requestId": "agent-<uuid>"}
+
+Answers wrap the Gemini response the same way: ``{"response": {...}}`` for the whole
+body and for every SSE ``data:`` payload. The pipeline unwraps them with
+:func:`unwrap_body` and :func:`unwrap_chunk` before translating (count-tokens answers
+are not wrapped; both helpers leave unwrapped data as it is).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from cliproxy.credentials.record import Credential
+from cliproxy.providers.base import UpstreamRequest, copy_client_headers
+from cliproxy.providers.gemini import GeminiProvider
+
+__all__ = ["AntigravityProvider", "envelope", "unwrap_body", "unwrap_chunk"]
+
+PROD_BASE_URL = "https://cloudcode-pa.googleapis.com"
+DAILY_BASE_URL = "https://daily-cloudcode-pa.googleapis.com"
+DEFAULT_VERSION = "2.9.1"
+DEFAULT_USER_AGENT = f"antigravity/hub/{DEFAULT_VERSION} darwin/arm64"
+
+
+class AntigravityProvider(GeminiProvider):
+    """Gemini (and Claude) models through Antigravity; Google RPC errors as Gemini."""
+
+    key = "antigravity"
+    default_base_url = PROD_BASE_URL
+
+    def build(self, cred: Credential, body: dict[str, Any], *, model: str, stream: bool,
+              client_headers: Mapping[str, str], action: str = "generate") -> UpstreamRequest:
+        body.pop("model", None)
+        body.pop("safetySettings", None)
+        base = self.base_url(cred)
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {cred.access_token}",
+                   "User-Agent": _user_agent(cred)}
+        if action == "count":
+            payload, url, stream = {"request": body}, base + "/v1internal:countTokens", False
+        else:
+            payload = envelope(body, model=model, project=_project(cred))
+            url = base + ("/v1internal:streamGenerateContent?alt=sse" if stream else "/v1internal:generateContent")
+        if stream:
+            headers["Accept"] = "text/event-stream"
+        headers.update(copy_client_headers(cred, client_headers))
+        return UpstreamRequest(url, headers, orjson.dumps(payload), stream)
+
+
+def envelope(request: dict[str, Any], *, model: str, project: str) -> dict[str, Any]:
+    """The Antigravity envelope around a Gemini request (CPA's field order)."""
+    image = "image" in model
+    out: dict[str, Any] = {"model": model, "userAgent": "antigravity",
+                           "requestType": "image_gen" if image else "agent"}
+    if project:
+        out["project"] = project
+    if image:
+        out["requestId"] = f"image_gen/{int(time.time() * 1000)}/{uuid.uuid4()}/12"
+    else:
+        out["requestId"] = f"agent-{uuid.uuid4()}"
+        if not request.get("sessionId"):
+            request["sessionId"] = _session_id(request)
+    out["request"] = request
+    return out
+
+
+def unwrap_body(body: Any) -> Any:
+    """The Gemini response inside ``{"response": ...}``; anything else unchanged."""
+    if isinstance(body, dict):
+        inner = body.get("response")
+        if isinstance(inner, dict):
+            return inner
+    return body
+
+
+def unwrap_chunk(data: bytes) -> bytes:
+    """One SSE ``data:`` payload (JSON bytes) with the envelope removed.
+
+    Non-JSON payloads (``[DONE]``, keep-alives) and unwrapped objects come back as they are.
+    """
+    if b'"response"' not in data:
+        return data
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return data
+    inner = unwrap_body(parsed)
+    return data if inner is parsed else orjson.dumps(inner)
+
+
+def _project(cred: Credential) -> str:
+    value = cred.metadata.get("project_id")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _user_agent(cred: Credential) -> str:
+    for source in (cred.attributes, cred.metadata):
+        value = source.get("user_agent")
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return DEFAULT_USER_AGENT
+
+
+def _session_id(request: Mapping[str, Any]) -> str:
+    """Stable per conversation: a hash of the first user text, as the native client does."""
+    contents = request.get("contents")
+    for content in contents if isinstance(contents, list) else ():
+        if not isinstance(content, dict) or content.get("role") != "user":
+            continue
+        parts = content.get("parts")
+        text = parts[0].get("text") if isinstance(parts, list) and parts and isinstance(parts[0], dict) else None
+        if isinstance(text, str) and text:
+            value = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") & 0x7FFFFFFFFFFFFFFF
+            return f"-{value}"
+    return f"-{random.randrange(9_000_000_000_000_000_000)}"

@@ -1,0 +1,106 @@
+"""What an upstream provider is: one class with declared traits and two jobs.
+
+A provider builds the upstream HTTP request for a credential (URL, auth headers, body
+tweaks of its dialect) and classifies the upstream's error answers (status, retry
+hint, whether it is the client's fault). Translation between formats happens before
+``build`` (the body is already in ``format``) and after the response (the pipeline).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import orjson
+
+from cliproxy.credentials.record import Credential
+from cliproxy.errors import UpstreamError
+from cliproxy.formats import Format
+from cliproxy.providers.retry import retry_after_header
+
+__all__ = ["REQUEST_FAULTS", "Provider", "UpstreamRequest", "copy_client_headers", "error_message"]
+
+# statuses that are the request's fault: answered at once, never cooled, never retried
+REQUEST_FAULTS = frozenset({400, 409, 413, 422})
+
+
+@dataclass(slots=True)
+class UpstreamRequest:
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    stream: bool
+    method: str = "POST"
+
+
+def copy_client_headers(cred: Credential, client_headers: Mapping[str, str]) -> dict[str, str]:
+    """The credential's ``headers:``; a value ``$NAME`` copies header NAME from the client
+    request and is left out when the client did not send it (CPA)."""
+    out: dict[str, str] = {}
+    for name, value in cred.headers.items():
+        if value.startswith("$"):
+            copied = client_headers.get(value[1:])
+            if copied:
+                out[name] = copied
+        else:
+            out[name] = value
+    return out
+
+
+def error_message(body: bytes, status: int) -> str:
+    """A short human message from an upstream error body."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        text = body[:300].decode("utf-8", "replace").strip()
+        return text or f"upstream answered {status}"
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        data = data[0]
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            msg = err.get("message") or err.get("detail") or err.get("type")
+            if isinstance(msg, str) and msg:
+                return msg
+        elif isinstance(err, str):
+            return err
+    return f"upstream answered {status}"
+
+
+class Provider(ABC):
+    """An upstream API family. Subclasses set the class attributes and ``build``."""
+
+    key: ClassVar[str]
+    format: ClassVar[Format]
+    default_base_url: ClassVar[str]
+    always_stream: ClassVar[bool] = False  # e.g. Codex: upstream always streams
+
+    def upstream_format(self, client: Format) -> Format:
+        """The wire format this provider is spoken to in, for a client of ``client``."""
+        return self.format
+
+    def base_url(self, cred: Credential) -> str:
+        return (cred.base_url or self.default_base_url).rstrip("/")
+
+    @abstractmethod
+    def build(self, cred: Credential, body: dict[str, Any], *, model: str, stream: bool,
+              client_headers: Mapping[str, str], action: str = "generate") -> UpstreamRequest:
+        """The upstream request. ``body`` is in ``upstream_format``; ``action`` is
+        ``generate`` or ``count``."""
+
+    def retry_hint(self, status: int, headers: Mapping[str, str], body: Any) -> float | None:
+        """Seconds until the upstream wants to be asked again (provider-specific hints)."""
+        return retry_after_header(headers)
+
+    def classify(self, status: int, headers: Mapping[str, str], body: bytes,
+                 credential_id: str | None = None) -> UpstreamError:
+        """An upstream error answer as an ``UpstreamError`` carrying status and retry hint."""
+        try:
+            parsed: Any = orjson.loads(body) if body else None
+        except orjson.JSONDecodeError:
+            parsed = None
+        return UpstreamError(error_message(body, status), status=status, body=body,
+                             retry_after=self.retry_hint(status, headers, parsed),
+                             headers=headers, credential_id=credential_id)

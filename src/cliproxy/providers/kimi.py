@@ -1,0 +1,110 @@
+"""Kimi Code (Moonshot) with device-flow OAuth accounts.
+
+Claude-format clients are served by Kimi's Anthropic-compatible endpoint, every other
+client by its Chat Completions endpoint::
+
+    Claude clients:  POST https://api.kimi.com/coding/v1/messages   (count: /v1/messages/count_tokens)
+    others:          POST https://api.kimi.com/coding/v1/chat/completions
+    Authorization: Bearer <access_token>
+
+Model ids lose CPA's ``kimi-`` prefix and Claude Code's ``[1m]`` suffix upstream.
+"""
+
+from __future__ import annotations
+
+import platform
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from cliproxy import __version__
+from cliproxy.credentials.record import Credential
+from cliproxy.formats import Format
+from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
+from cliproxy.providers.claude import API_VERSION
+
+__all__ = ["KimiProvider", "upstream_model"]
+
+BASE_URL = "https://api.kimi.com/coding"
+_CODING_ALIASES = {
+    "kimi-k2.7-code": "kimi-for-coding", "k2.7-code": "kimi-for-coding", "for-coding": "kimi-for-coding",
+    "kimi-for-coding": "kimi-for-coding",
+    "kimi-k2.7-code-highspeed": "kimi-for-coding-highspeed", "k2.7-code-highspeed": "kimi-for-coding-highspeed",
+    "for-coding-highspeed": "kimi-for-coding-highspeed", "kimi-for-coding-highspeed": "kimi-for-coding-highspeed",
+}
+_CLAUDE_PASS = ("anthropic-beta", "anthropic-version")
+
+
+def upstream_model(model: str) -> str:
+    """Kimi's id for ``model``: aliases mapped, ``kimi-`` and ``[1m]`` removed, suffix kept."""
+    model = model.strip()
+    suffix = ""
+    if model.endswith(")") and (cut := model.rfind("(")) > 0:
+        model, suffix = model[:cut], model[cut:]
+    base = model.strip().lower().removesuffix("[1m]")
+    if base in _CODING_ALIASES:
+        return _CODING_ALIASES[base] + suffix
+    return (base[5:] if base.startswith("kimi-") else base) + suffix
+
+
+class KimiProvider(Provider):
+    key = "kimi"
+    format = Format.OPENAI
+    default_base_url = BASE_URL
+
+    def upstream_format(self, client: Format) -> Format:
+        return Format.CLAUDE if client is Format.CLAUDE else Format.OPENAI
+
+    def build(self, cred: Credential, body: dict[str, Any], *, model: str, stream: bool,
+              client_headers: Mapping[str, str], action: str = "generate",
+              fmt: Format | None = None) -> UpstreamRequest:
+        """``fmt`` is the upstream format of ``body``; when not given, a client that sent
+        ``anthropic-version`` (every Anthropic SDK and Claude Code does) is a Claude client."""
+        if fmt is None:
+            fmt = Format.CLAUDE if client_headers.get("anthropic-version") else Format.OPENAI
+        body["model"] = upstream_model(model)
+        token = cred.access_token or cred.api_key
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+        if fmt is Format.CLAUDE:
+            return self._claude(cred, body, headers, stream, client_headers, action)
+        headers.update(_device_headers(cred))
+        headers["Accept"] = "text/event-stream" if stream else "application/json"
+        if stream:
+            body["stream"] = True
+        else:
+            body.pop("stream", None)
+            body.pop("stream_options", None)
+        headers.update(copy_client_headers(cred, client_headers))
+        return UpstreamRequest(self.base_url(cred) + "/v1/chat/completions", headers, orjson.dumps(body), stream)
+
+    def _claude(self, cred: Credential, body: dict[str, Any], headers: dict[str, str], stream: bool,
+                client_headers: Mapping[str, str], action: str) -> UpstreamRequest:
+        for name in _CLAUDE_PASS:
+            if value := client_headers.get(name):
+                headers[name] = value
+        headers.setdefault("anthropic-version", API_VERSION)
+        headers.update(copy_client_headers(cred, client_headers))
+        base = self.base_url(cred)
+        if action == "count":
+            body.pop("stream", None)
+            return UpstreamRequest(base + "/v1/messages/count_tokens", headers, orjson.dumps(body), False)
+        body["stream"] = stream
+        headers["Accept"] = "text/event-stream" if stream else "application/json"
+        return UpstreamRequest(base + "/v1/messages", headers, orjson.dumps(body), stream)
+
+
+def _device_headers(cred: Credential) -> dict[str, str]:
+    device = cred.metadata.get("device_id")
+    return {
+        "User-Agent": f"cliproxy/{__version__}",
+        "X-Msh-Platform": "CLIProxyAPI",
+        "X-Msh-Version": __version__,
+        "X-Msh-Device-Name": _HOSTNAME,
+        "X-Msh-Device-Model": f"{platform.system().lower()} {platform.machine().lower()}",
+        "X-Msh-Device-Id": device.strip() if isinstance(device, str) and device.strip() else "cli-proxy-api-device",
+    }
+
+
+_HOSTNAME = socket.gethostname() or "unknown"

@@ -1,0 +1,138 @@
+"""Generation routes: read the HTTP request, hand a ``Call`` to the pipeline, write the
+answer. No business logic lives here: only HTTP parsing and writing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from cliproxy.errors import CliproxyError, RequestError
+from cliproxy.formats import Format
+from cliproxy.pipeline import Call, Reply, StreamReply
+from cliproxy.server.context import SERVICE, client_format
+from cliproxy.server.errors import exception_response
+
+if TYPE_CHECKING:
+    from cliproxy.pipeline import Pipeline
+
+__all__ = ["generation_handlers"]
+
+log = logging.getLogger("cliproxy.server")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+GEMINI_ACTIONS = {"generateContent": (False, "generate"), "streamGenerateContent": (True, "generate"),
+                  "countTokens": (False, "count")}
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        raise RequestError("request body is empty; expected a JSON object")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise RequestError("request body must be a JSON object")
+    return body
+
+
+def _model_of(body: dict[str, Any]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise RequestError("model: required, a non-empty string", param="model")
+    return model.strip()
+
+
+def _stream_flag(body: dict[str, Any]) -> bool:
+    value = body.get("stream", False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise RequestError("stream: must be a boolean", param="stream")
+    return value
+
+
+async def _write(request: web.Request, result: Reply | StreamReply) -> web.StreamResponse:
+    if isinstance(result, Reply):
+        return web.Response(status=result.status, body=result.body, headers=result.headers)
+    resp = web.StreamResponse(status=200, headers=result.headers)
+    await resp.prepare(request)
+    rest = result.rest
+    try:
+        if result.first:
+            await resp.write(result.first)
+        async for chunk in rest:
+            await resp.write(chunk)
+        await resp.write_eof()
+    except (ConnectionResetError, asyncio.CancelledError):
+        log.debug("client went away during a stream")
+        raise
+    finally:
+        await rest.aclose()  # type: ignore[attr-defined]
+    return resp
+
+
+def _pipeline(request: web.Request) -> Pipeline:
+    return request.app[SERVICE].pipeline
+
+
+async def _run(request: web.Request, call: Call) -> web.StreamResponse:
+    try:
+        result = await _pipeline(request).run(call)
+    except CliproxyError as exc:
+        return exception_response(client_format(request), exc)
+    return await _write(request, result)
+
+
+def _body_handler(fmt: Format, action: str = "generate") -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request)
+        model = _model_of(body)
+        stream = _stream_flag(body) if action == "generate" else False
+        call = Call(fmt, body, model, stream, request.headers, request.query, action=action)
+        return await _run(request, call)
+
+    return handler
+
+
+async def gemini_handler(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    model, sep, action = name.rpartition(":")
+    if not sep or action not in GEMINI_ACTIONS:
+        raise RequestError(f"unknown Gemini method {action or name!r}; expected generateContent, "
+                           "streamGenerateContent or countTokens", status=404)
+    model = model.removeprefix("models/")
+    if not model:
+        raise RequestError("model: missing in the URL", param="model")
+    stream, kind = GEMINI_ACTIONS[action]
+    body = await _json_body(request)
+    if kind == "count" and isinstance(body.get("generateContentRequest"), dict):
+        body = body["generateContentRequest"]
+    call = Call(Format.GEMINI, body, model, stream, request.headers, request.query, action=kind,
+                alt=request.query.get("alt"))
+    return await _run(request, call)
+
+
+def generation_handlers() -> dict[tuple[str, str], Handler]:
+    """The generation routes and their handlers."""
+    chat = _body_handler(Format.OPENAI)
+    responses = _body_handler(Format.RESPONSES)
+    messages = _body_handler(Format.CLAUDE)
+    count = _body_handler(Format.CLAUDE, "count")
+    return {
+        ("POST", "/v1/chat/completions"): chat,
+        ("POST", "/v1/responses"): responses,
+        ("POST", "/backend-api/codex/responses"): responses,
+        ("POST", "/v1/messages"): messages,
+        ("POST", "/v1/messages/count_tokens"): count,
+        ("POST", "/v1beta/models/{name:.+}"): gemini_handler,
+        ("POST", "/v1/models/{name:.+}"): gemini_handler,
+    }

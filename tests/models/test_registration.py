@@ -1,0 +1,125 @@
+"""Which ids each kind of credential registers (CPA's registerModelsForAuth)."""
+
+from __future__ import annotations
+
+from cliproxy.models.catalog import Catalog
+from cliproxy.models.registry import ModelRegistry
+
+from .conftest import build, oauth
+
+
+def ids(registry: ModelRegistry, cred) -> list[str]:
+    return [m.id for m in registry.models_for(cred)]
+
+
+def test_api_key_without_models_gets_the_provider_catalog(registry, catalog: Catalog):
+    _, creds = build(registry, {"claude-api-key": [{"api-key": "k1"}],
+                                "gemini-api-key": [{"api-key": "g1"}],
+                                "xai-api-key": [{"api-key": "x1", "base-url": "https://x"}]})
+    by = {c.provider: c for c in creds}
+    claude, gemini, xai = by["claude"], by["gemini"], by["xai"]
+    assert ids(registry, claude) == [m.id for m in catalog.family("claude")]
+    assert ids(registry, gemini) == [m.id for m in catalog.family("gemini")]
+    assert ids(registry, xai) == [m.id for m in catalog.family("xai")]
+
+
+def test_api_key_with_models_serves_only_those(registry):
+    _, (cred,) = build(registry, {"claude-api-key": [{"api-key": "k1", "models": [
+        {"name": "claude-sonnet-4-6", "alias": "sonnet"},
+        {"name": "claude-opus-4-6"},
+        {"name": "claude-haiku-4-5-20251001", "alias": "sonnet"}]}]})  # repeated alias: first wins
+    assert ids(registry, cred) == ["sonnet", "claude-opus-4-6"]
+    route = registry.resolve("sonnet")
+    assert route.upstream_models(cred) == ["claude-sonnet-4-6"]
+    assert registry.resolve("claude-opus-4-6").upstream_models(cred) == ["claude-opus-4-6"]
+    info = registry.model_info("sonnet", "claude")
+    assert info.user_defined and info.owned_by == "anthropic"
+    assert info.thinking is not None  # thinking caps of the upstream catalog model
+    try:
+        registry.resolve("claude-sonnet-4-6")
+    except Exception as exc:
+        assert exc.code == "model_not_found"
+    else:
+        raise AssertionError("upstream name of an alias must not be registered")
+
+
+def test_configured_thinking_and_context_override(registry):
+    build(registry, {"gemini-api-key": [{"api-key": "g", "models": [
+        {"name": "my-model", "alias": "mine", "max-context-length": 4096,
+         "thinking": {"levels": ["low", "high", "none"]}}]}]})
+    info = registry.model_info("mine")
+    assert info.context_window == 4096
+    assert info.thinking.levels == ("low", "high", "none") and info.thinking.zero_allowed
+
+
+def test_codex_oauth_by_plan_type(registry, catalog: Catalog):
+    creds = [oauth("free.json", "codex", metadata={"plan_type": "free"}),
+             oauth("plus.json", "codex", metadata={"plan_type": "Plus"}),
+             oauth("biz.json", "codex", metadata={"plan_type": "business"}),
+             oauth("none.json", "codex"),
+             oauth("attr.json", "codex", attributes={"plan_type": "team"})]
+    build(registry, {}, creds)
+    expect = ["codex-free", "codex-plus", "codex-team", "codex-pro", "codex-team"]
+    for cred, family in zip(creds, expect, strict=True):
+        assert ids(registry, cred) == [m.id for m in catalog.family(family)], cred.id
+    spark = registry.resolve("gpt-5.3-codex-spark")
+    assert [c.id for c in creds if spark.supports(c, spark.model)] == ["plus.json", "none.json"]
+
+
+def test_codex_api_key_serves_configured_models(registry, catalog: Catalog):
+    _, (listed, bare) = build(registry, {"codex-api-key": [
+        {"api-key": "c1", "base-url": "https://a", "models": [{"name": "gpt-5.5", "alias": "five"}]},
+        {"api-key": "c2", "base-url": "https://b"}]})
+    assert ids(registry, listed) == ["five"]
+    # An entry without models falls back to the pro catalog (CPA's buildCodexConfigModels).
+    assert ids(registry, bare) == [m.id for m in catalog.family("codex-pro")]
+
+
+def test_openai_compat_serves_only_configured_models(registry):
+    _, creds = build(registry, {"openai-compatibility": [{
+        "name": "OpenRouter", "base-url": "https://openrouter.ai/api/v1",
+        "api-key-entries": [{"api-key": "a"}, {"api-key": "b"}],
+        "models": [{"name": "moonshotai/kimi-k2", "alias": "kimi"}, {"name": "qwen/qwen3"},
+                   {"name": "img/x", "alias": "pic", "image": True}]}]})
+    assert len(creds) == 2
+    for cred in creds:
+        assert cred.provider == "openai-compatible-openrouter"
+        assert ids(registry, cred) == ["kimi", "qwen/qwen3", "pic"]
+    assert registry.resolve("kimi").providers == ["openai-compatible-openrouter"]
+    info = registry.model_info("kimi")
+    assert info.owned_by == "OpenRouter" and info.thinking.levels == ("low", "medium", "high")
+    assert not info.user_defined
+    assert registry.model_info("pic").thinking is None and registry.model_info("pic").type == "openai-image"
+
+
+def test_oauth_providers_use_their_catalog(registry, catalog: Catalog):
+    creds = [oauth("c.json", "claude"), oauth("k.json", "kimi"), oauth("a.json", "antigravity"),
+             oauth("v.json", "vertex"), oauth("s.json", "aistudio"), oauth("u.json", "unknown")]
+    build(registry, {}, creds)
+    for cred, family in zip(creds, ["claude", "kimi", "antigravity", "vertex", "aistudio"], strict=False):
+        assert ids(registry, cred) == [m.id for m in catalog.family(family)]
+    assert ids(registry, creds[-1]) == []
+
+
+def test_disabled_credentials_register_nothing(registry):
+    cred = oauth("c.json", "claude", disabled=True)
+    build(registry, {}, [cred])
+    assert ids(registry, cred) == []
+    assert registry.listable() == []
+
+
+def test_exclusions_per_key_and_per_oauth_channel(registry):
+    data = {"claude-api-key": [{"api-key": "k", "excluded-models": ["*opus*", "CLAUDE-3-*"]}],
+            "oauth-excluded-models": {"codex": ["gpt-5.4*", "*-spark"], "claude": ["*"]}}
+    codex = oauth("x.json", "codex", excluded_models=("codex-auto-review",))
+    _, creds = build(registry, data, [codex])
+    key = creds[0]
+    got = ids(registry, key)
+    assert got and not any("opus" in m or m.startswith("claude-3-") for m in got)
+    assert "claude-sonnet-4-6" in got
+    codex_ids = ids(registry, codex)
+    assert "gpt-5.5" in codex_ids
+    assert not [m for m in codex_ids if m.startswith("gpt-5.4") or m.endswith("-spark")]
+    assert "codex-auto-review" not in codex_ids  # the file's own list adds to the channel's
+    # OAuth exclusions do not touch API keys of the same provider.
+    assert "claude-opus-4-6" not in got and "claude-sonnet-4-6" in got
