@@ -31,6 +31,8 @@ from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
 from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError, UpstreamError
 from cliproxy.formats import Format
+from cliproxy.models.listing import CLAUDE_CLOAK_PREFIX, uncloak_claude_id
+from cliproxy.models.shaping import Shaper
 from cliproxy.providers.base import REQUEST_FAULTS, Provider, UpstreamRequest
 from cliproxy.providers.http import HttpClient, proxy_key
 from cliproxy.translate import ir
@@ -101,11 +103,15 @@ class Pipeline:
         self.config = config
         self.refresher = refresher
         self.plugins = plugins
+        self.shaper: Shaper | None = None
 
     # ------------------------------------------------------------------ entry
 
     async def run(self, call: Call) -> Reply | StreamReply:
-        route = self.models.resolve(call.model)
+        model = call.model
+        if call.format is Format.CLAUDE and model.startswith(CLAUDE_CLOAK_PREFIX):
+            model = uncloak_claude_id(model)  # an id we renamed for Claude Code's model list
+        route = self.models.resolve(model)
         session_key = self._session_key(call)
         rounds = max(0, int(self.config.request_retry or 0)) + 1
         last: UpstreamError | None = None
@@ -193,6 +199,10 @@ class Pipeline:
             req_ir = call.client_ir(self.translations)
             req_ir.model = model
             body = self.translations.adapter(up_fmt).build_request(req_ir)
+        if self.shaper is not None and call.action == "generate":
+            self.shaper.shape(body, client=call.format, client_body=call.body, route_model=route.model,
+                              requested=route.requested, suffix=route.suffix, provider=provider.key,
+                              upstream=up_fmt, model=model, headers=call.headers)
         upstream_stream = (call.stream or provider.always_stream) and call.action == "generate"
         upreq = provider.build(cred, body, model=model, stream=upstream_stream, client_headers=call.headers,
                                action=call.action)

@@ -10,6 +10,7 @@ The HTTP layer (``cliproxy.server``) only reads what is here.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,11 @@ from cliproxy.credentials import sources
 from cliproxy.credentials.persist import CdsStore, restore
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
+from cliproxy.formats import Format
+from cliproxy.models.catalog import ModelInfo
+from cliproxy.models.codex_client import codex_client_models
+from cliproxy.models.listing import anthropic_models, gemini_model, gemini_models, openai_models, suspensions
+from cliproxy.models.shaping import Shaper
 from cliproxy.pipeline import Pipeline
 from cliproxy.providers.http import HttpClient
 from cliproxy.translate.registry import default_registry
@@ -54,6 +60,7 @@ class Service:
         self.pipeline = Pipeline(pool=self.pool, models=self.models, providers=providers, http=self.http,
                                  translations=default_registry(), config=config)
         self._token_urls = token_urls
+        self.pipeline.shaper = Shaper(self.models, config.payload)
 
     # -- lifecycle
 
@@ -112,6 +119,31 @@ class Service:
         self.models.rebuild(self.pool.credentials(), self.config)
         log.info("%d credential(s) loaded, %d model(s) served", len(creds), len(self.models.listable()))
 
+    # -- model lists
+
+    async def listable_models(self) -> list[ModelInfo]:
+        """Models to list: those at least one credential can serve (quota-cooled ones stay)."""
+        records = {c.id: await self.pool.cooldowns(c) for c in self.pool.credentials()}
+        return self.models.listable(suspensions(records, time.time()))
+
+    async def model_list(self, fmt: Format, client_version: str | None = None) -> dict[str, Any]:
+        models = await self.listable_models()
+        if client_version is not None:
+            return codex_client_models(models, self.models.providers)
+        if fmt is Format.CLAUDE:
+            cloak = not self.config.claude_code.disable_cloaking_model_list
+            return anthropic_models(models, cloak=cloak)
+        if fmt is Format.GEMINI:
+            return gemini_models(models)
+        return openai_models(models)
+
+    async def model_entry(self, fmt: Format, name: str) -> dict[str, Any] | None:
+        models = await self.listable_models()
+        if fmt is Format.GEMINI:
+            return gemini_model(models, name.removeprefix("models/"))
+        found = next((m for m in models if m.id == name), None)
+        return None if found is None else openai_models([found])["data"][0]
+
     # -- reload
 
     def apply(self, config: Config) -> None:
@@ -125,6 +157,7 @@ class Service:
         self.pool.store = self._cds_store(config)
         self.pipeline.config = config
         self._load_credentials()
+        self.pipeline.shaper = Shaper(self.models, config.payload)
         self.reloads += 1
         if config.debug != old.debug:
             logging.getLogger("cliproxy").setLevel(logging.DEBUG if config.debug else logging.INFO)

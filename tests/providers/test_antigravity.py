@@ -73,6 +73,9 @@ def test_unwrap() -> None:
     assert unwrap_chunk(b"[DONE]") == b"[DONE]"
     plain = orjson.dumps(inner)
     assert unwrap_chunk(plain) is plain
+    provider = AntigravityProvider()
+    assert provider.unwrap_body({"response": inner}) == inner
+    assert orjson.loads(provider.unwrap_chunk(b'{"response":{"a":1}}')) == {"a": 1}
 
 
 async def test_classify_quota_reset_delay(fake_gemini) -> None:

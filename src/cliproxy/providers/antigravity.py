@@ -59,6 +59,16 @@ class AntigravityProvider(GeminiProvider):
         headers.update(copy_client_headers(cred, client_headers))
         return UpstreamRequest(url, headers, orjson.dumps(payload), stream)
 
+    @staticmethod
+    def unwrap_body(body: Any) -> Any:
+        """See :func:`unwrap_body` (a hook the pipeline finds with ``getattr``)."""
+        return unwrap_body(body)
+
+    @staticmethod
+    def unwrap_chunk(data: bytes) -> bytes:
+        """See :func:`unwrap_chunk` (a hook the pipeline finds with ``getattr``)."""
+        return unwrap_chunk(data)
+
 
 def envelope(request: dict[str, Any], *, model: str, project: str) -> dict[str, Any]:
     """The Antigravity envelope around a Gemini request (CPA's field order)."""

@@ -121,6 +121,23 @@ async def gemini_handler(request: web.Request) -> web.StreamResponse:
     return await _run(request, call)
 
 
+async def list_models(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    fmt = client_format(request)
+    body = await service.model_list(fmt, request.query.get("client_version"))
+    return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+
+async def get_model(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    fmt = client_format(request)
+    name = request.match_info["name"]
+    entry = await service.model_entry(fmt, name)
+    if entry is None:
+        raise RequestError(f"model {name!r} not found", param="model", code="model_not_found", status=404)
+    return web.Response(body=orjson.dumps(entry), content_type="application/json")
+
+
 def generation_handlers() -> dict[tuple[str, str], Handler]:
     """The generation routes and their handlers."""
     chat = _body_handler(Format.OPENAI)
@@ -135,4 +152,8 @@ def generation_handlers() -> dict[tuple[str, str], Handler]:
         ("POST", "/v1/messages/count_tokens"): count,
         ("POST", "/v1beta/models/{name:.+}"): gemini_handler,
         ("POST", "/v1/models/{name:.+}"): gemini_handler,
+        ("GET", "/v1/models"): list_models,
+        ("GET", "/v1beta/models"): list_models,
+        ("GET", "/v1beta/models/{name:.+}"): get_model,
+        ("GET", "/v1/models/{name:.+}"): get_model,
     }

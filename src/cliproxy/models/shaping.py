@@ -1,0 +1,78 @@
+"""Stage 7's last steps: thinking settings and payload rules on an upstream body.
+
+After translation the upstream body gets the canonical thinking setting (from the
+``model(value)`` suffix or the client's own fields, validated against the model's
+capabilities) written in the target's dialect, then the config's ``payload:`` rules,
+in CPA's order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cliproxy.formats import Format
+from cliproxy.models.payload import PayloadRules
+from cliproxy.models.registry import ModelRegistry
+from cliproxy.models.thinking import ThinkingCaps, apply_thinking, resolve_thinking, same_provider_family
+
+__all__ = ["Shaper", "payload_protocol", "thinking_target"]
+
+# provider key -> CPA thinking target
+_TARGETS = {"claude": "claude", "codex": "codex", "gemini": "gemini", "vertex": "gemini",
+            "antigravity": "antigravity", "xai": "xai", "kimi": "kimi"}
+# client format -> CPA "from-protocol"
+_FROM = {Format.OPENAI: "openai", Format.RESPONSES: "responses", Format.CODEX: "responses",
+         Format.CLAUDE: "claude", Format.GEMINI: "gemini"}
+# upstream format -> CPA payload "protocol"
+_PROTOCOL = {Format.OPENAI: "openai", Format.RESPONSES: "codex", Format.CODEX: "codex", Format.CLAUDE: "claude",
+             Format.GEMINI: "gemini"}
+
+
+def thinking_target(provider_key: str) -> str:
+    return _TARGETS.get(provider_key, "openai")
+
+
+def payload_protocol(provider_key: str, upstream: Format) -> str:
+    return "antigravity" if provider_key == "antigravity" else _PROTOCOL[upstream]
+
+
+class Shaper:
+    """Built once per config snapshot; ``shape`` runs once per upstream attempt."""
+
+    def __init__(self, registry: ModelRegistry, payload: Any) -> None:
+        self.registry = registry
+        self.rules = PayloadRules.from_config(payload)
+        self._caps: dict[tuple[str, str, int], ThinkingCaps | None] = {}
+
+    def caps(self, model: str, provider: str) -> ThinkingCaps | None:
+        key = (model, provider, self.registry.generation)
+        if key in self._caps:
+            return self._caps[key]
+        info = self.registry.model_info(model, provider)
+        caps: ThinkingCaps | None = None
+        if info is not None:
+            t = info.thinking
+            caps = ThinkingCaps(user_defined=info.user_defined, max_completion_tokens=info.max_output or 0) \
+                if t is None else ThinkingCaps(min=t.min, max=t.max, zero_allowed=t.zero_allowed,
+                                               dynamic_allowed=t.dynamic_allowed, levels=t.levels,
+                                               user_defined=info.user_defined,
+                                               max_completion_tokens=info.max_output or 0)
+        if len(self._caps) > 4096:
+            self._caps.clear()
+        self._caps[key] = caps
+        return caps
+
+    def shape(self, body: dict[str, Any], *, client: Format, client_body: Mapping[str, Any], route_model: str,
+              requested: str, suffix: str | None, provider: str, upstream: Format, model: str,
+              headers: Mapping[str, str]) -> None:
+        """Write thinking and payload rules into ``body`` (ours, freshly built) in place."""
+        target = thinking_target(provider)
+        caps = self.caps(route_model, provider)
+        same = same_provider_family(_FROM[client], target)
+        cfg = resolve_thinking(suffix, _FROM[client], client_body, caps, same, target=target)
+        apply_thinking(body, cfg, target, model, caps)
+        if self.rules:
+            self.rules.apply(body, model=model, requested_model=requested,
+                             protocol=payload_protocol(provider, upstream), from_protocol=_FROM[client],
+                             headers=headers)
