@@ -31,9 +31,10 @@ from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
 from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError, UpstreamError
 from cliproxy.formats import Format
+from cliproxy.formats.sse import SSEDecoder, frame_data
 from cliproxy.models.listing import CLAUDE_CLOAK_PREFIX, uncloak_claude_id
 from cliproxy.models.shaping import Shaper
-from cliproxy.providers.base import REQUEST_FAULTS, Provider, UpstreamRequest
+from cliproxy.providers.base import REQUEST_FAULTS, Provider
 from cliproxy.providers.http import HttpClient, proxy_key
 from cliproxy.translate import ir
 from cliproxy.translate.collect import Collector
@@ -206,35 +207,36 @@ class Pipeline:
         upstream_stream = (call.stream or provider.always_stream) and call.action == "generate"
         upreq = provider.build(cred, body, model=model, stream=upstream_stream, client_headers=call.headers,
                                action=call.action)
+        proxy = proxy_key(cred.proxy_url, getattr(self.config, "proxy_url", ""))
         prepare = getattr(provider, "prepare", None)
         if prepare is not None:
-            upreq.headers.update(await prepare(cred, self.http))
-        resp = await self._send(cred, upreq)
+            upreq.headers.update(await prepare(cred, self.http, proxy=proxy))
+        resp = await self.http.request(upreq.method, upreq.url, headers=upreq.headers, body=upreq.body,
+                                       proxy=proxy)
         if resp.status >= 400:
             try:
                 data = await resp.read()
             finally:
                 resp.release()
+            if resp.status == 401 and (forget := getattr(provider, "forget", None)) is not None:
+                forget(cred)  # a cached token the upstream no longer takes
             raise provider.classify(resp.status, resp.headers, data, cred.id)
         if call.action == "count":
             return await self._count_reply(call, up_fmt, resp, cred, route)
+        chunks = _chunks(resp, provider)
         if call.stream:
-            return await self._open_stream(call, route, cred, up_fmt, req_ir, resp)
-        return await self._whole_reply(call, route, cred, up_fmt, req_ir, resp, upreq.stream)
-
-    async def _send(self, cred: Credential, upreq: UpstreamRequest) -> aiohttp.ClientResponse:
-        proxy = proxy_key(cred.proxy_url, getattr(self.config, "proxy_url", ""))
-        resp = await self.http.request(upreq.method, upreq.url, headers=upreq.headers, body=upreq.body, proxy=proxy)
-        return resp
+            return await self._open_stream(call, route, cred, up_fmt, req_ir, resp, chunks)
+        return await self._whole_reply(call, route, cred, up_fmt, req_ir, resp, chunks, provider, upreq.stream)
 
     async def _whole_reply(self, call: Call, route: Any, cred: Credential, up_fmt: Format,
-                           req_ir: ir.Request | None, resp: aiohttp.ClientResponse, streamed: bool) -> Reply:
+                           req_ir: ir.Request | None, resp: aiohttp.ClientResponse, chunks: AsyncIterator[bytes],
+                           provider: Provider, streamed: bool) -> Reply:
         alias = route.response_model(cred) if route.force_mapping(cred) else None
         try:
             if streamed:  # the upstream only streams: collect it into one response
                 collector = Collector()
                 decoder = self.translations.adapter(up_fmt).stream_decoder(req_ir)
-                async for chunk in resp.content.iter_any():
+                async for chunk in chunks:
                     collector.feed(decoder.decode(chunk))
                 collector.feed(decoder.flush())
                 if collector.error is not None:
@@ -245,6 +247,8 @@ class Pipeline:
                 body = _dumps(out)
             else:
                 data = await resp.read()
+                if (unwrap := getattr(provider, "unwrap_body", None)) is not None:
+                    data = _dumps(unwrap(_loads(data)))
                 if up_fmt == call.format and alias is None:
                     body = data
                 else:
@@ -279,7 +283,8 @@ class Pipeline:
     # ------------------------------------------------------------------ streams
 
     async def _open_stream(self, call: Call, route: Any, cred: Credential, up_fmt: Format,
-                           req_ir: ir.Request | None, resp: aiohttp.ClientResponse) -> StreamReply:
+                           req_ir: ir.Request | None, resp: aiohttp.ClientResponse,
+                           chunks: AsyncIterator[bytes]) -> StreamReply:
         """Read until the first content, so an early failure can still fail over."""
         alias = route.response_model(cred) if route.force_mapping(cred) else None
         tr: StreamTranslator | Passthrough
@@ -291,7 +296,6 @@ class Pipeline:
                                                      model=alias)
             if req_ir is not None:
                 tr._decoder.request = req_ir  # restore names against what the upstream was sent
-        chunks = resp.content.iter_any()
         pending: list[bytes] = []
         try:
             while not tr.started:
@@ -350,6 +354,24 @@ class Pipeline:
             return None
         from cliproxy.credentials.session import extract_session_key
         return extract_session_key(call.headers, call.body)
+
+
+def _chunks(resp: aiohttp.ClientResponse, provider: Provider) -> AsyncIterator[bytes]:
+    """The upstream body as it arrives, un-enveloped when the provider wraps its SSE payloads."""
+    unwrap = getattr(provider, "unwrap_chunk", None)
+    raw = resp.content.iter_any()
+    return raw if unwrap is None else _unwrapped(raw, unwrap)
+
+
+async def _unwrapped(raw: AsyncIterator[bytes], unwrap: Any) -> AsyncIterator[bytes]:
+    decoder = SSEDecoder()
+    async for chunk in raw:
+        out = b"".join(frame_data(unwrap(ev.data)) for ev in decoder.decode(chunk))
+        if out:
+            yield out
+    tail = b"".join(frame_data(unwrap(ev.data)) for ev in decoder.flush())
+    if tail:
+        yield tail
 
 
 class _RoundFailed(Exception):

@@ -92,7 +92,8 @@ class Service:
             from cliproxy.credentials.refresh import Refresher
         except ImportError:  # pragma: no cover - refresh not built
             return
-        self.refresher = Refresher(self.pool, self.http, token_urls=self._token_urls)
+        self.refresher = Refresher(self.pool, self.http, token_urls=self._token_urls,
+                                   global_proxy=self.config.proxy_url or "")
         self.pipeline.refresher = self.refresher
         self.refresher.start()
 
@@ -158,6 +159,9 @@ class Service:
         self.pipeline.config = config
         self._load_credentials()
         self.pipeline.shaper = Shaper(self.models, config.payload)
+        if self.refresher is not None:
+            self.refresher.global_proxy = config.proxy_url or ""
+            self.refresher.wake()
         self.reloads += 1
         if config.debug != old.debug:
             logging.getLogger("cliproxy").setLevel(logging.DEBUG if config.debug else logging.INFO)
@@ -171,6 +175,8 @@ class Service:
             for path in paths:
                 log.info("auth file %s: %s", kind, path.name)
         self._load_credentials()
+        if self.refresher is not None:
+            self.refresher.wake()
 
     def _on_error(self, exc: Exception) -> None:
         log.warning("config reload failed, keeping the last good config: %s", exc)
