@@ -61,7 +61,14 @@ class Call:
     query: Mapping[str, str] = field(default_factory=dict)
     action: str = "generate"  # or "count"
     alt: str | None = None  # Gemini ?alt=
+    skip: str | None = None  # a plugin calling back into the host: skipped for routers/interceptors
+    request_id: str = ""
+    scope: Any = None  # plugins' host-callback context for this request
     _ir: ir.Request | None = None
+
+    def reset_ir(self) -> None:
+        """Forget the parsed IR (a plugin rewrote the body)."""
+        self._ir = None
 
     def client_ir(self, registry: Registry) -> ir.Request:
         """The client request as IR, parsed once however many attempts need it."""
@@ -112,7 +119,14 @@ class Pipeline:
         model = call.model
         if call.format is Format.CLAUDE and model.startswith(CLAUDE_CLOAK_PREFIX):
             model = uncloak_claude_id(model)  # an id we renamed for Claude Code's model list
-        route = self.models.resolve(model)
+        host = self.plugins
+        if host is not None and host.snapshot:
+            from cliproxy.plugins import flow
+            return await flow.run(self, host, call, model)
+        return await self.execute(call, self.models.resolve(model))
+
+    async def execute(self, call: Call, route: Any) -> Reply | StreamReply:
+        """Stages 5-9 for a resolved route: pick, attempt, fail over, retry rounds."""
         session_key = self._session_key(call)
         rounds = max(0, int(self.config.request_retry or 0)) + 1
         last: UpstreamError | None = None
@@ -144,7 +158,7 @@ class Pipeline:
         while not max_creds or len(tried) < max_creds:
             try:
                 cred = await self.pool.pick(route.model, route.providers, tried, session_key=session_key,
-                                            supports=route.supports)
+                                            supports=route.supports, scheduler=self._scheduler(call, route))
             except (CooldownError, NoCredentialError):
                 if last is None:
                     raise
@@ -200,13 +214,16 @@ class Pipeline:
             req_ir = call.client_ir(self.translations)
             req_ir.model = model
             body = self.translations.adapter(up_fmt).build_request(req_ir)
+        if self.plugins is not None and call.action == "generate":
+            body = await self._plugin_request(call, route, up_fmt, model, body)
         if self.shaper is not None and call.action == "generate":
             self.shaper.shape(body, client=call.format, client_body=call.body, route_model=route.model,
                               requested=route.requested, suffix=route.suffix, provider=provider.key,
                               upstream=up_fmt, model=model, headers=call.headers)
         upstream_stream = (call.stream or provider.always_stream) and call.action == "generate"
+        extra = {"fmt": up_fmt} if provider.format_dependent else {}
         upreq = provider.build(cred, body, model=model, stream=upstream_stream, client_headers=call.headers,
-                               action=call.action)
+                               action=call.action, **extra)
         proxy = proxy_key(cred.proxy_url, getattr(self.config, "proxy_url", ""))
         prepare = getattr(provider, "prepare", None)
         if prepare is not None:
@@ -249,6 +266,8 @@ class Pipeline:
                 data = await resp.read()
                 if (unwrap := getattr(provider, "unwrap_body", None)) is not None:
                     data = _dumps(unwrap(_loads(data)))
+                if self.plugins is not None:
+                    data = await self._plugin_response(call, up_fmt, route.model, "response_before_translator", data)
                 if up_fmt == call.format and alias is None:
                     body = data
                 else:
@@ -265,6 +284,8 @@ class Pipeline:
         finally:
             resp.release()
         await self.pool.mark_success(cred, route.model)
+        if self.plugins is not None:
+            body = await self._plugin_response(call, up_fmt, route.model, "response_after_translator", body)
         return Reply(200, body, {"Content-Type": "application/json"})
 
     async def _count_reply(self, call: Call, up_fmt: Format, resp: aiohttp.ClientResponse, cred: Credential,
@@ -347,6 +368,56 @@ class Pipeline:
         encoder = self.translations.adapter(call.format).stream_encoder(None, None)
         return encoder.encode(ir.Error(message, status=502))
 
+    # ------------------------------------------------------------------ plugin seams
+
+    def _scheduler(self, call: Call, route: Any) -> Any:
+        host = self.plugins
+        if host is None or not host.any("scheduler"):
+            return None
+        from cliproxy.plugins import rules
+
+        async def choose(candidates: Any) -> Any:
+            providers = list(route.providers)
+            return await rules.pick_auth(host, candidates, provider=providers[0] if len(providers) == 1 else "",
+                                         providers=providers, model=route.model, stream=call.stream,
+                                         headers=call.headers)
+        return choose
+
+    async def _plugin_request(self, call: Call, route: Any, up_fmt: Format, model: str,
+                              body: dict[str, Any]) -> dict[str, Any]:
+        """After-auth interceptors and request normalizers on the upstream body."""
+        host = self.plugins
+        from cliproxy.plugins import abi, rules
+        raw = orjson.dumps(body)
+        changed = False
+        if host.any("request_interceptor", call.skip):
+            state = await rules.intercept(
+                host, abi.REQUEST_INTERCEPT_AFTER, request_id=call.request_id, source_format=call.format.value,
+                to_format=up_fmt.value, model=route.model, requested_model=call.model, stream=call.stream,
+                headers=call.headers, body=raw, skip=call.skip, scope=call.scope)
+            if state.terminated is not None:
+                raise _Terminated(state.terminated)
+            if state.changed:
+                call.headers = state.headers
+                raw, changed = state.body, True
+        if host.any("request_normalizer"):
+            new = await rules.normalize_request(host, from_format=call.format.value, to_format=up_fmt.value,
+                                                model=model, stream=call.stream, body=raw)
+            changed = changed or new is not raw
+            raw = new
+        return _loads(raw) if changed else body
+
+    async def _plugin_response(self, call: Call, up_fmt: Format, model: str, flag: str, body: bytes) -> bytes:
+        host = self.plugins
+        if host is None or not host.any(flag):
+            return body
+        from cliproxy.plugins import abi, rules
+        method = abi.RESPONSE_NORMALIZE_BEFORE if flag == "response_before_translator" else \
+            abi.RESPONSE_NORMALIZE_AFTER
+        return await rules.normalize_response(host, flag, method, from_format=up_fmt.value,
+                                              to_format=call.format.value, model=model, stream=call.stream,
+                                              original=orjson.dumps(call.body), translated=b"", body=body)
+
     # ------------------------------------------------------------------ helpers
 
     def _session_key(self, call: Call) -> str | None:
@@ -372,6 +443,14 @@ async def _unwrapped(raw: AsyncIterator[bytes], unwrap: Any) -> AsyncIterator[by
     tail = b"".join(frame_data(unwrap(ev.data)) for ev in decoder.flush())
     if tail:
         yield tail
+
+
+class _Terminated(CliproxyError):
+    """An after-auth interceptor ended the request with its own response."""
+
+    def __init__(self, t: Any) -> None:
+        super().__init__(f"request terminated by plugin {t.plugin}", status=t.status)
+        self.terminated = t
 
 
 class _RoundFailed(Exception):

@@ -26,6 +26,8 @@ from cliproxy.models.codex_client import codex_client_models
 from cliproxy.models.listing import anthropic_models, gemini_model, gemini_models, openai_models, suspensions
 from cliproxy.models.shaping import Shaper
 from cliproxy.pipeline import Pipeline
+from cliproxy.plugins.callbacks import Callbacks
+from cliproxy.plugins.host import PluginHost
 from cliproxy.providers.http import HttpClient
 from cliproxy.translate.registry import default_registry
 
@@ -61,6 +63,8 @@ class Service:
                                  translations=default_registry(), config=config)
         self._token_urls = token_urls
         self.pipeline.shaper = Shaper(self.models, config.payload)
+        self.plugins = PluginHost()
+        self.plugins.callbacks = Callbacks(self.plugins, self)
 
     # -- lifecycle
 
@@ -72,6 +76,7 @@ class Service:
             if restored:
                 log.info("restored %d cooldown record(s)", restored)
         self._start_refresher()
+        await self._apply_plugins()
         if self._watch and self.config_path is not None:
             kwargs = {} if self._poll_interval is None else {"poll_interval": self._poll_interval}
             self._watcher = ConfigWatcher(
@@ -85,6 +90,7 @@ class Service:
             self._watcher = None
         if self.refresher is not None:
             await self.refresher.stop()
+        await self.plugins.shutdown()
         await self.http.close()
 
     def _start_refresher(self) -> None:
@@ -106,7 +112,16 @@ class Service:
         from cliproxy.server.handlers import generation_handlers
         return generation_handlers()
 
+    async def _apply_plugins(self) -> None:
+        await self.plugins.apply_config(self.config.plugins)
+        # no active plugin: the pipeline skips every plugin seam with one `is None` test
+        self.pipeline.plugins = self.plugins if self.plugins.snapshot else None
+
     # -- credentials
+
+    def reload_credentials(self) -> None:
+        """Re-read credentials now (after a write into auth-dir)."""
+        self._load_credentials()
 
     def _cds_store(self, config: Config) -> CdsStore | None:
         return CdsStore(Path(config.auth_dir).expanduser()) if config.save_cooldown_status else None
@@ -169,6 +184,7 @@ class Service:
 
     async def _on_config(self, config: Config) -> None:
         self.apply(config)
+        await self._apply_plugins()
 
     async def _on_auth(self, changes: AuthChanges) -> None:
         for kind, paths in (("added", changes.added), ("changed", changes.changed), ("removed", changes.removed)):

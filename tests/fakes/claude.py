@@ -1,7 +1,8 @@
 """Fake Anthropic Messages API.
 
 Routes: ``POST /v1/messages`` (``?beta=true`` accepted), ``POST /v1/messages/count_tokens``,
-``GET /v1/models``, ``GET /v1/models/{id}``. Auth: ``x-api-key`` or ``Authorization: Bearer``.
+``GET /v1/models``, ``GET /v1/models/{id}``; Kimi Code's Anthropic endpoint serves the same
+messages routes under ``/coding``. Auth: ``x-api-key`` or ``Authorization: Bearer``.
 Errors: ``{"type":"error","error":{"type","message"},"request_id"}`` with a ``request-id``
 header; 429s may carry ``anthropic-ratelimit-unified-*`` headers (``Behavior.unified``).
 """
@@ -46,6 +47,8 @@ class ClaudeFake(FakeServer):
         router.add_post("/v1/messages/count_tokens", self._count_tokens)
         router.add_get("/v1/models", self._models)
         router.add_get("/v1/models/{model}", self._model)
+        router.add_post("/coding/v1/messages", self._messages)  # Kimi Code
+        router.add_post("/coding/v1/messages/count_tokens", self._count_tokens)
 
     def extract_key(self, request: web.Request) -> str | None:
         return request.headers.get("x-api-key") or super().extract_key(request)

@@ -3,6 +3,12 @@
 Routes: ``POST /{v}/models/{model}:generateContent``, ``:streamGenerateContent`` (``alt=sse``
 -> ``data:`` frames, otherwise a streamed JSON array), ``:countTokens``;
 ``GET /{v}/models`` and ``GET /{v}/models/{model}``.
+Vertex AI paths serve the same actions: ``POST /v1/projects/{p}/locations/{loc}/publishers/google/
+models/{model}:{action}`` (service accounts, Bearer token) and ``POST /v1/publishers/google/models/
+{model}:{action}`` (Vertex API keys).
+Antigravity (Cloud Code): ``POST /v1internal:generateContent|streamGenerateContent|countTokens``
+takes ``{"project", "model", "request": {<gemini request>}, ...}`` and wraps every answer (the
+whole body and each SSE ``data:`` payload) as ``{"response": {...}}``; count answers are bare.
 Auth: ``x-goog-api-key`` header or ``?key=``. As the real API: no key -> 403
 PERMISSION_DENIED, a wrong key -> 400 INVALID_ARGUMENT / API_KEY_INVALID
 (``bad_key_status = 401`` switches to 401 UNAUTHENTICATED).
@@ -60,6 +66,11 @@ class GeminiFake(FakeServer):
             router.add_post(version + "/models/{target:[^/]+}", self._action)
             router.add_get(version + "/models", self._models)
             router.add_get(version + "/models/{model}", self._model)
+        vertex = "/publishers/google/models/{target:[^/]+}"
+        router.add_post("/v1/projects/{project}/locations/{location}" + vertex, self._action)
+        router.add_post("/v1" + vertex, self._action)
+        for action in ("generateContent", "streamGenerateContent", "countTokens"):
+            router.add_post("/v1internal:" + action, self._antigravity)
 
     def extract_key(self, request: web.Request) -> str | None:
         key = request.headers.get("x-goog-api-key") or request.query.get("key")
@@ -88,6 +99,25 @@ class GeminiFake(FakeServer):
         sse = request.query.get("alt") == "sse"
         frames = _frames(_stream_chunks(model, parts, usage), sse)
         return await self.stream(request, frames, "text/event-stream" if sse else "application/json")
+
+    async def _antigravity(self, request: web.Request) -> web.StreamResponse:
+        envelope = self.body(request)
+        body, model = envelope.get("request"), envelope.get("model")
+        action = request.path.rpartition(":")[2]
+        if action == "countTokens":
+            return self.json_response(_count(body if isinstance(body, dict) else {}))
+        if not isinstance(body, dict) or not isinstance(model, str) or not model:
+            return self.error_response(400, "Invalid JSON payload: request and model are required", None)
+        if not isinstance(body.get("contents"), list):
+            return self.error_response(400, "* GenerateContentRequest.contents: contents is not specified", None)
+        beh = self.behavior(request)
+        reply = decide("gemini", turn_of(model, body), beh.text if beh else None)
+        parts, usage = _parts(reply), _usage(body, reply)
+        if action == "generateContent":
+            return self.json_response({"response": _chunk(model, parts, usage, final=True)})
+        wrapped = ({"response": chunk} for chunk in _stream_chunks(model, parts, usage))
+        sse = request.query.get("alt") == "sse"
+        return await self.stream(request, _frames(wrapped, sse), "text/event-stream" if sse else "application/json")
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         return self.json_response({"models": [_model(m) for m in self.models]})

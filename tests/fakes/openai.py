@@ -3,7 +3,8 @@
 Routes (each also without the ``/v1`` prefix):
 ``POST /v1/chat/completions``, ``POST /v1/responses``, ``POST /v1/responses/compact``,
 ``GET /v1/models``, ``GET /v1/models/{id}``, and the Codex backend
-``POST /backend-api/codex/responses`` (stream only, 400 otherwise) and ``.../compact``.
+``POST /backend-api/codex/responses`` (stream only, 400 otherwise) and ``.../compact``;
+Kimi Code's ``POST /coding/v1/chat/completions``.
 Auth: ``Authorization: Bearer <key>``.
 """
 
@@ -46,6 +47,7 @@ class OpenAIFake(FakeServer):
             router.add_get(prefix + "/models/{model}", self._model)
         router.add_post("/backend-api/codex/responses", self._codex)
         router.add_post("/backend-api/codex/responses/compact", self._compact)
+        router.add_post("/coding/v1/chat/completions", self._chat)  # Kimi Code
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         return await openai_chat.handle(self, request)

@@ -19,7 +19,7 @@ dropped when :meth:`Pool.replace` or :meth:`Pool.configure` changes anything.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,6 +33,9 @@ from .selectors import SessionAffinity, Strategy, strategy_for
 __all__ = ["CooldownStore", "Decision", "Pool", "Supports"]
 
 Supports = Callable[[Credential, str], bool]
+# a scheduler plugin: given the candidates, a Credential (picked), a built-in strategy
+# name to delegate to, or None for the configured strategy; raising denies the pick
+PluginScheduler = Callable[[Sequence[Credential]], Awaitable["Credential | str | None"]]
 _MAX_GROUPS = 4096
 
 
@@ -173,7 +176,8 @@ class Pool:
 
     async def pick(self, model: str, providers: Sequence[str] | None = None,
                    tried: Collection[str] = (), session_key: str | None = None,
-                   supports: Supports | None = None, session_fallback_key: str = "") -> Credential:
+                   supports: Supports | None = None, session_fallback_key: str = "",
+                   scheduler: PluginScheduler | None = None) -> Credential:
         """The credential for the next attempt at ``model``.
 
         ``providers`` limits the pool (None = every provider); ``tried`` holds ids
@@ -197,6 +201,12 @@ class Pool:
                 tier = group.top
             else:
                 tier = available if group.single_tier else _top_tier(available)
+        if scheduler is not None:  # a scheduler plugin sees the top tier of available candidates
+            choice = await scheduler(tier)
+            if isinstance(choice, Credential):
+                return choice
+            if isinstance(choice, str):
+                return await strategy_for(choice).choose(self.state, group.rotation_key, tier)
         if self.affinity is not None and session_key:
             ns = group.rotation_key.split(":", 1)[0]
             keys = (f"{ns}::{session_key}::{mk}",

@@ -76,6 +76,8 @@ class Provider(ABC):
     format: ClassVar[Format]
     default_base_url: ClassVar[str]
     always_stream: ClassVar[bool] = False  # e.g. Codex: upstream always streams
+    # the upstream endpoint depends on the client's format (Kimi): ``build`` takes ``fmt=``
+    format_dependent: ClassVar[bool] = False
 
     def upstream_format(self, client: Format) -> Format:
         """The wire format this provider is spoken to in, for a client of ``client``."""

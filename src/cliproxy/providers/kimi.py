@@ -51,6 +51,7 @@ def upstream_model(model: str) -> str:
 
 class KimiProvider(Provider):
     key = "kimi"
+    format_dependent = True
     format = Format.OPENAI
     default_base_url = BASE_URL
 

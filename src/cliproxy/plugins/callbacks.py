@@ -1,0 +1,394 @@
+"""Host callbacks: what a plugin may ask of the host (``host.*`` methods).
+
+Every callback runs on the event loop. Calls that carry a ``host_callback_id`` are tied
+to the scope the host opened around the plugin call being served: nested
+``host.model.*`` calls inherit the inbound request's headers and skip the calling plugin
+for routers and interceptors (no recursion into itself), and model streams opened in a
+scope are closed when it closes (the "implicit close").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+
+from cliproxy.errors import CliproxyError
+from cliproxy.formats import Format
+from cliproxy.plugins import abi
+from cliproxy.plugins.abi import PluginError, b64decode, b64encode, ci_get
+from cliproxy.plugins.rules import plain_headers, wire_headers
+
+if TYPE_CHECKING:
+    from cliproxy.plugins.host import PluginHost
+    from cliproxy.service import Service
+
+__all__ = ["Callbacks", "ScopeContext"]
+
+log = logging.getLogger("cliproxy.plugins")
+
+READ_SIZE = 32 * 1024
+BRIDGE_SLOTS = 16
+_END = object()
+
+
+@dataclass(slots=True)
+class ScopeContext:
+    """What a host callback may inherit from the request being served."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    request_id: str = ""
+
+
+@dataclass(slots=True)
+class _Scope:
+    plugin_id: str
+    ctx: ScopeContext
+    cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+class _Reader:
+    """A stream the plugin reads piece by piece (model or HTTP)."""
+
+    def __init__(self, first: bytes, rest: AsyncIterator[bytes], closer: Callable[[], Awaitable[None]]) -> None:
+        self._first = first
+        self._rest = rest
+        self._closer = closer
+        self.closed = False
+
+    async def read(self) -> tuple[bytes, str, bool]:
+        if self.closed:
+            return b"", "", True
+        if self._first:
+            out, self._first = self._first, b""
+            return out, "", False
+        try:
+            return await self._rest.__anext__(), "", False
+        except StopAsyncIteration:
+            await self.close()
+            return b"", "", True
+        except (TimeoutError, CliproxyError, aiohttp.ClientError) as exc:
+            await self.close()
+            return b"", str(exc) or type(exc).__name__, True
+
+    async def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            await self._closer()
+
+
+class Callbacks:
+    def __init__(self, host: PluginHost, service: Service) -> None:
+        self.host = host
+        self.service = service
+        self._ids = itertools.count(1)
+        self._scopes: dict[str, _Scope] = {}
+        self._readers: dict[str, _Reader] = {}
+        self.bridges: dict[str, asyncio.Queue[Any]] = {}
+        self._handlers: dict[str, Callable[[str, Any], Awaitable[Any]]] = {
+            abi.HOST_LOG: self._log,
+            abi.HOST_HTTP_DO: self._http_do,
+            abi.HOST_HTTP_DO_STREAM: self._http_do_stream,
+            abi.HOST_HTTP_STREAM_READ: self._stream_read,
+            abi.HOST_HTTP_STREAM_CLOSE: self._stream_close,
+            abi.HOST_MODEL_EXECUTE: self._model_execute,
+            abi.HOST_MODEL_EXECUTE_STREAM: self._model_execute_stream,
+            abi.HOST_MODEL_STREAM_READ: self._stream_read,
+            abi.HOST_MODEL_STREAM_CLOSE: self._stream_close,
+            abi.HOST_STREAM_EMIT: self._emit,
+            abi.HOST_STREAM_CLOSE: self._bridge_close,
+            abi.HOST_AUTH_LIST: self._auth_list,
+            abi.HOST_AUTH_GET: self._auth_get,
+            abi.HOST_AUTH_GET_RUNTIME: self._auth_get_runtime,
+            abi.HOST_AUTH_SAVE: self._auth_save,
+        }
+
+    async def dispatch(self, plugin_id: str, method: str, params: Any) -> Any:
+        handler = self._handlers.get(method)
+        if handler is None:
+            raise PluginError(f"unknown host method {method!r}", code="unknown_method")
+        return await handler(plugin_id, params if isinstance(params, dict) else {})
+
+    # ------------------------------------------------------------------ scopes
+
+    @contextlib.asynccontextmanager
+    async def scope(self, plugin_id: str, ctx: ScopeContext | None) -> AsyncIterator[str]:
+        scope_id = str(next(self._ids))
+        self._scopes[scope_id] = _Scope(plugin_id, ctx or ScopeContext())
+        try:
+            yield scope_id
+        finally:
+            await self.close_scope(scope_id)
+
+    def open_scope(self, plugin_id: str, ctx: ScopeContext | None) -> str:
+        scope_id = str(next(self._ids))
+        self._scopes[scope_id] = _Scope(plugin_id, ctx or ScopeContext())
+        return scope_id
+
+    async def close_scope(self, scope_id: str) -> None:
+        scope = self._scopes.pop(scope_id, None)
+        if scope is not None:
+            for cleanup in scope.cleanups:
+                with contextlib.suppress(Exception):
+                    await cleanup()
+
+    def _scope_of(self, params: dict[str, Any]) -> _Scope | None:
+        return self._scopes.get(str(ci_get(params, "host_callback_id", "") or ""))
+
+    # ------------------------------------------------------------------ log
+
+    async def _log(self, plugin_id: str, p: dict[str, Any]) -> Any:
+        level = str(ci_get(p, "level", "") or "").lower()
+        lvl = {"trace": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "warning": logging.WARNING,
+               "error": logging.ERROR}.get(level, logging.DEBUG)
+        fields = ci_get(p, "fields") or {}
+        scope = self._scope_of(p)
+        extra = f" request_id={scope.ctx.request_id}" if scope and scope.ctx.request_id else ""
+        suffix = " ".join(f"{k}={v}" for k, v in fields.items()) if isinstance(fields, dict) else ""
+        log.log(lvl, "[plugin %s] %s%s%s", plugin_id, ci_get(p, "message", ""), extra, f" {suffix}" if suffix else "")
+        return {}
+
+    # ------------------------------------------------------------------ http
+
+    def _http_request(self, p: dict[str, Any]) -> tuple[str, str, dict[str, str], bytes]:
+        req = ci_get(p, "request") if isinstance(ci_get(p, "request"), dict) else p
+        method = str(ci_get(req, "method", "GET") or "GET").upper()
+        url = str(ci_get(req, "url", "") or "")
+        if not url.startswith(("http://", "https://")):
+            raise PluginError("host.http: url must be an absolute http(s) URL", code="invalid_request")
+        return method, url, plain_headers(ci_get(req, "headers")), b64decode(ci_get(req, "body"))
+
+    async def _http_do(self, plugin_id: str, p: dict[str, Any]) -> Any:
+        method, url, headers, body = self._http_request(p)
+        resp = await self._send(method, url, headers, body)
+        try:
+            data = await resp.read()
+        finally:
+            resp.release()
+        return {"StatusCode": resp.status, "Headers": wire_headers(resp.headers), "Body": b64encode(data)}
+
+    async def _send(self, method: str, url: str, headers: dict[str, str], body: bytes) -> aiohttp.ClientResponse:
+        from cliproxy.providers.http import proxy_key
+        proxy = proxy_key(None, self.service.config.proxy_url)
+        try:
+            return await self.service.http.request(method, url, headers=headers, body=body or None, proxy=proxy)
+        except CliproxyError as exc:
+            raise PluginError(exc.message, http_status=exc.status) from exc
+
+    async def _http_do_stream(self, plugin_id: str, p: dict[str, Any]) -> Any:
+        method, url, headers, body = self._http_request(p)
+        resp = await self._send(method, url, headers, body)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            while True:
+                piece = await resp.content.read(READ_SIZE)
+                if not piece:
+                    return
+                yield piece
+
+        async def closer() -> None:
+            resp.release()
+
+        stream_id = self._add_reader(_Reader(b"", chunks(), closer), self._scope_of(p))
+        return {"status_code": resp.status, "headers": wire_headers(resp.headers), "stream_id": stream_id}
+
+    def _add_reader(self, reader: _Reader, scope: _Scope | None) -> str:
+        stream_id = f"s{next(self._ids)}"
+        self._readers[stream_id] = reader
+        if scope is not None:
+            scope.cleanups.append(lambda: self._drop_reader(stream_id))
+        return stream_id
+
+    async def _drop_reader(self, stream_id: str) -> None:
+        reader = self._readers.pop(stream_id, None)
+        if reader is not None:
+            await reader.close()
+
+    async def _stream_read(self, plugin_id: str, p: dict[str, Any]) -> Any:
+        stream_id = str(ci_get(p, "stream_id", "") or "")
+        reader = self._readers.get(stream_id)
+        if reader is None:
+            return {"payload": "", "error": "", "done": True}
+        payload, error, done = await reader.read()
+        if done:
+            self._readers.pop(stream_id, None)
+        return {"payload": b64encode(payload), "error": error, "done": done}
+
+    async def _stream_close(self, plugin_id: str, p: dict[str, Any]) -> Any:
+        await self._drop_reader(str(ci_get(p, "stream_id", "") or ""))
+        return {}
+
+    # ------------------------------------------------------------------ model
+
+    def _model_call(self, plugin_id: str, p: dict[str, Any], stream: bool) -> Any:
+        from cliproxy.pipeline import Call
+        entry = _format(ci_get(p, "entry_protocol", "") or "openai")
+        raw = b64decode(ci_get(p, "body"))
+        try:
+            body = orjson.loads(raw) if raw else {}
+        except orjson.JSONDecodeError as exc:
+            raise PluginError(f"host.model: body is not JSON: {exc}", code="invalid_request", http_status=400) from exc
+        if not isinstance(body, dict):
+            raise PluginError("host.model: body must be a JSON object", code="invalid_request", http_status=400)
+        scope = self._scope_of(p)
+        headers = plain_headers(ci_get(p, "headers")) or (dict(scope.ctx.headers) if scope else {})
+        query = plain_headers(ci_get(p, "query")) or (dict(scope.ctx.query) if scope else {})
+        model = str(ci_get(p, "model", "") or body.get("model") or "")
+        if entry is not Format.GEMINI:
+            body["model"] = model
+        body["stream"] = stream
+        if entry is Format.GEMINI:
+            body.pop("stream", None)
+        alt = ci_get(p, "alt") or ("sse" if stream and entry is Format.GEMINI else None)
+        call = Call(entry, body, model, stream, headers, query, alt=alt, skip=plugin_id)
+        return call, _format(ci_get(p, "exit_protocol", "") or entry.value), scope
+
+    async def _model_execute(self, plugin_id: str, p: dict[str, Any]) -> Any:
+        if ci_get(p, "stream"):
+            raise PluginError("host.model.execute does not stream; use host.model.execute_stream",
+                              code="invalid_request", http_status=400)
+        from cliproxy.pipeline import Reply
+        call, exit_fmt, _ = self._model_call(plugin_id, p, False)
+        result = await self._run(call)
+        if not isinstance(result, Reply):
+            raise PluginError("host.model.execute got a stream", code="internal")
+        body = result.body
+        if exit_fmt is not call.format:
+            reg = self.service.pipeline.translations
+            body = orjson.dumps(reg.translate_response(call.format, exit_fmt, orjson.loads(body)))
+        return {"status_code": result.status, "headers": wire_headers(result.headers), "body": b64encode(body)}
+
+    async def _model_execute_stream(self, plugin_id: str, p: dict[str, Any]) -> Any:
+        from cliproxy.pipeline import StreamReply
+        call, exit_fmt, scope = self._model_call(plugin_id, p, True)
+        result = await self._run(call)
+        if not isinstance(result, StreamReply):
+            raise PluginError("host.model.execute_stream got a whole response", code="internal")
+        first, rest = result.first, result.rest
+        if exit_fmt is not call.format:
+            tr = self.service.pipeline.translations.stream_translator(call.format, exit_fmt)
+            first, rest = tr.feed(first), _retranslate(rest, tr)
+
+        async def closer() -> None:
+            with contextlib.suppress(Exception):
+                await rest.aclose()  # type: ignore[attr-defined]
+
+        stream_id = self._add_reader(_Reader(first, rest, closer), scope)
+        return {"status_code": 200, "headers": wire_headers(result.headers), "stream_id": stream_id}
+
+    async def _run(self, call: Any) -> Any:
+        try:
+            return await self.service.pipeline.run(call)
+        except CliproxyError as exc:
+            body = getattr(exc, "body", None)
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) and body else exc.message
+            raise PluginError(text, http_status=exc.status, code="model_execution_failed") from exc
+
+    # ------------------------------------------------------------------ executor stream bridge
+
+    def open_bridge(self) -> tuple[str, asyncio.Queue[Any]]:
+        stream_id = f"x{next(self._ids)}"
+        queue: asyncio.Queue[Any] = asyncio.Queue(BRIDGE_SLOTS)
+        self.bridges[stream_id] = queue
+        return stream_id, queue
+
+    def drop_bridge(self, stream_id: str) -> None:
+        self.bridges.pop(stream_id, None)
+
+    async def _emit(self, plugin_id: str, p: dict[str, Any]) -> Any:
+        queue = self.bridges.get(str(ci_get(p, "stream_id", "") or ""))
+        if queue is None:
+            raise PluginError("host.stream.emit: unknown or closed stream", code="stream_closed")
+        error = str(ci_get(p, "error", "") or "")
+        await queue.put(PluginError(error) if error else b64decode(ci_get(p, "payload")))
+        return {}
+
+    async def _bridge_close(self, plugin_id: str, p: dict[str, Any]) -> Any:
+        stream_id = str(ci_get(p, "stream_id", "") or "")
+        queue = self.bridges.pop(stream_id, None)
+        if queue is not None:
+            error = str(ci_get(p, "error", "") or "")
+            await queue.put(PluginError(error) if error else _END)
+        return {}
+
+    # ------------------------------------------------------------------ auth files
+
+    def _entry(self, cred: Any) -> dict[str, Any]:
+        return {"id": cred.id, "auth_index": cred.index, "name": cred.path.name if cred.path else cred.id,
+                "type": cred.provider, "provider": cred.provider, "label": cred.label,
+                "status": "disabled" if cred.disabled else "active", "disabled": cred.disabled,
+                "path": str(cred.path) if cred.path else "", "priority": cred.priority, "prefix": cred.prefix}
+
+    async def _auth_list(self, plugin_id: str, p: dict[str, Any]) -> Any:
+        creds = sorted(self.service.pool.credentials(), key=lambda c: c.path.name if c.path else c.id)
+        return {"files": [self._entry(c) for c in creds if c.path is not None]}
+
+    def _by_index(self, p: dict[str, Any]) -> Any:
+        key = str(ci_get(p, "auth_index", "") or "")
+        cred = self.service.pool.get(key) if key else None
+        if cred is None:
+            raise PluginError(f"no credential with auth_index {key!r}", code="not_found", http_status=404)
+        return cred
+
+    async def _auth_get(self, plugin_id: str, p: dict[str, Any]) -> Any:
+        cred = self._by_index(p)
+        if cred.path is None:
+            raise PluginError("that credential has no file", code="not_found", http_status=404)
+        data = json.loads(cred.path.read_text())
+        return {"auth_index": cred.index, "name": cred.path.name, "path": str(cred.path), "json": data}
+
+    async def _auth_get_runtime(self, plugin_id: str, p: dict[str, Any]) -> Any:
+        return {"auth": self._entry(self._by_index(p))}
+
+    async def _auth_save(self, plugin_id: str, p: dict[str, Any]) -> Any:
+        name = str(ci_get(p, "name", "") or "")
+        if not name.endswith(".json") or Path(name).name != name or name.startswith("."):
+            raise PluginError("host.auth.save: name must be a bare *.json file name", code="invalid_request",
+                              http_status=400)
+        data = ci_get(p, "json")
+        if isinstance(data, str):
+            data = json.loads(data)
+        if not isinstance(data, dict):
+            raise PluginError("host.auth.save: json must be an object", code="invalid_request", http_status=400)
+        weight = data.get("weight")
+        if weight is not None and (not isinstance(weight, int) or weight > 1_000_000):
+            raise PluginError("host.auth.save: weight must be an integer up to 1000000", code="invalid_request",
+                              http_status=400)
+        auth_dir = self.service.auth_dir
+        auth_dir.mkdir(parents=True, exist_ok=True)
+        path = auth_dir / name
+        tmp = auth_dir / f".{name}.tmp"
+        tmp.write_text(json.dumps(data, indent=2))
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+        self.service.reload_credentials()
+        return {"name": name, "path": str(path)}
+
+
+async def _retranslate(rest: AsyncIterator[bytes], tr: Any) -> AsyncIterator[bytes]:
+    async for chunk in rest:
+        out = tr.feed(chunk)
+        if out:
+            yield out
+    tail = tr.finish()
+    if tail:
+        yield tail
+
+
+def _format(value: str) -> Format:
+    from cliproxy.plugins.rules import norm_format
+    try:
+        return Format(norm_format(value))
+    except ValueError as exc:
+        raise PluginError(f"unknown protocol {value!r}", code="invalid_request", http_status=400) from exc

@@ -1,0 +1,180 @@
+"""Plugin executors: running a request on a plugin instead of an upstream.
+
+Format negotiation follows CPA: the executor gets the client's format when it declares
+it as an input, else the first declared input the host can translate to; its output is
+the client's format when declared, else the input format when declared, else the first
+declared output. The host translates both ways (whole responses and streams).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from cliproxy.errors import CliproxyError, UpstreamError
+from cliproxy.formats import Format
+from cliproxy.plugins import abi
+from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, b64encode, ci_get
+from cliproxy.plugins.rules import KNOWN_FORMATS, norm_format, plain_headers, wire_headers
+
+if TYPE_CHECKING:
+    from cliproxy.pipeline import Call, Pipeline, Reply, StreamReply
+    from cliproxy.plugins.callbacks import ScopeContext
+    from cliproxy.plugins.host import PluginHost, Record
+
+__all__ = ["negotiate", "run_executor"]
+
+_SSE = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "Connection": "keep-alive"}
+
+
+def negotiate(rec: Record, client: Format) -> tuple[Format, Format]:
+    """(input format, output format) for a client of format ``client``."""
+    ins = [norm_format(f) for f in rec.cap("executor_input_formats", []) or []]
+    outs = [norm_format(f) for f in rec.cap("executor_output_formats", []) or []]
+    ins = [f for f in ins if f in KNOWN_FORMATS]
+    outs = [f for f in outs if f in KNOWN_FORMATS]
+    if not ins or not outs:
+        raise UpstreamError(f"plugin executor {rec.id} declares no usable formats", status=502)
+    src = client.value
+    chosen_in = src if src in ins else ins[0]
+    chosen_out = src if src in outs else (chosen_in if chosen_in in outs else outs[0])
+    return Format(chosen_in), Format(chosen_out)
+
+
+def _as_error(exc: Exception, rec: Record) -> CliproxyError:
+    if isinstance(exc, PluginError):
+        return UpstreamError(exc.message, status=exc.http_status or 500)
+    if isinstance(exc, asyncio.TimeoutError):
+        return UpstreamError(f"plugin executor {rec.id} timed out", status=504)
+    return UpstreamError(f"plugin executor {rec.id} failed: {exc}", status=502)
+
+
+async def run_executor(pipeline: Pipeline, host: PluginHost, rec: Record, call: Call,
+                       scope: ScopeContext) -> Reply | StreamReply:
+    from cliproxy.pipeline import Reply
+
+    reg = pipeline.translations
+    fmt_in, fmt_out = negotiate(rec, call.format)
+    original = orjson.dumps(call.body)
+    if fmt_in is call.format:
+        payload = original
+    else:
+        req = call.client_ir(reg)
+        payload = orjson.dumps(reg.adapter(fmt_in).build_request(req))
+    params: dict[str, Any] = {
+        "AuthID": "", "AuthProvider": "", "Model": call.model, "Format": fmt_out.value, "Stream": call.stream,
+        "Alt": call.alt or "", "Headers": wire_headers(call.headers), "Query": wire_headers(call.query),
+        "OriginalRequest": b64encode(original), "SourceFormat": fmt_in.value, "Payload": b64encode(payload),
+        "Metadata": {"requested_model": call.model}, "StorageJSON": "", "AuthMetadata": {}, "AuthAttributes": {}}
+    cb = host.callbacks
+    if cb is None:
+        raise UpstreamError("plugin host callbacks are not set up", status=502)
+    if call.action == "count":
+        result = await _call(host, rec, abi.EXECUTOR_COUNT_TOKENS, params, scope)
+        body = b64decode(ci_get(result, "Payload"))
+        return Reply(200, _count(body, fmt_out, call.format, reg), {"Content-Type": "application/json"})
+    if not call.stream:
+        result = await _call(host, rec, abi.EXECUTOR_EXECUTE, params, scope)
+        body = b64decode(ci_get(result, "Payload"))
+        if fmt_out is not call.format:
+            body = orjson.dumps(reg.translate_response(fmt_out, call.format, orjson.loads(body),
+                                                       call.client_ir(reg)))
+        headers = {"Content-Type": "application/json", **plain_headers(ci_get(result, "Headers"))}
+        headers["Content-Type"] = "application/json"
+        return Reply(200, body, headers)
+    return await _stream(pipeline, host, rec, call, params, scope, fmt_out)
+
+
+async def _call(host: PluginHost, rec: Record, method: str, params: dict[str, Any], scope: ScopeContext) -> Any:
+    assert host.callbacks is not None
+    try:
+        async with host.callbacks.scope(rec.id, scope) as scope_id:
+            params["host_callback_id"] = scope_id
+            result = await host.call(rec, method, params)
+    except (TimeoutError, PluginError, PluginCrashed) as exc:
+        raise _as_error(exc, rec) from exc
+    return result if isinstance(result, dict) else {}
+
+
+def _count(body: bytes, fmt_out: Format, client: Format, reg: Any) -> bytes:
+    try:
+        data = orjson.loads(body) if body else {}
+    except orjson.JSONDecodeError:
+        data = {}
+    if fmt_out is client:
+        return body or orjson.dumps(reg.adapter(client).count_tokens_response(0))
+    tokens = int(data.get("input_tokens") or data.get("totalTokens") or 0) if isinstance(data, dict) else 0
+    return orjson.dumps(reg.adapter(client).count_tokens_response(tokens))
+
+
+async def _stream(pipeline: Pipeline, host: PluginHost, rec: Record, call: Call, params: dict[str, Any],
+                  scope: ScopeContext, fmt_out: Format) -> StreamReply:
+    from cliproxy.pipeline import StreamReply
+
+    cb = host.callbacks
+    assert cb is not None
+    stream_id, queue = cb.open_bridge()
+    scope_id = cb.open_scope(rec.id, scope)
+    params["stream_id"] = stream_id
+    params["host_callback_id"] = scope_id
+    try:
+        result = await host.call(rec, abi.EXECUTOR_EXECUTE_STREAM, params)
+    except (TimeoutError, PluginError, PluginCrashed) as exc:
+        cb.drop_bridge(stream_id)
+        await cb.close_scope(scope_id)
+        raise _as_error(exc, rec) from exc
+    result = result if isinstance(result, dict) else {}
+    inline = [b64decode(ci_get(c, "Payload")) for c in ci_get(result, "chunks") or [] if isinstance(c, dict)]
+    raw = _inline(inline) if inline else _drain(queue)
+    tr = None
+    if fmt_out is not call.format:
+        tr = pipeline.translations.stream_translator(fmt_out, call.format, call.client_ir(pipeline.translations))
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            async for piece in raw:
+                out = tr.feed(piece) if tr is not None else piece
+                if out:
+                    yield out
+            if tr is not None:
+                tail = tr.finish()
+                if tail:
+                    yield tail
+        except PluginError as exc:  # the plugin closed the stream with an error
+            from cliproxy.translate import ir
+            enc = pipeline.translations.adapter(call.format).stream_encoder(None, None)
+            yield (tr.finish() if tr is not None else b"") + enc.encode(ir.Error(exc.message, status=502))
+        finally:
+            cb.drop_bridge(stream_id)
+            await cb.close_scope(scope_id)
+
+    rest = chunks()
+    try:
+        first = await rest.__anext__()
+    except StopAsyncIteration:
+        first = b""
+    headers = dict(_SSE)
+    headers.update({k: v for k, v in plain_headers(ci_get(result, "headers")).items()
+                    if k.lower() == "content-type"})
+    return StreamReply(headers, first, rest)
+
+
+async def _inline(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for c in chunks:
+        yield c
+
+
+async def _drain(queue: asyncio.Queue[Any]) -> AsyncIterator[bytes]:
+    from cliproxy.plugins.callbacks import _END
+    while True:
+        item = await queue.get()
+        if item is _END:
+            return
+        if isinstance(item, PluginError):
+            if item.message:
+                raise item
+            return
+        yield item

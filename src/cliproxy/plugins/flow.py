@@ -1,0 +1,202 @@
+"""The request lifecycle's plugin stages around the core pipeline (CPA's order):
+
+model router -> interceptors before auth -> [core: credential pick (scheduler plugin),
+interceptors after auth, translation + request normalizers, upstream, response
+normalizers] -> response / stream-chunk interceptors -> lifecycle completion.
+
+The pipeline calls ``run`` only when a plugin is active, so a proxy without plugins
+never enters this module.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from cliproxy.errors import CliproxyError, ModelNotFoundError
+from cliproxy.plugins import abi, rules
+from cliproxy.plugins.callbacks import ScopeContext
+from cliproxy.plugins.executor import negotiate, run_executor
+
+if TYPE_CHECKING:
+    from cliproxy.pipeline import Call, Pipeline, Reply, StreamReply
+    from cliproxy.plugins.host import PluginHost
+
+__all__ = ["ProviderRoute", "run"]
+
+
+class ProviderRoute:
+    """A route a model router chose: one provider, its model name, no registry entry needed."""
+
+    def __init__(self, base: Any, provider: str, model: str) -> None:
+        self.requested = base.requested if base is not None else model
+        self.model = base.model if base is not None else model
+        self.suffix = base.suffix if base is not None else None
+        self.providers = [provider]
+        self._base = base
+        self._target = model
+        self._provider = provider
+
+        def supports(cred: Any, _model: str) -> bool:
+            return cred.provider == provider
+
+        self.supports = supports if base is None else base.supports
+
+    def upstream_models(self, cred: Any) -> list[str]:
+        if self._base is not None:
+            return self._base.upstream_models(cred)
+        return [self._target]
+
+    def force_mapping(self, cred: Any) -> bool:
+        return self._base is not None and self._base.force_mapping(cred)
+
+    def response_model(self, cred: Any) -> str:
+        return self._base.response_model(cred) if self._base is not None else self._target
+
+
+async def run(pipeline: Pipeline, host: PluginHost, call: Call, model: str) -> Reply | StreamReply:
+    from cliproxy.pipeline import Reply
+
+    request_id = uuid.uuid4().hex
+    started = time.time()
+    scope = ScopeContext(dict(call.headers), dict(call.query), request_id)
+    outcome, status = "failed", 500
+    try:
+        result = await _run(pipeline, host, call, model, request_id, scope)
+        if isinstance(result, Reply):
+            outcome, status = ("rejected" if result.status >= 400 else "succeeded"), result.status
+            _complete(host, call, model, request_id, started, outcome, status, "")
+            return result
+        return _wrap_stream(host, call, model, request_id, started, result, scope)
+    except CliproxyError as exc:
+        _complete(host, call, model, request_id, started, outcome, exc.status, exc.message)
+        raise
+
+
+async def _run(pipeline: Pipeline, host: PluginHost, call: Call, model: str, request_id: str,
+               scope: ScopeContext) -> Reply | StreamReply:
+    from cliproxy.pipeline import Reply
+
+    decision = None
+    if host.any("model_router", call.skip):
+        decision = await rules.route_model(
+            host, source_format=call.format.value, model=model, stream=call.stream, headers=call.headers,
+            query=call.query, body=orjson.dumps(call.body), available_providers=pipeline.pool.providers(),
+            skip=call.skip, scope=scope)
+    if host.any("request_interceptor", call.skip):
+        state = await rules.intercept(
+            host, abi.REQUEST_INTERCEPT_BEFORE, request_id=request_id, source_format=call.format.value,
+            to_format="", model=model, requested_model=call.model, stream=call.stream, headers=call.headers,
+            body=orjson.dumps(call.body), skip=call.skip, scope=scope)
+        if state.terminated is not None:
+            t = state.terminated
+            return Reply(t.status, t.body, t.headers or {"Content-Type": "application/json"})
+        _apply(call, state)
+    call.request_id = request_id
+    if decision is not None and decision.kind in ("self", "executor"):
+        rec = host.get(decision.target)
+        assert rec is not None
+        if host.any("request_interceptor", call.skip):  # after auth: no credential on this route
+            fmt_in, _ = negotiate(rec, call.format)
+            state = await rules.intercept(
+                host, abi.REQUEST_INTERCEPT_AFTER, request_id=request_id, source_format=call.format.value,
+                to_format=fmt_in.value, model=model, requested_model=call.model, stream=call.stream,
+                headers=call.headers, body=orjson.dumps(call.body), skip=call.skip, scope=scope)
+            if state.terminated is not None:
+                t = state.terminated
+                return Reply(t.status, t.body, t.headers or {"Content-Type": "application/json"})
+            _apply(call, state)
+        result = await run_executor(pipeline, host, rec, call, scope)
+    else:
+        if decision is not None:  # a provider target
+            target_model = decision.target_model or model
+            try:
+                base = pipeline.models.resolve(target_model)
+                if decision.target not in base.providers:
+                    base = None
+            except ModelNotFoundError:
+                base = None
+            route: Any = ProviderRoute(base, decision.target, target_model)
+        else:
+            route = pipeline.models.resolve(model)
+        call.scope = scope
+        try:
+            result = await pipeline.execute(call, route)
+        except Exception as exc:
+            terminated = getattr(exc, "terminated", None)
+            if terminated is None:
+                raise
+            return Reply(terminated.status, terminated.body,
+                         terminated.headers or {"Content-Type": "application/json"})
+    if isinstance(result, Reply) and result.status < 400 and host.any("response_interceptor", call.skip):
+        headers, body = await rules.response_intercept(
+            host, request_id=request_id, source_format=call.format.value, model=model, requested_model=call.model,
+            stream=False, request_headers=call.headers, response_headers=dict(result.headers),
+            original=orjson.dumps(call.body), body=result.body, skip=call.skip, scope=scope)
+        result = Reply(result.status, body, headers)
+    return result
+
+
+def _apply(call: Call, state: rules.Intercepted) -> None:
+    if not state.changed:
+        return
+    call.headers = state.headers
+    try:
+        body = orjson.loads(state.body)
+    except orjson.JSONDecodeError:
+        return
+    if isinstance(body, dict):
+        call.body = body
+        call.reset_ir()
+
+
+def _wrap_stream(host: PluginHost, call: Call, model: str, request_id: str, started: float,
+                 reply: StreamReply, scope: ScopeContext) -> StreamReply:
+    from cliproxy.pipeline import StreamReply
+
+    intercept = host.any("response_stream_interceptor", call.skip)
+    st = rules.ChunkState(request_id, call.format.value, model, call.model, call.headers, dict(reply.headers),
+                          orjson.dumps(call.body) if intercept else b"", call.skip, scope)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        outcome, status, error = "succeeded", 200, ""
+        try:
+            first = reply.first
+            if intercept:
+                await rules.stream_chunk(host, st, None)
+                first = await rules.stream_chunk(host, st, first) or b"" if first else b""
+            if first:
+                yield first
+            async for piece in reply.rest:
+                if intercept:
+                    piece = await rules.stream_chunk(host, st, piece) or b""
+                if piece:
+                    yield piece
+        except BaseException as exc:
+            outcome, status, error = "canceled", 0, str(exc)
+            raise
+        finally:
+            await reply.rest.aclose()  # type: ignore[attr-defined]
+            _complete(host, call, model, request_id, started, outcome, status, error)
+
+    return StreamReply(reply.headers, b"", chunks())
+
+
+def _complete(host: PluginHost, call: Call, model: str, request_id: str, started: float, outcome: str,
+              status: int, error: str) -> None:
+    if not host.any("request_lifecycle_plugin", call.skip):
+        return
+    rules.complete(host, {
+        "RequestID": request_id, "TraceID": request_id, "SourceFormat": call.format.value, "Model": model,
+        "RequestedModel": call.model, "Stream": call.stream, "Outcome": outcome, "StatusCode": status,
+        "Error": error, "StartedAt": _rfc3339(started), "CompletedAt": _rfc3339(time.time()), "Metadata": {}},
+        call.skip)
+
+
+def _rfc3339(ts: float) -> str:
+    from datetime import UTC, datetime
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,427 @@
+"""CPA's calling rules, each written once.
+
+* model router: first valid decision wins; errors, crashes, unhandled and invalid
+  decisions fall through to the next router (priority order).
+* scheduler: only the highest-priority scheduler is asked; an error denies the pick.
+* request interceptors, normalizers, response normalizers and interceptors, stream-chunk
+  interceptors: chains, each plugin sees the previous result; errors are skipped.
+* translators: first success wins.
+* lifecycle completion and usage: every plugin, asynchronously, errors only logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cliproxy.errors import CliproxyError
+from cliproxy.plugins import abi
+from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, b64encode, ci_get
+from cliproxy.plugins.host import PluginHost, Record
+
+__all__ = [
+    "Intercepted",
+    "RouteDecision",
+    "SchedulerDenied",
+    "Terminated",
+    "complete",
+    "executor_ready",
+    "intercept",
+    "normalize_request",
+    "normalize_response",
+    "pick_auth",
+    "response_intercept",
+    "route_model",
+    "stream_chunk",
+    "usage",
+    "wire_headers",
+]
+
+log = logging.getLogger("cliproxy.plugins")
+
+KNOWN_FORMATS = ("openai", "openai-response", "claude", "gemini", "codex")
+FORMAT_ALIASES = {"chat-completions": "openai", "openai-chat-completions": "openai", "responses": "openai-response",
+                  "openai-responses": "openai-response", "anthropic": "claude"}
+_SECRET_MARKS = ("api_key", "apikey", "token", "secret", "cookie", "credential", "password", "storage",
+                 "authorization", "auth_header", "proxy_url")
+_FAILURES = (PluginError, PluginCrashed, asyncio.TimeoutError)
+
+
+class SchedulerDenied(CliproxyError):
+    """A scheduler plugin refused the pick; its ``http_status`` (else 500) reaches the client."""
+
+
+def wire_headers(headers: Mapping[str, str] | None) -> dict[str, list[str]]:
+    """Go's ``http.Header`` shape: ``{"Key": ["v1", "v2"]}``."""
+    out: dict[str, list[str]] = {}
+    if headers is None:
+        return out
+    items = headers.items()
+    for k, v in items:
+        out.setdefault(k, []).append(v)
+    return out
+
+
+def plain_headers(value: Any) -> dict[str, str]:
+    """``{"Key": ["v"]}`` (or ``{"Key": "v"}``) -> ``{"Key": "v"}``."""
+    out: dict[str, str] = {}
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, list):
+                if v:
+                    out[str(k)] = str(v[0])
+            elif v is not None:
+                out[str(k)] = str(v)
+    return out
+
+
+def norm_format(fmt: str) -> str:
+    fmt = (fmt or "").strip().lower()
+    return FORMAT_ALIASES.get(fmt, fmt)
+
+
+async def _call(host: PluginHost, rec: Record, method: str, params: dict[str, Any],
+                scope: Any = None) -> Any:
+    """A plugin call inside a host-callback scope (when the method carries one)."""
+    cb = host.callbacks
+    if cb is None or scope is None:
+        return await host.call(rec, method, params)
+    async with cb.scope(rec.id, scope) as scope_id:
+        params["host_callback_id"] = scope_id
+        return await host.call(rec, method, params)
+
+
+# ------------------------------------------------------------------ model router
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDecision:
+    kind: str  # self | executor | provider
+    target: str
+    target_model: str
+    router: str
+
+
+async def executor_ready(host: PluginHost, plugin_id: str, source_format: str) -> bool:
+    """CPA's ``executorPluginReady``: an active executor usable without an auth."""
+    rec = host.get(plugin_id)
+    if rec is None or not rec.has("executor"):
+        return False
+    scope = str(rec.cap("executor_model_scope", "both") or "both").lower()
+    if scope not in ("static", "both"):
+        return False  # OAuth-only executors need an auth; the direct route has none
+    if not await host.identifier(rec, abi.EXECUTOR_IDENTIFIER):
+        return False
+    inputs = [norm_format(f) for f in rec.cap("executor_input_formats", []) or []]
+    outputs = [norm_format(f) for f in rec.cap("executor_output_formats", []) or []]
+    inputs = [f for f in inputs if f and f != "none"]
+    outputs = [f for f in outputs if f and f != "none"]
+    if not inputs or not outputs:
+        return False
+    src = norm_format(source_format)
+    return (src in inputs or any(f in KNOWN_FORMATS for f in inputs)) and \
+        (src in outputs or any(f in KNOWN_FORMATS for f in outputs))
+
+
+async def route_model(host: PluginHost, *, source_format: str, model: str, stream: bool,
+                      headers: Mapping[str, str], query: Mapping[str, str], body: bytes,
+                      available_providers: Sequence[str], skip: str | None, scope: Any) -> RouteDecision | None:
+    for rec in host.active("model_router", skip):
+        params = {"Plugin": rec.metadata, "PluginID": rec.id, "SourceFormat": source_format,
+                  "RequestedModel": model, "Stream": stream, "Headers": wire_headers(headers),
+                  "Query": wire_headers(query), "Body": b64encode(body), "Metadata": {"requested_model": model},
+                  "AvailableProviders": list(available_providers)}
+        try:
+            result = await _call(host, rec, abi.MODEL_ROUTE, params, scope)
+        except _FAILURES as exc:
+            log.warning("model router %s failed, trying the next: %s", rec.id, exc)
+            continue
+        if not isinstance(result, dict) or not ci_get(result, "Handled"):
+            continue
+        kind = str(ci_get(result, "TargetKind", "") or "").strip().lower()
+        target = str(ci_get(result, "Target", "") or "").strip()
+        target_model = str(ci_get(result, "TargetModel", "") or "").strip()
+        if kind == "self":
+            target = rec.id
+        elif kind == "provider":
+            target = target.lower()
+            if not target or target not in available_providers:
+                continue
+        elif kind != "executor" or not target:
+            continue
+        if kind in ("self", "executor") and not await executor_ready(host, target, source_format):
+            continue
+        return RouteDecision(kind, target, target_model, rec.id)
+    return None
+
+
+# ------------------------------------------------------------------ scheduler
+
+
+def _sanitized(attributes: Mapping[str, Any]) -> dict[str, str]:
+    out = {}
+    for k, v in attributes.items():
+        norm = k.lower().replace("-", "_")
+        if not any(mark in norm for mark in _SECRET_MARKS):
+            out[k] = str(v)
+    return out
+
+
+async def pick_auth(host: PluginHost, candidates: Sequence[Any], *, provider: str, providers: Sequence[str],
+                    model: str, stream: bool, headers: Mapping[str, str]) -> Any:
+    """A Credential, a built-in strategy name, or None (use the configured strategy)."""
+    recs = host.active("scheduler")
+    if not recs:
+        return None
+    rec = recs[0]
+    params = {"Plugin": rec.metadata, "Provider": provider,
+              "Providers": sorted({p.lower() for p in providers if p and p != "mixed"}), "Model": model,
+              "Stream": stream, "Options": {"Headers": wire_headers(headers), "Metadata": {}},
+              "Candidates": [{"ID": c.id, "Provider": c.provider, "Priority": c.priority,
+                              "Status": "disabled" if c.disabled else "active",
+                              "Attributes": _sanitized(c.attributes), "Metadata": {}} for c in candidates]}
+    try:
+        result = await host.call(rec, abi.SCHEDULER_PICK, params)
+    except PluginError as exc:
+        raise SchedulerDenied(exc.message, status=exc.http_status or 500) from exc
+    except (TimeoutError, PluginCrashed):
+        return None
+    if not isinstance(result, dict) or not ci_get(result, "Handled"):
+        return None
+    auth_id = str(ci_get(result, "AuthID", "") or "")
+    if auth_id:
+        for c in candidates:
+            if c.id == auth_id:
+                return c
+    delegate = str(ci_get(result, "DelegateBuiltin", "") or "").strip().lower()
+    if delegate in ("round-robin", "fill-first"):
+        return delegate
+    return None
+
+
+# ------------------------------------------------------------------ request interceptors
+
+
+@dataclass(slots=True)
+class Terminated:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    plugin: str
+
+
+@dataclass(slots=True)
+class Intercepted:
+    headers: dict[str, str]
+    body: bytes
+    changed: bool = False
+    terminated: Terminated | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def intercept(host: PluginHost, method: str, *, request_id: str, source_format: str, to_format: str,
+                    model: str, requested_model: str, stream: bool, headers: Mapping[str, str], body: bytes,
+                    skip: str | None, scope: Any) -> Intercepted:
+    """The before/after-auth chain. Each plugin sees the previous plugin's headers and body."""
+    state = Intercepted(dict(headers), body)
+    for rec in host.active("request_interceptor", skip):
+        params = {"RequestID": request_id, "TraceID": request_id, "SourceFormat": source_format,
+                  "ToFormat": to_format, "Model": model, "RequestedModel": requested_model, "Stream": stream,
+                  "Headers": wire_headers(state.headers), "Body": b64encode(state.body), "Metadata": {}}
+        try:
+            result = await _call(host, rec, method, params, scope)
+        except _FAILURES as exc:
+            log.warning("request interceptor %s failed, skipped: %s", rec.id, exc)
+            continue
+        if not isinstance(result, dict):
+            continue
+        _merge_headers(state, result)
+        new_body = b64decode(ci_get(result, "Body"))
+        if new_body:
+            state.body, state.changed = new_body, True
+        if ci_get(result, "Terminate"):
+            status = int(ci_get(result, "StatusCode", 0) or 0)
+            if not 200 <= status <= 599:
+                status = 403
+            state.terminated = Terminated(status, plain_headers(ci_get(result, "ResponseHeaders")),
+                                          b64decode(ci_get(result, "ResponseBody")), rec.id)
+            break
+    return state
+
+
+def _merge_headers(state: Intercepted, result: Mapping[str, Any]) -> None:
+    lowered = {k.lower(): k for k in state.headers}
+    for name in ci_get(result, "ClearHeaders") or []:
+        key = lowered.pop(str(name).lower(), None)
+        if key is not None:
+            state.headers.pop(key, None)
+            state.changed = True
+    for name, value in plain_headers(ci_get(result, "Headers")).items():
+        key = lowered.get(name.lower())
+        if key is not None:
+            state.headers.pop(key, None)
+        state.headers[name] = value
+        lowered[name.lower()] = name
+        state.changed = True
+
+
+# ------------------------------------------------------------------ translators / normalizers
+
+
+async def normalize_request(host: PluginHost, *, from_format: str, to_format: str, model: str, stream: bool,
+                            body: bytes) -> bytes:
+    """``request.normalize`` chain on the translated body."""
+    for rec in host.active("request_normalizer"):
+        params = {"FromFormat": from_format, "ToFormat": to_format, "Model": model, "Stream": stream,
+                  "Body": b64encode(body)}
+        try:
+            result = await host.call(rec, abi.REQUEST_NORMALIZE, params)
+        except _FAILURES as exc:
+            log.warning("request normalizer %s failed, skipped: %s", rec.id, exc)
+            continue
+        new = b64decode(ci_get(result, "Body")) if isinstance(result, dict) else b""
+        if new:
+            body = new
+    return body
+
+
+async def normalize_response(host: PluginHost, flag: str, method: str, *, from_format: str, to_format: str,
+                             model: str, stream: bool, original: bytes, translated: bytes, body: bytes) -> bytes:
+    """``response.normalize_before`` / ``normalize_after`` chain."""
+    for rec in host.active(flag):
+        params = {"FromFormat": from_format, "ToFormat": to_format, "Model": model, "Stream": stream,
+                  "OriginalRequest": b64encode(original), "TranslatedRequest": b64encode(translated),
+                  "Body": b64encode(body)}
+        try:
+            result = await host.call(rec, method, params)
+        except _FAILURES as exc:
+            log.warning("response normalizer %s failed, skipped: %s", rec.id, exc)
+            continue
+        new = b64decode(ci_get(result, "Body")) if isinstance(result, dict) else b""
+        if new:
+            body = new
+    return body
+
+
+# ------------------------------------------------------------------ response interceptors
+
+
+async def response_intercept(host: PluginHost, *, request_id: str, source_format: str, model: str,
+                             requested_model: str, stream: bool, request_headers: Mapping[str, str],
+                             response_headers: dict[str, str], original: bytes, body: bytes,
+                             skip: str | None, scope: Any) -> tuple[dict[str, str], bytes]:
+    for rec in host.active("response_interceptor", skip):
+        params = {"RequestID": request_id, "SourceFormat": source_format, "Model": model,
+                  "RequestedModel": requested_model, "Stream": stream,
+                  "RequestHeaders": wire_headers(request_headers), "ResponseHeaders": wire_headers(response_headers),
+                  "OriginalRequest": b64encode(original), "RequestBody": b64encode(original),
+                  "Body": b64encode(body), "StatusCode": 200, "Metadata": {}}
+        try:
+            result = await _call(host, rec, abi.RESPONSE_INTERCEPT_AFTER, params, scope)
+        except _FAILURES as exc:
+            log.warning("response interceptor %s failed, skipped: %s", rec.id, exc)
+            continue
+        if not isinstance(result, dict):
+            continue
+        state = Intercepted(response_headers, body)
+        _merge_headers(state, result)
+        response_headers = state.headers
+        new = b64decode(ci_get(result, "Body"))
+        if new:
+            body = new
+    return response_headers, body
+
+
+HISTORY_CHUNKS = 64
+HISTORY_BYTES = 1 << 20
+
+
+@dataclass(slots=True)
+class ChunkState:
+    request_id: str
+    source_format: str
+    model: str
+    requested_model: str
+    request_headers: Mapping[str, str]
+    response_headers: dict[str, str]
+    original: bytes
+    skip: str | None
+    scope: Any
+    index: int = -1
+    history: list[bytes] = field(default_factory=list)
+    history_bytes: int = 0
+
+
+async def stream_chunk(host: PluginHost, st: ChunkState, body: bytes | None) -> bytes | None:
+    """One chunk through the stream-chunk chain; ``None`` when a plugin dropped it.
+
+    ``body=None`` is the header-init call (ChunkIndex -1) made before the first chunk."""
+    for rec in host.active("response_stream_interceptor", st.skip):
+        params: dict[str, Any] = {
+            "RequestID": st.request_id, "SourceFormat": st.source_format, "Model": st.model,
+            "RequestedModel": st.requested_model, "RequestHeaders": wire_headers(st.request_headers),
+            "ResponseHeaders": wire_headers(st.response_headers), "ChunkIndex": st.index,
+            "HistoryChunks": [b64encode(c) for c in st.history], "Metadata": {}}
+        if body is not None:
+            params["Body"] = b64encode(body)
+        if body is None or rec.schema_version < 3:
+            params["OriginalRequest"] = b64encode(st.original)
+            params["RequestBody"] = b64encode(st.original)
+        try:
+            result = await _call(host, rec, abi.RESPONSE_INTERCEPT_STREAM_CHUNK, params, st.scope)
+        except _FAILURES as exc:
+            log.warning("stream interceptor %s failed, skipped: %s", rec.id, exc)
+            continue
+        if not isinstance(result, dict):
+            continue
+        if body is None:
+            state = Intercepted(st.response_headers, b"")
+            _merge_headers(state, result)
+            st.response_headers = state.headers
+            continue
+        if ci_get(result, "DropChunk"):
+            st.index += 1
+            return None
+        new = b64decode(ci_get(result, "Body"))
+        if new:
+            body = new
+    if body is None:
+        return None
+    st.index += 1
+    st.history.append(body)
+    st.history_bytes += len(body)
+    while st.history and (len(st.history) > HISTORY_CHUNKS or st.history_bytes > HISTORY_BYTES):
+        st.history_bytes -= len(st.history.pop(0))
+    return body
+
+
+# ------------------------------------------------------------------ fire and forget
+
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def _spawn(host: PluginHost, rec: Record, method: str, params: dict[str, Any]) -> None:
+    async def run() -> None:
+        with contextlib.suppress(*_FAILURES):
+            await host.call(rec, method, params)
+
+    task = asyncio.get_running_loop().create_task(run())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+def complete(host: PluginHost, completion: dict[str, Any], skip: str | None = None) -> None:
+    """``request.complete`` for every lifecycle plugin, in the background."""
+    for rec in host.active("request_lifecycle_plugin", skip):
+        _spawn(host, rec, abi.REQUEST_COMPLETE, dict(completion))
+
+
+def usage(host: PluginHost, record: dict[str, Any]) -> None:
+    """``usage.handle`` for every usage plugin, in the background."""
+    for rec in host.active("usage_plugin"):
+        _spawn(host, rec, abi.USAGE_HANDLE, dict(record))
