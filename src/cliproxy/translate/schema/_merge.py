@@ -13,29 +13,35 @@ __all__ = ["merge_all_of", "merge_object_union"]
 @when("allOf")
 def merge_all_of(node: Node, walk: Walk) -> Node:
     """Fold ``allOf`` branches into ``node``: properties and required are united,
-    other keys are taken from the node first, then from the branches in order."""
+    other keys are taken from the node first, then from the branches in order
+    (a branch's own ``allOf`` is folded right after the branch).
+
+    A ``$ref`` branch is expanded through ``walk.target``, so the ref stays active
+    for the rest of this node: what the expansion brings in (``items``,
+    ``prefixItems``, properties...) cannot expand it again when cleaned. A ref that
+    cannot be expanded (recursive, unresolvable) adds the same stub a bare ``$ref``
+    becomes, after everything else, so it only fills in what nothing else says."""
     branches = node.pop("allOf", None)
     if not isinstance(branches, list):
         return node
-    for raw in branches:
-        branch = _resolved(as_node(raw), walk)
-        if branch is not None:
-            _absorb(node, branch)
+    stubs: list[Node] = []
+    pending = branches[::-1]
+    while pending:
+        branch = as_node(pending.pop())
+        if "$ref" in branch:
+            branch, failed = walk.target(branch)
+            if failed is not None:
+                stubs.append(walk.stub(branch, failed))
+            else:
+                pending.append(branch)  # the target may hold a $ref or allOf itself
+            continue
+        nested = branch.pop("allOf", None)
+        _absorb(node, branch)
+        if isinstance(nested, list):
+            pending.extend(nested[::-1])
+    for stub in stubs:
+        _absorb(node, stub)
     return node
-
-
-def _resolved(branch: Node, walk: Walk) -> Node | None:
-    ref = branch.get("$ref")
-    if ref is None:
-        return merge_all_of(branch, walk)
-    branch, failed = walk.target(branch)
-    if failed is not None:
-        return None
-    walk.active.add(ref)
-    try:
-        return merge_all_of(branch, walk)
-    finally:
-        walk.active.discard(ref)
 
 
 def _absorb(into: Node, branch: Node) -> None:

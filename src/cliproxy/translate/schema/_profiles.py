@@ -54,7 +54,9 @@ GEMINI = Profile(
 def claude_root_object(node: Node, walk: Walk) -> Node:
     """Claude wants ``type: object`` with ``properties`` at the top and rejects
     ``oneOf``/``anyOf``/``allOf`` there; those are folded into one object."""
-    node = merge_all_of(node, walk) if "allOf" in node else node
+    if "allOf" in node:
+        with walk.scope():
+            node = merge_all_of(node, walk)
     for key in ("anyOf", "oneOf"):
         branches = node.pop(key, None)
         if isinstance(branches, list) and "properties" not in node:
@@ -68,7 +70,10 @@ def claude_root_object(node: Node, walk: Walk) -> Node:
 
 def _resolve_top(branch: object, walk: Walk) -> Node:
     node = as_node(branch)
-    return walk.target(node)[0] if "$ref" in node else node
+    if "$ref" not in node:
+        return node
+    with walk.scope():
+        return walk.target(node)[0]
 
 
 CLAUDE = Profile(name="claude", allowed_keys=None, root=(claude_root_object,), walk=False, inline_refs=False)

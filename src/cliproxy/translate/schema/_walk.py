@@ -2,12 +2,18 @@
 
 The input is never changed: every node is read, copied shallowly into a dict the walker
 owns, rewritten by the profile's rules, and its children are cleaned the same way.
-``$ref`` is resolved against the whole document, with a guard for recursion and a
-budget against exponential expansion.
+``$ref`` is resolved against the whole document, with a guard for recursion, a budget
+against exponential expansion and a hard bound on nesting depth.
+
+The recursion guard works per node: a ref expanded into a node (by inlining, or by
+a rule such as the ``allOf`` merge) stays active until that node and everything under
+it is clean, so no path through the expanded content can expand it again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote
 
@@ -28,6 +34,8 @@ TYPE_NAMES = frozenset(
      "STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"}
 )  # fmt: skip
 MAX_REF_EXPANSIONS = 2000
+# Nodes nested deeper than this become a bare object (keeping their description).
+MAX_DEPTH = 64
 
 
 def as_node(raw: Any) -> Node:
@@ -81,7 +89,9 @@ def _plan(rules: tuple[Rule, ...]) -> Plan:
 class Walk:
     """One cleaning pass over one document for one profile."""
 
-    __slots__ = ("active", "after", "allowed", "before", "expansions", "inline", "profile", "root")
+    __slots__ = (
+        "active", "after", "allowed", "before", "depth", "expanded", "expansions", "inline", "profile", "root"
+    )  # fmt: skip
 
     def __init__(self, root: Any, profile: Profile) -> None:
         self.root = root
@@ -90,14 +100,26 @@ class Walk:
         self.before = _plan(profile.before)
         self.after = _plan(profile.after)
         self.inline = profile.inline_refs
-        self.active: set[str] = set()
+        self.active: set[str] = set()  # refs being expanded on the current path
+        self.expanded: list[str] = []  # the same refs, in the order they were entered
         self.expansions = 0
+        self.depth = 0
 
     def clean(self, raw: Any) -> Node:
         """The cleaned copy of one schema node and everything under it."""
-        node = as_node(raw)
-        if self.inline and "$ref" in node:
-            return self._inline(node)
+        mark = len(self.expanded)
+        self.depth += 1
+        try:
+            return self._clean(as_node(raw))
+        finally:
+            self.depth -= 1
+            self._release(mark)
+
+    def _clean(self, node: Node) -> Node:
+        if self.depth > MAX_DEPTH:
+            node = self.stub(node, None)
+        while self.inline and "$ref" in node:
+            node = self._inline(node)
         node = self._run(self.before, node)
         return self._run(self.after, self._children(node))
 
@@ -110,11 +132,28 @@ class Walk:
                 present = keys.intersection(node)
         return node
 
+    @contextmanager
+    def scope(self) -> Iterator[None]:
+        """Refs expanded inside the block are active only until it ends (``clean``
+        gives every node such a scope; rules outside the walk can ask for one)."""
+        mark = len(self.expanded)
+        try:
+            yield
+        finally:
+            self._release(mark)
+
+    def _release(self, mark: int) -> None:
+        for ref in self.expanded[mark:]:
+            self.active.discard(ref)
+        del self.expanded[mark:]
+
     def target(self, node: Node) -> tuple[Node, str | None]:
         """``node`` with its ``$ref`` replaced by the referenced schema (siblings win).
 
         Returns the merged node and ``None``, or the node without ``$ref`` and the
-        ref string when it is recursive, unresolvable or over budget.
+        ref string when it is recursive, unresolvable or over budget. A ref that is
+        expanded stays active, and so cannot be expanded again, until the node being
+        cleaned (or the current ``scope``) is finished.
         """
         node = dict(node)
         ref = node.pop("$ref")
@@ -124,25 +163,21 @@ class Walk:
         if ref in self.active or found is None or self.expansions >= MAX_REF_EXPANSIONS:
             return node, ref
         self.expansions += 1
+        self.active.add(ref)
+        self.expanded.append(ref)
         merged = as_node(found)
         merged.update(node)
         return merged, None
 
     def _inline(self, node: Node) -> Node:
-        ref = node.get("$ref")
         merged, failed = self.target(node)
-        if failed is not None:
-            return self.clean(self._stub(merged, failed))
-        self.active.add(ref)
-        try:
-            return self.clean(merged)
-        finally:
-            self.active.discard(ref)
+        return merged if failed is None else self.stub(merged, failed)
 
-    def _stub(self, node: Node, ref: str) -> Node:
-        """What a recursive or unresolvable ref becomes: an object with its description."""
+    def stub(self, node: Node, ref: str | None) -> Node:
+        """What a recursive, unresolvable or too deep node becomes: an object with
+        its description."""
         desc = node.get("description")
-        if not isinstance(desc, str):
+        if not isinstance(desc, str) and ref is not None:
             found = resolve_pointer(self.root, ref)
             desc = found.get("description") if isinstance(found, dict) else None
         stub: Node = {"type": "object"}
