@@ -87,6 +87,11 @@ async def _run(pipeline: Pipeline, host: PluginHost, call: Call, model: str, req
             host, source_format=call.format.value, model=model, stream=call.stream, headers=call.headers,
             query=call.query, body=orjson.dumps(call.body), available_providers=pipeline.pool.providers(),
             skip=call.skip, scope=scope)
+    route: Any = None
+    if decision is None:
+        route = pipeline.models.resolve(model)  # stage 3 comes before the interceptors (CPA)
+    elif decision.kind == "provider":
+        route = _provider_route(pipeline, decision, model)
     if host.any("request_interceptor", call.skip):
         state = await rules.intercept(
             host, abi.REQUEST_INTERCEPT_BEFORE, request_id=request_id, source_format=call.format.value,
@@ -112,17 +117,6 @@ async def _run(pipeline: Pipeline, host: PluginHost, call: Call, model: str, req
             _apply(call, state)
         result = await run_executor(pipeline, host, rec, call, scope)
     else:
-        if decision is not None:  # a provider target
-            target_model = decision.target_model or model
-            try:
-                base = pipeline.models.resolve(target_model)
-                if decision.target not in base.providers:
-                    base = None
-            except ModelNotFoundError:
-                base = None
-            route: Any = ProviderRoute(base, decision.target, target_model)
-        else:
-            route = pipeline.models.resolve(model)
         call.scope = scope
         try:
             result = await pipeline.execute(call, route)
@@ -139,6 +133,17 @@ async def _run(pipeline: Pipeline, host: PluginHost, call: Call, model: str, req
             original=orjson.dumps(call.body), body=result.body, skip=call.skip, scope=scope)
         result = Reply(result.status, body, headers)
     return result
+
+
+def _provider_route(pipeline: Pipeline, decision: rules.RouteDecision, model: str) -> ProviderRoute:
+    target_model = decision.target_model or model
+    try:
+        base = pipeline.models.resolve(target_model)
+    except ModelNotFoundError:
+        base = None
+    if base is not None and decision.target not in base.providers:
+        base = None
+    return ProviderRoute(base, decision.target, target_model)
 
 
 def _apply(call: Call, state: rules.Intercepted) -> None:

@@ -134,6 +134,12 @@ class PluginHost:
             self.fuse(rec, method, exc)
             raise PluginCrashed(f"plugin {rec.id} failed in {method}: {exc}") from exc
 
+    def _crashed(self, plugin_id: str, exc: BaseException) -> None:
+        """A transport saw its plugin die between calls (a subprocess exited)."""
+        rec = self.records.get(plugin_id)
+        if rec is not None:
+            self.fuse(rec, "(process)", exc)
+
     def fuse(self, rec: Record, method: str, exc: BaseException) -> None:
         if rec.fused:
             return
@@ -218,7 +224,7 @@ class PluginHost:
             return await NativeClient.load(spec.path, spec.id, self)
         if spec.kind == "subprocess":
             from cliproxy.plugins.subprocess import SubprocessClient
-            return await SubprocessClient.start(list(spec.command), spec.id, self)
+            return await SubprocessClient.start(list(spec.command), spec.id, self, on_crash=self._crashed)
         from cliproxy.plugins.inproc import PythonClient, load_entry_point, load_module_plugin
         obj = load_entry_point(spec.id) if spec.kind == "entrypoint" else load_module_plugin(Path(spec.path))
         return PythonClient(obj, spec.id, self, path=spec.path)

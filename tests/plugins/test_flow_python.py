@@ -1,0 +1,250 @@
+"""Python plugins through a running proxy: model router targets, direct executors (whole
+and streamed, with format translation), ordering, fall-through, interceptors, the
+scheduler, nested host.model calls, stream-chunk interceptors, lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+
+import aiohttp
+import anthropic
+import openai
+
+from cliproxy.formats import Format
+from tests.e2e.clients import KEY, ask
+
+HEADER = '''
+from cliproxy.plugins.api import *
+import json
+META = dict(version="1.0.0", author="tests", github_repository="https://example.com/x")
+'''
+
+ROUTER = HEADER + '''
+class Router(Plugin, ModelRouter):
+    name = "{name}"; version = "1.0.0"; author = "t"; github_repository = "https://example.com/r"
+    async def route(self, req):
+        if req.requested_model == "{match}":
+            return RouteDecision.provider("{provider}", "{model}")
+        return None
+plugin = Router()
+'''
+
+ECHO = HEADER + '''
+CHAT = {"id": "chatcmpl-p", "object": "chat.completion", "created": 1, "model": "echo",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "PLUGIN-ANSWER"},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}
+
+def chunk(delta, finish=None):
+    c = {"id": "chatcmpl-p", "object": "chat.completion.chunk", "created": 1, "model": "echo",
+         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return ("data: " + json.dumps(c) + "\\n\\n").encode()
+
+class Echo(Plugin, ModelRouter, Executor):
+    name = "echo"; version = "1.0.0"; author = "t"; github_repository = "https://example.com/e"
+    identifier = "echo"; input_formats = ["openai"]; output_formats = ["openai"]; model_scope = "static"
+    async def route(self, req):
+        return RouteDecision.self_() if req.requested_model.startswith("echo") else None
+    async def execute(self, req):
+        body = json.loads(req.payload)
+        if req.model == "echo-nested":  # call the host for a model this very plugin routes
+            inner = await self.host.model.execute("openai", "openai", "echo-nested",
+                                                  {"model": "echo-nested", "messages": body["messages"]})
+            text = json.loads(inner.body)["choices"][0]["message"]["content"]
+            out = dict(CHAT); out["choices"] = [dict(CHAT["choices"][0], message={"role": "assistant", "content": "NESTED:" + text})]
+            return ExecutorResponse(payload=json.dumps(out).encode())
+        return ExecutorResponse(payload=json.dumps(CHAT).encode())
+    async def execute_stream(self, req):
+        yield chunk({"role": "assistant", "content": ""})
+        for word in ["PLUGIN", "-", "STREAM"]:
+            yield chunk({"content": word})
+        yield chunk({}, "stop")
+        yield b"data: [DONE]\\n\\n"
+plugin = Echo()
+'''
+
+
+def _plugin_cfg(dir_, entries: dict[str, dict]) -> str:
+    lines = [f"plugins:\n  enabled: true\n  dir: \"{dir_}\"\n  configs:"]
+    for pid, cfg in entries.items():
+        lines.append(f"    {pid}:\n      enabled: true\n      priority: {cfg.get('priority', 0)}")
+        for k, v in cfg.items():
+            if k != "priority":
+                lines.append(f"      {k}: {v}")
+    return "\n".join(lines) + "\n"
+
+
+async def _proxy(start_proxy, fakes, tmp_path, plugins: dict[str, str], cfg: dict[str, dict], extra: str = "",
+                 base: bool = True):
+    pdir = tmp_path / "plugins"
+    pdir.mkdir(exist_ok=True)
+    for pid, src in plugins.items():
+        (pdir / f"{pid}.py").write_text(textwrap.dedent(src))
+    from tests.e2e.conftest import matrix_config
+    if not base:
+        return await start_proxy(f'api-keys: ["{KEY}"]\n' + _plugin_cfg(pdir, cfg) + extra)
+    return await start_proxy(matrix_config(fakes, _plugin_cfg(pdir, cfg) + extra))
+
+
+async def test_router_sends_a_model_to_a_provider(start_proxy, fakes, tmp_path):
+    proxy = await _proxy(start_proxy, fakes, tmp_path,
+                         {"r1": ROUTER.format(name="r1", match="fast", provider="claude", model="claude-opus-4-6")},
+                         {"r1": {}})
+    answer = await ask(Format.OPENAI, proxy.url, "fast", "hi", stream=False)
+    assert "Hello from fake-claude" in answer.text
+    assert fakes.claude.last.json["model"] == "claude-opus-4-6"
+    answer = await ask(Format.OPENAI, proxy.url, "claude-model", "hi", stream=False)  # unrouted: default flow
+    assert fakes.claude.last.json["model"] == "claude-sonnet-4-6"
+
+
+async def test_higher_priority_router_wins_and_ties_go_by_id(start_proxy, fakes, tmp_path):
+    plugins = {"a-low": ROUTER.format(name="a-low", match="fast", provider="claude", model="claude-opus-4-6"),
+               "b-high": ROUTER.format(name="b-high", match="fast", provider="gemini", model="gemini-2.5-pro"),
+               "c-high": ROUTER.format(name="c-high", match="fast", provider="claude", model="claude-haiku-4-5")}
+    proxy = await _proxy(start_proxy, fakes, tmp_path, plugins,
+                         {"a-low": {"priority": 1}, "b-high": {"priority": 5}, "c-high": {"priority": 5}})
+    await ask(Format.OPENAI, proxy.url, "fast", "hi", stream=False)
+    assert fakes.gemini.requests and fakes.gemini.last.model == "gemini-2.5-pro"
+    assert not fakes.claude.requests
+
+
+async def test_router_errors_and_invalid_targets_fall_through(start_proxy, fakes, tmp_path):
+    crashing = HEADER + '''
+class Boom(Plugin, ModelRouter):
+    name = "boom"; version = "1"; author = "t"; github_repository = "https://example.com/b"
+    async def route(self, req):
+        raise RuntimeError("kaboom")
+plugin = Boom()
+'''
+    invalid = ROUTER.format(name="bad", match="fast", provider="no-such-provider", model="x")
+    good = ROUTER.format(name="good", match="fast", provider="claude", model="claude-opus-4-6")
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"boom": crashing, "bad": invalid, "good": good},
+                         {"boom": {"priority": 9}, "bad": {"priority": 8}, "good": {"priority": 1}})
+    for _ in range(2):
+        answer = await ask(Format.OPENAI, proxy.url, "fast", "hi", stream=False)
+        assert "Hello from fake-claude" in answer.text
+    host = proxy.service.plugins
+    assert host.records["boom"].fused
+    assert [r.id for r in host.snapshot] == ["bad", "good"]
+
+
+async def test_self_executor_whole_and_stream_in_every_client_format(start_proxy, fakes, tmp_path):
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"echo": ECHO}, {"echo": {}})
+    answer = await ask(Format.OPENAI, proxy.url, "echo", "hi", stream=False)
+    assert answer.text == "PLUGIN-ANSWER"
+    answer = await ask(Format.CLAUDE, proxy.url, "echo", "hi", stream=False)  # translated from openai
+    assert answer.text == "PLUGIN-ANSWER"
+    answer = await ask(Format.OPENAI, proxy.url, "echo", "hi", stream=True)
+    assert answer.text == "PLUGIN-STREAM"
+    answer = await ask(Format.CLAUDE, proxy.url, "echo", "hi", stream=True)
+    assert answer.text == "PLUGIN-STREAM"
+    answer = await ask(Format.GEMINI, proxy.url, "echo", "hi", stream=True)
+    assert answer.text == "PLUGIN-STREAM"
+    for fake in (fakes.openai, fakes.claude, fakes.gemini, fakes.responses):
+        assert not fake.requests
+
+
+async def test_nested_host_model_call_skips_the_calling_router(start_proxy, fakes, tmp_path):
+    # "echo-nested" is routed to the echo executor; inside it, host.model.execute asks for
+    # "echo-nested" again: the caller is skipped, so the default flow (unknown model) answers.
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"echo": ECHO}, {"echo": {}})
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        try:
+            await client.chat.completions.create(model="echo-nested", messages=[{"role": "user", "content": "x"}])
+            raise AssertionError("the nested call should fail: no recursion into the same router")
+        except openai.APIStatusError as exc:
+            assert "echo-nested" in str(exc)  # unknown provider for model echo-nested
+
+
+async def test_interceptors_rewrite_and_terminate(start_proxy, fakes, tmp_path):
+    src = HEADER + '''
+class Gate(Plugin, RequestInterceptor, RequestLifecycle):
+    name = "gate"; version = "1"; author = "t"; github_repository = "https://example.com/g"
+    completions = []
+    async def intercept_before(self, req):
+        body = json.loads(req.body)
+        if "blocked" in json.dumps(body):
+            return InterceptResult.terminate_with(403, b'{"error":{"type":"plugin_request_rejected","message":"no"}}',
+                                                  {"Content-Type": ["application/json"], "X-Gate": ["closed"]})
+        if "rewrite" in json.dumps(body):
+            body["messages"] = [{"role": "user", "content": "REWRITTEN by the plugin"}]
+            return InterceptResult(body=json.dumps(body).encode(), headers={"X-From-Plugin": ["yes"]})
+        return None
+    async def intercept_after(self, req):
+        return InterceptResult(headers={"X-After": [req.to_format]})
+    async def complete(self, done):
+        Gate.completions.append((done.outcome, done.status_code))
+plugin = Gate()
+'''
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"gate": src}, {"gate": {}})
+    answer = await ask(Format.OPENAI, proxy.url, "compat-model", "please rewrite", stream=False)
+    assert "Hello from fake" in answer.text
+    assert fakes.openai.last.json["messages"] == [{"role": "user", "content": "REWRITTEN by the plugin"}]
+    async with aiohttp.ClientSession() as s, s.post(proxy.url + "/v1/chat/completions", json={
+            "model": "compat-model", "messages": [{"role": "user", "content": "blocked"}]},
+            headers={"Authorization": f"Bearer {KEY}"}) as r:
+        assert r.status == 403
+        assert r.headers["X-Gate"] == "closed"
+        assert (await r.json())["error"]["type"] == "plugin_request_rejected"
+    await asyncio.sleep(0.1)
+    import sys
+    mod = [m for n, m in sys.modules.items() if n.endswith("gate") and hasattr(m, "Gate")][0]
+    assert ("succeeded", 200) in mod.Gate.completions and ("rejected", 403) in mod.Gate.completions
+
+
+async def test_scheduler_picks_delegates_and_denies(start_proxy, fakes, tmp_path):
+    src = HEADER + '''
+class Sched(Plugin, Scheduler):
+    name = "sched"; version = "1"; author = "t"; github_repository = "https://example.com/s"
+    async def configure(self, config, host):
+        self.mode = config.get("mode", "")
+    async def pick(self, req):
+        if "deny" in req.model:
+            raise PluginError("scheduler says no", http_status=451, code="scheduler_denied")
+        last = sorted(c.id for c in req.candidates)[-1]
+        return PickDecision.auth(last)
+plugin = Sched()
+'''
+    keys = f"""
+claude-api-key:
+  - api-key: "sk-x"
+    base-url: "{fakes.claude.base_url}"
+    models: [{{name: "claude-sonnet-4-6", alias: "pair"}}, {{name: "claude-sonnet-4-6", alias: "deny-me"}}]
+  - api-key: "sk-y"
+    base-url: "{fakes.claude.base_url}"
+    models: [{{name: "claude-sonnet-4-6", alias: "pair"}}]
+"""
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"sched": src}, {"sched": {}}, extra=keys, base=False)
+    for _ in range(3):
+        await ask(Format.CLAUDE, proxy.url, "pair", "hi", stream=False)
+    used = {r.key for r in fakes.claude.requests}
+    assert len(used) == 1  # always the same (the last id), never rotated
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
+        try:
+            await client.messages.create(model="deny-me", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+            raise AssertionError("denied")
+        except anthropic.APIStatusError as exc:
+            assert exc.status_code == 451 and "scheduler says no" in str(exc)
+
+
+async def test_stream_chunk_interceptor_drops_chunks(start_proxy, fakes, tmp_path):
+    src = HEADER + '''
+class Drop(Plugin, StreamChunkInterceptor):
+    name = "drop"; version = "1"; author = "t"; github_repository = "https://example.com/d"
+    async def intercept_chunk(self, req):
+        if req.body and b'"-"' in req.body:
+            return ChunkInterceptResult.drop()
+        return None
+plugin = Drop()
+'''
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"echo": ECHO, "drop": src}, {"echo": {}, "drop": {}})
+    answer = await ask(Format.OPENAI, proxy.url, "echo", "hi", stream=True)
+    assert answer.text == "PLUGINSTREAM"
+
+
+async def test_no_plugin_loaded_means_no_plugin_path(start_proxy, fakes, tmp_path):
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"echo": ECHO}, {})
+    assert proxy.service.pipeline.plugins is None  # enabled globally, none configured
+    answer = await ask(Format.OPENAI, proxy.url, "compat-model", "hi", stream=False)
+    assert "Hello from fake" in answer.text
