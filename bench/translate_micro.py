@@ -16,9 +16,9 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cliproxy.formats import Format  # noqa: E402
-from cliproxy.translate import ir  # noqa: E402
-from cliproxy.translate.registry import default_registry  # noqa: E402
+from cliproxy.formats import Format
+from cliproxy.translate import ir
+from cliproxy.translate.registry import default_registry
 
 FORMATS = [Format.OPENAI, Format.RESPONSES, Format.CLAUDE, Format.GEMINI]
 REG = default_registry()
@@ -90,7 +90,7 @@ def bench_requests() -> tuple[int, list[tuple[str, float]]]:
         src_body = body if src is Format.CLAUDE else REG.adapter(src).build_request(
             REG.adapter(Format.CLAUDE).parse_request(body))
         raw = orjson.dumps(src_body)
-        for dst in FORMATS + [Format.CODEX]:
+        for dst in [*FORMATS, Format.CODEX]:
             best = float("inf")
             for _ in range(20):
                 t0 = time.perf_counter()

@@ -107,7 +107,7 @@ async def _serve(config: Config, config_path: Path | None, host: str, port: int)
     app = create_app(service)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host or None, port, reuse_address=True)
+    site = web.TCPSite(runner, host or None, port, reuse_address=True, backlog=4096)
     await site.start()
     shown = host or "0.0.0.0"
     log.info("cliproxy %s listening on http://%s:%d (pid %d)", __version__, shown, port, os.getpid())

@@ -189,7 +189,7 @@ plugin = Gate()
         assert (await r.json())["error"]["type"] == "plugin_request_rejected"
     await asyncio.sleep(0.1)
     import sys
-    mod = [m for n, m in sys.modules.items() if n.endswith("gate") and hasattr(m, "Gate")][0]
+    mod = next(m for n, m in sys.modules.items() if n.endswith("gate") and hasattr(m, "Gate"))
     assert ("succeeded", 200) in mod.Gate.completions and ("rejected", 403) in mod.Gate.completions
 
 

@@ -1,0 +1,141 @@
+"""The processes under test: the fake upstream, the bare floor and the real cliproxy.
+
+Each runs in its own process so none steals the others' CPU in-process; they are
+stopped by the code that started them (``Procs`` is a context manager).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from scenarios import proxy_config
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+OUT = BENCH / "out"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of ``pid`` in MiB (Linux /proc)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+class Proc:
+    """One server process; ``url`` is its base URL once it answers."""
+
+    def __init__(self, name: str, cmd: list[str], port: int, log: Path) -> None:
+        self.name, self.cmd, self.port = name, cmd, port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+        self._log = log.open("wb")
+        self.popen = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                      start_new_session=True)
+        self.pid = self.popen.pid  # the server itself (may differ from popen under a profiler)
+
+    def wait_ready(self, path: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.name} exited ({self.popen.returncode}); see {self.log}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(self.url + path, timeout=1) as resp:
+                    resp.read()
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not answer on {self.url}{path} within {timeout}s; see {self.log}")
+
+    def rss_mb(self) -> float:
+        return rss_mb(self.pid)
+
+    def stop(self, timeout: float = 60.0) -> None:
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._log.close()
+
+
+class Procs:
+    """Starts the fake, the floor and the proxy; stops them all on exit."""
+
+    def __init__(self, profile: list[str] | None = None, *, python_m: bool = True) -> None:
+        OUT.mkdir(exist_ok=True)
+        self.profile = profile  # a command prefix that runs the proxy under a profiler
+        self.python_m = python_m  # False: the prefix ends in its own "-m cliproxy"
+        self.started: list[Proc] = []
+
+    def __enter__(self) -> Procs:
+        try:
+            self.fake = self._start("fake", [sys.executable, str(BENCH / "upstream.py")])
+            self.floor = self._start("floor", [sys.executable, str(BENCH / "floor.py"), "--upstream",
+                                               self.fake.url])
+            self.proxy = self._start_proxy()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in reversed(self.started):
+            proc.stop()
+
+    def _start(self, name: str, cmd: list[str]) -> Proc:
+        port = free_port()
+        proc = Proc(name, [*cmd, "--port", str(port)], port, OUT / f"{name}.log")
+        self.started.append(proc)
+        # the fake and the floor answer GET with 404/405: any HTTP answer means ready
+        _wait_http(proc)
+        return proc
+
+    def _start_proxy(self) -> Proc:
+        port = free_port()
+        auth_dir = OUT / "auths"
+        auth_dir.mkdir(exist_ok=True)
+        config = OUT / "proxy-config.yaml"
+        config.write_text(proxy_config(self.fake.url, port, str(auth_dir)))
+        cmd = [sys.executable, "-m", "cliproxy"] if self.python_m else []
+        cmd += ["--config", str(config)]
+        proc = Proc("proxy", [*(self.profile or []), *cmd], port, OUT / "proxy.log")
+        self.started.append(proc)
+        proc.wait_ready("/healthz")
+        return proc
+
+
+def _wait_http(proc: Proc, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"{proc.name} exited ({proc.popen.returncode}); see {proc.log}")
+        try:
+            with urllib.request.urlopen(proc.url + "/", timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{proc.name} did not start within {timeout}s; see {proc.log}")

@@ -1,0 +1,193 @@
+"""cliproxy benchmark: the proxy's added cost over calling a fast fake upstream directly.
+
+    python bench/run.py [--quick] [--soak-seconds N]
+    python bench/run.py --profile SCENARIO [--profile-tool py-spy|pyinstrument]
+
+Starts the fake upstream (bench/upstream.py), the bare aiohttp passthrough floor
+(bench/floor.py) and the real cliproxy (``python -m cliproxy``, one worker), each in its
+own process, drives them from a separate load process (wrk if installed, else
+bench/load.py), prints one table and writes bench/RESULTS.md. ``--quick`` shortens every
+run and the soak (30 s); the full run takes about 20 minutes. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import load
+import report
+from procs import Procs
+from scenarios import MODELS, SCENARIOS, Request, find, upstream_request
+
+CONCURRENCY = (1, 16, 64)
+STREAM = {"chunks": 20, "delay_ms": 1, "concurrency": 16}
+MANY = {"chunks": 50, "delay_ms": 20, "concurrency": 1000, "ramp": 0.5}
+PROBE = {"chunks": 5, "after": 0.5, "duration": 2.0}  # one client, streams back to back, while MANY runs
+
+
+class Settings:
+    def __init__(self, quick: bool, soak: float, use_wrk: bool) -> None:
+        self.quick, self.soak, self.use_wrk = quick, soak, use_wrk
+        self.duration = 2.0 if quick else 10.0
+        self.warmup = 0.5 if quick else 2.0
+
+
+class RssSampler:
+    """The proxy's largest RSS while a block runs (sampled every 100 ms)."""
+
+    def __init__(self, proc) -> None:
+        self.proc, self.peak = proc, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak = max(self.peak, self.proc.rss_mb())
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def spec(base_url: str, req: Request, **extra) -> dict:
+    return {"url": base_url + req.path, "headers": req.headers, "body": req.body.decode(), **extra}
+
+
+def stream_headers(req: Request, chunks: int, delay_ms: float) -> Request:
+    headers = {**req.headers, "x-bench-chunks": str(chunks), "x-bench-delay-ms": str(delay_ms)}
+    return Request(req.path, headers, req.body)
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def nonstream(p: Procs, s: Settings, results: dict) -> None:
+    for c in CONCURRENCY:
+        timing = {"concurrency": c, "duration": s.duration, "warmup": s.warmup}
+        for kind in MODELS:
+            req = upstream_request(kind, False)
+            for target, proc in (("direct", p.fake), ("floor", p.floor)):
+                log(f"non-stream {target} {kind} c={c}")
+                results[f"{target}|{kind}|{c}"] = load.run(spec(proc.url, req, **timing), s.use_wrk)
+        for sc in SCENARIOS:
+            log(f"non-stream proxy {sc.name} c={c}")
+            results[f"proxy|{sc.name}|{c}"] = load.run(spec(p.proxy.url, sc.proxy_request(False), **timing),
+                                                       s.use_wrk)
+
+
+def streams(p: Procs, s: Settings, results: dict) -> None:
+    timing = {"concurrency": STREAM["concurrency"], "duration": s.duration, "warmup": s.warmup,
+              "stream": True, "min_events": STREAM["chunks"]}
+    shape = (STREAM["chunks"], STREAM["delay_ms"])
+    for kind in MODELS:
+        req = stream_headers(upstream_request(kind, True), *shape)
+        for target, proc in (("direct", p.fake), ("floor", p.floor)):
+            log(f"stream {target} {kind}")
+            results[f"stream|{target}|{kind}"] = load.run_client(spec(proc.url, req, **timing))
+    for sc in SCENARIOS:
+        log(f"stream proxy {sc.name}")
+        req = stream_headers(sc.proxy_request(True), *shape)
+        results[f"stream|proxy|{sc.name}"] = load.run_client(spec(p.proxy.url, req, **timing))
+
+
+def many_streams(p: Procs, results: dict) -> None:
+    """1,000 slow streams at once; a separate light client probes TTFB while they run."""
+    sc = SCENARIOS[0]
+    extra = {"concurrency": MANY["concurrency"], "per_worker": 1, "stream": True, "ramp": MANY["ramp"],
+             "min_events": MANY["chunks"], "timeout": 120}
+    probe = {"concurrency": 1, "duration": PROBE["duration"], "stream": True, "min_events": PROBE["chunks"]}
+    calls = (("direct", p.fake, sc.direct_request(True)), ("floor", p.floor, sc.direct_request(True)),
+             ("proxy", p.proxy, sc.proxy_request(True)))
+    for target, proc, req in calls:
+        log(f"{MANY['concurrency']} streams {target}")
+        with RssSampler(p.proxy) as rss:
+            many = load.start_client(spec(proc.url, stream_headers(req, MANY["chunks"], MANY["delay_ms"]), **extra))
+            time.sleep(PROBE["after"])
+            results[f"probe|{target}"] = load.run_client(spec(proc.url, stream_headers(req, PROBE["chunks"], 0),
+                                                              **probe))
+            results[f"many|{target}"] = load.finish(many)
+        if target == "proxy":
+            results["rss|many"] = rss.peak
+
+
+def soak(p: Procs, s: Settings, results: dict) -> None:
+    """Rotate every scenario, stream and not, for ``s.soak`` seconds; RSS before and after."""
+    segment = 5.0
+    series: list[float] = []
+    log(f"soak {s.soak:.0f} s")
+    start = time.monotonic()
+    i = 0
+    with RssSampler(p.proxy) as rss:
+        while i < 2 or time.monotonic() - start < s.soak:
+            sc = SCENARIOS[i % len(SCENARIOS)]
+            stream = (i // len(SCENARIOS)) % 2 == 1
+            req = sc.proxy_request(stream)
+            if stream:
+                req = stream_headers(req, STREAM["chunks"], 0)
+            extra = {"concurrency": 16, "duration": segment, "stream": stream, "min_events": STREAM["chunks"]}
+            load.run(spec(p.proxy.url, req, **extra), s.use_wrk)
+            series.append(p.proxy.rss_mb())
+            i += 1
+    results["rss|soak_series"] = series
+    results["rss|soak_peak"] = rss.peak
+    results["rss|soak_seconds"] = time.monotonic() - start
+
+
+def benchmark(s: Settings) -> dict:
+    results: dict = {}
+    with Procs() as p:
+        time.sleep(1.0)
+        results["rss|idle"] = p.proxy.rss_mb()
+        with RssSampler(p.proxy) as rss:
+            nonstream(p, s, results)
+            streams(p, s, results)
+        results["rss|load"] = rss.peak
+        soak(p, s, results)
+        many_streams(p, results)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="short runs and a 30 s soak (a few minutes in all)")
+    ap.add_argument("--soak-seconds", type=float, default=None, help="soak length (default 600, quick 30)")
+    ap.add_argument("--no-wrk", action="store_true", help="use the async client even when wrk is installed")
+    ap.add_argument("--profile", metavar="SCENARIO", help="profile the proxy under load in one scenario")
+    ap.add_argument("--profile-tool", choices=("py-spy", "pyinstrument"), default="py-spy")
+    ap.add_argument("--profile-format", choices=("speedscope", "flamegraph", "raw"), default="speedscope",
+                    help="py-spy output format (flamegraph is an SVG)")
+    ap.add_argument("--concurrency", type=int, default=16, help="profile mode: concurrent clients")
+    ap.add_argument("--seconds", type=float, default=15.0, help="profile mode: load duration")
+    ap.add_argument("--stream", action="store_true", help="profile mode: streaming requests")
+    args = ap.parse_args(argv)
+    if args.profile:
+        import profiling
+        return profiling.run(find(args.profile), args)
+    soak_s = args.soak_seconds if args.soak_seconds is not None else (30.0 if args.quick else 600.0)
+    settings = Settings(args.quick, soak_s, not args.no_wrk)
+    started = time.time()
+    load_before = os.getloadavg()
+    results = benchmark(settings)
+    results["loadavg|before"], results["loadavg|after"] = load_before, os.getloadavg()
+    command = "python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    table = report.table(results)
+    print(table)
+    path = report.write(results, table, command.strip(), started, settings.use_wrk and bool(load.wrk_path()))
+    log(f"wrote {path} in {time.time() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
