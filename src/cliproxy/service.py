@@ -14,13 +14,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cliproxy.access import AccessPolicy
+from cliproxy.access import AccessPolicy, Principal, extract_key
 from cliproxy.config import AuthChanges, Config, ConfigWatcher
 from cliproxy.credentials import sources
 from cliproxy.credentials.persist import CdsStore, restore
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
+from cliproxy.errors import AccessError
 from cliproxy.formats import Format
+from cliproxy.management.auth import ManagementGate
 from cliproxy.models.catalog import ModelInfo
 from cliproxy.models.codex_client import codex_client_models
 from cliproxy.models.listing import anthropic_models, gemini_model, gemini_models, openai_models, suspensions
@@ -28,6 +30,7 @@ from cliproxy.models.shaping import Shaper
 from cliproxy.pipeline import Pipeline
 from cliproxy.plugins.callbacks import Callbacks
 from cliproxy.plugins.host import PluginHost
+from cliproxy.plugins.surface import ManagementTable, authenticate, frontend_providers
 from cliproxy.providers.http import HttpClient
 from cliproxy.translate.registry import default_registry
 
@@ -65,6 +68,10 @@ class Service:
         self.pipeline.shaper = Shaper(self.models, config.payload)
         self.plugins = PluginHost()
         self.plugins.callbacks = Callbacks(self.plugins, self)
+        self.plugin_routes = ManagementTable()
+        self.frontend: tuple[Any, ...] = ()
+        self._frontend_exclusive = False
+        self.management = ManagementGate()
 
     # -- lifecycle
 
@@ -116,6 +123,22 @@ class Service:
         await self.plugins.apply_config(self.config.plugins)
         # no active plugin: the pipeline skips every plugin seam with one `is None` test
         self.pipeline.plugins = self.plugins if self.plugins.snapshot else None
+        self.frontend, self._frontend_exclusive = frontend_providers(self.plugins)
+        await self.plugin_routes.rebuild(self.plugins, reserved=set())
+
+    async def authenticate(self, method: str, path: str, headers: Any, query: Any, body: bytes) -> Principal:
+        """Client access when frontend-auth plugins are active (else the sync key check runs)."""
+        failure: AccessError | None = None
+        if not self._frontend_exclusive and self.access.keys:
+            try:
+                return self.access.check(headers, query)
+            except AccessError as exc:
+                failure = exc
+        principal = await authenticate(self.plugins, self.frontend, method=method, path=path, headers=headers,
+                                       query=query, body=body)
+        if principal is not None:
+            return Principal(principal, "plugin")
+        raise failure or AccessError("Invalid API key" if extract_key(headers, query) else "Missing API key")
 
     # -- credentials
 

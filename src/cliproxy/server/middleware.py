@@ -63,9 +63,13 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
                 status=403, content_type="application/json",
                 body=orjson.dumps({"error": "unsafe_example_api_key", "message": SAFE_MODE_MESSAGE}),
                 headers={**CORS_HEADERS, "X-CPA-SAFE-MODE": "example-api-key"})
-        if access.keys:
+        if service.frontend or access.keys:
             try:
-                request[PRINCIPAL_KEY] = access.check(request.headers, request.query)
+                if service.frontend:  # frontend-auth plugins take part (or, exclusive, decide alone)
+                    request[PRINCIPAL_KEY] = await service.authenticate(
+                        request.method, path, request.headers, request.query, await request.read())
+                else:
+                    request[PRINCIPAL_KEY] = access.check(request.headers, request.query)
             except CliproxyError as exc:
                 resp = exception_response(client_format(request), exc)
                 _add_cors(resp)

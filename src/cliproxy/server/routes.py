@@ -122,5 +122,8 @@ def add_routes(app: web.Application, handlers: dict[tuple[str, str], Handler] | 
             router.add_get(path, handler, allow_head=False)
         else:
             router.add_route(method, path, handler)
+    from cliproxy.server.management import management_handler, resource_handler
+    router.add_route("*", "/v0/management/{tail:.*}", management_handler)
+    router.add_get("/v0/resource/plugins/{plugin_id}/{tail:.*}", resource_handler, allow_head=False)
     for path, feature in _HTML_NOT_BUILT:
         router.add_get(path, handlers.get(("GET", path)) or _html_not_built(feature), allow_head=False)
