@@ -89,6 +89,7 @@ class Reply:
     status: int
     body: bytes
     headers: dict[str, str]
+    credential: Credential | None = None
 
 
 @dataclass(slots=True)
@@ -98,6 +99,7 @@ class StreamReply:
     headers: dict[str, str]
     first: bytes
     rest: AsyncIterator[bytes]
+    credential: Credential | None = None
 
 
 class Pipeline:
@@ -175,6 +177,8 @@ class Pipeline:
         raise _RoundFailed(last)
 
     async def _with_credential(self, call: Call, route: Any, cred: Credential) -> Reply | StreamReply:
+        if cred.attributes.get("plugin"):
+            return await self._plugin_executor(call, route, cred)
         provider: Provider = self.providers.provider_for(cred)
         refreshed = False
         names = route.upstream_models(cred) or [route.model]
@@ -286,7 +290,7 @@ class Pipeline:
         await self.pool.mark_success(cred, route.model)
         if self.plugins is not None:
             body = await self._plugin_response(call, up_fmt, route.model, "response_after_translator", body)
-        return Reply(200, body, {"Content-Type": "application/json"})
+        return Reply(200, body, {"Content-Type": "application/json"}, cred)
 
     async def _count_reply(self, call: Call, up_fmt: Format, resp: aiohttp.ClientResponse, cred: Credential,
                            route: Any) -> Reply:
@@ -341,7 +345,7 @@ class Pipeline:
         headers = dict(SSE_HEADERS)
         if call.format is Format.GEMINI and call.alt != "sse":
             headers["Content-Type"] = "application/json"
-        return StreamReply(headers, b"".join(pending), self._rest(call, tr, chunks, resp))
+        return StreamReply(headers, b"".join(pending), self._rest(call, tr, chunks, resp), cred)
 
     async def _rest(self, call: Call, tr: StreamTranslator | Passthrough, chunks: AsyncIterator[bytes],
                     resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
@@ -369,6 +373,27 @@ class Pipeline:
         return encoder.encode(ir.Error(message, status=502))
 
     # ------------------------------------------------------------------ plugin seams
+
+    async def _plugin_executor(self, call: Call, route: Any, cred: Credential) -> Reply | StreamReply:
+        """A model served by a plugin's executor, picked like any credential."""
+        from cliproxy.plugins.callbacks import ScopeContext
+        from cliproxy.plugins.executor import run_executor
+        host = self.plugins
+        rec = host.get(cred.attributes["plugin"]) if host is not None else None
+        if rec is None:
+            raise UpstreamError(f"plugin {cred.attributes['plugin']} is not active", status=503)
+        model = (route.upstream_models(cred) or [route.model])[0]
+        try:
+            result = await run_executor(self, host, rec, call, call.scope or ScopeContext(dict(call.headers)),
+                                        model=model, cred=cred)
+        except UpstreamError as err:
+            decision = await self.pool.mark_failure(cred, route.model, err.status, retry_after=err.retry_after)
+            if err.status in REQUEST_FAULTS or decision.request_fault or decision.stop:
+                raise _Final(err) from err
+            raise
+        await self.pool.mark_success(cred, route.model)
+        result.credential = cred
+        return result
 
     def _scheduler(self, call: Call, route: Any) -> Any:
         host = self.plugins

@@ -30,6 +30,7 @@ from cliproxy.models.shaping import Shaper
 from cliproxy.pipeline import Pipeline
 from cliproxy.plugins.callbacks import Callbacks
 from cliproxy.plugins.host import PluginHost
+from cliproxy.plugins.models import plugin_credentials
 from cliproxy.plugins.surface import ManagementTable, authenticate, frontend_providers
 from cliproxy.providers.http import HttpClient
 from cliproxy.translate.registry import default_registry
@@ -72,6 +73,7 @@ class Service:
         self.frontend: tuple[Any, ...] = ()
         self._frontend_exclusive = False
         self.management = ManagementGate()
+        self._plugin_creds: list[Credential] = []
 
     # -- lifecycle
 
@@ -125,6 +127,10 @@ class Service:
         self.pipeline.plugins = self.plugins if self.plugins.snapshot else None
         self.frontend, self._frontend_exclusive = frontend_providers(self.plugins)
         await self.plugin_routes.rebuild(self.plugins, reserved=set())
+        creds = await plugin_credentials(self.plugins, self.config) if self.plugins.snapshot else []
+        if creds or self._plugin_creds:
+            self._plugin_creds = creds
+            self._load_credentials()
 
     async def authenticate(self, method: str, path: str, headers: Any, query: Any, body: bytes) -> Principal:
         """Client access when frontend-auth plugins are active (else the sync key check runs)."""
@@ -154,6 +160,7 @@ class Service:
         if self.auth_dir.is_dir():
             creds += sources.load_auth_dir(self.auth_dir, self.config)
             self.auth_files = set(self.auth_dir.glob("*.json"))
+        creds += self._plugin_creds
         self.pool.replace(creds)
         self.models.rebuild(self.pool.credentials(), self.config)
         log.info("%d credential(s) loaded, %d model(s) served", len(creds), len(self.models.listable()))

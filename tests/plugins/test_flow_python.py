@@ -248,3 +248,59 @@ async def test_no_plugin_loaded_means_no_plugin_path(start_proxy, fakes, tmp_pat
     assert proxy.service.pipeline.plugins is None  # enabled globally, none configured
     answer = await ask(Format.OPENAI, proxy.url, "compat-model", "hi", stream=False)
     assert "Hello from fake" in answer.text
+
+
+REGISTRAR = HEADER + '''
+import json
+class Mine(Plugin, ModelRegistrar, Executor):
+    name = "mine"; version = "1"; author = "t"; github_repository = "https://example.com/m"
+    identifier = "mine"; input_formats = ["claude"]; output_formats = ["claude"]
+    calls = 0
+    async def register_models(self, req):
+        return ModelList(provider="mine", models=[ModelInfo(id="plug-model"), ModelInfo(id="plug-other")])
+    async def execute(self, req):
+        Mine.calls += 1
+        if Mine.calls == 1:
+            raise PluginError("busy, try later", http_status=503)
+        msg = {"id": "msg_p", "type": "message", "role": "assistant", "model": req.model,
+               "content": [{"type": "text", "text": "FROM-REGISTRAR " + req.source_format}],
+               "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 2}}
+        return ExecutorResponse(payload=json.dumps(msg).encode())
+plugin = Mine()
+'''
+
+
+async def test_registered_models_run_on_the_plugin_executor(start_proxy, fakes, tmp_path):
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"mine": REGISTRAR}, {"mine": {}},
+                         extra="request-retry: 1\nmax-retry-interval: 5\ntransient-error-cooldown-seconds: 1\n")
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        ids = {m.id async for m in client.models.list()}
+        assert {"plug-model", "plug-other"} <= ids
+        # the first call fails with 503: the credential cools for 1 s, the next round serves it
+        reply = await client.chat.completions.create(model="plug-model", messages=[{"role": "user", "content": "x"}])
+    assert reply.choices[0].message.content == "FROM-REGISTRAR claude"
+
+
+USAGE = HEADER + '''
+class Meter(Plugin, UsagePlugin):
+    name = "meter"; version = "1"; author = "t"; github_repository = "https://example.com/u"
+    records = []
+    async def handle_usage(self, rec):
+        Meter.records.append(rec)
+plugin = Meter()
+'''
+
+
+async def test_usage_plugin_gets_a_record_per_request(start_proxy, fakes, tmp_path):
+    import sys
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"meter": USAGE}, {"meter": {}})
+    await ask(Format.OPENAI, proxy.url, "claude-model", "hi", stream=False)
+    await ask(Format.CLAUDE, proxy.url, "claude-model", "hi", stream=True)
+    await asyncio.sleep(0.2)
+    mod = next(m for n, m in sys.modules.items() if n.endswith("meter") and hasattr(m, "Meter"))
+    recs = mod.Meter.records
+    assert len(recs) == 2
+    for rec in recs:
+        assert rec.provider == "claude" and rec.alias == "claude-model"
+        assert rec.detail.input_tokens > 0 and rec.detail.output_tokens > 0
+        assert not rec.failed

@@ -61,6 +61,10 @@ def codex_family(cred: Credential) -> str:
 def source_for(cred: Credential, cfg: Any, catalog: Catalog, now: int) -> Source:
     """The models ``cred`` registers before exclusions, aliases and prefixes."""
     provider = cred.provider.strip().lower()
+    if cred.attributes.get("plugin"):  # a plugin executor: the models its registration declared
+        infos = tuple(ModelInfo(id=m.alias or m.name, display_name=m.alias or m.name, owned_by=cred.attributes["plugin"],
+                                type="plugin", created=now, user_defined=True) for m in cred.models)
+        return Source(infos, tuple(ConfiguredModel(m.name, m.alias or m.name) for m in cred.models))
     if cred.compat_name or provider.startswith("openai-compat"):
         return _compat_source(cred, cfg, now)
     if cred.kind != KIND_APIKEY:

@@ -52,8 +52,8 @@ def _as_error(exc: Exception, rec: Record) -> CliproxyError:
     return UpstreamError(f"plugin executor {rec.id} failed: {exc}", status=502)
 
 
-async def run_executor(pipeline: Pipeline, host: PluginHost, rec: Record, call: Call,
-                       scope: ScopeContext) -> Reply | StreamReply:
+async def run_executor(pipeline: Pipeline, host: PluginHost, rec: Record, call: Call, scope: ScopeContext,
+                       *, model: str | None = None, cred: Any = None) -> Reply | StreamReply:
     from cliproxy.pipeline import Reply
 
     reg = pipeline.translations
@@ -65,7 +65,8 @@ async def run_executor(pipeline: Pipeline, host: PluginHost, rec: Record, call: 
         req = call.client_ir(reg)
         payload = orjson.dumps(reg.adapter(fmt_in).build_request(req))
     params: dict[str, Any] = {
-        "AuthID": "", "AuthProvider": "", "Model": call.model, "Format": fmt_out.value, "Stream": call.stream,
+        "AuthID": cred.id if cred else "", "AuthProvider": cred.provider if cred else "",
+        "Model": model or call.model, "Format": fmt_out.value, "Stream": call.stream,
         "Alt": call.alt or "", "Headers": wire_headers(call.headers), "Query": wire_headers(call.query),
         "OriginalRequest": b64encode(original), "SourceFormat": fmt_in.value, "Payload": b64encode(payload),
         "Metadata": {"requested_model": call.model}, "StorageJSON": "", "AuthMetadata": {}, "AuthAttributes": {}}

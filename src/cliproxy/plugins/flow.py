@@ -70,10 +70,15 @@ async def run(pipeline: Pipeline, host: PluginHost, call: Call, model: str) -> R
         if isinstance(result, Reply):
             outcome, status = ("rejected" if result.status >= 400 else "succeeded"), result.status
             _complete(host, call, model, request_id, started, outcome, status, "")
+            if host.any("usage_plugin") and result.status < 400:
+                _usage(host, pipeline, call, model, started, started, result.credential, _whole_usage(pipeline, call,
+                                                                                                     result.body))
             return result
-        return _wrap_stream(host, call, model, request_id, started, result, scope)
+        return _wrap_stream(pipeline, host, call, model, request_id, started, result, scope)
     except CliproxyError as exc:
         _complete(host, call, model, request_id, started, outcome, exc.status, exc.message)
+        if host.any("usage_plugin"):
+            _usage(host, pipeline, call, model, started, started, None, None, failure=(exc.status, exc.message))
         raise
 
 
@@ -159,11 +164,13 @@ def _apply(call: Call, state: rules.Intercepted) -> None:
         call.reset_ir()
 
 
-def _wrap_stream(host: PluginHost, call: Call, model: str, request_id: str, started: float,
+def _wrap_stream(pipeline: Pipeline, host: PluginHost, call: Call, model: str, request_id: str, started: float,
                  reply: StreamReply, scope: ScopeContext) -> StreamReply:
     from cliproxy.pipeline import StreamReply
 
     intercept = host.any("response_stream_interceptor", call.skip)
+    sniffer = pipeline.translations.adapter(call.format).usage_sniffer() if host.any("usage_plugin") else None
+    first_at: list[float] = []
     st = rules.ChunkState(request_id, call.format.value, model, call.model, call.headers, dict(reply.headers),
                           orjson.dumps(call.body) if intercept else b"", call.skip, scope)
 
@@ -175,11 +182,18 @@ def _wrap_stream(host: PluginHost, call: Call, model: str, request_id: str, star
                 await rules.stream_chunk(host, st, None)
                 first = await rules.stream_chunk(host, st, first) or b"" if first else b""
             if first:
+                first_at.append(time.time())
+                if sniffer is not None:
+                    sniffer.feed(first)
                 yield first
             async for piece in reply.rest:
                 if intercept:
                     piece = await rules.stream_chunk(host, st, piece) or b""
                 if piece:
+                    if not first_at:
+                        first_at.append(time.time())
+                    if sniffer is not None:
+                        sniffer.feed(piece)
                     yield piece
         except BaseException as exc:
             outcome, status, error = "canceled", 0, str(exc)
@@ -187,6 +201,9 @@ def _wrap_stream(host: PluginHost, call: Call, model: str, request_id: str, star
         finally:
             await reply.rest.aclose()  # type: ignore[attr-defined]
             _complete(host, call, model, request_id, started, outcome, status, error)
+            if sniffer is not None:
+                _usage(host, pipeline, call, model, started, first_at[0] if first_at else started,
+                       reply.credential, sniffer.usage, failure=(status, error) if outcome != "succeeded" else None)
 
     return StreamReply(reply.headers, b"", chunks())
 
@@ -205,3 +222,31 @@ def _complete(host: PluginHost, call: Call, model: str, request_id: str, started
 def _rfc3339(ts: float) -> str:
     from datetime import UTC, datetime
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _whole_usage(pipeline: Pipeline, call: Call, body: bytes) -> Any:
+    try:
+        return pipeline.translations.adapter(call.format).parse_response(orjson.loads(body)).usage
+    except (CliproxyError, orjson.JSONDecodeError, TypeError, ValueError, KeyError):
+        return None
+
+
+def _usage(host: PluginHost, pipeline: Pipeline, call: Call, model: str, started: float, first: float,
+           cred: Any, usage: Any, failure: tuple[int, str] | None = None) -> None:
+    """A ``UsageRecord`` for the usage plugins (CPA's shape; durations in nanoseconds)."""
+    now = time.time()
+    detail = {"InputTokens": 0, "OutputTokens": 0, "ReasoningTokens": 0, "CachedTokens": 0,
+              "CacheReadTokens": 0, "CacheCreationTokens": 0, "TotalTokens": 0}
+    if usage is not None:
+        detail.update(InputTokens=usage.input_tokens, OutputTokens=usage.output_tokens,
+                      ReasoningTokens=usage.reasoning_tokens, CachedTokens=usage.cache_read_tokens,
+                      CacheReadTokens=usage.cache_read_tokens, CacheCreationTokens=usage.cache_write_tokens,
+                      TotalTokens=usage.total)
+    rules.usage(host, {
+        "Provider": cred.provider if cred else "", "ExecutorType": cred.provider if cred else "",
+        "Model": model, "Alias": call.model, "APIKey": "", "AuthID": cred.id if cred else "",
+        "AuthIndex": cred.index if cred else "", "AuthType": cred.kind if cred else "", "Source": call.format.value,
+        "ReasoningEffort": "", "ServiceTier": "", "Generate": True, "RequestedAt": _rfc3339(started),
+        "Latency": int((now - started) * 1e9), "TTFT": int((first - started) * 1e9), "Failed": failure is not None,
+        "Failure": {"StatusCode": failure[0], "Body": ""} if failure else {"StatusCode": 0, "Body": ""},
+        "Detail": detail, "ResponseHeaders": {}})
