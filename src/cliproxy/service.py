@@ -9,18 +9,20 @@ The HTTP layer (``cliproxy.server``) only reads what is here.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cliproxy.access import AccessPolicy, Principal, extract_key
-from cliproxy.config import AuthChanges, Config, ConfigWatcher
+from cliproxy.config import AuthChanges, Config, ConfigDocument, ConfigWatcher
 from cliproxy.credentials import sources
 from cliproxy.credentials.persist import CdsStore, restore
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
-from cliproxy.errors import AccessError
+from cliproxy.errors import AccessError, ConfigError
 from cliproxy.formats import Format
 from cliproxy.management.auth import ManagementGate
 from cliproxy.models.catalog import ModelInfo
@@ -74,6 +76,7 @@ class Service:
         self._frontend_exclusive = False
         self.management = ManagementGate()
         self._plugin_creds: list[Credential] = []
+        self._write_lock = asyncio.Lock()
 
     # -- lifecycle
 
@@ -164,6 +167,24 @@ class Service:
         self.pool.replace(creds)
         self.models.rebuild(self.pool.credentials(), self.config)
         log.info("%d credential(s) loaded, %d model(s) served", len(creds), len(self.models.listable()))
+
+    # -- config writes (management)
+
+    async def edit_config(self, edit: Callable[[ConfigDocument], None]) -> Config:
+        """Apply ``edit`` to the config file (comments kept), save it, reload at once.
+
+        Writes are serialised, and each starts from the file on disk, so concurrent
+        writers never lose an edit. ``ConfigError`` leaves the file untouched."""
+        if self.config_path is None:
+            raise ConfigError("the proxy runs on built-in defaults: there is no config file to edit")
+        async with self._write_lock:
+            doc = ConfigDocument.load(self.config_path)
+            edit(doc)
+            config = doc.config
+            doc.save()
+            self.apply(config)
+            await self._apply_plugins()
+            return config
 
     # -- model lists
 
