@@ -90,3 +90,35 @@ def test_bad_config_exits_with_key_path(tmp_path):
     out = subprocess.run([sys.executable, "-m", "cliproxy"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert out.returncode == 2
     assert "routing.strategy" in out.stderr
+
+
+CLI_PLUGIN = '''
+from cliproxy.plugins.api import *
+class Tool(Plugin, CommandLinePlugin):
+    name = "tool"; version = "1"; author = "t"; github_repository = "https://example.com/t"
+    flags = [CommandLineFlag(name="tool-login", usage="log in with the tool", type="string")]
+    async def run_command(self, req):
+        value = req.flags["tool-login"].value
+        return CommandLineResult(stdout=("hello " + value + "\\n").encode(), exit_code=3,
+                             auths=[AuthData(provider="claude", file_name="claude-tool.json",
+                                             metadata={"access_token": "tok-" + value})])
+plugin = Tool()
+'''
+
+
+def test_command_line_plugin_flags(tmp_path):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "tool.py").write_text(CLI_PLUGIN)
+    (tmp_path / "config.yaml").write_text(f"auth-dir: {tmp_path / 'auths'}\nplugins:\n  enabled: true\n"
+                                          f"  dir: {plugins}\n  configs:\n    tool:\n      enabled: true\n")
+    out = subprocess.run([sys.executable, "-m", "cliproxy", "--tool-login", "alice"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 3, out.stderr
+    assert "hello alice" in out.stdout
+    assert "Authentication saved to" in out.stdout
+    saved = (tmp_path / "auths" / "claude-tool.json").read_text()
+    assert '"tok-alice"' in saved and '"type": "claude"' in saved
+    bad = subprocess.run([sys.executable, "-m", "cliproxy", "--no-such-flag"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "no-such-flag" in bad.stderr

@@ -54,9 +54,62 @@ def setup_logging(debug: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    return serve(Path(getattr(args, "config", DEFAULT_CONFIG)), getattr(args, "host", None),
-                 getattr(args, "port", None))
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _parser()
+    known = {opt for action in parser._actions for opt in action.option_strings} | {"--config", "--host", "--port"}
+    unknown = [a for a in argv if a.startswith("--") and a.split("=", 1)[0] not in known]
+    if unknown:  # perhaps flags of command-line plugins
+        return _plugin_command(parser, argv, unknown, _config_arg(argv))
+    args = parser.parse_args(argv)
+    config_path = Path(getattr(args, "config", DEFAULT_CONFIG))
+    return serve(config_path, getattr(args, "host", None), getattr(args, "port", None))
+
+
+def _config_arg(argv: list[str]) -> Path:
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            return Path(argv[i + 1])
+        if arg.startswith("--config="):
+            return Path(arg.split("=", 1)[1])
+    return Path(DEFAULT_CONFIG)
+
+
+def _plugin_command(parser: argparse.ArgumentParser, argv: list[str], unknown: list[str], config_path: Path) -> int:
+    from cliproxy.config import load_dotenv_file, load_or_default
+    from cliproxy.errors import ConfigError
+
+    setup_logging(False)
+    load_dotenv_file(Path.cwd())
+    try:
+        config, _ = load_or_default(config_path)
+    except ConfigError as exc:
+        log.error("cannot load %s: %s", config_path, exc)
+        return 2
+    if not config.plugins.enabled:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return asyncio.run(_run_plugin_command(parser, argv, config, config_path))
+
+
+async def _run_plugin_command(parser: argparse.ArgumentParser, argv: list[str], config: Config,
+                              config_path: Path) -> int:
+    from cliproxy.plugins.callbacks import Callbacks
+    from cliproxy.plugins.commandline import add_to_parser, collect_flags, run_triggered
+    from cliproxy.service import Service
+
+    service = Service(config, config_path, watch=False)
+    host = service.plugins
+    host.callbacks = Callbacks(host, service)
+    try:
+        await host.apply_config(config.plugins)
+        reserved = {a.lstrip("-") for action in parser._actions for a in action.option_strings}
+        flags = await collect_flags(host, reserved)
+        add_to_parser(parser, flags)
+        args = parser.parse_args(argv)
+        code = await run_triggered(host, flags, args, config, config_path)
+        return 0 if code is None else code
+    finally:
+        await host.shutdown()
+        await service.http.close()
 
 
 def serve(config_path: Path, host: str | None, port: int | None) -> int:
