@@ -6,8 +6,7 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from cliproxy.errors import ConfigError
-from cliproxy.management.plugins import AdminError, PluginAdmin
+from cliproxy.management.api import Req, dispatch
 from cliproxy.plugins.surface import handle_management
 from cliproxy.server.context import SERVICE
 
@@ -50,37 +49,13 @@ async def resource_handler(request: web.Request) -> web.StreamResponse:
     return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
 
 
-async def _body(request: web.Request) -> object:
-    raw = await request.read()
-    if not raw.strip():
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise AdminError(400, f"invalid JSON body: {exc}") from exc
-
 
 async def _native(request: web.Request) -> web.Response | None:
-    """CPA's native management endpoints that are built (the plugin group)."""
-    admin = PluginAdmin(request.app[SERVICE])
-    parts = request.path.removeprefix("/v0/management/").strip("/").split("/")
-    method = request.method
-    try:
-        if parts == ["plugins"] and method == "GET":
-            return _json(200, admin.listing())
-        if len(parts) == 3 and parts[0] == "plugins" and parts[2] == "config":
-            if method == "GET":
-                return _json(200, admin.config_of(parts[1]))
-            if method == "PUT":
-                return _json(200, await admin.put_config(parts[1], await _body(request)))
-            if method == "PATCH":
-                return _json(200, await admin.patch_config(parts[1], await _body(request)))
-        if len(parts) == 3 and parts[0] == "plugins" and parts[2] == "enabled" and method in ("PATCH", "PUT"):
-            return _json(200, await admin.set_enabled(parts[1], await _body(request)))
-        if len(parts) == 2 and parts[0] == "plugins" and method == "DELETE":
-            return _json(200, await admin.delete(parts[1]))
-    except AdminError as exc:
-        return _json(exc.status, {"error": exc.message})
-    except ConfigError as exc:
-        return _json(400, {"error": exc.message})
-    return None
+    """A built native management endpoint's answer, or ``None``."""
+    req = Req(request.app[SERVICE], request.method, request.path, {}, request.query, request.headers,
+              await request.read(), request.remote or "")
+    resp = await dispatch(req)
+    if resp is None:
+        return None
+    headers = {"Content-Type": "application/json", **resp.headers}
+    return web.Response(status=resp.status, body=resp.body(), headers=headers)
