@@ -304,3 +304,32 @@ async def test_usage_plugin_gets_a_record_per_request(start_proxy, fakes, tmp_pa
         assert rec.provider == "claude" and rec.alias == "claude-model"
         assert rec.detail.input_tokens > 0 and rec.detail.output_tokens > 0
         assert not rec.failed
+
+
+THINKER = HEADER + '''
+import json
+class Thinker(Plugin, ThinkingApplier, ModelRouter, Executor):
+    name = "thinker"; version = "1"; author = "t"; github_repository = "https://example.com/th"
+    identifier = "deep"; thinking_identifier = "deep"
+    input_formats = ["openai"]; output_formats = ["openai"]; model_scope = "static"
+    async def route(self, req):
+        return RouteDecision.self_() if req.requested_model.startswith("deep") else None
+    async def apply_thinking(self, req):
+        body = json.loads(req.body)
+        body["x_thinking"] = {"mode": req.config.mode, "level": req.config.level, "budget": req.config.budget}
+        return json.dumps(body).encode()
+    async def execute(self, req):
+        seen = json.loads(req.payload).get("x_thinking")
+        out = {"id": "c", "object": "chat.completion", "created": 1, "model": req.model,
+               "choices": [{"index": 0, "message": {"role": "assistant", "content": json.dumps(seen)},
+                            "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        return ExecutorResponse(payload=json.dumps(out).encode())
+plugin = Thinker()
+'''
+
+
+async def test_thinking_applier_for_a_plugin_provider(start_proxy, fakes, tmp_path):
+    import json
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"thinker": THINKER}, {"thinker": {}})
+    answer = await ask(Format.OPENAI, proxy.url, "deep(high)", "hi", stream=False)
+    assert json.loads(answer.text) == {"mode": "level", "level": "high", "budget": 0}

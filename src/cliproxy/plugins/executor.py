@@ -64,6 +64,8 @@ async def run_executor(pipeline: Pipeline, host: PluginHost, rec: Record, call: 
     else:
         req = call.client_ir(reg)
         payload = orjson.dumps(reg.adapter(fmt_in).build_request(req))
+    if host.any("thinking_applier"):
+        payload = await _apply_thinking(host, rec, call, fmt_in, model or call.model, payload, scope)
     params: dict[str, Any] = {
         "AuthID": cred.id if cred else "", "AuthProvider": cred.provider if cred else "",
         "Model": model or call.model, "Format": fmt_out.value, "Stream": call.stream,
@@ -87,6 +89,39 @@ async def run_executor(pipeline: Pipeline, host: PluginHost, rec: Record, call: 
         headers["Content-Type"] = "application/json"
         return Reply(200, body, headers)
     return await _stream(pipeline, host, rec, call, params, scope, fmt_out)
+
+
+NATIVE_THINKING = frozenset({"gemini", "claude", "openai", "codex", "antigravity", "kimi", "xai"})
+
+
+async def _apply_thinking(host: PluginHost, rec: Record, call: Call, fmt_in: Format, model: str, payload: bytes,
+                          scope: ScopeContext) -> bytes:
+    """A plugin thinking applier for this executor's provider (highest priority wins;
+    native provider names cannot be claimed), run after request translation."""
+    from cliproxy.models.suffix import split_suffix
+    from cliproxy.models.thinking import resolve_thinking
+    provider = await host.identifier(rec, abi.EXECUTOR_IDENTIFIER)
+    applier = None
+    for cand in host.active("thinking_applier"):
+        ident = (await host.identifier(cand, abi.THINKING_IDENTIFIER)).lower()
+        if ident and ident == provider.lower() and ident not in NATIVE_THINKING:
+            applier = cand
+            break
+    if applier is None:
+        return payload
+    base, suffix = split_suffix(call.model)
+    from_fmt = {"openai-response": "responses", "codex": "responses"}.get(call.format.value, call.format.value)
+    cfg = resolve_thinking(suffix, from_fmt, call.body, None, False)
+    if cfg is None:
+        return payload
+    params = {"Provider": provider, "Model": {"ID": model or base},
+              "Config": {"Mode": cfg.mode.value, "Budget": cfg.budget, "Level": cfg.level},
+              "Body": b64encode(payload)}
+    try:
+        result = await _call(host, applier, abi.THINKING_APPLY, params, scope)
+    except UpstreamError:
+        return payload
+    return b64decode(ci_get(result, "Body")) or payload
 
 
 async def _call(host: PluginHost, rec: Record, method: str, params: dict[str, Any], scope: ScopeContext) -> Any:
