@@ -32,7 +32,7 @@ from cliproxy.models.shaping import Shaper
 from cliproxy.pipeline import Pipeline
 from cliproxy.plugins.callbacks import Callbacks
 from cliproxy.plugins.host import PluginHost
-from cliproxy.plugins.models import plugin_credentials
+from cliproxy.plugins.models import bind_plugin_auths, plugin_credentials
 from cliproxy.plugins.surface import ManagementTable, authenticate, frontend_providers
 from cliproxy.providers.http import HttpClient
 from cliproxy.translate.registry import default_registry
@@ -77,6 +77,7 @@ class Service:
         self.management = ManagementGate()
         self._plugin_creds: list[Credential] = []
         self._write_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- lifecycle
 
@@ -134,6 +135,14 @@ class Service:
         if creds or self._plugin_creds:
             self._plugin_creds = creds
             self._load_credentials()
+        if self.pipeline.plugins is not None:
+            await self._bind_plugin_auths()
+
+    async def _bind_plugin_auths(self) -> None:
+        """Give credential files of plugin providers to their plugin executors."""
+        if await bind_plugin_auths(self.plugins, self.pool.credentials(), self.config):
+            self.pool.replace(list(self.pool.credentials()))
+            self.models.rebuild(self.pool.credentials(), self.config)
 
     async def authenticate(self, method: str, path: str, headers: Any, query: Any, body: bytes) -> Principal:
         """Client access when frontend-auth plugins are active (else the sync key check runs)."""
@@ -166,6 +175,10 @@ class Service:
         creds += self._plugin_creds
         self.pool.replace(creds)
         self.models.rebuild(self.pool.credentials(), self.config)
+        if self.pipeline.plugins is not None and self.plugins.any("executor"):
+            task = asyncio.get_running_loop().create_task(self._bind_plugin_auths())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         log.info("%d credential(s) loaded, %d model(s) served", len(creds), len(self.models.listable()))
 
     # -- config writes (management)

@@ -333,3 +333,30 @@ async def test_thinking_applier_for_a_plugin_provider(start_proxy, fakes, tmp_pa
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"thinker": THINKER}, {"thinker": {}})
     answer = await ask(Format.OPENAI, proxy.url, "deep(high)", "hi", stream=False)
     assert json.loads(answer.text) == {"mode": "level", "level": "high", "budget": 0}
+
+
+OAUTH_EXEC = HEADER + '''
+import json
+class Acct(Plugin, ModelProvider, Executor):
+    name = "acct"; version = "1"; author = "t"; github_repository = "https://example.com/a"
+    identifier = "acme"; input_formats = ["openai"]; output_formats = ["openai"]; model_scope = "oauth"
+    async def models_for_auth(self, req):
+        meta = json.loads(req.storage_json)
+        return ModelList(provider="acme", models=[ModelInfo(id="acme-" + meta["tier"])])
+    async def execute(self, req):
+        token = json.loads(req.storage_json)["token"]
+        out = {"id": "c", "object": "chat.completion", "created": 1, "model": req.model,
+               "choices": [{"index": 0, "message": {"role": "assistant", "content": "acct " + req.auth_id + " " + token},
+                            "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        return ExecutorResponse(payload=json.dumps(out).encode())
+plugin = Acct()
+'''
+
+
+async def test_auth_files_of_a_plugin_provider_serve_through_its_executor(start_proxy, fakes, tmp_path):
+    auths = tmp_path / "auths"
+    auths.mkdir(exist_ok=True)
+    (auths / "acme-1.json").write_text('{"type": "acme", "tier": "gold", "token": "t-1"}')
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"acct": OAUTH_EXEC}, {"acct": {}})
+    answer = await ask(Format.OPENAI, proxy.url, "acme-gold", "hi", stream=False)
+    assert answer.text == "acct acme-1.json t-1"

@@ -71,7 +71,11 @@ async def run_executor(pipeline: Pipeline, host: PluginHost, rec: Record, call: 
         "Model": model or call.model, "Format": fmt_out.value, "Stream": call.stream,
         "Alt": call.alt or "", "Headers": wire_headers(call.headers), "Query": wire_headers(call.query),
         "OriginalRequest": b64encode(original), "SourceFormat": fmt_in.value, "Payload": b64encode(payload),
-        "Metadata": {"requested_model": call.model}, "StorageJSON": "", "AuthMetadata": {}, "AuthAttributes": {}}
+        "Metadata": {"requested_model": call.model},
+        "StorageJSON": b64encode(orjson.dumps(cred.metadata)) if cred is not None and cred.path else "",
+        "AuthMetadata": {k: v for k, v in (cred.metadata if cred is not None else {}).items()
+                         if isinstance(v, str | int | float | bool)},
+        "AuthAttributes": dict(cred.attributes) if cred is not None else {}}
     cb = host.callbacks
     if cb is None:
         raise UpstreamError("plugin host callbacks are not set up", status=502)

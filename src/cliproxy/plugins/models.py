@@ -18,7 +18,7 @@ from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, ci_get
 from cliproxy.plugins.host import PluginHost
 
-__all__ = ["plugin_credentials"]
+__all__ = ["bind_plugin_auths", "plugin_credentials"]
 
 log = logging.getLogger("cliproxy.plugins")
 
@@ -59,3 +59,53 @@ async def plugin_credentials(host: PluginHost, config: Any) -> list[Credential]:
                               models=tuple(models), source=f"plugin:{rec.id}",
                               attributes={"plugin": rec.id, "runtime_only": "true"}))
     return out
+
+
+async def bind_plugin_auths(host: PluginHost, creds: Any, config: Any) -> bool:
+    """Credential files of a provider no built-in serves, bound to the plugin executor
+    with that identifier (scope ``oauth`` or ``both``): their models come from the
+    plugin's ``model.for_auth``. A built-in provider always wins. True when any changed."""
+    from cliproxy.providers import registry as builtin
+
+    executors: dict[str, Any] = {}
+    for rec in host.active("executor"):
+        scope = str(rec.cap("executor_model_scope", "both") or "both").lower()
+        if scope in ("oauth", "both"):
+            ident = (await host.identifier(rec, abi.EXECUTOR_IDENTIFIER)).lower()
+            if ident:
+                executors.setdefault(ident, rec)
+    changed = False
+    for cred in creds:
+        if cred.path is None or cred.attributes.get("plugin") or builtin.get(cred.provider) is not None:
+            continue
+        rec = executors.get(cred.provider)
+        if rec is None:
+            continue
+        models: list[ModelAlias] = []
+        if rec.has("model_provider"):
+            params = {"Plugin": rec.metadata, "AuthID": cred.id, "AuthProvider": cred.provider,
+                      "StorageJSON": abi.b64encode(_storage(cred)), "Metadata": _strings(cred.metadata),
+                      "Attributes": dict(cred.attributes),
+                      "Host": {"AuthDir": str(config.auth_dir), "ProxyURL": config.proxy_url or ""}}
+            try:
+                result = await host.call(rec, abi.MODEL_FOR_AUTH, params)
+            except (PluginError, PluginCrashed, TimeoutError) as exc:
+                log.warning("plugin %s: model.for_auth for %s failed: %s", rec.id, cred.id, exc)
+                result = None
+            for m in (ci_get(result, "Models") or []) if isinstance(result, dict) else []:
+                model_id = str(ci_get(m, "ID", "") or "").strip()
+                if model_id:
+                    models.append(ModelAlias(model_id, model_id))
+        cred.attributes["plugin"] = rec.id
+        cred.models = tuple(models)
+        changed = True
+    return changed
+
+
+def _storage(cred: Credential) -> bytes:
+    import orjson
+    return orjson.dumps(cred.metadata)
+
+
+def _strings(meta: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in meta.items() if isinstance(v, str | int | float | bool)}
