@@ -96,6 +96,7 @@ class Callbacks:
         self._scopes: dict[str, _Scope] = {}
         self._readers: dict[str, _Reader] = {}
         self.bridges: dict[str, asyncio.Queue[Any]] = {}
+        self._bridge_owner: dict[str, str] = {}
         self._handlers: dict[str, Callable[[str, Any], Awaitable[Any]]] = {
             abi.HOST_LOG: self._log,
             abi.HOST_HTTP_DO: self._http_do,
@@ -297,14 +298,29 @@ class Callbacks:
 
     # ------------------------------------------------------------------ executor stream bridge
 
-    def open_bridge(self) -> tuple[str, asyncio.Queue[Any]]:
+    def open_bridge(self, plugin_id: str = "") -> tuple[str, asyncio.Queue[Any]]:
         stream_id = f"x{next(self._ids)}"
         queue: asyncio.Queue[Any] = asyncio.Queue(BRIDGE_SLOTS)
         self.bridges[stream_id] = queue
+        self._bridge_owner[stream_id] = plugin_id
         return stream_id, queue
 
     def drop_bridge(self, stream_id: str) -> None:
         self.bridges.pop(stream_id, None)
+        self._bridge_owner.pop(stream_id, None)
+
+    def abort_plugin(self, plugin_id: str, reason: str) -> None:
+        """A plugin died: end every stream it was feeding with an error, now."""
+        for stream_id, owner in list(self._bridge_owner.items()):
+            if owner != plugin_id:
+                continue
+            queue = self.bridges.pop(stream_id, None)
+            self._bridge_owner.pop(stream_id, None)
+            if queue is None:
+                continue
+            while not queue.empty():  # the reader gets the error at once, not after a full queue
+                queue.get_nowait()
+            queue.put_nowait(PluginError(reason or "plugin stopped"))
 
     async def _emit(self, plugin_id: str, p: dict[str, Any]) -> Any:
         queue = self.bridges.get(str(ci_get(p, "stream_id", "") or ""))

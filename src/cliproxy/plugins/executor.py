@@ -156,7 +156,7 @@ async def _stream(pipeline: Pipeline, host: PluginHost, rec: Record, call: Call,
 
     cb = host.callbacks
     assert cb is not None
-    stream_id, queue = cb.open_bridge()
+    stream_id, queue = cb.open_bridge(rec.id)
     scope_id = cb.open_scope(rec.id, scope)
     params["stream_id"] = stream_id
     params["host_callback_id"] = scope_id

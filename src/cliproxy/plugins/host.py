@@ -146,6 +146,8 @@ class PluginHost:
         rec.fused = True
         self._fused.add((rec.id, rec.path))
         log.error("plugin %s crashed in %s and is fused until its file changes: %s", rec.id, method, exc)
+        if self.callbacks is not None:
+            self.callbacks.abort_plugin(rec.id, f"plugin {rec.id} crashed")
         self._publish()
 
     # ------------------------------------------------------------------ config

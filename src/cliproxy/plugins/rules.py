@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from multidict import CIMultiDict
+
 from cliproxy.errors import CliproxyError
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, b64encode, ci_get
@@ -60,9 +62,8 @@ def wire_headers(headers: Mapping[str, str] | None) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if headers is None:
         return out
-    items = headers.items()
-    for k, v in items:
-        out.setdefault(k, []).append(v)
+    for k, v in headers.items():
+        out.setdefault(str(k), []).append(str(v))  # aiohttp's istr keys are not plain str to orjson
     return out
 
 
@@ -216,7 +217,7 @@ class Terminated:
 
 @dataclass(slots=True)
 class Intercepted:
-    headers: dict[str, str]
+    headers: CIMultiDict[str]  # case-insensitive, like the inbound request's
     body: bytes
     changed: bool = False
     terminated: Terminated | None = None
@@ -227,7 +228,7 @@ async def intercept(host: PluginHost, method: str, *, request_id: str, source_fo
                     model: str, requested_model: str, stream: bool, headers: Mapping[str, str], body: bytes,
                     skip: str | None, scope: Any) -> Intercepted:
     """The before/after-auth chain. Each plugin sees the previous plugin's headers and body."""
-    state = Intercepted(dict(headers), body)
+    state = Intercepted(CIMultiDict(headers), body)
     for rec in host.active("request_interceptor", skip):
         params = {"RequestID": request_id, "TraceID": request_id, "SourceFormat": source_format,
                   "ToFormat": to_format, "Model": model, "RequestedModel": requested_model, "Stream": stream,
@@ -254,18 +255,12 @@ async def intercept(host: PluginHost, method: str, *, request_id: str, source_fo
 
 
 def _merge_headers(state: Intercepted, result: Mapping[str, Any]) -> None:
-    lowered = {k.lower(): k for k in state.headers}
     for name in ci_get(result, "ClearHeaders") or []:
-        key = lowered.pop(str(name).lower(), None)
-        if key is not None:
-            state.headers.pop(key, None)
+        if str(name) in state.headers:
+            state.headers.popall(str(name))
             state.changed = True
     for name, value in plain_headers(ci_get(result, "Headers")).items():
-        key = lowered.get(name.lower())
-        if key is not None:
-            state.headers.pop(key, None)
-        state.headers[name] = value
-        lowered[name.lower()] = name
+        state.headers[name] = value  # replaces every value of that name, whatever its case
         state.changed = True
 
 
@@ -327,9 +322,9 @@ async def response_intercept(host: PluginHost, *, request_id: str, source_format
             continue
         if not isinstance(result, dict):
             continue
-        state = Intercepted(response_headers, body)
+        state = Intercepted(CIMultiDict(response_headers), body)
         _merge_headers(state, result)
-        response_headers = state.headers
+        response_headers = dict(state.headers)
         new = b64decode(ci_get(result, "Body"))
         if new:
             body = new
@@ -379,9 +374,9 @@ async def stream_chunk(host: PluginHost, st: ChunkState, body: bytes | None) -> 
         if not isinstance(result, dict):
             continue
         if body is None:
-            state = Intercepted(st.response_headers, b"")
+            state = Intercepted(CIMultiDict(st.response_headers), b"")
             _merge_headers(state, result)
-            st.response_headers = state.headers
+            st.response_headers = dict(state.headers)
             continue
         if ci_get(result, "DropChunk"):
             st.index += 1

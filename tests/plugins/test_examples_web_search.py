@@ -1,0 +1,262 @@
+"""examples/plugins/claude-web-search-router, loaded from its example directory into a
+running proxy: detection, route decisions, fallback with failure penalties, Tavily, and
+Claude answers whole and streamed through the anthropic SDK."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import anthropic
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from cliproxy.plugins.api import RouteRequest
+from cliproxy.plugins.inproc import load_module_plugin
+from tests.e2e.clients import KEY
+from tests.e2e.conftest import matrix_config
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "plugins"
+WSR = "claude-web-search-router"
+SEARCH_TOOL = {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
+BASH_TOOL = {"name": "bash", "input_schema": {"type": "object", "properties": {}}}
+PROMPT = "Perform a web search for the query: cliproxy plugins"
+ANSWER = "cliproxy plugins are written in Python, C or anything that speaks JSON."
+
+
+def install(tmp_path: Path, *ids: str) -> Path:
+    """Copy example plugins into a fresh plugins dir, as a user drops them into plugins.dir."""
+    pdir = tmp_path / "plugins"
+    pdir.mkdir(exist_ok=True)
+    for pid in ids:
+        src = EXAMPLES / pid
+        package = src / pid
+        if package.is_dir():
+            shutil.copytree(package, pdir / pid, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src / f"{pid}.py", pdir / f"{pid}.py")
+    return pdir
+
+
+def plugins_yaml(pdir: Path, configs: dict[str, dict]) -> str:
+    """A ``plugins:`` block enabling each id with its settings (values written as JSON)."""
+    lines = [f"plugins:\n  enabled: true\n  dir: {json.dumps(str(pdir))}\n  configs:"]
+    for pid, settings in configs.items():
+        lines.append(f"    {pid}:\n      enabled: true")
+        lines += [f"      {key}: {json.dumps(value)}" for key, value in settings.items()]
+    return "\n".join(lines) + "\n"
+
+
+class FakeTavily:
+    """A local Tavily: ``POST /search``; ``fail`` makes it answer with that status."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.fail = 0
+        self.url = ""
+
+    async def search(self, request: web.Request) -> web.Response:
+        self.requests.append(await request.json())
+        if self.fail:
+            return web.json_response({"detail": "busy"}, status=self.fail)
+        return web.json_response({"answer": ANSWER, "results": [
+            {"title": "cliproxy docs", "url": "https://cliproxy.example/docs", "content": "Plugins..."},
+            {"title": "", "url": "https://news.example/item", "content": "More."}]})
+
+
+@pytest.fixture
+async def tavily():
+    fake = FakeTavily()
+    app = web.Application()
+    app.router.add_post("/search", fake.search)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    fake.url = str(server.make_url("")).rstrip("/")
+    yield fake
+    await server.close()
+
+
+XAI = """
+xai-api-key:
+  - api-key: "xai-key-1"
+    base-url: "{base}/v1"
+    models:
+      - name: "grok-4.3"
+        alias: "grok-model"
+"""
+
+
+async def _proxy(start_proxy, fakes, tmp_path, settings: dict, *, xai: bool = True):
+    pdir = install(tmp_path, WSR)
+    base = {"codex_model": "codex-model", "xai_model": "grok-model"}
+    extra = plugins_yaml(pdir, {WSR: {**base, **settings}})
+    if xai:
+        extra += XAI.format(base=fakes.openai.base_url)
+    return await start_proxy(matrix_config(fakes, extra))
+
+
+async def _search(url: str, *, stream: bool, tools: list | None = None, model: str = "claude-model",
+                  prompt: str = PROMPT):
+    kwargs = {"model": model, "max_tokens": 256, "messages": [{"role": "user", "content": prompt}],
+              "tools": [SEARCH_TOOL] if tools is None else tools}
+    async with anthropic.AsyncAnthropic(base_url=url, api_key=KEY, max_retries=0) as client:
+        if stream:
+            async with client.messages.stream(**kwargs) as s:
+                return await s.get_final_message()
+        return await client.messages.create(**kwargs)
+
+
+def _text(message) -> str:
+    return "".join(b.text for b in message.content if b.type == "text")
+
+
+# ---------------------------------------------------------------- the plugin alone
+
+
+async def _loaded(config: dict):
+    plugin = load_module_plugin(EXAMPLES / WSR / WSR)
+    await plugin.configure(config, None)
+    return plugin, sys.modules[type(plugin).__module__]
+
+
+def _claude(tools: list, prompt: str = PROMPT, system: object = None) -> dict:
+    body = {"model": "m", "messages": [{"role": "user", "content": prompt}], "tools": tools}
+    if system is not None:
+        body["system"] = system
+    return body
+
+
+async def test_detection():
+    _, mod = await _loaded({})
+    hit = mod.detect("claude", _claude([SEARCH_TOOL]))
+    assert hit == mod.Search("cliproxy plugins", 3)
+    assert mod.detect("claude", _claude([{"type": "web_search_20260209", "name": "web_search"}])).max_results == 5
+    assert mod.detect("anthropic", _claude([SEARCH_TOOL])) is not None
+    assert mod.detect("openai", _claude([SEARCH_TOOL])) is None
+    assert mod.detect("claude", _claude([])) is None
+    assert mod.detect("claude", _claude([{"type": "web_search_2024", "name": "web_search"}])) is None
+    assert mod.detect("claude", _claude([SEARCH_TOOL, BASH_TOOL])) is None  # require_web_search_only
+    assert mod.detect("claude", _claude([SEARCH_TOOL, {"description": "no type, no name"}])) is not None
+    # without require_web_search_only, a mixed tool list needs Claude Code's markers
+    assert mod.detect("claude", _claude([SEARCH_TOOL, BASH_TOOL], "hello"), False) is None
+    assert mod.detect("claude", _claude([SEARCH_TOOL, BASH_TOOL]), False) is not None
+    system = [{"type": "text", "text": "You are an assistant for performing a web search tool use"}]
+    assert mod.detect("claude", _claude([SEARCH_TOOL, BASH_TOOL], "hello", system), False).query == "hello"
+    blocks = [{"type": "text", "text": "what is "}, {"type": "text", "text": "new?"}]
+    assert mod.detect("claude", _claude([SEARCH_TOOL], blocks)).query == "what is new?"  # type: ignore[arg-type]
+
+
+async def test_route_decisions():
+    def request(tools: list, fmt: str = "claude", available=("codex", "claude")) -> RouteRequest:
+        return RouteRequest(source_format=fmt, requested_model="claude-model", available_providers=list(available),
+                            body=json.dumps(_claude(tools)).encode())
+
+    plugin, _ = await _loaded({})
+    assert (await plugin.route(request([SEARCH_TOOL]))).target_kind == "self"
+    assert await plugin.route(request([BASH_TOOL])) is None
+    assert await plugin.route(request([SEARCH_TOOL], "openai")) is None
+    exhausted = await plugin.route(request([SEARCH_TOOL], available=["claude"]))
+    assert not exhausted.handled and exhausted.reason == "web_search_fallback_exhausted"
+    plugin, _ = await _loaded({"tavily_api_keys": ["k"]})
+    assert (await plugin.route(request([SEARCH_TOOL], available=[]))).handled  # tavily needs only keys
+    plugin, _ = await _loaded({"route": "xai_web_search"})
+    assert not (await plugin.route(request([SEARCH_TOOL]))).handled
+    plugin, _ = await _loaded({"route": "antigravity_google"})
+    assert not (await plugin.route(request([SEARCH_TOOL], available=["antigravity"]))).handled  # no model
+    plugin, _ = await _loaded({"route": "antigravity_google", "antigravity_model": "gemini-3-flash"})
+    assert (await plugin.route(request([SEARCH_TOOL], available=["antigravity"]))).handled
+    plugin, _ = await _loaded({"route": "default_provider", "default_provider": "Claude",
+                               "default_provider_model": "claude-opus-4-6"})
+    decision = await plugin.route(request([SEARCH_TOOL]))
+    assert (decision.target_kind, decision.target, decision.target_model) == ("provider", "claude",
+                                                                             "claude-opus-4-6")
+    assert not (await plugin.route(request([SEARCH_TOOL], available=["codex"]))).handled
+    plugin, _ = await _loaded({"enabled": False})
+    assert await plugin.route(request([SEARCH_TOOL])) is None
+
+
+# ---------------------------------------------------------------- through a running proxy
+
+
+async def test_fallback_order_and_failure_penalty(start_proxy, fakes, tmp_path, caplog):
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {})
+    plugin = proxy.service.plugins.records[WSR].client.plugin
+    fakes.responses.fail_next(429)  # codex, first in the chain (no antigravity model), is rate limited
+    first = await _search(proxy.url, stream=False)
+    assert "grok-4.3" in _text(first)  # xai, next in the chain, answered
+    assert len(fakes.responses.requests) == 1 and len(fakes.openai.requests) == 1
+    assert plugin.penalties.scores == {"codex": 5, "xai": 0}
+    second = await _search(proxy.url, stream=True)  # codex now carries a penalty: xai goes first
+    assert "grok-4.3" in _text(second)
+    assert len(fakes.responses.requests) == 1 and len(fakes.openai.requests) == 2
+    tried_codex = [r for r in caplog.records if "backend codex failed" in r.getMessage()]
+    assert len(tried_codex) == 1  # the second request did not even try codex
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
+        counted = await client.messages.count_tokens(model="claude-model", tools=[SEARCH_TOOL],
+                                                     messages=[{"role": "user", "content": PROMPT}])
+    assert counted.input_tokens == 0  # the executor's count_tokens, as in CPA
+    assert not fakes.claude.requests  # the client's own model was never called
+
+
+async def test_built_in_backend_streams_and_whole(start_proxy, fakes, tmp_path):
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {})
+    for stream in (False, True):
+        message = await _search(proxy.url, stream=stream)
+        assert _text(message) == "Hello from fake-responses (model gpt-5.4)"
+        assert fakes.responses.last.path == "/backend-api/codex/responses"
+    assert not fakes.openai.requests and not fakes.claude.requests
+
+
+async def test_tavily_whole_and_streamed(start_proxy, fakes, tmp_path, tavily):
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"route": "tavily", "tavily_api_keys": ["tv-1", "tv-2"],
+                                                        "tavily_base_url": tavily.url})
+    for stream in (False, True):
+        message = await _search(proxy.url, stream=stream)
+        assert [b.type for b in message.content] == ["server_tool_use", "web_search_tool_result", "text"]
+        tool, results, text = message.content
+        assert tool.name == "web_search" and tool.input == {"query": "cliproxy plugins"}
+        assert results.tool_use_id == tool.id
+        assert [(r.title, r.url) for r in results.content] == [
+            ("cliproxy docs", "https://cliproxy.example/docs"), ("news.example", "https://news.example/item")]
+        assert text.text == ANSWER
+        assert message.stop_reason == "end_turn" and message.model == "claude-model"
+        assert message.usage.input_tokens == 85 and message.usage.server_tool_use.web_search_requests == 1
+    assert [r["api_key"] for r in tavily.requests] == ["tv-1", "tv-2"]  # keys take turns
+    assert tavily.requests[0] == {"api_key": "tv-1", "query": "cliproxy plugins", "search_depth": "basic",
+                                  "max_results": 3, "include_answer": True}
+    assert not (fakes.responses.requests or fakes.openai.requests or fakes.claude.requests)
+
+
+async def test_chain_runs_to_tavily_and_reports_the_last_error(start_proxy, fakes, tmp_path, tavily):
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"tavily_api_keys": ["tv-1"], "tavily_base_url": tavily.url},
+                         xai=False)
+    fakes.responses.fail_next(503)  # codex fails; xai has no credential here; tavily answers
+    message = await _search(proxy.url, stream=True)
+    assert _text(message) == ANSWER and len(tavily.requests) == 1
+    tavily.fail = 502
+    for stream in (False, True):
+        with pytest.raises(anthropic.APIStatusError) as failed:  # every backend fails: the last error wins
+            await _search(proxy.url, stream=stream)
+        # penalised codex went last (xai, tavily, codex): its credential is still cooling down
+        assert failed.value.status_code == 429 and "cooling down" in str(failed.value)
+    assert len(tavily.requests) == 3 and len(fakes.responses.requests) == 1
+
+
+async def test_other_requests_are_not_routed(start_proxy, fakes, tmp_path):
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {})
+    plain = await _search(proxy.url, stream=False, tools=[])
+    assert _text(plain) == "Hello from fake-claude (model claude-sonnet-4-6)"
+    mixed = await _search(proxy.url, stream=False, tools=[SEARCH_TOOL, BASH_TOOL])
+    assert "fake-claude" in _text(mixed)
+    assert len(fakes.claude.requests) == 2 and not fakes.responses.requests
+
+
+async def test_default_provider_route(start_proxy, fakes, tmp_path):
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"route": "default_provider", "default_provider": "claude",
+                                                        "default_provider_model": "claude-model"})
+    message = await _search(proxy.url, stream=False, model="any-search-model")
+    assert "fake-claude" in _text(message)
+    assert fakes.claude.last.json["model"] == "claude-sonnet-4-6"
