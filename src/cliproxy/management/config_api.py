@@ -1,9 +1,98 @@
-"""Config endpoints: whole config, config.yaml, scalar switches, version."""
+"""Config endpoints: the whole config as JSON, config.yaml as text, the version check,
+and the single-value switches (``config_scalars``)."""
 
 from __future__ import annotations
 
-from cliproxy.management.api import Route
+from typing import Any
 
-__all__ = ["ROUTES"]
+from cliproxy import __version__
+from cliproxy.config import ConfigDocument, hash_secret_in_place
+from cliproxy.errors import ConfigError
+from cliproxy.management.api import Req, Resp, Route
+from cliproxy.management.config_scalars import ROUTES as SCALAR_ROUTES
+from cliproxy.management.keys_index import compact
 
-ROUTES: list[Route] = []
+__all__ = ["ROUTES", "config_json"]
+
+# CPA tags these ``json:"-"``: they never leave the process through the management API.
+_HIDDEN = ("host", "port", "auth-dir", "remote-management", "home")
+# Sections whose Go types mark most fields ``omitempty``: empty fields are left out.
+_SPARSE = ("gemini-api-key", "interactions-api-key", "codex-api-key", "xai-api-key", "claude-api-key",
+           "vertex-api-key", "openai-compatibility", "oauth-model-alias", "oauth-request-scoped-errors")
+_YAML_HEADERS = {"Content-Type": "application/yaml; charset=utf-8", "Cache-Control": "no-store",
+                 "X-Content-Type-Options": "nosniff"}
+
+
+def config_json(config: Any) -> dict[str, Any]:
+    """The config with CPA's JSON field names, minus what CPA hides."""
+    data: dict[str, Any] = config.yaml_dump()
+    for key in _HIDDEN:
+        data.pop(key, None)
+    for key in _SPARSE:
+        if key in data:
+            data[key] = compact(data[key])
+    relay = data.get("codex", {}).get("live-media-relay", {})
+    for server in relay.get("ice-servers") or ():
+        server.pop("username", None)
+        server.pop("credential", None)
+    return data
+
+
+async def get_config(req: Req) -> Resp:
+    return Resp(200, config_json(req.service.config))
+
+
+def _failure(status: int, code: str, message: str) -> Resp:
+    return Resp(status, {"error": code, "message": message})
+
+
+async def get_config_yaml(req: Req) -> Resp:
+    path = req.service.config_path
+    try:
+        if path is None:
+            raise FileNotFoundError
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return _failure(404, "not_found", "config file not found")
+    except OSError as exc:
+        return _failure(500, "read_failed", exc.strerror or "cannot read the config file")
+    return Resp(200, raw=data, headers=dict(_YAML_HEADERS))
+
+
+async def put_config_yaml(req: Req) -> Resp:
+    """Replace the whole file; it is validated first and never written when invalid."""
+    try:
+        text = req.body.decode("utf-8")
+    except UnicodeDecodeError:
+        return _failure(400, "invalid_yaml", "the body is not UTF-8 text")
+    try:
+        ConfigDocument.from_text(text)
+    except ConfigError as exc:
+        code = "invalid_config" if exc.path else "invalid_yaml"
+        return _failure(400, code, str(exc))
+
+    def replace(doc: ConfigDocument) -> None:
+        # Re-parse in place: the service saves and applies the document it handed us.
+        ConfigDocument.__init__(doc, text, doc.path)
+        hash_secret_in_place(doc)
+
+    try:
+        await req.service.edit_config(replace)
+    except ConfigError as exc:
+        return _failure(400, "invalid_config", str(exc))
+    return Resp(200, {"ok": True, "changed": ["config"]})
+
+
+async def get_latest_version(req: Req) -> Resp:
+    """cliproxy does not ask GitHub about CPA's releases; the answer is CPA's failure shape."""
+    return _failure(502, "request_failed",
+                    f"cliproxy {__version__} does not check for newer releases; see the project's releases page")
+
+
+ROUTES: list[Route] = [
+    Route("GET", "/config", get_config),
+    Route("GET", "/config.yaml", get_config_yaml),
+    Route("PUT", "/config.yaml", put_config_yaml),
+    Route("GET", "/latest-version", get_latest_version),
+    *SCALAR_ROUTES,
+]

@@ -1,9 +1,116 @@
-"""Client API keys, provider key lists and the OAuth per-channel maps."""
+"""Client API keys (``/api-keys``), their usage, the provider key lists (``keys_lists``)
+and the per-channel OAuth maps (``keys_maps``).
+
+``/api-keys`` bodies, as CPA: PUT takes the full list (an array, or ``{"items": [...]}``);
+PATCH takes ``{"index", "value"}`` (replace) or ``{"old", "new"}`` (replace ``old``, or
+append ``new`` when ``old`` is absent); DELETE takes ``?index=`` or ``?value=``.
+"""
 
 from __future__ import annotations
 
-from cliproxy.management.api import Route
+from typing import Any
+
+from cliproxy.config import ConfigDocument
+from cliproxy.management.api import ApiError, Req, Resp, Route, json_body
+from cliproxy.management.config_edit import invalid_body, object_body, save
+from cliproxy.management.keys_lists import ROUTES as LIST_ROUTES
+from cliproxy.management.keys_maps import ROUTES as MAP_ROUTES
+from cliproxy.management.keys_usage import ROUTES as USAGE_ROUTES
 
 __all__ = ["ROUTES"]
 
-ROUTES: list[Route] = []
+_KEYS = "api-keys"
+
+
+def _keys(doc: ConfigDocument) -> list[Any]:
+    keys = doc.get([_KEYS])
+    return keys if isinstance(keys, list) else []
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+async def get_api_keys(req: Req) -> Resp:
+    return Resp(200, {_KEYS: list(req.service.config.api_keys)})
+
+
+async def put_api_keys(req: Req) -> Resp:
+    try:
+        body = json_body(req)
+    except ApiError:
+        raise invalid_body() from None
+    if isinstance(body, dict) and _strings(body.get("items")) and body["items"]:
+        body = body["items"]
+    if not _strings(body):
+        raise invalid_body()
+    keys = list(body)
+
+    def edit(doc: ConfigDocument) -> None:
+        doc.set([_KEYS], keys)
+    return await save(req, edit)
+
+
+def _optional(body: dict[str, Any], field: str, kind: type) -> Any:
+    value = body.get(field)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise invalid_body()
+    return value
+
+
+async def patch_api_keys(req: Req) -> Resp:
+    body = object_body(req)
+    index, value = _optional(body, "index", int), _optional(body, "value", str)
+    old, new = _optional(body, "old", str), _optional(body, "new", str)
+    if (index is None or value is None) and (old is None or new is None):
+        raise ApiError(400, "missing fields")
+
+    def edit(doc: ConfigDocument) -> None:
+        keys = _keys(doc)
+        if index is not None and value is not None and 0 <= index < len(keys):
+            doc.set([_KEYS, index], value)
+        elif old is None or new is None:
+            raise ApiError(400, "missing fields")
+        elif old in keys:
+            doc.set([_KEYS, keys.index(old)], new)
+        else:
+            doc.set([_KEYS, len(keys)], new)
+    return await save(req, edit)
+
+
+def _index(raw: str, size: int) -> int | None:
+    try:
+        index = int(raw)
+    except ValueError:
+        return None
+    return index if 0 <= index < size else None
+
+
+async def delete_api_keys(req: Req) -> Resp:
+    raw_index, value = req.query.get("index", ""), req.query.get("value", "").strip()
+    if not raw_index and not value:
+        raise ApiError(400, "missing index or value")
+
+    def edit(doc: ConfigDocument) -> None:
+        keys = _keys(doc)
+        index = _index(raw_index, len(keys)) if raw_index else None
+        if index is not None:
+            doc.delete([_KEYS, index])
+            return
+        if not value:
+            raise ApiError(400, "missing index or value")
+        for position in reversed(range(len(keys))):
+            if isinstance(keys[position], str) and keys[position].strip() == value:
+                doc.delete([_KEYS, position])
+    return await save(req, edit)
+
+
+ROUTES: list[Route] = [
+    Route("GET", "/api-keys", get_api_keys),
+    Route("PUT", "/api-keys", put_api_keys),
+    Route("PATCH", "/api-keys", patch_api_keys),
+    Route("DELETE", "/api-keys", delete_api_keys),
+    *USAGE_ROUTES,
+    *LIST_ROUTES,
+    *MAP_ROUTES,
+]

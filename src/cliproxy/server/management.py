@@ -7,6 +7,7 @@ import orjson
 from aiohttp import web
 
 from cliproxy.management.api import Req, dispatch
+from cliproxy.management.ops_build import build_headers
 from cliproxy.plugins.surface import handle_management
 from cliproxy.server.context import SERVICE
 
@@ -14,7 +15,8 @@ __all__ = ["management_handler", "resource_handler"]
 
 
 def _json(status: int, data: object) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(data), content_type="application/json")
+    return web.Response(status=status, body=orjson.dumps(data), content_type="application/json",
+                        headers=build_headers())
 
 
 async def management_handler(request: web.Request) -> web.StreamResponse:
@@ -32,7 +34,7 @@ async def management_handler(request: web.Request) -> web.StreamResponse:
     if rec is not None:
         reply = await handle_management(service.plugins, rec, method=request.method, path=request.path,
                                         headers=request.headers, query=request.query, body=await request.read())
-        return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
+        return web.Response(status=reply.status, body=reply.body, headers={**reply.headers, **build_headers()})
     return _json(501, {"error": f"management endpoint {request.method} {request.path} is not implemented "
                                 "in cliproxy yet"})
 
@@ -57,5 +59,5 @@ async def _native(request: web.Request) -> web.Response | None:
     resp = await dispatch(req)
     if resp is None:
         return None
-    headers = {"Content-Type": "application/json", **resp.headers}
+    headers = {"Content-Type": "application/json", **resp.headers, **build_headers()}
     return web.Response(status=resp.status, body=resp.body(), headers=headers)

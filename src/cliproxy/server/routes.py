@@ -103,7 +103,6 @@ NOT_BUILT: list[tuple[str, str, str]] = [
 ]
 
 _HTML_NOT_BUILT: list[tuple[str, str]] = [
-    ("/management.html", "The control panel"),
     ("/anthropic/callback", "Claude login"),
     ("/codex/callback", "Codex login"),
     ("/antigravity/callback", "Antigravity login"),
@@ -125,5 +124,7 @@ def add_routes(app: web.Application, handlers: dict[tuple[str, str], Handler] | 
     from cliproxy.server.management import management_handler, resource_handler
     router.add_route("*", "/v0/management/{tail:.*}", management_handler)
     router.add_get("/v0/resource/plugins/{plugin_id}/{tail:.*}", resource_handler, allow_head=False)
+    from cliproxy.server.panel import add_panel_route
+    add_panel_route(app, handlers.get(("GET", "/management.html")))
     for path, feature in _HTML_NOT_BUILT:
         router.add_get(path, handlers.get(("GET", path)) or _html_not_built(feature), allow_head=False)

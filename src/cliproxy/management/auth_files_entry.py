@@ -1,0 +1,160 @@
+"""One ``GET /auth-files`` entry per credential, in CPA's shape.
+
+Listed are file credentials and runtime-only (plugin) ones, as in CPA; config API keys
+have their own endpoints. Runtime state comes from the pool's cooldown records.
+Request counters (``success``, ``failed``, ``recent_requests``) are not recorded per
+credential yet: they are present with CPA's shape and zero counts.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from cliproxy.credentials.oauth_tokens import jwt_claims
+from cliproxy.credentials.record import KIND_OAUTH, Credential, parse_bool, parse_int
+from cliproxy.state.base import CooldownRecord
+
+__all__ = ["auth_file_entry", "go_time", "recent_request_buckets"]
+
+_BUCKET_SECONDS = 600
+_BUCKETS = 20
+_LAST_REFRESH_KEYS = ("last_refresh", "lastRefresh", "last_refreshed_at", "lastRefreshedAt")
+_CODEX_CLAIMS = (("chatgpt_account_id", "chatgpt_account_id"), ("chatgpt_plan_type", "plan_type"),
+                 ("chatgpt_subscription_active_start", "chatgpt_subscription_active_start"),
+                 ("chatgpt_subscription_active_until", "chatgpt_subscription_active_until"))
+
+
+def go_time(ts: float) -> str:
+    """A Unix time as Go's JSON time: RFC 3339 with fraction and the local offset."""
+    return datetime.fromtimestamp(ts).astimezone().isoformat()
+
+
+def recent_request_buckets(now: float) -> list[dict[str, Any]]:
+    """CPA's 20 ten-minute buckets (oldest first) with local ``HH:MM-HH:MM`` labels."""
+    current = int(now) // _BUCKET_SECONDS
+    out = []
+    for bucket in range(current - _BUCKETS + 1, current + 1):
+        start = datetime.fromtimestamp(bucket * _BUCKET_SECONDS)
+        end = datetime.fromtimestamp((bucket + 1) * _BUCKET_SECONDS)
+        out.append({"time": f"{start:%H:%M}-{end:%H:%M}", "success": 0, "failed": 0})
+    return out
+
+
+def auth_file_entry(cred: Credential, records: Sequence[CooldownRecord], now: float | None = None) -> \
+        dict[str, Any] | None:
+    """The listing entry for ``cred`` (``records``: its blocking cooldowns), or None when
+    CPA would not list it."""
+    now = time.time() if now is None else now
+    runtime_only = cred.attributes.get("runtime_only", "").lower() == "true"
+    if cred.path is None and not runtime_only:
+        return None
+    if runtime_only and cred.disabled:
+        return None
+    entry = _base(cred, runtime_only, records, now)
+    entry.update(_metadata_fields(cred))
+    if cred.path is not None:
+        entry.update(_file_fields(cred))
+    return entry
+
+
+def _base(cred: Credential, runtime_only: bool, records: Sequence[CooldownRecord], now: float) -> dict[str, Any]:
+    wide = next((r for r in records if not r.model), None)
+    status, message = _status(cred, records)
+    entry: dict[str, Any] = {
+        "id": cred.id, "auth_index": cred.index, "name": cred.path.name if cred.path else cred.id,
+        "type": cred.provider, "provider": cred.provider, "label": cred.label, "status": status,
+        "status_message": message, "disabled": cred.disabled, "unavailable": wide is not None,
+        "runtime_only": runtime_only, "source": "memory", "size": 0, "success": 0, "failed": 0,
+        "recent_requests": recent_request_buckets(now),
+    }
+    if wide is not None:
+        entry["next_retry_after"] = go_time(wide.until())
+    kind, account = _account(cred)
+    if kind:
+        entry["account_type"] = kind
+    if account:
+        entry["account"] = account
+    return entry
+
+
+def _status(cred: Credential, records: Sequence[CooldownRecord]) -> tuple[str, str]:
+    if cred.disabled:
+        return "disabled", ""
+    if records:
+        first = records[0]
+        return "error", first.status_message or first.reason
+    return "active", ""
+
+
+def _account(cred: Credential) -> tuple[str, str]:
+    if cred.kind == KIND_OAUTH:
+        return "oauth", cred.email
+    return "api_key", cred.api_key
+
+
+def _metadata_fields(cred: Credential) -> dict[str, Any]:
+    meta, attrs, out = cred.metadata, cred.attributes, {}
+    if cred.email:
+        out["email"] = cred.email
+    project = meta.get("project_id")
+    if isinstance(project, str) and project.strip():
+        out["project_id"] = project.strip()
+    if (last := _last_refresh(meta)) is not None:
+        out["last_refresh"] = go_time(last)
+    if "priority" in attrs or "priority" in meta:
+        out["priority"] = cred.priority
+    note = attrs.get("note") or (meta.get("note").strip() if isinstance(meta.get("note"), str) else "")
+    if note:
+        out["note"] = note
+    if "weight" in attrs or "weight" in meta:
+        out["weight"] = cred.weight
+    websockets = parse_bool(attrs.get("websockets", meta.get("websockets")))
+    if websockets is not None:
+        out["websockets"] = websockets
+    if cred.request_retry is not None:
+        out["request_retry"] = cred.request_retry
+    if cred.provider == "codex" and (claims := _codex_claims(meta)):
+        out["id_token"] = claims
+    return out
+
+
+def _file_fields(cred: Credential) -> dict[str, Any]:
+    assert cred.path is not None
+    out: dict[str, Any] = {"path": str(cred.path), "source": "file"}
+    try:
+        info = os.stat(cred.path)
+    except OSError:
+        out["source"] = "memory"
+        return out
+    out.update({"size": info.st_size, "modtime": go_time(info.st_mtime), "updated_at": go_time(info.st_mtime)})
+    return out
+
+
+def _last_refresh(meta: dict[str, Any]) -> float | None:
+    for key in _LAST_REFRESH_KEYS:
+        value = meta.get(key)
+        if isinstance(value, str) and value.strip():
+            text = value.strip()
+            try:
+                return datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T")).timestamp()
+            except ValueError:
+                number = parse_int(text)
+                if number is not None and number > 0:
+                    return float(number)
+        elif isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return float(value)
+    return None
+
+
+def _codex_claims(meta: dict[str, Any]) -> dict[str, Any]:
+    token = meta.get("id_token")
+    if not isinstance(token, str) or not token.strip():
+        return {}
+    auth = jwt_claims(token.strip()).get("https://api.openai.com/auth")
+    if not isinstance(auth, dict):
+        return {}
+    return {name: auth[key] for key, name in _CODEX_CLAIMS if auth.get(key) not in (None, "")}

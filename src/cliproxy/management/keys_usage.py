@@ -1,0 +1,53 @@
+"""``GET /api-key-usage``: request counts per config API-key credential, CPA's shape.
+
+``{provider: {"<base-url>|<api-key>": {"success", "failed", "recent_requests": [20 buckets
+of 10 minutes, oldest first, {"time": "HH:MM-HH:MM", "success", "failed"}]}}}``.
+cliproxy keeps no per-credential request counters yet, so every count is zero; the
+shape (and the set of credentials) is exact, so the panel renders it unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from cliproxy.credentials.record import KIND_APIKEY
+from cliproxy.management.api import Req, Resp, Route
+
+__all__ = ["BUCKETS", "BUCKET_SECONDS", "ROUTES", "recent_buckets"]
+
+BUCKET_SECONDS = 10 * 60
+BUCKETS = 20
+
+
+def recent_buckets(now: float) -> list[dict[str, Any]]:
+    """The 20 empty ten-minute buckets ending with the current one (local time labels)."""
+    current = int(now) // BUCKET_SECONDS
+    out = []
+    for bucket in range(current - BUCKETS + 1, current + 1):
+        start = bucket * BUCKET_SECONDS
+        label = time.strftime("%H:%M", time.localtime(start)) + "-" + \
+            time.strftime("%H:%M", time.localtime(start + BUCKET_SECONDS))
+        out.append({"time": label, "success": 0, "failed": 0})
+    return out
+
+
+def _provider_key(cred: Any) -> str:
+    name = (cred.compat_name or cred.provider).strip().lower()
+    return name or "unknown"
+
+
+async def get_api_key_usage(req: Req) -> Resp:
+    now = time.time()
+    out: dict[str, dict[str, Any]] = {}
+    for cred in req.service.pool.credentials():
+        key = cred.api_key.strip()
+        if cred.kind != KIND_APIKEY or not key:
+            continue
+        bucket = out.setdefault(_provider_key(cred), {})
+        bucket.setdefault(f"{cred.base_url.strip()}|{key}",
+                          {"success": 0, "failed": 0, "recent_requests": recent_buckets(now)})
+    return Resp(200, out)
+
+
+ROUTES: list[Route] = [Route("GET", "/api-key-usage", get_api_key_usage)]
