@@ -64,6 +64,7 @@ class Call:
     skip: str | None = None  # a plugin calling back into the host: skipped for routers/interceptors
     request_id: str = ""
     scope: Any = None  # plugins' host-callback context for this request
+    trace: Any = None  # cliproxy.usage.RequestTrace when request logs / usage records are on
     _ir: ir.Request | None = None
 
     def reset_ir(self) -> None:
@@ -232,19 +233,28 @@ class Pipeline:
         prepare = getattr(provider, "prepare", None)
         if prepare is not None:
             upreq.headers.update(await prepare(cred, self.http, proxy=proxy))
+        trace = call.trace
+        if trace is not None:  # request log: this upstream attempt
+            trace.upstream_request(upreq.method, upreq.url, upreq.headers, upreq.body, cred, provider.key, model)
         resp = await self.http.request(upreq.method, upreq.url, headers=upreq.headers, body=upreq.body,
                                        proxy=proxy)
+        if trace is not None:
+            trace.upstream_response(resp.status, resp.headers)
         if resp.status >= 400:
             try:
                 data = await resp.read()
             finally:
                 resp.release()
+            if trace is not None:
+                trace.upstream_body(data)
             if resp.status == 401 and (forget := getattr(provider, "forget", None)) is not None:
                 forget(cred)  # a cached token the upstream no longer takes
             raise provider.classify(resp.status, resp.headers, data, cred.id)
         if call.action == "count":
             return await self._count_reply(call, up_fmt, resp, cred, route)
         chunks = _chunks(resp, provider)
+        if trace is not None:
+            chunks = trace.upstream_chunks(chunks)
         if call.stream:
             return await self._open_stream(call, route, cred, up_fmt, req_ir, resp, chunks)
         return await self._whole_reply(call, route, cred, up_fmt, req_ir, resp, chunks, provider, upreq.stream)
@@ -268,6 +278,8 @@ class Pipeline:
                 body = _dumps(out)
             else:
                 data = await resp.read()
+                if call.trace is not None:
+                    call.trace.upstream_body(data)
                 if (unwrap := getattr(provider, "unwrap_body", None)) is not None:
                     data = _dumps(unwrap(_loads(data)))
                 if self.plugins is not None:

@@ -36,6 +36,7 @@ from cliproxy.plugins.models import bind_plugin_auths, plugin_credentials
 from cliproxy.plugins.surface import ManagementTable, authenticate, frontend_providers
 from cliproxy.providers.http import HttpClient
 from cliproxy.translate.registry import default_registry
+from cliproxy.usage import recorder_of
 
 if TYPE_CHECKING:
     from cliproxy.server.routes import Handler
@@ -82,6 +83,7 @@ class Service:
     # -- lifecycle
 
     async def start(self) -> None:
+        recorder_of(self)
         self._announce_access()
         self._load_credentials()
         if self.config.save_cooldown_status:
@@ -105,6 +107,8 @@ class Service:
             await self.refresher.stop()
         await self.plugins.shutdown()
         await self.http.close()
+        if (recorder := getattr(self, "recorder", None)) is not None:
+            recorder.close()
 
     def _start_refresher(self) -> None:
         try:
@@ -242,6 +246,7 @@ class Service:
             self.refresher.global_proxy = config.proxy_url or ""
             self.refresher.wake()
         self.reloads += 1
+        recorder_of(self)
         if config.debug != old.debug:
             logging.getLogger("cliproxy").setLevel(logging.DEBUG if config.debug else logging.INFO)
         log.info("config reloaded (%d client keys)", len(self.access.keys))

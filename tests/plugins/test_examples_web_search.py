@@ -30,7 +30,7 @@ ANSWER = "cliproxy plugins are written in Python, C or anything that speaks JSON
 def install(tmp_path: Path, *ids: str) -> Path:
     """Copy example plugins into a fresh plugins dir, as a user drops them into plugins.dir."""
     pdir = tmp_path / "plugins"
-    pdir.mkdir(exist_ok=True)
+    pdir.mkdir(parents=True, exist_ok=True)
     for pid in ids:
         src = EXAMPLES / pid
         package = src / pid
@@ -48,6 +48,17 @@ def plugins_yaml(pdir: Path, configs: dict[str, dict]) -> str:
         lines.append(f"    {pid}:\n      enabled: true")
         lines += [f"      {key}: {json.dumps(value)}" for key, value in settings.items()]
     return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plugin_modules():
+    """Each test imports its own copy of the example (see the xfail test at the end)."""
+    def drop() -> None:
+        for name in [n for n in sys.modules if n.startswith("cliproxy_plugin_claude_web_search_router")]:
+            del sys.modules[name]
+    drop()
+    yield
+    drop()
 
 
 class FakeTavily:
@@ -260,3 +271,14 @@ async def test_default_provider_route(start_proxy, fakes, tmp_path):
     message = await _search(proxy.url, stream=False, model="any-search-model")
     assert "fake-claude" in _text(message)
     assert fakes.claude.last.json["model"] == "claude-sonnet-4-6"
+
+
+async def test_a_reloaded_package_plugin_gets_its_own_submodules(tmp_path):
+    for version in ("old", "new"):
+        src = install(tmp_path / version, WSR) / WSR
+        message = src / "message.py"
+        message.write_text(message.read_text().replace('DEFAULT_MODEL = "claude-sonnet-4-6"',
+                                                       f'DEFAULT_MODEL = "{version}"'))
+        plugin = load_module_plugin(src)
+        seen = sys.modules[type(plugin).__module__ + ".message"].DEFAULT_MODEL
+        assert seen == version

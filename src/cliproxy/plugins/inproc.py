@@ -356,6 +356,8 @@ def load_module_plugin(path: Path) -> object:
     if spec is None or spec.loader is None:
         raise PluginError(f"cannot import {path}", code="invalid_plugin")
     module = importlib.util.module_from_spec(spec)
+    for stale in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+        del sys.modules[stale]  # a reload must run the new files, submodules included
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)

@@ -17,6 +17,7 @@ from cliproxy.formats import Format
 from cliproxy.pipeline import Call, Reply, StreamReply
 from cliproxy.server.context import SERVICE, client_format
 from cliproxy.server.errors import exception_response
+from cliproxy.usage.hooks import begin_trace
 
 if TYPE_CHECKING:
     from cliproxy.pipeline import Pipeline
@@ -85,10 +86,16 @@ def _pipeline(request: web.Request) -> Pipeline:
 
 
 async def _run(request: web.Request, call: Call) -> web.StreamResponse:
+    trace = call.trace = await begin_trace(request, call)  # request log / usage record; None when off
     try:
         result = await _pipeline(request).run(call)
     except CliproxyError as exc:
-        return exception_response(client_format(request), exc)
+        resp = exception_response(client_format(request), exc)
+        if trace is not None:
+            trace.failed(exc.status, exc.message, resp.headers, resp.body)
+        return resp
+    if trace is not None:
+        result = trace.reply(result)
     return await _write(request, result)
 
 

@@ -1,0 +1,197 @@
+"""One request as the logs and the usage queue see it.
+
+The server and the pipeline call the hooks below only when the recorder is active. The
+hooks keep references (headers, bodies already in memory) and timestamps; the work of
+formatting and writing happens once, in the writer thread, when the request is over.
+In error-only mode (``request-log: false``) nothing is copied or spooled at all: the
+file is written only if the answer was an error.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cliproxy.usage.writer import Spool
+
+if TYPE_CHECKING:
+    from cliproxy.pipeline import Reply, StreamReply
+    from cliproxy.usage.recorder import Recorder
+
+__all__ = ["Attempt", "RequestTrace"]
+
+ERROR_BODY_LIMIT = 1 << 20  # request bytes an error-only log keeps (CPA)
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One upstream call."""
+
+    index: int
+    sent: float
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    provider: str = ""
+    auth_id: str = ""
+    label: str = ""
+    auth_kind: str = ""
+    auth_value: str = ""
+    status: int | None = None
+    received: float | None = None
+    response_headers: Mapping[str, str] = field(default_factory=dict)
+    response_body: bytes = b""
+    error: str = ""
+    spool: Spool | None = None
+
+
+class RequestTrace:
+    """Collects one request; ``finish`` hands it to the writer and the usage queue."""
+
+    def __init__(self, recorder: Recorder, *, method: str, url: str, headers: Mapping[str, str],
+                 body: bytes, endpoint: str, fmt: Any, alias: str, api_key: str, client_ip: str) -> None:
+        self.recorder = recorder
+        self.id = secrets.token_hex(4)
+        self.started = time.time()
+        self._t0 = time.perf_counter()
+        self.full = recorder.request_log
+        self.method, self.url, self.headers, self.body = method, url, headers, body
+        self.body_limit: int | None = None if self.full else ERROR_BODY_LIMIT
+        self.endpoint, self.fmt, self.alias, self.api_key, self.client_ip = endpoint, fmt, alias, api_key, client_ip
+        self.attempts: list[Attempt] = []
+        self.status = 0
+        self.response_headers: Mapping[str, str] = {}
+        self.response_body = b""
+        self.spool: Spool | None = None
+        self.error: tuple[int, str] | None = None
+        self.credential: Any = None
+        self.model = ""
+        self.usage: Any = None
+        self._ttft: float | None = None
+        self._done = False
+
+    # -- pipeline hooks (one upstream attempt each)
+
+    def upstream_request(self, method: str, url: str, headers: Mapping[str, str], body: bytes, cred: Any,
+                         provider: str, model: str) -> None:
+        self.model = model
+        self.attempts.append(Attempt(
+            len(self.attempts) + 1, time.time(), method, url, headers, body, provider, cred.id,
+            cred.label, cred.kind, cred.api_key))
+
+    def upstream_response(self, status: int, headers: Mapping[str, str]) -> None:
+        a = self.attempts[-1]
+        a.status, a.received, a.response_headers = status, time.time(), headers
+        if self._ttft is None and status < 400:
+            self._ttft = time.perf_counter()
+
+    def upstream_body(self, data: bytes) -> None:
+        """A whole upstream body (an error, or a non-streamed answer)."""
+        a = self.attempts[-1]
+        if self.full or (a.status or 0) >= 400:
+            a.response_body = data
+
+    def upstream_chunks(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """The upstream stream, appended to the log's spool as it flows (full mode only)."""
+        if not self.full:
+            return chunks
+        spool = self.attempts[-1].spool = self.recorder.spool(f"{self.id}-api")
+        return _tee(chunks, spool)
+
+    # -- server hooks
+
+    def reply(self, result: Reply | StreamReply) -> Reply | StreamReply:
+        from cliproxy.pipeline import Reply, StreamReply
+
+        self.credential = result.credential
+        if isinstance(result, Reply):
+            self.respond(result.status, result.headers, result.body)
+            self.finish()
+            return result
+        self.status, self.response_headers = 200, result.headers
+        if self.full:
+            self.spool = self.recorder.spool(f"{self.id}-resp")
+        sniffer = self.recorder.sniffer(self.fmt)
+        first = result.first
+        if first:
+            self._first_chunk(first, sniffer)
+        return StreamReply(result.headers, first, _ClientStream(self, result.rest, sniffer), result.credential)
+
+    def failed(self, status: int, message: str, headers: Mapping[str, str], body: bytes) -> None:
+        """The request ended with an error answer."""
+        self.error = (status, message)
+        self.respond(status, headers, body)
+        self.finish()
+
+    def respond(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status, self.response_headers, self.response_body = status, headers, body
+
+    def finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self.recorder.finished(self)
+
+    # -- usage facts
+
+    def latency_ms(self) -> int:
+        return int((time.perf_counter() - self._t0) * 1000)
+
+    def ttft_ms(self) -> int:
+        return int(((self._ttft or time.perf_counter()) - self._t0) * 1000)
+
+    def _first_chunk(self, chunk: bytes, sniffer: Any) -> None:
+        self._ttft = time.perf_counter()
+        self._chunk(chunk, sniffer)
+
+    def _chunk(self, chunk: bytes, sniffer: Any) -> None:
+        if sniffer is not None:
+            sniffer.feed(chunk)
+        if self.spool is not None:
+            self.spool.append(chunk)
+
+    def _stream_done(self, sniffer: Any) -> None:
+        if sniffer is not None:
+            self.usage = sniffer.usage
+        self.finish()
+
+
+class _ClientStream:
+    """The client stream, seen on its way out; closing it always closes the source
+    (even when it was never started) and ends the trace."""
+
+    __slots__ = ("_rest", "_sniffer", "_trace")
+
+    def __init__(self, trace: RequestTrace, rest: AsyncIterator[bytes], sniffer: Any) -> None:
+        self._trace, self._rest, self._sniffer = trace, rest, sniffer
+
+    def __aiter__(self) -> _ClientStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            chunk = await self._rest.__anext__()
+        except StopAsyncIteration:
+            await self.aclose()
+            raise
+        t = self._trace
+        if t._ttft is None:
+            t._ttft = time.perf_counter()
+        t._chunk(chunk, self._sniffer)
+        return chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._rest.aclose()  # type: ignore[attr-defined]
+        finally:
+            self._trace._stream_done(self._sniffer)
+
+
+async def _tee(chunks: AsyncIterator[bytes], spool: Spool) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        spool.append(chunk)
+        yield chunk
