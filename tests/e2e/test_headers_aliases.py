@@ -61,3 +61,12 @@ oauth-model-alias:
     assert body["model"] == "sonnet-fast"  # force-mapping rewrites the answer's model
     status, body = await _chat(proxy.url, "opus-only")
     assert status == 200 and fakes.claude.last.json["model"] == "claude-opus-4-6"
+
+
+async def test_browser_streams_get_cors_headers(matrix):
+    async with aiohttp.ClientSession() as s, s.post(
+            matrix.url + "/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}", "Origin": "http://app"},
+            json={"model": "compat-model", "stream": True, "messages": [{"role": "user", "content": "x"}]}) as r:
+        assert r.status == 200
+        assert r.headers["Access-Control-Allow-Origin"] == "*"
+        assert b"[DONE]" in await r.read()

@@ -32,9 +32,11 @@ async def test_cors_preflight_and_headers(start_proxy):
             assert r.status == 204
             assert r.headers["Access-Control-Allow-Origin"] == "*"
             assert "PATCH" in r.headers["Access-Control-Allow-Methods"]
-        async with s.get(proxy.url + "/healthz") as r:
+        async with s.get(proxy.url + "/healthz", headers={"Origin": "http://x"}) as r:
             assert r.headers["Access-Control-Allow-Origin"] == "*"
             assert "Retry-After" in r.headers["Access-Control-Expose-Headers"]
+        async with s.get(proxy.url + "/healthz") as r:  # not a browser: no CORS headers needed
+            assert "Access-Control-Allow-Origin" not in r.headers
 
 
 def _concrete(path: str) -> str:

@@ -17,6 +17,7 @@ from cliproxy.formats import Format
 from cliproxy.pipeline import Call, Reply, StreamReply
 from cliproxy.server.context import SERVICE, client_format
 from cliproxy.server.errors import exception_response
+from cliproxy.server.middleware import CORS_HEADERS
 from cliproxy.usage.hooks import begin_trace
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ async def _write(request: web.Request, result: Reply | StreamReply) -> web.Strea
     if isinstance(result, Reply):
         return web.Response(status=result.status, body=result.body, headers=result.headers)
     resp = web.StreamResponse(status=200, headers=result.headers)
+    if "Origin" in request.headers:
+        resp.headers.update(CORS_HEADERS)
     await resp.prepare(request)
     rest = result.rest
     try:

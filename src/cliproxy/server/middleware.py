@@ -45,8 +45,10 @@ def _is_proxy_path(path: str) -> bool:
     return path in PROXY_PATHS or path.startswith(PROTECTED_PREFIXES)
 
 
-def _add_cors(resp: web.StreamResponse) -> None:
-    if not resp.prepared:
+def _add_cors(request: web.Request, resp: web.StreamResponse) -> None:
+    # only browsers need CORS headers, and they always send Origin: SDKs and CLIs are
+    # spared ~300 bytes per response (streams get them in the handler, before prepare)
+    if "Origin" in request.headers and not resp.prepared:
         resp.headers.update(CORS_HEADERS)
 
 
@@ -72,7 +74,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
                     request[PRINCIPAL_KEY] = access.check(request.headers, request.query)
             except CliproxyError as exc:
                 resp = exception_response(client_format(request), exc)
-                _add_cors(resp)
+                _add_cors(request, resp)
                 return resp
     try:
         resp = await handler(request)
@@ -88,5 +90,5 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         # our bug, not the client's: log it whole, tell the client little
         log.exception("unhandled error on %s %s", request.method, path)
         resp = error_response(client_format(request), 500, "internal error in cliproxy; see the server log")
-    _add_cors(resp)
+    _add_cors(request, resp)
     return resp

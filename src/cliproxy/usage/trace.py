@@ -9,7 +9,8 @@ file is written only if the answer was an error.
 
 from __future__ import annotations
 
-import secrets
+import itertools
+import random
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -49,13 +50,17 @@ class Attempt:
     spool: Spool | None = None
 
 
+# request ids: unique per process, random start; os.urandom per request costs more than the trace
+_IDS = itertools.count(random.getrandbits(32))
+
+
 class RequestTrace:
     """Collects one request; ``finish`` hands it to the writer and the usage queue."""
 
     def __init__(self, recorder: Recorder, *, method: str, url: str, headers: Mapping[str, str],
                  body: bytes, endpoint: str, fmt: Any, alias: str, api_key: str, client_ip: str) -> None:
         self.recorder = recorder
-        self.id = secrets.token_hex(4)
+        self.id = f"{next(_IDS) & 0xFFFFFFFF:08x}"
         self.started = time.time()
         self._t0 = time.perf_counter()
         self.full = recorder.request_log
