@@ -52,8 +52,10 @@ class HttpClient:
             else:
                 connector = aiohttp.TCPConnector(limit=0, limit_per_host=self._limit_per_host,
                                                  ttl_dns_cache=300, keepalive_timeout=60)
+            # no Accept-Encoding of our own: LLM answers are small or streamed, and skipping
+            # compression saves a decompressor per response (a client's own header still passes)
             session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
-                                            auto_decompress=True, skip_auto_headers=("User-Agent",))
+                                            auto_decompress=True, skip_auto_headers=("User-Agent", "Accept-Encoding"))
             self._sessions[proxy] = session
         return session, http_proxy
 
