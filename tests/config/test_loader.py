@@ -88,7 +88,7 @@ def test_public_face():
         "DEFAULT_AUTH_DIR", "DEFAULT_PORT", "AuthChanges", "Config", "ConfigDocument", "ConfigWatcher",
         "ImageGenerationMode", "default_config", "hash_secret", "hash_secret_in_place", "load_config",
         "load_document", "load_dotenv_file", "load_or_default", "looks_like_bcrypt", "parse_duration",
-        "verify_secret",
+        "verify_secret", "from_validation", "normalize_excluded_models", "normalize_headers",
     ])
     for name in config_pkg.__all__:
         assert hasattr(config_pkg, name)

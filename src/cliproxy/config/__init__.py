@@ -9,6 +9,8 @@ Typical use::
 
 from __future__ import annotations
 
+from ._base import normalize_excluded_models, normalize_headers
+from ._errors import from_validation
 from ._filewatch import AuthChanges
 from .document import ConfigDocument
 from .durations import parse_duration
@@ -27,6 +29,7 @@ __all__ = [
     "ConfigWatcher",
     "ImageGenerationMode",
     "default_config",
+    "from_validation",
     "hash_secret",
     "hash_secret_in_place",
     "load_config",
@@ -34,6 +37,8 @@ __all__ = [
     "load_dotenv_file",
     "load_or_default",
     "looks_like_bcrypt",
+    "normalize_excluded_models",
+    "normalize_headers",
     "parse_duration",
     "verify_secret",
 ]

@@ -91,6 +91,10 @@ class ConfigDocument:
         out = buffer.getvalue().replace("\n", "\r\n") if self._crlf else buffer.getvalue()
         return ("\ufeff" if self._bom else "") + out
 
+    def replace_text(self, text: str) -> None:
+        """Replace the whole document with ``text`` (parsed as on load; the path is kept)."""
+        ConfigDocument.__init__(self, text, self.path)
+
     def save(self, path: str | os.PathLike[str] | None = None) -> Path:
         """Write atomically (temp file in the same directory, then ``os.replace``)."""
         target = Path(path) if path is not None else self.path

@@ -72,8 +72,7 @@ async def put_config_yaml(req: Req) -> Resp:
         return _failure(400, code, str(exc))
 
     def replace(doc: ConfigDocument) -> None:
-        # Re-parse in place: the service saves and applies the document it handed us.
-        ConfigDocument.__init__(doc, text, doc.path)
+        doc.replace_text(text)  # the service saves and applies the document it handed us
         hash_secret_in_place(doc)
 
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cliproxy.config._base import normalize_excluded_models, normalize_headers
+from cliproxy.config import normalize_excluded_models, normalize_headers
 from cliproxy.management.api import ApiError
 from cliproxy.management.config_edit import bool_or_null, invalid_body
 

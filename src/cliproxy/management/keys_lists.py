@@ -15,8 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cliproxy.config import ConfigDocument
-from cliproxy.config._errors import from_validation
+from cliproxy.config import ConfigDocument, from_validation
 from cliproxy.config.providers import ClaudeKey, CodexKey, GeminiKey, OpenAICompatibility, VertexKey, XAIKey
 from cliproxy.management.api import ApiError, Req, Resp, Route, json_body
 from cliproxy.management.config_edit import invalid_body, object_body, save
