@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ import orjson
 from ..state.base import CooldownRecord
 from .pool import Pool
 from .record import Credential
+from .storage import write_json
 
 __all__ = ["CdsStore", "cds_path", "format_time", "parse_time", "record_from_json", "record_to_json",
            "restore"]
@@ -123,16 +123,7 @@ def _envelope(cred: Credential, records: Sequence[CooldownRecord]) -> dict[str, 
 
 
 def _write_atomic(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    data = orjson.dumps(payload, option=orjson.OPT_INDENT_2) + b"\n"
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json(path, payload)
 
 
 def record_to_json(record: CooldownRecord, provider: str = "") -> dict[str, Any]:

@@ -25,7 +25,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -41,6 +40,7 @@ from cliproxy.providers.retry import parse_duration
 from .oauth_tokens import TOKEN_ENDPOINTS, TokenEndpoint
 from .pool import Pool
 from .record import Credential
+from .storage import write_json
 
 __all__ = ["FAILURE_BACKOFF", "REVOKED_COOLDOWN", "RefreshError", "Refresher", "refresh_interval"]
 
@@ -283,18 +283,7 @@ def write_auth_file(path: Path, updates: Mapping[str, Any]) -> None:
     if not isinstance(data, dict):
         data = {}
     data.update(updates)
-    payload = orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json(path, data)
 
 
 def _last_refresh(metadata: Mapping[str, Any]) -> float:

@@ -14,7 +14,6 @@ import contextlib
 import itertools
 import json
 import logging
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import orjson
 
+from cliproxy.credentials.storage import write_json
 from cliproxy.errors import CliproxyError
 from cliproxy.formats import Format
 from cliproxy.plugins import abi
@@ -381,13 +381,8 @@ class Callbacks:
         if weight is not None and (not isinstance(weight, int) or weight > 1_000_000):
             raise PluginError("host.auth.save: weight must be an integer up to 1000000", code="invalid_request",
                               http_status=400)
-        auth_dir = self.service.auth_dir
-        auth_dir.mkdir(parents=True, exist_ok=True)
-        path = auth_dir / name
-        tmp = auth_dir / f".{name}.tmp"
-        tmp.write_text(json.dumps(data, indent=2))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        path = self.service.auth_dir / name
+        write_json(path, data)
         self.service.reload_credentials()
         return {"name": name, "path": str(path)}
 

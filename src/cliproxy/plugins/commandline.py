@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cliproxy.credentials.storage import write_json
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, ci_get
 from cliproxy.plugins.host import PluginHost, Record
@@ -120,10 +120,6 @@ def _save_auth(auth: Any, auth_dir: Path) -> Path | None:
     data["type"] = provider
     name = str(ci_get(auth, "FileName", "") or ci_get(auth, "ID", "") or f"{provider}.json")
     name = Path(name).name if name.endswith(".json") else Path(name).name + ".json"
-    auth_dir.mkdir(parents=True, exist_ok=True)
     path = auth_dir / name
-    tmp = auth_dir / f".{name}.tmp"
-    tmp.write_text(json.dumps(data, indent=2))
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    write_json(path, data)
     return path

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from cliproxy.errors import CliproxyError, CooldownError, RequestError, UpstreamError
 from cliproxy.formats import Format
+from cliproxy.formats.claude import error_type_for
 
 __all__ = [
     "claude_error_type",
@@ -47,25 +48,9 @@ def openai_error_type(status: int) -> tuple[str, str]:
     return "invalid_request_error", "invalid_request_error"
 
 
-_CLAUDE_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "billing_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
-
-
 def claude_error_type(status: int) -> str:
     """Anthropic error type for a status (CPA ``toClaudeError``)."""
-    found = _CLAUDE_TYPES.get(status)
-    if found:
-        return found
-    return "api_error" if status >= 500 else "invalid_request_error"
+    return error_type_for(status)
 
 
 _GEMINI_STATUS = {

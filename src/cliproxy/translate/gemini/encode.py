@@ -20,24 +20,11 @@ from cliproxy.formats import gemini as wire
 from cliproxy.formats.sse import frame_data
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamEncoder
+from cliproxy.translate.collect import merge_usage
 from cliproxy.translate.gemini.parts import FAMILY
 from cliproxy.translate.gemini.response import call_part
 
-__all__ = ["GeminiStreamEncoder", "merge_usage"]
-
-
-def merge_usage(old: ir.Usage | None, new: ir.Usage) -> ir.Usage:
-    """Later usage replaces earlier usage field by field where it is non-zero."""
-    if old is None:
-        return new
-    return ir.Usage(
-        input_tokens=new.input_tokens or old.input_tokens,
-        output_tokens=new.output_tokens or old.output_tokens,
-        cache_read_tokens=new.cache_read_tokens or old.cache_read_tokens,
-        cache_write_tokens=new.cache_write_tokens or old.cache_write_tokens,
-        reasoning_tokens=new.reasoning_tokens or old.reasoning_tokens,
-        total_tokens=new.total_tokens if new.total_tokens is not None else old.total_tokens,
-    )
+__all__ = ["GeminiStreamEncoder"]
 
 
 def framing_of(request: ir.Request | None) -> str:

@@ -21,6 +21,7 @@ from cliproxy.formats import Format
 from cliproxy.formats.openai_chat import CHUNK_OBJECT, DONE_FRAME, error_body, finish_reason, usage_body
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamEncoder
+from cliproxy.translate.collect import merge_usage
 from cliproxy.translate.naming import flat_name
 from cliproxy.translate.openai_chat.response import chat_id
 
@@ -29,19 +30,6 @@ __all__ = ["ChatStreamEncoder"]
 _dumps = orjson.dumps
 _OPEN = b'{"index":0,"delta":'
 _CLOSE = b',"logprobs":null,"finish_reason":null}]}\n\n'
-
-
-def _merge(old: ir.Usage | None, new: ir.Usage) -> ir.Usage:
-    if old is None:
-        return new
-    return ir.Usage(
-        input_tokens=new.input_tokens or old.input_tokens,
-        output_tokens=new.output_tokens or old.output_tokens,
-        cache_read_tokens=new.cache_read_tokens or old.cache_read_tokens,
-        cache_write_tokens=new.cache_write_tokens or old.cache_write_tokens,
-        reasoning_tokens=new.reasoning_tokens or old.reasoning_tokens,
-        total_tokens=new.total_tokens if new.total_tokens is not None else old.total_tokens,
-    )
 
 
 def _wants_usage(request: ir.Request | None) -> bool:
@@ -137,12 +125,12 @@ class ChatStreamEncoder(StreamEncoder):
         return self._delta({"tool_calls": [{"index": self._tool, "function": {"arguments": ev.delta}}]})
 
     def _usage_event(self, ev: ir.UsageEvent) -> bytes:
-        self._usage = _merge(self._usage, ev.usage)
+        self._usage = merge_usage(self._usage, ev.usage)
         return b""
 
     def _end(self, ev: ir.StreamEnd) -> bytes:
         if ev.usage is not None:
-            self._usage = _merge(self._usage, ev.usage)
+            self._usage = merge_usage(self._usage, ev.usage)
         fr = finish_reason(ev.stop_reason, self._tools > 0)
         out = (b"data: " + self._prefix + b'{"index":0,"delta":{},"logprobs":null,"finish_reason":'  # type: ignore[operator]
                + _dumps(fr) + b"}]}\n\n")

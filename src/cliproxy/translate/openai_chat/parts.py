@@ -11,28 +11,13 @@ import mimetypes
 from typing import Any
 
 from cliproxy.errors import RequestError
+from cliproxy.formats.data_url import make_data_url as to_data_url
+from cliproxy.formats.data_url import split_data_url
 from cliproxy.translate import ir
 
 __all__ = [
     "block_parts", "file_part", "image_part", "parse_content", "split_data_url", "text_part", "to_data_url",
 ]
-
-
-def split_data_url(url: str) -> tuple[str, str] | None:
-    """``data:<type>;base64,<data>`` -> (type, data); None for anything else."""
-    if not url.startswith("data:"):
-        return None
-    head, sep, data = url.partition(",")
-    if not sep or not head.endswith(";base64"):
-        return None
-    media_type = head[5:-7]
-    if not media_type or ";" in media_type:
-        return None
-    return media_type, data
-
-
-def to_data_url(media_type: str, data: str) -> str:
-    return f"data:{media_type};base64,{data}"
 
 
 def _rest(part: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any] | None:

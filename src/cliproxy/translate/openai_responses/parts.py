@@ -12,28 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from cliproxy.errors import RequestError
+from cliproxy.formats.data_url import make_data_url as data_url
+from cliproxy.formats.data_url import split_data_url
 from cliproxy.translate import ir
 
 __all__ = ["build_part", "data_url", "parse_part", "parse_parts", "split_data_url"]
 
 _TEXT_TYPES = frozenset({"input_text", "output_text", "text", "summary_text", "reasoning_text"})
-
-
-def split_data_url(url: str) -> tuple[str, str] | None:
-    """(media_type, base64 data) of a ``data:<mt>;base64,<data>`` URL, else None."""
-    if not url.startswith("data:"):
-        return None
-    head, sep, data = url.partition(",")
-    if not sep or not head.endswith(";base64"):
-        return None
-    media_type = head[5:-7]
-    if not media_type or ";" in media_type:
-        return None
-    return media_type, data
-
-
-def data_url(media_type: str | None, data: str) -> str:
-    return f"data:{media_type or 'application/octet-stream'};base64,{data}"
 
 
 def _rest(part: dict[str, Any], used: tuple[str, ...]) -> dict[str, Any] | None:
