@@ -10,12 +10,13 @@ they never hold a whole response.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 from cliproxy.formats import Format
 from cliproxy.translate import ir
 
-__all__ = ["Adapter", "StreamDecoder", "StreamEncoder", "UsageSniffer"]
+__all__ = ["Adapter", "PartsAdapter", "StreamDecoder", "StreamEncoder", "UsageSniffer"]
 
 
 class StreamDecoder(ABC):
@@ -104,3 +105,45 @@ class Adapter(ABC):
     @abstractmethod
     def count_tokens_response(self, tokens: int) -> dict[str, Any]:
         """The count-tokens answer shape of this format."""
+
+
+class PartsAdapter(Adapter):
+    """An adapter assembled from a format package's functions and classes, so a
+    package declares what it has instead of writing the same delegations again."""
+
+    def __init__(self, fmt: Format, *, parse_request: Callable[[dict[str, Any]], ir.Request],
+                 build_request: Callable[[ir.Request], dict[str, Any]],
+                 parse_response: Callable[[dict[str, Any], ir.Request | None], ir.Response],
+                 build_response: Callable[[ir.Response, ir.Request | None], dict[str, Any]],
+                 decoder: Callable[[ir.Request | None], StreamDecoder],
+                 encoder: Callable[[ir.Request | None, str | None], StreamEncoder],
+                 sniffer: Callable[[], UsageSniffer],
+                 count_tokens: Callable[[int], dict[str, Any]]) -> None:
+        self.format = fmt
+        self._parse_request, self._build_request = parse_request, build_request
+        self._parse_response, self._build_response = parse_response, build_response
+        self._decoder, self._encoder, self._sniffer, self._count = decoder, encoder, sniffer, count_tokens
+
+    def parse_request(self, body: dict[str, Any]) -> ir.Request:
+        return self._parse_request(body)
+
+    def build_request(self, req: ir.Request) -> dict[str, Any]:
+        return self._build_request(req)
+
+    def parse_response(self, body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:
+        return self._parse_response(body, request)
+
+    def build_response(self, resp: ir.Response, request: ir.Request | None = None) -> dict[str, Any]:
+        return self._build_response(resp, request)
+
+    def stream_decoder(self, request: ir.Request | None = None) -> StreamDecoder:
+        return self._decoder(request)
+
+    def stream_encoder(self, request: ir.Request | None = None, model: str | None = None) -> StreamEncoder:
+        return self._encoder(request, model)
+
+    def usage_sniffer(self) -> UsageSniffer:
+        return self._sniffer()
+
+    def count_tokens_response(self, tokens: int) -> dict[str, Any]:
+        return self._count(tokens)
