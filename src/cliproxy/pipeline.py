@@ -395,9 +395,15 @@ class Pipeline:
         if rec is None:
             raise UpstreamError(f"plugin {cred.attributes['plugin']} is not active", status=503)
         model = (route.upstream_models(cred) or [route.model])[0]
+        scope = call.scope or ScopeContext(dict(call.headers))
         try:
-            result = await run_executor(self, host, rec, call, call.scope or ScopeContext(dict(call.headers)),
-                                        model=model, cred=cred)
+            try:
+                result = await run_executor(self, host, rec, call, scope, model=model, cred=cred)
+            except UpstreamError as err:
+                from cliproxy.plugins.models import refresh_plugin_auth
+                if err.status != 401 or not await refresh_plugin_auth(host, cred, self.config):
+                    raise
+                result = await run_executor(self, host, rec, call, scope, model=model, cred=cred)  # once more
         except UpstreamError as err:
             decision = await self.pool.mark_failure(cred, route.model, err.status, retry_after=err.retry_after)
             if err.status in REQUEST_FAULTS or decision.request_fault or decision.stop:

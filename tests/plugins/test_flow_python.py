@@ -360,3 +360,43 @@ async def test_auth_files_of_a_plugin_provider_serve_through_its_executor(start_
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"acct": OAUTH_EXEC}, {"acct": {}})
     answer = await ask(Format.OPENAI, proxy.url, "acme-gold", "hi", stream=False)
     assert answer.text == "acct acme-1.json t-1"
+
+
+AUTH_PLUGIN = HEADER + '''
+import json
+class Acme(Plugin, AuthProvider, ModelProvider, Executor):
+    name = "acme"; version = "1"; author = "t"; github_repository = "https://example.com/acme"
+    identifier = "acme"; input_formats = ["openai"]; output_formats = ["openai"]; model_scope = "oauth"
+    async def parse(self, req):
+        raw = json.loads(req.raw_json)
+        return AuthParseResponse(handled=True, auth=AuthData(provider="acme", label="acme:" + raw["user"]))
+    async def refresh(self, req):
+        data = json.loads(req.storage_json)
+        data["token"] = "new-token"
+        return AuthRefreshResponse(auth=AuthData(provider="acme", storage_json=json.dumps(data).encode()))
+    async def models_for_auth(self, req):
+        return ModelList(provider="acme", models=[ModelInfo(id="acme-model")])
+    async def execute(self, req):
+        token = json.loads(req.storage_json)["token"]
+        if token != "new-token":
+            raise PluginError("token expired", http_status=401)
+        out = {"id": "c", "object": "chat.completion", "created": 1, "model": req.model,
+               "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok with " + token},
+                            "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        return ExecutorResponse(payload=json.dumps(out).encode())
+plugin = Acme()
+'''
+
+
+async def test_auth_provider_parses_and_refreshes_its_credentials(start_proxy, fakes, tmp_path):
+    import json
+    auths = tmp_path / "auths"
+    auths.mkdir(exist_ok=True)
+    (auths / "acme-bob.json").write_text('{"type": "acme", "user": "bob", "token": "old-token"}')
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"acme": AUTH_PLUGIN}, {"acme": {}})
+    cred = proxy.service.pool.get("acme-bob.json")
+    assert cred is not None and cred.label == "acme:bob"  # auth.parse
+    answer = await ask(Format.OPENAI, proxy.url, "acme-model", "hi", stream=False)
+    assert answer.text == "ok with new-token"  # 401 -> auth.refresh -> retried once
+    saved = json.loads((auths / "acme-bob.json").read_text())
+    assert saved["token"] == "new-token" and saved["type"] == "acme" and saved["user"] == "bob"

@@ -18,7 +18,7 @@ from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, ci_get
 from cliproxy.plugins.host import PluginHost
 
-__all__ = ["bind_plugin_auths", "plugin_credentials"]
+__all__ = ["apply_auth_data", "bind_plugin_auths", "plugin_credentials", "refresh_plugin_auth"]
 
 log = logging.getLogger("cliproxy.plugins")
 
@@ -74,6 +74,11 @@ async def bind_plugin_auths(host: PluginHost, creds: Any, config: Any) -> bool:
             ident = (await host.identifier(rec, abi.EXECUTOR_IDENTIFIER)).lower()
             if ident:
                 executors.setdefault(ident, rec)
+    parsers: dict[str, Any] = {}
+    for rec in host.active("auth_provider"):
+        ident = (await host.identifier(rec, abi.AUTH_IDENTIFIER)).lower()
+        if ident:
+            parsers.setdefault(ident, rec)
     changed = False
     for cred in creds:
         if cred.path is None or cred.attributes.get("plugin") or builtin.get(cred.provider) is not None:
@@ -81,6 +86,9 @@ async def bind_plugin_auths(host: PluginHost, creds: Any, config: Any) -> bool:
         rec = executors.get(cred.provider)
         if rec is None:
             continue
+        parser = parsers.get(cred.provider)
+        if parser is not None:
+            await _parse(host, parser, cred, config)
         models: list[ModelAlias] = []
         if rec.has("model_provider"):
             params = {"Plugin": rec.metadata, "AuthID": cred.id, "AuthProvider": cred.provider,
@@ -109,3 +117,72 @@ def _storage(cred: Credential) -> bytes:
 
 def _strings(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if isinstance(v, str | int | float | bool)}
+
+
+async def _parse(host: PluginHost, rec: Any, cred: Credential, config: Any) -> None:
+    """``auth.parse``: the plugin reads its own credential file (label, prefix, storage...)."""
+    assert cred.path is not None
+    params = {"Provider": cred.provider, "Path": str(cred.path), "FileName": cred.path.name,
+              "RawJSON": abi.b64encode(cred.path.read_bytes()),
+              "Host": {"AuthDir": str(config.auth_dir), "ProxyURL": config.proxy_url or ""}}
+    try:
+        result = await host.call(rec, abi.AUTH_PARSE, params)
+    except (PluginError, PluginCrashed, TimeoutError) as exc:
+        log.warning("plugin %s: auth.parse of %s failed: %s", rec.id, cred.path.name, exc)
+        return
+    if not isinstance(result, dict) or not ci_get(result, "Handled"):
+        return
+    auth = ci_get(result, "Auth") or next(iter(ci_get(result, "Auths") or []), None)
+    if isinstance(auth, dict):
+        apply_auth_data(cred, auth)
+
+
+def apply_auth_data(cred: Credential, auth: dict[str, Any]) -> None:
+    """Merge a plugin's ``AuthData`` into a credential (empty fields keep their values)."""
+    import orjson
+    if label := str(ci_get(auth, "Label", "") or ""):
+        cred.label = label
+    if prefix := str(ci_get(auth, "Prefix", "") or ""):
+        cred.prefix = prefix
+    if proxy := str(ci_get(auth, "ProxyURL", "") or ""):
+        cred.proxy_url = proxy
+    if ci_get(auth, "Disabled"):
+        cred.disabled = True
+    storage = abi.b64decode(ci_get(auth, "StorageJSON"))
+    if storage:
+        data = orjson.loads(storage)
+        if isinstance(data, dict):
+            cred.metadata.update(data)
+    meta = ci_get(auth, "Metadata")
+    if isinstance(meta, dict):
+        cred.metadata.update(meta)
+    attrs = ci_get(auth, "Attributes")
+    if isinstance(attrs, dict):
+        cred.attributes.update({str(k): str(v) for k, v in attrs.items()})
+
+
+async def refresh_plugin_auth(host: PluginHost, cred: Credential, config: Any) -> bool:
+    """``auth.refresh`` by the auth provider of ``cred.provider``; the file is rewritten
+    atomically. True when the credential changed."""
+    from cliproxy.credentials.storage import write_json
+    rec = None
+    for cand in host.active("auth_provider"):
+        if (await host.identifier(cand, abi.AUTH_IDENTIFIER)).lower() == cred.provider:
+            rec = cand
+            break
+    if rec is None or cred.path is None:
+        return False
+    params = {"AuthID": cred.id, "AuthProvider": cred.provider, "StorageJSON": abi.b64encode(_storage(cred)),
+              "Metadata": _strings(cred.metadata), "Attributes": dict(cred.attributes),
+              "Host": {"AuthDir": str(config.auth_dir), "ProxyURL": config.proxy_url or ""}}
+    try:
+        result = await host.call(rec, abi.AUTH_REFRESH, params)
+    except (PluginError, PluginCrashed, TimeoutError) as exc:
+        log.warning("plugin %s: auth.refresh of %s failed: %s", rec.id, cred.id, exc)
+        return False
+    auth = ci_get(result, "Auth") if isinstance(result, dict) else None
+    if not isinstance(auth, dict):
+        return False
+    apply_auth_data(cred, auth)
+    write_json(cred.path, {**cred.metadata, "type": cred.provider})
+    return True
