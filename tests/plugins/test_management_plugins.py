@@ -53,3 +53,42 @@ async def test_plugin_management_endpoints(start_proxy, fakes, tmp_path, monkeyp
 
     async with aiohttp.ClientSession() as s, s.get(proxy.url + "/v0/management/plugins") as r:
         assert r.status == 401
+
+
+LOGIN = '''
+from cliproxy.plugins.api import *
+import json
+class Acme(Plugin, AuthProvider, ModelProvider, Executor):
+    name = "acme"; version = "1"; author = "t"; github_repository = "https://example.com/acme"
+    identifier = "acme"; input_formats = ["openai"]; output_formats = ["openai"]; model_scope = "oauth"
+    polls = 0
+    async def parse(self, req):
+        return None
+    async def login_start(self, req):
+        return LoginStartResponse(provider="acme", url="https://login.example/authorize?x=1", state="st-1")
+    async def login_poll(self, req):
+        Acme.polls += 1
+        if Acme.polls == 1:
+            return LoginPollResponse(status="pending")
+        return LoginPollResponse(status="success", auth=AuthData(provider="acme", file_name="acme-new.json",
+                                                                  metadata={"user": "neo", "token": "t"}))
+    async def models_for_auth(self, req):
+        return ModelList(provider="acme", models=[ModelInfo(id="acme-model")])
+    async def execute(self, req):
+        raise PluginError("not needed", http_status=500)
+plugin = Acme()
+'''
+
+
+async def test_plugin_web_login(start_proxy, fakes, tmp_path, monkeypatch):
+    import json
+    monkeypatch.setenv("MANAGEMENT_PASSWORD", "m-secret")
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"acme": LOGIN}, {"acme": {}})
+    status, body = await _call(proxy, "GET", "/acme-auth-url")
+    assert status == 200 and body == {"status": "ok", "url": "https://login.example/authorize?x=1", "state": "st-1"}
+    assert await _call(proxy, "GET", "/get-auth-status?state=st-1") == (200, {"status": "wait"})
+    assert await _call(proxy, "GET", "/get-auth-status?state=st-1") == (200, {"status": "ok"})
+    saved = json.loads((tmp_path / "auths" / "acme-new.json").read_text())
+    assert saved == {"user": "neo", "token": "t", "type": "acme"}
+    assert (await _call(proxy, "GET", "/claude-auth-url"))[0] in (404, 501)
+    assert (await _call(proxy, "GET", "/anthropic-auth-url"))[0] == 501  # built-in login, not built yet

@@ -11,6 +11,7 @@ import re
 
 from yarl import URL
 
+from cliproxy.management import plugin_login
 from cliproxy.management.api import ApiError, Handler, Req, Resp, Route, json_body
 from cliproxy.management.ops_apicall import api_call
 
@@ -52,6 +53,9 @@ def _login(provider: str) -> Handler:
     name = _LOGINS[provider]
 
     async def handler(req: Req) -> Resp:
+        resp = await plugin_login.start(req.service, provider, _callback_base(req))
+        if resp is not None:  # an auth-provider plugin owns this login
+            return resp
         raise ApiError(501, f"{name} login is not implemented in cliproxy yet")
 
     return handler
@@ -63,10 +67,27 @@ def _state_error(state: str) -> Resp | None:
     return None
 
 
+def _callback_base(req: Req) -> str:
+    host = req.headers.get("Host", "127.0.0.1")
+    return f"http://{host}/v0/management/oauth-callback"
+
+
+async def plugin_auth_url(req: Req) -> Resp:
+    """``/<provider>-auth-url`` for providers only a plugin knows."""
+    provider = req.params["provider"]
+    resp = await plugin_login.start(req.service, provider, _callback_base(req))
+    if resp is None:
+        raise ApiError(404, f"no login for provider {provider!r}")
+    return resp
+
+
 async def get_auth_status(req: Req) -> Resp:
     state = req.query.get("state", "").strip()
     if not state:
         return Resp(200, {"status": "ok"})
+    polled = await plugin_login.poll(req.service, state)
+    if polled is not None:
+        return polled
     return _state_error(state) or Resp(200, {"status": "error", "error": "unknown or expired state"})
 
 

@@ -1,0 +1,122 @@
+"""Web logins run by auth-provider plugins (``auth.login.start`` / ``auth.login.poll``).
+
+``GET /<provider>-auth-url`` starts one when an active plugin's auth identifier is
+``<provider>``: the plugin returns the URL to open and a ``state``; the panel then polls
+``GET /get-auth-status?state=``, which asks the plugin and, on success, saves the
+credentials it returns into ``auth-dir`` and loads them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cliproxy.credentials.storage import write_json
+from cliproxy.management.api import Resp
+from cliproxy.plugins import abi
+from cliproxy.plugins.abi import PluginCrashed, PluginError, ci_get
+
+if TYPE_CHECKING:
+    from cliproxy.service import Service
+
+__all__ = ["poll", "start"]
+
+_STATE = re.compile(r"^[A-Za-z0-9._~-]{1,256}$")
+SESSION_TTL = 15 * 60
+
+
+@dataclass(slots=True)
+class _Session:
+    plugin_id: str
+    provider: str
+    metadata: dict[str, Any]
+    expires: float
+
+
+_sessions: dict[str, _Session] = {}
+
+
+async def _provider_plugin(service: Service, provider: str) -> Any:
+    host = service.plugins
+    for rec in host.active("auth_provider"):
+        if (await host.identifier(rec, abi.AUTH_IDENTIFIER)).lower() == provider.lower():
+            return rec
+    return None
+
+
+def _host_summary(service: Service) -> dict[str, Any]:
+    return {"AuthDir": str(service.auth_dir), "ProxyURL": service.config.proxy_url or ""}
+
+
+async def start(service: Service, provider: str, base_url: str) -> Resp | None:
+    """The plugin login for ``provider``, or ``None`` when no plugin offers one."""
+    rec = await _provider_plugin(service, provider)
+    if rec is None:
+        return None
+    params = {"Provider": provider, "BaseURL": base_url, "Host": _host_summary(service), "Metadata": {}}
+    try:
+        result = await service.plugins.call(rec, abi.AUTH_LOGIN_START, params)
+    except (PluginError, PluginCrashed, TimeoutError) as exc:
+        return Resp(502, {"status": "error", "error": f"login start failed: {exc}"})
+    state = str(ci_get(result, "State", "") or "") if isinstance(result, dict) else ""
+    url = str(ci_get(result, "URL", "") or "") if isinstance(result, dict) else ""
+    if not _STATE.match(state) or not url:
+        return Resp(502, {"status": "error", "error": "the plugin returned no valid login URL and state"})
+    meta = ci_get(result, "Metadata")
+    _sessions[state] = _Session(rec.id, provider, meta if isinstance(meta, dict) else {}, time.time() + SESSION_TTL)
+    return Resp(200, {"status": "ok", "url": url, "state": state})
+
+
+async def poll(service: Service, state: str) -> Resp | None:
+    """Progress of a plugin login, or ``None`` when ``state`` is not one."""
+    now = time.time()
+    for key in [k for k, s in _sessions.items() if s.expires < now]:
+        del _sessions[key]
+    session = _sessions.get(state)
+    if session is None:
+        return None
+    rec = service.plugins.get(session.plugin_id)
+    if rec is None:
+        _sessions.pop(state, None)
+        return Resp(200, {"status": "error", "error": "the login plugin is no longer active"})
+    params = {"Provider": session.provider, "State": state, "Host": _host_summary(service),
+              "Metadata": session.metadata}
+    try:
+        result = await service.plugins.call(rec, abi.AUTH_LOGIN_POLL, params)
+    except (PluginError, PluginCrashed, TimeoutError) as exc:
+        return Resp(200, {"status": "error", "error": str(exc)})
+    status = str(ci_get(result, "Status", "") or "pending").lower() if isinstance(result, dict) else "pending"
+    if status == "pending":
+        return Resp(200, {"status": "wait"})
+    _sessions.pop(state, None)
+    if status != "success":
+        return Resp(200, {"status": "error", "error": str(ci_get(result, "Message", "") or "login failed")})
+    auths = [a for a in [ci_get(result, "Auth"), *(ci_get(result, "Auths") or [])] if isinstance(a, dict)]
+    for auth in auths:
+        _save(service, auth)
+    service.reload_credentials()
+    return Resp(200, {"status": "ok"})
+
+
+def _save(service: Service, auth: dict[str, Any]) -> None:
+    import orjson
+    provider = str(ci_get(auth, "Provider", "") or "").strip()
+    if not provider:
+        return
+    data: dict[str, Any] = {}
+    storage = abi.b64decode(ci_get(auth, "StorageJSON"))
+    if storage:
+        loaded = orjson.loads(storage)
+        if isinstance(loaded, dict):
+            data.update(loaded)
+    meta = ci_get(auth, "Metadata")
+    if isinstance(meta, dict):
+        data.update(meta)
+    data["type"] = provider
+    name = str(ci_get(auth, "FileName", "") or ci_get(auth, "ID", "") or f"{provider}-{int(time.time())}.json")
+    name = name.rsplit("/", 1)[-1]
+    if not name.endswith(".json"):
+        name += ".json"
+    write_json(service.auth_dir / name, data)
