@@ -29,6 +29,7 @@ class ReleaseServer:
         self.digest: str | None = None  # None: the page's real digest
         self.asset_name = "management.html"
         self.paths: list[str] = []
+        self.hold: asyncio.Event | None = None  # when set: the release answer waits for it
         app = web.Application()
         app.router.add_get("/repos/{owner}/{name}/releases/latest", self.release)
         app.router.add_get("/download/management.html", self.download)
@@ -41,6 +42,8 @@ class ReleaseServer:
 
     async def release(self, request: web.Request) -> web.Response:
         self.paths.append(request.path)
+        if self.hold is not None:
+            await self.hold.wait()
         assert request.headers["Accept"] == "application/vnd.github+json"
         digest = self.digest if self.digest is not None else hashlib.sha256(self.page).hexdigest()
         asset = {"name": self.asset_name, "browser_download_url": self.url + "/download/management.html",
@@ -130,7 +133,9 @@ async def test_auto_update_on_refreshes_a_cached_page_in_background(start_proxy,
     page = tmp_path / "static" / "management.html"
     page.write_bytes(OLD)
     proxy = await start_proxy("remote-management:\n  panel-github-repository: https://github.com/acme/panel.git\n")
+    releases.hold = asyncio.Event()  # the update cannot finish before the first answer
     assert (await get_panel(proxy))[:2] == (200, OLD)  # the cached page answers at once
+    releases.hold.set()
     updater = proxy.server.app[PANEL]
     await asyncio.gather(*updater.tasks)
     assert page.read_bytes() == PAGE
