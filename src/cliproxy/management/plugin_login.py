@@ -13,10 +13,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cliproxy.credentials.storage import write_json
 from cliproxy.management.api import Resp
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, ci_get
+from cliproxy.plugins.models import host_config, save_auth_data
 
 if TYPE_CHECKING:
     from cliproxy.service import Service
@@ -46,16 +46,12 @@ async def _provider_plugin(service: Service, provider: str) -> Any:
     return None
 
 
-def _host_summary(service: Service) -> dict[str, Any]:
-    return {"AuthDir": str(service.auth_dir), "ProxyURL": service.config.proxy_url or ""}
-
-
 async def start(service: Service, provider: str, base_url: str) -> Resp | None:
     """The plugin login for ``provider``, or ``None`` when no plugin offers one."""
     rec = await _provider_plugin(service, provider)
     if rec is None:
         return None
-    params = {"Provider": provider, "BaseURL": base_url, "Host": _host_summary(service), "Metadata": {}}
+    params = {"Provider": provider, "BaseURL": base_url, "Host": host_config(service.config), "Metadata": {}}
     try:
         result = await service.plugins.call(rec, abi.AUTH_LOGIN_START, params)
     except (PluginError, PluginCrashed, TimeoutError) as exc:
@@ -81,7 +77,7 @@ async def poll(service: Service, state: str) -> Resp | None:
     if rec is None:
         _sessions.pop(state, None)
         return Resp(200, {"status": "error", "error": "the login plugin is no longer active"})
-    params = {"Provider": session.provider, "State": state, "Host": _host_summary(service),
+    params = {"Provider": session.provider, "State": state, "Host": host_config(service.config),
               "Metadata": session.metadata}
     try:
         result = await service.plugins.call(rec, abi.AUTH_LOGIN_POLL, params)
@@ -95,28 +91,6 @@ async def poll(service: Service, state: str) -> Resp | None:
         return Resp(200, {"status": "error", "error": str(ci_get(result, "Message", "") or "login failed")})
     auths = [a for a in [ci_get(result, "Auth"), *(ci_get(result, "Auths") or [])] if isinstance(a, dict)]
     for auth in auths:
-        _save(service, auth)
+        save_auth_data(auth, service.auth_dir, "{provider}-" + str(int(time.time())) + ".json")
     service.reload_credentials()
     return Resp(200, {"status": "ok"})
-
-
-def _save(service: Service, auth: dict[str, Any]) -> None:
-    import orjson
-    provider = str(ci_get(auth, "Provider", "") or "").strip()
-    if not provider:
-        return
-    data: dict[str, Any] = {}
-    storage = abi.b64decode(ci_get(auth, "StorageJSON"))
-    if storage:
-        loaded = orjson.loads(storage)
-        if isinstance(loaded, dict):
-            data.update(loaded)
-    meta = ci_get(auth, "Metadata")
-    if isinstance(meta, dict):
-        data.update(meta)
-    data["type"] = provider
-    name = str(ci_get(auth, "FileName", "") or ci_get(auth, "ID", "") or f"{provider}-{int(time.time())}.json")
-    name = name.rsplit("/", 1)[-1]
-    if not name.endswith(".json"):
-        name += ".json"
-    write_json(service.auth_dir / name, data)

@@ -10,7 +10,6 @@ into ``auth-dir``, and the process exits with its exit code instead of serving.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import re
 import sys
@@ -18,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cliproxy.credentials.storage import write_json
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, ci_get
 from cliproxy.plugins.host import PluginHost, Record
+from cliproxy.plugins.models import host_config, save_auth_data
 
 __all__ = ["PluginFlags", "collect_flags", "run_triggered"]
 
@@ -87,7 +86,7 @@ async def run_triggered(host: PluginHost, flags: PluginFlags, args: argparse.Nam
         flag_values = {n: {"Name": n, "Type": f["Type"], "Value": values[n] if values[n] is not None
                            else f["DefaultValue"], "Set": values[n] is not None} for n, f in mine.items()}
         params = {"Plugin": rec.metadata, "Program": "cliproxy", "Args": sys.argv[1:], "ConfigPath": str(config_path),
-                  "Host": {"AuthDir": str(config.auth_dir), "ProxyURL": config.proxy_url or ""},
+                  "Host": host_config(config),
                   "Flags": flag_values,
                   "TriggeredFlags": {n: v for n, v in flag_values.items() if n in triggered}}
         code = max(code, await _execute(host, rec, params, Path(config.auth_dir)))
@@ -104,22 +103,7 @@ async def _execute(host: PluginHost, rec: Record, params: dict[str, Any], auth_d
     sys.stdout.write(b64decode(ci_get(result, "Stdout")).decode("utf-8", "replace"))
     sys.stderr.write(b64decode(ci_get(result, "Stderr")).decode("utf-8", "replace"))
     for auth in ci_get(result, "Auths") or []:
-        path = _save_auth(auth, auth_dir)
+        path = save_auth_data(auth, auth_dir, "{provider}.json")
         if path is not None:
             print(f"Authentication saved to {path}")
     return int(ci_get(result, "ExitCode", 0) or 0)
-
-
-def _save_auth(auth: Any, auth_dir: Path) -> Path | None:
-    provider = str(ci_get(auth, "Provider", "") or "").strip()
-    if not provider:
-        return None
-    storage = b64decode(ci_get(auth, "StorageJSON"))
-    data: dict[str, Any] = json.loads(storage) if storage else {}
-    data.update(ci_get(auth, "Metadata") or {})
-    data["type"] = provider
-    name = str(ci_get(auth, "FileName", "") or ci_get(auth, "ID", "") or f"{provider}.json")
-    name = Path(name).name if name.endswith(".json") else Path(name).name + ".json"
-    path = auth_dir / name
-    write_json(path, data)
-    return path

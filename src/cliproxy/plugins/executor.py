@@ -18,7 +18,7 @@ from cliproxy.errors import CliproxyError, UpstreamError
 from cliproxy.formats import Format
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, b64encode, ci_get
-from cliproxy.plugins.rules import KNOWN_FORMATS, norm_format, plain_headers, wire_headers
+from cliproxy.plugins.rules import KNOWN_FORMATS, call_scoped, norm_format, plain_headers, wire_headers
 
 if TYPE_CHECKING:
     from cliproxy.pipeline import Call, Pipeline, Reply, StreamReply
@@ -129,11 +129,8 @@ async def _apply_thinking(host: PluginHost, rec: Record, call: Call, fmt_in: For
 
 
 async def _call(host: PluginHost, rec: Record, method: str, params: dict[str, Any], scope: ScopeContext) -> Any:
-    assert host.callbacks is not None
     try:
-        async with host.callbacks.scope(rec.id, scope) as scope_id:
-            params["host_callback_id"] = scope_id
-            result = await host.call(rec, method, params)
+        result = await call_scoped(host, rec, method, params, scope)
     except (TimeoutError, PluginError, PluginCrashed) as exc:
         raise _as_error(exc, rec) from exc
     return result if isinstance(result, dict) else {}

@@ -10,17 +10,52 @@ executor instead of an HTTP upstream.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from cliproxy.credentials.ids import auth_index
 from cliproxy.credentials.record import Credential, ModelAlias
+from cliproxy.credentials.storage import write_json
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, ci_get
 from cliproxy.plugins.host import PluginHost
 
-__all__ = ["apply_auth_data", "bind_plugin_auths", "plugin_credentials", "refresh_plugin_auth"]
+__all__ = ["apply_auth_data", "bind_plugin_auths", "host_config", "plugin_credentials", "refresh_plugin_auth",
+           "save_auth_data"]
 
 log = logging.getLogger("cliproxy.plugins")
+
+
+def host_config(config: Any) -> dict[str, Any]:
+    """The ``Host`` summary CPA sends with model, auth and command-line calls."""
+    return {"AuthDir": str(config.auth_dir), "ProxyURL": config.proxy_url or ""}
+
+
+def save_auth_data(auth: Any, auth_dir: Path, default_name: str) -> Path | None:
+    """A plugin's ``AuthData`` written as a credential file (storage, then metadata,
+    then ``type``); ``None`` when it names no provider."""
+    provider = str(ci_get(auth, "Provider", "") or "").strip()
+    if not provider:
+        return None
+    data: dict[str, Any] = {}
+    storage = abi.b64decode(ci_get(auth, "StorageJSON"))
+    if storage:
+        loaded = orjson.loads(storage)
+        if isinstance(loaded, dict):
+            data.update(loaded)
+    meta = ci_get(auth, "Metadata")
+    if isinstance(meta, dict):
+        data.update(meta)
+    data["type"] = provider
+    name = str(ci_get(auth, "FileName", "") or ci_get(auth, "ID", "") or default_name.format(provider=provider))
+    name = name.rsplit("/", 1)[-1]
+    if not name.endswith(".json"):
+        name += ".json"
+    path = auth_dir / name
+    write_json(path, data)
+    return path
 
 
 async def plugin_credentials(host: PluginHost, config: Any) -> list[Credential]:
@@ -31,9 +66,8 @@ async def plugin_credentials(host: PluginHost, config: Any) -> list[Credential]:
         if scope == "oauth":
             continue
         result: Any = None
-        host_summary = {"AuthDir": str(config.auth_dir), "ProxyURL": config.proxy_url or "",
-                        "ForceModelPrefix": bool(config.force_model_prefix), "OAuthModelAlias": {},
-                        "ExcludedModels": {}}
+        host_summary = {**host_config(config), "ForceModelPrefix": bool(config.force_model_prefix),
+                        "OAuthModelAlias": {}, "ExcludedModels": {}}
         try:
             if rec.has("model_provider"):
                 result = await host.call(rec, abi.MODEL_STATIC, {"Plugin": rec.metadata, "Host": host_summary})
@@ -94,7 +128,7 @@ async def bind_plugin_auths(host: PluginHost, creds: Any, config: Any) -> bool:
             params = {"Plugin": rec.metadata, "AuthID": cred.id, "AuthProvider": cred.provider,
                       "StorageJSON": abi.b64encode(_storage(cred)), "Metadata": _strings(cred.metadata),
                       "Attributes": dict(cred.attributes),
-                      "Host": {"AuthDir": str(config.auth_dir), "ProxyURL": config.proxy_url or ""}}
+                      "Host": host_config(config)}
             try:
                 result = await host.call(rec, abi.MODEL_FOR_AUTH, params)
             except (PluginError, PluginCrashed, TimeoutError) as exc:
@@ -111,7 +145,6 @@ async def bind_plugin_auths(host: PluginHost, creds: Any, config: Any) -> bool:
 
 
 def _storage(cred: Credential) -> bytes:
-    import orjson
     return orjson.dumps(cred.metadata)
 
 
@@ -124,7 +157,7 @@ async def _parse(host: PluginHost, rec: Any, cred: Credential, config: Any) -> N
     assert cred.path is not None
     params = {"Provider": cred.provider, "Path": str(cred.path), "FileName": cred.path.name,
               "RawJSON": abi.b64encode(cred.path.read_bytes()),
-              "Host": {"AuthDir": str(config.auth_dir), "ProxyURL": config.proxy_url or ""}}
+              "Host": host_config(config)}
     try:
         result = await host.call(rec, abi.AUTH_PARSE, params)
     except (PluginError, PluginCrashed, TimeoutError) as exc:
@@ -139,7 +172,6 @@ async def _parse(host: PluginHost, rec: Any, cred: Credential, config: Any) -> N
 
 def apply_auth_data(cred: Credential, auth: dict[str, Any]) -> None:
     """Merge a plugin's ``AuthData`` into a credential (empty fields keep their values)."""
-    import orjson
     if label := str(ci_get(auth, "Label", "") or ""):
         cred.label = label
     if prefix := str(ci_get(auth, "Prefix", "") or ""):
@@ -164,7 +196,6 @@ def apply_auth_data(cred: Credential, auth: dict[str, Any]) -> None:
 async def refresh_plugin_auth(host: PluginHost, cred: Credential, config: Any) -> bool:
     """``auth.refresh`` by the auth provider of ``cred.provider``; the file is rewritten
     atomically. True when the credential changed."""
-    from cliproxy.credentials.storage import write_json
     rec = None
     for cand in host.active("auth_provider"):
         if (await host.identifier(cand, abi.AUTH_IDENTIFIER)).lower() == cred.provider:
@@ -174,7 +205,7 @@ async def refresh_plugin_auth(host: PluginHost, cred: Credential, config: Any) -
         return False
     params = {"AuthID": cred.id, "AuthProvider": cred.provider, "StorageJSON": abi.b64encode(_storage(cred)),
               "Metadata": _strings(cred.metadata), "Attributes": dict(cred.attributes),
-              "Host": {"AuthDir": str(config.auth_dir), "ProxyURL": config.proxy_url or ""}}
+              "Host": host_config(config)}
     try:
         result = await host.call(rec, abi.AUTH_REFRESH, params)
     except (PluginError, PluginCrashed, TimeoutError) as exc:

@@ -30,6 +30,7 @@ __all__ = [
     "RouteDecision",
     "SchedulerDenied",
     "Terminated",
+    "call_scoped",
     "complete",
     "executor_ready",
     "intercept",
@@ -85,8 +86,8 @@ def norm_format(fmt: str) -> str:
     return FORMAT_ALIASES.get(fmt, fmt)
 
 
-async def _call(host: PluginHost, rec: Record, method: str, params: dict[str, Any],
-                scope: Any = None) -> Any:
+async def call_scoped(host: PluginHost, rec: Record, method: str, params: dict[str, Any],
+                      scope: Any = None) -> Any:
     """A plugin call inside a host-callback scope (when the method carries one)."""
     cb = host.callbacks
     if cb is None or scope is None:
@@ -137,7 +138,7 @@ async def route_model(host: PluginHost, *, source_format: str, model: str, strea
                   "Query": wire_headers(query), "Body": b64encode(body), "Metadata": {"requested_model": model},
                   "AvailableProviders": list(available_providers)}
         try:
-            result = await _call(host, rec, abi.MODEL_ROUTE, params, scope)
+            result = await call_scoped(host, rec, abi.MODEL_ROUTE, params, scope)
         except _FAILURES as exc:
             log.warning("model router %s failed, trying the next: %s", rec.id, exc)
             continue
@@ -234,7 +235,7 @@ async def intercept(host: PluginHost, method: str, *, request_id: str, source_fo
                   "ToFormat": to_format, "Model": model, "RequestedModel": requested_model, "Stream": stream,
                   "Headers": wire_headers(state.headers), "Body": b64encode(state.body), "Metadata": {}}
         try:
-            result = await _call(host, rec, method, params, scope)
+            result = await call_scoped(host, rec, method, params, scope)
         except _FAILURES as exc:
             log.warning("request interceptor %s failed, skipped: %s", rec.id, exc)
             continue
@@ -316,7 +317,7 @@ async def response_intercept(host: PluginHost, *, request_id: str, source_format
                   "OriginalRequest": b64encode(original), "RequestBody": b64encode(original),
                   "Body": b64encode(body), "StatusCode": 200, "Metadata": {}}
         try:
-            result = await _call(host, rec, abi.RESPONSE_INTERCEPT_AFTER, params, scope)
+            result = await call_scoped(host, rec, abi.RESPONSE_INTERCEPT_AFTER, params, scope)
         except _FAILURES as exc:
             log.warning("response interceptor %s failed, skipped: %s", rec.id, exc)
             continue
@@ -367,7 +368,7 @@ async def stream_chunk(host: PluginHost, st: ChunkState, body: bytes | None) -> 
             params["OriginalRequest"] = b64encode(st.original)
             params["RequestBody"] = b64encode(st.original)
         try:
-            result = await _call(host, rec, abi.RESPONSE_INTERCEPT_STREAM_CHUNK, params, st.scope)
+            result = await call_scoped(host, rec, abi.RESPONSE_INTERCEPT_STREAM_CHUNK, params, st.scope)
         except _FAILURES as exc:
             log.warning("stream interceptor %s failed, skipped: %s", rec.id, exc)
             continue

@@ -20,8 +20,9 @@ from typing import Any
 
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, b64encode, ci_get
+from cliproxy.plugins.callbacks import ScopeContext
 from cliproxy.plugins.host import PluginHost, Record
-from cliproxy.plugins.rules import plain_headers, wire_headers
+from cliproxy.plugins.rules import call_scoped, plain_headers, wire_headers
 
 __all__ = ["ManagementTable", "PluginReply", "authenticate", "frontend_providers", "handle_management"]
 
@@ -132,11 +133,8 @@ async def handle_management(host: PluginHost, rec: Record, *, method: str, path:
     """``management.handle``: errors answer 502, a status of 0 means 200 (CPA)."""
     params = {"Method": method, "Path": path, "Headers": wire_headers(headers), "Query": wire_headers(query),
               "Body": b64encode(body)}
-    assert host.callbacks is not None
     try:
-        async with host.callbacks.scope(rec.id, None) as scope_id:
-            params["host_callback_id"] = scope_id
-            result = await host.call(rec, abi.MANAGEMENT_HANDLE, params)
+        result = await call_scoped(host, rec, abi.MANAGEMENT_HANDLE, params, ScopeContext())
     except _FAILURES as exc:
         return PluginReply(502, {"Content-Type": "application/json"},
                            b'{"error":"plugin management handler failed"}' if not isinstance(exc, PluginError)
