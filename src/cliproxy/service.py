@@ -138,7 +138,7 @@ class Service:
         creds = await plugin_credentials(self.plugins, self.config) if self.plugins.snapshot else []
         if creds or self._plugin_creds:
             self._plugin_creds = creds
-            self._load_credentials()
+            self._load_credentials(bind=False)
         if self.pipeline.plugins is not None:
             await self._bind_plugin_auths()
 
@@ -171,7 +171,9 @@ class Service:
     def _cds_store(self, config: Config) -> CdsStore | None:
         return CdsStore(Path(config.auth_dir).expanduser()) if config.save_cooldown_status else None
 
-    def _load_credentials(self) -> None:
+    def _load_credentials(self, *, bind: bool = True) -> None:
+        """Re-read every credential. ``bind``: also hand plugin-provider files to their
+        plugin executors, in the background (async callers await that step themselves)."""
         creds: list[Credential] = sources.from_config(self.config)
         if self.auth_dir.is_dir():
             creds += sources.load_auth_dir(self.auth_dir, self.config)
@@ -179,7 +181,7 @@ class Service:
         creds += self._plugin_creds
         self.pool.replace(creds)
         self.models.rebuild(self.pool.credentials(), self.config)
-        if self.pipeline.plugins is not None and self.plugins.any("executor"):
+        if bind and self.pipeline.plugins is not None and self.plugins.any("executor"):
             task = asyncio.get_running_loop().create_task(self._bind_plugin_auths())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -240,7 +242,7 @@ class Service:
         self.pool.apply_config(config)
         self.pool.store = self._cds_store(config)
         self.pipeline.config = config
-        self._load_credentials()
+        self._load_credentials(bind=False)  # every caller applies plugins next, which binds
         self.pipeline.shaper = Shaper(self.models, config.payload)
         if self.refresher is not None:
             self.refresher.global_proxy = config.proxy_url or ""
@@ -259,7 +261,9 @@ class Service:
         for kind, paths in (("added", changes.added), ("changed", changes.changed), ("removed", changes.removed)):
             for path in paths:
                 log.info("auth file %s: %s", kind, path.name)
-        self._load_credentials()
+        self._load_credentials(bind=False)
+        if self.pipeline.plugins is not None:
+            await self._bind_plugin_auths()
         if self.refresher is not None:
             self.refresher.wake()
 
