@@ -103,7 +103,14 @@ def test_full_fixture_maps_and_payload(full_yaml):
 def test_defaults_match_cpa_code_defaults():
     c = parse("")
     assert c == default_config()
-    assert (c.host, c.port) == ("", 8317)
+    # deliberate difference: CPA's code default "" binds every interface; ours is this machine
+    # only, so a proxy started with no config exposes nothing. An explicit ``host: ""`` still
+    # binds every interface, as in CPA.
+    assert (c.host, c.port) == ("127.0.0.1", 8317)
+    assert parse('host: ""\n').host == ""
+    assert c.allow_unauthenticated_remote is False
+    assert c.timeouts.seconds("upstream_connect") == 30 and c.timeouts.seconds("upstream_idle") == 600
+    assert c.limits.max_body_bytes == 64 * 1024 * 1024
     assert c.auth_dir == os.path.join(os.path.expanduser("~"), ".cli-proxy-api")
     assert c.api_keys == [] and c.debug is False
     assert c.error_logs_max_files == 10 and c.redis_usage_queue_retention_seconds == 60

@@ -28,6 +28,7 @@ from .sections import (
     ClaudeHeaderDefaults,
     CodexConfig,
     CodexHeaderDefaults,
+    LimitsConfig,
     OAuthModelAlias,
     PluginsConfig,
     PprofConfig,
@@ -35,6 +36,7 @@ from .sections import (
     RemoteManagement,
     RoutingConfig,
     StreamingConfig,
+    TimeoutsConfig,
     TLSConfig,
     XAIConfig,
 )
@@ -73,12 +75,18 @@ def _image_generation(value: Any) -> bool | str:
 class Config(ConfigModel):
     """CPA's ``config.yaml``. Attribute ``x_y`` is YAML key ``x-y``; unknown keys are kept."""
 
-    host: str = ""
+    # built-in default: this machine only (CPA's "" = every interface; a config that sets
+    # ``host: ""`` still binds every interface, as in CPA)
+    host: str = "127.0.0.1"
     port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
     tls: TLSConfig = Field(default_factory=TLSConfig)
     remote_management: RemoteManagement = Field(default_factory=RemoteManagement)
     auth_dir: str = DEFAULT_AUTH_DIR
     api_keys: list[str] = Field(default_factory=list)
+    # cliproxy: with no api-keys, peers other than loopback are refused (401) unless this is on
+    allow_unauthenticated_remote: bool = False
+    timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     debug: bool = False
     pprof: PprofConfig = Field(default_factory=PprofConfig)
     plugins: PluginsConfig = Field(default_factory=PluginsConfig)

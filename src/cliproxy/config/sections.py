@@ -19,6 +19,7 @@ __all__ = [
     "CodexHeaderDefaults",
     "CodexLiveICEServer",
     "CodexLiveMediaRelay",
+    "LimitsConfig",
     "OAuthModelAlias",
     "PluginInstanceConfig",
     "PluginsConfig",
@@ -28,6 +29,7 @@ __all__ = [
     "RoutingConfig",
     "StreamingConfig",
     "TLSConfig",
+    "TimeoutsConfig",
     "XAIConfig",
 ]
 
@@ -266,3 +268,69 @@ class OAuthModelAlias(ConfigModel):
     fork: bool = False
     display_name: str = ""
     force_mapping: bool = False
+
+
+def _seconds(value: str, default: float) -> float:
+    """A Go duration in seconds; empty means ``default``, ``0`` means no limit."""
+    text = value.strip() if isinstance(value, str) else value
+    if text == "" or text is None:
+        return default
+    return max(0.0, parse_duration(text))
+
+
+class TimeoutsConfig(ConfigModel):
+    """``timeouts`` (cliproxy): every socket's limits, as Go durations; ``0`` switches one off.
+
+    Upstream: ``upstream-connect`` (TCP + TLS + proxy), ``upstream-first-byte`` (until the
+    response headers arrive: slow reasoning models answer whole only at the end),
+    ``upstream-idle`` (the longest gap between two reads of an upstream body or stream).
+    Clients: ``client-header`` (a connection must deliver a whole request head within this
+    from its first byte or from the end of the previous response: slowloris),
+    ``client-body`` (reading a request body, whole), ``client-keepalive`` (an idle
+    keep-alive connection is closed after this).
+    """
+
+    upstream_connect: str = "30s"
+    upstream_first_byte: str = "10m"
+    upstream_idle: str = "10m"
+    client_header: str = "30s"
+    client_body: str = "2m"
+    client_keepalive: str = "75s"
+
+    @field_validator("upstream_connect", "upstream_first_byte", "upstream_idle", "client_header",
+                     "client_body", "client_keepalive", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> str:
+        text = "" if value is None else str(value).strip()
+        if text:
+            parse_duration(text)  # raises ValueError: reported with the key path
+        return text
+
+    def seconds(self, name: str) -> float | None:
+        """The timeout ``name`` (python name) in seconds, ``None`` when switched off."""
+        default = parse_duration(type(self).model_fields[name].default)
+        value = _seconds(getattr(self, name), default)
+        return value or None
+
+
+DEFAULT_MAX_BODY_MB = 64
+
+
+class LimitsConfig(ConfigModel):
+    """``limits`` (cliproxy): request size and connection caps.
+
+    ``max-body-mb``: the largest request body accepted (413 above it).
+    ``max-connections``: open client connections in total; ``0`` derives it from the
+    process's open-file limit (half of it, less a reserve, since each proxied request
+    also needs an upstream socket). ``max-connections-per-ip``: per peer address; ``0``
+    means no per-peer cap. Past a cap the oldest idle keep-alive connection is closed
+    first; when none is idle, the new connection gets a 503.
+    """
+
+    max_body_mb: int = Field(default=DEFAULT_MAX_BODY_MB, ge=0)
+    max_connections: int = Field(default=0, ge=0)
+    max_connections_per_ip: int = Field(default=0, ge=0)
+
+    @property
+    def max_body_bytes(self) -> int:
+        return (self.max_body_mb or DEFAULT_MAX_BODY_MB) * 1024 * 1024
