@@ -7,25 +7,51 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestServer
+from aiohttp import web
 
 from cliproxy.config import load_or_default
-from cliproxy.server.app import create_app
+from cliproxy.server.app import Listener, listen
 from cliproxy.service import Service
 from tests.fakes.fixtures import *  # noqa: F403
 
 
-class Proxy:
-    """A running proxy: ``url`` is its base URL, ``service`` its live state."""
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fuzz", "tests/fuzz: hostile-input suite")
+    group.addoption("--fuzz-long", action="store_true", default=False,
+                    help="run the fuzz suite with ~50x more examples (manual runs)")
+    group.addoption("--fuzz-seed", type=int, default=None,
+                    help="seed the fuzz suite's hypothesis runs (default: derandomized, fixed)")
 
-    def __init__(self, server: TestServer, service: Service, config_path: Path) -> None:
-        self.server = server
+
+class Proxy:
+    """A running proxy on the production listener (client-side timeouts, connection caps
+    and the malformed-request answers of ``cliproxy.server.guard`` included): ``url`` is
+    its base URL, ``service`` its live state, ``app`` the aiohttp application."""
+
+    def __init__(self, listener: Listener, service: Service, config_path: Path) -> None:
+        self.listener = listener
         self.service = service
         self.config_path = config_path
+        self._closed = False
+
+    @property
+    def port(self) -> int:
+        return self.listener.port
 
     @property
     def url(self) -> str:
-        return str(self.server.make_url("")).rstrip("/")
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def app(self) -> web.Application:
+        app = self.listener.runner.app
+        assert app is not None
+        return app
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self.listener.stop()
 
 
 StartProxy = Callable[..., Awaitable[Proxy]]
@@ -34,7 +60,7 @@ StartProxy = Callable[..., Awaitable[Proxy]]
 @pytest.fixture
 async def start_proxy(tmp_path: Path) -> AsyncIterator[StartProxy]:
     """Start a proxy from YAML text; stopped when the test ends."""
-    servers: list[TestServer] = []
+    proxies: list[Proxy] = []
 
     async def start(yaml_text: str = "", *, watch: bool = False, poll_interval: float = 0.05) -> Proxy:
         auth_dir = tmp_path / "auths"
@@ -46,11 +72,10 @@ async def start_proxy(tmp_path: Path) -> AsyncIterator[StartProxy]:
         path.write_text(text)
         config, _ = load_or_default(path)
         service = Service(config, path, watch=watch, poll_interval=poll_interval)
-        server = TestServer(create_app(service), host="127.0.0.1")
-        await server.start_server()
-        servers.append(server)
-        return Proxy(server, service, path)
+        proxy = Proxy(await listen(service, "127.0.0.1", 0), service, path)
+        proxies.append(proxy)
+        return proxy
 
     yield start
-    for server in servers:
-        await server.close()
+    for proxy in proxies:
+        await proxy.close()

@@ -3,18 +3,28 @@
 Keys come from the config's ``api-keys``. A request's key is taken, in CPA's order, from
 ``Authorization: Bearer <k>`` (a non-Bearer Authorization value is taken whole),
 ``X-Goog-Api-Key``, ``X-Api-Key``, ``?key=`` and ``?auth_token=``. An empty key list
-lets every request through. Template keys from CPA's example config switch on "safe
-mode": proxy routes answer 403 until they are replaced.
+asks for no key. Template keys from CPA's example config switch on "safe mode": proxy
+routes answer 403 until they are replaced.
+
+A proxy that asks for no key (no api-keys, no frontend-auth plugin) spends the owner's
+credentials for whoever reaches it, so ``open_proxy_refusal`` narrows "whoever": socket
+peers on loopback only (unless ``allow-unauthenticated-remote``), and no web page of
+another origin, since a browser sends a cross-origin "simple" POST without asking first
+(and a DNS-rebinding page arrives with a foreign Host header).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlsplit
 
 from cliproxy.errors import AccessError
 
-__all__ = ["EXAMPLE_API_KEYS", "AccessPolicy", "Principal", "extract_key"]
+__all__ = ["EXAMPLE_API_KEYS", "AccessPolicy", "Principal", "Refusal", "extract_key", "is_loopback",
+           "is_loopback_ip", "open_proxy_refusal"]
 
 EXAMPLE_API_KEYS = frozenset({"your-api-key-1", "your-api-key-2", "your-api-key-3"})
 
@@ -84,3 +94,72 @@ class AccessPolicy:
         if key in self.keys:
             return Principal(key, source)
         raise AccessError(INVALID)
+
+
+# -- an open proxy (no key asked): who may still use it
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why an open proxy refuses a request: HTTP status, error code, message for the client."""
+
+    status: int
+    code: str
+    message: str
+
+
+@lru_cache(maxsize=512)
+def is_loopback_ip(address: str | None) -> bool:
+    """True for an IP address on loopback (127.0.0.0/8, ::1, IPv4-mapped 127.x); names are not addresses."""
+    if not address:
+        return False
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+@lru_cache(maxsize=512)
+def is_loopback(host: str | None) -> bool:
+    """True for a loopback host name: ``localhost``, ``*.localhost`` (browsers pin both to
+    loopback) or a loopback IP, with or without brackets."""
+    if not host:
+        return False
+    name = host.strip().lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    return is_loopback_ip(name.removeprefix("[").removesuffix("]"))
+
+
+def _hostname(authority_or_url: str) -> str | None:
+    try:
+        return urlsplit(authority_or_url).hostname
+    except ValueError:
+        return None
+
+
+_OPEN = "this proxy has no api-keys configured"
+
+
+def open_proxy_refusal(peer: str | None, origin: str | None, host: str | None, *,
+                       allow_remote: bool) -> Refusal | None:
+    """``None`` when an open proxy may serve a request from socket address ``peer`` with
+    these ``Origin`` and ``Host`` headers; else why not. Never looks at X-Forwarded-For."""
+    if not allow_remote and not is_loopback_ip(peer):
+        return Refusal(401, "remote_access_refused", (
+            f"{_OPEN}, so it serves clients on its own machine only (this request came from {peer}). "
+            "Add api-keys to the config and send one, or set allow-unauthenticated-remote: true "
+            "to let anyone who can reach the proxy use it."))
+    if origin is not None and not is_loopback(_hostname(origin)):
+        return Refusal(403, "cross_origin_refused", (
+            f"{_OPEN}, so web pages may call it only from localhost; a page at {origin} may not. "
+            "Add api-keys to the config (the page must then send one) to allow it."))
+    if host is not None and (origin is not None or not allow_remote) and not is_loopback(_hostname("//" + host)):
+        return Refusal(403, "host_refused", (
+            f"{_OPEN} and the Host header {host!r} is not a loopback name: refused, as a page "
+            "rebinding its own name to this machine would send it. Reach the proxy as localhost "
+            "or 127.0.0.1, or add api-keys to the config."))
+    return None

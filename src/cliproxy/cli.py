@@ -150,20 +150,20 @@ def _run(config: Config, config_path: Path | None, host: str, port: int) -> None
         runner.run(_serve(config, config_path, host, port))
 
 
-async def _serve(config: Config, config_path: Path | None, host: str, port: int) -> None:
-    from aiohttp import web
+def _shown(host: str) -> str:
+    if not host:
+        return "0.0.0.0"
+    return f"[{host}]" if ":" in host else host
 
-    from cliproxy.server.app import create_app
+
+async def _serve(config: Config, config_path: Path | None, host: str, port: int) -> None:
+    from cliproxy.server.app import listen
     from cliproxy.service import Service
 
     service = Service(config, config_path)
-    app = create_app(service)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host or None, port, reuse_address=True, backlog=4096)
-    await site.start()
-    shown = host or "0.0.0.0"
-    log.info("cliproxy %s listening on http://%s:%d (pid %d)", __version__, shown, port, os.getpid())
+    listener = await listen(service, host, port)
+    log.info("cliproxy %s listening on http://%s:%d%s (pid %d)", __version__, _shown(host), listener.port,
+             "" if host else " (every interface)", os.getpid())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -172,8 +172,8 @@ async def _serve(config: Config, config_path: Path | None, host: str, port: int)
     try:
         await stop.wait()
     finally:
-        log.info("shutting down")
-        await runner.cleanup()
+        log.info("shutting down: finishing requests in flight")
+        await listener.stop()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,7 @@ the server edge (``cliproxy.server.errors``)::
      │    └── UnsupportedError     501 — a route or feature not built yet
      ├── AccessError           401/403 — client key missing, wrong, or unsafe config
      ├── ConfigError           a config file that cannot be loaded (key path + reason)
+     ├── ConfigFileMissingError 409 — the config file was deleted while the proxy runs
      └── UpstreamError         an upstream answered with an error or could not be reached
           ├── CooldownError        429 model_cooldown — every credential is cooling down
           └── NoCredentialError    503 — no credential can serve the model
@@ -22,13 +23,28 @@ __all__ = [
     "AccessError",
     "CliproxyError",
     "ConfigError",
+    "ConfigFileMissingError",
     "CooldownError",
     "ModelNotFoundError",
     "NoCredentialError",
     "RequestError",
     "UnsupportedError",
     "UpstreamError",
+    "clip",
 ]
+
+ECHO_LIMIT = 200  # characters of a client-supplied value repeated in an error message
+
+
+def clip(value: str, limit: int = ECHO_LIMIT) -> str:
+    """``value`` cut to ``limit`` characters, saying how much was left out.
+
+    Use it on every client-supplied value an error message repeats (model names, method
+    names...): a 1 MB model name must not come back as a 1 MB error.
+    """
+    if len(value) <= limit:
+        return value
+    return f"{value[:limit]}…(+{len(value) - limit} chars)"
 
 
 class CliproxyError(Exception):
@@ -64,7 +80,7 @@ class ModelNotFoundError(RequestError):
     code = "model_not_found"
 
     def __init__(self, model: str) -> None:
-        super().__init__(f"unknown provider for model {model}", param="model")
+        super().__init__(f"unknown provider for model {clip(model)}", param="model")
         self.model = model
 
 
@@ -90,6 +106,21 @@ class ConfigError(CliproxyError):
         self.path = path
         self.file = file
         self.reason = message
+
+
+class ConfigFileMissingError(CliproxyError):
+    """A config write found no file to edit: it was deleted while the proxy runs (409).
+
+    Nothing is written; the running config stays. ``file`` is where the file was."""
+
+    status = 409
+    code = "config_file_missing"
+
+    def __init__(self, file: str) -> None:
+        super().__init__(f"the config file {file} is gone (deleted while the proxy runs); nothing was "
+                         "changed. Restore the file, or send the whole file with PUT "
+                         "/v0/management/config.yaml, which recreates it")
+        self.file = file
 
 
 class UpstreamError(CliproxyError):
@@ -118,7 +149,7 @@ class CooldownError(UpstreamError):
     def __init__(self, model: str, reset_seconds: float, provider: str = "") -> None:
         secs = max(1, int(reset_seconds + 0.999))
         super().__init__(
-            f"All credentials for model {model} are cooling down; retry after {secs}s",
+            f"All credentials for model {clip(model)} are cooling down; retry after {secs}s",
             status=429, retry_after=secs)
         self.model = model
         self.reset_seconds = secs
@@ -130,5 +161,5 @@ class NoCredentialError(UpstreamError):
 
     def __init__(self, model: str, providers: list[str] | None = None) -> None:
         plist = ",".join(providers or [])
-        super().__init__(f"no auth available (providers={plist}, model={model})", status=503)
+        super().__init__(f"no auth available (providers={plist}, model={clip(model)})", status=503)
         self.model = model

@@ -32,10 +32,11 @@ from cliproxy.credentials.record import Credential
 from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError, UpstreamError
 from cliproxy.formats import Format
 from cliproxy.formats.sse import SSEDecoder, frame_data
+from cliproxy.formats.validate import validate_body
 from cliproxy.models.listing import CLAUDE_CLOAK_PREFIX, uncloak_claude_id
 from cliproxy.models.shaping import Shaper
 from cliproxy.providers.base import REQUEST_FAULTS, Provider
-from cliproxy.providers.http import HttpClient, proxy_key
+from cliproxy.providers.http import HttpClient, UpstreamNetworkError, network_error, proxy_key, read_body
 from cliproxy.translate import ir
 from cliproxy.translate.collect import Collector
 from cliproxy.translate.registry import Registry
@@ -119,6 +120,7 @@ class Pipeline:
     # ------------------------------------------------------------------ entry
 
     async def run(self, call: Call) -> Reply | StreamReply:
+        validate_body(call.format, call.body)  # a malformed body is the client's 400, never sent upstream
         model = call.model
         if call.format is Format.CLAUDE and model.startswith(CLAUDE_CLOAK_PREFIX):
             model = uncloak_claude_id(model)  # an id we renamed for Claude Code's model list
@@ -197,8 +199,7 @@ class Pipeline:
                         log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc)
                 decision = await self.pool.mark_failure(cred, route.model, err.status, retry_after=err.retry_after,
                                                         body=err.body or b"")
-                log.info("upstream %s answered %d for %s (%s)", cred.label or cred.id, err.status, route.model,
-                         decision.reason or decision.kind)
+                _log_failure(cred, provider, route.model, err, decision.reason or decision.kind)
                 if err.status in REQUEST_FAULTS or decision.request_fault or decision.stop:
                     raise _Final(err) from err
                 if len(names) > 1 and err.status in (404, 429, 500, 502, 503, 504) and i + 1 < len(names):
@@ -211,6 +212,8 @@ class Pipeline:
 
     async def _attempt(self, call: Call, route: Any, cred: Credential, provider: Provider,
                        model: str) -> Reply | StreamReply:
+        if call.action == "count" and not provider.counts_upstream:
+            return self._local_count(call, cred)
         up_fmt = provider.upstream_format(call.format)
         req_ir: ir.Request | None = None
         if up_fmt == call.format:
@@ -241,10 +244,7 @@ class Pipeline:
         if trace is not None:
             trace.upstream_response(resp.status, resp.headers)
         if resp.status >= 400:
-            try:
-                data = await resp.read()
-            finally:
-                resp.release()
+            data = await read_body(resp)
             if trace is not None:
                 trace.upstream_body(data)
             if resp.status == 401 and (forget := getattr(provider, "forget", None)) is not None:
@@ -285,7 +285,7 @@ class Pipeline:
                 if self.plugins is not None:
                     data = await self._plugin_response(call, up_fmt, route.model, "response_before_translator", data)
                 if up_fmt == call.format and alias is None:
-                    body = data
+                    body = _json_object(data)
                 else:
                     parsed = _loads(data)
                     if up_fmt == call.format:
@@ -295,8 +295,7 @@ class Pipeline:
                         body = _dumps(self.translations.translate_response(
                             up_fmt, call.format, parsed, call.client_ir(self.translations), model=alias))
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise UpstreamError(f"upstream response broke off: {type(exc).__name__}", status=502,
-                                credential_id=cred.id) from exc
+            raise network_error(exc, "while sending the response") from exc
         finally:
             resp.release()
         await self.pool.mark_success(cred, route.model)
@@ -306,16 +305,20 @@ class Pipeline:
 
     async def _count_reply(self, call: Call, up_fmt: Format, resp: aiohttp.ClientResponse, cred: Credential,
                            route: Any) -> Reply:
-        try:
-            data = _loads(await resp.read())
-        finally:
-            resp.release()
+        data = _loads(await read_body(resp))
         await self.pool.mark_success(cred, route.model)
         if up_fmt == call.format:
             return Reply(200, _dumps(data), {"Content-Type": "application/json"})
         tokens = int(data.get("input_tokens") or data.get("totalTokens") or 0)
         out = self.translations.adapter(call.format).count_tokens_response(tokens)
         return Reply(200, _dumps(out), {"Content-Type": "application/json"})
+
+    def _local_count(self, call: Call, cred: Credential) -> Reply:
+        """An estimate (about 4 bytes a token, as tokenizers average on English and JSON)
+        for an upstream with no count endpoint: never a generation sent to count."""
+        tokens = max(1, (len(orjson.dumps(call.body)) + 3) // 4)
+        out = self.translations.adapter(call.format).count_tokens_response(tokens)
+        return Reply(200, _dumps(out), {"Content-Type": "application/json"}, cred)
 
     # ------------------------------------------------------------------ streams
 
@@ -325,7 +328,9 @@ class Pipeline:
         """Read until the first content, so an early failure can still fail over."""
         alias = route.response_model(cred) if route.force_mapping(cred) else None
         tr: StreamTranslator | Passthrough
-        if up_fmt == call.format and alias is None:
+        # upstreams always stream SSE: a Gemini client without ?alt=sse wants the JSON array
+        reframe = call.format is Format.GEMINI and call.alt != "sse"
+        if up_fmt == call.format and alias is None and not reframe:
             adapter = self.translations.adapter(up_fmt)
             tr = Passthrough(adapter.stream_decoder(None), adapter.usage_sniffer())
         else:
@@ -346,8 +351,7 @@ class Pipeline:
                     break
         except (TimeoutError, aiohttp.ClientError) as exc:
             resp.release()
-            raise UpstreamError(f"upstream stream broke before the first byte: {type(exc).__name__}",
-                                status=502, credential_id=cred.id) from exc
+            raise network_error(exc, "before the first stream event") from exc
         if tr.early_error is not None or not tr.started:
             resp.release()
             err = tr.early_error
@@ -362,27 +366,41 @@ class Pipeline:
     async def _rest(self, call: Call, tr: StreamTranslator | Passthrough, chunks: AsyncIterator[bytes],
                     resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
         try:
-            async for chunk in chunks:
+            while not tr.ended:  # once an error event went out (or must), stop reading the upstream
+                try:
+                    chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    break
                 out = tr.feed(chunk)
                 if out:
                     yield out
+            if isinstance(tr, Passthrough) and tr.late_error is not None:
+                log.warning("upstream stream for %s broke: %s", call.model, tr.late_error.message)
+                yield self._stream_error(call, tr, tr.late_error)
+                return
             tail = tr.finish()
             if tail:
                 yield tail
         except (TimeoutError, aiohttp.ClientError) as exc:
             # after the first byte the only way to fail is an in-format error event
-            log.warning("upstream stream broke off: %s", type(exc).__name__)
-            yield self._stream_error(call, tr, f"upstream stream broke off: {type(exc).__name__}")
+            err = network_error(exc, "in the middle of the stream")
+            log.warning("upstream stream for %s broke off: %s", call.model, err.detail)
+            yield self._stream_error(call, tr, ir.Error(err.message, status=err.status))
         finally:
             resp.release()
 
-    def _stream_error(self, call: Call, tr: StreamTranslator | Passthrough, message: str) -> bytes:
+    def _stream_error(self, call: Call, tr: StreamTranslator | Passthrough, error: ir.Error) -> bytes:
+        """The in-format end of a stream whose first bytes the client already has."""
         if isinstance(tr, StreamTranslator):
-            tail = tr.finish()
-            if tail:
-                return tail
-        encoder = self.translations.adapter(call.format).stream_encoder(None, None)
-        return encoder.encode(ir.Error(message, status=502))
+            return tr.fail(error)
+        tr.ended = True
+        try:
+            request: ir.Request | None = call.client_ir(self.translations)
+        except CliproxyError:
+            request = None
+        encoder = self.translations.adapter(call.format).stream_encoder(request, None)
+        encoder.resume()  # the client has the stream's opening bytes (Gemini's "[")
+        return encoder.encode(error) + encoder.flush()
 
     # ------------------------------------------------------------------ plugin seams
 
@@ -507,6 +525,29 @@ class _Final(UpstreamError):
     def __init__(self, err: UpstreamError) -> None:
         super().__init__(err.message, status=err.status, body=err.body, retry_after=err.retry_after,
                          headers=err.headers, credential_id=err.credential_id)
+
+
+def _json_object(data: bytes) -> bytes:
+    """A pass-through body, checked cheaply (no parse) to be one JSON object: an empty or
+    HTML 200 answer is an upstream failure, not a success."""
+    head = data.lstrip()[:1]
+    if head != b"{" or data.rstrip()[-1:] != b"}":
+        what = "an empty body" if not data.strip() else "a body that is not JSON"
+        raise UpstreamError(f"upstream answered 200 with {what}", status=502)
+    return data
+
+
+def _log_failure(cred: Credential, provider: Provider, model: str, err: UpstreamError, why: str) -> None:
+    """One line per failed attempt: the credential's label (never its key) and, for a
+    network failure, the detail the client does not see (origin, cause)."""
+    who = cred.label or cred.id
+    if isinstance(err, UpstreamNetworkError):
+        log.warning("upstream %s (%s) failed for %s: %s (%s)", who, provider.key, model, err.detail, why)
+    elif err.status >= 500 and err.body and not err.body.lstrip().startswith((b"{", b"[")):
+        log.warning("upstream %s (%s) answered %d for %s with a non-JSON body: %r (%s)", who, provider.key,
+                    err.status, model, err.body[:300], why)
+    else:
+        log.info("upstream %s answered %d for %s (%s)", who, err.status, model, why)
 
 
 def _loads(data: bytes) -> dict[str, Any]:

@@ -22,7 +22,8 @@ from cliproxy.credentials import sources
 from cliproxy.credentials.persist import CdsStore, restore
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
-from cliproxy.errors import AccessError, ConfigError
+from cliproxy.credentials.storage import add_write_listener
+from cliproxy.errors import AccessError, ConfigError, ConfigFileMissingError
 from cliproxy.formats import Format
 from cliproxy.management.auth import ManagementGate
 from cliproxy.models.catalog import ModelInfo
@@ -59,9 +60,11 @@ class Service:
         self._watch = watch and config_path is not None
         self._poll_interval = poll_interval
         self._watcher: ConfigWatcher | None = None
+        self._unlisten: Callable[[], None] | None = None
         self.reloads = 0
         self.auth_files: set[Path] = set()
         self.http = HttpClient()
+        self._apply_upstream_timeouts(config)
         self.pool = Pool.from_config(config, store=self._cds_store(config))
         self.models = ModelRegistry(Catalog.load())
         self.providers = providers
@@ -98,8 +101,12 @@ class Service:
                 self.config_path, self.auth_dir, on_config=self._on_config, on_auth=self._on_auth,
                 on_error=self._on_error, config=self.config, **kwargs)
             await self._watcher.start()
+            self._unlisten = add_write_listener(self._watcher.note_auth_written)
 
     async def stop(self) -> None:
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
         if self._watcher is not None:
             await self._watcher.stop()
             self._watcher = None
@@ -165,8 +172,15 @@ class Service:
     # -- credentials
 
     def reload_credentials(self) -> None:
-        """Re-read credentials now (after a write into auth-dir)."""
+        """Re-read credentials now (after a write into auth-dir).
+
+        The watcher takes the directory as seen first, so it does not report these
+        files again; anything changed after that is still reported."""
+        if self._watcher is not None:
+            self._watcher.resync_auth()
         self._load_credentials()
+        if self.refresher is not None:
+            self.refresher.wake()
 
     def _cds_store(self, config: Config) -> CdsStore | None:
         return CdsStore(Path(config.auth_dir).expanduser()) if config.save_cooldown_status else None
@@ -189,18 +203,30 @@ class Service:
 
     # -- config writes (management)
 
-    async def edit_config(self, edit: Callable[[ConfigDocument], None]) -> Config:
+    async def edit_config(self, edit: Callable[[ConfigDocument], None], *, create: bool = False) -> Config:
         """Apply ``edit`` to the config file (comments kept), save it, reload at once.
 
         Writes are serialised, and each starts from the file on disk, so concurrent
-        writers never lose an edit. ``ConfigError`` leaves the file untouched."""
+        writers never lose an edit. ``ConfigError`` leaves the file untouched. A config
+        file deleted while the proxy runs is not recreated from memory (that would lose
+        its comments and revive a file someone removed): ``ConfigFileMissingError``
+        (409), unless ``create`` (the edit writes a whole new document, as ``PUT
+        config.yaml`` does). The watcher is told what was written, so it reports only
+        changes made after it."""
         if self.config_path is None:
             raise ConfigError("the proxy runs on built-in defaults: there is no config file to edit")
         async with self._write_lock:
-            doc = ConfigDocument.load(self.config_path)
+            try:
+                doc = ConfigDocument.load(self.config_path)
+            except FileNotFoundError:
+                if not create:
+                    raise ConfigFileMissingError(str(self.config_path)) from None
+                doc = ConfigDocument.from_text("", self.config_path)
             edit(doc)
             config = doc.config
             doc.save()
+            if self._watcher is not None:
+                self._watcher.note_config_written(doc.text().encode("utf-8"), config)
             self.apply(config)
             await self._apply_plugins()
             return config
@@ -242,6 +268,7 @@ class Service:
         self.pool.apply_config(config)
         self.pool.store = self._cds_store(config)
         self.pipeline.config = config
+        self._apply_upstream_timeouts(config)
         self._load_credentials(bind=False)  # every caller applies plugins next, which binds
         self.pipeline.shaper = Shaper(self.models, config.payload)
         if self.refresher is not None:
@@ -252,6 +279,13 @@ class Service:
         if config.debug != old.debug:
             logging.getLogger("cliproxy").setLevel(logging.DEBUG if config.debug else logging.INFO)
         log.info("config reloaded (%d client keys)", len(self.access.keys))
+        self._announce_remote()
+
+    def _apply_upstream_timeouts(self, config: Config) -> None:
+        """``timeouts.upstream-*`` on the shared client (pipeline, token refresh, prepare)."""
+        t = config.timeouts
+        self.http.set_timeouts(connect=t.seconds("upstream_connect"), first_byte=t.seconds("upstream_first_byte"),
+                               idle=t.seconds("upstream_idle"))
 
     async def _on_config(self, config: Config) -> None:
         self.apply(config)
@@ -274,6 +308,17 @@ class Service:
         if self.access.safe_mode:
             log.warning("api-keys still holds the example keys %s: proxy routes answer 403 until "
                         "you replace them", ", ".join(self.access.example_keys))
-        elif self.access.open:
-            log.warning("api-keys is empty: the proxy accepts requests from ANYONE who can reach it. "
-                        "Add api-keys to your config to require a key.")
+        elif self.access.open and not self.config.allow_unauthenticated_remote:
+            log.warning("api-keys is empty: only clients on this machine (loopback) may use the proxy; "
+                        "others get 401. Add api-keys to your config to require a key.")
+        self._announce_remote()
+
+    def _announce_remote(self) -> None:
+        """Warn while ``allow-unauthenticated-remote`` is on (at start and on every reload)."""
+        if not self.config.allow_unauthenticated_remote:
+            return
+        if self.access.open:
+            log.warning("allow-unauthenticated-remote is on and api-keys is empty: ANYONE who can reach "
+                        "the proxy can spend your credentials. Add api-keys to your config to require a key.")
+        else:
+            log.warning("allow-unauthenticated-remote is on; it has no effect while api-keys are set")

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from pathlib import Path
 
 import pytest
 
 from cliproxy.config import AuthChanges, ConfigWatcher, load_config
+from cliproxy.credentials.storage import add_write_listener, write_json
 from cliproxy.errors import ConfigError
 
 FAST = {"poll_interval": 0.02, "debounce": 0.03, "remove_debounce": 0.25}
@@ -159,3 +161,63 @@ async def test_secret_written_back_once(setup):
     with pytest.raises(TimeoutError):
         await rec.wait(0.3)
     assert len(rec.configs) == 1
+
+
+async def test_deleted_config_warns_once_and_a_restored_file_loads(setup, caplog):
+    watcher, rec, cfg, auth = setup
+    caplog.set_level(logging.INFO, logger="cliproxy.config")
+    cfg.unlink()
+    for name in ("a.json", "b.json"):  # each auth event takes several polls: the file stays gone
+        write(auth / name, '{"type": "claude"}')
+        await rec.wait()
+    gone = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(gone) == 1, [r.getMessage() for r in gone]
+    assert str(cfg) in gone[0].getMessage() and "running config" in gone[0].getMessage()
+    assert rec.errors == [] and rec.configs == []
+    write(cfg, f"port: 8318\nauth-dir: {auth}\n")
+    await rec.wait()
+    assert rec.configs[-1].port == 8318 and watcher.config is rec.configs[-1]
+    assert any("is back" in r.getMessage() for r in caplog.records)
+
+
+async def test_config_written_by_the_service_is_not_reported(setup):
+    watcher, rec, cfg, auth = setup
+    previous = cfg.read_bytes()
+    ours = f"port: 8317\nauth-dir: {auth}\nrequest-retry: 5\n".encode()
+    write(cfg, ours.decode())
+    watcher.note_config_written(ours, load_config(cfg))
+    write(auth / "marker.json", '{"type": "claude"}')  # polled after the config file
+    await rec.wait()
+    assert rec.configs == [] and watcher.config.request_retry == 5
+    write(cfg, previous.decode())  # the old file copied back is a change again
+    await rec.wait()
+    assert rec.configs[-1].request_retry == 0
+
+
+async def test_auth_files_written_through_storage_are_not_reported(setup):
+    watcher, rec, _cfg, auth = setup
+    remove = add_write_listener(watcher.note_auth_written)
+    try:
+        write_json(auth / "ours.json", {"type": "claude", "v": 1})
+        write_json(auth / "later-theirs.json", {"type": "claude", "v": 1})
+        write(auth / "later-theirs.json", '{"type": "claude", "v": 2}')  # someone else's write after ours
+        write(auth / "theirs.json", '{"type": "claude"}')
+        await rec.wait()
+        merged = rec.merged()
+        assert sorted(merged.added) == [auth / "later-theirs.json", auth / "theirs.json"]
+        assert merged.changed == [] and merged.removed == []
+    finally:
+        remove()
+    write_json(auth / "after.json", {"type": "claude"})  # no longer listening: reported as usual
+    await rec.wait()
+    assert rec.auth[-1].added == [auth / "after.json"]
+
+
+async def test_absurdly_nested_file_is_an_error_and_the_watcher_lives_on(setup):
+    _watcher, rec, cfg, auth = setup
+    write(cfg, "port: " + "[" * 3000 + "]" * 3000 + "\n")
+    await rec.wait()
+    assert isinstance(rec.errors[-1], ConfigError) and "nested" in str(rec.errors[-1])
+    write(cfg, f"port: 8319\nauth-dir: {auth}\n")
+    await rec.wait()
+    assert rec.configs[-1].port == 8319

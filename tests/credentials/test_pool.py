@@ -72,7 +72,7 @@ async def test_cooldown_table(clock):
         assert decision.cooldown_seconds == seconds, status
         assert decision.scope == "model" and not decision.request_fault and not decision.stop
     pool = make_pool(clock, [cred("a")])
-    decision = await pool.mark_failure(pool.get("a"), "m", 400, body=b"model_not_supported")
+    decision = await pool.mark_failure(pool.get("a"), "m", 400, body=b'{"error":{"code":"model_not_supported"}}')
     assert (decision.cooldown_seconds, decision.reason) == (43200.0, "model_not_supported")
     decision = await pool.mark_failure(pool.get("a"), "n", 401, body='{"error":"invalid_grant"}')
     assert (decision.cooldown_seconds, decision.reason) == (1800.0, "invalid_grant")

@@ -143,7 +143,7 @@ async def test_cooldown_survives_restart_with_cds(start_proxy, fakes, tmp_path):
     for _ in range(2):
         await _post(proxy, MSG)
     assert list(proxy.service.auth_dir.glob("*.cds")), "no .cds written"
-    await proxy.server.close()
+    await proxy.close()
     fakes.claude.clear_faults()
     fakes.claude.clear()
     again = await start_proxy(cfg)

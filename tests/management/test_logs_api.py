@@ -173,7 +173,7 @@ async def test_usage_queue_records_for_whole_and_stream(lproxy, fake_claude):
         assert r["provider"] == "claude" and r["endpoint"] == "POST /v1/messages"
         assert r["tokens"]["input_tokens"] == 10 and r["tokens"]["output_tokens"] == 13
         assert r["tokens"]["total_tokens"] == 23 and r["token_breakdown"]["quality"] == "complete"
-        assert r["auth_index"] and r["api_key"] == "sk-c...3456" and len(r["request_id"]) == 8
+        assert r["auth_index"] and r["api_key"] == "sk...56" and len(r["request_id"]) == 8
         assert r["latency_ms"] >= r["ttft_ms"] >= 0 and r["timestamp"].endswith("Z")
     assert whole["request_id"] != stream["request_id"]
     assert failed["failed"] is True and failed["fail"]["status_code"] == 400

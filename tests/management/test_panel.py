@@ -120,7 +120,7 @@ async def test_auto_update_off_serves_the_cache_without_download(start_proxy, re
     proxy = await start_proxy("remote-management:\n  disable-auto-update-panel: true\n")
     assert (await get_panel(proxy))[:2] == (200, OLD)
     await asyncio.sleep(0.05)
-    assert releases.paths == [] and not proxy.server.app[PANEL].tasks
+    assert releases.paths == [] and not proxy.app[PANEL].tasks
 
 
 async def test_auto_update_off_still_fetches_a_missing_page(start_proxy, releases, tmp_path):
@@ -136,7 +136,7 @@ async def test_auto_update_on_refreshes_a_cached_page_in_background(start_proxy,
     releases.hold = asyncio.Event()  # the update cannot finish before the first answer
     assert (await get_panel(proxy))[:2] == (200, OLD)  # the cached page answers at once
     releases.hold.set()
-    updater = proxy.server.app[PANEL]
+    updater = proxy.app[PANEL]
     await asyncio.gather(*updater.tasks)
     assert page.read_bytes() == PAGE
     assert releases.paths[0] == "/repos/acme/panel/releases/latest"

@@ -13,22 +13,34 @@ from cliproxy.usage.recorder import prune_error_logs, sanitize
 
 
 def test_hide_key_keeps_only_the_ends():
-    assert hide_key("sk-abcdefghijkl") == "sk-a...ijkl"
-    assert hide_key("abcdef") == "ab...ef"
-    assert hide_key("abc") == "a...c"
-    assert hide_key("ab") == "ab"
+    assert hide_key("sk-abcdefghijklmnop") == "sk...op"
+    assert hide_key("sk-abcdefghijkl") == "s...l"
+    assert hide_key("abcdefgh") == "a...h"
+    assert hide_key("abcdef") == "***"
+    assert hide_key("ab") == "***"
+    assert hide_key("") == ""
+
+
+def test_hide_key_shows_at_most_a_quarter_and_never_more_than_four_characters():
+    for n in range(1, 80):
+        key = "".join(chr(ord("A") + i % 26) for i in range(n))
+        masked = hide_key(key)
+        shown = len(masked.replace("...", "")) if masked != "***" else 0
+        assert shown <= min(4, n // 4), (n, masked)
+    # still different for different keys, which is all the panel needs
+    assert hide_key("sk-client-key-123456") != hide_key("sk-upstream-secret-98765")
 
 
 def test_mask_header_by_name():
-    assert mask_header("Authorization", "Bearer sk-abcdefghijkl") == "Bearer sk-a...ijkl"
-    assert mask_header("x-api-key", "sk-abcdefghijkl") == "sk-a...ijkl"
-    assert mask_header("X-Goog-Api-Key", "AIzaSyABCDEFGH") == "AIza...EFGH"
+    assert mask_header("Authorization", "Bearer sk-abcdefghijklmnop") == "Bearer sk...op"
+    assert mask_header("x-api-key", "sk-abcdefghijklmnop") == "sk...op"
+    assert mask_header("X-Goog-Api-Key", "AIzaSyABCDEFGH") == "A...H"
     assert mask_header("Content-Type", "application/json") == "application/json"
 
 
 def test_mask_query_masks_key_and_tokens_only():
-    assert mask_query("key=AIzaSyABCDEFGH&alt=sse") == "key=AIza...EFGH&alt=sse"
-    assert mask_query("auth_token=tok-123456789") == "auth_token=tok-...6789"
+    assert mask_query("key=AIzaSyABCDEFGH&alt=sse") == "key=A...H&alt=sse"
+    assert mask_query("auth_token=tok-123456789") == "auth_token=t...9"
     assert mask_query("alt=sse") == "alt=sse"
     assert mask_query("") == ""
 
@@ -36,6 +48,14 @@ def test_mask_query_masks_key_and_tokens_only():
 def test_sanitize_path():
     assert sanitize("/v1beta/models/gemini-2.5:generateContent") == "v1beta-models-gemini-2.5-generateContent"
     assert sanitize("/") == "root"
+
+
+def test_sanitize_keeps_file_names_short_for_huge_client_paths():
+    # a client may put a 1 MB model name in a Gemini URL: the log file name must still be valid
+    long_a, long_b = "/v1beta/models/" + "a" * 100_000, "/v1beta/models/" + "a" * 99_999 + "b"
+    name_a, name_b = sanitize(long_a), sanitize(long_b)
+    assert len(name_a.encode()) <= 180 and name_a != name_b
+    assert len(sanitize("/v1beta/models/" + "é" * 5000).encode()) <= 180
 
 
 def test_queue_pops_oldest_first_and_forgets_after_retention():

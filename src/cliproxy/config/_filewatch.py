@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["AuthChanges", "AuthDirScanner", "FileTracker"]
+__all__ = ["AuthChanges", "AuthDirScanner", "FileTracker", "digest"]
 
 Signature = tuple[int, int, int, int]
 
@@ -20,7 +20,8 @@ def _signature(path: Path) -> Signature | None:
     return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
-def _digest(data: bytes) -> str:
+def digest(data: bytes) -> str:
+    """The content hash the trackers compare (SHA-256, hex)."""
     return hashlib.sha256(data).hexdigest()
 
 
@@ -37,7 +38,10 @@ class AuthChanges:
 
 
 class FileTracker:
-    """Reports a file's new content once its stat has settled and its SHA-256 differs."""
+    """Reports a file's new content once its stat has settled and its SHA-256 differs.
+
+    ``gone`` is True while the file is missing (after it was seen, or from the start).
+    """
 
     def __init__(self, path: Path, debounce: float) -> None:
         self.path = path
@@ -45,18 +49,28 @@ class FileTracker:
         self._signature: Signature | None = None
         self._pending: tuple[Signature, float] | None = None
         self.last_hash: str | None = None
+        self.gone = False
+
+    def expect(self, data: bytes) -> None:
+        """This process wrote ``data`` to the file: that content is not a change to report.
+
+        Only the hash is taken, not the stat: the next poll still reads the file, so a
+        write by someone else right after ours is reported."""
+        self.last_hash = digest(data)
 
     def prime(self) -> None:
         """Take the file as it is now as already seen."""
         self._signature = _signature(self.path)
+        self.gone = self._signature is None
         try:
-            self.last_hash = _digest(self.path.read_bytes())
+            self.last_hash = digest(self.path.read_bytes())
         except OSError:
             self.last_hash = None
 
     def poll(self, now: float) -> bytes | None:
         """New content ready to load, or None (unchanged, settling, missing or empty)."""
         sig = _signature(self.path)
+        self.gone = sig is None
         if sig is None or sig == self._signature:
             self._pending = None
             return None
@@ -70,10 +84,10 @@ class FileTracker:
             data = self.path.read_bytes()
         except OSError:
             return None
-        digest = _digest(data)
-        if not data or digest == self.last_hash:
+        content = digest(data)
+        if not data or content == self.last_hash:
             return None
-        self.last_hash = digest
+        self.last_hash = content
         return data
 
 
@@ -88,7 +102,8 @@ class AuthDirScanner:
 
     A file that disappears is reported removed only after ``remove_debounce``; if it
     comes back first (an editor's write-via-rename), it counts as changed, or as
-    nothing when its content is the same.
+    nothing when its content is the same. Content this process wrote itself
+    (:meth:`expect`) is taken in silently.
     """
 
     def __init__(self, directory: Path, debounce: float, remove_debounce: float) -> None:
@@ -98,6 +113,25 @@ class AuthDirScanner:
         self._known: dict[Path, _Known] = {}
         self._pending: dict[Path, tuple[Signature, float]] = {}
         self._gone: dict[Path, float] = {}
+        self._expected: dict[Path, str] = {}
+
+    def expect(self, path: Path, data: bytes) -> None:
+        """This process wrote ``data`` to ``path``: do not report that content.
+
+        Safe to call from another thread (one dict assignment). Paths outside the
+        directory, hidden files and non-JSON files are ignored, as in a scan."""
+        name = path.name
+        if name.startswith(".") or not name.endswith(".json") or not self._inside(path):
+            return
+        self._expected[self.directory / name] = digest(data)
+
+    def _inside(self, path: Path) -> bool:
+        if path.parent == self.directory:
+            return True
+        try:
+            return path.parent.resolve() == self.directory.resolve()
+        except OSError:
+            return False
 
     @property
     def files(self) -> list[Path]:
@@ -113,7 +147,7 @@ class AuthDirScanner:
             except OSError:
                 continue
             if data:
-                self._known[path] = _Known(sig, _digest(data))
+                self._known[path] = _Known(sig, digest(data))
 
     def _scan(self) -> dict[Path, Signature]:
         found: dict[Path, Signature] = {}
@@ -163,9 +197,10 @@ class AuthDirScanner:
         if not data:
             return  # still being written
         del self._pending[path]
-        digest = _digest(data)
-        if known is None:
+        content = digest(data)
+        ours = self._expected.pop(path, None) == content
+        if known is None and not ours:
             changes.added.append(path)
-        elif known.digest != digest:
+        elif known is not None and known.digest != content and not ours:
             changes.changed.append(path)
-        self._known[path] = _Known(sig, digest)
+        self._known[path] = _Known(sig, content)

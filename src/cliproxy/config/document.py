@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,14 +13,17 @@ from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from ..errors import ConfigError
 from ._errors import config_error, from_validation, from_yaml
 from ._paths import KeyPath, parse_path, resolve_step
 from ._yaml import drop_heading_comment, make_yaml, move_tail_comment, restyle, to_node, to_plain
 from .model import Config
 
-__all__ = ["ConfigDocument"]
+__all__ = ["MAX_DEPTH", "ConfigDocument"]
 
 _MISSING = object()
+MAX_DEPTH = 100  # nesting levels; CPA's config needs about 6
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 class ConfigDocument:
@@ -41,13 +45,17 @@ class ConfigDocument:
         self._original = text
         self._dirty = False
         self._yaml = make_yaml(text)
+        if _flow_depth(text) > MAX_DEPTH:  # refused before the parser spends seconds on it
+            raise _too_deep(self._file)
         try:
             self._data: Any = self._yaml.load(text.removeprefix("\ufeff").replace("\r\n", "\n"))
+            if self._data is not None and not isinstance(self._data, CommentedMap):
+                raise config_error("the top level must be a mapping of keys", path=None, file=self._file)
+            self._config = self._validate(to_plain(self._data) or {})
         except YAMLError as exc:
             raise from_yaml(exc, self._file) from None
-        if self._data is not None and not isinstance(self._data, CommentedMap):
-            raise config_error("the top level must be a mapping of keys", path=None, file=self._file)
-        self._config = self._validate(to_plain(self._data) or {})
+        except RecursionError:
+            raise _too_deep(self._file) from None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ConfigDocument:
@@ -177,6 +185,27 @@ class ConfigDocument:
             return Config.model_validate(plain)
         except ValidationError as exc:
             raise from_validation(exc, self._file, self._data if tree is _MISSING else tree) from None
+
+
+def _flow_depth(text: str) -> int:
+    """The ``[``/``{`` nesting, counted up to just past ``MAX_DEPTH`` (an upper bound:
+    brackets in quotes and comments count too)."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return 0  # the common case: no scan
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        if match.group() in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                break
+        elif depth:
+            depth -= 1
+    return depth
+
+
+def _too_deep(file: str | None) -> ConfigError:
+    return config_error(f"the document is nested too deeply (more than {MAX_DEPTH} levels)", path=None,
+                        file=file)
 
 
 def _child(parent: Any, segment: str | int, next_segment: str | int) -> Any:

@@ -36,6 +36,11 @@ class ConfigWatcher:
     - auth dir: ``*.json`` files (hidden files ignored) are reported to
       ``on_auth(AuthChanges)``; when ``auth-dir`` changes in the config, the watcher
       follows it, reporting the old files removed and the new ones added.
+    - the process's own writes are not reported back: the writer tells the watcher what
+      it wrote (:meth:`note_config_written`, :meth:`note_auth_written`,
+      :meth:`resync_auth`), and only content that differs from that counts as a change.
+    - a config file that disappears keeps the last good config running; one WARNING
+      says so, and one INFO line when it is back (its content is then loaded if new).
     """
 
     def __init__(
@@ -63,6 +68,28 @@ class ConfigWatcher:
         """The directory being watched now."""
         return self._auth.directory
 
+    def note_config_written(self, data: bytes, config: Config) -> None:
+        """This process saved ``data`` (which loads as ``config``) to the config file.
+
+        That content is the running config, so it is not reported; anything else
+        found there later is. A new ``auth-dir`` is followed at once, its files taken as
+        already loaded (the writer applied the config)."""
+        self._config_file.expect(data)
+        self.config = config
+        directory = Path(config.auth_dir).expanduser()
+        if directory != self._auth.directory:
+            self._auth = AuthDirScanner(directory, self._auth.debounce, self._auth.remove_debounce)
+            self._auth.prime()
+            log.info("auth-dir changed, now watching %s", directory)
+
+    def note_auth_written(self, path: Path, data: bytes) -> None:
+        """This process wrote ``data`` to ``path``: not a change to report (thread-safe)."""
+        self._auth.expect(path, data)
+
+    def resync_auth(self) -> None:
+        """The owner is about to load every auth file: take the directory as seen."""
+        self._auth.prime()
+
     async def start(self) -> None:
         """Take the current files as the baseline and start polling."""
         if self._task is not None:
@@ -83,12 +110,23 @@ class ConfigWatcher:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.poll_interval)
+            was_gone = self._config_file.gone
             data = self._config_file.poll(loop.time())
+            if self._config_file.gone != was_gone:
+                self._log_presence()
             if data is not None:
                 await self._reload(data)
             changes = self._auth.poll(loop.time())
             if changes:
                 await self._emit_auth(changes)
+
+    def _log_presence(self) -> None:
+        path = self._config_file.path
+        if self._config_file.gone:
+            log.warning("config file %s is gone; keeping the running config (management writes answer "
+                        "409 until it is back, PUT /v0/management/config.yaml recreates it)", path)
+        else:
+            log.info("config file %s is back", path)
 
     async def _reload(self, data: bytes) -> None:
         path = self._config_file.path
@@ -98,8 +136,12 @@ class ConfigWatcher:
             log.warning("config reload failed, keeping the last good config: %s", exc)
             self._report(exc)
             return
+        except Exception as exc:  # e.g. RecursionError on absurd nesting: the watcher must live on
+            log.warning("config reload failed, keeping the last good config: %s: %s", type(exc).__name__, exc)
+            self._report(exc)
+            return
         if rewritten:  # the secret-key was hashed and written back: not a new change
-            self._config_file.prime()
+            self._config_file.expect(doc.text().encode("utf-8"))
         old, new = self.config, doc.config
         self.config = new
         if old is not None and (old.host, old.port) != (new.host, new.port):
@@ -108,8 +150,8 @@ class ConfigWatcher:
         log.info("config reloaded from %s", path)
         if self._on_config is not None:
             await self._call(self._on_config(new))
-        if Path(new.auth_dir) != self._auth.directory:
-            await self._follow_auth_dir(Path(new.auth_dir))
+        if Path(new.auth_dir).expanduser() != self._auth.directory:
+            await self._follow_auth_dir(Path(new.auth_dir).expanduser())
 
     async def _follow_auth_dir(self, directory: Path) -> None:
         old_files = self._auth.files

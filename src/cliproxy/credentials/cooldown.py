@@ -6,15 +6,24 @@ failure plus the previous record into the new cooldown record. The pool applies 
 
 | condition                               | cooldown                                   |
 |-----------------------------------------|--------------------------------------------|
-| model-not-supported text (400/422)      | 12 h (even with cooling disabled)          |
-| Cloudflare challenge page               | exponential back-off, at least 10 s        |
-| ``invalid_grant`` (400/401)             | 30 min                                     |
+| model-not-supported code (400/404/422)  | 12 h                                       |
+| Cloudflare challenge page (HTML)        | exponential back-off, at least 10 s        |
+| ``invalid_grant`` code (400/401)        | 30 min                                     |
 | 401                                     | 30 min (``unauthorized``)                  |
 | 402 / 403                               | 30 min (``payment_required``)              |
 | 404                                     | 12 h (``not_found``)                       |
 | 429                                     | Retry-After, else 1 s * 2^level, max 30 min|
 | 408 / 5xx / anything else               | transient-error-cooldown-seconds (0 -> 60) |
 | request faults (400/409/413/422...)     | none; returned to the client at once       |
+
+``disable-cooling`` (global, or per credential) means no cooldown of any kind; only a
+request-scoped rule whose action ends in ``-and-cooldown`` still cools.
+
+Where CPA matches free text (``model not supported``, ``invalid_grant``, ``cloudflare``
+anywhere in the body), we read the error's structured fields (``code``, ``type``, the
+OAuth ``error``) and only take an HTML body for a Cloudflare page: an upstream often
+quotes the client's own input back in its message, and a client must not be able to
+cool a credential it shares with others.
 """
 
 from __future__ import annotations
@@ -68,11 +77,9 @@ _FAULT_CODES = frozenset({
     "previous_response_not_found"})
 _FAULT_TYPES = frozenset({"invalid_request", "invalid_request_error", "bad_request_error", "invalid_prompt"})
 _FAULT_STATUSES = frozenset({400, 409, 413, 422})
-_MODEL_SUPPORT_PATTERNS = (
-    "model_not_supported", "requested model is not supported", "requested model is unsupported",
-    "requested model is unavailable", "model is not supported", "model not supported",
-    "unsupported model", "model unavailable", "not available for your plan",
-    "not available for your account")
+_MODEL_SUPPORT_CODES = frozenset({
+    "model_not_supported", "model_not_found", "unsupported_model", "model_not_available"})
+_MODEL_SUPPORT_STATUSES = frozenset({400, 404, 422})
 _ERROR_PATHS = (("error",), (), ("response", "error"), ("body", "error"))
 
 
@@ -98,7 +105,7 @@ class Failure:
 
 def classify(status: int, body: str, rules: Iterable[ScopedErrorRule] = ()) -> Failure:
     """Classify a failure by status and body text, honouring request-scoped rules first."""
-    action = match_scoped_rule(rules, status, body)
+    action = match_scoped_rule(rules, status, body) or ""
     if action in (ACTION_STOP, ACTION_CONTINUE):
         return Failure("scoped", stop=action == ACTION_STOP, action=action)
     forced = action in (ACTION_STOP_AND_COOLDOWN, ACTION_CONTINUE_AND_COOLDOWN)
@@ -148,18 +155,29 @@ def is_request_fault(status: int, body: str) -> bool:
 
 
 def is_model_support_error(status: int, body: str) -> bool:
-    if status not in (400, 422):
+    """The upstream's error code or type says the model is not served (never its message text)."""
+    if status not in _MODEL_SUPPORT_STATUSES or "model" not in body.lower():
         return False
-    lower = body.strip().lower()
-    return any(p in lower for p in _MODEL_SUPPORT_PATTERNS)
+    parsed = _json(body)
+    return bool((_error_field(parsed, "code") | _error_field(parsed, "type")) & _MODEL_SUPPORT_CODES)
 
 
 def is_invalid_grant(status: int, body: str) -> bool:
-    return status in (400, 401) and "invalid_grant" in body.lower()
+    """An OAuth ``invalid_grant``: the ``error`` string of RFC 6749, or an error code or type."""
+    if status not in (400, 401) or "invalid_grant" not in body.lower():
+        return False
+    parsed = _json(body)
+    if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
+        return parsed["error"].strip().lower() == "invalid_grant"
+    return "invalid_grant" in _error_field(parsed, "code") | _error_field(parsed, "type")
 
 
 def is_cloudflare_challenge(body: str) -> bool:
-    lower = body.strip().lower()
+    """A Cloudflare challenge page: HTML (never a JSON body that may quote the client)."""
+    text = body.lstrip()
+    if not text.startswith("<"):
+        return False
+    lower = text.lower()
     return ("challenge-platform" in lower or "cf-mitigated" in lower or "cloudflare challenge" in lower
             or ("cloudflare" in lower and "<html" in lower))
 
@@ -233,7 +251,7 @@ def next_record(prev: CooldownRecord | None, base: CooldownRecord, event: Cooldo
                          "http_status": event.status}
     kind, status = event.failure.kind, event.status
     if kind == "model_support":
-        record.next_retry_after, record.reason = now + TWELVE_HOURS, "model_not_supported"
+        _fixed(record, disable, now, TWELVE_HOURS, "model_not_supported")
     elif kind == "cloudflare":
         _cloudflare(record, level, disable, now)
     elif kind == "invalid_grant":

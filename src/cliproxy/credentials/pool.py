@@ -193,6 +193,8 @@ class Pool:
         now = self.clock()
         model_cd = await self.state.get_cooldowns(mk)
         cred_cd = await self.state.get_cooldowns("")
+        available: Sequence[Credential]
+        tier: Sequence[Credential]
         if not model_cd and not cred_cd and not tried:
             available, tier = group.creds, group.top
         else:

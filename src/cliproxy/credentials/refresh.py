@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from cliproxy.errors import UpstreamError
-from cliproxy.providers.http import HttpClient, proxy_key
+from cliproxy.providers.http import HttpClient, proxy_key, read_body
 from cliproxy.providers.retry import parse_duration
 
 from .oauth_tokens import TOKEN_ENDPOINTS, TokenEndpoint
@@ -185,10 +185,7 @@ class Refresher:
         proxy = proxy_key(cred.proxy_url, self.global_proxy)
         try:
             resp = await self.http.request("POST", self.token_url(cred), headers=headers, body=body, proxy=proxy)
-            try:
-                raw = await resp.read()
-            finally:
-                resp.release()
+            raw = await read_body(resp)  # the client's connect / first-byte / idle limits apply
         except UpstreamError as exc:
             raise RefreshError(f"token endpoint unreachable: {exc.message}", status=exc.status,
                                credential_id=cred.id) from exc

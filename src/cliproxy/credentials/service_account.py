@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import orjson
 
 from cliproxy.errors import UpstreamError
-from cliproxy.providers.http import HttpClient
+from cliproxy.providers.http import HttpClient, read_body
 
 from .rs256 import RSAKey, load_pem_private_key, sign_rs256
 
@@ -128,10 +128,7 @@ class TokenCache:
         resp = await http.request("POST", token_url or account.token_uri, body=form.encode(), proxy=proxy,
                                   headers={"Content-Type": "application/x-www-form-urlencoded",
                                            "Accept": "application/json"})
-        try:
-            body = await resp.read()
-        finally:
-            resp.release()
+        body = await read_body(resp)
         data = _json(body)
         if resp.status != 200 or not _text(data.get("access_token")):
             status = 401 if resp.status in (400, 401, 403) else 502

@@ -1,17 +1,40 @@
 """Writing credential-dir files safely: a hidden temp file in the same folder, flushed,
 ``chmod 0600``, then renamed over the target, so a reader (or the auth-dir watcher)
-never sees half a file and tokens are never world-readable."""
+never sees half a file and tokens are never world-readable.
+
+Whoever must know about the process's own writes (the auth-dir watcher, so that it does
+not report them back as outside changes) registers with :func:`add_write_listener`.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-__all__ = ["write_atomic", "write_json"]
+__all__ = ["WriteListener", "add_write_listener", "write_atomic", "write_json"]
+
+log = logging.getLogger("cliproxy.credentials")
+
+WriteListener = Callable[[Path, bytes], None]
+# Listeners are per process, as the files are: one list, not per object. They may be
+# called from a worker thread (refreshes write off the event loop) and must be quick.
+_listeners: list[WriteListener] = []
+
+
+def add_write_listener(listener: WriteListener) -> Callable[[], None]:
+    """Call ``listener(path, data)`` after every completed write; returns the remover."""
+    _listeners.append(listener)
+
+    def remove() -> None:
+        if listener in _listeners:
+            _listeners.remove(listener)
+    return remove
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -27,6 +50,11 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    for listener in tuple(_listeners):
+        try:
+            listener(path, data)
+        except Exception:  # a listener must never fail the write that already happened
+            log.exception("credential write listener failed for %s", path.name)
 
 
 def write_json(path: Path, obj: Any, mode: int = 0o600) -> None:

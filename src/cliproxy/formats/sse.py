@@ -2,7 +2,9 @@
 
 ``SSEDecoder.decode(chunk)`` takes bytes as they arrive (split anywhere, even inside a
 ``\\r\\n``) and returns the events that are complete; ``flush()`` returns a last event
-that had no blank line after it. Nothing is buffered beyond the current event.
+that had no blank line after it. Nothing is buffered beyond the current event, and a
+long event (a 10 MB base64 image in one ``data:`` line) arriving in many chunks costs
+linear time: its pieces are kept in a list and joined once, when its blank line comes.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ class SSEDecoder:
     ``data:`` lines joined by ``\\n``, ``:`` comments ignored, a leading space after the
     colon dropped)."""
 
-    __slots__ = ("_buf", "_data", "_event", "_id", "_pending_cr", "_retry")
+    __slots__ = ("_buf", "_data", "_event", "_id", "_parts", "_pending_cr", "_retry")
 
     def __init__(self) -> None:
         self._buf = b""
+        self._parts: list[bytes] = []  # an unfinished event that spans chunks, after _buf
         self._pending_cr = False
         self._event: str | None = None
         self._data: list[bytes] = []
@@ -42,12 +45,21 @@ class SSEDecoder:
             self._pending_cr = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        buf = self._buf + chunk if self._buf else chunk
-        if b"\r" in buf:
-            if buf.endswith(b"\r"):
+        if b"\r" in chunk:
+            if chunk.endswith(b"\r"):
                 # a lone CR may be the first half of CRLF: decide when more arrives
                 self._pending_cr = True
-            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if self._buf:
+            last = self._parts[-1] if self._parts else self._buf
+            if b"\n\n" not in chunk and not (last[-1:] == b"\n" and chunk[:1] == b"\n"):
+                if chunk:
+                    self._parts.append(chunk)  # still inside the same event
+                return []
+            buf = b"".join((self._buf, *self._parts, chunk))
+            self._parts = []
+        else:
+            buf = chunk
         out: list[SSEEvent] = []
         start = 0
         find = buf.find
@@ -71,8 +83,12 @@ class SSEDecoder:
 
     def flush(self) -> list[SSEEvent]:
         out: list[SSEEvent] = []
+        if self._parts:
+            self._buf = b"".join((self._buf, *self._parts))
+            self._parts = []
         if self._buf:
-            self._line(self._buf, out)
+            for line in self._buf.split(b"\n"):
+                self._line(line, out)
             self._buf = b""
         self._line(b"", out)
         return out

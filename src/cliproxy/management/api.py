@@ -17,10 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from cliproxy.errors import ConfigFileMissingError, RequestError
+from cliproxy.formats.validate import check_depth
+
 if TYPE_CHECKING:
     from cliproxy.service import Service
 
-__all__ = ["MODULES", "ApiError", "Req", "Resp", "Route", "dispatch", "json_body"]
+__all__ = ["MODULES", "ApiError", "Req", "Resp", "Route", "dispatch", "json_body", "json_depth"]
 
 MODULES: tuple[str, ...] = (
     "cliproxy.management.plugins_api",
@@ -79,9 +82,19 @@ def json_body(req: Req) -> Any:
     if not req.body.strip():
         return None
     try:
-        return orjson.loads(req.body)
+        value = orjson.loads(req.body)
     except orjson.JSONDecodeError as exc:
         raise ApiError(400, f"invalid JSON body: {exc}") from exc
+    json_depth(req.body, value)
+    return value
+
+
+def json_depth(raw: bytes, value: Any) -> None:
+    """``ApiError(400)`` for JSON nested deeper than the proxy can write back."""
+    try:
+        check_depth(raw, value)
+    except RequestError as exc:
+        raise ApiError(400, exc.message) from None
 
 
 _table: list[tuple[str, re.Pattern[str], Handler]] | None = None
@@ -135,6 +148,8 @@ async def dispatch(req: Req) -> Resp | None:
             try:
                 return await handler(req)
             except ApiError as exc:
+                return Resp(exc.status, {"error": exc.message})
+            except ConfigFileMissingError as exc:  # any config write, whichever endpoint
                 return Resp(exc.status, {"error": exc.message})
     if allowed:
         return Resp(405, {"error": f"method {req.method} not allowed on {req.path}"})

@@ -6,24 +6,39 @@ otherwise every management path answers 404. The key comes in ``Authorization: B
 (or a raw Authorization value) or ``X-Management-Key``. Remote clients are refused
 unless ``allow-remote`` is on or ``MANAGEMENT_PASSWORD`` is set. Five failures ban an IP
 for 30 minutes. Comparisons are constant-time; no key ever reaches a log line.
+
+A bcrypt check costs about 60 ms of CPU, so it runs in a worker thread, never on the
+event loop, and a success is remembered for :data:`CACHE_SECONDS` (at most
+:data:`CACHE_SIZE` entries) under an HMAC, with a per-process random salt, of the
+presented key and the stored hash: a new secret matches no remembered entry, and the
+cache holds nothing a key could be recovered from. Concurrent checks of one key share
+one bcrypt run. Failures are never remembered.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import hmac
 import os
 import time
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cliproxy.config import verify_secret
 
-__all__ = ["BAN_SECONDS", "MAX_FAILURES", "Denied", "ManagementGate"]
+__all__ = ["BAN_SECONDS", "CACHE_SECONDS", "CACHE_SIZE", "MAX_FAILURES", "Denied", "ManagementGate", "Verifier"]
 
 MAX_FAILURES = 5
 BAN_SECONDS = 30 * 60
+CACHE_SECONDS = 60.0
+CACHE_SIZE = 64
 _LOCAL = frozenset({"127.0.0.1", "::1", "localhost"})
+
+Verifier = Callable[[str, str], bool]
+"""``verify(presented_key, stored_secret) -> bool``; blocking (it runs in a thread)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +48,18 @@ class Denied:
 
 
 class ManagementGate:
-    def __init__(self, clock: Any = time.monotonic) -> None:
+    """The management access check. ``clock`` (monotonic seconds) times bans and the
+    cache; ``verify`` compares a key with the stored secret (bcrypt by default)."""
+
+    def __init__(self, clock: Any = time.monotonic, *, verify: Verifier = verify_secret,
+                 cache_seconds: float = CACHE_SECONDS, cache_size: int = CACHE_SIZE) -> None:
         self._clock = clock
+        self._verify = verify
+        self._cache_seconds = cache_seconds
+        self._cache_size = cache_size
+        self._salt = os.urandom(32)
+        self._verified: OrderedDict[bytes, float] = OrderedDict()  # token -> valid until
+        self._running: dict[bytes, asyncio.Future[bool]] = {}
         self._failures: dict[str, int] = {}
         self._banned_until: dict[str, float] = {}
 
@@ -45,7 +70,7 @@ class ManagementGate:
     def enabled(self, config: Any) -> bool:
         return bool(self.env_password() or (config.remote_management.secret_key or "").strip())
 
-    def check(self, config: Any, remote: str | None, headers: Mapping[str, str]) -> Denied | None:
+    async def check(self, config: Any, remote: str | None, headers: Mapping[str, str]) -> Denied | None:
         """``None`` when the caller may proceed, else why not."""
         ip = (remote or "").strip()
         now = self._clock()
@@ -61,11 +86,40 @@ class ManagementGate:
         stored = (config.remote_management.secret_key or "").strip()
         ok = bool(env) and hmac.compare_digest(key.encode(), env.encode())
         if not ok and stored:
-            ok = verify_secret(key, stored)
+            ok = await self._verified_key(key, stored)
         if not ok:
             return self._fail(ip, now, "invalid management key")
         self._failures.pop(ip, None)
         return None
+
+    async def _verified_key(self, key: str, stored: str) -> bool:
+        """``verify(key, stored)``, off the loop, remembered for a while when true."""
+        token = hmac.new(self._salt, hashlib.sha256(key.encode()).digest() + stored.encode(),
+                         hashlib.sha256).digest()
+        now = self._clock()
+        until = self._verified.get(token)
+        if until is not None and until > now:
+            self._verified.move_to_end(token)
+            return True
+        self._verified.pop(token, None)
+        task = self._running.get(token)
+        if task is None:  # one run per key and secret, in its own task: a caller that
+            # goes away (client disconnect) does not cancel it for the others
+            task = asyncio.ensure_future(asyncio.to_thread(self._verify, key, stored))
+            self._running[token] = task
+            task.add_done_callback(lambda done: self._settled(token, done))
+        return await asyncio.shield(task)
+
+    def _settled(self, token: bytes, task: asyncio.Future[bool]) -> None:
+        self._running.pop(token, None)
+        if not task.cancelled() and task.exception() is None and task.result():
+            self._remember(token)
+
+    def _remember(self, token: bytes) -> None:
+        self._verified[token] = self._clock() + self._cache_seconds
+        self._verified.move_to_end(token)
+        while len(self._verified) > self._cache_size:
+            self._verified.popitem(last=False)
 
     def _fail(self, ip: str, now: float, message: str) -> Denied:
         count = self._failures.get(ip, 0) + 1

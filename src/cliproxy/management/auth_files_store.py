@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cliproxy.credentials.storage import write_atomic
-from cliproxy.management.api import ApiError
+from cliproxy.management.api import ApiError, json_depth
 
 if TYPE_CHECKING:
     from cliproxy.credentials.record import Credential
@@ -46,6 +46,7 @@ def parse_object(data: bytes) -> dict[str, Any]:
         raise ApiError(400, f"invalid auth file: {exc}") from exc
     if not isinstance(value, dict):
         raise ApiError(400, "invalid auth file: not a JSON object")
+    json_depth(data, value)
     return value
 
 

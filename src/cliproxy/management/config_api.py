@@ -60,23 +60,31 @@ async def get_config_yaml(req: Req) -> Resp:
 
 
 async def put_config_yaml(req: Req) -> Resp:
-    """Replace the whole file; it is validated first and never written when invalid."""
+    """Replace the whole file; it is validated first and never written when invalid.
+
+    A document without a single key (empty, blank, only comments, ``{}``, ``null``) is
+    refused with 400: saved, it would drop every client key and credential and leave
+    the proxy open. A config file deleted while the proxy runs is recreated from the
+    body (it is the whole file)."""
     try:
         text = req.body.decode("utf-8")
     except UnicodeDecodeError:
         return _failure(400, "invalid_yaml", "the body is not UTF-8 text")
     try:
-        ConfigDocument.from_text(text)
+        doc = ConfigDocument.from_text(text)
     except ConfigError as exc:
         code = "invalid_config" if exc.path else "invalid_yaml"
         return _failure(400, code, str(exc))
+    if not doc.plain():
+        return _failure(400, "invalid_config", "the document has no keys; send the whole config.yaml (an "
+                                               "empty config would drop every key and credential)")
 
     def replace(doc: ConfigDocument) -> None:
         doc.replace_text(text)  # the service saves and applies the document it handed us
         hash_secret_in_place(doc)
 
     try:
-        await req.service.edit_config(replace)
+        await req.service.edit_config(replace, create=True)
     except ConfigError as exc:
         return _failure(400, "invalid_config", str(exc))
     return Resp(200, {"ok": True, "changed": ["config"]})

@@ -18,7 +18,7 @@ from yarl import URL
 
 from cliproxy.errors import UpstreamError
 from cliproxy.management.api import ApiError
-from cliproxy.providers.http import proxy_key
+from cliproxy.providers.http import proxy_key, read_body
 
 if TYPE_CHECKING:
     from cliproxy.credentials.record import Credential
@@ -46,10 +46,7 @@ async def api_call(service: Service, body: Any) -> dict[str, Any]:
     try:
         async with asyncio.timeout(TIMEOUT):
             resp = await service.http.request(method, url, headers=headers, body=data or None, proxy=key)
-            try:
-                raw = await resp.read()
-            finally:
-                resp.release()
+            raw = await read_body(resp)
     except (UpstreamError, TimeoutError, OSError) as exc:
         raise ApiError(502, "request failed") from exc
     return {"status_code": resp.status, "header": _header_lists(resp.headers),

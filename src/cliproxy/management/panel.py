@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 from yarl import URL
 
@@ -178,7 +179,7 @@ async def _get(http: HttpClient, proxy: str, url: str, headers: dict[str, str], 
                 return await _read_limited(resp)
             finally:
                 resp.release()
-    except (UpstreamError, TimeoutError, OSError) as exc:
+    except (UpstreamError, TimeoutError, OSError, aiohttp.ClientError) as exc:
         raise PanelError(f"cannot download from {URL(url).origin()}: {exc}") from exc
 
 

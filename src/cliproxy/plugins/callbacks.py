@@ -173,10 +173,11 @@ class Callbacks:
     async def _http_do(self, plugin_id: str, p: dict[str, Any]) -> Any:
         method, url, headers, body = self._http_request(p)
         resp = await self._send(method, url, headers, body)
+        from cliproxy.providers.http import read_body
         try:
-            data = await resp.read()
-        finally:
-            resp.release()
+            data = await read_body(resp)
+        except CliproxyError as exc:
+            raise PluginError(exc.message, http_status=exc.status) from exc
         return {"StatusCode": resp.status, "Headers": wire_headers(resp.headers), "Body": b64encode(data)}
 
     async def _send(self, method: str, url: str, headers: dict[str, str], body: bytes) -> aiohttp.ClientResponse:

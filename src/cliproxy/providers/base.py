@@ -50,12 +50,16 @@ def copy_client_headers(cred: Credential, client_headers: Mapping[str, str]) -> 
 
 
 def error_message(body: bytes, status: int) -> str:
-    """A short human message from an upstream error body."""
+    """A short human message from an upstream error body, safe to show a client.
+
+    A body that is not JSON (a load balancer's HTML page, a proxy's text) is never
+    quoted: it may name internal hosts. The caller logs it."""
+    if not body.strip():
+        return f"upstream answered {status} with an empty body"
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        text = body[:300].decode("utf-8", "replace").strip()
-        return text or f"upstream answered {status}"
+        return f"upstream returned a non-JSON error page (HTTP {status})"
     if isinstance(data, list) and data and isinstance(data[0], dict):
         data = data[0]
     if isinstance(data, dict):
@@ -76,6 +80,8 @@ class Provider(ABC):
     format: ClassVar[Format]
     default_base_url: ClassVar[str]
     always_stream: ClassVar[bool] = False  # e.g. Codex: upstream always streams
+    # the upstream has a count-tokens endpoint; without one (Codex) counts are estimated locally
+    counts_upstream: ClassVar[bool] = True
     # the upstream endpoint depends on the client's format (Kimi): ``build`` takes ``fmt=``
     format_dependent: ClassVar[bool] = False
 

@@ -22,6 +22,7 @@ class CodexProvider(Provider):
     format = Format.CODEX
     default_base_url = "https://chatgpt.com/backend-api/codex"
     always_stream = True
+    counts_upstream = False  # no count endpoint: CPA counts Codex requests locally
 
     def build(self, cred: Credential, body: dict[str, Any], *, model: str, stream: bool,
               client_headers: Mapping[str, str], action: str = "generate") -> UpstreamRequest:

@@ -6,10 +6,22 @@ proxy), each with a connection pool reused across requests, so no request pays f
 TCP or TLS set-up that an earlier one already did. ``proxy-url`` values follow CPA:
 ``http://``, ``https://``, ``socks5://`` (``socks5h``, ``socks4``), and ``direct`` / ``none``
 to bypass a global proxy.
+
+Every wait has a limit (``timeouts:`` in the config, ``None`` = off):
+
+- ``connect``: TCP + TLS + proxy handshake (default 30 s);
+- ``first_byte``: from sending the request until the response headers are in (10 min:
+  slow reasoning models answer whole only at the end);
+- ``idle``: the longest gap between two reads of a body or stream (10 min).
+
+A timeout is an ``UpstreamNetworkError`` with status 504, any other network failure one
+with 502. Its ``message`` is short and safe for a client; ``detail`` (the upstream's
+origin and the cause) is for the log only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 
@@ -17,11 +29,28 @@ import aiohttp
 
 from cliproxy.errors import UpstreamError
 
-__all__ = ["HttpClient", "proxy_key"]
+__all__ = ["DEFAULT_CONNECT", "DEFAULT_FIRST_BYTE", "DEFAULT_IDLE", "HttpClient", "UpstreamNetworkError",
+           "network_error", "proxy_key", "read_body"]
 
 log = logging.getLogger("cliproxy.http")
 
 _DIRECT = ("", "direct", "none")
+
+DEFAULT_CONNECT = 30.0
+DEFAULT_FIRST_BYTE = 600.0
+DEFAULT_IDLE = 600.0
+
+
+class UpstreamNetworkError(UpstreamError):
+    """The upstream could not be reached, timed out, or broke off.
+
+    ``message`` goes to the client ("upstream unreachable"); ``detail`` names the origin
+    and the cause, for the log (never the path or query, which may hold a key)."""
+
+    def __init__(self, message: str, *, status: int = 502, detail: str = "",
+                 credential_id: str | None = None) -> None:
+        super().__init__(message, status=status, credential_id=credential_id)
+        self.detail = detail or message
 
 
 def proxy_key(credential_proxy: str | None, global_proxy: str | None) -> str:
@@ -33,13 +62,23 @@ def proxy_key(credential_proxy: str | None, global_proxy: str | None) -> str:
 
 
 class HttpClient:
-    """Upstream HTTP with pooled connections per proxy."""
+    """Upstream HTTP with pooled connections per proxy and a limit on every wait."""
 
-    def __init__(self, *, connect_timeout: float = 30.0, read_timeout: float | None = None,
-                 limit_per_host: int = 0) -> None:
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
+    def __init__(self, *, connect_timeout: float | None = DEFAULT_CONNECT,
+                 first_byte_timeout: float | None = DEFAULT_FIRST_BYTE,
+                 idle_timeout: float | None = DEFAULT_IDLE, limit_per_host: int = 0) -> None:
         self._limit_per_host = limit_per_host
         self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self.set_timeouts(connect=connect_timeout, first_byte=first_byte_timeout, idle=idle_timeout)
+
+    def set_timeouts(self, *, connect: float | None, first_byte: float | None, idle: float | None) -> None:
+        """Apply new limits (a config reload); requests already sent keep theirs."""
+        self.connect_timeout = connect
+        self.first_byte_timeout = first_byte
+        self.idle_timeout = idle
+        # sock_read stays off while waiting for the headers (first_byte rules that wait);
+        # it is switched to ``idle`` once they are in (see ``_arm_idle``)
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect, sock_read=None)
 
     def _session(self, proxy: str) -> tuple[aiohttp.ClientSession, str | None]:
         session = self._sessions.get(proxy)
@@ -63,25 +102,64 @@ class HttpClient:
                       proxy: str = "") -> aiohttp.ClientResponse:
         """Send a request; the caller reads and releases the response.
 
-        Network failures become ``UpstreamError`` (502, or 504 on a timeout)."""
+        Network failures become ``UpstreamNetworkError`` (502, or 504 on a timeout)."""
         session, http_proxy = self._session(proxy)
         try:
-            return await session.request(method, url, headers=headers, data=body, proxy=http_proxy,
-                                         allow_redirects=False)
+            async with asyncio.timeout(self.first_byte_timeout):
+                resp = await session.request(method, url, headers=headers, data=body, proxy=http_proxy,
+                                             allow_redirects=False, timeout=self._timeout)
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise UpstreamNetworkError("upstream connect timed out", status=504,
+                                       detail=f"connect to {_origin(url)} timed out") from exc
         except TimeoutError as exc:
-            raise UpstreamError(f"upstream timed out: {_origin(url)}", status=504) from exc
+            raise UpstreamNetworkError(
+                "upstream sent no response in time", status=504,
+                detail=f"no response headers from {_origin(url)} within {self.first_byte_timeout}s") from exc
         except aiohttp.ClientConnectorError as exc:
-            raise UpstreamError(f"cannot reach upstream {_origin(url)}: {exc.os_error}", status=502) from exc
+            raise UpstreamNetworkError("upstream unreachable",
+                                       detail=f"cannot reach {_origin(url)}: {exc.os_error}") from exc
         except aiohttp.ClientError as exc:
-            raise UpstreamError(f"upstream request to {_origin(url)} failed: {type(exc).__name__}",
-                                status=502) from exc
+            # the type only: some aiohttp errors quote the whole URL, whose query may hold a key
+            raise UpstreamNetworkError("upstream request failed",
+                                       detail=f"request to {_origin(url)} failed: {type(exc).__name__}") from exc
         except ValueError as exc:  # a bad proxy URL or upstream URL from config
-            raise UpstreamError(f"invalid upstream or proxy URL for {_origin(url)}: {exc}", status=502) from exc
+            raise UpstreamNetworkError("invalid upstream or proxy URL",
+                                       detail=f"invalid upstream or proxy URL for {_origin(url)}: {exc}") from exc
+        self._arm_idle(resp)
+        return resp
+
+    def _arm_idle(self, resp: aiohttp.ClientResponse) -> None:
+        """From now on a read may wait at most ``idle`` seconds for the next bytes."""
+        idle = self.idle_timeout
+        conn = resp.connection
+        if not idle or conn is None or conn.protocol is None:
+            return  # no limit, or the body is already in whole
+        conn.protocol.read_timeout = idle
+        conn.protocol.start_timeout()
 
     async def close(self) -> None:
         sessions, self._sessions = self._sessions, {}
         for s in sessions.values():
             await s.close()
+
+
+def network_error(exc: BaseException, while_: str) -> UpstreamNetworkError:
+    """A failure reading an upstream body (``while_`` says what was read) as ours:
+    504 when the idle limit ran out, else 502."""
+    if isinstance(exc, TimeoutError):
+        return UpstreamNetworkError(f"upstream went silent {while_}", status=504,
+                                    detail=f"no bytes from upstream {while_} within the idle timeout")
+    return UpstreamNetworkError(f"upstream connection broke {while_}", detail=f"{while_}: {exc!r}")
+
+
+async def read_body(resp: aiohttp.ClientResponse) -> bytes:
+    """The whole body of ``resp``, released after; network failures as ``UpstreamNetworkError``."""
+    try:
+        return await resp.read()
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise network_error(exc, "while sending the body") from exc
+    finally:
+        resp.release()
 
 
 def _origin(url: str) -> str:

@@ -12,13 +12,15 @@ from cliproxy.formats import Format
 if TYPE_CHECKING:
     from cliproxy.service import Service
 
-__all__ = ["FORMAT_KEY", "PRINCIPAL_KEY", "SERVICE", "client_format"]
+__all__ = ["CORS_KEY", "FORMAT_KEY", "PRINCIPAL_KEY", "SERVICE", "client_format", "format_for_path"]
 
 SERVICE: web.AppKey[Service] = web.AppKey("service")
 
 # request-scoped values
 FORMAT_KEY: web.RequestKey[Format] = web.RequestKey("format", Format)
 PRINCIPAL_KEY: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
+# the CORS headers this request's answer carries (absent: none), set by the middleware
+CORS_KEY: web.RequestKey[dict[str, str]] = web.RequestKey("cors", dict)
 
 
 def _models_list_format(request: web.Request) -> Format:
@@ -30,21 +32,25 @@ def _models_list_format(request: web.Request) -> Format:
     return Format.OPENAI
 
 
+def format_for_path(path: str, request: web.Request | None = None) -> Format:
+    """The wire format a path speaks; model lists also look at ``request``'s headers."""
+    if path.startswith("/v1/messages"):
+        return Format.CLAUDE
+    if path.startswith("/v1beta"):
+        return Format.GEMINI
+    if path.startswith(("/v1/responses", "/backend-api/codex")):
+        return Format.RESPONSES
+    if path.startswith("/v1/models"):
+        if ":" in path.rpartition("/")[2]:
+            return Format.GEMINI
+        return Format.OPENAI if request is None else _models_list_format(request)
+    return Format.OPENAI
+
+
 def client_format(request: web.Request) -> Format:
     """The wire format the caller speaks, from the path (and headers for model lists)."""
     cached = request.get(FORMAT_KEY)
     if cached is not None:
         return cached
-    path = request.path
-    if path.startswith("/v1/messages"):
-        fmt = Format.CLAUDE
-    elif path.startswith("/v1beta"):
-        fmt = Format.GEMINI
-    elif path.startswith(("/v1/responses", "/backend-api/codex")):
-        fmt = Format.RESPONSES
-    elif path.startswith("/v1/models"):
-        fmt = Format.GEMINI if ":" in path.rpartition("/")[2] else _models_list_format(request)
-    else:
-        fmt = Format.OPENAI
-    request[FORMAT_KEY] = fmt
+    fmt = request[FORMAT_KEY] = format_for_path(request.path, request)
     return fmt

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from cliproxy.errors import CliproxyError, CooldownError, RequestError, UpstreamError
+from cliproxy.errors import CliproxyError, CooldownError, RequestError, UpstreamError, clip
 from cliproxy.formats import Format
 from cliproxy.formats.claude import error_type_for
 
@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 _JSON = "application/json"
+MESSAGE_LIMIT = 1000  # characters; client-supplied values inside are clipped to 200 where they are made
 
 
 def openai_error_type(status: int) -> tuple[str, str]:
@@ -58,6 +59,7 @@ _GEMINI_STATUS = {
     401: "UNAUTHENTICATED",
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
+    408: "DEADLINE_EXCEEDED",
     409: "ABORTED",
     413: "INVALID_ARGUMENT",
     429: "RESOURCE_EXHAUSTED",
@@ -81,6 +83,9 @@ def error_body(fmt: Format, status: int, message: str, *, type: str | None = Non
                code: str | None = None, param: str | None = None,
                extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The error object a client of ``fmt`` expects for ``status``."""
+    message = clip(message, MESSAGE_LIMIT)  # whatever a message echoes, the answer stays small
+    if extra:
+        extra = {k: clip(v) if isinstance(v, str) else v for k, v in extra.items()}
     if fmt is Format.CLAUDE:
         err: dict[str, Any] = {"type": type or claude_error_type(status), "message": message}
         if extra:

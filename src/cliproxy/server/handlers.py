@@ -14,10 +14,10 @@ from aiohttp import web
 
 from cliproxy.errors import CliproxyError, RequestError
 from cliproxy.formats import Format
+from cliproxy.formats.validate import check_depth
 from cliproxy.pipeline import Call, Reply, StreamReply
-from cliproxy.server.context import SERVICE, client_format
+from cliproxy.server.context import CORS_KEY, SERVICE, client_format
 from cliproxy.server.errors import exception_response
-from cliproxy.server.middleware import CORS_HEADERS
 from cliproxy.usage.hooks import begin_trace
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
         raise RequestError(f"request body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise RequestError("request body must be a JSON object")
+    check_depth(raw, body)  # deeper than we can write back: the client's 400, not our 500
     return body
 
 
@@ -66,18 +67,22 @@ async def _write(request: web.Request, result: Reply | StreamReply) -> web.Strea
     if isinstance(result, Reply):
         return web.Response(status=result.status, body=result.body, headers=result.headers)
     resp = web.StreamResponse(status=200, headers=result.headers)
-    if "Origin" in request.headers:
-        resp.headers.update(CORS_HEADERS)
-    await resp.prepare(request)
+    cors = request.get(CORS_KEY)
+    if cors:
+        resp.headers.update(cors)
     rest = result.rest
     try:
+        await resp.prepare(request)
         if result.first:
             await resp.write(result.first)
         async for chunk in rest:
             await resp.write(chunk)
         await resp.write_eof()
-    except (ConnectionResetError, asyncio.CancelledError):
-        log.debug("client went away during a stream")
+    except ConnectionResetError:  # aiohttp's ClientConnectionResetError too
+        # the client went away: routine, not our error (aiohttp's finish sees the reset)
+        log.info("%s %s: the client went away during a stream", request.method, request.path)
+    except asyncio.CancelledError:
+        log.debug("stream cancelled: the client went away")
         raise
     finally:
         await rest.aclose()  # type: ignore[attr-defined]

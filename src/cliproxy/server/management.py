@@ -24,7 +24,7 @@ async def management_handler(request: web.Request) -> web.StreamResponse:
     gate = service.management
     if not gate.enabled(service.config):
         raise web.HTTPNotFound()
-    denied = gate.check(service.config, request.remote, request.headers)
+    denied = await gate.check(service.config, request.remote, request.headers)
     if denied is not None:
         return _json(denied.status, {"error": denied.message})
     native = await _native(request)

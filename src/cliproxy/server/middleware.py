@@ -1,22 +1,38 @@
-"""The one middleware every request passes: CORS, safe mode, client access, errors.
+"""The one middleware every request passes: CORS, open-proxy limits, safe mode, the body
+read, client access, errors.
 
 It is a single function on purpose: each aiohttp middleware layer costs a coroutine
 frame per request, and these checks are a few dictionary look-ups.
+
+CORS: when a key is required the page must hold one, so CPA's ``*`` stays. When no key is
+required (an open proxy), only loopback origins are answered, each with its own origin,
+never ``*``; on proxy routes a request from another origin, a remote peer or a foreign
+Host header is refused outright (``cliproxy.access.open_proxy_refusal``), because a
+browser sends a cross-origin "simple" POST without a preflight.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
+from aiohttp.web_protocol import RequestPayloadError
 
+from cliproxy.access import is_loopback, open_proxy_refusal
 from cliproxy.errors import CliproxyError
-from cliproxy.server.context import PRINCIPAL_KEY, SERVICE, client_format
+from cliproxy.server.context import CORS_KEY, PRINCIPAL_KEY, SERVICE, client_format
 from cliproxy.server.errors import error_response, exception_response
 
-__all__ = ["PROTECTED_PREFIXES", "middleware"]
+if TYPE_CHECKING:
+    from cliproxy.config.sections import TimeoutsConfig
+
+__all__ = ["CORS_HEADERS", "PROTECTED_PREFIXES", "cors_headers", "middleware"]
 
 log = logging.getLogger("cliproxy.server")
 
@@ -30,6 +46,7 @@ CORS_HEADERS = {
     "Access-Control-Allow-Headers": "*",
     "Access-Control-Expose-Headers": CORS_EXPOSE,
 }
+_NO_CORS: dict[str, str] = {}
 
 # route groups that need a client API key (CPA's AuthMiddleware groups)
 PROTECTED_PREFIXES = ("/v1/", "/v1beta/", "/openai/v1/", "/backend-api/codex/")
@@ -45,50 +62,148 @@ def _is_proxy_path(path: str) -> bool:
     return path in PROXY_PATHS or path.startswith(PROTECTED_PREFIXES)
 
 
-def _add_cors(request: web.Request, resp: web.StreamResponse) -> None:
-    # only browsers need CORS headers, and they always send Origin: SDKs and CLIs are
-    # spared ~300 bytes per response (streams get them in the handler, before prepare)
-    if "Origin" in request.headers and not resp.prepared:
-        resp.headers.update(CORS_HEADERS)
+def cors_headers(origin: str | None, open_proxy: bool) -> dict[str, str]:
+    """The CORS headers for a request with this ``Origin`` (none without one: SDKs and CLIs
+    are spared ~300 bytes per response)."""
+    if origin is None:
+        return _NO_CORS
+    if not open_proxy:
+        return CORS_HEADERS
+    try:
+        host = urlsplit(origin).hostname
+    except ValueError:
+        return _NO_CORS
+    if not is_loopback(host):
+        return _NO_CORS
+    return {**CORS_HEADERS, "Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+def _peer(request: web.Request) -> str | None:
+    # the socket peer, never X-Forwarded-For (anyone can send that)
+    transport = request.transport
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    if isinstance(peer, tuple | list) and peer:
+        return str(peer[0])
+    return None
+
+
+def _body_error(request: web.Request, status: int, message: str) -> web.Response:
+    resp = error_response(client_format(request), status, message)
+    resp.force_close()  # the rest of the body is not worth reading
+    return resp
+
+
+def _too_large(request: web.Request) -> web.Response:
+    mb = request.client_max_size / (1024 * 1024)
+    return _body_error(request, 413, f"request body is larger than {mb:g} MB (limits.max-body-mb)")
+
+
+async def _read_body(request: web.Request, timeouts: TimeoutsConfig) -> web.Response | None:
+    """Read the whole body now (handlers then get it from aiohttp's cache), within
+    ``timeouts.client-body`` and ``limits.max-body-mb``; an error response when it fails."""
+    length = request.content_length
+    if length is not None and length > request.client_max_size:
+        return _too_large(request)
+    timeout = None
+    try:
+        if request.content.is_eof() or (timeout := timeouts.seconds("client_body")) is None:
+            await request.read()  # already here (most bodies come with the head): no timer
+        else:
+            async with asyncio.timeout(timeout):
+                await request.read()
+    except TimeoutError:
+        log.info("%s %s: request body not received within %gs (timeouts.client-body)",
+                 request.method, request.path, timeout)
+        return _body_error(request, 408, f"request body not received within {timeout:g}s (timeouts.client-body)")
+    except web.HTTPRequestEntityTooLarge:
+        return _too_large(request)
+    except (HttpProcessingError, RequestPayloadError) as exc:  # undecodable encoding, broken chunks
+        log.info("%s %s: unreadable request body: %s", request.method, request.path, exc)
+        return _body_error(request, 400, f"request body could not be read: {_payload_problem(exc)}")
+    except ConnectionError:  # the client went away mid-body
+        log.info("%s %s: the client went away while sending the body", request.method, request.path)
+        return _body_error(request, 400, "the connection closed before the whole body arrived")
+    return None
+
+
+def _payload_problem(exc: Exception) -> str:
+    cause = exc.__cause__ if isinstance(exc, RequestPayloadError) and exc.__cause__ else exc
+    text = cause.message if isinstance(cause, HttpProcessingError) else str(cause)
+    return (text or type(cause).__name__)[:200]
+
+
+def _reads_body_early(request: web.Request) -> bool:
+    # multipart bodies are streamed by their handlers; GETs (WebSocket upgrades) carry none
+    return request.body_exists and not request.content_type.startswith("multipart/")
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 @web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method == "OPTIONS":
-        return web.Response(status=204, headers=CORS_HEADERS)
     service = request.app[SERVICE]
+    access = service.access
     path = request.path
-    if _is_proxy_path(path):
-        access = service.access
+    headers = request.headers
+    proxy = _is_proxy_path(path)
+    open_proxy = not (service.frontend or access.keys)
+    origin = headers.get("Origin")
+    if open_proxy and proxy:
+        refusal = open_proxy_refusal(_peer(request), origin, headers.get("Host"),
+                                     allow_remote=service.config.allow_unauthenticated_remote)
+        if refusal is not None:
+            log.info("%s %s from %s refused: %s", request.method, path, _peer(request), refusal.code)
+            return error_response(client_format(request), refusal.status, refusal.message, code=refusal.code)
+    cors = cors_headers(origin, open_proxy)
+    if cors:
+        request[CORS_KEY] = cors
+    if request.method == "OPTIONS":
+        return web.Response(status=204, headers=cors)
+    if proxy:
         if access.safe_mode:
             return web.Response(
                 status=403, content_type="application/json",
                 body=orjson.dumps({"error": "unsafe_example_api_key", "message": SAFE_MODE_MESSAGE}),
                 headers={**CORS_HEADERS, "X-CPA-SAFE-MODE": "example-api-key"})
-        if service.frontend or access.keys:
-            try:
-                if service.frontend:  # frontend-auth plugins take part (or, exclusive, decide alone)
-                    request[PRINCIPAL_KEY] = await service.authenticate(
-                        request.method, path, request.headers, request.query, await request.read())
-                else:
-                    request[PRINCIPAL_KEY] = access.check(request.headers, request.query)
-            except CliproxyError as exc:
-                resp = exception_response(client_format(request), exc)
-                _add_cors(request, resp)
-                return resp
+        try:
+            if access.keys and not service.frontend:
+                request[PRINCIPAL_KEY] = access.check(headers, request.query)
+            if _reads_body_early(request):
+                failed = await _read_body(request, service.config.timeouts)
+                if failed is not None:
+                    failed.headers.update(cors)
+                    return failed
+            if service.frontend:  # frontend-auth plugins take part (or, exclusive, decide alone)
+                request[PRINCIPAL_KEY] = await service.authenticate(
+                    request.method, path, headers, request.query, await request.read())
+        except CliproxyError as exc:
+            resp = exception_response(client_format(request), exc)
+            resp.headers.update(cors)
+            return resp
     try:
         resp = await handler(request)
     except web.HTTPException as exc:
-        if exc.status >= 400 and _is_proxy_path(path):
-            resp = error_response(client_format(request), exc.status, exc.reason or "error")
+        if exc.status >= 400 and proxy:
+            if isinstance(exc, web.HTTPRequestEntityTooLarge):
+                resp = _too_large(request)
+            else:
+                resp = error_response(client_format(request), exc.status, exc.reason or "error")
         else:
-            exc.headers.update(CORS_HEADERS)
+            exc.headers.update(cors)
             raise
     except CliproxyError as exc:
         resp = exception_response(client_format(request), exc)
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, ConnectionError) and _client_gone(request):
+            # the client went away: nothing to answer, nothing to log loudly
+            log.info("%s %s: the client went away", request.method, path)
+            return web.Response(status=499)
         # our bug, not the client's: log it whole, tell the client little
         log.exception("unhandled error on %s %s", request.method, path)
         resp = error_response(client_format(request), 500, "internal error in cliproxy; see the server log")
-    _add_cors(request, resp)
+    if cors and not resp.prepared:
+        resp.headers.update(cors)
     return resp

@@ -59,6 +59,11 @@ class StreamEncoder(ABC):
     def flush(self) -> bytes:
         """Frames owed at the end (a terminator such as ``data: [DONE]``); called once."""
 
+    def resume(self) -> None:
+        """Continue a stream whose opening bytes the client already has (a pass-through
+        stream that must end with this encoder's error event). Most framings need nothing."""
+        return None
+
 
 class UsageSniffer(ABC):
     """Reads usage from a same-format (passthrough) stream without translating it.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamDecoder, StreamEncoder, UsageSniffer
 from cliproxy.translate.collect import merge_usage
@@ -146,10 +148,11 @@ class StreamTranslator:
 
     ``started`` turns true at the first content (or the end of the stream);
     ``early_error`` holds an in-band error that came before it, so the caller can fail
-    over to another credential while nothing has reached the client.
+    over to another credential while nothing has reached the client. ``ended`` turns
+    true once an error went out: the caller stops reading the upstream.
     """
 
-    __slots__ = ("_decoder", "_done", "_encoder", "_seq", "early_error", "started", "usage")
+    __slots__ = ("_decoder", "_done", "_encoder", "_seq", "early_error", "ended", "started", "usage")
 
     def __init__(self, decoder: StreamDecoder, encoder: StreamEncoder) -> None:
         self._decoder = decoder
@@ -158,6 +161,7 @@ class StreamTranslator:
         self._done = False
         self.usage: ir.Usage | None = None
         self.started = False
+        self.ended = False
         self.early_error: ir.Error | None = None
 
     def feed(self, chunk: bytes) -> bytes:
@@ -168,6 +172,13 @@ class StreamTranslator:
             return b""
         self._done = True
         return self._run(self._decoder.flush()) + self._encoder.flush()
+
+    def fail(self, error: ir.Error) -> bytes:
+        """End a started stream with ``error`` in the client's format (open blocks closed)."""
+        if self._done:
+            return b""
+        self._done = True
+        return self._run([error]) + self._encoder.flush()
 
     def _run(self, events: list[ir.Event]) -> bytes:
         if not events:
@@ -180,6 +191,8 @@ class StreamTranslator:
                     self.started = True
                 elif isinstance(ev, ir.Error):
                     self.early_error = ev
+            if isinstance(ev, ir.Error):
+                self.ended = True
             if isinstance(ev, ir.UsageEvent | ir.StreamEnd) and ev.usage is not None:
                 self.usage = merge_usage(self.usage, ev.usage)
             for out in self._seq.feed(ev):
@@ -189,35 +202,99 @@ class StreamTranslator:
         return b"".join(parts)
 
 
+# an SSE data line whose payload cannot start a JSON value or [DONE]: HTML, plain text...
+_BAD_DATA_LINE = re.compile(rb"^data:[ ]?[^{\[\r\n ]", re.MULTILINE)
+_JUDGE = 7  # bytes of a line's head that tell whether it is such a line ("data: " + one)
+
+
 class Passthrough:
     """Same format in and out: bytes flow untouched.
 
     Until the first content the stream is also decoded, so an in-band error before it
     can still fail over; after that only the cheap usage sniffer looks at the bytes.
+    With ``sse=True`` every chunk also gets one regular-expression scan for ``data:``
+    lines that cannot be JSON (an HTML page, a proxy's text): before the first content
+    that is an ``early_error`` (fail over); after it such a line and what follows are not
+    forwarded, and ``ended`` / ``late_error`` tell the caller to end the stream with an
+    in-format error. A chunk that ends in the first few bytes of a new line holds them
+    back until the next chunk, so a line split anywhere is judged whole.
     """
 
-    __slots__ = ("_decoder", "_sniffer", "early_error", "started")
+    __slots__ = ("_decoder", "_held", "_line_start", "_sniffer", "_sse", "early_error", "ended", "late_error",
+                 "started")
 
-    def __init__(self, decoder: StreamDecoder, sniffer: UsageSniffer) -> None:
+    def __init__(self, decoder: StreamDecoder, sniffer: UsageSniffer, *, sse: bool = True) -> None:
         self._decoder: StreamDecoder | None = decoder
         self._sniffer = sniffer
+        self._sse = sse
+        self._line_start = True  # the next chunk starts a line
+        self._held = b""
         self.started = False
+        self.ended = False
         self.early_error: ir.Error | None = None
+        self.late_error: ir.Error | None = None
 
     @property
     def usage(self) -> ir.Usage | None:
         return self._sniffer.usage
 
     def feed(self, chunk: bytes) -> bytes:
+        if self.ended:
+            return b""
+        bad = -1
+        if self._sse and chunk:
+            if self._held:
+                chunk, self._held = self._held + chunk, b""
+            bad = self._bad_line(chunk)
+            if bad >= 0:
+                chunk = chunk[:bad]  # the garbage and what follows never reach the client
+            else:
+                chunk = self._hold_back(chunk)
+        return self._pass(chunk, bad >= 0)
+
+    def _pass(self, chunk: bytes, bad: bool) -> bytes:
         self._sniffer.feed(chunk)
         if self._decoder is not None:
             self._watch(self._decoder.decode(chunk))
+        if bad:
+            err = ir.Error("upstream sent a stream event that is not JSON", status=502)
+            if self.started:
+                self.late_error = err
+                self.ended = True
+            elif self.early_error is None:
+                self.early_error = err
+        return chunk
+
+    def _bad_line(self, chunk: bytes) -> int:
+        """Where a ``data:`` line that cannot be JSON starts in ``chunk``, or -1."""
+        start = 0
+        if not self._line_start:  # the chunk begins inside a line an earlier chunk started
+            start = chunk.find(b"\n") + 1
+            if not start:
+                return -1
+        bad = _BAD_DATA_LINE.search(chunk, start)
+        return -1 if bad is None else bad.start()
+
+    def _hold_back(self, chunk: bytes) -> bytes:
+        """``chunk`` without a new line's first few bytes at its end (kept for the next)."""
+        nl = chunk.rfind(b"\n")
+        if nl < 0 and not self._line_start:
+            return chunk  # still inside a line judged earlier
+        tail = len(chunk) - nl - 1
+        if 0 < tail < _JUDGE:
+            self._held = chunk[nl + 1:]
+            chunk = chunk[:nl + 1]
+            self._line_start = True
+        else:
+            self._line_start = tail == 0
         return chunk
 
     def finish(self) -> bytes:
+        held, self._held = self._held, b""
+        out = self._pass(held, False) if held and not self.ended else b""
         if self._decoder is not None:
             self._watch(self._decoder.flush())
-        return b""
+        return out
 
     def _watch(self, events: list[ir.Event]) -> None:
         for ev in events:
@@ -227,3 +304,4 @@ class Passthrough:
                 return
             if isinstance(ev, ir.Error):
                 self.early_error = ev
+                return

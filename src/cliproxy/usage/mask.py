@@ -1,7 +1,9 @@
-"""Masking of secrets in logged headers, query strings and usage records (CPA's rules).
+"""Masking of secrets in logged headers, query strings and usage records.
 
-A secret keeps a few characters at each end (``sk-a...wxyz``) so an operator can tell
-keys apart without the log holding a usable key.
+A secret keeps at most a quarter of its characters, and never more than four: two at
+each end of a key of 16 characters or more (``sk...yz``), one at each end from 8 to 15,
+and nothing (``***``) below 8. That tells keys apart in a log or in the control panel
+without giving away enough of a short key to guess the rest. (CPA keeps 4 + 4.)
 """
 
 from __future__ import annotations
@@ -11,18 +13,17 @@ from urllib.parse import quote_plus, unquote_plus
 __all__ = ["hide_key", "mask_header", "mask_query"]
 
 _SECRET_PARTS = ("api-key", "apikey", "token", "secret")
+_MAX_END = 2  # characters kept at each end of a long key
 
 
 def hide_key(key: str) -> str:
-    """``abcd...wxyz`` for long keys, shorter ends for short ones."""
-    n = len(key)
-    if n > 8:
-        return f"{key[:4]}...{key[-4:]}"
-    if n > 4:
-        return f"{key[:2]}...{key[-2:]}"
-    if n > 2:
-        return f"{key[0]}...{key[-1]}"
-    return key
+    """``sk...yz`` for long keys, ``s...z`` for short ones, ``***`` for very short ones."""
+    if not key:
+        return ""
+    end = min(_MAX_END, len(key) // 8)
+    if end == 0:
+        return "***"
+    return f"{key[:end]}...{key[-end:]}"
 
 
 def mask_header(name: str, value: str) -> str:

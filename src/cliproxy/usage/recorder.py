@@ -8,6 +8,7 @@ neither the request log, the error logs, nor usage records could be wanted.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -153,12 +154,20 @@ class Recorder:
                f"-{request_id}.log"
 
 
+# file names are limited to 255 bytes; the date, request id and ".log" take about 40
+MAX_NAME_BYTES = 160
+
+
 def sanitize(path: str) -> str:
     """A URL path as a file name part: separators and unsafe characters become ``-``."""
     out = []
     for ch in path.lstrip("/"):
-        out.append("-" if ch in '/:<>"|?*\\' or ch.isspace() else ch)
+        out.append("-" if ch in '/:<>"|?*\\' or ch.isspace() or not ch.isprintable() else ch)
     name = "-".join(p for p in "".join(out).split("-") if p)
+    raw = name.encode()
+    if len(raw) > MAX_NAME_BYTES:  # a client-chosen path (a 1 MB model name) must still make a file name
+        digest = hashlib.sha256(raw).hexdigest()[:12]
+        name = raw[:MAX_NAME_BYTES].decode("utf-8", "ignore") + "-" + digest
     return name or "root"
 
 

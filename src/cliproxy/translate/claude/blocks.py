@@ -179,6 +179,9 @@ def _source(block: dict[str, Any],
         # plain-text documents: base64 in the IR like every other inline file
         data = base64.b64encode(src["data"].encode()).decode()
         media = src.get("media_type") or "text/plain"
+    for key, value in (("data", data), ("media_type", media), ("url", url), ("file_id", file_id)):
+        if value is not None and not isinstance(value, str):
+            raise _fail(f"{path}.source.{key}", "must be a string")
     known = _SOURCE_KEYS.get(kind) if isinstance(kind, str) else None
     if known is None or len(src) != len(known) or any(k not in src for k in known):
         extras = (extras or {}) | {"_source": src}

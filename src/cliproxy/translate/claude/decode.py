@@ -57,18 +57,23 @@ class ClaudeStreamDecoder(StreamDecoder):
     def flush(self) -> list[ir.Event]:
         out: list[ir.Event] = []
         for ev in self._sse.flush():
-            self._event(ev.data, out)
+            self._event(ev.data, out, tail=True)
         if not self._done:
             self._done = True
             out.append(ir.Error("upstream stream ended before message_stop", status=502, type="api_error"))
         return out
 
-    def _event(self, data: bytes, out: list[ir.Event]) -> None:
-        if not data or self._done:
+    def _event(self, data: bytes, out: list[ir.Event], tail: bool = False) -> None:
+        if not data or self._done or data == b"[DONE]":
             return
         try:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
+            if tail:
+                return  # an event cut by the end of the stream: reported as a cut below
+            # a broken upstream (an HTML page, a proxy's text): never an empty success
+            self._done = True
+            out.append(ir.Error("upstream sent a stream event that is not JSON", status=502, type="api_error"))
             return
         if isinstance(obj, dict):
             handler = self._handlers.get(obj.get("type"))  # type: ignore[arg-type]

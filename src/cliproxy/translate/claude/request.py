@@ -127,6 +127,8 @@ def _tools(body: dict[str, Any], req: ir.Request) -> None:
     if not isinstance(choice, dict):
         raise _fail("tool_choice", "must be an object")
     kind = choice.get("type")
+    if not isinstance(kind, str):
+        raise _fail("tool_choice.type", "must be a string")
     if kind == "tool":
         name = choice.get("name")
         if not isinstance(name, str):
@@ -187,6 +189,8 @@ def _output_config(body: dict[str, Any], req: ir.Request, reasoning: dict[str, A
         if not isinstance(config, dict):
             raise _fail("output_config", "must be an object")
         if "effort" in config:
+            if not isinstance(config["effort"], str):
+                raise _fail("output_config.effort", "must be a string")
             reasoning["effort"] = config["effort"]
         fmt = config.get("format")
         if isinstance(fmt, dict):

@@ -71,6 +71,9 @@ class GeminiStreamDecoder(StreamDecoder):
             self._close(out)
             out.append(ir.Error("upstream stream was cut in the middle of a chunk", status=502))
             return out
+        if not self._started:  # an empty body, or one with no event in it (an HTML page)
+            out.append(ir.Error("upstream stream ended before any chunk", status=502))
+            return out
         self._start(out, {})
         self._close(out)
         stop = "content_filter" if self._blocked else wire.stop_reason_of(self._finish, self._has_call)

@@ -135,3 +135,6 @@ class GeminiStreamEncoder(StreamEncoder):
         if not self._array:
             return b""
         return b"]" if self._sent else b"[]"
+
+    def resume(self) -> None:
+        self._sent = True  # the client has the opening "[": go on with ",\r\n{...}"

@@ -84,7 +84,7 @@ class ChatStreamDecoder(StreamDecoder):
         out: list[ir.Event] = []
         for ev in self._sse.flush():
             if not self._done:
-                self._frame(ev.data, out)
+                self._frame(ev.data, out, tail=True)
         if not self._done:
             if self._finish is not None:
                 self._end(out)
@@ -97,14 +97,23 @@ class ChatStreamDecoder(StreamDecoder):
 
     # ------------------------------------------------------------------ frames
 
-    def _frame(self, data: bytes, out: list[ir.Event]) -> None:
+    def _frame(self, data: bytes, out: list[ir.Event], tail: bool = False) -> None:
         if data == DONE:
             self._end(out)
             return
+        if not data.strip():
+            return  # an empty data line: a keep-alive
         try:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
-            return  # not a chunk (a provider's progress note): nothing to translate
+            if tail:
+                return  # an event cut by the end of the stream: reported as a cut below
+            # a broken upstream (an HTML page, a proxy's text): never an empty success
+            self._close_all(out)
+            self._done = True
+            out.append(ir.Error("upstream sent a stream event that is not JSON", status=502,
+                                type="server_error", code="bad_upstream_event"))
+            return
         if type(obj) is not dict:
             return
         choices = obj.get("choices")

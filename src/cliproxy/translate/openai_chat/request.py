@@ -224,7 +224,10 @@ def _tool_choice(req: ir.Request, value: Any, body: dict[str, Any]) -> bool:
         req.tool_choice = {"name": inner["name"]} if ttype == "function" else {"name": inner["name"], "kind": "custom"}
         return True
     if ttype == "allowed_tools":
-        mode = (value.get("allowed_tools") or {}).get("mode")
+        allowed = value.get("allowed_tools")
+        if allowed is not None and not isinstance(allowed, dict):
+            raise RequestError("tool_choice.allowed_tools: expected an object", param="tool_choice.allowed_tools")
+        mode = (allowed or {}).get("mode")
         req.tool_choice = "required" if mode == "required" else "auto"
     req.extras["_tool_choice"] = value
     return True

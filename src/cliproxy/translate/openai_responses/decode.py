@@ -85,19 +85,24 @@ class ResponsesDecoder(StreamDecoder):
     def flush(self) -> list[ir.Event]:
         out: list[ir.Event] = []
         for ev in self._sse.flush():
-            self._event(ev.event, ev.data, out)
+            self._event(ev.event, ev.data, out, tail=True)
         if not self._done:
             self._done = True
             out.append(ir.Error("upstream stream closed before response.completed", status=408,
                                 type="server_error", code="stream_incomplete"))
         return out
 
-    def _event(self, name: str | None, data: bytes, out: list[ir.Event]) -> None:
-        if self._done or not data or data == b"[DONE]":
+    def _event(self, name: str | None, data: bytes, out: list[ir.Event], tail: bool = False) -> None:
+        if self._done or not data.strip() or data == b"[DONE]":
             return
         try:
             d = orjson.loads(data)
         except orjson.JSONDecodeError:
+            if tail:
+                return  # an event cut by the end of the stream: reported as a cut below
+            # a broken upstream (an HTML page, a proxy's text): never an empty success
+            self._fail({"message": "upstream sent a stream event that is not JSON", "type": "server_error",
+                        "code": "bad_upstream_event", "status": 502}, out)
             return
         if not isinstance(d, dict):
             return

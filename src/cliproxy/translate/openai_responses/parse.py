@@ -96,6 +96,9 @@ def _parse_reasoning(body: dict[str, Any], req: ir.Request) -> None:
     if not isinstance(r, dict):
         raise RequestError("reasoning: expected an object", param="reasoning")
     req.reasoning = {k: r[k] for k in ("effort", "summary") if r.get(k) is not None}
+    for key, value in req.reasoning.items():
+        if not isinstance(value, str):
+            raise RequestError(f"reasoning.{key}: expected a string", param=f"reasoning.{key}")
     rest = {k: v for k, v in r.items() if k not in req.reasoning}
     if rest:
         req.extras["_reasoning"] = rest
@@ -204,9 +207,19 @@ def _parse_reasoning_item(item: dict[str, Any], where: str) -> ir.Thinking:
     if not isinstance(summary, list):
         raise RequestError(f"{where}.summary: expected a list", param=f"{where}.summary")
     texts = [s.get("text", "") if isinstance(s, dict) else "" for s in summary]
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise RequestError(f"{where}.summary[{i}].text: expected a string", param=f"{where}.summary[{i}].text")
     content = item.get("content")
     if isinstance(content, list) and content:
-        text = "".join(c.get("text", "") for c in content if isinstance(c, dict))
+        parts: list[str] = []
+        for i, c in enumerate(content):
+            piece = c.get("text", "") if isinstance(c, dict) else ""
+            if not isinstance(piece, str):
+                raise RequestError(f"{where}.content[{i}].text: expected a string",
+                                   param=f"{where}.content[{i}].text")
+            parts.append(piece)
+        text = "".join(parts)
     else:
         text = "\n\n".join(texts)
     rest = {k: v for k, v in item.items() if k not in ("id", "summary", "encrypted_content")}

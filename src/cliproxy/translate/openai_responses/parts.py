@@ -33,6 +33,8 @@ def parse_part(part: Any, where: str, text_type: str = "input_text") -> ir.Block
     if not isinstance(part, dict):
         raise RequestError(f"{where}: content part must be an object", param=where)
     ptype = part.get("type")
+    if ptype is not None and not isinstance(ptype, str):
+        raise RequestError(f"{where}.type: expected a string", param=f"{where}.type")
     if ptype in _TEXT_TYPES:
         text = part.get("text")
         if not isinstance(text, str):
