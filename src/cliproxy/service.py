@@ -47,6 +47,16 @@ __all__ = ["Service"]
 log = logging.getLogger("cliproxy")
 
 
+# read when the listener starts (cliproxy.server.guard); a reload cannot change them
+_LISTENER_KEYS: tuple[tuple[str, Callable[[Config], object]], ...] = (
+    ("timeouts.client-header", lambda c: c.timeouts.client_header),
+    ("timeouts.client-keepalive", lambda c: c.timeouts.client_keepalive),
+    ("limits.max-body-mb", lambda c: c.limits.max_body_mb),
+    ("limits.max-connections", lambda c: c.limits.max_connections),
+    ("limits.max-connections-per-ip", lambda c: c.limits.max_connections_per_ip),
+)
+
+
 class Service:
     def __init__(self, config: Config, config_path: Path | None = None, *, watch: bool = True,
                  poll_interval: float | None = None, token_urls: dict[str, str] | None = None) -> None:
@@ -263,6 +273,9 @@ class Service:
         old = self.config
         if (config.host, config.port) != (old.host, old.port):
             log.warning("host/port changed in the config; that takes effect after a restart")
+        restart = [key for key, get in _LISTENER_KEYS if get(config) != get(old)]
+        if restart:
+            log.warning("%s changed in the config; the listener takes that after a restart", ", ".join(restart))
         self.config = config
         self.access = AccessPolicy(config.api_keys)
         self.pool.apply_config(config)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import aiohttp
 
@@ -64,3 +65,16 @@ async def test_auth_dir_changes_are_seen_live(start_proxy, tmp_path):
         return cred not in proxy.service.auth_files
     assert await _until(gone)
     assert not any(p.suffix == ".cds" for p in proxy.service.auth_files)
+
+
+async def test_listener_settings_changed_by_a_reload_say_they_need_a_restart(start_proxy, caplog):
+    proxy = await start_proxy("api-keys: [key-a]\n")
+    from cliproxy.config import load_or_default
+
+    proxy.config_path.write_text("api-keys: [key-a]\ntimeouts:\n  client-header: 5s\nlimits:\n  max-body-mb: 2\n")
+    config, _ = load_or_default(proxy.config_path)
+    with caplog.at_level(logging.WARNING, logger="cliproxy"):
+        proxy.service.apply(config)
+    warned = [r.getMessage() for r in caplog.records if "after a restart" in r.getMessage()]
+    assert warned and "timeouts.client-header" in warned[0] and "limits.max-body-mb" in warned[0]
+    assert "limits.max-connections" not in warned[0]
