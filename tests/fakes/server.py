@@ -261,7 +261,11 @@ class FakeServer:
             return self.error_response(beh.status, beh.message, beh)
         if body and rec.json is None:
             return self.error_response(400, "request body is not valid JSON", None)
-        return await handler(request)
+        try:
+            return await handler(request)
+        except (TypeError, AttributeError, KeyError, ValueError) as exc:
+            # a body the fake cannot read: the real APIs validate and answer 400, never 500
+            return self.error_response(400, f"invalid request body: {type(exc).__name__}", None)
 
     def error_response(self, status: int, message: str | None, beh: Behavior | None) -> web.Response:
         message = message or _DEFAULT_MESSAGES.get(status, f"fake error {status}")

@@ -41,13 +41,19 @@ CHAT_OK = {"model": "m", "messages": [
     {"role": "assistant", "content": None, "tool_calls": [{"id": "c", "type": "function",
                                                            "function": {"name": "f", "arguments": "{}"}}]},
     {"role": "tool", "tool_call_id": "c", "content": "ok"}, {"role": "assistant", "content": ""}],
-    "max_tokens": 10, "temperature": 0.5, "stop": ["x"], "tools": [{"type": "function"}],
+    "max_tokens": 10, "temperature": 0.5, "stop": ["x"],
+    "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}},
+              {"type": "custom", "custom": {"name": "apply_patch"}}],
     "stream_options": {"include_usage": True}}
 
 
 @pytest.mark.parametrize(("patch", "param"), [
     ({"messages": "hello"}, "messages"),
     ({"messages": None}, "messages"),
+    # found by tests/fuzz (--fuzz-long): a pass-through upstream crashed on it and cooled the credential
+    ({"tools": [{"type": "function", "function": {"name": "bash", "parameters": 5}}]}, "tools[0].function.parameters"),
+    ({"tools": [{"type": "function"}]}, "tools[0].function"),
+    ({"tools": [{"type": "function", "function": {"parameters": {}}}]}, "tools[0].function.name"),
     ({"messages": [{"role": "user", "content": "a"}, "b"]}, "messages[1]"),
     ({"messages": [{"content": "a"}]}, "messages[0].role"),
     ({"messages": [{"role": ["user"], "content": "a"}]}, "messages[0].role"),
@@ -96,6 +102,8 @@ RESPONSES_OK = {"model": "m", "instructions": "be terse", "input": [
     ({"max_output_tokens": "100"}, "max_output_tokens"),
     ({"reasoning": "high"}, "reasoning"),
     ({"tools": "all"}, "tools"),
+    ({"tools": [{"type": "function", "name": "f", "parameters": [1]}]}, "tools[0].parameters"),
+    ({"tools": [{"type": "function", "name": 7}]}, "tools[0].name"),
 ])
 def test_responses_rejects(patch, param):
     validate_body(Format.RESPONSES, RESPONSES_OK)
@@ -111,7 +119,8 @@ CLAUDE_OK = {"model": "m", "max_tokens": 100, "system": [{"type": "text", "text"
     {"role": "user", "content": "hi"}, {"role": "system", "content": "mid", "output_config": {}},
     {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]},
     {"role": "user", "content": [{"tool_use_id": "t", "type": "tool_result", "content": "ok"}]}],
-    "thinking": {"type": "adaptive"}, "tool_choice": {"type": "auto"}, "stop_sequences": ["x"]}
+    "thinking": {"type": "adaptive"}, "tool_choice": {"type": "auto"}, "stop_sequences": ["x"],
+    "tools": [{"name": "f", "input_schema": {"type": "object"}}, {"type": "web_search_20250305", "name": "web_search"}]}
 
 
 @pytest.mark.parametrize(("patch", "param"), [
@@ -129,6 +138,8 @@ CLAUDE_OK = {"model": "m", "max_tokens": 100, "system": [{"type": "text", "text"
     ({"thinking": "on"}, "thinking"),
     ({"tool_choice": "auto"}, "tool_choice"),
     ({"tools": [[]]}, "tools[0]"),
+    ({"tools": [{"name": "bash", "input_schema": 5}]}, "tools[0].input_schema"),
+    ({"tools": [{"type": "custom", "input_schema": {}}]}, "tools[0].name"),
     ({"stop_sequences": "x"}, "stop_sequences"),
 ])
 def test_claude_rejects(patch, param):
@@ -163,6 +174,8 @@ GEMINI_OK = {"contents": [
     ({"tools": [{"functionDeclarations": [5]}]}, "tools[0].functionDeclarations[0]"),
     ({"tools": [{"function_declarations": "f"}]}, "tools[0].function_declarations"),
     ({"generationConfig": {"thinkingConfig": ["s"]}}, "generationConfig.thinkingConfig"),
+    ({"tools": [{"functionDeclarations": [{"name": "f", "parameters": "x"}]}]},
+     "tools[0].functionDeclarations[0].parameters"),
 ])
 def test_gemini_rejects(patch, param):
     validate_body(Format.GEMINI, GEMINI_OK)

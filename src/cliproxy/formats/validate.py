@@ -134,6 +134,16 @@ def _object_list(value: Any, path: str, what: str = "an object") -> None:
               "expected a list" if bad == _NOT_A_LIST else f"expected {what}")
 
 
+def _function(fn: dict[str, Any], path: str, *schemas: str) -> None:
+    """A function tool: a string name, and its schema (when given) an object."""
+    if not isinstance(fn.get("name"), str):
+        _fail(f"{path}.name", "required, a string")
+    for key in schemas:
+        schema = fn.get(key)
+        if schema is not None and not isinstance(schema, dict):
+            _fail(f"{path}.{key}", "expected a JSON Schema object")
+
+
 def _bad_role(role: Any, where: str, roles: frozenset[str]) -> NoReturn:
     if not isinstance(role, str):
         _fail(f"{where}.role", "required, a string")
@@ -167,6 +177,12 @@ def _openai_chat(body: dict[str, Any]) -> None:
     tools = body.get("tools")
     if tools is not None:
         _object_list(tools, "tools")
+        for i, tool in enumerate(tools):
+            if tool.get("type", "function") == "function":
+                fn = tool.get("function")
+                if not isinstance(fn, dict):
+                    _fail(f"tools[{i}].function", "required, an object")
+                _function(fn, f"tools[{i}].function", "parameters")
     stop = body.get("stop")
     if stop is not None and not isinstance(stop, str | list):
         _fail("stop", "expected a string or a list of strings")
@@ -205,6 +221,9 @@ def _responses(body: dict[str, Any]) -> None:
     tools = body.get("tools")
     if tools is not None:
         _object_list(tools, "tools")
+        for i, tool in enumerate(tools):
+            if tool.get("type") == "function":
+                _function(tool, f"tools[{i}]", "parameters")
     _ints(body, _RESPONSES_INTS)
     _numbers(body, _RESPONSES_NUMBERS)
     _objects(body, _RESPONSES_OBJECTS)
@@ -251,6 +270,9 @@ def _claude(body: dict[str, Any]) -> None:
     tools = body.get("tools")
     if tools is not None:
         _object_list(tools, "tools")
+        for i, tool in enumerate(tools):
+            if tool.get("type", "custom") == "custom":  # server tools (web_search_...) carry no schema
+                _function(tool, f"tools[{i}]", "input_schema")
     stop = body.get("stop_sequences")
     if stop is not None and not isinstance(stop, list):
         _fail("stop_sequences", "expected a list of strings")
@@ -295,6 +317,8 @@ def _gemini(body: dict[str, Any]) -> None:
                 decls = tool.get(key)
                 if decls is not None:
                     _object_list(decls, f"tools[{i}].{key}", "a function declaration object")
+                    for j, decl in enumerate(decls):
+                        _function(decl, f"tools[{i}].{key}[{j}]", "parameters", "parametersJsonSchema")
     for key in ("generationConfig", "generation_config"):
         config = body.get(key)
         if config is None:
