@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port", type=int, default=0)
     args = p.parse_args(argv)
     import uvloop
+
     uvloop.run(run_until_signal(create_app(args.upstream), args.host, args.port))
 
 

@@ -55,14 +55,28 @@ class Recorder:
 
     def summary(self, elapsed: float) -> dict:
         ms = [x * 1000 for x in self.latencies]
-        out = {"requests": len(ms), "errors": self.errors, "rps": len(ms) / elapsed if elapsed else 0.0,
-               "p50": pct(ms, 50), "p90": pct(ms, 90), "p99": pct(ms, 99), "max": max(ms, default=float("nan")),
-               "client": "aiohttp", "first_error": self.first_error}
+        out = {
+            "requests": len(ms),
+            "errors": self.errors,
+            "rps": len(ms) / elapsed if elapsed else 0.0,
+            "p50": pct(ms, 50),
+            "p90": pct(ms, 90),
+            "p99": pct(ms, 99),
+            "max": max(ms, default=float("nan")),
+            "client": "aiohttp",
+            "first_error": self.first_error,
+        }
         if self.stream:
             ttfb = [x * 1000 for x in self.ttfb]
             gaps = [x * 1000 for x in self.gaps]
-            out |= {"ttfb_p50": pct(ttfb, 50), "ttfb_p99": pct(ttfb, 99), "ttfb_max": max(ttfb, default=0.0),
-                    "gap_p99": pct(gaps, 99), "gap_max": max(gaps, default=0.0), "complete": self.complete}
+            out |= {
+                "ttfb_p50": pct(ttfb, 50),
+                "ttfb_p99": pct(ttfb, 99),
+                "ttfb_max": max(ttfb, default=0.0),
+                "gap_p99": pct(gaps, 99),
+                "gap_max": max(gaps, default=0.0),
+                "complete": self.complete,
+            }
         return out
 
 
@@ -130,8 +144,12 @@ async def drive(spec: dict) -> dict:
 
 def start_client(spec: dict) -> subprocess.Popen:
     """The async client, started in a fresh process; ``finish`` collects its result."""
-    return subprocess.Popen([sys.executable, __file__, json.dumps(spec)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, __file__, json.dumps(spec)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(proc: subprocess.Popen, timeout: float = 300) -> dict:
@@ -143,7 +161,9 @@ def finish(proc: subprocess.Popen, timeout: float = 300) -> dict:
 
 def run_client(spec: dict) -> dict:
     """The async client, in a fresh process, run to its end."""
-    return finish(start_client(spec), spec.get("duration", 0) + spec.get("warmup", 0) + spec.get("timeout", 120) + 30)
+    return finish(
+        start_client(spec), spec.get("duration", 0) + spec.get("warmup", 0) + spec.get("timeout", 120) + 30
+    )
 
 
 def wrk_path() -> str | None:
@@ -164,19 +184,35 @@ def run_wrk(spec: dict) -> dict:
     base = [wrk_path() or "wrk", "-t1", "-c", conc, "-s", str(script), "--timeout", "10s"]
     try:
         if spec.get("warmup"):
-            subprocess.run([*base, "-d", f"{max(1, round(spec['warmup']))}s", spec["url"]],
-                           capture_output=True, check=True, timeout=60)
+            subprocess.run(
+                [*base, "-d", f"{max(1, round(spec['warmup']))}s", spec["url"]],
+                capture_output=True,
+                check=True,
+                timeout=60,
+            )
         secs = max(1, round(spec["duration"]))
-        done = subprocess.run([*base, "-d", f"{secs}s", spec["url"]], capture_output=True, text=True,
-                              check=True, timeout=secs + 60)
+        done = subprocess.run(
+            [*base, "-d", f"{secs}s", spec["url"]],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=secs + 60,
+        )
     finally:
         script.unlink()
     line = next(x for x in done.stdout.splitlines() if x.startswith("WRKJSON "))
     raw = json.loads(line.removeprefix("WRKJSON "))
     ok = raw["requests"] - raw["errors"]
-    return {"requests": raw["requests"], "errors": raw["errors"], "rps": ok / (raw["duration_us"] / 1e6),
-            "p50": raw["p50"] / 1000, "p90": raw["p90"] / 1000, "p99": raw["p99"] / 1000,
-            "max": raw["max"] / 1000, "client": "wrk"}
+    return {
+        "requests": raw["requests"],
+        "errors": raw["errors"],
+        "rps": ok / (raw["duration_us"] / 1e6),
+        "p50": raw["p50"] / 1000,
+        "p90": raw["p90"] / 1000,
+        "p99": raw["p99"] / 1000,
+        "max": raw["max"] / 1000,
+        "client": "wrk",
+    }
 
 
 def run(spec: dict, use_wrk: bool = True) -> dict:
@@ -188,6 +224,7 @@ def run(spec: dict, use_wrk: bool = True) -> dict:
 
 def main() -> None:
     import uvloop
+
     print(json.dumps(uvloop.run(drive(json.loads(sys.argv[1])))))
 
 

@@ -49,8 +49,9 @@ class Proc:
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
         self._log = log.open("wb")
-        self.popen = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(
+            cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+        )
         self.pid = self.popen.pid  # the server itself (may differ from popen under a profiler)
 
     def wait_ready(self, path: str, timeout: float = 30.0) -> None:
@@ -63,7 +64,9 @@ class Proc:
                     resp.read()
                 return
             time.sleep(0.05)
-        raise RuntimeError(f"{self.name} did not answer on {self.url}{path} within {timeout}s; see {self.log}")
+        raise RuntimeError(
+            f"{self.name} did not answer on {self.url}{path} within {timeout}s; see {self.log}"
+        )
 
     def rss_mb(self) -> float:
         return rss_mb(self.pid)
@@ -92,8 +95,9 @@ class Procs:
     def __enter__(self) -> Procs:
         try:
             self.fake = self._start("fake", [sys.executable, str(BENCH / "upstream.py")])
-            self.floor = self._start("floor", [sys.executable, str(BENCH / "floor.py"), "--upstream",
-                                               self.fake.url])
+            self.floor = self._start(
+                "floor", [sys.executable, str(BENCH / "floor.py"), "--upstream", self.fake.url]
+            )
             self.proxy = self._start_proxy()
         except BaseException:
             self.__exit__()

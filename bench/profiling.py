@@ -43,8 +43,20 @@ def _out_path(sc: Scenario, args) -> Path:
 def _spy(pid: int, seconds: float, fmt: str, out: Path) -> subprocess.Popen:
     """py-spy attached to the running proxy (so startup and imports stay out of the profile)."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    cmd = [spy, "record", "--pid", str(pid), "--rate", "250", "--duration", str(round(seconds)),
-           "--format", fmt, "-o", str(out)]
+    cmd = [
+        spy,
+        "record",
+        "--pid",
+        str(pid),
+        "--rate",
+        "250",
+        "--duration",
+        str(round(seconds)),
+        "--format",
+        fmt,
+        "-o",
+        str(out),
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -55,8 +67,15 @@ def run(sc: Scenario, args) -> int:
     prefix = [sys.executable, "-m", "pyinstrument", "-r", "html", "-o", str(out), "-m", "cliproxy"]
     with Procs(profile=prefix if pyinstrument else None, python_m=not pyinstrument) as p:
         req = sc.proxy_request(args.stream)
-        spec = {"url": p.proxy.url + req.path, "headers": req.headers, "body": req.body.decode(),
-                "concurrency": args.concurrency, "duration": 2.0, "stream": args.stream, "min_events": 20}
+        spec = {
+            "url": p.proxy.url + req.path,
+            "headers": req.headers,
+            "body": req.body.decode(),
+            "concurrency": args.concurrency,
+            "duration": 2.0,
+            "stream": args.stream,
+            "min_events": 20,
+        }
         load.run(spec, not args.no_wrk)  # warm-up, not profiled
         spy = None if pyinstrument else _spy(p.proxy.pid, args.seconds, args.profile_format, out)
         time.sleep(0.5)
@@ -65,8 +84,10 @@ def run(sc: Scenario, args) -> int:
             _, err = spy.communicate(timeout=args.seconds + 60)
             if spy.returncode:
                 print(f"py-spy failed: {err.decode(errors='replace')[-1000:]}", file=sys.stderr)
-    print(f"{sc.name} c={args.concurrency}{' stream' if args.stream else ''}: {result['rps']:.0f} req/s, "
-          f"p50 {result['p50']:.2f} ms, p99 {result['p99']:.2f} ms (while sampled)")
+    print(
+        f"{sc.name} c={args.concurrency}{' stream' if args.stream else ''}: {result['rps']:.0f} req/s, "
+        f"p50 {result['p50']:.2f} ms, p99 {result['p99']:.2f} ms (while sampled)"
+    )
     print(f"profile written to {out}")
     if out.exists() and out.suffix in (".json", ".txt"):
         print(summarize(out))

@@ -16,8 +16,18 @@ from scenarios import SCENARIOS, Scenario
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 STALL_MS = 1000.0  # an inter-chunk gap this long counts as a stall (chunks come every 20 ms)
-HEADER = ("metric", "scenario", "c", "proxy", "direct", "floor", "proxy - direct", "proxy vs floor", "target",
-          "result")
+HEADER = (
+    "metric",
+    "scenario",
+    "c",
+    "proxy",
+    "direct",
+    "floor",
+    "proxy - direct",
+    "proxy vs floor",
+    "target",
+    "result",
+)
 
 
 @dataclass
@@ -35,8 +45,18 @@ class Row:
 
     def cells(self) -> list[str]:
         result = "" if self.ok is None else ("PASS" if self.ok else "FAIL")
-        return [self.metric, self.scenario, self.c, self.proxy, self.direct, self.floor, self.added,
-                self.vs_floor, self.target, result]
+        return [
+            self.metric,
+            self.scenario,
+            self.c,
+            self.proxy,
+            self.direct,
+            self.floor,
+            self.added,
+            self.vs_floor,
+            self.target,
+            result,
+        ]
 
 
 def _pair(r: dict, a: str, b: str) -> str:
@@ -54,12 +74,31 @@ def cost_us(results: dict, sc: Scenario) -> float:
 
 
 def nonstream_rows(results: dict, sc: Scenario, c: int) -> list[Row]:
-    p, d, f = (results[f"proxy|{sc.name}|{c}"], results[f"direct|{sc.upstream}|{c}"],
-               results[f"floor|{sc.upstream}|{c}"])
-    rps = Row("req/s", sc.name, str(c), f"{p['rps']:.0f}", f"{d['rps']:.0f}", f"{f['rps']:.0f}",
-              f"x{p['rps'] / d['rps']:.2f}", f"x{p['rps'] / f['rps']:.2f}")
-    lat = Row("p50 / p99 ms", sc.name, str(c), _pair(p, "p50", "p99"), _pair(d, "p50", "p99"),
-              _pair(f, "p50", "p99"), _diff(p, d, "p50", "p99"), _diff(p, f, "p50", "p99"))
+    p, d, f = (
+        results[f"proxy|{sc.name}|{c}"],
+        results[f"direct|{sc.upstream}|{c}"],
+        results[f"floor|{sc.upstream}|{c}"],
+    )
+    rps = Row(
+        "req/s",
+        sc.name,
+        str(c),
+        f"{p['rps']:.0f}",
+        f"{d['rps']:.0f}",
+        f"{f['rps']:.0f}",
+        f"x{p['rps'] / d['rps']:.2f}",
+        f"x{p['rps'] / f['rps']:.2f}",
+    )
+    lat = Row(
+        "p50 / p99 ms",
+        sc.name,
+        str(c),
+        _pair(p, "p50", "p99"),
+        _pair(d, "p50", "p99"),
+        _pair(f, "p50", "p99"),
+        _diff(p, d, "p50", "p99"),
+        _diff(p, f, "p50", "p99"),
+    )
     if p["errors"]:
         rps.metric += f" ({p['errors']} errors)"
     if sc.passthrough and c == 1:
@@ -77,17 +116,36 @@ def cost_row(results: dict, sc: Scenario) -> Row:
     f = results[f"floor|{sc.upstream}|16"]
     floor = 1e6 / f["rps"] - 1e6 / results[f"direct|{sc.upstream}|16"]["rps"]
     ratio = mine / base if base > 0 else float("inf")
-    return Row("added us/req", sc.name, "16", f"{mine:.0f}", "0", f"{floor:.0f}",
-               f"x{ratio:.2f} of {ref.name} ({base:.0f})", f"x{mine / floor:.2f}" if floor > 0 else "-",
-               "<= x1.3 passthrough", ratio <= 1.3)
+    return Row(
+        "added us/req",
+        sc.name,
+        "16",
+        f"{mine:.0f}",
+        "0",
+        f"{floor:.0f}",
+        f"x{ratio:.2f} of {ref.name} ({base:.0f})",
+        f"x{mine / floor:.2f}" if floor > 0 else "-",
+        "<= x1.3 passthrough",
+        ratio <= 1.3,
+    )
 
 
 def stream_row(results: dict, sc: Scenario) -> Row:
-    p, d, f = (results[f"stream|proxy|{sc.name}"], results[f"stream|direct|{sc.upstream}"],
-               results[f"stream|floor|{sc.upstream}"])
-    row = Row("TTFB p50 / p99 ms", sc.name, "16", _pair(p, "ttfb_p50", "ttfb_p99"), _pair(d, "ttfb_p50", "ttfb_p99"),
-              _pair(f, "ttfb_p50", "ttfb_p99"), _diff(p, d, "ttfb_p50", "ttfb_p99"),
-              _diff(p, f, "ttfb_p50", "ttfb_p99"))
+    p, d, f = (
+        results[f"stream|proxy|{sc.name}"],
+        results[f"stream|direct|{sc.upstream}"],
+        results[f"stream|floor|{sc.upstream}"],
+    )
+    row = Row(
+        "TTFB p50 / p99 ms",
+        sc.name,
+        "16",
+        _pair(p, "ttfb_p50", "ttfb_p99"),
+        _pair(d, "ttfb_p50", "ttfb_p99"),
+        _pair(f, "ttfb_p50", "ttfb_p99"),
+        _diff(p, d, "ttfb_p50", "ttfb_p99"),
+        _diff(p, f, "ttfb_p50", "ttfb_p99"),
+    )
     if p["errors"] or p["complete"] < p["requests"]:
         row.metric += f" ({p['errors']} errors, {p['requests'] - p['complete']} short)"
     return row
@@ -97,21 +155,63 @@ def many_rows(results: dict) -> list[Row]:
     p, d, f = results["many|proxy"], results["many|direct"], results["many|floor"]
     name = f"{SCENARIOS[0].name}, 50 x 20 ms"
     n = str(p["requests"] + p["errors"])
-    done = Row("streams complete", name, n, str(p["complete"]), str(d["complete"]), str(f["complete"]),
-               "", "", "all complete", p["complete"] == int(n) and not p["errors"])
-    gap = Row("max gap p99 / max ms", name, n, _pair(p, "gap_p99", "gap_max"), _pair(d, "gap_p99", "gap_max"),
-              _pair(f, "gap_p99", "gap_max"), _diff(p, d, "gap_p99", "gap_max"), _diff(p, f, "gap_p99", "gap_max"),
-              f"no stall (gap < {STALL_MS:.0f})", p["gap_max"] < STALL_MS)
-    dur = Row("stream time p50 / p99 ms", name, n, _pair(p, "p50", "p99"), _pair(d, "p50", "p99"),
-              _pair(f, "p50", "p99"), _diff(p, d, "p50", "p99"), _diff(p, f, "p50", "p99"))
-    ttfb = Row("TTFB p50 / p99 ms (the 1000)", name, n, _pair(p, "ttfb_p50", "ttfb_p99"),
-               _pair(d, "ttfb_p50", "ttfb_p99"), _pair(f, "ttfb_p50", "ttfb_p99"),
-               _diff(p, d, "ttfb_p50", "ttfb_p99"), _diff(p, f, "ttfb_p50", "ttfb_p99"))
+    done = Row(
+        "streams complete",
+        name,
+        n,
+        str(p["complete"]),
+        str(d["complete"]),
+        str(f["complete"]),
+        "",
+        "",
+        "all complete",
+        p["complete"] == int(n) and not p["errors"],
+    )
+    gap = Row(
+        "max gap p99 / max ms",
+        name,
+        n,
+        _pair(p, "gap_p99", "gap_max"),
+        _pair(d, "gap_p99", "gap_max"),
+        _pair(f, "gap_p99", "gap_max"),
+        _diff(p, d, "gap_p99", "gap_max"),
+        _diff(p, f, "gap_p99", "gap_max"),
+        f"no stall (gap < {STALL_MS:.0f})",
+        p["gap_max"] < STALL_MS,
+    )
+    dur = Row(
+        "stream time p50 / p99 ms",
+        name,
+        n,
+        _pair(p, "p50", "p99"),
+        _pair(d, "p50", "p99"),
+        _pair(f, "p50", "p99"),
+        _diff(p, d, "p50", "p99"),
+        _diff(p, f, "p50", "p99"),
+    )
+    ttfb = Row(
+        "TTFB p50 / p99 ms (the 1000)",
+        name,
+        n,
+        _pair(p, "ttfb_p50", "ttfb_p99"),
+        _pair(d, "ttfb_p50", "ttfb_p99"),
+        _pair(f, "ttfb_p50", "ttfb_p99"),
+        _diff(p, d, "ttfb_p50", "ttfb_p99"),
+        _diff(p, f, "ttfb_p50", "ttfb_p99"),
+    )
     p, d, f = results["probe|proxy"], results["probe|direct"], results["probe|floor"]
-    probe = Row(f"TTFB p50 / p99 ms (probe, {p['requests']} new streams)", name, "1", _pair(p, "ttfb_p50", "ttfb_p99"),
-                _pair(d, "ttfb_p50", "ttfb_p99"), _pair(f, "ttfb_p50", "ttfb_p99"),
-                _diff(p, d, "ttfb_p50", "ttfb_p99"), _diff(p, f, "ttfb_p50", "ttfb_p99"),
-                "+p50 <= 1", p["ttfb_p50"] - d["ttfb_p50"] <= 1.0)
+    probe = Row(
+        f"TTFB p50 / p99 ms (probe, {p['requests']} new streams)",
+        name,
+        "1",
+        _pair(p, "ttfb_p50", "ttfb_p99"),
+        _pair(d, "ttfb_p50", "ttfb_p99"),
+        _pair(f, "ttfb_p50", "ttfb_p99"),
+        _diff(p, d, "ttfb_p50", "ttfb_p99"),
+        _diff(p, f, "ttfb_p50", "ttfb_p99"),
+        "+p50 <= 1",
+        p["ttfb_p50"] - d["ttfb_p50"] <= 1.0,
+    )
     return [done, gap, dur, ttfb, probe]
 
 
@@ -123,8 +223,18 @@ def rss_rows(results: dict) -> list[Row]:
         Row("RSS MB idle", "proxy", "", f"{idle:.1f}", "", "", "", "", "< 80", idle < 80),
         Row("RSS MB peak, load", "proxy", "", f"{results['rss|load']:.1f}", "", "", "", ""),
         Row("RSS MB peak, 1000 streams", "proxy", "", f"{results.get('rss|many', 0.0):.1f}", "", "", "", ""),
-        Row(f"RSS MB soak {soak_s:.0f} s", "proxy", "", f"{series[0]:.1f} -> {series[-1]:.1f}", "", "",
-            f"{growth * 100:+.1f}%", f"peak {results['rss|soak_peak']:.1f}", "growth < 10%", growth < 0.10),
+        Row(
+            f"RSS MB soak {soak_s:.0f} s",
+            "proxy",
+            "",
+            f"{series[0]:.1f} -> {series[-1]:.1f}",
+            "",
+            "",
+            f"{growth * 100:+.1f}%",
+            f"peak {results['rss|soak_peak']:.1f}",
+            "growth < 10%",
+            growth < 0.10,
+        ),
     ]
 
 
@@ -149,11 +259,24 @@ def table(results: dict) -> str:
 
 
 def machine() -> dict[str, str]:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in _read("/proc/cpuinfo").splitlines()
-                if ln.startswith("model name")), platform.processor() or "unknown")
-    mem = next((int(ln.split()[1]) for ln in _read("/proc/meminfo").splitlines() if ln.startswith("MemTotal")), 0)
-    info = {"CPU": cpu, "cores": str(os.cpu_count()), "RAM": f"{mem / 1024 / 1024:.1f} GiB",
-            "OS": platform.platform(), "Python": sys.version.split()[0]}
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in _read("/proc/cpuinfo").splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    mem = next(
+        (int(ln.split()[1]) for ln in _read("/proc/meminfo").splitlines() if ln.startswith("MemTotal")), 0
+    )
+    info = {
+        "CPU": cpu,
+        "cores": str(os.cpu_count()),
+        "RAM": f"{mem / 1024 / 1024:.1f} GiB",
+        "OS": platform.platform(),
+        "Python": sys.version.split()[0],
+    }
     for pkg in ("cliproxy", "aiohttp", "uvloop", "orjson"):
         try:
             info[pkg] = version(pkg)
@@ -198,25 +321,55 @@ and compares RSS after its first and its last 5 s segment.
 
 
 def targets(results: dict) -> list[str]:
-    return [f"- {r.metric}, {r.scenario}{' c=' + r.c if r.c else ''}: {r.proxy} (direct {r.direct or '-'}, "
-            f"added {r.added or '-'}, vs floor {r.vs_floor or '-'}); target {r.target}: "
-            f"**{'PASS' if r.ok else 'FAIL'}**" for r in rows(results) if r.ok is not None]
+    return [
+        f"- {r.metric}, {r.scenario}{' c=' + r.c if r.c else ''}: {r.proxy} (direct {r.direct or '-'}, "
+        f"added {r.added or '-'}, vs floor {r.vs_floor or '-'}); target {r.target}: "
+        f"**{'PASS' if r.ok else 'FAIL'}**"
+        for r in rows(results)
+        if r.ok is not None
+    ]
 
 
 def write(results: dict, tbl: str, command: str, started: float, used_wrk: bool) -> Path:
     info = machine()
     before, after = results.get("loadavg|before"), results.get("loadavg|after")
     if before and after:
-        info["load average (1/5/15 min)"] = (f"{'/'.join(f'{x:.1f}' for x in before)} at start, "
-                                             f"{'/'.join(f'{x:.1f}' for x in after)} at end "
-                                             "(above the core count: other work shared the CPUs)")
-    info["load generator"] = f"{wrk_version()} (non-stream) + bench/load.py (streams)" if used_wrk \
+        info["load average (1/5/15 min)"] = (
+            f"{'/'.join(f'{x:.1f}' for x in before)} at start, "
+            f"{'/'.join(f'{x:.1f}' for x in after)} at end "
+            "(above the core count: other work shared the CPUs)"
+        )
+    info["load generator"] = (
+        f"{wrk_version()} (non-stream) + bench/load.py (streams)"
+        if used_wrk
         else "bench/load.py (aiohttp) for everything"
-    lines = ["# cliproxy benchmark results", "",
-             f"Date: {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(started))}  ", f"Command: `{command}`", "",
-             "## Machine", "", *(f"- {k}: {v}" for k, v in info.items()), "",
-             "## Results", "", tbl, "", NOTES, "## Targets", "", *targets(results), "",
-             "<details><summary>raw results (JSON)</summary>", "", "```json",
-             json.dumps(results, indent=1, sort_keys=True, default=str), "```", "</details>", ""]
+    )
+    lines = [
+        "# cliproxy benchmark results",
+        "",
+        f"Date: {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(started))}  ",
+        f"Command: `{command}`",
+        "",
+        "## Machine",
+        "",
+        *(f"- {k}: {v}" for k, v in info.items()),
+        "",
+        "## Results",
+        "",
+        tbl,
+        "",
+        NOTES,
+        "## Targets",
+        "",
+        *targets(results),
+        "",
+        "<details><summary>raw results (JSON)</summary>",
+        "",
+        "```json",
+        json.dumps(results, indent=1, sort_keys=True, default=str),
+        "```",
+        "</details>",
+        "",
+    ]
     RESULTS.write_text("\n".join(lines))
     return RESULTS

@@ -83,13 +83,19 @@ def nonstream(p: Procs, s: Settings, results: dict) -> None:
                 results[f"{target}|{kind}|{c}"] = load.run(spec(proc.url, req, **timing), s.use_wrk)
         for sc in SCENARIOS:
             log(f"non-stream proxy {sc.name} c={c}")
-            results[f"proxy|{sc.name}|{c}"] = load.run(spec(p.proxy.url, sc.proxy_request(False), **timing),
-                                                       s.use_wrk)
+            results[f"proxy|{sc.name}|{c}"] = load.run(
+                spec(p.proxy.url, sc.proxy_request(False), **timing), s.use_wrk
+            )
 
 
 def streams(p: Procs, s: Settings, results: dict) -> None:
-    timing = {"concurrency": STREAM["concurrency"], "duration": s.duration, "warmup": s.warmup,
-              "stream": True, "min_events": STREAM["chunks"]}
+    timing = {
+        "concurrency": STREAM["concurrency"],
+        "duration": s.duration,
+        "warmup": s.warmup,
+        "stream": True,
+        "min_events": STREAM["chunks"],
+    }
     shape = (STREAM["chunks"], STREAM["delay_ms"])
     for kind in MODELS:
         req = stream_headers(upstream_request(kind, True), *shape)
@@ -105,18 +111,30 @@ def streams(p: Procs, s: Settings, results: dict) -> None:
 def many_streams(p: Procs, results: dict) -> None:
     """1,000 slow streams at once; a separate light client probes TTFB while they run."""
     sc = SCENARIOS[0]
-    extra = {"concurrency": MANY["concurrency"], "per_worker": 1, "stream": True, "ramp": MANY["ramp"],
-             "min_events": MANY["chunks"], "timeout": 120}
+    extra = {
+        "concurrency": MANY["concurrency"],
+        "per_worker": 1,
+        "stream": True,
+        "ramp": MANY["ramp"],
+        "min_events": MANY["chunks"],
+        "timeout": 120,
+    }
     probe = {"concurrency": 1, "duration": PROBE["duration"], "stream": True, "min_events": PROBE["chunks"]}
-    calls = (("direct", p.fake, sc.direct_request(True)), ("floor", p.floor, sc.direct_request(True)),
-             ("proxy", p.proxy, sc.proxy_request(True)))
+    calls = (
+        ("direct", p.fake, sc.direct_request(True)),
+        ("floor", p.floor, sc.direct_request(True)),
+        ("proxy", p.proxy, sc.proxy_request(True)),
+    )
     for target, proc, req in calls:
         log(f"{MANY['concurrency']} streams {target}")
         with RssSampler(p.proxy) as rss:
-            many = load.start_client(spec(proc.url, stream_headers(req, MANY["chunks"], MANY["delay_ms"]), **extra))
+            many = load.start_client(
+                spec(proc.url, stream_headers(req, MANY["chunks"], MANY["delay_ms"]), **extra)
+            )
             time.sleep(PROBE["after"])
-            results[f"probe|{target}"] = load.run_client(spec(proc.url, stream_headers(req, PROBE["chunks"], 0),
-                                                              **probe))
+            results[f"probe|{target}"] = load.run_client(
+                spec(proc.url, stream_headers(req, PROBE["chunks"], 0), **probe)
+            )
             results[f"many|{target}"] = load.finish(many)
         if target == "proxy":
             results["rss|many"] = rss.peak
@@ -166,14 +184,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-wrk", action="store_true", help="use the async client even when wrk is installed")
     ap.add_argument("--profile", metavar="SCENARIO", help="profile the proxy under load in one scenario")
     ap.add_argument("--profile-tool", choices=("py-spy", "pyinstrument"), default="py-spy")
-    ap.add_argument("--profile-format", choices=("speedscope", "flamegraph", "raw"), default="speedscope",
-                    help="py-spy output format (flamegraph is an SVG)")
+    ap.add_argument(
+        "--profile-format",
+        choices=("speedscope", "flamegraph", "raw"),
+        default="speedscope",
+        help="py-spy output format (flamegraph is an SVG)",
+    )
     ap.add_argument("--concurrency", type=int, default=16, help="profile mode: concurrent clients")
     ap.add_argument("--seconds", type=float, default=15.0, help="profile mode: load duration")
     ap.add_argument("--stream", action="store_true", help="profile mode: streaming requests")
     args = ap.parse_args(argv)
     if args.profile:
         import profiling
+
         return profiling.run(find(args.profile), args)
     soak_s = args.soak_seconds if args.soak_seconds is not None else (30.0 if args.quick else 600.0)
     settings = Settings(args.quick, soak_s, not args.no_wrk)

@@ -46,8 +46,11 @@ class Scenario:
 
     def proxy_request(self, stream: bool) -> Request:
         """The call a client makes to the proxy."""
-        return Request(CLIENT_PATHS[self.client], client_headers(self.client),
-                       client_body(self.client, MODELS[self.upstream][1], stream))
+        return Request(
+            CLIENT_PATHS[self.client],
+            client_headers(self.client),
+            client_body(self.client, MODELS[self.upstream][1], stream),
+        )
 
     def direct_request(self, stream: bool) -> Request:
         """The same generation asked of the fake directly, in the upstream's format."""
@@ -86,16 +89,30 @@ def client_headers(fmt: str) -> dict[str, str]:
 
 def client_body(fmt: str, model: str, stream: bool) -> bytes:
     if fmt == "openai":
-        body: dict = {"model": model, "max_tokens": 64, "stream": stream,
-                      "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": PROMPT}]}
+        body: dict = {
+            "model": model,
+            "max_tokens": 64,
+            "stream": stream,
+            "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": PROMPT}],
+        }
         if stream:
             body["stream_options"] = {"include_usage": True}
     elif fmt == "claude":
-        body = {"model": model, "max_tokens": 64, "system": SYSTEM, "stream": stream,
-                "messages": [{"role": "user", "content": PROMPT}]}
+        body = {
+            "model": model,
+            "max_tokens": 64,
+            "system": SYSTEM,
+            "stream": stream,
+            "messages": [{"role": "user", "content": PROMPT}],
+        }
     else:
-        body = {"model": model, "instructions": SYSTEM, "input": PROMPT, "max_output_tokens": 64,
-                "stream": stream}
+        body = {
+            "model": model,
+            "instructions": SYSTEM,
+            "input": PROMPT,
+            "max_output_tokens": 64,
+            "stream": stream,
+        }
     return orjson.dumps(body)
 
 
@@ -103,16 +120,23 @@ def upstream_request(kind: str, stream: bool) -> Request:
     model = MODELS[kind][0]
     if kind != "gemini":
         return Request(CLIENT_PATHS[kind], client_headers(kind), client_body(kind, model, stream))
-    body = {"contents": [{"role": "user", "parts": [{"text": PROMPT}]}],
-            "systemInstruction": {"parts": [{"text": SYSTEM}]}, "generationConfig": {"maxOutputTokens": 64}}
+    body = {
+        "contents": [{"role": "user", "parts": [{"text": PROMPT}]}],
+        "systemInstruction": {"parts": [{"text": SYSTEM}]},
+        "generationConfig": {"maxOutputTokens": 64},
+    }
     method = "streamGenerateContent?alt=sse" if stream else "generateContent"
-    return Request(f"/v1beta/models/{model}:{method}", {"Content-Type": "application/json"}, orjson.dumps(body))
+    return Request(
+        f"/v1beta/models/{model}:{method}", {"Content-Type": "application/json"}, orjson.dumps(body)
+    )
 
 
 def proxy_config(fake_url: str, port: int, auth_dir: str) -> str:
     """The proxy's config.yaml: every model routed to the fake; stream shape headers copied."""
     copy = '{"x-bench-chunks": "$x-bench-chunks", "x-bench-delay-ms": "$x-bench-delay-ms"}'
-    (gpt, gpt_alias), (claude, claude_alias), (gem, gem_alias) = (MODELS[k] for k in ("openai", "claude", "gemini"))
+    (gpt, gpt_alias), (claude, claude_alias), (gem, gem_alias) = (
+        MODELS[k] for k in ("openai", "claude", "gemini")
+    )
     return f"""host: "127.0.0.1"
 port: {port}
 auth-dir: "{auth_dir}"

@@ -27,26 +27,59 @@ CHUNKS = 1000
 
 def claude_code_request() -> dict:
     """A Claude-Code-shaped request of about 100 KB."""
-    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
-              "properties": {"command": {"type": "string", "description": "The command to run " * 4},
-                             "timeout": {"type": "number", "exclusiveMinimum": 0},
-                             "description": {"type": "string"}},
-              "required": ["command"], "additionalProperties": False}
-    tools = [{"name": f"Tool{i}", "description": "Does a thing. " * 40, "input_schema": schema} for i in range(24)]
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {
+            "command": {"type": "string", "description": "The command to run " * 4},
+            "timeout": {"type": "number", "exclusiveMinimum": 0},
+            "description": {"type": "string"},
+        },
+        "required": ["command"],
+        "additionalProperties": False,
+    }
+    tools = [
+        {"name": f"Tool{i}", "description": "Does a thing. " * 40, "input_schema": schema} for i in range(24)
+    ]
     messages: list[dict] = []
     for i in range(46):
         messages.append({"role": "user", "content": [{"type": "text", "text": f"Please do step {i}. " * 20}]})
-        messages.append({"role": "assistant", "content": [
-            {"type": "thinking", "thinking": "Reasoning about it. " * 10, "signature": "c2ln" * 40},
-            {"type": "text", "text": "Running it."},
-            {"type": "tool_use", "id": f"toolu_{i:04d}", "name": "Tool1", "input": {"command": f"echo {i}"}}]})
-        messages.append({"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": f"toolu_{i:04d}", "content": "output line\n" * 40}]})
+        messages.append(
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "Reasoning about it. " * 10, "signature": "c2ln" * 40},
+                    {"type": "text", "text": "Running it."},
+                    {
+                        "type": "tool_use",
+                        "id": f"toolu_{i:04d}",
+                        "name": "Tool1",
+                        "input": {"command": f"echo {i}"},
+                    },
+                ],
+            }
+        )
+        messages.append(
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": f"toolu_{i:04d}", "content": "output line\n" * 40}
+                ],
+            }
+        )
     messages.append({"role": "user", "content": "Now finish."})
-    return {"model": "claude-opus-5-5", "max_tokens": 32000, "stream": True,
-            "system": [{"type": "text", "text": "You are Claude Code. " * 200, "cache_control": {"type": "ephemeral"}}],
-            "messages": messages, "tools": tools, "thinking": {"type": "adaptive"},
-            "metadata": {"user_id": "u"}}
+    return {
+        "model": "claude-opus-5-5",
+        "max_tokens": 32000,
+        "stream": True,
+        "system": [
+            {"type": "text", "text": "You are Claude Code. " * 200, "cache_control": {"type": "ephemeral"}}
+        ],
+        "messages": messages,
+        "tools": tools,
+        "thinking": {"type": "adaptive"},
+        "metadata": {"user_id": "u"},
+    }
 
 
 def stream_bytes(fmt: Format) -> tuple[bytes, int]:
@@ -87,8 +120,11 @@ def bench_requests() -> tuple[int, list[tuple[str, float]]]:
     size = len(orjson.dumps(body))
     rows = []
     for src in FORMATS:
-        src_body = body if src is Format.CLAUDE else REG.adapter(src).build_request(
-            REG.adapter(Format.CLAUDE).parse_request(body))
+        src_body = (
+            body
+            if src is Format.CLAUDE
+            else REG.adapter(src).build_request(REG.adapter(Format.CLAUDE).parse_request(body))
+        )
         raw = orjson.dumps(src_body)
         for dst in [*FORMATS, Format.CODEX]:
             best = float("inf")

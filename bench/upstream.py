@@ -41,17 +41,28 @@ def _sse(obj: object, event: str | None = None) -> bytes:
 @lru_cache(maxsize=64)
 def openai_whole(model: str) -> bytes:
     message = {"role": "assistant", "content": TEXT * 20}
-    return orjson.dumps({"id": "chatcmpl-bench", "object": "chat.completion", "created": CREATED, "model": model,
-                         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                         "usage": USAGE_OPENAI})
+    return orjson.dumps(
+        {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": CREATED,
+            "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": USAGE_OPENAI,
+        }
+    )
 
 
 @lru_cache(maxsize=64)
 def openai_frames(model: str) -> tuple[bytes, bytes, bytes]:
     """(first chunk, each further chunk, closing frames)."""
     base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": CREATED, "model": model}
-    first = _sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": TEXT},
-                                       "finish_reason": None}]})
+    first = _sse(
+        {
+            **base,
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": TEXT}, "finish_reason": None}],
+        }
+    )
     more = _sse({**base, "choices": [{"index": 0, "delta": {"content": TEXT}, "finish_reason": None}]})
     end = _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
     end += _sse({**base, "choices": [], "usage": USAGE_OPENAI}) + b"data: [DONE]\n\n"
@@ -62,10 +73,16 @@ def openai_frames(model: str) -> tuple[bytes, bytes, bytes]:
 
 
 def _claude_message(model: str, text: str, out_tokens: int) -> dict:
-    return {"id": "msg_bench", "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": text}] if text else [],
-            "stop_reason": "end_turn" if text else None, "stop_sequence": None,
-            "usage": {"input_tokens": 12, "output_tokens": out_tokens}}
+    return {
+        "id": "msg_bench",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": text}] if text else [],
+        "stop_reason": "end_turn" if text else None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 12, "output_tokens": out_tokens},
+    }
 
 
 @lru_cache(maxsize=64)
@@ -76,13 +93,23 @@ def claude_whole(model: str) -> bytes:
 @lru_cache(maxsize=64)
 def claude_frames(model: str) -> tuple[bytes, bytes, bytes]:
     first = _sse({"type": "message_start", "message": _claude_message(model, "", 1)}, "message_start")
-    first += _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-                  "content_block_start")
-    delta = _sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": TEXT}},
-                 "content_block_delta")
+    first += _sse(
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        "content_block_start",
+    )
+    delta = _sse(
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": TEXT}},
+        "content_block_delta",
+    )
     end = _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
-    end += _sse({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                 "usage": {"output_tokens": 20}}, "message_delta")
+    end += _sse(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": 20},
+        },
+        "message_delta",
+    )
     end += _sse({"type": "message_stop"}, "message_stop")
     return first + delta, delta, end
 
@@ -203,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     DEFAULTS.update(chunks=args.chunks, delay_ms=args.delay_ms)
     import uvloop
+
     uvloop.run(serve(args.host, args.port))
 
 

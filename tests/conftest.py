@@ -17,10 +17,18 @@ from tests.fakes.fixtures import *  # noqa: F403
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fuzz", "tests/fuzz: hostile-input suite")
-    group.addoption("--fuzz-long", action="store_true", default=False,
-                    help="run the fuzz suite with ~50x more examples (manual runs)")
-    group.addoption("--fuzz-seed", type=int, default=None,
-                    help="seed the fuzz suite's hypothesis runs (default: derandomized, fixed)")
+    group.addoption(
+        "--fuzz-long",
+        action="store_true",
+        default=False,
+        help="run the fuzz suite with ~50x more examples (manual runs)",
+    )
+    group.addoption(
+        "--fuzz-seed",
+        type=int,
+        default=None,
+        help="seed the fuzz suite's hypothesis runs (default: derandomized, fixed)",
+    )
 
 
 class Proxy:

@@ -21,8 +21,14 @@ def _free_port() -> int:
 
 
 def _start(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cliproxy", *args], cwd=cwd, stderr=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+    return subprocess.Popen(
+        [sys.executable, "-m", "cliproxy", *args],
+        cwd=cwd,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def _wait_health(port: int, proc: subprocess.Popen, timeout: float = 15) -> dict:
@@ -49,7 +55,9 @@ def _stop(proc: subprocess.Popen) -> str:
 
 
 def test_version():
-    out = subprocess.run([sys.executable, "-m", "cliproxy", "--version"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "cliproxy", "--version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == f"cliproxy {__version__}"
 
 
@@ -68,13 +76,16 @@ def test_starts_on_defaults_when_config_is_missing(tmp_path):
 
 def test_serve_subcommand_with_config_env_and_debug(tmp_path):
     port = _free_port()
-    (tmp_path / "conf.yaml").write_text(f"port: {port}\nhost: 127.0.0.1\ndebug: true\napi-keys: [k1]\n"
-                                         f"auth-dir: {tmp_path / 'auths'}\n")
+    (tmp_path / "conf.yaml").write_text(
+        f"port: {port}\nhost: 127.0.0.1\ndebug: true\napi-keys: [k1]\nauth-dir: {tmp_path / 'auths'}\n"
+    )
     (tmp_path / ".env").write_text("CLIPROXY_TEST_MARKER=from-dotenv\n")
     proc = _start(["serve", "--config", "conf.yaml"], tmp_path)
     try:
         _wait_health(port, proc)
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions", data=b"{}", method="POST")
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/chat/completions", data=b"{}", method="POST"
+        )
         try:
             urllib.request.urlopen(req, timeout=2)
         except urllib.error.HTTPError as e:
@@ -87,12 +98,14 @@ def test_serve_subcommand_with_config_env_and_debug(tmp_path):
 
 def test_bad_config_exits_with_key_path(tmp_path):
     (tmp_path / "config.yaml").write_text("routing:\n  strategy: zigzag\n")
-    out = subprocess.run([sys.executable, "-m", "cliproxy"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "cliproxy"], cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
     assert out.returncode == 2
     assert "routing.strategy" in out.stderr
 
 
-CLI_PLUGIN = '''
+CLI_PLUGIN = """
 from cliproxy.plugins.api import *
 class Tool(Plugin, CommandLinePlugin):
     name = "tool"; version = "1"; author = "t"; github_repository = "https://example.com/t"
@@ -103,22 +116,34 @@ class Tool(Plugin, CommandLinePlugin):
                              auths=[AuthData(provider="claude", file_name="claude-tool.json",
                                              metadata={"access_token": "tok-" + value})])
 plugin = Tool()
-'''
+"""
 
 
 def test_command_line_plugin_flags(tmp_path):
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     (plugins / "tool.py").write_text(CLI_PLUGIN)
-    (tmp_path / "config.yaml").write_text(f"auth-dir: {tmp_path / 'auths'}\nplugins:\n  enabled: true\n"
-                                          f"  dir: {plugins}\n  configs:\n    tool:\n      enabled: true\n")
-    out = subprocess.run([sys.executable, "-m", "cliproxy", "--tool-login", "alice"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=60)
+    (tmp_path / "config.yaml").write_text(
+        f"auth-dir: {tmp_path / 'auths'}\nplugins:\n  enabled: true\n"
+        f"  dir: {plugins}\n  configs:\n    tool:\n      enabled: true\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "cliproxy", "--tool-login", "alice"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 3, out.stderr
     assert "hello alice" in out.stdout
     assert "Authentication saved to" in out.stdout
     saved = (tmp_path / "auths" / "claude-tool.json").read_text()
     assert '"tok-alice"' in saved and '"type": "claude"' in saved
-    bad = subprocess.run([sys.executable, "-m", "cliproxy", "--no-such-flag"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "cliproxy", "--no-such-flag"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "no-such-flag" in bad.stderr

@@ -9,8 +9,8 @@ from cliproxy.formats.sse import SSEDecoder, SSEEvent, frame, frame_data
 
 STREAM = (
     b": keep-alive\n\n"
-    b"event: message_start\ndata: {\"a\":1}\n\n"
-    b"data: {\"b\":2}\n\n"
+    b'event: message_start\ndata: {"a":1}\n\n'
+    b'data: {"b":2}\n\n'
     b"event: multi\ndata: line1\ndata: line2\nid: 7\nretry: 10\n\n"
     b"data:nospace\n\n"
     b"data: [DONE]\n\n"

@@ -23,8 +23,16 @@ from urllib.parse import urlsplit
 
 from cliproxy.errors import AccessError
 
-__all__ = ["EXAMPLE_API_KEYS", "AccessPolicy", "Principal", "Refusal", "extract_key", "is_loopback",
-           "is_loopback_ip", "open_proxy_refusal"]
+__all__ = [
+    "EXAMPLE_API_KEYS",
+    "AccessPolicy",
+    "Principal",
+    "Refusal",
+    "extract_key",
+    "is_loopback",
+    "is_loopback_ip",
+    "open_proxy_refusal",
+]
 
 EXAMPLE_API_KEYS = frozenset({"your-api-key-1", "your-api-key-2", "your-api-key-3"})
 
@@ -144,22 +152,42 @@ def _hostname(authority_or_url: str) -> str | None:
 _OPEN = "this proxy has no api-keys configured"
 
 
-def open_proxy_refusal(peer: str | None, origin: str | None, host: str | None, *,
-                       allow_remote: bool) -> Refusal | None:
+def open_proxy_refusal(
+    peer: str | None, origin: str | None, host: str | None, *, allow_remote: bool
+) -> Refusal | None:
     """``None`` when an open proxy may serve a request from socket address ``peer`` with
     these ``Origin`` and ``Host`` headers; else why not. Never looks at X-Forwarded-For."""
     if not allow_remote and not is_loopback_ip(peer):
-        return Refusal(401, "remote_access_refused", (
-            f"{_OPEN}, so it serves clients on its own machine only (this request came from {peer}). "
-            "Add api-keys to the config and send one, or set allow-unauthenticated-remote: true "
-            "to let anyone who can reach the proxy use it."))
+        return Refusal(
+            401,
+            "remote_access_refused",
+            (
+                f"{_OPEN}, so it serves clients on its own machine only (this request came from {peer}). "
+                "Add api-keys to the config and send one, or set allow-unauthenticated-remote: true "
+                "to let anyone who can reach the proxy use it."
+            ),
+        )
     if origin is not None and not is_loopback(_hostname(origin)):
-        return Refusal(403, "cross_origin_refused", (
-            f"{_OPEN}, so web pages may call it only from localhost; a page at {origin} may not. "
-            "Add api-keys to the config (the page must then send one) to allow it."))
-    if host is not None and (origin is not None or not allow_remote) and not is_loopback(_hostname("//" + host)):
-        return Refusal(403, "host_refused", (
-            f"{_OPEN} and the Host header {host!r} is not a loopback name: refused, as a page "
-            "rebinding its own name to this machine would send it. Reach the proxy as localhost "
-            "or 127.0.0.1, or add api-keys to the config."))
+        return Refusal(
+            403,
+            "cross_origin_refused",
+            (
+                f"{_OPEN}, so web pages may call it only from localhost; a page at {origin} may not. "
+                "Add api-keys to the config (the page must then send one) to allow it."
+            ),
+        )
+    if (
+        host is not None
+        and (origin is not None or not allow_remote)
+        and not is_loopback(_hostname("//" + host))
+    ):
+        return Refusal(
+            403,
+            "host_refused",
+            (
+                f"{_OPEN} and the Host header {host!r} is not a loopback name: refused, as a page "
+                "rebinding its own name to this machine would send it. Reach the proxy as localhost "
+                "or 127.0.0.1, or add api-keys to the config."
+            ),
+        )
     return None

@@ -1,7 +1,7 @@
 """The ``cliproxy`` command.
 
-    cliproxy [serve] [--config PATH] [--host HOST] [--port PORT]
-    cliproxy --version
+cliproxy [serve] [--config PATH] [--host HOST] [--port PORT]
+cliproxy --version
 """
 
 from __future__ import annotations
@@ -31,13 +31,17 @@ DEFAULT_CONFIG = "config.yaml"
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cliproxy",
-        description="An LLM API proxy: any client, any upstream, pools of credentials (CLIProxyAPI-compatible).")
+        description="An LLM API proxy: any client, any upstream, pools of credentials (CLIProxyAPI-compatible).",
+    )
     p.add_argument("--version", action="version", version=f"cliproxy {__version__}")
     sub = p.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the proxy (the default command)")
     for target in (p, serve):
-        target.add_argument("--config", default=argparse.SUPPRESS,
-                            help=f"config file (default ./{DEFAULT_CONFIG}; built-in defaults when missing)")
+        target.add_argument(
+            "--config",
+            default=argparse.SUPPRESS,
+            help=f"config file (default ./{DEFAULT_CONFIG}; built-in defaults when missing)",
+        )
         target.add_argument("--host", default=argparse.SUPPRESS, help="listen address (overrides the config)")
         target.add_argument("--port", type=int, default=argparse.SUPPRESS, help="listen port (default 8317)")
     return p
@@ -45,8 +49,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def setup_logging(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s",
-                                           "%Y-%m-%d %H:%M:%S"))
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
@@ -56,7 +61,11 @@ def setup_logging(debug: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = _parser()
-    known = {opt for action in parser._actions for opt in action.option_strings} | {"--config", "--host", "--port"}
+    known = {opt for action in parser._actions for opt in action.option_strings} | {
+        "--config",
+        "--host",
+        "--port",
+    }
     unknown = [a for a in argv if a.startswith("--") and a.split("=", 1)[0] not in known]
     if unknown:  # perhaps flags of command-line plugins
         return _plugin_command(parser, argv, unknown, _config_arg(argv))
@@ -74,7 +83,9 @@ def _config_arg(argv: list[str]) -> Path:
     return Path(DEFAULT_CONFIG)
 
 
-def _plugin_command(parser: argparse.ArgumentParser, argv: list[str], unknown: list[str], config_path: Path) -> int:
+def _plugin_command(
+    parser: argparse.ArgumentParser, argv: list[str], unknown: list[str], config_path: Path
+) -> int:
     from cliproxy.config import load_dotenv_file, load_or_default
     from cliproxy.errors import ConfigError
 
@@ -90,8 +101,9 @@ def _plugin_command(parser: argparse.ArgumentParser, argv: list[str], unknown: l
     return asyncio.run(_run_plugin_command(parser, argv, config, config_path))
 
 
-async def _run_plugin_command(parser: argparse.ArgumentParser, argv: list[str], config: Config,
-                              config_path: Path) -> int:
+async def _run_plugin_command(
+    parser: argparse.ArgumentParser, argv: list[str], config: Config, config_path: Path
+) -> int:
     from cliproxy.plugins.callbacks import Callbacks
     from cliproxy.plugins.commandline import add_to_parser, collect_flags, run_triggered
     from cliproxy.service import Service
@@ -128,8 +140,11 @@ def serve(config_path: Path, host: str | None, port: int | None) -> int:
     setup_logging(config.debug)
     log.debug("debug logging is on")
     if not existed:
-        log.warning("no config file at %s: running on built-in defaults. Put your config there "
-                    "(see README.md), or pass --config PATH.", config_path.resolve())
+        log.warning(
+            "no config file at %s: running on built-in defaults. Put your config there "
+            "(see README.md), or pass --config PATH.",
+            config_path.resolve(),
+        )
     bind_host = host if host is not None else config.host
     bind_port = port if port is not None else config.port
     try:
@@ -143,6 +158,7 @@ def serve(config_path: Path, host: str | None, port: int | None) -> int:
 def _run(config: Config, config_path: Path | None, host: str, port: int) -> None:
     try:
         import uvloop
+
         loop_factory = uvloop.new_event_loop
     except ImportError:  # pragma: no cover - Windows
         loop_factory = None
@@ -162,8 +178,14 @@ async def _serve(config: Config, config_path: Path | None, host: str, port: int)
 
     service = Service(config, config_path)
     listener = await listen(service, host, port)
-    log.info("cliproxy %s listening on http://%s:%d%s (pid %d)", __version__, _shown(host), listener.port,
-             "" if host else " (every interface)", os.getpid())
+    log.info(
+        "cliproxy %s listening on http://%s:%d%s (pid %d)",
+        __version__,
+        _shown(host),
+        listener.port,
+        "" if host else " (every interface)",
+        os.getpid(),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -66,8 +66,9 @@ class RequestError(CliproxyError):
 
     status = 400
 
-    def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
-                 status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, param: str | None = None, code: str | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message, status=status)
         self.param = param
         if code is not None:
@@ -117,9 +118,11 @@ class ConfigFileMissingError(CliproxyError):
     code = "config_file_missing"
 
     def __init__(self, file: str) -> None:
-        super().__init__(f"the config file {file} is gone (deleted while the proxy runs); nothing was "
-                         "changed. Restore the file, or send the whole file with PUT "
-                         "/v0/management/config.yaml, which recreates it")
+        super().__init__(
+            f"the config file {file} is gone (deleted while the proxy runs); nothing was "
+            "changed. Restore the file, or send the whole file with PUT "
+            "/v0/management/config.yaml, which recreates it"
+        )
         self.file = file
 
 
@@ -131,9 +134,16 @@ class UpstreamError(CliproxyError):
     come back; ``credential_id`` names the credential that got the error.
     """
 
-    def __init__(self, message: str, *, status: int = 502, body: bytes | None = None,
-                 retry_after: float | None = None, headers: Mapping[str, str] | None = None,
-                 credential_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 502,
+        body: bytes | None = None,
+        retry_after: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        credential_id: str | None = None,
+    ) -> None:
         super().__init__(message, status=status)
         self.body = body
         self.retry_after = retry_after
@@ -150,7 +160,9 @@ class CooldownError(UpstreamError):
         secs = max(1, int(reset_seconds + 0.999))
         super().__init__(
             f"All credentials for model {clip(model)} are cooling down; retry after {secs}s",
-            status=429, retry_after=secs)
+            status=429,
+            retry_after=secs,
+        )
         self.model = model
         self.reset_seconds = secs
         self.provider = provider

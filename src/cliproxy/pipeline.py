@@ -105,8 +105,18 @@ class StreamReply:
 
 
 class Pipeline:
-    def __init__(self, *, pool: Pool, models: Any, providers: Any, http: HttpClient, translations: Registry,
-                 config: Any, refresher: Any = None, plugins: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        pool: Pool,
+        models: Any,
+        providers: Any,
+        http: HttpClient,
+        translations: Registry,
+        config: Any,
+        refresher: Any = None,
+        plugins: Any = None,
+    ) -> None:
         self.pool = pool
         self.models = models
         self.providers = providers
@@ -127,6 +137,7 @@ class Pipeline:
         host = self.plugins
         if host is not None and host.snapshot:
             from cliproxy.plugins import flow
+
             return await flow.run(self, host, call, model)
         return await self.execute(call, self.models.resolve(model))
 
@@ -157,13 +168,21 @@ class Pipeline:
         await asyncio.sleep(wait + jitter)
         return True
 
-    async def _round(self, call: Call, route: Any, tried: set[str], session_key: str | None) -> Reply | StreamReply:
+    async def _round(
+        self, call: Call, route: Any, tried: set[str], session_key: str | None
+    ) -> Reply | StreamReply:
         max_creds = int(self.config.max_retry_credentials or 0)
         last: UpstreamError | None = None
         while not max_creds or len(tried) < max_creds:
             try:
-                cred = await self.pool.pick(route.model, route.providers, tried, session_key=session_key,
-                                            supports=route.supports, scheduler=self._scheduler(call, route))
+                cred = await self.pool.pick(
+                    route.model,
+                    route.providers,
+                    tried,
+                    session_key=session_key,
+                    supports=route.supports,
+                    scheduler=self._scheduler(call, route),
+                )
             except (CooldownError, NoCredentialError):
                 if last is None:
                     raise
@@ -197,8 +216,9 @@ class Pipeline:
                         continue  # the same credential, once more, with a fresh token
                     except CliproxyError as exc:
                         log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc)
-                decision = await self.pool.mark_failure(cred, route.model, err.status, retry_after=err.retry_after,
-                                                        body=err.body or b"")
+                decision = await self.pool.mark_failure(
+                    cred, route.model, err.status, retry_after=err.retry_after, body=err.body or b""
+                )
                 _log_failure(cred, provider, route.model, err, decision.reason or decision.kind)
                 if err.status in REQUEST_FAULTS or decision.request_fault or decision.stop:
                     raise _Final(err) from err
@@ -210,8 +230,9 @@ class Pipeline:
 
     # ------------------------------------------------------------------ one attempt
 
-    async def _attempt(self, call: Call, route: Any, cred: Credential, provider: Provider,
-                       model: str) -> Reply | StreamReply:
+    async def _attempt(
+        self, call: Call, route: Any, cred: Credential, provider: Provider, model: str
+    ) -> Reply | StreamReply:
         if call.action == "count" and not provider.counts_upstream:
             return self._local_count(call, cred)
         up_fmt = provider.upstream_format(call.format)
@@ -225,22 +246,41 @@ class Pipeline:
         if self.plugins is not None and call.action == "generate":
             body = await self._plugin_request(call, route, up_fmt, model, body)
         if self.shaper is not None and call.action == "generate":
-            self.shaper.shape(body, client=call.format, client_body=call.body, route_model=route.model,
-                              requested=route.requested, suffix=route.suffix, provider=provider.key,
-                              upstream=up_fmt, model=model, headers=call.headers)
+            self.shaper.shape(
+                body,
+                client=call.format,
+                client_body=call.body,
+                route_model=route.model,
+                requested=route.requested,
+                suffix=route.suffix,
+                provider=provider.key,
+                upstream=up_fmt,
+                model=model,
+                headers=call.headers,
+            )
         upstream_stream = (call.stream or provider.always_stream) and call.action == "generate"
         extra = {"fmt": up_fmt} if provider.format_dependent else {}
-        upreq = provider.build(cred, body, model=model, stream=upstream_stream, client_headers=call.headers,
-                               action=call.action, **extra)
+        upreq = provider.build(
+            cred,
+            body,
+            model=model,
+            stream=upstream_stream,
+            client_headers=call.headers,
+            action=call.action,
+            **extra,
+        )
         proxy = proxy_key(cred.proxy_url, getattr(self.config, "proxy_url", ""))
         prepare = getattr(provider, "prepare", None)
         if prepare is not None:
             upreq.headers.update(await prepare(cred, self.http, proxy=proxy))
         trace = call.trace
         if trace is not None:  # request log: this upstream attempt
-            trace.upstream_request(upreq.method, upreq.url, upreq.headers, upreq.body, cred, provider.key, model)
-        resp = await self.http.request(upreq.method, upreq.url, headers=upreq.headers, body=upreq.body,
-                                       proxy=proxy)
+            trace.upstream_request(
+                upreq.method, upreq.url, upreq.headers, upreq.body, cred, provider.key, model
+            )
+        resp = await self.http.request(
+            upreq.method, upreq.url, headers=upreq.headers, body=upreq.body, proxy=proxy
+        )
         if trace is not None:
             trace.upstream_response(resp.status, resp.headers)
         if resp.status >= 400:
@@ -257,11 +297,22 @@ class Pipeline:
             chunks = trace.upstream_chunks(chunks)
         if call.stream:
             return await self._open_stream(call, route, cred, up_fmt, req_ir, resp, chunks)
-        return await self._whole_reply(call, route, cred, up_fmt, req_ir, resp, chunks, provider, upreq.stream)
+        return await self._whole_reply(
+            call, route, cred, up_fmt, req_ir, resp, chunks, provider, upreq.stream
+        )
 
-    async def _whole_reply(self, call: Call, route: Any, cred: Credential, up_fmt: Format,
-                           req_ir: ir.Request | None, resp: aiohttp.ClientResponse, chunks: AsyncIterator[bytes],
-                           provider: Provider, streamed: bool) -> Reply:
+    async def _whole_reply(
+        self,
+        call: Call,
+        route: Any,
+        cred: Credential,
+        up_fmt: Format,
+        req_ir: ir.Request | None,
+        resp: aiohttp.ClientResponse,
+        chunks: AsyncIterator[bytes],
+        provider: Provider,
+        streamed: bool,
+    ) -> Reply:
         alias = route.response_model(cred) if route.force_mapping(cred) else None
         try:
             if streamed:  # the upstream only streams: collect it into one response
@@ -271,10 +322,12 @@ class Pipeline:
                     collector.feed(decoder.decode(chunk))
                 collector.feed(decoder.flush())
                 if collector.error is not None:
-                    raise UpstreamError(collector.error.message, status=collector.error.status or 502,
-                                        credential_id=cred.id)
+                    raise UpstreamError(
+                        collector.error.message, status=collector.error.status or 502, credential_id=cred.id
+                    )
                 out = self.translations.adapter(call.format).build_response(
-                    collector.response(alias), call.client_ir(self.translations))
+                    collector.response(alias), call.client_ir(self.translations)
+                )
                 body = _dumps(out)
             else:
                 data = await resp.read()
@@ -283,7 +336,9 @@ class Pipeline:
                 if (unwrap := getattr(provider, "unwrap_body", None)) is not None:
                     data = _dumps(unwrap(_loads(data)))
                 if self.plugins is not None:
-                    data = await self._plugin_response(call, up_fmt, route.model, "response_before_translator", data)
+                    data = await self._plugin_response(
+                        call, up_fmt, route.model, "response_before_translator", data
+                    )
                 if up_fmt == call.format and alias is None:
                     body = _json_object(data)
                 else:
@@ -292,8 +347,11 @@ class Pipeline:
                         parsed["model"] = alias
                         body = _dumps(parsed)
                     else:
-                        body = _dumps(self.translations.translate_response(
-                            up_fmt, call.format, parsed, call.client_ir(self.translations), model=alias))
+                        body = _dumps(
+                            self.translations.translate_response(
+                                up_fmt, call.format, parsed, call.client_ir(self.translations), model=alias
+                            )
+                        )
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise network_error(exc, "while sending the response") from exc
         finally:
@@ -303,8 +361,9 @@ class Pipeline:
             body = await self._plugin_response(call, up_fmt, route.model, "response_after_translator", body)
         return Reply(200, body, {"Content-Type": "application/json"}, cred)
 
-    async def _count_reply(self, call: Call, up_fmt: Format, resp: aiohttp.ClientResponse, cred: Credential,
-                           route: Any) -> Reply:
+    async def _count_reply(
+        self, call: Call, up_fmt: Format, resp: aiohttp.ClientResponse, cred: Credential, route: Any
+    ) -> Reply:
         data = _loads(await read_body(resp))
         await self.pool.mark_success(cred, route.model)
         if up_fmt == call.format:
@@ -322,9 +381,16 @@ class Pipeline:
 
     # ------------------------------------------------------------------ streams
 
-    async def _open_stream(self, call: Call, route: Any, cred: Credential, up_fmt: Format,
-                           req_ir: ir.Request | None, resp: aiohttp.ClientResponse,
-                           chunks: AsyncIterator[bytes]) -> StreamReply:
+    async def _open_stream(
+        self,
+        call: Call,
+        route: Any,
+        cred: Credential,
+        up_fmt: Format,
+        req_ir: ir.Request | None,
+        resp: aiohttp.ClientResponse,
+        chunks: AsyncIterator[bytes],
+    ) -> StreamReply:
         """Read until the first content, so an early failure can still fail over."""
         alias = route.response_model(cred) if route.force_mapping(cred) else None
         tr: StreamTranslator | Passthrough
@@ -334,8 +400,9 @@ class Pipeline:
             adapter = self.translations.adapter(up_fmt)
             tr = Passthrough(adapter.stream_decoder(None), adapter.usage_sniffer())
         else:
-            tr = self.translations.stream_translator(up_fmt, call.format, call.client_ir(self.translations),
-                                                     model=alias)
+            tr = self.translations.stream_translator(
+                up_fmt, call.format, call.client_ir(self.translations), model=alias
+            )
             if req_ir is not None:
                 tr._decoder.request = req_ir  # restore names against what the upstream was sent
         pending: list[bytes] = []
@@ -355,16 +422,24 @@ class Pipeline:
         if tr.early_error is not None or not tr.started:
             resp.release()
             err = tr.early_error
-            raise UpstreamError(err.message if err else "upstream stream ended before any content",
-                                status=(err.status if err else 502) or 502, credential_id=cred.id)
+            raise UpstreamError(
+                err.message if err else "upstream stream ended before any content",
+                status=(err.status if err else 502) or 502,
+                credential_id=cred.id,
+            )
         await self.pool.mark_success(cred, route.model)
         headers = dict(SSE_HEADERS)
         if call.format is Format.GEMINI and call.alt != "sse":
             headers["Content-Type"] = "application/json"
         return StreamReply(headers, b"".join(pending), self._rest(call, tr, chunks, resp), cred)
 
-    async def _rest(self, call: Call, tr: StreamTranslator | Passthrough, chunks: AsyncIterator[bytes],
-                    resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    async def _rest(
+        self,
+        call: Call,
+        tr: StreamTranslator | Passthrough,
+        chunks: AsyncIterator[bytes],
+        resp: aiohttp.ClientResponse,
+    ) -> AsyncIterator[bytes]:
         try:
             while not tr.ended:  # once an error event went out (or must), stop reading the upstream
                 try:
@@ -408,6 +483,7 @@ class Pipeline:
         """A model served by a plugin's executor, picked like any credential."""
         from cliproxy.plugins.callbacks import ScopeContext
         from cliproxy.plugins.executor import run_executor
+
         host = self.plugins
         rec = host.get(cred.attributes["plugin"]) if host is not None else None
         if rec is None:
@@ -419,11 +495,14 @@ class Pipeline:
                 result = await run_executor(self, host, rec, call, scope, model=model, cred=cred)
             except UpstreamError as err:
                 from cliproxy.plugins.models import refresh_plugin_auth
+
                 if err.status != 401 or not await refresh_plugin_auth(host, cred, self.config):
                     raise
                 result = await run_executor(self, host, rec, call, scope, model=model, cred=cred)  # once more
         except UpstreamError as err:
-            decision = await self.pool.mark_failure(cred, route.model, err.status, retry_after=err.retry_after)
+            decision = await self.pool.mark_failure(
+                cred, route.model, err.status, retry_after=err.retry_after
+            )
             if err.status in REQUEST_FAULTS or decision.request_fault or decision.stop:
                 raise _Final(err) from err
             raise
@@ -439,31 +518,56 @@ class Pipeline:
 
         async def choose(candidates: Any) -> Any:
             providers = list(route.providers)
-            return await rules.pick_auth(host, candidates, provider=providers[0] if len(providers) == 1 else "",
-                                         providers=providers, model=route.model, stream=call.stream,
-                                         headers=call.headers)
+            return await rules.pick_auth(
+                host,
+                candidates,
+                provider=providers[0] if len(providers) == 1 else "",
+                providers=providers,
+                model=route.model,
+                stream=call.stream,
+                headers=call.headers,
+            )
+
         return choose
 
-    async def _plugin_request(self, call: Call, route: Any, up_fmt: Format, model: str,
-                              body: dict[str, Any]) -> dict[str, Any]:
+    async def _plugin_request(
+        self, call: Call, route: Any, up_fmt: Format, model: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
         """After-auth interceptors and request normalizers on the upstream body."""
         host = self.plugins
         from cliproxy.plugins import abi, rules
+
         raw = orjson.dumps(body)
         changed = False
         if host.any("request_interceptor", call.skip):
             state = await rules.intercept(
-                host, abi.REQUEST_INTERCEPT_AFTER, request_id=call.request_id, source_format=call.format.value,
-                to_format=up_fmt.value, model=route.model, requested_model=call.model, stream=call.stream,
-                headers=call.headers, body=raw, skip=call.skip, scope=call.scope)
+                host,
+                abi.REQUEST_INTERCEPT_AFTER,
+                request_id=call.request_id,
+                source_format=call.format.value,
+                to_format=up_fmt.value,
+                model=route.model,
+                requested_model=call.model,
+                stream=call.stream,
+                headers=call.headers,
+                body=raw,
+                skip=call.skip,
+                scope=call.scope,
+            )
             if state.terminated is not None:
                 raise _Terminated(state.terminated)
             if state.changed:
                 call.headers = state.headers
                 raw, changed = state.body, True
         if host.any("request_normalizer"):
-            new = await rules.normalize_request(host, from_format=call.format.value, to_format=up_fmt.value,
-                                                model=model, stream=call.stream, body=raw)
+            new = await rules.normalize_request(
+                host,
+                from_format=call.format.value,
+                to_format=up_fmt.value,
+                model=model,
+                stream=call.stream,
+                body=raw,
+            )
             changed = changed or new is not raw
             raw = new
         return _loads(raw) if changed else body
@@ -473,11 +577,24 @@ class Pipeline:
         if host is None or not host.any(flag):
             return body
         from cliproxy.plugins import abi, rules
-        method = abi.RESPONSE_NORMALIZE_BEFORE if flag == "response_before_translator" else \
-            abi.RESPONSE_NORMALIZE_AFTER
-        return await rules.normalize_response(host, flag, method, from_format=up_fmt.value,
-                                              to_format=call.format.value, model=model, stream=call.stream,
-                                              original=orjson.dumps(call.body), translated=b"", body=body)
+
+        method = (
+            abi.RESPONSE_NORMALIZE_BEFORE
+            if flag == "response_before_translator"
+            else abi.RESPONSE_NORMALIZE_AFTER
+        )
+        return await rules.normalize_response(
+            host,
+            flag,
+            method,
+            from_format=up_fmt.value,
+            to_format=call.format.value,
+            model=model,
+            stream=call.stream,
+            original=orjson.dumps(call.body),
+            translated=b"",
+            body=body,
+        )
 
     # ------------------------------------------------------------------ helpers
 
@@ -485,6 +602,7 @@ class Pipeline:
         if not self.pool.session_affinity:
             return None
         from cliproxy.credentials.session import extract_session_key
+
         return extract_session_key(call.headers, call.body)
 
 
@@ -523,8 +641,14 @@ class _Final(UpstreamError):
     """An upstream error that must go to the client at once (a request fault)."""
 
     def __init__(self, err: UpstreamError) -> None:
-        super().__init__(err.message, status=err.status, body=err.body, retry_after=err.retry_after,
-                         headers=err.headers, credential_id=err.credential_id)
+        super().__init__(
+            err.message,
+            status=err.status,
+            body=err.body,
+            retry_after=err.retry_after,
+            headers=err.headers,
+            credential_id=err.credential_id,
+        )
 
 
 def _json_object(data: bytes) -> bytes:
@@ -544,8 +668,15 @@ def _log_failure(cred: Credential, provider: Provider, model: str, err: Upstream
     if isinstance(err, UpstreamNetworkError):
         log.warning("upstream %s (%s) failed for %s: %s (%s)", who, provider.key, model, err.detail, why)
     elif err.status >= 500 and err.body and not err.body.lstrip().startswith((b"{", b"[")):
-        log.warning("upstream %s (%s) answered %d for %s with a non-JSON body: %r (%s)", who, provider.key,
-                    err.status, model, err.body[:300], why)
+        log.warning(
+            "upstream %s (%s) answered %d for %s with a non-JSON body: %r (%s)",
+            who,
+            provider.key,
+            err.status,
+            model,
+            err.body[:300],
+            why,
+        )
     else:
         log.info("upstream %s answered %d for %s (%s)", who, err.status, model, why)
 

@@ -58,8 +58,15 @@ _LISTENER_KEYS: tuple[tuple[str, Callable[[Config], object]], ...] = (
 
 
 class Service:
-    def __init__(self, config: Config, config_path: Path | None = None, *, watch: bool = True,
-                 poll_interval: float | None = None, token_urls: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        config_path: Path | None = None,
+        *,
+        watch: bool = True,
+        poll_interval: float | None = None,
+        token_urls: dict[str, str] | None = None,
+    ) -> None:
         from cliproxy.models.catalog import Catalog
         from cliproxy.models.registry import ModelRegistry
         from cliproxy.providers import registry as providers
@@ -79,8 +86,14 @@ class Service:
         self.models = ModelRegistry(Catalog.load())
         self.providers = providers
         self.refresher: Any = None
-        self.pipeline = Pipeline(pool=self.pool, models=self.models, providers=providers, http=self.http,
-                                 translations=default_registry(), config=config)
+        self.pipeline = Pipeline(
+            pool=self.pool,
+            models=self.models,
+            providers=providers,
+            http=self.http,
+            translations=default_registry(),
+            config=config,
+        )
         self._token_urls = token_urls
         self.pipeline.shaper = Shaper(self.models, config.payload)
         self.plugins = PluginHost()
@@ -108,8 +121,14 @@ class Service:
         if self._watch and self.config_path is not None:
             kwargs = {} if self._poll_interval is None else {"poll_interval": self._poll_interval}
             self._watcher = ConfigWatcher(
-                self.config_path, self.auth_dir, on_config=self._on_config, on_auth=self._on_auth,
-                on_error=self._on_error, config=self.config, **kwargs)
+                self.config_path,
+                self.auth_dir,
+                on_config=self._on_config,
+                on_auth=self._on_auth,
+                on_error=self._on_error,
+                config=self.config,
+                **kwargs,
+            )
             await self._watcher.start()
             self._unlisten = add_write_listener(self._watcher.note_auth_written)
 
@@ -132,8 +151,9 @@ class Service:
             from cliproxy.credentials.refresh import Refresher
         except ImportError:  # pragma: no cover - refresh not built
             return
-        self.refresher = Refresher(self.pool, self.http, token_urls=self._token_urls,
-                                   global_proxy=self.config.proxy_url or "")
+        self.refresher = Refresher(
+            self.pool, self.http, token_urls=self._token_urls, global_proxy=self.config.proxy_url or ""
+        )
         self.pipeline.refresher = self.refresher
         self.refresher.start()
 
@@ -144,6 +164,7 @@ class Service:
     def handlers(self) -> dict[tuple[str, str], Handler]:
         """Route handlers the service provides; routes without one answer 501."""
         from cliproxy.server.handlers import generation_handlers
+
         return generation_handlers()
 
     async def _apply_plugins(self) -> None:
@@ -173,8 +194,9 @@ class Service:
                 return self.access.check(headers, query)
             except AccessError as exc:
                 failure = exc
-        principal = await authenticate(self.plugins, self.frontend, method=method, path=path, headers=headers,
-                                       query=query, body=body)
+        principal = await authenticate(
+            self.plugins, self.frontend, method=method, path=path, headers=headers, query=query, body=body
+        )
         if principal is not None:
             return Principal(principal, "plugin")
         raise failure or AccessError("Invalid API key" if extract_key(headers, query) else "Missing API key")
@@ -275,7 +297,9 @@ class Service:
             log.warning("host/port changed in the config; that takes effect after a restart")
         restart = [key for key, get in _LISTENER_KEYS if get(config) != get(old)]
         if restart:
-            log.warning("%s changed in the config; the listener takes that after a restart", ", ".join(restart))
+            log.warning(
+                "%s changed in the config; the listener takes that after a restart", ", ".join(restart)
+            )
         self.config = config
         self.access = AccessPolicy(config.api_keys)
         self.pool.apply_config(config)
@@ -297,15 +321,22 @@ class Service:
     def _apply_upstream_timeouts(self, config: Config) -> None:
         """``timeouts.upstream-*`` on the shared client (pipeline, token refresh, prepare)."""
         t = config.timeouts
-        self.http.set_timeouts(connect=t.seconds("upstream_connect"), first_byte=t.seconds("upstream_first_byte"),
-                               idle=t.seconds("upstream_idle"))
+        self.http.set_timeouts(
+            connect=t.seconds("upstream_connect"),
+            first_byte=t.seconds("upstream_first_byte"),
+            idle=t.seconds("upstream_idle"),
+        )
 
     async def _on_config(self, config: Config) -> None:
         self.apply(config)
         await self._apply_plugins()
 
     async def _on_auth(self, changes: AuthChanges) -> None:
-        for kind, paths in (("added", changes.added), ("changed", changes.changed), ("removed", changes.removed)):
+        for kind, paths in (
+            ("added", changes.added),
+            ("changed", changes.changed),
+            ("removed", changes.removed),
+        ):
             for path in paths:
                 log.info("auth file %s: %s", kind, path.name)
         self._load_credentials(bind=False)
@@ -319,11 +350,15 @@ class Service:
 
     def _announce_access(self) -> None:
         if self.access.safe_mode:
-            log.warning("api-keys still holds the example keys %s: proxy routes answer 403 until "
-                        "you replace them", ", ".join(self.access.example_keys))
+            log.warning(
+                "api-keys still holds the example keys %s: proxy routes answer 403 until you replace them",
+                ", ".join(self.access.example_keys),
+            )
         elif self.access.open and not self.config.allow_unauthenticated_remote:
-            log.warning("api-keys is empty: only clients on this machine (loopback) may use the proxy; "
-                        "others get 401. Add api-keys to your config to require a key.")
+            log.warning(
+                "api-keys is empty: only clients on this machine (loopback) may use the proxy; "
+                "others get 401. Add api-keys to your config to require a key."
+            )
         self._announce_remote()
 
     def _announce_remote(self) -> None:
@@ -331,7 +366,9 @@ class Service:
         if not self.config.allow_unauthenticated_remote:
             return
         if self.access.open:
-            log.warning("allow-unauthenticated-remote is on and api-keys is empty: ANYONE who can reach "
-                        "the proxy can spend your credentials. Add api-keys to your config to require a key.")
+            log.warning(
+                "allow-unauthenticated-remote is on and api-keys is empty: ANYONE who can reach "
+                "the proxy can spend your credentials. Add api-keys to your config to require a key."
+            )
         else:
             log.warning("allow-unauthenticated-remote is on; it has no effect while api-keys are set")

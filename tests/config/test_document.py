@@ -39,7 +39,9 @@ def test_edit_changes_only_the_edited_line(full_yaml):
     doc.set("routing.strategy", "round-robin")
     before, after = full_yaml.splitlines(), doc.text().splitlines()
     changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
-    assert changed == [('  strategy: "ff" # alias of fill-first', '  strategy: "round-robin" # alias of fill-first')]
+    assert changed == [
+        ('  strategy: "ff" # alias of fill-first', '  strategy: "round-robin" # alias of fill-first')
+    ]
     assert doc.config.routing.strategy == "round-robin"
 
 
@@ -84,9 +86,11 @@ def test_set_new_keys_are_appended_before_following_comments():
     doc.set("api-keys[2]", "c")
     doc.set("routing.session-affinity", True)
     doc.set("remote-management.allow-remote", True)
-    assert doc.text() == SMALL.replace('  - b\n', '  - b\n  - c\n').replace(
-        '# rr\n', '# rr\n  session-affinity: true\n'
-    ) + "remote-management:\n  allow-remote: true\n"
+    assert (
+        doc.text()
+        == SMALL.replace("  - b\n", "  - b\n  - c\n").replace("# rr\n", "# rr\n  session-affinity: true\n")
+        + "remote-management:\n  allow-remote: true\n"
+    )
     assert doc.config.api_keys == ["a", "b", "c"]
     assert doc.get("remote-management") == {"allow-remote": True}
 

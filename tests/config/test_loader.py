@@ -20,7 +20,9 @@ from cliproxy.errors import ConfigError
 
 def test_plaintext_secret_is_hashed_and_written_back(tmp_path):
     path = tmp_path / "config.yaml"
-    path.write_text('# mgmt\nremote-management:\n  secret-key: "s3cret"  # change me\n  allow-remote: false\n')
+    path.write_text(
+        '# mgmt\nremote-management:\n  secret-key: "s3cret"  # change me\n  allow-remote: false\n'
+    )
     config = load_config(path)
     stored = config.remote_management.secret_key
     assert looks_like_bcrypt(stored) and verify_secret("s3cret", stored)
@@ -66,7 +68,7 @@ def test_dotenv_does_not_override(tmp_path, monkeypatch):
     monkeypatch.delenv("CLIPROXY_TEST_NEW", raising=False)
     monkeypatch.delenv("CLIPROXY_TEST_QUOTED", raising=False)
     (tmp_path / ".env").write_text(
-        "CLIPROXY_TEST_KEEP=fromfile\nCLIPROXY_TEST_NEW=value\n# c\nCLIPROXY_TEST_QUOTED=\"a b\"\n"
+        'CLIPROXY_TEST_KEEP=fromfile\nCLIPROXY_TEST_NEW=value\n# c\nCLIPROXY_TEST_QUOTED="a b"\n'
     )
     try:
         loaded = load_dotenv_file(tmp_path)
@@ -84,11 +86,29 @@ def test_dotenv_missing_file(tmp_path):
 
 
 def test_public_face():
-    assert sorted(config_pkg.__all__) == sorted([
-        "DEFAULT_AUTH_DIR", "DEFAULT_PORT", "AuthChanges", "Config", "ConfigDocument", "ConfigWatcher",
-        "ImageGenerationMode", "default_config", "hash_secret", "hash_secret_in_place", "load_config",
-        "load_document", "load_dotenv_file", "load_or_default", "looks_like_bcrypt", "parse_duration",
-        "verify_secret", "from_validation", "normalize_excluded_models", "normalize_headers",
-    ])
+    assert sorted(config_pkg.__all__) == sorted(
+        [
+            "DEFAULT_AUTH_DIR",
+            "DEFAULT_PORT",
+            "AuthChanges",
+            "Config",
+            "ConfigDocument",
+            "ConfigWatcher",
+            "ImageGenerationMode",
+            "default_config",
+            "hash_secret",
+            "hash_secret_in_place",
+            "load_config",
+            "load_document",
+            "load_dotenv_file",
+            "load_or_default",
+            "looks_like_bcrypt",
+            "parse_duration",
+            "verify_secret",
+            "from_validation",
+            "normalize_excluded_models",
+            "normalize_headers",
+        ]
+    )
     for name in config_pkg.__all__:
         assert hasattr(config_pkg, name)

@@ -77,7 +77,12 @@ def test_full_fixture_credentials(full_yaml):
     assert c.claude_header_defaults.timeout == "600"
     assert c.codex_header_defaults.beta_features == "multi_agent"
     compat = c.openai_compatibility[0]
-    assert (compat.name, compat.prefix, compat.priority, compat.support_prompt_cache_key) == ("openrouter", "or", 3, True)
+    assert (compat.name, compat.prefix, compat.priority, compat.support_prompt_cache_key) == (
+        "openrouter",
+        "or",
+        3,
+        True,
+    )
     assert [e.weight for e in compat.api_key_entries] == [3, None]
     assert compat.models[0].image and compat.models[0].input_modalities == ["text", "image"]
     assert [m.alias for m in compat.models].count("pool") == 2
@@ -93,7 +98,11 @@ def test_full_fixture_maps_and_payload(full_yaml):
     rules = c.oauth_request_scoped_errors["codex"]
     assert len(rules) == 1 and rules[0].action == "stop"
     rule = c.payload.default[0].models[0]
-    assert (rule.protocol, rule.from_protocol, rule.headers) == ("gemini", "responses", {"X-Client-Tier": "tenant-*"})
+    assert (rule.protocol, rule.from_protocol, rule.headers) == (
+        "gemini",
+        "responses",
+        {"X-Client-Tier": "tenant-*"},
+    )
     assert rule.match == [{"metadata.client": "codex"}] and rule.not_exist == ["metadata.disable_payload"]
     assert c.payload.default[0].params == {"generationConfig.thinkingConfig.thinkingBudget": 32768}
     assert len(c.payload.default_raw) == 1  # the invalid raw JSON rule is dropped
@@ -117,7 +126,9 @@ def test_defaults_match_cpa_code_defaults():
     assert c.ws_auth is True and c.antigravity_signature_cache_enabled is True
     assert c.antigravity_signature_bypass_strict is False
     assert c.pprof.addr == "127.0.0.1:8316"
-    assert c.remote_management.panel_github_repository.endswith("router-for-me/Cli-Proxy-API-Management-Center")
+    assert c.remote_management.panel_github_repository.endswith(
+        "router-for-me/Cli-Proxy-API-Management-Center"
+    )
     assert c.routing.strategy == "round-robin" and c.routing.session_affinity_ttl_seconds == 3600
     assert c.auth_auto_refresh_workers == 16 and c.gpt_image_2_base_model == "gpt-5.4-mini"
     assert c.video_result_auth_cache_ttl_seconds == 3 * 3600
@@ -168,21 +179,37 @@ def test_unknown_keys_kept_at_every_level():
 @pytest.mark.parametrize(
     ("text", "path", "words"),
     [
-        ("routing:\n  strategy: random\n", "routing.strategy",
-         "must be one of round-robin, weighted-round-robin, fill-first"),
-        ("claude-api-key:\n  - api-key: a\n  - api-key: b\n  - api-key: c\n    weight: 1000001\n",
-         "claude-api-key[2].weight", "must not exceed 1000000"),
-        ("gemini-api-key:\n  - api-key: a\n    weight: '5'\n", "gemini-api-key[0].weight", "must be an integer"),
-        ("openai-compatibility:\n  - base-url: x\n    api-key-entries:\n      - api-key: k\n        weight: 2.5\n",
-         "openai-compatibility[0].api-key-entries[0].weight", "must be an integer"),
+        (
+            "routing:\n  strategy: random\n",
+            "routing.strategy",
+            "must be one of round-robin, weighted-round-robin, fill-first",
+        ),
+        (
+            "claude-api-key:\n  - api-key: a\n  - api-key: b\n  - api-key: c\n    weight: 1000001\n",
+            "claude-api-key[2].weight",
+            "must not exceed 1000000",
+        ),
+        (
+            "gemini-api-key:\n  - api-key: a\n    weight: '5'\n",
+            "gemini-api-key[0].weight",
+            "must be an integer",
+        ),
+        (
+            "openai-compatibility:\n  - base-url: x\n    api-key-entries:\n      - api-key: k\n        weight: 2.5\n",
+            "openai-compatibility[0].api-key-entries[0].weight",
+            "must be an integer",
+        ),
         ("port: eighty\n", "port", "valid integer"),
         ("port: 70000\n", "port", "65535"),
         ("debug: maybe\n", "debug", "valid boolean"),
         ("tls: yes-please\n", "tls", "valid dictionary"),
         ("disable-image-generation: sometimes\n", "disable-image-generation", "allowed: true, false, chat"),
         ("credential-in-flight:\n  snapshot-interval: 5s\n", "credential-in-flight", "three snapshot"),
-        ("codex:\n  live-media-relay:\n    enabled: true\n    udp-port-min: 10\n",
-         "codex.live-media-relay", "must both be set"),
+        (
+            "codex:\n  live-media-relay:\n    enabled: true\n    udp-port-min: 10\n",
+            "codex.live-media-relay",
+            "must both be set",
+        ),
     ],
 )
 def test_bad_values_name_the_key_path(text, path, words):

@@ -53,8 +53,9 @@ async def setup(tmp_path):
     cfg = tmp_path / "config.yaml"
     cfg.write_text(f"port: 8317\nauth-dir: {auth}\n")
     rec = Recorder()
-    watcher = ConfigWatcher(cfg, auth, rec.on_config, rec.on_auth, rec.on_error,
-                            config=load_config(cfg), **FAST)
+    watcher = ConfigWatcher(
+        cfg, auth, rec.on_config, rec.on_auth, rec.on_error, config=load_config(cfg), **FAST
+    )
     await watcher.start()
     yield watcher, rec, cfg, auth
     await watcher.stop()

@@ -29,7 +29,9 @@ def test_request_fault_bodies():
     assert is_request_fault(503, '{"code":"context_length_exceeded"}')
     assert not is_request_fault(429, '{"error":{"type":"invalid_request_error"}}')
     assert not is_request_fault(402, "bad request")
-    assert not is_request_fault(401, '{"error":{"type":"authentication_error","code":"invalid_request_error"}}')
+    assert not is_request_fault(
+        401, '{"error":{"type":"authentication_error","code":"invalid_request_error"}}'
+    )
     body = "Item with id 'rs_1' not found. Items are not persisted when `store` is set to false."
     assert is_request_fault(404, body)
     assert not is_request_fault(500, "boom")
@@ -43,9 +45,11 @@ def test_special_kinds_win_over_request_fault():
 
 
 def test_scoped_rules():
-    rules = (ScopedErrorRule(400, ("quota",), (), "continue-and-cooldown"),
-             ScopedErrorRule(403, (), (r"banned\s+\d+",), "stop"),
-             ScopedErrorRule(403, ("x",), ("[",), "continue"))
+    rules = (
+        ScopedErrorRule(400, ("quota",), (), "continue-and-cooldown"),
+        ScopedErrorRule(403, (), (r"banned\s+\d+",), "stop"),
+        ScopedErrorRule(403, ("x",), ("[",), "continue"),
+    )
     assert match_scoped_rule(rules, 400, "monthly quota hit") == "continue-and-cooldown"
     assert match_scoped_rule(rules, 403, "you are banned 42") == "stop"
     assert match_scoped_rule(rules, 403, "x marks") == "continue"
@@ -64,27 +68,36 @@ def test_backoff_ladder_and_transient_setting():
     assert (transient_seconds(0), transient_seconds(-1), transient_seconds(5)) == (60.0, 0.0, 5.0)
 
 
-@pytest.mark.parametrize(("status", "body"), [
-    (400, '{"error":{"message":"The requested model is not supported.","type":"invalid_request_error",'
-          '"code":"model_not_supported"}}'),
-    (400, '{"error":{"type":"unsupported_model","message":"nope"}}'),
-    (422, '{"code":"model_not_supported","message":"nope"}'),
-    (404, '{"error":{"code":"model_not_found","message":"The model `x` does not exist"}}'),
-    (400, '{"type":"error","error":{"type":"invalid_request_error","code":"model_not_available"}}'),
-])
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (
+            400,
+            '{"error":{"message":"The requested model is not supported.","type":"invalid_request_error",'
+            '"code":"model_not_supported"}}',
+        ),
+        (400, '{"error":{"type":"unsupported_model","message":"nope"}}'),
+        (422, '{"code":"model_not_supported","message":"nope"}'),
+        (404, '{"error":{"code":"model_not_found","message":"The model `x` does not exist"}}'),
+        (400, '{"type":"error","error":{"type":"invalid_request_error","code":"model_not_available"}}'),
+    ],
+)
 def test_model_support_from_structured_fields(status, body):
     assert classify(status, body).kind == "model_support"
 
 
-@pytest.mark.parametrize("body", [
-    # CPA matches these texts (12 h cooldown); we do not on purpose: free text is often the
-    # upstream quoting the client's own input back, so any client could cool a shared credential
-    "The requested model is not supported",
-    "model_not_supported",
-    '{"error":{"message":"You said: model not supported","type":"invalid_request_error"}}',
-    '{"error":{"message":"unsupported model gpt-x is not available for your plan"}}',
-    '{"detail":"The \'gpt-5.4\' model is not supported when using Codex with a ChatGPT account."}',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        # CPA matches these texts (12 h cooldown); we do not on purpose: free text is often the
+        # upstream quoting the client's own input back, so any client could cool a shared credential
+        "The requested model is not supported",
+        "model_not_supported",
+        '{"error":{"message":"You said: model not supported","type":"invalid_request_error"}}',
+        '{"error":{"message":"unsupported model gpt-x is not available for your plan"}}',
+        '{"detail":"The \'gpt-5.4\' model is not supported when using Codex with a ChatGPT account."}',
+    ],
+)
 def test_model_support_text_is_a_request_fault(body):
     failure = classify(400, body)
     assert failure.kind == "request_fault" and failure.stop and not failure.cools
@@ -95,17 +108,29 @@ def test_model_support_code_needs_an_error_status():
 
 
 def _cooldown(failure: Failure, status: int, disable: bool) -> float:
-    record = next_record(None, CooldownRecord("a", "m", "claude"),
-                         CooldownInput(status, failure, "x", None, disable, 60.0), now=1000.0)
+    record = next_record(
+        None,
+        CooldownRecord("a", "m", "claude"),
+        CooldownInput(status, failure, "x", None, disable, 60.0),
+        now=1000.0,
+    )
     return max(0.0, record.until() - 1000.0)
 
 
-@pytest.mark.parametrize(("status", "body"), [
-    (400, '{"error":{"code":"model_not_supported"}}'),
-    (403, "<html>Cloudflare challenge-platform</html>"),
-    (401, '{"error":"invalid_grant"}'),
-    (401, "no"), (403, "no"), (404, "no"), (429, "no"), (500, "no"), (503, "no"),
-])
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (400, '{"error":{"code":"model_not_supported"}}'),
+        (403, "<html>Cloudflare challenge-platform</html>"),
+        (401, '{"error":"invalid_grant"}'),
+        (401, "no"),
+        (403, "no"),
+        (404, "no"),
+        (429, "no"),
+        (500, "no"),
+        (503, "no"),
+    ],
+)
 def test_disable_cooling_means_no_cooldown_of_any_kind(status, body):
     failure = classify(status, body)
     assert failure.cools
@@ -114,23 +139,39 @@ def test_disable_cooling_means_no_cooldown_of_any_kind(status, body):
 
 
 def test_and_cooldown_rules_still_cool_with_cooling_disabled():
-    rules = (ScopedErrorRule(400, ("model",), (), "continue-and-cooldown"),
-             ScopedErrorRule(500, ("boom",), (), "stop-and-cooldown"))
-    assert _cooldown(classify(400, '{"error":{"code":"model_not_supported"}}', rules), 400, disable=True) == 43200
+    rules = (
+        ScopedErrorRule(400, ("model",), (), "continue-and-cooldown"),
+        ScopedErrorRule(500, ("boom",), (), "stop-and-cooldown"),
+    )
+    assert (
+        _cooldown(classify(400, '{"error":{"code":"model_not_supported"}}', rules), 400, disable=True)
+        == 43200
+    )
     assert _cooldown(classify(500, "boom", rules), 500, disable=True) == 60
 
 
-@pytest.mark.parametrize(("status", "body", "kind"), [
-    # the upstream quoting a client's message must not decide the credential's fate
-    (400, '{"error":{"message":"echo: invalid_grant","type":"invalid_request_error"}}', "request_fault"),
-    (400, '{"error":{"message":"echo: <html> cloudflare challenge-platform"}}', "request_fault"),
-    (500, '{"error":{"message":"echo: <html> cloudflare challenge-platform"}}', "status"),
-    (400, "Bad request: challenge-platform <html>", "request_fault"),
-    # what the real things look like
-    (400, '{"error":"invalid_grant","error_description":"Token has been expired or revoked."}', "invalid_grant"),
-    (400, '{"error":{"code":"invalid_grant","message":"x"}}', "invalid_grant"),
-    (403, "<!DOCTYPE html><html><head><title>Just a moment...</title>"
-          "<script src='/cdn-cgi/challenge-platform/h/b/orchestrate'></script>", "cloudflare"),
-])
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        # the upstream quoting a client's message must not decide the credential's fate
+        (400, '{"error":{"message":"echo: invalid_grant","type":"invalid_request_error"}}', "request_fault"),
+        (400, '{"error":{"message":"echo: <html> cloudflare challenge-platform"}}', "request_fault"),
+        (500, '{"error":{"message":"echo: <html> cloudflare challenge-platform"}}', "status"),
+        (400, "Bad request: challenge-platform <html>", "request_fault"),
+        # what the real things look like
+        (
+            400,
+            '{"error":"invalid_grant","error_description":"Token has been expired or revoked."}',
+            "invalid_grant",
+        ),
+        (400, '{"error":{"code":"invalid_grant","message":"x"}}', "invalid_grant"),
+        (
+            403,
+            "<!DOCTYPE html><html><head><title>Just a moment...</title>"
+            "<script src='/cdn-cgi/challenge-platform/h/b/orchestrate'></script>",
+            "cloudflare",
+        ),
+    ],
+)
 def test_echoed_text_does_not_pick_a_special_kind(status, body, kind):
     assert classify(status, body).kind == kind

@@ -36,8 +36,13 @@ def test_auth_index_vectors():
     seed = auth_index_seed(provider="claude", cred_id=CLAUDE_ID, source="config:claude[x]", api_key="sk-1")
     assert seed == "claude-api-key:+sk-1"
     assert auth_index(seed) == "90b0e10bf4db27ce"
-    seed = auth_index_seed(provider="openai-compatible-openrouter", cred_id=COMPAT_ID, api_key="k1",
-                           base_url="https://or/v1", compat_name="OpenRouter")
+    seed = auth_index_seed(
+        provider="openai-compatible-openrouter",
+        cred_id=COMPAT_ID,
+        api_key="k1",
+        base_url="https://or/v1",
+        compat_name="OpenRouter",
+    )
     assert seed == "openai-compatibility:https://or/v1+k1"
     assert auth_index(seed) == "84fbf541308d9c5e"
     seed = auth_index_seed(provider="claude", cred_id="a.json", path="/tmp/auth/a.json", file_type="Claude")

@@ -37,8 +37,11 @@ async def test_thinking_suffix_shares_the_model_key(clock):
 
 
 async def test_weighted_round_robin_is_smooth_and_exact(clock):
-    pool = make_pool(clock, [cred("a", weight=5), cred("b", weight=1), cred("c", weight=1),
-                             cred("z", weight=0)], strategy="weighted-round-robin")
+    pool = make_pool(
+        clock,
+        [cred("a", weight=5), cred("b", weight=1), cred("c", weight=1), cred("z", weight=0)],
+        strategy="weighted-round-robin",
+    )
     seq = await picks(pool, 14)
     assert seq[:7] == ["a", "a", "b", "a", "c", "a", "a"]  # nginx's smooth sequence
     assert seq[7:] == seq[:7]
@@ -53,8 +56,10 @@ async def test_fill_first_uses_first_until_it_cools(clock):
 
 
 async def test_priority_tiers(clock):
-    pool = make_pool(clock, [cred("lo1", priority=0), cred("hi1", priority=5), cred("hi2", priority=5),
-                             cred("neg", priority=-1)])
+    pool = make_pool(
+        clock,
+        [cred("lo1", priority=0), cred("hi1", priority=5), cred("hi2", priority=5), cred("neg", priority=-1)],
+    )
     assert await picks(pool, 3) == ["hi1", "hi2", "hi1"]
     await pool.mark_failure(pool.get("hi1"), "m", 429, retry_after=10)
     await pool.mark_failure(pool.get("hi2"), "m", 429, retry_after=10)
@@ -72,7 +77,9 @@ async def test_cooldown_table(clock):
         assert decision.cooldown_seconds == seconds, status
         assert decision.scope == "model" and not decision.request_fault and not decision.stop
     pool = make_pool(clock, [cred("a")])
-    decision = await pool.mark_failure(pool.get("a"), "m", 400, body=b'{"error":{"code":"model_not_supported"}}')
+    decision = await pool.mark_failure(
+        pool.get("a"), "m", 400, body=b'{"error":{"code":"model_not_supported"}}'
+    )
     assert (decision.cooldown_seconds, decision.reason) == (43200.0, "model_not_supported")
     decision = await pool.mark_failure(pool.get("a"), "n", 401, body='{"error":"invalid_grant"}')
     assert (decision.cooldown_seconds, decision.reason) == (1800.0, "invalid_grant")
@@ -103,8 +110,11 @@ async def test_429_retry_after_and_backoff_growth_and_reset(clock):
 
 
 async def test_request_faults_and_scoped_rules_never_cool(clock):
-    rules = (ScopedErrorRule(403, ("policy",), (), "stop"), ScopedErrorRule(500, ("flaky",), (), "continue"),
-             ScopedErrorRule(400, ("quota",), (), "continue-and-cooldown"))
+    rules = (
+        ScopedErrorRule(403, ("policy",), (), "stop"),
+        ScopedErrorRule(500, ("flaky",), (), "continue"),
+        ScopedErrorRule(400, ("quota",), (), "continue-and-cooldown"),
+    )
     pool = make_pool(clock, [cred("a", request_scoped_errors=rules)], disable_cooling=True)
     a = pool.get("a")
     for status in (400, 409, 413, 422):
@@ -123,8 +133,11 @@ async def test_request_faults_and_scoped_rules_never_cool(clock):
 
 
 async def test_disable_cooling_global_and_per_credential(clock):
-    pool = make_pool(clock, [cred("a"), cred("b", disable_cooling=False), cred("c", disable_cooling=True)],
-                     disable_cooling=True)
+    pool = make_pool(
+        clock,
+        [cred("a"), cred("b", disable_cooling=False), cred("c", disable_cooling=True)],
+        disable_cooling=True,
+    )
     assert (await pool.mark_failure(pool.get("a"), "m", 429)).cooldown_seconds == 0
     assert (await pool.mark_failure(pool.get("b"), "m", 429)).cooldown_seconds == 1.0
     pool.configure(disable_cooling=False)
@@ -221,5 +234,3 @@ async def test_reset_quota(clock):
     assert await pool.reset_quota("nope") == []
     assert await pool.reset_quota(None) == ["b"]
     assert sorted(await picks(pool, 2)) == ["a", "b"]
-
-

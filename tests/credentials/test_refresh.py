@@ -48,8 +48,10 @@ def refresher(pool: Pool, http: HttpClient, clock: Clock, url: str | None = None
     return Refresher(pool, http, token_urls=urls, clock=clock, **kw)
 
 
-@pytest.mark.parametrize(("provider", "lead"), [("claude", 4 * HOUR), ("codex", 5 * DAY),
-                                                ("antigravity", 300), ("kimi", 300), ("xai", 300)])
+@pytest.mark.parametrize(
+    ("provider", "lead"),
+    [("claude", 4 * HOUR), ("codex", 5 * DAY), ("antigravity", 300), ("kimi", 300), ("xai", 300)],
+)
 def test_due_time_is_expiry_minus_lead(tmp_path, clock, provider, lead) -> None:
     cred = write(tmp_path, f"{provider}.json", oauth(provider, clock, expires_in=10 * DAY))
     r = refresher(Pool(clock=clock), None, clock)
@@ -66,11 +68,17 @@ def test_due_time_without_expiry(tmp_path, clock) -> None:
 
 def test_refresh_interval_seconds_wins(tmp_path, clock) -> None:
     r = refresher(Pool(clock=clock), None, clock)
-    cred = write(tmp_path, "a.json", oauth("codex", clock, 30 * DAY, refresh_interval_seconds=600,
-                                           last_refresh=rfc3339(clock.now - 60)))
+    cred = write(
+        tmp_path,
+        "a.json",
+        oauth("codex", clock, 30 * DAY, refresh_interval_seconds=600, last_refresh=rfc3339(clock.now - 60)),
+    )
     assert r.due_at(cred) == pytest.approx(clock.now + 540)
-    text = write(tmp_path, "b.json", oauth("codex", clock, 120, refresh_interval="10m",
-                                           last_refresh=rfc3339(clock.now - 60)))
+    text = write(
+        tmp_path,
+        "b.json",
+        oauth("codex", clock, 120, refresh_interval="10m", last_refresh=rfc3339(clock.now - 60)),
+    )
     assert r.due_at(text) == pytest.approx(clock.now + 120 - 600)  # expiry closer than the interval
     fresh = write(tmp_path, "c.json", oauth("codex", clock, 30 * DAY, refreshInterval="1h"))
     assert r.due_at(fresh) == 0.0  # never refreshed: now
@@ -98,7 +106,7 @@ async def test_refresh_writes_the_file_atomically(tmp_path, clock, http, oauth_f
     assert rec.fields["grant_type"] == "refresh_token" and rec.fields["refresh_token"] == "old-rt"
     assert rec.fields["client_id"] == "9d1c250a-e61b-44d9-88ed-5944d1962f5e"
     saved = orjson.loads(cred.path.read_bytes())
-    assert list(saved)[:len(data)] == list(data)  # order kept, new keys appended
+    assert list(saved)[: len(data)] == list(data)  # order kept, new keys appended
     assert saved["access_token"] == "at-1" and saved["refresh_token"] == "rt-1"
     assert saved["custom"] == {"keep": 1} and saved["prefix"] == "team"
     assert saved["expired"] == rfc3339(clock.now + 3600) and saved["last_refresh"] == rfc3339(clock.now)
@@ -112,15 +120,20 @@ async def test_refresh_writes_the_file_atomically(tmp_path, clock, http, oauth_f
 
 
 async def test_codex_form_and_id_token(tmp_path, clock, http, oauth_fake) -> None:  # noqa: F811
-    oauth_fake.id_token_claims = {"email": "new@example.com",
-                                  "https://api.openai.com/auth": {"chatgpt_account_id": "acct-9"}}
+    oauth_fake.id_token_claims = {
+        "email": "new@example.com",
+        "https://api.openai.com/auth": {"chatgpt_account_id": "acct-9"},
+    }
     cred = write(tmp_path, "codex-a.json", oauth("codex", clock, DAY))
     pool = Pool(clock=clock)
     pool.replace([cred])
     updated = await refresher(pool, http, clock, oauth_fake.url()).refresh_now(cred)
     rec = oauth_fake.requests[0]
     assert rec.content_type == "application/x-www-form-urlencoded"
-    assert rec.fields["client_id"] == "app_EMoamEEZ73f0CkXaXp7hrann" and rec.fields["scope"] == "openid profile email"
+    assert (
+        rec.fields["client_id"] == "app_EMoamEEZ73f0CkXaXp7hrann"
+        and rec.fields["scope"] == "openid profile email"
+    )
     assert updated.metadata["account_id"] == "acct-9" and updated.email == "new@example.com"
     assert updated.metadata["id_token"].count(".") == 2
 
@@ -202,12 +215,15 @@ async def test_env_override_and_explicit_override(tmp_path, clock, http, oauth_f
     assert explicit.token_url(cred) == "http://x/explicit"
     xai = write(tmp_path, "xai.json", oauth("xai", clock, 60, token_endpoint="https://auth.x.ai/custom"))
     assert r.token_url(xai) == "https://auth.x.ai/custom"
-    assert Refresher(pool, http).token_url(write(tmp_path, "c.json", oauth("codex", clock, 1))) \
+    assert (
+        Refresher(pool, http).token_url(write(tmp_path, "c.json", oauth("codex", clock, 1)))
         == "https://auth.openai.com/oauth/token"
+    )
 
 
 async def test_loop_refreshes_in_the_background(tmp_path, http, oauth_fake) -> None:  # noqa: F811
     import time
+
     clock = Clock(time.time())
     cred = write(tmp_path, "claude.json", oauth("claude", clock, 60))
     pool = Pool(clock=clock)

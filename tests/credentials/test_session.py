@@ -5,19 +5,45 @@ from __future__ import annotations
 from cliproxy.credentials.session import extract_session_key, extract_session_keys, normalize_session_id
 
 ALL_HEADERS = {
-    "X-Claude-Code-Session-Id": "cc", "Session-Id": "cx", "Session_id": "cx2", "X-Session-ID": "h",
-    "X-Session-Affinity": "aff", "X-Client-Request-Id": "req",
+    "X-Claude-Code-Session-Id": "cc",
+    "Session-Id": "cx",
+    "Session_id": "cx2",
+    "X-Session-ID": "h",
+    "X-Session-Affinity": "aff",
+    "X-Client-Request-Id": "req",
 }
-BODY = {"metadata": {"user_id": "user_abc_account__session_1234-abcd"}, "session_id": "s",
-        "prompt_cache_key": "p", "conversation": {"id": "c"}, "conversation_id": "cid"}
+BODY = {
+    "metadata": {"user_id": "user_abc_account__session_1234-abcd"},
+    "session_id": "s",
+    "prompt_cache_key": "p",
+    "conversation": {"id": "c"},
+    "conversation_id": "cid",
+}
 
 
 def test_header_precedence():
     headers = dict(ALL_HEADERS)
-    expected = ["claude:cc", "claude:1234-abcd", "codex:cx", "codex:cx2", "header:h", "affinity:aff",
-                "clientreq:req", "session:s", "pck:p"]
-    order = ["X-Claude-Code-Session-Id", None, "Session-Id", "Session_id", "X-Session-ID",
-             "X-Session-Affinity", "X-Client-Request-Id", "session_id"]
+    expected = [
+        "claude:cc",
+        "claude:1234-abcd",
+        "codex:cx",
+        "codex:cx2",
+        "header:h",
+        "affinity:aff",
+        "clientreq:req",
+        "session:s",
+        "pck:p",
+    ]
+    order = [
+        "X-Claude-Code-Session-Id",
+        None,
+        "Session-Id",
+        "Session_id",
+        "X-Session-ID",
+        "X-Session-Affinity",
+        "X-Client-Request-Id",
+        "session_id",
+    ]
     body = dict(BODY)
     for name, want in zip(order, expected, strict=False):
         assert extract_session_key(headers, body) == want
@@ -53,10 +79,14 @@ def test_message_hash_fallback():
     body["messages"].append({"role": "assistant", "content": [{"type": "text", "text": "yo"}]})
     longer, short = extract_session_keys({}, body)
     assert short == primary and longer != primary
-    gemini = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
-              "systemInstruction": {"parts": [{"text": "sys"}]}}
+    gemini = {
+        "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+        "systemInstruction": {"parts": [{"text": "sys"}]},
+    }
     assert extract_session_keys({}, gemini)[0] == primary
-    responses = {"instructions": "sys", "input": [{"type": "message", "role": "user",
-                                                   "content": [{"type": "input_text", "text": "hi"}]}]}
+    responses = {
+        "instructions": "sys",
+        "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}],
+    }
     assert extract_session_keys({}, responses)[0] == primary
     assert extract_session_keys({}, {"messages": []}) == ("", "")

@@ -18,20 +18,42 @@ def _cfg(data: dict) -> Config:
 
 
 def test_config_keys_in_cpa_order_with_ids_and_attributes():
-    cfg = _cfg({
-        "claude-api-key": [{"api-key": "sk-1", "priority": 2, "weight": 5, "prefix": "team",
-                            "headers": {"X-A": "1"}, "excluded-models": ["B*", "a"],
-                            "models": [{"name": "claude-x", "alias": "cx"}], "disable-cooling": True,
-                            "request-retry": 3,
-                            "request-scoped-errors": [{"status": 400, "match": ["bad"], "action": "stop"}]}],
-        "gemini-api-key": [{"api-key": "g-1"}],
-        "openai-compatibility": [{"name": "OpenRouter", "base-url": "https://or/v1", "priority": 1,
-                                  "api-key-entries": [{"api-key": "k1", "weight": 0}, {"api-key": "k2"}]}],
-        "vertex-api-key": [{"api-key": "v-1", "base-url": "https://v"}],
-    })
+    cfg = _cfg(
+        {
+            "claude-api-key": [
+                {
+                    "api-key": "sk-1",
+                    "priority": 2,
+                    "weight": 5,
+                    "prefix": "team",
+                    "headers": {"X-A": "1"},
+                    "excluded-models": ["B*", "a"],
+                    "models": [{"name": "claude-x", "alias": "cx"}],
+                    "disable-cooling": True,
+                    "request-retry": 3,
+                    "request-scoped-errors": [{"status": 400, "match": ["bad"], "action": "stop"}],
+                }
+            ],
+            "gemini-api-key": [{"api-key": "g-1"}],
+            "openai-compatibility": [
+                {
+                    "name": "OpenRouter",
+                    "base-url": "https://or/v1",
+                    "priority": 1,
+                    "api-key-entries": [{"api-key": "k1", "weight": 0}, {"api-key": "k2"}],
+                }
+            ],
+            "vertex-api-key": [{"api-key": "v-1", "base-url": "https://v"}],
+        }
+    )
     creds = from_config(cfg)
-    assert [c.provider for c in creds] == ["gemini", "claude", "openai-compatible-openrouter",
-                                           "openai-compatible-openrouter", "vertex"]
+    assert [c.provider for c in creds] == [
+        "gemini",
+        "claude",
+        "openai-compatible-openrouter",
+        "openai-compatible-openrouter",
+        "vertex",
+    ]
     gemini, claude, or1, or2, vertex = creds
     assert gemini.label == "gemini-apikey" and gemini.source.startswith("config:gemini[")
     token = hashlib.sha256(b"claude:apikey\x00sk-1\x00\x00\x00team\x00X-A\x001\x00").hexdigest()[:12]
@@ -52,13 +74,26 @@ def test_config_keys_in_cpa_order_with_ids_and_attributes():
 
 
 def test_compat_without_keys_and_disabled_compat():
-    cfg = _cfg({"openai-compatibility": [{"name": "local", "base-url": "http://l"},
-                                         {"name": "off", "base-url": "http://o", "disabled": True,
-                                          "api-key-entries": [{"api-key": "x"}]}]})
+    cfg = _cfg(
+        {
+            "openai-compatibility": [
+                {"name": "local", "base-url": "http://l"},
+                {
+                    "name": "off",
+                    "base-url": "http://o",
+                    "disabled": True,
+                    "api-key-entries": [{"api-key": "x"}],
+                },
+            ]
+        }
+    )
     creds = from_config(cfg)
     assert len(creds) == 1
-    assert creds[0].id == "openai-compatibility:local:" + hashlib.sha256(
-        b"openai-compatibility:local\x00http://l").hexdigest()[:12]
+    assert (
+        creds[0].id
+        == "openai-compatibility:local:"
+        + hashlib.sha256(b"openai-compatibility:local\x00http://l").hexdigest()[:12]
+    )
 
 
 def _write(path, data) -> None:
@@ -66,13 +101,28 @@ def _write(path, data) -> None:
 
 
 def test_auth_file_with_every_override(tmp_path):
-    _write(tmp_path / "claude-a.json", {
-        "type": "claude", "email": "a@x.io", "access_token": "at", "refresh_token": "rt",
-        "expired": "2030-01-01T00:00:00Z", "priority": 3, "weight": "7", "prefix": "/team/",
-        "proxy_url": "socks5://p", "disabled": True, "disable-cooling": "true", "request-retry": 2,
-        "excluded-models": ["Opus*"], "model-aliases": [{"name": "claude-x", "alias": "cx"}],
-        "headers": {"X-H": " v "}, "note": " hi ",
-        "request_scoped_errors": [{"status": 403, "match-regexr": ["^ban"], "action": "continue"}]})
+    _write(
+        tmp_path / "claude-a.json",
+        {
+            "type": "claude",
+            "email": "a@x.io",
+            "access_token": "at",
+            "refresh_token": "rt",
+            "expired": "2030-01-01T00:00:00Z",
+            "priority": 3,
+            "weight": "7",
+            "prefix": "/team/",
+            "proxy_url": "socks5://p",
+            "disabled": True,
+            "disable-cooling": "true",
+            "request-retry": 2,
+            "excluded-models": ["Opus*"],
+            "model-aliases": [{"name": "claude-x", "alias": "cx"}],
+            "headers": {"X-H": " v "},
+            "note": " hi ",
+            "request_scoped_errors": [{"status": 403, "match-regexr": ["^ban"], "action": "continue"}],
+        },
+    )
     cred = load_auth_file(tmp_path / "claude-a.json", tmp_path)
     assert cred is not None
     assert cred.id == "claude-a.json" and cred.provider == "claude" and cred.kind == KIND_OAUTH
@@ -111,8 +161,12 @@ def test_auth_dir_skips_bad_files_and_gemini(tmp_path, caplog):
 
 
 def test_auth_file_uses_config_oauth_maps(tmp_path):
-    cfg = _cfg({"oauth-excluded-models": {"codex": ["gpt-5-mini"]},
-                "oauth-request-scoped-errors": {"codex": [{"status": 400, "match": ["x"], "action": "continue"}]}})
+    cfg = _cfg(
+        {
+            "oauth-excluded-models": {"codex": ["gpt-5-mini"]},
+            "oauth-request-scoped-errors": {"codex": [{"status": 400, "match": ["x"], "action": "continue"}]},
+        }
+    )
     _write(tmp_path / "c.json", {"type": "codex", "excluded_models": ["a"]})
     cred = load_auth_file(tmp_path / "c.json", tmp_path, cfg)
     assert cred is not None

@@ -31,8 +31,9 @@ class Answer:
     raw: Any = None
 
 
-async def ask(fmt: Format, base: str, model: str, prompt: str, *, stream: bool, tools: bool = False,
-              key: str = KEY) -> Answer:
+async def ask(
+    fmt: Format, base: str, model: str, prompt: str, *, stream: bool, tools: bool = False, key: str = KEY
+) -> Answer:
     return await _DRIVERS[fmt](base, model, prompt, stream, tools, key)
 
 
@@ -49,8 +50,14 @@ async def _openai_chat(base, model, prompt, stream, tools, key) -> Answer:
     msg = done.choices[0].message
     calls = [(c.function.name, json.loads(c.function.arguments)) for c in msg.tool_calls or []]
     usage = done.usage
-    return Answer(msg.content or "", calls, usage.prompt_tokens if usage else 0,
-                  usage.completion_tokens if usage else 0, done.model, done)
+    return Answer(
+        msg.content or "",
+        calls,
+        usage.prompt_tokens if usage else 0,
+        usage.completion_tokens if usage else 0,
+        done.model,
+        done,
+    )
 
 
 async def _openai_responses(base, model, prompt, stream, tools, key) -> Answer:
@@ -65,11 +72,17 @@ async def _openai_responses(base, model, prompt, stream, tools, key) -> Answer:
             done = await client.responses.create(**kwargs)
     calls = [(o.name, json.loads(o.arguments)) for o in done.output if o.type == "function_call"]
     u = done.usage
-    return Answer(done.output_text, calls, u.input_tokens if u else 0, u.output_tokens if u else 0, done.model, done)
+    return Answer(
+        done.output_text, calls, u.input_tokens if u else 0, u.output_tokens if u else 0, done.model, done
+    )
 
 
 async def _claude(base, model, prompt, stream, tools, key) -> Answer:
-    kwargs: dict[str, Any] = {"model": model, "max_tokens": 1024, "messages": [{"role": "user", "content": prompt}]}
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "max_tokens": 1024,
+        "messages": [{"role": "user", "content": prompt}],
+    }
     if tools:
         kwargs["tools"] = [{"name": "bash", "input_schema": TOOL_SCHEMA}]
     async with anthropic.AsyncAnthropic(base_url=base, api_key=key, max_retries=0) as client:
@@ -88,21 +101,38 @@ async def _claude(base, model, prompt, stream, tools, key) -> Answer:
 async def _gemini(base, model, prompt, stream, tools, key) -> Answer:
     config = None
     if tools:
-        config = gtypes.GenerateContentConfig(tools=[gtypes.Tool(function_declarations=[
-            gtypes.FunctionDeclaration(name="bash", parameters_json_schema=TOOL_SCHEMA)])])
-    client = genai.Client(api_key=key, http_options=gtypes.HttpOptions(
-        base_url=base, api_version="v1beta", retry_options=gtypes.HttpRetryOptions(attempts=1)))
+        config = gtypes.GenerateContentConfig(
+            tools=[
+                gtypes.Tool(
+                    function_declarations=[
+                        gtypes.FunctionDeclaration(name="bash", parameters_json_schema=TOOL_SCHEMA)
+                    ]
+                )
+            ]
+        )
+    client = genai.Client(
+        api_key=key,
+        http_options=gtypes.HttpOptions(
+            base_url=base, api_version="v1beta", retry_options=gtypes.HttpRetryOptions(attempts=1)
+        ),
+    )
     out = Answer()
     try:
         if stream:
-            chunks = [c async for c in await client.aio.models.generate_content_stream(
-                model=model, contents=prompt, config=config)]
+            chunks = [
+                c
+                async for c in await client.aio.models.generate_content_stream(
+                    model=model, contents=prompt, config=config
+                )
+            ]
         else:
             chunks = [await client.aio.models.generate_content(model=model, contents=prompt, config=config)]
     finally:
         await client.aio.aclose()
     for chunk in chunks:
-        for part in (chunk.candidates[0].content.parts if chunk.candidates and chunk.candidates[0].content else None) or []:
+        for part in (
+            chunk.candidates[0].content.parts if chunk.candidates and chunk.candidates[0].content else None
+        ) or []:
             if part.text and not part.thought:
                 out.text += part.text
             if part.function_call:
@@ -116,5 +146,9 @@ async def _gemini(base, model, prompt, stream, tools, key) -> Answer:
     return out
 
 
-_DRIVERS = {Format.OPENAI: _openai_chat, Format.RESPONSES: _openai_responses, Format.CLAUDE: _claude,
-            Format.GEMINI: _gemini}
+_DRIVERS = {
+    Format.OPENAI: _openai_chat,
+    Format.RESPONSES: _openai_responses,
+    Format.CLAUDE: _claude,
+    Format.GEMINI: _gemini,
+}

@@ -38,10 +38,12 @@ async def call(proxy, *, session: str | None = None, user_id: str | None = None,
     """One Claude request; returns the upstream key that served it."""
     headers = {"X-Claude-Code-Session-Id": session} if session else {}
     extra = {"metadata": {"user_id": user_id}} if user_id else {}
-    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0,
-                                        default_headers=headers) as client:
-        await client.messages.create(model="claude-model", max_tokens=32,
-                                     messages=[{"role": "user", "content": prompt}], **extra)
+    async with anthropic.AsyncAnthropic(
+        base_url=proxy.url, api_key=KEY, max_retries=0, default_headers=headers
+    ) as client:
+        await client.messages.create(
+            model="claude-model", max_tokens=32, messages=[{"role": "user", "content": prompt}], **extra
+        )
     return proxy.fake.last.key
 
 
@@ -51,6 +53,7 @@ def proxy_for(start_proxy, fake_claude):
         proxy = await start_proxy(three_keys(fake_claude, routing, priority))
         proxy.fake = fake_claude
         return proxy
+
     return start
 
 

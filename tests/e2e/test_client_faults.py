@@ -21,22 +21,43 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 
 # route -> (path, a valid body, the name of the fake that serves it on Fakes)
 ROUTES: dict[str, tuple[str, dict[str, Any], str]] = {
-    "chat": ("/v1/chat/completions", {"model": "compat-model", "messages": [{"role": "user", "content": "hi"}]},
-             "openai"),
+    "chat": (
+        "/v1/chat/completions",
+        {"model": "compat-model", "messages": [{"role": "user", "content": "hi"}]},
+        "openai",
+    ),
     "responses": ("/v1/responses", {"model": "codex-model", "input": "hi"}, "responses"),
     "codex": ("/backend-api/codex/responses", {"model": "codex-model", "input": "hi"}, "responses"),
-    "messages": ("/v1/messages", {"model": "claude-model", "max_tokens": 64,
-                                  "messages": [{"role": "user", "content": "hi"}]}, "claude"),
-    "count_tokens": ("/v1/messages/count_tokens", {"model": "claude-model",
-                                                   "messages": [{"role": "user", "content": "hi"}]}, "claude"),
-    "gemini": ("/v1beta/models/gemini-model:generateContent",
-               {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}, "gemini"),
-    "gemini_stream": ("/v1beta/models/gemini-model:streamGenerateContent?alt=sse",
-                      {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}, "gemini"),
-    "gemini_count": ("/v1beta/models/gemini-model:countTokens",
-                     {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}, "gemini"),
-    "gemini_v1": ("/v1/models/gemini-model:generateContent",
-                  {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}, "gemini"),
+    "messages": (
+        "/v1/messages",
+        {"model": "claude-model", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]},
+        "claude",
+    ),
+    "count_tokens": (
+        "/v1/messages/count_tokens",
+        {"model": "claude-model", "messages": [{"role": "user", "content": "hi"}]},
+        "claude",
+    ),
+    "gemini": (
+        "/v1beta/models/gemini-model:generateContent",
+        {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+        "gemini",
+    ),
+    "gemini_stream": (
+        "/v1beta/models/gemini-model:streamGenerateContent?alt=sse",
+        {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+        "gemini",
+    ),
+    "gemini_count": (
+        "/v1beta/models/gemini-model:countTokens",
+        {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+        "gemini",
+    ),
+    "gemini_v1": (
+        "/v1/models/gemini-model:generateContent",
+        {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+        "gemini",
+    ),
 }
 
 # a malformed body per route, and the path the 400 must name
@@ -44,16 +65,32 @@ MALFORMED: dict[str, tuple[dict[str, Any], str]] = {
     "chat": ({"model": "compat-model", "messages": "hello"}, "messages"),
     "responses": ({"model": "codex-model", "input": [{"role": "user", "content": "a"}, 7]}, "input[1]"),
     "codex": ({"model": "codex-model", "input": {"role": "user"}}, "input"),
-    "messages": ({"model": "claude-model", "max_tokens": 64, "messages": [
-        {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
-        {"role": "user", "content": {"text": "c"}}]}, "messages[2].content"),
-    "count_tokens": ({"model": "claude-model", "messages": [{"role": "human", "content": "a"}]},
-                     "messages[0].role"),
+    "messages": (
+        {
+            "model": "claude-model",
+            "max_tokens": 64,
+            "messages": [
+                {"role": "user", "content": "a"},
+                {"role": "assistant", "content": "b"},
+                {"role": "user", "content": {"text": "c"}},
+            ],
+        },
+        "messages[2].content",
+    ),
+    "count_tokens": (
+        {"model": "claude-model", "messages": [{"role": "human", "content": "a"}]},
+        "messages[0].role",
+    ),
     "gemini": ({"contents": [{"role": "user", "parts": "hi"}]}, "contents[0].parts"),
     "gemini_stream": ({"contents": "hi"}, "contents"),
     "gemini_count": ({"contents": [{"role": "user", "parts": [{"text": "a"}]}, 3]}, "contents[1]"),
-    "gemini_v1": ({"contents": [{"role": "user", "parts": [{"text": "a"}]}], "generationConfig": {
-        "maxOutputTokens": "lots"}}, "generationConfig.maxOutputTokens"),
+    "gemini_v1": (
+        {
+            "contents": [{"role": "user", "parts": [{"text": "a"}]}],
+            "generationConfig": {"maxOutputTokens": "lots"},
+        },
+        "generationConfig.maxOutputTokens",
+    ),
 }
 
 
@@ -71,13 +108,20 @@ def error_message(route: str, payload: dict[str, Any]) -> str:
 
 async def post(proxy: Any, path: str, body: Any) -> tuple[int, bytes]:
     raw = body if isinstance(body, bytes) else orjson.dumps(body)
-    async with aiohttp.ClientSession() as session, session.post(
-            proxy.url + path, data=raw, headers={**AUTH, "Content-Type": "application/json"}) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            proxy.url + path, data=raw, headers={**AUTH, "Content-Type": "application/json"}
+        ) as resp,
+    ):
         return resp.status, await resp.read()
 
 
 async def listed(proxy: Any) -> set[str]:
-    async with aiohttp.ClientSession() as session, session.get(proxy.url + "/v1/models", headers=AUTH) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(proxy.url + "/v1/models", headers=AUTH) as resp,
+    ):
         assert resp.status == 200
         return {m["id"] for m in (await resp.json())["data"]}
 
@@ -141,9 +185,16 @@ async def test_upstream_echoing_model_not_supported_does_not_cool(matrix, route)
 
 
 async def test_structured_model_not_supported_still_cools_and_unlists(matrix):
-    matrix.fakes.openai.fail_next(400, body={"error": {"message": "The requested model is not supported.",
-                                                       "type": "invalid_request_error",
-                                                       "code": "model_not_supported"}})
+    matrix.fakes.openai.fail_next(
+        400,
+        body={
+            "error": {
+                "message": "The requested model is not supported.",
+                "type": "invalid_request_error",
+                "code": "model_not_supported",
+            }
+        },
+    )
     status, _ = await post(matrix, "/v1/chat/completions", ROUTES["chat"][1])
     assert status == 400
     [record] = await cooling(matrix)
@@ -154,7 +205,11 @@ async def test_structured_model_not_supported_still_cools_and_unlists(matrix):
 # --------------------------------------------------------------------------- disable-cooling
 
 FAULTS = [
-    (500, None), (429, None), (404, None), (401, None), (403, None),
+    (500, None),
+    (429, None),
+    (404, None),
+    (401, None),
+    (403, None),
     (400, {"error": {"message": "no", "type": "invalid_request_error", "code": "model_not_supported"}}),
     (403, "<!DOCTYPE html><html><title>Just a moment...</title>challenge-platform</html>"),
 ]
@@ -173,8 +228,9 @@ async def test_disable_cooling_means_no_cooldown(start_proxy, fakes, status, bod
 
 
 async def test_disable_cooling_per_provider_entry(start_proxy, fakes):
-    config = matrix_config(fakes).replace('      - api-key: "sk-compat-1"\n',
-                                          '      - api-key: "sk-compat-1"\n    disable-cooling: true\n', 1)
+    config = matrix_config(fakes).replace(
+        '      - api-key: "sk-compat-1"\n', '      - api-key: "sk-compat-1"\n    disable-cooling: true\n', 1
+    )
     proxy = await start_proxy(config)
     fakes.openai.fail_next(429)
     assert (await post(proxy, "/v1/chat/completions", ROUTES["chat"][1]))[0] == 429
@@ -215,12 +271,21 @@ async def test_deep_json_on_management_is_a_400(start_proxy, fakes, monkeypatch)
     headers = {"Authorization": "Bearer mgmt", "Content-Type": "application/json"}
     base = proxy.url + "/v0/management"
     async with aiohttp.ClientSession() as session:
-        async with session.post(base + "/auth-files?name=a.json", headers=headers,
-                                data=orjson.dumps({"type": "claude", "email": "a@x", "api_key": "k"})) as resp:
+        async with session.post(
+            base + "/auth-files?name=a.json",
+            headers=headers,
+            data=orjson.dumps({"type": "claude", "email": "a@x", "api_key": "k"}),
+        ) as resp:
             assert resp.status == 200, await resp.text()
-        calls = [("PATCH", "/auth-files/fields", b'{"name":"a.json","note":' + deep(300) + b"}", "invalid"),
-                 ("POST", "/auth-files?name=b.json", b'{"type":"claude","x":' + deep(300) + b"}",
-                  "nested too deeply")]
+        calls = [
+            ("PATCH", "/auth-files/fields", b'{"name":"a.json","note":' + deep(300) + b"}", "invalid"),
+            (
+                "POST",
+                "/auth-files?name=b.json",
+                b'{"type":"claude","x":' + deep(300) + b"}",
+                "nested too deeply",
+            ),
+        ]
         for method, path, body, message in calls:
             async with session.request(method, base + path, data=body, headers=headers) as resp:
                 assert resp.status == 400, (path, await resp.text())
@@ -244,7 +309,10 @@ async def test_a_huge_model_name_is_not_echoed_whole(matrix, route):
 
 
 async def test_a_long_gemini_model_and_method_are_not_echoed_whole(matrix):
-    for path in ("/v1beta/models/" + "g" * 6000 + ":generateContent", "/v1beta/models/gemini-model:" + "x" * 6000):
+    for path in (
+        "/v1beta/models/" + "g" * 6000 + ":generateContent",
+        "/v1beta/models/gemini-model:" + "x" * 6000,
+    ):
         status, raw = await post(matrix, path, ROUTES["gemini"][1])
         assert status in (400, 404), raw[:300]
         assert len(raw) < 2000

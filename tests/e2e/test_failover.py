@@ -26,13 +26,18 @@ claude-api-key:
 
 
 def _keys(fake) -> list[str]:
-    return [r.headers.get("x-api-key") or r.headers.get("Authorization", "").removeprefix("Bearer ")
-            for r in fake.requests if r.path.startswith("/v1/messages")]
+    return [
+        r.headers.get("x-api-key") or r.headers.get("Authorization", "").removeprefix("Bearer ")
+        for r in fake.requests
+        if r.path.startswith("/v1/messages")
+    ]
 
 
 async def _post(proxy, body: dict, path: str = "/v1/messages") -> tuple[int, dict | bytes, dict]:
-    async with aiohttp.ClientSession() as s, s.post(proxy.url + path, json=body,
-                                                     headers={"x-api-key": KEY}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(proxy.url + path, json=body, headers={"x-api-key": KEY}) as r,
+    ):
         raw = await r.read()
         try:
             return r.status, orjson.loads(raw), dict(r.headers)
@@ -115,8 +120,10 @@ async def test_cut_after_first_byte_ends_with_error_event(start_proxy, fakes):
     proxy = await start_proxy(two_claude_keys(fakes))
     fakes.claude.cut_next(after=4)
     body = {**MSG, "stream": True}
-    async with aiohttp.ClientSession() as s, s.post(proxy.url + "/v1/messages", json=body,
-                                                     headers={"x-api-key": KEY}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(proxy.url + "/v1/messages", json=body, headers={"x-api-key": KEY}) as r,
+    ):
         assert r.status == 200
         raw = await r.read()
     assert b"event: message_start" in raw
@@ -128,8 +135,12 @@ async def test_cut_after_first_byte_translated_to_openai(start_proxy, fakes):
     proxy = await start_proxy(two_claude_keys(fakes))
     fakes.claude.cut_next(after=4)
     body = {"model": "claude-model", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-    async with aiohttp.ClientSession() as s, s.post(proxy.url + "/v1/chat/completions", json=body,
-                                                     headers={"Authorization": f"Bearer {KEY}"}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            proxy.url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {KEY}"}
+        ) as r,
+    ):
         raw = await r.read()
     last = raw.rstrip().split(b"\n\n")[-1]
     assert last.startswith(b"data: {") and b'"error"' in last
@@ -157,9 +168,14 @@ async def test_unknown_model_is_400_model_not_found(start_proxy, fakes):
     status, body, _ = await _post(proxy, {**MSG, "model": "no-such-model"})
     assert status == 400
     assert body["type"] == "error" and "no-such-model" in body["error"]["message"]
-    async with aiohttp.ClientSession() as s, s.post(proxy.url + "/v1/chat/completions",
-                                                     json={"model": "nope", "messages": []},
-                                                     headers={"Authorization": f"Bearer {KEY}"}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            proxy.url + "/v1/chat/completions",
+            json={"model": "nope", "messages": []},
+            headers={"Authorization": f"Bearer {KEY}"},
+        ) as r,
+    ):
         body = await r.json()
         assert r.status == 400 and body["error"]["code"] == "model_not_found"
 
@@ -170,16 +186,23 @@ async def test_bad_json_and_bad_fields_are_400_in_client_format(start_proxy, fak
         async with s.post(proxy.url + "/v1/messages", data=b"{not json", headers={"x-api-key": KEY}) as r:
             assert r.status == 400
             assert (await r.json())["type"] == "error"
-        async with s.post(proxy.url + "/v1/chat/completions", json={"model": "claude-model", "stream": "yes"},
-                          headers={"Authorization": f"Bearer {KEY}"}) as r:
+        async with s.post(
+            proxy.url + "/v1/chat/completions",
+            json={"model": "claude-model", "stream": "yes"},
+            headers={"Authorization": f"Bearer {KEY}"},
+        ) as r:
             assert r.status == 400
             assert (await r.json())["error"]["param"] == "stream"
-        async with s.post(proxy.url + "/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
-                          json={"model": "claude-model", "messages": [{"role": "robot", "content": "x"}]}) as r:
+        async with s.post(
+            proxy.url + "/v1/chat/completions",
+            headers={"Authorization": f"Bearer {KEY}"},
+            json={"model": "claude-model", "messages": [{"role": "robot", "content": "x"}]},
+        ) as r:
             assert r.status == 400
             assert "robot" in (await r.json())["error"]["message"]
         assert not fakes.claude.requests  # nothing bad reached the upstream
-        async with s.post(proxy.url + "/v1beta/models/claude-model:generateContent?key=" + KEY,
-                          json={"contents": "nope"}) as r:
+        async with s.post(
+            proxy.url + "/v1beta/models/claude-model:generateContent?key=" + KEY, json={"contents": "nope"}
+        ) as r:
             assert r.status == 400
             assert (await r.json())["error"]["status"] == "INVALID_ARGUMENT"

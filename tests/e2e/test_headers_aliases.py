@@ -10,9 +10,14 @@ from tests.e2e.test_oauth_files import claude_file, write_auth
 
 
 async def _chat(url: str, model: str, headers: dict | None = None) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as s, s.post(
-            url + "/v1/chat/completions", json={"model": model, "messages": [{"role": "user", "content": "x"}]},
-            headers={"Authorization": f"Bearer {KEY}", **(headers or {})}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            url + "/v1/chat/completions",
+            json={"model": model, "messages": [{"role": "user", "content": "x"}]},
+            headers={"Authorization": f"Bearer {KEY}", **(headers or {})},
+        ) as r,
+    ):
         return r.status, await r.json()
 
 
@@ -50,8 +55,10 @@ oauth-model-alias:
     - name: "claude-opus-4-6"
       alias: "opus-only"
 """)
-    async with aiohttp.ClientSession() as s, s.get(proxy.url + "/v1/models",
-                                                    headers={"Authorization": f"Bearer {KEY}"}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(proxy.url + "/v1/models", headers={"Authorization": f"Bearer {KEY}"}) as r,
+    ):
         ids = {m["id"] for m in (await r.json())["data"]}
     assert {"sonnet-fast", "claude-sonnet-4-6", "opus-only"} <= ids  # fork keeps the original
     assert "claude-opus-4-6" not in ids  # without fork the alias replaces it
@@ -64,9 +71,14 @@ oauth-model-alias:
 
 
 async def test_browser_streams_get_cors_headers(matrix):
-    async with aiohttp.ClientSession() as s, s.post(
-            matrix.url + "/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}", "Origin": "http://app"},
-            json={"model": "compat-model", "stream": True, "messages": [{"role": "user", "content": "x"}]}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            matrix.url + "/v1/chat/completions",
+            headers={"Authorization": f"Bearer {KEY}", "Origin": "http://app"},
+            json={"model": "compat-model", "stream": True, "messages": [{"role": "user", "content": "x"}]},
+        ) as r,
+    ):
         assert r.status == 200
         assert r.headers["Access-Control-Allow-Origin"] == "*"
         assert b"[DONE]" in await r.read()

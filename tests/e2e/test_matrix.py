@@ -13,8 +13,12 @@ CLIENTS = [Format.OPENAI, Format.RESPONSES, Format.CLAUDE, Format.GEMINI]
 
 
 def _fake_for(fakes, provider):
-    return {"openai-compatibility": fakes.openai, "claude": fakes.claude, "codex": fakes.responses,
-            "gemini": fakes.gemini}[provider]
+    return {
+        "openai-compatibility": fakes.openai,
+        "claude": fakes.claude,
+        "codex": fakes.responses,
+        "gemini": fakes.gemini,
+    }[provider]
 
 
 def _check_upstream(fake, provider, upstream_model, stream):
@@ -26,7 +30,10 @@ def _check_upstream(fake, provider, upstream_model, stream):
         assert rec.json["model"] == upstream_model
     elif provider == "claude":
         assert rec.path == "/v1/messages"
-        assert rec.headers.get("x-api-key") == "sk-ant-1" or rec.headers.get("Authorization") == "Bearer sk-ant-1"
+        assert (
+            rec.headers.get("x-api-key") == "sk-ant-1"
+            or rec.headers.get("Authorization") == "Bearer sk-ant-1"
+        )
         assert rec.json["model"] == upstream_model
         assert "anthropic-version" in rec.headers
     elif provider == "codex":

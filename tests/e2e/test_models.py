@@ -45,19 +45,23 @@ async def test_cloaked_claude_id_routes_back(matrix):
     async with anthropic.AsyncAnthropic(base_url=matrix.url, api_key=KEY, max_retries=0) as ac:
         page = await ac.models.list()
         cloaked = next(m.id for m in page.data if m.id != "claude-model" and "ledom-tapmoc" in m.id)
-        msg = await ac.messages.create(model=cloaked, max_tokens=20, messages=[{"role": "user", "content": "hi"}])
+        msg = await ac.messages.create(
+            model=cloaked, max_tokens=20, messages=[{"role": "user", "content": "hi"}]
+        )
     assert "Hello from fake" in msg.content[0].text
     assert matrix.fakes.openai.last.json["model"] == "gpt-4o-mini"
 
 
 async def test_models_of_a_removed_credential_disappear(start_proxy, fakes, tmp_path):
     from tests.e2e.conftest import matrix_config
+
     proxy = await start_proxy(matrix_config(fakes), watch=True)
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as oc:
         assert "gemini-model" in {m.id async for m in oc.models.list()}
         text = proxy.config_path.read_text()
         proxy.config_path.write_text(text[: text.index("gemini-api-key:")])
         import asyncio
+
         for _ in range(100):
             ids = {m.id async for m in oc.models.list()}
             if "gemini-model" not in ids:
@@ -86,8 +90,14 @@ claude-api-key:
 
 
 async def _chat(url: str, model: str) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as s, s.post(url + "/v1/chat/completions", headers={
-            "Authorization": f"Bearer {KEY}"}, json={"model": model, "messages": [{"role": "user", "content": "x"}]}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            url + "/v1/chat/completions",
+            headers={"Authorization": f"Bearer {KEY}"},
+            json={"model": model, "messages": [{"role": "user", "content": "x"}]},
+        ) as r,
+    ):
         return r.status, await r.json()
 
 
@@ -155,9 +165,14 @@ payload:
     - models: [{{name: "*"}}]
       params: ["top_p"]
 """)
-    async with aiohttp.ClientSession() as s, s.post(proxy.url + "/v1/chat/completions", headers={
-            "Authorization": f"Bearer {KEY}"}, json={"model": "m", "temperature": 1.0,
-                                                     "messages": [{"role": "user", "content": "x"}]}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            proxy.url + "/v1/chat/completions",
+            headers={"Authorization": f"Bearer {KEY}"},
+            json={"model": "m", "temperature": 1.0, "messages": [{"role": "user", "content": "x"}]},
+        ) as r,
+    ):
         assert r.status == 200, await r.text()
     sent = fakes.openai.last.json
     assert sent["temperature"] == 1.0  # default never overrides what the client set

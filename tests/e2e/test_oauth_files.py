@@ -23,8 +23,15 @@ HEAD = f'api-keys: ["{KEY}"]\n'
 
 
 def claude_file(base_url: str, access: str, refresh: str = "rt-old", **extra) -> dict:
-    return {"type": "claude", "access_token": access, "refresh_token": refresh, "expired": FAR,
-            "email": "user@example.com", "base_url": base_url, **extra}
+    return {
+        "type": "claude",
+        "access_token": access,
+        "refresh_token": refresh,
+        "expired": FAR,
+        "email": "user@example.com",
+        "base_url": base_url,
+        **extra,
+    }
 
 
 def write_auth(tmp_path: Path, name: str, data: dict) -> Path:
@@ -58,8 +65,9 @@ async def claude_status(proxy) -> tuple[int, dict]:
     """One Claude request; (status, body) whether it succeeded or not."""
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
         try:
-            msg = await client.messages.create(model=MODEL, max_tokens=64,
-                                               messages=[{"role": "user", "content": "hi"}])
+            msg = await client.messages.create(
+                model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "hi"}]
+            )
         except anthropic.APIStatusError as exc:
             return exc.status_code, exc.body if isinstance(exc.body, dict) else {}
     return 200, msg.model_dump()
@@ -76,6 +84,7 @@ async def test_dropped_in_file_is_used_and_removal_unregisters(start_proxy, fake
 
     async def served() -> bool:
         return MODEL in await model_ids(proxy)
+
     await wait_for(served)
     answer = await ask(Format.CLAUDE, proxy.url, MODEL, "Say hello", stream=False)
     assert "Hello from fake" in answer.text
@@ -88,6 +97,7 @@ async def test_dropped_in_file_is_used_and_removal_unregisters(start_proxy, fake
 
     async def gone() -> bool:
         return MODEL not in await model_ids(proxy)
+
     await wait_for(gone)
     calls = len(fake_claude.requests)
     status, body = await claude_status(proxy)
@@ -102,8 +112,9 @@ async def test_dropped_in_file_is_used_and_removal_unregisters(start_proxy, fake
 @pytest.fixture
 async def refreshing(start_proxy, fake_claude, oauth_fake, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.setenv("CLIPROXY_TOKEN_URL_CLAUDE", oauth_fake.url("/v1/oauth/token"))
-    path = write_auth(tmp_path, "claude-user.json",
-                      claude_file(fake_claude.base_url, "at-old", note="keep me", priority=0))
+    path = write_auth(
+        tmp_path, "claude-user.json", claude_file(fake_claude.base_url, "at-old", note="keep me", priority=0)
+    )
     fake_claude.fail_key("at-old", 401, message="OAuth token has expired")
     proxy = await start_proxy(HEAD)
     proxy.path, proxy.fake, proxy.oauth = path, fake_claude, oauth_fake
@@ -131,8 +142,13 @@ async def test_401_refreshes_and_retries_same_credential(refreshing, stream):
     assert len(refreshing.oauth.requests) == 1  # the new token is used as is
 
 
-async def test_refresh_written_back_is_reloaded_by_the_watcher(start_proxy, fake_claude, oauth_fake,  # noqa: F811
-                                                              tmp_path, monkeypatch):
+async def test_refresh_written_back_is_reloaded_by_the_watcher(
+    start_proxy,
+    fake_claude,
+    oauth_fake,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
     monkeypatch.setenv("CLIPROXY_TOKEN_URL_CLAUDE", oauth_fake.url("/v1/oauth/token"))
     path = write_auth(tmp_path, "claude-user.json", claude_file(fake_claude.base_url, "at-old"))
     fake_claude.fail_key("at-old", 401)

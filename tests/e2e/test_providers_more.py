@@ -52,11 +52,26 @@ SA_EMAIL = "bot@proj-1.iam.gserviceaccount.com"
 @pytest.fixture
 async def vertex_sa(start_proxy, fake_gemini, oauth_fake, tmp_path):  # noqa: F811
     oauth_fake.public_key = public_numbers()  # a badly signed JWT gets invalid_grant
-    account = {"type": "service_account", "project_id": "proj-1", "private_key_id": "kid-1", "private_key": PEM,
-               "client_email": SA_EMAIL, "token_uri": oauth_fake.url("/token")}
-    write_auth(tmp_path, "vertex-proj-1.json", {
-        "type": "vertex", "project_id": "proj-1", "location": "europe-west4", "email": SA_EMAIL,
-        "base_url": fake_gemini.base_url, "service_account": account})
+    account = {
+        "type": "service_account",
+        "project_id": "proj-1",
+        "private_key_id": "kid-1",
+        "private_key": PEM,
+        "client_email": SA_EMAIL,
+        "token_uri": oauth_fake.url("/token"),
+    }
+    write_auth(
+        tmp_path,
+        "vertex-proj-1.json",
+        {
+            "type": "vertex",
+            "project_id": "proj-1",
+            "location": "europe-west4",
+            "email": SA_EMAIL,
+            "base_url": fake_gemini.base_url,
+            "service_account": account,
+        },
+    )
     proxy = await start_proxy(HEAD)
     proxy.fake, proxy.oauth = fake_gemini, oauth_fake
     return proxy
@@ -68,8 +83,10 @@ async def test_vertex_service_account_text(vertex_sa, client, stream):
     answer = await ask(client, vertex_sa.url, "gemini-2.5-flash", "Say hello", stream=stream)
     assert "Hello from fake" in answer.text, answer.raw
     rec = vertex_sa.fake.last
-    assert rec.path == ("/v1/projects/proj-1/locations/europe-west4/publishers/google/models/"
-                        f"gemini-2.5-flash:{_stream_action(stream)}")
+    assert rec.path == (
+        "/v1/projects/proj-1/locations/europe-west4/publishers/google/models/"
+        f"gemini-2.5-flash:{_stream_action(stream)}"
+    )
     assert rec.query.get("alt") == ("sse" if stream else None)
     assert rec.headers["Authorization"] == "Bearer at-1"
     assert "x-goog-api-key" not in rec.headers
@@ -84,8 +101,14 @@ async def test_vertex_service_account_text(vertex_sa, client, stream):
 @STREAMS
 async def test_vertex_service_account_tool_call_and_token_reuse(vertex_sa, stream):
     for _ in range(2):
-        answer = await ask(Format.OPENAI, vertex_sa.url, "gemini-2.5-flash", "FAKE_TOOL please run it",
-                           stream=stream, tools=True)
+        answer = await ask(
+            Format.OPENAI,
+            vertex_sa.url,
+            "gemini-2.5-flash",
+            "FAKE_TOOL please run it",
+            stream=stream,
+            tools=True,
+        )
         assert [name for name, _ in answer.calls] == ["bash"], answer.raw
         assert "FAKE_TOOL_OK" in answer.calls[0][1]["command"]
     assert len(vertex_sa.oauth.requests) == 1  # the token is cached between requests
@@ -94,9 +117,14 @@ async def test_vertex_service_account_tool_call_and_token_reuse(vertex_sa, strea
 
 async def test_vertex_service_account_bad_signature_is_not_served(vertex_sa):
     vertex_sa.oauth.public_key = (vertex_sa.oauth.public_key[0] + 2, 65537)  # not the signer's key
-    async with aiohttp.ClientSession() as s, s.post(
-            vertex_sa.url + "/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
-            json={"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            vertex_sa.url + "/v1/chat/completions",
+            headers={"Authorization": f"Bearer {KEY}"},
+            json={"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]},
+        ) as r,
+    ):
         assert r.status == 401, await r.text()
     assert not vertex_sa.fake.requests  # no token, no upstream call
 
@@ -106,12 +134,15 @@ async def test_vertex_service_account_bad_signature_is_not_served(vertex_sa):
 
 @pytest.fixture
 async def vertex_key(start_proxy, fake_gemini):
-    proxy = await start_proxy(HEAD + f"""
+    proxy = await start_proxy(
+        HEAD
+        + f"""
 vertex-api-key:
   - api-key: "vk-1"
     base-url: "{fake_gemini.base_url}"
     models: [{{name: "gemini-2.5-flash", alias: "vertex-flash"}}]
-""")
+"""
+    )
     proxy.fake = fake_gemini
     return proxy
 
@@ -129,8 +160,9 @@ async def test_vertex_api_key_text(vertex_key, client, stream):
 
 @STREAMS
 async def test_vertex_api_key_tool_call(vertex_key, stream):
-    answer = await ask(Format.CLAUDE, vertex_key.url, "vertex-flash", "FAKE_TOOL please run it",
-                       stream=stream, tools=True)
+    answer = await ask(
+        Format.CLAUDE, vertex_key.url, "vertex-flash", "FAKE_TOOL please run it", stream=stream, tools=True
+    )
     assert [name for name, _ in answer.calls] == ["bash"], answer.raw
     assert "FAKE_TOOL_OK" in answer.calls[0][1]["command"]
 
@@ -140,11 +172,14 @@ async def test_vertex_api_key_tool_call(vertex_key, stream):
 
 @pytest.fixture
 async def xai(start_proxy, fake_openai):
-    proxy = await start_proxy(HEAD + f"""
+    proxy = await start_proxy(
+        HEAD
+        + f"""
 xai-api-key:
   - api-key: "xai-1"
     base-url: "{fake_openai.base_url}/v1"
-""")
+"""
+    )
     proxy.fake = fake_openai
     return proxy
 
@@ -177,9 +212,19 @@ async def test_xai_tool_call(xai, client, stream):
 
 @pytest.fixture
 async def antigravity(start_proxy, fake_gemini, tmp_path):
-    write_auth(tmp_path, "antigravity-ag.json", {
-        "type": "antigravity", "access_token": "ag-token", "refresh_token": "ag-refresh", "expired": FAR,
-        "project_id": "ag-project", "email": "ag@example.com", "base_url": fake_gemini.base_url})
+    write_auth(
+        tmp_path,
+        "antigravity-ag.json",
+        {
+            "type": "antigravity",
+            "access_token": "ag-token",
+            "refresh_token": "ag-refresh",
+            "expired": FAR,
+            "project_id": "ag-project",
+            "email": "ag@example.com",
+            "base_url": fake_gemini.base_url,
+        },
+    )
     proxy = await start_proxy(HEAD)
     proxy.fake = fake_gemini
     return proxy
@@ -204,8 +249,9 @@ async def test_antigravity_envelope_in_and_unwrapped_out(antigravity, client, st
 
 @STREAMS
 async def test_antigravity_tool_call(antigravity, stream):
-    answer = await ask(Format.OPENAI, antigravity.url, "gemini-3-flash", "FAKE_TOOL please run it",
-                       stream=stream, tools=True)
+    answer = await ask(
+        Format.OPENAI, antigravity.url, "gemini-3-flash", "FAKE_TOOL please run it", stream=stream, tools=True
+    )
     assert [name for name, _ in answer.calls] == ["bash"], answer.raw
     assert "FAKE_TOOL_OK" in answer.calls[0][1]["command"]
 
@@ -214,9 +260,18 @@ async def test_antigravity_tool_call(antigravity, stream):
 
 
 def kimi_file(tmp_path: Path, base: str) -> None:
-    write_auth(tmp_path, "kimi-user.json", {
-        "type": "kimi", "access_token": "kimi-token", "refresh_token": "kimi-refresh", "expired": FAR,
-        "device_id": "dev-1", "base_url": base + "/coding"})
+    write_auth(
+        tmp_path,
+        "kimi-user.json",
+        {
+            "type": "kimi",
+            "access_token": "kimi-token",
+            "refresh_token": "kimi-refresh",
+            "expired": FAR,
+            "device_id": "dev-1",
+            "base_url": base + "/coding",
+        },
+    )
 
 
 @pytest.fixture
@@ -248,15 +303,17 @@ async def test_kimi_claude_client_uses_messages_endpoint(kimi_claude, stream):
 
 @STREAMS
 async def test_kimi_claude_client_tool_call(kimi_claude, stream):
-    answer = await ask(Format.CLAUDE, kimi_claude.url, "kimi-k2", "FAKE_TOOL please run it", stream=stream,
-                       tools=True)
+    answer = await ask(
+        Format.CLAUDE, kimi_claude.url, "kimi-k2", "FAKE_TOOL please run it", stream=stream, tools=True
+    )
     assert [name for name, _ in answer.calls] == ["bash"], answer.raw
     assert kimi_claude.fake.last.path == "/coding/v1/messages"
 
 
 @STREAMS
-@pytest.mark.parametrize("client", [Format.OPENAI, Format.RESPONSES, Format.GEMINI],
-                         ids=["openai", "responses", "gemini"])
+@pytest.mark.parametrize(
+    "client", [Format.OPENAI, Format.RESPONSES, Format.GEMINI], ids=["openai", "responses", "gemini"]
+)
 async def test_kimi_other_clients_use_chat_completions(kimi_openai, client, stream):
     answer = await ask(client, kimi_openai.url, "kimi-k2", "Say hello", stream=stream)
     assert "Hello from fake" in answer.text, answer.raw
@@ -270,16 +327,19 @@ async def test_kimi_other_clients_use_chat_completions(kimi_openai, client, stre
 
 @STREAMS
 async def test_kimi_openai_client_tool_call(kimi_openai, stream):
-    answer = await ask(Format.OPENAI, kimi_openai.url, "kimi-k2", "FAKE_TOOL please run it", stream=stream,
-                       tools=True)
+    answer = await ask(
+        Format.OPENAI, kimi_openai.url, "kimi-k2", "FAKE_TOOL please run it", stream=stream, tools=True
+    )
     assert [name for name, _ in answer.calls] == ["bash"], answer.raw
     assert "FAKE_TOOL_OK" in answer.calls[0][1]["command"]
 
 
 async def test_kimi_claude_request_without_anthropic_version_header(kimi_claude):
     body = {"model": "kimi-k2", "max_tokens": 64, "messages": [{"role": "user", "content": "Say hello"}]}
-    async with aiohttp.ClientSession() as s, s.post(kimi_claude.url + "/v1/messages", json=body,
-                                                     headers={"x-api-key": KEY}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(kimi_claude.url + "/v1/messages", json=body, headers={"x-api-key": KEY}) as r,
+    ):
         status, raw = r.status, await r.read()
     assert kimi_claude.fake.requests, "nothing reached the upstream"
     assert kimi_claude.fake.last.path == "/coding/v1/messages"

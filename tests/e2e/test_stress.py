@@ -12,9 +12,12 @@ N = 500
 
 
 def six_keys(fakes) -> str:
-    keys = "\n".join(f"""  - api-key: "sk-{i}"
+    keys = "\n".join(
+        f"""  - api-key: "sk-{i}"
     base-url: "{fakes.claude.base_url}"
-    models: [{{name: "claude-sonnet-4-6", alias: "claude-model"}}]""" for i in range(6))
+    models: [{{name: "claude-sonnet-4-6", alias: "claude-model"}}]"""
+        for i in range(6)
+    )
     return f'api-keys: ["{KEY}"]\nclaude-api-key:\n{keys}\n'
 
 
@@ -26,10 +29,15 @@ async def test_500_concurrent_requests_with_half_the_credentials_failing(start_p
     fakes.claude.stream_delay = 0.001
     conn = aiohttp.TCPConnector(limit=200)
     async with aiohttp.ClientSession(connector=conn) as s:
+
         async def one(i: int) -> tuple[int, bytes]:
             stream = i % 2 == 0
-            body = {"model": "claude-model", "max_tokens": 20, "stream": stream,
-                    "messages": [{"role": "user", "content": f"hi {i}"}]}
+            body = {
+                "model": "claude-model",
+                "max_tokens": 20,
+                "stream": stream,
+                "messages": [{"role": "user", "content": f"hi {i}"}],
+            }
             path = "/v1/messages" if i % 3 else "/v1/chat/completions"
             if path == "/v1/chat/completions":
                 body.pop("max_tokens")

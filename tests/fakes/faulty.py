@@ -33,12 +33,26 @@ from tests.fakes.server import FakeServer, sse
 
 __all__ = ["FAULTS", "HTML_502", "HUGE_TEXT_BYTES", "FaultyUpstream"]
 
-FAULTS = ("hang", "stall_headers", "stall_mid", "cut_early", "cut_mid", "garbage", "garbage_mid", "keepalive",
-          "huge", "slow", "html_502", "empty_200")
+FAULTS = (
+    "hang",
+    "stall_headers",
+    "stall_mid",
+    "cut_early",
+    "cut_mid",
+    "garbage",
+    "garbage_mid",
+    "keepalive",
+    "huge",
+    "slow",
+    "html_502",
+    "empty_200",
+)
 HUGE_TEXT_BYTES = 10 * 1024 * 1024
 INTERNAL = "10.0.0.5:8080"
-HTML_502 = (f"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"
-            f"</center><hr><center>nginx/1.25.3 upstream {INTERNAL}</center></body></html>").encode()
+HTML_502 = (
+    f"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"
+    f"</center><hr><center>nginx/1.25.3 upstream {INTERNAL}</center></body></html>"
+).encode()
 _HANG = 60.0
 
 
@@ -58,7 +72,11 @@ class FaultyUpstream(FakeServer):
         router.add_post("/v1beta/models/{target}", self._handle)
 
     def extract_key(self, request: web.Request) -> str | None:
-        key = request.headers.get("x-api-key") or request.headers.get("x-goog-api-key") or request.query.get("key")
+        key = (
+            request.headers.get("x-api-key")
+            or request.headers.get("x-goog-api-key")
+            or request.query.get("key")
+        )
         return key or super().extract_key(request)
 
     def keys(self) -> list[str | None]:
@@ -84,8 +102,9 @@ class FaultyUpstream(FakeServer):
             ctype = "text/event-stream" if streaming else "application/json"
             return web.Response(status=200, body=b"", headers={"Content-Type": ctype})
         if fault == "garbage" and not streaming:
-            return web.Response(status=200, body=b"<html><body>upstream maintenance</body></html>",
-                                content_type="text/html")
+            return web.Response(
+                status=200, body=b"<html><body>upstream maintenance</body></html>", content_type="text/html"
+            )
         if not streaming:
             return self.json_response(_whole(api, text))
         frames = list(_frames(api, text))
@@ -94,7 +113,9 @@ class FaultyUpstream(FakeServer):
             frames = [b"data: <html>upstream maintenance</html>\n\n"] * 3 + frames[-1:] * (api == "openai")
         return await self._send(request, api, frames, fault)
 
-    async def _send(self, request: web.Request, api: str, frames: list[bytes], fault: str) -> web.StreamResponse:
+    async def _send(
+        self, request: web.Request, api: str, frames: list[bytes], fault: str
+    ) -> web.StreamResponse:
         ctype = "application/json" if api == "gemini-array" else "text/event-stream"
         resp = web.StreamResponse(headers={"Content-Type": ctype, "Cache-Control": "no-cache"})
         await resp.prepare(request)
@@ -137,14 +158,27 @@ _FIRST_CONTENT = {"openai": 2, "claude": 3, "gemini-sse": 1, "gemini-array": 1}
 
 def _whole(api: str, text: str) -> dict[str, Any]:
     if api == "openai":
-        return {"id": "chatcmpl-f", "object": "chat.completion", "created": 1, "model": "gpt-f",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                             "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}
+        return {
+            "id": "chatcmpl-f",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "gpt-f",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7},
+        }
     if api == "claude":
-        return {"id": "msg_f", "type": "message", "role": "assistant", "model": "claude-f",
-                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
-                "usage": {"input_tokens": 3, "output_tokens": 4}}
+        return {
+            "id": "msg_f",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-f",
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 3, "output_tokens": 4},
+        }
     return _gemini_chunk(text, "STOP")
 
 
@@ -164,27 +198,54 @@ def _frames(api: str, text: str) -> Iterator[bytes]:
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
             return sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
         yield chunk({"role": "assistant", "content": ""})
         yield chunk({"content": head})
         yield chunk({"content": tail})
         yield chunk({}, "stop")
-        yield sse({**base, "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}})
+        yield sse(
+            {**base, "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}
+        )
         yield b"data: [DONE]\n\n"
     elif api == "claude":
-        yield sse({"type": "message_start", "message": {
-            "id": "msg_f", "type": "message", "role": "assistant", "model": "claude-f", "content": [],
-            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": 1}}},
-            "message_start")
-        yield sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-                  "content_block_start")
-        yield sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": head}},
-                  "content_block_delta")
+        yield sse(
+            {
+                "type": "message_start",
+                "message": {
+                    "id": "msg_f",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": "claude-f",
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 3, "output_tokens": 1},
+                },
+            },
+            "message_start",
+        )
+        yield sse(
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            "content_block_start",
+        )
+        yield sse(
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": head}},
+            "content_block_delta",
+        )
         yield sse({"type": "ping"}, "ping")
-        yield sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": tail}},
-                  "content_block_delta")
+        yield sse(
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": tail}},
+            "content_block_delta",
+        )
         yield sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
-        yield sse({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                   "usage": {"output_tokens": 4}}, "message_delta")
+        yield sse(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": 4},
+            },
+            "message_delta",
+        )
         yield sse({"type": "message_stop"}, "message_stop")
     elif api == "gemini-sse":
         yield sse(_gemini_chunk(head))

@@ -109,7 +109,9 @@ class GeminiFake(FakeServer):
         if not isinstance(body, dict) or not isinstance(model, str) or not model:
             return self.error_response(400, "Invalid JSON payload: request and model are required", None)
         if not isinstance(body.get("contents"), list):
-            return self.error_response(400, "* GenerateContentRequest.contents: contents is not specified", None)
+            return self.error_response(
+                400, "* GenerateContentRequest.contents: contents is not specified", None
+            )
         beh = self.behavior(request)
         reply = decide("gemini", turn_of(model, body), beh.text if beh else None)
         parts, usage = _parts(reply), _usage(body, reply)
@@ -117,7 +119,9 @@ class GeminiFake(FakeServer):
             return self.json_response({"response": _chunk(model, parts, usage, final=True)})
         wrapped = ({"response": chunk} for chunk in _stream_chunks(model, parts, usage))
         sse = request.query.get("alt") == "sse"
-        return await self.stream(request, _frames(wrapped, sse), "text/event-stream" if sse else "application/json")
+        return await self.stream(
+            request, _frames(wrapped, sse), "text/event-stream" if sse else "application/json"
+        )
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         return self.json_response({"models": [_model(m) for m in self.models]})

@@ -46,16 +46,19 @@ class TokenRequest:
 
 def fake_jwt(claims: dict[str, Any]) -> str:
     """An unsigned JWT carrying ``claims`` (what Codex's id_token parser reads)."""
+
     def part(obj: Any) -> str:
         return base64.urlsafe_b64encode(orjson.dumps(obj)).rstrip(b"=").decode()
+
     return f"{part({'alg': 'none'})}.{part(claims)}.sig"
 
 
 class OAuthFake:
     """The token endpoint of an OAuth server, on 127.0.0.1 (random port)."""
 
-    def __init__(self, *, expires_in: int = 3600, rotate: bool = True,
-                 id_token_claims: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, *, expires_in: int = 3600, rotate: bool = True, id_token_claims: dict[str, Any] | None = None
+    ) -> None:
         self.expires_in = expires_in
         self.rotate = rotate
         self.id_token_claims = id_token_claims
@@ -102,8 +105,11 @@ class OAuthFake:
 
     def _issue(self) -> dict[str, Any]:
         self.issued += 1
-        out: dict[str, Any] = {"access_token": f"at-{self.issued}", "token_type": "Bearer",
-                               "expires_in": self.expires_in}
+        out: dict[str, Any] = {
+            "access_token": f"at-{self.issued}",
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+        }
         if self.rotate:
             out["refresh_token"] = f"rt-{self.issued}"
         if self.id_token_claims is not None:

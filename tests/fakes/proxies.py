@@ -75,8 +75,15 @@ class _Proxy:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         raise NotImplementedError
 
-    async def relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, port: int,
-                    first: bytes = b"", reply: bytes = b"") -> None:
+    async def relay(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        host: str,
+        port: int,
+        first: bytes = b"",
+        reply: bytes = b"",
+    ) -> None:
         """Connect to host:port, send ``reply`` to the client and ``first`` upstream, then pipe."""
         up_reader, up_writer = await asyncio.open_connection(host, port)
         self.connections += 1
@@ -103,16 +110,27 @@ class HttpProxy(_Proxy):
         method, target, version = line.decode("latin-1").split(" ", 2)
         if method.upper() == "CONNECT":
             host, _, port = target.rpartition(":")
-            await self.relay(reader, writer, host.strip("[]"), int(port),
-                             reply=b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await self.relay(
+                reader,
+                writer,
+                host.strip("[]"),
+                int(port),
+                reply=b"HTTP/1.1 200 Connection established\r\n\r\n",
+            )
             return
         url = urlsplit(target)
         if url.scheme != "http" or not url.hostname:
             writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             return
         path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-        headers = [h for h in rest.split(b"\r\n") if h and not h.lower().startswith((b"proxy-", b"connection:"))]
-        first = f"{method} {path} {version}\r\n".encode() + b"\r\n".join([*headers, b"Connection: close"]) + b"\r\n\r\n"
+        headers = [
+            h for h in rest.split(b"\r\n") if h and not h.lower().startswith((b"proxy-", b"connection:"))
+        ]
+        first = (
+            f"{method} {path} {version}\r\n".encode()
+            + b"\r\n".join([*headers, b"Connection: close"])
+            + b"\r\n\r\n"
+        )
         await self.relay(reader, writer, url.hostname, url.port or 80, first=first)
 
 

@@ -115,16 +115,26 @@ async def test_idle_keepalive_connection_is_closed(start_edge):
     writer.close()
 
 
-@pytest.mark.parametrize("path,check", [
-    (CHAT, lambda b: b["error"]["type"] == "invalid_request_error" and "client-body" in b["error"]["message"]),
-    (MESSAGES, lambda b: b["type"] == "error" and "client-body" in b["error"]["message"]),
-    (GEMINI, lambda b: b["error"]["code"] == 408 and "client-body" in b["error"]["message"]),
-])
+@pytest.mark.parametrize(
+    "path,check",
+    [
+        (
+            CHAT,
+            lambda b: (
+                b["error"]["type"] == "invalid_request_error" and "client-body" in b["error"]["message"]
+            ),
+        ),
+        (MESSAGES, lambda b: b["type"] == "error" and "client-body" in b["error"]["message"]),
+        (GEMINI, lambda b: b["error"]["code"] == 408 and "client-body" in b["error"]["message"]),
+    ],
+)
 async def test_slow_body_gets_408_in_client_format(start_edge, path, check):
     edge = await start_edge(TIMEOUTS)
     reader, writer = await _connect(edge.port)
-    writer.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                 "Content-Length: 100\r\n\r\n{\"model\":".encode())
+    writer.write(
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        'Content-Length: 100\r\n\r\n{"model":'.encode()
+    )
     status, headers, body = await _response(reader, 3)
     assert status == 408
     assert headers["content-type"].startswith("application/json")
@@ -197,17 +207,22 @@ async def test_per_ip_cap(start_edge):
 # -- oversized requests
 
 
-@pytest.mark.parametrize("path,check", [
-    (CHAT, lambda b: b["error"]["type"] == "invalid_request_error"),
-    (MESSAGES, lambda b: b["type"] == "error" and b["error"]["type"] == "invalid_request_error"),
-    (GEMINI, lambda b: b["error"]["status"] == "INVALID_ARGUMENT"),
-])
+@pytest.mark.parametrize(
+    "path,check",
+    [
+        (CHAT, lambda b: b["error"]["type"] == "invalid_request_error"),
+        (MESSAGES, lambda b: b["type"] == "error" and b["error"]["type"] == "invalid_request_error"),
+        (GEMINI, lambda b: b["error"]["status"] == "INVALID_ARGUMENT"),
+    ],
+)
 async def test_oversized_header_is_400_in_client_format_without_traceback(start_edge, caplog, path, check):
     edge = await start_edge()
     reader, writer = await _connect(edge.port)
     with caplog.at_level(logging.DEBUG):
-        writer.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {'a' * 10000}\r\n"
-                     "Content-Length: 2\r\n\r\n{}".encode())
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {'a' * 10000}\r\n"
+            "Content-Length: 2\r\n\r\n{}".encode()
+        )
         status, headers, body = await _response(reader)
         writer.close()
         await asyncio.sleep(0.05)
@@ -220,11 +235,14 @@ async def test_oversized_header_is_400_in_client_format_without_traceback(start_
     await _healthy(edge.url)
 
 
-@pytest.mark.parametrize("path,check", [
-    (CHAT, lambda b: b["error"]["type"] == "invalid_request_error"),
-    (MESSAGES, lambda b: b["type"] == "error" and b["error"]["type"] == "request_too_large"),
-    (GEMINI, lambda b: b["error"]["code"] == 413),
-])
+@pytest.mark.parametrize(
+    "path,check",
+    [
+        (CHAT, lambda b: b["error"]["type"] == "invalid_request_error"),
+        (MESSAGES, lambda b: b["type"] == "error" and b["error"]["type"] == "request_too_large"),
+        (GEMINI, lambda b: b["error"]["code"] == 413),
+    ],
+)
 @pytest.mark.parametrize("chunked", [False, True])
 async def test_body_over_max_body_mb_is_413_in_client_format(start_edge, path, check, chunked):
     edge = await start_edge("limits:\n  max-body-mb: 1\n")
@@ -232,17 +250,22 @@ async def test_body_over_max_body_mb_is_413_in_client_format(start_edge, path, c
 
     async def gen():
         for i in range(0, len(big), 65536):
-            yield big[i:i + 65536]
+            yield big[i : i + 65536]
 
     if chunked:  # no length up front: the limit is found while reading
-        async with aiohttp.ClientSession() as s, s.post(edge.url + path, data=gen(),
-                                                        headers={"Content-Type": "application/json"}) as r:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(edge.url + path, data=gen(), headers={"Content-Type": "application/json"}) as r,
+        ):
             assert r.status == 413
             body = await r.json()
     else:  # Content-Length over the limit: refused before the body is read
         reader, writer = await _connect(edge.port)
-        writer.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {len(big)}\r\n\r\n".encode() + big[:1000])
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(big)}\r\n\r\n".encode()
+            + big[:1000]
+        )
         status, _, raw = await _response(reader)
         writer.close()
         assert status == 413
@@ -252,17 +275,22 @@ async def test_body_over_max_body_mb_is_413_in_client_format(start_edge, path, c
     await _healthy(edge.url)
 
 
-@pytest.mark.parametrize("head", [
-    "Content-Encoding: gzip\r\nContent-Length: 12\r\n\r\nnot gzip at ",  # a body that does not decode
-    "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",  # broken chunk framing
-    "X-Bad: a\x01b\r\nContent-Length: 2\r\n\r\n{}",  # a control character in a header
-    "".join(f"X-H{i}: v\r\n" for i in range(150)) + "Content-Length: 2\r\n\r\n{}",  # too many headers
-])
+@pytest.mark.parametrize(
+    "head",
+    [
+        "Content-Encoding: gzip\r\nContent-Length: 12\r\n\r\nnot gzip at ",  # a body that does not decode
+        "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",  # broken chunk framing
+        "X-Bad: a\x01b\r\nContent-Length: 2\r\n\r\n{}",  # a control character in a header
+        "".join(f"X-H{i}: v\r\n" for i in range(150)) + "Content-Length: 2\r\n\r\n{}",  # too many headers
+    ],
+)
 async def test_malformed_requests_are_400_json_without_traceback(start_edge, caplog, head):
     edge = await start_edge()
     with caplog.at_level(logging.DEBUG):
         reader, writer = await _connect(edge.port)
-        writer.write(f"POST {MESSAGES} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{head}".encode())
+        writer.write(
+            f"POST {MESSAGES} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{head}".encode()
+        )
         status, _, body = await _response(reader)
         writer.close()
         await asyncio.sleep(0.05)
@@ -297,18 +325,31 @@ async def test_client_disconnects_mid_stream_log_no_traceback(start_edge, fake_o
         for _ in range(5):
             fake_openai.script(Behavior(text=" ".join(["word"] * 200)))
             reader, writer = await _connect(edge.port)
-            writer.write(f"POST {CHAT} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                         f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            writer.write(
+                f"POST {CHAT} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
             async with asyncio.timeout(5):
                 assert (await reader.readuntil(b"data: ")).startswith(b"HTTP/1.1 200")
             writer.transport.abort()  # RST: the client is gone mid-stream
             await asyncio.sleep(0.15)
         await asyncio.sleep(0.2)
     # the proxy's records only (the fake upstream serves from its own thread and logs its side)
-    bad = [r for r in caplog.records if r.thread == threading.get_ident() and (r.levelno >= logging.ERROR or r.exc_info)]
+    bad = [
+        r
+        for r in caplog.records
+        if r.thread == threading.get_ident() and (r.levelno >= logging.ERROR or r.exc_info)
+    ]
     assert not bad, [(r.name, r.getMessage()) for r in bad]
-    async with aiohttp.ClientSession() as s, s.post(edge.url + CHAT, data=body.replace(b"true", b"false"),
-                                                    headers={"Content-Type": "application/json"}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            edge.url + CHAT,
+            data=body.replace(b"true", b"false"),
+            headers={"Content-Type": "application/json"},
+        ) as r,
+    ):
         assert r.status == 200
 
 
@@ -317,8 +358,10 @@ async def test_client_disconnects_mid_body_log_no_traceback(start_edge, caplog):
     with caplog.at_level(logging.DEBUG):
         for path in (CHAT, MESSAGES, "/v0/management/config"):
             _, writer = await _connect(edge.port)
-            writer.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                         "Content-Length: 1000\r\n\r\n{\"model\":".encode())
+            writer.write(
+                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                'Content-Length: 1000\r\n\r\n{"model":'.encode()
+            )
             await writer.drain()
             await asyncio.sleep(0.1)
             writer.transport.abort()
@@ -332,8 +375,11 @@ async def test_a_client_that_half_closes_after_its_request_still_gets_the_answer
     # ``nc -N`` and clients with a lying Content-Length shut their sending side after the
     # request: the answer must still come back (it was lost before), then the server closes
     edge = await start_edge()
-    for raw in (_get(), b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                b"Content-Type: application/json\r\nConnection: close\r\nContent-Length: 5\r\n\r\n{\"a\": 1}"):
+    for raw in (
+        _get(),
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b'Content-Type: application/json\r\nConnection: close\r\nContent-Length: 5\r\n\r\n{"a": 1}',
+    ):
         reader, writer = await _connect(edge.port)
         writer.write(raw)
         writer.write_eof()
@@ -357,10 +403,17 @@ def test_sigterm_drains_a_stream_in_flight(tmp_path: Path, fake_openai):
 
     port = _free_port()
     fake_openai.script(Behavior(text=" ".join(["word"] * 40), stream_delay=0.03))
-    (tmp_path / "config.yaml").write_text(f"host: 127.0.0.1\nport: {port}\nauth-dir: {tmp_path / 'auths'}\n"
-                                          + _stream_config(fake_openai))
-    proc = subprocess.Popen([sys.executable, "-m", "cliproxy"], cwd=tmp_path, stderr=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, text=True, env=os.environ.copy())
+    (tmp_path / "config.yaml").write_text(
+        f"host: 127.0.0.1\nport: {port}\nauth-dir: {tmp_path / 'auths'}\n" + _stream_config(fake_openai)
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cliproxy"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=os.environ.copy(),
+    )
     try:
         deadline = time.monotonic() + 15
         while True:
@@ -372,8 +425,11 @@ def test_sigterm_drains_a_stream_in_flight(tmp_path: Path, fake_openai):
                 time.sleep(0.05)
         body = orjson.dumps({"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
         conn.settimeout(10)
-        conn.sendall(f"POST {CHAT} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        conn.sendall(
+            f"POST {CHAT} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
         got = conn.recv(65536)
         assert got.startswith(b"HTTP/1.1 200")
         proc.send_signal(signal.SIGTERM)

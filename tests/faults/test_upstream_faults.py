@@ -40,11 +40,14 @@ def faulty() -> Iterator[FaultyUpstream]:
 
 def config(base: str, first_byte: str = "1s", extra: str = "") -> str:
     def pair(name: str, alias: str) -> str:
-        return "".join(f"""
+        return "".join(
+            f"""
   - api-key: "{key}"
     base-url: "{base}"
     priority: {prio}
-    models: [{{name: "{name}", alias: "{alias}"}}]""" for key, prio in (("k-bad", 1), ("k-good", 0)))
+    models: [{{name: "{name}", alias: "{alias}"}}]"""
+            for key, prio in (("k-bad", 1), ("k-good", 0))
+        )
 
     return f"""
 api-keys: ["{KEY}"]
@@ -105,11 +108,19 @@ async def assert_cooled_transient(proxy, key: str = "k-bad") -> None:
 BODIES = {
     Format.OPENAI: lambda m, s: {"model": m, "stream": s, "messages": [{"role": "user", "content": "hi"}]},
     Format.RESPONSES: lambda m, s: {"model": m, "stream": s, "input": "hi"},
-    Format.CLAUDE: lambda m, s: {"model": m, "stream": s, "max_tokens": 50,
-                                 "messages": [{"role": "user", "content": "hi"}]},
+    Format.CLAUDE: lambda m, s: {
+        "model": m,
+        "stream": s,
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": "hi"}],
+    },
     Format.GEMINI: lambda m, s: {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
 }
-PATHS = {Format.OPENAI: "/v1/chat/completions", Format.RESPONSES: "/v1/responses", Format.CLAUDE: "/v1/messages"}
+PATHS = {
+    Format.OPENAI: "/v1/chat/completions",
+    Format.RESPONSES: "/v1/responses",
+    Format.CLAUDE: "/v1/messages",
+}
 
 
 async def raw(proxy, fmt: Format, model: str, stream: bool, alt: str | None = "sse") -> tuple[int, bytes]:
@@ -119,8 +130,10 @@ async def raw(proxy, fmt: Format, model: str, stream: bool, alt: str | None = "s
     else:
         path = PATHS[fmt]
     headers = {"Authorization": f"Bearer {KEY}", "x-api-key": KEY, "x-goog-api-key": KEY}
-    async with aiohttp.ClientSession() as s, s.post(proxy.url + path, json=BODIES[fmt](model, stream),
-                                                     headers=headers) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(proxy.url + path, json=BODIES[fmt](model, stream), headers=headers) as r,
+    ):
         return r.status, await r.read()
 
 
@@ -283,8 +296,9 @@ async def test_other_requests_are_not_held_up_by_a_hung_one(proxy, faulty):
     hung = asyncio.ensure_future(raw(proxy, Format.CLAUDE, "claude-solo", True))
     await asyncio.sleep(0.1)
     started = time.monotonic()
-    answers = await asyncio.gather(*(ask(Format.CLAUDE, proxy.url, "claude-model", "hi", stream=s)
-                                     for s in (True, False, True, False)))
+    answers = await asyncio.gather(
+        *(ask(Format.CLAUDE, proxy.url, "claude-model", "hi", stream=s) for s in (True, False, True, False))
+    )
     assert time.monotonic() - started < LIMIT
     assert not hung.done()
     assert [a.text for a in answers] == ["hello from k-bad"] * 4
@@ -315,8 +329,12 @@ async def test_token_refresh_uses_the_client_timeouts(faulty):
 
     faulty.faults["refresh"] = "hang"
     http = HttpClient(first_byte_timeout=0.5)
-    cred = Credential(id="c1", provider="claude", kind="oauth",
-                      metadata={"type": "claude", "refresh_token": "rt", "access_token": "at"})
+    cred = Credential(
+        id="c1",
+        provider="claude",
+        kind="oauth",
+        metadata={"type": "claude", "refresh_token": "rt", "access_token": "at"},
+    )
     refresher = Refresher(Pool(), http, token_urls={"claude": faulty.url("/v1/messages?key=refresh")})
     started = time.monotonic()
     try:
@@ -342,9 +360,16 @@ async def test_garbage_or_empty_reply_fails_over(proxy, faulty, fmt, model, faul
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
-@pytest.mark.parametrize(("fmt", "model"), [(Format.CLAUDE, "gpt-solo"), (Format.CLAUDE, "claude-solo"),
-                                            (Format.OPENAI, "gpt-solo"), (Format.GEMINI, "gemini-solo")],
-                         ids=["claude->gpt", "claude->claude", "openai->gpt", "gemini->gemini"])
+@pytest.mark.parametrize(
+    ("fmt", "model"),
+    [
+        (Format.CLAUDE, "gpt-solo"),
+        (Format.CLAUDE, "claude-solo"),
+        (Format.OPENAI, "gpt-solo"),
+        (Format.GEMINI, "gemini-solo"),
+    ],
+    ids=["claude->gpt", "claude->claude", "openai->gpt", "gemini->gemini"],
+)
 async def test_garbage_alone_is_502_never_200(proxy, faulty, fmt, model, stream):
     faulty.faults["k-solo"] = "garbage"
     status, data = await raw(proxy, fmt, model, stream)
@@ -386,8 +411,11 @@ async def test_keepalives_done_and_pings_are_not_garbage(proxy, faulty):
     assert await cooled(proxy, "k-bad") == []
 
 
-@pytest.mark.parametrize(("fmt", "model"), [(Format.CLAUDE, "claude-model"), (Format.CLAUDE, "gpt-model"),
-                                            (Format.GEMINI, "gemini-model")], ids=["pass", "translated", "gemini"])
+@pytest.mark.parametrize(
+    ("fmt", "model"),
+    [(Format.CLAUDE, "claude-model"), (Format.CLAUDE, "gpt-model"), (Format.GEMINI, "gemini-model")],
+    ids=["pass", "translated", "gemini"],
+)
 async def test_10mb_single_sse_line_streams_through(proxy, faulty, fmt, model):
     faulty.faults["k-bad"] = "huge"
     started = time.monotonic()
@@ -398,15 +426,25 @@ async def test_10mb_single_sse_line_streams_through(proxy, faulty, fmt, model):
 
 
 async def test_count_tokens_for_codex_is_local_never_a_generation(start_proxy, faulty):
-    proxy = await start_proxy(config(faulty.base_url, extra=f"""
+    proxy = await start_proxy(
+        config(
+            faulty.base_url,
+            extra=f"""
 codex-api-key:
   - api-key: "k-codex"
     base-url: "{faulty.base_url}"
     models: [{{name: "gpt-5.4", alias: "codex-model"}}]
-"""))
-    async with aiohttp.ClientSession() as s, s.post(
-            proxy.url + "/v1/messages/count_tokens", headers={"x-api-key": KEY},
-            json={"model": "codex-model", "messages": [{"role": "user", "content": "hi " * 100}]}) as r:
+""",
+        )
+    )
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            proxy.url + "/v1/messages/count_tokens",
+            headers={"x-api-key": KEY},
+            json={"model": "codex-model", "messages": [{"role": "user", "content": "hi " * 100}]},
+        ) as r,
+    ):
         assert r.status == 200
         assert (await r.json())["input_tokens"] > 50
     assert faulty.requests == []
@@ -418,7 +456,11 @@ codex-api-key:
 async def test_html_error_page_is_summarised_and_logged(proxy, faulty, caplog):
     faulty.faults["k-solo"] = "html_502"
     caplog.set_level(logging.INFO, logger="cliproxy")
-    for fmt, model in ((Format.CLAUDE, "claude-solo"), (Format.OPENAI, "gpt-solo"), (Format.GEMINI, "gemini-solo")):
+    for fmt, model in (
+        (Format.CLAUDE, "claude-solo"),
+        (Format.OPENAI, "gpt-solo"),
+        (Format.GEMINI, "gemini-solo"),
+    ):
         status, data = await raw(proxy, fmt, model, False)
         assert status == 502
         assert b"<html" not in data and INTERNAL.encode() not in data
@@ -461,6 +503,7 @@ class socket_closed_port:
 
     def __enter__(self) -> int:
         import socket
+
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         return self.sock.getsockname()[1]

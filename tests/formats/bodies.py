@@ -41,8 +41,13 @@ def claude_code_large(target: int = 99_000) -> dict[str, Any]:
     tools = []
     for path in sorted((DATA / "tool_schemas").glob("claude_code__*.json")):
         name = path.stem.split("__", 1)[1]
-        tools.append({"name": name, "description": f"{name}: " + "Use this tool carefully. " * 120,
-                      "input_schema": orjson.loads(path.read_bytes())})
+        tools.append(
+            {
+                "name": name,
+                "description": f"{name}: " + "Use this tool carefully. " * 120,
+                "input_schema": orjson.loads(path.read_bytes()),
+            }
+        )
     body["tools"] = tools
     body["messages"][1]["content"] = "# Environment\n" + " - a line of environment context\n" * 290
     turn = copy.deepcopy(body["messages"][3:5])  # an assistant tool call and its result

@@ -35,43 +35,72 @@ def test_large_claude_code_body_passes():
 
 # --------------------------------------------------------------------------- OpenAI chat
 
-CHAT_OK = {"model": "m", "messages": [
-    {"role": "system", "content": "s"}, {"role": "developer", "content": [{"type": "text", "text": "d"}]},
-    {"role": "user", "content": "hi"},
-    {"role": "assistant", "content": None, "tool_calls": [{"id": "c", "type": "function",
-                                                           "function": {"name": "f", "arguments": "{}"}}]},
-    {"role": "tool", "tool_call_id": "c", "content": "ok"}, {"role": "assistant", "content": ""}],
-    "max_tokens": 10, "temperature": 0.5, "stop": ["x"],
-    "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}},
-              {"type": "custom", "custom": {"name": "apply_patch"}}],
-    "stream_options": {"include_usage": True}}
+CHAT_OK = {
+    "model": "m",
+    "messages": [
+        {"role": "system", "content": "s"},
+        {"role": "developer", "content": [{"type": "text", "text": "d"}]},
+        {"role": "user", "content": "hi"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "c", "content": "ok"},
+        {"role": "assistant", "content": ""},
+    ],
+    "max_tokens": 10,
+    "temperature": 0.5,
+    "stop": ["x"],
+    "tools": [
+        {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}},
+        {"type": "custom", "custom": {"name": "apply_patch"}},
+    ],
+    "stream_options": {"include_usage": True},
+}
 
 
-@pytest.mark.parametrize(("patch", "param"), [
-    ({"messages": "hello"}, "messages"),
-    ({"messages": None}, "messages"),
-    # found by tests/fuzz (--fuzz-long): a pass-through upstream crashed on it and cooled the credential
-    ({"tools": [{"type": "function", "function": {"name": "bash", "parameters": 5}}]}, "tools[0].function.parameters"),
-    ({"tools": [{"type": "function"}]}, "tools[0].function"),
-    ({"tools": [{"type": "function", "function": {"parameters": {}}}]}, "tools[0].function.name"),
-    ({"messages": [{"role": "user", "content": "a"}, "b"]}, "messages[1]"),
-    ({"messages": [{"content": "a"}]}, "messages[0].role"),
-    ({"messages": [{"role": ["user"], "content": "a"}]}, "messages[0].role"),
-    ({"messages": [{"role": "robot", "content": "a"}]}, "messages[0].role"),
-    ({"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"},
-                   {"role": "user", "content": {"text": "c"}}]}, "messages[2].content"),
-    ({"messages": [{"role": "user", "content": ["text"]}]}, "messages[0].content[0]"),
-    ({"messages": [{"role": "assistant", "content": None, "tool_calls": {"id": "c"}}]},
-     "messages[0].tool_calls"),
-    ({"max_tokens": "10"}, "max_tokens"),
-    ({"max_tokens": 10.5}, "max_tokens"),
-    ({"max_completion_tokens": True}, "max_completion_tokens"),
-    ({"temperature": "hot"}, "temperature"),
-    ({"tools": {"type": "function"}}, "tools"),
-    ({"tools": ["bash"]}, "tools[0]"),
-    ({"stop": 3}, "stop"),
-    ({"stream_options": True}, "stream_options"),
-])
+@pytest.mark.parametrize(
+    ("patch", "param"),
+    [
+        ({"messages": "hello"}, "messages"),
+        ({"messages": None}, "messages"),
+        # found by tests/fuzz (--fuzz-long): a pass-through upstream crashed on it and cooled the credential
+        (
+            {"tools": [{"type": "function", "function": {"name": "bash", "parameters": 5}}]},
+            "tools[0].function.parameters",
+        ),
+        ({"tools": [{"type": "function"}]}, "tools[0].function"),
+        ({"tools": [{"type": "function", "function": {"parameters": {}}}]}, "tools[0].function.name"),
+        ({"messages": [{"role": "user", "content": "a"}, "b"]}, "messages[1]"),
+        ({"messages": [{"content": "a"}]}, "messages[0].role"),
+        ({"messages": [{"role": ["user"], "content": "a"}]}, "messages[0].role"),
+        ({"messages": [{"role": "robot", "content": "a"}]}, "messages[0].role"),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "a"},
+                    {"role": "user", "content": "b"},
+                    {"role": "user", "content": {"text": "c"}},
+                ]
+            },
+            "messages[2].content",
+        ),
+        ({"messages": [{"role": "user", "content": ["text"]}]}, "messages[0].content[0]"),
+        (
+            {"messages": [{"role": "assistant", "content": None, "tool_calls": {"id": "c"}}]},
+            "messages[0].tool_calls",
+        ),
+        ({"max_tokens": "10"}, "max_tokens"),
+        ({"max_tokens": 10.5}, "max_tokens"),
+        ({"max_completion_tokens": True}, "max_completion_tokens"),
+        ({"temperature": "hot"}, "temperature"),
+        ({"tools": {"type": "function"}}, "tools"),
+        ({"tools": ["bash"]}, "tools[0]"),
+        ({"stop": 3}, "stop"),
+        ({"stream_options": True}, "stream_options"),
+    ],
+)
 def test_openai_chat_rejects(patch, param):
     validate_body(Format.OPENAI, CHAT_OK)
     assert rejects(Format.OPENAI, {**CHAT_OK, **patch}).param == param
@@ -79,32 +108,42 @@ def test_openai_chat_rejects(patch, param):
 
 # --------------------------------------------------------------------------- Responses
 
-RESPONSES_OK = {"model": "m", "instructions": "be terse", "input": [
-    {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "d"}]},
-    {"role": "user", "content": "hi"},
-    {"type": "reasoning", "summary": [], "content": None, "encrypted_content": "x"},
-    {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
-    {"type": "function_call_output", "call_id": "c", "output": "ok"}],
-    "max_output_tokens": 100, "reasoning": {"effort": "high"}, "tools": [{"type": "function", "name": "f"}],
-    "tool_choice": "auto"}
+RESPONSES_OK = {
+    "model": "m",
+    "instructions": "be terse",
+    "input": [
+        {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "d"}]},
+        {"role": "user", "content": "hi"},
+        {"type": "reasoning", "summary": [], "content": None, "encrypted_content": "x"},
+        {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c", "output": "ok"},
+    ],
+    "max_output_tokens": 100,
+    "reasoning": {"effort": "high"},
+    "tools": [{"type": "function", "name": "f"}],
+    "tool_choice": "auto",
+}
 
 
-@pytest.mark.parametrize(("patch", "param"), [
-    ({"input": 42}, "input"),
-    ({"input": {"role": "user"}}, "input"),
-    ({"input": ["hi"]}, "input[0]"),
-    ({"input": [{"content": "hi"}]}, "input[0]"),
-    ({"input": [{"type": 3}]}, "input[0].type"),
-    ({"input": [{"type": "message", "role": "robot", "content": "x"}]}, "input[0].role"),
-    ({"input": [{"role": "user", "content": "a"}, {"role": "user", "content": 5}]}, "input[1].content"),
-    ({"input": [{"role": "user", "content": [None]}]}, "input[0].content[0]"),
-    ({"instructions": ["be terse"]}, "instructions"),
-    ({"max_output_tokens": "100"}, "max_output_tokens"),
-    ({"reasoning": "high"}, "reasoning"),
-    ({"tools": "all"}, "tools"),
-    ({"tools": [{"type": "function", "name": "f", "parameters": [1]}]}, "tools[0].parameters"),
-    ({"tools": [{"type": "function", "name": 7}]}, "tools[0].name"),
-])
+@pytest.mark.parametrize(
+    ("patch", "param"),
+    [
+        ({"input": 42}, "input"),
+        ({"input": {"role": "user"}}, "input"),
+        ({"input": ["hi"]}, "input[0]"),
+        ({"input": [{"content": "hi"}]}, "input[0]"),
+        ({"input": [{"type": 3}]}, "input[0].type"),
+        ({"input": [{"type": "message", "role": "robot", "content": "x"}]}, "input[0].role"),
+        ({"input": [{"role": "user", "content": "a"}, {"role": "user", "content": 5}]}, "input[1].content"),
+        ({"input": [{"role": "user", "content": [None]}]}, "input[0].content[0]"),
+        ({"instructions": ["be terse"]}, "instructions"),
+        ({"max_output_tokens": "100"}, "max_output_tokens"),
+        ({"reasoning": "high"}, "reasoning"),
+        ({"tools": "all"}, "tools"),
+        ({"tools": [{"type": "function", "name": "f", "parameters": [1]}]}, "tools[0].parameters"),
+        ({"tools": [{"type": "function", "name": 7}]}, "tools[0].name"),
+    ],
+)
 def test_responses_rejects(patch, param):
     validate_body(Format.RESPONSES, RESPONSES_OK)
     validate_body(Format.RESPONSES, {"model": "m", "input": "hi"})
@@ -115,33 +154,56 @@ def test_responses_rejects(patch, param):
 
 # --------------------------------------------------------------------------- Claude
 
-CLAUDE_OK = {"model": "m", "max_tokens": 100, "system": [{"type": "text", "text": "s"}], "messages": [
-    {"role": "user", "content": "hi"}, {"role": "system", "content": "mid", "output_config": {}},
-    {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]},
-    {"role": "user", "content": [{"tool_use_id": "t", "type": "tool_result", "content": "ok"}]}],
-    "thinking": {"type": "adaptive"}, "tool_choice": {"type": "auto"}, "stop_sequences": ["x"],
-    "tools": [{"name": "f", "input_schema": {"type": "object"}}, {"type": "web_search_20250305", "name": "web_search"}]}
+CLAUDE_OK = {
+    "model": "m",
+    "max_tokens": 100,
+    "system": [{"type": "text", "text": "s"}],
+    "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "system", "content": "mid", "output_config": {}},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]},
+        {"role": "user", "content": [{"tool_use_id": "t", "type": "tool_result", "content": "ok"}]},
+    ],
+    "thinking": {"type": "adaptive"},
+    "tool_choice": {"type": "auto"},
+    "stop_sequences": ["x"],
+    "tools": [
+        {"name": "f", "input_schema": {"type": "object"}},
+        {"type": "web_search_20250305", "name": "web_search"},
+    ],
+}
 
 
-@pytest.mark.parametrize(("patch", "param"), [
-    ({"messages": "hello"}, "messages"),
-    ({"messages": [{"role": "user", "content": "a"}, 7]}, "messages[1]"),
-    ({"messages": [{"role": "model", "content": "a"}]}, "messages[0].role"),
-    ({"messages": [{"role": "user"}]}, "messages[0].content"),
-    ({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
-                   {"role": "user", "content": 3}]}, "messages[2].content"),
-    ({"messages": [{"role": "user", "content": ["hi"]}]}, "messages[0].content[0]"),
-    ({"messages": [{"role": "user", "content": [{"text": "hi"}]}]}, "messages[0].content[0].type"),
-    ({"system": {"type": "text"}}, "system"),
-    ({"system": [{"type": "text"}, "x"]}, "system[1]"),
-    ({"max_tokens": "100"}, "max_tokens"),
-    ({"thinking": "on"}, "thinking"),
-    ({"tool_choice": "auto"}, "tool_choice"),
-    ({"tools": [[]]}, "tools[0]"),
-    ({"tools": [{"name": "bash", "input_schema": 5}]}, "tools[0].input_schema"),
-    ({"tools": [{"type": "custom", "input_schema": {}}]}, "tools[0].name"),
-    ({"stop_sequences": "x"}, "stop_sequences"),
-])
+@pytest.mark.parametrize(
+    ("patch", "param"),
+    [
+        ({"messages": "hello"}, "messages"),
+        ({"messages": [{"role": "user", "content": "a"}, 7]}, "messages[1]"),
+        ({"messages": [{"role": "model", "content": "a"}]}, "messages[0].role"),
+        ({"messages": [{"role": "user"}]}, "messages[0].content"),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "a"},
+                    {"role": "assistant", "content": "b"},
+                    {"role": "user", "content": 3},
+                ]
+            },
+            "messages[2].content",
+        ),
+        ({"messages": [{"role": "user", "content": ["hi"]}]}, "messages[0].content[0]"),
+        ({"messages": [{"role": "user", "content": [{"text": "hi"}]}]}, "messages[0].content[0].type"),
+        ({"system": {"type": "text"}}, "system"),
+        ({"system": [{"type": "text"}, "x"]}, "system[1]"),
+        ({"max_tokens": "100"}, "max_tokens"),
+        ({"thinking": "on"}, "thinking"),
+        ({"tool_choice": "auto"}, "tool_choice"),
+        ({"tools": [[]]}, "tools[0]"),
+        ({"tools": [{"name": "bash", "input_schema": 5}]}, "tools[0].input_schema"),
+        ({"tools": [{"type": "custom", "input_schema": {}}]}, "tools[0].name"),
+        ({"stop_sequences": "x"}, "stop_sequences"),
+    ],
+)
 def test_claude_rejects(patch, param):
     validate_body(Format.CLAUDE, CLAUDE_OK)
     validate_body(Format.CLAUDE, {"model": "m", "messages": [{"role": "user", "content": "foo"}]})  # count
@@ -150,33 +212,44 @@ def test_claude_rejects(patch, param):
 
 # --------------------------------------------------------------------------- Gemini
 
-GEMINI_OK = {"contents": [
-    {"role": "user", "parts": [{"text": "hi"}]}, {"role": "model", "parts": [{"functionCall": {"name": "f"}}]},
-    {"role": "function", "parts": [{"functionResponse": {"name": "f", "response": {}}}]}, {"parts": []}],
+GEMINI_OK = {
+    "contents": [
+        {"role": "user", "parts": [{"text": "hi"}]},
+        {"role": "model", "parts": [{"functionCall": {"name": "f"}}]},
+        {"role": "function", "parts": [{"functionResponse": {"name": "f", "response": {}}}]},
+        {"parts": []},
+    ],
     "systemInstruction": {"role": "user", "parts": [{"text": "s"}]},
-    "generationConfig": {"maxOutputTokens": 100, "temperature": 1}, "tools": [{"functionDeclarations": []}]}
+    "generationConfig": {"maxOutputTokens": 100, "temperature": 1},
+    "tools": [{"functionDeclarations": []}],
+}
 
 
-@pytest.mark.parametrize(("patch", "param"), [
-    ({"contents": "hello"}, "contents"),
-    ({"contents": None}, "contents"),
-    ({"contents": [{"parts": [{"text": "a"}]}, "b"]}, "contents[1]"),
-    ({"contents": [{"role": "assistant", "parts": []}]}, "contents[0].role"),
-    ({"contents": [{"role": "user", "parts": {"text": "a"}}]}, "contents[0].parts"),
-    ({"contents": [{"role": "user", "parts": ["a"]}]}, "contents[0].parts[0]"),
-    ({"systemInstruction": ["s"]}, "systemInstruction"),
-    ({"systemInstruction": {"parts": "s"}}, "systemInstruction.parts"),
-    ({"generationConfig": {"maxOutputTokens": "100"}}, "generationConfig.maxOutputTokens"),
-    ({"generationConfig": []}, "generationConfig"),
-    ({"tools": {"functionDeclarations": []}}, "tools"),
-    ({"toolConfig": "auto"}, "toolConfig"),
-    # found by tests/fuzz (--fuzz-long): forwarded on the pass-through route, they crashed the upstream
-    ({"tools": [{"functionDeclarations": [5]}]}, "tools[0].functionDeclarations[0]"),
-    ({"tools": [{"function_declarations": "f"}]}, "tools[0].function_declarations"),
-    ({"generationConfig": {"thinkingConfig": ["s"]}}, "generationConfig.thinkingConfig"),
-    ({"tools": [{"functionDeclarations": [{"name": "f", "parameters": "x"}]}]},
-     "tools[0].functionDeclarations[0].parameters"),
-])
+@pytest.mark.parametrize(
+    ("patch", "param"),
+    [
+        ({"contents": "hello"}, "contents"),
+        ({"contents": None}, "contents"),
+        ({"contents": [{"parts": [{"text": "a"}]}, "b"]}, "contents[1]"),
+        ({"contents": [{"role": "assistant", "parts": []}]}, "contents[0].role"),
+        ({"contents": [{"role": "user", "parts": {"text": "a"}}]}, "contents[0].parts"),
+        ({"contents": [{"role": "user", "parts": ["a"]}]}, "contents[0].parts[0]"),
+        ({"systemInstruction": ["s"]}, "systemInstruction"),
+        ({"systemInstruction": {"parts": "s"}}, "systemInstruction.parts"),
+        ({"generationConfig": {"maxOutputTokens": "100"}}, "generationConfig.maxOutputTokens"),
+        ({"generationConfig": []}, "generationConfig"),
+        ({"tools": {"functionDeclarations": []}}, "tools"),
+        ({"toolConfig": "auto"}, "toolConfig"),
+        # found by tests/fuzz (--fuzz-long): forwarded on the pass-through route, they crashed the upstream
+        ({"tools": [{"functionDeclarations": [5]}]}, "tools[0].functionDeclarations[0]"),
+        ({"tools": [{"function_declarations": "f"}]}, "tools[0].function_declarations"),
+        ({"generationConfig": {"thinkingConfig": ["s"]}}, "generationConfig.thinkingConfig"),
+        (
+            {"tools": [{"functionDeclarations": [{"name": "f", "parameters": "x"}]}]},
+            "tools[0].functionDeclarations[0].parameters",
+        ),
+    ],
+)
 def test_gemini_rejects(patch, param):
     validate_body(Format.GEMINI, GEMINI_OK)
     validate_body(Format.GEMINI, {**GEMINI_OK, "systemInstruction": "plain text"})

@@ -30,8 +30,12 @@ ROUTES = (
     Route("messages", Format.CLAUDE, "/v1/messages"),
     Route("count_tokens", Format.CLAUDE, "/v1/messages/count_tokens", "count"),
     Route("generateContent", Format.GEMINI, "/v1beta/models/{model}:generateContent"),
-    Route("streamGenerateContent", Format.GEMINI, "/v1beta/models/{model}:streamGenerateContent",
-          gemini_stream=True),
+    Route(
+        "streamGenerateContent",
+        Format.GEMINI,
+        "/v1beta/models/{model}:streamGenerateContent",
+        gemini_stream=True,
+    ),
     Route("countTokens", Format.GEMINI, "/v1beta/models/{model}:countTokens", "count"),
 )
 # client-visible model -> upstream family (tests/e2e/conftest.py MODELS)
@@ -98,9 +102,17 @@ class Env:
             return [("x-goog-api-key", self.key)]
         return [("Authorization", f"Bearer {self.key}")]
 
-    async def send(self, route: Route, target: str, body: bytes, headers: list[Header] | None = None,
-                   *, auth: bool = True, content_length: int | bool | None = True,
-                   method: str = "POST") -> Answer:
+    async def send(
+        self,
+        route: Route,
+        target: str,
+        body: bytes,
+        headers: list[Header] | None = None,
+        *,
+        auth: bool = True,
+        content_length: int | bool | None = True,
+        method: str = "POST",
+    ) -> Answer:
         base: list[Header] = [("Content-Type", "application/json")] if headers is None else []
         all_headers = (self.auth_headers(route.fmt) if auth else []) + base + (headers or [])
         answer = await send(self.port, method, target, all_headers, body, content_length=content_length)
@@ -108,18 +120,28 @@ class Env:
         self.statuses[answer.status] = self.statuses.get(answer.status, 0) + 1
         return answer
 
-    async def fuzz(self, route: Route, model: str, body: Any, *, query: str = "",
-                   url_model: str | None = None) -> Answer:
+    async def fuzz(
+        self, route: Route, model: str, body: Any, *, query: str = "", url_model: str | None = None
+    ) -> Answer:
         """Send one hostile body to ``route`` and hold the answer and the proxy to the rules."""
         await self.reset()
         raw = body if isinstance(body, bytes) else encode(body)
         target = route.target(url_model if url_model is not None else model, query)
         answer = await self.send(route, target, raw)
-        await self.judge(route, answer, streamed=_stream_flag(body), alt="sse" if "alt=sse" in query else None)
+        await self.judge(
+            route, answer, streamed=_stream_flag(body), alt="sse" if "alt=sse" in query else None
+        )
         return answer
 
-    async def judge(self, route: Route, answer: Answer, *, streamed: bool | None, alt: str | None,
-                    upstream_fault: bool = False) -> None:
+    async def judge(
+        self,
+        route: Route,
+        answer: Answer,
+        *,
+        streamed: bool | None,
+        alt: str | None,
+        upstream_fault: bool = False,
+    ) -> None:
         """``oracle.check`` plus the proxy's state: raise one ``Finding`` naming every problem.
 
         With ``upstream_fault`` a cooled credential is the expected outcome, not a finding.
@@ -158,7 +180,9 @@ class Env:
             records = await pool.cooldowns(cred)
             if records:
                 reasons = ", ".join(f"{r.model or '*'}: {r.reason or r.status_message}" for r in records)
-                problems.append(f"credential {cred.provider}/{cred.id[:12]} cooled by a client's request: {reasons}")
+                problems.append(
+                    f"credential {cred.provider}/{cred.id[:12]} cooled by a client's request: {reasons}"
+                )
         return problems
 
     async def healthy(self, route: Route, model: str) -> None:

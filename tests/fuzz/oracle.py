@@ -41,8 +41,14 @@ class Route:
         return self.path.replace("{model}", model) + (f"?{query}" if query else "")
 
 
-def check(route: Route, answer: Answer, *, streamed: bool | None, alt: str | None = None,
-          upstream_fault: bool = False) -> None:
+def check(
+    route: Route,
+    answer: Answer,
+    *,
+    streamed: bool | None,
+    alt: str | None = None,
+    upstream_fault: bool = False,
+) -> None:
     """Raise ``Finding`` unless ``answer`` is a clean 4xx or a valid success.
 
     ``streamed``: whether the body asked for a stream (None: it did not say validly).
@@ -148,7 +154,9 @@ def _check_gemini_array(answer: Answer) -> str | None:
                 raise Finding(f"a Gemini stream goes on after its error chunk: {str(chunk)[:300]}")
             _error_object(Format.GEMINI, chunk)
             return str(chunk)[:300]
-    if not any(isinstance(c, dict) and c.get("finishReason") for p in body for c in p.get("candidates") or ()):
+    if not any(
+        isinstance(c, dict) and c.get("finishReason") for p in body for c in p.get("candidates") or ()
+    ):
         raise Finding(f"Gemini JSON-array stream without a finishReason: {answer.describe()}")
     return None
 
@@ -196,9 +204,11 @@ def _check_stream(fmt: Format, answer: Answer) -> str | None:
         if not isinstance(obj, dict):
             raise Finding(f"stream event {index} is not an object: {data[:200]!r}")
         if "error" in obj or obj.get("type") in ("error", "response.failed") or name == "error":
-            rest = [d for _, d in events[index + 1:] if d != b"[DONE]"]
+            rest = [d for _, d in events[index + 1 :] if d != b"[DONE]"]
             if rest:
-                raise Finding(f"the stream goes on after its error event: {data[:200]!r} then {rest[0][:100]!r}")
+                raise Finding(
+                    f"the stream goes on after its error event: {data[:200]!r} then {rest[0][:100]!r}"
+                )
             _error_object(fmt, obj)
             return repr(data[:300])
         payloads.append(obj)
@@ -210,8 +220,9 @@ def _check_stream(fmt: Format, answer: Answer) -> str | None:
     elif fmt is Format.CLAUDE:
         done = last.get("type") == "message_stop"
     else:
-        done = any(isinstance(c, dict) and c.get("finishReason")
-                   for p in payloads for c in p.get("candidates") or ())
+        done = any(
+            isinstance(c, dict) and c.get("finishReason") for p in payloads for c in p.get("candidates") or ()
+        )
     if not done:
         raise Finding(f"{fmt} stream ended without its terminator: last event {str(last)[:300]}")
     return None

@@ -25,10 +25,22 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 EXAMPLES = 30
 RICH_EXAMPLES = 15
-ODD_URL_MODELS = st.sampled_from([
-    "", "x" * 3000, "models%2F{m}", "{m}%00", "{m}%ff", "%2e%2e%2f{m}", "{m}(high)", "{m}:", "{m}%20",
-    "%E2%80%AE{m}", "nope-model", "{m}" * 40,
-])
+ODD_URL_MODELS = st.sampled_from(
+    [
+        "",
+        "x" * 3000,
+        "models%2F{m}",
+        "{m}%00",
+        "{m}%ff",
+        "%2e%2e%2f{m}",
+        "{m}(high)",
+        "{m}:",
+        "{m}%20",
+        "%E2%80%AE{m}",
+        "nope-model",
+        "{m}" * 40,
+    ]
+)
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -42,8 +54,9 @@ async def after_batch(fuzz_env: Env, request: pytest.FixtureRequest) -> AsyncIte
 @pytest.mark.parametrize("route", ROUTES, ids=[r.name for r in ROUTES])
 @fuzz_settings(EXAMPLES)
 @given(data=st.data())
-async def test_hostile_body(fuzz_env: Env, after_batch: None, route: Route, upstream: str,
-                            data: st.DataObject) -> None:
+async def test_hostile_body(
+    fuzz_env: Env, after_batch: None, route: Route, upstream: str, data: st.DataObject
+) -> None:
     body = data.draw(body_for(route.fmt, route.kind, upstream, codex=route.name == "codex"), label="body")
     query, url_model = "", upstream
     if route.fmt.value == "gemini":
@@ -61,7 +74,9 @@ async def test_rich_body_succeeds(fuzz_env: Env, route: Route, upstream: str) ->
     """The unmutated rich body (images, files, tool calls, thinking) is a valid success, whole and streamed."""
     for stream in (False, True):
         query = "alt=sse" if route.gemini_stream and stream else ""
-        answer = await fuzz_env.fuzz(route, upstream, rich_body(route.fmt, route.kind, upstream, stream), query=query)
+        answer = await fuzz_env.fuzz(
+            route, upstream, rich_body(route.fmt, route.kind, upstream, stream), query=query
+        )
         assert answer.status == 200, answer.describe()
 
 
@@ -69,8 +84,9 @@ async def test_rich_body_succeeds(fuzz_env: Env, route: Route, upstream: str) ->
 @pytest.mark.parametrize("route", ROUTES, ids=[r.name for r in ROUTES])
 @fuzz_settings(RICH_EXAMPLES)
 @given(data=st.data())
-async def test_rich_body_mutation(fuzz_env: Env, after_batch: None, route: Route, upstream: str,
-                                  data: st.DataObject) -> None:
+async def test_rich_body_mutation(
+    fuzz_env: Env, after_batch: None, route: Route, upstream: str, data: st.DataObject
+) -> None:
     stream = data.draw(st.booleans(), label="stream")
     body = data.draw(rich_mutations(route.fmt, route.kind, upstream, stream), label="body")
     query = "alt=sse" if route.gemini_stream and stream else ""

@@ -23,37 +23,94 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 EXAMPLES = 25
 KEY_PLACEHOLDER = "<key>"
 
-CONTENT_TYPES = st.sampled_from([
-    None, "text/plain", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded",
-    "application/json; charset=latin-1", "application/json; charset=utf-16", "", "\x01", "application/json, text/plain",
-    "application/json;;;", "*/*", "application/json; charset=" + "x" * 2000,
-])
+CONTENT_TYPES = st.sampled_from(
+    [
+        None,
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencoded",
+        "application/json; charset=latin-1",
+        "application/json; charset=utf-16",
+        "",
+        "\x01",
+        "application/json, text/plain",
+        "application/json;;;",
+        "*/*",
+        "application/json; charset=" + "x" * 2000,
+    ]
+)
 ODD_HEADERS: tuple[tuple[Header, ...], ...] = (
-    (("anthropic-version", "weird"),), (("anthropic-beta", "x" * 4000),), (("anthropic-beta", ",,,"),),
-    (("x-goog-api-client", "\x01"),), (("Accept", "text/html"),), (("Accept", "text/event-stream"),),
-    (("Accept-Encoding", "gzip"),), (("User-Agent", ""),), (("User-Agent", "claude-cli/9.9 (external, cli)"),),
-    (("User-Agent", "u" * 7000),), (("X-Forwarded-For", "garbage, , 999.1.1.1"),), (("Origin", "null"),),
-    (("session-id", "\x7f"),), (("Idempotency-Key", "k" * 3000),), (("Expect", "100-continue"),),
-    (("Connection", "Upgrade"), ("Upgrade", "websocket")), (("X-Latin", b"\xe9\xe8"),),
-    (("X-Utf8", "\u00e9\u2603".encode()),), tuple((f"X-H{i}", "v") for i in range(150)),
-    (("X-Big", "b" * 9000),), (("X-Nul", "a\x00b"),), (("Bad Name", "x"),), (("X-\x01", "x"),),
+    (("anthropic-version", "weird"),),
+    (("anthropic-beta", "x" * 4000),),
+    (("anthropic-beta", ",,,"),),
+    (("x-goog-api-client", "\x01"),),
+    (("Accept", "text/html"),),
+    (("Accept", "text/event-stream"),),
+    (("Accept-Encoding", "gzip"),),
+    (("User-Agent", ""),),
+    (("User-Agent", "claude-cli/9.9 (external, cli)"),),
+    (("User-Agent", "u" * 7000),),
+    (("X-Forwarded-For", "garbage, , 999.1.1.1"),),
+    (("Origin", "null"),),
+    (("session-id", "\x7f"),),
+    (("Idempotency-Key", "k" * 3000),),
+    (("Expect", "100-continue"),),
+    (("Connection", "Upgrade"), ("Upgrade", "websocket")),
+    (("X-Latin", b"\xe9\xe8"),),
+    (("X-Utf8", "\u00e9\u2603".encode()),),
+    tuple((f"X-H{i}", "v") for i in range(150)),
+    (("X-Big", "b" * 9000),),
+    (("X-Nul", "a\x00b"),),
+    (("Bad Name", "x"),),
+    (("X-\x01", "x"),),
     (("Content-Type", "application/json"), ("Content-Type", "text/plain")),
-    (("Content-Encoding", "gzip"),), (("Content-Encoding", "deflate"),), (("Content-Encoding", "br"),),
-    (("Content-Encoding", "zstd"),), (("Content-Encoding", "weird"),), (("Content-Encoding", "gzip, gzip"),),
-    (("Transfer-Encoding", "chunked"),), (("Transfer-Encoding", "gzip"),), (("Transfer-Encoding", "identity"),),
-    (("x-stainless-retry-count", "-1"),), (("openai-beta", "responses=v1" * 50),), (("Cookie", "a=\x7f" * 100),),
+    (("Content-Encoding", "gzip"),),
+    (("Content-Encoding", "deflate"),),
+    (("Content-Encoding", "br"),),
+    (("Content-Encoding", "zstd"),),
+    (("Content-Encoding", "weird"),),
+    (("Content-Encoding", "gzip, gzip"),),
+    (("Transfer-Encoding", "chunked"),),
+    (("Transfer-Encoding", "gzip"),),
+    (("Transfer-Encoding", "identity"),),
+    (("x-stainless-retry-count", "-1"),),
+    (("openai-beta", "responses=v1" * 50),),
+    (("Cookie", "a=\x7f" * 100),),
 )
 AUTHS: tuple[tuple[Header, ...], ...] = (
-    (), (("Authorization", "Bearer"),), (("Authorization", "Bearer "),), (("Authorization", "Bearer wrong"),),
-    (("Authorization", "Basic Zm9vOmJhcg=="),), (("x-api-key", b"\xff\xfe"),), (("x-api-key", "k\u00e9y".encode()),),
-    (("Authorization", "Bearer " + "k" * 7000),), (("Authorization", "Bearer wrong"), ("Authorization", "Bearer <key>")),
-    (("Authorization", "bearer <key>"),), (("Authorization", "Bearer  <key> "),), (("x-goog-api-key", ""),),
-    (("x-api-key", "<key>"), ("Authorization", "Bearer wrong")), (("Authorization", "Bearer <key>\x00"),),
+    (),
+    (("Authorization", "Bearer"),),
+    (("Authorization", "Bearer "),),
+    (("Authorization", "Bearer wrong"),),
+    (("Authorization", "Basic Zm9vOmJhcg=="),),
+    (("x-api-key", b"\xff\xfe"),),
+    (("x-api-key", "k\u00e9y".encode()),),
+    (("Authorization", "Bearer " + "k" * 7000),),
+    (("Authorization", "Bearer wrong"), ("Authorization", "Bearer <key>")),
+    (("Authorization", "bearer <key>"),),
+    (("Authorization", "Bearer  <key> "),),
+    (("x-goog-api-key", ""),),
+    (("x-api-key", "<key>"), ("Authorization", "Bearer wrong")),
+    (("Authorization", "Bearer <key>\x00"),),
 )
-QUERIES = st.sampled_from([
-    "", "key=<key>", "key=<key>&key=wrong", "key=wrong", "auth_token=<key>", "alt=sse", "alt=weird", "beta=true",
-    "%zz", "a=1&" * 1500, "key=%00", "=", "&&&", "alt=sse&alt=json",
-])
+QUERIES = st.sampled_from(
+    [
+        "",
+        "key=<key>",
+        "key=<key>&key=wrong",
+        "key=wrong",
+        "auth_token=<key>",
+        "alt=sse",
+        "alt=weird",
+        "beta=true",
+        "%zz",
+        "a=1&" * 1500,
+        "key=%00",
+        "=",
+        "&&&",
+        "alt=sse&alt=json",
+    ]
+)
 
 
 def _fill(headers: tuple[Header, ...], key: str) -> list[Header]:
@@ -116,8 +173,9 @@ async def test_odd_headers(fuzz_env: Env, after_batch: None, route: Route, data:
         query = (query + "&alt=sse") if query else "alt=sse"
     await fuzz_env.reset()
     try:
-        answer = await fuzz_env.send(route, route.target(upstream, query), raw, headers, auth=auth,
-                                     content_length=length)
+        answer = await fuzz_env.send(
+            route, route.target(upstream, query), raw, headers, auth=auth, content_length=length
+        )
     except WireError:
         if spec["framing"] != "cl-long":
             raise

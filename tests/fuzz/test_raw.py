@@ -26,8 +26,23 @@ TAILS = (b"garbage", b"{}", b"\x00", b"\n\n", b",", b"}", b" // comment", b"\xff
 
 @st.composite
 def raw_bodies(draw: st.DrawFn, valid: bytes) -> bytes:
-    kind = draw(st.sampled_from(["truncated", "non-object", "bad byte", "trailing", "empty", "duplicate",
-                                 "bom", "wrapped", "huge array", "escaped", "whitespace"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "truncated",
+                "non-object",
+                "bad byte",
+                "trailing",
+                "empty",
+                "duplicate",
+                "bom",
+                "wrapped",
+                "huge array",
+                "escaped",
+                "whitespace",
+            ]
+        )
+    )
     if kind == "truncated":
         return valid[: draw(st.integers(0, len(valid) - 1))]
     if kind == "non-object":
@@ -35,7 +50,7 @@ def raw_bodies(draw: st.DrawFn, valid: bytes) -> bytes:
     if kind == "bad byte":
         at = draw(st.integers(0, len(valid)))
         bad = draw(st.sampled_from(BAD_BYTES))
-        return valid[:at] + bad + valid[at + draw(st.integers(0, 1)):]
+        return valid[:at] + bad + valid[at + draw(st.integers(0, 1)) :]
     if kind == "trailing":
         return valid + draw(st.sampled_from(TAILS))
     if kind == "empty":
@@ -49,8 +64,14 @@ def raw_bodies(draw: st.DrawFn, valid: bytes) -> bytes:
     if kind == "huge array":
         return valid[:-1] + b',"extra":[' + b",".join([b"{}"] * draw(st.sampled_from([1000, 50_000]))) + b"]}"
     if kind == "escaped":
-        return valid.replace(b'"hi"', draw(st.sampled_from([b'"\\ud83d"', b'"\\u0000"', b'"\\x41"', b'"\\u12"',
-                                                               b'"\\uDFFF\\uD800"', b'"\\/\\b\\f"'])))
+        return valid.replace(
+            b'"hi"',
+            draw(
+                st.sampled_from(
+                    [b'"\\ud83d"', b'"\\u0000"', b'"\\x41"', b'"\\u12"', b'"\\uDFFF\\uD800"', b'"\\/\\b\\f"']
+                )
+            ),
+        )
     return b" \t\r\n" + valid + b" \r\n"
 
 

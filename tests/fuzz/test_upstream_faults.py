@@ -26,22 +26,39 @@ from tests.fuzz.strategies import encode
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 EXAMPLES = 20
-ODD_TEXTS = ("", "data: [DONE]\n\n", "event: error\ndata: {}\n\n", "\x00\x01", "}{", "\u202e\U0001f600", "x" * 100_000)
+ODD_TEXTS = (
+    "",
+    "data: [DONE]\n\n",
+    "event: error\ndata: {}\n\n",
+    "\x00\x01",
+    "}{",
+    "\u202e\U0001f600",
+    "x" * 100_000,
+)
 
 faults = st.one_of(
     st.builds(Behavior, status=st.sampled_from([400, 401, 403, 404, 413, 429, 500, 502, 503, 529])),
-    st.builds(Behavior, status=st.sampled_from([500, 502]),
-              body=st.sampled_from(["<html>bad gateway</html>", "", "null", "[1,2]", '{"error": 5}'])),
+    st.builds(
+        Behavior,
+        status=st.sampled_from([500, 502]),
+        body=st.sampled_from(["<html>bad gateway</html>", "", "null", "[1,2]", '{"error": 5}']),
+    ),
     st.builds(Behavior, cut_after=st.integers(0, 6)),
-    st.builds(Behavior, stream_error=st.sampled_from(["overloaded", "server_error"]), error_after=st.integers(0, 4)),
+    st.builds(
+        Behavior, stream_error=st.sampled_from(["overloaded", "server_error"]), error_after=st.integers(0, 4)
+    ),
     st.builds(Behavior, text=st.sampled_from(ODD_TEXTS)),
 )
 
 
 def _fake(env: Env, upstream: str) -> FakeServer:
     fakes = env.fakes
-    return {"compat-model": fakes.openai, "claude-model": fakes.claude, "codex-model": fakes.responses,
-            "gemini-model": fakes.gemini}[upstream]
+    return {
+        "compat-model": fakes.openai,
+        "claude-model": fakes.claude,
+        "codex-model": fakes.responses,
+        "gemini-model": fakes.gemini,
+    }[upstream]
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -64,5 +81,6 @@ async def test_upstream_fault(fuzz_env: Env, after_batch: None, route: Route, da
     await fuzz_env.reset()
     _fake(fuzz_env, upstream).script(fault)
     answer = await fuzz_env.send(route, route.target(upstream, query), encode(body))
-    await fuzz_env.judge(route, answer, streamed=body.get("stream") is True, alt="sse" if query else None,
-                         upstream_fault=True)
+    await fuzz_env.judge(
+        route, answer, streamed=body.get("stream") is True, alt="sse" if query else None, upstream_fault=True
+    )

@@ -47,12 +47,22 @@ def _b(value: str | bytes) -> bytes:
     return value if isinstance(value, bytes) else value.encode("latin-1", "replace")
 
 
-def build_request(method: str, target: str, port: int, headers: list[Header], body: bytes,
-                  *, content_length: int | bool | None = True) -> bytes:
+def build_request(
+    method: str,
+    target: str,
+    port: int,
+    headers: list[Header],
+    body: bytes,
+    *,
+    content_length: int | bool | None = True,
+) -> bytes:
     """The request bytes. ``content_length``: True = the body's length, an int = that (a lie),
     False/None = no header at all."""
-    lines = [f"{method} {target} HTTP/1.1".encode("latin-1", "replace"),
-             f"Host: 127.0.0.1:{port}".encode(), b"Connection: close"]
+    lines = [
+        f"{method} {target} HTTP/1.1".encode("latin-1", "replace"),
+        f"Host: 127.0.0.1:{port}".encode(),
+        b"Connection: close",
+    ]
     if content_length is True:
         lines.append(b"Content-Length: " + str(len(body)).encode())
     elif isinstance(content_length, int) and content_length is not False:
@@ -61,8 +71,16 @@ def build_request(method: str, target: str, port: int, headers: list[Header], bo
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
-async def send(port: int, method: str, target: str, headers: list[Header], body: bytes = b"", *,
-               content_length: int | bool | None = True, timeout: float = TIMEOUT) -> Answer:
+async def send(
+    port: int,
+    method: str,
+    target: str,
+    headers: list[Header],
+    body: bytes = b"",
+    *,
+    content_length: int | bool | None = True,
+    timeout: float = TIMEOUT,
+) -> Answer:
     """Send one request to 127.0.0.1:``port`` and read the whole answer."""
     start = time.monotonic()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -132,5 +150,5 @@ def _dechunk(data: bytes) -> tuple[bytes, bool]:
         if len(data) < start + size:
             out += data[start:]
             return bytes(out), False
-        out += data[start:start + size]
+        out += data[start : start + size]
         pos = start + size + 2

@@ -21,15 +21,25 @@ def mproxy(start_proxy: Any, monkeypatch: pytest.MonkeyPatch) -> MProxy:
 
     async def start(yaml_text: str = "", **kw: Any) -> Any:
         return await start_proxy(yaml_text, **kw)
+
     return start
 
 
-async def mcall(proxy: Any, method: str, path: str, json: Any = None, *, data: Any = None,
-                headers: dict[str, str] | None = None) -> tuple[int, Any]:
+async def mcall(
+    proxy: Any,
+    method: str,
+    path: str,
+    json: Any = None,
+    *,
+    data: Any = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
     """Call ``/v0/management<path>``: ``(status, body)``; the body is JSON when it parses, else text."""
     url = proxy.url + "/v0/management" + path
-    async with aiohttp.ClientSession() as session, session.request(
-            method, url, json=json, data=data, headers={**MHEADERS, **(headers or {})}) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, url, json=json, data=data, headers={**MHEADERS, **(headers or {})}) as resp,
+    ):
         text = await resp.text()
         try:
             body = await resp.json(content_type=None)

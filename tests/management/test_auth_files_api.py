@@ -21,8 +21,15 @@ PEM = Path(__file__).parents[1] / "providers" / "data" / "sa_key.pem"
 
 
 def claude_file(base_url: str = "http://127.0.0.1:9", **extra: object) -> dict:
-    return {"type": "claude", "access_token": "at-claude", "refresh_token": "rt", "expired": FAR,
-            "email": "user@example.com", "base_url": base_url, **extra}
+    return {
+        "type": "claude",
+        "access_token": "at-claude",
+        "refresh_token": "rt",
+        "expired": FAR,
+        "email": "user@example.com",
+        "base_url": base_url,
+        **extra,
+    }
 
 
 def jwt(claims: dict) -> str:
@@ -39,15 +46,19 @@ def put(tmp_path: Path, name: str, data: dict) -> Path:
 
 async def ask_claude(proxy) -> int:
     body = {"model": MODEL, "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}
-    async with aiohttp.ClientSession() as s, s.post(proxy.url + "/v1/messages", json=body,
-                                                     headers={"x-api-key": KEY}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(proxy.url + "/v1/messages", json=body, headers={"x-api-key": KEY}) as r,
+    ):
         await r.read()
         return r.status
 
 
 async def raw(proxy, method: str, path: str, **kw) -> tuple[int, bytes, dict]:
-    async with aiohttp.ClientSession() as s, s.request(method, proxy.url + "/v0/management" + path,
-                                                       headers=MHEADERS, **kw) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.request(method, proxy.url + "/v0/management" + path, headers=MHEADERS, **kw) as r,
+    ):
         return r.status, await r.read(), dict(r.headers)
 
 
@@ -62,12 +73,24 @@ def form(*files: tuple[str, str, bytes], **fields: str) -> aiohttp.FormData:
 
 # -- list --------------------------------------------------------------------------------
 
+
 async def test_list_shows_file_credentials_with_cpa_fields(mproxy, tmp_path):
     put(tmp_path, "claude-a.json", claude_file(priority=3, note=" team ", weight=5, request_retry=2))
-    id_token = jwt({"https://api.openai.com/auth": {"chatgpt_account_id": "acc-1", "chatgpt_plan_type": "pro"}})
-    put(tmp_path, "codex-b.json", {"type": "codex", "access_token": "at", "id_token": id_token,
-                                   "email": "c@example.com", "last_refresh": "2025-01-02T03:04:05Z",
-                                   "websockets": True})
+    id_token = jwt(
+        {"https://api.openai.com/auth": {"chatgpt_account_id": "acc-1", "chatgpt_plan_type": "pro"}}
+    )
+    put(
+        tmp_path,
+        "codex-b.json",
+        {
+            "type": "codex",
+            "access_token": "at",
+            "id_token": id_token,
+            "email": "c@example.com",
+            "last_refresh": "2025-01-02T03:04:05Z",
+            "websockets": True,
+        },
+    )
     proxy = await mproxy(HEAD + 'claude-api-key:\n  - api-key: "sk-config"\n')
     status, body = await mcall(proxy, "GET", "/auth-files")
     assert status == 200
@@ -116,6 +139,7 @@ async def test_management_headers_on_every_answer(mproxy):
 
 # -- upload / download / delete --------------------------------------------------------
 
+
 async def test_upload_raw_json_writes_0600_and_serves(mproxy, tmp_path, fake_claude):
     proxy = await mproxy(HEAD)
     assert await ask_claude(proxy) != 200
@@ -130,13 +154,16 @@ async def test_upload_raw_json_writes_0600_and_serves(mproxy, tmp_path, fake_cla
     assert fake_claude.last.key == "at-claude"
 
 
-@pytest.mark.parametrize(("name", "payload", "error"), [
-    ("../evil.json", b"{}", "invalid name"),
-    ("sub/evil.json", b"{}", "invalid name"),
-    ("..\\evil.json", b"{}", "invalid name"),
-    ("", b"{}", "invalid name"),
-    ("x.txt", b"{}", "name must end with .json"),
-])
+@pytest.mark.parametrize(
+    ("name", "payload", "error"),
+    [
+        ("../evil.json", b"{}", "invalid name"),
+        ("sub/evil.json", b"{}", "invalid name"),
+        ("..\\evil.json", b"{}", "invalid name"),
+        ("", b"{}", "invalid name"),
+        ("x.txt", b"{}", "name must end with .json"),
+    ],
+)
 async def test_upload_raw_rejects_bad_names(mproxy, tmp_path, name, payload, error):
     proxy = await mproxy(HEAD)
     status, body = await mcall(proxy, "POST", f"/auth-files?name={name}", data=payload)
@@ -159,16 +186,24 @@ async def test_upload_multipart_single_and_many(mproxy, tmp_path):
     assert (status, body) == (200, {"status": "ok"})
     assert (tmp_path / "auths" / "one.json").read_bytes() == one  # reduced to its base name
 
-    status, body = await mcall(proxy, "POST", "/auth-files", data=form(
-        ("a", "two.json", one), ("b", "three.json", b"{oops"), ("c", "four.txt", one)))
+    status, body = await mcall(
+        proxy,
+        "POST",
+        "/auth-files",
+        data=form(("a", "two.json", one), ("b", "three.json", b"{oops"), ("c", "four.txt", one)),
+    )
     assert status == 207 and body["status"] == "partial" and body["uploaded"] == 1
     assert body["files"] == ["two.json"]
     assert {f["name"]: f["error"] for f in body["failed"]} == {
-        "three.json": body["failed"][0]["error"], "four.txt": "file must be .json"}
+        "three.json": body["failed"][0]["error"],
+        "four.txt": "file must be .json",
+    }
     assert body["failed"][0]["error"].startswith("invalid auth file")
     assert {c.id for c in proxy.service.pool.credentials()} == {"one.json", "two.json"}
 
-    status, body = await mcall(proxy, "POST", "/auth-files", data=form(("a", "x.json", one), ("b", "y.json", one)))
+    status, body = await mcall(
+        proxy, "POST", "/auth-files", data=form(("a", "x.json", one), ("b", "y.json", one))
+    )
     assert (status, body) == (200, {"status": "ok", "uploaded": 2, "files": ["x.json", "y.json"]})
     status, body = await mcall(proxy, "POST", "/auth-files", data=form(note="no file"))
     assert (status, body) == (400, {"error": "no files uploaded"})
@@ -181,11 +216,19 @@ async def test_download(mproxy, tmp_path):
     assert status == 200 and data == path.read_bytes()
     assert headers["Content-Disposition"] == 'attachment; filename="claude-a.json"'
     assert headers["Content-Type"].startswith("application/json")
-    assert await mcall(proxy, "GET", "/auth-files/download?name=nope.json") == (404, {"error": "file not found"})
+    assert await mcall(proxy, "GET", "/auth-files/download?name=nope.json") == (
+        404,
+        {"error": "file not found"},
+    )
     (tmp_path / "secret.json").write_text("{}")
-    assert await mcall(proxy, "GET", "/auth-files/download?name=../secret.json") == (400, {"error": "invalid name"})
+    assert await mcall(proxy, "GET", "/auth-files/download?name=../secret.json") == (
+        400,
+        {"error": "invalid name"},
+    )
     assert await mcall(proxy, "GET", "/auth-files/download?name=x.yaml") == (
-        400, {"error": "name must end with .json"})
+        400,
+        {"error": "name must end with .json"},
+    )
 
 
 async def test_delete_single_many_and_all(mproxy, tmp_path, fake_claude):
@@ -212,11 +255,14 @@ async def test_delete_single_many_and_all(mproxy, tmp_path, fake_claude):
 
 # -- status and fields ----------------------------------------------------------------------
 
+
 async def test_status_disable_and_enable_is_live(mproxy, tmp_path, fake_claude):
     path = put(tmp_path, "claude-a.json", claude_file(fake_claude.base_url))
     proxy = await mproxy(HEAD)
     assert await ask_claude(proxy) == 200
-    status, body = await mcall(proxy, "PATCH", "/auth-files/status", {"name": "claude-a.json", "disabled": True})
+    status, body = await mcall(
+        proxy, "PATCH", "/auth-files/status", {"name": "claude-a.json", "disabled": True}
+    )
     assert (status, body) == (200, {"status": "ok", "disabled": True})
     assert orjson.loads(path.read_bytes())["disabled"] is True
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -225,8 +271,12 @@ async def test_status_disable_and_enable_is_live(mproxy, tmp_path, fake_claude):
     assert listing["files"][0]["status"] == "disabled" and listing["files"][0]["disabled"] is True
 
     index = proxy.service.pool.get("claude-a.json").index
-    status, _ = await mcall(proxy, "PATCH", "/auth-files/status",
-                            {"name": "claude-a.json", "auth_index": index, "disabled": False})
+    status, _ = await mcall(
+        proxy,
+        "PATCH",
+        "/auth-files/status",
+        {"name": "claude-a.json", "auth_index": index, "disabled": False},
+    )
     assert status == 200 and await ask_claude(proxy) == 200
 
 
@@ -234,27 +284,42 @@ async def test_status_errors(mproxy, tmp_path):
     put(tmp_path, "claude-a.json", claude_file())
     proxy = await mproxy(HEAD)
     assert await mcall(proxy, "PATCH", "/auth-files/status", {"disabled": True}) == (
-        400, {"error": "name is required"})
+        400,
+        {"error": "name is required"},
+    )
     assert await mcall(proxy, "PATCH", "/auth-files/status", {"name": "claude-a.json"}) == (
-        400, {"error": "disabled is required"})
+        400,
+        {"error": "disabled is required"},
+    )
     assert await mcall(proxy, "PATCH", "/auth-files/status", data=b"{x") == (
-        400, {"error": "invalid request body"})
+        400,
+        {"error": "invalid request body"},
+    )
     assert await mcall(proxy, "PATCH", "/auth-files/status", {"name": "nope.json", "disabled": True}) == (
-        404, {"error": "auth file not found"})
-    assert await mcall(proxy, "PATCH", "/auth-files/status",
-                       {"name": "claude-a.json", "auth_index": "0000000000000000", "disabled": True}) == (
-        404, {"error": "auth file not found"})
+        404,
+        {"error": "auth file not found"},
+    )
+    assert await mcall(
+        proxy,
+        "PATCH",
+        "/auth-files/status",
+        {"name": "claude-a.json", "auth_index": "0000000000000000", "disabled": True},
+    ) == (404, {"error": "auth file not found"})
 
 
 async def test_status_on_config_key_excludes_all_models(mproxy, tmp_path, fake_claude):
-    proxy = await mproxy(HEAD + f'claude-api-key:\n  - api-key: "sk-a"  # keep me\n'
-                                f'    base-url: "{fake_claude.base_url}"\n')
+    proxy = await mproxy(
+        HEAD + f'claude-api-key:\n  - api-key: "sk-a"  # keep me\n    base-url: "{fake_claude.base_url}"\n'
+    )
     assert await ask_claude(proxy) == 200
     cred = proxy.service.pool.credentials()[0]
-    status, body = await mcall(proxy, "PATCH", "/auth-files/status",
-                               {"name": cred.id, "auth_index": cred.index, "disabled": True})
-    assert (status, body) == (200, {"status": "ok", "disabled": True, "via": "config:excluded-models",
-                                    "excluded_pattern": "*"})
+    status, body = await mcall(
+        proxy, "PATCH", "/auth-files/status", {"name": cred.id, "auth_index": cred.index, "disabled": True}
+    )
+    assert (status, body) == (
+        200,
+        {"status": "ok", "disabled": True, "via": "config:excluded-models", "excluded_pattern": "*"},
+    )
     text = proxy.config_path.read_text()
     assert "# keep me" in text and "excluded-models" in text
     assert await ask_claude(proxy) != 200
@@ -264,12 +329,27 @@ async def test_status_on_config_key_excludes_all_models(mproxy, tmp_path, fake_c
 
 
 async def test_fields_merge_into_file(mproxy, tmp_path):
-    path = put(tmp_path, "claude-a.json", claude_file(**{"proxy-url": "http://old:1", "note": "x",
-                                                         "headers": {"X-A": "1", "X-B": "2"}}))
+    path = put(
+        tmp_path,
+        "claude-a.json",
+        claude_file(**{"proxy-url": "http://old:1", "note": "x", "headers": {"X-A": "1", "X-B": "2"}}),
+    )
     proxy = await mproxy(HEAD)
-    status, body = await mcall(proxy, "PATCH", "/auth-files/fields", {
-        "name": "claude-a.json", "priority": 7, "note": None, "weight": 3, "request_retry": 4,
-        "headers": {"X-A": "", "X-C": "3"}, "proxy-url": "http://new:2", "extra.nested": "v"})
+    status, body = await mcall(
+        proxy,
+        "PATCH",
+        "/auth-files/fields",
+        {
+            "name": "claude-a.json",
+            "priority": 7,
+            "note": None,
+            "weight": 3,
+            "request_retry": 4,
+            "headers": {"X-A": "", "X-C": "3"},
+            "proxy-url": "http://new:2",
+            "extra.nested": "v",
+        },
+    )
     assert (status, body) == (200, {"status": "ok"})
     data = orjson.loads(path.read_bytes())
     assert data["priority"] == 7 and "note" not in data and data["weight"] == 3 and data["request_retry"] == 4
@@ -280,20 +360,29 @@ async def test_fields_merge_into_file(mproxy, tmp_path):
     assert (cred.priority, cred.weight, cred.request_retry, cred.proxy_url) == (7, 3, 4, "http://new:2")
     assert cred.headers == {"X-B": "2", "X-C": "3"}
 
-    status, _ = await mcall(proxy, "PATCH", "/auth-files/fields", {"name": "claude-a.json", "request_retry": -1})
+    status, _ = await mcall(
+        proxy, "PATCH", "/auth-files/fields", {"name": "claude-a.json", "request_retry": -1}
+    )
     assert status == 200 and "request_retry" not in orjson.loads(path.read_bytes())
 
 
-@pytest.mark.parametrize(("patch", "code", "error"), [
-    ({"priority": 1}, 400, "name is required"),
-    ({"name": "claude-a.json"}, 400, "no fields to update"),
-    ({"name": "claude-a.json", "weight": "3"}, 400, "weight must be an integer"),
-    ({"name": "claude-a.json", "weight": 2_000_000}, 400, "weight must not exceed 1000000"),
-    ({"name": "claude-a.json", "weight.x": 1}, 400, "weight does not support nested fields"),
-    ({"name": "claude-a.json", "request_retry": 1.5}, 400, "request_retry must be an integer or null"),
-    ({"name": "claude-a.json", "request_retry.x": 1}, 400, "request_retry does not support nested fields"),
-    ({"name": "nope.json", "note": "x"}, 404, "auth file not found"),
-])
+@pytest.mark.parametrize(
+    ("patch", "code", "error"),
+    [
+        ({"priority": 1}, 400, "name is required"),
+        ({"name": "claude-a.json"}, 400, "no fields to update"),
+        ({"name": "claude-a.json", "weight": "3"}, 400, "weight must be an integer"),
+        ({"name": "claude-a.json", "weight": 2_000_000}, 400, "weight must not exceed 1000000"),
+        ({"name": "claude-a.json", "weight.x": 1}, 400, "weight does not support nested fields"),
+        ({"name": "claude-a.json", "request_retry": 1.5}, 400, "request_retry must be an integer or null"),
+        (
+            {"name": "claude-a.json", "request_retry.x": 1},
+            400,
+            "request_retry does not support nested fields",
+        ),
+        ({"name": "nope.json", "note": "x"}, 404, "auth file not found"),
+    ],
+)
 async def test_fields_errors(mproxy, tmp_path, patch, code, error):
     path = put(tmp_path, "claude-a.json", claude_file())
     before = path.read_bytes()
@@ -303,6 +392,7 @@ async def test_fields_errors(mproxy, tmp_path, patch, code, error):
 
 
 # -- models ----------------------------------------------------------------------------------
+
 
 async def test_auth_file_models_and_definitions(mproxy, tmp_path):
     put(tmp_path, "claude-a.json", claude_file())
@@ -321,21 +411,41 @@ async def test_auth_file_models_and_definitions(mproxy, tmp_path):
     status, body = await mcall(proxy, "GET", "/model-definitions/gemini")
     assert status == 200 and body["models"][0]["name"].startswith("models/")
     assert await mcall(proxy, "GET", "/model-definitions/nope") == (
-        400, {"error": "unknown channel", "channel": "nope"})
+        400,
+        {"error": "unknown channel", "channel": "nope"},
+    )
 
 
 # -- vertex import ---------------------------------------------------------------------------
 
+
 async def test_vertex_import(mproxy, tmp_path):
     proxy = await mproxy(HEAD)
-    account = {"type": "service_account", "project_id": "my proj", "client_email": "sa@p.iam.gserviceaccount.com",
-               "private_key": PEM.read_text(), "private_key_id": "k1"}
+    account = {
+        "type": "service_account",
+        "project_id": "my proj",
+        "client_email": "sa@p.iam.gserviceaccount.com",
+        "private_key": PEM.read_text(),
+        "private_key_id": "k1",
+    }
     put(tmp_path, "vertex-my-proj.json", {"type": "vertex", "prefix": "team"})
-    status, body = await mcall(proxy, "POST", "/vertex/import",
-                               data=form(("file", "sa.json", orjson.dumps(account)), location="europe-west4"))
+    status, body = await mcall(
+        proxy,
+        "POST",
+        "/vertex/import",
+        data=form(("file", "sa.json", orjson.dumps(account)), location="europe-west4"),
+    )
     path = tmp_path / "auths" / "vertex-my-proj.json"
-    assert (status, body) == (200, {"status": "ok", "auth-file": str(path), "project_id": "my proj",
-                                    "email": "sa@p.iam.gserviceaccount.com", "location": "europe-west4"})
+    assert (status, body) == (
+        200,
+        {
+            "status": "ok",
+            "auth-file": str(path),
+            "project_id": "my proj",
+            "email": "sa@p.iam.gserviceaccount.com",
+            "location": "europe-west4",
+        },
+    )
     data = orjson.loads(path.read_bytes())
     assert data["type"] == "vertex" and data["service_account"] == account and data["prefix"] == "team"
     assert data["label"] == "my proj (sa@p.iam.gserviceaccount.com)"
@@ -345,9 +455,12 @@ async def test_vertex_import(mproxy, tmp_path):
     status, body = await mcall(proxy, "POST", "/vertex/import", data=form(("file", "sa.json", b"{x")))
     assert status == 400 and body["error"] == "invalid json" and body["message"]
     bad_key = {**account, "private_key": "nope"}
-    status, body = await mcall(proxy, "POST", "/vertex/import", data=form(("file", "sa.json", orjson.dumps(bad_key))))
+    status, body = await mcall(
+        proxy, "POST", "/vertex/import", data=form(("file", "sa.json", orjson.dumps(bad_key)))
+    )
     assert status == 400 and body["error"] == "invalid service account"
     no_project = {k: v for k, v in account.items() if k != "project_id"}
-    assert await mcall(proxy, "POST", "/vertex/import", data=form(("file", "sa.json", orjson.dumps(no_project)))) == (
-        400, {"error": "project_id missing"})
+    assert await mcall(
+        proxy, "POST", "/vertex/import", data=form(("file", "sa.json", orjson.dumps(no_project)))
+    ) == (400, {"error": "project_id missing"})
     assert await mcall(proxy, "POST", "/vertex/import", {"x": 1}) == (400, {"error": "file required"})

@@ -25,8 +25,10 @@ routing:
 
 
 async def test_get_config_uses_cpa_names_and_hides_private_keys(mproxy):
-    proxy = await mproxy(COMMENTED + "debug: true\ncodex:\n  live-media-relay:\n    ice-servers:\n"
-                         "      - urls: [turn:x]\n        username: u\n        credential: c\n")
+    proxy = await mproxy(
+        COMMENTED + "debug: true\ncodex:\n  live-media-relay:\n    ice-servers:\n"
+        "      - urls: [turn:x]\n        username: u\n        credential: c\n"
+    )
     status, body = await mcall(proxy, "GET", "/config")
     assert status == 200
     assert body["debug"] is True and body["api-keys"] == ["client-1"] and body["request-retry"] == 1
@@ -42,8 +44,11 @@ async def test_get_config_yaml_is_the_raw_file(mproxy):
     assert status == 200 and text == proxy.config_path.read_text()
     assert "# first client" in text
     import aiohttp
-    async with aiohttp.ClientSession() as s, s.get(proxy.url + "/v0/management/config.yaml",
-                                                   headers={"X-Management-Key": "m-test-secret"}) as r:
+
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(proxy.url + "/v0/management/config.yaml", headers={"X-Management-Key": "m-test-secret"}) as r,
+    ):
         assert r.headers["Content-Type"] == "application/yaml; charset=utf-8"
         assert r.headers["Cache-Control"] == "no-store"
 
@@ -51,8 +56,10 @@ async def test_get_config_yaml_is_the_raw_file(mproxy):
 async def test_get_config_yaml_missing_file(mproxy):
     proxy = await mproxy(COMMENTED)
     proxy.config_path.unlink()
-    assert await mcall(proxy, "GET", "/config.yaml") == (404, {"error": "not_found",
-                                                              "message": "config file not found"})
+    assert await mcall(proxy, "GET", "/config.yaml") == (
+        404,
+        {"error": "not_found", "message": "config file not found"},
+    )
 
 
 async def test_put_config_yaml_replaces_file_and_applies_live(mproxy):
@@ -66,11 +73,18 @@ async def test_put_config_yaml_replaces_file_and_applies_live(mproxy):
     assert proxy.service.access.keys and "client-2" in proxy.service.access.keys
 
 
-@pytest.mark.parametrize(("text", "code", "fragment"), [
-    ("routing:\n  strategy: sideways\n", "invalid_config", "routing.strategy"),
-    ("claude-api-key:\n  - api-key: k\n    weight: 2000000\n", "invalid_config", "claude-api-key[0].weight"),
-    ("port: [1, 2\n", "invalid_yaml", "line"),
-])
+@pytest.mark.parametrize(
+    ("text", "code", "fragment"),
+    [
+        ("routing:\n  strategy: sideways\n", "invalid_config", "routing.strategy"),
+        (
+            "claude-api-key:\n  - api-key: k\n    weight: 2000000\n",
+            "invalid_config",
+            "claude-api-key[0].weight",
+        ),
+        ("port: [1, 2\n", "invalid_yaml", "line"),
+    ],
+)
 async def test_put_config_yaml_rejects_bad_file_untouched(mproxy, text, code, fragment):
     proxy = await mproxy(COMMENTED)
     before = proxy.config_path.read_bytes()
@@ -130,7 +144,10 @@ async def test_scalar_put_patch_get(mproxy, path, key, sent, stored):
 
 async def test_routing_strategy_rejects_unknown(mproxy):
     proxy = await mproxy("")
-    assert await mcall(proxy, "PUT", "/routing/strategy", {"value": "random"}) == (400, {"error": "invalid strategy"})
+    assert await mcall(proxy, "PUT", "/routing/strategy", {"value": "random"}) == (
+        400,
+        {"error": "invalid strategy"},
+    )
 
 
 async def test_proxy_url_delete(mproxy):
@@ -166,19 +183,31 @@ async def test_comments_and_key_order_survive_writes(mproxy):
     await mcall(proxy, "PUT", "/routing/strategy", {"value": "fill-first"})
     await mcall(proxy, "PUT", "/debug", {"value": True})
     expected = COMMENTED.replace("request-retry: 1", "request-retry: 5").replace(
-        "strategy: round-robin  # pick in turn", "strategy: fill-first  # pick in turn")
+        "strategy: round-robin  # pick in turn", "strategy: fill-first  # pick in turn"
+    )
     text = proxy.config_path.read_text().split("\n", 1)[1]  # below the fixture's auth-dir line
     assert re.sub(r" +#", " #", text) == re.sub(r" +#", " #", expected) + "debug: true\n"
 
 
 async def test_concurrent_scalar_writers_lose_nothing(mproxy):
     proxy = await mproxy(COMMENTED)
-    writes = [("/request-retry", 7), ("/max-retry-credentials", 3), ("/max-retry-interval", 9),
-              ("/debug", True), ("/ws-auth", False), ("/request-log", True), ("/force-model-prefix", True),
-              ("/logging-to-file", True), ("/usage-statistics-enabled", True), ("/logs-max-total-size-mb", 100),
-              ("/error-logs-max-files", 4), ("/proxy-url", "http://127.0.0.1:9"),
-              ("/routing/strategy", "fill-first"), ("/quota-exceeded/switch-project", True),
-              ("/quota-exceeded/switch-preview-model", True)]
+    writes = [
+        ("/request-retry", 7),
+        ("/max-retry-credentials", 3),
+        ("/max-retry-interval", 9),
+        ("/debug", True),
+        ("/ws-auth", False),
+        ("/request-log", True),
+        ("/force-model-prefix", True),
+        ("/logging-to-file", True),
+        ("/usage-statistics-enabled", True),
+        ("/logs-max-total-size-mb", 100),
+        ("/error-logs-max-files", 4),
+        ("/proxy-url", "http://127.0.0.1:9"),
+        ("/routing/strategy", "fill-first"),
+        ("/quota-exceeded/switch-project", True),
+        ("/quota-exceeded/switch-preview-model", True),
+    ]
     try:
         results = await asyncio.gather(*(mcall(proxy, "PUT", p, {"value": v}) for p, v in writes))
     finally:
@@ -186,8 +215,12 @@ async def test_concurrent_scalar_writers_lose_nothing(mproxy):
     assert all(r == (200, {"status": "ok"}) for r in results)
     cfg = proxy.service.config
     assert (cfg.request_retry, cfg.max_retry_credentials, cfg.max_retry_interval) == (7, 3, 9)
-    assert cfg.debug and not cfg.ws_auth and cfg.request_log and cfg.force_model_prefix and cfg.logging_to_file
-    assert cfg.usage_statistics_enabled and cfg.logs_max_total_size_mb == 100 and cfg.error_logs_max_files == 4
+    assert (
+        cfg.debug and not cfg.ws_auth and cfg.request_log and cfg.force_model_prefix and cfg.logging_to_file
+    )
+    assert (
+        cfg.usage_statistics_enabled and cfg.logs_max_total_size_mb == 100 and cfg.error_logs_max_files == 4
+    )
     assert cfg.proxy_url == "http://127.0.0.1:9" and cfg.routing.strategy == "fill-first"
     assert cfg.quota_exceeded.switch_project and cfg.quota_exceeded.switch_preview_model
     assert "# first client" in proxy.config_path.read_text()

@@ -40,9 +40,21 @@ def _replace(path: Path, data: bytes) -> None:
 
 # -- defect 2: an empty or key-less config.yaml never replaces the file
 
-@pytest.mark.parametrize("text", ["", "   \n\n", "# only a comment\n# and another\n", "{}\n", "~\n",
-                                  "null\n", "- a\n- b\n", "just a string\n",
-                                  "port: " + "[" * 3000 + "]" * 3000 + "\n"])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   \n\n",
+        "# only a comment\n# and another\n",
+        "{}\n",
+        "~\n",
+        "null\n",
+        "- a\n- b\n",
+        "just a string\n",
+        "port: " + "[" * 3000 + "]" * 3000 + "\n",
+    ],
+)
 async def test_put_config_yaml_refuses_a_document_without_keys(mproxy, text):
     proxy = await mproxy(CONFIG)
     before = proxy.config_path.read_bytes()
@@ -89,18 +101,24 @@ async def test_auth_files_written_by_the_service_are_not_reported_again(mproxy, 
     assert status == 200
     assert _loaded(proxy, "mine.json")
     auth_dir = proxy.service.auth_dir
-    _replace(auth_dir / "outside.json", b'{"type": "claude", "access_token": "at-2", "email": "b@example.com"}')
+    _replace(
+        auth_dir / "outside.json", b'{"type": "claude", "access_token": "at-2", "email": "b@example.com"}'
+    )
     await _wait_for(lambda: "auth file added: outside.json" in caplog.text)
     assert "mine.json" not in caplog.text
 
 
 # -- defect 10: the config file deleted while the proxy runs
 
+
 async def test_write_after_the_config_file_was_deleted_answers_409(mproxy):
     proxy = await mproxy(CONFIG)
     proxy.config_path.unlink()
-    for method, path, body in (("PUT", "/request-retry", {"value": 3}), ("PUT", "/debug", {"value": True}),
-                               ("PUT", "/api-keys", ["k-1"])):
+    for method, path, body in (
+        ("PUT", "/request-retry", {"value": 3}),
+        ("PUT", "/debug", {"value": True}),
+        ("PUT", "/api-keys", ["k-1"]),
+    ):
         status, answer = await mcall(proxy, method, path, body)
         assert status == 409, (path, answer)
         assert "config file" in answer["error"] and str(proxy.config_path) in answer["error"]
@@ -113,13 +131,16 @@ async def test_put_config_yaml_recreates_a_deleted_config_file(mproxy):
     proxy = await mproxy(CONFIG)
     proxy.config_path.unlink()
     text = CONFIG.replace("client-1", "client-9")
-    assert await mcall(proxy, "PUT", "/config.yaml", data=text.encode()) == (200, {"ok": True,
-                                                                                  "changed": ["config"]})
+    assert await mcall(proxy, "PUT", "/config.yaml", data=text.encode()) == (
+        200,
+        {"ok": True, "changed": ["config"]},
+    )
     assert proxy.config_path.read_text() == text
     assert proxy.service.config.api_keys == ["client-9"]
 
 
 # -- defect 6: the management key check does not block the event loop
+
 
 async def test_management_calls_do_not_stall_other_requests(start_proxy, monkeypatch):
     monkeypatch.delenv("MANAGEMENT_PASSWORD", raising=False)
@@ -130,6 +151,7 @@ async def test_management_calls_do_not_stall_other_requests(start_proxy, monkeyp
     done = asyncio.Event()
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
         async def probe() -> None:
             nonlocal worst
             while not done.is_set():
@@ -220,8 +242,9 @@ async def test_failures_are_never_cached_and_still_ban(monkeypatch):
     gate = ManagementGate(clock, verify=verify)
     config = _config(hash_secret("s3cret"))
     assert await gate.check(config, "10.0.0.1", KEY) is not None  # remote, allow-remote off: 403
-    config = ConfigDocument.from_text(f"remote-management:\n  allow-remote: true\n  secret-key: "
-                                      f"'{config.remote_management.secret_key}'\n").config
+    config = ConfigDocument.from_text(
+        f"remote-management:\n  allow-remote: true\n  secret-key: '{config.remote_management.secret_key}'\n"
+    ).config
     assert await gate.check(config, "10.0.0.1", KEY) is None
     wrong = {"Authorization": "Bearer nope"}
     for attempt in range(5):

@@ -44,11 +44,15 @@ def info_level() -> Any:
 
 
 async def _raw(proxy: Any, path: str) -> tuple[int, bytes, dict[str, str]]:
-    async with aiohttp.ClientSession() as s, s.get(proxy.url + "/v0/management" + path, headers=MHEADERS) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(proxy.url + "/v0/management" + path, headers=MHEADERS) as r,
+    ):
         return r.status, await r.read(), dict(r.headers)
 
 
 # --------------------------------------------------------------------------- GET/DELETE /logs
+
 
 async def test_logs_need_logging_to_file(lproxy, fake_claude):
     proxy = await lproxy(claude_config(fake_claude))
@@ -116,6 +120,7 @@ async def test_logging_to_file_follows_config_writes(lproxy, fake_claude, info_l
 
 # --------------------------------------------------------------------------- error and request logs
 
+
 async def test_error_logs_list_and_download(lproxy, fake_claude):
     proxy = await lproxy(claude_config(fake_claude))
     assert await mcall(proxy, "GET", "/request-error-logs") == (200, {"files": []})
@@ -130,7 +135,10 @@ async def test_error_logs_list_and_download(lproxy, fake_claude):
     assert b"=== API ERROR RESPONSE ===" in raw and CLIENT_KEY.encode() not in raw
     assert headers["Content-Disposition"] == f'attachment; filename="{entry["name"]}"'
     assert await mcall(proxy, "GET", "/request-error-logs/main.log") == (404, {"error": "log file not found"})
-    assert await mcall(proxy, "GET", "/request-error-logs/error-none.log") == (404, {"error": "log file not found"})
+    assert await mcall(proxy, "GET", "/request-error-logs/error-none.log") == (
+        404,
+        {"error": "log file not found"},
+    )
     assert (await mcall(proxy, "GET", "/request-error-logs/..%5Cerror-x.log"))[0] == 400
 
 
@@ -150,10 +158,13 @@ async def test_request_log_by_id(lproxy, fake_claude):
     status, raw, _ = await _raw(proxy, "/request-log-by-id/" + record["request_id"])
     assert status == 200 and raw.startswith(b"=== REQUEST INFO ===")
     assert await mcall(proxy, "GET", "/request-log-by-id/ffffffff") == (
-        404, {"error": "log file not found for the given request ID"})
+        404,
+        {"error": "log file not found for the given request ID"},
+    )
 
 
 # --------------------------------------------------------------------------- usage queue
+
 
 async def test_usage_queue_records_for_whole_and_stream(lproxy, fake_claude):
     proxy = await lproxy(claude_config(fake_claude, "usage-statistics-enabled: true"))
@@ -178,7 +189,10 @@ async def test_usage_queue_records_for_whole_and_stream(lproxy, fake_claude):
     assert whole["request_id"] != stream["request_id"]
     assert failed["failed"] is True and failed["fail"]["status_code"] == 400
     assert await mcall(proxy, "GET", "/usage-queue") == (200, [])
-    assert await mcall(proxy, "GET", "/usage-queue?count=0") == (400, {"error": "count must be a positive integer"})
+    assert await mcall(proxy, "GET", "/usage-queue?count=0") == (
+        400,
+        {"error": "count must be a positive integer"},
+    )
 
 
 async def test_usage_queue_pops_count_in_order(lproxy, fake_claude):
@@ -203,8 +217,9 @@ async def test_usage_queue_off_without_the_switch(lproxy, fake_claude):
 
 
 async def test_usage_queue_retention(lproxy, fake_claude):
-    proxy = await lproxy(claude_config(fake_claude, "usage-statistics-enabled: true\n"
-                                                    "redis-usage-queue-retention-seconds: 1"))
+    proxy = await lproxy(
+        claude_config(fake_claude, "usage-statistics-enabled: true\nredis-usage-queue-retention-seconds: 1")
+    )
     await post(proxy, MSG)
     await asyncio.sleep(1.1)
     assert await mcall(proxy, "GET", "/usage-queue?count=5") == (200, [])

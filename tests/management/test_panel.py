@@ -46,8 +46,11 @@ class ReleaseServer:
             await self.hold.wait()
         assert request.headers["Accept"] == "application/vnd.github+json"
         digest = self.digest if self.digest is not None else hashlib.sha256(self.page).hexdigest()
-        asset = {"name": self.asset_name, "browser_download_url": self.url + "/download/management.html",
-                 "digest": f"sha256:{digest}"}
+        asset = {
+            "name": self.asset_name,
+            "browser_download_url": self.url + "/download/management.html",
+            "digest": f"sha256:{digest}",
+        }
         return web.json_response({"tag_name": "v2", "assets": [asset]})
 
     async def download(self, request: web.Request) -> web.Response:
@@ -112,7 +115,9 @@ async def test_disabled_control_panel_is_404(start_proxy, releases, tmp_path):
     assert releases.paths == []
 
 
-async def test_auto_update_off_serves_the_cache_without_download(start_proxy, releases, tmp_path, monkeypatch):
+async def test_auto_update_off_serves_the_cache_without_download(
+    start_proxy, releases, tmp_path, monkeypatch
+):
     static = tmp_path / "elsewhere"
     static.mkdir()
     (static / "management.html").write_bytes(OLD)
@@ -132,7 +137,9 @@ async def test_auto_update_on_refreshes_a_cached_page_in_background(start_proxy,
     (tmp_path / "static").mkdir()
     page = tmp_path / "static" / "management.html"
     page.write_bytes(OLD)
-    proxy = await start_proxy("remote-management:\n  panel-github-repository: https://github.com/acme/panel.git\n")
+    proxy = await start_proxy(
+        "remote-management:\n  panel-github-repository: https://github.com/acme/panel.git\n"
+    )
     releases.hold = asyncio.Event()  # the update cannot finish before the first answer
     assert (await get_panel(proxy))[:2] == (200, OLD)  # the cached page answers at once
     releases.hold.set()

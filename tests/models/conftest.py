@@ -33,8 +33,9 @@ def oauth(cred_id: str, provider: str, **kw: Any) -> Credential:
     return Credential(id=cred_id, provider=provider, kind=KIND_OAUTH, **kw)
 
 
-def build(registry: ModelRegistry, data: dict[str, Any] | None = None,
-          extra: list[Credential] | None = None) -> tuple[Config, list[Credential]]:
+def build(
+    registry: ModelRegistry, data: dict[str, Any] | None = None, extra: list[Credential] | None = None
+) -> tuple[Config, list[Credential]]:
     """Credentials from the config's key lists plus ``extra``, registered in ``registry``."""
     cfg = config(data)
     creds = from_config(cfg) + list(extra or [])

@@ -13,10 +13,20 @@ def ids(registry, cred) -> list[str]:
     return [m.id for m in registry.models_for(cred)]
 
 
-ALIASES = {"oauth-model-alias": {"claude": [
-    {"name": "claude-sonnet-4-6", "alias": "sonnet"},
-    {"name": "claude-opus-4-6", "alias": "opus", "fork": True, "force-mapping": True,
-     "display-name": "Opus!"}]}}
+ALIASES = {
+    "oauth-model-alias": {
+        "claude": [
+            {"name": "claude-sonnet-4-6", "alias": "sonnet"},
+            {
+                "name": "claude-opus-4-6",
+                "alias": "opus",
+                "fork": True,
+                "force-mapping": True,
+                "display-name": "Opus!",
+            },
+        ]
+    }
+}
 
 
 def test_oauth_alias_renames_and_fork_keeps_original(registry):
@@ -43,8 +53,11 @@ def test_oauth_aliases_do_not_apply_to_api_keys(registry):
 
 
 def test_per_credential_aliases_win_over_global(registry):
-    own = oauth("own.json", "claude", model_aliases=(
-        {"name": "claude-haiku-4-5-20251001", "alias": "sonnet", "force-mapping": True},))
+    own = oauth(
+        "own.json",
+        "claude",
+        model_aliases=({"name": "claude-haiku-4-5-20251001", "alias": "sonnet", "force-mapping": True},),
+    )
     plain = oauth("plain.json", "claude")
     build(registry, ALIASES, [own, plain])
     route = registry.resolve("sonnet")
@@ -86,18 +99,42 @@ def test_prefix_with_alias_upstream_strips_prefix_then_alias(registry):
 
 
 def test_api_key_alias_force_mapping(registry):
-    _, (cred,) = build(registry, {"claude-api-key": [{"api-key": "k", "prefix": "p", "models": [
-        {"name": "claude-sonnet-4-6", "alias": "fast", "force-mapping": True}]}]})
+    _, (cred,) = build(
+        registry,
+        {
+            "claude-api-key": [
+                {
+                    "api-key": "k",
+                    "prefix": "p",
+                    "models": [{"name": "claude-sonnet-4-6", "alias": "fast", "force-mapping": True}],
+                }
+            ]
+        },
+    )
     route = registry.resolve("p/fast")
     assert route.upstream_models(cred) == ["claude-sonnet-4-6"]
     assert route.force_mapping(cred) and route.response_model(cred) == "fast"
 
 
 def test_compat_alias_pool_rotates_per_call(registry):
-    _, (a, b) = build(registry, {"openai-compatibility": [{
-        "name": "pool", "base-url": "https://p", "api-key-entries": [{"api-key": "1"}, {"api-key": "2"}],
-        "models": [{"name": "up-1", "alias": "m"}, {"name": "up-2", "alias": "m"},
-                   {"name": "up-3", "alias": "m"}, {"name": "solo", "alias": "s"}]}]})
+    _, (a, b) = build(
+        registry,
+        {
+            "openai-compatibility": [
+                {
+                    "name": "pool",
+                    "base-url": "https://p",
+                    "api-key-entries": [{"api-key": "1"}, {"api-key": "2"}],
+                    "models": [
+                        {"name": "up-1", "alias": "m"},
+                        {"name": "up-2", "alias": "m"},
+                        {"name": "up-3", "alias": "m"},
+                        {"name": "solo", "alias": "s"},
+                    ],
+                }
+            ]
+        },
+    )
     route = registry.resolve("m")
     assert route.upstream_models(a) == ["up-1", "up-2", "up-3"]
     assert route.upstream_models(a) == ["up-2", "up-3", "up-1"]

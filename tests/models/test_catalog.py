@@ -7,8 +7,20 @@ import pytest
 from cliproxy.errors import ConfigError
 from cliproxy.models.catalog import Catalog, ThinkingSupport
 
-FAMILIES = {"claude", "gemini", "vertex", "gemini-cli", "aistudio", "codex-free", "codex-team",
-            "codex-plus", "codex-pro", "kimi", "antigravity", "xai"}
+FAMILIES = {
+    "claude",
+    "gemini",
+    "vertex",
+    "gemini-cli",
+    "aistudio",
+    "codex-free",
+    "codex-team",
+    "codex-plus",
+    "codex-pro",
+    "kimi",
+    "antigravity",
+    "xai",
+}
 
 
 def test_packaged_catalog_has_every_family(catalog: Catalog):
@@ -41,11 +53,33 @@ def test_codex_plans_differ(catalog: Catalog):
 
 def test_override_file_replaces_by_id_appends_and_adds_families(tmp_path):
     path = tmp_path / "catalog.json"
-    path.write_text(json.dumps({"format": "cliproxy-model-catalog", "version": 1, "families": {
-        "claude": {"owned_by": "anthropic", "type": "claude", "models": [
-            {"id": "claude-sonnet-4-6", "display_name": "Renamed", "limits": {"context": 1000000}},
-            {"id": "claude-new", "display_name": "New", "thinking": {"levels": ["low", "none"]}}]},
-        "mine": {"owned_by": "me", "type": "custom", "models": [{"id": "m-1"}]}}}))
+    path.write_text(
+        json.dumps(
+            {
+                "format": "cliproxy-model-catalog",
+                "version": 1,
+                "families": {
+                    "claude": {
+                        "owned_by": "anthropic",
+                        "type": "claude",
+                        "models": [
+                            {
+                                "id": "claude-sonnet-4-6",
+                                "display_name": "Renamed",
+                                "limits": {"context": 1000000},
+                            },
+                            {
+                                "id": "claude-new",
+                                "display_name": "New",
+                                "thinking": {"levels": ["low", "none"]},
+                            },
+                        ],
+                    },
+                    "mine": {"owned_by": "me", "type": "custom", "models": [{"id": "m-1"}]},
+                },
+            }
+        )
+    )
     base = Catalog.load()
     cat = Catalog.load(path)
     ids = [m.id for m in cat.family("claude")]

@@ -36,6 +36,7 @@ def roundtrip(body):
 @contextlib.asynccontextmanager
 async def gemini_server(list_body: dict, model_bodies: dict) -> AsyncIterator[str]:
     """A local HTTP server answering the Gemini model-list routes with our bodies."""
+
     async def listing(request: web.Request) -> web.Response:
         return web.json_response(list_body)
 
@@ -93,7 +94,9 @@ async def test_gemini_list_and_single_model_parse_with_genai(registry):
     body = roundtrip(gemini_models(listable))
     singles = {"gemini-2.5-pro": roundtrip(gemini_model(listable, "models/gemini-2.5-pro"))}
     async with gemini_server(body, singles) as url:
-        client = genai.Client(api_key="k", http_options=genai_types.HttpOptions(base_url=url, api_version="v1beta"))
+        client = genai.Client(
+            api_key="k", http_options=genai_types.HttpOptions(base_url=url, api_version="v1beta")
+        )
         try:
             models = [m async for m in await client.aio.models.list()]
             one = await client.aio.models.get(model="gemini-2.5-pro")
@@ -116,17 +119,32 @@ def test_codex_client_catalog_shape(registry):
     body = codex_client_models(models, registry.providers)
     entries = {e["slug"]: e for e in body["models"]}
     five = entries["gpt-5.5"]
-    for key in ("display_name", "description", "supported_reasoning_levels", "shell_type", "visibility",
-                "supported_in_api", "priority", "base_instructions", "truncation_policy",
-                "supports_parallel_tool_calls", "experimental_supported_tools"):
+    for key in (
+        "display_name",
+        "description",
+        "supported_reasoning_levels",
+        "shell_type",
+        "visibility",
+        "supported_in_api",
+        "priority",
+        "base_instructions",
+        "truncation_policy",
+        "supports_parallel_tool_calls",
+        "experimental_supported_tools",
+    ):
         assert key in five, key
     assert five["default_reasoning_level"] == "medium"
     assert {lv["effort"] for lv in five["supported_reasoning_levels"]} >= {"low", "high"}
     assert entries["gpt-image-2"]["visibility"] == "hide"
     priorities = [e["priority"] for e in body["models"]]
     assert priorities == sorted(priorities)
-    template = {"slug": "gpt-5.5", "priority": 3, "display_name": "T", "supports_search_tool": True,
-                "base_instructions": "be helpful"}
+    template = {
+        "slug": "gpt-5.5",
+        "priority": 3,
+        "display_name": "T",
+        "supports_search_tool": True,
+        "base_instructions": "be helpful",
+    }
     body = codex_client_models(models, registry.providers, {"gpt-5.5": template})
     first = body["models"][0]
     assert first["slug"] == "gpt-5.5" and first["base_instructions"] == "be helpful"
@@ -140,14 +158,30 @@ def test_suspended_models_disappear_quota_cooled_stay(registry):
     build(registry, {}, [a, b])
     now = 1000.0
     records = {
-        "a.json": [CooldownRecord("a.json", "kimi-k2", reason="not_found", next_retry_after=now + 60),
-                   CooldownRecord("a.json", "kimi-k2.5", reason="quota", quota_exceeded=True,
-                                  next_retry_after=now + 60, next_recover_at=now + 60),
-                   CooldownRecord("a.json", "kimi-k3", reason="unauthorized", next_retry_after=now - 1)],
-        "b.json": [CooldownRecord("b.json", "kimi-k2", reason="model_not_supported", next_retry_after=now + 60),
-                   CooldownRecord("b.json", "kimi-k2.5", reason="quota", quota_exceeded=True,
-                                  next_retry_after=now + 60, next_recover_at=now + 60),
-                   CooldownRecord("b.json", "", reason="unauthorized", next_retry_after=now + 60)],
+        "a.json": [
+            CooldownRecord("a.json", "kimi-k2", reason="not_found", next_retry_after=now + 60),
+            CooldownRecord(
+                "a.json",
+                "kimi-k2.5",
+                reason="quota",
+                quota_exceeded=True,
+                next_retry_after=now + 60,
+                next_recover_at=now + 60,
+            ),
+            CooldownRecord("a.json", "kimi-k3", reason="unauthorized", next_retry_after=now - 1),
+        ],
+        "b.json": [
+            CooldownRecord("b.json", "kimi-k2", reason="model_not_supported", next_retry_after=now + 60),
+            CooldownRecord(
+                "b.json",
+                "kimi-k2.5",
+                reason="quota",
+                quota_exceeded=True,
+                next_retry_after=now + 60,
+                next_recover_at=now + 60,
+            ),
+            CooldownRecord("b.json", "", reason="unauthorized", next_retry_after=now + 60),
+        ],
     }
     suspended = suspensions(records, now)
     assert suspended == {"a.json": {"kimi-k2"}, "b.json": {"kimi-k2"}}

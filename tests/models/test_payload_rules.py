@@ -18,11 +18,28 @@ def rules(data: dict[str, Any]) -> PayloadRules:
     return PayloadRules.from_config(cfg)
 
 
-def run(r: PayloadRules, body: dict[str, Any], *, model: str = "gpt-5", requested: str = "",
-        protocol: str = "codex", from_protocol: str = "openai", headers: Any = None,
-        original: dict | None = None, root: str = "") -> dict[str, Any]:
-    r.apply(body, model=model, requested_model=requested or model, protocol=protocol,
-            from_protocol=from_protocol, headers=headers or {}, original=original, root=root)
+def run(
+    r: PayloadRules,
+    body: dict[str, Any],
+    *,
+    model: str = "gpt-5",
+    requested: str = "",
+    protocol: str = "codex",
+    from_protocol: str = "openai",
+    headers: Any = None,
+    original: dict | None = None,
+    root: str = "",
+) -> dict[str, Any]:
+    r.apply(
+        body,
+        model=model,
+        requested_model=requested or model,
+        protocol=protocol,
+        from_protocol=from_protocol,
+        headers=headers or {},
+        original=original,
+        root=root,
+    )
     return body
 
 
@@ -32,6 +49,7 @@ def one(kind: str, params: Any, **model: Any) -> PayloadRules:
 
 
 # --- kinds and ordering ------------------------------------------------------------
+
 
 def test_no_rules_is_falsy_and_leaves_body_alone():
     r = PayloadRules.from_config(None)
@@ -57,18 +75,26 @@ def test_default_checks_the_original_body():
 
 
 def test_default_first_matching_rule_wins():
-    r = rules({"default": [
-        {"models": [{"name": "gpt-*"}], "params": {"x": 1}},
-        {"models": [{"name": "*"}], "params": {"x": 2, "y": 2}},
-    ]})
+    r = rules(
+        {
+            "default": [
+                {"models": [{"name": "gpt-*"}], "params": {"x": 1}},
+                {"models": [{"name": "*"}], "params": {"x": 2, "y": 2}},
+            ]
+        }
+    )
     assert run(r, {}) == {"x": 1, "y": 2}
 
 
 def test_default_raw_parses_json_and_yields_to_default():
-    r = rules({
-        "default": [{"models": [{"name": "*"}], "params": {"a": "plain"}}],
-        "default-raw": [{"models": [{"name": "*"}], "params": {"a": '{"no": 1}', "b": '{"k": [1, 2]}', "c": '"s"'}}],
-    })
+    r = rules(
+        {
+            "default": [{"models": [{"name": "*"}], "params": {"a": "plain"}}],
+            "default-raw": [
+                {"models": [{"name": "*"}], "params": {"a": '{"no": 1}', "b": '{"k": [1, 2]}', "c": '"s"'}}
+            ],
+        }
+    )
     assert run(r, {}) == {"a": "plain", "b": {"k": [1, 2]}, "c": "s"}
 
 
@@ -78,26 +104,34 @@ def test_invalid_raw_rule_is_dropped():
 
 
 def test_override_last_rule_wins():
-    r = rules({"override": [
-        {"models": [{"name": "*"}], "params": {"x": 1}},
-        {"models": [{"name": "gpt-*"}], "params": {"x": 2}},
-    ]})
+    r = rules(
+        {
+            "override": [
+                {"models": [{"name": "*"}], "params": {"x": 1}},
+                {"models": [{"name": "gpt-*"}], "params": {"x": 2}},
+            ]
+        }
+    )
     assert run(r, {"x": 0}) == {"x": 2}
 
 
 def test_override_raw_after_override():
-    r = rules({
-        "override": [{"models": [{"name": "*"}], "params": {"x": 1}}],
-        "override-raw": [{"models": [{"name": "*"}], "params": {"x": "[true, null]"}}],
-    })
+    r = rules(
+        {
+            "override": [{"models": [{"name": "*"}], "params": {"x": 1}}],
+            "override-raw": [{"models": [{"name": "*"}], "params": {"x": "[true, null]"}}],
+        }
+    )
     assert run(r, {}) == {"x": [True, None]}
 
 
 def test_filter_runs_last_and_deletes():
-    r = rules({
-        "override": [{"models": [{"name": "*"}], "params": {"drop.me": 1, "keep": 1}}],
-        "filter": [{"models": [{"name": "*"}], "params": ["drop", "absent.path"]}],
-    })
+    r = rules(
+        {
+            "override": [{"models": [{"name": "*"}], "params": {"drop.me": 1, "keep": 1}}],
+            "filter": [{"models": [{"name": "*"}], "params": ["drop", "absent.path"]}],
+        }
+    )
     assert run(r, {}) == {"keep": 1}
 
 
@@ -121,12 +155,16 @@ def test_root_prefixes_paths_and_conditions():
 
 # --- model names and protocols -----------------------------------------------------
 
-@pytest.mark.parametrize(("model", "requested", "applies"), [
-    ("gpt-5", "gpt-5", True),
-    ("claude-x", "gpt-alias", True),  # the requested alias matches
-    ("claude-x", "gpt-alias(high)", True),  # suffix stripped
-    ("claude-x", "claude-y", False),
-])
+
+@pytest.mark.parametrize(
+    ("model", "requested", "applies"),
+    [
+        ("gpt-5", "gpt-5", True),
+        ("claude-x", "gpt-alias", True),  # the requested alias matches
+        ("claude-x", "gpt-alias(high)", True),  # suffix stripped
+        ("claude-x", "claude-y", False),
+    ],
+)
 def test_models_glob_matches_upstream_or_requested(model, requested, applies):
     r = one("override", {"x": 1})
     assert ("x" in run(r, {}, model=model, requested=requested)) is applies
@@ -144,20 +182,25 @@ def test_protocol(protocol, applies):
     assert ("x" in run(r, {}, protocol=protocol.lower())) is applies
 
 
-@pytest.mark.parametrize(("from_protocol", "applies"), [
-    ("openai-response", True), ("responses", True), ("openai", False), ("", False)])
+@pytest.mark.parametrize(
+    ("from_protocol", "applies"),
+    [("openai-response", True), ("responses", True), ("openai", False), ("", False)],
+)
 def test_from_protocol(from_protocol, applies):
     r = one("override", {"x": 1}, **{"from-protocol": "responses"})
     assert ("x" in run(r, {}, from_protocol=from_protocol)) is applies
 
 
-@pytest.mark.parametrize(("headers", "applies"), [
-    ({"X-Client-Tier": "tenant-a-region-eu"}, True),
-    ({"x-client-tier": "tenant-a-region-eu"}, True),
-    (CIMultiDict([("X-CLIENT-TIER", "nope"), ("x-client-tier", "tenant-b-region-us")]), True),
-    ({"X-Client-Tier": "other"}, False),
-    ({}, False),
-])
+@pytest.mark.parametrize(
+    ("headers", "applies"),
+    [
+        ({"X-Client-Tier": "tenant-a-region-eu"}, True),
+        ({"x-client-tier": "tenant-a-region-eu"}, True),
+        (CIMultiDict([("X-CLIENT-TIER", "nope"), ("x-client-tier", "tenant-b-region-us")]), True),
+        ({"X-Client-Tier": "other"}, False),
+        ({}, False),
+    ],
+)
 def test_headers(headers, applies):
     r = one("override", {"x": 1}, headers={"X-Client-Tier": "tenant-*-region-*"})
     assert ("x" in run(r, {}, headers=headers)) is applies
@@ -165,54 +208,80 @@ def test_headers(headers, applies):
 
 # --- body predicates ---------------------------------------------------------------
 
-@pytest.mark.parametrize(("body", "applies"), [
-    ({"metadata": {"client": "codex"}}, True),
-    ({"metadata": {"client": "other"}}, False),
-    ({}, False),
-])
+
+@pytest.mark.parametrize(
+    ("body", "applies"),
+    [
+        ({"metadata": {"client": "codex"}}, True),
+        ({"metadata": {"client": "other"}}, False),
+        ({}, False),
+    ],
+)
 def test_match(body, applies):
     r = one("override", {"x": 1}, match=[{"metadata.client": "codex"}])
     assert ("x" in run(r, body)) is applies
 
 
-@pytest.mark.parametrize(("body", "expected", "applies"), [
-    ({"n": 1.0}, 1, True), ({"n": True}, 1, False), ({"n": 1}, True, False),
-    ({"o": {"a": [1, "x"]}}, {"a": [1, "x"]}, True),
-])
+@pytest.mark.parametrize(
+    ("body", "expected", "applies"),
+    [
+        ({"n": 1.0}, 1, True),
+        ({"n": True}, 1, False),
+        ({"n": 1}, True, False),
+        ({"o": {"a": [1, "x"]}}, {"a": [1, "x"]}, True),
+    ],
+)
 def test_match_compares_as_json(body, expected, applies):
     key = next(iter(body))
     r = one("override", {"x": 1}, match=[{key: expected}])
     assert ("x" in run(r, body)) is applies
 
 
-@pytest.mark.parametrize(("body", "applies"), [
-    ({"metadata": {"mode": "dev"}}, False), ({"metadata": {"mode": "prod"}}, True), ({}, True)])
+@pytest.mark.parametrize(
+    ("body", "applies"),
+    [({"metadata": {"mode": "dev"}}, False), ({"metadata": {"mode": "prod"}}, True), ({}, True)],
+)
 def test_not_match(body, applies):
     r = one("override", {"x": 1}, **{"not-match": [{"metadata.mode": "dev"}]})
     assert ("x" in run(r, body)) is applies
 
 
-@pytest.mark.parametrize(("body", "applies"), [
-    ({"tools": [{"type": "function"}, {"type": "web_search"}]}, True),
-    ({"tools": [{"type": "function"}]}, False),
-    ({"tools": []}, False),
-    ({}, False),
-])
+@pytest.mark.parametrize(
+    ("body", "applies"),
+    [
+        ({"tools": [{"type": "function"}, {"type": "web_search"}]}, True),
+        ({"tools": [{"type": "function"}]}, False),
+        ({"tools": []}, False),
+        ({}, False),
+    ],
+)
 def test_exist_with_query(body, applies):
     r = one("override", {"x": 1}, exist=['tools.#(type=="web_search").type'])
     assert ("x" in run(r, body)) is applies
 
 
-@pytest.mark.parametrize(("body", "applies"), [
-    ({"metadata": {"disable_payload": None}}, True), ({"metadata": {"disable_payload": False}}, False), ({}, True)])
+@pytest.mark.parametrize(
+    ("body", "applies"),
+    [
+        ({"metadata": {"disable_payload": None}}, True),
+        ({"metadata": {"disable_payload": False}}, False),
+        ({}, True),
+    ],
+)
 def test_not_exist(body, applies):
     r = one("override", {"x": 1}, **{"not-exist": ["metadata.disable_payload"]})
     assert ("x" in run(r, body)) is applies
 
 
 def test_all_predicates_together():
-    r = one("default", {"x": 1}, protocol="codex", headers={"UA": "codex*"},
-            match=[{"a": 1}], **{"not-match": [{"b": 2}], "exist": ["c"], "not-exist": ["d"]})
+    r = one(
+        "default",
+        {"x": 1},
+        protocol="codex",
+        headers={"UA": "codex*"},
+        match=[{"a": 1}],
+        **{"not-match": [{"b": 2}], "exist": ["c"], "not-exist": ["d"]},
+    )
     hit = {"a": 1, "b": 3, "c": 0}
     assert run(r, dict(hit), headers={"ua": "codex-cli"}) == {**hit, "x": 1}
     assert "x" not in run(r, {**hit, "d": 1}, headers={"ua": "codex-cli"})
@@ -220,10 +289,14 @@ def test_all_predicates_together():
 
 # --- queries in param paths --------------------------------------------------------
 
+
 def test_override_first_query_match():
     r = one("override", {'tools.#(type=="web_search").search_context_size': "high"})
     body = {"tools": [{"type": "web_search"}, {"type": "web_search"}]}
-    assert run(r, body)["tools"] == [{"type": "web_search", "search_context_size": "high"}, {"type": "web_search"}]
+    assert run(r, body)["tools"] == [
+        {"type": "web_search", "search_context_size": "high"},
+        {"type": "web_search"},
+    ]
 
 
 def test_override_all_query_matches():
@@ -234,7 +307,9 @@ def test_override_all_query_matches():
 
 def test_filter_all_query_matches_keeps_the_rest_in_order():
     r = one("filter", ['tools.#(type=="image_generation")#'])
-    body = {"tools": [{"type": "image_generation"}, {"type": "a"}, {"type": "image_generation"}, {"type": "b"}]}
+    body = {
+        "tools": [{"type": "image_generation"}, {"type": "a"}, {"type": "image_generation"}, {"type": "b"}]
+    }
     assert run(r, body) == {"tools": [{"type": "a"}, {"type": "b"}]}
 
 
@@ -245,31 +320,50 @@ def test_query_without_match_writes_nothing():
 
 # --- the path engine ---------------------------------------------------------------
 
-DOC = {"a": {"b.c": 1, "list": [10, {"k": "v"}]}, "n": [{"age": 30, "name": "Dale", "nets": ["fb", "tw"]},
-                                                        {"age": 50, "name": "Roger", "nets": ["ig"]}]}
+DOC = {
+    "a": {"b.c": 1, "list": [10, {"k": "v"}]},
+    "n": [{"age": 30, "name": "Dale", "nets": ["fb", "tw"]}, {"age": 50, "name": "Roger", "nets": ["ig"]}],
+}
 
 
-@pytest.mark.parametrize(("path", "value"), [
-    ("a.b\\.c", 1), ("a.list.0", 10), ("a.list.1.k", "v"), ("a.list.#", 2), ("a.list.5", P.MISSING),
-    ("a.missing", P.MISSING), ("n.#(age>40).name", "Roger"), ("n.#(age>=30).name", "Dale"),
-    ('n.#(name%"D*").age', 30), ('n.#(name!%"D*").age', 50), ('n.#(nets.#(=="ig")).name', "Roger"),
-    ('n.#(age<40 && name=="Dale").age', 30), ('n.#(age>100 || name=="Roger").age', 50),
-    ("n.#(age!=30).name", "Roger"), ("n.#(nets).age", 30), ('n.#(name=="Nobody").age', P.MISSING),
-])
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("a.b\\.c", 1),
+        ("a.list.0", 10),
+        ("a.list.1.k", "v"),
+        ("a.list.#", 2),
+        ("a.list.5", P.MISSING),
+        ("a.missing", P.MISSING),
+        ("n.#(age>40).name", "Roger"),
+        ("n.#(age>=30).name", "Dale"),
+        ('n.#(name%"D*").age', 30),
+        ('n.#(name!%"D*").age', 50),
+        ('n.#(nets.#(=="ig")).name', "Roger"),
+        ('n.#(age<40 && name=="Dale").age', 30),
+        ('n.#(age>100 || name=="Roger").age', 50),
+        ("n.#(age!=30).name", "Roger"),
+        ("n.#(nets).age", 30),
+        ('n.#(name=="Nobody").age', P.MISSING),
+    ],
+)
 def test_get(path, value):
     found = [P.get(DOC, p) for p in P.resolve(DOC, P.parse(path))]
     assert (found[0] if found else P.MISSING) == value
 
 
-@pytest.mark.parametrize(("doc", "path", "value", "expected"), [
-    ({}, "a.b", 1, {"a": {"b": 1}}),
-    ({}, "a.0", 1, {"a": [1]}),
-    ({}, "a.2", 1, {"a": [None, None, 1]}),
-    ({"a": [1]}, "a.-1", 2, {"a": [1, 2]}),
-    ({}, "a.:1", 2, {"a": {"1": 2}}),
-    ({"a": 5}, "a.b", 1, {"a": {"b": 1}}),
-    ({"a": [1, 2]}, "a.1", 9, {"a": [1, 9]}),
-])
+@pytest.mark.parametrize(
+    ("doc", "path", "value", "expected"),
+    [
+        ({}, "a.b", 1, {"a": {"b": 1}}),
+        ({}, "a.0", 1, {"a": [1]}),
+        ({}, "a.2", 1, {"a": [None, None, 1]}),
+        ({"a": [1]}, "a.-1", 2, {"a": [1, 2]}),
+        ({}, "a.:1", 2, {"a": {"1": 2}}),
+        ({"a": 5}, "a.b", 1, {"a": {"b": 1}}),
+        ({"a": [1, 2]}, "a.1", 9, {"a": [1, 9]}),
+    ],
+)
 def test_set(doc, path, value, expected):
     assert P.set_value(doc, P.parse(path), value)
     assert doc == expected
@@ -281,20 +375,33 @@ def test_set_refuses_a_key_on_a_list():
     assert doc == {"a": [1]}
 
 
-@pytest.mark.parametrize(("path", "removed", "expected"), [
-    ("a.b", True, {"a": {}, "l": [1, 2]}), ("l.0", True, {"a": {"b": 1}, "l": [2]}),
-    ("l.5", False, {"a": {"b": 1}, "l": [1, 2]}), ("x.y", False, {"a": {"b": 1}, "l": [1, 2]}),
-])
+@pytest.mark.parametrize(
+    ("path", "removed", "expected"),
+    [
+        ("a.b", True, {"a": {}, "l": [1, 2]}),
+        ("l.0", True, {"a": {"b": 1}, "l": [2]}),
+        ("l.5", False, {"a": {"b": 1}, "l": [1, 2]}),
+        ("x.y", False, {"a": {"b": 1}, "l": [1, 2]}),
+    ],
+)
 def test_delete(path, removed, expected):
     doc = {"a": {"b": 1}, "l": [1, 2]}
     assert P.delete(doc, P.parse(path)) is removed
     assert doc == expected
 
 
-@pytest.mark.parametrize(("pattern", "value", "ok"), [
-    ("*", "anything", True), ("gpt-*", "gpt-5", True), ("*-5", "gpt-5", True),
-    ("gemini-*-pro", "gemini-2.5-pro", True), ("gpt-5", "GPT-5", False), ("", "x", False),
-    ("a.c", "abc", False), ("gpt-?", "gpt-5", False),
-])
+@pytest.mark.parametrize(
+    ("pattern", "value", "ok"),
+    [
+        ("*", "anything", True),
+        ("gpt-*", "gpt-5", True),
+        ("*-5", "gpt-5", True),
+        ("gemini-*-pro", "gemini-2.5-pro", True),
+        ("gpt-5", "GPT-5", False),
+        ("", "x", False),
+        ("a.c", "abc", False),
+        ("gpt-?", "gpt-5", False),
+    ],
+)
 def test_glob_match(pattern, value, ok):
     assert glob_match(pattern, value) is ok

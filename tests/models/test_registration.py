@@ -13,9 +13,14 @@ def ids(registry: ModelRegistry, cred) -> list[str]:
 
 
 def test_api_key_without_models_gets_the_provider_catalog(registry, catalog: Catalog):
-    _, creds = build(registry, {"claude-api-key": [{"api-key": "k1"}],
-                                "gemini-api-key": [{"api-key": "g1"}],
-                                "xai-api-key": [{"api-key": "x1", "base-url": "https://x"}]})
+    _, creds = build(
+        registry,
+        {
+            "claude-api-key": [{"api-key": "k1"}],
+            "gemini-api-key": [{"api-key": "g1"}],
+            "xai-api-key": [{"api-key": "x1", "base-url": "https://x"}],
+        },
+    )
     by = {c.provider: c for c in creds}
     claude, gemini, xai = by["claude"], by["gemini"], by["xai"]
     assert ids(registry, claude) == [m.id for m in catalog.family("claude")]
@@ -24,10 +29,21 @@ def test_api_key_without_models_gets_the_provider_catalog(registry, catalog: Cat
 
 
 def test_api_key_with_models_serves_only_those(registry):
-    _, (cred,) = build(registry, {"claude-api-key": [{"api-key": "k1", "models": [
-        {"name": "claude-sonnet-4-6", "alias": "sonnet"},
-        {"name": "claude-opus-4-6"},
-        {"name": "claude-haiku-4-5-20251001", "alias": "sonnet"}]}]})  # repeated alias: first wins
+    _, (cred,) = build(
+        registry,
+        {
+            "claude-api-key": [
+                {
+                    "api-key": "k1",
+                    "models": [
+                        {"name": "claude-sonnet-4-6", "alias": "sonnet"},
+                        {"name": "claude-opus-4-6"},
+                        {"name": "claude-haiku-4-5-20251001", "alias": "sonnet"},
+                    ],
+                }
+            ]
+        },
+    )  # repeated alias: first wins
     assert ids(registry, cred) == ["sonnet", "claude-opus-4-6"]
     route = registry.resolve("sonnet")
     assert route.upstream_models(cred) == ["claude-sonnet-4-6"]
@@ -44,20 +60,37 @@ def test_api_key_with_models_serves_only_those(registry):
 
 
 def test_configured_thinking_and_context_override(registry):
-    build(registry, {"gemini-api-key": [{"api-key": "g", "models": [
-        {"name": "my-model", "alias": "mine", "max-context-length": 4096,
-         "thinking": {"levels": ["low", "high", "none"]}}]}]})
+    build(
+        registry,
+        {
+            "gemini-api-key": [
+                {
+                    "api-key": "g",
+                    "models": [
+                        {
+                            "name": "my-model",
+                            "alias": "mine",
+                            "max-context-length": 4096,
+                            "thinking": {"levels": ["low", "high", "none"]},
+                        }
+                    ],
+                }
+            ]
+        },
+    )
     info = registry.model_info("mine")
     assert info.context_window == 4096
     assert info.thinking.levels == ("low", "high", "none") and info.thinking.zero_allowed
 
 
 def test_codex_oauth_by_plan_type(registry, catalog: Catalog):
-    creds = [oauth("free.json", "codex", metadata={"plan_type": "free"}),
-             oauth("plus.json", "codex", metadata={"plan_type": "Plus"}),
-             oauth("biz.json", "codex", metadata={"plan_type": "business"}),
-             oauth("none.json", "codex"),
-             oauth("attr.json", "codex", attributes={"plan_type": "team"})]
+    creds = [
+        oauth("free.json", "codex", metadata={"plan_type": "free"}),
+        oauth("plus.json", "codex", metadata={"plan_type": "Plus"}),
+        oauth("biz.json", "codex", metadata={"plan_type": "business"}),
+        oauth("none.json", "codex"),
+        oauth("attr.json", "codex", attributes={"plan_type": "team"}),
+    ]
     build(registry, {}, creds)
     expect = ["codex-free", "codex-plus", "codex-team", "codex-pro", "codex-team"]
     for cred, family in zip(creds, expect, strict=True):
@@ -67,20 +100,38 @@ def test_codex_oauth_by_plan_type(registry, catalog: Catalog):
 
 
 def test_codex_api_key_serves_configured_models(registry, catalog: Catalog):
-    _, (listed, bare) = build(registry, {"codex-api-key": [
-        {"api-key": "c1", "base-url": "https://a", "models": [{"name": "gpt-5.5", "alias": "five"}]},
-        {"api-key": "c2", "base-url": "https://b"}]})
+    _, (listed, bare) = build(
+        registry,
+        {
+            "codex-api-key": [
+                {"api-key": "c1", "base-url": "https://a", "models": [{"name": "gpt-5.5", "alias": "five"}]},
+                {"api-key": "c2", "base-url": "https://b"},
+            ]
+        },
+    )
     assert ids(registry, listed) == ["five"]
     # An entry without models falls back to the pro catalog (CPA's buildCodexConfigModels).
     assert ids(registry, bare) == [m.id for m in catalog.family("codex-pro")]
 
 
 def test_openai_compat_serves_only_configured_models(registry):
-    _, creds = build(registry, {"openai-compatibility": [{
-        "name": "OpenRouter", "base-url": "https://openrouter.ai/api/v1",
-        "api-key-entries": [{"api-key": "a"}, {"api-key": "b"}],
-        "models": [{"name": "moonshotai/kimi-k2", "alias": "kimi"}, {"name": "qwen/qwen3"},
-                   {"name": "img/x", "alias": "pic", "image": True}]}]})
+    _, creds = build(
+        registry,
+        {
+            "openai-compatibility": [
+                {
+                    "name": "OpenRouter",
+                    "base-url": "https://openrouter.ai/api/v1",
+                    "api-key-entries": [{"api-key": "a"}, {"api-key": "b"}],
+                    "models": [
+                        {"name": "moonshotai/kimi-k2", "alias": "kimi"},
+                        {"name": "qwen/qwen3"},
+                        {"name": "img/x", "alias": "pic", "image": True},
+                    ],
+                }
+            ]
+        },
+    )
     assert len(creds) == 2
     for cred in creds:
         assert cred.provider == "openai-compatible-openrouter"
@@ -93,8 +144,14 @@ def test_openai_compat_serves_only_configured_models(registry):
 
 
 def test_oauth_providers_use_their_catalog(registry, catalog: Catalog):
-    creds = [oauth("c.json", "claude"), oauth("k.json", "kimi"), oauth("a.json", "antigravity"),
-             oauth("v.json", "vertex"), oauth("s.json", "aistudio"), oauth("u.json", "unknown")]
+    creds = [
+        oauth("c.json", "claude"),
+        oauth("k.json", "kimi"),
+        oauth("a.json", "antigravity"),
+        oauth("v.json", "vertex"),
+        oauth("s.json", "aistudio"),
+        oauth("u.json", "unknown"),
+    ]
     build(registry, {}, creds)
     for cred, family in zip(creds, ["claude", "kimi", "antigravity", "vertex", "aistudio"], strict=False):
         assert ids(registry, cred) == [m.id for m in catalog.family(family)]
@@ -109,8 +166,10 @@ def test_disabled_credentials_register_nothing(registry):
 
 
 def test_exclusions_per_key_and_per_oauth_channel(registry):
-    data = {"claude-api-key": [{"api-key": "k", "excluded-models": ["*opus*", "CLAUDE-3-*"]}],
-            "oauth-excluded-models": {"codex": ["gpt-5.4*", "*-spark"], "claude": ["*"]}}
+    data = {
+        "claude-api-key": [{"api-key": "k", "excluded-models": ["*opus*", "CLAUDE-3-*"]}],
+        "oauth-excluded-models": {"codex": ["gpt-5.4*", "*-spark"], "claude": ["*"]},
+    }
     codex = oauth("x.json", "codex", excluded_models=("codex-auto-review",))
     _, creds = build(registry, data, [codex])
     key = creds[0]

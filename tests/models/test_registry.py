@@ -11,8 +11,15 @@ from .conftest import build, config, oauth
 
 def test_providers_ordered_by_credential_count_then_name(registry):
     creds = [oauth("a1.json", "antigravity"), oauth("c1.json", "claude"), oauth("c2.json", "claude")]
-    build(registry, {"oauth-model-alias": {"antigravity": [
-        {"name": "claude-sonnet-4-6", "alias": "claude-sonnet-4-6-x"}]}}, creds)
+    build(
+        registry,
+        {
+            "oauth-model-alias": {
+                "antigravity": [{"name": "claude-sonnet-4-6", "alias": "claude-sonnet-4-6-x"}]
+            }
+        },
+        creds,
+    )
     # claude-sonnet-4-6: claude (2) before antigravity (1)
     assert registry.resolve("claude-sonnet-4-6").providers == ["claude"]
     build(registry, {}, creds)
@@ -47,8 +54,10 @@ def test_resolve_without_suffix_returns_the_cached_route(registry):
 
 
 def test_model_registered_with_a_suffix_in_its_id_resolves_whole(registry):
-    build(registry, {"claude-api-key": [{"api-key": "k", "models": [
-        {"name": "claude-opus-4-6", "alias": "opus(max)"}]}]})
+    build(
+        registry,
+        {"claude-api-key": [{"api-key": "k", "models": [{"name": "claude-opus-4-6", "alias": "opus(max)"}]}]},
+    )
     route = registry.resolve("opus(max)")
     assert route.model == "opus(max)" and route.suffix is None
 
@@ -79,8 +88,9 @@ def test_model_info_by_provider_and_catalog_fallback(registry):
 
 
 def test_rebuild_of_a_thousand_oauth_credentials_shares_work(registry):
-    creds = [oauth(f"c{i}.json", "codex", metadata={"plan_type": ("plus", "free")[i % 2]})
-             for i in range(1000)]
+    creds = [
+        oauth(f"c{i}.json", "codex", metadata={"plan_type": ("plus", "free")[i % 2]}) for i in range(1000)
+    ]
     build(registry, {"oauth-excluded-models": {"codex": ["*-mini"]}}, creds)
     route = registry.resolve("gpt-5.5")
     assert sum(route.supports(c, route.model) for c in creds) == 1000

@@ -22,23 +22,34 @@ from cliproxy.models.thinking import (
 )
 
 
-@pytest.mark.parametrize(("model", "expected"), [
-    ("gpt-5(high)", ("gpt-5", "high")),
-    ("gemini-2.5-pro", ("gemini-2.5-pro", None)),
-    ("a(b)(c)", ("a(b)", "c")),
-    ("model(high", ("model(high", None)),
-    ("m()", ("m", "")),
-])
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("gpt-5(high)", ("gpt-5", "high")),
+        ("gemini-2.5-pro", ("gemini-2.5-pro", None)),
+        ("a(b)(c)", ("a(b)", "c")),
+        ("model(high", ("model(high", None)),
+        ("m()", ("m", "")),
+    ],
+)
 def test_split_model_suffix(model, expected):
     assert split_model_suffix(model) == expected
 
 
-@pytest.mark.parametrize(("raw", "mode", "budget", "level"), [
-    ("none", Mode.NONE, 0, ""), ("NONE", Mode.NONE, 0, ""), ("0", Mode.NONE, 0, ""),
-    ("auto", Mode.AUTO, -1, ""), ("-1", Mode.AUTO, -1, ""),
-    ("minimal", Mode.LEVEL, 0, "minimal"), ("Max", Mode.LEVEL, 0, "max"),
-    ("16384", Mode.BUDGET, 16384, ""), ("007", Mode.BUDGET, 7, ""),
-])
+@pytest.mark.parametrize(
+    ("raw", "mode", "budget", "level"),
+    [
+        ("none", Mode.NONE, 0, ""),
+        ("NONE", Mode.NONE, 0, ""),
+        ("0", Mode.NONE, 0, ""),
+        ("auto", Mode.AUTO, -1, ""),
+        ("-1", Mode.AUTO, -1, ""),
+        ("minimal", Mode.LEVEL, 0, "minimal"),
+        ("Max", Mode.LEVEL, 0, "max"),
+        ("16384", Mode.BUDGET, 16384, ""),
+        ("007", Mode.BUDGET, 7, ""),
+    ],
+)
 def test_suffix_values(raw, mode, budget, level):
     cfg = parse_suffix_value(raw)
     assert cfg == ThinkingConfig(mode, budget=budget, level=level, source="suffix")
@@ -49,17 +60,30 @@ def test_suffix_values_ignored(raw):
     assert parse_suffix_value(raw) is None
 
 
-@pytest.mark.parametrize(("budget", "level"), [
-    (-2, None), (-1, "auto"), (0, "none"), (1, "minimal"), (512, "minimal"), (513, "low"),
-    (1024, "low"), (8192, "medium"), (24576, "high"), (24577, "xhigh"), (10**6, "xhigh"),
-])
+@pytest.mark.parametrize(
+    ("budget", "level"),
+    [
+        (-2, None),
+        (-1, "auto"),
+        (0, "none"),
+        (1, "minimal"),
+        (512, "minimal"),
+        (513, "low"),
+        (1024, "low"),
+        (8192, "medium"),
+        (24576, "high"),
+        (24577, "xhigh"),
+        (10**6, "xhigh"),
+    ],
+)
 def test_budget_to_level(budget, level):
     assert budget_to_level(budget) == level
 
 
 def test_level_to_budget_table():
-    assert [level_to_budget(x) for x in ("none", "auto", "minimal", "low", "medium", "high", "xhigh", "max")] == [
-        0, -1, 512, 1024, 8192, 24576, 32768, 128000]
+    assert [
+        level_to_budget(x) for x in ("none", "auto", "minimal", "low", "medium", "high", "xhigh", "max")
+    ] == [0, -1, 512, 1024, 8192, 24576, 32768, 128000]
     assert level_to_budget("ultra") is None
 
 
@@ -74,33 +98,56 @@ def test_claude_effort_and_clamp():
     assert clamp_level("ultra", ("low",)) == "ultra"
 
 
-@pytest.mark.parametrize(("a", "b", "model_type", "same"), [
-    ("openai", "codex", None, True), ("openai-response", "openai", None, True),
-    ("gemini", "antigravity", None, True), ("claude", "claude", None, True),
-    ("claude", "gemini", None, False), ("openai", "kimi", None, False),
-    ("claude", "claude", "kimi", False), ("openai", "codex", "gemini", False),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "model_type", "same"),
+    [
+        ("openai", "codex", None, True),
+        ("openai-response", "openai", None, True),
+        ("gemini", "antigravity", None, True),
+        ("claude", "claude", None, True),
+        ("claude", "gemini", None, False),
+        ("openai", "kimi", None, False),
+        ("claude", "claude", "kimi", False),
+        ("openai", "codex", "gemini", False),
+    ],
+)
 def test_same_provider_family(a, b, model_type, same):
     assert same_provider_family(a, b, model_type) is same
 
 
-@pytest.mark.parametrize(("fmt", "body", "expected"), [
-    ("openai", {"reasoning_effort": " High "}, ThinkingConfig(Mode.LEVEL, level="high")),
-    ("openai", {"reasoning_effort": ""}, None),
-    ("openai", {"reasoning_effort": 3}, None),
-    ("codex", {"reasoning": {"effort": "none"}}, ThinkingConfig(Mode.NONE)),
-    ("claude", {"thinking": {"type": "disabled", "budget_tokens": 5000}}, ThinkingConfig(Mode.NONE)),
-    ("claude", {"thinking": {"type": "enabled", "budget_tokens": 4096.0}}, ThinkingConfig(Mode.BUDGET, budget=4096)),
-    ("claude", {"thinking": {"type": "adaptive"}, "output_config": {"effort": "auto"}},
-     ThinkingConfig(Mode.AUTO, budget=-1)),
-    ("gemini", {"generationConfig": {"thinkingConfig": {"thinkingLevel": "low", "thinkingBudget": 99}}},
-     ThinkingConfig(Mode.LEVEL, level="low")),
-    ("antigravity", {"request": {"generationConfig": {"thinkingConfig": {"thinkingBudget": -1}}}},
-     ThinkingConfig(Mode.AUTO, budget=-1)),
-    ("kimi", {"thinking": {"type": "disabled"}, "reasoning_effort": "high"}, ThinkingConfig(Mode.NONE)),
-    ("kimi", {"reasoning_effort": "low"}, ThinkingConfig(Mode.LEVEL, level="low")),
-    ("unknown-format", {"reasoning_effort": "low"}, None),
-])
+@pytest.mark.parametrize(
+    ("fmt", "body", "expected"),
+    [
+        ("openai", {"reasoning_effort": " High "}, ThinkingConfig(Mode.LEVEL, level="high")),
+        ("openai", {"reasoning_effort": ""}, None),
+        ("openai", {"reasoning_effort": 3}, None),
+        ("codex", {"reasoning": {"effort": "none"}}, ThinkingConfig(Mode.NONE)),
+        ("claude", {"thinking": {"type": "disabled", "budget_tokens": 5000}}, ThinkingConfig(Mode.NONE)),
+        (
+            "claude",
+            {"thinking": {"type": "enabled", "budget_tokens": 4096.0}},
+            ThinkingConfig(Mode.BUDGET, budget=4096),
+        ),
+        (
+            "claude",
+            {"thinking": {"type": "adaptive"}, "output_config": {"effort": "auto"}},
+            ThinkingConfig(Mode.AUTO, budget=-1),
+        ),
+        (
+            "gemini",
+            {"generationConfig": {"thinkingConfig": {"thinkingLevel": "low", "thinkingBudget": 99}}},
+            ThinkingConfig(Mode.LEVEL, level="low"),
+        ),
+        (
+            "antigravity",
+            {"request": {"generationConfig": {"thinkingConfig": {"thinkingBudget": -1}}}},
+            ThinkingConfig(Mode.AUTO, budget=-1),
+        ),
+        ("kimi", {"thinking": {"type": "disabled"}, "reasoning_effort": "high"}, ThinkingConfig(Mode.NONE)),
+        ("kimi", {"reasoning_effort": "low"}, ThinkingConfig(Mode.LEVEL, level="low")),
+        ("unknown-format", {"reasoning_effort": "low"}, None),
+    ],
+)
 def test_extract(fmt, body, expected):
     got = extract_thinking(body, fmt)
     assert got == (expected.with_(source=fmt) if expected is not None else None)
@@ -140,5 +187,7 @@ def test_openai_none_without_zero_falls_back_to_first_level():
 
 def test_codex_replaces_non_object_reasoning():
     body: dict = {"reasoning": "bad"}
-    apply_thinking(body, ThinkingConfig(Mode.LEVEL, level="high"), "codex", "m", ThinkingCaps(levels=("high",)))
+    apply_thinking(
+        body, ThinkingConfig(Mode.LEVEL, level="high"), "codex", "m", ThinkingCaps(levels=("high",))
+    )
     assert body == {"reasoning": {"effort": "high"}}

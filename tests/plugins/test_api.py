@@ -43,23 +43,99 @@ class RecordingDispatcher:
 
 
 PUBLIC_NAMES = [
-    "AuthCandidate", "AuthData", "AuthFile", "AuthFileContent", "AuthModelRequest", "AuthParseRequest",
-    "AuthParseResponse", "AuthProvider", "AuthRefreshRequest", "AuthRefreshResponse", "ChunkInterceptRequest",
-    "ChunkInterceptResult", "CommandLineFlag", "CommandLinePlugin", "CommandLineRegistrationRequest",
-    "CommandLineRequest", "CommandLineResult", "ConfigField", "Executor", "ExecutorHttpRequest", "ExecutorRequest",
-    "ExecutorResponse", "ExecutorStream", "ExecutorStreamChunk", "FlagValue", "FrontendAuthProvider",
-    "FrontendAuthRequest", "FrontendAuthResponse", "Headers", "Host", "HostAuth", "HostConfig", "HostHttp",
-    "HostModel", "HostStream", "HttpResponse", "InterceptRequest", "InterceptResult", "LoginPollRequest",
-    "LoginPollResponse", "LoginStartRequest", "LoginStartResponse", "ManagementAPI",
-    "ManagementRegistrationRequest", "ManagementRequest", "ManagementResponse", "ManagementRoute", "Metadata",
-    "ModelAlias", "ModelInfo", "ModelList", "ModelProvider", "ModelRegistrar", "ModelRegistrationRequest",
-    "ModelResponse", "ModelRouter", "PayloadResponse", "PickDecision", "PickRequest", "Plugin", "PluginError",
-    "PluginMetadata", "Query", "RecentRequests", "RequestCompletion", "RequestInterceptor", "RequestLifecycle",
-    "RequestNormalizer", "RequestTranslator", "ResourceRoute", "ResponseInterceptRequest",
-    "ResponseInterceptResult", "ResponseInterceptor", "ResponseNormalizer", "ResponseTransformRequest",
-    "ResponseTranslator", "RouteDecision", "RouteRequest", "SavedAuth", "Scheduler", "SchedulerOptions",
-    "StaticModelRequest", "StreamChunkInterceptor", "ThinkingApplier", "ThinkingConfig", "ThinkingRequest",
-    "ThinkingSupport", "TransformRequest", "UsageDetail", "UsageFailure", "UsagePlugin", "UsageRecord", "validate",
+    "AuthCandidate",
+    "AuthData",
+    "AuthFile",
+    "AuthFileContent",
+    "AuthModelRequest",
+    "AuthParseRequest",
+    "AuthParseResponse",
+    "AuthProvider",
+    "AuthRefreshRequest",
+    "AuthRefreshResponse",
+    "ChunkInterceptRequest",
+    "ChunkInterceptResult",
+    "CommandLineFlag",
+    "CommandLinePlugin",
+    "CommandLineRegistrationRequest",
+    "CommandLineRequest",
+    "CommandLineResult",
+    "ConfigField",
+    "Executor",
+    "ExecutorHttpRequest",
+    "ExecutorRequest",
+    "ExecutorResponse",
+    "ExecutorStream",
+    "ExecutorStreamChunk",
+    "FlagValue",
+    "FrontendAuthProvider",
+    "FrontendAuthRequest",
+    "FrontendAuthResponse",
+    "Headers",
+    "Host",
+    "HostAuth",
+    "HostConfig",
+    "HostHttp",
+    "HostModel",
+    "HostStream",
+    "HttpResponse",
+    "InterceptRequest",
+    "InterceptResult",
+    "LoginPollRequest",
+    "LoginPollResponse",
+    "LoginStartRequest",
+    "LoginStartResponse",
+    "ManagementAPI",
+    "ManagementRegistrationRequest",
+    "ManagementRequest",
+    "ManagementResponse",
+    "ManagementRoute",
+    "Metadata",
+    "ModelAlias",
+    "ModelInfo",
+    "ModelList",
+    "ModelProvider",
+    "ModelRegistrar",
+    "ModelRegistrationRequest",
+    "ModelResponse",
+    "ModelRouter",
+    "PayloadResponse",
+    "PickDecision",
+    "PickRequest",
+    "Plugin",
+    "PluginError",
+    "PluginMetadata",
+    "Query",
+    "RecentRequests",
+    "RequestCompletion",
+    "RequestInterceptor",
+    "RequestLifecycle",
+    "RequestNormalizer",
+    "RequestTranslator",
+    "ResourceRoute",
+    "ResponseInterceptRequest",
+    "ResponseInterceptResult",
+    "ResponseInterceptor",
+    "ResponseNormalizer",
+    "ResponseTransformRequest",
+    "ResponseTranslator",
+    "RouteDecision",
+    "RouteRequest",
+    "SavedAuth",
+    "Scheduler",
+    "SchedulerOptions",
+    "StaticModelRequest",
+    "StreamChunkInterceptor",
+    "ThinkingApplier",
+    "ThinkingConfig",
+    "ThinkingRequest",
+    "ThinkingSupport",
+    "TransformRequest",
+    "UsageDetail",
+    "UsageFailure",
+    "UsagePlugin",
+    "UsageRecord",
+    "validate",
 ]
 
 
@@ -76,6 +152,7 @@ def test_plugin_error_is_the_abi_one():
 
 
 # -- registration checks
+
 
 class Meta(api.Plugin):
     name, version, author = "meta", "1.0.0", "tester"
@@ -139,8 +216,11 @@ def test_executor_needs_identifier_and_formats():
         async def execute(self, request):
             return api.ExecutorResponse()
 
-    assert api.validate(Exec()) == ["Executor needs an identifier", "Executor needs input_formats and output_formats",
-                                    "Executor.model_scope must be both, static or oauth"]
+    assert api.validate(Exec()) == [
+        "Executor needs an identifier",
+        "Executor needs input_formats and output_formats",
+        "Executor.model_scope must be both, static or oauth",
+    ]
 
 
 def test_identifiers_fall_back_to_the_shared_one():
@@ -169,12 +249,15 @@ def test_declared_data_is_checked():
         async def handle_management(self, request):
             return api.ManagementResponse()
 
-    assert api.validate(Cli()) == ["config field 'mode' has unknown type 'colour'",
-                                   "CommandLinePlugin declares no flags",
-                                   "ManagementAPI declares no routes or resources"]
+    assert api.validate(Cli()) == [
+        "config field 'mode' has unknown type 'colour'",
+        "CommandLinePlugin declares no flags",
+        "ManagementAPI declares no routes or resources",
+    ]
 
 
 # -- host callbacks
+
 
 @pytest.fixture
 def scoped():
@@ -186,9 +269,18 @@ def scoped():
 async def test_log_sends_level_message_fields_and_the_callback_id(scoped):
     dispatcher = RecordingDispatcher()
     await api.Host(dispatcher, "p1").log("info", "hello", user="u1", n=2)
-    assert dispatcher.calls == [("p1", "host.log", {"level": "info", "message": "hello",
-                                                    "fields": {"user": "u1", "n": 2},
-                                                    "host_callback_id": "cb-7"})]
+    assert dispatcher.calls == [
+        (
+            "p1",
+            "host.log",
+            {
+                "level": "info",
+                "message": "hello",
+                "fields": {"user": "u1", "n": 2},
+                "host_callback_id": "cb-7",
+            },
+        )
+    ]
 
 
 async def test_no_callback_id_outside_a_plugin_call():
@@ -198,48 +290,78 @@ async def test_no_callback_id_outside_a_plugin_call():
 
 
 async def test_http_do(scoped):
-    dispatcher = RecordingDispatcher({"host.http.do": {"StatusCode": 201, "Headers": {"X": ["1"]},
-                                                       "Body": b64(b"made")}})
+    dispatcher = RecordingDispatcher(
+        {"host.http.do": {"StatusCode": 201, "Headers": {"X": ["1"]}, "Body": b64(b"made")}}
+    )
     resp = await api.Host(dispatcher, "p1").http.do("POST", "https://x.test/a", {"A": ["b"]}, {"k": 1})
     assert resp == api.HttpResponse(201, {"X": ["1"]}, b"made")
-    assert dispatcher.params("host.http.do") == [{"method": "POST", "url": "https://x.test/a",
-                                                  "headers": {"A": ["b"]}, "body": b64(b'{"k":1}'),
-                                                  "host_callback_id": "cb-7"}]
+    assert dispatcher.params("host.http.do") == [
+        {
+            "method": "POST",
+            "url": "https://x.test/a",
+            "headers": {"A": ["b"]},
+            "body": b64(b'{"k":1}'),
+            "host_callback_id": "cb-7",
+        }
+    ]
 
 
 async def test_http_stream_reads_until_done_and_closes_once(scoped):
-    dispatcher = RecordingDispatcher({
-        "host.http.do_stream": {"status_code": 200, "headers": {"Content-Type": ["text/plain"]}, "stream_id": "s1"},
-        "host.http.stream_read": [{"payload": b64(b"ab")}, {"payload": b64(b"c"), "done": True}],
-    })
+    dispatcher = RecordingDispatcher(
+        {
+            "host.http.do_stream": {
+                "status_code": 200,
+                "headers": {"Content-Type": ["text/plain"]},
+                "stream_id": "s1",
+            },
+            "host.http.stream_read": [{"payload": b64(b"ab")}, {"payload": b64(b"c"), "done": True}],
+        }
+    )
     async with api.Host(dispatcher, "p1").http.stream("GET", "https://x.test/s") as stream:
         assert (stream.status_code, stream.headers) == (200, {"Content-Type": ["text/plain"]})
         body = b"".join([chunk async for chunk in stream])
     assert body == b"abc"
-    assert dispatcher.methods() == ["host.http.do_stream", "host.http.stream_read", "host.http.stream_read",
-                                    "host.http.stream_close"]
+    assert dispatcher.methods() == [
+        "host.http.do_stream",
+        "host.http.stream_read",
+        "host.http.stream_read",
+        "host.http.stream_close",
+    ]
     assert dispatcher.params("host.http.do_stream")[0]["host_callback_id"] == "cb-7"
     assert dispatcher.params("host.http.stream_read") == [{"stream_id": "s1"}, {"stream_id": "s1"}]
     assert dispatcher.params("host.http.stream_close") == [{"stream_id": "s1"}]
 
 
 async def test_model_execute_sends_cpa_params(scoped):
-    dispatcher = RecordingDispatcher({"host.model.execute": {"status_code": 200, "headers": {},
-                                                             "body": b64(b'{"id":"r"}')}})
-    resp = await api.Host(dispatcher, "p1").model.execute("openai", "claude", "gpt-5", b'{"m":1}',
-                                                          query={"beta": ["true"]}, alt="sse")
+    dispatcher = RecordingDispatcher(
+        {"host.model.execute": {"status_code": 200, "headers": {}, "body": b64(b'{"id":"r"}')}}
+    )
+    resp = await api.Host(dispatcher, "p1").model.execute(
+        "openai", "claude", "gpt-5", b'{"m":1}', query={"beta": ["true"]}, alt="sse"
+    )
     assert resp == api.ModelResponse(200, {}, b'{"id":"r"}')
-    assert dispatcher.params("host.model.execute") == [{
-        "entry_protocol": "openai", "exit_protocol": "claude", "model": "gpt-5", "stream": False,
-        "body": b64(b'{"m":1}'), "headers": {}, "query": {"beta": ["true"]}, "alt": "sse",
-        "host_callback_id": "cb-7"}]
+    assert dispatcher.params("host.model.execute") == [
+        {
+            "entry_protocol": "openai",
+            "exit_protocol": "claude",
+            "model": "gpt-5",
+            "stream": False,
+            "body": b64(b'{"m":1}'),
+            "headers": {},
+            "query": {"beta": ["true"]},
+            "alt": "sse",
+            "host_callback_id": "cb-7",
+        }
+    ]
 
 
 async def test_model_stream_closes_on_exit_even_when_left_early(scoped):
-    dispatcher = RecordingDispatcher({
-        "host.model.execute_stream": {"status_code": 200, "headers": {}, "stream_id": "m9"},
-        "host.model.stream_read": [{"payload": b64(b"data: 1\n\n")}, {"payload": b64(b"data: 2\n\n")}],
-    })
+    dispatcher = RecordingDispatcher(
+        {
+            "host.model.execute_stream": {"status_code": 200, "headers": {}, "stream_id": "m9"},
+            "host.model.stream_read": [{"payload": b64(b"data: 1\n\n")}, {"payload": b64(b"data: 2\n\n")}],
+        }
+    )
     async with api.Host(dispatcher, "p1").model.stream("openai", "openai", "gpt-5", b"{}") as stream:
         async for chunk in stream:
             assert chunk == b"data: 1\n\n"
@@ -249,10 +371,12 @@ async def test_model_stream_closes_on_exit_even_when_left_early(scoped):
 
 
 async def test_model_stream_error_raises_plugin_error():
-    dispatcher = RecordingDispatcher({
-        "host.model.execute_stream": {"status_code": 200, "stream_id": "m1"},
-        "host.model.stream_read": [{"payload": b64(b"x")}, {"error": "upstream 529", "done": True}],
-    })
+    dispatcher = RecordingDispatcher(
+        {
+            "host.model.execute_stream": {"status_code": 200, "stream_id": "m1"},
+            "host.model.stream_read": [{"payload": b64(b"x")}, {"error": "upstream 529", "done": True}],
+        }
+    )
     got: list[bytes] = []
     with pytest.raises(PluginError, match="upstream 529"):
         async for chunk in api.Host(dispatcher, "p1").model.stream("claude", "claude", "m", b"{}"):
@@ -262,20 +386,36 @@ async def test_model_stream_error_raises_plugin_error():
 
 
 async def test_host_errors_propagate():
-    dispatcher = RecordingDispatcher({"host.model.execute": PluginError("model execution failed with status 429")})
+    dispatcher = RecordingDispatcher(
+        {"host.model.execute": PluginError("model execution failed with status 429")}
+    )
     with pytest.raises(PluginError, match="429"):
         await api.Host(dispatcher, "p1").model.execute("openai", "openai", "m", b"{}")
 
 
 async def test_auth_callbacks(scoped):
-    entry = {"id": "a.json", "auth_index": "3", "name": "a.json", "provider": "claude", "disabled": True,
-             "modtime": "2026-08-01T10:00:00Z", "recent_requests": [{"time": "10:00", "success": 2}]}
-    dispatcher = RecordingDispatcher({
-        "host.auth.list": {"files": [entry]},
-        "host.auth.get": {"auth_index": "3", "name": "a.json", "path": "/auths/a.json", "json": {"type": "claude"}},
-        "host.auth.get_runtime": {"auth": entry},
-        "host.auth.save": {"name": "b.json", "path": "/auths/b.json"},
-    })
+    entry = {
+        "id": "a.json",
+        "auth_index": "3",
+        "name": "a.json",
+        "provider": "claude",
+        "disabled": True,
+        "modtime": "2026-08-01T10:00:00Z",
+        "recent_requests": [{"time": "10:00", "success": 2}],
+    }
+    dispatcher = RecordingDispatcher(
+        {
+            "host.auth.list": {"files": [entry]},
+            "host.auth.get": {
+                "auth_index": "3",
+                "name": "a.json",
+                "path": "/auths/a.json",
+                "json": {"type": "claude"},
+            },
+            "host.auth.get_runtime": {"auth": entry},
+            "host.auth.save": {"name": "b.json", "path": "/auths/b.json"},
+        }
+    )
     auth = api.Host(dispatcher, "p1").auth
     [listed] = await auth.list()
     assert (listed.auth_index, listed.provider, listed.disabled) == ("3", "claude", True)

@@ -22,10 +22,10 @@ EXPECTED_KEYS: dict[type[WireModel], str] = {
     api.HostConfig: "AuthDir ProxyURL ForceModelPrefix OAuthModelAlias ExcludedModels",
     api.ThinkingSupport: "Min Max ZeroAllowed DynamicAllowed Levels",
     api.ModelInfo: "ID Object Created OwnedBy Type DisplayName Name Version Description InputTokenLimit "
-                   "OutputTokenLimit SupportedGenerationMethods ContextLength MaxCompletionTokens "
-                   "SupportedParameters SupportedInputModalities SupportedOutputModalities Thinking UserDefined",
+    "OutputTokenLimit SupportedGenerationMethods ContextLength MaxCompletionTokens "
+    "SupportedParameters SupportedInputModalities SupportedOutputModalities Thinking UserDefined",
     api.AuthData: "Provider ID FileName Label Prefix ProxyURL Disabled StorageJSON Metadata Attributes "
-                  "NextRefreshAfter",
+    "NextRefreshAfter",
     api.ModelRegistrationRequest: "Plugin",
     api.StaticModelRequest: "Plugin Host",
     api.AuthModelRequest: "Plugin AuthID AuthProvider StorageJSON Metadata Attributes Host",
@@ -45,10 +45,10 @@ EXPECTED_KEYS: dict[type[WireModel], str] = {
     api.PickRequest: "Plugin Provider Providers Model Stream Options Candidates",
     api.PickDecision: "AuthID DelegateBuiltin Handled",
     api.RouteRequest: "Plugin PluginID SourceFormat RequestedModel Stream Headers Query Body Metadata "
-                      "AvailableProviders",
+    "AvailableProviders",
     api.RouteDecision: "Handled TargetKind Target TargetModel Reason",
     api.ExecutorRequest: "AuthID AuthProvider Model Format Stream Alt Headers Query OriginalRequest SourceFormat "
-                         "Payload Metadata StorageJSON AuthMetadata AuthAttributes",
+    "Payload Metadata StorageJSON AuthMetadata AuthAttributes",
     api.ExecutorResponse: "Payload Headers Metadata",
     api.ExecutorStreamChunk: "Payload",
     api.ExecutorHttpRequest: "AuthID AuthProvider Method URL Headers Body StorageJSON Metadata Attributes",
@@ -59,21 +59,21 @@ EXPECTED_KEYS: dict[type[WireModel], str] = {
     api.ThinkingConfig: "Mode Budget Level",
     api.ThinkingRequest: "Provider Model Config Body",
     api.InterceptRequest: "RequestID TraceID SourceFormat ToFormat Model RequestedModel Stream Headers Body "
-                          "Metadata",
+    "Metadata",
     api.InterceptResult: "Headers Body ClearHeaders Terminate StatusCode ResponseHeaders ResponseBody",
     api.RequestCompletion: "RequestID TraceID SourceFormat Model RequestedModel Stream Outcome StatusCode Error "
-                           "StartedAt CompletedAt Metadata",
+    "StartedAt CompletedAt Metadata",
     api.ResponseInterceptRequest: "RequestID SourceFormat Model RequestedModel Stream RequestHeaders "
-                                  "ResponseHeaders OriginalRequest RequestBody Body StatusCode Metadata",
+    "ResponseHeaders OriginalRequest RequestBody Body StatusCode Metadata",
     api.ResponseInterceptResult: "Headers Body ClearHeaders",
     api.ChunkInterceptRequest: "RequestID SourceFormat Model RequestedModel RequestHeaders ResponseHeaders "
-                               "OriginalRequest RequestBody Body HistoryChunks ChunkIndex Metadata",
+    "OriginalRequest RequestBody Body HistoryChunks ChunkIndex Metadata",
     api.ChunkInterceptResult: "Headers Body ClearHeaders DropChunk",
     api.UsageFailure: "StatusCode Body",
     api.UsageDetail: "InputTokens OutputTokens ReasoningTokens CachedTokens CacheReadTokens CacheCreationTokens "
-                     "TotalTokens",
+    "TotalTokens",
     api.UsageRecord: "Provider ExecutorType Model Alias APIKey AuthID AuthIndex AuthType Source ReasoningEffort "
-                     "ServiceTier Generate RequestedAt Latency TTFT Failed Failure Detail ResponseHeaders",
+    "ServiceTier Generate RequestedAt Latency TTFT Failed Failure Detail ResponseHeaders",
     api.CommandLineFlag: "Name Usage Type DefaultValue",
     api.FlagValue: "Name Type Value Set",
     api.CommandLineRegistrationRequest: "Plugin",
@@ -87,9 +87,9 @@ EXPECTED_KEYS: dict[type[WireModel], str] = {
     api.ModelResponse: "status_code headers body",
     api.RecentRequests: "time success failed",
     api.AuthFile: "id auth_index name type provider label status status_message disabled unavailable "
-                  "runtime_only source path size modtime updated_at created_at last_refresh next_retry_after "
-                  "email project_id account_type account priority note websockets success failed "
-                  "recent_requests",
+    "runtime_only source path size modtime updated_at created_at last_refresh next_retry_after "
+    "email project_id account_type account priority note websockets success failed "
+    "recent_requests",
     api.AuthFileContent: "auth_index name path json",
     api.SavedAuth: "name path",
 }
@@ -116,8 +116,14 @@ def _sample(tp: Any, name: str) -> Any:
         return _sample(args[0], name)
     if isinstance(tp, type) and issubclass(tp, WireModel):
         return _filled(tp)
-    simple = {str: f"v-{name}", int: 7, bool: True, bytes: b"\x00\xffbytes-" + name.encode(),
-              datetime: WHEN, timedelta: timedelta(seconds=1, microseconds=500)}
+    simple = {
+        str: f"v-{name}",
+        int: 7,
+        bool: True,
+        bytes: b"\x00\xffbytes-" + name.encode(),
+        datetime: WHEN,
+        timedelta: timedelta(seconds=1, microseconds=500),
+    }
     if tp in simple:
         return simple[tp]
     if origin is list:
@@ -158,8 +164,9 @@ def test_bytes_travel_as_base64_and_times_as_rfc3339():
 
 
 def test_go_times_with_nanoseconds_and_zero_decode():
-    got = api.RequestCompletion.from_wire({"StartedAt": "2026-08-11T09:30:15.123456789+02:00",
-                                           "CompletedAt": "0001-01-01T00:00:00Z"})
+    got = api.RequestCompletion.from_wire(
+        {"StartedAt": "2026-08-11T09:30:15.123456789+02:00", "CompletedAt": "0001-01-01T00:00:00Z"}
+    )
     assert got.started_at == datetime.fromisoformat("2026-08-11T09:30:15.123456+02:00")
     assert got.completed_at is None
 
@@ -176,7 +183,9 @@ def test_durations_are_integer_nanoseconds_and_generate_defaults_true():
 def test_nested_and_list_values_convert():
     chunk = api.ChunkInterceptRequest(history_chunks=[b"a", b"b"], chunk_index=-1).to_wire()
     assert chunk["HistoryChunks"] == ["YQ==", "Yg=="]
-    decision = api.ModelList(provider="acme", models=[api.ModelInfo(id="m1", thinking=api.ThinkingSupport(max=9))])
+    decision = api.ModelList(
+        provider="acme", models=[api.ModelInfo(id="m1", thinking=api.ThinkingSupport(max=9))]
+    )
     wire = decision.to_wire()
     assert wire["Models"][0]["ID"] == "m1" and wire["Models"][0]["Thinking"]["Max"] == 9
     assert wire["AuthUpdate"] is None
@@ -195,8 +204,13 @@ def test_null_and_missing_fields_take_defaults():
 
 
 def test_helpers_build_cpa_decisions():
-    assert api.RouteDecision.self_().to_wire() == {"Handled": True, "TargetKind": "self", "Target": "",
-                                                   "TargetModel": "", "Reason": ""}
+    assert api.RouteDecision.self_().to_wire() == {
+        "Handled": True,
+        "TargetKind": "self",
+        "Target": "",
+        "TargetModel": "",
+        "Reason": "",
+    }
     assert api.RouteDecision.executor("other").target == "other"
     assert api.RouteDecision.provider("codex", "gpt-5").to_wire()["TargetModel"] == "gpt-5"
     assert api.PickDecision.auth("a1").to_wire() == {"AuthID": "a1", "DelegateBuiltin": "", "Handled": True}
@@ -208,9 +222,18 @@ def test_helpers_build_cpa_decisions():
     assert resp.body == b'{"ok":true}' and resp.headers["Content-Type"] == ["application/json"]
 
 
-@pytest.mark.parametrize(("attr", "key"), [("auth_id", "AuthID"), ("storage_json", "StorageJSON"),
-                                           ("github_repository", "GitHubRepository"), ("api_key", "APIKey"),
-                                           ("oauth_model_alias", "OAuthModelAlias"), ("ttft", "TTFT"),
-                                           ("base_url", "BaseURL"), ("requested_model", "RequestedModel")])
+@pytest.mark.parametrize(
+    ("attr", "key"),
+    [
+        ("auth_id", "AuthID"),
+        ("storage_json", "StorageJSON"),
+        ("github_repository", "GitHubRepository"),
+        ("api_key", "APIKey"),
+        ("oauth_model_alias", "OAuthModelAlias"),
+        ("ttft", "TTFT"),
+        ("base_url", "BaseURL"),
+        ("requested_model", "RequestedModel"),
+    ],
+)
 def test_go_name(attr, key):
     assert go_name(attr) == key

@@ -37,10 +37,16 @@ claude-api-key:
 """
 
 
-async def test_codex_service_tier_sets_priority_for_its_model_only(start_proxy, tmp_path, fake_responses,
-                                                                   fake_claude):
-    proxy = await _start(start_proxy, tmp_path, "codex-service-tier", {"fast": True},
-                         _codex_upstreams(fake_responses, fake_claude))
+async def test_codex_service_tier_sets_priority_for_its_model_only(
+    start_proxy, tmp_path, fake_responses, fake_claude
+):
+    proxy = await _start(
+        start_proxy,
+        tmp_path,
+        "codex-service-tier",
+        {"fast": True},
+        _codex_upstreams(fake_responses, fake_claude),
+    )
     await ask(Format.OPENAI, proxy.url, "codex-fast", "hi", stream=False)
     assert fake_responses.last.path == "/backend-api/codex/responses"
     assert fake_responses.last.json["service_tier"] == "priority"
@@ -54,7 +60,9 @@ async def test_codex_service_tier_sets_priority_for_its_model_only(start_proxy, 
 
 async def test_codex_service_tier_config(start_proxy, tmp_path, fake_responses, fake_claude):
     upstreams = _codex_upstreams(fake_responses, fake_claude)
-    proxy = await _start(start_proxy, tmp_path, "codex-service-tier", {"fast": True, "model": "gpt-5.4"}, upstreams)
+    proxy = await _start(
+        start_proxy, tmp_path, "codex-service-tier", {"fast": True, "model": "gpt-5.4"}, upstreams
+    )
     await ask(Format.OPENAI, proxy.url, "codex-model", "hi", stream=False)
     assert fake_responses.last.json["service_tier"] == "priority"
     await ask(Format.OPENAI, proxy.url, "codex-fast", "hi", stream=False)
@@ -73,7 +81,9 @@ def _pair(claude) -> tuple[str, dict[str, str]]:
     ids = {key: gen.next("claude:apikey", key, claude.base_url, "", "", "")[0] for key in ("sk-a", "sk-b")}
     yaml = "claude-api-key:\n" + "".join(
         f'  - api-key: "{key}"\n    base-url: "{claude.base_url}"\n'
-        '    models: [{name: "claude-sonnet-4-6", alias: "pair"}]\n' for key in ids)
+        '    models: [{name: "claude-sonnet-4-6", alias: "pair"}]\n'
+        for key in ids
+    )
     return yaml, ids
 
 
@@ -97,8 +107,9 @@ async def test_scheduler_unknown_auth_leaves_the_pick_to_the_proxy(start_proxy, 
 async def test_scheduler_delegates_to_a_built_in_strategy(start_proxy, tmp_path, fake_claude):
     yaml, ids = _pair(fake_claude)
     yaml += "routing:\n  strategy: fill-first\n"  # the proxy alone would always use sk-a
-    proxy = await _start(start_proxy, tmp_path, "scheduler", {"delegate": "round-robin", "auth_id": ids["sk-a"]},
-                         yaml)
+    proxy = await _start(
+        start_proxy, tmp_path, "scheduler", {"delegate": "round-robin", "auth_id": ids["sk-a"]}, yaml
+    )
     for _ in range(4):
         await ask(Format.CLAUDE, proxy.url, "pair", "hi", stream=False)
     assert sorted(r.key for r in fake_claude.requests) == ["sk-a", "sk-a", "sk-b", "sk-b"]
@@ -117,14 +128,22 @@ async def test_scheduler_deny_reaches_the_client(start_proxy, tmp_path, fake_cla
 
 
 async def _status(url: str, **headers: str) -> int:
-    async with aiohttp.ClientSession() as s, s.post(url + "/v1/messages", headers=headers, json={
-            "model": "claude-model", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            url + "/v1/messages",
+            headers=headers,
+            json={"model": "claude-model", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]},
+        ) as r,
+    ):
         return r.status
 
 
 async def test_exclusive_frontend_auth_replaces_the_api_keys(start_proxy, tmp_path, fake_claude):
-    upstream = f'claude-api-key:\n  - api-key: "sk-ant-1"\n    base-url: "{fake_claude.base_url}"\n' \
-               '    models: [{name: "claude-sonnet-4-6", alias: "claude-model"}]\n'
+    upstream = (
+        f'claude-api-key:\n  - api-key: "sk-ant-1"\n    base-url: "{fake_claude.base_url}"\n'
+        '    models: [{name: "claude-sonnet-4-6", alias: "claude-model"}]\n'
+    )
     proxy = await _start(start_proxy, tmp_path, "frontend-auth-exclusive", {}, upstream)
     assert await _status(proxy.url, **{"X-Example-Frontend-Auth": "exclusive"}) == 200
     assert await _status(proxy.url, **{"x-api-key": KEY}) == 401  # the API keys stopped working
@@ -158,8 +177,10 @@ claude-api-key:
 
 
 async def _callback(proxy, **query: str) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as s, s.get(
-            proxy.url + "/v0/resource/plugins/host-model-callback/status", params=query) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(proxy.url + "/v0/resource/plugins/host-model-callback/status", params=query) as r,
+    ):
         return r.status, await r.json()
 
 
@@ -167,12 +188,14 @@ async def test_host_model_execute_through_a_real_upstream(callback_proxy, fake_o
     status, out = await _callback(callback_proxy, prompt="hello?")  # config model, openai in and out
     assert status == 200 and out["text"] == "Hello from fake-openai (model gpt-4o-mini)"
     assert fake_openai.last.json["messages"] == [{"role": "user", "content": "hello?"}]
-    status, out = await _callback(callback_proxy, entry_protocol="claude", exit_protocol="gemini",
-                                  model="claude-model")
+    status, out = await _callback(
+        callback_proxy, entry_protocol="claude", exit_protocol="gemini", model="claude-model"
+    )
     assert status == 200 and out["text"] == "Hello from fake-claude (model claude-sonnet-4-6)"
     body = '{"input": "from a body"}'
-    status, out = await _callback(callback_proxy, entry_protocol="openai-response", exit_protocol="claude",
-                                  body=body)
+    status, out = await _callback(
+        callback_proxy, entry_protocol="openai-response", exit_protocol="claude", body=body
+    )
     assert status == 200 and "fake-openai" in out["text"]
     assert fake_openai.last.json["messages"][-1]["content"] == "from a body"
     status, out = await _callback(callback_proxy, body="{not json")
@@ -182,8 +205,9 @@ async def test_host_model_execute_through_a_real_upstream(callback_proxy, fake_o
 
 
 async def test_host_model_stream_explicit_close(callback_proxy, fake_claude):
-    status, out = await _callback(callback_proxy, entry_protocol="openai", exit_protocol="claude",
-                                  model="claude-model", stream="true")
+    status, out = await _callback(
+        callback_proxy, entry_protocol="openai", exit_protocol="claude", model="claude-model", stream="true"
+    )
     assert status == 200 and out["close"] == "explicit" and out["chunks"] >= 1
     assert out["text"] == "Hello from fake-claude (model claude-sonnet-4-6)"
     assert fake_claude.last.json["stream"] is True
@@ -192,12 +216,15 @@ async def test_host_model_stream_explicit_close(callback_proxy, fake_claude):
 
 async def test_host_model_stream_implicit_close(callback_proxy, fake_claude):
     fake_claude.stream_delay = 0.05  # a slow stream: the plugin leaves long before its end
-    status, out = await _callback(callback_proxy, entry_protocol="claude", model="claude-model", stream="true",
-                                  implicit_close="true")
+    status, out = await _callback(
+        callback_proxy, entry_protocol="claude", model="claude-model", stream="true", implicit_close="true"
+    )
     assert status == 200 and out["close"] == "implicit" and out["chunks"] == 1
     readers = callback_proxy.service.plugins.callbacks._readers
     assert out["stream_id"] and out["stream_id"] not in readers  # the host closed it with the call's scope
-    status, again = await _callback(callback_proxy, entry_protocol="claude", model="claude-model", stream="true")
+    status, again = await _callback(
+        callback_proxy, entry_protocol="claude", model="claude-model", stream="true"
+    )
     assert status == 200 and again["text"] == "Hello from fake-claude (model claude-sonnet-4-6)"
 
 
@@ -214,10 +241,13 @@ async def test_the_docs_router_runs_as_written(start_proxy, tmp_path, fake_claud
     pdir = tmp_path / "plugins"
     pdir.mkdir()
     (pdir / "cheap-router.py").write_text(_doc_block("# plugins/cheap-router.py"))
-    upstream = f'claude-api-key:\n  - api-key: "sk-ant-1"\n    base-url: "{fake_claude.base_url}"\n' \
-               '    models: [{name: "claude-sonnet-4-6", alias: "claude-model"}]\n'
-    proxy = await start_proxy(f'api-keys: ["{KEY}"]\n' + upstream +
-                              plugins_yaml(pdir, {"cheap-router": {"priority": 10}}))
+    upstream = (
+        f'claude-api-key:\n  - api-key: "sk-ant-1"\n    base-url: "{fake_claude.base_url}"\n'
+        '    models: [{name: "claude-sonnet-4-6", alias: "claude-model"}]\n'
+    )
+    proxy = await start_proxy(
+        f'api-keys: ["{KEY}"]\n' + upstream + plugins_yaml(pdir, {"cheap-router": {"priority": 10}})
+    )
     answer = await ask(Format.OPENAI, proxy.url, "cheap", "hi", stream=False)
     assert "fake-claude" in answer.text and fake_claude.last.json["model"] == "claude-haiku-4-5"
     await ask(Format.OPENAI, proxy.url, "claude-model", "hi", stream=False)

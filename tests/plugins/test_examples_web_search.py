@@ -53,9 +53,11 @@ def plugins_yaml(pdir: Path, configs: dict[str, dict]) -> str:
 @pytest.fixture(autouse=True)
 def _fresh_plugin_modules():
     """Each test imports its own copy of the example (see the xfail test at the end)."""
+
     def drop() -> None:
         for name in [n for n in sys.modules if n.startswith("cliproxy_plugin_claude_web_search_router")]:
             del sys.modules[name]
+
     drop()
     yield
     drop()
@@ -73,9 +75,19 @@ class FakeTavily:
         self.requests.append(await request.json())
         if self.fail:
             return web.json_response({"detail": "busy"}, status=self.fail)
-        return web.json_response({"answer": ANSWER, "results": [
-            {"title": "cliproxy docs", "url": "https://cliproxy.example/docs", "content": "Plugins..."},
-            {"title": "", "url": "https://news.example/item", "content": "More."}]})
+        return web.json_response(
+            {
+                "answer": ANSWER,
+                "results": [
+                    {
+                        "title": "cliproxy docs",
+                        "url": "https://cliproxy.example/docs",
+                        "content": "Plugins...",
+                    },
+                    {"title": "", "url": "https://news.example/item", "content": "More."},
+                ],
+            }
+        )
 
 
 @pytest.fixture
@@ -109,10 +121,15 @@ async def _proxy(start_proxy, fakes, tmp_path, settings: dict, *, xai: bool = Tr
     return await start_proxy(matrix_config(fakes, extra))
 
 
-async def _search(url: str, *, stream: bool, tools: list | None = None, model: str = "claude-model",
-                  prompt: str = PROMPT):
-    kwargs = {"model": model, "max_tokens": 256, "messages": [{"role": "user", "content": prompt}],
-              "tools": [SEARCH_TOOL] if tools is None else tools}
+async def _search(
+    url: str, *, stream: bool, tools: list | None = None, model: str = "claude-model", prompt: str = PROMPT
+):
+    kwargs = {
+        "model": model,
+        "max_tokens": 256,
+        "messages": [{"role": "user", "content": prompt}],
+        "tools": [SEARCH_TOOL] if tools is None else tools,
+    }
     async with anthropic.AsyncAnthropic(base_url=url, api_key=KEY, max_retries=0) as client:
         if stream:
             async with client.messages.stream(**kwargs) as s:
@@ -144,7 +161,10 @@ async def test_detection():
     _, mod = await _loaded({})
     hit = mod.detect("claude", _claude([SEARCH_TOOL]))
     assert hit == mod.Search("cliproxy plugins", 3)
-    assert mod.detect("claude", _claude([{"type": "web_search_20260209", "name": "web_search"}])).max_results == 5
+    assert (
+        mod.detect("claude", _claude([{"type": "web_search_20260209", "name": "web_search"}])).max_results
+        == 5
+    )
     assert mod.detect("anthropic", _claude([SEARCH_TOOL])) is not None
     assert mod.detect("openai", _claude([SEARCH_TOOL])) is None
     assert mod.detect("claude", _claude([])) is None
@@ -162,8 +182,12 @@ async def test_detection():
 
 async def test_route_decisions():
     def request(tools: list, fmt: str = "claude", available=("codex", "claude")) -> RouteRequest:
-        return RouteRequest(source_format=fmt, requested_model="claude-model", available_providers=list(available),
-                            body=json.dumps(_claude(tools)).encode())
+        return RouteRequest(
+            source_format=fmt,
+            requested_model="claude-model",
+            available_providers=list(available),
+            body=json.dumps(_claude(tools)).encode(),
+        )
 
     plugin, _ = await _loaded({})
     assert (await plugin.route(request([SEARCH_TOOL]))).target_kind == "self"
@@ -179,11 +203,19 @@ async def test_route_decisions():
     assert not (await plugin.route(request([SEARCH_TOOL], available=["antigravity"]))).handled  # no model
     plugin, _ = await _loaded({"route": "antigravity_google", "antigravity_model": "gemini-3-flash"})
     assert (await plugin.route(request([SEARCH_TOOL], available=["antigravity"]))).handled
-    plugin, _ = await _loaded({"route": "default_provider", "default_provider": "Claude",
-                               "default_provider_model": "claude-opus-4-6"})
+    plugin, _ = await _loaded(
+        {
+            "route": "default_provider",
+            "default_provider": "Claude",
+            "default_provider_model": "claude-opus-4-6",
+        }
+    )
     decision = await plugin.route(request([SEARCH_TOOL]))
-    assert (decision.target_kind, decision.target, decision.target_model) == ("provider", "claude",
-                                                                             "claude-opus-4-6")
+    assert (decision.target_kind, decision.target, decision.target_model) == (
+        "provider",
+        "claude",
+        "claude-opus-4-6",
+    )
     assert not (await plugin.route(request([SEARCH_TOOL], available=["codex"]))).handled
     plugin, _ = await _loaded({"enabled": False})
     assert await plugin.route(request([SEARCH_TOOL])) is None
@@ -206,8 +238,9 @@ async def test_fallback_order_and_failure_penalty(start_proxy, fakes, tmp_path, 
     tried_codex = [r for r in caplog.records if "backend codex failed" in r.getMessage()]
     assert len(tried_codex) == 1  # the second request did not even try codex
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
-        counted = await client.messages.count_tokens(model="claude-model", tools=[SEARCH_TOOL],
-                                                     messages=[{"role": "user", "content": PROMPT}])
+        counted = await client.messages.count_tokens(
+            model="claude-model", tools=[SEARCH_TOOL], messages=[{"role": "user", "content": PROMPT}]
+        )
     assert counted.input_tokens == 0  # the executor's count_tokens, as in CPA
     assert not fakes.claude.requests  # the client's own model was never called
 
@@ -222,8 +255,12 @@ async def test_built_in_backend_streams_and_whole(start_proxy, fakes, tmp_path):
 
 
 async def test_tavily_whole_and_streamed(start_proxy, fakes, tmp_path, tavily):
-    proxy = await _proxy(start_proxy, fakes, tmp_path, {"route": "tavily", "tavily_api_keys": ["tv-1", "tv-2"],
-                                                        "tavily_base_url": tavily.url})
+    proxy = await _proxy(
+        start_proxy,
+        fakes,
+        tmp_path,
+        {"route": "tavily", "tavily_api_keys": ["tv-1", "tv-2"], "tavily_base_url": tavily.url},
+    )
     for stream in (False, True):
         message = await _search(proxy.url, stream=stream)
         assert [b.type for b in message.content] == ["server_tool_use", "web_search_tool_result", "text"]
@@ -231,19 +268,27 @@ async def test_tavily_whole_and_streamed(start_proxy, fakes, tmp_path, tavily):
         assert tool.name == "web_search" and tool.input == {"query": "cliproxy plugins"}
         assert results.tool_use_id == tool.id
         assert [(r.title, r.url) for r in results.content] == [
-            ("cliproxy docs", "https://cliproxy.example/docs"), ("news.example", "https://news.example/item")]
+            ("cliproxy docs", "https://cliproxy.example/docs"),
+            ("news.example", "https://news.example/item"),
+        ]
         assert text.text == ANSWER
         assert message.stop_reason == "end_turn" and message.model == "claude-model"
         assert message.usage.input_tokens == 85 and message.usage.server_tool_use.web_search_requests == 1
     assert [r["api_key"] for r in tavily.requests] == ["tv-1", "tv-2"]  # keys take turns
-    assert tavily.requests[0] == {"api_key": "tv-1", "query": "cliproxy plugins", "search_depth": "basic",
-                                  "max_results": 3, "include_answer": True}
+    assert tavily.requests[0] == {
+        "api_key": "tv-1",
+        "query": "cliproxy plugins",
+        "search_depth": "basic",
+        "max_results": 3,
+        "include_answer": True,
+    }
     assert not (fakes.responses.requests or fakes.openai.requests or fakes.claude.requests)
 
 
 async def test_chain_runs_to_tavily_and_reports_the_last_error(start_proxy, fakes, tmp_path, tavily):
-    proxy = await _proxy(start_proxy, fakes, tmp_path, {"tavily_api_keys": ["tv-1"], "tavily_base_url": tavily.url},
-                         xai=False)
+    proxy = await _proxy(
+        start_proxy, fakes, tmp_path, {"tavily_api_keys": ["tv-1"], "tavily_base_url": tavily.url}, xai=False
+    )
     fakes.responses.fail_next(503)  # codex fails; xai has no credential here; tavily answers
     message = await _search(proxy.url, stream=True)
     assert _text(message) == ANSWER and len(tavily.requests) == 1
@@ -266,8 +311,12 @@ async def test_other_requests_are_not_routed(start_proxy, fakes, tmp_path):
 
 
 async def test_default_provider_route(start_proxy, fakes, tmp_path):
-    proxy = await _proxy(start_proxy, fakes, tmp_path, {"route": "default_provider", "default_provider": "claude",
-                                                        "default_provider_model": "claude-model"})
+    proxy = await _proxy(
+        start_proxy,
+        fakes,
+        tmp_path,
+        {"route": "default_provider", "default_provider": "claude", "default_provider_model": "claude-model"},
+    )
     message = await _search(proxy.url, stream=False, model="any-search-model")
     assert "fake-claude" in _text(message)
     assert fakes.claude.last.json["model"] == "claude-sonnet-4-6"
@@ -277,8 +326,9 @@ async def test_a_reloaded_package_plugin_gets_its_own_submodules(tmp_path):
     for version in ("old", "new"):
         src = install(tmp_path / version, WSR) / WSR
         message = src / "message.py"
-        message.write_text(message.read_text().replace('DEFAULT_MODEL = "claude-sonnet-4-6"',
-                                                       f'DEFAULT_MODEL = "{version}"'))
+        message.write_text(
+            message.read_text().replace('DEFAULT_MODEL = "claude-sonnet-4-6"', f'DEFAULT_MODEL = "{version}"')
+        )
         plugin = load_module_plugin(src)
         seen = sys.modules[type(plugin).__module__ + ".message"].DEFAULT_MODEL
         assert seen == version

@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.skipif(CC is None, reason="no C compiler (cc)")]
 SOURCES = ("router_exec", "garble_router")
 INNER = "Hello from fake-openai (model gpt-4o-mini)"  # the fake's answer to compat-model
 
-PY_ROUTER = '''
+PY_ROUTER = """
 from cliproxy.plugins.api import *
 class Router(Plugin, ModelRouter):
     name = "{name}"; version = "1.0.0"; author = "t"; github_repository = "https://example.com/r"
@@ -35,7 +35,7 @@ class Router(Plugin, ModelRouter):
             return RouteDecision.provider("{provider}", "{model}")
         return None
 plugin = Router()
-'''
+"""
 
 # the compat upstream copies two client headers, so a test can see what reached it
 COPY_HEADERS = '''- name: fakeopenai
@@ -47,8 +47,12 @@ COPY_HEADERS = '''- name: fakeopenai
 @pytest.fixture(scope="session")
 def native_libs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("flow-native")
-    jobs = {name: subprocess.Popen(compile_command(name, out / f"{name}.so"), stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT) for name in SOURCES}
+    jobs = {
+        name: subprocess.Popen(
+            compile_command(name, out / f"{name}.so"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        for name in SOURCES
+    }
     for name, proc in jobs.items():
         output, _ = proc.communicate()
         assert proc.returncode == 0, f"compiling {name} failed:\n{output.decode()}"
@@ -63,8 +67,16 @@ def plugins_yaml(pdir: Path, entries: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def start(start_proxy, fakes, tmp_path: Path, libs: dict[str, Path], *, native: dict[str, str],
-                python: dict[str, str], cfg: dict[str, dict]):
+async def start(
+    start_proxy,
+    fakes,
+    tmp_path: Path,
+    libs: dict[str, Path],
+    *,
+    native: dict[str, str],
+    python: dict[str, str],
+    cfg: dict[str, dict],
+):
     """A proxy on the four fakes with native plugins (id -> compiled source) and Python ones."""
     pdir = tmp_path / "plugins"
     pdir.mkdir(exist_ok=True)
@@ -84,12 +96,21 @@ async def seen(proxy, pid: str) -> dict:
     return await proxy.service.plugins.records[pid].client.call("test.seen", {})
 
 
-async def test_native_executor_reenters_the_host_and_routes_in_priority_order(start_proxy, fakes, tmp_path,
-                                                                              native_libs):
-    proxy = await start(start_proxy, fakes, tmp_path, native_libs, native={"c-echo": "router_exec"},
-                        python={"py-high": py_router("py-high", ("c-shared",), "gemini", "gemini-2.5-pro"),
-                                "py-low": py_router("py-low", ("c-echo",), "gemini", "gemini-2.5-pro")},
-                        cfg={"c-echo": {"priority": 5}, "py-high": {"priority": 10}, "py-low": {"priority": 1}})
+async def test_native_executor_reenters_the_host_and_routes_in_priority_order(
+    start_proxy, fakes, tmp_path, native_libs
+):
+    proxy = await start(
+        start_proxy,
+        fakes,
+        tmp_path,
+        native_libs,
+        native={"c-echo": "router_exec"},
+        python={
+            "py-high": py_router("py-high", ("c-shared",), "gemini", "gemini-2.5-pro"),
+            "py-low": py_router("py-low", ("c-echo",), "gemini", "gemini-2.5-pro"),
+        },
+        cfg={"c-echo": {"priority": 5}, "py-high": {"priority": 10}, "py-low": {"priority": 1}},
+    )
     host = proxy.service.plugins
     assert [r.id for r in host.snapshot] == ["py-high", "c-echo", "py-low"]
     assert host.records["c-echo"].transport == "native"
@@ -128,11 +149,23 @@ async def test_native_executor_reenters_the_host_and_routes_in_priority_order(st
 
 
 async def test_native_interceptor_header_reaches_the_upstream(start_proxy, fakes, tmp_path, native_libs):
-    proxy = await start(start_proxy, fakes, tmp_path, native_libs, native={"c-echo": "router_exec"},
-                        python={}, cfg={"c-echo": {}})
-    async with aiohttp.ClientSession() as s, s.post(
-            proxy.url + "/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
-            json={"model": "compat-model", "messages": [{"role": "user", "content": "hi"}]}) as r:
+    proxy = await start(
+        start_proxy,
+        fakes,
+        tmp_path,
+        native_libs,
+        native={"c-echo": "router_exec"},
+        python={},
+        cfg={"c-echo": {}},
+    )
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            proxy.url + "/v1/chat/completions",
+            headers={"Authorization": f"Bearer {KEY}"},
+            json={"model": "compat-model", "messages": [{"role": "user", "content": "hi"}]},
+        ) as r,
+    ):
         assert r.status == 200, await r.text()
         assert INNER in (await r.json())["choices"][0]["message"]["content"]
     assert fakes.openai.last.headers["X-Seen-C-Plugin"] == "native"
@@ -140,11 +173,23 @@ async def test_native_interceptor_header_reaches_the_upstream(start_proxy, fakes
 
 
 async def test_interceptor_keeps_client_headers_case_insensitive(start_proxy, fakes, tmp_path, native_libs):
-    proxy = await start(start_proxy, fakes, tmp_path, native_libs, native={"c-echo": "router_exec"},
-                        python={}, cfg={"c-echo": {}})
-    async with aiohttp.ClientSession() as s, s.post(
-            proxy.url + "/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}", "X-Client-Tag": "t1"},
-            json={"model": "compat-model", "messages": [{"role": "user", "content": "hi"}]}) as r:
+    proxy = await start(
+        start_proxy,
+        fakes,
+        tmp_path,
+        native_libs,
+        native={"c-echo": "router_exec"},
+        python={},
+        cfg={"c-echo": {}},
+    )
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            proxy.url + "/v1/chat/completions",
+            headers={"Authorization": f"Bearer {KEY}", "X-Client-Tag": "t1"},
+            json={"model": "compat-model", "messages": [{"role": "user", "content": "hi"}]},
+        ) as r,
+    ):
         assert r.status == 200
     assert fakes.openai.last.headers["X-Seen-C-Plugin"] == "native"
     assert fakes.openai.last.headers.get("X-Seen-Tag") == "t1"  # config asks for "$x-client-tag"
@@ -152,9 +197,15 @@ async def test_interceptor_keeps_client_headers_case_insensitive(start_proxy, fa
 
 async def test_native_router_failures_fall_through(start_proxy, fakes, tmp_path, native_libs):
     models = ("fall-error", "fall-invalid", "fall-nokind", "fall-list", "fall-none", "fall-rc")
-    proxy = await start(start_proxy, fakes, tmp_path, native_libs, native={"garble": "garble_router"},
-                        python={"good": py_router("good", models, "claude", "claude-opus-4-6")},
-                        cfg={"garble": {"priority": 9}, "good": {"priority": 1}})
+    proxy = await start(
+        start_proxy,
+        fakes,
+        tmp_path,
+        native_libs,
+        native={"garble": "garble_router"},
+        python={"good": py_router("good", models, "claude", "claude-opus-4-6")},
+        cfg={"garble": {"priority": 9}, "good": {"priority": 1}},
+    )
     host = proxy.service.plugins
     for n, model in enumerate(models[:-1], start=1):
         answer = await ask(Format.OPENAI, proxy.url, model, "hi", stream=False)

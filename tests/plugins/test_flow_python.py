@@ -14,13 +14,15 @@ import openai
 from cliproxy.formats import Format
 from tests.e2e.clients import KEY, ask
 
-HEADER = '''
+HEADER = """
 from cliproxy.plugins.api import *
 import json
 META = dict(version="1.0.0", author="tests", github_repository="https://example.com/x")
-'''
+"""
 
-ROUTER = HEADER + '''
+ROUTER = (
+    HEADER
+    + """
 class Router(Plugin, ModelRouter):
     name = "{name}"; version = "1.0.0"; author = "t"; github_repository = "https://example.com/r"
     async def route(self, req):
@@ -28,9 +30,12 @@ class Router(Plugin, ModelRouter):
             return RouteDecision.provider("{provider}", "{model}")
         return None
 plugin = Router()
-'''
+"""
+)
 
-ECHO = HEADER + '''
+ECHO = (
+    HEADER
+    + """
 CHAT = {"id": "chatcmpl-p", "object": "chat.completion", "created": 1, "model": "echo",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "PLUGIN-ANSWER"},
                      "finish_reason": "stop"}],
@@ -62,11 +67,12 @@ class Echo(Plugin, ModelRouter, Executor):
         yield chunk({}, "stop")
         yield b"data: [DONE]\\n\\n"
 plugin = Echo()
-'''
+"""
+)
 
 
 def _plugin_cfg(dir_, entries: dict[str, dict]) -> str:
-    lines = [f"plugins:\n  enabled: true\n  dir: \"{dir_}\"\n  configs:"]
+    lines = [f'plugins:\n  enabled: true\n  dir: "{dir_}"\n  configs:']
     for pid, cfg in entries.items():
         lines.append(f"    {pid}:\n      enabled: true\n      priority: {cfg.get('priority', 0)}")
         for k, v in cfg.items():
@@ -75,22 +81,34 @@ def _plugin_cfg(dir_, entries: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def _proxy(start_proxy, fakes, tmp_path, plugins: dict[str, str], cfg: dict[str, dict], extra: str = "",
-                 base: bool = True):
+async def _proxy(
+    start_proxy,
+    fakes,
+    tmp_path,
+    plugins: dict[str, str],
+    cfg: dict[str, dict],
+    extra: str = "",
+    base: bool = True,
+):
     pdir = tmp_path / "plugins"
     pdir.mkdir(exist_ok=True)
     for pid, src in plugins.items():
         (pdir / f"{pid}.py").write_text(textwrap.dedent(src))
     from tests.e2e.conftest import matrix_config
+
     if not base:
         return await start_proxy(f'api-keys: ["{KEY}"]\n' + _plugin_cfg(pdir, cfg) + extra)
     return await start_proxy(matrix_config(fakes, _plugin_cfg(pdir, cfg) + extra))
 
 
 async def test_router_sends_a_model_to_a_provider(start_proxy, fakes, tmp_path):
-    proxy = await _proxy(start_proxy, fakes, tmp_path,
-                         {"r1": ROUTER.format(name="r1", match="fast", provider="claude", model="claude-opus-4-6")},
-                         {"r1": {}})
+    proxy = await _proxy(
+        start_proxy,
+        fakes,
+        tmp_path,
+        {"r1": ROUTER.format(name="r1", match="fast", provider="claude", model="claude-opus-4-6")},
+        {"r1": {}},
+    )
     answer = await ask(Format.OPENAI, proxy.url, "fast", "hi", stream=False)
     assert "Hello from fake-claude" in answer.text
     assert fakes.claude.last.json["model"] == "claude-opus-4-6"
@@ -99,28 +117,43 @@ async def test_router_sends_a_model_to_a_provider(start_proxy, fakes, tmp_path):
 
 
 async def test_higher_priority_router_wins_and_ties_go_by_id(start_proxy, fakes, tmp_path):
-    plugins = {"a-low": ROUTER.format(name="a-low", match="fast", provider="claude", model="claude-opus-4-6"),
-               "b-high": ROUTER.format(name="b-high", match="fast", provider="gemini", model="gemini-2.5-pro"),
-               "c-high": ROUTER.format(name="c-high", match="fast", provider="claude", model="claude-haiku-4-5")}
-    proxy = await _proxy(start_proxy, fakes, tmp_path, plugins,
-                         {"a-low": {"priority": 1}, "b-high": {"priority": 5}, "c-high": {"priority": 5}})
+    plugins = {
+        "a-low": ROUTER.format(name="a-low", match="fast", provider="claude", model="claude-opus-4-6"),
+        "b-high": ROUTER.format(name="b-high", match="fast", provider="gemini", model="gemini-2.5-pro"),
+        "c-high": ROUTER.format(name="c-high", match="fast", provider="claude", model="claude-haiku-4-5"),
+    }
+    proxy = await _proxy(
+        start_proxy,
+        fakes,
+        tmp_path,
+        plugins,
+        {"a-low": {"priority": 1}, "b-high": {"priority": 5}, "c-high": {"priority": 5}},
+    )
     await ask(Format.OPENAI, proxy.url, "fast", "hi", stream=False)
     assert fakes.gemini.requests and fakes.gemini.last.model == "gemini-2.5-pro"
     assert not fakes.claude.requests
 
 
 async def test_router_errors_and_invalid_targets_fall_through(start_proxy, fakes, tmp_path):
-    crashing = HEADER + '''
+    crashing = (
+        HEADER
+        + """
 class Boom(Plugin, ModelRouter):
     name = "boom"; version = "1"; author = "t"; github_repository = "https://example.com/b"
     async def route(self, req):
         raise RuntimeError("kaboom")
 plugin = Boom()
-'''
+"""
+    )
     invalid = ROUTER.format(name="bad", match="fast", provider="no-such-provider", model="x")
     good = ROUTER.format(name="good", match="fast", provider="claude", model="claude-opus-4-6")
-    proxy = await _proxy(start_proxy, fakes, tmp_path, {"boom": crashing, "bad": invalid, "good": good},
-                         {"boom": {"priority": 9}, "bad": {"priority": 8}, "good": {"priority": 1}})
+    proxy = await _proxy(
+        start_proxy,
+        fakes,
+        tmp_path,
+        {"boom": crashing, "bad": invalid, "good": good},
+        {"boom": {"priority": 9}, "bad": {"priority": 8}, "good": {"priority": 1}},
+    )
     for _ in range(2):
         answer = await ask(Format.OPENAI, proxy.url, "fast", "hi", stream=False)
         assert "Hello from fake-claude" in answer.text
@@ -151,14 +184,18 @@ async def test_nested_host_model_call_skips_the_calling_router(start_proxy, fake
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"echo": ECHO}, {"echo": {}})
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
         try:
-            await client.chat.completions.create(model="echo-nested", messages=[{"role": "user", "content": "x"}])
+            await client.chat.completions.create(
+                model="echo-nested", messages=[{"role": "user", "content": "x"}]
+            )
             raise AssertionError("the nested call should fail: no recursion into the same router")
         except openai.APIStatusError as exc:
             assert "echo-nested" in str(exc)  # unknown provider for model echo-nested
 
 
 async def test_interceptors_rewrite_and_terminate(start_proxy, fakes, tmp_path):
-    src = HEADER + '''
+    src = (
+        HEADER
+        + """
 class Gate(Plugin, RequestInterceptor, RequestLifecycle):
     name = "gate"; version = "1"; author = "t"; github_repository = "https://example.com/g"
     completions = []
@@ -176,25 +213,34 @@ class Gate(Plugin, RequestInterceptor, RequestLifecycle):
     async def complete(self, done):
         Gate.completions.append((done.outcome, done.status_code))
 plugin = Gate()
-'''
+"""
+    )
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"gate": src}, {"gate": {}})
     answer = await ask(Format.OPENAI, proxy.url, "compat-model", "please rewrite", stream=False)
     assert "Hello from fake" in answer.text
     assert fakes.openai.last.json["messages"] == [{"role": "user", "content": "REWRITTEN by the plugin"}]
-    async with aiohttp.ClientSession() as s, s.post(proxy.url + "/v1/chat/completions", json={
-            "model": "compat-model", "messages": [{"role": "user", "content": "blocked"}]},
-            headers={"Authorization": f"Bearer {KEY}"}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            proxy.url + "/v1/chat/completions",
+            json={"model": "compat-model", "messages": [{"role": "user", "content": "blocked"}]},
+            headers={"Authorization": f"Bearer {KEY}"},
+        ) as r,
+    ):
         assert r.status == 403
         assert r.headers["X-Gate"] == "closed"
         assert (await r.json())["error"]["type"] == "plugin_request_rejected"
     await asyncio.sleep(0.1)
     import sys
+
     mod = next(m for n, m in sys.modules.items() if n.endswith("gate") and hasattr(m, "Gate"))
     assert ("succeeded", 200) in mod.Gate.completions and ("rejected", 403) in mod.Gate.completions
 
 
 async def test_scheduler_picks_delegates_and_denies(start_proxy, fakes, tmp_path):
-    src = HEADER + '''
+    src = (
+        HEADER
+        + """
 class Sched(Plugin, Scheduler):
     name = "sched"; version = "1"; author = "t"; github_repository = "https://example.com/s"
     async def configure(self, config, host):
@@ -205,7 +251,8 @@ class Sched(Plugin, Scheduler):
         last = sorted(c.id for c in req.candidates)[-1]
         return PickDecision.auth(last)
 plugin = Sched()
-'''
+"""
+    )
     keys = f"""
 claude-api-key:
   - api-key: "sk-x"
@@ -222,14 +269,18 @@ claude-api-key:
     assert len(used) == 1  # always the same (the last id), never rotated
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
         try:
-            await client.messages.create(model="deny-me", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+            await client.messages.create(
+                model="deny-me", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+            )
             raise AssertionError("denied")
         except anthropic.APIStatusError as exc:
             assert exc.status_code == 451 and "scheduler says no" in str(exc)
 
 
 async def test_stream_chunk_interceptor_drops_chunks(start_proxy, fakes, tmp_path):
-    src = HEADER + '''
+    src = (
+        HEADER
+        + """
 class Drop(Plugin, StreamChunkInterceptor):
     name = "drop"; version = "1"; author = "t"; github_repository = "https://example.com/d"
     async def intercept_chunk(self, req):
@@ -237,7 +288,8 @@ class Drop(Plugin, StreamChunkInterceptor):
             return ChunkInterceptResult.drop()
         return None
 plugin = Drop()
-'''
+"""
+    )
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"echo": ECHO, "drop": src}, {"echo": {}, "drop": {}})
     answer = await ask(Format.OPENAI, proxy.url, "echo", "hi", stream=True)
     assert answer.text == "PLUGINSTREAM"
@@ -250,7 +302,9 @@ async def test_no_plugin_loaded_means_no_plugin_path(start_proxy, fakes, tmp_pat
     assert "Hello from fake" in answer.text
 
 
-REGISTRAR = HEADER + '''
+REGISTRAR = (
+    HEADER
+    + """
 import json
 class Mine(Plugin, ModelRegistrar, Executor):
     name = "mine"; version = "1"; author = "t"; github_repository = "https://example.com/m"
@@ -267,32 +321,45 @@ class Mine(Plugin, ModelRegistrar, Executor):
                "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 2}}
         return ExecutorResponse(payload=json.dumps(msg).encode())
 plugin = Mine()
-'''
+"""
+)
 
 
 async def test_registered_models_run_on_the_plugin_executor(start_proxy, fakes, tmp_path):
-    proxy = await _proxy(start_proxy, fakes, tmp_path, {"mine": REGISTRAR}, {"mine": {}},
-                         extra="request-retry: 1\nmax-retry-interval: 5\ntransient-error-cooldown-seconds: 1\n")
+    proxy = await _proxy(
+        start_proxy,
+        fakes,
+        tmp_path,
+        {"mine": REGISTRAR},
+        {"mine": {}},
+        extra="request-retry: 1\nmax-retry-interval: 5\ntransient-error-cooldown-seconds: 1\n",
+    )
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
         ids = {m.id async for m in client.models.list()}
         assert {"plug-model", "plug-other"} <= ids
         # the first call fails with 503: the credential cools for 1 s, the next round serves it
-        reply = await client.chat.completions.create(model="plug-model", messages=[{"role": "user", "content": "x"}])
+        reply = await client.chat.completions.create(
+            model="plug-model", messages=[{"role": "user", "content": "x"}]
+        )
     assert reply.choices[0].message.content == "FROM-REGISTRAR claude"
 
 
-USAGE = HEADER + '''
+USAGE = (
+    HEADER
+    + """
 class Meter(Plugin, UsagePlugin):
     name = "meter"; version = "1"; author = "t"; github_repository = "https://example.com/u"
     records = []
     async def handle_usage(self, rec):
         Meter.records.append(rec)
 plugin = Meter()
-'''
+"""
+)
 
 
 async def test_usage_plugin_gets_a_record_per_request(start_proxy, fakes, tmp_path):
     import sys
+
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"meter": USAGE}, {"meter": {}})
     await ask(Format.OPENAI, proxy.url, "claude-model", "hi", stream=False)
     await ask(Format.CLAUDE, proxy.url, "claude-model", "hi", stream=True)
@@ -306,7 +373,9 @@ async def test_usage_plugin_gets_a_record_per_request(start_proxy, fakes, tmp_pa
         assert not rec.failed
 
 
-THINKER = HEADER + '''
+THINKER = (
+    HEADER
+    + """
 import json
 class Thinker(Plugin, ThinkingApplier, ModelRouter, Executor):
     name = "thinker"; version = "1"; author = "t"; github_repository = "https://example.com/th"
@@ -325,17 +394,21 @@ class Thinker(Plugin, ThinkingApplier, ModelRouter, Executor):
                             "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
         return ExecutorResponse(payload=json.dumps(out).encode())
 plugin = Thinker()
-'''
+"""
+)
 
 
 async def test_thinking_applier_for_a_plugin_provider(start_proxy, fakes, tmp_path):
     import json
+
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"thinker": THINKER}, {"thinker": {}})
     answer = await ask(Format.OPENAI, proxy.url, "deep(high)", "hi", stream=False)
     assert json.loads(answer.text) == {"mode": "level", "level": "high", "budget": 0}
 
 
-OAUTH_EXEC = HEADER + '''
+OAUTH_EXEC = (
+    HEADER
+    + """
 import json
 class Acct(Plugin, ModelProvider, Executor):
     name = "acct"; version = "1"; author = "t"; github_repository = "https://example.com/a"
@@ -350,7 +423,8 @@ class Acct(Plugin, ModelProvider, Executor):
                             "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
         return ExecutorResponse(payload=json.dumps(out).encode())
 plugin = Acct()
-'''
+"""
+)
 
 
 async def test_auth_files_of_a_plugin_provider_serve_through_its_executor(start_proxy, fakes, tmp_path):
@@ -362,7 +436,9 @@ async def test_auth_files_of_a_plugin_provider_serve_through_its_executor(start_
     assert answer.text == "acct acme-1.json t-1"
 
 
-AUTH_PLUGIN = HEADER + '''
+AUTH_PLUGIN = (
+    HEADER
+    + """
 import json
 class Acme(Plugin, AuthProvider, ModelProvider, Executor):
     name = "acme"; version = "1"; author = "t"; github_repository = "https://example.com/acme"
@@ -385,11 +461,13 @@ class Acme(Plugin, AuthProvider, ModelProvider, Executor):
                             "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
         return ExecutorResponse(payload=json.dumps(out).encode())
 plugin = Acme()
-'''
+"""
+)
 
 
 async def test_auth_provider_parses_and_refreshes_its_credentials(start_proxy, fakes, tmp_path):
     import json
+
     auths = tmp_path / "auths"
     auths.mkdir(exist_ok=True)
     (auths / "acme-bob.json").write_text('{"type": "acme", "user": "bob", "token": "old-token"}')

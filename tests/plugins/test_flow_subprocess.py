@@ -24,7 +24,7 @@ from tests.e2e.conftest import matrix_config
 
 SCRIPT = Path(__file__).parent / "subproc" / "router_plugin.py"
 INNER = "Hello from fake-openai (model gpt-4o-mini)"  # the fake's answer to compat-model
-PY_ROUTER = '''
+PY_ROUTER = """
 from cliproxy.plugins.api import *
 class Router(Plugin, ModelRouter):
     name = "{name}"; version = "1.0.0"; author = "t"; github_repository = "https://example.com/r"
@@ -33,7 +33,7 @@ class Router(Plugin, ModelRouter):
             return RouteDecision.provider("{provider}", "{model}")
         return None
 plugin = Router()
-'''
+"""
 
 
 def plugins_yaml(pdir: Path, entries: dict[str, dict]) -> str:
@@ -48,7 +48,9 @@ def command(pid: str, mode: str = "main") -> list[str]:
     return [sys.executable, str(SCRIPT), "--mode", mode, "--name", pid]
 
 
-async def start(start_proxy, tmp_path: Path, cfg: dict[str, dict], *, base: str, python: dict[str, str] | None = None):
+async def start(
+    start_proxy, tmp_path: Path, cfg: dict[str, dict], *, base: str, python: dict[str, str] | None = None
+):
     pdir = tmp_path / "plugins"
     pdir.mkdir(exist_ok=True)
     for pid, src in (python or {}).items():
@@ -79,8 +81,12 @@ async def test_router_executor_whole_streamed_and_nested(start_proxy, fakes, tmp
     assert answer.text == "SUBPROC-STREAM"
     answer = await ask(Format.CLAUDE, proxy.url, "sp-one", "hi", stream=True)  # translated from openai
     assert answer.text == "SUBPROC-STREAM"
-    async with _anthropic(proxy) as client, client.messages.stream(
-            model="sp-two", max_tokens=50, messages=[{"role": "user", "content": "hi"}]) as s:
+    async with (
+        _anthropic(proxy) as client,
+        client.messages.stream(
+            model="sp-two", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+        ) as s,
+    ):
         events = [e.type async for e in s]
         final = await s.get_final_message()
     assert "".join(b.text for b in final.content) == "SUBPROC-STREAM"
@@ -107,17 +113,23 @@ async def test_interceptor_terminates_forbidden_requests(start_proxy, fakes, tmp
     async with _openai(proxy) as client:
         with pytest.raises(openai.PermissionDeniedError) as caught:
             await client.chat.completions.create(
-                model="compat-model", messages=[{"role": "user", "content": "something forbidden"}])
+                model="compat-model", messages=[{"role": "user", "content": "something forbidden"}]
+            )
         assert caught.value.response.headers["X-Rejected-By"] == "sp"
         assert "forbidden by the subprocess plugin" in str(caught.value)
         with pytest.raises(openai.PermissionDeniedError):  # routed to the plugin: stopped first
-            await client.chat.completions.create(model="sp-one", messages=[{"role": "user", "content": "forbidden"}])
-        done = await client.chat.completions.create(model="compat-model", messages=[{"role": "user", "content": "ok"}])
+            await client.chat.completions.create(
+                model="sp-one", messages=[{"role": "user", "content": "forbidden"}]
+            )
+        done = await client.chat.completions.create(
+            model="compat-model", messages=[{"role": "user", "content": "ok"}]
+        )
     assert done.choices[0].message.content == INNER
     async with _anthropic(proxy) as client:
         with pytest.raises(anthropic.PermissionDeniedError):
-            await client.messages.create(model="claude-model", max_tokens=5,
-                                         messages=[{"role": "user", "content": "forbidden"}])
+            await client.messages.create(
+                model="claude-model", max_tokens=5, messages=[{"role": "user", "content": "forbidden"}]
+            )
     assert len(fakes.openai.requests) == 1 and not fakes.claude.requests
     counts = await seen(proxy, "sp")
     assert counts["executes"] == [] and counts["intercepts"] == 4
@@ -126,18 +138,23 @@ async def test_interceptor_terminates_forbidden_requests(start_proxy, fakes, tmp
 def crash_config(fakes) -> str:
     # "slow-model" is also a Claude alias: the default flow serves it once the plugin is gone
     return matrix_config(fakes).replace(
-        'alias: "claude-model"', 'alias: "claude-model"\n      - name: "claude-sonnet-4-6"\n        alias: "slow-model"')
+        'alias: "claude-model"',
+        'alias: "claude-model"\n      - name: "claude-sonnet-4-6"\n        alias: "slow-model"',
+    )
 
 
 async def _routed(proxy, n: int) -> BaseException | None:
     try:
         if n % 2:
             async with _anthropic(proxy) as client:
-                await client.messages.create(model="slow-model", max_tokens=5,
-                                             messages=[{"role": "user", "content": "x"}])
+                await client.messages.create(
+                    model="slow-model", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+                )
         else:
             async with _openai(proxy) as client:
-                await client.chat.completions.create(model="slow-model", messages=[{"role": "user", "content": "x"}])
+                await client.chat.completions.create(
+                    model="slow-model", messages=[{"role": "user", "content": "x"}]
+                )
     except (openai.APIStatusError, anthropic.APIStatusError) as exc:
         return exc
     return None
@@ -145,7 +162,9 @@ async def _routed(proxy, n: int) -> BaseException | None:
 
 async def _normal(proxy) -> str:
     async with _openai(proxy) as client:
-        done = await client.chat.completions.create(model="compat-model", messages=[{"role": "user", "content": "x"}])
+        done = await client.chat.completions.create(
+            model="compat-model", messages=[{"role": "user", "content": "x"}]
+        )
     return done.choices[0].message.content or ""
 
 
@@ -192,9 +211,14 @@ async def test_sigkill_mid_request_is_contained(start_proxy, fakes, tmp_path):
 async def test_sigkill_mid_stream_ends_the_stream(start_proxy, fakes, tmp_path):
     proxy = await start(start_proxy, tmp_path, {"sp": {"command": command("sp")}}, base=matrix_config(fakes))
     rec = proxy.service.plugins.records["sp"]
-    async with aiohttp.ClientSession() as s, s.post(
-            proxy.url + "/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
-            json={"model": "sp-stall", "stream": True, "messages": [{"role": "user", "content": "x"}]}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            proxy.url + "/v1/chat/completions",
+            headers={"Authorization": f"Bearer {KEY}"},
+            json={"model": "sp-stall", "stream": True, "messages": [{"role": "user", "content": "x"}]},
+        ) as r,
+    ):
         assert r.status == 200
         first = await asyncio.wait_for(r.content.readuntil(b"STALL"), 5)
         assert b"STALL" in first
@@ -219,8 +243,9 @@ claude-api-key:
 @pytest.mark.parametrize("which", ["first", "last"])
 async def test_subprocess_scheduler_picks_by_auth_id(start_proxy, fakes, tmp_path, which):
     base = f'api-keys: ["{KEY}"]\n' + SCHED_KEYS.format(base=fakes.claude.base_url)
-    proxy = await start(start_proxy, tmp_path, {"sched": {"command": command("sched", "scheduler"), "pick": which}},
-                        base=base)
+    proxy = await start(
+        start_proxy, tmp_path, {"sched": {"command": command("sched", "scheduler"), "pick": which}}, base=base
+    )
     keys = {c.id: c.api_key for c in proxy.service.pool.credentials()}
     for _ in range(3):
         await ask(Format.CLAUDE, proxy.url, "pair", "hi", stream=False)
@@ -239,16 +264,22 @@ async def test_subprocess_scheduler_picks_by_auth_id(start_proxy, fakes, tmp_pat
 
     async with _anthropic(proxy) as client:  # an error envelope denies the pick with its status
         with pytest.raises(anthropic.APIStatusError) as caught:
-            await client.messages.create(model="deny-me", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+            await client.messages.create(
+                model="deny-me", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+            )
     assert caught.value.status_code == 451 and "scheduler says no" in str(caught.value)
 
 
 async def test_subprocess_router_failures_fall_through(start_proxy, fakes, tmp_path):
     models = ("fall-error", "fall-invalid", "fall-nokind", "fall-list", "fall-none", "fall-rc")
     good = PY_ROUTER.format(name="good", models=set(models), provider="claude", model="claude-opus-4-6")
-    proxy = await start(start_proxy, tmp_path, {"garble": {"command": command("garble", "garble"), "priority": 9},
-                                                "good": {"priority": 1}},
-                        base=matrix_config(fakes), python={"good": good})
+    proxy = await start(
+        start_proxy,
+        tmp_path,
+        {"garble": {"command": command("garble", "garble"), "priority": 9}, "good": {"priority": 1}},
+        base=matrix_config(fakes),
+        python={"good": good},
+    )
     host = proxy.service.plugins
     rec = host.records["garble"]
     for model in models[:-1]:

@@ -23,11 +23,28 @@ def register_params(yaml_text: str = "") -> dict[str, Any]:
     return {"config_yaml": b64(yaml_text.encode()), "schema_version": SCHEMA_VERSION}
 
 
-class Everything(Meta, api.ModelRegistrar, api.ModelProvider, api.AuthProvider, api.FrontendAuthProvider,
-                 api.Scheduler, api.ModelRouter, api.Executor, api.RequestTranslator, api.RequestNormalizer,
-                 api.ResponseTranslator, api.ResponseNormalizer, api.RequestInterceptor, api.RequestLifecycle,
-                 api.ResponseInterceptor, api.StreamChunkInterceptor, api.ThinkingApplier, api.UsagePlugin,
-                 api.CommandLinePlugin, api.ManagementAPI):
+class Everything(
+    Meta,
+    api.ModelRegistrar,
+    api.ModelProvider,
+    api.AuthProvider,
+    api.FrontendAuthProvider,
+    api.Scheduler,
+    api.ModelRouter,
+    api.Executor,
+    api.RequestTranslator,
+    api.RequestNormalizer,
+    api.ResponseTranslator,
+    api.ResponseNormalizer,
+    api.RequestInterceptor,
+    api.RequestLifecycle,
+    api.ResponseInterceptor,
+    api.StreamChunkInterceptor,
+    api.ThinkingApplier,
+    api.UsagePlugin,
+    api.CommandLinePlugin,
+    api.ManagementAPI,
+):
     """Serves every capability; each answer echoes something of its request."""
 
     logo = "https://example.test/logo.png"
@@ -159,7 +176,11 @@ async def client(dispatcher):
 
 
 async def test_client_identity(client):
-    assert (client.plugin_id, client.path, client.transport) == ("everything", "/plugins/everything.py", "python")
+    assert (client.plugin_id, client.path, client.transport) == (
+        "everything",
+        "/plugins/everything.py",
+        "python",
+    )
 
 
 async def test_register_answers_metadata_and_every_capability_flag(dispatcher):
@@ -170,14 +191,25 @@ async def test_register_answers_metadata_and_every_capability_flag(dispatcher):
     assert plugin.host is client.host and client.host.schema_version == SCHEMA_VERSION
     assert result["schema_version"] == 3
     assert result["metadata"] == {
-        "Name": "meta", "Version": "1.0.0", "Author": "tester",
-        "GitHubRepository": "https://github.com/example/meta", "Logo": "https://example.test/logo.png",
-        "ConfigFields": [{"Name": "mode", "Type": "enum", "EnumValues": ["a", "b"], "Description": "the mode"}]}
+        "Name": "meta",
+        "Version": "1.0.0",
+        "Author": "tester",
+        "GitHubRepository": "https://github.com/example/meta",
+        "Logo": "https://example.test/logo.png",
+        "ConfigFields": [
+            {"Name": "mode", "Type": "enum", "EnumValues": ["a", "b"], "Description": "the mode"}
+        ],
+    }
     caps = result["capabilities"]
     assert {flag: caps[flag] for flag in CAPABILITY_FLAGS} == {
-        **dict.fromkeys(CAPABILITY_FLAGS, True), "response_before_translator": False}
+        **dict.fromkeys(CAPABILITY_FLAGS, True),
+        "response_before_translator": False,
+    }
     assert caps["executor_model_scope"] == "static"
-    assert (caps["executor_input_formats"], caps["executor_output_formats"]) == (["openai"], ["openai", "claude"])
+    assert (caps["executor_input_formats"], caps["executor_output_formats"]) == (
+        ["openai"],
+        ["openai", "claude"],
+    )
     await client.shutdown()
 
 
@@ -210,8 +242,10 @@ async def test_an_invalid_plugin_is_refused_at_register(dispatcher):
     with pytest.raises(PluginError) as caught:
         await client.call("plugin.register", register_params())
     assert caught.value.code == "invalid_plugin"
-    assert caught.value.message == ("plugin half (Half) is invalid: Executor.execute must be async def; "
-                                    "Executor needs input_formats and output_formats")
+    assert caught.value.message == (
+        "plugin half (Half) is invalid: Executor.execute must be async def; "
+        "Executor needs input_formats and output_formats"
+    )
     await client.shutdown()
 
 
@@ -238,66 +272,134 @@ async def test_unknown_and_undeclared_methods_are_unsupported(dispatcher):
 
 
 CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
-    ("model.register", {"Plugin": {"Name": "meta"}},
-     {"Provider": "acme", "Models": [api.ModelInfo(id="meta-m").to_wire()], "AuthUpdate": None}),
-    ("model.static", {"Plugin": {}, "Host": {"AuthDir": "/auths"}},
-     {"Provider": "acme", "Models": [api.ModelInfo(id="static:/auths").to_wire()], "AuthUpdate": None}),
-    ("model.for_auth", {"AuthID": "a1", "StorageJSON": b64(b"{}"), "host_callback_id": "1"},
-     api.ModelList("acme", [], api.AuthData(provider="acme", label="a1")).to_wire()),
-    ("model.route", {"RequestedModel": "acme-1", "SourceFormat": "openai"},
-     {"Handled": True, "TargetKind": "self", "Target": "", "TargetModel": "", "Reason": ""}),
-    ("model.route", {"RequestedModel": "gpt-5"},
-     {"Handled": False, "TargetKind": "", "Target": "", "TargetModel": "", "Reason": ""}),
+    (
+        "model.register",
+        {"Plugin": {"Name": "meta"}},
+        {"Provider": "acme", "Models": [api.ModelInfo(id="meta-m").to_wire()], "AuthUpdate": None},
+    ),
+    (
+        "model.static",
+        {"Plugin": {}, "Host": {"AuthDir": "/auths"}},
+        {"Provider": "acme", "Models": [api.ModelInfo(id="static:/auths").to_wire()], "AuthUpdate": None},
+    ),
+    (
+        "model.for_auth",
+        {"AuthID": "a1", "StorageJSON": b64(b"{}"), "host_callback_id": "1"},
+        api.ModelList("acme", [], api.AuthData(provider="acme", label="a1")).to_wire(),
+    ),
+    (
+        "model.route",
+        {"RequestedModel": "acme-1", "SourceFormat": "openai"},
+        {"Handled": True, "TargetKind": "self", "Target": "", "TargetModel": "", "Reason": ""},
+    ),
+    (
+        "model.route",
+        {"RequestedModel": "gpt-5"},
+        {"Handled": False, "TargetKind": "", "Target": "", "TargetModel": "", "Reason": ""},
+    ),
     ("auth.identifier", {}, {"identifier": "acme"}),
-    ("auth.parse", {"FileName": "acme.json", "RawJSON": b64(b'{"k":1}')},
-     api.AuthParseResponse(True, api.AuthData(provider="acme", storage_json=b'{"k":1}')).to_wire()),
+    (
+        "auth.parse",
+        {"FileName": "acme.json", "RawJSON": b64(b'{"k":1}')},
+        api.AuthParseResponse(True, api.AuthData(provider="acme", storage_json=b'{"k":1}')).to_wire(),
+    ),
     ("auth.parse", {"FileName": "other.json"}, {"Handled": False, "Auth": None, "Auths": []}),
-    ("auth.login.start", {"BaseURL": "http://h/v0/management/oauth-callback"},
-     api.LoginStartResponse("acme", "http://h/v0/management/oauth-callback/go", "st-1").to_wire()),
-    ("auth.login.poll", {"State": "st-1"},
-     api.LoginPollResponse("success", auth=api.AuthData(provider="acme", id="st-1")).to_wire()),
-    ("auth.refresh", {"AuthID": "a1"},
-     {"Auth": None, "NextRefreshAfter": "2026-09-01T00:00:00Z"}),
+    (
+        "auth.login.start",
+        {"BaseURL": "http://h/v0/management/oauth-callback"},
+        api.LoginStartResponse("acme", "http://h/v0/management/oauth-callback/go", "st-1").to_wire(),
+    ),
+    (
+        "auth.login.poll",
+        {"State": "st-1"},
+        api.LoginPollResponse("success", auth=api.AuthData(provider="acme", id="st-1")).to_wire(),
+    ),
+    ("auth.refresh", {"AuthID": "a1"}, {"Auth": None, "NextRefreshAfter": "2026-09-01T00:00:00Z"}),
     ("frontend_auth.identifier", {}, {"identifier": "acme-keys"}),
-    ("frontend_auth.authenticate", {"Headers": {"X-Key": ["good"]}},
-     {"Authenticated": True, "Principal": "alice", "Metadata": {"team": "a"}}),
-    ("frontend_auth.authenticate", {"headers": {"X-Key": ["bad"]}},
-     {"Authenticated": False, "Principal": "", "Metadata": {}}),
-    ("scheduler.pick", {"Model": "m", "Candidates": [{"ID": "a1"}, {"ID": "a2"}]},
-     {"AuthID": "a2", "DelegateBuiltin": "", "Handled": True}),
+    (
+        "frontend_auth.authenticate",
+        {"Headers": {"X-Key": ["good"]}},
+        {"Authenticated": True, "Principal": "alice", "Metadata": {"team": "a"}},
+    ),
+    (
+        "frontend_auth.authenticate",
+        {"headers": {"X-Key": ["bad"]}},
+        {"Authenticated": False, "Principal": "", "Metadata": {}},
+    ),
+    (
+        "scheduler.pick",
+        {"Model": "m", "Candidates": [{"ID": "a1"}, {"ID": "a2"}]},
+        {"AuthID": "a2", "DelegateBuiltin": "", "Handled": True},
+    ),
     ("executor.identifier", {}, {"identifier": "acme"}),
-    ("executor.execute", {"Model": "m1", "Payload": b64(b"hello")},
-     {"Payload": b64(b"HELLO"), "Headers": {"X-Model": ["m1"]}, "Metadata": {}}),
-    ("executor.count_tokens", {"Payload": b64(b"hello")},
-     {"Payload": b64(b'{"input_tokens":3}'), "Headers": {}, "Metadata": {}}),
-    ("executor.http_request", {"Method": "GET", "URL": "https://u.test/x"},
-     {"StatusCode": 202, "Headers": {}, "Body": b64(b"https://u.test/x")}),
+    (
+        "executor.execute",
+        {"Model": "m1", "Payload": b64(b"hello")},
+        {"Payload": b64(b"HELLO"), "Headers": {"X-Model": ["m1"]}, "Metadata": {}},
+    ),
+    (
+        "executor.count_tokens",
+        {"Payload": b64(b"hello")},
+        {"Payload": b64(b'{"input_tokens":3}'), "Headers": {}, "Metadata": {}},
+    ),
+    (
+        "executor.http_request",
+        {"Method": "GET", "URL": "https://u.test/x"},
+        {"StatusCode": 202, "Headers": {}, "Body": b64(b"https://u.test/x")},
+    ),
     ("request.translate", {"ToFormat": "claude", "Body": b64(b"b")}, {"Body": b64(b"b|claude")}),
     ("request.normalize", {"Body": b64(b"b")}, {"Body": ""}),
     ("response.translate", {"Body": b64(b"abc")}, {"Body": b64(b"cba")}),
     ("response.normalize_after", {"Body": b64(b"x")}, {"Body": b64(b"after:x")}),
     ("response.normalize_before", {"Body": b64(b"x")}, {"Body": ""}),
-    ("request.intercept_before", {"Body": b64(b"forbidden")},
-     api.InterceptResult.terminate_with(403, b"no").to_wire()),
-    ("request.intercept_before", {"Body": b64(b"fine")},
-     api.InterceptResult(headers={"X-Seen": ["1"]}, clear_headers=["Cookie"]).to_wire()),
+    (
+        "request.intercept_before",
+        {"Body": b64(b"forbidden")},
+        api.InterceptResult.terminate_with(403, b"no").to_wire(),
+    ),
+    (
+        "request.intercept_before",
+        {"Body": b64(b"fine")},
+        api.InterceptResult(headers={"X-Seen": ["1"]}, clear_headers=["Cookie"]).to_wire(),
+    ),
     ("request.intercept_after", {"Body": b64(b"fine")}, api.InterceptResult().to_wire()),
     ("request.complete", {"RequestID": "r1", "Outcome": "succeeded"}, {}),
-    ("response.intercept_after", {"Body": b64(b"ok")}, {"Headers": {}, "Body": b64(b"ok!"), "ClearHeaders": []}),
-    ("response.intercept_stream_chunk", {"Body": b64(b"ping"), "ChunkIndex": 4},
-     {"Headers": {}, "Body": "", "ClearHeaders": [], "DropChunk": True}),
-    ("response.intercept_stream_chunk", {"Body": b64(b"data")},
-     {"Headers": {}, "Body": "", "ClearHeaders": [], "DropChunk": False}),
+    (
+        "response.intercept_after",
+        {"Body": b64(b"ok")},
+        {"Headers": {}, "Body": b64(b"ok!"), "ClearHeaders": []},
+    ),
+    (
+        "response.intercept_stream_chunk",
+        {"Body": b64(b"ping"), "ChunkIndex": 4},
+        {"Headers": {}, "Body": "", "ClearHeaders": [], "DropChunk": True},
+    ),
+    (
+        "response.intercept_stream_chunk",
+        {"Body": b64(b"data")},
+        {"Headers": {}, "Body": "", "ClearHeaders": [], "DropChunk": False},
+    ),
     ("thinking.identifier", {}, {"identifier": "acme-think"}),
     ("thinking.apply", {"Config": {"Mode": "budget", "Budget": 1024}}, {"Body": b64(b"budget:1024")}),
     ("usage.handle", {"Provider": "acme", "Latency": 5_000_000}, {}),
-    ("command_line.register", {"Plugin": {}},
-     {"Flags": [{"Name": "acme-login", "Usage": "log in to acme", "Type": "bool", "DefaultValue": ""}]}),
-    ("command_line.execute", {"Args": ["a", "b"]},
-     {"Stdout": b64(b"hi a b"), "Stderr": "", "Auths": [], "ExitCode": 3}),
-    ("management.register", {"BasePath": "/v0/management"},
-     {"routes": [{"Method": "POST", "Path": "acme/ping", "Menu": "", "Description": "ping"}],
-      "resources": [{"Path": "/status", "Menu": "Status", "Description": ""}]}),
+    (
+        "command_line.register",
+        {"Plugin": {}},
+        {"Flags": [{"Name": "acme-login", "Usage": "log in to acme", "Type": "bool", "DefaultValue": ""}]},
+    ),
+    (
+        "command_line.execute",
+        {"Args": ["a", "b"]},
+        {"Stdout": b64(b"hi a b"), "Stderr": "", "Auths": [], "ExitCode": 3},
+    ),
+    (
+        "management.register",
+        {"BasePath": "/v0/management"},
+        {
+            "routes": [{"Method": "POST", "Path": "acme/ping", "Menu": "", "Description": "ping"}],
+            "resources": [{"Path": "/status", "Menu": "Status", "Description": ""}],
+        },
+    ),
 ]
 
 
@@ -315,11 +417,17 @@ async def test_lifecycle_and_usage_receive_typed_records(client):
 
 
 async def test_host_calls_carry_the_callback_id_of_the_call_being_served(client, dispatcher):
-    result = await client.call("management.handle", {"Method": "GET", "Path": "/status", "host_callback_id": "42"})
+    result = await client.call(
+        "management.handle", {"Method": "GET", "Path": "/status", "host_callback_id": "42"}
+    )
     assert result["StatusCode"] == 200 and base64.b64decode(result["Body"]) == b'{"path":"/status"}'
-    assert dispatcher.calls == [("everything", "host.log", {"level": "info", "message": "managing",
-                                                            "fields": {"path": "/status"},
-                                                            "host_callback_id": "42"})]
+    assert dispatcher.calls == [
+        (
+            "everything",
+            "host.log",
+            {"level": "info", "message": "managing", "fields": {"path": "/status"}, "host_callback_id": "42"},
+        )
+    ]
     assert api.callback_id.get() == ""  # reset after the call
 
 
@@ -327,11 +435,16 @@ async def test_plugin_error_keeps_its_status(client):
     with pytest.raises(PluginError) as caught:
         await client.call("scheduler.pick", {"Model": "deny"})
     assert (caught.value.message, caught.value.http_status, caught.value.code) == (
-        "denied by policy", 403, "scheduler_denied")
+        "denied by policy",
+        403,
+        "scheduler_denied",
+    )
 
 
 async def test_an_unexpected_exception_is_a_crash(client):
-    with pytest.raises(PluginCrashed, match=r"plugin everything crashed in executor.execute: KeyError\('oops'\)"):
+    with pytest.raises(
+        PluginCrashed, match=r"plugin everything crashed in executor.execute: KeyError\('oops'\)"
+    ):
         await client.call("executor.execute", {"Model": "broken"})
 
 
@@ -346,7 +459,10 @@ async def test_default_optional_methods_answer_unsupported(dispatcher):
     with pytest.raises(PluginError) as caught:
         await client.call("executor.count_tokens", {})
     assert (caught.value.http_status, caught.value.code) == (501, "unsupported")
-    assert await client.call("executor.execute_stream", {}) == {"headers": {}, "chunks": [{"Payload": b64(b"one")}]}
+    assert await client.call("executor.execute_stream", {}) == {
+        "headers": {},
+        "chunks": [{"Payload": b64(b"one")}],
+    }
     await client.shutdown()
 
 

@@ -12,7 +12,7 @@ from cliproxy.plugins import api
 from cliproxy.plugins.abi import PluginCrashed, PluginError
 from cliproxy.plugins.inproc import entry_point_names, load_entry_point, load_module_plugin
 
-PLUGIN_SOURCE = textwrap.dedent('''
+PLUGIN_SOURCE = textwrap.dedent("""
     from cliproxy.plugins.api import ModelRouter, Plugin
 
     class Pinned(Plugin, ModelRouter):
@@ -21,7 +21,7 @@ PLUGIN_SOURCE = textwrap.dedent('''
 
         async def route(self, request):
             return None
-''')
+""")
 
 
 @pytest.fixture
@@ -81,7 +81,8 @@ def installed(tmp_path: Path, monkeypatch, clean_modules):
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: pinned-ep\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text(
-        "[cliproxy.plugins]\npinned = pinned_ep\npinned-class = pinned_ep:Pinned\n")
+        "[cliproxy.plugins]\npinned = pinned_ep\npinned-class = pinned_ep:Pinned\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
 
 

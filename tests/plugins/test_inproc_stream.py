@@ -107,8 +107,10 @@ async def test_an_error_before_the_first_chunk_fails_the_call(host):
     await client.shutdown()
 
 
-@pytest.mark.parametrize(("model", "error"), [("fail-late", "upstream reset"),
-                                              ("crash-late", "plugin acme crashed in executor.execute_stream")])
+@pytest.mark.parametrize(
+    ("model", "error"),
+    [("fail-late", "upstream reset"), ("crash-late", "plugin acme crashed in executor.execute_stream")],
+)
 async def test_a_later_error_closes_the_stream_with_its_text(host, model, error):
     client, _ = await start(host, model)
     closed = await asyncio.wait_for(host.closed, 1)
@@ -137,7 +139,10 @@ async def test_without_stream_id_chunks_come_back_inline(host):
     client = PythonClient(Streamer(), "acme", host)
     result = await client.call("executor.execute_stream", {"Model": "ok"})
     assert [base64.b64decode(c["Payload"]) for c in result["chunks"]] == [
-        b"data: 0\n\n", b"data: 1\n\n", b"data: 2\n\n"]
+        b"data: 0\n\n",
+        b"data: 1\n\n",
+        b"data: 2\n\n",
+    ]
     assert host.calls == []
     await client.shutdown()
 
@@ -147,6 +152,7 @@ async def test_execute_stream_may_return_headers_with_its_chunks(host):
         async def execute_stream(self, request):
             async def chunks():
                 yield b"data: x\n\n"
+
             return api.ExecutorStream(chunks(), {"X-Upstream": ["acme"]})
 
     client = PythonClient(WithHeaders(), "acme", host)

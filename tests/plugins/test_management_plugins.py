@@ -11,16 +11,23 @@ MKEY = {"X-Management-Key": "m-secret"}
 
 
 async def _call(proxy, method: str, path: str, body=None):
-    async with aiohttp.ClientSession() as s, s.request(method, proxy.url + "/v0/management" + path,
-                                                       headers=MKEY, json=body) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.request(method, proxy.url + "/v0/management" + path, headers=MKEY, json=body) as r,
+    ):
         return r.status, await r.json()
 
 
 async def test_plugin_management_endpoints(start_proxy, fakes, tmp_path, monkeypatch):
     monkeypatch.setenv("MANAGEMENT_PASSWORD", "m-secret")
     router = ROUTER.format(name="r1", match="fast", provider="claude", model="claude-opus-4-6")
-    proxy = await _proxy(start_proxy, fakes, tmp_path, {"r1": router, "idle": router.replace('"r1"', '"idle"')},
-                         {"r1": {"priority": 3, "mode": "x"}})
+    proxy = await _proxy(
+        start_proxy,
+        fakes,
+        tmp_path,
+        {"r1": router, "idle": router.replace('"r1"', '"idle"')},
+        {"r1": {"priority": 3, "mode": "x"}},
+    )
     text = proxy.config_path.read_text()
     proxy.config_path.write_text("# my proxy\n" + text)
 
@@ -30,7 +37,10 @@ async def test_plugin_management_endpoints(start_proxy, fakes, tmp_path, monkeyp
     assert by_id["r1"]["effective_enabled"] and by_id["r1"]["metadata"]["name"] == "r1"
     assert by_id["idle"]["configured"] is False and by_id["idle"]["effective_enabled"] is False
 
-    assert await _call(proxy, "GET", "/plugins/r1/config") == (200, {"enabled": True, "priority": 3, "mode": "x"})
+    assert await _call(proxy, "GET", "/plugins/r1/config") == (
+        200,
+        {"enabled": True, "priority": 3, "mode": "x"},
+    )
     assert await _call(proxy, "GET", "/plugins/idle/config") == (200, {})
     assert (await _call(proxy, "GET", "/plugins/nope/config"))[0] == 404
 
@@ -46,7 +56,9 @@ async def test_plugin_management_endpoints(start_proxy, fakes, tmp_path, monkeyp
     assert [r.id for r in proxy.service.plugins.snapshot] == ["idle"]
 
     status, gone = await _call(proxy, "DELETE", "/plugins/idle")
-    assert status == 200 and gone["status"] == "deleted" and gone["file_deleted"] and gone["configured_removed"]
+    assert (
+        status == 200 and gone["status"] == "deleted" and gone["file_deleted"] and gone["configured_removed"]
+    )
     assert not (tmp_path / "plugins" / "idle.py").exists()
     assert "idle" not in proxy.config_path.read_text()
     assert proxy.service.plugins.snapshot == ()
@@ -55,7 +67,7 @@ async def test_plugin_management_endpoints(start_proxy, fakes, tmp_path, monkeyp
         assert r.status == 401
 
 
-LOGIN = '''
+LOGIN = """
 from cliproxy.plugins.api import *
 import json
 class Acme(Plugin, AuthProvider, ModelProvider, Executor):
@@ -77,15 +89,20 @@ class Acme(Plugin, AuthProvider, ModelProvider, Executor):
     async def execute(self, req):
         raise PluginError("not needed", http_status=500)
 plugin = Acme()
-'''
+"""
 
 
 async def test_plugin_web_login(start_proxy, fakes, tmp_path, monkeypatch):
     import json
+
     monkeypatch.setenv("MANAGEMENT_PASSWORD", "m-secret")
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"acme": LOGIN}, {"acme": {}})
     status, body = await _call(proxy, "GET", "/acme-auth-url")
-    assert status == 200 and body == {"status": "ok", "url": "https://login.example/authorize?x=1", "state": "st-1"}
+    assert status == 200 and body == {
+        "status": "ok",
+        "url": "https://login.example/authorize?x=1",
+        "state": "st-1",
+    }
     assert await _call(proxy, "GET", "/get-auth-status?state=st-1") == (200, {"status": "wait"})
     assert await _call(proxy, "GET", "/get-auth-status?state=st-1") == (200, {"status": "ok"})
     saved = json.loads((tmp_path / "auths" / "acme-new.json").read_text())

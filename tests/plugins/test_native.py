@@ -185,12 +185,15 @@ async def test_calls_after_shutdown_fail(libs):
         await client.call("plugin.register", {})
 
 
-@pytest.mark.parametrize(("name", "reason"), [
-    ("broken1", "missing symbol cliproxy_plugin_init"),
-    ("broken2", "plugin ABI version 2 is not supported"),
-    ("broken3", "cliproxy_plugin_init returned 5"),
-    ("broken4", "plugin function table is incomplete"),
-])
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("broken1", "missing symbol cliproxy_plugin_init"),
+        ("broken2", "plugin ABI version 2 is not supported"),
+        ("broken3", "cliproxy_plugin_init returned 5"),
+        ("broken4", "plugin function table is incomplete"),
+    ],
+)
 async def test_load_errors_name_the_file(libs, name, reason):
     with pytest.raises(NativeLoadError) as info:
         await NativeClient.load(str(libs[name]), name, FakeDispatcher())
@@ -214,4 +217,3 @@ async def test_missing_or_invalid_file(tmp_path):
     text.write_text("not a library")
     with pytest.raises(NativeLoadError, match="cannot load library"):
         await NativeClient.load(str(text), "text", FakeDispatcher())
-

@@ -159,13 +159,18 @@ def cpa_example(name: str, out_dir: Path) -> Path:
     if CC is None or shutil.which("git") is None or not CPA_MIRROR.exists():
         pytest.skip("CPA sources not available")
     source = out_dir / f"{name}.c"
-    text = subprocess.run(["git", "-C", str(CPA_MIRROR), "show", f"HEAD:examples/plugin/{name}/c/src/plugin.c"],
-                          capture_output=True, check=False)
+    text = subprocess.run(
+        ["git", "-C", str(CPA_MIRROR), "show", f"HEAD:examples/plugin/{name}/c/src/plugin.c"],
+        capture_output=True,
+        check=False,
+    )
     if text.returncode != 0:
         pytest.skip("CPA example not in mirror")
     source.write_bytes(text.stdout)
     out = out_dir / f"{name}.so"
-    subprocess.run([CC, "-shared", "-fPIC", "-O1", "-o", str(out), str(source)], check=True, capture_output=True)
+    subprocess.run(
+        [CC, "-shared", "-fPIC", "-O1", "-o", str(out), str(source)], check=True, capture_output=True
+    )
     return out
 
 

@@ -86,7 +86,11 @@ async def test_error_envelope_keeps_http_status(start):
     client = await start()
     with pytest.raises(PluginError) as info:
         await client.call("test.fail", {"message": "quota exhausted", "status": 429})
-    assert (info.value.message, info.value.http_status, info.value.code) == ("quota exhausted", 429, "upstream")
+    assert (info.value.message, info.value.http_status, info.value.code) == (
+        "quota exhausted",
+        429,
+        "upstream",
+    )
     assert not isinstance(info.value, PluginCrashed)
     assert await client.call("executor.execute", {}) == {"Payload": "", "Length": 0}  # still alive
 
@@ -116,7 +120,10 @@ async def test_reentrant_host_call_answer_used_in_result(start, host):
 async def test_host_call_failure_becomes_error_envelope(start):
     client = await start()
     out = await client.call("test.ask_host", {"host_method": "host.fail"})
-    assert out["host_envelope"] == {"ok": False, "error": {"code": "host_call_failed", "message": "no such auth"}}
+    assert out["host_envelope"] == {
+        "ok": False,
+        "error": {"code": "host_call_failed", "message": "no such auth"},
+    }
 
 
 async def test_host_calls_are_served_concurrently(start):
@@ -280,8 +287,9 @@ async def test_unstartable_command_raises_plugin_crashed(host):
 async def test_exit_is_noticed_while_a_grandchild_holds_stdout(host):
     crashes: list[PluginCrashed] = []
     script = f"sleep 5 & exec {sys.executable} {SCRIPT}"
-    client = await SubprocessClient.start(["sh", "-c", script], "wrapped", host,
-                                          on_crash=lambda _pid, err: crashes.append(err))
+    client = await SubprocessClient.start(
+        ["sh", "-c", script], "wrapped", host, on_crash=lambda _pid, err: crashes.append(err)
+    )
     try:
         hang = asyncio.create_task(client.call("test.hang", {}))
         await asyncio.sleep(0.2)

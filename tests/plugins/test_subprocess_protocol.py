@@ -14,8 +14,12 @@ from cliproxy.plugins.abi import PluginError
 def test_call_frame_is_one_line_even_with_newlines_in_params():
     line = proto.call_frame(7, "executor.execute", {"text": "a\nb\r\nc", "u": "\u2028"})
     assert line.endswith(b"\n") and line.count(b"\n") == 1
-    assert orjson.loads(line) == {"id": 7, "type": "call", "method": "executor.execute",
-                                  "params": {"text": "a\nb\r\nc", "u": "\u2028"}}
+    assert orjson.loads(line) == {
+        "id": 7,
+        "type": "call",
+        "method": "executor.execute",
+        "params": {"text": "a\nb\r\nc", "u": "\u2028"},
+    }
 
 
 def test_call_frame_rejects_non_json_params():
@@ -36,8 +40,15 @@ def test_decode_frame_rejects_non_frames(line):
         proto.decode_frame(line)
 
 
-@pytest.mark.parametrize("frame", [{"type": "result"}, {"type": "result", "id": True},
-                                   {"type": "result", "id": [1]}, {"type": "result", "id": 1.5}])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "result"},
+        {"type": "result", "id": True},
+        {"type": "result", "id": [1]},
+        {"type": "result", "id": 1.5},
+    ],
+)
 def test_frame_id_must_be_int_or_string(frame):
     with pytest.raises(proto.ProtocolError):
         proto.frame_id(frame)

@@ -15,12 +15,18 @@ def cred(**meta) -> Credential:
 
 
 def gemini_body() -> dict:
-    return {"model": "x", "contents": [{"role": "user", "parts": [{"text": "hello"}]}],
-            "safetySettings": [{"category": "c"}], "generationConfig": {"temperature": 0.2}}
+    return {
+        "model": "x",
+        "contents": [{"role": "user", "parts": [{"text": "hello"}]}],
+        "safetySettings": [{"category": "c"}],
+        "generationConfig": {"temperature": 0.2},
+    }
 
 
 def test_generate_envelope() -> None:
-    req = AntigravityProvider().build(cred(), gemini_body(), model="gemini-3-pro", stream=False, client_headers={})
+    req = AntigravityProvider().build(
+        cred(), gemini_body(), model="gemini-3-pro", stream=False, client_headers={}
+    )
     assert req.url == "https://cloudcode-pa.googleapis.com/v1internal:generateContent" and not req.stream
     assert req.headers["Authorization"] == "Bearer ya29.tok"
     assert req.headers["User-Agent"].startswith("antigravity/hub/")
@@ -49,8 +55,7 @@ def test_stream_and_count_urls() -> None:
     assert stream.stream
     custom = cred()
     custom.base_url = "http://127.0.0.1:9"
-    count = provider.build(custom, gemini_body(), model="m", stream=True,
-                           client_headers={}, action="count")
+    count = provider.build(custom, gemini_body(), model="m", stream=True, client_headers={}, action="count")
     assert count.url == "http://127.0.0.1:9/v1internal:countTokens" and not count.stream
     assert set(orjson.loads(count.body)) == {"request"}
 
@@ -58,7 +63,9 @@ def test_stream_and_count_urls() -> None:
 def test_image_models_and_missing_project() -> None:
     c = cred(user_agent="antigravity/hub/9.9.9 linux/amd64")
     del c.metadata["project_id"]
-    req = AntigravityProvider().build(c, gemini_body(), model="gemini-3-pro-image", stream=False, client_headers={})
+    req = AntigravityProvider().build(
+        c, gemini_body(), model="gemini-3-pro-image", stream=False, client_headers={}
+    )
     body = orjson.loads(req.body)
     assert "project" not in body and body["requestType"] == "image_gen"
     assert body["requestId"].startswith("image_gen/") and body["requestId"].endswith("/12")
@@ -82,8 +89,12 @@ async def test_classify_quota_reset_delay(fake_gemini) -> None:
     fake_gemini.fail_next(429, quota_reset_delay="3.5s")
     http = HttpClient()
     try:
-        resp = await http.request("POST", fake_gemini.url("/v1beta/models/m:generateContent"),
-                                  headers={"x-goog-api-key": "k"}, body=b"{}")
+        resp = await http.request(
+            "POST",
+            fake_gemini.url("/v1beta/models/m:generateContent"),
+            headers={"x-goog-api-key": "k"},
+            body=b"{}",
+        )
         body = await resp.read()
         resp.release()
     finally:

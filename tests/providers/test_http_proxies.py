@@ -21,8 +21,13 @@ async def http():
 
 
 async def _chat(http: HttpClient, url: str, proxy: str) -> dict:
-    resp = await http.request("POST", url + "/v1/chat/completions", proxy=proxy, body=CHAT,
-                              headers={"Authorization": "Bearer k", "Content-Type": "application/json"})
+    resp = await http.request(
+        "POST",
+        url + "/v1/chat/completions",
+        proxy=proxy,
+        body=CHAT,
+        headers={"Authorization": "Bearer k", "Content-Type": "application/json"},
+    )
     try:
         assert resp.status == 200
         return orjson.loads(await resp.read())
@@ -64,7 +69,9 @@ async def test_http_proxy_connect_tunnel(http_proxy, fake_openai) -> None:  # no
     try:
         writer.write(f"CONNECT 127.0.0.1:{fake_openai.port} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
-        writer.write(b"GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\nConnection: close\r\n\r\n")
+        writer.write(
+            b"GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\nConnection: close\r\n\r\n"
+        )
         reply = await reader.read()
     finally:
         writer.close()

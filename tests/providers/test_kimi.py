@@ -11,8 +11,12 @@ from cliproxy.providers.kimi import KimiProvider, upstream_model
 
 
 def cred() -> Credential:
-    return Credential(id="kimi-1.json", provider="kimi", kind=KIND_OAUTH,
-                      metadata={"type": "kimi", "access_token": "kat", "device_id": "dev-1"})
+    return Credential(
+        id="kimi-1.json",
+        provider="kimi",
+        kind=KIND_OAUTH,
+        metadata={"type": "kimi", "access_token": "kat", "device_id": "dev-1"},
+    )
 
 
 def test_upstream_format_follows_the_client() -> None:
@@ -24,15 +28,27 @@ def test_upstream_format_follows_the_client() -> None:
 
 def test_claude_clients_use_messages() -> None:
     body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 10}
-    req = KimiProvider().build(cred(), body, model="kimi-k2[1m]", stream=True,
-                               client_headers={"anthropic-version": "2023-06-01", "anthropic-beta": "b1"})
+    req = KimiProvider().build(
+        cred(),
+        body,
+        model="kimi-k2[1m]",
+        stream=True,
+        client_headers={"anthropic-version": "2023-06-01", "anthropic-beta": "b1"},
+    )
     assert req.url == "https://api.kimi.com/coding/v1/messages" and req.stream
     assert req.headers["Authorization"] == "Bearer kat"
     assert req.headers["anthropic-beta"] == "b1"
     sent = orjson.loads(req.body)
     assert sent["model"] == "k2" and sent["stream"] is True
-    count = KimiProvider().build(cred(), {"messages": []}, model="k2", stream=False, client_headers={},
-                                 action="count", fmt=Format.CLAUDE)
+    count = KimiProvider().build(
+        cred(),
+        {"messages": []},
+        model="k2",
+        stream=False,
+        client_headers={},
+        action="count",
+        fmt=Format.CLAUDE,
+    )
     assert count.url == "https://api.kimi.com/coding/v1/messages/count_tokens"
 
 
@@ -43,8 +59,14 @@ def test_other_clients_use_chat_completions() -> None:
     assert req.headers["X-Msh-Device-Id"] == "dev-1" and req.headers["X-Msh-Platform"] == "CLIProxyAPI"
     sent = orjson.loads(req.body)
     assert sent["model"] == "kimi-for-coding" and "stream" not in sent and "stream_options" not in sent
-    explicit = KimiProvider().build(cred(), {"messages": []}, model="k2", stream=True,
-                                    client_headers={"anthropic-version": "x"}, fmt=Format.OPENAI)
+    explicit = KimiProvider().build(
+        cred(),
+        {"messages": []},
+        model="k2",
+        stream=True,
+        client_headers={"anthropic-version": "x"},
+        fmt=Format.OPENAI,
+    )
     assert explicit.url.endswith("/chat/completions")
 
 
@@ -59,8 +81,12 @@ async def test_classify_claude_style_error(fake_claude) -> None:
     fake_claude.fail_next(529)
     http = HttpClient()
     try:
-        resp = await http.request("POST", fake_claude.url("/v1/messages"),
-                                  headers={"x-api-key": "k", "anthropic-version": "2023-06-01"}, body=b"{}")
+        resp = await http.request(
+            "POST",
+            fake_claude.url("/v1/messages"),
+            headers={"x-api-key": "k", "anthropic-version": "2023-06-01"},
+            body=b"{}",
+        )
         body = await resp.read()
         resp.release()
     finally:

@@ -12,8 +12,9 @@ from cliproxy.providers.openai_compat import OpenAICompatProvider
 
 def test_every_builtin_once() -> None:
     keys = [p.key for p in registry.BUILTIN_PROVIDERS]
-    assert sorted(keys) == sorted({"openai-compatibility", "claude", "codex", "gemini", "vertex", "xai",
-                                   "antigravity", "kimi"})
+    assert sorted(keys) == sorted(
+        {"openai-compatibility", "claude", "codex", "gemini", "vertex", "xai", "antigravity", "kimi"}
+    )
 
 
 @pytest.mark.parametrize("key", ["claude", "codex", "gemini", "vertex", "xai", "antigravity", "kimi"])
@@ -24,7 +25,10 @@ def test_provider_for_by_key(key: str) -> None:
 def test_compat_and_interactions() -> None:
     compat = Credential(id="c", provider=compat_provider_key("OpenRouter"), compat_name="OpenRouter")
     assert isinstance(registry.provider_for(compat), OpenAICompatProvider)
-    assert registry.provider_for(Credential(id="c", provider="openai-compatibility")).key == "openai-compatibility"
+    assert (
+        registry.provider_for(Credential(id="c", provider="openai-compatibility")).key
+        == "openai-compatibility"
+    )
     assert registry.provider_for(Credential(id="c", provider="gemini-interactions")).key == "gemini"
 
 

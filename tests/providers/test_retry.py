@@ -15,8 +15,10 @@ from cliproxy.providers.retry import (
 )
 
 
-@pytest.mark.parametrize("text,secs", [("3s", 3), ("1.5s", 1.5), ("1h2m3s", 3723), ("250ms", 0.25),
-                                        ("2m", 120), ("", None), ("soon", None)])
+@pytest.mark.parametrize(
+    "text,secs",
+    [("3s", 3), ("1.5s", 1.5), ("1h2m3s", 3723), ("250ms", 0.25), ("2m", 120), ("", None), ("soon", None)],
+)
 def test_parse_duration(text, secs):
     assert parse_duration(text) == secs
 
@@ -32,16 +34,37 @@ def test_retry_after_seconds_and_http_date():
 
 
 def test_google_retry_info_then_quota_reset_then_message():
-    body = {"error": {"code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED", "details": [
-        {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED",
-         "metadata": {"quotaResetDelay": "1m30s"}},
-        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "12s"}]}}
+    body = {
+        "error": {
+            "code": 429,
+            "message": "quota",
+            "status": "RESOURCE_EXHAUSTED",
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "RATE_LIMIT_EXCEEDED",
+                    "metadata": {"quotaResetDelay": "1m30s"},
+                },
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "12s"},
+            ],
+        }
+    }
     assert google_retry_delay(body) == 12
     del body["error"]["details"][1]
     assert google_retry_delay(body) == 90
     assert google_retry_delay({"error": {"message": "Resource exhausted, please retry after 45s."}}) == 45
-    assert google_retry_delay([{"error": {"details": [
-        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "2s"}]}}]) is None
+    assert (
+        google_retry_delay(
+            [
+                {
+                    "error": {
+                        "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "2s"}]
+                    }
+                }
+            ]
+        )
+        is None
+    )
     assert google_retry_delay({"error": {"message": "nothing"}}) is None
 
 

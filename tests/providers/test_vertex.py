@@ -36,12 +36,27 @@ async def http():
     await client.close()
 
 
-def sa_cred(token_uri: str = "https://oauth2.googleapis.com/token", location: str = "europe-west4",
-            pem: str = PEM, email: str = "bot@proj.iam.gserviceaccount.com") -> Credential:
-    account = {"type": "service_account", "project_id": "proj", "private_key_id": "kid-1", "private_key": pem,
-               "client_email": email, "token_uri": token_uri}
-    meta = {"service_account": account, "project_id": "proj", "email": email, "location": location,
-            "type": "vertex"}
+def sa_cred(
+    token_uri: str = "https://oauth2.googleapis.com/token",
+    location: str = "europe-west4",
+    pem: str = PEM,
+    email: str = "bot@proj.iam.gserviceaccount.com",
+) -> Credential:
+    account = {
+        "type": "service_account",
+        "project_id": "proj",
+        "private_key_id": "kid-1",
+        "private_key": pem,
+        "client_email": email,
+        "token_uri": token_uri,
+    }
+    meta = {
+        "service_account": account,
+        "project_id": "proj",
+        "email": email,
+        "location": location,
+        "type": "vertex",
+    }
     return Credential(id="vertex-proj.json", provider="vertex", kind=KIND_OAUTH, metadata=meta)
 
 
@@ -52,8 +67,10 @@ def build(cred: Credential, stream: bool = False, action: str = "generate", mode
 
 def test_service_account_urls() -> None:
     req = build(sa_cred())
-    assert req.url == ("https://europe-west4-aiplatform.googleapis.com/v1/projects/proj/locations/europe-west4"
-                       "/publishers/google/models/gemini-2.5-pro:generateContent")
+    assert req.url == (
+        "https://europe-west4-aiplatform.googleapis.com/v1/projects/proj/locations/europe-west4"
+        "/publishers/google/models/gemini-2.5-pro:generateContent"
+    )
     body = orjson.loads(req.body)
     assert body["model"] == "gemini-2.5-pro" and "session_id" not in body
     assert "Authorization" not in req.headers and "x-goog-api-key" not in req.headers
@@ -65,21 +82,29 @@ def test_service_account_urls() -> None:
 
 def test_global_location_and_default_region() -> None:
     assert build(sa_cred(location="global")).url.startswith(
-        "https://aiplatform.googleapis.com/v1/projects/proj/locations/global/")
+        "https://aiplatform.googleapis.com/v1/projects/proj/locations/global/"
+    )
     cred = sa_cred()
     del cred.metadata["location"]
-    assert build(cred).url.startswith("https://us-central1-aiplatform.googleapis.com/v1/projects/proj/"
-                                      "locations/us-central1/")
+    assert build(cred).url.startswith(
+        "https://us-central1-aiplatform.googleapis.com/v1/projects/proj/locations/us-central1/"
+    )
 
 
 def test_api_key_url_and_header() -> None:
     cred = Credential(id="vertex:apikey:1", provider="vertex", api_key="vk-1")
     req = build(cred, stream=True)
-    assert req.url == ("https://aiplatform.googleapis.com/v1/publishers/google/models/gemini-2.5-pro"
-                       ":streamGenerateContent?alt=sse")
+    assert req.url == (
+        "https://aiplatform.googleapis.com/v1/publishers/google/models/gemini-2.5-pro"
+        ":streamGenerateContent?alt=sse"
+    )
     assert req.headers["x-goog-api-key"] == "vk-1"
-    custom = Credential(id="vertex:apikey:2", provider="vertex", api_key="vk-2", base_url="https://vx.example/")
-    assert build(custom).url == "https://vx.example/v1/publishers/google/models/gemini-2.5-pro:generateContent"
+    custom = Credential(
+        id="vertex:apikey:2", provider="vertex", api_key="vk-2", base_url="https://vx.example/"
+    )
+    assert (
+        build(custom).url == "https://vx.example/v1/publishers/google/models/gemini-2.5-pro:generateContent"
+    )
 
 
 async def test_api_key_prepare_adds_nothing(http) -> None:
@@ -95,7 +120,10 @@ def test_rs256_matches_pkcs1_and_cryptography() -> None:
     crypto = pytest.importorskip("cryptography.hazmat.primitives.serialization")
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
-    theirs = crypto.load_pem_private_key(PEM.encode(), None).sign(b"message", padding.PKCS1v15(), hashes.SHA256())
+
+    theirs = crypto.load_pem_private_key(PEM.encode(), None).sign(
+        b"message", padding.PKCS1v15(), hashes.SHA256()
+    )
     assert signature == theirs
 
 
@@ -177,8 +205,12 @@ async def test_missing_private_key_is_401(http) -> None:
 
 async def test_classify_google_retry_delay(fake_gemini, http) -> None:
     fake_gemini.fail_next(429, retry_delay=7)
-    resp = await http.request("POST", fake_gemini.url("/v1/models/gemini-2.5-pro:generateContent"),
-                              headers={"x-goog-api-key": "k"}, body=b"{}")
+    resp = await http.request(
+        "POST",
+        fake_gemini.url("/v1/models/gemini-2.5-pro:generateContent"),
+        headers={"x-goog-api-key": "k"},
+        body=b"{}",
+    )
     body = await resp.read()
     resp.release()
     err = VertexProvider().classify(resp.status, resp.headers, body, "vertex-proj.json")

@@ -39,11 +39,23 @@ needs_lan = pytest.mark.skipif(LAN is None, reason="this machine has no non-loop
 # -- the decision, as a function of the socket peer
 
 
-@pytest.mark.parametrize("peer,allowed", [
-    ("127.0.0.1", True), ("127.0.0.2", True), ("::1", True), ("::ffff:127.0.0.1", True),
-    ("192.0.2.2", False), ("10.0.0.5", False), ("::ffff:10.0.0.5", False), ("fe80::1", False),
-    ("0.0.0.0", False), (None, False), ("", False), ("localhost", False),  # a peer is an address, never a name
-])
+@pytest.mark.parametrize(
+    "peer,allowed",
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("192.0.2.2", False),
+        ("10.0.0.5", False),
+        ("::ffff:10.0.0.5", False),
+        ("fe80::1", False),
+        ("0.0.0.0", False),
+        (None, False),
+        ("", False),
+        ("localhost", False),  # a peer is an address, never a name
+    ],
+)
 def test_peer_decision(peer, allowed):
     refusal = open_proxy_refusal(peer, None, "127.0.0.1:8317", allow_remote=False)
     assert (refusal is None) is allowed
@@ -53,21 +65,24 @@ def test_peer_decision(peer, allowed):
     assert open_proxy_refusal(peer, None, "10.0.0.1:8317", allow_remote=True) is None
 
 
-@pytest.mark.parametrize("origin,host,status", [
-    (None, "127.0.0.1:8317", None),
-    (None, "localhost:8317", None),
-    (None, "[::1]:8317", None),
-    (None, None, None),  # HTTP/1.0 without Host: no browser sends that
-    ("http://localhost:3000", "127.0.0.1:8317", None),
-    ("http://app.localhost", "localhost", None),
-    ("http://127.0.0.1:5173", "127.0.0.1:8317", None),
-    ("http://[::1]:5173", "[::1]:8317", None),
-    ("https://evil.example", "127.0.0.1:8317", 403),
-    ("null", "127.0.0.1:8317", 403),
-    ("http://127.0.0.1.evil.example", "127.0.0.1:8317", 403),
-    (None, "evil.example:8317", 403),  # DNS rebinding: the page's own origin, our address
-    ("http://evil.example:8317", "evil.example:8317", 403),
-])
+@pytest.mark.parametrize(
+    "origin,host,status",
+    [
+        (None, "127.0.0.1:8317", None),
+        (None, "localhost:8317", None),
+        (None, "[::1]:8317", None),
+        (None, None, None),  # HTTP/1.0 without Host: no browser sends that
+        ("http://localhost:3000", "127.0.0.1:8317", None),
+        ("http://app.localhost", "localhost", None),
+        ("http://127.0.0.1:5173", "127.0.0.1:8317", None),
+        ("http://[::1]:5173", "[::1]:8317", None),
+        ("https://evil.example", "127.0.0.1:8317", 403),
+        ("null", "127.0.0.1:8317", 403),
+        ("http://127.0.0.1.evil.example", "127.0.0.1:8317", 403),
+        (None, "evil.example:8317", 403),  # DNS rebinding: the page's own origin, our address
+        ("http://evil.example:8317", "evil.example:8317", 403),
+    ],
+)
 def test_browser_decision(origin, host, status):
     refusal = open_proxy_refusal("127.0.0.1", origin, host, allow_remote=False)
     assert (None if refusal is None else refusal.status) == status
@@ -75,7 +90,10 @@ def test_browser_decision(origin, host, status):
 
 def test_allow_remote_still_refuses_foreign_pages():
     assert open_proxy_refusal("10.0.0.5", None, "10.0.0.1:8317", allow_remote=True) is None
-    assert open_proxy_refusal("10.0.0.5", "https://evil.example", "10.0.0.1:8317", allow_remote=True).status == 403
+    assert (
+        open_proxy_refusal("10.0.0.5", "https://evil.example", "10.0.0.1:8317", allow_remote=True).status
+        == 403
+    )
 
 
 # -- HTTP: open proxy on loopback
@@ -86,8 +104,11 @@ async def test_open_proxy_cross_origin_simple_post_is_refused(start_edge):
     async with aiohttp.ClientSession() as s:
         # a "simple" request: the browser sends it with no preflight, so the server must refuse it
         for path, shape in ((CHAT, "openai"), (MESSAGES, "claude"), (GEMINI, "gemini")):
-            async with s.post(edge.url + path, data='{"model":"m"}',
-                              headers={"Origin": "https://evil.example", "Content-Type": "text/plain"}) as r:
+            async with s.post(
+                edge.url + path,
+                data='{"model":"m"}',
+                headers={"Origin": "https://evil.example", "Content-Type": "text/plain"},
+            ) as r:
                 assert r.status == 403, path
                 assert "Access-Control-Allow-Origin" not in r.headers
                 body = await r.json()
@@ -98,8 +119,10 @@ async def test_open_proxy_cross_origin_simple_post_is_refused(start_edge):
                 assert body["error"]["status"] == "PERMISSION_DENIED"
             else:
                 assert "api-keys" in body["error"]["message"]
-        async with s.options(edge.url + CHAT, headers={"Origin": "https://evil.example",
-                                                       "Access-Control-Request-Method": "POST"}) as r:
+        async with s.options(
+            edge.url + CHAT,
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        ) as r:
             assert r.status == 403
             assert "Access-Control-Allow-Origin" not in r.headers
         # DNS rebinding: same-origin for the browser, but the Host is not ours
@@ -112,7 +135,9 @@ async def test_open_proxy_reflects_loopback_origins_never_star(start_edge):
     edge = await start_edge()
     origin = "http://localhost:5173"
     async with aiohttp.ClientSession() as s:
-        async with s.options(edge.url + CHAT, headers={"Origin": origin, "Access-Control-Request-Method": "POST"}) as r:
+        async with s.options(
+            edge.url + CHAT, headers={"Origin": origin, "Access-Control-Request-Method": "POST"}
+        ) as r:
             assert r.status == 204
             assert r.headers["Access-Control-Allow-Origin"] == origin
             assert "Origin" in r.headers["Vary"]
@@ -127,12 +152,17 @@ async def test_open_proxy_reflects_loopback_origins_never_star(start_edge):
 async def test_keys_required_keeps_cpa_cors(start_edge):
     edge = await start_edge("api-keys: [sk-1]\n")
     async with aiohttp.ClientSession() as s:
-        async with s.options(edge.url + CHAT, headers={"Origin": "https://app.example",
-                                                       "Access-Control-Request-Method": "POST"}) as r:
+        async with s.options(
+            edge.url + CHAT,
+            headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
+        ) as r:
             assert r.status == 204
             assert r.headers["Access-Control-Allow-Origin"] == "*"
-        async with s.post(edge.url + CHAT, json={}, headers={"Origin": "https://app.example",
-                                                            "Authorization": "Bearer sk-1"}) as r:
+        async with s.post(
+            edge.url + CHAT,
+            json={},
+            headers={"Origin": "https://app.example", "Authorization": "Bearer sk-1"},
+        ) as r:
             assert r.status == 400
             assert r.headers["Access-Control-Allow-Origin"] == "*"
         async with s.post(edge.url + CHAT, json={}, headers={"Origin": "https://app.example"}) as r:
@@ -143,16 +173,21 @@ async def test_keys_required_keeps_cpa_cors(start_edge):
 
 
 @needs_lan
-@pytest.mark.parametrize("path,check", [
-    (CHAT, lambda b: b["error"]["type"] == "authentication_error"),
-    (MESSAGES, lambda b: b["type"] == "error" and b["error"]["type"] == "authentication_error"),
-    (GEMINI, lambda b: b["error"]["status"] == "UNAUTHENTICATED"),
-])
+@pytest.mark.parametrize(
+    "path,check",
+    [
+        (CHAT, lambda b: b["error"]["type"] == "authentication_error"),
+        (MESSAGES, lambda b: b["type"] == "error" and b["error"]["type"] == "authentication_error"),
+        (GEMINI, lambda b: b["error"]["status"] == "UNAUTHENTICATED"),
+    ],
+)
 async def test_remote_peer_refused_without_keys(start_edge, path, check):
     edge = await start_edge('host: ""\n', host="")
     async with aiohttp.ClientSession() as s:
         # X-Forwarded-For never makes a remote peer local
-        async with s.post(f"http://{LAN}:{edge.port}{path}", json={}, headers={"X-Forwarded-For": "127.0.0.1"}) as r:
+        async with s.post(
+            f"http://{LAN}:{edge.port}{path}", json={}, headers={"X-Forwarded-For": "127.0.0.1"}
+        ) as r:
             assert r.status == 401
             body = await r.json()
         assert check(body)
@@ -168,7 +203,11 @@ async def test_remote_peer_refused_without_keys(start_edge, path, check):
 async def test_allow_unauthenticated_remote_opens_it_and_warns(start_edge, caplog):
     with caplog.at_level(logging.WARNING, logger="cliproxy"):
         edge = await start_edge('host: ""\nallow-unauthenticated-remote: true\n', host="")
-    assert any("allow-unauthenticated-remote" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert any(
+        "allow-unauthenticated-remote" in r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING
+    )
     async with aiohttp.ClientSession() as s, s.post(f"http://{LAN}:{edge.port}{CHAT}", json={}) as r:
         assert r.status == 400  # reached the handler
 
@@ -177,8 +216,11 @@ async def test_allow_unauthenticated_remote_opens_it_and_warns(start_edge, caplo
 async def test_cpa_config_with_keys_on_every_interface(start_edge):
     edge = await start_edge('host: ""\napi-keys: [sk-1]\n', host="")
     async with aiohttp.ClientSession() as s:
-        async with s.post(f"http://{LAN}:{edge.port}{CHAT}", json={}, headers={"Authorization": "Bearer sk-1",
-                                                                             "Origin": "https://app.example"}) as r:
+        async with s.post(
+            f"http://{LAN}:{edge.port}{CHAT}",
+            json={},
+            headers={"Authorization": "Bearer sk-1", "Origin": "https://app.example"},
+        ) as r:
             assert r.status == 400
             assert r.headers["Access-Control-Allow-Origin"] == "*"
         async with s.post(f"http://{LAN}:{edge.port}{CHAT}", json={}) as r:
@@ -221,8 +263,14 @@ def _run_cliproxy(tmp_path: Path, *args: str) -> tuple[int, str, set[str], bool]
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "cliproxy", "--port", str(port), *args], cwd=tmp_path,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=os.environ.copy())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cliproxy", "--port", str(port), *args],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=os.environ.copy(),
+    )
     try:
         deadline = time.monotonic() + 15
         while True:

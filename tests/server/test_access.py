@@ -34,19 +34,25 @@ def _is_gemini_error(body: dict, status: int) -> bool:
     return body["error"]["code"] == status and body["error"]["status"] in {"UNAUTHENTICATED", "UNIMPLEMENTED"}
 
 
-@pytest.mark.parametrize("headers,query,source", [
-    ({"Authorization": "Bearer sk-good"}, {}, "authorization"),
-    ({"Authorization": "sk-good"}, {}, "authorization"),  # a non-Bearer value is taken whole
-    ({"X-Goog-Api-Key": "sk-good"}, {}, "x-goog-api-key"),
-    ({"X-Api-Key": "sk-good"}, {}, "x-api-key"),
-    ({}, {"key": "sk-good"}, "query-key"),
-    ({}, {"auth_token": "sk-good"}, "query-auth-token"),
-    ({"X-Api-Key": "sk-spaced"}, {}, "x-api-key"),  # keys are trimmed in the config
-])
+@pytest.mark.parametrize(
+    "headers,query,source",
+    [
+        ({"Authorization": "Bearer sk-good"}, {}, "authorization"),
+        ({"Authorization": "sk-good"}, {}, "authorization"),  # a non-Bearer value is taken whole
+        ({"X-Goog-Api-Key": "sk-good"}, {}, "x-goog-api-key"),
+        ({"X-Api-Key": "sk-good"}, {}, "x-api-key"),
+        ({}, {"key": "sk-good"}, "query-key"),
+        ({}, {"auth_token": "sk-good"}, "query-auth-token"),
+        ({"X-Api-Key": "sk-spaced"}, {}, "x-api-key"),  # keys are trimmed in the config
+    ],
+)
 @pytest.mark.parametrize("path", [OPENAI, CLAUDE, GEMINI])
 async def test_each_key_source_is_accepted(start_proxy, headers, query, source, path):
     proxy = await start_proxy(KEYS)
-    async with aiohttp.ClientSession() as s, s.post(proxy.url + path, headers=headers, params=query, json={}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(proxy.url + path, headers=headers, params=query, json={}) as r,
+    ):
         assert r.status != 401, await r.text()
 
 
@@ -54,15 +60,19 @@ async def test_bearer_wins_over_other_sources(start_proxy):
     proxy = await start_proxy(KEYS)
     async with aiohttp.ClientSession() as s:
         # CPA order: Authorization first, so a wrong Bearer fails even with a good x-api-key
-        async with s.post(proxy.url + OPENAI, headers={"Authorization": "Bearer nope", "X-Api-Key": "sk-good"},
-                          json={}) as r:
+        async with s.post(
+            proxy.url + OPENAI, headers={"Authorization": "Bearer nope", "X-Api-Key": "sk-good"}, json={}
+        ) as r:
             assert r.status == 401
-        async with s.post(proxy.url + OPENAI, headers={"Authorization": "Bearer sk-good", "X-Api-Key": "nope"},
-                          json={}) as r:
+        async with s.post(
+            proxy.url + OPENAI, headers={"Authorization": "Bearer sk-good", "X-Api-Key": "nope"}, json={}
+        ) as r:
             assert r.status != 401
 
 
-@pytest.mark.parametrize("headers,message", [({}, "Missing API key"), ({"Authorization": "Bearer bad"}, "Invalid API key")])
+@pytest.mark.parametrize(
+    "headers,message", [({}, "Missing API key"), ({"Authorization": "Bearer bad"}, "Invalid API key")]
+)
 async def test_openai_route_401_shape(start_proxy, headers, message):
     proxy = await start_proxy(KEYS)
     async with aiohttp.ClientSession() as s, s.post(proxy.url + OPENAI, headers=headers, json={}) as r:
@@ -73,10 +83,15 @@ async def test_openai_route_401_shape(start_proxy, headers, message):
     assert body["error"]["type"] == "authentication_error"
 
 
-@pytest.mark.parametrize("headers,message", [({}, "Missing API key"), ({"X-Api-Key": "bad"}, "Invalid API key")])
+@pytest.mark.parametrize(
+    "headers,message", [({}, "Missing API key"), ({"X-Api-Key": "bad"}, "Invalid API key")]
+)
 async def test_claude_route_401_shape(start_proxy, headers, message):
     proxy = await start_proxy(KEYS)
-    async with aiohttp.ClientSession() as s, s.post(proxy.url + CLAUDE + "?beta=true", headers=headers, json={}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(proxy.url + CLAUDE + "?beta=true", headers=headers, json={}) as r,
+    ):
         assert r.status == 401
         body = await r.json()
     assert _is_claude_error(body, "authentication_error")
@@ -106,8 +121,12 @@ async def test_sdks_see_authentication_errors(start_proxy):
     assert ae.value.body["error"]["message"] == "Invalid API key"
     await ac.close()
 
-    gc = genai.Client(api_key="wrong", http_options=genai_types.HttpOptions(
-        base_url=proxy.url, api_version="v1beta", retry_options=genai_types.HttpRetryOptions(attempts=1)))
+    gc = genai.Client(
+        api_key="wrong",
+        http_options=genai_types.HttpOptions(
+            base_url=proxy.url, api_version="v1beta", retry_options=genai_types.HttpRetryOptions(attempts=1)
+        ),
+    )
     with pytest.raises(genai_errors.ClientError) as ge:
         await gc.aio.models.generate_content(model="gemini-2.5-flash", contents="hi")
     assert ge.value.code == 401

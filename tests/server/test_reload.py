@@ -10,8 +10,10 @@ import aiohttp
 
 
 async def _status(url: str, key: str) -> int:
-    async with aiohttp.ClientSession() as s, s.post(url + "/v1/chat/completions", json={},
-                                                     headers={"Authorization": f"Bearer {key}"}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(url + "/v1/chat/completions", json={}, headers={"Authorization": f"Bearer {key}"}) as r,
+    ):
         return r.status
 
 
@@ -34,6 +36,7 @@ async def test_config_edit_takes_effect_and_broken_edit_keeps_last_good(start_pr
 
     async def b_works() -> bool:
         return await _status(proxy.url, "key-b") != 401
+
     assert await _until(b_works)
     assert await _status(proxy.url, "key-a") == 401
 
@@ -57,12 +60,14 @@ async def test_auth_dir_changes_are_seen_live(start_proxy, tmp_path):
 
     async def seen() -> bool:
         return cred in proxy.service.auth_files
+
     assert await _until(seen)
     (auth_dir / "claude-user@example.com.json.cds").write_text("{}")
     cred.unlink()
 
     async def gone() -> bool:
         return cred not in proxy.service.auth_files
+
     assert await _until(gone)
     assert not any(p.suffix == ".cds" for p in proxy.service.auth_files)
 
@@ -71,7 +76,9 @@ async def test_listener_settings_changed_by_a_reload_say_they_need_a_restart(sta
     proxy = await start_proxy("api-keys: [key-a]\n")
     from cliproxy.config import load_or_default
 
-    proxy.config_path.write_text("api-keys: [key-a]\ntimeouts:\n  client-header: 5s\nlimits:\n  max-body-mb: 2\n")
+    proxy.config_path.write_text(
+        "api-keys: [key-a]\ntimeouts:\n  client-header: 5s\nlimits:\n  max-body-mb: 2\n"
+    )
     config, _ = load_or_default(proxy.config_path)
     with caplog.at_level(logging.WARNING, logger="cliproxy"):
         proxy.service.apply(config)

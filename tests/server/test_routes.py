@@ -28,8 +28,10 @@ async def test_cors_preflight_and_headers(start_proxy):
     # CPA's "*" when a key is required (an open proxy: tests/security/test_defaults.py)
     proxy = await start_proxy("api-keys: [sk-1]\n")
     async with aiohttp.ClientSession() as s:
-        async with s.options(proxy.url + "/v1/chat/completions",
-                             headers={"Origin": "http://x", "Access-Control-Request-Method": "POST"}) as r:
+        async with s.options(
+            proxy.url + "/v1/chat/completions",
+            headers={"Origin": "http://x", "Access-Control-Request-Method": "POST"},
+        ) as r:
             assert r.status == 204
             assert r.headers["Access-Control-Allow-Origin"] == "*"
             assert "PATCH" in r.headers["Access-Control-Allow-Methods"]

@@ -17,8 +17,10 @@ TARGET_FORMATS = [Format.OPENAI, Format.RESPONSES, Format.CODEX, Format.CLAUDE, 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 24).decode()
 SCHEMA = {
     "type": "object",
-    "properties": {"command": {"type": "string", "description": "shell command"},
-                   "timeout": {"type": "integer", "minimum": 1}},
+    "properties": {
+        "command": {"type": "string", "description": "shell command"},
+        "timeout": {"type": "integer", "minimum": 1},
+    },
     "required": ["command"],
 }
 
@@ -39,17 +41,28 @@ def rich_request(family: str) -> ir.Request:
         model="model-x",
         messages=[
             ir.Message("system", [ir.Text("SYSTEM-MARKER be brief")]),
-            ir.Message("user", [ir.Text("USER-MARKER look at this"),
-                                ir.Image(data=PNG, media_type="image/png")]),
-            ir.Message("assistant", [
-                thinking,
-                ir.Text("ASSISTANT-MARKER running two tools"),
-                ir.ToolCall(id="call_1", name="run_shell", arguments='{"command": "echo A"}',
-                            signature=call_sig, family="gemini" if call_sig else None),
-                ir.ToolCall(id="call_2", name="run_shell", arguments='{"command": "echo B"}'),
-            ]),
+            ir.Message(
+                "user", [ir.Text("USER-MARKER look at this"), ir.Image(data=PNG, media_type="image/png")]
+            ),
+            ir.Message(
+                "assistant",
+                [
+                    thinking,
+                    ir.Text("ASSISTANT-MARKER running two tools"),
+                    ir.ToolCall(
+                        id="call_1",
+                        name="run_shell",
+                        arguments='{"command": "echo A"}',
+                        signature=call_sig,
+                        family="gemini" if call_sig else None,
+                    ),
+                    ir.ToolCall(id="call_2", name="run_shell", arguments='{"command": "echo B"}'),
+                ],
+            ),
             ir.Message("tool", [ir.ToolResult("call_1", [ir.Text("RESULT-A")], name="run_shell")]),
-            ir.Message("tool", [ir.ToolResult("call_2", [ir.Text("RESULT-B")], name="run_shell", is_error=True)]),
+            ir.Message(
+                "tool", [ir.ToolResult("call_2", [ir.Text("RESULT-B")], name="run_shell", is_error=True)]
+            ),
             ir.Message("user", [ir.Text("USER2-MARKER now summarise")]),
         ],
         tools=[ir.Tool(name="run_shell", description="Run a shell command", parameters=SCHEMA)],
@@ -125,15 +138,21 @@ def same_family(a: Format, b: Format) -> bool:
 
 def rich_response(family: str) -> ir.Response:
     return ir.Response(
-        id="resp_1", model="model-x",
+        id="resp_1",
+        model="model-x",
         content=[
             ir.Thinking(text="Thinking hard.", signature=sig(family), family=family),
             ir.Text("ANSWER-MARKER here you go"),
             ir.ToolCall(id="call_9", name="run_shell", arguments='{"command": "ls"}'),
         ],
         stop_reason="tool_use",
-        usage=ir.Usage(input_tokens=120, output_tokens=40, cache_read_tokens=100, cache_write_tokens=0,
-                       reasoning_tokens=10),
+        usage=ir.Usage(
+            input_tokens=120,
+            output_tokens=40,
+            cache_read_tokens=100,
+            cache_write_tokens=0,
+            reasoning_tokens=10,
+        ),
     )
 
 
@@ -157,15 +176,20 @@ def rich_events(family: str) -> list[ir.Event]:
         ir.BlockStart(3, "tool_call", id="call_b", name="run_shell"),
         ir.ToolArgsDelta(3, '{"command": "echo B"}'),
         ir.BlockStop(3),
-        ir.StreamEnd("tool_use", ir.Usage(input_tokens=50, output_tokens=20, cache_read_tokens=10,
-                                          reasoning_tokens=5)),
+        ir.StreamEnd(
+            "tool_use", ir.Usage(input_tokens=50, output_tokens=20, cache_read_tokens=10, reasoning_tokens=5)
+        ),
     ]
 
 
 def request_with_tools() -> ir.Request:
     """The client request the rich events answer (tools declared)."""
-    return ir.Request(model="model-x", messages=[ir.Message("user", [ir.Text("hi")])],
-                      tools=[ir.Tool(name="run_shell", parameters=SCHEMA)], stream=True)
+    return ir.Request(
+        model="model-x",
+        messages=[ir.Message("user", [ir.Text("hi")])],
+        tools=[ir.Tool(name="run_shell", parameters=SCHEMA)],
+        stream=True,
+    )
 
 
 class Collected:

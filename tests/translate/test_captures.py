@@ -21,7 +21,11 @@ REG = default_registry()
 
 def _captures() -> list[tuple[str, Format, Path]]:
     found = [(p.name, Format(p.name.split("__")[0]), p) for p in sorted((DATA / "captures").glob("*.json"))]
-    for sub, fmt in (("claude", Format.CLAUDE), ("gemini", Format.GEMINI), ("openai_responses", Format.RESPONSES)):
+    for sub, fmt in (
+        ("claude", Format.CLAUDE),
+        ("gemini", Format.GEMINI),
+        ("openai_responses", Format.RESPONSES),
+    ):
         for p in sorted((DATA / sub).glob("*.json")):
             if "count_tokens" not in p.name:
                 found.append((p.name, fmt, p))
@@ -44,8 +48,12 @@ def _texts(req: ir.Request) -> str:
 
 
 def _calls(req: ir.Request) -> list[tuple[str, object]]:
-    return [(flat_name(b.name, b.namespace), orjson.loads(b.arguments or "{}"))
-            for m in req.messages for b in m.content if isinstance(b, ir.ToolCall)]
+    return [
+        (flat_name(b.name, b.namespace), orjson.loads(b.arguments or "{}"))
+        for m in req.messages
+        for b in m.content
+        if isinstance(b, ir.ToolCall)
+    ]
 
 
 def _tool_names(req: ir.Request) -> list[str]:

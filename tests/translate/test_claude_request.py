@@ -47,31 +47,65 @@ def test_claude_code_capture_parses_into_ir():
     assert deferred.extras == {"defer_loading": True}
 
 
-@pytest.mark.parametrize(("body", "where"), [
-    ({"model": "m", "messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
-    ({"model": "m", "messages": [{"role": "user", "content": [{"type": "hologram"}]}]},
-     "messages[0].content[0].type"),
-    ({"model": "m", "messages": [{"role": "user", "content": [
-        {"type": "tool_result", "tool_use_id": "toolu_x", "content": "hi"}]}]},
-     "messages[0].content[0].tool_use_id"),
-    ({"model": "m", "messages": "hello"}, "messages"),
-    ({"model": 3, "messages": []}, "model"),
-    ({"model": "m", "messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
-    ({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": 1}]}]},
-     "messages[0].content[0].text"),
-    ({"model": "m", "messages": [], "max_tokens": "lots"}, "max_tokens"),
-    ({"model": "m", "messages": [], "tool_choice": {"type": "sometimes"}}, "tool_choice.type"),
-    ({"model": "m", "messages": [], "thinking": {"type": "deep"}}, "thinking.type"),
-    ({"model": "m", "messages": [], "system": [{"type": "image", "source": {"type": "url", "url": "u"}}]},
-     "system[0].type"),
-    ({"model": "m", "messages": [], "tools": [{"description": "no name"}]}, "tools[0].name"),
-    ({"model": "m", "messages": [{"role": "user", "content": [{"type": "image"}]}]},
-     "messages[0].content[0].source"),
-    ({"model": "m", "messages": [{"role": "assistant", "content": [
-        {"type": "tool_use", "id": "a", "name": "b", "input": {"x": 2**70}}]}]}, "messages[0].content[0].input"),
-    ({"model": "m", "messages": [], "tool_choice": "auto"}, "tool_choice"),
-    ({"model": "m", "messages": [], "metadata": 3}, "metadata"),
-])
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"model": "m", "messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": [{"type": "hologram"}]}]},
+            "messages[0].content[0].type",
+        ),
+        (
+            {
+                "model": "m",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "tool_result", "tool_use_id": "toolu_x", "content": "hi"}],
+                    }
+                ],
+            },
+            "messages[0].content[0].tool_use_id",
+        ),
+        ({"model": "m", "messages": "hello"}, "messages"),
+        ({"model": 3, "messages": []}, "model"),
+        ({"model": "m", "messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": 1}]}]},
+            "messages[0].content[0].text",
+        ),
+        ({"model": "m", "messages": [], "max_tokens": "lots"}, "max_tokens"),
+        ({"model": "m", "messages": [], "tool_choice": {"type": "sometimes"}}, "tool_choice.type"),
+        ({"model": "m", "messages": [], "thinking": {"type": "deep"}}, "thinking.type"),
+        (
+            {
+                "model": "m",
+                "messages": [],
+                "system": [{"type": "image", "source": {"type": "url", "url": "u"}}],
+            },
+            "system[0].type",
+        ),
+        ({"model": "m", "messages": [], "tools": [{"description": "no name"}]}, "tools[0].name"),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": [{"type": "image"}]}]},
+            "messages[0].content[0].source",
+        ),
+        (
+            {
+                "model": "m",
+                "messages": [
+                    {
+                        "role": "assistant",
+                        "content": [{"type": "tool_use", "id": "a", "name": "b", "input": {"x": 2**70}}],
+                    }
+                ],
+            },
+            "messages[0].content[0].input",
+        ),
+        ({"model": "m", "messages": [], "tool_choice": "auto"}, "tool_choice"),
+        ({"model": "m", "messages": [], "metadata": 3}, "metadata"),
+    ],
+)
 def test_bad_requests_raise_request_error_with_path(body, where):
     with pytest.raises(RequestError) as info:
         ADAPTER.parse_request(body)
@@ -81,28 +115,72 @@ def test_bad_requests_raise_request_error_with_path(body, where):
 
 def test_claude_only_blocks_and_tools_are_kept():
     body = {
-        "model": "claude-sonnet-4-6", "max_tokens": 1024,
+        "model": "claude-sonnet-4-6",
+        "max_tokens": 1024,
         "messages": [
-            {"role": "user", "content": [
-                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBO"}},
-                {"type": "image", "source": {"type": "url", "url": "https://x/y.png"}},
-                {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "hello"},
-                 "title": "notes", "context": "ctx", "citations": {"enabled": True}},
-                {"type": "search_result", "source": "s", "title": "t", "content": [{"type": "text", "text": "x"}]},
-                {"type": "text", "text": "search please", "citations": None}]},
-            {"role": "assistant", "content": [
-                {"type": "redacted_thinking", "data": "opaque"},
-                {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "q"}},
-                {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []},
-                {"type": "text", "text": "found", "citations": [{"type": "web_search_result_location", "url": "u"}]}]},
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": "image/png", "data": "iVBO"},
+                    },
+                    {"type": "image", "source": {"type": "url", "url": "https://x/y.png"}},
+                    {
+                        "type": "document",
+                        "source": {"type": "text", "media_type": "text/plain", "data": "hello"},
+                        "title": "notes",
+                        "context": "ctx",
+                        "citations": {"enabled": True},
+                    },
+                    {
+                        "type": "search_result",
+                        "source": "s",
+                        "title": "t",
+                        "content": [{"type": "text", "text": "x"}],
+                    },
+                    {"type": "text", "text": "search please", "citations": None},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "redacted_thinking", "data": "opaque"},
+                    {
+                        "type": "server_tool_use",
+                        "id": "srvtoolu_1",
+                        "name": "web_search",
+                        "input": {"query": "q"},
+                    },
+                    {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []},
+                    {
+                        "type": "text",
+                        "text": "found",
+                        "citations": [{"type": "web_search_result_location", "url": "u"}],
+                    },
+                ],
+            },
         ],
-        "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 3},
-                  {"type": "custom", "name": "f", "input_schema": {"type": "object"}, "strict": True,
-                   "input_examples": [{}]}],
+        "tools": [
+            {"type": "web_search_20250305", "name": "web_search", "max_uses": 3},
+            {
+                "type": "custom",
+                "name": "f",
+                "input_schema": {"type": "object"},
+                "strict": True,
+                "input_examples": [{}],
+            },
+        ],
         "tool_choice": {"type": "any", "disable_parallel_tool_use": True},
         "output_format": {"type": "json_schema", "schema": {"type": "object"}},
-        "service_tier": "auto", "container": "c1", "mcp_servers": [{"type": "url", "url": "u", "name": "n"}],
-        "top_k": 5, "top_p": 0.9, "temperature": 0.5, "stop_sequences": ["END"], "stream": False,
+        "service_tier": "auto",
+        "container": "c1",
+        "mcp_servers": [{"type": "url", "url": "u", "name": "n"}],
+        "top_k": 5,
+        "top_p": 0.9,
+        "temperature": 0.5,
+        "stop_sequences": ["END"],
+        "stream": False,
         "thinking": {"type": "enabled", "budget_tokens": 2048},
     }
     req = ADAPTER.parse_request(body)
@@ -121,32 +199,62 @@ def test_claude_only_blocks_and_tools_are_kept():
 
 def test_foreign_ir_builds_valid_claude_body():
     req = ir.Request(
-        model="claude-sonnet-4-6", source="openai", stream=True, temperature=0.2, top_k=40,
-        stop=["x"], user="u1", parallel_tool_calls=True, tool_choice="auto",
+        model="claude-sonnet-4-6",
+        source="openai",
+        stream=True,
+        temperature=0.2,
+        top_k=40,
+        stop=["x"],
+        user="u1",
+        parallel_tool_calls=True,
+        tool_choice="auto",
         reasoning={"effort": "high"},
         response_format={"type": "json_schema", "schema": {"type": "object"}, "name": "out"},
         messages=[
             ir.Message("system", [ir.Text("be brief")]),
             ir.Message("developer", [ir.Text("dev rules")]),
-            ir.Message("user", [ir.Text("hi"), ir.Text(""),
-                                ir.Image(url="data:image/jpeg;base64,/9j/"), ir.Image(url="https://x/a.png"),
-                                ir.File(data=base64.b64encode(b"plain").decode(), media_type="text/plain",
-                                        filename="a.txt")]),
-            ir.Message("assistant", [
-                ir.Thinking("gemini thoughts", signature="gsig", family="gemini"),
-                ir.Thinking("openai reasoning", signature="enc", family="openai"),
-                ir.ToolCall("call.1:a", "shell", '{"cmd": "ls"}'),
-                ir.ToolCall("call_2", "look", "not json"),
-            ]),
+            ir.Message(
+                "user",
+                [
+                    ir.Text("hi"),
+                    ir.Text(""),
+                    ir.Image(url="data:image/jpeg;base64,/9j/"),
+                    ir.Image(url="https://x/a.png"),
+                    ir.File(
+                        data=base64.b64encode(b"plain").decode(), media_type="text/plain", filename="a.txt"
+                    ),
+                ],
+            ),
+            ir.Message(
+                "assistant",
+                [
+                    ir.Thinking("gemini thoughts", signature="gsig", family="gemini"),
+                    ir.Thinking("openai reasoning", signature="enc", family="openai"),
+                    ir.ToolCall("call.1:a", "shell", '{"cmd": "ls"}'),
+                    ir.ToolCall("call_2", "look", "not json"),
+                ],
+            ),
             ir.Message("tool", [ir.ToolResult("call.1:a", [ir.Text("out")])]),
-            ir.Message("tool", [ir.ToolResult("call_2", [ir.Text("bad"), ir.Image(data="AAA", media_type="image/png")],
-                                              is_error=True)]),
+            ir.Message(
+                "tool",
+                [
+                    ir.ToolResult(
+                        "call_2",
+                        [ir.Text("bad"), ir.Image(data="AAA", media_type="image/png")],
+                        is_error=True,
+                    )
+                ],
+            ),
             ir.Message("system", [ir.Text("late system")]),
             ir.Message("user", [ir.Text("next")]),
         ],
-        tools=[ir.Tool("shell", "run", {"type": "object", "properties": {"cmd": {"type": "string"}}}, strict=False),
-               ir.Tool("look"),
-               ir.Tool("web_search", kind="builtin", extras={"raw": {"type": "web_search"}, "family": "openai"})],
+        tools=[
+            ir.Tool(
+                "shell", "run", {"type": "object", "properties": {"cmd": {"type": "string"}}}, strict=False
+            ),
+            ir.Tool("look"),
+            ir.Tool("web_search", kind="builtin", extras={"raw": {"type": "web_search"}, "family": "openai"}),
+        ],
     )
     body = ADAPTER.build_request(req)
     assert body["system"] == [{"type": "text", "text": t} for t in ("be brief", "dev rules", "late system")]
@@ -164,7 +272,11 @@ def test_foreign_ir_builds_valid_claude_body():
         {"type": "text", "text": "hi"},
         {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "/9j/"}},
         {"type": "image", "source": {"type": "url", "url": "https://x/a.png"}},
-        {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "plain"}, "title": "a.txt"},
+        {
+            "type": "document",
+            "source": {"type": "text", "media_type": "text/plain", "data": "plain"},
+            "title": "a.txt",
+        },
     ]
     assert assistant["content"] == [
         {"type": "tool_use", "id": "call_1_a", "name": "shell", "input": {"cmd": "ls"}},
@@ -173,9 +285,15 @@ def test_foreign_ir_builds_valid_claude_body():
     assert results["role"] == "user"
     assert results["content"] == [
         {"type": "tool_result", "tool_use_id": "call_1_a", "content": "out"},
-        {"type": "tool_result", "tool_use_id": "call_2", "is_error": True, "content": [
-            {"type": "text", "text": "bad"},
-            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAA"}}]},
+        {
+            "type": "tool_result",
+            "tool_use_id": "call_2",
+            "is_error": True,
+            "content": [
+                {"type": "text", "text": "bad"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAA"}},
+            ],
+        },
         {"type": "text", "text": "next"},
     ]
 
@@ -189,9 +307,15 @@ def test_foreign_reasoning_variants():
     assert thinking(reasoning={"effort": "none"}) is None
     assert thinking(reasoning={"budget": 5000}) == {"type": "enabled", "budget_tokens": 5000}
     assert thinking(reasoning={"budget": -1}) == {"type": "enabled", "budget_tokens": 8192}
-    assert thinking(reasoning={"mode": "adaptive", "display": "omitted"}) == {"type": "adaptive", "display": "omitted"}
+    assert thinking(reasoning={"mode": "adaptive", "display": "omitted"}) == {
+        "type": "adaptive",
+        "display": "omitted",
+    }
     assert thinking(reasoning={"effort": "max"}) == {"type": "enabled", "budget_tokens": 31999}
-    assert thinking(reasoning={"effort": "max"}, max_tokens=200000) == {"type": "enabled", "budget_tokens": 128000}
+    assert thinking(reasoning={"effort": "max"}, max_tokens=200000) == {
+        "type": "enabled",
+        "budget_tokens": 128000,
+    }
     assert thinking(reasoning={"effort": "low"}, max_tokens=500) is None
     assert thinking(reasoning={"effort": "high"}, tool_choice={"name": "f"}, tools=[ir.Tool("f")]) is None
 
@@ -202,11 +326,17 @@ def test_tool_ids_sanitized_consistently():
     assert sanitize_tool_id("call.1/2") == "call_1_2"
     assert len(sanitize_tool_id(long_id)) <= 64
     assert sanitize_tool_id(long_id) == sanitize_tool_id(long_id) != sanitize_tool_id("y" * 100)
-    req = ir.Request(model="m", source="openai", messages=[
-        ir.Message("user", [ir.Text("q")]),
-        ir.Message("assistant", [ir.ToolCall(long_id, "f", "{}")]),
-        ir.Message("user", [ir.ToolResult(long_id, [ir.Text("r")]), ir.ToolResult(long_id, [ir.Text("dup")])]),
-    ])
+    req = ir.Request(
+        model="m",
+        source="openai",
+        messages=[
+            ir.Message("user", [ir.Text("q")]),
+            ir.Message("assistant", [ir.ToolCall(long_id, "f", "{}")]),
+            ir.Message(
+                "user", [ir.ToolResult(long_id, [ir.Text("r")]), ir.ToolResult(long_id, [ir.Text("dup")])]
+            ),
+        ],
+    )
     body = ADAPTER.build_request(req)
     call_id = body["messages"][1]["content"][0]["id"]
     results = body["messages"][2]["content"]
@@ -214,16 +344,20 @@ def test_tool_ids_sanitized_consistently():
 
 
 def test_consecutive_roles_merge_and_empty_messages_drop():
-    req = ir.Request(model="m", source="openai", messages=[
-        ir.Message("user", [ir.Text("a")]), ir.Message("user", [ir.Text("b")]),
-        ir.Message("assistant", [ir.Text("")]), ir.Message("assistant", [ir.Text("c")]),
-        ir.Message("assistant", [ir.Thinking("t")]),
-    ])
+    req = ir.Request(
+        model="m",
+        source="openai",
+        messages=[
+            ir.Message("user", [ir.Text("a")]),
+            ir.Message("user", [ir.Text("b")]),
+            ir.Message("assistant", [ir.Text("")]),
+            ir.Message("assistant", [ir.Text("c")]),
+            ir.Message("assistant", [ir.Thinking("t")]),
+        ],
+    )
     body = ADAPTER.build_request(req)
     assert body["messages"] == [
         {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
         {"role": "assistant", "content": [{"type": "text", "text": "c"}]},
     ]
     assert "system" not in body
-
-

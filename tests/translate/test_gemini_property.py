@@ -12,10 +12,18 @@ from cliproxy.translate.gemini import ADAPTER
 NAMES = ["read_file", "shell", "search.web", "a:b-c"]
 texts = st.text(max_size=12)
 sigs = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123456789+/=", min_size=4, max_size=16)
-scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False,
-                                                                               allow_infinity=False) | texts
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                           | st.dictionaries(texts, inner, max_size=3), max_leaves=8)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | texts
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    max_leaves=8,
+)
 objects = st.dictionaries(texts, json_values, max_size=4)
 mimes = st.sampled_from(["image/png", "image/jpeg", "application/pdf", "audio/wav", "text/plain"])
 
@@ -111,8 +119,11 @@ def tools(draw):
                     decl["response"] = {"type": "STRING"}
                 decls.append(decl)
             entry["functionDeclarations"] = decls
-        for key in draw(st.lists(st.sampled_from(["googleSearch", "codeExecution", "urlContext"]),
-                                 max_size=2, unique=True)):
+        for key in draw(
+            st.lists(
+                st.sampled_from(["googleSearch", "codeExecution", "urlContext"]), max_size=2, unique=True
+            )
+        ):
             entry[key] = {}
         if entry:
             entries.append(entry)
@@ -122,11 +133,18 @@ def tools(draw):
 @st.composite
 def generation_config(draw):
     gen = {}
-    for key, strat in [("temperature", st.floats(0, 2)), ("topP", st.floats(0, 1)), ("topK", st.integers(1, 100)),
-                       ("maxOutputTokens", st.integers(1, 10**6)), ("candidateCount", st.integers(1, 4)),
-                       ("seed", st.integers(0, 2**31)), ("presencePenalty", st.floats(-2, 2)),
-                       ("frequencyPenalty", st.floats(-2, 2)), ("stopSequences", st.lists(texts, max_size=3)),
-                       ("responseModalities", st.just(["TEXT"]))]:
+    for key, strat in [
+        ("temperature", st.floats(0, 2)),
+        ("topP", st.floats(0, 1)),
+        ("topK", st.integers(1, 100)),
+        ("maxOutputTokens", st.integers(1, 10**6)),
+        ("candidateCount", st.integers(1, 4)),
+        ("seed", st.integers(0, 2**31)),
+        ("presencePenalty", st.floats(-2, 2)),
+        ("frequencyPenalty", st.floats(-2, 2)),
+        ("stopSequences", st.lists(texts, max_size=3)),
+        ("responseModalities", st.just(["TEXT"])),
+    ]:
         if draw(st.booleans()):
             gen[key] = draw(strat)
     fmt = draw(st.sampled_from(["none", "json", "json_schema", "schema", "text"]))

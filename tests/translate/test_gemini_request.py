@@ -66,8 +66,10 @@ def test_snake_case_is_read_and_written_camel():
         "system_instruction": {"parts": [{"text": "sys"}]},
         "contents": [
             {"role": "user", "parts": [{"inline_data": {"mime_type": "image/png", "data": "AAAA"}}]},
-            {"role": "model", "parts": [{"function_call": {"name": "f", "args": {"a": 1}},
-                                         "thought_signature": "sig"}]},
+            {
+                "role": "model",
+                "parts": [{"function_call": {"name": "f", "args": {"a": 1}}, "thought_signature": "sig"}],
+            },
             {"role": "user", "parts": [{"function_response": {"name": "f", "response": {"result": "ok"}}}]},
         ],
         "generation_config": {"max_output_tokens": 10, "thinking_config": {"thinking_level": "LOW"}},
@@ -85,8 +87,10 @@ def test_snake_case_is_read_and_written_camel():
         "systemInstruction": {"parts": [{"text": "sys"}]},
         "contents": [
             {"role": "user", "parts": [{"inlineData": {"mimeType": "image/png", "data": "AAAA"}}]},
-            {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {"a": 1}},
-                                         "thoughtSignature": "sig"}]},
+            {
+                "role": "model",
+                "parts": [{"functionCall": {"name": "f", "args": {"a": 1}}, "thoughtSignature": "sig"}],
+            },
             {"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {"result": "ok"}}}]},
         ],
         "generationConfig": {"maxOutputTokens": 10, "thinkingConfig": {"thinkingLevel": "LOW"}},
@@ -99,37 +103,68 @@ def test_snake_case_is_read_and_written_camel():
 def test_parts_of_every_kind_round_trip():
     body = {
         "contents": [
-            {"role": "user", "parts": [
-                {"text": "look"},
-                {"fileData": {"mimeType": "application/pdf", "fileUri": "gs://b/doc.pdf"}},
-                {"inlineData": {"mimeType": "audio/wav", "data": "UklGRg=="}},
-                {"fileData": {"mimeType": "image/jpeg", "fileUri": "https://x/y.jpg"}, "videoMetadata": {"fps": 1}},
-            ]},
-            {"role": "model", "parts": [
-                {"text": "hmm", "thought": True, "thoughtSignature": "t1"},
-                {"text": "answer", "thoughtSignature": "t2"},
-                {"executableCode": {"language": "PYTHON", "code": "print(1)"}},
-                {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "1\n"}},
-                {"functionCall": {"name": "a", "args": {}}},
-                {"functionCall": {"name": "a", "args": {"x": [1, {"y": None}]}}},
-                {"functionCall": {"name": "b"}},
-            ]},
-            {"role": "function", "parts": [
-                {"functionResponse": {"name": "a", "response": {"error": "boom"}}},
-                {"functionResponse": {"name": "a", "response": {"result": {"nested": True}}}},
-                {"functionResponse": {"name": "b", "response": {"result": "{not json"}}},
-            ]},
+            {
+                "role": "user",
+                "parts": [
+                    {"text": "look"},
+                    {"fileData": {"mimeType": "application/pdf", "fileUri": "gs://b/doc.pdf"}},
+                    {"inlineData": {"mimeType": "audio/wav", "data": "UklGRg=="}},
+                    {
+                        "fileData": {"mimeType": "image/jpeg", "fileUri": "https://x/y.jpg"},
+                        "videoMetadata": {"fps": 1},
+                    },
+                ],
+            },
+            {
+                "role": "model",
+                "parts": [
+                    {"text": "hmm", "thought": True, "thoughtSignature": "t1"},
+                    {"text": "answer", "thoughtSignature": "t2"},
+                    {"executableCode": {"language": "PYTHON", "code": "print(1)"}},
+                    {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "1\n"}},
+                    {"functionCall": {"name": "a", "args": {}}},
+                    {"functionCall": {"name": "a", "args": {"x": [1, {"y": None}]}}},
+                    {"functionCall": {"name": "b"}},
+                ],
+            },
+            {
+                "role": "function",
+                "parts": [
+                    {"functionResponse": {"name": "a", "response": {"error": "boom"}}},
+                    {"functionResponse": {"name": "a", "response": {"result": {"nested": True}}}},
+                    {"functionResponse": {"name": "b", "response": {"result": "{not json"}}},
+                ],
+            },
             {"parts": [{"text": "no role"}]},
         ],
-        "tools": [{"googleSearch": {}}, {"codeExecution": {}, "functionDeclarations": [
-            {"name": "a", "description": "A", "parameters": {"type": "OBJECT"}, "response": {"type": "STRING"}},
-            {"name": "b"}]}],
+        "tools": [
+            {"googleSearch": {}},
+            {
+                "codeExecution": {},
+                "functionDeclarations": [
+                    {
+                        "name": "a",
+                        "description": "A",
+                        "parameters": {"type": "OBJECT"},
+                        "response": {"type": "STRING"},
+                    },
+                    {"name": "b"},
+                ],
+            },
+        ],
         "cachedContent": "cachedContents/abc",
         "labels": {"team": "x"},
         "safetySettings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}],
-        "generationConfig": {"responseMimeType": "application/json", "responseSchema": {"type": "OBJECT"},
-                             "stopSequences": ["END"], "candidateCount": 2, "seed": 7,
-                             "presencePenalty": 0.5, "frequencyPenalty": -0.5, "responseModalities": ["TEXT"]},
+        "generationConfig": {
+            "responseMimeType": "application/json",
+            "responseSchema": {"type": "OBJECT"},
+            "stopSequences": ["END"],
+            "candidateCount": 2,
+            "seed": 7,
+            "presencePenalty": 0.5,
+            "frequencyPenalty": -0.5,
+            "responseModalities": ["TEXT"],
+        },
     }
     req = ADAPTER.parse_request(copy.deepcopy(body))
     user, model, fn, _last = req.messages[1:] if req.messages[0].role == "system" else req.messages
@@ -150,22 +185,41 @@ def test_parts_of_every_kind_round_trip():
     assert ADAPTER.build_request(req) == body
 
 
-@pytest.mark.parametrize(("body", "where"), [
-    ([], "body"),
-    ({"contents": "hi"}, "contents"),
-    ({"contents": [{"role": "robot", "parts": []}]}, "contents[0].role"),
-    ({"contents": [{"role": "user", "parts": [{"text": 5}]}]}, "contents[0].parts[0].text"),
-    ({"contents": [{"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {}}}]}]},
-     "contents[0].parts[0].functionResponse"),
-    ({"contents": [{"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]},
-                   {"role": "user", "parts": [{"functionResponse": {"id": "zzz", "name": "f", "response": {}}}]}]},
-     "contents[1].parts[0].functionResponse.id"),
-    ({"contents": [{"role": "model", "parts": [{"functionCall": {"name": "f", "args": [1]}}]}]},
-     "functionCall.args"),
-    ({"contents": [], "generationConfig": {"temperature": "hot"}}, "generationConfig.temperature"),
-    ({"contents": [], "tools": [{"functionDeclarations": [{"description": "x"}]}]}, "functionDeclarations[0].name"),
-    ({"contents": [{"role": "user", "parts": ["text"]}]}, "contents[0].parts[0]"),
-])
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ([], "body"),
+        ({"contents": "hi"}, "contents"),
+        ({"contents": [{"role": "robot", "parts": []}]}, "contents[0].role"),
+        ({"contents": [{"role": "user", "parts": [{"text": 5}]}]}, "contents[0].parts[0].text"),
+        (
+            {"contents": [{"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {}}}]}]},
+            "contents[0].parts[0].functionResponse",
+        ),
+        (
+            {
+                "contents": [
+                    {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]},
+                    {
+                        "role": "user",
+                        "parts": [{"functionResponse": {"id": "zzz", "name": "f", "response": {}}}],
+                    },
+                ]
+            },
+            "contents[1].parts[0].functionResponse.id",
+        ),
+        (
+            {"contents": [{"role": "model", "parts": [{"functionCall": {"name": "f", "args": [1]}}]}]},
+            "functionCall.args",
+        ),
+        ({"contents": [], "generationConfig": {"temperature": "hot"}}, "generationConfig.temperature"),
+        (
+            {"contents": [], "tools": [{"functionDeclarations": [{"description": "x"}]}]},
+            "functionDeclarations[0].name",
+        ),
+        ({"contents": [{"role": "user", "parts": ["text"]}]}, "contents[0].parts[0]"),
+    ],
+)
 def test_malformed_requests_raise_request_error(body, where):
     with pytest.raises(RequestError) as exc:
         ADAPTER.parse_request(body)
@@ -173,10 +227,18 @@ def test_malformed_requests_raise_request_error(body, where):
 
 
 def test_response_paired_twice_is_an_error():
-    body = {"contents": [
-        {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]},
-        {"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {}}},
-                                   {"functionResponse": {"name": "f", "response": {}}}]}]}
+    body = {
+        "contents": [
+            {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]},
+            {
+                "role": "user",
+                "parts": [
+                    {"functionResponse": {"name": "f", "response": {}}},
+                    {"functionResponse": {"name": "f", "response": {}}},
+                ],
+            },
+        ]
+    }
     with pytest.raises(RequestError, match=r"parts\[1\]"):
         ADAPTER.parse_request(body)
 
@@ -186,40 +248,61 @@ def test_response_paired_twice_is_an_error():
 
 def foreign_request() -> ir.Request:
     return ir.Request(
-        model="gpt-x", source="openai",
+        model="gpt-x",
+        source="openai",
         messages=[
             ir.Message("system", [ir.Text("be brief")]),
             ir.Message("developer", [ir.Text("and kind")]),
-            ir.Message("user", [ir.Text("hi"), ir.Image(url="data:image/png;base64,QUJD"),
-                                ir.Image(url="https://example.com/cat.jpg"),
-                                ir.File(data="JVBERi0=", media_type="application/pdf", filename="a.pdf")]),
-            ir.Message("assistant", [
-                ir.Thinking("claude thoughts", signature="claude-sig", family="claude"),
-                ir.Thinking("gemini thoughts", signature="g-sig", family="gemini"),
-                ir.Text("calling"),
-                ir.ToolCall("call_1", "mcp server/read file", '{"path": "/a"}'),
-                ir.ToolCall("call_2", "shell", '{"cmd": "ls"}', signature="g2", family="gemini"),
-                ir.ToolCall("call_3", "x" * 80, "not json"),
-            ]),
+            ir.Message(
+                "user",
+                [
+                    ir.Text("hi"),
+                    ir.Image(url="data:image/png;base64,QUJD"),
+                    ir.Image(url="https://example.com/cat.jpg"),
+                    ir.File(data="JVBERi0=", media_type="application/pdf", filename="a.pdf"),
+                ],
+            ),
+            ir.Message(
+                "assistant",
+                [
+                    ir.Thinking("claude thoughts", signature="claude-sig", family="claude"),
+                    ir.Thinking("gemini thoughts", signature="g-sig", family="gemini"),
+                    ir.Text("calling"),
+                    ir.ToolCall("call_1", "mcp server/read file", '{"path": "/a"}'),
+                    ir.ToolCall("call_2", "shell", '{"cmd": "ls"}', signature="g2", family="gemini"),
+                    ir.ToolCall("call_3", "x" * 80, "not json"),
+                ],
+            ),
             ir.Message("tool", [ir.ToolResult("call_1", [ir.Text('{"lines": 3}')])]),
             ir.Message("tool", [ir.ToolResult("call_2", [ir.Text("boom")], is_error=True)]),
-            ir.Message("tool", [ir.ToolResult("call_3", [ir.Text("ok"),
-                                                         ir.Image(data="SU1H", media_type="image/jpeg")])]),
+            ir.Message(
+                "tool",
+                [ir.ToolResult("call_3", [ir.Text("ok"), ir.Image(data="SU1H", media_type="image/jpeg")])],
+            ),
             ir.Message("system", [ir.Text("mid system")]),
             ir.Message("user", [ir.Text("next")]),
             ir.Message("assistant", [ir.ToolCall("call_4", "shell", "{}")]),
             ir.Message("user", [ir.ToolResult("call_4", [ir.Text("done")])]),
         ],
         tools=[
-            ir.Tool("mcp server/read file", "reads", {"type": "object", "properties": {"path": {"type": "string"}},
-                                                       "additionalProperties": False}),
-            ir.Tool("shell", None, {"type": "object", "properties": {"cmd": {"type": "string", "const": "ls"}}}),
+            ir.Tool(
+                "mcp server/read file",
+                "reads",
+                {"type": "object", "properties": {"path": {"type": "string"}}, "additionalProperties": False},
+            ),
+            ir.Tool(
+                "shell", None, {"type": "object", "properties": {"cmd": {"type": "string", "const": "ls"}}}
+            ),
             ir.Tool("x" * 80, "long", None),
             ir.Tool("web_search", kind="builtin", extras={"raw": {"type": "web_search"}, "family": "openai"}),
             ir.Tool("googleSearch", kind="builtin", extras={"raw": {"googleSearch": {}}, "family": "gemini"}),
         ],
         tool_choice={"name": "shell"},
-        max_tokens=100, temperature=0.2, top_p=0.9, stop=["X"], n=1,
+        max_tokens=100,
+        temperature=0.2,
+        top_p=0.9,
+        stop=["X"],
+        n=1,
         reasoning={"effort": "high"},
         response_format={"type": "json_schema", "schema": {"type": "object"}, "name": "r"},
         extras={"some_openai_key": 1},
@@ -241,8 +324,10 @@ def test_build_from_foreign_ir():
     assert model[1] == {"text": "calling"}
     long_name = sanitize("x" * 80)
     assert len(long_name) == 64
-    assert model[2] == {"functionCall": {"name": "mcp_server_read_file", "args": {"path": "/a"}},
-                        "thoughtSignature": SKIP_SIGNATURE}
+    assert model[2] == {
+        "functionCall": {"name": "mcp_server_read_file", "args": {"path": "/a"}},
+        "thoughtSignature": SKIP_SIGNATURE,
+    }
     assert model[3] == {"functionCall": {"name": "shell", "args": {"cmd": "ls"}}, "thoughtSignature": "g2"}
     assert model[4] == {"functionCall": {"name": long_name, "args": {}}}
     results = out["contents"][2]["parts"]
@@ -261,9 +346,15 @@ def test_build_from_foreign_ir():
     assert out["tools"][1:] == [{"googleSearch": {}}]
     assert out["toolConfig"] == {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["shell"]}}
     gen = out["generationConfig"]
-    assert gen == {"maxOutputTokens": 100, "temperature": 0.2, "topP": 0.9, "stopSequences": ["X"],
-                   "responseMimeType": "application/json", "responseJsonSchema": {"type": "object"},
-                   "thinkingConfig": {"thinkingLevel": "HIGH", "includeThoughts": True}}
+    assert gen == {
+        "maxOutputTokens": 100,
+        "temperature": 0.2,
+        "topP": 0.9,
+        "stopSequences": ["X"],
+        "responseMimeType": "application/json",
+        "responseJsonSchema": {"type": "object"},
+        "thinkingConfig": {"thinkingLevel": "HIGH", "includeThoughts": True},
+    }
     assert len(out["safetySettings"]) >= 4
     assert all(s["category"].startswith("HARM_CATEGORY_") for s in out["safetySettings"])
     assert "some_openai_key" not in out
@@ -272,30 +363,44 @@ def test_build_from_foreign_ir():
             assert "id" not in p.get("functionCall", {}) and "id" not in p.get("functionResponse", {})
 
 
-@pytest.mark.parametrize(("reasoning", "expected"), [
-    ({"budget": 1024}, {"thinkingBudget": 1024, "includeThoughts": True}),
-    ({"budget": 0}, {"thinkingBudget": 0}),
-    ({"effort": "none"}, {"thinkingBudget": 0}),
-    ({"mode": "adaptive"}, {"thinkingBudget": -1, "includeThoughts": True}),
-    ({"effort": "low", "include_thoughts": False}, {"thinkingLevel": "LOW", "includeThoughts": False}),
-    ({"mode": "disabled"}, {"thinkingBudget": 0}),
-])
+@pytest.mark.parametrize(
+    ("reasoning", "expected"),
+    [
+        ({"budget": 1024}, {"thinkingBudget": 1024, "includeThoughts": True}),
+        ({"budget": 0}, {"thinkingBudget": 0}),
+        ({"effort": "none"}, {"thinkingBudget": 0}),
+        ({"mode": "adaptive"}, {"thinkingBudget": -1, "includeThoughts": True}),
+        ({"effort": "low", "include_thoughts": False}, {"thinkingLevel": "LOW", "includeThoughts": False}),
+        ({"mode": "disabled"}, {"thinkingBudget": 0}),
+    ],
+)
 def test_foreign_reasoning(reasoning, expected):
-    req = ir.Request(model="m", source="claude", messages=[ir.Message("user", [ir.Text("x")])], reasoning=reasoning)
+    req = ir.Request(
+        model="m", source="claude", messages=[ir.Message("user", [ir.Text("x")])], reasoning=reasoning
+    )
     assert ADAPTER.build_request(req)["generationConfig"]["thinkingConfig"] == expected
 
 
-@pytest.mark.parametrize(("choice", "expected"), [
-    ("auto", {"mode": "AUTO"}), ("required", {"mode": "ANY"}), ("none", {"mode": "NONE"}),
-])
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [
+        ("auto", {"mode": "AUTO"}),
+        ("required", {"mode": "ANY"}),
+        ("none", {"mode": "NONE"}),
+    ],
+)
 def test_foreign_tool_choice(choice, expected):
     req = ir.Request(model="m", source="openai", tool_choice=choice)
     assert ADAPTER.build_request(req)["toolConfig"] == {"functionCallingConfig": expected}
 
 
 def test_json_object_format_and_no_extras_leak():
-    req = ir.Request(model="m", source="claude", response_format={"type": "json_object"},
-                     messages=[ir.Message("user", [ir.Text("x", extras={"cache_control": {"type": "ephemeral"}})])])
+    req = ir.Request(
+        model="m",
+        source="claude",
+        response_format={"type": "json_object"},
+        messages=[ir.Message("user", [ir.Text("x", extras={"cache_control": {"type": "ephemeral"}})])],
+    )
     out = ADAPTER.build_request(req)
     assert out["generationConfig"] == {"responseMimeType": "application/json"}
     assert out["contents"] == [{"role": "user", "parts": [{"text": "x"}]}]
@@ -309,6 +414,7 @@ def test_gemini_ids_are_not_sent_for_synthesized_calls():
 
 def test_sanitize_rule():
     import re
+
     rule = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
     for name in ["ok_name", "9lives", "a b/c", "-dash", "é", "", "x" * 200, "ns.tool:1"]:
         s = sanitize(name)
@@ -332,21 +438,37 @@ def test_name_map_restores_and_disambiguates():
 
 def test_custom_tools_become_one_string_functions():
     pytest.importorskip("cliproxy.translate.schema")
-    req = ir.Request(model="m", source="openai-response",
-                     tools=[ir.Tool("apply_patch", "patch", kind="custom")],
-                     messages=[ir.Message("user", [ir.Text("go")]),
-                               ir.Message("assistant", [ir.ToolCall("c1", "apply_patch", "*** Begin", kind="custom")]),
-                               ir.Message("tool", [ir.ToolResult("c1", [ir.Text("done")])])])
+    req = ir.Request(
+        model="m",
+        source="openai-response",
+        tools=[ir.Tool("apply_patch", "patch", kind="custom")],
+        messages=[
+            ir.Message("user", [ir.Text("go")]),
+            ir.Message("assistant", [ir.ToolCall("c1", "apply_patch", "*** Begin", kind="custom")]),
+            ir.Message("tool", [ir.ToolResult("c1", [ir.Text("done")])]),
+        ],
+    )
     out = ADAPTER.build_request(req)
     decl = out["tools"][0]["functionDeclarations"][0]
     assert decl["name"] == "apply_patch" and "input" in str(decl["parameters"])
     assert out["contents"][1]["parts"][0]["functionCall"]["args"] == {"input": "*** Begin"}
-    resp = ADAPTER.parse_response({"candidates": [{"content": {"parts": [
-        {"functionCall": {"name": "apply_patch", "args": {"input": "*** End"}}}]}}]}, req)
+    resp = ADAPTER.parse_response(
+        {
+            "candidates": [
+                {
+                    "content": {
+                        "parts": [{"functionCall": {"name": "apply_patch", "args": {"input": "*** End"}}}]
+                    }
+                }
+            ]
+        },
+        req,
+    )
     call = resp.content[0]
     assert (call.kind, call.name, call.arguments) == ("custom", "apply_patch", "*** End")
     events = ADAPTER.stream_decoder(req).decode(
-        b'data: {"candidates":[{"content":{"parts":[{"functionCall":{"name":"apply_patch","args":{"input":"x"}}}]}}]}\n\n')
+        b'data: {"candidates":[{"content":{"parts":[{"functionCall":{"name":"apply_patch","args":{"input":"x"}}}]}}]}\n\n'
+    )
     start = next(e for e in events if isinstance(e, ir.BlockStart))
     assert start.tool_kind == "custom"
     assert [e.delta for e in events if isinstance(e, ir.ToolArgsDelta)] == ["x"]

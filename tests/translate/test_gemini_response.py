@@ -8,18 +8,29 @@ from cliproxy.translate import ir
 from cliproxy.translate.gemini import ADAPTER
 
 RESPONSE = {
-    "candidates": [{
-        "content": {"role": "model", "parts": [
-            {"text": "thinking...", "thought": True, "thoughtSignature": "s1"},
-            {"text": "Here you go."},
-            {"functionCall": {"name": "mcp__search", "args": {"q": "x"}}, "thoughtSignature": "s2"},
-            {"functionCall": {"name": "mcp__search", "args": {"q": "y"}}},
-        ]},
-        "finishReason": "STOP", "index": 0,
-        "safetyRatings": [{"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"}],
-    }],
-    "usageMetadata": {"promptTokenCount": 100, "candidatesTokenCount": 40, "thoughtsTokenCount": 10,
-                      "cachedContentTokenCount": 60, "totalTokenCount": 150},
+    "candidates": [
+        {
+            "content": {
+                "role": "model",
+                "parts": [
+                    {"text": "thinking...", "thought": True, "thoughtSignature": "s1"},
+                    {"text": "Here you go."},
+                    {"functionCall": {"name": "mcp__search", "args": {"q": "x"}}, "thoughtSignature": "s2"},
+                    {"functionCall": {"name": "mcp__search", "args": {"q": "y"}}},
+                ],
+            },
+            "finishReason": "STOP",
+            "index": 0,
+            "safetyRatings": [{"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"}],
+        }
+    ],
+    "usageMetadata": {
+        "promptTokenCount": 100,
+        "candidatesTokenCount": 40,
+        "thoughtsTokenCount": 10,
+        "cachedContentTokenCount": 60,
+        "totalTokenCount": 150,
+    },
     "modelVersion": "gemini-2.5-pro",
     "responseId": "abc123",
 }
@@ -35,8 +46,9 @@ def test_parse_response():
     assert (call1.name, call1.namespace, call1.signature, call1.family) == ("search", "mcp", "s2", "gemini")
     assert call1.id != call2.id
     assert resp.stop_reason == "tool_use"
-    assert resp.usage == ir.Usage(input_tokens=100, output_tokens=50, cache_read_tokens=60,
-                                  reasoning_tokens=10, total_tokens=150)
+    assert resp.usage == ir.Usage(
+        input_tokens=100, output_tokens=50, cache_read_tokens=60, reasoning_tokens=10, total_tokens=150
+    )
 
 
 def test_gemini_response_round_trip():
@@ -45,12 +57,21 @@ def test_gemini_response_round_trip():
     assert out == RESPONSE
 
 
-@pytest.mark.parametrize(("finish", "stop"), [
-    ("STOP", "end_turn"), ("MAX_TOKENS", "max_tokens"), ("SAFETY", "content_filter"),
-    ("RECITATION", "content_filter"), ("BLOCKLIST", "content_filter"), ("SPII", "content_filter"),
-    ("PROHIBITED_CONTENT", "content_filter"), ("IMAGE_SAFETY", "content_filter"), ("OTHER", "end_turn"),
-    ("MALFORMED_FUNCTION_CALL", "end_turn"),
-])
+@pytest.mark.parametrize(
+    ("finish", "stop"),
+    [
+        ("STOP", "end_turn"),
+        ("MAX_TOKENS", "max_tokens"),
+        ("SAFETY", "content_filter"),
+        ("RECITATION", "content_filter"),
+        ("BLOCKLIST", "content_filter"),
+        ("SPII", "content_filter"),
+        ("PROHIBITED_CONTENT", "content_filter"),
+        ("IMAGE_SAFETY", "content_filter"),
+        ("OTHER", "end_turn"),
+        ("MALFORMED_FUNCTION_CALL", "end_turn"),
+    ],
+)
 def test_finish_reasons(finish, stop):
     body = {"candidates": [{"content": {"parts": [{"text": "x"}]}, "finishReason": finish}]}
     resp = ADAPTER.parse_response(body)
@@ -67,22 +88,38 @@ def test_blocked_prompt():
 
 def test_build_response_from_foreign_ir():
     resp = ir.Response(
-        id="msg_1", model="claude-x", source="claude",
-        content=[ir.Thinking("hmm", signature="claude-sig", family="claude"), ir.Text("hi", extras={"x": 1}),
-                 ir.ToolCall("toolu_1", "get", '{"a": 1}'),
-                 ir.ServerTool("claude", {"type": "server_tool_use"})],
+        id="msg_1",
+        model="claude-x",
+        source="claude",
+        content=[
+            ir.Thinking("hmm", signature="claude-sig", family="claude"),
+            ir.Text("hi", extras={"x": 1}),
+            ir.ToolCall("toolu_1", "get", '{"a": 1}'),
+            ir.ServerTool("claude", {"type": "server_tool_use"}),
+        ],
         stop_reason="max_tokens",
         usage=ir.Usage(input_tokens=10, output_tokens=5),
         extras={"stop_raw": "whatever"},
     )
     out = ADAPTER.build_response(resp)
     assert out == {
-        "candidates": [{"content": {"role": "model", "parts": [
-            {"text": "hmm", "thought": True}, {"text": "hi"},
-            {"functionCall": {"name": "get", "args": {"a": 1}, "id": "toolu_1"}}]},
-            "finishReason": "MAX_TOKENS", "index": 0}],
+        "candidates": [
+            {
+                "content": {
+                    "role": "model",
+                    "parts": [
+                        {"text": "hmm", "thought": True},
+                        {"text": "hi"},
+                        {"functionCall": {"name": "get", "args": {"a": 1}, "id": "toolu_1"}},
+                    ],
+                },
+                "finishReason": "MAX_TOKENS",
+                "index": 0,
+            }
+        ],
         "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15},
-        "modelVersion": "claude-x", "responseId": "msg_1",
+        "modelVersion": "claude-x",
+        "responseId": "msg_1",
     }
 
 

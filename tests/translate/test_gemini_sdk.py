@@ -18,12 +18,21 @@ USAGE = ir.Usage(input_tokens=12, output_tokens=30, reasoning_tokens=8, cache_re
 def stream_events() -> list[ir.Event]:
     return [
         ir.StreamStart("resp-42", "upstream"),
-        ir.BlockStart(0, "thinking"), ir.ThinkingDelta(0, "Let me "), ir.ThinkingDelta(0, "think."),
-        ir.SignatureDelta(0, "c2lnbmF0dXJl", "gemini"), ir.BlockStop(0),
-        ir.BlockStart(1, "text"), ir.TextDelta(1, "Checking "), ir.TextDelta(1, "both."), ir.BlockStop(1),
-        ir.BlockStart(2, "tool_call", "call_1", "get_weather"), ir.ToolArgsDelta(2, '{"city": "Par'),
-        ir.ToolArgsDelta(2, 'is"}'), ir.BlockStop(2),
-        ir.BlockStart(3, "tool_call", "call_2", "get_time"), ir.ToolArgsDelta(3, '{"tz": "CET"}'),
+        ir.BlockStart(0, "thinking"),
+        ir.ThinkingDelta(0, "Let me "),
+        ir.ThinkingDelta(0, "think."),
+        ir.SignatureDelta(0, "c2lnbmF0dXJl", "gemini"),
+        ir.BlockStop(0),
+        ir.BlockStart(1, "text"),
+        ir.TextDelta(1, "Checking "),
+        ir.TextDelta(1, "both."),
+        ir.BlockStop(1),
+        ir.BlockStart(2, "tool_call", "call_1", "get_weather"),
+        ir.ToolArgsDelta(2, '{"city": "Par'),
+        ir.ToolArgsDelta(2, 'is"}'),
+        ir.BlockStop(2),
+        ir.BlockStart(3, "tool_call", "call_2", "get_time"),
+        ir.ToolArgsDelta(3, '{"tz": "CET"}'),
         ir.BlockStop(3),
         ir.UsageEvent(USAGE),
         ir.StreamEnd("tool_use"),
@@ -37,10 +46,17 @@ def encoded_stream() -> bytes:
 
 def whole_response() -> dict:
     resp = ir.Response(
-        id="resp-7", model="gemini-2.5-pro", source="openai",
-        content=[ir.Thinking("deep", signature="ZGVlcC1zaWc=", family="gemini"), ir.Text("Answer."),
-                 ir.ToolCall("call_9", "lookup", '{"k": [1, 2]}')],
-        stop_reason="tool_use", usage=USAGE)
+        id="resp-7",
+        model="gemini-2.5-pro",
+        source="openai",
+        content=[
+            ir.Thinking("deep", signature="ZGVlcC1zaWc=", family="gemini"),
+            ir.Text("Answer."),
+            ir.ToolCall("call_9", "lookup", '{"k": [1, 2]}'),
+        ],
+        stop_reason="tool_use",
+        usage=USAGE,
+    )
     return ADAPTER.build_response(resp)
 
 
@@ -51,7 +67,7 @@ async def fake_gemini(stream_body: bytes, json_body: dict):
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
         for i in range(0, len(stream_body), 17):  # small writes: the SDK must reassemble
-            await resp.write(stream_body[i:i + 17])
+            await resp.write(stream_body[i : i + 17])
         await resp.write_eof()
         return resp
 
@@ -74,8 +90,9 @@ async def fake_gemini(stream_body: bytes, json_body: dict):
 
 @contextlib.asynccontextmanager
 async def sdk_client(base_url: str):
-    client = genai.Client(api_key="test-key",
-                          http_options=types.HttpOptions(base_url=base_url, api_version="v1beta"))
+    client = genai.Client(
+        api_key="test-key", http_options=types.HttpOptions(base_url=base_url, api_version="v1beta")
+    )
     try:
         yield client.aio
     finally:
@@ -100,7 +117,9 @@ def collect(chunks: list[types.GenerateContentResponse]):
 
 async def test_sdk_stream():
     async with fake_gemini(encoded_stream(), whole_response()) as url, sdk_client(url) as aio:
-        chunks = [c async for c in await aio.models.generate_content_stream(model="gemini-2.5-pro", contents="hi")]
+        chunks = [
+            c async for c in await aio.models.generate_content_stream(model="gemini-2.5-pro", contents="hi")
+        ]
     text, thoughts, calls, sigs = collect(chunks)
     assert text == "Checking both."
     assert thoughts == "Let me think."
@@ -109,8 +128,13 @@ async def test_sdk_stream():
     last = chunks[-1]
     assert last.candidates[0].finish_reason == types.FinishReason.STOP
     um = last.usage_metadata
-    assert (um.prompt_token_count, um.candidates_token_count, um.thoughts_token_count,
-            um.cached_content_token_count, um.total_token_count) == (12, 22, 8, 2, 42)
+    assert (
+        um.prompt_token_count,
+        um.candidates_token_count,
+        um.thoughts_token_count,
+        um.cached_content_token_count,
+        um.total_token_count,
+    ) == (12, 22, 8, 2, 42)
     assert all(c.response_id == "resp-42" and c.model_version == "gemini-2.5-pro" for c in chunks)
 
 
@@ -135,7 +159,6 @@ def test_sdk_parses_array_framing_via_our_decoder():
     assert (text, thoughts) == ("Checking both.", "Let me think.")
     assert [c[0] for c in calls] == ["get_weather", "get_time"]
     dec = ADAPTER.stream_decoder(None)
-    events = [e for i in range(len(data)) for e in dec.decode(data[i:i + 1])] + dec.flush()
+    events = [e for i in range(len(data)) for e in dec.decode(data[i : i + 1])] + dec.flush()
     assert "".join(e.text for e in events if isinstance(e, ir.TextDelta)) == "Checking both."
     assert isinstance(events[-1], ir.StreamEnd) and events[-1].stop_reason == "tool_use"
-

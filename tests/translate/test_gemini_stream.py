@@ -12,27 +12,73 @@ from cliproxy.translate.gemini import ADAPTER
 from cliproxy.translate.stream import StreamTranslator
 
 CHUNKS = [
-    {"candidates": [{"content": {"role": "model", "parts": [{"text": "Let me", "thought": True}]}, "index": 0}],
-     "usageMetadata": {"promptTokenCount": 10, "totalTokenCount": 10}, "modelVersion": "gemini-2.5-flash",
-     "responseId": "resp-1"},
-    {"candidates": [{"content": {"role": "model", "parts": [{"text": " think {\"]}", "thought": True}]},
-                     "index": 0}], "modelVersion": "gemini-2.5-flash", "responseId": "resp-1"},
-    {"candidates": [{"content": {"role": "model", "parts": [{"text": "", "thoughtSignature": "c2ln"}]},
-                     "index": 0}], "modelVersion": "gemini-2.5-flash", "responseId": "resp-1"},
-    {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hello, "}, {"text": "wörld \\ \"q\""}]},
-                     "index": 0}], "modelVersion": "gemini-2.5-flash", "responseId": "resp-1"},
-    {"candidates": [{"content": {"role": "model", "parts": [
-        {"functionCall": {"name": "mcp__read_file", "args": {"path": "/a"}}, "thoughtSignature": "fsig"},
-        {"functionCall": {"name": "mcp__read_file", "args": {"path": "/b"}}},
-        {"functionCall": {"id": "given-id", "name": "shell", "args": {}}}]},
-        "finishReason": "STOP", "index": 0}],
-     "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 20, "thoughtsTokenCount": 5,
-                       "cachedContentTokenCount": 4, "totalTokenCount": 35},
-     "modelVersion": "gemini-2.5-flash", "responseId": "resp-1"},
+    {
+        "candidates": [
+            {"content": {"role": "model", "parts": [{"text": "Let me", "thought": True}]}, "index": 0}
+        ],
+        "usageMetadata": {"promptTokenCount": 10, "totalTokenCount": 10},
+        "modelVersion": "gemini-2.5-flash",
+        "responseId": "resp-1",
+    },
+    {
+        "candidates": [
+            {"content": {"role": "model", "parts": [{"text": ' think {"]}', "thought": True}]}, "index": 0}
+        ],
+        "modelVersion": "gemini-2.5-flash",
+        "responseId": "resp-1",
+    },
+    {
+        "candidates": [
+            {"content": {"role": "model", "parts": [{"text": "", "thoughtSignature": "c2ln"}]}, "index": 0}
+        ],
+        "modelVersion": "gemini-2.5-flash",
+        "responseId": "resp-1",
+    },
+    {
+        "candidates": [
+            {
+                "content": {"role": "model", "parts": [{"text": "Hello, "}, {"text": 'wörld \\ "q"'}]},
+                "index": 0,
+            }
+        ],
+        "modelVersion": "gemini-2.5-flash",
+        "responseId": "resp-1",
+    },
+    {
+        "candidates": [
+            {
+                "content": {
+                    "role": "model",
+                    "parts": [
+                        {
+                            "functionCall": {"name": "mcp__read_file", "args": {"path": "/a"}},
+                            "thoughtSignature": "fsig",
+                        },
+                        {"functionCall": {"name": "mcp__read_file", "args": {"path": "/b"}}},
+                        {"functionCall": {"id": "given-id", "name": "shell", "args": {}}},
+                    ],
+                },
+                "finishReason": "STOP",
+                "index": 0,
+            }
+        ],
+        "usageMetadata": {
+            "promptTokenCount": 10,
+            "candidatesTokenCount": 20,
+            "thoughtsTokenCount": 5,
+            "cachedContentTokenCount": 4,
+            "totalTokenCount": 35,
+        },
+        "modelVersion": "gemini-2.5-flash",
+        "responseId": "resp-1",
+    },
 ]
 
-REQUEST = ir.Request(model="gemini-2.5-flash", source="openai-response",
-                     tools=[ir.Tool("read_file", namespace="mcp"), ir.Tool("shell")])
+REQUEST = ir.Request(
+    model="gemini-2.5-flash",
+    source="openai-response",
+    tools=[ir.Tool("read_file", namespace="mcp"), ir.Tool("shell")],
+)
 
 
 def sse_bytes(chunks=CHUNKS) -> bytes:
@@ -57,8 +103,16 @@ def normalize(events: list[ir.Event]) -> list:
     out = []
     for e in events:
         if isinstance(e, ir.BlockStart) and e.kind == "tool_call":
-            e = ir.BlockStart(e.index, e.kind, e.id if e.id == "given-id" else "synth", e.name, e.tool_kind,
-                              e.namespace, e.signature, e.family)
+            e = ir.BlockStart(
+                e.index,
+                e.kind,
+                e.id if e.id == "given-id" else "synth",
+                e.name,
+                e.tool_kind,
+                e.namespace,
+                e.signature,
+                e.family,
+            )
         if isinstance(e, ir.StreamStart):
             e = ir.StreamStart(e.id, e.model)
         out.append(e)
@@ -73,19 +127,31 @@ def expected_events() -> list:
         ir.UsageEvent(ir.Usage(input_tokens=10, total_tokens=10)),
         ir.ThinkingDelta(0, ' think {"]}'),
         ir.SignatureDelta(0, "c2ln", "gemini"),
-        ir.BlockStart(1, "text"), ir.TextDelta(1, "Hello, "),
+        ir.BlockStart(1, "text"),
+        ir.TextDelta(1, "Hello, "),
         ir.TextDelta(1, 'wörld \\ "q"'),
         ir.BlockStop(1),
         ir.BlockStart(2, "tool_call", "synth", "read_file", "function", "mcp", "fsig", "gemini"),
-        ir.ToolArgsDelta(2, '{"path":"/a"}'), ir.BlockStop(2),
+        ir.ToolArgsDelta(2, '{"path":"/a"}'),
+        ir.BlockStop(2),
         ir.BlockStart(3, "tool_call", "synth", "read_file", "function", "mcp"),
-        ir.ToolArgsDelta(3, '{"path":"/b"}'), ir.BlockStop(3),
+        ir.ToolArgsDelta(3, '{"path":"/b"}'),
+        ir.BlockStop(3),
         ir.BlockStart(4, "tool_call", "given-id", "shell"),
-        ir.ToolArgsDelta(4, "{}"), ir.BlockStop(4),
-        ir.UsageEvent(ir.Usage(input_tokens=10, output_tokens=25, cache_read_tokens=4, reasoning_tokens=5,
-                               total_tokens=35)),
-        ir.StreamEnd("tool_use", ir.Usage(input_tokens=10, output_tokens=25, cache_read_tokens=4,
-                                          reasoning_tokens=5, total_tokens=35), extras={"stop_raw": "STOP"}),
+        ir.ToolArgsDelta(4, "{}"),
+        ir.BlockStop(4),
+        ir.UsageEvent(
+            ir.Usage(
+                input_tokens=10, output_tokens=25, cache_read_tokens=4, reasoning_tokens=5, total_tokens=35
+            )
+        ),
+        ir.StreamEnd(
+            "tool_use",
+            ir.Usage(
+                input_tokens=10, output_tokens=25, cache_read_tokens=4, reasoning_tokens=5, total_tokens=35
+            ),
+            extras={"stop_raw": "STOP"},
+        ),
     ]
 
 
@@ -119,7 +185,10 @@ def test_parallel_calls_get_distinct_ids():
 
 
 def test_error_frame_and_cut_array():
-    data = sse_bytes(CHUNKS[:1]) + b'data: {"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}}\n\n'
+    data = (
+        sse_bytes(CHUNKS[:1])
+        + b'data: {"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}}\n\n'
+    )
     events = decode(data)
     assert events[-1] == ir.Error("quota", status=429, type="RESOURCE_EXHAUSTED")
     assert isinstance(events[-2], ir.BlockStop)
@@ -134,7 +203,10 @@ def test_error_frame_and_cut_array():
 
 
 def test_blocked_prompt_and_max_tokens():
-    blocked = {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": {"promptTokenCount": 3}}
+    blocked = {
+        "promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
+        "usageMetadata": {"promptTokenCount": 3},
+    }
     end = decode(sse_bytes([blocked]))[-1]
     assert end.stop_reason == "content_filter" and end.extras == {"stop_raw": "PROHIBITED_CONTENT"}
     chunk = {"candidates": [{"content": {"parts": [{"text": "x"}]}, "finishReason": "MAX_TOKENS"}]}
@@ -144,13 +216,13 @@ def test_blocked_prompt_and_max_tokens():
 
 
 def test_splitter_tracks_strings_and_escapes():
-    objs = [{"a": "}{][\\\"", "b": [1, {"c": "]"}]}, {"d": "x"}]
+    objs = [{"a": '}{][\\"', "b": [1, {"c": "]"}]}, {"d": "x"}]
     data = b"[" + b",\r\n".join(orjson.dumps(o) for o in objs) + b"]"
     for step in (1, 2, 3, 7):
         sp = JSONArraySplitter()
         got = []
         for i in range(0, len(data), step):
-            got.extend(sp.feed(data[i:i + step]))
+            got.extend(sp.feed(data[i : i + step]))
         assert [orjson.loads(g) for g in got] == objs
         assert sp.closed and not sp.pending
     sp = JSONArraySplitter()
@@ -168,9 +240,10 @@ def test_usage_sniffer(maker):
     for step in (1, 5, len(data)):
         sn = GeminiUsageSniffer()
         for i in range(0, len(data), step):
-            sn.feed(data[i:i + step])
-        assert sn.usage == ir.Usage(input_tokens=10, output_tokens=25, cache_read_tokens=4, reasoning_tokens=5,
-                                    total_tokens=35)
+            sn.feed(data[i : i + step])
+        assert sn.usage == ir.Usage(
+            input_tokens=10, output_tokens=25, cache_read_tokens=4, reasoning_tokens=5, total_tokens=35
+        )
 
 
 # ---------------------------------------------------------------- encoder
@@ -180,15 +253,25 @@ def ir_events() -> list[ir.Event]:
     usage = ir.Usage(input_tokens=12, output_tokens=30, reasoning_tokens=8, cache_read_tokens=2)
     return [
         ir.StreamStart("msg_1", "upstream-model"),
-        ir.BlockStart(0, "thinking"), ir.ThinkingDelta(0, "pondering"), ir.SignatureDelta(0, "gsig", "gemini"),
+        ir.BlockStart(0, "thinking"),
+        ir.ThinkingDelta(0, "pondering"),
+        ir.SignatureDelta(0, "gsig", "gemini"),
         ir.BlockStop(0),
-        ir.BlockStart(1, "thinking", signature=None, family="claude"), ir.ThinkingDelta(1, "more"),
-        ir.SignatureDelta(1, "claude-sig", "claude"), ir.BlockStop(1),
-        ir.BlockStart(2, "text"), ir.TextDelta(2, "Hel"), ir.TextDelta(2, "lo"), ir.BlockStop(2),
-        ir.BlockStart(3, "tool_call", "call_a", "get_weather"), ir.ToolArgsDelta(3, '{"city":'),
-        ir.ToolArgsDelta(3, '"Paris"}'), ir.BlockStop(3),
+        ir.BlockStart(1, "thinking", signature=None, family="claude"),
+        ir.ThinkingDelta(1, "more"),
+        ir.SignatureDelta(1, "claude-sig", "claude"),
+        ir.BlockStop(1),
+        ir.BlockStart(2, "text"),
+        ir.TextDelta(2, "Hel"),
+        ir.TextDelta(2, "lo"),
+        ir.BlockStop(2),
+        ir.BlockStart(3, "tool_call", "call_a", "get_weather"),
+        ir.ToolArgsDelta(3, '{"city":'),
+        ir.ToolArgsDelta(3, '"Paris"}'),
+        ir.BlockStop(3),
         ir.BlockStart(4, "tool_call", "call_b", "get_time", signature="tsig", family="gemini"),
-        ir.ToolArgsDelta(4, '{"tz":"CET"}'), ir.BlockStop(4),
+        ir.ToolArgsDelta(4, '{"tz":"CET"}'),
+        ir.BlockStop(4),
         ir.UsageEvent(usage),
         ir.StreamEnd("tool_use"),
     ]
@@ -209,15 +292,24 @@ def test_encoder_sse_frames():
         {"text": "pondering", "thought": True},
         {"text": "", "thought": True, "thoughtSignature": "gsig"},
         {"text": "more", "thought": True},
-        {"text": "Hel"}, {"text": "lo"},
+        {"text": "Hel"},
+        {"text": "lo"},
         {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}, "id": "call_a"}},
-        {"functionCall": {"name": "get_time", "args": {"tz": "CET"}, "id": "call_b"}, "thoughtSignature": "tsig"},
+        {
+            "functionCall": {"name": "get_time", "args": {"tz": "CET"}, "id": "call_b"},
+            "thoughtSignature": "tsig",
+        },
         {"text": ""},
     ]
     last = frames[-1]
     assert last["candidates"][0]["finishReason"] == "STOP"
-    assert last["usageMetadata"] == {"promptTokenCount": 12, "candidatesTokenCount": 22, "thoughtsTokenCount": 8,
-                                     "cachedContentTokenCount": 2, "totalTokenCount": 42}
+    assert last["usageMetadata"] == {
+        "promptTokenCount": 12,
+        "candidatesTokenCount": 22,
+        "thoughtsTokenCount": 8,
+        "cachedContentTokenCount": 2,
+        "totalTokenCount": 42,
+    }
 
 
 @pytest.mark.parametrize("framing", [{"_stream_framing": "array"}, {"_alt": "json"}])
@@ -244,7 +336,7 @@ def test_translator_gemini_to_gemini_through_ir():
     out = b""
     data = sse_bytes()
     for i in range(0, len(data), 13):
-        out += tr.feed(data[i:i + 13])
+        out += tr.feed(data[i : i + 13])
     out += tr.finish()
     frames = [orjson.loads(f[6:]) for f in out.split(b"\n\n") if f]
     parts = [p for f in frames for p in f["candidates"][0]["content"]["parts"]]

@@ -26,17 +26,40 @@ def roundtrip(body: dict) -> dict:
 
 def test_parse_real_opencode_tool_turn():
     body = {
-        "model": "gpt-4o-mini", "max_tokens": 32000, "tool_choice": "auto", "stream": True,
+        "model": "gpt-4o-mini",
+        "max_tokens": 32000,
+        "tool_choice": "auto",
+        "stream": True,
         "stream_options": {"include_usage": True},
         "messages": [
             {"role": "system", "content": "be brief"},
             {"role": "user", "content": "run it"},
-            {"role": "assistant", "content": "", "tool_calls": [
-                {"id": "call_1", "type": "function", "function": {"name": "bash", "arguments": '{"command":"ls"}'}}]},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "bash", "arguments": '{"command":"ls"}'},
+                    }
+                ],
+            },
             {"role": "tool", "tool_call_id": "call_1", "content": "OK\n"},
         ],
-        "tools": [{"type": "function", "function": {"name": "bash", "description": "d", "parameters": {
-            "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object"}}}],
+        "tools": [
+            {
+                "type": "function",
+                "function": {
+                    "name": "bash",
+                    "description": "d",
+                    "parameters": {
+                        "$schema": "https://json-schema.org/draft/2020-12/schema",
+                        "type": "object",
+                    },
+                },
+            }
+        ],
     }
     req = ADAPTER.parse_request(body)
     assert req.source == "openai" and req.stream and req.max_tokens == 32000 and req.tool_choice == "auto"
@@ -52,36 +75,65 @@ def test_parse_real_opencode_tool_turn():
 
 
 def test_parse_parts_images_files_audio():
-    body = {"model": "m", "messages": [{"role": "user", "content": [
-        {"type": "text", "text": "look"},
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}", "detail": "high"}},
-        {"type": "image_url", "image_url": {"url": "https://x/y.jpg"}},
-        {"type": "input_audio", "input_audio": {"data": "AAA", "format": "wav"}},
-        {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBE", "filename": "a.pdf"}},
-        {"type": "file", "file": {"file_data": "JVBE", "filename": "b.pdf"}},
-        {"type": "file", "file": {"file_id": "file-1"}},
-    ]}]}
+    body = {
+        "model": "m",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "look"},
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": f"data:image/png;base64,{PNG}", "detail": "high"},
+                    },
+                    {"type": "image_url", "image_url": {"url": "https://x/y.jpg"}},
+                    {"type": "input_audio", "input_audio": {"data": "AAA", "format": "wav"}},
+                    {
+                        "type": "file",
+                        "file": {"file_data": "data:application/pdf;base64,JVBE", "filename": "a.pdf"},
+                    },
+                    {"type": "file", "file": {"file_data": "JVBE", "filename": "b.pdf"}},
+                    {"type": "file", "file": {"file_id": "file-1"}},
+                ],
+            }
+        ],
+    }
     req = ADAPTER.parse_request(body)
     blocks = req.messages[0].content
     assert isinstance(blocks[1], ir.Image) and blocks[1].data == PNG and blocks[1].media_type == "image/png"
     assert blocks[1].detail == "high"
     assert blocks[2].url == "https://x/y.jpg" and blocks[2].data is None
-    assert isinstance(blocks[3], ir.File) and blocks[3].media_type == "application/pdf" and blocks[3].data == "JVBE"
-    assert blocks[4].data == "JVBE" and blocks[4].media_type == "application/pdf"  # bare base64, typed by name
+    assert (
+        isinstance(blocks[3], ir.File)
+        and blocks[3].media_type == "application/pdf"
+        and blocks[3].data == "JVBE"
+    )
+    assert (
+        blocks[4].data == "JVBE" and blocks[4].media_type == "application/pdf"
+    )  # bare base64, typed by name
     assert blocks[5].file_id == "file-1"
     assert req.messages[0].extras["_parts"] == [[3, body["messages"][0]["content"][3]]]
     assert roundtrip(body) == body
 
 
 def test_parse_reasoning_custom_and_refusal():
-    body = {"model": "m", "messages": [
-        {"role": "developer", "content": [{"type": "text", "text": "rules"}]},
-        {"role": "user", "content": "hi", "name": "bob"},
-        {"role": "assistant", "reasoning": "hmm", "content": [{"type": "refusal", "refusal": "no"}]},
-        {"role": "assistant", "reasoning_content": "think", "content": None, "tool_calls": [
-            {"id": "c1", "type": "custom", "custom": {"name": "patch", "input": "*** Begin"}}]},
-        {"role": "tool", "tool_call_id": "c1", "content": [{"type": "text", "text": "done"}]},
-    ]}
+    body = {
+        "model": "m",
+        "messages": [
+            {"role": "developer", "content": [{"type": "text", "text": "rules"}]},
+            {"role": "user", "content": "hi", "name": "bob"},
+            {"role": "assistant", "reasoning": "hmm", "content": [{"type": "refusal", "refusal": "no"}]},
+            {
+                "role": "assistant",
+                "reasoning_content": "think",
+                "content": None,
+                "tool_calls": [
+                    {"id": "c1", "type": "custom", "custom": {"name": "patch", "input": "*** Begin"}}
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": [{"type": "text", "text": "done"}]},
+        ],
+    }
     req = ADAPTER.parse_request(body)
     m = req.messages
     assert m[0].role == "developer" and m[1].name == "bob"
@@ -93,13 +145,16 @@ def test_parse_reasoning_custom_and_refusal():
 
 
 def test_legacy_functions():
-    body = {"model": "m", "functions": [{"name": "f", "parameters": {"type": "object"}}],
-            "function_call": {"name": "f"},
-            "messages": [
-                {"role": "user", "content": "x"},
-                {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{}"}},
-                {"role": "function", "name": "f", "content": "42"},
-            ]}
+    body = {
+        "model": "m",
+        "functions": [{"name": "f", "parameters": {"type": "object"}}],
+        "function_call": {"name": "f"},
+        "messages": [
+            {"role": "user", "content": "x"},
+            {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{}"}},
+            {"role": "function", "name": "f", "content": "42"},
+        ],
+    }
     req = ADAPTER.parse_request(body)
     assert req.tools[0].name == "f" and req.tool_choice == {"name": "f"}
     call = req.messages[1].content[0]
@@ -114,50 +169,117 @@ def test_legacy_functions():
 
 
 def test_params_into_ir():
-    body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 5,
-            "temperature": 0.5, "top_p": 1, "stop": "END", "seed": 3, "n": 2, "presence_penalty": 0.1,
-            "frequency_penalty": -0.2, "reasoning_effort": "high", "user": "u", "metadata": {"a": "b"},
-            "parallel_tool_calls": False, "stream": False, "logprobs": True, "logit_bias": {"1": 2},
-            "service_tier": "flex", "prompt_cache_key": "k", "store": False, "modalities": ["text"],
-            "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"},
-                                                                       "strict": True}},
-            "temperature_extra": None}
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "x"}],
+        "max_completion_tokens": 5,
+        "temperature": 0.5,
+        "top_p": 1,
+        "stop": "END",
+        "seed": 3,
+        "n": 2,
+        "presence_penalty": 0.1,
+        "frequency_penalty": -0.2,
+        "reasoning_effort": "high",
+        "user": "u",
+        "metadata": {"a": "b"},
+        "parallel_tool_calls": False,
+        "stream": False,
+        "logprobs": True,
+        "logit_bias": {"1": 2},
+        "service_tier": "flex",
+        "prompt_cache_key": "k",
+        "store": False,
+        "modalities": ["text"],
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "x", "schema": {"type": "object"}, "strict": True},
+        },
+        "temperature_extra": None,
+    }
     req = ADAPTER.parse_request(body)
     assert req.max_tokens == 5 and req.stop == ["END"] and req.reasoning == {"effort": "high"}
-    assert req.response_format == {"type": "json_schema", "name": "x", "schema": {"type": "object"}, "strict": True}
+    assert req.response_format == {
+        "type": "json_schema",
+        "name": "x",
+        "schema": {"type": "object"},
+        "strict": True,
+    }
     assert req.n == 2 and req.seed == 3 and req.user == "u" and req.parallel_tool_calls is False
     assert req.extras["service_tier"] == "flex" and req.extras["logit_bias"] == {"1": 2}
     assert roundtrip(body) == body
 
 
-@pytest.mark.parametrize(("body", "where"), [
-    ({"messages": [{"role": "user", "content": "x"}]}, "model"),
-    ({"model": "m"}, "messages"),
-    ({"model": "m", "messages": []}, "messages"),
-    ({"model": "m", "messages": ["hi"]}, "messages[0]"),
-    ({"model": "m", "messages": [{"role": "user", "content": "x"}, {"role": "robot", "content": "x"}]},
-     "messages[1].role: unknown role 'robot'"),
-    ({"model": "m", "messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
-    ({"model": "m", "messages": [{"role": "user", "content": [{"type": "text"}]}]}, "messages[0].content[0].text"),
-    ({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": 3}]}]},
-     "messages[0].content[0].image_url"),
-    ({"model": "m", "messages": [{"role": "tool", "tool_call_id": "nope", "content": "x"}]},
-     "messages[0].tool_call_id: no earlier assistant tool call has id 'nope'"),
-    ({"model": "m", "messages": [{"role": "function", "name": "f", "content": "x"}]}, "messages[0].name"),
-    ({"model": "m", "messages": [{"role": "assistant", "tool_calls": [{"id": "a", "type": "function"}]}]},
-     "messages[0].tool_calls[0].function"),
-    ({"model": "m", "messages": [{"role": "assistant", "tool_calls": [
-        {"id": "a", "type": "function", "function": {"name": "f", "arguments": {}}}]}]},
-     "messages[0].tool_calls[0].function.arguments"),
-    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}, "temperature"),
-    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "stop": [1]}, "stop"),
-    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]},
-     "tools[0].function"),
-    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": [
-        {"type": "function", "function": {"name": "f", "parameters": []}}]}, "tools[0].function.parameters"),
-    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "tool_choice": "maybe"}, "tool_choice"),
-    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}, "stream"),
-])
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"messages": [{"role": "user", "content": "x"}]}, "model"),
+        ({"model": "m"}, "messages"),
+        ({"model": "m", "messages": []}, "messages"),
+        ({"model": "m", "messages": ["hi"]}, "messages[0]"),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": "x"}, {"role": "robot", "content": "x"}]},
+            "messages[1].role: unknown role 'robot'",
+        ),
+        ({"model": "m", "messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": [{"type": "text"}]}]},
+            "messages[0].content[0].text",
+        ),
+        (
+            {
+                "model": "m",
+                "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": 3}]}],
+            },
+            "messages[0].content[0].image_url",
+        ),
+        (
+            {"model": "m", "messages": [{"role": "tool", "tool_call_id": "nope", "content": "x"}]},
+            "messages[0].tool_call_id: no earlier assistant tool call has id 'nope'",
+        ),
+        ({"model": "m", "messages": [{"role": "function", "name": "f", "content": "x"}]}, "messages[0].name"),
+        (
+            {
+                "model": "m",
+                "messages": [{"role": "assistant", "tool_calls": [{"id": "a", "type": "function"}]}],
+            },
+            "messages[0].tool_calls[0].function",
+        ),
+        (
+            {
+                "model": "m",
+                "messages": [
+                    {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {"id": "a", "type": "function", "function": {"name": "f", "arguments": {}}}
+                        ],
+                    }
+                ],
+            },
+            "messages[0].tool_calls[0].function.arguments",
+        ),
+        ({"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}, "temperature"),
+        ({"model": "m", "messages": [{"role": "user", "content": "x"}], "stop": [1]}, "stop"),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]},
+            "tools[0].function",
+        ),
+        (
+            {
+                "model": "m",
+                "messages": [{"role": "user", "content": "x"}],
+                "tools": [{"type": "function", "function": {"name": "f", "parameters": []}}],
+            },
+            "tools[0].function.parameters",
+        ),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": "x"}], "tool_choice": "maybe"},
+            "tool_choice",
+        ),
+        ({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}, "stream"),
+    ],
+)
 def test_bad_input_raises_request_error(body, where):
     with pytest.raises(RequestError) as e:
         ADAPTER.parse_request(body)
@@ -169,29 +291,46 @@ def test_bad_input_raises_request_error(body, where):
 
 def claude_like_request() -> ir.Request:
     return ir.Request(
-        model="claude-x", source="claude", stream=True, max_tokens=1000,
+        model="claude-x",
+        source="claude",
+        stream=True,
+        max_tokens=1000,
         reasoning={"budget": 2048, "mode": "enabled"},
-        tools=[ir.Tool("read", "reads", {"type": "object"}),
-               ir.Tool("search", "ns tool", None, namespace="mcp"),
-               ir.Tool("web_search", kind="builtin", extras={"raw": {"type": "web_search_20250305"},
-                                                             "family": "claude"})],
-        tool_choice={"name": "search", "namespace": "mcp"}, parallel_tool_calls=True,
+        tools=[
+            ir.Tool("read", "reads", {"type": "object"}),
+            ir.Tool("search", "ns tool", None, namespace="mcp"),
+            ir.Tool(
+                "web_search",
+                kind="builtin",
+                extras={"raw": {"type": "web_search_20250305"}, "family": "claude"},
+            ),
+        ],
+        tool_choice={"name": "search", "namespace": "mcp"},
+        parallel_tool_calls=True,
         response_format={"type": "json_schema", "schema": {"type": "object"}, "name": "out"},
         messages=[
-            ir.Message("system", [ir.Text("sys1"), ir.Text("sys2", extras={"cache_control": {"type": "ephemeral"}})]),
+            ir.Message(
+                "system", [ir.Text("sys1"), ir.Text("sys2", extras={"cache_control": {"type": "ephemeral"}})]
+            ),
             ir.Message("user", [ir.Text("hello"), ir.Image(data=PNG, media_type="image/png")]),
-            ir.Message("assistant", [
-                ir.Thinking("secret", signature="sig", family="claude"),
-                ir.Thinking("plain"),
-                ir.Text("calling"),
-                ir.ToolCall("toolu_1", "read", '{"p":1}'),
-                ir.ToolCall("toolu_2", "search", "{}", namespace="mcp"),
-            ]),
-            ir.Message("user", [
-                ir.ToolResult("toolu_1", [ir.Text("file"), ir.Image(url="https://i/x.png")]),
-                ir.ToolResult("toolu_2", [ir.Text("a"), ir.Text("b")], is_error=True),
-                ir.Text("continue"),
-            ]),
+            ir.Message(
+                "assistant",
+                [
+                    ir.Thinking("secret", signature="sig", family="claude"),
+                    ir.Thinking("plain"),
+                    ir.Text("calling"),
+                    ir.ToolCall("toolu_1", "read", '{"p":1}'),
+                    ir.ToolCall("toolu_2", "search", "{}", namespace="mcp"),
+                ],
+            ),
+            ir.Message(
+                "user",
+                [
+                    ir.ToolResult("toolu_1", [ir.Text("file"), ir.Image(url="https://i/x.png")]),
+                    ir.ToolResult("toolu_2", [ir.Text("a"), ir.Text("b")], is_error=True),
+                    ir.Text("continue"),
+                ],
+            ),
             ir.Message("developer", [ir.Text("mid rule")]),
         ],
         extras={"context_management": {"x": 1}},
@@ -207,65 +346,113 @@ def test_build_from_claude_ir():
     assert out["tools"][1]["function"]["parameters"] == {"type": "object", "properties": {}}
     assert out["tool_choice"] == {"type": "function", "function": {"name": "mcp__search"}}
     assert out["parallel_tool_calls"] is True
-    assert out["response_format"] == {"type": "json_schema", "json_schema": {"schema": {"type": "object"},
-                                                                             "name": "out"}}
+    assert out["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"schema": {"type": "object"}, "name": "out"},
+    }
     msgs = out["messages"]
     assert msgs[0] == {"role": "system", "content": "sys1\n\nsys2"}
-    assert msgs[1]["content"][1] == {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}
+    assert msgs[1]["content"][1] == {
+        "type": "image_url",
+        "image_url": {"url": f"data:image/png;base64,{PNG}"},
+    }
     asst = msgs[2]
     assert asst["reasoning_content"] == "plain" and asst["content"] == "calling"
     assert [c["function"]["name"] for c in asst["tool_calls"]] == ["read", "mcp__search"]
     assert msgs[3] == {"role": "tool", "tool_call_id": "toolu_1", "content": "file"}
-    assert msgs[4] == {"role": "tool", "tool_call_id": "toolu_2",
-                       "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}
-    assert msgs[5] == {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://i/x.png"}}]}
+    assert msgs[4] == {
+        "role": "tool",
+        "tool_call_id": "toolu_2",
+        "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}],
+    }
+    assert msgs[5] == {
+        "role": "user",
+        "content": [{"type": "image_url", "image_url": {"url": "https://i/x.png"}}],
+    }
     assert msgs[6] == {"role": "user", "content": "continue"}
     assert msgs[7] == {"role": "system", "content": "mid rule"}
     assert len(msgs) == 8
 
 
 def test_build_tool_role_results_and_media_after_run():
-    req = ir.Request(model="m", source="openai-response", messages=[
-        ir.Message("user", [ir.Text("q")]),
-        ir.Message("assistant", [ir.ToolCall("a", "f"), ir.ToolCall("b", "f")]),
-        ir.Message("tool", [ir.ToolResult("a", [ir.Image(data=PNG, media_type="image/png")])]),
-        ir.Message("tool", [ir.ToolResult("b", [ir.Text("ok")])]),
-    ], tools=[ir.Tool("f")])
+    req = ir.Request(
+        model="m",
+        source="openai-response",
+        messages=[
+            ir.Message("user", [ir.Text("q")]),
+            ir.Message("assistant", [ir.ToolCall("a", "f"), ir.ToolCall("b", "f")]),
+            ir.Message("tool", [ir.ToolResult("a", [ir.Image(data=PNG, media_type="image/png")])]),
+            ir.Message("tool", [ir.ToolResult("b", [ir.Text("ok")])]),
+        ],
+        tools=[ir.Tool("f")],
+    )
     msgs = ADAPTER.build_request(req)["messages"]
-    assert msgs[1] == {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "a", "type": "function", "function": {"name": "f", "arguments": ""}},
-        {"id": "b", "type": "function", "function": {"name": "f", "arguments": ""}}]}
+    assert msgs[1] == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "a", "type": "function", "function": {"name": "f", "arguments": ""}},
+            {"id": "b", "type": "function", "function": {"name": "f", "arguments": ""}},
+        ],
+    }
     assert [m["role"] for m in msgs] == ["user", "assistant", "tool", "tool", "user"]
     assert msgs[2]["content"] == "" and msgs[4]["content"][0]["type"] == "image_url"
 
 
 def test_build_drops_foreign_builtin_but_keeps_own_on_roundtrip():
-    body = {"model": "m", "messages": [{"role": "user", "content": "x"}],
-            "tools": [{"type": "web_search_preview", "search_context_size": "low"}]}
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "x"}],
+        "tools": [{"type": "web_search_preview", "search_context_size": "low"}],
+    }
     assert roundtrip(body) == body
     req = ADAPTER.parse_request(body)
     req.source = "gemini"
     assert "tools" not in ADAPTER.build_request(req)
 
 
-@pytest.mark.parametrize(("reasoning", "effort"), [
-    ({"budget": 0}, "none"), ({"budget": 512}, "minimal"), ({"budget": 513}, "low"), ({"budget": 1024}, "low"),
-    ({"budget": 8192}, "medium"), ({"budget": 24576}, "high"), ({"budget": 24577}, "xhigh"),
-    ({"budget": -1}, None), ({"effort": "max"}, "xhigh"), ({"effort": "low", "budget": 99999}, "low"),
-    ({"mode": "disabled"}, "none"), ({"mode": "adaptive"}, None), (None, None),
-])
+@pytest.mark.parametrize(
+    ("reasoning", "effort"),
+    [
+        ({"budget": 0}, "none"),
+        ({"budget": 512}, "minimal"),
+        ({"budget": 513}, "low"),
+        ({"budget": 1024}, "low"),
+        ({"budget": 8192}, "medium"),
+        ({"budget": 24576}, "high"),
+        ({"budget": 24577}, "xhigh"),
+        ({"budget": -1}, None),
+        ({"effort": "max"}, "xhigh"),
+        ({"effort": "low", "budget": 99999}, "low"),
+        ({"mode": "disabled"}, "none"),
+        ({"mode": "adaptive"}, None),
+        (None, None),
+    ],
+)
 def test_effort_mapping(reasoning, effort):
     assert effort_for(reasoning) == effort
 
 
 def test_build_file_variants_cross_format():
-    req = ir.Request(model="m", source="claude", messages=[ir.Message("user", [
-        ir.File(data="JVBE", media_type="application/pdf", filename="a.pdf"),
-        ir.File(url="https://x/doc.pdf"),
-        ir.Image(file_id="file-9"),
-    ])])
+    req = ir.Request(
+        model="m",
+        source="claude",
+        messages=[
+            ir.Message(
+                "user",
+                [
+                    ir.File(data="JVBE", media_type="application/pdf", filename="a.pdf"),
+                    ir.File(url="https://x/doc.pdf"),
+                    ir.Image(file_id="file-9"),
+                ],
+            )
+        ],
+    )
     parts = ADAPTER.build_request(req)["messages"][0]["content"]
-    assert parts[0] == {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBE", "filename": "a.pdf"}}
+    assert parts[0] == {
+        "type": "file",
+        "file": {"file_data": "data:application/pdf;base64,JVBE", "filename": "a.pdf"},
+    }
     assert parts[1] == {"type": "text", "text": "https://x/doc.pdf"}
     assert parts[2] == {"type": "file", "file": {"file_id": "file-9"}}
 
@@ -276,24 +463,39 @@ _text = st.text(max_size=12)
 _name = st.from_regex(r"[a-z_]{1,8}", fullmatch=True)
 _text_part = st.builds(lambda t: {"type": "text", "text": t}, _text)
 _image_part = st.one_of(
-    st.builds(lambda u, d: {"type": "image_url", "image_url": {"url": u, **({"detail": d} if d else {})}},
-              st.sampled_from([f"data:image/png;base64,{PNG}", "https://e.com/a.png"]),
-              st.sampled_from([None, "low", "high", "auto"])),
+    st.builds(
+        lambda u, d: {"type": "image_url", "image_url": {"url": u, **({"detail": d} if d else {})}},
+        st.sampled_from([f"data:image/png;base64,{PNG}", "https://e.com/a.png"]),
+        st.sampled_from([None, "low", "high", "auto"]),
+    ),
 )
-_file_part = st.builds(lambda d: {"type": "file", "file": d}, st.sampled_from([
-    {"file_data": "data:application/pdf;base64,JVBE", "filename": "x.pdf"}, {"file_id": "file-1"},
-    {"file_data": "JVBE"}]))
+_file_part = st.builds(
+    lambda d: {"type": "file", "file": d},
+    st.sampled_from(
+        [
+            {"file_data": "data:application/pdf;base64,JVBE", "filename": "x.pdf"},
+            {"file_id": "file-1"},
+            {"file_data": "JVBE"},
+        ]
+    ),
+)
 _audio_part = st.just({"type": "input_audio", "input_audio": {"data": "AAA", "format": "mp3"}})
-_user_content = st.one_of(_text, st.none(), st.lists(st.one_of(_text_part, _image_part, _file_part, _audio_part),
-                                                      max_size=4))
+_user_content = st.one_of(
+    _text, st.none(), st.lists(st.one_of(_text_part, _image_part, _file_part, _audio_part), max_size=4)
+)
 _sys_content = st.one_of(_text, st.lists(_text_part, min_size=1, max_size=3))
 _args = st.dictionaries(_name, st.integers(-1000, 1000), max_size=2).map(lambda d: orjson.dumps(d).decode())
 
 
 @st.composite
 def chat_requests(draw):
-    messages = [draw(st.builds(lambda r, c: {"role": r, "content": c},
-                               st.sampled_from(["system", "developer"]), _sys_content))]
+    messages = [
+        draw(
+            st.builds(
+                lambda r, c: {"role": r, "content": c}, st.sampled_from(["system", "developer"]), _sys_content
+            )
+        )
+    ]
     n = 0
     for _ in range(draw(st.integers(1, 3))):
         user = {"role": "user", "content": draw(_user_content)}
@@ -306,32 +508,75 @@ def chat_requests(draw):
         calls = []
         for _ in range(draw(st.integers(0, 2))):
             n += 1
-            calls.append({"id": f"call_{n}", "type": "function",
-                          "function": {"name": draw(_name), "arguments": draw(_args)}})
+            calls.append(
+                {
+                    "id": f"call_{n}",
+                    "type": "function",
+                    "function": {"name": draw(_name), "arguments": draw(_args)},
+                }
+            )
         if calls:
             asst["tool_calls"] = calls
         messages.append(asst)
         for c in calls:
-            messages.append({"role": "tool", "tool_call_id": c["id"],
-                             "content": draw(st.one_of(_text, st.lists(_text_part, min_size=1, max_size=2)))})
+            messages.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": c["id"],
+                    "content": draw(st.one_of(_text, st.lists(_text_part, min_size=1, max_size=2))),
+                }
+            )
     body = {"model": draw(_name), "messages": messages}
     optional = {
-        "temperature": st.floats(0, 2), "top_p": st.floats(0, 1), "seed": st.integers(0, 99), "n": st.integers(1, 3),
-        "max_tokens": st.integers(1, 9999), "max_completion_tokens": st.integers(1, 9999),
-        "stop": st.one_of(_text, st.lists(_text, max_size=3)), "stream": st.booleans(),
+        "temperature": st.floats(0, 2),
+        "top_p": st.floats(0, 1),
+        "seed": st.integers(0, 99),
+        "n": st.integers(1, 3),
+        "max_tokens": st.integers(1, 9999),
+        "max_completion_tokens": st.integers(1, 9999),
+        "stop": st.one_of(_text, st.lists(_text, max_size=3)),
+        "stream": st.booleans(),
         "reasoning_effort": st.sampled_from(["minimal", "low", "medium", "high"]),
-        "parallel_tool_calls": st.booleans(), "user": _text, "metadata": st.dictionaries(_name, _text, max_size=2),
-        "tool_choice": st.one_of(st.sampled_from(["auto", "none", "required"]),
-                                 _name.map(lambda x: {"type": "function", "function": {"name": x}})),
-        "stream_options": st.just({"include_usage": True}), "logprobs": st.booleans(), "store": st.booleans(),
-        "service_tier": st.sampled_from(["auto", "flex"]), "presence_penalty": st.floats(-2, 2),
-        "response_format": st.sampled_from([
-            {"type": "json_object"}, {"type": "text"},
-            {"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": "object"}, "strict": True}}]),
-        "tools": st.lists(st.builds(lambda nm, d, s: {"type": "function", "function": {
-            "name": nm, **({"description": d} if d else {}), "parameters": {"type": "object"},
-            **({"strict": s} if s is not None else {})}}, _name, _text, st.one_of(st.none(), st.booleans())),
-            min_size=1, max_size=3),
+        "parallel_tool_calls": st.booleans(),
+        "user": _text,
+        "metadata": st.dictionaries(_name, _text, max_size=2),
+        "tool_choice": st.one_of(
+            st.sampled_from(["auto", "none", "required"]),
+            _name.map(lambda x: {"type": "function", "function": {"name": x}}),
+        ),
+        "stream_options": st.just({"include_usage": True}),
+        "logprobs": st.booleans(),
+        "store": st.booleans(),
+        "service_tier": st.sampled_from(["auto", "flex"]),
+        "presence_penalty": st.floats(-2, 2),
+        "response_format": st.sampled_from(
+            [
+                {"type": "json_object"},
+                {"type": "text"},
+                {
+                    "type": "json_schema",
+                    "json_schema": {"name": "r", "schema": {"type": "object"}, "strict": True},
+                },
+            ]
+        ),
+        "tools": st.lists(
+            st.builds(
+                lambda nm, d, s: {
+                    "type": "function",
+                    "function": {
+                        "name": nm,
+                        **({"description": d} if d else {}),
+                        "parameters": {"type": "object"},
+                        **({"strict": s} if s is not None else {}),
+                    },
+                },
+                _name,
+                _text,
+                st.one_of(st.none(), st.booleans()),
+            ),
+            min_size=1,
+            max_size=3,
+        ),
     }
     for key in draw(st.sets(st.sampled_from(sorted(optional)))):
         body[key] = draw(optional[key])
@@ -344,16 +589,23 @@ def test_roundtrip_property(body):
     assert roundtrip(body) == body
 
 
-
-
 def test_thinking_families_from_other_sources():
-    req = ir.Request(model="m", source="openai-response", messages=[
-        ir.Message("user", [ir.Text("q")]),
-        ir.Message("assistant", [ir.Thinking("resp summary", signature="enc", family="openai"),
-                                 ir.Thinking("gem", signature="ts", family="gemini"),
-                                 ir.Thinking("", redacted=True, signature="x", family="claude"),
-                                 ir.Text("answer")]),
-    ])
+    req = ir.Request(
+        model="m",
+        source="openai-response",
+        messages=[
+            ir.Message("user", [ir.Text("q")]),
+            ir.Message(
+                "assistant",
+                [
+                    ir.Thinking("resp summary", signature="enc", family="openai"),
+                    ir.Thinking("gem", signature="ts", family="gemini"),
+                    ir.Thinking("", redacted=True, signature="x", family="claude"),
+                    ir.Text("answer"),
+                ],
+            ),
+        ],
+    )
     asst = ADAPTER.build_request(req)["messages"][1]
     assert asst == {"role": "assistant", "reasoning_content": "resp summary", "content": "answer"}
     req.source = "gemini"

@@ -13,17 +13,37 @@ from cliproxy.translate import ir
 from cliproxy.translate.openai_chat import ADAPTER
 
 UPSTREAM = {
-    "id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "gpt-x",
-    "system_fingerprint": "fp_9", "service_tier": "default",
-    "choices": [{"index": 0, "logprobs": None, "finish_reason": "tool_calls", "message": {
-        "role": "assistant", "content": "On it.", "refusal": None, "annotations": [],
-        "reasoning_content": "plan",
-        "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "a", "arguments": '{"x":1}'}},
-            {"id": "call_2", "type": "function", "function": {"name": "b", "arguments": "{}"}}]}}],
-    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15,
-              "prompt_tokens_details": {"cached_tokens": 4},
-              "completion_tokens_details": {"reasoning_tokens": 2}},
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1700000000,
+    "model": "gpt-x",
+    "system_fingerprint": "fp_9",
+    "service_tier": "default",
+    "choices": [
+        {
+            "index": 0,
+            "logprobs": None,
+            "finish_reason": "tool_calls",
+            "message": {
+                "role": "assistant",
+                "content": "On it.",
+                "refusal": None,
+                "annotations": [],
+                "reasoning_content": "plan",
+                "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "a", "arguments": '{"x":1}'}},
+                    {"id": "call_2", "type": "function", "function": {"name": "b", "arguments": "{}"}},
+                ],
+            },
+        }
+    ],
+    "usage": {
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "total_tokens": 15,
+        "prompt_tokens_details": {"cached_tokens": 4},
+        "completion_tokens_details": {"reasoning_tokens": 2},
+    },
 }
 
 
@@ -32,7 +52,10 @@ def test_parse_response():
     assert resp.stop_reason == "tool_use" and resp.id == "chatcmpl-1" and resp.created == 1700000000
     assert isinstance(resp.content[0], ir.Thinking) and resp.content[0].family == "openai"
     assert resp.content[1] == ir.Text("On it.")
-    assert [(c.id, c.name, c.arguments) for c in resp.content[2:]] == [("call_1", "a", '{"x":1}'), ("call_2", "b", "{}")]
+    assert [(c.id, c.name, c.arguments) for c in resp.content[2:]] == [
+        ("call_1", "a", '{"x":1}'),
+        ("call_2", "b", "{}"),
+    ]
     assert resp.usage == ir.Usage(10, 5, 4, 0, 2, 15)
 
 
@@ -40,19 +63,38 @@ def test_response_roundtrip_same_format():
     assert ADAPTER.build_response(ADAPTER.parse_response(copy.deepcopy(UPSTREAM))) == UPSTREAM
 
 
-@pytest.mark.parametrize(("finish", "stop"), [("stop", "end_turn"), ("length", "max_tokens"),
-                                              ("tool_calls", "tool_use"), ("function_call", "tool_use"),
-                                              ("content_filter", "content_filter")])
+@pytest.mark.parametrize(
+    ("finish", "stop"),
+    [
+        ("stop", "end_turn"),
+        ("length", "max_tokens"),
+        ("tool_calls", "tool_use"),
+        ("function_call", "tool_use"),
+        ("content_filter", "content_filter"),
+    ],
+)
 def test_finish_reason_parse(finish, stop):
-    body = {"id": "x", "model": "m", "choices": [{"index": 0, "finish_reason": finish,
-                                                   "message": {"role": "assistant", "content": "t"}}]}
+    body = {
+        "id": "x",
+        "model": "m",
+        "choices": [{"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": "t"}}],
+    }
     assert ADAPTER.parse_response(body).stop_reason == stop
 
 
-@pytest.mark.parametrize(("stop", "finish"), [("end_turn", "stop"), ("stop_sequence", "stop"),
-                                              ("max_tokens", "length"), ("tool_use", "tool_calls"),
-                                              ("refusal", "content_filter"), ("pause_turn", "stop"),
-                                              ("content_filter", "content_filter"), (None, "stop")])
+@pytest.mark.parametrize(
+    ("stop", "finish"),
+    [
+        ("end_turn", "stop"),
+        ("stop_sequence", "stop"),
+        ("max_tokens", "length"),
+        ("tool_use", "tool_calls"),
+        ("refusal", "content_filter"),
+        ("pause_turn", "stop"),
+        ("content_filter", "content_filter"),
+        (None, "stop"),
+    ],
+)
 def test_finish_reason_build(stop, finish):
     resp = ir.Response(id="msg_1", model="m", content=[ir.Text("x")], stop_reason=stop, source="claude")
     assert ADAPTER.build_response(resp)["choices"][0]["finish_reason"] == finish
@@ -60,19 +102,37 @@ def test_finish_reason_build(stop, finish):
 
 def test_build_from_claude_response():
     resp = ir.Response(
-        id="msg_01", model="claude-x", source="claude", stop_reason="tool_use",
-        content=[ir.Thinking("deep", signature="s", family="claude"), ir.Text("a"), ir.Text("b"),
-                 ir.ToolCall("toolu_1", "search", '{"q":1}', namespace="mcp")],
+        id="msg_01",
+        model="claude-x",
+        source="claude",
+        stop_reason="tool_use",
+        content=[
+            ir.Thinking("deep", signature="s", family="claude"),
+            ir.Text("a"),
+            ir.Text("b"),
+            ir.ToolCall("toolu_1", "search", '{"q":1}', namespace="mcp"),
+        ],
         usage=ir.Usage(input_tokens=100, output_tokens=20, cache_read_tokens=30, cache_write_tokens=40),
-        extras={"container": 1})
+        extras={"container": 1},
+    )
     out = ADAPTER.build_response(resp)
     assert out["id"] == "chatcmpl-msg_01" and out["object"] == "chat.completion" and out["created"] > 0
     msg = out["choices"][0]["message"]
-    assert msg == {"role": "assistant", "content": "ab", "reasoning_content": "deep", "tool_calls": [
-        {"id": "toolu_1", "type": "function", "function": {"name": "mcp__search", "arguments": '{"q":1}'}}]}
-    assert out["usage"] == {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120,
-                            "prompt_tokens_details": {"cached_tokens": 30, "cached_creation_tokens": 40},
-                            "completion_tokens_details": {"reasoning_tokens": 0}}
+    assert msg == {
+        "role": "assistant",
+        "content": "ab",
+        "reasoning_content": "deep",
+        "tool_calls": [
+            {"id": "toolu_1", "type": "function", "function": {"name": "mcp__search", "arguments": '{"q":1}'}}
+        ],
+    }
+    assert out["usage"] == {
+        "prompt_tokens": 100,
+        "completion_tokens": 20,
+        "total_tokens": 120,
+        "prompt_tokens_details": {"cached_tokens": 30, "cached_creation_tokens": 40},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
     assert "container" not in out
 
 
@@ -84,15 +144,38 @@ def test_usage_zeros_and_no_cache_write_field():
 
 def test_parse_cache_write_variants():
     for details in ({"cached_creation_tokens": 7}, {"cache_write_tokens": 7}):
-        body = {"id": "x", "model": "m", "choices": [], "usage": {"prompt_tokens": 9, "prompt_tokens_details": details}}
+        body = {
+            "id": "x",
+            "model": "m",
+            "choices": [],
+            "usage": {"prompt_tokens": 9, "prompt_tokens_details": details},
+        }
         assert ADAPTER.parse_response(body).usage.cache_write_tokens == 7
 
 
 def test_restores_namespace_from_request():
     req = ir.Request(model="m", tools=[ir.Tool("search", namespace="mcp")])
-    body = {"id": "x", "model": "m", "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
-        "role": "assistant", "content": None,
-        "tool_calls": [{"id": "c", "type": "function", "function": {"name": "mcp__search", "arguments": "{}"}}]}}]}
+    body = {
+        "id": "x",
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "c",
+                            "type": "function",
+                            "function": {"name": "mcp__search", "arguments": "{}"},
+                        }
+                    ],
+                },
+            }
+        ],
+    }
     call = ADAPTER.parse_response(body, req).content[0]
     assert (call.name, call.namespace) == ("search", "mcp")
 
@@ -103,9 +186,19 @@ def test_count_tokens_shape():
 
 async def test_sdk_parses_build_response():
     resp = ir.Response(
-        id="msg_7", model="claude-x", source="claude", stop_reason="tool_use", created=1700000002,
-        content=[ir.Thinking("why"), ir.Text("Hello"), ir.ToolCall("t1", "a", '{"x":1}'), ir.ToolCall("t2", "b", "{}")],
-        usage=ir.Usage(12, 8, 2, 0, 3))
+        id="msg_7",
+        model="claude-x",
+        source="claude",
+        stop_reason="tool_use",
+        created=1700000002,
+        content=[
+            ir.Thinking("why"),
+            ir.Text("Hello"),
+            ir.ToolCall("t1", "a", '{"x":1}'),
+            ir.ToolCall("t2", "b", "{}"),
+        ],
+        usage=ir.Usage(12, 8, 2, 0, 3),
+    )
     payload = orjson.dumps(ADAPTER.build_response(resp))
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -118,7 +211,9 @@ async def test_sdk_parses_build_response():
     assert done.id == "chatcmpl-msg_7" and done.choices[0].finish_reason == "tool_calls"
     assert msg.content == "Hello" and msg.model_extra["reasoning_content"] == "why"
     assert [(c.id, c.function.name, orjson.loads(c.function.arguments)) for c in msg.tool_calls] == [
-        ("t1", "a", {"x": 1}), ("t2", "b", {})]
+        ("t1", "a", {"x": 1}),
+        ("t2", "b", {}),
+    ]
     assert (done.usage.prompt_tokens, done.usage.completion_tokens, done.usage.total_tokens) == (12, 8, 20)
     assert done.usage.prompt_tokens_details.cached_tokens == 2
     assert done.usage.completion_tokens_details.reasoning_tokens == 3

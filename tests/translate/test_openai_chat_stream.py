@@ -27,7 +27,7 @@ def decode_all(raw: bytes, sizes=None, request=None) -> list:
     else:
         pos = 0
         for n in sizes:
-            events += dec.decode(raw[pos:pos + n])
+            events += dec.decode(raw[pos : pos + n])
             pos += n
         events += dec.decode(raw[pos:])
     return events + dec.flush()
@@ -39,8 +39,13 @@ def frames(*chunks, done=True) -> bytes:
 
 
 def chunk(delta=None, fr=None, **top):
-    return {"id": "x", "model": "m", "created": 1, "choices": [{"index": 0, "delta": delta or {}, "finish_reason": fr}],
-            **top}
+    return {
+        "id": "x",
+        "model": "m",
+        "created": 1,
+        "choices": [{"index": 0, "delta": delta or {}, "finish_reason": fr}],
+        **top,
+    }
 
 
 # --------------------------------------------------------------------------- decoder
@@ -53,8 +58,11 @@ def test_decoder_parallel_tools():
     assert kinds[-2:] == ["UsageEvent", "StreamEnd"]
     starts = [e for e in ev if isinstance(e, ir.BlockStart)]
     assert [(s.index, s.kind, s.id, s.name) for s in starts] == [
-        (0, "thinking", None, None), (1, "text", None, None),
-        (2, "tool_call", "call_A", "get_weather"), (3, "tool_call", "call_B", "get_time")]
+        (0, "thinking", None, None),
+        (1, "text", None, None),
+        (2, "tool_call", "call_A", "get_weather"),
+        (3, "tool_call", "call_B", "get_time"),
+    ]
     args = {}
     for e in ev:
         if isinstance(e, ir.ToolArgsDelta):
@@ -79,20 +87,25 @@ def test_decoder_any_split_gives_same_events():
 
 def test_decoder_same_index_new_ids_are_separate_calls():
     raw = frames(
-        chunk({"tool_calls": [{"index": 0, "id": "a", "function": {"name": "f", "arguments": "{\"x\":1}"}}]}),
+        chunk({"tool_calls": [{"index": 0, "id": "a", "function": {"name": "f", "arguments": '{"x":1}'}}]}),
         chunk({"tool_calls": [{"index": 0, "id": "b", "function": {"name": "g", "arguments": "{}"}}]}),
-        chunk(fr="tool_calls"))
+        chunk(fr="tool_calls"),
+    )
     ev = decode_all(raw)
     starts = [e for e in ev if isinstance(e, ir.BlockStart)]
     assert [(s.index, s.id, s.name) for s in starts] == [(0, "a", "f"), (1, "b", "g")]
-    assert [e for e in ev if isinstance(e, ir.ToolArgsDelta)] == [ir.ToolArgsDelta(0, '{"x":1}'), ir.ToolArgsDelta(1, "{}")]
+    assert [e for e in ev if isinstance(e, ir.ToolArgsDelta)] == [
+        ir.ToolArgsDelta(0, '{"x":1}'),
+        ir.ToolArgsDelta(1, "{}"),
+    ]
 
 
 def test_decoder_late_name_and_missing_id():
     raw = frames(
-        chunk({"tool_calls": [{"index": 0, "function": {"arguments": "{\"a\""}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"a"'}}]}),
         chunk({"tool_calls": [{"index": 0, "function": {"name": "late", "arguments": ":1}"}}]}),
-        chunk(fr="stop"))
+        chunk(fr="stop"),
+    )
     ev = decode_all(raw)
     starts = [e for e in ev if isinstance(e, ir.BlockStart)]
     assert starts[0].name is None and starts[1].name == "late" and starts[1].id.startswith("call_")
@@ -105,16 +118,24 @@ def test_decoder_late_name_and_missing_id():
 
 def test_decoder_restores_namespaced_names():
     req = ir.Request(model="m", tools=[ir.Tool("search", namespace="mcp")])
-    raw = frames(chunk({"tool_calls": [{"index": 0, "id": "c", "function": {"name": "mcp__search", "arguments": ""}}]}),
-                 chunk(fr="tool_calls"))
+    raw = frames(
+        chunk(
+            {"tool_calls": [{"index": 0, "id": "c", "function": {"name": "mcp__search", "arguments": ""}}]}
+        ),
+        chunk(fr="tool_calls"),
+    )
     start = next(e for e in decode_all(raw, request=req) if isinstance(e, ir.BlockStart))
     assert (start.name, start.namespace) == ("search", "mcp")
 
 
 def test_decoder_error_frame_and_truncation():
-    ev = decode_all(frames(chunk({"content": "hi"}),
-                           {"error": {"message": "slow down", "type": "rate_limit_error", "code": "rate_limit"}},
-                           done=False))
+    ev = decode_all(
+        frames(
+            chunk({"content": "hi"}),
+            {"error": {"message": "slow down", "type": "rate_limit_error", "code": "rate_limit"}},
+            done=False,
+        )
+    )
     assert ev[-1] == ir.Error("slow down", 429, "rate_limit_error", "rate_limit")
     assert isinstance(ev[-2], ir.BlockStop)
     cut = decode_all(frames(chunk({"content": "hi"}), done=False))
@@ -124,9 +145,18 @@ def test_decoder_error_frame_and_truncation():
 
 
 def test_decoder_reasoning_alias_usage_in_final_chunk_and_cache_writes():
-    raw = frames(chunk({"reasoning": "r"}), chunk({"content": "t"}),
-                 chunk(fr="stop", usage={"prompt_tokens": 5, "completion_tokens": 2,
-                                         "prompt_tokens_details": {"cached_tokens": 1, "cached_creation_tokens": 3}}))
+    raw = frames(
+        chunk({"reasoning": "r"}),
+        chunk({"content": "t"}),
+        chunk(
+            fr="stop",
+            usage={
+                "prompt_tokens": 5,
+                "completion_tokens": 2,
+                "prompt_tokens_details": {"cached_tokens": 1, "cached_creation_tokens": 3},
+            },
+        ),
+    )
     ev = decode_all(raw)
     assert ev[-1].stop_reason == "end_turn"
     assert ev[-1].usage == ir.Usage(5, 2, 1, 3, 0, None)
@@ -139,13 +169,21 @@ def test_decoder_reasoning_alias_usage_in_final_chunk_and_cache_writes():
 def script() -> list:
     return [
         ir.StreamStart("msg_1", "upstream-model", 1700000001),
-        ir.BlockStart(0, "thinking", family="claude"), ir.ThinkingDelta(0, "Pondering"),
-        ir.SignatureDelta(0, "sig", "claude"), ir.BlockStop(0),
-        ir.BlockStart(1, "text"), ir.TextDelta(1, "Hello "), ir.TextDelta(1, "world"), ir.BlockStop(1),
+        ir.BlockStart(0, "thinking", family="claude"),
+        ir.ThinkingDelta(0, "Pondering"),
+        ir.SignatureDelta(0, "sig", "claude"),
+        ir.BlockStop(0),
+        ir.BlockStart(1, "text"),
+        ir.TextDelta(1, "Hello "),
+        ir.TextDelta(1, "world"),
+        ir.BlockStop(1),
         ir.BlockStart(2, "tool_call", id="toolu_1", name="get_weather"),
-        ir.ToolArgsDelta(2, '{"city":'), ir.ToolArgsDelta(2, '"Paris"}'), ir.BlockStop(2),
+        ir.ToolArgsDelta(2, '{"city":'),
+        ir.ToolArgsDelta(2, '"Paris"}'),
+        ir.BlockStop(2),
         ir.BlockStart(3, "tool_call", id="toolu_2", name="search", namespace="mcp"),
-        ir.ToolArgsDelta(3, '{"q":"x"}'), ir.BlockStop(3),
+        ir.ToolArgsDelta(3, '{"q":"x"}'),
+        ir.BlockStop(3),
         ir.UsageEvent(ir.Usage(input_tokens=50)),
         ir.StreamEnd("tool_use", ir.Usage(50, 30, 10, 5, 7)),
     ]
@@ -162,30 +200,55 @@ def test_encoder_framing():
     assert datas[-1] == b"[DONE]"
     chunks = [orjson.loads(d) for d in datas[:-1]]
     assert {(c["id"], c["created"], c["model"], c["object"]) for c in chunks} == {
-        ("chatcmpl-msg_1", 1700000001, "client-model", "chat.completion.chunk")}
+        ("chatcmpl-msg_1", 1700000001, "client-model", "chat.completion.chunk")
+    }
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
-    tool_starts = [c["choices"][0]["delta"]["tool_calls"][0] for c in chunks
-                   if c["choices"] and "id" in c["choices"][0]["delta"].get("tool_calls", [{}])[0]]
+    tool_starts = [
+        c["choices"][0]["delta"]["tool_calls"][0]
+        for c in chunks
+        if c["choices"] and "id" in c["choices"][0]["delta"].get("tool_calls", [{}])[0]
+    ]
     assert [(t["index"], t["id"], t["function"]["name"]) for t in tool_starts] == [
-        (0, "toolu_1", "get_weather"), (1, "toolu_2", "mcp__search")]
+        (0, "toolu_1", "get_weather"),
+        (1, "toolu_2", "mcp__search"),
+    ]
     assert chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"] == {
-        "prompt_tokens": 50, "completion_tokens": 30, "total_tokens": 80,
+        "prompt_tokens": 50,
+        "completion_tokens": 30,
+        "total_tokens": 80,
         "prompt_tokens_details": {"cached_tokens": 10, "cached_creation_tokens": 5},
-        "completion_tokens_details": {"reasoning_tokens": 7}}
+        "completion_tokens_details": {"reasoning_tokens": 7},
+    }
 
 
 def test_encoder_usage_only_when_client_asked():
-    asked = ADAPTER.parse_request({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": True,
-                                   "stream_options": {"include_usage": True}})
-    silent = ADAPTER.parse_request({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": True})
+    asked = ADAPTER.parse_request(
+        {
+            "model": "m",
+            "messages": [{"role": "user", "content": "x"}],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+    )
+    silent = ADAPTER.parse_request(
+        {"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": True}
+    )
     assert b'"usage"' in encode(script(), asked)
     assert b'"usage"' not in encode(script(), silent)
 
 
-@pytest.mark.parametrize(("status", "etype"), [(401, "authentication_error"), (403, "permission_error"),
-                                               (404, "invalid_request_error"), (429, "rate_limit_error"),
-                                               (503, "server_error"), (400, "invalid_request_error")])
+@pytest.mark.parametrize(
+    ("status", "etype"),
+    [
+        (401, "authentication_error"),
+        (403, "permission_error"),
+        (404, "invalid_request_error"),
+        (429, "rate_limit_error"),
+        (503, "server_error"),
+        (400, "invalid_request_error"),
+    ],
+)
 def test_encoder_error_frame(status, etype):
     raw = encode([ir.StreamStart("a", "m"), ir.Error("boom", status, code="x")])
     last = raw.split(b"\n\n")[-2]
@@ -212,11 +275,9 @@ def summary(events) -> tuple:
 
 def test_translator_openai_to_openai_roundtrips_semantics():
     tr = StreamTranslator(ADAPTER.stream_decoder(), ADAPTER.stream_encoder(None, "gpt-x"))
-    out = b"".join(tr.feed(PARALLEL[i:i + 37]) for i in range(0, len(PARALLEL), 37)) + tr.finish()
+    out = b"".join(tr.feed(PARALLEL[i : i + 37]) for i in range(0, len(PARALLEL), 37)) + tr.finish()
     assert summary(decode_all(out)) == summary(decode_all(PARALLEL))
     assert tr.usage.input_tokens == 100
-
-
 
 
 # --------------------------------------------------------------------------- usage sniffer
@@ -226,7 +287,7 @@ def test_usage_sniffer_any_split():
     for step in (1, 7, 64, len(PARALLEL)):
         s = ChatUsageSniffer()
         for i in range(0, len(PARALLEL), step):
-            s.feed(PARALLEL[i:i + step])
+            s.feed(PARALLEL[i : i + step])
         assert s.usage == ir.Usage(100, 40, 20, 0, 10, 140)
     s = ChatUsageSniffer()
     s.feed(frames(chunk({"content": "no usage here"})))
@@ -244,15 +305,23 @@ def sdk_client(payload: bytes, content_type: str) -> tuple[openai.AsyncOpenAI, h
     return openai.AsyncOpenAI(api_key="sk-test", base_url="http://proxy.test/v1", http_client=http), http
 
 
-TOOLS = [{"type": "function", "function": {"name": n, "parameters": {"type": "object", "properties": {}}}}
-         for n in ("get_weather", "mcp__search")]
+TOOLS = [
+    {"type": "function", "function": {"name": n, "parameters": {"type": "object", "properties": {}}}}
+    for n in ("get_weather", "mcp__search")
+]
 
 
 async def test_sdk_stream_helper_accumulates_our_stream():
     client, http = sdk_client(encode(script()), "text/event-stream")
-    async with http, client.chat.completions.stream(
-            model="client-model", messages=[{"role": "user", "content": "hi"}], tools=TOOLS,
-            stream_options={"include_usage": True}) as stream:
+    async with (
+        http,
+        client.chat.completions.stream(
+            model="client-model",
+            messages=[{"role": "user", "content": "hi"}],
+            tools=TOOLS,
+            stream_options={"include_usage": True},
+        ) as stream,
+    ):
         async for _ in stream:
             pass
         final = await stream.get_final_completion()
@@ -260,7 +329,9 @@ async def test_sdk_stream_helper_accumulates_our_stream():
     assert msg.content == "Hello world"
     assert msg.model_extra["reasoning_content"] == "Pondering"
     assert [(c.id, c.function.name, c.function.arguments) for c in msg.tool_calls] == [
-        ("toolu_1", "get_weather", '{"city":"Paris"}'), ("toolu_2", "mcp__search", '{"q":"x"}')]
+        ("toolu_1", "get_weather", '{"city":"Paris"}'),
+        ("toolu_2", "mcp__search", '{"q":"x"}'),
+    ]
     assert [orjson.loads(c.function.arguments) for c in msg.tool_calls] == [{"city": "Paris"}, {"q": "x"}]
     assert final.choices[0].finish_reason == "tool_calls"
     assert final.usage.prompt_tokens == 50 and final.usage.completion_tokens == 30
@@ -271,8 +342,9 @@ async def test_sdk_stream_helper_accumulates_our_stream():
 async def test_sdk_plain_create_stream():
     client, http = sdk_client(encode(script()), "text/event-stream")
     async with http:
-        stream = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}],
-                                                      stream=True)
+        stream = await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
         text, calls, usage = "", {}, None
         async for c in stream:
             if c.usage:
@@ -286,17 +358,26 @@ async def test_sdk_plain_create_stream():
         await stream.close()
     assert text == "Hello world"
     assert [(v["id"], v["name"], orjson.loads(v["args"])) for v in calls.values()] == [
-        ("toolu_1", "get_weather", {"city": "Paris"}), ("toolu_2", "mcp__search", {"q": "x"})]
+        ("toolu_1", "get_weather", {"city": "Paris"}),
+        ("toolu_2", "mcp__search", {"q": "x"}),
+    ]
     assert usage.total_tokens == 80
 
 
 async def test_sdk_sees_in_band_error():
-    raw = encode([ir.StreamStart("a", "m"), ir.BlockStart(0, "text"), ir.TextDelta(0, "x"),
-                  ir.Error("upstream overloaded", 503)])
+    raw = encode(
+        [
+            ir.StreamStart("a", "m"),
+            ir.BlockStart(0, "text"),
+            ir.TextDelta(0, "x"),
+            ir.Error("upstream overloaded", 503),
+        ]
+    )
     client, http = sdk_client(raw, "text/event-stream")
     async with http:
-        stream = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}],
-                                                      stream=True)
+        stream = await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
         with pytest.raises(openai.APIError, match="upstream overloaded"):
             async for _ in stream:
                 pass
@@ -304,23 +385,46 @@ async def test_sdk_sees_in_band_error():
 
 
 def test_custom_tool_calls_both_ways():
-    raw = frames(chunk({"tool_calls": [{"index": 0, "id": "c", "type": "custom", "custom": {"name": "patch", "input": ""}}]}),
-                 chunk({"tool_calls": [{"index": 0, "custom": {"input": "*** Begin"}}]}), chunk(fr="tool_calls"))
+    raw = frames(
+        chunk(
+            {
+                "tool_calls": [
+                    {"index": 0, "id": "c", "type": "custom", "custom": {"name": "patch", "input": ""}}
+                ]
+            }
+        ),
+        chunk({"tool_calls": [{"index": 0, "custom": {"input": "*** Begin"}}]}),
+        chunk(fr="tool_calls"),
+    )
     ev = decode_all(raw)
     start = next(e for e in ev if isinstance(e, ir.BlockStart))
     assert start.tool_kind == "custom" and start.name == "patch"
     assert [e.delta for e in ev if isinstance(e, ir.ToolArgsDelta)] == ["*** Begin"]
-    out = encode([ir.StreamStart("a", "m"), start, ir.ToolArgsDelta(start.index, "*** Begin"),
-                  ir.BlockStop(start.index), ir.StreamEnd("tool_use")])
+    out = encode(
+        [
+            ir.StreamStart("a", "m"),
+            start,
+            ir.ToolArgsDelta(start.index, "*** Begin"),
+            ir.BlockStop(start.index),
+            ir.StreamEnd("tool_use"),
+        ]
+    )
     chunks = [orjson.loads(f[6:]) for f in out.split(b"\n\n") if f and f != b"data: [DONE]"]
     assert chunks[1]["choices"][0]["delta"]["tool_calls"] == [
-        {"index": 0, "id": "c", "type": "custom", "custom": {"name": "patch", "input": ""}}]
+        {"index": 0, "id": "c", "type": "custom", "custom": {"name": "patch", "input": ""}}
+    ]
     assert chunks[2]["choices"][0]["delta"]["tool_calls"] == [{"index": 0, "custom": {"input": "*** Begin"}}]
 
 
 def test_encoder_without_stream_start_and_without_tool_id():
-    out = encode([ir.BlockStart(0, "tool_call", name="f"), ir.ToolArgsDelta(0, "{}"), ir.BlockStop(0),
-                  ir.StreamEnd("end_turn")])
+    out = encode(
+        [
+            ir.BlockStart(0, "tool_call", name="f"),
+            ir.ToolArgsDelta(0, "{}"),
+            ir.BlockStop(0),
+            ir.StreamEnd("end_turn"),
+        ]
+    )
     chunks = [orjson.loads(f[6:]) for f in out.split(b"\n\n") if f and f != b"data: [DONE]"]
     assert chunks[0]["id"].startswith("chatcmpl-") and chunks[0]["choices"][0]["delta"]["role"] == "assistant"
     assert chunks[1]["choices"][0]["delta"]["tool_calls"][0]["id"].startswith("call_")

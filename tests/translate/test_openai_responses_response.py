@@ -9,19 +9,44 @@ from cliproxy.translate import ir
 from cliproxy.translate.openai_responses import ADAPTER, CODEX_ADAPTER
 
 UPSTREAM = {
-    "id": "resp_123", "object": "response", "created_at": 1763700000, "status": "completed", "model": "gpt-5.4",
+    "id": "resp_123",
+    "object": "response",
+    "created_at": 1763700000,
+    "status": "completed",
+    "model": "gpt-5.4",
     "output": [
-        {"id": "rs_1", "type": "reasoning", "summary": [{"type": "summary_text", "text": "Plan."}],
-         "encrypted_content": "ENC"},
-        {"id": "msg_1", "type": "message", "status": "completed", "role": "assistant",
-         "content": [{"type": "output_text", "text": "Hi there", "annotations": []}]},
-        {"id": "fc_1", "type": "function_call", "status": "completed", "call_id": "call_1", "name": "lookup",
-         "arguments": '{"q":1}', "namespace": "crm"},
+        {
+            "id": "rs_1",
+            "type": "reasoning",
+            "summary": [{"type": "summary_text", "text": "Plan."}],
+            "encrypted_content": "ENC",
+        },
+        {
+            "id": "msg_1",
+            "type": "message",
+            "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": "Hi there", "annotations": []}],
+        },
+        {
+            "id": "fc_1",
+            "type": "function_call",
+            "status": "completed",
+            "call_id": "call_1",
+            "name": "lookup",
+            "arguments": '{"q":1}',
+            "namespace": "crm",
+        },
         {"id": "ctc_1", "type": "custom_tool_call", "call_id": "call_2", "name": "patch", "input": "*** x"},
         {"id": "ws_1", "type": "web_search_call", "status": "completed"},
     ],
-    "usage": {"input_tokens": 200, "input_tokens_details": {"cached_tokens": 150}, "output_tokens": 50,
-              "output_tokens_details": {"reasoning_tokens": 30}, "total_tokens": 250},
+    "usage": {
+        "input_tokens": 200,
+        "input_tokens_details": {"cached_tokens": 150},
+        "output_tokens": 50,
+        "output_tokens_details": {"reasoning_tokens": 30},
+        "total_tokens": 250,
+    },
 }
 
 
@@ -39,15 +64,25 @@ def test_parse_response_blocks_usage_and_stop():
     assert resp.id == "resp_123" and resp.model == "gpt-5.4"
 
 
-@pytest.mark.parametrize(("status", "details", "stop"), [
-    ("completed", None, "end_turn"),
-    ("incomplete", {"reason": "max_output_tokens"}, "max_tokens"),
-    ("incomplete", {"reason": "content_filter"}, "content_filter"),
-    ("failed", None, "error"),
-])
+@pytest.mark.parametrize(
+    ("status", "details", "stop"),
+    [
+        ("completed", None, "end_turn"),
+        ("incomplete", {"reason": "max_output_tokens"}, "max_tokens"),
+        ("incomplete", {"reason": "content_filter"}, "content_filter"),
+        ("failed", None, "error"),
+    ],
+)
 def test_parse_response_stop_reasons(status, details, stop):
-    body = {"id": "resp_1", "model": "m", "status": status, "incomplete_details": details,
-            "output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "x"}]}]}
+    body = {
+        "id": "resp_1",
+        "model": "m",
+        "status": status,
+        "incomplete_details": details,
+        "output": [
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "x"}]}
+        ],
+    }
     assert CODEX_ADAPTER.parse_response(body).stop_reason == stop
 
 
@@ -56,11 +91,24 @@ def test_build_response_same_family_round_trip():
     out = ADAPTER.build_response(resp, None)
     assert out["object"] == "response" and out["status"] == "completed" and out["id"] == "resp_123"
     items = out["output"]
-    assert items[0] == {"id": "rs_1", "type": "reasoning", "summary": [{"type": "summary_text", "text": "Plan."}],
-                        "encrypted_content": "ENC"}
-    assert items[1]["content"] == [{"type": "output_text", "annotations": [], "logprobs": [], "text": "Hi there"}]
-    assert items[2] == {"id": "fc_1", "type": "function_call", "status": "completed", "call_id": "call_1",
-                        "name": "lookup", "arguments": '{"q":1}', "namespace": "crm"}
+    assert items[0] == {
+        "id": "rs_1",
+        "type": "reasoning",
+        "summary": [{"type": "summary_text", "text": "Plan."}],
+        "encrypted_content": "ENC",
+    }
+    assert items[1]["content"] == [
+        {"type": "output_text", "annotations": [], "logprobs": [], "text": "Hi there"}
+    ]
+    assert items[2] == {
+        "id": "fc_1",
+        "type": "function_call",
+        "status": "completed",
+        "call_id": "call_1",
+        "name": "lookup",
+        "arguments": '{"q":1}',
+        "namespace": "crm",
+    }
     assert items[3]["type"] == "custom_tool_call" and items[3]["input"] == "*** x"
     assert items[4] == UPSTREAM["output"][4]
     assert out["usage"]["input_tokens_details"]["cached_tokens"] == 150
@@ -70,12 +118,20 @@ def test_build_response_same_family_round_trip():
 
 
 def test_build_response_from_other_family():
-    resp = ir.Response(id="msg_01", model="claude-x", source=Format.CLAUDE.value, stop_reason="max_tokens",
-                       content=[ir.Thinking("deep", signature="claude-sig", family="claude"),
-                                ir.Thinking("", signature="opaque", family="claude", redacted=True),
-                                ir.Text("a", citations=[{"type": "char_location"}]), ir.Text("b"),
-                                ir.ServerTool("claude", {"type": "server_tool_use"})],
-                       usage=ir.Usage(10, 5, cache_write_tokens=3))
+    resp = ir.Response(
+        id="msg_01",
+        model="claude-x",
+        source=Format.CLAUDE.value,
+        stop_reason="max_tokens",
+        content=[
+            ir.Thinking("deep", signature="claude-sig", family="claude"),
+            ir.Thinking("", signature="opaque", family="claude", redacted=True),
+            ir.Text("a", citations=[{"type": "char_location"}]),
+            ir.Text("b"),
+            ir.ServerTool("claude", {"type": "server_tool_use"}),
+        ],
+        usage=ir.Usage(10, 5, cache_write_tokens=3),
+    )
     out = ADAPTER.build_response(resp, None)
     assert out["id"] == "resp_msg_01"
     assert out["status"] == "incomplete" and out["incomplete_details"] == {"reason": "max_output_tokens"}
@@ -88,7 +144,8 @@ def test_build_response_from_other_family():
 
 
 def test_build_response_failed_carries_error():
-    resp = ir.Response(id="r", model="m", stop_reason="error", extras={"error": {"code": "server_error",
-                                                                                "message": "x"}})
+    resp = ir.Response(
+        id="r", model="m", stop_reason="error", extras={"error": {"code": "server_error", "message": "x"}}
+    )
     out = ADAPTER.build_response(resp, None)
     assert out["status"] == "failed" and out["error"]["code"] == "server_error"

@@ -66,7 +66,9 @@ def check_final(final) -> None:
     assert final.output[0].encrypted_content is None  # a Claude signature never leaks to OpenAI clients
     calls = [o for o in final.output if o.type == "function_call"]
     assert [(c.call_id, c.name, json.loads(c.arguments)) for c in calls] == [
-        ("call_1", "get_weather", {"city": "Paris"}), ("call_2", "get_time", {"tz": "CET"})]
+        ("call_1", "get_weather", {"city": "Paris"}),
+        ("call_2", "get_time", {"tz": "CET"}),
+    ]
     assert final.usage.input_tokens == 100 and final.usage.output_tokens == 40
     assert final.usage.input_tokens_details.cached_tokens == 30
     assert final.usage.output_tokens_details.reasoning_tokens == 12
@@ -96,8 +98,13 @@ async def test_sdk_responses_create_stream_true():
 
 
 async def test_sdk_stream_max_tokens_is_incomplete():
-    events = [ir.StreamStart("resp_x", "m"), ir.BlockStart(0, "text"), ir.TextDelta(0, "cut"),
-              ir.BlockStop(0), ir.StreamEnd("max_tokens", ir.Usage(5, 7))]
+    events = [
+        ir.StreamStart("resp_x", "m"),
+        ir.BlockStart(0, "text"),
+        ir.TextDelta(0, "cut"),
+        ir.BlockStop(0),
+        ir.StreamEnd("max_tokens", ir.Usage(5, 7)),
+    ]
     client = client_for(encode(events), "text/event-stream")
     async with client:
         stream = await client.responses.create(model="gpt-test", input="hi", stream=True)
@@ -110,8 +117,12 @@ async def test_sdk_stream_max_tokens_is_incomplete():
 
 
 async def test_sdk_stream_error_is_response_failed():
-    events = [ir.StreamStart("resp_x", "m"), ir.BlockStart(0, "text"), ir.TextDelta(0, "par"),
-              ir.Error("Rate limit reached", status=429)]
+    events = [
+        ir.StreamStart("resp_x", "m"),
+        ir.BlockStart(0, "text"),
+        ir.TextDelta(0, "par"),
+        ir.Error("Rate limit reached", status=429),
+    ]
     client = client_for(encode(events), "text/event-stream")
     async with client:
         stream = await client.responses.create(model="gpt-test", input="hi", stream=True)
@@ -125,13 +136,19 @@ async def test_sdk_stream_error_is_response_failed():
 
 
 def response_ir() -> ir.Response:
-    return ir.Response(id="msg_1", model="claude-x", source=Format.CLAUDE.value, stop_reason="tool_use",
-                       usage=USAGE, content=[
-                           ir.Thinking("Let me think.", signature="sig", family="claude"),
-                           ir.Text("Hello, world"),
-                           ir.ToolCall("call_1", "get_weather", '{"city":"Paris"}'),
-                           ir.ToolCall("call_2", "get_time", '{"tz":"CET"}'),
-                       ])
+    return ir.Response(
+        id="msg_1",
+        model="claude-x",
+        source=Format.CLAUDE.value,
+        stop_reason="tool_use",
+        usage=USAGE,
+        content=[
+            ir.Thinking("Let me think.", signature="sig", family="claude"),
+            ir.Text("Hello, world"),
+            ir.ToolCall("call_1", "get_weather", '{"city":"Paris"}'),
+            ir.ToolCall("call_2", "get_time", '{"tz":"CET"}'),
+        ],
+    )
 
 
 async def test_sdk_non_stream_create_parses_build_response():
@@ -146,14 +163,36 @@ async def test_sdk_non_stream_create_parses_build_response():
 
 @pytest.mark.parametrize("stream", [False, True])
 async def test_sdk_namespace_tool_echo(stream):
-    req = ADAPTER.parse_request({"model": "gpt-test", "input": "hi", "tools": [
-        {"type": "namespace", "name": "crm", "description": "CRM", "tools": [
-            {"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {}}}]}]})
+    req = ADAPTER.parse_request(
+        {
+            "model": "gpt-test",
+            "input": "hi",
+            "tools": [
+                {
+                    "type": "namespace",
+                    "name": "crm",
+                    "description": "CRM",
+                    "tools": [
+                        {
+                            "type": "function",
+                            "name": "lookup",
+                            "parameters": {"type": "object", "properties": {}},
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     # an upstream of another family saw the flat name crm__lookup
     call = ir.ToolCall("call_9", "crm__lookup", '{"id":1}')
     if stream:
-        events = [ir.StreamStart("r", "gpt-test"), ir.BlockStart(0, "tool_call", id="call_9", name="crm__lookup"),
-                  ir.ToolArgsDelta(0, '{"id":1}'), ir.BlockStop(0), ir.StreamEnd("tool_use", ir.Usage(1, 1))]
+        events = [
+            ir.StreamStart("r", "gpt-test"),
+            ir.BlockStart(0, "tool_call", id="call_9", name="crm__lookup"),
+            ir.ToolArgsDelta(0, '{"id":1}'),
+            ir.BlockStop(0),
+            ir.StreamEnd("tool_use", ir.Usage(1, 1)),
+        ]
         client = client_for(encode(events, req), "text/event-stream")
     else:
         body = ADAPTER.build_response(ir.Response("r", "gpt-test", [call], "tool_use"), req)

@@ -45,9 +45,17 @@ def test_decode_reasoning_text_and_parallel_calls():
     assert [e.signature for e in events if isinstance(e, ir.SignatureDelta)] == ["ZW5jcnlwdGVk"]
     assert "".join(e.text for e in events if isinstance(e, ir.TextDelta)) == "Héllo, world ✓"
     starts = [e for e in events if isinstance(e, ir.BlockStart)]
-    assert [(s.index, s.kind) for s in starts] == [(0, "thinking"), (1, "text"), (2, "tool_call"), (3, "tool_call")]
+    assert [(s.index, s.kind) for s in starts] == [
+        (0, "thinking"),
+        (1, "text"),
+        (2, "tool_call"),
+        (3, "tool_call"),
+    ]
     assert [(s.id, s.name) for s in starts[2:]] == [("call_A", "get_weather"), ("call_B", "get_time")]
-    args = {i: "".join(e.delta for e in events if isinstance(e, ir.ToolArgsDelta) and e.index == i) for i in (2, 3)}
+    args = {
+        i: "".join(e.delta for e in events if isinstance(e, ir.ToolArgsDelta) and e.index == i)
+        for i in (2, 3)
+    }
     assert args == {2: '{"city":"Paris"}', 3: '{"tz":"CET"}'}
     end = events[-1]
     assert isinstance(end, ir.StreamEnd) and end.stop_reason == "tool_use"
@@ -71,7 +79,10 @@ def test_decode_hydrates_calls_completed_only_at_the_end():
     events = decode_all((DATA / "stream_codex_hydrate.sse").read_bytes())
     starts = [e for e in events if isinstance(e, ir.BlockStart) and e.kind == "tool_call"]
     assert [(s.index, s.id, s.name) for s in starts] == [
-        (1, "call_9", None), (1, "call_9", "exec_command"), (2, "call_10", "exec_command")]
+        (1, "call_9", None),
+        (1, "call_9", "exec_command"),
+        (2, "call_10", "exec_command"),
+    ]
     args = [(e.index, e.delta) for e in events if isinstance(e, ir.ToolArgsDelta)]
     assert args == [(1, '{"cmd":"ls"}'), (2, '{"cmd":"pwd"}')]
     assert events[-1].stop_reason == "tool_use"
@@ -86,17 +97,32 @@ def test_decode_done_only_items_and_refusal():
     data = frames(
         {"type": "response.created", "response": {"id": "resp_1", "model": "m", "created_at": 1}},
         {"type": "response.output_item.added", "output_index": 0, "item": {"type": "message", "id": "m1"}},
-        {"type": "response.content_part.added", "output_index": 0, "content_index": 0,
-         "part": {"type": "refusal", "refusal": ""}},
+        {
+            "type": "response.content_part.added",
+            "output_index": 0,
+            "content_index": 0,
+            "part": {"type": "refusal", "refusal": ""},
+        },
         {"type": "response.refusal.delta", "output_index": 0, "content_index": 0, "delta": "No."},
-        {"type": "response.output_item.done", "output_index": 0,
-         "item": {"type": "message", "id": "m1", "content": [{"type": "refusal", "refusal": "No."}]}},
-        {"type": "response.output_item.done", "output_index": 1,
-         "item": {"type": "custom_tool_call", "call_id": "c1", "name": "patch", "input": "*** Begin"}},
-        {"type": "response.output_item.done", "output_index": 2,
-         "item": {"type": "web_search_call", "id": "ws_1", "status": "completed"}},
-        {"type": "response.incomplete", "response": {"status": "incomplete",
-                                                    "incomplete_details": {"reason": "max_output_tokens"}}},
+        {
+            "type": "response.output_item.done",
+            "output_index": 0,
+            "item": {"type": "message", "id": "m1", "content": [{"type": "refusal", "refusal": "No."}]},
+        },
+        {
+            "type": "response.output_item.done",
+            "output_index": 1,
+            "item": {"type": "custom_tool_call", "call_id": "c1", "name": "patch", "input": "*** Begin"},
+        },
+        {
+            "type": "response.output_item.done",
+            "output_index": 2,
+            "item": {"type": "web_search_call", "id": "ws_1", "status": "completed"},
+        },
+        {
+            "type": "response.incomplete",
+            "response": {"status": "incomplete", "incomplete_details": {"reason": "max_output_tokens"}},
+        },
     )
     events = decode_all(data)
     assert [e.text for e in events if isinstance(e, ir.TextDelta)] == ["No."]
@@ -107,23 +133,66 @@ def test_decode_done_only_items_and_refusal():
     assert events[-1].stop_reason == "max_tokens"
 
 
-@pytest.mark.parametrize(("event", "status", "code"), [
-    ({"type": "error", "error": {"type": "service_unavailable_error", "code": "server_is_overloaded",
-                                 "message": "Our servers are currently overloaded."}, "sequence_number": 2},
-     503, "server_is_overloaded"),
-    ({"type": "error", "error": {"type": "rate_limit_error", "code": "rate_limit_exceeded",
-                                 "message": "Rate limit reached."}}, 429, "rate_limit_exceeded"),
-    ({"type": "response.failed", "response": {"id": "resp_1", "status": "failed", "error": {
-        "code": "context_length_exceeded", "message": "Your input exceeds the context window."}}},
-     400, "context_length_exceeded"),
-    ({"type": "response.failed", "response": {"error": {"type": "usage_limit_reached",
-                                                        "message": "usage limit reached"}}}, 429, None),
-    ({"type": "error", "code": "server_error", "message": "boom", "param": None}, 502, "server_error"),
-])
+@pytest.mark.parametrize(
+    ("event", "status", "code"),
+    [
+        (
+            {
+                "type": "error",
+                "error": {
+                    "type": "service_unavailable_error",
+                    "code": "server_is_overloaded",
+                    "message": "Our servers are currently overloaded.",
+                },
+                "sequence_number": 2,
+            },
+            503,
+            "server_is_overloaded",
+        ),
+        (
+            {
+                "type": "error",
+                "error": {
+                    "type": "rate_limit_error",
+                    "code": "rate_limit_exceeded",
+                    "message": "Rate limit reached.",
+                },
+            },
+            429,
+            "rate_limit_exceeded",
+        ),
+        (
+            {
+                "type": "response.failed",
+                "response": {
+                    "id": "resp_1",
+                    "status": "failed",
+                    "error": {
+                        "code": "context_length_exceeded",
+                        "message": "Your input exceeds the context window.",
+                    },
+                },
+            },
+            400,
+            "context_length_exceeded",
+        ),
+        (
+            {
+                "type": "response.failed",
+                "response": {"error": {"type": "usage_limit_reached", "message": "usage limit reached"}},
+            },
+            429,
+            None,
+        ),
+        ({"type": "error", "code": "server_error", "message": "boom", "param": None}, 502, "server_error"),
+    ],
+)
 def test_decode_in_band_errors(event, status, code):
-    data = frames({"type": "response.created", "response": {"id": "resp_1", "model": "m"}},
-                  {"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": "x"},
-                  event)
+    data = frames(
+        {"type": "response.created", "response": {"id": "resp_1", "model": "m"}},
+        {"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": "x"},
+        event,
+    )
     events = decode_all(data)
     err = events[-1]
     assert isinstance(err, ir.Error) and err.status == status and err.code == code
@@ -131,8 +200,10 @@ def test_decode_in_band_errors(event, status, code):
 
 
 def test_decode_cut_stream_is_an_error():
-    data = frames({"type": "response.created", "response": {"id": "resp_1", "model": "m"}},
-                  {"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": "x"})
+    data = frames(
+        {"type": "response.created", "response": {"id": "resp_1", "model": "m"}},
+        {"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": "x"},
+    )
     events = decode_all(data[:-10])
     assert isinstance(events[-1], ir.Error) and events[-1].status == 408
 
@@ -153,16 +224,32 @@ def encoded_events(events: list[ir.Event], request: ir.Request | None = None) ->
 
 
 def test_encoder_exact_sequence():
-    events = [ir.StreamStart("resp_1", "m"), ir.BlockStart(0, "text"), ir.TextDelta(0, "Hi"), ir.BlockStop(0),
-              ir.BlockStart(1, "tool_call", id="c1", name="f"), ir.ToolArgsDelta(1, "{}"), ir.BlockStop(1),
-              ir.StreamEnd("tool_use", ir.Usage(3, 4))]
+    events = [
+        ir.StreamStart("resp_1", "m"),
+        ir.BlockStart(0, "text"),
+        ir.TextDelta(0, "Hi"),
+        ir.BlockStop(0),
+        ir.BlockStart(1, "tool_call", id="c1", name="f"),
+        ir.ToolArgsDelta(1, "{}"),
+        ir.BlockStop(1),
+        ir.StreamEnd("tool_use", ir.Usage(3, 4)),
+    ]
     out = encoded_events(events)
     assert [e["type"] for e in out] == [
-        "response.created", "response.in_progress",
-        "response.output_item.added", "response.content_part.added", "response.output_text.delta",
-        "response.output_text.done", "response.content_part.done", "response.output_item.done",
-        "response.output_item.added", "response.function_call_arguments.delta",
-        "response.function_call_arguments.done", "response.output_item.done", "response.completed"]
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.output_item.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
     assert [e["sequence_number"] for e in out] == list(range(len(out)))
     assert out[0]["response"]["status"] == "in_progress" and out[0]["response"]["output"] == []
     assert out[2]["item"]["content"] == [] and out[8]["item"]["arguments"] == ""
@@ -174,19 +261,29 @@ def test_encoder_exact_sequence():
 
 
 def test_encoder_openai_reasoning_keeps_encrypted_content_and_skips_redacted():
-    events = [ir.StreamStart("r", "m"),
-              ir.BlockStart(0, "redacted_thinking", signature="opaque", family="claude"), ir.BlockStop(0),
-              ir.BlockStart(1, "thinking", id="rs_up", family="openai"), ir.ThinkingDelta(1, "t"),
-              ir.SignatureDelta(1, "enc", "openai"), ir.BlockStop(1),
-              ir.BlockStart(2, "tool_call", id="c1", name="patch", tool_kind="custom"),
-              ir.ToolArgsDelta(2, "*** Begin"), ir.BlockStop(2),
-              ir.BlockStart(3, "server_tool", family="openai", raw={"type": "web_search_call", "id": "ws_1"}),
-              ir.BlockStop(3),
-              ir.StreamEnd("end_turn")]
+    events = [
+        ir.StreamStart("r", "m"),
+        ir.BlockStart(0, "redacted_thinking", signature="opaque", family="claude"),
+        ir.BlockStop(0),
+        ir.BlockStart(1, "thinking", id="rs_up", family="openai"),
+        ir.ThinkingDelta(1, "t"),
+        ir.SignatureDelta(1, "enc", "openai"),
+        ir.BlockStop(1),
+        ir.BlockStart(2, "tool_call", id="c1", name="patch", tool_kind="custom"),
+        ir.ToolArgsDelta(2, "*** Begin"),
+        ir.BlockStop(2),
+        ir.BlockStart(3, "server_tool", family="openai", raw={"type": "web_search_call", "id": "ws_1"}),
+        ir.BlockStop(3),
+        ir.StreamEnd("end_turn"),
+    ]
     out = encoded_events(events)
     final = out[-1]["response"]["output"]
-    assert final[0] == {"id": "rs_up", "type": "reasoning",
-                        "summary": [{"type": "summary_text", "text": "t"}], "encrypted_content": "enc"}
+    assert final[0] == {
+        "id": "rs_up",
+        "type": "reasoning",
+        "summary": [{"type": "summary_text", "text": "t"}],
+        "encrypted_content": "enc",
+    }
     assert final[1]["type"] == "custom_tool_call" and final[1]["input"] == "*** Begin"
     assert final[2] == {"type": "web_search_call", "id": "ws_1"}
     assert "response.custom_tool_call_input.delta" in [e["type"] for e in out]
@@ -202,7 +299,7 @@ def test_encoder_error_before_start_still_opens_the_stream():
 def test_passthrough_responses_to_responses_translation():
     data = (DATA / "stream_reasoning_text_tools.sse").read_bytes()
     tr = StreamTranslator(ADAPTER.stream_decoder(None), CODEX_ADAPTER.stream_encoder(None, "gpt-5.4"))
-    raw = b"".join(tr.feed(data[i:i + 37]) for i in range(0, len(data), 37)) + tr.finish()
+    raw = b"".join(tr.feed(data[i : i + 37]) for i in range(0, len(data), 37)) + tr.finish()
     events = [json.loads(e.data) for e in SSEDecoder().decode(raw)]
     final = events[-1]["response"]
     assert final["output"][0]["encrypted_content"] == "ZW5jcnlwdGVk"
@@ -219,11 +316,9 @@ def test_usage_sniffer_reads_only_terminal_usage():
     sniffer = ADAPTER.usage_sniffer()
     assert isinstance(sniffer, ResponsesUsageSniffer)
     for i in range(0, len(data), 50):
-        sniffer.feed(data[i:i + 50])
+        sniffer.feed(data[i : i + 50])
     assert sniffer.usage == ir.Usage(120, 60, cache_read_tokens=100, reasoning_tokens=20, total_tokens=180)
 
 
 def test_count_tokens_shape():
     assert ADAPTER.count_tokens_response(42) == {"object": "response.input_tokens", "input_tokens": 42}
-
-

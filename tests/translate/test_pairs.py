@@ -43,7 +43,14 @@ def test_request_keeps_content(src, dst):
     upstream, _ = REG.translate_request(src, dst, body, model="model-x")
     back = REG.adapter(dst).parse_request(upstream)
     text = joined(back)
-    for marker in ("SYSTEM-MARKER", "USER-MARKER", "ASSISTANT-MARKER", "RESULT-A", "RESULT-B", "USER2-MARKER"):
+    for marker in (
+        "SYSTEM-MARKER",
+        "USER-MARKER",
+        "ASSISTANT-MARKER",
+        "RESULT-A",
+        "RESULT-B",
+        "USER2-MARKER",
+    ):
         assert marker in text, f"{marker} lost: {text!r}"
     assert tool_calls(back) == [("run_shell", {"command": "echo A"}), ("run_shell", {"command": "echo B"})]
     results = tool_results(back)
@@ -62,8 +69,11 @@ def test_request_keeps_content(src, dst):
         assert all(fam == family_of(dst) for _, fam in sigs), sigs
 
 
-@pytest.mark.parametrize("upstream,client", [(u, c) for u in CLIENT_FORMATS for c in CLIENT_FORMATS],
-                         ids=[f"{u.value}->{c.value}" for u in CLIENT_FORMATS for c in CLIENT_FORMATS])
+@pytest.mark.parametrize(
+    "upstream,client",
+    [(u, c) for u in CLIENT_FORMATS for c in CLIENT_FORMATS],
+    ids=[f"{u.value}->{c.value}" for u in CLIENT_FORMATS for c in CLIENT_FORMATS],
+)
 def test_whole_response_keeps_content(upstream, client):
     up_body = REG.adapter(upstream).build_response(rich_response(family_of(upstream)))
     client_body = REG.translate_response(upstream, client, up_body, request_with_tools(), model="alias-x")
@@ -89,13 +99,16 @@ def _split(data: bytes, seed: int) -> list[bytes]:
     out, i = [], 0
     while i < len(data):
         n = rnd.randint(1, 40)
-        out.append(data[i:i + n])
+        out.append(data[i : i + n])
         i += n
     return out
 
 
-@pytest.mark.parametrize("upstream,client", [(u, c) for u in CLIENT_FORMATS for c in CLIENT_FORMATS],
-                         ids=[f"{u.value}->{c.value}" for u in CLIENT_FORMATS for c in CLIENT_FORMATS])
+@pytest.mark.parametrize(
+    "upstream,client",
+    [(u, c) for u in CLIENT_FORMATS for c in CLIENT_FORMATS],
+    ids=[f"{u.value}->{c.value}" for u in CLIENT_FORMATS for c in CLIENT_FORMATS],
+)
 @pytest.mark.parametrize("seed", [1, 2])
 def test_stream_keeps_content(upstream, client, seed):
     raw = _upstream_bytes(upstream)

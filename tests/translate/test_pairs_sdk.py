@@ -34,7 +34,7 @@ def _translated(upstream: Format, client: Format) -> bytes:
     tr = REG.stream_translator(upstream, client, _client_request(client), model="alias-x")
     out = bytearray()
     for i in range(0, len(raw), 23):
-        out += tr.feed(raw[i:i + 23])
+        out += tr.feed(raw[i : i + 23])
     out += tr.finish()
     return bytes(out)
 
@@ -44,7 +44,7 @@ async def _serve(body: bytes) -> TestServer:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
         for i in range(0, len(body), 31):
-            await resp.write(body[i:i + 31])
+            await resp.write(body[i : i + 31])
         await resp.write_eof()
         return resp
 
@@ -60,12 +60,15 @@ async def _consume_openai(url: str) -> None:
 
     async with openai.AsyncOpenAI(base_url=url + "/v1", api_key="k", max_retries=0) as client:
         async with client.chat.completions.stream(
-                model="alias-x", messages=[{"role": "user", "content": "hi"}],
-                stream_options={"include_usage": True}) as stream:
+            model="alias-x",
+            messages=[{"role": "user", "content": "hi"}],
+            stream_options={"include_usage": True},
+        ) as stream:
             final = await stream.get_final_completion()
     msg = final.choices[0].message
     assert msg.content == "Hello STREAM-MARKER"
     import json
+
     assert [(c.function.name, json.loads(c.function.arguments)) for c in msg.tool_calls] == CALLS
     assert final.choices[0].finish_reason == "tool_calls"
     assert final.usage.prompt_tokens == 50 and final.usage.completion_tokens == 20
@@ -90,8 +93,9 @@ async def _consume_claude(url: str) -> None:
     import anthropic
 
     async with anthropic.AsyncAnthropic(base_url=url, api_key="k", max_retries=0) as client:
-        async with client.messages.stream(model="alias-x", max_tokens=100,
-                                          messages=[{"role": "user", "content": "hi"}]) as stream:
+        async with client.messages.stream(
+            model="alias-x", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
             final = await stream.get_final_message()
     text = "".join(b.text for b in final.content if b.type == "text")
     assert text == "Hello STREAM-MARKER"
@@ -124,8 +128,12 @@ async def _consume_gemini(url: str) -> None:
     assert usage.candidates_token_count + (usage.thoughts_token_count or 0) == 20
 
 
-CONSUMERS = {Format.OPENAI: _consume_openai, Format.RESPONSES: _consume_responses,
-             Format.CLAUDE: _consume_claude, Format.GEMINI: _consume_gemini}
+CONSUMERS = {
+    Format.OPENAI: _consume_openai,
+    Format.RESPONSES: _consume_responses,
+    Format.CLAUDE: _consume_claude,
+    Format.GEMINI: _consume_gemini,
+}
 
 
 @pytest.mark.parametrize("upstream", CLIENT_FORMATS, ids=[u.value for u in CLIENT_FORMATS])

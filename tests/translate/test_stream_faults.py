@@ -26,22 +26,40 @@ def sse(obj: dict, event: str | None = None) -> bytes:
     return head + b"data: " + orjson.dumps(obj) + b"\n\n"
 
 
-CLAUDE = (sse({"type": "message_start", "message": {"id": "m", "model": "c", "usage": {"input_tokens": 1}}},
-              "message_start")
-          + sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-                "content_block_start")
-          + b": keep-alive\n\n" + b"data:\n\n"
-          + sse({"type": "content_block_delta", "index": 0,
-                 "delta": {"type": "text_delta", "text": "see\ndata: not an event"}}, "content_block_delta")
-          + sse({"type": "ping"}, "ping")
-          + sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
-          + sse({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}},
-                "message_delta")
-          + sse({"type": "message_stop"}, "message_stop"))
-CHAT = (sse({"id": "c", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}}]})
-        + b": OPENROUTER PROCESSING\n\n" + b"data:\n\n"
-        + sse({"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-        + b"data: [DONE]\n\n")
+CLAUDE = (
+    sse(
+        {"type": "message_start", "message": {"id": "m", "model": "c", "usage": {"input_tokens": 1}}},
+        "message_start",
+    )
+    + sse(
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        "content_block_start",
+    )
+    + b": keep-alive\n\n"
+    + b"data:\n\n"
+    + sse(
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "text_delta", "text": "see\ndata: not an event"},
+        },
+        "content_block_delta",
+    )
+    + sse({"type": "ping"}, "ping")
+    + sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+    + sse(
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}},
+        "message_delta",
+    )
+    + sse({"type": "message_stop"}, "message_stop")
+)
+CHAT = (
+    sse({"id": "c", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}}]})
+    + b": OPENROUTER PROCESSING\n\n"
+    + b"data:\n\n"
+    + sse({"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    + b"data: [DONE]\n\n"
+)
 GARBAGE = b"data: <html><body>502 Bad Gateway</body></html>\n\n"
 
 
@@ -54,7 +72,9 @@ def feed_split(tr: Passthrough, data: bytes, at: int) -> bytes:
     return tr.feed(data[:at]) + tr.feed(data[at:]) + tr.finish()
 
 
-@pytest.mark.parametrize(("fmt", "data"), [(Format.CLAUDE, CLAUDE), (Format.OPENAI, CHAT)], ids=["claude", "chat"])
+@pytest.mark.parametrize(
+    ("fmt", "data"), [(Format.CLAUDE, CLAUDE), (Format.OPENAI, CHAT)], ids=["claude", "chat"]
+)
 def test_passthrough_keeps_legitimate_lines_at_every_split(fmt, data):
     for at in range(len(data) + 1):
         tr = passthrough(fmt)
@@ -62,7 +82,9 @@ def test_passthrough_keeps_legitimate_lines_at_every_split(fmt, data):
         assert tr.started and tr.early_error is None and tr.late_error is None, at
 
 
-@pytest.mark.parametrize(("fmt", "data"), [(Format.CLAUDE, CLAUDE), (Format.OPENAI, CHAT)], ids=["claude", "chat"])
+@pytest.mark.parametrize(
+    ("fmt", "data"), [(Format.CLAUDE, CLAUDE), (Format.OPENAI, CHAT)], ids=["claude", "chat"]
+)
 def test_passthrough_garbage_before_content_is_an_early_error(fmt, data):
     tr = passthrough(fmt)
     tr.feed(GARBAGE + data)
@@ -71,23 +93,29 @@ def test_passthrough_garbage_before_content_is_an_early_error(fmt, data):
 
 def test_passthrough_garbage_after_content_is_cut_at_every_split():
     first = CLAUDE.index(b"event: content_block_delta")
-    data = CLAUDE[:first] + sse({"type": "content_block_delta", "index": 0,
-                                 "delta": {"type": "text_delta", "text": "x"}}, "content_block_delta")
+    data = CLAUDE[:first] + sse(
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "x"}},
+        "content_block_delta",
+    )
     stream = data + GARBAGE + CLAUDE[first:]
     for at in range(len(data), len(stream) + 1):
         tr = passthrough(Format.CLAUDE)
-        out = tr.feed(stream[:len(data)])
-        out += tr.feed(stream[len(data):at]) + tr.feed(stream[at:])
+        out = tr.feed(stream[: len(data)])
+        out += tr.feed(stream[len(data) : at]) + tr.feed(stream[at:])
         assert tr.started and tr.ended and tr.late_error is not None, at
         assert out == data, at  # nothing from the garbage line on
 
 
-@pytest.mark.parametrize(("fmt", "frame"), [
-    (Format.CLAUDE, b"event: content_block_delta\ndata: <html>oops</html>\n\n"),
-    (Format.OPENAI, b"data: upstream overloaded, try later\n\n"),
-    (Format.RESPONSES, b"event: response.output_text.delta\ndata: <!DOCTYPE html>\n\n"),
-    (Format.GEMINI, b"data: <html>oops</html>\n\n"),
-], ids=["claude", "chat", "responses", "gemini"])
+@pytest.mark.parametrize(
+    ("fmt", "frame"),
+    [
+        (Format.CLAUDE, b"event: content_block_delta\ndata: <html>oops</html>\n\n"),
+        (Format.OPENAI, b"data: upstream overloaded, try later\n\n"),
+        (Format.RESPONSES, b"event: response.output_text.delta\ndata: <!DOCTYPE html>\n\n"),
+        (Format.GEMINI, b"data: <html>oops</html>\n\n"),
+    ],
+    ids=["claude", "chat", "responses", "gemini"],
+)
 def test_decoders_turn_non_json_events_into_502_errors(fmt, frame):
     decoder = REG.adapter(fmt).stream_decoder(None)
     events = decoder.decode(frame)  # at once, not only as a cut stream at the end
@@ -111,7 +139,7 @@ def test_sse_decoder_is_linear_in_a_long_event():
     started = time.perf_counter()
     events = []
     for i in range(0, len(data), 4096):
-        events += decoder.decode(data[i:i + 4096])
+        events += decoder.decode(data[i : i + 4096])
     assert time.perf_counter() - started < 2.0
     assert len(events) == 1 and events[0].data == payload
 

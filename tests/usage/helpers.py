@@ -28,8 +28,10 @@ claude-api-key:
 
 
 async def post(proxy: Any, body: dict[str, Any], path: str = "/v1/messages") -> tuple[int, bytes]:
-    async with aiohttp.ClientSession() as s, s.post(proxy.url + path, json=body,
-                                                     headers={"x-api-key": CLIENT_KEY}) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(proxy.url + path, json=body, headers={"x-api-key": CLIENT_KEY}) as r,
+    ):
         return r.status, await r.read()
 
 
@@ -43,8 +45,11 @@ async def settle(proxy: Any) -> Path:
 def logs(folder: Path, prefix: str = "") -> list[Path]:
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.suffix == ".log" and p.name.startswith(prefix)
-                  and p.name != "main.log")
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix == ".log" and p.name.startswith(prefix) and p.name != "main.log"
+    )
 
 
 def records(raw: bytes) -> list[dict[str, Any]]:

@@ -11,8 +11,14 @@ import aiohttp
 from cliproxy.usage import recorder_of
 from tests.usage.helpers import CLIENT_KEY, MSG, UPSTREAM_KEY, claude_config, logs, post, settle
 
-SECTIONS = ["=== REQUEST INFO ===", "=== HEADERS ===", "=== REQUEST BODY ===", "=== API REQUEST 1 ===",
-            "=== API RESPONSE 1 ===", "=== RESPONSE ==="]
+SECTIONS = [
+    "=== REQUEST INFO ===",
+    "=== HEADERS ===",
+    "=== REQUEST BODY ===",
+    "=== API REQUEST 1 ===",
+    "=== API RESPONSE 1 ===",
+    "=== RESPONSE ===",
+]
 
 
 def _in_order(text: str, parts: list[str]) -> None:
@@ -69,8 +75,18 @@ request-log: true
     assert status == 200
     [log] = logs(await settle(proxy))
     text = log.read_text()
-    _in_order(text, ["=== API REQUEST 1 ===", "=== API REQUEST 2 ===", "=== API RESPONSE 1 ===", "Status: 529",
-                     "=== API RESPONSE 2 ===", "Status: 200", "=== RESPONSE ==="])
+    _in_order(
+        text,
+        [
+            "=== API REQUEST 1 ===",
+            "=== API REQUEST 2 ===",
+            "=== API RESPONSE 1 ===",
+            "Status: 529",
+            "=== API RESPONSE 2 ===",
+            "Status: 200",
+            "=== RESPONSE ===",
+        ],
+    )
 
 
 async def test_error_log_when_request_log_is_off(proxy_of, fake_claude):
@@ -85,8 +101,19 @@ async def test_error_log_when_request_log_is_off(proxy_of, fake_claude):
     [log] = logs(await settle(proxy))
     assert log.name.startswith("error-v1-messages-")
     text = log.read_text()
-    _in_order(text, ["=== REQUEST INFO ===", "=== HEADERS ===", "=== REQUEST BODY ===", "=== API REQUEST 1 ===",
-                     "=== API ERROR RESPONSE ===", "HTTP Status: 400", "=== RESPONSE ===", "Status: 400"])
+    _in_order(
+        text,
+        [
+            "=== REQUEST INFO ===",
+            "=== HEADERS ===",
+            "=== REQUEST BODY ===",
+            "=== API REQUEST 1 ===",
+            "=== API ERROR RESPONSE ===",
+            "HTTP Status: 400",
+            "=== RESPONSE ===",
+            "Status: 400",
+        ],
+    )
     assert "bad thing upstream" in text and body.decode() in text
     assert CLIENT_KEY not in text and UPSTREAM_KEY not in text
 
@@ -134,4 +161,3 @@ async def test_commercial_mode_records_nothing(proxy_of, fake_claude):
     status, _ = await post(proxy, MSG)
     assert status == 400
     assert logs(await settle(proxy)) == []
-

@@ -108,8 +108,11 @@ def test_app_log_writes_cpa_lines_and_rotates(tmp_path):
         logger.info("hello %s", "world", extra={"request_id": "abcd1234"})
         logger.warning("careful")
         lines = (tmp_path / "main.log").read_text().splitlines()
-        assert re.fullmatch(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] \[abcd1234\] \[info \] "
-                            r"\[test_units\.py:\d+\] hello world", lines[0])
+        assert re.fullmatch(
+            r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] \[abcd1234\] \[info \] "
+            r"\[test_units\.py:\d+\] hello world",
+            lines[0],
+        )
         assert "] [--------] [warn ] [" in lines[1]
         for _ in range(40):
             logger.info("x" * 100)
@@ -145,8 +148,17 @@ async def test_closing_an_unstarted_client_stream_closes_the_source_and_ends_the
 
     rec = Recorder(tmp_path / "config.yaml")
     rec.sync(Config(), management=False)
-    trace = rec.begin(method="POST", url="/v1/messages", headers={}, body=b"{}", endpoint="POST /v1/messages",
-                      fmt=Format.CLAUDE, alias="m", api_key="", client_ip="")
+    trace = rec.begin(
+        method="POST",
+        url="/v1/messages",
+        headers={},
+        body=b"{}",
+        endpoint="POST /v1/messages",
+        fmt=Format.CLAUDE,
+        alias="m",
+        api_key="",
+        client_ip="",
+    )
     source = _Source()
     wrapped = trace.reply(StreamReply({}, b"", source))
     await wrapped.rest.aclose()  # the client left before the first write

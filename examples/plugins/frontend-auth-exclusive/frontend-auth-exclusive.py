@@ -39,8 +39,9 @@ class ExclusiveFrontendAuth(Plugin, FrontendAuthProvider):
     async def authenticate(self, request: FrontendAuthRequest) -> FrontendAuthResponse | None:
         values = next((v for k, v in request.headers.items() if k.lower() == HEADER.lower()), [])
         if self.value in values:
-            return FrontendAuthResponse(authenticated=True, principal="example-frontend-user",
-                                        metadata={"source": self.name})
+            return FrontendAuthResponse(
+                authenticated=True, principal="example-frontend-user", metadata={"source": self.name}
+            )
         return None  # not authenticated: the client gets 401
 
 

@@ -60,8 +60,12 @@ class HostModelCallback(Plugin, ManagementAPI):
             body = json.loads(q["body"]) if q.get("body") else request_body(entry, prompt)
         except ValueError as exc:  # an answer, not an exception: an exception would fuse the plugin
             return ManagementResponse.json({"error": f"body is not JSON: {exc}"}, status_code=400)
-        out: dict[str, Any] = {"entry_protocol": entry, "exit_protocol": exit_, "model": model,
-                               "stream": stream}
+        out: dict[str, Any] = {
+            "entry_protocol": entry,
+            "exit_protocol": exit_,
+            "model": model,
+            "stream": stream,
+        }
         try:
             if not stream:
                 resp = await self.host.model.execute(entry, exit_, model, body, alt=q.get("alt", ""))
@@ -89,8 +93,12 @@ class HostModelCallback(Plugin, ManagementAPI):
         call's scope ends (the implicit close)."""
         stream = await self.host.model.stream(entry, exit_, model, body).open()
         piece = await self.host.call("host.model.stream_read", {"stream_id": stream.stream_id}, scoped=False)
-        return {"text": stream_text(exit_, _b64(piece.get("payload", ""))), "chunks": 1,
-                "stream_id": stream.stream_id, "close": "implicit"}
+        return {
+            "text": stream_text(exit_, _b64(piece.get("payload", ""))),
+            "chunks": 1,
+            "stream_id": stream.stream_id,
+            "close": "implicit",
+        }
 
 
 def request_body(protocol: str, prompt: str) -> dict[str, Any]:
@@ -111,8 +119,13 @@ def response_text(protocol: str, data: dict[str, Any]) -> str:
     if protocol == "gemini":
         return "".join(_gemini_text(data))
     if protocol == "openai-response":
-        return "".join(c.get("text", "") for item in data.get("output") or [] if item.get("type") == "message"
-                       for c in item.get("content") or [] if c.get("type") == "output_text")
+        return "".join(
+            c.get("text", "")
+            for item in data.get("output") or []
+            if item.get("type") == "message"
+            for c in item.get("content") or []
+            if c.get("type") == "output_text"
+        )
     return "".join((c.get("message") or {}).get("content") or "" for c in data.get("choices") or [])
 
 
@@ -135,8 +148,12 @@ def stream_text(protocol: str, chunk: bytes) -> str:
 
 
 def _gemini_text(data: dict[str, Any]) -> list[str]:
-    return [p.get("text", "") for c in data.get("candidates") or []
-            for p in (c.get("content") or {}).get("parts") or [] if not p.get("thought")]
+    return [
+        p.get("text", "")
+        for c in data.get("candidates") or []
+        for p in (c.get("content") or {}).get("parts") or []
+        if not p.get("thought")
+    ]
 
 
 def _b64(value: str) -> bytes:

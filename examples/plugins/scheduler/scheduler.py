@@ -36,8 +36,11 @@ class ExampleScheduler(Plugin, Scheduler):
 
     async def pick(self, request: PickRequest) -> PickDecision | None:
         if self.deny:  # an error denies the request; the client sees http_status
-            raise PluginError(f"the scheduler plugin denies {request.model}", http_status=self.deny_status,
-                              code="scheduler_denied")
+            raise PluginError(
+                f"the scheduler plugin denies {request.model}",
+                http_status=self.deny_status,
+                code="scheduler_denied",
+            )
         if self.delegate in BUILT_IN:
             return PickDecision.delegate(self.delegate)
         if self.delegate:

@@ -204,8 +204,9 @@ def _flow_depth(text: str) -> int:
 
 
 def _too_deep(file: str | None) -> ConfigError:
-    return config_error(f"the document is nested too deeply (more than {MAX_DEPTH} levels)", path=None,
-                        file=file)
+    return config_error(
+        f"the document is nested too deeply (more than {MAX_DEPTH} levels)", path=None, file=file
+    )
 
 
 def _child(parent: Any, segment: str | int, next_segment: str | int) -> Any:

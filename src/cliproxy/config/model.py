@@ -175,7 +175,9 @@ class Config(ConfigModel):
         if self.auth_auto_refresh_workers <= 0:
             self.auth_auto_refresh_workers = DEFAULT_AUTH_REFRESH_WORKERS
         base = self.gpt_image_2_base_model.strip()
-        self.gpt_image_2_base_model = base if base.lower().startswith("gpt-") else DEFAULT_GPT_IMAGE_2_BASE_MODEL
+        self.gpt_image_2_base_model = (
+            base if base.lower().startswith("gpt-") else DEFAULT_GPT_IMAGE_2_BASE_MODEL
+        )
 
     def _sanitize_credentials(self) -> None:
         self.gemini_api_key = _dedup_gemini(self.gemini_api_key)
@@ -199,7 +201,8 @@ class Config(ConfigModel):
                 excluded[key] = clean
         self.oauth_excluded_models = excluded
         self.oauth_model_alias = {
-            k: v for k, v in ((c.strip().lower(), _clean_aliases(a)) for c, a in self.oauth_model_alias.items())
+            k: v
+            for k, v in ((c.strip().lower(), _clean_aliases(a)) for c, a in self.oauth_model_alias.items())
             if k and v
         }
         rules: dict[str, list[RequestScopedErrorRule]] = {}
@@ -221,7 +224,9 @@ class Config(ConfigModel):
     def video_result_auth_cache_ttl_seconds(self) -> float:
         """Video-id binding TTL in seconds; empty or invalid means CPA's 3 hours."""
         try:
-            seconds = parse_duration(self.video_result_auth_cache_ttl) if self.video_result_auth_cache_ttl else 0
+            seconds = (
+                parse_duration(self.video_result_auth_cache_ttl) if self.video_result_auth_cache_ttl else 0
+            )
         except ValueError:
             return DEFAULT_VIDEO_TTL_SECONDS
         return seconds if seconds > 0 else DEFAULT_VIDEO_TTL_SECONDS
@@ -246,8 +251,11 @@ def _clean_aliases(entries: list[OAuthModelAlias]) -> list[OAuthModelAlias]:
         if not name or not alias or name.lower() == alias.lower() or alias.lower() in seen:
             continue
         seen.add(alias.lower())
-        out.append(entry.model_copy(update={"name": name, "alias": alias,
-                                            "display_name": entry.display_name.strip()}))
+        out.append(
+            entry.model_copy(
+                update={"name": name, "alias": alias, "display_name": entry.display_name.strip()}
+            )
+        )
     return out
 
 

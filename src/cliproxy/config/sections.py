@@ -39,10 +39,16 @@ DEFAULT_PLUGINS_DIR = "plugins"
 
 RoutingStrategy = Literal["round-robin", "weighted-round-robin", "fill-first"]
 _STRATEGY_ALIASES: dict[str, RoutingStrategy] = {
-    "": "round-robin", "round-robin": "round-robin", "roundrobin": "round-robin", "rr": "round-robin",
-    "weighted-round-robin": "weighted-round-robin", "weightedroundrobin": "weighted-round-robin",
+    "": "round-robin",
+    "round-robin": "round-robin",
+    "roundrobin": "round-robin",
+    "rr": "round-robin",
+    "weighted-round-robin": "weighted-round-robin",
+    "weightedroundrobin": "weighted-round-robin",
     "wrr": "weighted-round-robin",
-    "fill-first": "fill-first", "fillfirst": "fill-first", "ff": "fill-first",
+    "fill-first": "fill-first",
+    "fillfirst": "fill-first",
+    "ff": "fill-first",
 }
 
 
@@ -297,8 +303,15 @@ class TimeoutsConfig(ConfigModel):
     client_body: str = "2m"
     client_keepalive: str = "75s"
 
-    @field_validator("upstream_connect", "upstream_first_byte", "upstream_idle", "client_header",
-                     "client_body", "client_keepalive", mode="before")
+    @field_validator(
+        "upstream_connect",
+        "upstream_first_byte",
+        "upstream_idle",
+        "client_header",
+        "client_body",
+        "client_keepalive",
+        mode="before",
+    )
     @classmethod
     def _duration(cls, value: Any) -> str:
         text = "" if value is None else str(value).strip()

@@ -123,8 +123,11 @@ class ConfigWatcher:
     def _log_presence(self) -> None:
         path = self._config_file.path
         if self._config_file.gone:
-            log.warning("config file %s is gone; keeping the running config (management writes answer "
-                        "409 until it is back, PUT /v0/management/config.yaml recreates it)", path)
+            log.warning(
+                "config file %s is gone; keeping the running config (management writes answer "
+                "409 until it is back, PUT /v0/management/config.yaml recreates it)",
+                path,
+            )
         else:
             log.info("config file %s is back", path)
 
@@ -145,8 +148,9 @@ class ConfigWatcher:
         old, new = self.config, doc.config
         self.config = new
         if old is not None and (old.host, old.port) != (new.host, new.port):
-            log.warning("host/port changes need a restart (%s:%s -> %s:%s)", old.host, old.port,
-                        new.host, new.port)
+            log.warning(
+                "host/port changes need a restart (%s:%s -> %s:%s)", old.host, old.port, new.host, new.port
+            )
         log.info("config reloaded from %s", path)
         if self._on_config is not None:
             await self._call(self._on_config(new))

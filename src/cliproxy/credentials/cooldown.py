@@ -71,14 +71,24 @@ ACTION_STOP_AND_COOLDOWN = "stop-and-cooldown"
 ACTION_CONTINUE = "continue"
 ACTION_CONTINUE_AND_COOLDOWN = "continue-and-cooldown"
 
-_FAULT_CODES = frozenset({
-    "cyber_policy", "context_length_exceeded", "message_too_big", "string_above_max_length",
-    "invalid_prompt", "invalid_value", "unsupported_value", "invalid_request_error",
-    "previous_response_not_found"})
+_FAULT_CODES = frozenset(
+    {
+        "cyber_policy",
+        "context_length_exceeded",
+        "message_too_big",
+        "string_above_max_length",
+        "invalid_prompt",
+        "invalid_value",
+        "unsupported_value",
+        "invalid_request_error",
+        "previous_response_not_found",
+    }
+)
 _FAULT_TYPES = frozenset({"invalid_request", "invalid_request_error", "bad_request_error", "invalid_prompt"})
 _FAULT_STATUSES = frozenset({400, 409, 413, 422})
-_MODEL_SUPPORT_CODES = frozenset({
-    "model_not_supported", "model_not_found", "unsupported_model", "model_not_available"})
+_MODEL_SUPPORT_CODES = frozenset(
+    {"model_not_supported", "model_not_found", "unsupported_model", "model_not_available"}
+)
 _MODEL_SUPPORT_STATUSES = frozenset({400, 404, 422})
 _ERROR_PATHS = (("error",), (), ("response", "error"), ("body", "error"))
 
@@ -127,7 +137,8 @@ def match_scoped_rule(rules: Iterable[ScopedErrorRule], status: int, body: str) 
         if rule.status <= 0 or rule.status != status:
             continue
         if any(s and s in body for s in rule.match) or any(
-                (rx := _regex(p)) is not None and rx.search(body) for p in rule.match_regexr if p):
+            (rx := _regex(p)) is not None and rx.search(body) for p in rule.match_regexr if p
+        ):
             return rule.action
     return None
 
@@ -178,14 +189,21 @@ def is_cloudflare_challenge(body: str) -> bool:
     if not text.startswith("<"):
         return False
     lower = text.lower()
-    return ("challenge-platform" in lower or "cf-mitigated" in lower or "cloudflare challenge" in lower
-            or ("cloudflare" in lower and "<html" in lower))
+    return (
+        "challenge-platform" in lower
+        or "cf-mitigated" in lower
+        or "cloudflare challenge" in lower
+        or ("cloudflare" in lower and "<html" in lower)
+    )
 
 
 def _item_not_persisted(body: str) -> bool:
     lower = body.lower()
-    return ("item with id" in lower and "not found" in lower
-            and "items are not persisted when `store` is set to false" in lower)
+    return (
+        "item with id" in lower
+        and "not found" in lower
+        and "items are not persisted when `store` is set to false" in lower
+    )
 
 
 def _json(body: str) -> Any:
@@ -238,8 +256,9 @@ class CooldownInput:
     transient: float  # seconds for 408/5xx/other (0 = none)
 
 
-def next_record(prev: CooldownRecord | None, base: CooldownRecord, event: CooldownInput,
-                now: float) -> CooldownRecord:
+def next_record(
+    prev: CooldownRecord | None, base: CooldownRecord, event: CooldownInput, now: float
+) -> CooldownRecord:
     """The new record for a failure; ``base`` carries the ids, ``prev`` the old state."""
     disable = event.disable_cooling and not event.failure.force_cooldown
     level = prev.backoff_level if prev else 0
@@ -247,8 +266,12 @@ def next_record(prev: CooldownRecord | None, base: CooldownRecord, event: Cooldo
     record.backoff_level = level
     record.updated_at = now
     record.status_message = event.message
-    record.last_error = {"code": event.failure.kind, "message": event.message[:512], "retryable": False,
-                         "http_status": event.status}
+    record.last_error = {
+        "code": event.failure.kind,
+        "message": event.message[:512],
+        "retryable": False,
+        "http_status": event.status,
+    }
     kind, status = event.failure.kind, event.status
     if kind == "model_support":
         _fixed(record, disable, now, TWELVE_HOURS, "model_not_supported")
@@ -265,7 +288,9 @@ def next_record(prev: CooldownRecord | None, base: CooldownRecord, event: Cooldo
     elif status == 429:
         _quota(record, prev, event.retry_after, disable, now)
     else:
-        record.reason = "transient upstream error" if status in (408, 500, 502, 503, 504) else "request failed"
+        record.reason = (
+            "transient upstream error" if status in (408, 500, 502, 503, 504) else "request failed"
+        )
         record.next_retry_after = 0.0 if disable or not event.transient else now + event.transient
     if event.failure.force_cooldown and record.until() <= now:
         record.next_retry_after = now + TRANSIENT_COOLDOWN
@@ -286,8 +311,9 @@ def _cloudflare(record: CooldownRecord, level: int, disable: bool, now: float) -
     record.quota_exceeded = True
 
 
-def _quota(record: CooldownRecord, prev: CooldownRecord | None, retry_after: float | None,
-           disable: bool, now: float) -> None:
+def _quota(
+    record: CooldownRecord, prev: CooldownRecord | None, retry_after: float | None, disable: bool, now: float
+) -> None:
     record.reason = record.quota_reason = "quota"
     level = record.backoff_level
     prev_recover = prev.next_recover_at if prev and prev.quota_exceeded else 0.0

@@ -32,10 +32,16 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CANONICAL_METADATA_KEYS = {
-    "api-key": "api_key", "base-url": "base_url", "disable-cooling": "disable_cooling",
-    "excluded-models": "excluded_models", "fingerprint-profile": "fingerprint_profile",
-    "model-aliases": "model_aliases", "proxy-url": "proxy_url", "request-retry": "request_retry",
-    "request-scoped-errors": "request_scoped_errors", "tool-prefix-disabled": "tool_prefix_disabled",
+    "api-key": "api_key",
+    "base-url": "base_url",
+    "disable-cooling": "disable_cooling",
+    "excluded-models": "excluded_models",
+    "fingerprint-profile": "fingerprint_profile",
+    "model-aliases": "model_aliases",
+    "proxy-url": "proxy_url",
+    "request-retry": "request_retry",
+    "request-scoped-errors": "request_scoped_errors",
+    "tool-prefix-disabled": "tool_prefix_disabled",
 }
 SCOPED_ACTIONS = ("stop", "stop-and-cooldown", "continue", "continue-and-cooldown")
 
@@ -79,20 +85,32 @@ def load_auth_file(path: str | Path, auth_dir: str | Path | None, cfg: Any = Non
     return _credential(path, auth_dir, meta, provider, weight, cfg)
 
 
-def _credential(path: Path, auth_dir: str | Path | None, meta: dict[str, Any], provider: str,
-                weight: int, cfg: Any) -> Credential:
+def _credential(
+    path: Path, auth_dir: str | Path | None, meta: dict[str, Any], provider: str, weight: int, cfg: Any
+) -> Credential:
     full = str(path)
     cred = Credential(
-        id=_relative_id(full, auth_dir), provider=provider, kind=KIND_OAUTH,
-        label=_str(meta.get("email")) or provider, prefix=_prefix(meta.get("prefix")),
-        priority=_priority(meta.get("priority")), weight=weight, disabled=meta.get("disabled") is True,
+        id=_relative_id(full, auth_dir),
+        provider=provider,
+        kind=KIND_OAUTH,
+        label=_str(meta.get("email")) or provider,
+        prefix=_prefix(meta.get("prefix")),
+        priority=_priority(meta.get("priority")),
+        weight=weight,
+        disabled=meta.get("disabled") is True,
         proxy_url=meta["proxy_url"] if isinstance(meta.get("proxy_url"), str) else "",
-        headers=_headers(meta.get("headers")), base_url=_str(meta.get("base_url")),
-        api_key=_str(meta.get("api_key")), metadata=meta,
+        headers=_headers(meta.get("headers")),
+        base_url=_str(meta.get("base_url")),
+        api_key=_str(meta.get("api_key")),
+        metadata=meta,
         excluded_models=_oauth_excluded(meta, provider, cfg),
         model_aliases=_aliases(meta.get("model_aliases")),
-        request_retry=_retry(meta.get("request_retry")), disable_cooling=_cooling(meta),
-        request_scoped_errors=_oauth_rules(meta, provider, cfg), path=path, source=full)
+        request_retry=_retry(meta.get("request_retry")),
+        disable_cooling=_cooling(meta),
+        request_scoped_errors=_oauth_rules(meta, provider, cfg),
+        path=path,
+        source=full,
+    )
     attrs = {"source": full, "path": full, "source_backend": "file", "auth_kind": KIND_OAUTH}
     if "priority" in meta:
         attrs["priority"] = str(cred.priority)
@@ -104,8 +122,9 @@ def _credential(path: Path, auth_dir: str | Path | None, meta: dict[str, Any], p
     if cred.excluded_models:
         attrs["excluded_models"] = ",".join(cred.excluded_models)
     cred.attributes = attrs
-    cred.index = auth_index(auth_index_seed(provider=provider, cred_id=cred.id, path=full,
-                                            file_type=_str(meta.get("type"))))
+    cred.index = auth_index(
+        auth_index_seed(provider=provider, cred_id=cred.id, path=full, file_type=_str(meta.get("type")))
+    )
     return cred
 
 
@@ -157,8 +176,12 @@ def _oauth_rules(meta: Mapping[str, Any], provider: str, cfg: Any) -> tuple[Scop
     if own or cfg is None:
         return own
     rules = (getattr(cfg, "oauth_request_scoped_errors", None) or {}).get(provider) or []
-    return scoped_rules_from([{"status": r.status, "match": r.match, "match-regexr": r.match_regexr,
-                               "action": r.action} for r in rules])
+    return scoped_rules_from(
+        [
+            {"status": r.status, "match": r.match, "match-regexr": r.match_regexr, "action": r.action}
+            for r in rules
+        ]
+    )
 
 
 def _oauth_excluded(meta: Mapping[str, Any], provider: str, cfg: Any) -> tuple[str, ...]:

@@ -70,9 +70,18 @@ def compat_provider_key(name: str) -> str:
     return _COMPAT_PREFIX + name
 
 
-def auth_index_seed(*, provider: str, cred_id: str, path: str = "", source: str = "",
-                    api_key: str = "", base_url: str = "", compat_name: str = "",
-                    file_type: str = "", seed: str = "") -> str:
+def auth_index_seed(
+    *,
+    provider: str,
+    cred_id: str,
+    path: str = "",
+    source: str = "",
+    api_key: str = "",
+    base_url: str = "",
+    compat_name: str = "",
+    file_type: str = "",
+    seed: str = "",
+) -> str:
     """The seed CPA hashes into ``auth_index`` (``Auth.indexSeed``)."""
     if seed.strip():
         return "auth_index_seed:" + seed.strip()

@@ -93,16 +93,20 @@ class ClaudeTokens(TokenEndpoint):
         "client_id": "9d1c250a-e61b-44d9-88ed-5944d1962f5e",
         "scope": "user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload",
     }
-    headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json, text/plain, */*",
-                                            "User-Agent": "axios/1.15.2"}
+    headers: ClassVar[Mapping[str, str]] = {
+        "Accept": "application/json, text/plain, */*",
+        "User-Agent": "axios/1.15.2",
+    }
 
 
 class CodexTokens(TokenEndpoint):
     provider = "codex"
     url = "https://auth.openai.com/oauth/token"
     lead = 5 * _DAY
-    params: ClassVar[Mapping[str, str]] = {"client_id": "app_EMoamEEZ73f0CkXaXp7hrann",
-                                           "scope": "openid profile email"}
+    params: ClassVar[Mapping[str, str]] = {
+        "client_id": "app_EMoamEEZ73f0CkXaXp7hrann",
+        "scope": "openid profile email",
+    }
 
     def updates(self, data: Mapping[str, Any], cred: Credential, now: float) -> dict[str, Any]:
         id_token = data.get("id_token") if isinstance(data.get("id_token"), str) else ""

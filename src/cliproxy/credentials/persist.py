@@ -29,8 +29,15 @@ from .pool import Pool
 from .record import Credential
 from .storage import write_json
 
-__all__ = ["CdsStore", "cds_path", "format_time", "parse_time", "record_from_json", "record_to_json",
-           "restore"]
+__all__ = [
+    "CdsStore",
+    "cds_path",
+    "format_time",
+    "parse_time",
+    "record_from_json",
+    "record_to_json",
+    "restore",
+]
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +91,7 @@ async def restore(pool: Pool, auth_dir: str | Path) -> int:
         cred = pool.get(record.credential_id)
         if cred is None or cred.id != record.credential_id or cred.disabled or not record.blocks(now):
             continue
-        if (pool.disable_cooling if cred.disable_cooling is None else cred.disable_cooling):
+        if pool.disable_cooling if cred.disable_cooling is None else cred.disable_cooling:
             continue
         await pool.state.set_cooldown(record)
         restored += 1
@@ -117,9 +124,13 @@ def _safe_name(name: str) -> str:
 
 def _envelope(cred: Credential, records: Sequence[CooldownRecord]) -> dict[str, Any]:
     ordered = sorted(records, key=lambda r: r.model)
-    return {"version": 1, "auth_id": cred.id, "provider": cred.provider,
-            "updated_at": format_time(datetime.now(UTC).timestamp()),
-            "records": [record_to_json(r, cred.provider) for r in ordered]}
+    return {
+        "version": 1,
+        "auth_id": cred.id,
+        "provider": cred.provider,
+        "updated_at": format_time(datetime.now(UTC).timestamp()),
+        "records": [record_to_json(r, cred.provider) for r in ordered],
+    }
 
 
 def _write_atomic(path: Path, payload: dict[str, Any]) -> None:
@@ -159,12 +170,19 @@ def record_from_json(item: Any) -> CooldownRecord | None:
     reason = str(item.get("reason") or "").strip()
     last_error = item.get("last_error") if isinstance(item.get("last_error"), dict) else None
     return CooldownRecord(
-        credential_id=str(item["auth_id"]).strip(), model=str(item.get("model") or "").strip(),
-        provider=str(item.get("provider") or ""), next_retry_after=next_retry, reason=reason,
-        status_message=reason, quota_exceeded=exceeded, quota_reason=str(quota.get("reason") or ""),
+        credential_id=str(item["auth_id"]).strip(),
+        model=str(item.get("model") or "").strip(),
+        provider=str(item.get("provider") or ""),
+        next_retry_after=next_retry,
+        reason=reason,
+        status_message=reason,
+        quota_exceeded=exceeded,
+        quota_reason=str(quota.get("reason") or ""),
         next_recover_at=recover or (next_retry if exceeded else 0.0),
-        backoff_level=int(quota.get("backoff_level") or 0), last_error=last_error,
-        updated_at=parse_time(item.get("updated_at")))
+        backoff_level=int(quota.get("backoff_level") or 0),
+        last_error=last_error,
+        updated_at=parse_time(item.get("updated_at")),
+    )
 
 
 def format_time(ts: float) -> str:

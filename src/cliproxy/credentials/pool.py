@@ -79,22 +79,39 @@ class _Group:
 class Pool:
     """Credential selection and cooldown bookkeeping over a :class:`StateBackend`."""
 
-    def __init__(self, state: StateBackend | None = None, strategy: str = "round-robin",
-                 session_affinity: bool = False, affinity_ttl: float = 3600.0,
-                 clock: Callable[[], float] = time.time, disable_cooling: bool = False,
-                 transient_cooldown: int = 0, store: CooldownStore | None = None) -> None:
+    def __init__(
+        self,
+        state: StateBackend | None = None,
+        strategy: str = "round-robin",
+        session_affinity: bool = False,
+        affinity_ttl: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+        disable_cooling: bool = False,
+        transient_cooldown: int = 0,
+        store: CooldownStore | None = None,
+    ) -> None:
         self.state: StateBackend = state if state is not None else MemoryState(clock=clock)
         self.clock = clock
         self.store = store
         self._creds: dict[str, Credential] = {}
         self._sorted: tuple[Credential, ...] = ()
         self._groups: dict[tuple[Any, ...], _Group] = {}
-        self.configure(strategy=strategy, session_affinity=session_affinity, affinity_ttl=affinity_ttl,
-                       disable_cooling=disable_cooling, transient_cooldown=transient_cooldown)
+        self.configure(
+            strategy=strategy,
+            session_affinity=session_affinity,
+            affinity_ttl=affinity_ttl,
+            disable_cooling=disable_cooling,
+            transient_cooldown=transient_cooldown,
+        )
 
     @classmethod
-    def from_config(cls, cfg: Any, state: StateBackend | None = None,
-                    clock: Callable[[], float] = time.time, store: CooldownStore | None = None) -> Pool:
+    def from_config(
+        cls,
+        cfg: Any,
+        state: StateBackend | None = None,
+        clock: Callable[[], float] = time.time,
+        store: CooldownStore | None = None,
+    ) -> Pool:
         """A pool set up from a :class:`cliproxy.config.Config` (no credentials yet)."""
         pool = cls(state=state, clock=clock, store=store)
         pool.apply_config(cfg)
@@ -103,14 +120,23 @@ class Pool:
     def apply_config(self, cfg: Any) -> None:
         """Take the routing and cooling settings of a (reloaded) config."""
         routing = cfg.routing
-        self.configure(strategy=routing.strategy, session_affinity=routing.session_affinity,
-                       affinity_ttl=routing.session_affinity_ttl_seconds,
-                       disable_cooling=cfg.disable_cooling,
-                       transient_cooldown=cfg.transient_error_cooldown_seconds)
+        self.configure(
+            strategy=routing.strategy,
+            session_affinity=routing.session_affinity,
+            affinity_ttl=routing.session_affinity_ttl_seconds,
+            disable_cooling=cfg.disable_cooling,
+            transient_cooldown=cfg.transient_error_cooldown_seconds,
+        )
 
-    def configure(self, *, strategy: str | None = None, session_affinity: bool | None = None,
-                  affinity_ttl: float | None = None, disable_cooling: bool | None = None,
-                  transient_cooldown: int | None = None) -> None:
+    def configure(
+        self,
+        *,
+        strategy: str | None = None,
+        session_affinity: bool | None = None,
+        affinity_ttl: float | None = None,
+        disable_cooling: bool | None = None,
+        transient_cooldown: int | None = None,
+    ) -> None:
         """Change settings in place; state (cursors, cooldowns, bindings) is kept."""
         if strategy is not None:
             self.strategy_name = strategy
@@ -163,9 +189,14 @@ class Pool:
     def _build_group(self, mk: str, providers: Sequence[str] | None, supports: Supports | None) -> _Group:
         wanted = {p.strip().lower() for p in providers} if providers is not None else None
         positive = self.strategy.positive_weights_only
-        creds = tuple(c for c in self._sorted
-                      if not c.disabled and (wanted is None or c.provider in wanted)
-                      and (not positive or c.weight > 0) and (supports is None or supports(c, mk)))
+        creds = tuple(
+            c
+            for c in self._sorted
+            if not c.disabled
+            and (wanted is None or c.provider in wanted)
+            and (not positive or c.weight > 0)
+            and (supports is None or supports(c, mk))
+        )
         top = _top_tier(creds)
         single = wanted is not None and len(wanted) == 1
         provider = next(iter(wanted)) if single and wanted else ""
@@ -174,10 +205,16 @@ class Pool:
 
     # selection -----------------------------------------------------------------
 
-    async def pick(self, model: str, providers: Sequence[str] | None = None,
-                   tried: Collection[str] = (), session_key: str | None = None,
-                   supports: Supports | None = None, session_fallback_key: str = "",
-                   scheduler: PluginScheduler | None = None) -> Credential:
+    async def pick(
+        self,
+        model: str,
+        providers: Sequence[str] | None = None,
+        tried: Collection[str] = (),
+        session_key: str | None = None,
+        supports: Supports | None = None,
+        session_fallback_key: str = "",
+        scheduler: PluginScheduler | None = None,
+    ) -> Credential:
         """The credential for the next attempt at ``model``.
 
         ``providers`` limits the pool (None = every provider); ``tried`` holds ids
@@ -211,14 +248,25 @@ class Pool:
                 return await strategy_for(choice).choose(self.state, group.rotation_key, tier)
         if self.affinity is not None and session_key:
             ns = group.rotation_key.split(":", 1)[0]
-            keys = (f"{ns}::{session_key}::{mk}",
-                    f"{ns}::{session_fallback_key}::{mk}" if session_fallback_key
-                    and session_fallback_key != session_key else "")
+            keys = (
+                f"{ns}::{session_key}::{mk}",
+                f"{ns}::{session_fallback_key}::{mk}"
+                if session_fallback_key and session_fallback_key != session_key
+                else "",
+            )
             return await self.affinity.choose_bound(self.state, keys, available, tier, group.rotation_key)
         return await self.strategy.choose(self.state, group.rotation_key, tier)
 
-    def _available(self, group: _Group, model: str, providers: Sequence[str] | None,
-                   tried: Collection[str], model_cd: Any, cred_cd: Any, now: float) -> Sequence[Credential]:
+    def _available(
+        self,
+        group: _Group,
+        model: str,
+        providers: Sequence[str] | None,
+        tried: Collection[str],
+        model_cd: Any,
+        cred_cd: Any,
+        now: float,
+    ) -> Sequence[Credential]:
         blocked: dict[str, float] = {}
         for table in (cred_cd, model_cd):
             for cid, record in table.items():
@@ -235,8 +283,13 @@ class Pool:
             raise CooldownError(model, max(0.0, min(waits) - now), group.provider)
         raise NoCredentialError(model, list(providers or ()))
 
-    async def next_available_in(self, model: str, providers: Sequence[str] | None = None,
-                                tried: Collection[str] = (), supports: Supports | None = None) -> float | None:
+    async def next_available_in(
+        self,
+        model: str,
+        providers: Sequence[str] | None = None,
+        tried: Collection[str] = (),
+        supports: Supports | None = None,
+    ) -> float | None:
         """Seconds until a candidate is free: 0 when one is free now, None when none exists."""
         mk = model_key(model)
         group = self._group(mk, providers, supports)
@@ -270,10 +323,18 @@ class Pool:
         if changed:
             await self._persist(cred)
 
-    async def mark_failure(self, cred: Credential, model: str, status: int, retry_after: float | None = None,
-                           body: bytes | str = b"", now: float | None = None, credential_scoped: bool = False,
-                           session_key: str | None = None,
-                           providers: Sequence[str] | None = None) -> Decision:
+    async def mark_failure(
+        self,
+        cred: Credential,
+        model: str,
+        status: int,
+        retry_after: float | None = None,
+        body: bytes | str = b"",
+        now: float | None = None,
+        credential_scoped: bool = False,
+        session_key: str | None = None,
+        providers: Sequence[str] | None = None,
+    ) -> Decision:
         """Apply CPA's cooldown table to a failed attempt and say what was decided.
 
         ``credential_scoped`` marks a 429 that exhausts the whole account (every
@@ -284,14 +345,20 @@ class Pool:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         failure = classify(status, text, cred.request_scoped_errors)
         if not failure.cools:
-            return Decision(status, failure.kind, request_fault=failure.kind == "request_fault",
-                            stop=failure.stop, action=failure.action)
+            return Decision(
+                status,
+                failure.kind,
+                request_fault=failure.kind == "request_fault",
+                stop=failure.stop,
+                action=failure.action,
+            )
         now = self.clock() if now is None else now
         mk = model_key(model)
         disable = self.disable_cooling if cred.disable_cooling is None else cred.disable_cooling
         prev = await self.state.get_cooldown(cred.id, mk)
-        event = CooldownInput(status, failure, text.strip(), retry_after, disable,
-                              transient_seconds(self.transient_cooldown))
+        event = CooldownInput(
+            status, failure, text.strip(), retry_after, disable, transient_seconds(self.transient_cooldown)
+        )
         record = next_record(prev, CooldownRecord(cred.id, mk, cred.provider), event, now)
         until = record.until()
         if until > now or record.backoff_level or prev is not None:
@@ -301,20 +368,42 @@ class Pool:
             await self._cool_credential(cred, until, now)
             scope = "credential"
         if session_key and self.affinity is not None:
-            ns = providers[0].strip().lower() if providers is not None and len(set(providers)) == 1 else "mixed"
+            ns = (
+                providers[0].strip().lower()
+                if providers is not None and len(set(providers)) == 1
+                else "mixed"
+            )
             await self.state.delete_binding(f"{ns}::{session_key}::{mk}", cred.id)
         await self._persist(cred)
-        return Decision(status, failure.kind, max(0.0, until - now), record.reason, False,
-                        failure.stop, scope, failure.action)
+        return Decision(
+            status,
+            failure.kind,
+            max(0.0, until - now),
+            record.reason,
+            False,
+            failure.stop,
+            scope,
+            failure.action,
+        )
 
     async def _cool_credential(self, cred: Credential, until: float, now: float) -> None:
         wide = await self.state.get_cooldown(cred.id, "")
         if wide is not None and wide.quota_exceeded:
             until = max(until, wide.next_recover_at)
-        await self.state.set_cooldown(CooldownRecord(
-            cred.id, "", cred.provider, next_retry_after=until, reason="credential_quota",
-            status_message="credential_quota", quota_exceeded=True, quota_reason="credential_quota",
-            next_recover_at=until, updated_at=now))
+        await self.state.set_cooldown(
+            CooldownRecord(
+                cred.id,
+                "",
+                cred.provider,
+                next_retry_after=until,
+                reason="credential_quota",
+                status_message="credential_quota",
+                quota_exceeded=True,
+                quota_reason="credential_quota",
+                next_recover_at=until,
+                updated_at=now,
+            )
+        )
 
     async def reset_quota(self, key: str | None = None) -> list[str]:
         """Clear every cooldown of one credential (by id or ``auth_index``), or of all.

@@ -58,8 +58,15 @@ class RefreshError(UpstreamError):
     """A token refresh failed. ``revoked`` means the grant is gone (``invalid_grant``,
     401/403): the credential needs a new login and should cool for ``cooldown_seconds``."""
 
-    def __init__(self, message: str, *, status: int = 502, revoked: bool = False, body: bytes | None = None,
-                 credential_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 502,
+        revoked: bool = False,
+        body: bytes | None = None,
+        credential_id: str | None = None,
+    ) -> None:
         super().__init__(message, status=status, body=body, credential_id=credential_id)
         self.revoked = revoked
         self.cooldown_seconds = REVOKED_COOLDOWN if revoked else 0.0
@@ -75,9 +82,17 @@ class _Status:
 class Refresher:
     """Keeps OAuth access tokens of the pool's credentials fresh."""
 
-    def __init__(self, pool: Pool, http: HttpClient, *, token_urls: Mapping[str, str] | None = None,
-                 clock: Callable[[], float] = time.time, interval: float = DEFAULT_INTERVAL,
-                 workers: int = 16, global_proxy: str = "") -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        http: HttpClient,
+        *,
+        token_urls: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+        interval: float = DEFAULT_INTERVAL,
+        workers: int = 16,
+        global_proxy: str = "",
+    ) -> None:
         self.pool = pool
         self.http = http
         self.token_urls = {k.lower(): v for k, v in (token_urls or {}).items()}
@@ -140,8 +155,12 @@ class Refresher:
             return current
         status = self._status.get(cred.id)
         if status is not None and status.revoked_token and status.revoked_token == current.refresh_token:
-            raise RefreshError(f"refresh token was refused earlier: {status.last_error}", status=401,
-                               revoked=True, credential_id=cred.id)
+            raise RefreshError(
+                f"refresh token was refused earlier: {status.last_error}",
+                status=401,
+                revoked=True,
+                credential_id=cred.id,
+            )
         pending = self._inflight.get(cred.id)
         if pending is None:
             pending = asyncio.ensure_future(self._refresh(current))
@@ -151,6 +170,7 @@ class Refresher:
 
     async def tick(self) -> int:
         """Refresh every due credential (at most ``workers`` at once); how many succeeded."""
+
         async def one(cred: Credential) -> bool:
             async with self._workers:
                 try:
@@ -159,14 +179,16 @@ class Refresher:
                     log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc.message)
                     return False
             return True
+
         results = await asyncio.gather(*(one(c) for c in self.due()))
         return sum(results)
 
     async def _refresh(self, cred: Credential) -> Credential:
         endpoint = TOKEN_ENDPOINTS.get(cred.provider)
         if endpoint is None:
-            raise RefreshError(f"{cred.provider} credentials have no token refresh", status=400,
-                               credential_id=cred.id)
+            raise RefreshError(
+                f"{cred.provider} credentials have no token refresh", status=400, credential_id=cred.id
+            )
         if not cred.refresh_token:
             raise RefreshError("credential has no refresh token", status=401, credential_id=cred.id)
         try:
@@ -184,11 +206,14 @@ class Refresher:
         body, headers = endpoint.request(cred)
         proxy = proxy_key(cred.proxy_url, self.global_proxy)
         try:
-            resp = await self.http.request("POST", self.token_url(cred), headers=headers, body=body, proxy=proxy)
+            resp = await self.http.request(
+                "POST", self.token_url(cred), headers=headers, body=body, proxy=proxy
+            )
             raw = await read_body(resp)  # the client's connect / first-byte / idle limits apply
         except UpstreamError as exc:
-            raise RefreshError(f"token endpoint unreachable: {exc.message}", status=exc.status,
-                               credential_id=cred.id) from exc
+            raise RefreshError(
+                f"token endpoint unreachable: {exc.message}", status=exc.status, credential_id=cred.id
+            ) from exc
         data = _json(raw)
         if resp.status == 200 and isinstance(data.get("access_token"), str) and data["access_token"]:
             return data
@@ -196,8 +221,13 @@ class Refresher:
         code = error if isinstance(error, str) else ""
         revoked = code == "invalid_grant" or resp.status in (401, 403)
         detail = data.get("error_description") or code or f"status {resp.status}"
-        raise RefreshError(f"token refresh refused: {detail}", status=401 if revoked else 502,
-                           revoked=revoked, body=raw, credential_id=cred.id)
+        raise RefreshError(
+            f"token refresh refused: {detail}",
+            status=401 if revoked else 502,
+            revoked=revoked,
+            body=raw,
+            credential_id=cred.id,
+        )
 
     def _failed(self, cred: Credential, exc: RefreshError) -> None:
         status = self._status.setdefault(cred.id, _Status())

@@ -82,7 +82,7 @@ def _read(der: bytes, pos: int) -> tuple[int, bytes, int]:
         count = length & 0x7F
         if count == 0 or count > 4 or pos + count > len(der):
             raise ValueError("bad DER length")
-        length = int.from_bytes(der[pos:pos + count], "big")
+        length = int.from_bytes(der[pos : pos + count], "big")
         pos += count
     end = pos + length
     if end > len(der):

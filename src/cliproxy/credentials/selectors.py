@@ -78,10 +78,15 @@ class FillFirst:
 
 
 STRATEGIES: dict[str, type[RoundRobin] | type[WeightedRoundRobin] | type[FillFirst]] = {
-    "round-robin": RoundRobin, "rr": RoundRobin, "roundrobin": RoundRobin,
-    "weighted-round-robin": WeightedRoundRobin, "wrr": WeightedRoundRobin,
+    "round-robin": RoundRobin,
+    "rr": RoundRobin,
+    "roundrobin": RoundRobin,
+    "weighted-round-robin": WeightedRoundRobin,
+    "wrr": WeightedRoundRobin,
     "weightedroundrobin": WeightedRoundRobin,
-    "fill-first": FillFirst, "ff": FillFirst, "fillfirst": FillFirst,
+    "fill-first": FillFirst,
+    "ff": FillFirst,
+    "fillfirst": FillFirst,
 }
 
 
@@ -107,9 +112,14 @@ class SessionAffinity:
     def positive_weights_only(self) -> bool:
         return self.inner.positive_weights_only
 
-    async def choose_bound(self, state: StateBackend, keys: tuple[str, str],
-                           available: Sequence[Credential], tier: Sequence[Credential],
-                           rotation_key: str) -> Credential:
+    async def choose_bound(
+        self,
+        state: StateBackend,
+        keys: tuple[str, str],
+        available: Sequence[Credential],
+        tier: Sequence[Credential],
+        rotation_key: str,
+    ) -> Credential:
         """Pick for a session: ``keys`` = (primary, fallback) binding keys (fallback may be "")."""
         primary, fallback = keys
         by_id = {c.id: c for c in available}

@@ -25,8 +25,14 @@ from cliproxy.providers.http import HttpClient, read_body
 
 from .rs256 import RSAKey, load_pem_private_key, sign_rs256
 
-__all__ = ["CLOUD_PLATFORM_SCOPE", "DEFAULT_TOKEN_URI", "JWT_BEARER", "ServiceAccount", "TokenCache",
-           "jwt_assertion"]
+__all__ = [
+    "CLOUD_PLATFORM_SCOPE",
+    "DEFAULT_TOKEN_URI",
+    "JWT_BEARER",
+    "ServiceAccount",
+    "TokenCache",
+    "jwt_assertion",
+]
 
 DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -52,23 +58,30 @@ class ServiceAccount:
             raise ValueError("service account missing client_email")
         if not key:
             raise ValueError("service account missing private_key")
-        return cls(email, key, _text(data.get("private_key_id")),
-                   _text(data.get("token_uri")) or DEFAULT_TOKEN_URI)
+        return cls(
+            email, key, _text(data.get("private_key_id")), _text(data.get("token_uri")) or DEFAULT_TOKEN_URI
+        )
 
     @property
     def cache_key(self) -> str:
         return f"{self.client_email}\x00{self.private_key_id}\x00{self.token_uri}"
 
 
-def jwt_assertion(account: ServiceAccount, key: RSAKey, *, scope: str, now: float,
-                  audience: str | None = None) -> str:
+def jwt_assertion(
+    account: ServiceAccount, key: RSAKey, *, scope: str, now: float, audience: str | None = None
+) -> str:
     """The signed JWT that asks ``audience`` (the token URI) for a token of ``scope``."""
     header: dict[str, str] = {"alg": "RS256", "typ": "JWT"}
     if account.private_key_id:
         header["kid"] = account.private_key_id
     iat = int(now)
-    claims = {"iss": account.client_email, "scope": scope, "aud": audience or account.token_uri,
-              "iat": iat, "exp": iat + _LIFETIME}
+    claims = {
+        "iss": account.client_email,
+        "scope": scope,
+        "aud": audience or account.token_uri,
+        "iat": iat,
+        "exp": iat + _LIFETIME,
+    }
     signing_input = _b64(orjson.dumps(header)) + "." + _b64(orjson.dumps(claims))
     return signing_input + "." + _b64(sign_rs256(key, signing_input.encode()))
 
@@ -87,8 +100,9 @@ class TokenCache:
     JWT audience stays the account's own ``token_uri``.
     """
 
-    def __init__(self, *, scope: str = CLOUD_PLATFORM_SCOPE, skew: float = 60.0,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, *, scope: str = CLOUD_PLATFORM_SCOPE, skew: float = 60.0, clock: Callable[[], float] = time.time
+    ) -> None:
         self.scope = scope
         self.skew = skew
         self.clock = clock
@@ -96,8 +110,9 @@ class TokenCache:
         self._tokens: dict[str, _Token] = {}
         self._inflight: dict[str, asyncio.Future[_Token]] = {}
 
-    async def token(self, account: ServiceAccount, http: HttpClient, *, proxy: str = "",
-                    token_url: str | None = None) -> str:
+    async def token(
+        self, account: ServiceAccount, http: HttpClient, *, proxy: str = "", token_url: str | None = None
+    ) -> str:
         """A valid access token for ``account``; exchanges a new one when needed."""
         key = account.cache_key
         cached = self._tokens.get(key)
@@ -115,24 +130,32 @@ class TokenCache:
         """Drop the cached token (e.g. after the upstream rejected it with 401)."""
         self._tokens.pop(account.cache_key, None)
 
-    async def _exchange(self, account: ServiceAccount, http: HttpClient, proxy: str,
-                        token_url: str | None) -> _Token:
+    async def _exchange(
+        self, account: ServiceAccount, http: HttpClient, proxy: str, token_url: str | None
+    ) -> _Token:
         self.exchanges += 1
         try:
             key = load_pem_private_key(account.private_key)
         except ValueError as exc:
             raise UpstreamError(f"vertex service account: {exc}", status=401) from exc
         now = self.clock()
-        form = urlencode({"grant_type": JWT_BEARER,
-                          "assertion": jwt_assertion(account, key, scope=self.scope, now=now)})
-        resp = await http.request("POST", token_url or account.token_uri, body=form.encode(), proxy=proxy,
-                                  headers={"Content-Type": "application/x-www-form-urlencoded",
-                                           "Accept": "application/json"})
+        form = urlencode(
+            {"grant_type": JWT_BEARER, "assertion": jwt_assertion(account, key, scope=self.scope, now=now)}
+        )
+        resp = await http.request(
+            "POST",
+            token_url or account.token_uri,
+            body=form.encode(),
+            proxy=proxy,
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+        )
         body = await read_body(resp)
         data = _json(body)
         if resp.status != 200 or not _text(data.get("access_token")):
             status = 401 if resp.status in (400, 401, 403) else 502
-            detail = _text(data.get("error_description")) or _text(data.get("error")) or f"status {resp.status}"
+            detail = (
+                _text(data.get("error_description")) or _text(data.get("error")) or f"status {resp.status}"
+            )
             raise UpstreamError(f"service account token exchange failed: {detail}", status=status, body=body)
         expires_in = data.get("expires_in")
         lifetime = float(expires_in) if isinstance(expires_in, int | float) and expires_in > 0 else _LIFETIME

@@ -43,14 +43,20 @@ def normalize_session_id(raw: Any) -> str:
     return text if text and len(text.encode()) <= 256 else ""
 
 
-def extract_session_key(headers: Mapping[str, str] | None, body: Mapping[str, Any] | None,
-                        metadata: Mapping[str, Any] | None = None) -> str | None:
+def extract_session_key(
+    headers: Mapping[str, str] | None,
+    body: Mapping[str, Any] | None,
+    metadata: Mapping[str, Any] | None = None,
+) -> str | None:
     """The primary session key, or None when the request carries no session signal."""
     return extract_session_keys(headers, body, metadata)[0] or None
 
 
-def extract_session_keys(headers: Mapping[str, str] | None, body: Mapping[str, Any] | None,
-                         metadata: Mapping[str, Any] | None = None) -> tuple[str, str]:
+def extract_session_keys(
+    headers: Mapping[str, str] | None,
+    body: Mapping[str, Any] | None,
+    metadata: Mapping[str, Any] | None = None,
+) -> tuple[str, str]:
     """``(primary, fallback)`` session keys; ``("", "")`` when there is none.
 
     ``headers`` is matched case-insensitively; ``body`` is the parsed JSON request;
@@ -143,14 +149,27 @@ def _opening(body: Mapping[str, Any]) -> tuple[bytes, bytes, bytes]:
 def _gemini_opening(body: Mapping[str, Any], found: dict[str, bytes]) -> None:
     instruction = body.get("systemInstruction")
     parts = instruction.get("parts") if isinstance(instruction, Mapping) else None
-    _keep(found, "sys", next((p["text"] for p in parts or () if isinstance(p, Mapping)
-                              and isinstance(p.get("text"), str) and p["text"]), ""))
+    _keep(
+        found,
+        "sys",
+        next(
+            (
+                p["text"]
+                for p in parts or ()
+                if isinstance(p, Mapping) and isinstance(p.get("text"), str) and p["text"]
+            ),
+            "",
+        ),
+    )
     for content in body.get("contents") or ():
         if not isinstance(content, Mapping):
             continue
         slot = {"user": "usr", "model": "ast"}.get(content.get("role"))
-        texts = [p["text"] for p in content.get("parts") or () if isinstance(p, Mapping)
-                 and isinstance(p.get("text"), str) and p["text"]]
+        texts = [
+            p["text"]
+            for p in content.get("parts") or ()
+            if isinstance(p, Mapping) and isinstance(p.get("text"), str) and p["text"]
+        ]
         if texts:
             _keep(found, slot, texts[0])
         if "usr" in found and "ast" in found:
@@ -170,7 +189,11 @@ def _responses_opening(body: Mapping[str, Any], found: dict[str, bytes]) -> None
         if not role:
             continue
         content = item.get("content")
-        text = content if isinstance(content, str) else _content_text(content, ("input_text", "output_text", "text"))
+        text = (
+            content
+            if isinstance(content, str)
+            else _content_text(content, ("input_text", "output_text", "text"))
+        )
         slot = {"developer": "sys", "system": "sys", "user": "usr", "assistant": "ast"}.get(role)
         _keep(found, slot, text)
         if "usr" in found and "ast" in found:
@@ -186,8 +209,14 @@ def _content_text(content: Any, kinds: tuple[str, ...] = ("text",)) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        texts = [p["text"] for p in content if isinstance(p, Mapping) and p.get("type") in kinds
-                 and isinstance(p.get("text"), str) and p["text"]]
+        texts = [
+            p["text"]
+            for p in content
+            if isinstance(p, Mapping)
+            and p.get("type") in kinds
+            and isinstance(p.get("text"), str)
+            and p["text"]
+        ]
         return " ".join(texts)
     return ""
 

@@ -24,8 +24,14 @@ def from_config(cfg: Any) -> list[Credential]:
     gen = StableIDGenerator()
     out: list[Credential] = []
     out += _keyed(gen, cfg.gemini_api_key, "gemini:apikey", "gemini", "gemini-apikey", "gemini")
-    out += _keyed(gen, cfg.interactions_api_key, "gemini-interactions:apikey", "interactions",
-                  "interactions-apikey", "gemini-interactions")
+    out += _keyed(
+        gen,
+        cfg.interactions_api_key,
+        "gemini-interactions:apikey",
+        "interactions",
+        "interactions-apikey",
+        "gemini-interactions",
+    )
     out += _keyed(gen, cfg.claude_api_key, "claude:apikey", "claude", "claude-apikey", "claude")
     out += _keyed(gen, cfg.codex_api_key, "codex:apikey", "codex", "codex-apikey", "codex")
     out += _keyed(gen, cfg.xai_api_key, "xai:apikey", "xai", "xai-apikey", "xai")
@@ -35,8 +41,9 @@ def from_config(cfg: Any) -> list[Credential]:
     return out
 
 
-def _keyed(gen: StableIDGenerator, entries: Iterable[Any], id_kind: str, source_name: str,
-           label: str, provider: str) -> list[Credential]:
+def _keyed(
+    gen: StableIDGenerator, entries: Iterable[Any], id_kind: str, source_name: str, label: str, provider: str
+) -> list[Credential]:
     out = []
     for index, entry in enumerate(entries):
         key, base = entry.api_key.strip(), entry.base_url.strip()
@@ -44,15 +51,30 @@ def _keyed(gen: StableIDGenerator, entries: Iterable[Any], id_kind: str, source_
             continue
         proxy, prefix = entry.proxy_url.strip(), entry.prefix.strip()
         cid, token = gen.next(id_kind, key, base, proxy, prefix, format_sorted_headers(entry.headers))
-        out.append(_finish(Credential(
-            id=cid, provider=provider, label=label, prefix=prefix, proxy_url=proxy, base_url=base,
-            api_key=key, priority=entry.priority, weight=_weight(entry.weight),
-            headers=dict(entry.headers), models=_models(entry.models),
-            excluded_models=_excluded(entry.excluded_models),
-            disable_cooling=entry.disable_cooling, request_retry=_retry(entry.request_retry),
-            request_scoped_errors=_rules(entry.request_scoped_errors),
-            source=f"config:{source_name}[{token}]",
-            attributes=_extra_attributes(entry, provider)), index))
+        out.append(
+            _finish(
+                Credential(
+                    id=cid,
+                    provider=provider,
+                    label=label,
+                    prefix=prefix,
+                    proxy_url=proxy,
+                    base_url=base,
+                    api_key=key,
+                    priority=entry.priority,
+                    weight=_weight(entry.weight),
+                    headers=dict(entry.headers),
+                    models=_models(entry.models),
+                    excluded_models=_excluded(entry.excluded_models),
+                    disable_cooling=entry.disable_cooling,
+                    request_retry=_retry(entry.request_retry),
+                    request_scoped_errors=_rules(entry.request_scoped_errors),
+                    source=f"config:{source_name}[{token}]",
+                    attributes=_extra_attributes(entry, provider),
+                ),
+                index,
+            )
+        )
     return out
 
 
@@ -63,9 +85,15 @@ def _compat(gen: StableIDGenerator, compat: Any, index: int) -> list[Credential]
     provider = compat_provider_key(name)
     base = compat.base_url.strip()
     shared: dict[str, Any] = {
-        "provider": provider, "label": compat.name, "prefix": compat.prefix.strip(), "base_url": base,
-        "compat_name": compat.name, "priority": compat.priority, "headers": dict(compat.headers),
-        "models": _models(compat.models), "disable_cooling": compat.disable_cooling,
+        "provider": provider,
+        "label": compat.name,
+        "prefix": compat.prefix.strip(),
+        "base_url": base,
+        "compat_name": compat.name,
+        "priority": compat.priority,
+        "headers": dict(compat.headers),
+        "models": _models(compat.models),
+        "disable_cooling": compat.disable_cooling,
         "request_retry": _retry(compat.request_retry),
         "request_scoped_errors": _rules(compat.request_scoped_errors),
         "attributes": {"provider_key": provider},
@@ -74,8 +102,19 @@ def _compat(gen: StableIDGenerator, compat: Any, index: int) -> list[Credential]
     for entry in compat.api_key_entries:
         key, proxy = entry.api_key.strip(), entry.proxy_url.strip()
         cid, token = gen.next(f"openai-compatibility:{name}", key, base, proxy)
-        out.append(_finish(Credential(id=cid, api_key=key, proxy_url=proxy, weight=_weight(entry.weight),
-                                      source=f"config:{name}[{token}]", **shared), index))
+        out.append(
+            _finish(
+                Credential(
+                    id=cid,
+                    api_key=key,
+                    proxy_url=proxy,
+                    weight=_weight(entry.weight),
+                    source=f"config:{name}[{token}]",
+                    **shared,
+                ),
+                index,
+            )
+        )
     if not out:
         cid, token = gen.next(f"openai-compatibility:{name}", base)
         out.append(_finish(Credential(id=cid, source=f"config:{name}[{token}]", **shared), index))
@@ -85,21 +124,38 @@ def _compat(gen: StableIDGenerator, compat: Any, index: int) -> list[Credential]
 def _vertex(gen: StableIDGenerator, entry: Any, index: int) -> Credential:
     key, base, proxy = entry.api_key.strip(), entry.base_url.strip(), entry.proxy_url.strip()
     cid, token = gen.next("vertex:apikey", key, base, proxy)
-    return _finish(Credential(
-        id=cid, provider="vertex", label="vertex-apikey", prefix=entry.prefix.strip(), proxy_url=proxy,
-        base_url=base, api_key=key, priority=entry.priority, weight=_weight(entry.weight),
-        headers=dict(entry.headers), models=_models(entry.models),
-        excluded_models=_excluded(entry.excluded_models), disable_cooling=entry.disable_cooling,
-        request_retry=_retry(entry.request_retry), source=f"config:vertex-apikey[{token}]",
-        attributes={"provider_key": "vertex"}), index)
+    return _finish(
+        Credential(
+            id=cid,
+            provider="vertex",
+            label="vertex-apikey",
+            prefix=entry.prefix.strip(),
+            proxy_url=proxy,
+            base_url=base,
+            api_key=key,
+            priority=entry.priority,
+            weight=_weight(entry.weight),
+            headers=dict(entry.headers),
+            models=_models(entry.models),
+            excluded_models=_excluded(entry.excluded_models),
+            disable_cooling=entry.disable_cooling,
+            request_retry=_retry(entry.request_retry),
+            source=f"config:vertex-apikey[{token}]",
+            attributes={"provider_key": "vertex"},
+        ),
+        index,
+    )
 
 
 def _finish(cred: Credential, config_index: int) -> Credential:
     cred.kind = KIND_APIKEY
     attrs = cred.attributes
     attrs.update({"source": cred.source, "config_index": str(config_index), "auth_kind": KIND_APIKEY})
-    for name, value in (("api_key", cred.api_key), ("base_url", cred.base_url),
-                        ("compat_name", cred.compat_name)):
+    for name, value in (
+        ("api_key", cred.api_key),
+        ("base_url", cred.base_url),
+        ("compat_name", cred.compat_name),
+    ):
         if value:
             attrs[name] = value
     if cred.priority:
@@ -107,9 +163,16 @@ def _finish(cred: Credential, config_index: int) -> Credential:
     attrs.update({f"header:{k}": v for k, v in cred.headers.items()})
     if cred.excluded_models:
         attrs["excluded_models"] = ",".join(cred.excluded_models)
-    cred.index = auth_index(auth_index_seed(
-        provider=cred.provider, cred_id=cred.id, source=cred.source, api_key=cred.api_key,
-        base_url=cred.base_url, compat_name=cred.compat_name))
+    cred.index = auth_index(
+        auth_index_seed(
+            provider=cred.provider,
+            cred_id=cred.id,
+            source=cred.source,
+            api_key=cred.api_key,
+            base_url=cred.base_url,
+            compat_name=cred.compat_name,
+        )
+    )
     return cred
 
 
@@ -149,5 +212,6 @@ def _excluded(models: Iterable[str]) -> tuple[str, ...]:
 def _rules(rules: Iterable[Any]) -> tuple[ScopedErrorRule, ...]:
     raw: list[Mapping[str, Any]] = [
         {"status": r.status, "match": r.match, "match-regexr": r.match_regexr, "action": r.action}
-        for r in rules]
+        for r in rules
+    ]
     return scoped_rules_from(raw)

@@ -34,6 +34,7 @@ def add_write_listener(listener: WriteListener) -> Callable[[], None]:
     def remove() -> None:
         if listener in _listeners:
             _listeners.remove(listener)
+
     return remove
 
 

@@ -117,8 +117,13 @@ def usage_from_wire(u: dict[str, Any]) -> ir.Usage:
     cr = u.get("cache_read_input_tokens") or 0
     details = u.get("output_tokens_details")
     reasoning = details.get("thinking_tokens") or 0 if isinstance(details, dict) else 0
-    return ir.Usage(input_tokens=inp + cw + cr, output_tokens=u.get("output_tokens") or 0,
-                    cache_read_tokens=cr, cache_write_tokens=cw, reasoning_tokens=reasoning)
+    return ir.Usage(
+        input_tokens=inp + cw + cr,
+        output_tokens=u.get("output_tokens") or 0,
+        cache_read_tokens=cr,
+        cache_write_tokens=cw,
+        reasoning_tokens=reasoning,
+    )
 
 
 def usage_to_wire(u: ir.Usage) -> dict[str, Any]:
@@ -158,7 +163,7 @@ class ClaudeUsageSniffer(UsageSniffer):
         if cut < 0:
             self._tail = buf
             return
-        self._tail = buf[cut + 1:]
+        self._tail = buf[cut + 1 :]
         if b'"usage"' not in buf:
             return
         for line in buf[:cut].split(b"\n"):

@@ -43,20 +43,42 @@ DEFAULT_SAFETY_SETTINGS: tuple[dict[str, str], ...] = (
     {"category": "HARM_CATEGORY_CIVIC_INTEGRITY", "threshold": "BLOCK_NONE"},
 )
 
-CONTENT_FILTER_REASONS = frozenset({
-    "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
-    "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION",
-})
+CONTENT_FILTER_REASONS = frozenset(
+    {
+        "SAFETY",
+        "RECITATION",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+    }
+)
 
 _STATUS_NAMES = {
-    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-    409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL",
-    501: "UNIMPLEMENTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
 }
 
 _FINISH_OF_STOP: dict[str, str] = {
-    "end_turn": "STOP", "tool_use": "STOP", "stop_sequence": "STOP", "pause_turn": "STOP",
-    "max_tokens": "MAX_TOKENS", "content_filter": "SAFETY", "refusal": "SAFETY", "error": "OTHER",
+    "end_turn": "STOP",
+    "tool_use": "STOP",
+    "stop_sequence": "STOP",
+    "pause_turn": "STOP",
+    "max_tokens": "MAX_TOKENS",
+    "content_filter": "SAFETY",
+    "refusal": "SAFETY",
+    "error": "OTHER",
 }
 
 
@@ -150,7 +172,7 @@ class JSONArraySplitter:
         if self._start < 0:
             buf = self._buf + chunk if self._buf else chunk
         else:
-            buf = self._buf[self._start:] + chunk
+            buf = self._buf[self._start :] + chunk
             self._pos -= self._start
             self._start = 0
         out: list[bytes] = []
@@ -169,7 +191,7 @@ class JSONArraySplitter:
             elif c == 0x7D or (c == 0x5D and depth):  # } or a nested ]
                 depth -= 1
                 if depth == 0:
-                    out.append(buf[self._start:m.end()])
+                    out.append(buf[self._start : m.end()])
                     self._start = -1
             elif c == 0x5D:  # the array's own ]
                 self.closed = True
@@ -196,11 +218,11 @@ class JSONArraySplitter:
         last = chunk.rfind(b"}")
         if first < 0 or last < first or chunk[:first].strip(_SEPARATORS):
             return None
-        tail = chunk[last + 1:].strip(_SEPARATORS)
+        tail = chunk[last + 1 :].strip(_SEPARATORS)
         if tail and tail != b"]":
             return None
         try:
-            obj = orjson.loads(chunk[first:last + 1])
+            obj = orjson.loads(chunk[first : last + 1])
         except orjson.JSONDecodeError:
             return None  # two objects, or one not finished: the scanner decides
         if tail:
@@ -243,7 +265,7 @@ class GeminiUsageSniffer(UsageSniffer):
         data = self._buf + chunk if self._buf else chunk
         idx = data.rfind(_KEY)
         if idx < 0:
-            self._buf = data[-len(_KEY):]
+            self._buf = data[-len(_KEY) :]
             return
         start = data.find(b"{", idx)
         end = _object_end(data, start) if start >= 0 else -1
@@ -256,7 +278,7 @@ class GeminiUsageSniffer(UsageSniffer):
             meta = None
         if isinstance(meta, dict):
             self.usage = usage_from_metadata(meta)
-        self._buf = data[end:][-len(_KEY):]
+        self._buf = data[end:][-len(_KEY) :]
 
 
 def _object_end(data: bytes, start: int) -> int:

@@ -138,7 +138,7 @@ class ChatUsageSniffer(UsageSniffer):
         if nl < 0:
             self._buf = buf
             return
-        self._buf = buf[nl + 1:]
+        self._buf = buf[nl + 1 :]
         if b'"usage"' not in buf[:nl]:
             return
         for line in buf[:nl].split(b"\n"):
@@ -171,7 +171,9 @@ def error_type(status: int) -> str:
     return "invalid_request_error"
 
 
-def error_body(message: str, status: int, type_: str | None = None, code: str | None = None) -> dict[str, Any]:
+def error_body(
+    message: str, status: int, type_: str | None = None, code: str | None = None
+) -> dict[str, Any]:
     """``{"error": {"message", "type", "code"}}``, the in-band and HTTP error shape."""
     return {"error": {"message": message, "type": type_ or error_type(status), "code": code}}
 

@@ -50,9 +50,18 @@ STOP_TO_INCOMPLETE: dict[str, str] = {
 # translator and executor); ``service_tier`` is dropped unless it is "priority" and
 # ``stream_options`` keeps only ``reasoning_summary_delivery``.
 CODEX_DROPPED_FIELDS: tuple[str, ...] = (
-    "max_output_tokens", "max_completion_tokens", "temperature", "top_p", "truncation",
-    "prompt_cache_options", "prompt_cache_retention", "user", "context_management",
-    "previous_response_id", "generate", "safety_identifier",
+    "max_output_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "truncation",
+    "prompt_cache_options",
+    "prompt_cache_retention",
+    "user",
+    "context_management",
+    "previous_response_id",
+    "generate",
+    "safety_identifier",
 )
 CODEX_INCLUDE = "reasoning.encrypted_content"
 CODEX_TOOL_ALIASES: dict[str, str] = {
@@ -86,8 +95,10 @@ def usage_to_wire(u: ir.Usage | None) -> dict[str, Any]:
     u = u or ir.Usage()
     return {
         "input_tokens": u.input_tokens,
-        "input_tokens_details": {"cached_tokens": u.cache_read_tokens,
-                                 "cache_write_tokens": u.cache_write_tokens},
+        "input_tokens_details": {
+            "cached_tokens": u.cache_read_tokens,
+            "cache_write_tokens": u.cache_write_tokens,
+        },
         "output_tokens": u.output_tokens,
         "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
         "total_tokens": u.total,
@@ -105,10 +116,15 @@ def error_status(err: dict[str, Any]) -> int:
     if etype == "service_unavailable_error" or code in ("server_is_overloaded", "slow_down"):
         return 503
     if etype in ("rate_limit_error", "usage_limit_reached") or code in (
-            "rate_limit_exceeded", "insufficient_quota", "usage_limit_reached"):
+        "rate_limit_exceeded",
+        "insufficient_quota",
+        "usage_limit_reached",
+    ):
         return 429
     if code in ("context_length_exceeded", "context_too_large", "invalid_prompt") or etype in (
-            "invalid_request_error", "bad_request_error"):
+        "invalid_request_error",
+        "bad_request_error",
+    ):
         return 400
     if etype == "authentication_error" or code in ("invalid_api_key", "unauthorized"):
         return 401

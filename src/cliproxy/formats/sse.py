@@ -72,8 +72,8 @@ class SSEDecoder:
                 continue
             if block.startswith(b"event: "):  # Claude, Responses: "event: X\ndata: Y"
                 nl = block.find(b"\n")
-                if nl > 0 and block.startswith(b"data: ", nl + 1) and b"\n" not in block[nl + 1:]:
-                    out.append(SSEEvent(block[7:nl].decode(), block[nl + 7:]))
+                if nl > 0 and block.startswith(b"data: ", nl + 1) and b"\n" not in block[nl + 1 :]:
+                    out.append(SSEEvent(block[7:nl].decode(), block[nl + 7 :]))
                     continue
             for line in block.split(b"\n"):
                 self._line(line, out)
@@ -108,7 +108,7 @@ class SSEDecoder:
             name, value = line, b""
         else:
             name = line[:colon]
-            value = line[colon + 1:]
+            value = line[colon + 1 :]
             if value[:1] == b" ":
                 value = value[1:]
         if name == b"data":

@@ -82,8 +82,9 @@ def check_depth(raw: bytes, value: Any, limit: int = MAX_DEPTH, what: str = "req
     try:
         orjson.dumps(outer)
     except orjson.JSONEncodeError:
-        raise RequestError(f"{what} is nested too deeply: at most {limit} levels of objects and arrays"
-                           ) from None
+        raise RequestError(
+            f"{what} is nested too deeply: at most {limit} levels of objects and arrays"
+        ) from None
     finally:
         inner[0] = None
 
@@ -130,8 +131,10 @@ def _object_list(value: Any, path: str, what: str = "an object") -> None:
     """``value`` (not None) must be a list of objects."""
     bad = _bad_object(value)
     if bad is not None:
-        _fail(path if bad == _NOT_A_LIST else f"{path}[{bad}]",
-              "expected a list" if bad == _NOT_A_LIST else f"expected {what}")
+        _fail(
+            path if bad == _NOT_A_LIST else f"{path}[{bad}]",
+            "expected a list" if bad == _NOT_A_LIST else f"expected {what}",
+        )
 
 
 def _function(fn: dict[str, Any], path: str, *schemas: str) -> None:

@@ -129,10 +129,15 @@ def reserved() -> set[tuple[str, str]]:
 async def dispatch(req: Req) -> Resp | None:
     """The native endpoint's answer, or ``None`` when no native route matches."""
     path = req.path.removeprefix("/v0/management")
-    if req.method == "GET" and path.endswith("-auth-url") and path.count("/") == 1 and \
-            not any(rx.match(path) for _, rx, _ in _routes()):
+    if (
+        req.method == "GET"
+        and path.endswith("-auth-url")
+        and path.count("/") == 1
+        and not any(rx.match(path) for _, rx, _ in _routes())
+    ):
         from cliproxy.management.ops_api import plugin_auth_url
-        req.params = {"provider": path[1:-len("-auth-url")]}
+
+        req.params = {"provider": path[1 : -len("-auth-url")]}
         try:
             return await plugin_auth_url(req)
         except ApiError as exc:

@@ -29,7 +29,15 @@ from typing import Any
 
 from cliproxy.config import verify_secret
 
-__all__ = ["BAN_SECONDS", "CACHE_SECONDS", "CACHE_SIZE", "MAX_FAILURES", "Denied", "ManagementGate", "Verifier"]
+__all__ = [
+    "BAN_SECONDS",
+    "CACHE_SECONDS",
+    "CACHE_SIZE",
+    "MAX_FAILURES",
+    "Denied",
+    "ManagementGate",
+    "Verifier",
+]
 
 MAX_FAILURES = 5
 BAN_SECONDS = 30 * 60
@@ -51,8 +59,14 @@ class ManagementGate:
     """The management access check. ``clock`` (monotonic seconds) times bans and the
     cache; ``verify`` compares a key with the stored secret (bcrypt by default)."""
 
-    def __init__(self, clock: Any = time.monotonic, *, verify: Verifier = verify_secret,
-                 cache_seconds: float = CACHE_SECONDS, cache_size: int = CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        clock: Any = time.monotonic,
+        *,
+        verify: Verifier = verify_secret,
+        cache_seconds: float = CACHE_SECONDS,
+        cache_size: int = CACHE_SIZE,
+    ) -> None:
         self._clock = clock
         self._verify = verify
         self._cache_seconds = cache_seconds
@@ -76,7 +90,9 @@ class ManagementGate:
         now = self._clock()
         until = self._banned_until.get(ip, 0.0)
         if until > now:
-            return Denied(403, f"IP banned due to too many failed attempts; try again in {int(until - now) + 1}s")
+            return Denied(
+                403, f"IP banned due to too many failed attempts; try again in {int(until - now) + 1}s"
+            )
         env = self.env_password()
         if ip not in _LOCAL and not config.remote_management.allow_remote and not env:
             return Denied(403, "remote management disabled")
@@ -94,8 +110,9 @@ class ManagementGate:
 
     async def _verified_key(self, key: str, stored: str) -> bool:
         """``verify(key, stored)``, off the loop, remembered for a while when true."""
-        token = hmac.new(self._salt, hashlib.sha256(key.encode()).digest() + stored.encode(),
-                         hashlib.sha256).digest()
+        token = hmac.new(
+            self._salt, hashlib.sha256(key.encode()).digest() + stored.encode(), hashlib.sha256
+        ).digest()
         now = self._clock()
         until = self._verified.get(token)
         if until is not None and until > now:

@@ -86,8 +86,9 @@ async def download_auth_file(req: Req) -> Resp:
 async def upload_auth_file(req: Req) -> Resp:
     content_type = req.headers.get("Content-Type", "")
     if is_multipart(content_type):
-        files = sorted((p for p in parse_form(content_type, req.body) if p.filename is not None),
-                       key=lambda p: p.field)
+        files = sorted(
+            (p for p in parse_form(content_type, req.body) if p.filename is not None), key=lambda p: p.field
+        )
         if not files:
             raise ApiError(400, "no files uploaded")
         return _uploaded(req, files)
@@ -106,8 +107,9 @@ def _uploaded(req: Req, files: list[FormPart]) -> Resp:
         except ApiError as exc:
             if len(files) == 1:
                 raise
-            failed.append({"name": (part.filename or "").replace("\\", "/").rsplit("/", 1)[-1],
-                           "error": exc.message})
+            failed.append(
+                {"name": (part.filename or "").replace("\\", "/").rsplit("/", 1)[-1], "error": exc.message}
+            )
     if stored:
         req.service.reload_credentials()
     if len(files) == 1:
@@ -209,8 +211,15 @@ async def patch_status(req: Req) -> Resp:
     if is_config_key(cred):
         if not await toggle_config_key(req.service, cred, disabled):
             raise ApiError(404, "config api key entry not found")
-        return Resp(200, {"status": "ok", "disabled": disabled, "via": "config:excluded-models",
-                          "excluded_pattern": DISABLE_PATTERN})
+        return Resp(
+            200,
+            {
+                "status": "ok",
+                "disabled": disabled,
+                "via": "config:excluded-models",
+                "excluded_pattern": DISABLE_PATTERN,
+            },
+        )
     if cred.path is None:
         raise ApiError(409, _RUNTIME_ONLY)
     meta = read_object(cred.path)
@@ -255,8 +264,16 @@ async def import_vertex(req: Req) -> Resp:
         return Resp(400, {"error": exc.message, "message": exc.detail})
     path = save_vertex(req.service.auth_dir, file_name, record)
     req.service.reload_credentials()
-    return Resp(200, {"status": "ok", "auth-file": str(path), "project_id": record["project_id"],
-                      "email": record["email"], "location": record["location"]})
+    return Resp(
+        200,
+        {
+            "status": "ok",
+            "auth-file": str(path),
+            "project_id": record["project_id"],
+            "email": record["email"],
+            "location": record["location"],
+        },
+    )
 
 
 def _object_body(req: Req) -> dict[str, Any]:

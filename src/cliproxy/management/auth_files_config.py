@@ -15,9 +15,14 @@ if TYPE_CHECKING:
 __all__ = ["DISABLE_PATTERN", "is_config_key", "toggle_config_key"]
 
 DISABLE_PATTERN = "*"
-_LISTS = {"gemini": "gemini-api-key", "gemini-interactions": "interactions-api-key",
-          "claude": "claude-api-key", "codex": "codex-api-key", "xai": "xai-api-key",
-          "vertex": "vertex-api-key"}
+_LISTS = {
+    "gemini": "gemini-api-key",
+    "gemini-interactions": "interactions-api-key",
+    "claude": "claude-api-key",
+    "codex": "codex-api-key",
+    "xai": "xai-api-key",
+    "vertex": "vertex-api-key",
+}
 
 
 def is_config_key(cred: Credential) -> bool:

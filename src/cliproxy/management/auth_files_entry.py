@@ -23,9 +23,12 @@ __all__ = ["auth_file_entry", "go_time", "recent_request_buckets"]
 _BUCKET_SECONDS = 600
 _BUCKETS = 20
 _LAST_REFRESH_KEYS = ("last_refresh", "lastRefresh", "last_refreshed_at", "lastRefreshedAt")
-_CODEX_CLAIMS = (("chatgpt_account_id", "chatgpt_account_id"), ("chatgpt_plan_type", "plan_type"),
-                 ("chatgpt_subscription_active_start", "chatgpt_subscription_active_start"),
-                 ("chatgpt_subscription_active_until", "chatgpt_subscription_active_until"))
+_CODEX_CLAIMS = (
+    ("chatgpt_account_id", "chatgpt_account_id"),
+    ("chatgpt_plan_type", "plan_type"),
+    ("chatgpt_subscription_active_start", "chatgpt_subscription_active_start"),
+    ("chatgpt_subscription_active_until", "chatgpt_subscription_active_until"),
+)
 
 
 def go_time(ts: float) -> str:
@@ -44,8 +47,9 @@ def recent_request_buckets(now: float) -> list[dict[str, Any]]:
     return out
 
 
-def auth_file_entry(cred: Credential, records: Sequence[CooldownRecord], now: float | None = None) -> \
-        dict[str, Any] | None:
+def auth_file_entry(
+    cred: Credential, records: Sequence[CooldownRecord], now: float | None = None
+) -> dict[str, Any] | None:
     """The listing entry for ``cred`` (``records``: its blocking cooldowns), or None when
     CPA would not list it."""
     now = time.time() if now is None else now
@@ -61,14 +65,27 @@ def auth_file_entry(cred: Credential, records: Sequence[CooldownRecord], now: fl
     return entry
 
 
-def _base(cred: Credential, runtime_only: bool, records: Sequence[CooldownRecord], now: float) -> dict[str, Any]:
+def _base(
+    cred: Credential, runtime_only: bool, records: Sequence[CooldownRecord], now: float
+) -> dict[str, Any]:
     wide = next((r for r in records if not r.model), None)
     status, message = _status(cred, records)
     entry: dict[str, Any] = {
-        "id": cred.id, "auth_index": cred.index, "name": cred.path.name if cred.path else cred.id,
-        "type": cred.provider, "provider": cred.provider, "label": cred.label, "status": status,
-        "status_message": message, "disabled": cred.disabled, "unavailable": wide is not None,
-        "runtime_only": runtime_only, "source": "memory", "size": 0, "success": 0, "failed": 0,
+        "id": cred.id,
+        "auth_index": cred.index,
+        "name": cred.path.name if cred.path else cred.id,
+        "type": cred.provider,
+        "provider": cred.provider,
+        "label": cred.label,
+        "status": status,
+        "status_message": message,
+        "disabled": cred.disabled,
+        "unavailable": wide is not None,
+        "runtime_only": runtime_only,
+        "source": "memory",
+        "size": 0,
+        "success": 0,
+        "failed": 0,
         "recent_requests": recent_request_buckets(now),
     }
     if wide is not None:
@@ -130,7 +147,9 @@ def _file_fields(cred: Credential) -> dict[str, Any]:
     except OSError:
         out["source"] = "memory"
         return out
-    out.update({"size": info.st_size, "modtime": go_time(info.st_mtime), "updated_at": go_time(info.st_mtime)})
+    out.update(
+        {"size": info.st_size, "modtime": go_time(info.st_mtime), "updated_at": go_time(info.st_mtime)}
+    )
     return out
 
 

@@ -18,8 +18,15 @@ if TYPE_CHECKING:
     from cliproxy.credentials.record import Credential
     from cliproxy.service import Service
 
-__all__ = ["find_credential", "json_name", "parse_object", "read_object", "safe_name", "write_atomic",
-           "write_object"]
+__all__ = [
+    "find_credential",
+    "json_name",
+    "parse_object",
+    "read_object",
+    "safe_name",
+    "write_atomic",
+    "write_object",
+]
 
 
 def safe_name(name: str) -> str:
@@ -76,5 +83,11 @@ def find_credential(service: Service, name: str, auth_index: str = "") -> Creden
         if found is not None and found.id == name:
             return found
         return next((c for c in creds if c.path is not None and c.path.name == name), None)
-    return next((c for c in creds if c.index == auth_index
-                 and (c.id == name or (c.path is not None and c.path.name == name))), None)
+    return next(
+        (
+            c
+            for c in creds
+            if c.index == auth_index and (c.id == name or (c.path is not None and c.path.name == name))
+        ),
+        None,
+    )

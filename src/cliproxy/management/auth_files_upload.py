@@ -15,9 +15,16 @@ from cliproxy.credentials.rs256 import load_pem_private_key
 from cliproxy.management.api import ApiError
 from cliproxy.management.auth_files_store import parse_object, read_object, write_atomic, write_object
 
-__all__ = ["FormPart", "VertexImportError", "is_multipart", "parse_form", "save_vertex", "service_account_json",
-           "store_auth_file",
-           "vertex_record"]
+__all__ = [
+    "FormPart",
+    "VertexImportError",
+    "is_multipart",
+    "parse_form",
+    "save_vertex",
+    "service_account_json",
+    "store_auth_file",
+    "vertex_record",
+]
 
 DEFAULT_VERTEX_LOCATION = "us-central1"
 
@@ -88,8 +95,14 @@ def vertex_record(service_account: dict[str, Any], location: str) -> tuple[str, 
         raise ApiError(400, "project_id missing")
     email = _text(service_account.get("client_email"))
     location = location.strip() or DEFAULT_VERTEX_LOCATION
-    record = {"service_account": service_account, "project_id": project, "email": email,
-              "location": location, "type": "vertex", "label": _label(project, email)}
+    record = {
+        "service_account": service_account,
+        "project_id": project,
+        "email": email,
+        "location": location,
+        "type": "vertex",
+        "label": _label(project, email),
+    }
     return f"vertex-{_file_part(project)}.json", record
 
 

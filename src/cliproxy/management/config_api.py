@@ -17,10 +17,22 @@ __all__ = ["ROUTES", "config_json"]
 # CPA tags these ``json:"-"``: they never leave the process through the management API.
 _HIDDEN = ("host", "port", "auth-dir", "remote-management", "home")
 # Sections whose Go types mark most fields ``omitempty``: empty fields are left out.
-_SPARSE = ("gemini-api-key", "interactions-api-key", "codex-api-key", "xai-api-key", "claude-api-key",
-           "vertex-api-key", "openai-compatibility", "oauth-model-alias", "oauth-request-scoped-errors")
-_YAML_HEADERS = {"Content-Type": "application/yaml; charset=utf-8", "Cache-Control": "no-store",
-                 "X-Content-Type-Options": "nosniff"}
+_SPARSE = (
+    "gemini-api-key",
+    "interactions-api-key",
+    "codex-api-key",
+    "xai-api-key",
+    "claude-api-key",
+    "vertex-api-key",
+    "openai-compatibility",
+    "oauth-model-alias",
+    "oauth-request-scoped-errors",
+)
+_YAML_HEADERS = {
+    "Content-Type": "application/yaml; charset=utf-8",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def config_json(config: Any) -> dict[str, Any]:
@@ -76,8 +88,12 @@ async def put_config_yaml(req: Req) -> Resp:
         code = "invalid_config" if exc.path else "invalid_yaml"
         return _failure(400, code, str(exc))
     if not doc.plain():
-        return _failure(400, "invalid_config", "the document has no keys; send the whole config.yaml (an "
-                                               "empty config would drop every key and credential)")
+        return _failure(
+            400,
+            "invalid_config",
+            "the document has no keys; send the whole config.yaml (an "
+            "empty config would drop every key and credential)",
+        )
 
     def replace(doc: ConfigDocument) -> None:
         doc.replace_text(text)  # the service saves and applies the document it handed us
@@ -92,8 +108,11 @@ async def put_config_yaml(req: Req) -> Resp:
 
 async def get_latest_version(req: Req) -> Resp:
     """cliproxy does not ask GitHub about CPA's releases; the answer is CPA's failure shape."""
-    return _failure(502, "request_failed",
-                    f"cliproxy {__version__} does not check for newer releases; see the project's releases page")
+    return _failure(
+        502,
+        "request_failed",
+        f"cliproxy {__version__} does not check for newer releases; see the project's releases page",
+    )
 
 
 ROUTES: list[Route] = [

@@ -36,9 +36,16 @@ def _error_logs(value: Any) -> Any:
 
 
 _STRATEGIES = {
-    "": "round-robin", "round-robin": "round-robin", "roundrobin": "round-robin", "rr": "round-robin",
-    "weighted-round-robin": "weighted-round-robin", "weightedroundrobin": "weighted-round-robin",
-    "wrr": "weighted-round-robin", "fill-first": "fill-first", "fillfirst": "fill-first", "ff": "fill-first",
+    "": "round-robin",
+    "round-robin": "round-robin",
+    "roundrobin": "round-robin",
+    "rr": "round-robin",
+    "weighted-round-robin": "weighted-round-robin",
+    "weightedroundrobin": "weighted-round-robin",
+    "wrr": "weighted-round-robin",
+    "fill-first": "fill-first",
+    "fillfirst": "fill-first",
+    "ff": "fill-first",
 }
 
 
@@ -90,15 +97,22 @@ SCALARS: tuple[Scalar, ...] = (
     _number("max-retry-interval"),
     _switch("force-model-prefix"),
     Scalar("/routing/strategy", "strategy", ("routing", "strategy"), _is_str, _strategy),
-    Scalar("/quota-exceeded/switch-project", "switch-project", ("quota-exceeded", "switch-project"), _is_bool),
-    Scalar("/quota-exceeded/switch-preview-model", "switch-preview-model",
-           ("quota-exceeded", "switch-preview-model"), _is_bool),
+    Scalar(
+        "/quota-exceeded/switch-project", "switch-project", ("quota-exceeded", "switch-project"), _is_bool
+    ),
+    Scalar(
+        "/quota-exceeded/switch-preview-model",
+        "switch-preview-model",
+        ("quota-exceeded", "switch-preview-model"),
+        _is_bool,
+    ),
 )
 
 
 def _getter(scalar: Scalar) -> Callable[[Req], Any]:
     async def get(req: Req) -> Resp:
         return Resp(200, {scalar.key: scalar.attr(req.service.config)})
+
     return get
 
 
@@ -111,13 +125,16 @@ def _putter(scalar: Scalar) -> Callable[[Req], Any]:
 
         def edit(doc: ConfigDocument) -> None:
             doc.set(list(scalar.yaml), value)
+
         return await save(req, edit)
+
     return put
 
 
 async def _delete_proxy_url(req: Req) -> Resp:
     def edit(doc: ConfigDocument) -> None:
         doc.delete(["proxy-url"])
+
     return await save(req, edit)
 
 
@@ -125,8 +142,11 @@ def _routes() -> list[Route]:
     routes = []
     for scalar in SCALARS:
         put = _putter(scalar)
-        routes += [Route("GET", scalar.path, _getter(scalar)), Route("PUT", scalar.path, put),
-                   Route("PATCH", scalar.path, put)]
+        routes += [
+            Route("GET", scalar.path, _getter(scalar)),
+            Route("PUT", scalar.path, put),
+            Route("PATCH", scalar.path, put),
+        ]
     routes.append(Route("DELETE", "/proxy-url", _delete_proxy_url))
     return routes
 

@@ -48,6 +48,7 @@ async def put_api_keys(req: Req) -> Resp:
 
     def edit(doc: ConfigDocument) -> None:
         doc.set([_KEYS], keys)
+
     return await save(req, edit)
 
 
@@ -75,6 +76,7 @@ async def patch_api_keys(req: Req) -> Resp:
             doc.set([_KEYS, keys.index(old)], new)
         else:
             doc.set([_KEYS, len(keys)], new)
+
     return await save(req, edit)
 
 
@@ -102,6 +104,7 @@ async def delete_api_keys(req: Req) -> Resp:
         for position in reversed(range(len(keys))):
             if isinstance(keys[position], str) and keys[position].strip() == value:
                 doc.delete([_KEYS, position])
+
     return await save(req, edit)
 
 

@@ -70,14 +70,26 @@ def _objects(value: Any, field: str) -> Any:
 
 
 _KINDS: dict[str, Callable[[Any, str], Any]] = {
-    "api-key": _text, "name": _text, "prefix": _text, "base-url": _text, "proxy-url": _text,
+    "api-key": _text,
+    "name": _text,
+    "prefix": _text,
+    "base-url": _text,
+    "proxy-url": _text,
     "fingerprint-profile": _text,
-    "priority": _number, "request-retry": _number,
-    "weight": _weight, "disable-cooling": _tristate,
-    "rebuild-mid-system-message": _flag, "websockets": _flag, "alpha-search": _flag, "disabled": _flag,
+    "priority": _number,
+    "request-retry": _number,
+    "weight": _weight,
+    "disable-cooling": _tristate,
+    "rebuild-mid-system-message": _flag,
+    "websockets": _flag,
+    "alpha-search": _flag,
+    "disabled": _flag,
     "support-prompt-cache-key": _flag,
-    "headers": _headers, "excluded-models": _excluded,
-    "models": _objects, "request-scoped-errors": _objects, "api-key-entries": _objects,
+    "headers": _headers,
+    "excluded-models": _excluded,
+    "models": _objects,
+    "request-scoped-errors": _objects,
+    "api-key-entries": _objects,
 }
 
 _PROFILES = {"": "", "claude-code-cli": "claude-code-cli", "oauth-cli": "claude-code-cli"}
@@ -95,8 +107,11 @@ def check_profile(value: str, field: str) -> str:
     """Claude ``fingerprint-profile``: CPA refuses values the request path would ignore."""
     normalized = _PROFILES.get(value.strip().lower())
     if normalized is None:
-        raise ApiError(400, f"{field}: unsupported fingerprint-profile {value.strip()!r} "
-                            "(supported: 'claude-code-cli' or empty)")
+        raise ApiError(
+            400,
+            f"{field}: unsupported fingerprint-profile {value.strip()!r} "
+            "(supported: 'claude-code-cli' or empty)",
+        )
     return normalized
 
 

@@ -30,8 +30,10 @@ def auth_indexes(service: Any) -> dict[str, dict[int, list[str]]]:
     live = {cred.id for cred in service.pool.credentials()}
     out: dict[str, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
     for cred in sources.from_config(service.config):
-        name = _LIST_OF_PROVIDER.get(cred.provider, COMPAT_LIST if cred.compat_name or
-                                     cred.provider.startswith("openai-compat") else "")
+        name = _LIST_OF_PROVIDER.get(
+            cred.provider,
+            COMPAT_LIST if cred.compat_name or cred.provider.startswith("openai-compat") else "",
+        )
         position = int(cred.attributes.get("config_index", "-1"))
         if name and position >= 0:
             out[name][position].append(cred.index if cred.id in live else "")
@@ -44,8 +46,11 @@ def compact(data: Any, keep: frozenset[str] = _ALWAYS) -> Any:
         return [compact(item, keep) for item in data]
     if not isinstance(data, dict):
         return data
-    return {k: compact(v, keep) for k, v in data.items()
-            if k in keep or not _blank(v) or (k in _POINTERS and v is not None)}
+    return {
+        k: compact(v, keep)
+        for k, v in data.items()
+        if k in keep or not _blank(v) or (k in _POINTERS and v is not None)
+    }
 
 
 def _blank(value: Any) -> bool:

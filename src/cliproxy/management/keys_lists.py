@@ -24,8 +24,18 @@ from cliproxy.management.keys_index import COMPAT_LIST, compact, render
 
 __all__ = ["KEY_LISTS", "ROUTES", "KeyList"]
 
-_COMMON = ("api-key", "weight", "prefix", "base-url", "proxy-url", "headers", "excluded-models",
-           "disable-cooling", "request-retry", "request-scoped-errors")
+_COMMON = (
+    "api-key",
+    "weight",
+    "prefix",
+    "base-url",
+    "proxy-url",
+    "headers",
+    "excluded-models",
+    "disable-cooling",
+    "request-retry",
+    "request-scoped-errors",
+)
 
 
 def _no_key_no_base(entry: dict[str, Any]) -> bool:
@@ -64,16 +74,40 @@ class KeyList:
 KEY_LISTS: tuple[KeyList, ...] = (
     KeyList("gemini-api-key", GeminiKey, frozenset(_COMMON), _no_key_no_base, strict=True),
     KeyList("interactions-api-key", GeminiKey, frozenset(_COMMON), _no_key_no_base, strict=True),
-    KeyList("claude-api-key", ClaudeKey,
-            frozenset((*_COMMON, "fingerprint-profile", "models", "rebuild-mid-system-message"))),
+    KeyList(
+        "claude-api-key",
+        ClaudeKey,
+        frozenset((*_COMMON, "fingerprint-profile", "models", "rebuild-mid-system-message")),
+    ),
     KeyList("codex-api-key", CodexKey, frozenset((*_COMMON, "alpha-search", "models")), _no_base),
     KeyList("xai-api-key", XAIKey, frozenset((*_COMMON, "priority", "websockets", "models")), _no_base),
-    KeyList("vertex-api-key", VertexKey,
-            frozenset(f for f in (*_COMMON, "models") if f != "request-scoped-errors"), _no_key, key_required=True),
-    KeyList(COMPAT_LIST, OpenAICompatibility,
-            frozenset(("name", "prefix", "disabled", "disable-cooling", "base-url", "api-key-entries", "models",
-                       "headers", "support-prompt-cache-key", "request-retry", "request-scoped-errors")),
-            _no_base),
+    KeyList(
+        "vertex-api-key",
+        VertexKey,
+        frozenset(f for f in (*_COMMON, "models") if f != "request-scoped-errors"),
+        _no_key,
+        key_required=True,
+    ),
+    KeyList(
+        COMPAT_LIST,
+        OpenAICompatibility,
+        frozenset(
+            (
+                "name",
+                "prefix",
+                "disabled",
+                "disable-cooling",
+                "base-url",
+                "api-key-entries",
+                "models",
+                "headers",
+                "support-prompt-cache-key",
+                "request-retry",
+                "request-scoped-errors",
+            )
+        ),
+        _no_base,
+    ),
 )
 
 
@@ -120,6 +154,7 @@ def _index(raw: Any, size: int) -> int | None:
 def _getter(spec: KeyList) -> Callable[[Req], Any]:
     async def get(req: Req) -> Resp:
         return Resp(200, {spec.name: render(req.service, spec.name)})
+
     return get
 
 
@@ -148,8 +183,9 @@ def _stored(spec: KeyList, position: int, item: dict[str, Any]) -> dict[str, Any
     if "api-key-entries" in data:
         data["api-key-entries"] = [strip_panel_fields(e) for e in data["api-key-entries"]]
     if spec.model is ClaudeKey:
-        data["fingerprint-profile"] = check_profile(str(item.get("fingerprint-profile") or ""),
-                                                    f"{spec.name}[{position}].fingerprint-profile")
+        data["fingerprint-profile"] = check_profile(
+            str(item.get("fingerprint-profile") or ""), f"{spec.name}[{position}].fingerprint-profile"
+        )
     return compact(data, keep=frozenset())
 
 
@@ -165,15 +201,18 @@ def _putter(spec: KeyList) -> Callable[[Req], Any]:
 
         def edit(doc: ConfigDocument) -> None:
             doc.set([spec.name], items)
+
         return await save(req, edit)
+
     return put
 
 
 # -- PATCH
 
 
-def _patch_target(spec: KeyList, entries: list[tuple[int, dict[str, Any]]], body: dict[str, Any],
-                  base: str | None) -> int:
+def _patch_target(
+    spec: KeyList, entries: list[tuple[int, dict[str, Any]]], body: dict[str, Any], base: str | None
+) -> int:
     """The file position of the entry a PATCH names by ``index``, ``match`` or ``name``."""
     raw = body.get("index")
     index = _index(raw, len(entries)) if isinstance(raw, int) and not isinstance(raw, bool) else None
@@ -202,8 +241,11 @@ def _patcher(spec: KeyList) -> Callable[[Req], Any]:
         value = body.get("value")
         if not isinstance(value, dict):
             raise invalid_body()
-        changes = {f: clean_field(f, v) for f, v in value.items()
-                   if f in spec.fields and (v is not None or f in ("weight", "disable-cooling"))}
+        changes = {
+            f: clean_field(f, v)
+            for f, v in value.items()
+            if f in spec.fields and (v is not None or f in ("weight", "disable-cooling"))
+        }
         base = req.query.get("base-url")
 
         def edit(doc: ConfigDocument) -> None:
@@ -222,21 +264,28 @@ def _patcher(spec: KeyList) -> Callable[[Req], Any]:
                     doc.delete([spec.name, position, field])  # False when it was not there
                 else:
                     doc.set([spec.name, position, field], new)
+
         return await save(req, edit)
+
     return patch
 
 
 # -- DELETE
 
 
-def _by_key(spec: KeyList, entries: list[tuple[int, dict[str, Any]]], key: str, base: str | None) -> list[int]:
+def _by_key(
+    spec: KeyList, entries: list[tuple[int, dict[str, Any]]], key: str, base: str | None
+) -> list[int]:
     """File positions to delete for ``?api-key=`` (and maybe ``?base-url=``), with CPA's checks."""
     same_key = [(p, e) for p, e in entries if _text(e, "api-key") == key]
     if base is not None:
         found = [p for p, e in same_key if _text(e, "base-url") == base.strip()]
         if spec.strict and len(found) != 1:
-            raise ApiError(404, "item not found") if not found else \
-                ApiError(400, "multiple items match; index is required")
+            raise (
+                ApiError(404, "item not found")
+                if not found
+                else ApiError(400, "multiple items match; index is required")
+            )
         return found
     if len(same_key) > 1:
         raise ApiError(400, "multiple items match api-key; base-url is required")
@@ -265,7 +314,9 @@ def _deleter(spec: KeyList) -> Callable[[Req], Any]:
         def edit(doc: ConfigDocument) -> None:
             for position in sorted(_delete_targets(spec, _entries(doc, spec), req.query), reverse=True):
                 doc.delete([spec.name, position])
+
         return await save(req, edit)
+
     return delete
 
 
@@ -273,8 +324,12 @@ def _routes() -> list[Route]:
     routes = []
     for spec in KEY_LISTS:
         path = "/" + spec.name
-        routes += [Route("GET", path, _getter(spec)), Route("PUT", path, _putter(spec)),
-                   Route("PATCH", path, _patcher(spec)), Route("DELETE", path, _deleter(spec))]
+        routes += [
+            Route("GET", path, _getter(spec)),
+            Route("PUT", path, _putter(spec)),
+            Route("PATCH", path, _patcher(spec)),
+            Route("DELETE", path, _deleter(spec)),
+        ]
     return routes
 
 

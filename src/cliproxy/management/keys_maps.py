@@ -94,6 +94,7 @@ def _remove(doc: ConfigDocument, spec: OAuthMap, channel: str) -> None:
 def _getter(spec: OAuthMap) -> Callable[[Req], Any]:
     async def get(req: Req) -> Resp:
         return Resp(200, {spec.name: _plain(spec, req.service.config)})
+
     return get
 
 
@@ -114,7 +115,9 @@ def _putter(spec: OAuthMap) -> Callable[[Req], Any]:
                 doc.set([spec.name], value)
             else:
                 doc.delete([spec.name])
+
         return await save(req, edit)
+
     return put
 
 
@@ -134,7 +137,9 @@ def _patcher(spec: OAuthMap) -> Callable[[Req], Any]:
                 _remove(doc, spec, channel)
                 return
             doc.set([spec.name, _raw_key(doc, spec, channel) or channel], new)
+
         return await save(req, edit)
+
     return patch
 
 
@@ -146,7 +151,9 @@ def _deleter(spec: OAuthMap) -> Callable[[Req], Any]:
 
         def edit(doc: ConfigDocument) -> None:
             _remove(doc, spec, channel)
+
         return await save(req, edit)
+
     return delete
 
 
@@ -154,8 +161,12 @@ def _routes() -> list[Route]:
     routes = []
     for spec in OAUTH_MAPS:
         path = "/" + spec.name
-        routes += [Route("GET", path, _getter(spec)), Route("PUT", path, _putter(spec)),
-                   Route("PATCH", path, _patcher(spec)), Route("DELETE", path, _deleter(spec))]
+        routes += [
+            Route("GET", path, _getter(spec)),
+            Route("PUT", path, _putter(spec)),
+            Route("PATCH", path, _patcher(spec)),
+            Route("DELETE", path, _deleter(spec)),
+        ]
     return routes
 
 

@@ -26,8 +26,11 @@ def recent_buckets(now: float) -> list[dict[str, Any]]:
     out = []
     for bucket in range(current - BUCKETS + 1, current + 1):
         start = bucket * BUCKET_SECONDS
-        label = time.strftime("%H:%M", time.localtime(start)) + "-" + \
-            time.strftime("%H:%M", time.localtime(start + BUCKET_SECONDS))
+        label = (
+            time.strftime("%H:%M", time.localtime(start))
+            + "-"
+            + time.strftime("%H:%M", time.localtime(start + BUCKET_SECONDS))
+        )
         out.append({"time": label, "success": 0, "failed": 0})
     return out
 
@@ -45,8 +48,10 @@ async def get_api_key_usage(req: Req) -> Resp:
         if cred.kind != KIND_APIKEY or not key:
             continue
         bucket = out.setdefault(_provider_key(cred), {})
-        bucket.setdefault(f"{cred.base_url.strip()}|{key}",
-                          {"success": 0, "failed": 0, "recent_requests": recent_buckets(now)})
+        bucket.setdefault(
+            f"{cred.base_url.strip()}|{key}",
+            {"success": 0, "failed": 0, "recent_requests": recent_buckets(now)},
+        )
     return Resp(200, out)
 
 

@@ -107,8 +107,14 @@ async def _attachment(folder: Path, name: str) -> Resp:
         raise ApiError(404, "log file not found") from None
     except IsADirectoryError:
         raise ApiError(400, "invalid log file") from None
-    return Resp(200, raw=data, headers={"Content-Type": "text/plain; charset=utf-8",
-                                        "Content-Disposition": f'attachment; filename="{name}"'})
+    return Resp(
+        200,
+        raw=data,
+        headers={
+            "Content-Type": "text/plain; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{name}"',
+        },
+    )
 
 
 async def download_error_log(req: Req) -> Resp:

@@ -39,8 +39,12 @@ class LogsAnswer:
     reset: bool = False
 
     def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"lines": self.lines, "line-count": self.line_count,
-                               "latest-timestamp": self.latest, "next-cursor": self.cursor}
+        out: dict[str, Any] = {
+            "lines": self.lines,
+            "line-count": self.line_count,
+            "latest-timestamp": self.latest,
+            "next-cursor": self.cursor,
+        }
         if self.reset:
             out["cursor-reset"] = True
         return out
@@ -61,8 +65,11 @@ def _order(name: str) -> float:
 
 def collect_files(folder: Path) -> list[Path]:
     """``main.log`` and its rotated files, oldest first (FileNotFoundError if no folder)."""
-    names = [p.name for p in folder.iterdir() if p.is_file() and not p.name.endswith(".gz")
-             and (p.name == MAIN_LOG or is_rotated(p.name))]
+    names = [
+        p.name
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.endswith(".gz") and (p.name == MAIN_LOG or is_rotated(p.name))
+    ]
     return [folder / n for n in sorted(names, key=_order)]
 
 
@@ -93,9 +100,16 @@ def _fingerprint(path: Path, boundary: int) -> str:
 
 def _cursor(path: Path, offset: int, latest: int) -> str:
     st = path.stat()
-    body = {"v": CURSOR_VERSION, "file": path.name, "offset": offset, "size": st.st_size,
-            "modTime": int(st.st_mtime), "modTimeUnixNano": st.st_mtime_ns, "latestTimestamp": latest,
-            "fingerprint": _fingerprint(path, offset)}
+    body = {
+        "v": CURSOR_VERSION,
+        "file": path.name,
+        "offset": offset,
+        "size": st.st_size,
+        "modTime": int(st.st_mtime),
+        "modTimeUnixNano": st.st_mtime_ns,
+        "latestTimestamp": latest,
+        "fingerprint": _fingerprint(path, offset),
+    }
     return base64.urlsafe_b64encode(orjson.dumps(body)).rstrip(b"=").decode()
 
 
@@ -104,9 +118,15 @@ def _decode(raw: str) -> dict[str, Any] | None:
         data = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
     except (ValueError, orjson.JSONDecodeError):
         return None
-    ok = isinstance(data, dict) and data.get("v") == CURSOR_VERSION and isinstance(data.get("offset"), int) \
-        and data["offset"] >= 0 and isinstance(data.get("file"), str) and isinstance(data.get("fingerprint"), str) \
+    ok = (
+        isinstance(data, dict)
+        and data.get("v") == CURSOR_VERSION
+        and isinstance(data.get("offset"), int)
+        and data["offset"] >= 0
+        and isinstance(data.get("file"), str)
+        and isinstance(data.get("fingerprint"), str)
         and (data["file"] == MAIN_LOG or is_rotated(data["file"]))
+    )
     return data if ok else None
 
 
@@ -150,7 +170,10 @@ def _locate(files: list[Path], cur: dict[str, Any]) -> int | None:
     candidates += [i for i, p in enumerate(files) if p.name != cur["file"] and p.name != MAIN_LOG]
     for i in candidates:
         try:
-            if files[i].stat().st_size >= cur["offset"] and _fingerprint(files[i], cur["offset"]) == cur["fingerprint"]:
+            if (
+                files[i].stat().st_size >= cur["offset"]
+                and _fingerprint(files[i], cur["offset"]) == cur["fingerprint"]
+            ):
                 return i
         except FileNotFoundError:
             continue
@@ -161,8 +184,9 @@ def from_cursor(files: list[Path], raw: str, limit: int) -> LogsAnswer:
     cur = _decode(raw)
     start = _locate(files, cur) if cur is not None else None
     if cur is None or start is None:
-        answer = tail(files, limit, cur["latestTimestamp"] if cur and isinstance(cur.get("latestTimestamp"), int)
-                      else 0)
+        answer = tail(
+            files, limit, cur["latestTimestamp"] if cur and isinstance(cur.get("latestTimestamp"), int) else 0
+        )
         answer.reset = True
         return answer
     answer = LogsAnswer(latest=int(cur.get("latestTimestamp") or 0), cursor=raw)
@@ -173,7 +197,7 @@ def from_cursor(files: list[Path], raw: str, limit: int) -> LogsAnswer:
             f.seek(offset)
             raw = _complete(f.read())
         if limit:
-            raw = raw[:limit - len(answer.lines)]
+            raw = raw[: limit - len(answer.lines)]
         if raw:
             lines = _text(raw)
             answer.lines += lines

@@ -18,7 +18,13 @@ from cliproxy.management.ops_apicall import api_call
 __all__ = ["ROUTES"]
 
 _STATE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-_LOGINS = {"anthropic": "Claude", "codex": "Codex", "antigravity": "Antigravity", "kimi": "Kimi", "xai": "xAI"}
+_LOGINS = {
+    "anthropic": "Claude",
+    "codex": "Codex",
+    "antigravity": "Antigravity",
+    "kimi": "Kimi",
+    "xai": "xAI",
+}
 
 
 async def reset_quota(req: Req) -> Resp:

@@ -49,15 +49,21 @@ async def api_call(service: Service, body: Any) -> dict[str, Any]:
             raw = await read_body(resp)
     except (UpstreamError, TimeoutError, OSError) as exc:
         raise ApiError(502, "request failed") from exc
-    return {"status_code": resp.status, "header": _header_lists(resp.headers),
-            "body": raw.decode("utf-8", "replace")}
+    return {
+        "status_code": resp.status,
+        "header": _header_lists(resp.headers),
+        "body": raw.decode("utf-8", "replace"),
+    }
 
 
 def _parse(body: Mapping[str, Any]) -> tuple[str, str, str, dict[str, str], bytes]:
     method, url, proxy, data = (body.get(k, "") for k in ("method", "url", "proxy_url", "data"))
     headers = body.get("header") or {}
-    if not all(isinstance(f, str) for f in (method, url, proxy, data)) or not isinstance(headers, dict) \
-            or not all(isinstance(v, str) for v in headers.values()):
+    if (
+        not all(isinstance(f, str) for f in (method, url, proxy, data))
+        or not isinstance(headers, dict)
+        or not all(isinstance(v, str) for v in headers.values())
+    ):
         raise ApiError(400, "invalid body")
     method, url, proxy = method.strip().upper(), url.strip(), proxy.strip()
     if not method:

@@ -31,8 +31,15 @@ from yarl import URL
 from cliproxy.errors import UpstreamError
 from cliproxy.providers.http import HttpClient
 
-__all__ = ["ASSET_NAME", "DEFAULT_API_BASE", "PanelError", "PanelUpdater", "panel_path", "release_url",
-           "static_dir"]
+__all__ = [
+    "ASSET_NAME",
+    "DEFAULT_API_BASE",
+    "PanelError",
+    "PanelUpdater",
+    "panel_path",
+    "release_url",
+    "static_dir",
+]
 
 log = logging.getLogger("cliproxy.management.panel")
 

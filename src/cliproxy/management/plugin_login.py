@@ -61,7 +61,9 @@ async def start(service: Service, provider: str, base_url: str) -> Resp | None:
     if not _STATE.match(state) or not url:
         return Resp(502, {"status": "error", "error": "the plugin returned no valid login URL and state"})
     meta = ci_get(result, "Metadata")
-    _sessions[state] = _Session(rec.id, provider, meta if isinstance(meta, dict) else {}, time.time() + SESSION_TTL)
+    _sessions[state] = _Session(
+        rec.id, provider, meta if isinstance(meta, dict) else {}, time.time() + SESSION_TTL
+    )
     return Resp(200, {"status": "ok", "url": url, "state": state})
 
 
@@ -77,8 +79,12 @@ async def poll(service: Service, state: str) -> Resp | None:
     if rec is None:
         _sessions.pop(state, None)
         return Resp(200, {"status": "error", "error": "the login plugin is no longer active"})
-    params = {"Provider": session.provider, "State": state, "Host": host_config(service.config),
-              "Metadata": session.metadata}
+    params = {
+        "Provider": session.provider,
+        "State": state,
+        "Host": host_config(service.config),
+        "Metadata": session.metadata,
+    }
     try:
         result = await service.plugins.call(rec, abi.AUTH_LOGIN_POLL, params)
     except (PluginError, PluginCrashed, TimeoutError) as exc:

@@ -49,23 +49,40 @@ class PluginAdmin:
             rec = host.records.get(pid)
             inst = cfg.configs.get(pid)
             meta = rec.metadata if rec is not None else {}
-            fields = [{"name": _s(ci_get(f, "Name")), "type": _s(ci_get(f, "Type")),
-                       "enum_values": [_s(v) for v in ci_get(f, "EnumValues") or []],
-                       "description": _s(ci_get(f, "Description"))} for f in ci_get(meta, "ConfigFields") or []]
+            fields = [
+                {
+                    "name": _s(ci_get(f, "Name")),
+                    "type": _s(ci_get(f, "Type")),
+                    "enum_values": [_s(v) for v in ci_get(f, "EnumValues") or []],
+                    "description": _s(ci_get(f, "Description")),
+                }
+                for f in ci_get(meta, "ConfigFields") or []
+            ]
             registered = rec is not None and rec.valid and not rec.fused
             enabled = bool(inst and inst.enabled)
-            out.append({
-                "id": pid, "path": rec.path if rec else (str(found[pid].path) if pid in found else ""),
-                "configured": inst is not None, "registered": registered, "enabled": enabled,
-                "effective_enabled": bool(cfg.enabled and enabled and registered),
-                "supports_oauth": bool(rec and rec.has("auth_provider")), "oauth_provider": "",
-                "logo": _s(ci_get(meta, "Logo")), "config_fields": fields,
-                "menus": self.service.plugin_routes.menus.get(pid, []),
-                "metadata": {"name": _s(ci_get(meta, "Name")), "version": _s(ci_get(meta, "Version")),
-                             "author": _s(ci_get(meta, "Author")),
-                             "github_repository": _s(ci_get(meta, "GitHubRepository")),
-                             "logo": _s(ci_get(meta, "Logo")), "config_fields": fields},
-            })
+            out.append(
+                {
+                    "id": pid,
+                    "path": rec.path if rec else (str(found[pid].path) if pid in found else ""),
+                    "configured": inst is not None,
+                    "registered": registered,
+                    "enabled": enabled,
+                    "effective_enabled": bool(cfg.enabled and enabled and registered),
+                    "supports_oauth": bool(rec and rec.has("auth_provider")),
+                    "oauth_provider": "",
+                    "logo": _s(ci_get(meta, "Logo")),
+                    "config_fields": fields,
+                    "menus": self.service.plugin_routes.menus.get(pid, []),
+                    "metadata": {
+                        "name": _s(ci_get(meta, "Name")),
+                        "version": _s(ci_get(meta, "Version")),
+                        "author": _s(ci_get(meta, "Author")),
+                        "github_repository": _s(ci_get(meta, "GitHubRepository")),
+                        "logo": _s(ci_get(meta, "Logo")),
+                        "config_fields": fields,
+                    },
+                }
+            )
         return {"plugins_enabled": bool(cfg.enabled), "plugins_dir": cfg.dir, "plugins": out}
 
     def config_of(self, plugin_id: str) -> dict[str, Any]:
@@ -103,17 +120,22 @@ class PluginAdmin:
                     doc.delete(path, validate=False)
                 else:
                     doc.set(path, item, validate=False)
-            doc.set(["plugins", "configs", plugin_id, "enabled"],
-                    doc.get(["plugins", "configs", plugin_id, "enabled"], False))
+            doc.set(
+                ["plugins", "configs", plugin_id, "enabled"],
+                doc.get(["plugins", "configs", plugin_id, "enabled"], False),
+            )
+
         await self.service.edit_config(edit)
         return self.config_of(plugin_id)
 
     async def set_enabled(self, plugin_id: str, value: Any) -> dict[str, Any]:
         enabled = ci_get(value, "enabled") if isinstance(value, dict) else None
         if not isinstance(enabled, bool):
-            raise AdminError(400, "body must be {\"enabled\": true|false}")
+            raise AdminError(400, 'body must be {"enabled": true|false}')
         self._require(plugin_id)
-        await self.service.edit_config(lambda doc: doc.set(["plugins", "configs", plugin_id, "enabled"], enabled))
+        await self.service.edit_config(
+            lambda doc: doc.set(["plugins", "configs", plugin_id, "enabled"], enabled)
+        )
         return {"status": "ok", "id": plugin_id, "enabled": enabled}
 
     async def delete(self, plugin_id: str) -> dict[str, Any]:
@@ -128,6 +150,7 @@ class PluginAdmin:
         if path and target.exists() and rec is not None and rec.transport != "subprocess":
             if target.is_dir():
                 import shutil
+
                 shutil.rmtree(target)
             else:
                 target.unlink()
@@ -135,8 +158,14 @@ class PluginAdmin:
         configured = plugin_id in cfg.configs
         if configured:
             await self.service.edit_config(lambda doc: doc.delete(["plugins", "configs", plugin_id]))
-        return {"status": "deleted", "id": plugin_id, "path": path, "file_deleted": file_deleted,
-                "configured_removed": configured, "restart_required": False}
+        return {
+            "status": "deleted",
+            "id": plugin_id,
+            "path": path,
+            "file_deleted": file_deleted,
+            "configured_removed": configured,
+            "restart_required": False,
+        }
 
     def _require(self, plugin_id: str) -> None:
         if plugin_id not in self._known():

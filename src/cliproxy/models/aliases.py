@@ -47,10 +47,12 @@ def _field(item: Any, *names: str) -> Any:
 
 def _rule(item: Any) -> AliasRule:
     return AliasRule(
-        name=str(_field(item, "name") or "").strip(), alias=str(_field(item, "alias") or "").strip(),
+        name=str(_field(item, "name") or "").strip(),
+        alias=str(_field(item, "alias") or "").strip(),
         fork=parse_bool(_field(item, "fork")) or False,
         display_name=str(_field(item, "display_name", "display-name") or "").strip(),
-        force_mapping=parse_bool(_field(item, "force_mapping", "force-mapping")) or False)
+        force_mapping=parse_bool(_field(item, "force_mapping", "force-mapping")) or False,
+    )
 
 
 def sanitize_rules(items: Iterable[Any]) -> tuple[AliasRule, ...]:

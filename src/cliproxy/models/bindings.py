@@ -43,16 +43,18 @@ def apply_prefix(models: Sequence[ModelInfo], prefix: str, force: bool) -> list[
     out: list[ModelInfo] = []
     seen: set[str] = set()
     for info in models:
-        for candidate in ((info,) if not force or prefix == info.id else ()) + \
-                (info.renamed(f"{prefix}/{info.id}"),):
+        for candidate in ((info,) if not force or prefix == info.id else ()) + (
+            info.renamed(f"{prefix}/{info.id}"),
+        ):
             if candidate.id not in seen:
                 seen.add(candidate.id)
                 out.append(candidate)
     return out
 
 
-def bind_credential(cred: Credential, cfg: Any, catalog: Catalog, now: int,
-                    cache: dict[tuple[Any, ...], dict[str, Binding]]) -> dict[str, Binding]:
+def bind_credential(
+    cred: Credential, cfg: Any, catalog: Catalog, now: int, cache: dict[tuple[Any, ...], dict[str, Binding]]
+) -> dict[str, Binding]:
     """Client-visible id -> :class:`Binding` for ``cred`` (insertion order = CPA's order).
 
     ``cache`` shares results between credentials that register identically (1000 OAuth
@@ -77,8 +79,9 @@ def bind_credential(cred: Credential, cfg: Any, catalog: Catalog, now: int,
     return out
 
 
-def _cache_key(cred: Credential, rules: tuple[AliasRule, ...], excluded: tuple[str, ...],
-               force: bool) -> tuple[Any, ...] | None:
+def _cache_key(
+    cred: Credential, rules: tuple[AliasRule, ...], excluded: tuple[str, ...], force: bool
+) -> tuple[Any, ...] | None:
     if cred.kind == KIND_APIKEY:
         return None  # config entries differ per key; few of them
     family = codex_family(cred) if cred.provider == "codex" else ""
@@ -96,7 +99,7 @@ def _exclusions(cred: Credential, cfg: Any) -> tuple[str, ...]:
 def _strip_prefix(model: str, prefix: str) -> str:
     prefix = prefix.strip()
     if prefix and model.startswith(prefix + "/"):
-        return model[len(prefix) + 1:]
+        return model[len(prefix) + 1 :]
     return model
 
 

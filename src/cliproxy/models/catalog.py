@@ -54,9 +54,13 @@ class ThinkingSupport:
         zero = bool(data.get("zero", data.get("zero_allowed", data.get("zero-allowed", False))))
         dynamic = bool(data.get("dynamic", data.get("dynamic_allowed", data.get("dynamic-allowed", False))))
         # A level list that names "none"/"auto" also allows zero/dynamic (CPA's normalizer).
-        return cls(min=int(data.get("min") or 0), max=int(data.get("max") or 0),
-                   zero_allowed=zero or "none" in levels, dynamic_allowed=dynamic or "auto" in levels,
-                   levels=levels)
+        return cls(
+            min=int(data.get("min") or 0),
+            max=int(data.get("max") or 0),
+            zero_allowed=zero or "none" in levels,
+            dynamic_allowed=dynamic or "auto" in levels,
+            levels=levels,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """CPA's JSON shape (``min, max, zero_allowed, dynamic_allowed, levels``)."""
@@ -122,15 +126,22 @@ class ModelInfo:
         mods = entry.get("modalities") or {}
         thinking = entry.get("thinking")
         return cls(
-            id=model_id, display_name=str(entry.get("display_name") or model_id),
-            owned_by=str(entry.get("owned_by") or owned_by), type=str(entry.get("type") or kind),
-            created=int(entry.get("created") or 0), version=str(entry.get("version") or ""),
+            id=model_id,
+            display_name=str(entry.get("display_name") or model_id),
+            owned_by=str(entry.get("owned_by") or owned_by),
+            type=str(entry.get("type") or kind),
+            created=int(entry.get("created") or 0),
+            version=str(entry.get("version") or ""),
             description=str(entry.get("description") or ""),
-            context_window=int(limits.get("context") or 0), max_output=int(limits.get("output") or 0),
-            methods=tuple(entry.get("methods") or ()), parameters=tuple(entry.get("parameters") or ()),
-            input_modalities=tuple(mods.get("in") or ()), output_modalities=tuple(mods.get("out") or ()),
+            context_window=int(limits.get("context") or 0),
+            max_output=int(limits.get("output") or 0),
+            methods=tuple(entry.get("methods") or ()),
+            parameters=tuple(entry.get("parameters") or ()),
+            input_modalities=tuple(mods.get("in") or ()),
+            output_modalities=tuple(mods.get("out") or ()),
             thinking=ThinkingSupport.from_data(thinking) if isinstance(thinking, Mapping) else None,
-            upstream_headers=dict(entry.get("upstream_headers") or {}))
+            upstream_headers=dict(entry.get("upstream_headers") or {}),
+        )
 
 
 class Catalog:

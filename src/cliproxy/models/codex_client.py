@@ -22,14 +22,28 @@ __all__ = ["REASONING_LEVELS", "codex_client_models", "load_templates"]
 
 REASONING_LEVELS = ("none", "minimal", "low", "medium", "high", "xhigh", "max", "ultra")
 _DESCRIPTIONS = {
-    "none": "No reasoning", "minimal": "Fastest, least reasoning", "low": "Quick, light reasoning",
-    "medium": "Balanced speed and depth", "high": "Deeper reasoning for hard problems",
-    "xhigh": "Extra-deep reasoning", "max": "Deepest reasoning available", "ultra": "Ultra reasoning",
+    "none": "No reasoning",
+    "minimal": "Fastest, least reasoning",
+    "low": "Quick, light reasoning",
+    "medium": "Balanced speed and depth",
+    "high": "Deeper reasoning for hard problems",
+    "xhigh": "Extra-deep reasoning",
+    "max": "Deepest reasoning available",
+    "ultra": "Ultra reasoning",
 }
 _HIDDEN_TYPES = frozenset({"openai-image"})
-_HIDDEN_IDS = frozenset({"gpt-image-1.5", "gpt-image-2", "grok-imagine-image", "grok-imagine-image-quality",
-                         "grok-imagine-image-2.0", "grok-imagine-video", "grok-imagine-video-1.5",
-                         "grok-imagine-video-1.5-preview"})
+_HIDDEN_IDS = frozenset(
+    {
+        "gpt-image-1.5",
+        "gpt-image-2",
+        "grok-imagine-image",
+        "grok-imagine-image-quality",
+        "grok-imagine-image-2.0",
+        "grok-imagine-video",
+        "grok-imagine-video-1.5",
+        "grok-imagine-video-1.5-preview",
+    }
+)
 _FIRST_FREE_PRIORITY = 100
 
 
@@ -39,8 +53,11 @@ def load_templates(path: str | Path) -> dict[str, dict[str, Any]]:
     return {str(m["slug"]): m for m in doc.get("models") or () if isinstance(m, dict) and m.get("slug")}
 
 
-def codex_client_models(models: Iterable[ModelInfo], providers_for: Callable[[str], list[str]],
-                        templates: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+def codex_client_models(
+    models: Iterable[ModelInfo],
+    providers_for: Callable[[str], list[str]],
+    templates: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """``{"models": [...]}``: template slugs keep their priority, others follow by name."""
     templates = templates or {}
     known, extra = [], []
@@ -73,22 +90,37 @@ def _generated(info: ModelInfo) -> dict[str, Any]:
     levels = [lv for lv in (info.thinking.levels if info.thinking else ()) if lv in REASONING_LEVELS]
     image_in = "image" in info.input_modalities
     entry: dict[str, Any] = {
-        "slug": info.id, "display_name": info.display_name or info.id,
+        "slug": info.id,
+        "display_name": info.display_name or info.id,
         "description": info.description or info.display_name or info.id,
         "supported_reasoning_levels": [{"effort": lv, "description": _DESCRIPTIONS[lv]} for lv in levels],
-        "shell_type": "shell_command", "visibility": "list", "supported_in_api": True, "priority": 0,
-        "additional_speed_tiers": [], "service_tiers": [], "availability_nux": None, "upgrade": None,
-        "base_instructions": "", "supports_reasoning_summaries": bool(levels),
-        "default_reasoning_summary": "none", "support_verbosity": False, "default_verbosity": None,
+        "shell_type": "shell_command",
+        "visibility": "list",
+        "supported_in_api": True,
+        "priority": 0,
+        "additional_speed_tiers": [],
+        "service_tiers": [],
+        "availability_nux": None,
+        "upgrade": None,
+        "base_instructions": "",
+        "supports_reasoning_summaries": bool(levels),
+        "default_reasoning_summary": "none",
+        "support_verbosity": False,
+        "default_verbosity": None,
         "apply_patch_tool_type": "freeform" if info.owned_by == "openai" else None,
-        "web_search_tool_type": "text", "truncation_policy": {"mode": "tokens", "limit": 10000},
-        "supports_parallel_tool_calls": True, "supports_image_detail_original": image_in,
-        "experimental_supported_tools": [], "input_modalities": ["text", "image"] if image_in else ["text"],
-        "supports_search_tool": False, "prefer_websockets": False,
+        "web_search_tool_type": "text",
+        "truncation_policy": {"mode": "tokens", "limit": 10000},
+        "supports_parallel_tool_calls": True,
+        "supports_image_detail_original": image_in,
+        "experimental_supported_tools": [],
+        "input_modalities": ["text", "image"] if image_in else ["text"],
+        "supports_search_tool": False,
+        "prefer_websockets": False,
     }
     if levels:
-        entry["default_reasoning_level"] = "medium" if "medium" in levels else next(
-            (lv for lv in levels if lv != "none"), levels[0])
+        entry["default_reasoning_level"] = (
+            "medium" if "medium" in levels else next((lv for lv in levels if lv != "none"), levels[0])
+        )
     if info.context_window:
         entry["context_window"] = entry["max_context_window"] = info.context_window
     if info.max_output:

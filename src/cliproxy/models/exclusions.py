@@ -32,7 +32,7 @@ def match_wildcard(pattern: str, value: str) -> bool:
     head, tail = parts[0], parts[-1]
     if not value.startswith(head):
         return False
-    value = value[len(head):]
+    value = value[len(head) :]
     if tail:
         if not value.endswith(tail):
             return False
@@ -43,7 +43,7 @@ def match_wildcard(pattern: str, value: str) -> bool:
         at = value.find(segment)
         if at < 0:
             return False
-        value = value[at + len(segment):]
+        value = value[at + len(segment) :]
     return True
 
 

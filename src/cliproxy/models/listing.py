@@ -31,8 +31,9 @@ DEFAULT_CLAUDE_MAX_INPUT = 200_000
 DEFAULT_CLAUDE_MAX_OUTPUT = 64_000
 CLAUDE_CLOAK_PREFIX = "claude-fable-5-dd-"
 # Reasons CPA suspends a (credential, model) in its registry; "quota" is not one of them.
-NON_QUOTA_REASONS = frozenset({"model_not_supported", "not_found", "unauthorized", "invalid_grant",
-                               "payment_required"})
+NON_QUOTA_REASONS = frozenset(
+    {"model_not_supported", "not_found", "unauthorized", "invalid_grant", "payment_required"}
+)
 
 
 def suspensions(records: Mapping[str, Iterable[Any]], now: float) -> dict[str, set[str]]:
@@ -51,8 +52,12 @@ def suspensions(records: Mapping[str, Iterable[Any]], now: float) -> dict[str, s
 
 def openai_models(models: Iterable[ModelInfo]) -> dict[str, Any]:
     """``{"object": "list", "data": [{id, object, created, owned_by}]}``."""
-    return {"object": "list", "data": [
-        {"id": m.id, "object": "model", "created": m.created, "owned_by": m.owned_by} for m in models]}
+    return {
+        "object": "list",
+        "data": [
+            {"id": m.id, "object": "model", "created": m.created, "owned_by": m.owned_by} for m in models
+        ],
+    }
 
 
 def cloak_claude_id(model_id: str) -> str:
@@ -67,7 +72,7 @@ def uncloak_claude_id(model_id: str) -> str:
     base, suffix = split_suffix(model_id)
     if not base.startswith(CLAUDE_CLOAK_PREFIX) or len(base) == len(CLAUDE_CLOAK_PREFIX):
         return model_id
-    plain = base[len(CLAUDE_CLOAK_PREFIX):][::-1]
+    plain = base[len(CLAUDE_CLOAK_PREFIX) :][::-1]
     return f"{plain}({suffix})" if suffix is not None else plain
 
 
@@ -76,24 +81,37 @@ def _rfc3339(created: int) -> str:
 
 
 def _anthropic_entry(m: ModelInfo, cloak: bool) -> dict[str, Any]:
-    return {"type": "model", "id": cloak_claude_id(m.id) if cloak else m.id,
-            "display_name": m.display_name or m.id, "created_at": _rfc3339(m.created),
-            "lifecycle": "active", "object": "model", "owned_by": m.owned_by,
-            "max_input_tokens": m.context_window or DEFAULT_CLAUDE_MAX_INPUT,
-            "max_tokens": m.max_output or DEFAULT_CLAUDE_MAX_OUTPUT}
+    return {
+        "type": "model",
+        "id": cloak_claude_id(m.id) if cloak else m.id,
+        "display_name": m.display_name or m.id,
+        "created_at": _rfc3339(m.created),
+        "lifecycle": "active",
+        "object": "model",
+        "owned_by": m.owned_by,
+        "max_input_tokens": m.context_window or DEFAULT_CLAUDE_MAX_INPUT,
+        "max_tokens": m.max_output or DEFAULT_CLAUDE_MAX_OUTPUT,
+    }
 
 
 def anthropic_models(models: Iterable[ModelInfo], *, cloak: bool = True) -> dict[str, Any]:
     """Anthropic's list: sorted by display name then id, with ``first_id``/``last_id``."""
     data = sorted((_anthropic_entry(m, cloak) for m in models), key=lambda e: (e["display_name"], e["id"]))
-    return {"data": data, "has_more": False,
-            "first_id": data[0]["id"] if data else "", "last_id": data[-1]["id"] if data else ""}
+    return {
+        "data": data,
+        "has_more": False,
+        "first_id": data[0]["id"] if data else "",
+        "last_id": data[-1]["id"] if data else "",
+    }
 
 
 def _gemini_entry(m: ModelInfo) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": f"models/{m.id}", "displayName": m.display_name or m.id,
-                           "description": m.description or m.display_name or m.id,
-                           "version": m.version or m.id}
+    out: dict[str, Any] = {
+        "name": f"models/{m.id}",
+        "displayName": m.display_name or m.id,
+        "description": m.description or m.display_name or m.id,
+        "version": m.version or m.id,
+    }
     if m.context_window:
         out["inputTokenLimit"] = m.context_window
     if m.max_output:

@@ -57,9 +57,16 @@ class Route:
 
     __slots__ = ("_bindings", "_cursors", "model", "providers", "requested", "suffix", "supports")
 
-    def __init__(self, requested: str, model: str, suffix: str | None, providers: list[str],
-                 supports: Supports, bindings: Mapping[str, Mapping[str, Binding]],
-                 cursors: dict[tuple[str, str], int]) -> None:
+    def __init__(
+        self,
+        requested: str,
+        model: str,
+        suffix: str | None,
+        providers: list[str],
+        supports: Supports,
+        bindings: Mapping[str, Mapping[str, Binding]],
+        cursors: dict[tuple[str, str], int],
+    ) -> None:
         self.requested = requested
         self.model = model
         self.suffix = suffix
@@ -72,8 +79,9 @@ class Route:
         return f"Route(requested={self.requested!r}, model={self.model!r}, suffix={self.suffix!r})"
 
     def with_request(self, requested: str, suffix: str | None) -> Route:
-        return Route(requested, self.model, suffix, self.providers, self.supports, self._bindings,
-                     self._cursors)
+        return Route(
+            requested, self.model, suffix, self.providers, self.supports, self._bindings, self._cursors
+        )
 
     def _binding(self, cred: Credential) -> Binding | None:
         return self._bindings.get(cred.id, _NO_BINDINGS).get(self.model)
@@ -138,8 +146,9 @@ class ModelRegistry:
     def _publish(self, entries: dict[str, _Entry], bindings: dict[str, Mapping[str, Binding]]) -> None:
         supports = _supports_for(bindings)
         for entry in entries.values():
-            entry.route = Route(entry.model, entry.model, None, entry.providers, supports, bindings,
-                                self._cursors)
+            entry.route = Route(
+                entry.model, entry.model, None, entry.providers, supports, bindings, self._cursors
+            )
         self._gen = _Generation(self._gen.number + 1, entries, bindings, supports, _pick_auto(entries))
 
     def resolve(self, requested: str) -> Route:
@@ -197,8 +206,12 @@ def _supports_for(bindings: Mapping[str, Mapping[str, Binding]]) -> Supports:
     return supports
 
 
-def _register(entries: dict[str, _Entry], counts: dict[str, dict[str, int]], cred: Credential,
-              table: Mapping[str, Binding]) -> None:
+def _register(
+    entries: dict[str, _Entry],
+    counts: dict[str, dict[str, int]],
+    cred: Credential,
+    table: Mapping[str, Binding],
+) -> None:
     provider = cred.provider.strip().lower()
     for model_id, binding in table.items():
         entry = entries.get(model_id)
@@ -222,8 +235,9 @@ def _pick_auto(entries: Mapping[str, _Entry]) -> str | None:
     return best.model if best is not None else None
 
 
-def _available(entry: _Entry, bindings: Mapping[str, Mapping[str, Binding]],
-               suspended: Mapping[str, Any]) -> bool:
+def _available(
+    entry: _Entry, bindings: Mapping[str, Mapping[str, Binding]], suspended: Mapping[str, Any]
+) -> bool:
     for cred_id in entry.credentials:
         names = suspended.get(cred_id)
         if not names:

@@ -19,14 +19,31 @@ from cliproxy.models.thinking import ThinkingCaps, apply_thinking, resolve_think
 __all__ = ["Shaper", "payload_protocol", "thinking_target"]
 
 # provider key -> CPA thinking target
-_TARGETS = {"claude": "claude", "codex": "codex", "gemini": "gemini", "vertex": "gemini",
-            "antigravity": "antigravity", "xai": "xai", "kimi": "kimi"}
+_TARGETS = {
+    "claude": "claude",
+    "codex": "codex",
+    "gemini": "gemini",
+    "vertex": "gemini",
+    "antigravity": "antigravity",
+    "xai": "xai",
+    "kimi": "kimi",
+}
 # client format -> CPA "from-protocol"
-_FROM = {Format.OPENAI: "openai", Format.RESPONSES: "responses", Format.CODEX: "responses",
-         Format.CLAUDE: "claude", Format.GEMINI: "gemini"}
+_FROM = {
+    Format.OPENAI: "openai",
+    Format.RESPONSES: "responses",
+    Format.CODEX: "responses",
+    Format.CLAUDE: "claude",
+    Format.GEMINI: "gemini",
+}
 # upstream format -> CPA payload "protocol"
-_PROTOCOL = {Format.OPENAI: "openai", Format.RESPONSES: "codex", Format.CODEX: "codex", Format.CLAUDE: "claude",
-             Format.GEMINI: "gemini"}
+_PROTOCOL = {
+    Format.OPENAI: "openai",
+    Format.RESPONSES: "codex",
+    Format.CODEX: "codex",
+    Format.CLAUDE: "claude",
+    Format.GEMINI: "gemini",
+}
 
 
 def thinking_target(provider_key: str) -> str:
@@ -53,19 +70,38 @@ class Shaper:
         caps: ThinkingCaps | None = None
         if info is not None:
             t = info.thinking
-            caps = ThinkingCaps(user_defined=info.user_defined, max_completion_tokens=info.max_output or 0) \
-                if t is None else ThinkingCaps(min=t.min, max=t.max, zero_allowed=t.zero_allowed,
-                                               dynamic_allowed=t.dynamic_allowed, levels=t.levels,
-                                               user_defined=info.user_defined,
-                                               max_completion_tokens=info.max_output or 0)
+            caps = (
+                ThinkingCaps(user_defined=info.user_defined, max_completion_tokens=info.max_output or 0)
+                if t is None
+                else ThinkingCaps(
+                    min=t.min,
+                    max=t.max,
+                    zero_allowed=t.zero_allowed,
+                    dynamic_allowed=t.dynamic_allowed,
+                    levels=t.levels,
+                    user_defined=info.user_defined,
+                    max_completion_tokens=info.max_output or 0,
+                )
+            )
         if len(self._caps) > 4096:
             self._caps.clear()
         self._caps[key] = caps
         return caps
 
-    def shape(self, body: dict[str, Any], *, client: Format, client_body: Mapping[str, Any], route_model: str,
-              requested: str, suffix: str | None, provider: str, upstream: Format, model: str,
-              headers: Mapping[str, str]) -> None:
+    def shape(
+        self,
+        body: dict[str, Any],
+        *,
+        client: Format,
+        client_body: Mapping[str, Any],
+        route_model: str,
+        requested: str,
+        suffix: str | None,
+        provider: str,
+        upstream: Format,
+        model: str,
+        headers: Mapping[str, str],
+    ) -> None:
         """Write thinking and payload rules into ``body`` (ours, freshly built) in place."""
         target = thinking_target(provider)
         caps = self.caps(route_model, provider)
@@ -73,6 +109,11 @@ class Shaper:
         cfg = resolve_thinking(suffix, _FROM[client], client_body, caps, same, target=target)
         apply_thinking(body, cfg, target, model, caps)
         if self.rules:
-            self.rules.apply(body, model=model, requested_model=requested,
-                             protocol=payload_protocol(provider, upstream), from_protocol=_FROM[client],
-                             headers=headers)
+            self.rules.apply(
+                body,
+                model=model,
+                requested_model=requested,
+                protocol=payload_protocol(provider, upstream),
+                from_protocol=_FROM[client],
+                headers=headers,
+            )

@@ -18,18 +18,34 @@ from .suffix import split_suffix
 
 __all__ = ["CODEX_PLAN_FAMILIES", "ConfiguredModel", "Source", "codex_family", "source_for"]
 
-CODEX_PLAN_FAMILIES = {"pro": "codex-pro", "plus": "codex-plus", "team": "codex-team",
-                       "business": "codex-team", "go": "codex-team", "free": "codex-free"}
-_FAMILIES = {"claude": "claude", "gemini": "gemini", "gemini-interactions": "gemini", "vertex": "vertex",
-             "gemini-cli": "gemini-cli", "aistudio": "aistudio", "antigravity": "antigravity",
-             "kimi": "kimi", "xai": "xai"}
+CODEX_PLAN_FAMILIES = {
+    "pro": "codex-pro",
+    "plus": "codex-plus",
+    "team": "codex-team",
+    "business": "codex-team",
+    "go": "codex-team",
+    "free": "codex-free",
+}
+_FAMILIES = {
+    "claude": "claude",
+    "gemini": "gemini",
+    "gemini-interactions": "gemini",
+    "vertex": "vertex",
+    "gemini-cli": "gemini-cli",
+    "aistudio": "aistudio",
+    "antigravity": "antigravity",
+    "kimi": "kimi",
+    "xai": "xai",
+}
 # provider -> (Config attribute holding its API-key entries, owned_by, type)
-_KEY_LISTS = {"gemini": ("gemini_api_key", "google", "gemini"),
-              "gemini-interactions": ("interactions_api_key", "google", "gemini"),
-              "vertex": ("vertex_api_key", "google", "vertex"),
-              "claude": ("claude_api_key", "anthropic", "claude"),
-              "xai": ("xai_api_key", "xai", "xai"),
-              "codex": ("codex_api_key", "openai", "openai")}
+_KEY_LISTS = {
+    "gemini": ("gemini_api_key", "google", "gemini"),
+    "gemini-interactions": ("interactions_api_key", "google", "gemini"),
+    "vertex": ("vertex_api_key", "google", "vertex"),
+    "claude": ("claude_api_key", "anthropic", "claude"),
+    "xai": ("xai_api_key", "xai", "xai"),
+    "codex": ("codex_api_key", "openai", "openai"),
+}
 _COMPAT_LEVELS = ThinkingSupport(levels=("low", "medium", "high"))
 
 
@@ -62,8 +78,17 @@ def source_for(cred: Credential, cfg: Any, catalog: Catalog, now: int) -> Source
     """The models ``cred`` registers before exclusions, aliases and prefixes."""
     provider = cred.provider.strip().lower()
     if cred.attributes.get("plugin"):  # a plugin executor: the models its registration declared
-        infos = tuple(ModelInfo(id=m.alias or m.name, display_name=m.alias or m.name, owned_by=cred.attributes["plugin"],
-                                type="plugin", created=now, user_defined=True) for m in cred.models)
+        infos = tuple(
+            ModelInfo(
+                id=m.alias or m.name,
+                display_name=m.alias or m.name,
+                owned_by=cred.attributes["plugin"],
+                type="plugin",
+                created=now,
+                user_defined=True,
+            )
+            for m in cred.models
+        )
         return Source(infos, tuple(ConfiguredModel(m.name, m.alias or m.name) for m in cred.models))
     if cred.compat_name or provider.startswith("openai-compat"):
         return _compat_source(cred, cfg, now)
@@ -110,11 +135,20 @@ def _keyed_source(models: Sequence[Any], owned_by: str, kind: str, catalog: Cata
         seen.add(alias.lower())
         known = catalog.lookup(split_suffix(name)[0])
         thinking = ThinkingSupport.from_data(model.thinking.model_dump()) if model.thinking else None
-        infos.append(ModelInfo(
-            id=alias, display_name=model.display_name.strip() or name or alias, owned_by=owned_by,
-            type=kind, created=now, context_window=model.max_context_length or (known.context_window if known else 0),
-            max_output=known.max_output if known else 0, input_modalities=known.input_modalities if known else (),
-            thinking=thinking or (known.thinking if known else None), user_defined=True))
+        infos.append(
+            ModelInfo(
+                id=alias,
+                display_name=model.display_name.strip() or name or alias,
+                owned_by=owned_by,
+                type=kind,
+                created=now,
+                context_window=model.max_context_length or (known.context_window if known else 0),
+                max_output=known.max_output if known else 0,
+                input_modalities=known.input_modalities if known else (),
+                thinking=thinking or (known.thinking if known else None),
+                user_defined=True,
+            )
+        )
     return Source(tuple(infos), _configured(models))
 
 
@@ -132,8 +166,11 @@ def _compat_entry(cred: Credential, cfg: Any) -> Any:
     index = _config_index(cred)
     all_entries = getattr(cfg, "openai_compatibility", None) or []
     name = (cred.compat_name or "").strip().lower()
-    if 0 <= index < len(all_entries) and not all_entries[index].disabled \
-            and all_entries[index].name.strip().lower() == name:
+    if (
+        0 <= index < len(all_entries)
+        and not all_entries[index].disabled
+        and all_entries[index].name.strip().lower() == name
+    ):
         return all_entries[index]
     return next((e for e in entries if e.name.strip().lower() == name), None)
 
@@ -148,11 +185,17 @@ def _compat_source(cred: Credential, cfg: Any, now: int) -> Source:
         if not (alias or name):
             continue
         thinking = ThinkingSupport.from_data(model.thinking.model_dump()) if model.thinking else None
-        infos.append(ModelInfo(
-            id=alias or name, display_name=model.display_name.strip() or alias or name, owned_by=entry.name,
-            type="openai-image" if model.image else "openai-compatibility", created=now,
-            context_window=model.max_context_length,
-            input_modalities=tuple(m.lower() for m in model.input_modalities),
-            output_modalities=tuple(m.lower() for m in model.output_modalities),
-            thinking=thinking or (None if model.image else _COMPAT_LEVELS)))
+        infos.append(
+            ModelInfo(
+                id=alias or name,
+                display_name=model.display_name.strip() or alias or name,
+                owned_by=entry.name,
+                type="openai-image" if model.image else "openai-compatibility",
+                created=now,
+                context_window=model.max_context_length,
+                input_modalities=tuple(m.lower() for m in model.input_modalities),
+                output_modalities=tuple(m.lower() for m in model.output_modalities),
+                thinking=thinking or (None if model.image else _COMPAT_LEVELS),
+            )
+        )
     return Source(tuple(infos), _configured(entry.models), compat=True)

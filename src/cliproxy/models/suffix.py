@@ -12,7 +12,7 @@ def split_suffix(model: str) -> tuple[str, str | None]:
     cut = model.rfind("(")
     if cut <= 0:
         return model, None
-    return model[:cut], model[cut + 1:-1]
+    return model[:cut], model[cut + 1 : -1]
 
 
 def with_suffix(name: str, suffix: str | None) -> str:

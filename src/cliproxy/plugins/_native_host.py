@@ -75,8 +75,9 @@ def _answer(target: HostCallTarget, method: bytes, request: int | None, request_
         return error_envelope(f"host callback failed: {exc!r}")
 
 
-def _serve(ctx: int | None, method: bytes | None, request: int | None, request_len: int,
-           response: Any) -> int:
+def _serve(
+    ctx: int | None, method: bytes | None, request: int | None, request_len: int, response: Any
+) -> int:
     if response:
         response.contents.ptr = None
         response.contents.len = 0
@@ -96,8 +97,9 @@ def _serve(ctx: int | None, method: bytes | None, request: int | None, request_l
     return 0
 
 
-def _host_call(ctx: int | None, method: bytes | None, request: int | None, request_len: int,
-               response: Any) -> int:
+def _host_call(
+    ctx: int | None, method: bytes | None, request: int | None, request_len: int, response: Any
+) -> int:
     try:
         return _serve(ctx, method, request, request_len, response)
     except BaseException:  # never unwind into C

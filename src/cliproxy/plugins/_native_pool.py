@@ -50,8 +50,9 @@ class ThreadPerCallPool:
                 self._idle -= 1
         self._jobs.put((future, fn, args))
         if spawn:
-            threading.Thread(target=self._work, name=f"{self._name}-{next(self._numbers)}",
-                             daemon=True).start()
+            threading.Thread(
+                target=self._work, name=f"{self._name}-{next(self._numbers)}", daemon=True
+            ).start()
         return future
 
     def close(self) -> None:

@@ -91,11 +91,27 @@ HOST_AUTH_SAVE = "host.auth.save"
 
 # capability flags in the registration's "capabilities" object
 CAPABILITY_FLAGS = (
-    "model_registrar", "model_provider", "auth_provider", "frontend_auth_provider",
-    "frontend_auth_provider_exclusive", "scheduler", "model_router", "executor", "request_translator",
-    "request_normalizer", "response_translator", "response_before_translator", "response_after_translator",
-    "request_interceptor", "request_lifecycle_plugin", "response_interceptor", "response_stream_interceptor",
-    "thinking_applier", "usage_plugin", "command_line_plugin", "management_api",
+    "model_registrar",
+    "model_provider",
+    "auth_provider",
+    "frontend_auth_provider",
+    "frontend_auth_provider_exclusive",
+    "scheduler",
+    "model_router",
+    "executor",
+    "request_translator",
+    "request_normalizer",
+    "response_translator",
+    "response_before_translator",
+    "response_after_translator",
+    "request_interceptor",
+    "request_lifecycle_plugin",
+    "response_interceptor",
+    "response_stream_interceptor",
+    "thinking_applier",
+    "usage_plugin",
+    "command_line_plugin",
+    "management_api",
 )
 
 
@@ -171,8 +187,11 @@ def decode_envelope(body: bytes, method: str = "") -> Any:
     if not isinstance(err, dict):
         err = {"message": str(err)}
     status = ci_get(err, "http_status", 0)
-    raise PluginError(str(ci_get(err, "message", "") or "").strip(),
-                      http_status=status if isinstance(status, int) else 0, code=str(ci_get(err, "code", "") or ""))
+    raise PluginError(
+        str(ci_get(err, "message", "") or "").strip(),
+        http_status=status if isinstance(status, int) else 0,
+        code=str(ci_get(err, "code", "") or ""),
+    )
 
 
 def is_error_envelope(body: bytes) -> bool:

@@ -49,18 +49,41 @@ from cliproxy.plugins.host_api import (  # noqa: F401  (re-exported: see __all__
 from cliproxy.plugins.types import *  # noqa: F403
 from cliproxy.plugins.types import __all__ as _types_all
 
-__all__ = sorted([
-    *(name for name in _types_all if name not in {"WireModel", "go_name", "wire"}),
-    "AuthProvider", "CommandLinePlugin", "Executor", "FrontendAuthProvider", "Host", "HostAuth",
-    "HostHttp", "HostModel", "HostStream", "ManagementAPI", "ModelProvider", "ModelRegistrar",
-    "ModelRouter", "Plugin", "PluginError", "RequestInterceptor", "RequestLifecycle", "RequestNormalizer",
-    "RequestTranslator", "ResponseInterceptor", "ResponseNormalizer", "ResponseTranslator", "Scheduler",
-    "StreamChunkInterceptor", "ThinkingApplier", "UsagePlugin", "validate",
-])
+__all__ = sorted(
+    [
+        *(name for name in _types_all if name not in {"WireModel", "go_name", "wire"}),
+        "AuthProvider",
+        "CommandLinePlugin",
+        "Executor",
+        "FrontendAuthProvider",
+        "Host",
+        "HostAuth",
+        "HostHttp",
+        "HostModel",
+        "HostStream",
+        "ManagementAPI",
+        "ModelProvider",
+        "ModelRegistrar",
+        "ModelRouter",
+        "Plugin",
+        "PluginError",
+        "RequestInterceptor",
+        "RequestLifecycle",
+        "RequestNormalizer",
+        "RequestTranslator",
+        "ResponseInterceptor",
+        "ResponseNormalizer",
+        "ResponseTranslator",
+        "Scheduler",
+        "StreamChunkInterceptor",
+        "ThinkingApplier",
+        "UsagePlugin",
+        "validate",
+    ]
+)
 
 _CONFIG_TYPES = frozenset({"string", "number", "integer", "boolean", "enum", "array", "object"})
 _MODEL_SCOPES = frozenset({"both", "static", "oauth"})
-
 
 
 def _unsupported(what: str) -> PluginError:
@@ -96,8 +119,9 @@ class Plugin:
         """Called once when the plugin is unloaded; release what ``configure`` opened."""
 
     def metadata(self) -> PluginMetadata:
-        return PluginMetadata(self.name, self.version, self.author, self.github_repository, self.logo,
-                              list(self.config_fields))
+        return PluginMetadata(
+            self.name, self.version, self.author, self.github_repository, self.logo, list(self.config_fields)
+        )
 
 
 class _Capability:
@@ -389,10 +413,25 @@ class ManagementAPI(_Capability):
 
 
 CAPABILITIES: tuple[type[_Capability], ...] = (
-    ModelRegistrar, ModelProvider, AuthProvider, FrontendAuthProvider, Scheduler, ModelRouter, Executor,
-    RequestTranslator, RequestNormalizer, ResponseTranslator, ResponseNormalizer, RequestInterceptor,
-    RequestLifecycle, ResponseInterceptor, StreamChunkInterceptor, ThinkingApplier, UsagePlugin,
-    CommandLinePlugin, ManagementAPI,
+    ModelRegistrar,
+    ModelProvider,
+    AuthProvider,
+    FrontendAuthProvider,
+    Scheduler,
+    ModelRouter,
+    Executor,
+    RequestTranslator,
+    RequestNormalizer,
+    ResponseTranslator,
+    ResponseNormalizer,
+    RequestInterceptor,
+    RequestLifecycle,
+    ResponseInterceptor,
+    StreamChunkInterceptor,
+    ThinkingApplier,
+    UsagePlugin,
+    CommandLinePlugin,
+    ManagementAPI,
 )
 
 
@@ -415,10 +454,16 @@ def validate(plugin: object) -> list[str]:
     """Problems that keep ``plugin`` from loading; an empty list means it is valid."""
     if not isinstance(plugin, Plugin):
         return [f"{type(plugin).__name__} does not inherit cliproxy.plugins.api.Plugin"]
-    problems = [f"missing {attr}" for attr in ("name", "version", "author", "github_repository")
-                if not str(getattr(plugin, attr, "") or "").strip()]
-    problems += [f"config field {f.name!r} has unknown type {f.type!r}"
-                 for f in plugin.config_fields if f.type not in _CONFIG_TYPES]
+    problems = [
+        f"missing {attr}"
+        for attr in ("name", "version", "author", "github_repository")
+        if not str(getattr(plugin, attr, "") or "").strip()
+    ]
+    problems += [
+        f"config field {f.name!r} has unknown type {f.type!r}"
+        for f in plugin.config_fields
+        if f.type not in _CONFIG_TYPES
+    ]
     if not inspect.iscoroutinefunction(type(plugin).configure):
         problems.append("configure must be async def")
     caps = capabilities_of(plugin)
@@ -430,12 +475,21 @@ def validate(plugin: object) -> list[str]:
 
 
 def _cap_problems(plugin: object, cap: type[_Capability]) -> list[str]:
-    problems = [f"{cap.__name__}.{m} is not implemented" for m in cap.__required__
-                if not overrides(plugin, cap, m)]
+    problems = [
+        f"{cap.__name__}.{m} is not implemented" for m in cap.__required__ if not overrides(plugin, cap, m)
+    ]
     if cap.__required_any__ and not any(overrides(plugin, cap, m) for m in cap.__required_any__):
         problems.append(f"{cap.__name__} needs one of {', '.join(cap.__required_any__)}")
-    for method in (*cap.__required__, *cap.__required_any__, "execute_stream", "count_tokens",
-                   "http_request", "login_start", "login_poll", "refresh"):
+    for method in (
+        *cap.__required__,
+        *cap.__required_any__,
+        "execute_stream",
+        "count_tokens",
+        "http_request",
+        "login_start",
+        "login_poll",
+        "refresh",
+    ):
         fn = getattr(type(plugin), method, None) if hasattr(cap, method) else None
         if fn is not None and not (inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)):
             problems.append(f"{cap.__name__}.{method} must be async def")
@@ -443,8 +497,12 @@ def _cap_problems(plugin: object, cap: type[_Capability]) -> list[str]:
 
 
 def _attr_problems(plugin: object, cap: type[_Capability]) -> list[str]:
-    specific = {AuthProvider: "auth_identifier", FrontendAuthProvider: "frontend_auth_identifier",
-                ThinkingApplier: "thinking_identifier", Executor: "identifier"}.get(cap)
+    specific = {
+        AuthProvider: "auth_identifier",
+        FrontendAuthProvider: "frontend_auth_identifier",
+        ThinkingApplier: "thinking_identifier",
+        Executor: "identifier",
+    }.get(cap)
     problems = []
     if specific and not identifier_of(plugin, specific):
         problems.append(f"{cap.__name__} needs an identifier")
@@ -455,6 +513,8 @@ def _attr_problems(plugin: object, cap: type[_Capability]) -> list[str]:
             problems.append("Executor.model_scope must be both, static or oauth")
     if cap is CommandLinePlugin and not list(getattr(plugin, "flags", [])):
         problems.append("CommandLinePlugin declares no flags")
-    if cap is ManagementAPI and not (list(getattr(plugin, "routes", [])) or list(getattr(plugin, "resources", []))):
+    if cap is ManagementAPI and not (
+        list(getattr(plugin, "routes", [])) or list(getattr(plugin, "resources", []))
+    ):
         problems.append("ManagementAPI declares no routes or resources")
     return problems

@@ -61,7 +61,9 @@ class _Scope:
 class _Reader:
     """A stream the plugin reads piece by piece (model or HTTP)."""
 
-    def __init__(self, first: bytes, rest: AsyncIterator[bytes], closer: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self, first: bytes, rest: AsyncIterator[bytes], closer: Callable[[], Awaitable[None]]
+    ) -> None:
         self._first = first
         self._rest = rest
         self._closer = closer
@@ -151,13 +153,25 @@ class Callbacks:
 
     async def _log(self, plugin_id: str, p: dict[str, Any]) -> Any:
         level = str(ci_get(p, "level", "") or "").lower()
-        lvl = {"trace": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "warning": logging.WARNING,
-               "error": logging.ERROR}.get(level, logging.DEBUG)
+        lvl = {
+            "trace": logging.DEBUG,
+            "info": logging.INFO,
+            "warn": logging.WARNING,
+            "warning": logging.WARNING,
+            "error": logging.ERROR,
+        }.get(level, logging.DEBUG)
         fields = ci_get(p, "fields") or {}
         scope = self._scope_of(p)
         extra = f" request_id={scope.ctx.request_id}" if scope and scope.ctx.request_id else ""
         suffix = " ".join(f"{k}={v}" for k, v in fields.items()) if isinstance(fields, dict) else ""
-        log.log(lvl, "[plugin %s] %s%s%s", plugin_id, ci_get(p, "message", ""), extra, f" {suffix}" if suffix else "")
+        log.log(
+            lvl,
+            "[plugin %s] %s%s%s",
+            plugin_id,
+            ci_get(p, "message", ""),
+            extra,
+            f" {suffix}" if suffix else "",
+        )
         return {}
 
     # ------------------------------------------------------------------ http
@@ -174,17 +188,23 @@ class Callbacks:
         method, url, headers, body = self._http_request(p)
         resp = await self._send(method, url, headers, body)
         from cliproxy.providers.http import read_body
+
         try:
             data = await read_body(resp)
         except CliproxyError as exc:
             raise PluginError(exc.message, http_status=exc.status) from exc
         return {"StatusCode": resp.status, "Headers": wire_headers(resp.headers), "Body": b64encode(data)}
 
-    async def _send(self, method: str, url: str, headers: dict[str, str], body: bytes) -> aiohttp.ClientResponse:
+    async def _send(
+        self, method: str, url: str, headers: dict[str, str], body: bytes
+    ) -> aiohttp.ClientResponse:
         from cliproxy.providers.http import proxy_key
+
         proxy = proxy_key(None, self.service.config.proxy_url)
         try:
-            return await self.service.http.request(method, url, headers=headers, body=body or None, proxy=proxy)
+            return await self.service.http.request(
+                method, url, headers=headers, body=body or None, proxy=proxy
+            )
         except CliproxyError as exc:
             raise PluginError(exc.message, http_status=exc.status) from exc
 
@@ -235,14 +255,19 @@ class Callbacks:
 
     def _model_call(self, plugin_id: str, p: dict[str, Any], stream: bool) -> Any:
         from cliproxy.pipeline import Call
+
         entry = _format(ci_get(p, "entry_protocol", "") or "openai")
         raw = b64decode(ci_get(p, "body"))
         try:
             body = orjson.loads(raw) if raw else {}
         except orjson.JSONDecodeError as exc:
-            raise PluginError(f"host.model: body is not JSON: {exc}", code="invalid_request", http_status=400) from exc
+            raise PluginError(
+                f"host.model: body is not JSON: {exc}", code="invalid_request", http_status=400
+            ) from exc
         if not isinstance(body, dict):
-            raise PluginError("host.model: body must be a JSON object", code="invalid_request", http_status=400)
+            raise PluginError(
+                "host.model: body must be a JSON object", code="invalid_request", http_status=400
+            )
         scope = self._scope_of(p)
         headers = plain_headers(ci_get(p, "headers")) or (dict(scope.ctx.headers) if scope else {})
         query = plain_headers(ci_get(p, "query")) or (dict(scope.ctx.query) if scope else {})
@@ -258,9 +283,13 @@ class Callbacks:
 
     async def _model_execute(self, plugin_id: str, p: dict[str, Any]) -> Any:
         if ci_get(p, "stream"):
-            raise PluginError("host.model.execute does not stream; use host.model.execute_stream",
-                              code="invalid_request", http_status=400)
+            raise PluginError(
+                "host.model.execute does not stream; use host.model.execute_stream",
+                code="invalid_request",
+                http_status=400,
+            )
         from cliproxy.pipeline import Reply
+
         call, exit_fmt, _ = self._model_call(plugin_id, p, False)
         result = await self._run(call)
         if not isinstance(result, Reply):
@@ -269,10 +298,15 @@ class Callbacks:
         if exit_fmt is not call.format:
             reg = self.service.pipeline.translations
             body = orjson.dumps(reg.translate_response(call.format, exit_fmt, orjson.loads(body)))
-        return {"status_code": result.status, "headers": wire_headers(result.headers), "body": b64encode(body)}
+        return {
+            "status_code": result.status,
+            "headers": wire_headers(result.headers),
+            "body": b64encode(body),
+        }
 
     async def _model_execute_stream(self, plugin_id: str, p: dict[str, Any]) -> Any:
         from cliproxy.pipeline import StreamReply
+
         call, exit_fmt, scope = self._model_call(plugin_id, p, True)
         result = await self._run(call)
         if not isinstance(result, StreamReply):
@@ -342,10 +376,19 @@ class Callbacks:
     # ------------------------------------------------------------------ auth files
 
     def _entry(self, cred: Any) -> dict[str, Any]:
-        return {"id": cred.id, "auth_index": cred.index, "name": cred.path.name if cred.path else cred.id,
-                "type": cred.provider, "provider": cred.provider, "label": cred.label,
-                "status": "disabled" if cred.disabled else "active", "disabled": cred.disabled,
-                "path": str(cred.path) if cred.path else "", "priority": cred.priority, "prefix": cred.prefix}
+        return {
+            "id": cred.id,
+            "auth_index": cred.index,
+            "name": cred.path.name if cred.path else cred.id,
+            "type": cred.provider,
+            "provider": cred.provider,
+            "label": cred.label,
+            "status": "disabled" if cred.disabled else "active",
+            "disabled": cred.disabled,
+            "path": str(cred.path) if cred.path else "",
+            "priority": cred.priority,
+            "prefix": cred.prefix,
+        }
 
     async def _auth_list(self, plugin_id: str, p: dict[str, Any]) -> Any:
         creds = sorted(self.service.pool.credentials(), key=lambda c: c.path.name if c.path else c.id)
@@ -371,17 +414,25 @@ class Callbacks:
     async def _auth_save(self, plugin_id: str, p: dict[str, Any]) -> Any:
         name = str(ci_get(p, "name", "") or "")
         if not name.endswith(".json") or Path(name).name != name or name.startswith("."):
-            raise PluginError("host.auth.save: name must be a bare *.json file name", code="invalid_request",
-                              http_status=400)
+            raise PluginError(
+                "host.auth.save: name must be a bare *.json file name",
+                code="invalid_request",
+                http_status=400,
+            )
         data = ci_get(p, "json")
         if isinstance(data, str):
             data = json.loads(data)
         if not isinstance(data, dict):
-            raise PluginError("host.auth.save: json must be an object", code="invalid_request", http_status=400)
+            raise PluginError(
+                "host.auth.save: json must be an object", code="invalid_request", http_status=400
+            )
         weight = data.get("weight")
         if weight is not None and (not isinstance(weight, int) or weight > 1_000_000):
-            raise PluginError("host.auth.save: weight must be an integer up to 1000000", code="invalid_request",
-                              http_status=400)
+            raise PluginError(
+                "host.auth.save: weight must be an integer up to 1000000",
+                code="invalid_request",
+                http_status=400,
+            )
         path = self.service.auth_dir / name
         write_json(path, data)
         self.service.reload_credentials()
@@ -400,6 +451,7 @@ async def _retranslate(rest: AsyncIterator[bytes], tr: Any) -> AsyncIterator[byt
 
 def _format(value: str) -> Format:
     from cliproxy.plugins.rules import norm_format
+
     try:
         return Format(norm_format(value))
     except ValueError as exc:

@@ -47,14 +47,26 @@ async def collect_flags(host: PluginHost, reserved: set[str]) -> PluginFlags:
         for flag in ci_get(result, "Flags") or [] if isinstance(result, dict) else []:
             name = str(ci_get(flag, "Name", "") or "").strip()
             kind = str(ci_get(flag, "Type", "") or "bool").strip().lower() or "bool"
-            if (not name or name.startswith("-") or name in ("help", "h") or _BAD_NAME.search(name)
-                    or kind not in _TYPES or name in reserved or name in flags.owner):
+            if (
+                not name
+                or name.startswith("-")
+                or name in ("help", "h")
+                or _BAD_NAME.search(name)
+                or kind not in _TYPES
+                or name in reserved
+                or name in flags.owner
+            ):
                 log.warning("plugin %s: flag %r skipped (invalid or taken)", rec.id, name)
                 continue
             flags.owner[name] = rec.id
             flags.by_plugin.setdefault(rec.id, []).append(
-                {"Name": name, "Usage": str(ci_get(flag, "Usage", "") or ""), "Type": kind,
-                 "DefaultValue": str(ci_get(flag, "DefaultValue", "") or "")})
+                {
+                    "Name": name,
+                    "Usage": str(ci_get(flag, "Usage", "") or ""),
+                    "Type": kind,
+                    "DefaultValue": str(ci_get(flag, "DefaultValue", "") or ""),
+                }
+            )
     return flags
 
 
@@ -64,14 +76,16 @@ def add_to_parser(parser: argparse.ArgumentParser, flags: PluginFlags) -> None:
         for f in items:
             dest = "plugin_flag__" + f["Name"].replace("-", "_")
             if f["Type"] == "bool":
-                group.add_argument(f"--{f['Name']}", dest=dest, nargs="?", const="true", default=None,
-                                   help=f["Usage"])
+                group.add_argument(
+                    f"--{f['Name']}", dest=dest, nargs="?", const="true", default=None, help=f["Usage"]
+                )
             else:
                 group.add_argument(f"--{f['Name']}", dest=dest, default=None, help=f["Usage"])
 
 
-async def run_triggered(host: PluginHost, flags: PluginFlags, args: argparse.Namespace, config: Any,
-                        config_path: Path) -> int | None:
+async def run_triggered(
+    host: PluginHost, flags: PluginFlags, args: argparse.Namespace, config: Any, config_path: Path
+) -> int | None:
     """Run ``command_line.execute`` for plugins whose flags were set; ``None`` if none was."""
     values = {name: getattr(args, "plugin_flag__" + name.replace("-", "_"), None) for name in flags.owner}
     triggered = {n for n, v in values.items() if v is not None}
@@ -83,12 +97,24 @@ async def run_triggered(host: PluginHost, flags: PluginFlags, args: argparse.Nam
         if rec is None:
             continue
         mine = {f["Name"]: f for f in flags.by_plugin[plugin_id]}
-        flag_values = {n: {"Name": n, "Type": f["Type"], "Value": values[n] if values[n] is not None
-                           else f["DefaultValue"], "Set": values[n] is not None} for n, f in mine.items()}
-        params = {"Plugin": rec.metadata, "Program": "cliproxy", "Args": sys.argv[1:], "ConfigPath": str(config_path),
-                  "Host": host_config(config),
-                  "Flags": flag_values,
-                  "TriggeredFlags": {n: v for n, v in flag_values.items() if n in triggered}}
+        flag_values = {
+            n: {
+                "Name": n,
+                "Type": f["Type"],
+                "Value": values[n] if values[n] is not None else f["DefaultValue"],
+                "Set": values[n] is not None,
+            }
+            for n, f in mine.items()
+        }
+        params = {
+            "Plugin": rec.metadata,
+            "Program": "cliproxy",
+            "Args": sys.argv[1:],
+            "ConfigPath": str(config_path),
+            "Host": host_config(config),
+            "Flags": flag_values,
+            "TriggeredFlags": {n: v for n, v in flag_values.items() if n in triggered},
+        }
         code = max(code, await _execute(host, rec, params, Path(config.auth_dir)))
     return code
 

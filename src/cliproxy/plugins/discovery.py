@@ -31,11 +31,18 @@ def native_extension() -> str:
 
 
 def _goos_goarch() -> tuple[str, str]:
-    goos = {"darwin": "darwin", "win32": "windows"}.get(sys.platform, "linux" if sys.platform.startswith("linux")
-                                                        else sys.platform)
+    goos = {"darwin": "darwin", "win32": "windows"}.get(
+        sys.platform, "linux" if sys.platform.startswith("linux") else sys.platform
+    )
     machine = platform.machine().lower()
-    goarch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "i386": "386",
-              "i686": "386"}.get(machine, machine)
+    goarch = {
+        "x86_64": "amd64",
+        "amd64": "amd64",
+        "aarch64": "arm64",
+        "arm64": "arm64",
+        "i386": "386",
+        "i686": "386",
+    }.get(machine, machine)
     return goos, goarch
 
 

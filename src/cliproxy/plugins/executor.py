@@ -52,8 +52,16 @@ def _as_error(exc: Exception, rec: Record) -> CliproxyError:
     return UpstreamError(f"plugin executor {rec.id} failed: {exc}", status=502)
 
 
-async def run_executor(pipeline: Pipeline, host: PluginHost, rec: Record, call: Call, scope: ScopeContext,
-                       *, model: str | None = None, cred: Any = None) -> Reply | StreamReply:
+async def run_executor(
+    pipeline: Pipeline,
+    host: PluginHost,
+    rec: Record,
+    call: Call,
+    scope: ScopeContext,
+    *,
+    model: str | None = None,
+    cred: Any = None,
+) -> Reply | StreamReply:
     from cliproxy.pipeline import Reply
 
     reg = pipeline.translations
@@ -67,15 +75,26 @@ async def run_executor(pipeline: Pipeline, host: PluginHost, rec: Record, call: 
     if host.any("thinking_applier"):
         payload = await _apply_thinking(host, rec, call, fmt_in, model or call.model, payload, scope)
     params: dict[str, Any] = {
-        "AuthID": cred.id if cred else "", "AuthProvider": cred.provider if cred else "",
-        "Model": model or call.model, "Format": fmt_out.value, "Stream": call.stream,
-        "Alt": call.alt or "", "Headers": wire_headers(call.headers), "Query": wire_headers(call.query),
-        "OriginalRequest": b64encode(original), "SourceFormat": fmt_in.value, "Payload": b64encode(payload),
+        "AuthID": cred.id if cred else "",
+        "AuthProvider": cred.provider if cred else "",
+        "Model": model or call.model,
+        "Format": fmt_out.value,
+        "Stream": call.stream,
+        "Alt": call.alt or "",
+        "Headers": wire_headers(call.headers),
+        "Query": wire_headers(call.query),
+        "OriginalRequest": b64encode(original),
+        "SourceFormat": fmt_in.value,
+        "Payload": b64encode(payload),
         "Metadata": {"requested_model": call.model},
         "StorageJSON": b64encode(orjson.dumps(cred.metadata)) if cred is not None and cred.path else "",
-        "AuthMetadata": {k: v for k, v in (cred.metadata if cred is not None else {}).items()
-                         if isinstance(v, str | int | float | bool)},
-        "AuthAttributes": dict(cred.attributes) if cred is not None else {}}
+        "AuthMetadata": {
+            k: v
+            for k, v in (cred.metadata if cred is not None else {}).items()
+            if isinstance(v, str | int | float | bool)
+        },
+        "AuthAttributes": dict(cred.attributes) if cred is not None else {},
+    }
     cb = host.callbacks
     if cb is None:
         raise UpstreamError("plugin host callbacks are not set up", status=502)
@@ -87,8 +106,9 @@ async def run_executor(pipeline: Pipeline, host: PluginHost, rec: Record, call: 
         result = await _call(host, rec, abi.EXECUTOR_EXECUTE, params, scope)
         body = b64decode(ci_get(result, "Payload"))
         if fmt_out is not call.format:
-            body = orjson.dumps(reg.translate_response(fmt_out, call.format, orjson.loads(body),
-                                                       call.client_ir(reg)))
+            body = orjson.dumps(
+                reg.translate_response(fmt_out, call.format, orjson.loads(body), call.client_ir(reg))
+            )
         headers = {"Content-Type": "application/json", **plain_headers(ci_get(result, "Headers"))}
         headers["Content-Type"] = "application/json"
         return Reply(200, body, headers)
@@ -98,12 +118,14 @@ async def run_executor(pipeline: Pipeline, host: PluginHost, rec: Record, call: 
 NATIVE_THINKING = frozenset({"gemini", "claude", "openai", "codex", "antigravity", "kimi", "xai"})
 
 
-async def _apply_thinking(host: PluginHost, rec: Record, call: Call, fmt_in: Format, model: str, payload: bytes,
-                          scope: ScopeContext) -> bytes:
+async def _apply_thinking(
+    host: PluginHost, rec: Record, call: Call, fmt_in: Format, model: str, payload: bytes, scope: ScopeContext
+) -> bytes:
     """A plugin thinking applier for this executor's provider (highest priority wins;
     native provider names cannot be claimed), run after request translation."""
     from cliproxy.models.suffix import split_suffix
     from cliproxy.models.thinking import resolve_thinking
+
     provider = await host.identifier(rec, abi.EXECUTOR_IDENTIFIER)
     applier = None
     for cand in host.active("thinking_applier"):
@@ -114,13 +136,18 @@ async def _apply_thinking(host: PluginHost, rec: Record, call: Call, fmt_in: For
     if applier is None:
         return payload
     base, suffix = split_suffix(call.model)
-    from_fmt = {"openai-response": "responses", "codex": "responses"}.get(call.format.value, call.format.value)
+    from_fmt = {"openai-response": "responses", "codex": "responses"}.get(
+        call.format.value, call.format.value
+    )
     cfg = resolve_thinking(suffix, from_fmt, call.body, None, False)
     if cfg is None:
         return payload
-    params = {"Provider": provider, "Model": {"ID": model or base},
-              "Config": {"Mode": cfg.mode.value, "Budget": cfg.budget, "Level": cfg.level},
-              "Body": b64encode(payload)}
+    params = {
+        "Provider": provider,
+        "Model": {"ID": model or base},
+        "Config": {"Mode": cfg.mode.value, "Budget": cfg.budget, "Level": cfg.level},
+        "Body": b64encode(payload),
+    }
     try:
         result = await _call(host, applier, abi.THINKING_APPLY, params, scope)
     except UpstreamError:
@@ -128,7 +155,9 @@ async def _apply_thinking(host: PluginHost, rec: Record, call: Call, fmt_in: For
     return b64decode(ci_get(result, "Body")) or payload
 
 
-async def _call(host: PluginHost, rec: Record, method: str, params: dict[str, Any], scope: ScopeContext) -> Any:
+async def _call(
+    host: PluginHost, rec: Record, method: str, params: dict[str, Any], scope: ScopeContext
+) -> Any:
     try:
         result = await call_scoped(host, rec, method, params, scope)
     except (TimeoutError, PluginError, PluginCrashed) as exc:
@@ -147,8 +176,15 @@ def _count(body: bytes, fmt_out: Format, client: Format, reg: Any) -> bytes:
     return orjson.dumps(reg.adapter(client).count_tokens_response(tokens))
 
 
-async def _stream(pipeline: Pipeline, host: PluginHost, rec: Record, call: Call, params: dict[str, Any],
-                  scope: ScopeContext, fmt_out: Format) -> StreamReply:
+async def _stream(
+    pipeline: Pipeline,
+    host: PluginHost,
+    rec: Record,
+    call: Call,
+    params: dict[str, Any],
+    scope: ScopeContext,
+    fmt_out: Format,
+) -> StreamReply:
     from cliproxy.pipeline import StreamReply
 
     cb = host.callbacks
@@ -168,7 +204,9 @@ async def _stream(pipeline: Pipeline, host: PluginHost, rec: Record, call: Call,
     raw = _inline(inline) if inline else _drain(queue)
     tr = None
     if fmt_out is not call.format:
-        tr = pipeline.translations.stream_translator(fmt_out, call.format, call.client_ir(pipeline.translations))
+        tr = pipeline.translations.stream_translator(
+            fmt_out, call.format, call.client_ir(pipeline.translations)
+        )
 
     async def chunks() -> AsyncIterator[bytes]:
         try:
@@ -182,6 +220,7 @@ async def _stream(pipeline: Pipeline, host: PluginHost, rec: Record, call: Call,
                     yield tail
         except PluginError as exc:  # the plugin closed the stream with an error
             from cliproxy.translate import ir
+
             enc = pipeline.translations.adapter(call.format).stream_encoder(None, None)
             yield (tr.finish() if tr is not None else b"") + enc.encode(ir.Error(exc.message, status=502))
         finally:
@@ -194,8 +233,9 @@ async def _stream(pipeline: Pipeline, host: PluginHost, rec: Record, call: Call,
     except StopAsyncIteration:
         first = b""
     headers = dict(_SSE)
-    headers.update({k: v for k, v in plain_headers(ci_get(result, "headers")).items()
-                    if k.lower() == "content-type"})
+    headers.update(
+        {k: v for k, v in plain_headers(ci_get(result, "headers")).items() if k.lower() == "content-type"}
+    )
     return StreamReply(headers, first, rest)
 
 
@@ -206,6 +246,7 @@ async def _inline(chunks: list[bytes]) -> AsyncIterator[bytes]:
 
 async def _drain(queue: asyncio.Queue[Any]) -> AsyncIterator[bytes]:
     from cliproxy.plugins.callbacks import _END
+
     while True:
         item = await queue.get()
         if item is _END:

@@ -71,27 +71,46 @@ async def run(pipeline: Pipeline, host: PluginHost, call: Call, model: str) -> R
             outcome, status = ("rejected" if result.status >= 400 else "succeeded"), result.status
             _complete(host, call, model, request_id, started, outcome, status, "")
             if host.any("usage_plugin") and result.status < 400:
-                _usage(host, pipeline, call, model, started, started, result.credential, _whole_usage(pipeline, call,
-                                                                                                     result.body))
+                _usage(
+                    host,
+                    pipeline,
+                    call,
+                    model,
+                    started,
+                    started,
+                    result.credential,
+                    _whole_usage(pipeline, call, result.body),
+                )
             return result
         return _wrap_stream(pipeline, host, call, model, request_id, started, result, scope)
     except CliproxyError as exc:
         _complete(host, call, model, request_id, started, outcome, exc.status, exc.message)
         if host.any("usage_plugin"):
-            _usage(host, pipeline, call, model, started, started, None, None, failure=(exc.status, exc.message))
+            _usage(
+                host, pipeline, call, model, started, started, None, None, failure=(exc.status, exc.message)
+            )
         raise
 
 
-async def _run(pipeline: Pipeline, host: PluginHost, call: Call, model: str, request_id: str,
-               scope: ScopeContext) -> Reply | StreamReply:
+async def _run(
+    pipeline: Pipeline, host: PluginHost, call: Call, model: str, request_id: str, scope: ScopeContext
+) -> Reply | StreamReply:
     from cliproxy.pipeline import Reply
 
     decision = None
     if host.any("model_router", call.skip):
         decision = await rules.route_model(
-            host, source_format=call.format.value, model=model, stream=call.stream, headers=call.headers,
-            query=call.query, body=orjson.dumps(call.body), available_providers=pipeline.pool.providers(),
-            skip=call.skip, scope=scope)
+            host,
+            source_format=call.format.value,
+            model=model,
+            stream=call.stream,
+            headers=call.headers,
+            query=call.query,
+            body=orjson.dumps(call.body),
+            available_providers=pipeline.pool.providers(),
+            skip=call.skip,
+            scope=scope,
+        )
     route: Any = None
     if decision is None:
         route = pipeline.models.resolve(model)  # stage 3 comes before the interceptors (CPA)
@@ -99,9 +118,19 @@ async def _run(pipeline: Pipeline, host: PluginHost, call: Call, model: str, req
         route = _provider_route(pipeline, decision, model)
     if host.any("request_interceptor", call.skip):
         state = await rules.intercept(
-            host, abi.REQUEST_INTERCEPT_BEFORE, request_id=request_id, source_format=call.format.value,
-            to_format="", model=model, requested_model=call.model, stream=call.stream, headers=call.headers,
-            body=orjson.dumps(call.body), skip=call.skip, scope=scope)
+            host,
+            abi.REQUEST_INTERCEPT_BEFORE,
+            request_id=request_id,
+            source_format=call.format.value,
+            to_format="",
+            model=model,
+            requested_model=call.model,
+            stream=call.stream,
+            headers=call.headers,
+            body=orjson.dumps(call.body),
+            skip=call.skip,
+            scope=scope,
+        )
         if state.terminated is not None:
             t = state.terminated
             return Reply(t.status, t.body, t.headers or {"Content-Type": "application/json"})
@@ -113,9 +142,19 @@ async def _run(pipeline: Pipeline, host: PluginHost, call: Call, model: str, req
         if host.any("request_interceptor", call.skip):  # after auth: no credential on this route
             fmt_in, _ = negotiate(rec, call.format)
             state = await rules.intercept(
-                host, abi.REQUEST_INTERCEPT_AFTER, request_id=request_id, source_format=call.format.value,
-                to_format=fmt_in.value, model=model, requested_model=call.model, stream=call.stream,
-                headers=call.headers, body=orjson.dumps(call.body), skip=call.skip, scope=scope)
+                host,
+                abi.REQUEST_INTERCEPT_AFTER,
+                request_id=request_id,
+                source_format=call.format.value,
+                to_format=fmt_in.value,
+                model=model,
+                requested_model=call.model,
+                stream=call.stream,
+                headers=call.headers,
+                body=orjson.dumps(call.body),
+                skip=call.skip,
+                scope=scope,
+            )
             if state.terminated is not None:
                 t = state.terminated
                 return Reply(t.status, t.body, t.headers or {"Content-Type": "application/json"})
@@ -129,13 +168,24 @@ async def _run(pipeline: Pipeline, host: PluginHost, call: Call, model: str, req
             terminated = getattr(exc, "terminated", None)
             if terminated is None:
                 raise
-            return Reply(terminated.status, terminated.body,
-                         terminated.headers or {"Content-Type": "application/json"})
+            return Reply(
+                terminated.status, terminated.body, terminated.headers or {"Content-Type": "application/json"}
+            )
     if isinstance(result, Reply) and result.status < 400 and host.any("response_interceptor", call.skip):
         headers, body = await rules.response_intercept(
-            host, request_id=request_id, source_format=call.format.value, model=model, requested_model=call.model,
-            stream=False, request_headers=call.headers, response_headers=dict(result.headers),
-            original=orjson.dumps(call.body), body=result.body, skip=call.skip, scope=scope)
+            host,
+            request_id=request_id,
+            source_format=call.format.value,
+            model=model,
+            requested_model=call.model,
+            stream=False,
+            request_headers=call.headers,
+            response_headers=dict(result.headers),
+            original=orjson.dumps(call.body),
+            body=result.body,
+            skip=call.skip,
+            scope=scope,
+        )
         result = Reply(result.status, body, headers)
     return result
 
@@ -164,15 +214,32 @@ def _apply(call: Call, state: rules.Intercepted) -> None:
         call.reset_ir()
 
 
-def _wrap_stream(pipeline: Pipeline, host: PluginHost, call: Call, model: str, request_id: str, started: float,
-                 reply: StreamReply, scope: ScopeContext) -> StreamReply:
+def _wrap_stream(
+    pipeline: Pipeline,
+    host: PluginHost,
+    call: Call,
+    model: str,
+    request_id: str,
+    started: float,
+    reply: StreamReply,
+    scope: ScopeContext,
+) -> StreamReply:
     from cliproxy.pipeline import StreamReply
 
     intercept = host.any("response_stream_interceptor", call.skip)
     sniffer = pipeline.translations.adapter(call.format).usage_sniffer() if host.any("usage_plugin") else None
     first_at: list[float] = []
-    st = rules.ChunkState(request_id, call.format.value, model, call.model, call.headers, dict(reply.headers),
-                          orjson.dumps(call.body) if intercept else b"", call.skip, scope)
+    st = rules.ChunkState(
+        request_id,
+        call.format.value,
+        model,
+        call.model,
+        call.headers,
+        dict(reply.headers),
+        orjson.dumps(call.body) if intercept else b"",
+        call.skip,
+        scope,
+    )
 
     async def chunks() -> AsyncIterator[bytes]:
         outcome, status, error = "succeeded", 200, ""
@@ -202,25 +269,56 @@ def _wrap_stream(pipeline: Pipeline, host: PluginHost, call: Call, model: str, r
             await reply.rest.aclose()  # type: ignore[attr-defined]
             _complete(host, call, model, request_id, started, outcome, status, error)
             if sniffer is not None:
-                _usage(host, pipeline, call, model, started, first_at[0] if first_at else started,
-                       reply.credential, sniffer.usage, failure=(status, error) if outcome != "succeeded" else None)
+                _usage(
+                    host,
+                    pipeline,
+                    call,
+                    model,
+                    started,
+                    first_at[0] if first_at else started,
+                    reply.credential,
+                    sniffer.usage,
+                    failure=(status, error) if outcome != "succeeded" else None,
+                )
 
     return StreamReply(reply.headers, b"", chunks())
 
 
-def _complete(host: PluginHost, call: Call, model: str, request_id: str, started: float, outcome: str,
-              status: int, error: str) -> None:
+def _complete(
+    host: PluginHost,
+    call: Call,
+    model: str,
+    request_id: str,
+    started: float,
+    outcome: str,
+    status: int,
+    error: str,
+) -> None:
     if not host.any("request_lifecycle_plugin", call.skip):
         return
-    rules.complete(host, {
-        "RequestID": request_id, "TraceID": request_id, "SourceFormat": call.format.value, "Model": model,
-        "RequestedModel": call.model, "Stream": call.stream, "Outcome": outcome, "StatusCode": status,
-        "Error": error, "StartedAt": _rfc3339(started), "CompletedAt": _rfc3339(time.time()), "Metadata": {}},
-        call.skip)
+    rules.complete(
+        host,
+        {
+            "RequestID": request_id,
+            "TraceID": request_id,
+            "SourceFormat": call.format.value,
+            "Model": model,
+            "RequestedModel": call.model,
+            "Stream": call.stream,
+            "Outcome": outcome,
+            "StatusCode": status,
+            "Error": error,
+            "StartedAt": _rfc3339(started),
+            "CompletedAt": _rfc3339(time.time()),
+            "Metadata": {},
+        },
+        call.skip,
+    )
 
 
 def _rfc3339(ts: float) -> str:
     from datetime import UTC, datetime
+
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -231,22 +329,59 @@ def _whole_usage(pipeline: Pipeline, call: Call, body: bytes) -> Any:
         return None
 
 
-def _usage(host: PluginHost, pipeline: Pipeline, call: Call, model: str, started: float, first: float,
-           cred: Any, usage: Any, failure: tuple[int, str] | None = None) -> None:
+def _usage(
+    host: PluginHost,
+    pipeline: Pipeline,
+    call: Call,
+    model: str,
+    started: float,
+    first: float,
+    cred: Any,
+    usage: Any,
+    failure: tuple[int, str] | None = None,
+) -> None:
     """A ``UsageRecord`` for the usage plugins (CPA's shape; durations in nanoseconds)."""
     now = time.time()
-    detail = {"InputTokens": 0, "OutputTokens": 0, "ReasoningTokens": 0, "CachedTokens": 0,
-              "CacheReadTokens": 0, "CacheCreationTokens": 0, "TotalTokens": 0}
+    detail = {
+        "InputTokens": 0,
+        "OutputTokens": 0,
+        "ReasoningTokens": 0,
+        "CachedTokens": 0,
+        "CacheReadTokens": 0,
+        "CacheCreationTokens": 0,
+        "TotalTokens": 0,
+    }
     if usage is not None:
-        detail.update(InputTokens=usage.input_tokens, OutputTokens=usage.output_tokens,
-                      ReasoningTokens=usage.reasoning_tokens, CachedTokens=usage.cache_read_tokens,
-                      CacheReadTokens=usage.cache_read_tokens, CacheCreationTokens=usage.cache_write_tokens,
-                      TotalTokens=usage.total)
-    rules.usage(host, {
-        "Provider": cred.provider if cred else "", "ExecutorType": cred.provider if cred else "",
-        "Model": model, "Alias": call.model, "APIKey": "", "AuthID": cred.id if cred else "",
-        "AuthIndex": cred.index if cred else "", "AuthType": cred.kind if cred else "", "Source": call.format.value,
-        "ReasoningEffort": "", "ServiceTier": "", "Generate": True, "RequestedAt": _rfc3339(started),
-        "Latency": int((now - started) * 1e9), "TTFT": int((first - started) * 1e9), "Failed": failure is not None,
-        "Failure": {"StatusCode": failure[0], "Body": ""} if failure else {"StatusCode": 0, "Body": ""},
-        "Detail": detail, "ResponseHeaders": {}})
+        detail.update(
+            InputTokens=usage.input_tokens,
+            OutputTokens=usage.output_tokens,
+            ReasoningTokens=usage.reasoning_tokens,
+            CachedTokens=usage.cache_read_tokens,
+            CacheReadTokens=usage.cache_read_tokens,
+            CacheCreationTokens=usage.cache_write_tokens,
+            TotalTokens=usage.total,
+        )
+    rules.usage(
+        host,
+        {
+            "Provider": cred.provider if cred else "",
+            "ExecutorType": cred.provider if cred else "",
+            "Model": model,
+            "Alias": call.model,
+            "APIKey": "",
+            "AuthID": cred.id if cred else "",
+            "AuthIndex": cred.index if cred else "",
+            "AuthType": cred.kind if cred else "",
+            "Source": call.format.value,
+            "ReasoningEffort": "",
+            "ServiceTier": "",
+            "Generate": True,
+            "RequestedAt": _rfc3339(started),
+            "Latency": int((now - started) * 1e9),
+            "TTFT": int((first - started) * 1e9),
+            "Failed": failure is not None,
+            "Failure": {"StatusCode": failure[0], "Body": ""} if failure else {"StatusCode": 0, "Body": ""},
+            "Detail": detail,
+            "ResponseHeaders": {},
+        },
+    )

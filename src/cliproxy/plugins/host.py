@@ -213,21 +213,34 @@ class PluginHost:
             return
         if current is not None:
             self._retired.append(current.client)
-            log.info("plugin %s hot-reloaded: %s -> %s (%s retired)", spec.id,
-                     ci_get(current.metadata, "Version", "?"), ci_get(rec.metadata, "Version", "?"), current.path)
+            log.info(
+                "plugin %s hot-reloaded: %s -> %s (%s retired)",
+                spec.id,
+                ci_get(current.metadata, "Version", "?"),
+                ci_get(rec.metadata, "Version", "?"),
+                current.path,
+            )
             self._fused.discard((current.id, current.path))
         self.records[spec.id] = rec
-        log.info("plugin %s %s loaded (%s, %s)", spec.id, ci_get(rec.metadata, "Version", ""), rec.transport,
-                 spec.path)
+        log.info(
+            "plugin %s %s loaded (%s, %s)",
+            spec.id,
+            ci_get(rec.metadata, "Version", ""),
+            rec.transport,
+            spec.path,
+        )
 
     async def _open(self, spec: _Spec) -> PluginClient:
         if spec.kind == "native":
             from cliproxy.plugins.native import NativeClient
+
             return await NativeClient.load(spec.path, spec.id, self)
         if spec.kind == "subprocess":
             from cliproxy.plugins.subprocess import SubprocessClient
+
             return await SubprocessClient.start(list(spec.command), spec.id, self, on_crash=self._crashed)
         from cliproxy.plugins.inproc import PythonClient, load_entry_point, load_module_plugin
+
         obj = load_entry_point(spec.id) if spec.kind == "entrypoint" else load_module_plugin(Path(spec.path))
         return PythonClient(obj, spec.id, self, path=spec.path)
 
@@ -254,12 +267,17 @@ class PluginHost:
             problems.append("at least one capability")
         rec.valid = not problems
         if problems:
-            log.error("plugin %s registration is invalid (missing %s); it is not used", rec.id, ", ".join(problems))
+            log.error(
+                "plugin %s registration is invalid (missing %s); it is not used", rec.id, ", ".join(problems)
+            )
         return True
 
     def _publish(self) -> None:
-        active = [r for r in self.records.values()
-                  if r.valid and not r.fused and self.enabled and r.id in self._enabled_ids]
+        active = [
+            r
+            for r in self.records.values()
+            if r.valid and not r.fused and self.enabled and r.id in self._enabled_ids
+        ]
         active.sort(key=lambda r: (-r.priority, r.id))
         self.snapshot = tuple(active)
         self._flags = {}
@@ -311,4 +329,5 @@ def _config_yaml(inst: Any) -> bytes:
 
 def _entry_point_exists(name: str) -> bool:
     from importlib.metadata import entry_points
+
     return any(ep.name == name for ep in entry_points(group="cliproxy.plugins"))

@@ -38,7 +38,9 @@ class Host:
     Failures raise ``PluginError``. ``schema_version`` is the host's contract version.
     """
 
-    def __init__(self, dispatcher: HostDispatcher, plugin_id: str, schema_version: int = SCHEMA_VERSION) -> None:
+    def __init__(
+        self, dispatcher: HostDispatcher, plugin_id: str, schema_version: int = SCHEMA_VERSION
+    ) -> None:
         self.plugin_id = plugin_id
         self.schema_version = schema_version
         self._dispatcher = dispatcher
@@ -83,15 +85,18 @@ class HostStream:
     async def __aenter__(self) -> Self:
         return await self.open()
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.aclose()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         if not self.stream_id:
             await self.open()
         while not self._closed:
-            result = await self._host.call(self._methods[1], {"stream_id": self.stream_id}, scoped=False) or {}
+            result = (
+                await self._host.call(self._methods[1], {"stream_id": self.stream_id}, scoped=False) or {}
+            )
             payload = b64decode(ci_get(result, "payload"))
             if payload:
                 yield payload
@@ -115,13 +120,15 @@ class HostHttp:
     def __init__(self, host: Host) -> None:
         self._host = host
 
-    async def do(self, method: str, url: str, headers: dict[str, list[str]] | None = None,
-                 body: Body = b"") -> HttpResponse:
+    async def do(
+        self, method: str, url: str, headers: dict[str, list[str]] | None = None, body: Body = b""
+    ) -> HttpResponse:
         result = await self._host.call(abi.HOST_HTTP_DO, self._params(method, url, headers, body))
         return HttpResponse.from_wire(result)
 
-    def stream(self, method: str, url: str, headers: dict[str, list[str]] | None = None,
-               body: Body = b"") -> HostStream:
+    def stream(
+        self, method: str, url: str, headers: dict[str, list[str]] | None = None, body: Body = b""
+    ) -> HostStream:
         """The response body as a stream: ``async with host.http.stream(...) as s``."""
         methods = (abi.HOST_HTTP_DO_STREAM, abi.HOST_HTTP_STREAM_READ, abi.HOST_HTTP_STREAM_CLOSE)
         return HostStream(self._host, methods, self._params(method, url, headers, body))
@@ -138,26 +145,57 @@ class HostModel:
     def __init__(self, host: Host) -> None:
         self._host = host
 
-    async def execute(self, entry_protocol: str, exit_protocol: str, model: str, body: Body,
-                      headers: dict[str, list[str]] | None = None, query: dict[str, list[str]] | None = None,
-                      alt: str = "") -> ModelResponse:
+    async def execute(
+        self,
+        entry_protocol: str,
+        exit_protocol: str,
+        model: str,
+        body: Body,
+        headers: dict[str, list[str]] | None = None,
+        query: dict[str, list[str]] | None = None,
+        alt: str = "",
+    ) -> ModelResponse:
         """A non-streaming request in ``entry_protocol``, answered in ``exit_protocol``."""
         params = _model_params(entry_protocol, exit_protocol, model, body, headers, query, alt, stream=False)
         return ModelResponse.from_wire(await self._host.call(abi.HOST_MODEL_EXECUTE, params))
 
-    def stream(self, entry_protocol: str, exit_protocol: str, model: str, body: Body,
-               headers: dict[str, list[str]] | None = None, query: dict[str, list[str]] | None = None,
-               alt: str = "") -> HostStream:
+    def stream(
+        self,
+        entry_protocol: str,
+        exit_protocol: str,
+        model: str,
+        body: Body,
+        headers: dict[str, list[str]] | None = None,
+        query: dict[str, list[str]] | None = None,
+        alt: str = "",
+    ) -> HostStream:
         """A streaming request: ``async with host.model.stream(...) as s: async for b in s``."""
         params = _model_params(entry_protocol, exit_protocol, model, body, headers, query, alt, stream=True)
         methods = (abi.HOST_MODEL_EXECUTE_STREAM, abi.HOST_MODEL_STREAM_READ, abi.HOST_MODEL_STREAM_CLOSE)
         return HostStream(self._host, methods, params)
 
 
-def _model_params(entry: str, exit_: str, model: str, body: Body, headers: dict[str, list[str]] | None,
-                  query: dict[str, list[str]] | None, alt: str, *, stream: bool) -> dict[str, Any]:
-    return {"entry_protocol": entry, "exit_protocol": exit_, "model": model, "stream": stream,
-            "body": b64encode(_body(body)), "headers": headers or {}, "query": query or {}, "alt": alt}
+def _model_params(
+    entry: str,
+    exit_: str,
+    model: str,
+    body: Body,
+    headers: dict[str, list[str]] | None,
+    query: dict[str, list[str]] | None,
+    alt: str,
+    *,
+    stream: bool,
+) -> dict[str, Any]:
+    return {
+        "entry_protocol": entry,
+        "exit_protocol": exit_,
+        "model": model,
+        "stream": stream,
+        "body": b64encode(_body(body)),
+        "headers": headers or {},
+        "query": query or {},
+        "alt": alt,
+    }
 
 
 class HostAuth:
@@ -184,6 +222,3 @@ class HostAuth:
         """Write ``name`` (a bare ``*.json`` file name) into the auth dir and load it."""
         params = {"name": name, "json": dict(json)}
         return SavedAuth.from_wire(await self._host.call(abi.HOST_AUTH_SAVE, params, scoped=False))
-
-
-

@@ -40,8 +40,14 @@ from cliproxy.plugins.abi import CAPABILITY_FLAGS, PluginCrashed, PluginError, b
 from cliproxy.plugins.client import HostDispatcher
 from cliproxy.plugins.types import WireModel
 
-__all__ = ["ENTRY_POINT_GROUP", "PythonClient", "entry_point_names", "load_entry_point",
-           "load_module_plugin", "registration"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PythonClient",
+    "entry_point_names",
+    "load_entry_point",
+    "load_module_plugin",
+    "registration",
+]
 
 log = logging.getLogger("cliproxy.plugins")
 
@@ -59,7 +65,9 @@ class PythonClient:
 
     transport = "python"
 
-    def __init__(self, plugin_obj: object, plugin_id: str, dispatcher: HostDispatcher, path: str = "") -> None:
+    def __init__(
+        self, plugin_obj: object, plugin_id: str, dispatcher: HostDispatcher, path: str = ""
+    ) -> None:
         self.plugin = plugin_obj
         self.plugin_id = plugin_id
         self.path = path
@@ -89,7 +97,9 @@ class PythonClient:
             if not self._inflight:
                 self._idle.set()
 
-    async def _guarded(self, method: str, handler: Handler, params: dict[str, Any], timeout: float | None) -> Any:
+    async def _guarded(
+        self, method: str, handler: Handler, params: dict[str, Any], timeout: float | None
+    ) -> Any:
         deadline = asyncio.timeout(timeout)
         try:
             async with deadline:
@@ -98,8 +108,9 @@ class PythonClient:
             raise
         except TimeoutError as exc:
             if deadline.expired():
-                raise PluginError(f"plugin {self.plugin_id} timed out in {method}", http_status=504,
-                                  code="timeout") from exc
+                raise PluginError(
+                    f"plugin {self.plugin_id} timed out in {method}", http_status=504, code="timeout"
+                ) from exc
             raise self._crash(method, exc) from exc
         except Exception as exc:
             raise self._crash(method, exc) from exc
@@ -159,14 +170,17 @@ class PythonClient:
         if not chunk:
             return
         try:
-            await self.host.call(abi.HOST_STREAM_EMIT, {"stream_id": stream_id, "payload": b64encode(chunk)},
-                                 scoped=False)
+            await self.host.call(
+                abi.HOST_STREAM_EMIT, {"stream_id": stream_id, "payload": b64encode(chunk)}, scoped=False
+            )
         except Exception as exc:
             raise _StreamGone(str(exc)) from exc
 
     async def _close_stream(self, stream_id: str, error: str) -> None:
         try:
-            await self.host.call(abi.HOST_STREAM_CLOSE, {"stream_id": stream_id, "error": error}, scoped=False)
+            await self.host.call(
+                abi.HOST_STREAM_CLOSE, {"stream_id": stream_id, "error": error}, scoped=False
+            )
         except Exception:
             log.debug("plugin %s: host.stream.close failed for %s", self.plugin_id, stream_id, exc_info=True)
 
@@ -180,6 +194,7 @@ async def _aclose(chunks: AsyncIterator[bytes]) -> None:
 
 # -- registration
 
+
 def registration(plugin: pa.Plugin) -> dict[str, Any]:
     """The ``plugin.register`` answer: schema version, metadata and capability flags."""
     caps: dict[str, Any] = dict.fromkeys(CAPABILITY_FLAGS, False)
@@ -188,22 +203,28 @@ def registration(plugin: pa.Plugin) -> dict[str, Any]:
     if isinstance(plugin, pa.ResponseNormalizer):
         caps["response_before_translator"] = pa.overrides(plugin, pa.ResponseNormalizer, "normalize_before")
         caps["response_after_translator"] = pa.overrides(plugin, pa.ResponseNormalizer, "normalize_after")
-    caps["frontend_auth_provider_exclusive"] = (isinstance(plugin, pa.FrontendAuthProvider)
-                                                and bool(plugin.exclusive))
+    caps["frontend_auth_provider_exclusive"] = isinstance(plugin, pa.FrontendAuthProvider) and bool(
+        plugin.exclusive
+    )
     caps["executor_model_scope"] = "both"
     if isinstance(plugin, pa.Executor):
         caps["executor_model_scope"] = plugin.model_scope
         caps["executor_input_formats"] = list(plugin.input_formats)
         caps["executor_output_formats"] = list(plugin.output_formats)
-    return {"schema_version": plugin.schema_version, "metadata": plugin.metadata().to_wire(),
-            "capabilities": caps}
+    return {
+        "schema_version": plugin.schema_version,
+        "metadata": plugin.metadata().to_wire(),
+        "capabilities": caps,
+    }
 
 
 async def _register(client: PythonClient, params: dict[str, Any]) -> Any:
     plugin = client.plugin
     if problems := pa.validate(plugin):
-        raise PluginError(f"plugin {client.plugin_id} ({type(plugin).__name__}) is invalid: "
-                          + "; ".join(problems), code="invalid_plugin")
+        raise PluginError(
+            f"plugin {client.plugin_id} ({type(plugin).__name__}) is invalid: " + "; ".join(problems),
+            code="invalid_plugin",
+        )
     assert isinstance(plugin, pa.Plugin)
     config = _parse_config(client.plugin_id, ci_get(params, "config_yaml"))
     client.host.schema_version = int(ci_get(params, "schema_version", 0) or 1)
@@ -227,9 +248,11 @@ def _parse_config(plugin_id: str, config_yaml: Any) -> dict[str, Any]:
 
 # -- the method table
 
+
 def _typed(name: str, request_type: type[WireModel], encode: Callable[[Any], Any]) -> Handler:
     async def handler(client: PythonClient, params: dict[str, Any]) -> Any:
         return encode(await getattr(client.plugin, name)(request_type.from_wire(params)))
+
     return handler
 
 
@@ -248,6 +271,7 @@ def _empty(_result: Any) -> dict[str, Any]:
 def _identifier(specific: str) -> Handler:
     async def handler(client: PythonClient, params: dict[str, Any]) -> Any:
         return {"identifier": pa.identifier_of(client.plugin, specific)}
+
     return handler
 
 
@@ -268,7 +292,9 @@ async def _execute_stream(client: PythonClient, params: dict[str, Any]) -> Any:
     return {"headers": headers, "chunks": []}
 
 
-async def _open_stream(plugin: Any, request: pa.ExecutorRequest) -> tuple[AsyncIterator[bytes], dict[str, Any]]:
+async def _open_stream(
+    plugin: Any, request: pa.ExecutorRequest
+) -> tuple[AsyncIterator[bytes], dict[str, Any]]:
     method = plugin.execute_stream
     if inspect.isasyncgenfunction(method):
         return method(request), {}
@@ -284,72 +310,117 @@ async def _command_line_register(client: PythonClient, params: dict[str, Any]) -
 
 async def _management_register(client: PythonClient, params: dict[str, Any]) -> Any:
     plugin = client.plugin
-    return {"routes": [r.to_wire() for r in plugin.routes], "resources": [r.to_wire() for r in plugin.resources]}
+    return {
+        "routes": [r.to_wire() for r in plugin.routes],
+        "resources": [r.to_wire() for r in plugin.resources],
+    }
 
 
 _HANDLERS: dict[str, tuple[type | None, Handler]] = {
     abi.PLUGIN_REGISTER: (None, _register),
     abi.PLUGIN_RECONFIGURE: (None, _register),
-    abi.MODEL_REGISTER: (pa.ModelRegistrar, _typed("register_models", pa.ModelRegistrationRequest,
-                                                   _model(pa.ModelList))),
-    abi.MODEL_STATIC: (pa.ModelProvider, _typed("static_models", pa.StaticModelRequest, _model(pa.ModelList))),
-    abi.MODEL_FOR_AUTH: (pa.ModelProvider, _typed("models_for_auth", pa.AuthModelRequest, _model(pa.ModelList))),
+    abi.MODEL_REGISTER: (
+        pa.ModelRegistrar,
+        _typed("register_models", pa.ModelRegistrationRequest, _model(pa.ModelList)),
+    ),
+    abi.MODEL_STATIC: (
+        pa.ModelProvider,
+        _typed("static_models", pa.StaticModelRequest, _model(pa.ModelList)),
+    ),
+    abi.MODEL_FOR_AUTH: (
+        pa.ModelProvider,
+        _typed("models_for_auth", pa.AuthModelRequest, _model(pa.ModelList)),
+    ),
     abi.MODEL_ROUTE: (pa.ModelRouter, _typed("route", pa.RouteRequest, _model(pa.RouteDecision))),
     abi.AUTH_IDENTIFIER: (pa.AuthProvider, _identifier("auth_identifier")),
     abi.AUTH_PARSE: (pa.AuthProvider, _typed("parse", pa.AuthParseRequest, _model(pa.AuthParseResponse))),
-    abi.AUTH_LOGIN_START: (pa.AuthProvider, _typed("login_start", pa.LoginStartRequest,
-                                                   _model(pa.LoginStartResponse))),
-    abi.AUTH_LOGIN_POLL: (pa.AuthProvider, _typed("login_poll", pa.LoginPollRequest, _model(pa.LoginPollResponse))),
-    abi.AUTH_REFRESH: (pa.AuthProvider, _typed("refresh", pa.AuthRefreshRequest, _model(pa.AuthRefreshResponse))),
+    abi.AUTH_LOGIN_START: (
+        pa.AuthProvider,
+        _typed("login_start", pa.LoginStartRequest, _model(pa.LoginStartResponse)),
+    ),
+    abi.AUTH_LOGIN_POLL: (
+        pa.AuthProvider,
+        _typed("login_poll", pa.LoginPollRequest, _model(pa.LoginPollResponse)),
+    ),
+    abi.AUTH_REFRESH: (
+        pa.AuthProvider,
+        _typed("refresh", pa.AuthRefreshRequest, _model(pa.AuthRefreshResponse)),
+    ),
     abi.FRONTEND_AUTH_IDENTIFIER: (pa.FrontendAuthProvider, _identifier("frontend_auth_identifier")),
-    abi.FRONTEND_AUTH_AUTHENTICATE: (pa.FrontendAuthProvider, _typed("authenticate", pa.FrontendAuthRequest,
-                                                                     _model(pa.FrontendAuthResponse))),
+    abi.FRONTEND_AUTH_AUTHENTICATE: (
+        pa.FrontendAuthProvider,
+        _typed("authenticate", pa.FrontendAuthRequest, _model(pa.FrontendAuthResponse)),
+    ),
     abi.SCHEDULER_PICK: (pa.Scheduler, _typed("pick", pa.PickRequest, _model(pa.PickDecision))),
     abi.EXECUTOR_IDENTIFIER: (pa.Executor, _identifier("identifier")),
     abi.EXECUTOR_EXECUTE: (pa.Executor, _typed("execute", pa.ExecutorRequest, _model(pa.ExecutorResponse))),
     abi.EXECUTOR_EXECUTE_STREAM: (pa.Executor, _execute_stream),
-    abi.EXECUTOR_COUNT_TOKENS: (pa.Executor, _typed("count_tokens", pa.ExecutorRequest,
-                                                    _model(pa.ExecutorResponse))),
-    abi.EXECUTOR_HTTP_REQUEST: (pa.Executor, _typed("http_request", pa.ExecutorHttpRequest,
-                                                    _model(pa.HttpResponse))),
+    abi.EXECUTOR_COUNT_TOKENS: (
+        pa.Executor,
+        _typed("count_tokens", pa.ExecutorRequest, _model(pa.ExecutorResponse)),
+    ),
+    abi.EXECUTOR_HTTP_REQUEST: (
+        pa.Executor,
+        _typed("http_request", pa.ExecutorHttpRequest, _model(pa.HttpResponse)),
+    ),
     abi.REQUEST_TRANSLATE: (pa.RequestTranslator, _typed("translate_request", pa.TransformRequest, _payload)),
     abi.REQUEST_NORMALIZE: (pa.RequestNormalizer, _typed("normalize_request", pa.TransformRequest, _payload)),
-    abi.RESPONSE_TRANSLATE: (pa.ResponseTranslator, _typed("translate_response", pa.ResponseTransformRequest,
-                                                           _payload)),
-    abi.RESPONSE_NORMALIZE_BEFORE: (pa.ResponseNormalizer, _typed("normalize_before", pa.ResponseTransformRequest,
-                                                                  _payload)),
-    abi.RESPONSE_NORMALIZE_AFTER: (pa.ResponseNormalizer, _typed("normalize_after", pa.ResponseTransformRequest,
-                                                                 _payload)),
-    abi.REQUEST_INTERCEPT_BEFORE: (pa.RequestInterceptor, _typed("intercept_before", pa.InterceptRequest,
-                                                                 _model(pa.InterceptResult))),
-    abi.REQUEST_INTERCEPT_AFTER: (pa.RequestInterceptor, _typed("intercept_after", pa.InterceptRequest,
-                                                                _model(pa.InterceptResult))),
+    abi.RESPONSE_TRANSLATE: (
+        pa.ResponseTranslator,
+        _typed("translate_response", pa.ResponseTransformRequest, _payload),
+    ),
+    abi.RESPONSE_NORMALIZE_BEFORE: (
+        pa.ResponseNormalizer,
+        _typed("normalize_before", pa.ResponseTransformRequest, _payload),
+    ),
+    abi.RESPONSE_NORMALIZE_AFTER: (
+        pa.ResponseNormalizer,
+        _typed("normalize_after", pa.ResponseTransformRequest, _payload),
+    ),
+    abi.REQUEST_INTERCEPT_BEFORE: (
+        pa.RequestInterceptor,
+        _typed("intercept_before", pa.InterceptRequest, _model(pa.InterceptResult)),
+    ),
+    abi.REQUEST_INTERCEPT_AFTER: (
+        pa.RequestInterceptor,
+        _typed("intercept_after", pa.InterceptRequest, _model(pa.InterceptResult)),
+    ),
     abi.REQUEST_COMPLETE: (pa.RequestLifecycle, _typed("complete", pa.RequestCompletion, _empty)),
-    abi.RESPONSE_INTERCEPT_AFTER: (pa.ResponseInterceptor, _typed("intercept_response", pa.ResponseInterceptRequest,
-                                                                  _model(pa.ResponseInterceptResult))),
-    abi.RESPONSE_INTERCEPT_STREAM_CHUNK: (pa.StreamChunkInterceptor, _typed(
-        "intercept_chunk", pa.ChunkInterceptRequest, _model(pa.ChunkInterceptResult))),
+    abi.RESPONSE_INTERCEPT_AFTER: (
+        pa.ResponseInterceptor,
+        _typed("intercept_response", pa.ResponseInterceptRequest, _model(pa.ResponseInterceptResult)),
+    ),
+    abi.RESPONSE_INTERCEPT_STREAM_CHUNK: (
+        pa.StreamChunkInterceptor,
+        _typed("intercept_chunk", pa.ChunkInterceptRequest, _model(pa.ChunkInterceptResult)),
+    ),
     abi.THINKING_IDENTIFIER: (pa.ThinkingApplier, _identifier("thinking_identifier")),
     abi.THINKING_APPLY: (pa.ThinkingApplier, _typed("apply_thinking", pa.ThinkingRequest, _payload)),
     abi.USAGE_HANDLE: (pa.UsagePlugin, _typed("handle_usage", pa.UsageRecord, _empty)),
     abi.COMMAND_LINE_REGISTER: (pa.CommandLinePlugin, _command_line_register),
-    abi.COMMAND_LINE_EXECUTE: (pa.CommandLinePlugin, _typed("run_command", pa.CommandLineRequest,
-                                                            _model(pa.CommandLineResult))),
+    abi.COMMAND_LINE_EXECUTE: (
+        pa.CommandLinePlugin,
+        _typed("run_command", pa.CommandLineRequest, _model(pa.CommandLineResult)),
+    ),
     abi.MANAGEMENT_REGISTER: (pa.ManagementAPI, _management_register),
-    abi.MANAGEMENT_HANDLE: (pa.ManagementAPI, _typed("handle_management", pa.ManagementRequest,
-                                                     _model(pa.ManagementResponse))),
+    abi.MANAGEMENT_HANDLE: (
+        pa.ManagementAPI,
+        _typed("handle_management", pa.ManagementRequest, _model(pa.ManagementResponse)),
+    ),
 }
 
 
 # -- loading
+
 
 def load_module_plugin(path: Path) -> object:
     """Import the plugin in ``path``: a ``.py`` file or a package directory."""
     path = Path(path)
     init = path / "__init__.py" if path.is_dir() else path
     if not init.is_file() or (path.is_file() and path.suffix != ".py"):
-        raise PluginError(f"{path} is not a Python plugin (a .py file or a package directory)",
-                          code="invalid_plugin")
+        raise PluginError(
+            f"{path} is not a Python plugin (a .py file or a package directory)", code="invalid_plugin"
+        )
     name = "cliproxy_plugin_" + re.sub(r"\W", "_", path.stem if path.is_file() else path.name)
     locations = [str(path)] if path.is_dir() else None
     spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=locations)
@@ -386,10 +457,14 @@ def load_entry_point(name: str) -> object:
 
 def _plugin_from(target: Any, where: str) -> object:
     if isinstance(target, ModuleType):
-        target = getattr(target, "plugin", None) or getattr(target, str(getattr(target, "__plugin__", "")), None)
+        target = getattr(target, "plugin", None) or getattr(
+            target, str(getattr(target, "__plugin__", "")), None
+        )
     if target is None:
-        raise PluginError(f"{where} exposes no plugin: set `plugin = MyPlugin()` or `__plugin__ = \"MyPlugin\"`",
-                          code="invalid_plugin")
+        raise PluginError(
+            f'{where} exposes no plugin: set `plugin = MyPlugin()` or `__plugin__ = "MyPlugin"`',
+            code="invalid_plugin",
+        )
     if isinstance(target, type):
         try:
             return target()

@@ -22,8 +22,14 @@ from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, ci_get
 from cliproxy.plugins.host import PluginHost
 
-__all__ = ["apply_auth_data", "bind_plugin_auths", "host_config", "plugin_credentials", "refresh_plugin_auth",
-           "save_auth_data"]
+__all__ = [
+    "apply_auth_data",
+    "bind_plugin_auths",
+    "host_config",
+    "plugin_credentials",
+    "refresh_plugin_auth",
+    "save_auth_data",
+]
 
 log = logging.getLogger("cliproxy.plugins")
 
@@ -49,7 +55,9 @@ def save_auth_data(auth: Any, auth_dir: Path, default_name: str) -> Path | None:
     if isinstance(meta, dict):
         data.update(meta)
     data["type"] = provider
-    name = str(ci_get(auth, "FileName", "") or ci_get(auth, "ID", "") or default_name.format(provider=provider))
+    name = str(
+        ci_get(auth, "FileName", "") or ci_get(auth, "ID", "") or default_name.format(provider=provider)
+    )
     name = name.rsplit("/", 1)[-1]
     if not name.endswith(".json"):
         name += ".json"
@@ -66,11 +74,17 @@ async def plugin_credentials(host: PluginHost, config: Any) -> list[Credential]:
         if scope == "oauth":
             continue
         result: Any = None
-        host_summary = {**host_config(config), "ForceModelPrefix": bool(config.force_model_prefix),
-                        "OAuthModelAlias": {}, "ExcludedModels": {}}
+        host_summary = {
+            **host_config(config),
+            "ForceModelPrefix": bool(config.force_model_prefix),
+            "OAuthModelAlias": {},
+            "ExcludedModels": {},
+        }
         try:
             if rec.has("model_provider"):
-                result = await host.call(rec, abi.MODEL_STATIC, {"Plugin": rec.metadata, "Host": host_summary})
+                result = await host.call(
+                    rec, abi.MODEL_STATIC, {"Plugin": rec.metadata, "Host": host_summary}
+                )
             elif rec.has("model_registrar"):
                 result = await host.call(rec, abi.MODEL_REGISTER, {"Plugin": rec.metadata})
         except (TimeoutError, PluginError, PluginCrashed) as exc:
@@ -89,9 +103,17 @@ async def plugin_credentials(host: PluginHost, config: Any) -> list[Credential]:
         if not provider or not models:
             continue
         cred_id = f"plugin:{rec.id}:{provider}:executor"
-        out.append(Credential(id=cred_id, provider=provider, index=auth_index(cred_id), label=rec.name,
-                              models=tuple(models), source=f"plugin:{rec.id}",
-                              attributes={"plugin": rec.id, "runtime_only": "true"}))
+        out.append(
+            Credential(
+                id=cred_id,
+                provider=provider,
+                index=auth_index(cred_id),
+                label=rec.name,
+                models=tuple(models),
+                source=f"plugin:{rec.id}",
+                attributes={"plugin": rec.id, "runtime_only": "true"},
+            )
+        )
     return out
 
 
@@ -125,10 +147,15 @@ async def bind_plugin_auths(host: PluginHost, creds: Any, config: Any) -> bool:
             await _parse(host, parser, cred, config)
         models: list[ModelAlias] = []
         if rec.has("model_provider"):
-            params = {"Plugin": rec.metadata, "AuthID": cred.id, "AuthProvider": cred.provider,
-                      "StorageJSON": abi.b64encode(_storage(cred)), "Metadata": _strings(cred.metadata),
-                      "Attributes": dict(cred.attributes),
-                      "Host": host_config(config)}
+            params = {
+                "Plugin": rec.metadata,
+                "AuthID": cred.id,
+                "AuthProvider": cred.provider,
+                "StorageJSON": abi.b64encode(_storage(cred)),
+                "Metadata": _strings(cred.metadata),
+                "Attributes": dict(cred.attributes),
+                "Host": host_config(config),
+            }
             try:
                 result = await host.call(rec, abi.MODEL_FOR_AUTH, params)
             except (PluginError, PluginCrashed, TimeoutError) as exc:
@@ -155,9 +182,13 @@ def _strings(meta: dict[str, Any]) -> dict[str, Any]:
 async def _parse(host: PluginHost, rec: Any, cred: Credential, config: Any) -> None:
     """``auth.parse``: the plugin reads its own credential file (label, prefix, storage...)."""
     assert cred.path is not None
-    params = {"Provider": cred.provider, "Path": str(cred.path), "FileName": cred.path.name,
-              "RawJSON": abi.b64encode(cred.path.read_bytes()),
-              "Host": host_config(config)}
+    params = {
+        "Provider": cred.provider,
+        "Path": str(cred.path),
+        "FileName": cred.path.name,
+        "RawJSON": abi.b64encode(cred.path.read_bytes()),
+        "Host": host_config(config),
+    }
     try:
         result = await host.call(rec, abi.AUTH_PARSE, params)
     except (PluginError, PluginCrashed, TimeoutError) as exc:
@@ -203,9 +234,14 @@ async def refresh_plugin_auth(host: PluginHost, cred: Credential, config: Any) -
             break
     if rec is None or cred.path is None:
         return False
-    params = {"AuthID": cred.id, "AuthProvider": cred.provider, "StorageJSON": abi.b64encode(_storage(cred)),
-              "Metadata": _strings(cred.metadata), "Attributes": dict(cred.attributes),
-              "Host": host_config(config)}
+    params = {
+        "AuthID": cred.id,
+        "AuthProvider": cred.provider,
+        "StorageJSON": abi.b64encode(_storage(cred)),
+        "Metadata": _strings(cred.metadata),
+        "Attributes": dict(cred.attributes),
+        "Host": host_config(config),
+    }
     try:
         result = await host.call(rec, abi.AUTH_REFRESH, params)
     except (PluginError, PluginCrashed, TimeoutError) as exc:

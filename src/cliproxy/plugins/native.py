@@ -53,8 +53,9 @@ class NativeClient:
 
     transport = "native"
 
-    def __init__(self, path: str, plugin_id: str, dispatcher: HostDispatcher,
-                 loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, path: str, plugin_id: str, dispatcher: HostDispatcher, loop: asyncio.AbstractEventLoop
+    ) -> None:
         self.plugin_id = plugin_id
         self.path = path
         self._dispatcher = dispatcher
@@ -69,8 +70,13 @@ class NativeClient:
         self._ident, self._host_api = _native_host.register(self)
 
     @classmethod
-    async def load(cls, path: str, plugin_id: str, dispatcher: HostDispatcher,
-                   loop: asyncio.AbstractEventLoop | None = None) -> NativeClient:
+    async def load(
+        cls,
+        path: str,
+        plugin_id: str,
+        dispatcher: HostDispatcher,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> NativeClient:
         """``dlopen`` ``path`` and run its ``cliproxy_plugin_init`` (on a worker thread).
 
         Raises ``NativeLoadError`` naming the file when the library cannot be opened,
@@ -120,14 +126,19 @@ class NativeClient:
             if self._finished is None:
                 self._closed = True
                 self._finished = concurrent.futures.Future()
-                threading.Thread(target=self._finish, name=f"plugin-{self.plugin_id}-shutdown",
-                                 daemon=True).start()
+                threading.Thread(
+                    target=self._finish, name=f"plugin-{self.plugin_id}-shutdown", daemon=True
+                ).start()
             finished = self._finished
         try:
             await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(finished)), timeout)
         except TimeoutError:
-            log.warning("plugin %s: %d call(s) still running after %.1fs; shutdown continues in background",
-                        self.plugin_id, self.in_flight, timeout)
+            log.warning(
+                "plugin %s: %d call(s) still running after %.1fs; shutdown continues in background",
+                self.plugin_id,
+                self.in_flight,
+                timeout,
+            )
 
     # -- loading (worker thread)
 
@@ -190,8 +201,9 @@ class NativeClient:
         # A NUL-terminated copy the plugin may read for the whole call; never Python's own bytes.
         req = ctypes.create_string_buffer(request)
         resp = _cabi.Buffer()
-        rc = self._api.call(method.encode(), ctypes.cast(req, ctypes.c_void_p), len(request),
-                            ctypes.byref(resp))
+        rc = self._api.call(
+            method.encode(), ctypes.cast(req, ctypes.c_void_p), len(request), ctypes.byref(resp)
+        )
         ptr, length = resp.ptr, resp.len
         try:
             body = _cabi.read_buffer(ptr, length)

@@ -47,10 +47,26 @@ __all__ = [
 log = logging.getLogger("cliproxy.plugins")
 
 KNOWN_FORMATS = ("openai", "openai-response", "claude", "gemini", "codex")
-FORMAT_ALIASES = {"chat-completions": "openai", "openai-chat-completions": "openai", "responses": "openai-response",
-                  "openai-responses": "openai-response", "anthropic": "claude"}
-_SECRET_MARKS = ("api_key", "apikey", "token", "secret", "cookie", "credential", "password", "storage",
-                 "authorization", "auth_header", "proxy_url")
+FORMAT_ALIASES = {
+    "chat-completions": "openai",
+    "openai-chat-completions": "openai",
+    "responses": "openai-response",
+    "openai-responses": "openai-response",
+    "anthropic": "claude",
+}
+_SECRET_MARKS = (
+    "api_key",
+    "apikey",
+    "token",
+    "secret",
+    "cookie",
+    "credential",
+    "password",
+    "storage",
+    "authorization",
+    "auth_header",
+    "proxy_url",
+)
 _FAILURES = (PluginError, PluginCrashed, asyncio.TimeoutError)
 
 
@@ -86,8 +102,9 @@ def norm_format(fmt: str) -> str:
     return FORMAT_ALIASES.get(fmt, fmt)
 
 
-async def call_scoped(host: PluginHost, rec: Record, method: str, params: dict[str, Any],
-                      scope: Any = None) -> Any:
+async def call_scoped(
+    host: PluginHost, rec: Record, method: str, params: dict[str, Any], scope: Any = None
+) -> Any:
     """A plugin call inside a host-callback scope (when the method carries one)."""
     cb = host.callbacks
     if cb is None or scope is None:
@@ -125,18 +142,37 @@ async def executor_ready(host: PluginHost, plugin_id: str, source_format: str) -
     if not inputs or not outputs:
         return False
     src = norm_format(source_format)
-    return (src in inputs or any(f in KNOWN_FORMATS for f in inputs)) and \
-        (src in outputs or any(f in KNOWN_FORMATS for f in outputs))
+    return (src in inputs or any(f in KNOWN_FORMATS for f in inputs)) and (
+        src in outputs or any(f in KNOWN_FORMATS for f in outputs)
+    )
 
 
-async def route_model(host: PluginHost, *, source_format: str, model: str, stream: bool,
-                      headers: Mapping[str, str], query: Mapping[str, str], body: bytes,
-                      available_providers: Sequence[str], skip: str | None, scope: Any) -> RouteDecision | None:
+async def route_model(
+    host: PluginHost,
+    *,
+    source_format: str,
+    model: str,
+    stream: bool,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    body: bytes,
+    available_providers: Sequence[str],
+    skip: str | None,
+    scope: Any,
+) -> RouteDecision | None:
     for rec in host.active("model_router", skip):
-        params = {"Plugin": rec.metadata, "PluginID": rec.id, "SourceFormat": source_format,
-                  "RequestedModel": model, "Stream": stream, "Headers": wire_headers(headers),
-                  "Query": wire_headers(query), "Body": b64encode(body), "Metadata": {"requested_model": model},
-                  "AvailableProviders": list(available_providers)}
+        params = {
+            "Plugin": rec.metadata,
+            "PluginID": rec.id,
+            "SourceFormat": source_format,
+            "RequestedModel": model,
+            "Stream": stream,
+            "Headers": wire_headers(headers),
+            "Query": wire_headers(query),
+            "Body": b64encode(body),
+            "Metadata": {"requested_model": model},
+            "AvailableProviders": list(available_providers),
+        }
         try:
             result = await call_scoped(host, rec, abi.MODEL_ROUTE, params, scope)
         except _FAILURES as exc:
@@ -173,19 +209,40 @@ def _sanitized(attributes: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-async def pick_auth(host: PluginHost, candidates: Sequence[Any], *, provider: str, providers: Sequence[str],
-                    model: str, stream: bool, headers: Mapping[str, str]) -> Any:
+async def pick_auth(
+    host: PluginHost,
+    candidates: Sequence[Any],
+    *,
+    provider: str,
+    providers: Sequence[str],
+    model: str,
+    stream: bool,
+    headers: Mapping[str, str],
+) -> Any:
     """A Credential, a built-in strategy name, or None (use the configured strategy)."""
     recs = host.active("scheduler")
     if not recs:
         return None
     rec = recs[0]
-    params = {"Plugin": rec.metadata, "Provider": provider,
-              "Providers": sorted({p.lower() for p in providers if p and p != "mixed"}), "Model": model,
-              "Stream": stream, "Options": {"Headers": wire_headers(headers), "Metadata": {}},
-              "Candidates": [{"ID": c.id, "Provider": c.provider, "Priority": c.priority,
-                              "Status": "disabled" if c.disabled else "active",
-                              "Attributes": _sanitized(c.attributes), "Metadata": {}} for c in candidates]}
+    params = {
+        "Plugin": rec.metadata,
+        "Provider": provider,
+        "Providers": sorted({p.lower() for p in providers if p and p != "mixed"}),
+        "Model": model,
+        "Stream": stream,
+        "Options": {"Headers": wire_headers(headers), "Metadata": {}},
+        "Candidates": [
+            {
+                "ID": c.id,
+                "Provider": c.provider,
+                "Priority": c.priority,
+                "Status": "disabled" if c.disabled else "active",
+                "Attributes": _sanitized(c.attributes),
+                "Metadata": {},
+            }
+            for c in candidates
+        ],
+    }
     try:
         result = await host.call(rec, abi.SCHEDULER_PICK, params)
     except PluginError as exc:
@@ -225,15 +282,36 @@ class Intercepted:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-async def intercept(host: PluginHost, method: str, *, request_id: str, source_format: str, to_format: str,
-                    model: str, requested_model: str, stream: bool, headers: Mapping[str, str], body: bytes,
-                    skip: str | None, scope: Any) -> Intercepted:
+async def intercept(
+    host: PluginHost,
+    method: str,
+    *,
+    request_id: str,
+    source_format: str,
+    to_format: str,
+    model: str,
+    requested_model: str,
+    stream: bool,
+    headers: Mapping[str, str],
+    body: bytes,
+    skip: str | None,
+    scope: Any,
+) -> Intercepted:
     """The before/after-auth chain. Each plugin sees the previous plugin's headers and body."""
     state = Intercepted(CIMultiDict(headers), body)
     for rec in host.active("request_interceptor", skip):
-        params = {"RequestID": request_id, "TraceID": request_id, "SourceFormat": source_format,
-                  "ToFormat": to_format, "Model": model, "RequestedModel": requested_model, "Stream": stream,
-                  "Headers": wire_headers(state.headers), "Body": b64encode(state.body), "Metadata": {}}
+        params = {
+            "RequestID": request_id,
+            "TraceID": request_id,
+            "SourceFormat": source_format,
+            "ToFormat": to_format,
+            "Model": model,
+            "RequestedModel": requested_model,
+            "Stream": stream,
+            "Headers": wire_headers(state.headers),
+            "Body": b64encode(state.body),
+            "Metadata": {},
+        }
         try:
             result = await call_scoped(host, rec, method, params, scope)
         except _FAILURES as exc:
@@ -249,8 +327,12 @@ async def intercept(host: PluginHost, method: str, *, request_id: str, source_fo
             status = int(ci_get(result, "StatusCode", 0) or 0)
             if not 200 <= status <= 599:
                 status = 403
-            state.terminated = Terminated(status, plain_headers(ci_get(result, "ResponseHeaders")),
-                                          b64decode(ci_get(result, "ResponseBody")), rec.id)
+            state.terminated = Terminated(
+                status,
+                plain_headers(ci_get(result, "ResponseHeaders")),
+                b64decode(ci_get(result, "ResponseBody")),
+                rec.id,
+            )
             break
     return state
 
@@ -268,12 +350,18 @@ def _merge_headers(state: Intercepted, result: Mapping[str, Any]) -> None:
 # ------------------------------------------------------------------ translators / normalizers
 
 
-async def normalize_request(host: PluginHost, *, from_format: str, to_format: str, model: str, stream: bool,
-                            body: bytes) -> bytes:
+async def normalize_request(
+    host: PluginHost, *, from_format: str, to_format: str, model: str, stream: bool, body: bytes
+) -> bytes:
     """``request.normalize`` chain on the translated body."""
     for rec in host.active("request_normalizer"):
-        params = {"FromFormat": from_format, "ToFormat": to_format, "Model": model, "Stream": stream,
-                  "Body": b64encode(body)}
+        params = {
+            "FromFormat": from_format,
+            "ToFormat": to_format,
+            "Model": model,
+            "Stream": stream,
+            "Body": b64encode(body),
+        }
         try:
             result = await host.call(rec, abi.REQUEST_NORMALIZE, params)
         except _FAILURES as exc:
@@ -285,13 +373,30 @@ async def normalize_request(host: PluginHost, *, from_format: str, to_format: st
     return body
 
 
-async def normalize_response(host: PluginHost, flag: str, method: str, *, from_format: str, to_format: str,
-                             model: str, stream: bool, original: bytes, translated: bytes, body: bytes) -> bytes:
+async def normalize_response(
+    host: PluginHost,
+    flag: str,
+    method: str,
+    *,
+    from_format: str,
+    to_format: str,
+    model: str,
+    stream: bool,
+    original: bytes,
+    translated: bytes,
+    body: bytes,
+) -> bytes:
     """``response.normalize_before`` / ``normalize_after`` chain."""
     for rec in host.active(flag):
-        params = {"FromFormat": from_format, "ToFormat": to_format, "Model": model, "Stream": stream,
-                  "OriginalRequest": b64encode(original), "TranslatedRequest": b64encode(translated),
-                  "Body": b64encode(body)}
+        params = {
+            "FromFormat": from_format,
+            "ToFormat": to_format,
+            "Model": model,
+            "Stream": stream,
+            "OriginalRequest": b64encode(original),
+            "TranslatedRequest": b64encode(translated),
+            "Body": b64encode(body),
+        }
         try:
             result = await host.call(rec, method, params)
         except _FAILURES as exc:
@@ -306,16 +411,36 @@ async def normalize_response(host: PluginHost, flag: str, method: str, *, from_f
 # ------------------------------------------------------------------ response interceptors
 
 
-async def response_intercept(host: PluginHost, *, request_id: str, source_format: str, model: str,
-                             requested_model: str, stream: bool, request_headers: Mapping[str, str],
-                             response_headers: dict[str, str], original: bytes, body: bytes,
-                             skip: str | None, scope: Any) -> tuple[dict[str, str], bytes]:
+async def response_intercept(
+    host: PluginHost,
+    *,
+    request_id: str,
+    source_format: str,
+    model: str,
+    requested_model: str,
+    stream: bool,
+    request_headers: Mapping[str, str],
+    response_headers: dict[str, str],
+    original: bytes,
+    body: bytes,
+    skip: str | None,
+    scope: Any,
+) -> tuple[dict[str, str], bytes]:
     for rec in host.active("response_interceptor", skip):
-        params = {"RequestID": request_id, "SourceFormat": source_format, "Model": model,
-                  "RequestedModel": requested_model, "Stream": stream,
-                  "RequestHeaders": wire_headers(request_headers), "ResponseHeaders": wire_headers(response_headers),
-                  "OriginalRequest": b64encode(original), "RequestBody": b64encode(original),
-                  "Body": b64encode(body), "StatusCode": 200, "Metadata": {}}
+        params = {
+            "RequestID": request_id,
+            "SourceFormat": source_format,
+            "Model": model,
+            "RequestedModel": requested_model,
+            "Stream": stream,
+            "RequestHeaders": wire_headers(request_headers),
+            "ResponseHeaders": wire_headers(response_headers),
+            "OriginalRequest": b64encode(original),
+            "RequestBody": b64encode(original),
+            "Body": b64encode(body),
+            "StatusCode": 200,
+            "Metadata": {},
+        }
         try:
             result = await call_scoped(host, rec, abi.RESPONSE_INTERCEPT_AFTER, params, scope)
         except _FAILURES as exc:
@@ -358,10 +483,16 @@ async def stream_chunk(host: PluginHost, st: ChunkState, body: bytes | None) -> 
     ``body=None`` is the header-init call (ChunkIndex -1) made before the first chunk."""
     for rec in host.active("response_stream_interceptor", st.skip):
         params: dict[str, Any] = {
-            "RequestID": st.request_id, "SourceFormat": st.source_format, "Model": st.model,
-            "RequestedModel": st.requested_model, "RequestHeaders": wire_headers(st.request_headers),
-            "ResponseHeaders": wire_headers(st.response_headers), "ChunkIndex": st.index,
-            "HistoryChunks": [b64encode(c) for c in st.history], "Metadata": {}}
+            "RequestID": st.request_id,
+            "SourceFormat": st.source_format,
+            "Model": st.model,
+            "RequestedModel": st.requested_model,
+            "RequestHeaders": wire_headers(st.request_headers),
+            "ResponseHeaders": wire_headers(st.response_headers),
+            "ChunkIndex": st.index,
+            "HistoryChunks": [b64encode(c) for c in st.history],
+            "Metadata": {},
+        }
         if body is not None:
             params["Body"] = b64encode(body)
         if body is None or rec.schema_version < 3:

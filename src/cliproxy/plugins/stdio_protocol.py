@@ -47,8 +47,12 @@ SHUTDOWN = "shutdown"
 SHUTDOWN_FRAME = b'{"type":"shutdown"}\n'
 
 _LEVELS = {
-    "trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
-    "warning": logging.WARNING, "error": logging.ERROR,
+    "trace": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
 }
 
 
@@ -70,8 +74,16 @@ def host_result_frame(call_id: int | str, envelope: dict[str, Any]) -> bytes:
     try:
         return orjson.dumps({"id": call_id, "type": HOST_RESULT, "envelope": envelope}) + b"\n"
     except TypeError as exc:
-        return orjson.dumps({"id": call_id, "type": HOST_RESULT,
-                             "envelope": host_error(f"host result is not JSON: {exc}")}) + b"\n"
+        return (
+            orjson.dumps(
+                {
+                    "id": call_id,
+                    "type": HOST_RESULT,
+                    "envelope": host_error(f"host result is not JSON: {exc}"),
+                }
+            )
+            + b"\n"
+        )
 
 
 def host_error(message: str) -> dict[str, Any]:
@@ -132,7 +144,7 @@ class LineSplitter:
         lines: list[str] = []
         while (end := self._buf.find(b"\n")) >= 0:
             line = bytes(self._buf[:end])
-            del self._buf[:end + 1]
+            del self._buf[: end + 1]
             if self._skipping:
                 self._skipping = False
             else:
@@ -153,5 +165,5 @@ class LineSplitter:
     def _text(self, raw: bytes) -> str:
         text = raw.decode("utf-8", "replace").rstrip("\r")
         if len(text) > self._max:
-            return f"{text[:self._max]}... [cut]"
+            return f"{text[: self._max]}... [cut]"
         return text

@@ -62,8 +62,16 @@ class SubprocessClient:
 
     transport = "subprocess"
 
-    def __init__(self, proc: asyncio.subprocess.Process, plugin_id: str, dispatcher: HostDispatcher, *,
-                 path: str, call_timeout: float | None, on_crash: OnCrash | None) -> None:
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        plugin_id: str,
+        dispatcher: HostDispatcher,
+        *,
+        path: str,
+        call_timeout: float | None,
+        on_crash: OnCrash | None,
+    ) -> None:
         self.plugin_id = plugin_id
         self.path = path
         self._proc = proc
@@ -80,15 +88,25 @@ class SubprocessClient:
         self._goodbye = False  # stdin closed by us: EOF on stdout is expected
         self._reaper: asyncio.Task[None] | None = None
         self._shutdown_task: asyncio.Future[None] | None = None
-        self._readers = (asyncio.create_task(self._read_stdout(), name=f"plugin-{plugin_id}-stdout"),
-                         asyncio.create_task(self._read_stderr(), name=f"plugin-{plugin_id}-stderr"))
+        self._readers = (
+            asyncio.create_task(self._read_stdout(), name=f"plugin-{plugin_id}-stdout"),
+            asyncio.create_task(self._read_stderr(), name=f"plugin-{plugin_id}-stderr"),
+        )
         self._watcher = asyncio.create_task(self._watch_exit(), name=f"plugin-{plugin_id}-watch")
 
     @classmethod
-    async def start(cls, command: Sequence[str], plugin_id: str, dispatcher: HostDispatcher, *,
-                    cwd: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,
-                    call_timeout: float | None = 30.0, on_crash: OnCrash | None = None,
-                    path: str | None = None) -> SubprocessClient:
+    async def start(
+        cls,
+        command: Sequence[str],
+        plugin_id: str,
+        dispatcher: HostDispatcher,
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        call_timeout: float | None = 30.0,
+        on_crash: OnCrash | None = None,
+        path: str | None = None,
+    ) -> SubprocessClient:
         """Spawn ``command`` (``env`` replaces the environment, like ``subprocess``).
 
         ``path`` names the plugin (default: the command line). Raises ``PluginCrashed``
@@ -97,14 +115,26 @@ class SubprocessClient:
         argv = [str(a) for a in command]
         try:
             proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, cwd=cwd, env=dict(env) if env is not None else None,
-                limit=proto.STREAM_LIMIT, start_new_session=os.name == "posix")
+                *argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=cwd,
+                env=dict(env) if env is not None else None,
+                limit=proto.STREAM_LIMIT,
+                start_new_session=os.name == "posix",
+            )
         except (OSError, ValueError) as exc:
             raise PluginCrashed(f"plugin {plugin_id}: cannot start {shlex.join(argv)}: {exc}") from exc
         log.debug("plugin %s started, pid %s: %s", plugin_id, proc.pid, shlex.join(argv))
-        return cls(proc, plugin_id, dispatcher, path=path if path is not None else shlex.join(argv),
-                   call_timeout=call_timeout, on_crash=on_crash)
+        return cls(
+            proc,
+            plugin_id,
+            dispatcher,
+            path=path if path is not None else shlex.join(argv),
+            call_timeout=call_timeout,
+            on_crash=on_crash,
+        )
 
     async def __aenter__(self) -> SubprocessClient:
         return self
@@ -141,7 +171,9 @@ class SubprocessClient:
                 envelope = await pending.future
         except TimeoutError:
             self._cancel_remote(call_id, pending)
-            raise PluginTimeoutError(f"plugin {self.plugin_id}: {method} timed out after {limit:g}s") from None
+            raise PluginTimeoutError(
+                f"plugin {self.plugin_id}: {method} timed out after {limit:g}s"
+            ) from None
         except asyncio.CancelledError:
             self._cancel_remote(call_id, pending)
             raise
@@ -250,7 +282,7 @@ class SubprocessClient:
             if task is not None:
                 task.cancel()
         elif kind == proto.LOG:
-            message = str(frame.get("message", ""))[:proto.MAX_LOG_LINE]
+            message = str(frame.get("message", ""))[: proto.MAX_LOG_LINE]
             log.log(proto.log_level(frame.get("level")), "plugin %s: %s", self.plugin_id, message)
         else:  # newer protocol revisions may add frame types: ignore them
             log.debug("plugin %s: ignored frame of type %r", self.plugin_id, kind)

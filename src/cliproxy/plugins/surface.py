@@ -42,12 +42,25 @@ def frontend_providers(host: PluginHost) -> tuple[tuple[Record, ...], bool]:
     return recs, False
 
 
-async def authenticate(host: PluginHost, recs: tuple[Record, ...], *, method: str, path: str,
-                       headers: Mapping[str, str], query: Mapping[str, str], body: bytes) -> str | None:
+async def authenticate(
+    host: PluginHost,
+    recs: tuple[Record, ...],
+    *,
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    body: bytes,
+) -> str | None:
     """The principal of the first plugin that authenticates the request, else ``None``."""
     for rec in recs:
-        params = {"Method": method, "Path": path, "Headers": wire_headers(headers), "Query": wire_headers(query),
-                  "Body": b64encode(body)}
+        params = {
+            "Method": method,
+            "Path": path,
+            "Headers": wire_headers(headers),
+            "Query": wire_headers(query),
+            "Body": b64encode(body),
+        }
         try:
             result = await host.call(rec, abi.FRONTEND_AUTH_AUTHENTICATE, params)
         except _FAILURES as exc:
@@ -79,8 +92,11 @@ class ManagementTable:
         resources: dict[tuple[str, str], Record] = {}
         menus: dict[str, list[dict[str, str]]] = {}
         for rec in host.active("management_api"):
-            params = {"Plugin": rec.metadata, "BasePath": MANAGEMENT_BASE,
-                      "ResourceBasePath": f"{RESOURCE_BASE}/{rec.id}"}
+            params = {
+                "Plugin": rec.metadata,
+                "BasePath": MANAGEMENT_BASE,
+                "ResourceBasePath": f"{RESOURCE_BASE}/{rec.id}",
+            }
             try:
                 result = await host.call(rec, abi.MANAGEMENT_REGISTER, params)
             except _FAILURES as exc:
@@ -97,7 +113,9 @@ class ManagementTable:
                     continue
                 key = (method, path)
                 if key in reserved or key in routes:
-                    log.warning("plugin %s: management route %s %s conflicts and is skipped", rec.id, method, path)
+                    log.warning(
+                        "plugin %s: management route %s %s conflicts and is skipped", rec.id, method, path
+                    )
                     continue
                 routes[key] = rec
             for res in ci_get(result, "resources") or []:
@@ -105,16 +123,25 @@ class ManagementTable:
         self.routes, self.resources, self.menus = routes, resources, menus
 
     @staticmethod
-    def _resource(resources: dict[tuple[str, str], Record], menus: dict[str, list[dict[str, str]]], rec: Record,
-                  res: Any) -> None:
+    def _resource(
+        resources: dict[tuple[str, str], Record],
+        menus: dict[str, list[dict[str, str]]],
+        rec: Record,
+        res: Any,
+    ) -> None:
         path = "/" + str(ci_get(res, "Path", "") or "").strip().lstrip("/")
         if ".." in path or any(c.isspace() for c in path):
             return
         resources.setdefault((rec.id, path), rec)
         menu = str(ci_get(res, "Menu", "") or "")
         if menu:
-            menus.setdefault(rec.id, []).append({"path": f"{RESOURCE_BASE}/{rec.id}{path}", "menu": menu,
-                                                 "description": str(ci_get(res, "Description", "") or "")})
+            menus.setdefault(rec.id, []).append(
+                {
+                    "path": f"{RESOURCE_BASE}/{rec.id}{path}",
+                    "menu": menu,
+                    "description": str(ci_get(res, "Description", "") or ""),
+                }
+            )
 
 
 def _route_path(path: str) -> str | None:
@@ -128,17 +155,34 @@ def _route_path(path: str) -> str | None:
     return path
 
 
-async def handle_management(host: PluginHost, rec: Record, *, method: str, path: str, headers: Mapping[str, str],
-                            query: Mapping[str, str], body: bytes) -> PluginReply:
+async def handle_management(
+    host: PluginHost,
+    rec: Record,
+    *,
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    body: bytes,
+) -> PluginReply:
     """``management.handle``: errors answer 502, a status of 0 means 200 (CPA)."""
-    params = {"Method": method, "Path": path, "Headers": wire_headers(headers), "Query": wire_headers(query),
-              "Body": b64encode(body)}
+    params = {
+        "Method": method,
+        "Path": path,
+        "Headers": wire_headers(headers),
+        "Query": wire_headers(query),
+        "Body": b64encode(body),
+    }
     try:
         result = await call_scoped(host, rec, abi.MANAGEMENT_HANDLE, params, ScopeContext())
     except _FAILURES as exc:
-        return PluginReply(502, {"Content-Type": "application/json"},
-                           b'{"error":"plugin management handler failed"}' if not isinstance(exc, PluginError)
-                           else b'{"error":' + _json_str(exc.message) + b"}")
+        return PluginReply(
+            502,
+            {"Content-Type": "application/json"},
+            b'{"error":"plugin management handler failed"}'
+            if not isinstance(exc, PluginError)
+            else b'{"error":' + _json_str(exc.message) + b"}",
+        )
     result = result if isinstance(result, dict) else {}
     status = int(ci_get(result, "StatusCode", 0) or 0) or 200
     return PluginReply(status, plain_headers(ci_get(result, "Headers")), b64decode(ci_get(result, "Body")))
@@ -146,4 +190,5 @@ async def handle_management(host: PluginHost, rec: Record, *, method: str, path:
 
 def _json_str(text: str) -> bytes:
     import orjson
+
     return orjson.dumps(text)

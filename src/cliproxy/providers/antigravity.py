@@ -42,18 +42,31 @@ class AntigravityProvider(GeminiProvider):
     key = "antigravity"
     default_base_url = PROD_BASE_URL
 
-    def build(self, cred: Credential, body: dict[str, Any], *, model: str, stream: bool,
-              client_headers: Mapping[str, str], action: str = "generate") -> UpstreamRequest:
+    def build(
+        self,
+        cred: Credential,
+        body: dict[str, Any],
+        *,
+        model: str,
+        stream: bool,
+        client_headers: Mapping[str, str],
+        action: str = "generate",
+    ) -> UpstreamRequest:
         body.pop("model", None)
         body.pop("safetySettings", None)
         base = self.base_url(cred)
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {cred.access_token}",
-                   "User-Agent": _user_agent(cred)}
+        headers = {
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {cred.access_token}",
+            "User-Agent": _user_agent(cred),
+        }
         if action == "count":
             payload, url, stream = {"request": body}, base + "/v1internal:countTokens", False
         else:
             payload = envelope(body, model=model, project=_project(cred))
-            url = base + ("/v1internal:streamGenerateContent?alt=sse" if stream else "/v1internal:generateContent")
+            url = base + (
+                "/v1internal:streamGenerateContent?alt=sse" if stream else "/v1internal:generateContent"
+            )
         if stream:
             headers["Accept"] = "text/event-stream"
         headers.update(copy_client_headers(cred, client_headers))
@@ -73,8 +86,11 @@ class AntigravityProvider(GeminiProvider):
 def envelope(request: dict[str, Any], *, model: str, project: str) -> dict[str, Any]:
     """The Antigravity envelope around a Gemini request (CPA's field order)."""
     image = "image" in model
-    out: dict[str, Any] = {"model": model, "userAgent": "antigravity",
-                           "requestType": "image_gen" if image else "agent"}
+    out: dict[str, Any] = {
+        "model": model,
+        "userAgent": "antigravity",
+        "requestType": "image_gen" if image else "agent",
+    }
     if project:
         out["project"] = project
     if image:
@@ -131,7 +147,9 @@ def _session_id(request: Mapping[str, Any]) -> str:
         if not isinstance(content, dict) or content.get("role") != "user":
             continue
         parts = content.get("parts")
-        text = parts[0].get("text") if isinstance(parts, list) and parts and isinstance(parts[0], dict) else None
+        text = (
+            parts[0].get("text") if isinstance(parts, list) and parts and isinstance(parts[0], dict) else None
+        )
         if isinstance(text, str) and text:
             value = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") & 0x7FFFFFFFFFFFFFFF
             return f"-{value}"

@@ -93,8 +93,16 @@ class Provider(ABC):
         return (cred.base_url or self.default_base_url).rstrip("/")
 
     @abstractmethod
-    def build(self, cred: Credential, body: dict[str, Any], *, model: str, stream: bool,
-              client_headers: Mapping[str, str], action: str = "generate") -> UpstreamRequest:
+    def build(
+        self,
+        cred: Credential,
+        body: dict[str, Any],
+        *,
+        model: str,
+        stream: bool,
+        client_headers: Mapping[str, str],
+        action: str = "generate",
+    ) -> UpstreamRequest:
         """The upstream request. ``body`` is in ``upstream_format``; ``action`` is
         ``generate`` or ``count``."""
 
@@ -102,13 +110,19 @@ class Provider(ABC):
         """Seconds until the upstream wants to be asked again (provider-specific hints)."""
         return retry_after_header(headers)
 
-    def classify(self, status: int, headers: Mapping[str, str], body: bytes,
-                 credential_id: str | None = None) -> UpstreamError:
+    def classify(
+        self, status: int, headers: Mapping[str, str], body: bytes, credential_id: str | None = None
+    ) -> UpstreamError:
         """An upstream error answer as an ``UpstreamError`` carrying status and retry hint."""
         try:
             parsed: Any = orjson.loads(body) if body else None
         except orjson.JSONDecodeError:
             parsed = None
-        return UpstreamError(error_message(body, status), status=status, body=body,
-                             retry_after=self.retry_hint(status, headers, parsed),
-                             headers=headers, credential_id=credential_id)
+        return UpstreamError(
+            error_message(body, status),
+            status=status,
+            body=body,
+            retry_after=self.retry_hint(status, headers, parsed),
+            headers=headers,
+            credential_id=credential_id,
+        )

@@ -18,8 +18,16 @@ ANTHROPIC_HOST = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
 OAUTH_BETA = "oauth-2025-04-20"
 # client headers worth forwarding to Anthropic as they are
-_PASS = ("anthropic-beta", "anthropic-version", "anthropic-dangerous-direct-browser-access", "x-app",
-         "x-claude-code-session-id", "user-agent", "x-stainless-retry-count", "x-stainless-timeout")
+_PASS = (
+    "anthropic-beta",
+    "anthropic-version",
+    "anthropic-dangerous-direct-browser-access",
+    "x-app",
+    "x-claude-code-session-id",
+    "user-agent",
+    "x-stainless-retry-count",
+    "x-stainless-timeout",
+)
 
 
 class ClaudeProvider(Provider):
@@ -27,8 +35,16 @@ class ClaudeProvider(Provider):
     format = Format.CLAUDE
     default_base_url = ANTHROPIC_HOST
 
-    def build(self, cred: Credential, body: dict[str, Any], *, model: str, stream: bool,
-              client_headers: Mapping[str, str], action: str = "generate") -> UpstreamRequest:
+    def build(
+        self,
+        cred: Credential,
+        body: dict[str, Any],
+        *,
+        model: str,
+        stream: bool,
+        client_headers: Mapping[str, str],
+        action: str = "generate",
+    ) -> UpstreamRequest:
         body["model"] = model
         headers: dict[str, str] = {"Content-Type": "application/json"}
         for name in _PASS:
@@ -51,7 +67,9 @@ class ClaudeProvider(Provider):
         headers.update(copy_client_headers(cred, client_headers))
         if action == "count":
             body.pop("stream", None)
-            return UpstreamRequest(base + "/v1/messages/count_tokens?beta=true", headers, orjson.dumps(body), False)
+            return UpstreamRequest(
+                base + "/v1/messages/count_tokens?beta=true", headers, orjson.dumps(body), False
+            )
         body["stream"] = stream
         headers["Accept"] = "text/event-stream" if stream else "application/json"
         return UpstreamRequest(base + "/v1/messages?beta=true", headers, orjson.dumps(body), stream)

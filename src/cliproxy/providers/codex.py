@@ -24,13 +24,24 @@ class CodexProvider(Provider):
     always_stream = True
     counts_upstream = False  # no count endpoint: CPA counts Codex requests locally
 
-    def build(self, cred: Credential, body: dict[str, Any], *, model: str, stream: bool,
-              client_headers: Mapping[str, str], action: str = "generate") -> UpstreamRequest:
+    def build(
+        self,
+        cred: Credential,
+        body: dict[str, Any],
+        *,
+        model: str,
+        stream: bool,
+        client_headers: Mapping[str, str],
+        action: str = "generate",
+    ) -> UpstreamRequest:
         body["model"] = model
         body["stream"] = True
-        headers = {"Content-Type": "application/json", "Accept": "text/event-stream",
-                   "Originator": client_headers.get("originator") or "codex_cli_rs",
-                   "User-Agent": client_headers.get("user-agent") or USER_AGENT}
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream",
+            "Originator": client_headers.get("originator") or "codex_cli_rs",
+            "User-Agent": client_headers.get("user-agent") or USER_AGENT,
+        }
         token = cred.access_token or cred.api_key
         headers["Authorization"] = f"Bearer {token}"
         account = cred.metadata.get("account_id")

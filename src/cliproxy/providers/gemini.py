@@ -21,8 +21,16 @@ class GeminiProvider(Provider):
     format = Format.GEMINI
     default_base_url = "https://generativelanguage.googleapis.com"
 
-    def build(self, cred: Credential, body: dict[str, Any], *, model: str, stream: bool,
-              client_headers: Mapping[str, str], action: str = "generate") -> UpstreamRequest:
+    def build(
+        self,
+        cred: Credential,
+        body: dict[str, Any],
+        *,
+        model: str,
+        stream: bool,
+        client_headers: Mapping[str, str],
+        action: str = "generate",
+    ) -> UpstreamRequest:
         body.pop("model", None)
         base = self.base_url(cred)
         if not base.endswith(("/v1beta", "/v1")):
@@ -35,7 +43,9 @@ class GeminiProvider(Provider):
             method = "streamGenerateContent?alt=sse" if stream else "generateContent"
         headers = {"Content-Type": "application/json", "x-goog-api-key": cred.api_key}
         headers.update(copy_client_headers(cred, client_headers))
-        return UpstreamRequest(f"{base}/models/{name}:{method}", headers, orjson.dumps(body), stream and action != "count")
+        return UpstreamRequest(
+            f"{base}/models/{name}:{method}", headers, orjson.dumps(body), stream and action != "count"
+        )
 
     def retry_hint(self, status: int, headers: Mapping[str, str], body: Any) -> float | None:
         hint = google_retry_delay(body) if body is not None else None

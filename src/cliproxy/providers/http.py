@@ -29,8 +29,16 @@ import aiohttp
 
 from cliproxy.errors import UpstreamError
 
-__all__ = ["DEFAULT_CONNECT", "DEFAULT_FIRST_BYTE", "DEFAULT_IDLE", "HttpClient", "UpstreamNetworkError",
-           "network_error", "proxy_key", "read_body"]
+__all__ = [
+    "DEFAULT_CONNECT",
+    "DEFAULT_FIRST_BYTE",
+    "DEFAULT_IDLE",
+    "HttpClient",
+    "UpstreamNetworkError",
+    "network_error",
+    "proxy_key",
+    "read_body",
+]
 
 log = logging.getLogger("cliproxy.http")
 
@@ -47,8 +55,9 @@ class UpstreamNetworkError(UpstreamError):
     ``message`` goes to the client ("upstream unreachable"); ``detail`` names the origin
     and the cause, for the log (never the path or query, which may hold a key)."""
 
-    def __init__(self, message: str, *, status: int = 502, detail: str = "",
-                 credential_id: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int = 502, detail: str = "", credential_id: str | None = None
+    ) -> None:
         super().__init__(message, status=status, credential_id=credential_id)
         self.detail = detail or message
 
@@ -64,9 +73,14 @@ def proxy_key(credential_proxy: str | None, global_proxy: str | None) -> str:
 class HttpClient:
     """Upstream HTTP with pooled connections per proxy and a limit on every wait."""
 
-    def __init__(self, *, connect_timeout: float | None = DEFAULT_CONNECT,
-                 first_byte_timeout: float | None = DEFAULT_FIRST_BYTE,
-                 idle_timeout: float | None = DEFAULT_IDLE, limit_per_host: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        connect_timeout: float | None = DEFAULT_CONNECT,
+        first_byte_timeout: float | None = DEFAULT_FIRST_BYTE,
+        idle_timeout: float | None = DEFAULT_IDLE,
+        limit_per_host: int = 0,
+    ) -> None:
         self._limit_per_host = limit_per_host
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self.set_timeouts(connect=connect_timeout, first_byte=first_byte_timeout, idle=idle_timeout)
@@ -78,7 +92,9 @@ class HttpClient:
         self.idle_timeout = idle
         # sock_read stays off while waiting for the headers (first_byte rules that wait);
         # it is switched to ``idle`` once they are in (see ``_arm_idle``)
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect, sock_read=None)
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=connect, sock_connect=connect, sock_read=None
+        )
 
     def _session(self, proxy: str) -> tuple[aiohttp.ClientSession, str | None]:
         session = self._sessions.get(proxy)
@@ -86,45 +102,67 @@ class HttpClient:
         if session is None or session.closed:
             if proxy.startswith("socks"):
                 from aiohttp_socks import ProxyConnector
+
                 connector: aiohttp.BaseConnector = ProxyConnector.from_url(
-                    proxy, limit=0, limit_per_host=self._limit_per_host)
+                    proxy, limit=0, limit_per_host=self._limit_per_host
+                )
             else:
-                connector = aiohttp.TCPConnector(limit=0, limit_per_host=self._limit_per_host,
-                                                 ttl_dns_cache=300, keepalive_timeout=60)
+                connector = aiohttp.TCPConnector(
+                    limit=0, limit_per_host=self._limit_per_host, ttl_dns_cache=300, keepalive_timeout=60
+                )
             # no Accept-Encoding of our own: LLM answers are small or streamed, and skipping
             # compression saves a decompressor per response (a client's own header still passes)
-            session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
-                                            auto_decompress=True, skip_auto_headers=("User-Agent", "Accept-Encoding"))
+            session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                auto_decompress=True,
+                skip_auto_headers=("User-Agent", "Accept-Encoding"),
+            )
             self._sessions[proxy] = session
         return session, http_proxy
 
-    async def request(self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None,
-                      proxy: str = "") -> aiohttp.ClientResponse:
+    async def request(
+        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
+    ) -> aiohttp.ClientResponse:
         """Send a request; the caller reads and releases the response.
 
         Network failures become ``UpstreamNetworkError`` (502, or 504 on a timeout)."""
         session, http_proxy = self._session(proxy)
         try:
             async with asyncio.timeout(self.first_byte_timeout):
-                resp = await session.request(method, url, headers=headers, data=body, proxy=http_proxy,
-                                             allow_redirects=False, timeout=self._timeout)
+                resp = await session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    data=body,
+                    proxy=http_proxy,
+                    allow_redirects=False,
+                    timeout=self._timeout,
+                )
         except aiohttp.ConnectionTimeoutError as exc:
-            raise UpstreamNetworkError("upstream connect timed out", status=504,
-                                       detail=f"connect to {_origin(url)} timed out") from exc
+            raise UpstreamNetworkError(
+                "upstream connect timed out", status=504, detail=f"connect to {_origin(url)} timed out"
+            ) from exc
         except TimeoutError as exc:
             raise UpstreamNetworkError(
-                "upstream sent no response in time", status=504,
-                detail=f"no response headers from {_origin(url)} within {self.first_byte_timeout}s") from exc
+                "upstream sent no response in time",
+                status=504,
+                detail=f"no response headers from {_origin(url)} within {self.first_byte_timeout}s",
+            ) from exc
         except aiohttp.ClientConnectorError as exc:
-            raise UpstreamNetworkError("upstream unreachable",
-                                       detail=f"cannot reach {_origin(url)}: {exc.os_error}") from exc
+            raise UpstreamNetworkError(
+                "upstream unreachable", detail=f"cannot reach {_origin(url)}: {exc.os_error}"
+            ) from exc
         except aiohttp.ClientError as exc:
             # the type only: some aiohttp errors quote the whole URL, whose query may hold a key
-            raise UpstreamNetworkError("upstream request failed",
-                                       detail=f"request to {_origin(url)} failed: {type(exc).__name__}") from exc
+            raise UpstreamNetworkError(
+                "upstream request failed", detail=f"request to {_origin(url)} failed: {type(exc).__name__}"
+            ) from exc
         except ValueError as exc:  # a bad proxy URL or upstream URL from config
-            raise UpstreamNetworkError("invalid upstream or proxy URL",
-                                       detail=f"invalid upstream or proxy URL for {_origin(url)}: {exc}") from exc
+            raise UpstreamNetworkError(
+                "invalid upstream or proxy URL",
+                detail=f"invalid upstream or proxy URL for {_origin(url)}: {exc}",
+            ) from exc
         self._arm_idle(resp)
         return resp
 
@@ -147,8 +185,11 @@ def network_error(exc: BaseException, while_: str) -> UpstreamNetworkError:
     """A failure reading an upstream body (``while_`` says what was read) as ours:
     504 when the idle limit ran out, else 502."""
     if isinstance(exc, TimeoutError):
-        return UpstreamNetworkError(f"upstream went silent {while_}", status=504,
-                                    detail=f"no bytes from upstream {while_} within the idle timeout")
+        return UpstreamNetworkError(
+            f"upstream went silent {while_}",
+            status=504,
+            detail=f"no bytes from upstream {while_} within the idle timeout",
+        )
     return UpstreamNetworkError(f"upstream connection broke {while_}", detail=f"{while_}: {exc!r}")
 
 

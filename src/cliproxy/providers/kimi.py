@@ -29,10 +29,14 @@ __all__ = ["KimiProvider", "upstream_model"]
 
 BASE_URL = "https://api.kimi.com/coding"
 _CODING_ALIASES = {
-    "kimi-k2.7-code": "kimi-for-coding", "k2.7-code": "kimi-for-coding", "for-coding": "kimi-for-coding",
+    "kimi-k2.7-code": "kimi-for-coding",
+    "k2.7-code": "kimi-for-coding",
+    "for-coding": "kimi-for-coding",
     "kimi-for-coding": "kimi-for-coding",
-    "kimi-k2.7-code-highspeed": "kimi-for-coding-highspeed", "k2.7-code-highspeed": "kimi-for-coding-highspeed",
-    "for-coding-highspeed": "kimi-for-coding-highspeed", "kimi-for-coding-highspeed": "kimi-for-coding-highspeed",
+    "kimi-k2.7-code-highspeed": "kimi-for-coding-highspeed",
+    "k2.7-code-highspeed": "kimi-for-coding-highspeed",
+    "for-coding-highspeed": "kimi-for-coding-highspeed",
+    "kimi-for-coding-highspeed": "kimi-for-coding-highspeed",
 }
 _CLAUDE_PASS = ("anthropic-beta", "anthropic-version")
 
@@ -58,9 +62,17 @@ class KimiProvider(Provider):
     def upstream_format(self, client: Format) -> Format:
         return Format.CLAUDE if client is Format.CLAUDE else Format.OPENAI
 
-    def build(self, cred: Credential, body: dict[str, Any], *, model: str, stream: bool,
-              client_headers: Mapping[str, str], action: str = "generate",
-              fmt: Format | None = None) -> UpstreamRequest:
+    def build(
+        self,
+        cred: Credential,
+        body: dict[str, Any],
+        *,
+        model: str,
+        stream: bool,
+        client_headers: Mapping[str, str],
+        action: str = "generate",
+        fmt: Format | None = None,
+    ) -> UpstreamRequest:
         """``fmt`` is the upstream format of ``body``; when not given, a client that sent
         ``anthropic-version`` (every Anthropic SDK and Claude Code does) is a Claude client."""
         if fmt is None:
@@ -78,10 +90,19 @@ class KimiProvider(Provider):
             body.pop("stream", None)
             body.pop("stream_options", None)
         headers.update(copy_client_headers(cred, client_headers))
-        return UpstreamRequest(self.base_url(cred) + "/v1/chat/completions", headers, orjson.dumps(body), stream)
+        return UpstreamRequest(
+            self.base_url(cred) + "/v1/chat/completions", headers, orjson.dumps(body), stream
+        )
 
-    def _claude(self, cred: Credential, body: dict[str, Any], headers: dict[str, str], stream: bool,
-                client_headers: Mapping[str, str], action: str) -> UpstreamRequest:
+    def _claude(
+        self,
+        cred: Credential,
+        body: dict[str, Any],
+        headers: dict[str, str],
+        stream: bool,
+        client_headers: Mapping[str, str],
+        action: str,
+    ) -> UpstreamRequest:
         for name in _CLAUDE_PASS:
             if value := client_headers.get(name):
                 headers[name] = value
@@ -104,7 +125,9 @@ def _device_headers(cred: Credential) -> dict[str, str]:
         "X-Msh-Version": __version__,
         "X-Msh-Device-Name": _HOSTNAME,
         "X-Msh-Device-Model": f"{platform.system().lower()} {platform.machine().lower()}",
-        "X-Msh-Device-Id": device.strip() if isinstance(device, str) and device.strip() else "cli-proxy-api-device",
+        "X-Msh-Device-Id": device.strip()
+        if isinstance(device, str) and device.strip()
+        else "cli-proxy-api-device",
     }
 
 

@@ -19,16 +19,27 @@ class OpenAICompatProvider(Provider):
     format = Format.OPENAI
     default_base_url = "https://api.openai.com/v1"
 
-    def build(self, cred: Credential, body: dict[str, Any], *, model: str, stream: bool,
-              client_headers: Mapping[str, str], action: str = "generate") -> UpstreamRequest:
+    def build(
+        self,
+        cred: Credential,
+        body: dict[str, Any],
+        *,
+        model: str,
+        stream: bool,
+        client_headers: Mapping[str, str],
+        action: str = "generate",
+    ) -> UpstreamRequest:
         body["model"] = model
         if stream:
             body["stream"] = True
         else:
             body.pop("stream", None)
             body.pop("stream_options", None)
-        headers = {"Content-Type": "application/json", "User-Agent": "cli-proxy-openai-compat",
-                   "Accept": "text/event-stream" if stream else "application/json"}
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "cli-proxy-openai-compat",
+            "Accept": "text/event-stream" if stream else "application/json",
+        }
         if cred.api_key:
             headers["Authorization"] = f"Bearer {cred.api_key}"
         headers.update(copy_client_headers(cred, client_headers))

@@ -23,7 +23,9 @@ __all__ = [
     "retry_after_header",
 ]
 
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
+_DURATION = re.compile(
+    r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$"
+)
 _AFTER = re.compile(r"after\s+((?:\d+(?:\.\d+)?(?:h|ms|m|s))+)", re.I)
 
 
@@ -101,7 +103,9 @@ _UNIFIED_STATUS = ("", "5h-", "7d-", "7d_oi-")
 def anthropic_unified_reset(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """The latest reset among Anthropic's unified limits that are not "allowed"."""
     now = time.time() if now is None else now
-    lowered = {k.lower(): v for k, v in headers.items() if k.lower().startswith("anthropic-ratelimit-unified")}
+    lowered = {
+        k.lower(): v for k, v in headers.items() if k.lower().startswith("anthropic-ratelimit-unified")
+    }
     if not lowered:
         return None
     deadline: float | None = None

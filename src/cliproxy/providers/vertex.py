@@ -56,8 +56,16 @@ class VertexProvider(GeminiProvider):
     def __init__(self, tokens: TokenCache | None = None) -> None:
         self.tokens = tokens if tokens is not None else TokenCache()
 
-    def build(self, cred: Credential, body: dict[str, Any], *, model: str, stream: bool,
-              client_headers: Mapping[str, str], action: str = "generate") -> UpstreamRequest:
+    def build(
+        self,
+        cred: Credential,
+        body: dict[str, Any],
+        *,
+        model: str,
+        stream: bool,
+        client_headers: Mapping[str, str],
+        action: str = "generate",
+    ) -> UpstreamRequest:
         body["model"] = model
         body.pop("session_id", None)
         name = quote(model, safe="-._~@")
@@ -75,14 +83,18 @@ class VertexProvider(GeminiProvider):
         else:
             project, location = _project(cred), _location(cred)
             base = cred.base_url.rstrip("/") or vertex_base_url(location)
-            url = (f"{base}/v1/projects/{quote(project, safe='-._~')}/locations/{quote(location, safe='-._~')}"
-                   f"/publishers/google/models/{name}:{verb}")
+            url = (
+                f"{base}/v1/projects/{quote(project, safe='-._~')}/locations/{quote(location, safe='-._~')}"
+                f"/publishers/google/models/{name}:{verb}"
+            )
         if stream:
             headers["Accept"] = "text/event-stream"
         headers.update(copy_client_headers(cred, client_headers))
         return UpstreamRequest(url, headers, orjson.dumps(body), stream)
 
-    async def prepare(self, cred: Credential, http: HttpClient, *, proxy: str | None = None) -> dict[str, str]:
+    async def prepare(
+        self, cred: Credential, http: HttpClient, *, proxy: str | None = None
+    ) -> dict[str, str]:
         """Extra auth headers: a service-account bearer token, or nothing for API keys.
 
         ``proxy`` is the resolved proxy setting for the token call (default: the
@@ -98,7 +110,9 @@ class VertexProvider(GeminiProvider):
         except ValueError as exc:
             raise UpstreamError(f"vertex credential: {exc}", status=401, credential_id=cred.id) from exc
         route = proxy_key(cred.proxy_url, None) if proxy is None else proxy
-        token = await self.tokens.token(account, http, proxy=route, token_url=os.environ.get(TOKEN_URL_ENV) or None)
+        token = await self.tokens.token(
+            account, http, proxy=route, token_url=os.environ.get(TOKEN_URL_ENV) or None
+        )
         return {"Authorization": f"Bearer {token}"}
 
     def forget(self, cred: Credential) -> None:

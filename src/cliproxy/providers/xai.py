@@ -61,8 +61,16 @@ class XAIProvider(Provider):
             return base or API_BASE_URL
         return base if base and base != API_BASE_URL else CLI_CHAT_PROXY_URL
 
-    def build(self, cred: Credential, body: dict[str, Any], *, model: str, stream: bool,
-              client_headers: Mapping[str, str], action: str = "generate") -> UpstreamRequest:
+    def build(
+        self,
+        cred: Credential,
+        body: dict[str, Any],
+        *,
+        model: str,
+        stream: bool,
+        client_headers: Mapping[str, str],
+        action: str = "generate",
+    ) -> UpstreamRequest:
         if action == "count":
             raise UnsupportedError("xai token counting is local, not an upstream call")
         body["model"] = model

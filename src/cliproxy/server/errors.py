@@ -79,9 +79,16 @@ def gemini_status(status: int) -> str:
     return "INTERNAL" if status >= 500 else "FAILED_PRECONDITION"
 
 
-def error_body(fmt: Format, status: int, message: str, *, type: str | None = None,
-               code: str | None = None, param: str | None = None,
-               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_body(
+    fmt: Format,
+    status: int,
+    message: str,
+    *,
+    type: str | None = None,
+    code: str | None = None,
+    param: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The error object a client of ``fmt`` expects for ``status``."""
     message = clip(message, MESSAGE_LIMIT)  # whatever a message echoes, the answer stays small
     if extra:
@@ -105,8 +112,9 @@ def error_body(fmt: Format, status: int, message: str, *, type: str | None = Non
     return {"error": oerr}
 
 
-def error_response(fmt: Format, status: int, message: str, *, headers: dict[str, str] | None = None,
-                   **kw: Any) -> web.Response:
+def error_response(
+    fmt: Format, status: int, message: str, *, headers: dict[str, str] | None = None, **kw: Any
+) -> web.Response:
     body = orjson.dumps(error_body(fmt, status, message, **kw))
     return web.Response(status=status, body=body, content_type=_JSON, headers=headers)
 
@@ -129,14 +137,21 @@ def exception_response(fmt: Format, exc: CliproxyError) -> web.Response:
     if isinstance(exc, UpstreamError) and exc.retry_after is not None:
         headers["Retry-After"] = str(max(0, int(exc.retry_after + 0.999)))
     if isinstance(exc, CooldownError):
-        reset_time = datetime.fromtimestamp(time.time() + exc.reset_seconds, UTC).isoformat(timespec="seconds")
-        extra: dict[str, Any] = {"model": exc.model, "reset_time": reset_time.replace("+00:00", "Z"),
-                                 "reset_seconds": exc.reset_seconds, "provider": exc.provider}
+        reset_time = datetime.fromtimestamp(time.time() + exc.reset_seconds, UTC).isoformat(
+            timespec="seconds"
+        )
+        extra: dict[str, Any] = {
+            "model": exc.model,
+            "reset_time": reset_time.replace("+00:00", "Z"),
+            "reset_seconds": exc.reset_seconds,
+            "provider": exc.provider,
+        }
         # the Gemini shape's "code" is the HTTP status: name the reason beside it
         extra["reason" if fmt is Format.GEMINI else "code"] = "model_cooldown"
         return error_response(fmt, 429, exc.message, headers=headers, code="model_cooldown", extra=extra)
     if isinstance(exc, UpstreamError) and _is_json_object(exc.body):
         return web.Response(status=exc.status, body=exc.body, content_type=_JSON, headers=headers)
     param = exc.param if isinstance(exc, RequestError) else None
-    return error_response(fmt, exc.status, exc.message, headers=headers, code=exc.code,
-                          type=exc.error_type, param=param)
+    return error_response(
+        fmt, exc.status, exc.message, headers=headers, code=exc.code, type=exc.error_type, param=param
+    )

@@ -52,11 +52,19 @@ _HEAD_SAMPLE = 256  # bytes of a request head kept to name its path in a 400
 _NEVER = 10.0**9  # aiohttp's keep-alive when ours is off
 _WARN_EVERY = 10.0
 
-_REFUSED_BODY = orjson.dumps({"error": {
-    "message": "too many open connections to cliproxy; retry shortly (limits.max-connections)",
-    "type": "server_error", "code": "too_many_connections"}})
-REFUSED = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
-           b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(_REFUSED_BODY)) + _REFUSED_BODY
+_REFUSED_BODY = orjson.dumps(
+    {
+        "error": {
+            "message": "too many open connections to cliproxy; retry shortly (limits.max-connections)",
+            "type": "server_error",
+            "code": "too_many_connections",
+        }
+    }
+)
+REFUSED = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(_REFUSED_BODY)
+) + _REFUSED_BODY
 HEAD_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
 
@@ -65,6 +73,7 @@ def auto_max_connections() -> int:
     upstream socket), and at least 64."""
     try:
         import resource
+
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     except (ImportError, OSError, ValueError):  # pragma: no cover - Windows
         return 1024
@@ -76,11 +85,25 @@ def auto_max_connections() -> int:
 class ConnectionGuard:
     """Every open client connection, the idle ones in the order they went idle."""
 
-    __slots__ = ("_all", "_idle", "_last_warning", "_per_ip", "header_timeout", "keepalive_timeout",
-                 "max_connections", "max_per_ip")
+    __slots__ = (
+        "_all",
+        "_idle",
+        "_last_warning",
+        "_per_ip",
+        "header_timeout",
+        "keepalive_timeout",
+        "max_connections",
+        "max_per_ip",
+    )
 
-    def __init__(self, *, header_timeout: float | None, keepalive_timeout: float | None,
-                 max_connections: int = 0, max_per_ip: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        header_timeout: float | None,
+        keepalive_timeout: float | None,
+        max_connections: int = 0,
+        max_per_ip: int = 0,
+    ) -> None:
         self.header_timeout = header_timeout
         self.keepalive_timeout = keepalive_timeout
         self.max_connections = max_connections or auto_max_connections()
@@ -93,8 +116,12 @@ class ConnectionGuard:
     @classmethod
     def from_config(cls, config: Config) -> ConnectionGuard:
         t, lim = config.timeouts, config.limits
-        return cls(header_timeout=t.seconds("client_header"), keepalive_timeout=t.seconds("client_keepalive"),
-                   max_connections=lim.max_connections, max_per_ip=lim.max_connections_per_ip)
+        return cls(
+            header_timeout=t.seconds("client_header"),
+            keepalive_timeout=t.seconds("client_keepalive"),
+            max_connections=lim.max_connections,
+            max_per_ip=lim.max_connections_per_ip,
+        )
 
     def __len__(self) -> int:
         return len(self._all)
@@ -106,15 +133,18 @@ class ConnectionGuard:
         if self.max_per_ip and self._per_ip.get(ip, 0) >= self.max_per_ip:
             victim = next((c for c in self._idle if c.peer_ip == ip), None)
             if victim is None:
-                self._warn(f"{ip} has {self.max_per_ip} connections open, none idle "
-                           "(limits.max-connections-per-ip): new ones get 503")
+                self._warn(
+                    f"{ip} has {self.max_per_ip} connections open, none idle "
+                    "(limits.max-connections-per-ip): new ones get 503"
+                )
                 return False
             self.evict(victim)
         if len(self._all) >= self.max_connections:
             victim = next(iter(self._idle), None)
             if victim is None:
-                self._warn(f"{len(self._all)} connections open, none idle (limits.max-connections): "
-                           "new ones get 503")
+                self._warn(
+                    f"{len(self._all)} connections open, none idle (limits.max-connections): new ones get 503"
+                )
                 return False
             self.evict(victim)
         self._all[conn] = None
@@ -212,7 +242,7 @@ class GuardedHandler(RequestHandler):
             self._head = data[:_HEAD_SAMPLE]
             self._arm(self._guard.header_timeout)
         elif len(self._head) < _HEAD_SAMPLE:
-            self._head += data[:_HEAD_SAMPLE - len(self._head)]
+            self._head += data[: _HEAD_SAMPLE - len(self._head)]
         count = self._request_count
         super().data_received(data)
         if self._request_count != count:  # a whole head (or a malformed one) was parsed
@@ -257,8 +287,11 @@ class GuardedHandler(RequestHandler):
             self._timer = self._loop.call_at(deadline, self._expire)
             return
         if self._phase == _HEAD:
-            log.info("closing a connection from %s: no whole request head within %gs (timeouts.client-header)",
-                     self.peer_ip, self._guard.header_timeout)
+            log.info(
+                "closing a connection from %s: no whole request head within %gs (timeouts.client-header)",
+                self.peer_ip,
+                self._guard.header_timeout,
+            )
             self.transport.write(HEAD_TIMEOUT)
         self._guard.forget(self)
         self.force_close()
@@ -274,8 +307,13 @@ class GuardedHandler(RequestHandler):
             return
         super().log_exception(*args, **kw)
 
-    def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
-                     message: str | None = None) -> StreamResponse:
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> StreamResponse:
         if isinstance(exc, ConnectionError) and (self.transport is None or self.transport.is_closing()):
             # a client that went away is routine: one line, no traceback
             log.info("%s %s: the client went away", request.method, request.path)
@@ -298,8 +336,10 @@ class GuardedHandler(RequestHandler):
 
 def _describe(exc: HttpProcessingError, limit: int) -> str:
     if isinstance(exc, LineTooLong):
-        return (f"request header or request line too large: each is limited to {limit} bytes "
-                f"({exc.args[0]!s} is longer)")
+        return (
+            f"request header or request line too large: each is limited to {limit} bytes "
+            f"({exc.args[0]!s} is longer)"
+        )
     return f"malformed HTTP request: {exc.message}"
 
 
@@ -315,8 +355,15 @@ class GuardedSite(web.BaseSite):
 
     __slots__ = ("_bound_port", "_guard", "_host", "_port")
 
-    def __init__(self, runner: web.BaseRunner, host: str | None, port: int, guard: ConnectionGuard, *,
-                 backlog: int = 4096) -> None:
+    def __init__(
+        self,
+        runner: web.BaseRunner,
+        host: str | None,
+        port: int,
+        guard: ConnectionGuard,
+        *,
+        backlog: int = 4096,
+    ) -> None:
         super().__init__(runner, backlog=backlog)
         self._host = host or None
         self._port = port
@@ -346,8 +393,9 @@ class GuardedSite(web.BaseSite):
         def protocol() -> GuardedHandler:
             return GuardedHandler(server, guard, loop=loop, keepalive_timeout=keepalive, access_log=None)
 
-        self._server = await loop.create_server(protocol, self._host, self._port, backlog=self._backlog,
-                                                reuse_address=True)
+        self._server = await loop.create_server(
+            protocol, self._host, self._port, backlog=self._backlog, reuse_address=True
+        )
         sockets = self._server.sockets
         if sockets:
             self._bound_port = sockets[0].getsockname()[1]

@@ -29,8 +29,11 @@ log = logging.getLogger("cliproxy.server")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-GEMINI_ACTIONS = {"generateContent": (False, "generate"), "streamGenerateContent": (True, "generate"),
-                  "countTokens": (False, "count")}
+GEMINI_ACTIONS = {
+    "generateContent": (False, "generate"),
+    "streamGenerateContent": (True, "generate"),
+    "countTokens": (False, "count"),
+}
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
@@ -122,8 +125,11 @@ async def gemini_handler(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     model, sep, action = name.rpartition(":")
     if not sep or action not in GEMINI_ACTIONS:
-        raise RequestError(f"unknown Gemini method {action or name!r}; expected generateContent, "
-                           "streamGenerateContent or countTokens", status=404)
+        raise RequestError(
+            f"unknown Gemini method {action or name!r}; expected generateContent, "
+            "streamGenerateContent or countTokens",
+            status=404,
+        )
     model = model.removeprefix("models/")
     if not model:
         raise RequestError("model: missing in the URL", param="model")
@@ -131,8 +137,16 @@ async def gemini_handler(request: web.Request) -> web.StreamResponse:
     body = await _json_body(request)
     if kind == "count" and isinstance(body.get("generateContentRequest"), dict):
         body = body["generateContentRequest"]
-    call = Call(Format.GEMINI, body, model, stream, request.headers, request.query, action=kind,
-                alt=request.query.get("alt"))
+    call = Call(
+        Format.GEMINI,
+        body,
+        model,
+        stream,
+        request.headers,
+        request.query,
+        action=kind,
+        alt=request.query.get("alt"),
+    )
     return await _run(request, call)
 
 

@@ -36,10 +36,20 @@ __all__ = ["CORS_HEADERS", "PROTECTED_PREFIXES", "cors_headers", "middleware"]
 
 log = logging.getLogger("cliproxy.server")
 
-CORS_EXPOSE = ", ".join([
-    "X-CPA-TRACE-ID", "X-CPA-VERSION", "X-CPA-COMMIT", "X-CPA-BUILD-DATE", "X-CPA-SUPPORT-PLUGIN",
-    "X-CPA-SAFE-MODE", "Location", "Retry-After", "X-Request-Id", "OpenAI-Request-Id",
-])
+CORS_EXPOSE = ", ".join(
+    [
+        "X-CPA-TRACE-ID",
+        "X-CPA-VERSION",
+        "X-CPA-COMMIT",
+        "X-CPA-BUILD-DATE",
+        "X-CPA-SUPPORT-PLUGIN",
+        "X-CPA-SAFE-MODE",
+        "Location",
+        "Retry-After",
+        "X-Request-Id",
+        "OpenAI-Request-Id",
+    ]
+)
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
@@ -112,9 +122,15 @@ async def _read_body(request: web.Request, timeouts: TimeoutsConfig) -> web.Resp
             async with asyncio.timeout(timeout):
                 await request.read()
     except TimeoutError:
-        log.info("%s %s: request body not received within %gs (timeouts.client-body)",
-                 request.method, request.path, timeout)
-        return _body_error(request, 408, f"request body not received within {timeout:g}s (timeouts.client-body)")
+        log.info(
+            "%s %s: request body not received within %gs (timeouts.client-body)",
+            request.method,
+            request.path,
+            timeout,
+        )
+        return _body_error(
+            request, 408, f"request body not received within {timeout:g}s (timeouts.client-body)"
+        )
     except web.HTTPRequestEntityTooLarge:
         return _too_large(request)
     except (HttpProcessingError, RequestPayloadError) as exc:  # undecodable encoding, broken chunks
@@ -152,8 +168,12 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     open_proxy = not (service.frontend or access.keys)
     origin = headers.get("Origin")
     if open_proxy and proxy:
-        refusal = open_proxy_refusal(_peer(request), origin, headers.get("Host"),
-                                     allow_remote=service.config.allow_unauthenticated_remote)
+        refusal = open_proxy_refusal(
+            _peer(request),
+            origin,
+            headers.get("Host"),
+            allow_remote=service.config.allow_unauthenticated_remote,
+        )
         if refusal is not None:
             log.info("%s %s from %s refused: %s", request.method, path, _peer(request), refusal.code)
             return error_response(client_format(request), refusal.status, refusal.message, code=refusal.code)
@@ -165,9 +185,11 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     if proxy:
         if access.safe_mode:
             return web.Response(
-                status=403, content_type="application/json",
+                status=403,
+                content_type="application/json",
                 body=orjson.dumps({"error": "unsafe_example_api_key", "message": SAFE_MODE_MESSAGE}),
-                headers={**CORS_HEADERS, "X-CPA-SAFE-MODE": "example-api-key"})
+                headers={**CORS_HEADERS, "X-CPA-SAFE-MODE": "example-api-key"},
+            )
         try:
             if access.keys and not service.frontend:
                 request[PRINCIPAL_KEY] = access.check(headers, request.query)
@@ -178,7 +200,8 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
                     return failed
             if service.frontend:  # frontend-auth plugins take part (or, exclusive, decide alone)
                 request[PRINCIPAL_KEY] = await service.authenticate(
-                    request.method, path, headers, request.query, await request.read())
+                    request.method, path, headers, request.query, await request.read()
+                )
         except CliproxyError as exc:
             resp = exception_response(client_format(request), exc)
             resp.headers.update(cors)

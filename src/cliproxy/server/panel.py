@@ -25,8 +25,9 @@ or retry in a moment. The management API under /v0/management works without it.<
 </body></html>"""
 
 
-def add_panel_route(app: web.Application,
-                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None) -> None:
+def add_panel_route(
+    app: web.Application, handler: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None
+) -> None:
     """Register ``GET /management.html`` and the updater it uses (closed on cleanup)."""
     app[PANEL] = PanelUpdater()
 
@@ -48,9 +49,11 @@ async def panel_handler(request: web.Request) -> web.StreamResponse:
     repository = settings.panel_github_repository
     if not target.is_file():
         if not await updater.ensure(target, service.http, proxy, repository):
-            page = _ERROR_PAGE.format(reason=html.escape(updater.last_error or "a download was attempted "
-                                                         "less than 30 seconds ago"),
-                                      repository=html.escape(repository), path=html.escape(str(target)))
+            page = _ERROR_PAGE.format(
+                reason=html.escape(updater.last_error or "a download was attempted less than 30 seconds ago"),
+                repository=html.escape(repository),
+                path=html.escape(str(target)),
+            )
             return web.Response(status=503, text=page, content_type="text/html")
     elif not settings.disable_auto_update_panel and updater.refresh_due():
         updater.refresh_in_background(target, service.http, proxy, repository)

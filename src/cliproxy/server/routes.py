@@ -19,10 +19,12 @@ __all__ = ["NOT_BUILT", "add_routes", "not_built"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _HEALTH = orjson.dumps({"status": "ok"})
-_ROOT = orjson.dumps({
-    "message": "CLI Proxy API Server",
-    "endpoints": ["POST /v1/chat/completions", "POST /v1/completions", "GET /v1/models"],
-})
+_ROOT = orjson.dumps(
+    {
+        "message": "CLI Proxy API Server",
+        "endpoints": ["POST /v1/chat/completions", "POST /v1/completions", "GET /v1/models"],
+    }
+)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -46,7 +48,9 @@ def not_built(feature: str) -> Handler:
 
 
 def _html_not_built(feature: str) -> Handler:
-    body = f"<!doctype html><title>Not implemented</title><p>{feature} is not implemented in cliproxy yet.</p>"
+    body = (
+        f"<!doctype html><title>Not implemented</title><p>{feature} is not implemented in cliproxy yet.</p>"
+    )
 
     async def handler(request: web.Request) -> web.Response:
         return web.Response(status=501, text=body, content_type="text/html")
@@ -122,9 +126,11 @@ def add_routes(app: web.Application, handlers: dict[tuple[str, str], Handler] | 
         else:
             router.add_route(method, path, handler)
     from cliproxy.server.management import management_handler, resource_handler
+
     router.add_route("*", "/v0/management/{tail:.*}", management_handler)
     router.add_get("/v0/resource/plugins/{plugin_id}/{tail:.*}", resource_handler, allow_head=False)
     from cliproxy.server.panel import add_panel_route
+
     add_panel_route(app, handlers.get(("GET", "/management.html")))
     for path, feature in _HTML_NOT_BUILT:
         router.add_get(path, handlers.get(("GET", path)) or _html_not_built(feature), allow_head=False)

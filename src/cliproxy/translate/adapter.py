@@ -102,7 +102,9 @@ class Adapter(ABC):
     def stream_decoder(self, request: ir.Request | None = None) -> StreamDecoder: ...
 
     @abstractmethod
-    def stream_encoder(self, request: ir.Request | None = None, model: str | None = None) -> StreamEncoder: ...
+    def stream_encoder(
+        self, request: ir.Request | None = None, model: str | None = None
+    ) -> StreamEncoder: ...
 
     @abstractmethod
     def usage_sniffer(self) -> UsageSniffer: ...
@@ -116,14 +118,19 @@ class PartsAdapter(Adapter):
     """An adapter assembled from a format package's functions and classes, so a
     package declares what it has instead of writing the same delegations again."""
 
-    def __init__(self, fmt: Format, *, parse_request: Callable[[dict[str, Any]], ir.Request],
-                 build_request: Callable[[ir.Request], dict[str, Any]],
-                 parse_response: Callable[[dict[str, Any], ir.Request | None], ir.Response],
-                 build_response: Callable[[ir.Response, ir.Request | None], dict[str, Any]],
-                 decoder: Callable[[ir.Request | None], StreamDecoder],
-                 encoder: Callable[[ir.Request | None, str | None], StreamEncoder],
-                 sniffer: Callable[[], UsageSniffer],
-                 count_tokens: Callable[[int], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        fmt: Format,
+        *,
+        parse_request: Callable[[dict[str, Any]], ir.Request],
+        build_request: Callable[[ir.Request], dict[str, Any]],
+        parse_response: Callable[[dict[str, Any], ir.Request | None], ir.Response],
+        build_response: Callable[[ir.Response, ir.Request | None], dict[str, Any]],
+        decoder: Callable[[ir.Request | None], StreamDecoder],
+        encoder: Callable[[ir.Request | None, str | None], StreamEncoder],
+        sniffer: Callable[[], UsageSniffer],
+        count_tokens: Callable[[int], dict[str, Any]],
+    ) -> None:
         self.format = fmt
         self._parse_request, self._build_request = parse_request, build_request
         self._parse_response, self._build_response = parse_response, build_response

@@ -94,9 +94,12 @@ class Collector:
         if block is not None:
             return block
         if kind == "tool_call":
-            block = ir.ToolCall(id=(start.id if start else None) or "", name=(start.name if start else None) or "",
-                                kind=start.tool_kind if start else "function",
-                                namespace=start.namespace if start else None)
+            block = ir.ToolCall(
+                id=(start.id if start else None) or "",
+                name=(start.name if start else None) or "",
+                kind=start.tool_kind if start else "function",
+                namespace=start.namespace if start else None,
+            )
         elif kind in ("thinking", "redacted_thinking"):
             block = ir.Thinking(redacted=kind == "redacted_thinking")
         elif kind == "server_tool" and start is not None and start.raw is not None:
@@ -117,5 +120,11 @@ class Collector:
         stop = self.stop
         if stop is None:
             stop = "tool_use" if any(isinstance(b, ir.ToolCall) for b in content) else "end_turn"
-        return ir.Response(id=self.id, model=model or self.model, content=content, stop_reason=stop,
-                           stop_sequence=self.stop_sequence, usage=self.usage or ir.Usage())
+        return ir.Response(
+            id=self.id,
+            model=model or self.model,
+            content=content,
+            stop_reason=stop,
+            stop_sequence=self.stop_sequence,
+            usage=self.usage or ir.Usage(),
+        )

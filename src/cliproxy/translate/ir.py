@@ -68,8 +68,14 @@ Role = Literal["system", "developer", "user", "assistant", "tool"]
 # Why a model stopped. Adapters map their own values to these and keep the raw
 # value in ``Response.extras["stop_raw"]`` when it has no exact equivalent.
 StopReason = Literal[
-    "end_turn", "max_tokens", "tool_use", "stop_sequence", "content_filter", "refusal",
-    "pause_turn", "error",
+    "end_turn",
+    "max_tokens",
+    "tool_use",
+    "stop_sequence",
+    "content_filter",
+    "refusal",
+    "pause_turn",
+    "error",
 ]
 
 Extras = dict[str, Any]
@@ -348,6 +354,14 @@ class Error:
 
 
 Event = (
-    StreamStart | BlockStart | TextDelta | ThinkingDelta | SignatureDelta | ToolArgsDelta
-    | BlockStop | UsageEvent | StreamEnd | Error
+    StreamStart
+    | BlockStart
+    | TextDelta
+    | ThinkingDelta
+    | SignatureDelta
+    | ToolArgsDelta
+    | BlockStop
+    | UsageEvent
+    | StreamEnd
+    | Error
 )

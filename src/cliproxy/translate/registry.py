@@ -62,8 +62,9 @@ class Registry:
 
     # -- requests
 
-    def translate_request(self, source: Format, target: Format, body: dict[str, Any],
-                          model: str | None = None) -> tuple[dict[str, Any], ir.Request]:
+    def translate_request(
+        self, source: Format, target: Format, body: dict[str, Any], model: str | None = None
+    ) -> tuple[dict[str, Any], ir.Request]:
         """Client body in ``source`` -> upstream body in ``target``, plus the IR the
         upstream body was built from (decoders need it to restore names). ``model`` is
         the upstream model name (Gemini bodies carry none: it is in the URL)."""
@@ -77,8 +78,14 @@ class Registry:
 
     # -- responses
 
-    def translate_response(self, upstream: Format, client: Format, body: dict[str, Any],
-                           request: ir.Request | None = None, model: str | None = None) -> dict[str, Any]:
+    def translate_response(
+        self,
+        upstream: Format,
+        client: Format,
+        body: dict[str, Any],
+        request: ir.Request | None = None,
+        model: str | None = None,
+    ) -> dict[str, Any]:
         override = self._pairs.get((client, upstream))
         if override is not None and override.response is not None:
             return override.response(body)
@@ -87,10 +94,13 @@ class Registry:
             resp.model = model
         return self.adapter(client).build_response(resp, request)
 
-    def stream_translator(self, upstream: Format, client: Format, request: ir.Request | None = None,
-                          model: str | None = None) -> StreamTranslator:
-        return StreamTranslator(self.adapter(upstream).stream_decoder(request),
-                                self.adapter(client).stream_encoder(request, model))
+    def stream_translator(
+        self, upstream: Format, client: Format, request: ir.Request | None = None, model: str | None = None
+    ) -> StreamTranslator:
+        return StreamTranslator(
+            self.adapter(upstream).stream_decoder(request),
+            self.adapter(client).stream_encoder(request, model),
+        )
 
 
 def _load(spec: str) -> Adapter:

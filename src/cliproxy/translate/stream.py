@@ -220,8 +220,17 @@ class Passthrough:
     back until the next chunk, so a line split anywhere is judged whole.
     """
 
-    __slots__ = ("_decoder", "_held", "_line_start", "_sniffer", "_sse", "early_error", "ended", "late_error",
-                 "started")
+    __slots__ = (
+        "_decoder",
+        "_held",
+        "_line_start",
+        "_sniffer",
+        "_sse",
+        "early_error",
+        "ended",
+        "late_error",
+        "started",
+    )
 
     def __init__(self, decoder: StreamDecoder, sniffer: UsageSniffer, *, sse: bool = True) -> None:
         self._decoder: StreamDecoder | None = decoder
@@ -282,8 +291,8 @@ class Passthrough:
             return chunk  # still inside a line judged earlier
         tail = len(chunk) - nl - 1
         if 0 < tail < _JUDGE:
-            self._held = chunk[nl + 1:]
-            chunk = chunk[:nl + 1]
+            self._held = chunk[nl + 1 :]
+            chunk = chunk[: nl + 1]
             self._line_start = True
         else:
             self._line_start = tail == 0

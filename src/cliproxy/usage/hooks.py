@@ -41,6 +41,13 @@ async def begin_trace(request: web.Request, call: Call) -> RequestTrace | None:
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else request.path
     return rec.begin(
-        method=request.method, url=request.path + ("?" + query if query else ""), headers=request.headers,
-        body=await request.read(), endpoint=f"{request.method} {route}", fmt=call.format, alias=call.model,
-        api_key=(principal.key or "") if principal is not None else "", client_ip=request.remote or "")
+        method=request.method,
+        url=request.path + ("?" + query if query else ""),
+        headers=request.headers,
+        body=await request.read(),
+        endpoint=f"{request.method} {route}",
+        fmt=call.format,
+        alias=call.model,
+        api_key=(principal.key or "") if principal is not None else "",
+        client_ip=request.remote or "",
+    )

@@ -41,8 +41,14 @@ def _secret_param(key: str) -> bool:
     key = key.strip().lower().removesuffix("[]")
     if not key:
         return False
-    return key == "key" or "api-key" in key or "apikey" in key or "api_key" in key or "token" in key \
+    return (
+        key == "key"
+        or "api-key" in key
+        or "apikey" in key
+        or "api_key" in key
+        or "token" in key
         or "secret" in key
+    )
 
 
 def mask_query(raw: str) -> str:

@@ -17,8 +17,13 @@ MAX_ITEMS = 100_000
 
 
 class UsageQueue:
-    def __init__(self, retention: float = 60.0, *, max_items: int = MAX_ITEMS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        retention: float = 60.0,
+        *,
+        max_items: int = MAX_ITEMS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.retention = retention
         self._items: deque[tuple[float, bytes]] = deque(maxlen=max_items)
         self._clock = clock

@@ -117,16 +117,38 @@ class Recorder:
             usage = _whole_usage(self.translations, t.fmt, t.response_body)
         headers = t.headers
         facts = UsageFacts(
-            t.started, t.latency_ms(), t.ttft_ms(), t.id, t.endpoint, getattr(t.fmt, "value", str(t.fmt)), t.alias,
-            t.model, t.credential, usage, t.api_key, t.client_ip, headers.get("X-Forwarded-For", ""),
-            headers.get("User-Agent", ""), t.status >= 400, t.status, t.error[1] if t.error else "")
+            t.started,
+            t.latency_ms(),
+            t.ttft_ms(),
+            t.id,
+            t.endpoint,
+            getattr(t.fmt, "value", str(t.fmt)),
+            t.alias,
+            t.model,
+            t.credential,
+            usage,
+            t.api_key,
+            t.client_ip,
+            headers.get("X-Forwarded-For", ""),
+            headers.get("User-Agent", ""),
+            t.status >= 400,
+            t.status,
+            t.error[1] if t.error else "",
+        )
         self.queue.push(orjson.dumps(build_record(facts)))
 
     def _access_line(self, t: Trace) -> None:
         level = logging.ERROR if t.status >= 500 else logging.WARNING if t.status >= 400 else logging.INFO
         logging.getLogger("cliproxy.access").log(
-            level, '%3d | %8dms | %15s | %-7s "%s"', t.status, t.latency_ms(), t.client_ip, t.method, t.url,
-            extra={"request_id": t.id})
+            level,
+            '%3d | %8dms | %15s | %-7s "%s"',
+            t.status,
+            t.latency_ms(),
+            t.client_ip,
+            t.method,
+            t.url,
+            extra={"request_id": t.id},
+        )
 
     def _write(self, t: Trace, name: str, *, errors: bool) -> None:
         path = self.log_dir / name
@@ -150,8 +172,10 @@ class Recorder:
 
     @staticmethod
     def _filename(url: str, request_id: str, started: float) -> str:
-        return f"{sanitize(url.partition('?')[0])}-{time.strftime('%Y-%m-%dT%H%M%S', time.localtime(started))}" \
-               f"-{request_id}.log"
+        return (
+            f"{sanitize(url.partition('?')[0])}-{time.strftime('%Y-%m-%dT%H%M%S', time.localtime(started))}"
+            f"-{request_id}.log"
+        )
 
 
 # file names are limited to 255 bytes; the date, request id and ".log" take about 40

@@ -46,7 +46,7 @@ def _request_info(out: BinaryIO, t: RequestTrace) -> None:
     out.write(b"=== HEADERS ===\n" + _headers(t.headers.items()))
     _spacing(out, b"\n")
     out.write(b"=== REQUEST BODY ===\n")
-    body = t.body if t.body_limit is None else t.body[:t.body_limit]
+    body = t.body if t.body_limit is None else t.body[: t.body_limit]
     out.write(body)
     if len(body) < len(t.body):
         out.write(f"\n[REQUEST BODY TRUNCATED: captured first {len(body)} bytes]\n".encode())
@@ -67,8 +67,12 @@ def _auth(a: Attempt) -> str:
 
 
 def _api_request(out: BinaryIO, a: Attempt) -> None:
-    head = [f"=== API REQUEST {a.index} ===", f"Timestamp: {iso(a.sent)}", f"Upstream URL: {a.url}",
-            f"HTTP Method: {a.method}"]
+    head = [
+        f"=== API REQUEST {a.index} ===",
+        f"Timestamp: {iso(a.sent)}",
+        f"Upstream URL: {a.url}",
+        f"HTTP Method: {a.method}",
+    ]
     if auth := _auth(a):
         head.append(f"Auth: {auth}")
     out.write(("\n".join(head) + "\n\nHeaders:\n").encode())

@@ -57,8 +57,20 @@ _IDS = itertools.count(random.getrandbits(32))
 class RequestTrace:
     """Collects one request; ``finish`` hands it to the writer and the usage queue."""
 
-    def __init__(self, recorder: Recorder, *, method: str, url: str, headers: Mapping[str, str],
-                 body: bytes, endpoint: str, fmt: Any, alias: str, api_key: str, client_ip: str) -> None:
+    def __init__(
+        self,
+        recorder: Recorder,
+        *,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        endpoint: str,
+        fmt: Any,
+        alias: str,
+        api_key: str,
+        client_ip: str,
+    ) -> None:
         self.recorder = recorder
         self.id = f"{next(_IDS) & 0xFFFFFFFF:08x}"
         self.started = time.time()
@@ -66,7 +78,13 @@ class RequestTrace:
         self.full = recorder.request_log
         self.method, self.url, self.headers, self.body = method, url, headers, body
         self.body_limit: int | None = None if self.full else ERROR_BODY_LIMIT
-        self.endpoint, self.fmt, self.alias, self.api_key, self.client_ip = endpoint, fmt, alias, api_key, client_ip
+        self.endpoint, self.fmt, self.alias, self.api_key, self.client_ip = (
+            endpoint,
+            fmt,
+            alias,
+            api_key,
+            client_ip,
+        )
         self.attempts: list[Attempt] = []
         self.status = 0
         self.response_headers: Mapping[str, str] = {}
@@ -81,12 +99,32 @@ class RequestTrace:
 
     # -- pipeline hooks (one upstream attempt each)
 
-    def upstream_request(self, method: str, url: str, headers: Mapping[str, str], body: bytes, cred: Any,
-                         provider: str, model: str) -> None:
+    def upstream_request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        cred: Any,
+        provider: str,
+        model: str,
+    ) -> None:
         self.model = model
-        self.attempts.append(Attempt(
-            len(self.attempts) + 1, time.time(), method, url, headers, body, provider, cred.id,
-            cred.label, cred.kind, cred.api_key))
+        self.attempts.append(
+            Attempt(
+                len(self.attempts) + 1,
+                time.time(),
+                method,
+                url,
+                headers,
+                body,
+                provider,
+                cred.id,
+                cred.label,
+                cred.kind,
+                cred.api_key,
+            )
+        )
 
     def upstream_response(self, status: int, headers: Mapping[str, str]) -> None:
         a = self.attempts[-1]
@@ -124,7 +162,9 @@ class RequestTrace:
         first = result.first
         if first:
             self._first_chunk(first, sniffer)
-        return StreamReply(result.headers, first, _ClientStream(self, result.rest, sniffer), result.credential)
+        return StreamReply(
+            result.headers, first, _ClientStream(self, result.rest, sniffer), result.credential
+        )
 
     def failed(self, status: int, message: str, headers: Mapping[str, str], body: bytes) -> None:
         """The request ended with an error answer."""

@@ -119,8 +119,9 @@ class Spool:
         except FileNotFoundError:
             pass
         if self.dropped:
-            out.write(f"\n[{self.dropped} bytes not logged: the log writer fell behind or the limit was hit]\n"
-                      .encode())
+            out.write(
+                f"\n[{self.dropped} bytes not logged: the log writer fell behind or the limit was hit]\n".encode()
+            )
         self.discard()
         return written
 

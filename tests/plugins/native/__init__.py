@@ -24,8 +24,19 @@ _built: dict[str, Path] = {}
 def compile_command(source: str, out: Path, defines: tuple[str, ...] = ()) -> list[str]:
     """The ``cc`` command building ``native/<source>.c`` into the shared library ``out``."""
     flags = [f"-D{d}" for d in defines]
-    return [CC or "cc", "-shared", "-fPIC", "-O1", "-pthread", *flags, "-I", str(SOURCES),
-            "-o", str(out), str(SOURCES / f"{source}.c")]
+    return [
+        CC or "cc",
+        "-shared",
+        "-fPIC",
+        "-O1",
+        "-pthread",
+        *flags,
+        "-I",
+        str(SOURCES),
+        "-o",
+        str(out),
+        str(SOURCES / f"{source}.c"),
+    ]
 
 
 def build_all(out_dir: Path) -> dict[str, Path]:
@@ -36,8 +47,12 @@ def build_all(out_dir: Path) -> dict[str, Path]:
     jobs = {}
     for name, (source, defines) in _PLUGINS.items():
         out = out_dir / f"{name}.so"
-        jobs[name] = (out, subprocess.Popen(compile_command(source, out, defines),
-                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+        jobs[name] = (
+            out,
+            subprocess.Popen(
+                compile_command(source, out, defines), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            ),
+        )
     for name, (out, proc) in jobs.items():
         output, _ = proc.communicate()
         if proc.returncode != 0:

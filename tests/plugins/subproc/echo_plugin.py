@@ -53,9 +53,14 @@ def fail(call_id, message, status):
 
 
 def register(call_id, params):
-    ok(call_id, {"schema_version": params.get("schema_version", 3),
-                 "metadata": {"Name": "echo", "Version": "1.0.0"},
-                 "capabilities": {"executor": True}})
+    ok(
+        call_id,
+        {
+            "schema_version": params.get("schema_version", 3),
+            "metadata": {"Name": "echo", "Version": "1.0.0"},
+            "capabilities": {"executor": True},
+        },
+    )
 
 
 def execute(call_id, params):
@@ -74,8 +79,14 @@ def collect(call_id, params):
 def ask_host(call_id, params):
     host_id = f"p{next(host_ids)}"
     waiting_host[host_id] = call_id
-    send({"id": host_id, "type": "host_call", "method": params["host_method"],
-          "params": params.get("host_params", {})})
+    send(
+        {
+            "id": host_id,
+            "type": "host_call",
+            "method": params["host_method"],
+            "params": params.get("host_params", {}),
+        }
+    )
 
 
 def host_result(frame):

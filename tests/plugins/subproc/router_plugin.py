@@ -37,7 +37,12 @@ seen_lock = threading.Lock()
 seen = {"routes": [], "executes": [], "streams": [], "intercepts": 0, "picks": [], "config": None}
 waiters = {}  # host call id -> [event, envelope]
 host_ids = itertools.count(1)
-META = {"Name": OPTS.name, "Version": "1.0.0", "Author": "tests", "GitHubRepository": "https://example.com/sp"}
+META = {
+    "Name": OPTS.name,
+    "Version": "1.0.0",
+    "Author": "tests",
+    "GitHubRepository": "https://example.com/sp",
+}
 
 
 def send(frame):
@@ -52,8 +57,13 @@ def ok(call_id, result):
 
 
 def fail(call_id, message, status=0, code="plugin_error"):
-    send({"id": call_id, "type": "result",
-          "envelope": {"ok": False, "error": {"code": code, "message": message, "http_status": status}}})
+    send(
+        {
+            "id": call_id,
+            "type": "result",
+            "envelope": {"ok": False, "error": {"code": code, "message": message, "http_status": status}},
+        }
+    )
 
 
 def host(method, params):
@@ -81,9 +91,14 @@ def record(key, value):
 # ------------------------------------------------------------------ registration
 
 CAPS = {
-    "main": {"model_router": True, "executor": True, "executor_model_scope": "static",
-             "executor_input_formats": ["openai"], "executor_output_formats": ["openai"],
-             "request_interceptor": True},
+    "main": {
+        "model_router": True,
+        "executor": True,
+        "executor_model_scope": "static",
+        "executor_input_formats": ["openai"],
+        "executor_output_formats": ["openai"],
+        "request_interceptor": True,
+    },
     "garble": {"model_router": True},
     "scheduler": {"scheduler": True},
 }
@@ -96,6 +111,7 @@ def register(call_id, params):
 
 
 # ------------------------------------------------------------------ router
+
 
 def route(call_id, params):
     model = params.get("RequestedModel", "")
@@ -126,22 +142,39 @@ def garble_route(call_id, model):
 
 # ------------------------------------------------------------------ executor
 
+
 def chat(model, text):
-    return {"id": "chatcmpl-sp", "object": "chat.completion", "created": 1, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}
+    return {
+        "id": "chatcmpl-sp",
+        "object": "chat.completion",
+        "created": 1,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }
 
 
 def frame(model, delta, finish=None):
-    chunk = {"id": "chatcmpl-sp", "object": "chat.completion.chunk", "created": 1, "model": model,
-             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    chunk = {
+        "id": "chatcmpl-sp",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     return ("data: " + json.dumps(chunk) + "\n\n").encode()
 
 
 def nested_request(scope, stream):
     body = {"model": "compat-model", "messages": [{"role": "user", "content": "inner"}]}
-    return {"entry_protocol": "openai", "exit_protocol": "openai", "model": "compat-model", "stream": stream,
-            "body": b64(json.dumps(body).encode()), "host_callback_id": scope}
+    return {
+        "entry_protocol": "openai",
+        "exit_protocol": "openai",
+        "model": "compat-model",
+        "stream": stream,
+        "body": b64(json.dumps(body).encode()),
+        "host_callback_id": scope,
+    }
 
 
 def execute(call_id, params):
@@ -199,6 +232,7 @@ def forward_nested(params, stream_id, emit):
 
 # ------------------------------------------------------------------ interceptor
 
+
 def intercept_before(call_id, params):
     with seen_lock:
         seen["intercepts"] += 1
@@ -206,11 +240,19 @@ def intercept_before(call_id, params):
     if b"forbidden" not in body:
         return ok(call_id, {})
     error = {"error": {"message": "forbidden by the subprocess plugin", "type": "plugin_rejected"}}
-    return ok(call_id, {"Terminate": True, "StatusCode": 403, "ResponseBody": b64(json.dumps(error).encode()),
-                        "ResponseHeaders": {"Content-Type": ["application/json"], "X-Rejected-By": [OPTS.name]}})
+    return ok(
+        call_id,
+        {
+            "Terminate": True,
+            "StatusCode": 403,
+            "ResponseBody": b64(json.dumps(error).encode()),
+            "ResponseHeaders": {"Content-Type": ["application/json"], "X-Rejected-By": [OPTS.name]},
+        },
+    )
 
 
 # ------------------------------------------------------------------ scheduler
+
 
 def pick(call_id, params):
     ids = sorted(c["ID"] for c in params.get("Candidates") or [])

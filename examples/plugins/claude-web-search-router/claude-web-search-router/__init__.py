@@ -53,8 +53,11 @@ class WebSearchRouter(Plugin, ModelRouter, Executor):
         ConfigField("default_provider_model", "string", description="Its model (empty keeps the client's)."),
         ConfigField("tavily_api_keys", "array", description="Tavily API keys, used in turn."),
         ConfigField("tavily_base_url", "string", description="Tavily API base URL."),
-        ConfigField("require_web_search_only", "boolean", description="Only requests whose tools are all "
-                                                                      "web searches (default true)."),
+        ConfigField(
+            "require_web_search_only",
+            "boolean",
+            description="Only requests whose tools are all web searches (default true).",
+        ),
     ]
 
     identifier = PLUGIN_ID
@@ -81,8 +84,9 @@ class WebSearchRouter(Plugin, ModelRouter, Executor):
         available = {p.lower() for p in request.available_providers}
         if s.route == "default_provider":
             if s.default_provider and s.default_provider in available:
-                return RouteDecision.provider(s.default_provider, s.default_provider_model,
-                                              "web_search_default_provider")
+                return RouteDecision.provider(
+                    s.default_provider, s.default_provider_model, "web_search_default_provider"
+                )
             return RouteDecision(handled=False, reason="default_provider_unavailable")
         if plans_for(s, available):
             return RouteDecision.self_(ORCHESTRATED)
@@ -131,8 +135,12 @@ class WebSearchRouter(Plugin, ModelRouter, Executor):
 
     async def _failed(self, plan: Plan, exc: PluginError) -> PluginError:
         self.penalties.failed(plan.backend, exc)
-        await self.host.log("warn", f"web search backend {plan.backend} failed: {exc.message}",
-                            status=exc.http_status, penalty=self.penalties.scores.get(plan.backend, 0))
+        await self.host.log(
+            "warn",
+            f"web search backend {plan.backend} failed: {exc.message}",
+            status=exc.http_status,
+            penalty=self.penalties.scores.get(plan.backend, 0),
+        )
         return exc
 
     async def _whole(self, plan: Plan, body: bytes, model: str) -> bytes:

@@ -48,10 +48,19 @@ def detect(source_format: str, body: dict[str, Any], require_web_search_only: bo
 
 def search_of(body: dict[str, Any]) -> Search:
     """The query (Claude Code's prefixed prompt, else the last user text) and max results."""
-    texts = [_text(m.get("content")) for m in body.get("messages") or []
-             if isinstance(m, dict) and m.get("role") == "user"]
-    query = next((t.strip()[len(QUERY_PREFIX):].strip() for t in reversed(texts)
-                  if t.strip().startswith(QUERY_PREFIX)), "")
+    texts = [
+        _text(m.get("content"))
+        for m in body.get("messages") or []
+        if isinstance(m, dict) and m.get("role") == "user"
+    ]
+    query = next(
+        (
+            t.strip()[len(QUERY_PREFIX) :].strip()
+            for t in reversed(texts)
+            if t.strip().startswith(QUERY_PREFIX)
+        ),
+        "",
+    )
     if not query and texts:
         query = texts[-1].strip()
     tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") in WEB_SEARCH_TYPES]
@@ -70,8 +79,10 @@ def _claude_code_search(body: dict[str, Any]) -> bool:
             text = block.get("text", "") if isinstance(block, dict) else ""
             if any(mark in text for mark in _SYSTEM_MARKS):
                 return True
-    return any(isinstance(m, dict) and m.get("role") == "user"
-               and _text(m.get("content")).startswith(QUERY_PREFIX) for m in body.get("messages") or [])
+    return any(
+        isinstance(m, dict) and m.get("role") == "user" and _text(m.get("content")).startswith(QUERY_PREFIX)
+        for m in body.get("messages") or []
+    )
 
 
 def _text(content: Any) -> str:

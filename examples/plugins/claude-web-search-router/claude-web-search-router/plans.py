@@ -31,8 +31,9 @@ def plans_for(settings: Settings, available: Collection[str] | None) -> list[Pla
         if backend == "tavily":
             ok = bool(settings.tavily_api_keys)
         else:
-            ok = (backend != "antigravity" or bool(settings.antigravity_model)) and \
-                 (available is None or backend in available)
+            ok = (backend != "antigravity" or bool(settings.antigravity_model)) and (
+                available is None or backend in available
+            )
         if ok:
             plans.append(Plan(backend, settings.model_for(backend)))
     return plans

@@ -39,15 +39,22 @@ class Settings:
         s = cls()
         s.enabled = _bool(config.get("enabled"), s.enabled)
         s.require_web_search_only = _bool(config.get("require_web_search_only"), s.require_web_search_only)
-        for key in ("antigravity_model", "codex_model", "xai_model", "default_provider",
-                    "default_provider_model", "tavily_base_url"):
+        for key in (
+            "antigravity_model",
+            "codex_model",
+            "xai_model",
+            "default_provider",
+            "default_provider_model",
+            "tavily_base_url",
+        ):
             value = config.get(key)
             if value is not None:
                 setattr(s, key, str(value).strip())
         s.route = str(config.get("route") or "fallback").strip().lower()
         if s.route not in ROUTES:
-            raise PluginError(f"route must be one of {', '.join(ROUTES)}, not {s.route!r}",
-                              code="invalid_config")
+            raise PluginError(
+                f"route must be one of {', '.join(ROUTES)}, not {s.route!r}", code="invalid_config"
+            )
         s.default_provider = s.default_provider.lower()
         s.tavily_base_url = s.tavily_base_url.rstrip("/")
         s.tavily_api_keys = _keys(config.get("tavily_api_keys"))
@@ -55,8 +62,9 @@ class Settings:
 
     def model_for(self, backend: str) -> str:
         """The model a built-in backend is called with ("" for tavily)."""
-        return {"antigravity": self.antigravity_model, "codex": self.codex_model,
-                "xai": self.xai_model}.get(backend, "")
+        return {"antigravity": self.antigravity_model, "codex": self.codex_model, "xai": self.xai_model}.get(
+            backend, ""
+        )
 
 
 def _bool(value: Any, default: bool) -> bool:

@@ -33,8 +33,13 @@ class Tavily:
         if not self._keys:
             raise PluginError("tavily: no tavily_api_keys configured", http_status=503)
         key = self._keys[next(self._turn) % len(self._keys)]
-        body = {"api_key": key, "query": query, "search_depth": "basic", "max_results": max_results,
-                "include_answer": True}
+        body = {
+            "api_key": key,
+            "query": query,
+            "search_depth": "basic",
+            "max_results": max_results,
+            "include_answer": True,
+        }
         resp = await self._host.http.do("POST", self._url, {"Content-Type": ["application/json"]}, body)
         if not 200 <= resp.status_code < 300:
             text = resp.body[:300].decode("utf-8", "replace")
@@ -43,6 +48,9 @@ class Tavily:
             data = json.loads(resp.body)
         except ValueError as exc:
             raise PluginError(f"tavily: answer is not JSON: {exc}", http_status=502) from exc
-        hits = [Hit(str(r.get("title") or ""), str(r.get("url") or ""), str(r.get("content") or ""))
-                for r in data.get("results") or [] if isinstance(r, dict)]
+        hits = [
+            Hit(str(r.get("title") or ""), str(r.get("url") or ""), str(r.get("content") or ""))
+            for r in data.get("results") or []
+            if isinstance(r, dict)
+        ]
         return Found(str(data.get("answer") or ""), hits)

@@ -36,7 +36,7 @@ def parse(path: str) -> Path:
         ch = path[i]
         if ch == "\\" and i + 1 < len(path):
             # Inside a query the escape belongs to the query; outside it makes a literal.
-            buf.append(path[i:i + 2] if depth or quote else path[i + 1])
+            buf.append(path[i : i + 2] if depth or quote else path[i + 1])
             i += 2
             continue
         if quote:

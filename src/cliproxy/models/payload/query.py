@@ -20,9 +20,7 @@ _NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?$")
 
 def query_matches(item: Any, query: str) -> bool:
     """Whether ``item`` satisfies ``query``."""
-    return any(
-        all(_term_matches(item, term) for term in _split(alt, "&&"))
-        for alt in _split(query, "||"))
+    return any(all(_term_matches(item, term) for term in _split(alt, "&&")) for alt in _split(query, "||"))
 
 
 def _split(text: str, operator: str) -> list[str]:
@@ -74,7 +72,7 @@ def _term_matches(item: Any, term: str) -> bool:
     values = _values(item, key)
     if at < 0:
         return bool(values)
-    expected = _literal(term[at + len(op):].strip())
+    expected = _literal(term[at + len(op) :].strip())
     return any(_compare(value, op, expected) for value in values)
 
 

@@ -143,9 +143,14 @@ class PayloadRules:
 
     __slots__ = ("default", "default_raw", "filter", "override", "override_raw")
 
-    def __init__(self, default: tuple[_Rule, ...] = (), default_raw: tuple[_Rule, ...] = (),
-                 override: tuple[_Rule, ...] = (), override_raw: tuple[_Rule, ...] = (),
-                 filter: tuple[_Rule, ...] = ()) -> None:
+    def __init__(
+        self,
+        default: tuple[_Rule, ...] = (),
+        default_raw: tuple[_Rule, ...] = (),
+        override: tuple[_Rule, ...] = (),
+        override_raw: tuple[_Rule, ...] = (),
+        filter: tuple[_Rule, ...] = (),
+    ) -> None:
         self.default = default
         self.default_raw = default_raw
         self.override = override
@@ -157,15 +162,29 @@ class PayloadRules:
         """Compile a ``PayloadConfig`` (``None`` gives no rules)."""
         if cfg is None:
             return cls()
-        return cls(_rules(cfg.default), _rules(cfg.default_raw, "raw"), _rules(cfg.override),
-                   _rules(cfg.override_raw, "raw"), _rules(cfg.filter, "filter"))
+        return cls(
+            _rules(cfg.default),
+            _rules(cfg.default_raw, "raw"),
+            _rules(cfg.override),
+            _rules(cfg.override_raw, "raw"),
+            _rules(cfg.filter, "filter"),
+        )
 
     def __bool__(self) -> bool:
         return bool(self.default or self.default_raw or self.override or self.override_raw or self.filter)
 
-    def apply(self, body: dict[str, Any], *, model: str, requested_model: str, protocol: str,
-              from_protocol: str, headers: Mapping[str, str], original: Mapping[str, Any] | None = None,
-              root: str = "") -> None:
+    def apply(
+        self,
+        body: dict[str, Any],
+        *,
+        model: str,
+        requested_model: str,
+        protocol: str,
+        from_protocol: str,
+        headers: Mapping[str, str],
+        original: Mapping[str, Any] | None = None,
+        root: str = "",
+    ) -> None:
         """Apply every rule to ``body`` in place.
 
         ``model`` is the upstream model, ``requested_model`` what the client asked for
@@ -179,8 +198,13 @@ class PayloadRules:
         candidates = _candidates(model, requested_model)
         if not candidates:
             return
-        req = _Request(candidates, protocol.strip().lower(), _from_protocol(from_protocol),
-                       headers, paths.parse(root) if root.strip() else ())
+        req = _Request(
+            candidates,
+            protocol.strip().lower(),
+            _from_protocol(from_protocol),
+            headers,
+            paths.parse(root) if root.strip() else (),
+        )
         source = body if original is None else original
         done: set[Path] = set()
         for section in (self.default, self.default_raw):
@@ -189,8 +213,9 @@ class PayloadRules:
             self._overrides(section, body, req)
         self._filters(body, req)
 
-    def _defaults(self, rules: tuple[_Rule, ...], body: dict[str, Any], source: Any,
-                  req: _Request, done: set[Path]) -> None:
+    def _defaults(
+        self, rules: tuple[_Rule, ...], body: dict[str, Any], source: Any, req: _Request, done: set[Path]
+    ) -> None:
         for rule in rules:
             if not _rule_matches(rule, body, req):
                 continue
@@ -268,10 +293,12 @@ def _header_values(headers: Mapping[str, str], key: str) -> list[str]:
 
 
 def _conditions_hold(m: _Matcher, body: dict[str, Any], root: Path) -> bool:
-    return (all(_value_at(body, root + p, v) for p, v in m.match)
-            and not any(_value_at(body, root + p, v) for p, v in m.not_match)
-            and all(_present(body, root + p) for p in m.exist)
-            and not any(_present(body, root + p) for p in m.not_exist))
+    return (
+        all(_value_at(body, root + p, v) for p, v in m.match)
+        and not any(_value_at(body, root + p, v) for p, v in m.not_match)
+        and all(_present(body, root + p) for p in m.exist)
+        and not any(_present(body, root + p) for p in m.not_exist)
+    )
 
 
 def _value_at(body: Any, path: Path, expected: Any) -> bool:

@@ -37,6 +37,7 @@ def _find(body: Any, *keys: str) -> Any:
 
 # --- Claude -------------------------------------------------------------------------
 
+
 def _claude_clear_effort(body: Body) -> None:
     config = body.get("output_config")
     if isinstance(config, dict):
@@ -201,6 +202,7 @@ def apply_antigravity(body: Body, cfg: ThinkingConfig, caps: ThinkingCaps | None
 
 # --- OpenAI chat / Codex / xAI ------------------------------------------------------
 
+
 def _effort_for(cfg: ThinkingConfig, caps: ThinkingCaps | None) -> str | None:
     """The effort string an OpenAI-style upstream gets, or ``None`` to leave it alone."""
     if caps is None:
@@ -241,6 +243,7 @@ def apply_codex(body: Body, cfg: ThinkingConfig, caps: ThinkingCaps | None, mode
 
 
 # --- Kimi ---------------------------------------------------------------------------
+
 
 def apply_kimi(body: Body, cfg: ThinkingConfig, caps: ThinkingCaps | None, model: str) -> None:
     """Kimi's native ``thinking`` {type, effort}; the legacy ``reasoning_effort`` goes."""

@@ -18,8 +18,13 @@ from .validate import ThinkingError, validate_thinking
 __all__ = ["apply_thinking", "strip_thinking"]
 
 
-def apply_thinking(upstream_body: dict[str, Any], cfg: ThinkingConfig | None, target: str,
-                   model: str, caps: ThinkingCaps | None) -> None:
+def apply_thinking(
+    upstream_body: dict[str, Any],
+    cfg: ThinkingConfig | None,
+    target: str,
+    model: str,
+    caps: ThinkingCaps | None,
+) -> None:
     """Apply ``cfg`` (from ``resolve_thinking``) to ``upstream_body`` in place.
 
     ``target`` is a CPA protocol id (claude, gemini, antigravity, codex, openai, kimi,

@@ -101,7 +101,11 @@ LEVEL_ORDER: tuple[str, ...] = ("minimal", "low", "medium", "high", "xhigh", "ma
 
 # Upper budget bound of each level, lowest first; above the last one is "xhigh".
 _THRESHOLDS: tuple[tuple[int, str], ...] = (
-    (512, "minimal"), (1024, "low"), (8192, "medium"), (24576, "high"))
+    (512, "minimal"),
+    (1024, "low"),
+    (8192, "medium"),
+    (24576, "high"),
+)
 
 
 def level_to_budget(level: str) -> int | None:

@@ -17,8 +17,14 @@ from .validate import validate_thinking
 __all__ = ["resolve_thinking", "same_provider_family"]
 
 _FAMILIES: dict[str, str] = {
-    "gemini": "gemini", "gemini-cli": "gemini", "antigravity": "gemini", "aistudio": "gemini",
-    "vertex": "gemini", "openai": "openai", "openai-response": "openai", "codex": "openai",
+    "gemini": "gemini",
+    "gemini-cli": "gemini",
+    "antigravity": "gemini",
+    "aistudio": "gemini",
+    "vertex": "gemini",
+    "openai": "openai",
+    "openai-response": "openai",
+    "codex": "openai",
 }
 
 
@@ -40,9 +46,15 @@ def _same_family(a: str, b: str) -> bool:
     return a == b or _FAMILIES.get(a, a) == _FAMILIES.get(b, b)
 
 
-def resolve_thinking(suffix: str | None, client_format: str, client_body: Mapping[str, Any],
-                     caps: ThinkingCaps | None, same_provider: bool, *,
-                     target: str | None = None) -> ThinkingConfig | None:
+def resolve_thinking(
+    suffix: str | None,
+    client_format: str,
+    client_body: Mapping[str, Any],
+    caps: ThinkingCaps | None,
+    same_provider: bool,
+    *,
+    target: str | None = None,
+) -> ThinkingConfig | None:
     """The thinking setting to apply upstream, or ``None`` to leave the body alone.
 
     ``suffix`` is the raw value inside ``model(...)`` (``None`` without one); a valid

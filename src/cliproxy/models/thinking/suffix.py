@@ -21,7 +21,7 @@ def split_model_suffix(model: str) -> tuple[str, str | None]:
     cut = model.rfind("(")
     if cut < 0:
         return model, None
-    return model[:cut], model[cut + 1:-1]
+    return model[:cut], model[cut + 1 : -1]
 
 
 def parse_suffix_value(raw: str | None) -> ThinkingConfig | None:

@@ -23,8 +23,9 @@ class ThinkingError(RequestError):
     code = "invalid_thinking"
 
 
-def validate_thinking(cfg: ThinkingConfig, caps: ThinkingCaps, *, same_provider: bool,
-                      target: str | None = None) -> ThinkingConfig:
+def validate_thinking(
+    cfg: ThinkingConfig, caps: ThinkingCaps, *, same_provider: bool, target: str | None = None
+) -> ThinkingConfig:
     """``cfg`` normalised for a model that thinks (``caps.supported``)."""
     from_suffix = cfg.source == "suffix"
     cfg, from_level = _convert_kind(cfg, caps)

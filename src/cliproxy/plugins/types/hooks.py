@@ -29,10 +29,12 @@ __all__ = [
 
 # -- translators, normalizers, thinking
 
+
 @wire
 class TransformRequest(WireModel):
     """CPA's ``RequestTransformRequest``: a request body going from ``from_format`` to
     ``to_format``."""
+
     from_format: str = ""
     to_format: str = ""
     model: str = ""
@@ -44,6 +46,7 @@ class TransformRequest(WireModel):
 class ResponseTransformRequest(WireModel):
     """A response body (or one stream frame) going from ``from_format`` (upstream) to
     ``to_format`` (client)."""
+
     from_format: str = ""
     to_format: str = ""
     model: str = ""
@@ -61,6 +64,7 @@ class PayloadResponse(WireModel):
 @wire
 class ThinkingConfig(WireModel):
     """``mode`` is ``budget``, ``level``, ``none`` or ``auto``."""
+
     mode: str = ""
     budget: int = 0
     level: str = ""
@@ -69,6 +73,7 @@ class ThinkingConfig(WireModel):
 @wire
 class ThinkingRequest(WireModel):
     """CPA's ``ThinkingApplyRequest``."""
+
     provider: str = ""
     model: ModelInfo = field(default_factory=ModelInfo)
     config: ThinkingConfig = field(default_factory=ThinkingConfig)
@@ -77,9 +82,11 @@ class ThinkingRequest(WireModel):
 
 # -- interceptors and lifecycle
 
+
 @wire
 class InterceptRequest(WireModel):
     """CPA's ``RequestInterceptRequest``; ``to_format`` is empty before auth."""
+
     request_id: str = ""
     trace_id: str = ""
     source_format: str = ""
@@ -97,6 +104,7 @@ class InterceptResult(WireModel):
     """Changes to a request: ``clear_headers`` go first, then ``headers`` replace the
     keys they list, a non-empty ``body`` replaces the body. ``terminate`` answers the
     client directly (see ``terminate_with``)."""
+
     headers: Headers = field(default_factory=dict)
     body: bytes = b""
     clear_headers: list[str] = field(default_factory=list)
@@ -106,16 +114,19 @@ class InterceptResult(WireModel):
     response_body: bytes = b""
 
     @classmethod
-    def terminate_with(cls, status_code: int, body: bytes = b"",
-                       headers: Headers | None = None) -> InterceptResult:
+    def terminate_with(
+        cls, status_code: int, body: bytes = b"", headers: Headers | None = None
+    ) -> InterceptResult:
         """Stop here and answer the client with this response (no upstream call)."""
-        return cls(terminate=True, status_code=status_code, response_body=body,
-                   response_headers=headers or {})
+        return cls(
+            terminate=True, status_code=status_code, response_body=body, response_headers=headers or {}
+        )
 
 
 @wire
 class RequestCompletion(WireModel):
     """``outcome`` is ``succeeded``, ``failed``, ``rejected`` or ``canceled``."""
+
     request_id: str = ""
     trace_id: str = ""
     source_format: str = ""
@@ -157,6 +168,7 @@ class ResponseInterceptResult(WireModel):
 class ChunkInterceptRequest(WireModel):
     """CPA's ``StreamChunkInterceptRequest``; ``chunk_index`` is -1 for the header-init
     call, where ``original_request``/``request_body`` are set (empty afterwards)."""
+
     request_id: str = ""
     source_format: str = ""
     model: str = ""
@@ -186,6 +198,7 @@ class ChunkInterceptResult(WireModel):
 
 # -- usage
 
+
 @wire
 class UsageFailure(WireModel):
     status_code: int = 0
@@ -206,6 +219,7 @@ class UsageDetail(WireModel):
 @wire
 class UsageRecord(WireModel):
     """One finished upstream call. ``generate`` is true when absent on the wire."""
+
     provider: str = ""
     executor_type: str = ""
     model: str = ""

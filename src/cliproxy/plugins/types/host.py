@@ -12,19 +12,32 @@ from cliproxy.plugins.types.models import AuthData, HostConfig, PluginMetadata
 from cliproxy.plugins.types.wire import Headers, Query, WireModel, wire
 
 __all__ = [
-    "AuthFile", "AuthFileContent", "CommandLineFlag", "CommandLineRegistrationRequest",
-    "CommandLineRequest", "CommandLineResult", "FlagValue", "ManagementRegistrationRequest",
-    "ManagementRequest", "ManagementResponse", "ManagementRoute", "ModelResponse", "RecentRequests",
-    "ResourceRoute", "SavedAuth",
+    "AuthFile",
+    "AuthFileContent",
+    "CommandLineFlag",
+    "CommandLineRegistrationRequest",
+    "CommandLineRequest",
+    "CommandLineResult",
+    "FlagValue",
+    "ManagementRegistrationRequest",
+    "ManagementRequest",
+    "ManagementResponse",
+    "ManagementRoute",
+    "ModelResponse",
+    "RecentRequests",
+    "ResourceRoute",
+    "SavedAuth",
 ]
 
 
 # -- command line
 
+
 @wire
 class CommandLineFlag(WireModel):
     """A flag added to ``cliproxy``'s command line. ``type``: bool (default) string int
     int64 float64 duration."""
+
     name: str = ""
     usage: str = ""
     type: str = "bool"
@@ -47,6 +60,7 @@ class CommandLineRegistrationRequest(WireModel):
 @wire
 class CommandLineRequest(WireModel):
     """CPA's ``CommandLineExecutionRequest``: sent when one of the plugin's flags was set."""
+
     plugin: PluginMetadata = field(default_factory=PluginMetadata)
     program: str = ""
     args: list[str] = field(default_factory=list)
@@ -59,6 +73,7 @@ class CommandLineRequest(WireModel):
 @wire
 class CommandLineResult(WireModel):
     """Printed output, auths to save, and the process exit code."""
+
     stdout: bytes = b""
     stderr: bytes = b""
     auths: list[AuthData] = field(default_factory=list)
@@ -67,9 +82,11 @@ class CommandLineResult(WireModel):
 
 # -- management API
 
+
 @wire
 class ManagementRoute(WireModel):
     """An authenticated route; a relative ``path`` resolves under ``/v0/management``."""
+
     method: str = "GET"
     path: str = ""
     menu: str = ""
@@ -79,6 +96,7 @@ class ManagementRoute(WireModel):
 @wire
 class ResourceRoute(WireModel):
     """An unauthenticated GET under ``/v0/resource/plugins/<id>/``."""
+
     path: str = ""
     menu: str = ""
     description: str = ""
@@ -103,6 +121,7 @@ class ManagementRequest(WireModel):
 @wire
 class ManagementResponse(WireModel):
     """``status_code`` 0 means 200."""
+
     status_code: int = 200
     headers: Headers = field(default_factory=dict)
     body: bytes = b""
@@ -115,9 +134,11 @@ class ManagementResponse(WireModel):
 
 # -- host callback answers (snake_case keys, as CPA tags them)
 
+
 @wire
 class ModelResponse(WireModel):
     """The answer of ``host.model.execute``: the client-format response of a nested request."""
+
     __wire_case__ = "snake"
     status_code: int = 200
     headers: Headers = field(default_factory=dict)
@@ -135,6 +156,7 @@ class RecentRequests(WireModel):
 @wire
 class AuthFile(WireModel):
     """CPA's ``HostAuthFileEntry``: one credential as the host sees it."""
+
     __wire_case__ = "snake"
     id: str = ""
     auth_index: str = ""
@@ -170,6 +192,7 @@ class AuthFile(WireModel):
 @wire
 class AuthFileContent(WireModel):
     """The answer of ``host.auth.get``: the credential file's JSON, parsed."""
+
     __wire_case__ = "snake"
     auth_index: str = ""
     name: str = ""

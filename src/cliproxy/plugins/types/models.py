@@ -34,10 +34,12 @@ __all__ = [
 
 # -- registration and shared shapes
 
+
 @wire
 class ConfigField(WireModel):
     """A config key shown in management UIs; ``type`` is one of string number integer
     boolean enum array object."""
+
     name: str = ""
     type: str = "string"
     enum_values: list[str] = field(default_factory=list)
@@ -63,6 +65,7 @@ class ModelAlias(WireModel):
 @wire
 class HostConfig(WireModel):
     """CPA's ``HostConfigSummary``: the parts of the host config a plugin may need."""
+
     auth_dir: str = ""
     proxy_url: str = ""
     force_model_prefix: bool = False
@@ -105,6 +108,7 @@ class ModelInfo(WireModel):
 @wire
 class AuthData(WireModel):
     """A credential a plugin creates or updates; ``provider`` is required by the host."""
+
     provider: str = ""
     id: str = ""
     file_name: str = ""
@@ -119,6 +123,7 @@ class AuthData(WireModel):
 
 
 # -- model registrar / provider
+
 
 @wire
 class ModelRegistrationRequest(WireModel):
@@ -146,12 +151,14 @@ class AuthModelRequest(WireModel):
 class ModelList(WireModel):
     """Models a plugin offers under ``provider``; ``auth_update`` merges into the auth
     (``model.for_auth`` only)."""
+
     provider: str = ""
     models: list[ModelInfo] = field(default_factory=list)
     auth_update: AuthData | None = None
 
 
 # -- auth providers
+
 
 @wire
 class AuthParseRequest(WireModel):
@@ -197,6 +204,7 @@ class LoginPollRequest(WireModel):
 @wire
 class LoginPollResponse(WireModel):
     """``status`` is ``pending``, ``success`` or ``error``."""
+
     status: str = "pending"
     message: str = ""
     auth: AuthData | None = None

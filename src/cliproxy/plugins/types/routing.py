@@ -26,6 +26,7 @@ __all__ = [
 
 # -- scheduler and model router
 
+
 @wire
 class SchedulerOptions(WireModel):
     headers: Headers = field(default_factory=dict)
@@ -35,6 +36,7 @@ class SchedulerOptions(WireModel):
 @wire
 class AuthCandidate(WireModel):
     """A credential the scheduler may pick (secrets stripped from ``attributes``)."""
+
     id: str = ""
     provider: str = ""
     priority: int = 0
@@ -46,6 +48,7 @@ class AuthCandidate(WireModel):
 @wire
 class PickRequest(WireModel):
     """CPA's ``SchedulerPickRequest``: ``provider`` is empty for a mixed-provider pick."""
+
     plugin: PluginMetadata = field(default_factory=PluginMetadata)
     provider: str = ""
     providers: list[str] = field(default_factory=list)
@@ -58,6 +61,7 @@ class PickRequest(WireModel):
 @wire
 class PickDecision(WireModel):
     """CPA's ``SchedulerPickResponse``. Build one with ``auth()`` or ``delegate()``."""
+
     auth_id: str = ""
     delegate_builtin: str = ""
     handled: bool = False
@@ -76,6 +80,7 @@ class PickDecision(WireModel):
 @wire
 class RouteRequest(WireModel):
     """CPA's ``ModelRouteRequest``: a client request before any credential is chosen."""
+
     plugin: PluginMetadata = field(default_factory=PluginMetadata)
     plugin_id: str = ""
     source_format: str = ""
@@ -92,6 +97,7 @@ class RouteRequest(WireModel):
 class RouteDecision(WireModel):
     """CPA's ``ModelRouteResponse``. Build one with ``self_()``, ``executor()`` or
     ``provider()``; ``reason`` is for logs only."""
+
     handled: bool = False
     target_kind: str = ""
     target: str = ""
@@ -116,10 +122,12 @@ class RouteDecision(WireModel):
 
 # -- executor
 
+
 @wire
 class ExecutorRequest(WireModel):
     """What an executor runs: ``payload`` is already in ``source_format``; answer in
     ``format``. ``auth_*``/``storage_json`` are empty on a router's direct route."""
+
     auth_id: str = ""
     auth_provider: str = ""
     model: str = ""
@@ -153,6 +161,7 @@ class ExecutorStreamChunk(WireModel):
 class ExecutorStream:
     """What ``Executor.execute_stream`` may return instead of being an async generator,
     to send response ``headers`` along with the chunks."""
+
     chunks: AsyncIterator[bytes]
     headers: Headers = field(default_factory=dict)
 
@@ -173,6 +182,7 @@ class ExecutorHttpRequest(WireModel):
 @wire
 class HttpResponse(WireModel):
     """An HTTP answer: from ``Executor.http_request`` and from ``host.http.do``."""
+
     status_code: int = 200
     headers: Headers = field(default_factory=dict)
     body: bytes = b""

@@ -27,8 +27,15 @@ Headers = dict[str, list[str]]  # http.Header and url.Values: {"Key": ["v1", "v2
 Query = dict[str, list[str]]
 Metadata = dict[str, Any]
 
-_ACRONYMS = {"id": "ID", "url": "URL", "json": "JSON", "api": "API", "ttft": "TTFT",
-             "github": "GitHub", "oauth": "OAuth"}
+_ACRONYMS = {
+    "id": "ID",
+    "url": "URL",
+    "json": "JSON",
+    "api": "API",
+    "ttft": "TTFT",
+    "github": "GitHub",
+    "oauth": "OAuth",
+}
 _GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
@@ -80,8 +87,7 @@ class WireModel:
         if plan is None:
             hints = typing.get_type_hints(cls)
             naming = go_name if cls.__wire_case__ == "go" else str
-            plan = tuple((f.name, naming(f.name), _codec(hints[f.name]))
-                         for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+            plan = tuple((f.name, naming(f.name), _codec(hints[f.name])) for f in dataclasses.fields(cls))  # type: ignore[arg-type]
             cls.__wire_plan__ = plan
         return plan
 
@@ -110,8 +116,10 @@ def _codec(tp: Any) -> Codec | None:
         inner = _codec(args[1])
         if inner:
             enc, dec = inner
-            return ((lambda v: {k: enc(x) for k, x in (v or {}).items()}),
-                    (lambda v: {k: dec(x) for k, x in (v or {}).items()}))
+            return (
+                (lambda v: {k: enc(x) for k, x in (v or {}).items()}),
+                (lambda v: {k: dec(x) for k, x in (v or {}).items()}),
+            )
     return None
 
 

@@ -20,5 +20,13 @@ __all__ = ["ADAPTER"]
 
 
 ADAPTER = PartsAdapter(
-    Format.CLAUDE, parse_request=parse_request, build_request=build_request, parse_response=parse_response,
-    build_response=build_response, decoder=ClaudeStreamDecoder, encoder=ClaudeStreamEncoder, sniffer=ClaudeUsageSniffer, count_tokens=count_tokens_body)
+    Format.CLAUDE,
+    parse_request=parse_request,
+    build_request=build_request,
+    parse_response=parse_response,
+    build_response=build_response,
+    decoder=ClaudeStreamDecoder,
+    encoder=ClaudeStreamEncoder,
+    sniffer=ClaudeUsageSniffer,
+    count_tokens=count_tokens_body,
+)

@@ -27,10 +27,17 @@ _TOOL_USE = frozenset(("type", "id", "name", "input"))
 _TOOL_RESULT = frozenset(("type", "tool_use_id", "content", "is_error"))
 _SOURCE_KEYS = {"base64": ("type", "media_type", "data"), "url": ("type", "url"), "file": ("type", "file_id")}
 
-_SERVER_TYPES = frozenset((
-    "server_tool_use", "mcp_tool_use", "mcp_tool_result", "container_upload", "search_result",
-    "compaction", "tool_reference",
-))
+_SERVER_TYPES = frozenset(
+    (
+        "server_tool_use",
+        "mcp_tool_use",
+        "mcp_tool_result",
+        "container_upload",
+        "search_result",
+        "compaction",
+        "tool_reference",
+    )
+)
 
 
 def rest(block: dict[str, Any], known: frozenset[str]) -> dict[str, Any] | None:
@@ -101,8 +108,14 @@ class BlockParser:
     def _document(self, block: dict[str, Any], path: str) -> ir.Block:
         data, media, url, file_id, extras = _source(block, path)
         title = block.get("title")
-        return ir.File(data=data, media_type=media, url=url, file_id=file_id,
-                       filename=title if isinstance(title, str) else None, extras=extras)
+        return ir.File(
+            data=data,
+            media_type=media,
+            url=url,
+            file_id=file_id,
+            filename=title if isinstance(title, str) else None,
+            extras=extras,
+        )
 
     def _thinking(self, block: dict[str, Any], path: str) -> ir.Block:
         text = _str(block, "thinking", path)
@@ -160,8 +173,9 @@ _PARSERS: dict[str, Callable[[BlockParser, dict[str, Any], str], ir.Block]] = {
 }
 
 
-def _source(block: dict[str, Any],
-            path: str) -> tuple[str | None, str | None, str | None, str | None, dict[str, Any] | None]:
+def _source(
+    block: dict[str, Any], path: str
+) -> tuple[str | None, str | None, str | None, str | None, dict[str, Any] | None]:
     """(data, media_type, url, file_id, extras) of an image or document block."""
     src = block.get("source")
     if not isinstance(src, dict):

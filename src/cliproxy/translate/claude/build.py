@@ -112,7 +112,13 @@ def _native_system(m: ir.Message, marker: str, w: BlockWriter) -> Any:
 def _message(m: ir.Message, w: BlockWriter) -> Wire:
     role = "user" if m.role == "tool" else m.role
     content: Any = w.blocks(m.content)
-    if w.native and m.extras and m.extras.get("_string") and len(content) == 1 and content[0]["type"] == "text":
+    if (
+        w.native
+        and m.extras
+        and m.extras.get("_string")
+        and len(content) == 1
+        and content[0]["type"] == "text"
+    ):
         content = content[0]["text"]
     out: Wire = {"role": role, "content": content}
     if w.native:  # message-level keys (Claude Code's output_config) are Claude's own

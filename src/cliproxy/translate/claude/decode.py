@@ -73,7 +73,9 @@ class ClaudeStreamDecoder(StreamDecoder):
                 return  # an event cut by the end of the stream: reported as a cut below
             # a broken upstream (an HTML page, a proxy's text): never an empty success
             self._done = True
-            out.append(ir.Error("upstream sent a stream event that is not JSON", status=502, type="api_error"))
+            out.append(
+                ir.Error("upstream sent a stream event that is not JSON", status=502, type="api_error")
+            )
             return
         if isinstance(obj, dict):
             handler = self._handlers.get(obj.get("type"))  # type: ignore[arg-type]
@@ -87,8 +89,13 @@ class ClaudeStreamDecoder(StreamDecoder):
         usage = msg.get("usage")
         if isinstance(usage, dict):
             merge_wire_usage(self._usage, usage)
-        out.append(ir.StreamStart(msg.get("id") or "", msg.get("model") or "",
-                                  usage=usage_from_wire(self._usage) if self._usage else None))
+        out.append(
+            ir.StreamStart(
+                msg.get("id") or "",
+                msg.get("model") or "",
+                usage=usage_from_wire(self._usage) if self._usage else None,
+            )
+        )
 
     def _message_delta(self, obj: Obj, out: list[ir.Event]) -> None:
         delta = obj.get("delta") or {}

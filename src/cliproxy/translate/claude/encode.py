@@ -31,7 +31,9 @@ _dumps = orjson.dumps
 
 
 def _delta(index: int, delta: dict[str, Any]) -> bytes:
-    return frame("content_block_delta", _dumps({"type": "content_block_delta", "index": index, "delta": delta}))
+    return frame(
+        "content_block_delta", _dumps({"type": "content_block_delta", "index": index, "delta": delta})
+    )
 
 
 class ClaudeStreamEncoder(StreamEncoder):
@@ -63,7 +65,11 @@ class ClaudeStreamEncoder(StreamEncoder):
     def encode(self, event: ir.Event) -> bytes:
         if self._ended:
             return b""
-        head = b"" if self._started or isinstance(event, ir.StreamStart | ir.Error) else self._start("", "", None)
+        head = (
+            b""
+            if self._started or isinstance(event, ir.StreamStart | ir.Error)
+            else self._start("", "", None)
+        )
         return head + self._handlers[type(event)](event)
 
     def flush(self) -> bytes:
@@ -79,8 +85,13 @@ class ClaudeStreamEncoder(StreamEncoder):
         if usage is not None:
             self._usage = usage
         message = {
-            "id": msg_id or new_message_id(), "type": "message", "role": "assistant",
-            "model": self.model or model, "content": [], "stop_reason": None, "stop_sequence": None,
+            "id": msg_id or new_message_id(),
+            "type": "message",
+            "role": "assistant",
+            "model": self.model or model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
             "usage": usage_to_wire(self._usage),
         }
         return frame("message_start", _dumps({"type": "message_start", "message": message}))
@@ -95,10 +106,12 @@ class ClaudeStreamEncoder(StreamEncoder):
     def _merge(self, u: ir.Usage) -> None:
         cur = self._usage
         self._usage = ir.Usage(
-            input_tokens=u.input_tokens or cur.input_tokens, output_tokens=u.output_tokens or cur.output_tokens,
+            input_tokens=u.input_tokens or cur.input_tokens,
+            output_tokens=u.output_tokens or cur.output_tokens,
             cache_read_tokens=u.cache_read_tokens or cur.cache_read_tokens,
             cache_write_tokens=u.cache_write_tokens or cur.cache_write_tokens,
-            reasoning_tokens=u.reasoning_tokens or cur.reasoning_tokens)
+            reasoning_tokens=u.reasoning_tokens or cur.reasoning_tokens,
+        )
 
     def _end(self, ev: ir.StreamEnd) -> bytes:
         out = self._block_stop(ir.BlockStop(-1)) if self._cur is not None else b""
@@ -106,10 +119,12 @@ class ClaudeStreamEncoder(StreamEncoder):
             self._merge(ev.usage)
         self._ended = True
         stop = wire_stop(ev.stop_reason, self._has_tool)
-        delta = {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": ev.stop_sequence},
-                 "usage": usage_to_wire(self._usage)}
-        return (out + frame("message_delta", _dumps(delta))
-                + frame("message_stop", b'{"type":"message_stop"}'))
+        delta = {
+            "type": "message_delta",
+            "delta": {"stop_reason": stop, "stop_sequence": ev.stop_sequence},
+            "usage": usage_to_wire(self._usage),
+        }
+        return out + frame("message_delta", _dumps(delta)) + frame("message_stop", b'{"type":"message_stop"}')
 
     def _error(self, ev: ir.Error) -> bytes:
         self._ended = True
@@ -126,8 +141,10 @@ class ClaudeStreamEncoder(StreamEncoder):
         self._next += 1
         self._kind = block["type"]
         self._sig = []
-        return frame("content_block_start",
-                     _dumps({"type": "content_block_start", "index": index, "content_block": block}))
+        return frame(
+            "content_block_start",
+            _dumps({"type": "content_block_start", "index": index, "content_block": block}),
+        )
 
     def _wire_block(self, ev: ir.BlockStart) -> dict[str, Any] | None:
         kind = ev.kind
@@ -137,8 +154,12 @@ class ClaudeStreamEncoder(StreamEncoder):
             return {"type": "thinking", "thinking": "", "signature": ""}
         if kind == "tool_call":
             self._has_tool = True
-            return {"type": "tool_use", "id": sanitize_tool_id(ev.id or "toolu_" + secrets.token_hex(12)),
-                    "name": flat_name(ev.name or "", ev.namespace), "input": {}}
+            return {
+                "type": "tool_use",
+                "id": sanitize_tool_id(ev.id or "toolu_" + secrets.token_hex(12)),
+                "name": flat_name(ev.name or "", ev.namespace),
+                "input": {},
+            }
         if kind == "redacted_thinking":
             ok = ev.family == "claude" and ev.signature
             return {"type": "redacted_thinking", "data": ev.signature} if ok else None

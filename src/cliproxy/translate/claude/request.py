@@ -22,17 +22,35 @@ from cliproxy.translate.claude.blocks import BlockParser, rest
 
 __all__ = ["parse_request"]
 
-_TOP = frozenset((
-    "model", "messages", "system", "tools", "tool_choice", "max_tokens", "temperature", "top_p",
-    "top_k", "stop_sequences", "stream", "thinking", "output_config", "output_format", "metadata",
-))
+_TOP = frozenset(
+    (
+        "model",
+        "messages",
+        "system",
+        "tools",
+        "tool_choice",
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop_sequences",
+        "stream",
+        "thinking",
+        "output_config",
+        "output_format",
+        "metadata",
+    )
+)
 _MSG = frozenset(("role", "content"))
 _TOOL = frozenset(("name", "description", "input_schema", "strict"))
 _THINKING = frozenset(("type", "budget_tokens", "display"))
 _ROLES = frozenset(("user", "assistant", "system"))
 _CHOICE = {"auto": "auto", "any": "required", "none": "none"}
 _NUMBERS: tuple[tuple[str, type | tuple[type, ...]], ...] = (
-    ("max_tokens", int), ("temperature", (int, float)), ("top_p", (int, float)), ("top_k", int),
+    ("max_tokens", int),
+    ("temperature", (int, float)),
+    ("top_p", (int, float)),
+    ("top_k", int),
 )
 
 
@@ -148,8 +166,11 @@ def _tool(tool: Any, path: str) -> ir.Tool:
     kind = tool.get("type")
     if kind is not None and kind != "custom":
         name = tool.get("name")
-        return ir.Tool(name if isinstance(name, str) else str(kind), kind="builtin",
-                       extras={"raw": tool, "family": "claude"})
+        return ir.Tool(
+            name if isinstance(name, str) else str(kind),
+            kind="builtin",
+            extras={"raw": tool, "family": "claude"},
+        )
     name = tool.get("name")
     if not isinstance(name, str):
         raise _fail(f"{path}.name", "must be a string")
@@ -157,8 +178,13 @@ def _tool(tool: Any, path: str) -> ir.Tool:
     if schema is not None and not isinstance(schema, dict):
         raise _fail(f"{path}.input_schema", "must be an object")
     strict = tool.get("strict")
-    return ir.Tool(name, tool.get("description"), schema, strict=strict if isinstance(strict, bool) else None,
-                   extras=rest(tool, _TOOL))
+    return ir.Tool(
+        name,
+        tool.get("description"),
+        schema,
+        strict=strict if isinstance(strict, bool) else None,
+        extras=rest(tool, _TOOL),
+    )
 
 
 def _reasoning(body: dict[str, Any], req: ir.Request) -> None:
@@ -195,8 +221,9 @@ def _output_config(body: dict[str, Any], req: ir.Request, reasoning: dict[str, A
         fmt = config.get("format")
         if isinstance(fmt, dict):
             req.response_format = dict(fmt)
-        req.extras["_output_config"] = {k: v for k, v in config.items()
-                                        if k != "effort" and (k != "format" or not isinstance(v, dict))}
+        req.extras["_output_config"] = {
+            k: v for k, v in config.items() if k != "effort" and (k != "format" or not isinstance(v, dict))
+        }
     # the beta top-level form; when both are given the GA one is the response format
     beta = body.get("output_format")
     if isinstance(beta, dict) and req.response_format is None:

@@ -43,10 +43,15 @@ def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> i
         extras["stop_raw"] = raw_stop
     usage = body.get("usage")
     return ir.Response(
-        id=body.get("id") or "", model=body.get("model") or "", content=blocks, stop_reason=stop,
+        id=body.get("id") or "",
+        model=body.get("model") or "",
+        content=blocks,
+        stop_reason=stop,
         stop_sequence=body.get("stop_sequence"),
         usage=usage_from_wire(usage) if isinstance(usage, dict) else ir.Usage(),
-        source="claude", extras=extras)
+        source="claude",
+        extras=extras,
+    )
 
 
 def wire_stop(stop: str | None, has_tool_use: bool) -> str:
@@ -71,7 +76,10 @@ def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict
     has_tool = any(c["type"] == "tool_use" for c in content)
     raw = resp.extras.get("stop_raw") if native else None
     out: dict[str, Any] = {
-        "id": resp.id or new_message_id(), "type": "message", "role": "assistant", "model": resp.model,
+        "id": resp.id or new_message_id(),
+        "type": "message",
+        "role": "assistant",
+        "model": resp.model,
         "content": content,
         "stop_reason": raw or wire_stop(resp.stop_reason, has_tool),
         "stop_sequence": resp.stop_sequence,
@@ -89,7 +97,10 @@ def _thinking(b: ir.Thinking, native: bool) -> dict[str, Any] | None:
         return {"type": "redacted_thinking", "data": b.signature or ""}
     if b.redacted or (not b.text and b.family != "claude"):
         return None
-    out: dict[str, Any] = {"type": "thinking", "thinking": b.text,
-                           "signature": b.signature if b.family == "claude" and b.signature else ""}
+    out: dict[str, Any] = {
+        "type": "thinking",
+        "thinking": b.text,
+        "signature": b.signature if b.family == "claude" and b.signature else "",
+    }
     put_extras(out, b.extras, native)
     return out

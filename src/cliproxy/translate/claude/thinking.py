@@ -14,7 +14,12 @@ from cliproxy.translate import ir
 __all__ = ["EFFORT_BUDGETS", "MIN_BUDGET", "thinking_config"]
 
 EFFORT_BUDGETS: dict[str, int] = {
-    "minimal": 512, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768, "max": 128000,
+    "minimal": 512,
+    "low": 1024,
+    "medium": 8192,
+    "high": 24576,
+    "xhigh": 32768,
+    "max": 128000,
 }
 MIN_BUDGET = 1024  # the API refuses smaller budgets
 DYNAMIC_BUDGET = EFFORT_BUDGETS["medium"]  # budget -1 ("let the model decide")

@@ -131,8 +131,12 @@ class BlockWriter:
         return out
 
     def _tool_call(self, b: ir.ToolCall) -> Wire:
-        out: Wire = {"type": "tool_use", "id": sanitize_tool_id(b.id), "name": flat_name(b.name, b.namespace),
-                     "input": parse_arguments(b.arguments, self.native)}
+        out: Wire = {
+            "type": "tool_use",
+            "id": sanitize_tool_id(b.id),
+            "name": flat_name(b.name, b.namespace),
+            "input": parse_arguments(b.arguments, self.native),
+        }
         put_extras(out, b.extras, self.native)
         return out
 

@@ -15,5 +15,13 @@ __all__ = ["ADAPTER"]
 
 
 ADAPTER = PartsAdapter(
-    Format.GEMINI, parse_request=parse_request, build_request=build_request, parse_response=parse_response,
-    build_response=build_response, decoder=GeminiStreamDecoder, encoder=GeminiStreamEncoder, sniffer=GeminiUsageSniffer, count_tokens=count_tokens_response)
+    Format.GEMINI,
+    parse_request=parse_request,
+    build_request=build_request,
+    parse_response=parse_response,
+    build_response=build_response,
+    decoder=GeminiStreamDecoder,
+    encoder=GeminiStreamEncoder,
+    sniffer=GeminiUsageSniffer,
+    count_tokens=count_tokens_response,
+)

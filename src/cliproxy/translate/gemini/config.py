@@ -54,8 +54,11 @@ def _read_format(rest: dict[str, Any], req: ir.Request) -> None:
         else:
             req.response_format = {"type": "json_object"}
         mime = None
-    for key, value in (("responseMimeType", mime), ("responseJsonSchema", json_schema),
-                       ("responseSchema", schema)):
+    for key, value in (
+        ("responseMimeType", mime),
+        ("responseJsonSchema", json_schema),
+        ("responseSchema", schema),
+    ):
         if value is not None:
             rest[key] = value
 
@@ -72,8 +75,10 @@ def _read_thinking(tc: dict[str, Any], req: ir.Request) -> None:
     level = take(rest, "thinkingLevel")
     if level is not None:
         if not isinstance(level, str):
-            raise RequestError("generationConfig.thinkingConfig.thinkingLevel: expected a string",
-                               param="generationConfig.thinkingConfig.thinkingLevel")
+            raise RequestError(
+                "generationConfig.thinkingConfig.thinkingLevel: expected a string",
+                param="generationConfig.thinkingConfig.thinkingLevel",
+            )
         reasoning["effort"] = level.lower()
         if level != level.upper():
             req.extras["_thinking_level"] = level
@@ -202,7 +207,13 @@ def build_tool_config(req: ir.Request, names: NameMap, native: bool) -> dict[str
         return out
     choice = req.tool_choice
     if isinstance(choice, dict) and isinstance(choice.get("name"), str):
-        return {"functionCallingConfig": {"mode": "ANY",
-                                          "allowedFunctionNames": [names.to_gemini(choice["name"])]}}
-    mode = {"auto": "AUTO", "required": "ANY", "none": "NONE"}.get(choice) if isinstance(choice, str) else None
+        return {
+            "functionCallingConfig": {
+                "mode": "ANY",
+                "allowedFunctionNames": [names.to_gemini(choice["name"])],
+            }
+        }
+    mode = (
+        {"auto": "AUTO", "required": "ANY", "none": "NONE"}.get(choice) if isinstance(choice, str) else None
+    )
     return {"functionCallingConfig": {"mode": mode}} if mode else None

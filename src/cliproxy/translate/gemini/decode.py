@@ -78,8 +78,9 @@ class GeminiStreamDecoder(StreamDecoder):
         self._close(out)
         stop = "content_filter" if self._blocked else wire.stop_reason_of(self._finish, self._has_call)
         raw = self._blocked or self._finish
-        out.append(ir.StreamEnd(stop or "end_turn", usage=self._usage,
-                                extras={"stop_raw": raw} if raw else None))
+        out.append(
+            ir.StreamEnd(stop or "end_turn", usage=self._usage, extras={"stop_raw": raw} if raw else None)
+        )
         return out
 
     # ---- chunks
@@ -201,9 +202,16 @@ class GeminiStreamDecoder(StreamDecoder):
             delta = value if isinstance(value, str) else ""
         else:
             delta = orjson.dumps(args).decode()
-        index = self._open_block("tool_call", out, id=call_id, name=name, namespace=namespace,
-                                 tool_kind="custom" if custom else "function", signature=sig,
-                                 family=FAMILY if sig else None)
+        index = self._open_block(
+            "tool_call",
+            out,
+            id=call_id,
+            name=name,
+            namespace=namespace,
+            tool_kind="custom" if custom else "function",
+            signature=sig,
+            family=FAMILY if sig else None,
+        )
         out.append(ir.ToolArgsDelta(index, delta))
         self._close(out)
         self._has_call = True
@@ -213,6 +221,8 @@ def _error_event(err: Any) -> ir.Error:
     if not isinstance(err, dict):
         return ir.Error(str(err), status=502)
     code = err.get("code")
-    return ir.Error(str(err.get("message") or "upstream error"),
-                    status=code if isinstance(code, int) and code >= 400 else 500,
-                    type=err.get("status") if isinstance(err.get("status"), str) else None)
+    return ir.Error(
+        str(err.get("message") or "upstream error"),
+        status=code if isinstance(code, int) and code >= 400 else 500,
+        type=err.get("status") if isinstance(err.get("status"), str) else None,
+    )

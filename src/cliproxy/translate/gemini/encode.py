@@ -57,8 +57,9 @@ class GeminiStreamEncoder(StreamEncoder):
         self._sent = True
         return head + data
 
-    def _chunk(self, parts: list[dict[str, Any]], finish: str | None = None,
-               usage: ir.Usage | None = None) -> bytes:
+    def _chunk(
+        self, parts: list[dict[str, Any]], finish: str | None = None, usage: ir.Usage | None = None
+    ) -> bytes:
         cand: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
         if finish is not None:
             cand["finishReason"] = finish
@@ -105,8 +106,14 @@ class GeminiStreamEncoder(StreamEncoder):
 
     def _block_start(self, ev: ir.BlockStart) -> bytes:
         if ev.kind == "tool_call":
-            self._call = ir.ToolCall(id=ev.id or "", name=ev.name or "", kind=ev.tool_kind,
-                                     namespace=ev.namespace, signature=ev.signature, family=ev.family)
+            self._call = ir.ToolCall(
+                id=ev.id or "",
+                name=ev.name or "",
+                kind=ev.tool_kind,
+                namespace=ev.namespace,
+                signature=ev.signature,
+                family=ev.family,
+            )
             self._args = []
         elif ev.kind == "thinking":
             self._sig = ev.signature if ev.family == FAMILY else None

@@ -52,16 +52,18 @@ class _Calls:
         if isinstance(call_id, str) and call_id:
             call = self.by_id.get(call_id)
             if call is None or (call.extras or {}).get("_synth_id"):
-                raise RequestError(f"{where}.functionResponse.id: no earlier functionCall has id {call_id!r}",
-                                   param=where)
+                raise RequestError(
+                    f"{where}.functionResponse.id: no earlier functionCall has id {call_id!r}", param=where
+                )
             queue = self.waiting.get(call.name)
             if queue and call in queue:
                 queue.remove(call)
             return call
         queue = self.waiting.get(name)
         if not queue:
-            raise RequestError(f"{where}.functionResponse: no earlier unanswered functionCall named {name!r}",
-                               param=where)
+            raise RequestError(
+                f"{where}.functionResponse: no earlier unanswered functionCall named {name!r}", param=where
+            )
         return queue.popleft()
 
 
@@ -81,8 +83,7 @@ def _read_result(part: dict[str, Any], where: str, calls: _Calls) -> ir.ToolResu
         rest["_has_id"] = True
     if fr:
         rest["_inner"] = fr
-    return ir.ToolResult(call_id=call.id, content=content, name=name, is_error=is_error,
-                         extras=rest or None)
+    return ir.ToolResult(call_id=call.id, content=content, name=name, is_error=is_error, extras=rest or None)
 
 
 def _read_part(part: Any, where: str, calls: _Calls) -> ir.Block:

@@ -92,8 +92,14 @@ def read_call(part: dict[str, Any], where: str, synth_id: str) -> ir.ToolCall:
             rest["_inner_id"] = call_id
         call_id = synth_id
         rest["_synth_id"] = True
-    return ir.ToolCall(id=call_id, name=name, arguments=arguments, signature=sig,
-                       family=FAMILY if sig else None, extras=rest or None)
+    return ir.ToolCall(
+        id=call_id,
+        name=name,
+        arguments=arguments,
+        signature=sig,
+        family=FAMILY if sig else None,
+        extras=rest or None,
+    )
 
 
 def response_blocks(response: Any) -> tuple[list[ir.Block], bool]:

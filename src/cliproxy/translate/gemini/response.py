@@ -142,8 +142,10 @@ def response_part(block: ir.Block, native: bool) -> dict[str, Any] | None:
 
 
 def call_part(call: ir.ToolCall, args: Any = None) -> dict[str, Any]:
-    fc: dict[str, Any] = {"name": flat_name(call.name, call.namespace),
-                          "args": call_args(call) if args is None else args}
+    fc: dict[str, Any] = {
+        "name": flat_name(call.name, call.namespace),
+        "args": call_args(call) if args is None else args,
+    }
     if call.id and not (call.extras or {}).get("_synth_id"):
         fc["id"] = call.id
     part: dict[str, Any] = {"functionCall": fc}
@@ -156,13 +158,19 @@ def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict
     native = resp.source == FAMILY
     parts = [p for b in resp.content if (p := response_part(b, native)) is not None]
     raw = resp.extras.get("stop_raw") if native else None
-    cand: dict[str, Any] = {"content": {"role": "model", "parts": parts},
-                            "finishReason": wire.finish_reason_of(resp.stop_reason, raw), "index": 0}
+    cand: dict[str, Any] = {
+        "content": {"role": "model", "parts": parts},
+        "finishReason": wire.finish_reason_of(resp.stop_reason, raw),
+        "index": 0,
+    }
     if native:
         cand.update(resp.extras.get("_candidate") or {})
-    body: dict[str, Any] = {"candidates": [cand, *(resp.extras.get("_candidates") or [])] if native else [cand],
-                            "usageMetadata": wire.usage_to_metadata(resp.usage),
-                            "modelVersion": resp.model, "responseId": resp.id}
+    body: dict[str, Any] = {
+        "candidates": [cand, *(resp.extras.get("_candidates") or [])] if native else [cand],
+        "usageMetadata": wire.usage_to_metadata(resp.usage),
+        "modelVersion": resp.model,
+        "responseId": resp.id,
+    }
     if native:
         body.update({k: v for k, v in public_extras(resp.extras).items() if k != "stop_raw"})
     return body

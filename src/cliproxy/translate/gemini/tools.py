@@ -22,7 +22,9 @@ __all__ = ["CUSTOM_TOOL_SCHEMA", "build_tools", "read_tools"]
 # Responses free-form tools have no Gemini equivalent: they are declared as a function
 # taking one string, and the call's ``input`` becomes the free-form text again.
 CUSTOM_TOOL_SCHEMA: dict[str, Any] = {
-    "type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"],
+    "type": "object",
+    "properties": {"input": {"type": "string"}},
+    "required": ["input"],
 }
 
 
@@ -82,8 +84,9 @@ def read_tools(tools: list[Any]) -> list[ir.Tool]:
             out.extend(_read_decl(d, i, f"{where}[{j}]") for j, d in enumerate(as_list(decls, where)))
         for key, value in rest.items():
             key = camel(key)
-            out.append(ir.Tool(name=key, kind="builtin",
-                               extras={"raw": {key: value}, "family": FAMILY, "_group": i}))
+            out.append(
+                ir.Tool(name=key, kind="builtin", extras={"raw": {key: value}, "family": FAMILY, "_group": i})
+            )
     return out
 
 

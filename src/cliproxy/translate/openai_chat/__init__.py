@@ -20,5 +20,13 @@ __all__ = ["ADAPTER"]
 
 
 ADAPTER = PartsAdapter(
-    Format.OPENAI, parse_request=parse_request, build_request=build_request, parse_response=parse_response,
-    build_response=build_response, decoder=ChatStreamDecoder, encoder=ChatStreamEncoder, sniffer=ChatUsageSniffer, count_tokens=count_tokens_body)
+    Format.OPENAI,
+    parse_request=parse_request,
+    build_request=build_request,
+    parse_response=parse_response,
+    build_response=build_response,
+    decoder=ChatStreamDecoder,
+    encoder=ChatStreamEncoder,
+    sniffer=ChatUsageSniffer,
+    count_tokens=count_tokens_body,
+)

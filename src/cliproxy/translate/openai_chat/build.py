@@ -55,7 +55,9 @@ def _sampling(req: ir.Request, body: dict[str, Any], same: bool) -> None:
         if v is not None:
             body[key] = v
     if req.stop is not None:
-        body["stop"] = req.stop[0] if same and req.extras.get("_stop_str") and len(req.stop) == 1 else req.stop
+        body["stop"] = (
+            req.stop[0] if same and req.extras.get("_stop_str") and len(req.stop) == 1 else req.stop
+        )
 
 
 def _stream(req: ir.Request, body: dict[str, Any], same: bool) -> None:

@@ -24,9 +24,15 @@ from cliproxy.translate.naming import restore_name
 __all__ = ["ChatStreamDecoder", "error_status"]
 
 _TYPE_STATUS = {
-    "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
-    "not_found_error": 404, "rate_limit_error": 429, "insufficient_quota": 429,
-    "server_error": 500, "api_error": 500, "overloaded_error": 529,
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "rate_limit_error": 429,
+    "insufficient_quota": 429,
+    "server_error": 500,
+    "api_error": 500,
+    "overloaded_error": 529,
 }
 
 
@@ -56,8 +62,19 @@ class _Call:
 
 
 class ChatStreamDecoder(StreamDecoder):
-    __slots__ = ("_calls", "_done", "_finish", "_next", "_open", "_seen_calls", "_sse", "_started",
-                 "_text", "_think", "_usage")
+    __slots__ = (
+        "_calls",
+        "_done",
+        "_finish",
+        "_next",
+        "_open",
+        "_seen_calls",
+        "_sse",
+        "_started",
+        "_text",
+        "_think",
+        "_usage",
+    )
 
     def __init__(self, request: ir.Request | None = None) -> None:
         super().__init__(request)
@@ -91,8 +108,14 @@ class ChatStreamDecoder(StreamDecoder):
             else:
                 self._close_all(out)
                 self._done = True
-                out.append(ir.Error("upstream stream ended before a finish_reason", status=502,
-                                    type="server_error", code="stream_truncated"))
+                out.append(
+                    ir.Error(
+                        "upstream stream ended before a finish_reason",
+                        status=502,
+                        type="server_error",
+                        code="stream_truncated",
+                    )
+                )
         return out
 
     # ------------------------------------------------------------------ frames
@@ -111,8 +134,14 @@ class ChatStreamDecoder(StreamDecoder):
             # a broken upstream (an HTML page, a proxy's text): never an empty success
             self._close_all(out)
             self._done = True
-            out.append(ir.Error("upstream sent a stream event that is not JSON", status=502,
-                                type="server_error", code="bad_upstream_event"))
+            out.append(
+                ir.Error(
+                    "upstream sent a stream event that is not JSON",
+                    status=502,
+                    type="server_error",
+                    code="bad_upstream_event",
+                )
+            )
             return
         if type(obj) is not dict:
             return
@@ -146,14 +175,25 @@ class ChatStreamDecoder(StreamDecoder):
             self._close_all(out)
             self._done = True
             code = err.get("code")
-            out.append(ir.Error(str(err.get("message") or "upstream error"), status=error_status(err),
-                                type=err.get("type"), code=None if code is None else str(code)))
+            out.append(
+                ir.Error(
+                    str(err.get("message") or "upstream error"),
+                    status=error_status(err),
+                    type=err.get("type"),
+                    code=None if code is None else str(code),
+                )
+            )
             return True
         if not self._started:
             self._started = True
             created = obj.get("created")
-            out.append(ir.StreamStart(id=str(obj.get("id") or ""), model=str(obj.get("model") or ""),
-                                      created=created if type(created) is int else 0))
+            out.append(
+                ir.StreamStart(
+                    id=str(obj.get("id") or ""),
+                    model=str(obj.get("model") or ""),
+                    created=created if type(created) is int else 0,
+                )
+            )
         return False
 
     def _delta(self, delta: dict[str, Any], out: list[ir.Event]) -> None:
@@ -232,8 +272,9 @@ class ChatStreamDecoder(StreamDecoder):
         if isinstance(args, str) and args:
             out.append(ir.ToolArgsDelta(call.block, args))
 
-    def _name_call(self, call: _Call, tid: str | None, name: str | None, out: list[ir.Event],
-                   first: bool) -> None:
+    def _name_call(
+        self, call: _Call, tid: str | None, name: str | None, out: list[ir.Event], first: bool
+    ) -> None:
         if tid and not call.id:
             call.id = tid
         if name and not call.name:
@@ -244,8 +285,9 @@ class ChatStreamDecoder(StreamDecoder):
         if not first and not name and not call.name:
             return
         real, ns = restore_name(call.name, self.request) if call.name else (None, None)
-        out.append(ir.BlockStart(call.block, "tool_call", id=call.id, name=real,
-                                 tool_kind=call.kind, namespace=ns))  # type: ignore[arg-type]
+        out.append(
+            ir.BlockStart(call.block, "tool_call", id=call.id, name=real, tool_kind=call.kind, namespace=ns)
+        )  # type: ignore[arg-type]
 
     def _close_all(self, out: list[ir.Event]) -> None:
         self._stop_think(out)

@@ -40,8 +40,17 @@ def _wants_usage(request: ir.Request | None) -> bool:
 
 
 class ChatStreamEncoder(StreamEncoder):
-    __slots__ = ("_custom", "_done", "_errored", "_handlers", "_include_usage", "_prefix", "_tool",
-                 "_tools", "_usage")
+    __slots__ = (
+        "_custom",
+        "_done",
+        "_errored",
+        "_handlers",
+        "_include_usage",
+        "_prefix",
+        "_tool",
+        "_tools",
+        "_usage",
+    )
 
     def __init__(self, request: ir.Request | None = None, model: str | None = None) -> None:
         super().__init__(request, model)
@@ -89,9 +98,17 @@ class ChatStreamEncoder(StreamEncoder):
         if self._prefix is not None:
             return b""
         model = self.model or ev.model
-        self._prefix = (b'{"id":' + _dumps(chat_id(ev.id or uuid.uuid4().hex)) + b',"object":"' + CHUNK_OBJECT.encode()
-                        + b'","created":' + str(ev.created or int(time.time())).encode()
-                        + b',"model":' + _dumps(model) + b',"choices":[')
+        self._prefix = (
+            b'{"id":'
+            + _dumps(chat_id(ev.id or uuid.uuid4().hex))
+            + b',"object":"'
+            + CHUNK_OBJECT.encode()
+            + b'","created":'
+            + str(ev.created or int(time.time())).encode()
+            + b',"model":'
+            + _dumps(model)
+            + b',"choices":['
+        )
         if ev.usage is not None:
             self._usage = ev.usage
         return self._delta({"role": "assistant", "content": ""})
@@ -105,10 +122,19 @@ class ChatStreamEncoder(StreamEncoder):
         call_id = ev.id or "call_" + uuid.uuid4().hex[:24]
         self._custom = ev.tool_kind == "custom"
         if self._custom:
-            call = {"index": self._tool, "id": call_id, "type": "custom", "custom": {"name": name, "input": ""}}
+            call = {
+                "index": self._tool,
+                "id": call_id,
+                "type": "custom",
+                "custom": {"name": name, "input": ""},
+            }
         else:
-            call = {"index": self._tool, "id": call_id, "type": "function",
-                    "function": {"name": name, "arguments": ""}}
+            call = {
+                "index": self._tool,
+                "id": call_id,
+                "type": "function",
+                "function": {"name": name, "arguments": ""},
+            }
         return self._delta({"tool_calls": [call]})
 
     def _text(self, ev: ir.TextDelta) -> bytes:
@@ -132,11 +158,21 @@ class ChatStreamEncoder(StreamEncoder):
         if ev.usage is not None:
             self._usage = merge_usage(self._usage, ev.usage)
         fr = finish_reason(ev.stop_reason, self._tools > 0)
-        out = (b"data: " + self._prefix + b'{"index":0,"delta":{},"logprobs":null,"finish_reason":'  # type: ignore[operator]
-               + _dumps(fr) + b"}]}\n\n")
+        out = (
+            b"data: "
+            + self._prefix
+            + b'{"index":0,"delta":{},"logprobs":null,"finish_reason":'  # type: ignore[operator]
+            + _dumps(fr)
+            + b"}]}\n\n"
+        )
         if self._include_usage:
-            out += (b"data: " + self._prefix + b'],"usage":'  # type: ignore[operator]
-                    + _dumps(usage_body(self._usage)) + b"}\n\n")
+            out += (
+                b"data: "
+                + self._prefix
+                + b'],"usage":'  # type: ignore[operator]
+                + _dumps(usage_body(self._usage))
+                + b"}\n\n"
+            )
         return out
 
     def _error(self, ev: ir.Error) -> bytes:

@@ -99,8 +99,9 @@ def _content(m: dict[str, Any], where: str, msg: ir.Message) -> None:
     elif isinstance(c, list):
         parse_content(c, f"{where}.content", msg)
     else:
-        raise RequestError(f"{where}.content: expected a string, an array of parts or null",
-                           param=f"{where}.content")
+        raise RequestError(
+            f"{where}.content: expected a string, an array of parts or null", param=f"{where}.content"
+        )
 
 
 def _mark(msg: ir.Message, how: str) -> None:
@@ -161,8 +162,9 @@ def _tool_call(tc: Any, where: str) -> ir.ToolCall:
         name = _str_field(fn, "name", f"{where}.function")
         args = fn.get("arguments", "")
         if not isinstance(args, str):
-            raise RequestError(f"{where}.function.arguments: expected a JSON string",
-                               param=f"{where}.function.arguments")
+            raise RequestError(
+                f"{where}.function.arguments: expected a JSON string", param=f"{where}.function.arguments"
+            )
         rest = {k: v for k, v in fn.items() if k not in ("name", "arguments")}
         if "arguments" not in fn:
             rest["_no_args"] = True
@@ -206,8 +208,10 @@ def _tool(m: dict[str, Any], where: str, calls: _Calls) -> ir.Message:
     if not isinstance(call_id, str):
         raise RequestError(f"{where}.tool_call_id: expected a string", param=f"{where}.tool_call_id")
     if call_id not in calls.names:
-        raise RequestError(f"{where}.tool_call_id: no earlier assistant tool call has id {call_id!r}",
-                           param=f"{where}.tool_call_id")
+        raise RequestError(
+            f"{where}.tool_call_id: no earlier assistant tool call has id {call_id!r}",
+            param=f"{where}.tool_call_id",
+        )
     result = ir.ToolResult(call_id, name=calls.names[call_id])
     _result_content(m, where, result)
     return ir.Message("tool", [result])
@@ -217,8 +221,9 @@ def _function(m: dict[str, Any], where: str, calls: _Calls) -> ir.Message:
     name = _str_field(m, "name", where)
     waiting = calls.legacy.get(name)
     if not waiting:
-        raise RequestError(f"{where}.name: no earlier assistant function_call named {name!r}",
-                           param=f"{where}.name")
+        raise RequestError(
+            f"{where}.name: no earlier assistant function_call named {name!r}", param=f"{where}.name"
+        )
     result = ir.ToolResult(waiting.pop(0), name=name)
     _result_content(m, where, result)
     return ir.Message("tool", [result], extras={"_legacy": True})

@@ -16,7 +16,13 @@ from cliproxy.formats.data_url import split_data_url
 from cliproxy.translate import ir
 
 __all__ = [
-    "block_parts", "file_part", "image_part", "parse_content", "split_data_url", "text_part", "to_data_url",
+    "block_parts",
+    "file_part",
+    "image_part",
+    "parse_content",
+    "split_data_url",
+    "text_part",
+    "to_data_url",
 ]
 
 
@@ -183,7 +189,9 @@ def file_part(b: ir.File, same: bool) -> dict[str, Any]:
     return _with(ex, {"type": "file", "file": f}, same)
 
 
-def block_parts(blocks: list[ir.Block], same: bool, extras: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def block_parts(
+    blocks: list[ir.Block], same: bool, extras: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Text, image and file blocks -> parts; other blocks are skipped. Kept parts in
     ``extras["_parts"]`` go back to their positions when ``same``."""
     out: list[dict[str, Any]] = []

@@ -115,8 +115,9 @@ def _response_format(req: ir.Request, value: Any, body: dict[str, Any]) -> bool:
         return False  # {"type": "text"} and unknown forms stay raw
     js = value.get("json_schema")
     if not isinstance(js, dict):
-        raise RequestError("response_format.json_schema: expected an object",
-                           param="response_format.json_schema")
+        raise RequestError(
+            "response_format.json_schema: expected an object", param="response_format.json_schema"
+        )
     fmt: dict[str, Any] = {"type": "json_schema"}
     fmt.update(js)  # name, schema, strict, description: the IR uses the same keys
     req.response_format = fmt
@@ -221,12 +222,16 @@ def _tool_choice(req: ir.Request, value: Any, body: dict[str, Any]) -> bool:
     ttype = value.get("type")
     inner = value.get(ttype) if ttype in ("function", "custom") else None
     if isinstance(inner, dict) and isinstance(inner.get("name"), str) and len(value) == 2 and len(inner) == 1:
-        req.tool_choice = {"name": inner["name"]} if ttype == "function" else {"name": inner["name"], "kind": "custom"}
+        req.tool_choice = (
+            {"name": inner["name"]} if ttype == "function" else {"name": inner["name"], "kind": "custom"}
+        )
         return True
     if ttype == "allowed_tools":
         allowed = value.get("allowed_tools")
         if allowed is not None and not isinstance(allowed, dict):
-            raise RequestError("tool_choice.allowed_tools: expected an object", param="tool_choice.allowed_tools")
+            raise RequestError(
+                "tool_choice.allowed_tools: expected an object", param="tool_choice.allowed_tools"
+            )
         mode = (allowed or {}).get("mode")
         req.tool_choice = "required" if mode == "required" else "auto"
     req.extras["_tool_choice"] = value
@@ -239,7 +244,7 @@ def _function_call(req: ir.Request, value: Any, body: dict[str, Any]) -> bool:
     elif isinstance(value, dict) and isinstance(value.get("name"), str) and len(value) == 1:
         req.tool_choice = {"name": value["name"]}
     else:
-        raise RequestError("function_call: expected \"auto\", \"none\" or {\"name\": ...}", param="function_call")
+        raise RequestError('function_call: expected "auto", "none" or {"name": ...}', param="function_call")
     req.extras["_function_call"] = True
     return True
 

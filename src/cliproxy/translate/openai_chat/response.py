@@ -38,9 +38,12 @@ def chat_id(resp_id: str | None) -> str:
 
 
 def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:
-    resp = ir.Response(id=str(body.get("id") or ""), model=str(body.get("model") or ""),
-                       created=body.get("created") if type(body.get("created")) is int else 0,
-                       source=Format.OPENAI.value)
+    resp = ir.Response(
+        id=str(body.get("id") or ""),
+        model=str(body.get("model") or ""),
+        created=body.get("created") if type(body.get("created")) is int else 0,
+        source=Format.OPENAI.value,
+    )
     u = body.get("usage")
     if isinstance(u, dict):
         resp.usage = parse_usage(u)
@@ -80,8 +83,9 @@ def _parse_message(msg: dict[str, Any], resp: ir.Response, request: ir.Request |
     elif isinstance(content, str):
         resp.content.append(ir.Text(content))
     elif isinstance(content, list):  # some providers answer with parts
-        resp.content.extend(ir.Text(p["text"]) for p in content
-                            if isinstance(p, dict) and isinstance(p.get("text"), str))
+        resp.content.extend(
+            ir.Text(p["text"]) for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+        )
     refusal = msg.get("refusal")
     if isinstance(refusal, str) and refusal:
         resp.content.append(ir.Text(refusal, extras={"_refusal": True}))
@@ -104,8 +108,13 @@ def _parse_call(tc: Any, request: ir.Request | None) -> ir.ToolCall | None:
         return None
     name, ns = restore_name(str(body.get("name") or ""), request)
     args = body.get("input" if kind == "custom" else "arguments")
-    return ir.ToolCall(id=str(tc.get("id") or ""), name=name, arguments=args if isinstance(args, str) else "",
-                       kind=kind, namespace=ns)
+    return ir.ToolCall(
+        id=str(tc.get("id") or ""),
+        name=name,
+        arguments=args if isinstance(args, str) else "",
+        kind=kind,
+        namespace=ns,
+    )
 
 
 # --------------------------------------------------------------------------- build

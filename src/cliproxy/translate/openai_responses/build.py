@@ -115,8 +115,11 @@ def _build_text(req: ir.Request, own: bool, body: dict[str, Any]) -> None:
 
 def _format(rf: dict[str, Any]) -> dict[str, Any]:
     if rf.get("type") == "json_schema":
-        out: dict[str, Any] = {"type": "json_schema", "name": rf.get("name") or "response",
-                               "schema": rf.get("schema") or {}}
+        out: dict[str, Any] = {
+            "type": "json_schema",
+            "name": rf.get("name") or "response",
+            "schema": rf.get("schema") or {},
+        }
         for key in ("strict", "description"):
             if rf.get(key) is not None:
                 out[key] = rf[key]
@@ -162,8 +165,9 @@ def _joined(msg: ir.Message) -> str:
     return "\n\n".join(b.text for b in msg.content if isinstance(b, ir.Text))
 
 
-def _message_item(msg: ir.Message, role: str, own: bool,
-                  blocks: list[ir.Block] | None = None) -> dict[str, Any]:
+def _message_item(
+    msg: ir.Message, role: str, own: bool, blocks: list[ir.Block] | None = None
+) -> dict[str, Any]:
     blocks = msg.content if blocks is None else blocks
     if not own:
         parts = [p for b in blocks if (p := build_part(b, "input_text", False)) is not None]
@@ -198,8 +202,11 @@ def _output_item(res: ir.ToolResult, own: bool, kinds: dict[str, str]) -> dict[s
         item = _public(ex)
         item.setdefault("type", "function_call_output")
     else:
-        item = {"type": "custom_tool_call_output" if kinds.get(res.call_id) == "custom"
-                else "function_call_output"}
+        item = {
+            "type": "custom_tool_call_output"
+            if kinds.get(res.call_id) == "custom"
+            else "function_call_output"
+        }
     item["call_id"] = res.call_id
     item["output"] = _output(res, own, bool(ex.get("_str")))
     if res.is_error and not own:

@@ -22,8 +22,9 @@ def to_codex(body: dict[str, Any]) -> dict[str, Any]:
     """Adjust a Responses body (built fresh, owned by the caller) in place."""
     inp = body.get("input")
     if isinstance(inp, str):
-        body["input"] = [{"type": "message", "role": "user",
-                          "content": [{"type": "input_text", "text": inp}]}]
+        body["input"] = [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": inp}]}
+        ]
     elif inp is None:
         body["input"] = []
     if not isinstance(body.get("instructions"), str):
@@ -62,7 +63,14 @@ def _clean_input(items: list[Any]) -> None:
             item = items[i] = {**item, "role": "developer"}
         content = item.get("content")
         if isinstance(content, list) and any(
-                isinstance(p, dict) and "prompt_cache_breakpoint" in p for p in content):
-            items[i] = {**item, "content": [
-                {k: v for k, v in p.items() if k != "prompt_cache_breakpoint"} if isinstance(p, dict) else p
-                for p in content]}
+            isinstance(p, dict) and "prompt_cache_breakpoint" in p for p in content
+        ):
+            items[i] = {
+                **item,
+                "content": [
+                    {k: v for k, v in p.items() if k != "prompt_cache_breakpoint"}
+                    if isinstance(p, dict)
+                    else p
+                    for p in content
+                ],
+            }

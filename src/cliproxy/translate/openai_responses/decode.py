@@ -88,8 +88,14 @@ class ResponsesDecoder(StreamDecoder):
             self._event(ev.event, ev.data, out, tail=True)
         if not self._done:
             self._done = True
-            out.append(ir.Error("upstream stream closed before response.completed", status=408,
-                                type="server_error", code="stream_incomplete"))
+            out.append(
+                ir.Error(
+                    "upstream stream closed before response.completed",
+                    status=408,
+                    type="server_error",
+                    code="stream_incomplete",
+                )
+            )
         return out
 
     def _event(self, name: str | None, data: bytes, out: list[ir.Event], tail: bool = False) -> None:
@@ -101,8 +107,15 @@ class ResponsesDecoder(StreamDecoder):
             if tail:
                 return  # an event cut by the end of the stream: reported as a cut below
             # a broken upstream (an HTML page, a proxy's text): never an empty success
-            self._fail({"message": "upstream sent a stream event that is not JSON", "type": "server_error",
-                        "code": "bad_upstream_event", "status": 502}, out)
+            self._fail(
+                {
+                    "message": "upstream sent a stream event that is not JSON",
+                    "type": "server_error",
+                    "code": "bad_upstream_event",
+                    "status": 502,
+                },
+                out,
+            )
             return
         if not isinstance(d, dict):
             return
@@ -130,8 +143,13 @@ class ResponsesDecoder(StreamDecoder):
             return
         self._started = True
         resp = d.get("response") or {}
-        out.append(ir.StreamStart(id=str(resp.get("id") or ""), model=str(resp.get("model") or ""),
-                                  created=int(resp.get("created_at") or 0)))
+        out.append(
+            ir.StreamStart(
+                id=str(resp.get("id") or ""),
+                model=str(resp.get("model") or ""),
+                created=int(resp.get("created_at") or 0),
+            )
+        )
 
     def _on_item_added(self, d: dict[str, Any], out: list[ir.Event]) -> None:
         item = d.get("item") or {}
@@ -150,8 +168,14 @@ class ResponsesDecoder(StreamDecoder):
         self._has_calls = True
         name = item.get("name") or None
         st.named = bool(name)
-        st.block = self._open(out, "tool_call", id=item.get("call_id"), name=name, tool_kind=kind,
-                              namespace=item.get("namespace"))
+        st.block = self._open(
+            out,
+            "tool_call",
+            id=item.get("call_id"),
+            name=name,
+            tool_kind=kind,
+            namespace=item.get("namespace"),
+        )
         args = item.get(key)
         if args:
             st.sent = True
@@ -275,8 +299,9 @@ class ResponsesDecoder(StreamDecoder):
         if st.done:
             return
         for ci, part in enumerate(item.get("content") or []):
-            self._on_part_done({"output_index": d.get("output_index", 0), "content_index": ci,
-                                "part": part}, out)
+            self._on_part_done(
+                {"output_index": d.get("output_index", 0), "content_index": ci, "part": part}, out
+            )
         for part in st.parts.values():
             if part[2]:
                 part[2] = False
@@ -307,8 +332,15 @@ class ResponsesDecoder(StreamDecoder):
             self._open_call(st, item, out)
         elif not st.named and item.get("name"):
             st.named = True
-            out.append(ir.BlockStart(st.block, "tool_call", id=item.get("call_id"), name=item["name"],
-                                     namespace=item.get("namespace")))
+            out.append(
+                ir.BlockStart(
+                    st.block,
+                    "tool_call",
+                    id=item.get("call_id"),
+                    name=item["name"],
+                    namespace=item.get("namespace"),
+                )
+            )
         key = _CALL_TYPES[item["type"]][0]
         if not st.sent and item.get(key):
             st.sent = True
@@ -324,8 +356,11 @@ class ResponsesDecoder(StreamDecoder):
                 self._on_item_done({"output_index": i, "item": item}, out)
         self._close_open(out)
         self._done = True
-        stop = stop_of(resp.get("status") or ("incomplete" if d.get("type") == wire.INCOMPLETE else "completed"),
-                       resp.get("incomplete_details"), self._has_calls)
+        stop = stop_of(
+            resp.get("status") or ("incomplete" if d.get("type") == wire.INCOMPLETE else "completed"),
+            resp.get("incomplete_details"),
+            self._has_calls,
+        )
         out.append(ir.StreamEnd(stop, wire.usage_from_wire(resp.get("usage"))))
 
     def _close_open(self, out: list[ir.Event]) -> None:
@@ -354,8 +389,14 @@ class ResponsesDecoder(StreamDecoder):
         code = err.get("code")
         etype = err.get("type")
         message = err.get("message") or code or etype or "upstream stream failed"
-        out.append(ir.Error(str(message), status=wire.error_status(err),
-                            type=str(etype) if etype else None, code=str(code) if code else None))
+        out.append(
+            ir.Error(
+                str(message),
+                status=wire.error_status(err),
+                type=str(etype) if etype else None,
+                code=str(code) if code else None,
+            )
+        )
 
 
 def _part_text(part: Any) -> str:

@@ -104,8 +104,9 @@ class ResponsesEncoder(StreamEncoder):
     def _start(self, rid: str, model: str, created: int) -> bytes:
         if self._resp is not None:
             return b""
-        self._resp = base_response(response_id(rid or None), self.model or model, created or int(time.time()),
-                                   self.request)
+        self._resp = base_response(
+            response_id(rid or None), self.model or model, created or int(time.time()), self.request
+        )
         snap = dict(self._resp)
         out = self._emit("response.created", {"response": snap})
         return out + self._emit("response.in_progress", {"response": snap})
@@ -118,15 +119,24 @@ class ResponsesEncoder(StreamEncoder):
             item["status"] = "in_progress"
             b = self._block = _Block("text", item, oi)
             out += self._emit("response.output_item.added", {"output_index": oi, "item": _open_copy(item)})
-            return out + self._emit("response.content_part.added", {
-                "item_id": item["id"], "output_index": oi, "content_index": 0, "part": text_part("")})
+            return out + self._emit(
+                "response.content_part.added",
+                {"item_id": item["id"], "output_index": oi, "content_index": 0, "part": text_part("")},
+            )
         if ev.kind == "thinking":
             item = output_item("reasoning", ev.id if ev.id and ev.family == "openai" else self._new_id("rs"))
             self._block = _Block("thinking", item, oi)
             return out + self._emit("response.output_item.added", {"output_index": oi, "item": dict(item)})
         if ev.kind == "tool_call":
-            item = call_item(ev.tool_kind, self._new_id("fc" if ev.tool_kind == "function" else "ctc"),
-                             ev.id or self._new_id("call"), ev.name or "", ev.namespace, "", self.request)
+            item = call_item(
+                ev.tool_kind,
+                self._new_id("fc" if ev.tool_kind == "function" else "ctc"),
+                ev.id or self._new_id("call"),
+                ev.name or "",
+                ev.namespace,
+                "",
+                self.request,
+            )
             item["status"] = "in_progress"
             self._block = _Block("tool_call", item, oi)
             return out + self._emit("response.output_item.added", {"output_index": oi, "item": dict(item)})
@@ -145,22 +155,40 @@ class ResponsesEncoder(StreamEncoder):
             return b""
         if b.kind == "text":
             b.buf.append(text)
-            return self._emit("response.output_text.delta", {
-                "item_id": b.item["id"], "output_index": b.oi, "content_index": 0, "delta": text,
-                "logprobs": []})
+            return self._emit(
+                "response.output_text.delta",
+                {
+                    "item_id": b.item["id"],
+                    "output_index": b.oi,
+                    "content_index": 0,
+                    "delta": text,
+                    "logprobs": [],
+                },
+            )
         if b.kind == "thinking":
             out = b""
             if not b.buf:
-                out = self._emit("response.reasoning_summary_part.added", {
-                    "item_id": b.item["id"], "output_index": b.oi, "summary_index": 0,
-                    "part": {"type": "summary_text", "text": ""}})
+                out = self._emit(
+                    "response.reasoning_summary_part.added",
+                    {
+                        "item_id": b.item["id"],
+                        "output_index": b.oi,
+                        "summary_index": 0,
+                        "part": {"type": "summary_text", "text": ""},
+                    },
+                )
             b.buf.append(text)
-            return out + self._emit("response.reasoning_summary_text.delta", {
-                "item_id": b.item["id"], "output_index": b.oi, "summary_index": 0, "delta": text})
+            return out + self._emit(
+                "response.reasoning_summary_text.delta",
+                {"item_id": b.item["id"], "output_index": b.oi, "summary_index": 0, "delta": text},
+            )
         if b.kind == "tool_call":
             b.buf.append(text)
-            etype = ("response.function_call_arguments.delta" if b.item["type"] == "function_call"
-                     else "response.custom_tool_call_input.delta")
+            etype = (
+                "response.function_call_arguments.delta"
+                if b.item["type"] == "function_call"
+                else "response.custom_tool_call_input.delta"
+            )
             return self._emit(etype, {"item_id": b.item["id"], "output_index": b.oi, "delta": text})
         return b""
 
@@ -211,8 +239,9 @@ class ResponsesEncoder(StreamEncoder):
         ids = {"item_id": item["id"], "output_index": b.oi}
         if item["type"] == "function_call":
             item["arguments"] = args
-            return self._emit("response.function_call_arguments.done", {**ids, "name": item["name"],
-                                                                         "arguments": args})
+            return self._emit(
+                "response.function_call_arguments.done", {**ids, "name": item["name"], "arguments": args}
+            )
         item["input"] = args
         return self._emit("response.custom_tool_call_input.done", {**ids, "input": args})
 

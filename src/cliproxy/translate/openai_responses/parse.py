@@ -26,11 +26,24 @@ __all__ = ["parse_item", "parse_request"]
 _ROLES = frozenset({"user", "assistant", "system", "developer"})
 _OUTPUT_TYPES = frozenset({"function_call_output", "custom_tool_call_output"})
 # top-level keys consumed into IR fields; everything else goes to Request.extras
-_CONSUMED = frozenset({
-    "model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls",
-    "max_output_tokens", "temperature", "top_p", "reasoning", "text", "stream", "user",
-    "metadata",
-})
+_CONSUMED = frozenset(
+    {
+        "model",
+        "input",
+        "instructions",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "max_output_tokens",
+        "temperature",
+        "top_p",
+        "reasoning",
+        "text",
+        "stream",
+        "user",
+        "metadata",
+    }
+)
 
 
 def parse_request(body: dict[str, Any], source: str) -> ir.Request:
@@ -48,8 +61,9 @@ def parse_request(body: dict[str, Any], source: str) -> ir.Request:
     if "instructions" in body and body["instructions"] is not None:
         if not isinstance(body["instructions"], str):
             raise RequestError("instructions: expected a string", param="instructions")
-        req.messages.append(ir.Message("system", [ir.Text(body["instructions"])],
-                                       extras={"_instructions": True}))
+        req.messages.append(
+            ir.Message("system", [ir.Text(body["instructions"])], extras={"_instructions": True})
+        )
     req.messages.extend(_parse_input(body.get("input"), "previous_response_id" in body, ex))
     if "tools" in body:
         req.tools = parse_tools(body["tools"])
@@ -194,8 +208,10 @@ def _parse_assistant_message(item: dict[str, Any], where: str) -> list[ir.Block]
         blocks: list[ir.Block] = [ir.Text(content)]
     else:
         # a part kind the IR cannot say rides as an empty text holding the raw part
-        blocks = [ir.Text("", extras={"_raw_part": b.raw}) if isinstance(b, ir.ServerTool) else b
-                  for b in parse_parts(content, f"{where}.content", "output_text")]
+        blocks = [
+            ir.Text("", extras={"_raw_part": b.raw}) if isinstance(b, ir.ServerTool) else b
+            for b in parse_parts(content, f"{where}.content", "output_text")
+        ]
     if blocks:
         first = blocks[0]
         first.extras = {**(first.extras or {}), "_item": head}  # type: ignore[union-attr]
@@ -209,15 +225,18 @@ def _parse_reasoning_item(item: dict[str, Any], where: str) -> ir.Thinking:
     texts = [s.get("text", "") if isinstance(s, dict) else "" for s in summary]
     for i, text in enumerate(texts):
         if not isinstance(text, str):
-            raise RequestError(f"{where}.summary[{i}].text: expected a string", param=f"{where}.summary[{i}].text")
+            raise RequestError(
+                f"{where}.summary[{i}].text: expected a string", param=f"{where}.summary[{i}].text"
+            )
     content = item.get("content")
     if isinstance(content, list) and content:
         parts: list[str] = []
         for i, c in enumerate(content):
             piece = c.get("text", "") if isinstance(c, dict) else ""
             if not isinstance(piece, str):
-                raise RequestError(f"{where}.content[{i}].text: expected a string",
-                                   param=f"{where}.content[{i}].text")
+                raise RequestError(
+                    f"{where}.content[{i}].text: expected a string", param=f"{where}.content[{i}].text"
+                )
             parts.append(piece)
         text = "".join(parts)
     else:
@@ -225,8 +244,14 @@ def _parse_reasoning_item(item: dict[str, Any], where: str) -> ir.Thinking:
     rest = {k: v for k, v in item.items() if k not in ("id", "summary", "encrypted_content")}
     if "summary" not in item:
         rest["_no_summary"] = True
-    return ir.Thinking(text=text, signature=item.get("encrypted_content"), family="openai",
-                       summary=texts, id=item.get("id"), extras=rest)
+    return ir.Thinking(
+        text=text,
+        signature=item.get("encrypted_content"),
+        family="openai",
+        summary=texts,
+        id=item.get("id"),
+        extras=rest,
+    )
 
 
 def _parse_call(item: dict[str, Any], where: str, args_key: str, kind: str) -> ir.ToolCall:
@@ -238,8 +263,14 @@ def _parse_call(item: dict[str, Any], where: str, args_key: str, kind: str) -> i
     if not isinstance(args, str):
         raise RequestError(f"{where}.{args_key}: expected a string", param=f"{where}.{args_key}")
     rest = {k: v for k, v in item.items() if k not in ("call_id", "name", args_key, "namespace")}
-    return ir.ToolCall(call_id, name, args, kind=kind,  # type: ignore[arg-type]
-                       namespace=item.get("namespace"), extras=rest)
+    return ir.ToolCall(
+        call_id,
+        name,
+        args,
+        kind=kind,  # type: ignore[arg-type]
+        namespace=item.get("namespace"),
+        extras=rest,
+    )
 
 
 def _parse_output(item: dict[str, Any], where: str, calls: dict[str, str], orphan_ok: bool) -> ir.ToolResult:
@@ -247,8 +278,9 @@ def _parse_output(item: dict[str, Any], where: str, calls: dict[str, str], orpha
     if not isinstance(call_id, str) or not call_id:
         raise RequestError(f"{where}.call_id: expected a string", param=f"{where}.call_id")
     if call_id not in calls and not orphan_ok:
-        raise RequestError(f"{where}.call_id: no earlier tool call has call_id {call_id!r}",
-                           param=f"{where}.call_id")
+        raise RequestError(
+            f"{where}.call_id: no earlier tool call has call_id {call_id!r}", param=f"{where}.call_id"
+        )
     rest = {k: v for k, v in item.items() if k not in ("call_id", "output")}
     output = item.get("output", "")
     if isinstance(output, str):
@@ -257,5 +289,6 @@ def _parse_output(item: dict[str, Any], where: str, calls: dict[str, str], orpha
     else:
         content = parse_parts(output, f"{where}.output")
     # a failed tool run travels as status "incomplete" (Responses has no is_error flag)
-    return ir.ToolResult(call_id, content, name=calls.get(call_id), is_error=item.get("status") == "incomplete",
-                         extras=rest)
+    return ir.ToolResult(
+        call_id, content, name=calls.get(call_id), is_error=item.get("status") == "incomplete", extras=rest
+    )

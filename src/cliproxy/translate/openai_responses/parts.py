@@ -42,8 +42,9 @@ def parse_part(part: Any, where: str, text_type: str = "input_text") -> ir.Block
         if ptype == text_type and len(part) == 2:  # the common case, no extras
             return ir.Text(text)
         if ptype == "output_text":
-            return ir.Text(text, citations=part.get("annotations"),
-                           extras=_rest(part, ("text", "annotations")))
+            return ir.Text(
+                text, citations=part.get("annotations"), extras=_rest(part, ("text", "annotations"))
+            )
         return ir.Text(text, extras=_rest(part, ("text",)))
     if ptype == "refusal":
         text = part.get("refusal")
@@ -67,8 +68,11 @@ def parse_parts(content: Any, where: str, text_type: str = "input_text") -> list
 
 def _parse_image(part: dict[str, Any], where: str) -> ir.Image:
     url = part.get("image_url")
-    img = ir.Image(file_id=part.get("file_id"), detail=part.get("detail"),
-                   extras=_rest(part, ("image_url", "file_id", "detail")))
+    img = ir.Image(
+        file_id=part.get("file_id"),
+        detail=part.get("detail"),
+        extras=_rest(part, ("image_url", "file_id", "detail")),
+    )
     if url is not None:
         if not isinstance(url, str):
             raise RequestError(f"{where}.image_url: expected a string", param=f"{where}.image_url")
@@ -83,8 +87,12 @@ def _parse_image(part: dict[str, Any], where: str) -> ir.Image:
 
 
 def _parse_file(part: dict[str, Any], where: str) -> ir.File:
-    f = ir.File(file_id=part.get("file_id"), url=part.get("file_url"), filename=part.get("filename"),
-                extras=_rest(part, ("file_data", "file_id", "file_url", "filename")))
+    f = ir.File(
+        file_id=part.get("file_id"),
+        url=part.get("file_url"),
+        filename=part.get("filename"),
+        extras=_rest(part, ("file_data", "file_id", "file_url", "filename")),
+    )
     data = part.get("file_data")
     if data is not None:
         if not isinstance(data, str):

@@ -23,11 +23,17 @@ def parse_response(body: dict[str, Any], source: str) -> ir.Response:
     for i, item in enumerate(body.get("output") or []):
         if isinstance(item, dict):
             content.extend(parse_item(item, f"output[{i}]"))
-    resp = ir.Response(id=str(body.get("id") or ""), model=str(body.get("model") or ""), content=content,
-                       usage=wire.usage_from_wire(body.get("usage")),
-                       created=int(body.get("created_at") or 0), source=source)
-    resp.stop_reason = stop_of(body.get("status"), body.get("incomplete_details"),
-                               any(isinstance(b, ir.ToolCall) for b in content))
+    resp = ir.Response(
+        id=str(body.get("id") or ""),
+        model=str(body.get("model") or ""),
+        content=content,
+        usage=wire.usage_from_wire(body.get("usage")),
+        created=int(body.get("created_at") or 0),
+        source=source,
+    )
+    resp.stop_reason = stop_of(
+        body.get("status"), body.get("incomplete_details"), any(isinstance(b, ir.ToolCall) for b in content)
+    )
     if body.get("error"):
         resp.extras["error"] = body["error"]
     return resp
@@ -71,9 +77,17 @@ def _echo(request: ir.Request | None) -> dict[str, Any]:
 
 
 def base_response(rid: str, model: str, created: int, request: ir.Request | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": rid, "object": "response", "created_at": created or int(time.time()),
-                           "status": "in_progress", "background": False, "error": None,
-                           "incomplete_details": None, "model": model, "output": []}
+    out: dict[str, Any] = {
+        "id": rid,
+        "object": "response",
+        "created_at": created or int(time.time()),
+        "status": "in_progress",
+        "background": False,
+        "error": None,
+        "incomplete_details": None,
+        "model": model,
+        "output": [],
+    }
     out.update(_echo(request))
     out["usage"] = None
     return out
@@ -119,7 +133,9 @@ def _output_items(resp: ir.Response, request: ir.Request | None) -> list[dict[st
     return items
 
 
-def _block_item(b: ir.Block, rid: str, n: int, own: bool, request: ir.Request | None) -> dict[str, Any] | None:
+def _block_item(
+    b: ir.Block, rid: str, n: int, own: bool, request: ir.Request | None
+) -> dict[str, Any] | None:
     if isinstance(b, ir.Thinking):
         if b.redacted:
             return None
@@ -131,8 +147,9 @@ def _block_item(b: ir.Block, rid: str, n: int, own: bool, request: ir.Request | 
         return item
     if isinstance(b, ir.ToolCall):
         item_id = (b.extras or {}).get("id") if own else None
-        return call_item(b.kind, item_id or _gen_id("fc", rid, n), b.id, b.name, b.namespace,
-                         b.arguments, request)
+        return call_item(
+            b.kind, item_id or _gen_id("fc", rid, n), b.id, b.name, b.namespace, b.arguments, request
+        )
     if isinstance(b, ir.ServerTool) and b.family == "openai":
         return b.raw
     return None
@@ -152,13 +169,25 @@ def output_item(kind: str, item_id: str) -> dict[str, Any]:
     return {"id": item_id, "type": "reasoning", "summary": []}
 
 
-def call_item(kind: str, item_id: str, call_id: str, name: str, namespace: str | None,
-              args: str, request: ir.Request | None) -> dict[str, Any]:
+def call_item(
+    kind: str,
+    item_id: str,
+    call_id: str,
+    name: str,
+    namespace: str | None,
+    args: str,
+    request: ir.Request | None,
+) -> dict[str, Any]:
     if namespace is None:
         name, namespace = restore_name(name, request)
     custom = kind == "custom"
-    item: dict[str, Any] = {"id": item_id, "type": "custom_tool_call" if custom else "function_call",
-                            "status": "completed", "call_id": call_id, "name": name}
+    item: dict[str, Any] = {
+        "id": item_id,
+        "type": "custom_tool_call" if custom else "function_call",
+        "status": "completed",
+        "call_id": call_id,
+        "name": name,
+    }
     item["input" if custom else "arguments"] = args
     if namespace:
         item["namespace"] = namespace

@@ -47,8 +47,9 @@ def _parse_one(tool: dict[str, Any], where: str, namespace: str | None) -> ir.To
         rest = {k: v for k, v in tool.items() if k not in _CUSTOM_KEYS}
         return ir.Tool(name, desc, kind="custom", namespace=namespace, extras=rest or None)
     if tool.get("type") != "function":
-        raise RequestError(f"{where}.type: unknown tool type {tool.get('type')!r} in a namespace",
-                           param=f"{where}.type")
+        raise RequestError(
+            f"{where}.type: unknown tool type {tool.get('type')!r} in a namespace", param=f"{where}.type"
+        )
     params = tool.get("parameters")
     if params is not None and not isinstance(params, dict):
         raise RequestError(f"{where}.parameters: expected an object", param=f"{where}.parameters")
@@ -63,8 +64,10 @@ def _parse_namespace(tool: dict[str, Any], where: str) -> list[ir.Tool]:
         raise RequestError(f"{where}.name: a namespace needs a name", param=f"{where}.name")
     if not isinstance(inner, list) or not inner:
         raise RequestError(f"{where}.tools: a namespace needs a list of tools", param=f"{where}.tools")
-    out = [_parse_one(t, f"{where}.tools[{j}]", name) if isinstance(t, dict)
-           else _bad(f"{where}.tools[{j}]") for j, t in enumerate(inner)]
+    out = [
+        _parse_one(t, f"{where}.tools[{j}]", name) if isinstance(t, dict) else _bad(f"{where}.tools[{j}]")
+        for j, t in enumerate(inner)
+    ]
     ns = {k: v for k, v in tool.items() if k not in ("type", "name", "tools")}
     first = out[0]
     first.extras = {**(first.extras or {}), "_ns": ns}
@@ -100,7 +103,9 @@ def _build_one(t: ir.Tool, own: bool, name: str) -> dict[str, Any]:
             wire["strict"] = t.strict
         wire.update(_own(t.extras))
     else:
-        wire["parameters"] = t.parameters if t.parameters is not None else {"type": "object", "properties": {}}
+        wire["parameters"] = (
+            t.parameters if t.parameters is not None else {"type": "object", "properties": {}}
+        )
         wire["strict"] = bool(t.strict)
     return wire
 
