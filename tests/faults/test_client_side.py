@@ -379,6 +379,9 @@ async def test_a_client_that_half_closes_after_its_request_still_gets_the_answer
         _get(),
         b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b'Content-Type: application/json\r\nConnection: close\r\nContent-Length: 5\r\n\r\n{"a": 1}',
+        # a body that cannot be decoded: the 400 must still reach a client that half-closed
+        b"POST /v1/messages/count_tokens HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b'Content-Encoding: gzip\r\nContent-Length: 12\r\n\r\n{"model": 1}',
     ):
         reader, writer = await _connect(edge.port)
         writer.write(raw)

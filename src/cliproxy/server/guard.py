@@ -223,10 +223,15 @@ class GuardedHandler(RequestHandler):
     def eof_received(self) -> bool | None:
         # a client that half-closes after sending its request (``nc -N``, a lying
         # Content-Length) still gets its answer: keep the socket open for writing while a
-        # request is whole (queued, or its body read to the end), and close once answered;
-        # a request whose body is still missing is abandoned: close at once
+        # request is whole (its body read to the end, or found unreadable: that is answered
+        # with a 400), and close once answered; a request whose body is still missing is
+        # abandoned: close at once
         payload = self._payload
-        if self._phase != _BUSY or payload is None or not payload.is_eof():
+        if (
+            self._phase != _BUSY
+            or payload is None
+            or not (payload.is_eof() or payload.exception() is not None)
+        ):
             return None
         self.close()
         return True
