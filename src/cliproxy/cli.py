@@ -149,6 +149,9 @@ def serve(config_path: Path, host: str | None, port: int | None) -> int:
     bind_port = port if port is not None else config.port
     try:
         _run(config, config_path if existed else None, bind_host, bind_port)
+    except ConfigError as exc:  # tls.cert / tls.key that do not load
+        log.error("cannot start: %s", exc)
+        return 2
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", bind_host or "*", bind_port, exc)
         return 1
@@ -179,8 +182,9 @@ async def _serve(config: Config, config_path: Path | None, host: str, port: int)
     service = Service(config, config_path)
     listener = await listen(service, host, port)
     log.info(
-        "cliproxy %s listening on http://%s:%d%s (pid %d)",
+        "cliproxy %s listening on %s://%s:%d%s (pid %d)",
         __version__,
+        listener.scheme,
         _shown(host),
         listener.port,
         "" if host else " (every interface)",

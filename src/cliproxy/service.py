@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from cliproxy.access import AccessPolicy, Principal, extract_key
 from cliproxy.config import AuthChanges, Config, ConfigDocument, ConfigWatcher
+from cliproxy.config import effective as config_keys
 from cliproxy.credentials import sources
 from cliproxy.credentials.persist import CdsStore, restore
 from cliproxy.credentials.pool import Pool
@@ -54,6 +55,7 @@ _LISTENER_KEYS: tuple[tuple[str, Callable[[Config], object]], ...] = (
     ("limits.max-body-mb", lambda c: c.limits.max_body_mb),
     ("limits.max-connections", lambda c: c.limits.max_connections),
     ("limits.max-connections-per-ip", lambda c: c.limits.max_connections_per_ip),
+    ("tls", lambda c: (c.tls.enable, c.tls.cert, c.tls.key)),
 )
 
 
@@ -105,12 +107,14 @@ class Service:
         self._plugin_creds: list[Credential] = []
         self._write_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._key_notes: tuple[list[str], list[str]] = ([], [])
 
     # -- lifecycle
 
     async def start(self) -> None:
         recorder_of(self)
         self._announce_access()
+        self._announce_keys()
         self._load_credentials()
         if self.config.save_cooldown_status:
             restored = await restore(self.pool, self.auth_dir)
@@ -317,6 +321,7 @@ class Service:
             logging.getLogger("cliproxy").setLevel(logging.DEBUG if config.debug else logging.INFO)
         log.info("config reloaded (%d client keys)", len(self.access.keys))
         self._announce_remote()
+        self._announce_keys()
 
     def _apply_upstream_timeouts(self, config: Config) -> None:
         """``timeouts.upstream-*`` on the shared client (pipeline, token refresh, prepare)."""
@@ -360,6 +365,16 @@ class Service:
                 "others get 401. Add api-keys to your config to require a key."
             )
         self._announce_remote()
+
+    def _announce_keys(self) -> None:
+        """One WARNING naming the keys set that have no effect yet, one naming unknown keys;
+        at start, and on a reload only when a list changed."""
+        notes = (config_keys.not_effective_keys(self.config), config_keys.unknown_keys(self.config))
+        previous, self._key_notes = self._key_notes, notes
+        if notes[0] and notes[0] != previous[0]:
+            log.warning("%s", config_keys.not_effective_warning(notes[0]))
+        if notes[1] and notes[1] != previous[1]:
+            log.warning("%s", config_keys.unknown_keys_warning(notes[1]))
 
     def _announce_remote(self) -> None:
         """Warn while ``allow-unauthenticated-remote`` is on (at start and on every reload)."""

@@ -90,3 +90,21 @@ def test_message_hash_fallback():
     }
     assert extract_session_keys({}, responses)[0] == primary
     assert extract_session_keys({}, {"messages": []}) == ("", "")
+
+
+def test_odd_role_values_do_not_break_the_message_hash():
+    # a role that is a JSON array or object is unhashable: it must be skipped, not raise
+    # (the session key is read before the body is validated, so it sees any client input)
+    chat = {"messages": [{"role": ["user"], "content": "hi"}, {"role": "user", "content": "hi"}]}
+    assert extract_session_keys({}, chat) == extract_session_keys({}, {"messages": chat["messages"][1:]})
+    gemini = {
+        "contents": [
+            {"role": {"r": 1}, "parts": [{"text": "x"}]},
+            {"role": "user", "parts": [{"text": "hi"}]},
+        ]
+    }
+    assert extract_session_keys({}, gemini) == extract_session_keys(
+        {}, {"messages": [{"role": "user", "content": "hi"}]}
+    )
+    responses = {"input": [{"role": ["user"], "content": "x"}, {"role": "user", "content": "hi"}]}
+    assert extract_session_keys({}, responses) == extract_session_keys({}, {"input": responses["input"][1:]})

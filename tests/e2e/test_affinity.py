@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import aiohttp
 import anthropic
 import pytest
 
@@ -125,6 +126,27 @@ async def test_binding_expires_after_ttl(proxy_for):
     assert await call(proxy, session="sess-1") == bound  # 1.2 s after binding, 0.6 s after last use
     await asyncio.sleep(1.2)
     assert await call(proxy, session="sess-1") != bound  # expired: the next round-robin pick
+
+
+async def test_odd_role_in_an_unvalidated_field_is_not_an_internal_error(proxy_for):
+    # the session key reads ``messages``, ``contents`` and ``input`` from the raw body,
+    # whatever the client format; a Gemini request validates only ``contents``, so a
+    # stray ``messages`` entry whose role is a JSON array must not break the proxy (500)
+    proxy = await proxy_for()
+    body = {
+        "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+        "messages": [{"role": ["user"], "content": "hi"}],
+    }
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{proxy.url}/v1beta/models/claude-model:generateContent",
+            json=body,
+            headers={"x-goog-api-key": KEY},
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+            answer = await resp.json()
+    assert answer["candidates"][0]["content"]["parts"]
+    assert proxy.fake.last.json["messages"][0]["role"] == "user"
 
 
 # ---------------------------------------------------------------- fill-first and priority

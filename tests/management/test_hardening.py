@@ -171,7 +171,9 @@ async def test_management_calls_do_not_stall_other_requests(start_proxy, monkeyp
         done.set()
         await prober
     assert statuses == [200] * 30
-    assert worst < 0.15, f"/healthz took {worst * 1000:.0f} ms during 30 management calls"
+    # on the loop, 30 bcrypt checks held /healthz for ~1.7 s; off it, tens of ms (a loaded CI
+    # machine adds noise, so the bound is loose but still far below the blocking case)
+    assert worst < 0.6, f"/healthz took {worst * 1000:.0f} ms during 30 management calls"
 
 
 def _config(stored: str) -> Any:

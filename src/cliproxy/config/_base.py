@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ModelWrapValidatorHandler, PrivateAttr, model_validator
 
 __all__ = [
     "ConfigModel",
@@ -36,6 +36,23 @@ class ConfigModel(BaseModel):
         validate_default=False,
         coerce_numbers_to_str=True,
     )
+
+    _yaml_keys: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_keys(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        # which keys the YAML mapping held (not null): ``cliproxy.config.effective`` names
+        # the keys a user set that have no effect yet
+        model = handler(data)
+        if isinstance(data, dict) and isinstance(model, ConfigModel):
+            model._yaml_keys = frozenset(str(k) for k, v in data.items() if v is not None)
+        return model
+
+    @property
+    def yaml_keys(self) -> frozenset[str]:
+        """The keys (YAML or Python names) present, not null, in the mapping this was read from."""
+        return self._yaml_keys
 
     @model_validator(mode="before")
     @classmethod

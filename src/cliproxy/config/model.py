@@ -207,9 +207,9 @@ class Config(ConfigModel):
         }
         rules: dict[str, list[RequestScopedErrorRule]] = {}
         for channel, entries in self.oauth_request_scoped_errors.items():
-            clean = [r for r in (e.cleaned() for e in entries) if r is not None]
-            if channel.strip() and clean:
-                rules[channel.strip().lower()] = clean
+            kept = [r for r in (e.cleaned() for e in entries) if r is not None]
+            if channel.strip() and kept:
+                rules[channel.strip().lower()] = kept
         self.oauth_request_scoped_errors = rules
 
     @property
@@ -217,7 +217,7 @@ class Config(ConfigModel):
         """``disable-image-generation`` as one word: off, all, chat or passthrough."""
         value = self.disable_image_generation
         if isinstance(value, str):
-            return value  # type: ignore[return-value]
+            return value
         return "all" if value else "off"
 
     @property

@@ -163,7 +163,9 @@ def record_from_json(item: Any) -> CooldownRecord | None:
     """Parse one CPA record; None when it has no auth id or no usable deadline."""
     if not isinstance(item, dict) or not str(item.get("auth_id") or "").strip():
         return None
-    quota = item.get("quota") if isinstance(item.get("quota"), dict) else {}
+    quota = item.get("quota")
+    if not isinstance(quota, dict):
+        quota = {}
     next_retry = parse_time(item.get("next_retry_after"))
     recover = parse_time(quota.get("next_recover_at"))
     exceeded = quota.get("exceeded") is True

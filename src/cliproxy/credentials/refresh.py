@@ -165,7 +165,8 @@ class Refresher:
         if pending is None:
             pending = asyncio.ensure_future(self._refresh(current))
             self._inflight[cred.id] = pending
-            pending.add_done_callback(lambda _f, cid=cred.id: self._inflight.pop(cid, None))
+            cid = cred.id
+            pending.add_done_callback(lambda _f: self._inflight.pop(cid, None))
         return await asyncio.shield(pending)
 
     async def tick(self) -> int:

@@ -134,7 +134,7 @@ def _opening(body: Mapping[str, Any]) -> tuple[bytes, bytes, bytes]:
     if isinstance(messages, list):
         for msg in messages:
             if isinstance(msg, Mapping) and (text := _content_text(msg.get("content"))):
-                _keep(found, {"system": "sys", "user": "usr", "assistant": "ast"}.get(msg.get("role")), text)
+                _keep(found, _slot(_CHAT_SLOTS, msg.get("role")), text)
             if len(found) == 3:
                 break
     if "sys" not in found:
@@ -164,7 +164,7 @@ def _gemini_opening(body: Mapping[str, Any], found: dict[str, bytes]) -> None:
     for content in body.get("contents") or ():
         if not isinstance(content, Mapping):
             continue
-        slot = {"user": "usr", "model": "ast"}.get(content.get("role"))
+        slot = _slot(_GEMINI_SLOTS, content.get("role"))
         texts = [
             p["text"]
             for p in content.get("parts") or ()
@@ -194,10 +194,21 @@ def _responses_opening(body: Mapping[str, Any], found: dict[str, bytes]) -> None
             if isinstance(content, str)
             else _content_text(content, ("input_text", "output_text", "text"))
         )
-        slot = {"developer": "sys", "system": "sys", "user": "usr", "assistant": "ast"}.get(role)
+        slot = _slot(_RESPONSES_SLOTS, role)
         _keep(found, slot, text)
         if "usr" in found and "ast" in found:
             return
+
+
+# role -> slot of the opening; a role that is not a string (an array, an object: client
+# input not validated yet) has no slot rather than breaking the dict lookup
+_CHAT_SLOTS = {"system": "sys", "user": "usr", "assistant": "ast"}
+_GEMINI_SLOTS = {"user": "usr", "model": "ast"}
+_RESPONSES_SLOTS = {"developer": "sys", "system": "sys", "user": "usr", "assistant": "ast"}
+
+
+def _slot(slots: Mapping[str, str], role: Any) -> str | None:
+    return slots.get(role) if isinstance(role, str) else None
 
 
 def _keep(found: dict[str, bytes], slot: str | None, text: str) -> None:

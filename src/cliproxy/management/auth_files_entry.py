@@ -114,7 +114,8 @@ def _account(cred: Credential) -> tuple[str, str]:
 
 
 def _metadata_fields(cred: Credential) -> dict[str, Any]:
-    meta, attrs, out = cred.metadata, cred.attributes, {}
+    meta, attrs = cred.metadata, cred.attributes
+    out: dict[str, Any] = {}
     if cred.email:
         out["email"] = cred.email
     project = meta.get("project_id")
@@ -124,7 +125,8 @@ def _metadata_fields(cred: Credential) -> dict[str, Any]:
         out["last_refresh"] = go_time(last)
     if "priority" in attrs or "priority" in meta:
         out["priority"] = cred.priority
-    note = attrs.get("note") or (meta.get("note").strip() if isinstance(meta.get("note"), str) else "")
+    meta_note = meta.get("note")
+    note = attrs.get("note") or (meta_note.strip() if isinstance(meta_note, str) else "")
     if note:
         out["note"] = note
     if "weight" in attrs or "weight" in meta:

@@ -195,14 +195,14 @@ def from_cursor(files: list[Path], raw: str, limit: int) -> LogsAnswer:
         offset = cur["offset"] if i == start else 0
         with files[i].open("rb") as f:
             f.seek(offset)
-            raw = _complete(f.read())
+            chunk = _complete(f.read())
         if limit:
-            raw = raw[: limit - len(answer.lines)]
-        if raw:
-            lines = _text(raw)
+            chunk = chunk[: limit - len(answer.lines)]
+        if chunk:
+            lines = _text(chunk)
             answer.lines += lines
             answer.latest = max([answer.latest, *(_timestamp(ln) for ln in lines)])
-            last = (files[i], offset + sum(len(r) + 1 for r in raw))
+            last = (files[i], offset + sum(len(r) + 1 for r in chunk))
         if limit and len(answer.lines) >= limit:
             break
     answer.line_count = len(answer.lines)

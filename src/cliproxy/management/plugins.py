@@ -157,7 +157,11 @@ class PluginAdmin:
             file_deleted = True
         configured = plugin_id in cfg.configs
         if configured:
-            await self.service.edit_config(lambda doc: doc.delete(["plugins", "configs", plugin_id]))
+
+            def drop(doc: ConfigDocument) -> None:
+                doc.delete(["plugins", "configs", plugin_id])
+
+            await self.service.edit_config(drop)
         return {
             "status": "deleted",
             "id": plugin_id,

@@ -16,6 +16,10 @@ import ctypes
 import ctypes.util
 import os
 from ctypes import POINTER, c_char_p, c_int, c_size_t, c_uint32, c_void_p
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _ctypes import CFuncPtr  # ctypes keeps it private (as ``_CFuncPtr``)
 
 __all__ = [
     "HOST_CALL",
@@ -85,7 +89,7 @@ _free.restype = None
 _DL_MODE = getattr(os, "RTLD_NOW", 0) | getattr(os, "RTLD_LOCAL", 0)
 
 
-def open_library(path: str) -> tuple[ctypes.CDLL, ctypes._CFuncPtr]:
+def open_library(path: str) -> tuple[ctypes.CDLL, CFuncPtr]:
     """``dlopen`` ``path`` and find its init symbol; ``OSError``/``AttributeError`` pass through."""
     lib = ctypes.CDLL(path, mode=_DL_MODE)
     init = getattr(lib, INIT_SYMBOL)

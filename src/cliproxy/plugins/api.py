@@ -29,61 +29,214 @@ concurrently. Loading: a module in ``plugins.dir`` exposing ``plugin`` (or namin
 it runs only when ``plugins.configs.<id>.enabled`` is true.
 """
 
-# ruff: noqa: F405  (the dataclasses come from the star import of cliproxy.plugins.types)
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, ClassVar, Literal, get_args
 
 from cliproxy.plugins.abi import SCHEMA_VERSION, PluginError
-from cliproxy.plugins.host_api import (  # noqa: F401  (re-exported: see __all__)
-    Body,
-    Host,
-    HostAuth,
-    HostHttp,
-    HostModel,
-    HostStream,
-    callback_id,
+from cliproxy.plugins.host_api import Body as Body
+from cliproxy.plugins.host_api import Host, HostAuth, HostHttp, HostModel, HostStream
+from cliproxy.plugins.host_api import callback_id as callback_id
+from cliproxy.plugins.types import (
+    AuthCandidate,
+    AuthData,
+    AuthFile,
+    AuthFileContent,
+    AuthModelRequest,
+    AuthParseRequest,
+    AuthParseResponse,
+    AuthRefreshRequest,
+    AuthRefreshResponse,
+    ChunkInterceptRequest,
+    ChunkInterceptResult,
+    CommandLineFlag,
+    CommandLineRegistrationRequest,
+    CommandLineRequest,
+    CommandLineResult,
+    ConfigField,
+    ExecutorHttpRequest,
+    ExecutorRequest,
+    ExecutorResponse,
+    ExecutorStream,
+    ExecutorStreamChunk,
+    FlagValue,
+    FrontendAuthRequest,
+    FrontendAuthResponse,
+    Headers,
+    HostConfig,
+    HttpResponse,
+    InterceptRequest,
+    InterceptResult,
+    LoginPollRequest,
+    LoginPollResponse,
+    LoginStartRequest,
+    LoginStartResponse,
+    ManagementRegistrationRequest,
+    ManagementRequest,
+    ManagementResponse,
+    ManagementRoute,
+    Metadata,
+    ModelAlias,
+    ModelInfo,
+    ModelList,
+    ModelRegistrationRequest,
+    ModelResponse,
+    PayloadResponse,
+    PickDecision,
+    PickRequest,
+    PluginMetadata,
+    Query,
+    RecentRequests,
+    RequestCompletion,
+    ResourceRoute,
+    ResponseInterceptRequest,
+    ResponseInterceptResult,
+    ResponseTransformRequest,
+    RouteDecision,
+    RouteRequest,
+    SavedAuth,
+    SchedulerOptions,
+    StaticModelRequest,
+    ThinkingConfig,
+    ThinkingRequest,
+    ThinkingSupport,
+    TransformRequest,
+    UsageDetail,
+    UsageFailure,
+    UsageRecord,
 )
-from cliproxy.plugins.types import *  # noqa: F403
-from cliproxy.plugins.types import __all__ as _types_all
 
-__all__ = sorted(
-    [
-        *(name for name in _types_all if name not in {"WireModel", "go_name", "wire"}),
-        "AuthProvider",
-        "CommandLinePlugin",
-        "Executor",
-        "FrontendAuthProvider",
-        "Host",
-        "HostAuth",
-        "HostHttp",
-        "HostModel",
-        "HostStream",
-        "ManagementAPI",
-        "ModelProvider",
-        "ModelRegistrar",
-        "ModelRouter",
-        "Plugin",
-        "PluginError",
-        "RequestInterceptor",
-        "RequestLifecycle",
-        "RequestNormalizer",
-        "RequestTranslator",
-        "ResponseInterceptor",
-        "ResponseNormalizer",
-        "ResponseTranslator",
-        "Scheduler",
-        "StreamChunkInterceptor",
-        "ThinkingApplier",
-        "UsagePlugin",
-        "validate",
-    ]
-)
+__all__ = [
+    "AuthCandidate",
+    "AuthData",
+    "AuthFile",
+    "AuthFileContent",
+    "AuthModelRequest",
+    "AuthParseRequest",
+    "AuthParseResponse",
+    "AuthProvider",
+    "AuthRefreshRequest",
+    "AuthRefreshResponse",
+    "ChunkInterceptRequest",
+    "ChunkInterceptResult",
+    "CommandLineFlag",
+    "CommandLinePlugin",
+    "CommandLineRegistrationRequest",
+    "CommandLineRequest",
+    "CommandLineResult",
+    "ConfigField",
+    "Executor",
+    "ExecutorHttpRequest",
+    "ExecutorRequest",
+    "ExecutorResponse",
+    "ExecutorStream",
+    "ExecutorStreamChunk",
+    "FlagValue",
+    "FrontendAuthProvider",
+    "FrontendAuthRequest",
+    "FrontendAuthResponse",
+    "Headers",
+    "Host",
+    "HostAuth",
+    "HostConfig",
+    "HostHttp",
+    "HostModel",
+    "HostStream",
+    "HttpResponse",
+    "InterceptRequest",
+    "InterceptResult",
+    "LoginPollRequest",
+    "LoginPollResponse",
+    "LoginStartRequest",
+    "LoginStartResponse",
+    "ManagementAPI",
+    "ManagementRegistrationRequest",
+    "ManagementRequest",
+    "ManagementResponse",
+    "ManagementRoute",
+    "Metadata",
+    "ModelAlias",
+    "ModelInfo",
+    "ModelList",
+    "ModelProvider",
+    "ModelRegistrar",
+    "ModelRegistrationRequest",
+    "ModelResponse",
+    "ModelRouter",
+    "PayloadResponse",
+    "PickDecision",
+    "PickRequest",
+    "Plugin",
+    "PluginError",
+    "PluginMetadata",
+    "Query",
+    "RecentRequests",
+    "RequestCompletion",
+    "RequestInterceptor",
+    "RequestLifecycle",
+    "RequestNormalizer",
+    "RequestTranslator",
+    "ResourceRoute",
+    "ResponseInterceptRequest",
+    "ResponseInterceptResult",
+    "ResponseInterceptor",
+    "ResponseNormalizer",
+    "ResponseTransformRequest",
+    "ResponseTranslator",
+    "RouteDecision",
+    "RouteRequest",
+    "SavedAuth",
+    "Scheduler",
+    "SchedulerOptions",
+    "StaticModelRequest",
+    "StreamChunkInterceptor",
+    "ThinkingApplier",
+    "ThinkingConfig",
+    "ThinkingRequest",
+    "ThinkingSupport",
+    "TransformRequest",
+    "UsageDetail",
+    "UsageFailure",
+    "UsagePlugin",
+    "UsageRecord",
+    "validate",
+]
+
+CapabilityName = Literal[
+    "model_registrar",
+    "model_provider",
+    "auth_provider",
+    "frontend_auth_provider",
+    "scheduler",
+    "model_router",
+    "executor",
+    "request_translator",
+    "request_normalizer",
+    "response_translator",
+    "response_before_translator",
+    "request_interceptor",
+    "request_lifecycle_plugin",
+    "response_interceptor",
+    "response_stream_interceptor",
+    "thinking_applier",
+    "usage_plugin",
+    "command_line_plugin",
+    "management_api",
+]
+"""The CPA capability flag each capability class sets in its registration."""
+
+ModelScope = Literal["both", "static", "oauth"]
+"""Where an executor's models are usable: everywhere, on router direct routes without a
+credential, or only with a credential."""
+
+StreamAnswer = AsyncIterator[bytes] | Awaitable[AsyncIterator[bytes] | ExecutorStream]
+"""What ``Executor.execute_stream`` gives: an async generator's chunks, or (from an
+``async def``) the chunks or an ``ExecutorStream`` with response headers."""
 
 _CONFIG_TYPES = frozenset({"string", "number", "integer", "boolean", "enum", "array", "object"})
-_MODEL_SCOPES = frozenset({"both", "static", "oauth"})
+_MODEL_SCOPES: frozenset[str] = frozenset(get_args(ModelScope))
 
 
 def _unsupported(what: str) -> PluginError:
@@ -125,7 +278,7 @@ class Plugin:
 
 
 class _Capability:
-    __capability__: ClassVar[str] = ""
+    __capability__: ClassVar[CapabilityName]  # set by every capability class
     __required__: ClassVar[tuple[str, ...]] = ()  # every one must be overridden
     __required_any__: ClassVar[tuple[str, ...]] = ()  # at least one must be overridden
 
@@ -133,7 +286,7 @@ class _Capability:
 class ModelRegistrar(_Capability):
     """Registers a fixed model list at load (``model.register``)."""
 
-    __capability__ = "model_registrar"
+    __capability__: ClassVar[CapabilityName] = "model_registrar"
     __required__ = ("register_models",)
 
     async def register_models(self, request: ModelRegistrationRequest) -> ModelList:
@@ -145,7 +298,7 @@ class ModelProvider(_Capability):
     """Lists models statically (``model.static``, preferred over ``model.register``) and
     per credential (``model.for_auth``, whose ``auth_update`` merges into the auth)."""
 
-    __capability__ = "model_provider"
+    __capability__: ClassVar[CapabilityName] = "model_provider"
     __required_any__ = ("static_models", "models_for_auth")
 
     async def static_models(self, request: StaticModelRequest) -> ModelList:
@@ -159,7 +312,7 @@ class AuthProvider(_Capability):
     """Owns credentials of provider ``identifier`` (or ``auth_identifier`` when set):
     parses auth files, runs OAuth-style logins and refreshes tokens."""
 
-    __capability__ = "auth_provider"
+    __capability__: ClassVar[CapabilityName] = "auth_provider"
     __required__ = ("parse",)
     identifier: str = ""
     auth_identifier: str = ""
@@ -185,7 +338,7 @@ class FrontendAuthProvider(_Capability):
     """Authenticates clients of the proxy. ``exclusive = True`` replaces the built-in API
     keys while the plugin is active (the highest-priority exclusive one wins)."""
 
-    __capability__ = "frontend_auth_provider"
+    __capability__: ClassVar[CapabilityName] = "frontend_auth_provider"
     __required__ = ("authenticate",)
     identifier: str = ""
     frontend_auth_identifier: str = ""
@@ -201,7 +354,7 @@ class Scheduler(_Capability):
     """Picks the credential for a request among ``request.candidates``. Only the first
     active scheduler by priority is asked."""
 
-    __capability__ = "scheduler"
+    __capability__: ClassVar[CapabilityName] = "scheduler"
     __required__ = ("pick",)
 
     async def pick(self, request: PickRequest) -> PickDecision | None:
@@ -214,7 +367,7 @@ class ModelRouter(_Capability):
     """Routes a request before any credential is chosen; the first valid decision by
     priority wins."""
 
-    __capability__ = "model_router"
+    __capability__: ClassVar[CapabilityName] = "model_router"
     __required__ = ("route",)
 
     async def route(self, request: RouteRequest) -> RouteDecision | None:
@@ -232,24 +385,23 @@ class Executor(_Capability):
     no credential) or ``oauth`` (only with a credential).
     """
 
-    __capability__ = "executor"
+    __capability__: ClassVar[CapabilityName] = "executor"
     __required__ = ("execute",)
     identifier: str = ""
     input_formats: ClassVar[list[str]] = []
     output_formats: ClassVar[list[str]] = []
-    model_scope: str = "both"
+    model_scope: ModelScope = "both"
 
     async def execute(self, request: ExecutorRequest) -> ExecutorResponse:
         """One non-streaming call: the response body in ``request.format``."""
         raise NotImplementedError
 
-    async def execute_stream(self, request: ExecutorRequest) -> AsyncIterator[bytes] | ExecutorStream:
+    def execute_stream(self, request: ExecutorRequest) -> StreamAnswer:
         """A streaming call: write it as an async generator yielding raw stream bytes
-        (e.g. SSE frames), or return ``ExecutorStream(chunks, headers)``. An error raised
-        before the first chunk fails the call; a later one ends the stream with it. This
-        default sends the ``execute`` answer as one chunk."""
-        response = await self.execute(request)
-        return ExecutorStream(_one_chunk(response.payload), response.headers)
+        (e.g. SSE frames), or as an ``async def`` returning ``ExecutorStream(chunks,
+        headers)``. An error raised before the first chunk fails the call; a later one
+        ends the stream with it. This default sends the ``execute`` answer as one chunk."""
+        return _execute_as_stream(self, request)
 
     async def count_tokens(self, request: ExecutorRequest) -> ExecutorResponse:
         """A token count, in the shape of ``request.format``'s count endpoint."""
@@ -260,6 +412,11 @@ class Executor(_Capability):
         raise _unsupported("http_request")
 
 
+async def _execute_as_stream(executor: Executor, request: ExecutorRequest) -> ExecutorStream:
+    response = await executor.execute(request)
+    return ExecutorStream(_one_chunk(response.payload), response.headers)
+
+
 async def _one_chunk(payload: bytes) -> AsyncIterator[bytes]:
     yield payload
 
@@ -268,7 +425,7 @@ class RequestInterceptor(_Capability):
     """Rewrites or answers client requests, before and after the credential pick. All
     interceptors run in priority order, each seeing the previous one's result."""
 
-    __capability__ = "request_interceptor"
+    __capability__: ClassVar[CapabilityName] = "request_interceptor"
     __required_any__ = ("intercept_before", "intercept_after")
 
     async def intercept_before(self, request: InterceptRequest) -> InterceptResult | None:
@@ -284,7 +441,7 @@ class RequestInterceptor(_Capability):
 class RequestLifecycle(_Capability):
     """Told once when each request ends (CPA's ``RequestLifecyclePlugin``)."""
 
-    __capability__ = "request_lifecycle_plugin"
+    __capability__: ClassVar[CapabilityName] = "request_lifecycle_plugin"
     __required__ = ("complete",)
 
     async def complete(self, completion: RequestCompletion) -> None:
@@ -295,7 +452,7 @@ class RequestLifecycle(_Capability):
 class ResponseInterceptor(_Capability):
     """Rewrites successful non-streaming responses (``response.intercept_after``)."""
 
-    __capability__ = "response_interceptor"
+    __capability__: ClassVar[CapabilityName] = "response_interceptor"
     __required__ = ("intercept_response",)
 
     async def intercept_response(self, request: ResponseInterceptRequest) -> ResponseInterceptResult | None:
@@ -305,7 +462,7 @@ class ResponseInterceptor(_Capability):
 class StreamChunkInterceptor(_Capability):
     """Rewrites or drops streamed chunks (flag ``response_stream_interceptor``)."""
 
-    __capability__ = "response_stream_interceptor"
+    __capability__: ClassVar[CapabilityName] = "response_stream_interceptor"
     __required__ = ("intercept_chunk",)
 
     async def intercept_chunk(self, request: ChunkInterceptRequest) -> ChunkInterceptResult | None:
@@ -317,7 +474,7 @@ class StreamChunkInterceptor(_Capability):
 class RequestTranslator(_Capability):
     """Translates request bodies between formats the host cannot translate natively."""
 
-    __capability__ = "request_translator"
+    __capability__: ClassVar[CapabilityName] = "request_translator"
     __required__ = ("translate_request",)
 
     async def translate_request(self, request: TransformRequest) -> bytes | None:
@@ -328,7 +485,7 @@ class RequestTranslator(_Capability):
 class RequestNormalizer(_Capability):
     """Adjusts request bodies around translation (all normalizers chain)."""
 
-    __capability__ = "request_normalizer"
+    __capability__: ClassVar[CapabilityName] = "request_normalizer"
     __required__ = ("normalize_request",)
 
     async def normalize_request(self, request: TransformRequest) -> bytes | None:
@@ -339,7 +496,7 @@ class RequestNormalizer(_Capability):
 class ResponseTranslator(_Capability):
     """Translates responses (or stream frames) where no native translator exists."""
 
-    __capability__ = "response_translator"
+    __capability__: ClassVar[CapabilityName] = "response_translator"
     __required__ = ("translate_response",)
 
     async def translate_response(self, request: ResponseTransformRequest) -> bytes | None:
@@ -350,7 +507,7 @@ class ResponseNormalizer(_Capability):
     """Adjusts responses before (flag ``response_before_translator``) and/or after
     (``response_after_translator``) translation; override either or both."""
 
-    __capability__ = "response_before_translator"
+    __capability__: ClassVar[CapabilityName] = "response_before_translator"
     __required_any__ = ("normalize_before", "normalize_after")
 
     async def normalize_before(self, request: ResponseTransformRequest) -> bytes | None:
@@ -366,7 +523,7 @@ class ThinkingApplier(_Capability):
     """Applies reasoning settings for provider ``thinking_identifier`` (else
     ``identifier``); native provider names are refused by the host."""
 
-    __capability__ = "thinking_applier"
+    __capability__: ClassVar[CapabilityName] = "thinking_applier"
     __required__ = ("apply_thinking",)
     identifier: str = ""
     thinking_identifier: str = ""
@@ -379,7 +536,7 @@ class ThinkingApplier(_Capability):
 class UsagePlugin(_Capability):
     """Receives a ``UsageRecord`` for every upstream call."""
 
-    __capability__ = "usage_plugin"
+    __capability__: ClassVar[CapabilityName] = "usage_plugin"
     __required__ = ("handle_usage",)
 
     async def handle_usage(self, record: UsageRecord) -> None:
@@ -390,7 +547,7 @@ class CommandLinePlugin(_Capability):
     """Adds ``flags`` to the command line; when one is set, ``run_command`` runs after
     the config loads and the process exits with its ``exit_code``."""
 
-    __capability__ = "command_line_plugin"
+    __capability__: ClassVar[CapabilityName] = "command_line_plugin"
     __required__ = ("run_command",)
     flags: ClassVar[list[CommandLineFlag]] = []
 
@@ -402,7 +559,7 @@ class ManagementAPI(_Capability):
     """Serves ``routes`` (authenticated, under ``/v0/management``) and ``resources``
     (public GETs under ``/v0/resource/plugins/<id>/``) through ``handle_management``."""
 
-    __capability__ = "management_api"
+    __capability__: ClassVar[CapabilityName] = "management_api"
     __required__ = ("handle_management",)
     routes: ClassVar[list[ManagementRoute]] = []
     resources: ClassVar[list[ResourceRoute]] = []
@@ -490,7 +647,9 @@ def _cap_problems(plugin: object, cap: type[_Capability]) -> list[str]:
         "login_poll",
         "refresh",
     ):
-        fn = getattr(type(plugin), method, None) if hasattr(cap, method) else None
+        if not hasattr(cap, method) or not overrides(plugin, cap, method):
+            continue  # the capability's own defaults are fine
+        fn = getattr(type(plugin), method, None)
         if fn is not None and not (inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)):
             problems.append(f"{cap.__name__}.{method} must be async def")
     return problems + _attr_problems(plugin, cap)

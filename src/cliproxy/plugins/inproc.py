@@ -30,15 +30,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
-from ruamel.yaml import YAML, YAMLError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from cliproxy.plugins import abi
 from cliproxy.plugins import api as pa
 from cliproxy.plugins.abi import CAPABILITY_FLAGS, PluginCrashed, PluginError, b64decode, b64encode, ci_get
 from cliproxy.plugins.client import HostDispatcher
-from cliproxy.plugins.types import WireModel
+from cliproxy.plugins.host_api import callback_id
+from cliproxy.plugins.types import Headers, WireModel
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -54,6 +56,7 @@ log = logging.getLogger("cliproxy.plugins")
 ENTRY_POINT_GROUP = "cliproxy.plugins"
 
 Handler = Callable[["PythonClient", dict[str, Any]], Awaitable[Any]]
+_Cap = TypeVar("_Cap")
 
 
 class _StreamGone(Exception):
@@ -86,13 +89,13 @@ class PythonClient:
         if handler is None or (cap is not None and not isinstance(self.plugin, cap)):
             raise PluginError(f"unsupported method {method}", code="unsupported_method")
         params = params if isinstance(params, dict) else {}
-        token = pa.callback_id.set(str(ci_get(params, "host_callback_id", "") or ""))
+        token = callback_id.set(str(ci_get(params, "host_callback_id", "") or ""))
         self._inflight += 1
         self._idle.clear()
         try:
             return await self._guarded(method, handler, params, timeout)
         finally:
-            pa.callback_id.reset(token)
+            callback_id.reset(token)
             self._inflight -= 1
             if not self._inflight:
                 self._idle.set()
@@ -256,7 +259,7 @@ def _typed(name: str, request_type: type[WireModel], encode: Callable[[Any], Any
     return handler
 
 
-def _model(default: type[WireModel]) -> Callable[[Any], Any]:
+def _model(default: type[WireModel]) -> Callable[[WireModel | None], dict[str, Any]]:
     return lambda result: (result if result is not None else default()).to_wire()
 
 
@@ -264,7 +267,7 @@ def _payload(result: bytes | None) -> dict[str, Any]:
     return {"Body": b64encode(result or b"")}
 
 
-def _empty(_result: Any) -> dict[str, Any]:
+def _empty(_result: object) -> dict[str, Any]:
     return {}
 
 
@@ -275,8 +278,18 @@ def _identifier(specific: str) -> Handler:
     return handler
 
 
+def _plugin_as(client: PythonClient, cap: type[_Cap]) -> _Cap:
+    """The plugin as capability ``cap`` (``call`` checked it before dispatching)."""
+    plugin = client.plugin
+    if not isinstance(plugin, cap):
+        raise PluginError(f"{type(plugin).__name__} is not a {cap.__name__}", code="unsupported_method")
+    return plugin
+
+
 async def _execute_stream(client: PythonClient, params: dict[str, Any]) -> Any:
-    chunks, headers = await _open_stream(client.plugin, pa.ExecutorRequest.from_wire(params))
+    chunks, headers = await _open_stream(
+        _plugin_as(client, pa.Executor), pa.ExecutorRequest.from_wire(params)
+    )
     stream_id = str(ci_get(params, "stream_id", "") or "")
     if not stream_id:  # a host without a stream bridge: answer all chunks inline
         inline = [{"Payload": b64encode(chunk)} async for chunk in chunks if chunk]
@@ -293,23 +306,21 @@ async def _execute_stream(client: PythonClient, params: dict[str, Any]) -> Any:
 
 
 async def _open_stream(
-    plugin: Any, request: pa.ExecutorRequest
-) -> tuple[AsyncIterator[bytes], dict[str, Any]]:
-    method = plugin.execute_stream
-    if inspect.isasyncgenfunction(method):
-        return method(request), {}
-    result = await method(request)
+    plugin: pa.Executor, request: pa.ExecutorRequest
+) -> tuple[AsyncIterator[bytes], Headers]:
+    opened = plugin.execute_stream(request)  # an async generator, or a coroutine's answer
+    result = await opened if inspect.isawaitable(opened) else opened
     if isinstance(result, pa.ExecutorStream):
         return result.chunks, dict(result.headers)
     return result, {}
 
 
 async def _command_line_register(client: PythonClient, params: dict[str, Any]) -> Any:
-    return {"Flags": [flag.to_wire() for flag in client.plugin.flags]}
+    return {"Flags": [flag.to_wire() for flag in _plugin_as(client, pa.CommandLinePlugin).flags]}
 
 
 async def _management_register(client: PythonClient, params: dict[str, Any]) -> Any:
-    plugin = client.plugin
+    plugin = _plugin_as(client, pa.ManagementAPI)
     return {
         "routes": [r.to_wire() for r in plugin.routes],
         "resources": [r.to_wire() for r in plugin.resources],
@@ -455,7 +466,7 @@ def load_entry_point(name: str) -> object:
     return _plugin_from(target, name)
 
 
-def _plugin_from(target: Any, where: str) -> object:
+def _plugin_from(target: object, where: str) -> object:
     if isinstance(target, ModuleType):
         target = getattr(target, "plugin", None) or getattr(
             target, str(getattr(target, "__plugin__", "")), None

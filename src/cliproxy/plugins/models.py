@@ -20,7 +20,7 @@ from cliproxy.credentials.record import Credential, ModelAlias
 from cliproxy.credentials.storage import write_json
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, ci_get
-from cliproxy.plugins.host import PluginHost
+from cliproxy.plugins.host import PluginHost, Record
 
 __all__ = [
     "apply_auth_data",
@@ -123,14 +123,14 @@ async def bind_plugin_auths(host: PluginHost, creds: Any, config: Any) -> bool:
     plugin's ``model.for_auth``. A built-in provider always wins. True when any changed."""
     from cliproxy.providers import registry as builtin
 
-    executors: dict[str, Any] = {}
+    executors: dict[str, Record] = {}
     for rec in host.active("executor"):
         scope = str(rec.cap("executor_model_scope", "both") or "both").lower()
         if scope in ("oauth", "both"):
             ident = (await host.identifier(rec, abi.EXECUTOR_IDENTIFIER)).lower()
             if ident:
                 executors.setdefault(ident, rec)
-    parsers: dict[str, Any] = {}
+    parsers: dict[str, Record] = {}
     for rec in host.active("auth_provider"):
         ident = (await host.identifier(rec, abi.AUTH_IDENTIFIER)).lower()
         if ident:
@@ -139,16 +139,16 @@ async def bind_plugin_auths(host: PluginHost, creds: Any, config: Any) -> bool:
     for cred in creds:
         if cred.path is None or cred.attributes.get("plugin") or builtin.get(cred.provider) is not None:
             continue
-        rec = executors.get(cred.provider)
-        if rec is None:
+        executor = executors.get(cred.provider)
+        if executor is None:
             continue
         parser = parsers.get(cred.provider)
         if parser is not None:
             await _parse(host, parser, cred, config)
         models: list[ModelAlias] = []
-        if rec.has("model_provider"):
+        if executor.has("model_provider"):
             params = {
-                "Plugin": rec.metadata,
+                "Plugin": executor.metadata,
                 "AuthID": cred.id,
                 "AuthProvider": cred.provider,
                 "StorageJSON": abi.b64encode(_storage(cred)),
@@ -157,15 +157,15 @@ async def bind_plugin_auths(host: PluginHost, creds: Any, config: Any) -> bool:
                 "Host": host_config(config),
             }
             try:
-                result = await host.call(rec, abi.MODEL_FOR_AUTH, params)
+                result = await host.call(executor, abi.MODEL_FOR_AUTH, params)
             except (PluginError, PluginCrashed, TimeoutError) as exc:
-                log.warning("plugin %s: model.for_auth for %s failed: %s", rec.id, cred.id, exc)
+                log.warning("plugin %s: model.for_auth for %s failed: %s", executor.id, cred.id, exc)
                 result = None
             for m in (ci_get(result, "Models") or []) if isinstance(result, dict) else []:
                 model_id = str(ci_get(m, "ID", "") or "").strip()
                 if model_id:
                     models.append(ModelAlias(model_id, model_id))
-        cred.attributes["plugin"] = rec.id
+        cred.attributes["plugin"] = executor.id
         cred.models = tuple(models)
         changed = True
     return changed

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from cliproxy.errors import ConfigError
 from cliproxy.server.context import SERVICE
 from cliproxy.server.guard import ConnectionGuard, GuardedSite
 from cliproxy.server.middleware import middleware
 from cliproxy.server.routes import add_routes
 
 if TYPE_CHECKING:
+    from cliproxy.config.sections import TLSConfig
     from cliproxy.service import Service
 
-__all__ = ["Listener", "create_app", "listen"]
+__all__ = ["Listener", "create_app", "listen", "tls_context"]
 
 
 def create_app(service: Service) -> web.Application:
@@ -49,6 +53,11 @@ class Listener:
     def port(self) -> int:
         return self.site.port
 
+    @property
+    def scheme(self) -> str:
+        """``https`` when ``tls.enable`` is on, else ``http``."""
+        return self.site.scheme
+
     async def stop(self) -> None:
         """Stop listening, let in-flight requests finish (up to the runner's timeout), stop the service."""
         await self.runner.cleanup()
@@ -56,13 +65,51 @@ class Listener:
 
 async def listen(service: Service, host: str | None, port: int) -> Listener:
     """Serve ``service`` on ``host:port`` (``None`` or ``""``: every interface), with the
-    client-side timeouts and connection caps of its config (``cliproxy.server.guard``)."""
+    client-side timeouts and connection caps of its config (``cliproxy.server.guard``);
+    HTTPS when ``tls.enable`` is on. Raises ``ConfigError`` naming the key when the
+    certificate or key cannot be loaded."""
+    context = tls_context(service.config.tls) if service.config.tls.enable else None
     runner = web.AppRunner(create_app(service), access_log=None, handle_signals=False)
     await runner.setup()
-    site = GuardedSite(runner, host, port, ConnectionGuard.from_config(service.config))
+    guard = ConnectionGuard.from_config(service.config)
+    site = GuardedSite(runner, host, port, guard, ssl_context=context)
     try:
         await site.start()
     except BaseException:
         await runner.cleanup()
         raise
     return Listener(runner, site)
+
+
+def tls_context(tls: TLSConfig) -> ssl.SSLContext:
+    """A server ``SSLContext`` from ``tls.cert`` (PEM, the chain) and ``tls.key`` (PEM)."""
+    for key, value in (("tls.cert", tls.cert), ("tls.key", tls.key)):
+        if not value.strip():
+            raise ConfigError("tls.enable is true but this is empty: set it to a PEM file", path=key)
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"no such file: {path}", path=key)
+    cert, key = str(Path(tls.cert).expanduser()), str(Path(tls.key).expanduser())
+    try:  # a separate check, so that a bad certificate is named as such
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_verify_locations(cafile=cert)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot read a PEM certificate from {cert}: {_reason(exc)}", path="tls.cert"
+        ) from None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["http/1.1"])
+    try:
+        # an encrypted key fails here instead of waiting for a passphrase on the terminal
+        context.load_cert_chain(cert, key, password=lambda: b"")
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot load the private key {key} for the certificate in tls.cert "
+            f"(it must be an unencrypted PEM key that matches it): {_reason(exc)}",
+            path="tls.key",
+        ) from None
+    return context
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -220,7 +221,9 @@ class GuardedHandler(RequestHandler):
         self._guard.forget(self)
         super().connection_lost(exc)
 
-    def eof_received(self) -> bool | None:
+    # asyncio.Protocol.eof_received may return True (keep the transport open for writing);
+    # aiohttp annotates its override as returning None only, hence the ignore
+    def eof_received(self) -> bool | None:  # type: ignore[override]
         # a client that half-closes after sending its request (``nc -N``, a lying
         # Content-Length) still gets its answer: keep the socket open for writing while a
         # request is whole (its body read to the end, or found unreadable: that is answered
@@ -356,9 +359,10 @@ def _path_of(head: bytes) -> str:
 
 
 class GuardedSite(web.BaseSite):
-    """A TCP site whose connections are ``GuardedHandler``s counted by one ``ConnectionGuard``."""
+    """A TCP site whose connections are ``GuardedHandler``s counted by one ``ConnectionGuard``;
+    HTTPS when given an ``ssl_context``."""
 
-    __slots__ = ("_bound_port", "_guard", "_host", "_port")
+    __slots__ = ("_bound_port", "_guard", "_host", "_port", "_ssl_context")
 
     def __init__(
         self,
@@ -368,12 +372,14 @@ class GuardedSite(web.BaseSite):
         guard: ConnectionGuard,
         *,
         backlog: int = 4096,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__(runner, backlog=backlog)
         self._host = host or None
         self._port = port
         self._guard = guard
         self._bound_port = port
+        self._ssl_context = ssl_context
 
     @property
     def guard(self) -> ConnectionGuard:
@@ -384,8 +390,12 @@ class GuardedSite(web.BaseSite):
         return self._bound_port
 
     @property
+    def scheme(self) -> str:
+        return "https" if self._ssl_context is not None else "http"
+
+    @property
     def name(self) -> str:
-        return f"http://{self._host or '0.0.0.0'}:{self.port}"
+        return f"{self.scheme}://{self._host or '0.0.0.0'}:{self.port}"
 
     async def start(self) -> None:
         await super().start()
@@ -398,8 +408,16 @@ class GuardedSite(web.BaseSite):
         def protocol() -> GuardedHandler:
             return GuardedHandler(server, guard, loop=loop, keepalive_timeout=keepalive, access_log=None)
 
+        # the TLS handshake is part of the request head: it gets the same time limit
+        handshake = guard.header_timeout if self._ssl_context is not None else None
         self._server = await loop.create_server(
-            protocol, self._host, self._port, backlog=self._backlog, reuse_address=True
+            protocol,
+            self._host,
+            self._port,
+            backlog=self._backlog,
+            reuse_address=True,
+            ssl=self._ssl_context,
+            ssl_handshake_timeout=handshake,
         )
         sockets = self._server.sockets
         if sockets:

@@ -103,7 +103,8 @@ async def _run(request: web.Request, call: Call) -> web.StreamResponse:
     except CliproxyError as exc:
         resp = exception_response(client_format(request), exc)
         if trace is not None:
-            trace.failed(exc.status, exc.message, resp.headers, resp.body)
+            body = resp.body  # bytes: error responses are built from bytes
+            trace.failed(exc.status, exc.message, resp.headers, body if isinstance(body, bytes) else b"")
         return resp
     if trace is not None:
         result = trace.reply(result)

@@ -203,7 +203,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
                     request.method, path, headers, request.query, await request.read()
                 )
         except CliproxyError as exc:
-            resp = exception_response(client_format(request), exc)
+            resp: web.StreamResponse = exception_response(client_format(request), exc)
             resp.headers.update(cors)
             return resp
     try:

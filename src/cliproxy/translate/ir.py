@@ -58,6 +58,7 @@ __all__ = [
     "Tool",
     "ToolArgsDelta",
     "ToolCall",
+    "ToolKind",
     "ToolResult",
     "Usage",
     "UsageEvent",
@@ -79,6 +80,8 @@ StopReason = Literal[
 ]
 
 Extras = dict[str, Any]
+# A client tool: a JSON-arguments function, or a custom (free-form input) tool.
+ToolKind = Literal["function", "custom"]
 
 
 # --------------------------------------------------------------------------- blocks
@@ -147,7 +150,7 @@ class ToolCall:
     id: str
     name: str
     arguments: str = ""
-    kind: Literal["function", "custom"] = "function"
+    kind: ToolKind = "function"
     namespace: str | None = None
     signature: str | None = None
     family: str | None = None
@@ -291,7 +294,7 @@ class BlockStart:
     kind: Literal["text", "thinking", "redacted_thinking", "tool_call", "server_tool"]
     id: str | None = None
     name: str | None = None
-    tool_kind: Literal["function", "custom"] = "function"
+    tool_kind: ToolKind = "function"
     namespace: str | None = None
     signature: str | None = None  # Gemini call signature, or redacted payload
     family: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamDecoder, StreamEncoder, UsageSniffer
@@ -130,7 +131,7 @@ class Sequencer:
         self._order.clear()
 
 
-def _kind_of(ev: ir.Event) -> str:
+def _kind_of(ev: ir.Event) -> Literal["text", "thinking", "tool_call"]:
     if isinstance(ev, ir.ThinkingDelta | ir.SignatureDelta):
         return "thinking"
     if isinstance(ev, ir.ToolArgsDelta):

@@ -42,7 +42,7 @@ class _Rotating(logging.handlers.RotatingFileHandler):
     def doRollover(self) -> None:
         if self.stream is not None:
             self.stream.close()
-            self.stream = None  # type: ignore[assignment]
+            self.stream = None
         path = Path(self.baseFilename)
         now = time.time()
         stamp = time.strftime("%Y-%m-%dT%H-%M-%S", time.localtime(now)) + f".{int(now * 1000) % 1000:03d}"

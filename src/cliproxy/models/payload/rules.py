@@ -116,8 +116,9 @@ class _Rule:
 
 def _rules(section: Iterable[Any], kind: str = "value") -> tuple[_Rule, ...]:
     """Compile one section; ``kind`` is ``value``, ``raw`` (JSON text) or ``filter``."""
-    out = []
+    out: list[_Rule] = []
     for rule in section:
+        params: tuple[tuple[Path, _Value | None], ...]
         if kind == "filter":
             params = tuple((paths.parse(p.strip()), None) for p in rule.params if p.strip())
         else:

@@ -173,10 +173,11 @@ def apply_gemini(body: Body, cfg: ThinkingConfig, caps: ThinkingCaps | None, mod
 def _antigravity_claude_budget(body: Body, budget: int, caps: ThinkingCaps) -> int | None:
     """Claude models behind Antigravity: budget under maxOutputTokens, or no thinking."""
     parent = _node(body, *_ANTIGRAVITY_ROOT)
-    limit = parent.get("maxOutputTokens")
-    from_model = not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0
-    if from_model:
-        limit = caps.max_completion_tokens
+    given = parent.get("maxOutputTokens")
+    if isinstance(given, int) and not isinstance(given, bool) and given > 0:
+        limit, from_model = given, False
+    else:
+        limit, from_model = caps.max_completion_tokens, True
     if limit > 0 and budget >= limit:
         budget = limit - 1
     if caps.min > 0 and 0 <= budget < caps.min:

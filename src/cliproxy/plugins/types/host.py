@@ -127,7 +127,7 @@ class ManagementResponse(WireModel):
     body: bytes = b""
 
     @classmethod
-    def json(cls, data: Any, status_code: int = 200) -> ManagementResponse:
+    def json(cls, data: object, status_code: int = 200) -> ManagementResponse:
         """A JSON answer."""
         return cls(status_code, {"Content-Type": ["application/json"]}, orjson.dumps(data))
 

@@ -52,6 +52,7 @@ class WireModel:
 
     __wire_case__: ClassVar[str] = "go"  # "go": PascalCase keys; "snake": keys as attributes
     __wire_plan__: ClassVar[tuple[tuple[str, str, Codec | None], ...] | None] = None
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]  # set by ``@wire``
 
     @classmethod
     def wire_keys(cls) -> tuple[str, ...]:
@@ -87,12 +88,12 @@ class WireModel:
         if plan is None:
             hints = typing.get_type_hints(cls)
             naming = go_name if cls.__wire_case__ == "go" else str
-            plan = tuple((f.name, naming(f.name), _codec(hints[f.name])) for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+            plan = tuple((f.name, naming(f.name), _codec(hints[f.name])) for f in dataclasses.fields(cls))
             cls.__wire_plan__ = plan
         return plan
 
 
-def _codec(tp: Any) -> Codec | None:
+def _codec(tp: object) -> Codec | None:
     """Converters for one annotated type; ``None`` when the JSON value is used as is."""
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     origin = typing.get_origin(tp)
@@ -131,7 +132,7 @@ def _time_out(value: datetime | None) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def _time_in(value: Any) -> datetime | None:
+def _time_in(value: object) -> datetime | None:
     if not value or value == _GO_ZERO_TIME:
         return None
     text = _FRACTION.sub(r"\1", str(value))
@@ -143,7 +144,7 @@ def _duration_out(value: timedelta) -> int:
     return (value.days * 86_400 + value.seconds) * 1_000_000_000 + value.microseconds * 1_000
 
 
-def _duration_in(value: Any) -> timedelta:
+def _duration_in(value: int | float | str) -> timedelta:
     return timedelta(microseconds=int(value) / 1_000)
 
 

@@ -76,7 +76,7 @@ def _conversation(req: ir.Request, w: BlockWriter) -> tuple[Any, list[Wire]]:
             marker = m.extras.get("_system") if native and m.extras else None
             if native and marker is None:
                 _append(out, _message(m, w), native)
-            elif native:
+            elif marker is not None:  # only ever set when native
                 system = _native_system(m, marker, w)
             else:
                 sys_blocks.extend(w.blocks([b for b in m.content if isinstance(b, ir.Text)]))

@@ -84,7 +84,7 @@ class ClaudeStreamEncoder(StreamEncoder):
         self._started = True
         if usage is not None:
             self._usage = usage
-        message = {
+        message: dict[str, Any] = {
             "id": msg_id or new_message_id(),
             "type": "message",
             "role": "assistant",

@@ -87,7 +87,7 @@ class BlockWriter:
 
     def _source(self, b: ir.Image | ir.File) -> Wire | None:
         if self.native and b.extras and "_source" in b.extras:
-            return b.extras["_source"]  # type: ignore[no-any-return]
+            return b.extras["_source"]
         if b.data:
             return {"type": "base64", "media_type": b.media_type or "image/png", "data": b.data}
         if b.url:

@@ -118,9 +118,10 @@ def read_tool_config(tc: dict[str, Any], req: ir.Request) -> None:
         mode = fcc.get("mode")
         mode = mode.upper() if isinstance(mode, str) else "AUTO"
         allowed = fcc.get("allowedFunctionNames")
-        if mode == "ANY":
-            single = isinstance(allowed, list) and len(allowed) == 1
-            req.tool_choice = {"name": allowed[0]} if single else "required"
+        if mode == "ANY" and isinstance(allowed, list) and len(allowed) == 1:
+            req.tool_choice = {"name": allowed[0]}
+        elif mode == "ANY":
+            req.tool_choice = "required"
         else:
             req.tool_choice = _MODES.get(mode, "auto")
     req.extras["_tool_config"] = {camel(k): v for k, v in rest.items()}

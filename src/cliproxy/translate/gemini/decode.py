@@ -192,10 +192,14 @@ class GeminiStreamDecoder(StreamDecoder):
         out.append(ir.TextDelta(self._next - 1, text))
 
     def _call(self, fc: dict[str, Any], sig: str | None, out: list[ir.Event]) -> None:
-        gname = fc.get("name") if isinstance(fc.get("name"), str) else ""
-        call_id = fc.get("id") if isinstance(fc.get("id"), str) and fc.get("id") else self._ids.next(gname)
+        gname, call_id, args = fc.get("name"), fc.get("id"), fc.get("args")
+        if not isinstance(gname, str):
+            gname = ""
+        if not isinstance(call_id, str) or not call_id:
+            call_id = self._ids.next(gname)
+        if not isinstance(args, dict):
+            args = {}
         name, namespace = self._names.from_gemini(gname)
-        args = fc.get("args") if isinstance(fc.get("args"), dict) else {}
         custom = self._names.is_custom(gname)
         if custom:
             value = args.get("input", "")

@@ -63,8 +63,9 @@ def read_part(part: Any, names: NameMap, ids: CallIds) -> ir.Block:
         return read_text(part, "part")
     fc = part.get("functionCall") or part.get("function_call")
     if isinstance(fc, dict):
-        name = fc.get("name") if isinstance(fc.get("name"), str) else "call"
-        return restore_call(read_call(part, "part", ids.next(name)), names)
+        name = fc.get("name")
+        call_id = ids.next(name if isinstance(name, str) else "call")
+        return restore_call(read_call(part, "part", call_id), names)
     for key, snake in (("inlineData", "inline_data"), ("fileData", "file_data")):
         if key in part or snake in part:
             return read_media(part, key, "part")

@@ -39,7 +39,7 @@ def build_messages(messages: list[ir.Message], same: bool) -> list[dict[str, Any
         if m.role == "assistant":
             out.append(_assistant(m, same))
         elif results:
-            rest = [b for b in m.content if not isinstance(b, ir.ToolResult)]
+            rest: list[ir.Block] = [b for b in m.content if not isinstance(b, ir.ToolResult)]
             if rest:
                 out.append({"role": "user", "content": _content(rest, None, False, "user")})
         else:

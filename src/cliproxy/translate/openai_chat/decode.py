@@ -53,7 +53,7 @@ def _synth_id() -> str:
 class _Call:
     __slots__ = ("block", "id", "kind", "name", "synth")
 
-    def __init__(self, block: int, kind: str) -> None:
+    def __init__(self, block: int, kind: ir.ToolKind) -> None:
         self.block = block
         self.kind = kind
         self.id: str | None = None
@@ -246,7 +246,7 @@ class ChatStreamDecoder(StreamDecoder):
         key = tc.get("index", pos)
         if type(key) is not int:
             key = pos
-        kind = "custom" if tc.get("type") == "custom" or "custom" in tc else "function"
+        kind: ir.ToolKind = "custom" if tc.get("type") == "custom" or "custom" in tc else "function"
         body = tc.get(kind)
         if not isinstance(body, dict):
             body = {}
@@ -287,7 +287,7 @@ class ChatStreamDecoder(StreamDecoder):
         real, ns = restore_name(call.name, self.request) if call.name else (None, None)
         out.append(
             ir.BlockStart(call.block, "tool_call", id=call.id, name=real, tool_kind=call.kind, namespace=ns)
-        )  # type: ignore[arg-type]
+        )
 
     def _close_all(self, out: list[ir.Event]) -> None:
         self._stop_think(out)

@@ -54,7 +54,7 @@ class ChatStreamEncoder(StreamEncoder):
 
     def __init__(self, request: ir.Request | None = None, model: str | None = None) -> None:
         super().__init__(request, model)
-        self._prefix: bytes | None = None
+        self._prefix = b""  # every chunk's head up to ``"choices":[``; empty until the start
         self._tools = 0  # tool calls written so far
         self._tool = -1  # index of the open tool call
         self._custom = False
@@ -79,7 +79,7 @@ class ChatStreamEncoder(StreamEncoder):
         handler = self._handlers.get(type(event))
         if handler is None:  # BlockStop, SignatureDelta: nothing on this wire
             return b""
-        if self._prefix is None and not isinstance(event, ir.StreamStart | ir.Error):
+        if not self._prefix and not isinstance(event, ir.StreamStart | ir.Error):
             return self._start(ir.StreamStart(id="", model="")) + handler(event)
         return handler(event)
 
@@ -92,10 +92,10 @@ class ChatStreamEncoder(StreamEncoder):
     # ------------------------------------------------------------------ frames
 
     def _delta(self, delta: dict[str, Any]) -> bytes:
-        return b"data: " + self._prefix + _OPEN + _dumps(delta) + _CLOSE  # type: ignore[operator]
+        return b"data: " + self._prefix + _OPEN + _dumps(delta) + _CLOSE
 
     def _start(self, ev: ir.StreamStart) -> bytes:
-        if self._prefix is not None:
+        if self._prefix:
             return b""
         model = self.model or ev.model
         self._prefix = (
@@ -161,18 +161,12 @@ class ChatStreamEncoder(StreamEncoder):
         out = (
             b"data: "
             + self._prefix
-            + b'{"index":0,"delta":{},"logprobs":null,"finish_reason":'  # type: ignore[operator]
+            + b'{"index":0,"delta":{},"logprobs":null,"finish_reason":'
             + _dumps(fr)
             + b"}]}\n\n"
         )
         if self._include_usage:
-            out += (
-                b"data: "
-                + self._prefix
-                + b'],"usage":'  # type: ignore[operator]
-                + _dumps(usage_body(self._usage))
-                + b"}\n\n"
-            )
+            out += b"data: " + self._prefix + b'],"usage":' + _dumps(usage_body(self._usage)) + b"}\n\n"
         return out
 
     def _error(self, ev: ir.Error) -> bytes:

@@ -52,8 +52,7 @@ def parse_messages(raw: Any) -> list[ir.Message]:
         if not isinstance(m, dict):
             raise RequestError(f"{where}: expected an object", param=where)
         role = m.get("role")
-        keys = _ROLE_KEYS.get(role) if isinstance(role, str) else None
-        if keys is None:
+        if not isinstance(role, str) or (keys := _ROLE_KEYS.get(role)) is None:
             raise RequestError(f"{where}.role: unknown role {role!r}", param=f"{where}.role")
         msg = _PARSERS[role](m, where, calls)
         if not m.keys() <= keys:

@@ -8,6 +8,7 @@ the request is built for Chat Completions again; other formats never see them.
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Callable
 from typing import Any
 
 from cliproxy.errors import RequestError
@@ -108,7 +109,12 @@ def _refusal(part: dict[str, Any], where: str) -> ir.Text:
     return ir.Text(text, extras=extras)
 
 
-_PARSERS = {"text": _text, "image_url": _image, "file": _file, "refusal": _refusal}
+_PARSERS: dict[str, Callable[[dict[str, Any], str], ir.Block]] = {
+    "text": _text,
+    "image_url": _image,
+    "file": _file,
+    "refusal": _refusal,
+}
 
 
 def parse_content(parts: list[Any], where: str, msg: ir.Message) -> None:

@@ -38,10 +38,11 @@ def chat_id(resp_id: str | None) -> str:
 
 
 def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:
+    created = body.get("created")
     resp = ir.Response(
         id=str(body.get("id") or ""),
         model=str(body.get("model") or ""),
-        created=body.get("created") if type(body.get("created")) is int else 0,
+        created=created if type(created) is int else 0,
         source=Format.OPENAI.value,
     )
     u = body.get("usage")
@@ -102,7 +103,7 @@ def _parse_message(msg: dict[str, Any], resp: ir.Response, request: ir.Request |
 def _parse_call(tc: Any, request: ir.Request | None) -> ir.ToolCall | None:
     if not isinstance(tc, dict):
         return None
-    kind = "custom" if tc.get("type") == "custom" else "function"
+    kind: ir.ToolKind = "custom" if tc.get("type") == "custom" else "function"
     body = tc.get(kind)
     if not isinstance(body, dict):
         return None

@@ -150,8 +150,8 @@ def drop_foreign_keywords(out: Node, walk: Walk) -> Node:
 
 @when("format")
 def filter_format(out: Node, walk: Walk) -> Node:
-    fmt = out.get("format")
-    if fmt is not None and fmt not in FORMATS.get(out.get("type"), ()):
+    fmt, kind = out.get("format"), out.get("type")
+    if fmt is not None and fmt not in (FORMATS.get(kind, ()) if isinstance(kind, str) else ()):
         del out["format"]
     return out
 

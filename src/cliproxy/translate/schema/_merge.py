@@ -82,7 +82,9 @@ def merge_object_union(branches: list[Any], object_type: str) -> Node:
         if isinstance(branch_props, dict):
             for name, schema in branch_props.items():
                 props.setdefault(name, schema)
-        names = branch.get("required") if isinstance(branch.get("required"), list) else []
+        names = branch.get("required")
+        if not isinstance(names, list):
+            names = []
         required = list(names) if required is None else [n for n in required if n in names]
     out: Node = {"type": object_type, "properties": props}
     if required:

@@ -1,0 +1,156 @@
+"""Config keys cliproxy reads and keeps but does not act on yet, and unknown keys.
+
+The project rule: a config key either changes behaviour (and a test shows it) or is
+named in the start-up warning built here. Nothing a user sets is ignored in silence.
+
+``NOT_EFFECTIVE`` is the table of such keys. Each row names the YAML key path (``[]``
+for the items of a list) and ``attr``: the Python attribute whose read, outside
+``cliproxy.config``, would be the first sign that the key is used (the field itself, or
+its section when the field name is too generic to search for).
+``tests/config/test_effective.py`` checks that no such read exists, so a change that makes
+a key effective fails until the row is removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from ._base import ConfigModel
+from .model import Config
+from .sections import PluginInstanceConfig
+
+__all__ = [
+    "NOT_EFFECTIVE",
+    "NotEffective",
+    "not_effective_keys",
+    "not_effective_warning",
+    "unknown_keys",
+    "unknown_keys_warning",
+]
+
+
+class NotEffective(NamedTuple):
+    """One row of the table: YAML key path and the Python attribute that would read it."""
+
+    path: str
+    attr: str
+
+
+_KEY_LISTS = (
+    "gemini-api-key",
+    "interactions-api-key",
+    "codex-api-key",
+    "xai-api-key",
+    "claude-api-key",
+    "vertex-api-key",
+    "openai-compatibility",
+)
+
+NOT_EFFECTIVE: tuple[NotEffective, ...] = (
+    # a debug listener of Go's pprof: nothing to serve in Python
+    NotEffective("pprof.enable", "pprof"),
+    NotEffective("pprof.addr", "pprof"),
+    # plugin store (download/install of plugins) is not built
+    NotEffective("plugins.store-sources", "store_sources"),
+    NotEffective("plugins.store-auth", "store_auth"),
+    NotEffective("plugins.auth-revision", "auth_revision"),
+    # CPA's distributed "Home" mode
+    NotEffective("credential-concurrency", "credential_concurrency"),
+    NotEffective("credential-in-flight", "credential_in_flight"),
+    NotEffective("passthrough-headers", "passthrough_headers"),
+    NotEffective("disable-claude-cloak-mode", "disable_claude_cloak_mode"),
+    NotEffective("disable-image-generation", "disable_image_generation"),
+    NotEffective("gpt-image-2-base-model", "gpt_image_2_base_model"),
+    NotEffective("video-result-auth-cache-ttl", "video_result_auth_cache_ttl"),
+    NotEffective("auth-auto-refresh-workers", "auth_auto_refresh_workers"),
+    NotEffective("quota-exceeded.switch-project", "switch_project"),
+    NotEffective("quota-exceeded.switch-preview-model", "switch_preview_model"),
+    NotEffective("quota-exceeded.antigravity-credits", "antigravity_credits"),
+    NotEffective("codex.identity-confuse", "identity_confuse"),
+    NotEffective("codex.disable-codex-cloaking", "disable_codex_cloaking"),
+    NotEffective("codex.stream-bootstrap-buffering", "stream_bootstrap_buffering"),
+    NotEffective("codex.optimize-multi-agent-v2", "optimize_multi_agent_v2"),
+    NotEffective("codex.live-media-relay", "live_media_relay"),
+    NotEffective("antigravity.sensitive-words", "sensitive_words"),
+    NotEffective("xai.inject-x-search", "inject_x_search"),
+    NotEffective("ws-auth", "ws_auth"),
+    NotEffective("nonstream-keepalive-interval", "nonstream_keepalive_interval"),
+    NotEffective("streaming.keepalive-seconds", "keepalive_seconds"),
+    NotEffective("streaming.bootstrap-retries", "bootstrap_retries"),
+    NotEffective("antigravity-signature-cache-enabled", "antigravity_signature_cache_enabled"),
+    NotEffective("antigravity-signature-bypass-strict", "antigravity_signature_bypass_strict"),
+    *(NotEffective(f"{name}[].models[].is-compat", "is_compat") for name in _KEY_LISTS),
+    # copied into the credential's attributes (plugins and the management API see them);
+    # no built-in code acts on them
+    NotEffective("codex-api-key[].websockets", "websockets"),
+    NotEffective("codex-api-key[].alpha-search", "alpha_search"),
+    NotEffective("xai-api-key[].websockets", "websockets"),
+    NotEffective("xai-api-key[].alpha-search", "alpha_search"),
+    NotEffective("claude-api-key[].rebuild-mid-system-message", "rebuild_mid_system_message"),
+    NotEffective("claude-api-key[].fingerprint-profile", "fingerprint_profile"),
+    NotEffective("claude-api-key[].cloak", "cloak"),
+    NotEffective("claude-api-key[].experimental-cch-signing", "experimental_cch_signing"),
+    NotEffective("openai-compatibility[].support-prompt-cache-key", "support_prompt_cache_key"),
+    NotEffective("claude-header-defaults", "claude_header_defaults"),
+    NotEffective("codex-header-defaults", "codex_header_defaults"),
+)
+
+
+def not_effective_keys(config: Config) -> list[str]:
+    """The rows of ``NOT_EFFECTIVE`` whose key is present in the loaded YAML, in table order."""
+    return [row.path for row in NOT_EFFECTIVE if _present(config, row.path)]
+
+
+def not_effective_warning(keys: list[str]) -> str:
+    return "config keys set but not implemented in cliproxy yet (they have no effect): " + ", ".join(keys)
+
+
+def unknown_keys(config: Config) -> list[str]:
+    """Key paths the config model does not know (kept in the file, ignored).
+
+    A plugin's own settings (``plugins.configs.<id>.*``) belong to the plugin, not here."""
+    return list(_extras(config, ""))
+
+
+def unknown_keys_warning(keys: list[str]) -> str:
+    return "unknown config keys (kept in the file, ignored): " + ", ".join(keys)
+
+
+def _present(config: Config, path: str) -> bool:
+    nodes: list[Any] = [config]
+    for segment in path.split("."):
+        name = segment.removesuffix("[]")
+        found: list[Any] = []
+        for node in nodes:
+            if not isinstance(node, ConfigModel):
+                continue
+            attr = name.replace("-", "_")
+            if name not in node.yaml_keys and attr not in node.yaml_keys:
+                continue
+            value = getattr(node, attr, None)
+            if segment.endswith("[]"):
+                found.extend(value if isinstance(value, list) else ())
+            else:
+                found.append(value)
+        if not found:
+            return False
+        nodes = found
+    return True
+
+
+def _extras(node: Any, path: str) -> Iterator[str]:
+    if isinstance(node, ConfigModel):
+        if not isinstance(node, PluginInstanceConfig):
+            for key in node.model_extra or {}:
+                yield f"{path}.{key}" if path else str(key)
+        for name, field in type(node).model_fields.items():
+            alias = field.alias or name
+            yield from _extras(getattr(node, name), f"{path}.{alias}" if path else alias)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _extras(item, f"{path}[{index}]")
+    elif isinstance(node, dict):
+        for key, item in node.items():
+            if isinstance(item, ConfigModel | list):
+                yield from _extras(item, f"{path}.{key}")
