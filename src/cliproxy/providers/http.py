@@ -21,7 +21,6 @@ origin and the cause) is for the log only.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 
@@ -90,10 +89,11 @@ class HttpClient:
         self.connect_timeout = connect
         self.first_byte_timeout = first_byte
         self.idle_timeout = idle
-        # sock_read stays off while waiting for the headers (first_byte rules that wait);
-        # it is switched to ``idle`` once they are in (see ``_arm_idle``)
+        # aiohttp's socket read timer bounds the wait for the headers (``first_byte``: one
+        # timer the connection keeps anyway, no asyncio.timeout per request); it is switched
+        # to ``idle`` once they are in (see ``_arm_idle``)
         self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=connect, sock_connect=connect, sock_read=None
+            total=None, connect=connect, sock_connect=connect, sock_read=first_byte
         )
 
     def _session(self, proxy: str) -> tuple[aiohttp.ClientSession, str | None]:
@@ -129,16 +129,15 @@ class HttpClient:
         Network failures become ``UpstreamNetworkError`` (502, or 504 on a timeout)."""
         session, http_proxy = self._session(proxy)
         try:
-            async with asyncio.timeout(self.first_byte_timeout):
-                resp = await session.request(
-                    method,
-                    url,
-                    headers=headers,
-                    data=body,
-                    proxy=http_proxy,
-                    allow_redirects=False,
-                    timeout=self._timeout,
-                )
+            resp = await session.request(
+                method,
+                url,
+                headers=headers,
+                data=body,
+                proxy=http_proxy,
+                allow_redirects=False,
+                timeout=self._timeout,
+            )
         except aiohttp.ConnectionTimeoutError as exc:
             raise UpstreamNetworkError(
                 "upstream connect timed out", status=504, detail=f"connect to {_origin(url)} timed out"
@@ -170,9 +169,9 @@ class HttpClient:
         """From now on a read may wait at most ``idle`` seconds for the next bytes."""
         idle = self.idle_timeout
         conn = resp.connection
-        if not idle or conn is None or conn.protocol is None:
-            return  # no limit, or the body is already in whole
-        conn.protocol.read_timeout = idle
+        if idle == self.first_byte_timeout or conn is None or conn.protocol is None:
+            return  # the same limit, or the body is already in whole
+        conn.protocol.read_timeout = idle or None
         conn.protocol.start_timeout()
 
     async def close(self) -> None:
