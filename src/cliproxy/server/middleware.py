@@ -219,6 +219,11 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
             raise
     except CliproxyError as exc:
         resp = exception_response(client_format(request), exc)
+    except (HttpProcessingError, RequestPayloadError) as exc:
+        # a body read by the handler itself (multipart routes skip the early read) that
+        # cannot be decoded: the client's 400, one log line
+        log.info("%s %s: unreadable request body: %s", request.method, path, exc)
+        resp = _body_error(request, 400, f"request body could not be read: {_payload_problem(exc)}")
     except Exception as exc:
         if isinstance(exc, ConnectionError) and _client_gone(request):
             # the client went away: nothing to answer, nothing to log loudly
