@@ -29,6 +29,7 @@ __all__ = [
     "Principal",
     "Refusal",
     "extract_key",
+    "hostname",
     "is_loopback",
     "is_loopback_ip",
     "open_proxy_refusal",
@@ -142,7 +143,8 @@ def is_loopback(host: str | None) -> bool:
     return is_loopback_ip(name.removeprefix("[").removesuffix("]"))
 
 
-def _hostname(authority_or_url: str) -> str | None:
+def hostname(authority_or_url: str) -> str | None:
+    """The host part of a URL (``//host:port`` for a bare authority); ``None`` when unparsable."""
     try:
         return urlsplit(authority_or_url).hostname
     except ValueError:
@@ -167,7 +169,7 @@ def open_proxy_refusal(
                 "to let anyone who can reach the proxy use it."
             ),
         )
-    if origin is not None and not is_loopback(_hostname(origin)):
+    if origin is not None and not is_loopback(hostname(origin)):
         return Refusal(
             403,
             "cross_origin_refused",
@@ -179,7 +181,7 @@ def open_proxy_refusal(
     if (
         host is not None
         and (origin is not None or not allow_remote)
-        and not is_loopback(_hostname("//" + host))
+        and not is_loopback(hostname("//" + host))
     ):
         return Refusal(
             403,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import web
@@ -24,7 +23,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 from aiohttp.web_protocol import RequestPayloadError
 
-from cliproxy.access import is_loopback, open_proxy_refusal
+from cliproxy.access import hostname, is_loopback, open_proxy_refusal
 from cliproxy.errors import CliproxyError
 from cliproxy.server.context import CORS_KEY, PRINCIPAL_KEY, SERVICE, client_format
 from cliproxy.server.errors import error_response, exception_response
@@ -79,11 +78,7 @@ def cors_headers(origin: str | None, open_proxy: bool) -> dict[str, str]:
         return _NO_CORS
     if not open_proxy:
         return CORS_HEADERS
-    try:
-        host = urlsplit(origin).hostname
-    except ValueError:
-        return _NO_CORS
-    if not is_loopback(host):
+    if not is_loopback(hostname(origin)):
         return _NO_CORS
     return {**CORS_HEADERS, "Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
@@ -168,14 +163,15 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     open_proxy = not (service.frontend or access.keys)
     origin = headers.get("Origin")
     if open_proxy and proxy:
+        peer = _peer(request)
         refusal = open_proxy_refusal(
-            _peer(request),
+            peer,
             origin,
             headers.get("Host"),
             allow_remote=service.config.allow_unauthenticated_remote,
         )
         if refusal is not None:
-            log.info("%s %s from %s refused: %s", request.method, path, _peer(request), refusal.code)
+            log.info("%s %s from %s refused: %s", request.method, path, peer, refusal.code)
             return error_response(client_format(request), refusal.status, refusal.message, code=refusal.code)
     cors = cors_headers(origin, open_proxy)
     if cors:
