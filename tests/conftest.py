@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -29,6 +30,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="seed the fuzz suite's hypothesis runs (default: derandomized, fixed)",
     )
+
+
+class Clock:
+    """A wall clock a test moves by hand: pass it as ``start_proxy(..., clock=clock)`` so
+    cooldowns and session-affinity TTLs expire without waiting for real time to pass."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
 
 
 class Proxy:
@@ -70,7 +90,13 @@ async def start_proxy(tmp_path: Path) -> AsyncIterator[StartProxy]:
     """Start a proxy from YAML text; stopped when the test ends."""
     proxies: list[Proxy] = []
 
-    async def start(yaml_text: str = "", *, watch: bool = False, poll_interval: float = 0.05) -> Proxy:
+    async def start(
+        yaml_text: str = "",
+        *,
+        watch: bool = False,
+        poll_interval: float = 0.05,
+        clock: Callable[[], float] = time.time,
+    ) -> Proxy:
         auth_dir = tmp_path / "auths"
         auth_dir.mkdir(exist_ok=True)
         text = textwrap.dedent(yaml_text)
@@ -79,7 +105,7 @@ async def start_proxy(tmp_path: Path) -> AsyncIterator[StartProxy]:
         path = tmp_path / "config.yaml"
         path.write_text(text)
         config, _ = load_or_default(path)
-        service = Service(config, path, watch=watch, poll_interval=poll_interval)
+        service = Service(config, path, watch=watch, poll_interval=poll_interval, clock=clock)
         proxy = Proxy(await listen(service, "127.0.0.1", 0), service, path)
         proxies.append(proxy)
         return proxy

@@ -1,7 +1,14 @@
 """The ``cliproxy`` command.
 
 cliproxy [serve] [--config PATH] [--host HOST] [--port PORT]
+cliproxy -claude-login | -codex-login | -codex-device-login | -antigravity-login
+         | -kimi-login | -xai-login [-no-browser] [-oauth-callback-port N] [-config PATH]
+cliproxy -vertex-import FILE [-vertex-import-prefix P] [-config PATH]
 cliproxy --version
+
+CPA spells its flags with one dash (Go's ``flag`` package, which takes two as well); every
+flag here takes either, so a CPA user's scripts and service files run unchanged. CPA flags
+cliproxy has no counterpart for are refused with one line saying so.
 """
 
 from __future__ import annotations
@@ -17,41 +24,104 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cliproxy import __version__
+from cliproxy.requestid import RequestIdFilter
 
 if TYPE_CHECKING:
     from cliproxy.config import Config
 
 __all__ = ["main"]
 
-log = logging.getLogger("cliproxy")
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = "config.yaml"
+LOG_FORMAT = "%(asctime)s %(levelname)-5s [%(request_id)s] %(name)s: %(message)s"
+
+
+# CPA's login flags: flag -> (login name, help)
+LOGIN_FLAGS = {
+    "claude-login": ("claude", "sign in to Claude (browser OAuth; callback on port 54545)"),
+    "codex-login": ("codex", "sign in to ChatGPT / Codex (browser OAuth; callback on port 1455)"),
+    "codex-device-login": ("codex-device", "sign in to ChatGPT / Codex with a device code"),
+    "antigravity-login": ("antigravity", "sign in to Antigravity (Google OAuth; callback on port 51121)"),
+    "kimi-login": ("kimi", "sign in to Kimi with a device code"),
+    "xai-login": ("xai", "sign in to xAI (Grok) with a device code"),
+}
+# CPA flags with no counterpart here -> why
+UNSUPPORTED_CPA_FLAGS = {
+    "password": "set remote-management.secret-key in the config instead",
+    "home-jwt": "CPA Home (the hosted control plane) is not supported",
+    "home-disable-cluster-discovery": "CPA Home (the hosted control plane) is not supported",
+    "tui": "there is no terminal UI; use the management panel (/management.html)",
+    "standalone": "there is no terminal UI; use the management panel (/management.html)",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cliproxy",
         description="An LLM API proxy: any client, any upstream, pools of credentials (CLIProxyAPI-compatible).",
+        epilog="Every flag takes one dash or two, as in CLIProxyAPI. Sign-ins: see docs/logins.md.",
+        allow_abbrev=False,
     )
     p.add_argument("--version", action="version", version=f"cliproxy {__version__}")
     sub = p.add_subparsers(dest="command")
-    serve = sub.add_parser("serve", help="run the proxy (the default command)")
+    serve = sub.add_parser("serve", help="run the proxy (the default command)", allow_abbrev=False)
     for target in (p, serve):
         target.add_argument(
+            "-config",
             "--config",
             default=argparse.SUPPRESS,
+            metavar="PATH",
             help=f"config file (default ./{DEFAULT_CONFIG}; built-in defaults when missing)",
         )
         target.add_argument("--host", default=argparse.SUPPRESS, help="listen address (overrides the config)")
         target.add_argument("--port", type=int, default=argparse.SUPPRESS, help="listen port (default 8317)")
+    login = p.add_argument_group("sign in (writes a credential file into auth-dir, then exits)")
+    for flag, (_, text) in LOGIN_FLAGS.items():
+        login.add_argument(f"-{flag}", f"--{flag}", action="store_true", help=text)
+    login.add_argument(
+        "-no-browser",
+        "--no-browser",
+        action="store_true",
+        help="do not open a browser: print the URL, and accept the pasted callback URL",
+    )
+    login.add_argument(
+        "-oauth-callback-port",
+        "--oauth-callback-port",
+        type=int,
+        default=0,
+        metavar="N",
+        help="listen for the OAuth callback on port N instead of the provider's",
+    )
+    login.add_argument(
+        "-vertex-import",
+        "--vertex-import",
+        default="",
+        metavar="FILE",
+        help="import a Google service-account key file as a Vertex AI credential",
+    )
+    login.add_argument(
+        "-vertex-import-prefix",
+        "--vertex-import-prefix",
+        default="",
+        metavar="P",
+        help="with -vertex-import: serve its models as P/<model>",
+    )
+    login.add_argument(
+        "-local-model",
+        "--local-model",
+        action="store_true",
+        help="accepted for CPA's service files; no effect (the model catalog is always the local one)",
+    )
     return p
 
 
 def setup_logging(debug: bool) -> None:
+    """Log lines on stderr: ``<time> <level> [<request id>] <logger>: <message>``; the
+    request id is ``-`` outside a request (``cliproxy.requestid``)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
-    )
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, "%Y-%m-%d %H:%M:%S"))
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
@@ -61,17 +131,84 @@ def setup_logging(debug: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = _parser()
-    known = {opt for action in parser._actions for opt in action.option_strings} | {
-        "--config",
-        "--host",
-        "--port",
-    }
-    unknown = [a for a in argv if a.startswith("--") and a.split("=", 1)[0] not in known]
+    argv, unknown = _normalize(parser, argv)
+    refused = [flag.lstrip("-") for flag in unknown if flag.lstrip("-") in UNSUPPORTED_CPA_FLAGS]
+    if refused:
+        why = UNSUPPORTED_CPA_FLAGS[refused[0]]
+        print(f"cliproxy: CLIProxyAPI's -{refused[0]} flag is not supported: {why}", file=sys.stderr)
+        return 2
     if unknown:  # perhaps flags of command-line plugins
         return _plugin_command(parser, argv, unknown, _config_arg(argv))
     args = parser.parse_args(argv)
     config_path = Path(getattr(args, "config", DEFAULT_CONFIG))
+    logins = [name for flag, (name, _) in LOGIN_FLAGS.items() if getattr(args, flag.replace("-", "_"))]
+    if args.vertex_import:
+        logins.append("vertex")
+    if len(logins) > 1:
+        parser.error("choose one sign-in at a time (" + ", ".join(logins) + ")")
+    if args.vertex_import_prefix and not args.vertex_import:
+        parser.error("-vertex-import-prefix goes with -vertex-import FILE")
+    if not 0 <= args.oauth_callback_port <= 65535:
+        parser.error(f"-oauth-callback-port {args.oauth_callback_port}: not a port number")
+    if logins:
+        if args.command == "serve":
+            parser.error("a sign-in flag and serve do not go together")
+        return login(config_path, logins[0], args)
     return serve(config_path, getattr(args, "host", None), getattr(args, "port", None))
+
+
+_TRUE, _FALSE = ("true", "t", "1"), ("false", "f", "0")
+
+
+def _normalize(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[list[str], list[str]]:
+    """``argv`` with one-dash long flags spelled with two (``-config x`` -> ``--config x``)
+    and Go's ``-switch=true`` / ``-switch=false`` applied; plus the flags nobody declared
+    (plugin flags, CPA flags we refuse)."""
+    actions = _option_actions(parser)
+    out: list[str] = []
+    unknown: list[str] = []
+    takes_value = False
+    for arg in argv:
+        if takes_value or not arg.startswith("-") or arg in ("-", "--") or _is_number(arg):
+            out.append(arg)
+            takes_value = False
+            continue
+        given = arg.partition("=")[0]
+        if len(arg) > 2 and not arg.startswith("--"):
+            arg = "-" + arg
+        name, eq, value = arg.partition("=")
+        action = actions.get(name)
+        if action is None:
+            unknown.append(given)
+            out.append(arg)
+            continue
+        if action.nargs == 0 and eq:  # a switch with Go's explicit value
+            if value.strip().lower() in _FALSE:
+                continue
+            if value.strip().lower() in _TRUE:
+                arg = name
+        takes_value = action.nargs != 0 and not eq
+        out.append(arg)
+    return out, unknown
+
+
+def _option_actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    """Every option string of ``parser`` and its sub-commands -> its action."""
+    found: dict[str, argparse.Action] = {}
+    for action in parser._actions:
+        found.update(dict.fromkeys(action.option_strings, action))
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found.update({o: a for a in sub._actions for o in a.option_strings if o not in found})
+    return found
+
+
+def _is_number(arg: str) -> bool:
+    try:
+        float(arg)
+    except ValueError:
+        return False
+    return True
 
 
 def _config_arg(argv: list[str]) -> Path:
@@ -122,6 +259,38 @@ async def _run_plugin_command(
     finally:
         await host.shutdown()
         await service.http.close()
+
+
+def login(config_path: Path, name: str, args: argparse.Namespace) -> int:
+    """Sign in (or import a Vertex key) with the config the server would read, write the
+    credential into its auth-dir, and exit: 0 signed in, 1 failed, 13 callback port taken,
+    2 the config does not load, 130 interrupted."""
+    from cliproxy.config import load_dotenv_file, load_or_default
+    from cliproxy.credentials.login.command import LoginRequest, run_login
+    from cliproxy.errors import ConfigError
+
+    setup_logging(False)
+    load_dotenv_file(Path.cwd())
+    try:
+        config, existed = load_or_default(config_path)
+    except ConfigError as exc:
+        log.error("cannot load %s: %s", config_path, exc)
+        return 2
+    setup_logging(config.debug)
+    if not existed:
+        log.warning("no config file at %s: using the built-in defaults", config_path.resolve())
+    request = LoginRequest(
+        name,
+        no_browser=args.no_browser,
+        callback_port=args.oauth_callback_port,
+        vertex_file=args.vertex_import,
+        vertex_prefix=args.vertex_import_prefix,
+    )
+    try:
+        return asyncio.run(run_login(request, config))
+    except KeyboardInterrupt:
+        print("\ncliproxy: sign-in cancelled", file=sys.stderr)
+        return 130
 
 
 def serve(config_path: Path, host: str | None, port: int | None) -> int:

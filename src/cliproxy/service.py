@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cliproxy.access import AccessPolicy, Principal, extract_key
 from cliproxy.config import AuthChanges, Config, ConfigDocument, ConfigWatcher
@@ -23,29 +23,29 @@ from cliproxy.credentials import sources
 from cliproxy.credentials.persist import CdsStore, restore
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
+from cliproxy.credentials.refresh import Refresher
 from cliproxy.credentials.storage import add_write_listener
 from cliproxy.errors import AccessError, ConfigError, ConfigFileMissingError
 from cliproxy.formats import Format
 from cliproxy.management.auth import ManagementGate
-from cliproxy.models.catalog import ModelInfo
+from cliproxy.models.catalog import Catalog, ModelInfo
 from cliproxy.models.codex_client import codex_client_models
 from cliproxy.models.listing import anthropic_models, gemini_model, gemini_models, openai_models, suspensions
+from cliproxy.models.registry import ModelRegistry
 from cliproxy.models.shaping import Shaper
 from cliproxy.pipeline import Pipeline
 from cliproxy.plugins.callbacks import Callbacks
 from cliproxy.plugins.host import PluginHost
 from cliproxy.plugins.models import bind_plugin_auths, plugin_credentials
 from cliproxy.plugins.surface import ManagementTable, authenticate, frontend_providers
+from cliproxy.providers import registry as providers
 from cliproxy.providers.http import HttpClient
 from cliproxy.translate.registry import default_registry
 from cliproxy.usage import recorder_of
 
-if TYPE_CHECKING:
-    from cliproxy.server.routes import Handler
-
 __all__ = ["Service"]
 
-log = logging.getLogger("cliproxy")
+log = logging.getLogger(__name__)
 
 
 # read when the listener starts (cliproxy.server.guard); a reload cannot change them
@@ -68,11 +68,8 @@ class Service:
         watch: bool = True,
         poll_interval: float | None = None,
         token_urls: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        from cliproxy.models.catalog import Catalog
-        from cliproxy.models.registry import ModelRegistry
-        from cliproxy.providers import registry as providers
-
         self.config_path = config_path
         self.config = config
         self.access = AccessPolicy(config.api_keys)
@@ -84,10 +81,10 @@ class Service:
         self.auth_files: set[Path] = set()
         self.http = HttpClient()
         self._apply_upstream_timeouts(config)
-        self.pool = Pool.from_config(config, store=self._cds_store(config))
+        self.pool = Pool.from_config(config, clock=clock, store=self._cds_store(config))
         self.models = ModelRegistry(Catalog.load())
         self.providers = providers
-        self.refresher: Any = None
+        self.refresher: Refresher | None = None
         self.pipeline = Pipeline(
             pool=self.pool,
             models=self.models,
@@ -106,7 +103,7 @@ class Service:
         self.management = ManagementGate()
         self._plugin_creds: list[Credential] = []
         self._write_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._key_notes: tuple[list[str], list[str]] = ([], [])
 
     # -- lifecycle
@@ -151,10 +148,6 @@ class Service:
             recorder.close()
 
     def _start_refresher(self) -> None:
-        try:
-            from cliproxy.credentials.refresh import Refresher
-        except ImportError:  # pragma: no cover - refresh not built
-            return
         self.refresher = Refresher(
             self.pool, self.http, token_urls=self._token_urls, global_proxy=self.config.proxy_url or ""
         )
@@ -164,12 +157,6 @@ class Service:
     @property
     def auth_dir(self) -> Path:
         return Path(self.config.auth_dir).expanduser()
-
-    def handlers(self) -> dict[tuple[str, str], Handler]:
-        """Route handlers the service provides; routes without one answer 501."""
-        from cliproxy.server.handlers import generation_handlers
-
-        return generation_handlers()
 
     async def _apply_plugins(self) -> None:
         await self.plugins.apply_config(self.config.plugins)
@@ -218,6 +205,12 @@ class Service:
         if self.refresher is not None:
             self.refresher.wake()
 
+    def _background(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` on the loop, kept referenced until it ends."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _cds_store(self, config: Config) -> CdsStore | None:
         return CdsStore(Path(config.auth_dir).expanduser()) if config.save_cooldown_status else None
 
@@ -229,12 +222,11 @@ class Service:
             creds += sources.load_auth_dir(self.auth_dir, self.config)
             self.auth_files = set(self.auth_dir.glob("*.json"))
         creds += self._plugin_creds
-        self.pool.replace(creds)
+        if renewed := self.pool.replace(creds):  # a new sign-in revives a refused account
+            self._background(self.pool.forget_refusals(renewed))
         self.models.rebuild(self.pool.credentials(), self.config)
         if bind and self.pipeline.plugins is not None and self.plugins.any("executor"):
-            task = asyncio.get_running_loop().create_task(self._bind_plugin_auths())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._background(self._bind_plugin_auths())
         log.info("%d credential(s) loaded, %d model(s) served", len(creds), len(self.models.listable()))
 
     # -- config writes (management)
@@ -344,7 +336,13 @@ class Service:
         ):
             for path in paths:
                 log.info("auth file %s: %s", kind, path.name)
-        self._load_credentials(bind=False)
+        # only the files named are read (in a thread); every other credential stays as it is
+        touched = [*changes.added, *changes.changed]
+        found = await asyncio.to_thread(sources.read_auth_files, touched, self.auth_dir, self.config)
+        renewed = self.pool.replace(sources.swap_auth_files(self.pool.credentials(), found, changes.removed))
+        await self.pool.forget_refusals(renewed)  # a new sign-in revives a refused account
+        self.auth_files = (self.auth_files | set(found)) - set(changes.removed)
+        self.models.rebuild(self.pool.credentials(), self.config)
         if self.pipeline.plugins is not None:
             await self._bind_plugin_auths()
         if self.refresher is not None:

@@ -7,6 +7,14 @@ A module may import its own layer and the layers below it, never a layer above. 
 upward imports that exist today are listed in ``KNOWN_UPWARD`` (each is work of the
 architecture issue); the list may only shrink: a new upward import fails this test, and
 so does an entry that is no longer needed.
+
+No module takes part in an import cycle either, counting imports inside functions (a
+lazy import that only hides a cycle is still one). Imports under ``TYPE_CHECKING`` are
+left out of the cycle check: they never run, so they cannot break an import order, and
+two classes that name each other in annotations (the schema walker and its rules) are
+written that way on purpose; the layer check above still counts them, so such a pair
+can only sit within one layer. ``KNOWN_CYCLES`` lists the imports that still close a
+cycle; like ``KNOWN_UPWARD`` it may only shrink.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ RANK = {
     "service": 5,
     "management": 4,
     "pipeline": 3,
+    "replies": 3,
+    "calls": 2,
     "plugins": 2,
     "providers": 2,
     "translate": 2,
@@ -35,38 +45,20 @@ RANK = {
     "errors": 1,
     "config": 1,
     "access": 1,
+    "requestid": 1,
+    "times": 1,
 }
 
 # (importing module, imported module): upward imports still to be removed
-KNOWN_UPWARD = {
-    ("cliproxy.formats.claude", "cliproxy.translate"),
-    ("cliproxy.formats.claude", "cliproxy.translate.adapter"),
-    ("cliproxy.formats.gemini", "cliproxy.translate"),
-    ("cliproxy.formats.gemini", "cliproxy.translate.adapter"),
-    ("cliproxy.formats.openai_chat", "cliproxy.translate"),
-    ("cliproxy.formats.openai_chat", "cliproxy.translate.adapter"),
-    ("cliproxy.formats.openai_responses", "cliproxy.translate"),
-    ("cliproxy.formats.openai_responses", "cliproxy.translate.adapter"),
-    ("cliproxy.management.api", "cliproxy.service"),
-    ("cliproxy.management.auth_files_config", "cliproxy.service"),
-    ("cliproxy.management.auth_files_store", "cliproxy.service"),
-    ("cliproxy.management.ops_apicall", "cliproxy.service"),
-    ("cliproxy.management.plugin_login", "cliproxy.service"),
-    ("cliproxy.management.plugins", "cliproxy.service"),
-    ("cliproxy.plugins.callbacks", "cliproxy.service"),
-    ("cliproxy.plugins.callbacks", "cliproxy.pipeline"),
-    ("cliproxy.plugins.executor", "cliproxy.pipeline"),
-    ("cliproxy.plugins.flow", "cliproxy.pipeline"),
-    ("cliproxy.service", "cliproxy.server.routes"),
-    ("cliproxy.service", "cliproxy.server.handlers"),
-    ("cliproxy.usage.hooks", "cliproxy.pipeline"),
-    ("cliproxy.usage.hooks", "cliproxy.server.context"),
-    ("cliproxy.usage.trace", "cliproxy.pipeline"),
-}
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 
 
-def _module(path: Path) -> str:
-    parts = path.relative_to(SRC).with_suffix("").parts
+# (importing module, imported module): imports that still close an import cycle
+KNOWN_CYCLES: set[tuple[str, str]] = set()
+
+
+def _module(path: Path, root: Path = SRC) -> str:
+    parts = path.relative_to(root).with_suffix("").parts
     name = ".".join(("cliproxy", *parts))
     return name.removesuffix(".__init__")
 
@@ -123,8 +115,179 @@ def test_known_upward_imports_only_shrink():
 
 
 def test_the_check_sees_an_upward_import(tmp_path):
-    # the walker itself: a relative and an absolute upward import are both found
-    fake = SRC / "formats" / "openai_chat.py"
-    found = _imports(fake, "cliproxy.formats.openai_chat")
-    assert "cliproxy.translate.adapter" in found
+    # the walker itself: relative, absolute, in-function and TYPE_CHECKING imports are all found
+    fake = tmp_path / "cliproxy" / "formats" / "fake.py"
+    fake.parent.mkdir(parents=True)
+    fake.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "from ..translate import adapter\n"
+        "if TYPE_CHECKING:\n"
+        "    from cliproxy.service import Service\n"
+        "def f():\n"
+        "    import cliproxy.server.app\n"
+    )
+    found = _imports(fake, "cliproxy.formats.fake")
+    assert {"cliproxy.translate", "cliproxy.service", "cliproxy.server.app"} <= found
+    assert all(_rank(name) > _rank("cliproxy.formats.fake") for name in found)
     assert _rank("cliproxy.server.app") > _rank("cliproxy.service") > _rank("cliproxy.pipeline")
+
+
+# -- import cycles
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _runtime_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement, at any depth (functions too), except under ``if TYPE_CHECKING:``."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    todo: list[ast.AST] = [tree]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append(node)
+        elif isinstance(node, ast.If) and _is_type_checking(node.test):
+            todo.extend(node.orelse)
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _graph(root: Path = SRC) -> dict[str, set[str]]:
+    """Module -> the package modules it imports at run time. ``from pkg import name``
+    counts as an import of ``pkg.name`` when that is a module, else of ``pkg``."""
+    paths = {_module(path, root): path for path in root.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for module, path in paths.items():
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in _runtime_imports(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+                continue
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join([*parts[: len(parts) - (node.level - 1)], *([base] if base else [])])
+            for alias in node.names:
+                targets.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in paths else base)
+        graph[module] = {target for target in targets if target in paths and target != module}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle (``[a, b, ..., a]``) per strongly connected component of ``graph``
+    that has one."""
+    return [_cycle_in(graph, component) for component in _components(graph)]
+
+
+def _components(graph: dict[str, set[str]]) -> list[set[str]]:
+    """The strongly connected components of ``graph`` with more than one module
+    (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[set[str]] = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.add(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    components.append(component)
+    return components
+
+
+def _cycle_in(graph: dict[str, set[str]], component: set[str]) -> list[str]:
+    """A shortest cycle through the first module of ``component`` (breadth first)."""
+    start = min(component)
+    came_from: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        following = []
+        for node in frontier:
+            for child in sorted(graph[node] & component):
+                if child == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(came_from[path[-1]])
+                    return [start, *reversed(path[:-1]), start] if node != start else [start, start]
+                if child not in came_from:
+                    came_from[child] = node
+                    following.append(child)
+        frontier = following
+    raise AssertionError(f"no cycle in {sorted(component)}")
+
+
+def _without(graph: dict[str, set[str]], edges: set[tuple[str, str]]) -> dict[str, set[str]]:
+    return {module: {t for t in targets if (module, t) not in edges} for module, targets in graph.items()}
+
+
+def test_no_import_cycle():
+    cycles = _cycles(_without(_graph(), KNOWN_CYCLES))
+    assert not cycles, "import cycles (function-level imports count too):\n" + "\n".join(
+        " -> ".join(cycle) for cycle in cycles
+    )
+
+
+def test_known_cycles_only_shrink():
+    graph = _graph()
+    component = {module: i for i, members in enumerate(_components(graph)) for module in members}
+    gone = sorted(
+        (a, b)
+        for a, b in KNOWN_CYCLES
+        if b not in graph.get(a, ()) or a not in component or component[a] != component.get(b)
+    )
+    assert not gone, "no longer closes a cycle, remove from KNOWN_CYCLES: " + ", ".join(
+        f"{a} -> {b}" for a, b in gone
+    )
+
+
+def test_the_check_sees_a_cycle_through_a_function_level_import(tmp_path):
+    package = tmp_path / "cliproxy"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "a.py").write_text("from cliproxy.sub import b\n")
+    (package / "sub" / "b.py").write_text("def f():\n    from .c import g\n")
+    (package / "sub" / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import cliproxy.a\nfrom .. import a\n"
+    )
+    (package / "d.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from cliproxy import e\n"
+    )
+    (package / "e.py").write_text("from cliproxy import d\n")
+    graph = _graph(package)
+    assert graph["cliproxy.sub.b"] == {"cliproxy.sub.c"}
+    assert graph["cliproxy.d"] == set()  # a TYPE_CHECKING import does not run
+    assert _cycles(graph) == [["cliproxy.a", "cliproxy.sub.b", "cliproxy.sub.c", "cliproxy.a"]]
+    assert _cycles(_without(graph, {("cliproxy.sub.c", "cliproxy.a")})) == []

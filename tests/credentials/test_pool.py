@@ -234,3 +234,21 @@ async def test_reset_quota(clock):
     assert await pool.reset_quota("nope") == []
     assert await pool.reset_quota(None) == ["b"]
     assert sorted(await picks(pool, 2)) == ["a", "b"]
+
+
+async def test_new_tokens_forget_refusals_but_not_quota(clock):
+    # beyond CPA: a re-login (new tokens under the same id) revives an account that was
+    # cooled down for refusing its old token; a quota cooldown is the account's and stays
+    old = {"access_token": "at-old", "refresh_token": "rt-old"}
+    new = {"access_token": "at-new", "refresh_token": "rt-new"}
+    pool = make_pool(clock, [cred("a", metadata=old), cred("b", metadata=old)])
+    await pool.mark_failure(pool.get("a"), "m", 401)
+    await pool.mark_failure(pool.get("b"), "m", 429, retry_after=600)
+    # same tokens: nothing renewed, the refusal holds
+    assert pool.replace([cred("a", metadata=dict(old)), cred("b", metadata=old)]) == []
+    with pytest.raises(CooldownError):
+        await pool.pick("m")
+    renewed = pool.replace([cred("a", metadata=new), cred("b", metadata=new)])
+    assert sorted(renewed) == ["a", "b"]
+    assert await pool.forget_refusals(renewed) == ["a"]
+    assert await picks(pool, 3) == ["a", "a", "a"]  # b still waits out its quota

@@ -7,7 +7,6 @@ its ``metadata.user_id`` session.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import aiohttp
@@ -49,9 +48,9 @@ async def call(proxy, *, session: str | None = None, user_id: str | None = None,
 
 
 @pytest.fixture
-def proxy_for(start_proxy, fake_claude):
+def proxy_for(start_proxy, fake_claude, clock):
     async def start(routing: str = AFFINITY, priority: dict[str, int] | None = None):
-        proxy = await start_proxy(three_keys(fake_claude, routing, priority))
+        proxy = await start_proxy(three_keys(fake_claude, routing, priority), clock=clock)
         proxy.fake = fake_claude
         return proxy
 
@@ -117,14 +116,14 @@ async def test_session_moves_on_429_and_sticks_to_the_new_credential(proxy_for):
     assert bound not in [r.key for r in proxy.fake.requests[2:]]
 
 
-async def test_binding_expires_after_ttl(proxy_for):
-    proxy = await proxy_for(routing=AFFINITY + "  session-affinity-ttl: 1s\n")
+async def test_binding_expires_after_ttl(proxy_for, clock):
+    proxy = await proxy_for(routing=AFFINITY + "  session-affinity-ttl: 1m\n")
     bound = await call(proxy, session="sess-1")
-    await asyncio.sleep(0.6)
+    clock.advance(40)
     assert await call(proxy, session="sess-1") == bound  # within the TTL (and the TTL slides)
-    await asyncio.sleep(0.6)
-    assert await call(proxy, session="sess-1") == bound  # 1.2 s after binding, 0.6 s after last use
-    await asyncio.sleep(1.2)
+    clock.advance(40)
+    assert await call(proxy, session="sess-1") == bound  # 80 s after binding, 40 s after last use
+    clock.advance(61)
     assert await call(proxy, session="sess-1") != bound  # expired: the next round-robin pick
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 import orjson
 
@@ -58,15 +56,20 @@ async def test_round_robin_alternates(start_proxy, fakes):
     assert keys[0] != keys[1] and keys[1] != keys[2]
 
 
-async def test_429_with_retry_after_fails_over_and_skips_until_expiry(start_proxy, fakes):
-    proxy = await start_proxy(two_claude_keys(fakes))
-    fakes.claude.fail_key("sk-a", 429, retry_after=1)
+async def test_429_with_retry_after_fails_over_and_skips_until_expiry(start_proxy, fakes, clock):
+    proxy = await start_proxy(two_claude_keys(fakes), clock=clock)
+    fakes.claude.fail_key("sk-a", 429, retry_after=60)
     for _ in range(4):
         status, body, _ = await _post(proxy, MSG)
         assert status == 200, body
     assert _keys(fakes.claude).count("sk-a") == 1  # tried once, then cooling
     fakes.claude.clear_faults()
-    await asyncio.sleep(1.2)
+    clock.advance(59)
+    fakes.claude.clear()
+    for _ in range(2):
+        await _post(proxy, MSG)
+    assert _keys(fakes.claude) == ["sk-b", "sk-b"]  # still cooling 1 s before expiry
+    clock.advance(2)
     fakes.claude.clear()
     for _ in range(2):
         await _post(proxy, MSG)

@@ -54,7 +54,7 @@ async def model_ids(proxy) -> set[str]:
     return {m.id for m in page.data}
 
 
-async def wait_for(predicate, timeout: float = 3.0) -> None:
+async def wait_for(predicate, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not await predicate():
         assert time.monotonic() < deadline, "timed out waiting for the proxy to notice the auth dir"
@@ -155,7 +155,12 @@ async def test_refresh_written_back_is_reloaded_by_the_watcher(
     proxy = await start_proxy(HEAD, watch=True)
     await ask(Format.CLAUDE, proxy.url, MODEL, "Say hello", stream=False)
     assert orjson.loads(path.read_bytes())["access_token"] == "at-1"
-    await asyncio.sleep(0.4)  # let the watcher see the rewritten file
+    marker = write_auth(tmp_path, "marker.json", {"type": "gemini"})  # listed, loads as no credential
+
+    async def marker_seen() -> bool:  # events come in order: the rewritten file was seen before
+        return marker in proxy.service.auth_files
+
+    await wait_for(marker_seen)
     for _ in range(2):
         await ask(Format.CLAUDE, proxy.url, MODEL, "again", stream=False)
     assert bearer_keys(fake_claude) == ["at-old", "at-1", "at-1", "at-1"]

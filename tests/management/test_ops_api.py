@@ -195,24 +195,6 @@ async def test_api_call_credential_without_token_and_unreachable(mproxy, tmp_pat
 # -- OAuth login endpoints -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("path", "name"),
-    [
-        ("/anthropic-auth-url", "Claude"),
-        ("/codex-auth-url", "Codex"),
-        ("/antigravity-auth-url", "Antigravity"),
-        ("/kimi-auth-url", "Kimi"),
-        ("/xai-auth-url", "xAI"),
-    ],
-)
-async def test_login_urls_answer_501(mproxy, path, name):
-    proxy = await mproxy(HEAD)
-    assert await mcall(proxy, "GET", path + "?is_webui=true") == (
-        501,
-        {"error": f"{name} login is not implemented in cliproxy yet"},
-    )
-
-
 async def test_oauth_session_endpoints_know_no_state(mproxy):
     proxy = await mproxy(HEAD)
     assert await mcall(proxy, "GET", "/get-auth-status") == (200, {"status": "ok"})

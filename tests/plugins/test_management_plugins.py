@@ -108,4 +108,5 @@ async def test_plugin_web_login(start_proxy, fakes, tmp_path, monkeypatch):
     saved = json.loads((tmp_path / "auths" / "acme-new.json").read_text())
     assert saved == {"user": "neo", "token": "t", "type": "acme"}
     assert (await _call(proxy, "GET", "/claude-auth-url"))[0] in (404, 501)
-    assert (await _call(proxy, "GET", "/anthropic-auth-url"))[0] == 501  # built-in login, not built yet
+    status, body = await _call(proxy, "GET", "/anthropic-auth-url")  # the built-in login
+    assert status == 200 and body["url"].startswith("https://claude.ai/oauth/authorize?")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 
@@ -17,7 +18,7 @@ async def _status(url: str, key: str) -> int:
         return r.status
 
 
-async def _until(predicate, timeout: float = 5.0) -> bool:
+async def _until(predicate, timeout: float = 15.0) -> bool:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         if await predicate():
@@ -40,15 +41,21 @@ async def test_config_edit_takes_effect_and_broken_edit_keeps_last_good(start_pr
     assert await _until(b_works)
     assert await _status(proxy.url, "key-a") == 401
 
+    def failed(needle: str) -> Callable[[], Awaitable[bool]]:
+        async def logged() -> bool:  # the watcher has read the file and kept the last good config
+            return any("reload failed" in r.getMessage() and needle in r.getMessage() for r in caplog.records)
+
+        return logged
+
     reloads = proxy.service.reloads
     proxy.config_path.write_text(text + "routing:\n  strategy: zigzag\n")  # invalid value
-    await asyncio.sleep(0.6)
+    assert await _until(failed("routing.strategy"))
     assert proxy.service.reloads == reloads
     assert await _status(proxy.url, "key-b") != 401
-    assert any("routing.strategy" in r.getMessage() for r in caplog.records)
 
     proxy.config_path.write_text("api-keys: [key-a, [broken\n")  # invalid YAML
-    await asyncio.sleep(0.6)
+    assert await _until(failed("YAML"))
+    assert proxy.service.reloads == reloads
     assert await _status(proxy.url, "key-b") != 401
 
 

@@ -1,8 +1,9 @@
-"""Route table: health, root, CORS, and the 501 answer of every route not built yet."""
+"""Route table: health, root, CORS, the real answer of every built route and the 501 of the rest."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import aiohttp
 import pytest
@@ -48,20 +49,96 @@ def _concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "abc", path)
 
 
+def _openai_error(body: dict, code: str) -> str:
+    assert set(body) == {"error"}, body
+    assert body["error"]["code"] == code and body["error"]["type"] == "invalid_request_error", body
+    return body["error"]["message"]
+
+
+def _claude_error(body: dict, code: str) -> str:
+    assert body["type"] == "error" and body["error"]["type"] == code, body
+    return body["error"]["message"]
+
+
+def _gemini_error(body: dict, code: str) -> str:
+    assert set(body) == {"error"}, body
+    status = {"UNIMPLEMENTED": 501, "INVALID_ARGUMENT": 400, "NOT_FOUND": 404}[code]
+    assert body["error"]["status"] == code and body["error"]["code"] == status, body
+    return body["error"]["message"]
+
+
+# what a built route answers to an empty JSON object (or a bare GET) with no upstream
+# configured: (status, checker of the body); a route not listed here must answer 501
+MODEL_REQUIRED = "model: required, a non-empty string"
+
+
+def _empty_openai_list(body: dict) -> None:
+    assert body == {"object": "list", "data": []}, body
+
+
+def _empty_gemini_list(body: dict) -> None:
+    assert body == {"models": []}, body
+
+
+def _openai_model_required(body: dict) -> None:
+    assert _openai_error(body, "invalid_request_error") == MODEL_REQUIRED, body
+
+
+def _claude_model_required(body: dict) -> None:
+    assert _claude_error(body, "invalid_request_error") == MODEL_REQUIRED, body
+
+
+def _gemini_model_not_found(body: dict) -> None:
+    assert _gemini_error(body, "NOT_FOUND") == "model 'gemini-2.5-flash:generateContent' not found", body
+
+
+def _gemini_contents_required(body: dict) -> None:
+    assert _gemini_error(body, "INVALID_ARGUMENT").startswith("contents: required"), body
+
+
+BUILT: dict[tuple[str, str], tuple[int, Callable[[dict], None]]] = {
+    ("GET", "/v1/models"): (200, _empty_openai_list),
+    ("GET", "/v1beta/models"): (200, _empty_gemini_list),
+    ("POST", "/v1/chat/completions"): (400, _openai_model_required),
+    ("POST", "/v1/responses"): (400, _openai_model_required),
+    ("POST", "/backend-api/codex/responses"): (400, _openai_model_required),
+    ("POST", "/v1/messages"): (400, _claude_model_required),
+    ("POST", "/v1/messages/count_tokens"): (400, _claude_model_required),
+    ("GET", "/v1beta/models/{name:.+}"): (404, _gemini_model_not_found),
+    ("GET", "/v1/models/{name:.+}"): (404, _gemini_model_not_found),
+    ("POST", "/v1beta/models/{name:.+}"): (400, _gemini_contents_required),
+    ("POST", "/v1/models/{name:.+}"): (400, _gemini_contents_required),
+}
+
+
+def _not_built(path: str, feature: str) -> Callable[[dict], None]:
+    def check(body: dict) -> None:
+        if path.startswith("/v1/messages"):
+            message = _claude_error(body, "api_error")
+        elif path.startswith("/v1beta") or ":" in _concrete(path).rpartition("/")[2]:
+            message = _gemini_error(body, "UNIMPLEMENTED")
+        else:
+            message = _openai_error(body, "not_implemented")
+        assert message == f"{feature} is not implemented in cliproxy yet", body
+
+    return check
+
+
+def test_every_built_route_is_in_the_route_table():
+    assert set(BUILT) <= {(m, p) for m, p, _ in NOT_BUILT}
+
+
 @pytest.mark.parametrize("method,path,feature", NOT_BUILT, ids=[f"{m} {p}" for m, p, _ in NOT_BUILT])
-async def test_unbuilt_routes_answer_501_in_client_format(start_proxy, method, path, feature):
+async def test_every_route_answers_in_client_format(start_proxy, method, path, feature):
+    """Built routes give their real answer, the rest 501 naming the feature; never a 500."""
+    status, check = BUILT.get((method, path)) or (501, _not_built(path, feature))
     proxy = await start_proxy()
     url = proxy.url + _concrete(path)
     async with aiohttp.ClientSession() as s, s.request(method, url, json={}) as r:
-        if r.status != 501:
-            pytest.skip(f"{method} {path} is built")
+        assert r.status == status, await r.text()
+        assert r.content_type == "application/json"
         body = await r.json()
-    if path.startswith("/v1/messages"):
-        assert body["type"] == "error" and feature in body["error"]["message"]
-    elif path.startswith("/v1beta") or ":" in _concrete(path).rpartition("/")[2]:
-        assert body["error"]["status"] == "UNIMPLEMENTED" and feature in body["error"]["message"]
-    else:
-        assert body["error"]["code"] == "not_implemented" and feature in body["error"]["message"]
+    check(body)
 
 
 async def test_unknown_proxy_path_is_404_in_client_format(start_proxy):

@@ -1,20 +1,33 @@
-"""Polling change detectors behind ConfigWatcher: one file, and a directory of JSON files."""
+"""Change detectors behind ConfigWatcher: one file, and a directory of JSON files.
+
+Each detector is split in two halves so that no file is read on the event loop:
+
+- ``observe`` (run in a worker thread) stats the paths it is asked about and reads only
+  those whose stat signature differs from the one last taken in;
+- ``take`` (run on the event loop, cheap dict work) compares what was read with the known
+  content hashes and with the content this process wrote itself, and says what changed.
+
+The file-system events (watchfiles) only say *where* to look; these hashes decide *whether*
+something changed, so a touch, a rewrite with the same bytes or the process's own write is
+not reported, and a file copied back to an older content is.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["AuthChanges", "AuthDirScanner", "FileTracker", "digest"]
+__all__ = ["AuthChanges", "AuthDirScanner", "FileTracker", "Observation", "digest"]
 
 Signature = tuple[int, int, int, int]
 
 
-def _signature(path: Path) -> Signature | None:
+def _signature(path: Path | os.DirEntry[str]) -> Signature | None:
     try:
-        st = os.stat(path)
+        st = path.stat()  # a DirEntry's is one stat call too (it follows symlinks, as os.stat)
     except OSError:
         return None
     return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
@@ -37,58 +50,69 @@ class AuthChanges:
         return bool(self.added or self.changed or self.removed)
 
 
+@dataclass(slots=True, frozen=True)
+class Observation:
+    """One path as a worker thread found it: missing (``signature`` None), unchanged since
+    the signature it was given (``data`` None), or new bytes."""
+
+    path: Path
+    signature: Signature | None
+    data: bytes | None = None
+
+
+def observe(path: Path, known: Signature | None, sig: Signature | None = None) -> Observation:
+    """Stat ``path`` (unless ``sig`` is given); read it only when its signature differs from
+    ``known`` (thread side)."""
+    sig = sig or _signature(path)
+    if sig is None or sig == known:
+        return Observation(path, sig)
+    try:
+        return Observation(path, sig, path.read_bytes())
+    except OSError:
+        return Observation(path, None)
+
+
 class FileTracker:
-    """Reports a file's new content once its stat has settled and its SHA-256 differs.
+    """Reports a file's new content when its SHA-256 differs from the last one taken in.
 
     ``gone`` is True while the file is missing (after it was seen, or from the start).
     """
 
-    def __init__(self, path: Path, debounce: float) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.debounce = debounce
-        self._signature: Signature | None = None
-        self._pending: tuple[Signature, float] | None = None
+        self.signature: Signature | None = None
         self.last_hash: str | None = None
         self.gone = False
 
     def expect(self, data: bytes) -> None:
         """This process wrote ``data`` to the file: that content is not a change to report.
 
-        Only the hash is taken, not the stat: the next poll still reads the file, so a
+        Only the hash is taken, not the stat: the next check still reads the file, so a
         write by someone else right after ours is reported."""
         self.last_hash = digest(data)
 
     def prime(self) -> None:
-        """Take the file as it is now as already seen."""
-        self._signature = _signature(self.path)
-        self.gone = self._signature is None
-        try:
-            self.last_hash = digest(self.path.read_bytes())
-        except OSError:
-            self.last_hash = None
+        """Take the file as it is now as already seen (reads it: call off the loop)."""
+        found = observe(self.path, None)
+        self.signature, self.gone = found.signature, found.signature is None
+        self.last_hash = digest(found.data) if found.data is not None else None
 
-    def poll(self, now: float) -> bytes | None:
-        """New content ready to load, or None (unchanged, settling, missing or empty)."""
-        sig = _signature(self.path)
-        self.gone = sig is None
-        if sig is None or sig == self._signature:
-            self._pending = None
+    def observe(self, *, force: bool = False) -> Observation:
+        """Thread side: the file's stat, and its bytes when the stat moved (or ``force``: an
+        event named the file, and two writes of one size in one clock tick share a stat)."""
+        return observe(self.path, None if force else self.signature)
+
+    def take(self, found: Observation) -> bytes | None:
+        """Loop side: new content to load, or None (unchanged, missing or empty)."""
+        self.gone = found.signature is None
+        if found.signature is None or found.data is None:
             return None
-        if self._pending is None or self._pending[0] != sig:
-            self._pending = (sig, now)
-            return None
-        if now - self._pending[1] < self.debounce:
-            return None
-        self._signature, self._pending = sig, None
-        try:
-            data = self.path.read_bytes()
-        except OSError:
-            return None
-        content = digest(data)
-        if not data or content == self.last_hash:
+        self.signature = found.signature
+        content = digest(found.data)
+        if not found.data or content == self.last_hash:
             return None
         self.last_hash = content
-        return data
+        return found.data
 
 
 @dataclass(slots=True)
@@ -98,32 +122,36 @@ class _Known:
 
 
 class AuthDirScanner:
-    """Diffs ``*.json`` files in a directory between polls (hidden files ignored).
+    """``*.json`` files directly in a directory (hidden files ignored), diffed by content.
 
-    A file that disappears is reported removed only after ``remove_debounce``; if it
-    comes back first (an editor's write-via-rename), it counts as changed, or as
-    nothing when its content is the same. Content this process wrote itself
-    (:meth:`expect`) is taken in silently.
+    A file found missing is reported removed only once it has been gone for
+    ``remove_debounce`` seconds (:meth:`due`, :meth:`expire`); if it comes back first (an
+    editor's write-via-rename), it counts as changed, or as nothing when its content is the
+    same. Content this process wrote itself (:meth:`expect`) is taken in silently. An empty
+    file is still being written: it is looked at again on its next event.
     """
 
-    def __init__(self, directory: Path, debounce: float, remove_debounce: float) -> None:
+    def __init__(self, directory: Path, remove_debounce: float) -> None:
         self.directory = directory
-        self.debounce = debounce
         self.remove_debounce = remove_debounce
         self._known: dict[Path, _Known] = {}
-        self._pending: dict[Path, tuple[Signature, float]] = {}
+        self._signatures: dict[str, Signature] = {}  # the same signatures by name, for a cheap copy
         self._gone: dict[Path, float] = {}
         self._expected: dict[Path, str] = {}
+
+    @staticmethod
+    def wanted(name: str) -> bool:
+        """A file name the scanner tracks."""
+        return not name.startswith(".") and name.endswith(".json")
 
     def expect(self, path: Path, data: bytes) -> None:
         """This process wrote ``data`` to ``path``: do not report that content.
 
         Safe to call from another thread (one dict assignment). Paths outside the
         directory, hidden files and non-JSON files are ignored, as in a scan."""
-        name = path.name
-        if name.startswith(".") or not name.endswith(".json") or not self._inside(path):
+        if not self.wanted(path.name) or not self._inside(path):
             return
-        self._expected[self.directory / name] = digest(data)
+        self._expected[self.directory / path.name] = digest(data)
 
     def _inside(self, path: Path) -> bool:
         if path.parent == self.directory:
@@ -139,68 +167,93 @@ class AuthDirScanner:
         return sorted(self._known)
 
     def prime(self) -> None:
-        """Take the directory as it is now as already seen."""
+        """Take the directory as it is now as already seen (reads every file)."""
         self._known.clear()
-        for path, sig in self._scan().items():
-            try:
-                data = path.read_bytes()
-            except OSError:
-                continue
-            if data:
-                self._known[path] = _Known(sig, digest(data))
+        self._signatures.clear()
+        self._gone.clear()
+        for found in self._scan({}, frozenset()):
+            if found.signature is not None and found.data:
+                self._remember(found.path, found.signature, digest(found.data))
 
-    def _scan(self) -> dict[Path, Signature]:
-        found: dict[Path, Signature] = {}
+    def _remember(self, path: Path, signature: Signature, content: str) -> None:
+        self._known[path] = _Known(signature, content)
+        self._signatures[path.name] = signature
+
+    def _forget(self, path: Path) -> None:
+        del self._known[path]
+        del self._signatures[path.name]
+
+    def snapshot(self) -> tuple[dict[str, Signature], frozenset[str]]:
+        """Loop side: what :meth:`observe` needs to know (by file name), copied for a thread."""
+        return self._signatures.copy(), frozenset(p.name for p in self._gone)
+
+    def observe(
+        self, paths: Iterable[Path] | None, known: dict[str, Signature], gone: frozenset[str]
+    ) -> list[Observation]:
+        """Thread side: the given paths (``None``: the whole directory) as they are now.
+
+        A path given is read whatever its stat says (an event named it). A whole-directory
+        scan reads only files whose signature moved, lists missing ones that come back, and
+        reports known files no longer there as missing."""
+        if paths is None:
+            return self._scan(known, gone)
+        return [observe(p, None) for p in paths]
+
+    def _scan(self, known: dict[str, Signature], gone: frozenset[str]) -> list[Observation]:
+        out: list[Observation] = []
+        seen: set[str] = set()
         try:
             entries = list(os.scandir(self.directory))
         except OSError:
-            return found
+            entries = []
         for entry in entries:
-            if entry.name.startswith(".") or not entry.name.endswith(".json"):
+            name = entry.name
+            if not self.wanted(name) or not entry.is_file():
                 continue
-            sig = _signature(Path(entry.path))
-            if sig is not None and entry.is_file():
-                found[Path(entry.path)] = sig
-        return found
+            seen.add(name)
+            sig = _signature(entry)
+            if sig is not None and (sig != known.get(name) or name in gone):
+                out.append(observe(self.directory / name, known.get(name), sig))
+        missing = (known.keys() | gone) - seen
+        out += [Observation(self.directory / name, None) for name in sorted(missing)]
+        return out
 
-    def poll(self, now: float) -> AuthChanges:
-        """What changed since the last poll, with debouncing applied."""
+    def take(self, observations: Iterable[Observation], now: float) -> AuthChanges:
+        """Loop side: added and changed files; missing ones start their remove debounce."""
         changes = AuthChanges()
-        current = self._scan()
-        for path, sig in current.items():
+        for found in observations:
+            path, known = found.path, self._known.get(found.path)
+            if found.signature is None:
+                if known is not None:
+                    self._gone.setdefault(path, now)
+                continue
             self._gone.pop(path, None)
-            self._settle(path, sig, now, changes)
-        for path in [p for p in self._pending if p not in current]:
-            del self._pending[path]
-        for path in [p for p in self._known if p not in current]:
-            since = self._gone.setdefault(path, now)
-            if now - since >= self.remove_debounce:
-                del self._known[path], self._gone[path]
-                changes.removed.append(path)
+            if found.data is None or not found.data:
+                continue  # unchanged stat, or still being written
+            content = digest(found.data)
+            ours = self._expected.pop(path, None) == content
+            if known is None and not ours:
+                changes.added.append(path)
+            elif known is not None and known.digest != content and not ours:
+                changes.changed.append(path)
+            self._remember(path, found.signature, content)
+        changes.added.sort()
+        changes.changed.sort()
         return changes
 
-    def _settle(self, path: Path, sig: Signature, now: float, changes: AuthChanges) -> None:
-        known = self._known.get(path)
-        if known is not None and known.signature == sig:
-            self._pending.pop(path, None)
-            return
-        pending = self._pending.get(path)
-        if pending is None or pending[0] != sig:
-            self._pending[path] = (sig, now)
-            return
-        if now - pending[1] < self.debounce:
-            return
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return
-        if not data:
-            return  # still being written
-        del self._pending[path]
-        content = digest(data)
-        ours = self._expected.pop(path, None) == content
-        if known is None and not ours:
-            changes.added.append(path)
-        elif known is not None and known.digest != content and not ours:
-            changes.changed.append(path)
-        self._known[path] = _Known(sig, content)
+    def due(self, now: float) -> list[Path]:
+        """Missing files whose remove debounce is over: to be looked at once more."""
+        return [p for p, since in self._gone.items() if now - since >= self.remove_debounce]
+
+    def next_deadline(self) -> float | None:
+        """When the earliest remove debounce ends (None: no file is missing)."""
+        return min(self._gone.values()) + self.remove_debounce if self._gone else None
+
+    def expire(self, now: float) -> list[Path]:
+        """Files still missing after their remove debounce: forgotten, to report removed."""
+        removed = sorted(self.due(now))
+        for path in removed:
+            del self._gone[path]
+            if path in self._known:
+                self._forget(path)
+        return removed

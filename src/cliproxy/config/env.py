@@ -10,7 +10,7 @@ from dotenv import dotenv_values
 
 __all__ = ["load_dotenv_file"]
 
-log = logging.getLogger("cliproxy.config")
+log = logging.getLogger(__name__)
 
 
 def load_dotenv_file(cwd: str | os.PathLike[str] | None = None) -> list[str]:

@@ -13,7 +13,7 @@ from .secret import hash_secret_in_place
 
 __all__ = ["load_config", "load_document", "load_or_default", "persist_hashed_secret"]
 
-log = logging.getLogger("cliproxy.config")
+log = logging.getLogger(__name__)
 
 
 def load_document(path: str | os.PathLike[str]) -> ConfigDocument:

@@ -12,7 +12,7 @@ from ._base import ConfigModel
 
 __all__ = ["PayloadConfig", "PayloadFilterRule", "PayloadModelRule", "PayloadRule"]
 
-log = logging.getLogger("cliproxy.config")
+log = logging.getLogger(__name__)
 
 
 class PayloadModelRule(ConfigModel):

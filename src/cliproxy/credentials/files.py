@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,9 @@ __all__ = [
     "load_auth_file",
     "normalize_metadata",
     "parse_weight",
+    "read_auth_files",
     "scoped_rules_from",
+    "swap_auth_files",
 ]
 
 log = logging.getLogger(__name__)
@@ -49,12 +51,32 @@ SCOPED_ACTIONS = ("stop", "stop-and-cooldown", "continue", "continue-and-cooldow
 def load_auth_dir(auth_dir: str | Path, cfg: Any = None) -> list[Credential]:
     """Every top-level ``*.json`` in ``auth_dir`` (sorted by name); bad files are skipped."""
     root = Path(auth_dir)
+    found = (load_auth_file(root / n, root, cfg) for n in _json_names(root))
+    return [cred for cred in found if cred is not None]
+
+
+def _json_names(root: Path) -> list[str]:
     try:
-        names = sorted(entry.name for entry in os.scandir(root) if entry.is_file())
+        return sorted(e.name for e in os.scandir(root) if e.is_file() and e.name.lower().endswith(".json"))
     except OSError:
         return []
-    found = (load_auth_file(root / n, root, cfg) for n in names if n.lower().endswith(".json"))
-    return [cred for cred in found if cred is not None]
+
+
+def read_auth_files(paths: Iterable[Path], auth_dir: Path, cfg: Any = None) -> dict[Path, Credential | None]:
+    """The given files as credentials (None: the file loads as none); files no longer there
+    are left out. Blocking: call it in a worker thread."""
+    return {p: load_auth_file(p, auth_dir, cfg) for p in paths if p.is_file()}
+
+
+def swap_auth_files(
+    creds: Iterable[Credential], found: Mapping[Path, Credential | None], removed: Iterable[Path]
+) -> list[Credential]:
+    """``creds`` with the credentials of the ``found`` and ``removed`` files taken out and
+    those :func:`read_auth_files` found put in; every other credential is kept as it is (a
+    token refreshed in memory stays)."""
+    drop = set(found).union(removed)
+    kept = [c for c in creds if c.path is None or c.path not in drop]
+    return kept + [c for c in found.values() if c is not None]
 
 
 def load_auth_file(path: str | Path, auth_dir: str | Path | None, cfg: Any = None) -> Credential | None:

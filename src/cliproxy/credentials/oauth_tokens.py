@@ -2,25 +2,30 @@
 
 One :class:`TokenEndpoint` per provider key, with CPA's refresh lead (how long before
 expiry a token is renewed), request shape (form or JSON, client id) and the metadata
-keys CPA writes into the auth file after a refresh. The refresh loop itself is in
-:mod:`cliproxy.credentials.refresh`.
+keys CPA writes into the auth file after a refresh. Token URLs and client identities
+come from the sign-in flows' table, :mod:`cliproxy.credentials.login.endpoints` (so its
+``CLIPROXY_OAUTH_<PROVIDER>_*`` overrides move refreshes too). The refresh loop itself is
+in :mod:`cliproxy.credentials.refresh`.
 """
 
 from __future__ import annotations
 
 import base64
+import platform
+import socket
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 import orjson
 
 from cliproxy import __version__
+from cliproxy.times import format_local, format_utc
 
+from .login import endpoints
 from .record import Credential
 
-__all__ = ["TOKEN_ENDPOINTS", "TokenEndpoint", "jwt_claims", "rfc3339"]
+__all__ = ["TOKEN_ENDPOINTS", "TokenEndpoint", "jwt_claims", "kimi_headers", "rfc3339"]
 
 _HOUR = 3600.0
 _DAY = 24 * _HOUR
@@ -28,9 +33,7 @@ _DAY = 24 * _HOUR
 
 def rfc3339(ts: float, *, utc: bool = False) -> str:
     """Go's ``time.Format(time.RFC3339)``: seconds, local offset (or UTC), ``Z`` for UTC."""
-    when = datetime.fromtimestamp(ts, UTC) if utc else datetime.fromtimestamp(ts).astimezone()
-    text = when.isoformat(timespec="seconds")
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+    return format_utc(ts, "seconds") if utc else format_local(ts, "seconds", z=True)
 
 
 def jwt_claims(token: str) -> dict[str, Any]:
@@ -45,16 +48,48 @@ def jwt_claims(token: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+_GO_OS = {"darwin": "macOS", "windows": "Windows", "linux": "Linux"}
+_GO_ARCH = {
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "i386": "386",
+    "i686": "386",
+}
+
+
+def kimi_headers(device_id: str) -> dict[str, str]:
+    """Kimi's client identification headers for ``device_id``, the same on the device
+    sign-in and on every refresh (CPA): platform, version, host name, ``"Linux amd64"``
+    style model (Go's OS and architecture names) and the device id."""
+    system = platform.system().lower()
+    machine = platform.machine().lower()
+    model = f"{_GO_OS.get(system, system)} {_GO_ARCH.get(machine, machine)}"
+    return {
+        "X-Msh-Platform": "CLIProxyAPI",
+        "X-Msh-Version": __version__,
+        "X-Msh-Device-Name": socket.gethostname() or "unknown",
+        "X-Msh-Device-Model": model,
+        "X-Msh-Device-Id": device_id,
+    }
+
+
 class TokenEndpoint:
-    """A provider's refresh-token grant. Subclasses set the class attributes."""
+    """A provider's refresh-token grant. Subclasses set the class attributes;
+    ``provider`` is also the key of the endpoint table."""
 
     provider: ClassVar[str]
-    url: ClassVar[str]
     lead: ClassVar[float]  # seconds before expiry
     json_body: ClassVar[bool] = False
     params: ClassVar[Mapping[str, str]] = {}
     headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
     write_last_refresh: ClassVar[bool] = True
+
+    @property
+    def url(self) -> str:
+        """The provider's token URL from the endpoint table (after its env overrides)."""
+        return endpoints.url(self.provider, "token")
 
     def url_for(self, cred: Credential) -> str:
         """The default token URL for this credential (overrides are the caller's)."""
@@ -86,12 +121,11 @@ class TokenEndpoint:
 
 class ClaudeTokens(TokenEndpoint):
     provider = "claude"
-    url = "https://platform.claude.com/v1/oauth/token"
     lead = 4 * _HOUR
     json_body = True
     params: ClassVar[Mapping[str, str]] = {
-        "client_id": "9d1c250a-e61b-44d9-88ed-5944d1962f5e",
-        "scope": "user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload",
+        "client_id": endpoints.CLIENTS["claude"]["client_id"],
+        "scope": endpoints.CLIENTS["claude"]["scope"],
     }
     headers: ClassVar[Mapping[str, str]] = {
         "Accept": "application/json, text/plain, */*",
@@ -101,11 +135,10 @@ class ClaudeTokens(TokenEndpoint):
 
 class CodexTokens(TokenEndpoint):
     provider = "codex"
-    url = "https://auth.openai.com/oauth/token"
     lead = 5 * _DAY
     params: ClassVar[Mapping[str, str]] = {
-        "client_id": "app_EMoamEEZ73f0CkXaXp7hrann",
-        "scope": "openid profile email",
+        "client_id": endpoints.CLIENTS["codex"]["client_id"],
+        "scope": "openid profile email",  # narrower than the sign-in's, as CPA refreshes
     }
 
     def updates(self, data: Mapping[str, Any], cred: Credential, now: float) -> dict[str, Any]:
@@ -124,12 +157,11 @@ class CodexTokens(TokenEndpoint):
 
 class AntigravityTokens(TokenEndpoint):
     provider = "antigravity"
-    url = "https://oauth2.googleapis.com/token"
     lead = 5 * 60.0
     write_last_refresh = False
     params: ClassVar[Mapping[str, str]] = {
-        "client_id": "1071006060591-tmhssin2h21lcre235vtolojh4g403ep.apps.googleusercontent.com",
-        "client_secret": "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",
+        "client_id": endpoints.CLIENTS["antigravity"]["client_id"],
+        "client_secret": endpoints.CLIENTS["antigravity"]["client_secret"],
     }
     headers: ClassVar[Mapping[str, str]] = {"User-Agent": "Go-http-client/2.0"}
 
@@ -143,16 +175,16 @@ class AntigravityTokens(TokenEndpoint):
 
 class KimiTokens(TokenEndpoint):
     provider = "kimi"
-    url = "https://auth.kimi.com/api/oauth/token"
     lead = 5 * 60.0
-    params: ClassVar[Mapping[str, str]] = {"client_id": "17e5f671-d194-4dfb-9706-5516cb48c098"}
+    params: ClassVar[Mapping[str, str]] = {"client_id": endpoints.CLIENTS["kimi"]["client_id"]}
 
     def request(self, cred: Credential) -> tuple[bytes, dict[str, str]]:
         body, headers = super().request(cred)
         device = cred.metadata.get("device_id")
-        headers.update({"X-Msh-Platform": "CLIProxyAPI", "X-Msh-Version": __version__})
-        if isinstance(device, str) and device.strip():
-            headers["X-Msh-Device-Id"] = device.strip()
+        client = kimi_headers(device.strip() if isinstance(device, str) else "")
+        if not client["X-Msh-Device-Id"]:  # a file from elsewhere without one
+            del client["X-Msh-Device-Id"]
+        headers.update(client)
         return body, headers
 
     def updates(self, data: Mapping[str, Any], cred: Credential, now: float) -> dict[str, Any]:
@@ -164,9 +196,8 @@ class KimiTokens(TokenEndpoint):
 
 class XAITokens(TokenEndpoint):
     provider = "xai"
-    url = "https://auth.x.ai/oauth2/token"
     lead = 5 * 60.0
-    params: ClassVar[Mapping[str, str]] = {"client_id": "b1a00492-073a-47ea-816f-4c329264a828"}
+    params: ClassVar[Mapping[str, str]] = {"client_id": endpoints.CLIENTS["xai"]["client_id"]}
 
     def url_for(self, cred: Credential) -> str:
         stored = cred.metadata.get("token_endpoint")

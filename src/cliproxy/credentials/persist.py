@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from ..state.base import CooldownRecord
+from ..times import GO_ZERO_TIME, format_utc, parse_timestamp
 from .pool import Pool
 from .record import Credential
 from .storage import write_json
@@ -42,8 +43,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_FRACTION = re.compile(r"(\.\d{6})\d+")
-_ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 class CdsStore:
@@ -190,20 +189,15 @@ def record_from_json(item: Any) -> CooldownRecord | None:
 def format_time(ts: float) -> str:
     """RFC 3339 in UTC like Go's ``time.Time`` JSON; 0 is Go's zero time."""
     if ts <= 0:
-        return _ZERO_TIME
-    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds")
-    return text.replace("+00:00", "Z")
+        return GO_ZERO_TIME
+    return format_utc(ts, "microseconds")
 
 
 def parse_time(raw: Any) -> float:
     """Seconds since the epoch from an RFC 3339 string (up to nanoseconds); 0 if absent."""
     if not isinstance(raw, str) or not raw.strip() or raw.startswith("0001-01-01"):
         return 0.0
-    text = _FRACTION.sub(r"\1", raw.strip()).replace("Z", "+00:00")
     try:
-        when = datetime.fromisoformat(text)
+        return parse_timestamp(raw)  # no offset: UTC
     except ValueError:
         return 0.0
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp()

@@ -154,13 +154,37 @@ class Pool:
 
     # credentials ---------------------------------------------------------------
 
-    def replace(self, credentials: Iterable[Credential]) -> None:
+    def replace(self, credentials: Iterable[Credential]) -> list[str]:
         """Swap the credential set (hot reload). State stays keyed by id, so a
-        credential whose id is stable keeps its cooldowns; removed ids drop out."""
+        credential whose id is stable keeps its cooldowns; removed ids drop out.
+
+        Returns the ids whose tokens changed (a new sign-in over an old file, a refresh):
+        hand them to :meth:`forget_refusals`."""
+        old = self._creds
         creds = {c.id: c for c in credentials}
         self._creds = creds
         self._sorted = tuple(sorted(creds.values(), key=lambda c: c.id))
         self._groups.clear()
+        return [
+            key
+            for key, cred in creds.items()
+            if (prev := old.get(key)) is not None
+            and (prev.access_token, prev.refresh_token) != (cred.access_token, cred.refresh_token)
+        ]
+
+    async def forget_refusals(self, ids: Iterable[str]) -> list[str]:
+        """Drop the cooldowns that ``ids`` earned by their old tokens being refused
+        (401/403): new tokens deserve a fresh try. Quota cooldowns stay, since the
+        account's quota did not change with its tokens. CPA keeps them all until they
+        run out (up to 30 minutes after a re-login); returns the ids cleared."""
+        cleared = []
+        for key in ids:
+            for rec in await self.state.credential_cooldowns(key):
+                status = (rec.last_error or {}).get("http_status")
+                if status in (401, 403) and not rec.quota_exceeded:
+                    await self.state.delete_cooldown(key, rec.model)
+                    cleared.append(key)
+        return cleared
 
     def credentials(self) -> tuple[Credential, ...]:
         """Every credential, sorted by id (disabled ones included)."""

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..times import parse_rfc3339
+
 __all__ = [
     "DEFAULT_WEIGHT",
     "EXPIRY_KEYS",
@@ -132,10 +134,9 @@ def _parse_time(value: Any) -> datetime | None:
         return None
     text = value.strip()
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_rfc3339(text)  # no offset: UTC
     except ValueError:
         return _from_unix(int(text)) if text.lstrip("-").isdigit() else None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _from_unix(raw: int) -> datetime | None:

@@ -13,9 +13,14 @@ in the auth file wins; otherwise the provider's lead before expiry (Claude 4 h, 
 5 days, Antigravity, Kimi and xAI 5 min); a failed refresh waits 5 minutes.
 
 The token URL of a provider is, first to last: ``token_urls[provider]``, the environment
-variable ``CLIPROXY_TOKEN_URL_<PROVIDER>`` (upper case, ``-`` as ``_``), the file's own
-``token_endpoint`` (xAI), CPA's endpoint. A refreshed token is written back into the
-auth file atomically (other keys and their order are kept) and swapped into the pool.
+variable ``CLIPROXY_TOKEN_URL_<PROVIDER>`` (upper case, ``-`` as ``_``; an older alias of
+the next), the file's own ``token_endpoint`` (xAI), the endpoint table of the sign-in
+flows (``cliproxy.credentials.login.endpoints``: CPA's URL unless
+``CLIPROXY_OAUTH_<PROVIDER>_TOKEN`` or ``_BASE`` moves it). A refreshed token is written
+back into the auth file atomically (other keys and their order are kept) and swapped into
+the pool before anyone can use the old refresh token again. A refusal whose error code
+says the grant is gone (``invalid_grant``, OpenAI's nested ``refresh_token_reused``, ...)
+or a 401/403 marks the refresh token revoked.
 """
 
 from __future__ import annotations
@@ -27,15 +32,14 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from cliproxy import times
 from cliproxy.errors import UpstreamError
 from cliproxy.providers.http import HttpClient, proxy_key, read_body
-from cliproxy.providers.retry import parse_duration
 
 from .oauth_tokens import TOKEN_ENDPOINTS, TokenEndpoint
 from .pool import Pool
@@ -44,11 +48,22 @@ from .storage import write_json
 
 __all__ = ["FAILURE_BACKOFF", "REVOKED_COOLDOWN", "RefreshError", "Refresher", "refresh_interval"]
 
-log = logging.getLogger("cliproxy.refresh")
+log = logging.getLogger(__name__)
 
 FAILURE_BACKOFF = 300.0  # a failed refresh is retried after 5 minutes (CPA)
 INEFFECTIVE_BACKOFF = 30.0  # a "successful" refresh that left the token due
 REVOKED_COOLDOWN = 1800.0  # how long the pipeline should cool a credential whose grant is gone
+# error codes that mean the refresh grant is gone (CPA's home_refresh list)
+REVOKED_CODES = frozenset(
+    {
+        "invalid_grant",
+        "authentication_error",
+        "unauthorized",
+        "refresh_token_expired",
+        "refresh_token_revoked",
+        "refresh_token_reused",
+    }
+)
 DEFAULT_INTERVAL = 900.0
 _INTERVAL_KEYS = ("refresh_interval_seconds", "refreshIntervalSeconds", "refresh_interval", "refreshInterval")
 _LAST_REFRESH_KEYS = ("last_refresh", "lastRefresh", "last_refreshed_at", "lastRefreshedAt")
@@ -218,10 +233,9 @@ class Refresher:
         data = _json(raw)
         if resp.status == 200 and isinstance(data.get("access_token"), str) and data["access_token"]:
             return data
-        error = data.get("error")
-        code = error if isinstance(error, str) else ""
-        revoked = code == "invalid_grant" or resp.status in (401, 403)
-        detail = data.get("error_description") or code or f"status {resp.status}"
+        code, description = _oauth_error(data)
+        revoked = code in REVOKED_CODES or resp.status in (401, 403)
+        detail = description or code or f"status {resp.status}"
         raise RefreshError(
             f"token refresh refused: {detail}",
             status=401 if revoked else 502,
@@ -247,13 +261,14 @@ class Refresher:
             except OSError as exc:
                 log.warning("could not save refreshed token to %s: %s", cred.path, exc)
         updated = dataclasses.replace(cred, metadata=metadata)
-        self._swap(updated)
+        await self._swap(updated)
         return updated
 
-    def _swap(self, updated: Credential) -> None:
+    async def _swap(self, updated: Credential) -> None:
         creds = self.pool.credentials()
         if any(c.id == updated.id for c in creds):
-            self.pool.replace(updated if c.id == updated.id else c for c in creds)
+            renewed = self.pool.replace(updated if c.id == updated.id else c for c in creds)
+            await self.pool.forget_refusals(renewed)  # the new token has not been refused
 
     # -- loop ---------------------------------------------------------------------
 
@@ -321,7 +336,7 @@ def _last_refresh(metadata: Mapping[str, Any]) -> float:
             return value / 1000 if value > 1e12 else float(value)
         if isinstance(value, str) and value.strip():
             try:
-                return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).timestamp()
+                return times.parse_timestamp(value, assume=None)  # no offset: local time
             except ValueError:
                 continue
     return 0.0
@@ -340,7 +355,24 @@ def _duration(value: Any) -> float:
         return max(0.0, float(text))
     except ValueError:
         pass
-    return max(0.0, parse_duration(text) or 0.0)
+    try:
+        return max(0.0, times.parse_duration(text))
+    except ValueError:
+        return 0.0
+
+
+def _oauth_error(data: Mapping[str, Any]) -> tuple[str, str]:
+    """``(code, description)`` of a token endpoint's refusal: RFC 6749's ``error`` /
+    ``error_description``, or OpenAI's and Anthropic's ``error: {code|type, message}``."""
+    error = data.get("error")
+    if isinstance(error, Mapping):
+        code, message = error.get("code") or error.get("type"), error.get("message")
+    else:
+        code, message = error, data.get("error_description")
+    return (
+        code.strip() if isinstance(code, str) else "",
+        message.strip() if isinstance(message, str) else "",
+    )
 
 
 def _json(raw: bytes) -> dict[str, Any]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .files import load_auth_dir, load_auth_file, scoped_rules_from
+from .files import load_auth_dir, load_auth_file, read_auth_files, scoped_rules_from, swap_auth_files
 from .ids import StableIDGenerator, auth_index, auth_index_seed, compat_provider_key, format_sorted_headers
 from .record import KIND_APIKEY, Credential, ModelAlias, ScopedErrorRule
 
-__all__ = ["from_config", "load_auth_dir", "load_auth_file"]
+__all__ = ["from_config", "load_auth_dir", "load_auth_file", "read_auth_files", "swap_auth_files"]
 
 
 def from_config(cfg: Any) -> list[Credential]:

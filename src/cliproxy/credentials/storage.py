@@ -19,7 +19,7 @@ import orjson
 
 __all__ = ["WriteListener", "add_write_listener", "write_atomic", "write_json"]
 
-log = logging.getLogger("cliproxy.credentials")
+log = logging.getLogger(__name__)
 
 WriteListener = Callable[[Path, bytes], None]
 # Listeners are per process, as the files are: one list, not per object. They may be

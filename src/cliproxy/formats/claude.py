@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 
+from cliproxy.formats import ir
+from cliproxy.formats.sniffer import UsageSniffer
 from cliproxy.formats.sse import frame
-from cliproxy.translate import ir
-from cliproxy.translate.adapter import UsageSniffer
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",

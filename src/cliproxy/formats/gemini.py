@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from cliproxy.translate import ir
-from cliproxy.translate.adapter import UsageSniffer
+from cliproxy.formats import ir
+from cliproxy.formats.sniffer import UsageSniffer
 
 __all__ = [
     "CONTENT_FILTER_REASONS",

@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from cliproxy.translate import ir
-from cliproxy.translate.adapter import UsageSniffer
+from cliproxy.formats import ir
+from cliproxy.formats.sniffer import UsageSniffer
 
 __all__ = [
     "CHUNK_OBJECT",

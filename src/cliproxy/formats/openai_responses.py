@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 
+from cliproxy.formats import ir
+from cliproxy.formats.sniffer import UsageSniffer
 from cliproxy.formats.sse import SSEDecoder
-from cliproxy.translate import ir
-from cliproxy.translate.adapter import UsageSniffer
 
 __all__ = [
     "CODEX_DROPPED_FIELDS",

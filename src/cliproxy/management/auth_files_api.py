@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from cliproxy.credentials.files import normalize_metadata
-from cliproxy.management.api import ApiError, Req, Resp, Route, json_body
 from cliproxy.management.auth_files_config import DISABLE_PATTERN, is_config_key, toggle_config_key
 from cliproxy.management.auth_files_entry import auth_file_entry
 from cliproxy.management.auth_files_fields import apply_fields, normalize_fields
@@ -32,6 +31,7 @@ from cliproxy.management.auth_files_upload import (
     store_auth_file,
     vertex_record,
 )
+from cliproxy.management.types import ApiError, Req, Resp, Route, json_body
 
 __all__ = ["ROUTES"]
 
@@ -261,7 +261,7 @@ async def import_vertex(req: Req) -> Resp:
         account = service_account_json(upload.data)
         file_name, record = vertex_record(account, location)
     except VertexImportError as exc:
-        return Resp(400, {"error": exc.message, "message": exc.detail})
+        return Resp(400, exc.payload())
     path = save_vertex(req.service.auth_dir, file_name, record)
     req.service.reload_credentials()
     return Resp(

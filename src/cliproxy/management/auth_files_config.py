@@ -10,7 +10,7 @@ from cliproxy.credentials import sources
 from cliproxy.credentials.record import KIND_APIKEY, Credential
 
 if TYPE_CHECKING:
-    from cliproxy.service import Service
+    from cliproxy.management.ports import ManagementService
 
 __all__ = ["DISABLE_PATTERN", "is_config_key", "toggle_config_key"]
 
@@ -29,7 +29,7 @@ def is_config_key(cred: Credential) -> bool:
     return cred.kind == KIND_APIKEY and cred.source.startswith("config:")
 
 
-async def toggle_config_key(service: Service, cred: Credential, disabled: bool) -> bool:
+async def toggle_config_key(service: ManagementService, cred: Credential, disabled: bool) -> bool:
     """Add or remove ``*`` in the entry's ``excluded-models``; False when no entry matches."""
     key = _LISTS.get(cred.provider)
     if key is None:

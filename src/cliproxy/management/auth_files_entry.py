@@ -17,6 +17,7 @@ from typing import Any
 from cliproxy.credentials.oauth_tokens import jwt_claims
 from cliproxy.credentials.record import KIND_OAUTH, Credential, parse_bool, parse_int
 from cliproxy.state.base import CooldownRecord
+from cliproxy.times import format_local, parse_timestamp
 
 __all__ = ["auth_file_entry", "go_time", "recent_request_buckets"]
 
@@ -33,7 +34,7 @@ _CODEX_CLAIMS = (
 
 def go_time(ts: float) -> str:
     """A Unix time as Go's JSON time: RFC 3339 with fraction and the local offset."""
-    return datetime.fromtimestamp(ts).astimezone().isoformat()
+    return format_local(ts)
 
 
 def recent_request_buckets(now: float) -> list[dict[str, Any]]:
@@ -161,7 +162,7 @@ def _last_refresh(meta: dict[str, Any]) -> float | None:
         if isinstance(value, str) and value.strip():
             text = value.strip()
             try:
-                return datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T")).timestamp()
+                return parse_timestamp(text, assume=None)  # no offset: local time
             except ValueError:
                 number = parse_int(text)
                 if number is not None and number > 0:

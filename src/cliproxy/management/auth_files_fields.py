@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cliproxy.credentials.files import CANONICAL_METADATA_KEYS, parse_weight
-from cliproxy.management.api import ApiError
+from cliproxy.management.types import ApiError
 
 __all__ = ["apply_fields", "normalize_fields"]
 

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cliproxy.credentials.storage import write_atomic
-from cliproxy.management.api import ApiError, json_depth
+from cliproxy.management.types import ApiError, json_depth
 
 if TYPE_CHECKING:
     from cliproxy.credentials.record import Credential
-    from cliproxy.service import Service
+    from cliproxy.management.ports import ManagementService
 
 __all__ = [
     "find_credential",
@@ -72,7 +72,7 @@ def write_object(path: Path, data: dict[str, Any]) -> None:
     write_atomic(path, orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
 
 
-def find_credential(service: Service, name: str, auth_index: str = "") -> Credential | None:
+def find_credential(service: ManagementService, name: str, auth_index: str = "") -> Credential | None:
     """A credential by id or file name (and ``auth_index`` when given), as CPA looks up."""
     name, auth_index = name.strip(), auth_index.strip()
     if not name:

@@ -7,13 +7,15 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any
 
-import orjson
-
-from cliproxy.credentials.rs256 import load_pem_private_key
-from cliproxy.management.api import ApiError
-from cliproxy.management.auth_files_store import parse_object, read_object, write_atomic, write_object
+from cliproxy.credentials.login.vertex import (
+    VertexImportError,
+    save_vertex,
+    service_account_json,
+    vertex_record,
+)
+from cliproxy.management.auth_files_store import parse_object, write_atomic
+from cliproxy.management.types import ApiError
 
 __all__ = [
     "FormPart",
@@ -25,8 +27,6 @@ __all__ = [
     "store_auth_file",
     "vertex_record",
 ]
-
-DEFAULT_VERTEX_LOCATION = "us-central1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,72 +68,3 @@ def store_auth_file(auth_dir: Path, name: str, data: bytes) -> str:
     parse_object(data)
     write_atomic(auth_dir / base, data)
     return base
-
-
-def service_account_json(data: bytes) -> dict[str, Any]:
-    """An uploaded service-account file as a JSON object, or :class:`VertexImportError`."""
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise VertexImportError("invalid json", str(exc)) from exc
-    if not isinstance(value, dict):
-        raise VertexImportError("invalid json", "not a JSON object")
-    return value
-
-
-def vertex_record(service_account: dict[str, Any], location: str) -> tuple[str, dict[str, Any]]:
-    """(file name, auth JSON) for a Vertex service account, as CPA writes it."""
-    key = service_account.get("private_key")
-    if not isinstance(key, str) or not key.strip():
-        raise VertexImportError("invalid service account", "service account missing private_key")
-    try:
-        load_pem_private_key(key)
-    except ValueError as exc:
-        raise VertexImportError("invalid service account", str(exc)) from exc
-    project = _text(service_account.get("project_id"))
-    if not project:
-        raise ApiError(400, "project_id missing")
-    email = _text(service_account.get("client_email"))
-    location = location.strip() or DEFAULT_VERTEX_LOCATION
-    record = {
-        "service_account": service_account,
-        "project_id": project,
-        "email": email,
-        "location": location,
-        "type": "vertex",
-        "label": _label(project, email),
-    }
-    return f"vertex-{_file_part(project)}.json", record
-
-
-def save_vertex(auth_dir: Path, name: str, record: dict[str, Any]) -> Path:
-    """Write ``record`` over (merged into) any existing file of that name."""
-    path = auth_dir / name
-    existing = read_object(path) if path.exists() else {}
-    write_object(path, {**existing, **record})
-    return path
-
-
-class VertexImportError(ApiError):
-    """CPA answers some import errors as ``{"error": ..., "message": ...}``."""
-
-    def __init__(self, error: str, message: str) -> None:
-        super().__init__(400, error)
-        self.detail = message
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    return value.strip() if isinstance(value, str) else str(value).strip()
-
-
-def _label(project: str, email: str) -> str:
-    if project and email:
-        return f"{project} ({email})"
-    return project or email or "vertex"
-
-
-def _file_part(project: str) -> str:
-    out = project.strip().replace("/", "_").replace("\\", "_").replace(":", "_").replace(" ", "-")
-    return out or "vertex"

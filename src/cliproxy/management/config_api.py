@@ -8,9 +8,9 @@ from typing import Any
 from cliproxy import __version__
 from cliproxy.config import ConfigDocument, hash_secret_in_place
 from cliproxy.errors import ConfigError
-from cliproxy.management.api import Req, Resp, Route
 from cliproxy.management.config_scalars import ROUTES as SCALAR_ROUTES
 from cliproxy.management.keys_index import compact
+from cliproxy.management.types import Req, Resp, Route
 
 __all__ = ["ROUTES", "config_json"]
 

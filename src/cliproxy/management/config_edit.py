@@ -13,7 +13,7 @@ from typing import Any
 
 from cliproxy.config import ConfigDocument
 from cliproxy.errors import ConfigError
-from cliproxy.management.api import ApiError, Req, Resp, json_body
+from cliproxy.management.types import ApiError, Req, Resp, json_body
 
 __all__ = ["OK", "Edit", "bool_or_null", "invalid_body", "object_body", "ok", "save"]
 

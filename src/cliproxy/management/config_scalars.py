@@ -9,8 +9,8 @@ from operator import attrgetter
 from typing import Any
 
 from cliproxy.config import ConfigDocument
-from cliproxy.management.api import ApiError, Req, Resp, Route
 from cliproxy.management.config_edit import invalid_body, object_body, save
+from cliproxy.management.types import ApiError, Req, Resp, Route
 
 __all__ = ["ROUTES", "SCALARS", "Scalar"]
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from cliproxy.config import ConfigDocument
-from cliproxy.management.api import ApiError, Req, Resp, Route, json_body
 from cliproxy.management.config_edit import invalid_body, object_body, save
 from cliproxy.management.keys_lists import ROUTES as LIST_ROUTES
 from cliproxy.management.keys_maps import ROUTES as MAP_ROUTES
 from cliproxy.management.keys_usage import ROUTES as USAGE_ROUTES
+from cliproxy.management.types import ApiError, Req, Resp, Route, json_body
 
 __all__ = ["ROUTES"]
 

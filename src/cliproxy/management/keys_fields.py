@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from cliproxy.config import normalize_excluded_models, normalize_headers
-from cliproxy.management.api import ApiError
 from cliproxy.management.config_edit import bool_or_null, invalid_body
+from cliproxy.management.types import ApiError
 
 __all__ = ["EMPTY", "clean_field", "is_empty", "strip_panel_fields"]
 

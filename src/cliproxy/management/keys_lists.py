@@ -17,10 +17,10 @@ from pydantic import ValidationError
 
 from cliproxy.config import ConfigDocument, from_validation
 from cliproxy.config.providers import ClaudeKey, CodexKey, GeminiKey, OpenAICompatibility, VertexKey, XAIKey
-from cliproxy.management.api import ApiError, Req, Resp, Route, json_body
 from cliproxy.management.config_edit import invalid_body, object_body, save
 from cliproxy.management.keys_fields import EMPTY, check_profile, clean_field, strip_panel_fields
 from cliproxy.management.keys_index import COMPAT_LIST, compact, render
+from cliproxy.management.types import ApiError, Req, Resp, Route, json_body
 
 __all__ = ["KEY_LISTS", "ROUTES", "KeyList"]
 

@@ -14,9 +14,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from cliproxy.config import Config, ConfigDocument, from_validation
-from cliproxy.management.api import ApiError, Req, Resp, Route, json_body
 from cliproxy.management.config_edit import invalid_body, object_body, save
 from cliproxy.management.keys_index import compact
+from cliproxy.management.types import ApiError, Req, Resp, Route, json_body
 
 __all__ = ["OAUTH_MAPS", "ROUTES", "OAuthMap"]
 

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from cliproxy.credentials.record import KIND_APIKEY
-from cliproxy.management.api import Req, Resp, Route
+from cliproxy.management.types import Req, Resp, Route
 
 __all__ = ["BUCKETS", "BUCKET_SECONDS", "ROUTES", "recent_buckets"]
 

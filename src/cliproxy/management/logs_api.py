@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from cliproxy.management.api import ApiError, Req, Resp, Route
 from cliproxy.management.logs_read import is_rotated, read_logs
+from cliproxy.management.types import ApiError, Req, Resp, Route
 from cliproxy.usage.applog import MAIN_LOG
 from cliproxy.usage.hooks import recorder_of
 
@@ -60,7 +60,8 @@ def _clear_logs(folder: Path) -> int:
         if not path.is_file():
             continue
         if path.name == MAIN_LOG:
-            path.open("r+b").truncate(0)
+            with path.open("r+b") as log:
+                log.truncate(0)
         elif is_rotated(path.name):
             path.unlink(missing_ok=True)
             removed += 1

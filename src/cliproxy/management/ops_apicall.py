@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 from yarl import URL
 
 from cliproxy.errors import UpstreamError
-from cliproxy.management.api import ApiError
+from cliproxy.management.types import ApiError
 from cliproxy.providers.http import proxy_key, read_body
 
 if TYPE_CHECKING:
     from cliproxy.credentials.record import Credential
-    from cliproxy.service import Service
+    from cliproxy.management.ports import ManagementService
 
 __all__ = ["TOKEN_PLACEHOLDER", "api_call", "credential_token"]
 
@@ -32,7 +32,7 @@ _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
 _INDEX_KEYS = ("auth_index", "authIndex", "AuthIndex")
 
 
-async def api_call(service: Service, body: Any) -> dict[str, Any]:
+async def api_call(service: ManagementService, body: Any) -> dict[str, Any]:
     """Run the request described by ``body``; ``ApiError`` for a bad request or failure."""
     if not isinstance(body, dict):
         raise ApiError(400, "invalid body")
@@ -91,7 +91,7 @@ def _valid_proxy(proxy: str) -> bool:
     return parsed.scheme.lower() in _PROXY_SCHEMES and bool(parsed.host)
 
 
-def _credential(service: Service, body: Mapping[str, Any]) -> Credential | None:
+def _credential(service: ManagementService, body: Mapping[str, Any]) -> Credential | None:
     index = next((v.strip() for k in _INDEX_KEYS if isinstance(v := body.get(k), str) and v.strip()), "")
     if not index:
         return None

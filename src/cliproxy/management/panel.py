@@ -41,7 +41,7 @@ __all__ = [
     "static_dir",
 ]
 
-log = logging.getLogger("cliproxy.management.panel")
+log = logging.getLogger(__name__)
 
 ASSET_NAME = "management.html"
 DEFAULT_API_BASE = "https://api.github.com"

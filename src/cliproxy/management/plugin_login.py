@@ -10,35 +10,23 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cliproxy.management.api import Resp
+from cliproxy.management.sessions import LoginSessions
+from cliproxy.management.types import Resp
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, ci_get
 from cliproxy.plugins.models import host_config, save_auth_data
 
 if TYPE_CHECKING:
-    from cliproxy.service import Service
+    from cliproxy.management.ports import ManagementService
 
 __all__ = ["poll", "start"]
 
 _STATE = re.compile(r"^[A-Za-z0-9._~-]{1,256}$")
-SESSION_TTL = 15 * 60
 
 
-@dataclass(slots=True)
-class _Session:
-    plugin_id: str
-    provider: str
-    metadata: dict[str, Any]
-    expires: float
-
-
-_sessions: dict[str, _Session] = {}
-
-
-async def _provider_plugin(service: Service, provider: str) -> Any:
+async def _provider_plugin(service: ManagementService, provider: str) -> Any:
     host = service.plugins
     for rec in host.active("auth_provider"):
         if (await host.identifier(rec, abi.AUTH_IDENTIFIER)).lower() == provider.lower():
@@ -46,7 +34,9 @@ async def _provider_plugin(service: Service, provider: str) -> Any:
     return None
 
 
-async def start(service: Service, provider: str, base_url: str) -> Resp | None:
+async def start(
+    service: ManagementService, logins: LoginSessions, provider: str, base_url: str
+) -> Resp | None:
     """The plugin login for ``provider``, or ``None`` when no plugin offers one."""
     rec = await _provider_plugin(service, provider)
     if rec is None:
@@ -61,23 +51,18 @@ async def start(service: Service, provider: str, base_url: str) -> Resp | None:
     if not _STATE.match(state) or not url:
         return Resp(502, {"status": "error", "error": "the plugin returned no valid login URL and state"})
     meta = ci_get(result, "Metadata")
-    _sessions[state] = _Session(
-        rec.id, provider, meta if isinstance(meta, dict) else {}, time.time() + SESSION_TTL
-    )
+    logins.add(state, rec.id, provider, meta if isinstance(meta, dict) else {})
     return Resp(200, {"status": "ok", "url": url, "state": state})
 
 
-async def poll(service: Service, state: str) -> Resp | None:
+async def poll(service: ManagementService, logins: LoginSessions, state: str) -> Resp | None:
     """Progress of a plugin login, or ``None`` when ``state`` is not one."""
-    now = time.time()
-    for key in [k for k, s in _sessions.items() if s.expires < now]:
-        del _sessions[key]
-    session = _sessions.get(state)
+    session = logins.get(state)
     if session is None:
         return None
     rec = service.plugins.get(session.plugin_id)
     if rec is None:
-        _sessions.pop(state, None)
+        logins.pop(state)
         return Resp(200, {"status": "error", "error": "the login plugin is no longer active"})
     params = {
         "Provider": session.provider,
@@ -92,7 +77,7 @@ async def poll(service: Service, state: str) -> Resp | None:
     status = str(ci_get(result, "Status", "") or "pending").lower() if isinstance(result, dict) else "pending"
     if status == "pending":
         return Resp(200, {"status": "wait"})
-    _sessions.pop(state, None)
+    logins.pop(state)
     if status != "success":
         return Resp(200, {"status": "error", "error": str(ci_get(result, "Message", "") or "login failed")})
     auths = [a for a in [ci_get(result, "Auth"), *(ci_get(result, "Auths") or [])] if isinstance(a, dict)]

@@ -8,6 +8,7 @@ reload.
 from __future__ import annotations
 
 import html
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from cliproxy.plugins.abi import ci_get
 from cliproxy.plugins.discovery import discover
 
 if TYPE_CHECKING:
-    from cliproxy.service import Service
+    from cliproxy.management.ports import ManagementService
 
 __all__ = ["PluginAdmin"]
 
@@ -34,7 +35,7 @@ def _s(value: Any) -> str:
 
 
 class PluginAdmin:
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: ManagementService) -> None:
         self.service = service
 
     # ------------------------------------------------------------------ reads
@@ -149,8 +150,6 @@ class PluginAdmin:
         target = Path(path)
         if path and target.exists() and rec is not None and rec.transport != "subprocess":
             if target.is_dir():
-                import shutil
-
                 shutil.rmtree(target)
             else:
                 target.unlink()

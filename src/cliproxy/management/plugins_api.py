@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from cliproxy.errors import ConfigError
-from cliproxy.management.api import ApiError, Req, Resp, Route, json_body
 from cliproxy.management.plugins import AdminError, PluginAdmin
+from cliproxy.management.types import ApiError, Req, Resp, Route, json_body
 
 __all__ = ["ROUTES"]
 

@@ -7,8 +7,9 @@ where ``suspended`` comes from :func:`suspensions` over the pool's cooldown reco
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
+
+from cliproxy.times import format_utc
 
 from .catalog import ModelInfo
 from .suffix import split_suffix
@@ -77,7 +78,7 @@ def uncloak_claude_id(model_id: str) -> str:
 
 
 def _rfc3339(created: int) -> str:
-    return datetime.fromtimestamp(max(created, 0), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(max(created, 0), "seconds")
 
 
 def _anthropic_entry(m: ModelInfo, cloak: bool) -> dict[str, Any]:

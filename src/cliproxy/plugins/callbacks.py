@@ -14,32 +14,70 @@ import contextlib
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-import aiohttp
 import orjson
 
+from cliproxy.calls import Call, Reply, StreamReply
+from cliproxy.credentials.record import Credential
 from cliproxy.credentials.storage import write_json
 from cliproxy.errors import CliproxyError
 from cliproxy.formats import Format
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginError, b64decode, b64encode, ci_get
-from cliproxy.plugins.rules import plain_headers, wire_headers
+from cliproxy.plugins.rules import norm_format, plain_headers, wire_headers
+from cliproxy.providers.http import proxy_key
+from cliproxy.providers.transport import UpstreamClient, UpstreamResponse, read_body
+from cliproxy.translate.registry import Registry
 
 if TYPE_CHECKING:
     from cliproxy.plugins.host import PluginHost
-    from cliproxy.service import Service
 
-__all__ = ["Callbacks", "ScopeContext"]
+__all__ = ["BRIDGE_END", "Callbacks", "HostServices", "ScopeContext"]
 
-log = logging.getLogger("cliproxy.plugins")
+log = logging.getLogger(__name__)
 
-READ_SIZE = 32 * 1024
 BRIDGE_SLOTS = 16
-_END = object()
+BRIDGE_END = object()  # put on an executor stream bridge when the plugin closed it
+
+
+class Runner(Protocol):
+    """What the callbacks need of the pipeline: run a nested call, and its translations."""
+
+    @property
+    def translations(self) -> Registry: ...
+
+    async def run(self, call: Call) -> Reply | StreamReply: ...
+
+
+class CredentialPool(Protocol):
+    def credentials(self) -> Iterable[Credential]: ...
+
+    def get(self, key: str) -> Credential | None: ...
+
+
+class HostServices(Protocol):
+    """What the callbacks need of the running service (``cliproxy.service.Service``)."""
+
+    @property
+    def config(self) -> Any: ...
+
+    @property
+    def http(self) -> UpstreamClient: ...
+
+    @property
+    def pool(self) -> CredentialPool: ...
+
+    @property
+    def pipeline(self) -> Runner: ...
+
+    @property
+    def auth_dir(self) -> Path: ...
+
+    def reload_credentials(self) -> Any: ...
 
 
 @dataclass(slots=True)
@@ -80,7 +118,7 @@ class _Reader:
         except StopAsyncIteration:
             await self.close()
             return b"", "", True
-        except (TimeoutError, CliproxyError, aiohttp.ClientError) as exc:
+        except (TimeoutError, ConnectionError, CliproxyError) as exc:
             await self.close()
             return b"", str(exc) or type(exc).__name__, True
 
@@ -91,7 +129,7 @@ class _Reader:
 
 
 class Callbacks:
-    def __init__(self, host: PluginHost, service: Service) -> None:
+    def __init__(self, host: PluginHost, service: HostServices) -> None:
         self.host = host
         self.service = service
         self._ids = itertools.count(1)
@@ -187,19 +225,13 @@ class Callbacks:
     async def _http_do(self, plugin_id: str, p: dict[str, Any]) -> Any:
         method, url, headers, body = self._http_request(p)
         resp = await self._send(method, url, headers, body)
-        from cliproxy.providers.http import read_body
-
         try:
             data = await read_body(resp)
         except CliproxyError as exc:
             raise PluginError(exc.message, http_status=exc.status) from exc
         return {"StatusCode": resp.status, "Headers": wire_headers(resp.headers), "Body": b64encode(data)}
 
-    async def _send(
-        self, method: str, url: str, headers: dict[str, str], body: bytes
-    ) -> aiohttp.ClientResponse:
-        from cliproxy.providers.http import proxy_key
-
+    async def _send(self, method: str, url: str, headers: dict[str, str], body: bytes) -> UpstreamResponse:
         proxy = proxy_key(None, self.service.config.proxy_url)
         try:
             return await self.service.http.request(
@@ -212,17 +244,10 @@ class Callbacks:
         method, url, headers, body = self._http_request(p)
         resp = await self._send(method, url, headers, body)
 
-        async def chunks() -> AsyncIterator[bytes]:
-            while True:
-                piece = await resp.content.read(READ_SIZE)
-                if not piece:
-                    return
-                yield piece
-
         async def closer() -> None:
             resp.release()
 
-        stream_id = self._add_reader(_Reader(b"", chunks(), closer), self._scope_of(p))
+        stream_id = self._add_reader(_Reader(b"", resp.chunks(), closer), self._scope_of(p))
         return {"status_code": resp.status, "headers": wire_headers(resp.headers), "stream_id": stream_id}
 
     def _add_reader(self, reader: _Reader, scope: _Scope | None) -> str:
@@ -253,9 +278,9 @@ class Callbacks:
 
     # ------------------------------------------------------------------ model
 
-    def _model_call(self, plugin_id: str, p: dict[str, Any], stream: bool) -> Any:
-        from cliproxy.pipeline import Call
-
+    def _model_call(
+        self, plugin_id: str, p: dict[str, Any], stream: bool
+    ) -> tuple[Call, Format, _Scope | None]:
         entry = _format(ci_get(p, "entry_protocol", "") or "openai")
         raw = b64decode(ci_get(p, "body"))
         try:
@@ -288,8 +313,6 @@ class Callbacks:
                 code="invalid_request",
                 http_status=400,
             )
-        from cliproxy.pipeline import Reply
-
         call, exit_fmt, _ = self._model_call(plugin_id, p, False)
         result = await self._run(call)
         if not isinstance(result, Reply):
@@ -305,8 +328,6 @@ class Callbacks:
         }
 
     async def _model_execute_stream(self, plugin_id: str, p: dict[str, Any]) -> Any:
-        from cliproxy.pipeline import StreamReply
-
         call, exit_fmt, scope = self._model_call(plugin_id, p, True)
         result = await self._run(call)
         if not isinstance(result, StreamReply):
@@ -323,7 +344,7 @@ class Callbacks:
         stream_id = self._add_reader(_Reader(first, rest, closer), scope)
         return {"status_code": 200, "headers": wire_headers(result.headers), "stream_id": stream_id}
 
-    async def _run(self, call: Any) -> Any:
+    async def _run(self, call: Call) -> Reply | StreamReply:
         try:
             return await self.service.pipeline.run(call)
         except CliproxyError as exc:
@@ -370,7 +391,7 @@ class Callbacks:
         queue = self.bridges.pop(stream_id, None)
         if queue is not None:
             error = str(ci_get(p, "error", "") or "")
-            await queue.put(PluginError(error) if error else _END)
+            await queue.put(PluginError(error) if error else BRIDGE_END)
         return {}
 
     # ------------------------------------------------------------------ auth files
@@ -450,8 +471,6 @@ async def _retranslate(rest: AsyncIterator[bytes], tr: Any) -> AsyncIterator[byt
 
 
 def _format(value: str) -> Format:
-    from cliproxy.plugins.rules import norm_format
-
     try:
         return Format(norm_format(value))
     except ValueError as exc:

@@ -24,7 +24,7 @@ from cliproxy.plugins.models import host_config, save_auth_data
 
 __all__ = ["PluginFlags", "collect_flags", "run_triggered"]
 
-log = logging.getLogger("cliproxy.plugins")
+log = logging.getLogger(__name__)
 
 _TYPES = {"bool", "string", "int", "int64", "float64", "duration"}
 _BAD_NAME = re.compile(r"[\s=]")

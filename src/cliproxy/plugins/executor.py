@@ -14,20 +14,22 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from cliproxy.calls import SSE_HEADERS, Call, Reply, StreamReply
 from cliproxy.errors import CliproxyError, UpstreamError
 from cliproxy.formats import Format
+from cliproxy.models.suffix import split_suffix
+from cliproxy.models.thinking import resolve_thinking
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, b64encode, ci_get
+from cliproxy.plugins.callbacks import BRIDGE_END, ScopeContext
 from cliproxy.plugins.rules import KNOWN_FORMATS, call_scoped, norm_format, plain_headers, wire_headers
+from cliproxy.translate import ir
+from cliproxy.translate.registry import Registry
 
 if TYPE_CHECKING:
-    from cliproxy.pipeline import Call, Pipeline, Reply, StreamReply
-    from cliproxy.plugins.callbacks import ScopeContext
     from cliproxy.plugins.host import PluginHost, Record
 
 __all__ = ["negotiate", "run_executor"]
-
-_SSE = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "Connection": "keep-alive"}
 
 
 def negotiate(rec: Record, client: Format) -> tuple[Format, Format]:
@@ -53,7 +55,7 @@ def _as_error(exc: Exception, rec: Record) -> CliproxyError:
 
 
 async def run_executor(
-    pipeline: Pipeline,
+    reg: Registry,
     host: PluginHost,
     rec: Record,
     call: Call,
@@ -62,9 +64,7 @@ async def run_executor(
     model: str | None = None,
     cred: Any = None,
 ) -> Reply | StreamReply:
-    from cliproxy.pipeline import Reply
-
-    reg = pipeline.translations
+    """Run ``call`` on the executor of plugin ``rec`` (for credential ``cred``, if any)."""
     fmt_in, fmt_out = negotiate(rec, call.format)
     original = orjson.dumps(call.body)
     if fmt_in is call.format:
@@ -112,7 +112,7 @@ async def run_executor(
         headers = {"Content-Type": "application/json", **plain_headers(ci_get(result, "Headers"))}
         headers["Content-Type"] = "application/json"
         return Reply(200, body, headers)
-    return await _stream(pipeline, host, rec, call, params, scope, fmt_out)
+    return await _stream(reg, host, rec, call, params, scope, fmt_out)
 
 
 NATIVE_THINKING = frozenset({"gemini", "claude", "openai", "codex", "antigravity", "kimi", "xai"})
@@ -123,9 +123,6 @@ async def _apply_thinking(
 ) -> bytes:
     """A plugin thinking applier for this executor's provider (highest priority wins;
     native provider names cannot be claimed), run after request translation."""
-    from cliproxy.models.suffix import split_suffix
-    from cliproxy.models.thinking import resolve_thinking
-
     provider = await host.identifier(rec, abi.EXECUTOR_IDENTIFIER)
     applier = None
     for cand in host.active("thinking_applier"):
@@ -165,7 +162,7 @@ async def _call(
     return result if isinstance(result, dict) else {}
 
 
-def _count(body: bytes, fmt_out: Format, client: Format, reg: Any) -> bytes:
+def _count(body: bytes, fmt_out: Format, client: Format, reg: Registry) -> bytes:
     try:
         data = orjson.loads(body) if body else {}
     except orjson.JSONDecodeError:
@@ -177,7 +174,7 @@ def _count(body: bytes, fmt_out: Format, client: Format, reg: Any) -> bytes:
 
 
 async def _stream(
-    pipeline: Pipeline,
+    reg: Registry,
     host: PluginHost,
     rec: Record,
     call: Call,
@@ -185,8 +182,6 @@ async def _stream(
     scope: ScopeContext,
     fmt_out: Format,
 ) -> StreamReply:
-    from cliproxy.pipeline import StreamReply
-
     cb = host.callbacks
     assert cb is not None
     stream_id, queue = cb.open_bridge(rec.id)
@@ -204,9 +199,7 @@ async def _stream(
     raw = _inline(inline) if inline else _drain(queue)
     tr = None
     if fmt_out is not call.format:
-        tr = pipeline.translations.stream_translator(
-            fmt_out, call.format, call.client_ir(pipeline.translations)
-        )
+        tr = reg.stream_translator(fmt_out, call.format, call.client_ir(reg))
 
     async def chunks() -> AsyncIterator[bytes]:
         try:
@@ -219,9 +212,7 @@ async def _stream(
                 if tail:
                     yield tail
         except PluginError as exc:  # the plugin closed the stream with an error
-            from cliproxy.translate import ir
-
-            enc = pipeline.translations.adapter(call.format).stream_encoder(None, None)
+            enc = reg.adapter(call.format).stream_encoder(None, None)
             yield (tr.finish() if tr is not None else b"") + enc.encode(ir.Error(exc.message, status=502))
         finally:
             cb.drop_bridge(stream_id)
@@ -232,7 +223,7 @@ async def _stream(
         first = await rest.__anext__()
     except StopAsyncIteration:
         first = b""
-    headers = dict(_SSE)
+    headers = dict(SSE_HEADERS)
     headers.update(
         {k: v for k, v in plain_headers(ci_get(result, "headers")).items() if k.lower() == "content-type"}
     )
@@ -245,11 +236,9 @@ async def _inline(chunks: list[bytes]) -> AsyncIterator[bytes]:
 
 
 async def _drain(queue: asyncio.Queue[Any]) -> AsyncIterator[bytes]:
-    from cliproxy.plugins.callbacks import _END
-
     while True:
         item = await queue.get()
-        if item is _END:
+        if item is BRIDGE_END:
             return
         if isinstance(item, PluginError):
             if item.message:

@@ -1,32 +1,51 @@
-"""The request lifecycle's plugin stages around the core pipeline (CPA's order):
+"""The plugin stages of one request, each a method the pipeline calls in CPA's order.
 
-model router -> interceptors before auth -> [core: credential pick (scheduler plugin),
-interceptors after auth, translation + request normalizers, upstream, response
-normalizers] -> response / stream-chunk interceptors -> lifecycle completion.
+``Pipeline.run`` makes a ``Flow`` only when a plugin is loaded, so a proxy without
+plugins pays one ``is None`` test per stage and never enters this module. The stages:
+model router (``route``), interceptors before auth (``before_auth``), a plugin executor
+the router chose (``execute``) or, per credential attempt, the scheduler
+(``scheduler``), a plugin credential's executor (``credential_executor``), interceptors
+after auth and request normalizers (``upstream_request``), response normalizers
+(``normalize_response``); then response interceptors (``intercept_response``) and the
+usage / lifecycle records (``complete``, ``failed``).
 
-The pipeline calls ``run`` only when a plugin is active, so a proxy without plugins
-never enters this module.
+An interceptor that answers the client raises ``RequestTerminated`` (``cliproxy.calls``).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from cliproxy.errors import CliproxyError, ModelNotFoundError
+from cliproxy.calls import Attempt, Call, Reply, RequestTerminated, StreamReply
+from cliproxy.credentials.record import Credential
+from cliproxy.errors import CliproxyError, ModelNotFoundError, UpstreamError
+from cliproxy.formats import Format
 from cliproxy.plugins import abi, rules
 from cliproxy.plugins.callbacks import ScopeContext
 from cliproxy.plugins.executor import negotiate, run_executor
+from cliproxy.plugins.models import refresh_plugin_auth
+from cliproxy.times import format_utc
+from cliproxy.translate.registry import Registry
 
 if TYPE_CHECKING:
-    from cliproxy.pipeline import Call, Pipeline, Reply, StreamReply
     from cliproxy.plugins.host import PluginHost
 
-__all__ = ["ProviderRoute", "run"]
+__all__ = ["EXECUTOR_DECISIONS", "Flow", "ProviderRoute", "route_for"]
+
+# router decisions that send the request to a plugin's executor instead of a provider
+EXECUTOR_DECISIONS = frozenset({"self", "executor"})
+
+
+class Resolver(Protocol):
+    """What routing needs of the model registry."""
+
+    def resolve(self, model: str) -> Any: ...
 
 
 class ProviderRoute:
@@ -58,142 +77,16 @@ class ProviderRoute:
         return self._base.response_model(cred) if self._base is not None else self._target
 
 
-async def run(pipeline: Pipeline, host: PluginHost, call: Call, model: str) -> Reply | StreamReply:
-    from cliproxy.pipeline import Reply
-
-    request_id = uuid.uuid4().hex
-    started = time.time()
-    scope = ScopeContext(dict(call.headers), dict(call.query), request_id)
-    outcome, status = "failed", 500
-    try:
-        result = await _run(pipeline, host, call, model, request_id, scope)
-        if isinstance(result, Reply):
-            outcome, status = ("rejected" if result.status >= 400 else "succeeded"), result.status
-            _complete(host, call, model, request_id, started, outcome, status, "")
-            if host.any("usage_plugin") and result.status < 400:
-                _usage(
-                    host,
-                    pipeline,
-                    call,
-                    model,
-                    started,
-                    started,
-                    result.credential,
-                    _whole_usage(pipeline, call, result.body),
-                )
-            return result
-        return _wrap_stream(pipeline, host, call, model, request_id, started, result, scope)
-    except CliproxyError as exc:
-        _complete(host, call, model, request_id, started, outcome, exc.status, exc.message)
-        if host.any("usage_plugin"):
-            _usage(
-                host, pipeline, call, model, started, started, None, None, failure=(exc.status, exc.message)
-            )
-        raise
-
-
-async def _run(
-    pipeline: Pipeline, host: PluginHost, call: Call, model: str, request_id: str, scope: ScopeContext
-) -> Reply | StreamReply:
-    from cliproxy.pipeline import Reply
-
-    decision = None
-    if host.any("model_router", call.skip):
-        decision = await rules.route_model(
-            host,
-            source_format=call.format.value,
-            model=model,
-            stream=call.stream,
-            headers=call.headers,
-            query=call.query,
-            body=orjson.dumps(call.body),
-            available_providers=pipeline.pool.providers(),
-            skip=call.skip,
-            scope=scope,
-        )
-    route: Any = None
+def route_for(models: Resolver, decision: rules.RouteDecision | None, model: str) -> Any:
+    """Stage 3: the route for ``model`` (the registry's, or the provider a router named);
+    ``None`` when a plugin executor serves the request."""
     if decision is None:
-        route = pipeline.models.resolve(model)  # stage 3 comes before the interceptors (CPA)
-    elif decision.kind == "provider":
-        route = _provider_route(pipeline, decision, model)
-    if host.any("request_interceptor", call.skip):
-        state = await rules.intercept(
-            host,
-            abi.REQUEST_INTERCEPT_BEFORE,
-            request_id=request_id,
-            source_format=call.format.value,
-            to_format="",
-            model=model,
-            requested_model=call.model,
-            stream=call.stream,
-            headers=call.headers,
-            body=orjson.dumps(call.body),
-            skip=call.skip,
-            scope=scope,
-        )
-        if state.terminated is not None:
-            t = state.terminated
-            return Reply(t.status, t.body, t.headers or {"Content-Type": "application/json"})
-        _apply(call, state)
-    call.request_id = request_id
-    if decision is not None and decision.kind in ("self", "executor"):
-        rec = host.get(decision.target)
-        assert rec is not None
-        if host.any("request_interceptor", call.skip):  # after auth: no credential on this route
-            fmt_in, _ = negotiate(rec, call.format)
-            state = await rules.intercept(
-                host,
-                abi.REQUEST_INTERCEPT_AFTER,
-                request_id=request_id,
-                source_format=call.format.value,
-                to_format=fmt_in.value,
-                model=model,
-                requested_model=call.model,
-                stream=call.stream,
-                headers=call.headers,
-                body=orjson.dumps(call.body),
-                skip=call.skip,
-                scope=scope,
-            )
-            if state.terminated is not None:
-                t = state.terminated
-                return Reply(t.status, t.body, t.headers or {"Content-Type": "application/json"})
-            _apply(call, state)
-        result = await run_executor(pipeline, host, rec, call, scope)
-    else:
-        call.scope = scope
-        try:
-            result = await pipeline.execute(call, route)
-        except Exception as exc:
-            terminated = getattr(exc, "terminated", None)
-            if terminated is None:
-                raise
-            return Reply(
-                terminated.status, terminated.body, terminated.headers or {"Content-Type": "application/json"}
-            )
-    if isinstance(result, Reply) and result.status < 400 and host.any("response_interceptor", call.skip):
-        headers, body = await rules.response_intercept(
-            host,
-            request_id=request_id,
-            source_format=call.format.value,
-            model=model,
-            requested_model=call.model,
-            stream=False,
-            request_headers=call.headers,
-            response_headers=dict(result.headers),
-            original=orjson.dumps(call.body),
-            body=result.body,
-            skip=call.skip,
-            scope=scope,
-        )
-        result = Reply(result.status, body, headers)
-    return result
-
-
-def _provider_route(pipeline: Pipeline, decision: rules.RouteDecision, model: str) -> ProviderRoute:
+        return models.resolve(model)
+    if decision.kind != "provider":
+        return None
     target_model = decision.target_model or model
     try:
-        base = pipeline.models.resolve(target_model)
+        base = models.resolve(target_model)
     except ModelNotFoundError:
         base = None
     if base is not None and decision.target not in base.providers:
@@ -201,187 +94,370 @@ def _provider_route(pipeline: Pipeline, decision: rules.RouteDecision, model: st
     return ProviderRoute(base, decision.target, target_model)
 
 
-def _apply(call: Call, state: rules.Intercepted) -> None:
+class Flow:
+    """One request's plugin stages; holds what they share (request id, scope, start)."""
+
+    __slots__ = ("config", "host", "model", "reg", "request_id", "scope", "started")
+
+    def __init__(self, host: PluginHost, reg: Registry, config: Any, call: Call, model: str) -> None:
+        self.host = host
+        self.reg = reg
+        self.config = config
+        self.model = model  # the requested model, uncloaked
+        self.request_id = uuid.uuid4().hex
+        self.started = time.time()
+        self.scope = ScopeContext(dict(call.headers), dict(call.query), self.request_id)
+
+    def bind(self, call: Call) -> Call:
+        """``call`` carrying this request's id and host-callback scope."""
+        return replace(call, request_id=self.request_id, scope=self.scope)
+
+    # ------------------------------------------------------------------ 2. model router
+
+    async def route(self, call: Call, available: Callable[[], Sequence[str]]) -> rules.RouteDecision | None:
+        """The model router chain; ``available`` lists the providers with credentials."""
+        if not self.host.any("model_router", call.skip):
+            return None
+        return await rules.route_model(
+            self.host,
+            source_format=call.format.value,
+            model=self.model,
+            stream=call.stream,
+            headers=call.headers,
+            query=call.query,
+            body=orjson.dumps(call.body),
+            available_providers=available(),
+            skip=call.skip,
+            scope=self.scope,
+        )
+
+    # ------------------------------------------------------------------ 4. / 6. interceptors
+
+    async def before_auth(self, call: Call) -> Call:
+        """The before-auth chain: ``call`` as the interceptors left it."""
+        if not self.host.any("request_interceptor", call.skip):
+            return call
+        state = await self._intercept(call, abi.REQUEST_INTERCEPT_BEFORE, "", self.model, call.headers)
+        return _applied(call, state)
+
+    async def upstream_request(
+        self, call: Call, route_model: str, attempt: Attempt
+    ) -> tuple[Mapping[str, str], bytes | None]:
+        """After-auth interceptors and request normalizers for one credential attempt:
+        (headers, new upstream body or ``None`` when unchanged). Every attempt starts from
+        the client's headers, never from what an earlier attempt's interceptors made."""
+        host = self.host
+        headers, raw = attempt.headers, orjson.dumps(attempt.body)
+        changed = False
+        if host.any("request_interceptor", call.skip):
+            state = await self._intercept(
+                call, abi.REQUEST_INTERCEPT_AFTER, attempt.fmt.value, route_model, headers, raw
+            )
+            if state.changed:
+                headers, raw, changed = state.headers, state.body, True
+        if host.any("request_normalizer"):
+            new = await rules.normalize_request(
+                host,
+                from_format=call.format.value,
+                to_format=attempt.fmt.value,
+                model=attempt.model,
+                stream=call.stream,
+                body=raw,
+            )
+            changed = changed or new is not raw
+            raw = new
+        return headers, raw if changed else None
+
+    async def _intercept(
+        self,
+        call: Call,
+        method: str,
+        to_format: str,
+        model: str,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+    ) -> rules.Intercepted:
+        state = await rules.intercept(
+            self.host,
+            method,
+            request_id=self.request_id,
+            source_format=call.format.value,
+            to_format=to_format,
+            model=model,
+            requested_model=call.model,
+            stream=call.stream,
+            headers=headers,
+            body=orjson.dumps(call.body) if body is None else body,
+            skip=call.skip,
+            scope=self.scope,
+        )
+        t = state.terminated
+        if t is not None:
+            raise RequestTerminated(t.status, t.body, t.headers, t.plugin)
+        return state
+
+    # ------------------------------------------------------------------ 5.-8. executors, scheduler
+
+    async def execute(self, call: Call, decision: rules.RouteDecision) -> Reply | StreamReply:
+        """The plugin executor a model router chose (after-auth interceptors first: no
+        credential is picked on this route)."""
+        rec = self.host.get(decision.target)
+        if rec is None:
+            raise UpstreamError(f"plugin {decision.target} is not active", status=503)
+        if self.host.any("request_interceptor", call.skip):
+            fmt_in, _ = negotiate(rec, call.format)
+            state = await self._intercept(
+                call, abi.REQUEST_INTERCEPT_AFTER, fmt_in.value, self.model, call.headers
+            )
+            call = _applied(call, state)
+        return await run_executor(self.reg, self.host, rec, call, self.scope)
+
+    async def credential_executor(self, call: Call, route: Any, cred: Credential) -> Reply | StreamReply:
+        """A model served by a plugin's executor, picked like any credential (a 401 gets
+        one auth refresh by the plugin and one more try)."""
+        host = self.host
+        rec = host.get(cred.attributes["plugin"])
+        if rec is None:
+            raise UpstreamError(f"plugin {cred.attributes['plugin']} is not active", status=503)
+        model = (route.upstream_models(cred) or [route.model])[0]
+        try:
+            return await run_executor(self.reg, host, rec, call, self.scope, model=model, cred=cred)
+        except UpstreamError as err:
+            if err.status != 401 or not await refresh_plugin_auth(host, cred, self.config):
+                raise
+        return await run_executor(self.reg, host, rec, call, self.scope, model=model, cred=cred)
+
+    def scheduler(self, call: Call, route: Any) -> Callable[[Any], Awaitable[Any]] | None:
+        """A scheduler plugin's pick for ``pool.pick``, or ``None`` for the built-in one."""
+        host = self.host
+        if not host.any("scheduler"):
+            return None
+
+        async def choose(candidates: Any) -> Any:
+            providers = list(route.providers)
+            return await rules.pick_auth(
+                host,
+                candidates,
+                provider=providers[0] if len(providers) == 1 else "",
+                providers=providers,
+                model=route.model,
+                stream=call.stream,
+                headers=call.headers,
+            )
+
+        return choose
+
+    # ------------------------------------------------------------------ 9. response normalizers
+
+    async def normalize_response(
+        self, call: Call, up_fmt: Format, model: str, flag: str, body: bytes
+    ) -> bytes:
+        host = self.host
+        if not host.any(flag):
+            return body
+        method = (
+            abi.RESPONSE_NORMALIZE_BEFORE
+            if flag == "response_before_translator"
+            else abi.RESPONSE_NORMALIZE_AFTER
+        )
+        return await rules.normalize_response(
+            host,
+            flag,
+            method,
+            from_format=up_fmt.value,
+            to_format=call.format.value,
+            model=model,
+            stream=call.stream,
+            original=orjson.dumps(call.body),
+            translated=b"",
+            body=body,
+        )
+
+    # ------------------------------------------------------------------ 10. response interceptors
+
+    async def intercept_response(self, call: Call, result: Reply | StreamReply) -> Reply | StreamReply:
+        """Response interceptors on a successful whole answer (streams: see ``complete``)."""
+        if not isinstance(result, Reply) or result.status >= 400:
+            return result
+        if not self.host.any("response_interceptor", call.skip):
+            return result
+        headers, body = await rules.response_intercept(
+            self.host,
+            request_id=self.request_id,
+            source_format=call.format.value,
+            model=self.model,
+            requested_model=call.model,
+            stream=False,
+            request_headers=call.headers,
+            response_headers=dict(result.headers),
+            original=orjson.dumps(call.body),
+            body=result.body,
+            skip=call.skip,
+            scope=self.scope,
+        )
+        return Reply(result.status, body, headers)
+
+    # ------------------------------------------------------------------ 11. usage, lifecycle
+
+    def complete(self, call: Call, result: Reply | StreamReply) -> Reply | StreamReply:
+        """The lifecycle and usage records of an answered request; a stream is wrapped so
+        its chunks pass the stream-chunk interceptors and the records go out at its end."""
+        if isinstance(result, StreamReply):
+            return self._wrap_stream(call, result)
+        outcome = "rejected" if result.status >= 400 else "succeeded"
+        self._complete(call, outcome, result.status, "")
+        if result.status < 400 and self.host.any("usage_plugin"):
+            self._usage(call, self.started, result.credential, self._whole_usage(call, result.body))
+        return result
+
+    def failed(self, call: Call, exc: CliproxyError) -> None:
+        self._complete(call, "failed", exc.status, exc.message)
+        if self.host.any("usage_plugin"):
+            self._usage(call, self.started, None, None, failure=(exc.status, exc.message))
+
+    def _wrap_stream(self, call: Call, reply: StreamReply) -> StreamReply:
+        host = self.host
+        intercept = host.any("response_stream_interceptor", call.skip)
+        sniffer = self.reg.adapter(call.format).usage_sniffer() if host.any("usage_plugin") else None
+        first_at: list[float] = []
+        st = rules.ChunkState(
+            self.request_id,
+            call.format.value,
+            self.model,
+            call.model,
+            call.headers,
+            dict(reply.headers),
+            orjson.dumps(call.body) if intercept else b"",
+            call.skip,
+            self.scope,
+        )
+
+        async def chunks() -> AsyncIterator[bytes]:
+            outcome, status, error = "succeeded", 200, ""
+            try:
+                first = reply.first
+                if intercept:
+                    await rules.stream_chunk(host, st, None)
+                    first = await rules.stream_chunk(host, st, first) or b"" if first else b""
+                if first:
+                    first_at.append(time.time())
+                    if sniffer is not None:
+                        sniffer.feed(first)
+                    yield first
+                async for piece in reply.rest:
+                    if intercept:
+                        piece = await rules.stream_chunk(host, st, piece) or b""
+                    if piece:
+                        if not first_at:
+                            first_at.append(time.time())
+                        if sniffer is not None:
+                            sniffer.feed(piece)
+                        yield piece
+            except BaseException as exc:
+                outcome, status, error = "canceled", 0, str(exc)
+                raise
+            finally:
+                await reply.rest.aclose()  # type: ignore[attr-defined]
+                self._complete(call, outcome, status, error)
+                if sniffer is not None:
+                    self._usage(
+                        call,
+                        first_at[0] if first_at else self.started,
+                        reply.credential,
+                        sniffer.usage,
+                        failure=(status, error) if outcome != "succeeded" else None,
+                    )
+
+        return StreamReply(reply.headers, b"", chunks())
+
+    def _complete(self, call: Call, outcome: str, status: int, error: str) -> None:
+        if not self.host.any("request_lifecycle_plugin", call.skip):
+            return
+        rules.complete(
+            self.host,
+            {
+                "RequestID": self.request_id,
+                "TraceID": self.request_id,
+                "SourceFormat": call.format.value,
+                "Model": self.model,
+                "RequestedModel": call.model,
+                "Stream": call.stream,
+                "Outcome": outcome,
+                "StatusCode": status,
+                "Error": error,
+                "StartedAt": format_utc(self.started),
+                "CompletedAt": format_utc(time.time()),
+                "Metadata": {},
+            },
+            call.skip,
+        )
+
+    def _whole_usage(self, call: Call, body: bytes) -> Any:
+        try:
+            return self.reg.adapter(call.format).parse_response(orjson.loads(body)).usage
+        except (CliproxyError, orjson.JSONDecodeError, TypeError, ValueError, KeyError):
+            return None
+
+    def _usage(
+        self, call: Call, first: float, cred: Any, usage: Any, failure: tuple[int, str] | None = None
+    ) -> None:
+        """A ``UsageRecord`` for the usage plugins (CPA's shape; durations in nanoseconds)."""
+        now, started = time.time(), self.started
+        detail = {
+            "InputTokens": 0,
+            "OutputTokens": 0,
+            "ReasoningTokens": 0,
+            "CachedTokens": 0,
+            "CacheReadTokens": 0,
+            "CacheCreationTokens": 0,
+            "TotalTokens": 0,
+        }
+        if usage is not None:
+            detail.update(
+                InputTokens=usage.input_tokens,
+                OutputTokens=usage.output_tokens,
+                ReasoningTokens=usage.reasoning_tokens,
+                CachedTokens=usage.cache_read_tokens,
+                CacheReadTokens=usage.cache_read_tokens,
+                CacheCreationTokens=usage.cache_write_tokens,
+                TotalTokens=usage.total,
+            )
+        rules.usage(
+            self.host,
+            {
+                "Provider": cred.provider if cred else "",
+                "ExecutorType": cred.provider if cred else "",
+                "Model": self.model,
+                "Alias": call.model,
+                "APIKey": "",
+                "AuthID": cred.id if cred else "",
+                "AuthIndex": cred.index if cred else "",
+                "AuthType": cred.kind if cred else "",
+                "Source": call.format.value,
+                "ReasoningEffort": "",
+                "ServiceTier": "",
+                "Generate": True,
+                "RequestedAt": format_utc(started),
+                "Latency": int((now - started) * 1e9),
+                "TTFT": int((first - started) * 1e9),
+                "Failed": failure is not None,
+                "Failure": {"StatusCode": failure[0], "Body": ""}
+                if failure
+                else {"StatusCode": 0, "Body": ""},
+                "Detail": detail,
+                "ResponseHeaders": {},
+            },
+        )
+
+
+def _applied(call: Call, state: rules.Intercepted) -> Call:
+    """``call`` with an interceptor chain's headers and (JSON object) body."""
     if not state.changed:
-        return
-    call.headers = state.headers
+        return call
     try:
         body = orjson.loads(state.body)
     except orjson.JSONDecodeError:
-        return
-    if isinstance(body, dict):
-        call.body = body
-        call.reset_ir()
-
-
-def _wrap_stream(
-    pipeline: Pipeline,
-    host: PluginHost,
-    call: Call,
-    model: str,
-    request_id: str,
-    started: float,
-    reply: StreamReply,
-    scope: ScopeContext,
-) -> StreamReply:
-    from cliproxy.pipeline import StreamReply
-
-    intercept = host.any("response_stream_interceptor", call.skip)
-    sniffer = pipeline.translations.adapter(call.format).usage_sniffer() if host.any("usage_plugin") else None
-    first_at: list[float] = []
-    st = rules.ChunkState(
-        request_id,
-        call.format.value,
-        model,
-        call.model,
-        call.headers,
-        dict(reply.headers),
-        orjson.dumps(call.body) if intercept else b"",
-        call.skip,
-        scope,
-    )
-
-    async def chunks() -> AsyncIterator[bytes]:
-        outcome, status, error = "succeeded", 200, ""
-        try:
-            first = reply.first
-            if intercept:
-                await rules.stream_chunk(host, st, None)
-                first = await rules.stream_chunk(host, st, first) or b"" if first else b""
-            if first:
-                first_at.append(time.time())
-                if sniffer is not None:
-                    sniffer.feed(first)
-                yield first
-            async for piece in reply.rest:
-                if intercept:
-                    piece = await rules.stream_chunk(host, st, piece) or b""
-                if piece:
-                    if not first_at:
-                        first_at.append(time.time())
-                    if sniffer is not None:
-                        sniffer.feed(piece)
-                    yield piece
-        except BaseException as exc:
-            outcome, status, error = "canceled", 0, str(exc)
-            raise
-        finally:
-            await reply.rest.aclose()  # type: ignore[attr-defined]
-            _complete(host, call, model, request_id, started, outcome, status, error)
-            if sniffer is not None:
-                _usage(
-                    host,
-                    pipeline,
-                    call,
-                    model,
-                    started,
-                    first_at[0] if first_at else started,
-                    reply.credential,
-                    sniffer.usage,
-                    failure=(status, error) if outcome != "succeeded" else None,
-                )
-
-    return StreamReply(reply.headers, b"", chunks())
-
-
-def _complete(
-    host: PluginHost,
-    call: Call,
-    model: str,
-    request_id: str,
-    started: float,
-    outcome: str,
-    status: int,
-    error: str,
-) -> None:
-    if not host.any("request_lifecycle_plugin", call.skip):
-        return
-    rules.complete(
-        host,
-        {
-            "RequestID": request_id,
-            "TraceID": request_id,
-            "SourceFormat": call.format.value,
-            "Model": model,
-            "RequestedModel": call.model,
-            "Stream": call.stream,
-            "Outcome": outcome,
-            "StatusCode": status,
-            "Error": error,
-            "StartedAt": _rfc3339(started),
-            "CompletedAt": _rfc3339(time.time()),
-            "Metadata": {},
-        },
-        call.skip,
-    )
-
-
-def _rfc3339(ts: float) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
-def _whole_usage(pipeline: Pipeline, call: Call, body: bytes) -> Any:
-    try:
-        return pipeline.translations.adapter(call.format).parse_response(orjson.loads(body)).usage
-    except (CliproxyError, orjson.JSONDecodeError, TypeError, ValueError, KeyError):
-        return None
-
-
-def _usage(
-    host: PluginHost,
-    pipeline: Pipeline,
-    call: Call,
-    model: str,
-    started: float,
-    first: float,
-    cred: Any,
-    usage: Any,
-    failure: tuple[int, str] | None = None,
-) -> None:
-    """A ``UsageRecord`` for the usage plugins (CPA's shape; durations in nanoseconds)."""
-    now = time.time()
-    detail = {
-        "InputTokens": 0,
-        "OutputTokens": 0,
-        "ReasoningTokens": 0,
-        "CachedTokens": 0,
-        "CacheReadTokens": 0,
-        "CacheCreationTokens": 0,
-        "TotalTokens": 0,
-    }
-    if usage is not None:
-        detail.update(
-            InputTokens=usage.input_tokens,
-            OutputTokens=usage.output_tokens,
-            ReasoningTokens=usage.reasoning_tokens,
-            CachedTokens=usage.cache_read_tokens,
-            CacheReadTokens=usage.cache_read_tokens,
-            CacheCreationTokens=usage.cache_write_tokens,
-            TotalTokens=usage.total,
-        )
-    rules.usage(
-        host,
-        {
-            "Provider": cred.provider if cred else "",
-            "ExecutorType": cred.provider if cred else "",
-            "Model": model,
-            "Alias": call.model,
-            "APIKey": "",
-            "AuthID": cred.id if cred else "",
-            "AuthIndex": cred.index if cred else "",
-            "AuthType": cred.kind if cred else "",
-            "Source": call.format.value,
-            "ReasoningEffort": "",
-            "ServiceTier": "",
-            "Generate": True,
-            "RequestedAt": _rfc3339(started),
-            "Latency": int((now - started) * 1e9),
-            "TTFT": int((first - started) * 1e9),
-            "Failed": failure is not None,
-            "Failure": {"StatusCode": failure[0], "Body": ""} if failure else {"StatusCode": 0, "Body": ""},
-            "Detail": detail,
-            "ResponseHeaders": {},
-        },
-    )
+        return replace(call, headers=state.headers)
+    if not isinstance(body, dict):
+        return replace(call, headers=state.headers)
+    return replace(call, headers=state.headers, body=body, _ir=None)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PluginHost", "Record"]
 
-log = logging.getLogger("cliproxy.plugins")
+log = logging.getLogger(__name__)
 
 _REQUIRED_META = ("Name", "Version", "Author", "GitHubRepository")
 

@@ -51,7 +51,7 @@ __all__ = [
     "registration",
 ]
 
-log = logging.getLogger("cliproxy.plugins")
+log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "cliproxy.plugins"
 

@@ -31,7 +31,7 @@ __all__ = [
     "save_auth_data",
 ]
 
-log = logging.getLogger("cliproxy.plugins")
+log = logging.getLogger(__name__)
 
 
 def host_config(config: Any) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from cliproxy.plugins.client import HostDispatcher
 
 __all__ = ["NativeClient", "NativeLoadError"]
 
-log = logging.getLogger("cliproxy.plugins")
+log = logging.getLogger(__name__)
 
 
 class NativeLoadError(PluginCrashed):

@@ -44,7 +44,7 @@ __all__ = [
     "wire_headers",
 ]
 
-log = logging.getLogger("cliproxy.plugins")
+log = logging.getLogger(__name__)
 
 KNOWN_FORMATS = ("openai", "openai-response", "claude", "gemini", "codex")
 FORMAT_ALIASES = {

@@ -26,7 +26,7 @@ from cliproxy.plugins.rules import call_scoped, plain_headers, wire_headers
 
 __all__ = ["ManagementTable", "PluginReply", "authenticate", "frontend_providers", "handle_management"]
 
-log = logging.getLogger("cliproxy.plugins")
+log = logging.getLogger(__name__)
 
 MANAGEMENT_BASE = "/v0/management"
 RESOURCE_BASE = "/v0/resource/plugins"

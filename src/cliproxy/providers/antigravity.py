@@ -41,6 +41,7 @@ class AntigravityProvider(GeminiProvider):
 
     key = "antigravity"
     default_base_url = PROD_BASE_URL
+    wraps_payloads = True
 
     def build(
         self,
@@ -72,14 +73,12 @@ class AntigravityProvider(GeminiProvider):
         headers.update(copy_client_headers(cred, client_headers))
         return UpstreamRequest(url, headers, orjson.dumps(payload), stream)
 
-    @staticmethod
-    def unwrap_body(body: Any) -> Any:
-        """See :func:`unwrap_body` (a hook the pipeline finds with ``getattr``)."""
+    def unwrap_body(self, body: Any) -> Any:
+        """See :func:`unwrap_body`."""
         return unwrap_body(body)
 
-    @staticmethod
-    def unwrap_chunk(data: bytes) -> bytes:
-        """See :func:`unwrap_chunk` (a hook the pipeline finds with ``getattr``)."""
+    def unwrap_chunk(self, data: bytes) -> bytes:
+        """See :func:`unwrap_chunk`."""
         return unwrap_chunk(data)
 
 

@@ -4,14 +4,19 @@ A provider builds the upstream HTTP request for a credential (URL, auth headers,
 tweaks of its dialect) and classifies the upstream's error answers (status, retry
 hint, whether it is the client's fault). Translation between formats happens before
 ``build`` (the body is already in ``format``) and after the response (the pipeline).
+
+Every hook the pipeline calls is declared here with a no-op default: ``prepare`` (extra
+headers per attempt, e.g. a fresh token), ``forget`` (after a 401), ``unwrap_body`` /
+``unwrap_chunk`` (an envelope around each answer, when ``wraps_payloads``), and
+``transport`` (the ``UpstreamClient`` to send with; ``None`` = the shared HTTP client).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
@@ -19,6 +24,10 @@ from cliproxy.credentials.record import Credential
 from cliproxy.errors import UpstreamError
 from cliproxy.formats import Format
 from cliproxy.providers.retry import retry_after_header
+
+if TYPE_CHECKING:
+    from cliproxy.providers.http import HttpClient
+    from cliproxy.providers.transport import UpstreamClient
 
 __all__ = ["REQUEST_FAULTS", "Provider", "UpstreamRequest", "copy_client_headers", "error_message"]
 
@@ -84,6 +93,29 @@ class Provider(ABC):
     counts_upstream: ClassVar[bool] = True
     # the upstream endpoint depends on the client's format (Kimi): ``build`` takes ``fmt=``
     format_dependent: ClassVar[bool] = False
+    # every answer comes in an envelope: ``unwrap_body`` / ``unwrap_chunk`` take it off
+    wraps_payloads: ClassVar[bool] = False
+    # the client this provider's requests go through; ``None``: the shared HTTP client
+    transport: UpstreamClient | None = None
+
+    def prepare(
+        self, cred: Credential, http: HttpClient, *, proxy: str | None = None
+    ) -> Awaitable[Mapping[str, str]] | None:
+        """Extra headers for one attempt (a token fetched with ``http``), or ``None`` when
+        the provider needs none: the pipeline then awaits nothing."""
+        return None
+
+    def forget(self, cred: Credential) -> None:
+        """Drop what is cached for ``cred`` (the upstream answered 401)."""
+        return None
+
+    def unwrap_body(self, body: Any) -> Any:
+        """A whole answer without its envelope (only called when ``wraps_payloads``)."""
+        return body
+
+    def unwrap_chunk(self, data: bytes) -> bytes:
+        """One SSE ``data:`` payload without its envelope (only when ``wraps_payloads``)."""
+        return data
 
     def upstream_format(self, client: Format) -> Format:
         """The wire format this provider is spoken to in, for a client of ``client``."""

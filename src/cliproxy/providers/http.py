@@ -17,21 +17,26 @@ Every wait has a limit (``timeouts:`` in the config, ``None`` = off):
 A timeout is an ``UpstreamNetworkError`` with status 504, any other network failure one
 with 502. Its ``message`` is short and safe for a client; ``detail`` (the upstream's
 origin and the cause) is for the log only.
+This is the default ``UpstreamClient`` of ``cliproxy.providers.transport``: its answers
+are ``AiohttpResponse`` objects (aiohttp's own response class, given the ``chunks`` the
+protocol asks for), so no wrapper is made per request.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from typing import cast
 
 import aiohttp
 
-from cliproxy.errors import UpstreamError
+from cliproxy.providers.transport import UpstreamNetworkError, network_error, read_body
 
 __all__ = [
     "DEFAULT_CONNECT",
     "DEFAULT_FIRST_BYTE",
     "DEFAULT_IDLE",
+    "AiohttpResponse",
     "HttpClient",
     "UpstreamNetworkError",
     "network_error",
@@ -39,7 +44,7 @@ __all__ = [
     "read_body",
 ]
 
-log = logging.getLogger("cliproxy.http")
+log = logging.getLogger(__name__)
 
 _DIRECT = ("", "direct", "none")
 
@@ -48,17 +53,30 @@ DEFAULT_FIRST_BYTE = 600.0
 DEFAULT_IDLE = 600.0
 
 
-class UpstreamNetworkError(UpstreamError):
-    """The upstream could not be reached, timed out, or broke off.
+class AiohttpResponse(aiohttp.ClientResponse):
+    """aiohttp's response as an ``UpstreamResponse``: reading raises ``TimeoutError`` or
+    ``ConnectionError`` (the transport contract), never aiohttp's own error types."""
 
-    ``message`` goes to the client ("upstream unreachable"); ``detail`` names the origin
-    and the cause, for the log (never the path or query, which may hold a key)."""
+    async def read(self) -> bytes:
+        try:
+            return await super().read()
+        except TimeoutError:
+            raise  # aiohttp's read timeouts are TimeoutErrors already (and ClientErrors too)
+        except aiohttp.ClientError as exc:
+            raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
-    def __init__(
-        self, message: str, *, status: int = 502, detail: str = "", credential_id: str | None = None
-    ) -> None:
-        super().__init__(message, status=status, credential_id=credential_id)
-        self.detail = detail or message
+    async def chunks(self) -> AsyncIterator[bytes]:
+        content = self.content
+        try:
+            while True:
+                chunk = await content.readany()
+                if not chunk:
+                    return
+                yield chunk
+        except TimeoutError:
+            raise
+        except aiohttp.ClientError as exc:
+            raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def proxy_key(credential_proxy: str | None, global_proxy: str | None) -> str:
@@ -117,13 +135,14 @@ class HttpClient:
                 timeout=self._timeout,
                 auto_decompress=True,
                 skip_auto_headers=("User-Agent", "Accept-Encoding"),
+                response_class=AiohttpResponse,
             )
             self._sessions[proxy] = session
         return session, http_proxy
 
     async def request(
         self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
-    ) -> aiohttp.ClientResponse:
+    ) -> AiohttpResponse:
         """Send a request; the caller reads and releases the response.
 
         Network failures become ``UpstreamNetworkError`` (502, or 504 on a timeout)."""
@@ -163,7 +182,7 @@ class HttpClient:
                 detail=f"invalid upstream or proxy URL for {_origin(url)}: {exc}",
             ) from exc
         self._arm_idle(resp)
-        return resp
+        return cast(AiohttpResponse, resp)
 
     def _arm_idle(self, resp: aiohttp.ClientResponse) -> None:
         """From now on a read may wait at most ``idle`` seconds for the next bytes."""
@@ -178,28 +197,6 @@ class HttpClient:
         sessions, self._sessions = self._sessions, {}
         for s in sessions.values():
             await s.close()
-
-
-def network_error(exc: BaseException, while_: str) -> UpstreamNetworkError:
-    """A failure reading an upstream body (``while_`` says what was read) as ours:
-    504 when the idle limit ran out, else 502."""
-    if isinstance(exc, TimeoutError):
-        return UpstreamNetworkError(
-            f"upstream went silent {while_}",
-            status=504,
-            detail=f"no bytes from upstream {while_} within the idle timeout",
-        )
-    return UpstreamNetworkError(f"upstream connection broke {while_}", detail=f"{while_}: {exc!r}")
-
-
-async def read_body(resp: aiohttp.ClientResponse) -> bytes:
-    """The whole body of ``resp``, released after; network failures as ``UpstreamNetworkError``."""
-    try:
-        return await resp.read()
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        raise network_error(exc, "while sending the body") from exc
-    finally:
-        resp.release()
 
 
 def _origin(url: str) -> str:

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from cliproxy import times
+
 __all__ = [
     "anthropic_unified_reset",
     "codex_reset",
@@ -23,22 +25,17 @@ __all__ = [
     "retry_after_header",
 ]
 
-_DURATION = re.compile(
-    r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$"
-)
 _AFTER = re.compile(r"after\s+((?:\d+(?:\.\d+)?(?:h|ms|m|s))+)", re.I)
 
 
 def parse_duration(text: str) -> float | None:
-    """Seconds in a Go/protobuf duration: ``"3s"``, ``"1.5s"``, ``"1h2m3s"``, ``"250ms"``."""
-    text = text.strip()
-    if not text:
+    """Seconds in a Go/protobuf duration: ``"3s"``, ``"1.5s"``, ``"1h2m3s"``, ``"250ms"``;
+    None when ``text`` is not one or is negative."""
+    try:
+        seconds = times.duration_ns(text.strip()) / 1e9
+    except ValueError:
         return None
-    m = _DURATION.match(text)
-    if m is None or not any(m.groups()):
-        return None
-    h, mi, s, ms = (float(g) if g else 0.0 for g in m.groups())
-    return h * 3600 + mi * 60 + s + ms / 1000
+    return seconds if seconds >= 0 else None
 
 
 def retry_after_header(headers: Mapping[str, str], now: float | None = None) -> float | None:

@@ -11,6 +11,7 @@ from aiohttp import web
 from cliproxy.errors import ConfigError
 from cliproxy.server.context import SERVICE
 from cliproxy.server.guard import ConnectionGuard, GuardedSite
+from cliproxy.server.handlers import generation_handlers
 from cliproxy.server.middleware import middleware
 from cliproxy.server.routes import add_routes
 
@@ -29,7 +30,7 @@ def create_app(service: Service) -> web.Application:
     max_body = service.config.limits.max_body_bytes
     app = web.Application(middlewares=[middleware], client_max_size=max_body)
     app[SERVICE] = service
-    add_routes(app, service.handlers())
+    add_routes(app, generation_handlers())
 
     async def on_startup(_: web.Application) -> None:
         await service.start()

@@ -9,7 +9,6 @@ JSON it is passed through verbatim, as CPA does, so a client sees what the upstr
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -18,6 +17,7 @@ from aiohttp import web
 from cliproxy.errors import CliproxyError, CooldownError, RequestError, UpstreamError, clip
 from cliproxy.formats import Format
 from cliproxy.formats.claude import error_type_for
+from cliproxy.times import format_utc
 
 __all__ = [
     "claude_error_type",
@@ -137,12 +137,10 @@ def exception_response(fmt: Format, exc: CliproxyError) -> web.Response:
     if isinstance(exc, UpstreamError) and exc.retry_after is not None:
         headers["Retry-After"] = str(max(0, int(exc.retry_after + 0.999)))
     if isinstance(exc, CooldownError):
-        reset_time = datetime.fromtimestamp(time.time() + exc.reset_seconds, UTC).isoformat(
-            timespec="seconds"
-        )
+        reset_time = format_utc(time.time() + exc.reset_seconds, "seconds")
         extra: dict[str, Any] = {
             "model": exc.model,
-            "reset_time": reset_time.replace("+00:00", "Z"),
+            "reset_time": reset_time,
             "reset_seconds": exc.reset_seconds,
             "provider": exc.provider,
         }

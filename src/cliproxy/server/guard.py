@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ConnectionGuard", "GuardedHandler", "GuardedSite", "auto_max_connections"]
 
-log = logging.getLogger("cliproxy.server")
+log = logging.getLogger(__name__)
 
 _IDLE, _HEAD, _BUSY = 0, 1, 2
 _HEAD_SAMPLE = 256  # bytes of a request head kept to name its path in a 400

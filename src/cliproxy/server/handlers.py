@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -16,16 +17,18 @@ from cliproxy.errors import CliproxyError, RequestError
 from cliproxy.formats import Format
 from cliproxy.formats.validate import check_depth
 from cliproxy.pipeline import Call, Reply, StreamReply
-from cliproxy.server.context import CORS_KEY, SERVICE, client_format
+from cliproxy.server.context import CORS_KEY, PRINCIPAL_KEY, SERVICE, client_format
 from cliproxy.server.errors import exception_response
-from cliproxy.usage.hooks import begin_trace
+from cliproxy.usage.hooks import begin_trace, recorder_of
 
 if TYPE_CHECKING:
     from cliproxy.pipeline import Pipeline
+    from cliproxy.usage.recorder import Recorder
+    from cliproxy.usage.trace import RequestTrace
 
 __all__ = ["generation_handlers"]
 
-log = logging.getLogger("cliproxy.server")
+log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -96,8 +99,30 @@ def _pipeline(request: web.Request) -> Pipeline:
     return request.app[SERVICE].pipeline
 
 
+async def _trace(request: web.Request, call: Call, rec: Recorder) -> RequestTrace | None:
+    """The request log / usage record of this request, from what came off the wire."""
+    principal = request.get(PRINCIPAL_KEY)
+    resource = request.match_info.route.resource
+    return begin_trace(
+        rec,
+        method=request.method,
+        path=request.path,
+        query_string=request.query_string,
+        route=resource.canonical if resource is not None else request.path,
+        headers=request.headers,
+        body=await request.read(),
+        fmt=call.format,
+        alias=call.model,
+        api_key=(principal.key or "") if principal is not None else "",
+        client_ip=request.remote or "",
+    )
+
+
 async def _run(request: web.Request, call: Call) -> web.StreamResponse:
-    trace = call.trace = await begin_trace(request, call)  # request log / usage record; None when off
+    rec = recorder_of(request.app[SERVICE])
+    trace = await _trace(request, call, rec) if rec.active else None  # None when nothing records
+    if trace is not None:
+        call = replace(call, trace=trace)
     try:
         result = await _pipeline(request).run(call)
     except CliproxyError as exc:

@@ -25,6 +25,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from cliproxy.access import hostname, is_loopback, open_proxy_refusal
 from cliproxy.errors import CliproxyError
+from cliproxy.requestid import begin_request
 from cliproxy.server.context import CORS_KEY, PRINCIPAL_KEY, SERVICE, client_format
 from cliproxy.server.errors import error_response, exception_response
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CORS_HEADERS", "PROTECTED_PREFIXES", "cors_headers", "middleware"]
 
-log = logging.getLogger("cliproxy.server")
+log = logging.getLogger(__name__)
 
 CORS_EXPOSE = ", ".join(
     [
@@ -155,6 +156,7 @@ def _client_gone(request: web.Request) -> bool:
 
 @web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    begin_request()  # the id on this request's log lines; aiohttp gives each request its own task
     service = request.app[SERVICE]
     access = service.access
     path = request.path

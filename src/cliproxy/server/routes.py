@@ -11,12 +11,18 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
+from cliproxy.management.oauth_api import CALLBACK_PROVIDERS, browser_callback
 from cliproxy.server.context import client_format
 from cliproxy.server.errors import error_response
+from cliproxy.server.management import LOGINS, PREFIX, management_app, resource_handler
+from cliproxy.server.panel import add_panel_route
 
-__all__ = ["NOT_BUILT", "add_routes", "not_built"]
+__all__ = ["MANAGEMENT_APP", "NOT_BUILT", "add_routes", "not_built", "oauth_callback"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# the ``/v0/management`` sub-application, whose login sessions the callback routes reach
+MANAGEMENT_APP: web.AppKey[web.Application] = web.AppKey("management_app", web.Application)
 
 _HEALTH = orjson.dumps({"status": "ok"})
 _ROOT = orjson.dumps(
@@ -47,13 +53,16 @@ def not_built(feature: str) -> Handler:
     return handler
 
 
-def _html_not_built(feature: str) -> Handler:
-    body = (
-        f"<!doctype html><title>Not implemented</title><p>{feature} is not implemented in cliproxy yet.</p>"
-    )
+def oauth_callback(name: str) -> Handler:
+    """``GET /<name>/callback``: the browser back from the provider's sign-in page; the
+    waiting panel sign-in takes the code (``cliproxy.management.oauth_api``)."""
 
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(status=501, text=body, content_type="text/html")
+        store = request.app[MANAGEMENT_APP][LOGINS].oauth
+        status, page = await browser_callback(store, name, request.query)
+        return web.Response(
+            status=status, text=page, content_type="text/html", headers={"Cache-Control": "no-store"}
+        )
 
     return handler
 
@@ -106,12 +115,6 @@ NOT_BUILT: list[tuple[str, str, str]] = [
     ("GET", "/v1/ws", "AI Studio WebSocket relay"),
 ]
 
-_HTML_NOT_BUILT: list[tuple[str, str]] = [
-    ("/anthropic/callback", "Claude login"),
-    ("/codex/callback", "Codex login"),
-    ("/antigravity/callback", "Antigravity login"),
-]
-
 
 def add_routes(app: web.Application, handlers: dict[tuple[str, str], Handler] | None = None) -> None:
     """Register every route; ``handlers`` maps (method, path) to a real handler."""
@@ -125,12 +128,11 @@ def add_routes(app: web.Application, handlers: dict[tuple[str, str], Handler] | 
             router.add_get(path, handler, allow_head=False)
         else:
             router.add_route(method, path, handler)
-    from cliproxy.server.management import management_handler, resource_handler
-
-    router.add_route("*", "/v0/management/{tail:.*}", management_handler)
+    management = management_app()
+    app.add_subapp(PREFIX, management)
+    app[MANAGEMENT_APP] = management
     router.add_get("/v0/resource/plugins/{plugin_id}/{tail:.*}", resource_handler, allow_head=False)
-    from cliproxy.server.panel import add_panel_route
-
     add_panel_route(app, handlers.get(("GET", "/management.html")))
-    for path, feature in _HTML_NOT_BUILT:
-        router.add_get(path, handlers.get(("GET", path)) or _html_not_built(feature), allow_head=False)
+    for name in CALLBACK_PROVIDERS:
+        path = f"/{name}/callback"
+        router.add_get(path, handlers.get(("GET", path)) or oauth_callback(name), allow_head=False)

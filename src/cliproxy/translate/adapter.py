@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cliproxy.formats import Format
+from cliproxy.formats.sniffer import UsageSniffer
 from cliproxy.translate import ir
 
 __all__ = ["Adapter", "PartsAdapter", "StreamDecoder", "StreamEncoder", "UsageSniffer"]
@@ -63,18 +64,6 @@ class StreamEncoder(ABC):
         """Continue a stream whose opening bytes the client already has (a pass-through
         stream that must end with this encoder's error event). Most framings need nothing."""
         return None
-
-
-class UsageSniffer(ABC):
-    """Reads usage from a same-format (passthrough) stream without translating it.
-
-    Cheap: it should skip frames that cannot hold usage without parsing them.
-    """
-
-    usage: ir.Usage | None = None
-
-    @abstractmethod
-    def feed(self, chunk: bytes) -> None: ...
 
 
 class Adapter(ABC):

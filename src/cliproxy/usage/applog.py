@@ -1,7 +1,8 @@
 """The application log file: ``<logs>/main.log``, rotated at 10 MB, CPA's line format.
 
 Lines look like ``[2025-12-23 20:14:04] [a1b2c3d4] [info ] [pipeline.py:120] message``
-(the request id, or ``--------``), which is what ``GET /logs`` parses for timestamps.
+(the id of the request the line was written for, or ``--------`` outside a request: see
+``cliproxy.requestid``), which is what ``GET /logs`` parses for timestamps.
 A rotated file is renamed ``main-<YYYY-MM-DDTHH-MM-SS.mmm>.log``. When
 ``logs-max-total-size-mb`` is set, the oldest ``*.log`` / ``*.log.gz`` files in the
 directory go until the total fits (``main.log`` itself is kept).
@@ -14,6 +15,8 @@ import logging.handlers
 import time
 from pathlib import Path
 
+from cliproxy.requestid import NO_REQUEST, RequestIdFilter
+
 __all__ = ["MAIN_LOG", "MAX_BYTES", "AppLog", "LineFormatter", "enforce_size_limit"]
 
 MAIN_LOG = "main.log"
@@ -24,7 +27,9 @@ _LEVELS = {"WARNING": "warn", "CRITICAL": "fatal"}
 class LineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         ts = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))
-        rid = getattr(record, "request_id", "") or "--------"
+        rid = getattr(record, "request_id", "")
+        if not rid or rid == NO_REQUEST:
+            rid = "--------"
         level = _LEVELS.get(record.levelname, record.levelname.lower())
         text = record.getMessage().rstrip("\r\n")
         if record.exc_info:
@@ -77,6 +82,7 @@ class AppLog:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._handler = _Rotating(path, max_bytes)
             self._handler.setFormatter(LineFormatter())
+            self._handler.addFilter(RequestIdFilter())
             self._logger.addHandler(self._handler)
             self.path = path
         self._handler.max_total = max_total

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from cliproxy.formats import Format
 from cliproxy.usage.mask import mask_query
 from cliproxy.usage.recorder import Recorder
 
 if TYPE_CHECKING:
-    from aiohttp import web
-
-    from cliproxy.pipeline import Call
     from cliproxy.usage.trace import RequestTrace
 
 __all__ = ["begin_trace", "recorder_of"]
@@ -29,25 +28,34 @@ def recorder_of(service: Any) -> Recorder:
     return rec
 
 
-async def begin_trace(request: web.Request, call: Call) -> RequestTrace | None:
-    """A trace for this generation request, or ``None`` when nothing records."""
-    from cliproxy.server.context import PRINCIPAL_KEY, SERVICE
-
-    rec = recorder_of(request.app[SERVICE])
+def begin_trace(
+    rec: Recorder,
+    *,
+    method: str,
+    path: str,
+    query_string: str,
+    route: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    fmt: Format,
+    alias: str,
+    api_key: str,
+    client_ip: str,
+) -> RequestTrace | None:
+    """A trace for one generation request, or ``None`` when nothing records. The server
+    passes what it read off the wire: ``route`` is the matched route's pattern, ``alias``
+    the model the client asked for, ``api_key`` the client key that was let in."""
     if not rec.active:
         return None
-    principal = request.get(PRINCIPAL_KEY)
-    query = mask_query(request.query_string)
-    resource = request.match_info.route.resource
-    route = resource.canonical if resource is not None else request.path
+    query = mask_query(query_string)
     return rec.begin(
-        method=request.method,
-        url=request.path + ("?" + query if query else ""),
-        headers=request.headers,
-        body=await request.read(),
-        endpoint=f"{request.method} {route}",
-        fmt=call.format,
-        alias=call.model,
-        api_key=(principal.key or "") if principal is not None else "",
-        client_ip=request.remote or "",
+        method=method,
+        url=path + ("?" + query if query else ""),
+        headers=headers,
+        body=body,
+        endpoint=f"{method} {route}",
+        fmt=fmt,
+        alias=alias,
+        api_key=api_key,
+        client_ip=client_ip,
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from cliproxy.times import format_utc
 from cliproxy.translate import ir
 from cliproxy.usage.mask import hide_key
 
@@ -39,7 +39,7 @@ class UsageFacts:
 
 
 def _rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    return format_utc(ts)
 
 
 def _tokens(u: ir.Usage | None) -> dict[str, Any]:

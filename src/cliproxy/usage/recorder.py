@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Recorder", "log_directory"]
 
-log = logging.getLogger("cliproxy.usage")
+log = logging.getLogger(__name__)
 
 CLEAN_INTERVAL = 60.0  # seconds between size-limit sweeps of the logs directory
 

@@ -9,10 +9,10 @@ keeps references.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, BinaryIO
 
 from cliproxy import __version__
+from cliproxy.times import format_local
 from cliproxy.usage.mask import hide_key, mask_header
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ __all__ = ["iso", "write_log"]
 
 def iso(ts: float) -> str:
     """RFC 3339 with microseconds, local zone (CPA prints local time)."""
-    return datetime.fromtimestamp(ts, UTC).astimezone().isoformat()
+    return format_local(ts)
 
 
 def _spacing(out: BinaryIO, tail: bytes) -> None:

@@ -9,17 +9,16 @@ file is written only if the answer was an error.
 
 from __future__ import annotations
 
-import itertools
-import random
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from cliproxy.calls import Reply, StreamReply
+from cliproxy.requestid import request_id
 from cliproxy.usage.writer import Spool
 
 if TYPE_CHECKING:
-    from cliproxy.pipeline import Reply, StreamReply
     from cliproxy.usage.recorder import Recorder
 
 __all__ = ["Attempt", "RequestTrace"]
@@ -50,10 +49,6 @@ class Attempt:
     spool: Spool | None = None
 
 
-# request ids: unique per process, random start; os.urandom per request costs more than the trace
-_IDS = itertools.count(random.getrandbits(32))
-
-
 class RequestTrace:
     """Collects one request; ``finish`` hands it to the writer and the usage queue."""
 
@@ -72,7 +67,7 @@ class RequestTrace:
         client_ip: str,
     ) -> None:
         self.recorder = recorder
-        self.id = f"{next(_IDS) & 0xFFFFFFFF:08x}"
+        self.id = request_id()  # the id this request's log lines carry (cliproxy.requestid)
         self.started = time.time()
         self._t0 = time.perf_counter()
         self.full = recorder.request_log
@@ -148,8 +143,6 @@ class RequestTrace:
     # -- server hooks
 
     def reply(self, result: Reply | StreamReply) -> Reply | StreamReply:
-        from cliproxy.pipeline import Reply, StreamReply
-
         self.credential = result.credential
         if isinstance(result, Reply):
             self.respond(result.status, result.headers, result.body)

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 __all__ = ["MAX_PENDING", "Spool", "Writer"]
 
-log = logging.getLogger("cliproxy.usage")
+log = logging.getLogger(__name__)
 
 MAX_PENDING = 16 * 1024 * 1024  # bytes queued for the disk, across all spools
 MAX_SPOOL = 256 * 1024 * 1024  # bytes one spool keeps; the rest is noted as dropped

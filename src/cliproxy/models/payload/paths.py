@@ -95,11 +95,19 @@ def _select(doc: Any, bases: list[Path], query: str, every: bool) -> list[Path]:
         if not isinstance(array, list):
             continue
         for index, item in enumerate(array):
-            if query_matches(item, query):
+            if query_matches(item, query, _values):
                 out.append((*base, str(index)))
                 if not every:
                     break
     return out
+
+
+def _values(item: Any, key: str) -> list[Any]:
+    """What ``key`` selects in ``item`` (the item itself for an empty key), for queries."""
+    if not key:
+        return [item]
+    found = (get(item, path) for path in resolve(item, parse(key)))
+    return [value for value in found if value is not MISSING]
 
 
 def _child(node: Any, part: str) -> Any:

@@ -10,17 +10,25 @@ quoted strings, numbers, ``true``, ``false`` or ``null``; types must agree to co
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["query_matches"]
+__all__ = ["Values", "query_matches"]
+
+# ``values(item, key)``: what ``key`` (a path, maybe with queries of its own) selects in
+# ``item``, the item itself for an empty key. The path engine (``paths``) passes its own,
+# so this module needs no import of it.
+Values = Callable[[Any, str], list[Any]]
 
 _OPS = ("==", "!=", "<=", ">=", "!%", "=", "<", ">", "%")
 _NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?$")
 
 
-def query_matches(item: Any, query: str) -> bool:
+def query_matches(item: Any, query: str, values: Values) -> bool:
     """Whether ``item`` satisfies ``query``."""
-    return any(all(_term_matches(item, term) for term in _split(alt, "&&")) for alt in _split(query, "||"))
+    return any(
+        all(_term_matches(item, term, values) for term in _split(alt, "&&")) for alt in _split(query, "||")
+    )
 
 
 def _split(text: str, operator: str) -> list[str]:
@@ -64,25 +72,16 @@ def _find_op(term: str) -> tuple[int, str]:
     return -1, ""
 
 
-def _term_matches(item: Any, term: str) -> bool:
+def _term_matches(item: Any, term: str, values_of: Values) -> bool:
     if not term:
         return False
     at, op = _find_op(term)
     key = term[:at].strip() if at >= 0 else term
-    values = _values(item, key)
+    values = values_of(item, key)
     if at < 0:
         return bool(values)
     expected = _literal(term[at + len(op) :].strip())
     return any(_compare(value, op, expected) for value in values)
-
-
-def _values(item: Any, key: str) -> list[Any]:
-    from .paths import MISSING, get, parse, resolve  # paths imports this module
-
-    if not key:
-        return [item]
-    found = (get(item, path) for path in resolve(item, parse(key)))
-    return [value for value in found if value is not MISSING]
 
 
 def _literal(text: str) -> Any:

@@ -11,15 +11,15 @@ case-insensitively as Go does and filling absent fields with defaults.
 from __future__ import annotations
 
 import dataclasses
-import re
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import UnionType
 from typing import Any, ClassVar, Self, TypeVar, dataclass_transform
 
 from cliproxy.plugins.abi import b64decode, b64encode
+from cliproxy.times import GO_ZERO_TIME, duration_ns, format_datetime, parse_rfc3339
 
 __all__ = ["Headers", "Metadata", "Query", "WireModel", "go_name", "wire"]
 
@@ -36,8 +36,6 @@ _ACRONYMS = {
     "github": "GitHub",
     "oauth": "OAuth",
 }
-_GO_ZERO_TIME = "0001-01-01T00:00:00Z"
-_FRACTION = re.compile(r"(\.\d{6})\d+")
 
 Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]
 
@@ -125,18 +123,13 @@ def _codec(tp: object) -> Codec | None:
 
 
 def _time_out(value: datetime | None) -> str:
-    if value is None:
-        return _GO_ZERO_TIME
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat().replace("+00:00", "Z")
+    return GO_ZERO_TIME if value is None else format_datetime(value)
 
 
 def _time_in(value: object) -> datetime | None:
-    if not value or value == _GO_ZERO_TIME:
+    if not value or value == GO_ZERO_TIME:
         return None
-    text = _FRACTION.sub(r"\1", str(value))
-    parsed = datetime.fromisoformat(text)
+    parsed = parse_rfc3339(str(value), assume=None)
     return None if parsed.year == 1 else parsed
 
 
@@ -145,6 +138,9 @@ def _duration_out(value: timedelta) -> int:
 
 
 def _duration_in(value: int | float | str) -> timedelta:
+    """Go's time.Duration on the wire: integer nanoseconds (a Go duration string is read too)."""
+    if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
+        return timedelta(microseconds=duration_ns(value.strip()) / 1_000)
     return timedelta(microseconds=int(value) / 1_000)
 
 

@@ -1,0 +1,115 @@
+"""What the layers hand each other for one request: the client's ``Call``, one credential
+``Attempt`` at it, and the ``Reply`` / ``StreamReply`` that come back.
+
+A leaf: the server builds a ``Call``, the pipeline runs it, plugins and the usage
+recorder read it, and none of them needs the module that orchestrates the others.
+
+``Call`` is frozen: what changes per credential attempt (headers an after-auth
+interceptor rewrote, the upstream body, the upstream model's IR) lives in the
+``Attempt`` the pipeline makes for that attempt, so a failover starts from the client's
+request again, never from what the previous attempt made of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from cliproxy.errors import CliproxyError
+from cliproxy.formats import Format
+from cliproxy.translate.ir import Request as IrRequest
+
+if TYPE_CHECKING:
+    from cliproxy.credentials.record import Credential
+    from cliproxy.providers.base import Provider
+    from cliproxy.translate.registry import Registry
+
+__all__ = ["SSE_HEADERS", "Attempt", "Call", "Reply", "RequestTerminated", "StreamReply"]
+
+SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "Connection": "keep-alive"}
+_JSON = {"Content-Type": "application/json"}
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One client request, as the server hands it to the pipeline. Never changed: a
+    plugin that rewrites the request makes a new ``Call`` (``dataclasses.replace``)."""
+
+    format: Format
+    body: dict[str, Any]
+    model: str
+    stream: bool
+    headers: Mapping[str, str]
+    query: Mapping[str, str] = field(default_factory=dict)
+    action: str = "generate"  # or "count"
+    alt: str | None = None  # Gemini ?alt=
+    skip: str | None = None  # a plugin calling back into the host: skipped for routers/interceptors
+    request_id: str = ""
+    scope: Any = None  # plugins' host-callback context for this request
+    trace: Any = None  # cliproxy.usage.RequestTrace when request logs / usage records are on
+    _ir: IrRequest | None = field(default=None, repr=False, compare=False)
+
+    def client_ir(self, registry: Registry) -> IrRequest:
+        """The client request as IR, parsed once however many attempts need it. Read
+        only: an attempt that needs another model name takes ``Attempt.for_model``."""
+        if self._ir is None:
+            req = registry.adapter(self.format).parse_request(self.body)
+            req.model = req.model or self.model
+            req.stream = self.stream
+            if self.format is Format.GEMINI:
+                req.extras["_alt"] = self.alt
+                if self.alt is None:
+                    req.extras["_stream_framing"] = "array"
+            object.__setattr__(self, "_ir", req)  # a memo of a derived value, not a change
+            return req
+        return self._ir
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One credential's try at a ``Call``: everything that attempt may rewrite.
+
+    ``headers`` are the client headers as the after-auth interceptors left them for this
+    attempt; ``body`` is the upstream body (the attempt's own: shaping writes into it);
+    ``ir`` is the client IR renamed to the upstream ``model`` (``None`` on pass-through)."""
+
+    cred: Credential
+    provider: Provider
+    model: str
+    fmt: Format
+    headers: Mapping[str, str]
+    body: dict[str, Any] = field(default_factory=dict)
+    ir: IrRequest | None = None
+
+    @staticmethod
+    def for_model(req: IrRequest, model: str) -> IrRequest:
+        """``req`` under the upstream model name (a shallow copy: the client's IR stays)."""
+        return req if req.model == model else replace(req, model=model)
+
+
+@dataclass(slots=True)
+class Reply:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    credential: Credential | None = None
+
+
+@dataclass(slots=True)
+class StreamReply:
+    """An open stream whose first bytes are known; iterate for the rest."""
+
+    headers: dict[str, str]
+    first: bytes
+    rest: AsyncIterator[bytes]
+    credential: Credential | None = None
+
+
+class RequestTerminated(CliproxyError):
+    """A request interceptor answered the client itself; ``reply`` is that answer."""
+
+    def __init__(self, status: int, body: bytes, headers: Mapping[str, str] | None, plugin: str) -> None:
+        super().__init__(f"request terminated by plugin {plugin}", status=status)
+        self.plugin = plugin
+        self.reply = Reply(status, body, dict(headers) if headers else dict(_JSON))

@@ -1,0 +1,375 @@
+"""The intermediate representation (IR) every format translates to and from.
+
+It lives in ``cliproxy.formats`` (the bottom layer) because the wire formats themselves
+speak it: their usage sniffers and stop-reason maps return IR values, and the translation
+hub above them (``cliproxy.translate``) builds on it. ``cliproxy.translate.ir`` re-exports
+it under its old name.
+
+The IR is a superset of the four wire formats: what one format can say, the IR can
+hold, so a request or response that goes A -> IR -> A comes back with every field it
+had. Conventions every adapter follows:
+
+* Plain dataclasses with ``slots=True``; no validation on the hot path.
+* ``extras`` on a node holds the wire keys of its *source* format that have no IR
+  field (``cache_control`` on a block, ``context_management`` on a Claude request...).
+  A builder writes a node's extras back only when it builds the same format the node
+  came from (``Request.source`` / ``Response.source``), or for keys it knows how to
+  carry (documented in that builder). Keys starting with ``_`` are private markers of
+  an adapter (e.g. ``_instructions`` for a Responses ``instructions`` string).
+* Reasoning artifacts (Claude ``signature``, Gemini ``thoughtSignature``, OpenAI
+  ``encrypted_content``) sit on the block they belong to, tagged with the provider
+  family that made them (``"claude"``, ``"gemini"``, ``"openai"``). A builder sends an
+  artifact only to the family that made it (see ``cliproxy.formats.family_of``).
+* System content is a message with role ``system`` (or ``developer``) anywhere in
+  ``Request.messages``; builders hoist the leading ones to their format's system slot
+  (Claude ``system``, Gemini ``systemInstruction``, Codex ``instructions``) and carry
+  the mid-conversation ones as their format allows.
+* Tool-call ``arguments`` are a JSON text (OpenAI's choice); builders for formats that
+  want an object parse it (an unparsable text becomes ``{}`` for them).
+* Usage follows OpenAI's totals: ``input_tokens`` includes cache reads and writes,
+  ``output_tokens`` includes reasoning. Claude and Gemini adapters convert.
+
+Streams are sequences of the ``*Event`` classes below. Blocks are numbered by
+``index`` in order of appearance; a decoder may interleave events of several open
+blocks (OpenAI parallel tool calls do), and ``translate.stream.Sequencer`` puts them
+in strict start/deltas/stop order for encoders that need one block at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "Block",
+    "BlockStart",
+    "BlockStop",
+    "Error",
+    "Event",
+    "File",
+    "Image",
+    "Message",
+    "Request",
+    "Response",
+    "ServerTool",
+    "SignatureDelta",
+    "StopReason",
+    "StreamEnd",
+    "StreamStart",
+    "Text",
+    "TextDelta",
+    "Thinking",
+    "ThinkingDelta",
+    "Tool",
+    "ToolArgsDelta",
+    "ToolCall",
+    "ToolKind",
+    "ToolResult",
+    "Usage",
+    "UsageEvent",
+]
+
+Role = Literal["system", "developer", "user", "assistant", "tool"]
+
+# Why a model stopped. Adapters map their own values to these and keep the raw
+# value in ``Response.extras["stop_raw"]`` when it has no exact equivalent.
+StopReason = Literal[
+    "end_turn",
+    "max_tokens",
+    "tool_use",
+    "stop_sequence",
+    "content_filter",
+    "refusal",
+    "pause_turn",
+    "error",
+]
+
+Extras = dict[str, Any]
+# A client tool: a JSON-arguments function, or a custom (free-form input) tool.
+ToolKind = Literal["function", "custom"]
+
+
+# --------------------------------------------------------------------------- blocks
+
+
+@dataclass(slots=True)
+class Text:
+    """Plain text. ``citations`` keeps Claude/Responses annotations as given."""
+
+    text: str
+    citations: list[Any] | None = None
+    extras: Extras | None = None
+
+
+@dataclass(slots=True)
+class Image:
+    """An image given inline (base64 ``data`` + ``media_type``), by ``url`` or by ``file_id``."""
+
+    data: str | None = None
+    media_type: str | None = None
+    url: str | None = None
+    file_id: str | None = None
+    detail: str | None = None
+    extras: Extras | None = None
+
+
+@dataclass(slots=True)
+class File:
+    """A document (PDF, text...) given inline, by url or by file id."""
+
+    data: str | None = None
+    media_type: str | None = None
+    url: str | None = None
+    file_id: str | None = None
+    filename: str | None = None
+    extras: Extras | None = None
+
+
+@dataclass(slots=True)
+class Thinking:
+    """Model reasoning: Claude thinking / redacted thinking, Gemini thought parts,
+    Responses reasoning items, OpenAI ``reasoning_content``.
+
+    ``signature`` is the family-bound artifact (Claude ``signature``, Gemini
+    ``thoughtSignature``, Responses ``encrypted_content``); ``redacted`` marks Claude
+    ``redacted_thinking`` whose opaque payload is in ``signature``. ``summary`` keeps
+    Responses summary parts when the text came from them; ``id`` the Responses item id.
+    """
+
+    text: str = ""
+    signature: str | None = None
+    family: str | None = None
+    redacted: bool = False
+    summary: list[str] | None = None
+    id: str | None = None
+    extras: Extras | None = None
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A call the model makes. ``kind`` is ``function`` or ``custom`` (Responses custom
+    tools, whose ``arguments`` is free text); ``namespace`` is the Responses namespace the
+    tool came from. ``signature``/``family`` carry a Gemini thoughtSignature on the call.
+    """
+
+    id: str
+    name: str
+    arguments: str = ""
+    kind: ToolKind = "function"
+    namespace: str | None = None
+    signature: str | None = None
+    family: str | None = None
+    extras: Extras | None = None
+
+
+@dataclass(slots=True)
+class ToolResult:
+    """The result of a tool call, sent back by the client."""
+
+    call_id: str
+    content: list[Block] = field(default_factory=list)
+    name: str | None = None
+    is_error: bool = False
+    extras: Extras | None = None
+
+
+@dataclass(slots=True)
+class ServerTool:
+    """A provider-run tool block (Claude ``server_tool_use`` / ``web_search_tool_result``,
+    Responses ``web_search_call``...). Kept whole in ``raw`` for its own family."""
+
+    family: str
+    raw: dict[str, Any]
+
+
+Block = Text | Image | File | Thinking | ToolCall | ToolResult | ServerTool
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@dataclass(slots=True)
+class Message:
+    role: Role
+    content: list[Block] = field(default_factory=list)
+    name: str | None = None
+    extras: Extras | None = None
+
+
+@dataclass(slots=True)
+class Tool:
+    """A tool the model may call.
+
+    ``kind``: ``function``; ``custom`` (Responses free-form); ``builtin`` for provider
+    tools (web_search, code_execution...) kept whole in ``extras["raw"]`` for their own
+    family. ``namespace`` is set on tools flattened out of a Responses ``namespace``.
+    """
+
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    kind: Literal["function", "custom", "builtin"] = "function"
+    namespace: str | None = None
+    strict: bool | None = None
+    extras: Extras | None = None
+
+
+@dataclass(slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    total_tokens: int | None = None  # None -> input + output
+
+    @property
+    def total(self) -> int:
+        return self.total_tokens if self.total_tokens is not None else self.input_tokens + self.output_tokens
+
+
+@dataclass(slots=True)
+class Request:
+    """A generation request.
+
+    ``tool_choice``: ``"auto" | "none" | "required"`` or ``{"name": ...}``.
+    ``reasoning``: the source's reasoning settings, normalised: keys ``effort``
+    (none/minimal/low/medium/high/xhigh/max), ``budget`` (int, -1 dynamic, 0 off),
+    ``mode`` (``adaptive``/``enabled``/``disabled``), ``summary``, ``include_thoughts``.
+    ``response_format``: ``{"type": "json_schema", "schema": {...}, "name", "strict"}`` or
+    ``{"type": "json_object"}``.
+    """
+
+    model: str
+    messages: list[Message] = field(default_factory=list)
+    tools: list[Tool] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    stream: bool = False
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    stop: list[str] | None = None
+    seed: int | None = None
+    n: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    reasoning: dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+    user: str | None = None  # OpenAI ``user`` / Claude ``metadata.user_id``
+    metadata: dict[str, Any] | None = None
+    source: str = ""
+    extras: Extras = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Response:
+    """A whole (non-stream) response: one assistant turn."""
+
+    id: str
+    model: str
+    content: list[Block] = field(default_factory=list)
+    stop_reason: StopReason | None = None
+    stop_sequence: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    created: int = 0
+    source: str = ""
+    extras: Extras = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- stream events
+
+
+@dataclass(slots=True)
+class StreamStart:
+    id: str
+    model: str
+    created: int = 0
+    usage: Usage | None = None  # Claude sends input usage up front
+    extras: Extras | None = None
+
+
+@dataclass(slots=True)
+class BlockStart:
+    """A content block opens. For ``tool_call`` blocks ``id``/``name`` may be empty when
+    the upstream sends them late; a later ``BlockStart`` for the same index fills them."""
+
+    index: int
+    kind: Literal["text", "thinking", "redacted_thinking", "tool_call", "server_tool"]
+    id: str | None = None
+    name: str | None = None
+    tool_kind: ToolKind = "function"
+    namespace: str | None = None
+    signature: str | None = None  # Gemini call signature, or redacted payload
+    family: str | None = None
+    raw: dict[str, Any] | None = None  # server_tool payload
+
+
+@dataclass(slots=True)
+class TextDelta:
+    index: int
+    text: str
+
+
+@dataclass(slots=True)
+class ThinkingDelta:
+    index: int
+    text: str
+
+
+@dataclass(slots=True)
+class SignatureDelta:
+    index: int
+    signature: str
+    family: str
+
+
+@dataclass(slots=True)
+class ToolArgsDelta:
+    index: int
+    delta: str
+
+
+@dataclass(slots=True)
+class BlockStop:
+    index: int
+
+
+@dataclass(slots=True)
+class UsageEvent:
+    """Usage so far; later events replace earlier ones field by field where non-zero."""
+
+    usage: Usage
+
+
+@dataclass(slots=True)
+class StreamEnd:
+    stop_reason: StopReason | None
+    usage: Usage | None = None
+    stop_sequence: str | None = None
+    extras: Extras | None = None
+
+
+@dataclass(slots=True)
+class Error:
+    """An in-band error: the stream cannot go on. ``status`` picks the error type."""
+
+    message: str
+    status: int = 500
+    type: str | None = None
+    code: str | None = None
+
+
+Event = (
+    StreamStart
+    | BlockStart
+    | TextDelta
+    | ThinkingDelta
+    | SignatureDelta
+    | ToolArgsDelta
+    | BlockStop
+    | UsageEvent
+    | StreamEnd
+    | Error
+)

@@ -1,0 +1,91 @@
+"""The transport seam: what the pipeline needs from an upstream client and its answers.
+
+The pipeline sends a prepared request through an ``UpstreamClient`` and reads the
+``UpstreamResponse`` it gets back; it never names the library underneath. The default
+client is aiohttp (``cliproxy.providers.http.HttpClient``); a WebSocket upstream, an
+impersonating TLS client or an in-memory test transport plugs in by implementing these
+two protocols and being set as a provider's ``transport``.
+
+The error contract every transport keeps (so the pipeline needs no library's types):
+
+- ``request`` raises ``UpstreamNetworkError`` when the upstream cannot be reached or
+  sends no headers in time (502, 504 on a timeout);
+- ``read`` and ``chunks`` raise ``TimeoutError`` when the upstream went silent and
+  ``ConnectionError`` when the connection broke; ``network_error`` turns either into an
+  ``UpstreamNetworkError`` that says what was being read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Protocol
+
+from cliproxy.errors import UpstreamError
+
+__all__ = ["UpstreamClient", "UpstreamNetworkError", "UpstreamResponse", "network_error", "read_body"]
+
+
+class UpstreamResponse(Protocol):
+    """An upstream answer whose headers are in; the body is read once, whole or in chunks."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    async def read(self) -> bytes:
+        """The whole body."""
+        ...
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives."""
+        ...
+
+    def release(self) -> None:
+        """Give the connection back (or close it); safe to call more than once."""
+        ...
+
+
+class UpstreamClient(Protocol):
+    """Sends one prepared upstream request; the caller reads and releases the answer."""
+
+    async def request(
+        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
+    ) -> UpstreamResponse: ...
+
+
+class UpstreamNetworkError(UpstreamError):
+    """The upstream could not be reached, timed out, or broke off.
+
+    ``message`` goes to the client ("upstream unreachable"); ``detail`` names the origin
+    and the cause, for the log (never the path or query, which may hold a key)."""
+
+    def __init__(
+        self, message: str, *, status: int = 502, detail: str = "", credential_id: str | None = None
+    ) -> None:
+        super().__init__(message, status=status, credential_id=credential_id)
+        self.detail = detail or message
+
+
+def network_error(exc: BaseException, while_: str) -> UpstreamNetworkError:
+    """A failure reading an upstream body (``while_`` says what was read) as ours:
+    504 when the idle limit ran out, else 502."""
+    if isinstance(exc, TimeoutError):
+        return UpstreamNetworkError(
+            f"upstream went silent {while_}",
+            status=504,
+            detail=f"no bytes from upstream {while_} within the idle timeout",
+        )
+    cause = exc.__cause__ if isinstance(exc, ConnectionError) and exc.__cause__ is not None else exc
+    return UpstreamNetworkError(f"upstream connection broke {while_}", detail=f"{while_}: {cause!r}")
+
+
+async def read_body(resp: UpstreamResponse) -> bytes:
+    """The whole body of ``resp``, released after; network failures as ``UpstreamNetworkError``."""
+    try:
+        return await resp.read()
+    except (TimeoutError, ConnectionError) as exc:
+        raise network_error(exc, "while sending the body") from exc
+    finally:
+        resp.release()

@@ -1,0 +1,260 @@
+"""Stage 9 of the lifecycle: an upstream answer into the client's reply.
+
+Whole answers are read, un-enveloped, normalized by plugins and translated (or passed
+through, checked cheaply to be one JSON object); upstreams that only stream are
+collected into one answer. Streams are read until their first content, so an early
+failure can still fail over, then handed to the server as a ``StreamReply`` whose rest
+is translated event by event. Once the first byte went out the only way to fail is an
+in-format error event.
+
+Everything here reads the upstream through the transport protocol
+(``cliproxy.providers.transport``): ``TimeoutError`` / ``ConnectionError`` from a read
+become an ``UpstreamNetworkError`` that says what was being read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from cliproxy.calls import SSE_HEADERS, Attempt, Call, Reply, StreamReply
+from cliproxy.credentials.record import Credential
+from cliproxy.errors import CliproxyError, UpstreamError
+from cliproxy.formats import Format
+from cliproxy.formats.sse import SSEDecoder, frame_data
+from cliproxy.providers.transport import UpstreamResponse, network_error, read_body
+from cliproxy.translate import ir
+from cliproxy.translate.collect import Collector
+from cliproxy.translate.registry import Registry
+from cliproxy.translate.stream import Passthrough, StreamTranslator
+
+if TYPE_CHECKING:
+    from cliproxy.plugins.flow import Flow
+
+__all__ = ["chunks_of", "count_reply", "loads_object", "local_count", "open_stream", "whole_reply"]
+
+log = logging.getLogger(__name__)
+
+_JSON = {"Content-Type": "application/json"}
+_READ_FAILURES = (TimeoutError, ConnectionError)
+
+
+def chunks_of(resp: UpstreamResponse, attempt: Attempt) -> AsyncIterator[bytes]:
+    """The upstream body as it arrives, un-enveloped when the provider wraps its SSE payloads."""
+    provider = attempt.provider
+    raw = resp.chunks()
+    return _unwrapped(raw, provider.unwrap_chunk) if provider.wraps_payloads else raw
+
+
+async def whole_reply(
+    reg: Registry,
+    call: Call,
+    attempt: Attempt,
+    resp: UpstreamResponse,
+    chunks: AsyncIterator[bytes],
+    *,
+    streamed: bool,
+    alias: str | None,
+    route_model: str,
+    flow: Flow | None,
+) -> Reply:
+    """A whole answer in the client's format (``streamed``: the upstream only streams)."""
+    up_fmt = attempt.fmt
+    try:
+        if streamed:
+            body = await _collected(reg, call, attempt, chunks, alias)
+        else:
+            data = await resp.read()
+            if call.trace is not None:
+                call.trace.upstream_body(data)
+            if attempt.provider.wraps_payloads:
+                data = _dumps(attempt.provider.unwrap_body(loads_object(data)))
+            if flow is not None:
+                data = await flow.normalize_response(
+                    call, up_fmt, route_model, "response_before_translator", data
+                )
+            body = _translated(reg, call, attempt, data, alias)
+    except _READ_FAILURES as exc:
+        raise network_error(exc, "while sending the response") from exc
+    finally:
+        resp.release()
+    return Reply(200, body, dict(_JSON), attempt.cred)
+
+
+async def _collected(
+    reg: Registry, call: Call, attempt: Attempt, chunks: AsyncIterator[bytes], alias: str | None
+) -> bytes:
+    collector = Collector()
+    decoder = reg.adapter(attempt.fmt).stream_decoder(attempt.ir)
+    async for chunk in chunks:
+        collector.feed(decoder.decode(chunk))
+    collector.feed(decoder.flush())
+    if collector.error is not None:
+        raise UpstreamError(
+            collector.error.message, status=collector.error.status or 502, credential_id=attempt.cred.id
+        )
+    request = attempt.ir or call.client_ir(reg)
+    return _dumps(reg.adapter(call.format).build_response(collector.response(alias), request))
+
+
+def _translated(reg: Registry, call: Call, attempt: Attempt, data: bytes, alias: str | None) -> bytes:
+    up_fmt = attempt.fmt
+    if up_fmt == call.format and alias is None:
+        return _json_object(data)
+    parsed = loads_object(data)
+    if up_fmt == call.format:
+        parsed["model"] = alias
+        return _dumps(parsed)
+    request = attempt.ir or call.client_ir(reg)
+    return _dumps(reg.translate_response(up_fmt, call.format, parsed, request, model=alias))
+
+
+async def count_reply(reg: Registry, call: Call, attempt: Attempt, resp: UpstreamResponse) -> Reply:
+    data = loads_object(await read_body(resp))
+    if attempt.fmt == call.format:
+        return Reply(200, _dumps(data), dict(_JSON))
+    tokens = int(data.get("input_tokens") or data.get("totalTokens") or 0)
+    return Reply(200, _dumps(reg.adapter(call.format).count_tokens_response(tokens)), dict(_JSON))
+
+
+def local_count(reg: Registry, call: Call, cred: Credential) -> Reply:
+    """An estimate (about 4 bytes a token, as tokenizers average on English and JSON)
+    for an upstream with no count endpoint: never a generation sent to count."""
+    tokens = max(1, (len(orjson.dumps(call.body)) + 3) // 4)
+    return Reply(200, _dumps(reg.adapter(call.format).count_tokens_response(tokens)), dict(_JSON), cred)
+
+
+# ---------------------------------------------------------------------- streams
+
+
+async def open_stream(
+    reg: Registry,
+    call: Call,
+    attempt: Attempt,
+    resp: UpstreamResponse,
+    chunks: AsyncIterator[bytes],
+    alias: str | None,
+) -> StreamReply:
+    """Read until the first content, so an early failure can still fail over."""
+    tr: StreamTranslator | Passthrough
+    # upstreams always stream SSE: a Gemini client without ?alt=sse wants the JSON array
+    reframe = call.format is Format.GEMINI and call.alt != "sse"
+    if attempt.fmt == call.format and alias is None and not reframe:
+        adapter = reg.adapter(attempt.fmt)
+        tr = Passthrough(adapter.stream_decoder(None), adapter.usage_sniffer())
+    else:  # names are restored against what this attempt sent upstream
+        tr = reg.stream_translator(attempt.fmt, call.format, attempt.ir or call.client_ir(reg), model=alias)
+    pending: list[bytes] = []
+    try:
+        while not tr.started:
+            try:
+                chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                pending.append(tr.finish())
+                break
+            pending.append(tr.feed(chunk))
+            if tr.early_error is not None:
+                break
+    except _READ_FAILURES as exc:
+        resp.release()
+        raise network_error(exc, "before the first stream event") from exc
+    if tr.early_error is not None or not tr.started:
+        resp.release()
+        err = tr.early_error
+        raise UpstreamError(
+            err.message if err else "upstream stream ended before any content",
+            status=(err.status if err else 502) or 502,
+            credential_id=attempt.cred.id,
+        )
+    headers = dict(SSE_HEADERS)
+    if reframe:
+        headers["Content-Type"] = "application/json"
+    rest = _rest(reg, call, tr, chunks, resp)
+    return StreamReply(headers, b"".join(pending), rest, attempt.cred)
+
+
+async def _rest(
+    reg: Registry,
+    call: Call,
+    tr: StreamTranslator | Passthrough,
+    chunks: AsyncIterator[bytes],
+    resp: UpstreamResponse,
+) -> AsyncIterator[bytes]:
+    try:
+        while not tr.ended:  # once an error event went out (or must), stop reading the upstream
+            try:
+                chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                break
+            out = tr.feed(chunk)
+            if out:
+                yield out
+        if isinstance(tr, Passthrough) and tr.late_error is not None:
+            log.warning("upstream stream for %s broke: %s", call.model, tr.late_error.message)
+            yield _stream_error(reg, call, tr, tr.late_error)
+            return
+        tail = tr.finish()
+        if tail:
+            yield tail
+    except _READ_FAILURES as exc:
+        # after the first byte the only way to fail is an in-format error event
+        err = network_error(exc, "in the middle of the stream")
+        log.warning("upstream stream for %s broke off: %s", call.model, err.detail)
+        yield _stream_error(reg, call, tr, ir.Error(err.message, status=err.status))
+    finally:
+        resp.release()
+
+
+def _stream_error(reg: Registry, call: Call, tr: StreamTranslator | Passthrough, error: ir.Error) -> bytes:
+    """The in-format end of a stream whose first bytes the client already has."""
+    if isinstance(tr, StreamTranslator):
+        return tr.fail(error)
+    tr.ended = True
+    try:
+        request: ir.Request | None = call.client_ir(reg)
+    except CliproxyError:
+        request = None
+    encoder = reg.adapter(call.format).stream_encoder(request, None)
+    encoder.resume()  # the client has the stream's opening bytes (Gemini's "[")
+    return encoder.encode(error) + encoder.flush()
+
+
+async def _unwrapped(raw: AsyncIterator[bytes], unwrap: Callable[[bytes], bytes]) -> AsyncIterator[bytes]:
+    decoder = SSEDecoder()
+    async for chunk in raw:
+        out = b"".join(frame_data(unwrap(ev.data)) for ev in decoder.decode(chunk))
+        if out:
+            yield out
+    tail = b"".join(frame_data(unwrap(ev.data)) for ev in decoder.flush())
+    if tail:
+        yield tail
+
+
+# ---------------------------------------------------------------------- JSON
+
+
+def _json_object(data: bytes) -> bytes:
+    """A pass-through body, checked cheaply (no parse) to be one JSON object: an empty or
+    HTML 200 answer is an upstream failure, not a success."""
+    head = data.lstrip()[:1]
+    if head != b"{" or data.rstrip()[-1:] != b"}":
+        what = "an empty body" if not data.strip() else "a body that is not JSON"
+        raise UpstreamError(f"upstream answered 200 with {what}", status=502)
+    return data
+
+
+def loads_object(data: bytes) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamError("upstream answered with invalid JSON", status=502, body=None) from exc
+    if not isinstance(parsed, dict):
+        raise UpstreamError("upstream answered with an unexpected JSON shape", status=502)
+    return parsed
+
+
+def _dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)

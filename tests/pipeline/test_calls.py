@@ -1,0 +1,39 @@
+"""The leaf types of one request: a frozen ``Call``, an ``Attempt`` that never renames the
+client's IR, an interceptor's answer as a typed error."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from cliproxy.calls import Attempt, Call, Reply, RequestTerminated
+from cliproxy.formats import Format
+from cliproxy.translate.registry import default_registry
+
+BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def test_a_call_cannot_be_changed_only_replaced():
+    call = Call(Format.OPENAI, dict(BODY), "m", False, {"X-A": "1"})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        call.headers = {"X-A": "2"}  # type: ignore[misc]
+    other = dataclasses.replace(call, headers={"X-A": "2"})
+    assert call.headers == {"X-A": "1"} and other.headers == {"X-A": "2"}
+
+
+def test_the_client_ir_is_parsed_once_and_an_attempt_renames_a_copy():
+    reg = default_registry()
+    call = Call(Format.OPENAI, dict(BODY), "m", False, {})
+    client = call.client_ir(reg)
+    assert call.client_ir(reg) is client  # parsed once
+    upstream = Attempt.for_model(client, "upstream-name")
+    assert upstream.model == "upstream-name" and upstream.messages is client.messages
+    assert client.model == "m"  # the next attempt starts from the client's request
+    assert Attempt.for_model(client, "m") is client  # nothing to rename: no copy
+
+
+def test_a_terminated_request_carries_its_reply():
+    stop = RequestTerminated(403, b'{"error":"no"}', None, "gate")
+    assert stop.status == 403 and "gate" in stop.message
+    assert stop.reply == Reply(403, b'{"error":"no"}', {"Content-Type": "application/json"})
