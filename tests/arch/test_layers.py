@@ -291,3 +291,46 @@ def test_the_check_sees_a_cycle_through_a_function_level_import(tmp_path):
     assert graph["cliproxy.d"] == set()  # a TYPE_CHECKING import does not run
     assert _cycles(graph) == [["cliproxy.a", "cliproxy.sub.b", "cliproxy.sub.c", "cliproxy.a"]]
     assert _cycles(_without(graph, {("cliproxy.sub.c", "cliproxy.a")})) == []
+
+
+# Imports inside functions hide dependencies and cycles; each one left has a reason.
+LAZY_IMPORTS_ALLOWED = {
+    # the command line: `cliproxy --help` and a login stay fast (no server, no plugins loaded)
+    "cliproxy.cli": None,
+    # a plugin transport (ctypes for native, a process pool for subprocess) loads only when used
+    "cliproxy.plugins.host": {
+        "importlib.metadata",
+        "cliproxy.plugins.inproc",
+        "cliproxy.plugins.native",
+        "cliproxy.plugins.subprocess",
+    },
+    "cliproxy.providers.http": {"aiohttp_socks"},  # SOCKS proxies only
+    "cliproxy.server.guard": {"resource"},  # Unix only
+}
+
+
+def _lazy_imports() -> set[tuple[str, str]]:
+    found = set()
+    for path in SRC.rglob("*.py"):
+        module = _module(path)
+        for fn in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    found.add((module, node.module))
+                elif isinstance(node, ast.Import):
+                    found.update((module, alias.name) for alias in node.names)
+    return found
+
+
+def test_imports_inside_functions_only_where_they_have_a_reason():
+    stray = sorted(
+        (module, target)
+        for module, target in _lazy_imports()
+        if module not in LAZY_IMPORTS_ALLOWED
+        or (LAZY_IMPORTS_ALLOWED[module] is not None and target not in LAZY_IMPORTS_ALLOWED[module])
+    )
+    assert not stray, "move these imports to the top of their module: " + ", ".join(
+        f"{a} imports {b}" for a, b in stray
+    )

@@ -405,3 +405,17 @@ def test_delete(path, removed, expected):
 )
 def test_glob_match(pattern, value, ok):
     assert glob_match(pattern, value) is ok
+
+
+def test_writes_and_deletes_never_reach_containers_shared_with_another_body():
+    # an attempt's body owns its top-level objects but shares arrays (messages, tools)
+    # with the client's request: a rule must copy what it changes, not write through
+    client = {"messages": [{"role": "user", "content": "hi", "cache": {"t": 1}}], "tools": [{"n": 1}]}
+    attempt = dict(client)
+    assert P.set_value(attempt, P.parse("messages.0.content"), "changed")
+    assert P.set_value(attempt, P.parse("tools.-1"), {"n": 2})
+    assert P.delete(attempt, P.parse("messages.0.cache.t"))
+    assert attempt["messages"][0] == {"role": "user", "content": "changed", "cache": {}}
+    assert attempt["tools"] == [{"n": 1}, {"n": 2}]
+    assert client == {"messages": [{"role": "user", "content": "hi", "cache": {"t": 1}}], "tools": [{"n": 1}]}
+    assert not P.delete(attempt, P.parse("messages.5"))  # nothing there: nothing copied or removed

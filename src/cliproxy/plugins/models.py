@@ -21,6 +21,7 @@ from cliproxy.credentials.storage import write_json
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, ci_get
 from cliproxy.plugins.host import PluginHost, Record
+from cliproxy.providers import registry as builtin
 
 __all__ = [
     "apply_auth_data",
@@ -121,7 +122,6 @@ async def bind_plugin_auths(host: PluginHost, creds: Any, config: Any) -> bool:
     """Credential files of a provider no built-in serves, bound to the plugin executor
     with that identifier (scope ``oauth`` or ``both``): their models come from the
     plugin's ``model.for_auth``. A built-in provider always wins. True when any changed."""
-    from cliproxy.providers import registry as builtin
 
     executors: dict[str, Record] = {}
     for rec in host.active("executor"):

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, b64encode, ci_get
 from cliproxy.plugins.callbacks import ScopeContext
@@ -189,6 +191,5 @@ async def handle_management(
 
 
 def _json_str(text: str) -> bytes:
-    import orjson
 
     return orjson.dumps(text)

@@ -163,9 +163,10 @@ def set_value(doc: dict[str, Any], path: Path, value: Any) -> bool:
         if isinstance(node, list) and not _is_index(part):
             return False
         child = _child(node, part) if part != "-1" else MISSING
-        if not isinstance(child, dict | list):
-            child = _put(node, part, _container_for(following))
-        node = child
+        # path copying: below the root, containers may be shared with the client's request
+        # (an attempt owns its top-level objects, not its arrays), so each one on the way
+        # is replaced by a copy before anything under it changes
+        node = _put(node, part, child.copy() if isinstance(child, dict | list) else _container_for(following))
     if isinstance(node, list) and not _is_index(path[-1]):
         return False
     _put(node, path[-1], value)
@@ -174,9 +175,11 @@ def set_value(doc: dict[str, Any], path: Path, value: Any) -> bool:
 
 def delete(doc: Any, path: Path) -> bool:
     """Remove a concrete path; ``False`` when it was not there."""
-    if not path:
+    if not path or get(doc, path) is MISSING:
         return False
-    parent = get(doc, path[:-1])
+    parent = doc
+    for part in path[:-1]:  # path copying, as in set_value
+        parent = _put(parent, part, _child(parent, part).copy())
     last = path[-1]
     if isinstance(parent, dict):
         key = last[1:] if last.startswith(":") else last

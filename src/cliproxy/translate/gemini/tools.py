@@ -16,6 +16,7 @@ from cliproxy.translate import ir
 from cliproxy.translate.gemini.names import NameMap
 from cliproxy.translate.gemini.parts import FAMILY, public_extras
 from cliproxy.translate.gemini.wire import as_dict, as_list, camel, take
+from cliproxy.translate.schema import clean_schema_for_gemini
 
 __all__ = ["CUSTOM_TOOL_SCHEMA", "build_tools", "read_tools"]
 
@@ -115,7 +116,6 @@ def _native_tools(tools: list[ir.Tool]) -> list[dict[str, Any]]:
 
 
 def _foreign_decl(tool: ir.Tool, names: NameMap) -> dict[str, Any]:
-    from cliproxy.translate.schema import clean_schema_for_gemini
 
     decl: dict[str, Any] = {"name": names.to_gemini(tool.name, tool.namespace)}
     if tool.description:
