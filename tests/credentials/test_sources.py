@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
@@ -179,3 +180,25 @@ def test_weight_rules(tmp_path):
     _write(tmp_path / "f.json", {"type": "xai", "weight": 2.5})
     assert load_auth_file(tmp_path / "z.json", tmp_path).weight == 0
     assert load_auth_file(tmp_path / "f.json", tmp_path) is None
+
+
+def _jwt(claims: dict) -> str:
+    def part(obj: dict) -> str:
+        return base64.urlsafe_b64encode(orjson.dumps(obj)).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none'})}.{part(claims)}.sig"
+
+
+def test_codex_file_takes_its_plan_from_the_id_token(tmp_path):
+    # CPA reads a Codex file's plan from its id_token (the file itself has no plan_type),
+    # so a plus account gets the plus catalog, not the pro default
+    auth = {"https://api.openai.com/auth": {"chatgpt_plan_type": "plus", "chatgpt_account_id": "acc"}}
+    (tmp_path / "codex-a.json").write_bytes(
+        orjson.dumps({"type": "codex", "email": "a@x", "id_token": _jwt(auth), "access_token": "at"})
+    )
+    (tmp_path / "codex-b.json").write_bytes(
+        orjson.dumps({"type": "codex", "email": "b@x", "id_token": "not a jwt", "access_token": "at"})
+    )
+    by = {c.label: c for c in load_auth_dir(tmp_path)}
+    assert by["a@x"].attributes["plan_type"] == "plus"
+    assert "plan_type" not in by["b@x"].attributes

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from .ids import auth_index, auth_index_seed
+from .oauth_tokens import jwt_claims
 from .record import (
     KIND_OAUTH,
     MAX_WEIGHT,
@@ -143,11 +144,21 @@ def _credential(
     attrs.update({f"header:{k}": v for k, v in cred.headers.items()})
     if cred.excluded_models:
         attrs["excluded_models"] = ",".join(cred.excluded_models)
+    if provider == "codex" and (plan := _codex_plan(meta)):
+        attrs["plan_type"] = plan  # the model catalog of the account's plan (as CPA reads it)
     cred.attributes = attrs
     cred.index = auth_index(
         auth_index_seed(provider=provider, cred_id=cred.id, path=full, file_type=_str(meta.get("type")))
     )
     return cred
+
+
+def _codex_plan(meta: Mapping[str, Any]) -> str:
+    """The ChatGPT plan named in a Codex file's ``id_token`` (``chatgpt_plan_type``)."""
+    token = meta.get("id_token")
+    auth = jwt_claims(token).get("https://api.openai.com/auth") if isinstance(token, str) else None
+    plan = auth.get("chatgpt_plan_type") if isinstance(auth, dict) else None
+    return plan.strip() if isinstance(plan, str) else ""
 
 
 def normalize_metadata(meta: dict[str, Any]) -> None:
