@@ -36,8 +36,9 @@ from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError, Ups
 from cliproxy.formats import Format
 from cliproxy.formats.validate import validate_body
 from cliproxy.models.listing import CLAUDE_CLOAK_PREFIX, uncloak_claude_id
+from cliproxy.models.registry import ModelRoute
 from cliproxy.models.shaping import Shaper
-from cliproxy.plugins.flow import EXECUTOR_DECISIONS, Flow, route_for
+from cliproxy.plugins.flow import Flow, route_for
 from cliproxy.providers.base import REQUEST_FAULTS, Provider
 from cliproxy.providers.http import HttpClient, proxy_key
 from cliproxy.providers.transport import UpstreamNetworkError, read_body
@@ -95,7 +96,8 @@ class Pipeline:
                 call = await flow.before_auth(call)
             # 5.-9. credential pick (scheduler), interceptors after auth, translation, upstream
             # call with failover, response translation; or all on the plugin executor of 2.
-            if decision is not None and flow is not None and decision.kind in EXECUTOR_DECISIONS:
+            if route is None:  # the router named a plugin executor (kinds "self" / "executor")
+                assert decision is not None and flow is not None
                 result = await flow.execute(call, decision)
             else:
                 result = await self.execute(call, route, flow)
@@ -117,7 +119,7 @@ class Pipeline:
             return None
         return Flow(host, self.translations, self.config, call, model)
 
-    async def execute(self, call: Call, route: Any, flow: Flow | None = None) -> Reply | StreamReply:
+    async def execute(self, call: Call, route: ModelRoute, flow: Flow | None = None) -> Reply | StreamReply:
         """Stages 5-9 for a resolved route: pick, attempt, fail over, retry rounds."""
         session_key = extract_session_key(call.headers, call.body) if self.pool.session_affinity else None
         scheduler = flow.scheduler(call, route) if flow is not None else None
@@ -136,7 +138,7 @@ class Pipeline:
         assert last is not None
         raise last
 
-    async def _wait_for_cooldown(self, route: Any) -> bool:
+    async def _wait_for_cooldown(self, route: ModelRoute) -> bool:
         limit = float(self.config.max_retry_interval or 0)
         wait = await self.pool.next_available_in(route.model, route.providers, supports=route.supports)
         if wait is None or limit <= 0 or wait > limit:
@@ -148,7 +150,7 @@ class Pipeline:
     async def _round(
         self,
         call: Call,
-        route: Any,
+        route: ModelRoute,
         tried: set[str],
         session_key: str | None,
         scheduler: Any,
@@ -182,7 +184,7 @@ class Pipeline:
         raise _RoundFailed(last)
 
     async def _with_credential(
-        self, call: Call, route: Any, cred: Credential, flow: Flow | None
+        self, call: Call, route: ModelRoute, cred: Credential, flow: Flow | None
     ) -> Reply | StreamReply:
         if cred.attributes.get("plugin"):
             return await self._plugin_credential(call, route, cred, flow)
@@ -214,7 +216,7 @@ class Pipeline:
         raise UpstreamError("no upstream model for credential", status=502)
 
     async def _plugin_credential(
-        self, call: Call, route: Any, cred: Credential, flow: Flow | None
+        self, call: Call, route: ModelRoute, cred: Credential, flow: Flow | None
     ) -> Reply | StreamReply:
         """A credential a plugin's executor serves: cooled and rotated like any other."""
         try:
@@ -235,7 +237,13 @@ class Pipeline:
     # ------------------------------------------------------------------ one attempt
 
     async def _attempt(
-        self, call: Call, route: Any, cred: Credential, provider: Provider, model: str, flow: Flow | None
+        self,
+        call: Call,
+        route: ModelRoute,
+        cred: Credential,
+        provider: Provider,
+        model: str,
+        flow: Flow | None,
     ) -> Reply | StreamReply:
         reg = self.translations
         if call.action == "count" and not provider.counts_upstream:

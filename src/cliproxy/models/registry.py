@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..credentials.record import Credential
 from ..errors import ModelNotFoundError
@@ -50,6 +50,23 @@ class _Generation:
     bindings: dict[str, Mapping[str, Binding]]
     supports: Supports
     auto: str | None
+
+
+class ModelRoute(Protocol):
+    """What the pipeline needs of a resolved model: :class:`Route` from the registry, or
+    the one-provider route a model-router plugin names (``plugins.flow.ProviderRoute``)."""
+
+    requested: str
+    model: str
+    suffix: str | None
+    providers: list[str]
+    supports: Supports
+
+    def upstream_models(self, cred: Credential) -> list[str]: ...
+
+    def force_mapping(self, cred: Credential) -> bool: ...
+
+    def response_model(self, cred: Credential) -> str: ...
 
 
 class Route:

@@ -26,6 +26,7 @@ from cliproxy.calls import Attempt, Call, Reply, RequestTerminated, StreamReply
 from cliproxy.credentials.record import Credential
 from cliproxy.errors import CliproxyError, ModelNotFoundError, UpstreamError
 from cliproxy.formats import Format
+from cliproxy.models.registry import ModelRoute
 from cliproxy.plugins import abi, rules
 from cliproxy.plugins.callbacks import ScopeContext
 from cliproxy.plugins.executor import negotiate, run_executor
@@ -36,10 +37,9 @@ from cliproxy.translate.registry import Registry
 if TYPE_CHECKING:
     from cliproxy.plugins.host import PluginHost
 
-__all__ = ["EXECUTOR_DECISIONS", "Flow", "ProviderRoute", "route_for"]
+__all__ = ["Flow", "ProviderRoute", "route_for"]
 
 # router decisions that send the request to a plugin's executor instead of a provider
-EXECUTOR_DECISIONS = frozenset({"self", "executor"})
 
 
 class Resolver(Protocol):
@@ -77,7 +77,7 @@ class ProviderRoute:
         return self._base.response_model(cred) if self._base is not None else self._target
 
 
-def route_for(models: Resolver, decision: rules.RouteDecision | None, model: str) -> Any:
+def route_for(models: Resolver, decision: rules.RouteDecision | None, model: str) -> ModelRoute | None:
     """Stage 3: the route for ``model`` (the registry's, or the provider a router named);
     ``None`` when a plugin executor serves the request."""
     if decision is None:
@@ -212,7 +212,9 @@ class Flow:
             call = _applied(call, state)
         return await run_executor(self.reg, self.host, rec, call, self.scope)
 
-    async def credential_executor(self, call: Call, route: Any, cred: Credential) -> Reply | StreamReply:
+    async def credential_executor(
+        self, call: Call, route: ModelRoute, cred: Credential
+    ) -> Reply | StreamReply:
         """A model served by a plugin's executor, picked like any credential (a 401 gets
         one auth refresh by the plugin and one more try)."""
         host = self.host
@@ -227,7 +229,7 @@ class Flow:
                 raise
         return await run_executor(self.reg, host, rec, call, self.scope, model=model, cred=cred)
 
-    def scheduler(self, call: Call, route: Any) -> Callable[[Any], Awaitable[Any]] | None:
+    def scheduler(self, call: Call, route: ModelRoute) -> Callable[[Any], Awaitable[Any]] | None:
         """A scheduler plugin's pick for ``pool.pick``, or ``None`` for the built-in one."""
         host = self.host
         if not host.any("scheduler"):
