@@ -83,12 +83,13 @@ class Service:
         self._apply_upstream_timeouts(config)
         self.pool = Pool.from_config(config, clock=clock, store=self._cds_store(config))
         self.models = ModelRegistry(Catalog.load())
-        self.providers = providers
+        # built now, after the environment is final: each reads its endpoint URLs once
+        self.providers = providers.Providers()
         self.refresher: Refresher | None = None
         self.pipeline = Pipeline(
             pool=self.pool,
             models=self.models,
-            providers=providers,
+            providers=self.providers,
             http=self.http,
             translations=default_registry(),
             config=config,

@@ -10,7 +10,7 @@ import anthropic
 import openai
 import orjson
 
-from cliproxy.providers import registry
+from cliproxy.providers.claude import ClaudeProvider
 from cliproxy.providers.transport import UpstreamClient, UpstreamResponse
 from tests.e2e.clients import KEY
 
@@ -114,7 +114,7 @@ def test_the_memory_transport_fits_the_protocol():
 
 async def test_a_second_transport_serves_streams_without_touching_the_pipeline(start_proxy, monkeypatch):
     transport = MemoryTransport()
-    monkeypatch.setattr(registry.get("claude"), "transport", transport)
+    monkeypatch.setattr(ClaudeProvider, "transport", transport)  # every instance, the proxy's too
     proxy = await start_proxy(CONFIG)
 
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:

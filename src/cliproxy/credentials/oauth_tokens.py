@@ -218,7 +218,7 @@ class XAITokens(TokenEndpoint):
             if isinstance(claims.get(key), str) and claims[key]:
                 out[key] = claims[key]
         if not cred.metadata.get("base_url"):
-            out["base_url"] = "https://api.x.ai/v1"
+            out["base_url"] = endpoints.URLS["xai"]["api"]  # CPA writes the public one
         out["last_refresh"] = rfc3339(now, utc=True)
         return out
 

@@ -30,8 +30,6 @@ from cliproxy.providers.gemini import GeminiProvider
 
 __all__ = ["AntigravityProvider", "envelope", "unwrap_body", "unwrap_chunk"]
 
-PROD_BASE_URL = "https://cloudcode-pa.googleapis.com"
-DAILY_BASE_URL = "https://daily-cloudcode-pa.googleapis.com"
 DEFAULT_VERSION = "2.9.1"
 DEFAULT_USER_AGENT = f"antigravity/hub/{DEFAULT_VERSION} darwin/arm64"
 
@@ -40,7 +38,7 @@ class AntigravityProvider(GeminiProvider):
     """Gemini (and Claude) models through Antigravity; Google RPC errors as Gemini."""
 
     key = "antigravity"
-    default_base_url = PROD_BASE_URL
+    endpoints_key = "antigravity"  # https://cloudcode-pa.googleapis.com
     wraps_payloads = True
 
     def build(

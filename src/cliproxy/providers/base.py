@@ -9,6 +9,10 @@ Every hook the pipeline calls is declared here with a no-op default: ``prepare``
 headers per attempt, e.g. a fresh token), ``forget`` (after a 401), ``unwrap_body`` /
 ``unwrap_chunk`` (an envelope around each answer, when ``wraps_payloads``), and
 ``transport`` (the ``UpstreamClient`` to send with; ``None`` = the shared HTTP client).
+
+A subscription provider (``endpoints_key`` set) takes its default base URL from the
+endpoint table, :mod:`cliproxy.credentials.login.endpoints`, once, when it is built: the
+``CLIPROXY_OAUTH_<PROVIDER>_API`` and ``_BASE`` overrides move its requests too.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
+from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import Credential
 from cliproxy.errors import UpstreamError
 from cliproxy.formats import Format
@@ -87,7 +92,11 @@ class Provider(ABC):
 
     key: ClassVar[str]
     format: ClassVar[Format]
-    default_base_url: ClassVar[str]
+    # where a credential without its own base URL goes; subscription providers read it
+    # from the endpoint table when built (``endpoints_key``) instead of setting it here
+    default_base_url: str
+    # the provider's row in the endpoint table (its ``api`` URL is the default base)
+    endpoints_key: ClassVar[str | None] = None
     always_stream: ClassVar[bool] = False  # e.g. Codex: upstream always streams
     # the upstream has a count-tokens endpoint; without one (Codex) counts are estimated locally
     counts_upstream: ClassVar[bool] = True
@@ -97,6 +106,10 @@ class Provider(ABC):
     wraps_payloads: ClassVar[bool] = False
     # the client this provider's requests go through; ``None``: the shared HTTP client
     transport: UpstreamClient | None = None
+
+    def __init__(self) -> None:
+        if self.endpoints_key is not None:
+            self.default_base_url = endpoints.url(self.endpoints_key, "api")
 
     def prepare(
         self, cred: Credential, http: HttpClient, *, proxy: str | None = None

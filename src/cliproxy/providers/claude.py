@@ -1,4 +1,10 @@
-"""Anthropic Messages: Claude API keys and Claude OAuth (subscription) credentials."""
+"""Anthropic Messages: Claude API keys and Claude OAuth (subscription) credentials.
+
+The default base is the endpoint table's ``claude`` ``api`` URL (``api.anthropic.com``, or
+``CLIPROXY_OAUTH_CLAUDE_API`` / ``_BASE``). An API key goes as ``x-api-key`` to that base
+(an override stands in for Anthropic's host) and to ``api.anthropic.com`` named in a file;
+to any other ``base_url`` it goes as a bearer token (CPA). OAuth tokens are always bearer.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
@@ -14,7 +21,7 @@ from cliproxy.providers.retry import anthropic_unified_reset, retry_after_header
 
 __all__ = ["ClaudeProvider"]
 
-ANTHROPIC_HOST = "https://api.anthropic.com"
+ANTHROPIC_HOST = endpoints.URLS["claude"]["api"]  # the public host, whatever the overrides
 API_VERSION = "2023-06-01"
 OAUTH_BETA = "oauth-2025-04-20"
 # client headers worth forwarding to Anthropic as they are
@@ -33,7 +40,7 @@ _PASS = (
 class ClaudeProvider(Provider):
     key = "claude"
     format = Format.CLAUDE
-    default_base_url = ANTHROPIC_HOST
+    endpoints_key = "claude"
 
     def build(
         self,
@@ -60,7 +67,7 @@ class ClaudeProvider(Provider):
             if OAUTH_BETA not in betas:
                 betas.append(OAUTH_BETA)
             headers["anthropic-beta"] = ",".join(betas)
-        elif base == ANTHROPIC_HOST:
+        elif not cred.base_url or base == ANTHROPIC_HOST:
             headers["x-api-key"] = cred.api_key
         else:  # a custom base URL takes the key as a bearer token (CPA)
             headers["Authorization"] = f"Bearer {cred.api_key}"

@@ -20,7 +20,7 @@ USER_AGENT = "codex_cli_rs/0.146.0 (cliproxy)"
 class CodexProvider(Provider):
     key = "codex"
     format = Format.CODEX
-    default_base_url = "https://chatgpt.com/backend-api/codex"
+    endpoints_key = "codex"  # https://chatgpt.com/backend-api/codex
     always_stream = True
     counts_upstream = False  # no count endpoint: CPA counts Codex requests locally
 

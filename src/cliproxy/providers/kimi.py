@@ -1,7 +1,8 @@
 """Kimi Code (Moonshot) with device-flow OAuth accounts.
 
 Claude-format clients are served by Kimi's Anthropic-compatible endpoint, every other
-client by its Chat Completions endpoint::
+client by its Chat Completions endpoint (the base is the endpoint table's ``kimi`` ``api``
+URL, ``CLIPROXY_OAUTH_KIMI_API``, unless the file sets ``base_url``)::
 
     Claude clients:  POST https://api.kimi.com/coding/v1/messages   (count: /v1/messages/count_tokens)
     others:          POST https://api.kimi.com/coding/v1/chat/completions
@@ -27,7 +28,6 @@ from cliproxy.providers.claude import API_VERSION
 
 __all__ = ["KimiProvider", "upstream_model"]
 
-BASE_URL = "https://api.kimi.com/coding"
 _CODING_ALIASES = {
     "kimi-k2.7-code": "kimi-for-coding",
     "k2.7-code": "kimi-for-coding",
@@ -57,7 +57,7 @@ class KimiProvider(Provider):
     key = "kimi"
     format_dependent = True
     format = Format.OPENAI
-    default_base_url = BASE_URL
+    endpoints_key = "kimi"  # https://api.kimi.com/coding
 
     def upstream_format(self, client: Format) -> Format:
         return Format.CLAUDE if client is Format.CLAUDE else Format.OPENAI

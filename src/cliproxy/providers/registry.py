@@ -1,11 +1,19 @@
 """Which provider serves a credential: one explicit list of the built-in providers.
 
-``provider_for(cred)`` looks the credential's provider key up; OpenAI-compatibility
-entries (keys ``openai-compatible-<name>``) all share :class:`OpenAICompatProvider`, and
+:class:`Providers` is the set one service uses, built when the service starts: each
+subscription provider reads its endpoint URLs then (the ``CLIPROXY_OAUTH_<PROVIDER>_API``
+and ``_BASE`` overrides), so a request never reads the environment. ``provider_for(cred)``
+looks the credential's provider key up; OpenAI-compatibility entries (keys
+``openai-compatible-<name>``) all share :class:`OpenAICompatProvider`, and
 ``gemini-interactions`` API keys use the Gemini provider for now.
+
+The module-level :func:`get` and :func:`provider_for` answer from a set built at import,
+for callers that only ask which provider a key names.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from cliproxy.credentials.record import Credential
 from cliproxy.providers.antigravity import AntigravityProvider
@@ -18,38 +26,60 @@ from cliproxy.providers.openai_compat import OpenAICompatProvider
 from cliproxy.providers.vertex import VertexProvider
 from cliproxy.providers.xai import XAIProvider
 
-__all__ = ["BUILTIN_PROVIDERS", "get", "provider_for"]
+__all__ = ["BUILTIN_PROVIDERS", "Providers", "builtin_providers", "get", "provider_for"]
 
-BUILTIN_PROVIDERS: tuple[Provider, ...] = (
-    OpenAICompatProvider(),
-    ClaudeProvider(),
-    CodexProvider(),
-    GeminiProvider(),
-    VertexProvider(),
-    XAIProvider(),
-    AntigravityProvider(),
-    KimiProvider(),
-)
-
-_BY_KEY: dict[str, Provider] = {p.key: p for p in BUILTIN_PROVIDERS}
 _ALIASES = {"gemini-interactions": "gemini"}
 _COMPAT_PREFIX = "openai-compatible-"
 
 
+def builtin_providers() -> tuple[Provider, ...]:
+    """A new instance of every built-in provider, reading the endpoint overrides now."""
+    return (
+        OpenAICompatProvider(),
+        ClaudeProvider(),
+        CodexProvider(),
+        GeminiProvider(),
+        VertexProvider(),
+        XAIProvider(),
+        AntigravityProvider(),
+        KimiProvider(),
+    )
+
+
+class Providers:
+    """The providers of one service, by key (the built-ins unless ``providers`` is given)."""
+
+    def __init__(self, providers: Iterable[Provider] | None = None) -> None:
+        self.all = tuple(builtin_providers() if providers is None else providers)
+        self._by_key: dict[str, Provider] = {p.key: p for p in self.all}
+
+    def get(self, key: str) -> Provider | None:
+        """The provider for a provider key (``claude``, ``openai-compatible-x``...), or None."""
+        key = key.strip().lower()
+        key = _ALIASES.get(key, key)
+        if key.startswith(_COMPAT_PREFIX):
+            key = OpenAICompatProvider.key
+        return self._by_key.get(key)
+
+    def provider_for(self, cred: Credential) -> Provider:
+        """The provider that serves ``cred``. Raises ``KeyError`` for an unknown provider key."""
+        found = self.get(cred.provider)
+        if found is None and cred.compat_name:
+            found = self._by_key[OpenAICompatProvider.key]
+        if found is None:
+            raise KeyError(f"no provider for credential type {cred.provider!r}")
+        return found
+
+
+_DEFAULT = Providers()
+BUILTIN_PROVIDERS: tuple[Provider, ...] = _DEFAULT.all
+
+
 def get(key: str) -> Provider | None:
-    """The provider for a provider key (``claude``, ``openai-compatible-x``...), or None."""
-    key = key.strip().lower()
-    key = _ALIASES.get(key, key)
-    if key.startswith(_COMPAT_PREFIX):
-        key = OpenAICompatProvider.key
-    return _BY_KEY.get(key)
+    """:meth:`Providers.get` on the set built at import."""
+    return _DEFAULT.get(key)
 
 
 def provider_for(cred: Credential) -> Provider:
-    """The provider that serves ``cred``. Raises ``KeyError`` for an unknown provider key."""
-    found = get(cred.provider)
-    if found is None and cred.compat_name:
-        found = _BY_KEY[OpenAICompatProvider.key]
-    if found is None:
-        raise KeyError(f"no provider for credential type {cred.provider!r}")
-    return found
+    """:meth:`Providers.provider_for` on the set built at import."""
+    return _DEFAULT.provider_for(cred)

@@ -54,6 +54,7 @@ class VertexProvider(GeminiProvider):
     default_base_url = GLOBAL_HOST
 
     def __init__(self, tokens: TokenCache | None = None) -> None:
+        super().__init__()
         self.tokens = tokens if tokens is not None else TokenCache()
 
     def build(

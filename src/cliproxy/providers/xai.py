@@ -6,7 +6,11 @@ a non-streaming client, so this provider does the same.
 
 - API keys, or OAuth files with ``using_api: true``: ``{base or https://api.x.ai/v1}/responses``.
 - OAuth files otherwise: the Grok CLI chat proxy ``https://cli-chat-proxy.grok.com/v1/responses``
-  with the Grok CLI identity headers.
+  with the Grok CLI identity headers (also when the file names the public API as its
+  ``base_url``, as CPA's sign-in writes it).
+
+Both defaults come from the endpoint table (``xai`` ``api`` and ``cli-chat``), so
+``CLIPROXY_OAUTH_XAI_API``, ``CLIPROXY_OAUTH_XAI_CLI_CHAT`` and ``_BASE`` move them.
 
 Token counting is local in CPA (o200k tokenizer), never an upstream call.
 """
@@ -18,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import KIND_OAUTH, Credential, parse_bool
 from cliproxy.errors import UnsupportedError
 from cliproxy.formats import Format
@@ -25,8 +30,10 @@ from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_heade
 
 __all__ = ["API_BASE_URL", "CLI_CHAT_PROXY_URL", "XAIProvider", "uses_api"]
 
-API_BASE_URL = "https://api.x.ai/v1"
-CLI_CHAT_PROXY_URL = "https://cli-chat-proxy.grok.com/v1"
+# the public URLs, whatever the overrides (an OAuth file naming API_BASE_URL still chats
+# through the CLI proxy)
+API_BASE_URL = endpoints.URLS["xai"]["api"]
+CLI_CHAT_PROXY_URL = endpoints.URLS["xai"]["cli-chat"]
 CLI_VERSION = "0.2.120"
 _CLI_HEADERS = {
     "X-XAI-Token-Auth": "xai-grok-cli",
@@ -52,14 +59,21 @@ def uses_api(cred: Credential) -> bool:
 class XAIProvider(Provider):
     key = "xai"
     format = Format.CODEX
-    default_base_url = API_BASE_URL
+    endpoints_key = "xai"
     always_stream = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.default_base_url = self.default_base_url.rstrip("/")
+        self.cli_chat_url = endpoints.url("xai", "cli-chat").rstrip("/")
+        self._api_urls = (API_BASE_URL, self.default_base_url)
+        self._cli_chat_urls = (CLI_CHAT_PROXY_URL, self.cli_chat_url)
 
     def chat_base_url(self, cred: Credential) -> str:
         base = (cred.base_url or "").rstrip("/")
         if uses_api(cred):
-            return base or API_BASE_URL
-        return base if base and base != API_BASE_URL else CLI_CHAT_PROXY_URL
+            return base or self.default_base_url
+        return base if base and base not in self._api_urls else self.cli_chat_url
 
     def build(
         self,
@@ -85,7 +99,7 @@ class XAIProvider(Provider):
         conv = client_headers.get("x-grok-conv-id")
         if conv:
             headers["x-grok-conv-id"] = conv
-        if base == CLI_CHAT_PROXY_URL:
+        if base in self._cli_chat_urls:
             headers.update(_CLI_HEADERS)
         headers.update(copy_client_headers(cred, client_headers))
         return UpstreamRequest(base + "/responses", headers, orjson.dumps(body), True)

@@ -1,17 +1,27 @@
-"""Every URL and client constant a sign-in flow or a token refresh talks to, in one table.
+"""Every URL and client constant a subscription provider is reached at, in one table: the
+sign-in and token-refresh endpoints, and the upstream API the account's requests go to.
 
-The values are the public ones CPA's tools use (``internal/auth/<provider>/``), so a file
-made by either tool refreshes in the other. Each URL can be overridden from the
-environment, which is how tests and private deployments point a flow at another server:
+The values are the public ones CPA's tools use (``internal/auth/<provider>/`` and the
+executors), so a file made by either tool refreshes in the other. Each URL can be
+overridden from the environment, which is how tests and private deployments point a
+provider at another server:
 
 - ``CLIPROXY_OAUTH_<PROVIDER>_<NAME>`` replaces one URL, e.g.
-  ``CLIPROXY_OAUTH_CLAUDE_TOKEN=http://127.0.0.1:9000/v1/oauth/token``;
+  ``CLIPROXY_OAUTH_CLAUDE_TOKEN=http://127.0.0.1:9000/v1/oauth/token`` or
+  ``CLIPROXY_OAUTH_CODEX_API=http://127.0.0.1:9000/backend-api/codex``;
 - ``CLIPROXY_OAUTH_<PROVIDER>_BASE`` replaces the scheme and host (and port) of every URL of
-  that provider at once, keeping each path and query, e.g.
+  that provider at once (sign-in, refresh and API), keeping each path and query, e.g.
   ``CLIPROXY_OAUTH_CODEX_BASE=http://127.0.0.1:9000``.
 
 A one-URL override wins over the base override. ``PROVIDER`` and ``NAME`` are the keys of
 :data:`URLS` in upper case (``-`` becomes ``_``).
+
+The ``api`` URLs (and xAI's ``cli-chat``, where its OAuth accounts chat) are the default
+upstream bases of the providers in :mod:`cliproxy.providers`, used by every credential of
+that provider without a ``base_url`` of its own; Antigravity's sign-in also finds and
+onboards the account's project at ``api`` and ``api-daily``. A provider reads its URLs
+once, when it is built (a proxy builds its providers when it starts), never per request:
+change the environment, then restart.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ URLS: Mapping[str, Mapping[str, str]] = {
         "token": "https://platform.claude.com/v1/oauth/token",
         "profile": "https://api.anthropic.com/api/oauth/profile",
         "roles": "https://api.anthropic.com/api/oauth/claude_cli/roles",
+        "api": "https://api.anthropic.com",
     },
     "codex": {
         "authorize": "https://auth.openai.com/oauth/authorize",
@@ -36,6 +47,7 @@ URLS: Mapping[str, Mapping[str, str]] = {
         "device-token": "https://auth.openai.com/api/accounts/deviceauth/token",
         "device-verify": "https://auth.openai.com/codex/device",
         "device-redirect": "https://auth.openai.com/deviceauth/callback",
+        "api": "https://chatgpt.com/backend-api/codex",
     },
     "antigravity": {
         "authorize": "https://accounts.google.com/o/oauth2/v2/auth",
@@ -47,10 +59,15 @@ URLS: Mapping[str, Mapping[str, str]] = {
     "kimi": {
         "device": "https://auth.kimi.com/api/oauth/device_authorization",
         "token": "https://auth.kimi.com/api/oauth/token",
+        "api": "https://api.kimi.com/coding",
     },
     "xai": {
         "discovery": "https://auth.x.ai/.well-known/openid-configuration",
         "token": "https://auth.x.ai/oauth2/token",
+        # API keys (and OAuth files with ``using_api``); other OAuth files chat through the
+        # Grok CLI's proxy
+        "api": "https://api.x.ai/v1",
+        "cli-chat": "https://cli-chat-proxy.grok.com/v1",
     },
 }
 

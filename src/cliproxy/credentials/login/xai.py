@@ -41,7 +41,7 @@ __all__ = ["DEFAULT_BASE_URL", "XAIDeviceFlow", "validate_endpoint", "xai_file_n
 PROVIDER = "xai"
 MAX_WAIT = 30 * 60.0  # CPA's MaxPollDuration
 MIN_INTERVAL = 5.0
-DEFAULT_BASE_URL = "https://api.x.ai/v1"
+DEFAULT_BASE_URL = endpoints.URLS[PROVIDER]["api"]  # written into the file as CPA does, never overridden
 _FORM = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
 
 
