@@ -25,7 +25,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from cliproxy import replies
 from cliproxy.calls import Attempt, Call, Reply, RequestTerminated, StreamReply
@@ -39,8 +40,9 @@ from cliproxy.models.listing import CLAUDE_CLOAK_PREFIX, uncloak_claude_id
 from cliproxy.models.registry import ModelRoute
 from cliproxy.models.shaping import Shaper
 from cliproxy.plugins.flow import Flow, route_for
-from cliproxy.providers.base import REQUEST_FAULTS, Provider
+from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError
 from cliproxy.providers.http import HttpClient, proxy_key
+from cliproxy.providers.identity import forwardable_response_headers
 from cliproxy.providers.transport import UpstreamNetworkError, read_body
 from cliproxy.translate.registry import Registry
 
@@ -49,6 +51,7 @@ __all__ = ["Call", "Pipeline", "Reply", "StreamReply"]
 log = logging.getLogger(__name__)
 
 RETRYABLE = frozenset({403, 408, 429, 500, 502, 503, 504})
+_R = TypeVar("_R", Reply, StreamReply)
 
 
 class Pipeline:
@@ -195,6 +198,8 @@ class Pipeline:
         while i < len(names):
             try:
                 return await self._attempt(call, route, cred, provider, names[i], flow)
+            except RewriteError as err:  # the answer's fault: no cooldown, no other credential
+                raise _Final(err) from err
             except UpstreamError as err:
                 if err.status == 401 and not refreshed and self.refresher is not None and cred.refresh_token:
                     refreshed = True
@@ -303,15 +308,17 @@ class Pipeline:
         if call.action == "count":  # 9. response translation
             reply = await replies.count_reply(reg, call, attempt, resp)
             await self.pool.mark_success(cred, route.model)
-            return reply
+            return self._upstream_headers(reply, resp.headers)
         chunks = replies.chunks_of(resp, attempt)
         if trace is not None:
             chunks = trace.upstream_chunks(chunks)
+        if upreq.rewrite_chunk is not None:  # e.g. tool names of a cloaked Claude request
+            chunks = replies.rewritten(chunks, upreq.rewrite_chunk)
         alias = route.response_model(cred) if route.force_mapping(cred) else None
         if call.stream:
             stream = await replies.open_stream(reg, call, attempt, resp, chunks, alias)
             await self.pool.mark_success(cred, route.model)
-            return stream
+            return self._upstream_headers(stream, resp.headers)
         whole = await replies.whole_reply(
             reg,
             call,
@@ -322,13 +329,21 @@ class Pipeline:
             alias=alias,
             route_model=route.model,
             flow=flow,
+            rewrite=upreq.rewrite_body,
         )
         await self.pool.mark_success(cred, route.model)
         if flow is not None:
             whole.body = await flow.normalize_response(
                 call, attempt.fmt, route.model, "response_after_translator", whole.body
             )
-        return whole
+        return self._upstream_headers(whole, resp.headers)
+
+    def _upstream_headers(self, reply: _R, upstream: Mapping[str, str]) -> _R:
+        """``passthrough-headers: true``: the upstream answer's headers a client may see
+        join the reply (the proxy's own headers win); off, none reach the client."""
+        if self.config.passthrough_headers:
+            reply.headers.update(forwardable_response_headers(upstream, reply.headers))
+        return reply
 
     def _start(self, call: Call, cred: Credential, provider: Provider, model: str) -> Attempt:
         """The attempt's own upstream body: the client's (pass-through) or translated from

@@ -25,6 +25,7 @@ from cliproxy.credentials.record import Credential
 from cliproxy.errors import CliproxyError, UpstreamError
 from cliproxy.formats import Format
 from cliproxy.formats.sse import SSEDecoder, frame_data
+from cliproxy.providers.base import RewriteError
 from cliproxy.providers.transport import UpstreamResponse, network_error, read_body
 from cliproxy.translate import ir
 from cliproxy.translate.collect import Collector
@@ -34,7 +35,15 @@ from cliproxy.translate.stream import Passthrough, StreamTranslator
 if TYPE_CHECKING:
     from cliproxy.plugins.flow import Flow
 
-__all__ = ["chunks_of", "count_reply", "loads_object", "local_count", "open_stream", "whole_reply"]
+__all__ = [
+    "chunks_of",
+    "count_reply",
+    "loads_object",
+    "local_count",
+    "open_stream",
+    "rewritten",
+    "whole_reply",
+]
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +69,10 @@ async def whole_reply(
     alias: str | None,
     route_model: str,
     flow: Flow | None,
+    rewrite: Callable[[bytes], bytes] | None = None,
 ) -> Reply:
-    """A whole answer in the client's format (``streamed``: the upstream only streams)."""
+    """A whole answer in the client's format (``streamed``: the upstream only streams;
+    ``rewrite``: the attempt's change to the upstream body, before translation)."""
     up_fmt = attempt.fmt
     try:
         if streamed:
@@ -72,6 +83,8 @@ async def whole_reply(
                 call.trace.upstream_body(data)
             if attempt.provider.wraps_payloads:
                 data = _dumps(attempt.provider.unwrap_body(loads_object(data)))
+            if rewrite is not None:
+                data = rewrite(data)
             if flow is not None:
                 data = await flow.normalize_response(
                     call, up_fmt, route_model, "response_before_translator", data
@@ -161,6 +174,9 @@ async def open_stream(
     except _READ_FAILURES as exc:
         resp.release()
         raise network_error(exc, "before the first stream event") from exc
+    except RewriteError:
+        resp.release()
+        raise
     if tr.early_error is not None or not tr.started:
         resp.release()
         err = tr.early_error
@@ -199,6 +215,9 @@ async def _rest(
         tail = tr.finish()
         if tail:
             yield tail
+    except RewriteError as exc:
+        log.warning("upstream stream for %s refused: %s", call.model, exc.message)
+        yield _stream_error(reg, call, tr, ir.Error(exc.message, status=exc.status))
     except _READ_FAILURES as exc:
         # after the first byte the only way to fail is an in-format error event
         err = network_error(exc, "in the middle of the stream")
@@ -220,6 +239,27 @@ def _stream_error(reg: Registry, call: Call, tr: StreamTranslator | Passthrough,
     encoder = reg.adapter(call.format).stream_encoder(request, None)
     encoder.resume()  # the client has the stream's opening bytes (Gemini's "[")
     return encoder.encode(error) + encoder.flush()
+
+
+async def rewritten(raw: AsyncIterator[bytes], rewrite: Callable[[bytes], bytes]) -> AsyncIterator[bytes]:
+    """``raw`` cut after line ends, each run of complete lines passed through ``rewrite``
+    (an attempt's ``UpstreamRequest.rewrite_chunk``); a line split across chunks is held
+    back until its end arrives."""
+    held: list[bytes] = []
+    async for chunk in raw:
+        cut = chunk.rfind(b"\n") + 1
+        if not cut:
+            held.append(chunk)
+            continue
+        lines = b"".join((*held, chunk[:cut])) if held else chunk[:cut]
+        held = [chunk[cut:]] if cut < len(chunk) else []
+        out = rewrite(lines)
+        if out:
+            yield out
+    if held:
+        out = rewrite(b"".join(held))
+        if out:
+            yield out
 
 
 async def _unwrapped(raw: AsyncIterator[bytes], unwrap: Callable[[bytes], bytes]) -> AsyncIterator[bytes]:

@@ -38,6 +38,7 @@ from cliproxy.plugins.callbacks import Callbacks
 from cliproxy.plugins.host import PluginHost
 from cliproxy.plugins.models import bind_plugin_auths, plugin_credentials
 from cliproxy.plugins.surface import ManagementTable, authenticate, frontend_providers
+from cliproxy.providers import impersonate
 from cliproxy.providers import registry as providers
 from cliproxy.providers.http import HttpClient
 from cliproxy.translate.registry import default_registry
@@ -85,6 +86,9 @@ class Service:
         self.models = ModelRegistry(Catalog.load())
         # built now, after the environment is final: each reads its endpoint URLs once
         self.providers = providers.Providers()
+        self.providers.configure(config)
+        # Claude Code's TLS hello for api.anthropic.com, Chrome's for chatgpt.com (CPA's uTLS)
+        self._tls = impersonate.install(self.providers, self.http)
         self.refresher: Refresher | None = None
         self.pipeline = Pipeline(
             pool=self.pool,
@@ -145,6 +149,8 @@ class Service:
             await self.refresher.stop()
         await self.plugins.shutdown()
         await self.http.close()
+        for router in self._tls:
+            await router.close()
         if (recorder := getattr(self, "recorder", None)) is not None:
             recorder.close()
 
@@ -302,6 +308,7 @@ class Service:
         self.pool.apply_config(config)
         self.pool.store = self._cds_store(config)
         self.pipeline.config = config
+        self.providers.configure(config)
         self._apply_upstream_timeouts(config)
         self._load_credentials(bind=False)  # every caller applies plugins next, which binds
         self.pipeline.shaper = Shaper(self.models, config.payload)

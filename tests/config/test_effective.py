@@ -33,8 +33,6 @@ credential-concurrency:
   max-limit: 10
 credential-in-flight:
   snapshot-interval: 2s
-passthrough-headers: true
-disable-claude-cloak-mode: true
 disable-image-generation: chat
 gpt-image-2-base-model: gpt-5.4
 video-result-auth-cache-ttl: 1h
@@ -44,16 +42,10 @@ quota-exceeded:
   switch-preview-model: true
   antigravity-credits: true
 codex:
-  identity-confuse: true
-  disable-codex-cloaking: true
   stream-bootstrap-buffering: true
   optimize-multi-agent-v2: true
   live-media-relay:
     enabled: false
-antigravity:
-  sensitive-words: [secret]
-xai:
-  inject-x-search: true
 ws-auth: false
 nonstream-keepalive-interval: 5
 streaming:
@@ -83,8 +75,6 @@ claude-api-key:
   - api-key: a1
     models: [{name: claude-sonnet-4-6, alias: a, is-compat: true}]
     rebuild-mid-system-message: true
-    fingerprint-profile: claude-code-cli
-    cloak: {mode: always}
     experimental-cch-signing: true
 vertex-api-key:
   - api-key: v1
@@ -97,7 +87,7 @@ openai-compatibility:
     api-key-entries: [{api-key: o1}]
     models: [{name: m, alias: o, is-compat: true}]
 claude-header-defaults:
-  user-agent: claude-cli/2.0
+  stabilize-device-profile: true
 codex-header-defaults:
   beta-features: x
 """
@@ -215,7 +205,6 @@ COPIED_ONLY = {
     "websockets": ("websockets", {"credentials/sources.py"}),
     "alpha_search": ("codex_alpha_search", {"credentials/sources.py"}),
     "rebuild_mid_system_message": ("rebuild_mid_system_message", {"credentials/sources.py"}),
-    "fingerprint_profile": ("fingerprint_profile", {"credentials/sources.py", "credentials/files.py"}),
 }
 _SHOWN_BY = ("management/",)  # the management API lists attributes as they are
 

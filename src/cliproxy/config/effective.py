@@ -58,8 +58,6 @@ NOT_EFFECTIVE: tuple[NotEffective, ...] = (
     # CPA's distributed "Home" mode
     NotEffective("credential-concurrency", "credential_concurrency"),
     NotEffective("credential-in-flight", "credential_in_flight"),
-    NotEffective("passthrough-headers", "passthrough_headers"),
-    NotEffective("disable-claude-cloak-mode", "disable_claude_cloak_mode"),
     NotEffective("disable-image-generation", "disable_image_generation"),
     NotEffective("gpt-image-2-base-model", "gpt_image_2_base_model"),
     NotEffective("video-result-auth-cache-ttl", "video_result_auth_cache_ttl"),
@@ -67,13 +65,9 @@ NOT_EFFECTIVE: tuple[NotEffective, ...] = (
     NotEffective("quota-exceeded.switch-project", "switch_project"),
     NotEffective("quota-exceeded.switch-preview-model", "switch_preview_model"),
     NotEffective("quota-exceeded.antigravity-credits", "antigravity_credits"),
-    NotEffective("codex.identity-confuse", "identity_confuse"),
-    NotEffective("codex.disable-codex-cloaking", "disable_codex_cloaking"),
     NotEffective("codex.stream-bootstrap-buffering", "stream_bootstrap_buffering"),
     NotEffective("codex.optimize-multi-agent-v2", "optimize_multi_agent_v2"),
     NotEffective("codex.live-media-relay", "live_media_relay"),
-    NotEffective("antigravity.sensitive-words", "sensitive_words"),
-    NotEffective("xai.inject-x-search", "inject_x_search"),
     NotEffective("ws-auth", "ws_auth"),
     NotEffective("nonstream-keepalive-interval", "nonstream_keepalive_interval"),
     NotEffective("streaming.keepalive-seconds", "keepalive_seconds"),
@@ -88,12 +82,12 @@ NOT_EFFECTIVE: tuple[NotEffective, ...] = (
     NotEffective("xai-api-key[].websockets", "websockets"),
     NotEffective("xai-api-key[].alpha-search", "alpha_search"),
     NotEffective("claude-api-key[].rebuild-mid-system-message", "rebuild_mid_system_message"),
-    NotEffective("claude-api-key[].fingerprint-profile", "fingerprint_profile"),
-    NotEffective("claude-api-key[].cloak", "cloak"),
     NotEffective("claude-api-key[].experimental-cch-signing", "experimental_cch_signing"),
     NotEffective("openai-compatibility[].support-prompt-cache-key", "support_prompt_cache_key"),
-    NotEffective("claude-header-defaults", "claude_header_defaults"),
-    NotEffective("codex-header-defaults", "codex_header_defaults"),
+    # a device profile pinned per credential from the first Claude Code seen (not built)
+    NotEffective("claude-header-defaults.stabilize-device-profile", "stabilize_device_profile"),
+    # CPA sends it on Codex WebSocket requests only; cliproxy speaks HTTP/SSE to Codex
+    NotEffective("codex-header-defaults.beta-features", "beta_features"),
 )
 
 

@@ -187,6 +187,18 @@ def _extra_attributes(entry: Any, provider: str) -> dict[str, str]:
     profile = str(getattr(entry, "fingerprint_profile", "") or "").strip().lower()
     if profile:
         attrs["fingerprint_profile"] = profile
+    cloak = getattr(entry, "cloak", None)
+    if cloak is not None:  # claude-api-key[].cloak, read as CPA reads an OAuth file's cloak_* keys
+        attrs["cloak"] = "true"
+        if cloak.mode.strip():
+            attrs["cloak_mode"] = cloak.mode.strip().lower()
+        if cloak.strict_mode:
+            attrs["cloak_strict_mode"] = "true"
+        words = [w.strip() for w in cloak.sensitive_words if w.strip()]
+        if words:
+            attrs["cloak_sensitive_words"] = ",".join(words)
+        if cloak.cache_user_id is not None:
+            attrs["cloak_cache_user_id"] = "true" if cloak.cache_user_id else "false"
     return attrs
 
 

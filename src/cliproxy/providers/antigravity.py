@@ -11,12 +11,16 @@ Answers wrap the Gemini response the same way: ``{"response": {...}}`` for the w
 body and for every SSE ``data:`` payload. The pipeline unwraps them with
 :func:`unwrap_body` and :func:`unwrap_chunk` before translating (count-tokens answers
 are not wrapped; both helpers leave unwrapped data as it is).
+
+``antigravity.sensitive-words`` are obfuscated with a zero-width space in the system
+instruction of generation requests (never in the contents), as CPA does.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -27,6 +31,7 @@ import orjson
 from cliproxy.credentials.record import Credential
 from cliproxy.providers.base import UpstreamRequest, copy_client_headers
 from cliproxy.providers.gemini import GeminiProvider
+from cliproxy.providers.identity import obfuscate_system_instruction, sensitive_words
 
 __all__ = ["AntigravityProvider", "envelope", "unwrap_body", "unwrap_chunk"]
 
@@ -40,6 +45,12 @@ class AntigravityProvider(GeminiProvider):
     key = "antigravity"
     endpoints_key = "antigravity"  # https://cloudcode-pa.googleapis.com
     wraps_payloads = True
+    # ``antigravity.sensitive-words``, compiled once per config snapshot
+    sensitive: re.Pattern[str] | None = None
+
+    def configure(self, config: Any) -> None:
+        words = getattr(getattr(config, "antigravity", None), "sensitive_words", None) or ()
+        self.sensitive = sensitive_words(words)
 
     def build(
         self,
@@ -62,6 +73,7 @@ class AntigravityProvider(GeminiProvider):
         if action == "count":
             payload, url, stream = {"request": body}, base + "/v1internal:countTokens", False
         else:
+            obfuscate_system_instruction(body, self.sensitive)
             payload = envelope(body, model=model, project=_project(cred))
             url = base + (
                 "/v1internal:streamGenerateContent?alt=sse" if stream else "/v1internal:generateContent"

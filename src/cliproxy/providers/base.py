@@ -5,10 +5,13 @@ tweaks of its dialect) and classifies the upstream's error answers (status, retr
 hint, whether it is the client's fault). Translation between formats happens before
 ``build`` (the body is already in ``format``) and after the response (the pipeline).
 
-Every hook the pipeline calls is declared here with a no-op default: ``prepare`` (extra
+Every hook the pipeline calls is declared here with a no-op default: ``configure`` (the
+config snapshot, when the service starts and reloads), ``prepare`` (extra
 headers per attempt, e.g. a fresh token), ``forget`` (after a 401), ``unwrap_body`` /
 ``unwrap_chunk`` (an envelope around each answer, when ``wraps_payloads``), and
 ``transport`` (the ``UpstreamClient`` to send with; ``None`` = the shared HTTP client).
+The ``UpstreamRequest`` that ``build`` returns may carry ``rewrite_body`` /
+``rewrite_chunk``: this call's answer changed before it is translated (Claude's tool aliases).
 
 A subscription provider (``endpoints_key`` set) takes its default base URL from the
 endpoint table, :mod:`cliproxy.credentials.login.endpoints`, once, when it is built: the
@@ -18,7 +21,7 @@ endpoint table, :mod:`cliproxy.credentials.login.endpoints`, once, when it is bu
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -34,7 +37,14 @@ if TYPE_CHECKING:
     from cliproxy.providers.http import HttpClient
     from cliproxy.providers.transport import UpstreamClient
 
-__all__ = ["REQUEST_FAULTS", "Provider", "UpstreamRequest", "copy_client_headers", "error_message"]
+__all__ = [
+    "REQUEST_FAULTS",
+    "Provider",
+    "RewriteError",
+    "UpstreamRequest",
+    "copy_client_headers",
+    "error_message",
+]
 
 # statuses that are the request's fault: answered at once, never cooled, never retried
 REQUEST_FAULTS = frozenset({400, 409, 413, 422})
@@ -42,11 +52,24 @@ REQUEST_FAULTS = frozenset({400, 409, 413, 422})
 
 @dataclass(slots=True)
 class UpstreamRequest:
+    """One upstream call. ``rewrite_body`` / ``rewrite_chunk`` change the answer to this
+    call before it is translated: the whole body, or each run of complete SSE lines of
+    the stream (a chunk cut after its last line end); ``None``: the answer as it came.
+    Either may raise ``RewriteError``."""
+
     url: str
     headers: dict[str, str]
     body: bytes
     stream: bool
     method: str = "POST"
+    rewrite_body: Callable[[bytes], bytes] | None = None
+    rewrite_chunk: Callable[[bytes], bytes] | None = None
+
+
+class RewriteError(UpstreamError):
+    """An answer that a ``rewrite_body`` / ``rewrite_chunk`` hook cannot hand to the client
+    (a tool name that maps to no tool of the request). The request's fault, not the
+    credential's: it is not cooled and the request is not retried elsewhere."""
 
 
 def copy_client_headers(cred: Credential, client_headers: Mapping[str, str]) -> dict[str, str]:
@@ -110,6 +133,11 @@ class Provider(ABC):
     def __init__(self) -> None:
         if self.endpoints_key is not None:
             self.default_base_url = endpoints.url(self.endpoints_key, "api")
+
+    def configure(self, config: Any) -> None:
+        """Take this provider's settings from a config snapshot (at start and on every
+        reload): read them here once, never per request."""
+        return None
 
     def prepare(
         self, cred: Credential, http: HttpClient, *, proxy: str | None = None

@@ -4,27 +4,40 @@ The default base is the endpoint table's ``claude`` ``api`` URL (``api.anthropic
 ``CLIPROXY_OAUTH_CLAUDE_API`` / ``_BASE``). An API key goes as ``x-api-key`` to that base
 (an override stands in for Anthropic's host) and to ``api.anthropic.com`` named in a file;
 to any other ``base_url`` it goes as a bearer token (CPA). OAuth tokens are always bearer.
+
+Identity (CPA's Claude Code emulation, :mod:`claude_identity` and :mod:`claude_cloak`):
+a real Claude Code passes through with its own body; a subscription token, an API key
+with ``fingerprint-profile: claude-code-cli`` and a credential with cloak settings take
+Claude Code's headers and ``metadata.user_id``; a request from any other client to them is
+cloaked (system layout, billing block, currentDate, sensitive words) and, for OAuth and
+the CLI profile on Anthropic's host, signed (``cch``). A plain API key with no cloak
+settings keeps the caller's own request shape.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
 from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
+from cliproxy.providers import claude_cloak as cloaking
+from cliproxy.providers import claude_identity as ident
+from cliproxy.providers import claude_tools
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.retry import anthropic_unified_reset, retry_after_header
 
 __all__ = ["ClaudeProvider"]
 
 ANTHROPIC_HOST = endpoints.URLS["claude"]["api"]  # the public host, whatever the overrides
-API_VERSION = "2023-06-01"
-OAUTH_BETA = "oauth-2025-04-20"
-# client headers worth forwarding to Anthropic as they are
+API_VERSION = ident.ANTHROPIC_VERSION
+OAUTH_BETA = ident.OAUTH_BETA
+# client headers a caller-owned request (plain API key, no cloak) forwards as they are
 _PASS = (
     "anthropic-beta",
     "anthropic-version",
@@ -35,12 +48,39 @@ _PASS = (
     "x-stainless-retry-count",
     "x-stainless-timeout",
 )
+# a Claude Code client's own headers that CPA carries on when it sent them
+_CARRY = (
+    "x-claude-code-agent-id",
+    "x-claude-code-parent-agent-id",
+    "x-claude-remote-container-id",
+    "x-claude-remote-session-id",
+    "x-client-app",
+    "x-anthropic-additional-protection",
+)
+# Claude Code's Accept-Encoding, when this process can decode all of it
+_ACCEPT_ENCODING = "gzip, deflate, br, zstd" if ident.can_decode_br_zstd() else "gzip, deflate"
+
+
+def _anthropic_origin(url: str) -> bool:
+    """The first-party host over https on the default port (CPA signs only there)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" and parts.hostname == "api.anthropic.com" and parts.port in (None, 443)
 
 
 class ClaudeProvider(Provider):
     key = "claude"
     format = Format.CLAUDE
     endpoints_key = "claude"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.profile = ident.DeviceProfile()
+        self.cloak_disabled = False
+
+    def configure(self, config: Any) -> None:
+        """``claude-header-defaults`` and ``disable-claude-cloak-mode``."""
+        self.profile = ident.DeviceProfile.from_config(getattr(config, "claude_header_defaults", None))
+        self.cloak_disabled = bool(getattr(config, "disable_claude_cloak_mode", False))
 
     def build(
         self,
@@ -53,33 +93,182 @@ class ClaudeProvider(Provider):
         action: str = "generate",
     ) -> UpstreamRequest:
         body["model"] = model
-        headers: dict[str, str] = {"Content-Type": "application/json"}
-        for name in _PASS:
-            value = client_headers.get(name)
-            if value:
-                headers[name] = value
-        headers.setdefault("anthropic-version", API_VERSION)
+        count = action == "count"
         base = self.base_url(cred)
+        url = base + ("/v1/messages/count_tokens?beta=true" if count else "/v1/messages?beta=true")
+        if count:
+            body.pop("stream", None)
+        else:
+            body["stream"] = stream
+        extra = _pop_betas(body)
+        oauth = ident.is_oauth(cred)
+        settings = cloaking.settings(cred)
+        cli = oauth or settings.profile_cli  # CPA: fingerprint-profile claude-code-cli
+        found = ident.detect(client_headers, body, count=count, profile=self.profile)
+        cloaked = cloaking.should_cloak(
+            settings, oauth=oauth, confirmed=found.confirmed, disabled_globally=self.cloak_disabled
+        )
+        if not (cli or cloaked or found.confirmed):  # the caller's own request shape
+            headers = self._caller_headers(cred, base, client_headers, extra, stream=stream and not count)
+            return UpstreamRequest(url, headers, orjson.dumps(body), stream and not count)
+        anthropic = _anthropic_origin(url)
+        signed = oauth or (settings.profile_cli and anthropic)
+        session = ident.session_uuid(client_headers, body, confirmed=found.confirmed) if cli else ""
+        if cloaked and count:
+            cloaking.relocate_for_count(body, settings)
+        elif cloaked:
+            now = cloaking.local_now(cred, self.profile.timezone)
+            cloaking.cloak(body, settings, version=self.profile.version, signed=signed, now=now)
+            if not cli:
+                _ensure_fake_user_id(body, cred.api_key, settings.cache_user_id)
+            if settings.words is not None:
+                cloaking.obfuscate(body, settings.words)
+        names = None
+        if cloaked and cli:  # custom tools go as the caller's MCP aliases (before the CCH hash)
+            names = claude_tools.alias_tools(body, seed=claude_tools.caller_seed(client_headers))
+        if cli and not count:
+            _set_cli_user_id(body, cred, session)
+        if signed and not count:
+            text = cloaking.user_text(body)
+            fallback = cloaking.billing_text(
+                self.profile.version, text, signed=True, entrypoint=found.entrypoint or "cli"
+            )
+            raw = cloaking.sign(body, fallback)
+        else:
+            raw = orjson.dumps(body)
+        headers = self._cli_headers(
+            cred,
+            base,
+            client_headers,
+            body,
+            extra,
+            oauth_betas=cli,
+            confirmed=found.confirmed,
+            count=count,
+            stream=stream and not count,
+            anthropic=anthropic,
+            session=session,
+        )
+        req = UpstreamRequest(url, headers, raw, stream and not count)
+        if names is not None and not count:  # the answer's tool calls under the client's names
+            req.rewrite_body, req.rewrite_chunk = names.restore_body, names.restore_lines
+        return req
+
+    # ------------------------------------------------------------------ headers
+
+    def _auth(self, cred: Credential, base: str, headers: dict[str, str]) -> None:
         token = cred.access_token
         if token:  # OAuth subscription token
             headers["Authorization"] = f"Bearer {token}"
-            betas = [b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip()]
-            if OAUTH_BETA not in betas:
-                betas.append(OAUTH_BETA)
-            headers["anthropic-beta"] = ",".join(betas)
         elif not cred.base_url or base == ANTHROPIC_HOST:
             headers["x-api-key"] = cred.api_key
         else:  # a custom base URL takes the key as a bearer token (CPA)
             headers["Authorization"] = f"Bearer {cred.api_key}"
-        headers.update(copy_client_headers(cred, client_headers))
-        if action == "count":
-            body.pop("stream", None)
-            return UpstreamRequest(
-                base + "/v1/messages/count_tokens?beta=true", headers, orjson.dumps(body), False
-            )
-        body["stream"] = stream
-        headers["Accept"] = "text/event-stream" if stream else "application/json"
-        return UpstreamRequest(base + "/v1/messages?beta=true", headers, orjson.dumps(body), stream)
+
+    def _caller_headers(
+        self,
+        cred: Credential,
+        base: str,
+        client_headers: Mapping[str, str],
+        extra: list[str],
+        *,
+        stream: bool,
+    ) -> dict[str, str]:
+        headers: dict[str, str] = {"content-type": "application/json"}
+        for name in _PASS:
+            value = ident.header(client_headers, name)
+            if value:
+                headers[name] = value
+        headers.setdefault("anthropic-version", API_VERSION)
+        self._auth(cred, base, headers)
+        if extra:
+            betas = [b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip()]
+            betas.extend(b for b in extra if b not in betas)
+            headers["anthropic-beta"] = ",".join(betas)
+        _apply_custom(headers, cred, client_headers)
+        headers["accept"] = "text/event-stream" if stream else "application/json"
+        return headers
+
+    def _cli_headers(
+        self,
+        cred: Credential,
+        base: str,
+        incoming: Mapping[str, str],
+        body: Mapping[str, Any],
+        extra: list[str],
+        *,
+        oauth_betas: bool,
+        confirmed: bool,
+        count: bool,
+        stream: bool,
+        anthropic: bool,
+        session: str,
+    ) -> dict[str, str]:
+        """Claude Code's headers (CPA's ``applyClaudeHeaders``): a confirmed Claude Code
+        keeps the values it sent, anyone else gets the configured baseline."""
+        p = self.profile
+        headers: dict[str, str] = {"content-type": "application/json"}
+        self._auth(cred, base, headers)
+        sent_betas = ident.header(incoming, "anthropic-beta").strip()
+        if confirmed and sent_betas:
+            betas = ident.with_oauth_betas(sent_betas, count=count) if oauth_betas else sent_betas
+        elif count:
+            betas = ident.count_betas(oauth_betas)
+        else:
+            betas = ident.cli_betas(body, ident.requested_betas(sent_betas, extra), oauth_betas)
+        listed = betas.split(",")
+        if not anthropic:
+            more = ([] if confirmed else sent_betas.split(",")) + extra
+            listed.extend(b.strip() for b in more if b.strip() and b.strip() not in listed)
+        headers["anthropic-beta"] = ",".join(dict.fromkeys(b for b in listed if b))
+
+        def own(name: str, value: str) -> None:
+            headers[name] = (ident.header(incoming, name) or value) if confirmed else value
+
+        own("anthropic-version", API_VERSION)
+        own("anthropic-dangerous-direct-browser-access", "true")
+        own("x-app", "cli")
+        own("x-stainless-retry-count", "0")
+        own("x-stainless-runtime", "node")
+        own("x-stainless-lang", "js")
+        if confirmed and ident.header(incoming, "x-stainless-async") == "async":
+            headers["x-stainless-async"] = "async"
+        if not count:
+            own("x-stainless-timeout", p.timeout)
+        elif confirmed and (timeout := ident.header(incoming, "x-stainless-timeout")):
+            headers["x-stainless-timeout"] = timeout
+        if session:
+            headers["x-claude-code-session-id"] = session
+        else:
+            own("x-claude-code-session-id", ident.key_session(cred.api_key or cred.id))
+        for name in _CARRY:
+            if value := ident.header(incoming, name):
+                headers[name] = value
+        if anthropic:
+            own("x-client-request-id", str(uuid.uuid4()))
+        self._device_headers(headers, incoming, confirmed)
+        _apply_custom(headers, cred, incoming)
+        if stream and not anthropic:
+            headers["accept"], headers["accept-encoding"] = "text/event-stream", "identity"
+        else:
+            headers["accept"], headers["accept-encoding"] = "application/json", _ACCEPT_ENCODING
+        return headers
+
+    def _device_headers(self, headers: dict[str, str], incoming: Mapping[str, str], confirmed: bool) -> None:
+        p = self.profile
+        # the software versions are always the baseline's (CPA accepts a client's own only
+        # when it equals the baseline); a confirmed client keeps its platform and User-Agent
+        headers["x-stainless-runtime-version"] = p.runtime_version
+        headers["x-stainless-package-version"] = p.package_version
+        if confirmed:
+            headers["x-stainless-os"] = ident.header(incoming, "x-stainless-os") or p.os
+            headers["x-stainless-arch"] = ident.header(incoming, "x-stainless-arch") or p.arch
+            ua = ident.header(incoming, "user-agent")
+            headers["user-agent"] = ua if ident.plausible_user_agent(ua, p) else p.user_agent
+            return
+        headers["x-stainless-os"] = p.os
+        headers["x-stainless-arch"] = p.arch
+        headers["user-agent"] = p.user_agent
 
     def retry_hint(self, status: int, headers: Mapping[str, str], body: Any) -> float | None:
         after = retry_after_header(headers)
@@ -87,3 +276,50 @@ class ClaudeProvider(Provider):
         if after is None:
             return unified
         return after if unified is None else max(after, unified)
+
+
+def _apply_custom(headers: dict[str, str], cred: Credential, incoming: Mapping[str, str]) -> None:
+    """The credential's own ``headers:`` win (names compared case-insensitively)."""
+    for name, value in copy_client_headers(cred, incoming).items():
+        lower = name.lower()
+        for present in [k for k in headers if k.lower() == lower]:
+            del headers[present]
+        headers[name] = value
+
+
+def _pop_betas(body: dict[str, Any]) -> list[str]:
+    """A body ``betas`` field moves to the ``anthropic-beta`` header (CPA)."""
+    raw = body.pop("betas", None)
+    if raw is None:
+        return []
+    items = raw if isinstance(raw, list) else [raw]
+    return [str(b).strip() for b in items if str(b).strip()]
+
+
+def _ensure_fake_user_id(body: dict[str, Any], api_key: str, cache: bool) -> None:
+    metadata = body.get("metadata")
+    current = metadata.get("user_id") if isinstance(metadata, dict) else None
+    if isinstance(current, str) and ident.is_valid_user_id(current):
+        return
+    uid = ident.fake_user_id(api_key, cache=cache)
+    body["metadata"] = {**metadata, "user_id": uid} if isinstance(metadata, dict) else {"user_id": uid}
+
+
+def _set_cli_user_id(body: dict[str, Any], cred: Credential, session: str) -> None:
+    """The credential's Claude Code identity in ``metadata.user_id``; other members of a
+    JSON user id the caller sent (``parent_session_id``...) are kept after it."""
+    device, account = ident.cli_identity(cred)
+    metadata = body.get("metadata")
+    current = metadata.get("user_id") if isinstance(metadata, dict) else None
+    extras: dict[str, Any] = {}
+    if isinstance(current, str) and current.lstrip().startswith("{"):
+        try:
+            parsed = orjson.loads(current)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):
+            extras = {k: v for k, v in parsed.items() if k not in ("device_id", "account_uuid", "session_id")}
+    uid = ident.user_id(device, account, session)
+    if extras:
+        uid = uid[:-1] + "," + orjson.dumps(extras).decode()[1:]
+    body["metadata"] = {**metadata, "user_id": uid} if isinstance(metadata, dict) else {"user_id": uid}

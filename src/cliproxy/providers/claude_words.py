@@ -9,8 +9,7 @@ from __future__ import annotations
 
 __all__ = ["WORDS"]
 
-WORDS: tuple[str, ...] = tuple(
-    """
+_TEXT = """
 abandon ability able about above absent absorb abstract absurd abuse access accident account accuse
 achieve acid acoustic acquire across act action actor actress actual adapt add addict address adjust
 admit adult advance advice aerobic affair afford afraid again age agent agree ahead aim air airport
@@ -145,5 +144,6 @@ wealth weapon wear weasel weather web wedding weekend weird welcome west wet wha
 when where whip whisper wide width wife wild will win window wine wing wink winner winter wire
 wisdom wise wish witness wolf woman wonder wood wool word work world worry worth wrap wreck wrestle
 wrist write wrong yard year yellow you young youth zebra zero zone zoo
-""".split()
-)
+"""
+
+WORDS: tuple[str, ...] = tuple(_TEXT.split())

@@ -1,4 +1,8 @@
-"""Codex: the ChatGPT backend (OAuth) and Codex API keys. Responses dialect, always streamed."""
+"""Codex: the ChatGPT backend (OAuth) and Codex API keys. Responses dialect, always streamed.
+
+Every request carries the official Codex identity (``User-Agent``, ``Originator``) unless
+``codex.disable-codex-cloaking``; see :class:`cliproxy.providers.identity.CodexIdentity`.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,10 @@ import orjson
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
+from cliproxy.providers.identity import CodexIdentity
 from cliproxy.providers.retry import codex_reset, retry_after_header
 
 __all__ = ["CodexProvider"]
-
-USER_AGENT = "codex_cli_rs/0.146.0 (cliproxy)"
 
 
 class CodexProvider(Provider):
@@ -23,6 +26,13 @@ class CodexProvider(Provider):
     endpoints_key = "codex"  # https://chatgpt.com/backend-api/codex
     always_stream = True
     counts_upstream = False  # no count endpoint: CPA counts Codex requests locally
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.identity = CodexIdentity()
+
+    def configure(self, config: Any) -> None:
+        self.identity = CodexIdentity(config)
 
     def build(
         self,
@@ -36,23 +46,18 @@ class CodexProvider(Provider):
     ) -> UpstreamRequest:
         body["model"] = model
         body["stream"] = True
-        headers = {
-            "Content-Type": "application/json",
-            "Accept": "text/event-stream",
-            "Originator": client_headers.get("originator") or "codex_cli_rs",
-            "User-Agent": client_headers.get("user-agent") or USER_AGENT,
-        }
+        identity = self.identity
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
         token = cred.access_token or cred.api_key
         headers["Authorization"] = f"Bearer {token}"
-        account = cred.metadata.get("account_id")
-        if isinstance(account, str) and account:
-            headers["Chatgpt-Account-Id"] = account
-        for name in ("session-id", "session_id", "thread-id", "x-client-request-id"):
-            value = client_headers.get(name)
-            if value:
-                headers[name] = value
+        headers.update(identity.headers(cred, client_headers))
         headers.update(copy_client_headers(cred, client_headers))
-        return UpstreamRequest(self.base_url(cred) + "/responses", headers, orjson.dumps(body), True)
+        identity.finish(headers)
+        expose = identity.confuse_request(cred, body, headers)
+        url = self.base_url(cred) + "/responses"
+        return UpstreamRequest(
+            url, headers, orjson.dumps(body), True, rewrite_body=expose, rewrite_chunk=expose
+        )
 
     def retry_hint(self, status: int, headers: Mapping[str, str], body: Any) -> float | None:
         hint = codex_reset(body) if body is not None else None

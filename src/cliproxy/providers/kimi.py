@@ -8,7 +8,9 @@ URL, ``CLIPROXY_OAUTH_KIMI_API``, unless the file sets ``base_url``)::
     others:          POST https://api.kimi.com/coding/v1/chat/completions
     Authorization: Bearer <access_token>
 
-Model ids lose CPA's ``kimi-`` prefix and Claude Code's ``[1m]`` suffix upstream.
+Model ids lose CPA's ``kimi-`` prefix and Claude Code's ``[1m]`` suffix upstream; Claude
+Code's billing/attribution system block (``x-anthropic-billing-header: ...``) is dropped
+from Messages bodies, as CPA does (Kimi would read it as prompt text).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.claude import API_VERSION
+from cliproxy.providers.identity import strip_claude_attribution
 
 __all__ = ["KimiProvider", "upstream_model"]
 
@@ -108,6 +111,7 @@ class KimiProvider(Provider):
                 headers[name] = value
         headers.setdefault("anthropic-version", API_VERSION)
         headers.update(copy_client_headers(cred, client_headers))
+        strip_claude_attribution(body)  # Kimi would read Claude Code's billing block as prompt text
         base = self.base_url(cred)
         if action == "count":
             body.pop("stream", None)

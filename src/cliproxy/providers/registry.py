@@ -14,6 +14,7 @@ for callers that only ask which provider a key names.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from cliproxy.credentials.record import Credential
 from cliproxy.providers.antigravity import AntigravityProvider
@@ -52,6 +53,11 @@ class Providers:
     def __init__(self, providers: Iterable[Provider] | None = None) -> None:
         self.all = tuple(builtin_providers() if providers is None else providers)
         self._by_key: dict[str, Provider] = {p.key: p for p in self.all}
+
+    def configure(self, config: Any) -> None:
+        """Hand every provider the config snapshot (at start and after each reload)."""
+        for provider in self.all:
+            provider.configure(config)
 
     def get(self, key: str) -> Provider | None:
         """The provider for a provider key (``claude``, ``openai-compatible-x``...), or None."""

@@ -13,6 +13,9 @@ Both defaults come from the endpoint table (``xai`` ``api`` and ``cli-chat``), s
 ``CLIPROXY_OAUTH_XAI_API``, ``CLIPROXY_OAUTH_XAI_CLI_CHAT`` and ``_BASE`` move them.
 
 Token counting is local in CPA (o200k tokenizer), never an upstream call.
+
+``xai.inject-x-search: true`` adds the native ``{"type": "x_search"}`` tool to requests
+that do not declare it (and to ``tool_choice.tools`` of an ``allowed_tools`` choice).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from cliproxy.credentials.record import KIND_OAUTH, Credential, parse_bool
 from cliproxy.errors import UnsupportedError
 from cliproxy.formats import Format
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
+from cliproxy.providers.identity import inject_x_search
 
 __all__ = ["API_BASE_URL", "CLI_CHAT_PROXY_URL", "XAIProvider", "uses_api"]
 
@@ -61,6 +65,10 @@ class XAIProvider(Provider):
     format = Format.CODEX
     endpoints_key = "xai"
     always_stream = True
+    inject_x_search = False  # ``xai.inject-x-search``
+
+    def configure(self, config: Any) -> None:
+        self.inject_x_search = bool(getattr(getattr(config, "xai", None), "inject_x_search", False))
 
     def __init__(self) -> None:
         super().__init__()
@@ -91,6 +99,8 @@ class XAIProvider(Provider):
         body["stream"] = True
         for name in _DROPPED:
             body.pop(name, None)
+        if self.inject_x_search:
+            inject_x_search(body)
         base = self.chat_base_url(cred)
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
         token = cred.api_key or cred.access_token
