@@ -19,24 +19,22 @@ where ``hash8`` is the first 8 hex digits of SHA-256 of the ChatGPT account id a
 from __future__ import annotations
 
 import hashlib
-import secrets
 import time
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 
 from cliproxy.credentials.oauth_tokens import jwt_claims, rfc3339
-from cliproxy.providers.http import HttpClient, proxy_key
 
 from . import endpoints
 from .base import AuthStart, LoginError
 from .core import oauth_error, request_json
 from .device import (
     PENDING,
+    DeviceFlow,
     Pending,
-    Polling,
     classify,
     issued_at,
     poll_until,
@@ -53,16 +51,10 @@ _JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 _AUTH_CLAIM = "https://api.openai.com/auth"
 
 
-class CodexDeviceFlow:
+class CodexDeviceFlow(DeviceFlow):
     """The Codex device-code sign-in (a :class:`~cliproxy.credentials.login.base.LoginFlow`)."""
 
     provider = PROVIDER
-    flow: Literal["callback", "device"] = "device"
-
-    def __init__(self, http: HttpClient, *, proxy: str = "", polling: Polling | None = None) -> None:
-        self.http = http
-        self.proxy = proxy_key(None, proxy)
-        self.polling = polling or Polling()
 
     async def start(self, *, redirect_uri: str = "") -> AuthStart:
         body = orjson.dumps({"client_id": endpoints.CLIENTS[PROVIDER]["client_id"]})
@@ -83,25 +75,19 @@ class CodexDeviceFlow:
                 "codex device code answer lacks user_code or device_auth_id",
                 provider=PROVIDER,
             )
-        return AuthStart(
-            provider=PROVIDER,
-            state=secrets.token_urlsafe(16),
-            flow="device",
-            url=endpoints.url(PROVIDER, "device-verify"),
+        return self.started(
+            data,
+            page=endpoints.url(PROVIDER, "device-verify"),
             user_code=user_code,
             interval=seconds(data.get("interval"), DEFAULT_INTERVAL),
-            secrets={
-                "device_auth_id": device_auth_id,
-                "user_code": user_code,
-                "issued_at": repr(self.polling.clock()),
-            },
+            device_auth_id=device_auth_id,
         )
 
     async def finish(
         self, started: AuthStart, *, code: str = "", state: str = ""
     ) -> tuple[str, dict[str, Any]]:
         poll_body = orjson.dumps(
-            {"device_auth_id": started.secrets["device_auth_id"], "user_code": started.secrets["user_code"]}
+            {"device_auth_id": started.secrets["device_auth_id"], "user_code": started.user_code}
         )
         url = endpoints.url(PROVIDER, "device-token")
 

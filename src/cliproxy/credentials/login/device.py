@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from cliproxy.errors import clip
+from cliproxy.providers.http import HttpClient, proxy_key
 
 from .base import AuthStart, LoginError, LoginFlow, Saved
 from .core import REQUEST_TIMEOUT
@@ -41,9 +43,11 @@ __all__ = [
     "PENDING",
     "SLOW_DOWN",
     "SLOW_DOWN_STEP",
+    "DeviceFlow",
     "Pending",
     "Polling",
     "classify",
+    "device_answer",
     "issued_at",
     "poll_until",
     "prompt_lines",
@@ -205,3 +209,39 @@ async def run_device_login(
     saved = (save or save_file)(Path(auth_dir), name, record)
     on_prompt(f"Signed in to {flow.provider} as {saved.account}; saved to {saved.path}")
     return saved
+
+
+class DeviceFlow:
+    """What every device-code flow shares: the HTTP client, the proxy, the polling policy,
+    and how a device-code answer becomes an :class:`AuthStart`."""
+
+    provider: str
+    flow: Literal["callback", "device"] = "device"
+
+    def __init__(self, http: HttpClient, *, proxy: str = "", polling: Polling | None = None) -> None:
+        self.http = http
+        self.proxy = proxy_key(None, proxy)
+        self.polling = polling or Polling()
+
+    def started(
+        self, data: Mapping[str, Any], *, page: str, user_code: str, interval: float, **hidden: str
+    ) -> AuthStart:
+        """The start of a sign-in from the device-code answer ``data``; ``hidden`` are the
+        values ``finish`` needs (the device code...), never shown to the user."""
+        return AuthStart(
+            provider=self.provider,
+            state=secrets.token_urlsafe(16),
+            flow="device",
+            url=page,
+            user_code=user_code,
+            expires_in=seconds(data.get("expires_in")),
+            interval=interval,
+            secrets={**hidden, "issued_at": repr(self.polling.clock())},
+        )
+
+
+def device_answer(data: Mapping[str, Any]) -> tuple[str, str, str]:
+    """``(device_code, user_code, page)`` of an RFC 8628 answer (the page with the code
+    filled in when the server offers it); empty strings for what is missing."""
+    page = text(data.get("verification_uri_complete")) or text(data.get("verification_uri"))
+    return text(data.get("device_code")), text(data.get("user_code")), page

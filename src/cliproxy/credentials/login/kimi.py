@@ -13,23 +13,22 @@ writes a new file, as in CPA.
 
 from __future__ import annotations
 
-import secrets
 import time
 import uuid
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlencode
 
 from cliproxy.credentials.oauth_tokens import kimi_headers, rfc3339
-from cliproxy.providers.http import HttpClient, proxy_key
 
 from . import endpoints
 from .base import AuthStart, LoginError
 from .core import oauth_error, request_json
 from .device import (
     DEVICE_GRANT,
+    DeviceFlow,
     Pending,
-    Polling,
     classify,
+    device_answer,
     issued_at,
     poll_until,
     seconds,
@@ -43,16 +42,10 @@ MAX_WAIT = 15 * 60.0  # CPA's maxPollDuration
 MIN_INTERVAL = 5.0
 
 
-class KimiDeviceFlow:
+class KimiDeviceFlow(DeviceFlow):
     """The Kimi device-code sign-in (a :class:`~cliproxy.credentials.login.base.LoginFlow`)."""
 
     provider = PROVIDER
-    flow: Literal["callback", "device"] = "device"
-
-    def __init__(self, http: HttpClient, *, proxy: str = "", polling: Polling | None = None) -> None:
-        self.http = http
-        self.proxy = proxy_key(None, proxy)
-        self.polling = polling or Polling()
 
     async def start(self, *, redirect_uri: str = "") -> AuthStart:
         device_id = str(uuid.uuid4())
@@ -68,25 +61,19 @@ class KimiDeviceFlow:
                 f"kimi device code request failed with status {status} {error}".strip(),
                 provider=PROVIDER,
             )
-        device_code = text(data.get("device_code"))
-        page = text(data.get("verification_uri_complete")) or text(data.get("verification_uri"))
+        device_code, user_code, page = device_answer(data)
         if not device_code or not page:
             raise LoginError(
                 "bad_response", "kimi device code answer lacks device_code or the page", provider=PROVIDER
             )
-        return AuthStart(
-            provider=PROVIDER,
-            state=secrets.token_urlsafe(16),
-            flow="device",
-            url=page,
-            user_code=text(data.get("user_code")),
-            expires_in=seconds(data.get("expires_in")),
-            interval=max(seconds(data.get("interval")), MIN_INTERVAL),
-            secrets={
-                "device_code": device_code,
-                "device_id": device_id,
-                "issued_at": repr(self.polling.clock()),
-            },
+        interval = max(seconds(data.get("interval")), MIN_INTERVAL)
+        return self.started(
+            data,
+            page=page,
+            user_code=user_code,
+            interval=interval,
+            device_code=device_code,
+            device_id=device_id,
         )
 
     async def finish(

@@ -13,23 +13,22 @@ with the token endpoint stored, so refreshes go where the sign-in went.
 
 from __future__ import annotations
 
-import secrets
 import time
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from cliproxy.credentials.oauth_tokens import jwt_claims, rfc3339
 from cliproxy.errors import clip
-from cliproxy.providers.http import HttpClient, proxy_key
 
 from . import endpoints
 from .base import AuthStart, LoginError
 from .core import oauth_error, request_json
 from .device import (
     DEVICE_GRANT,
+    DeviceFlow,
     Pending,
-    Polling,
     classify,
+    device_answer,
     issued_at,
     poll_until,
     seconds,
@@ -83,16 +82,10 @@ def _file_part(value: str) -> str:
     return "".join(keep).strip("-")
 
 
-class XAIDeviceFlow:
+class XAIDeviceFlow(DeviceFlow):
     """The xAI device-code sign-in (a :class:`~cliproxy.credentials.login.base.LoginFlow`)."""
 
     provider = PROVIDER
-    flow: Literal["callback", "device"] = "device"
-
-    def __init__(self, http: HttpClient, *, proxy: str = "", polling: Polling | None = None) -> None:
-        self.http = http
-        self.proxy = proxy_key(None, proxy)
-        self.polling = polling or Polling()
 
     async def discover(self) -> tuple[str, str]:
         """``(device authorization endpoint, token endpoint)`` from xAI's discovery document."""
@@ -135,26 +128,20 @@ class XAIDeviceFlow:
                 f"xai device code request failed with status {status} {error}".strip(),
                 provider=PROVIDER,
             )
-        device_code, user_code = text(data.get("device_code")), text(data.get("user_code"))
-        page = text(data.get("verification_uri_complete")) or text(data.get("verification_uri"))
+        device_code, user_code, page = device_answer(data)
         if not device_code or not user_code or not page:
             missing = (
                 "device_code" if not device_code else "user_code" if not user_code else "verification URI"
             )
             raise LoginError("bad_response", f"xai device code answer lacks {missing}", provider=PROVIDER)
-        return AuthStart(
-            provider=PROVIDER,
-            state=secrets.token_urlsafe(16),
-            flow="device",
-            url=page,
+        interval = max(seconds(data.get("interval")), MIN_INTERVAL)
+        return self.started(
+            data,
+            page=page,
             user_code=user_code,
-            expires_in=seconds(data.get("expires_in")),
-            interval=max(seconds(data.get("interval")), MIN_INTERVAL),
-            secrets={
-                "device_code": device_code,
-                "token_endpoint": token_url,
-                "issued_at": repr(self.polling.clock()),
-            },
+            interval=interval,
+            device_code=device_code,
+            token_endpoint=token_url,
         )
 
     async def finish(
