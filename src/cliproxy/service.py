@@ -89,6 +89,8 @@ class Service:
         self.providers.configure(config)
         # Claude Code's TLS hello for api.anthropic.com, Chrome's for chatgpt.com (CPA's uTLS)
         self._tls = impersonate.install(self.providers, self.http)
+        # and the Claude OAuth hello for token refreshes on platform.claude.com (CPA's uTLS)
+        self._token_client = impersonate.token_client(self.http)
         self.refresher: Refresher | None = None
         self.pipeline = Pipeline(
             pool=self.pool,
@@ -110,6 +112,7 @@ class Service:
         self._write_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._key_notes: tuple[list[str], list[str]] = ([], [])
+        self._deprecated_noted = False
 
     # -- lifecycle
 
@@ -151,12 +154,18 @@ class Service:
         await self.http.close()
         for router in self._tls:
             await router.close()
+        if self._token_client is not None:
+            await self._token_client.close()
         if (recorder := getattr(self, "recorder", None)) is not None:
             recorder.close()
 
     def _start_refresher(self) -> None:
         self.refresher = Refresher(
-            self.pool, self.http, token_urls=self._token_urls, global_proxy=self.config.proxy_url or ""
+            self.pool,
+            self.http,
+            token_urls=self._token_urls,
+            global_proxy=self.config.proxy_url or "",
+            token_client=self._token_client,
         )
         self.pipeline.refresher = self.refresher
         self.refresher.start()
@@ -381,6 +390,9 @@ class Service:
             log.warning("%s", config_keys.not_effective_warning(notes[0]))
         if notes[1] and notes[1] != previous[1]:
             log.warning("%s", config_keys.unknown_keys_warning(notes[1]))
+        if not self._deprecated_noted and (deprecated := config_keys.deprecated_keys(self.config)):
+            self._deprecated_noted = True
+            log.warning("%s", config_keys.deprecated_warning(deprecated))
 
     def _announce_remote(self) -> None:
         """Warn while ``allow-unauthenticated-remote`` is on (at start and on every reload)."""

@@ -75,7 +75,6 @@ claude-api-key:
   - api-key: a1
     models: [{name: claude-sonnet-4-6, alias: a, is-compat: true}]
     rebuild-mid-system-message: true
-    experimental-cch-signing: true
 vertex-api-key:
   - api-key: v1
     base-url: https://vertex.example.com
@@ -86,8 +85,6 @@ openai-compatibility:
     support-prompt-cache-key: true
     api-key-entries: [{api-key: o1}]
     models: [{name: m, alias: o, is-compat: true}]
-claude-header-defaults:
-  stabilize-device-profile: true
 codex-header-defaults:
   beta-features: x
 """

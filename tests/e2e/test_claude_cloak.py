@@ -111,7 +111,12 @@ async def test_oauth_auto_cloaks_every_client(start_proxy, fake_claude, tmp_path
     assert len(system) == 2
     assert BILLING.match(system[0]["text"]) and " cch=" in system[0]["text"]  # OAuth always signs
     assert system[0].keys() == {"type", "text"}
-    assert system[1] == {"type": "text", "text": IDENTITY, "cache_control": {"type": "ephemeral"}}
+    # an OAuth cloak takes the 1h cache pool (CPA upgradeClaudeCacheControlTTL)
+    assert system[1] == {
+        "type": "text",
+        "text": IDENTITY,
+        "cache_control": {"type": "ephemeral", "ttl": "1h"},
+    }
     first = body["messages"][0]
     assert first["role"] == "user"
     parts = texts(first["content"])

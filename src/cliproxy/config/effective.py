@@ -21,8 +21,11 @@ from .model import Config
 from .sections import PluginInstanceConfig
 
 __all__ = [
+    "DEPRECATED",
     "NOT_EFFECTIVE",
     "NotEffective",
+    "deprecated_keys",
+    "deprecated_warning",
     "not_effective_keys",
     "not_effective_warning",
     "unknown_keys",
@@ -82,13 +85,43 @@ NOT_EFFECTIVE: tuple[NotEffective, ...] = (
     NotEffective("xai-api-key[].websockets", "websockets"),
     NotEffective("xai-api-key[].alpha-search", "alpha_search"),
     NotEffective("claude-api-key[].rebuild-mid-system-message", "rebuild_mid_system_message"),
-    NotEffective("claude-api-key[].experimental-cch-signing", "experimental_cch_signing"),
     NotEffective("openai-compatibility[].support-prompt-cache-key", "support_prompt_cache_key"),
-    # a device profile pinned per credential from the first Claude Code seen (not built)
-    NotEffective("claude-header-defaults.stabilize-device-profile", "stabilize_device_profile"),
     # CPA sends it on Codex WebSocket requests only; cliproxy speaks HTTP/SSE to Codex
     NotEffective("codex-header-defaults.beta-features", "beta_features"),
 )
+
+
+# Keys CPA keeps only so that old configs still load: accepted, no effect, one WARNING
+# at start saying what replaced them. (path, note)
+DEPRECATED: tuple[tuple[str, str], ...] = (
+    (
+        "claude-api-key[].experimental-cch-signing",
+        "CCH signing is automatic: always for Claude OAuth, for claude-code-cli profiles "
+        "only on api.anthropic.com",
+    ),
+)
+
+
+def deprecated_keys(config: Config) -> list[str]:
+    """The rows of ``DEPRECATED`` set to a true value in the loaded YAML, in table order."""
+    return [path for path, _ in DEPRECATED if _truthy(config, path)]
+
+
+def deprecated_warning(keys: list[str]) -> str:
+    notes = dict(DEPRECATED)
+    return "deprecated config keys (accepted, no effect): " + "; ".join(f"{k} ({notes[k]})" for k in keys)
+
+
+def _truthy(config: Config, path: str) -> bool:
+    nodes: list[Any] = [config]
+    for segment in path.split("."):
+        name = segment.removesuffix("[]")
+        found: list[Any] = []
+        for node in nodes:
+            value = getattr(node, name.replace("-", "_"), None) if isinstance(node, ConfigModel) else None
+            found.extend(value if isinstance(value, list) else [value])
+        nodes = found
+    return any(bool(n) for n in nodes)
 
 
 def not_effective_keys(config: Config) -> list[str]:

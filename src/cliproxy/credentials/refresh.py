@@ -16,7 +16,9 @@ The token URL of a provider is, first to last: ``token_urls[provider]``, the env
 variable ``CLIPROXY_TOKEN_URL_<PROVIDER>`` (upper case, ``-`` as ``_``; an older alias of
 the next), the file's own ``token_endpoint`` (xAI), the endpoint table of the sign-in
 flows (``cliproxy.credentials.login.endpoints``: CPA's URL unless
-``CLIPROXY_OAUTH_<PROVIDER>_TOKEN`` or ``_BASE`` moves it). A refreshed token is written
+``CLIPROXY_OAUTH_<PROVIDER>_TOKEN`` or ``_BASE`` moves it). The call goes through ``token_client``
+(default ``http``; the service passes ``impersonate.token_client``, which gives Claude's
+token endpoint the Claude OAuth TLS hello as CPA does). A refreshed token is written
 back into the auth file atomically (other keys and their order are kept) and swapped into
 the pool before anyone can use the old refresh token again. A refusal whose error code
 says the grant is gone (``invalid_grant``, OpenAI's nested ``refresh_token_reused``, ...)
@@ -40,6 +42,7 @@ import orjson
 from cliproxy import times
 from cliproxy.errors import UpstreamError
 from cliproxy.providers.http import HttpClient, proxy_key, read_body
+from cliproxy.providers.transport import UpstreamClient
 
 from .oauth_tokens import TOKEN_ENDPOINTS, TokenEndpoint
 from .pool import Pool
@@ -107,9 +110,12 @@ class Refresher:
         interval: float = DEFAULT_INTERVAL,
         workers: int = 16,
         global_proxy: str = "",
+        token_client: UpstreamClient | None = None,
     ) -> None:
         self.pool = pool
         self.http = http
+        # the token calls' client (``impersonate.token_client``: Claude's OAuth TLS hello)
+        self.token_client: UpstreamClient = token_client or http
         self.token_urls = {k.lower(): v for k, v in (token_urls or {}).items()}
         self.clock = clock
         self.interval = interval
@@ -222,7 +228,7 @@ class Refresher:
         body, headers = endpoint.request(cred)
         proxy = proxy_key(cred.proxy_url, self.global_proxy)
         try:
-            resp = await self.http.request(
+            resp = await self.token_client.request(
                 "POST", self.token_url(cred), headers=headers, body=body, proxy=proxy
             )
             raw = await read_body(resp)  # the client's connect / first-byte / idle limits apply

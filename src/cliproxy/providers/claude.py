@@ -25,10 +25,11 @@ import orjson
 
 from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import Credential
+from cliproxy.errors import RequestError
 from cliproxy.formats import Format
+from cliproxy.providers import claude_cache, claude_device, claude_tools
 from cliproxy.providers import claude_cloak as cloaking
 from cliproxy.providers import claude_identity as ident
-from cliproxy.providers import claude_tools
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.retry import anthropic_unified_reset, retry_after_header
 
@@ -76,10 +77,13 @@ class ClaudeProvider(Provider):
         super().__init__()
         self.profile = ident.DeviceProfile()
         self.cloak_disabled = False
+        self.stabilize = False
 
     def configure(self, config: Any) -> None:
         """``claude-header-defaults`` and ``disable-claude-cloak-mode``."""
-        self.profile = ident.DeviceProfile.from_config(getattr(config, "claude_header_defaults", None))
+        defaults = getattr(config, "claude_header_defaults", None)
+        self.profile = ident.DeviceProfile.from_config(defaults)
+        self.stabilize = bool(getattr(defaults, "stabilize_device_profile", None))
         self.cloak_disabled = bool(getattr(config, "disable_claude_cloak_mode", False))
 
     def build(
@@ -108,10 +112,13 @@ class ClaudeProvider(Provider):
         cloaked = cloaking.should_cloak(
             settings, oauth=oauth, confirmed=found.confirmed, disabled_globally=self.cloak_disabled
         )
+        anthropic = _anthropic_origin(url)
+        if anthropic and not found.confirmed:  # refused there for sure: the client's 400 (CPA)
+            _check_mid_system(body)
         if not (cli or cloaked or found.confirmed):  # the caller's own request shape
             headers = self._caller_headers(cred, base, client_headers, extra, stream=stream and not count)
+            claude_cache.settle(body, one_hour=False)
             return UpstreamRequest(url, headers, orjson.dumps(body), stream and not count)
-        anthropic = _anthropic_origin(url)
         signed = oauth or (settings.profile_cli and anthropic)
         session = ident.session_uuid(client_headers, body, confirmed=found.confirmed) if cli else ""
         if cloaked and count:
@@ -119,6 +126,8 @@ class ClaudeProvider(Provider):
         elif cloaked:
             now = cloaking.local_now(cred, self.profile.timezone)
             cloaking.cloak(body, settings, version=self.profile.version, signed=signed, now=now)
+            if anthropic:  # only measured there (CPA); other gateways never see it
+                cloaking.inject_context_management(body)
             if not cli:
                 _ensure_fake_user_id(body, cred.api_key, settings.cache_user_id)
             if settings.words is not None:
@@ -128,6 +137,8 @@ class ClaudeProvider(Provider):
             names = claude_tools.alias_tools(body, seed=claude_tools.caller_seed(client_headers))
         if cli and not count:
             _set_cli_user_id(body, cred, session)
+        # at most 4 breakpoints; the 1h pool for a cloaked Claude Code credential (CPA)
+        claude_cache.settle(body, one_hour=cloaked and cli and not count)
         if signed and not count:
             text = cloaking.user_text(body)
             fallback = cloaking.billing_text(
@@ -246,7 +257,7 @@ class ClaudeProvider(Provider):
                 headers[name] = value
         if anthropic:
             own("x-client-request-id", str(uuid.uuid4()))
-        self._device_headers(headers, incoming, confirmed)
+        self._device_headers(headers, cred, incoming, confirmed)
         _apply_custom(headers, cred, incoming)
         if stream and not anthropic:
             headers["accept"], headers["accept-encoding"] = "text/event-stream", "identity"
@@ -254,8 +265,17 @@ class ClaudeProvider(Provider):
             headers["accept"], headers["accept-encoding"] = "application/json", _ACCEPT_ENCODING
         return headers
 
-    def _device_headers(self, headers: dict[str, str], incoming: Mapping[str, str], confirmed: bool) -> None:
+    def _device_headers(
+        self, headers: dict[str, str], cred: Credential, incoming: Mapping[str, str], confirmed: bool
+    ) -> None:
         p = self.profile
+        if self.stabilize:  # claude-header-defaults.stabilize-device-profile
+            soft = claude_device.resolve(cred.id, incoming, p, confirmed=confirmed)
+            headers["x-stainless-runtime-version"] = soft.runtime_version
+            headers["x-stainless-package-version"] = soft.package_version
+            headers["x-stainless-os"], headers["x-stainless-arch"] = soft.os, soft.arch
+            headers["user-agent"] = soft.user_agent
+            return
         # the software versions are always the baseline's (CPA accepts a client's own only
         # when it equals the baseline); a confirmed client keeps its platform and User-Agent
         headers["x-stainless-runtime-version"] = p.runtime_version
@@ -285,6 +305,12 @@ def _apply_custom(headers: dict[str, str], cred: Credential, incoming: Mapping[s
         for present in [k for k in headers if k.lower() == lower]:
             del headers[present]
         headers[name] = value
+
+
+def _check_mid_system(body: Mapping[str, Any]) -> None:
+    found = ident.legacy_mid_system_error(body)
+    if found is not None:
+        raise RequestError(found[0], param=f"messages.{found[1]}.role")
 
 
 def _pop_betas(body: dict[str, Any]) -> list[str]:

@@ -38,6 +38,7 @@ __all__ = [
     "CloakSettings",
     "billing_text",
     "cloak",
+    "inject_context_management",
     "obfuscate",
     "relocate_for_count",
     "settings",
@@ -338,6 +339,20 @@ def local_now(cred: Credential, default_tz: str) -> datetime:
                 continue
             return datetime.now(zone)
     return datetime.now().astimezone()
+
+
+def inject_context_management(body: dict[str, Any]) -> bool:
+    """Claude Code 2.1.220's ``context_management`` (it claims the beta on every request)
+    when the caller sent none and thinking is on (``enabled`` / ``adaptive``: Anthropic
+    refuses ``clear_thinking_20251015`` otherwise). CPA does this for cloaked Messages
+    requests to api.anthropic.com. Whether it was added."""
+    if "context_management" in body:
+        return False
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "adaptive"):
+        return False
+    body["context_management"] = {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]}
+    return True
 
 
 def cloak(body: dict[str, Any], s: CloakSettings, *, version: str, signed: bool, now: datetime) -> None:

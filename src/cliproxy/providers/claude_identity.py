@@ -352,6 +352,33 @@ def uses_legacy_reminder(model: Any) -> bool:
     return name.rsplit("/", 1)[-1] in LEGACY_REMINDER_MODELS
 
 
+def mid_system_turn(body: Mapping[str, Any]) -> int:
+    """The index of the first ``role: system`` message (any case, spaces trimmed), else -1."""
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        for i, msg in enumerate(messages):
+            role = msg.get("role") if isinstance(msg, Mapping) else None
+            if isinstance(role, str) and role.strip().lower() == "system":
+                return i
+    return -1
+
+
+def legacy_mid_system_error(body: Mapping[str, Any]) -> tuple[str, int] | None:
+    """CPA's 400 for a legacy model (:data:`LEGACY_REMINDER_MODELS`) given a mid-conversation
+    system turn, which api.anthropic.com always refuses: ``(message, index)`` or None."""
+    if not uses_legacy_reminder(body.get("model")):
+        return None
+    index = mid_system_turn(body)
+    if index < 0:
+        return None
+    model = str(body.get("model") or "") or "unknown"
+    return (
+        f"role 'system' is not supported on this model. Model {model!r} predates mid-conversation "
+        "system turns, so system instructions must stay in the top-level system field for it.",
+        index,
+    )
+
+
 def cli_betas(body: Mapping[str, Any], requested: set[str], oauth: bool) -> str:
     """Claude Code 2.1.220's per-request ``anthropic-beta`` list, in its wire order."""
     out = [CODE_BETA]

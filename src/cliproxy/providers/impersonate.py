@@ -20,6 +20,9 @@ start): for Claude, URLs on ``https://api.anthropic.com`` (port 443, no userinfo
 ``IsAnthropicUpstreamURL``; API keys and OAuth alike); for Codex, ``https://chatgpt.com``.
 Every other URL (a custom ``base-url``, a gateway, the test fakes) goes through the shared
 aiohttp client, unchanged. Without ``curl_cffi`` one WARNING is logged and aiohttp stays.
+OAuth token refreshes go through :func:`token_client`: Claude's control plane
+(``platform.claude.com``, ``api.anthropic.com``) with :data:`CLAUDE_OAUTH`, as CPA's
+``NewAnthropicHttpClient``; every other provider's token URL through aiohttp.
 
 Limits are the shared client's (``timeouts:``), read per request so a reload applies:
 ``connect`` is curl's connect timeout (TCP + proxy + TLS; ``None`` = curl's 300 s),
@@ -48,6 +51,7 @@ __all__ = [
     "CHROME",
     "CLAUDE_CODE",
     "CLAUDE_OAUTH",
+    "CLAUDE_OAUTH_PREFIXES",
     "ROUTES",
     "ImpersonatingClient",
     "OriginRouter",
@@ -55,6 +59,7 @@ __all__ = [
     "available",
     "install",
     "is_anthropic_url",
+    "token_client",
 ]
 
 log = logging.getLogger(__name__)
@@ -71,6 +76,13 @@ except ImportError:  # pragma: no cover - exercised by the fallback test in a su
 ANTHROPIC_PREFIXES = ("https://api.anthropic.com/", "https://api.anthropic.com:443/")
 # the Codex backend: CPA matches https and the host chatgpt.com, any port
 CHATGPT_PREFIXES = ("https://chatgpt.com/", "https://chatgpt.com:")
+# the Claude OAuth control plane (CPA ``auth/claude/utls_transport.go``): the token endpoint
+# on platform.claude.com, the profile and roles calls on api.anthropic.com
+CLAUDE_OAUTH_PREFIXES = (
+    "https://platform.claude.com/",
+    "https://platform.claude.com:443/",
+    *ANTHROPIC_PREFIXES,
+)
 
 _CIPHERS = "4865-4866-4867-49195-49199-49196-49200-52393-52392-49161-49171-49162-49172-156-157-47-53"
 _SIGALGS = (
@@ -352,6 +364,16 @@ def install(providers: Providers, http: HttpClient) -> list[OriginRouter]:
         provider.transport = router
         routers.append(router)
     return routers
+
+
+def token_client(http: HttpClient) -> OriginRouter | None:
+    """The client for OAuth token and profile calls: Claude's control plane
+    (:data:`CLAUDE_OAUTH_PREFIXES`) with :data:`CLAUDE_OAUTH`'s hello, every other URL through
+    ``http``; None without ``curl_cffi`` (``http`` then carries them all; :func:`install`
+    warns)."""
+    if not available():
+        return None
+    return OriginRouter(CLAUDE_OAUTH_PREFIXES, ImpersonatingClient(CLAUDE_OAUTH, limits=http), http)
 
 
 def _without_padding(ja3: str) -> str:

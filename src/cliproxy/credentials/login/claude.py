@@ -31,7 +31,9 @@ from urllib.parse import urlencode
 import orjson
 
 from cliproxy.credentials.oauth_tokens import rfc3339
+from cliproxy.providers import impersonate
 from cliproxy.providers.http import HttpClient, proxy_key
+from cliproxy.providers.transport import UpstreamClient
 
 from . import endpoints
 from .base import AuthStart, LoginError
@@ -124,32 +126,40 @@ class ClaudeLogin:
                 "state": fragment_state or state,
             }
         )
-        tokens = await token_request(
-            self.http,
-            endpoints.url(PROVIDER, "token"),
-            provider=PROVIDER,
-            body=body,
-            headers=AXIOS_HEADERS,
-            proxy=self.proxy,
-        )
-        profile = await self._companion_lookups(str(tokens["access_token"]))
+        # CPA's ClaudeAuth dials with Claude Code's OAuth hello (uTLS): the exchange, the
+        # profile and the roles go through impersonate.token_client, closed after
+        tls = impersonate.token_client(self.http)
+        client: UpstreamClient = tls if tls is not None else self.http
+        try:
+            tokens = await token_request(
+                client,
+                endpoints.url(PROVIDER, "token"),
+                provider=PROVIDER,
+                body=body,
+                headers=AXIOS_HEADERS,
+                proxy=self.proxy,
+            )
+            profile = await self._companion_lookups(client, str(tokens["access_token"]))
+        finally:
+            if tls is not None:
+                await tls.close()
         record = claude_record(tokens, profile, self.clock(), device_id=new_device_id())
         return claude_file_name(record["email"]), record
 
-    async def _companion_lookups(self, access_token: str) -> Mapping[str, Any]:
+    async def _companion_lookups(self, client: UpstreamClient, access_token: str) -> Mapping[str, Any]:
         """The profile, then the roles, as Claude Code asks right after the exchange."""
-        profile = await self._get("profile", access_token)
+        profile = await self._get(client, "profile", access_token)
         account = profile.get("account")
         if not isinstance(account, Mapping) or not str(account.get("uuid") or "").strip():
             profile = {}
-        await self._get("roles", access_token)
+        await self._get(client, "roles", access_token)
         return profile
 
-    async def _get(self, name: str, access_token: str) -> dict[str, Any]:
+    async def _get(self, client: UpstreamClient, name: str, access_token: str) -> dict[str, Any]:
         headers = {**AXIOS_HEADERS, "Authorization": f"Bearer {access_token}", "Cache-Control": "no-cache"}
         try:
             status, data = await request_json(
-                self.http,
+                client,
                 "GET",
                 endpoints.url(PROVIDER, name),
                 provider=PROVIDER,

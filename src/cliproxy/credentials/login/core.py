@@ -39,7 +39,8 @@ import orjson
 from aiohttp import web
 
 from cliproxy.errors import UpstreamError, clip
-from cliproxy.providers.http import HttpClient, read_body
+from cliproxy.providers.http import read_body
+from cliproxy.providers.transport import UpstreamClient
 
 from ..storage import write_json
 from .base import AuthStart, LoginError, LoginFailure, LoginFlow, Saved
@@ -205,7 +206,7 @@ def callback_error(params: CallbackParams, provider: str) -> LoginError:
 
 
 async def request_json(
-    http: HttpClient,
+    http: UpstreamClient,
     method: str,
     url: str,
     *,
@@ -269,7 +270,7 @@ def describe_oauth_error(data: Mapping[str, Any], status: int) -> str:
 
 
 async def token_request(
-    http: HttpClient,
+    http: UpstreamClient,
     url: str,
     *,
     provider: str,
