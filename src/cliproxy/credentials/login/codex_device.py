@@ -36,8 +36,6 @@ from .device import (
     DeviceFlow,
     Pending,
     classify,
-    issued_at,
-    poll_until,
     seconds,
     text,
 )
@@ -55,6 +53,9 @@ class CodexDeviceFlow(DeviceFlow):
     """The Codex device-code sign-in (a :class:`~cliproxy.credentials.login.base.LoginFlow`)."""
 
     provider = PROVIDER
+    max_wait = MAX_WAIT
+    default_interval = DEFAULT_INTERVAL
+    first_now = True
 
     async def start(self, *, redirect_uri: str = "") -> AuthStart:
         body = orjson.dumps({"client_id": endpoints.CLIENTS[PROVIDER]["client_id"]})
@@ -102,16 +103,7 @@ class CodexDeviceFlow(DeviceFlow):
                 return classify(PROVIDER, error, description)
             raise LoginError("bad_response", _failure("codex device poll", status, data), provider=PROVIDER)
 
-        grant = await poll_until(
-            attempt,
-            provider=PROVIDER,
-            polling=self.polling,
-            interval=started.interval or DEFAULT_INTERVAL,
-            issued_at=issued_at(started, self.polling),
-            expires_in=started.expires_in,
-            max_wait=MAX_WAIT,
-            first_now=True,
-        )
+        grant = await self.poll(started, attempt)
         auth_code, verifier = text(grant.get("authorization_code")), text(grant.get("code_verifier"))
         if not auth_code or not verifier or not text(grant.get("code_challenge")):
             raise LoginError(

@@ -217,6 +217,10 @@ class DeviceFlow:
 
     provider: str
     flow: Literal["callback", "device"] = "device"
+    max_wait: float  # the provider's cap on one sign-in, whatever the code's own lifetime
+    min_interval = 0.0  # the shortest wait between polls the provider allows
+    default_interval = 0.0  # the wait when the answer named none
+    first_now = False  # poll once before the first wait
 
     def __init__(self, http: HttpClient, *, proxy: str = "", polling: Polling | None = None) -> None:
         self.http = http
@@ -237,6 +241,20 @@ class DeviceFlow:
             expires_in=seconds(data.get("expires_in")),
             interval=interval,
             secrets={**hidden, "issued_at": repr(self.polling.clock())},
+        )
+
+    async def poll(self, started: AuthStart, attempt: Callable[[], Awaitable[T | Pending]]) -> T:
+        """:func:`poll_until` for a sign-in this flow started."""
+        return await poll_until(
+            attempt,
+            provider=self.provider,
+            polling=self.polling,
+            interval=started.interval or self.default_interval,
+            issued_at=issued_at(started, self.polling),
+            expires_in=started.expires_in,
+            max_wait=self.max_wait,
+            min_interval=self.min_interval,
+            first_now=self.first_now,
         )
 
 

@@ -29,8 +29,6 @@ from .device import (
     Pending,
     classify,
     device_answer,
-    issued_at,
-    poll_until,
     seconds,
     text,
 )
@@ -46,6 +44,8 @@ class KimiDeviceFlow(DeviceFlow):
     """The Kimi device-code sign-in (a :class:`~cliproxy.credentials.login.base.LoginFlow`)."""
 
     provider = PROVIDER
+    max_wait = MAX_WAIT
+    min_interval = MIN_INTERVAL
 
     async def start(self, *, redirect_uri: str = "") -> AuthStart:
         device_id = str(uuid.uuid4())
@@ -98,16 +98,7 @@ class KimiDeviceFlow(DeviceFlow):
                 )
             return data
 
-        tokens = await poll_until(
-            attempt,
-            provider=PROVIDER,
-            polling=self.polling,
-            interval=started.interval,
-            issued_at=issued_at(started, self.polling),
-            expires_in=started.expires_in,
-            max_wait=MAX_WAIT,
-            min_interval=MIN_INTERVAL,
-        )
+        tokens = await self.poll(started, attempt)
         now = time.time()
         record: dict[str, Any] = {
             "type": PROVIDER,

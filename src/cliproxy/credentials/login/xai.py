@@ -29,8 +29,6 @@ from .device import (
     Pending,
     classify,
     device_answer,
-    issued_at,
-    poll_until,
     seconds,
     text,
 )
@@ -86,6 +84,9 @@ class XAIDeviceFlow(DeviceFlow):
     """The xAI device-code sign-in (a :class:`~cliproxy.credentials.login.base.LoginFlow`)."""
 
     provider = PROVIDER
+    max_wait = MAX_WAIT
+    min_interval = MIN_INTERVAL
+    first_now = True
 
     async def discover(self) -> tuple[str, str]:
         """``(device authorization endpoint, token endpoint)`` from xAI's discovery document."""
@@ -169,17 +170,7 @@ class XAIDeviceFlow(DeviceFlow):
                 )
             return data
 
-        tokens = await poll_until(
-            attempt,
-            provider=PROVIDER,
-            polling=self.polling,
-            interval=started.interval,
-            issued_at=issued_at(started, self.polling),
-            expires_in=started.expires_in,
-            max_wait=MAX_WAIT,
-            min_interval=MIN_INTERVAL,
-            first_now=True,
-        )
+        tokens = await self.poll(started, attempt)
         return xai_credential(tokens, token_url, time.time())
 
     async def _post(self, url: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
