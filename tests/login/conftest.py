@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 
-from cliproxy.credentials.login.core import run_callback_login
+from cliproxy.credentials.login.callback import run_callback_login
 from cliproxy.providers.http import HttpClient
 from tests.fakes.oauth import AuthServerFake, auth_server  # noqa: F401
 

@@ -15,10 +15,10 @@ import orjson
 import pytest
 
 from cliproxy.credentials.login.base import LoginError
+from cliproxy.credentials.login.callback import CallbackServer, read_stdin_line
 from cliproxy.credentials.login.codex_device import codex_file_name
 from cliproxy.credentials.login.core import (
     CallbackParams,
-    CallbackServer,
     antigravity_file_name,
     check_file_name,
     claude_file_name,
@@ -27,7 +27,6 @@ from cliproxy.credentials.login.core import (
     parse_callback_url,
     pkce_challenge,
     pkce_pair,
-    read_stdin_line,
     save,
 )
 

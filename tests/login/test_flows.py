@@ -16,9 +16,9 @@ import pytest
 from cliproxy.credentials.files import load_auth_file
 from cliproxy.credentials.login.antigravity import AntigravityLogin
 from cliproxy.credentials.login.base import LoginError
+from cliproxy.credentials.login.callback import run_callback_login
 from cliproxy.credentials.login.claude import ClaudeLogin
 from cliproxy.credentials.login.codex import CodexLogin
-from cliproxy.credentials.login.core import run_callback_login
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.refresh import Refresher
 from tests.login.conftest import browse, fetch_location, login_in_browser

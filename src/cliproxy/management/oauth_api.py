@@ -35,9 +35,10 @@ from yarl import URL
 from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.login.antigravity import AntigravityLogin
 from cliproxy.credentials.login.base import AuthStart, LoginError, LoginFlow
+from cliproxy.credentials.login.callback import PAGE_WAIT, CallbackFlow
 from cliproxy.credentials.login.claude import ClaudeLogin
 from cliproxy.credentials.login.codex import CodexLogin
-from cliproxy.credentials.login.core import PAGE_WAIT, CallbackFlow, CallbackParams, save
+from cliproxy.credentials.login.core import CallbackParams, save
 from cliproxy.credentials.login.device import Polling
 from cliproxy.credentials.login.kimi import KimiDeviceFlow
 from cliproxy.credentials.login.xai import MAX_WAIT as XAI_MAX_WAIT

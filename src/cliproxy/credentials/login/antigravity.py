@@ -54,7 +54,7 @@ ONBOARD_INTERVAL = 2.0
 
 
 class AntigravityLogin:
-    """The Antigravity sign-in (a :class:`~cliproxy.credentials.login.core.CallbackFlow`).
+    """The Antigravity sign-in (a :class:`~cliproxy.credentials.login.callback.CallbackFlow`).
     ``onboard_interval`` is the pause between ``onboardUser`` polls."""
 
     provider = PROVIDER

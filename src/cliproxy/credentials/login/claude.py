@@ -68,7 +68,7 @@ def new_device_id() -> str:
 
 
 class ClaudeLogin:
-    """The Claude sign-in (a :class:`~cliproxy.credentials.login.core.CallbackFlow`)."""
+    """The Claude sign-in (a :class:`~cliproxy.credentials.login.callback.CallbackFlow`)."""
 
     provider = PROVIDER
     flow: Literal["callback", "device"] = "callback"

@@ -37,7 +37,7 @@ PROVIDER = "codex"
 
 
 class CodexLogin:
-    """The Codex callback sign-in (a :class:`~cliproxy.credentials.login.core.CallbackFlow`)."""
+    """The Codex callback sign-in (a :class:`~cliproxy.credentials.login.callback.CallbackFlow`)."""
 
     provider = PROVIDER
     flow: Literal["callback", "device"] = "callback"

@@ -37,18 +37,18 @@ from cliproxy.providers.http import HttpClient
 from ..files import load_auth_file
 from .antigravity import AntigravityLogin
 from .base import LoginError, LoginFlow, Saved
-from .claude import ClaudeLogin
-from .codex import CodexLogin
-from .codex_device import CodexDeviceFlow
-from .core import (
+from .callback import (
     DEFAULT_PASTE_AFTER,
     CallbackFlow,
     has_display,
     open_in_browser,
     read_stdin_line,
     run_callback_login,
-    save,
 )
+from .claude import ClaudeLogin
+from .codex import CodexLogin
+from .codex_device import CodexDeviceFlow
+from .core import save
 from .device import Polling, prompt_lines
 from .kimi import KimiDeviceFlow
 from .vertex import VertexImportError, import_vertex_file
@@ -106,7 +106,7 @@ class StdinLines:
     """Lines typed (or piped) on stdin, read on the event loop: a prompt still waiting when
     the sign-in ends through the browser is dropped with the loop, with no thread left
     blocked on stdin (which makes Python abort at exit). Where stdin cannot be watched it
-    falls back to :func:`~cliproxy.credentials.login.core.read_stdin_line`'s thread: a
+    falls back to :func:`~cliproxy.credentials.login.callback.read_stdin_line`'s thread: a
     regular file or ``/dev/null`` answers it at once; on Windows (no ``add_reader``) a
     prompt left waiting keeps that thread, as before."""
 
