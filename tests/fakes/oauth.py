@@ -20,12 +20,14 @@ import base64
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import orjson
 import pytest
 from aiohttp import web
+
+from tests.fakes.local import LocalServer
 
 __all__ = [
     "Account",
@@ -64,7 +66,7 @@ def fake_jwt(claims: dict[str, Any]) -> str:
     return f"{part({'alg': 'none'})}.{part(claims)}.sig"
 
 
-class OAuthFake:
+class OAuthFake(LocalServer):
     """The token endpoint of an OAuth server, on 127.0.0.1 (random port)."""
 
     def __init__(
@@ -78,8 +80,6 @@ class OAuthFake:
         self.requests: list[TokenRequest] = []
         self.failures: list[tuple[int, str]] = []
         self.issued = 0
-        self.port = 0
-        self._runner: web.AppRunner | None = None
 
     # -- control
 
@@ -145,26 +145,8 @@ class OAuthFake:
 
     # -- lifecycle
 
-    async def start(self) -> Self:
-        app = web.Application()
-        app.router.add_post("/{tail:.*}", self._token)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        self.port = runner.addresses[0][1]
-        self._runner = runner
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/{tail:.*}", self._token)
 
 
 def _json(obj: Any, status: int) -> web.Response:
@@ -250,7 +232,7 @@ class _Grant:
     challenge: str
 
 
-class AuthServerFake:
+class AuthServerFake(LocalServer):
     """Claude's, OpenAI's and Google's sign-in servers in one, on 127.0.0.1 (random port).
 
     The paths are the real ones, so ``CLIPROXY_OAUTH_<PROVIDER>_BASE=<fake.base>`` points a
@@ -273,12 +255,10 @@ class AuthServerFake:
         self.profile_email = ""  # Claude's profile names another email than the token answer
         self.requests: list[Seen] = []
         self.issued = 0
-        self.port = 0
         self._codes: dict[str, _Grant] = {}
         self._access: set[str] = set()
         self._refresh: dict[str, str] = {}  # live refresh token -> family
         self._onboard_calls = 0
-        self._runner: web.AppRunner | None = None
 
     @property
     def base(self) -> str:
@@ -453,34 +433,16 @@ class AuthServerFake:
 
     # -- lifecycle
 
-    async def start(self) -> Self:
-        app = web.Application()
-        app.router.add_get("/oauth/authorize", self._authorize)
-        app.router.add_get("/o/oauth2/v2/auth", self._authorize)
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/oauth/authorize", self._authorize)
+        router.add_get("/o/oauth2/v2/auth", self._authorize)
         for path in _TOKEN_PATHS:
-            app.router.add_post(path, self._token)
-        app.router.add_get("/api/oauth/profile", self._profile)
-        app.router.add_get("/api/oauth/claude_cli/roles", self._roles)
-        app.router.add_get("/oauth2/v2/userinfo", self._userinfo)
-        app.router.add_post("/v1internal:loadCodeAssist", self._load_code_assist)
-        app.router.add_post("/v1internal:onboardUser", self._onboard_user)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        self.port = runner.addresses[0][1]
-        self._runner = runner
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+            router.add_post(path, self._token)
+        router.add_get("/api/oauth/profile", self._profile)
+        router.add_get("/api/oauth/claude_cli/roles", self._roles)
+        router.add_get("/oauth2/v2/userinfo", self._userinfo)
+        router.add_post("/v1internal:loadCodeAssist", self._load_code_assist)
+        router.add_post("/v1internal:onboardUser", self._onboard_user)
 
 
 def _challenge(verifier: str) -> str:

@@ -30,11 +30,13 @@ import base64
 import hashlib
 import itertools
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 from aiohttp import web
+
+from tests.fakes.local import LocalServer
 
 __all__ = ["DeviceAuthFake", "DeviceRequest", "fake_id_token"]
 
@@ -77,7 +79,7 @@ def fake_id_token(claims: dict[str, Any]) -> str:
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.sig"
 
 
-class DeviceAuthFake:
+class DeviceAuthFake(LocalServer):
     """Device-code endpoints of three providers, scripted per poll."""
 
     def __init__(
@@ -105,10 +107,8 @@ class DeviceAuthFake:
         self.requests: list[DeviceRequest] = []
         self.live_refresh: set[str] = set()
         self.issued = 0
-        self.port = 0
         self._codes = itertools.count(1)
         self._grants: dict[str, tuple[str, str]] = {}  # codex authorization code -> (verifier, challenge)
-        self._runner: web.AppRunner | None = None
 
     # -- control -------------------------------------------------------------------
 
@@ -305,33 +305,15 @@ class DeviceAuthFake:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> Self:
-        app = web.Application()
-        app.router.add_post("/api/oauth/device_authorization", self._kimi_device)
-        app.router.add_post("/api/oauth/token", self._kimi_token)
-        app.router.add_post("/api/accounts/deviceauth/usercode", self._codex_usercode)
-        app.router.add_post("/api/accounts/deviceauth/token", self._codex_poll)
-        app.router.add_post("/oauth/token", self._codex_token)
-        app.router.add_get("/.well-known/openid-configuration", self._xai_discovery)
-        app.router.add_post("/oauth2/device/code", self._xai_device)
-        app.router.add_post("/oauth2/token", self._xai_token)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        self.port = runner.addresses[0][1]
-        self._runner = runner
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/api/oauth/device_authorization", self._kimi_device)
+        router.add_post("/api/oauth/token", self._kimi_token)
+        router.add_post("/api/accounts/deviceauth/usercode", self._codex_usercode)
+        router.add_post("/api/accounts/deviceauth/token", self._codex_poll)
+        router.add_post("/oauth/token", self._codex_token)
+        router.add_get("/.well-known/openid-configuration", self._xai_discovery)
+        router.add_post("/oauth2/device/code", self._xai_device)
+        router.add_post("/oauth2/token", self._xai_token)
 
 
 def _json(obj: Any, status: int) -> web.Response:
