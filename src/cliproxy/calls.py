@@ -42,7 +42,8 @@ class Call:
     stream: bool
     headers: Mapping[str, str]
     query: Mapping[str, str] = field(default_factory=dict)
-    action: str = "generate"  # or "count"
+    # or "count", "compact" (/responses/compact), "images.generations", "images.edits"
+    action: str = "generate"
     alt: str | None = None  # Gemini ?alt=
     skip: str | None = None  # a plugin calling back into the host: skipped for routers/interceptors
     request_id: str = ""
@@ -81,6 +82,7 @@ class Attempt:
     headers: Mapping[str, str]
     body: dict[str, Any] = field(default_factory=dict)
     ir: IrRequest | None = None
+    replay: Any = None  # translate.replay.ReplayScope: reasoning restored into / recorded from it
 
     @staticmethod
     def for_model(req: IrRequest, model: str) -> IrRequest:

@@ -23,6 +23,7 @@ answers into replies (stage 9) lives in ``cliproxy.replies``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 from collections.abc import Mapping
@@ -41,16 +42,38 @@ from cliproxy.models.registry import ModelRoute
 from cliproxy.models.shaping import Shaper
 from cliproxy.plugins.flow import Flow, route_for
 from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError
+from cliproxy.providers.codex_multi_agent import is_codex_client
 from cliproxy.providers.http import HttpClient, proxy_key
 from cliproxy.providers.identity import forwardable_response_headers
 from cliproxy.providers.transport import UpstreamNetworkError, read_body
+from cliproxy.translate import tokens
+from cliproxy.translate.compat import prepare as compat_prepare
+from cliproxy.translate.compat import rewrite_agent_messages
 from cliproxy.translate.registry import Registry
+from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache, scope_for
+from cliproxy.translate.signatures import (
+    provider_from_model,
+    sanitize_for_claude_upstream,
+    sanitize_gemini_contents,
+)
 
 __all__ = ["Call", "Pipeline", "Reply", "StreamReply"]
 
 log = logging.getLogger(__name__)
 
 RETRYABLE = frozenset({403, 408, 429, 500, 502, 503, 504})
+# /responses/compact (CPA's conductor): only these statuses cool the credential; the rest
+# leave it available, and these are the request's own fault (no other credential is tried)
+_COMPACT_COOLS = frozenset({401, 402, 403, 429})
+_COMPACT_FAULTS = frozenset({400, 404, 405, 409, 413, 422, 501})
+# streaming.bootstrap-retries: retries of the same credential left to this request, for a
+# stream that failed before its first byte with a transient status (network, 408, 5xx)
+_BOOTSTRAP_LEFT: contextvars.ContextVar[int] = contextvars.ContextVar("bootstrap_left", default=0)
+# the last error of this request that came before a stream's first byte
+_BOOTSTRAP_ERROR: contextvars.ContextVar[UpstreamError | None] = contextvars.ContextVar(
+    "bootstrap_error", default=None
+)
+_BOOTSTRAP_TRANSIENT = frozenset({408, 500, 502, 503, 504})
 _R = TypeVar("_R", Reply, StreamReply)
 
 
@@ -76,12 +99,15 @@ class Pipeline:
         self.refresher = refresher
         self.plugins = plugins
         self.shaper: Shaper | None = None
+        self.thinking_replay = ThinkingReplayCache()  # in-process (translate/replay.py says why)
+        self.signature_cache = SignatureCache()
 
     # ------------------------------------------------------------------ the lifecycle
 
     async def run(self, call: Call) -> Reply | StreamReply:
         """One request, stage by stage (numbers as in the module docstring)."""
-        validate_body(call.format, call.body)  # a malformed body is the client's 400, never sent upstream
+        if not call.action.startswith("images."):  # Images API bodies: checked by the server
+            validate_body(call.format, call.body)  # a malformed body is the client's 400, never sent upstream
         model = call.model
         if call.format is Format.CLAUDE and model.startswith(CLAUDE_CLOAK_PREFIX):
             model = uncloak_claude_id(model)  # an id we renamed for Claude Code's model list
@@ -127,6 +153,7 @@ class Pipeline:
         session_key = extract_session_key(call.headers, call.body) if self.pool.session_affinity else None
         scheduler = flow.scheduler(call, route) if flow is not None else None
         rounds = max(0, int(self.config.request_retry or 0)) + 1
+        _BOOTSTRAP_LEFT.set(max(0, int(self.config.streaming.bootstrap_retries or 0)) if call.stream else 0)
         last: UpstreamError | None = None
         for round_no in range(rounds):
             tried: set[str] = set()
@@ -201,6 +228,8 @@ class Pipeline:
             except RewriteError as err:  # the answer's fault: no cooldown, no other credential
                 raise _Final(err) from err
             except UpstreamError as err:
+                if err is _BOOTSTRAP_ERROR.get() and _bootstrap_retry(cred, err):
+                    continue  # the same credential once more: nothing reached the client
                 if err.status == 401 and not refreshed and self.refresher is not None and cred.refresh_token:
                     refreshed = True
                     try:
@@ -208,10 +237,19 @@ class Pipeline:
                         continue  # the same credential, once more, with a fresh token
                     except CliproxyError as exc:
                         log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc)
+                if err.status == 501 and call.action.startswith("images."):
+                    raise _Final(err) from err  # no Images API there: not the credential's fault
+                if call.action == "compact" and err.status not in _COMPACT_COOLS:
+                    _log_failure(cred, provider, route.model, err, "compact: no cooldown")
+                    if err.status in _COMPACT_FAULTS:
+                        raise _Final(err) from err
+                    raise  # the next credential; this one stays available
                 decision = await self.pool.mark_failure(
                     cred, route.model, err.status, retry_after=err.retry_after, body=err.body or b""
                 )
                 _log_failure(cred, provider, route.model, err, decision.reason or decision.kind)
+                if call.trace is not None and decision.scope != "none":
+                    call.trace.cooled(cred.provider, decision.scope)  # 11. usage: a cooldown event
                 if err.status in REQUEST_FAULTS or decision.request_fault or decision.stop:
                     raise _Final(err) from err
                 if len(names) > 1 and err.status in (404, 429, 500, 502, 503, 504) and i + 1 < len(names):
@@ -251,15 +289,21 @@ class Pipeline:
         flow: Flow | None,
     ) -> Reply | StreamReply:
         reg = self.translations
+        compat = route.is_compat(cred)
         if call.action == "count" and not provider.counts_upstream:
-            return replies.local_count(reg, call, cred)
-        attempt = self._start(call, cred, provider, model)  # 7. request translation
+            return await self._count_locally(call, cred, provider, model, compat)
+        if call.action == "compact" and not provider.compacts:
+            raise UpstreamError("/responses/compact not supported", status=501, credential_id=cred.id)
+        images = call.action.startswith("images.")
+        if images and not provider.serves_images:
+            raise UpstreamError(f"{provider.key} does not serve the Images API", status=501)
+        attempt = self._start(call, cred, provider, model, compat)  # 7. request translation
         generate = call.action == "generate"
         if flow is not None and generate:  # 6. interceptors after auth, request normalizers
             attempt.headers, raw = await flow.upstream_request(call, route.model, attempt)
             if raw is not None:
                 attempt.body = replies.loads_object(raw)
-        if self.shaper is not None and generate:  # 7. thinking, payload rules
+        if self.shaper is not None and (generate or call.action == "compact"):  # 7. thinking, payload rules
             self.shaper.shape(
                 attempt.body,
                 client=call.format,
@@ -304,9 +348,15 @@ class Pipeline:
                 trace.upstream_body(data)
             if resp.status == 401:
                 provider.forget(cred)  # a cached token the upstream no longer takes
+            if attempt.replay is not None and resp.status in (400, 422):
+                attempt.replay.forget()  # the restored reasoning may be what it refused
             raise provider.classify(resp.status, resp.headers, data, cred.id)
         if call.action == "count":  # 9. response translation
             reply = await replies.count_reply(reg, call, attempt, resp)
+            await self.pool.mark_success(cred, route.model)
+            return self._upstream_headers(reply, resp.headers)
+        if call.action == "compact" or images:
+            reply = await replies.compact_reply(call, attempt, resp, upreq.rewrite_body)
             await self.pool.mark_success(cred, route.model)
             return self._upstream_headers(reply, resp.headers)
         chunks = replies.chunks_of(resp, attempt)
@@ -316,7 +366,14 @@ class Pipeline:
             chunks = replies.rewritten(chunks, upreq.rewrite_chunk)
         alias = route.response_model(cred) if route.force_mapping(cred) else None
         if call.stream:
-            stream = await replies.open_stream(reg, call, attempt, resp, chunks, alias)
+            hold = not provider.commits_at_first_event
+            try:
+                stream = await replies.open_stream(reg, call, attempt, resp, chunks, alias, hold=hold)
+            except RewriteError:
+                raise
+            except UpstreamError as err:
+                _BOOTSTRAP_ERROR.set(err)
+                raise
             await self.pool.mark_success(cred, route.model)
             return self._upstream_headers(stream, resp.headers)
         whole = await replies.whole_reply(
@@ -338,6 +395,16 @@ class Pipeline:
             )
         return self._upstream_headers(whole, resp.headers)
 
+    async def _count_locally(
+        self, call: Call, cred: Credential, provider: Provider, model: str, compat: bool
+    ) -> Reply:
+        """A count for an upstream with no count endpoint: the request translated as it
+        would be sent, its text counted with the model's encoding; nothing goes upstream
+        and nothing here can cool the credential (a failure is never an upstream error)."""
+        attempt = self._start(call, cred, provider, model, compat)
+        encoding, segments = provider.count_locally(attempt.body, model)
+        return replies.local_count(self.translations, call, cred, await tokens.count(encoding, segments))
+
     def _upstream_headers(self, reply: _R, upstream: Mapping[str, str]) -> _R:
         """``passthrough-headers: true``: the upstream answer's headers a client may see
         join the reply (the proxy's own headers win); off, none reach the client."""
@@ -345,15 +412,67 @@ class Pipeline:
             reply.headers.update(forwardable_response_headers(upstream, reply.headers))
         return reply
 
-    def _start(self, call: Call, cred: Credential, provider: Provider, model: str) -> Attempt:
+    def _start(
+        self, call: Call, cred: Credential, provider: Provider, model: str, compat: bool = False
+    ) -> Attempt:
         """The attempt's own upstream body: the client's (pass-through) or translated from
-        the client's IR under the upstream model name; never shared with the ``Call``."""
-        up_fmt = provider.upstream_format(call.format)
+        the client's IR under the upstream model name; never shared with the ``Call``.
+        ``compat``: the credential's model has ``is-compat`` (``translate.compat``)."""
+        # a compact or Images body goes to the upstream's own endpoint as it came (CPA)
+        passthrough = call.action == "compact" or call.action.startswith("images.")
+        up_fmt = call.format if passthrough else provider.upstream_format(call.format)
         if up_fmt == call.format:
-            return Attempt(cred, provider, model, up_fmt, call.headers, _own(call.body))
+            body = _own(call.body)
+            if up_fmt is Format.GEMINI:  # another backend's signatures, after a failover too
+                _sanitize_gemini(body)
+            elif up_fmt is Format.CLAUDE and provider_from_model(model) == "claude":
+                messages, _ = sanitize_for_claude_upstream(body.get("messages"), model, compat)
+                if messages is not None:
+                    body["messages"] = messages
+            elif compat:
+                self._compat_body(call, up_fmt, body)
+            return Attempt(cred, provider, model, up_fmt, call.headers, body)
         req = Attempt.for_model(call.client_ir(self.translations), model)
+        if compat:  # is-compat: reasoning the upstream takes unsigned (translate.compat)
+            req = compat_prepare(req, up_fmt)
+        scope = None
+        if up_fmt is Format.CLAUDE and call.action == "generate":  # signed thinking a client cannot carry
+            scope = scope_for(
+                self.thinking_replay,
+                self.signature_cache,
+                credential_id=cred.id,
+                model=model,
+                headers=call.headers,
+                body=call.body,
+                chat_client=call.format is Format.OPENAI,
+            )
+            req = scope.restore(req)
         body = self.translations.adapter(up_fmt).build_request(req)
-        return Attempt(cred, provider, model, up_fmt, call.headers, _own(body), req)
+        if up_fmt is Format.GEMINI:
+            _sanitize_gemini(body)
+        elif compat:
+            self._compat_body(call, up_fmt, body)
+        return Attempt(cred, provider, model, up_fmt, call.headers, _own(body), req, scope)
+
+    def _compat_body(self, call: Call, up_fmt: Format, body: dict[str, Any]) -> None:
+        """is-compat on a Codex-dialect key with ``codex.optimize-multi-agent-v2``: an
+        official Codex client's ``agent_message`` items become portable user messages."""
+        codex = getattr(self.config, "codex", None)
+        if (
+            up_fmt is Format.CODEX
+            and getattr(codex, "optimize_multi_agent_v2", False)
+            and is_codex_client(call.headers)
+        ):
+            rewrite_agent_messages(body)
+
+
+def _sanitize_gemini(body: dict[str, Any]) -> None:
+    """CPA's Gemini signature policy on the attempt's own body (the array is copied first)."""
+    contents = body.get("contents")
+    if isinstance(contents, list):
+        copy = list(contents)
+        if sanitize_gemini_contents(copy):
+            body["contents"] = copy
 
 
 def _own(body: dict[str, Any]) -> dict[str, Any]:
@@ -374,6 +493,16 @@ def _own(body: dict[str, Any]) -> dict[str, Any]:
 class _RoundFailed(Exception):
     def __init__(self, error: UpstreamError) -> None:
         self.error = error
+
+
+def _bootstrap_retry(cred: Credential, err: UpstreamError) -> bool:
+    """Take one of the request's ``streaming.bootstrap-retries`` for ``err``, if it is one."""
+    left = _BOOTSTRAP_LEFT.get()
+    if left <= 0 or err.status not in _BOOTSTRAP_TRANSIENT:
+        return False
+    _BOOTSTRAP_LEFT.set(left - 1)
+    log.info("stream of %s failed before its first byte (%s): retrying", cred.label or cred.id, err.message)
+    return True
 
 
 class _Final(UpstreamError):

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "chunks_of",
+    "compact_reply",
     "count_reply",
     "loads_object",
     "local_count",
@@ -102,9 +103,18 @@ async def _collected(
 ) -> bytes:
     collector = Collector()
     decoder = reg.adapter(attempt.fmt).stream_decoder(attempt.ir)
+    observe = attempt.replay.record().observe if attempt.replay is not None else None
     async for chunk in chunks:
-        collector.feed(decoder.decode(chunk))
-    collector.feed(decoder.flush())
+        events = decoder.decode(chunk)
+        if observe is not None:
+            for ev in events:
+                observe(ev)
+        collector.feed(events)
+    events = decoder.flush()
+    if observe is not None:
+        for ev in events:
+            observe(ev)
+    collector.feed(events)
     if collector.error is not None:
         raise UpstreamError(
             collector.error.message, status=collector.error.status or 502, credential_id=attempt.cred.id
@@ -122,6 +132,8 @@ def _translated(reg: Registry, call: Call, attempt: Attempt, data: bytes, alias:
         parsed["model"] = alias
         return _dumps(parsed)
     request = attempt.ir or call.client_ir(reg)
+    if attempt.replay is not None:  # a whole Claude message: its reasoning kept for the next turn
+        attempt.replay.record().record_message(parsed.get("content"))
     return _dumps(reg.translate_response(up_fmt, call.format, parsed, request, model=alias))
 
 
@@ -133,10 +145,23 @@ async def count_reply(reg: Registry, call: Call, attempt: Attempt, resp: Upstrea
     return Reply(200, _dumps(reg.adapter(call.format).count_tokens_response(tokens)), dict(_JSON))
 
 
-def local_count(reg: Registry, call: Call, cred: Credential) -> Reply:
-    """An estimate (about 4 bytes a token, as tokenizers average on English and JSON)
-    for an upstream with no count endpoint: never a generation sent to count."""
-    tokens = max(1, (len(orjson.dumps(call.body)) + 3) // 4)
+async def compact_reply(
+    call: Call, attempt: Attempt, resp: UpstreamResponse, rewrite: Callable[[bytes], bytes] | None
+) -> Reply:
+    """A ``/responses/compact`` (or Images API) answer: the upstream's JSON object as it
+    came (CPA leaves a ``response.compaction`` object untouched), checked cheaply to be one
+    object."""
+    data = await read_body(resp)
+    if call.trace is not None:
+        call.trace.upstream_body(data)
+    if rewrite is not None:
+        data = rewrite(data)
+    return Reply(200, _json_object(data), dict(_JSON), attempt.cred)
+
+
+def local_count(reg: Registry, call: Call, cred: Credential, tokens: int) -> Reply:
+    """A count made locally (an upstream with no count endpoint), in the client's count
+    shape: never a generation sent to count."""
     return Reply(200, _dumps(reg.adapter(call.format).count_tokens_response(tokens)), dict(_JSON), cred)
 
 
@@ -150,8 +175,11 @@ async def open_stream(
     resp: UpstreamResponse,
     chunks: AsyncIterator[bytes],
     alias: str | None,
+    *,
+    hold: bool = True,
 ) -> StreamReply:
-    """Read until the first content, so an early failure can still fail over."""
+    """Read until the first content, so an early failure can still fail over (``hold``
+    false: only until the first bytes for the client, e.g. a handshake event)."""
     tr: StreamTranslator | Passthrough
     # upstreams always stream SSE: a Gemini client without ?alt=sse wants the JSON array
     reframe = call.format is Format.GEMINI and call.alt != "sse"
@@ -160,16 +188,18 @@ async def open_stream(
         tr = Passthrough(adapter.stream_decoder(None), adapter.usage_sniffer())
     else:  # names are restored against what this attempt sent upstream
         tr = reg.stream_translator(attempt.fmt, call.format, attempt.ir or call.client_ir(reg), model=alias)
+        if attempt.replay is not None:  # reasoning the client cannot carry, kept for its next turn
+            tr.observe = attempt.replay.record().observe
     pending: list[bytes] = []
     try:
-        while not tr.started:
+        while not (tr.started or (not hold and tr.opened)):
             try:
                 chunk = await chunks.__anext__()
             except StopAsyncIteration:
                 pending.append(tr.finish())
                 break
             pending.append(tr.feed(chunk))
-            if tr.early_error is not None:
+            if tr.early_error is not None or (not hold and tr.opened):
                 break
     except _READ_FAILURES as exc:
         resp.release()
@@ -177,7 +207,8 @@ async def open_stream(
     except RewriteError:
         resp.release()
         raise
-    if tr.early_error is not None or not tr.started:
+    committed = not hold and tr.opened  # the handshake goes out; a later error stays in-stream
+    if (tr.early_error is not None or not tr.started) and not committed:
         resp.release()
         err = tr.early_error
         raise UpstreamError(

@@ -38,8 +38,10 @@ from cliproxy.plugins.callbacks import Callbacks
 from cliproxy.plugins.host import PluginHost
 from cliproxy.plugins.models import bind_plugin_auths, plugin_credentials
 from cliproxy.plugins.surface import ManagementTable, authenticate, frontend_providers
-from cliproxy.providers import impersonate
+from cliproxy.providers import codex_ws, impersonate
 from cliproxy.providers import registry as providers
+from cliproxy.providers.codex import CodexProvider
+from cliproxy.providers.codex_multi_agent import format_models
 from cliproxy.providers.http import HttpClient
 from cliproxy.translate.registry import default_registry
 from cliproxy.usage import recorder_of
@@ -87,10 +89,13 @@ class Service:
         # built now, after the environment is final: each reads its endpoint URLs once
         self.providers = providers.Providers()
         self.providers.configure(config)
+        self._wire_agent_models()
         # Claude Code's TLS hello for api.anthropic.com, Chrome's for chatgpt.com (CPA's uTLS)
         self._tls = impersonate.install(self.providers, self.http)
         # and the Claude OAuth hello for token refreshes on platform.claude.com (CPA's uTLS)
         self._token_client = impersonate.token_client(self.http)
+        # Codex and xAI over their Responses WebSocket, for clients on ours (cliproxy.responses_ws)
+        self.ws_upstream = codex_ws.install(self.providers, self.http)
         self.refresher: Refresher | None = None
         self.pipeline = Pipeline(
             pool=self.pool,
@@ -151,6 +156,7 @@ class Service:
         if self.refresher is not None:
             await self.refresher.stop()
         await self.plugins.shutdown()
+        await self.ws_upstream.close()
         await self.http.close()
         for router in self._tls:
             await router.close()
@@ -282,10 +288,21 @@ class Service:
         records = {c.id: await self.pool.cooldowns(c) for c in self.pool.credentials()}
         return self.models.listable(suspensions(records, time.time()))
 
+    def _wire_agent_models(self) -> None:
+        """``codex.optimize-multi-agent-v2``: spawn_agent lists the Codex client catalog."""
+        codex = self.providers.get("codex")
+        if isinstance(codex, CodexProvider):
+            codex.agent_models = self._agent_models
+
+    def _agent_models(self) -> str:
+        entries = codex_client_models(self.models.listable(), self.models.providers)["models"]
+        return format_models(entries)
+
     async def model_list(self, fmt: Format, client_version: str | None = None) -> dict[str, Any]:
         models = await self.listable_models()
         if client_version is not None:
-            return codex_client_models(models, self.models.providers)
+            optimize = self.config.codex.optimize_multi_agent_v2
+            return codex_client_models(models, self.models.providers, multi_agent_v2=optimize)
         if fmt is Format.CLAUDE:
             cloak = not self.config.claude_code.disable_cloaking_model_list
             return anthropic_models(models, cloak=cloak)

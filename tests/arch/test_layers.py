@@ -30,6 +30,7 @@ RANK = {
     "cli": 7,
     "server": 6,
     "service": 5,
+    "responses_ws": 5,
     "management": 4,
     "pipeline": 3,
     "replies": 3,

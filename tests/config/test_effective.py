@@ -131,8 +131,8 @@ async def test_a_reload_warns_again_only_when_the_set_changes(start_proxy, caplo
     caplog.clear()
     await reload("api-keys: [k2]\nws-auth: false\n")  # same set: no second warning
     assert not _warnings(caplog, WARNING)
-    await reload("api-keys: [k2]\nws-auth: false\nstreaming:\n  keepalive-seconds: 5\nbogus-key: 1\n")
-    assert _warnings(caplog, WARNING) == [WARNING + "ws-auth, streaming.keepalive-seconds"]  # table order
+    await reload("api-keys: [k2]\nws-auth: false\npprof:\n  enable: true\nbogus-key: 1\n")
+    assert _warnings(caplog, WARNING) == [WARNING + "pprof.enable, ws-auth"]  # table order
     assert _warnings(caplog, UNKNOWN) == [UNKNOWN + "bogus-key"]
 
 
@@ -199,7 +199,6 @@ def test_every_key_of_a_full_cpa_config_is_known():
 # attributes, which plugins and the management API show. ``attribute`` -> (the files that
 # may read it, the credential attribute it is copied to, the files that may read that).
 COPIED_ONLY = {
-    "websockets": ("websockets", {"credentials/sources.py"}),
     "alpha_search": ("codex_alpha_search", {"credentials/sources.py"}),
     "rebuild_mid_system_message": ("rebuild_mid_system_message", {"credentials/sources.py"}),
 }

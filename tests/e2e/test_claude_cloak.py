@@ -261,7 +261,15 @@ claude-api-key:
     proxy = await start_proxy(cfg)
     await send(Format.CLAUDE, proxy.url, MODEL)
     rec = last(fake_claude)
-    assert rec.json["system"] == SYSTEM
+    # the caller's text and shape, plus CPA's breakpoints for a markerless caller
+    # (ensureCacheControl: the system as one marked block, the rolling mark on the last turn)
+    assert rec.json["system"] == [{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}]
+    assert rec.json["messages"] == [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": PROMPT, "cache_control": {"type": "ephemeral"}}],
+        }
+    ]
     assert "metadata" not in rec.json
     assert not rec.headers["User-Agent"].startswith("claude-cli/")
 

@@ -215,8 +215,13 @@ async def test_kimi_drops_claude_codes_billing_block(start_proxy, fake_claude, k
             assert resp.status == 200, await resp.read()
     rec = fake_claude.last
     assert rec.path == "/coding/v1/messages"
+    # the billing block is gone; the markerless caller's system took CPA's breakpoint first
     assert rec.json["system"] == [
-        {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude."}
+        {
+            "type": "text",
+            "text": "You are Claude Code, Anthropic's official CLI for Claude.",
+            "cache_control": {"type": "ephemeral"},
+        }
     ]
     assert rec.headers["Authorization"] == "Bearer kimi-token"
     no_client_key(rec.headers)

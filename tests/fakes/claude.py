@@ -5,11 +5,21 @@ Routes: ``POST /v1/messages`` (``?beta=true`` accepted), ``POST /v1/messages/cou
 messages routes under ``/coding``. Auth: ``x-api-key`` or ``Authorization: Bearer``.
 Errors: ``{"type":"error","error":{"type","message"},"request_id"}`` with a ``request-id``
 header; 429s may carry ``anthropic-ratelimit-unified-*`` headers (``Behavior.unified``).
+
+Thinking is checked as strictly as Anthropic does: every ``thinking`` block sent back must
+carry a signature this fake issued (an ``E...`` protobuf envelope shaped like Anthropic's,
+with an HMAC over its nonce), and with thinking on, the assistant turn whose tool calls the
+last user turn answers must start with a thinking block; else a 400
+``invalid_request_error`` with Anthropic's message.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
+import hmac
+import os
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -21,7 +31,14 @@ from tests.fakes.server import RECORD, Behavior, FakeServer, iter_chunks, sse
 
 __all__ = ["ClaudeFake"]
 
-SIGNATURE = base64.b64encode(b"fake-signature-" + bytes(range(16))).decode()
+_SECRET = b"fake-claude-signing-key"
+_THINKING_FIRST = (
+    "messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{found}`. "
+    "When `thinking` is enabled, a final `assistant` message must start with a thinking block "
+    "(preceeding the lastmost set of `tool_use` and `tool_result` blocks). We recommend you include "
+    "thinking blocks from previous turns. To avoid this requirement, disable `thinking`. Please consult "
+    "our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
+)
 _TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -59,6 +76,9 @@ class ClaudeFake(FakeServer):
             return self.error_response(400, "model: Field required", None)
         if not isinstance(body.get("max_tokens"), int):
             return self.error_response(400, "max_tokens: Field required", None)
+        problem = thinking_problem(body)
+        if problem is not None:
+            return self.error_response(400, problem, None)
         beh = self.behavior(request)
         reply = decide("claude", turn_of(body), beh.text if beh else None, "toolu_01")
         message = _message(body, reply, _usage(request, body, reply))
@@ -124,6 +144,105 @@ def turn_of(body: dict[str, Any]) -> Turn:
     return turn
 
 
+# ---- signatures ------------------------------------------------------------------------
+
+
+def _pb_varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def _pb(num: int, value: bytes | int) -> bytes:
+    if isinstance(value, int):
+        return _pb_varint(num << 3) + _pb_varint(value)
+    return _pb_varint(num << 3 | 2) + _pb_varint(len(value)) + value
+
+
+def _mac(nonce: bytes, model: bytes) -> bytes:
+    digest = hmac.new(_SECRET, nonce + model, hashlib.sha256).digest()
+    return digest + hashlib.sha256(digest).digest()  # 64 bytes, the size of Anthropic's ECDSA field
+
+
+def issue_signature(model: str) -> str:
+    """A signature shaped like Anthropic's single-layer one (protobuf, first byte 0x12)."""
+    nonce, name = os.urandom(12), model.encode()
+    channel = _pb(1, 12) + _pb(3, 2) + _pb(5, _mac(nonce, name)) + _pb(6, name)
+    payload = _pb(2, _pb(1, channel) + _pb(2, nonce)) + _pb(3, 1)
+    return base64.b64encode(payload).decode()
+
+
+def _pb_fields(data: bytes) -> dict[int, bytes | int]:
+    out: dict[int, bytes | int] = {}
+    pos = 0
+    while pos < len(data):
+        tag, pos = _read_varint(data, pos)
+        if tag & 7 == 0:
+            out[tag >> 3], pos = _read_varint(data, pos)
+        elif tag & 7 == 2:
+            size, pos = _read_varint(data, pos)
+            out[tag >> 3], pos = data[pos : pos + size], pos + size
+        else:
+            raise ValueError("wire type")
+    return out
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+
+
+def signature_ok(signature: object) -> bool:
+    """True for a signature this fake issued (for any model, as Anthropic accepts)."""
+    if not isinstance(signature, str) or not signature.startswith("E"):
+        return False
+    try:
+        container = _pb_fields(base64.b64decode(signature, validate=True))[2]
+        inner = _pb_fields(container)  # type: ignore[arg-type]
+        channel = _pb_fields(inner[1])  # type: ignore[arg-type]
+        nonce, name, mac = inner[2], channel[6], channel[5]
+        return isinstance(mac, bytes) and hmac.compare_digest(mac, _mac(nonce, name))  # type: ignore[arg-type]
+    except (binascii.Error, ValueError, KeyError, IndexError, TypeError):
+        return False
+
+
+def thinking_problem(body: dict[str, Any]) -> str | None:
+    """Anthropic's 400 message for thinking blocks it would refuse, or None."""
+    messages = body["messages"]
+    for i, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        for j, block in enumerate(content if isinstance(content, list) else ()):
+            if (
+                isinstance(block, dict)
+                and block.get("type") == "thinking"
+                and not signature_ok(block.get("signature"))
+            ):
+                return f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
+    if (body.get("thinking") or {}).get("type") not in ("enabled", "adaptive") or len(messages) < 2:
+        return None
+    last, prev = messages[-1], messages[-2]
+    if not (_has(last, "tool_result") and prev.get("role") == "assistant" and _has(prev, "tool_use")):
+        return None
+    first = prev["content"][0].get("type") if isinstance(prev["content"][0], dict) else "text"
+    if first in ("thinking", "redacted_thinking"):
+        return None
+    return _THINKING_FIRST.format(i=len(messages) - 2, found=first)
+
+
+def _has(message: Any, kind: str) -> bool:
+    content = message.get("content") if isinstance(message, dict) else None
+    return isinstance(content, list) and any(isinstance(b, dict) and b.get("type") == kind for b in content)
+
+
 def _prompt_tokens(body: dict[str, Any]) -> int:
     return estimate_tokens(body.get("system"), body.get("messages"), body.get("tools"))
 
@@ -145,7 +264,9 @@ def _usage(request: web.Request, body: dict[str, Any], reply: Reply) -> dict[str
 def _message(body: dict[str, Any], reply: Reply, usage: dict[str, Any]) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
     if reply.thinking:
-        content.append({"type": "thinking", "thinking": reply.thinking, "signature": SIGNATURE})
+        content.append(
+            {"type": "thinking", "thinking": reply.thinking, "signature": issue_signature(body["model"])}
+        )
     if reply.text:
         content.append({"type": "text", "text": reply.text})
     for call in reply.tool_calls:

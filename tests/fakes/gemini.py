@@ -31,7 +31,8 @@ from tests.fakes.server import Behavior, FakeServer, Recorded, iter_chunks
 
 __all__ = ["GeminiFake"]
 
-THOUGHT_SIGNATURE = base64.b64encode(b"fake-thought-signature").decode()
+# shaped like Gemini 3's (protobuf field 2 { field 1 = 0x01 + opaque }), as the proxy recognises them
+THOUGHT_SIGNATURE = base64.b64encode(b"\x12\x19\x0a\x17\x01fake-thought-signature").decode()
 _STATUS = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",

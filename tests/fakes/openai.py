@@ -4,6 +4,8 @@ Routes (each also without the ``/v1`` prefix):
 ``POST /v1/chat/completions``, ``POST /v1/responses``, ``POST /v1/responses/compact``,
 ``GET /v1/models``, ``GET /v1/models/{id}``, and the Codex backend
 ``POST /backend-api/codex/responses`` (stream only, 400 otherwise) and ``.../compact``;
+the Responses WebSocket on ``GET /backend-api/codex/responses`` and ``GET /v1/responses``
+(``openai_responses.handle_ws``);
 Kimi Code's ``POST /coding/v1/chat/completions``.
 Auth: ``Authorization: Bearer <key>``.
 """
@@ -15,7 +17,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from tests.fakes import openai_chat, openai_responses
+from tests.fakes import openai_chat, openai_images, openai_responses
 from tests.fakes.server import Behavior, FakeServer, sse
 
 __all__ = ["OpenAIFake"]
@@ -46,7 +48,12 @@ class OpenAIFake(FakeServer):
             router.add_get(prefix + "/models", self._models)
             router.add_get(prefix + "/models/{model}", self._model)
         router.add_post("/backend-api/codex/responses", self._codex)
+        # the Responses WebSocket (Codex's; xAI's under /v1)
+        router.add_get("/backend-api/codex/responses", self._ws)
+        router.add_get("/v1/responses", self._ws)
         router.add_post("/backend-api/codex/responses/compact", self._compact)
+        router.add_post("/backend-api/codex/images/generations", self._image_generations)
+        router.add_post("/backend-api/codex/images/edits", self._image_edits)
         router.add_post("/coding/v1/chat/completions", self._chat)  # Kimi Code
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
@@ -59,6 +66,15 @@ class OpenAIFake(FakeServer):
         if self.body(request).get("stream") is not True:
             return self.json_response({"detail": "Stream must be set to true"}, status=400)
         return await openai_responses.handle(self, request)
+
+    async def _ws(self, request: web.Request) -> web.StreamResponse:
+        return await openai_responses.handle_ws(self, request)
+
+    async def _image_generations(self, request: web.Request) -> web.StreamResponse:
+        return await openai_images.generations(self, request)
+
+    async def _image_edits(self, request: web.Request) -> web.StreamResponse:
+        return await openai_images.edits(self, request)
 
     async def _compact(self, request: web.Request) -> web.StreamResponse:
         return self.json_response(openai_responses.compact(self.body(request)))

@@ -4,24 +4,39 @@ Streams the full event sequence (``response.created`` ... ``response.completed``
 event with ``type`` and ``sequence_number``. Reasoning items carry a summary when
 ``reasoning.summary`` is set and ``encrypted_content`` when
 ``include`` asks for ``reasoning.encrypted_content``.
+
+Test modes, set on the fake: ``fake.pauses = {frame: seconds}`` sleeps before those frames
+of every Responses stream (an upstream that goes quiet mid-stream);
+``fake.overloaded = n`` answers the next ``n`` streams with a 200 whose handshake
+(``response.created``, ``response.in_progress``) is followed by CPA's in-band
+``server_is_overloaded`` error event; ``fake.inband_errors = [event, ...]`` does the same
+with the given error events, one stream each.
+
+Image generation: a request offering the ``image_generation`` tool whose last user message
+asks to "draw" gets an ``image_generation_call`` item (a 1x1 PNG in ``result``) with its
+``response.image_generation_call.*`` events, as the Codex backend sends them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import struct
 import time
+import zlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import WSCloseCode, WSMsgType, web
+from multidict import CIMultiDict
 
 from tests.fakes.dialog import Reply, Tool, Turn, decide, estimate_tokens, new_id, text_of
-from tests.fakes.server import iter_chunks, sse
+from tests.fakes.server import Recorded, _parse_json, iter_chunks, sse
 
 if TYPE_CHECKING:
     from tests.fakes.openai import OpenAIFake
 
-__all__ = ["compact", "failed_frame", "handle", "turn_of"]
+__all__ = ["compact", "failed_frame", "handle", "handle_ws", "turn_of"]
 
 ENCRYPTED = base64.b64encode(b"fake-encrypted-reasoning").decode()
 
@@ -34,10 +49,55 @@ async def handle(fake: OpenAIFake, request: web.Request) -> web.StreamResponse:
     beh = fake.behavior(request)
     reply = decide("responses", turn, beh.text if beh else None)
     items = _items(body, reply)
+    if _draws(body, turn):
+        items.insert(0, image_item())
     response = _response(body, new_id("resp_"), "completed", items, _usage(body, reply))
     if body.get("stream") is True:
+        if getattr(fake, "overloaded", 0) > 0:
+            fake.overloaded -= 1  # type: ignore[attr-defined]
+            return await _written(request, _overloaded(response), {})
+        inband: list[dict[str, Any]] | None = getattr(fake, "inband_errors", None)
+        if inband:
+            return await _written(request, _overloaded(response, inband.pop(0)), {})
+        pauses: dict[int, float] | None = getattr(fake, "pauses", None)
+        if pauses:
+            return await _written(request, _events(response), pauses)
         return await fake.stream(request, _events(response))
     return fake.json_response(response)
+
+
+OVERLOADED = {
+    "type": "error",
+    "error": {
+        "type": "service_unavailable_error",
+        "code": "server_is_overloaded",
+        "message": "Our servers are currently overloaded. Please try again later.",
+        "param": None,
+    },
+    "sequence_number": 2,
+}
+
+
+def _overloaded(final: dict[str, Any], error: dict[str, Any] = OVERLOADED) -> Iterator[bytes]:
+    start = {**final, "status": "in_progress", "output": [], "usage": None}
+    yield sse({"type": "response.created", "sequence_number": 0, "response": start}, "response.created")
+    yield sse(
+        {"type": "response.in_progress", "sequence_number": 1, "response": start}, "response.in_progress"
+    )
+    yield sse(error, "error")
+
+
+async def _written(
+    request: web.Request, frames: Iterator[bytes], pauses: dict[int, float]
+) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await resp.prepare(request)
+    for index, frame in enumerate(frames):
+        if index in pauses:
+            await asyncio.sleep(pauses[index])
+        await resp.write(frame)
+    await resp.write_eof()
+    return resp
 
 
 def turn_of(body: dict[str, Any]) -> Turn:
@@ -161,7 +221,23 @@ def _events(final: dict[str, Any]) -> Iterator[bytes]:
 
 def _item_events(item: dict[str, Any], index: int) -> Iterator[tuple[str, dict[str, Any]]]:
     base = {"item_id": item["id"], "output_index": index}
-    if item["type"] == "reasoning":
+    if item["type"] == "image_generation_call":
+        pending = {k: v for k, v in item.items() if k not in ("result", "revised_prompt")}
+        yield (
+            "response.output_item.added",
+            {"output_index": index, "item": {**pending, "status": "in_progress"}},
+        )
+        yield "response.image_generation_call.in_progress", base
+        yield "response.image_generation_call.generating", base
+        partial = {
+            **base,
+            "partial_image_index": 0,
+            "partial_image_b64": item["result"],
+            "output_format": "png",
+        }
+        yield "response.image_generation_call.partial_image", partial
+        yield "response.image_generation_call.completed", base
+    elif item["type"] == "reasoning":
         yield "response.output_item.added", {"output_index": index, "item": {**item, "summary": []}}
         for si, part in enumerate(item["summary"]):
             yield from _summary_events(base, si, part["text"])
@@ -229,4 +305,121 @@ def compact(body: dict[str, Any]) -> dict[str, Any]:
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": tokens + 1,
         },
+    }
+
+
+# ---- the Responses WebSocket (Codex's ``GET /backend-api/codex/responses``, xAI's)
+
+
+async def handle_ws(fake: OpenAIFake, request: web.Request) -> web.StreamResponse:
+    """The upstream Responses WebSocket: every ``response.create`` message is answered with
+    the events of ``POST /responses`` as text messages, on the same socket, as many turns
+    as the client sends. Each message is recorded (method ``WS``, path ``<path>#ws``) and
+    takes the fake's scripted behaviours: ``status`` is answered with an ``error`` event
+    carrying that status (as Codex does); ``cut_after`` closes the socket (1011) after that
+    many events; ``stream_error`` sends ``response.failed`` instead of the rest.
+    ``fake.ws_opened`` counts upgrades, ``fake.ws_open`` the sockets open now;
+    ``fake.ws_close_after_turn = True`` closes each socket after one turn (1001). A
+    ``previous_response_id`` continues a response this socket gave (its input and output,
+    then the new input items); another id is a 400 ``previous_response_not_found`` event."""
+    ws = web.WebSocketResponse(max_msg_size=0)
+    await ws.prepare(request)
+    fake.ws_opened = getattr(fake, "ws_opened", 0) + 1
+    fake.ws_open = getattr(fake, "ws_open", 0) + 1
+    held: dict[str, list[Any]] = {}  # this socket's responses: id -> whole input + output
+    try:
+        async for msg in ws:
+            if msg.type is not WSMsgType.TEXT:
+                continue
+            if not await _ws_turn(fake, request, ws, msg.data, held):
+                break
+            if getattr(fake, "ws_close_after_turn", False):  # an upstream that drops idle sockets
+                await ws.close(code=WSCloseCode.GOING_AWAY)
+                break
+    finally:
+        fake.ws_open -= 1
+    return ws
+
+
+async def _ws_turn(
+    fake: OpenAIFake, request: web.Request, ws: web.WebSocketResponse, text: str, held: dict[str, list[Any]]
+) -> bool:
+    body = _parse_json(text.encode())
+    rec = Recorded("WS", request.path + "#ws", {}, CIMultiDict(request.headers), text.encode(), body)
+    rec.key = fake.extract_key(request)
+    fake.requests.append(rec)
+    if not isinstance(body, dict) or body.get("type") != "response.create":
+        await ws.send_json({"type": "error", "status": 400, "error": {"message": "expected response.create"}})
+        return True
+    if not body.get("model") or body.get("input") is None:
+        await ws.send_json(
+            {"type": "error", "status": 400, "error": {"message": "'model' and 'input' are required"}}
+        )
+        return True
+    beh = fake._take_behavior(rec)
+    if beh is not None and beh.delay:
+        await asyncio.sleep(beh.delay)
+    if beh is not None and beh.status is not None:
+        error = fake.error_body(beh.status, beh.message or f"fake error {beh.status}", beh)
+        await ws.send_json({"type": "error", "status": beh.status, **error})
+        return True
+    previous = body.get("previous_response_id")
+    if previous:  # a continuation: only on the socket that answered it (Codex's rule)
+        if previous not in held:
+            error = {"type": "invalid_request_error", "code": "previous_response_not_found"}
+            await ws.send_json({"type": "error", "status": 400, "error": {**error, "message": "not found"}})
+            return True
+        new_input = body["input"] if isinstance(body["input"], list) else []
+        body = {**body, "input": [*held[previous], *new_input]}
+    turn = turn_of(body)
+    reply = decide("responses", turn, beh.text if beh else None)
+    response = _response(body, new_id("resp_"), "completed", _items(body, reply), _usage(body, reply))
+    inputs = body["input"]
+    if not isinstance(inputs, list):
+        inputs = [{"role": "user", "content": inputs}]
+    held[response["id"]] = [*inputs, *response["output"]]
+    delay = beh.stream_delay if beh is not None and beh.stream_delay is not None else fake.stream_delay
+    for sent, frame in enumerate(_events(response)):
+        if beh is not None and beh.cut_after == sent:
+            await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"fake upstream died")
+            return False
+        if beh is not None and beh.stream_error and beh.error_after == sent:
+            failed = failed_frame(body, beh.stream_error, beh.message or "fake in-band error", sent)
+            await ws.send_str(failed.split(b"data: ", 1)[1].strip().decode())
+            return True
+        if delay and sent:
+            await asyncio.sleep(delay)
+        await ws.send_str(frame.split(b"data: ", 1)[1].strip().decode())
+    return True
+
+
+def _png_1x1() -> str:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    raw = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b"")
+    return base64.b64encode(b"\x89PNG\r\n\x1a\n" + raw).decode()
+
+
+PNG_1X1 = _png_1x1()
+
+
+def _draws(body: dict[str, Any], turn: Turn) -> bool:
+    tools = body.get("tools") or ()
+    offered = any(isinstance(t, dict) and t.get("type") == "image_generation" for t in tools)
+    return offered and "draw" in (turn.last_user_text or "").lower()
+
+
+def image_item() -> dict[str, Any]:
+    return {
+        "id": new_id("ig_"),
+        "type": "image_generation_call",
+        "status": "completed",
+        "background": "opaque",
+        "output_format": "png",
+        "quality": "high",
+        "size": "1024x1024",
+        "revised_prompt": "a small green square",
+        "result": PNG_1X1,
     }

@@ -102,10 +102,11 @@ async def test_put_config_yaml_hashes_a_plain_secret(mproxy):
     assert stored.startswith("$2") and "plain-secret" not in proxy.config_path.read_text()
 
 
-async def test_latest_version_answers_cpa_failure_shape(mproxy):
+async def test_latest_version_answers_cpa_failure_shape(mproxy, monkeypatch):
+    monkeypatch.setenv("CLIPROXY_PACKAGE_INDEX", "http://127.0.0.1:9/pypi/cliproxy/json")  # offline
     proxy = await mproxy("")
     status, body = await mcall(proxy, "GET", "/latest-version")
-    assert status == 502 and body["error"] == "request_failed" and body["message"]
+    assert status == 502 and body["error"] == "request_failed" and "could not be reached" in body["message"]
 
 
 SWITCHES = [

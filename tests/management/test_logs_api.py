@@ -182,8 +182,11 @@ async def test_usage_queue_records_for_whole_and_stream(lproxy, fake_claude):
         assert r["failed"] is False and r["fail"] == {"status_code": 200, "body": ""}
         assert r["model"] == "claude-sonnet-4-6" and r["alias"] == "claude-model"
         assert r["provider"] == "claude" and r["endpoint"] == "POST /v1/messages"
-        assert r["tokens"]["input_tokens"] == 10 and r["tokens"]["output_tokens"] == 13
-        assert r["tokens"]["total_tokens"] == 23 and r["token_breakdown"]["quality"] == "complete"
+        # the proxy places Claude Code's cache breakpoints on this markerless request (CPA's
+        # ensureCacheControl): the fake reports part of the prompt as read and written cache
+        assert r["tokens"]["input_tokens"] == 25 and r["tokens"]["output_tokens"] == 13
+        assert r["tokens"]["cache_read_tokens"] == 12 and r["tokens"]["cache_creation_tokens"] == 6
+        assert r["tokens"]["total_tokens"] == 38 and r["token_breakdown"]["quality"] == "complete"
         assert r["auth_index"] and r["api_key"] == "sk...56" and len(r["request_id"]) == 8
         assert r["latency_ms"] >= r["ttft_ms"] >= 0 and r["timestamp"].endswith("Z")
     assert whole["request_id"] != stream["request_id"]

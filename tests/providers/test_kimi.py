@@ -35,7 +35,7 @@ def test_claude_clients_use_messages() -> None:
         stream=True,
         client_headers={"anthropic-version": "2023-06-01", "anthropic-beta": "b1"},
     )
-    assert req.url == "https://api.kimi.com/coding/v1/messages" and req.stream
+    assert req.url == "https://api.kimi.com/coding/v1/messages?beta=true" and req.stream  # CPA's Claude URL
     assert req.headers["Authorization"] == "Bearer kat"
     assert req.headers["anthropic-beta"] == "b1"
     sent = orjson.loads(req.body)
@@ -49,7 +49,7 @@ def test_claude_clients_use_messages() -> None:
         action="count",
         fmt=Format.CLAUDE,
     )
-    assert count.url == "https://api.kimi.com/coding/v1/messages/count_tokens"
+    assert count.url == "https://api.kimi.com/coding/v1/messages/count_tokens?beta=true"
 
 
 def test_other_clients_use_chat_completions() -> None:

@@ -84,8 +84,17 @@ def _openai_model_required(body: dict) -> None:
     assert _openai_error(body, "invalid_request_error") == MODEL_REQUIRED, body
 
 
+def _openai_prompt_required(body: dict) -> None:
+    assert _openai_error(body, "invalid_request_error") == "prompt: required, a non-empty string", body
+
+
 def _claude_model_required(body: dict) -> None:
     assert _claude_error(body, "invalid_request_error") == MODEL_REQUIRED, body
+
+
+def _websocket_required(body: dict) -> None:
+    # the Responses WebSocket (tests/e2e/test_responses_ws.py) to a plain GET
+    assert _openai_error(body, "invalid_request_error").startswith("this endpoint is a WebSocket"), body
 
 
 def _gemini_model_not_found(body: dict) -> None:
@@ -102,7 +111,13 @@ BUILT: dict[tuple[str, str], tuple[int, Callable[[dict], None]]] = {
     ("POST", "/v1/chat/completions"): (400, _openai_model_required),
     ("POST", "/v1/responses"): (400, _openai_model_required),
     ("POST", "/backend-api/codex/responses"): (400, _openai_model_required),
+    ("POST", "/v1/responses/compact"): (400, _openai_model_required),
+    ("POST", "/backend-api/codex/responses/compact"): (400, _openai_model_required),
+    ("POST", "/v1/images/generations"): (400, _openai_prompt_required),
+    ("POST", "/v1/images/edits"): (400, _openai_prompt_required),
     ("POST", "/v1/messages"): (400, _claude_model_required),
+    ("GET", "/v1/responses"): (426, _websocket_required),
+    ("GET", "/backend-api/codex/responses"): (426, _websocket_required),
     ("POST", "/v1/messages/count_tokens"): (400, _claude_model_required),
     ("GET", "/v1beta/models/{name:.+}"): (404, _gemini_model_not_found),
     ("GET", "/v1/models/{name:.+}"): (404, _gemini_model_not_found),

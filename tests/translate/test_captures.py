@@ -77,7 +77,9 @@ def test_capture_translates_to_every_target(name, src, path, dst):
     text = _texts(back)
     for m in original.messages:
         for b in m.content:
-            if isinstance(b, ir.Text) and b.text.strip():
+            # Claude Code's billing header is not forwarded to other families (CPA)
+            billing = b.text.startswith("x-anthropic-billing-header:") if isinstance(b, ir.Text) else False
+            if isinstance(b, ir.Text) and b.text.strip() and not (billing and dst != Format.CLAUDE):
                 assert b.text.strip() in text, f"lost text {b.text[:60]!r}"
             if isinstance(b, ir.ToolResult):
                 for c in b.content:

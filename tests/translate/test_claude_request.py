@@ -250,7 +250,7 @@ def test_foreign_ir_builds_valid_claude_body():
         ],
         tools=[
             ir.Tool(
-                "shell", "run", {"type": "object", "properties": {"cmd": {"type": "string"}}}, strict=False
+                "shell", "run", {"type": "object", "properties": {"cmd": {"type": "string"}}}, strict=True
             ),
             ir.Tool("look"),
             ir.Tool("web_search", kind="builtin", extras={"raw": {"type": "web_search"}, "family": "openai"}),
@@ -259,12 +259,15 @@ def test_foreign_ir_builds_valid_claude_body():
     body = ADAPTER.build_request(req)
     assert body["system"] == [{"type": "text", "text": t} for t in ("be brief", "dev rules", "late system")]
     assert body["max_tokens"] == 32000
-    assert body["thinking"] == {"type": "enabled", "budget_tokens": 24576}
+    # a Chat reasoning_effort asks to see the reasoning (CPA's summary rule)
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 24576, "display": "summarized"}
     assert "top_k" not in body and "temperature" not in body  # refused with thinking
     assert body["stop_sequences"] == ["x"] and body["metadata"] == {"user_id": "u1"}
     assert body["output_config"] == {"format": {"type": "json_schema", "schema": {"type": "object"}}}
     assert body["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": False}
-    assert [t["name"] for t in body["tools"]] == ["shell", "look"]
+    # an OpenAI web_search becomes Claude's own web search tool (CPA's mapping)
+    assert [t["name"] for t in body["tools"]] == ["shell", "look", "web_search"]
+    assert body["tools"][2] == {"type": "web_search_20250305", "name": "web_search"}
     assert body["tools"][1]["input_schema"] == {"type": "object", "properties": {}}
     assert "strict" not in body["tools"][0]
     user, assistant, results = body["messages"]

@@ -335,7 +335,7 @@ def test_build_from_foreign_ir():
     assert results[1] == {"functionResponse": {"name": "shell", "response": {"error": "boom"}}}
     assert results[2] == {"functionResponse": {"name": long_name, "response": {"result": "ok"}}}
     assert results[3] == {"inlineData": {"data": "SU1H", "mimeType": "image/jpeg"}}
-    assert results[4] == {"text": "mid system"}
+    assert results[4] == {"text": "<system-reminder>\nmid system\n</system-reminder>"}  # as CPA wraps it
     assert results[5] == {"text": "next"}
     assert out["contents"][3]["parts"][0]["thoughtSignature"] == SKIP_SIGNATURE
     decls = out["tools"][0]["functionDeclarations"]

@@ -103,16 +103,17 @@ def test_parse_parts_images_files_audio():
     assert isinstance(blocks[1], ir.Image) and blocks[1].data == PNG and blocks[1].media_type == "image/png"
     assert blocks[1].detail == "high"
     assert blocks[2].url == "https://x/y.jpg" and blocks[2].data is None
+    # input_audio is an audio file block (CPA maps it to Gemini inlineData / Codex input_audio)
+    assert isinstance(blocks[3], ir.File) and blocks[3].media_type == "audio/wav" and blocks[3].data == "AAA"
     assert (
-        isinstance(blocks[3], ir.File)
-        and blocks[3].media_type == "application/pdf"
-        and blocks[3].data == "JVBE"
+        isinstance(blocks[4], ir.File)
+        and blocks[4].media_type == "application/pdf"
+        and blocks[4].data == "JVBE"
     )
     assert (
-        blocks[4].data == "JVBE" and blocks[4].media_type == "application/pdf"
+        blocks[5].data == "JVBE" and blocks[5].media_type == "application/pdf"
     )  # bare base64, typed by name
-    assert blocks[5].file_id == "file-1"
-    assert req.messages[0].extras["_parts"] == [[3, body["messages"][0]["content"][3]]]
+    assert blocks[6].file_id == "file-1"
     assert roundtrip(body) == body
 
 
@@ -351,7 +352,8 @@ def test_build_from_claude_ir():
         "json_schema": {"schema": {"type": "object"}, "name": "out"},
     }
     msgs = out["messages"]
-    assert msgs[0] == {"role": "system", "content": "sys1\n\nsys2"}
+    # several system blocks stay apart (CPA); a mid-conversation Claude system turn is a reminder
+    assert msgs[0] == {"role": "system", "content": [{"type": "text", "text": t} for t in ("sys1", "sys2")]}
     assert msgs[1]["content"][1] == {
         "type": "image_url",
         "image_url": {"url": f"data:image/png;base64,{PNG}"},
@@ -370,7 +372,10 @@ def test_build_from_claude_ir():
         "content": [{"type": "image_url", "image_url": {"url": "https://i/x.png"}}],
     }
     assert msgs[6] == {"role": "user", "content": "continue"}
-    assert msgs[7] == {"role": "system", "content": "mid rule"}
+    assert msgs[7] == {
+        "role": "user",
+        "content": [{"type": "text", "text": "<system-reminder>\nmid rule\n</system-reminder>"}],
+    }
     assert len(msgs) == 8
 
 
@@ -391,8 +396,9 @@ def test_build_tool_role_results_and_media_after_run():
         "role": "assistant",
         "content": None,
         "tool_calls": [
-            {"id": "a", "type": "function", "function": {"name": "f", "arguments": ""}},
-            {"id": "b", "type": "function", "function": {"name": "f", "arguments": ""}},
+            # a call without arguments goes as "{}", valid JSON (issue 15 defect 6)
+            {"id": "a", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+            {"id": "b", "type": "function", "function": {"name": "f", "arguments": "{}"}},
         ],
     }
     assert [m["role"] for m in msgs] == ["user", "assistant", "tool", "tool", "user"]

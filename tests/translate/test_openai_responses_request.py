@@ -86,7 +86,8 @@ def test_codex_dialect_strips_rejected_fields():
     assert out["input"] == [
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
     ]
-    assert out["include"] == ["file_search_call.results", "reasoning.encrypted_content"]
+    # CPA sends exactly this include list (codex_openai-responses_request_test.go)
+    assert out["include"] == ["reasoning.encrypted_content"]
     assert out["stream_options"] == {"reasoning_summary_delivery": "x"}
     assert out["tools"] == [{"type": "web_search"}]
     assert out["tool_choice"] == {"type": "web_search"}
@@ -116,7 +117,7 @@ def test_codex_dialect_system_role_becomes_developer_and_priority_tier_kept():
     out = CODEX_ADAPTER.build_request(ADAPTER.parse_request(body))
     assert out["input"][0]["role"] == "developer"
     assert out["service_tier"] == "priority"
-    assert "parallel_tool_calls" not in out  # no tools
+    assert out["parallel_tool_calls"] is True  # CPA sets it with or without tools
 
 
 # --------------------------------------------------------------------------- parse details
@@ -393,7 +394,9 @@ def test_build_from_claude_like_ir():
         "status": "incomplete",
     }
     assert inp[7]["role"] == "user" and inp[7]["content"][0]["text"] == "continue"
-    assert inp[8]["role"] == "developer"
+    # a Claude client's mid-conversation system text: a user reminder (CPA, codex_claude_request_test.go)
+    assert inp[8]["role"] == "user"
+    assert inp[8]["content"][0]["text"] == "<system-reminder>\nmid-conversation note\n</system-reminder>"
     assert out["tools"] == [
         {
             "type": "function",
@@ -408,6 +411,7 @@ def test_build_from_claude_like_ir():
             "parameters": {"type": "object", "properties": {}},
             "strict": False,
         },
+        {"type": "web_search"},  # Claude's web search server tool, as CPA maps it
     ]
     assert out["tool_choice"] == {"type": "function", "name": "get"}
     assert out["parallel_tool_calls"] is False

@@ -135,9 +135,11 @@ def test_build_response_from_other_family():
     out = ADAPTER.build_response(resp, None)
     assert out["id"] == "resp_msg_01"
     assert out["status"] == "incomplete" and out["incomplete_details"] == {"reason": "max_output_tokens"}
-    reasoning, message = out["output"]
+    reasoning, redacted, message = out["output"]
     assert reasoning["summary"] == [{"type": "summary_text", "text": "deep"}]
-    assert "encrypted_content" not in reasoning
+    # CPA's carrier: a Claude signature rides in encrypted_content, a redacted block behind a marker
+    assert reasoning["encrypted_content"] == "claude-sig"
+    assert redacted["encrypted_content"] == "claude-redacted-thinking:opaque"
     assert [p["text"] for p in message["content"]] == ["a", "b"]
     assert message["content"][0]["annotations"] == []  # Claude citations are not Responses annotations
     assert out["usage"]["input_tokens_details"]["cache_write_tokens"] == 3

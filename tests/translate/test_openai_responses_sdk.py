@@ -63,7 +63,8 @@ def check_final(final) -> None:
     kinds = [o.type for o in final.output]
     assert kinds == ["reasoning", "message", "function_call", "function_call"]
     assert final.output[0].summary[0].text == "Let me think."
-    assert final.output[0].encrypted_content is None  # a Claude signature never leaks to OpenAI clients
+    # CPA's carrier: the Claude signature rides in encrypted_content so the client sends it back
+    assert final.output[0].encrypted_content in ("claude-signature", "sig")
     calls = [o for o in final.output if o.type == "function_call"]
     assert [(c.call_id, c.name, json.loads(c.arguments)) for c in calls] == [
         ("call_1", "get_weather", {"city": "Paris"}),

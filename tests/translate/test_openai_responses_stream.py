@@ -78,8 +78,8 @@ def test_decode_any_split_gives_same_events(name):
 def test_decode_hydrates_calls_completed_only_at_the_end():
     events = decode_all((DATA / "stream_codex_hydrate.sse").read_bytes())
     starts = [e for e in events if isinstance(e, ir.BlockStart) and e.kind == "tool_call"]
+    # a call announced without a name opens no block until it is named (CPA)
     assert [(s.index, s.id, s.name) for s in starts] == [
-        (1, "call_9", None),
         (1, "call_9", "exec_command"),
         (2, "call_10", "exec_command"),
     ]
@@ -260,7 +260,7 @@ def test_encoder_exact_sequence():
     assert out[4]["item_id"] == final["output"][0]["id"] and out[9]["output_index"] == 1
 
 
-def test_encoder_openai_reasoning_keeps_encrypted_content_and_skips_redacted():
+def test_encoder_openai_reasoning_keeps_encrypted_content_and_carries_redacted():
     events = [
         ir.StreamStart("r", "m"),
         ir.BlockStart(0, "redacted_thinking", signature="opaque", family="claude"),
@@ -278,6 +278,9 @@ def test_encoder_openai_reasoning_keeps_encrypted_content_and_skips_redacted():
     ]
     out = encoded_events(events)
     final = out[-1]["response"]["output"]
+    # CPA's carrier: a Claude redacted block rides in encrypted_content behind its marker
+    redacted = final.pop(0)
+    assert redacted["encrypted_content"] == "claude-redacted-thinking:opaque" and redacted["summary"] == []
     assert final[0] == {
         "id": "rs_up",
         "type": "reasoning",
@@ -287,7 +290,7 @@ def test_encoder_openai_reasoning_keeps_encrypted_content_and_skips_redacted():
     assert final[1]["type"] == "custom_tool_call" and final[1]["input"] == "*** Begin"
     assert final[2] == {"type": "web_search_call", "id": "ws_1"}
     assert "response.custom_tool_call_input.delta" in [e["type"] for e in out]
-    assert [e["output_index"] for e in out if e["type"] == "response.output_item.added"] == [0, 1, 2]
+    assert [e["output_index"] for e in out if e["type"] == "response.output_item.added"] == [0, 1, 2, 3]
 
 
 def test_encoder_error_before_start_still_opens_the_stream():

@@ -40,16 +40,6 @@ class NotEffective(NamedTuple):
     attr: str
 
 
-_KEY_LISTS = (
-    "gemini-api-key",
-    "interactions-api-key",
-    "codex-api-key",
-    "xai-api-key",
-    "claude-api-key",
-    "vertex-api-key",
-    "openai-compatibility",
-)
-
 NOT_EFFECTIVE: tuple[NotEffective, ...] = (
     # a debug listener of Go's pprof: nothing to serve in Python
     NotEffective("pprof.enable", "pprof"),
@@ -61,33 +51,25 @@ NOT_EFFECTIVE: tuple[NotEffective, ...] = (
     # CPA's distributed "Home" mode
     NotEffective("credential-concurrency", "credential_concurrency"),
     NotEffective("credential-in-flight", "credential_in_flight"),
-    NotEffective("disable-image-generation", "disable_image_generation"),
     NotEffective("gpt-image-2-base-model", "gpt_image_2_base_model"),
     NotEffective("video-result-auth-cache-ttl", "video_result_auth_cache_ttl"),
     NotEffective("auth-auto-refresh-workers", "auth_auto_refresh_workers"),
     NotEffective("quota-exceeded.switch-project", "switch_project"),
     NotEffective("quota-exceeded.switch-preview-model", "switch_preview_model"),
     NotEffective("quota-exceeded.antigravity-credits", "antigravity_credits"),
-    NotEffective("codex.stream-bootstrap-buffering", "stream_bootstrap_buffering"),
-    NotEffective("codex.optimize-multi-agent-v2", "optimize_multi_agent_v2"),
+    # CPA: a WebRTC media relay for Codex Live (/v1/realtime calls), which cliproxy does not serve
     NotEffective("codex.live-media-relay", "live_media_relay"),
+    # CPA: auth on the AI Studio relay socket (/v1/ws), which is not built (the Responses
+    # WebSocket always takes the client keys, as on HTTP)
     NotEffective("ws-auth", "ws_auth"),
-    NotEffective("nonstream-keepalive-interval", "nonstream_keepalive_interval"),
-    NotEffective("streaming.keepalive-seconds", "keepalive_seconds"),
-    NotEffective("streaming.bootstrap-retries", "bootstrap_retries"),
     NotEffective("antigravity-signature-cache-enabled", "antigravity_signature_cache_enabled"),
     NotEffective("antigravity-signature-bypass-strict", "antigravity_signature_bypass_strict"),
-    *(NotEffective(f"{name}[].models[].is-compat", "is_compat") for name in _KEY_LISTS),
     # copied into the credential's attributes (plugins and the management API see them);
     # no built-in code acts on them
-    NotEffective("codex-api-key[].websockets", "websockets"),
     NotEffective("codex-api-key[].alpha-search", "alpha_search"),
-    NotEffective("xai-api-key[].websockets", "websockets"),
     NotEffective("xai-api-key[].alpha-search", "alpha_search"),
     NotEffective("claude-api-key[].rebuild-mid-system-message", "rebuild_mid_system_message"),
     NotEffective("openai-compatibility[].support-prompt-cache-key", "support_prompt_cache_key"),
-    # CPA sends it on Codex WebSocket requests only; cliproxy speaks HTTP/SSE to Codex
-    NotEffective("codex-header-defaults.beta-features", "beta_features"),
 )
 
 

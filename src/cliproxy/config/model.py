@@ -29,6 +29,7 @@ from .sections import (
     CodexConfig,
     CodexHeaderDefaults,
     LimitsConfig,
+    MetricsConfig,
     OAuthModelAlias,
     PluginsConfig,
     PprofConfig,
@@ -38,6 +39,7 @@ from .sections import (
     StreamingConfig,
     TimeoutsConfig,
     TLSConfig,
+    UsageLedgerConfig,
     XAIConfig,
 )
 
@@ -98,6 +100,8 @@ class Config(ConfigModel):
     error_logs_max_files: int = 10
     usage_statistics_enabled: bool = False
     redis_usage_queue_retention_seconds: int = 60
+    usage_ledger: UsageLedgerConfig = Field(default_factory=UsageLedgerConfig)  # cliproxy
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)  # cliproxy
     request_log: bool = False
     proxy_url: str = ""
     force_model_prefix: bool = False

@@ -20,6 +20,7 @@ __all__ = [
     "CodexLiveICEServer",
     "CodexLiveMediaRelay",
     "LimitsConfig",
+    "MetricsConfig",
     "OAuthModelAlias",
     "PluginInstanceConfig",
     "PluginsConfig",
@@ -30,6 +31,7 @@ __all__ = [
     "StreamingConfig",
     "TLSConfig",
     "TimeoutsConfig",
+    "UsageLedgerConfig",
     "XAIConfig",
 ]
 
@@ -206,7 +208,8 @@ class CodexConfig(ConfigModel):
 
     identity_confuse: bool = False
     disable_codex_cloaking: bool = False
-    stream_bootstrap_buffering: bool = False
+    # CPA defaults to false; true here: an overload smuggled into a 200 fails over
+    stream_bootstrap_buffering: bool = True
     optimize_multi_agent_v2: bool = False
     live_media_relay: CodexLiveMediaRelay = Field(default_factory=CodexLiveMediaRelay)
 
@@ -347,3 +350,30 @@ class LimitsConfig(ConfigModel):
     @property
     def max_body_bytes(self) -> int:
         return (self.max_body_mb or DEFAULT_MAX_BODY_MB) * 1024 * 1024
+
+
+class MetricsConfig(ConfigModel):
+    """``metrics`` (cliproxy): Prometheus ``GET /metrics`` on the main port, off by default.
+
+    Loopback peers read it freely; any other peer needs the management key."""
+
+    enabled: bool = False
+
+
+class UsageLedgerConfig(ConfigModel):
+    """``usage-ledger`` (cliproxy): one row per finished request, written in batches off
+    the request path.
+
+    ``path``: the SQLite file (default ``usage.sqlite`` beside ``auth-dir``, in its
+    parent); ``postgres-url``: a Postgres database instead (the same table, created on
+    start); ``retention-days``: rows older than this are deleted (``0`` keeps all)."""
+
+    enabled: bool = True
+    path: str = ""
+    postgres_url: str = ""
+    retention_days: int = Field(default=90, ge=0)
+
+    @field_validator("path")
+    @classmethod
+    def _expand(cls, value: str) -> str:
+        return expand_home(value.strip()) if value.strip() else ""

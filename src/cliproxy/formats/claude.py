@@ -40,6 +40,7 @@ _STOP_FROM_WIRE: dict[str, ir.StopReason] = {
     "tool_use": "tool_use",
     "pause_turn": "pause_turn",
     "refusal": "refusal",
+    "sensitive": "content_filter",  # CPA: a safety stop, finish_reason content_filter
     "model_context_window_exceeded": "max_tokens",
 }
 

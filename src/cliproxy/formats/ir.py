@@ -134,6 +134,8 @@ class Thinking:
     ``thoughtSignature``, Responses ``encrypted_content``); ``redacted`` marks Claude
     ``redacted_thinking`` whose opaque payload is in ``signature``. ``summary`` keeps
     Responses summary parts when the text came from them; ``id`` the Responses item id.
+    ``compat``: an ``is-compat`` upstream takes this block as it is, unsigned or with
+    another family's opaque ``signature`` (``translate.compat``): builders keep it.
     """
 
     text: str = ""
@@ -143,6 +145,7 @@ class Thinking:
     summary: list[str] | None = None
     id: str | None = None
     extras: Extras | None = None
+    compat: bool = False
 
 
 @dataclass(slots=True)

@@ -17,6 +17,8 @@ from cliproxy.management import (
     oauth_api,
     ops_api,
     plugins_api,
+    release_api,
+    usage_api,
 )
 from cliproxy.management.types import Handler, Route
 
@@ -32,6 +34,8 @@ ROUTES: tuple[Route, ...] = (
     *ops_api.ROUTES,
     *oauth_api.ROUTES,
     *logs_api.ROUTES,
+    *usage_api.ROUTES,
+    *release_api.ROUTES,
 )
 
 

@@ -7,6 +7,7 @@ Every write lands in ``auth-dir`` atomically with mode 0600 and is applied at on
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from cliproxy.credentials.files import normalize_metadata
@@ -32,6 +33,7 @@ from cliproxy.management.auth_files_upload import (
     vertex_record,
 )
 from cliproxy.management.types import ApiError, Req, Resp, Route, json_body
+from cliproxy.usage import recorder_of
 
 __all__ = ["ROUTES"]
 
@@ -41,12 +43,13 @@ _RUNTIME_ONLY = "runtime-only credential cannot be modified directly; edit or de
 async def list_auth_files(req: Req) -> Resp:
     name, index = req.query.get("name", "").strip(), req.query.get("auth_index", "").strip()
     pool, files = req.service.pool, []
+    stats, now = recorder_of(req.service).stats, time.time()
     for cred in pool.credentials():
         if name and cred.id != name and (cred.path is None or cred.path.name != name):
             continue
         if index and cred.index != index:
             continue
-        entry = auth_file_entry(cred, await pool.cooldowns(cred))
+        entry = auth_file_entry(cred, await pool.cooldowns(cred), now, stats.auth_entry(cred.index, now))
         if entry is not None:
             files.append(entry)
     files.sort(key=lambda e: str(e["name"]).lower())

@@ -2,15 +2,16 @@
 
 Listed are file credentials and runtime-only (plugin) ones, as in CPA; config API keys
 have their own endpoints. Runtime state comes from the pool's cooldown records.
-Request counters (``success``, ``failed``, ``recent_requests``) are not recorded per
-credential yet: they are present with CPA's shape and zero counts.
+Request counters (``success``, ``failed``, ``recent_requests``, token totals) come from
+the usage counters (``cliproxy.usage.counters``) when the caller passes them; ``unavailable``
+is true while the credential is disabled or any cooldown of it blocks.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -49,10 +50,14 @@ def recent_request_buckets(now: float) -> list[dict[str, Any]]:
 
 
 def auth_file_entry(
-    cred: Credential, records: Sequence[CooldownRecord], now: float | None = None
+    cred: Credential,
+    records: Sequence[CooldownRecord],
+    now: float | None = None,
+    counts: Mapping[str, Any] | None = None,
 ) -> dict[str, Any] | None:
-    """The listing entry for ``cred`` (``records``: its blocking cooldowns), or None when
-    CPA would not list it."""
+    """The listing entry for ``cred`` (``records``: its blocking cooldowns; ``counts``: its
+    usage counters, CPA's ``success`` / ``failed`` / ``recent_requests``), or None when CPA
+    would not list it."""
     now = time.time() if now is None else now
     runtime_only = cred.attributes.get("runtime_only", "").lower() == "true"
     if cred.path is None and not runtime_only:
@@ -60,6 +65,8 @@ def auth_file_entry(
     if runtime_only and cred.disabled:
         return None
     entry = _base(cred, runtime_only, records, now)
+    if counts is not None:
+        entry.update(counts)
     entry.update(_metadata_fields(cred))
     if cred.path is not None:
         entry.update(_file_fields(cred))
@@ -81,7 +88,7 @@ def _base(
         "status": status,
         "status_message": message,
         "disabled": cred.disabled,
-        "unavailable": wide is not None,
+        "unavailable": cred.disabled or bool(records),
         "runtime_only": runtime_only,
         "source": "memory",
         "size": 0,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from cliproxy import __version__
 from cliproxy.config import ConfigDocument, hash_secret_in_place
 from cliproxy.errors import ConfigError
 from cliproxy.management.config_scalars import ROUTES as SCALAR_ROUTES
@@ -106,19 +105,9 @@ async def put_config_yaml(req: Req) -> Resp:
     return Resp(200, {"ok": True, "changed": ["config"]})
 
 
-async def get_latest_version(req: Req) -> Resp:
-    """cliproxy does not ask GitHub about CPA's releases; the answer is CPA's failure shape."""
-    return _failure(
-        502,
-        "request_failed",
-        f"cliproxy {__version__} does not check for newer releases; see the project's releases page",
-    )
-
-
 ROUTES: list[Route] = [
     Route("GET", "/config", get_config),
     Route("GET", "/config.yaml", get_config_yaml),
     Route("PUT", "/config.yaml", put_config_yaml),
-    Route("GET", "/latest-version", get_latest_version),
     *SCALAR_ROUTES,
 ]

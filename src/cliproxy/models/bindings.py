@@ -26,13 +26,15 @@ class Binding:
     """How one credential serves one client-visible model id.
 
     ``upstream`` holds the name(s) to send upstream (several for a compat alias pool);
-    ``alias`` is the name a force-mapped response reports (CPA's ``OriginalAlias``).
+    ``alias`` is the name a force-mapped response reports (CPA's ``OriginalAlias``);
+    ``is_compat``: the configured model's ``is-compat`` (CPA's compatibility translation).
     """
 
     info: ModelInfo
     upstream: tuple[str, ...]
     force_mapping: bool = False
     alias: str = ""
+    is_compat: bool = False
 
 
 def apply_prefix(models: Sequence[ModelInfo], prefix: str, force: bool) -> list[ModelInfo]:
@@ -112,11 +114,21 @@ def _binding(info: ModelInfo, requested: str, source: Source, rules: Sequence[Al
     if source.compat:
         pool = _alias_pool(source.configured, requested)
         if pool:
-            return Binding(info, pool, *_force(source.configured, requested))
+            return Binding(info, pool, *_force(source.configured, requested), _is_compat(source, requested))
     elif source.configured:
         rule_name, force, alias = _configured_alias(source.configured, requested)
-        return Binding(info, (rule_name,), force, alias)
+        return Binding(info, (rule_name,), force, alias, _is_compat(source, requested))
     return Binding(info, (requested,))
+
+
+def _is_compat(source: Source, requested: str) -> bool:
+    """CPA ``ResolvedAPIKeyModelInfo``: the configured model the request resolved to
+    (by alias, else by name) has ``is-compat``."""
+    key = requested.lower()
+    found = next((m for m in source.configured if m.alias and m.alias.lower() == key), None)
+    if found is None:
+        found = next((m for m in source.configured if m.name.lower() == key), None)
+    return found is not None and found.is_compat
 
 
 def _alias_pool(models: Sequence[ConfiguredModel], requested: str) -> tuple[str, ...]:

@@ -57,8 +57,11 @@ def codex_client_models(
     models: Iterable[ModelInfo],
     providers_for: Callable[[str], list[str]],
     templates: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    multi_agent_v2: bool = False,
 ) -> dict[str, Any]:
-    """``{"models": [...]}``: template slugs keep their priority, others follow by name."""
+    """``{"models": [...]}``: template slugs keep their priority, others follow by name;
+    ``multi_agent_v2`` (``codex.optimize-multi-agent-v2``) marks each ``multi_agent_version: v2``."""
     templates = templates or {}
     known, extra = [], []
     for info in models:
@@ -72,6 +75,9 @@ def codex_client_models(
     for rank, entry in enumerate(extra, start=1):
         entry["priority"] = base + rank
     entries = sorted(known, key=lambda e: int(e.get("priority") or 0)) + extra
+    if multi_agent_v2:
+        for entry in entries:
+            entry["multi_agent_version"] = "v2"
     return {"models": entries}
 
 

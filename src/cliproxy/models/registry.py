@@ -68,6 +68,8 @@ class ModelRoute(Protocol):
 
     def response_model(self, cred: Credential) -> str: ...
 
+    def is_compat(self, cred: Credential) -> bool: ...
+
 
 class Route:
     """A resolved request model. Built once per model and generation; do not mutate."""
@@ -129,6 +131,11 @@ class Route:
         """The ``model`` a force-mapped response reports (the configured alias)."""
         binding = self._binding(cred)
         return binding.alias if binding is not None and binding.alias else self.model
+
+    def is_compat(self, cred: Credential) -> bool:
+        """Whether ``cred``'s configured model asks for CPA's compatibility translation."""
+        binding = self._binding(cred)
+        return binding is not None and binding.is_compat
 
 
 class ModelRegistry:

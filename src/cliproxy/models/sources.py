@@ -56,6 +56,7 @@ class ConfiguredModel:
     name: str
     alias: str
     force_mapping: bool = False
+    is_compat: bool = False  # ``is-compat``: CPA's compatibility translation (translate.compat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +158,14 @@ def _configured(models: Sequence[Any]) -> tuple[ConfiguredModel, ...]:
     for model in models:
         name = model.name.strip()
         if name:
-            out.append(ConfiguredModel(name, model.alias.strip(), bool(model.force_mapping)))
+            out.append(
+                ConfiguredModel(
+                    name,
+                    model.alias.strip(),
+                    bool(model.force_mapping),
+                    bool(getattr(model, "is_compat", False)),
+                )
+            )
     return tuple(out)
 
 

@@ -76,6 +76,9 @@ class ProviderRoute:
     def response_model(self, cred: Any) -> str:
         return self._base.response_model(cred) if self._base is not None else self._target
 
+    def is_compat(self, cred: Any) -> bool:
+        return self._base is not None and self._base.is_compat(cred)
+
 
 def route_for(models: Resolver, decision: rules.RouteDecision | None, model: str) -> ModelRoute | None:
     """Stage 3: the route for ``model`` (the registry's, or the provider a router named);

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,7 @@ class PluginHost:
         self.callbacks: Callbacks | None = None
         self._flags: dict[str, tuple[Record, ...]] = {}
         self._enabled_ids: set[str] = set()
+        self.on_call: Callable[[str, str, float], None] | None = None
 
     # ------------------------------------------------------------------ dispatcher
 
@@ -118,9 +120,20 @@ class PluginHost:
     # ------------------------------------------------------------------ calls
 
     async def call(self, rec: Record, method: str, params: Any, *, timeout: float | None = None) -> Any:
-        """Call a plugin; a crash fuses it (and raises ``PluginCrashed``)."""
+        """Call a plugin; a crash fuses it (and raises ``PluginCrashed``). ``on_call``, when
+        set, hears each call's plugin id, method and seconds (the metrics)."""
         if rec.fused:
             raise PluginCrashed(f"plugin {rec.id} is fused")
+        if self.on_call is not None:
+            started = time.perf_counter()
+            try:
+                return await self._call(rec, method, params, timeout)
+            finally:
+                if self.on_call is not None:
+                    self.on_call(rec.id, method, time.perf_counter() - started)
+        return await self._call(rec, method, params, timeout)
+
+    async def _call(self, rec: Record, method: str, params: Any, timeout: float | None) -> Any:
         try:
             return await rec.client.call(method, params, timeout=timeout)
         except PluginError:

@@ -30,10 +30,18 @@ import orjson
 
 from cliproxy.credentials.record import Credential
 from cliproxy.providers.base import UpstreamRequest, copy_client_headers
-from cliproxy.providers.gemini import GeminiProvider
+from cliproxy.providers.gemini import GeminiProvider, backfill_response_names
 from cliproxy.providers.identity import obfuscate_system_instruction, sensitive_words
+from cliproxy.translate.schema import clean_schema_for_gemini
 
-__all__ = ["AntigravityProvider", "envelope", "unwrap_body", "unwrap_chunk"]
+__all__ = [
+    "AntigravityProvider",
+    "clean_declaration_schemas",
+    "envelope",
+    "nest_response_media",
+    "unwrap_body",
+    "unwrap_chunk",
+]
 
 DEFAULT_VERSION = "2.9.1"
 DEFAULT_USER_AGENT = f"antigravity/hub/{DEFAULT_VERSION} darwin/arm64"
@@ -73,6 +81,9 @@ class AntigravityProvider(GeminiProvider):
         if action == "count":
             payload, url, stream = {"request": body}, base + "/v1internal:countTokens", False
         else:
+            backfill_response_names(body)
+            nest_response_media(body)
+            clean_declaration_schemas(body)
             obfuscate_system_instruction(body, self.sensitive)
             payload = envelope(body, model=model, project=_project(cred))
             url = base + (
@@ -110,6 +121,82 @@ def envelope(request: dict[str, Any], *, model: str, project: str) -> dict[str, 
             request["sessionId"] = _session_id(request)
     out["request"] = request
     return out
+
+
+_SCHEMA_KEYS = ("parameters", "parametersJsonSchema", "response")
+
+
+def clean_declaration_schemas(body: dict[str, Any]) -> None:
+    """Every schema of every function declaration cleaned for Google's backend (CPA's
+    ``sanitizeAntigravityRequestSchemas``: only the declarations, never the history's
+    call arguments), ``parametersJsonSchema`` sent as ``parameters``. A Gemini client's
+    body reaches Antigravity as it came, and the backend's Claude models reject JSON
+    Schema keywords (``propertyNames``, ``$id``...) that Gemini's own API ignores.
+    Changed tools are new objects: the client's request is never altered."""
+    tools = body.get("tools")
+    if not isinstance(tools, list):
+        return
+    out: list[Any] = []
+    for tool in tools:
+        decls = tool.get("functionDeclarations") if isinstance(tool, dict) else None
+        if not isinstance(decls, list):
+            out.append(tool)
+            continue
+        out.append({**tool, "functionDeclarations": [_clean_declaration(d) for d in decls]})
+    body["tools"] = out
+
+
+def _clean_declaration(decl: Any) -> Any:
+    if not isinstance(decl, dict) or not any(k in decl for k in _SCHEMA_KEYS):
+        return decl
+    out = dict(decl)
+    if "parametersJsonSchema" in out:
+        schema = out.pop("parametersJsonSchema")
+        out.setdefault("parameters", schema)
+    # ``parameters`` / ``response`` are Google Schema objects (our Gemini cleaner's output);
+    # ``responseJsonSchema`` stays JSON Schema and is left as the client wrote it
+    for key in ("parameters", "response"):
+        if isinstance(out.get(key), dict):
+            out[key] = clean_schema_for_gemini(out[key])
+    return out
+
+
+def nest_response_media(body: dict[str, Any]) -> None:
+    """Images (inline media) that follow a ``functionResponse`` in a user turn go inside
+    it, as ``functionResponse.parts`` (CPA's Antigravity translator: the backend reads
+    tool-result images there, and sibling parts would bloat the context). Changed
+    contents are new objects: the client's own request is never altered."""
+    contents = body.get("contents")
+    if not isinstance(contents, list):
+        return
+    out: list[Any] = []
+    changed = False
+    for content in contents:
+        parts = content.get("parts") if isinstance(content, dict) else None
+        if not isinstance(parts, list) or content.get("role") == "model" or len(parts) < 2:
+            out.append(content)
+            continue
+        new_parts: list[Any] = []
+        owner: dict[str, Any] | None = None
+        moved = False
+        for part in parts:
+            if isinstance(part, dict) and isinstance(part.get("functionResponse"), dict):
+                owner = {**part, "functionResponse": dict(part["functionResponse"])}
+                new_parts.append(owner)
+            elif owner is not None and isinstance(part, dict) and set(part) == {"inlineData"}:
+                fr = owner["functionResponse"]
+                fr["parts"] = [*(fr.get("parts") or ()), part]
+                moved = True
+            else:
+                owner = None
+                new_parts.append(part)
+        if moved:
+            changed = True
+            out.append({**content, "parts": new_parts})
+        else:
+            out.append(content)
+    if changed:
+        body["contents"] = out
 
 
 def unwrap_body(body: Any) -> Any:

@@ -121,8 +121,18 @@ class Provider(ABC):
     # the provider's row in the endpoint table (its ``api`` URL is the default base)
     endpoints_key: ClassVar[str | None] = None
     always_stream: ClassVar[bool] = False  # e.g. Codex: upstream always streams
-    # the upstream has a count-tokens endpoint; without one (Codex) counts are estimated locally
+    # the upstream has a count-tokens endpoint; without one (Codex, OpenAI-compatible, xAI)
+    # the pipeline counts locally what ``count_locally`` names, and never calls upstream
     counts_upstream: ClassVar[bool] = True
+    # the upstream serves ``/responses/compact`` (Codex, OpenAI-compatible): ``build`` with
+    # ``action="compact"`` targets it; every other provider answers 501, as CPA does
+    compacts: ClassVar[bool] = False
+    # the upstream serves OpenAI's Images API (Codex: ``{base}/images/generations`` and
+    # ``/images/edits``): ``build`` with ``action="images.generations"`` / ``"images.edits"``
+    serves_images: ClassVar[bool] = False
+    # a stream reaches the client at its first event (the handshake), not held until its
+    # first content: Codex with ``codex.stream-bootstrap-buffering: false``, as CPA
+    commits_at_first_event = False
     # the upstream endpoint depends on the client's format (Kimi): ``build`` takes ``fmt=``
     format_dependent: ClassVar[bool] = False
     # every answer comes in an envelope: ``unwrap_body`` / ``unwrap_chunk`` take it off
@@ -178,6 +188,11 @@ class Provider(ABC):
     ) -> UpstreamRequest:
         """The upstream request. ``body`` is in ``upstream_format``; ``action`` is
         ``generate`` or ``count``."""
+
+    def count_locally(self, body: dict[str, Any], model: str) -> tuple[str, list[str]]:
+        """For a provider that does not count upstream: the token encoding for ``model``
+        and the text to count in ``body`` (a request in ``upstream_format``)."""
+        raise NotImplementedError(f"{self.key} counts tokens upstream")
 
     def retry_hint(self, status: int, headers: Mapping[str, str], body: Any) -> float | None:
         """Seconds until the upstream wants to be asked again (provider-specific hints)."""

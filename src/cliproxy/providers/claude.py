@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import orjson
 
+from cliproxy import __version__
 from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import Credential
 from cliproxy.errors import RequestError
 from cliproxy.formats import Format
-from cliproxy.providers import claude_cache, claude_device, claude_tools
+from cliproxy.providers import claude_cache, claude_device, claude_helper, claude_tools
 from cliproxy.providers import claude_cloak as cloaking
 from cliproxy.providers import claude_identity as ident
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
@@ -39,16 +40,11 @@ ANTHROPIC_HOST = endpoints.URLS["claude"]["api"]  # the public host, whatever th
 API_VERSION = ident.ANTHROPIC_VERSION
 OAUTH_BETA = ident.OAUTH_BETA
 # client headers a caller-owned request (plain API key, no cloak) forwards as they are
-_PASS = (
-    "anthropic-beta",
-    "anthropic-version",
-    "anthropic-dangerous-direct-browser-access",
-    "x-app",
-    "x-claude-code-session-id",
-    "user-agent",
-    "x-stainless-retry-count",
-    "x-stainless-timeout",
+# (CPA's copyClaudeCallerFingerprintHeaders): these names and these families
+_PASS = frozenset(
+    {"user-agent", "x-app", "x-client-request-id", "x-client-app", "x-anthropic-additional-protection"}
 )
+_PASS_PREFIXES = ("anthropic-", "x-stainless-", "x-claude-code-", "x-claude-remote-")
 # a Claude Code client's own headers that CPA carries on when it sent them
 _CARRY = (
     "x-claude-code-agent-id",
@@ -58,6 +54,7 @@ _CARRY = (
     "x-client-app",
     "x-anthropic-additional-protection",
 )
+_OWN_AGENT = f"cliproxy/{__version__}"
 # Claude Code's Accept-Encoding, when this process can decode all of it
 _ACCEPT_ENCODING = "gzip, deflate, br, zstd" if ident.can_decode_br_zstd() else "gzip, deflate"
 
@@ -72,6 +69,9 @@ class ClaudeProvider(Provider):
     key = "claude"
     format = Format.CLAUDE
     endpoints_key = "claude"
+    # an API key goes as x-api-key to Anthropic's host (a delegate to another
+    # Anthropic-compatible upstream, Kimi, sends every credential as a bearer token)
+    api_key_header: ClassVar[bool] = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -96,19 +96,22 @@ class ClaudeProvider(Provider):
         client_headers: Mapping[str, str],
         action: str = "generate",
     ) -> UpstreamRequest:
-        body["model"] = model
         count = action == "count"
+        # on the body as the client shaped it (the helper profile reads its exact key order)
+        found = claude_helper.detect(client_headers, body, count=count, profile=self.profile)
+        body["model"] = model
         base = self.base_url(cred)
         url = base + ("/v1/messages/count_tokens?beta=true" if count else "/v1/messages?beta=true")
         if count:
             body.pop("stream", None)
         else:
-            body["stream"] = stream
+            _no_thinking_when_forced(body)
+            if stream or not found.helper or "stream" in body:  # a non-stream helper omits it (CPA)
+                body["stream"] = stream
         extra = _pop_betas(body)
-        oauth = ident.is_oauth(cred)
+        oauth = self.subscription(cred)
         settings = cloaking.settings(cred)
         cli = oauth or settings.profile_cli  # CPA: fingerprint-profile claude-code-cli
-        found = ident.detect(client_headers, body, count=count, profile=self.profile)
         cloaked = cloaking.should_cloak(
             settings, oauth=oauth, confirmed=found.confirmed, disabled_globally=self.cloak_disabled
         )
@@ -117,7 +120,9 @@ class ClaudeProvider(Provider):
             _check_mid_system(body)
         if not (cli or cloaked or found.confirmed):  # the caller's own request shape
             headers = self._caller_headers(cred, base, client_headers, extra, stream=stream and not count)
-            claude_cache.settle(body, one_hour=False)
+            place = not count and claude_cache.owns_placement(body, cloaked=False, confirmed=False)
+            claude_cache.settle(body, place=place)
+            self.finish(body, cli=False)
             return UpstreamRequest(url, headers, orjson.dumps(body), stream and not count)
         signed = oauth or (settings.profile_cli and anthropic)
         session = ident.session_uuid(client_headers, body, confirmed=found.confirmed) if cli else ""
@@ -137,13 +142,18 @@ class ClaudeProvider(Provider):
             names = claude_tools.alias_tools(body, seed=claude_tools.caller_seed(client_headers))
         if cli and not count:
             _set_cli_user_id(body, cred, session)
-        # at most 4 breakpoints; the 1h pool for a cloaked Claude Code credential (CPA)
-        claude_cache.settle(body, one_hour=cloaked and cli and not count)
+        # CPA's placement unless a real Claude Code placed its own; at most 4 breakpoints;
+        # the 1h pool for a Claude Code credential whose placement the proxy owns
+        place = not count and claude_cache.owns_placement(body, cloaked=cloaked, confirmed=found.confirmed)
+        claude_cache.settle(body, place=place, one_hour=cli)
+        self.finish(body, cli=cli)
         if signed and not count:
-            text = cloaking.user_text(body)
-            fallback = cloaking.billing_text(
-                self.profile.version, text, signed=True, entrypoint=found.entrypoint or "cli"
-            )
+            fallback = ""  # a helper without a system prompt gets no billing block (CPA)
+            if not found.helper or "system" in body:
+                text = cloaking.user_text(body)
+                fallback = cloaking.billing_text(
+                    self.profile.version, text, signed=True, entrypoint=found.entrypoint or "cli"
+                )
             raw = cloaking.sign(body, fallback)
         else:
             raw = orjson.dumps(body)
@@ -155,6 +165,7 @@ class ClaudeProvider(Provider):
             extra,
             oauth_betas=cli,
             confirmed=found.confirmed,
+            helper=found.helper,
             count=count,
             stream=stream and not count,
             anthropic=anthropic,
@@ -165,13 +176,22 @@ class ClaudeProvider(Provider):
             req.rewrite_body, req.rewrite_chunk = names.restore_body, names.restore_lines
         return req
 
+    def subscription(self, cred: Credential) -> bool:
+        """Whether ``cred`` is a Claude subscription token (the Claude Code identity, OAuth
+        betas, signing); a delegate's own tokens are not."""
+        return ident.is_oauth(cred)
+
+    def finish(self, body: dict[str, Any], *, cli: bool) -> None:
+        """A delegate's last change to the body before it is signed and sent (Kimi)."""
+        return None
+
     # ------------------------------------------------------------------ headers
 
     def _auth(self, cred: Credential, base: str, headers: dict[str, str]) -> None:
-        token = cred.access_token
-        if token:  # OAuth subscription token
+        token = cred.access_token or (cred.api_key if self.subscription(cred) else "")
+        if token:  # OAuth subscription token (CPA: an sk-ant-oat key too)
             headers["Authorization"] = f"Bearer {token}"
-        elif not cred.base_url or base == ANTHROPIC_HOST:
+        elif self.api_key_header and (not cred.base_url or base == ANTHROPIC_HOST):
             headers["x-api-key"] = cred.api_key
         else:  # a custom base URL takes the key as a bearer token (CPA)
             headers["Authorization"] = f"Bearer {cred.api_key}"
@@ -186,11 +206,12 @@ class ClaudeProvider(Provider):
         stream: bool,
     ) -> dict[str, str]:
         headers: dict[str, str] = {"content-type": "application/json"}
-        for name in _PASS:
-            value = ident.header(client_headers, name)
-            if value:
-                headers[name] = value
+        for name, value in client_headers.items():
+            lower = name.lower()
+            if value and (lower in _PASS or lower.startswith(_PASS_PREFIXES)):
+                headers[lower] = value
         headers.setdefault("anthropic-version", API_VERSION)
+        headers.setdefault("user-agent", _OWN_AGENT)  # never a library default (CPA)
         self._auth(cred, base, headers)
         if extra:
             betas = [b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip()]
@@ -210,19 +231,23 @@ class ClaudeProvider(Provider):
         *,
         oauth_betas: bool,
         confirmed: bool,
+        helper: bool,
         count: bool,
         stream: bool,
         anthropic: bool,
         session: str,
     ) -> dict[str, str]:
         """Claude Code's headers (CPA's ``applyClaudeHeaders``): a confirmed Claude Code
-        keeps the values it sent, anyone else gets the configured baseline."""
+        keeps the values it sent, anyone else gets the configured baseline; a native
+        helper keeps its exact betas and transport headers. Names and order as Claude Code
+        writes them (:func:`wire_order`)."""
         p = self.profile
         headers: dict[str, str] = {"content-type": "application/json"}
         self._auth(cred, base, headers)
         sent_betas = ident.header(incoming, "anthropic-beta").strip()
-        if confirmed and sent_betas:
-            betas = ident.with_oauth_betas(sent_betas, count=count) if oauth_betas else sent_betas
+        if confirmed and sent_betas:  # a helper's list already is its credential's (CPA)
+            oauth = oauth_betas and not helper
+            betas = ident.with_oauth_betas(sent_betas, count=count) if oauth else sent_betas
         elif count:
             betas = ident.count_betas(oauth_betas)
         else:
@@ -255,15 +280,21 @@ class ClaudeProvider(Provider):
         for name in _CARRY:
             if value := ident.header(incoming, name):
                 headers[name] = value
-        if anthropic:
+        if anthropic or helper:  # helpers send one on every base URL
             own("x-client-request-id", str(uuid.uuid4()))
+        headers["connection"] = "keep-alive"
+        headers["host"] = host_header(base)
         self._device_headers(headers, cred, incoming, confirmed)
         _apply_custom(headers, cred, incoming)
-        if stream and not anthropic:
+        if helper:  # the helper's own negotiation (a minimal one offers gzip only)
+            own("accept", "application/json")
+            sent = ident.header(incoming, "accept-encoding")
+            headers["accept-encoding"] = sent if sent and _decodable(sent) else "gzip"
+        elif stream and not anthropic:
             headers["accept"], headers["accept-encoding"] = "text/event-stream", "identity"
         else:
             headers["accept"], headers["accept-encoding"] = "application/json", _ACCEPT_ENCODING
-        return headers
+        return wire_order(headers)
 
     def _device_headers(
         self, headers: dict[str, str], cred: Credential, incoming: Mapping[str, str], confirmed: bool
@@ -298,6 +329,60 @@ class ClaudeProvider(Provider):
         return after if unified is None else max(after, unified)
 
 
+# Claude Code 2.1.220's header names where they are not Title-Case (CPA's casing table)
+_WIRE_NAMES = {
+    "x-stainless-os": "X-Stainless-OS",
+    "anthropic-beta": "anthropic-beta",
+    "anthropic-version": "anthropic-version",
+    "anthropic-dangerous-direct-browser-access": "anthropic-dangerous-direct-browser-access",
+    "x-app": "x-app",
+    "x-client-request-id": "x-client-request-id",
+}
+# written by Node's HTTP layer after the SDK's sorted block, in this order (Content-Length
+# last: the transport's own)
+_TRAILING = ("connection", "host", "accept-encoding")
+
+
+def _wire_name(name: str) -> str:
+    lower = name.lower()
+    if lower in _WIRE_NAMES:
+        return _WIRE_NAMES[lower]
+    if name != lower:  # a credential's own header keeps its spelling
+        return name
+    return "-".join(part.capitalize() for part in lower.split("-"))
+
+
+def host_header(url: str) -> str:
+    """The ``Host`` value of ``url`` (the port only when it is not the scheme's default)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    default = 443 if parts.scheme == "https" else 80
+    return host if parts.port in (None, default) else f"{host}:{parts.port}"
+
+
+def wire_order(headers: Mapping[str, str]) -> dict[str, str]:
+    """Claude Code's header names and order (captured 2.1.220 wire, CPA's
+    ``claudeCodeMessagesHeaderOrder``): the SDK's headers sorted bytewise by their wire
+    name, then ``Connection``, ``Host`` and ``Accept-Encoding``. (aiohttp still writes
+    ``Host`` first; curl writes it where it is given.)"""
+    block = sorted((_wire_name(k), v) for k, v in headers.items() if k.lower() not in _TRAILING)
+    out = dict(block)
+    for trailing in _TRAILING:
+        for name, value in headers.items():
+            if name.lower() == trailing:
+                out[_wire_name(name)] = value
+    return out
+
+
+def _decodable(encoding: str) -> bool:
+    """Whether the upstream client can decode every coding of an ``Accept-Encoding``."""
+    codings = {c.split(";")[0].strip().lower() for c in encoding.split(",") if c.strip()}
+    plain = {"gzip", "deflate", "identity"}
+    return codings <= plain or (codings <= plain | {"br", "zstd"} and ident.can_decode_br_zstd())
+
+
 def _apply_custom(headers: dict[str, str], cred: Credential, incoming: Mapping[str, str]) -> None:
     """The credential's own ``headers:`` win (names compared case-insensitively)."""
     for name, value in copy_client_headers(cred, incoming).items():
@@ -311,6 +396,24 @@ def _check_mid_system(body: Mapping[str, Any]) -> None:
     found = ident.legacy_mid_system_error(body)
     if found is not None:
         raise RequestError(found[0], param=f"messages.{found[1]}.role")
+
+
+def _no_thinking_when_forced(body: dict[str, Any]) -> None:
+    """The API refuses thinking with a forced tool (``tool_choice`` ``any`` or ``tool``):
+    drop ``thinking`` and the adaptive ``output_config.effort`` (CPA,
+    ``disableThinkingIfToolChoiceForced``). Runs after every other step that may have
+    turned thinking on (a model suffix, ``reasoning_effort`` shaping, payload rules)."""
+    choice = body.get("tool_choice")
+    if not isinstance(choice, dict) or choice.get("type") not in ("any", "tool"):
+        return
+    body.pop("thinking", None)
+    config = body.get("output_config")
+    if isinstance(config, dict) and "effort" in config:
+        config = {k: v for k, v in config.items() if k != "effort"}
+        if config:
+            body["output_config"] = config
+        else:
+            del body["output_config"]
 
 
 def _pop_betas(body: dict[str, Any]) -> list[str]:

@@ -1,17 +1,28 @@
-"""Prompt-cache breakpoints of an upstream Claude request, as CPA settles them.
+"""Prompt-cache breakpoints of an upstream Claude request, as CPA places and settles them.
 
+- :func:`ensure`: CPA's ``ensureCacheControl``, the breakpoints Claude Code's own request
+  builder places, for requests whose placement the proxy owns (every caller but a real
+  Claude Code, see :func:`owns_placement`): the last system block when no system block has
+  a mark (a string system becomes one marked text block); the last tool that is not
+  ``defer_loading``, only when there is no usable system prompt (none, ``[]`` or blank) and
+  no tool has a mark; the rolling message mark on the last user/assistant turn that can
+  host one (an assistant turn ending in thinking cannot), unless that turn already has a
+  mark, or on a final ``role: system`` turn with string content. New marks are
+  ``{"type": "ephemeral"}`` (no ``ttl``: Claude Code's default shape).
 - :func:`enforce_limit`: Anthropic takes at most 4 ``cache_control`` marks a request
   (cloaking adds its own to the caller's). Excess marks go in order of least value:
   system marks earliest-first but the last, tool marks earliest-first but the last, message
   marks earliest-first, then the last system mark, then the last tool mark.
-- :func:`upgrade_ttl`: a cloaked request of a Claude Code credential (OAuth, or
-  ``fingerprint-profile: claude-code-cli``) uses the 1h cache pool, paired with the
-  ``extended-cache-ttl`` beta: every mark without a ``ttl`` gets ``"1h"``; a ttl the caller
-  wrote survives. No mark is created.
+- :func:`upgrade_ttl`: a request of a Claude Code credential (OAuth, or
+  ``fingerprint-profile: claude-code-cli``) whose placement the proxy owns uses the 1h
+  cache pool, paired with the ``extended-cache-ttl`` beta: every mark without a ``ttl``
+  gets ``"1h"``; a ttl the caller wrote survives. No mark is created.
 - :func:`normalize_ttl`: in evaluation order (tools, system, messages) a 1h mark may not
   follow a 5m one: such marks lose their ``ttl``.
 
-All work in place on the request dict, which the provider owns.
+All work on the request dict the provider owns; nested lists and blocks may be shared
+with the client's request (the pipeline copies objects, not arrays), so every nested
+change is copy-on-write along its path.
 """
 
 from __future__ import annotations
@@ -19,69 +30,266 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["MAX_BREAKPOINTS", "enforce_limit", "normalize_ttl", "settle", "upgrade_ttl"]
+__all__ = [
+    "MAX_BREAKPOINTS",
+    "count_marks",
+    "enforce_limit",
+    "ensure",
+    "normalize_ttl",
+    "owns_placement",
+    "settle",
+    "upgrade_ttl",
+]
 
 MAX_BREAKPOINTS = 4
+_Path = tuple[str | int, ...]
 
 
-def _blocks(value: Any) -> list[dict[str, Any]]:
-    return [b for b in value if isinstance(b, dict)] if isinstance(value, list) else []
+def _ephemeral() -> dict[str, Any]:
+    return {"type": "ephemeral"}
 
 
-def _marked(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [b for b in blocks if "cache_control" in b]
+class _Cow:
+    """Copy-on-write access to the blocks of one body: the first change below a path
+    copies each list and dict on it, once."""
+
+    __slots__ = ("body", "owned")
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+        self.owned: set[int] = set()
+
+    def at(self, path: _Path) -> Any:
+        node: Any = self.body
+        for step in path:
+            child = node[step]
+            if id(child) not in self.owned:
+                child = child.copy()
+                node[step] = child
+                self.owned.add(id(child))
+            node = child
+        return node
+
+    def replace(self, path: _Path, key: str | int, value: Any) -> None:
+        container = self.at(path)
+        container[key] = value
+        self.owned.add(id(value))
 
 
-def _message_blocks(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for msg in _blocks(body.get("messages")):
-        yield from _blocks(msg.get("content"))
+def _indexed(value: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    if type(value) is list:
+        for i, item in enumerate(value):
+            if type(item) is dict:
+                yield i, item
 
 
-def _in_order(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every block that may carry a mark, tools then system then messages."""
-    yield from _blocks(body.get("tools"))
-    yield from _blocks(body.get("system"))
-    yield from _message_blocks(body)
+_TOOLS, _SYSTEM, _MESSAGES = 0, 1, 2
+_Mark = tuple[int, _Path]  # (section, path of the marked block)
 
 
-def enforce_limit(body: dict[str, Any], limit: int = MAX_BREAKPOINTS) -> None:
-    tools = _marked(_blocks(body.get("tools")))
-    system = _marked(_blocks(body.get("system")))
-    messages = _marked(list(_message_blocks(body)))
-    excess = len(tools) + len(system) + len(messages) - limit
-    if excess <= 0:
+def _marks(body: dict[str, Any]) -> list[_Mark]:
+    """The marked blocks in Anthropic's evaluation order: tools, system, messages (one
+    plain pass: most blocks carry no mark)."""
+    out: list[_Mark] = []
+    for section, key in ((_TOOLS, "tools"), (_SYSTEM, "system")):
+        blocks = body.get(key)
+        if type(blocks) is list:
+            out += [
+                (section, (key, i)) for i, b in enumerate(blocks) if type(b) is dict and "cache_control" in b
+            ]
+    messages = body.get("messages")
+    if type(messages) is list:
+        for m, msg in enumerate(messages):
+            content = msg.get("content") if type(msg) is dict else None
+            if type(content) is list:
+                for c, b in enumerate(content):
+                    if type(b) is dict and "cache_control" in b:
+                        out.append((_MESSAGES, ("messages", m, "content", c)))
+    return out
+
+
+def count_marks(body: dict[str, Any]) -> int:
+    """``cache_control`` marks on tools, system blocks and message content blocks."""
+    return len(_marks(body))
+
+
+def owns_placement(body: dict[str, Any], *, cloaked: bool, confirmed: bool) -> bool:
+    """CPA's ``shouldEnsureCacheControl``: never for a real Claude Code (its placement is
+    its own); always for a cloaked request; else only when the caller placed no mark."""
+    return not confirmed and (cloaked or count_marks(body) == 0)
+
+
+# ------------------------------------------------------------------ placement
+
+
+def _text_block(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text, "cache_control": _ephemeral()}
+
+
+def _usable_system(system: Any) -> bool:
+    if isinstance(system, list):
+        return bool(system)
+    return isinstance(system, str) and bool(system.strip())
+
+
+def _go_bool(value: Any) -> bool:
+    """gjson's ``Bool()``: true, a non-zero number, or a string strconv.ParseBool accepts."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    return isinstance(value, str) and value in ("1", "t", "T", "TRUE", "true", "True")
+
+
+def _mark_tools(body: dict[str, Any], cow: _Cow) -> None:
+    tools = body.get("tools")
+    if not isinstance(tools, list):
         return
+    last = -1
+    for i, tool in enumerate(tools):
+        if isinstance(tool, dict) and "cache_control" in tool:
+            return
+        if not (isinstance(tool, dict) and _go_bool(tool.get("defer_loading"))):
+            last = i
+    if last >= 0 and isinstance(tools[last], dict):
+        cow.at(("tools", last))["cache_control"] = _ephemeral()
+
+
+def _mark_system(body: dict[str, Any], cow: _Cow) -> None:
+    system = body.get("system")
+    if isinstance(system, str):
+        if system.strip():
+            body["system"] = [_text_block(system)]
+        return
+    if not isinstance(system, list) or not system:
+        return
+    if any(isinstance(b, dict) and "cache_control" in b for b in system):
+        return
+    if isinstance(system[-1], dict):
+        cow.at(("system", len(system) - 1))["cache_control"] = _ephemeral()
+
+
+def _rolling_host(msg: dict[str, Any]) -> bool:
+    """Whether Claude Code's rolling selector could put its mark on this turn."""
+    content = msg.get("content")
+    if isinstance(content, str):
+        return True
+    if not isinstance(content, list) or not content:
+        return False
+    if msg.get("role") != "assistant":
+        return True
+    last = content[-1]
+    kind = last.get("type") if isinstance(last, dict) else None
+    return kind not in ("thinking", "redacted_thinking")
+
+
+def _mark_messages(body: dict[str, Any], cow: _Cow) -> None:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return
+    target = -1
+    for i in range(len(messages) - 1, -1, -1):  # the last turn that can hold the mark
+        msg = messages[i]
+        if type(msg) is dict and msg.get("role") in ("user", "assistant") and _rolling_host(msg):
+            target = i
+            break
+    if target < 0:
+        return
+    final = messages[-1]
+    if isinstance(final, dict) and final.get("role") == "system":
+        text = final.get("content")
+        if isinstance(text, str) and text.strip():  # Claude Code's final-system special case
+            cow.replace(("messages", len(messages) - 1), "content", [_text_block(text)])
+            return
+    content = messages[target].get("content")
+    if isinstance(content, str):
+        cow.replace(("messages", target), "content", [_text_block(content)])
+    elif isinstance(content, list):
+        if any(isinstance(b, dict) and "cache_control" in b for b in content):
+            return
+        if isinstance(content[-1], dict):
+            cow.at(("messages", target, "content", len(content) - 1))["cache_control"] = _ephemeral()
+
+
+def ensure(body: dict[str, Any]) -> None:
+    """CPA's ``ensureCacheControl`` (section by section, so a mark cloaking put on the
+    first user turn does not stop the system or the rolling message mark)."""
+    cow = _Cow(body)
+    if not _usable_system(body.get("system")):
+        _mark_tools(body, cow)
+    _mark_system(body, cow)
+    _mark_messages(body, cow)
+
+
+# ------------------------------------------------------------------ limit and ttl
+
+
+def _enforce(body: dict[str, Any], marks: list[_Mark], cow: _Cow, limit: int) -> list[_Mark]:
+    excess = len(marks) - limit
+    if excess <= 0:
+        return marks
+    tools = [m for m in marks if m[0] == _TOOLS]
+    system = [m for m in marks if m[0] == _SYSTEM]
+    messages = [m for m in marks if m[0] == _MESSAGES]
+    dropped: set[_Path] = set()
     for group in (system[:-1], tools[:-1], messages, system[-1:], tools[-1:]):
-        for block in group:
+        for _, path in group:
             if excess <= 0:
-                return
-            del block["cache_control"]
+                break
+            del cow.at(path)["cache_control"]
+            dropped.add(path)
             excess -= 1
+    return [m for m in marks if m[1] not in dropped]
 
 
-def upgrade_ttl(body: dict[str, Any], ttl: str = "1h") -> None:
-    for block in _in_order(body):
-        mark = block.get("cache_control")
+def _upgrade(body: dict[str, Any], marks: list[_Mark], cow: _Cow, ttl: str) -> None:
+    for _, path in marks:
+        mark = _get(body, path)["cache_control"]
         if isinstance(mark, dict) and "ttl" not in mark and isinstance(mark.get("type"), str):
             # Claude Code's key order: type, ttl, then any scope
-            block["cache_control"] = {"type": mark["type"], "ttl": ttl, **mark}
+            cow.at(path)["cache_control"] = {"type": mark["type"], "ttl": ttl, **mark}
 
 
-def normalize_ttl(body: dict[str, Any]) -> None:
+def _normalize(body: dict[str, Any], marks: list[_Mark], cow: _Cow) -> None:
     seen_short = False
-    for block in _in_order(body):
-        if "cache_control" not in block:
-            continue
-        mark = block["cache_control"]
+    for _, path in marks:
+        mark = _get(body, path)["cache_control"]
         if not isinstance(mark, dict) or mark.get("ttl") != "1h":
             seen_short = True
         elif seen_short:
-            del mark["ttl"]
+            cow.at(path)["cache_control"] = {k: v for k, v in mark.items() if k != "ttl"}
 
 
-def settle(body: dict[str, Any], *, one_hour: bool) -> None:
-    """The three steps in CPA's order, on a body about to be sent."""
-    enforce_limit(body)
-    if one_hour:
-        upgrade_ttl(body)
-    normalize_ttl(body)
+def _get(body: dict[str, Any], path: _Path) -> Any:
+    node: Any = body
+    for step in path:
+        node = node[step]
+    return node
+
+
+def enforce_limit(body: dict[str, Any], limit: int = MAX_BREAKPOINTS) -> None:
+    _enforce(body, _marks(body), _Cow(body), limit)
+
+
+def upgrade_ttl(body: dict[str, Any], ttl: str = "1h") -> None:
+    if ttl:
+        _upgrade(body, _marks(body), _Cow(body), ttl)
+
+
+def normalize_ttl(body: dict[str, Any]) -> None:
+    _normalize(body, _marks(body), _Cow(body))
+
+
+def settle(body: dict[str, Any], *, place: bool = False, one_hour: bool = False) -> None:
+    """CPA's steps in its order, on a body about to be sent: placement (``place``: the
+    proxy owns it), the limit, the 1h pool (``one_hour``, only with placement), ttl order."""
+    if place:
+        ensure(body)
+    marks = _marks(body)
+    if not marks:
+        return
+    cow = _Cow(body)
+    marks = _enforce(body, marks, cow, MAX_BREAKPOINTS)
+    if place and one_hour:
+        _upgrade(body, marks, cow, "1h")
+    _normalize(body, marks, cow)

@@ -157,6 +157,7 @@ class Detection:
     strong: bool
     native: bool
     entrypoint: str
+    helper: bool = False  # CPA's measured native Haiku helper profile (:mod:`claude_helper`)
 
 
 def can_decode_br_zstd() -> bool:

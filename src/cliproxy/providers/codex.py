@@ -6,16 +6,20 @@ Every request carries the official Codex identity (``User-Agent``, ``Originator`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
 
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
+from cliproxy.providers import codex_multi_agent as multi_agent
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
+from cliproxy.providers.codex_images import apply_image_tool
+from cliproxy.providers.codex_ws import websocket_request
 from cliproxy.providers.identity import CodexIdentity
 from cliproxy.providers.retry import codex_reset, retry_after_header
+from cliproxy.translate import token_segments, tokens
 
 __all__ = ["CodexProvider"]
 
@@ -26,13 +30,27 @@ class CodexProvider(Provider):
     endpoints_key = "codex"  # https://chatgpt.com/backend-api/codex
     always_stream = True
     counts_upstream = False  # no count endpoint: CPA counts Codex requests locally
+    compacts = True  # POST {base}/responses/compact, JSON in and out
+    serves_images = True  # POST {base}/images/generations and /images/edits (CPA's direct path)
 
     def __init__(self) -> None:
         super().__init__()
         self.identity = CodexIdentity()
+        self.beta_features = ""  # codex-header-defaults.beta-features (WebSocket turns only)
+        self.image_mode = "off"  # disable-image-generation (cliproxy.providers.codex_images)
+        self.multi_agent_v2 = False  # codex.optimize-multi-agent-v2 (providers.codex_multi_agent)
+        # the spawn_agent model list (markdown), set by the service: the Codex client catalog
+        self.agent_models: Callable[[], str] = str
 
     def configure(self, config: Any) -> None:
         self.identity = CodexIdentity(config)
+        # CPA: unbuffered, response.created goes out at once and a later in-band error
+        # (server_is_overloaded in a 200) reaches the client; buffered, it fails over
+        self.commits_at_first_event = not config.codex.stream_bootstrap_buffering
+        self.image_mode = config.image_generation_mode
+        self.multi_agent_v2 = bool(config.codex.optimize_multi_agent_v2)
+        defaults = getattr(config, "codex_header_defaults", None)
+        self.beta_features = str(getattr(defaults, "beta_features", "") or "").strip()
 
     def build(
         self,
@@ -45,19 +63,44 @@ class CodexProvider(Provider):
         action: str = "generate",
     ) -> UpstreamRequest:
         body["model"] = model
-        body["stream"] = True
+        compact = action == "compact"
+        images = action.startswith("images.")
+        whole = compact or images  # JSON in and out
+        if compact:  # CPA's executeCompact: no stream flag, instructions always a string
+            body.pop("stream", None)
+            if not isinstance(body.get("instructions"), str):
+                body["instructions"] = ""
+        elif images:
+            body.pop("stream", None)
+        else:
+            body["stream"] = True
+            apply_image_tool(body, self.image_mode, model=model, cred=cred, headers=client_headers)
+        optimized = False
+        if self.multi_agent_v2 and multi_agent.is_codex_client(client_headers):
+            optimized = multi_agent.optimize(body, self.agent_models)
         identity = self.identity
-        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        accept = "application/json" if whole else "text/event-stream"
+        headers = {"Content-Type": "application/json", "Accept": accept}
         token = cred.access_token or cred.api_key
         headers["Authorization"] = f"Bearer {token}"
         headers.update(identity.headers(cred, client_headers))
         headers.update(copy_client_headers(cred, client_headers))
         identity.finish(headers)
         expose = identity.confuse_request(cred, body, headers)
-        url = self.base_url(cred) + "/responses"
+        if optimized:  # the answer names the client's collaboration namespace again
+            expose = multi_agent.Restore(expose)
+        if images:  # images.generations -> /images/generations
+            url = self.base_url(cred) + "/" + action.replace(".", "/")
+        else:
+            url = self.base_url(cred) + ("/responses/compact" if compact else "/responses")
+        if not whole:  # a client on the Responses WebSocket: the upstream's, when allowed
+            url = websocket_request(cred, url, headers, client_headers, self.beta_features)
         return UpstreamRequest(
-            url, headers, orjson.dumps(body), True, rewrite_body=expose, rewrite_chunk=expose
+            url, headers, orjson.dumps(body), not whole, rewrite_body=expose, rewrite_chunk=expose
         )
+
+    def count_locally(self, body: dict[str, Any], model: str) -> tuple[str, list[str]]:
+        return tokens.codex_encoding(model), token_segments.codex_segments(body)
 
     def retry_hint(self, status: int, headers: Mapping[str, str], body: Any) -> float | None:
         hint = codex_reset(body) if body is not None else None

@@ -13,7 +13,7 @@ from cliproxy.formats import Format
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.retry import google_retry_delay, retry_after_header
 
-__all__ = ["GeminiProvider"]
+__all__ = ["GeminiProvider", "backfill_response_names"]
 
 
 class GeminiProvider(Provider):
@@ -41,6 +41,7 @@ class GeminiProvider(Provider):
             body = {"contents": body.get("contents", [])} if "generateContentRequest" not in body else body
         else:
             method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+            backfill_response_names(body)
         headers = {"Content-Type": "application/json", "x-goog-api-key": cred.api_key}
         headers.update(copy_client_headers(cred, client_headers))
         return UpstreamRequest(
@@ -50,3 +51,33 @@ class GeminiProvider(Provider):
     def retry_hint(self, status: int, headers: Mapping[str, str], body: Any) -> float | None:
         hint = google_retry_delay(body) if body is not None else None
         return hint if hint is not None else retry_after_header(headers)
+
+
+def backfill_response_names(body: dict[str, Any]) -> None:
+    """Give a ``functionResponse`` with an empty name the name of the call it answers:
+    the n-th response of a user turn answers the n-th ``functionCall`` of the model turn
+    before it (CPA's gemini->gemini translator; Gemini rejects nameless responses).
+    Parts are changed in place only where a name is missing."""
+    contents = body.get("contents")
+    if not isinstance(contents, list):
+        return
+    calls: list[str] = []
+    for content in contents:
+        parts = content.get("parts") if isinstance(content, dict) else None
+        if not isinstance(parts, list):
+            continue
+        if content.get("role") == "model":
+            calls = [
+                p["functionCall"].get("name") or ""
+                for p in parts
+                if isinstance(p, dict) and isinstance(p.get("functionCall"), dict)
+            ]
+            continue
+        n = 0
+        for p in parts:
+            fr = p.get("functionResponse") if isinstance(p, dict) else None
+            if not isinstance(fr, dict):
+                continue
+            if not fr.get("name") and n < len(calls) and calls[n]:
+                fr["name"] = calls[n]
+            n += 1

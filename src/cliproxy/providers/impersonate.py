@@ -262,9 +262,8 @@ class ImpersonatingClient:
         encoding: str | None = None
         for name, value in headers.items():
             if name.lower() == "accept-encoding":  # curl decodes only what it asked for
-                encoding = value
-            else:
-                send[name] = value
+                encoding = value  # (the header itself stays where the caller put it)
+            send[name] = value
         if not any(name.lower() == "accept" for name in send):
             send["Accept"] = None  # no curl default "Accept: */*" the caller did not send
         try:

@@ -8,9 +8,15 @@ URL, ``CLIPROXY_OAUTH_KIMI_API``, unless the file sets ``base_url``)::
     others:          POST https://api.kimi.com/coding/v1/chat/completions
     Authorization: Bearer <access_token>
 
-Model ids lose CPA's ``kimi-`` prefix and Claude Code's ``[1m]`` suffix upstream; Claude
-Code's billing/attribution system block (``x-anthropic-billing-header: ...``) is dropped
-from Messages bodies, as CPA does (Kimi would read it as prompt text).
+Model ids lose CPA's ``kimi-`` prefix and Claude Code's ``[1m]`` suffix upstream.
+
+The Messages path is the Claude provider's, as in CPA (whose Kimi executor hands Claude
+requests to its Claude executor): Claude Code detection, the cloak settings and
+``fingerprint-profile`` of the Kimi file (``cloak_mode``...; auto cloaks only a file that
+sets them), cache breakpoints, the caller's Claude headers; every credential goes as a
+bearer token and the URL carries ``?beta=true``. Claude Code's billing/attribution system
+block (``x-anthropic-billing-header: ...``) is dropped from those bodies unless the file
+takes the ``claude-code-cli`` profile, as CPA does (Kimi would read it as prompt text).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from cliproxy import __version__
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
-from cliproxy.providers.claude import API_VERSION
+from cliproxy.providers.claude import ClaudeProvider
 from cliproxy.providers.identity import strip_claude_attribution
 
 __all__ = ["KimiProvider", "upstream_model"]
@@ -41,7 +47,6 @@ _CODING_ALIASES = {
     "for-coding-highspeed": "kimi-for-coding-highspeed",
     "kimi-for-coding-highspeed": "kimi-for-coding-highspeed",
 }
-_CLAUDE_PASS = ("anthropic-beta", "anthropic-version")
 
 
 def upstream_model(model: str) -> str:
@@ -56,11 +61,36 @@ def upstream_model(model: str) -> str:
     return (base[5:] if base.startswith("kimi-") else base) + suffix
 
 
+class _KimiMessages(ClaudeProvider):
+    """Kimi's Anthropic-compatible endpoint, built as the Claude provider builds requests."""
+
+    key = "kimi"
+    endpoints_key = "kimi"
+    api_key_header = False
+
+    def subscription(self, cred: Credential) -> bool:
+        """A Kimi token is no Claude subscription (CPA: only an ``sk-ant-oat`` key is)."""
+        return "sk-ant-oat" in (cred.access_token or cred.api_key)
+
+    def finish(self, body: dict[str, Any], *, cli: bool) -> None:
+        if not cli:  # Kimi would read Claude Code's billing block as prompt text (CPA)
+            strip_claude_attribution(body)
+
+
 class KimiProvider(Provider):
     key = "kimi"
     format_dependent = True
     format = Format.OPENAI
     endpoints_key = "kimi"  # https://api.kimi.com/coding
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages = _KimiMessages()
+
+    def configure(self, config: Any) -> None:
+        """The Messages path reads the Claude settings (``claude-header-defaults``,
+        ``disable-claude-cloak-mode``)."""
+        self.messages.configure(config)
 
     def upstream_format(self, client: Format) -> Format:
         return Format.CLAUDE if client is Format.CLAUDE else Format.OPENAI
@@ -80,11 +110,18 @@ class KimiProvider(Provider):
         ``anthropic-version`` (every Anthropic SDK and Claude Code does) is a Claude client."""
         if fmt is None:
             fmt = Format.CLAUDE if client_headers.get("anthropic-version") else Format.OPENAI
+        if fmt is Format.CLAUDE:
+            return self.messages.build(
+                cred,
+                body,
+                model=upstream_model(model),
+                stream=stream,
+                client_headers=client_headers,
+                action=action,
+            )
         body["model"] = upstream_model(model)
         token = cred.access_token or cred.api_key
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
-        if fmt is Format.CLAUDE:
-            return self._claude(cred, body, headers, stream, client_headers, action)
         headers.update(_device_headers(cred))
         headers["Accept"] = "text/event-stream" if stream else "application/json"
         if stream:
@@ -96,29 +133,6 @@ class KimiProvider(Provider):
         return UpstreamRequest(
             self.base_url(cred) + "/v1/chat/completions", headers, orjson.dumps(body), stream
         )
-
-    def _claude(
-        self,
-        cred: Credential,
-        body: dict[str, Any],
-        headers: dict[str, str],
-        stream: bool,
-        client_headers: Mapping[str, str],
-        action: str,
-    ) -> UpstreamRequest:
-        for name in _CLAUDE_PASS:
-            if value := client_headers.get(name):
-                headers[name] = value
-        headers.setdefault("anthropic-version", API_VERSION)
-        headers.update(copy_client_headers(cred, client_headers))
-        strip_claude_attribution(body)  # Kimi would read Claude Code's billing block as prompt text
-        base = self.base_url(cred)
-        if action == "count":
-            body.pop("stream", None)
-            return UpstreamRequest(base + "/v1/messages/count_tokens", headers, orjson.dumps(body), False)
-        body["stream"] = stream
-        headers["Accept"] = "text/event-stream" if stream else "application/json"
-        return UpstreamRequest(base + "/v1/messages", headers, orjson.dumps(body), stream)
 
 
 def _device_headers(cred: Credential) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""OpenAI-compatible upstreams (``openai-compatibility`` entries): always Chat Completions."""
+"""OpenAI-compatible upstreams (``openai-compatibility`` entries): Chat Completions, and
+``/responses/compact`` for the Responses compact route (the body passed through, as CPA)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import orjson
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
+from cliproxy.translate import token_segments, tokens
 
 __all__ = ["OpenAICompatProvider"]
 
@@ -18,6 +20,8 @@ class OpenAICompatProvider(Provider):
     key = "openai-compatibility"
     format = Format.OPENAI
     default_base_url = "https://api.openai.com/v1"
+    counts_upstream = False  # Chat Completions has no count endpoint: counted locally, as CPA does
+    compacts = True
 
     def build(
         self,
@@ -30,6 +34,8 @@ class OpenAICompatProvider(Provider):
         action: str = "generate",
     ) -> UpstreamRequest:
         body["model"] = model
+        if action == "compact":
+            return self._compact(cred, body, client_headers)
         if stream:
             body["stream"] = True
         else:
@@ -44,3 +50,22 @@ class OpenAICompatProvider(Provider):
             headers["Authorization"] = f"Bearer {cred.api_key}"
         headers.update(copy_client_headers(cred, client_headers))
         return UpstreamRequest(self.base_url(cred) + "/chat/completions", headers, orjson.dumps(body), stream)
+
+    def _compact(
+        self, cred: Credential, body: dict[str, Any], client_headers: Mapping[str, str]
+    ) -> UpstreamRequest:
+        """CPA's compact call: the Responses body without ``stream``, answered with JSON."""
+        body.pop("stream", None)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "cli-proxy-openai-compat",
+            "Accept": "application/json",
+        }
+        if cred.api_key:
+            headers["Authorization"] = f"Bearer {cred.api_key}"
+        headers.update(copy_client_headers(cred, client_headers))
+        url = self.base_url(cred) + "/responses/compact"
+        return UpstreamRequest(url, headers, orjson.dumps(body), False)
+
+    def count_locally(self, body: dict[str, Any], model: str) -> tuple[str, list[str]]:
+        return tokens.encoding_for_model(model), token_segments.chat_segments(body)

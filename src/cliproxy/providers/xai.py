@@ -30,7 +30,9 @@ from cliproxy.credentials.record import KIND_OAUTH, Credential, parse_bool
 from cliproxy.errors import UnsupportedError
 from cliproxy.formats import Format
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
+from cliproxy.providers.codex_ws import websocket_request
 from cliproxy.providers.identity import inject_x_search
+from cliproxy.translate import token_segments, tokens
 
 __all__ = ["API_BASE_URL", "CLI_CHAT_PROXY_URL", "XAIProvider", "uses_api"]
 
@@ -65,6 +67,7 @@ class XAIProvider(Provider):
     format = Format.CODEX
     endpoints_key = "xai"
     always_stream = True
+    counts_upstream = False  # CPA counts xAI requests locally with o200k
     inject_x_search = False  # ``xai.inject-x-search``
 
     def configure(self, config: Any) -> None:
@@ -82,6 +85,9 @@ class XAIProvider(Provider):
         if uses_api(cred):
             return base or self.default_base_url
         return base if base and base not in self._api_urls else self.cli_chat_url
+
+    def count_locally(self, body: dict[str, Any], model: str) -> tuple[str, list[str]]:
+        return tokens.O200K, token_segments.xai_segments(body)
 
     def build(
         self,
@@ -112,4 +118,13 @@ class XAIProvider(Provider):
         if base in self._cli_chat_urls:
             headers.update(_CLI_HEADERS)
         headers.update(copy_client_headers(cred, client_headers))
-        return UpstreamRequest(base + "/responses", headers, orjson.dumps(body), True)
+        # a client on the Responses WebSocket: xAI's socket when allowed, always on the API
+        # base (the CLI chat proxy speaks HTTP only; CPA)
+        ws_base = self.default_base_url if base in self._cli_chat_urls else base
+        url = websocket_request(cred, ws_base + "/responses", headers, client_headers)
+        if url.startswith("ws"):
+            for name in _CLI_HEADERS:
+                headers.pop(name, None)
+        else:
+            url = base + "/responses"
+        return UpstreamRequest(url, headers, orjson.dumps(body), True)

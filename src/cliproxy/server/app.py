@@ -14,6 +14,9 @@ from cliproxy.server.guard import ConnectionGuard, GuardedSite
 from cliproxy.server.handlers import generation_handlers
 from cliproxy.server.middleware import middleware
 from cliproxy.server.routes import add_routes
+from cliproxy.server.ws import install as install_websockets
+from cliproxy.server.ws import responses_websocket
+from cliproxy.usage.resp import session_factory
 
 if TYPE_CHECKING:
     from cliproxy.config.sections import TLSConfig
@@ -30,7 +33,11 @@ def create_app(service: Service) -> web.Application:
     max_body = service.config.limits.max_body_bytes
     app = web.Application(middlewares=[middleware], client_max_size=max_body)
     app[SERVICE] = service
-    add_routes(app, generation_handlers())
+    handlers = generation_handlers()
+    for path in ("/v1/responses", "/backend-api/codex/responses"):  # the Responses WebSocket
+        handlers[("GET", path)] = responses_websocket
+    add_routes(app, handlers)
+    install_websockets(app)
 
     async def on_startup(_: web.Application) -> None:
         await service.start()
@@ -73,6 +80,7 @@ async def listen(service: Service, host: str | None, port: int) -> Listener:
     runner = web.AppRunner(create_app(service), access_log=None, handle_signals=False)
     await runner.setup()
     guard = ConnectionGuard.from_config(service.config)
+    guard.resp = session_factory(service)  # the usage queue over RESP on this port (CPA)
     site = GuardedSite(runner, host, port, guard, ssl_context=context)
     try:
         await site.start()

@@ -3,7 +3,10 @@
 This is the one place that turns an error into bytes for a client. OpenAI-style bodies
 serve Chat Completions and Responses clients, Claude-style bodies serve Messages
 clients and Google-style bodies serve Gemini clients. When an upstream's error body is
-JSON it is passed through verbatim, as CPA does, so a client sees what the upstream said.
+JSON in the client's own shape it is passed through verbatim, as CPA does, so a client
+sees what the upstream said. An error body in another family's shape (a Claude 400 for a
+Gemini client) is re-rendered in the client's shape with the upstream's message and
+type: CPA forwards it as it is, which the client's SDK cannot parse.
 """
 
 from __future__ import annotations
@@ -119,16 +122,65 @@ def error_response(
     return web.Response(status=status, body=body, content_type=_JSON, headers=headers)
 
 
-def _is_json_object(body: bytes | None) -> bool:
+def _json_object(body: bytes | None) -> dict[str, Any] | None:
     if not body:
-        return False
+        return None
     stripped = body.lstrip()
     if not stripped.startswith(b"{"):
-        return False
+        return None
     try:
-        return isinstance(orjson.loads(stripped), dict)
+        found = orjson.loads(stripped)
     except orjson.JSONDecodeError:
-        return False
+        return None
+    return found if isinstance(found, dict) else None
+
+
+_CLAUDE_TYPES = frozenset(
+    {
+        "invalid_request_error",
+        "authentication_error",
+        "permission_error",
+        "not_found_error",
+        "request_too_large",
+        "rate_limit_error",
+        "api_error",
+        "overloaded_error",
+    }
+)
+
+
+def _family(body: dict[str, Any]) -> Format | None:
+    """Which client family's error shape ``body`` has (OPENAI stands for Chat and
+    Responses), or None when it is none of the three."""
+    err = body.get("error")
+    if not isinstance(err, dict):
+        return None
+    if body.get("type") == "error":
+        return Format.CLAUDE
+    if isinstance(err.get("status"), str) and isinstance(err.get("code"), int):
+        return Format.GEMINI
+    if "message" in err:
+        return Format.OPENAI
+    return None
+
+
+def _upstream_response(fmt: Format, exc: UpstreamError, headers: dict[str, str]) -> web.Response | None:
+    body = _json_object(exc.body)
+    if body is None:
+        return None
+    family = _family(body)
+    own = Format.CLAUDE if fmt is Format.CLAUDE else Format.GEMINI if fmt is Format.GEMINI else Format.OPENAI
+    if family is None or family is own:
+        return web.Response(status=exc.status, body=exc.body, content_type=_JSON, headers=headers)
+    err = body["error"]
+    message = err.get("message")
+    kind = err.get("type") if family is not Format.GEMINI else None
+    if fmt is Format.CLAUDE and kind not in _CLAUDE_TYPES:
+        kind = None  # an OpenAI-only type (server_error, insufficient_quota) is not Anthropic's
+    text = message if isinstance(message, str) and message else exc.message
+    return error_response(
+        fmt, exc.status, text, headers=headers, type=kind if isinstance(kind, str) else None
+    )
 
 
 def exception_response(fmt: Format, exc: CliproxyError) -> web.Response:
@@ -147,8 +199,10 @@ def exception_response(fmt: Format, exc: CliproxyError) -> web.Response:
         # the Gemini shape's "code" is the HTTP status: name the reason beside it
         extra["reason" if fmt is Format.GEMINI else "code"] = "model_cooldown"
         return error_response(fmt, 429, exc.message, headers=headers, code="model_cooldown", extra=extra)
-    if isinstance(exc, UpstreamError) and _is_json_object(exc.body):
-        return web.Response(status=exc.status, body=exc.body, content_type=_JSON, headers=headers)
+    if isinstance(exc, UpstreamError):
+        upstream = _upstream_response(fmt, exc, headers)
+        if upstream is not None:
+            return upstream
     param = exc.param if isinstance(exc, RequestError) else None
     return error_response(
         fmt, exc.status, exc.message, headers=headers, code=exc.code, type=exc.error_type, param=param

@@ -16,6 +16,11 @@ connections, in total and per peer address. Past a cap, the connection that has 
 idle longest is closed to make room; when none is idle, the new connection gets a
 minimal 503 and is closed, before aiohttp sees it.
 
+A connection whose first byte is a RESP type prefix (``* $ + - :``) is not HTTP: it is
+handed, with that first chunk, to the guard's ``resp`` protocol factory (CPA serves its
+usage queue over the Redis protocol on the main port; ``cliproxy.usage.resp``). It
+leaves the guard's count and timers; the RESP session has its own.
+
 Malformed request heads (a header over 8 KB, say) get a 400 in the client's own error
 shape, the format guessed from the path in the first bytes, with one log line and no
 traceback.
@@ -36,8 +41,11 @@ from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 
 from cliproxy.server.context import format_for_path
 from cliproxy.server.errors import error_response
+from cliproxy.usage.resp import RESP_PREFIXES
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from aiohttp.web_request import BaseRequest
     from aiohttp.web_response import StreamResponse
     from aiohttp.web_server import Server
@@ -95,6 +103,7 @@ class ConnectionGuard:
         "keepalive_timeout",
         "max_connections",
         "max_per_ip",
+        "resp",
     )
 
     def __init__(
@@ -113,6 +122,8 @@ class ConnectionGuard:
         self._idle: dict[GuardedHandler, None] = {}  # oldest first
         self._per_ip: dict[str, int] = {}
         self._last_warning = 0.0
+        # peer address -> the protocol that serves a RESP connection (None: HTTP only)
+        self.resp: Callable[[str], asyncio.Protocol] | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> ConnectionGuard:
@@ -228,7 +239,10 @@ class GuardedHandler(RequestHandler):
         # Content-Length) still gets its answer: keep the socket open for writing while a
         # request is whole (its body read to the end, or found unreadable: that is answered
         # with a 400), and close once answered; a request whose body is still missing is
-        # abandoned: close at once
+        # abandoned: close at once. A WebSocket whose peer half-closes is gone (no close
+        # frame will come): close, so its handler sees the end now, not at the next ping
+        if self._upgraded:
+            return None
         payload = self._payload
         if (
             self._phase != _BUSY
@@ -246,6 +260,9 @@ class GuardedHandler(RequestHandler):
         if self._phase == _IDLE:
             if not data:
                 return
+            if data[0] in RESP_PREFIXES and self._request_count == 0 and self._guard.resp is not None:
+                self._hand_over(data)
+                return
             self._phase = _HEAD
             self._head = data[:_HEAD_SAMPLE]
             self._arm(self._guard.header_timeout)
@@ -258,6 +275,23 @@ class GuardedHandler(RequestHandler):
             self._phase = _BUSY
             self._deadline = None
             self._guard.went_busy(self)
+
+    def _hand_over(self, data: bytes) -> None:
+        """Give this connection (and its first bytes) to a RESP session: aiohttp lets go of
+        it without closing the socket, and the guard stops counting it."""
+        factory, transport = self._guard.resp, self.transport
+        assert factory is not None and transport is not None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._guard.forget(self)
+        self._admitted = False
+        self.transport = None  # so that aiohttp's connection_lost does not close the socket
+        RequestHandler.connection_lost(self, None)
+        session = factory(self.peer_ip)
+        transport.set_protocol(session)
+        session.connection_made(transport)
+        session.data_received(data)
 
     def log_access(self, request: BaseRequest, response: StreamResponse, time: float | None) -> None:
         # aiohttp calls this once a response is finished: the connection is idle again

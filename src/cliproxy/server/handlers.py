@@ -5,6 +5,7 @@ answer. No business logic lives here: only HTTP parsing and writing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -17,8 +18,10 @@ from cliproxy.errors import CliproxyError, RequestError
 from cliproxy.formats import Format
 from cliproxy.formats.validate import check_depth
 from cliproxy.pipeline import Call, Reply, StreamReply
+from cliproxy.server import keepalive
 from cliproxy.server.context import CORS_KEY, PRINCIPAL_KEY, SERVICE, client_format
 from cliproxy.server.errors import exception_response
+from cliproxy.server.images import image_call
 from cliproxy.usage.hooks import begin_trace, recorder_of
 
 if TYPE_CHECKING:
@@ -69,19 +72,34 @@ def _stream_flag(body: dict[str, Any]) -> bool:
     return value
 
 
-async def _write(request: web.Request, result: Reply | StreamReply) -> web.StreamResponse:
+async def _write(
+    request: web.Request,
+    result: Reply | StreamReply,
+    committed: web.StreamResponse | None = None,
+    interval: float = 0.0,
+) -> web.StreamResponse:
+    """Write ``result``; ``committed``: the 200 already went out (keep-alives while waiting);
+    ``interval``: keep-alive comment lines when the stream is silent that long."""
     if isinstance(result, Reply):
-        return web.Response(status=result.status, body=result.body, headers=result.headers)
-    resp = web.StreamResponse(status=200, headers=result.headers)
+        if committed is None:
+            return web.Response(status=result.status, body=result.body, headers=result.headers)
+        with contextlib.suppress(ConnectionResetError):
+            await committed.write(result.body)
+            await committed.write_eof()
+        return committed
+    resp = committed or web.StreamResponse(status=200, headers=result.headers)
     cors = request.get(CORS_KEY)
-    if cors:
+    if cors and committed is None:
         resp.headers.update(cors)
     rest = result.rest
     try:
-        await resp.prepare(request)
+        if committed is None:
+            await resp.prepare(request)
         if result.first:
             await resp.write(result.first)
-        async for chunk in rest:
+        fmt = client_format(request)
+        chunks = keepalive.with_keepalives(rest, interval, fmt, result.first) if interval else rest
+        async for chunk in chunks:
             await resp.write(chunk)
         await resp.write_eof()
     except ConnectionResetError:  # aiohttp's ClientConnectionResetError too
@@ -119,21 +137,44 @@ async def _trace(request: web.Request, call: Call, rec: Recorder) -> RequestTrac
 
 
 async def _run(request: web.Request, call: Call) -> web.StreamResponse:
-    rec = recorder_of(request.app[SERVICE])
+    service = request.app[SERVICE]
+    rec = recorder_of(service)
     trace = await _trace(request, call, rec) if rec.active else None  # None when nothing records
     if trace is not None:
         call = replace(call, trace=trace)
+    interval = keepalive.intervals(service.config, call)
+    committed: web.StreamResponse | None = None
     try:
-        result = await _pipeline(request).run(call)
+        if interval:  # keep-alives while the pipeline works (the 200 goes out at the first)
+            work = asyncio.ensure_future(_pipeline(request).run(call))
+            committed = await keepalive.commit_while_waiting(
+                request, work, interval, call.format, stream=call.stream
+            )
+            result = await work
+        else:
+            result = await _pipeline(request).run(call)
     except CliproxyError as exc:
         resp = exception_response(client_format(request), exc)
+        body = resp.body if isinstance(resp.body, bytes) else b""  # error responses are built from bytes
         if trace is not None:
-            body = resp.body  # bytes: error responses are built from bytes
-            trace.failed(exc.status, exc.message, resp.headers, body if isinstance(body, bytes) else b"")
-        return resp
+            trace.failed(exc.status, exc.message, resp.headers, body)
+        if committed is None:
+            return resp
+        return await _late_error(committed, call, body)
+    except ConnectionResetError:
+        log.info("%s %s: the client went away while waiting", request.method, request.path)
+        return committed or web.Response(status=499)
     if trace is not None:
         result = trace.reply(result)
-    return await _write(request, result)
+    return await _write(request, result, committed, interval if call.stream else 0.0)
+
+
+async def _late_error(resp: web.StreamResponse, call: Call, body: bytes) -> web.StreamResponse:
+    """An error after keep-alives committed the 200: in the stream, or as the whole body."""
+    with contextlib.suppress(ConnectionResetError):
+        await resp.write(keepalive.error_frame(call.format, body, call.headers) if call.stream else body)
+        await resp.write_eof()
+    return resp
 
 
 def _body_handler(fmt: Format, action: str = "generate") -> Handler:
@@ -143,6 +184,25 @@ def _body_handler(fmt: Format, action: str = "generate") -> Handler:
         stream = _stream_flag(body) if action == "generate" else False
         call = Call(fmt, body, model, stream, request.headers, request.query, action=action)
         return await _run(request, call)
+
+    return handler
+
+
+async def compact_handler(request: web.Request) -> web.StreamResponse:
+    """``/responses/compact``: a Responses body answered whole (CPA refuses ``stream: true``)."""
+    body = await _json_body(request)
+    model = _model_of(body)
+    if body.get("stream") is True:
+        raise RequestError("Streaming not supported for compact responses", param="stream")
+    call = Call(Format.RESPONSES, body, model, False, request.headers, request.query, action="compact")
+    return await _run(request, call)
+
+
+def _images_handler(action: str) -> Handler:
+    """``/v1/images/generations`` and ``/v1/images/edits`` (``cliproxy.server.images``)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await _run(request, await image_call(request, action, _json_body))
 
     return handler
 
@@ -203,6 +263,10 @@ def generation_handlers() -> dict[tuple[str, str], Handler]:
         ("POST", "/v1/chat/completions"): chat,
         ("POST", "/v1/responses"): responses,
         ("POST", "/backend-api/codex/responses"): responses,
+        ("POST", "/v1/responses/compact"): compact_handler,
+        ("POST", "/backend-api/codex/responses/compact"): compact_handler,
+        ("POST", "/v1/images/generations"): _images_handler("images.generations"),
+        ("POST", "/v1/images/edits"): _images_handler("images.edits"),
         ("POST", "/v1/messages"): messages,
         ("POST", "/v1/messages/count_tokens"): count,
         ("POST", "/v1beta/models/{name:.+}"): gemini_handler,

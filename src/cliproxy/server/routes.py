@@ -12,7 +12,8 @@ import orjson
 from aiohttp import web
 
 from cliproxy.management.oauth_api import CALLBACK_PROVIDERS, browser_callback
-from cliproxy.server.context import client_format
+from cliproxy.management.usage_api import metrics_answer
+from cliproxy.server.context import SERVICE, client_format
 from cliproxy.server.errors import error_response
 from cliproxy.server.management import LOGINS, PREFIX, management_app, resource_handler
 from cliproxy.server.panel import add_panel_route
@@ -41,6 +42,14 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def root(request: web.Request) -> web.Response:
     return web.Response(body=_ROOT, content_type="application/json")
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """``GET /metrics``: the Prometheus exposition (``metrics.enabled``; see usage_api)."""
+    resp = await metrics_answer(request.app[SERVICE], request.remote or "", request.headers)
+    return web.Response(
+        status=resp.status, body=resp.body(), headers={"Content-Type": "application/json", **resp.headers}
+    )
 
 
 def not_built(feature: str) -> Handler:
@@ -122,6 +131,7 @@ def add_routes(app: web.Application, handlers: dict[tuple[str, str], Handler] | 
     router = app.router
     router.add_get("/healthz", healthz)
     router.add_get("/", root)
+    router.add_get("/metrics", metrics, allow_head=False)
     for method, path, feature in NOT_BUILT:
         handler = handlers.get((method, path)) or not_built(feature)
         if method == "GET":

@@ -15,14 +15,23 @@ SEP = "__"
 
 
 def flat_name(name: str, namespace: str | None) -> str:
-    return f"{namespace}{SEP}{name}" if namespace else name
+    """CPA's qualified name: ``<namespace>__<name>``, except that a name already
+    qualified (``mcp__...``, the namespace itself or ``<namespace>__...``) stays as it
+    is and a namespace ending in ``__`` is not given a second separator."""
+    if not namespace or not name or name.startswith("mcp__"):
+        return name
+    if name == namespace or name.startswith(namespace + SEP):
+        return name
+    return namespace + name if namespace.endswith(SEP) else f"{namespace}{SEP}{name}"
 
 
 def restore_name(flat: str, request: ir.Request | None) -> tuple[str, str | None]:
     """(name, namespace) for a flat tool name, looked up in ``request.tools``."""
-    if request is None or not request.tools or SEP not in flat:
+    if request is None or not request.tools:
         return flat, None
+    if any(t.name == flat and not t.namespace for t in request.tools):
+        return flat, None  # a tool declared under the flat name itself wins (CPA)
     for tool in request.tools:
-        if tool.namespace and flat == f"{tool.namespace}{SEP}{tool.name}":
+        if tool.namespace and flat == flat_name(tool.name, tool.namespace):
             return tool.name, tool.namespace
     return flat, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Literal
 
 from cliproxy.translate import ir
@@ -150,10 +151,22 @@ class StreamTranslator:
     ``started`` turns true at the first content (or the end of the stream);
     ``early_error`` holds an in-band error that came before it, so the caller can fail
     over to another credential while nothing has reached the client. ``ended`` turns
-    true once an error went out: the caller stops reading the upstream.
+    true once an error went out: the caller stops reading the upstream. ``opened`` turns
+    true at the first event that is not an error (a handshake such as ``response.created``).
     """
 
-    __slots__ = ("_decoder", "_done", "_encoder", "_seq", "early_error", "ended", "started", "usage")
+    __slots__ = (
+        "_decoder",
+        "_done",
+        "_encoder",
+        "_seq",
+        "early_error",
+        "ended",
+        "observe",
+        "opened",
+        "started",
+        "usage",
+    )
 
     def __init__(self, decoder: StreamDecoder, encoder: StreamEncoder) -> None:
         self._decoder = decoder
@@ -162,8 +175,10 @@ class StreamTranslator:
         self._done = False
         self.usage: ir.Usage | None = None
         self.started = False
+        self.opened = False
         self.ended = False
         self.early_error: ir.Error | None = None
+        self.observe: Callable[[ir.Event], None] | None = None  # sees every upstream event
 
     def feed(self, chunk: bytes) -> bytes:
         return self._run(self._decoder.decode(chunk))
@@ -187,11 +202,15 @@ class StreamTranslator:
         parts: list[bytes] = []
         enc = self._encoder.encode
         for ev in events:
+            if self.observe is not None:
+                self.observe(ev)
             if not self.started:
                 if isinstance(ev, _CONTENT):
                     self.started = True
                 elif isinstance(ev, ir.Error):
                     self.early_error = ev
+                if self.early_error is None:
+                    self.opened = True
             if isinstance(ev, ir.Error):
                 self.ended = True
             if isinstance(ev, ir.UsageEvent | ir.StreamEnd) and ev.usage is not None:
@@ -230,6 +249,7 @@ class Passthrough:
         "early_error",
         "ended",
         "late_error",
+        "opened",
         "started",
     )
 
@@ -240,6 +260,7 @@ class Passthrough:
         self._line_start = True  # the next chunk starts a line
         self._held = b""
         self.started = False
+        self.opened = False
         self.ended = False
         self.early_error: ir.Error | None = None
         self.late_error: ir.Error | None = None
@@ -315,3 +336,4 @@ class Passthrough:
             if isinstance(ev, ir.Error):
                 self.early_error = ev
                 return
+            self.opened = True

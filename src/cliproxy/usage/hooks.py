@@ -25,6 +25,10 @@ def recorder_of(service: Any) -> Recorder:
     config = service.config
     if rec.config is not config:
         rec.sync(config, management=service.management.enabled(config))
+        rec.stats.sync(config)  # the service's ledger and metrics (not a bare recorder's)
+        plugins = getattr(service, "plugins", None)
+        if plugins is not None:  # plugin call latency, while metrics are on
+            plugins.on_call = rec.stats.metrics.plugin_call if rec.stats.metrics is not None else None
     return rec
 
 

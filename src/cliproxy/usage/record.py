@@ -10,7 +10,7 @@ from cliproxy.times import format_utc
 from cliproxy.translate import ir
 from cliproxy.usage.mask import hide_key
 
-__all__ = ["ACCOUNTING_VERSION", "UsageFacts", "build_record", "token_breakdown"]
+__all__ = ["ACCOUNTING_VERSION", "UsageFacts", "build_record", "source_of", "token_breakdown"]
 
 ACCOUNTING_VERSION = 2
 
@@ -81,7 +81,8 @@ def token_breakdown(u: ir.Usage | None) -> dict[str, Any]:
     }
 
 
-def _source(cred: Any, api_key: str) -> str:
+def source_of(cred: Any, api_key: str) -> str:
+    """Who a usage record names: a Vertex project, the account e-mail or a masked key."""
     if cred is not None:
         for value in (
             (cred.metadata.get("project_id"), cred.metadata.get("project"))
@@ -105,7 +106,7 @@ def build_record(f: UsageFacts) -> dict[str, Any]:
         "timestamp": _rfc3339(f.started),
         "latency_ms": f.latency_ms,
         "ttft_ms": f.ttft_ms,
-        "source": _source(cred, f.api_key),
+        "source": source_of(cred, f.api_key),
         "auth_index": cred.index if cred is not None else "",
     }
     if token:

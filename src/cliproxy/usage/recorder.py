@@ -17,10 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from cliproxy.times import format_utc
 from cliproxy.usage.applog import AppLog, enforce_size_limit
 from cliproxy.usage.queue import UsageQueue
 from cliproxy.usage.record import UsageFacts, build_record
 from cliproxy.usage.render import write_log
+from cliproxy.usage.stats import UsageStats
+from cliproxy.usage.tokens import body_usage
 from cliproxy.usage.trace import RequestTrace
 from cliproxy.usage.writer import Spool, Writer
 
@@ -54,9 +57,12 @@ class Recorder:
         self.active = False
         self.request_log = False
         self.usage_enabled = False
+        self.management = False
         self.error_logs_max_files = 10
         self.max_total_bytes = 0
         self.queue = UsageQueue()
+        self.errors = UsageQueue()  # error events: only delivered to RESP subscribers
+        self.stats = UsageStats()
         self.writer = Writer()
         self.app_log = AppLog()
         self.translations: Any = None
@@ -72,8 +78,10 @@ class Recorder:
         self.log_dir = log_directory(config, self.config_path)
         self.request_log = bool(config.request_log) and not config.commercial_mode
         self.usage_enabled = bool(config.usage_statistics_enabled) and management
+        self.management = management
         if not management:
             self.queue.clear()  # the queue only lives while management does (CPA)
+            self.errors.clear()
         self.queue.retention = float(config.redis_usage_queue_retention_seconds)
         self.error_logs_max_files = int(config.error_logs_max_files)
         self.max_total_bytes = int(config.logs_max_total_size_mb) * 1024 * 1024
@@ -81,6 +89,7 @@ class Recorder:
         self.app_log.apply(self.log_dir if config.logging_to_file else None, self.max_total_bytes)
 
     def close(self) -> None:
+        self.stats.close()
         self.writer.close()
         self.app_log.apply(None, 0)
 
@@ -93,13 +102,20 @@ class Recorder:
         return Spool(self.writer, self.log_dir / f"{name}.tmp")
 
     def sniffer(self, fmt: Any) -> Any:
-        if not self.usage_enabled or self.translations is None:
+        # always: the per-credential and per-key token totals need a stream's usage
+        if self.translations is None:
             return None
         return self.translations.adapter(fmt).usage_sniffer()
 
     def finished(self, trace: Trace) -> None:
+        usage = trace.usage
+        if usage is None and 0 < trace.status < 400 and trace.response_body:
+            usage = trace.usage = body_usage(trace.fmt, trace.response_body)
+        self.stats.observe(trace, usage)
         if self.usage_enabled:
             self._enqueue_usage(trace)
+        if self.management and self.errors.subscribers and trace.attempts:
+            self._publish_errors(trace)
         if self.app_log.enabled:
             self._access_line(trace)
         if self.request_log:
@@ -111,10 +127,25 @@ class Recorder:
                 if a.spool is not None:
                     self.writer.submit(a.spool.discard)
 
+    def _publish_errors(self, t: Trace) -> None:
+        """CPA's error events: one per failed upstream attempt, with its credential's state."""
+        for a in t.attempts:
+            if a.status is not None and a.status < 400:
+                continue
+            event = {
+                "timestamp": format_utc(a.received or a.sent),
+                "provider": a.auth_provider,
+                "model": t.model,
+                "auth_id": a.auth_id,
+                "auth_index": a.auth_index,
+                "status_code": a.status or 502,
+                "body": a.response_body[:4096].decode("utf-8", "replace") or a.error,
+                "auth_status": {"status": "error", "disabled": False, "unavailable": a.cooled},
+            }
+            self.errors.push(orjson.dumps(event))
+
     def _enqueue_usage(self, t: Trace) -> None:
         usage = t.usage
-        if usage is None and t.status < 400 and t.response_body and self.translations is not None:
-            usage = _whole_usage(self.translations, t.fmt, t.response_body)
         headers = t.headers
         facts = UsageFacts(
             t.started,
@@ -209,10 +240,3 @@ def prune_error_logs(folder: Path, keep: int) -> int:
         p.unlink(missing_ok=True)
         removed += 1
     return removed
-
-
-def _whole_usage(translations: Any, fmt: Any, body: bytes) -> Any:
-    try:
-        return translations.adapter(fmt).parse_response(orjson.loads(body)).usage
-    except Exception:  # a body we cannot read has no usage to count
-        return None

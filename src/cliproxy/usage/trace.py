@@ -41,6 +41,9 @@ class Attempt:
     label: str = ""
     auth_kind: str = ""
     auth_value: str = ""
+    auth_index: str = ""
+    auth_provider: str = ""
+    cooled: bool = False
     status: int | None = None
     received: float | None = None
     response_headers: Mapping[str, str] = field(default_factory=dict)
@@ -89,6 +92,8 @@ class RequestTrace:
         self.credential: Any = None
         self.model = ""
         self.usage: Any = None
+        self.stream = False
+        self.cooldowns: list[tuple[str, str]] = []
         self._ttft: float | None = None
         self._done = False
 
@@ -118,8 +123,16 @@ class RequestTrace:
                 cred.label,
                 cred.kind,
                 cred.api_key,
+                cred.index,
+                cred.provider,
             )
         )
+
+    def cooled(self, provider: str, scope: str) -> None:
+        """The pipeline put the credential of the current attempt in cooldown."""
+        self.cooldowns.append((provider, scope))
+        if self.attempts:
+            self.attempts[-1].cooled = True
 
     def upstream_response(self, status: int, headers: Mapping[str, str]) -> None:
         a = self.attempts[-1]
@@ -149,6 +162,7 @@ class RequestTrace:
             self.finish()
             return result
         self.status, self.response_headers = 200, result.headers
+        self.stream = True
         if self.full:
             self.spool = self.recorder.spool(f"{self.id}-resp")
         sniffer = self.recorder.sniffer(self.fmt)
@@ -178,6 +192,19 @@ class RequestTrace:
 
     def latency_ms(self) -> int:
         return int((time.perf_counter() - self._t0) * 1000)
+
+    @property
+    def first_byte(self) -> bool:
+        """Whether an answer's first byte was seen (a successful upstream answer)."""
+        return self._ttft is not None
+
+    def elapsed(self) -> float:
+        """Seconds since the request was read."""
+        return time.perf_counter() - self._t0
+
+    def ttft(self) -> float | None:
+        """Seconds to the first byte of the answer, ``None`` when there was none."""
+        return None if self._ttft is None else self._ttft - self._t0
 
     def ttft_ms(self) -> int:
         return int(((self._ttft or time.perf_counter()) - self._t0) * 1000)

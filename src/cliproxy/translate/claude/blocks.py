@@ -154,6 +154,13 @@ class BlockParser:
             blocks = []
             marker = {"content": None} if "content" in block else {"_no_content": True}
             extras = (extras or {}) | marker
+        elif isinstance(content, dict):
+            # one block given bare, or a JSON object (CPA sends the latter as JSON text)
+            if isinstance(content.get("type"), str):
+                blocks = [self.block(content, f"{path}.content")]
+            else:
+                blocks = [ir.Text(orjson.dumps(content).decode())]
+            extras = (extras or {}) | {"_object": True}
         else:
             blocks = self.blocks(content, f"{path}.content")
         is_error = block.get("is_error")

@@ -10,15 +10,25 @@ For other sources:
   blocks in order (Claude's native mid-conversation ``system`` turns are only sent for
   Claude sources, where the client chose them);
 * ``tool`` messages become ``tool_result`` blocks at the start of the next user turn;
-  consecutive same-role turns are merged, tool results first, duplicates dropped;
+  consecutive same-role turns are merged (empty turns skipped), tool results first, tool
+  uses last; a result repeated for one call id is sent once, where it first appears,
+  with the last payload (CPA);
+* a message-level ``cache_control`` (Chat / Responses) goes on the message's last block
+  unless that block has its own;
 * tool-call ids are made Claude-valid (``ids.sanitize_tool_id``) for calls and results
-  alike;
-* ``max_tokens`` defaults to 32000; reasoning becomes ``thinking`` (see
+  alike; tool schemas get an object root (``schema.clean_schema_for_claude``); a name
+  given twice is sent once (a direct declaration wins over a namespaced one); Codex's
+  ``apply_patch`` custom tool is left out and a Responses ``web_search`` becomes
+  ``web_search_20250305``; custom tools take ``{"input": string}``;
+* ``max_tokens`` defaults to 32000; with ``top_p`` given, ``temperature`` is left out
+  (newer models refuse the pair); reasoning becomes ``thinking`` (see
   ``thinking_config``); with thinking on, ``top_k``, a non-1 ``temperature`` and a
   ``top_p`` below 0.95 are dropped, and a forced tool choice turns thinking off, as the
-  API demands; the budget is kept below ``max_tokens``.
+  API demands; the budget is kept below ``max_tokens``;
 * ``response_format`` json_schema -> ``output_config.format`` (what the SDK sends for
-  ``output_format``); ``json_object`` has no Claude equivalent and is dropped.
+  ``output_format``); ``json_object`` has no Claude equivalent and is dropped;
+* a caller's ``metadata.user_id`` (else ``user``) -> ``metadata.user_id``; a Responses
+  ``service_tier: priority`` -> ``speed: fast`` (Claude fast mode).
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from cliproxy.translate import ir
 from cliproxy.translate.claude.thinking import MIN_BUDGET, thinking_config
 from cliproxy.translate.claude.wire import BlockWriter, put_extras
 from cliproxy.translate.naming import flat_name
+from cliproxy.translate.schema import clean_schema_for_claude
 
 __all__ = ["build_request"]
 
@@ -71,6 +82,7 @@ def _conversation(req: ir.Request, w: BlockWriter) -> tuple[Any, list[Wire]]:
     sys_blocks: list[Wire] = []
     out: list[Wire] = []
     pending: list[Wire] = []  # tool results waiting for the next user turn
+    results = _ResultPicker(req.messages) if not native else None
     for m in req.messages:
         if m.role in ("system", "developer"):
             marker = m.extras.get("_system") if native and m.extras else None
@@ -79,12 +91,19 @@ def _conversation(req: ir.Request, w: BlockWriter) -> tuple[Any, list[Wire]]:
             elif marker is not None:  # only ever set when native
                 system = _native_system(m, marker, w)
             else:
-                sys_blocks.extend(w.blocks([b for b in m.content if isinstance(b, ir.Text)]))
+                blocks = w.blocks([b for b in m.content if isinstance(b, ir.Text)])
+                _message_cache_control(blocks, m)
+                sys_blocks.extend(blocks)
             continue
         if m.role == "tool":
-            pending.extend(w.blocks([b for b in m.content if isinstance(b, ir.ToolResult)]))
+            tool_results = [b for b in m.content if isinstance(b, ir.ToolResult)]
+            if results is not None:
+                tool_results = results.pick(tool_results)
+            blocks = w.blocks(tool_results)  # type: ignore[arg-type]
+            _message_cache_control(blocks, m)
+            pending.extend(blocks)
             continue
-        msg = _message(m, w)
+        msg = _message(m, w, results)
         if pending:
             if m.role == "user":
                 msg["content"] = pending + msg["content"]
@@ -97,8 +116,47 @@ def _conversation(req: ir.Request, w: BlockWriter) -> tuple[Any, list[Wire]]:
     if not native:
         if sys_blocks:
             system = sys_blocks
-        return system, [_tidy(m) for m in out if m["content"]]
+        messages = [_tidy(m) for m in out if m["content"]]
+        if not messages and sys_blocks:
+            # a system-only conversation keeps one (empty) user turn, as CPA sends it
+            messages = [{"role": "user", "content": [{"type": "text", "text": ""}]}]
+        return system, messages
     return system, [m for m in out if m["content"]]
+
+
+class _ResultPicker:
+    """One tool_result per call id (Claude refuses repeats): the first place a result
+    for an id appears carries the content of the last result sent for it (CPA's rule);
+    later repeats are left out. Results without an id are kept as they are."""
+
+    __slots__ = ("_last", "_sent")
+
+    def __init__(self, messages: list[ir.Message]) -> None:
+        self._last: dict[str, ir.ToolResult] = {}
+        self._sent: set[str] = set()
+        for m in messages:
+            if m.role in ("tool", "user"):
+                for b in m.content:
+                    if isinstance(b, ir.ToolResult) and b.call_id:
+                        self._last[b.call_id] = b
+
+    def pick(self, found: list[ir.ToolResult]) -> list[ir.ToolResult]:
+        out: list[ir.ToolResult] = []
+        for b in found:
+            if not b.call_id:
+                out.append(b)
+            elif b.call_id not in self._sent:
+                self._sent.add(b.call_id)
+                out.append(self._last.get(b.call_id, b))
+        return out
+
+
+def _message_cache_control(blocks: list[Wire], m: ir.Message) -> None:
+    """A message-level ``cache_control`` (Chat / Responses input) goes on the message's
+    last block unless that block has its own (CPA: part-level wins)."""
+    cc = m.extras.get("cache_control") if m.extras else None
+    if isinstance(cc, dict) and blocks and "cache_control" not in blocks[-1]:
+        blocks[-1]["cache_control"] = cc
 
 
 def _native_system(m: ir.Message, marker: str, w: BlockWriter) -> Any:
@@ -109,9 +167,15 @@ def _native_system(m: ir.Message, marker: str, w: BlockWriter) -> Any:
     return w.blocks(m.content)
 
 
-def _message(m: ir.Message, w: BlockWriter) -> Wire:
+def _message(m: ir.Message, w: BlockWriter, results: _ResultPicker | None = None) -> Wire:
     role = "user" if m.role == "tool" else m.role
-    content: Any = w.blocks(m.content)
+    blocks = m.content
+    if results is not None and any(isinstance(b, ir.ToolResult) for b in blocks):
+        picked: list[ir.Block] = list(results.pick([b for b in blocks if isinstance(b, ir.ToolResult)]))
+        blocks = picked + [b for b in blocks if not isinstance(b, ir.ToolResult)]  # results lead
+    content: Any = w.blocks(blocks)
+    if not w.native:
+        _message_cache_control(content, m)
     if (
         w.native
         and m.extras
@@ -127,6 +191,8 @@ def _message(m: ir.Message, w: BlockWriter) -> Wire:
 
 
 def _append(out: list[Wire], msg: Wire, native: bool) -> None:
+    if not native and not msg["content"]:
+        return  # an empty turn (content "") must not split the turns around it (CPA)
     if native or not out or out[-1]["role"] != msg["role"] or msg["role"] == "system":
         out.append(msg)
         return
@@ -134,17 +200,24 @@ def _append(out: list[Wire], msg: Wire, native: bool) -> None:
 
 
 def _tidy(msg: Wire) -> Wire:
-    """Tool results first in a user turn, one per tool_use id."""
+    """Tool results first in a user turn, one per tool_use id; in an assistant turn
+    the tool_use blocks come after its other blocks (CPA groups a turn that way, so a
+    call stays next to the results of the following user turn)."""
+    content = msg["content"]
+    if msg["role"] == "assistant":
+        calls = [b for b in content if b.get("type") == "tool_use"]
+        if calls and content[-len(calls) :] != calls:
+            msg["content"] = [b for b in content if b.get("type") != "tool_use"] + calls
+        return msg
     if msg["role"] != "user":
         return msg
-    content = msg["content"]
     results: list[Wire] = []
     seen: set[str] = set()
     others: list[Wire] = []
     for b in content:
         if b.get("type") != "tool_result":
             others.append(b)
-        elif b["tool_use_id"] not in seen:
+        elif b["tool_use_id"] not in seen or not b["tool_use_id"]:
             seen.add(b["tool_use_id"])
             results.append(b)
     if results:
@@ -156,7 +229,8 @@ def _tidy(msg: Wire) -> Wire:
 
 
 def _sampling(req: ir.Request, body: Wire) -> None:
-    if req.temperature is not None:
+    # newer Claude models refuse temperature and top_p together: CPA keeps top_p
+    if req.temperature is not None and (req.top_p is None or req.source == "claude"):
         body["temperature"] = req.temperature
     if req.top_p is not None:
         body["top_p"] = req.top_p
@@ -170,7 +244,11 @@ def _sampling(req: ir.Request, body: Wire) -> None:
 
 def _tools(req: ir.Request, body: Wire, native: bool) -> None:
     if req.tools is not None:
-        tools = [t for t in (_tool(t, native) for t in req.tools) if t is not None]
+        responses = req.source in _RESPONSES
+        kept = [t for t in req.tools if not (responses and _is_apply_patch(t))]
+        if not native:
+            kept = _unique_names(kept)
+        tools = [w for w in (_tool(t, native) for t in kept) if w is not None]
         if tools or native:
             body["tools"] = tools
     choice = _tool_choice(req)
@@ -178,20 +256,79 @@ def _tools(req: ir.Request, body: Wire, native: bool) -> None:
         body["tool_choice"] = choice
 
 
+_RESPONSES = frozenset(("openai-response", "codex"))
+_WEB_SEARCH = frozenset(
+    ("web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11")
+)
+
+
+def _is_apply_patch(t: ir.Tool) -> bool:
+    """Codex's grammar-based ``apply_patch`` custom tool: CPA leaves it out for Claude
+    (Codex falls back to its shell patch command)."""
+    return t.kind == "custom" and t.name.strip() == "apply_patch" and not t.namespace
+
+
 def _tool(t: ir.Tool, native: bool) -> Wire | None:
     if t.kind == "builtin":
         ex = t.extras or {}
-        return ex.get("raw") if ex.get("family") == "claude" else None
+        if ex.get("family") == "claude":
+            return ex.get("raw")
+        raw = ex.get("raw")
+        if ex.get("family") == "openai" and isinstance(raw, dict) and raw.get("type") in _WEB_SEARCH:
+            return _web_search_tool(raw)
+        return None
     out: Wire = {"name": flat_name(t.name, t.namespace)}
     if t.description is not None:
         out["description"] = t.description
-    if t.parameters is not None:
-        out["input_schema"] = t.parameters
+    params = t.parameters
+    if params is None and not native and t.extras:  # Gemini-style key some Chat clients send
+        params = (t.extras.get("_fn") or {}).get("parametersJsonSchema")
+    if params is not None:
+        out["input_schema"] = params if native else clean_schema_for_claude(params)
     elif not native:
         out["input_schema"] = _CUSTOM_SCHEMA if t.kind == "custom" else _EMPTY_SCHEMA
     if t.strict is not None and (native or t.strict):
         out["strict"] = t.strict
     put_extras(out, t.extras, native)
+    return out
+
+
+def _unique_names(tools: list[ir.Tool]) -> list[ir.Tool]:
+    """One tool per flat name (Claude refuses repeats): a tool declared directly wins
+    over a namespaced one flattened to the same name, else the first one (CPA)."""
+    chosen: dict[str, ir.Tool] = {}
+    for t in tools:
+        if t.kind == "builtin":
+            continue
+        name = flat_name(t.name, t.namespace)
+        have = chosen.get(name)
+        if have is None or (have.namespace and not t.namespace):
+            chosen[name] = t
+    if len(chosen) == sum(1 for t in tools if t.kind != "builtin"):
+        return tools
+    keep = {id(t) for t in chosen.values()}
+    return [t for t in tools if t.kind == "builtin" or id(t) in keep]
+
+
+def _web_search_tool(raw: Wire) -> Wire | None:
+    """Responses ``web_search`` -> Claude's server tool (CPA's mapping); a search told
+    not to reach the web has no Claude equivalent and is left out."""
+    if raw.get("external_web_access") is False:
+        return None
+    name = raw.get("name")
+    out: Wire = {
+        "type": "web_search_20250305",
+        "name": name.strip() if isinstance(name, str) and name.strip() else "web_search",
+    }
+    if isinstance(raw.get("max_uses"), int):
+        out["max_uses"] = raw["max_uses"]
+    domains = (
+        (raw.get("filters") or {}).get("allowed_domains") if isinstance(raw.get("filters"), dict) else None
+    )
+    if isinstance(domains, list):
+        out["allowed_domains"] = domains
+    if isinstance(raw.get("user_location"), dict):
+        out["user_location"] = raw["user_location"]
     return out
 
 
@@ -257,8 +394,13 @@ def _foreign_settings(req: ir.Request, body: Wire) -> None:
         config["effort"] = effort
     if config:
         body["output_config"] = config
-    if req.user:
-        body["metadata"] = {"user_id": req.user}
+    if req.source in _RESPONSES and req.extras.get("service_tier") == "priority":
+        body["speed"] = "fast"  # Claude fast mode is Codex's priority tier
+    user = (req.metadata or {}).get("user_id")  # a caller's own metadata.user_id wins (CPA)
+    if not isinstance(user, str) or not user.strip():
+        user = req.user
+    if user:
+        body["metadata"] = {"user_id": user}
 
 
 def _fit_thinking(body: Wire, thinking: Wire) -> Wire | None:

@@ -18,6 +18,7 @@ from cliproxy.formats.claude import merge_wire_usage, status_for, stop_from_wire
 from cliproxy.formats.sse import SSEDecoder
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamDecoder
+from cliproxy.translate.custom_tools import is_custom, raw_input
 from cliproxy.translate.naming import restore_name
 
 __all__ = ["ClaudeStreamDecoder"]
@@ -27,7 +28,18 @@ _PLAIN_DELTA = frozenset(("type", "stop_reason", "stop_sequence"))
 
 
 class ClaudeStreamDecoder(StreamDecoder):
-    __slots__ = ("_delta_extras", "_done", "_handlers", "_server", "_sse", "_stop", "_stop_seq", "_usage")
+    __slots__ = (
+        "_custom",
+        "_delta_extras",
+        "_done",
+        "_handlers",
+        "_no_args",
+        "_server",
+        "_sse",
+        "_stop",
+        "_stop_seq",
+        "_usage",
+    )
 
     def __init__(self, request: ir.Request | None = None) -> None:
         super().__init__(request)
@@ -38,6 +50,8 @@ class ClaudeStreamDecoder(StreamDecoder):
         self._delta_extras: Obj | None = None
         self._done = False
         self._server: dict[int, tuple[Obj, list[str]]] = {}
+        self._no_args: set[int] = set()
+        self._custom: dict[int, list[str]] = {}  # custom tool calls: their JSON input so far
         self._handlers: dict[str, Callable[[Obj, list[ir.Event]], None]] = {
             "message_start": self._message_start,
             "content_block_start": self._block_start,
@@ -144,9 +158,25 @@ class ClaudeStreamDecoder(StreamDecoder):
             out.append(ir.BlockStart(index, "redacted_thinking", signature=cb.get("data"), family="claude"))
         elif kind == "tool_use":
             name, namespace = restore_name(cb.get("name") or "", self.request)
+            if is_custom(name, namespace, self.request):
+                # the raw text is known only once the JSON input is whole
+                out.append(
+                    ir.BlockStart(
+                        index,
+                        "tool_call",
+                        id=cb.get("id"),
+                        name=name,
+                        tool_kind="custom",
+                        namespace=namespace,
+                    )
+                )
+                self._custom[index] = [orjson.dumps(cb["input"]).decode()] if cb.get("input") else []
+                return
             out.append(ir.BlockStart(index, "tool_call", id=cb.get("id"), name=name, namespace=namespace))
             if cb.get("input"):
                 out.append(ir.ToolArgsDelta(index, orjson.dumps(cb["input"]).decode()))
+            else:
+                self._no_args.add(index)  # "{}" at the stop unless input deltas come
         else:
             self._server[index] = (cb, [])
 
@@ -163,11 +193,22 @@ class ClaudeStreamDecoder(StreamDecoder):
             out.append(ir.ThinkingDelta(index, delta.get("thinking") or ""))
         elif kind == "signature_delta":
             out.append(ir.SignatureDelta(index, delta.get("signature") or "", "claude"))
+        elif kind == "input_json_delta" and index in self._custom:
+            self._custom[index].append(delta.get("partial_json") or "")
         elif kind == "input_json_delta" and delta.get("partial_json"):
+            self._no_args.discard(index)
             out.append(ir.ToolArgsDelta(index, delta["partial_json"]))
 
     def _block_stop(self, obj: Obj, out: list[ir.Event]) -> None:
         index = obj.get("index", 0)
+        custom = self._custom.pop(index, None)
+        if custom is not None:
+            text = raw_input("".join(custom))
+            if text:
+                out.append(ir.ToolArgsDelta(index, text))
+        if index in self._no_args:  # a call without arguments: valid JSON for every client
+            self._no_args.discard(index)
+            out.append(ir.ToolArgsDelta(index, "{}"))
         held = self._server.pop(index, None)
         if held is not None:
             raw, parts = held

@@ -15,6 +15,7 @@ from cliproxy.formats.claude import stop_from_wire, stop_to_wire, usage_from_wir
 from cliproxy.translate import ir
 from cliproxy.translate.claude.blocks import BlockParser
 from cliproxy.translate.claude.wire import BlockWriter, put_extras
+from cliproxy.translate.custom_tools import is_custom, raw_input
 from cliproxy.translate.naming import restore_name
 
 __all__ = ["build_response", "new_message_id", "parse_response", "wire_stop"]
@@ -36,6 +37,9 @@ def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> i
         for b in blocks:
             if isinstance(b, ir.ToolCall):
                 b.name, b.namespace = restore_name(b.name, request)
+                if is_custom(b.name, b.namespace, request):
+                    b.kind = "custom"
+                    b.arguments = raw_input(b.arguments)
     raw_stop = body.get("stop_reason")
     stop = stop_from_wire(raw_stop)
     extras = {k: v for k, v in body.items() if k not in _KNOWN}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from cliproxy.translate import ir
+from cliproxy.translate.summary import summary_intent
 
 __all__ = ["EFFORT_BUDGETS", "MIN_BUDGET", "thinking_config"]
 
@@ -49,7 +50,28 @@ def thinking_config(req: ir.Request, native: bool) -> dict[str, Any] | None:
         out = _foreign(r, mode)
     if out is not None and "display" in r:
         out["display"] = r["display"]
+    elif out is not None and not native:
+        display = _display(r, req.source)
+        if display is not None and _active(out):
+            out["display"] = display
     return out
+
+
+def _display(r: dict[str, Any], source: str) -> str | None:
+    """``thinking.display`` for the client's reasoning-summary intent (CPA's rule, read
+    by ``translate.summary``); ``None``: no intent, the model's default."""
+    show = summary_intent(r, source)
+    if show is None:
+        return None
+    return "summarized" if show else "omitted"
+
+
+def _active(thinking: dict[str, Any]) -> bool:
+    """Claude accepts ``display`` only with thinking on (adaptive, or a real budget)."""
+    if thinking.get("type") == "adaptive":
+        return True
+    budget = thinking.get("budget_tokens")
+    return thinking.get("type") == "enabled" and (not isinstance(budget, int) or budget > 0 or budget == -1)
 
 
 def _foreign(r: dict[str, Any], mode: str | None) -> dict[str, Any] | None:

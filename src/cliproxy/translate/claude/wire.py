@@ -3,7 +3,8 @@
 ``native`` is true when the IR came from Claude: then every extras key (except the
 private ``_`` markers) is written back. For other sources only ``cache_control`` is
 carried. What Claude would reject is left out: empty text blocks, thinking without a
-signature or made by another family, provider tools of another family.
+signature or made by another family, provider tools of another family. Files Claude
+cannot read as documents (audio, video...) become a text placeholder (CPA's wording).
 """
 
 from __future__ import annotations
@@ -108,6 +109,14 @@ class BlockWriter:
         return out
 
     def _file(self, b: ir.File) -> Wire | None:
+        if not self.native:
+            media = (b.media_type or "").lower()
+            if media.startswith("image/"):
+                return self._image(
+                    ir.Image(data=b.data, media_type=b.media_type, url=b.url, file_id=b.file_id)
+                )
+            if media and not media.startswith(("application/", "text/")):
+                return _media_placeholder(b)  # audio, video...: Claude reads only documents
         src = self._source(b)
         if src is None:
             return None
@@ -120,13 +129,13 @@ class BlockWriter:
         return out
 
     def _thinking(self, b: ir.Thinking) -> Wire | None:
-        if b.family != "claude" or not b.signature:
+        if not b.compat and (b.family != "claude" or not b.signature):  # compat: is-compat keeps it
             return None
         out: Wire
         if b.redacted:
             out = {"type": "redacted_thinking", "data": b.signature}
         else:
-            out = {"type": "thinking", "thinking": b.text, "signature": b.signature}
+            out = {"type": "thinking", "thinking": b.text, "signature": b.signature or ""}
         put_extras(out, b.extras, self.native)
         return out
 
@@ -135,7 +144,9 @@ class BlockWriter:
             "type": "tool_use",
             "id": sanitize_tool_id(b.id),
             "name": flat_name(b.name, b.namespace),
-            "input": parse_arguments(b.arguments, self.native),
+            "input": (
+                {"input": b.arguments} if b.kind == "custom" else parse_arguments(b.arguments, self.native)
+            ),
         }
         put_extras(out, b.extras, self.native)
         return out
@@ -166,6 +177,14 @@ class BlockWriter:
 
     def _server(self, b: ir.ServerTool) -> Wire | None:
         return b.raw if b.family == "claude" else None
+
+
+def _media_placeholder(b: ir.File) -> Wire:
+    """A text block standing for media Claude cannot read (CPA's wording)."""
+    if b.data:
+        return {"type": "text", "text": f"Media content: inline data (Type: {b.media_type})"}
+    where = b.url or b.file_id or b.filename or "unknown"
+    return {"type": "text", "text": f"File: {where} (Type: {b.media_type})"}
 
 
 def _text_source(src: Wire) -> Wire:

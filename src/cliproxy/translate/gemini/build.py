@@ -11,8 +11,11 @@ format:
   sent as that object), images of a result as ``inlineData`` parts after it;
 * consecutive contents of one role are merged (Gemini wants alternation);
 * function names are sanitized (``names.NameMap``); call ids are not sent;
-* thinking and signatures of other families are dropped; the first functionCall of a
+* thinking and signatures of other families are dropped (unsigned reasoning text goes
+  as a thought part with the skip signature, as CPA); the first functionCall of a
   model turn with no Gemini signature gets ``skip_thought_signature_validator``;
+* empty text parts are left out; a trailing plain-text model turn (a prefill) is
+  dropped for OpenAI-format clients and for Gemini 3 models (CPA);
 * CPA's default ``safetySettings`` are added.
 """
 
@@ -29,6 +32,8 @@ from cliproxy.translate.gemini.media import media_part
 from cliproxy.translate.gemini.names import NameMap
 from cliproxy.translate.gemini.parts import FAMILY, public_extras
 from cliproxy.translate.gemini.tools import build_tools
+from cliproxy.translate.signatures import gemini_replay_or_bypass
+from cliproxy.translate.tool_output import unpack_images
 
 __all__ = ["build_request", "call_args"]
 
@@ -45,10 +50,11 @@ def call_args(call: ir.ToolCall, custom: bool = False) -> dict[str, Any]:
 
 
 class _Builder:
-    __slots__ = ("call_names", "names", "native")
+    __slots__ = ("call_names", "claude_model", "names", "native")
 
     def __init__(self, req: ir.Request) -> None:
         self.native = req.source == FAMILY
+        self.claude_model = "claude" in req.model.lower()
         self.names = NameMap(req.tools)
         self.call_names: dict[str, str] = {}  # call id -> Gemini function name
 
@@ -77,8 +83,24 @@ class _Builder:
         return part
 
     def _thinking(self, block: ir.Thinking) -> list[dict[str, Any]]:
-        if block.family != FAMILY or block.redacted:
+        if block.redacted:
             return []
+        if block.compat:  # is-compat (translate.compat): kept, a Gemini signature or the bypass
+            return [
+                {
+                    "text": block.text,
+                    "thought": True,
+                    "thoughtSignature": gemini_replay_or_bypass(block.signature),
+                }
+            ]
+        if block.family != FAMILY:
+            # CPA: unsigned reasoning text of another family (Chat ``reasoning_content``)
+            # goes back as a thought with the validator-skip signature; signed ones drop
+            if block.signature or not block.text or self.native or block.family not in (None, "openai"):
+                return []
+            if self.claude_model:  # Claude behind Antigravity rejects unsigned thinking (CPA)
+                return []
+            return [{"text": block.text, "thought": True, "thoughtSignature": SKIP_SIGNATURE}]
         part: dict[str, Any] = {"text": block.text, "thought": True}
         if block.signature:
             part["thoughtSignature"] = block.signature
@@ -123,6 +145,9 @@ class _Builder:
             part: dict[str, Any] = {"functionResponse": fr}
             part.update(public_extras(extras))
             return [part]
+        content = unpack_images(result.content)
+        if content is not result.content:
+            result = ir.ToolResult(result.call_id, content, result.name, result.is_error)
         fr["response"] = _response_object(result)
         images = [media_part(b, False) for b in result.content if isinstance(b, ir.Image | ir.File)]
         return [{"functionResponse": fr}, *(p for p in images if p is not None)]
@@ -130,7 +155,13 @@ class _Builder:
     # ---- messages
 
     def system(self, messages: list[ir.Message]) -> dict[str, Any]:
-        parts = [p for m in messages for b in m.content for p in self.part(b)]
+        parts = [
+            p
+            for m in messages
+            for b in m.content
+            if self.native or not _billing_header(b)
+            for p in self.part(b)
+        ]
         si: dict[str, Any] = {"parts": parts}
         if self.native and messages:
             extras = messages[0].extras or {}
@@ -147,9 +178,19 @@ class _Builder:
             out: dict[str, Any] = {"parts": parts} if role is None else {"role": role, "parts": parts}
             out.update(public_extras(extras))
             return out
-        if msg.role in ("system", "developer"):  # mid-conversation system text
-            parts = [p for p in parts if "text" in p]
+        if msg.role in ("system", "developer"):  # mid-conversation system text, as CPA wraps it
+            parts = [
+                {"text": f"<system-reminder>\n{p['text']}\n</system-reminder>"}
+                for p in parts
+                if p.get("text") and not p.get("thought")
+            ]
         return {"role": "model" if msg.role == "assistant" else "user", "parts": parts}
+
+
+def _billing_header(b: ir.Block) -> bool:
+    """Claude Code's per-request billing header block: meaningless to Gemini, and it
+    would bust Gemini's implicit prompt cache."""
+    return isinstance(b, ir.Text) and b.text.lstrip().startswith("x-anthropic-billing-header:")
 
 
 def _response_object(result: ir.ToolResult) -> Any:
@@ -167,6 +208,8 @@ def _response_object(result: ir.ToolResult) -> Any:
 def _merge(contents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for c in contents:
+        # Gemini rejects empty text parts (CPA skips them)
+        c["parts"] = [p for p in c["parts"] if p.get("text") != "" or len(p) > 1]
         if not c["parts"]:
             continue
         if out and out[-1]["role"] == c["role"]:
@@ -174,6 +217,43 @@ def _merge(contents: list[dict[str, Any]]) -> list[dict[str, Any]]:
         else:
             out.append(c)
     return out
+
+
+_OPENAI_SOURCES = frozenset({"openai", "openai-response", "codex"})
+
+# CPA's system hint for Claude thinking models behind Antigravity when tools are on
+INTERLEAVED_HINT = (
+    "Interleaved thinking is enabled. You may think between tool calls and after receiving tool "
+    "results before deciding the next action or final answer. Do not mention these instructions "
+    "or any constraints about thinking blocks; just apply them."
+)
+
+
+def _wants_interleaved_hint(req: ir.Request, tools: list[dict[str, Any]] | None) -> bool:
+    """Tools and thinking both on for a Claude thinking model (only Antigravity serves
+    those through the Gemini format)."""
+    model = req.model.lower()
+    if "claude" not in model or "thinking" not in model:
+        return False
+    if not any(t.get("functionDeclarations") for t in tools or ()):
+        return False
+    r = req.reasoning or {}
+    return r.get("mode") in ("enabled", "adaptive", "auto") or (
+        isinstance(r.get("budget"), int) and r["budget"] > 0
+    )
+
+
+def _drops_prefill(req: ir.Request) -> bool:
+    """CPA drops a trailing model turn (an assistant prefill) from OpenAI-format
+    clients; Gemini 3 rejects one from any client."""
+    return req.source in _OPENAI_SOURCES or "gemini-3" in req.model
+
+
+def _is_prefill(content: dict[str, Any]) -> bool:
+    """A trailing model turn of plain text (no thought, call or signature)."""
+    return content["role"] == "model" and not any(
+        p.get("thought") or "functionCall" in p or p.get("thoughtSignature") for p in content["parts"]
+    )
 
 
 def _sign_first_calls(contents: list[dict[str, Any]]) -> None:
@@ -199,13 +279,18 @@ def build_request(req: ir.Request) -> dict[str, Any]:
     contents = [b.content(m) for m in msgs[lead:]]
     if not b.native:
         contents = _merge(contents)
+        if _drops_prefill(req) and contents and _is_prefill(contents[-1]):
+            contents.pop()
         _sign_first_calls(contents)
     body["contents"] = contents
-    if lead:
+    tools = build_tools(req, b.names)
+    hint = not b.native and _wants_interleaved_hint(req, tools)
+    if lead or hint:
         si = b.system(msgs[:lead])
+        if hint:
+            si["parts"].append({"text": INTERLEAVED_HINT})
         if si["parts"] or b.native:
             body["systemInstruction"] = si
-    tools = build_tools(req, b.names)
     if tools or (b.native and req.tools is not None):
         body["tools"] = tools
     tool_config = build_tool_config(req, b.names, b.native)

@@ -14,6 +14,7 @@ from cliproxy.errors import RequestError
 from cliproxy.translate import ir
 from cliproxy.translate.gemini.names import NameMap
 from cliproxy.translate.gemini.wire import as_dict, as_list, camel, take
+from cliproxy.translate.summary import summary_intent
 
 __all__ = ["build_generation_config", "build_tool_config", "read_generation_config", "read_tool_config"]
 
@@ -144,7 +145,7 @@ def _native_thinking(reasoning: dict[str, Any], extras: dict[str, Any]) -> dict[
     return tc
 
 
-def _foreign_thinking(reasoning: dict[str, Any]) -> dict[str, Any] | None:
+def _foreign_thinking(reasoning: dict[str, Any], source: str = "") -> dict[str, Any] | None:
     tc: dict[str, Any] = {}
     budget, effort, mode = reasoning.get("budget"), reasoning.get("effort"), reasoning.get("mode")
     off = budget == 0 or effort == "none" or mode == "disabled"
@@ -158,12 +159,17 @@ def _foreign_thinking(reasoning: dict[str, Any]) -> dict[str, Any] | None:
         tc["thinkingLevel"] = effort.upper()
     elif mode in ("adaptive", "enabled"):
         tc["thinkingBudget"] = -1
-    include = reasoning.get("include_thoughts")
-    if include is None and tc and not off:
+    # the client's summary intent (CPA); unsaid, a Responses client asked for no summary
+    # while Claude and Chat clients see thinking whenever it is on
+    include = summary_intent(reasoning, source)
+    if include is None and tc and not off and source not in _RESPONSES_SOURCES:
         include = True
     if include is not None:
         tc["includeThoughts"] = include
     return tc or None
+
+
+_RESPONSES_SOURCES = frozenset({"openai-response", "codex"})
 
 
 def _response_format(req: ir.Request, native: bool, out: dict[str, Any]) -> None:
@@ -189,7 +195,11 @@ def build_generation_config(req: ir.Request, native: bool) -> dict[str, Any] | N
         out["stopSequences"] = req.stop
     _response_format(req, native, out)
     if req.reasoning is not None:
-        tc = _native_thinking(req.reasoning, req.extras) if native else _foreign_thinking(req.reasoning)
+        tc = (
+            _native_thinking(req.reasoning, req.extras)
+            if native
+            else _foreign_thinking(req.reasoning, req.source)
+        )
         if tc is not None:
             out["thinkingConfig"] = tc
     if native and "_gen" in req.extras:  # the client sent a generationConfig, maybe empty

@@ -202,8 +202,7 @@ class GeminiStreamDecoder(StreamDecoder):
         name, namespace = self._names.from_gemini(gname)
         custom = self._names.is_custom(gname)
         if custom:
-            value = args.get("input", "")
-            delta = value if isinstance(value, str) else ""
+            delta = self._names.custom_input(args)
         else:
             delta = orjson.dumps(args).decode()
         index = self._open_block(

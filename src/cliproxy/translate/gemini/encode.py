@@ -21,8 +21,10 @@ from cliproxy.formats.sse import frame_data
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamEncoder
 from cliproxy.translate.collect import merge_usage
+from cliproxy.translate.gemini.media import media_part
 from cliproxy.translate.gemini.parts import FAMILY
 from cliproxy.translate.gemini.response import call_part
+from cliproxy.translate.tool_output import generated_image
 
 __all__ = ["GeminiStreamEncoder"]
 
@@ -119,6 +121,9 @@ class GeminiStreamEncoder(StreamEncoder):
             self._sig = ev.signature if ev.family == FAMILY else None
         elif ev.kind == "server_tool" and ev.family == FAMILY and ev.raw:
             return self._chunk([ev.raw])
+        elif ev.kind == "server_tool" and (image := generated_image(ev.raw)) is not None:
+            part = media_part(image, False)
+            return self._chunk([part]) if part is not None else b""
         return b""
 
     def _block_stop(self) -> bytes:

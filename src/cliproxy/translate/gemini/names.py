@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+import orjson
+
 from cliproxy.translate import ir
 from cliproxy.translate.naming import flat_name
 
@@ -69,6 +71,18 @@ class NameMap:
     def from_gemini(self, gname: str) -> tuple[str, str | None]:
         """(name, namespace) the client knows for a name Gemini used."""
         return self._back.get(gname, (gname, None))
+
+    @staticmethod
+    def custom_input(args: dict[str, object]) -> str:
+        """The free-form input of a custom-tool call from its ``args`` (CPA's
+        ``UnwrapResponsesCustomToolInput``): ``input`` as text, or as JSON text when
+        the model sent an object; ``""`` when absent."""
+        value = args.get("input")
+        if isinstance(value, str):
+            return value
+        if value is None:
+            return ""
+        return orjson.dumps(value).decode()
 
     def is_custom(self, gname: str) -> bool:
         """True when the Gemini function stands for a Responses free-form tool."""

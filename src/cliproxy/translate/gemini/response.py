@@ -26,6 +26,7 @@ from cliproxy.translate.gemini.parts import (
     server_tool,
 )
 from cliproxy.translate.naming import flat_name
+from cliproxy.translate.tool_output import generated_image
 
 __all__ = ["CallIds", "build_response", "parse_response", "restore_call"]
 
@@ -51,8 +52,7 @@ def restore_call(call: ir.ToolCall, names: NameMap) -> ir.ToolCall:
     if names.is_custom(gname):
         args = call_args(call)
         call.kind = "custom"
-        value = args.get("input", "")
-        call.arguments = value if isinstance(value, str) else ""
+        call.arguments = names.custom_input(args)
     return call
 
 
@@ -134,7 +134,10 @@ def response_part(block: ir.Block, native: bool) -> dict[str, Any] | None:
     elif isinstance(block, ir.Image | ir.File):
         return media_part(block, native)
     elif isinstance(block, ir.ServerTool):
-        return block.raw if block.family == FAMILY else None
+        if block.family == FAMILY:
+            return block.raw
+        image = generated_image(block.raw)  # Codex image_generation results
+        return media_part(image, False) if image is not None else None
     else:
         return None
     if native:

@@ -134,9 +134,13 @@ def build_tools(req: ir.Request, names: NameMap) -> list[dict[str, Any]]:
         return _native_tools(req.tools)
     decls: list[dict[str, Any]] = []
     builtins: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for tool in req.tools:
         if tool.kind != "builtin":
-            decls.append(_foreign_decl(tool, names))
+            decl = _foreign_decl(tool, names)
+            if decl["name"] not in seen:  # Gemini rejects a name declared twice; the first wins (CPA)
+                seen.add(decl["name"])
+                decls.append(decl)
         elif (tool.extras or {}).get("family") == FAMILY:
             builtins.append(dict(tool.extras["raw"]))  # type: ignore[index]
     return ([{"functionDeclarations": decls}] if decls else []) + builtins

@@ -6,7 +6,9 @@ other sources: reasoning settings become ``reasoning_effort`` (a budget maps to 
 effort with CPA's thresholds; a dynamic budget (-1) leaves the model's default),
 ``stream_options.include_usage`` is always asked for so usage can be reported,
 ``parallel_tool_calls`` is sent only with tools, and provider built-in tools are dropped
-(Chat Completions has none).
+(Chat Completions has none). Tools: the first declaration of a name wins, custom tools
+become JSON tools taking ``{"input": string}`` (``custom_tools``), names over 64
+characters are shortened (``names``), and every object schema node gets ``properties``.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any
 
 from cliproxy.formats import Format
 from cliproxy.translate import ir
+from cliproxy.translate.custom_tools import CUSTOM_SCHEMA
 from cliproxy.translate.naming import flat_name
 from cliproxy.translate.openai_chat.build_messages import build_messages
+from cliproxy.translate.openai_chat.names import short_names
 
 __all__ = ["build_request", "effort_for"]
 
@@ -30,7 +34,7 @@ def build_request(req: ir.Request) -> dict[str, Any]:
         for k, v in req.extras.items():
             if not k.startswith("_"):
                 body[k] = v
-    body["messages"] = build_messages(req.messages, same)
+    body["messages"] = build_messages(req.messages, same, req.source, {} if same else short_names(req.tools))
     _tools(req, body, same)
     _sampling(req, body, same)
     _stream(req, body, same)
@@ -105,13 +109,14 @@ def _response_format(rf: dict[str, Any]) -> dict[str, Any]:
 
 
 def _tools(req: ir.Request, body: dict[str, Any], same: bool) -> None:
-    tools = [t for t in (_tool(t, same) for t in req.tools or ()) if t is not None]
+    short = {} if same else short_names(req.tools)
+    tools = [t for t in (_tool(t, same, short) for t in _unique(req.tools, same)) if t is not None]
     if tools:
         if same and req.extras.get("_functions"):
             body["functions"] = [t["function"] for t in tools]
         else:
             body["tools"] = tools
-    choice = _tool_choice(req, same)
+    choice = _tool_choice(req, same, short)
     if choice is not None and (tools or same):
         key = "function_call" if same and req.extras.get("_function_call") else "tool_choice"
         body[key] = choice if key == "tool_choice" else _legacy_choice(choice)
@@ -119,11 +124,33 @@ def _tools(req: ir.Request, body: dict[str, Any], same: bool) -> None:
         body["parallel_tool_calls"] = req.parallel_tool_calls
 
 
-def _tool(t: ir.Tool, same: bool) -> dict[str, Any] | None:
+def _unique(tools: list[ir.Tool] | None, same: bool) -> list[ir.Tool]:
+    """One tool per flat name for other sources: the first declaration wins (CPA)."""
+    if not tools or same:
+        return tools or []
+    seen: set[str] = set()
+    out: list[ir.Tool] = []
+    for t in tools:
+        name = flat_name(t.name, t.namespace)
+        if t.kind == "builtin" or name not in seen:
+            seen.add(name)
+            out.append(t)
+    return out
+
+
+def _tool(t: ir.Tool, same: bool, short: dict[str, str]) -> dict[str, Any] | None:
     ex = t.extras or {}
     if t.kind == "builtin":
         return ex.get("raw") if same else None
     name = flat_name(t.name, t.namespace)
+    name = short.get(name, name)
+    if t.kind == "custom" and not same:
+        # OpenAI-compatible upstreams know only JSON tools: the raw text rides in "input"
+        desc: dict[str, Any] = {"name": name}
+        if t.description is not None:
+            desc["description"] = t.description
+        desc["parameters"] = CUSTOM_SCHEMA
+        return {"type": "function", "function": desc}
     if t.kind == "custom":
         cu: dict[str, Any] = {"name": name}
         if t.description is not None:
@@ -137,7 +164,7 @@ def _tool(t: ir.Tool, same: bool) -> dict[str, Any] | None:
     if t.description is not None:
         fn["description"] = t.description
     if t.parameters is not None:
-        fn["parameters"] = t.parameters
+        fn["parameters"] = t.parameters if same else _with_properties(t.parameters)
     elif not same:
         fn["parameters"] = {"type": "object", "properties": {}}
     if t.strict is not None:
@@ -149,14 +176,43 @@ def _tool(t: ir.Tool, same: bool) -> dict[str, Any] | None:
     return out
 
 
-def _tool_choice(req: ir.Request, same: bool) -> Any:
+def _with_properties(schema: dict[str, Any]) -> Any:
+    try:
+        return _object_properties(schema)
+    except RecursionError:  # absurdly deep: sent as the client wrote it
+        return schema
+
+
+def _object_properties(schema: Any) -> Any:
+    """Every ``type: object`` node gets a ``properties`` (OpenAI-style validators refuse
+    an object schema without one; CPA adds ``{}``). Nodes are copied only on change."""
+    if isinstance(schema, list):
+        items = [_object_properties(v) for v in schema]
+        return items if any(a is not b for a, b in zip(items, schema, strict=True)) else schema
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] | None = None
+    for key, value in schema.items():
+        if isinstance(value, dict | list):
+            new = _object_properties(value)
+            if new is not value:
+                out = out if out is not None else dict(schema)
+                out[key] = new
+    if schema.get("type") == "object" and "properties" not in schema:
+        out = out if out is not None else dict(schema)
+        out["properties"] = {}
+    return out if out is not None else schema
+
+
+def _tool_choice(req: ir.Request, same: bool, short: dict[str, str]) -> Any:
     if same and "_tool_choice" in req.extras:
         return req.extras["_tool_choice"]
     tc = req.tool_choice
     if tc is None or isinstance(tc, str):
         return tc
     name = flat_name(tc.get("name", ""), tc.get("namespace"))
-    if tc.get("kind") == "custom":
+    name = short.get(name, name)
+    if tc.get("kind") == "custom" and same:
         return {"type": "custom", "custom": {"name": name}}
     return {"type": "function", "function": {"name": name}}
 

@@ -3,7 +3,15 @@
 ``same`` is true when the IR came from Chat Completions: private markers and extras
 are then written back for an exact round trip. For other sources:
 
-* system and developer messages become ``system`` messages, their texts joined;
+* leading system and developer messages become ``system`` messages (several text
+  blocks as several parts); Claude Code's billing block is left out, an empty prompt is
+  no message, and a Claude mid-conversation system turn becomes a
+  ``<system-reminder>`` user turn (CPA);
+* a user turn that comes while tool results are owed waits until they are in, so the
+  tool messages follow the assistant's tool_calls as OpenAI requires;
+* texts around a tool call stay separate parts; custom calls go as the JSON tool they
+  are declared as (``{"input": text}``); long call ids and tool names are shortened
+  (``names``);
 * thinking of other families (signed Claude, Gemini) is dropped; OpenAI or unsigned
   thinking becomes ``reasoning_content`` on the assistant message;
 * each tool result becomes one ``role: "tool"`` message (text only). Images and files
@@ -17,16 +25,46 @@ from __future__ import annotations
 from typing import Any
 
 from cliproxy.translate import ir
+from cliproxy.translate.custom_tools import wrap_input
 from cliproxy.translate.naming import flat_name
+from cliproxy.translate.openai_chat.names import short_id
 from cliproxy.translate.openai_chat.parts import block_parts
+from cliproxy.translate.signatures import compatible_signature
 
 __all__ = ["build_messages"]
 
 
-def build_messages(messages: list[ir.Message], same: bool) -> list[dict[str, Any]]:
+_BILLING = "x-anthropic-billing-header:"
+_REMINDER = "<system-reminder>\n{}\n</system-reminder>"
+
+
+def _billing(text: str) -> bool:
+    """Claude Code's per-request billing/attribution block: it changes on every request,
+    so it would bust the upstream's prompt cache, and it means nothing to other models."""
+    return text.lstrip().startswith(_BILLING)
+
+
+def build_messages(
+    messages: list[ir.Message], same: bool, source: str = "", short: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """``short``: tool names too long for OpenAI and the names they are sent under."""
     out: list[dict[str, Any]] = []
     media: list[ir.Block] = []  # images/files from tool results, owed as a user message
+    leading = True  # system turns before the first other turn are the system prompt
     for m in messages:
+        if m.role not in ("system", "developer"):
+            leading = False
+        elif not same:
+            texts = [b for b in m.content if isinstance(b, ir.Text) and b.text and not _billing(b.text)]
+            if not texts:
+                continue  # an empty system prompt is no message at all (CPA)
+            if source == "claude" and not leading:
+                # a Claude mid-conversation system turn: a reminder in a user turn (CPA)
+                joined = "\n".join(b.text for b in texts)
+                out.append({"role": "user", "content": [{"type": "text", "text": _REMINDER.format(joined)}]})
+                continue
+            if len(texts) != len(m.content):
+                m = ir.Message(m.role, list(texts), m.name, m.extras)
         if m.role == "tool":
             for b in m.content:
                 if isinstance(b, ir.ToolResult):
@@ -37,7 +75,9 @@ def build_messages(messages: list[ir.Message], same: bool) -> list[dict[str, Any
             out.append(_tool_message(r, m, same, media))
         _flush_media(media, out)
         if m.role == "assistant":
-            out.append(_assistant(m, same))
+            msg = _assistant(m, same, short or {})
+            if same or msg.get("content") or msg.get("tool_calls") or msg.get("reasoning_content"):
+                out.append(msg)  # a turn left empty (thinking only, dropped) is no turn (CPA)
         elif results:
             rest: list[ir.Block] = [b for b in m.content if not isinstance(b, ir.ToolResult)]
             if rest:
@@ -45,6 +85,34 @@ def build_messages(messages: list[ir.Message], same: bool) -> list[dict[str, Any
         else:
             out.append(_plain(m, same))
     _flush_media(media, out)
+    return out if same else _results_first(out)
+
+
+def _results_first(msgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tool messages right after the assistant's tool_calls, as OpenAI requires: a
+    user or system turn that comes while results are still owed waits until they are
+    all in (or until the next assistant turn, if they never come), as CPA orders it."""
+    out: list[dict[str, Any]] = []
+    owed: set[str] = set()
+    held: list[dict[str, Any]] = []
+    for msg in msgs:
+        role = msg["role"]
+        if role == "assistant":
+            out.extend(held)
+            held.clear()
+            owed = {c["id"] for c in msg.get("tool_calls") or ()}
+            out.append(msg)
+        elif role == "tool":
+            owed.discard(msg.get("tool_call_id", ""))
+            out.append(msg)
+            if not owed:
+                out.extend(held)
+                held.clear()
+        elif owed:
+            held.append(msg)
+        else:
+            out.append(msg)
+    out.extend(held)
     return out
 
 
@@ -75,11 +143,11 @@ def _content(blocks: list[ir.Block], extras: dict[str, Any] | None, same: bool, 
     if same:
         return block_parts(blocks, True, extras)
     texts = [b.text for b in blocks if isinstance(b, ir.Text)]
-    if role in ("system", "developer"):
-        return "\n\n".join(texts)
     has_media = any(isinstance(b, ir.Image | ir.File) for b in blocks)
     if not has_media and len(texts) <= 1:
         return texts[0] if texts else ""
+    if role in ("system", "developer"):  # several system blocks stay apart, as CPA sends them
+        return [{"type": "text", "text": t} for t in texts]
     return block_parts(blocks, False)
 
 
@@ -98,10 +166,13 @@ def _keep_thinking(b: ir.Thinking, same: bool) -> bool:
         return True
     if b.redacted or not b.text:
         return False
-    return b.family == "openai" or (b.family is None and not b.signature)
+    if b.compat or b.family == "openai" or (b.family is None and not b.signature):
+        return True
+    # reasoning a GPT model made, replayed by a Claude client under its signature (CPA)
+    return bool(b.signature) and compatible_signature("gpt", b.signature) is not None
 
 
-def _assistant(m: ir.Message, same: bool) -> dict[str, Any]:
+def _assistant(m: ir.Message, same: bool, short: dict[str, str]) -> dict[str, Any]:
     msg: dict[str, Any] = {"role": "assistant"}
     calls: list[dict[str, Any]] = []
     reasoning: list[str] = []
@@ -111,9 +182,10 @@ def _assistant(m: ir.Message, same: bool) -> dict[str, Any]:
             if same and b.extras and b.extras.get("_legacy"):
                 msg["function_call"] = {"name": b.name, "arguments": b.arguments}
             else:
-                calls.append(_tool_call(b, same))
+                calls.append(_tool_call(b, same, short))
         elif isinstance(b, ir.Thinking) and _keep_thinking(b, same):
-            reasoning.append(b.text)
+            # Responses summary parts are one text run (CPA concatenates them)
+            reasoning.append("".join(b.summary) if b.summary and not same else b.text)
             if b.extras and b.extras.get("_key") == "reasoning":
                 key = "reasoning"
     if reasoning:
@@ -122,8 +194,11 @@ def _assistant(m: ir.Message, same: bool) -> dict[str, Any]:
         if not (m.extras and m.extras.get("_content") == "absent"):
             msg["content"] = _content(m.content, m.extras, True, "assistant")
     else:
-        text = "".join(b.text for b in m.content if isinstance(b, ir.Text))
-        msg["content"] = text if text or not calls else None
+        texts = [b.text for b in m.content if isinstance(b, ir.Text) and b.text]
+        if len(texts) > 1:  # text around a tool call: one part each, never run together
+            msg["content"] = [{"type": "text", "text": t} for t in texts]
+        else:
+            msg["content"] = texts[0] if texts else ("" if not calls else None)
     if calls:
         msg["tool_calls"] = calls
     if m.name is not None:
@@ -131,9 +206,14 @@ def _assistant(m: ir.Message, same: bool) -> dict[str, Any]:
     return _writeback(msg, m.extras) if same else msg
 
 
-def _tool_call(b: ir.ToolCall, same: bool) -> dict[str, Any]:
+def _tool_call(b: ir.ToolCall, same: bool, short: dict[str, str]) -> dict[str, Any]:
     name = flat_name(b.name, b.namespace)
+    name = short.get(name, name)
     ex = b.extras if same else None
+    if not same:
+        # a custom call goes as the JSON tool it was declared as, its text in "input"
+        args = wrap_input(b.arguments) if b.kind == "custom" else b.arguments or "{}"
+        return {"id": short_id(b.id), "type": "function", "function": {"name": name, "arguments": args}}
     if b.kind == "custom":
         call: dict[str, Any] = {"id": b.id, "type": "custom", "custom": {"name": name, "input": b.arguments}}
         return _writeback(call, ex)
@@ -154,7 +234,7 @@ def _tool_message(r: ir.ToolResult, m: ir.Message, same: bool, media: list[ir.Bl
     if same and m.extras and m.extras.get("_legacy"):
         msg: dict[str, Any] = {"role": "function", "name": r.name}
     else:
-        msg = {"role": "tool", "tool_call_id": r.call_id}
+        msg = {"role": "tool", "tool_call_id": r.call_id if same else short_id(r.call_id)}
     if same:
         if not (r.extras and r.extras.get("_content") == "absent"):
             msg["content"] = _content(r.content, r.extras, True, "tool")

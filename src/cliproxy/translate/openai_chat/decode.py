@@ -4,8 +4,12 @@ Each ``data:`` frame is one ``chat.completion.chunk``. Text and reasoning open o
 block each (switching between them closes the other); every tool call is its own
 block. Tool-call deltas are keyed by their ``index``; ``id`` and ``name`` usually come
 on a call's first delta but may come late or never, and a new ``id`` at an index
-already in use starts a new call (providers that send every call at index 0). Blocks
-close at ``finish_reason``; the stream ends at ``[DONE]`` (after the usage chunk).
+already in use starts a new call (providers that send every call at index 0). As CPA
+does, a call opens its block only once it has an id and a (string) name, its held
+arguments following at once; at ``finish_reason`` the calls still waiting open in
+index order, with ``tool_<index>`` for a missing name and a made-up id, unless they
+carried nothing at all. Blocks close at ``finish_reason``, after which only usage is
+read; the stream ends at ``[DONE]`` (after the usage chunk).
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from cliproxy.formats.openai_chat import DONE, FINISH_TO_STOP, parse_usage
 from cliproxy.formats.sse import SSEDecoder
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamDecoder
-from cliproxy.translate.naming import restore_name
+from cliproxy.translate.custom_tools import is_custom, raw_input
+from cliproxy.translate.naming import flat_name
+from cliproxy.translate.openai_chat.names import restore
 
 __all__ = ["ChatStreamDecoder", "error_status"]
 
@@ -46,26 +52,36 @@ def error_status(err: dict[str, Any]) -> int:
     return _TYPE_STATUS.get(err.get("type") or "", 500)
 
 
-def _synth_id() -> str:
-    return "call_" + uuid.uuid4().hex[:24]
+def _synth_id(request: ir.Request | None) -> str:
+    """An id for a call the upstream never named, in the client's own style."""
+    prefix = "toolu_" if request is not None and request.source == "claude" else "call_"
+    return prefix + uuid.uuid4().hex[:24]
 
 
 class _Call:
-    __slots__ = ("block", "id", "kind", "name", "synth")
+    """One upstream tool call, by its ``index``. It is announced (its ``BlockStart``)
+    once it has both an id and a name; until then its arguments are held."""
 
-    def __init__(self, block: int, kind: ir.ToolKind) -> None:
-        self.block = block
+    __slots__ = ("args", "block", "custom", "id", "key", "kind", "name", "sent")
+
+    def __init__(self, key: int, kind: ir.ToolKind) -> None:
+        self.key = key
         self.kind = kind
+        self.custom = False  # a client custom tool sent as a JSON tool: unwrap "input"
+        self.sent = False  # arguments written
+        self.block: int | None = None  # the IR block, once announced
         self.id: str | None = None
         self.name: str | None = None
-        self.synth = False
+        self.args: list[str] = []
 
 
 class ChatStreamDecoder(StreamDecoder):
     __slots__ = (
+        "_by_block",
         "_calls",
         "_done",
         "_finish",
+        "_finished",
         "_next",
         "_open",
         "_seen_calls",
@@ -86,6 +102,8 @@ class ChatStreamDecoder(StreamDecoder):
         self._think: int | None = None
         self._calls: dict[int, _Call] = {}
         self._open: list[int] = []  # open tool-call blocks
+        self._finished = False  # finish_reason seen: later deltas are ignored
+        self._by_block: dict[int, _Call] = {}  # open tool-call blocks -> their calls
         self._seen_calls = False
         self._finish: str | None = None
         self._usage: ir.Usage | None = None
@@ -148,7 +166,7 @@ class ChatStreamDecoder(StreamDecoder):
         choices = obj.get("choices")
         if (not self._started or (not choices and "error" in obj)) and self._head(obj, out):
             return
-        if choices:
+        if choices and not self._finished:
             choice = choices[0]
             if type(choice) is dict and choice.get("index", 0) == 0:
                 delta = choice.get("delta")
@@ -162,6 +180,7 @@ class ChatStreamDecoder(StreamDecoder):
                 fr = choice.get("finish_reason")
                 if fr:
                     self._finish = str(fr)
+                    self._finished = True
                     self._close_all(out)
         usage = obj.get("usage")
         if type(usage) is dict:
@@ -250,51 +269,92 @@ class ChatStreamDecoder(StreamDecoder):
         body = tc.get(kind)
         if not isinstance(body, dict):
             body = {}
-        tid = tc.get("id") or None
-        name = body.get("name") or None
+        tid = tc.get("id")
+        tid = tid if isinstance(tid, str) and tid else None
+        name = body.get("name")
+        name = name if isinstance(name, str) and name else None
         call = self._calls.get(key)
-        if call is not None and tid and call.id and not call.synth and tid != call.id:
-            self._open.remove(call.block)
-            out.append(ir.BlockStop(call.block))
+        if call is not None and tid and call.id and tid != call.id:
+            self._finish_call(call, out)  # a new call at a used index
             call = None
         if call is None:
-            self._stop_text(out)
-            self._stop_think(out)
-            call = _Call(self._next, kind)
-            self._next += 1
-            self._calls[key] = call
-            self._open.append(call.block)
-            self._seen_calls = True
-            self._name_call(call, tid, name, out, first=True)
-        elif (name and not call.name) or (tid and not call.id):
-            self._name_call(call, tid, name, out, first=False)
-        args = body.get("input" if kind == "custom" else "arguments")
-        if isinstance(args, str) and args:
-            out.append(ir.ToolArgsDelta(call.block, args))
-
-    def _name_call(
-        self, call: _Call, tid: str | None, name: str | None, out: list[ir.Event], first: bool
-    ) -> None:
+            call = self._calls[key] = _Call(key, kind)
         if tid and not call.id:
             call.id = tid
         if name and not call.name:
             call.name = name
-        if call.name and not call.id:
-            call.id = _synth_id()
-            call.synth = True
-        if not first and not name and not call.name:
-            return
-        real, ns = restore_name(call.name, self.request) if call.name else (None, None)
+        args = body.get("input" if kind == "custom" else "arguments")
+        if isinstance(args, str) and args:
+            if call.block is None or call.custom:
+                call.args.append(args)
+            else:
+                call.sent = True
+                out.append(ir.ToolArgsDelta(call.block, args))
+        if call.block is None and call.id and call.name:
+            self._announce(call, out)
+
+    def _announce(self, call: _Call, out: list[ir.Event]) -> None:
+        self._stop_text(out)
+        self._stop_think(out)
+        call.block = self._next
+        self._next += 1
+        self._open.append(call.block)
+        self._seen_calls = True
+        real, ns = restore(call.name or "", self.request)
+        if call.kind == "function" and is_custom(real, ns, self.request):
+            call.kind = "custom"
+            call.custom = True  # its raw text goes out whole at the block's end
+        self._by_block[call.block] = call
         out.append(
             ir.BlockStart(call.block, "tool_call", id=call.id, name=real, tool_kind=call.kind, namespace=ns)
         )
+        if call.args and not call.custom:
+            call.sent = True
+            out.append(ir.ToolArgsDelta(call.block, "".join(call.args)))
+            call.args = []
+
+    def _finish_call(self, call: _Call, out: list[ir.Event]) -> None:
+        """Open a call still waiting (made-up name/id where missing) and close it; a call
+        that carried neither id, name nor arguments is dropped."""
+        if call.block is None:
+            if not (call.id or call.name or call.args):
+                return
+            call.name = call.name or self._lone_custom() or f"tool_{call.key}"
+            call.id = call.id or _synth_id(self.request)
+            self._announce(call, out)
+        if call.block is not None and call.block in self._open:
+            self._open.remove(call.block)
+            self._stop_call(call.block, out)
+
+    def _lone_custom(self) -> str | None:
+        """The name of the request's one tool when it is a custom tool (CPA names an
+        unnamed call after it)."""
+        tools = [t for t in (self.request.tools or ()) if t.kind != "builtin"] if self.request else []
+        names = {flat_name(t.name, t.namespace) for t in tools}
+        if len(names) == 1 and all(t.kind == "custom" for t in tools):
+            return names.pop()
+        return None
+
+    def _stop_call(self, block: int, out: list[ir.Event]) -> None:
+        call = self._by_block.pop(block, None)
+        if call is not None and call.custom:
+            text = raw_input("".join(call.args))
+            if text:
+                out.append(ir.ToolArgsDelta(block, text))
+        elif call is not None and not call.sent:
+            out.append(ir.ToolArgsDelta(block, "{}"))  # no arguments: valid JSON for every client
+        out.append(ir.BlockStop(block))
 
     def _close_all(self, out: list[ir.Event]) -> None:
         self._stop_think(out)
         self._stop_text(out)
         for block in self._open:
-            out.append(ir.BlockStop(block))
+            self._stop_call(block, out)
         self._open.clear()
+        for key in sorted(self._calls):  # calls still waiting open now, in index order
+            call = self._calls[key]
+            if call.block is None:
+                self._finish_call(call, out)
         self._calls.clear()
 
     def _end(self, out: list[ir.Event]) -> None:

@@ -23,7 +23,9 @@ from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamEncoder
 from cliproxy.translate.collect import merge_usage
 from cliproxy.translate.naming import flat_name
+from cliproxy.translate.openai_chat.parts import to_data_url
 from cliproxy.translate.openai_chat.response import chat_id
+from cliproxy.translate.tool_output import generated_image
 
 __all__ = ["ChatStreamEncoder"]
 
@@ -114,6 +116,10 @@ class ChatStreamEncoder(StreamEncoder):
         return self._delta({"role": "assistant", "content": ""})
 
     def _block_start(self, ev: ir.BlockStart) -> bytes:
+        if ev.kind == "server_tool" and (image := generated_image(ev.raw)) is not None:
+            # a Codex image_generation result: Chat's ``images`` delta (CPA)
+            url = to_data_url(image.media_type or "image/png", image.data or "")
+            return self._delta({"images": [{"type": "image_url", "image_url": {"url": url}}]})
         if ev.kind != "tool_call":
             return b""
         self._tool = self._tools
@@ -135,6 +141,8 @@ class ChatStreamEncoder(StreamEncoder):
                 "type": "function",
                 "function": {"name": name, "arguments": ""},
             }
+            if ev.signature and ev.family == "gemini":  # as Google's OpenAI endpoint carries it
+                call["extra_content"] = {"google": {"thought_signature": ev.signature}}
         return self._delta({"tool_calls": [call]})
 
     def _text(self, ev: ir.TextDelta) -> bytes:

@@ -18,6 +18,7 @@ from typing import Any
 from cliproxy.errors import RequestError
 from cliproxy.translate import ir
 from cliproxy.translate.openai_chat.parts import parse_content
+from cliproxy.translate.signatures import chat_call_signature
 
 __all__ = ["parse_messages"]
 
@@ -169,7 +170,9 @@ def _tool_call(tc: Any, where: str) -> ir.ToolCall:
             rest["_no_args"] = True
         if rest:
             extras["_fn"] = rest
-        return ir.ToolCall(call_id, name, args, extras=extras or None)
+        sig = chat_call_signature(tc)  # a Gemini thought signature the client carried (CPA's paths)
+        family = "gemini" if sig else None
+        return ir.ToolCall(call_id, name, args, signature=sig, family=family, extras=extras or None)
     if ttype == "custom":
         cu = tc.get("custom")
         if not isinstance(cu, dict):

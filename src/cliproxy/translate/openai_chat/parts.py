@@ -1,6 +1,8 @@
 """Chat Completions content parts <-> IR blocks.
 
-Parts the IR cannot hold (``input_audio`` and unknown types) are kept whole in the
+``input_audio`` and ``video_url`` parts become file blocks with an audio / video MIME
+type (marked ``_audio`` / ``_video_url`` so Chat gets them back as they were). Parts
+the IR cannot hold (unknown types) are kept whole in the
 message's ``extras["_parts"]`` as ``[position, part]`` pairs and put back in place when
 the request is built for Chat Completions again; other formats never see them.
 """
@@ -109,11 +111,49 @@ def _refusal(part: dict[str, Any], where: str) -> ir.Text:
     return ir.Text(text, extras=extras)
 
 
+# input_audio formats <-> MIME types (CPA's table; Gemini wants audio/mpeg for mp3)
+AUDIO_MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "ogg": "audio/ogg", "flac": "audio/flac",
+              "aac": "audio/aac", "m4a": "audio/mp4", "webm": "audio/webm", "pcm16": "audio/pcm"}  # fmt: skip
+AUDIO_FORMAT = {v: k for k, v in AUDIO_MIME.items()} | {"audio/mp3": "mp3", "audio/x-wav": "wav"}
+
+
+def _audio(part: dict[str, Any], where: str) -> ir.File:
+    """``input_audio`` {data, format}: an audio file block (Gemini sends it as inlineData)."""
+    audio = part.get("input_audio")
+    if not isinstance(audio, dict) or not isinstance(audio.get("data"), str):
+        raise RequestError(f"{where}.input_audio: expected an object with base64 data", param=where)
+    fmt = audio.get("format")
+    fmt = fmt.lower() if isinstance(fmt, str) and fmt else "wav"
+    extras: dict[str, Any] = {"_audio": fmt}
+    rest = _rest(part, ("type", "input_audio"))
+    if rest:
+        extras.update(rest)
+    return ir.File(data=audio["data"], media_type=AUDIO_MIME.get(fmt, f"audio/{fmt}"), extras=extras)
+
+
+def _video(part: dict[str, Any], where: str) -> ir.File:
+    """``video_url`` {url} (a data: URL or a link): a video file block."""
+    vu = part.get("video_url")
+    url = vu.get("url") if isinstance(vu, dict) else vu
+    if not isinstance(url, str):
+        raise RequestError(f"{where}.video_url.url: expected a string", param=where)
+    out = ir.File(extras={"_video_url": True})
+    split = split_data_url(url)
+    if split:
+        out.media_type, out.data = split
+    else:
+        out.url = url
+        out.media_type = mimetypes.guess_type(url.split("?", 1)[0])[0] or "video/mp4"
+    return out
+
+
 _PARSERS: dict[str, Callable[[dict[str, Any], str], ir.Block]] = {
     "text": _text,
     "image_url": _image,
     "file": _file,
     "refusal": _refusal,
+    "input_audio": _audio,
+    "video_url": _video,
 }
 
 
@@ -155,6 +195,10 @@ def text_part(b: ir.Text, same: bool) -> dict[str, Any]:
     return _with(b.extras, {"type": "text", "text": b.text}, same)
 
 
+# the detail values Chat accepts; Codex's "original" is its highest, "high" (CPA)
+_DETAIL = {"auto": "auto", "low": "low", "high": "high", "original": "high"}
+
+
 def image_part(b: ir.Image, same: bool) -> dict[str, Any] | None:
     if b.data is not None:
         url = to_data_url(b.media_type or "image/png", b.data)
@@ -165,8 +209,9 @@ def image_part(b: ir.Image, same: bool) -> dict[str, Any] | None:
     else:
         return None
     iu: dict[str, Any] = {"url": url}
-    if b.detail is not None:
-        iu["detail"] = b.detail
+    detail = b.detail if same else _DETAIL.get(b.detail) if isinstance(b.detail, str) else None
+    if detail is not None:
+        iu["detail"] = detail
     ex = b.extras if same else None
     if ex:
         iu.update(ex.get("_image_url") or {})
@@ -176,6 +221,18 @@ def image_part(b: ir.Image, same: bool) -> dict[str, Any] | None:
 
 
 def file_part(b: ir.File, same: bool) -> dict[str, Any]:
+    media = b.media_type or ""
+    if b.data is not None and media.startswith("audio/"):
+        fmt = (b.extras or {}).get("_audio") or AUDIO_FORMAT.get(media, media[6:])
+        return _with(
+            b.extras if same else None,
+            {"type": "input_audio", "input_audio": {"data": b.data, "format": fmt}},
+            same,
+        )
+    video = media.startswith("video/") and (b.data is not None or b.url is not None)
+    if (same and b.extras and b.extras.get("_video_url")) or (not same and video):  # CPA: video_url
+        url = to_data_url(media, b.data) if b.data is not None else b.url
+        return {"type": "video_url", "video_url": {"url": url}}
     ex = b.extras if same else None
     f: dict[str, Any] = {}
     if b.data is not None:

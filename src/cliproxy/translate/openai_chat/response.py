@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from cliproxy.formats import Format
+from cliproxy.formats.data_url import make_data_url as to_data_url
 from cliproxy.formats.openai_chat import (
     COMPLETION_OBJECT,
     FINISH_TO_STOP,
@@ -20,7 +21,10 @@ from cliproxy.formats.openai_chat import (
     usage_body,
 )
 from cliproxy.translate import ir
-from cliproxy.translate.naming import flat_name, restore_name
+from cliproxy.translate.custom_tools import is_custom, raw_input
+from cliproxy.translate.naming import flat_name
+from cliproxy.translate.openai_chat.names import restore
+from cliproxy.translate.tool_output import generated_image
 
 __all__ = ["build_response", "chat_id", "parse_response"]
 
@@ -107,15 +111,14 @@ def _parse_call(tc: Any, request: ir.Request | None) -> ir.ToolCall | None:
     body = tc.get(kind)
     if not isinstance(body, dict):
         return None
-    name, ns = restore_name(str(body.get("name") or ""), request)
+    name, ns = restore(str(body.get("name") or ""), request)
     args = body.get("input" if kind == "custom" else "arguments")
-    return ir.ToolCall(
-        id=str(tc.get("id") or ""),
-        name=name,
-        arguments=args if isinstance(args, str) else "",
-        kind=kind,
-        namespace=ns,
-    )
+    text = args if isinstance(args, str) else ""
+    if kind == "function" and is_custom(name, ns, request):  # sent as a JSON tool
+        kind, text = "custom", raw_input(text)
+    elif kind == "function" and not text:
+        text = "{}"  # a call without arguments: valid JSON for every client
+    return ir.ToolCall(id=str(tc.get("id") or ""), name=name, arguments=text, kind=kind, namespace=ns)
 
 
 # --------------------------------------------------------------------------- build
@@ -149,6 +152,7 @@ def _build_message(resp: ir.Response, same: bool) -> tuple[dict[str, Any], bool]
     reasoning: list[str] = []
     refusal: list[str] = []
     calls: list[dict[str, Any]] = []
+    images: list[dict[str, Any]] = []
     for b in resp.content:
         if isinstance(b, ir.Text):
             (refusal if b.extras and b.extras.get("_refusal") else texts).append(b.text)
@@ -157,7 +161,12 @@ def _build_message(resp: ir.Response, same: bool) -> tuple[dict[str, Any], bool]
                 reasoning.append(b.text)
         elif isinstance(b, ir.ToolCall):
             calls.append(_call(b))
+        elif isinstance(b, ir.ServerTool) and (image := generated_image(b.raw)) is not None:
+            url = to_data_url(image.media_type or "image/png", image.data or "")
+            images.append({"type": "image_url", "image_url": {"url": url}})  # Codex image_generation (CPA)
     msg: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None}
+    if images:
+        msg["images"] = images
     if refusal:
         msg["refusal"] = "".join(refusal)
     if reasoning:
@@ -173,4 +182,7 @@ def _call(b: ir.ToolCall) -> dict[str, Any]:
     name = flat_name(b.name, b.namespace)
     if b.kind == "custom":
         return {"id": b.id, "type": "custom", "custom": {"name": name, "input": b.arguments}}
-    return {"id": b.id, "type": "function", "function": {"name": name, "arguments": b.arguments}}
+    out = {"id": b.id, "type": "function", "function": {"name": name, "arguments": b.arguments}}
+    if b.signature and b.family == "gemini":  # as Google's OpenAI endpoint carries it
+        out["extra_content"] = {"google": {"thought_signature": b.signature}}
+    return out

@@ -13,7 +13,7 @@ from cliproxy.formats import Format
 from cliproxy.formats.openai_responses import ResponsesUsageSniffer, count_tokens_response
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import Adapter, StreamDecoder, StreamEncoder, UsageSniffer
-from cliproxy.translate.openai_responses.build import build_request
+from cliproxy.translate.openai_responses.build import build_request, is_own
 from cliproxy.translate.openai_responses.codex import to_codex
 from cliproxy.translate.openai_responses.decode import ResponsesDecoder
 from cliproxy.translate.openai_responses.encode import ResponsesEncoder
@@ -35,10 +35,10 @@ class ResponsesAdapter(Adapter):
 
     def build_request(self, req: ir.Request) -> dict[str, Any]:
         body = build_request(req, self.codex)
-        return to_codex(body) if self.codex else body
+        return to_codex(body, is_own(req.source)) if self.codex else body
 
     def parse_response(self, body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:
-        return parse_response(body, self.format.value)
+        return parse_response(body, self.format.value, request)
 
     def build_response(self, resp: ir.Response, request: ir.Request | None = None) -> dict[str, Any]:
         return build_response(resp, request)

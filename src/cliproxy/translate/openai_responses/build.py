@@ -7,8 +7,11 @@ from typing import Any
 
 from cliproxy.formats import Format
 from cliproxy.translate import ir
+from cliproxy.translate.openai_responses.names import LIMIT, short_id, short_names
 from cliproxy.translate.openai_responses.parts import build_part
 from cliproxy.translate.openai_responses.tools import build_tool_choice, build_tools
+from cliproxy.translate.summary import summary_detail, summary_intent
+from cliproxy.translate.tool_output import unpack_images
 
 __all__ = ["build_input", "build_request", "is_own"]
 
@@ -28,6 +31,9 @@ def build_request(req: ir.Request, codex: bool = False) -> dict[str, Any]:
     own = is_own(req.source)
     ex = req.extras
     instructions, items = build_input(req, own)
+    if own:
+        for index, item in ex.get("_additional_items") or ():
+            items.insert(index, item)  # back where the client had them
     body: dict[str, Any] = {"model": req.model}
     if instructions is not None:
         body["instructions"] = instructions
@@ -47,7 +53,41 @@ def build_request(req: ir.Request, codex: bool = False) -> dict[str, Any]:
     _build_identity(req, own, body)
     if own:
         body.update(_public(ex))
+    else:
+        _shorten_names(req, body)
+        _service_tier(req, body)
     return body
+
+
+def _service_tier(req: ir.Request, body: dict[str, Any]) -> None:
+    """Fast mode (CPA): Claude ``speed: fast`` or a ``fast`` / ``priority`` tier of another
+    format is the Responses ``priority`` tier; other tiers are not sent."""
+    ex = req.extras
+    if ex.get("speed") == "fast" or ex.get("service_tier") in ("priority", "fast"):
+        body["service_tier"] = "priority"
+
+
+def _shorten_names(req: ir.Request, body: dict[str, Any]) -> None:
+    """Tool names over 64 characters cut as CPA cuts them (``names``), everywhere the
+    body names a tool: declarations, tool_choice and the calls in the history; call ids
+    over 64 characters (Claude ``toolu_`` ids can be longer) shortened the same way on
+    the call and its output."""
+    for item in body.get("input") or ():
+        cid = item.get("call_id")
+        if isinstance(cid, str) and len(cid) > LIMIT:
+            item["call_id"] = short_id(cid)
+    fwd, _ = short_names(req)
+    if not fwd:
+        return
+    for tool in body.get("tools") or ():
+        if tool.get("name") in fwd:
+            tool["name"] = fwd[tool["name"]]
+    tc = body.get("tool_choice")
+    if isinstance(tc, dict) and tc.get("name") in fwd:
+        body["tool_choice"] = {**tc, "name": fwd[tc["name"]]}
+    for item in body.get("input") or ():
+        if item.get("type") in ("function_call", "custom_tool_call") and item.get("name") in fwd:
+            item["name"] = fwd[item["name"]]
 
 
 def _put(body: dict[str, Any], key: str, value: Any) -> None:
@@ -58,7 +98,7 @@ def _put(body: dict[str, Any], key: str, value: Any) -> None:
 def _build_tools(req: ir.Request, own: bool, codex: bool, body: dict[str, Any]) -> None:
     if req.tools is not None:
         tools = build_tools(req.tools, own, codex)
-        if tools or own:
+        if tools or (own and not req.extras.get("_no_tools")):
             body["tools"] = tools
     tc = build_tool_choice(req, own, codex)
     if tc is not None and (own or "tools" in body or tc in ("none", "auto")):
@@ -78,11 +118,8 @@ def _build_reasoning(req: ir.Request, own: bool, body: dict[str, Any]) -> None:
         effort = _effort(r)
         if effort is not None:
             out["effort"] = effort
-        summary = r.get("summary")
-        if summary is None and r.get("include_thoughts"):
-            summary = "auto"
-        if summary in ("auto", "concise", "detailed"):
-            out["summary"] = summary
+        if summary_intent(r, req.source):  # hidden or unsaid: no summary (CPA)
+            out["summary"] = summary_detail(r)
         if not out:
             return
     body["reasoning"] = out
@@ -98,8 +135,17 @@ def _effort(r: dict[str, Any]) -> str | None:
         return "none"
     budget = r.get("budget")
     if isinstance(budget, int) and budget > 0:
-        return "low" if budget <= 2048 else "medium" if budget <= 12288 else "high"
+        # CPA's ConvertBudgetToLevel thresholds
+        for bound, level in _BUDGET_LEVELS:
+            if budget <= bound:
+                return level
+        return "xhigh"
+    if r.get("mode") == "adaptive":
+        return "xhigh"  # adaptive thinking with no effort: the top level (CPA; shaping clamps it)
     return None
+
+
+_BUDGET_LEVELS = ((512, "minimal"), (1024, "low"), (8192, "medium"), (24576, "high"))
 
 
 def _build_text(req: ir.Request, own: bool, body: dict[str, Any]) -> None:
@@ -153,12 +199,47 @@ def build_input(req: ir.Request, own: bool) -> tuple[str | None, list[dict[str, 
             if msg.extras and msg.extras.get("_instructions") and instructions is None:
                 instructions = _joined(msg)
                 continue
-            items.append(_message_item(msg, "developer" if not own else role, own))
+            if not own:
+                blocks = [b for b in msg.content if not _dropped_system_text(b)]
+                if blocks and _claude_message_system(req, msg):
+                    items.append(_message_item(msg, "user", own, [_reminder(blocks)]))
+                elif blocks:
+                    items.append(_message_item(msg, "developer", own, blocks))
+                continue
+            items.append(_message_item(msg, role, own))
         elif role == "assistant":
             _assistant_items(msg, own, items, kinds)
         else:
             _user_items(msg, own, items, kinds)
     return instructions, items
+
+
+BILLING_HEADER = "x-anthropic-billing-header:"
+
+
+def _dropped_system_text(b: ir.Block) -> bool:
+    """Empty system text, and Claude Code's billing header block (it only means
+    something to Anthropic, and changing per request it would bust prompt caches)."""
+    return isinstance(b, ir.Text) and (not b.text.strip() or b.text.lstrip().startswith(BILLING_HEADER))
+
+
+def _claude_message_system(req: ir.Request, msg: ir.Message) -> bool:
+    """A Claude client's mid-conversation ``role: system`` message: CPA sends it to
+    Codex as a user message wrapped in ``<system-reminder>`` (leading system text is
+    the developer prompt)."""
+    if req.source != "claude":
+        return False
+    for m in req.messages:
+        if m is msg:
+            return False
+        if m.role not in ("system", "developer"):
+            return True
+    return False
+
+
+def _reminder(blocks: list[ir.Block]) -> ir.Text:
+    text = "\n\n".join(b.text for b in blocks if isinstance(b, ir.Text))
+    return ir.Text(f"<system-reminder>\n{text}\n</system-reminder>")
 
 
 def _joined(msg: ir.Message) -> str:
@@ -215,7 +296,7 @@ def _output_item(res: ir.ToolResult, own: bool, kinds: dict[str, str]) -> dict[s
 
 
 def _output(res: ir.ToolResult, own: bool, as_str: bool) -> str | list[Any]:
-    blocks = res.content
+    blocks = res.content if own else unpack_images(res.content)
     if own:
         if as_str and len(blocks) == 1 and isinstance(blocks[0], ir.Text):
             return blocks[0].text
@@ -241,7 +322,7 @@ def _assistant_items(msg: ir.Message, own: bool, items: list[dict[str, Any]], ki
             continue
         current = None
         if isinstance(b, ir.Thinking):
-            if own or (b.family == "openai" and (b.signature or b.id)):
+            if own or b.compat or (b.family == "openai" and (b.signature or b.id)):
                 items.append(_reasoning_item(b, own))
         elif isinstance(b, ir.ToolCall):
             kinds[b.id] = b.kind
@@ -273,7 +354,8 @@ def _reasoning_item(t: ir.Thinking, own: bool) -> dict[str, Any]:
     else:
         texts = t.summary if t.summary is not None else ([t.text] if t.text else [])
         item["summary"] = [{"type": "summary_text", "text": s} for s in texts]
-    if t.signature is not None:
+    # never another family's artifact (an is-compat upstream takes it as it is)
+    if t.signature is not None and (t.compat or t.family in (None, "openai")):
         item["encrypted_content"] = t.signature
     return item
 

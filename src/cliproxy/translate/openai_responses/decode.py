@@ -6,6 +6,11 @@ blank line, ``encrypted_content`` as a ``SignatureDelta`` at its end), a functio
 custom call one tool-call block. Items that only show up in the terminal event's
 ``output`` (Codex may complete calls there) are hydrated from it. ``response.failed``
 and ``error`` become ``ir.Error``; a stream that ends without a terminal event is cut.
+
+As CPA: a call announced without a name is held (no block, its arguments buffered) until
+a later event names it, matched by ``output_index`` or, when a ``done`` event has none,
+by ``call_id``; one never named is dropped. A Codex ``invalid_request`` /
+``cyber_policy`` error is the client's (400, ``invalid_request_error``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from cliproxy.formats import openai_responses as wire
 from cliproxy.formats.sse import SSEDecoder
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamDecoder
+from cliproxy.translate.openai_responses.names import long_name
 from cliproxy.translate.openai_responses.response import stop_of
+from cliproxy.translate.openai_responses.web_search import claude_web_search_blocks
 
 __all__ = ["ResponsesDecoder"]
 
@@ -27,7 +34,19 @@ _CALL_TYPES = {"function_call": ("arguments", "function"), "custom_tool_call": (
 
 
 class _Item:
-    __slots__ = ("block", "done", "kind", "named", "part_sent", "parts", "sent", "sig")
+    __slots__ = (
+        "block",
+        "call",
+        "cid",
+        "done",
+        "kind",
+        "named",
+        "part_sent",
+        "parts",
+        "pending",
+        "sent",
+        "sig",
+    )
 
     def __init__(self, kind: str) -> None:
         self.kind = kind  # message | reasoning | call | other
@@ -38,6 +57,9 @@ class _Item:
         self.named = False
         self.done = False
         self.sig: str | None = None
+        self.call: dict[str, Any] | None = None  # an unnamed call's item, until named
+        self.pending = ""  # arguments of an unnamed call, until named
+        self.cid: str | None = None  # a call's call_id
 
 
 class ResponsesDecoder(StreamDecoder):
@@ -49,6 +71,7 @@ class ResponsesDecoder(StreamDecoder):
         self._started = False
         self._done = False
         self._has_calls = False
+        self._searches: set[str] = set()  # web_search_call ids given Claude blocks
         self._handlers: dict[str, Callable[[dict[str, Any], list[ir.Event]], None]] = {
             "response.created": self._on_created,
             "response.in_progress": self._on_created,
@@ -165,18 +188,25 @@ class ResponsesDecoder(StreamDecoder):
 
     def _open_call(self, st: _Item, item: dict[str, Any], out: list[ir.Event]) -> None:
         key, kind = _CALL_TYPES.get(item.get("type", ""), ("arguments", "function"))
-        self._has_calls = True
         name = item.get("name") or None
-        st.named = bool(name)
+        st.cid = item.get("call_id") or st.cid
+        if not name:  # held until named
+            st.call = {**(st.call or {}), **{k: v for k, v in item.items() if v is not None}}
+            if item.get(key) and not st.pending:
+                st.pending = item[key]
+            return
+        self._has_calls = True
+        st.named = True
         st.block = self._open(
             out,
             "tool_call",
             id=item.get("call_id"),
-            name=name,
+            name=long_name(name, self.request),
             tool_kind=kind,
             namespace=item.get("namespace"),
         )
-        args = item.get(key)
+        args = item.get(key) or st.pending
+        st.pending = ""
         if args:
             st.sent = True
             out.append(ir.ToolArgsDelta(st.block, args))
@@ -230,7 +260,7 @@ class ResponsesDecoder(StreamDecoder):
 
     def _call_block(self, d: dict[str, Any], out: list[ir.Event]) -> _Item:
         st = self._item(d, "call")
-        if st.block is None:
+        if st.block is None and st.call is None:
             self._open_call(st, {"type": "function_call"}, out)
         return st
 
@@ -238,15 +268,22 @@ class ResponsesDecoder(StreamDecoder):
         delta = d.get("delta")
         if delta:
             st = self._call_block(d, out)
+            if st.block is None:
+                st.pending += delta
+                return
             st.sent = True
-            out.append(ir.ToolArgsDelta(st.block, delta))  # type: ignore[arg-type]
+            out.append(ir.ToolArgsDelta(st.block, delta))
 
     def _on_args_done(self, d: dict[str, Any], out: list[ir.Event]) -> None:
         st = self._call_block(d, out)
         args = d.get("arguments") if "arguments" in d else d.get("input")
+        if st.block is None:
+            if args:
+                st.pending = args
+            return
         if not st.sent and args:
             st.sent = True
-            out.append(ir.ToolArgsDelta(st.block, args))  # type: ignore[arg-type]
+            out.append(ir.ToolArgsDelta(st.block, args))
 
     # -- reasoning
 
@@ -287,11 +324,15 @@ class ResponsesDecoder(StreamDecoder):
             self._reasoning_done(d, item, out)
         elif itype in _CALL_TYPES:
             self._call_done(d, item, out)
+            return
         elif isinstance(itype, str):
             st = self._item(d, "other")
             if not st.done:
                 index = self._open(out, "server_tool", family="openai", raw=item)
                 out.append(ir.BlockStop(index))
+                for block in claude_web_search_blocks(item, self._searches):
+                    index = self._open(out, "server_tool", family="claude", raw=block)
+                    out.append(ir.BlockStop(index))
         self._item(d, "other").done = True
 
     def _message_done(self, d: dict[str, Any], item: dict[str, Any], out: list[ir.Event]) -> None:
@@ -324,12 +365,28 @@ class ResponsesDecoder(StreamDecoder):
             out.append(ir.SignatureDelta(st.block, sig, "openai"))
         out.append(ir.BlockStop(st.block))
 
+    def _by_call_id(self, d: dict[str, Any], item: dict[str, Any]) -> _Item:
+        """The call item a ``done`` item belongs to: by ``call_id`` when one open call
+        has it (``done`` events may omit ``output_index``; the terminal ``output`` is
+        numbered differently), else by ``output_index``."""
+        cid = item.get("call_id")
+        if cid:
+            for st in self._items.values():
+                if st.kind == "call" and st.cid == cid:
+                    return st
+        return self._item(d, "call")
+
     def _call_done(self, d: dict[str, Any], item: dict[str, Any], out: list[ir.Event]) -> None:
-        st = self._item(d, "call")
+        st = self._by_call_id(d, item)
         if st.done:
             return
+        st.done = True
         if st.block is None:
+            if st.call is not None:
+                item = {**st.call, **{k: v for k, v in item.items() if v}}
             self._open_call(st, item, out)
+            if st.block is None:
+                return  # still nameless: dropped (CPA)
         elif not st.named and item.get("name"):
             st.named = True
             out.append(
@@ -337,15 +394,15 @@ class ResponsesDecoder(StreamDecoder):
                     st.block,
                     "tool_call",
                     id=item.get("call_id"),
-                    name=item["name"],
+                    name=long_name(item["name"], self.request),
                     namespace=item.get("namespace"),
                 )
             )
         key = _CALL_TYPES[item["type"]][0]
         if not st.sent and item.get(key):
             st.sent = True
-            out.append(ir.ToolArgsDelta(st.block, item[key]))  # type: ignore[arg-type]
-        out.append(ir.BlockStop(st.block))  # type: ignore[arg-type]
+            out.append(ir.ToolArgsDelta(st.block, item[key]))
+        out.append(ir.BlockStop(st.block))
 
     # -- terminal events
 
@@ -361,6 +418,10 @@ class ResponsesDecoder(StreamDecoder):
             resp.get("incomplete_details"),
             self._has_calls,
         )
+        seq = resp.get("stop_sequence")
+        if isinstance(seq, str) and seq and stop == "end_turn":
+            out.append(ir.StreamEnd("stop_sequence", wire.usage_from_wire(resp.get("usage")), seq))
+            return
         out.append(ir.StreamEnd(stop, wire.usage_from_wire(resp.get("usage"))))
 
     def _close_open(self, out: list[ir.Event]) -> None:
@@ -382,12 +443,19 @@ class ResponsesDecoder(StreamDecoder):
 
     def _on_error(self, d: dict[str, Any], out: list[ir.Event]) -> None:
         err = d.get("error")
-        self._fail(err if isinstance(err, dict) else d, out)
+        err = dict(err) if isinstance(err, dict) else dict(d)
+        if not err.get("type") and isinstance(d.get("error_type"), str):
+            err["type"] = d["error_type"]  # CPA's fallback when the error object is empty
+        self._fail(err, out)
 
     def _fail(self, err: dict[str, Any], out: list[ir.Event]) -> None:
         self._done = True
         code = err.get("code")
         etype = err.get("type")
+        if etype == "invalid_request" or code == "cyber_policy":
+            # a policy refusal of this request: the client's fault, never a 5xx (CPA)
+            err = {**err, "type": "invalid_request_error", "status": 400}
+            etype = "invalid_request_error"
         message = err.get("message") or code or etype or "upstream stream failed"
         out.append(
             ir.Error(

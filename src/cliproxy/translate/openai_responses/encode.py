@@ -19,6 +19,7 @@ from cliproxy.formats import openai_responses as wire
 from cliproxy.formats.sse import frame
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamEncoder
+from cliproxy.translate.carriers import call_carrier, carrier_of
 from cliproxy.translate.openai_responses.response import (
     base_response,
     call_item,
@@ -128,6 +129,8 @@ class ResponsesEncoder(StreamEncoder):
             self._block = _Block("thinking", item, oi)
             return out + self._emit("response.output_item.added", {"output_index": oi, "item": dict(item)})
         if ev.kind == "tool_call":
+            out += self._call_carrier(ev)
+            oi = len(self._output)
             item = call_item(
                 ev.tool_kind,
                 self._new_id("fc" if ev.tool_kind == "function" else "ctc"),
@@ -140,11 +143,31 @@ class ResponsesEncoder(StreamEncoder):
             item["status"] = "in_progress"
             self._block = _Block("tool_call", item, oi)
             return out + self._emit("response.output_item.added", {"output_index": oi, "item": dict(item)})
+        if ev.kind == "redacted_thinking":
+            self._block = _Block("other", {}, oi)
+            self._block.skip = True
+            return out + self._call_carrier(ev)
         b = self._block = _Block("other", ev.raw or {}, oi)
         b.skip = ev.kind != "server_tool" or ev.family != "openai" or not ev.raw
         if b.skip:
             return out
         return out + self._emit("response.output_item.added", {"output_index": oi, "item": ev.raw})
+
+    def _call_carrier(self, ev: ir.BlockStart) -> bytes:
+        """A Gemini call signature as a whole reasoning item before the call, or a Claude
+        redacted block as a reasoning item of its own (CPA's carriers)."""
+        if ev.kind == "redacted_thinking":
+            value = carrier_of(ev.signature, ev.family, redacted=True)
+            carrier = {"type": "reasoning", "summary": [], "encrypted_content": value} if value else None
+        else:
+            carrier = call_carrier(ev.signature, ev.family)
+        if carrier is None:
+            return b""
+        item = {"id": self._new_id("rs"), **carrier}
+        oi = len(self._output)
+        self._output.append(item)
+        out = self._emit("response.output_item.added", {"output_index": oi, "item": item})
+        return out + self._emit("response.output_item.done", {"output_index": oi, "item": item})
 
     def _delta(self, ev: ir.TextDelta | ir.ThinkingDelta | ir.ToolArgsDelta) -> bytes:
         b = self._block
@@ -228,8 +251,9 @@ class ResponsesEncoder(StreamEncoder):
             out = self._emit("response.reasoning_summary_text.done", {**ids, "text": text})
             out += self._emit("response.reasoning_summary_part.done", {**ids, "part": part})
             b.item["summary"] = [part]
-        if b.sig and b.family == "openai":
-            b.item["encrypted_content"] = b.sig
+        carrier = carrier_of(b.sig, b.family)
+        if carrier is not None:  # Claude / Gemini artifacts ride along as CPA carries them
+            b.item["encrypted_content"] = carrier
         return out
 
     def _call_done(self, b: _Block) -> bytes:

@@ -18,6 +18,8 @@ from typing import Any
 
 from cliproxy.errors import RequestError
 from cliproxy.translate import ir
+from cliproxy.translate.carriers import bind_call_carriers, carried_signature, is_call_carrier
+from cliproxy.translate.naming import flat_name
 from cliproxy.translate.openai_responses.parts import parse_parts
 from cliproxy.translate.openai_responses.tools import parse_tool_choice, parse_tools
 
@@ -67,6 +69,10 @@ def parse_request(body: dict[str, Any], source: str) -> ir.Request:
     req.messages.extend(_parse_input(body.get("input"), "previous_response_id" in body, ex))
     if "tools" in body:
         req.tools = parse_tools(body["tools"])
+    if "_additional_tools" in ex:
+        if "tools" not in body:
+            ex["_no_tools"] = True  # a Responses upstream gets no top-level tools key
+        req.tools = merge_additional_tools(req.tools, ex.pop("_additional_tools"))
     if "tool_choice" in body:
         req.tool_choice = parse_tool_choice(body["tool_choice"], ex)
     _parse_reasoning(body, req)
@@ -152,6 +158,9 @@ def _parse_input(inp: Any, orphan_ok: bool, extras: dict[str, Any]) -> list[ir.M
         if not isinstance(item, dict):
             raise RequestError(f"{where}: expected an object", param=where)
         itype = item.get("type", "message")
+        if itype == "additional_tools":
+            _additional_tools(item, where, i, extras)
+            continue
         if itype == "message" and item.get("role") != "assistant":
             assistant = None
             out.append(_parse_message(item, where))
@@ -167,6 +176,42 @@ def _parse_input(inp: Any, orphan_ok: bool, extras: dict[str, Any]) -> list[ir.M
                 if isinstance(b, ir.ToolCall):
                     calls[b.id] = b.name
             assistant.content.extend(blocks)
+    bind_call_carriers(out)
+    return out
+
+
+def _additional_tools(item: dict[str, Any], where: str, index: int, extras: dict[str, Any]) -> None:
+    """A Responses Lite ``additional_tools`` input item: its tools join the request's
+    (see ``merge_additional_tools``); the item itself is kept, with its position, for a
+    Responses upstream (``extras["_additional_items"]``)."""
+    tools = item.get("tools")
+    if not isinstance(tools, list):
+        raise RequestError(f"{where}.tools: expected a list", param=f"{where}.tools")
+    parsed = parse_tools(tools)
+    for t in parsed:
+        t.extras = {**(t.extras or {}), "_additional": True}
+    extras.setdefault("_additional_tools", []).extend(parsed)
+    extras.setdefault("_additional_items", []).append([index, item])
+
+
+def merge_additional_tools(top: list[ir.Tool] | None, extra: list[ir.Tool]) -> list[ir.Tool]:
+    """Top-level tools then ``additional_tools`` ones, one tool per qualified name:
+    top-level beats additional_tools, and a direct tool beats a namespace child (CPA's
+    ``CollectResponsesToolWinners``). Top-level tools are all kept."""
+    out = list(top or ())
+    seen = {flat_name(t.name, t.namespace): t for t in out if t.kind != "builtin"}
+    winners: dict[str, ir.Tool] = {}
+    for t in extra:
+        if t.kind == "builtin":
+            continue
+        key = flat_name(t.name, t.namespace)
+        if key in seen:
+            continue
+        held = winners.get(key)
+        if held is None or (held.namespace is not None and t.namespace is None):
+            winners[key] = t
+    keep = {id(t) for t in winners.values()}
+    out.extend(t for t in extra if id(t) in keep or t.kind == "builtin")
     return out
 
 
@@ -244,10 +289,14 @@ def _parse_reasoning_item(item: dict[str, Any], where: str) -> ir.Thinking:
     rest = {k: v for k, v in item.items() if k not in ("id", "summary", "encrypted_content")}
     if "summary" not in item:
         rest["_no_summary"] = True
+    sig, family, redacted = carried_signature(item.get("encrypted_content"))
+    if is_call_carrier(item.get("encrypted_content")) and not text:
+        rest["_call_carrier"] = True  # a Gemini function-call signature (bind_call_carriers)
     return ir.Thinking(
         text=text,
-        signature=item.get("encrypted_content"),
-        family="openai",
+        signature=sig,
+        family=family,
+        redacted=redacted,
         summary=texts,
         id=item.get("id"),
         extras=rest,

@@ -55,9 +55,13 @@ def parse_part(part: Any, where: str, text_type: str = "input_text") -> ir.Block
         return _parse_image(part, where)
     if ptype == "input_file":
         return _parse_file(part, where)
+    if ptype == "input_audio":
+        audio = _parse_audio(part)
+        if audio is not None:
+            return audio
     if not isinstance(ptype, str):
         raise RequestError(f"{where}.type: missing content part type", param=f"{where}.type")
-    return ir.ServerTool("openai", part)  # input_audio and future part kinds, kept whole
+    return ir.ServerTool("openai", part)  # future part kinds, kept whole
 
 
 def parse_parts(content: Any, where: str, text_type: str = "input_text") -> list[ir.Block]:
@@ -66,8 +70,41 @@ def parse_parts(content: Any, where: str, text_type: str = "input_text") -> list
     return [parse_part(p, f"{where}[{i}]", text_type) for i, p in enumerate(content)]
 
 
+# input_audio formats <-> MIME types (as the Chat adapter reads them)
+_AUDIO_MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "ogg": "audio/ogg", "flac": "audio/flac",
+               "aac": "audio/aac", "m4a": "audio/mp4", "webm": "audio/webm", "pcm16": "audio/pcm"}  # fmt: skip
+_AUDIO_FORMAT = {v: k for k, v in _AUDIO_MIME.items()} | {"audio/mp3": "mp3", "audio/x-wav": "wav"}
+
+
+def _parse_audio(part: dict[str, Any]) -> ir.File | None:
+    """``input_audio`` (``{data, format}`` flat, as Codex takes it, or nested under
+    ``input_audio``): an audio file block; the part rides whole for a Responses upstream."""
+    inner = part.get("input_audio")
+    src = inner if isinstance(inner, dict) else part
+    data, fmt = src.get("data"), src.get("format")
+    if not isinstance(data, str):
+        return None
+    fmt = fmt.lower() if isinstance(fmt, str) and fmt else "wav"
+    return ir.File(
+        data=data, media_type=_AUDIO_MIME.get(fmt, f"audio/{fmt}"), extras={"_raw_part": part, "_audio": fmt}
+    )
+
+
+def _build_audio(f: ir.File, own: bool) -> dict[str, Any] | None:
+    ex = f.extras or {}
+    if own and "_raw_part" in ex:
+        return ex["_raw_part"]
+    if f.data is None:
+        return None
+    media = f.media_type or ""
+    fmt = ex.get("_audio") or _AUDIO_FORMAT.get(media, media[6:] or "wav")
+    return {"type": "input_audio", "data": f.data, "format": fmt}  # CPA's Codex shape
+
+
 def _parse_image(part: dict[str, Any], where: str) -> ir.Image:
     url = part.get("image_url")
+    if isinstance(url, dict) and isinstance(url.get("url"), str):
+        url = url["url"]  # the Chat shape some clients send in Responses parts (CPA reads it)
     img = ir.Image(
         file_id=part.get("file_id"),
         detail=part.get("detail"),
@@ -121,6 +158,8 @@ def build_part(block: ir.Block, text_type: str, own: bool) -> dict[str, Any] | s
     if isinstance(block, ir.Image):
         return _build_image(block, own)
     if isinstance(block, ir.File):
+        if (block.media_type or "").startswith("audio/"):
+            return _build_audio(block, own)
         return _build_file(block, own)
     if isinstance(block, ir.ServerTool) and block.family == "openai":
         return block.raw

@@ -9,20 +9,28 @@ from typing import Any
 
 from cliproxy.formats import openai_responses as wire
 from cliproxy.translate import ir
+from cliproxy.translate.carriers import call_carrier, carrier_of
 from cliproxy.translate.naming import restore_name
 from cliproxy.translate.openai_responses.build import build_request, is_own
+from cliproxy.translate.openai_responses.names import long_name
 from cliproxy.translate.openai_responses.parse import parse_item
+from cliproxy.translate.openai_responses.web_search import claude_web_search_blocks
 
 __all__ = ["base_response", "build_response", "output_item", "parse_response", "response_id", "stop_of"]
 
 
-def parse_response(body: dict[str, Any], source: str) -> ir.Response:
+def parse_response(body: dict[str, Any], source: str, request: ir.Request | None = None) -> ir.Response:
     if isinstance(body.get("response"), dict):  # a terminal stream event given whole
         body = body["response"]
     content: list[ir.Block] = []
+    searches: set[str] = set()
     for i, item in enumerate(body.get("output") or []):
         if isinstance(item, dict):
             content.extend(parse_item(item, f"output[{i}]"))
+            content.extend(ir.ServerTool("claude", b) for b in claude_web_search_blocks(item, searches))
+    for block in content:
+        if isinstance(block, ir.ToolCall):
+            block.name = long_name(block.name, request)  # names cut to 64 characters go back
     resp = ir.Response(
         id=str(body.get("id") or ""),
         model=str(body.get("model") or ""),
@@ -34,6 +42,9 @@ def parse_response(body: dict[str, Any], source: str) -> ir.Response:
     resp.stop_reason = stop_of(
         body.get("status"), body.get("incomplete_details"), any(isinstance(b, ir.ToolCall) for b in content)
     )
+    seq = body.get("stop_sequence")
+    if isinstance(seq, str) and seq and resp.stop_reason == "end_turn":
+        resp.stop_reason, resp.stop_sequence = "stop_sequence", seq  # CPA maps it through
     if body.get("error"):
         resp.extras["error"] = body["error"]
     return resp
@@ -127,6 +138,9 @@ def _output_items(resp: ir.Response, request: ir.Request | None) -> list[dict[st
             message["content"].append(text_part(b.text, b.citations if own else None))
             continue
         message = None
+        carrier = call_carrier(b.signature, b.family) if isinstance(b, ir.ToolCall) else None
+        if carrier is not None:  # a Gemini call signature rides in a reasoning item before the call
+            items.append({"id": _gen_id("rs", resp.id, n), **carrier})
         item = _block_item(b, resp.id, n, own, request)
         if item is not None:
             items.append(item)
@@ -137,13 +151,14 @@ def _block_item(
     b: ir.Block, rid: str, n: int, own: bool, request: ir.Request | None
 ) -> dict[str, Any] | None:
     if isinstance(b, ir.Thinking):
-        if b.redacted:
+        carrier = carrier_of(b.signature, b.family, b.redacted)
+        if b.redacted and carrier is None:
             return None
         item = output_item("reasoning", b.id or _gen_id("rs", rid, n))
         texts = b.summary if b.summary else ([b.text] if b.text else [])
         item["summary"] = [{"type": "summary_text", "text": s} for s in texts]
-        if b.signature and b.family == "openai":
-            item["encrypted_content"] = b.signature
+        if carrier is not None:  # Claude / Gemini artifacts ride along as CPA carries them
+            item["encrypted_content"] = carrier
         return item
     if isinstance(b, ir.ToolCall):
         item_id = (b.extras or {}).get("id") if own else None

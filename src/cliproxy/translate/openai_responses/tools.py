@@ -114,11 +114,15 @@ def build_tools(tools: list[ir.Tool], own: bool, codex: bool = False) -> list[di
     out: list[dict[str, Any]] = []
     group: dict[str, Any] | None = None
     for t in tools:
+        if own and t.extras and t.extras.get("_additional"):
+            continue  # its additional_tools input item goes back as it came
         if t.kind == "builtin":
             group = None
             ex = t.extras or {}
             if ex.get("family") == "openai" and isinstance(ex.get("raw"), dict):
                 out.append(_alias(ex["raw"]) if codex else ex["raw"])
+            elif (search := web_search_tool(t)) is not None:
+                out.append(search)
             continue
         if t.namespace and own:
             ns = (t.extras or {}).get("_ns")
@@ -129,6 +133,26 @@ def build_tools(tools: list[ir.Tool], own: bool, codex: bool = False) -> list[di
             continue
         group = None
         out.append(_build_one(t, own, flat_name(t.name, t.namespace)))
+    return out
+
+
+def web_search_tool(t: ir.Tool) -> dict[str, Any] | None:
+    """A Claude ``web_search_*`` server tool as the Responses ``web_search`` tool (CPA):
+    ``allowed_domains`` become ``filters.allowed_domains``, ``user_location`` is kept;
+    ``blocked_domains`` has no Responses form and is left out."""
+    ex = t.extras or {}
+    raw = ex.get("raw")
+    if ex.get("family") != "claude" or not isinstance(raw, dict):
+        return None
+    if not str(raw.get("type", "")).startswith("web_search"):
+        return None
+    out: dict[str, Any] = {"type": "web_search"}
+    allowed = raw.get("allowed_domains")
+    if isinstance(allowed, list) and allowed:
+        out["filters"] = {"allowed_domains": allowed}
+    loc = raw.get("user_location")
+    if isinstance(loc, dict):
+        out["user_location"] = loc
     return out
 
 
@@ -151,7 +175,8 @@ def parse_tool_choice(tc: Any, extras: dict[str, Any]) -> str | dict[str, Any]:
     if tc["type"] in ("function", "custom") and isinstance(tc.get("name"), str):
         if tc.keys() != {"type", "name"} or tc["type"] == "custom":
             extras["_tool_choice"] = tc
-        return {"name": tc["name"]}
+        ns = tc.get("namespace")
+        return {"name": flat_name(tc["name"], ns if isinstance(ns, str) else None)}
     extras["_tool_choice"] = tc
     if tc["type"] == "allowed_tools":
         return "required" if tc.get("mode") == "required" else "auto"
@@ -170,7 +195,11 @@ def build_tool_choice(req: ir.Request, own: bool, codex: bool = False) -> str | 
         return "auto"
     if own:
         return {"type": "function", "name": name}
-    for t in req.tools or ():
+    tools = req.tools or ()
+    # a declared function of that name wins over a server tool named alike (CPA)
+    for t in sorted(tools, key=lambda t: t.kind == "builtin"):
+        if t.kind == "builtin" and t.name == name and web_search_tool(t) is not None:
+            return {"type": "web_search"}
         if t.name == name or flat_name(t.name, t.namespace) == name:
             kind = "custom" if t.kind == "custom" else "function"
             return {"type": kind, "name": flat_name(t.name, t.namespace)}

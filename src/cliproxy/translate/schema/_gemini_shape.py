@@ -69,9 +69,15 @@ def wrap_bare_properties(node: Node, walk: Walk) -> Node:
     props = node.get("properties")
     if props is not None and not isinstance(props, dict):
         node["properties"] = _props_from_list(props)
-    if KEYWORDS.issuperset(node) or _declares_non_object(node.get("type")):
+    if _declares_non_object(node.get("type")):
         return node
-    bare = [k for k, v in node.items() if k not in KEYWORDS and not k.startswith("x-") and _is_schema(v)]
+    # a child schema under a name that is no keyword, or under a keyword that only
+    # takes a scalar (a property called "title" or "type"), is a property
+    bare = [
+        k
+        for k, v in node.items()
+        if not k.startswith("x-") and (k not in KEYWORDS or k in _SCALAR_KEYWORDS) and _is_schema(v)
+    ]
     if bare:
         merged = dict(node.get("properties") or {})
         for key in bare:
@@ -94,8 +100,17 @@ def _declares_non_object(t: Any) -> bool:
     return bool(known) and "OBJECT" not in known
 
 
-def _is_schema(value: Any) -> bool:
-    return isinstance(value, dict) and not SCHEMA_HINTS.isdisjoint(value)
+# keywords whose value is never a schema object
+_SCALAR_KEYWORDS = frozenset({"type", "title", "description", "format", "pattern", "nullable", "required"})
+
+
+def _is_schema(value: Any, depth: int = 0) -> bool:
+    """A schema, or a bare map of named schemas (itself repaired into an object)."""
+    if not isinstance(value, dict) or not value:
+        return False
+    if not SCHEMA_HINTS.isdisjoint(value) and not isinstance(value.get("type"), dict):
+        return True
+    return depth < 8 and all(_is_schema(v, depth + 1) for v in value.values())
 
 
 @when("oneOf")

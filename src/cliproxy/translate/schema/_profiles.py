@@ -59,13 +59,29 @@ def claude_root_object(node: Node, walk: Walk) -> Node:
             node = merge_all_of(node, walk)
     for key in ("anyOf", "oneOf"):
         branches = node.pop(key, None)
-        if isinstance(branches, list) and "properties" not in node:
-            resolved = [_resolve_top(b, walk) for b in branches]
-            node.update(merge_object_union(resolved, "object"))
+        if isinstance(branches, list):
+            # CPA's NormalizeClaudeToolInputSchema: branch properties join the root's
+            # (the root's win); only what every object branch requires stays required
+            resolved = [b for b in (_resolve_top(b, walk) for b in branches) if _can_be_object(b)]
+            union = merge_object_union(resolved, "object")
+            own = node.get("properties")
+            props = dict(own) if isinstance(own, dict) else {}
+            for name, schema in union["properties"].items():
+                props.setdefault(name, schema)
+            node["properties"] = props
+            if "required" in union:
+                mine = node.get("required")
+                node["required"] = list(mine) if isinstance(mine, list) else []
+                node["required"] += [n for n in union["required"] if n not in node["required"]]
     node["type"] = "object"
     if not isinstance(node.get("properties"), dict):
         node["properties"] = {}
     return node
+
+
+def _can_be_object(branch: Node) -> bool:
+    kind = branch.get("type")
+    return kind is None or kind == "object" or (isinstance(kind, list) and "object" in kind)
 
 
 def _resolve_top(branch: object, walk: Walk) -> Node:

@@ -1,0 +1,312 @@
+"""The Responses WebSocket message protocol (client side): turning one client message
+into a self-contained Responses request, as CPA does for an upstream reached over HTTP.
+
+A client sends ``response.create`` (the Responses body plus ``"type"``) and, on the same
+socket, follow-ups: ``response.create`` with ``previous_response_id`` and only the new
+``input`` items, or ``response.append``. An HTTP upstream keeps no conversation for us,
+so each follow-up is expanded (CPA ``normalizeResponsesWebsocketRequest*``): the previous
+request's ``input``, then the previous response's ``output``, then the new items, with
+duplicates dropped; ``previous_response_id`` and ``type`` go, ``model`` and
+``instructions`` are carried over, ``stream`` is always true. A follow-up that already
+carries the transcript (model output items in its input, or a Codex local-compaction
+summary) replaces it instead. ``generate: false`` on the first message is a prewarm,
+answered locally with a synthetic ``response.created`` / ``response.completed``.
+
+Errors are :class:`MessageError` (status, message, code, param): the session sends them
+as an ``error`` event and the socket stays open.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "APPEND",
+    "CREATE",
+    "History",
+    "MessageError",
+    "error_event",
+    "event_type",
+    "expand",
+    "is_prewarm",
+    "pending_call_ids",
+    "prewarm_events",
+]
+
+CREATE = "response.create"
+APPEND = "response.append"
+TOOL_CALLS = frozenset({"function_call", "custom_tool_call", "local_shell_call"})
+TOOL_OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output", "local_shell_call_output"})
+COMPACTION = frozenset({"compaction", "compaction_summary"})
+# Codex's local compaction summary: the user message that starts a compacted transcript
+COMPACTION_SUMMARY_PREFIX = (
+    "Another language model started to solve this problem and produced a summary of its thinking "
+    "process. You also have access to the state of the tools that were used by that language model. "
+    "Use this to build on the work that has already been done and avoid duplicating work. Here is the "
+    "summary produced by the other language model, use the information in this summary to assist with "
+    "your own analysis:"
+)
+
+
+class MessageError(Exception):
+    """A client message the session cannot run (sent back as an ``error`` event)."""
+
+    def __init__(
+        self, status: int, message: str, *, code: str | None = None, param: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+
+
+@dataclass(slots=True)
+class History:
+    """What the next follow-up on a socket builds on: the last request sent upstream, the
+    output of its response, that response's id and the tool calls it left open."""
+
+    request: dict[str, Any] | None = None
+    output: list[Any] = field(default_factory=list)
+    response_id: str = ""
+    pending: list[str] = field(default_factory=list)
+
+    def turn_done(self, request: dict[str, Any], output: list[Any], response_id: str) -> None:
+        self.request = request
+        self.output = output
+        self.response_id = response_id
+        self.pending = pending_call_ids(output)
+
+
+def event_type(data: bytes) -> str:
+    """The ``type`` of one event's JSON, read off its first bytes when it is the first key
+    (as Codex and our encoder write it), else parsed: no parse for the thousands of deltas
+    a turn streams."""
+    if data.startswith(b'{"type":"'):
+        end = data.find(b'"', 9, 128)
+        if end > 0:
+            return data[9:end].decode()
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return ""
+    kind = obj.get("type") if isinstance(obj, dict) else None
+    return kind if isinstance(kind, str) else ""
+
+
+def error_event(status: int, message: str, *, code: str | None = None, param: str | None = None) -> bytes:
+    """An ``error`` event as the Responses WebSocket sends it (with the HTTP status)."""
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    err = {"type": kind, "message": message, "code": code, "param": param}
+    return orjson.dumps({"type": "error", "status": status, "error": err})
+
+
+def expand(message: dict[str, Any], history: History) -> dict[str, Any]:
+    """The upstream request for one client message (never the message object itself)."""
+    kind = str(message.get("type") or "").strip()
+    if kind not in (CREATE, APPEND):
+        raise MessageError(400, f"unsupported websocket request type: {kind}", param="type")
+    previous = str(message.get("previous_response_id") or "").strip()
+    if history.request is None:
+        if previous:
+            raise MessageError(
+                409,
+                "Previous response is not available on this websocket; resend the full "
+                "conversation input without previous_response_id",
+                code="previous_response_not_found",
+                param="previous_response_id",
+            )
+        if kind == APPEND:
+            raise MessageError(400, "websocket request received before response.create")
+        return _first(message)
+    items = message.get("input")
+    if not isinstance(items, list):
+        raise MessageError(400, "websocket request requires array field: input", param="input")
+    if _replaces_transcript(kind, message, items):
+        return _carry_over(message, history.request)
+    new_items = [i for i in items if _type(i) not in COMPACTION] if _has_compaction(items) else items
+    merged = _dedupe_items(_dedupe_calls([*_input_of(history.request), *history.output, *new_items]))
+    out = _carry_over(message, history.request)
+    out["input"] = merged
+    return out
+
+
+def is_prewarm(message: dict[str, Any], history: History) -> bool:
+    """``generate: false`` on the first ``response.create``: answered locally (CPA)."""
+    return (
+        history.request is None
+        and str(message.get("type") or "").strip() == CREATE
+        and "generate" in message
+        and not message["generate"]
+    )
+
+
+def prewarm_events(request: dict[str, Any]) -> list[bytes]:
+    """The synthetic ``response.created`` and ``response.completed`` of a prewarm."""
+    rid = "resp_prewarm_" + str(uuid.uuid4())
+    base: dict[str, Any] = {
+        "id": rid,
+        "object": "response",
+        "created_at": int(time.time()),
+        "background": False,
+        "error": None,
+        "output": [],
+    }
+    model = str(request.get("model") or "").strip()
+    if model:
+        base["model"] = model
+    usage = {
+        "input_tokens": 0,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": 0,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": 0,
+    }
+    created = {
+        "type": "response.created",
+        "sequence_number": 0,
+        "response": {**base, "status": "in_progress"},
+    }
+    done = {
+        "type": "response.completed",
+        "sequence_number": 1,
+        "response": {**base, "status": "completed", "usage": usage},
+    }
+    return [orjson.dumps(created), orjson.dumps(done)]
+
+
+def pending_call_ids(output: list[Any]) -> list[str]:
+    """Call ids of the tool calls in a response's output (the client answers them next)."""
+    return sorted(
+        {str(i["call_id"]) for i in output if _type(i) in TOOL_CALLS and isinstance(i.get("call_id"), str)}
+    )
+
+
+# -- the pieces
+
+
+def _first(message: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in message.items() if k != "type"}
+    out["stream"] = True
+    out.setdefault("input", [])
+    model = out.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise MessageError(400, "missing model in response.create request", param="model")
+    return out
+
+
+def _carry_over(message: dict[str, Any], last: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in message.items() if k not in ("type", "previous_response_id")}
+    if "model" not in out and isinstance(last.get("model"), str) and last["model"].strip():
+        out["model"] = last["model"].strip()
+    if "instructions" not in out and "instructions" in last:
+        out["instructions"] = last["instructions"]
+    out["stream"] = True
+    return out
+
+
+def _replaces_transcript(kind: str, message: dict[str, Any], items: list[Any]) -> bool:
+    """The client resent the whole transcript (CPA ``shouldReplaceWebsocketTranscript``)."""
+    if str(message.get("previous_response_id") or "").strip():
+        return False
+    if kind == CREATE and "previous_response_id" not in message and _has_compaction_summary(items):
+        return True
+    for item in items:
+        kind_of = _type(item)
+        if kind_of in ("function_call", "custom_tool_call"):
+            return True
+        if kind_of == "message" and isinstance(item, dict) and item.get("role") == "assistant":
+            return True
+    return False
+
+
+def _has_compaction_summary(items: list[Any]) -> bool:
+    found = False
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            return False
+        kind = _type(item)
+        if kind == "additional_tools":
+            tools = item.get("tools")
+            if index != 0 or item.get("role") != "developer" or not isinstance(tools, list):
+                return False
+            continue
+        if kind not in ("", "message"):
+            return False
+        role = item.get("role")
+        if role not in ("user", "developer"):
+            return False
+        if role == "user" and _text_of(item).startswith(COMPACTION_SUMMARY_PREFIX + "\n"):
+            found = True
+    return found
+
+
+def _text_of(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    return "".join(
+        str(p.get("text") or "") for p in content if isinstance(p, dict) and p.get("type") == "input_text"
+    )
+
+
+def _has_compaction(items: list[Any]) -> bool:
+    return any(_type(i) in COMPACTION for i in items)
+
+
+def _input_of(request: dict[str, Any]) -> list[Any]:
+    items = request.get("input")
+    if isinstance(items, str):
+        return [{"type": "message", "role": "user", "content": items}]
+    return items if isinstance(items, list) else []
+
+
+def _type(item: Any) -> str:
+    return str(item.get("type") or "") if isinstance(item, dict) else ""
+
+
+def _dedupe_calls(items: list[Any]) -> list[Any]:
+    """A tool call repeated (the same ``call_id``) is kept once, the first time."""
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        if _type(item) in TOOL_CALLS:
+            call_id = item.get("call_id")
+            if isinstance(call_id, str) and call_id:
+                if call_id in seen:
+                    continue
+                seen.add(call_id)
+        out.append(item)
+    return out
+
+
+def _dedupe_items(items: list[Any]) -> list[Any]:
+    """Items repeated under one ``id`` are kept once: the last copy, unless an earlier one
+    is a call some tool output answers and the later one is not (CPA)."""
+    answered = {
+        str(i.get("call_id")) for i in items if _type(i) in TOOL_OUTPUTS and isinstance(i.get("call_id"), str)
+    }
+    keep: dict[str, tuple[int, bool]] = {}
+    for index, item in enumerate(items):
+        item_id = item.get("id") if isinstance(item, dict) else None
+        if not isinstance(item_id, str) or not item_id:
+            continue
+        call_id = item.get("call_id")
+        referenced = isinstance(call_id, str) and bool(call_id) and call_id in answered
+        seen = keep.get(item_id)
+        if seen is None or referenced or not seen[1]:
+            keep[item_id] = (index, referenced)
+    out = []
+    for index, item in enumerate(items):
+        item_id = item.get("id") if isinstance(item, dict) else None
+        if isinstance(item_id, str) and item_id and keep[item_id][0] != index:
+            continue
+        out.append(item)
+    return out

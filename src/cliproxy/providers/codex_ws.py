@@ -1,0 +1,503 @@
+"""The Responses WebSocket upstream (Codex, xAI): an ``UpstreamClient`` over aiohttp's
+WebSocket client, so the pipeline sends to it exactly as it sends over HTTP/SSE.
+
+CPA's "auto" executors speak WebSocket to the upstream only when the *client* came in
+over the Responses WebSocket and the credential allows it (``codex-api-key[].websockets``,
+``xai-api-key[].websockets``, or ``"websockets": true`` in an OAuth file); every other
+request goes over HTTP/SSE. Here the provider decides that in ``build``: it turns the
+URL into ``ws://`` / ``wss://`` and keeps the internal :data:`SESSION_HEADER` (the
+downstream socket's id) on the request. :class:`WebSocketRouter`, the provider's
+``transport``, sends such URLs here and every other URL to the transport it wraps.
+
+Connection reuse (CPA's execution sessions): one upstream socket per downstream socket
+and upstream (URL + credential token), kept open between turns and closed when the
+downstream socket closes (:meth:`WebSocketUpstream.close_session`), when a turn is cut
+off before its terminal event, or on any read/write failure. A request whose session id
+is unknown (never opened, or already closed) gets a one-turn socket.
+
+Each turn sends one ``response.create`` message (the HTTP body plus ``"type"``) and reads
+events until a terminal one (``response.completed`` / ``done`` / ``failed`` /
+``incomplete``, ``error``). The events come out of ``chunks()`` framed as SSE, so the
+pipeline's stream handling (translation, usage, failover before the first byte) is the
+HTTP path's. Before handing the answer over, the first event is read: an ``error`` event
+carrying an HTTP status (CPA ``parseCodexWebsocketError``) becomes an error answer with
+that status, so a 429 or 401 fails over as on HTTP. A refused upgrade answers with the
+handshake's status; ``426 Upgrade Required`` falls back to HTTP/SSE (the same body, the
+``http(s)`` URL) instead. ``response.done`` is renamed ``response.completed`` (CPA).
+
+Limits: the shared client's connect timeout for the handshake, its idle timeout for
+each event (``timeouts.upstream-idle``; CPA: 5 minutes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+
+from cliproxy.credentials.record import Credential, parse_bool
+from cliproxy.formats.responses_ws import event_type
+from cliproxy.formats.sse import frame
+from cliproxy.providers.identity import codex_uses_api_key
+from cliproxy.providers.impersonate import OriginRouter
+from cliproxy.providers.transport import (
+    UpstreamClient,
+    UpstreamNetworkError,
+    UpstreamResponse,
+    network_error,
+)
+
+if TYPE_CHECKING:
+    from cliproxy.providers.http import HttpClient
+    from cliproxy.providers.registry import Providers
+
+__all__ = [
+    "BETA_HEADER",
+    "SESSION_HEADER",
+    "WebSocketRouter",
+    "WebSocketUpstream",
+    "create_message",
+    "error_body",
+    "error_headers",
+    "install",
+    "websocket_request",
+    "websocket_url",
+    "websockets_enabled",
+]
+
+log = logging.getLogger(__name__)
+
+# internal: names the downstream socket a request came from; never sent upstream
+SESSION_HEADER = "X-Cliproxy-Ws-Session"
+# what the Codex backend wants on a Responses WebSocket upgrade (CPA)
+BETA_HEADER = "responses_websockets=2026-02-06"
+TERMINAL = frozenset(
+    {"response.completed", "response.done", "response.failed", "response.incomplete", "error"}
+)
+# the events whose fields are read here (an error's status, ``response.done``'s rename)
+_PARSED = frozenset({"error", "response.done", ""})
+_NO_FIELDS: dict[str, Any] = {}
+_HOP_HEADERS = frozenset(
+    {"content-type", "accept", "content-length", "connection", "upgrade", "host", "accept-encoding"}
+)
+
+
+def websockets_enabled(cred: Credential) -> bool:
+    """Whether ``cred`` may use the upstream WebSocket (CPA ``codexWebsocketsEnabled``):
+    the ``websockets`` attribute (config keys), else ``websockets`` in the auth file."""
+    raw = cred.attributes.get("websockets")
+    if raw is not None and str(raw).strip():
+        parsed = parse_bool(raw)
+        if parsed is not None:
+            return parsed
+    return parse_bool(cred.metadata.get("websockets")) is True
+
+
+def websocket_url(http_url: str) -> str:
+    """``http(s)://`` -> ``ws(s)://``; any other scheme is returned unchanged."""
+    if http_url.startswith("https://"):
+        return "wss://" + http_url[8:]
+    if http_url.startswith("http://"):
+        return "ws://" + http_url[7:]
+    return http_url
+
+
+def _http_url(ws_url: str) -> str:
+    if ws_url.startswith("wss://"):
+        return "https://" + ws_url[6:]
+    return "http://" + ws_url[5:] if ws_url.startswith("ws://") else ws_url
+
+
+# client headers a Codex WebSocket turn carries upstream when the client sent them (CPA)
+_CLIENT_WS_HEADERS = (
+    "x-codex-turn-state",
+    "x-codex-turn-metadata",
+    "x-client-request-id",
+    "x-responsesapi-include-timing-metrics",
+    "version",
+)
+
+
+def websocket_request(
+    cred: Credential,
+    url: str,
+    headers: dict[str, str],
+    client_headers: Mapping[str, str],
+    beta_features: str = "",
+) -> str:
+    """The URL of this request: ``url`` unchanged over HTTP/SSE, or its ``ws(s)://`` form
+    (and ``headers`` completed for the upgrade) when the client came in over the Responses
+    WebSocket and ``cred`` allows it. ``beta_features`` is
+    ``codex-header-defaults.beta-features``: sent as ``x-codex-beta-features`` on OAuth
+    requests whose client sent none (CPA sends it on WebSocket requests only)."""
+    sid = client_headers.get(SESSION_HEADER)
+    if not sid or not websockets_enabled(cred):
+        return url
+    for name in _CLIENT_WS_HEADERS:
+        value = client_headers.get(name)
+        if value and value.strip():
+            headers[name] = value.strip()
+    client_features = (client_headers.get("x-codex-beta-features") or "").strip()
+    if client_features:
+        headers["x-codex-beta-features"] = client_features
+    elif beta_features and not codex_uses_api_key(cred):
+        headers["x-codex-beta-features"] = beta_features
+    beta = (client_headers.get("openai-beta") or "").strip()
+    headers["OpenAI-Beta"] = beta if "responses_websockets=" in beta else BETA_HEADER
+    headers.pop("Accept", None)
+    headers[SESSION_HEADER] = sid
+    return websocket_url(url)
+
+
+class _Socket:
+    """One upstream socket; ``lock`` makes turns on it take their turn."""
+
+    __slots__ = ("headers", "key", "lock", "ws")
+
+    def __init__(self, key: tuple[str, str], ws: aiohttp.ClientWebSocketResponse, headers: Mapping[str, str]):
+        self.key = key
+        self.ws = ws
+        self.headers = dict(headers)
+        self.lock = asyncio.Lock()
+
+
+class WebSocketUpstream:
+    """Opens, reuses and closes upstream Responses sockets, per downstream session."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self.http = http
+        self._sessions: dict[str, dict[tuple[str, str], _Socket]] = {}
+        self.opened = 0  # sockets dialled (tests and the benchmark read it)
+
+    # -- sessions
+
+    def open_session(self) -> str:
+        """A new downstream session id (unguessable: it rides in a request header)."""
+        sid = secrets.token_hex(16)
+        self._sessions[sid] = {}
+        return sid
+
+    async def close_session(self, sid: str) -> None:
+        """Close every upstream socket of downstream session ``sid``."""
+        for sock in (self._sessions.pop(sid, None) or {}).values():
+            await _close(sock.ws)
+
+    @property
+    def open_sockets(self) -> int:
+        return sum(len(s) for s in self._sessions.values())
+
+    async def close(self) -> None:
+        for sid in list(self._sessions):
+            await self.close_session(sid)
+
+    # -- one turn
+
+    async def request(
+        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
+    ) -> UpstreamResponse:
+        sid = ""
+        out: dict[str, str] = {}
+        for name, value in headers.items():
+            lower = name.lower()
+            if lower == SESSION_HEADER.lower():
+                sid = value
+            elif lower not in _HOP_HEADERS:
+                out[name] = value
+        token = out.get("Authorization") or out.get("authorization") or ""
+        key = (url, token)
+        session = self._sessions.get(sid) if sid else None
+        sock = session.get(key) if session is not None else None
+        if sock is not None and sock.ws.closed:  # the upstream closed it between turns
+            self._forget(sid, sock)
+            sock = None
+        fresh = sock is None
+        if sock is None:
+            opened = await self._dial(url, out, proxy, body)
+            if not isinstance(opened, _Socket):
+                return opened  # the upgrade was refused: its status, or the HTTP fallback
+            sock = opened
+            if session is not None and key not in session:
+                session[key] = sock
+        await sock.lock.acquire()
+        message = create_message(body)
+        try:
+            await sock.ws.send_str(message.decode())  # Codex reads text frames only
+        except (ConnectionError, aiohttp.ClientError, RuntimeError) as exc:
+            self._forget(sid, sock)
+            await _close(sock.ws)
+            sock.lock.release()
+            if fresh:
+                raise UpstreamNetworkError("upstream WebSocket send failed", detail=repr(exc)) from exc
+            # a kept socket the upstream closed between turns: dial once more (CPA)
+            return await self.request(method, url, headers=headers, body=body, proxy=proxy)
+        resp = _WsResponse(self, sid, sock)
+        try:
+            await resp.start()
+        except (TimeoutError, ConnectionError) as exc:
+            resp.release()
+            if isinstance(exc, ConnectionError) and not fresh:
+                # a kept socket whose close from the upstream we read only now: dial once more
+                return await self.request(method, url, headers=headers, body=body, proxy=proxy)
+            raise network_error(exc, "while waiting for the first WebSocket event") from exc
+        except BaseException:
+            resp.release()
+            raise
+        if resp.status >= 400:
+            resp.release()
+        return resp
+
+    async def _dial(
+        self, url: str, headers: dict[str, str], proxy: str, body: bytes | None
+    ) -> _Socket | UpstreamResponse:
+        session, http_proxy = self.http._session(proxy)  # the shared pool and its proxy
+        timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=2.0)
+        try:
+            async with asyncio.timeout(self.http.connect_timeout):
+                ws = await session.ws_connect(
+                    url, headers=headers, proxy=http_proxy, timeout=timeout, max_msg_size=0, autoping=True
+                )
+        except aiohttp.WSServerHandshakeError as exc:
+            if exc.status == 426:  # the upstream wants HTTP: same body over SSE
+                hdrs = {**headers, "Content-Type": "application/json", "Accept": "text/event-stream"}
+                return await self.http.request("POST", _http_url(url), headers=hdrs, body=body, proxy=proxy)
+            return _refused(exc.status, exc.headers)
+        except TimeoutError as exc:
+            raise UpstreamNetworkError(
+                "upstream connect timed out",
+                status=504,
+                detail=f"WebSocket upgrade to {_origin(url)} timed out",
+            ) from exc
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            raise UpstreamNetworkError(
+                "upstream unreachable", detail=f"WebSocket to {_origin(url)}: {type(exc).__name__}"
+            ) from exc
+        self.opened += 1
+        return _Socket((url, headers.get("Authorization", "")), ws, ws._response.headers)
+
+    def _forget(self, sid: str, sock: _Socket) -> None:
+        session = self._sessions.get(sid)
+        if session is not None and session.get(sock.key) is sock:
+            del session[sock.key]
+
+
+class _WsResponse:
+    """One turn's answer: the events as SSE frames, up to the terminal event."""
+
+    __slots__ = ("_done", "_first", "_owner", "_released", "_sid", "_sock", "body", "headers", "status")
+
+    def __init__(self, owner: WebSocketUpstream, sid: str, sock: _Socket) -> None:
+        self._owner = owner
+        self._sid = sid
+        self._sock = sock
+        self._first: bytes | None = None
+        self._done = False
+        self._released = False
+        self.status = 200
+        self.headers: Mapping[str, str] = sock.headers
+        self.body = b""
+
+    async def start(self) -> None:
+        """Read the first event: an ``error`` event with a status is this turn's status."""
+        data, kind, obj = await self._next()
+        if kind == "error":
+            status = _int(obj.get("status")) or _int(obj.get("status_code"))
+            if status and status >= 400:
+                self.status = status
+                self.body = error_body(obj, status)
+                self.headers = {**self.headers, **error_headers(obj)}  # Retry-After and friends
+                self._done = True
+                self._owner._forget(self._sid, self._sock)  # CPA drops the socket on an error
+                await _close(self._sock.ws)
+                return
+        self._first = _sse(data, kind, obj)
+        self._done = kind in TERMINAL
+
+    async def _next(self) -> tuple[bytes, str, dict[str, Any]]:
+        idle = self._owner.http.idle_timeout
+        ws = self._sock.ws
+        while True:
+            try:
+                msg = await ws.receive(timeout=idle)
+            except TimeoutError:
+                raise
+            except (aiohttp.ClientError, RuntimeError) as exc:
+                raise ConnectionError(f"upstream WebSocket: {type(exc).__name__}") from exc
+            if msg.type is aiohttp.WSMsgType.TEXT:
+                data = msg.data.encode()
+            elif msg.type is aiohttp.WSMsgType.BINARY:
+                data = msg.data
+            elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+                raise ConnectionError(f"upstream WebSocket closed ({ws.close_code}) before the turn ended")
+            elif msg.type is aiohttp.WSMsgType.ERROR:
+                raise ConnectionError(f"upstream WebSocket error: {msg.data!r}")
+            else:
+                continue
+            data = data.strip()
+            if not data:
+                continue
+            kind = event_type(data)
+            if kind not in _PARSED:
+                return data, kind, _NO_FIELDS  # deltas: the type is all we need
+            try:
+                obj = orjson.loads(data)
+            except orjson.JSONDecodeError as exc:
+                raise ConnectionError("upstream WebSocket sent a message that is not JSON") from exc
+            if not isinstance(obj, dict):
+                continue
+            return data, str(obj.get("type") or ""), obj
+
+    async def read(self) -> bytes:
+        if self.status >= 400:
+            return self.body
+        return b"".join([chunk async for chunk in self.chunks()])
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        if self._first is not None:
+            first, self._first = self._first, None
+            yield first
+        try:
+            while not self._done:
+                data, kind, obj = await self._next()
+                self._done = kind in TERMINAL
+                yield _sse(data, kind, obj)
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        sock = self._sock
+        if not self._done:  # cut off mid-turn: the socket's state is unknown, never reuse it
+            self._owner._forget(self._sid, sock)
+            if not sock.ws.closed:
+                with contextlib.suppress(RuntimeError):  # no running loop at interpreter exit
+                    asyncio.get_running_loop().create_task(_close(sock.ws))
+        elif self._sid not in self._owner._sessions:  # a one-turn socket
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop().create_task(_close(sock.ws))
+        if sock.lock.locked():
+            sock.lock.release()
+
+
+class WebSocketRouter:
+    """A provider's transport: ``ws://`` / ``wss://`` URLs over :class:`WebSocketUpstream`,
+    every other URL through ``inner`` (the transport it had, or the shared client)."""
+
+    def __init__(self, ws: WebSocketUpstream, inner: UpstreamClient) -> None:
+        self.ws = ws
+        self.inner = inner
+
+    async def request(
+        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
+    ) -> UpstreamResponse:
+        if url.startswith(("wss://", "ws://")):
+            return await self.ws.request(method, url, headers=headers, body=body, proxy=proxy)
+        return await self.inner.request(method, url, headers=headers, body=body, proxy=proxy)
+
+
+def install(providers: Providers, http: HttpClient) -> WebSocketUpstream:
+    """Give the Codex and xAI providers a :class:`WebSocketRouter` around their transport
+    (around the fallback of an impersonating ``OriginRouter``: ``ws(s)://`` URLs never
+    match its ``https://`` prefixes)."""
+    upstream = WebSocketUpstream(http)
+    for key in ("codex", "xai"):
+        provider = providers.get(key)
+        if provider is None:
+            continue
+        transport = provider.transport
+        if isinstance(transport, OriginRouter):  # chatgpt.com's TLS hello stays where it is
+            transport.fallback = WebSocketRouter(upstream, transport.fallback)
+        else:
+            provider.transport = WebSocketRouter(upstream, transport or http)
+    return upstream
+
+
+# -- helpers
+
+
+def create_message(body: bytes | None) -> bytes:
+    """The HTTP body as a ``response.create`` message (CPA ``buildCodexWebsocketRequestBody``)."""
+    rest = (body or b"{}").strip()[1:]
+    return b'{"type":"response.create"' + (rest if rest.lstrip()[:1] == b"}" else b"," + rest)
+
+
+def _sse(data: bytes, kind: str, obj: dict[str, Any]) -> bytes:
+    if kind == "response.done":
+        kind = "response.completed"
+        data = orjson.dumps({**obj, "type": kind})
+    return frame(kind or "message", data)
+
+
+def error_headers(obj: dict[str, Any]) -> dict[str, str]:
+    """The ``headers`` object of an ``error`` event (CPA ``parseCodexWebsocketErrorHeaders``):
+    string, number and boolean values, as header strings."""
+    raw = obj.get("headers")
+    out: dict[str, str] = {}
+    if not isinstance(raw, dict):
+        return out
+    for name, value in raw.items():
+        if not isinstance(name, str) or not name.strip():
+            continue
+        if isinstance(value, bool):
+            out[name.strip()] = "true" if value else "false"
+        elif isinstance(value, int | float | str) and str(value).strip():
+            out[name.strip()] = str(value).strip()
+    return out
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def error_body(obj: dict[str, Any], status: int) -> bytes:
+    """CPA ``buildCodexWebsocketErrorPayload``: the error (or ``body.error``) and the status."""
+    out: dict[str, Any] = {"status": status}
+    body = obj.get("body")
+    if body is not None:
+        out["body"] = body
+        if isinstance(body, dict) and "error" in body:
+            out["error"] = body["error"]
+            return orjson.dumps(out)
+    out["error"] = obj.get("error", {"type": "server_error", "message": f"upstream error {status}"})
+    return orjson.dumps(out)
+
+
+class _Refused:
+    """The answer to a refused upgrade: its status, a JSON error body."""
+
+    def __init__(self, status: int, headers: Mapping[str, str] | None) -> None:
+        self.status = status
+        self.headers: Mapping[str, str] = dict(headers or {})
+        message = f"upstream refused the WebSocket upgrade (HTTP {status})"
+        self._body = orjson.dumps({"error": {"message": message, "type": "upstream_error"}})
+
+    async def read(self) -> bytes:
+        return self._body
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        yield self._body
+
+    def release(self) -> None:
+        return None
+
+
+def _refused(status: int, headers: Mapping[str, str] | None) -> UpstreamResponse:
+    return _Refused(status, headers)
+
+
+def _origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0].rsplit('@', 1)[-1]}"
+
+
+async def _close(ws: aiohttp.ClientWebSocketResponse) -> None:
+    if not ws.closed:
+        with contextlib.suppress(Exception):
+            await ws.close()

@@ -1,0 +1,343 @@
+"""One client socket on the Responses WebSocket (``GET /v1/responses``,
+``/backend-api/codex/responses``): the turns it carries, run through the pipeline.
+
+The server (``cliproxy.server.ws``) does the framing: it hands each text message to
+:meth:`ResponsesSession.turn` and sends the events it gets back as text messages, in
+order. Per message (CPA's handler, an upstream reached over HTTP or over its own socket
+alike):
+
+- the message becomes a whole Responses request (``cliproxy.formats.responses_ws``:
+  ``previous_response_id`` continuity, ``response.append``, prewarm); a message it
+  cannot use is answered with an ``error`` event and the socket stays open;
+- the request runs as any ``POST /v1/responses`` stream does (``Pipeline.run``: routing,
+  credential pick, translation for non-Responses upstreams, failover before the first
+  byte, usage records); each event's JSON is one message to the client;
+- Codex and xAI credentials with ``websockets`` enabled are reached over the upstream's
+  Responses WebSocket, one kept upstream socket per client socket
+  (``cliproxy.providers.codex_ws``); the request carries this session's id in an internal
+  header for that, which never leaves the proxy;
+- a turn that fails before its first event ends the socket (CPA): an error the client
+  caused (400, 404, 409, 413, 422) is sent as an ``error`` event first, then a normal close
+  (1000); a rate limit or overload closes with 1013 (try again later), any other upstream
+  failure with 1011. An upstream that breaks off after the first event ends the turn
+  in-format (``response.failed`` with the error, as on HTTP) and the socket stays usable;
+  an ``error`` event mid-stream is passed on and closes the socket as above; a stream that
+  just stops without a terminal event closes with 1011.
+
+A completed turn's request and output are what the next follow-up builds on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+from multidict import CIMultiDict
+
+from cliproxy.calls import Call, Reply, StreamReply
+from cliproxy.errors import CliproxyError
+from cliproxy.formats import Format
+from cliproxy.formats.responses_ws import (
+    History,
+    MessageError,
+    error_event,
+    event_type,
+    expand,
+    is_prewarm,
+    prewarm_events,
+)
+from cliproxy.formats.sse import SSEDecoder
+from cliproxy.formats.validate import check_depth
+from cliproxy.pipeline import Pipeline
+from cliproxy.providers.codex_ws import SESSION_HEADER, WebSocketUpstream
+from cliproxy.requestid import begin_request
+from cliproxy.usage.hooks import begin_trace
+
+__all__ = ["Close", "ResponsesSession", "Send", "WireInfo"]
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[bytes], Awaitable[None]]
+REQUEST_FAULTS = frozenset({400, 404, 409, 413, 422})
+RETRY_LATER = frozenset({429, 503, 529})
+COMPLETED = frozenset({"response.completed", "response.done"})
+ENDED = frozenset({"response.failed", "response.incomplete"})
+_TRACKED = COMPLETED | ENDED | {"response.output_item.done", "error"}
+_REASON_BYTES = 123  # a close frame's reason is at most 123 bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """How the socket ends after a turn: a WebSocket close code and a short reason."""
+
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class WireInfo:
+    """What the server read off the upgrade request (request logs, usage records)."""
+
+    path: str
+    query_string: str
+    route: str
+    api_key: str
+    client_ip: str
+
+
+class ResponsesSession:
+    """The state of one client socket: its turn history and its upstream session."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        upstream: WebSocketUpstream | None,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+        *,
+        recorder: Any = None,
+        wire: WireInfo | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.upstream = upstream
+        self.sid = upstream.open_session() if upstream is not None else ""
+        own: CIMultiDict[str] = CIMultiDict(headers)
+        own.popall(SESSION_HEADER, None)  # only ever ours
+        if self.sid:
+            own[SESSION_HEADER] = self.sid
+        self.headers = own
+        self.query = query
+        self.history = History()
+        self.recorder = recorder
+        self.wire = wire
+        self.turns = 0
+
+    async def close(self) -> None:
+        """The client socket is gone: close this session's upstream sockets."""
+        if self.upstream is not None and self.sid:
+            await self.upstream.close_session(self.sid)
+
+    async def turn(self, raw: bytes, send: Send) -> Close | None:
+        """One client message: its events go to ``send``; a ``Close`` ends the socket."""
+        try:
+            message = _message(raw)
+            if is_prewarm(message, self.history):
+                request = expand(message, self.history)
+                request.pop("generate", None)
+                self.history = History(request=request)
+                for event in prewarm_events(request):
+                    await send(event)
+                return None
+            request = expand(message, self.history)
+        except MessageError as exc:
+            await send(error_event(exc.status, exc.message, code=exc.code, param=exc.param))
+            return None
+        self.turns += 1
+        begin_request()  # each turn is a request of its own: log lines, request log, usage
+        return await self._run(request, raw, send)
+
+    async def _run(self, request: dict[str, Any], raw: bytes, send: Send) -> Close | None:
+        model = str(request["model"]).strip()
+        call = Call(Format.RESPONSES, request, model, True, self.headers, self.query)
+        trace = self._trace(call, raw)
+        if trace is not None:
+            call = replace(call, trace=trace)
+        try:
+            result = await self.pipeline.run(call)
+        except CliproxyError as exc:
+            if trace is not None:
+                trace.failed(exc.status, exc.message, {}, b"")
+            return await _failed(exc.status, exc.message, getattr(exc, "code", None), send)
+        if trace is not None:
+            result = trace.reply(result)
+        if isinstance(result, Reply):
+            return await self._whole(result, request, send)
+        return await self._stream(result, request, send)
+
+    async def _whole(self, reply: Reply, request: dict[str, Any], send: Send) -> Close | None:
+        """A whole answer (a plugin answered the request): one event."""
+        try:
+            body = orjson.loads(reply.body) if reply.body else {}
+        except orjson.JSONDecodeError:
+            body = {}
+        if reply.status >= 400:
+            err = body.get("error") if isinstance(body, dict) else None
+            message = str(err.get("message")) if isinstance(err, dict) else f"HTTP {reply.status}"
+            return await _failed(reply.status, message, None, send)
+        await send(orjson.dumps({"type": "response.completed", "response": body}))
+        if isinstance(body, dict):
+            output = body.get("output")
+            self.history.turn_done(
+                request, output if isinstance(output, list) else [], str(body.get("id") or "")
+            )
+        return None
+
+    async def _stream(self, reply: StreamReply, request: dict[str, Any], send: Send) -> Close | None:
+        tracker = _Turn()
+        rest = reply.rest
+        try:
+            async for data in _events(reply.first, rest):
+                kind = tracker.see(data)
+                if kind == "error":
+                    status = tracker.error_status
+                    await send(data)
+                    return _close_for(status, tracker.error_message)
+                if tracker.completed_at_this_event:
+                    data = tracker.completion(data)
+                await send(data)
+        except CliproxyError as exc:
+            return await _failed(exc.status, exc.message, None, send, in_stream=True)
+        except (ConnectionError, TimeoutError) as exc:
+            if isinstance(exc, ConnectionResetError):
+                raise  # the client went away while we wrote: the server tears down
+            log.info("responses websocket: upstream stream broke: %s", exc)
+            return Close(1011, "upstream connection broke")
+        finally:
+            await rest.aclose()  # type: ignore[attr-defined]
+        if tracker.completed is not None:
+            self.history.turn_done(request, tracker.output(), tracker.response_id)
+            return None
+        if tracker.ended:
+            return None  # response.failed / incomplete: a normal end of a turn
+        return Close(1011, "upstream stream ended before response.completed")
+
+    def _trace(self, call: Call, raw: bytes) -> Any:
+        rec, wire = self.recorder, self.wire
+        if rec is None or wire is None or not rec.active:
+            return None
+        return begin_trace(
+            rec,
+            method="GET",
+            path=wire.path,
+            query_string=wire.query_string,
+            route=wire.route,
+            headers=self.headers,
+            body=raw,
+            fmt=call.format,
+            alias=call.model,
+            api_key=wire.api_key,
+            client_ip=wire.client_ip,
+        )
+
+
+class _Turn:
+    """What one turn's events say: output items, the completion, an error."""
+
+    __slots__ = (
+        "completed",
+        "completed_at_this_event",
+        "ended",
+        "error_message",
+        "error_status",
+        "items",
+        "response_id",
+    )
+
+    def __init__(self) -> None:
+        self.items: dict[int, Any] = {}
+        self.completed: dict[str, Any] | None = None
+        self.completed_at_this_event = False
+        self.ended = False
+        self.response_id = ""
+        self.error_status = 0
+        self.error_message = ""
+
+    def see(self, data: bytes) -> str:
+        self.completed_at_this_event = False
+        kind = event_type(data)
+        if kind not in _TRACKED:
+            return kind  # deltas and the like: nothing to keep
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return ""
+        if not isinstance(obj, dict):
+            return ""
+        if kind == "response.output_item.done" and isinstance(obj.get("item"), dict):
+            index = obj.get("output_index")
+            self.items[index if isinstance(index, int) else len(self.items) + 10_000] = obj["item"]
+        elif kind in COMPLETED:
+            response = obj.get("response")
+            self.completed = response if isinstance(response, dict) else {}
+            self.response_id = str(self.completed.get("id") or "")
+            self.completed_at_this_event = True
+        elif kind in ENDED:
+            self.ended = True
+        elif kind == "error":
+            status = obj.get("status") or obj.get("status_code")
+            err = obj.get("error")
+            self.error_status = status if isinstance(status, int) else 500
+            self.error_message = str(err.get("message") or "") if isinstance(err, dict) else str(err or "")
+        return kind
+
+    def output(self) -> list[Any]:
+        done = self.completed or {}
+        output = done.get("output")
+        if isinstance(output, list) and output:
+            return output
+        return [self.items[i] for i in sorted(self.items)]
+
+    def completion(self, data: bytes) -> bytes:
+        """The completion event with ``response.output`` filled from the items seen when the
+        upstream left it empty (CPA ``restoreResponsesWebsocketCompletionOutput``)."""
+        done = self.completed
+        if done is None or not self.items or (isinstance(done.get("output"), list) and done["output"]):
+            return data
+        obj = orjson.loads(data)
+        obj["response"] = {**done, "output": self.output()}
+        self.completed = obj["response"]
+        return orjson.dumps(obj)
+
+
+async def _events(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The ``data`` of each SSE event of a stream reply, as it arrives."""
+    decoder = SSEDecoder()
+    for event in decoder.decode(first):
+        if event.data and event.data != b"[DONE]":
+            yield event.data
+    async for chunk in rest:
+        for event in decoder.decode(chunk):
+            if event.data and event.data != b"[DONE]":
+                yield event.data
+    for event in decoder.flush():
+        if event.data and event.data != b"[DONE]":
+            yield event.data
+
+
+def _message(raw: bytes) -> dict[str, Any]:
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MessageError(400, f"websocket message is not valid JSON: {exc}") from exc
+    if not isinstance(message, dict):
+        raise MessageError(400, "websocket message must be a JSON object")
+    try:
+        check_depth(raw, message)
+    except CliproxyError as exc:
+        raise MessageError(400, exc.message) from exc
+    return message
+
+
+async def _failed(status: int, message: str, code: Any, send: Send, *, in_stream: bool = False) -> Close:
+    """A turn that failed: the client's mistake is told as an ``error`` event, then the
+    socket closes (CPA); other failures close with a code that says what kind."""
+    if status in REQUEST_FAULTS:
+        await send(error_event(status, message, code=code if isinstance(code, str) else None))
+        return Close(1000, _reason(message))
+    return _close_for(status, message)
+
+
+def _close_for(status: int, message: str) -> Close:
+    if status in REQUEST_FAULTS:
+        return Close(1000, _reason(message))
+    if status in RETRY_LATER:
+        return Close(1013, _reason(message or "upstream busy; try again later"))
+    return Close(1011, _reason(message or "upstream failed"))
+
+
+def _reason(text: str) -> str:
+    data = text.encode()[:_REASON_BYTES]
+    return data.decode("utf-8", "ignore")

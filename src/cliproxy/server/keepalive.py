@@ -1,0 +1,165 @@
+"""Keep-alive bytes for clients (and proxies in front of them) with idle timeouts.
+
+``streaming.keepalive-seconds``: an SSE comment line (``: keep-alive``, as CPA writes it)
+whenever the stream has been silent that long, at an event boundary only (a pass-through
+chunk may end inside an event). The openai and anthropic SDKs skip comment lines; the
+google-genai SDK does not (it parses every non-``data:`` line as JSON and fails), so Gemini
+clients get a blank line instead, which every SSE parser skips (CPA sends Gemini the
+comment and breaks that SDK: a deliberate difference). While the proxy is still waiting for
+the first event (failing over between credentials, or an upstream thinking before its
+first content) the 200 and the SSE headers go out at the first tick, so the client sees
+bytes; an error after that point reaches the client as an in-format error event instead
+of an HTTP status. Gemini's JSON-array framing (no ``?alt=sse``) gets none: a comment is
+not JSON (CPA skips it too).
+
+``nonstream-keepalive-interval``: for whole answers, CPA's blank line (``\\n``, JSON
+whitespace any parser skips) every interval while waiting; the 200 and ``Content-Type:
+application/json`` are committed at the first one, so a late error is the client's error
+object under that 200, as in CPA.
+
+HTTP framing only: what to wait for and what to write comes from the handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from cliproxy.calls import SSE_HEADERS, Call
+from cliproxy.formats import Format
+from cliproxy.server.context import CORS_KEY
+
+__all__ = ["SSE_KEEPALIVE", "commit_while_waiting", "error_frame", "intervals", "with_keepalives"]
+
+SSE_KEEPALIVE = b": keep-alive\n\n"
+BLANK_LINE = b"\n"  # Gemini streams; whole JSON answers (whitespace before the object)
+
+
+def stream_keepalive(fmt: Format) -> bytes:
+    return BLANK_LINE if fmt is Format.GEMINI else SSE_KEEPALIVE
+
+
+def intervals(config: Any, call: Call) -> float:
+    """Seconds between keep-alives for this call (0: none)."""
+    if call.stream:
+        if call.format is Format.GEMINI and call.alt != "sse":
+            return 0.0
+        return float(max(0, int(config.streaming.keepalive_seconds or 0)))
+    if call.action == "count":
+        return 0.0
+    return float(max(0, int(config.nonstream_keepalive_interval or 0)))
+
+
+async def commit_while_waiting(
+    request: web.Request, work: asyncio.Future[Any], interval: float, fmt: Format, *, stream: bool
+) -> web.StreamResponse | None:
+    """Wait for ``work``; at every ``interval`` of waiting write a keep-alive, committing
+    the 200 at the first. The committed response, or ``None`` when ``work`` finished first.
+    A client gone away cancels ``work``."""
+    resp: web.StreamResponse | None = None
+    try:
+        while True:
+            done, _ = await asyncio.wait((work,), timeout=interval)
+            if done:
+                return resp
+            if resp is None:
+                headers = dict(SSE_HEADERS) if stream else {"Content-Type": "application/json"}
+                resp = web.StreamResponse(status=200, headers=headers)
+                cors = request.get(CORS_KEY)
+                if cors:
+                    resp.headers.update(cors)
+                await resp.prepare(request)
+            await resp.write(stream_keepalive(fmt) if stream else BLANK_LINE)
+    except BaseException:
+        work.cancel()
+        raise
+
+
+def error_frame(fmt: Format, body: bytes, headers: Mapping[str, str] | None = None) -> bytes:
+    """An error body of ``fmt`` (``cliproxy.server.errors``) as one SSE event: ``event:
+    error`` where the client's SDK keys on it (Anthropic), a ``data:`` line whose ``error``
+    member the openai SDK raises on. Responses clients get CPA's stream error event
+    (``type``, ``code``, ``message``), or ``response.failed`` when the client is Codex
+    (by its ``User-Agent`` / ``Originator``, as CPA tells)."""
+    if fmt is Format.RESPONSES:
+        return _responses_error(body, headers or {})
+    if b"\n" in body or b"\r" in body:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            body = orjson.dumps(orjson.loads(body))
+    if fmt is Format.CLAUDE:
+        return b"event: error\ndata: " + body + b"\n\n"
+    return b"data: " + body + b"\n\n"
+
+
+def _responses_error(body: bytes, headers: Mapping[str, str]) -> bytes:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        parsed = {"error": {"message": body.decode("utf-8", "replace")}}
+    err = parsed.get("error") if isinstance(parsed, dict) else None
+    err = err if isinstance(err, dict) else {"message": str(parsed)}
+    message = str(err.get("message") or "upstream error")
+    code = err.get("code") or err.get("type") or "server_error"
+    if _codex_client(headers):
+        failed = {"status": "failed", "error": {"code": code, "message": message}}
+        data = {"type": "response.failed", "sequence_number": 0, "response": failed}
+        return b"event: response.failed\ndata: " + orjson.dumps(data) + b"\n\n"
+    data = {
+        "type": "error",
+        "code": code,
+        "message": message,
+        "param": None,
+        "sequence_number": 0,
+        "error": err,
+    }
+    return b"event: error\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+def _codex_client(headers: Mapping[str, str]) -> bool:
+    agent = headers.get("User-Agent", "").strip()
+    if agent == "codex_cli_rs" or agent.startswith(("Codex Desktop/", "codex-tui/", "codex_cli_rs/")):
+        return True
+    origin = headers.get("Originator", "").strip().lower()
+    names = ("codex desktop", "codex-tui", "codex_cli_rs")
+    return origin in names or origin.startswith(tuple(n + "/" for n in names))
+
+
+async def with_keepalives(
+    chunks: AsyncIterator[bytes], interval: float, fmt: Format, after: bytes = b""
+) -> AsyncIterator[bytes]:
+    """``chunks``, with a keep-alive in between whenever none came for ``interval`` and the
+    last bytes out (``after`` at the start) ended an SSE event."""
+    pending: asyncio.Future[bytes] | None = None
+    beat = stream_keepalive(fmt)
+    boundary = _ends_event(after) if after else True
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(chunks.__anext__())
+            done, _ = await asyncio.wait((pending,), timeout=interval)
+            if not done:
+                if boundary:
+                    yield beat
+                continue
+            ready, pending = pending, None
+            try:
+                chunk = ready.result()
+            except StopAsyncIteration:
+                return
+            if chunk:
+                boundary = _ends_event(chunk)
+                yield chunk
+    finally:
+        if pending is not None:  # the reader stops mid-wait: the upstream read ends first
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+
+
+def _ends_event(chunk: bytes) -> bool:
+    return chunk.endswith((b"\n\n", b"\r\n\r\n", b"\r\r"))

@@ -1,0 +1,178 @@
+"""The usage ledger: one row per finished request, written off the request path in batches.
+
+The event loop only appends a tuple to a list (``add``: an uncontended lock and an
+append, no thread wake-up per row); one writer thread takes what has gathered every
+``FLUSH_SECONDS``, or at once when ``BATCH`` rows wait, and inserts it in one
+transaction. Rows wait in memory up to ``MAX_PENDING``; past that (a database that
+stopped answering) new rows are counted in ``dropped`` and logged, never allowed to grow
+memory without bound. Retention: rows older than ``retention-days`` are deleted once an
+hour by the same thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from cliproxy.usage.ledger_store import COLUMNS, TABLE, Store
+
+__all__ = ["BATCH", "FLUSH_SECONDS", "MAX_PENDING", "Ledger", "time_range"]
+
+log = logging.getLogger(__name__)
+
+BATCH = 2000
+FLUSH_SECONDS = 0.25
+MAX_PENDING = 200_000
+PRUNE_EVERY = 3600.0
+
+
+class Ledger:
+    """The writer thread and the rows waiting in front of one :class:`Store`."""
+
+    def __init__(self, store: Store, retention_days: int = 0) -> None:
+        self.store = store
+        self.retention_days = retention_days
+        self.written = 0
+        self.dropped = 0
+        self.failed_batches = 0
+        self.write_cpu = 0.0  # writer-thread CPU seconds spent inserting
+        self._import_lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _rows, _waiters, _stop
+        self._rows: list[tuple[Any, ...]] = []
+        self._in_flight = 0  # rows taken by the writer, not yet written
+        self._waiters: list[threading.Event] = []
+        self._stop = False
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_prune = 0.0
+
+    # -- the event loop's side
+
+    def add(self, row: tuple[Any, ...]) -> None:
+        with self._lock:
+            rows = self._rows
+            if len(rows) + self._in_flight >= MAX_PENDING:
+                self.dropped += 1
+                dropped = self.dropped
+            else:
+                rows.append(row)
+                if len(rows) == BATCH:
+                    self._wake.set()
+                return
+        if dropped in (1, 1000) or dropped % 100_000 == 0:
+            log.warning("usage ledger (%s) is behind: %d row(s) not recorded", self.store.name, dropped)
+
+    def start(self) -> None:
+        """Open the store (creating the table) and start the writer thread."""
+        self.store.open()
+        self._thread = threading.Thread(target=self._run, name="cliproxy-usage-ledger", daemon=True)
+        self._thread.start()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Block until every row added so far is written (tests, shutdown, reads)."""
+        if self._thread is None:
+            return True
+        done = threading.Event()
+        with self._lock:
+            self._waiters.append(done)
+        self._wake.set()
+        return done.wait(timeout)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            with self._lock:
+                self._stop = True
+            self._wake.set()
+            self._thread.join(15.0)
+            self._thread = None
+        self.store.close()
+
+    # -- the writer thread
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(FLUSH_SECONDS)
+            self._wake.clear()
+            with self._lock:
+                batch, self._rows = self._rows, []
+                waiters, self._waiters = self._waiters, []
+                stop = self._stop
+                self._in_flight = len(batch)
+            for start in range(0, len(batch), BATCH):
+                self._write(batch[start : start + BATCH])
+            with self._lock:
+                self._in_flight = 0
+            for w in waiters:
+                w.set()
+            self._maybe_prune()
+            if stop:
+                return
+
+    def _write(self, batch: list[tuple[Any, ...]]) -> None:
+        started = time.thread_time()
+        try:
+            self.store.insert(batch)
+            self.written += len(batch)
+            self.write_cpu += time.thread_time() - started
+        except Exception as exc:  # a database error must not kill the writer
+            self.failed_batches += 1
+            self.dropped += len(batch)
+            log.warning("usage ledger (%s): %d row(s) not written: %s", self.store.name, len(batch), exc)
+
+    def _maybe_prune(self) -> None:
+        now = time.monotonic()
+        if self.retention_days <= 0 or now - self._last_prune < PRUNE_EVERY:
+            return
+        self._last_prune = now
+        try:
+            self.prune()
+        except Exception as exc:
+            log.warning("usage ledger (%s): retention sweep failed: %s", self.store.name, exc)
+
+    def prune(self) -> int:
+        """Delete the rows older than ``retention_days`` now (0 keeps all); how many went."""
+        if self.retention_days <= 0:
+            return 0
+        removed = self.store.prune(time.time() - self.retention_days * 86400.0)
+        if removed:
+            log.info("usage ledger: %d row(s) past retention-days removed", removed)
+        return removed
+
+    # -- reads (blocking: call them in a thread)
+
+    def rows(self, since: float | None = None, until: float | None = None) -> list[tuple[Any, ...]]:
+        where, params = time_range(since, until)
+        return self.store.query(f"SELECT {', '.join(COLUMNS)} FROM {TABLE}{where} ORDER BY ts", params)
+
+    def import_rows(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Insert those of ``rows`` whose uid is not there yet, now (from the caller's
+        thread, after the queued rows); returns how many were new."""
+        if not rows:
+            return 0
+        self.flush()
+        with self._import_lock:
+            seen = self.store.uids()
+            fresh = []
+            for row in rows:
+                if row[0] not in seen:
+                    seen.add(row[0])
+                    fresh.append(row)
+            return self.store.insert(fresh) if fresh else 0
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.store.query(sql, params)
+
+
+def time_range(since: float | None, until: float | None) -> tuple[str, list[Any]]:
+    """A ``WHERE`` clause (``{p}`` placeholders) and its parameters for a time window."""
+    parts, params = [], []
+    if since is not None:
+        parts.append("ts >= {p}")
+        params.append(since)
+    if until is not None:
+        parts.append("ts < {p}")
+        params.append(until)
+    return (" WHERE " + " AND ".join(parts) if parts else ""), params

@@ -1,0 +1,195 @@
+"""``codex.optimize-multi-agent-v2`` through a running proxy: an official Codex client's
+multi-agent request reaches the Codex upstream rewritten as CPA rewrites it, the answer
+names the client's ``collaboration`` namespace again (whole and streamed), and the Codex
+client catalog marks ``multi_agent_version: v2``. Off, or from another client: untouched."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp import web
+
+from tests.e2e.clients import KEY
+
+CODEX_UA = "codex-tui/0.146.0 (Mac OS 26.5.0; arm64) iTerm.app/3.6.10 (codex-tui; 0.146.0)"
+HEADING = "Available model overrides (optional; inherited parent model is preferred):"
+
+
+def config(base: str, on: bool) -> str:
+    return f"""
+api-keys: ["{KEY}"]
+codex:
+  optimize-multi-agent-v2: {"true" if on else "false"}
+codex-api-key:
+  - api-key: "sk-codex-1"
+    base-url: "{base}"
+    models:
+      - name: "gpt-5.4"
+"""
+
+
+def request_body(stream: bool) -> dict:
+    return {
+        "model": "gpt-5.4",
+        "stream": stream,
+        "input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "delegate"}]},
+            {
+                "type": "agent_message",
+                "author": "/root",
+                "content": [{"type": "encrypted_content", "encrypted_content": "task"}],
+            },
+        ],
+        "tools": [
+            {
+                "type": "namespace",
+                "name": "collaboration",
+                "tools": [
+                    {
+                        "type": "function",
+                        "name": "spawn_agent",
+                        "description": f"{HEADING}\n- `old`: old\nSpawns an agent.",
+                        "parameters": {
+                            "type": "object",
+                            "properties": {"message": {"type": "string", "encrypted": True}},
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def _sse(event: dict) -> bytes:
+    return b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+
+
+class Upstream:
+    """A Codex upstream that answers every request with a namespaced spawn_agent call."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.bodies.append(await request.json())
+        call = {
+            "type": "function_call",
+            "id": "fc_1",
+            "call_id": "call_1",
+            "name": "spawn_agent",
+            "namespace": "collaboration-optimize",
+            "arguments": '{"message":"go"}',
+            "status": "completed",
+        }
+        response = {
+            "id": "resp_1",
+            "object": "response",
+            "model": "gpt-5.4",
+            "status": "in_progress",
+            "output": [],
+        }
+        done = {
+            **response,
+            "status": "completed",
+            "output": [call],
+            "usage": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5},
+        }
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for event in (
+            {"type": "response.created", "sequence_number": 0, "response": response},
+            {
+                "type": "response.output_item.added",
+                "sequence_number": 1,
+                "output_index": 0,
+                "item": {**call, "status": "in_progress", "arguments": ""},
+            },
+            {"type": "response.output_item.done", "sequence_number": 2, "output_index": 0, "item": call},
+            {"type": "response.completed", "sequence_number": 3, "response": done},
+        ):
+            await resp.write(_sse(event))
+        await resp.write_eof()
+        return resp
+
+    async def start(self) -> Upstream:
+        app = web.Application()
+        app.router.add_post("/responses", self.handle)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = self.runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[Upstream]:
+    server = await Upstream().start()
+    yield server
+    assert server.runner is not None
+    await server.runner.cleanup()
+
+
+async def _post(proxy_url: str, body: dict, agent: str = CODEX_UA) -> bytes:
+    headers = {"Authorization": f"Bearer {KEY}", "User-Agent": agent, "Content-Type": "application/json"}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        async with session.post(
+            proxy_url + "/v1/responses", data=orjson.dumps(body), headers=headers
+        ) as resp:
+            data = await resp.read()
+            assert resp.status == 200, data
+            return data
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+async def test_codex_client_request_is_optimized_and_answer_restored(
+    start_proxy, upstream, stream: bool
+) -> None:
+    proxy = await start_proxy(config(upstream.url, True))
+    answer = await _post(proxy.url, request_body(stream))
+    sent = upstream.bodies[-1]
+    namespace = sent["tools"][0]
+    assert namespace["name"] == "collaboration-optimize"
+    tool = namespace["tools"][0]
+    assert tool["parameters"]["properties"]["message"] == {"type": "string"}
+    description = tool["description"]
+    assert "`old`" not in description and description.count(HEADING) == 1
+    assert "- `gpt-5.4`: " in description  # the proxy's own catalog
+    assert description.index("`gpt-5.4`") < description.index("Spawns an agent.")
+    agent = sent["input"][1]
+    assert agent["type"] == "agent_message" and agent["content"] == [{"type": "input_text", "text": "task"}]
+    # the client sees its own namespace again
+    assert b"collaboration-optimize" not in answer
+    assert b'"namespace":"collaboration"' in answer
+
+
+@pytest.mark.parametrize(
+    ("on", "agent"), [(False, CODEX_UA), (True, "curl/8.7.1")], ids=["off", "other client"]
+)
+async def test_untouched_when_off_or_for_another_client(start_proxy, upstream, on: bool, agent: str) -> None:
+    proxy = await start_proxy(config(upstream.url, on))
+    await _post(proxy.url, request_body(False), agent)
+    sent = upstream.bodies[-1]
+    assert sent["tools"][0]["name"] == "collaboration"
+    assert sent["tools"][0]["tools"][0]["parameters"]["properties"]["message"]["encrypted"] is True
+    assert sent["input"][1]["content"][0]["type"] == "encrypted_content"
+
+
+@pytest.mark.parametrize("on", [True, False])
+async def test_codex_client_catalog_marks_multi_agent_v2(start_proxy, upstream, on: bool) -> None:
+    """CPA models_test.go TestCodexClientModelsResponse_RewritesTemplateMultiAgentVersionWhenEnabled
+    and TestApplyCodexClientModelMetadataPreservesMultiAgentVersionWhenDisabled (cliproxy
+    has no template catalog: every entry is a generated one)."""
+    proxy = await start_proxy(config(upstream.url, on))
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        async with session.get(proxy.url + "/v1/models?client_version=0.146.0", headers=headers) as resp:
+            models = (await resp.json())["models"]
+    entry = next(m for m in models if m["slug"] == "gpt-5.4")
+    assert entry.get("multi_agent_version") == ("v2" if on else None)

@@ -1,0 +1,351 @@
+"""A tool loop with thinking on, OpenAI clients through the proxy into the fake Claude.
+
+The fake is as strict as Anthropic (tests/fakes/claude.py): with thinking on, the
+assistant turn whose tool calls the last user turn answers must start with a thinking
+block carrying a signature the fake issued, else 400 ``invalid_request_error``. Turn 2
+gets through only if the proxy puts the signed thinking back in front of the tool call:
+
+* a Responses client carries it in the reasoning item's ``encrypted_content`` (CPA's
+  carrier) and sends it back with its history;
+* a Chat client cannot carry it: the proxy restores it from its thinking-replay cache,
+  keyed as CPA keys it (Claude credential + model, caller API key + session).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+import openai
+import pytest
+
+from tests.e2e.clients import KEY, TOOL_SCHEMA
+from tests.e2e.test_provider_identity import FAR, write_auth
+from tests.fakes.claude import issue_signature, signature_ok
+from tests.fakes.gemini import THOUGHT_SIGNATURE
+
+OTHER_KEY = "sk-proxy-second-caller"
+MODEL = "claude-thinker"
+PROMPT = "FAKE_TOOL=bash run it"
+CHAT_TOOLS = [{"type": "function", "function": {"name": "bash", "parameters": TOOL_SCHEMA}}]
+RESPONSES_TOOLS = [{"type": "function", "name": "bash", "parameters": TOOL_SCHEMA}]
+
+
+def config(fakes: Any) -> str:
+    return f"""
+api-keys: ["{KEY}", "{OTHER_KEY}"]
+claude-api-key:
+  - api-key: "sk-ant-thinking"
+    base-url: "{fakes.claude.base_url}"
+    models:
+      - name: "claude-sonnet-4-6"
+        alias: "{MODEL}"
+"""
+
+
+@pytest.fixture
+async def proxy(start_proxy: Any, fakes: Any) -> Any:
+    p = await start_proxy(config(fakes))
+    p.fakes = fakes
+    return p
+
+
+def upstream_turn(fakes: Any) -> list[dict[str, Any]]:
+    """The assistant turn the proxy sent upstream in its last request."""
+    sent = fakes.claude.last.json
+    assert sent["thinking"]["type"] in ("enabled", "adaptive"), sent.get("thinking")
+    return next(m for m in reversed(sent["messages"]) if m["role"] == "assistant")["content"]
+
+
+def assert_signed_before_tool_use(blocks: list[dict[str, Any]]) -> None:
+    kinds = [b["type"] for b in blocks]
+    assert kinds[0] == "thinking" and "tool_use" in kinds, kinds
+    assert signature_ok(blocks[0]["signature"])
+
+
+# ---------------------------------------------------------------------- Responses client
+
+
+async def responses_turn(client: openai.AsyncOpenAI, items: list[Any], stream: bool) -> Any:
+    kwargs: dict[str, Any] = {
+        "model": MODEL,
+        "input": items,
+        "tools": RESPONSES_TOOLS,
+        "reasoning": {"effort": "high", "summary": "auto"},
+        "include": ["reasoning.encrypted_content"],
+        "store": False,
+    }
+    if not stream:
+        return await client.responses.create(**kwargs)
+    async with client.responses.stream(**kwargs) as s:
+        return await s.get_final_response()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_responses_client_tool_loop_with_thinking(proxy: Any, stream: bool) -> None:
+    history: list[Any] = [{"role": "user", "content": PROMPT}]
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        first = await responses_turn(client, history, stream)
+        kinds = [item.type for item in first.output]
+        assert kinds[0] == "reasoning" and "function_call" in kinds, kinds
+        reasoning = first.output[0]
+        assert signature_ok(reasoning.encrypted_content)  # the Claude signature, carried
+        call = next(item for item in first.output if item.type == "function_call")
+        assert json.loads(call.arguments) == {"command": "echo FAKE_TOOL_OK"}
+        history += [item.model_dump(exclude_none=True) for item in first.output]
+        history.append({"type": "function_call_output", "call_id": call.call_id, "output": "FAKE_TOOL_OK"})
+        second = await responses_turn(client, history, stream)
+    assert second.output_text == "Tool result received: FAKE_TOOL_OK"
+    blocks = upstream_turn(proxy.fakes)
+    assert_signed_before_tool_use(blocks)
+    assert blocks[0]["signature"] == reasoning.encrypted_content
+
+
+async def test_responses_client_without_the_carrier_is_refused(proxy: Any) -> None:
+    """Control: the fake refuses turn 2 when the reasoning item is left out, as Anthropic does."""
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=OTHER_KEY, max_retries=0) as client:
+        first = await responses_turn(client, [{"role": "user", "content": PROMPT}], False)
+        call = next(item for item in first.output if item.type == "function_call")
+        history = [
+            {"role": "user", "content": PROMPT},
+            call.model_dump(exclude_none=True),
+            {"type": "function_call_output", "call_id": call.call_id, "output": "FAKE_TOOL_OK"},
+        ]
+        with pytest.raises(openai.BadRequestError) as err:
+            await responses_turn(client, history, False)
+    assert "must start with a thinking block" in str(err.value)
+
+
+async def test_responses_client_codex_encrypted_content_is_not_sent_to_claude(proxy: Any) -> None:
+    """A GPT ``encrypted_content`` (Fernet-shaped) is no Claude signature: the block is
+    dropped rather than sent as an invalid signature (CPA's drop_block for Claude)."""
+    fernet = "gAAAAA" + "B" * 130
+    history = [
+        {"role": "user", "content": "hello"},
+        {
+            "type": "reasoning",
+            "summary": [{"type": "summary_text", "text": "t"}],
+            "encrypted_content": fernet,
+        },
+        {"role": "assistant", "content": "hi"},
+        {"role": "user", "content": "again"},
+    ]
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        answer = await responses_turn(client, history, False)
+    assert answer.output_text.startswith("Hello from fake-claude")
+    sent = proxy.fakes.claude.last.json["messages"]
+    assert all(
+        b.get("type") != "thinking" for m in sent if isinstance(m["content"], list) for b in m["content"]
+    )
+
+
+# ---------------------------------------------------------------------- Chat client
+
+
+async def chat_turn(client: openai.AsyncOpenAI, messages: list[Any], stream: bool) -> Any:
+    kwargs: dict[str, Any] = {
+        "model": MODEL,
+        "messages": messages,
+        "tools": CHAT_TOOLS,
+        "reasoning_effort": "high",
+    }
+    if not stream:
+        return await client.chat.completions.create(**kwargs)
+    async with client.chat.completions.stream(**kwargs) as s:
+        return await s.get_final_completion()
+
+
+async def chat_loop(proxy: Any, key: str, stream: bool) -> Any:
+    messages: list[Any] = [{"role": "user", "content": PROMPT}]
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=key, max_retries=0) as client:
+        first = await chat_turn(client, messages, stream)
+        msg = first.choices[0].message
+        assert first.choices[0].finish_reason == "tool_calls" and msg.tool_calls
+        call = msg.tool_calls[0]
+        # what the SDK's own type models: content and tool calls, no reasoning and no signature
+        messages.append(
+            {
+                "role": "assistant",
+                "content": msg.content,
+                "tool_calls": [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.function.name, "arguments": c.function.arguments},
+                    }
+                    for c in msg.tool_calls
+                ],
+            }
+        )
+        messages.append({"role": "tool", "tool_call_id": call.id, "content": "FAKE_TOOL_OK"})
+        return await chat_turn(client, messages, stream)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_chat_client_tool_loop_with_thinking(proxy: Any, stream: bool) -> None:
+    second = await chat_loop(proxy, KEY, stream)
+    assert second.choices[0].message.content == "Tool result received: FAKE_TOOL_OK"
+    assert_signed_before_tool_use(upstream_turn(proxy.fakes))
+
+
+async def test_chat_replay_is_per_caller(proxy: Any) -> None:
+    """One caller's hidden reasoning is never restored into another caller's request:
+    the second caller replays the first caller's tool call id and gets Anthropic's 400."""
+    await chat_loop(proxy, KEY, False)
+    first_turn = proxy.fakes.claude.requests[-1].json["messages"]
+    tool_use = next(b for b in first_turn[1]["content"] if b["type"] == "tool_use")
+    messages = [
+        {"role": "user", "content": PROMPT},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": tool_use["id"], "type": "function", "function": {"name": "bash", "arguments": "{}"}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": tool_use["id"], "content": "FAKE_TOOL_OK"},
+    ]
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=OTHER_KEY, max_retries=0) as client:
+        with pytest.raises(openai.BadRequestError) as err:
+            await chat_turn(client, messages, False)
+    assert err.value.status_code == 400
+    assert "must start with a thinking block" in str(err.value)
+
+
+# ---------------------------------------------------------------------- Gemini signatures ride along
+
+GEMINI_MODEL = "gemini-thinker"
+
+
+def gemini_config(fakes: Any) -> str:
+    return f"""
+api-keys: ["{KEY}"]
+gemini-api-key:
+  - api-key: "gem-key-1"
+    base-url: "{fakes.gemini.base_url}"
+    models:
+      - name: "gemini-3-pro-preview"
+        alias: "{GEMINI_MODEL}"
+"""
+
+
+@pytest.fixture
+async def gemini_proxy(start_proxy: Any, fakes: Any) -> Any:
+    p = await start_proxy(gemini_config(fakes))
+    p.fakes = fakes
+    return p
+
+
+def upstream_call_part(fakes: Any) -> dict[str, Any]:
+    contents = fakes.gemini.last.json["contents"]
+    model = next(c for c in contents if c.get("role") == "model")
+    return next(p for p in model["parts"] if "functionCall" in p)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_responses_client_gemini_call_signature_round_trip(gemini_proxy: Any, stream: bool) -> None:
+    """Gemini -> Responses -> Gemini: the call's thoughtSignature rides in a reasoning item
+    before the function_call (CPA's ``next:function`` carrier) and is put back on the call."""
+    kwargs: dict[str, Any] = {"model": GEMINI_MODEL, "tools": RESPONSES_TOOLS, "store": False}
+    history: list[Any] = [{"role": "user", "content": PROMPT}]
+    async with openai.AsyncOpenAI(base_url=gemini_proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        if stream:
+            async with client.responses.stream(input=history, **kwargs) as s:
+                first = await s.get_final_response()
+        else:
+            first = await client.responses.create(input=history, **kwargs)
+        kinds = [item.type for item in first.output]
+        assert kinds[-2:] == ["reasoning", "function_call"], kinds
+        assert first.output[-2].encrypted_content.startswith("cpa-gemini-responses-carrier-v1:next:function:")
+        call = first.output[-1]
+        history += [item.model_dump(exclude_none=True) for item in first.output]
+        history.append({"type": "function_call_output", "call_id": call.call_id, "output": "FAKE_TOOL_OK"})
+        second = await client.responses.create(input=history, **kwargs)
+    assert second.output_text == "Tool result received: FAKE_TOOL_OK"
+    assert upstream_call_part(gemini_proxy.fakes)["thoughtSignature"] == THOUGHT_SIGNATURE
+
+
+async def test_chat_client_gemini_call_signature_round_trip(gemini_proxy: Any) -> None:
+    """Gemini -> Chat -> Gemini: ``extra_content.google.thought_signature`` on the tool call,
+    as Google's OpenAI endpoint carries it, comes back onto the functionCall part."""
+    messages: list[Any] = [{"role": "user", "content": PROMPT}]
+    async with openai.AsyncOpenAI(base_url=gemini_proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        first = await client.chat.completions.create(model=GEMINI_MODEL, messages=messages, tools=CHAT_TOOLS)
+        call = first.choices[0].message.tool_calls[0]
+        assert call.model_extra["extra_content"] == {"google": {"thought_signature": THOUGHT_SIGNATURE}}
+        messages.append(
+            {"role": "assistant", "content": None, "tool_calls": [call.model_dump(exclude_none=True)]}
+        )
+        messages.append({"role": "tool", "tool_call_id": call.id, "content": "FAKE_TOOL_OK"})
+        await client.chat.completions.create(model=GEMINI_MODEL, messages=messages, tools=CHAT_TOOLS)
+    assert upstream_call_part(gemini_proxy.fakes)["thoughtSignature"] == THOUGHT_SIGNATURE
+
+
+def gemini_history(signature: str) -> dict[str, Any]:
+    return {
+        "contents": [
+            {"role": "user", "parts": [{"text": PROMPT}]},
+            {
+                "role": "model",
+                "parts": [
+                    {
+                        "functionCall": {"name": "bash", "args": {"command": "ls"}},
+                        "thoughtSignature": signature,
+                    }
+                ],
+            },
+            {"role": "user", "parts": [{"functionResponse": {"name": "bash", "response": {"output": "ok"}}}]},
+        ],
+        "tools": [{"functionDeclarations": [{"name": "bash", "parameters": TOOL_SCHEMA}]}],
+    }
+
+
+async def post_gemini(url: str, model: str, body: dict[str, Any]) -> None:
+    async with aiohttp.ClientSession() as http:
+        path = f"{url}/v1beta/models/{model}:generateContent"
+        async with http.post(path, json=body, headers={"x-goog-api-key": KEY}) as resp:
+            assert resp.status == 200, await resp.text()
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    ["claude-signature", "codex-encrypted-content"],
+)
+async def test_gemini_passthrough_replaces_another_backends_signature(
+    gemini_proxy: Any, foreign: str
+) -> None:
+    """Gemini -> Gemini pass-through after a failover: a signature another backend made is
+    replaced by Gemini's bypass sentinel (CPA gemini_sanitize.go); Gemini's own is kept."""
+    value = issue_signature("claude-sonnet-4-6") if foreign == "claude-signature" else "gAAAAA" + "B" * 130
+    await post_gemini(gemini_proxy.url, GEMINI_MODEL, gemini_history(value))
+    assert upstream_call_part(gemini_proxy.fakes)["thoughtSignature"] == "skip_thought_signature_validator"
+
+
+async def test_gemini_passthrough_keeps_gemini_signature(gemini_proxy: Any) -> None:
+    await post_gemini(gemini_proxy.url, GEMINI_MODEL, gemini_history(THOUGHT_SIGNATURE))
+    assert upstream_call_part(gemini_proxy.fakes)["thoughtSignature"] == THOUGHT_SIGNATURE
+
+
+async def test_gemini_to_antigravity_replaces_another_backends_signature(
+    start_proxy: Any, fakes: Any, tmp_path: Any
+) -> None:
+    """Gemini client -> Antigravity (same wire format, enveloped): the same policy applies."""
+    write_auth(
+        tmp_path,
+        "antigravity-ag.json",
+        {
+            "type": "antigravity",
+            "access_token": "ag-token",
+            "refresh_token": "ag-refresh",
+            "expired": FAR,
+            "project_id": "ag-project",
+            "email": "ag@example.com",
+            "base_url": fakes.gemini.base_url,
+        },
+    )
+    proxy = await start_proxy(f'api-keys: ["{KEY}"]\n')
+    await post_gemini(proxy.url, "gemini-3-flash", gemini_history(issue_signature("claude-opus-4-8")))
+    contents = fakes.gemini.last.json["request"]["contents"]
+    part = contents[1]["parts"][0]
+    assert part["thoughtSignature"] == "skip_thought_signature_validator"

@@ -1,0 +1,128 @@
+"""Run a CPA translator case through our hub: client body -> upstream body, upstream
+answer (whole or streamed) -> client answer, with the same registry the proxy uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from cliproxy.formats import Format
+from cliproxy.translate import ir
+from cliproxy.translate.registry import default_registry
+
+__all__ = [
+    "CLAUDE",
+    "CODEX",
+    "GEMINI",
+    "OPENAI",
+    "RESPONSES",
+    "events",
+    "get",
+    "ir_of",
+    "req",
+    "resp",
+    "sse",
+    "stream",
+]
+
+OPENAI, RESPONSES, CLAUDE, GEMINI, CODEX = (
+    Format.OPENAI,
+    Format.RESPONSES,
+    Format.CLAUDE,
+    Format.GEMINI,
+    Format.CODEX,
+)
+
+
+def _loads(body: dict[str, Any] | str | bytes) -> dict[str, Any]:
+    return orjson.loads(body) if isinstance(body, str | bytes) else body
+
+
+def req(
+    source: Format, target: Format, body: dict[str, Any] | str, model: str | None = None
+) -> dict[str, Any]:
+    """The upstream body (in ``target``) for a client body (in ``source``)."""
+    out, _ = default_registry().translate_request(source, target, _loads(body), model)
+    return out
+
+
+def ir_of(source: Format, body: dict[str, Any] | str) -> ir.Request:
+    return default_registry().adapter(source).parse_request(_loads(body))
+
+
+def resp(
+    upstream: Format,
+    client: Format,
+    body: dict[str, Any] | str,
+    request: dict[str, Any] | str | None = None,
+    model: str | None = None,
+) -> dict[str, Any]:
+    """The client's whole answer for an upstream whole answer; ``request`` is the client's
+    original request body (in ``client``), when the case has one."""
+    reg = default_registry()
+    ir_req = reg.adapter(client).parse_request(_loads(request)) if request is not None else None
+    return reg.translate_response(upstream, client, _loads(body), ir_req, model)
+
+
+def sse(*payloads: dict[str, Any] | str, events: bool = True) -> bytes:
+    """SSE bytes for upstream payloads; an ``event:`` line from the payload's ``type``
+    (Responses / Claude framing) when ``events``."""
+    out = bytearray()
+    for p in payloads:
+        data = p if isinstance(p, str) else orjson.dumps(p).decode()
+        if events and not isinstance(p, str) and isinstance(p.get("type"), str):
+            out += f"event: {p['type']}\n".encode()
+        out += f"data: {data}\n\n".encode()
+    return bytes(out)
+
+
+def stream(
+    upstream: Format,
+    client: Format,
+    data: bytes,
+    request: dict[str, Any] | str | None = None,
+    model: str | None = None,
+) -> bytes:
+    """The client stream bytes for upstream stream bytes."""
+    reg = default_registry()
+    ir_req = reg.adapter(client).parse_request(_loads(request)) if request is not None else None
+    tr = reg.stream_translator(upstream, client, ir_req, model)
+    return tr.feed(data) + tr.finish()
+
+
+def events(data: bytes) -> list[dict[str, Any]]:
+    """The JSON payloads of an SSE byte stream (``[DONE]`` left out), each with its
+    ``event:`` name under ``"_event"`` when the framing has one."""
+    out: list[dict[str, Any]] = []
+    for frame in data.decode().split("\n\n"):
+        name = None
+        for line in frame.splitlines():
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                payload = line[5:].strip()
+                if payload and payload != "[DONE]":
+                    obj = orjson.loads(payload)
+                    if name is not None and isinstance(obj, dict):
+                        obj = {**obj, "_event": name}
+                    out.append(obj)
+    return out
+
+
+def get(obj: Any, path: str) -> Any:
+    """A gjson-like path lookup (``a.0.b``); ``None`` when a step is missing."""
+    cur = obj
+    for step in path.split("."):
+        if isinstance(cur, list):
+            try:
+                cur = cur[int(step)]
+            except (ValueError, IndexError):
+                return None
+        elif isinstance(cur, dict):
+            if step not in cur:
+                return None
+            cur = cur[step]
+        else:
+            return None
+    return cur

@@ -1,0 +1,268 @@
+"""CPA internal/translator/openai/openai/responses/openai_openai-responses_response_test.go:
+OpenAI Chat upstream -> Responses (Codex) client, the tool-call cases (how the Chat
+stream's calls are read: late or missing names and ids, custom tools, namespaces).
+
+CPA's lifecycle cases of the Responses event writer belong to the Responses encoder
+port. CPA makes ids ``call_<chunk id>_<choice>_<n>`` for calls that never name one;
+ours are made up as ``call_<hex>``, so only their presence is asserted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from tests.translate.cpa._run import OPENAI, RESPONSES, events, get, resp, stream
+
+
+def run(request: dict[str, Any], *deltas: tuple[dict[str, Any], str | None]) -> list[dict[str, Any]]:
+    chunks = [
+        {
+            "id": "chatcmpl_x",
+            "object": "chat.completion.chunk",
+            "created": 1773896263,
+            "model": "model",
+            "choices": [{"index": 0, "delta": d, "finish_reason": fr}],
+        }
+        for d, fr in deltas
+    ]
+    data = b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    return events(stream(OPENAI, RESPONSES, data, {"model": "gpt-5.4", "stream": True, **request}))
+
+
+def tc(**fields: Any) -> dict[str, Any]:
+    return {"tool_calls": [{"index": 0, **fields}]}
+
+
+def named(evs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [e for e in evs if e["_event"] == name]
+
+
+def completed_output(evs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = get(named(evs, "response.completed")[-1], "response.output")
+    return out
+
+
+CUSTOM_EXEC = {"tools": [{"type": "custom", "name": "exec"}]}
+
+
+def test_custom_tool_name_arrives_late() -> None:
+    """TestConvertOpenAIChatCompletionsResponseToOpenAIResponses_CustomToolNameArrivesLate."""
+    evs = run(
+        CUSTOM_EXEC,
+        (tc(id="call_exec", type="function", function={"arguments": ""}), None),
+        (tc(function={"name": "exec", "arguments": ""}), None),
+        (tc(function={"arguments": '{"input":"pwd"}'}), "tool_calls"),
+    )
+    assert not [e for e in evs if e["_event"].startswith("response.function_call_arguments.")]
+    added = named(evs, "response.output_item.added")[0]["item"]
+    done = named(evs, "response.output_item.done")[0]["item"]
+    final = completed_output(evs)[0]
+    for item in (added, done, final):
+        assert item["type"] == "custom_tool_call"
+        assert item["call_id"] == "call_exec"
+        assert item["name"] == "exec"
+    assert named(evs, "response.custom_tool_call_input.done")[0]["input"] == "pwd"
+
+
+def test_custom_tool_name_and_id_are_missing() -> None:
+    """TestConvertOpenAIChatCompletionsResponseToOpenAIResponses_CustomToolNameAndIDAreMissing:
+    a nameless call is named after the request's one custom tool."""
+    evs = run(CUSTOM_EXEC, (tc(type="function", function={"arguments": '{"input":"pwd"}'}), "tool_calls"))
+    items = [
+        named(evs, "response.output_item.added")[0]["item"],
+        named(evs, "response.output_item.done")[0]["item"],
+        completed_output(evs)[0],
+    ]
+    for item in items:
+        assert item["type"] == "custom_tool_call"
+        assert item["name"] == "exec"
+        assert item["call_id"]
+    assert len({i["call_id"] for i in items}) == 1
+    assert items[2]["input"] == "pwd"
+
+
+def test_tool_call_id_arrives_late() -> None:
+    """TestConvertOpenAIChatCompletionsResponseToOpenAIResponses_ToolCallIDMayArriveLateOrBeMissing/late id:
+    the call opens once its id is known, its held arguments in one delta."""
+    evs = run(
+        {},
+        (tc(type="function", function={"name": "read", "arguments": '{"file'}), None),
+        (tc(id="call_late", function={"arguments": 'Path":"README.md"}'}), "tool_calls"),
+    )
+    added = named(evs, "response.output_item.added")[0]["item"]
+    assert added["call_id"] == "call_late"
+    deltas = named(evs, "response.function_call_arguments.delta")
+    assert [d["delta"] for d in deltas] == ['{"filePath":"README.md"}']
+    assert deltas[0]["item_id"] == added["id"]
+    assert named(evs, "response.function_call_arguments.done")[0]["item_id"] == added["id"]
+    assert named(evs, "response.output_item.done")[0]["item"]["id"] == added["id"]
+
+
+def test_tool_call_id_missing() -> None:
+    """TestConvertOpenAIChatCompletionsResponseToOpenAIResponses_ToolCallIDMayArriveLateOrBeMissing/missing id."""
+    evs = run(
+        {},
+        (
+            tc(type="function", function={"name": "read", "arguments": '{"filePath":"README.md"}'}),
+            "tool_calls",
+        ),
+    )
+    added = named(evs, "response.output_item.added")[0]["item"]
+    assert added["call_id"]
+    assert [d["delta"] for d in named(evs, "response.function_call_arguments.delta")] == [
+        '{"filePath":"README.md"}'
+    ]
+    assert named(evs, "response.output_item.done")[0]["item"]["id"] == added["id"]
+
+
+NAMESPACE_FUNCTION = {
+    "input": [
+        {
+            "type": "additional_tools",
+            "tools": [
+                {
+                    "type": "namespace",
+                    "name": "collaboration",
+                    "tools": [
+                        {
+                            "type": "function",
+                            "name": "send_message",
+                            "parameters": {"type": "object", "properties": {}},
+                        }
+                    ],
+                }
+            ],
+        }
+    ]
+}
+
+
+def test_restores_additional_namespace_function_call() -> None:
+    """TestConvertOpenAIChatCompletionsResponseToOpenAIResponses_RestoresAdditionalNamespaceFunctionCall."""
+    evs = run(
+        NAMESPACE_FUNCTION,
+        (
+            tc(
+                id="call_send",
+                type="function",
+                function={"name": "collaboration__send_message", "arguments": ""},
+            ),
+            None,
+        ),
+        (tc(function={"arguments": '{"target":"worker","message":"ping"}'}), "tool_calls"),
+    )
+    for item in (
+        named(evs, "response.output_item.added")[0]["item"],
+        named(evs, "response.output_item.done")[0]["item"],
+        completed_output(evs)[0],
+    ):
+        assert (item["name"], item["namespace"]) == ("send_message", "collaboration")
+
+
+def whole(request: dict[str, Any], name: str, arguments: str) -> dict[str, Any]:
+    upstream = {
+        "id": "chatcmpl_nonstream",
+        "object": "chat.completion",
+        "created": 1773896263,
+        "model": "model",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {
+                            "id": "call_x",
+                            "type": "function",
+                            "function": {"name": name, "arguments": arguments},
+                        }
+                    ],
+                },
+                "finish_reason": "tool_calls",
+            }
+        ],
+    }
+    item: dict[str, Any] = resp(OPENAI, RESPONSES, upstream, {"model": "gpt-5.4", **request})["output"][0]
+    return item
+
+
+def test_nonstream_restores_additional_namespace_function_call() -> None:
+    """TestConvertOpenAIChatCompletionsResponseToOpenAIResponsesNonStream_RestoresAdditionalNamespaceFunctionCall."""
+    item = whole(NAMESPACE_FUNCTION, "collaboration__send_message", '{"target":"worker","message":"ping"}')
+    assert (item["name"], item["namespace"]) == ("send_message", "collaboration")
+
+
+NAMESPACE_CUSTOM = {
+    "input": [
+        {
+            "type": "additional_tools",
+            "tools": [
+                {"type": "namespace", "name": "functions", "tools": [{"type": "custom", "name": "exec"}]}
+            ],
+        }
+    ]
+}
+
+
+def test_restores_additional_namespace_custom_tool_call() -> None:
+    """TestConvertOpenAIChatCompletionsResponseToOpenAIResponses_RestoresAdditionalNamespaceCustomToolCall
+    (defect 7 for Chat upstreams: the JSON call comes back as a custom call)."""
+    evs = run(
+        NAMESPACE_CUSTOM,
+        (tc(id="call_exec", type="function", function={"name": "functions__exec", "arguments": ""}), None),
+        (tc(function={"arguments": '{"input":"pwd"}'}), "tool_calls"),
+    )
+    assert not [e for e in evs if e["_event"].startswith("response.function_call_arguments.")]
+    done = named(evs, "response.output_item.done")[0]["item"]
+    final = completed_output(evs)[0]
+    for item in (named(evs, "response.output_item.added")[0]["item"], done, final):
+        assert item["type"] == "custom_tool_call"
+        assert (item["name"], item["namespace"]) == ("exec", "functions")
+    assert named(evs, "response.custom_tool_call_input.done")[0]["input"] == "pwd"
+    assert done["input"] == "pwd" and final["input"] == "pwd"
+
+
+def test_nonstream_restores_additional_namespace_custom_tool_call() -> None:
+    """TestConvertOpenAIChatCompletionsResponseToOpenAIResponsesNonStream_RestoresAdditionalNamespaceCustomToolCall."""
+    item = whole(NAMESPACE_CUSTOM, "functions__exec", '{"input":"pwd"}')
+    assert item["type"] == "custom_tool_call"
+    assert (item["name"], item["namespace"], item["input"]) == ("exec", "functions", "pwd")
+
+
+def test_multiple_tool_calls_remain_separate() -> None:
+    """TestConvertOpenAIChatCompletionsResponseToOpenAIResponses_MultipleToolCallsRemainSeparate."""
+    evs = run(
+        {"tool_choice": "auto", "parallel_tool_calls": True},
+        (tc(id="call_read", type="function", function={"name": "read", "arguments": ""}), None),
+        (tc(function={"arguments": '{"filePath":"C:\\\\repo","limit":400,"offset":1}'}), None),
+        (
+            {
+                "tool_calls": [
+                    {
+                        "index": 1,
+                        "id": "call_glob",
+                        "type": "function",
+                        "function": {"name": "glob", "arguments": ""},
+                    }
+                ]
+            },
+            None,
+        ),
+        (
+            {
+                "tool_calls": [
+                    {"index": 1, "function": {"arguments": '{"path":"C:\\\\repo","pattern":"*.{yml,yaml}"}'}}
+                ]
+            },
+            None,
+        ),
+        ({}, "tool_calls"),
+    )
+    output = completed_output(evs)
+    assert [(o["type"], o["call_id"], o["name"]) for o in output] == [
+        ("function_call", "call_read", "read"),
+        ("function_call", "call_glob", "glob"),
+    ]
+    assert orjson.loads(output[0]["arguments"]) == {"filePath": "C:\\repo", "limit": 400, "offset": 1}
+    assert orjson.loads(output[1]["arguments"]) == {"path": "C:\\repo", "pattern": "*.{yml,yaml}"}

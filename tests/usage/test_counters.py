@@ -1,0 +1,68 @@
+"""The recent-requests ring and the counters (pure unit tests of ``cliproxy.usage.counters``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cliproxy.usage.counters import BUCKET_SECONDS, BUCKETS, Counter, UsageCounters
+
+NOW = 1_700_000_000.0
+TOKENS = (100, 30, 40, 5, 12, 130)
+
+
+def test_empty_snapshot_has_twenty_labelled_buckets():
+    """CPA ``sdk/cliproxy/auth/types_test.go`` ``TestRecentRequestsSnapshotEmptyReturnsTwentyBuckets``."""
+    got = Counter().recent(NOW)
+    assert len(got) == BUCKETS == 20
+    base = int(NOW) // BUCKET_SECONDS - (BUCKETS - 1)
+    for i, bucket in enumerate(got):
+        start = datetime.fromtimestamp((base + i) * BUCKET_SECONDS)
+        end = datetime.fromtimestamp((base + i + 1) * BUCKET_SECONDS)
+        assert bucket == {"time": f"{start:%H:%M}-{end:%H:%M}", "success": 0, "failed": 0}
+
+
+def test_snapshot_includes_counts():
+    """CPA ``TestRecentRequestsSnapshotIncludesCounts``."""
+    c = Counter()
+    c.add(True, NOW)
+    c.add(False, NOW)
+    newest = c.recent(NOW)[-1]
+    assert (newest["success"], newest["failed"]) == (1, 1)
+
+
+def test_bucket_advance_moves_counts():
+    """CPA ``TestRecentRequestsSnapshotBucketAdvanceMovesCounts``."""
+    later = NOW + 600
+    c = Counter()
+    c.add(True, NOW)
+    c.add(False, later)
+    got = c.recent(later)
+    assert (got[-2]["success"], got[-2]["failed"]) == (1, 0)
+    assert (got[-1]["success"], got[-1]["failed"]) == (0, 1)
+
+
+def test_a_slot_reused_after_the_window_starts_empty():
+    c = Counter()
+    c.add(True, NOW)
+    later = NOW + BUCKETS * BUCKET_SECONDS  # the same slot, twenty buckets on
+    c.add(False, later)
+    got = c.recent(later)
+    assert sum(b["success"] for b in got) == 0 and got[-1]["failed"] == 1
+    assert (c.success, c.failed) == (1, 1)  # the totals keep everything
+
+
+def test_failover_counts_each_attempt_on_its_credential():
+    """CPA ``MarkResult`` counts every attempt: the earlier ones failed, the last one carries
+    the request's outcome and its tokens (``internal/api/handlers/management/
+    api_key_usage_test.go`` ``TestGetAPIKeyUsage_GroupsByProviderAndAPIKey``: 1/1 and 1/0)."""
+    counters = UsageCounters()
+    counters.record(NOW, "key-a", "codex", (), True, TOKENS)
+    counters.record(NOW, "key-a", "codex", (), False, (0, 0, 0, 0, 0, 0))
+    counters.record(NOW, "key-b", "claude", ("codex",), True, TOKENS)
+    codex, claude = counters.by_auth["codex"], counters.by_auth["claude"]
+    assert (codex.success, codex.failed, claude.success, claude.failed) == (1, 2, 1, 0)
+    assert claude.entry(NOW)["total_tokens"] == 130 and codex.entry(NOW)["cached_tokens"] == 40
+    assert claude.entry(NOW)["cache_creation_tokens"] == 5 and claude.entry(NOW)["reasoning_tokens"] == 12
+    a, b = counters.by_key["key-a"], counters.by_key["key-b"]
+    assert (a.success, a.failed, b.success, b.failed) == (1, 1, 1, 0)
+    assert sum(x["failed"] for x in codex.recent(NOW)) == 2

@@ -1,0 +1,324 @@
+"""The usage ledger: where it lives, what a burst leaves in it, retention, export and
+import (CPA's snapshot JSON and our CSV), and the config keys that steer it."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from cliproxy.management import usage_api
+from cliproxy.usage import recorder_of
+from cliproxy.usage.ledger import Ledger
+from cliproxy.usage.ledger_store import COLUMNS, INT_COLUMNS, SqliteStore
+from tests.usage.helpers import close_recorder
+from tests.usage.upstream import UsageUpstream
+
+MKEY = "m-ledger-secret"
+KEY = "sk-ledger-client-1"
+HEADERS = {"Authorization": f"Bearer {MKEY}"}
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[UsageUpstream]:
+    async with UsageUpstream() as up:
+        yield up
+
+
+@pytest.fixture(autouse=True)
+def management(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MANAGEMENT_PASSWORD", MKEY)
+
+
+def config(up: UsageUpstream, extra: str = "") -> str:
+    return f"""
+api-keys: ["{KEY}"]
+openai-compatibility:
+  - name: up
+    base-url: "http://127.0.0.1:{up.port}/v1"
+    api-key-entries: [{{api-key: sk-good}}]
+    models: [{{name: up-model, alias: m}}]
+{extra}
+"""
+
+
+async def chat(session: aiohttp.ClientSession, proxy: Any, stream: bool = False) -> int:
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": stream}
+    async with session.post(
+        proxy.url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {KEY}"}
+    ) as r:
+        await r.read()
+        return r.status
+
+
+async def mreq(proxy: Any, method: str, path: str, **kw: Any) -> tuple[int, bytes, Any]:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.request(
+            method, proxy.url + "/v0/management" + path, headers={**HEADERS, **kw.pop("headers", {})}, **kw
+        ) as r,
+    ):
+        return r.status, await r.read(), r.headers
+
+
+def count_rows(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM usage_requests").fetchone()[0])
+
+
+async def test_default_file_is_beside_the_auth_dir_in_wal_mode(start_proxy, upstream, tmp_path):
+    proxy = await start_proxy(config(upstream))  # auth-dir: <tmp>/auths
+    try:
+        assert not (tmp_path / "usage.sqlite").exists()  # made with the first row, not before
+        async with aiohttp.ClientSession() as s:
+            assert await chat(s, proxy) == 200
+        ledger = recorder_of(proxy.service).stats.ledger
+        assert ledger is not None and ledger.flush()
+        path = tmp_path / "usage.sqlite"
+        assert count_rows(path) == 1
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        close_recorder(proxy)
+
+
+async def test_disabled_ledger_writes_nothing_and_says_so(start_proxy, upstream, tmp_path):
+    proxy = await start_proxy(config(upstream, "usage-ledger: {enabled: false}"))
+    try:
+        async with aiohttp.ClientSession() as s:
+            assert await chat(s, proxy) == 200
+        assert recorder_of(proxy.service).stats.ledger is None
+        assert not (tmp_path / "usage.sqlite").exists()
+        status, body, _ = await mreq(proxy, "GET", "/usage/summary?group=model")
+        assert status == 400 and b"usage ledger is off" in body
+        # the panel's counters do not need the ledger
+        status, body, _ = await mreq(proxy, "GET", "/usage/keys")
+        assert status == 200 and orjson.loads(body)["keys"][0]["success"] == 1
+    finally:
+        close_recorder(proxy)
+
+
+async def test_a_burst_loses_no_rows(start_proxy, upstream, tmp_path):
+    """2,000 requests, 64 at a time, half streamed: every one is a row."""
+    path = tmp_path / "burst.sqlite"
+    proxy = await start_proxy(config(upstream, f'usage-ledger: {{path: "{path}"}}'))
+    try:
+        sem = asyncio.Semaphore(64)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as s:
+
+            async def one(i: int) -> int:
+                async with sem:
+                    return await chat(s, proxy, stream=bool(i % 2))
+
+            statuses = await asyncio.gather(*(one(i) for i in range(2000)))
+        assert statuses.count(200) == 2000
+        ledger = recorder_of(proxy.service).stats.ledger
+        assert ledger is not None and await asyncio.to_thread(ledger.flush)
+        assert ledger.dropped == 0 and ledger.written == 2000
+        assert count_rows(path) == 2000
+        with sqlite3.connect(path) as conn:
+            streamed, tokens = conn.execute(
+                "SELECT SUM(stream), SUM(total_tokens) FROM usage_requests"
+            ).fetchone()
+        assert (streamed, tokens) == (1000, 2000 * 130)
+    finally:
+        close_recorder(proxy)
+
+
+async def test_retention_days_removes_old_rows(start_proxy, upstream, tmp_path):
+    proxy = await start_proxy(
+        config(upstream, f'usage-ledger: {{path: "{tmp_path / "r.sqlite"}", retention-days: 2}}')
+    )
+    try:
+        ledger = recorder_of(proxy.service).stats.open_ledger()
+        assert ledger is not None and ledger.retention_days == 2
+        now = time.time()
+        old, recent = _row("old", now - 3 * 86400), _row("recent", now - 86400)
+        assert await asyncio.to_thread(ledger.import_rows, [old, recent]) == 2
+        assert await asyncio.to_thread(ledger.prune) == 1
+        assert [r[0] for r in await asyncio.to_thread(ledger.rows)] == ["recent"]
+    finally:
+        close_recorder(proxy)
+
+
+def _row(uid: str, ts: float, **values: Any) -> tuple[Any, ...]:
+    base: dict[str, Any] = {"uid": uid, "ts": ts, "status": 200, "attempts": 1, **values}
+    return tuple(base.get(c, 0 if c in INT_COLUMNS else "") for c in COLUMNS)
+
+
+async def test_export_and_import_round_trip(start_proxy, upstream, tmp_path):
+    first = await start_proxy(config(upstream, f'usage-ledger: {{path: "{tmp_path / "a.sqlite"}"}}'))
+    try:
+        async with aiohttp.ClientSession() as s:
+            for stream in (False, True, False):
+                assert await chat(s, first, stream) == 200
+        status, csv_body, headers = await mreq(first, "GET", "/usage/export?format=csv")
+        assert status == 200 and headers["Content-Type"].startswith("text/csv")
+        assert csv_body.splitlines()[0].decode() == ",".join(COLUMNS) and len(csv_body.splitlines()) == 4
+        status, json_body, _ = await mreq(first, "GET", "/usage/export")
+        export = orjson.loads(json_body)
+        assert status == 200 and export["version"] == 1 and export["usage"]["total_requests"] == 3
+        [api] = export["usage"]["apis"].values()
+        assert api["models"]["m"]["total_requests"] == 3 and len(api["models"]["m"]["details"]) == 3
+        assert api["models"]["m"]["details"][0]["tokens"]["cached_tokens"] == 40
+    finally:
+        close_recorder(first)
+
+    second = await start_proxy(config(upstream, f'usage-ledger: {{path: "{tmp_path / "b.sqlite"}"}}'))
+    try:
+        status, body, _ = await mreq(
+            second, "POST", "/usage/import", data=csv_body, headers={"Content-Type": "text/csv"}
+        )
+        assert status == 200 and orjson.loads(body) == {
+            "added": 3,
+            "skipped": 0,
+            "total_requests": 3,
+            "failed_requests": 0,
+        }
+        status, body, _ = await mreq(second, "POST", "/usage/import", data=csv_body)  # sniffed as CSV
+        assert orjson.loads(body)["skipped"] == 3
+        # CPA's snapshot JSON: rows of its own (no uids), deduplicated on a second import
+        status, body, _ = await mreq(second, "POST", "/usage/import", data=json_body)
+        assert status == 200 and orjson.loads(body)["added"] == 3
+        status, body, _ = await mreq(second, "POST", "/usage/import", data=json_body)
+        assert orjson.loads(body)["added"] == 0 and orjson.loads(body)["skipped"] == 3
+        status, body, _ = await mreq(second, "GET", "/usage/summary?group=alias")
+        assert orjson.loads(body)["rows"][0]["requests"] == 6
+    finally:
+        close_recorder(second)
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "message"),
+    [
+        (b"{", "application/json", b"invalid json"),
+        (b'{"version": 7, "usage": {}}', "application/json", b"unsupported version"),
+        (
+            b'{"version": 1, "usage": {"apis": {"k": {"models": {"m": {"details": [{"timestamp": "x"}]}}}}}}',
+            "application/json",
+            b"invalid import",
+        ),
+        (b"uid,ts\nabc,not-a-time\n", "text/csv", b"not a time"),
+        (b"a,b\n1,2\n", "text/csv", b"header row"),
+        (b"", "application/json", b"empty body"),
+    ],
+)
+async def test_bad_imports_are_400(start_proxy, upstream, tmp_path, body, kind, message):
+    proxy = await start_proxy(config(upstream, f'usage-ledger: {{path: "{tmp_path / "c.sqlite"}"}}'))
+    try:
+        status, answer, _ = await mreq(
+            proxy, "POST", "/usage/import", data=body, headers={"Content-Type": kind}
+        )
+        assert status == 400 and message in answer
+    finally:
+        close_recorder(proxy)
+
+
+async def test_summary_and_series_parameters(start_proxy, upstream, tmp_path):
+    proxy = await start_proxy(config(upstream, f'usage-ledger: {{path: "{tmp_path / "d.sqlite"}"}}'))
+    try:
+        async with aiohttp.ClientSession() as s:
+            for _ in range(3):
+                assert await chat(s, proxy) == 200
+        status, body, _ = await mreq(proxy, "GET", "/usage/series?group=provider&bucket=minute")
+        data = orjson.loads(body)
+        assert status == 200 and data["bucket_seconds"] == 60
+        [serie] = data["series"]
+        assert serie["key"] == "openai-compatible-up" and sum(p["requests"] for p in serie["points"]) == 3
+        status, body, _ = await mreq(proxy, "GET", "/usage/series?bucket=day")
+        assert sum(p["total_tokens"] for p in orjson.loads(body)["series"][0]["points"]) == 390
+        since = int(time.time()) + 3600
+        status, body, _ = await mreq(proxy, "GET", f"/usage/summary?group=key&since={since}")
+        assert status == 200 and orjson.loads(body)["rows"] == []
+        for bad in ("group=nope", "group=key&since=yesterday", "group=key&since=10&until=5"):
+            status, body, _ = await mreq(proxy, "GET", "/usage/summary?" + bad)
+            assert status == 400, bad
+        status, _, _ = await mreq(proxy, "GET", "/usage/series?bucket=0")
+        assert status == 400
+        status, _, _ = await mreq(proxy, "GET", "/usage/series?bucket=1&since=0")
+        assert status == 400  # too many points
+    finally:
+        close_recorder(proxy)
+
+
+def test_writer_batches_and_flushes(tmp_path):
+    ledger = Ledger(SqliteStore(tmp_path / "x.sqlite"))
+    ledger.start()
+    try:
+        for i in range(5000):
+            ledger.add(_row(f"u{i}", 1000.0 + i))
+        assert ledger.flush()
+        assert ledger.written == 5000 and count_rows(tmp_path / "x.sqlite") == 5000
+        # an import skips uids already there (and repeated within itself)
+        assert ledger.import_rows([_row("u1", 5.0), _row("new", 6.0), _row("new", 6.0)]) == 1
+        assert count_rows(tmp_path / "x.sqlite") == 5001 and ledger.failed_batches == 0
+    finally:
+        ledger.close()
+
+
+def test_a_broken_database_counts_dropped_rows(tmp_path):
+    path = tmp_path / "y.sqlite"
+    ledger = Ledger(SqliteStore(path))
+    ledger.start()
+    try:
+        with sqlite3.connect(path) as conn:
+            conn.execute("DROP TABLE usage_requests")
+        ledger.add(_row("a", 1.0))
+        assert ledger.flush()
+        assert ledger.dropped == 1 and ledger.failed_batches == 1
+    finally:
+        ledger.close()
+
+
+async def test_postgres_ledger_same_table_and_restart(start_proxy, upstream, postgres_url):
+    """``usage-ledger.postgres-url``: the table is created on start, rows land there, and a
+    restart rebuilds the panel's counters from it."""
+    extra = f'usage-ledger: {{postgres-url: "{postgres_url}"}}'
+    proxy = await start_proxy(config(upstream, extra))
+    try:
+        async with aiohttp.ClientSession() as s:
+            for stream in (False, True):
+                assert await chat(s, proxy, stream) == 200
+        ledger = recorder_of(proxy.service).stats.ledger
+        assert (
+            ledger is not None and ledger.store.name == "postgres" and await asyncio.to_thread(ledger.flush)
+        )
+        status, body, _ = await mreq(proxy, "GET", "/usage/summary?group=credential")
+        [row] = orjson.loads(body)["rows"]
+        assert (row["requests"], row["cached_tokens"], row["reasoning_tokens"]) == (2, 80, 24)
+        status, body, _ = await mreq(proxy, "GET", "/usage/series?bucket=hour")
+        assert status == 200
+        assert sum(p["requests"] for p in orjson.loads(body)["series"][0]["points"]) == 2
+    finally:
+        close_recorder(proxy)
+        await proxy.close()
+    again = await start_proxy(config(upstream, extra))
+    try:
+        _, body, _ = await mreq(again, "GET", "/api-key-usage")
+        [entry] = orjson.loads(body)["up"].values()
+        assert (entry["success"], entry["failed"]) == (2, 0)
+    finally:
+        close_recorder(again)
+
+
+async def test_a_window_too_big_to_export_is_refused(start_proxy, upstream, tmp_path, monkeypatch):
+    monkeypatch.setattr(usage_api, "MAX_ROWS", 2)
+    proxy = await start_proxy(config(upstream, f'usage-ledger: {{path: "{tmp_path / "e.sqlite"}"}}'))
+    try:
+        async with aiohttp.ClientSession() as s:
+            for _ in range(3):
+                assert await chat(s, proxy) == 200
+        for path in ("/usage", "/usage/export", "/usage/export?format=csv"):
+            status, body, _ = await mreq(proxy, "GET", path)
+            assert status == 400 and b"narrow it with since/until" in body, path
+        status, body, _ = await mreq(proxy, "GET", f"/usage/export?since={int(time.time()) + 60}")
+        assert status == 200 and orjson.loads(body)["usage"]["total_requests"] == 0
+    finally:
+        close_recorder(proxy)
