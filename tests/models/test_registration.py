@@ -153,7 +153,7 @@ def test_oauth_providers_use_their_catalog(registry, catalog: Catalog):
         oauth("u.json", "unknown"),
     ]
     build(registry, {}, creds)
-    for cred, family in zip(creds, ["claude", "kimi", "antigravity", "vertex", "aistudio"], strict=True):
+    for cred, family in zip(creds, ["claude", "kimi", "antigravity", "vertex", "aistudio"], strict=False):
         assert ids(registry, cred) == [m.id for m in catalog.family(family)]
     assert ids(registry, creds[-1]) == []
 

@@ -101,7 +101,11 @@ def _as_claude_effort(cfg: ThinkingConfig, caps: ThinkingCaps) -> ThinkingConfig
     if cfg.mode is Mode.NONE:
         return cfg
     level = cfg.level if cfg.mode is Mode.LEVEL else budget_to_level(cfg.budget)
-    effort = claude_effort(level, caps.allows("max")) if level else None
+    if level in ("xhigh", "max"):  # the top the model lists (CPA clamps to a listed level)
+        level = _high_intent(level, caps)
+        effort: str | None = level if caps.allows(level) else "high"
+    else:
+        effort = claude_effort(level, caps.allows("max")) if level else None
     if level == "none":
         return cfg.with_(mode=Mode.NONE, budget=0, level="")
     if effort is None:
