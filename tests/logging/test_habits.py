@@ -12,12 +12,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def ci_lint_lines(text: str) -> list[str]:
-    """The commands of ``.ci/run`` other than its set-up and the test command (both install
-    the package with pip): the lint steps, in order."""
+    """The commands of ``.ci/run`` other than its set-up (pip installs, the sourced
+    ``.ci/services``) and the test command (which installs with pip too): the lint steps,
+    in order."""
     lines = []
     for raw in text.splitlines():
         line = raw.strip()
-        if not line or line.startswith("#") or line.startswith(("set ", "cd ")) or "pip install" in line:
+        if not line or line.startswith("#") or line.startswith(("set ", "cd ", ". ")) or "pip install" in line:
             continue
         lines.append(shlex.join(shlex.split(line)))
     return lines
