@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,11 @@ from cliproxy.config import load_or_default
 from cliproxy.server.app import Listener, listen
 from cliproxy.service import Service
 from tests.fakes.fixtures import *  # noqa: F403
+from tests.state.redis_server import RedisServer, redis_binary
+
+# a ``cliproxy serve`` a test starts never fetches the remote model catalog from the internet
+# (cliproxy.models.remote): a closed local port fails at once and the packaged catalog stays
+os.environ.setdefault("CLIPROXY_MODELS_URLS", "http://127.0.0.1:9/models.json")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,6 +50,16 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real ``redis-server`` on a random 127.0.0.1 port (skipped where not installed,
+    failed instead when CLIPROXY_REQUIRE_REDIS is set); ``kill()`` / ``start()`` make an outage."""
+    server = RedisServer(redis_binary())
+    server.start()
+    yield server
+    server.close()
 
 
 @pytest.fixture

@@ -15,17 +15,26 @@ another origin, since a browser sends a cross-origin "simple" POST without askin
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import ipaddress
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
+
+import bcrypt
 
 from cliproxy.errors import AccessError
 
 __all__ = [
     "EXAMPLE_API_KEYS",
+    "KEY_POLICY",
     "AccessPolicy",
+    "HashCheckNeeded",
     "Principal",
     "Refusal",
     "extract_key",
@@ -39,14 +48,31 @@ EXAMPLE_API_KEYS = frozenset({"your-api-key-1", "your-api-key-2", "your-api-key-
 
 MISSING = "Missing API key"
 INVALID = "Invalid API key"
+_HASH_CACHE = 4096  # presented keys remembered after a bcrypt check, each way
+
+log = logging.getLogger(__name__)
+
+# the policy (cliproxy.policies.KeyRule) of the key this request came with; set only for a
+# key that has one (aiohttp serves each request in a task of its own, so it never leaks)
+KEY_POLICY: ContextVar[Any] = ContextVar("cliproxy_key_policy", default=None)
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the key they used (``None`` on an open proxy) and where it was."""
+    """Who is calling: the key they used (``None`` on an open proxy) and where it was;
+    ``policy``: the key's compiled policy (``None`` for a plain key)."""
 
     key: str | None
     source: str
+    policy: Any = None
+
+
+class HashCheckNeeded(AccessError):
+    """The key may match a bcrypt-hashed entry: ``AccessPolicy.verify`` decides (off the loop)."""
+
+    def __init__(self, key: str, source: str) -> None:
+        super().__init__(INVALID)
+        self.key, self.source = key, source
 
 
 OPEN = Principal(None, "open")
@@ -75,34 +101,92 @@ def extract_key(headers: Mapping[str, str], query: Mapping[str, str]) -> tuple[s
 
 
 class AccessPolicy:
-    """An immutable view of ``api-keys``; rebuilt whole on every config reload."""
+    """An immutable view of ``api-keys``; rebuilt whole on every config reload.
 
-    __slots__ = ("example_keys", "keys")
+    ``policies`` maps a plain key to its policy; ``hashed`` lists (stored hash, policy)
+    for keys kept only as a hash: ``sha256:<hex>`` is looked up directly, a bcrypt hash
+    is checked once per presented key (in a thread) and the answer cached both ways."""
 
-    def __init__(self, keys: Iterable[str]) -> None:
+    __slots__ = ("_bcrypt", "_denied", "_sha", "_verified", "example_keys", "keys", "policies", "required")
+
+    def __init__(
+        self,
+        keys: Iterable[str],
+        *,
+        policies: Mapping[str, Any] | None = None,
+        hashed: Sequence[tuple[str, Any]] = (),
+    ) -> None:
         cleaned = [k.strip() for k in keys if k and k.strip()]
         self.keys = frozenset(cleaned)
         self.example_keys = sorted(self.keys & EXAMPLE_API_KEYS)
+        self.policies = dict(policies or {})
+        self._sha = {h[7:].lower(): p for h, p in hashed if h.lower().startswith("sha256:")}
+        self._bcrypt = [(h.encode(), p) for h, p in hashed if h.startswith("$2")]
+        for stored, _ in hashed:
+            if not stored.lower().startswith("sha256:") and not stored.startswith("$2"):
+                log.warning("api-keys: a key-hash is neither sha256:<hex> nor bcrypt ($2b$...): ignored")
+        self._verified: dict[str, Any] = {}
+        self._denied: dict[str, None] = {}
+        self.required = bool(self.keys or self._sha or self._bcrypt)
 
     @property
     def open(self) -> bool:
-        return not self.keys
+        return not self.required
 
     @property
     def safe_mode(self) -> bool:
         return bool(self.example_keys)
 
     def check(self, headers: Mapping[str, str], query: Mapping[str, str]) -> Principal:
-        """The caller, or ``AccessError`` (401) when the key is missing or wrong."""
-        if not self.keys:
+        """The caller, or ``AccessError`` (401) when the key is missing or wrong;
+        ``HashCheckNeeded`` when only a bcrypt check can tell (see :meth:`verify`)."""
+        if not self.required:
             return OPEN
         found = extract_key(headers, query)
         if found is None:
             raise AccessError(MISSING)
         key, source = found
         if key in self.keys:
-            return Principal(key, source)
+            policy = self.policies.get(key) if self.policies else None
+            if policy is not None:
+                KEY_POLICY.set(policy)
+            return Principal(key, source, policy)
+        if self._sha or self._bcrypt:
+            return self._hashed(key, source)
         raise AccessError(INVALID)
+
+    def _hashed(self, key: str, source: str) -> Principal:
+        policy = self._sha.get(hashlib.sha256(key.encode()).hexdigest()) if self._sha else None
+        if policy is None:
+            policy = self._verified.get(key)
+        if policy is not None:
+            KEY_POLICY.set(policy)
+            return Principal(key, source, policy)
+        if not self._bcrypt or key in self._denied:
+            raise AccessError(INVALID)
+        raise HashCheckNeeded(key, source)
+
+    async def verify(self, needed: HashCheckNeeded) -> Principal:
+        """Check a key against the bcrypt entries in a thread; the answer is cached."""
+        key = needed.key
+        policy = await asyncio.to_thread(self._bcrypt_match, key.encode())
+        cache: dict[str, Any] = self._verified if policy is not None else self._denied
+        if len(cache) >= _HASH_CACHE:
+            cache.clear()
+        cache[key] = policy
+        if policy is None:
+            raise AccessError(INVALID)
+        KEY_POLICY.set(policy)
+        return Principal(key, needed.source, policy)
+
+    def _bcrypt_match(self, key: bytes) -> Any:
+        for stored, policy in self._bcrypt:
+            try:
+                if bcrypt.checkpw(key, stored):
+                    return policy
+            except ValueError:  # a malformed stored hash
+                continue
+        return None
 
 
 # -- an open proxy (no key asked): who may still use it

@@ -49,6 +49,11 @@ class Call:
     request_id: str = ""
     scope: Any = None  # plugins' host-callback context for this request
     trace: Any = None  # cliproxy.usage.RequestTrace when request logs / usage records are on
+    # a credential id tried first when it is available (the Responses WebSocket's kept
+    # upstream socket); ``pinned``: the request to send on that credential instead (an
+    # incremental follow-up), this ``Call`` being the self-contained one for any other
+    pin: str = ""
+    pinned: Call | None = field(default=None, repr=False, compare=False)
     _ir: IrRequest | None = field(default=None, repr=False, compare=False)
 
     def client_ir(self, registry: Registry) -> IrRequest:

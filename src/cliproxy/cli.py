@@ -28,6 +28,7 @@ from cliproxy.requestid import RequestIdFilter
 
 if TYPE_CHECKING:
     from cliproxy.config import Config
+    from cliproxy.credentials.stores import TokenStore
 
 __all__ = ["main"]
 
@@ -76,6 +77,20 @@ def _parser() -> argparse.ArgumentParser:
         )
         target.add_argument("--host", default=argparse.SUPPRESS, help="listen address (overrides the config)")
         target.add_argument("--port", type=int, default=argparse.SUPPRESS, help="listen port (default 8317)")
+        target.add_argument(
+            "--workers",
+            type=int,
+            default=argparse.SUPPRESS,
+            metavar="N",
+            help="N server processes on the port (overrides workers:; > 1 needs state.backend: redis)",
+        )
+        target.add_argument(
+            "-local-model",
+            "--local-model",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="use the embedded model catalog only: no fetch of the remote models.json",
+        )
     login = p.add_argument_group("sign in (writes a credential file into auth-dir, then exits)")
     for flag, (_, text) in LOGIN_FLAGS.items():
         login.add_argument(f"-{flag}", f"--{flag}", action="store_true", help=text)
@@ -106,12 +121,6 @@ def _parser() -> argparse.ArgumentParser:
         default="",
         metavar="P",
         help="with -vertex-import: serve its models as P/<model>",
-    )
-    login.add_argument(
-        "-local-model",
-        "--local-model",
-        action="store_true",
-        help="accepted for CPA's service files; no effect (the model catalog is always the local one)",
     )
     return p
 
@@ -154,7 +163,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             parser.error("a sign-in flag and serve do not go together")
         return login(config_path, logins[0], args)
-    return serve(config_path, getattr(args, "host", None), getattr(args, "port", None))
+    workers = getattr(args, "workers", None)
+    if workers is not None and not 1 <= workers <= 256:
+        parser.error(f"--workers {workers}: give a number from 1 to 256")
+    local_model = bool(getattr(args, "local_model", False))
+    return serve(config_path, getattr(args, "host", None), getattr(args, "port", None), workers, local_model)
 
 
 _TRUE, _FALSE = ("true", "t", "1"), ("false", "f", "0")
@@ -293,7 +306,13 @@ def login(config_path: Path, name: str, args: argparse.Namespace) -> int:
         return 130
 
 
-def serve(config_path: Path, host: str | None, port: int | None) -> int:
+def serve(
+    config_path: Path,
+    host: str | None,
+    port: int | None,
+    workers: int | None = None,
+    local_model: bool = False,
+) -> int:
     from cliproxy.config import load_dotenv_file, load_or_default
     from cliproxy.errors import ConfigError
 
@@ -301,6 +320,11 @@ def serve(config_path: Path, host: str | None, port: int | None) -> int:
     loaded_env = load_dotenv_file(Path.cwd())
     if loaded_env:
         log.info("loaded %d variable(s) from .env", len(loaded_env))
+    store = _token_store(config_path)  # PGSTORE_* / OBJECTSTORE_* / GITSTORE_*, as in CPA
+    if isinstance(store, int):
+        return store
+    if store is not None:
+        config_path = store.config_path
     try:
         config, existed = load_or_default(config_path)
     except ConfigError as exc:
@@ -316,8 +340,22 @@ def serve(config_path: Path, host: str | None, port: int | None) -> int:
         )
     bind_host = host if host is not None else config.host
     bind_port = port if port is not None else config.port
+    from cliproxy.server.workers import worker_index
+
+    count = workers if workers is not None else config.workers
+    if count > 1 and worker_index() is None:
+        return _supervise(config, config_path, bind_host, bind_port, count, local_model)
+    if local_model:
+        log.info("local model mode: using the embedded model catalog, remote model updates disabled")
     try:
-        _run(config, config_path if existed else None, bind_host, bind_port)
+        _run(
+            config,
+            config_path if existed else None,
+            bind_host,
+            bind_port,
+            reuse_port=worker_index() is not None,
+            model_updates=not local_model,
+        )
     except ConfigError as exc:  # tls.cert / tls.key that do not load
         log.error("cannot start: %s", exc)
         return 2
@@ -327,7 +365,111 @@ def serve(config_path: Path, host: str | None, port: int | None) -> int:
     return 0
 
 
-def _run(config: Config, config_path: Path | None, host: str, port: int) -> None:
+def _token_store(config_path: Path) -> TokenStore | int | None:
+    """The token store CPA's environment variables select, bootstrapped into its local
+    workspace (whose config file and auths/ folder the server then runs on), with a mirror
+    thread that sends local changes back; ``None`` for the plain auth-dir; ``2`` when the
+    store cannot be set up. A supervised worker uses the workspace its supervisor
+    bootstrapped and mirrors (``cliproxy.credentials.stores``)."""
+    import atexit
+
+    from cliproxy.config.model import STORE_AUTH_DIR_ENV
+    from cliproxy.credentials.storage import add_write_listener
+    from cliproxy.credentials.stores import Mirror, StoreError, settings_from_env
+    from cliproxy.server.workers import worker_index
+
+    settings = settings_from_env(os.environ, Path.cwd())
+    if settings is None:
+        return None
+    try:
+        if settings.kind == "postgres":
+            from cliproxy.credentials.stores.postgres import PostgresStore
+
+            store: TokenStore = PostgresStore(settings.local_root, **settings.options)
+        elif settings.kind == "object":
+            from cliproxy.credentials.stores.objects import ObjectStore
+
+            store = ObjectStore(settings.local_root, **settings.options)
+        else:
+            from cliproxy.credentials.stores.git import GitStore
+
+            store = GitStore(settings.local_root, **settings.options)
+        if worker_index() is None:
+            store.bootstrap(config_path if config_path.is_file() else None)
+    except (StoreError, ImportError) as exc:
+        log.error("cannot start: %s token store: %s", settings.kind, exc)
+        return 2
+    os.environ[STORE_AUTH_DIR_ENV] = str(store.auth_dir)  # pinned, reloads and workers included
+    if worker_index() is None:
+        log.info("%s token store: config and auth files in %s", store.describe(), store.root)
+        mirror = Mirror(store)
+        mirror.start()
+        add_write_listener(mirror.note_written)
+
+        def close() -> None:
+            mirror.stop()
+            store.close()
+
+        atexit.register(close)
+    return store
+
+
+def _supervise(
+    config: Config, config_path: Path, host: str, port: int, count: int, local_model: bool = False
+) -> int:
+    """``workers: N`` with N > 1: reserve the port, run N workers on it, restart the ones that
+    die, drain them on SIGTERM (``cliproxy.server.workers``)."""
+    from cliproxy.server.workers import Supervisor, refusal, reserve_port
+
+    why = refusal(config, count)
+    if why is not None:
+        log.error("cannot start: %s", why)
+        return 2
+    try:
+        reserved = reserve_port(host, port)
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", host or "*", port, exc)
+        return 1
+    with reserved:
+        bound = reserved.getsockname()[1]
+        log.info(
+            "cliproxy %s supervising %d workers on %s:%d (pid %d)",
+            __version__,
+            count,
+            _shown(host),
+            bound,
+            os.getpid(),
+        )
+
+        def command(_index: int) -> list[str]:
+            return [
+                sys.executable,
+                "-m",
+                "cliproxy",
+                "serve",
+                "--config",
+                str(config_path),
+                "--host",
+                host,
+                "--port",
+                str(bound),
+                "--workers",
+                "1",
+                *(["--local-model"] if local_model else []),
+            ]
+
+        return Supervisor(count, command).run()
+
+
+def _run(
+    config: Config,
+    config_path: Path | None,
+    host: str,
+    port: int,
+    *,
+    reuse_port: bool = False,
+    model_updates: bool = False,
+) -> None:
     try:
         import uvloop
 
@@ -335,7 +477,9 @@ def _run(config: Config, config_path: Path | None, host: str, port: int) -> None
     except ImportError:  # pragma: no cover - Windows
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(_serve(config, config_path, host, port))
+        runner.run(
+            _serve(config, config_path, host, port, reuse_port=reuse_port, model_updates=model_updates)
+        )
 
 
 def _shown(host: str) -> str:
@@ -344,12 +488,20 @@ def _shown(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-async def _serve(config: Config, config_path: Path | None, host: str, port: int) -> None:
+async def _serve(
+    config: Config,
+    config_path: Path | None,
+    host: str,
+    port: int,
+    *,
+    reuse_port: bool = False,
+    model_updates: bool = False,
+) -> None:
     from cliproxy.server.app import listen
     from cliproxy.service import Service
 
-    service = Service(config, config_path)
-    listener = await listen(service, host, port)
+    service = Service(config, config_path, model_updates=model_updates)
+    listener = await listen(service, host, port, reuse_port=reuse_port)
     log.info(
         "cliproxy %s listening on %s://%s:%d%s (pid %d)",
         __version__,

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from cliproxy import replies
+from cliproxy.access import KEY_POLICY
 from cliproxy.calls import Attempt, Call, Reply, RequestTerminated, StreamReply
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
@@ -41,14 +43,18 @@ from cliproxy.models.listing import CLAUDE_CLOAK_PREFIX, uncloak_claude_id
 from cliproxy.models.registry import ModelRoute
 from cliproxy.models.shaping import Shaper
 from cliproxy.plugins.flow import Flow, route_for
+from cliproxy.policies.enforce import Enforcer, Ticket
+from cliproxy.providers import antigravity_credits as ag_credits
 from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError
-from cliproxy.providers.codex_multi_agent import is_codex_client
+from cliproxy.providers.codex_multi_agent import is_codex_client, prepare_tools
 from cliproxy.providers.http import HttpClient, proxy_key
 from cliproxy.providers.identity import forwardable_response_headers
 from cliproxy.providers.transport import UpstreamNetworkError, read_body
 from cliproxy.translate import tokens
+from cliproxy.translate.antigravity_claude import antigravity_claude_signatures
 from cliproxy.translate.compat import prepare as compat_prepare
 from cliproxy.translate.compat import rewrite_agent_messages
+from cliproxy.translate.reasoning_items import drop_foreign_encrypted_content
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache, scope_for
 from cliproxy.translate.signatures import (
@@ -75,6 +81,8 @@ _BOOTSTRAP_ERROR: contextvars.ContextVar[UpstreamError | None] = contextvars.Con
 )
 _BOOTSTRAP_TRANSIENT = frozenset({408, 500, 502, 503, 504})
 _R = TypeVar("_R", Reply, StreamReply)
+# Images / Videos API actions: bodies checked by the server, sent to the upstream's own endpoint
+_MEDIA = ("images.", "videos.")
 
 
 class Pipeline:
@@ -101,16 +109,37 @@ class Pipeline:
         self.shaper: Shaper | None = None
         self.thinking_replay = ThinkingReplayCache()  # in-process (translate/replay.py says why)
         self.signature_cache = SignatureCache()
+        self.credit_hints = ag_credits.Hints()  # quota-exceeded.antigravity-credits
+        self.enforcer = Enforcer(pool.state)  # client key policies (cliproxy.policies)
+        self.agent_models: Callable[[], str] = str  # the Codex client catalog as spawn_agent lists it
 
     # ------------------------------------------------------------------ the lifecycle
 
     async def run(self, call: Call) -> Reply | StreamReply:
         """One request, stage by stage (numbers as in the module docstring)."""
-        if not call.action.startswith("images."):  # Images API bodies: checked by the server
+        if not call.action.startswith(_MEDIA):  # Images API bodies: checked by the server
             validate_body(call.format, call.body)  # a malformed body is the client's 400, never sent upstream
         model = call.model
         if call.format is Format.CLAUDE and model.startswith(CLAUDE_CLOAK_PREFIX):
             model = uncloak_claude_id(model)  # an id we renamed for Claude Code's model list
+        policy = KEY_POLICY.get()  # 1. the key's policy: None for a plain key (nothing to do)
+        if policy is not None and call.skip is None:  # a plugin's nested call was admitted already
+            ticket = await self.enforcer.admit(policy, call.format, model, call.action)
+            if ticket is not None:
+                return await self._run_admitted(call, model, ticket)
+        return await self._run(call, model)
+
+    async def _run_admitted(self, call: Call, model: str, ticket: Ticket) -> Reply | StreamReply:
+        """A request that holds a slot of its key's policy: given back however it ends."""
+        try:
+            result = await self._run(call, model)
+        except BaseException:
+            await ticket.release()
+            raise
+        sniffer = None if call.trace is not None else self.translations.adapter(call.format).usage_sniffer()
+        return await ticket.attach(call, result, sniffer)
+
+    async def _run(self, call: Call, model: str) -> Reply | StreamReply:
         flow = self._flow(call, model)  # None without plugins: every plugin stage is one test
         if flow is not None:
             call = flow.bind(call)
@@ -155,18 +184,49 @@ class Pipeline:
         rounds = max(0, int(self.config.request_retry or 0)) + 1
         _BOOTSTRAP_LEFT.set(max(0, int(self.config.streaming.bootstrap_retries or 0)) if call.stream else 0)
         last: UpstreamError | None = None
-        for round_no in range(rounds):
-            tried: set[str] = set()
-            try:
-                return await self._round(call, route, tried, session_key, scheduler, flow)
-            except _RoundFailed as failed:
-                last = failed.error
-            if round_no + 1 >= rounds or last.status not in RETRYABLE:
-                break
-            if not await self._wait_for_cooldown(route):
-                break
+        try:
+            for round_no in range(rounds):
+                tried: set[str] = set()
+                try:
+                    return await self._round(call, route, tried, session_key, scheduler, flow)
+                except _RoundFailed as failed:
+                    last = failed.error
+                if round_no + 1 >= rounds or last.status not in RETRYABLE:
+                    break
+                if not await self._wait_for_cooldown(route):
+                    break
+        except (CooldownError, NoCredentialError) as err:
+            last = err
         assert last is not None
+        if (last.status in (429, 503) or isinstance(last, CooldownError | NoCredentialError)) and (
+            self.config.quota_exceeded.antigravity_credits
+            and ag_credits.applies(route.model, route.providers)
+        ):
+            answer = await self._credits_fallback(call, route, flow)
+            if answer is not None:
+                return answer
         raise last
+
+    async def _credits_fallback(
+        self, call: Call, route: ModelRoute, flow: Flow | None
+    ) -> Reply | StreamReply | None:
+        """``quota-exceeded.antigravity-credits``: every Antigravity credential once more,
+        cooling or not, paying with Google One AI credits (``providers.antigravity_credits``)."""
+        serves = [c for c in self.pool.credentials() if route.supports(c, route.model)]
+        for cred in ag_credits.candidates(serves, self.credit_hints):
+            try:
+                with ag_credits.using_credits():
+                    answer = await self._with_credential(call, route, cred, flow)
+            except _Final:
+                raise
+            except UpstreamError as err:
+                if ag_credits.credits_exhausted(err.body):
+                    self.credit_hints.mark(cred.id, False)
+                continue
+            self.credit_hints.mark(cred.id, True)
+            log.info("%s answered %s with Antigravity credits", cred.label or cred.id, route.model)
+            return answer
+        return None
 
     async def _wait_for_cooldown(self, route: ModelRoute) -> bool:
         limit = float(self.config.max_retry_interval or 0)
@@ -189,6 +249,7 @@ class Pipeline:
         max_creds = int(self.config.max_retry_credentials or 0)
         last: UpstreamError | None = None
         while not max_creds or len(tried) < max_creds:
+            pin = call.pin if call.pin and call.pin not in tried else ""
             try:
                 cred = await self.pool.pick(  # 5. credential pick
                     route.model,
@@ -196,7 +257,7 @@ class Pipeline:
                     tried,
                     session_key=session_key,
                     supports=route.supports,
-                    scheduler=scheduler,
+                    scheduler=_pinned(pin, scheduler) if pin else scheduler,
                 )
             except (CooldownError, NoCredentialError):
                 if last is None:
@@ -221,13 +282,18 @@ class Pipeline:
         provider: Provider = self.providers.provider_for(cred)
         refreshed = False
         names = route.upstream_models(cred) or [route.model]
+        # the pinned credential gets the pinned request (plugins rewrite only the Call itself)
+        sent = call.pinned if call.pinned is not None and cred.id == call.pin and flow is None else call
         i = 0
         while i < len(names):
             try:
-                return await self._attempt(call, route, cred, provider, names[i], flow)
+                return await self._attempt(sent, route, cred, provider, names[i], flow)
             except RewriteError as err:  # the answer's fault: no cooldown, no other credential
                 raise _Final(err) from err
             except UpstreamError as err:
+                if sent is not call and _continuation_lost(err):
+                    sent = call  # the upstream no longer holds the conversation: send all of it
+                    continue
                 if err is _BOOTSTRAP_ERROR.get() and _bootstrap_retry(cred, err):
                     continue  # the same credential once more: nothing reached the client
                 if err.status == 401 and not refreshed and self.refresher is not None and cred.refresh_token:
@@ -237,8 +303,10 @@ class Pipeline:
                         continue  # the same credential, once more, with a fresh token
                     except CliproxyError as exc:
                         log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc)
-                if err.status == 501 and call.action.startswith("images."):
+                if err.status == 501 and call.action.startswith(_MEDIA):
                     raise _Final(err) from err  # no Images API there: not the credential's fault
+                if err.status == 404 and call.action == "videos.retrieve":
+                    raise _Final(err) from err  # a video id this account does not know
                 if call.action == "compact" and err.status not in _COMPACT_COOLS:
                     _log_failure(cred, provider, route.model, err, "compact: no cooldown")
                     if err.status in _COMPACT_FAULTS:
@@ -294,7 +362,7 @@ class Pipeline:
             return await self._count_locally(call, cred, provider, model, compat)
         if call.action == "compact" and not provider.compacts:
             raise UpstreamError("/responses/compact not supported", status=501, credential_id=cred.id)
-        images = call.action.startswith("images.")
+        images = call.action.startswith(_MEDIA)
         if images and not provider.serves_images:
             raise UpstreamError(f"{provider.key} does not serve the Images API", status=501)
         attempt = self._start(call, cred, provider, model, compat)  # 7. request translation
@@ -318,6 +386,9 @@ class Pipeline:
             )
         upstream_stream = (call.stream or provider.always_stream) and generate
         extra = {"fmt": attempt.fmt} if provider.format_dependent else {}
+        proxy = proxy_key(cred.proxy_url, self.config.proxy_url)
+        pending = provider.prepare(cred, self.http, proxy=proxy)  # before build: it may complete cred
+        prepared = await pending if pending is not None else None
         upreq = provider.build(
             cred,
             attempt.body,
@@ -327,10 +398,8 @@ class Pipeline:
             action=call.action,
             **extra,
         )
-        proxy = proxy_key(cred.proxy_url, self.config.proxy_url)
-        pending = provider.prepare(cred, self.http, proxy=proxy)
-        if pending is not None:
-            upreq.headers.update(await pending)
+        if prepared:
+            upreq.headers.update(prepared)
         trace = call.trace
         if trace is not None:  # request log: this upstream attempt
             trace.upstream_request(
@@ -419,7 +488,7 @@ class Pipeline:
         the client's IR under the upstream model name; never shared with the ``Call``.
         ``compat``: the credential's model has ``is-compat`` (``translate.compat``)."""
         # a compact or Images body goes to the upstream's own endpoint as it came (CPA)
-        passthrough = call.action == "compact" or call.action.startswith("images.")
+        passthrough = call.action == "compact" or call.action.startswith(_MEDIA)
         up_fmt = call.format if passthrough else provider.upstream_format(call.format)
         if up_fmt == call.format:
             body = _own(call.body)
@@ -431,10 +500,23 @@ class Pipeline:
                     body["messages"] = messages
             elif compat:
                 self._compat_body(call, up_fmt, body)
+            if provider.key == "codex" and not compat and not call.action.startswith(_MEDIA):
+                drop_foreign_encrypted_content(body)  # another backend's would fail the request (CPA)
             return Attempt(cred, provider, model, up_fmt, call.headers, body)
-        req = Attempt.for_model(call.client_ir(self.translations), model)
+        source = self._multi_agent_entry(call, provider, up_fmt) or call
+        req = Attempt.for_model(source.client_ir(self.translations), model)
         if compat:  # is-compat: reasoning the upstream takes unsigned (translate.compat)
             req = compat_prepare(req, up_fmt)
+        signed = antigravity_claude_signatures(
+            self.signature_cache,
+            self.config,
+            provider=provider.key,
+            client=call.format,
+            upstream=up_fmt,
+            model=model,
+        )
+        if signed is not None:  # Claude signatures in the configured cache or bypass mode
+            req = signed.prepare(req)
         scope = None
         if up_fmt is Format.CLAUDE and call.action == "generate":  # signed thinking a client cannot carry
             scope = scope_for(
@@ -448,11 +530,30 @@ class Pipeline:
             )
             req = scope.restore(req)
         body = self.translations.adapter(up_fmt).build_request(req)
-        if up_fmt is Format.GEMINI:
+        if up_fmt is Format.GEMINI and signed is None:
             _sanitize_gemini(body)
         elif compat:
             self._compat_body(call, up_fmt, body)
+        elif provider.key == "codex":
+            drop_foreign_encrypted_content(body)
         return Attempt(cred, provider, model, up_fmt, call.headers, _own(body), req, scope)
+
+    def _multi_agent_entry(self, call: Call, provider: Provider, up_fmt: Format) -> Call | None:
+        """``codex.optimize-multi-agent-v2``, an official Codex client on the Responses API
+        and a non-Codex upstream (xAI included: CPA's xAI executor rewrites its input too):
+        the request CPA translates (its Responses-entry tool preparation, ``agent_message``
+        items as user messages), as a ``Call`` of its own whose body shares every untouched
+        part with the client's; ``None`` otherwise."""
+        if call.format is not Format.RESPONSES or up_fmt is Format.RESPONSES or provider.key == "codex":
+            return None
+        codex = getattr(self.config, "codex", None)
+        if not getattr(codex, "optimize_multi_agent_v2", False) or not is_codex_client(call.headers):
+            return None
+        body = call.body.copy()
+        changed = prepare_tools(body, self.agent_models)
+        if not rewrite_agent_messages(body) and not changed:
+            return None
+        return dataclasses.replace(call, body=body, _ir=None)
 
     def _compat_body(self, call: Call, up_fmt: Format, body: dict[str, Any]) -> None:
         """is-compat on a Codex-dialect key with ``codex.optimize-multi-agent-v2``: an
@@ -488,6 +589,24 @@ def _own(body: dict[str, Any]) -> dict[str, Any]:
         if type(value) is dict:
             out[key] = _own(value)
     return out
+
+
+def _pinned(pin: str, scheduler: Any) -> Any:
+    """A scheduler that takes credential ``pin`` when it is among the candidates, and
+    otherwise leaves the choice to ``scheduler`` (or the pool's own rules)."""
+
+    async def choose(tier: Any) -> Any:
+        for cred in tier:
+            if cred.id == pin:
+                return cred
+        return await scheduler(tier) if scheduler is not None else None
+
+    return choose
+
+
+def _continuation_lost(err: UpstreamError) -> bool:
+    """The upstream refused a ``previous_response_id`` it does not hold (a new socket)."""
+    return err.status in (400, 404, 409) and b"previous_response_not_found" in (err.body or b"")
 
 
 class _RoundFailed(Exception):

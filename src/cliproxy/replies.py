@@ -183,7 +183,10 @@ async def open_stream(
     tr: StreamTranslator | Passthrough
     # upstreams always stream SSE: a Gemini client without ?alt=sse wants the JSON array
     reframe = call.format is Format.GEMINI and call.alt != "sse"
-    if attempt.fmt == call.format and alias is None and not reframe:
+    same = attempt.fmt == call.format or (
+        call.format is Format.RESPONSES and attempt.provider.streams_responses
+    )
+    if same and alias is None and not reframe:
         adapter = reg.adapter(attempt.fmt)
         tr = Passthrough(adapter.stream_decoder(None), adapter.usage_sniffer())
     else:  # names are restored against what this attempt sent upstream

@@ -24,7 +24,18 @@ alike):
   an ``error`` event mid-stream is passed on and closes the socket as above; a stream that
   just stops without a terminal event closes with 1011.
 
-A completed turn's request and output are what the next follow-up builds on.
+A completed turn's request and output are what the next follow-up builds on. When that
+turn went over a kept upstream socket that holds the conversation (Codex), a follow-up
+that continues it (``previous_response_id`` of that turn, ``response.append``, or the
+outputs of every tool call it left open) is pinned to the same credential and sent as
+``previous_response_id`` plus the new items only (CPA's upstream-WebSocket passthrough);
+the whole conversation goes instead to any other credential the pipeline falls over to,
+and to the same one when its socket is gone (``Call.pin`` / ``Call.pinned``). Unlike CPA,
+which closes the client socket to make the client replay the turn, the client never
+notices.
+
+Stream replies are cut into events with ``bytes.split`` (:class:`_Frames`), and the events
+one upstream read brought are handed to the server's ``send_all`` together (one write).
 """
 
 from __future__ import annotations
@@ -46,21 +57,24 @@ from cliproxy.formats.responses_ws import (
     error_event,
     event_type,
     expand,
+    follow_up,
     is_prewarm,
     prewarm_events,
 )
 from cliproxy.formats.sse import SSEDecoder
 from cliproxy.formats.validate import check_depth
 from cliproxy.pipeline import Pipeline
-from cliproxy.providers.codex_ws import SESSION_HEADER, WebSocketUpstream
+from cliproxy.providers.codex_ws import CONTINUES_HEADER, SESSION_HEADER, WebSocketUpstream
 from cliproxy.requestid import begin_request
 from cliproxy.usage.hooks import begin_trace
 
-__all__ = ["Close", "ResponsesSession", "Send", "WireInfo"]
+__all__ = ["Close", "ResponsesSession", "Send", "SendAll", "WireInfo"]
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[bytes], Awaitable[None]]
+# several events at once (those one upstream read brought), each its own message
+SendAll = Callable[[list[bytes]], Awaitable[None]]
 REQUEST_FAULTS = frozenset({400, 404, 409, 413, 422})
 RETRY_LATER = frozenset({429, 503, 529})
 COMPLETED = frozenset({"response.completed", "response.done"})
@@ -106,6 +120,7 @@ class ResponsesSession:
         self.sid = upstream.open_session() if upstream is not None else ""
         own: CIMultiDict[str] = CIMultiDict(headers)
         own.popall(SESSION_HEADER, None)  # only ever ours
+        own.popall(CONTINUES_HEADER, None)
         if self.sid:
             own[SESSION_HEADER] = self.sid
         self.headers = own
@@ -114,20 +129,25 @@ class ResponsesSession:
         self.recorder = recorder
         self.wire = wire
         self.turns = 0
+        # the credential whose kept upstream socket holds this conversation: a follow-up is
+        # pinned to it and sent as previous_response_id + the new items (CPA)
+        self.pin = ""
 
     async def close(self) -> None:
         """The client socket is gone: close this session's upstream sockets."""
         if self.upstream is not None and self.sid:
             await self.upstream.close_session(self.sid)
 
-    async def turn(self, raw: bytes, send: Send) -> Close | None:
-        """One client message: its events go to ``send``; a ``Close`` ends the socket."""
+    async def turn(self, raw: bytes, send: Send, send_all: SendAll | None = None) -> Close | None:
+        """One client message: its events go to ``send`` (runs of them to ``send_all``);
+        a ``Close`` ends the socket."""
         try:
             message = _message(raw)
             if is_prewarm(message, self.history):
                 request = expand(message, self.history)
                 request.pop("generate", None)
                 self.history = History(request=request)
+                self.pin = ""
                 for event in prewarm_events(request):
                     await send(event)
                 return None
@@ -135,16 +155,30 @@ class ResponsesSession:
         except MessageError as exc:
             await send(error_event(exc.status, exc.message, code=exc.code, param=exc.param))
             return None
+        incremental = follow_up(message, self.history) if self.pin else None
         self.turns += 1
         begin_request()  # each turn is a request of its own: log lines, request log, usage
-        return await self._run(request, raw, send)
+        return await self._run(request, incremental, raw, send, send_all or _one_by_one(send))
 
-    async def _run(self, request: dict[str, Any], raw: bytes, send: Send) -> Close | None:
+    async def _run(
+        self,
+        request: dict[str, Any],
+        incremental: dict[str, Any] | None,
+        raw: bytes,
+        send: Send,
+        send_all: SendAll,
+    ) -> Close | None:
         model = str(request["model"]).strip()
         call = Call(Format.RESPONSES, request, model, True, self.headers, self.query)
         trace = self._trace(call, raw)
-        if trace is not None:
-            call = replace(call, trace=trace)
+        pinned = None
+        if incremental is not None:  # the whole conversation stays the fallback
+            headers = CIMultiDict(self.headers)
+            headers[CONTINUES_HEADER] = str(incremental["previous_response_id"])
+            pinned = Call(Format.RESPONSES, incremental, model, True, headers, self.query, trace=trace)
+        self.pin, pin = "", self.pin
+        if trace is not None or pinned is not None:
+            call = replace(call, trace=trace, pin=pin if pinned is not None else "", pinned=pinned)
         try:
             result = await self.pipeline.run(call)
         except CliproxyError as exc:
@@ -155,7 +189,7 @@ class ResponsesSession:
             result = trace.reply(result)
         if isinstance(result, Reply):
             return await self._whole(result, request, send)
-        return await self._stream(result, request, send)
+        return await self._stream(result, request, send, send_all)
 
     async def _whole(self, reply: Reply, request: dict[str, Any], send: Send) -> Close | None:
         """A whole answer (a plugin answered the request): one event."""
@@ -175,19 +209,21 @@ class ResponsesSession:
             )
         return None
 
-    async def _stream(self, reply: StreamReply, request: dict[str, Any], send: Send) -> Close | None:
+    async def _stream(
+        self, reply: StreamReply, request: dict[str, Any], send: Send, send_all: SendAll
+    ) -> Close | None:
         tracker = _Turn()
         rest = reply.rest
         try:
-            async for data in _events(reply.first, rest):
-                kind = tracker.see(data)
-                if kind == "error":
-                    status = tracker.error_status
-                    await send(data)
-                    return _close_for(status, tracker.error_message)
-                if tracker.completed_at_this_event:
-                    data = tracker.completion(data)
-                await send(data)
+            async for batch in _batches(reply.first, rest):
+                for n, data in enumerate(batch):
+                    kind = tracker.see(data)
+                    if kind == "error":
+                        await send_all(batch[: n + 1])
+                        return _close_for(tracker.error_status, tracker.error_message)
+                    if tracker.completed_at_this_event:
+                        batch[n] = tracker.completion(data)
+                await send_all(batch)
         except CliproxyError as exc:
             return await _failed(exc.status, exc.message, None, send, in_stream=True)
         except (ConnectionError, TimeoutError) as exc:
@@ -199,6 +235,9 @@ class ResponsesSession:
             await rest.aclose()  # type: ignore[attr-defined]
         if tracker.completed is not None:
             self.history.turn_done(request, tracker.output(), tracker.response_id)
+            cred = reply.credential
+            if cred is not None and self.upstream is not None:
+                self.pin = cred.id if self.upstream.continues(self.sid, tracker.response_id) else ""
             return None
         if tracker.ended:
             return None  # response.failed / incomplete: a normal end of a turn
@@ -292,19 +331,88 @@ class _Turn:
         return orjson.dumps(obj)
 
 
-async def _events(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The ``data`` of each SSE event of a stream reply, as it arrives."""
-    decoder = SSEDecoder()
-    for event in decoder.decode(first):
-        if event.data and event.data != b"[DONE]":
-            yield event.data
+async def _batches(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
+    """The ``data`` of the SSE events of a stream reply, as they arrive: one list per
+    chunk read (a chunk that completes no event yields nothing)."""
+    frames = _Frames()
+    batch = frames.feed(first)
+    if batch:
+        yield batch
     async for chunk in rest:
-        for event in decoder.decode(chunk):
-            if event.data and event.data != b"[DONE]":
-                yield event.data
-    for event in decoder.flush():
-        if event.data and event.data != b"[DONE]":
-            yield event.data
+        batch = frames.feed(chunk)
+        if batch:
+            yield batch
+    batch = frames.flush()
+    if batch:
+        yield batch
+
+
+class _Frames:
+    """SSE bytes -> each event's ``data``, cut at blank lines with ``bytes.split`` (the
+    stream is the upstream's own or our encoder's: ``\n`` line ends, one ``data:`` line
+    per JSON event); a stream with ``\r`` goes through the general ``SSEDecoder``."""
+
+    __slots__ = ("_held", "_slow")
+
+    def __init__(self) -> None:
+        self._held = b""
+        self._slow: SSEDecoder | None = None
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        if self._slow is None and b"\r" in chunk:
+            self._slow = SSEDecoder()
+            chunk, self._held = self._held + chunk, b""
+        if self._slow is not None:
+            return _data_of(self._slow.decode(chunk))
+        if self._held:
+            chunk, self._held = self._held + chunk, b""
+        end = chunk.rfind(b"\n\n")
+        if end < 0:
+            self._held = chunk
+            return []
+        self._held = chunk[end + 2 :]
+        out = []
+        for frame in chunk[:end].split(b"\n\n"):
+            data = _frame_data(frame)
+            if data and data != b"[DONE]":
+                out.append(data)
+        return out
+
+    def flush(self) -> list[bytes]:
+        if self._slow is not None:
+            return _data_of(self._slow.flush())
+        held, self._held = self._held, b""
+        data = _frame_data(held.rstrip(b"\n"))
+        return [data] if data and data != b"[DONE]" else []
+
+
+def _frame_data(frame: bytes) -> bytes:
+    """The ``data`` of one SSE frame (its ``data:`` lines joined by ``\n``)."""
+    at = frame.find(b"data: ")  # the common frame: its last line is its one data line
+    if (at == 0 or (at > 0 and frame[at - 1] == 10)) and frame.find(b"\n", at) < 0:
+        return frame[at + 6 :] if frame.count(b"data:", 0, at) == 0 else _joined(frame)
+    return _joined(frame)
+
+
+def _joined(frame: bytes) -> bytes:
+    parts = []
+    for line in frame.split(b"\n"):
+        if line.startswith(b"data:"):
+            value = line[5:]
+            parts.append(value[1:] if value[:1] == b" " else value)
+    return b"\n".join(parts)
+
+
+def _data_of(events: Any) -> list[bytes]:
+    return [e.data for e in events if e.data and e.data != b"[DONE]"]
+
+
+def _one_by_one(send: Send) -> SendAll:
+    async def send_all(batch: list[bytes]) -> None:
+        for data in batch:
+            await send(data)
+
+    return send_all
 
 
 def _message(raw: bytes) -> dict[str, Any]:

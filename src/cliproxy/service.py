@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from cliproxy.access import AccessPolicy, Principal, extract_key
+from cliproxy.access import Principal, extract_key
 from cliproxy.config import AuthChanges, Config, ConfigDocument, ConfigWatcher
 from cliproxy.config import effective as config_keys
 from cliproxy.credentials import sources
@@ -28,21 +28,29 @@ from cliproxy.credentials.storage import add_write_listener
 from cliproxy.errors import AccessError, ConfigError, ConfigFileMissingError
 from cliproxy.formats import Format
 from cliproxy.management.auth import ManagementGate
+from cliproxy.media import Videos
 from cliproxy.models.catalog import Catalog, ModelInfo
 from cliproxy.models.codex_client import codex_client_models
 from cliproxy.models.listing import anthropic_models, gemini_model, gemini_models, openai_models, suspensions
 from cliproxy.models.registry import ModelRegistry
+from cliproxy.models.remote import CatalogUpdater
 from cliproxy.models.shaping import Shaper
 from cliproxy.pipeline import Pipeline
 from cliproxy.plugins.callbacks import Callbacks
 from cliproxy.plugins.host import PluginHost
 from cliproxy.plugins.models import bind_plugin_auths, plugin_credentials
 from cliproxy.plugins.surface import ManagementTable, authenticate, frontend_providers
+from cliproxy.policies.prices import PriceTable
+from cliproxy.policies.restore import restore_budgets
+from cliproxy.policies.rules import build_access
 from cliproxy.providers import codex_ws, impersonate
 from cliproxy.providers import registry as providers
 from cliproxy.providers.codex import CodexProvider
 from cliproxy.providers.codex_multi_agent import format_models
 from cliproxy.providers.http import HttpClient
+from cliproxy.relay import RelayHub
+from cliproxy.state.factory import close_state, open_state, shared, start_state
+from cliproxy.state.memory import MemoryState
 from cliproxy.translate.registry import default_registry
 from cliproxy.usage import recorder_of
 
@@ -72,10 +80,15 @@ class Service:
         poll_interval: float | None = None,
         token_urls: dict[str, str] | None = None,
         clock: Callable[[], float] = time.time,
+        model_updates: bool = False,
     ) -> None:
+        """``model_updates``: fetch CPA's remote ``models.json`` at start and every 3
+        hours (``cliproxy serve`` turns it on unless ``-local-model``)."""
         self.config_path = config_path
+        self.catalog_updater: CatalogUpdater | None = None
+        self._model_updates = model_updates
         self.config = config
-        self.access = AccessPolicy(config.api_keys)
+        self.access = build_access(config)
         self._watch = watch and config_path is not None
         self._poll_interval = poll_interval
         self._watcher: ConfigWatcher | None = None
@@ -84,12 +97,22 @@ class Service:
         self.auth_files: set[Path] = set()
         self.http = HttpClient()
         self._apply_upstream_timeouts(config)
-        self.pool = Pool.from_config(config, clock=clock, store=self._cds_store(config))
+        # read once: a change of state.* takes effect after a restart
+        self.state = open_state(config.state.backend, config.state.url, config.state.prefix, clock)
+        self.pool = Pool.from_config(config, clock=clock, store=self._cds_store(config), state=self.state)
+        if (bus := shared(self.state)) is not None:  # config edits made through another process
+            bus.on_event("config", self._on_remote_config)
+            bus.on_event("auth", self._reload_auth)
         self.models = ModelRegistry(Catalog.load())
         # built now, after the environment is final: each reads its endpoint URLs once
         self.providers = providers.Providers()
         self.providers.configure(config)
         self._wire_agent_models()
+        # AI Studio through browsers connected on /v1/ws (cliproxy.relay)
+        self.relay = RelayHub(on_change=self._relay_changed)
+        aistudio = self.providers.get("aistudio")
+        if aistudio is not None:
+            aistudio.transport = self.relay
         # Claude Code's TLS hello for api.anthropic.com, Chrome's for chatgpt.com (CPA's uTLS)
         self._tls = impersonate.install(self.providers, self.http)
         # and the Claude OAuth hello for token refreshes on platform.claude.com (CPA's uTLS)
@@ -106,13 +129,21 @@ class Service:
             config=config,
         )
         self._token_urls = token_urls
+        self.videos = Videos(self)  # /v1/videos and /openai/v1/videos (cliproxy.media)
         self.pipeline.shaper = Shaper(self.models, config.payload)
+        self.pipeline.enforcer.prices = PriceTable(config.model_prices)
+        self.pipeline.agent_models = self._agent_models  # codex.optimize-multi-agent-v2
         self.plugins = PluginHost()
         self.plugins.callbacks = Callbacks(self.plugins, self)
         self.plugin_routes = ManagementTable()
         self.frontend: tuple[Any, ...] = ()
         self._frontend_exclusive = False
         self.management = ManagementGate()
+        if (bus := shared(self.state)) is not None:  # a management ban holds in every process
+            self.management.on_ban = lambda ip, seconds: self._background(
+                bus.publish("ban", ip=ip, seconds=seconds)
+            )
+            bus.on_event("ban", self._on_remote_ban)
         self._plugin_creds: list[Credential] = []
         self._write_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -122,7 +153,11 @@ class Service:
     # -- lifecycle
 
     async def start(self) -> None:
-        recorder_of(self)
+        await start_state(self.state)
+        rec = recorder_of(self)
+        if isinstance(self.state, MemoryState):  # key budgets of this period (Redis keeps its own)
+            enforcer = self.pipeline.enforcer
+            await restore_budgets(rec.stats.ledger, self.config, self.state, enforcer.prices, time.time())
         self._announce_access()
         self._announce_keys()
         self._load_credentials()
@@ -131,6 +166,9 @@ class Service:
             if restored:
                 log.info("restored %d cooldown record(s)", restored)
         self._start_refresher()
+        if self._model_updates:
+            self.catalog_updater = CatalogUpdater(lambda: self.models.catalog, self._apply_catalog)
+            self.catalog_updater.start()
         await self._apply_plugins()
         if self._watch and self.config_path is not None:
             kwargs = {} if self._poll_interval is None else {"poll_interval": self._poll_interval}
@@ -155,6 +193,8 @@ class Service:
             self._watcher = None
         if self.refresher is not None:
             await self.refresher.stop()
+        if self.catalog_updater is not None:
+            await self.catalog_updater.stop()
         await self.plugins.shutdown()
         await self.ws_upstream.close()
         await self.http.close()
@@ -164,6 +204,7 @@ class Service:
             await self._token_client.close()
         if (recorder := getattr(self, "recorder", None)) is not None:
             recorder.close()
+        await close_state(self.state)
 
     def _start_refresher(self) -> None:
         self.refresher = Refresher(
@@ -202,7 +243,7 @@ class Service:
     async def authenticate(self, method: str, path: str, headers: Any, query: Any, body: bytes) -> Principal:
         """Client access when frontend-auth plugins are active (else the sync key check runs)."""
         failure: AccessError | None = None
-        if not self._frontend_exclusive and self.access.keys:
+        if not self._frontend_exclusive and self.access.required:
             try:
                 return self.access.check(headers, query)
             except AccessError as exc:
@@ -221,6 +262,11 @@ class Service:
 
         The watcher takes the directory as seen first, so it does not report these
         files again; anything changed after that is still reported."""
+        self._reload_auth()
+        if (bus := shared(self.state)) is not None:  # the others re-read the (shared) auth-dir
+            self._background(bus.publish("auth"))
+
+    def _reload_auth(self, _message: object = None) -> None:
         if self._watcher is not None:
             self._watcher.resync_auth()
         self._load_credentials()
@@ -244,12 +290,19 @@ class Service:
             creds += sources.load_auth_dir(self.auth_dir, self.config)
             self.auth_files = set(self.auth_dir.glob("*.json"))
         creds += self._plugin_creds
+        creds += self.relay.credentials()
         if renewed := self.pool.replace(creds):  # a new sign-in revives a refused account
             self._background(self.pool.forget_refusals(renewed))
         self.models.rebuild(self.pool.credentials(), self.config)
         if bind and self.pipeline.plugins is not None and self.plugins.any("executor"):
             self._background(self._bind_plugin_auths())
         log.info("%d credential(s) loaded, %d model(s) served", len(creds), len(self.models.listable()))
+
+    def _relay_changed(self) -> None:
+        """A relay client came or went: its runtime credential joins or leaves the pool."""
+        kept = [c for c in self.pool.credentials() if c.source != "wsrelay"]
+        self.pool.replace([*kept, *self.relay.credentials()])
+        self.models.rebuild(self.pool.credentials(), self.config)
 
     # -- config writes (management)
 
@@ -279,7 +332,34 @@ class Service:
                 self._watcher.note_config_written(doc.text().encode("utf-8"), config)
             self.apply(config)
             await self._apply_plugins()
+            if (bus := shared(self.state)) is not None:  # every process sharing the state follows
+                await bus.publish("config", text=doc.text())
             return config
+
+    def _on_remote_ban(self, message: dict[str, Any]) -> None:
+        ip, seconds = message.get("ip"), message.get("seconds")
+        if isinstance(ip, str) and isinstance(seconds, int | float):
+            self.management.ban(ip, float(seconds))
+
+    async def _on_remote_config(self, message: dict[str, Any]) -> None:
+        """Another process sharing the state backend saved a config edit: save and apply it here."""
+        text = message.get("text")
+        if not isinstance(text, str):
+            return
+        async with self._write_lock:
+            try:
+                doc = ConfigDocument.from_text(text, self.config_path)
+                config = doc.config
+            except ConfigError as exc:
+                log.warning("config from another process not applied: %s", exc)
+                return
+            if self.config_path is not None:
+                doc.save()
+                if self._watcher is not None:
+                    self._watcher.note_config_written(text.encode("utf-8"), config)
+            self.apply(config)
+            await self._apply_plugins()
+        log.info("config updated by another process")
 
     # -- model lists
 
@@ -317,6 +397,14 @@ class Service:
         found = next((m for m in models if m.id == name), None)
         return None if found is None else openai_models([found])["data"][0]
 
+    def _apply_catalog(self, catalog: Catalog, changed: list[str]) -> None:
+        """A fetched remote catalog that differs: every credential's models again."""
+        self.models.catalog = catalog
+        self.models.rebuild(self.pool.credentials(), self.config)
+        log.info(
+            "model catalog updated (%s): %d model(s) served", ", ".join(changed), len(self.models.listable())
+        )
+
     # -- reload
 
     def apply(self, config: Config) -> None:
@@ -330,7 +418,9 @@ class Service:
                 "%s changed in the config; the listener takes that after a restart", ", ".join(restart)
             )
         self.config = config
-        self.access = AccessPolicy(config.api_keys)
+        if config.ws_auth and not old.ws_auth and len(self.relay):  # CPA drops unauthenticated relays
+            self._background(self.relay.close_all("ws-auth enabled"))
+        self.access = build_access(config)
         self.pool.apply_config(config)
         self.pool.store = self._cds_store(config)
         self.pipeline.config = config
@@ -338,6 +428,7 @@ class Service:
         self._apply_upstream_timeouts(config)
         self._load_credentials(bind=False)  # every caller applies plugins next, which binds
         self.pipeline.shaper = Shaper(self.models, config.payload)
+        self.pipeline.enforcer.prices = PriceTable(config.model_prices)
         if self.refresher is not None:
             self.refresher.global_proxy = config.proxy_url or ""
             self.refresher.wake()

@@ -35,7 +35,6 @@ credential-in-flight:
   snapshot-interval: 2s
 disable-image-generation: chat
 gpt-image-2-base-model: gpt-5.4
-video-result-auth-cache-ttl: 1h
 auth-auto-refresh-workers: 4
 quota-exceeded:
   switch-project: true
@@ -46,7 +45,6 @@ codex:
   optimize-multi-agent-v2: true
   live-media-relay:
     enabled: false
-ws-auth: false
 nonstream-keepalive-interval: 5
 streaming:
   keepalive-seconds: 15
@@ -116,8 +114,8 @@ async def test_every_pending_key_is_named_in_one_warning(start_proxy, caplog):
 
 async def test_a_reload_warns_again_only_when_the_set_changes(start_proxy, caplog):
     caplog.set_level(logging.INFO, "cliproxy")
-    proxy = await start_proxy("api-keys: [k]\nws-auth: false\n", watch=True)
-    assert _warnings(caplog, WARNING) == [WARNING + "ws-auth"]
+    proxy = await start_proxy("api-keys: [k]\nauth-auto-refresh-workers: 4\n", watch=True)
+    assert _warnings(caplog, WARNING) == [WARNING + "auth-auto-refresh-workers"]
 
     async def reload(text: str) -> None:
         count = proxy.service.reloads
@@ -129,10 +127,10 @@ async def test_a_reload_warns_again_only_when_the_set_changes(start_proxy, caplo
         raise AssertionError("no reload")
 
     caplog.clear()
-    await reload("api-keys: [k2]\nws-auth: false\n")  # same set: no second warning
+    await reload("api-keys: [k2]\nauth-auto-refresh-workers: 4\n")  # same set: no second warning
     assert not _warnings(caplog, WARNING)
-    await reload("api-keys: [k2]\nws-auth: false\npprof:\n  enable: true\nbogus-key: 1\n")
-    assert _warnings(caplog, WARNING) == [WARNING + "pprof.enable, ws-auth"]  # table order
+    await reload("api-keys: [k2]\nauth-auto-refresh-workers: 4\npprof:\n  enable: true\nbogus-key: 1\n")
+    assert _warnings(caplog, WARNING) == [WARNING + "pprof.enable, auth-auto-refresh-workers"]  # table order
     assert _warnings(caplog, UNKNOWN) == [UNKNOWN + "bogus-key"]
 
 

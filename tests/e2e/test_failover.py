@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import aiohttp
 import orjson
+import pytest
 
 from cliproxy.formats import Format
 from tests.e2e.clients import KEY, ask
+
+
+@pytest.fixture(params=["memory", "redis"])
+def start_proxy(request, start_proxy):
+    """The suite runs once per state backend: in memory, and on a real Redis."""
+    if request.param == "memory":
+        return start_proxy
+    url = request.getfixturevalue("redis_server").url
+
+    async def start(yaml_text: str = "", **kw):
+        return await start_proxy(f"{yaml_text}\nstate:\n  backend: redis\n  url: {url}\n", **kw)
+
+    return start
 
 
 def two_claude_keys(fakes, extra: str = "") -> str:

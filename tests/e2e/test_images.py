@@ -48,8 +48,15 @@ async def test_responses_sdk_stream_carries_the_image_events(start_proxy, fakes)
         ) as stream:
             kinds = [event.type async for event in stream]
             final = await stream.get_final_response()
-    # the item arrives whole in output_item.done; the upstream's in-between
-    # response.image_generation_call.* events do not cross the Codex -> Responses translation
+    # Codex's own progress events reach a Responses client as they came (CPA: the Codex ->
+    # Responses stream is passed through), the item whole in output_item.done
+    progress = [k for k in kinds if k.startswith("response.image_generation_call.")]
+    assert progress == [
+        "response.image_generation_call.in_progress",
+        "response.image_generation_call.generating",
+        "response.image_generation_call.partial_image",
+        "response.image_generation_call.completed",
+    ]
     assert "response.output_item.done" in kinds
     images = [item for item in final.output if item.type == "image_generation_call"]
     assert images and images[0].result == PNG_1X1
@@ -224,9 +231,8 @@ async def test_images_edit_json_passes_through(start_proxy, fakes) -> None:
     [
         ({"model": "dall-e-3", "prompt": "x"}, "is not supported"),
         ({"model": "gpt-image-2"}, "prompt"),
-        ({"model": "gpt-image-2", "prompt": "x", "stream": True}, "stream"),
     ],
-    ids=["unsupported-model", "no-prompt", "stream"],
+    ids=["unsupported-model", "no-prompt"],
 )
 async def test_images_bad_requests_are_400s(start_proxy, fakes, body, needle) -> None:
     proxy = await start_proxy(_images_config(fakes))
@@ -262,3 +268,82 @@ async def test_images_edit_multipart_is_capped_by_max_body_mb(start_proxy, fakes
     assert status == 413
     assert answer["error"]["message"] == "request body is larger than limits.max-body-mb allows"
     assert not fakes.responses.requests
+
+
+def _stream_config(fakes) -> str:
+    """The image models and the main model the streamed path asks (CPA gpt-5.4-mini)."""
+    return _images_config(fakes).replace(
+        '{name: "gpt-image-1.5"}]', '{name: "gpt-image-1.5"}, {name: "gpt-5.4-mini"}]'
+    )
+
+
+async def _stream_images(
+    url: str, body: dict, path: str = "/v1/images/generations"
+) -> list[tuple[str, dict]]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        async with session.post(url + path, json=body, headers={"Authorization": f"Bearer {KEY}"}) as resp:
+            assert resp.status == 200, await resp.text()
+            assert resp.headers["Content-Type"].startswith("text/event-stream")
+            text = (await resp.read()).decode()
+    events = []
+    for block in text.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "data" in lines:
+            events.append((lines.get("event", ""), orjson.loads(lines["data"])))
+    return events
+
+
+async def test_images_generate_streams_as_cpa_does(start_proxy, fakes) -> None:
+    """CPA ``streamImagesFromResponses``: ``stream: true`` asks Codex's main model with the
+    image_generation tool forced (the Images options on the tool) and streams
+    ``image_generation.partial_image`` then ``image_generation.completed``."""
+    proxy = await start_proxy(_stream_config(fakes))
+    events = await _stream_images(
+        proxy.url,
+        {
+            "model": "gpt-image-2",
+            "prompt": "draw a green square",
+            "stream": True,
+            "size": "1024x1024",
+            "partial_images": 1,
+        },
+    )
+    assert [name for name, _ in events] == ["image_generation.partial_image", "image_generation.completed"]
+    partial, done = events[0][1], events[1][1]
+    assert partial["type"] == "image_generation.partial_image" and partial["partial_image_index"] == 0
+    assert base64.b64decode(partial["b64_json"]).startswith(PNG_MAGIC)
+    assert done["type"] == "image_generation.completed" and done["b64_json"] == PNG_1X1
+    sent = fakes.responses.last
+    assert sent.path == "/backend-api/codex/responses" and sent.json["model"] == "gpt-5.4-mini"
+    assert sent.json["tool_choice"] == {"type": "image_generation"}
+    tool = next(t for t in sent.json["tools"] if t["type"] == "image_generation")
+    assert tool["model"] == "gpt-image-2" and tool["size"] == "1024x1024" and tool["partial_images"] == 1
+
+
+async def test_images_stream_url_format_and_edit_prefix(start_proxy, fakes) -> None:
+    """``response_format: url`` gives ``data:`` URLs; an edit's events are ``image_edit.*`` and
+    its images ride along as ``input_image`` parts."""
+    proxy = await start_proxy(_stream_config(fakes))
+    image = "data:image/png;base64," + PNG_1X1
+    events = await _stream_images(
+        proxy.url,
+        {
+            "prompt": "draw it greener",
+            "stream": True,
+            "response_format": "url",
+            "images": [{"image_url": image}],
+        },
+        "/v1/images/edits",
+    )
+    assert [name for name, _ in events] == ["image_edit.partial_image", "image_edit.completed"]
+    assert events[1][1]["url"] == "data:image/png;base64," + PNG_1X1
+    content = fakes.responses.last.json["input"][0]["content"]
+    assert {"type": "input_image", "image_url": image} in content
+
+
+async def test_images_stream_without_an_image_is_an_error_event(start_proxy, fakes) -> None:
+    """A completion with no image_generation_call result: CPA's 502 error event."""
+    proxy = await start_proxy(_stream_config(fakes))
+    events = await _stream_images(proxy.url, {"prompt": "a green square", "stream": True})
+    assert [name for name, _ in events] == ["error"]
+    assert events[0][1]["error"]["message"] == "upstream did not return image output"

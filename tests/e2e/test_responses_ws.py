@@ -117,10 +117,11 @@ async def test_multi_turn_previous_response_id_on_one_upstream_socket(ws_proxy):
     assert second[-1]["type"] == "response.completed"
     assert fake.ws_opened == 1  # the upstream socket is kept for the session's next turn
     upstream = ws_messages(fake)[1].json
-    assert "previous_response_id" not in upstream and upstream["model"] == "gpt-5.4"
-    roles = [(i.get("type"), i.get("role")) for i in upstream["input"]]
-    assert roles == [("message", "user"), ("message", "assistant"), ("message", "user")]
-    assert upstream["input"][1]["content"][0]["text"] == text_of(first)
+    # the kept socket holds the conversation: the previous id and only the new item (CPA)
+    assert upstream["previous_response_id"] == rid and upstream["model"] == "gpt-5.4"
+    assert [(i.get("type"), i.get("role")) for i in upstream["input"]] == [("message", "user")]
+    assert "two" in json.dumps(upstream["input"][0]["content"])
+    assert text_of(second).startswith("Hello from fake-responses")
     for _ in range(100):  # the client left: the upstream socket closes with it
         if fake.ws_open == 0:
             break
@@ -148,7 +149,9 @@ async def test_tool_loop(ws_proxy):
         )
     assert text_of(second) == "Tool result received: FAKE_TOOL_OK"
     upstream = ws_messages(ws_proxy.fakes.responses)[1].json
-    assert [i["type"] for i in upstream["input"]][-2:] == ["function_call", "function_call_output"]
+    # the call is on the upstream socket already: only its output goes up
+    assert [i["type"] for i in upstream["input"]] == ["function_call_output"]
+    assert upstream["previous_response_id"] == first[-1]["response"]["id"]
 
 
 @pytest.mark.parametrize(
@@ -630,3 +633,21 @@ async def test_the_fake_codex_socket_continues_its_own_responses_only(fake_respo
         assert text_of(second) == "Tool result received: done"
         other = await turn(ws, {**message, "previous_response_id": "resp_elsewhere"})
         assert other[0]["status"] == 400 and other[0]["error"]["code"] == "previous_response_not_found"
+
+
+async def test_an_idle_socket_is_closed_after_client_websocket_idle(start_proxy, fakes):
+    """``timeouts.client-websocket-idle`` (ours; CPA has no limit): no client message for
+    that long between turns closes the socket with 1000 "idle timeout"; a turn in
+    progress is not idle time."""
+    extra = "timeouts:\n  client-websocket-idle: 400ms\n"
+    proxy = await start_proxy(ws_config(fakes, extra=extra))
+    fakes.responses.script(Behavior(stream_delay=0.1, path="#ws"))  # a turn of ~0.6 s
+    async with aiohttp.ClientSession() as s, await connect(s, proxy) as ws:
+        events = await turn(ws, {"type": "response.create", "model": "codex-model", "input": "x"})
+        assert events[-1]["type"] == "response.completed"
+        started = asyncio.get_running_loop().time()
+        msg = await ws.receive(timeout=5)
+        waited = asyncio.get_running_loop().time() - started
+    assert msg.type is aiohttp.WSMsgType.CLOSE and ws.close_code == 1000
+    assert msg.extra == "idle timeout"
+    assert 0.3 < waited < 2.0

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import orjson
 from aiohttp import web
 
+from tests.fakes.claude import issue_signature
 from tests.fakes.dialog import Reply, Tool, Turn, decide, estimate_tokens, new_id, text_of
 from tests.fakes.server import Behavior, FakeServer, Recorded, iter_chunks
 
@@ -72,13 +73,35 @@ class GeminiFake(FakeServer):
         router.add_post("/v1" + vertex, self._action)
         for action in ("generateContent", "streamGenerateContent", "countTokens"):
             router.add_post("/v1internal:" + action, self._antigravity)
+        router.add_post("/v1beta/interactions", self._interactions)
 
     def extract_key(self, request: web.Request) -> str | None:
         key = request.headers.get("x-goog-api-key") or request.query.get("key")
         return key or super().extract_key(request)
 
     def is_stream(self, rec: Recorded) -> bool:
+        if rec.path.endswith("/interactions"):
+            return bool(isinstance(rec.json, dict) and rec.json.get("stream") is True)
         return rec.path.endswith(":streamGenerateContent")
+
+    async def _interactions(self, request: web.Request) -> web.StreamResponse:
+        """``POST /v1beta/interactions``: the Interactions API (steps in, steps out; SSE
+        ``event: <event_type>`` frames when ``stream`` is true, ended by ``[DONE]``)."""
+        body = self.body(request)
+        model = body.get("model")
+        if not isinstance(model, str) or not model or body.get("input") is None:
+            return self.error_response(400, "model and input are required", None)
+        beh = self.behavior(request)
+        reply = decide("gemini", _interactions_turn(model, body), beh.text if beh else None)
+        steps = _interaction_steps(reply)
+        prompt = estimate_tokens(body.get("input"), body.get("system_instruction"), body.get("tools"))
+        output = estimate_tokens(reply.text, [c.arguments for c in reply.tool_calls])
+        usage = {"total_input_tokens": prompt, "total_output_tokens": output, "total_tokens": prompt + output}
+        iid = new_id("interaction_")
+        done = {"id": iid, "object": "interaction", "status": "completed", "model": model, "usage": usage}
+        if body.get("stream") is not True:
+            return self.json_response({**done, "steps": steps})
+        return await self.stream(request, _interaction_frames(iid, model, steps, done), "text/event-stream")
 
     async def _action(self, request: web.Request) -> web.StreamResponse:
         model, _, action = request.match_info["target"].partition(":")
@@ -116,6 +139,9 @@ class GeminiFake(FakeServer):
         beh = self.behavior(request)
         reply = decide("gemini", turn_of(model, body), beh.text if beh else None)
         parts, usage = _parts(reply), _usage(body, reply)
+        if "claude" in model and parts and parts[0].get("thought"):
+            # Antigravity's Claude signs its thinking with a double-layer Claude signature
+            parts[0]["thoughtSignature"] = antigravity_claude_signature(model)
         if action == "generateContent":
             return self.json_response({"response": _chunk(model, parts, usage, final=True)})
         wrapped = ({"response": chunk} for chunk in _stream_chunks(model, parts, usage))
@@ -194,6 +220,71 @@ def _details(status: int, beh: Behavior | None) -> list[dict[str, Any]]:
     return details
 
 
+def _interactions_turn(model: str, body: dict[str, Any]) -> Turn:
+    turn = Turn(model=model)
+    items = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    for item in items:
+        if isinstance(item, str):
+            turn.last_user_text = item
+        elif isinstance(item, dict) and item.get("type") == "function_result":
+            turn.tool_output = text_of(item.get("result"))
+        elif isinstance(item, dict) and item.get("type") in (None, "user_input"):
+            content = item.get("content")
+            turn.last_user_text = content if isinstance(content, str) else text_of(content)
+    for tool in body.get("tools") or ():
+        if isinstance(tool, dict) and tool.get("type") == "function":
+            turn.tools.append(Tool(tool["name"], tool.get("parameters") or {}))
+    return turn
+
+
+def _interaction_steps(reply: Reply) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = []
+    if reply.text:
+        steps.append({"type": "model_output", "content": [{"type": "text", "text": reply.text}]})
+    for index, call in enumerate(reply.tool_calls):
+        step = {
+            "type": "function_call",
+            "id": new_id("call_"),
+            "name": call.name,
+            "arguments": call.arguments,
+        }
+        if index == 0:
+            step["signature"] = THOUGHT_SIGNATURE
+        steps.append(step)
+    return steps
+
+
+def _interaction_frames(
+    iid: str, model: str, steps: list[dict[str, Any]], done: dict[str, Any]
+) -> Iterator[bytes]:
+    def frame(obj: dict[str, Any]) -> bytes:
+        return b"event: " + obj["event_type"].encode() + b"\ndata: " + orjson.dumps(obj) + b"\n\n"
+
+    created = {"id": iid, "object": "interaction", "status": "in_progress", "model": model}
+    yield frame({"event_type": "interaction.created", "interaction": created})
+    for index, step in enumerate(steps):
+        if step["type"] == "model_output":
+            yield frame({"event_type": "step.start", "index": index, "step": {"type": "model_output"}})
+            for piece in iter_chunks(step["content"][0]["text"]):
+                yield frame(
+                    {"event_type": "step.delta", "index": index, "delta": {"type": "text", "text": piece}}
+                )
+        else:
+            start = {k: v for k, v in step.items() if k != "arguments"}
+            yield frame({"event_type": "step.start", "index": index, "step": {**start, "arguments": {}}})
+            args = orjson.dumps(step["arguments"]).decode()
+            yield frame(
+                {
+                    "event_type": "step.delta",
+                    "index": index,
+                    "delta": {"type": "arguments_delta", "arguments": args},
+                }
+            )
+        yield frame({"event_type": "step.stop", "index": index})
+    yield frame({"event_type": "interaction.completed", "interaction": done})
+    yield b"event: done\ndata: [DONE]\n\n"
+
+
 def _key_invalid(status: int, message: str) -> dict[str, Any]:
     info = {
         "@type": _TYPE + "ErrorInfo",
@@ -244,6 +335,12 @@ def _response_text(response: Any) -> str:
             if name in response:
                 return text_of(response[name])
     return text_of(response)
+
+
+def antigravity_claude_signature(model: str) -> str:
+    """The ``R...`` form Antigravity's Claude models sign with: an Anthropic-shaped
+    single-layer signature (tests/fakes/claude.py), base64-encoded once more."""
+    return base64.b64encode(issue_signature(model).encode()).decode()
 
 
 def _parts(reply: Reply) -> list[dict[str, Any]]:
@@ -309,7 +406,11 @@ def _stream_chunks(
     pieces: list[dict[str, Any]] = []
     for part in parts:
         if "text" in part:
-            pieces.extend({**part, "text": piece} for piece in iter_chunks(part["text"]))
+            base = {k: v for k, v in part.items() if k != "thoughtSignature"}
+            texts = list(iter_chunks(part["text"]))
+            pieces.extend({**base, "text": piece} for piece in texts)
+            if "thoughtSignature" in part:  # on the part's last chunk, as Google streams it
+                pieces[-1]["thoughtSignature"] = part["thoughtSignature"]
         else:
             pieces.append(part)
     rid = new_id("")

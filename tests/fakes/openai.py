@@ -54,6 +54,8 @@ class OpenAIFake(FakeServer):
         router.add_post("/backend-api/codex/responses/compact", self._compact)
         router.add_post("/backend-api/codex/images/generations", self._image_generations)
         router.add_post("/backend-api/codex/images/edits", self._image_edits)
+        router.add_post("/v1/images/generations", self._image_generations)  # an openai-compat image model
+        router.add_post("/v1/images/edits", self._image_edits)
         router.add_post("/coding/v1/chat/completions", self._chat)  # Kimi Code
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:

@@ -38,7 +38,11 @@ if TYPE_CHECKING:
 
 __all__ = ["compact", "failed_frame", "handle", "handle_ws", "turn_of"]
 
-ENCRYPTED = base64.b64encode(b"fake-encrypted-reasoning").decode()
+# Fernet-shaped like OpenAI's own (version 0x80, timestamp, IV, AES blocks, HMAC), which
+# the proxy keeps on its way back to Codex while it drops other backends' values
+ENCRYPTED = base64.urlsafe_b64encode(
+    b"\x80" + bytes(8) + bytes(range(16)) + b"fake-encrypted-reasoning".ljust(32, b".") + bytes(32)
+).decode()
 
 
 async def handle(fake: OpenAIFake, request: web.Request) -> web.StreamResponse:

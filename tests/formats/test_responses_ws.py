@@ -12,6 +12,7 @@ from cliproxy.formats.responses_ws import (
     MessageError,
     event_type,
     expand,
+    follow_up,
     is_prewarm,
     pending_call_ids,
     prewarm_events,
@@ -227,3 +228,70 @@ def test_event_type_reads_the_leading_key_or_parses():
         "response.output_item.done"
     )
     assert event_type(b"not json") == "" and event_type(b"[1]") == ""
+
+
+# -- follow_up: the incremental form for an upstream socket that keeps the conversation
+
+
+def _history() -> History:
+    history = History()
+    request = {
+        "model": "test-model",
+        "stream": True,
+        "instructions": "be helpful",
+        "input": [{"type": "message", "id": "msg-1"}],
+    }
+    output = [
+        {"type": "function_call", "id": "fc-1", "call_id": "call-1"},
+        {"type": "message", "id": "assistant-1"},
+    ]
+    history.turn_done(request, output, "resp-1")
+    return history
+
+
+def test_follow_up_keeps_previous_response_id_and_only_the_new_items():
+    """CPA TestNormalizeResponsesWebsocketRequestWithPreviousResponseIDIncremental."""
+    raw = {
+        "type": "response.create",
+        "previous_response_id": "resp-1",
+        "input": [{"type": "function_call_output", "call_id": "call-1", "id": "tool-out-1"}],
+    }
+    out = follow_up(raw, _history())
+    assert out is not None and "type" not in out
+    assert out["previous_response_id"] == "resp-1"
+    assert [i["id"] for i in out["input"]] == ["tool-out-1"]
+    assert out["model"] == "test-model" and out["instructions"] == "be helpful" and out["stream"] is True
+
+
+def test_follow_up_injects_the_id_when_the_pending_calls_are_answered():
+    """CPA TestNormalizeResponsesWebsocketRequestInjectsPreviousResponseIDWhenPendingOutputIsPresent."""
+    raw = {
+        "type": "response.create",
+        "input": [{"type": "function_call_output", "call_id": "call-1", "id": "tool-out-1"}],
+    }
+    out = follow_up(raw, _history())
+    assert out is not None and out["previous_response_id"] == "resp-1"
+    assert [i["id"] for i in out["input"]] == ["tool-out-1"]
+
+
+def test_follow_up_skips_the_id_when_a_pending_output_is_missing():
+    """CPA TestNormalizeResponsesWebsocketRequestSkipsPreviousResponseIDWhenPendingOutputIsMissing:
+    no incremental form, so the whole conversation is sent."""
+    raw = {
+        "type": "response.create",
+        "input": [{"type": "message", "role": "user", "id": "summary-1", "content": "x"}],
+    }
+    assert follow_up(raw, _history()) is None
+
+
+def test_follow_up_is_none_for_another_id_a_first_turn_or_a_resent_transcript():
+    history = _history()
+    other = {"type": "response.create", "previous_response_id": "resp-0", "input": []}
+    assert follow_up(other, history) is None
+    assert follow_up({"type": "response.create", "model": "m", "input": []}, History()) is None
+    resent = {"type": "response.create", "input": [{"type": "message", "role": "assistant", "content": "hi"}]}
+    assert follow_up(resent, history) is None
+    appended = follow_up(
+        {"type": "response.append", "input": [{"type": "message", "role": "user", "content": "3"}]}, history
+    )
+    assert appended is not None and appended["previous_response_id"] == "resp-1"

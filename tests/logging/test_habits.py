@@ -18,7 +18,12 @@ def ci_lint_lines(text: str) -> list[str]:
     lines = []
     for raw in text.splitlines():
         line = raw.strip()
-        if not line or line.startswith("#") or line.startswith(("set ", "cd ", ". ")) or "pip install" in line:
+        if (
+            not line
+            or line.startswith("#")
+            or line.startswith(("set ", "cd ", ". "))
+            or "pip install" in line
+        ):
             continue
         lines.append(shlex.join(shlex.split(line)))
     return lines

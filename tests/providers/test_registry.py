@@ -13,11 +13,24 @@ from cliproxy.providers.openai_compat import OpenAICompatProvider
 def test_every_builtin_once() -> None:
     keys = [p.key for p in registry.BUILTIN_PROVIDERS]
     assert sorted(keys) == sorted(
-        {"openai-compatibility", "claude", "codex", "gemini", "vertex", "xai", "antigravity", "kimi"}
+        {
+            "openai-compatibility",
+            "claude",
+            "codex",
+            "gemini",
+            "gemini-interactions",
+            "vertex",
+            "xai",
+            "antigravity",
+            "kimi",
+            "aistudio",
+        }
     )
 
 
-@pytest.mark.parametrize("key", ["claude", "codex", "gemini", "vertex", "xai", "antigravity", "kimi"])
+@pytest.mark.parametrize(
+    "key", ["claude", "codex", "gemini", "vertex", "xai", "antigravity", "kimi", "aistudio"]
+)
 def test_provider_for_by_key(key: str) -> None:
     assert registry.provider_for(Credential(id="c", provider=key)).key == key
 
@@ -29,7 +42,9 @@ def test_compat_and_interactions() -> None:
         registry.provider_for(Credential(id="c", provider="openai-compatibility")).key
         == "openai-compatibility"
     )
-    assert registry.provider_for(Credential(id="c", provider="gemini-interactions")).key == "gemini"
+    assert (
+        registry.provider_for(Credential(id="c", provider="gemini-interactions")).key == "gemini-interactions"
+    )
 
 
 def test_unknown_provider() -> None:

@@ -88,8 +88,26 @@ def _openai_prompt_required(body: dict) -> None:
     assert _openai_error(body, "invalid_request_error") == "prompt: required, a non-empty string", body
 
 
+def _interactions_target_required(body: dict) -> None:
+    # CPA answers the Interactions entry checks in its OpenAI-like handler error shape
+    assert _openai_error(body, "invalid_request_error") == "request requires exactly one of model or agent", (
+        body
+    )
+
+
 def _claude_model_required(body: dict) -> None:
     assert _claude_error(body, "invalid_request_error") == MODEL_REQUIRED, body
+
+
+def _video_model_unknown(body: dict) -> None:
+    # no xAI credential: the video model has no provider (cliproxy.media)
+    assert _openai_error(body, "model_not_found") == "unknown provider for model grok-imagine-video", body
+
+
+def _failed_video(body: dict) -> None:
+    # CPA writeVideosFailedError: a client mistake on /openai/v1/videos is a failed video
+    assert body["object"] == "video" and body["status"] == "failed", body
+    assert body["error"]["message"] == "Invalid request: prompt is required", body
 
 
 def _websocket_required(body: dict) -> None:
@@ -122,7 +140,19 @@ BUILT: dict[tuple[str, str], tuple[int, Callable[[dict], None]]] = {
     ("GET", "/v1beta/models/{name:.+}"): (404, _gemini_model_not_found),
     ("GET", "/v1/models/{name:.+}"): (404, _gemini_model_not_found),
     ("POST", "/v1beta/models/{name:.+}"): (400, _gemini_contents_required),
+    ("POST", "/v1beta/interactions"): (400, _interactions_target_required),
+    ("POST", "/v1/interactions"): (400, _interactions_target_required),
     ("POST", "/v1/models/{name:.+}"): (400, _gemini_contents_required),
+    ("POST", "/v1/completions"): (400, _openai_model_required),
+    ("POST", "/v1/videos"): (400, _video_model_unknown),
+    ("POST", "/v1/videos/generations"): (400, _video_model_unknown),
+    ("POST", "/v1/videos/edits"): (400, _video_model_unknown),
+    ("POST", "/v1/videos/extensions"): (400, _video_model_unknown),
+    ("GET", "/v1/videos/{request_id}"): (400, _video_model_unknown),
+    ("POST", "/openai/v1/videos"): (400, _failed_video),
+    ("GET", "/openai/v1/videos/{video_id}"): (400, _video_model_unknown),
+    ("GET", "/openai/v1/videos/{video_id}/content"): (400, _video_model_unknown),
+    ("GET", "/v1/ws"): (426, _websocket_required),
 }
 
 

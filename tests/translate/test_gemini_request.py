@@ -193,22 +193,6 @@ def test_parts_of_every_kind_round_trip():
         ({"contents": [{"role": "robot", "parts": []}]}, "contents[0].role"),
         ({"contents": [{"role": "user", "parts": [{"text": 5}]}]}, "contents[0].parts[0].text"),
         (
-            {"contents": [{"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {}}}]}]},
-            "contents[0].parts[0].functionResponse",
-        ),
-        (
-            {
-                "contents": [
-                    {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]},
-                    {
-                        "role": "user",
-                        "parts": [{"functionResponse": {"id": "zzz", "name": "f", "response": {}}}],
-                    },
-                ]
-            },
-            "contents[1].parts[0].functionResponse.id",
-        ),
-        (
             {"contents": [{"role": "model", "parts": [{"functionCall": {"name": "f", "args": [1]}}]}]},
             "functionCall.args",
         ),
@@ -226,7 +210,9 @@ def test_malformed_requests_raise_request_error(body, where):
     assert where in exc.value.message
 
 
-def test_response_paired_twice_is_an_error():
+def test_orphan_responses_get_fallback_ids():
+    """A functionResponse with no call before it (a second answer to one call, or an id
+    no call has) is forwarded as CPA forwards it: a position-made id, or its own id."""
     body = {
         "contents": [
             {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]},
@@ -235,12 +221,16 @@ def test_response_paired_twice_is_an_error():
                 "parts": [
                     {"functionResponse": {"name": "f", "response": {}}},
                     {"functionResponse": {"name": "f", "response": {}}},
+                    {"functionResponse": {"id": "zzz", "name": "f", "response": {}}},
                 ],
             },
         ]
     }
-    with pytest.raises(RequestError, match=r"parts\[1\]"):
-        ADAPTER.parse_request(body)
+    req = ADAPTER.parse_request(body)
+    call = req.messages[0].content[0]
+    ids = [b.call_id for b in req.messages[1].content]
+    assert ids[0] == call.id and ids[1] not in (call.id, "") and ids[2] == "zzz"
+    assert ADAPTER.parse_request(body).messages[1].content[1].call_id == ids[1]
 
 
 # ---------------------------------------------------------------- building from other formats

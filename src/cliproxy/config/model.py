@@ -5,11 +5,20 @@ Built at startup and on reload only; the hot path reads its plain attributes.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ._base import ConfigModel, expand_home, normalize_excluded_models, trimmed_unique
+from .client_keys import ClientKey, ModelPrice
 from .durations import parse_duration
 from .home import CredentialConcurrencyConfig, CredentialInFlightConfig
 from .payload import PayloadConfig
@@ -36,6 +45,7 @@ from .sections import (
     QuotaExceeded,
     RemoteManagement,
     RoutingConfig,
+    StateConfig,
     StreamingConfig,
     TimeoutsConfig,
     TLSConfig,
@@ -74,6 +84,9 @@ def _image_generation(value: Any) -> bool | str:
     raise ValueError(f"invalid value {text!r} (allowed: true, false, chat, passthrough)")
 
 
+STORE_AUTH_DIR_ENV = "CLIPROXY_STORE_AUTH_DIR"
+
+
 class Config(ConfigModel):
     """CPA's ``config.yaml``. Attribute ``x_y`` is YAML key ``x-y``; unknown keys are kept."""
 
@@ -81,6 +94,8 @@ class Config(ConfigModel):
     # ``host: ""`` still binds every interface, as in CPA)
     host: str = "127.0.0.1"
     port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
+    # cliproxy: worker processes on the one port (SO_REUSEPORT); > 1 needs a shared state backend
+    workers: int = Field(default=1, ge=1, le=256)
     tls: TLSConfig = Field(default_factory=TLSConfig)
     remote_management: RemoteManagement = Field(default_factory=RemoteManagement)
     auth_dir: str = DEFAULT_AUTH_DIR
@@ -102,6 +117,7 @@ class Config(ConfigModel):
     redis_usage_queue_retention_seconds: int = 60
     usage_ledger: UsageLedgerConfig = Field(default_factory=UsageLedgerConfig)  # cliproxy
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)  # cliproxy
+    state: StateConfig = Field(default_factory=StateConfig)  # cliproxy: memory | redis
     request_log: bool = False
     proxy_url: str = ""
     force_model_prefix: bool = False
@@ -141,6 +157,45 @@ class Config(ConfigModel):
     oauth_excluded_models: dict[str, list[str]] = Field(default_factory=dict)
     oauth_request_scoped_errors: dict[str, list[RequestScopedErrorRule]] = Field(default_factory=dict)
     payload: PayloadConfig = Field(default_factory=PayloadConfig)
+    model_prices: dict[str, ModelPrice] = Field(default_factory=dict)  # cliproxy (docs/keys.md)
+    # the mapping entries of api-keys (keys with a policy); api_keys holds their plain keys too
+    _client_keys: list[ClientKey] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _key_policies(cls, data: Any, handler: ModelWrapValidatorHandler[Config]) -> Config:
+        # api-keys may mix CPA's strings with policy mappings (cliproxy.policies): the
+        # mappings are kept aside, api_keys stays the list of plain keys every reader knows
+        entries: list[ClientKey] = []
+        if isinstance(data, dict):
+            name = "api-keys" if "api-keys" in data else "api_keys"
+            raw = data.get(name)
+            if isinstance(raw, list) and any(isinstance(e, dict) for e in raw):
+                plain: list[Any] = []
+                for i, entry in enumerate(raw):
+                    if not isinstance(entry, dict):
+                        plain.append(entry)
+                        continue
+                    try:
+                        parsed = ClientKey.model_validate(entry)
+                    except ValidationError as exc:
+                        problems = "; ".join(
+                            f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}"
+                            for e in exc.errors()
+                        )
+                        raise ValueError(f"api-keys[{i}]: {problems}") from None
+                    entries.append(parsed)
+                    if parsed.key:
+                        plain.append(parsed.key)
+                data = {**data, name: plain}
+        model = handler(data)
+        model._client_keys = entries
+        return model
+
+    @property
+    def client_keys(self) -> list[ClientKey]:
+        """The ``api-keys`` entries that carry a policy (mappings), in file order."""
+        return self._client_keys
 
     @field_validator("disable_image_generation", mode="before")
     @classmethod
@@ -162,7 +217,9 @@ class Config(ConfigModel):
     @model_validator(mode="after")
     def _normalize(self) -> Config:
         self.api_keys = trimmed_unique(self.api_keys)
-        self.auth_dir = expand_home(self.auth_dir.strip() or DEFAULT_AUTH_DIR)
+        # a token store (cliproxy.credentials.stores) pins auth-dir to its workspace, reloads included
+        pinned = os.environ.get(STORE_AUTH_DIR_ENV, "").strip()
+        self.auth_dir = expand_home(pinned or self.auth_dir.strip() or DEFAULT_AUTH_DIR)
         self._clamp_numbers()
         self._sanitize_credentials()
         self._sanitize_oauth_maps()

@@ -28,6 +28,7 @@ __all__ = [
     "QuotaExceeded",
     "RemoteManagement",
     "RoutingConfig",
+    "StateConfig",
     "StreamingConfig",
     "TLSConfig",
     "TimeoutsConfig",
@@ -296,7 +297,9 @@ class TimeoutsConfig(ConfigModel):
     Clients: ``client-header`` (a connection must deliver a whole request head within this
     from its first byte or from the end of the previous response: slowloris),
     ``client-body`` (reading a request body, whole), ``client-keepalive`` (an idle
-    keep-alive connection is closed after this).
+    keep-alive connection is closed after this), ``client-websocket-idle`` (a Responses
+    WebSocket with no client message between turns is closed, 1000, after this; CPA has
+    no such limit).
     """
 
     upstream_connect: str = "30s"
@@ -305,6 +308,7 @@ class TimeoutsConfig(ConfigModel):
     client_header: str = "30s"
     client_body: str = "2m"
     client_keepalive: str = "75s"
+    client_websocket_idle: str = "10m"
 
     @field_validator(
         "upstream_connect",
@@ -313,6 +317,7 @@ class TimeoutsConfig(ConfigModel):
         "client_header",
         "client_body",
         "client_keepalive",
+        "client_websocket_idle",
         mode="before",
     )
     @classmethod
@@ -377,3 +382,16 @@ class UsageLedgerConfig(ConfigModel):
     @classmethod
     def _expand(cls, value: str) -> str:
         return expand_home(value.strip()) if value.strip() else ""
+
+
+class StateConfig(ConfigModel):
+    """``state`` (cliproxy): where runtime state lives (cooldowns, rotation cursors,
+    session affinity, refresh leases, bans, login sessions, usage counters).
+
+    ``backend``: ``memory`` (this process, the default) or ``redis`` (shared by every
+    process and host that uses the same ``url`` and ``prefix``). Read at start; a change
+    takes effect after a restart."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    url: str = "redis://127.0.0.1:6379/0"
+    prefix: str = "cliproxy:"

@@ -68,6 +68,8 @@ REVOKED_CODES = frozenset(
     }
 )
 DEFAULT_INTERVAL = 900.0
+LEASE_TTL = 30.0  # seconds one process may hold a credential's refresh lease (state backend)
+LEASE_POLL = 0.05  # seconds between looks while another process refreshes
 _INTERVAL_KEYS = ("refresh_interval_seconds", "refreshIntervalSeconds", "refresh_interval", "refreshInterval")
 _LAST_REFRESH_KEYS = ("last_refresh", "lastRefresh", "last_refreshed_at", "lastRefreshedAt")
 
@@ -125,6 +127,7 @@ class Refresher:
         self._inflight: dict[str, asyncio.Future[Credential]] = {}
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._owner = os.urandom(8).hex()  # this refresher, as a lease holder
 
     # -- when ---------------------------------------------------------------------
 
@@ -213,15 +216,46 @@ class Refresher:
             )
         if not cred.refresh_token:
             raise RefreshError("credential has no refresh token", status=401, credential_id=cred.id)
+        # a rotating refresh token must be spent once: across processes sharing the state
+        # backend, one takes the lease and refreshes, the others wait and read its result
+        lease = f"refresh:{cred.id}"
+        state = self.pool.state
+        while not await state.acquire_lease(lease, self._owner, LEASE_TTL):
+            if (renewed := await self._wait_for_other(lease, cred)) is not None:
+                return renewed
         try:
-            data = await self._post(endpoint, cred)
-        except RefreshError as exc:
-            self._failed(cred, exc)
-            raise
-        updated = await self._commit(cred, endpoint.updates(data, cred, self.clock()))
+            try:
+                data = await self._post(endpoint, cred)
+            except RefreshError as exc:
+                self._failed(cred, exc)
+                raise
+            updated = await self._commit(cred, endpoint.updates(data, cred, self.clock()))
+        finally:
+            await state.release_lease(lease, self._owner)
         self._status.pop(cred.id, None)
         if (at := self.due_at(updated)) is not None and at <= self.clock():
             self._status[cred.id] = _Status(next_after=self.clock() + INEFFECTIVE_BACKOFF)
+        return updated
+
+    async def _wait_for_other(self, lease: str, cred: Credential) -> Credential | None:
+        """Wait while another process holds ``lease``; then the credential as that process
+        saved it (its auth file), or None when the token did not change (refresh ourselves)."""
+        deadline = time.monotonic() + LEASE_TTL
+        while await self.pool.state.lease_holder(lease) is not None and time.monotonic() < deadline:
+            await asyncio.sleep(LEASE_POLL)
+        if cred.path is None:
+            return None
+        try:
+            saved = orjson.loads(await asyncio.to_thread(cred.path.read_bytes))
+        except (OSError, orjson.JSONDecodeError):
+            return None
+        if not isinstance(saved, dict):
+            return None
+        updated = dataclasses.replace(cred, metadata={**cred.metadata, **saved})
+        if not updated.access_token or updated.access_token == cred.access_token:
+            return None
+        await self._swap(updated)
+        self._status.pop(cred.id, None)
         return updated
 
     async def _post(self, endpoint: TokenEndpoint, cred: Credential) -> dict[str, Any]:

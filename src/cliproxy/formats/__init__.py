@@ -20,6 +20,7 @@ class Format(StrEnum):
     CLAUDE = "claude"  # Anthropic Messages
     GEMINI = "gemini"  # generateContent
     CODEX = "codex"  # ChatGPT-backend dialect of Responses
+    INTERACTIONS = "interactions"  # Gemini Interactions API
 
 
 def family_of(fmt: Format | str) -> str:
@@ -31,6 +32,6 @@ def family_of(fmt: Format | str) -> str:
     fmt = Format(fmt)
     if fmt is Format.CLAUDE:
         return "claude"
-    if fmt is Format.GEMINI:
+    if fmt is Format.GEMINI or fmt is Format.INTERACTIONS:
         return "gemini"
     return "openai"

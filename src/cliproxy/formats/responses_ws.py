@@ -33,6 +33,7 @@ __all__ = [
     "error_event",
     "event_type",
     "expand",
+    "follow_up",
     "is_prewarm",
     "pending_call_ids",
     "prewarm_events",
@@ -134,6 +135,39 @@ def expand(message: dict[str, Any], history: History) -> dict[str, Any]:
     out = _carry_over(message, history.request)
     out["input"] = merged
     return out
+
+
+def follow_up(message: dict[str, Any], history: History) -> dict[str, Any] | None:
+    """The incremental form of a follow-up (CPA's upstream-WebSocket passthrough): the
+    previous response's id and only the new items, for the upstream socket that holds the
+    conversation; ``None`` when the message is no plain continuation of the last turn
+    (a first message, another ``previous_response_id``, a resent transcript, compaction).
+    A ``response.create`` without the id continues the last turn when it answers every
+    tool call that turn left open.
+    The caller has checked the message with :func:`expand` first."""
+    rid = history.response_id
+    if history.request is None or not rid:
+        return None
+    kind = str(message.get("type") or "").strip()
+    previous = str(message.get("previous_response_id") or "").strip()
+    items = message.get("input")
+    if not isinstance(items, list) or _replaces_transcript(kind, message, items) or _has_compaction(items):
+        return None
+    if not (kind == APPEND or (kind == CREATE and (previous == rid or _answers_pending(items, history)))):
+        return None
+    out = _carry_over(message, history.request)
+    out["input"] = items
+    out["previous_response_id"] = rid
+    return out
+
+
+def _answers_pending(items: list[Any], history: History) -> bool:
+    """A ``response.create`` without ``previous_response_id`` that answers every tool call
+    the last response left open continues it (CPA ``inputSatisfiesPendingToolCalls``)."""
+    if not history.pending:
+        return False
+    answered = {str(i.get("call_id")) for i in items if _type(i) in TOOL_OUTPUTS}
+    return all(call_id in answered for call_id in history.pending)
 
 
 def is_prewarm(message: dict[str, Any], history: History) -> bool:

@@ -23,6 +23,7 @@ import orjson
 
 from cliproxy.errors import RequestError
 from cliproxy.formats import Format
+from cliproxy.formats.interactions import validate as _interactions
 
 __all__ = ["MAX_DEPTH", "WRITE_LIMIT", "check_depth", "validate_body"]
 
@@ -343,6 +344,7 @@ _VALIDATORS: dict[Format, Callable[[dict[str, Any]], None]] = {
     Format.CODEX: _responses,
     Format.CLAUDE: _claude,
     Format.GEMINI: _gemini,
+    Format.INTERACTIONS: _interactions,
 }
 
 

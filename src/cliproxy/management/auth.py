@@ -76,6 +76,7 @@ class ManagementGate:
         self._running: dict[bytes, asyncio.Future[bool]] = {}
         self._failures: dict[str, int] = {}
         self._banned_until: dict[str, float] = {}
+        self.on_ban: Callable[[str, float], None] | None = None  # (ip, seconds) when one is banned
 
     @staticmethod
     def env_password() -> str:
@@ -144,7 +145,13 @@ class ManagementGate:
         if count >= MAX_FAILURES:
             self._banned_until[ip] = now + BAN_SECONDS
             self._failures.pop(ip, None)
+            if self.on_ban is not None:  # other processes sharing the state ban it too
+                self.on_ban(ip, BAN_SECONDS)
         return Denied(401, message)
+
+    def ban(self, ip: str, seconds: float) -> None:
+        """Ban ``ip`` for ``seconds`` from now (a ban another process announced)."""
+        self._banned_until[ip] = max(self._banned_until.get(ip, 0.0), self._clock() + seconds)
 
 
 def _key(headers: Mapping[str, str]) -> str:

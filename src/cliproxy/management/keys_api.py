@@ -27,6 +27,13 @@ def _keys(doc: ConfigDocument) -> list[Any]:
     return keys if isinstance(keys, list) else []
 
 
+def _plain(entry: Any) -> str:
+    """The plain key of an api-keys entry (a string, or a policy mapping's ``key``)."""
+    if isinstance(entry, dict):
+        return str(entry.get("key") or "")
+    return entry if isinstance(entry, str) else ""
+
+
 def _strings(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
@@ -47,7 +54,12 @@ async def put_api_keys(req: Req) -> Resp:
     keys = list(body)
 
     def edit(doc: ConfigDocument) -> None:
-        doc.set([_KEYS], keys)
+        # the panel's list holds strings: a key with a policy (docs/keys.md) keeps it, and
+        # hashed keys (which the list never shows) stay
+        old = _keys(doc)
+        policies = {str(e.get("key", "")).strip(): e for e in old if isinstance(e, dict) and e.get("key")}
+        hashed = [e for e in old if isinstance(e, dict) and not e.get("key")]
+        doc.set([_KEYS], [policies.get(k.strip(), k) for k in keys] + hashed)
 
     return await save(req, edit)
 
@@ -68,12 +80,14 @@ async def patch_api_keys(req: Req) -> Resp:
 
     def edit(doc: ConfigDocument) -> None:
         keys = _keys(doc)
+        plain = [_plain(k) for k in keys]
         if index is not None and value is not None and 0 <= index < len(keys):
-            doc.set([_KEYS, index], value)
+            doc.set([_KEYS, index, "key"] if isinstance(keys[index], dict) else [_KEYS, index], value)
         elif old is None or new is None:
             raise ApiError(400, "missing fields")
-        elif old in keys:
-            doc.set([_KEYS, keys.index(old)], new)
+        elif old in plain:
+            at = plain.index(old)
+            doc.set([_KEYS, at, "key"] if isinstance(keys[at], dict) else [_KEYS, at], new)
         else:
             doc.set([_KEYS, len(keys)], new)
 
@@ -102,7 +116,7 @@ async def delete_api_keys(req: Req) -> Resp:
         if not value:
             raise ApiError(400, "missing index or value")
         for position in reversed(range(len(keys))):
-            if isinstance(keys[position], str) and keys[position].strip() == value:
+            if _plain(keys[position]).strip() == value:
                 doc.delete([_KEYS, position])
 
     return await save(req, edit)

@@ -166,6 +166,11 @@ class Catalog:
             base = _merge(base, _parse(raw, str(path)))
         return cls(base)
 
+    def replaced(self, families: Mapping[str, Iterable[ModelInfo]]) -> Catalog:
+        """A catalog with ``families`` in place of the same-named ones (the remote
+        ``models.json``, ``models.remote``); the other families stay."""
+        return Catalog({**self._families, **{name: tuple(models) for name, models in families.items()}})
+
     @property
     def families(self) -> tuple[str, ...]:
         return tuple(self._families)

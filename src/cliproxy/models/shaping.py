@@ -35,6 +35,7 @@ _FROM = {
     Format.CODEX: "responses",
     Format.CLAUDE: "claude",
     Format.GEMINI: "gemini",
+    Format.INTERACTIONS: "interactions",
 }
 # upstream format -> CPA payload "protocol"
 _PROTOCOL = {
@@ -43,6 +44,7 @@ _PROTOCOL = {
     Format.CODEX: "codex",
     Format.CLAUDE: "claude",
     Format.GEMINI: "gemini",
+    Format.INTERACTIONS: "interactions",
 }
 
 

@@ -14,6 +14,13 @@ are not wrapped; both helpers leave unwrapped data as it is).
 
 ``antigravity.sensitive-words`` are obfuscated with a zero-width space in the system
 instruction of generation requests (never in the contents), as CPA does.
+
+A credential without ``project_id`` gets its Cloud Code project on first use
+(:mod:`cliproxy.providers.antigravity_project`); a credits attempt
+(``quota-exceeded.antigravity-credits``, :mod:`cliproxy.providers.antigravity_credits`)
+carries ``enabledCreditTypes``. The client version is CPA's fallback, 2.9.1 (Cloud Code
+refuses newer models below 2.9.0); CPA's refresh of it from the Antigravity Hub's update
+manifest is not done.
 """
 
 from __future__ import annotations
@@ -23,14 +30,17 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import orjson
 
 from cliproxy.credentials.record import Credential
+from cliproxy.providers import antigravity_credits as credits
+from cliproxy.providers.antigravity_project import ProjectLookup
 from cliproxy.providers.base import UpstreamRequest, copy_client_headers
 from cliproxy.providers.gemini import GeminiProvider, backfill_response_names
+from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import obfuscate_system_instruction, sensitive_words
 from cliproxy.translate.schema import clean_schema_for_gemini
 
@@ -55,6 +65,21 @@ class AntigravityProvider(GeminiProvider):
     wraps_payloads = True
     # ``antigravity.sensitive-words``, compiled once per config snapshot
     sensitive: re.Pattern[str] | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.projects = ProjectLookup()  # first-use project lookups (providers.antigravity_project)
+
+    def prepare(
+        self, cred: Credential, http: HttpClient, *, proxy: str | None = None
+    ) -> Awaitable[Mapping[str, str]] | None:
+        """A credential the sign-in left without ``project_id`` gets one first (CPA's
+        ``PrepareRequestAuth``); with one, nothing to await."""
+        if _project(cred):
+            return None
+        return self.projects.ensure(
+            cred, http, base_url=self.base_url(cred), user_agent=_user_agent(cred), proxy=proxy or ""
+        )
 
     def configure(self, config: Any) -> None:
         words = getattr(getattr(config, "antigravity", None), "sensitive_words", None) or ()
@@ -86,6 +111,8 @@ class AntigravityProvider(GeminiProvider):
             clean_declaration_schemas(body)
             obfuscate_system_instruction(body, self.sensitive)
             payload = envelope(body, model=model, project=_project(cred))
+            if credits.requested():  # quota-exceeded.antigravity-credits, last resort
+                credits.inject(payload)
             url = base + (
                 "/v1internal:streamGenerateContent?alt=sse" if stream else "/v1internal:generateContent"
             )

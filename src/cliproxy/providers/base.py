@@ -133,6 +133,9 @@ class Provider(ABC):
     # a stream reaches the client at its first event (the handshake), not held until its
     # first content: Codex with ``codex.stream-bootstrap-buffering: false``, as CPA
     commits_at_first_event = False
+    # its stream events are the Responses API's own (Codex): a Responses client gets them as
+    # they come (CPA passes the Codex -> Responses stream through), no translation
+    streams_responses: ClassVar[bool] = False
     # the upstream endpoint depends on the client's format (Kimi): ``build`` takes ``fmt=``
     format_dependent: ClassVar[bool] = False
     # every answer comes in an envelope: ``unwrap_body`` / ``unwrap_chunk`` take it off

@@ -16,7 +16,7 @@ from cliproxy.formats import Format
 from cliproxy.providers import codex_multi_agent as multi_agent
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.codex_images import apply_image_tool
-from cliproxy.providers.codex_ws import websocket_request
+from cliproxy.providers.codex_ws import CONTINUES_HEADER, websocket_request
 from cliproxy.providers.identity import CodexIdentity
 from cliproxy.providers.retry import codex_reset, retry_after_header
 from cliproxy.translate import token_segments, tokens
@@ -32,6 +32,7 @@ class CodexProvider(Provider):
     counts_upstream = False  # no count endpoint: CPA counts Codex requests locally
     compacts = True  # POST {base}/responses/compact, JSON in and out
     serves_images = True  # POST {base}/images/generations and /images/edits (CPA's direct path)
+    streams_responses = True  # a Responses client gets the stream as it comes (CPA)
 
     def __init__(self) -> None:
         super().__init__()
@@ -95,6 +96,11 @@ class CodexProvider(Provider):
             url = self.base_url(cred) + ("/responses/compact" if compact else "/responses")
         if not whole:  # a client on the Responses WebSocket: the upstream's, when allowed
             url = websocket_request(cred, url, headers, client_headers, self.beta_features)
+            if url.startswith(("wss://", "ws://")):  # the socket keeps the conversation (CPA)
+                previous = (client_headers.get(CONTINUES_HEADER) or "").strip()
+                if previous:
+                    body["previous_response_id"] = previous
+                headers[CONTINUES_HEADER] = previous or "-"
         return UpstreamRequest(
             url, headers, orjson.dumps(body), not whole, rewrite_body=expose, rewrite_chunk=expose
         )

@@ -18,7 +18,9 @@ with the switch on:
   never inside ``arguments``, ``input`` or tool outputs.
 
 A request that already names ``collaboration-optimize`` keeps its namespace and its
-description (only the encryption markers go). The Codex client catalog
+description (only the encryption markers go). For a non-Codex upstream the pipeline applies
+:func:`prepare_tools` (CPA's Responses-entry step: description and encryption markers, no
+rename) and turns ``agent_message`` items into user messages before translating. The Codex client catalog
 (``/v1/models?client_version=``) marks every model ``multi_agent_version: v2``.
 
 Every change is copy-on-write: the request's arrays may be the client's own.
@@ -37,6 +39,7 @@ __all__ = [
     "format_models",
     "is_codex_client",
     "optimize",
+    "prepare_tools",
     "replace_models_section",
     "restore_value",
     "tool_paths",
@@ -174,23 +177,35 @@ def _describe(body: dict[str, Any], cow: _Cow, paths: list[_Path], models: str) 
                 cow.at(path)["description"] = rewritten
 
 
+def prepare_tools(body: dict[str, Any], models: Callable[[], str]) -> bool:
+    """CPA's ``PrepareCodexMultiAgentV2Tools`` (the Responses entry, whatever the
+    upstream): ``spawn_agent``'s description gets the model list (unless the request names
+    ``collaboration-optimize``) and the message tools lose ``message.encrypted``; the
+    namespace and the input items stay. Whether a collaboration tool was there."""
+    return _prepare(body, _Cow(body), models) is not None
+
+
+def _prepare(body: dict[str, Any], cow: _Cow, models: Callable[[], str]) -> list[_Path] | None:
+    spawn = tool_paths(body, _SPAWN)
+    messages = tool_paths(body, _MESSAGE_TOOLS)
+    if not spawn and not messages:
+        return None
+    if spawn and not has_conflict(body):
+        listed = models()
+        if listed:
+            _describe(body, cow, spawn, listed)
+    _drop_encryption(body, cow, messages)
+    return spawn
+
+
 def optimize(body: dict[str, Any], models: Callable[[], str]) -> bool:
     """CPA's ``OptimizeCodexMultiAgentV2Request`` on a Codex client's request (the caller
     checks the switch and the client): whether the namespace was renamed (the answer then
     needs :class:`Restore`). ``models`` gives the model list, asked only when needed."""
     cow = _Cow(body)
     _agent_content(body, cow)
-    spawn = tool_paths(body, _SPAWN)
-    messages = tool_paths(body, _MESSAGE_TOOLS)
-    if not spawn and not messages:
-        return False
-    conflict = has_conflict(body)
-    if spawn and not conflict:
-        listed = models()
-        if listed:
-            _describe(body, cow, spawn, listed)
-    _drop_encryption(body, cow, messages)
-    if not spawn or conflict:
+    spawn = _prepare(body, cow, models)
+    if not spawn or has_conflict(body):
         return False
     renamed = False
     for path in spawn:

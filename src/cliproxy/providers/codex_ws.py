@@ -25,6 +25,14 @@ that status, so a 429 or 401 fails over as on HTTP. A refused upgrade answers wi
 handshake's status; ``426 Upgrade Required`` falls back to HTTP/SSE (the same body, the
 ``http(s)`` URL) instead. ``response.done`` is renamed ``response.completed`` (CPA).
 
+Follow-ups (:data:`CONTINUES_HEADER`): a Codex turn that names the previous response goes
+only on the kept socket that completed it; anywhere else (a new socket, the upstream
+closed the kept one) it is answered at once with Codex's own ``previous_response_not_found``
+400, which the pipeline turns into the whole conversation on the same credential.
+
+Events already read off the upstream socket when one arrives are handed on together, as
+one chunk (one write to the client); no timer is armed for them.
+
 Limits: the shared client's connect timeout for the handshake, its idle timeout for
 each event (``timeouts.upstream-idle``; CPA: 5 minutes).
 """
@@ -36,7 +44,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 import orjson
@@ -59,6 +67,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BETA_HEADER",
+    "CONTINUES_HEADER",
     "SESSION_HEADER",
     "WebSocketRouter",
     "WebSocketUpstream",
@@ -75,14 +84,24 @@ log = logging.getLogger(__name__)
 
 # internal: names the downstream socket a request came from; never sent upstream
 SESSION_HEADER = "X-Cliproxy-Ws-Session"
+# internal, never sent upstream: on a client's request, the response id its follow-up
+# continues; on an upstream request, that id again (or "-" for a self-contained turn) from
+# a provider whose socket keeps the conversation (Codex), so the turn may only go on the
+# kept socket that answered it
+CONTINUES_HEADER = "X-Cliproxy-Ws-Continues"
 # what the Codex backend wants on a Responses WebSocket upgrade (CPA)
 BETA_HEADER = "responses_websockets=2026-02-06"
 TERMINAL = frozenset(
     {"response.completed", "response.done", "response.failed", "response.incomplete", "error"}
 )
 # the events whose fields are read here (an error's status, ``response.done``'s rename)
-_PARSED = frozenset({"error", "response.done", ""})
+_PARSED = frozenset({"error", "response.done", "response.completed", ""})
+_COMPLETED = frozenset({"response.completed", "response.done"})
 _NO_FIELDS: dict[str, Any] = {}
+# text frames arrive as bytes (``decode_text=False``)
+_UpstreamSocket = aiohttp.ClientWebSocketResponse[Literal[False]]
+_SESSION_LOWER = SESSION_HEADER.lower()
+_CONTINUES_LOWER = CONTINUES_HEADER.lower()
 _HOP_HEADERS = frozenset(
     {"content-type", "accept", "content-length", "connection", "upgrade", "host", "accept-encoding"}
 )
@@ -158,13 +177,15 @@ def websocket_request(
 class _Socket:
     """One upstream socket; ``lock`` makes turns on it take their turn."""
 
-    __slots__ = ("headers", "key", "lock", "ws")
+    __slots__ = ("continuable", "headers", "key", "last_response", "lock", "ws")
 
-    def __init__(self, key: tuple[str, str], ws: aiohttp.ClientWebSocketResponse, headers: Mapping[str, str]):
+    def __init__(self, key: tuple[str, str], ws: _UpstreamSocket, headers: Mapping[str, str]):
         self.key = key
         self.ws = ws
         self.headers = dict(headers)
         self.lock = asyncio.Lock()
+        self.continuable = False  # its provider sends follow-ups as previous_response_id
+        self.last_response = ""  # the id of the response its last turn completed
 
 
 class WebSocketUpstream:
@@ -188,6 +209,16 @@ class WebSocketUpstream:
         for sock in (self._sessions.pop(sid, None) or {}).values():
             await _close(sock.ws)
 
+    def continues(self, sid: str, response_id: str) -> bool:
+        """Whether a kept socket of session ``sid`` completed ``response_id`` last and can
+        take a follow-up that names it (``previous_response_id`` and the new items only)."""
+        if not response_id:
+            return False
+        for sock in (self._sessions.get(sid) or {}).values():
+            if sock.continuable and sock.last_response == response_id and not sock.ws.closed:
+                return True
+        return False
+
     @property
     def open_sockets(self) -> int:
         return sum(len(s) for s in self._sessions.values())
@@ -201,12 +232,14 @@ class WebSocketUpstream:
     async def request(
         self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
     ) -> UpstreamResponse:
-        sid = ""
+        sid = continues = ""
         out: dict[str, str] = {}
         for name, value in headers.items():
             lower = name.lower()
-            if lower == SESSION_HEADER.lower():
+            if lower == _SESSION_LOWER:
                 sid = value
+            elif lower == _CONTINUES_LOWER:
+                continues = value
             elif lower not in _HOP_HEADERS:
                 out[name] = value
         token = out.get("Authorization") or out.get("authorization") or ""
@@ -216,6 +249,9 @@ class WebSocketUpstream:
         if sock is not None and sock.ws.closed:  # the upstream closed it between turns
             self._forget(sid, sock)
             sock = None
+        follow_up = continues not in ("", "-")
+        if follow_up and (sock is None or sock.last_response != continues):
+            return _continuation_lost()  # only the socket that answered it holds it
         fresh = sock is None
         if sock is None:
             opened = await self._dial(url, out, proxy, body)
@@ -225,6 +261,8 @@ class WebSocketUpstream:
             if session is not None and key not in session:
                 session[key] = sock
         await sock.lock.acquire()
+        sock.continuable = bool(continues)
+        sock.last_response = ""
         message = create_message(body)
         try:
             await sock.ws.send_str(message.decode())  # Codex reads text frames only
@@ -234,6 +272,8 @@ class WebSocketUpstream:
             sock.lock.release()
             if fresh:
                 raise UpstreamNetworkError("upstream WebSocket send failed", detail=repr(exc)) from exc
+            if follow_up:
+                return _continuation_lost()
             # a kept socket the upstream closed between turns: dial once more (CPA)
             return await self.request(method, url, headers=headers, body=body, proxy=proxy)
         resp = _WsResponse(self, sid, sock)
@@ -242,6 +282,8 @@ class WebSocketUpstream:
         except (TimeoutError, ConnectionError) as exc:
             resp.release()
             if isinstance(exc, ConnectionError) and not fresh:
+                if follow_up:
+                    return _continuation_lost()
                 # a kept socket whose close from the upstream we read only now: dial once more
                 return await self.request(method, url, headers=headers, body=body, proxy=proxy)
             raise network_error(exc, "while waiting for the first WebSocket event") from exc
@@ -260,7 +302,13 @@ class WebSocketUpstream:
         try:
             async with asyncio.timeout(self.http.connect_timeout):
                 ws = await session.ws_connect(
-                    url, headers=headers, proxy=http_proxy, timeout=timeout, max_msg_size=0, autoping=True
+                    url,
+                    headers=headers,
+                    proxy=http_proxy,
+                    timeout=timeout,
+                    max_msg_size=0,
+                    autoping=True,
+                    decode_text=False,  # the events go on as bytes: no str round trip
                 )
         except aiohttp.WSServerHandshakeError as exc:
             if exc.status == 426:  # the upstream wants HTTP: same body over SSE
@@ -289,7 +337,18 @@ class WebSocketUpstream:
 class _WsResponse:
     """One turn's answer: the events as SSE frames, up to the terminal event."""
 
-    __slots__ = ("_done", "_first", "_owner", "_released", "_sid", "_sock", "body", "headers", "status")
+    __slots__ = (
+        "_done",
+        "_first",
+        "_output",
+        "_owner",
+        "_released",
+        "_sid",
+        "_sock",
+        "body",
+        "headers",
+        "status",
+    )
 
     def __init__(self, owner: WebSocketUpstream, sid: str, sock: _Socket) -> None:
         self._owner = owner
@@ -297,6 +356,7 @@ class _WsResponse:
         self._sock = sock
         self._first: bytes | None = None
         self._done = False
+        self._output = False  # an output event went by: batching may start
         self._released = False
         self.status = 200
         self.headers: Mapping[str, str] = sock.headers
@@ -304,7 +364,9 @@ class _WsResponse:
 
     async def start(self) -> None:
         """Read the first event: an ``error`` event with a status is this turn's status."""
-        data, kind, obj = await self._next()
+        event = await self._next()
+        assert event is not None
+        data, kind, obj = event
         if kind == "error":
             status = _int(obj.get("status")) or _int(obj.get("status_code"))
             if status and status >= 400:
@@ -317,30 +379,35 @@ class _WsResponse:
                 return
         self._first = _sse(data, kind, obj)
         self._done = kind in TERMINAL
+        if kind in _COMPLETED:
+            self._completed(obj)
 
-    async def _next(self) -> tuple[bytes, str, dict[str, Any]]:
+    async def _next(self, *, queued_only: bool = False) -> tuple[bytes, str, dict[str, Any]] | None:
+        """The next event; ``queued_only``: ``None`` instead of waiting for the network."""
         idle = self._owner.http.idle_timeout
         ws = self._sock.ws
         while True:
-            try:
-                msg = await ws.receive(timeout=idle)
+            ready = _queued(ws)
+            if queued_only and not ready:
+                return None
+            try:  # no timer for a message already read off the socket (aiohttp's costly part)
+                msg = await ws.receive(timeout=None if ready else idle)
             except TimeoutError:
                 raise
             except (aiohttp.ClientError, RuntimeError) as exc:
                 raise ConnectionError(f"upstream WebSocket: {type(exc).__name__}") from exc
-            if msg.type is aiohttp.WSMsgType.TEXT:
-                data = msg.data.encode()
-            elif msg.type is aiohttp.WSMsgType.BINARY:
-                data = msg.data
+            if msg.type is aiohttp.WSMsgType.TEXT or msg.type is aiohttp.WSMsgType.BINARY:
+                data = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
             elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
                 raise ConnectionError(f"upstream WebSocket closed ({ws.close_code}) before the turn ended")
             elif msg.type is aiohttp.WSMsgType.ERROR:
                 raise ConnectionError(f"upstream WebSocket error: {msg.data!r}")
             else:
                 continue
-            data = data.strip()
-            if not data:
-                continue
+            if data[:1] != b"{" or data[-1:] != b"}":
+                data = data.strip()
+                if not data:
+                    continue
             kind = event_type(data)
             if kind not in _PARSED:
                 return data, kind, _NO_FIELDS  # deltas: the type is all we need
@@ -363,11 +430,29 @@ class _WsResponse:
             yield first
         try:
             while not self._done:
-                data, kind, obj = await self._next()
-                self._done = kind in TERMINAL
-                yield _sse(data, kind, obj)
+                # the events one network read brought go on as one chunk (one client write),
+                # once the output began (before, the pipeline decodes each one to fail over)
+                batch = self._output  # an earlier chunk carried the first output event
+                frames = [self._frame(await self._next())]
+                while batch and not self._done and (event := await self._next(queued_only=True)):
+                    frames.append(self._frame(event))
+                yield frames[0] if len(frames) == 1 else b"".join(frames)
         finally:
             self.release()
+
+    def _frame(self, event: tuple[bytes, str, dict[str, Any]] | None) -> bytes:
+        assert event is not None
+        data, kind, obj = event
+        self._done = kind in TERMINAL
+        self._output = self._output or kind.startswith("response.output_")
+        if kind in _COMPLETED:
+            self._completed(obj)
+        return _sse(data, kind, obj)
+
+    def _completed(self, obj: dict[str, Any]) -> None:
+        response = obj.get("response")
+        rid = response.get("id") if isinstance(response, dict) else None
+        self._sock.last_response = rid if isinstance(rid, str) else ""
 
     def release(self) -> None:
         if self._released:
@@ -492,12 +577,36 @@ def _refused(status: int, headers: Mapping[str, str] | None) -> UpstreamResponse
     return _Refused(status, headers)
 
 
+def _continuation_lost() -> UpstreamResponse:
+    """A follow-up whose socket is gone: Codex's own answer to an unknown
+    ``previous_response_id``, so the pipeline sends the whole conversation instead."""
+    answer = _Refused(400, None)
+    error = {
+        "type": "invalid_request_error",
+        "code": "previous_response_not_found",
+        "message": "the upstream socket holding the previous response is closed",
+        "param": "previous_response_id",
+    }
+    answer._body = orjson.dumps({"error": error})
+    return answer
+
+
+def _queued(ws: _UpstreamSocket) -> bool:
+    """Whether a data message is already read off the socket and waiting in aiohttp's
+    queue (its reader's ``_buffer``; ``False`` where a version hides it: no batching)."""
+    buffer = getattr(getattr(ws, "_reader", None), "_buffer", None)
+    if not buffer:
+        return False
+    msg = buffer[0][0]
+    return getattr(msg, "type", None) in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
+
+
 def _origin(url: str) -> str:
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0].rsplit('@', 1)[-1]}"
 
 
-async def _close(ws: aiohttp.ClientWebSocketResponse) -> None:
+async def _close(ws: _UpstreamSocket) -> None:
     if not ws.closed:
         with contextlib.suppress(Exception):
             await ws.close()

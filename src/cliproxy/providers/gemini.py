@@ -13,7 +13,7 @@ from cliproxy.formats import Format
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.retry import google_retry_delay, retry_after_header
 
-__all__ = ["GeminiProvider", "backfill_response_names"]
+__all__ = ["GeminiProvider", "InteractionsProvider", "backfill_response_names"]
 
 
 class GeminiProvider(Provider):
@@ -51,6 +51,41 @@ class GeminiProvider(Provider):
     def retry_hint(self, status: int, headers: Mapping[str, str], body: Any) -> float | None:
         hint = google_retry_delay(body) if body is not None else None
         return hint if hint is not None else retry_after_header(headers)
+
+
+class InteractionsProvider(GeminiProvider):
+    """``interactions-api-key``: Google's native Interactions API (``POST {base}/v1beta/
+    interactions``), CPA's ``gemini-interactions`` executor. An Interactions client's body
+    goes through as it came (model renamed); Chat, Responses, Claude and Gemini clients
+    are translated to it through the hub. The client's ``Api-Revision`` header is passed on."""
+
+    key = "gemini-interactions"
+    format = Format.INTERACTIONS
+
+    def build(
+        self,
+        cred: Credential,
+        body: dict[str, Any],
+        *,
+        model: str,
+        stream: bool,
+        client_headers: Mapping[str, str],
+        action: str = "generate",
+    ) -> UpstreamRequest:
+        base = self.base_url(cred)
+        if not base.endswith(("/v1beta", "/v1")):
+            base += "/v1beta"
+        body["model"] = model
+        if stream:
+            body["stream"] = True
+        else:
+            body.pop("stream", None)
+        headers = {"Content-Type": "application/json", "x-goog-api-key": cred.api_key}
+        revision = client_headers.get("Api-Revision")
+        if revision:
+            headers["Api-Revision"] = revision
+        headers.update(copy_client_headers(cred, client_headers))
+        return UpstreamRequest(f"{base}/interactions", headers, orjson.dumps(body), stream)
 
 
 def backfill_response_names(body: dict[str, Any]) -> None:

@@ -34,6 +34,8 @@ from cliproxy.formats import Format
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.claude import ClaudeProvider
 from cliproxy.providers.identity import strip_claude_attribution
+from cliproxy.translate import kimi_replay
+from cliproxy.translate.kimi_replay import KimiReplayCache
 
 __all__ = ["KimiProvider", "upstream_model"]
 
@@ -86,6 +88,7 @@ class KimiProvider(Provider):
     def __init__(self) -> None:
         super().__init__()
         self.messages = _KimiMessages()
+        self.replay = KimiReplayCache()  # signed thinking a Claude client left out (CPA)
 
     def configure(self, config: Any) -> None:
         """The Messages path reads the Claude settings (``claude-header-defaults``,
@@ -111,7 +114,8 @@ class KimiProvider(Provider):
         if fmt is None:
             fmt = Format.CLAUDE if client_headers.get("anthropic-version") else Format.OPENAI
         if fmt is Format.CLAUDE:
-            return self.messages.build(
+            scope = self._replay_scope(body, model, client_headers, action)
+            req = self.messages.build(
                 cred,
                 body,
                 model=upstream_model(model),
@@ -119,6 +123,9 @@ class KimiProvider(Provider):
                 client_headers=client_headers,
                 action=action,
             )
+            if scope is not None:
+                self._record(req, scope)
+            return req
         body["model"] = upstream_model(model)
         token = cred.access_token or cred.api_key
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
@@ -133,6 +140,45 @@ class KimiProvider(Provider):
         return UpstreamRequest(
             self.base_url(cred) + "/v1/chat/completions", headers, orjson.dumps(body), stream
         )
+
+    def _replay_scope(
+        self, body: dict[str, Any], model: str, headers: Mapping[str, str], action: str
+    ) -> tuple[str, str] | None:
+        """CPA's Kimi thinking replay: the cached content restored into ``body`` (its
+        ``messages`` list replaced, never edited); the ``(family, session)`` to record into."""
+        if action != "generate":
+            return None
+        scope = kimi_replay.model_family(upstream_model(model)), kimi_replay.session_key(headers, body)
+        if not scope[1]:
+            return None
+        cached = self.replay.get(*scope)
+        restored = kimi_replay.restore(body.get("messages"), cached) if cached else None
+        if restored is not None:
+            body["messages"] = restored
+        return scope
+
+    def _record(self, req: UpstreamRequest, scope: tuple[str, str]) -> None:
+        """Watch the answer (streamed or whole) on its way, after any other rewrite."""
+
+        def keep(content: list[Any]) -> None:
+            self.replay.store(*scope, content)
+
+        recorder = kimi_replay.StreamRecorder(keep)
+        chunk_hook, body_hook = req.rewrite_chunk, req.rewrite_body
+
+        def on_chunk(data: bytes) -> bytes:
+            return recorder.feed(chunk_hook(data) if chunk_hook is not None else data)
+
+        def on_body(data: bytes) -> bytes:
+            data = body_hook(data) if body_hook is not None else data
+            try:
+                content = orjson.loads(data).get("content")
+            except (orjson.JSONDecodeError, AttributeError):
+                return data
+            keep(content)
+            return data
+
+        req.rewrite_chunk, req.rewrite_body = on_chunk, on_body
 
 
 def _device_headers(cred: Credential) -> dict[str, str]:

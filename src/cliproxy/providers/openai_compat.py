@@ -22,6 +22,7 @@ class OpenAICompatProvider(Provider):
     default_base_url = "https://api.openai.com/v1"
     counts_upstream = False  # Chat Completions has no count endpoint: counted locally, as CPA does
     compacts = True
+    serves_images = True  # models marked ``image: true`` (CPA's openai-image type)
 
     def build(
         self,
@@ -36,6 +37,8 @@ class OpenAICompatProvider(Provider):
         body["model"] = model
         if action == "compact":
             return self._compact(cred, body, client_headers)
+        if action.startswith("images."):  # an ``image: true`` model: its own Images API (CPA)
+            return self._images(cred, body, action, client_headers)
         if stream:
             body["stream"] = True
         else:
@@ -65,6 +68,23 @@ class OpenAICompatProvider(Provider):
             headers["Authorization"] = f"Bearer {cred.api_key}"
         headers.update(copy_client_headers(cred, client_headers))
         url = self.base_url(cred) + "/responses/compact"
+        return UpstreamRequest(url, headers, orjson.dumps(body), False)
+
+    def _images(
+        self, cred: Credential, body: dict[str, Any], action: str, client_headers: Mapping[str, str]
+    ) -> UpstreamRequest:
+        """CPA ``buildOpenAICompatImagesJSONRequest``: the client's body under the upstream
+        model name, to ``{base}/images/generations`` or ``/images/edits``."""
+        body.pop("stream", None)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "cli-proxy-openai-compat",
+            "Accept": "application/json",
+        }
+        if cred.api_key:
+            headers["Authorization"] = f"Bearer {cred.api_key}"
+        headers.update(copy_client_headers(cred, client_headers))
+        url = self.base_url(cred) + "/" + action.replace(".", "/")
         return UpstreamRequest(url, headers, orjson.dumps(body), False)
 
     def count_locally(self, body: dict[str, Any], model: str) -> tuple[str, list[str]]:

@@ -5,7 +5,8 @@ subscription provider reads its endpoint URLs then (the ``CLIPROXY_OAUTH_<PROVID
 and ``_BASE`` overrides), so a request never reads the environment. ``provider_for(cred)``
 looks the credential's provider key up; OpenAI-compatibility entries (keys
 ``openai-compatible-<name>``) all share :class:`OpenAICompatProvider`, and
-``gemini-interactions`` API keys use the Gemini provider for now.
+``gemini-interactions`` API keys are served by :class:`InteractionsProvider` (the native
+Interactions API).
 
 The module-level :func:`get` and :func:`provider_for` answer from a set built at import,
 for callers that only ask which provider a key names.
@@ -17,11 +18,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from cliproxy.credentials.record import Credential
+from cliproxy.providers.aistudio import AIStudioProvider
 from cliproxy.providers.antigravity import AntigravityProvider
 from cliproxy.providers.base import Provider
 from cliproxy.providers.claude import ClaudeProvider
 from cliproxy.providers.codex import CodexProvider
-from cliproxy.providers.gemini import GeminiProvider
+from cliproxy.providers.gemini import GeminiProvider, InteractionsProvider
 from cliproxy.providers.kimi import KimiProvider
 from cliproxy.providers.openai_compat import OpenAICompatProvider
 from cliproxy.providers.vertex import VertexProvider
@@ -29,7 +31,7 @@ from cliproxy.providers.xai import XAIProvider
 
 __all__ = ["BUILTIN_PROVIDERS", "Providers", "builtin_providers", "get", "provider_for"]
 
-_ALIASES = {"gemini-interactions": "gemini"}
+_ALIASES: dict[str, str] = {}
 _COMPAT_PREFIX = "openai-compatible-"
 
 
@@ -40,10 +42,12 @@ def builtin_providers() -> tuple[Provider, ...]:
         ClaudeProvider(),
         CodexProvider(),
         GeminiProvider(),
+        InteractionsProvider(),
         VertexProvider(),
         XAIProvider(),
         AntigravityProvider(),
         KimiProvider(),
+        AIStudioProvider(),  # through a /v1/ws relay client (cliproxy.relay)
     )
 
 

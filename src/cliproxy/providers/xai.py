@@ -29,6 +29,7 @@ from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import KIND_OAUTH, Credential, parse_bool
 from cliproxy.errors import UnsupportedError
 from cliproxy.formats import Format
+from cliproxy.providers import xai_media
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.codex_ws import websocket_request
 from cliproxy.providers.identity import inject_x_search
@@ -68,6 +69,7 @@ class XAIProvider(Provider):
     endpoints_key = "xai"
     always_stream = True
     counts_upstream = False  # CPA counts xAI requests locally with o200k
+    serves_images = True  # grok-imagine-* on /images/* and /videos/* (providers.xai_media)
     inject_x_search = False  # ``xai.inject-x-search``
 
     def configure(self, config: Any) -> None:
@@ -101,6 +103,8 @@ class XAIProvider(Provider):
     ) -> UpstreamRequest:
         if action == "count":
             raise UnsupportedError("xai token counting is local, not an upstream call")
+        if action.startswith(("images.", "videos.")):  # the public API's media endpoints (CPA)
+            return xai_media.media_request(cred, body, action, client_headers, self.base_url(cred))
         body["model"] = model
         body["stream"] = True
         for name in _DROPPED:

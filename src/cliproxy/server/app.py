@@ -14,8 +14,10 @@ from cliproxy.server.guard import ConnectionGuard, GuardedSite
 from cliproxy.server.handlers import generation_handlers
 from cliproxy.server.middleware import middleware
 from cliproxy.server.routes import add_routes
+from cliproxy.server.videos import video_handlers
 from cliproxy.server.ws import install as install_websockets
 from cliproxy.server.ws import responses_websocket
+from cliproxy.server.wsrelay import relay_websocket
 from cliproxy.usage.resp import session_factory
 
 if TYPE_CHECKING:
@@ -34,6 +36,8 @@ def create_app(service: Service) -> web.Application:
     app = web.Application(middlewares=[middleware], client_max_size=max_body)
     app[SERVICE] = service
     handlers = generation_handlers()
+    handlers.update(video_handlers())
+    handlers[("GET", "/v1/ws")] = relay_websocket  # the AI Studio relay
     for path in ("/v1/responses", "/backend-api/codex/responses"):  # the Responses WebSocket
         handlers[("GET", path)] = responses_websocket
     add_routes(app, handlers)
@@ -45,7 +49,11 @@ def create_app(service: Service) -> web.Application:
     async def on_cleanup(_: web.Application) -> None:
         await service.stop()
 
+    async def on_shutdown(_: web.Application) -> None:
+        await service.relay.close_all("server shutting down")  # relay sockets would hold shutdown
+
     app.on_startup.append(on_startup)
+    app.on_shutdown.append(on_shutdown)
     app.on_cleanup.append(on_cleanup)
     return app
 
@@ -71,7 +79,7 @@ class Listener:
         await self.runner.cleanup()
 
 
-async def listen(service: Service, host: str | None, port: int) -> Listener:
+async def listen(service: Service, host: str | None, port: int, *, reuse_port: bool = False) -> Listener:
     """Serve ``service`` on ``host:port`` (``None`` or ``""``: every interface), with the
     client-side timeouts and connection caps of its config (``cliproxy.server.guard``);
     HTTPS when ``tls.enable`` is on. Raises ``ConfigError`` naming the key when the
@@ -81,7 +89,7 @@ async def listen(service: Service, host: str | None, port: int) -> Listener:
     await runner.setup()
     guard = ConnectionGuard.from_config(service.config)
     guard.resp = session_factory(service)  # the usage queue over RESP on this port (CPA)
-    site = GuardedSite(runner, host, port, guard, ssl_context=context)
+    site = GuardedSite(runner, host, port, guard, ssl_context=context, reuse_port=reuse_port)
     try:
         await site.start()
     except BaseException:

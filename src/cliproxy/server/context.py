@@ -36,6 +36,8 @@ def format_for_path(path: str, request: web.Request | None = None) -> Format:
     """The wire format a path speaks; model lists also look at ``request``'s headers."""
     if path.startswith("/v1/messages"):
         return Format.CLAUDE
+    if path.startswith(("/v1beta/interactions", "/v1/interactions")):
+        return Format.INTERACTIONS
     if path.startswith("/v1beta"):
         return Format.GEMINI
     if path.startswith(("/v1/responses", "/backend-api/codex")):

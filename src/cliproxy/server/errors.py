@@ -185,7 +185,8 @@ def _upstream_response(fmt: Format, exc: UpstreamError, headers: dict[str, str])
 
 def exception_response(fmt: Format, exc: CliproxyError) -> web.Response:
     """Render one of our errors for a client of ``fmt``."""
-    headers: dict[str, str] = {}
+    own: dict[str, str] | None = getattr(exc, "response_headers", None)  # e.g. a key policy's rate headers
+    headers: dict[str, str] = dict(own) if own else {}
     if isinstance(exc, UpstreamError) and exc.retry_after is not None:
         headers["Retry-After"] = str(max(0, int(exc.retry_after + 0.999)))
     if isinstance(exc, CooldownError):

@@ -396,7 +396,7 @@ class GuardedSite(web.BaseSite):
     """A TCP site whose connections are ``GuardedHandler``s counted by one ``ConnectionGuard``;
     HTTPS when given an ``ssl_context``."""
 
-    __slots__ = ("_bound_port", "_guard", "_host", "_port", "_ssl_context")
+    __slots__ = ("_bound_port", "_guard", "_host", "_port", "_reuse_port", "_ssl_context")
 
     def __init__(
         self,
@@ -407,6 +407,7 @@ class GuardedSite(web.BaseSite):
         *,
         backlog: int = 4096,
         ssl_context: ssl.SSLContext | None = None,
+        reuse_port: bool = False,
     ) -> None:
         super().__init__(runner, backlog=backlog)
         self._host = host or None
@@ -414,6 +415,7 @@ class GuardedSite(web.BaseSite):
         self._guard = guard
         self._bound_port = port
         self._ssl_context = ssl_context
+        self._reuse_port = reuse_port  # one of several worker processes on this port
 
     @property
     def guard(self) -> ConnectionGuard:
@@ -450,6 +452,7 @@ class GuardedSite(web.BaseSite):
             self._port,
             backlog=self._backlog,
             reuse_address=True,
+            reuse_port=self._reuse_port or None,
             ssl=self._ssl_context,
             ssl_handshake_timeout=handshake,
         )

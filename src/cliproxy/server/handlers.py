@@ -22,6 +22,7 @@ from cliproxy.server import keepalive
 from cliproxy.server.context import CORS_KEY, PRINCIPAL_KEY, SERVICE, client_format
 from cliproxy.server.errors import exception_response
 from cliproxy.server.images import image_call
+from cliproxy.translate import completions
 from cliproxy.usage.hooks import begin_trace, recorder_of
 
 if TYPE_CHECKING:
@@ -136,7 +137,12 @@ async def _trace(request: web.Request, call: Call, rec: Recorder) -> RequestTrac
     )
 
 
-async def _run(request: web.Request, call: Call) -> web.StreamResponse:
+async def _run(
+    request: web.Request,
+    call: Call,
+    convert: Callable[[Reply | StreamReply], Reply | StreamReply] | None = None,
+) -> web.StreamResponse:
+    """Run ``call``; ``convert`` reshapes a good answer for the route (``/v1/completions``...)."""
     service = request.app[SERVICE]
     rec = recorder_of(service)
     trace = await _trace(request, call, rec) if rec.active else None  # None when nothing records
@@ -166,6 +172,8 @@ async def _run(request: web.Request, call: Call) -> web.StreamResponse:
         return committed or web.Response(status=499)
     if trace is not None:
         result = trace.reply(result)
+    if convert is not None:
+        result = convert(result)
     return await _write(request, result, committed, interval if call.stream else 0.0)
 
 
@@ -198,11 +206,21 @@ async def compact_handler(request: web.Request) -> web.StreamResponse:
     return await _run(request, call)
 
 
+async def completions_handler(request: web.Request) -> web.StreamResponse:
+    """``/v1/completions``: legacy text completions, run as a chat request (CPA)."""
+    body = await _json_body(request)
+    chat = completions.chat_request(body)
+    model = _model_of(chat)
+    call = Call(Format.OPENAI, chat, model, chat.get("stream") is True, request.headers, request.query)
+    return await _run(request, call, completions.completion_reply)
+
+
 def _images_handler(action: str) -> Handler:
     """``/v1/images/generations`` and ``/v1/images/edits`` (``cliproxy.server.images``)."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        return await _run(request, await image_call(request, action, _json_body))
+        call, convert = await image_call(request, action, _json_body)
+        return await _run(request, call, convert)
 
     return handler
 
@@ -236,6 +254,16 @@ async def gemini_handler(request: web.Request) -> web.StreamResponse:
     return await _run(request, call)
 
 
+async def interactions_handler(request: web.Request) -> web.StreamResponse:
+    """``POST /v1beta/interactions``: the Gemini Interactions API (checked and translated
+    below the server: ``cliproxy.formats.interactions``, ``cliproxy.translate.interactions``)."""
+    body = await _json_body(request)
+    model = body.get("model")
+    model = model.strip().removeprefix("models/") if isinstance(model, str) else ""
+    call = Call(Format.INTERACTIONS, body, model, body.get("stream") is True, request.headers, request.query)
+    return await _run(request, call)
+
+
 async def list_models(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     fmt = client_format(request)
@@ -261,6 +289,7 @@ def generation_handlers() -> dict[tuple[str, str], Handler]:
     count = _body_handler(Format.CLAUDE, "count")
     return {
         ("POST", "/v1/chat/completions"): chat,
+        ("POST", "/v1/completions"): completions_handler,
         ("POST", "/v1/responses"): responses,
         ("POST", "/backend-api/codex/responses"): responses,
         ("POST", "/v1/responses/compact"): compact_handler,
@@ -270,6 +299,8 @@ def generation_handlers() -> dict[tuple[str, str], Handler]:
         ("POST", "/v1/messages"): messages,
         ("POST", "/v1/messages/count_tokens"): count,
         ("POST", "/v1beta/models/{name:.+}"): gemini_handler,
+        ("POST", "/v1beta/interactions"): interactions_handler,
+        ("POST", "/v1/interactions"): interactions_handler,
         ("POST", "/v1/models/{name:.+}"): gemini_handler,
         ("GET", "/v1/models"): list_models,
         ("GET", "/v1beta/models"): list_models,

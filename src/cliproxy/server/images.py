@@ -1,7 +1,11 @@
 """``POST /v1/images/generations`` and ``/v1/images/edits``: OpenAI's Images API, served
 through Codex as CPA does for its image models (``gpt-image-2``, the default, and
 ``gpt-image-1.5``): the request goes to the Codex backend's own ``/images/generations`` or
-``/images/edits`` and its JSON answer comes back as it is.
+``/images/edits`` and its JSON answer comes back as it is. xAI's ``grok-imagine-image*``
+models go to xAI's Images API (``cliproxy.providers.xai_media``: ``response_format`` url or
+b64_json as CPA renders it; ``stream: true`` gets xAI's whole answer as
+``image_generation.completed`` events) and ``openai-compatibility`` models marked
+``image: true`` to their upstream's own ``/images/*``.
 
 HTTP parsing only: a JSON body is taken as it is; a multipart edit (what the openai SDK
 sends) becomes CPA's JSON edit shape, each image file a ``data:`` URL in
@@ -12,14 +16,17 @@ numbers. ``disable-image-generation: true`` hides the routes (404), as in CPA.
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from cliproxy.calls import Call
+from cliproxy.calls import SSE_HEADERS, Call, Reply, StreamReply
 from cliproxy.errors import RequestError
 from cliproxy.formats import Format
+from cliproxy.providers import xai_media
 from cliproxy.server.context import SERVICE
+from cliproxy.translate import images_stream
 
 __all__ = ["IMAGE_MODELS", "image_call"]
 
@@ -27,11 +34,15 @@ DEFAULT_MODEL = "gpt-image-2"
 IMAGE_MODELS = ("gpt-image-1.5", "gpt-image-2")
 _NUMBERS = frozenset({"n", "output_compression", "partial_images"})
 _FILE_FIELDS = frozenset({"image", "image[]", "mask"})
+Convert = Callable[[Reply | StreamReply], Reply | StreamReply]
 
 
-async def image_call(request: web.Request, action: str, json_body: Any) -> Call:
+async def image_call(request: web.Request, action: str, json_body: Any) -> tuple[Call, Convert | None]:
     """The ``Call`` of an Images API request (``action``: ``images.generations`` or
-    ``images.edits``); ``json_body`` reads a JSON body (the handlers' reader)."""
+    ``images.edits``) and how its answer is reshaped (``None``: as it is); ``json_body``
+    reads a JSON body (the handlers' reader). ``stream: true`` on a Codex image model is
+    CPA's streamed path: a Responses stream turned into Images API events
+    (``cliproxy.translate.images_stream``)."""
     if request.app[SERVICE].config.image_generation_mode == "all":
         raise RequestError(
             "image generation is disabled on this proxy (disable-image-generation: true)", status=404
@@ -43,22 +54,75 @@ async def image_call(request: web.Request, action: str, json_body: Any) -> Call:
     model = body.get("model")
     if model is None or (isinstance(model, str) and not model.strip()):
         model = DEFAULT_MODEL
-    if not isinstance(model, str) or model.strip().rpartition("/")[2].lower() not in IMAGE_MODELS:
-        raise RequestError(
-            f"Model {model} is not supported on /v1/images/generations or /v1/images/edits. "
-            f"Use {' or '.join(IMAGE_MODELS)}.",
-            param="model",
-        )
+    model = _image_model(request, model)
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise RequestError("prompt: required, a non-empty string", param="prompt")
     if body.get("stream") is True:
-        raise RequestError(
-            "stream: streaming image answers are not supported by cliproxy yet", param="stream"
-        )
+        return _stream_call(request, action, body, model.strip())
     body.pop("stream", None)
     body["model"] = model.strip()
-    return Call(Format.OPENAI, body, model.strip(), False, request.headers, request.query, action=action)
+    call = Call(Format.OPENAI, body, model.strip(), False, request.headers, request.query, action=action)
+    return call, None
+
+
+def _stream_call(request: web.Request, action: str, body: dict[str, Any], model: str) -> tuple[Call, Convert]:
+    if xai_media.is_image_model(model):  # CPA streamImagesWithModel: xAI's whole answer as events
+        return _xai_stream_call(request, action, body, model)
+    if model.rpartition("/")[2].lower() not in IMAGE_MODELS:
+        raise RequestError(
+            f"stream: streamed image answers are served for {', '.join(IMAGE_MODELS)} only", param="stream"
+        )
+    upstream = images_stream.responses_request(body, model, action)
+    prefix = "image_edit" if action == "images.edits" else "image_generation"
+    response_format = str(body.get("response_format") or "b64_json")
+
+    def convert(result: Reply | StreamReply) -> Reply | StreamReply:
+        return images_stream.stream_reply(result, response_format, prefix)
+
+    call = Call(Format.RESPONSES, upstream, upstream["model"], True, request.headers, request.query)
+    return call, convert
+
+
+def _xai_stream_call(
+    request: web.Request, action: str, body: dict[str, Any], model: str
+) -> tuple[Call, Convert]:
+    body.pop("stream", None)
+    body["model"] = model
+    prefix = "image_edit" if action == "images.edits" else "image_generation"
+
+    def convert(result: Reply | StreamReply) -> Reply | StreamReply:
+        if not isinstance(result, Reply) or not 200 <= result.status < 300:
+            return result
+        events = xai_media.image_events(result.body, prefix)
+        return StreamReply(dict(SSE_HEADERS), events, _no_more(), result.credential)
+
+    return Call(Format.OPENAI, body, model, False, request.headers, request.query, action=action), convert
+
+
+async def _no_more() -> AsyncIterator[bytes]:
+    return
+    yield b""  # an async generator that ends at once
+
+
+def _image_model(request: web.Request, model: Any) -> str:
+    """The model an Images API request goes to, as CPA's ``isSupportedImagesModel`` accepts
+    it: a Codex image model, an xAI ``grok-imagine-image*`` (sent as its bare name), or an
+    ``openai-compatibility`` model marked ``image: true``."""
+    if isinstance(model, str):
+        if model.strip().rpartition("/")[2].lower() in IMAGE_MODELS:
+            return model
+        if xai_media.is_image_model(model):
+            return model.strip().rpartition("/")[2].lower()
+        info = request.app[SERVICE].models.model_info(model.strip())
+        if info is not None and info.type == "openai-image":
+            return model
+    raise RequestError(
+        f"Model {model} is not supported on /v1/images/generations or /v1/images/edits. "
+        f"Use {', '.join((*IMAGE_MODELS, *xai_media.IMAGE_MODELS))}, "
+        "or a configured openai-compatibility image model.",
+        param="model",
+    )
 
 
 async def _multipart_edit(request: web.Request) -> dict[str, Any]:

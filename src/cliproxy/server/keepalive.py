@@ -91,7 +91,7 @@ def error_frame(fmt: Format, body: bytes, headers: Mapping[str, str] | None = No
     if b"\n" in body or b"\r" in body:
         with contextlib.suppress(orjson.JSONDecodeError):
             body = orjson.dumps(orjson.loads(body))
-    if fmt is Format.CLAUDE:
+    if fmt is Format.CLAUDE or fmt is Format.INTERACTIONS:  # Interactions: CPA's WriteTerminalError
         return b"event: error\ndata: " + body + b"\n\n"
     return b"data: " + body + b"\n\n"
 

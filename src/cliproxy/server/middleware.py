@@ -23,7 +23,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 from aiohttp.web_protocol import RequestPayloadError
 
-from cliproxy.access import hostname, is_loopback, open_proxy_refusal
+from cliproxy.access import HashCheckNeeded, hostname, is_loopback, open_proxy_refusal
 from cliproxy.errors import CliproxyError
 from cliproxy.requestid import begin_request
 from cliproxy.server.context import CORS_KEY, PRINCIPAL_KEY, SERVICE, client_format
@@ -61,6 +61,7 @@ _NO_CORS: dict[str, str] = {}
 # route groups that need a client API key (CPA's AuthMiddleware groups)
 PROTECTED_PREFIXES = ("/v1/", "/v1beta/", "/openai/v1/", "/backend-api/codex/")
 PROXY_PATHS = ("/v1", "/v1beta", "/openai/v1", "/backend-api/codex")
+RELAY_PATH = "/v1/ws"  # the AI Studio relay: keyed only with ``ws-auth: true`` (CPA)
 
 SAFE_MODE_MESSAGE = (
     "Proxy API endpoints are disabled because api-keys contains template values. "
@@ -162,7 +163,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     path = request.path
     headers = request.headers
     proxy = _is_proxy_path(path)
-    open_proxy = not (service.frontend or access.keys)
+    open_proxy = not (service.frontend or access.required)
     origin = headers.get("Origin")
     if open_proxy and proxy:
         peer = _peer(request)
@@ -189,8 +190,11 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
                 headers={**CORS_HEADERS, "X-CPA-SAFE-MODE": "example-api-key"},
             )
         try:
-            if access.keys and not service.frontend:
-                request[PRINCIPAL_KEY] = access.check(headers, request.query)
+            if access.required and not service.frontend and (path != RELAY_PATH or service.config.ws_auth):
+                try:
+                    request[PRINCIPAL_KEY] = access.check(headers, request.query)
+                except HashCheckNeeded as needed:  # a bcrypt-hashed key: checked in a thread
+                    request[PRINCIPAL_KEY] = await access.verify(needed)
             if _reads_body_early(request):
                 failed = await _read_body(request, service.config.timeouts)
                 if failed is not None:

@@ -119,6 +119,8 @@ NOT_BUILT: list[tuple[str, str, str]] = [
     ("GET", "/v1beta/models/{name:.+}", "model lookup"),
     ("POST", "/v1beta/models/{name:.+}", "Gemini generateContent"),
     ("POST", "/v1beta/interactions", "Gemini Interactions API"),
+    # not CPA's: google-genai >= 3 calls /v1/interactions unless told api_version="v1beta"
+    ("POST", "/v1/interactions", "Gemini Interactions API"),
     ("GET", "/v1/models/{name:.+}", "model lookup"),
     ("POST", "/v1/models/{name:.+}", "Gemini generateContent"),
     ("GET", "/v1/ws", "AI Studio WebSocket relay"),

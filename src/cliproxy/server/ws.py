@@ -9,8 +9,8 @@ One reader task takes the client's frames; turns run one at a time, in order (a 
 sent during a turn waits for it). When the client goes away mid-turn the turn is
 cancelled at once, which releases its upstream stream (and closes a kept upstream socket
 mid-turn). Limits: a ping every :data:`HEARTBEAT` seconds (a peer that does not answer is
-dropped), :data:`IDLE` seconds without a message between turns closes the socket
-(1000), a message larger than ``limits.max-body-mb`` closes it (1009). Every upstream
+dropped), ``timeouts.client-websocket-idle`` (default :data:`IDLE` seconds) without a
+message between turns closes the socket (1000, "idle timeout"), a message larger than ``limits.max-body-mb`` closes it (1009). Every upstream
 wait has the upstream timeouts. No compression is negotiated (CPA neither). A client that
 vanishes without a close frame (a FIN) is let go at once (``server.guard``); on shutdown
 every open socket is closed with 1001 (going away).
@@ -93,8 +93,9 @@ async def responses_websocket(request: web.Request) -> web.StreamResponse:
         recorder=recorder_of(service),
         wire=wire,
     )
+    idle = service.config.timeouts.seconds("client_websocket_idle")
     try:
-        await _serve(ws, session)
+        await _serve(ws, session, idle, request.transport)
     finally:
         await session.close()
         if not ws.closed:
@@ -103,23 +104,39 @@ async def responses_websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _serve(ws: web.WebSocketResponse, session: ResponsesSession) -> None:
+async def _serve(
+    ws: web.WebSocketResponse,
+    session: ResponsesSession,
+    idle: float | None,
+    transport: asyncio.Transport | None,
+) -> None:
     inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
     reader = asyncio.create_task(_read(ws, inbox))
 
     async def send(data: bytes) -> None:
         await ws.send_frame(data, WSMsgType.TEXT)
 
+    async def send_all(batch: list[bytes]) -> None:
+        """The events one upstream read brought, each its own message, in one write while
+        the client keeps up (an empty send buffer); else one by one through aiohttp's
+        writer, which waits for the client to drain."""
+        if _writable_at_once(batch, ws, transport):
+            assert transport is not None
+            transport.write(b"".join([_text_frame(data) for data in batch]))
+            return
+        for data in batch:
+            await ws.send_frame(data, WSMsgType.TEXT)
+
     try:
         while True:
             try:
-                raw = await asyncio.wait_for(inbox.get(), IDLE)
+                raw = await asyncio.wait_for(inbox.get(), idle)
             except TimeoutError:
                 await ws.close(code=WSCloseCode.OK, message=b"idle timeout")
                 return
             if raw is None:
                 return  # the client closed (or broke) the socket
-            turn = asyncio.create_task(session.turn(raw, send))
+            turn = asyncio.create_task(session.turn(raw, send, send_all))
             await asyncio.wait({turn, reader}, return_when=asyncio.FIRST_COMPLETED)
             if not turn.done():  # the client went away mid-turn
                 turn.cancel()
@@ -138,6 +155,28 @@ async def _serve(ws: web.WebSocketResponse, session: ResponsesSession) -> None:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
+
+
+def _writable_at_once(
+    batch: list[bytes], ws: web.WebSocketResponse, transport: asyncio.Transport | None
+) -> bool:
+    return (
+        len(batch) > 1
+        and transport is not None
+        and not ws.closed
+        and not transport.is_closing()
+        and not transport.get_write_buffer_size()
+    )
+
+
+def _text_frame(data: bytes) -> bytes:
+    """One unmasked, uncompressed, final text frame (RFC 6455 5.2), as a server sends it."""
+    size = len(data)
+    if size < 126:
+        return bytes((0x81, size)) + data
+    if size < 65536:
+        return b"\x81\x7e" + size.to_bytes(2, "big") + data
+    return b"\x81\x7f" + size.to_bytes(8, "big") + data
 
 
 async def _read(ws: web.WebSocketResponse, inbox: asyncio.Queue[bytes | None]) -> None:

@@ -17,8 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
+    "RATE_WINDOW",
     "CooldownRecord",
+    "KeyAdmission",
+    "KeyLimits",
     "StateBackend",
+    "gcra",
     "smooth_weighted_pick",
 ]
 
@@ -56,6 +60,51 @@ class CooldownRecord:
     def blocks(self, now: float) -> bool:
         """Whether the credential is cooling for this record's model at ``now``."""
         return self.until() > now
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLimits:
+    """A client key's limits, as the state backend applies them (0 = no such limit).
+
+    ``rpm`` and ``tpm`` are GCRA buckets over a 60 s window (a burst of up to the limit,
+    then a steady refill); ``period`` names the current budget period (``"d:2026-12-03"``,
+    ``"total"``): spend recorded under another period reads as zero.
+    """
+
+    rpm: int = 0
+    tpm: int = 0
+    max_concurrency: int = 0
+    budget_tokens: int = 0
+    budget_cost: float = 0.0
+    period: str = "total"
+
+
+@dataclass(slots=True)
+class KeyAdmission:
+    """The answer of ``key_admit`` (and ``key_usage``, which changes nothing).
+
+    ``reason`` is ``""`` when admitted, else ``"concurrency"``, ``"rpm"``, ``"tpm"``,
+    ``"budget_tokens"`` or ``"budget_cost"``. ``*_reset`` are seconds until the bucket
+    is full again; ``retry_after`` the seconds until a refused request could pass.
+    """
+
+    reason: str = ""
+    rpm_remaining: int = 0
+    rpm_reset: float = 0.0
+    tpm_remaining: int = 0
+    tpm_reset: float = 0.0
+    retry_after: float = 0.0
+    in_flight: int = 0
+    tokens_used: int = 0
+    cost_used: float = 0.0
+    requests: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.reason
+
+
+RATE_WINDOW = 60.0  # seconds: rpm and tpm are per minute
 
 
 @runtime_checkable
@@ -120,6 +169,54 @@ class StateBackend(Protocol):
     async def in_flight(self, credential_id: str) -> int:
         """The credential's current in-flight count."""
         ...
+
+    async def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
+        """Take lease ``name`` for ``ttl`` seconds unless another owner holds it (True: taken)."""
+        ...
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        """Give lease ``name`` back when ``owner`` still holds it."""
+        ...
+
+    async def lease_holder(self, name: str) -> str | None:
+        """The owner of lease ``name`` now (None: nobody holds it)."""
+        ...
+
+    # client key policies (cliproxy.policies): one call per request to admit, one to settle
+
+    async def key_admit(self, key_id: str, limits: KeyLimits, now: float) -> KeyAdmission:
+        """Admit one request of client key ``key_id`` or say why not, atomically: checks
+        concurrency, rpm, tpm (any capacity left) and the budget; when all pass, takes one
+        request from the rpm bucket and one in-flight slot. A refusal changes nothing."""
+        ...
+
+    async def key_settle(
+        self, key_id: str, limits: KeyLimits, now: float, *, tokens: int, cost: float, release: bool
+    ) -> None:
+        """After a request: charge ``tokens`` to the tpm bucket, ``tokens`` and ``cost`` to
+        the budget of ``limits.period``; ``release`` frees the in-flight slot."""
+        ...
+
+    async def key_usage(self, key_id: str, limits: KeyLimits, now: float) -> KeyAdmission:
+        """The key's counters against ``limits`` now (changes nothing; ``reason`` is empty)."""
+        ...
+
+    async def key_reset(self, key_id: str) -> None:
+        """Forget every counter of the key (buckets and budget; in-flight slots stay)."""
+        ...
+
+
+def gcra(
+    tat: float, now: float, limit: int, cost: float, window: float = RATE_WINDOW
+) -> tuple[float, int, float]:
+    """One GCRA step that always charges: (new theoretical arrival time, remaining, reset).
+
+    The bucket holds ``limit`` units refilled evenly over ``window``; ``tat`` is when it
+    would be full again in "emission" terms. Every backend uses this arithmetic."""
+    interval = window / limit
+    new = max(tat, now) + cost * interval
+    ahead = new - now
+    return new, max(0, int((window - ahead) / interval + 1e-6)), max(0.0, ahead)
 
 
 def smooth_weighted_pick(current: dict[str, int], weights: Sequence[tuple[str, int]]) -> str | None:

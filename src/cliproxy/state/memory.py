@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
-from .base import CooldownRecord, smooth_weighted_pick
+from .base import RATE_WINDOW, CooldownRecord, KeyAdmission, KeyLimits, gcra, smooth_weighted_pick
 
 __all__ = ["MAX_CURSOR_KEYS", "MemoryState"]
 
@@ -30,6 +30,76 @@ class _Weighted:
         self.current: dict[str, int] = {}
 
 
+class _KeyCounters:
+    """One client key's counters (``cliproxy.policies``)."""
+
+    __slots__ = ("cost", "in_flight", "period", "requests", "rpm_tat", "tokens", "tpm_tat")
+
+    def __init__(self) -> None:
+        self.rpm_tat = self.tpm_tat = self.cost = 0.0
+        self.in_flight = self.tokens = self.requests = 0
+        self.period = ""
+
+    def roll(self, period: str) -> None:
+        if self.period != period:  # a new budget period: spend starts over
+            self.period, self.tokens, self.cost, self.requests = period, 0, 0.0, 0
+
+
+def key_view(c: _KeyCounters, limits: KeyLimits, now: float, *, take: bool) -> KeyAdmission:
+    """Evaluate ``limits`` on ``c``; ``take``: admit (charge rpm, take a slot) when all pass.
+    The arithmetic is :func:`~cliproxy.state.base.gcra`'s, inlined (this runs per request)."""
+    if c.period != limits.period:
+        c.roll(limits.period)
+    reason = ""
+    rpm_rem = tpm_rem = 0
+    rpm_reset = tpm_reset = retry = 0.0
+    rpm_tat = c.rpm_tat
+    if limits.rpm:
+        interval = RATE_WINDOW / limits.rpm
+        rpm_tat = (rpm_tat if rpm_tat > now else now) + (interval if take else 0.0)
+        ahead = rpm_tat - now
+        if take and ahead > RATE_WINDOW + 1e-6:
+            reason, retry = "rpm", ahead - RATE_WINDOW
+            rpm_reset = c.rpm_tat - now if c.rpm_tat > now else 0.0
+        else:
+            rpm_rem, rpm_reset = int((RATE_WINDOW - ahead) / interval + 1e-6), ahead
+    if limits.tpm:
+        interval = RATE_WINDOW / limits.tpm
+        ahead = c.tpm_tat - now if c.tpm_tat > now else 0.0
+        tpm_rem, tpm_reset = max(0, int((RATE_WINDOW - ahead) / interval + 1e-6)), ahead
+        if take and not reason and tpm_rem < 1:
+            reason, retry = "tpm", ahead - RATE_WINDOW + interval
+    if take and not reason:
+        if limits.max_concurrency and c.in_flight >= limits.max_concurrency:
+            reason = "concurrency"
+        elif limits.budget_tokens and c.tokens >= limits.budget_tokens:
+            reason = "budget_tokens"
+        elif limits.budget_cost and c.cost >= limits.budget_cost:
+            reason = "budget_cost"
+        else:
+            c.rpm_tat = rpm_tat
+            c.in_flight += 1
+            c.requests += 1
+    return KeyAdmission(
+        reason, rpm_rem, rpm_reset, tpm_rem, tpm_reset, retry, c.in_flight, c.tokens, c.cost, c.requests
+    )
+
+
+def key_charge(
+    c: _KeyCounters, limits: KeyLimits, now: float, tokens: int, cost: float, release: bool
+) -> None:
+    """Charge a finished request's tokens and cost; ``release`` frees its in-flight slot."""
+    c.roll(limits.period)
+    if tokens > 0:
+        c.tokens += tokens
+        if limits.tpm:
+            c.tpm_tat = gcra(c.tpm_tat, now, limits.tpm, tokens)[0]
+    if cost > 0:
+        c.cost += cost
+    if release and c.in_flight > 0:
+        c.in_flight -= 1
+
+
 class MemoryState:
     """Default :class:`~cliproxy.state.base.StateBackend` (the process's own memory)."""
 
@@ -42,6 +112,8 @@ class MemoryState:
         self._schedules: dict[tuple[tuple[str, int], ...], tuple[str, ...]] = {}
         self._bindings: dict[str, tuple[str, float, tuple[str, ...]]] = {}  # key -> (id, expiry, group)
         self._in_flight: dict[str, int] = {}
+        self._keys: dict[str, _KeyCounters] = {}  # client key id -> counters (policies)
+        self._leases: dict[str, tuple[str, float]] = {}  # name -> (owner, expiry)
 
     # cooldowns -----------------------------------------------------------------
 
@@ -178,3 +250,56 @@ class MemoryState:
 
     async def in_flight(self, credential_id: str) -> int:
         return self._in_flight.get(credential_id, 0)
+
+    # leases --------------------------------------------------------------------
+
+    async def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
+        held = self._leases.get(name)
+        now = self._clock()
+        if held is not None and held[0] != owner and held[1] > now:
+            return False
+        self._leases[name] = (owner, now + ttl)
+        return True
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        held = self._leases.get(name)
+        if held is not None and held[0] == owner:
+            del self._leases[name]
+
+    async def lease_holder(self, name: str) -> str | None:
+        held = self._leases.get(name)
+        if held is None or held[1] <= self._clock():
+            return None
+        return held[0]
+
+    # client key policies -------------------------------------------------------
+
+    def _key(self, key_id: str) -> _KeyCounters:
+        found = self._keys.get(key_id)
+        if found is None:
+            found = self._keys[key_id] = _KeyCounters()
+        return found
+
+    async def key_admit(self, key_id: str, limits: KeyLimits, now: float) -> KeyAdmission:
+        return key_view(self._key(key_id), limits, now, take=True)
+
+    def key_settle_now(
+        self, key_id: str, limits: KeyLimits, now: float, *, tokens: int, cost: float, release: bool
+    ) -> None:
+        """``key_settle`` without a coroutine (the policy hook at a stream's end is synchronous)."""
+        key_charge(self._key(key_id), limits, now, tokens, cost, release)
+
+    async def key_settle(
+        self, key_id: str, limits: KeyLimits, now: float, *, tokens: int, cost: float, release: bool
+    ) -> None:
+        key_charge(self._key(key_id), limits, now, tokens, cost, release)
+
+    async def key_usage(self, key_id: str, limits: KeyLimits, now: float) -> KeyAdmission:
+        return key_view(self._key(key_id), limits, now, take=False)
+
+    async def key_reset(self, key_id: str) -> None:
+        found = self._keys.get(key_id)
+        if found is not None:
+            fresh = _KeyCounters()
+            fresh.in_flight = found.in_flight  # requests under way still end and release
+            self._keys[key_id] = fresh

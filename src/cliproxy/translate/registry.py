@@ -31,6 +31,7 @@ BUILTIN_ADAPTERS: tuple[str, ...] = (
     "cliproxy.translate.openai_responses:CODEX_ADAPTER",
     "cliproxy.translate.claude:ADAPTER",
     "cliproxy.translate.gemini:ADAPTER",
+    "cliproxy.translate.interactions:ADAPTER",
 )
 
 

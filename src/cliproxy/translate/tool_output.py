@@ -63,9 +63,9 @@ def _block(part: Any) -> ir.Block | None:
         url, detail = (inner.get("url"), inner.get("detail")) if isinstance(inner, dict) else (inner, None)
     else:
         return None
-    if not isinstance(url, str) or not url:
+    if not isinstance(url, str) or not url or not isinstance(detail, str | None):
         return None
-    image = ir.Image(detail=detail if isinstance(detail, str) else None)
+    image = ir.Image(detail=detail)
     split = split_data_url(url)
     if split:
         image.media_type, image.data = split

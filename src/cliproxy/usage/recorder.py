@@ -111,6 +111,8 @@ class Recorder:
         usage = trace.usage
         if usage is None and 0 < trace.status < 400 and trace.response_body:
             usage = trace.usage = body_usage(trace.fmt, trace.response_body)
+        if trace.on_usage is not None:  # the client key's policy charges what was used
+            trace.on_usage(usage, trace.model)
         self.stats.observe(trace, usage)
         if self.usage_enabled:
             self._enqueue_usage(trace)

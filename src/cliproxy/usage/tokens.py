@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from cliproxy.formats import Format, claude, gemini, ir, openai_chat, openai_responses
+from cliproxy.formats import Format, claude, gemini, interactions, ir, openai_chat, openai_responses
 
 __all__ = ["body_usage", "token_tuple"]
 
@@ -38,12 +38,18 @@ def _gemini(obj: dict[str, Any]) -> ir.Usage | None:
     return gemini.usage_from_metadata(meta) if isinstance(meta, dict) else None
 
 
+def _interactions(obj: dict[str, Any]) -> ir.Usage | None:
+    u = interactions.find_usage(obj)
+    return interactions.usage_from_wire(u) if u is not None else None
+
+
 _READERS = {
     Format.OPENAI: _chat,
     Format.RESPONSES: _responses,
     Format.CODEX: _responses,
     Format.CLAUDE: _claude,
     Format.GEMINI: _gemini,
+    Format.INTERACTIONS: _interactions,
 }
 
 

@@ -10,7 +10,7 @@ file is written only if the answer was an error.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +96,8 @@ class RequestTrace:
         self.cooldowns: list[tuple[str, str]] = []
         self._ttft: float | None = None
         self._done = False
+        # called with (usage, upstream model) when the request is over (a key's policy)
+        self.on_usage: Callable[[Any, str], None] | None = None
 
     # -- pipeline hooks (one upstream attempt each)
 

@@ -30,13 +30,7 @@ def result(name: str, value: Any, **ids: str) -> dict[str, Any]:
     ("field", "want"),
     [
         ("id", "call_gateway_id"),
-        pytest.param(
-            "call_id",
-            "call_gateway_call_id",
-            marks=pytest.mark.xfail(
-                reason="a gateway's call_id on Gemini parts: Gemini parser work", strict=True
-            ),
-        ),
+        ("call_id", "call_gateway_call_id"),
     ],
     ids=["id", "call_id"],
 )

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.translate.cpa._run import CLAUDE, RESPONSES, events, get, resp, sse, stream
 
 START = {
@@ -170,9 +168,6 @@ WEB_SEARCH_TURN = [
 ]
 
 
-@pytest.mark.xfail(
-    reason="Responses encoder: one message across hidden server tools (openai_responses work)", strict=True
-)
 def test_aggregates_text_blocks_until_message_stop() -> None:
     """TestConvertClaudeResponseToOpenAIResponses_AggregatesTextBlocksUntilMessageStop."""
     evs = run(
@@ -252,9 +247,6 @@ def test_uses_contiguous_indices_for_reasoning_text_and_tool() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    reason="Responses encoder: one message across hidden server tools (openai_responses work)", strict=True
-)
 def test_hidden_server_tools_do_not_create_output_index_gaps() -> None:
     """TestConvertClaudeResponseToOpenAIResponses_HiddenServerToolsDoNotCreateOutputIndexGaps."""
     evs = run(
@@ -337,10 +329,6 @@ def test_normalizes_empty_function_arguments() -> None:
     assert get(completed(evs), "response.output.0.arguments") == "{}"
 
 
-@pytest.mark.xfail(
-    reason="Responses encoder: an empty reasoning item keeps one summary part (openai_responses work)",
-    strict=True,
-)
 def test_includes_empty_reasoning_in_completed_output() -> None:
     """TestConvertClaudeResponseToOpenAIResponses_IncludesEmptyReasoningInCompletedOutput."""
     evs = run(START, *thinking(0, ""), *text(1, "Visible response."), STOP)

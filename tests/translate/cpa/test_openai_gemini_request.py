@@ -67,20 +67,8 @@ def test_function_responses_consume_tool_call_ids_fifo() -> None:
     ("field", "want"),
     [
         ("id", "call_gateway_id"),
-        pytest.param(
-            "call_id",
-            "call_gateway_call_id",
-            marks=pytest.mark.xfail(
-                reason="a gateway's call_id on Gemini parts: Gemini parser work", strict=True
-            ),
-        ),
-        pytest.param(
-            "callId",
-            "call_gateway_camel_id",
-            marks=pytest.mark.xfail(
-                reason="a gateway's callId on Gemini parts: Gemini parser work", strict=True
-            ),
-        ),
+        ("call_id", "call_gateway_call_id"),
+        ("callId", "call_gateway_camel_id"),
     ],
     ids=["id", "call_id", "callId"],
 )
@@ -266,17 +254,12 @@ def test_out_order_explicit_response_does_not_duplicate_id() -> None:
     assert result_ids(out) == ["call_2", "call_1", "call_3"]
 
 
-ORPHANS = "a Gemini functionResponse with no call before it is refused by our Gemini parser (400)"
-
-
-@pytest.mark.xfail(reason=ORPHANS, strict=True)
 def test_function_response_without_prior_call_gets_fallback_id() -> None:
     """TestConvertGeminiRequestToOpenAI_FunctionResponseWithoutPriorCallGetsFallbackID."""
     out = to_chat({"contents": [turn("function", result("read_file", {"result": "ok"}))]})
     assert get(out, "messages.0.tool_call_id")
 
 
-@pytest.mark.xfail(reason=ORPHANS, strict=True)
 def test_extra_function_responses_use_fallback_id() -> None:
     """TestConvertGeminiRequestToOpenAI_ExtraFunctionResponsesUseFallbackID."""
     out = to_chat(
@@ -293,7 +276,6 @@ def test_extra_function_responses_use_fallback_id() -> None:
     assert ids[0] == call_ids(out)[0] and ids[1] and ids[1] != ids[0]
 
 
-@pytest.mark.xfail(reason=ORPHANS, strict=True)
 def test_deterministic_fallback_orphan_response() -> None:
     """TestConvertGeminiRequestToOpenAI_DeterministicFallbackOrphanResponse."""
     body = {"contents": [turn("function", result("orphan_tool", {"result": "standalone"}))]}

@@ -14,13 +14,12 @@ import orjson
 import pytest
 
 from cliproxy.errors import RequestError
-from tests.translate.cpa._run import OPENAI, RESPONSES, get, req, resp
+from tests.translate.cpa._run import CODEX, OPENAI, RESPONSES, get, req, resp
 
 IMAGES_IN_TOOL = (
     "CPA puts images inside the tool message; OpenAI takes only text there, so ours follow "
     "in a user message (documented difference)"
 )
-STRINGIFIED = "JSON-stringified image arrays in tool outputs are unpacked by the Responses parser work"
 
 
 def to_chat(body: dict[str, Any], model: str = "kimi-k2.6") -> dict[str, Any]:
@@ -125,7 +124,6 @@ def test_defers_message_until_tool_output() -> None:
         ),
     ],
 )
-@pytest.mark.xfail(reason=STRINGIFIED, strict=True)
 def test_unwraps_stringified_tool_output_images(output: str, image_url: str, text: str | None) -> None:
     """TestConvertOpenAIResponsesRequestToOpenAIChatCompletions_UnwrapsStringifiedToolOutputImages
     (the image rides in the user message after the tool message: our difference)."""
@@ -138,7 +136,6 @@ def test_unwraps_stringified_tool_output_images(output: str, image_url: str, tex
     assert image["image_url"] == {"url": image_url, "detail": "high"}
 
 
-@pytest.mark.xfail(reason=STRINGIFIED, strict=True)
 def test_unwraps_stringified_custom_tool_output_images() -> None:
     """TestConvertOpenAIResponsesRequestToOpenAIChatCompletions_UnwrapsStringifiedCustomToolOutputImages."""
     out = to_chat(
@@ -316,9 +313,6 @@ def test_does_not_merge_tool_calls_across_user_message() -> None:
     assert get(msgs[2], "tool_calls.0.id") == "call_next"
 
 
-@pytest.mark.xfail(
-    reason="reasoning items merged into one assistant turn: Responses parser work", strict=True
-)
 def test_merges_distinct_reasoning_within_assistant_turn() -> None:
     """TestConvertOpenAIResponsesRequestToOpenAIChatCompletions_MergesDistinctReasoningWithinAssistantTurn."""
     out = to_chat(
@@ -338,9 +332,6 @@ def test_merges_distinct_reasoning_within_assistant_turn() -> None:
     assert get(msgs[0], "tool_calls.0.id") == "call_reasoning"
 
 
-@pytest.mark.xfail(
-    reason="reasoning items merged into one assistant turn: Responses parser work", strict=True
-)
 def test_replaces_unavailable_reasoning_within_assistant_turn() -> None:
     """TestConvertOpenAIResponsesRequestToOpenAIChatCompletions_ReplacesUnavailableReasoningWithinAssistantTurn."""
     out = to_chat(
@@ -378,7 +369,6 @@ def test_attaches_reasoning_to_tool_call_message() -> None:
     assert msgs[1]["role"] == "tool"
 
 
-@pytest.mark.xfail(reason="the [reasoning unavailable] placeholder turn is not built", strict=True)
 def test_keeps_reasoning_before_user_message() -> None:
     """TestConvertOpenAIResponsesRequestToOpenAIChatCompletions_KeepsReasoningBeforeUserMessage."""
     out = to_chat(
@@ -784,9 +774,6 @@ def test_custom_tool_names_follow_merged_declaration(custom_first: bool) -> None
     assert (item["type"] == "custom_tool_call") is custom_first
 
 
-@pytest.mark.xfail(
-    reason="our Responses parser refuses a namespace nested in a namespace (CPA skips it)", strict=True
-)
 def test_custom_tool_names_only_report_merged_tools() -> None:
     """TestResponsesCustomToolNames_OnlyReportsMergedTools: the reachable custom tool of a
     namespace is sent (and comes back custom)."""
@@ -806,6 +793,29 @@ def test_custom_tool_names_only_report_merged_tools() -> None:
     assert "outer__reachable" in names
     item = call_back(request, "outer__reachable", '{"input":"go"}')
     assert item["type"] == "custom_tool_call" and item["input"] == "go"
+
+
+def test_nested_namespace_kept_for_a_responses_upstream() -> None:
+    """Beside TestResponsesCustomToolNames_OnlyReportsMergedTools: the nested namespace a
+    Chat upstream cannot take goes to a Responses (Codex) upstream where it was, and a
+    namespace holding only namespaces as it came."""
+    tools = [
+        {
+            "type": "namespace",
+            "name": "outer",
+            "description": "d",
+            "tools": [
+                {"type": "custom", "name": "first"},
+                {"type": "namespace", "name": "inner", "tools": [{"type": "custom", "name": "buried"}]},
+                {"type": "custom", "name": "reachable"},
+            ],
+        },
+        {"type": "namespace", "name": "only", "tools": [{"type": "namespace", "name": "x", "tools": []}]},
+    ]
+    out = req(RESPONSES, CODEX, {"model": "gpt-test", "input": "hi", "tools": tools})
+    assert out["tools"] == tools
+    names = [t["function"]["name"] for t in to_chat({"tools": tools})["tools"]]
+    assert names == ["outer__first", "outer__reachable"]
 
 
 def test_long_tool_names_are_shortened_consistently() -> None:

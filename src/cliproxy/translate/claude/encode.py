@@ -21,6 +21,7 @@ from cliproxy.formats.claude import error_frame, status_for, usage_to_wire
 from cliproxy.formats.sse import frame
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamEncoder
+from cliproxy.translate.antigravity_claude import SIGNATURE_OUT
 from cliproxy.translate.claude.ids import sanitize_tool_id
 from cliproxy.translate.claude.response import new_message_id, wire_stop
 from cliproxy.translate.naming import flat_name
@@ -37,7 +38,19 @@ def _delta(index: int, delta: dict[str, Any]) -> bytes:
 
 
 class ClaudeStreamEncoder(StreamEncoder):
-    __slots__ = ("_cur", "_ended", "_handlers", "_has_tool", "_kind", "_next", "_sig", "_started", "_usage")
+    __slots__ = (
+        "_cur",
+        "_ended",
+        "_handlers",
+        "_has_tool",
+        "_kind",
+        "_next",
+        "_sig",
+        "_sig_out",
+        "_started",
+        "_think",
+        "_usage",
+    )
 
     def __init__(self, request: ir.Request | None = None, model: str | None = None) -> None:
         super().__init__(request, model)
@@ -48,6 +61,9 @@ class ClaudeStreamEncoder(StreamEncoder):
         self._cur: int | None = None  # output index of the open block; None: none or left out
         self._kind = ""
         self._sig: list[str] = []
+        # Antigravity's Claude: its signatures handed out as the signature mode wants
+        self._sig_out = request.extras.get(SIGNATURE_OUT) if request is not None else None
+        self._think: list[str] = []
         self._has_tool = False
         self._handlers: dict[type, Callable[[Any], bytes]] = {
             ir.StreamStart: self._stream_start,
@@ -141,6 +157,7 @@ class ClaudeStreamEncoder(StreamEncoder):
         self._next += 1
         self._kind = block["type"]
         self._sig = []
+        self._think = []
         return frame(
             "content_block_start",
             _dumps({"type": "content_block_start", "index": index, "content_block": block}),
@@ -175,10 +192,12 @@ class ClaudeStreamEncoder(StreamEncoder):
     def _thinking(self, ev: ir.ThinkingDelta) -> bytes:
         if self._cur is None or not ev.text or self._kind != "thinking":
             return b""
+        if self._sig_out is not None:
+            self._think.append(ev.text)
         return _delta(self._cur, {"type": "thinking_delta", "thinking": ev.text})
 
     def _signature(self, ev: ir.SignatureDelta) -> bytes:
-        if ev.family == "claude" and ev.signature:
+        if ev.signature and (ev.family == "claude" or self._sig_out is not None):
             self._sig.append(ev.signature)
         return b""
 
@@ -194,7 +213,11 @@ class ClaudeStreamEncoder(StreamEncoder):
         self._cur = None
         out = b""
         if self._kind == "thinking" and self._sig:
-            out = _delta(index, {"type": "signature_delta", "signature": "".join(self._sig)})
+            sig: str | None = "".join(self._sig)
+            if self._sig_out is not None:
+                sig = self._sig_out("".join(self._think), sig)
+            if sig:
+                out = _delta(index, {"type": "signature_delta", "signature": sig})
             self._sig = []
         return out + frame("content_block_stop", _dumps({"type": "content_block_stop", "index": index}))
 

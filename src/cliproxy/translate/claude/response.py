@@ -13,6 +13,7 @@ from typing import Any
 from cliproxy.errors import RequestError
 from cliproxy.formats.claude import stop_from_wire, stop_to_wire, usage_from_wire, usage_to_wire
 from cliproxy.translate import ir
+from cliproxy.translate.antigravity_claude import SIGNATURE_OUT
 from cliproxy.translate.claude.blocks import BlockParser
 from cliproxy.translate.claude.wire import BlockWriter, put_extras
 from cliproxy.translate.custom_tools import is_custom, raw_input
@@ -72,9 +73,10 @@ def wire_stop(stop: str | None, has_tool_use: bool) -> str:
 def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict[str, Any]:
     native = resp.source == "claude"
     writer = BlockWriter(native)
+    sig_out = request.extras.get(SIGNATURE_OUT) if request is not None else None
     content = []
     for b in resp.content:
-        w = writer.block(b) if not isinstance(b, ir.Thinking) else _thinking(b, native)
+        w = writer.block(b) if not isinstance(b, ir.Thinking) else _thinking(b, native, sig_out)
         if w is not None:
             content.append(w)
     has_tool = any(c["type"] == "tool_use" for c in content)
@@ -94,17 +96,17 @@ def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict
     return out
 
 
-def _thinking(b: ir.Thinking, native: bool) -> dict[str, Any] | None:
+def _thinking(b: ir.Thinking, native: bool, sig_out: Any = None) -> dict[str, Any] | None:
     """Thinking shown to a Claude client: other families' reasoning text is shown with
-    an empty signature (their artifacts are never handed out as Claude signatures)."""
+    an empty signature (their artifacts are never handed out as Claude signatures);
+    ``sig_out``: Antigravity's Claude signatures, as its signature mode hands them out."""
     if b.family == "claude" and b.redacted:
         return {"type": "redacted_thinking", "data": b.signature or ""}
     if b.redacted or (not b.text and b.family != "claude"):
         return None
-    out: dict[str, Any] = {
-        "type": "thinking",
-        "thinking": b.text,
-        "signature": b.signature if b.family == "claude" and b.signature else "",
-    }
+    sig = b.signature if b.family == "claude" and b.signature else ""
+    if sig_out is not None and b.signature:
+        sig = sig_out(b.text, b.signature) or ""
+    out: dict[str, Any] = {"type": "thinking", "thinking": b.text, "signature": sig}
     put_extras(out, b.extras, native)
     return out

@@ -120,7 +120,7 @@ class _Builder:
             fc["args"] = call_args(call)
         part: dict[str, Any] = {"functionCall": fc}
         if self.native:
-            if not extras.get("_synth_id"):
+            if not (extras.get("_synth_id") or extras.get("_alias_id")):
                 fc["id"] = call.id
             elif "_inner_id" in extras:
                 fc["id"] = extras["_inner_id"]

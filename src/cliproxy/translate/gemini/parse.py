@@ -14,6 +14,7 @@ from cliproxy.errors import RequestError
 from cliproxy.translate import ir
 from cliproxy.translate.gemini.config import read_generation_config, read_tool_config
 from cliproxy.translate.gemini.parts import (
+    gateway_id,
     read_call,
     read_media,
     read_text,
@@ -48,23 +49,21 @@ class _Calls:
         self.by_id[call.id] = call
         self.waiting.setdefault(call.name, deque()).append(call)
 
-    def answer(self, call_id: Any, name: str, where: str) -> ir.ToolCall:
+    def answer(self, call_id: Any, name: str) -> str:
+        """The id of the call a functionResponse answers: its own id (a call with that id
+        leaves the queue), else the oldest unanswered call of that name, else (an orphan
+        response, which CPA forwards) an id made from its position, the same every time."""
         if isinstance(call_id, str) and call_id:
             call = self.by_id.get(call_id)
-            if call is None or (call.extras or {}).get("_synth_id"):
-                raise RequestError(
-                    f"{where}.functionResponse.id: no earlier functionCall has id {call_id!r}", param=where
-                )
-            queue = self.waiting.get(call.name)
-            if queue and call in queue:
-                queue.remove(call)
-            return call
+            if call is not None and not (call.extras or {}).get("_synth_id"):
+                queue = self.waiting.get(call.name)
+                if queue and call in queue:
+                    queue.remove(call)
+            return call_id
         queue = self.waiting.get(name)
         if not queue:
-            raise RequestError(
-                f"{where}.functionResponse: no earlier unanswered functionCall named {name!r}", param=where
-            )
-        return queue.popleft()
+            return self.synth_id(f"response-{name}")
+        return queue.popleft().id
 
 
 def _read_result(part: dict[str, Any], where: str, calls: _Calls) -> ir.ToolResult:
@@ -74,7 +73,7 @@ def _read_result(part: dict[str, Any], where: str, calls: _Calls) -> ir.ToolResu
     if not isinstance(name, str):
         raise RequestError(f"{where}.functionResponse.name: expected a string", param=where)
     call_id = take(fr, "id")
-    call = calls.answer(call_id, name, where)
+    answered = calls.answer(call_id if call_id else gateway_id(fr), name)
     response = take(fr, "response")
     content, is_error = response_blocks(response if response is not None else {})
     if response is None:
@@ -83,7 +82,7 @@ def _read_result(part: dict[str, Any], where: str, calls: _Calls) -> ir.ToolResu
         rest["_has_id"] = True
     if fr:
         rest["_inner"] = fr
-    return ir.ToolResult(call_id=call.id, content=content, name=name, is_error=is_error, extras=rest or None)
+    return ir.ToolResult(call_id=answered, content=content, name=name, is_error=is_error, extras=rest or None)
 
 
 def _read_part(part: Any, where: str, calls: _Calls) -> ir.Block:

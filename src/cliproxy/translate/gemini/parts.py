@@ -90,8 +90,13 @@ def read_call(part: dict[str, Any], where: str, synth_id: str) -> ir.ToolCall:
     if not isinstance(call_id, str) or not call_id:
         if call_id is not None:
             rest["_inner_id"] = call_id
-        call_id = synth_id
-        rest["_synth_id"] = True
+        alias = gateway_id(fc)
+        if alias:  # the id rides under the gateway's own key, kept in _inner
+            call_id = alias
+            rest["_alias_id"] = True
+        else:
+            call_id = synth_id
+            rest["_synth_id"] = True
     return ir.ToolCall(
         id=call_id,
         name=name,
@@ -100,6 +105,16 @@ def read_call(part: dict[str, Any], where: str, synth_id: str) -> ir.ToolCall:
         family=FAMILY if sig else None,
         extras=rest or None,
     )
+
+
+def gateway_id(inner: dict[str, Any]) -> str | None:
+    """The call id some gateways put on a Gemini ``functionCall`` / ``functionResponse``
+    under ``call_id`` or ``callId`` instead of ``id`` (CPA's explicitGeminiToolID)."""
+    for key in ("call_id", "callId"):
+        value = inner.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
 
 
 def response_blocks(response: Any) -> tuple[list[ir.Block], bool]:

@@ -13,7 +13,11 @@ are then written back for an exact round trip. For other sources:
   are declared as (``{"input": text}``); long call ids and tool names are shortened
   (``names``);
 * thinking of other families (signed Claude, Gemini) is dropped; OpenAI or unsigned
-  thinking becomes ``reasoning_content`` on the assistant message;
+  thinking becomes ``reasoning_content`` on the assistant message; from a Responses
+  client, as CPA merges it: each reasoning item's summary run (``[reasoning unavailable]``
+  for one with none) and an assistant item's own ``reasoning_content``, repeats dropped
+  and distinct texts joined by a blank line;
+* a tool output that is the JSON text of an image array becomes real images (CPA);
 * each tool result becomes one ``role: "tool"`` message (text only). Images and files
   inside tool results cannot ride in a tool message, so they follow the run of tool
   messages in one ``user`` message;
@@ -30,11 +34,14 @@ from cliproxy.translate.naming import flat_name
 from cliproxy.translate.openai_chat.names import short_id
 from cliproxy.translate.openai_chat.parts import block_parts
 from cliproxy.translate.signatures import compatible_signature
+from cliproxy.translate.tool_output import unpack_images
 
 __all__ = ["build_messages"]
 
 
 _BILLING = "x-anthropic-billing-header:"
+_RESPONSES = frozenset({"openai-response", "codex"})
+UNAVAILABLE = "[reasoning unavailable]"
 _REMINDER = "<system-reminder>\n{}\n</system-reminder>"
 
 
@@ -75,7 +82,7 @@ def build_messages(
             out.append(_tool_message(r, m, same, media))
         _flush_media(media, out)
         if m.role == "assistant":
-            msg = _assistant(m, same, short or {})
+            msg = _assistant(m, same, short or {}, source in _RESPONSES)
             if same or msg.get("content") or msg.get("tool_calls") or msg.get("reasoning_content"):
                 out.append(msg)  # a turn left empty (thinking only, dropped) is no turn (CPA)
         elif results:
@@ -161,10 +168,10 @@ def _plain(m: ir.Message, same: bool) -> dict[str, Any]:
     return _writeback(msg, m.extras) if same else msg
 
 
-def _keep_thinking(b: ir.Thinking, same: bool) -> bool:
+def _keep_thinking(b: ir.Thinking, same: bool, empty_ok: bool = False) -> bool:
     if same:
         return True
-    if b.redacted or not b.text:
+    if b.redacted or not (b.text or empty_ok):
         return False
     if b.compat or b.family == "openai" or (b.family is None and not b.signature):
         return True
@@ -172,10 +179,37 @@ def _keep_thinking(b: ir.Thinking, same: bool) -> bool:
     return bool(b.signature) and compatible_signature("gpt", b.signature) is not None
 
 
-def _assistant(m: ir.Message, same: bool, short: dict[str, str]) -> dict[str, Any]:
+def _combine(held: str, new: str) -> str:
+    """CPA's rule for the reasoning of one Responses assistant turn: the placeholder gives
+    way to real text, a repeat is dropped, distinct texts are joined by a blank line."""
+    h, n = held.strip(), new.strip()
+    if not h or h == UNAVAILABLE:
+        return new if n or not h else held
+    if not n or n in (UNAVAILABLE, h):
+        return held
+    return held + "\n\n" + new
+
+
+def _responses_reasoning(b: ir.Block) -> str | None:
+    """The reasoning one Responses item adds to its assistant turn (CPA): a reasoning
+    item's summary run, or the placeholder when it has none (thinking-mode Chat upstreams
+    such as DeepSeek and Kimi want reasoning on every assistant turn); an assistant
+    message item's own ``reasoning_content`` key."""
+    if isinstance(b, ir.Thinking):
+        if b.extras and b.extras.get("_call_carrier"):
+            return None
+        text = "".join(b.summary) if b.summary else b.text
+        return text or UNAVAILABLE
+    item = b.extras.get("_item") if isinstance(b, ir.Text) and b.extras else None
+    value = item.get("reasoning_content") if isinstance(item, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _assistant(m: ir.Message, same: bool, short: dict[str, str], responses: bool = False) -> dict[str, Any]:
     msg: dict[str, Any] = {"role": "assistant"}
     calls: list[dict[str, Any]] = []
     reasoning: list[str] = []
+    joined = ""
     key = "reasoning_content"
     for b in m.content:
         if isinstance(b, ir.ToolCall):
@@ -183,13 +217,19 @@ def _assistant(m: ir.Message, same: bool, short: dict[str, str]) -> dict[str, An
                 msg["function_call"] = {"name": b.name, "arguments": b.arguments}
             else:
                 calls.append(_tool_call(b, same, short))
+        elif responses and (
+            isinstance(b, ir.Text) or (isinstance(b, ir.Thinking) and _keep_thinking(b, same, True))
+        ):
+            piece = _responses_reasoning(b)
+            if piece is not None:
+                joined = _combine(joined, piece)
         elif isinstance(b, ir.Thinking) and _keep_thinking(b, same):
             # Responses summary parts are one text run (CPA concatenates them)
             reasoning.append("".join(b.summary) if b.summary and not same else b.text)
             if b.extras and b.extras.get("_key") == "reasoning":
                 key = "reasoning"
-    if reasoning:
-        msg[key] = "".join(reasoning)
+    if reasoning or joined:
+        msg[key] = "".join(reasoning) if reasoning else joined
     if same:
         if not (m.extras and m.extras.get("_content") == "absent"):
             msg["content"] = _content(m.content, m.extras, True, "assistant")
@@ -239,8 +279,9 @@ def _tool_message(r: ir.ToolResult, m: ir.Message, same: bool, media: list[ir.Bl
         if not (r.extras and r.extras.get("_content") == "absent"):
             msg["content"] = _content(r.content, r.extras, True, "tool")
         return _writeback(msg, m.extras)
-    texts = [b for b in r.content if isinstance(b, ir.Text)]
-    media.extend(b for b in r.content if isinstance(b, ir.Image | ir.File))
+    content = unpack_images(r.content)  # a JSON-text image array: real images (CPA)
+    texts = [b for b in content if isinstance(b, ir.Text)]
+    media.extend(b for b in content if isinstance(b, ir.Image | ir.File))
     if len(texts) <= 1:
         msg["content"] = texts[0].text if texts else ""
     else:

@@ -2,7 +2,9 @@
 
 ``response.created`` and ``response.in_progress`` open the stream; each IR block
 becomes one output item (text -> message with one output_text part, thinking ->
-reasoning with one summary part, tool call -> function_call / custom_tool_call);
+reasoning with one summary part, empty or not, tool call -> function_call /
+custom_tool_call); text blocks with only hidden blocks between them (another family's
+server tools) are one message, as CPA aggregates them;
 ``response.completed`` (or ``response.incomplete`` / ``response.failed``) closes it
 with the whole response object. Every event carries ``type`` and a
 ``sequence_number`` counting from 0.
@@ -54,6 +56,7 @@ class ResponsesEncoder(StreamEncoder):
         self._resp: dict[str, Any] | None = None
         self._output: list[dict[str, Any]] = []
         self._block: _Block | None = None
+        self._text: _Block | None = None  # a finished text block whose message is still open
         self._usage: ir.Usage | None = None
         self._n = 0
         self._done = False
@@ -114,6 +117,13 @@ class ResponsesEncoder(StreamEncoder):
 
     def _block_start(self, ev: ir.BlockStart) -> bytes:
         out = self._block_stop()
+        if ev.kind == "text" and self._text is not None:
+            # text blocks split only by hidden blocks (another family's server tools)
+            # are one message, as CPA aggregates them until message_stop
+            self._block, self._text = self._text, None
+            return out
+        if not _hidden(ev):
+            out += self._close_text()
         oi = len(self._output)
         if ev.kind == "text":
             item = output_item("message", self._new_id("msg"))
@@ -223,13 +233,22 @@ class ResponsesEncoder(StreamEncoder):
         if b.skip:
             return b""
         if b.kind == "text":
-            out = self._text_done(b)
-        elif b.kind == "thinking":
+            self._text = b  # closed by the next visible block or the end
+            return b""
+        if b.kind == "thinking":
             out = self._thinking_done(b)
         elif b.kind == "tool_call":
             out = self._call_done(b)
         else:
             out = b""
+        self._output.append(b.item)
+        return out + self._emit("response.output_item.done", {"output_index": b.oi, "item": b.item})
+
+    def _close_text(self) -> bytes:
+        b, self._text = self._text, None
+        if b is None:
+            return b""
+        out = self._text_done(b)
         self._output.append(b.item)
         return out + self._emit("response.output_item.done", {"output_index": b.oi, "item": b.item})
 
@@ -243,14 +262,15 @@ class ResponsesEncoder(StreamEncoder):
         return out + self._emit("response.content_part.done", {**ids, "part": part})
 
     def _thinking_done(self, b: _Block) -> bytes:
+        text = "".join(b.buf)
+        part = {"type": "summary_text", "text": text}
+        ids = {"item_id": b.item["id"], "output_index": b.oi, "summary_index": 0}
         out = b""
-        if b.buf:
-            text = "".join(b.buf)
-            part = {"type": "summary_text", "text": text}
-            ids = {"item_id": b.item["id"], "output_index": b.oi, "summary_index": 0}
-            out = self._emit("response.reasoning_summary_text.done", {**ids, "text": text})
-            out += self._emit("response.reasoning_summary_part.done", {**ids, "part": part})
-            b.item["summary"] = [part]
+        if not b.buf:  # an empty reasoning block still has its one (empty) summary part (CPA)
+            out = self._emit("response.reasoning_summary_part.added", {**ids, "part": dict(part)})
+        out += self._emit("response.reasoning_summary_text.done", {**ids, "text": text})
+        out += self._emit("response.reasoning_summary_part.done", {**ids, "part": part})
+        b.item["summary"] = [part]
         carrier = carrier_of(b.sig, b.family)
         if carrier is not None:  # Claude / Gemini artifacts ride along as CPA carries them
             b.item["encrypted_content"] = carrier
@@ -278,7 +298,7 @@ class ResponsesEncoder(StreamEncoder):
         return resp
 
     def _end(self, stop: ir.StopReason | None, usage: ir.Usage | None) -> bytes:
-        out = self._block_stop()
+        out = self._block_stop() + self._close_text()
         self._done = True
         status, details = terminal_status(stop)
         if status == "failed":
@@ -290,13 +310,20 @@ class ResponsesEncoder(StreamEncoder):
         return out + self._emit(etype, {"response": resp})
 
     def _fail(self, ev: ir.Error) -> bytes:
-        out = self._block_stop()
+        out = self._block_stop() + self._close_text()
         self._done = True
         resp = self._final("failed")
         code = ev.code or _ERROR_CODES.get(ev.status, "server_error")
         resp["error"] = {"code": code, "message": ev.message}
         resp["usage"] = wire.usage_to_wire(self._usage) if self._usage else None
         return out + self._emit("response.failed", {"response": resp})
+
+
+def _hidden(ev: ir.BlockStart) -> bool:
+    """A block that makes no output item: a server tool of another family."""
+    if ev.kind in ("text", "thinking", "tool_call", "redacted_thinking"):
+        return False
+    return ev.kind != "server_tool" or ev.family != "openai" or not ev.raw
 
 
 def _open_copy(item: dict[str, Any]) -> dict[str, Any]:

@@ -64,11 +64,20 @@ def _parse_namespace(tool: dict[str, Any], where: str) -> list[ir.Tool]:
         raise RequestError(f"{where}.name: a namespace needs a name", param=f"{where}.name")
     if not isinstance(inner, list) or not inner:
         raise RequestError(f"{where}.tools: a namespace needs a list of tools", param=f"{where}.tools")
-    out = [
-        _parse_one(t, f"{where}.tools[{j}]", name) if isinstance(t, dict) else _bad(f"{where}.tools[{j}]")
-        for j, t in enumerate(inner)
-    ]
+    out: list[ir.Tool] = []
+    nested: list[list[Any]] = []  # [index, item]: a namespace in a namespace (CPA skips it)
+    for j, t in enumerate(inner):
+        if not isinstance(t, dict):
+            _bad(f"{where}.tools[{j}]")
+        if t.get("type") == "namespace":
+            nested.append([j, t])
+        else:
+            out.append(_parse_one(t, f"{where}.tools[{j}]", name))
+    if not out:  # nothing reachable: only a Responses upstream gets it, as it came
+        return [ir.Tool(name, kind="builtin", extras={"raw": tool, "family": "openai"})]
     ns = {k: v for k, v in tool.items() if k not in ("type", "name", "tools")}
+    if nested:
+        ns["_nested"] = nested
     first = out[0]
     first.extras = {**(first.extras or {}), "_ns": ns}
     return out
@@ -113,6 +122,7 @@ def _build_one(t: ir.Tool, own: bool, name: str) -> dict[str, Any]:
 def build_tools(tools: list[ir.Tool], own: bool, codex: bool = False) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     group: dict[str, Any] | None = None
+    nested: list[tuple[dict[str, Any], list[list[Any]]]] = []
     for t in tools:
         if own and t.extras and t.extras.get("_additional"):
             continue  # its additional_tools input item goes back as it came
@@ -128,11 +138,16 @@ def build_tools(tools: list[ir.Tool], own: bool, codex: bool = False) -> list[di
             ns = (t.extras or {}).get("_ns")
             if group is None or ns is not None or group["name"] != t.namespace:
                 group = {"type": "namespace", "name": t.namespace, **(ns or {}), "tools": []}
+                if "_nested" in group:
+                    nested.append((group, group.pop("_nested")))
                 out.append(group)
             group["tools"].append(_build_one(t, own, t.name))
             continue
         group = None
         out.append(_build_one(t, own, flat_name(t.name, t.namespace)))
+    for grp, items in nested:  # skipped nested namespaces go back where they were
+        for index, item in items:
+            grp["tools"].insert(index, item)
     return out
 
 

@@ -1,0 +1,178 @@
+"""What every token store is: a remote copy of the config and the auth files, mirrored into
+a local workspace that the proxy reads as its config file and auth-dir.
+
+As in CPA, a store keeps ``config/config.yaml`` and ``auths/<file>.json`` in its backend
+(a Postgres table, a git repository, an S3 bucket). At start-up :meth:`TokenStore.bootstrap`
+brings them down into ``<local path>/<kind>/`` (the remote wins; an empty remote is seeded
+from the local config), the proxy then runs on those files as it would on a plain auth-dir,
+and :class:`~.mirror.Mirror` sends every change made to them (a sign-in, a refresh, a
+management edit or delete) back up. The auth-dir stays the default: with none of the
+environment variables set there is no store.
+
+The methods block (a database round trip, a git push, an HTTP PUT): they run at start-up
+before the event loop, and in the mirror's own thread afterwards, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+__all__ = ["StoreError", "StoreSettings", "TokenStore", "settings_from_env"]
+
+log = logging.getLogger(__name__)
+
+
+class StoreError(Exception):
+    """The token store cannot be reached or set up; the message says which and why."""
+
+
+def _env(environ: Mapping[str, str], name: str) -> str | None:
+    """CPA's look-up: ``NAME`` then ``name``; a blank value counts as unset."""
+    for key in (name, name.lower()):
+        value = environ.get(key)
+        if value is not None and value.strip():
+            return value.strip()
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """Which store, from CPA's environment variables (``PGSTORE_*``, ``OBJECTSTORE_*``,
+    ``GITSTORE_*``), and where its local workspace goes."""
+
+    kind: str  # "postgres" | "object" | "git"
+    local_root: Path  # the workspace: <local path>/<pgstore|objectstore|gitstore>
+    options: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # never show a DSN password, a secret key or a token
+        hidden = {k: ("***" if k in ("dsn", "secret_key", "token") else v) for k, v in self.options.items()}
+        return f"StoreSettings(kind={self.kind!r}, local_root={str(self.local_root)!r}, options={hidden!r})"
+
+
+def settings_from_env(environ: Mapping[str, str], cwd: Path) -> StoreSettings | None:
+    """The store CPA would pick for ``environ``: Postgres when ``PGSTORE_DSN`` is set, else
+    object storage when ``OBJECTSTORE_ENDPOINT`` is, else git when ``GITSTORE_GIT_URL`` is;
+    ``None`` (the plain auth-dir) when none is. The workspace is under the store's
+    ``*_LOCAL_PATH``, else ``WRITABLE_PATH``, else the working directory."""
+    writable = _env(environ, "WRITABLE_PATH")
+    base = Path(writable) if writable else cwd
+
+    def local(name: str) -> Path:
+        given = _env(environ, name)
+        return Path(given).expanduser() if given else base
+
+    if dsn := _env(environ, "PGSTORE_DSN"):
+        options = {"dsn": dsn, "schema": _env(environ, "PGSTORE_SCHEMA") or ""}
+        return StoreSettings("postgres", local("PGSTORE_LOCAL_PATH") / "pgstore", options)
+    if endpoint := _env(environ, "OBJECTSTORE_ENDPOINT"):
+        options = {
+            "endpoint": endpoint,
+            "access_key": _env(environ, "OBJECTSTORE_ACCESS_KEY") or "",
+            "secret_key": _env(environ, "OBJECTSTORE_SECRET_KEY") or "",
+            "bucket": _env(environ, "OBJECTSTORE_BUCKET") or "",
+        }
+        return StoreSettings("object", local("OBJECTSTORE_LOCAL_PATH") / "objectstore", options)
+    if url := _env(environ, "GITSTORE_GIT_URL"):
+        options = {
+            "url": url,
+            "username": _env(environ, "GITSTORE_GIT_USERNAME") or "",
+            "token": _env(environ, "GITSTORE_GIT_TOKEN") or "",
+            "branch": _env(environ, "GITSTORE_GIT_BRANCH") or "",
+        }
+        return StoreSettings("git", local("GITSTORE_LOCAL_PATH") / "gitstore", options)
+    return None
+
+
+class TokenStore(abc.ABC):
+    """One backend. Subclasses move bytes; the workspace layout and the path checks are here."""
+
+    kind = "store"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.expanduser().resolve()
+
+    @property
+    def auth_dir(self) -> Path:
+        return self.root / "auths"
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config" / "config.yaml"
+
+    def describe(self) -> str:
+        """Where the store is, for the start-up log line (no secrets)."""
+        return self.kind
+
+    # -- what a backend does
+
+    @abc.abstractmethod
+    def bootstrap(self, template: Path | None = None) -> None:
+        """Make the workspace a copy of the remote: the config (seeded into the remote from
+        ``template``, else an empty file, when the remote has none) and every auth file
+        (the local auth folder is replaced by the remote's)."""
+
+    @abc.abstractmethod
+    def put_auth(self, rel: str, data: bytes | None) -> None:
+        """Store auth file ``rel`` (a POSIX path under ``auths/``); ``None``: it was deleted."""
+
+    @abc.abstractmethod
+    def put_config(self, data: bytes) -> None:
+        """Store the config file's new text."""
+
+    def close(self) -> None:
+        """Release connections."""
+        return None
+
+    # -- helpers for backends
+
+    def relative(self, path: Path) -> str | None:
+        """``path`` as an auth id (``a/b.json``) when it lies inside the auth folder, else ``None``."""
+        try:
+            rel = path.resolve().relative_to(self.auth_dir)
+        except ValueError:
+            return None
+        return rel.as_posix() if rel.parts else None
+
+    def local_auth_path(self, rel: str) -> Path | None:
+        """Where auth id ``rel`` lives in the workspace; ``None`` for an id that would land
+        outside the auth folder (``../x``, an absolute path): such a record is skipped."""
+        pure = PurePosixPath(rel.replace("\\", "/"))
+        if not rel.strip() or pure.is_absolute() or ".." in pure.parts or not pure.parts:
+            return None
+        return self.auth_dir.joinpath(*pure.parts)
+
+    def write_local(self, path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.bootstrap")
+        tmp.write_bytes(data)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+
+    def reset_auth_dir(self, records: Mapping[str, bytes]) -> None:
+        """Replace the local auth folder with ``records`` (auth id -> bytes)."""
+        if self.auth_dir.exists():
+            for old in sorted(self.auth_dir.rglob("*"), reverse=True):
+                if old.is_file() or old.is_symlink():
+                    old.unlink()
+                elif old.is_dir():
+                    old.rmdir()
+        self.auth_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for rel, data in records.items():
+            path = self.local_auth_path(rel)
+            if path is None:
+                log.warning("%s store: skipping auth %r: outside the auth folder", self.kind, rel)
+                continue
+            self.write_local(path, data)
+
+    def seed_config(self, template: Path | None) -> bytes:
+        """The text to start a remote with no config from: the local copy when there is one,
+        else ``template``, else empty."""
+        for candidate in (self.config_path, template):
+            if candidate is not None and candidate.is_file():
+                return candidate.read_bytes()
+        return b""

@@ -1,0 +1,572 @@
+"""The Redis state backend: every process and host that shares one Redis shares the pool.
+
+Keys live under ``prefix`` (``state.prefix``):
+
+- ``cd|<model>``: a hash, credential id -> cooldown record (JSON); ``cdidx``: the set of
+  models that have one. Writes publish an invalidation on ``events``.
+- ``rr|<key>``: round-robin cursors (``INCR`` in a script that wraps like the memory one).
+- ``w|<key>``: smooth weighted round-robin weights (one script step per pick).
+- ``b|<key>``: session-affinity bindings (``expiry \\0 credential \\0 group keys``).
+- ``inflight``: in-flight counters; ``lease|<name>``: leases (``SET NX PX``).
+
+Hot path: cooldown reads are served from a local cache that pub/sub invalidates (and a
+short TTL bounds if a message is lost), so a request costs at most one round trip (the
+cursor). When Redis goes away, every method falls back to a local
+:class:`~cliproxy.state.memory.MemoryState` (seeded with what the cache held), one
+WARNING is logged, and a probe switches back when Redis answers again, carrying over the
+cooldowns set meanwhile.
+
+Notifications (``events`` channel) also carry what the service shares: config edits made
+through the management API (``config``), auth-dir changes (``auth``: the others re-read
+their auth-dir, shared on one host or through a token store) and management bans
+(``ban``). Refreshes of rotating tokens take a lease (``lease|refresh:<id>``).
+
+Per process by design: the Vertex service-account token cache (each process may mint its
+own token; nothing rotates), alias-pool cursors (a failover order on one credential), the
+usage counters and RESP usage queue (each process's own view; the ledger is the shared
+record), OAuth login sessions (the callback must reach the process that started the
+login: route the panel to one process) and log files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import orjson
+from redis import asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .base import CooldownRecord
+from .memory import MemoryState
+from .redis_keys import RedisKeyPolicies
+from .resp import Link, command, read
+
+__all__ = ["CACHE_TTL", "RedisState"]
+
+log = logging.getLogger(__name__)
+
+CACHE_TTL = 1.0  # seconds a cached cooldown map is trusted without an invalidation
+PROBE_INTERVAL = 0.25  # seconds between pings while Redis is away
+_CURSOR_WRAP = 2_147_483_640  # as the memory backend's cursors
+_KEEP = 7 * 86400 * 1000  # ms: cursors, weights and cooldown maps idle this long expire
+_EMPTY: Mapping[str, CooldownRecord] = MappingProxyType({})
+_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+
+EventHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
+
+
+_WEIGHTED = """
+if redis.call('HGET', KEYS[1], '\\0sig') ~= ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], '\\0sig', ARGV[1])
+end
+local picked, best, total = false, 0, 0
+for i = 3, #ARGV, 2 do
+  local w = tonumber(ARGV[i + 1])
+  if w > 0 then
+    local v = redis.call('HINCRBY', KEYS[1], ARGV[i], w)
+    total = total + w
+    if not picked or v > best then picked = ARGV[i] best = v end
+  end
+end
+if picked then redis.call('HINCRBY', KEYS[1], picked, -total) end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return picked
+"""
+
+# value: "<expiry>\0<credential>\0<key>\0<key>..."; ARGV: now, ttl seconds, refresh flag
+_GET_BINDING = """
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local parts = {}
+for p in string.gmatch(v, '([^%z]+)') do parts[#parts + 1] = p end
+local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+if tonumber(parts[1]) <= now then
+  for i = 3, #parts do
+    if redis.call('GET', ARGV[4] .. parts[i]) == v then redis.call('DEL', ARGV[4] .. parts[i]) end
+  end
+  return false
+end
+if ARGV[3] == '1' then
+  local nv = tostring(now + ttl) .. '\\0' .. table.concat(parts, '\\0', 2)
+  for i = 3, #parts do
+    local k = ARGV[4] .. parts[i]
+    if redis.call('GET', k) == v then redis.call('SET', k, nv, 'PX', math.ceil(ttl * 1000) + 60000) end
+  end
+end
+return parts[2]
+"""
+
+# KEYS: binding keys; ARGV: value, ttl ms, prefix
+_SET_BINDING = """
+for _, k in ipairs(KEYS) do
+  local old = redis.call('GET', k)
+  if old then
+    local i = 0
+    for p in string.gmatch(old, '([^%z]+)') do
+      i = i + 1
+      if i > 2 and redis.call('GET', ARGV[3] .. p) == old then redis.call('DEL', ARGV[3] .. p) end
+    end
+  end
+end
+for _, k in ipairs(KEYS) do redis.call('SET', k, ARGV[1], 'PX', ARGV[2]) end
+return #KEYS
+"""
+
+_DELETE_BINDING = """
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local first = string.find(v, '\\0', 1, true)
+local second = string.find(v, '\\0', first + 1, true) or (#v + 1)
+if string.sub(v, first + 1, second - 1) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+_IN_FLIGHT = """
+local v = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+if v <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) return 0 end
+return v
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def _encode(record: CooldownRecord) -> bytes:
+    return orjson.dumps(asdict(record))
+
+
+def _decode(raw: bytes | str) -> CooldownRecord:
+    return CooldownRecord(**orjson.loads(raw))
+
+
+class RedisState(RedisKeyPolicies):
+    """:class:`~cliproxy.state.base.StateBackend` on Redis (or Valkey), shared by processes.
+    The client key policy counters (``key_*``) are :mod:`cliproxy.state.redis_keys`'."""
+
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "cliproxy:",
+        *,
+        clock: Callable[[], float] = time.time,
+        cache_ttl: float = CACHE_TTL,
+        timeout: float = 1.0,
+    ) -> None:
+        self.prefix = prefix
+        self.node = os.urandom(6).hex()  # this process, to skip its own notifications
+        self._clock = clock
+        self._cache_ttl = cache_ttl
+        self._timeout = timeout
+        self._where = urlsplit(url)
+        self._link = Link(
+            self._where.hostname or "127.0.0.1",
+            self._where.port or 6379,
+            unquote(self._where.password or ""),
+            unquote(self._where.username or ""),
+            timeout,
+        )
+        self._redis = aioredis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
+        )
+        self._local = MemoryState(clock=clock)
+        self._cache: dict[str, tuple[float, Mapping[str, CooldownRecord]]] = {}
+        self._down = False
+        self._probe: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._handlers: dict[str, list[EventHandler]] = {}
+        self._channel = prefix + "events"
+        self._weighted = self._redis.register_script(_WEIGHTED)
+        self._get_binding = self._redis.register_script(_GET_BINDING)
+        self._set_binding = self._redis.register_script(_SET_BINDING)
+        self._delete_binding = self._redis.register_script(_DELETE_BINDING)
+        self._in_flight = self._redis.register_script(_IN_FLIGHT)
+        self._release = self._redis.register_script(_RELEASE)
+
+    # lifecycle -----------------------------------------------------------------
+
+    @property
+    def available(self) -> bool:
+        """False while Redis is away and this process runs on its local state."""
+        return not self._down
+
+    async def start(self) -> None:
+        """Check the connection and listen for other processes' notifications."""
+        try:
+            await self._redis.ping()
+        except _DOWN as exc:
+            self._went_down(exc)
+        if self._listener is None:
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
+
+    async def close(self) -> None:
+        for task in (self._listener, self._probe):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._listener = self._probe = None
+        await self._link.aclose()
+        await self._redis.aclose()
+
+    def on_event(self, kind: str, handler: EventHandler) -> None:
+        """Call ``handler(message)`` for every ``kind`` notification another process publishes."""
+        self._handlers.setdefault(kind, []).append(handler)
+
+    async def publish(self, kind: str, **fields: Any) -> bool:
+        """Tell every other process sharing this Redis (False while Redis is away)."""
+        if self._down:
+            return False
+        try:
+            await self._redis.publish(self._channel, orjson.dumps({"k": kind, "n": self.node, **fields}))
+        except _DOWN as exc:
+            self._went_down(exc)
+            return False
+        return True
+
+    async def _listen(self) -> None:
+        """Follow the notification channel on a connection of its own (plain RESP, so a
+        cancel at shutdown ends it at once), resubscribing after a loss."""
+        delay = PROBE_INTERVAL
+        while True:
+            writer: asyncio.StreamWriter | None = None
+            try:
+                reader, conn = await asyncio.wait_for(
+                    asyncio.open_connection(self._where.hostname or "127.0.0.1", self._where.port or 6379),
+                    self._timeout,
+                )
+                writer = conn
+                if self._where.password:
+                    user = unquote(self._where.username or "")
+                    auth = [
+                        b"AUTH",
+                        *([user.encode()] if user else []),
+                        unquote(self._where.password).encode(),
+                    ]
+                    conn.write(command(*auth))
+                    await asyncio.wait_for(read(reader), self._timeout)
+                conn.write(command(b"SUBSCRIBE", self._channel.encode()))
+                await asyncio.wait_for(read(reader), self._timeout)
+                self._stale()  # anything published while unsubscribed was missed
+                delay = PROBE_INTERVAL
+                while True:
+                    message = await read(reader)
+                    if isinstance(message, list) and len(message) == 3 and message[0] == b"message":
+                        await self._dispatch(message[2])
+            except (TimeoutError, OSError, EOFError, ValueError, asyncio.IncompleteReadError) as exc:
+                self._stale()
+                log.debug("state: notification channel lost (%s); resubscribing", type(exc).__name__)
+            finally:
+                if writer is not None:
+                    writer.close()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def _dispatch(self, data: Any) -> None:
+        try:
+            message = orjson.loads(data)
+        except (orjson.JSONDecodeError, TypeError):
+            return
+        if not isinstance(message, dict):
+            return
+        kind = message.get("k")
+        if kind == "cd":
+            self._cache.pop(str(message.get("m", "")), None)
+            return
+        if kind == "cd*":
+            self._cache.clear()
+            return
+        if message.get("n") == self.node:
+            return
+        for handler in self._handlers.get(str(kind), ()):
+            try:
+                result = handler(message)
+                if result is not None:
+                    await result
+            except Exception:  # a handler's failure must not stop the listener
+                log.exception("state: %s notification handler failed", kind)
+
+    def _stale(self) -> None:
+        """Read every cached map again before trusting it (kept to seed an outage)."""
+        self._cache = {model: (-1e18, records) for model, (_, records) in self._cache.items()}
+
+    # degradation ---------------------------------------------------------------
+
+    def _went_down(self, exc: BaseException) -> None:
+        if self._down:
+            return
+        self._down = True
+        log.warning(
+            "state: Redis is unreachable (%s); using this process's own state until it returns",
+            type(exc).__name__,
+        )
+        for model, (_, records) in self._cache.items():  # keep honouring what we knew
+            bucket = self._local._cooldowns.setdefault(model, {})
+            for cid, record in records.items():
+                bucket.setdefault(cid, record)
+        self._cache.clear()
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.get_running_loop().create_task(self._wait_for_redis())
+
+    async def _wait_for_redis(self) -> None:
+        while True:
+            await asyncio.sleep(PROBE_INTERVAL)
+            try:
+                await self._redis.ping()
+            except _DOWN:
+                continue
+            except RedisError:
+                continue
+            break
+        carried = 0
+        try:  # cooldowns set meanwhile are not lost: Redis takes those it does not know
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for model, bucket in self._local._cooldowns.items():
+                    for cid, record in bucket.items():
+                        pipe.hsetnx(self._cd(model), cid, _encode(record))
+                        pipe.sadd(self._k("cdidx"), model)
+                        carried += 1
+                if carried:
+                    pipe.publish(self._channel, orjson.dumps({"k": "cd*", "n": self.node}))
+                    await pipe.execute()
+        except _DOWN:
+            pass
+        self._local = MemoryState(clock=self._clock)
+        self._cache.clear()
+        self._down = False
+        log.warning("state: Redis is reachable again; shared state resumed (%d cooldown(s) carried)", carried)
+
+    # keys ----------------------------------------------------------------------
+
+    def _k(self, name: str) -> str:
+        return self.prefix + name
+
+    def _cd(self, model: str) -> str:
+        return f"{self.prefix}cd|{model}"
+
+    # cooldowns -----------------------------------------------------------------
+
+    async def get_cooldowns(self, model: str) -> Mapping[str, CooldownRecord]:
+        if self._down:
+            return await self._local.get_cooldowns(model)
+        cached = self._cache.get(model)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self._cache_ttl:
+            return cached[1]
+        try:
+            raw = await self._redis.hgetall(self._cd(model))
+        except _DOWN as exc:
+            self._went_down(exc)
+            return await self._local.get_cooldowns(model)
+        records: Mapping[str, CooldownRecord] = (
+            {k.decode(): _decode(v) for k, v in raw.items()} if raw else _EMPTY
+        )
+        self._cache[model] = (now, records)
+        return records
+
+    async def get_cooldown(self, credential_id: str, model: str) -> CooldownRecord | None:
+        return (await self.get_cooldowns(model)).get(credential_id)
+
+    async def set_cooldown(self, record: CooldownRecord) -> None:
+        if not self._down:
+            key = self._cd(record.model)
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.hset(key, record.credential_id, _encode(record))
+                    pipe.pexpire(key, _KEEP)
+                    pipe.sadd(self._k("cdidx"), record.model)
+                    pipe.publish(self._channel, orjson.dumps({"k": "cd", "m": record.model}))
+                    await pipe.execute()
+                self._cache.pop(record.model, None)
+                return
+            except _DOWN as exc:
+                self._went_down(exc)
+        await self._local.set_cooldown(record)
+
+    async def delete_cooldown(self, credential_id: str, model: str) -> bool:
+        if not self._down:
+            # every success clears its model's record: when the (fresh) cached map has none,
+            # there is nothing to delete and no round trip to make
+            if credential_id not in await self.get_cooldowns(model):
+                return False
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.hdel(self._cd(model), credential_id)
+                    pipe.publish(self._channel, orjson.dumps({"k": "cd", "m": model}))
+                    removed, _ = await pipe.execute()
+                self._cache.pop(model, None)
+                return bool(removed)
+            except _DOWN as exc:
+                self._went_down(exc)
+        return await self._local.delete_cooldown(credential_id, model)
+
+    async def _models(self) -> list[str]:
+        return sorted(m.decode() for m in await self._redis.smembers(self._k("cdidx")))
+
+    async def credential_cooldowns(self, credential_id: str) -> list[CooldownRecord]:
+        if not self._down:
+            try:
+                models = await self._models()
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for model in models:
+                        pipe.hget(self._cd(model), credential_id)
+                    found = await pipe.execute()
+                return [_decode(raw) for raw in found if raw is not None]
+            except _DOWN as exc:
+                self._went_down(exc)
+        return await self._local.credential_cooldowns(credential_id)
+
+    async def clear_cooldowns(self, credential_id: str | None = None) -> list[str]:
+        if not self._down:
+            try:
+                models = await self._models()
+                touched: set[str] = set()
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for model in models:
+                        pipe.hkeys(self._cd(model))
+                    keys = await pipe.execute()
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    for model, ids in zip(models, keys, strict=True):
+                        names = {i.decode() for i in ids}
+                        if credential_id is None:
+                            touched |= names
+                            pipe.delete(self._cd(model))
+                        elif credential_id in names:
+                            touched.add(credential_id)
+                            pipe.hdel(self._cd(model), credential_id)
+                    pipe.publish(self._channel, orjson.dumps({"k": "cd*"}))
+                    await pipe.execute()
+                self._cache.clear()
+                return sorted(touched)
+            except _DOWN as exc:
+                self._went_down(exc)
+        return await self._local.clear_cooldowns(credential_id)
+
+    # rotation ------------------------------------------------------------------
+
+    async def next_cursor(self, key: str) -> int:
+        if not self._down:
+            try:  # the one round trip of a request, on the pipelined link (INCR is int64)
+                return (int(await self._link.call(b"INCR", self._k("rr|" + key).encode())) - 1) % _CURSOR_WRAP
+            except _DOWN as exc:
+                self._went_down(exc)
+        return await self._local.next_cursor(key)
+
+    async def weighted_pick(self, key: str, weights: Sequence[tuple[str, int]]) -> str:
+        if not any(w > 0 for _, w in weights):
+            raise ValueError("weighted_pick needs at least one positive weight")
+        if not self._down:
+            sig = ",".join(f"{cid}={w}" for cid, w in weights)
+            args: list[Any] = [sig, _KEEP]
+            for cid, weight in weights:
+                args += [cid, weight]
+            try:
+                picked = await self._weighted(keys=[self._k("w|" + key)], args=args)
+                return picked.decode() if isinstance(picked, bytes) else str(picked)
+            except _DOWN as exc:
+                self._went_down(exc)
+        return await self._local.weighted_pick(key, weights)
+
+    # session affinity ----------------------------------------------------------
+
+    async def get_binding(self, key: str, ttl: float, *, refresh: bool = True) -> str | None:
+        if not self._down:
+            try:
+                found = await self._get_binding(
+                    keys=[self._k("b|" + key)],
+                    args=[repr(self._clock()), repr(float(ttl)), "1" if refresh else "0", self._k("b|")],
+                )
+                return found.decode() if isinstance(found, bytes) else None
+            except _DOWN as exc:
+                self._went_down(exc)
+        return await self._local.get_binding(key, ttl, refresh=refresh)
+
+    async def set_binding(self, keys: Sequence[str], credential_id: str, ttl: float) -> None:
+        group = list(dict.fromkeys(k for k in keys if k))
+        if not self._down:
+            if not group:
+                return
+            value = "\0".join([repr(self._clock() + ttl), credential_id, *group])
+            try:
+                await self._set_binding(
+                    keys=[self._k("b|" + k) for k in group],
+                    args=[value, int(ttl * 1000) + 60_000, self._k("b|")],
+                )
+                return
+            except _DOWN as exc:
+                self._went_down(exc)
+        await self._local.set_binding(keys, credential_id, ttl)
+
+    async def delete_binding(self, key: str, credential_id: str) -> bool:
+        if not self._down:
+            try:
+                return bool(await self._delete_binding(keys=[self._k("b|" + key)], args=[credential_id]))
+            except _DOWN as exc:
+                self._went_down(exc)
+        return await self._local.delete_binding(key, credential_id)
+
+    # in-flight -----------------------------------------------------------------
+
+    async def add_in_flight(self, credential_id: str, delta: int) -> int:
+        if not self._down:
+            try:
+                return int(await self._in_flight(keys=[self._k("inflight")], args=[credential_id, delta]))
+            except _DOWN as exc:
+                self._went_down(exc)
+        return await self._local.add_in_flight(credential_id, delta)
+
+    async def in_flight(self, credential_id: str) -> int:
+        if not self._down:
+            try:
+                value = await self._redis.hget(self._k("inflight"), credential_id)
+                return int(value) if value else 0
+            except _DOWN as exc:
+                self._went_down(exc)
+        return await self._local.in_flight(credential_id)
+
+    # leases --------------------------------------------------------------------
+
+    async def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
+        """Take lease ``name`` for ``ttl`` seconds unless another owner holds it."""
+        if not self._down:
+            try:
+                return bool(
+                    await self._redis.set(self._k("lease|" + name), owner, nx=True, px=int(ttl * 1000))
+                )
+            except _DOWN as exc:
+                self._went_down(exc)
+        return await self._local.acquire_lease(name, owner, ttl)
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        """Give lease ``name`` back when ``owner`` still holds it."""
+        if not self._down:
+            try:
+                await self._release(keys=[self._k("lease|" + name)], args=[owner])
+                return
+            except _DOWN as exc:
+                self._went_down(exc)
+        await self._local.release_lease(name, owner)
+
+    async def lease_holder(self, name: str) -> str | None:
+        """Who holds lease ``name`` now (None: nobody)."""
+        if not self._down:
+            try:
+                value = await self._redis.get(self._k("lease|" + name))
+                return value.decode() if value else None
+            except _DOWN as exc:
+                self._went_down(exc)
+        return await self._local.lease_holder(name)

@@ -1,0 +1,144 @@
+"""IR -> Interactions request (the body an Interactions upstream takes).
+
+After CPA ``ConvertGeminiRequestToInteractions``: ``model``, ``input`` as a list of steps
+(``user_input`` with content, ``model_output``, ``thought`` with its Gemini signature,
+``function_call``, ``function_result``), ``system_instruction`` as text,
+``generation_config`` in snake case (``thinking_level``, ``thinking_summaries``), and
+function tools as ``{"type": "function", ...}``. Gemini built-in tools go back in the
+Interactions spelling (``google_search`` ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cliproxy.translate import ir
+from cliproxy.translate.interactions.parse import FAMILY
+from cliproxy.translate.interactions.response import args_object, call_step, media_content
+
+__all__ = ["build_request"]
+
+
+def _content(block: ir.Block) -> dict[str, Any] | None:
+    if isinstance(block, ir.Text):
+        return {"type": "text", "text": block.text}
+    if isinstance(block, ir.Image | ir.File) and block.media_type:
+        return media_content(block.media_type, block.data, block.url)
+    return None
+
+
+def _result_value(result: ir.ToolResult) -> Any:
+    texts = [b.text for b in result.content if isinstance(b, ir.Text)]
+    text = "".join(texts)
+    value = args_object(text) if text.strip().startswith("{") else None
+    return value if value else {"result": text}
+
+
+def _steps(msg: ir.Message) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = []
+    role_kind = "model_output" if msg.role == "assistant" else "user_input"
+    for block in msg.content:
+        if isinstance(block, ir.ToolCall):
+            steps.append(call_step(block))
+        elif isinstance(block, ir.ToolResult):
+            step: dict[str, Any] = {
+                "type": "function_result",
+                "call_id": block.call_id,
+                "result": _result_value(block),
+            }
+            if block.name:
+                step["name"] = block.name
+            if block.is_error:
+                step["is_error"] = True
+            steps.append(step)
+        elif isinstance(block, ir.Thinking):
+            if block.family != FAMILY or not (block.text or block.signature):
+                continue
+            thought: dict[str, Any] = {
+                "type": "thought",
+                "summary": [{"type": "text", "text": block.text}] if block.text else [],
+            }
+            if block.signature:
+                thought["signature"] = block.signature
+            steps.append(thought)
+        elif (item := _content(block)) is not None:
+            if steps and steps[-1]["type"] == role_kind:
+                steps[-1]["content"].append(item)
+            else:
+                steps.append({"type": role_kind, "content": [item]})
+    return steps
+
+
+def _generation(req: ir.Request) -> dict[str, Any]:
+    cfg: dict[str, Any] = {}
+    for key, value in (
+        ("temperature", req.temperature),
+        ("top_p", req.top_p),
+        ("top_k", req.top_k),
+        ("max_output_tokens", req.max_tokens),
+        ("seed", req.seed),
+        ("stop_sequences", req.stop),
+        ("presence_penalty", req.presence_penalty),
+        ("frequency_penalty", req.frequency_penalty),
+    ):
+        if value is not None:
+            cfg[key] = value
+    reasoning = req.reasoning or {}
+    if isinstance(reasoning.get("effort"), str) and reasoning["effort"] not in ("none", "auto"):
+        cfg["thinking_level"] = reasoning["effort"]
+    if isinstance(reasoning.get("include_thoughts"), bool):
+        cfg["thinking_summaries"] = "auto" if reasoning["include_thoughts"] else "none"
+    if isinstance(req.tool_choice, str):
+        cfg["tool_choice"] = "any" if req.tool_choice == "required" else req.tool_choice
+    elif isinstance(req.tool_choice, dict) and isinstance(req.tool_choice.get("name"), str):
+        cfg["tool_choice"] = {"allowed_tools": {"mode": "validated", "tools": [req.tool_choice["name"]]}}
+    return cfg
+
+
+def _tools(tools: list[ir.Tool]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for tool in tools:
+        if tool.kind == "builtin":
+            raw = (tool.extras or {}).get("raw")
+            if (tool.extras or {}).get("family") == FAMILY and isinstance(raw, dict) and len(raw) == 1:
+                key, value = next(iter(raw.items()))
+                snake = "".join("_" + c.lower() if c.isupper() else c for c in key)
+                out.append({"type": snake, **(value if isinstance(value, dict) else {})})
+            continue
+        fn: dict[str, Any] = {"type": "function", "name": tool.name}
+        if tool.description:
+            fn["description"] = tool.description
+        fn["parameters"] = tool.parameters or {"type": "object", "properties": {}}
+        out.append(fn)
+    return out
+
+
+def build_request(req: ir.Request) -> dict[str, Any]:
+    out: dict[str, Any] = {"model": req.model}
+    system = [
+        b.text
+        for m in req.messages
+        if m.role in ("system", "developer")
+        for b in m.content
+        if isinstance(b, ir.Text)
+    ]
+    if system:
+        out["system_instruction"] = "\n".join(system)
+    steps: list[dict[str, Any]] = []
+    for msg in req.messages:
+        if msg.role not in ("system", "developer"):
+            steps.extend(_steps(msg))
+    out["input"] = steps
+    if cfg := _generation(req):
+        out["generation_config"] = cfg
+    if req.tools:
+        out["tools"] = _tools(req.tools)
+    if req.stream:
+        out["stream"] = True
+    if req.source == "interactions":
+        for key in ("response_modalities", "response_format", "response_mime_type", "service_tier"):
+            if key in req.extras:
+                out[key] = req.extras[key]
+        if isinstance(prev := req.extras.get("_previous_interaction_id"), str):
+            out["previous_interaction_id"] = prev
+    return out

@@ -1,0 +1,140 @@
+"""Incremental follow-ups on a kept upstream Codex socket: the turn is pinned to the
+credential whose socket holds the conversation and sends ``previous_response_id`` plus
+the new items only; any other credential, or a new socket, gets the whole conversation.
+
+Ported from CPA ``sdk/api/handlers/openai/openai_responses_websocket_test.go``
+(``TestResponsesWebsocketHomeSelectedAuthCallbackPinsAndReusesFirstSelection``,
+``TestResponsesWebsocketNativePassthroughRequiresImmediatelyPreviousAuth``,
+``TestNormalizeResponsesWebsocketRequestWithPreviousResponseIDMergedWhenIncrementalDisabled``).
+Where CPA closes the client socket to make the client replay the turn (a pinned
+credential that fails, a lost upstream socket), we send the whole conversation ourselves:
+the session always has it, so the client never needs to replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.e2e.test_responses_ws import connect, turn, ws_config, ws_messages
+from tests.fakes.server import Behavior
+
+SECOND_KEY = """
+  - api-key: "sk-codex-2"
+    base-url: "{base}/backend-api/codex"
+    websockets: true
+    models:
+      - name: "gpt-5.4"
+        alias: "codex-model"
+"""
+
+
+@pytest.fixture
+async def ws_proxy(start_proxy, fakes):
+    proxy = await start_proxy(ws_config(fakes))
+    proxy.fakes = fakes
+    return proxy
+
+
+def two_keys(fakes: Any) -> str:
+    extra = SECOND_KEY.format(base=fakes.responses.base_url)
+    return ws_config(fakes).replace("openai-compatibility:", extra.lstrip("\n") + "openai-compatibility:", 1)
+
+
+def follow(rid: str, text: str) -> dict[str, Any]:
+    return {
+        "type": "response.create",
+        "previous_response_id": rid,
+        "input": [{"type": "message", "role": "user", "content": text}],
+    }
+
+
+async def test_follow_ups_stay_on_the_pinned_credential(start_proxy, fakes):
+    """Round-robin over two keys would alternate; the pin keeps every turn of the socket
+    on the key whose upstream socket holds the conversation, each one incremental."""
+    proxy = await start_proxy(two_keys(fakes))
+    async with aiohttp.ClientSession() as s, await connect(s, proxy) as ws:
+        first = await turn(ws, {"type": "response.create", "model": "codex-model", "input": "one"})
+        second = await turn(ws, follow(first[-1]["response"]["id"], "two"))
+        third = await turn(ws, follow(second[-1]["response"]["id"], "three"))
+    assert third[-1]["type"] == "response.completed"
+    sent = ws_messages(fakes.responses)
+    assert len({r.key for r in sent}) == 1 and fakes.responses.ws_opened == 1
+    assert "previous_response_id" not in sent[0].json
+    assert sent[1].json["previous_response_id"] == first[-1]["response"]["id"]
+    assert sent[2].json["previous_response_id"] == second[-1]["response"]["id"]
+    assert [len(r.json["input"]) for r in sent] == [1, 1, 1]
+
+
+async def test_a_failing_pinned_credential_falls_back_to_the_whole_conversation(start_proxy, fakes):
+    """The pinned key answers 429: the next key has no socket with the conversation, so it
+    gets all of it (no ``previous_response_id``); the client sees one answer."""
+    proxy = await start_proxy(two_keys(fakes))
+    async with aiohttp.ClientSession() as s, await connect(s, proxy) as ws:
+        first = await turn(ws, {"type": "response.create", "model": "codex-model", "input": "one"})
+        pinned = ws_messages(fakes.responses)[0].key
+        fakes.responses.script(Behavior(status=429, key=pinned, path="#ws", message="Rate limit reached"))
+        second = await turn(ws, follow(first[-1]["response"]["id"], "two"))
+    assert second[-1]["type"] == "response.completed"
+    sent = ws_messages(fakes.responses)
+    assert [r.key for r in sent][:2] == [pinned, pinned] and sent[2].key != pinned
+    assert sent[1].json["previous_response_id"] == first[-1]["response"]["id"]
+    last = sent[2].json
+    assert "previous_response_id" not in last
+    assert [(i.get("type"), i.get("role")) for i in last["input"]] == [
+        ("message", "user"),
+        ("message", "assistant"),
+        ("message", "user"),
+    ]
+
+
+async def test_a_lost_upstream_socket_gets_the_whole_conversation_without_a_cooldown(ws_proxy):
+    """The upstream closed the kept socket between turns: the follow-up is not sent on a new
+    socket as a continuation (the upstream would not know the id); the same credential
+    sends the whole conversation on a new socket and stays available."""
+    fake = ws_proxy.fakes.responses
+    fake.ws_close_after_turn = True
+    async with aiohttp.ClientSession() as s, await connect(s, ws_proxy) as ws:
+        first = await turn(ws, {"type": "response.create", "model": "codex-model", "input": "one"})
+        await asyncio.sleep(0.05)
+        second = await turn(ws, follow(first[-1]["response"]["id"], "two"))
+        await asyncio.sleep(0.05)
+        third = await turn(ws, follow(second[-1]["response"]["id"], "three"))
+    assert second[-1]["type"] == "response.completed", second
+    assert third[-1]["type"] == "response.completed", third
+    sent = ws_messages(fake)
+    assert all("previous_response_id" not in r.json for r in sent)
+    assert [len(r.json["input"]) for r in sent] == [1, 3, 5] and fake.ws_opened == 3
+
+
+async def test_a_follow_up_naming_another_response_sends_the_whole_conversation(ws_proxy):
+    """Only a continuation of the socket's last response is incremental (CPA's
+    ``previous_response_id`` must be the immediately previous one); ``response.append``
+    on a kept socket is one too."""
+    fake = ws_proxy.fakes.responses
+    async with aiohttp.ClientSession() as s, await connect(s, ws_proxy) as ws:
+        first = await turn(ws, {"type": "response.create", "model": "codex-model", "input": "one"})
+        second = await turn(ws, follow("resp_somewhere_else", "two"))
+        appended = await turn(
+            ws, {"type": "response.append", "input": [{"type": "message", "role": "user", "content": "3"}]}
+        )
+    assert second[-1]["type"] == "response.completed" and appended[-1]["type"] == "response.completed"
+    sent = ws_messages(fake)
+    assert "previous_response_id" not in sent[1].json and len(sent[1].json["input"]) == 3
+    assert sent[2].json["previous_response_id"] == second[-1]["response"]["id"]
+    assert len(sent[2].json["input"]) == 1
+    assert first[-1]["response"]["id"] != second[-1]["response"]["id"]
+
+
+async def test_an_sse_upstream_always_gets_the_whole_conversation(start_proxy, fakes):
+    """Without ``websockets`` the upstream keeps nothing: every follow-up is expanded."""
+    proxy = await start_proxy(ws_config(fakes, websockets=False))
+    async with aiohttp.ClientSession() as s, await connect(s, proxy) as ws:
+        first = await turn(ws, {"type": "response.create", "model": "codex-model", "input": "one"})
+        await turn(ws, follow(first[-1]["response"]["id"], "two"))
+    posts = [r for r in fakes.responses.requests if r.method == "POST"]
+    assert len(posts) == 2 and "previous_response_id" not in posts[1].json
+    assert len(posts[1].json["input"]) == 3

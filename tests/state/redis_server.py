@@ -1,0 +1,82 @@
+"""A throwaway ``redis-server`` (the Debian package) on 127.0.0.1 at a random port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """One server process; ``kill`` and ``start`` again reuse the same port (a Redis outage)."""
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        self.port = _free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="cliproxy-redis-"))
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
+                    conn.settimeout(1)
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            if self.process.poll() is not None:
+                raise RuntimeError("redis-server exited at start")
+            time.sleep(0.02)
+        raise RuntimeError("redis-server did not answer within 10 s")
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def close(self) -> None:
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def redis_binary() -> str:
+    """The ``redis-server`` path, or skip (fail where CI installed it: CLIPROXY_REQUIRE_REDIS)."""
+    pytest.importorskip("redis")
+    found = shutil.which("redis-server") or shutil.which("valkey-server")
+    if found is None:
+        if os.environ.get("CLIPROXY_REQUIRE_REDIS"):  # CI installs it: a skip would hide a failure
+            pytest.fail("redis-server is not installed but CLIPROXY_REQUIRE_REDIS is set")
+        pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
+    return found

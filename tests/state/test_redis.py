@@ -1,0 +1,182 @@
+"""The Redis state backend honours the StateBackend contract the memory backend sets,
+shares it between two instances (two processes), and survives Redis going away."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from cliproxy.state.base import CooldownRecord, StateBackend
+from cliproxy.state.memory import MemoryState
+from tests.state.redis_server import RedisServer
+
+redis_state = pytest.importorskip("cliproxy.state.redis")
+RedisState = redis_state.RedisState
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def make(redis_server: RedisServer) -> AsyncIterator[Callable[..., Any]]:
+    opened: list[Any] = []
+
+    async def open_one(**kw: Any) -> Any:
+        state = RedisState(redis_server.url, "t:", **kw)
+        await state.start()
+        opened.append(state)
+        return state
+
+    yield open_one
+    for state in opened:
+        await asyncio.wait_for(state.close(), 5)
+
+
+async def test_is_a_state_backend(make):
+    assert isinstance(await make(), StateBackend)
+
+
+async def test_cooldown_records(make):
+    """Same facts as tests/state/test_memory.py::test_cooldown_records."""
+    state = await make()
+    await state.set_cooldown(CooldownRecord("a", "m", next_retry_after=5, last_error={"code": "x"}))
+    await state.set_cooldown(CooldownRecord("a", "", next_retry_after=7))
+    await state.set_cooldown(CooldownRecord("b", "m", next_retry_after=9))
+    assert set(await state.get_cooldowns("m")) == {"a", "b"}
+    assert (await state.get_cooldowns("m"))["a"].last_error == {"code": "x"}
+    assert (await state.get_cooldown("a", "")).next_retry_after == 7
+    assert len(await state.credential_cooldowns("a")) == 2
+    assert await state.delete_cooldown("b", "m") and not await state.delete_cooldown("b", "m")
+    assert await state.clear_cooldowns("a") == ["a"]
+    assert await state.get_cooldowns("m") == {}
+    await state.set_cooldown(CooldownRecord("c", "n", next_retry_after=9))
+    assert await state.clear_cooldowns(None) == ["c"]
+
+
+async def test_a_cooldown_written_by_one_process_is_read_by_the_other(make):
+    """The reader caches its map; the writer's notification drops that cache at once."""
+    a, b = await make(), await make(cache_ttl=60.0)
+    assert await b.get_cooldowns("m") == {}  # cached now, for a minute
+    await a.set_cooldown(CooldownRecord("x", "m", next_retry_after=50))
+    for _ in range(100):
+        if "x" in await b.get_cooldowns("m"):
+            break
+        await asyncio.sleep(0.01)
+    assert (await b.get_cooldown("x", "m")).next_retry_after == 50
+    await a.delete_cooldown("x", "m")
+    for _ in range(100):
+        if not await b.get_cooldowns("m"):
+            break
+        await asyncio.sleep(0.01)
+    assert await b.get_cooldowns("m") == {}
+
+
+async def test_cursor_is_shared_and_wraps(make):
+    a, b = await make(), await make()
+    assert [await s.next_cursor("k") for s in (a, b, a, b)] == [0, 1, 2, 3]
+    await a._redis.set("t:rr|k", 2_147_483_640)
+    assert await b.next_cursor("k") == 0
+
+
+async def test_weighted_picks_match_the_memory_backend(make):
+    """Same sequence as MemoryState (the reference), across two instances, restarting on change."""
+    a, b = await make(), await make()
+    memory = MemoryState()
+    weights = (("a", 3), ("b", 7), ("c", 2))
+    expected = [await memory.weighted_pick("k", weights) for _ in range(30)]
+    got = [await (a if i % 2 else b).weighted_pick("k", weights) for i in range(30)]
+    assert got == expected
+    assert await a.weighted_pick("k", [("a", 1), ("b", 1)]) == "a"  # a new vector starts over
+    with pytest.raises(ValueError):
+        await a.weighted_pick("k", [("a", 0)])
+
+
+async def test_bindings_ttl_refresh_and_groups(make):
+    """Same facts as tests/state/test_memory.py::test_bindings_ttl_refresh_and_groups."""
+    clock = Clock()
+    state = await make(clock=clock)
+    await state.set_binding(("p", "f"), "a", 10)
+    clock.now += 8
+    assert await state.get_binding("p", 10) == "a"  # refreshed to now + 10
+    clock.now += 8
+    assert await state.get_binding("f", 10, refresh=False) == "a"
+    assert not await state.delete_binding("p", "b")
+    assert await state.delete_binding("p", "a")
+    clock.now += 20
+    assert await state.get_binding("f", 10) is None
+    await state.set_binding(("p", "f"), "a", 10)
+    await state.set_binding(("p",), "b", 10)  # rebinding p drops its old group (f)
+    assert await state.get_binding("f", 10) is None
+    assert await state.get_binding("p", 10) == "b"
+
+
+async def test_in_flight_counters_and_leases(make):
+    a, b = await make(), await make()
+    assert await a.add_in_flight("x", 1) == 1
+    assert await b.add_in_flight("x", 1) == 2
+    assert await a.add_in_flight("x", -5) == 0
+    assert await b.in_flight("x") == 0
+    assert await a.acquire_lease("r", "A", 5)
+    assert not await b.acquire_lease("r", "B", 5)
+    assert await b.lease_holder("r") == "A"
+    await b.release_lease("r", "B")  # not the holder: nothing happens
+    assert await b.lease_holder("r") == "A"
+    await a.release_lease("r", "A")
+    assert await b.acquire_lease("r", "B", 5)
+
+
+async def test_redis_going_away_degrades_once_and_recovers(make, redis_server, caplog):
+    """Every call keeps answering while Redis is down (one WARNING); cooldowns set meanwhile
+    reach Redis when it returns."""
+    caplog.set_level(logging.WARNING, logger="cliproxy.state.redis")
+    a = await make()
+    await a.set_cooldown(CooldownRecord("known", "m", next_retry_after=50))
+    assert "known" in await a.get_cooldowns("m")
+    redis_server.kill()
+    await a.set_cooldown(CooldownRecord("during", "m", next_retry_after=60))
+    assert not a.available
+    assert set(await a.get_cooldowns("m")) == {"known", "during"}  # what the cache held is kept
+    assert [await a.next_cursor("k") for _ in range(3)] == [0, 1, 2]
+    await a.set_binding(("s",), "x", 10)
+    assert await a.get_binding("s", 10) == "x"
+    downs = [r for r in caplog.records if "unreachable" in r.getMessage()]
+    assert len(downs) == 1
+    redis_server.start()  # empty again: a restarted Redis with no persistence
+    for _ in range(200):
+        if a.available:
+            break
+        await asyncio.sleep(0.02)
+    assert a.available
+    b = await make()
+    assert "during" in await b.get_cooldowns("m")
+
+
+async def test_a_request_costs_one_round_trip(make):
+    """The hot path of a request on a cooled-nothing pool: cooldown reads come from the cache,
+    the success's delete of an absent record is skipped, only the cursor goes to Redis."""
+    state = await make()
+    await state.get_cooldowns("m")
+    await state.get_cooldowns("")
+    await state._redis.config_resetstat()
+    for _ in range(20):
+        await state.get_cooldowns("m")
+        await state.get_cooldowns("")
+        await state.next_cursor("k")
+        assert not await state.delete_cooldown("x", "m")
+    stats = await state._redis.info("commandstats")
+    calls = {
+        name.removeprefix("cmdstat_"): v["calls"] for name, v in stats.items() if "resetstat" not in name
+    }
+    # (the listener's first subscription marks the cache stale once per model: two re-reads;
+    # the listener may subscribe after the stats reset: once per process, not per request)
+    calls.pop("subscribe", None)
+    assert calls.pop("incr") == 20 and calls.pop("hgetall", 0) <= 2 and not calls, calls
