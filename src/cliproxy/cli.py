@@ -35,6 +35,7 @@ __all__ = ["main"]
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = "config.yaml"
+TUI_KEY_ENV = "CLIPROXY_MANAGEMENT_KEY"
 LOG_FORMAT = "%(asctime)s %(levelname)-5s [%(request_id)s] %(name)s: %(message)s"
 
 
@@ -52,8 +53,6 @@ UNSUPPORTED_CPA_FLAGS = {
     "password": "set remote-management.secret-key in the config instead",
     "home-jwt": "CPA Home (the hosted control plane) is not supported",
     "home-disable-cluster-discovery": "CPA Home (the hosted control plane) is not supported",
-    "tui": "there is no terminal UI; use the management panel (/management.html)",
-    "standalone": "there is no terminal UI; use the management panel (/management.html)",
 }
 
 
@@ -90,6 +89,30 @@ def _parser() -> argparse.ArgumentParser:
             action="store_true",
             default=argparse.SUPPRESS,
             help="use the embedded model catalog only: no fetch of the remote models.json",
+        )
+    tui = sub.add_parser(
+        "tui", help="a terminal UI for a running proxy (needs cliproxy[tui])", allow_abbrev=False
+    )
+    tui.add_argument(
+        "-config", "--config", default=argparse.SUPPRESS, metavar="PATH", help="config file (its port)"
+    )
+    tui.add_argument("--url", default="", help="the proxy's address (default http://127.0.0.1:<config port>)")
+    p.add_argument(
+        "-tui", "--tui", action="store_true", default=argparse.SUPPRESS, help="start the terminal UI (as tui)"
+    )
+    for target in (p, tui):
+        target.add_argument(
+            "-standalone",
+            "--standalone",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="with the terminal UI: run the proxy in this process and manage it",
+        )
+        target.add_argument(
+            "--management-key",
+            default=argparse.SUPPRESS,
+            metavar="KEY",
+            help=f"the UI's management key (default ${TUI_KEY_ENV}, then $MANAGEMENT_PASSWORD)",
         )
     login = p.add_argument_group("sign in (writes a credential file into auth-dir, then exits)")
     for flag, (_, text) in LOGIN_FLAGS.items():
@@ -159,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("-vertex-import-prefix goes with -vertex-import FILE")
     if not 0 <= args.oauth_callback_port <= 65535:
         parser.error(f"-oauth-callback-port {args.oauth_callback_port}: not a port number")
+    if args.command == "tui" or getattr(args, "tui", False) or getattr(args, "standalone", False):
+        if logins or args.command == "serve":
+            parser.error("the terminal UI goes with neither serve nor a sign-in flag")
+        return run_tui(config_path, args)
     if logins:
         if args.command == "serve":
             parser.error("a sign-in flag and serve do not go together")
@@ -168,6 +195,30 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--workers {workers}: give a number from 1 to 256")
     local_model = bool(getattr(args, "local_model", False))
     return serve(config_path, getattr(args, "host", None), getattr(args, "port", None), workers, local_model)
+
+
+def run_tui(config_path: Path, args: argparse.Namespace) -> int:
+    """``cliproxy tui`` / ``-tui``: the terminal UI against a running proxy, or with
+    ``-standalone`` against one started in this process (CPA's two TUI modes)."""
+    from cliproxy.config import load_dotenv_file, load_or_default
+    from cliproxy.errors import ConfigError
+    from cliproxy.tui import run, run_standalone
+
+    load_dotenv_file(Path.cwd())
+    try:
+        config, _ = load_or_default(config_path)
+    except ConfigError as exc:
+        print(f"cliproxy: cannot load {config_path}: {exc}", file=sys.stderr)
+        return 2
+    key = getattr(args, "management_key", "") or os.environ.get(TUI_KEY_ENV, "")
+    key = key or os.environ.get("MANAGEMENT_PASSWORD", "")
+    if getattr(args, "standalone", False):
+        return run_standalone(config, config_path, key)
+    url = getattr(args, "url", "") or f"http://127.0.0.1:{config.port}"
+    if not key:
+        print(f"cliproxy tui: give the management key (--management-key or ${TUI_KEY_ENV})", file=sys.stderr)
+        return 2
+    return run(url, key)
 
 
 _TRUE, _FALSE = ("true", "t", "1"), ("false", "f", "0")

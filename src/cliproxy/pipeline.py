@@ -16,7 +16,8 @@ is never changed; each credential attempt works on an ``Attempt`` of its own
 (``cliproxy.calls``). Request-retry rounds, ``max-retry-credentials`` and
 ``max-retry-interval`` follow CPA: a round tries every eligible credential once; another
 round starts only for retryable statuses, after waiting for the nearest cooldown.
-Upstreams are reached through the transport protocol (``providers.transport``); turning
+Upstreams are reached through the transport protocol (``providers.transport``); an
+attempt's request (stage 7) is prepared in ``cliproxy.pipeline_prepare``, and turning
 answers into replies (stage 9) lives in ``cliproxy.replies``.
 """
 
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import dataclasses
 import logging
 import random
 from collections.abc import Callable, Mapping
@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from cliproxy import replies
 from cliproxy.access import KEY_POLICY
-from cliproxy.calls import Attempt, Call, Reply, RequestTerminated, StreamReply
+from cliproxy.calls import Call, Reply, RequestTerminated, StreamReply
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
 from cliproxy.credentials.session import extract_session_key
@@ -42,26 +42,17 @@ from cliproxy.formats.validate import validate_body
 from cliproxy.models.listing import CLAUDE_CLOAK_PREFIX, uncloak_claude_id
 from cliproxy.models.registry import ModelRoute
 from cliproxy.models.shaping import Shaper
+from cliproxy.pipeline_prepare import MEDIA, start_attempt
 from cliproxy.plugins.flow import Flow, route_for
 from cliproxy.policies.enforce import Enforcer, Ticket
 from cliproxy.providers import antigravity_credits as ag_credits
 from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError
-from cliproxy.providers.codex_multi_agent import is_codex_client, prepare_tools
 from cliproxy.providers.http import HttpClient, proxy_key
 from cliproxy.providers.identity import forwardable_response_headers
 from cliproxy.providers.transport import UpstreamNetworkError, read_body
 from cliproxy.translate import tokens
-from cliproxy.translate.antigravity_claude import antigravity_claude_signatures
-from cliproxy.translate.compat import prepare as compat_prepare
-from cliproxy.translate.compat import rewrite_agent_messages
-from cliproxy.translate.reasoning_items import drop_foreign_encrypted_content
 from cliproxy.translate.registry import Registry
-from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache, scope_for
-from cliproxy.translate.signatures import (
-    provider_from_model,
-    sanitize_for_claude_upstream,
-    sanitize_gemini_contents,
-)
+from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache
 
 __all__ = ["Call", "Pipeline", "Reply", "StreamReply"]
 
@@ -81,8 +72,6 @@ _BOOTSTRAP_ERROR: contextvars.ContextVar[UpstreamError | None] = contextvars.Con
 )
 _BOOTSTRAP_TRANSIENT = frozenset({408, 500, 502, 503, 504})
 _R = TypeVar("_R", Reply, StreamReply)
-# Images / Videos API actions: bodies checked by the server, sent to the upstream's own endpoint
-_MEDIA = ("images.", "videos.")
 
 
 class Pipeline:
@@ -117,7 +106,7 @@ class Pipeline:
 
     async def run(self, call: Call) -> Reply | StreamReply:
         """One request, stage by stage (numbers as in the module docstring)."""
-        if not call.action.startswith(_MEDIA):  # Images API bodies: checked by the server
+        if not call.action.startswith(MEDIA):  # Images API bodies: checked by the server
             validate_body(call.format, call.body)  # a malformed body is the client's 400, never sent upstream
         model = call.model
         if call.format is Format.CLAUDE and model.startswith(CLAUDE_CLOAK_PREFIX):
@@ -303,7 +292,7 @@ class Pipeline:
                         continue  # the same credential, once more, with a fresh token
                     except CliproxyError as exc:
                         log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc)
-                if err.status == 501 and call.action.startswith(_MEDIA):
+                if err.status == 501 and call.action.startswith(MEDIA):
                     raise _Final(err) from err  # no Images API there: not the credential's fault
                 if err.status == 404 and call.action == "videos.retrieve":
                     raise _Final(err) from err  # a video id this account does not know
@@ -362,10 +351,10 @@ class Pipeline:
             return await self._count_locally(call, cred, provider, model, compat)
         if call.action == "compact" and not provider.compacts:
             raise UpstreamError("/responses/compact not supported", status=501, credential_id=cred.id)
-        images = call.action.startswith(_MEDIA)
+        images = call.action.startswith(MEDIA)
         if images and not provider.serves_images:
             raise UpstreamError(f"{provider.key} does not serve the Images API", status=501)
-        attempt = self._start(call, cred, provider, model, compat)  # 7. request translation
+        attempt = start_attempt(self, call, cred, provider, model, compat)  # 7. request translation
         generate = call.action == "generate"
         if flow is not None and generate:  # 6. interceptors after auth, request normalizers
             attempt.headers, raw = await flow.upstream_request(call, route.model, attempt)
@@ -470,7 +459,7 @@ class Pipeline:
         """A count for an upstream with no count endpoint: the request translated as it
         would be sent, its text counted with the model's encoding; nothing goes upstream
         and nothing here can cool the credential (a failure is never an upstream error)."""
-        attempt = self._start(call, cred, provider, model, compat)
+        attempt = start_attempt(self, call, cred, provider, model, compat)
         encoding, segments = provider.count_locally(attempt.body, model)
         return replies.local_count(self.translations, call, cred, await tokens.count(encoding, segments))
 
@@ -480,115 +469,6 @@ class Pipeline:
         if self.config.passthrough_headers:
             reply.headers.update(forwardable_response_headers(upstream, reply.headers))
         return reply
-
-    def _start(
-        self, call: Call, cred: Credential, provider: Provider, model: str, compat: bool = False
-    ) -> Attempt:
-        """The attempt's own upstream body: the client's (pass-through) or translated from
-        the client's IR under the upstream model name; never shared with the ``Call``.
-        ``compat``: the credential's model has ``is-compat`` (``translate.compat``)."""
-        # a compact or Images body goes to the upstream's own endpoint as it came (CPA)
-        passthrough = call.action == "compact" or call.action.startswith(_MEDIA)
-        up_fmt = call.format if passthrough else provider.upstream_format(call.format)
-        if up_fmt == call.format:
-            body = _own(call.body)
-            if up_fmt is Format.GEMINI:  # another backend's signatures, after a failover too
-                _sanitize_gemini(body)
-            elif up_fmt is Format.CLAUDE and provider_from_model(model) == "claude":
-                messages, _ = sanitize_for_claude_upstream(body.get("messages"), model, compat)
-                if messages is not None:
-                    body["messages"] = messages
-            elif compat:
-                self._compat_body(call, up_fmt, body)
-            if provider.key == "codex" and not compat and not call.action.startswith(_MEDIA):
-                drop_foreign_encrypted_content(body)  # another backend's would fail the request (CPA)
-            return Attempt(cred, provider, model, up_fmt, call.headers, body)
-        source = self._multi_agent_entry(call, provider, up_fmt) or call
-        req = Attempt.for_model(source.client_ir(self.translations), model)
-        if compat:  # is-compat: reasoning the upstream takes unsigned (translate.compat)
-            req = compat_prepare(req, up_fmt)
-        signed = antigravity_claude_signatures(
-            self.signature_cache,
-            self.config,
-            provider=provider.key,
-            client=call.format,
-            upstream=up_fmt,
-            model=model,
-        )
-        if signed is not None:  # Claude signatures in the configured cache or bypass mode
-            req = signed.prepare(req)
-        scope = None
-        if up_fmt is Format.CLAUDE and call.action == "generate":  # signed thinking a client cannot carry
-            scope = scope_for(
-                self.thinking_replay,
-                self.signature_cache,
-                credential_id=cred.id,
-                model=model,
-                headers=call.headers,
-                body=call.body,
-                chat_client=call.format is Format.OPENAI,
-            )
-            req = scope.restore(req)
-        body = self.translations.adapter(up_fmt).build_request(req)
-        if up_fmt is Format.GEMINI and signed is None:
-            _sanitize_gemini(body)
-        elif compat:
-            self._compat_body(call, up_fmt, body)
-        elif provider.key == "codex":
-            drop_foreign_encrypted_content(body)
-        return Attempt(cred, provider, model, up_fmt, call.headers, _own(body), req, scope)
-
-    def _multi_agent_entry(self, call: Call, provider: Provider, up_fmt: Format) -> Call | None:
-        """``codex.optimize-multi-agent-v2``, an official Codex client on the Responses API
-        and a non-Codex upstream (xAI included: CPA's xAI executor rewrites its input too):
-        the request CPA translates (its Responses-entry tool preparation, ``agent_message``
-        items as user messages), as a ``Call`` of its own whose body shares every untouched
-        part with the client's; ``None`` otherwise."""
-        if call.format is not Format.RESPONSES or up_fmt is Format.RESPONSES or provider.key == "codex":
-            return None
-        codex = getattr(self.config, "codex", None)
-        if not getattr(codex, "optimize_multi_agent_v2", False) or not is_codex_client(call.headers):
-            return None
-        body = call.body.copy()
-        changed = prepare_tools(body, self.agent_models)
-        if not rewrite_agent_messages(body) and not changed:
-            return None
-        return dataclasses.replace(call, body=body, _ir=None)
-
-    def _compat_body(self, call: Call, up_fmt: Format, body: dict[str, Any]) -> None:
-        """is-compat on a Codex-dialect key with ``codex.optimize-multi-agent-v2``: an
-        official Codex client's ``agent_message`` items become portable user messages."""
-        codex = getattr(self.config, "codex", None)
-        if (
-            up_fmt is Format.CODEX
-            and getattr(codex, "optimize_multi_agent_v2", False)
-            and is_codex_client(call.headers)
-        ):
-            rewrite_agent_messages(body)
-
-
-def _sanitize_gemini(body: dict[str, Any]) -> None:
-    """CPA's Gemini signature policy on the attempt's own body (the array is copied first)."""
-    contents = body.get("contents")
-    if isinstance(contents, list):
-        copy = list(contents)
-        if sanitize_gemini_contents(copy):
-            body["contents"] = copy
-
-
-def _own(body: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``body`` whose nested objects are copies too, down to (not into) arrays.
-
-    Shaping writes thinking settings and payload rules into objects (``thinking``,
-    ``generationConfig.thinkingConfig``, ``metadata``...) in place: they must be this
-    attempt's, not the client's request nor the IR a later attempt translates again.
-    Arrays (messages, tools) stay shared: copying them would cost a deep copy per request.
-    """
-    out = body.copy()
-    for key, value in body.items():
-        if type(value) is dict:
-            out[key] = _own(value)
-    return out
 
 
 def _pinned(pin: str, scheduler: Any) -> Any:

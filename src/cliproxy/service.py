@@ -213,6 +213,7 @@ class Service:
             token_urls=self._token_urls,
             global_proxy=self.config.proxy_url or "",
             token_client=self._token_client,
+            workers=self.config.auth_auto_refresh_workers,
         )
         self.pipeline.refresher = self.refresher
         self.refresher.start()

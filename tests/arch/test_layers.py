@@ -28,6 +28,7 @@ RANK = {
     "cliproxy": 7,
     "__main__": 7,
     "cli": 7,
+    "tui": 7,
     "server": 6,
     "service": 5,
     "responses_ws": 5,
@@ -35,6 +36,7 @@ RANK = {
     "relay": 5,
     "management": 4,
     "pipeline": 3,
+    "pipeline_prepare": 3,
     "replies": 3,
     "calls": 2,
     "plugins": 2,
@@ -308,6 +310,8 @@ LAZY_IMPORTS_ALLOWED = {
         "cliproxy.plugins.native",
         "cliproxy.plugins.subprocess",
     },
+    # the terminal UI: Textual (an optional extra) and the in-process server load only when it starts
+    "cliproxy.tui": {"cliproxy.tui.app", "cliproxy.tui.standalone"},
     "cliproxy.providers.http": {"aiohttp_socks"},  # SOCKS proxies only
     "cliproxy.server.guard": {"resource"},  # Unix only
 }

@@ -114,8 +114,8 @@ async def test_every_pending_key_is_named_in_one_warning(start_proxy, caplog):
 
 async def test_a_reload_warns_again_only_when_the_set_changes(start_proxy, caplog):
     caplog.set_level(logging.INFO, "cliproxy")
-    proxy = await start_proxy("api-keys: [k]\nauth-auto-refresh-workers: 4\n", watch=True)
-    assert _warnings(caplog, WARNING) == [WARNING + "auth-auto-refresh-workers"]
+    proxy = await start_proxy("api-keys: [k]\ncredential-in-flight: {stale-after: 10s}\n", watch=True)
+    assert _warnings(caplog, WARNING) == [WARNING + "credential-in-flight"]
 
     async def reload(text: str) -> None:
         count = proxy.service.reloads
@@ -127,10 +127,12 @@ async def test_a_reload_warns_again_only_when_the_set_changes(start_proxy, caplo
         raise AssertionError("no reload")
 
     caplog.clear()
-    await reload("api-keys: [k2]\nauth-auto-refresh-workers: 4\n")  # same set: no second warning
+    await reload("api-keys: [k2]\ncredential-in-flight: {stale-after: 10s}\n")  # same set: no second warning
     assert not _warnings(caplog, WARNING)
-    await reload("api-keys: [k2]\nauth-auto-refresh-workers: 4\npprof:\n  enable: true\nbogus-key: 1\n")
-    assert _warnings(caplog, WARNING) == [WARNING + "pprof.enable, auth-auto-refresh-workers"]  # table order
+    await reload(
+        "api-keys: [k2]\ncredential-in-flight: {stale-after: 10s}\npprof:\n  enable: true\nbogus-key: 1\n"
+    )
+    assert _warnings(caplog, WARNING) == [WARNING + "pprof.enable, credential-in-flight"]  # table order
     assert _warnings(caplog, UNKNOWN) == [UNKNOWN + "bogus-key"]
 
 

@@ -201,6 +201,18 @@ async def test_concurrent_refresh_now_shares_one_call(tmp_path, clock, http, oau
     assert again.access_token == "at-1" and len(oauth_fake.requests) == 1
 
 
+async def test_due_refreshes_run_at_most_workers_at_once(tmp_path, clock, http, oauth_fake) -> None:  # noqa: F811
+    """``auth-auto-refresh-workers`` (CPA's refresh worker pool): six due credentials, two
+    workers: every one is refreshed, never more than two token calls at once."""
+    oauth_fake.delay = 0.05
+    creds = [write(tmp_path, f"c{i}.json", oauth("claude", clock, 60, email=f"u{i}@x")) for i in range(6)]
+    pool = Pool(clock=clock)
+    pool.replace(creds)
+    r = refresher(pool, http, clock, oauth_fake.url(), workers=2)
+    assert await r.tick() == 6
+    assert len(oauth_fake.requests) == 6 and oauth_fake.peak == 2
+
+
 async def test_env_override_and_explicit_override(tmp_path, clock, http, oauth_fake, monkeypatch) -> None:  # noqa: F811
     monkeypatch.setenv("CLIPROXY_TOKEN_URL_KIMI", oauth_fake.url("/from-env"))
     cred = write(tmp_path, "kimi.json", oauth("kimi", clock, 60, device_id="dev-7"))
@@ -239,3 +251,10 @@ async def test_loop_refreshes_in_the_background(tmp_path, http, oauth_fake) -> N
         await r.stop()
     assert pool.get("claude.json").access_token == "at-1"
     assert fake_jwt({"a": 1}).count(".") == 2
+
+
+async def test_the_config_key_sizes_the_services_refresher(start_proxy) -> None:
+    proxy = await start_proxy("api-keys: [k]\nauth-auto-refresh-workers: 3\n")
+    assert proxy.service.refresher.workers == 3
+    default = await start_proxy("api-keys: [k]\n")
+    assert default.service.refresher.workers == 16  # CPA's default pool

@@ -320,6 +320,20 @@ async def test_images_generate_streams_as_cpa_does(start_proxy, fakes) -> None:
     assert tool["model"] == "gpt-image-2" and tool["size"] == "1024x1024" and tool["partial_images"] == 1
 
 
+@pytest.mark.parametrize(("setting", "asked"), [("gpt-5.5-base", "gpt-5.5-base"), ("o3", "gpt-5.4-mini")])
+async def test_gpt_image_2_base_model_names_the_main_model(start_proxy, fakes, setting, asked) -> None:
+    """CPA ``resolveGPTImage2BaseModel``: ``gpt-image-2-base-model`` is the model the
+    streamed (hosted-tool) path asks; a value not starting with ``gpt-`` falls back to
+    gpt-5.4-mini."""
+    text = _stream_config(fakes).replace(
+        '{name: "gpt-5.4-mini"}]', '{name: "gpt-5.4-mini"}, {name: "gpt-5.5-base"}]'
+    )
+    proxy = await start_proxy(text + f"\ngpt-image-2-base-model: {setting}\n")
+    events = await _stream_images(proxy.url, {"model": "gpt-image-2", "prompt": "draw", "stream": True})
+    assert events[-1][0] == "image_generation.completed"
+    assert fakes.responses.last.json["model"] == asked
+
+
 async def test_images_stream_url_format_and_edit_prefix(start_proxy, fakes) -> None:
     """``response_format: url`` gives ``data:`` URLs; an edit's events are ``image_edit.*`` and
     its images ride along as ``input_image`` parts."""

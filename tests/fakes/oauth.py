@@ -77,6 +77,7 @@ class OAuthFake(LocalServer):
         self.id_token_claims = id_token_claims
         self.public_key: tuple[int, int] | None = None
         self.delay = 0.0
+        self.active = self.peak = 0  # token calls in flight (with a delay), and their maximum
         self.requests: list[TokenRequest] = []
         self.failures: list[tuple[int, str]] = []
         self.issued = 0
@@ -101,7 +102,12 @@ class OAuthFake(LocalServer):
         rec = TokenRequest(request.path, dict(request.headers), ctype, fields)
         self.requests.append(rec)
         if self.delay:
-            await asyncio.sleep(self.delay)
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+            try:
+                await asyncio.sleep(self.delay)
+            finally:
+                self.active -= 1
         if self.failures:
             status, error = self.failures.pop(0)
             return _json({"error": error, "error_description": f"fake {error}"}, status)

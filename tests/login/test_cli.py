@@ -344,7 +344,7 @@ def test_help_lists_every_login_flag(flag, tmp_path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-tui"], "CLIProxyAPI's -tui flag is not supported"),
+        (["-tui", "-claude-login"], "the terminal UI goes with neither serve nor a sign-in flag"),
         (["-home-jwt", "x"], "CLIProxyAPI's -home-jwt flag is not supported"),
         (["-claude-login", "-kimi-login"], "one sign-in at a time"),
         (["-vertex-import-prefix", "p"], "-vertex-import-prefix goes with -vertex-import"),

@@ -51,16 +51,12 @@ NOT_EFFECTIVE: tuple[NotEffective, ...] = (
     # CPA's distributed "Home" mode
     NotEffective("credential-concurrency", "credential_concurrency"),
     NotEffective("credential-in-flight", "credential_in_flight"),
-    NotEffective("gpt-image-2-base-model", "gpt_image_2_base_model"),
-    NotEffective("auth-auto-refresh-workers", "auth_auto_refresh_workers"),
     # CPA itself only stores these two and serves them to the management API; no request
     # path reads them (quota-exceeded.antigravity-credits is the one that acts)
     NotEffective("quota-exceeded.switch-project", "switch_project"),
     NotEffective("quota-exceeded.switch-preview-model", "switch_preview_model"),
     # CPA: a WebRTC media relay for Codex Live (/v1/realtime calls), which cliproxy does not serve
     NotEffective("codex.live-media-relay", "live_media_relay"),
-    # CPA: auth on the AI Studio relay socket (/v1/ws), which is not built (the Responses
-    # WebSocket always takes the client keys, as on HTTP)
     # copied into the credential's attributes (plugins and the management API see them);
     # no built-in code acts on them
     NotEffective("codex-api-key[].alpha-search", "alpha_search"),

@@ -122,7 +122,8 @@ class Refresher:
         self.clock = clock
         self.interval = interval
         self.global_proxy = global_proxy
-        self._workers = asyncio.Semaphore(max(1, workers))
+        self.workers = max(1, workers)  # auth-auto-refresh-workers: due refreshes at once
+        self._workers = asyncio.Semaphore(self.workers)
         self._status: dict[str, _Status] = {}
         self._inflight: dict[str, asyncio.Future[Credential]] = {}
         self._task: asyncio.Task[None] | None = None

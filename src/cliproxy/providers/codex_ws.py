@@ -35,6 +35,9 @@ one chunk (one write to the client); no timer is armed for them.
 
 Limits: the shared client's connect timeout for the handshake, its idle timeout for
 each event (``timeouts.upstream-idle``; CPA: 5 minutes).
+
+The wire shapes (upgrade headers, the ``response.create`` message, events as SSE frames,
+error events, the answers made without the upstream) live in ``providers.codex_ws_wire``.
 """
 
 from __future__ import annotations
@@ -49,10 +52,23 @@ from typing import TYPE_CHECKING, Any, Literal
 import aiohttp
 import orjson
 
-from cliproxy.credentials.record import Credential, parse_bool
 from cliproxy.formats.responses_ws import event_type
-from cliproxy.formats.sse import frame
-from cliproxy.providers.identity import codex_uses_api_key
+from cliproxy.providers.codex_ws_wire import (
+    BETA_HEADER,
+    CONTINUES_HEADER,
+    SESSION_HEADER,
+    continuation_lost,
+    create_message,
+    error_body,
+    error_headers,
+    error_status,
+    refused,
+    sse_event,
+    to_http_url,
+    websocket_request,
+    websocket_url,
+    websockets_enabled,
+)
 from cliproxy.providers.impersonate import OriginRouter
 from cliproxy.providers.transport import (
     UpstreamClient,
@@ -65,6 +81,7 @@ if TYPE_CHECKING:
     from cliproxy.providers.http import HttpClient
     from cliproxy.providers.registry import Providers
 
+# the wire shapes live in providers.codex_ws_wire; their public names are importable here too
 __all__ = [
     "BETA_HEADER",
     "CONTINUES_HEADER",
@@ -82,15 +99,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# internal: names the downstream socket a request came from; never sent upstream
-SESSION_HEADER = "X-Cliproxy-Ws-Session"
-# internal, never sent upstream: on a client's request, the response id its follow-up
-# continues; on an upstream request, that id again (or "-" for a self-contained turn) from
-# a provider whose socket keeps the conversation (Codex), so the turn may only go on the
-# kept socket that answered it
-CONTINUES_HEADER = "X-Cliproxy-Ws-Continues"
-# what the Codex backend wants on a Responses WebSocket upgrade (CPA)
-BETA_HEADER = "responses_websockets=2026-02-06"
 TERMINAL = frozenset(
     {"response.completed", "response.done", "response.failed", "response.incomplete", "error"}
 )
@@ -105,73 +113,6 @@ _CONTINUES_LOWER = CONTINUES_HEADER.lower()
 _HOP_HEADERS = frozenset(
     {"content-type", "accept", "content-length", "connection", "upgrade", "host", "accept-encoding"}
 )
-
-
-def websockets_enabled(cred: Credential) -> bool:
-    """Whether ``cred`` may use the upstream WebSocket (CPA ``codexWebsocketsEnabled``):
-    the ``websockets`` attribute (config keys), else ``websockets`` in the auth file."""
-    raw = cred.attributes.get("websockets")
-    if raw is not None and str(raw).strip():
-        parsed = parse_bool(raw)
-        if parsed is not None:
-            return parsed
-    return parse_bool(cred.metadata.get("websockets")) is True
-
-
-def websocket_url(http_url: str) -> str:
-    """``http(s)://`` -> ``ws(s)://``; any other scheme is returned unchanged."""
-    if http_url.startswith("https://"):
-        return "wss://" + http_url[8:]
-    if http_url.startswith("http://"):
-        return "ws://" + http_url[7:]
-    return http_url
-
-
-def _http_url(ws_url: str) -> str:
-    if ws_url.startswith("wss://"):
-        return "https://" + ws_url[6:]
-    return "http://" + ws_url[5:] if ws_url.startswith("ws://") else ws_url
-
-
-# client headers a Codex WebSocket turn carries upstream when the client sent them (CPA)
-_CLIENT_WS_HEADERS = (
-    "x-codex-turn-state",
-    "x-codex-turn-metadata",
-    "x-client-request-id",
-    "x-responsesapi-include-timing-metrics",
-    "version",
-)
-
-
-def websocket_request(
-    cred: Credential,
-    url: str,
-    headers: dict[str, str],
-    client_headers: Mapping[str, str],
-    beta_features: str = "",
-) -> str:
-    """The URL of this request: ``url`` unchanged over HTTP/SSE, or its ``ws(s)://`` form
-    (and ``headers`` completed for the upgrade) when the client came in over the Responses
-    WebSocket and ``cred`` allows it. ``beta_features`` is
-    ``codex-header-defaults.beta-features``: sent as ``x-codex-beta-features`` on OAuth
-    requests whose client sent none (CPA sends it on WebSocket requests only)."""
-    sid = client_headers.get(SESSION_HEADER)
-    if not sid or not websockets_enabled(cred):
-        return url
-    for name in _CLIENT_WS_HEADERS:
-        value = client_headers.get(name)
-        if value and value.strip():
-            headers[name] = value.strip()
-    client_features = (client_headers.get("x-codex-beta-features") or "").strip()
-    if client_features:
-        headers["x-codex-beta-features"] = client_features
-    elif beta_features and not codex_uses_api_key(cred):
-        headers["x-codex-beta-features"] = beta_features
-    beta = (client_headers.get("openai-beta") or "").strip()
-    headers["OpenAI-Beta"] = beta if "responses_websockets=" in beta else BETA_HEADER
-    headers.pop("Accept", None)
-    headers[SESSION_HEADER] = sid
-    return websocket_url(url)
 
 
 class _Socket:
@@ -251,7 +192,7 @@ class WebSocketUpstream:
             sock = None
         follow_up = continues not in ("", "-")
         if follow_up and (sock is None or sock.last_response != continues):
-            return _continuation_lost()  # only the socket that answered it holds it
+            return continuation_lost()  # only the socket that answered it holds it
         fresh = sock is None
         if sock is None:
             opened = await self._dial(url, out, proxy, body)
@@ -273,7 +214,7 @@ class WebSocketUpstream:
             if fresh:
                 raise UpstreamNetworkError("upstream WebSocket send failed", detail=repr(exc)) from exc
             if follow_up:
-                return _continuation_lost()
+                return continuation_lost()
             # a kept socket the upstream closed between turns: dial once more (CPA)
             return await self.request(method, url, headers=headers, body=body, proxy=proxy)
         resp = _WsResponse(self, sid, sock)
@@ -283,7 +224,7 @@ class WebSocketUpstream:
             resp.release()
             if isinstance(exc, ConnectionError) and not fresh:
                 if follow_up:
-                    return _continuation_lost()
+                    return continuation_lost()
                 # a kept socket whose close from the upstream we read only now: dial once more
                 return await self.request(method, url, headers=headers, body=body, proxy=proxy)
             raise network_error(exc, "while waiting for the first WebSocket event") from exc
@@ -313,8 +254,8 @@ class WebSocketUpstream:
         except aiohttp.WSServerHandshakeError as exc:
             if exc.status == 426:  # the upstream wants HTTP: same body over SSE
                 hdrs = {**headers, "Content-Type": "application/json", "Accept": "text/event-stream"}
-                return await self.http.request("POST", _http_url(url), headers=hdrs, body=body, proxy=proxy)
-            return _refused(exc.status, exc.headers)
+                return await self.http.request("POST", to_http_url(url), headers=hdrs, body=body, proxy=proxy)
+            return refused(exc.status, exc.headers)
         except TimeoutError as exc:
             raise UpstreamNetworkError(
                 "upstream connect timed out",
@@ -368,7 +309,7 @@ class _WsResponse:
         assert event is not None
         data, kind, obj = event
         if kind == "error":
-            status = _int(obj.get("status")) or _int(obj.get("status_code"))
+            status = error_status(obj)
             if status and status >= 400:
                 self.status = status
                 self.body = error_body(obj, status)
@@ -377,7 +318,7 @@ class _WsResponse:
                 self._owner._forget(self._sid, self._sock)  # CPA drops the socket on an error
                 await _close(self._sock.ws)
                 return
-        self._first = _sse(data, kind, obj)
+        self._first = sse_event(data, kind, obj)
         self._done = kind in TERMINAL
         if kind in _COMPLETED:
             self._completed(obj)
@@ -447,7 +388,7 @@ class _WsResponse:
         self._output = self._output or kind.startswith("response.output_")
         if kind in _COMPLETED:
             self._completed(obj)
-        return _sse(data, kind, obj)
+        return sse_event(data, kind, obj)
 
     def _completed(self, obj: dict[str, Any]) -> None:
         response = obj.get("response")
@@ -502,93 +443,6 @@ def install(providers: Providers, http: HttpClient) -> WebSocketUpstream:
         else:
             provider.transport = WebSocketRouter(upstream, transport or http)
     return upstream
-
-
-# -- helpers
-
-
-def create_message(body: bytes | None) -> bytes:
-    """The HTTP body as a ``response.create`` message (CPA ``buildCodexWebsocketRequestBody``)."""
-    rest = (body or b"{}").strip()[1:]
-    return b'{"type":"response.create"' + (rest if rest.lstrip()[:1] == b"}" else b"," + rest)
-
-
-def _sse(data: bytes, kind: str, obj: dict[str, Any]) -> bytes:
-    if kind == "response.done":
-        kind = "response.completed"
-        data = orjson.dumps({**obj, "type": kind})
-    return frame(kind or "message", data)
-
-
-def error_headers(obj: dict[str, Any]) -> dict[str, str]:
-    """The ``headers`` object of an ``error`` event (CPA ``parseCodexWebsocketErrorHeaders``):
-    string, number and boolean values, as header strings."""
-    raw = obj.get("headers")
-    out: dict[str, str] = {}
-    if not isinstance(raw, dict):
-        return out
-    for name, value in raw.items():
-        if not isinstance(name, str) or not name.strip():
-            continue
-        if isinstance(value, bool):
-            out[name.strip()] = "true" if value else "false"
-        elif isinstance(value, int | float | str) and str(value).strip():
-            out[name.strip()] = str(value).strip()
-    return out
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def error_body(obj: dict[str, Any], status: int) -> bytes:
-    """CPA ``buildCodexWebsocketErrorPayload``: the error (or ``body.error``) and the status."""
-    out: dict[str, Any] = {"status": status}
-    body = obj.get("body")
-    if body is not None:
-        out["body"] = body
-        if isinstance(body, dict) and "error" in body:
-            out["error"] = body["error"]
-            return orjson.dumps(out)
-    out["error"] = obj.get("error", {"type": "server_error", "message": f"upstream error {status}"})
-    return orjson.dumps(out)
-
-
-class _Refused:
-    """The answer to a refused upgrade: its status, a JSON error body."""
-
-    def __init__(self, status: int, headers: Mapping[str, str] | None) -> None:
-        self.status = status
-        self.headers: Mapping[str, str] = dict(headers or {})
-        message = f"upstream refused the WebSocket upgrade (HTTP {status})"
-        self._body = orjson.dumps({"error": {"message": message, "type": "upstream_error"}})
-
-    async def read(self) -> bytes:
-        return self._body
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        yield self._body
-
-    def release(self) -> None:
-        return None
-
-
-def _refused(status: int, headers: Mapping[str, str] | None) -> UpstreamResponse:
-    return _Refused(status, headers)
-
-
-def _continuation_lost() -> UpstreamResponse:
-    """A follow-up whose socket is gone: Codex's own answer to an unknown
-    ``previous_response_id``, so the pipeline sends the whole conversation instead."""
-    answer = _Refused(400, None)
-    error = {
-        "type": "invalid_request_error",
-        "code": "previous_response_not_found",
-        "message": "the upstream socket holding the previous response is closed",
-        "param": "previous_response_id",
-    }
-    answer._body = orjson.dumps({"error": error})
-    return answer
 
 
 def _queued(ws: _UpstreamSocket) -> bool:

@@ -73,7 +73,8 @@ def _stream_call(request: web.Request, action: str, body: dict[str, Any], model:
         raise RequestError(
             f"stream: streamed image answers are served for {', '.join(IMAGE_MODELS)} only", param="stream"
         )
-    upstream = images_stream.responses_request(body, model, action)
+    base = request.app[SERVICE].config.gpt_image_2_base_model
+    upstream = images_stream.responses_request(body, model, action, base)
     prefix = "image_edit" if action == "images.edits" else "image_generation"
     response_format = str(body.get("response_format") or "b64_json")
 

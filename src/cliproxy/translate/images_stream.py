@@ -32,9 +32,12 @@ _TOOL_NUMBERS = ("output_compression", "partial_images")
 _MIME = {"png": "image/png", "jpeg": "image/jpeg", "jpg": "image/jpeg", "webp": "image/webp"}
 
 
-def responses_request(body: dict[str, Any], image_model: str, action: str) -> dict[str, Any]:
+def responses_request(
+    body: dict[str, Any], image_model: str, action: str, main_model: str = MAIN_MODEL
+) -> dict[str, Any]:
     """CPA's ``buildImagesResponsesRequest``: the prompt (and an edit's images) as one user
-    message, the ``image_generation`` tool carrying the Images API options, forced."""
+    message, the ``image_generation`` tool carrying the Images API options, forced, on
+    ``main_model`` (``gpt-image-2-base-model``)."""
     tool: dict[str, Any] = {
         "type": "image_generation",
         "action": "edit" if action == "images.edits" else "generate",
@@ -60,7 +63,7 @@ def responses_request(body: dict[str, Any], image_model: str, action: str) -> di
         "reasoning": {"effort": "medium", "summary": "auto"},
         "parallel_tool_calls": True,
         "include": ["reasoning.encrypted_content"],
-        "model": f"{prefix}/{MAIN_MODEL}" if prefix else MAIN_MODEL,
+        "model": f"{prefix}/{main_model}" if prefix else main_model,
         "store": False,
         "tool_choice": {"type": "image_generation"},
         "tools": [tool],

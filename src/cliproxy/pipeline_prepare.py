@@ -1,0 +1,166 @@
+"""Stage 7 of the lifecycle (``cliproxy.pipeline``): one credential attempt's request.
+
+:func:`start_attempt` gives an attempt its own upstream body: the client's as it came
+(pass-through, with the signature and reasoning items another backend left in it
+cleaned out), or the client's IR translated under the upstream model name, after the
+request-side preparations CPA makes on the way: ``codex.optimize-multi-agent-v2`` for an
+official Codex client, ``is-compat`` reasoning, Claude signatures (cache or bypass mode)
+and restored thinking a client cannot carry. The body is never shared with the ``Call``:
+later stages (interceptors, thinking, payload rules) write into it in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from cliproxy.calls import Attempt, Call
+from cliproxy.credentials.record import Credential
+from cliproxy.formats import Format
+from cliproxy.providers.base import Provider
+from cliproxy.providers.codex_multi_agent import is_codex_client, prepare_tools
+from cliproxy.translate.antigravity_claude import antigravity_claude_signatures
+from cliproxy.translate.compat import prepare as compat_prepare
+from cliproxy.translate.compat import rewrite_agent_messages
+from cliproxy.translate.reasoning_items import drop_foreign_encrypted_content
+from cliproxy.translate.registry import Registry
+from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache, scope_for
+from cliproxy.translate.signatures import (
+    provider_from_model,
+    sanitize_for_claude_upstream,
+    sanitize_gemini_contents,
+)
+
+__all__ = ["MEDIA", "Preparing", "start_attempt"]
+
+# Images / Videos API actions: bodies checked by the server, sent to the upstream's own endpoint
+MEDIA = ("images.", "videos.")
+
+
+class Preparing(Protocol):
+    """What preparing a request reads off the pipeline (read at each attempt: a config
+    reload or a new Codex catalog applies to the next one)."""
+
+    translations: Registry
+    config: Any
+    signature_cache: SignatureCache
+    thinking_replay: ThinkingReplayCache
+    agent_models: Callable[[], str]  # the Codex client catalog as spawn_agent lists it
+
+
+def start_attempt(
+    pipe: Preparing,
+    call: Call,
+    cred: Credential,
+    provider: Provider,
+    model: str,
+    compat: bool = False,
+) -> Attempt:
+    """The attempt's own upstream body: the client's (pass-through) or translated from
+    the client's IR under the upstream model name; never shared with the ``Call``.
+    ``compat``: the credential's model has ``is-compat`` (``translate.compat``)."""
+    # a compact or Images body goes to the upstream's own endpoint as it came (CPA)
+    passthrough = call.action == "compact" or call.action.startswith(MEDIA)
+    up_fmt = call.format if passthrough else provider.upstream_format(call.format)
+    if up_fmt == call.format:
+        body = _own(call.body)
+        if up_fmt is Format.GEMINI:  # another backend's signatures, after a failover too
+            _sanitize_gemini(body)
+        elif up_fmt is Format.CLAUDE and provider_from_model(model) == "claude":
+            messages, _ = sanitize_for_claude_upstream(body.get("messages"), model, compat)
+            if messages is not None:
+                body["messages"] = messages
+        elif compat:
+            _compat_body(pipe.config, call, up_fmt, body)
+        if provider.key == "codex" and not compat and not call.action.startswith(MEDIA):
+            drop_foreign_encrypted_content(body)  # another backend's would fail the request (CPA)
+        return Attempt(cred, provider, model, up_fmt, call.headers, body)
+    source = _multi_agent_entry(pipe, call, provider, up_fmt) or call
+    req = Attempt.for_model(source.client_ir(pipe.translations), model)
+    if compat:  # is-compat: reasoning the upstream takes unsigned (translate.compat)
+        req = compat_prepare(req, up_fmt)
+    signed = antigravity_claude_signatures(
+        pipe.signature_cache,
+        pipe.config,
+        provider=provider.key,
+        client=call.format,
+        upstream=up_fmt,
+        model=model,
+    )
+    if signed is not None:  # Claude signatures in the configured cache or bypass mode
+        req = signed.prepare(req)
+    scope = None
+    if up_fmt is Format.CLAUDE and call.action == "generate":  # signed thinking a client cannot carry
+        scope = scope_for(
+            pipe.thinking_replay,
+            pipe.signature_cache,
+            credential_id=cred.id,
+            model=model,
+            headers=call.headers,
+            body=call.body,
+            chat_client=call.format is Format.OPENAI,
+        )
+        req = scope.restore(req)
+    body = pipe.translations.adapter(up_fmt).build_request(req)
+    if up_fmt is Format.GEMINI and signed is None:
+        _sanitize_gemini(body)
+    elif compat:
+        _compat_body(pipe.config, call, up_fmt, body)
+    elif provider.key == "codex":
+        drop_foreign_encrypted_content(body)
+    return Attempt(cred, provider, model, up_fmt, call.headers, _own(body), req, scope)
+
+
+def _multi_agent_entry(pipe: Preparing, call: Call, provider: Provider, up_fmt: Format) -> Call | None:
+    """``codex.optimize-multi-agent-v2``, an official Codex client on the Responses API
+    and a non-Codex upstream (xAI included: CPA's xAI executor rewrites its input too):
+    the request CPA translates (its Responses-entry tool preparation, ``agent_message``
+    items as user messages), as a ``Call`` of its own whose body shares every untouched
+    part with the client's; ``None`` otherwise."""
+    if call.format is not Format.RESPONSES or up_fmt is Format.RESPONSES or provider.key == "codex":
+        return None
+    codex = getattr(pipe.config, "codex", None)
+    if not getattr(codex, "optimize_multi_agent_v2", False) or not is_codex_client(call.headers):
+        return None
+    body = call.body.copy()
+    changed = prepare_tools(body, pipe.agent_models)
+    if not rewrite_agent_messages(body) and not changed:
+        return None
+    return dataclasses.replace(call, body=body, _ir=None)
+
+
+def _compat_body(config: Any, call: Call, up_fmt: Format, body: dict[str, Any]) -> None:
+    """is-compat on a Codex-dialect key with ``codex.optimize-multi-agent-v2``: an
+    official Codex client's ``agent_message`` items become portable user messages."""
+    codex = getattr(config, "codex", None)
+    if (
+        up_fmt is Format.CODEX
+        and getattr(codex, "optimize_multi_agent_v2", False)
+        and is_codex_client(call.headers)
+    ):
+        rewrite_agent_messages(body)
+
+
+def _sanitize_gemini(body: dict[str, Any]) -> None:
+    """CPA's Gemini signature policy on the attempt's own body (the array is copied first)."""
+    contents = body.get("contents")
+    if isinstance(contents, list):
+        copy = list(contents)
+        if sanitize_gemini_contents(copy):
+            body["contents"] = copy
+
+
+def _own(body: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``body`` whose nested objects are copies too, down to (not into) arrays.
+
+    Shaping writes thinking settings and payload rules into objects (``thinking``,
+    ``generationConfig.thinkingConfig``, ``metadata``...) in place: they must be this
+    attempt's, not the client's request nor the IR a later attempt translates again.
+    Arrays (messages, tools) stay shared: copying them would cost a deep copy per request.
+    """
+    out = body.copy()
+    for key, value in body.items():
+        if type(value) is dict:
+            out[key] = _own(value)
+    return out

@@ -1,0 +1,203 @@
+"""The Responses WebSocket upstream's wire shapes (``providers.codex_ws`` holds the
+sockets): which requests go over a WebSocket and the upgrade headers they carry, the
+``response.create`` message a turn sends, each event as the SSE frame the pipeline
+reads, an ``error`` event's status, headers and body (CPA ``parseCodexWebsocketError``),
+and the answers made here without the upstream: a refused upgrade, a follow-up whose
+socket is gone. Nothing here touches a socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import orjson
+
+from cliproxy.credentials.record import Credential, parse_bool
+from cliproxy.formats.sse import frame
+from cliproxy.providers.identity import codex_uses_api_key
+from cliproxy.providers.transport import UpstreamResponse
+
+__all__ = [
+    "BETA_HEADER",
+    "CONTINUES_HEADER",
+    "SESSION_HEADER",
+    "continuation_lost",
+    "create_message",
+    "error_body",
+    "error_headers",
+    "error_status",
+    "refused",
+    "sse_event",
+    "to_http_url",
+    "websocket_request",
+    "websocket_url",
+    "websockets_enabled",
+]
+
+# internal: names the downstream socket a request came from; never sent upstream
+SESSION_HEADER = "X-Cliproxy-Ws-Session"
+# internal, never sent upstream: on a client's request, the response id its follow-up
+# continues; on an upstream request, that id again (or "-" for a self-contained turn) from
+# a provider whose socket keeps the conversation (Codex), so the turn may only go on the
+# kept socket that answered it
+CONTINUES_HEADER = "X-Cliproxy-Ws-Continues"
+# what the Codex backend wants on a Responses WebSocket upgrade (CPA)
+BETA_HEADER = "responses_websockets=2026-02-06"
+
+
+def websockets_enabled(cred: Credential) -> bool:
+    """Whether ``cred`` may use the upstream WebSocket (CPA ``codexWebsocketsEnabled``):
+    the ``websockets`` attribute (config keys), else ``websockets`` in the auth file."""
+    raw = cred.attributes.get("websockets")
+    if raw is not None and str(raw).strip():
+        parsed = parse_bool(raw)
+        if parsed is not None:
+            return parsed
+    return parse_bool(cred.metadata.get("websockets")) is True
+
+
+def websocket_url(http_url: str) -> str:
+    """``http(s)://`` -> ``ws(s)://``; any other scheme is returned unchanged."""
+    if http_url.startswith("https://"):
+        return "wss://" + http_url[8:]
+    if http_url.startswith("http://"):
+        return "ws://" + http_url[7:]
+    return http_url
+
+
+def to_http_url(ws_url: str) -> str:
+    """``ws(s)://`` -> ``http(s)://`` (the HTTP/SSE fallback of a ``426`` upgrade)."""
+    if ws_url.startswith("wss://"):
+        return "https://" + ws_url[6:]
+    return "http://" + ws_url[5:] if ws_url.startswith("ws://") else ws_url
+
+
+# client headers a Codex WebSocket turn carries upstream when the client sent them (CPA)
+_CLIENT_WS_HEADERS = (
+    "x-codex-turn-state",
+    "x-codex-turn-metadata",
+    "x-client-request-id",
+    "x-responsesapi-include-timing-metrics",
+    "version",
+)
+
+
+def websocket_request(
+    cred: Credential,
+    url: str,
+    headers: dict[str, str],
+    client_headers: Mapping[str, str],
+    beta_features: str = "",
+) -> str:
+    """The URL of this request: ``url`` unchanged over HTTP/SSE, or its ``ws(s)://`` form
+    (and ``headers`` completed for the upgrade) when the client came in over the Responses
+    WebSocket and ``cred`` allows it. ``beta_features`` is
+    ``codex-header-defaults.beta-features``: sent as ``x-codex-beta-features`` on OAuth
+    requests whose client sent none (CPA sends it on WebSocket requests only)."""
+    sid = client_headers.get(SESSION_HEADER)
+    if not sid or not websockets_enabled(cred):
+        return url
+    for name in _CLIENT_WS_HEADERS:
+        value = client_headers.get(name)
+        if value and value.strip():
+            headers[name] = value.strip()
+    client_features = (client_headers.get("x-codex-beta-features") or "").strip()
+    if client_features:
+        headers["x-codex-beta-features"] = client_features
+    elif beta_features and not codex_uses_api_key(cred):
+        headers["x-codex-beta-features"] = beta_features
+    beta = (client_headers.get("openai-beta") or "").strip()
+    headers["OpenAI-Beta"] = beta if "responses_websockets=" in beta else BETA_HEADER
+    headers.pop("Accept", None)
+    headers[SESSION_HEADER] = sid
+    return websocket_url(url)
+
+
+def create_message(body: bytes | None) -> bytes:
+    """The HTTP body as a ``response.create`` message (CPA ``buildCodexWebsocketRequestBody``)."""
+    rest = (body or b"{}").strip()[1:]
+    return b'{"type":"response.create"' + (rest if rest.lstrip()[:1] == b"}" else b"," + rest)
+
+
+def sse_event(data: bytes, kind: str, obj: dict[str, Any]) -> bytes:
+    if kind == "response.done":
+        kind = "response.completed"
+        data = orjson.dumps({**obj, "type": kind})
+    return frame(kind or "message", data)
+
+
+def error_headers(obj: dict[str, Any]) -> dict[str, str]:
+    """The ``headers`` object of an ``error`` event (CPA ``parseCodexWebsocketErrorHeaders``):
+    string, number and boolean values, as header strings."""
+    raw = obj.get("headers")
+    out: dict[str, str] = {}
+    if not isinstance(raw, dict):
+        return out
+    for name, value in raw.items():
+        if not isinstance(name, str) or not name.strip():
+            continue
+        if isinstance(value, bool):
+            out[name.strip()] = "true" if value else "false"
+        elif isinstance(value, int | float | str) and str(value).strip():
+            out[name.strip()] = str(value).strip()
+    return out
+
+
+def error_status(obj: dict[str, Any]) -> int:
+    """The HTTP status an ``error`` event carries (``status`` or ``status_code``), else 0."""
+    return _int(obj.get("status")) or _int(obj.get("status_code"))
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def error_body(obj: dict[str, Any], status: int) -> bytes:
+    """CPA ``buildCodexWebsocketErrorPayload``: the error (or ``body.error``) and the status."""
+    out: dict[str, Any] = {"status": status}
+    body = obj.get("body")
+    if body is not None:
+        out["body"] = body
+        if isinstance(body, dict) and "error" in body:
+            out["error"] = body["error"]
+            return orjson.dumps(out)
+    out["error"] = obj.get("error", {"type": "server_error", "message": f"upstream error {status}"})
+    return orjson.dumps(out)
+
+
+class _Refused:
+    """The answer to a refused upgrade: its status, a JSON error body."""
+
+    def __init__(self, status: int, headers: Mapping[str, str] | None) -> None:
+        self.status = status
+        self.headers: Mapping[str, str] = dict(headers or {})
+        message = f"upstream refused the WebSocket upgrade (HTTP {status})"
+        self._body = orjson.dumps({"error": {"message": message, "type": "upstream_error"}})
+
+    async def read(self) -> bytes:
+        return self._body
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        yield self._body
+
+    def release(self) -> None:
+        return None
+
+
+def refused(status: int, headers: Mapping[str, str] | None) -> UpstreamResponse:
+    return _Refused(status, headers)
+
+
+def continuation_lost() -> UpstreamResponse:
+    """A follow-up whose socket is gone: Codex's own answer to an unknown
+    ``previous_response_id``, so the pipeline sends the whole conversation instead."""
+    answer = _Refused(400, None)
+    error = {
+        "type": "invalid_request_error",
+        "code": "previous_response_not_found",
+        "message": "the upstream socket holding the previous response is closed",
+        "param": "previous_response_id",
+    }
+    answer._body = orjson.dumps({"error": error})
+    return answer
