@@ -30,6 +30,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from cliproxy.providers.cow import CopyOnWrite, Path
+
 __all__ = [
     "MAX_BREAKPOINTS",
     "count_marks",
@@ -42,38 +44,10 @@ __all__ = [
 ]
 
 MAX_BREAKPOINTS = 4
-_Path = tuple[str | int, ...]
 
 
 def _ephemeral() -> dict[str, Any]:
     return {"type": "ephemeral"}
-
-
-class _Cow:
-    """Copy-on-write access to the blocks of one body: the first change below a path
-    copies each list and dict on it, once."""
-
-    __slots__ = ("body", "owned")
-
-    def __init__(self, body: dict[str, Any]) -> None:
-        self.body = body
-        self.owned: set[int] = set()
-
-    def at(self, path: _Path) -> Any:
-        node: Any = self.body
-        for step in path:
-            child = node[step]
-            if id(child) not in self.owned:
-                child = child.copy()
-                node[step] = child
-                self.owned.add(id(child))
-            node = child
-        return node
-
-    def replace(self, path: _Path, key: str | int, value: Any) -> None:
-        container = self.at(path)
-        container[key] = value
-        self.owned.add(id(value))
 
 
 def _indexed(value: Any) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -84,7 +58,7 @@ def _indexed(value: Any) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 _TOOLS, _SYSTEM, _MESSAGES = 0, 1, 2
-_Mark = tuple[int, _Path]  # (section, path of the marked block)
+_Mark = tuple[int, Path]  # (section, path of the marked block)
 
 
 def _marks(body: dict[str, Any]) -> list[_Mark]:
@@ -141,7 +115,7 @@ def _go_bool(value: Any) -> bool:
     return isinstance(value, str) and value in ("1", "t", "T", "TRUE", "true", "True")
 
 
-def _mark_tools(body: dict[str, Any], cow: _Cow) -> None:
+def _mark_tools(body: dict[str, Any], cow: CopyOnWrite) -> None:
     tools = body.get("tools")
     if not isinstance(tools, list):
         return
@@ -155,7 +129,7 @@ def _mark_tools(body: dict[str, Any], cow: _Cow) -> None:
         cow.at(("tools", last))["cache_control"] = _ephemeral()
 
 
-def _mark_system(body: dict[str, Any], cow: _Cow) -> None:
+def _mark_system(body: dict[str, Any], cow: CopyOnWrite) -> None:
     system = body.get("system")
     if isinstance(system, str):
         if system.strip():
@@ -183,7 +157,7 @@ def _rolling_host(msg: dict[str, Any]) -> bool:
     return kind not in ("thinking", "redacted_thinking")
 
 
-def _mark_messages(body: dict[str, Any], cow: _Cow) -> None:
+def _mark_messages(body: dict[str, Any], cow: CopyOnWrite) -> None:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return
@@ -214,7 +188,7 @@ def _mark_messages(body: dict[str, Any], cow: _Cow) -> None:
 def ensure(body: dict[str, Any]) -> None:
     """CPA's ``ensureCacheControl`` (section by section, so a mark cloaking put on the
     first user turn does not stop the system or the rolling message mark)."""
-    cow = _Cow(body)
+    cow = CopyOnWrite(body)
     if not _usable_system(body.get("system")):
         _mark_tools(body, cow)
     _mark_system(body, cow)
@@ -224,14 +198,14 @@ def ensure(body: dict[str, Any]) -> None:
 # ------------------------------------------------------------------ limit and ttl
 
 
-def _enforce(body: dict[str, Any], marks: list[_Mark], cow: _Cow, limit: int) -> list[_Mark]:
+def _enforce(body: dict[str, Any], marks: list[_Mark], cow: CopyOnWrite, limit: int) -> list[_Mark]:
     excess = len(marks) - limit
     if excess <= 0:
         return marks
     tools = [m for m in marks if m[0] == _TOOLS]
     system = [m for m in marks if m[0] == _SYSTEM]
     messages = [m for m in marks if m[0] == _MESSAGES]
-    dropped: set[_Path] = set()
+    dropped: set[Path] = set()
     for group in (system[:-1], tools[:-1], messages, system[-1:], tools[-1:]):
         for _, path in group:
             if excess <= 0:
@@ -242,7 +216,7 @@ def _enforce(body: dict[str, Any], marks: list[_Mark], cow: _Cow, limit: int) ->
     return [m for m in marks if m[1] not in dropped]
 
 
-def _upgrade(body: dict[str, Any], marks: list[_Mark], cow: _Cow, ttl: str) -> None:
+def _upgrade(body: dict[str, Any], marks: list[_Mark], cow: CopyOnWrite, ttl: str) -> None:
     for _, path in marks:
         mark = _get(body, path)["cache_control"]
         if isinstance(mark, dict) and "ttl" not in mark and isinstance(mark.get("type"), str):
@@ -250,7 +224,7 @@ def _upgrade(body: dict[str, Any], marks: list[_Mark], cow: _Cow, ttl: str) -> N
             cow.at(path)["cache_control"] = {"type": mark["type"], "ttl": ttl, **mark}
 
 
-def _normalize(body: dict[str, Any], marks: list[_Mark], cow: _Cow) -> None:
+def _normalize(body: dict[str, Any], marks: list[_Mark], cow: CopyOnWrite) -> None:
     seen_short = False
     for _, path in marks:
         mark = _get(body, path)["cache_control"]
@@ -260,7 +234,7 @@ def _normalize(body: dict[str, Any], marks: list[_Mark], cow: _Cow) -> None:
             cow.at(path)["cache_control"] = {k: v for k, v in mark.items() if k != "ttl"}
 
 
-def _get(body: dict[str, Any], path: _Path) -> Any:
+def _get(body: dict[str, Any], path: Path) -> Any:
     node: Any = body
     for step in path:
         node = node[step]
@@ -268,16 +242,16 @@ def _get(body: dict[str, Any], path: _Path) -> Any:
 
 
 def enforce_limit(body: dict[str, Any], limit: int = MAX_BREAKPOINTS) -> None:
-    _enforce(body, _marks(body), _Cow(body), limit)
+    _enforce(body, _marks(body), CopyOnWrite(body), limit)
 
 
 def upgrade_ttl(body: dict[str, Any], ttl: str = "1h") -> None:
     if ttl:
-        _upgrade(body, _marks(body), _Cow(body), ttl)
+        _upgrade(body, _marks(body), CopyOnWrite(body), ttl)
 
 
 def normalize_ttl(body: dict[str, Any]) -> None:
-    _normalize(body, _marks(body), _Cow(body))
+    _normalize(body, _marks(body), CopyOnWrite(body))
 
 
 def settle(body: dict[str, Any], *, place: bool = False, one_hour: bool = False) -> None:
@@ -288,7 +262,7 @@ def settle(body: dict[str, Any], *, place: bool = False, one_hour: bool = False)
     marks = _marks(body)
     if not marks:
         return
-    cow = _Cow(body)
+    cow = CopyOnWrite(body)
     marks = _enforce(body, marks, cow, MAX_BREAKPOINTS)
     if place and one_hour:
         _upgrade(body, marks, cow, "1h")

@@ -33,6 +33,8 @@ from typing import Any
 
 import orjson
 
+from cliproxy.providers.cow import CopyOnWrite, Path
+
 __all__ = [
     "MODELS_HEADING",
     "Restore",
@@ -53,7 +55,6 @@ _OPTIMIZED_PREFIX = _OPTIMIZED + "__"
 _MESSAGE_TOOLS = frozenset({"spawn_agent", "send_message", "followup_task"})
 _SPAWN = frozenset({"spawn_agent"})
 _EFFORTS = frozenset({"none", "low", "medium", "high", "xhigh", "max", "ultra"})
-_Path = tuple[str | int, ...]
 
 
 def is_codex_client(headers: Mapping[str, str]) -> bool:
@@ -62,29 +63,7 @@ def is_codex_client(headers: Mapping[str, str]) -> bool:
     return agent.startswith(("Codex Desktop/", "codex-tui/", "codex_cli_rs/")) or agent == "codex_cli_rs"
 
 
-class _Cow:
-    """Copy-on-write access below ``body``: the first change under a path copies each
-    list and dict on it, once."""
-
-    __slots__ = ("body", "owned")
-
-    def __init__(self, body: dict[str, Any]) -> None:
-        self.body = body
-        self.owned: set[int] = set()
-
-    def at(self, path: _Path) -> Any:
-        node: Any = self.body
-        for step in path:
-            child = node[step]
-            if id(child) not in self.owned:
-                child = child.copy()
-                node[step] = child
-                self.owned.add(id(child))
-            node = child
-        return node
-
-
-def _get(body: Any, path: _Path) -> Any:
+def _get(body: Any, path: Path) -> Any:
     node = body
     for step in path:
         node = node[step]
@@ -101,9 +80,9 @@ def _name(value: Any) -> str:
     return raw.strip() if isinstance(raw, str) else ""
 
 
-def _containers(body: Mapping[str, Any]) -> list[_Path]:
+def _containers(body: Mapping[str, Any]) -> list[Path]:
     """The tool arrays: top-level ``tools`` and each ``additional_tools`` item's."""
-    out: list[_Path] = [("tools",)] if isinstance(body.get("tools"), list) else []
+    out: list[Path] = [("tools",)] if isinstance(body.get("tools"), list) else []
     items = body.get("input")
     if isinstance(items, list):
         for i, item in enumerate(items):
@@ -112,11 +91,11 @@ def _containers(body: Mapping[str, Any]) -> list[_Path]:
     return out
 
 
-def tool_paths(body: Mapping[str, Any], names: frozenset[str]) -> list[_Path]:
+def tool_paths(body: Mapping[str, Any], names: frozenset[str]) -> list[Path]:
     """Paths of the function tools named in ``names``, namespaces searched too."""
-    found: list[_Path] = []
+    found: list[Path] = []
 
-    def walk(tools: Any, path: _Path) -> None:
+    def walk(tools: Any, path: Path) -> None:
         for i, tool in enumerate(tools if isinstance(tools, list) else ()):
             kind = _kind(tool)
             if kind == "function" and _name(tool) in names:
@@ -147,7 +126,7 @@ def has_conflict(body: Mapping[str, Any]) -> bool:
 # ------------------------------------------------------------------ request
 
 
-def _agent_content(body: dict[str, Any], cow: _Cow) -> None:
+def _agent_content(body: dict[str, Any], cow: CopyOnWrite) -> None:
     items = body.get("input")
     for i, item in enumerate(items if isinstance(items, list) else ()):
         if _kind(item) != "agent_message" or not isinstance(item.get("content"), list):
@@ -159,7 +138,7 @@ def _agent_content(body: dict[str, Any], cow: _Cow) -> None:
                 own["text"] = own.pop("encrypted_content")
 
 
-def _drop_encryption(body: dict[str, Any], cow: _Cow, paths: list[_Path]) -> None:
+def _drop_encryption(body: dict[str, Any], cow: CopyOnWrite, paths: list[Path]) -> None:
     for path in paths:
         node: Any = _get(body, path)
         for key in ("parameters", "properties", "message"):
@@ -168,7 +147,7 @@ def _drop_encryption(body: dict[str, Any], cow: _Cow, paths: list[_Path]) -> Non
             del cow.at((*path, "parameters", "properties", "message"))["encrypted"]
 
 
-def _describe(body: dict[str, Any], cow: _Cow, paths: list[_Path], models: str) -> None:
+def _describe(body: dict[str, Any], cow: CopyOnWrite, paths: list[Path], models: str) -> None:
     for path in paths:
         description = _get(body, path).get("description")
         if isinstance(description, str):
@@ -182,10 +161,10 @@ def prepare_tools(body: dict[str, Any], models: Callable[[], str]) -> bool:
     upstream): ``spawn_agent``'s description gets the model list (unless the request names
     ``collaboration-optimize``) and the message tools lose ``message.encrypted``; the
     namespace and the input items stay. Whether a collaboration tool was there."""
-    return _prepare(body, _Cow(body), models) is not None
+    return _prepare(body, CopyOnWrite(body), models) is not None
 
 
-def _prepare(body: dict[str, Any], cow: _Cow, models: Callable[[], str]) -> list[_Path] | None:
+def _prepare(body: dict[str, Any], cow: CopyOnWrite, models: Callable[[], str]) -> list[Path] | None:
     spawn = tool_paths(body, _SPAWN)
     messages = tool_paths(body, _MESSAGE_TOOLS)
     if not spawn and not messages:
@@ -202,7 +181,7 @@ def optimize(body: dict[str, Any], models: Callable[[], str]) -> bool:
     """CPA's ``OptimizeCodexMultiAgentV2Request`` on a Codex client's request (the caller
     checks the switch and the client): whether the namespace was renamed (the answer then
     needs :class:`Restore`). ``models`` gives the model list, asked only when needed."""
-    cow = _Cow(body)
+    cow = CopyOnWrite(body)
     _agent_content(body, cow)
     spawn = _prepare(body, cow, models)
     if not spawn or has_conflict(body):
