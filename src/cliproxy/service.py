@@ -53,6 +53,7 @@ from cliproxy.state.factory import close_state, open_state, shared, start_state
 from cliproxy.state.memory import MemoryState
 from cliproxy.translate.registry import default_registry
 from cliproxy.usage import recorder_of
+from cliproxy.usage.shared import close_usage, share_usage
 
 __all__ = ["Service"]
 
@@ -155,6 +156,8 @@ class Service:
     async def start(self) -> None:
         await start_state(self.state)
         rec = recorder_of(self)
+        if (bus := shared(self.state)) is not None:  # usage counters and queue in Redis
+            share_usage(rec, bus)
         if isinstance(self.state, MemoryState):  # key budgets of this period (Redis keeps its own)
             enforcer = self.pipeline.enforcer
             await restore_budgets(rec.stats.ledger, self.config, self.state, enforcer.prices, time.time())
@@ -202,6 +205,7 @@ class Service:
             await router.close()
         if self._token_client is not None:
             await self._token_client.close()
+        await close_usage(getattr(self, "recorder", None))  # flush what waits for Redis
         if (recorder := getattr(self, "recorder", None)) is not None:
             recorder.close()
         await close_state(self.state)

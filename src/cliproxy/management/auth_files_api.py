@@ -44,6 +44,7 @@ async def list_auth_files(req: Req) -> Resp:
     name, index = req.query.get("name", "").strip(), req.query.get("auth_index", "").strip()
     pool, files = req.service.pool, []
     stats, now = recorder_of(req.service).stats, time.time()
+    await stats.counters.refresh()  # shared counters: read Redis
     for cred in pool.credentials():
         if name and cred.id != name and (cred.path is None or cred.path.name != name):
             continue

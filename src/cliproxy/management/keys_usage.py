@@ -54,6 +54,7 @@ def _merge(into: dict[str, Any], more: dict[str, Any]) -> None:
 async def get_api_key_usage(req: Req) -> Resp:
     now = time.time()
     stats = recorder_of(req.service).stats
+    await stats.counters.refresh()  # shared counters: read Redis
     out: dict[str, dict[str, Any]] = {}
     for cred in req.service.pool.credentials():
         key = cred.api_key.strip()

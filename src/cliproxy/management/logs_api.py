@@ -158,7 +158,7 @@ async def usage_queue(req: Req) -> Resp:
             count = 0
         if count <= 0:
             raise ApiError(400, "count must be a positive integer")
-    items = recorder_of(req.service).queue.pop(count)
+    items = await recorder_of(req.service).queue.take(count)
     return Resp(200, raw=b"[" + b",".join(items) + b"]")
 
 

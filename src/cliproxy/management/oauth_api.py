@@ -12,7 +12,9 @@ forwarded port) or as the pasted redirect URL in ``POST /oauth-callback``. ``kim
 session store finishes the sign-in, writes the file through the single credential
 writer (``credentials.login.core.save``: the account's file is replaced, the user's keys
 in it kept) and reloads the pool, so the account serves the next request.
-``get-auth-status`` then says ``wait``, ``ok`` or ``error`` with CPA's texts.
+``get-auth-status`` then says ``wait``, ``ok`` or ``error`` with CPA's texts. With the
+Redis state backend any process answers it, and a callback landing on another process
+than the starter's is finished there (:mod:`cliproxy.management.oauth_sessions`).
 
 An auth-provider plugin whose identifier is the provider wins, as before
 (:mod:`cliproxy.management.plugin_login`); a callback for a plugin's login is written as
@@ -121,7 +123,9 @@ _ALIASES = {
 
 
 def _store(req: Req) -> OAuthSessions:
-    return req.logins.oauth
+    store = req.logins.oauth
+    store.attach(req.service.pool.state)
+    return store
 
 
 def _truthy(value: str) -> bool:
@@ -175,7 +179,7 @@ async def _start_callback(req: Req, name: str, login: Login, flow: LoginFlow, st
         except ForwarderError as exc:
             log.error("%s callback forwarder could not start: %s", name, exc.message)
             raise ApiError(500, f"failed to start callback server: {exc.message}") from None
-    session = store.register(started.state, name, callback=True)
+    session = await store.open(started.state, name, callback=True, started=started)
     session.task = asyncio.create_task(
         _finish_callback(req.service, store, started, session, flow, login, forwarder),
         name=f"cliproxy-login-{name}",
@@ -189,7 +193,7 @@ async def _start_device(req: Req, name: str, login: Login, flow: LoginFlow, stor
     except LoginError as exc:
         log.error("%s device sign-in could not start: %s", name, exc.message)
         raise ApiError(500, login.start_failed) from None
-    session = store.register(started.state, name, callback=False)
+    session = await store.open(started.state, name, callback=False)
     session.task = asyncio.create_task(
         _finish_device(req.service, store, started, session, flow, login), name=f"cliproxy-login-{name}"
     )
@@ -222,25 +226,75 @@ async def _finish_callback(
             async with asyncio.timeout(store.callback_timeout):
                 params = await session.answer
         except TimeoutError:
-            store.set_error(state, login.timeout)
+            await store.end(state, session, login.timeout)
             return
-        if params.error:
-            log.warning("%s sign-in refused by the provider: %s", login.provider, params.error[:100])
-            store.set_error(state, login.refused)
-            return
-        code = params.code.strip()
-        if not code.partition("#")[0]:
-            store.set_error(state, login.no_code)
-            return
-        await _finish(service, store, state, session, login, flow.finish(started, code=code, state=state))
+        await _answered(service, store, started, session, flow, login, params)
     except asyncio.CancelledError:
         raise
     except Exception:  # a background task: a bug must still end the sign-in visibly
         log.exception("%s sign-in failed", login.provider)
-        store.set_error(state, "Authentication failed")
+        await store.end(state, session, "Authentication failed")
     finally:
         if forwarder is not None:
             await store.release_forwarder(session.provider, forwarder)
+
+
+async def _answered(
+    service: ManagementService,
+    store: OAuthSessions,
+    started: AuthStart,
+    session: OAuthSession,
+    flow: LoginFlow,
+    login: Login,
+    params: CallbackParams,
+) -> None:
+    state = started.state
+    if params.error:
+        log.warning("%s sign-in refused by the provider: %s", login.provider, params.error[:100])
+        await store.end(state, session, login.refused)
+        return
+    code = params.code.strip()
+    if not code.partition("#")[0]:
+        await store.end(state, session, login.no_code)
+        return
+    await _finish(service, store, state, session, login, flow.finish(started, code=code, state=state))
+
+
+async def _finish_claimed(
+    service: ManagementService,
+    store: OAuthSessions,
+    name: str,
+    started: AuthStart,
+    session: OAuthSession,
+    params: CallbackParams,
+) -> None:
+    """Finish here a shared sign-in another process started, whose answer we claimed."""
+    login = PANEL_LOGINS[name]
+    try:
+        flow = login.build(service.http, service.config.proxy_url or "", store.polling)
+        await _answered(service, store, started, session, flow, login, params)
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # a background task: a bug must still end the sign-in visibly
+        log.exception("%s sign-in failed", login.provider)
+        await store.end(started.state, session, "Authentication failed")
+
+
+async def _deliver(
+    service: ManagementService | None, store: OAuthSessions, name: str, params: CallbackParams
+) -> OAuthSession | None:
+    """Give the callback's answer to its sign-in; the session that finishes it here, if any."""
+    taken = await store.take(params.state, params)
+    if not isinstance(taken, AuthStart):
+        return taken
+    session = store.adopt(params.state, name)
+    if service is None:  # no service to finish it with (not reached by the routes)
+        await store.end(params.state, session, "Authentication failed")
+        return session
+    session.task = asyncio.create_task(
+        _finish_claimed(service, store, name, taken, session, params), name=f"cliproxy-login-{name}"
+    )
+    return session
 
 
 async def _finish_device(
@@ -257,7 +311,7 @@ async def _finish_device(
         raise
     except Exception:  # a background task: a bug must still end the sign-in visibly
         log.exception("%s sign-in failed", login.provider)
-        store.set_error(started.state, "Authentication failed")
+        await store.end(started.state, session, "Authentication failed")
 
 
 async def _finish(
@@ -275,18 +329,19 @@ async def _finish(
     except LoginError as exc:
         log.warning("%s sign-in failed: %s", login.provider, exc.message)
         if store.is_pending(state, session):
-            store.set_error(state, f"{login.exchange}: {exc.message}" if login.with_cause else login.exchange)
+            message = f"{login.exchange}: {exc.message}" if login.with_cause else login.exchange
+            await store.end(state, session, message)
         return
-    if not store.is_pending(state, session):  # cancelled (or expired) while we waited
+    if not await store.still_pending(state, session):  # cancelled (or expired) while we waited
         return
     try:
         saved = await asyncio.to_thread(_save, service.auth_dir, name, record)
     except (OSError, LoginError) as exc:
         log.error("%s sign-in could not be saved: %s", login.provider, exc)
-        store.set_error(state, login.save_failed)
+        await store.end(state, session, login.save_failed)
         return
     service.reload_credentials()
-    store.complete(state)
+    await store.end(state, session)
     log.info("%s sign-in from the management panel saved to %s", login.provider, saved.name)
 
 
@@ -302,7 +357,7 @@ async def get_auth_status(req: Req) -> Resp:
     state = req.query.get("state", "").strip()
     if not state:
         return Resp(200, {"status": "ok"})
-    session = _store(req).get(state)
+    session = await _store(req).view(state)
     if session is not None:
         if session.completed:
             return Resp(200, {"status": "ok"})
@@ -323,7 +378,7 @@ async def cancel_oauth_session(req: Req) -> Resp:
         return Resp(400, {"status": "error", "error": "missing state"})
     if not valid_state(state):
         return Resp(400, {"status": "error", "error": "invalid state"})
-    cancelled = _store(req).cancel(state)
+    cancelled = await _store(req).cancel_any(state)
     if not cancelled and req.logins.get(state) is not None:
         req.logins.pop(state)
         cancelled = True
@@ -376,7 +431,8 @@ async def _callback(req: Req, provider: str, state: str, code: str, error: str) 
         return _error(400, "invalid state")
     if not code and not error:
         return _error(400, "code or error is required")
-    session = _store(req).get(state)
+    store = _store(req)
+    session = await store.view(state)
     if session is not None:
         if session.completed:
             return _error(409, "oauth flow is already completed")
@@ -387,7 +443,7 @@ async def _callback(req: Req, provider: str, state: str, code: str, error: str) 
             return _error(409, session.status)
         if canonical != session.provider:
             return _error(400, "provider does not match state")
-        _store(req).deliver(state, CallbackParams(code=code, state=state, error=error))
+        await _deliver(req.service, store, canonical, CallbackParams(code=code, state=state, error=error))
         return Resp(200, {"status": "ok"})
     plugin = req.logins.get(state)
     if plugin is None:
@@ -435,17 +491,26 @@ def _page(status: int, title: str, message: str) -> tuple[int, str]:
     return status, _PAGE.format(title=html.escape(title), message=html.escape(message))
 
 
-async def browser_callback(store: OAuthSessions, name: str, query: Mapping[str, str]) -> tuple[int, str]:
+async def browser_callback(
+    store: OAuthSessions, name: str, query: Mapping[str, str], service: ManagementService | None = None
+) -> tuple[int, str]:
     """Deliver ``/<name>/callback?code&state`` (or ``error``) to the sign-in waiting for it
-    and wait (at most :data:`PAGE_WAIT` seconds) for its outcome: ``(status, HTML page)``."""
+    and wait (at most :data:`PAGE_WAIT` seconds) for its outcome: ``(status, HTML page)``.
+    With ``service`` (its state backend shared) a sign-in another process started is
+    finished here."""
+    if service is not None:
+        store.attach(service.pool.state)
     params = CallbackParams.from_query(query)
     error = params.error or params.error_description
-    session = store.get(params.state) if params.state else None
-    if session is None or session.provider != name or not session.pending:
+    view = await store.view(params.state) if params.state and valid_state(params.state) else None
+    if view is None or view.provider != name or not view.pending:
         return _page(400, "Sign-in not found", "This sign-in is unknown, expired or already finished.")
     if not params.code and not error:
         return _page(400, "Sign-in failed", "The callback carries no authorization code.")
-    store.deliver(params.state, CallbackParams(code=params.code, state=params.state, error=error))
+    answer = CallbackParams(code=params.code, state=params.state, error=error)
+    session = await _deliver(service, store, name, answer) or store.get(params.state)
+    if session is None:  # another process took the answer first
+        return _page(200, "Authorization received", "Return to the management panel to see the outcome.")
     try:
         await asyncio.wait_for(session.done.wait(), PAGE_WAIT)
     except TimeoutError:

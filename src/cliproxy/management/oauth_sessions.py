@@ -13,8 +13,15 @@ callback's ``code`` and ``state`` are delivered into. The states follow CPA's
   xAI and Kimi live that long), then ``unknown or expired state``.
 
 The code is handed over in memory, not through CPA's ``.oauth-<provider>-<state>.oauth``
-files: the task waiting for it runs in this process (cliproxy serves one process per
-port today), so a future is immediate and leaves no code on disk. Logins run by plugins
+files: a future is immediate and leaves no code on disk. With ``state: {backend: redis}``
+(several workers on one port, or hosts behind a load balancer) every session is also kept
+in Redis (:mod:`cliproxy.state.redis_logins`, attached with :meth:`OAuthSessions.attach`):
+Redis is then the truth for ``get-auth-status`` in every process, and a callback that
+lands on another process than the one that started the sign-in claims the answer there
+and finishes the sign-in in that process (token exchange with the stored PKCE verifier,
+the file save); the starter's waiting task learns it ended from the ``login``
+notification. Device flows keep polling in the process that started them; their status
+is readable everywhere. Logins run by plugins
 keep CPA's file hand-off (their plugin reads the file), see ``management.oauth_api``.
 
 :class:`Forwarder` is CPA's callback forwarder: while a panel sign-in waits, the
@@ -33,11 +40,19 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+import orjson
 from aiohttp import web
 
+from cliproxy.credentials.login.base import AuthStart
 from cliproxy.credentials.login.core import CallbackParams
 from cliproxy.credentials.login.device import Polling
+from cliproxy.state.base import StateBackend
+from cliproxy.state.factory import shared
+
+if TYPE_CHECKING:
+    from cliproxy.state.redis import RedisState
 
 __all__ = [
     "COMPLETED_TTL",
@@ -46,6 +61,7 @@ __all__ = [
     "ForwarderError",
     "OAuthSession",
     "OAuthSessions",
+    "SessionView",
     "valid_state",
 ]
 
@@ -72,10 +88,52 @@ class OAuthSession:
     answer: asyncio.Future[CallbackParams] | None = None  # callback flows only
     done: asyncio.Event = field(default_factory=asyncio.Event)  # set when it ends, either way
     task: asyncio.Task[None] | None = None
+    shared: bool = False  # also kept in Redis (see OAuthSessions.attach)
 
     @property
     def pending(self) -> bool:
         return not self.completed and not self.status
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """A session as every process sees it (from Redis when shared, else this process's)."""
+
+    provider: str
+    status: str = ""
+    completed: bool = False
+
+    @property
+    def pending(self) -> bool:
+        return not self.completed and not self.status
+
+
+def encode_start(started: AuthStart) -> str:
+    return orjson.dumps(
+        {
+            "provider": started.provider,
+            "state": started.state,
+            "flow": started.flow,
+            "url": started.url,
+            "redirect_uri": started.redirect_uri,
+            "secrets": started.secrets,
+        }
+    ).decode()
+
+
+def decode_start(text: str) -> AuthStart | None:
+    try:
+        data = orjson.loads(text)
+        return AuthStart(
+            provider=str(data["provider"]),
+            state=str(data["state"]),
+            flow="callback",
+            url=str(data.get("url", "")),
+            redirect_uri=str(data.get("redirect_uri", "")),
+            secrets={str(k): str(v) for k, v in dict(data.get("secrets") or {}).items()},
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
 
 
 class OAuthSessions:
@@ -92,6 +150,27 @@ class OAuthSessions:
         self.callback_ports: dict[str, int] = {}
         self.forwarders: dict[str, Forwarder] = {}
         self._open: dict[str, OAuthSession] = {}
+        self._bus: RedisState | None = None
+
+    def attach(self, state: StateBackend) -> None:
+        """Share the sessions through ``state`` when it is Redis (once; memory: nothing)."""
+        if self._bus is None and (bus := shared(state)) is not None:
+            self._bus = bus
+            bus.on_event("login", self._on_remote_end)
+
+    def _live_bus(self) -> RedisState | None:
+        return self._bus if self._bus is not None and self._bus.available else None
+
+    def _on_remote_end(self, message: dict[str, object]) -> None:
+        """Another process ended or cancelled a sign-in: stop waiting for it here."""
+        state = str(message.get("s", ""))
+        session = self._open.get(state)
+        if session is None or not session.shared or not session.pending:
+            return
+        del self._open[state]
+        if session.task is not None:
+            session.task.cancel()
+        session.done.set()
 
     def __len__(self) -> int:
         return len(self._open)
@@ -158,6 +237,94 @@ class OAuthSessions:
             return False
         session.answer.set_result(params)
         return True
+
+    # -- shared (Redis) variants; with no Redis attached they are the local methods ----------
+
+    async def open(
+        self, state: str, provider: str, *, callback: bool, started: AuthStart | None = None
+    ) -> OAuthSession:
+        """:meth:`register`, and store the session in Redis when shared (a callback flow
+        with what another process needs to finish it)."""
+        session = self.register(state, provider, callback=callback)
+        if (bus := self._live_bus()) is not None:
+            fields = {"p": provider, "f": "callback" if callback else "device", "o": bus.node}
+            if callback and started is not None:
+                fields["a"] = encode_start(started)
+            session.shared = await bus.login_open(state, fields, SESSION_TTL)
+        return session
+
+    async def view(self, state: str) -> SessionView | None:
+        """The session of ``state`` as every process sees it, or None."""
+        local = self.get(state)
+        if (bus := self._live_bus()) is not None and (local is None or local.shared):
+            found = await bus.login_get(state)
+            if bus.available:
+                if found is None:
+                    return None
+                return SessionView(found.get("p", ""), found.get("st", ""), found.get("ok") == "1")
+        if local is None:
+            return None
+        return SessionView(local.provider, local.status, local.completed)
+
+    async def take(self, state: str, params: CallbackParams) -> OAuthSession | AuthStart | None:
+        """Hand a callback's answer over: to this process's waiting sign-in (returned), or,
+        shared, claim it for this process and return the flow's start to finish it here.
+        None when the session takes no (more) answer."""
+        local = self.get(state)
+        bus = self._live_bus()
+        if bus is None or (local is not None and not local.shared):
+            return local if self.deliver(state, params) else None
+        claimed = await bus.login_claim(state)
+        if claimed is None:
+            return None
+        if local is not None and self.deliver(state, params):
+            return local
+        return decode_start(claimed)
+
+    def adopt(self, state: str, provider: str) -> OAuthSession:
+        """A local session for a shared sign-in whose answer this process claimed."""
+        session = self.register(state, provider, callback=False)
+        session.shared = True
+        return session
+
+    async def still_pending(self, state: str, session: OAuthSession) -> bool:
+        """:meth:`is_pending`, and (shared) still pending and not claimed by another process."""
+        if not self.is_pending(state, session):
+            return False
+        if not session.shared or (bus := self._live_bus()) is None:
+            return True
+        found = await bus.login_get(state)
+        if not bus.available:
+            return True
+        return (
+            found is not None
+            and found.get("ok") != "1"
+            and not found.get("st")
+            and found.get("c", bus.node) in ("", bus.node)
+        )
+
+    async def end(self, state: str, session: OAuthSession, error: str = "") -> None:
+        """Complete (no ``error``) or fail the sign-in, here and (shared) in Redis; when
+        another process owns it now, this process just forgets it."""
+        if session.shared and (bus := self._live_bus()) is not None:
+            message = error.strip() or "Authentication failed" if error else ""
+            ttl = SESSION_TTL if error else COMPLETED_TTL
+            if not await bus.login_end(state, message, ttl) and bus.available:
+                if self._open.get(state) is session:
+                    del self._open[state]
+                session.done.set()
+                return
+        if error:
+            self.set_error(state, error)
+        else:
+            self.complete(state)
+
+    async def cancel_any(self, state: str) -> bool:
+        """:meth:`cancel`, and (shared) cancel it in Redis, wherever it started."""
+        cancelled = self.cancel(state)
+        if (bus := self._live_bus()) is not None:
+            cancelled = await bus.login_cancel(state) or cancelled
+        return cancelled
 
     # -- forwarders -----------------------------------------------------------------------
 

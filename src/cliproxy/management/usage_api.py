@@ -217,6 +217,7 @@ def _import_json(ledger: Ledger, body: bytes) -> tuple[int, int]:
 async def get_key_usage(req: Req) -> Resp:
     """Live counters per client API key (masked), with CPA's recent-request buckets."""
     stats = recorder_of(req.service).stats
+    await stats.counters.refresh()  # shared counters: read Redis
     now = time.time()
     keys = [
         {"api_key": stats.key_labels.get(kid, ""), "key_id": kid, **counter.entry(now)}

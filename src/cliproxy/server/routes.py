@@ -68,7 +68,7 @@ def oauth_callback(name: str) -> Handler:
 
     async def handler(request: web.Request) -> web.Response:
         store = request.app[MANAGEMENT_APP][LOGINS].oauth
-        status, page = await browser_callback(store, name, request.query)
+        status, page = await browser_callback(store, name, request.query, request.app[SERVICE])
         return web.Response(
             status=status, text=page, content_type="text/html", headers={"Cache-Control": "no-store"}
         )

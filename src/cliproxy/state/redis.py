@@ -21,11 +21,13 @@ through the management API (``config``), auth-dir changes (``auth``: the others 
 their auth-dir, shared on one host or through a token store) and management bans
 (``ban``). Refreshes of rotating tokens take a lease (``lease|refresh:<id>``).
 
+The usage counters and the usage queue are shared too (:mod:`cliproxy.usage.shared`,
+through :attr:`RedisState.client`).
+
 Per process by design: the Vertex service-account token cache (each process may mint its
-own token; nothing rotates), alias-pool cursors (a failover order on one credential), the
-usage counters and RESP usage queue (each process's own view; the ledger is the shared
-record), OAuth login sessions (the callback must reach the process that started the
-login: route the panel to one process) and log files.
+own token; nothing rotates), alias-pool cursors (a failover order on one credential),
+RESP usage subscriptions and log files. Panel sign-in sessions are shared
+(``login|<state>``, :mod:`cliproxy.state.redis_logins`): any process finishes a callback.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from .base import CooldownRecord
 from .memory import MemoryState
 from .redis_keys import RedisKeyPolicies
+from .redis_logins import RedisLogins
 from .resp import Link, command, read
 
 __all__ = ["CACHE_TTL", "RedisState"]
@@ -154,7 +157,7 @@ def _decode(raw: bytes | str) -> CooldownRecord:
     return CooldownRecord(**orjson.loads(raw))
 
 
-class RedisState(RedisKeyPolicies):
+class RedisState(RedisKeyPolicies, RedisLogins):
     """:class:`~cliproxy.state.base.StateBackend` on Redis (or Valkey), shared by processes.
     The client key policy counters (``key_*``) are :mod:`cliproxy.state.redis_keys`'."""
 
@@ -198,6 +201,11 @@ class RedisState(RedisKeyPolicies):
         self._release = self._redis.register_script(_RELEASE)
 
     # lifecycle -----------------------------------------------------------------
+
+    @property
+    def client(self) -> aioredis.Redis:
+        """The redis-py client, for parts that keep their own keys under :attr:`prefix`."""
+        return self._redis
 
     @property
     def available(self) -> bool:

@@ -157,3 +157,7 @@ class UsageCounters:
     def clear(self) -> None:
         self.by_auth.clear()
         self.by_key.clear()
+
+    async def refresh(self) -> None:
+        """Bring ``by_auth`` / ``by_key`` up to date before a read (shared counters read
+        Redis, :mod:`cliproxy.usage.shared`; these are always current)."""

@@ -82,6 +82,10 @@ class UsageQueue:
             out.append(self._items.popleft()[1])
         return out
 
+    async def take(self, count: int) -> list[bytes]:
+        """:meth:`pop` for readers that may wait (the shared queue pops from Redis)."""
+        return self.pop(count)
+
     def clear(self) -> None:
         self._items.clear()
         for sub in list(self.subscribers):

@@ -240,7 +240,7 @@ class RespSession(asyncio.Protocol):
         elif name == "SUBSCRIBE":
             self._subscribe(args)
         elif name in ("LPOP", "RPOP"):
-            self._pop(name.lower(), args)
+            await self._pop(name.lower(), args)
         else:
             self._write(_error(f"ERR unknown command '{name.lower()}'"))
 
@@ -255,7 +255,7 @@ class RespSession(asyncio.Protocol):
         self._authed = True
         self._write(b"+OK\r\n")
 
-    def _pop(self, name: str, args: list[bytes]) -> None:
+    async def _pop(self, name: str, args: list[bytes]) -> None:
         if len(args) not in (2, 3):
             self._write(_error(f"ERR wrong number of arguments for '{name}' command"))
             return
@@ -272,7 +272,7 @@ class RespSession(asyncio.Protocol):
         if channel.lower() != "usage":
             self._write(_error(f"ERR unsupported channel '{channel}'"))
             return
-        items = self._queues["usage"].pop(count)
+        items = await self._queues["usage"].take(count)
         if len(args) == 3:
             self._write(_array(items))
         else:
