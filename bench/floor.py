@@ -1,6 +1,6 @@
 """The bare passthrough floor: the least a Python aiohttp proxy can do, in its own process.
 
-    python bench/floor.py --upstream http://127.0.0.1:PORT [--port 0]
+    python bench/floor.py --upstream http[s]://127.0.0.1:PORT [--cafile CA.pem] [--port 0]
 
 Every POST is forwarded to the same path and query on the upstream with one shared
 ``aiohttp.ClientSession``; non-stream answers are read whole and returned, streams are
@@ -11,6 +11,7 @@ is reported as a ratio to this. Prints ``READY <port>`` on stdout once it listen
 from __future__ import annotations
 
 import argparse
+import ssl
 import sys
 from pathlib import Path
 
@@ -42,12 +43,13 @@ async def forward(request: web.Request) -> web.StreamResponse:
         return resp
 
 
-def create_app(upstream: str) -> web.Application:
+def create_app(upstream: str, cafile: str | None = None) -> web.Application:
     app = web.Application()
     app[UPSTREAM] = upstream.rstrip("/")
+    tls = ssl.create_default_context(cafile=cafile) if cafile else True
 
     async def session_ctx(app: web.Application):
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None)
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None, ssl=tls)
         async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
             app[SESSION] = session
             yield
@@ -60,12 +62,13 @@ def create_app(upstream: str) -> web.Application:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--upstream", required=True)
+    p.add_argument("--cafile", default=None, help="CA (PEM) that an https upstream's certificate chains to")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     args = p.parse_args(argv)
     import uvloop
 
-    uvloop.run(run_until_signal(create_app(args.upstream), args.host, args.port))
+    uvloop.run(run_until_signal(create_app(args.upstream, args.cafile), args.host, args.port))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ stream, and how many streams completed with at least ``min_events`` SSE events.
 A spec with ``"per_worker": N`` makes each of ``concurrency`` workers send exactly N
 requests instead of running for ``duration`` (the 1,000-streams check). ``run_wrk``
 drives wrk for non-stream throughput; ``run`` picks wrk or this client.
+``"cpu_pid": PID`` adds ``cpu_us``: the CPU time (user + system) that process used over the
+measured part of the run, per recorded request. ``"cafile"`` is the CA to trust for https.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -23,6 +26,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+from procs import cpu_seconds
 
 WRK_DONE = """
 done = function(summary, latency, requests)
@@ -133,13 +137,22 @@ async def drive(spec: dict) -> dict:
     rec = Recorder(spec.get("stream", False), spec.get("min_events", 1))
     conc = spec["concurrency"]
     ramp = spec.get("ramp", 0.0)
-    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None)
+    pid = spec.get("cpu_pid")
+    cpu0: list[float] = []
+    tls = ssl.create_default_context(cafile=spec["cafile"]) if spec.get("cafile") else True
+    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None, ssl=tls)
     timeout = aiohttp.ClientTimeout(total=spec.get("timeout", 120))
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False) as session:
         t0 = time.perf_counter()
+        if pid:  # CPU from the end of the warm-up (recorded requests start after it) to the last answer
+            warm = 0.0 if "per_worker" in spec else spec.get("warmup", 0.0)
+            asyncio.get_running_loop().call_later(warm, lambda: cpu0.append(cpu_seconds(pid)))
         await asyncio.gather(*(worker(session, spec, rec, t0, ramp * i / conc) for i in range(conc)))
         elapsed = time.perf_counter() - t0 - spec.get("warmup", 0.0)
-    return rec.summary(elapsed)
+    out = rec.summary(elapsed)
+    if pid and cpu0 and out["requests"]:
+        out["cpu_us"] = (cpu_seconds(pid) - cpu0[0]) * 1e6 / out["requests"]
+    return out
 
 
 def start_client(spec: dict) -> subprocess.Popen:
@@ -191,6 +204,8 @@ def run_wrk(spec: dict) -> dict:
                 timeout=60,
             )
         secs = max(1, round(spec["duration"]))
+        pid = spec.get("cpu_pid")
+        cpu0 = cpu_seconds(pid) if pid else 0.0
         done = subprocess.run(
             [*base, "-d", f"{secs}s", spec["url"]],
             capture_output=True,
@@ -198,12 +213,14 @@ def run_wrk(spec: dict) -> dict:
             check=True,
             timeout=secs + 60,
         )
+        cpu = cpu_seconds(pid) - cpu0 if pid else 0.0
     finally:
         script.unlink()
     line = next(x for x in done.stdout.splitlines() if x.startswith("WRKJSON "))
     raw = json.loads(line.removeprefix("WRKJSON "))
     ok = raw["requests"] - raw["errors"]
-    return {
+    extra = {"cpu_us": cpu * 1e6 / ok} if pid and ok else {}
+    return extra | {
         "requests": raw["requests"],
         "errors": raw["errors"],
         "rps": ok / (raw["duration_us"] / 1e6),

@@ -1,7 +1,11 @@
-"""The processes under test: the fake upstream, the bare floor and the real cliproxy.
+"""The processes under test: the fake upstream, the two floors and the real cliproxy.
 
 Each runs in its own process so none steals the others' CPU in-process; they are
-stopped by the code that started them (``Procs`` is a context manager).
+stopped by the code that started them (``Procs`` is a context manager). ``Procs(tls=True)``
+puts the fake behind HTTPS with a certificate made at run time (bench/tlscert.py); the
+floors get its CA with ``--cafile`` and cliproxy through ``SSL_CERT_FILE`` (OpenSSL's
+default verify paths, which the upstream client's default context loads: cliproxy has no
+per-credential CA or "insecure" setting).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -22,12 +27,22 @@ from scenarios import proxy_config
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 OUT = BENCH / "out"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time ``pid`` has used so far, in seconds (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def rss_mb(pid: int) -> float:
@@ -44,13 +59,27 @@ def rss_mb(pid: int) -> float:
 class Proc:
     """One server process; ``url`` is its base URL once it answers."""
 
-    def __init__(self, name: str, cmd: list[str], port: int, log: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        cmd: list[str],
+        port: int,
+        log: Path,
+        *,
+        scheme: str = "http",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name, self.cmd, self.port = name, cmd, port
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{scheme}://127.0.0.1:{port}"
         self.log = log
         self._log = log.open("wb")
         self.popen = subprocess.Popen(
-            cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+            cmd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+            env={**os.environ, **env} if env else None,
         )
         self.pid = self.popen.pid  # the server itself (may differ from popen under a profiler)
 
@@ -71,6 +100,9 @@ class Proc:
     def rss_mb(self) -> float:
         return rss_mb(self.pid)
 
+    def cpu(self) -> float:
+        return cpu_seconds(self.pid)
+
     def stop(self, timeout: float = 60.0) -> None:
         if self.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -84,19 +116,37 @@ class Proc:
 
 
 class Procs:
-    """Starts the fake, the floor and the proxy; stops them all on exit."""
+    """Starts the fake, the two floors and the proxy; stops them all on exit.
 
-    def __init__(self, profile: list[str] | None = None, *, python_m: bool = True) -> None:
+    ``floor`` is bench/floor.py (aiohttp), ``pfloor`` bench/floor_protocol.py (asyncio.Protocol
+    + httptools). With ``tls`` the fake serves HTTPS and ``ca`` is the CA file to trust."""
+
+    def __init__(self, profile: list[str] | None = None, *, python_m: bool = True, tls: bool = False) -> None:
         OUT.mkdir(exist_ok=True)
         self.profile = profile  # a command prefix that runs the proxy under a profiler
         self.python_m = python_m  # False: the prefix ends in its own "-m cliproxy"
+        self.tls = tls
+        self.ca: str | None = None
+        self.tag = "-tls" if tls else ""
         self.started: list[Proc] = []
 
     def __enter__(self) -> Procs:
         try:
-            self.fake = self._start("fake", [sys.executable, str(BENCH / "upstream.py")])
+            fake_cmd = [sys.executable, str(BENCH / "upstream.py")]
+            if self.tls:
+                from tlscert import make
+
+                ca, cert, key = make(OUT / "tls")
+                self.ca = str(ca)
+                fake_cmd += ["--tls-cert", str(cert), "--tls-key", str(key)]
+            self.fake = self._start("fake", fake_cmd, scheme="https" if self.tls else "http")
+            trust = ["--cafile", self.ca] if self.ca else []
             self.floor = self._start(
-                "floor", [sys.executable, str(BENCH / "floor.py"), "--upstream", self.fake.url]
+                "floor", [sys.executable, str(BENCH / "floor.py"), "--upstream", self.fake.url, *trust]
+            )
+            self.pfloor = self._start(
+                "pfloor",
+                [sys.executable, str(BENCH / "floor_protocol.py"), "--upstream", self.fake.url, *trust],
             )
             self.proxy = self._start_proxy()
         except BaseException:
@@ -108,35 +158,38 @@ class Procs:
         for proc in reversed(self.started):
             proc.stop()
 
-    def _start(self, name: str, cmd: list[str]) -> Proc:
+    def _start(self, name: str, cmd: list[str], scheme: str = "http") -> Proc:
         port = free_port()
-        proc = Proc(name, [*cmd, "--port", str(port)], port, OUT / f"{name}.log")
+        log = OUT / f"{name}{self.tag}.log"
+        proc = Proc(name, [*cmd, "--port", str(port)], port, log, scheme=scheme)
         self.started.append(proc)
-        # the fake and the floor answer GET with 404/405: any HTTP answer means ready
-        _wait_http(proc)
+        # the fake and the floors answer GET with 404/405: any HTTP answer means ready
+        _wait_http(proc, cafile=self.ca)
         return proc
 
     def _start_proxy(self) -> Proc:
         port = free_port()
         auth_dir = OUT / "auths"
         auth_dir.mkdir(exist_ok=True)
-        config = OUT / "proxy-config.yaml"
+        config = OUT / f"proxy-config{self.tag}.yaml"
         config.write_text(proxy_config(self.fake.url, port, str(auth_dir)))
         cmd = [sys.executable, "-m", "cliproxy"] if self.python_m else []
         cmd += ["--config", str(config)]
-        proc = Proc("proxy", [*(self.profile or []), *cmd], port, OUT / "proxy.log")
+        env = {"SSL_CERT_FILE": self.ca} if self.ca else None
+        proc = Proc("proxy", [*(self.profile or []), *cmd], port, OUT / f"proxy{self.tag}.log", env=env)
         self.started.append(proc)
         proc.wait_ready("/healthz")
         return proc
 
 
-def _wait_http(proc: Proc, timeout: float = 30.0) -> None:
+def _wait_http(proc: Proc, timeout: float = 30.0, cafile: str | None = None) -> None:
     deadline = time.monotonic() + timeout
+    tls = ssl.create_default_context(cafile=cafile) if proc.url.startswith("https") else None
     while time.monotonic() < deadline:
         if proc.popen.poll() is not None:
             raise RuntimeError(f"{proc.name} exited ({proc.popen.returncode}); see {proc.log}")
         try:
-            with urllib.request.urlopen(proc.url + "/", timeout=1):
+            with urllib.request.urlopen(proc.url + "/", timeout=1, context=tls):
                 return
         except urllib.error.HTTPError:
             return

@@ -15,7 +15,10 @@ from pathlib import Path
 from scenarios import SCENARIOS, Scenario
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-STALL_MS = 1000.0  # an inter-chunk gap this long counts as a stall (chunks come every 20 ms)
+STALL_MS = 1000.0
+STREAM_CHUNKS = (
+    50  # run.STREAM["chunks"]  # an inter-chunk gap this long counts as a stall (chunks come every 20 ms)
+)
 HEADER = (
     "metric",
     "scenario",
@@ -23,8 +26,10 @@ HEADER = (
     "proxy",
     "direct",
     "floor",
+    "protocol floor",
     "proxy - direct",
     "proxy vs floor",
+    "proxy vs protocol floor",
     "target",
     "result",
 )
@@ -42,6 +47,8 @@ class Row:
     vs_floor: str
     target: str = ""
     ok: bool | None = None
+    pfloor: str = ""
+    vs_pfloor: str = ""
 
     def cells(self) -> list[str]:
         result = "" if self.ok is None else ("PASS" if self.ok else "FAIL")
@@ -52,8 +59,10 @@ class Row:
             self.proxy,
             self.direct,
             self.floor,
+            self.pfloor,
             self.added,
             self.vs_floor,
+            self.vs_pfloor,
             self.target,
             result,
         ]
@@ -67,18 +76,34 @@ def _diff(x: dict, y: dict, a: str, b: str) -> str:
     return f"{x[a] - y[a]:+.2f} / {x[b] - y[b]:+.2f}"
 
 
-def cost_us(results: dict, sc: Scenario) -> float:
+def _pairs(p: dict, d: dict, f: dict, pf: dict, a: str, b: str) -> dict[str, str]:
+    """The proxy / direct / floor / protocol floor cells of a two-number row."""
+    return {
+        "proxy": _pair(p, a, b),
+        "direct": _pair(d, a, b),
+        "floor": _pair(f, a, b),
+        "pfloor": _pair(pf, a, b),
+        "added": _diff(p, d, a, b),
+        "vs_floor": _diff(p, f, a, b),
+        "vs_pfloor": _diff(p, pf, a, b),
+    }
+
+
+def _three(results: dict, key: str, kind: str) -> tuple[dict, dict, dict]:
+    """direct, floor and protocol floor results of one measurement (``key`` has {t} for the target)."""
+    d, f, pf = (results[key.format(t=t, kind=kind)] for t in ("direct", "floor", "pfloor"))
+    return d, f, pf
+
+
+def cost_us(results: dict, sc: Scenario, pre: str = "") -> float:
     """Added wall time per request at c=16: 1/rps through the proxy minus 1/rps direct."""
-    p, d = results[f"proxy|{sc.name}|16"], results[f"direct|{sc.upstream}|16"]
+    p, d = results[f"{pre}proxy|{sc.name}|16"], results[f"{pre}direct|{sc.upstream}|16"]
     return 1e6 / p["rps"] - 1e6 / d["rps"]
 
 
-def nonstream_rows(results: dict, sc: Scenario, c: int) -> list[Row]:
-    p, d, f = (
-        results[f"proxy|{sc.name}|{c}"],
-        results[f"direct|{sc.upstream}|{c}"],
-        results[f"floor|{sc.upstream}|{c}"],
-    )
+def nonstream_rows(results: dict, sc: Scenario, c: int, pre: str = "") -> list[Row]:
+    p = results[f"{pre}proxy|{sc.name}|{c}"]
+    d, f, pf = _three(results, pre + "{t}|{kind}|" + str(c), sc.upstream)
     rps = Row(
         "req/s",
         sc.name,
@@ -88,33 +113,49 @@ def nonstream_rows(results: dict, sc: Scenario, c: int) -> list[Row]:
         f"{f['rps']:.0f}",
         f"x{p['rps'] / d['rps']:.2f}",
         f"x{p['rps'] / f['rps']:.2f}",
+        pfloor=f"{pf['rps']:.0f}",
+        vs_pfloor=f"x{p['rps'] / pf['rps']:.2f}",
     )
-    lat = Row(
-        "p50 / p99 ms",
-        sc.name,
-        str(c),
-        _pair(p, "p50", "p99"),
-        _pair(d, "p50", "p99"),
-        _pair(f, "p50", "p99"),
-        _diff(p, d, "p50", "p99"),
-        _diff(p, f, "p50", "p99"),
-    )
+    lat = Row("p50 / p99 ms", sc.name, str(c), **_pairs(p, d, f, pf, "p50", "p99"))  # type: ignore[arg-type]
     if p["errors"]:
         rps.metric += f" ({p['errors']} errors)"
-    if sc.passthrough and c == 1:
+    if sc.passthrough and c == 1 and not pre:
         lat.target = "+p50 <= 0.3, +p99 <= 1"
         lat.ok = p["p50"] - d["p50"] <= 0.3 and p["p99"] - d["p99"] <= 1.0
-    if sc.passthrough and c == 16:
+    if sc.passthrough and c == 16 and not pre:
         rps.target = ">= 4000 and >= x0.8 floor"
         rps.ok = p["rps"] >= 4000 and p["rps"] >= 0.8 * f["rps"] and not p["errors"]
     return [rps, lat]
 
 
-def cost_row(results: dict, sc: Scenario) -> Row:
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"x{a / b:.2f}" if a is not None and b else "-"
+
+
+def cpu_row(metric: str, p: dict, d: dict, f: dict, pf: dict, name: str, c: str) -> Row:
+    """CPU time per request (or stream) of each process: the proxy's, the floors' (and the fake's)."""
+    cpu = [x.get("cpu_us") for x in (p, d, f, pf)]
+    cell = ["-" if x is None else f"{x:.0f}" for x in cpu]
+    return Row(
+        metric,
+        name,
+        c,
+        cell[0],
+        cell[1],
+        cell[2],
+        "",
+        _ratio(cpu[0], cpu[2]),
+        pfloor=cell[3],
+        vs_pfloor=_ratio(cpu[0], cpu[3]),
+    )
+
+
+def cost_row(results: dict, sc: Scenario, pre: str = "") -> Row:
     ref = next(s for s in SCENARIOS if s.name == sc.reference)
-    mine, base = cost_us(results, sc), cost_us(results, ref)
-    f = results[f"floor|{sc.upstream}|16"]
-    floor = 1e6 / f["rps"] - 1e6 / results[f"direct|{sc.upstream}|16"]["rps"]
+    mine, base = cost_us(results, sc, pre), cost_us(results, ref, pre)
+    d, f, pf = _three(results, pre + "{t}|{kind}|16", sc.upstream)
+    floor = 1e6 / f["rps"] - 1e6 / d["rps"]
+    pfloor = 1e6 / pf["rps"] - 1e6 / d["rps"]
     ratio = mine / base if base > 0 else float("inf")
     return Row(
         "added us/req",
@@ -125,34 +166,31 @@ def cost_row(results: dict, sc: Scenario) -> Row:
         f"{floor:.0f}",
         f"x{ratio:.2f} of {ref.name} ({base:.0f})",
         f"x{mine / floor:.2f}" if floor > 0 else "-",
-        "<= x1.3 passthrough",
-        ratio <= 1.3,
+        "" if pre else "<= x1.3 passthrough",
+        None if pre else ratio <= 1.3,
+        pfloor=f"{pfloor:.0f}",
+        vs_pfloor=f"x{mine / pfloor:.2f}" if pfloor > 0 else "-",
     )
 
 
-def stream_row(results: dict, sc: Scenario) -> Row:
-    p, d, f = (
-        results[f"stream|proxy|{sc.name}"],
-        results[f"stream|direct|{sc.upstream}"],
-        results[f"stream|floor|{sc.upstream}"],
-    )
-    row = Row(
-        "TTFB p50 / p99 ms",
-        sc.name,
-        "16",
-        _pair(p, "ttfb_p50", "ttfb_p99"),
-        _pair(d, "ttfb_p50", "ttfb_p99"),
-        _pair(f, "ttfb_p50", "ttfb_p99"),
-        _diff(p, d, "ttfb_p50", "ttfb_p99"),
-        _diff(p, f, "ttfb_p50", "ttfb_p99"),
-    )
+def stream_row(results: dict, sc: Scenario, pre: str = "") -> Row:
+    p = results[f"{pre}stream|proxy|{sc.name}"]
+    d, f, pf = _three(results, pre + "stream|{t}|{kind}", sc.upstream)
+    row = Row("TTFB p50 / p99 ms", sc.name, "16", **_pairs(p, d, f, pf, "ttfb_p50", "ttfb_p99"))  # type: ignore[arg-type]
     if p["errors"] or p["complete"] < p["requests"]:
         row.metric += f" ({p['errors']} errors, {p['requests'] - p['complete']} short)"
     return row
 
 
+def stream_cpu_row(results: dict, sc: Scenario, pre: str = "") -> Row:
+    p = results[f"{pre}stream|proxy|{sc.name}"]
+    d, f, pf = _three(results, pre + "stream|{t}|{kind}", sc.upstream)
+    return cpu_row(f"CPU us/stream ({STREAM_CHUNKS} chunks)", p, d, f, pf, sc.name, "16")
+
+
 def many_rows(results: dict) -> list[Row]:
     p, d, f = results["many|proxy"], results["many|direct"], results["many|floor"]
+    pf = results["many|pfloor"]
     name = f"{SCENARIOS[0].name}, 50 x 20 ms"
     n = str(p["requests"] + p["errors"])
     done = Row(
@@ -166,53 +204,35 @@ def many_rows(results: dict) -> list[Row]:
         "",
         "all complete",
         p["complete"] == int(n) and not p["errors"],
+        pfloor=str(pf["complete"]),
     )
     gap = Row(
         "max gap p99 / max ms",
         name,
         n,
-        _pair(p, "gap_p99", "gap_max"),
-        _pair(d, "gap_p99", "gap_max"),
-        _pair(f, "gap_p99", "gap_max"),
-        _diff(p, d, "gap_p99", "gap_max"),
-        _diff(p, f, "gap_p99", "gap_max"),
-        f"no stall (gap < {STALL_MS:.0f})",
-        p["gap_max"] < STALL_MS,
+        **_pairs(p, d, f, pf, "gap_p99", "gap_max"),
+        target=f"no stall (gap < {STALL_MS:.0f})",
+        ok=p["gap_max"] < STALL_MS,
     )
-    dur = Row(
-        "stream time p50 / p99 ms",
-        name,
-        n,
-        _pair(p, "p50", "p99"),
-        _pair(d, "p50", "p99"),
-        _pair(f, "p50", "p99"),
-        _diff(p, d, "p50", "p99"),
-        _diff(p, f, "p50", "p99"),
-    )
+    dur = Row("stream time p50 / p99 ms", name, n, **_pairs(p, d, f, pf, "p50", "p99"))  # type: ignore[arg-type]
     ttfb = Row(
         "TTFB p50 / p99 ms (the 1000)",
         name,
         n,
-        _pair(p, "ttfb_p50", "ttfb_p99"),
-        _pair(d, "ttfb_p50", "ttfb_p99"),
-        _pair(f, "ttfb_p50", "ttfb_p99"),
-        _diff(p, d, "ttfb_p50", "ttfb_p99"),
-        _diff(p, f, "ttfb_p50", "ttfb_p99"),
+        **_pairs(p, d, f, pf, "ttfb_p50", "ttfb_p99"),  # type: ignore[arg-type]
     )
+    cpu = cpu_row("CPU us/stream (the 1000)", p, d, f, pf, name, n)
     p, d, f = results["probe|proxy"], results["probe|direct"], results["probe|floor"]
+    pf = results["probe|pfloor"]
     probe = Row(
         f"TTFB p50 / p99 ms (probe, {p['requests']} new streams)",
         name,
         "1",
-        _pair(p, "ttfb_p50", "ttfb_p99"),
-        _pair(d, "ttfb_p50", "ttfb_p99"),
-        _pair(f, "ttfb_p50", "ttfb_p99"),
-        _diff(p, d, "ttfb_p50", "ttfb_p99"),
-        _diff(p, f, "ttfb_p50", "ttfb_p99"),
-        "+p50 <= 1",
-        p["ttfb_p50"] - d["ttfb_p50"] <= 1.0,
+        **_pairs(p, d, f, pf, "ttfb_p50", "ttfb_p99"),
+        target="+p50 <= 1",
+        ok=p["ttfb_p50"] - d["ttfb_p50"] <= 1.0,
     )
-    return [done, gap, dur, ttfb, probe]
+    return [done, gap, dur, ttfb, cpu, probe]
 
 
 def rss_rows(results: dict) -> list[Row]:
@@ -238,6 +258,30 @@ def rss_rows(results: dict) -> list[Row]:
     ]
 
 
+def cpu_rows(results: dict, pre: str = "") -> list[Row]:
+    out = []
+    for sc in SCENARIOS:
+        p = results[f"{pre}proxy|{sc.name}|16"]
+        d, f, pf = _three(results, pre + "{t}|{kind}|16", sc.upstream)
+        out.append(cpu_row("CPU us/req", p, d, f, pf, sc.name, "16"))
+    return out + [stream_cpu_row(results, sc, pre) for sc in SCENARIOS]
+
+
+def tls_rows(results: dict) -> list[Row]:
+    """The same comparisons with the fake behind HTTPS (c=16 only); marked "TLS"."""
+    if "tls:proxy|passthrough OpenAI|16" not in results:
+        return []
+    out: list[Row] = []
+    for sc in SCENARIOS:
+        out += nonstream_rows(results, sc, 16, "tls:")
+    out += [cost_row(results, sc, "tls:") for sc in SCENARIOS if not sc.passthrough]
+    out += [stream_row(results, sc, "tls:") for sc in SCENARIOS]
+    out += cpu_rows(results, "tls:")
+    for row in out:
+        row.metric = "TLS " + row.metric
+    return out
+
+
 def rows(results: dict) -> list[Row]:
     out: list[Row] = []
     for c in (1, 16, 64):
@@ -245,7 +289,8 @@ def rows(results: dict) -> list[Row]:
             out += nonstream_rows(results, sc, c)
     out += [cost_row(results, sc) for sc in SCENARIOS if not sc.passthrough]
     out += [stream_row(results, sc) for sc in SCENARIOS]
-    return out + many_rows(results) + rss_rows(results)
+    out += cpu_rows(results)
+    return out + many_rows(results) + rss_rows(results) + tls_rows(results)
 
 
 def table(results: dict) -> str:
@@ -303,20 +348,28 @@ def wrk_version() -> str:
 NOTES = """\
 How to read it: every figure is measured in this run against the same fake upstream.
 "direct" calls the fake itself; "floor" is bench/floor.py, a bare aiohttp.web + aiohttp
-client passthrough; "proxy" is cliproxy (one worker) with the config bench writes to
+client passthrough; "protocol floor" is bench/floor_protocol.py, a bare asyncio.Protocol +
+httptools passthrough with a keep-alive pool of raw upstream connections (the least a Python
+proxy can do); "proxy" is cliproxy (one worker) with the config bench writes to
 bench/out/proxy-config.yaml. "proxy - direct" is the proxy's added cost (for req/s, the
-ratio); "proxy vs floor" compares with the bare passthrough. Latency percentiles come from
-wrk (non-stream) or the async client (streams). "added us/req" is 1e6/rps(proxy) -
-1e6/rps(direct) at c=16, the wall time each request adds on a saturated 2-core box; a
-translation is compared with the passthrough of the same upstream (OpenAI -> Gemini with
-passthrough OpenAI, the same client format). Streams: 20 chunks, 1 ms apart, 16 clients.
-1,000 streams: 50 chunks 20 ms apart, all at once (connections opened over 0.5 s) from
-one client process; a gap is the longest pause between two reads of one stream. That
-client is itself saturated on 2 cores, so its TTFB is shown for information; the TTFB
-target is checked with a probe: a second, light client process that opens short streams
-(5 chunks) one after another while the 1,000 are running. RSS is the proxy process's VmRSS;
-the soak (before the 1,000 streams) rotates all scenarios (stream and not, 16 clients)
-and compares RSS after its first and its last 5 s segment.
+ratio); "proxy vs floor" / "proxy vs protocol floor" compare with the bare passthroughs.
+Latency percentiles come from wrk (non-stream) or the async client (streams). "added us/req"
+is 1e6/rps(proxy) - 1e6/rps(direct) at c=16, the wall time each request adds on a saturated
+2-core box; a translation is compared with the passthrough of the same upstream (OpenAI ->
+Gemini with passthrough OpenAI, the same client format). "CPU us/req" and "CPU us/stream" are
+the user + system CPU time of each process (/proc/PID/stat) over the measured part of a run,
+divided by the requests answered in it ("direct": the fake's own). Streams: 50 chunks, 1 ms
+apart, 16 clients. 1,000 streams: 50 chunks 20 ms apart, all at once (connections opened
+over 0.5 s) from one client process; a gap is the longest pause between two reads of one
+stream. That client is itself saturated on 2 cores, so its TTFB is shown for information;
+the TTFB target is checked with a probe: a second, light client process that opens short
+streams (5 chunks) one after another while the 1,000 are running. RSS is the proxy
+process's VmRSS; the soak (before the 1,000 streams) rotates all scenarios (stream and not,
+16 clients) and compares RSS after its first and its last 5 s segment. "TLS" rows repeat
+the c=16 and stream measurements with the fake behind HTTPS (a CA and a 127.0.0.1
+certificate made at run time by bench/tlscert.py): the floors trust the CA with --cafile,
+cliproxy through SSL_CERT_FILE (it has no per-credential CA setting); connections are kept
+alive, so the handshake is paid once per pooled connection.
 """
 
 
@@ -334,10 +387,17 @@ def write(results: dict, tbl: str, command: str, started: float, used_wrk: bool)
     info = machine()
     before, after = results.get("loadavg|before"), results.get("loadavg|after")
     if before and after:
+        cores = os.cpu_count() or 1
+        busy = max(*before, *after) > cores
         info["load average (1/5/15 min)"] = (
             f"{'/'.join(f'{x:.1f}' for x in before)} at start, "
-            f"{'/'.join(f'{x:.1f}' for x in after)} at end "
-            "(above the core count: other work shared the CPUs)"
+            f"{'/'.join(f'{x:.1f}' for x in after)} at end"
+            + (
+                f" (**above the {cores} cores: other work shared the CPUs; absolute figures are low "
+                "and noisy, compare the ratios measured in this run only**)"
+                if busy
+                else ""
+            )
         )
     info["load generator"] = (
         f"{wrk_version()} (non-stream) + bench/load.py (streams)"

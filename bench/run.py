@@ -3,11 +3,16 @@
     python bench/run.py [--quick] [--soak-seconds N]
     python bench/run.py --profile SCENARIO [--profile-tool py-spy|pyinstrument]
 
-Starts the fake upstream (bench/upstream.py), the bare aiohttp passthrough floor
-(bench/floor.py) and the real cliproxy (``python -m cliproxy``, one worker), each in its
-own process, drives them from a separate load process (wrk if installed, else
-bench/load.py), prints one table and writes bench/RESULTS.md. ``--quick`` shortens every
-run and the soak (30 s); the full run takes about 20 minutes. See bench/README.md.
+    python bench/run.py --check [--write-baseline]
+
+Starts the fake upstream (bench/upstream.py), the two passthrough floors (bench/floor.py:
+aiohttp; bench/floor_protocol.py: asyncio.Protocol + httptools) and the real cliproxy
+(``python -m cliproxy``, one worker), each in its own process, drives them from a separate
+load process (wrk if installed, else bench/load.py), then does the same again with the fake
+behind TLS (``--no-tls`` skips that), prints one table and writes bench/RESULTS.md.
+``--quick`` shortens every run and the soak (30 s); the full run takes about 25 minutes.
+``--check`` is the regression gate (bench/gate.py): a short run whose ratios are compared
+with bench/baseline.json. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -23,18 +28,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load
 import report
-from procs import Procs
-from scenarios import MODELS, SCENARIOS, Request, find, upstream_request
+from procs import Proc, Procs
+from scenarios import SCENARIOS, Request, Scenario, find, upstream_request
 
 CONCURRENCY = (1, 16, 64)
-STREAM = {"chunks": 20, "delay_ms": 1, "concurrency": 16}
+STREAM = {"chunks": 50, "delay_ms": 1, "concurrency": 16}
 MANY = {"chunks": 50, "delay_ms": 20, "concurrency": 1000, "ramp": 0.5}
 PROBE = {"chunks": 5, "after": 0.5, "duration": 2.0}  # one client, streams back to back, while MANY runs
 
 
 class Settings:
-    def __init__(self, quick: bool, soak: float, use_wrk: bool) -> None:
-        self.quick, self.soak, self.use_wrk = quick, soak, use_wrk
+    def __init__(self, quick: bool, soak: float, use_wrk: bool, tls: bool = True) -> None:
+        self.quick, self.soak, self.use_wrk, self.tls = quick, soak, use_wrk, tls
         self.duration = 2.0 if quick else 10.0
         self.warmup = 0.5 if quick else 2.0
 
@@ -42,7 +47,7 @@ class Settings:
 class RssSampler:
     """The proxy's largest RSS while a block runs (sampled every 100 ms)."""
 
-    def __init__(self, proc) -> None:
+    def __init__(self, proc: Proc) -> None:
         self.proc, self.peak = proc, 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -60,7 +65,7 @@ class RssSampler:
         self._thread.join()
 
 
-def spec(base_url: str, req: Request, **extra) -> dict:
+def spec(base_url: str, req: Request, **extra: object) -> dict:
     return {"url": base_url + req.path, "headers": req.headers, "body": req.body.decode(), **extra}
 
 
@@ -73,22 +78,42 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def nonstream(p: Procs, s: Settings, results: dict) -> None:
-    for c in CONCURRENCY:
+def targets(p: Procs) -> tuple[tuple[str, Proc], ...]:
+    """What the proxy is compared with: the fake itself and the two floors."""
+    return (("direct", p.fake), ("floor", p.floor), ("pfloor", p.pfloor))
+
+
+def measure(proc: Proc, req: Request, timing: dict, use_wrk: bool, ca: str | None) -> dict:
+    """One load run against ``proc``, with its CPU time per request."""
+    extra = {"cpu_pid": proc.pid} | ({"cafile": ca} if ca else {})
+    return load.run(spec(proc.url, req, **timing, **extra), use_wrk)
+
+
+def nonstream(
+    p: Procs,
+    s: Settings,
+    results: dict,
+    conc: tuple[int, ...] = CONCURRENCY,
+    scenarios: list[Scenario] = SCENARIOS,
+    pre: str = "",
+) -> None:
+    kinds = dict.fromkeys(sc.upstream for sc in scenarios)
+    for c in conc:
         timing = {"concurrency": c, "duration": s.duration, "warmup": s.warmup}
-        for kind in MODELS:
+        for kind in kinds:
             req = upstream_request(kind, False)
-            for target, proc in (("direct", p.fake), ("floor", p.floor)):
-                log(f"non-stream {target} {kind} c={c}")
-                results[f"{target}|{kind}|{c}"] = load.run(spec(proc.url, req, **timing), s.use_wrk)
-        for sc in SCENARIOS:
-            log(f"non-stream proxy {sc.name} c={c}")
-            results[f"proxy|{sc.name}|{c}"] = load.run(
-                spec(p.proxy.url, sc.proxy_request(False), **timing), s.use_wrk
-            )
+            for target, proc in targets(p):
+                log(f"{pre}non-stream {target} {kind} c={c}")
+                results[f"{pre}{target}|{kind}|{c}"] = measure(proc, req, timing, s.use_wrk, p.ca)
+        for sc in scenarios:
+            log(f"{pre}non-stream proxy {sc.name} c={c}")
+            req = sc.proxy_request(False)
+            results[f"{pre}proxy|{sc.name}|{c}"] = measure(p.proxy, req, timing, s.use_wrk, p.ca)
 
 
-def streams(p: Procs, s: Settings, results: dict) -> None:
+def streams(
+    p: Procs, s: Settings, results: dict, scenarios: list[Scenario] = SCENARIOS, pre: str = ""
+) -> None:
     timing = {
         "concurrency": STREAM["concurrency"],
         "duration": s.duration,
@@ -97,15 +122,15 @@ def streams(p: Procs, s: Settings, results: dict) -> None:
         "min_events": STREAM["chunks"],
     }
     shape = (STREAM["chunks"], STREAM["delay_ms"])
-    for kind in MODELS:
+    for kind in dict.fromkeys(sc.upstream for sc in scenarios):
         req = stream_headers(upstream_request(kind, True), *shape)
-        for target, proc in (("direct", p.fake), ("floor", p.floor)):
-            log(f"stream {target} {kind}")
-            results[f"stream|{target}|{kind}"] = load.run_client(spec(proc.url, req, **timing))
-    for sc in SCENARIOS:
-        log(f"stream proxy {sc.name}")
+        for target, proc in targets(p):
+            log(f"{pre}stream {target} {kind}")
+            results[f"{pre}stream|{target}|{kind}"] = measure(proc, req, timing, False, p.ca)
+    for sc in scenarios:
+        log(f"{pre}stream proxy {sc.name}")
         req = stream_headers(sc.proxy_request(True), *shape)
-        results[f"stream|proxy|{sc.name}"] = load.run_client(spec(p.proxy.url, req, **timing))
+        results[f"{pre}stream|proxy|{sc.name}"] = measure(p.proxy, req, timing, False, p.ca)
 
 
 def many_streams(p: Procs, results: dict) -> None:
@@ -120,20 +145,22 @@ def many_streams(p: Procs, results: dict) -> None:
         "timeout": 120,
     }
     probe = {"concurrency": 1, "duration": PROBE["duration"], "stream": True, "min_events": PROBE["chunks"]}
-    calls = (
-        ("direct", p.fake, sc.direct_request(True)),
-        ("floor", p.floor, sc.direct_request(True)),
-        ("proxy", p.proxy, sc.proxy_request(True)),
-    )
+    calls = [(target, proc, sc.direct_request(True)) for target, proc in targets(p)]
+    calls.append(("proxy", p.proxy, sc.proxy_request(True)))
     for target, proc, req in calls:
         log(f"{MANY['concurrency']} streams {target}")
         with RssSampler(p.proxy) as rss:
             many = load.start_client(
-                spec(proc.url, stream_headers(req, MANY["chunks"], MANY["delay_ms"]), **extra)
+                spec(
+                    proc.url,
+                    stream_headers(req, int(MANY["chunks"]), MANY["delay_ms"]),
+                    **extra,
+                    cpu_pid=proc.pid,
+                )
             )
             time.sleep(PROBE["after"])
             results[f"probe|{target}"] = load.run_client(
-                spec(proc.url, stream_headers(req, PROBE["chunks"], 0), **probe)
+                spec(proc.url, stream_headers(req, int(PROBE["chunks"]), 0), **probe)
             )
             results[f"many|{target}"] = load.finish(many)
         if target == "proxy":
@@ -174,6 +201,11 @@ def benchmark(s: Settings) -> dict:
         results["rss|load"] = rss.peak
         soak(p, s, results)
         many_streams(p, results)
+    if s.tls:
+        with Procs(tls=True) as p:
+            time.sleep(1.0)
+            nonstream(p, s, results, (16,), pre="tls:")
+            streams(p, s, results, pre="tls:")
     return results
 
 
@@ -182,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="short runs and a 30 s soak (a few minutes in all)")
     ap.add_argument("--soak-seconds", type=float, default=None, help="soak length (default 600, quick 30)")
     ap.add_argument("--no-wrk", action="store_true", help="use the async client even when wrk is installed")
+    ap.add_argument("--no-tls", action="store_true", help="skip the TLS-upstream scenario")
+    ap.add_argument("--check", action="store_true", help="regression gate: short run vs bench/baseline.json")
+    ap.add_argument("--write-baseline", action="store_true", help="with --check: write bench/baseline.json")
     ap.add_argument("--profile", metavar="SCENARIO", help="profile the proxy under load in one scenario")
     ap.add_argument("--profile-tool", choices=("py-spy", "pyinstrument"), default="py-spy")
     ap.add_argument(
@@ -198,8 +233,12 @@ def main(argv: list[str] | None = None) -> int:
         import profiling
 
         return profiling.run(find(args.profile), args)
+    if args.check or args.write_baseline:
+        import gate
+
+        return gate.main(args.write_baseline, not args.no_wrk)
     soak_s = args.soak_seconds if args.soak_seconds is not None else (30.0 if args.quick else 600.0)
-    settings = Settings(args.quick, soak_s, not args.no_wrk)
+    settings = Settings(args.quick, soak_s, not args.no_wrk, not args.no_tls)
     started = time.time()
     load_before = os.getloadavg()
     results = benchmark(settings)

@@ -3,11 +3,16 @@ through every pair.
 
     python bench/translate_micro.py
 
-Targets (issue 3): <= 15 us per stream chunk, <= 2 ms for the 100 KB request.
+Targets: <= 5 us per stream chunk (issue 21; issue 3 asked for 15), <= 2 ms for the 100 KB
+request. The stream is a realistic text stream as each upstream format frames it; every
+pair is timed (same-format pairs too: a translator that is only used when a plugin or a
+dialect forces one). ``parts`` splits the cost: decoding one upstream frame and encoding
+one text delta per format, so a slow pair points at its slow side.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,6 +28,9 @@ from cliproxy.translate.registry import default_registry
 FORMATS = [Format.OPENAI, Format.RESPONSES, Format.CLAUDE, Format.GEMINI]
 REG = default_registry()
 CHUNKS = 1000
+RUNS = 7
+CPU = time.thread_time_ns
+STREAM_TARGET_US = 5.0  # issue 21 (issue 3 asked for 15)
 
 
 def claude_code_request() -> dict:
@@ -82,11 +90,16 @@ def claude_code_request() -> dict:
     }
 
 
-def stream_bytes(fmt: Format) -> tuple[bytes, int]:
-    enc = REG.adapter(fmt).stream_encoder(None, "m")
+def _events() -> list[ir.Event]:
     events: list[ir.Event] = [ir.StreamStart("id", "m"), ir.BlockStart(0, "text")]
     events += [ir.TextDelta(0, "token ") for _ in range(CHUNKS)]
-    events += [ir.BlockStop(0), ir.StreamEnd("end_turn", ir.Usage(10, CHUNKS))]
+    return [*events, ir.BlockStop(0), ir.StreamEnd("end_turn", ir.Usage(10, CHUNKS))]
+
+
+def stream_bytes(fmt: Format) -> tuple[bytes, int]:
+    """A 1,000-text-chunk stream as an upstream in ``fmt`` sends it (our own encoder's bytes)."""
+    enc = REG.adapter(fmt).stream_encoder(None, "m")
+    events = _events()
     data = b"".join(enc.encode(e) for e in events) + enc.flush()
     return data, len(events)
 
@@ -97,21 +110,67 @@ def split_frames(data: bytes) -> list[bytes]:
     return [p + b"\n\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
-def bench_streams() -> list[tuple[str, float]]:
+def _per_chunk(frames: list[bytes], up: Format, cl: Format) -> tuple[float, float]:
+    """(mean us per chunk, worst single chunk us) over ``RUNS`` fresh translators.
+
+    Each frame's feed is timed on its own; per frame the fastest run counts (a run that
+    the scheduler interrupted loses), so "worst" is the costliest frame of the stream
+    (the first, with the stream's prebuilt parts, or the last, with the usage), not noise."""
+    per_frame = [float("inf")] * len(frames)
+    best = float("inf")
+    clock = time.perf_counter_ns
+    for _ in range(RUNS):  # the mean: CPU time of whole runs (a shared machine preempts us)
+        tr = REG.stream_translator(up, cl, None, "m")
+        t_start = CPU()
+        for f in frames:
+            tr.feed(f)
+        tr.finish()
+        best = min(best, CPU() - t_start)
+    for _ in range(RUNS):  # the worst chunk: each frame timed alone, its fastest run
+        tr = REG.stream_translator(up, cl, None, "m")
+        feed = tr.feed
+        for i, f in enumerate(frames):
+            t0 = clock()
+            feed(f)
+            dt = clock() - t0
+            if dt < per_frame[i]:
+                per_frame[i] = dt
+        tr.finish()
+    return best / CHUNKS / 1e3, max(per_frame) / 1e3
+
+
+def bench_streams() -> list[tuple[str, float, float]]:
     rows = []
     for up in FORMATS:
         data, _ = stream_bytes(up)
         frames = split_frames(data)
         for cl in FORMATS:
-            best = float("inf")
-            for _ in range(5):
-                tr = REG.stream_translator(up, cl, None, "m")
-                t0 = time.perf_counter()
-                for f in frames:
-                    tr.feed(f)
-                tr.finish()
-                best = min(best, time.perf_counter() - t0)
-            rows.append((f"{up.value} -> {cl.value}", best / CHUNKS * 1e6))
+            mean, worst = _per_chunk(frames, up, cl)
+            rows.append((f"{up.value} -> {cl.value}", mean, worst))
+    return rows
+
+
+def bench_parts() -> list[tuple[str, float, float]]:
+    """Per format: decoding a frame and encoding one text delta, us per chunk (best run)."""
+    rows = []
+    for fmt in FORMATS:
+        frames = split_frames(stream_bytes(fmt)[0])
+        dec_best = enc_best = float("inf")
+        for _ in range(RUNS):
+            dec = REG.adapter(fmt).stream_decoder(None)
+            t0 = CPU()
+            for f in frames:
+                dec.decode(f)
+            dec.flush()
+            dec_best = min(dec_best, CPU() - t0)
+            enc = REG.adapter(fmt).stream_encoder(None, "m")
+            events = _events()
+            t0 = CPU()
+            for e in events:
+                enc.encode(e)
+            enc.flush()
+            enc_best = min(enc_best, CPU() - t0)
+        rows.append((fmt.value, dec_best / CHUNKS / 1e3, enc_best / CHUNKS / 1e3))
     return rows
 
 
@@ -138,17 +197,27 @@ def bench_requests() -> tuple[int, list[tuple[str, float]]]:
 
 
 def main() -> int:
+    parts = bench_parts()
     stream_rows = bench_streams()
     size, req_rows = bench_requests()
-    print(f"stream: {CHUNKS} text chunks, one frame per read; us per chunk (decode + encode)")
-    for name, us in stream_rows:
-        print(f"  {name:36s} {us:7.2f} us {'OK' if us <= 15 else 'OVER'}")
+    print(f"stream: {CHUNKS} text chunks, one frame per read; us per chunk (decode + sequence + encode),")
+    print(f"mean: CPU time of the best of {RUNS} runs; worst chunk: the costliest single chunk")
+    print("(each chunk's fastest run, wall clock)")
+    for name, us, worst in stream_rows:
+        verdict = "OK" if us <= STREAM_TARGET_US else "OVER"
+        print(f"  {name:36s} {us:7.2f} us  worst chunk {worst:6.2f} us  {verdict}")
+    print("parts, us per chunk: decode one upstream frame / encode one text delta")
+    for name, dec, enc in parts:
+        print(f"  {name:36s} {dec:7.2f} / {enc:5.2f}")
     print(f"request: Claude Code shaped, {size / 1024:.0f} KB; parse + translate + serialize, ms")
     for name, ms in req_rows:
         print(f"  {name:36s} {ms:7.3f} ms {'OK' if ms <= 2 else 'OVER'}")
-    worst_s = max(us for _, us in stream_rows)
+    worst_s = max(stream_rows, key=lambda r: r[1])
     worst_r = max(ms for _, ms in req_rows)
-    print(f"worst: {worst_s:.2f} us/chunk (target 15), {worst_r:.3f} ms/request (target 2)")
+    print(
+        f"worst: {worst_s[1]:.2f} us/chunk ({worst_s[0]}; target {STREAM_TARGET_US:g}), "
+        f"{worst_r:.3f} ms/request (target 2); load average {os.getloadavg()[0]:.1f}"
+    )
     return 0
 
 

@@ -7,7 +7,7 @@ Serves OpenAI Chat Completions (``POST /v1/chat/completions``), Anthropic Messag
 ``:streamGenerateContent?alt=sse``), stream and non-stream. A stream sends N content
 chunks with a delay between them; N and the delay come from the query (``chunks``,
 ``delay_ms``), else the headers ``x-bench-chunks`` / ``x-bench-delay-ms``, else the
-command line. The bodies are prebuilt per model, so the fake costs as little as it can.
+command line. ``--tls-cert``/``--tls-key`` serve HTTPS instead (the TLS scenario). The bodies are prebuilt per model, so the fake costs as little as it can.
 Prints ``READY <port>`` on stdout once it listens.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import ssl
 import sys
 from functools import lru_cache
 
@@ -200,15 +201,17 @@ def create_app() -> web.Application:
     return app
 
 
-async def serve(host: str, port: int) -> None:
-    await run_until_signal(create_app(), host, port)
+async def serve(host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
+    await run_until_signal(create_app(), host, port, tls)
 
 
-async def run_until_signal(app: web.Application, host: str, port: int) -> None:
-    """Serve ``app``, print ``READY <port>``, stop cleanly on SIGINT or SIGTERM."""
+async def run_until_signal(
+    app: web.Application, host: str, port: int, tls: ssl.SSLContext | None = None
+) -> None:
+    """Serve ``app`` (HTTPS with ``tls``), print ``READY <port>``, stop cleanly on SIGINT or SIGTERM."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=4096, reuse_address=True)
+    site = web.TCPSite(runner, host, port, backlog=4096, reuse_address=True, ssl_context=tls)
     await site.start()
     print(f"READY {runner.addresses[0][1]}", flush=True)
     stop = asyncio.Event()
@@ -227,11 +230,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--chunks", type=int, default=20)
     p.add_argument("--delay-ms", type=float, default=0.0)
+    p.add_argument("--tls-cert", help="serve HTTPS with this certificate chain (PEM)")
+    p.add_argument("--tls-key", help="the certificate's private key (PEM)")
     args = p.parse_args(argv)
     DEFAULTS.update(chunks=args.chunks, delay_ms=args.delay_ms)
+    tls = None
+    if args.tls_cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
     import uvloop
 
-    uvloop.run(serve(args.host, args.port))
+    uvloop.run(serve(args.host, args.port, tls))
 
 
 if __name__ == "__main__":

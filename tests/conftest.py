@@ -21,6 +21,10 @@ from tests.state.redis_server import RedisServer, redis_binary
 # (cliproxy.models.remote): a closed local port fails at once and the packaged catalog stays
 os.environ.setdefault("CLIPROXY_MODELS_URLS", "http://127.0.0.1:9/models.json")
 
+# the client-facing server engine of every proxy a fixture starts (``server-engine``):
+# unset, the config's; ``fast`` / ``aiohttp`` run a suite on one engine (.ci/run)
+ENGINE = os.environ.get("CLIPROXY_SERVER_ENGINE") or None
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fuzz", "tests/fuzz: hostile-input suite")
@@ -112,6 +116,7 @@ async def start_proxy(tmp_path: Path) -> AsyncIterator[StartProxy]:
         watch: bool = False,
         poll_interval: float = 0.05,
         clock: Callable[[], float] = time.time,
+        engine: str | None = None,
     ) -> Proxy:
         auth_dir = tmp_path / "auths"
         auth_dir.mkdir(exist_ok=True)
@@ -122,7 +127,7 @@ async def start_proxy(tmp_path: Path) -> AsyncIterator[StartProxy]:
         path.write_text(text)
         config, _ = load_or_default(path)
         service = Service(config, path, watch=watch, poll_interval=poll_interval, clock=clock)
-        proxy = Proxy(await listen(service, "127.0.0.1", 0), service, path)
+        proxy = Proxy(await listen(service, "127.0.0.1", 0, engine=engine or ENGINE), service, path)
         proxies.append(proxy)
         return proxy
 

@@ -13,6 +13,7 @@ import pytest
 from cliproxy.config import load_or_default
 from cliproxy.server.app import Listener, listen
 from cliproxy.service import Service
+from tests.conftest import ENGINE
 
 
 @dataclass(slots=True)
@@ -55,7 +56,7 @@ async def start_edge(tmp_path: Path) -> AsyncIterator[StartEdge]:
         config, _ = load_or_default(path)
         service = Service(config, path, watch=False)
         # every interface binds IPv4 and IPv6 apart, each on its own random port: pick one port for both
-        edge = Edge(await listen(service, host, 0 if host else _free_port()), service, host)
+        edge = Edge(await listen(service, host, 0 if host else _free_port(), engine=ENGINE), service, host)
         running.append(edge)
         return edge
 

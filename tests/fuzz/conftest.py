@@ -17,7 +17,7 @@ import pytest_asyncio
 from cliproxy.config import load_or_default
 from cliproxy.server.app import listen
 from cliproxy.service import Service
-from tests.conftest import Proxy
+from tests.conftest import ENGINE, Proxy
 from tests.e2e.clients import KEY
 from tests.e2e.conftest import matrix_config
 from tests.fakes.claude import ClaudeFake
@@ -51,7 +51,8 @@ async def fuzz_env(fuzz_fakes: Fakes, tmp_path_factory: pytest.TempPathFactory) 
     trap = LogTrap()
     root = logging.getLogger()
     root.addHandler(trap)
-    proxy = Proxy(await listen(service, "127.0.0.1", 0), service, path)  # the production listener
+    listener = await listen(service, "127.0.0.1", 0, engine=ENGINE)  # the production listener
+    proxy = Proxy(listener, service, path)
     try:
         yield Env(proxy, fuzz_fakes, KEY, trap)
     finally:

@@ -120,6 +120,10 @@ class Config(ConfigModel):
     state: StateConfig = Field(default_factory=StateConfig)  # cliproxy: memory | redis
     request_log: bool = False
     proxy_url: str = ""
+    # cliproxy: the client for direct upstream requests: fast (asyncio + httptools) | aiohttp
+    upstream_http: Literal["fast", "aiohttp"] = "fast"
+    # cliproxy: the client-facing server: fast (hot routes on asyncio + httptools) | aiohttp
+    server_engine: Literal["fast", "aiohttp"] = "fast"
     force_model_prefix: bool = False
     passthrough_headers: bool = False
     request_retry: int = 0

@@ -41,6 +41,27 @@ class SSEDecoder:
     def decode(self, chunk: bytes) -> list[SSEEvent]:
         if not chunk:
             return []
+        if not self._buf and not self._pending_cr and chunk[-2:] == b"\n\n" and b"\r" not in chunk:
+            # the common read: exactly one whole "data: Y" or "event: X\ndata: Y" frame
+            nl = chunk.find(b"\n")
+            if nl == len(chunk) - 2:
+                if chunk[:6] == b"data: ":
+                    return [SSEEvent(None, chunk[6:-2])]
+            elif (
+                chunk[:7] == b"event: "
+                and chunk.startswith(b"data: ", nl + 1)
+                and chunk.find(b"\n", nl + 1) == len(chunk) - 2
+            ):
+                return [SSEEvent(chunk[7:nl].decode(), chunk[nl + 7 : -2])]
+        elif (
+            chunk[-4:] == b"\r\n\r\n"
+            and not self._buf
+            and not self._pending_cr
+            and chunk[:6] == b"data: "
+            and chunk.find(b"\r") == len(chunk) - 4
+            and chunk.find(b"\n") == len(chunk) - 3
+        ):  # the same from Gemini, whose frames end in CRLF CRLF
+            return [SSEEvent(None, chunk[6:-4])]
         if self._pending_cr:
             self._pending_cr = False
             if chunk[:1] == b"\n":

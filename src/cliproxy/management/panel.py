@@ -30,6 +30,7 @@ from yarl import URL
 
 from cliproxy.errors import UpstreamError
 from cliproxy.providers.http import HttpClient
+from cliproxy.providers.transport import UpstreamResponse
 
 __all__ = [
     "ASSET_NAME",
@@ -190,9 +191,9 @@ async def _get(http: HttpClient, proxy: str, url: str, headers: dict[str, str], 
         raise PanelError(f"cannot download from {URL(url).origin()}: {exc}") from exc
 
 
-async def _read_limited(resp: Any) -> bytes:
+async def _read_limited(resp: UpstreamResponse) -> bytes:
     chunks, size = [], 0
-    async for chunk in resp.content.iter_chunked(1 << 16):
+    async for chunk in resp.chunks():
         size += len(chunk)
         if size > MAX_SIZE:
             raise PanelError(f"download larger than {MAX_SIZE} bytes")

@@ -17,7 +17,10 @@ Every wait has a limit (``timeouts:`` in the config, ``None`` = off):
 A timeout is an ``UpstreamNetworkError`` with status 504, any other network failure one
 with 502. Its ``message`` is short and safe for a client; ``detail`` (the upstream's
 origin and the cause) is for the log only.
-This is the default ``UpstreamClient`` of ``cliproxy.providers.transport``: its answers
+This is the default ``UpstreamClient`` of ``cliproxy.providers.transport``. Direct
+``http(s)://`` requests go through the protocol-level client of ``providers.fasthttp``
+(``upstream-http: fast``, the default; its answers are ``FastResponse``); requests through
+a proxy, and every request with ``upstream-http: aiohttp``, through aiohttp, whose answers
 are ``AiohttpResponse`` objects (aiohttp's own response class, given the ``chunks`` the
 protocol asks for), so no wrapper is made per request.
 """
@@ -30,7 +33,8 @@ from typing import cast
 
 import aiohttp
 
-from cliproxy.providers.transport import UpstreamNetworkError, network_error, read_body
+from cliproxy.providers.fasthttp import FastHttpClient, Unsupported
+from cliproxy.providers.transport import UpstreamNetworkError, UpstreamResponse, network_error, read_body
 
 __all__ = [
     "DEFAULT_CONNECT",
@@ -97,16 +101,37 @@ class HttpClient:
         first_byte_timeout: float | None = DEFAULT_FIRST_BYTE,
         idle_timeout: float | None = DEFAULT_IDLE,
         limit_per_host: int = 0,
+        upstream_http: str = "fast",
     ) -> None:
         self._limit_per_host = limit_per_host
         self._sessions: dict[str, aiohttp.ClientSession] = {}
+        # direct requests: the protocol-level client (``None`` = aiohttp for every request)
+        self.fast: FastHttpClient | None = None
+        self._retired: list[FastHttpClient] = []
         self.set_timeouts(connect=connect_timeout, first_byte=first_byte_timeout, idle=idle_timeout)
+        self.set_upstream_http(upstream_http)
+
+    def set_upstream_http(self, kind: str) -> None:
+        """``upstream-http``: ``fast`` sends direct requests with ``FastHttpClient``,
+        ``aiohttp`` every request with aiohttp (a reload switches new requests)."""
+        if kind == "aiohttp" or self._limit_per_host > 0:  # a per-host cap is aiohttp's
+            if self.fast is not None:  # its pooled connections close at ``close`` (or idle out)
+                self._retired.append(self.fast)
+            self.fast = None
+        elif self.fast is None:
+            self.fast = FastHttpClient(
+                connect_timeout=self.connect_timeout,
+                first_byte_timeout=self.first_byte_timeout,
+                idle_timeout=self.idle_timeout,
+            )
 
     def set_timeouts(self, *, connect: float | None, first_byte: float | None, idle: float | None) -> None:
         """Apply new limits (a config reload); requests already sent keep theirs."""
         self.connect_timeout = connect
         self.first_byte_timeout = first_byte
         self.idle_timeout = idle
+        if (fast := getattr(self, "fast", None)) is not None:
+            fast.connect_timeout, fast.first_byte_timeout, fast.idle_timeout = connect, first_byte, idle
         # aiohttp's socket read timer bounds the wait for the headers (``first_byte``: one
         # timer the connection keeps anyway, no asyncio.timeout per request); it is switched
         # to ``idle`` once they are in (see ``_arm_idle``)
@@ -142,10 +167,16 @@ class HttpClient:
 
     async def request(
         self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
-    ) -> AiohttpResponse:
+    ) -> UpstreamResponse:
         """Send a request; the caller reads and releases the response.
 
         Network failures become ``UpstreamNetworkError`` (502, or 504 on a timeout)."""
+        fast = self.fast
+        if fast is not None and not proxy:
+            try:
+                return await fast.request(method, url, headers=headers, body=body)
+            except Unsupported:
+                pass  # a URL only aiohttp sends (user info, a non-ASCII host, another scheme)
         session, http_proxy = self._session(proxy)
         try:
             resp = await session.request(
@@ -194,6 +225,9 @@ class HttpClient:
         conn.protocol.start_timeout()
 
     async def close(self) -> None:
+        for fast in (*self._retired, *([self.fast] if self.fast is not None else [])):
+            await fast.close()
+        self._retired.clear()
         sessions, self._sessions = self._sessions, {}
         for s in sessions.values():
             await s.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ from aiohttp import web
 
 from cliproxy.errors import ConfigError
 from cliproxy.server.context import SERVICE
+from cliproxy.server.fast.protocol import FastServer
 from cliproxy.server.guard import ConnectionGuard, GuardedSite
 from cliproxy.server.handlers import generation_handlers
 from cliproxy.server.middleware import middleware
@@ -79,17 +81,29 @@ class Listener:
         await self.runner.cleanup()
 
 
-async def listen(service: Service, host: str | None, port: int, *, reuse_port: bool = False) -> Listener:
+async def listen(
+    service: Service, host: str | None, port: int, *, reuse_port: bool = False, engine: str | None = None
+) -> Listener:
     """Serve ``service`` on ``host:port`` (``None`` or ``""``: every interface), with the
     client-side timeouts and connection caps of its config (``cliproxy.server.guard``);
-    HTTPS when ``tls.enable`` is on. Raises ``ConfigError`` naming the key when the
-    certificate or key cannot be loaded."""
+    HTTPS when ``tls.enable`` is on. ``engine`` (default: ``server-engine``): ``fast``
+    serves the hot routes at the protocol level (``cliproxy.server.fast``), ``aiohttp``
+    everything with aiohttp. Raises ``ConfigError`` naming the key when the certificate or
+    key cannot be loaded."""
     context = tls_context(service.config.tls) if service.config.tls.enable else None
     runner = web.AppRunner(create_app(service), access_log=None, handle_signals=False)
     await runner.setup()
     guard = ConnectionGuard.from_config(service.config)
     guard.resp = session_factory(service)  # the usage queue over RESP on this port (CPA)
-    site = GuardedSite(runner, host, port, guard, ssl_context=context, reuse_port=reuse_port)
+    site = GuardedSite(
+        runner,
+        host,
+        port,
+        guard,
+        ssl_context=context,
+        reuse_port=reuse_port,
+        front=partial(FastServer, service) if (engine or service.config.server_engine) == "fast" else None,
+    )
     try:
         await site.start()
     except BaseException:

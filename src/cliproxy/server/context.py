@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -23,8 +24,7 @@ PRINCIPAL_KEY: web.RequestKey[Principal] = web.RequestKey("principal", Principal
 CORS_KEY: web.RequestKey[dict[str, str]] = web.RequestKey("cors", dict)
 
 
-def _models_list_format(request: web.Request) -> Format:
-    h = request.headers
+def _models_list_format(h: Mapping[str, str]) -> Format:
     if "x-goog-api-key" in h or "x-goog-api-client" in h:
         return Format.GEMINI
     if "anthropic-version" in h or h.get("User-Agent", "").startswith("claude-cli"):
@@ -32,8 +32,8 @@ def _models_list_format(request: web.Request) -> Format:
     return Format.OPENAI
 
 
-def format_for_path(path: str, request: web.Request | None = None) -> Format:
-    """The wire format a path speaks; model lists also look at ``request``'s headers."""
+def format_for_path(path: str, headers: Mapping[str, str] | None = None) -> Format:
+    """The wire format a path speaks; model lists also look at the request ``headers``."""
     if path.startswith("/v1/messages"):
         return Format.CLAUDE
     if path.startswith(("/v1beta/interactions", "/v1/interactions")):
@@ -45,7 +45,7 @@ def format_for_path(path: str, request: web.Request | None = None) -> Format:
     if path.startswith("/v1/models"):
         if ":" in path.rpartition("/")[2]:
             return Format.GEMINI
-        return Format.OPENAI if request is None else _models_list_format(request)
+        return Format.OPENAI if headers is None else _models_list_format(headers)
     return Format.OPENAI
 
 
@@ -54,5 +54,5 @@ def client_format(request: web.Request) -> Format:
     cached = request.get(FORMAT_KEY)
     if cached is not None:
         return cached
-    fmt = request[FORMAT_KEY] = format_for_path(request.path, request)
+    fmt = request[FORMAT_KEY] = format_for_path(request.path, request.headers)
     return fmt

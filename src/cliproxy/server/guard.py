@@ -32,7 +32,7 @@ import asyncio
 import logging
 import ssl
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from aiohttp import web
@@ -52,7 +52,14 @@ if TYPE_CHECKING:
 
     from cliproxy.config import Config
 
-__all__ = ["ConnectionGuard", "GuardedHandler", "GuardedSite", "auto_max_connections"]
+__all__ = [
+    "ConnectionGuard",
+    "FrontServer",
+    "Guarded",
+    "GuardedHandler",
+    "GuardedSite",
+    "auto_max_connections",
+]
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +98,23 @@ def auto_max_connections() -> int:
     return max(64, (soft - 128) // 2)
 
 
+class Guarded(Protocol):
+    """A connection the guard counts: aiohttp's (``GuardedHandler``) or the fast server's."""
+
+    peer_ip: str
+
+    def force_close(self) -> None: ...
+
+
+class FrontServer(Protocol):
+    """A protocol factory in front of aiohttp's (``cliproxy.server.fast.protocol.FastServer``)."""
+
+    def __call__(self) -> asyncio.Protocol: ...
+
+    async def shutdown(self, timeout: float) -> None:
+        """Close idle connections, let answers in flight finish within ``timeout``."""
+
+
 class ConnectionGuard:
     """Every open client connection, the idle ones in the order they went idle."""
 
@@ -118,8 +142,8 @@ class ConnectionGuard:
         self.keepalive_timeout = keepalive_timeout
         self.max_connections = max_connections or auto_max_connections()
         self.max_per_ip = max_per_ip
-        self._all: dict[GuardedHandler, None] = {}
-        self._idle: dict[GuardedHandler, None] = {}  # oldest first
+        self._all: dict[Guarded, None] = {}
+        self._idle: dict[Guarded, None] = {}  # oldest first
         self._per_ip: dict[str, int] = {}
         self._last_warning = 0.0
         # peer address -> the protocol that serves a RESP connection (None: HTTP only)
@@ -138,7 +162,7 @@ class ConnectionGuard:
     def __len__(self) -> int:
         return len(self._all)
 
-    def admit(self, conn: GuardedHandler) -> bool:
+    def admit(self, conn: Guarded) -> bool:
         """Count ``conn`` in, closing the longest-idle connection when a cap is reached;
         ``False`` when nothing can make room."""
         ip = conn.peer_ip
@@ -164,12 +188,12 @@ class ConnectionGuard:
             self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
         return True
 
-    def evict(self, conn: GuardedHandler) -> None:
+    def evict(self, conn: Guarded) -> None:
         log.debug("closing an idle connection from %s to make room", conn.peer_ip)
         self.forget(conn)
         conn.force_close()
 
-    def forget(self, conn: GuardedHandler) -> None:
+    def forget(self, conn: Guarded) -> None:
         self._idle.pop(conn, None)
         if self._all.pop(conn, 0) is None and self.max_per_ip:
             left = self._per_ip[conn.peer_ip] - 1
@@ -178,12 +202,12 @@ class ConnectionGuard:
             else:
                 del self._per_ip[conn.peer_ip]
 
-    def went_idle(self, conn: GuardedHandler) -> None:
+    def went_idle(self, conn: Guarded) -> None:
         self._idle.pop(conn, None)
         if conn in self._all:
             self._idle[conn] = None
 
-    def went_busy(self, conn: GuardedHandler) -> None:
+    def went_busy(self, conn: Guarded) -> None:
         self._idle.pop(conn, None)
 
     def _warn(self, message: str) -> None:
@@ -396,7 +420,16 @@ class GuardedSite(web.BaseSite):
     """A TCP site whose connections are ``GuardedHandler``s counted by one ``ConnectionGuard``;
     HTTPS when given an ``ssl_context``."""
 
-    __slots__ = ("_bound_port", "_guard", "_host", "_port", "_reuse_port", "_ssl_context")
+    __slots__ = (
+        "_bound_port",
+        "_fast",
+        "_front",
+        "_guard",
+        "_host",
+        "_port",
+        "_reuse_port",
+        "_ssl_context",
+    )
 
     def __init__(
         self,
@@ -408,8 +441,13 @@ class GuardedSite(web.BaseSite):
         backlog: int = 4096,
         ssl_context: ssl.SSLContext | None = None,
         reuse_port: bool = False,
+        front: Callable[[ConnectionGuard, Callable[[], asyncio.Protocol]], FrontServer] | None = None,
     ) -> None:
+        """``front``: makes the server that takes every connection first and hands what it
+        does not serve to aiohttp's protocol (``cliproxy.server.fast``); none: aiohttp only."""
         super().__init__(runner, backlog=backlog)
+        self._front = front
+        self._fast: FrontServer | None = None
         self._host = host or None
         self._port = port
         self._guard = guard
@@ -441,8 +479,13 @@ class GuardedSite(web.BaseSite):
         guard = self._guard
         keepalive = guard.keepalive_timeout or _NEVER
 
-        def protocol() -> GuardedHandler:
+        def aiohttp_protocol() -> GuardedHandler:
             return GuardedHandler(server, guard, loop=loop, keepalive_timeout=keepalive, access_log=None)
+
+        protocol: Callable[[], asyncio.Protocol] = aiohttp_protocol
+        if self._front is not None:  # e.g. the hot routes at the protocol level, the rest to aiohttp
+            self._fast = self._front(guard, aiohttp_protocol)
+            protocol = self._fast
 
         # the TLS handshake is part of the request head: it gets the same time limit
         handshake = guard.header_timeout if self._ssl_context is not None else None
@@ -459,3 +502,8 @@ class GuardedSite(web.BaseSite):
         sockets = self._server.sockets
         if sockets:
             self._bound_port = sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._fast is not None:  # aiohttp's own connections are drained by its runner
+            await self._fast.shutdown(getattr(self._runner, "_shutdown_timeout", 60.0))

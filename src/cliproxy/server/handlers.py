@@ -9,7 +9,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from aiohttp import web
@@ -19,22 +19,24 @@ from cliproxy.formats import Format
 from cliproxy.formats.validate import check_depth
 from cliproxy.pipeline import Call, Reply, StreamReply
 from cliproxy.server import keepalive
-from cliproxy.server.context import CORS_KEY, PRINCIPAL_KEY, SERVICE, client_format
 from cliproxy.server.errors import exception_response
+from cliproxy.server.fast.exchange import AiohttpExchange, Exchange
 from cliproxy.server.images import image_call
 from cliproxy.translate import completions
 from cliproxy.usage.hooks import begin_trace, recorder_of
 
 if TYPE_CHECKING:
-    from cliproxy.pipeline import Pipeline
     from cliproxy.usage.recorder import Recorder
     from cliproxy.usage.trace import RequestTrace
 
-__all__ = ["generation_handlers"]
+__all__ = ["Core", "fast_routes", "generation_handlers", "on_aiohttp"]
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Core = Callable[[Exchange], Awaitable[None]]  # a route's work, over either server engine
+_JSON = {"Content-Type": "application/json"}
+_NO_HEADERS: dict[str, str] = {}
 
 GEMINI_ACTIONS = {
     "generateContent": (False, "generate"),
@@ -43,7 +45,11 @@ GEMINI_ACTIONS = {
 }
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
+class _Body(Protocol):
+    async def read(self) -> bytes: ...
+
+
+async def _json_body(request: _Body) -> dict[str, Any]:
     raw = await request.read()
     if not raw.strip():
         raise RequestError("request body is empty; expected a JSON object")
@@ -74,159 +80,167 @@ def _stream_flag(body: dict[str, Any]) -> bool:
 
 
 async def _write(
-    request: web.Request,
+    ex: Exchange,
     result: Reply | StreamReply,
-    committed: web.StreamResponse | None = None,
+    committed: bool = False,
     interval: float = 0.0,
-) -> web.StreamResponse:
+) -> None:
     """Write ``result``; ``committed``: the 200 already went out (keep-alives while waiting);
     ``interval``: keep-alive comment lines when the stream is silent that long."""
     if isinstance(result, Reply):
-        if committed is None:
-            return web.Response(status=result.status, body=result.body, headers=result.headers)
+        if not committed:
+            ex.reply(result.status, result.body, result.headers)
+            return
         with contextlib.suppress(ConnectionResetError):
-            await committed.write(result.body)
-            await committed.write_eof()
-        return committed
-    resp = committed or web.StreamResponse(status=200, headers=result.headers)
-    cors = request.get(CORS_KEY)
-    if cors and committed is None:
-        resp.headers.update(cors)
+            await ex.write(result.body)
+            await ex.end()
+        return
     rest = result.rest
     try:
-        if committed is None:
-            await resp.prepare(request)
+        if not committed:
+            await ex.start(200, result.headers)
         if result.first:
-            await resp.write(result.first)
-        fmt = client_format(request)
-        chunks = keepalive.with_keepalives(rest, interval, fmt, result.first) if interval else rest
+            await ex.write(result.first)
+        chunks = keepalive.with_keepalives(rest, interval, ex.format, result.first) if interval else rest
         async for chunk in chunks:
-            await resp.write(chunk)
-        await resp.write_eof()
+            await ex.write(chunk)
+        await ex.end()
     except ConnectionResetError:  # aiohttp's ClientConnectionResetError too
         # the client went away: routine, not our error (aiohttp's finish sees the reset)
-        log.info("%s %s: the client went away during a stream", request.method, request.path)
+        log.info("%s %s: the client went away during a stream", ex.method, ex.path)
     except asyncio.CancelledError:
         log.debug("stream cancelled: the client went away")
         raise
     finally:
         await rest.aclose()  # type: ignore[attr-defined]
-    return resp
 
 
-def _pipeline(request: web.Request) -> Pipeline:
-    return request.app[SERVICE].pipeline
-
-
-async def _trace(request: web.Request, call: Call, rec: Recorder) -> RequestTrace | None:
+async def _trace(ex: Exchange, call: Call, rec: Recorder) -> RequestTrace | None:
     """The request log / usage record of this request, from what came off the wire."""
-    principal = request.get(PRINCIPAL_KEY)
-    resource = request.match_info.route.resource
+    principal = ex.principal
     return begin_trace(
         rec,
-        method=request.method,
-        path=request.path,
-        query_string=request.query_string,
-        route=resource.canonical if resource is not None else request.path,
-        headers=request.headers,
-        body=await request.read(),
+        method=ex.method,
+        path=ex.path,
+        query_string=ex.query_string,
+        route=ex.route,
+        headers=ex.headers,
+        body=await ex.read(),
         fmt=call.format,
         alias=call.model,
         api_key=(principal.key or "") if principal is not None else "",
-        client_ip=request.remote or "",
+        client_ip=ex.remote,
     )
 
 
 async def _run(
-    request: web.Request,
+    ex: Exchange,
     call: Call,
     convert: Callable[[Reply | StreamReply], Reply | StreamReply] | None = None,
-) -> web.StreamResponse:
+) -> None:
     """Run ``call``; ``convert`` reshapes a good answer for the route (``/v1/completions``...)."""
-    service = request.app[SERVICE]
+    service = ex.service
     rec = recorder_of(service)
-    trace = await _trace(request, call, rec) if rec.active else None  # None when nothing records
+    trace = await _trace(ex, call, rec) if rec.active else None  # None when nothing records
     if trace is not None:
         call = replace(call, trace=trace)
     interval = keepalive.intervals(service.config, call)
-    committed: web.StreamResponse | None = None
+    pipeline = service.pipeline
+    committed = False
     try:
         if interval:  # keep-alives while the pipeline works (the 200 goes out at the first)
-            work = asyncio.ensure_future(_pipeline(request).run(call))
+            work = asyncio.ensure_future(pipeline.run(call))
             committed = await keepalive.commit_while_waiting(
-                request, work, interval, call.format, stream=call.stream
+                ex, work, interval, call.format, stream=call.stream
             )
             result = await work
         else:
-            result = await _pipeline(request).run(call)
+            result = await pipeline.run(call)
     except CliproxyError as exc:
-        resp = exception_response(client_format(request), exc)
+        resp = exception_response(ex.format, exc)
         body = resp.body if isinstance(resp.body, bytes) else b""  # error responses are built from bytes
         if trace is not None:
             trace.failed(exc.status, exc.message, resp.headers, body)
-        if committed is None:
-            return resp
-        return await _late_error(committed, call, body)
+        if not committed:
+            ex.answer(resp)
+            return
+        await _late_error(ex, call, body)
+        return
     except ConnectionResetError:
-        log.info("%s %s: the client went away while waiting", request.method, request.path)
-        return committed or web.Response(status=499)
+        log.info("%s %s: the client went away while waiting", ex.method, ex.path)
+        if not committed:
+            ex.reply(499, b"", _NO_HEADERS)
+        return
     if trace is not None:
         result = trace.reply(result)
     if convert is not None:
         result = convert(result)
-    return await _write(request, result, committed, interval if call.stream else 0.0)
+    await _write(ex, result, committed, interval if call.stream else 0.0)
 
 
-async def _late_error(resp: web.StreamResponse, call: Call, body: bytes) -> web.StreamResponse:
+async def _late_error(ex: Exchange, call: Call, body: bytes) -> None:
     """An error after keep-alives committed the 200: in the stream, or as the whole body."""
     with contextlib.suppress(ConnectionResetError):
-        await resp.write(keepalive.error_frame(call.format, body, call.headers) if call.stream else body)
-        await resp.write_eof()
-    return resp
+        await ex.write(keepalive.error_frame(call.format, body, call.headers) if call.stream else body)
+        await ex.end()
 
 
-def _body_handler(fmt: Format, action: str = "generate") -> Handler:
+def on_aiohttp(core: Core) -> Handler:
+    """An aiohttp handler running ``core`` (errors go up to the middleware)."""
+
     async def handler(request: web.Request) -> web.StreamResponse:
-        body = await _json_body(request)
-        model = _model_of(body)
-        stream = _stream_flag(body) if action == "generate" else False
-        call = Call(fmt, body, model, stream, request.headers, request.query, action=action)
-        return await _run(request, call)
+        ex = AiohttpExchange(request)
+        await core(ex)
+        return ex.response
 
     return handler
 
 
-async def compact_handler(request: web.Request) -> web.StreamResponse:
+def _body_handler(fmt: Format, action: str = "generate") -> Core:
+    async def handler(ex: Exchange) -> None:
+        body = await _json_body(ex)
+        model = _model_of(body)
+        stream = _stream_flag(body) if action == "generate" else False
+        call = Call(fmt, body, model, stream, ex.headers, ex.query, action=action)
+        await _run(ex, call)
+
+    return handler
+
+
+async def compact_handler(ex: Exchange) -> None:
     """``/responses/compact``: a Responses body answered whole (CPA refuses ``stream: true``)."""
-    body = await _json_body(request)
+    body = await _json_body(ex)
     model = _model_of(body)
     if body.get("stream") is True:
         raise RequestError("Streaming not supported for compact responses", param="stream")
-    call = Call(Format.RESPONSES, body, model, False, request.headers, request.query, action="compact")
-    return await _run(request, call)
+    call = Call(Format.RESPONSES, body, model, False, ex.headers, ex.query, action="compact")
+    await _run(ex, call)
 
 
-async def completions_handler(request: web.Request) -> web.StreamResponse:
+async def completions_handler(ex: Exchange) -> None:
     """``/v1/completions``: legacy text completions, run as a chat request (CPA)."""
-    body = await _json_body(request)
+    body = await _json_body(ex)
     chat = completions.chat_request(body)
     model = _model_of(chat)
-    call = Call(Format.OPENAI, chat, model, chat.get("stream") is True, request.headers, request.query)
-    return await _run(request, call, completions.completion_reply)
+    call = Call(Format.OPENAI, chat, model, chat.get("stream") is True, ex.headers, ex.query)
+    await _run(ex, call, completions.completion_reply)
 
 
 def _images_handler(action: str) -> Handler:
-    """``/v1/images/generations`` and ``/v1/images/edits`` (``cliproxy.server.images``)."""
+    """``/v1/images/generations`` and ``/v1/images/edits`` (``cliproxy.server.images``;
+    aiohttp only: multipart bodies)."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         call, convert = await image_call(request, action, _json_body)
-        return await _run(request, call, convert)
+        ex = AiohttpExchange(request)
+        await _run(ex, call, convert)
+        return ex.response
 
     return handler
 
 
-async def gemini_handler(request: web.Request) -> web.StreamResponse:
-    name = request.match_info["name"]
+async def gemini_handler(ex: Exchange) -> None:
+    name = ex.param("name")
     model, sep, action = name.rpartition(":")
     if not sep or action not in GEMINI_ACTIONS:
         raise RequestError(
@@ -238,7 +252,7 @@ async def gemini_handler(request: web.Request) -> web.StreamResponse:
     if not model:
         raise RequestError("model: missing in the URL", param="model")
     stream, kind = GEMINI_ACTIONS[action]
-    body = await _json_body(request)
+    body = await _json_body(ex)
     if kind == "count" and isinstance(body.get("generateContentRequest"), dict):
         body = body["generateContentRequest"]
     call = Call(
@@ -246,47 +260,42 @@ async def gemini_handler(request: web.Request) -> web.StreamResponse:
         body,
         model,
         stream,
-        request.headers,
-        request.query,
+        ex.headers,
+        ex.query,
         action=kind,
-        alt=request.query.get("alt"),
+        alt=ex.query.get("alt"),
     )
-    return await _run(request, call)
+    await _run(ex, call)
 
 
-async def interactions_handler(request: web.Request) -> web.StreamResponse:
+async def interactions_handler(ex: Exchange) -> None:
     """``POST /v1beta/interactions``: the Gemini Interactions API (checked and translated
     below the server: ``cliproxy.formats.interactions``, ``cliproxy.translate.interactions``)."""
-    body = await _json_body(request)
+    body = await _json_body(ex)
     model = body.get("model")
     model = model.strip().removeprefix("models/") if isinstance(model, str) else ""
-    call = Call(Format.INTERACTIONS, body, model, body.get("stream") is True, request.headers, request.query)
-    return await _run(request, call)
+    call = Call(Format.INTERACTIONS, body, model, body.get("stream") is True, ex.headers, ex.query)
+    await _run(ex, call)
 
 
-async def list_models(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
-    fmt = client_format(request)
-    body = await service.model_list(fmt, request.query.get("client_version"))
-    return web.Response(body=orjson.dumps(body), content_type="application/json")
+async def list_models(ex: Exchange) -> None:
+    body = await ex.service.model_list(ex.format, ex.query.get("client_version"))
+    ex.reply(200, orjson.dumps(body), _JSON)
 
 
-async def get_model(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
-    fmt = client_format(request)
-    name = request.match_info["name"]
-    entry = await service.model_entry(fmt, name)
+async def get_model(ex: Exchange) -> None:
+    name = ex.param("name")
+    entry = await ex.service.model_entry(ex.format, name)
     if entry is None:
         raise RequestError(f"model {name!r} not found", param="model", code="model_not_found", status=404)
-    return web.Response(body=orjson.dumps(entry), content_type="application/json")
+    ex.reply(200, orjson.dumps(entry), _JSON)
 
 
-def generation_handlers() -> dict[tuple[str, str], Handler]:
-    """The generation routes and their handlers."""
+def fast_routes() -> dict[tuple[str, str], Core]:
+    """The routes the protocol-level server may serve, by (method, aiohttp route pattern);
+    every other route (images: multipart; WebSockets) is aiohttp's."""
     chat = _body_handler(Format.OPENAI)
     responses = _body_handler(Format.RESPONSES)
-    messages = _body_handler(Format.CLAUDE)
-    count = _body_handler(Format.CLAUDE, "count")
     return {
         ("POST", "/v1/chat/completions"): chat,
         ("POST", "/v1/completions"): completions_handler,
@@ -294,10 +303,8 @@ def generation_handlers() -> dict[tuple[str, str], Handler]:
         ("POST", "/backend-api/codex/responses"): responses,
         ("POST", "/v1/responses/compact"): compact_handler,
         ("POST", "/backend-api/codex/responses/compact"): compact_handler,
-        ("POST", "/v1/images/generations"): _images_handler("images.generations"),
-        ("POST", "/v1/images/edits"): _images_handler("images.edits"),
-        ("POST", "/v1/messages"): messages,
-        ("POST", "/v1/messages/count_tokens"): count,
+        ("POST", "/v1/messages"): _body_handler(Format.CLAUDE),
+        ("POST", "/v1/messages/count_tokens"): _body_handler(Format.CLAUDE, "count"),
         ("POST", "/v1beta/models/{name:.+}"): gemini_handler,
         ("POST", "/v1beta/interactions"): interactions_handler,
         ("POST", "/v1/interactions"): interactions_handler,
@@ -307,3 +314,11 @@ def generation_handlers() -> dict[tuple[str, str], Handler]:
         ("GET", "/v1beta/models/{name:.+}"): get_model,
         ("GET", "/v1/models/{name:.+}"): get_model,
     }
+
+
+def generation_handlers() -> dict[tuple[str, str], Handler]:
+    """The generation routes and their aiohttp handlers."""
+    handlers = {route: on_aiohttp(core) for route, core in fast_routes().items()}
+    handlers[("POST", "/v1/images/generations")] = _images_handler("images.generations")
+    handlers[("POST", "/v1/images/edits")] = _images_handler("images.edits")
+    return handlers

@@ -25,18 +25,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from aiohttp import web
 
 from cliproxy.calls import SSE_HEADERS, Call
 from cliproxy.formats import Format
-from cliproxy.server.context import CORS_KEY
+
+if TYPE_CHECKING:
+    from cliproxy.server.fast.exchange import Exchange
 
 __all__ = ["SSE_KEEPALIVE", "commit_while_waiting", "error_frame", "intervals", "with_keepalives"]
 
 SSE_KEEPALIVE = b": keep-alive\n\n"
+_JSON = {"Content-Type": "application/json"}
 BLANK_LINE = b"\n"  # Gemini streams; whole JSON answers (whitespace before the object)
 
 
@@ -56,25 +58,22 @@ def intervals(config: Any, call: Call) -> float:
 
 
 async def commit_while_waiting(
-    request: web.Request, work: asyncio.Future[Any], interval: float, fmt: Format, *, stream: bool
-) -> web.StreamResponse | None:
+    ex: Exchange, work: asyncio.Future[Any], interval: float, fmt: Format, *, stream: bool
+) -> bool:
     """Wait for ``work``; at every ``interval`` of waiting write a keep-alive, committing
-    the 200 at the first. The committed response, or ``None`` when ``work`` finished first.
-    A client gone away cancels ``work``."""
-    resp: web.StreamResponse | None = None
+    the 200 at the first. ``True`` when the 200 went out, ``False`` when ``work`` finished
+    first. A client gone away cancels ``work``."""
+    committed = False
     try:
         while True:
             done, _ = await asyncio.wait((work,), timeout=interval)
             if done:
-                return resp
-            if resp is None:
-                headers = dict(SSE_HEADERS) if stream else {"Content-Type": "application/json"}
-                resp = web.StreamResponse(status=200, headers=headers)
-                cors = request.get(CORS_KEY)
-                if cors:
-                    resp.headers.update(cors)
-                await resp.prepare(request)
-            await resp.write(stream_keepalive(fmt) if stream else BLANK_LINE)
+                return committed
+            if not committed:
+                headers = SSE_HEADERS if stream else _JSON
+                await ex.start(200, headers)
+                committed = True
+            await ex.write(stream_keepalive(fmt) if stream else BLANK_LINE)
     except BaseException:
         work.cancel()
         raise

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import orjson
@@ -30,9 +31,21 @@ from cliproxy.server.context import CORS_KEY, PRINCIPAL_KEY, SERVICE, client_for
 from cliproxy.server.errors import error_response, exception_response
 
 if TYPE_CHECKING:
+    from cliproxy.access import Principal
     from cliproxy.config.sections import TimeoutsConfig
+    from cliproxy.formats import Format
+    from cliproxy.service import Service
 
-__all__ = ["CORS_HEADERS", "PROTECTED_PREFIXES", "cors_headers", "middleware"]
+__all__ = [
+    "CORS_HEADERS",
+    "PROTECTED_PREFIXES",
+    "authorize",
+    "body_timeout_message",
+    "cors_headers",
+    "middleware",
+    "screen",
+    "too_large_message",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +61,12 @@ CORS_EXPOSE = ", ".join(
         "Retry-After",
         "X-Request-Id",
         "OpenAI-Request-Id",
+        # routing explain (cliproxy.credentials.explain.HEADERS)
+        "X-Cliproxy-Route-Provider",
+        "X-Cliproxy-Route-Credential",
+        "X-Cliproxy-Route-Attempts",
+        "X-Cliproxy-Route-Model",
+        "X-Cliproxy-Route-Skipped",
     ]
 )
 CORS_HEADERS = {
@@ -101,8 +120,7 @@ def _body_error(request: web.Request, status: int, message: str) -> web.Response
 
 
 def _too_large(request: web.Request) -> web.Response:
-    mb = request.client_max_size / (1024 * 1024)
-    return _body_error(request, 413, f"request body is larger than {mb:g} MB (limits.max-body-mb)")
+    return _body_error(request, 413, too_large_message(request.client_max_size))
 
 
 async def _read_body(request: web.Request, timeouts: TimeoutsConfig) -> web.Response | None:
@@ -125,9 +143,7 @@ async def _read_body(request: web.Request, timeouts: TimeoutsConfig) -> web.Resp
             request.path,
             timeout,
         )
-        return _body_error(
-            request, 408, f"request body not received within {timeout:g}s (timeouts.client-body)"
-        )
+        return _body_error(request, 408, body_timeout_message(timeout))
     except web.HTTPRequestEntityTooLarge:
         return _too_large(request)
     except (HttpProcessingError, RequestPayloadError) as exc:  # undecodable encoding, broken chunks
@@ -155,46 +171,89 @@ def _client_gone(request: web.Request) -> bool:
     return transport is None or transport.is_closing()
 
 
-@web.middleware
-async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    begin_request()  # the id on this request's log lines; aiohttp gives each request its own task
-    service = request.app[SERVICE]
+def screen(
+    service: Service,
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    peer: Callable[[], str | None],
+    fmt: Callable[[], Format],
+) -> tuple[web.Response | None, dict[str, str], bool]:
+    """What the request head alone decides, for both server engines: an answer (an open
+    proxy's refusal, the CORS preflight, safe mode) or ``None`` to go on; the CORS headers
+    of the answer; whether ``path`` is a proxy route (client keys, body read, frontend auth)."""
     access = service.access
-    path = request.path
-    headers = request.headers
     proxy = _is_proxy_path(path)
     open_proxy = not (service.frontend or access.required)
     origin = headers.get("Origin")
     if open_proxy and proxy:
-        peer = _peer(request)
+        address = peer()
         refusal = open_proxy_refusal(
-            peer,
+            address,
             origin,
             headers.get("Host"),
             allow_remote=service.config.allow_unauthenticated_remote,
         )
         if refusal is not None:
-            log.info("%s %s from %s refused: %s", request.method, path, peer, refusal.code)
-            return error_response(client_format(request), refusal.status, refusal.message, code=refusal.code)
+            log.info("%s %s from %s refused: %s", method, path, address, refusal.code)
+            return error_response(fmt(), refusal.status, refusal.message, code=refusal.code), _NO_CORS, proxy
     cors = cors_headers(origin, open_proxy)
-    if cors:
-        request[CORS_KEY] = cors
-    if request.method == "OPTIONS":
-        return web.Response(status=204, headers=cors)
-    if proxy:
-        if access.safe_mode:
-            return web.Response(
+    if method == "OPTIONS":
+        return web.Response(status=204, headers=cors), cors, proxy
+    if proxy and access.safe_mode:
+        return (
+            web.Response(
                 status=403,
                 content_type="application/json",
                 body=orjson.dumps({"error": "unsafe_example_api_key", "message": SAFE_MODE_MESSAGE}),
                 headers={**CORS_HEADERS, "X-CPA-SAFE-MODE": "example-api-key"},
-            )
+            ),
+            cors,
+            proxy,
+        )
+    return None, cors, proxy
+
+
+async def authorize(
+    service: Service, path: str, headers: Mapping[str, str], query: Mapping[str, str]
+) -> Principal | None:
+    """The client key check of a proxy route (a bcrypt-hashed key is checked in a thread);
+    ``None`` when no key is required here. Raises ``CliproxyError`` for a bad key."""
+    access = service.access
+    if access.required and not service.frontend and (path != RELAY_PATH or service.config.ws_auth):
         try:
-            if access.required and not service.frontend and (path != RELAY_PATH or service.config.ws_auth):
-                try:
-                    request[PRINCIPAL_KEY] = access.check(headers, request.query)
-                except HashCheckNeeded as needed:  # a bcrypt-hashed key: checked in a thread
-                    request[PRINCIPAL_KEY] = await access.verify(needed)
+            return access.check(headers, query)
+        except HashCheckNeeded as needed:
+            return await access.verify(needed)
+    return None
+
+
+def too_large_message(max_bytes: int) -> str:
+    return f"request body is larger than {max_bytes / (1024 * 1024):g} MB (limits.max-body-mb)"
+
+
+def body_timeout_message(timeout: float | None) -> str:
+    return f"request body not received within {timeout:g}s (timeouts.client-body)"
+
+
+@web.middleware
+async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    begin_request()  # the id on this request's log lines; aiohttp gives each request its own task
+    service = request.app[SERVICE]
+    path = request.path
+    headers = request.headers
+    answer, cors, proxy = screen(
+        service, request.method, path, headers, lambda: _peer(request), lambda: client_format(request)
+    )
+    if answer is not None:
+        return answer
+    if cors:
+        request[CORS_KEY] = cors
+    if proxy:
+        try:
+            principal = await authorize(service, path, headers, request.query)
+            if principal is not None:
+                request[PRINCIPAL_KEY] = principal
             if _reads_body_early(request):
                 failed = await _read_body(request, service.config.timeouts)
                 if failed is not None:

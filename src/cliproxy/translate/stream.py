@@ -13,6 +13,8 @@ from cliproxy.translate.collect import merge_usage
 __all__ = ["Passthrough", "Sequencer", "StreamTranslator"]
 
 _CONTENT = (ir.BlockStart, ir.TextDelta, ir.ThinkingDelta, ir.ToolArgsDelta, ir.SignatureDelta, ir.StreamEnd)
+_WITH_USAGE = (ir.UsageEvent, ir.StreamEnd)
+_DELTAS = frozenset((ir.TextDelta, ir.ThinkingDelta, ir.ToolArgsDelta, ir.SignatureDelta))
 
 
 class _Pending:
@@ -45,6 +47,10 @@ class Sequencer:
         self._next_out = 0
 
     def feed(self, ev: ir.Event) -> list[ir.Event]:
+        if type(ev) in _DELTAS and ev.index == self._current:  # type: ignore[union-attr]
+            # the common event: a delta of the block being written, renumbered
+            ev.index = self._out_index[ev.index]  # type: ignore[union-attr]
+            return [ev]
         out: list[ir.Event] = []
         if isinstance(ev, ir.BlockStart):
             pend = self._blocks.get(ev.index)
@@ -201,9 +207,11 @@ class StreamTranslator:
             return b""
         parts: list[bytes] = []
         enc = self._encoder.encode
+        seq = self._seq.feed
+        observe = self.observe
         for ev in events:
-            if self.observe is not None:
-                self.observe(ev)
+            if observe is not None:
+                observe(ev)
             if not self.started:
                 if isinstance(ev, _CONTENT):
                     self.started = True
@@ -213,9 +221,9 @@ class StreamTranslator:
                     self.opened = True
             if isinstance(ev, ir.Error):
                 self.ended = True
-            if isinstance(ev, ir.UsageEvent | ir.StreamEnd) and ev.usage is not None:
+            if isinstance(ev, _WITH_USAGE) and ev.usage is not None:
                 self.usage = merge_usage(self.usage, ev.usage)
-            for out in self._seq.feed(ev):
+            for out in seq(ev):
                 b = enc(out)
                 if b:
                     parts.append(b)

@@ -37,12 +37,27 @@ def _delta(index: int, delta: dict[str, Any]) -> bytes:
     )
 
 
+# a block's text / thinking / tool-input deltas: ``head + dumps(value) + _TAIL`` is the bytes
+# of ``_delta(index, {"type": <kind>, <key>: value})``; the head is built once per block
+_DELTA_KEYS = {"text": b"text_delta", "thinking": b"thinking_delta", "tool_use": b"input_json_delta"}
+_DELTA_FIELD = {"text": b"text", "thinking": b"thinking", "tool_use": b"partial_json"}
+_TAIL = b"}}\n\n"
+
+
+_DELTA_OPEN = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
+
+
+def _delta_head(index: int, kind: str) -> bytes:
+    return _DELTA_OPEN + b'%d,"delta":{"type":"%s","%s":' % (index, _DELTA_KEYS[kind], _DELTA_FIELD[kind])
+
+
 class ClaudeStreamEncoder(StreamEncoder):
     __slots__ = (
         "_cur",
         "_ended",
         "_handlers",
         "_has_tool",
+        "_head",
         "_kind",
         "_next",
         "_sig",
@@ -60,6 +75,7 @@ class ClaudeStreamEncoder(StreamEncoder):
         self._next = 0  # next output block index
         self._cur: int | None = None  # output index of the open block; None: none or left out
         self._kind = ""
+        self._head = b""  # the open block's delta frame up to its value (see _delta_head)
         self._sig: list[str] = []
         # Antigravity's Claude: its signatures handed out as the signature mode wants
         self._sig_out = request.extras.get(SIGNATURE_OUT) if request is not None else None
@@ -156,6 +172,7 @@ class ClaudeStreamEncoder(StreamEncoder):
         self._cur = index = self._next
         self._next += 1
         self._kind = block["type"]
+        self._head = _delta_head(index, self._kind) if self._kind in _DELTA_KEYS else b""
         self._sig = []
         self._think = []
         return frame(
@@ -187,14 +204,14 @@ class ClaudeStreamEncoder(StreamEncoder):
     def _text(self, ev: ir.TextDelta) -> bytes:
         if self._cur is None or not ev.text or self._kind != "text":
             return b""
-        return _delta(self._cur, {"type": "text_delta", "text": ev.text})
+        return self._head + _dumps(ev.text) + _TAIL
 
     def _thinking(self, ev: ir.ThinkingDelta) -> bytes:
         if self._cur is None or not ev.text or self._kind != "thinking":
             return b""
         if self._sig_out is not None:
             self._think.append(ev.text)
-        return _delta(self._cur, {"type": "thinking_delta", "thinking": ev.text})
+        return self._head + _dumps(ev.text) + _TAIL
 
     def _signature(self, ev: ir.SignatureDelta) -> bytes:
         if ev.signature and (ev.family == "claude" or self._sig_out is not None):
@@ -204,7 +221,7 @@ class ClaudeStreamEncoder(StreamEncoder):
     def _args(self, ev: ir.ToolArgsDelta) -> bytes:
         if self._cur is None or not ev.delta or self._kind != "tool_use":
             return b""
-        return _delta(self._cur, {"type": "input_json_delta", "partial_json": ev.delta})
+        return self._head + _dumps(ev.delta) + _TAIL
 
     def _block_stop(self, ev: ir.BlockStop) -> bytes:
         index = self._cur

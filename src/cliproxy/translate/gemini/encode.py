@@ -37,6 +37,9 @@ def framing_of(request: ir.Request | None) -> str:
     return "sse"
 
 
+_TEXT_HEAD = b'{"candidates":[{"content":{"role":"model","parts":[{"text":'
+
+
 class GeminiStreamEncoder(StreamEncoder):
     def __init__(self, request: ir.Request | None = None, model: str | None = None) -> None:
         super().__init__(request, model)
@@ -48,11 +51,14 @@ class GeminiStreamEncoder(StreamEncoder):
         self._call: ir.ToolCall | None = None
         self._args: list[str] = []
         self._sig: str | None = None  # thinking signature from a BlockStart
+        self._tail: bytes | None = None  # a text chunk's bytes after its text (see _text)
 
     # ---- framing
 
     def _emit(self, obj: dict[str, Any]) -> bytes:
-        data = orjson.dumps(obj)
+        return self._frame(orjson.dumps(obj))
+
+    def _frame(self, data: bytes) -> bytes:
         if not self._array:
             return frame_data(data)
         head = b",\r\n" if self._sent else b"["
@@ -74,11 +80,25 @@ class GeminiStreamEncoder(StreamEncoder):
 
     # ---- events
 
+    def _text(self, text: str, thought: bytes) -> bytes:
+        """``_chunk([{"text": text}])`` (``thought``: ``{..., "thought": true}``), from bytes
+        built once per stream."""
+        tail = self._tail
+        if tail is None:
+            tail = self._tail = (
+                b'}]},"index":0}],"modelVersion":'
+                + orjson.dumps(self._model)
+                + b',"responseId":'
+                + orjson.dumps(self._id)
+                + b"}"
+            )
+        return self._frame(_TEXT_HEAD + orjson.dumps(text) + thought + tail)
+
     def encode(self, event: ir.Event) -> bytes:
         if isinstance(event, ir.TextDelta):
-            return self._chunk([{"text": event.text}]) if event.text else b""
+            return self._text(event.text, b"") if event.text else b""
         if isinstance(event, ir.ThinkingDelta):
-            return self._chunk([{"text": event.text, "thought": True}]) if event.text else b""
+            return self._text(event.text, b',"thought":true') if event.text else b""
         if isinstance(event, ir.ToolArgsDelta):
             self._args.append(event.delta)
             return b""
@@ -94,6 +114,7 @@ class GeminiStreamEncoder(StreamEncoder):
         if isinstance(event, ir.StreamStart):
             self._id = event.id
             self._model = self.model or event.model
+            self._tail = None
             if event.usage is not None:
                 self._usage = event.usage
             return b""

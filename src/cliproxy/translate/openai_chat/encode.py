@@ -49,6 +49,7 @@ class ChatStreamEncoder(StreamEncoder):
         "_handlers",
         "_include_usage",
         "_prefix",
+        "_text_head",
         "_tool",
         "_tools",
         "_usage",
@@ -57,6 +58,7 @@ class ChatStreamEncoder(StreamEncoder):
     def __init__(self, request: ir.Request | None = None, model: str | None = None) -> None:
         super().__init__(request, model)
         self._prefix = b""  # every chunk's head up to ``"choices":[``; empty until the start
+        self._text_head = b""  # a content delta's frame up to the text: ``data: {...,"delta":{"content":``
         self._tools = 0  # tool calls written so far
         self._tool = -1  # index of the open tool call
         self._custom = False
@@ -111,6 +113,7 @@ class ChatStreamEncoder(StreamEncoder):
             + _dumps(model)
             + b',"choices":['
         )
+        self._text_head = b"data: " + self._prefix + _OPEN + b'{"content":'
         if ev.usage is not None:
             self._usage = ev.usage
         return self._delta({"role": "assistant", "content": ""})
@@ -146,7 +149,7 @@ class ChatStreamEncoder(StreamEncoder):
         return self._delta({"tool_calls": [call]})
 
     def _text(self, ev: ir.TextDelta) -> bytes:
-        return self._delta({"content": ev.text}) if ev.text else b""
+        return self._text_head + _dumps(ev.text) + b"}" + _CLOSE if ev.text else b""
 
     def _thinking(self, ev: ir.ThinkingDelta) -> bytes:
         return self._delta({"reasoning_content": ev.text}) if ev.text else b""

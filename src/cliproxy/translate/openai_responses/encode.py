@@ -34,10 +34,11 @@ from cliproxy.translate.openai_responses.response import (
 __all__ = ["ResponsesEncoder"]
 
 _ERROR_CODES = {429: "rate_limit_exceeded"}
+_DELTAS = (ir.TextDelta, ir.ThinkingDelta, ir.ToolArgsDelta)
 
 
 class _Block:
-    __slots__ = ("buf", "family", "item", "kind", "oi", "sig", "skip")
+    __slots__ = ("buf", "family", "head", "item", "kind", "oi", "sig", "skip", "tail")
 
     def __init__(self, kind: str, item: dict[str, Any], oi: int) -> None:
         self.kind = kind
@@ -47,6 +48,15 @@ class _Block:
         self.sig: str | None = None
         self.family: str | None = None
         self.skip = False
+        self.head = b""  # the block's delta frame up to the delta's value, built at its first delta
+        self.tail = b""  # what follows the value, up to the sequence number
+
+
+def _delta_template(etype: str, fields: dict[str, Any], tail: bytes) -> tuple[bytes, bytes]:
+    """A delta frame's constant parts: ``head + dumps(delta) + tail + seq + b"}\\n\\n"`` is the
+    bytes ``frame(etype, dumps({"type": etype, **fields, "delta": delta, ..., "sequence_number": seq}))``."""
+    body = orjson.dumps({"type": etype, **fields})
+    return frame(etype, body[:-1] + b',"delta":')[:-2], tail + b',"sequence_number":'
 
 
 class ResponsesEncoder(StreamEncoder):
@@ -78,7 +88,7 @@ class ResponsesEncoder(StreamEncoder):
     def encode(self, event: ir.Event) -> bytes:
         if self._done:
             return b""
-        if isinstance(event, ir.TextDelta | ir.ThinkingDelta | ir.ToolArgsDelta):
+        if isinstance(event, _DELTAS):
             return self._delta(event)
         if isinstance(event, ir.StreamStart):
             return self._start(event.id, event.model, event.created)
@@ -188,16 +198,13 @@ class ResponsesEncoder(StreamEncoder):
             return b""
         if b.kind == "text":
             b.buf.append(text)
-            return self._emit(
-                "response.output_text.delta",
-                {
-                    "item_id": b.item["id"],
-                    "output_index": b.oi,
-                    "content_index": 0,
-                    "delta": text,
-                    "logprobs": [],
-                },
-            )
+            if not b.head:
+                b.head, b.tail = _delta_template(
+                    "response.output_text.delta",
+                    {"item_id": b.item["id"], "output_index": b.oi, "content_index": 0},
+                    b',"logprobs":[]',
+                )
+            return self._fast(b, text)
         if b.kind == "thinking":
             out = b""
             if not b.buf:
@@ -211,19 +218,30 @@ class ResponsesEncoder(StreamEncoder):
                     },
                 )
             b.buf.append(text)
-            return out + self._emit(
-                "response.reasoning_summary_text.delta",
-                {"item_id": b.item["id"], "output_index": b.oi, "summary_index": 0, "delta": text},
-            )
+            if not b.head:
+                b.head, b.tail = _delta_template(
+                    "response.reasoning_summary_text.delta",
+                    {"item_id": b.item["id"], "output_index": b.oi, "summary_index": 0},
+                    b"",
+                )
+            return out + self._fast(b, text)
         if b.kind == "tool_call":
             b.buf.append(text)
-            etype = (
-                "response.function_call_arguments.delta"
-                if b.item["type"] == "function_call"
-                else "response.custom_tool_call_input.delta"
-            )
-            return self._emit(etype, {"item_id": b.item["id"], "output_index": b.oi, "delta": text})
+            if not b.head:
+                etype = (
+                    "response.function_call_arguments.delta"
+                    if b.item["type"] == "function_call"
+                    else "response.custom_tool_call_input.delta"
+                )
+                b.head, b.tail = _delta_template(etype, {"item_id": b.item["id"], "output_index": b.oi}, b"")
+            return self._fast(b, text)
         return b""
+
+    def _fast(self, b: _Block, delta: str) -> bytes:
+        """One delta frame from its block's template (see ``_delta_template``)."""
+        seq = self._seq
+        self._seq += 1
+        return b"%s%s%s%d}\n\n" % (b.head, orjson.dumps(delta), b.tail, seq)
 
     def _block_stop(self) -> bytes:
         b = self._block

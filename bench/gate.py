@@ -1,0 +1,189 @@
+"""The benchmark regression gate: ``python bench/run.py --check [--write-baseline]``.
+
+A short run (about a minute and a half on 2 cores): the fake, both floors and cliproxy in
+their own processes; non-stream passthrough OpenAI and Claude -> OpenAI at c=16 and
+50-chunk streams, in ``ROUNDS`` rounds; each round measures every target back to back, so
+its ratios pair measurements seconds apart, and each ratio's median over the rounds is
+kept (one round disturbed by other work does not decide). Only ratios measured in the same run are
+compared, never absolute numbers: proxy vs floor req/s, added us/req vs the floors and a
+translation vs the passthrough, stream TTFB vs the floors, CPU per request and per stream
+vs the protocol floor. ``--check`` exits 1 naming every ratio that is more than
+``TOLERANCE`` worse than bench/baseline.json; ``--write-baseline`` writes that file.
+
+``compare`` is the pure comparison (tests/test_bench_gate.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BASELINE = Path(__file__).resolve().parent / "baseline.json"
+TOLERANCE = 0.15
+ROUNDS = 5
+DURATION, WARMUP = 1.0, 0.5
+CHUNKS = 50
+HIGHER, LOWER = "higher", "lower"
+
+
+def compare(baseline: dict[str, Any], current: dict[str, float], tolerance: float = TOLERANCE) -> list[str]:
+    """The ratios of ``current`` that are more than ``tolerance`` worse than ``baseline``.
+
+    ``baseline`` is ``{"metrics": {name: {"value": v, "better": "higher"|"lower"}}}``. A
+    "higher" ratio fails below ``v * (1 - tolerance)``; a "lower" one fails above
+    ``v / (1 - tolerance)`` (its reciprocal fell by more than ``tolerance``). A baseline
+    metric the run did not measure fails too; metrics only in ``current`` are ignored."""
+    failures = []
+    for name, entry in sorted(baseline.get("metrics", {}).items()):
+        base, better = float(entry["value"]), entry.get("better", HIGHER)
+        if name not in current or current[name] != current[name]:  # missing or NaN
+            failures.append(f"{name}: not measured (baseline {base:.3f})")
+            continue
+        now = float(current[name])
+        if better == HIGHER:
+            limit = base * (1 - tolerance)
+            bad = now < limit
+        else:
+            limit = base / (1 - tolerance)
+            bad = now > limit
+        if bad:
+            change = (now / base - 1) * 100 if base else float("inf")
+            failures.append(
+                f"{name}: {now:.3f} vs baseline {base:.3f} ({change:+.0f}%; {better} is better, "
+                f"limit {limit:.3f})"
+            )
+    return failures
+
+
+def ratios(res: dict[str, dict]) -> dict[str, tuple[float, str]]:
+    """The gate's ratios from one round's result of each target: name -> (value, better)."""
+    d, f, pf = res["direct"], res["floor"], res["pfloor"]
+    pt, tr = res["proxy|passthrough OpenAI"], res["proxy|Claude -> OpenAI"]
+    sd, sf, spf = res["stream|direct"], res["stream|floor"], res["stream|pfloor"]
+    spt, str_ = res["stream|proxy|passthrough OpenAI"], res["stream|proxy|Claude -> OpenAI"]
+
+    def added(x: dict) -> float:
+        return 1e6 / x["rps"] - 1e6 / d["rps"]
+
+    def cpu(x: dict) -> float:
+        return x.get("cpu_us", float("nan"))
+
+    return {
+        "req/s proxy / floor (passthrough OpenAI, c=16)": (pt["rps"] / f["rps"], HIGHER),
+        "req/s proxy / protocol floor (passthrough OpenAI, c=16)": (pt["rps"] / pf["rps"], HIGHER),
+        "added us/req proxy / floor (passthrough OpenAI)": (added(pt) / added(f), LOWER),
+        "added us/req proxy / protocol floor (passthrough OpenAI)": (added(pt) / added(pf), LOWER),
+        "added us/req Claude -> OpenAI / passthrough OpenAI": (added(tr) / added(pt), LOWER),
+        "stream TTFB p50 proxy / floor (passthrough OpenAI)": (spt["ttfb_p50"] / sf["ttfb_p50"], LOWER),
+        "stream TTFB p50 proxy / direct (passthrough OpenAI)": (spt["ttfb_p50"] / sd["ttfb_p50"], LOWER),
+        "CPU us/req proxy / protocol floor (passthrough OpenAI)": (cpu(pt) / cpu(pf), LOWER),
+        "CPU us/req proxy / protocol floor (Claude -> OpenAI)": (cpu(tr) / cpu(pf), LOWER),
+        f"CPU us/stream proxy / protocol floor ({CHUNKS} chunks, passthrough OpenAI)": (
+            cpu(spt) / cpu(spf),
+            LOWER,
+        ),
+        f"CPU us/stream proxy / protocol floor ({CHUNKS} chunks, Claude -> OpenAI)": (
+            cpu(str_) / cpu(spf),
+            LOWER,
+        ),
+    }
+
+
+def median_ratios(rounds: list[dict[str, dict]]) -> dict[str, tuple[float, str]]:
+    """Each ratio of every round, then its median over the rounds."""
+    per_round = [ratios(r) for r in rounds]
+    return {
+        name: (statistics.median(r[name][0] for r in per_round), better)
+        for name, (_, better) in per_round[0].items()
+    }
+
+
+def measure(use_wrk: bool) -> list[dict[str, dict]]:
+    """``ROUNDS`` rounds over every target: each round's results."""
+    import load
+    from procs import Procs
+    from run import log, spec, stream_headers
+    from scenarios import BY_NAME, upstream_request
+
+    rounds: list[dict[str, dict]] = []
+    pt, tr = BY_NAME["passthrough OpenAI"], BY_NAME["Claude -> OpenAI"]
+    timing = {"concurrency": 16, "duration": DURATION, "warmup": WARMUP}
+    stream = timing | {"stream": True, "min_events": CHUNKS}
+    with Procs() as p:
+        time.sleep(0.5)
+        plan = [
+            ("direct", p.fake, upstream_request("openai", False), timing),
+            ("floor", p.floor, upstream_request("openai", False), timing),
+            ("pfloor", p.pfloor, upstream_request("openai", False), timing),
+            (f"proxy|{pt.name}", p.proxy, pt.proxy_request(False), timing),
+            (f"proxy|{tr.name}", p.proxy, tr.proxy_request(False), timing),
+        ]
+        for target, proc, req in (
+            ("stream|direct", p.fake, upstream_request("openai", True)),
+            ("stream|floor", p.floor, upstream_request("openai", True)),
+            ("stream|pfloor", p.pfloor, upstream_request("openai", True)),
+            (f"stream|proxy|{pt.name}", p.proxy, pt.proxy_request(True)),
+            (f"stream|proxy|{tr.name}", p.proxy, tr.proxy_request(True)),
+        ):
+            plan.append((target, proc, stream_headers(req, CHUNKS, 1), stream))
+        for i in range(ROUNDS):
+            log(f"check round {i + 1}/{ROUNDS}")
+            rounds.append({})
+            for target, proc, req, extra in plan:
+                result = load.run(spec(proc.url, req, **extra, cpu_pid=proc.pid), use_wrk)
+                if result["errors"]:
+                    raise SystemExit(
+                        f"check: {target} answered {result['errors']} errors: {result['first_error']}"
+                    )
+                rounds[-1][target] = result
+    return rounds
+
+
+def main(write: bool, use_wrk: bool = True) -> int:
+    started = time.time()
+    load_before = os.getloadavg()
+    rounds = measure(use_wrk)
+    out = Path(__file__).resolve().parent / "out"
+    out.mkdir(exist_ok=True)
+    (out / "check.json").write_text(json.dumps(rounds, indent=1, sort_keys=True))
+    values = median_ratios(rounds)
+    cores = os.cpu_count() or 1
+    if max(load_before) > cores:
+        print(
+            f"WARNING: load average {load_before[0]:.1f} > {cores} cores at the start: other work "
+            "shares the CPUs and the ratios are noisy; rerun on an idle machine before trusting a FAIL",
+            file=sys.stderr,
+        )
+    current = {name: v for name, (v, _) in values.items()}
+    width = max(map(len, values))
+    for name, (v, better) in values.items():
+        print(f"  {name:{width}s} {v:8.3f}  ({better} is better)")
+    if write:
+        doc = {
+            "about": "bench/gate.py ratios (proxy vs floors in the same run); python bench/run.py --check",
+            "tolerance": TOLERANCE,
+            "recorded": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
+            "loadavg": {"before": load_before, "after": os.getloadavg()},
+            "metrics": {name: {"value": round(v, 4), "better": b} for name, (v, b) in values.items()},
+        }
+        BASELINE.write_text(json.dumps(doc, indent=1) + "\n")
+        print(f"wrote {BASELINE} in {time.time() - started:.0f} s")
+        return 0
+    if not BASELINE.exists():
+        print(f"no {BASELINE}: run python bench/run.py --write-baseline first", file=sys.stderr)
+        return 2
+    baseline = json.loads(BASELINE.read_text())
+    failures = compare(baseline, current, float(baseline.get("tolerance", TOLERANCE)))
+    for line in failures:
+        print(f"FAIL {line}")
+    verdict = "FAIL" if failures else "PASS"
+    print(
+        f"check {verdict}: {len(failures)} of {len(baseline.get('metrics', {}))} ratios regressed "
+        f"more than {TOLERANCE:.0%} ({time.time() - started:.0f} s, load average {os.getloadavg()[0]:.1f})"
+    )
+    return 1 if failures else 0

@@ -1,0 +1,130 @@
+"""The benchmark regression gate's comparison (bench/gate.py): pure functions, no servers."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def _gate() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_gate", BENCH / "gate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_gate"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+gate = _gate()
+
+BASE = {
+    "metrics": {
+        "req/s proxy / floor": {"value": 0.8, "better": "higher"},
+        "added us/req proxy / floor": {"value": 2.0, "better": "lower"},
+    }
+}
+
+
+def test_same_ratios_pass() -> None:
+    assert gate.compare(BASE, {"req/s proxy / floor": 0.8, "added us/req proxy / floor": 2.0}) == []
+
+
+def test_small_drift_within_tolerance_passes() -> None:
+    # 10% fewer req/s and a 15% larger cost ratio: both within the 15% band
+    assert gate.compare(BASE, {"req/s proxy / floor": 0.72, "added us/req proxy / floor": 2.3}) == []
+
+
+def test_higher_is_better_ratio_that_fell_fails_and_is_named() -> None:
+    failures = gate.compare(BASE, {"req/s proxy / floor": 0.64, "added us/req proxy / floor": 2.0})
+    assert len(failures) == 1
+    assert failures[0].startswith("req/s proxy / floor: 0.640 vs baseline 0.800")
+    assert "-20%" in failures[0]
+
+
+def test_lower_is_better_ratio_that_rose_fails() -> None:
+    # limit = 2.0 / 0.85 = 2.353: 2.4 is worse by more than 15% of the reciprocal
+    failures = gate.compare(BASE, {"req/s proxy / floor": 0.9, "added us/req proxy / floor": 2.4})
+    assert [f.split(":")[0] for f in failures] == ["added us/req proxy / floor"]
+    assert "lower is better" in failures[0]
+
+
+def test_better_than_baseline_never_fails() -> None:
+    assert gate.compare(BASE, {"req/s proxy / floor": 3.0, "added us/req proxy / floor": 0.1}) == []
+
+
+@pytest.mark.parametrize("value", [None, float("nan")])
+def test_unmeasured_metric_fails(value: float | None) -> None:
+    current = {"added us/req proxy / floor": 2.0}
+    if value is not None:
+        current["req/s proxy / floor"] = value
+    failures = gate.compare(BASE, current)
+    assert failures == ["req/s proxy / floor: not measured (baseline 0.800)"]
+
+
+def test_metric_only_in_current_is_ignored_and_tolerance_is_a_parameter() -> None:
+    current = {"req/s proxy / floor": 0.7, "added us/req proxy / floor": 2.0, "new ratio": 0.0}
+    assert gate.compare(BASE, current) == []
+    assert len(gate.compare(BASE, current, tolerance=0.05)) == 1
+
+
+def _nonstream(rps: float, cpu: float) -> dict[str, float]:
+    return {"rps": rps, "cpu_us": cpu}
+
+
+def _stream(ttfb: float, cpu: float) -> dict[str, float]:
+    return {"ttfb_p50": ttfb, "cpu_us": cpu}
+
+
+BEST = {
+    "direct": _nonstream(10_000, 10),
+    "floor": _nonstream(5_000, 100),
+    "pfloor": _nonstream(8_000, 20),
+    "proxy|passthrough OpenAI": _nonstream(4_000, 150),
+    "proxy|Claude -> OpenAI": _nonstream(2_000, 300),
+    "stream|direct": _stream(1.0, 50),
+    "stream|floor": _stream(2.0, 400),
+    "stream|pfloor": _stream(1.5, 100),
+    "stream|proxy|passthrough OpenAI": _stream(3.0, 600),
+    "stream|proxy|Claude -> OpenAI": _stream(3.0, 900),
+}
+
+
+def test_ratios_from_best_results() -> None:
+    best = BEST
+    values = {name: v for name, (v, _) in gate.ratios(best).items()}
+    assert values["req/s proxy / floor (passthrough OpenAI, c=16)"] == pytest.approx(0.8)
+    assert values["req/s proxy / protocol floor (passthrough OpenAI, c=16)"] == pytest.approx(0.5)
+    # added: proxy 250 - 100 = 150 us, floor 200 - 100 = 100 us, protocol floor 125 - 100 = 25 us
+    assert values["added us/req proxy / floor (passthrough OpenAI)"] == pytest.approx(1.5)
+    assert values["added us/req proxy / protocol floor (passthrough OpenAI)"] == pytest.approx(6.0)
+    assert values["added us/req Claude -> OpenAI / passthrough OpenAI"] == pytest.approx(400 / 150)
+    assert values["stream TTFB p50 proxy / floor (passthrough OpenAI)"] == pytest.approx(1.5)
+    assert values["CPU us/req proxy / protocol floor (Claude -> OpenAI)"] == pytest.approx(15.0)
+    assert values["CPU us/stream proxy / protocol floor (50 chunks, Claude -> OpenAI)"] == pytest.approx(9.0)
+
+
+def test_median_over_rounds_ignores_one_disturbed_round() -> None:
+    slow_proxy = {**BEST, "proxy|passthrough OpenAI": _nonstream(1_000, 150)}  # a round gone wrong
+    fast_proxy = {**BEST, "proxy|passthrough OpenAI": _nonstream(4_400, 150)}
+    values = gate.median_ratios([BEST, slow_proxy, fast_proxy])
+    assert values["req/s proxy / floor (passthrough OpenAI, c=16)"] == (pytest.approx(0.8), "higher")
+
+
+def test_committed_baseline_is_well_formed() -> None:
+    doc = json.loads((BENCH / "baseline.json").read_text())
+    assert doc["metrics"], "bench/baseline.json has no metrics"
+    for name, entry in doc["metrics"].items():
+        assert entry["better"] in ("higher", "lower"), name
+        assert entry["value"] > 0, name
+    # every ratio the gate measures is in the baseline (and nothing else), with its direction
+    measured = gate.ratios(BEST)
+    assert set(doc["metrics"]) == set(measured)
+    assert all(doc["metrics"][n]["better"] == better for n, (_, better) in measured.items())
+    assert gate.compare(doc, {n: e["value"] for n, e in doc["metrics"].items()}) == []
