@@ -1,6 +1,8 @@
 """The ``cliproxy`` command.
 
 cliproxy [serve] [--config PATH] [--host HOST] [--port PORT]
+cliproxy record --out DIR [serve flags]       (docs/record-replay.md)
+cliproxy replay DIR [--against URL --api-key K] [--config FILE]
 cliproxy -claude-login | -codex-login | -codex-device-login | -antigravity-login
          | -kimi-login | -xai-login [-no-browser] [-oauth-callback-port N] [-config PATH]
 cliproxy -vertex-import FILE [-vertex-import-prefix P] [-config PATH]
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cliproxy import __version__
+from cliproxy.record.commands import add_record_arguments, add_replay_parser
 from cliproxy.requestid import RequestIdFilter
 
 if TYPE_CHECKING:
@@ -66,7 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"cliproxy {__version__}")
     sub = p.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the proxy (the default command)", allow_abbrev=False)
-    for target in (p, serve):
+    record = sub.add_parser(
+        "record", help="run the proxy and record every request (docs/record-replay.md)", allow_abbrev=False
+    )
+    add_record_arguments(record)
+    add_replay_parser(sub)
+    for target in (p, serve, record):
         target.add_argument(
             "-config",
             "--config",
@@ -182,17 +190,25 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("-vertex-import-prefix goes with -vertex-import FILE")
     if not 0 <= args.oauth_callback_port <= 65535:
         parser.error(f"-oauth-callback-port {args.oauth_callback_port}: not a port number")
+    if args.command == "replay":
+        from cliproxy.record.replay import run_command
+
+        return run_command(args)
     if args.command == "tui" or getattr(args, "tui", False) or getattr(args, "standalone", False):
-        if logins or args.command == "serve":
+        if logins or args.command in ("serve", "record"):
             parser.error("the terminal UI goes with neither serve nor a sign-in flag")
         return run_tui(config_path, args)
     if logins:
-        if args.command == "serve":
-            parser.error("a sign-in flag and serve do not go together")
+        if args.command in ("serve", "record"):
+            parser.error(f"a sign-in flag and {args.command} do not go together")
         return login(config_path, logins[0], args)
     workers = getattr(args, "workers", None)
     if workers is not None and not 1 <= workers <= 256:
         parser.error(f"--workers {workers}: give a number from 1 to 256")
+    if args.command == "record":
+        from cliproxy.record.template import prepare_record
+
+        prepare_record(config_path, Path(args.out))
     local_model = bool(getattr(args, "local_model", False))
     return serve(config_path, getattr(args, "host", None), getattr(args, "port", None), workers, local_model)
 

@@ -10,6 +10,7 @@ the server edge (``cliproxy.server.errors``)::
      ├── AccessError           401/403 — client key missing, wrong, or unsafe config
      ├── ConfigError           a config file that cannot be loaded (key path + reason)
      ├── ConfigFileMissingError 409 — the config file was deleted while the proxy runs
+     ├── ConcurrencyLimitError 429 — every credential is at its max-concurrency, no wait left
      └── UpstreamError         an upstream answered with an error or could not be reached
           ├── CooldownError        429 model_cooldown — every credential is cooling down
           └── NoCredentialError    503 — no credential can serve the model
@@ -22,6 +23,7 @@ from collections.abc import Mapping
 __all__ = [
     "AccessError",
     "CliproxyError",
+    "ConcurrencyLimitError",
     "ConfigError",
     "ConfigFileMissingError",
     "CooldownError",
@@ -53,6 +55,9 @@ class CliproxyError(Exception):
     status: int = 500
     error_type: str | None = None  # overrides the status-derived type when set
     code: str | None = None
+    # headers the error answer carries (a key policy's rate headers, routing explain);
+    # server/errors.py copies them onto the rendered answer
+    response_headers: dict[str, str] | None = None
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
@@ -124,6 +129,20 @@ class ConfigFileMissingError(CliproxyError):
             "/v0/management/config.yaml, which recreates it"
         )
         self.file = file
+
+
+class ConcurrencyLimitError(CliproxyError):
+    """Every credential that serves the model is at its ``max-concurrency`` and the request
+    cannot wait (the queue is full, or it waited ``max-wait``): 429 with Retry-After. Not an
+    ``UpstreamError``: nothing was sent upstream and no credential is to blame."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        # the server edge adds these to the error answer (cliproxy.server.errors)
+        self.response_headers = {"Retry-After": str(max(1, int(retry_after + 0.999)))}
 
 
 class UpstreamError(CliproxyError):

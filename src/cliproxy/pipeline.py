@@ -27,12 +27,14 @@ import asyncio
 import contextvars
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
 
-from cliproxy import replies
+from cliproxy import replies, route_explain
 from cliproxy.access import KEY_POLICY
 from cliproxy.calls import Call, Reply, RequestTerminated, StreamReply
+from cliproxy.credentials.concurrency import Gate, Picker
+from cliproxy.credentials.explain import note_attempt, note_skip
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
 from cliproxy.credentials.session import extract_session_key
@@ -53,6 +55,7 @@ from cliproxy.providers.transport import UpstreamNetworkError, read_body
 from cliproxy.translate import tokens
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache
+from cliproxy.translate.replay_shared import RedisMirror
 
 __all__ = ["Call", "Pipeline", "Reply", "StreamReply"]
 
@@ -98,14 +101,24 @@ class Pipeline:
         self.shaper: Shaper | None = None
         self.thinking_replay = ThinkingReplayCache()  # in-process (translate/replay.py says why)
         self.signature_cache = SignatureCache()
+        self.replay_mirror: RedisMirror | None = None  # the replay cache in Redis (several workers)
         self.credit_hints = ag_credits.Hints()  # quota-exceeded.antigravity-credits
         self.enforcer = Enforcer(pool.state)  # client key policies (cliproxy.policies)
+        self.concurrency = Gate(pool.state, config.routing)  # per-credential max-concurrency, fair queue
+        self.explain = route_explain.settings(config.routing)  # None: routing explain is off
         self.agent_models: Callable[[], str] = str  # the Codex client catalog as spawn_agent lists it
 
     # ------------------------------------------------------------------ the lifecycle
 
     async def run(self, call: Call) -> Reply | StreamReply:
         """One request, stage by stage (numbers as in the module docstring)."""
+        if self.explain is not None:  # routing explain (cliproxy.route_explain)
+            notes = route_explain.wanted(self.explain, call)
+            if notes is not None:
+                return await route_explain.explained(notes, self._run_call(call), self.pool.get)
+        return await self._run_call(call)
+
+    async def _run_call(self, call: Call) -> Reply | StreamReply:
         if not call.action.startswith(MEDIA):  # Images API bodies: checked by the server
             validate_body(call.format, call.body)  # a malformed body is the client's 400, never sent upstream
         model = call.model
@@ -252,16 +265,38 @@ class Pipeline:
                 if last is None:
                     raise
                 break
+            slot = None
+            if (cred.max_concurrency or self.concurrency.kinds) and call.action != "count":  # off: one test
+                other = self._picker(route, tried, session_key, scheduler)
+                cred, slot = await self.concurrency.enter(cred, other, call.headers, call.query)
             tried.add(cred.id)
             try:
-                return await self._with_credential(call, route, cred, flow)
+                answer = await self._with_credential(call, route, cred, flow)
+                return answer if slot is None else slot.keep(answer)  # a stream holds its slot to the end
             except _Final:
                 raise
             except UpstreamError as err:
                 last = err
+            finally:
+                if slot is not None:
+                    await slot.done()  # given back here unless a stream carries it
         if last is None:
             raise NoCredentialError(route.model, list(route.providers))
         raise _RoundFailed(last)
+
+    def _picker(self, route: ModelRoute, tried: set[str], session_key: str | None, scheduler: Any) -> Picker:
+        """Another candidate for a request whose pick is at its ``max-concurrency``."""
+
+        async def other(busy: Collection[str]) -> Credential | None:
+            try:
+                return await self.pool.pick(
+                    route.model, route.providers, tried.union(busy), session_key=session_key,
+                    supports=route.supports, scheduler=scheduler,
+                )  # fmt: skip
+            except (CooldownError, NoCredentialError):
+                return None
+
+        return other
 
     async def _with_credential(
         self, call: Call, route: ModelRoute, cred: Credential, flow: Flow | None
@@ -275,11 +310,13 @@ class Pipeline:
         sent = call.pinned if call.pinned is not None and cred.id == call.pin and flow is None else call
         i = 0
         while i < len(names):
+            note_attempt(cred.id, cred.provider, names[i])  # routing explain: nothing when off
             try:
                 return await self._attempt(sent, route, cred, provider, names[i], flow)
             except RewriteError as err:  # the answer's fault: no cooldown, no other credential
                 raise _Final(err) from err
             except UpstreamError as err:
+                note_skip(cred.id, "failed", str(err.status))
                 if sent is not call and _continuation_lost(err):
                     sent = call  # the upstream no longer holds the conversation: send all of it
                     continue
@@ -354,6 +391,10 @@ class Pipeline:
         images = call.action.startswith(MEDIA)
         if images and not provider.serves_images:
             raise UpstreamError(f"{provider.key} does not serve the Images API", status=501)
+        if self.replay_mirror is not None and generate_to_claude(call, provider):
+            await self.replay_mirror.prefetch(  # a turn another worker recorded
+                cred.id, model, call.headers, call.body, chat_client=call.format is Format.OPENAI
+            )
         attempt = start_attempt(self, call, cred, provider, model, compat)  # 7. request translation
         generate = call.action == "generate"
         if flow is not None and generate:  # 6. interceptors after auth, request normalizers
@@ -400,8 +441,12 @@ class Pipeline:
         )
         if trace is not None:
             trace.upstream_response(resp.status, resp.headers)
+        if self.pool.steering and resp.status < 400:  # routing.quota-steering: the headroom it states
+            await self.pool.quota.observe(cred.id, resp.status, resp.headers)
         if resp.status >= 400:
             data = await read_body(resp)
+            if self.pool.steering:  # a 429's body may say until when the quota is gone
+                await self.pool.quota.observe(cred.id, resp.status, resp.headers, data)
             if trace is not None:
                 trace.upstream_body(data)
             if resp.status == 401:
@@ -469,6 +514,15 @@ class Pipeline:
         if self.config.passthrough_headers:
             reply.headers.update(forwardable_response_headers(upstream, reply.headers))
         return reply
+
+
+def generate_to_claude(call: Call, provider: Provider) -> bool:
+    """A generation another format translates for a Claude upstream (thinking replay applies)."""
+    return (
+        call.action == "generate"
+        and call.format is not Format.CLAUDE
+        and provider.upstream_format(call.format) is Format.CLAUDE
+    )
 
 
 def _pinned(pin: str, scheduler: Any) -> Any:

@@ -22,6 +22,7 @@ from cliproxy.config import effective as config_keys
 from cliproxy.credentials import sources
 from cliproxy.credentials.persist import CdsStore, restore
 from cliproxy.credentials.pool import Pool
+from cliproxy.credentials.probe import Prober
 from cliproxy.credentials.record import Credential
 from cliproxy.credentials.refresh import Refresher
 from cliproxy.credentials.storage import add_write_listener
@@ -36,6 +37,7 @@ from cliproxy.models.registry import ModelRegistry
 from cliproxy.models.remote import CatalogUpdater
 from cliproxy.models.shaping import Shaper
 from cliproxy.pipeline import Pipeline
+from cliproxy.pipeline_probe import ProbeSender
 from cliproxy.plugins.callbacks import Callbacks
 from cliproxy.plugins.host import PluginHost
 from cliproxy.plugins.models import bind_plugin_auths, plugin_credentials
@@ -49,9 +51,11 @@ from cliproxy.providers.codex import CodexProvider
 from cliproxy.providers.codex_multi_agent import format_models
 from cliproxy.providers.http import HttpClient
 from cliproxy.relay import RelayHub
+from cliproxy.route_explain import settings as explain_settings
 from cliproxy.state.factory import close_state, open_state, shared, start_state
 from cliproxy.state.memory import MemoryState
 from cliproxy.translate.registry import default_registry
+from cliproxy.translate.replay_shared import RedisMirror
 from cliproxy.usage import recorder_of
 from cliproxy.usage.shared import close_usage, share_usage
 
@@ -121,6 +125,7 @@ class Service:
         # Codex and xAI over their Responses WebSocket, for clients on ours (cliproxy.responses_ws)
         self.ws_upstream = codex_ws.install(self.providers, self.http)
         self.refresher: Refresher | None = None
+        self.prober: Prober | None = None  # routing.probe (None: off, no task)
         self.pipeline = Pipeline(
             pool=self.pool,
             models=self.models,
@@ -158,6 +163,8 @@ class Service:
         rec = recorder_of(self)
         if (bus := shared(self.state)) is not None:  # usage counters and queue in Redis
             share_usage(rec, bus)
+            # the thinking replay cache too, so a tool-loop turn may land on any worker
+            self.pipeline.replay_mirror = RedisMirror(bus, self.pipeline.thinking_replay)
         if isinstance(self.state, MemoryState):  # key budgets of this period (Redis keeps its own)
             enforcer = self.pipeline.enforcer
             await restore_budgets(rec.stats.ledger, self.config, self.state, enforcer.prices, time.time())
@@ -169,6 +176,7 @@ class Service:
             if restored:
                 log.info("restored %d cooldown record(s)", restored)
         self._start_refresher()
+        self._switch_prober()
         if self._model_updates:
             self.catalog_updater = CatalogUpdater(lambda: self.models.catalog, self._apply_catalog)
             self.catalog_updater.start()
@@ -196,6 +204,9 @@ class Service:
             self._watcher = None
         if self.refresher is not None:
             await self.refresher.stop()
+        if self.prober is not None:
+            await self.prober.stop()
+            self.prober = None
         if self.catalog_updater is not None:
             await self.catalog_updater.stop()
         await self.plugins.shutdown()
@@ -206,6 +217,8 @@ class Service:
         if self._token_client is not None:
             await self._token_client.close()
         await close_usage(getattr(self, "recorder", None))  # flush what waits for Redis
+        if self.pipeline.replay_mirror is not None:
+            await self.pipeline.replay_mirror.close()
         if (recorder := getattr(self, "recorder", None)) is not None:
             recorder.close()
         await close_state(self.state)
@@ -221,6 +234,16 @@ class Service:
         )
         self.pipeline.refresher = self.refresher
         self.refresher.start()
+
+    def _switch_prober(self) -> None:
+        """``routing.probe.enabled``: the half-open prober runs; off, there is no task at all."""
+        enabled = self.config.routing.probe.enabled
+        if enabled and self.prober is None:
+            self.prober = Prober(self.pool, ProbeSender(self.pipeline), lambda: self.config.routing.probe)
+            self.prober.start()
+        elif not enabled and self.prober is not None:
+            self.prober.cancel()  # no probe from now on; the task ends on its own
+            self.prober = None
 
     @property
     def auth_dir(self) -> Path:
@@ -429,6 +452,8 @@ class Service:
         self.pool.apply_config(config)
         self.pool.store = self._cds_store(config)
         self.pipeline.config = config
+        self.pipeline.explain = explain_settings(config.routing)  # routing.explain, explain-keys
+        self.pipeline.concurrency.configure(config.routing)  # routing.max-concurrency, concurrency-queue
         self.providers.configure(config)
         self._apply_upstream_timeouts(config)
         self._load_credentials(bind=False)  # every caller applies plugins next, which binds
@@ -437,6 +462,7 @@ class Service:
         if self.refresher is not None:
             self.refresher.global_proxy = config.proxy_url or ""
             self.refresher.wake()
+            self._switch_prober()  # started: routing.probe.enabled may have changed
         self.reloads += 1
         recorder_of(self)
         if config.debug != old.debug:
@@ -453,6 +479,7 @@ class Service:
             first_byte=t.seconds("upstream_first_byte"),
             idle=t.seconds("upstream_idle"),
         )
+        self.http.set_upstream_http(config.upstream_http)
 
     async def _on_config(self, config: Config) -> None:
         self.apply(config)

@@ -7,6 +7,7 @@ of one API and say how that API spells its errors. Everything a test needs lives
     fake.fail_key("k-b", 401)                         # every request with key k-b fails
     fake.script(Behavior(cut_after=2))                # next stream is cut after 2 frames
     fake.stream_delay = 0.01                          # pause between stream frames
+    fake.answer_headers["k-a"] = {"x-ratelimit-remaining-requests": "0"}  # on every answer
     fake.last.json["model"], fake.last.key            # what the client sent
 
 A fake runs either on the caller's loop (``async with fake``, ``await fake.start()``)
@@ -136,6 +137,9 @@ class FakeServer:
         self.requests: list[Recorded] = []
         self.behaviors: list[Behavior] = []
         self.stream_delay: float = 0.0
+        # headers added to every answer (success or error) to requests with this auth key
+        # (None: any key), e.g. rate-limit headers: fake.answer_headers["k-a"] = {...}
+        self.answer_headers: dict[str | None, dict[str, str]] = {}
         self.port = port
         self._lock = threading.Lock()
         self._runner: web.AppRunner | None = None
@@ -180,11 +184,12 @@ class FakeServer:
         self.requests.clear()
 
     def reset(self) -> None:
-        """Forget requests and scripted behaviours; restore the stream delay."""
+        """Forget requests, scripted behaviours and answer headers; restore the stream delay."""
         self.clear()
         with self._lock:
             self.behaviors.clear()
         self.stream_delay = 0.0
+        self.answer_headers.clear()
 
     # ---- fault injection -------------------------------------------------------------
 
@@ -331,7 +336,16 @@ class FakeServer:
     def build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=256 * 1024 * 1024)
         self.add_routes(app.router)
+        app.on_response_prepare.append(self._answer_headers)
         return app
+
+    async def _answer_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        if not self.answer_headers:
+            return
+        rec = request.get(RECORD)
+        extra = self.answer_headers.get(rec.key if rec is not None else None) or self.answer_headers.get(None)
+        if extra:
+            response.headers.update(extra)
 
     async def start(self) -> Self:
         """Serve on the running loop."""

@@ -180,3 +180,15 @@ async def test_a_request_costs_one_round_trip(make):
     # the listener may subscribe after the stats reset: once per process, not per request)
     calls.pop("subscribe", None)
     assert calls.pop("incr") == 20 and calls.pop("hgetall", 0) <= 2 and not calls, calls
+
+
+async def test_a_burst_larger_than_the_pool_waits_instead_of_failing(make, caplog):
+    """1,000 streams ending at once once exhausted redis-py's pool (MaxConnectionsError) and
+    the state fell back to local for a moment; the pool now makes a command wait its turn."""
+    state = await make(max_connections=4)
+    caplog.set_level(logging.WARNING)
+    counts = await asyncio.gather(*(state.add_in_flight("burst", 1) for _ in range(300)))
+    assert sorted(counts) == list(range(1, 301))  # every increment landed, atomically
+    assert state.available
+    assert await state.in_flight("burst") == 300
+    assert "unreachable" not in caplog.text

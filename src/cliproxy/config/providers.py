@@ -93,6 +93,7 @@ class _KeyEntry(ConfigModel):
     api_key: str = ""
     priority: int = 0
     weight: Weight = None
+    max_concurrency: int = 0  # requests in flight at once on this key (0: routing.max-concurrency's)
     prefix: str = ""
     base_url: str = ""
     proxy_url: str = ""
@@ -184,6 +185,7 @@ class OpenAICompatAPIKey(ConfigModel):
 
     api_key: str = ""
     weight: Weight = None
+    max_concurrency: int = 0  # as _KeyEntry's
     proxy_url: str = ""
 
 

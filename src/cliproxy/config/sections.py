@@ -134,12 +134,42 @@ class QuotaExceeded(ConfigModel):
     antigravity_credits: bool = False
 
 
+class ProbeConfig(ConfigModel):
+    """``routing.probe``: half-open probes of credentials cooling for a long time."""
+
+    enabled: bool = False
+    after: str = "5m"  # a cooldown with more than this left is probed
+    interval: str = "1m"  # between two probes of one credential
+    kinds: dict[str, str] = Field(default_factory=dict)  # provider -> models | count | generate
+
+    def seconds(self, name: str) -> float:
+        return max(0.0, parse_duration(getattr(self, name) or "0s"))
+
+
+class ConcurrencyQueueConfig(ConfigModel):
+    """``routing.concurrency-queue``: requests waiting for a credential at its ``max-concurrency``."""
+
+    max_length: int = 64  # waiting requests per credential group, then 429
+    max_wait: str = "30s"  # then 429 with Retry-After
+
+    @property
+    def max_wait_seconds(self) -> float:
+        return max(0.0, parse_duration(self.max_wait or "0s"))
+
+
 class RoutingConfig(ConfigModel):
     """``routing``: credential selection strategy and session affinity."""
 
     strategy: RoutingStrategy = "round-robin"
     session_affinity: bool = False
     session_affinity_ttl: str = "1h"
+    # issue 20 (all off by default; each zero-cost when off)
+    explain: bool = False  # X-Cliproxy-Route-* headers on every answer
+    explain_keys: list[str] = Field(default_factory=list)  # client keys that may ask per request
+    quota_steering: float = 0.0  # used-percent at or above which a credential yields (0 = off)
+    probe: ProbeConfig = Field(default_factory=lambda: ProbeConfig())
+    max_concurrency: dict[str, int] = Field(default_factory=dict)  # provider kind -> in-flight limit
+    concurrency_queue: ConcurrencyQueueConfig = Field(default_factory=lambda: ConcurrencyQueueConfig())
 
     @field_validator("strategy", mode="before")
     @classmethod

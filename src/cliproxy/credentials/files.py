@@ -19,6 +19,7 @@ from .record import (
     ScopedErrorRule,
     parse_bool,
     parse_int,
+    parse_limit,
 )
 
 __all__ = [
@@ -120,6 +121,7 @@ def _credential(
         prefix=_prefix(meta.get("prefix")),
         priority=_priority(meta.get("priority")),
         weight=weight,
+        max_concurrency=parse_limit(meta.get("max_concurrency", meta.get("max-concurrency"))),
         disabled=meta.get("disabled") is True,
         proxy_url=meta["proxy_url"] if isinstance(meta.get("proxy_url"), str) else "",
         headers=_headers(meta.get("headers")),
@@ -139,6 +141,8 @@ def _credential(
         attrs["priority"] = str(cred.priority)
     if "weight" in meta:
         attrs["weight"] = str(weight)
+    if cred.max_concurrency:
+        attrs["max_concurrency"] = str(cred.max_concurrency)
     if note := _str(meta.get("note")):
         attrs["note"] = note
     attrs.update({f"header:{k}": v for k, v in cred.headers.items()})

@@ -12,8 +12,10 @@ Usage::
 Selection follows CPA: the candidates are the enabled credentials of every listed
 provider at once (a mixed pool) that serve the model and were not tried yet; cooling
 ones are filtered out; only the highest ``priority`` among the rest is offered to the
-strategy. Candidate lists are computed once per (model, providers, supports) and
-dropped when :meth:`Pool.replace` or :meth:`Pool.configure` changes anything.
+strategy (with ``routing.quota-steering``, first narrowed to the credentials whose rate
+limits have headroom left: :mod:`.headroom`). Candidate lists are computed once per
+(model, providers, supports) and dropped when :meth:`Pool.replace` or
+:meth:`Pool.configure` changes anything.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from ..errors import CooldownError, NoCredentialError
 from ..state.base import CooldownRecord, StateBackend
 from ..state.memory import MemoryState
 from .cooldown import CooldownInput, classify, next_record, transient_seconds
+from .explain import NOTES, note_skip
+from .explain import classify as explain_states
+from .headroom import QuotaSteering
 from .record import Credential, model_key
 from .selectors import SessionAffinity, Strategy, strategy_for
 
@@ -93,6 +98,10 @@ class Pool:
         self.state: StateBackend = state if state is not None else MemoryState(clock=clock)
         self.clock = clock
         self.store = store
+        self.quota = QuotaSteering(self.state, clock)  # routing.quota-steering (headroom.py)
+        self.steering = 0.0  # its threshold in used percent; 0: off, one float test per pick
+        # told the id of every credential a failure cools (routing.probe); None: off
+        self.on_cool: Callable[[str], None] | None = None
         self._creds: dict[str, Credential] = {}
         self._sorted: tuple[Credential, ...] = ()
         self._groups: dict[tuple[Any, ...], _Group] = {}
@@ -126,6 +135,7 @@ class Pool:
             affinity_ttl=routing.session_affinity_ttl_seconds,
             disable_cooling=cfg.disable_cooling,
             transient_cooldown=cfg.transient_error_cooldown_seconds,
+            quota_steering=routing.quota_steering,
         )
 
     def configure(
@@ -136,8 +146,11 @@ class Pool:
         affinity_ttl: float | None = None,
         disable_cooling: bool | None = None,
         transient_cooldown: int | None = None,
+        quota_steering: float | None = None,
     ) -> None:
         """Change settings in place; state (cursors, cooldowns, bindings) is kept."""
+        if quota_steering is not None:
+            self.steering = self.quota.threshold = max(0.0, float(quota_steering))
         if strategy is not None:
             self.strategy_name = strategy
             self.strategy: Strategy = strategy_for(strategy)
@@ -249,6 +262,8 @@ class Pool:
         """
         mk = model_key(model)
         group = self._group(mk, providers, supports)
+        if NOTES.get() is not None:  # routing explain: why each candidate is passed over
+            await self._note_skips(mk, providers, tried, supports)
         if not group.creds:
             raise NoCredentialError(model, list(providers or ()))
         now = self.clock()
@@ -270,6 +285,8 @@ class Pool:
                 return choice
             if isinstance(choice, str):
                 return await strategy_for(choice).choose(self.state, group.rotation_key, tier)
+        if self.steering and len(tier) > 1:  # prefer the tier's credentials with headroom left
+            tier = await self.quota.steer(tier)
         if self.affinity is not None and session_key:
             ns = group.rotation_key.split(":", 1)[0]
             keys = (
@@ -306,6 +323,25 @@ class Pool:
         if waits:  # every untried candidate is cooling
             raise CooldownError(model, max(0.0, min(waits) - now), group.provider)
         raise NoCredentialError(model, list(providers or ()))
+
+    async def _note_skips(
+        self, mk: str, providers: Sequence[str] | None, tried: Collection[str], supports: Supports | None
+    ) -> None:
+        cooldowns = (await self.state.get_cooldowns(""), await self.state.get_cooldowns(mk))
+        positive, now = self.strategy.positive_weights_only, self.clock()
+        states = explain_states(
+            self._sorted,
+            providers,
+            mk,
+            supports,
+            positive_only=positive,
+            tried=tried,
+            cooldowns=cooldowns,
+            now=now,
+        )
+        for c in states:
+            if c.state != "available":
+                note_skip(c.cred.id, c.state, c.detail, c.until)
 
     async def next_available_in(
         self,
@@ -391,6 +427,8 @@ class Pool:
         if credential_scoped and status == 429 and until > now and mk:
             await self._cool_credential(cred, until, now)
             scope = "credential"
+        if self.on_cool is not None and until > now:
+            self.on_cool(cred.id)
         if session_key and self.affinity is not None:
             ns = (
                 providers[0].strip().lower()
@@ -428,6 +466,14 @@ class Pool:
                 updated_at=now,
             )
         )
+
+    async def clear_cooldown(self, cred: Credential, model: str) -> bool:
+        """Remove one cooldown record of ``cred`` (``model`` ``""``: the credential-wide
+        one), as a successful half-open probe does; True when there was one."""
+        changed = await self.state.delete_cooldown(cred.id, model_key(model))
+        if changed:
+            await self._persist(cred)
+        return changed
 
     async def reset_quota(self, key: str | None = None) -> list[str]:
         """Clear every cooldown of one credential (by id or ``auth_index``), or of all.

@@ -25,6 +25,7 @@ __all__ = [
     "model_key",
     "parse_bool",
     "parse_int",
+    "parse_limit",
 ]
 
 KIND_APIKEY = "apikey"
@@ -64,6 +65,7 @@ class Credential:
     prefix: str = ""
     priority: int = 0
     weight: int = DEFAULT_WEIGHT  # 0 excludes the credential from weighted round-robin
+    max_concurrency: int = 0  # requests in flight at once (0: routing.max-concurrency's, else unlimited)
     disabled: bool = False
     proxy_url: str = ""
     headers: dict[str, str] = field(default_factory=dict)
@@ -170,6 +172,12 @@ def parse_bool(value: Any) -> bool | None:
         if text in ("0", "f", "false"):
             return False
     return None
+
+
+def parse_limit(value: Any) -> int:
+    """A ``max-concurrency`` value: a positive integer, anything else 0 (no limit of its own)."""
+    found = parse_int(value)
+    return found if found is not None and found > 0 else 0
 
 
 def parse_int(value: Any) -> int | None:

@@ -340,8 +340,11 @@ class Refresher:
             except Exception:  # the loop must survive anything one pass does
                 log.exception("token refresh pass failed")
             self._wake.clear()
+            # ``asyncio.timeout``, not ``wait_for``: on Python 3.11 ``wait_for`` can swallow a
+            # cancellation that lands as the event is set, and ``stop`` then waited forever
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._next_delay())
+                async with asyncio.timeout(self._next_delay()):
+                    await self._wake.wait()
 
     def _next_delay(self) -> float:
         now = self.clock()

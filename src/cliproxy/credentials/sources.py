@@ -11,7 +11,7 @@ from typing import Any
 
 from .files import load_auth_dir, load_auth_file, read_auth_files, scoped_rules_from, swap_auth_files
 from .ids import StableIDGenerator, auth_index, auth_index_seed, compat_provider_key, format_sorted_headers
-from .record import KIND_APIKEY, Credential, ModelAlias, ScopedErrorRule
+from .record import KIND_APIKEY, Credential, ModelAlias, ScopedErrorRule, parse_limit
 
 __all__ = ["from_config", "load_auth_dir", "load_auth_file", "read_auth_files", "swap_auth_files"]
 
@@ -63,6 +63,7 @@ def _keyed(
                     api_key=key,
                     priority=entry.priority,
                     weight=_weight(entry.weight),
+                    max_concurrency=parse_limit(getattr(entry, "max_concurrency", 0)),
                     headers=dict(entry.headers),
                     models=_models(entry.models),
                     excluded_models=_excluded(entry.excluded_models),
@@ -109,6 +110,7 @@ def _compat(gen: StableIDGenerator, compat: Any, index: int) -> list[Credential]
                     api_key=key,
                     proxy_url=proxy,
                     weight=_weight(entry.weight),
+                    max_concurrency=parse_limit(getattr(entry, "max_concurrency", 0)),
                     source=f"config:{name}[{token}]",
                     **shared,
                 ),
@@ -135,6 +137,7 @@ def _vertex(gen: StableIDGenerator, entry: Any, index: int) -> Credential:
             api_key=key,
             priority=entry.priority,
             weight=_weight(entry.weight),
+            max_concurrency=parse_limit(getattr(entry, "max_concurrency", 0)),
             headers=dict(entry.headers),
             models=_models(entry.models),
             excluded_models=_excluded(entry.excluded_models),
@@ -160,6 +163,8 @@ def _finish(cred: Credential, config_index: int) -> Credential:
             attrs[name] = value
     if cred.priority:
         attrs["priority"] = str(cred.priority)
+    if cred.max_concurrency:
+        attrs["max_concurrency"] = str(cred.max_concurrency)
     attrs.update({f"header:{k}": v for k, v in cred.headers.items()})
     if cred.excluded_models:
         attrs["excluded_models"] = ",".join(cred.excluded_models)

@@ -19,6 +19,7 @@ from cliproxy.management import (
     ops_api,
     plugins_api,
     release_api,
+    route_api,
     usage_api,
 )
 from cliproxy.management.types import Handler, Route
@@ -38,6 +39,7 @@ ROUTES: tuple[Route, ...] = (
     *logs_api.ROUTES,
     *usage_api.ROUTES,
     *release_api.ROUTES,
+    *route_api.ROUTES,
 )
 
 

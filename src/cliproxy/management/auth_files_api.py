@@ -12,7 +12,7 @@ from typing import Any
 
 from cliproxy.credentials.files import normalize_metadata
 from cliproxy.management.auth_files_config import DISABLE_PATTERN, is_config_key, toggle_config_key
-from cliproxy.management.auth_files_entry import auth_file_entry
+from cliproxy.management.auth_files_entry import auth_file_entry, go_time
 from cliproxy.management.auth_files_fields import apply_fields, normalize_fields
 from cliproxy.management.auth_files_models import credential_model, static_definitions
 from cliproxy.management.auth_files_store import (
@@ -45,6 +45,7 @@ async def list_auth_files(req: Req) -> Resp:
     pool, files = req.service.pool, []
     stats, now = recorder_of(req.service).stats, time.time()
     await stats.counters.refresh()  # shared counters: read Redis
+    headroom = await pool.state.get_headroom()  # routing.quota-steering estimates
     for cred in pool.credentials():
         if name and cred.id != name and (cred.path is None or cred.path.name != name):
             continue
@@ -52,6 +53,13 @@ async def list_auth_files(req: Req) -> Resp:
             continue
         entry = auth_file_entry(cred, await pool.cooldowns(cred), now, stats.auth_entry(cred.index, now))
         if entry is not None:
+            if (mark := headroom.get(cred.id)) is not None:
+                entry["headroom"] = {
+                    "used_percent": round(mark.used_percent, 1),
+                    "resets_at": go_time(mark.resets_at),
+                    "window": mark.window,
+                    "source": mark.source,
+                }
             files.append(entry)
     files.sort(key=lambda e: str(e["name"]).lower())
     return Resp(200, {"files": files})

@@ -512,7 +512,8 @@ async def browser_callback(
     if session is None:  # another process took the answer first
         return _page(200, "Authorization received", "Return to the management panel to see the outcome.")
     try:
-        await asyncio.wait_for(session.done.wait(), PAGE_WAIT)
+        async with asyncio.timeout(PAGE_WAIT):  # not wait_for: it may swallow a cancel (3.11)
+            await session.done.wait()
     except TimeoutError:
         return _page(200, "Authorization received", "Return to the management panel to see the outcome.")
     if session.completed:

@@ -33,8 +33,10 @@ body reads. Proxies: ``http://``, ``https://``, ``socks5://``, ``socks5h://``, `
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import math
+import types
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -64,12 +66,23 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-try:  # optional at run time: a platform without a wheel falls back to aiohttp
-    from curl_cffi import CurlOpt
-    from curl_cffi.requests import AsyncSession
-    from curl_cffi.requests import exceptions as curl_errors
-except ImportError:  # pragma: no cover - exercised by the fallback test in a subprocess
-    AsyncSession = None  # type: ignore[assignment,misc]
+# optional at run time: a platform without a wheel falls back to aiohttp. Imported at the
+# first impersonated request (``_curl``), not here: curl_cffi adds ~20 MB to the resident
+# memory of a proxy that may never send to api.anthropic.com or chatgpt.com
+_FOUND = importlib.util.find_spec("curl_cffi") is not None
+_curl_api: Any = None
+
+
+def _curl() -> Any:
+    """The curl_cffi names this module uses (imported once)."""
+    global _curl_api
+    if _curl_api is None:
+        from curl_cffi import CurlOpt
+        from curl_cffi.requests import AsyncSession, exceptions
+
+        _curl_api = types.SimpleNamespace(CurlOpt=CurlOpt, AsyncSession=AsyncSession, errors=exceptions)
+    return _curl_api
+
 
 # The Anthropic first-party origin, as CPA gates it: https, port 443 only, no userinfo
 # (``https://user@api.anthropic.com`` and ``api.anthropic.com.example`` don't match)
@@ -133,8 +146,8 @@ CHROME = Profile("chrome", target="chrome133a")
 
 
 def available() -> bool:
-    """Whether ``curl_cffi`` imported."""
-    return AsyncSession is not None
+    """Whether ``curl_cffi`` is installed."""
+    return _FOUND
 
 
 def is_anthropic_url(url: str) -> bool:
@@ -200,12 +213,13 @@ class ImpersonatingClient:
         limits: HttpClient | None = None,
         verify: bool | str = True,
     ) -> None:
-        if AsyncSession is None:
+        if not _FOUND:
             raise RuntimeError("curl_cffi is not installed")
         self.profile = profile
         self.limits = limits
         self.verify = verify
         self._session: Any = None
+        self._errors: Any = None  # curl_cffi's exceptions module, once a session is open
         self._options: dict[Any, Any] = {}
 
     @property
@@ -222,7 +236,11 @@ class ImpersonatingClient:
 
     def _open(self) -> Any:
         session = self._session
+        curl = _curl()
+        CurlOpt = curl.CurlOpt
         if session is None:
+            AsyncSession = curl.AsyncSession
+            self._errors = curl.errors
             p = self.profile
             if p.target:
                 self._options = {}
@@ -286,11 +304,11 @@ class ImpersonatingClient:
                 status=504,
                 detail=f"no response headers from {_origin(url)} within {self.first_byte_timeout}s",
             ) from exc
-        except curl_errors.Timeout as exc:
+        except self._errors.Timeout as exc:
             raise UpstreamNetworkError(
                 "upstream connect timed out", status=504, detail=f"connect to {_origin(url)} timed out"
             ) from exc
-        except curl_errors.RequestException as exc:
+        except self._errors.RequestException as exc:
             # curl's message may quote the URL (and a key in its query): the reason only
             raise UpstreamNetworkError(
                 "upstream unreachable",

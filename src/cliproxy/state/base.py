@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 __all__ = [
     "RATE_WINDOW",
     "CooldownRecord",
+    "Headroom",
     "KeyAdmission",
     "KeyLimits",
     "StateBackend",
@@ -60,6 +61,22 @@ class CooldownRecord:
     def blocks(self, now: float) -> bool:
         """Whether the credential is cooling for this record's model at ``now``."""
         return self.until() > now
+
+
+@dataclass(frozen=True, slots=True)
+class Headroom:
+    """How much of its rate limits a credential has used, as its last answer told it
+    (``routing.quota-steering``, :mod:`cliproxy.credentials.headroom`).
+
+    ``used_percent`` (0-100) is the fullest of the answer's windows; the estimate stops
+    counting at ``resets_at`` (epoch seconds), when that window starts over. ``window``
+    names it (``5h``, ``7d``, ``requests``...), ``source`` the header family it came from.
+    """
+
+    used_percent: float
+    resets_at: float
+    window: str = ""
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +163,10 @@ class StateBackend(Protocol):
         """Fetch-and-increment the round-robin cursor ``key`` (starts at 0)."""
         ...
 
+    async def peek_cursor(self, key: str) -> int:
+        """What :meth:`next_cursor` would return now, without moving it (a dry run)."""
+        ...
+
     async def weighted_pick(self, key: str, weights: Sequence[tuple[str, int]]) -> str:
         """One smooth-weighted round-robin step over ``weights`` (see :func:`smooth_weighted_pick`)."""
         ...
@@ -170,6 +191,26 @@ class StateBackend(Protocol):
         """The credential's current in-flight count."""
         ...
 
+    # per-credential concurrency slots (cliproxy.credentials.concurrency)
+
+    async def try_acquire_slot(self, credential_id: str, limit: int, holder: str, ttl: float) -> bool:
+        """Take one of the credential's ``limit`` slots for ``holder`` (a unique id), atomically
+        (False: all taken). A slot not renewed within ``ttl`` seconds expires, so the slots of
+        a process that died come back by themselves."""
+        ...
+
+    async def release_slot(self, credential_id: str, holder: str) -> None:
+        """Give ``holder``'s slot of the credential back (nothing when it is not held)."""
+        ...
+
+    async def renew_slots(self, held: Sequence[tuple[str, str]], ttl: float) -> None:
+        """Extend each (credential id, holder) slot still held to ``ttl`` seconds from now."""
+        ...
+
+    async def slots_in_use(self, credential_id: str) -> int:
+        """How many unexpired slots of the credential are held now."""
+        ...
+
     async def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
         """Take lease ``name`` for ``ttl`` seconds unless another owner holds it (True: taken)."""
         ...
@@ -180,6 +221,17 @@ class StateBackend(Protocol):
 
     async def lease_holder(self, name: str) -> str | None:
         """The owner of lease ``name`` now (None: nobody holds it)."""
+        ...
+
+    # rate-limit headroom per credential (routing.quota-steering)
+
+    async def set_headroom(self, credential_id: str, headroom: Headroom) -> None:
+        """Store the credential's latest estimate (it expires at ``headroom.resets_at``)."""
+        ...
+
+    async def get_headroom(self, credential_ids: Sequence[str] | None = None) -> Mapping[str, Headroom]:
+        """The unexpired estimates of ``credential_ids`` (None: of every credential), by id;
+        credentials with none are left out."""
         ...
 
     # client key policies (cliproxy.policies): one call per request to admit, one to settle

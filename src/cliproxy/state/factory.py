@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from .base import StateBackend
 from .memory import MemoryState
 
-try:  # the ``redis`` extra: pip install 'cliproxy[redis]'
+if TYPE_CHECKING:
     from .redis import RedisState
-except ImportError:  # pragma: no cover - depends on the environment
-    RedisState = None  # type: ignore[assignment,misc]
+
+_REDIS_MODULE = __package__ + ".redis"
 
 __all__ = ["close_state", "open_state", "shared", "start_state"]
 
@@ -23,14 +25,19 @@ def open_state(
     """The backend ``state.backend`` names (not connected yet: :func:`start_state` does that)."""
     if backend == "memory":
         return MemoryState(clock=clock)
-    if RedisState is None:
-        raise ConfigError("state.backend: redis needs the redis package: pip install 'cliproxy[redis]'")
+    try:  # imported only here: redis-py adds ~8 MB to a process that never uses it
+        from .redis import RedisState
+    except ImportError as exc:  # the ``redis`` extra: pip install 'cliproxy[redis]'
+        raise ConfigError(
+            "state.backend: redis needs the redis package: pip install 'cliproxy[redis]'"
+        ) from exc
     return RedisState(url, prefix, clock=clock)
 
 
 def shared(state: StateBackend) -> RedisState | None:
     """The backend when other processes share it (notifications, leases), else None."""
-    return state if RedisState is not None and isinstance(state, RedisState) else None
+    module = sys.modules.get(_REDIS_MODULE)  # never loaded: no state can be a RedisState
+    return state if module is not None and isinstance(state, module.RedisState) else None
 
 
 async def start_state(state: StateBackend) -> None:

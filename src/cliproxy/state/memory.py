@@ -10,7 +10,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
-from .base import RATE_WINDOW, CooldownRecord, KeyAdmission, KeyLimits, gcra, smooth_weighted_pick
+from .base import (
+    RATE_WINDOW,
+    CooldownRecord,
+    Headroom,
+    KeyAdmission,
+    KeyLimits,
+    gcra,
+    smooth_weighted_pick,
+)
 
 __all__ = ["MAX_CURSOR_KEYS", "MemoryState"]
 
@@ -18,6 +26,7 @@ MAX_CURSOR_KEYS = 4096  # CPA resets its cursor map when a new key would exceed 
 MAX_SCHEDULE = 4096  # weight vectors whose total is at most this replay a precomputed cycle
 _CURSOR_WRAP = 2_147_483_640
 _EMPTY: Mapping[str, CooldownRecord] = MappingProxyType({})
+_NO_HEADROOM: Mapping[str, Headroom] = MappingProxyType({})
 
 
 class _Weighted:
@@ -112,8 +121,10 @@ class MemoryState:
         self._schedules: dict[tuple[tuple[str, int], ...], tuple[str, ...]] = {}
         self._bindings: dict[str, tuple[str, float, tuple[str, ...]]] = {}  # key -> (id, expiry, group)
         self._in_flight: dict[str, int] = {}
+        self._slots: dict[str, dict[str, float]] = {}  # cred id -> holder -> expiry (concurrency)
         self._keys: dict[str, _KeyCounters] = {}  # client key id -> counters (policies)
         self._leases: dict[str, tuple[str, float]] = {}  # name -> (owner, expiry)
+        self._headroom: dict[str, Headroom] = {}  # cred id -> estimate (quota steering)
 
     # cooldowns -----------------------------------------------------------------
 
@@ -165,6 +176,10 @@ class MemoryState:
             index = 0
         cursors[key] = index + 1
         return index
+
+    async def peek_cursor(self, key: str) -> int:
+        index = self._cursors.get(key, 0)
+        return 0 if index >= _CURSOR_WRAP else index
 
     async def weighted_pick(self, key: str, weights: Sequence[tuple[str, int]]) -> str:
         vector = weights if isinstance(weights, tuple) else tuple(weights)
@@ -251,6 +266,40 @@ class MemoryState:
     async def in_flight(self, credential_id: str) -> int:
         return self._in_flight.get(credential_id, 0)
 
+    # concurrency slots ---------------------------------------------------------
+
+    def _live_slots(self, credential_id: str) -> dict[str, float]:
+        held = self._slots.get(credential_id)
+        if held is None:
+            held = self._slots[credential_id] = {}
+            return held
+        now = self._clock()
+        for holder in [h for h, until in held.items() if until <= now]:
+            del held[holder]  # a holder that stopped renewing (cannot happen in one process)
+        return held
+
+    async def try_acquire_slot(self, credential_id: str, limit: int, holder: str, ttl: float) -> bool:
+        held = self._live_slots(credential_id)
+        if len(held) >= limit:
+            return False
+        held[holder] = self._clock() + ttl
+        return True
+
+    async def release_slot(self, credential_id: str, holder: str) -> None:
+        held = self._slots.get(credential_id)
+        if held is not None and held.pop(holder, None) is not None and not held:
+            del self._slots[credential_id]
+
+    async def renew_slots(self, held: Sequence[tuple[str, str]], ttl: float) -> None:
+        until = self._clock() + ttl
+        for credential_id, holder in held:
+            slots = self._slots.get(credential_id)
+            if slots is not None and holder in slots:
+                slots[holder] = until
+
+    async def slots_in_use(self, credential_id: str) -> int:
+        return len(self._live_slots(credential_id)) if credential_id in self._slots else 0
+
     # leases --------------------------------------------------------------------
 
     async def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
@@ -271,6 +320,27 @@ class MemoryState:
         if held is None or held[1] <= self._clock():
             return None
         return held[0]
+
+    # rate-limit headroom -------------------------------------------------------
+
+    async def set_headroom(self, credential_id: str, headroom: Headroom) -> None:
+        self._headroom[credential_id] = headroom
+
+    async def get_headroom(self, credential_ids: Sequence[str] | None = None) -> Mapping[str, Headroom]:
+        marks = self._headroom
+        if not marks:
+            return _NO_HEADROOM
+        now = self._clock()
+        if credential_ids is None:
+            for cid in [c for c, h in marks.items() if h.resets_at <= now]:
+                del marks[cid]  # expired: the window has started over
+            return dict(marks)
+        found: dict[str, Headroom] = {}
+        for cid in credential_ids:
+            mark = marks.get(cid)
+            if mark is not None and mark.resets_at > now:
+                found[cid] = mark
+        return found
 
     # client key policies -------------------------------------------------------
 

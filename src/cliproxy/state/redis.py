@@ -8,6 +8,8 @@ Keys live under ``prefix`` (``state.prefix``):
 - ``w|<key>``: smooth weighted round-robin weights (one script step per pick).
 - ``b|<key>``: session-affinity bindings (``expiry \\0 credential \\0 group keys``).
 - ``inflight``: in-flight counters; ``lease|<name>``: leases (``SET NX PX``).
+- ``slot|<credential>``: per-credential concurrency slots (:mod:`cliproxy.state.redis_slots`).
+- ``hr``: rate-limit headroom per credential (:mod:`cliproxy.state.redis_headroom`).
 
 Hot path: cooldown reads are served from a local cache that pub/sub invalidates (and a
 short TTL bounds if a message is lost), so a request costs at most one round trip (the
@@ -33,7 +35,6 @@ RESP usage subscriptions and log files. Panel sign-in sessions are shared
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
@@ -51,8 +52,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .base import CooldownRecord
 from .memory import MemoryState
+from .redis_headroom import RedisHeadroom
 from .redis_keys import RedisKeyPolicies
 from .redis_logins import RedisLogins
+from .redis_slots import RedisSlots
 from .resp import Link, command, read
 
 __all__ = ["CACHE_TTL", "RedisState"]
@@ -61,6 +64,7 @@ log = logging.getLogger(__name__)
 
 CACHE_TTL = 1.0  # seconds a cached cooldown map is trusted without an invalidation
 PROBE_INTERVAL = 0.25  # seconds between pings while Redis is away
+MAX_CONNECTIONS = 64  # pooled connections per process; more commands wait for one (``timeout``)
 _CURSOR_WRAP = 2_147_483_640  # as the memory backend's cursors
 _KEEP = 7 * 86400 * 1000  # ms: cursors, weights and cooldown maps idle this long expire
 _EMPTY: Mapping[str, CooldownRecord] = MappingProxyType({})
@@ -157,7 +161,7 @@ def _decode(raw: bytes | str) -> CooldownRecord:
     return CooldownRecord(**orjson.loads(raw))
 
 
-class RedisState(RedisKeyPolicies, RedisLogins):
+class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins):
     """:class:`~cliproxy.state.base.StateBackend` on Redis (or Valkey), shared by processes.
     The client key policy counters (``key_*``) are :mod:`cliproxy.state.redis_keys`'."""
 
@@ -169,6 +173,7 @@ class RedisState(RedisKeyPolicies, RedisLogins):
         clock: Callable[[], float] = time.time,
         cache_ttl: float = CACHE_TTL,
         timeout: float = 1.0,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.prefix = prefix
         self.node = os.urandom(6).hex()  # this process, to skip its own notifications
@@ -183,12 +188,23 @@ class RedisState(RedisKeyPolicies, RedisLogins):
             unquote(self._where.username or ""),
             timeout,
         )
-        self._redis = aioredis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
+        # a blocking pool: under a burst (1,000 streams finishing at once) a command waits up
+        # to ``timeout`` for a free connection instead of failing with MaxConnectionsError
+        # (redis-py's plain pool raises at once past 100 connections, and the state then
+        # fell back to local for a moment)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=timeout,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry_on_timeout=False,
         )
+        self._redis = aioredis.Redis(connection_pool=pool)
         self._local = MemoryState(clock=clock)
         self._cache: dict[str, tuple[float, Mapping[str, CooldownRecord]]] = {}
         self._down = False
+        self._closing = False
         self._probe: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._handlers: dict[str, list[EventHandler]] = {}
@@ -222,14 +238,17 @@ class RedisState(RedisKeyPolicies, RedisLogins):
             self._listener = asyncio.get_running_loop().create_task(self._listen())
 
     async def close(self) -> None:
-        for task in (self._listener, self._probe):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        self._closing = True  # ends the loops even if a cancellation is lost (3.11 wait_for)
+        tasks = [t for t in (self._listener, self._probe) if t is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=2.0)
+            if pending:
+                log.warning("state: a Redis task did not stop within 2 s; left behind")
         self._listener = self._probe = None
         await self._link.aclose()
-        await self._redis.aclose()
+        await self._redis.aclose(close_connection_pool=True)  # our own pool: closed with us
 
     def on_event(self, kind: str, handler: EventHandler) -> None:
         """Call ``handler(message)`` for every ``kind`` notification another process publishes."""
@@ -250,7 +269,7 @@ class RedisState(RedisKeyPolicies, RedisLogins):
         """Follow the notification channel on a connection of its own (plain RESP, so a
         cancel at shutdown ends it at once), resubscribing after a loss."""
         delay = PROBE_INTERVAL
-        while True:
+        while not self._closing:
             writer: asyncio.StreamWriter | None = None
             try:
                 reader, conn = await asyncio.wait_for(
@@ -327,12 +346,14 @@ class RedisState(RedisKeyPolicies, RedisLogins):
             for cid, record in records.items():
                 bucket.setdefault(cid, record)
         self._cache.clear()
-        if self._probe is None or self._probe.done():
+        if (self._probe is None or self._probe.done()) and not self._closing:
             self._probe = asyncio.get_running_loop().create_task(self._wait_for_redis())
 
     async def _wait_for_redis(self) -> None:
         while True:
             await asyncio.sleep(PROBE_INTERVAL)
+            if self._closing:
+                return
             try:
                 await self._redis.ping()
             except _DOWN:
@@ -473,6 +494,15 @@ class RedisState(RedisKeyPolicies, RedisLogins):
             except _DOWN as exc:
                 self._went_down(exc)
         return await self._local.next_cursor(key)
+
+    async def peek_cursor(self, key: str) -> int:
+        if not self._down:
+            try:
+                value = await self._link.call(b"GET", self._k("rr|" + key).encode())
+                return int(value or 0) % _CURSOR_WRAP
+            except _DOWN as exc:
+                self._went_down(exc)
+        return await self._local.peek_cursor(key)
 
     async def weighted_pick(self, key: str, weights: Sequence[tuple[str, int]]) -> str:
         if not any(w > 0 for _, w in weights):

@@ -16,8 +16,10 @@ Keys follow CPA (:func:`replay_model_family`, :func:`replay_session_key`): the C
 credential's id hash and base model, and the client's session (prompt cache key, Codex
 window, session headers, or for Chat clients their API key), namespaced by a hash of the
 caller's API key so two callers never share hidden reasoning. Both caches live in the
-process: with several workers a session's next turn may land on another worker and go
-without a restore (the upstream then answers 400 as it would without the proxy).
+process; with the Redis state backend the thinking replay cache is mirrored there
+(:mod:`cliproxy.translate.replay_shared`), so a session's next turn may land on any worker.
+The signature cache stays per process (a client that echoes the thinking text without its
+signature, on another worker, goes without; CPA has one process).
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 
 from cliproxy.translate import ir
 
 __all__ = [
+    "Mirror",
     "ReplayScope",
     "SignatureCache",
     "ThinkingReplayCache",
@@ -214,6 +217,9 @@ class ThinkingReplayCache:
         self._entries: _Bounded[tuple[Turn, ...]] = _Bounded(
             ttl, max_sessions, clock, weigh=_turns_size, max_weight=max_total_bytes
         )
+        # several workers on one Redis: every change is copied there, and a session another
+        # worker recorded is fetched before its next turn (``translate.replay_shared``)
+        self.mirror: Mirror | None = None
 
     @staticmethod
     def _key(family: str, session: str) -> str | None:
@@ -235,18 +241,36 @@ class ThinkingReplayCache:
         while len(turns) > 1 and _turns_size(tuple(turns)) > REPLAY_MAX_BYTES_PER_SESSION:
             del turns[0]
         self._entries.put(key, tuple(turns))
+        if self.mirror is not None:
+            self.mirror.saved(key, tuple(turns))
         return True
+
+    def adopt(self, family: str, session: str, turns: tuple[Turn, ...]) -> None:
+        """Turns another worker recorded for this session (``Mirror.fetch``)."""
+        key = self._key(family, session)
+        if key and turns and not self._entries.get(key):
+            self._entries.put(key, turns[-self.max_turns :])
 
     def delete(self, family: str, session: str) -> None:
         key = self._key(family, session)
         if key:
             self._entries.delete(key)
+            if self.mirror is not None:
+                self.mirror.dropped(key)
 
     def clear(self) -> None:
         self._entries.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class Mirror(Protocol):
+    """Where a :class:`ThinkingReplayCache` copies its changes (``translate.replay_shared``)."""
+
+    def saved(self, key: str, turns: tuple[Turn, ...]) -> None: ...
+
+    def dropped(self, key: str) -> None: ...
 
 
 def _turns_size(turns: tuple[Turn, ...]) -> int:

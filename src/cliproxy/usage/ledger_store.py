@@ -15,11 +15,6 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 
-try:  # an optional dependency (cliproxy[postgres]), needed only for usage-ledger.postgres-url
-    import psycopg
-except ImportError:  # pragma: no cover - depends on the install
-    psycopg = None  # type: ignore[assignment]
-
 __all__ = ["COLUMNS", "INT_COLUMNS", "TABLE", "PostgresStore", "SqliteStore", "Store", "open_store"]
 
 TABLE = "usage_requests"
@@ -173,8 +168,12 @@ class PostgresStore:
         self._lock = threading.Lock()
 
     def _connect(self) -> Any:
-        if psycopg is None:
-            raise RuntimeError("usage-ledger.postgres-url needs psycopg: pip install 'cliproxy[postgres]'")
+        try:  # imported here: psycopg costs ~8 MB of memory, and only this store needs it
+            import psycopg
+        except ImportError as exc:  # an optional dependency (cliproxy[postgres])
+            raise RuntimeError(
+                "usage-ledger.postgres-url needs psycopg: pip install 'cliproxy[postgres]'"
+            ) from exc
         return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
 
     def open(self) -> None:

@@ -21,6 +21,7 @@ from cliproxy.times import format_utc
 from cliproxy.usage.applog import AppLog, enforce_size_limit
 from cliproxy.usage.queue import UsageQueue
 from cliproxy.usage.record import UsageFacts, build_record
+from cliproxy.usage.recording import Capture
 from cliproxy.usage.render import write_log
 from cliproxy.usage.stats import UsageStats
 from cliproxy.usage.tokens import body_usage
@@ -66,6 +67,7 @@ class Recorder:
         self.writer = Writer()
         self.app_log = AppLog()
         self.translations: Any = None
+        self.capture = Capture.from_env()  # cliproxy record: one JSON file per request
         self._last_clean = 0.0
 
     # -- configuration
@@ -120,6 +122,9 @@ class Recorder:
             self._publish_errors(trace)
         if self.app_log.enabled:
             self._access_line(trace)
+        if self.capture is not None:
+            capture = self.capture
+            self.writer.submit(lambda: capture.write(trace))
         if self.request_log:
             self._write(trace, self._filename(trace.url, trace.id, trace.started), errors=False)
         elif trace.status >= 400:

@@ -68,6 +68,7 @@ class UsageSync:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._closing = False
         self.retention = 60.0
 
     def _k(self, name: str) -> str:
@@ -105,6 +106,8 @@ class UsageSync:
             self._poke()
 
     def _poke(self) -> None:
+        if self._closing:  # close() flushes what is left itself
+            return
         self._armed = True
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
@@ -115,15 +118,19 @@ class UsageSync:
     async def _run(self) -> None:
         """Sleeps until something waits, gathers for ``FLUSH_INTERVAL`` (less when
         ``FLUSH_RECORDS`` records wait), flushes; retries while Redis is away."""
-        while True:
+        # ``asyncio.timeout`` (Python 3.11's ``wait_for`` can swallow a cancellation that
+        # lands as its inner wait completes: the flusher then retried forever while Redis was
+        # away and ``close`` never returned); ``_closing`` ends the loop all the same
+        while not self._closing:
             await self._wake.wait()
             self._wake.clear()
             if len(self._records) < FLUSH_RECORDS:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), FLUSH_INTERVAL)
+                    async with asyncio.timeout(FLUSH_INTERVAL):
+                        await self._wake.wait()
                 self._wake.clear()
             self._armed = False
-            if not await self.flush():
+            if not await self.flush() and not self._closing:
                 await asyncio.sleep(FLUSH_INTERVAL)
                 self._poke()
 
@@ -169,11 +176,15 @@ class UsageSync:
         return {k: v for k, v in self.labels.items() if k not in self._sent_labels}
 
     async def close(self) -> None:
+        """Stop the flusher (waiting at most 2 s for it) and flush once more (2 s at most)."""
+        self._closing = True
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            self._wake.set()
+            _, pending = await asyncio.wait({task}, timeout=2.0)
+            if pending:
+                log.warning("usage: the Redis flusher did not stop within 2 s; left behind")
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.flush(), 2.0)
 

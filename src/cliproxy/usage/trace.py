@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from cliproxy.calls import Reply, StreamReply
 from cliproxy.requestid import request_id
+from cliproxy.usage.recording import Timed, timed
 from cliproxy.usage.writer import Spool
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class Attempt:
     response_body: bytes = b""
     error: str = ""
     spool: Spool | None = None
+    chunks: Timed | None = None  # the stream with its timing, while recording
 
 
 class RequestTrace:
@@ -94,6 +96,9 @@ class RequestTrace:
         self.usage: Any = None
         self.stream = False
         self.cooldowns: list[tuple[str, str]] = []
+        # the client stream with its timing, only while recording (cliproxy.usage.recording)
+        self.chunks: Timed | None = None if recorder.capture is None else []
+        self._last_chunk = 0.0
         self._ttft: float | None = None
         self._done = False
         # called with (usage, upstream model) when the request is over (a key's policy)
@@ -145,11 +150,15 @@ class RequestTrace:
     def upstream_body(self, data: bytes) -> None:
         """A whole upstream body (an error, or a non-streamed answer)."""
         a = self.attempts[-1]
-        if self.full or (a.status or 0) >= 400:
+        if self.full or (a.status or 0) >= 400 or self.chunks is not None:
             a.response_body = data
 
     def upstream_chunks(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """The upstream stream, appended to the log's spool as it flows (full mode only)."""
+        if self.chunks is not None:
+            into: Timed = []
+            self.attempts[-1].chunks = into
+            chunks = timed(chunks, into)
         if not self.full:
             return chunks
         spool = self.attempts[-1].spool = self.recorder.spool(f"{self.id}-api")
@@ -220,6 +229,10 @@ class RequestTrace:
             sniffer.feed(chunk)
         if self.spool is not None:
             self.spool.append(chunk)
+        if self.chunks is not None:
+            now = time.perf_counter()
+            self.chunks.append((now - (self._last_chunk or self._t0), chunk))
+            self._last_chunk = now
 
     def _stream_done(self, sniffer: Any) -> None:
         if sniffer is not None:

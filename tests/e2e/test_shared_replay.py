@@ -1,0 +1,100 @@
+"""The thinking replay cache shared by two cliproxy services on one real Redis: a Chat
+client's tool loop whose first turn went through A and whose second lands on B still gets
+its signed thinking restored (the fake Claude refuses the turn without it, as Anthropic
+does). Without the shared backend the same split answers 400: the control."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import openai
+import pytest
+
+from tests.e2e.clients import KEY
+from tests.e2e.test_shared_state import shared
+from tests.e2e.test_thinking_tool_loop import assert_signed_before_tool_use, chat_turn, config, upstream_turn
+from tests.fakes.claude import signature_ok
+
+PROMPT = "FAKE_TOOL=bash run it"
+
+
+def _second_turn(first: Any) -> list[Any]:
+    msg = first.choices[0].message
+    assert first.choices[0].finish_reason == "tool_calls" and msg.tool_calls
+    return [
+        {"role": "user", "content": PROMPT},
+        {
+            "role": "assistant",
+            "content": msg.content,
+            "tool_calls": [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.function.name, "arguments": c.function.arguments},
+                }
+                for c in msg.tool_calls
+            ],
+        },
+        {"role": "tool", "tool_call_id": msg.tool_calls[0].id, "content": "FAKE_TOOL_OK"},
+    ]
+
+
+async def _split_loop(a: Any, b: Any, stream: bool) -> Any:
+    async with (
+        openai.AsyncOpenAI(base_url=a.url + "/v1", api_key=KEY, max_retries=0) as on_a,
+        openai.AsyncOpenAI(base_url=b.url + "/v1", api_key=KEY, max_retries=0) as on_b,
+    ):
+        first = await chat_turn(on_a, [{"role": "user", "content": PROMPT}], stream)
+        messages = _second_turn(first)
+        for _ in range(50):  # A copies the turn to Redis off the request path (a task)
+            try:
+                return await chat_turn(on_b, messages, stream)
+            except openai.BadRequestError:
+                await asyncio.sleep(0.02)
+        return await chat_turn(on_b, messages, stream)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_turn_two_on_another_worker_is_restored(start_proxy, fakes, redis_server, stream) -> None:
+    text = config(fakes) + shared(redis_server)
+    a, b = await start_proxy(text), await start_proxy(text)
+    second = await _split_loop(a, b, stream)
+    assert second.choices[0].message.content == "Tool result received: FAKE_TOOL_OK"
+    blocks = upstream_turn(fakes)
+    assert_signed_before_tool_use(blocks)
+    assert signature_ok(blocks[0]["signature"])
+    keys = [k async for k in b.service.state.client.scan_iter(match="e2e:rp|*")]
+    assert len(keys) == 1  # one session, hashed (no session id or caller key in the name)
+
+
+async def test_without_the_shared_backend_the_split_turn_is_refused(start_proxy, fakes) -> None:
+    """Control: two memory-backed processes; B holds nothing and the upstream says 400."""
+    a, b = await start_proxy(config(fakes)), await start_proxy(config(fakes))
+    async with (
+        openai.AsyncOpenAI(base_url=a.url + "/v1", api_key=KEY, max_retries=0) as on_a,
+        openai.AsyncOpenAI(base_url=b.url + "/v1", api_key=KEY, max_retries=0) as on_b,
+    ):
+        first = await chat_turn(on_a, [{"role": "user", "content": PROMPT}], False)
+        with pytest.raises(openai.BadRequestError):
+            await chat_turn(on_b, _second_turn(first), False)
+
+
+async def test_a_refused_restore_is_forgotten_everywhere(start_proxy, fakes, redis_server) -> None:
+    """CPA drops a session's turns when the upstream refuses a request they were restored
+    into (400/422); the copy in Redis goes with it, so no worker restores it again."""
+    text = config(fakes) + shared(redis_server)
+    a, b = await start_proxy(text), await start_proxy(text)
+    await _split_loop(a, b, False)
+    client = b.service.state.client
+    assert [k async for k in client.scan_iter(match="e2e:rp|*")]
+    b.service.pipeline.thinking_replay.clear()
+    cache = a.service.pipeline.thinking_replay
+    family_session = next(iter(cache._entries._data))
+    _, family, session = family_session.split("\x00")
+    cache.delete(family, session)
+    for _ in range(50):
+        if not [k async for k in client.scan_iter(match="e2e:rp|*")]:
+            break
+        await asyncio.sleep(0.02)
+    assert not [k async for k in client.scan_iter(match="e2e:rp|*")]
