@@ -388,7 +388,7 @@ def write(results: dict, tbl: str, command: str, started: float, used_wrk: bool)
     before, after = results.get("loadavg|before"), results.get("loadavg|after")
     if before and after:
         cores = os.cpu_count() or 1
-        busy = max(*before, *after) > cores
+        busy = max(before[0], after[0]) > cores  # the 1-minute figures: the run itself, not before it
         info["load average (1/5/15 min)"] = (
             f"{'/'.join(f'{x:.1f}' for x in before)} at start, "
             f"{'/'.join(f'{x:.1f}' for x in after)} at end"
