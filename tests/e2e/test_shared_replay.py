@@ -13,31 +13,15 @@ import pytest
 
 from tests.e2e.clients import KEY
 from tests.e2e.test_shared_state import shared
-from tests.e2e.test_thinking_tool_loop import assert_signed_before_tool_use, chat_turn, config, upstream_turn
+from tests.e2e.test_thinking_tool_loop import (
+    PROMPT,
+    assert_signed_before_tool_use,
+    chat_turn,
+    config,
+    second_turn,
+    upstream_turn,
+)
 from tests.fakes.claude import signature_ok
-
-PROMPT = "FAKE_TOOL=bash run it"
-
-
-def _second_turn(first: Any) -> list[Any]:
-    msg = first.choices[0].message
-    assert first.choices[0].finish_reason == "tool_calls" and msg.tool_calls
-    return [
-        {"role": "user", "content": PROMPT},
-        {
-            "role": "assistant",
-            "content": msg.content,
-            "tool_calls": [
-                {
-                    "id": c.id,
-                    "type": "function",
-                    "function": {"name": c.function.name, "arguments": c.function.arguments},
-                }
-                for c in msg.tool_calls
-            ],
-        },
-        {"role": "tool", "tool_call_id": msg.tool_calls[0].id, "content": "FAKE_TOOL_OK"},
-    ]
 
 
 async def _split_loop(a: Any, b: Any, stream: bool) -> Any:
@@ -46,7 +30,7 @@ async def _split_loop(a: Any, b: Any, stream: bool) -> Any:
         openai.AsyncOpenAI(base_url=b.url + "/v1", api_key=KEY, max_retries=0) as on_b,
     ):
         first = await chat_turn(on_a, [{"role": "user", "content": PROMPT}], stream)
-        messages = _second_turn(first)
+        messages = second_turn(first)
         for _ in range(50):  # A copies the turn to Redis off the request path (a task)
             try:
                 return await chat_turn(on_b, messages, stream)
@@ -77,7 +61,7 @@ async def test_without_the_shared_backend_the_split_turn_is_refused(start_proxy,
     ):
         first = await chat_turn(on_a, [{"role": "user", "content": PROMPT}], False)
         with pytest.raises(openai.BadRequestError):
-            await chat_turn(on_b, _second_turn(first), False)
+            await chat_turn(on_b, second_turn(first), False)
 
 
 async def test_a_refused_restore_is_forgotten_everywhere(start_proxy, fakes, redis_server) -> None:

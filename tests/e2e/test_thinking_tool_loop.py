@@ -156,30 +156,33 @@ async def chat_turn(client: openai.AsyncOpenAI, messages: list[Any], stream: boo
         return await s.get_final_completion()
 
 
+def second_turn(first: Any) -> list[Any]:
+    """Turn 2 of the loop after ``first``: what the SDK's own type models (content and tool
+    calls, no reasoning and no signature) and the tool's result."""
+    msg = first.choices[0].message
+    assert first.choices[0].finish_reason == "tool_calls" and msg.tool_calls
+    return [
+        {"role": "user", "content": PROMPT},
+        {
+            "role": "assistant",
+            "content": msg.content,
+            "tool_calls": [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.function.name, "arguments": c.function.arguments},
+                }
+                for c in msg.tool_calls
+            ],
+        },
+        {"role": "tool", "tool_call_id": msg.tool_calls[0].id, "content": "FAKE_TOOL_OK"},
+    ]
+
+
 async def chat_loop(proxy: Any, key: str, stream: bool) -> Any:
-    messages: list[Any] = [{"role": "user", "content": PROMPT}]
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=key, max_retries=0) as client:
-        first = await chat_turn(client, messages, stream)
-        msg = first.choices[0].message
-        assert first.choices[0].finish_reason == "tool_calls" and msg.tool_calls
-        call = msg.tool_calls[0]
-        # what the SDK's own type models: content and tool calls, no reasoning and no signature
-        messages.append(
-            {
-                "role": "assistant",
-                "content": msg.content,
-                "tool_calls": [
-                    {
-                        "id": c.id,
-                        "type": "function",
-                        "function": {"name": c.function.name, "arguments": c.function.arguments},
-                    }
-                    for c in msg.tool_calls
-                ],
-            }
-        )
-        messages.append({"role": "tool", "tool_call_id": call.id, "content": "FAKE_TOOL_OK"})
-        return await chat_turn(client, messages, stream)
+        first = await chat_turn(client, [{"role": "user", "content": PROMPT}], stream)
+        return await chat_turn(client, second_turn(first), stream)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
