@@ -267,7 +267,8 @@ class RelayHub:
 
 async def _next(queue: asyncio.Queue[dict[str, Any]]) -> dict[str, Any]:
     try:
-        return await asyncio.wait_for(queue.get(), MESSAGE_TIMEOUT)
+        async with asyncio.timeout(MESSAGE_TIMEOUT):  # not wait_for: it can swallow a cancel (3.11)
+            return await queue.get()
     except TimeoutError:
         raise TimeoutError(f"no relay message within {MESSAGE_TIMEOUT:.0f}s") from None
 

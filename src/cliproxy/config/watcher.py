@@ -135,11 +135,13 @@ class ConfigWatcher:
     async def stop(self) -> None:
         """Stop watching; waits for the tasks to end."""
         task, self._task = self._task, None
-        for pending in (task, *self._rewatching):
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pending
+        tasks = [t for t in (task, *self._rewatching) if t is not None]
+        for pending in tasks:
+            pending.cancel()
+        if tasks:  # bounded: a task that lost its cancellation must not hold a shutdown
+            _, left = await asyncio.wait(tasks, timeout=5.0)
+            if left:
+                log.warning("config watcher: %d task(s) did not stop within 5 s", len(left))
         await self._stop_watching()
         self._watched = ()
 
@@ -224,8 +226,9 @@ class ConfigWatcher:
         while True:
             deadline = min(next_rescan, self._auth.next_deadline() or next_rescan)
             batch: Batch
-            try:
-                batch = await asyncio.wait_for(self._queue.get(), max(0.0, deadline - loop.time()))
+            try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow stop()'s cancel
+                async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    batch = await self._queue.get()
             except TimeoutError:
                 batch = frozenset()
             while not self._queue.empty():

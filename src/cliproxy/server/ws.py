@@ -130,7 +130,8 @@ async def _serve(
     try:
         while True:
             try:
-                raw = await asyncio.wait_for(inbox.get(), idle)
+                async with asyncio.timeout(idle):  # not wait_for: it can swallow a cancel (3.11)
+                    raw = await inbox.get()
             except TimeoutError:
                 await ws.close(code=WSCloseCode.OK, message=b"idle timeout")
                 return
