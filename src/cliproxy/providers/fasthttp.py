@@ -31,28 +31,16 @@ import asyncio
 import socket
 import ssl
 import time
-import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from cliproxy.providers.decoding import Decoder, decoder_for
 from cliproxy.providers.transport import UpstreamNetworkError
-
-try:  # zstd: in the standard library from 3.14, else backports.zstd (aiohttp's choice too)
-    from compression.zstd import ZstdDecompressor
-except ImportError:  # pragma: no cover - the version installed decides
-    try:
-        from backports.zstd import ZstdDecompressor
-    except ImportError:
-        ZstdDecompressor = None
-try:
-    import brotli
-except ImportError:
-    brotli = None
 
 __all__ = ["DNS_TTL", "HIGH_WATER", "KEEPALIVE", "MAX_IDLE", "FastHttpClient", "FastResponse", "Unsupported"]
 
@@ -69,12 +57,6 @@ Origin = tuple[bool, str, int]  # (tls, host, port)
 
 class Unsupported(Exception):
     """A URL this client does not send (the caller falls back to aiohttp)."""
-
-
-class _Decoder(Protocol):
-    def decompress(self, data: bytes) -> bytes: ...
-
-    def flush(self) -> bytes: ...
 
 
 class _Target:
@@ -285,7 +267,7 @@ class FastResponse:
 
     __slots__ = ("_client", "_conn", "_decoder", "headers", "status")
 
-    def __init__(self, client: FastHttpClient, conn: _Conn, decoder: _Decoder | None) -> None:
+    def __init__(self, client: FastHttpClient, conn: _Conn, decoder: Decoder | None) -> None:
         self._client, self._decoder = client, decoder
         self._conn: _Conn | None = conn
         self.status = conn.status
@@ -444,11 +426,15 @@ class FastHttpClient:
             raise
 
     def _response(self, conn: _Conn) -> FastResponse:
-        decoder: _Decoder | None = None
+        decoder: Decoder | None = None
         if not conn.head and conn.status not in (204, 304):
             for name, value in conn.raw:
                 if name.lower() == b"content-encoding":
-                    decoder = _decoder(value.decode("latin-1").strip().lower(), conn)
+                    try:
+                        decoder = decoder_for(value.decode("latin-1").strip().lower())
+                    except UpstreamNetworkError:
+                        conn.abort()  # the body cannot be read: the connection cannot be reused
+                        raise
         return FastResponse(self, conn, decoder)
 
     # -- connections
@@ -571,52 +557,3 @@ def _head(method: str, target: _Target, headers: Mapping[str, str], body: bytes 
             "invalid upstream request header", detail="a header name or value holds a line break"
         )
     return text.encode("utf-8")
-
-
-class _Zlib:
-    """gzip, or deflate with or without its zlib wrapper (aiohttp tells them apart the same way)."""
-
-    __slots__ = ("_d", "_gzip")
-
-    def __init__(self, gzip: bool) -> None:
-        self._gzip = gzip
-        self._d: Any = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
-
-    def decompress(self, data: bytes) -> bytes:
-        if self._d is None:
-            self._d = zlib.decompressobj(zlib.MAX_WBITS if data[0] & 0x0F == 8 else -zlib.MAX_WBITS)
-        return self._d.decompress(data)
-
-    def flush(self) -> bytes:
-        return self._d.flush() if self._d is not None else b""
-
-
-class _NoFlush:
-    __slots__ = ("_d",)
-
-    def __init__(self, d: Any) -> None:
-        self._d = d
-
-    def decompress(self, data: bytes) -> bytes:
-        out = self._d.process(data) if hasattr(self._d, "process") else self._d.decompress(data)
-        return out
-
-    def flush(self) -> bytes:
-        return b""
-
-
-def _decoder(encoding: str, conn: _Conn) -> _Decoder | None:
-    if encoding in ("gzip", "x-gzip"):
-        return _Zlib(True)
-    if encoding == "deflate":
-        return _Zlib(False)
-    if encoding not in ("zstd", "br"):
-        return None  # identity or unknown: as it came (aiohttp does the same)
-    make = ZstdDecompressor if encoding == "zstd" else brotli.Decompressor if brotli is not None else None
-    if make is None:
-        conn.abort()
-        raise UpstreamNetworkError(
-            "upstream request failed",
-            detail=f"cannot decode content-encoding {encoding}: no decoder installed",
-        )
-    return _NoFlush(make())

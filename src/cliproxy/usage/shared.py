@@ -50,7 +50,18 @@ log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 0.1  # seconds between flushes while something waits
 FLUSH_RECORDS = 256  # a flush starts at once when this many records wait
-_FIELDS = ("s", "f", "it", "ot", "ct", "cc", "rt", "tt")
+# the hash fields of a counter's totals and the Counter attribute each one holds
+_TOTALS = {
+    "s": "success",
+    "f": "failed",
+    "it": "input_tokens",
+    "ot": "output_tokens",
+    "ct": "cached_tokens",
+    "cc": "cache_creation_tokens",
+    "rt": "reasoning_tokens",
+    "tt": "total_tokens",
+}
+_FIELDS = tuple(_TOTALS)
 
 
 class UsageSync:
@@ -269,22 +280,8 @@ def _counter(raw: dict[bytes, bytes], current: int) -> tuple[Counter, list[str]]
             if slot[0] != bucket:
                 slot[0], slot[1], slot[2] = bucket, 0, 0
             slot[1 if field == "s" else 2] += value
-        elif name == "s":
-            c.success = value
-        elif name == "f":
-            c.failed = value
-        elif name == "it":
-            c.input_tokens = value
-        elif name == "ot":
-            c.output_tokens = value
-        elif name == "ct":
-            c.cached_tokens = value
-        elif name == "cc":
-            c.cache_creation_tokens = value
-        elif name == "rt":
-            c.reasoning_tokens = value
-        elif name == "tt":
-            c.total_tokens = value
+        elif (attr := _TOTALS.get(name)) is not None:
+            setattr(c, attr, value)
     return c, old
 
 

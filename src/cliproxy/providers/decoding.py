@@ -1,0 +1,80 @@
+"""Response body decoders of the protocol-level upstream client (:mod:`.fasthttp`):
+gzip, deflate (with or without its zlib wrapper), zstd and, when ``brotli`` is installed, br,
+as aiohttp's ``auto_decompress`` decodes them."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any, Protocol
+
+from cliproxy.providers.transport import UpstreamNetworkError
+
+try:  # zstd: in the standard library from 3.14, else backports.zstd (aiohttp's choice too)
+    from compression.zstd import ZstdDecompressor
+except ImportError:  # pragma: no cover - the version installed decides
+    try:
+        from backports.zstd import ZstdDecompressor
+    except ImportError:
+        ZstdDecompressor = None
+try:
+    import brotli
+except ImportError:
+    brotli = None
+
+__all__ = ["Decoder", "decoder_for"]
+
+
+class Decoder(Protocol):
+    def decompress(self, data: bytes) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+class _Zlib:
+    """gzip, or deflate with or without its zlib wrapper (aiohttp tells them apart the same way)."""
+
+    __slots__ = ("_d", "_gzip")
+
+    def __init__(self, gzip: bool) -> None:
+        self._gzip = gzip
+        self._d: Any = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
+
+    def decompress(self, data: bytes) -> bytes:
+        if self._d is None:
+            self._d = zlib.decompressobj(zlib.MAX_WBITS if data[0] & 0x0F == 8 else -zlib.MAX_WBITS)
+        return self._d.decompress(data)
+
+    def flush(self) -> bytes:
+        return self._d.flush() if self._d is not None else b""
+
+
+class _NoFlush:
+    __slots__ = ("_d",)
+
+    def __init__(self, d: Any) -> None:
+        self._d = d
+
+    def decompress(self, data: bytes) -> bytes:
+        out = self._d.process(data) if hasattr(self._d, "process") else self._d.decompress(data)
+        return out
+
+    def flush(self) -> bytes:
+        return b""
+
+
+def decoder_for(encoding: str) -> Decoder | None:
+    """The decoder of a ``Content-Encoding`` value; None for identity or an unknown one (the
+    body goes as it came, as aiohttp does); an error when no decoder is installed."""
+    if encoding in ("gzip", "x-gzip"):
+        return _Zlib(True)
+    if encoding == "deflate":
+        return _Zlib(False)
+    if encoding not in ("zstd", "br"):
+        return None
+    make = ZstdDecompressor if encoding == "zstd" else brotli.Decompressor if brotli is not None else None
+    if make is None:
+        raise UpstreamNetworkError(
+            "upstream request failed",
+            detail=f"cannot decode content-encoding {encoding}: no decoder installed",
+        )
+    return _NoFlush(make())
