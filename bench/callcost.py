@@ -28,9 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load
-from procs import OUT, Proc, _wait_http, free_port
+from procs import OUT, start_fake, start_proxy
 from run import spec, stream_headers
-from scenarios import BY_NAME, proxy_config
+from scenarios import BY_NAME
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 
@@ -58,35 +58,14 @@ def main() -> None:
     req = sc.proxy_request(args.stream)
     if args.stream:
         req = stream_headers(req, args.chunks, 0)
-    port = free_port()
-    fake = Proc(
-        "fake",
-        [sys.executable, str(Path(__file__).parent / "upstream.py"), "--port", str(port)],
-        port,
-        OUT / "fake.log",
-    )
-    folder = OUT / f"callcost-{os.getpid()}"  # one per run: several may run at once
+    name = f"callcost-{os.getpid()}"  # one per run: several may run at once
+    folder = OUT / name
     stats_path = folder / "callcost.prof"
+    fake = start_fake()
     try:
-        _wait_http(fake)
-        (folder / "auths").mkdir(parents=True, exist_ok=True)
-        pport = free_port()
-        config = folder / "config.yaml"
-        config.write_text(proxy_config(fake.url, pport, str(folder / "auths")) + args.extra + "\n")
-        cmd = [
-            sys.executable,
-            "-m",
-            "cProfile",
-            "-o",
-            str(stats_path),
-            "-m",
-            "cliproxy",
-            "--config",
-            str(config),
-        ]
-        proxy = Proc("callcost", cmd, pport, folder / "proxy.log")
+        cmd = [sys.executable, "-m", "cProfile", "-o", str(stats_path)]
+        proxy, _ = start_proxy(fake.url, name, args.extra + "\n", cmd=cmd)
         try:
-            proxy.wait_ready("/healthz")
             got = load.run(
                 spec(
                     proxy.url,

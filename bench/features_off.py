@@ -34,11 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import load
-from ledger_cost import cpu_seconds
-from procs import OUT, Proc, _wait_http, free_port
+from procs import OUT, Proc, load_cpu, start_fake, start_proxy
 from run import spec
-from scenarios import MODELS, SCENARIOS, proxy_config
+from scenarios import MODELS, SCENARIOS
 
 from cliproxy.config.loader import load_config
 from cliproxy.credentials import sources
@@ -70,19 +68,6 @@ CHECKS = {
 }
 
 Timer = Callable[[int], int]  # runs n iterations; returns how many checks found a feature on
-
-
-def start_proxy(fake_url: str, name: str, extra: str) -> tuple[Proc, Path]:
-    folder = OUT / name
-    (folder / "auths").mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("usage.sqlite*"):  # the default config keeps the usage ledger on
-        old.unlink()
-    port = free_port()
-    config = folder / "config.yaml"
-    config.write_text(proxy_config(fake_url, port, str(folder / "auths")) + extra)
-    proc = Proc(name, [sys.executable, "-m", "cliproxy", "--config", str(config)], port, folder / "proxy.log")
-    proc.wait_ready("/healthz")
-    return proc, config
 
 
 # ---------------------------------------------------------------------- the micro part
@@ -268,14 +253,7 @@ def main() -> None:
     os.environ.pop(RECORD_DIR_ENV, None)  # record off in both proxies and in-process
     OUT.mkdir(exist_ok=True)
     sc = SCENARIOS[0]  # passthrough OpenAI
-    port = free_port()
-    fake = Proc(
-        "fake",
-        [sys.executable, str(Path(__file__).parent / "upstream.py"), "--port", str(port)],
-        port,
-        OUT / "fake.log",
-    )
-    procs = [fake]
+    procs: list[Proc] = []
     labels = {
         "off": "features off (default config)",
         "on": "features on (explain, steering 90, probe, max-conc.)",
@@ -283,21 +261,17 @@ def main() -> None:
     rps: dict[str, list[float]] = {k: [] for k in labels}
     cpu: dict[str, list[float]] = {k: [] for k in labels}
     try:
-        _wait_http(fake)
-        off, off_config = start_proxy(fake.url, "features-off", "")
+        fake = start_fake()
+        procs.append(fake)
+        off, off_dir = start_proxy(fake.url, "features-off")
         procs.append(off)
-        on, on_config = start_proxy(fake.url, "features-on", ON_ROUTING)
+        on, on_dir = start_proxy(fake.url, "features-on", ON_ROUTING)
         procs.append(on)
-        check_on_config(on_config)
+        check_on_config(on_dir / "config.yaml")
         timing = {"concurrency": args.concurrency, "duration": args.seconds, "warmup": 1.0}
         for r in range(args.rounds):
             for key, proc in (("off", off), ("on", on)):
-                before = cpu_seconds(proc.pid)
-                got = load.run(spec(proc.url, sc.proxy_request(False), **timing), not args.no_wrk)
-                used = cpu_seconds(proc.pid) - before
-                n = got["requests"] - got.get("errors", 0)
-                # the warm-up's requests cost CPU too: count them at the measured rate
-                per = used / max(1.0, n * (1 + timing["warmup"] / args.seconds))
+                got, per = load_cpu(proc, spec(proc.url, sc.proxy_request(False), **timing), not args.no_wrk)
                 rps[key].append(got["rps"])
                 cpu[key].append(per)
                 print(
@@ -314,7 +288,7 @@ def main() -> None:
     best_rps = {labels[k]: max(v) for k, v in rps.items()}
     best_cpu = {labels[k]: min(v) * 1e6 for k, v in cpu.items()}
     passthrough_us = best_cpu[labels["off"]]
-    ns = micro_ns(off_config, args.iterations)
+    ns = micro_ns(off_dir / "config.yaml", args.iterations)
     text, ok = table(args, best_rps, best_cpu, ns, passthrough_us)
     print()
     print(text)

@@ -18,7 +18,6 @@ show a few percent, it is printed too.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sqlite3
 import sys
@@ -27,10 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import load
-from procs import OUT, Proc, _wait_http, free_port
+from procs import OUT, Proc, load_cpu, start_fake, start_proxy
 from run import spec
-from scenarios import SCENARIOS, proxy_config
+from scenarios import SCENARIOS
 
 from cliproxy.config import Config
 from cliproxy.credentials.record import Credential
@@ -95,25 +93,6 @@ def loop_cost_us(folder: Path) -> float:
     return max(0.0, per[True] - per[False])
 
 
-def start_proxy(fake_url: str, name: str, extra: str) -> tuple[Proc, Path]:
-    folder = OUT / name
-    (folder / "auths").mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("usage.sqlite*"):
-        old.unlink()
-    port = free_port()
-    config = folder / "config.yaml"
-    config.write_text(proxy_config(fake_url, port, str(folder / "auths")) + extra)
-    proc = Proc(name, [sys.executable, "-m", "cliproxy", "--config", str(config)], port, folder / "proxy.log")
-    proc.wait_ready("/healthz")
-    return proc, folder / "usage.sqlite"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of ``pid`` and its threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def rows(path: Path) -> int:
     with sqlite3.connect(path) as conn:
         return int(conn.execute("SELECT COUNT(*) FROM usage_requests").fetchone()[0])
@@ -129,20 +108,15 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     sc = SCENARIOS[0]  # passthrough OpenAI
-    port = free_port()
-    fake = Proc(
-        "fake",
-        [sys.executable, str(Path(__file__).parent / "upstream.py"), "--port", str(port)],
-        port,
-        OUT / "fake.log",
-    )
-    procs = [fake]
+    procs: list[Proc] = []
     try:
-        _wait_http(fake)
+        fake = start_fake()
+        procs.append(fake)
         off, _ = start_proxy(fake.url, "ledger-off", "usage-ledger: {enabled: false}\n")
         procs.append(off)
         on_extra = "metrics: {enabled: true}\n" if args.metrics else ""
-        on, db = start_proxy(fake.url, "ledger-on", on_extra)
+        on, on_dir = start_proxy(fake.url, "ledger-on", on_extra)
+        db = on_dir / "usage.sqlite"
         procs.append(on)
         timing = {"concurrency": args.concurrency, "duration": args.seconds, "warmup": 1.0}
         results: dict[str, list[float]] = {"off": [], "on": []}
@@ -150,12 +124,8 @@ def main() -> None:
         answered = 0
         for r in range(args.rounds):
             for label, proc in (("off", off), ("on", on)):
-                before = cpu_seconds(proc.pid)
-                got = load.run(spec(proc.url, sc.proxy_request(False), **timing), not args.no_wrk)
-                used = cpu_seconds(proc.pid) - before
+                got, per = load_cpu(proc, spec(proc.url, sc.proxy_request(False), **timing), not args.no_wrk)
                 n = got["requests"] - got.get("errors", 0)
-                # the warm-up's requests cost CPU too: count them at the measured rate
-                per = used / max(1.0, n * (1 + timing["warmup"] / args.seconds))
                 results[label].append(got["rps"])
                 cpu[label].append(per)
                 if label == "on":

@@ -25,10 +25,8 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import load
-from ledger_cost import cpu_seconds
-from procs import OUT, Proc, _wait_http, free_port
-from scenarios import API_KEY, SCENARIOS, proxy_config
+from procs import OUT, Proc, load_cpu, start_fake, start_proxy
+from scenarios import API_KEY, SCENARIOS
 
 from cliproxy.access import KEY_POLICY, AccessPolicy
 from cliproxy.calls import Call, Reply
@@ -58,20 +56,10 @@ POLICY_YAML = (
 MICRO = 20_000
 
 
-def start_proxy(fake_url: str, name: str, policies: bool) -> Proc:
-    folder = OUT / name
-    (folder / "auths").mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    text = proxy_config(fake_url, port, str(folder / "auths"))
-    if policies:
-        text = text.replace(f'api-keys: ["{API_KEY}"]', f'api-keys:\n  - "{API_KEY}"\n{POLICY_YAML}')
-        assert POLICY_KEY in text
-    text += "usage-ledger: {enabled: false}\n"
-    config = folder / "config.yaml"
-    config.write_text(text)
-    proc = Proc(name, [sys.executable, "-m", "cliproxy", "--config", str(config)], port, folder / "proxy.log")
-    proc.wait_ready("/healthz")
-    return proc
+def _policy_keys(text: str) -> str:
+    text = text.replace(f'api-keys: ["{API_KEY}"]', f'api-keys:\n  - "{API_KEY}"\n{POLICY_YAML}')
+    assert POLICY_KEY in text
+    return text
 
 
 async def _policy_path_us() -> float:
@@ -122,19 +110,14 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     sc = SCENARIOS[0]  # passthrough OpenAI
-    port = free_port()
-    fake = Proc(
-        "fake",
-        [sys.executable, str(Path(__file__).parent / "upstream.py"), "--port", str(port)],
-        port,
-        OUT / "fake.log",
-    )
-    procs = [fake]
+    procs: list[Proc] = []
     try:
-        _wait_http(fake)
-        plain = start_proxy(fake.url, "policies-plain", False)
+        fake = start_fake()
+        procs.append(fake)
+        no_ledger = "usage-ledger: {enabled: false}\n"
+        plain, _ = start_proxy(fake.url, "policies-plain", no_ledger)
         procs.append(plain)
-        pol = start_proxy(fake.url, "policies-on", True)
+        pol, _ = start_proxy(fake.url, "policies-on", no_ledger, edit=_policy_keys)
         procs.append(pol)
         timing = {"concurrency": args.concurrency, "duration": args.seconds, "warmup": 1.0}
         runs = {"plain proxy, plain key": [], "policy proxy, plain key": [], "policy proxy, policy key": []}
@@ -147,14 +130,11 @@ def main() -> None:
             ):
                 req = sc.proxy_request(False)
                 headers = {k: (v.replace(API_KEY, key)) for k, v in req.headers.items()}
-                before = cpu_seconds(proc.pid)
-                got = load.run(
+                got, per = load_cpu(
+                    proc,
                     {"url": proc.url + req.path, "headers": headers, "body": req.body.decode(), **timing},
                     not args.no_wrk,
                 )
-                used = cpu_seconds(proc.pid) - before
-                n = got["requests"] - got.get("errors", 0)
-                per = used / max(1.0, n * (1 + timing["warmup"] / args.seconds))
                 runs[label].append(got["rps"])
                 cpu[label].append(per)
                 print(

@@ -20,6 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from scenarios import proxy_config
@@ -196,3 +197,65 @@ def _wait_http(proc: Proc, timeout: float = 30.0, cafile: str | None = None) -> 
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"{proc.name} did not start within {timeout}s; see {proc.log}")
+
+
+def start_fake(log: Path | None = None) -> Proc:
+    """The fake upstream (bench/upstream.py, plain HTTP) on a free port, answering; the
+    caller stops it."""
+    port = free_port()
+    fake = Proc(
+        "fake",
+        [sys.executable, str(BENCH / "upstream.py"), "--port", str(port)],
+        port,
+        log or OUT / "fake.log",
+    )
+    try:
+        _wait_http(fake)
+    except BaseException:
+        fake.stop()
+        raise
+    return fake
+
+
+def start_proxy(
+    fake_url: str,
+    name: str,
+    extra: str = "",
+    *,
+    edit: Callable[[str], str] | None = None,
+    cmd: list[str] | None = None,
+) -> tuple[Proc, Path]:
+    """``python -m cliproxy`` (or ``cmd`` + its arguments) with the bench config plus
+    ``extra`` YAML (``edit`` may rewrite the text), in folder ``OUT/name`` with its auth
+    dir, config, log and a fresh usage ledger; returns the answering process and folder."""
+    folder = OUT / name
+    (folder / "auths").mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("usage.sqlite*"):  # the default config keeps the usage ledger on
+        old.unlink()
+    port = free_port()
+    text = proxy_config(fake_url, port, str(folder / "auths"))
+    if edit is not None:
+        text = edit(text)
+    config = folder / "config.yaml"
+    config.write_text(text + extra)
+    argv = [*(cmd or [sys.executable]), "-m", "cliproxy", "--config", str(config)]
+    proc = Proc(name, argv, port, folder / "proxy.log")
+    try:
+        proc.wait_ready("/healthz")
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, folder
+
+
+def load_cpu(proc: Proc, spec: dict, use_wrk: bool) -> tuple[dict, float]:
+    """One bench/load.py run of ``spec`` (``duration`` and ``warmup`` set) against ``proc``:
+    its result and ``proc``'s CPU seconds per answered request. The warm-up's requests
+    cost CPU too: they are counted at the measured rate."""
+    import load  # here: load imports this module (cpu_seconds)
+
+    before = cpu_seconds(proc.pid)
+    got = load.run(spec, use_wrk)
+    used = cpu_seconds(proc.pid) - before
+    n = got["requests"] - got.get("errors", 0)
+    return got, used / max(1.0, n * (1 + spec.get("warmup", 0.0) / spec["duration"]))

@@ -19,30 +19,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load
-from procs import OUT, Proc, _wait_http, free_port
+from procs import OUT, Proc, start_fake, start_proxy
 from run import spec
-from scenarios import SCENARIOS, proxy_config
+from scenarios import SCENARIOS
 from workers import start_redis
 
 BENCH = Path(__file__).resolve().parent
 
 
-def start_proxy(fake_url: str, name: str, state: str) -> Proc:
-    folder = OUT / f"state-{name}"
-    (folder / "auths").mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    config = folder / "config.yaml"
-    config.write_text(
-        proxy_config(fake_url, port, str(folder / "auths")) + f"usage-ledger: {{enabled: false}}\n{state}"
-    )
-    proc = Proc(
-        f"state-{name}",
-        [sys.executable, "-m", "cliproxy", "--config", str(config)],
-        port,
-        folder / "proxy.log",
-    )
-    proc.wait_ready("/healthz")
-    return proc
+def _proxy(fake_url: str, name: str, state: str) -> Proc:
+    return start_proxy(fake_url, f"state-{name}", f"usage-ledger: {{enabled: false}}\n{state}")[0]
 
 
 def main() -> None:
@@ -57,17 +43,11 @@ def main() -> None:
     procs: list[Proc] = []
     redis, url = start_redis()
     try:
-        port = free_port()
-        fake = Proc(
-            "fake", [sys.executable, str(BENCH / "upstream.py"), "--port", str(port)], port, OUT / "fake.log"
-        )
+        fake = start_fake()
         procs.append(fake)
-        _wait_http(fake)
-        memory = start_proxy(fake.url, "memory", "")
+        memory = _proxy(fake.url, "memory", "")
         procs.append(memory)
-        shared = start_proxy(
-            fake.url, "redis", f"state: {{backend: redis, url: '{url}', prefix: 'bench:'}}\n"
-        )
+        shared = _proxy(fake.url, "redis", f"state: {{backend: redis, url: '{url}', prefix: 'bench:'}}\n")
         procs.append(shared)
         timing = {"concurrency": args.concurrency, "duration": args.seconds, "warmup": 1.0}
         best = {"memory": 0.0, "redis": 0.0}
