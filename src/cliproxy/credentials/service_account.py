@@ -15,7 +15,7 @@ import base64
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import orjson
@@ -23,7 +23,8 @@ import orjson
 from cliproxy.errors import UpstreamError
 from cliproxy.providers.http import HttpClient, read_body
 
-from .rs256 import RSAKey, load_pem_private_key, sign_rs256
+if TYPE_CHECKING:  # cryptography (~9 MB) loads only when a service account signs
+    from .rs256 import RSAKey
 
 __all__ = [
     "CLOUD_PLATFORM_SCOPE",
@@ -83,6 +84,8 @@ def jwt_assertion(
         "exp": iat + _LIFETIME,
     }
     signing_input = _b64(orjson.dumps(header)) + "." + _b64(orjson.dumps(claims))
+    from .rs256 import sign_rs256
+
     return signing_input + "." + _b64(sign_rs256(key, signing_input.encode()))
 
 
@@ -134,6 +137,8 @@ class TokenCache:
         self, account: ServiceAccount, http: HttpClient, proxy: str, token_url: str | None
     ) -> _Token:
         self.exchanges += 1
+        from .rs256 import load_pem_private_key
+
         try:
             key = load_pem_private_key(account.private_key)
         except ValueError as exc:

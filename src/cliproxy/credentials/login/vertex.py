@@ -18,7 +18,6 @@ from typing import Any
 
 import orjson
 
-from cliproxy.credentials.rs256 import load_pem_private_key
 from cliproxy.credentials.storage import write_json
 from cliproxy.errors import CliproxyError
 
@@ -75,6 +74,8 @@ def vertex_record(
     key = service_account.get("private_key")
     if not isinstance(key, str) or not key.strip():
         raise VertexImportError("invalid service account", "service account missing private_key")
+    from cliproxy.credentials.rs256 import load_pem_private_key  # cryptography: loaded when used
+
     try:
         load_pem_private_key(key)
     except ValueError as exc:
