@@ -49,6 +49,7 @@ EXAMPLE_API_KEYS = frozenset({"your-api-key-1", "your-api-key-2", "your-api-key-
 MISSING = "Missing API key"
 INVALID = "Invalid API key"
 _HASH_CACHE = 4096  # presented keys remembered after a bcrypt check, each way
+_AUTH_CACHE = 1024  # Authorization values remembered with the caller they let in
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,19 @@ class AccessPolicy:
     for keys kept only as a hash: ``sha256:<hex>`` is looked up directly, a bcrypt hash
     is checked once per presented key (in a thread) and the answer cached both ways."""
 
-    __slots__ = ("_bcrypt", "_denied", "_sha", "_verified", "example_keys", "keys", "policies", "required")
+    __slots__ = (
+        "_bcrypt",
+        "_by_auth",
+        "_denied",
+        "_principals",
+        "_sha",
+        "_verified",
+        "example_keys",
+        "keys",
+        "policies",
+        "required",
+        "safe_mode",
+    )
 
     def __init__(
         self,
@@ -127,41 +140,57 @@ class AccessPolicy:
                 log.warning("api-keys: a key-hash is neither sha256:<hex> nor bcrypt ($2b$...): ignored")
         self._verified: dict[str, Any] = {}
         self._denied: dict[str, None] = {}
+        # the callers already let in (a Principal is immutable: one each, made once), by
+        # (key, source) for plain keys and by the whole Authorization value for any key
+        # taken from it, so that a known caller costs one look-up; both go with this policy
+        self._principals: dict[tuple[str, str], Principal] = {}
+        self._by_auth: dict[str, Principal] = {}
         self.required = bool(self.keys or self._sha or self._bcrypt)
+        self.safe_mode = bool(self.example_keys)  # template keys: proxy routes answer 403
 
     @property
     def open(self) -> bool:
         return not self.required
-
-    @property
-    def safe_mode(self) -> bool:
-        return bool(self.example_keys)
 
     def check(self, headers: Mapping[str, str], query: Mapping[str, str]) -> Principal:
         """The caller, or ``AccessError`` (401) when the key is missing or wrong;
         ``HashCheckNeeded`` when only a bcrypt check can tell (see :meth:`verify`)."""
         if not self.required:
             return OPEN
+        auth = headers.get("Authorization")
+        if auth is not None:  # Authorization comes first (extract_key): its caller, if known
+            principal = self._by_auth.get(auth)
+            if principal is not None:
+                if principal.policy is not None:
+                    KEY_POLICY.set(principal.policy)
+                return principal
         found = extract_key(headers, query)
         if found is None:
             raise AccessError(MISSING)
-        key, source = found
-        if key in self.keys:
-            policy = self.policies.get(key) if self.policies else None
-            if policy is not None:
-                KEY_POLICY.set(policy)
-            return Principal(key, source, policy)
-        if self._sha or self._bcrypt:
-            return self._hashed(key, source)
-        raise AccessError(INVALID)
+        principal = self._principals.get(found)
+        if principal is None:
+            key, source = found
+            if key in self.keys:
+                policy = self.policies.get(key) if self.policies else None
+                principal = self._principals[found] = Principal(key, source, policy)
+            elif self._sha or self._bcrypt:
+                principal = self._hashed(key, source)
+            else:
+                raise AccessError(INVALID)
+        if principal.policy is not None:
+            KEY_POLICY.set(principal.policy)
+        if auth is not None and principal.source == "authorization":
+            if len(self._by_auth) >= _AUTH_CACHE:
+                self._by_auth.clear()
+            self._by_auth[auth] = principal
+        return principal
 
     def _hashed(self, key: str, source: str) -> Principal:
         policy = self._sha.get(hashlib.sha256(key.encode()).hexdigest()) if self._sha else None
         if policy is None:
             policy = self._verified.get(key)
         if policy is not None:
-            KEY_POLICY.set(policy)
-            return Principal(key, source, policy)
+            return Principal(key, source, policy)  # check() sets KEY_POLICY
         if not self._bcrypt or key in self._denied:
             raise AccessError(INVALID)
         raise HashCheckNeeded(key, source)

@@ -13,7 +13,7 @@ request again, never from what the previous attempt made of it.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cliproxy.errors import CliproxyError
@@ -92,7 +92,7 @@ class Attempt:
     @staticmethod
     def for_model(req: IrRequest, model: str) -> IrRequest:
         """``req`` under the upstream model name (a shallow copy: the client's IR stays)."""
-        return req if req.model == model else replace(req, model=model)
+        return req if req.model == model else req.renamed(model)
 
 
 @dataclass(slots=True)

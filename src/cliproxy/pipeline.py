@@ -28,7 +28,7 @@ import contextvars
 import logging
 import random
 from collections.abc import Callable, Collection, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from cliproxy import replies, route_explain
 from cliproxy.access import KEY_POLICY
@@ -74,7 +74,6 @@ _BOOTSTRAP_ERROR: contextvars.ContextVar[UpstreamError | None] = contextvars.Con
     "bootstrap_error", default=None
 )
 _BOOTSTRAP_TRANSIENT = frozenset({408, 500, 502, 503, 504})
-_R = TypeVar("_R", Reply, StreamReply)
 
 
 class Pipeline:
@@ -114,11 +113,8 @@ class Pipeline:
         """One request, stage by stage (numbers as in the module docstring)."""
         if self.explain is not None:  # routing explain (cliproxy.route_explain)
             notes = route_explain.wanted(self.explain, call)
-            if notes is not None:
-                return await route_explain.explained(notes, self._run_call(call), self.pool.get)
-        return await self._run_call(call)
-
-    async def _run_call(self, call: Call) -> Reply | StreamReply:
+            if notes is not None:  # this run again, under the notes (it asks for none of its own)
+                return await route_explain.explained(notes, self.run(call), self.pool.get)
         if not call.action.startswith(MEDIA):  # Images API bodies: checked by the server
             validate_body(call.format, call.body)  # a malformed body is the client's 400, never sent upstream
         model = call.model
@@ -129,6 +125,9 @@ class Pipeline:
             ticket = await self.enforcer.admit(policy, call.format, model, call.action)
             if ticket is not None:
                 return await self._run_admitted(call, model, ticket)
+        host = self.plugins
+        if host is None or not host.snapshot:  # no plugin: stages 2, 4, 10 and 11 are nothing
+            return await self.execute(call, self.models.resolve(model))  # 3., then 5.-9.
         return await self._run(call, model)
 
     async def _run_admitted(self, call: Call, model: str, ticket: Ticket) -> Reply | StreamReply:
@@ -180,19 +179,55 @@ class Pipeline:
         return Flow(host, self.translations, self.config, call, model)
 
     async def execute(self, call: Call, route: ModelRoute, flow: Flow | None = None) -> Reply | StreamReply:
-        """Stages 5-9 for a resolved route: pick, attempt, fail over, retry rounds."""
+        """Stages 5-9 for a resolved route: pick, attempt, fail over, retry rounds.
+
+        A round tries every eligible credential once (at most ``max-retry-credentials``);
+        another round starts only for a retryable status, after the nearest cooldown."""
         session_key = extract_session_key(call.headers, call.body) if self.pool.session_affinity else None
         scheduler = flow.scheduler(call, route) if flow is not None else None
-        rounds = max(0, int(self.config.request_retry or 0)) + 1
-        _BOOTSTRAP_LEFT.set(max(0, int(self.config.streaming.bootstrap_retries or 0)) if call.stream else 0)
+        config = self.config
+        rounds = max(0, int(config.request_retry or 0)) + 1
+        _BOOTSTRAP_LEFT.set(max(0, int(config.streaming.bootstrap_retries or 0)) if call.stream else 0)
         last: UpstreamError | None = None
         try:
             for round_no in range(rounds):
                 tried: set[str] = set()
-                try:
-                    return await self._round(call, route, tried, session_key, scheduler, flow)
-                except _RoundFailed as failed:
-                    last = failed.error
+                failed: UpstreamError | None = None  # this round's last failure
+                max_creds = int(self.config.max_retry_credentials or 0)
+                while not max_creds or len(tried) < max_creds:
+                    pin = call.pin if call.pin and call.pin not in tried else ""
+                    try:
+                        cred = await self.pool.pick(  # 5. credential pick
+                            route.model,
+                            route.providers,
+                            tried,
+                            session_key=session_key,
+                            supports=route.supports,
+                            scheduler=_pinned(pin, scheduler) if pin else scheduler,
+                        )
+                    except (CooldownError, NoCredentialError):
+                        if failed is None:
+                            raise
+                        break
+                    slot = None  # max-concurrency off: one test
+                    if (cred.max_concurrency or self.concurrency.kinds) and call.action != "count":
+                        other = self._picker(route, tried, session_key, scheduler)
+                        cred, slot = await self.concurrency.enter(cred, other, call.headers, call.query)
+                    tried.add(cred.id)
+                    try:
+                        answer = await self._with_credential(call, route, cred, flow)
+                        # a stream holds its slot to the end
+                        return answer if slot is None else slot.keep(answer)
+                    except _Final:
+                        raise
+                    except UpstreamError as err:
+                        failed = err
+                    finally:
+                        if slot is not None:
+                            await slot.done()  # given back here unless a stream carries it
+                if failed is None:
+                    raise NoCredentialError(route.model, list(route.providers))
+                last = failed
                 if round_no + 1 >= rounds or last.status not in RETRYABLE:
                     break
                 if not await self._wait_for_cooldown(route):
@@ -204,9 +239,9 @@ class Pipeline:
             self.config.quota_exceeded.antigravity_credits
             and ag_credits.applies(route.model, route.providers)
         ):
-            answer = await self._credits_fallback(call, route, flow)
-            if answer is not None:
-                return answer
+            credits = await self._credits_fallback(call, route, flow)
+            if credits is not None:
+                return credits
         raise last
 
     async def _credits_fallback(
@@ -238,51 +273,6 @@ class Pipeline:
         jitter = random.uniform(0, min(wait / 4, 2.0)) if wait > 0 else 0.0
         await asyncio.sleep(wait + jitter)
         return True
-
-    async def _round(
-        self,
-        call: Call,
-        route: ModelRoute,
-        tried: set[str],
-        session_key: str | None,
-        scheduler: Any,
-        flow: Flow | None,
-    ) -> Reply | StreamReply:
-        max_creds = int(self.config.max_retry_credentials or 0)
-        last: UpstreamError | None = None
-        while not max_creds or len(tried) < max_creds:
-            pin = call.pin if call.pin and call.pin not in tried else ""
-            try:
-                cred = await self.pool.pick(  # 5. credential pick
-                    route.model,
-                    route.providers,
-                    tried,
-                    session_key=session_key,
-                    supports=route.supports,
-                    scheduler=_pinned(pin, scheduler) if pin else scheduler,
-                )
-            except (CooldownError, NoCredentialError):
-                if last is None:
-                    raise
-                break
-            slot = None
-            if (cred.max_concurrency or self.concurrency.kinds) and call.action != "count":  # off: one test
-                other = self._picker(route, tried, session_key, scheduler)
-                cred, slot = await self.concurrency.enter(cred, other, call.headers, call.query)
-            tried.add(cred.id)
-            try:
-                answer = await self._with_credential(call, route, cred, flow)
-                return answer if slot is None else slot.keep(answer)  # a stream holds its slot to the end
-            except _Final:
-                raise
-            except UpstreamError as err:
-                last = err
-            finally:
-                if slot is not None:
-                    await slot.done()  # given back here unless a stream carries it
-        if last is None:
-            raise NoCredentialError(route.model, list(route.providers))
-        raise _RoundFailed(last)
 
     def _picker(self, route: ModelRoute, tried: set[str], session_key: str | None, scheduler: Any) -> Picker:
         """Another candidate for a request whose pick is at its ``max-concurrency``."""
@@ -384,24 +374,27 @@ class Pipeline:
     ) -> Reply | StreamReply:
         reg = self.translations
         compat = route.is_compat(cred)
-        if call.action == "count" and not provider.counts_upstream:
-            return await self._count_locally(call, cred, provider, model, compat)
-        if call.action == "compact" and not provider.compacts:
-            raise UpstreamError("/responses/compact not supported", status=501, credential_id=cred.id)
-        images = call.action.startswith(MEDIA)
-        if images and not provider.serves_images:
-            raise UpstreamError(f"{provider.key} does not serve the Images API", status=501)
+        action = call.action
+        generate = action == "generate"
+        images = False
+        if not generate:
+            if action == "count" and not provider.counts_upstream:
+                return await self._count_locally(call, cred, provider, model, compat)
+            if action == "compact" and not provider.compacts:
+                raise UpstreamError("/responses/compact not supported", status=501, credential_id=cred.id)
+            images = action.startswith(MEDIA)
+            if images and not provider.serves_images:
+                raise UpstreamError(f"{provider.key} does not serve the Images API", status=501)
         if self.replay_mirror is not None and generate_to_claude(call, provider):
             await self.replay_mirror.prefetch(  # a turn another worker recorded
                 cred.id, model, call.headers, call.body, chat_client=call.format is Format.OPENAI
             )
         attempt = start_attempt(self, call, cred, provider, model, compat)  # 7. request translation
-        generate = call.action == "generate"
         if flow is not None and generate:  # 6. interceptors after auth, request normalizers
             attempt.headers, raw = await flow.upstream_request(call, route.model, attempt)
             if raw is not None:
                 attempt.body = replies.loads_object(raw)
-        if self.shaper is not None and (generate or call.action == "compact"):  # 7. thinking, payload rules
+        if self.shaper is not None and (generate or action == "compact"):  # 7. thinking, payload rules
             self.shaper.shape(
                 attempt.body,
                 client=call.format,
@@ -416,7 +409,8 @@ class Pipeline:
             )
         upstream_stream = (call.stream or provider.always_stream) and generate
         extra = {"fmt": attempt.fmt} if provider.format_dependent else {}
-        proxy = proxy_key(cred.proxy_url, self.config.proxy_url)
+        config = self.config
+        proxy = proxy_key(cred.proxy_url, config.proxy_url)
         pending = provider.prepare(cred, self.http, proxy=proxy)  # before build: it may complete cred
         prepared = await pending if pending is not None else None
         upreq = provider.build(
@@ -425,7 +419,7 @@ class Pipeline:
             model=model,
             stream=upstream_stream,
             client_headers=attempt.headers,
-            action=call.action,
+            action=action,
             **extra,
         )
         if prepared:
@@ -454,49 +448,53 @@ class Pipeline:
             if attempt.replay is not None and resp.status in (400, 422):
                 attempt.replay.forget()  # the restored reasoning may be what it refused
             raise provider.classify(resp.status, resp.headers, data, cred.id)
-        if call.action == "count":  # 9. response translation
-            reply = await replies.count_reply(reg, call, attempt, resp)
-            await self.pool.mark_success(cred, route.model)
-            return self._upstream_headers(reply, resp.headers)
-        if call.action == "compact" or images:
-            reply = await replies.compact_reply(call, attempt, resp, upreq.rewrite_body)
-            await self.pool.mark_success(cred, route.model)
-            return self._upstream_headers(reply, resp.headers)
-        chunks = replies.chunks_of(resp, attempt)
-        if trace is not None:
-            chunks = trace.upstream_chunks(chunks)
-        if upreq.rewrite_chunk is not None:  # e.g. tool names of a cloaked Claude request
-            chunks = replies.rewritten(chunks, upreq.rewrite_chunk)
-        alias = route.response_model(cred) if route.force_mapping(cred) else None
-        if call.stream:
-            hold = not provider.commits_at_first_event
-            try:
-                stream = await replies.open_stream(reg, call, attempt, resp, chunks, alias, hold=hold)
-            except RewriteError:
-                raise
-            except UpstreamError as err:
-                _BOOTSTRAP_ERROR.set(err)
-                raise
-            await self.pool.mark_success(cred, route.model)
-            return self._upstream_headers(stream, resp.headers)
-        whole = await replies.whole_reply(
-            reg,
-            call,
-            attempt,
-            resp,
-            chunks,
-            streamed=upreq.stream,
-            alias=alias,
-            route_model=route.model,
-            flow=flow,
-            rewrite=upreq.rewrite_body,
-        )
-        await self.pool.mark_success(cred, route.model)
-        if flow is not None:
+        result: Reply | StreamReply
+        whole: Reply | None = None
+        if action == "count":  # 9. response translation
+            result = await replies.count_reply(reg, call, attempt, resp)
+        elif action == "compact" or images:
+            result = await replies.compact_reply(call, attempt, resp, upreq.rewrite_body)
+        else:
+            alias = route.response_model(cred) if route.force_mapping(cred) else None
+            chunks = None
+            if call.stream or upreq.stream:  # the body as it arrives (a whole answer is read at once)
+                chunks = replies.chunks_of(resp, attempt)
+                if trace is not None:
+                    chunks = trace.upstream_chunks(chunks)
+                if upreq.rewrite_chunk is not None:  # e.g. tool names of a cloaked Claude request
+                    chunks = replies.rewritten(chunks, upreq.rewrite_chunk)
+            if call.stream:
+                assert chunks is not None
+                hold = not provider.commits_at_first_event
+                try:
+                    result = await replies.open_stream(reg, call, attempt, resp, chunks, alias, hold=hold)
+                except RewriteError:
+                    raise
+                except UpstreamError as err:
+                    _BOOTSTRAP_ERROR.set(err)
+                    raise
+            else:
+                result = whole = await replies.whole_reply(
+                    reg,
+                    call,
+                    attempt,
+                    resp,
+                    chunks,
+                    alias=alias,
+                    route_model=route.model,
+                    flow=flow,
+                    rewrite=upreq.rewrite_body,
+                )
+        succeeded = self.pool.succeeded(cred, route.model)  # None: nothing cools, nothing to clear
+        if succeeded is not None:
+            await succeeded
+        if flow is not None and whole is not None:
             whole.body = await flow.normalize_response(
                 call, attempt.fmt, route.model, "response_after_translator", whole.body
             )
-        return self._upstream_headers(whole, resp.headers)
+        if config.passthrough_headers:
+            self._upstream_headers(result, resp.headers)
+        return result
 
     async def _count_locally(
         self, call: Call, cred: Credential, provider: Provider, model: str, compat: bool
@@ -508,12 +506,11 @@ class Pipeline:
         encoding, segments = provider.count_locally(attempt.body, model)
         return replies.local_count(self.translations, call, cred, await tokens.count(encoding, segments))
 
-    def _upstream_headers(self, reply: _R, upstream: Mapping[str, str]) -> _R:
+    @staticmethod
+    def _upstream_headers(reply: Reply | StreamReply, upstream: Mapping[str, str]) -> None:
         """``passthrough-headers: true``: the upstream answer's headers a client may see
         join the reply (the proxy's own headers win); off, none reach the client."""
-        if self.config.passthrough_headers:
-            reply.headers.update(forwardable_response_headers(upstream, reply.headers))
-        return reply
+        reply.headers.update(forwardable_response_headers(upstream, reply.headers))
 
 
 def generate_to_claude(call: Call, provider: Provider) -> bool:
@@ -541,11 +538,6 @@ def _pinned(pin: str, scheduler: Any) -> Any:
 def _continuation_lost(err: UpstreamError) -> bool:
     """The upstream refused a ``previous_response_id`` it does not hold (a new socket)."""
     return err.status in (400, 404, 409) and b"previous_response_not_found" in (err.body or b"")
-
-
-class _RoundFailed(Exception):
-    def __init__(self, error: UpstreamError) -> None:
-        self.error = error
 
 
 def _bootstrap_retry(cred: Credential, err: UpstreamError) -> bool:

@@ -76,7 +76,9 @@ def start_attempt(
         if provider.key == "codex" and not compat and not call.action.startswith(MEDIA):
             drop_foreign_encrypted_content(body)  # another backend's would fail the request (CPA)
         return Attempt(cred, provider, model, up_fmt, call.headers, body)
-    source = _multi_agent_entry(pipe, call, provider, up_fmt) or call
+    source = call
+    if call.format is Format.RESPONSES:  # codex.optimize-multi-agent-v2 (Responses clients only)
+        source = _multi_agent_entry(pipe, call, provider, up_fmt) or call
     req = Attempt.for_model(source.client_ir(pipe.translations), model)
     if compat:  # is-compat: reasoning the upstream takes unsigned (translate.compat)
         req = compat_prepare(req, up_fmt)

@@ -64,19 +64,19 @@ async def whole_reply(
     call: Call,
     attempt: Attempt,
     resp: UpstreamResponse,
-    chunks: AsyncIterator[bytes],
+    chunks: AsyncIterator[bytes] | None,
     *,
-    streamed: bool,
     alias: str | None,
     route_model: str,
     flow: Flow | None,
     rewrite: Callable[[bytes], bytes] | None = None,
 ) -> Reply:
-    """A whole answer in the client's format (``streamed``: the upstream only streams;
-    ``rewrite``: the attempt's change to the upstream body, before translation)."""
+    """A whole answer in the client's format (``chunks``: the stream of an upstream that
+    only streams, collected; ``None``: its whole body is read; ``rewrite``: the attempt's
+    change to the upstream body, before translation)."""
     up_fmt = attempt.fmt
     try:
-        if streamed:
+        if chunks is not None:
             body = await _collected(reg, call, attempt, chunks, alias)
         else:
             data = await resp.read()
@@ -90,7 +90,10 @@ async def whole_reply(
                 data = await flow.normalize_response(
                     call, up_fmt, route_model, "response_before_translator", data
                 )
-            body = _translated(reg, call, attempt, data, alias)
+            if up_fmt == call.format and alias is None:  # pass-through: the upstream's own bytes
+                body = _json_object(data)
+            else:
+                body = _translated(reg, call, attempt, data, alias)
     except _READ_FAILURES as exc:
         raise network_error(exc, "while sending the response") from exc
     finally:
@@ -124,9 +127,8 @@ async def _collected(
 
 
 def _translated(reg: Registry, call: Call, attempt: Attempt, data: bytes, alias: str | None) -> bytes:
+    """An answer another format asked for, or under a forced ``alias``."""
     up_fmt = attempt.fmt
-    if up_fmt == call.format and alias is None:
-        return _json_object(data)
     parsed = loads_object(data)
     if up_fmt == call.format:
         parsed["model"] = alias
@@ -188,7 +190,7 @@ async def open_stream(
     )
     if same and alias is None and not reframe:
         adapter = reg.adapter(attempt.fmt)
-        tr = Passthrough(adapter.stream_decoder(None), adapter.usage_sniffer())
+        tr = Passthrough(adapter.stream_decoder(None))  # the trace sniffs usage on the way out
     else:  # names are restored against what this attempt sent upstream
         tr = reg.stream_translator(attempt.fmt, call.format, attempt.ir or call.client_ir(reg), model=alias)
         if attempt.replay is not None:  # reasoning the client cannot carry, kept for its next turn
@@ -313,8 +315,9 @@ async def _unwrapped(raw: AsyncIterator[bytes], unwrap: Callable[[bytes], bytes]
 def _json_object(data: bytes) -> bytes:
     """A pass-through body, checked cheaply (no parse) to be one JSON object: an empty or
     HTML 200 answer is an upstream failure, not a success."""
-    head = data.lstrip()[:1]
-    if head != b"{" or data.rstrip()[-1:] != b"}":
+    if data[:1] == b"{" and data[-1:] == b"}":  # the usual answer: no copy, no strip
+        return data
+    if data.lstrip()[:1] != b"{" or data.rstrip()[-1:] != b"}":
         what = "an empty body" if not data.strip() else "a body that is not JSON"
         raise UpstreamError(f"upstream answered 200 with {what}", status=502)
     return data

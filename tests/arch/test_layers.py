@@ -323,6 +323,9 @@ LAZY_IMPORTS_ALLOWED = {
         "redis"
     },  # (relative: .redis)  # redis-py: ~8 MB, with state.backend: redis only
     "cliproxy.server.guard": {"resource"},  # Unix only
+    # cryptography (~9 MB) only when a Vertex service account signs or is imported
+    "cliproxy.credentials.service_account": {"rs256"},  # (relative: .rs256)
+    "cliproxy.credentials.login.vertex": {"cliproxy.credentials.rs256"},
 }
 
 

@@ -322,3 +322,16 @@ async def test_a_window_too_big_to_export_is_refused(start_proxy, upstream, tmp_
         assert status == 200 and orjson.loads(body)["usage"]["total_requests"] == 0
     finally:
         close_recorder(proxy)
+
+
+@pytest.mark.parametrize("count", [1, 99, 100, 237])
+def test_sqlite_insert_keeps_every_row_of_any_batch_size(tmp_path, count):
+    """Rows go in by statements of many rows (and a shorter last one): none lost or altered."""
+    store = SqliteStore(tmp_path / "z.sqlite")
+    store.open()
+    try:
+        rows = [_row(f"u{i}", 1000.0 + i, model=f"m{i % 7}", input_tokens=i) for i in range(count)]
+        assert store.insert(rows) == count
+        assert store.query("SELECT " + ", ".join(COLUMNS) + " FROM usage_requests ORDER BY ts") == rows
+    finally:
+        store.close()

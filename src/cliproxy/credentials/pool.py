@@ -33,7 +33,7 @@ from .explain import NOTES, note_skip
 from .explain import classify as explain_states
 from .headroom import QuotaSteering
 from .record import Credential, model_key
-from .selectors import SessionAffinity, Strategy, strategy_for
+from .selectors import RoundRobin, SessionAffinity, Strategy, strategy_for
 
 __all__ = ["CooldownStore", "Decision", "Pool", "Supports"]
 
@@ -105,6 +105,11 @@ class Pool:
         self._creds: dict[str, Credential] = {}
         self._sorted: tuple[Credential, ...] = ()
         self._groups: dict[tuple[Any, ...], _Group] = {}
+        self._model_keys: dict[str, str] = {}  # model -> model_key(model), memoized
+        # the memory backend's own cooldown table (the same dict, never replaced): while it
+        # is empty nothing cools, and a pick or a success reads no cooldown at all
+        self._local = self.state.cooldown_map if type(self.state) is MemoryState else None
+        self._cursor: Callable[[str], int] | None = None  # round-robin on the memory backend
         self.configure(
             strategy=strategy,
             session_affinity=session_affinity,
@@ -154,6 +159,9 @@ class Pool:
         if strategy is not None:
             self.strategy_name = strategy
             self.strategy: Strategy = strategy_for(strategy)
+            # round-robin over the memory backend: its cursor advanced without a coroutine
+            local = type(self.strategy) is RoundRobin and type(self.state) is MemoryState
+            self._cursor = self.state.next_cursor_now if local else None  # type: ignore[attr-defined]
         if session_affinity is not None:
             self.session_affinity = session_affinity
         if affinity_ttl is not None:
@@ -260,25 +268,24 @@ class Pool:
         function). Raises :class:`CooldownError` when every candidate is cooling
         (with the earliest reset) and :class:`NoCredentialError` when none exists.
         """
-        mk = model_key(model)
-        group = self._group(mk, providers, supports)
+        mk = self._model_keys.get(model) or self._model_key(model)
+        group = self._groups.get((mk, tuple(providers) if providers is not None else None, supports))
+        if group is None:
+            group = self._group(mk, providers, supports)
         if NOTES.get() is not None:  # routing explain: why each candidate is passed over
             await self._note_skips(mk, providers, tried, supports)
         if not group.creds:
             raise NoCredentialError(model, list(providers or ()))
-        now = self.clock()
-        model_cd = await self.state.get_cooldowns(mk)
-        cred_cd = await self.state.get_cooldowns("")
-        available: Sequence[Credential]
-        tier: Sequence[Credential]
-        if not model_cd and not cred_cd and not tried:
-            available, tier = group.creds, group.top
-        else:
-            available = self._available(group, model, providers, tried, model_cd, cred_cd, now)
-            if available is group.creds:
-                tier = group.top
-            else:
-                tier = available if group.single_tier else _top_tier(available)
+        available: Sequence[Credential] = group.creds
+        tier: Sequence[Credential] = group.top
+        local = self._local
+        if local is None or local or tried:  # something may cool, or some were tried
+            model_cd = await self.state.get_cooldowns(mk)
+            cred_cd = await self.state.get_cooldowns("")
+            if model_cd or cred_cd or tried:
+                available = self._available(group, model, providers, tried, model_cd, cred_cd, self.clock())
+                if available is not group.creds:
+                    tier = available if group.single_tier else _top_tier(available)
         if scheduler is not None:  # a scheduler plugin sees the top tier of available candidates
             choice = await scheduler(tier)
             if isinstance(choice, Credential):
@@ -296,7 +303,16 @@ class Pool:
                 else "",
             )
             return await self.affinity.choose_bound(self.state, keys, available, tier, group.rotation_key)
+        if self._cursor is not None:  # RoundRobin.choose, without its two coroutines
+            return tier[self._cursor(group.rotation_key) % len(tier)]
         return await self.strategy.choose(self.state, group.rotation_key, tier)
+
+    def _model_key(self, model: str) -> str:
+        keys = self._model_keys
+        if len(keys) >= _MAX_GROUPS:
+            keys.clear()
+        mk = keys[model] = model_key(model)
+        return mk
 
     def _available(
         self,
@@ -368,12 +384,20 @@ class Pool:
 
     # results -------------------------------------------------------------------
 
+    def succeeded(self, cred: Credential, model: str) -> Awaitable[None] | None:
+        """:meth:`mark_success` to await, or ``None`` when it has nothing to do (the memory
+        backend holds no cooldown record at all): the caller then awaits nothing."""
+        local = self._local
+        if local is not None and not local:
+            return None
+        return self.mark_success(cred, model)
+
     async def mark_success(self, cred: Credential, model: str) -> None:
         """A request succeeded: clear the model's cooldown and back-off level.
 
         An active credential-wide quota cooldown is kept, as CPA does.
         """
-        mk = model_key(model)
+        mk = self._model_keys.get(model) or self._model_key(model)
         wide = await self.state.get_cooldown(cred.id, "")
         if wide is not None and wide.quota_reason == "credential_quota" and wide.blocks(self.clock()):
             return

@@ -94,6 +94,8 @@ class Credential:
     @property
     def access_token(self) -> str:
         """The OAuth access token (top level, or nested under ``token``), else ``""``."""
+        if not self.metadata:  # an API key: read per request, so no lookups
+            return ""
         for source in (self.metadata, self.metadata.get("token")):
             if isinstance(source, dict):
                 value = source.get("access_token")
@@ -103,6 +105,8 @@ class Credential:
 
     @property
     def refresh_token(self) -> str:
+        if not self.metadata:
+            return ""
         for source in (self.metadata, self.metadata.get("token")):
             if isinstance(source, dict):
                 value = source.get("refresh_token")

@@ -14,7 +14,7 @@ import orjson
 
 from cliproxy.formats import ir
 from cliproxy.formats.sniffer import UsageSniffer
-from cliproxy.formats.sse import frame
+from cliproxy.formats.sse import frame, lines_with
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -159,16 +159,16 @@ class ClaudeUsageSniffer(UsageSniffer):
         self.usage: ir.Usage | None = None
 
     def feed(self, chunk: bytes) -> None:
+        if not self._tail and chunk[-1:] == b"\n" and b'"usage"' not in chunk:
+            return  # the common chunk: whole lines, no usage
         buf = self._tail + chunk if self._tail else chunk
         cut = buf.rfind(b"\n")
         if cut < 0:
             self._tail = buf
             return
         self._tail = buf[cut + 1 :]
-        if b'"usage"' not in buf:
-            return
-        for line in buf[:cut].split(b"\n"):
-            if b'"usage"' in line and line.startswith(b"data:"):
+        for line in lines_with(buf, b'"usage"', cut):
+            if line.startswith(b"data:"):
                 self._read(line[5:])
 
     def _read(self, data: bytes) -> None:

@@ -167,6 +167,8 @@ class InteractionsUsageSniffer(UsageSniffer):
         self._buf = b""
 
     def feed(self, chunk: bytes) -> None:
+        if not self._buf and chunk[-2:] == b"\n\n" and b"usage" not in chunk:
+            return  # whole frames, none with usage
         data = self._buf + chunk
         frames = data.split(b"\n\n")
         self._buf = frames.pop()

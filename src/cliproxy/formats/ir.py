@@ -265,6 +265,33 @@ class Request:
     source: str = ""
     extras: Extras = field(default_factory=dict)
 
+    def renamed(self, model: str) -> Request:
+        """A shallow copy under another model name: ``dataclasses.replace(self,
+        model=model)`` without its walk over the fields (once per translated request)."""
+        return Request(
+            model,
+            self.messages,
+            self.tools,
+            self.tool_choice,
+            self.parallel_tool_calls,
+            self.stream,
+            self.max_tokens,
+            self.temperature,
+            self.top_p,
+            self.top_k,
+            self.stop,
+            self.seed,
+            self.n,
+            self.presence_penalty,
+            self.frequency_penalty,
+            self.reasoning,
+            self.response_format,
+            self.user,
+            self.metadata,
+            self.source,
+            self.extras,
+        )
+
 
 @dataclass(slots=True)
 class Response:

@@ -14,6 +14,7 @@ import orjson
 
 from cliproxy.formats import ir
 from cliproxy.formats.sniffer import UsageSniffer
+from cliproxy.formats.sse import lines_with
 
 __all__ = [
     "CHUNK_OBJECT",
@@ -70,35 +71,38 @@ def finish_reason(stop: str | None, has_tool_calls: bool = False) -> str:
 _CACHE_WRITE_KEYS = ("cached_creation_tokens", "cache_write_tokens", "cache_creation_input_tokens")
 
 
-def _int(v: Any) -> int:
-    return v if type(v) is int else 0
-
-
 def parse_usage(u: dict[str, Any]) -> ir.Usage:
     """A Chat Completions ``usage`` object -> IR usage."""
     ptd = u.get("prompt_tokens_details")
     ctd = u.get("completion_tokens_details")
     cache_read = cache_write = reasoning = 0
     if isinstance(ptd, dict):
-        cache_read = _int(ptd.get("cached_tokens"))
+        v = ptd.get("cached_tokens")
+        cache_read = v if type(v) is int else 0
         for k in _CACHE_WRITE_KEYS:
             if k in ptd:
-                cache_write = _int(ptd[k])
+                v = ptd[k]
+                cache_write = v if type(v) is int else 0
                 break
     if not cache_read:  # DeepSeek names it at top level
-        cache_read = _int(u.get("prompt_cache_hit_tokens"))
+        v = u.get("prompt_cache_hit_tokens")
+        cache_read = v if type(v) is int else 0
     if not cache_write:
-        cache_write = _int(u.get("cache_creation_input_tokens"))
+        v = u.get("cache_creation_input_tokens")
+        cache_write = v if type(v) is int else 0
     if isinstance(ctd, dict):
-        reasoning = _int(ctd.get("reasoning_tokens"))
+        v = ctd.get("reasoning_tokens")
+        reasoning = v if type(v) is int else 0
     total = u.get("total_tokens")
+    inp = u.get("prompt_tokens")
+    out = u.get("completion_tokens")
     return ir.Usage(
-        input_tokens=_int(u.get("prompt_tokens")),
-        output_tokens=_int(u.get("completion_tokens")),
-        cache_read_tokens=cache_read,
-        cache_write_tokens=cache_write,
-        reasoning_tokens=reasoning,
-        total_tokens=total if type(total) is int else None,
+        inp if type(inp) is int else 0,
+        out if type(out) is int else 0,
+        cache_read,
+        cache_write,
+        reasoning,
+        total if type(total) is int else None,
     )
 
 
@@ -123,7 +127,8 @@ class ChatUsageSniffer(UsageSniffer):
     """Reads the last ``usage`` of a passthrough Chat Completions stream.
 
     Only complete lines that contain ``"usage"`` are parsed; everything else is skipped
-    with one ``bytes.find`` per chunk.
+    with one ``bytes.find`` per chunk. A line whose every ``"usage"`` is ``"usage":null``
+    (what OpenAI sends on each chunk under ``stream_options.include_usage``) is skipped too.
     """
 
     __slots__ = ("_buf", "usage")
@@ -133,16 +138,18 @@ class ChatUsageSniffer(UsageSniffer):
         self.usage: ir.Usage | None = None
 
     def feed(self, chunk: bytes) -> None:
+        if not self._buf and chunk[-1:] == b"\n":  # the common chunk: whole lines
+            n = chunk.count(b'"usage"')
+            if not n or n == chunk.count(b'"usage":null'):
+                return
         buf = self._buf + chunk if self._buf else chunk
         nl = buf.rfind(b"\n")
         if nl < 0:
             self._buf = buf
             return
         self._buf = buf[nl + 1 :]
-        if b'"usage"' not in buf[:nl]:
-            return
-        for line in buf[:nl].split(b"\n"):
-            if line.startswith(b"data:") and b'"usage"' in line:
+        for line in lines_with(buf, b'"usage"', nl):
+            if line.startswith(b"data:") and line.count(b'"usage"') != line.count(b'"usage":null'):
                 self._parse(line[5:])
 
     def _parse(self, data: bytes) -> None:

@@ -13,7 +13,7 @@ import orjson
 
 from cliproxy.formats import ir
 from cliproxy.formats.sniffer import UsageSniffer
-from cliproxy.formats.sse import SSEDecoder
+from cliproxy.formats.sse import SSEDecoder, SSEEvent
 
 __all__ = [
     "CODEX_DROPPED_FIELDS",
@@ -145,7 +145,20 @@ class ResponsesUsageSniffer(UsageSniffer):
         self.usage: ir.Usage | None = None
 
     def feed(self, chunk: bytes) -> None:
-        for ev in self._sse.decode(chunk):
+        sse = self._sse
+        if chunk[-2:] == b"\n\n" and sse.idle and b"\r" not in chunk:
+            # whole events (each ends at a blank line): only those that mention usage
+            pos = chunk.find(b'"usage"')
+            while pos >= 0:
+                start = chunk.rfind(b"\n\n", 0, pos)
+                end = chunk.find(b"\n\n", pos) + 2
+                self._read(sse.decode(chunk[start + 2 if start >= 0 else 0 : end]))
+                pos = chunk.find(b'"usage"', end)
+            return
+        self._read(sse.decode(chunk))
+
+    def _read(self, events: list[SSEEvent]) -> None:
+        for ev in events:
             if ev.event is not None and ev.event not in TERMINAL_EVENTS:
                 continue
             if b'"usage"' not in ev.data:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SSEDecoder", "SSEEvent", "frame", "frame_data"]
+__all__ = ["SSEDecoder", "SSEEvent", "frame", "frame_data", "lines_with"]
 
 
 @dataclass(slots=True)
@@ -102,6 +102,26 @@ class SSEDecoder:
         self._buf = buf[start:]
         return out
 
+    def decode_data(self, chunk: bytes) -> list[bytes]:
+        """Only the ``data`` of the events ``chunk`` completes, for framings whose events
+        have no names (OpenAI Chat, Gemini): the common one-frame read makes no event."""
+        if not self._buf and not self._pending_cr and chunk[:6] == b"data: ":
+            if chunk[-2:] == b"\n\n":
+                if chunk.find(b"\n") == len(chunk) - 2 and b"\r" not in chunk:
+                    return [chunk[6:-2]]
+            elif (
+                chunk[-4:] == b"\r\n\r\n"
+                and chunk.find(b"\r") == len(chunk) - 4
+                and chunk.find(b"\n") == len(chunk) - 3
+            ):  # Gemini's CRLF frame
+                return [chunk[6:-4]]
+        return [ev.data for ev in self.decode(chunk)]
+
+    @property
+    def idle(self) -> bool:
+        """No part of an event is held: the next chunk starts a new event."""
+        return not self._buf and not self._pending_cr
+
     def flush(self) -> list[SSEEvent]:
         out: list[SSEEvent] = []
         if self._parts:
@@ -140,6 +160,21 @@ class SSEDecoder:
             self._id = value.decode("utf-8", "replace")
         elif name == b"retry" and value.isdigit():
             self._retry = int(value)
+
+
+def lines_with(buf: bytes, needle: bytes, end: int) -> list[bytes]:
+    """The lines of ``buf[:end]`` (split at ``\\n``) that contain ``needle``, in order:
+    ``[x for x in buf[:end].split(b"\\n") if needle in x]`` without splitting the rest."""
+    out: list[bytes] = []
+    find = buf.find
+    pos = find(needle, 0, end)
+    while pos >= 0:
+        stop = find(b"\n", pos, end)
+        if stop < 0:
+            stop = end
+        out.append(buf[buf.rfind(b"\n", 0, pos) + 1 : stop])
+        pos = find(needle, stop, end)
+    return out
 
 
 def frame(event: str, data: bytes) -> bytes:

@@ -46,6 +46,7 @@ _CLAUDE_NUMBERS = ("temperature", "top_p")
 _CLAUDE_OBJECTS = ("tool_choice", "thinking", "metadata", "output_config")
 _GEMINI_INTS = ("maxOutputTokens", "max_output_tokens", "candidateCount", "candidate_count", "topK", "top_k")
 _GEMINI_NUMBERS = ("temperature", "topP", "top_p")
+_GEMINI_OBJECTS = ("thinkingConfig", "thinking_config")
 
 
 def _fail(path: str, what: str) -> NoReturn:
@@ -114,6 +115,39 @@ def _objects(body: dict[str, Any], keys: tuple[str, ...], prefix: str = "") -> N
             _fail(prefix + key, "expected an object")
 
 
+_INT, _NUMBER, _OBJECT = 1, 2, 3
+
+
+class _Fields:
+    """A format's scalar fields and the type each must have: :meth:`check` looks only at
+    the fields a body has (most have few), and names a fault as the ordered checks do."""
+
+    __slots__ = ("ints", "kinds", "numbers", "objects")
+
+    def __init__(self, ints: tuple[str, ...], numbers: tuple[str, ...], objects: tuple[str, ...]) -> None:
+        self.ints, self.numbers, self.objects = ints, numbers, objects
+        kinds = dict.fromkeys(objects, _OBJECT) | dict.fromkeys(numbers, _NUMBER) | dict.fromkeys(ints, _INT)
+        self.kinds = kinds
+
+    def check(self, body: dict[str, Any], prefix: str = "") -> None:
+        kinds = self.kinds
+        for key in kinds.keys() & body.keys():
+            value = body[key]
+            if value is None:
+                continue
+            kind = kinds[key]
+            if kind == _INT:
+                ok = type(value) is int  # bool is not an integer here
+            elif kind == _NUMBER:
+                ok = isinstance(value, int | float) and not isinstance(value, bool)
+            else:
+                ok = isinstance(value, dict)
+            if not ok:  # the first fault in the documented order, as the client is told
+                _ints(body, self.ints, prefix)
+                _numbers(body, self.numbers, prefix)
+                _objects(body, self.objects, prefix)
+
+
 _NOT_A_LIST = -1
 
 
@@ -166,13 +200,19 @@ def _openai_chat(body: dict[str, Any]) -> None:
     if not isinstance(messages, list):
         _fail("messages", "required, a list of message objects")
     for i, msg in enumerate(messages):
-        if not isinstance(msg, dict):
+        # ``type(x) is`` first: the exact types JSON gives, tested without a call
+        if type(msg) is not dict and not isinstance(msg, dict):
             _fail(f"messages[{i}]", "expected an object")
         role = msg.get("role")
-        if not isinstance(role, str) or role not in _CHAT_ROLES:
+        if (type(role) is not str and not isinstance(role, str)) or role not in _CHAT_ROLES:
             _bad_role(role, f"messages[{i}]", _CHAT_ROLES)
         content = msg.get("content")
-        if content is not None and not isinstance(content, str) and _bad_object(content) is not None:
+        if (
+            content is not None
+            and type(content) is not str
+            and not isinstance(content, str)
+            and _bad_object(content) is not None
+        ):
             if not isinstance(content, list):
                 _fail(f"messages[{i}].content", "expected a string, a list of content parts or null")
             _object_list(content, f"messages[{i}].content", "a content part object")
@@ -190,9 +230,7 @@ def _openai_chat(body: dict[str, Any]) -> None:
     stop = body.get("stop")
     if stop is not None and not isinstance(stop, str | list):
         _fail("stop", "expected a string or a list of strings")
-    _ints(body, _CHAT_INTS)
-    _numbers(body, _CHAT_NUMBERS)
-    _objects(body, _CHAT_OBJECTS)
+    _CHAT_FIELDS.check(body)
 
 
 def _responses(body: dict[str, Any]) -> None:
@@ -228,9 +266,7 @@ def _responses(body: dict[str, Any]) -> None:
         for i, tool in enumerate(tools):
             if tool.get("type") == "function":
                 _function(tool, f"tools[{i}]", "parameters")
-    _ints(body, _RESPONSES_INTS)
-    _numbers(body, _RESPONSES_NUMBERS)
-    _objects(body, _RESPONSES_OBJECTS)
+    _RESPONSES_FIELDS.check(body)
 
 
 def _claude_blocks_ok(value: Any) -> bool:
@@ -260,16 +296,22 @@ def _claude(body: dict[str, Any]) -> None:
     if not isinstance(messages, list):
         _fail("messages", "required, a list of message objects")
     for i, msg in enumerate(messages):
-        if not isinstance(msg, dict):
+        # ``type(x) is`` first: the exact types JSON gives, tested without a call
+        if type(msg) is not dict and not isinstance(msg, dict):
             _fail(f"messages[{i}]", "expected an object")
         role = msg.get("role")
-        if not isinstance(role, str) or role not in _CLAUDE_ROLES:
+        if (type(role) is not str and not isinstance(role, str)) or role not in _CLAUDE_ROLES:
             _bad_role(role, f"messages[{i}]", _CLAUDE_ROLES)
         content = msg.get("content")
-        if not isinstance(content, str) and not _claude_blocks_ok(content):
+        if type(content) is not str and not isinstance(content, str) and not _claude_blocks_ok(content):
             _claude_blocks(content, f"messages[{i}].content")
     system = body.get("system")
-    if system is not None and not isinstance(system, str) and not _claude_blocks_ok(system):
+    if (
+        system is not None
+        and type(system) is not str
+        and not isinstance(system, str)
+        and not _claude_blocks_ok(system)
+    ):
         _claude_blocks(system, "system")
     tools = body.get("tools")
     if tools is not None:
@@ -280,9 +322,7 @@ def _claude(body: dict[str, Any]) -> None:
     stop = body.get("stop_sequences")
     if stop is not None and not isinstance(stop, list):
         _fail("stop_sequences", "expected a list of strings")
-    _ints(body, _CLAUDE_INTS)
-    _numbers(body, _CLAUDE_NUMBERS)
-    _objects(body, _CLAUDE_OBJECTS)
+    _CLAUDE_FIELDS.check(body)
 
 
 def _gemini_parts(content: dict[str, Any], path: str) -> None:
@@ -329,14 +369,17 @@ def _gemini(body: dict[str, Any]) -> None:
             continue
         if not isinstance(config, dict):
             _fail(key, "expected an object")
-        _ints(config, _GEMINI_INTS, key + ".")
-        _numbers(config, _GEMINI_NUMBERS, key + ".")
-        _objects(config, ("thinkingConfig", "thinking_config"), key + ".")
+        _GEMINI_FIELDS.check(config, key + ".")
     for key in ("toolConfig", "tool_config"):
         value = body.get(key)
         if value is not None and not isinstance(value, dict):
             _fail(key, "expected an object")
 
+
+_CHAT_FIELDS = _Fields(_CHAT_INTS, _CHAT_NUMBERS, _CHAT_OBJECTS)
+_RESPONSES_FIELDS = _Fields(_RESPONSES_INTS, _RESPONSES_NUMBERS, _RESPONSES_OBJECTS)
+_CLAUDE_FIELDS = _Fields(_CLAUDE_INTS, _CLAUDE_NUMBERS, _CLAUDE_OBJECTS)
+_GEMINI_FIELDS = _Fields(_GEMINI_INTS, _GEMINI_NUMBERS, _GEMINI_OBJECTS)
 
 _VALIDATORS: dict[Format, Callable[[dict[str, Any]], None]] = {
     Format.OPENAI: _openai_chat,

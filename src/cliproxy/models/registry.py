@@ -111,7 +111,7 @@ class Route:
         A compat alias pool is rotated one step per call, so failover can try the next
         name on the same credential before moving on.
         """
-        binding = self._binding(cred)
+        binding = self._bindings.get(cred.id, _NO_BINDINGS).get(self.model)
         if binding is None:
             return [self.model]
         names = binding.upstream
@@ -124,7 +124,7 @@ class Route:
 
     def force_mapping(self, cred: Credential) -> bool:
         """Whether responses from ``cred`` must report :meth:`response_model` as ``model``."""
-        binding = self._binding(cred)
+        binding = self._bindings.get(cred.id, _NO_BINDINGS).get(self.model)
         return binding is not None and binding.force_mapping
 
     def response_model(self, cred: Credential) -> str:
@@ -134,7 +134,7 @@ class Route:
 
     def is_compat(self, cred: Credential) -> bool:
         """Whether ``cred``'s configured model asks for CPA's compatibility translation."""
-        binding = self._binding(cred)
+        binding = self._bindings.get(cred.id, _NO_BINDINGS).get(self.model)
         return binding is not None and binding.is_compat
 
 
@@ -145,10 +145,7 @@ class ModelRegistry:
         self.catalog = catalog
         self._cursors: dict[tuple[str, str], int] = {}
         self._gen = _Generation(0, {}, {}, _never, None)
-
-    @property
-    def generation(self) -> int:
-        return self._gen.number
+        self.generation = 0  # bumped by every rebuild (read only): caches keyed by it start over
 
     def rebuild(self, credentials: Iterable[Credential], config: Any) -> None:
         """Register every enabled credential's models; bumps :attr:`generation`."""
@@ -174,6 +171,7 @@ class ModelRegistry:
                 entry.model, entry.model, None, entry.providers, supports, bindings, self._cursors
             )
         self._gen = _Generation(self._gen.number + 1, entries, bindings, supports, _pick_auto(entries))
+        self.generation = self._gen.number
 
     def resolve(self, requested: str) -> Route:
         """The route for a request model; raises :class:`ModelNotFoundError` when unknown."""

@@ -14,7 +14,8 @@ from typing import Any
 from cliproxy.formats import Format
 from cliproxy.models.payload import PayloadRules
 from cliproxy.models.registry import ModelRegistry
-from cliproxy.models.thinking import ThinkingCaps, apply_thinking, resolve_thinking, same_provider_family
+from cliproxy.models.thinking import ThinkingCaps, same_provider_family
+from cliproxy.models.thinking.plan import ThinkingPlan
 
 __all__ = ["Shaper", "payload_protocol", "thinking_target"]
 
@@ -56,13 +57,28 @@ def payload_protocol(provider_key: str, upstream: Format) -> str:
     return "antigravity" if provider_key == "antigravity" else _PROTOCOL[upstream]
 
 
+class _Route:
+    """What shaping decides once per (model, provider, client format, upstream format)."""
+
+    __slots__ = ("from_protocol", "protocol", "thinking")
+
+    def __init__(self, thinking: ThinkingPlan, from_protocol: str, protocol: str) -> None:
+        self.thinking = thinking
+        self.from_protocol = from_protocol
+        self.protocol = protocol
+
+
 class Shaper:
-    """Built once per config snapshot; ``shape`` runs once per upstream attempt."""
+    """Built once per config snapshot; ``shape`` runs once per upstream attempt. What a
+    route decides is kept until the registry's next generation (a credential reload)."""
 
     def __init__(self, registry: ModelRegistry, payload: Any) -> None:
         self.registry = registry
         self.rules = PayloadRules.from_config(payload)
+        self._has_rules = bool(self.rules)
         self._caps: dict[tuple[str, str, int], ThinkingCaps | None] = {}
+        self._routes: dict[tuple[str, str, Format, Format], _Route] = {}
+        self._generation = registry.generation
 
     def caps(self, model: str, provider: str) -> ThinkingCaps | None:
         key = (model, provider, self.registry.generation)
@@ -90,6 +106,22 @@ class Shaper:
         self._caps[key] = caps
         return caps
 
+    def _route(self, route_model: str, provider: str, client: Format, upstream: Format) -> _Route:
+        if self._generation != self.registry.generation:  # models were registered anew
+            self._routes.clear()
+            self._generation = self.registry.generation
+        key = (route_model, provider, client, upstream)
+        found = self._routes.get(key)
+        if found is None:
+            target = thinking_target(provider)
+            from_protocol = _FROM[client]
+            same = same_provider_family(from_protocol, target)
+            plan = ThinkingPlan(self.caps(route_model, provider), from_protocol, target, same)
+            if len(self._routes) > 4096:
+                self._routes.clear()
+            found = self._routes[key] = _Route(plan, from_protocol, payload_protocol(provider, upstream))
+        return found
+
     def shape(
         self,
         body: dict[str, Any],
@@ -105,17 +137,16 @@ class Shaper:
         headers: Mapping[str, str],
     ) -> None:
         """Write thinking and payload rules into ``body`` (ours, freshly built) in place."""
-        target = thinking_target(provider)
-        caps = self.caps(route_model, provider)
-        same = same_provider_family(_FROM[client], target)
-        cfg = resolve_thinking(suffix, _FROM[client], client_body, caps, same, target=target)
-        apply_thinking(body, cfg, target, model, caps)
-        if self.rules:
+        route = self._routes.get((route_model, provider, client, upstream))
+        if route is None or self._generation != self.registry.generation:
+            route = self._route(route_model, provider, client, upstream)
+        route.thinking.apply(body, client_body, suffix, model)
+        if self._has_rules:
             self.rules.apply(
                 body,
                 model=model,
                 requested_model=requested,
-                protocol=payload_protocol(provider, upstream),
-                from_protocol=_FROM[client],
+                protocol=route.protocol,
+                from_protocol=route.from_protocol,
                 headers=headers,
             )

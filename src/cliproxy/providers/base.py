@@ -76,6 +76,8 @@ def copy_client_headers(cred: Credential, client_headers: Mapping[str, str]) -> 
     """The credential's ``headers:``; a value ``$NAME`` copies header NAME from the client
     request and is left out when the client did not send it (CPA)."""
     out: dict[str, str] = {}
+    if not cred.headers:
+        return out
     for name, value in cred.headers.items():
         if value.startswith("$"):
             copied = client_headers.get(value[1:])

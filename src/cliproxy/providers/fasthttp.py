@@ -31,28 +31,24 @@ import asyncio
 import socket
 import ssl
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from typing import Any
 
-import httptools
-from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from cliproxy.providers.decoding import Decoder, decoder_for
+from cliproxy.providers.fastconn import HIGH_WATER, NEVER, Conn, Origin
+from cliproxy.providers.fastwire import Headers, head_bytes, head_template
 from cliproxy.providers.transport import UpstreamNetworkError
 
 __all__ = ["DNS_TTL", "HIGH_WATER", "KEEPALIVE", "MAX_IDLE", "FastHttpClient", "FastResponse", "Unsupported"]
 
-HIGH_WATER = 1 << 20  # pause reading the socket above this many unread body bytes
-_LOW_WATER = HIGH_WATER // 4
 KEEPALIVE = 60.0
 DNS_TTL = 300.0
 MAX_IDLE = 64
 _WRITE_APART = 1 << 16  # bodies this large are written after the head, not copied onto it
-_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
-
-Origin = tuple[bool, str, int]  # (tls, host, port)
+_CACHED = 512  # request heads kept per client (emptied when more header sets come)
+_ENCODING = b"\r\ncontent-encoding:"
 
 
 class Unsupported(Exception):
@@ -84,203 +80,44 @@ def _parse(url: str) -> _Target:
     return _Target((tls, host, port), netloc, u.raw_path_qs or "/", f"{scheme}://{netloc}")
 
 
-class _Conn(asyncio.Protocol):
-    """One upstream connection and the answer being read on it."""
-
-    def __init__(self, client: FastHttpClient, origin: Origin) -> None:
-        self.client, self.origin = client, origin
-        self.loop = asyncio.get_running_loop()
-        self.transport: asyncio.Transport | None = None
-        self.closed = False
-        self.parked: list[_Conn] | None = None
-        self.expiry: asyncio.TimerHandle | None = None
-        self.parser: Any = None
-        self.waiter: asyncio.Future[None] | None = None
-        self._begin(False)
-
-    def _begin(self, head: bool) -> None:
-        self.head = head
-        self.status = 0
-        self.raw: list[tuple[bytes, bytes]] = []
-        self.headers_done = self.complete = self.keep_alive = self.received = False
-        self.interim = self.paused = self.to_eof = False
-        self.error: ConnectionError | None = None
-        self.body: deque[bytes] = deque()
-        self.buffered = 0
-
-    def send(self, head: bytes, body: bytes | None, is_head: bool) -> None:
-        self._begin(is_head)
-        self.parser = httptools.HttpResponseParser(self)
-        transport = self.transport
-        assert transport is not None
-        if body and len(body) < _WRITE_APART:
-            transport.write(head + body)
-        else:
-            transport.write(head)
-            if body:
-                transport.write(body)
-
-    # -- asyncio.Protocol
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.client._live.add(self)
-
-    def data_received(self, data: bytes) -> None:
-        self.received = True
-        if self.parser is None or self.complete:
-            self.fail(ConnectionError("unexpected bytes from upstream"))
-            return
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self.fail(ConnectionError(f"malformed upstream response: {exc}"))
-
-    def eof_received(self) -> bool | None:
-        return None  # close the transport (connection_lost follows)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self.client._live.discard(self)
-        self.unpark()
-        if self.parser is None or self.complete:
-            return
-        if self.headers_done and self.to_eof and exc is None:
-            self.complete, self.keep_alive = True, False  # a body that ends with the connection
-            self._wake()
-            return
-        reason = f": {exc}" if exc is not None else ""
-        self.fail(ConnectionError(f"upstream closed the connection{reason}"))
-
-    # -- httptools callbacks
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.raw.append((name, value))
-
-    def on_headers_complete(self) -> None:
-        status = self.parser.get_status_code()
-        if 100 <= status < 200 and status != 101:
-            self.raw, self.interim = [], True  # 1xx: wait for the real answer
-            return
-        self.status, self.headers_done = status, True
-        if self.head:
-            self.complete, self.keep_alive = True, self.parser.should_keep_alive()
-        elif status not in (204, 304):
-            framed = (b"content-length", b"transfer-encoding")
-            self.to_eof = not any(name.lower() in framed for name, _ in self.raw)
-        self._wake()
-
-    def on_body(self, body: bytes) -> None:
-        if self.complete:
-            return  # a HEAD answer's announced body: not ours
-        self.body.append(body)
-        self.buffered += len(body)
-        if self.buffered > HIGH_WATER and not self.paused and self.transport is not None:
-            self.paused = True
-            self.transport.pause_reading()
-        self._wake()
-
-    def on_message_complete(self) -> None:
-        if self.interim:
-            self.interim = False
-            return
-        if not self.complete:
-            self.complete, self.keep_alive = True, self.parser.should_keep_alive()
-            self._wake()
-
-    # -- the reader's side
-
-    def _wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def wait(self, deadline: float | None) -> None:
-        """Until the protocol has news; ``TimeoutError`` at ``deadline`` (loop time)."""
-        loop = asyncio.get_running_loop()
-        waiter = self.waiter = loop.create_future()
-        timer = loop.call_at(deadline, _expire, waiter) if deadline is not None else None
-        try:
-            await waiter
-        finally:
-            self.waiter = None
-            if timer is not None:
-                timer.cancel()
-
-    def take(self) -> bytes:
-        body = self.body
-        data = body.popleft() if len(body) == 1 else b"".join(body)
-        body.clear()
-        self.buffered = 0
-        if self.paused and self.transport is not None:
-            self.paused = False
-            self.transport.resume_reading()
-        return data
-
-    def fail(self, exc: ConnectionError) -> None:
-        if self.error is None:
-            self.error = exc
-        self.abort()
-        self._wake()
-
-    def abort(self) -> None:
-        self.keep_alive = False
-        if self.transport is not None and not self.closed:
-            self.closed = True
-            self.transport.abort()
-
-    def usable(self) -> bool:
-        return not self.closed and self.transport is not None and not self.transport.is_closing()
-
-    # -- the idle pool
-
-    def park(self, idle: list[_Conn], keepalive: float) -> None:
-        self.parser = None
-        self.parked = idle
-        self.expiry = asyncio.get_running_loop().call_later(keepalive, self.expire)
-        idle.append(self)
-
-    def unpark(self) -> None:
-        if self.expiry is not None:
-            self.expiry.cancel()
-            self.expiry = None
-        if self.parked is not None:
-            if self in self.parked:
-                self.parked.remove(self)
-            self.parked = None
-
-    def expire(self) -> None:
-        self.expiry = None
-        self.unpark()
-        if self.transport is not None and not self.closed:
-            self.closed = True
-            self.transport.close()
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
-
-
 class FastResponse:
     """An upstream answer whose headers are in (``providers.transport.UpstreamResponse``)."""
 
-    __slots__ = ("_client", "_conn", "_decoder", "headers", "status")
+    __slots__ = ("_block", "_client", "_conn", "_decoder", "_headers", "status")
 
-    def __init__(self, client: FastHttpClient, conn: _Conn, decoder: Decoder | None) -> None:
+    def __init__(self, client: FastHttpClient, conn: Conn, decoder: Decoder | None) -> None:
         self._client, self._decoder = client, decoder
-        self._conn: _Conn | None = conn
+        self._conn: Conn | None = conn
         self.status = conn.status
-        headers: CIMultiDict[str] = CIMultiDict()
-        for name, value in conn.raw:
-            headers.add(name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
-        self.headers = CIMultiDictProxy(headers)
+        self._block = conn.block
+        self._headers: Headers | None = None
+
+    @property
+    def headers(self) -> Headers:
+        """The answer's headers (made when first asked for, decoded when first read)."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers(self._block)
+        return headers
 
     async def read(self) -> bytes:
         conn = self._conn
         if conn is not None and conn.complete and self._decoder is None and conn.error is None:
-            data = conn.take() if conn.body else b""
-            self.release()
+            body = conn.body
+            if conn.paused or len(body) > 1:
+                data = conn.take()
+            elif body:
+                data = body.popleft()
+                conn.buffered = 0
+            else:
+                data = b""
+            self._conn = None  # in whole: back to the pool (as ``release``)
+            transport = conn.transport
+            if conn.keep_alive and not conn.closed and transport is not None and not transport.is_closing():
+                client = self._client
+                conn.park(client._idle, client.max_idle, client.keepalive)
+            else:
+                conn.abort()
             return data
         return b"".join([chunk async for chunk in self.chunks()])
 
@@ -289,10 +126,15 @@ class FastResponse:
         if conn is None:
             return
         decoder, idle = self._decoder, self._client.idle_timeout
-        loop = asyncio.get_running_loop()
+        loop = conn.loop
         while True:
-            if conn.body:
-                data = conn.take()
+            body = conn.body
+            if body:
+                if conn.paused or len(body) > 1:
+                    data = conn.take()
+                else:
+                    data = body.popleft()
+                    conn.buffered = 0
                 if decoder is not None:
                     data = self._decode(decoder.decompress, data)
                 if data:
@@ -307,11 +149,19 @@ class FastResponse:
             if conn.error is not None:
                 self.release()
                 raise conn.error
+            deadline = loop.time() + idle if idle else NEVER  # (``conn.expect``, inline)
+            waiter = conn.waiter = loop.create_future()
+            conn.deadline = deadline
+            if deadline < conn.timer_at:
+                conn.arm(deadline)
             try:
-                await conn.wait(loop.time() + idle if idle else None)
+                await waiter
             except TimeoutError:
                 conn.abort()
                 self.release()
+                raise
+            except BaseException:
+                conn.waiter = None
                 raise
 
     def _decode(self, step: Any, data: bytes) -> bytes:
@@ -355,10 +205,14 @@ class FastHttpClient:
         self.idle_timeout = idle_timeout
         self.max_idle, self.keepalive, self.dns_ttl = max_idle, keepalive, dns_ttl
         self._ssl = ssl_context
-        self._idle: dict[Origin, list[_Conn]] = {}
-        self._live: set[_Conn] = set()
+        self._idle: dict[Origin, list[Conn]] = {}
+        self._live: set[Conn] = set()
         self._dns: dict[tuple[str, int], tuple[float, list[tuple[int, str]]]] = {}
         self._targets: dict[str, _Target] = {}
+        # (method, url, body is None, not body, header items) -> (target, head or the bytes
+        # before its Content-Length digits, the bytes after them); (target, None, None): built
+        # per request (a head that makes no template)
+        self._heads: dict[tuple[Any, ...], tuple[_Target, bytes | None, bytes | None]] = {}
         self.connections_made = 0  # TCP connections opened, for tests and metrics
 
     @property
@@ -382,22 +236,96 @@ class FastHttpClient:
         ``UpstreamNetworkError`` (502, or 504 on a timeout)."""
         if proxy:
             raise Unsupported(url)
+        return await self.start(method, url, headers, body)
+
+    def start(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Coroutine[Any, Any, FastResponse]:
+        """``request`` without a proxy, in two halves: what raises ``Unsupported`` or refuses
+        a header (a line break) runs now, before any I/O; the exchange is the coroutine."""
+        try:
+            key: tuple[Any, ...] | None = (method, url, body is None, not body, tuple(headers.items()))
+            cached = self._heads.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable header value: this head is built for this request only
+            key, cached = None, None
+        if cached is None:
+            cached = self._template(key, method, url, headers, body)
+        target, before, after = cached
+        if before is None:
+            head = head_bytes(method, target.path, target.host, headers, body)
+        elif after is None:
+            head = before
+        else:
+            head = b"%b%d%b" % (before, len(body) if body else 0, after)
+        if body and len(body) < _WRITE_APART:
+            return self._exchange(target, head + body, None, method == "HEAD")
+        return self._exchange(target, head, body, method == "HEAD")
+
+    def _template(
+        self,
+        key: tuple[Any, ...] | None,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+    ) -> tuple[_Target, bytes | None, bytes | None]:
         target = self._targets.get(url)
         if target is None:
             target = _parse(url)
             if len(self._targets) > 4096:
                 self._targets.clear()
             self._targets[url] = target
-        head = _head(method, target, headers, body)
-        conn = self._take(target.origin)
+        template = head_template(method, target.path, target.host, headers, body)
+        entry = (target, *template) if template is not None else (target, None, None)
+        if key is not None:
+            if len(self._heads) >= _CACHED:
+                self._heads.clear()
+            self._heads[key] = entry
+        return entry
+
+    async def _exchange(
+        self, target: _Target, data: bytes, rest: bytes | None, is_head: bool
+    ) -> FastResponse:
+        loop = asyncio.get_running_loop()
+        conn: Conn | None = None
+        idle = self._idle.get(target.origin)
+        while idle:
+            found = idle.pop()  # the most recently used: the least likely to be timed out by the upstream
+            found.parked = None
+            transport = found.transport
+            # one made on another (finished) event loop is unusable here
+            if (
+                found.loop is loop
+                and not found.closed
+                and transport is not None
+                and not transport.is_closing()
+            ):
+                conn = found
+                break
+        limit = self.first_byte_timeout
         for _ in range(2):
             reused = conn is not None
             if conn is None:
                 conn = await self._connect(target)
-            conn.send(head, body, method == "HEAD")
-            await self._headers(conn, target)
+            deadline = loop.time() + limit if limit else NEVER
+            waiter = conn.send(data, rest, is_head, deadline)
+            try:
+                await waiter
+                while not conn.headers_done and conn.error is None:
+                    await conn.expect(deadline)
+            except TimeoutError as exc:
+                conn.abort()
+                raise UpstreamNetworkError(
+                    "upstream sent no response in time",
+                    status=504,
+                    detail=f"no response headers from {target.text} within {limit}s",
+                ) from exc
+            except BaseException:
+                conn.waiter = None
+                conn.abort()  # cancelled: the answer will never be read
+                raise
             if conn.headers_done:
-                return self._response(conn)
+                return FastResponse(self, conn, None if conn.coding is None else self._decoder(conn))
             if not (reused and not conn.received):
                 break
             conn = None  # a kept-alive connection the upstream had closed: once more, on a new one
@@ -407,63 +335,29 @@ class FastHttpClient:
             detail=f"request to {target.text} failed: {conn.error or 'no answer'}",
         )
 
-    async def _headers(self, conn: _Conn, target: _Target) -> None:
-        loop = asyncio.get_running_loop()
-        limit = self.first_byte_timeout
-        deadline = loop.time() + limit if limit else None
-        try:
-            while not conn.headers_done and conn.error is None:
-                await conn.wait(deadline)
-        except TimeoutError as exc:
-            conn.abort()
-            raise UpstreamNetworkError(
-                "upstream sent no response in time",
-                status=504,
-                detail=f"no response headers from {target.text} within {limit}s",
-            ) from exc
-        except BaseException:
-            conn.abort()  # cancelled: the answer will never be read
-            raise
-
-    def _response(self, conn: _Conn) -> FastResponse:
+    @staticmethod
+    def _decoder(conn: Conn) -> Decoder | None:
+        """The decoder of the answer's (last) Content-Encoding."""
+        low = conn.coding
+        assert low is not None
         decoder: Decoder | None = None
-        if not conn.head and conn.status not in (204, 304):
-            for name, value in conn.raw:
-                if name.lower() == b"content-encoding":
-                    try:
-                        decoder = decoder_for(value.decode("latin-1").strip().lower())
-                    except UpstreamNetworkError:
-                        conn.abort()  # the body cannot be read: the connection cannot be reused
-                        raise
-        return FastResponse(self, conn, decoder)
+        at = low.find(_ENCODING)
+        while at >= 0:
+            end = low.find(b"\r\n", at + len(_ENCODING))
+            try:
+                decoder = decoder_for(low[at + len(_ENCODING) : end].decode("latin-1").strip())
+            except UpstreamNetworkError:
+                conn.abort()  # the body cannot be read: the connection cannot be reused
+                raise
+            at = low.find(_ENCODING, end)
+        return decoder
 
     # -- connections
 
-    def _take(self, origin: Origin) -> _Conn | None:
-        idle = self._idle.get(origin)
-        if not idle:
-            return None
-        loop = asyncio.get_running_loop()
-        while idle:
-            conn = idle.pop()  # the most recently used: the least likely to be timed out by the upstream
-            conn.parked = None
-            if conn.loop is not loop:
-                continue  # made on another (finished) event loop: unusable here
-            conn.unpark()
-            if conn.usable():
-                return conn
-        return None
+    def _put(self, conn: Conn) -> None:
+        conn.park(self._idle, self.max_idle, self.keepalive)
 
-    def _put(self, conn: _Conn) -> None:
-        idle = self._idle.get(conn.origin)
-        if idle is None:
-            idle = self._idle[conn.origin] = []
-        if len(idle) >= self.max_idle:
-            conn.expire()
-            return
-        conn.park(idle, self.keepalive)
-
-    async def _connect(self, target: _Target) -> _Conn:
+    async def _connect(self, target: _Target) -> Conn:
         tls, host, port = target.origin
         loop = asyncio.get_running_loop()
         ctx = self.ssl_context if tls else None
@@ -474,7 +368,7 @@ class FastHttpClient:
                 for family, address in addresses:
                     try:
                         _, conn = await loop.create_connection(
-                            lambda: _Conn(self, target.origin),
+                            lambda: Conn(self._live, target.origin),
                             address,
                             port,
                             family=family,
@@ -521,39 +415,3 @@ class FastHttpClient:
         for conn in list(self._live):
             conn.abort()
         self._live.clear()
-
-
-def _head(method: str, target: _Target, headers: Mapping[str, str], body: bytes | None) -> bytes:
-    """The request line and headers: ``Host`` first, the caller's headers in their order,
-    then what aiohttp would add (``Accept: */*``, Content-Length, a body's Content-Type)."""
-    lines = [f"{method} {target.path} HTTP/1.1", ""]
-    host = f"Host: {target.host}"
-    accept = typed = sized = False
-    for name, value in headers.items():
-        low = name.lower()
-        if low == "host":
-            host = f"{name}: {value}"
-            continue
-        if low == "content-length":
-            value, sized = str(len(body) if body else 0), True  # the real length, in the caller's place
-        elif low == "transfer-encoding":
-            continue  # the body goes with a Content-Length
-        elif low == "accept":
-            accept = True
-        elif low == "content-type":
-            typed = True
-        lines.append(f"{name}: {value}")
-    lines[1] = host
-    if not accept:
-        lines.append("Accept: */*")
-    if not sized and (body is not None or method in _WITH_BODY):
-        lines.append(f"Content-Length: {len(body) if body else 0}")
-    if body and not typed:
-        lines.append("Content-Type: application/octet-stream")
-    lines += ("", "")
-    text = "\r\n".join(lines)
-    if text.count("\n") != len(lines) - 1 or text.count("\r") != len(lines) - 1:
-        raise UpstreamNetworkError(
-            "invalid upstream request header", detail="a header name or value holds a line break"
-        )
-    return text.encode("utf-8")

@@ -15,6 +15,9 @@ from cliproxy.providers.retry import google_retry_delay, retry_after_header
 
 __all__ = ["GeminiProvider", "InteractionsProvider", "backfill_response_names"]
 
+# (default base, (credential base, model, method)) -> the call's URL: a pure function of the key
+_URLS: dict[tuple[str, tuple[str, str, str]], str] = {}
+
 
 class GeminiProvider(Provider):
     key = "gemini"
@@ -32,21 +35,32 @@ class GeminiProvider(Provider):
         action: str = "generate",
     ) -> UpstreamRequest:
         body.pop("model", None)
-        base = self.base_url(cred)
-        if not base.endswith(("/v1beta", "/v1")):
-            base += "/v1beta"
-        name = quote(model, safe="-._~")
         if action == "count":
             method = "countTokens"
             body = {"contents": body.get("contents", [])} if "generateContentRequest" not in body else body
         else:
             method = "streamGenerateContent?alt=sse" if stream else "generateContent"
             backfill_response_names(body)
+        key = (cred.base_url, model, method)
+        url = _URLS.get((self.default_base_url, key))
+        if url is None:
+            url = self._url(key)
         headers = {"Content-Type": "application/json", "x-goog-api-key": cred.api_key}
-        headers.update(copy_client_headers(cred, client_headers))
-        return UpstreamRequest(
-            f"{base}/models/{name}:{method}", headers, orjson.dumps(body), stream and action != "count"
-        )
+        if cred.headers:
+            headers.update(copy_client_headers(cred, client_headers))
+        return UpstreamRequest(url, headers, orjson.dumps(body), stream and action != "count")
+
+    def _url(self, key: tuple[str, str, str]) -> str:
+        """The URL of (base URL, model, method): made once per such triple from its values."""
+        base_url, model, method = key
+        base = (base_url or self.default_base_url).rstrip("/")
+        if not base.endswith(("/v1beta", "/v1")):
+            base += "/v1beta"
+        url = f"{base}/models/{quote(model, safe='-._~')}:{method}"
+        if len(_URLS) >= 1024:
+            _URLS.clear()
+        _URLS[(self.default_base_url, key)] = url
+        return url
 
     def retry_hint(self, status: int, headers: Mapping[str, str], body: Any) -> float | None:
         hint = google_retry_delay(body) if body is not None else None

@@ -28,8 +28,8 @@ protocol asks for), so no wrapper is made per request.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
-from typing import cast
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from typing import Any, cast
 
 import aiohttp
 
@@ -85,6 +85,8 @@ class AiohttpResponse(aiohttp.ClientResponse):
 
 def proxy_key(credential_proxy: str | None, global_proxy: str | None) -> str:
     """The proxy a request uses: the credential's, else the global one; ``""`` = direct."""
+    if not credential_proxy and not global_proxy:
+        return ""  # the common case: no proxy anywhere
     chosen = (credential_proxy or "").strip()
     if not chosen:
         chosen = (global_proxy or "").strip()
@@ -165,18 +167,25 @@ class HttpClient:
             self._sessions[proxy] = session
         return session, http_proxy
 
-    async def request(
+    def request(
         self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
-    ) -> UpstreamResponse:
-        """Send a request; the caller reads and releases the response.
+    ) -> Coroutine[Any, Any, UpstreamResponse]:
+        """Send a request (await the result); the caller reads and releases the response.
 
-        Network failures become ``UpstreamNetworkError`` (502, or 504 on a timeout)."""
+        Network failures become ``UpstreamNetworkError`` (502, or 504 on a timeout). A
+        refused header or URL raises at once, before anything is awaited; a direct request
+        is the fast client's one coroutine, with no layer of this client around it."""
         fast = self.fast
         if fast is not None and not proxy:
             try:
-                return await fast.request(method, url, headers=headers, body=body)
+                return fast.start(method, url, headers, body)
             except Unsupported:
                 pass  # a URL only aiohttp sends (user info, a non-ASCII host, another scheme)
+        return self._aiohttp_request(method, url, headers, body, proxy)
+
+    async def _aiohttp_request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None, proxy: str
+    ) -> UpstreamResponse:
         session, http_proxy = self._session(proxy)
         try:
             resp = await session.request(

@@ -37,7 +37,7 @@ import importlib.util
 import logging
 import math
 import types
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -339,11 +339,12 @@ class OriginRouter:
         self.impersonating = impersonating
         self.fallback = fallback
 
-    async def request(
+    def request(
         self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
-    ) -> UpstreamResponse:
+    ) -> Awaitable[UpstreamResponse]:
+        """The chosen client's own awaitable: no coroutine layer of the router's."""
         client: UpstreamClient = self.impersonating if url.startswith(self.prefixes) else self.fallback
-        return await client.request(method, url, headers=headers, body=body, proxy=proxy)
+        return client.request(method, url, headers=headers, body=body, proxy=proxy)
 
     async def close(self) -> None:
         await self.impersonating.close()

@@ -15,6 +15,8 @@ from cliproxy.translate import token_segments, tokens
 
 __all__ = ["OpenAICompatProvider"]
 
+_FIXED = 1024  # (key, base, stream) triples kept; emptied when more come
+
 
 class OpenAICompatProvider(Provider):
     key = "openai-compatibility"
@@ -23,6 +25,11 @@ class OpenAICompatProvider(Provider):
     counts_upstream = False  # Chat Completions has no count endpoint: counted locally, as CPA does
     compacts = True
     serves_images = True  # models marked ``image: true`` (CPA's openai-image type)
+
+    def __init__(self) -> None:
+        super().__init__()
+        # (api key, base URL, stream) -> (chat URL, fixed headers): see ``_chat_fixed``
+        self._fixed: dict[tuple[str, str, bool], tuple[str, dict[str, str]]] = {}
 
     def build(
         self,
@@ -44,15 +51,31 @@ class OpenAICompatProvider(Provider):
         else:
             body.pop("stream", None)
             body.pop("stream_options", None)
+        key = (cred.api_key, cred.base_url, stream)
+        fixed = self._fixed.get(key)
+        if fixed is None:
+            fixed = self._chat_fixed(key)
+        headers = fixed[1].copy()
+        if cred.headers:
+            headers.update(copy_client_headers(cred, client_headers))
+        return UpstreamRequest(fixed[0], headers, orjson.dumps(body), stream)
+
+    def _chat_fixed(self, key: tuple[str, str, bool]) -> tuple[str, dict[str, str]]:
+        """The URL and fixed headers of a chat call for (API key, base URL, stream): made
+        once per such triple, from its values alone (a changed key or base is another triple)."""
+        api_key, base_url, stream = key
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "cli-proxy-openai-compat",
             "Accept": "text/event-stream" if stream else "application/json",
         }
-        if cred.api_key:
-            headers["Authorization"] = f"Bearer {cred.api_key}"
-        headers.update(copy_client_headers(cred, client_headers))
-        return UpstreamRequest(self.base_url(cred) + "/chat/completions", headers, orjson.dumps(body), stream)
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        fixed = ((base_url or self.default_base_url).rstrip("/") + "/chat/completions", headers)
+        if len(self._fixed) >= _FIXED:
+            self._fixed.clear()
+        self._fixed[key] = fixed
+        return fixed
 
     def _compact(
         self, cred: Credential, body: dict[str, Any], client_headers: Mapping[str, str]

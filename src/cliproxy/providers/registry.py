@@ -57,6 +57,8 @@ class Providers:
     def __init__(self, providers: Iterable[Provider] | None = None) -> None:
         self.all = tuple(builtin_providers() if providers is None else providers)
         self._by_key: dict[str, Provider] = {p.key: p for p in self.all}
+        # a credential's provider key as written -> its provider (``get`` depends on the key alone)
+        self._found: dict[str, Provider] = {}
 
     def configure(self, config: Any) -> None:
         """Hand every provider the config snapshot (at start and after each reload)."""
@@ -73,12 +75,18 @@ class Providers:
 
     def provider_for(self, cred: Credential) -> Provider:
         """The provider that serves ``cred``. Raises ``KeyError`` for an unknown provider key."""
+        found = self._found.get(cred.provider)
+        if found is not None:
+            return found
         found = self.get(cred.provider)
-        if found is None and cred.compat_name:
-            found = self._by_key[OpenAICompatProvider.key]
-        if found is None:
-            raise KeyError(f"no provider for credential type {cred.provider!r}")
-        return found
+        if found is not None:
+            if len(self._found) >= 256:
+                self._found.clear()
+            self._found[cred.provider] = found
+            return found
+        if cred.compat_name:
+            return self._by_key[OpenAICompatProvider.key]
+        raise KeyError(f"no provider for credential type {cred.provider!r}")
 
 
 _DEFAULT = Providers()

@@ -17,7 +17,7 @@ The error contract every transport keeps (so the pipeline needs no library's typ
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Protocol
 
 from cliproxy.errors import UpstreamError
@@ -48,11 +48,13 @@ class UpstreamResponse(Protocol):
 
 
 class UpstreamClient(Protocol):
-    """Sends one prepared upstream request; the caller reads and releases the answer."""
+    """Sends one prepared upstream request; the caller awaits it at once, then reads and
+    releases the answer. An ``async def`` does; so does a plain method that returns another
+    client's awaitable (no coroutine layer of its own) and may raise before it returns."""
 
-    async def request(
+    def request(
         self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
-    ) -> UpstreamResponse: ...
+    ) -> Awaitable[UpstreamResponse]: ...
 
 
 class UpstreamNetworkError(UpstreamError):

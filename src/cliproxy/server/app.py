@@ -11,7 +11,7 @@ from aiohttp import web
 
 from cliproxy.errors import ConfigError
 from cliproxy.server.context import SERVICE
-from cliproxy.server.fast.protocol import FastServer
+from cliproxy.server.fast.server import FastServer
 from cliproxy.server.guard import ConnectionGuard, GuardedSite
 from cliproxy.server.handlers import generation_handlers
 from cliproxy.server.middleware import middleware

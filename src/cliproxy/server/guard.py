@@ -107,7 +107,7 @@ class Guarded(Protocol):
 
 
 class FrontServer(Protocol):
-    """A protocol factory in front of aiohttp's (``cliproxy.server.fast.protocol.FastServer``)."""
+    """A protocol factory in front of aiohttp's (``cliproxy.server.fast.server.FastServer``)."""
 
     def __call__(self) -> asyncio.Protocol: ...
 

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
@@ -26,17 +26,30 @@ from cliproxy.translate import completions
 from cliproxy.usage.hooks import begin_trace, recorder_of
 
 if TYPE_CHECKING:
-    from cliproxy.usage.recorder import Recorder
     from cliproxy.usage.trace import RequestTrace
 
-__all__ = ["Core", "fast_routes", "generation_handlers", "on_aiohttp"]
+__all__ = ["Core", "Route", "fast_routes", "generation_handlers", "on_aiohttp", "run"]
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Core = Callable[[Exchange], Awaitable[None]]  # a route's work, over either server engine
+Convert = Callable[[Reply | StreamReply], Reply | StreamReply]  # a good answer reshaped for the route
+# a body route's ``Call`` from the request head and its whole body (raises ``RequestError``)
+Prepare = Callable[[Exchange, bytes], tuple[Call, Convert | None]]
 _JSON = {"Content-Type": "application/json"}
 _NO_HEADERS: dict[str, str] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A generation route: ``core`` is its whole work; a route that answers a JSON body
+    also has ``prepare`` (no awaiting), which the protocol-level server runs once the
+    body is in, then :func:`run` (one coroutine layer fewer per request)."""
+
+    core: Core
+    prepare: Prepare | None = None
+
 
 GEMINI_ACTIONS = {
     "generateContent": (False, "generate"),
@@ -50,7 +63,10 @@ class _Body(Protocol):
 
 
 async def _json_body(request: _Body) -> dict[str, Any]:
-    raw = await request.read()
+    return _parse_json(await request.read())
+
+
+def _parse_json(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         raise RequestError("request body is empty; expected a JSON object")
     try:
@@ -98,8 +114,8 @@ async def _write(
     rest = result.rest
     try:
         if not committed:
-            await ex.start(200, result.headers)
-        if result.first:
+            await ex.start(200, result.headers, result.first)  # the head and the first bytes: one send
+        elif result.first:
             await ex.write(result.first)
         chunks = keepalive.with_keepalives(rest, interval, ex.format, result.first) if interval else rest
         async for chunk in chunks:
@@ -115,8 +131,12 @@ async def _write(
         await rest.aclose()  # type: ignore[attr-defined]
 
 
-async def _trace(ex: Exchange, call: Call, rec: Recorder) -> RequestTrace | None:
-    """The request log / usage record of this request, from what came off the wire."""
+def _trace(ex: Exchange, raw: bytes, fmt: Format, model: str) -> RequestTrace | None:
+    """The request log / usage record of this request, from what came off the wire
+    (``None`` when nothing records)."""
+    rec = recorder_of(ex.service)
+    if not rec.active:
+        return None
     principal = ex.principal
     return begin_trace(
         rec,
@@ -125,37 +145,45 @@ async def _trace(ex: Exchange, call: Call, rec: Recorder) -> RequestTrace | None
         query_string=ex.query_string,
         route=ex.route,
         headers=ex.headers,
-        body=await ex.read(),
-        fmt=call.format,
-        alias=call.model,
+        body=raw,
+        fmt=fmt,
+        alias=model,
         api_key=(principal.key or "") if principal is not None else "",
         client_ip=ex.remote,
     )
 
 
-async def _run(
+def _call(
     ex: Exchange,
-    call: Call,
-    convert: Callable[[Reply | StreamReply], Reply | StreamReply] | None = None,
-) -> None:
-    """Run ``call``; ``convert`` reshapes a good answer for the route (``/v1/completions``...)."""
+    raw: bytes,
+    fmt: Format,
+    body: dict[str, Any],
+    model: str,
+    stream: bool,
+    action: str = "generate",
+    alt: str | None = None,
+) -> Call:
+    """The ``Call`` of a request, with its trace (built once: no ``replace`` afterwards)."""
+    trace = _trace(ex, raw, fmt, model)
+    return Call(fmt, body, model, stream, ex.headers, ex.query, action=action, alt=alt, trace=trace)
+
+
+async def run(ex: Exchange, call: Call, convert: Convert | None = None) -> None:
+    """Run ``call`` (its trace already set, if any) and write the answer; ``convert``
+    reshapes a good answer for the route (``/v1/completions``...)."""
     service = ex.service
-    rec = recorder_of(service)
-    trace = await _trace(ex, call, rec) if rec.active else None  # None when nothing records
-    if trace is not None:
-        call = replace(call, trace=trace)
+    trace = call.trace
     interval = keepalive.intervals(service.config, call)
-    pipeline = service.pipeline
     committed = False
     try:
         if interval:  # keep-alives while the pipeline works (the 200 goes out at the first)
-            work = asyncio.ensure_future(pipeline.run(call))
+            work = asyncio.ensure_future(service.pipeline.run(call))
             committed = await keepalive.commit_while_waiting(
                 ex, work, interval, call.format, stream=call.stream
             )
             result = await work
         else:
-            result = await pipeline.run(call)
+            result = await service.pipeline.run(call)
     except CliproxyError as exc:
         resp = exception_response(ex.format, exc)
         body = resp.body if isinstance(resp.body, bytes) else b""  # error responses are built from bytes
@@ -175,6 +203,9 @@ async def _run(
         result = trace.reply(result)
     if convert is not None:
         result = convert(result)
+    if not committed and isinstance(result, Reply):  # a whole answer: no writer coroutine
+        ex.reply(result.status, result.body, result.headers)
+        return
     await _write(ex, result, committed, interval if call.stream else 0.0)
 
 
@@ -196,34 +227,45 @@ def on_aiohttp(core: Core) -> Handler:
     return handler
 
 
-def _body_handler(fmt: Format, action: str = "generate") -> Core:
-    async def handler(ex: Exchange) -> None:
-        body = await _json_body(ex)
+def _body_route(prepare: Prepare) -> Route:
+    """A route answering a JSON body: ``prepare`` then :func:`run`."""
+
+    async def core(ex: Exchange) -> None:
+        call, convert = prepare(ex, await ex.read())
+        await run(ex, call, convert)
+
+    return Route(core, prepare)
+
+
+def _generic(fmt: Format, action: str = "generate") -> Prepare:
+    generate = action == "generate"
+
+    def prepare(ex: Exchange, raw: bytes) -> tuple[Call, Convert | None]:
+        body = _parse_json(raw)
         model = _model_of(body)
-        stream = _stream_flag(body) if action == "generate" else False
-        call = Call(fmt, body, model, stream, ex.headers, ex.query, action=action)
-        await _run(ex, call)
+        stream = body.get("stream", False) if generate else False
+        if stream is not False and stream is not True:
+            stream = _stream_flag(body)
+        return _call(ex, raw, fmt, body, model, stream, action), None
 
-    return handler
+    return prepare
 
 
-async def compact_handler(ex: Exchange) -> None:
+def _compact(ex: Exchange, raw: bytes) -> tuple[Call, Convert | None]:
     """``/responses/compact``: a Responses body answered whole (CPA refuses ``stream: true``)."""
-    body = await _json_body(ex)
+    body = _parse_json(raw)
     model = _model_of(body)
     if body.get("stream") is True:
         raise RequestError("Streaming not supported for compact responses", param="stream")
-    call = Call(Format.RESPONSES, body, model, False, ex.headers, ex.query, action="compact")
-    await _run(ex, call)
+    return _call(ex, raw, Format.RESPONSES, body, model, False, "compact"), None
 
 
-async def completions_handler(ex: Exchange) -> None:
+def _completions(ex: Exchange, raw: bytes) -> tuple[Call, Convert | None]:
     """``/v1/completions``: legacy text completions, run as a chat request (CPA)."""
-    body = await _json_body(ex)
-    chat = completions.chat_request(body)
+    chat = completions.chat_request(_parse_json(raw))
     model = _model_of(chat)
-    call = Call(Format.OPENAI, chat, model, chat.get("stream") is True, ex.headers, ex.query)
-    await _run(ex, call, completions.completion_reply)
+    call = _call(ex, raw, Format.OPENAI, chat, model, chat.get("stream") is True)
+    return call, completions.completion_reply
 
 
 def _images_handler(action: str) -> Handler:
@@ -233,13 +275,15 @@ def _images_handler(action: str) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         call, convert = await image_call(request, action, _json_body)
         ex = AiohttpExchange(request)
-        await _run(ex, call, convert)
+        if recorder_of(ex.service).active:
+            call = replace(call, trace=_trace(ex, await ex.read(), call.format, call.model))
+        await run(ex, call, convert)
         return ex.response
 
     return handler
 
 
-async def gemini_handler(ex: Exchange) -> None:
+def _gemini(ex: Exchange, raw: bytes) -> tuple[Call, Convert | None]:
     name = ex.param("name")
     model, sep, action = name.rpartition(":")
     if not sep or action not in GEMINI_ACTIONS:
@@ -252,30 +296,19 @@ async def gemini_handler(ex: Exchange) -> None:
     if not model:
         raise RequestError("model: missing in the URL", param="model")
     stream, kind = GEMINI_ACTIONS[action]
-    body = await _json_body(ex)
+    body = _parse_json(raw)
     if kind == "count" and isinstance(body.get("generateContentRequest"), dict):
         body = body["generateContentRequest"]
-    call = Call(
-        Format.GEMINI,
-        body,
-        model,
-        stream,
-        ex.headers,
-        ex.query,
-        action=kind,
-        alt=ex.query.get("alt"),
-    )
-    await _run(ex, call)
+    return _call(ex, raw, Format.GEMINI, body, model, stream, kind, ex.query.get("alt")), None
 
 
-async def interactions_handler(ex: Exchange) -> None:
+def _interactions(ex: Exchange, raw: bytes) -> tuple[Call, Convert | None]:
     """``POST /v1beta/interactions``: the Gemini Interactions API (checked and translated
     below the server: ``cliproxy.formats.interactions``, ``cliproxy.translate.interactions``)."""
-    body = await _json_body(ex)
+    body = _parse_json(raw)
     model = body.get("model")
     model = model.strip().removeprefix("models/") if isinstance(model, str) else ""
-    call = Call(Format.INTERACTIONS, body, model, body.get("stream") is True, ex.headers, ex.query)
-    await _run(ex, call)
+    return _call(ex, raw, Format.INTERACTIONS, body, model, body.get("stream") is True), None
 
 
 async def list_models(ex: Exchange) -> None:
@@ -291,34 +324,37 @@ async def get_model(ex: Exchange) -> None:
     ex.reply(200, orjson.dumps(entry), _JSON)
 
 
-def fast_routes() -> dict[tuple[str, str], Core]:
+def fast_routes() -> dict[tuple[str, str], Route]:
     """The routes the protocol-level server may serve, by (method, aiohttp route pattern);
     every other route (images: multipart; WebSockets) is aiohttp's."""
-    chat = _body_handler(Format.OPENAI)
-    responses = _body_handler(Format.RESPONSES)
+    chat = _body_route(_generic(Format.OPENAI))
+    responses = _body_route(_generic(Format.RESPONSES))
+    compact = _body_route(_compact)
+    gemini = _body_route(_gemini)
+    interactions = _body_route(_interactions)
     return {
         ("POST", "/v1/chat/completions"): chat,
-        ("POST", "/v1/completions"): completions_handler,
+        ("POST", "/v1/completions"): _body_route(_completions),
         ("POST", "/v1/responses"): responses,
         ("POST", "/backend-api/codex/responses"): responses,
-        ("POST", "/v1/responses/compact"): compact_handler,
-        ("POST", "/backend-api/codex/responses/compact"): compact_handler,
-        ("POST", "/v1/messages"): _body_handler(Format.CLAUDE),
-        ("POST", "/v1/messages/count_tokens"): _body_handler(Format.CLAUDE, "count"),
-        ("POST", "/v1beta/models/{name:.+}"): gemini_handler,
-        ("POST", "/v1beta/interactions"): interactions_handler,
-        ("POST", "/v1/interactions"): interactions_handler,
-        ("POST", "/v1/models/{name:.+}"): gemini_handler,
-        ("GET", "/v1/models"): list_models,
-        ("GET", "/v1beta/models"): list_models,
-        ("GET", "/v1beta/models/{name:.+}"): get_model,
-        ("GET", "/v1/models/{name:.+}"): get_model,
+        ("POST", "/v1/responses/compact"): compact,
+        ("POST", "/backend-api/codex/responses/compact"): compact,
+        ("POST", "/v1/messages"): _body_route(_generic(Format.CLAUDE)),
+        ("POST", "/v1/messages/count_tokens"): _body_route(_generic(Format.CLAUDE, "count")),
+        ("POST", "/v1beta/models/{name:.+}"): gemini,
+        ("POST", "/v1beta/interactions"): interactions,
+        ("POST", "/v1/interactions"): interactions,
+        ("POST", "/v1/models/{name:.+}"): gemini,
+        ("GET", "/v1/models"): Route(list_models),
+        ("GET", "/v1beta/models"): Route(list_models),
+        ("GET", "/v1beta/models/{name:.+}"): Route(get_model),
+        ("GET", "/v1/models/{name:.+}"): Route(get_model),
     }
 
 
 def generation_handlers() -> dict[tuple[str, str], Handler]:
     """The generation routes and their aiohttp handlers."""
-    handlers = {route: on_aiohttp(core) for route, core in fast_routes().items()}
+    handlers = {key: on_aiohttp(route.core) for key, route in fast_routes().items()}
     handlers[("POST", "/v1/images/generations")] = _images_handler("images.generations")
     handlers[("POST", "/v1/images/edits")] = _images_handler("images.edits")
     return handlers

@@ -51,10 +51,12 @@ def intervals(config: Any, call: Call) -> float:
     if call.stream:
         if call.format is Format.GEMINI and call.alt != "sse":
             return 0.0
-        return float(max(0, int(config.streaming.keepalive_seconds or 0)))
-    if call.action == "count":
+        seconds = config.streaming.keepalive_seconds  # whole seconds (the config's int)
+    elif call.action == "count":
         return 0.0
-    return float(max(0, int(config.nonstream_keepalive_interval or 0)))
+    else:
+        seconds = config.nonstream_keepalive_interval
+    return float(seconds) if seconds and seconds > 0 else 0.0
 
 
 async def commit_while_waiting(

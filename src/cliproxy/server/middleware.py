@@ -41,7 +41,9 @@ __all__ = [
     "PROTECTED_PREFIXES",
     "authorize",
     "body_timeout_message",
+    "check_access",
     "cors_headers",
+    "is_proxy_path",
     "middleware",
     "screen",
     "too_large_message",
@@ -88,7 +90,8 @@ SAFE_MODE_MESSAGE = (
 )
 
 
-def _is_proxy_path(path: str) -> bool:
+def is_proxy_path(path: str) -> bool:
+    """A route of the proxy API (client keys, body read, frontend auth), not management."""
     return path in PROXY_PATHS or path.startswith(PROTECTED_PREFIXES)
 
 
@@ -183,7 +186,7 @@ def screen(
     proxy's refusal, the CORS preflight, safe mode) or ``None`` to go on; the CORS headers
     of the answer; whether ``path`` is a proxy route (client keys, body read, frontend auth)."""
     access = service.access
-    proxy = _is_proxy_path(path)
+    proxy = is_proxy_path(path)
     open_proxy = not (service.frontend or access.required)
     origin = headers.get("Origin")
     if open_proxy and proxy:
@@ -214,18 +217,27 @@ def screen(
     return None, cors, proxy
 
 
+def check_access(
+    service: Service, path: str, headers: Mapping[str, str], query: Mapping[str, str]
+) -> Principal | None:
+    """The client key check of a proxy route, without waiting: ``None`` when no key is
+    required here. Raises ``CliproxyError`` for a bad key, ``HashCheckNeeded`` when a
+    bcrypt hash must decide (``service.access.verify``, in a thread)."""
+    access = service.access
+    if access.required and not service.frontend and (path != RELAY_PATH or service.config.ws_auth):
+        return access.check(headers, query)
+    return None
+
+
 async def authorize(
     service: Service, path: str, headers: Mapping[str, str], query: Mapping[str, str]
 ) -> Principal | None:
-    """The client key check of a proxy route (a bcrypt-hashed key is checked in a thread);
-    ``None`` when no key is required here. Raises ``CliproxyError`` for a bad key."""
+    """:func:`check_access`, a bcrypt-hashed key checked in a thread."""
     access = service.access
-    if access.required and not service.frontend and (path != RELAY_PATH or service.config.ws_auth):
-        try:
-            return access.check(headers, query)
-        except HashCheckNeeded as needed:
-            return await access.verify(needed)
-    return None
+    try:
+        return check_access(service, path, headers, query)
+    except HashCheckNeeded as needed:
+        return await access.verify(needed)
 
 
 def too_large_message(max_bytes: int) -> str:

@@ -116,6 +116,9 @@ class MemoryState:
         self._clock = clock
         self._max_keys = max_keys
         self._cooldowns: dict[str, dict[str, CooldownRecord]] = {}  # model -> cred id -> record
+        # the same dict, read-only for the pool: empty means no record at all, so a pick or a
+        # success skips its cooldown reads (never rebound: cleared in place)
+        self.cooldown_map: Mapping[str, Mapping[str, CooldownRecord]] = self._cooldowns
         self._cursors: dict[str, int] = {}
         self._weighted: dict[str, _Weighted] = {}
         self._schedules: dict[tuple[tuple[str, int], ...], tuple[str, ...]] = {}
@@ -166,6 +169,10 @@ class MemoryState:
     # rotation ------------------------------------------------------------------
 
     async def next_cursor(self, key: str) -> int:
+        return self.next_cursor_now(key)
+
+    def next_cursor_now(self, key: str) -> int:
+        """:meth:`next_cursor` without a coroutine (the pool's round-robin fast path)."""
         cursors = self._cursors
         index = cursors.get(key)
         if index is None:

@@ -121,6 +121,14 @@ class PartsAdapter(Adapter):
         count_tokens: Callable[[int], dict[str, Any]],
     ) -> None:
         self.format = fmt
+        # the four per-request steps are the package's functions themselves, bound on the
+        # instance (they shadow the delegating methods below): no extra call per request
+        self.__dict__.update(
+            parse_request=parse_request,
+            build_request=build_request,
+            parse_response=parse_response,
+            build_response=build_response,
+        )
         self._parse_request, self._build_request = parse_request, build_request
         self._parse_response, self._build_response = parse_response, build_response
         self._decoder, self._encoder, self._sniffer, self._count = decoder, encoder, sniffer, count_tokens

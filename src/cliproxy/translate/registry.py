@@ -56,7 +56,8 @@ class Registry:
         self._pairs[(source, target)] = override
 
     def adapter(self, fmt: Format | str) -> Adapter:
-        return self._adapters[Format(fmt)]
+        found = self._adapters.get(fmt)  # type: ignore[arg-type]  # a str hashes as its Format
+        return found if found is not None else self._adapters[Format(fmt)]
 
     def formats(self) -> list[Format]:
         return list(self._adapters)

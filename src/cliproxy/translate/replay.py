@@ -30,6 +30,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
@@ -403,14 +404,17 @@ class TurnRecorder:
             else:
                 continue
             self._order.append(i)
-        self._finish()
+        if self._order:  # a message with no reasoning and no calls has no turn to keep
+            self._finish()
 
 
 # --------------------------------------------------------------------------- keys (CPA's)
 
 
+@lru_cache(maxsize=4096)
 def replay_model_family(credential_id: str, model: str) -> str:
-    """``claude:<16 hex of sha256(credential id)>:<base model>`` (CPA's Claude replay family)."""
+    """``claude:<16 hex of sha256(credential id)>:<base model>`` (CPA's Claude replay family;
+    a pure function of two strings, remembered per credential and model)."""
     base = model.strip()
     if not base:
         return ""
@@ -422,23 +426,37 @@ def replay_model_family(credential_id: str, model: str) -> str:
 
 def caller_key(headers: Mapping[str, str]) -> str:
     """The client's own API key as it sent it (Bearer, x-api-key, x-goog-api-key)."""
-    low = {k.lower(): v for k, v in headers.items()}
+    return _caller_key({k.lower(): v for k, v in headers.items()})
+
+
+def _caller_key(low: Mapping[str, str]) -> str:
     auth = low.get("authorization", "").strip()
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
     return (low.get("x-api-key") or low.get("x-goog-api-key") or "").strip()
 
 
+@lru_cache(maxsize=1024)
+def _caller_hash(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1024)
+def _chat_session(api_key: str) -> str:
+    seed = "cli-proxy-api:codex:prompt-cache:" + api_key
+    return "prompt-cache:" + str(uuid.uuid5(uuid.NAMESPACE_OID, seed))
+
+
 def replay_session_key(headers: Mapping[str, str], body: Mapping[str, Any], *, chat_client: bool) -> str:
     """CPA's replay session key, namespaced by the caller's API key ("" = no replay)."""
-    key = _body_session(body) or _header_session(headers)
-    api_key = caller_key(headers)
+    low = {k.lower(): v for k, v in headers.items()}  # one pass serves both readers
+    key = _body_session(body) or _header_session(low)
+    api_key = _caller_key(low)
     if not key and chat_client and api_key:
-        seed = "cli-proxy-api:codex:prompt-cache:" + api_key
-        key = "prompt-cache:" + str(uuid.uuid5(uuid.NAMESPACE_OID, seed))
+        key = _chat_session(api_key)
     if not key or not api_key:
         return ""
-    return f"caller:{hashlib.sha256(api_key.encode()).hexdigest()[:16]}:{key}"
+    return f"caller:{_caller_hash(api_key)}:{key}"
 
 
 def _body_session(body: Mapping[str, Any]) -> str:
@@ -456,16 +474,30 @@ def _body_session(body: Mapping[str, Any]) -> str:
     return ""
 
 
-def _header_session(headers: Mapping[str, str]) -> str:
-    low = {k.lower(): v.strip() for k, v in headers.items()}
-    if (turn := low.get("x-codex-turn-metadata")) and (key := _turn_metadata_session(turn)):
+_SESSION_HEADERS = (
+    "x-codex-turn-metadata",
+    "x-codex-window-id",
+    "session_id",
+    "session-id",
+    "conversation_id",
+)
+
+
+def _header_session(low: Mapping[str, str]) -> str:
+    """The session a client's headers name; ``low``: the headers under lower-case names."""
+    for name in _SESSION_HEADERS:
+        if name in low:
+            break
+    else:
+        return ""  # none of them: the common case costs one look per name
+    if (turn := low.get("x-codex-turn-metadata", "").strip()) and (key := _turn_metadata_session(turn)):
         return key
-    if window := low.get("x-codex-window-id"):
+    if window := low.get("x-codex-window-id", "").strip():
         return "window:" + window
     for name in ("session_id", "session-id"):
-        if value := low.get(name):
+        if value := low.get(name, "").strip():
             return "session-id:" + value
-    if value := low.get("conversation_id"):
+    if value := low.get("conversation_id", "").strip():
         return "conversation_id:" + value
     return ""
 
@@ -499,7 +531,8 @@ class ReplayScope:
     def restore(self, req: ir.Request) -> ir.Request:
         """``req`` with cached reasoning restored (a shallow copy when anything changed)."""
         messages = restore_signatures(req.messages, self.signatures, self.model) or req.messages
-        restored = restore_thinking(messages, self.cache.get(self.family, self.session))
+        turns = self.cache.get(self.family, self.session)
+        restored = restore_thinking(messages, turns) if turns else None
         if restored is None and messages is req.messages:
             return req
         self.applied = restored is not None

@@ -348,6 +348,12 @@ def _without_signatures(part: dict[str, Any]) -> dict[str, Any]:
 
 
 def _sanitized_parts(parts: list[Any], model_turn: bool) -> list[Any] | None:
+    if not model_turn:  # a user turn changes only in its functionResponse parts
+        for part in parts:
+            if isinstance(part, dict) and "functionResponse" in part:
+                break
+        else:
+            return None
     out: list[Any] = []
     changed = first_seen = False
     for part in parts:

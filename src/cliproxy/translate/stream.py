@@ -187,7 +187,13 @@ class StreamTranslator:
         self.observe: Callable[[ir.Event], None] | None = None  # sees every upstream event
 
     def feed(self, chunk: bytes) -> bytes:
-        return self._run(self._decoder.decode(chunk))
+        events = self._decoder.decode(chunk)
+        if len(events) == 1 and self.started and self.observe is None:
+            ev = events[0]  # the common chunk: one delta of the open block (as _run does it)
+            if type(ev) in _DELTAS and ev.index == self._seq._current:  # type: ignore[union-attr]
+                ev.index = self._seq._out_index[ev.index]  # type: ignore[union-attr]
+                return self._encoder.encode(ev)
+        return self._run(events)
 
     def finish(self) -> bytes:
         if self._done:
@@ -207,11 +213,19 @@ class StreamTranslator:
             return b""
         parts: list[bytes] = []
         enc = self._encoder.encode
-        seq = self._seq.feed
+        sequencer = self._seq
+        seq = sequencer.feed
         observe = self.observe
         for ev in events:
             if observe is not None:
                 observe(ev)
+            if type(ev) in _DELTAS and self.started and ev.index == sequencer._current:  # type: ignore[union-attr]
+                # the common event: a delta of the block being written, renumbered (Sequencer.feed)
+                ev.index = sequencer._out_index[ev.index]  # type: ignore[union-attr]
+                b = enc(ev)
+                if b:
+                    parts.append(b)
+                continue
             if not self.started:
                 if isinstance(ev, _CONTENT):
                     self.started = True
@@ -231,21 +245,26 @@ class StreamTranslator:
 
 
 # an SSE data line whose payload cannot start a JSON value or [DONE]: HTML, plain text...
-_BAD_DATA_LINE = re.compile(rb"^data:[ ]?[^{\[\r\n ]", re.MULTILINE)
+# (found where a line starts; unanchored, the search skips ahead by its literal prefix,
+# five times faster than a MULTILINE ``^`` that is tried at every byte)
+_BAD_DATA = re.compile(rb"data:[ ]?[^{\[\r\n ]")
 _JUDGE = 7  # bytes of a line's head that tell whether it is such a line ("data: " + one)
+_EVENT_END = re.compile(rb"\n\r?\n")  # a blank line (LF or CRLF): where an SSE event ends
 
 
 class Passthrough:
     """Same format in and out: bytes flow untouched.
 
-    Until the first content the stream is also decoded, so an in-band error before it
-    can still fail over; after that only the cheap usage sniffer looks at the bytes.
-    With ``sse=True`` every chunk also gets one regular-expression scan for ``data:``
-    lines that cannot be JSON (an HTML page, a proxy's text): before the first content
-    that is an ``early_error`` (fail over); after it such a line and what follows are not
-    forwarded, and ``ended`` / ``late_error`` tell the caller to end the stream with an
-    in-format error. A chunk that ends in the first few bytes of a new line holds them
-    back until the next chunk, so a line split anywhere is judged whole.
+    Until the first content the stream is also decoded, event by event, so an in-band
+    error before it can still fail over; decoding stops at the first content, even in
+    the middle of a chunk. With ``sse=True`` every chunk also gets one
+    regular-expression scan for ``data:`` lines that cannot be JSON (an HTML page, a
+    proxy's text): before the first content that is an ``early_error`` (fail over);
+    after it such a line and what follows are not forwarded, and ``ended`` /
+    ``late_error`` tell the caller to end the stream with an in-format error. A chunk
+    that ends in the first few bytes of a new line holds them back until the next
+    chunk, so a line split anywhere is judged whole. ``sniffer`` (optional) reads the
+    stream's usage; the request trace sniffs the client's bytes itself.
     """
 
     __slots__ = (
@@ -261,7 +280,9 @@ class Passthrough:
         "started",
     )
 
-    def __init__(self, decoder: StreamDecoder, sniffer: UsageSniffer, *, sse: bool = True) -> None:
+    def __init__(
+        self, decoder: StreamDecoder, sniffer: UsageSniffer | None = None, *, sse: bool = True
+    ) -> None:
         self._decoder: StreamDecoder | None = decoder
         self._sniffer = sniffer
         self._sse = sse
@@ -275,11 +296,22 @@ class Passthrough:
 
     @property
     def usage(self) -> ir.Usage | None:
-        return self._sniffer.usage
+        return None if self._sniffer is None else self._sniffer.usage
 
     def feed(self, chunk: bytes) -> bytes:
         if self.ended:
             return b""
+        if (
+            self._decoder is None
+            and self._line_start
+            and not self._held
+            and chunk[-1:] == b"\n"
+            and self._sse
+            and _BAD_DATA.search(chunk) is None
+        ):  # the common chunk once content flows: whole lines, none bad, relayed as they are
+            if self._sniffer is not None:
+                self._sniffer.feed(chunk)
+            return chunk
         bad = -1
         if self._sse and chunk:
             if self._held:
@@ -292,9 +324,10 @@ class Passthrough:
         return self._pass(chunk, bad >= 0)
 
     def _pass(self, chunk: bytes, bad: bool) -> bytes:
-        self._sniffer.feed(chunk)
+        if self._sniffer is not None:
+            self._sniffer.feed(chunk)
         if self._decoder is not None:
-            self._watch(self._decoder.decode(chunk))
+            self._decode(chunk)
         if bad:
             err = ir.Error("upstream sent a stream event that is not JSON", status=502)
             if self.started:
@@ -304,6 +337,26 @@ class Passthrough:
                 self.early_error = err
         return chunk
 
+    def _decode(self, chunk: bytes) -> None:
+        """Decode ``chunk`` event by event until the first content: what follows it in the
+        chunk only flows. After an error the rest of the chunk is decoded unwatched."""
+        decoder = self._decoder
+        assert decoder is not None
+        before = self.early_error
+        pos = 0
+        for m in _EVENT_END.finditer(chunk):
+            end = m.end()
+            self._watch(decoder.decode(chunk[pos:end]))
+            if self._decoder is None:
+                return
+            if self.early_error is not before:
+                if end < len(chunk):
+                    decoder.decode(chunk[end:])
+                return
+            pos = end
+        if pos < len(chunk):
+            self._watch(decoder.decode(chunk[pos:] if pos else chunk))
+
     def _bad_line(self, chunk: bytes) -> int:
         """Where a ``data:`` line that cannot be JSON starts in ``chunk``, or -1."""
         start = 0
@@ -311,8 +364,14 @@ class Passthrough:
             start = chunk.find(b"\n") + 1
             if not start:
                 return -1
-        bad = _BAD_DATA_LINE.search(chunk, start)
-        return -1 if bad is None else bad.start()
+        search = _BAD_DATA.search
+        m = search(chunk, start)
+        while m is not None:
+            i = m.start()
+            if i == 0 or chunk[i - 1] == 10:  # at a line's start
+                return i
+            m = search(chunk, i + 1)
+        return -1
 
     def _hold_back(self, chunk: bytes) -> bytes:
         """``chunk`` without a new line's first few bytes at its end (kept for the next)."""

@@ -64,10 +64,7 @@ class AppLog:
         self._logger = logging.getLogger(logger)
         self._handler: _Rotating | None = None
         self.path: Path | None = None
-
-    @property
-    def enabled(self) -> bool:
-        return self._handler is not None
+        self.enabled = False  # a file handler is installed (read on every request: a plain flag)
 
     def apply(self, folder: Path | None, max_total: int, max_bytes: int = MAX_BYTES) -> None:
         """Log to ``folder/main.log`` (``None``: stop logging to a file)."""
@@ -76,6 +73,7 @@ class AppLog:
             self._logger.removeHandler(self._handler)
             self._handler.close()
             self._handler, self.path = None, None
+            self.enabled = False
         if path is None:
             return
         if self._handler is None:
@@ -85,6 +83,7 @@ class AppLog:
             self._handler.addFilter(RequestIdFilter())
             self._logger.addHandler(self._handler)
             self.path = path
+            self.enabled = True
         self._handler.max_total = max_total
         self._handler.maxBytes = max_bytes
         if max_total > 0:

@@ -146,13 +146,38 @@ class UsageCounters:
         (an attempt is only followed by another when it failed)."""
         for index in failed_auths:
             self.auth(index).add(False, ts)
+        # the request's two counters, ``Counter.add`` + ``add_tokens`` inlined: run per request
+        bucket = int(ts) // BUCKET_SECONDS
+        slot_at = bucket % BUCKETS
+        i0, i1, i2, i3, i4, i5 = tokens
+        try:
+            k = self.by_key[api_key]
+        except KeyError:
+            k = self.by_key[api_key] = Counter()
         if auth_index:
-            c = self.auth(auth_index)
-            c.add(ok, ts)
-            c.add_tokens(tokens)
-        k = self.key(api_key)
-        k.add(ok, ts)
-        k.add_tokens(tokens)
+            try:
+                c = self.by_auth[auth_index]
+            except KeyError:
+                c = self.by_auth[auth_index] = Counter()
+            both: tuple[Counter, ...] = (c, k)
+        else:
+            both = (k,)
+        for c in both:
+            if ok:
+                c.success += 1
+            else:
+                c.failed += 1
+            slot = c.ring[slot_at]
+            if slot[0] == bucket:
+                slot[1 if ok else 2] += 1
+            elif slot[0] < bucket:  # a newer bucket than the slot holds (an older one: restored history)
+                slot[0], slot[1], slot[2] = (bucket, 1, 0) if ok else (bucket, 0, 1)
+            c.input_tokens += i0
+            c.output_tokens += i1
+            c.cached_tokens += i2
+            c.cache_creation_tokens += i3
+            c.reasoning_tokens += i4
+            c.total_tokens += i5
 
     def clear(self) -> None:
         self.by_auth.clear()

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cliproxy.formats import Format
 from cliproxy.usage.mask import mask_query
 from cliproxy.usage.recorder import Recorder
-
-if TYPE_CHECKING:
-    from cliproxy.usage.trace import RequestTrace
+from cliproxy.usage.trace import RequestTrace
 
 __all__ = ["begin_trace", "recorder_of"]
 
@@ -51,15 +49,9 @@ def begin_trace(
     the model the client asked for, ``api_key`` the client key that was let in."""
     if not rec.active:
         return None
-    query = mask_query(query_string)
-    return rec.begin(
-        method=method,
-        url=path + ("?" + query if query else ""),
-        headers=headers,
-        body=body,
-        endpoint=f"{method} {route}",
-        fmt=fmt,
-        alias=alias,
-        api_key=api_key,
-        client_ip=client_ip,
-    )
+    url = path
+    if query_string:
+        query = mask_query(query_string)
+        if query:
+            url = path + "?" + query
+    return RequestTrace(rec, method, url, headers, body, f"{method} {route}", fmt, alias, api_key, client_ip)

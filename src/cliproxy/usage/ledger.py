@@ -1,7 +1,7 @@
 """The usage ledger: one row per finished request, written off the request path in batches.
 
-The event loop only appends a tuple to a list (``add``: an uncontended lock and an
-append, no thread wake-up per row); one writer thread takes what has gathered every
+The event loop only appends a tuple to a deque (``add``: one append, atomic under the
+GIL, no lock and no thread wake-up per row); one writer thread takes what has gathered every
 ``FLUSH_SECONDS``, or at once when ``BATCH`` rows wait, and inserts it in one
 transaction. Rows wait in memory up to ``MAX_PENDING``; past that (a database that
 stopped answering) new rows are counted in ``dropped`` and logged, never allowed to grow
@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,8 +41,9 @@ class Ledger:
         self.failed_batches = 0
         self.write_cpu = 0.0  # writer-thread CPU seconds spent inserting
         self._import_lock = threading.Lock()
-        self._lock = threading.Lock()  # guards _rows, _waiters, _stop
-        self._rows: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()  # guards _waiters, _stop
+        # the loop appends, the writer pops from the left: both atomic, so no lock per row
+        self._rows: deque[tuple[Any, ...]] = deque()
         self._in_flight = 0  # rows taken by the writer, not yet written
         self._waiters: list[threading.Event] = []
         self._stop = False
@@ -52,16 +54,14 @@ class Ledger:
     # -- the event loop's side
 
     def add(self, row: tuple[Any, ...]) -> None:
-        with self._lock:
-            rows = self._rows
-            if len(rows) + self._in_flight >= MAX_PENDING:
-                self.dropped += 1
-                dropped = self.dropped
-            else:
-                rows.append(row)
-                if len(rows) == BATCH:
-                    self._wake.set()
-                return
+        rows = self._rows
+        if len(rows) + self._in_flight < MAX_PENDING:
+            rows.append(row)
+            if len(rows) == BATCH:
+                self._wake.set()
+            return
+        self.dropped += 1
+        dropped = self.dropped
         if dropped in (1, 1000) or dropped % 100_000 == 0:
             log.warning("usage ledger (%s) is behind: %d row(s) not recorded", self.store.name, dropped)
 
@@ -93,18 +93,19 @@ class Ledger:
     # -- the writer thread
 
     def _run(self) -> None:
+        rows = self._rows
+        pop = rows.popleft
         while True:
             self._wake.wait(FLUSH_SECONDS)
             self._wake.clear()
-            with self._lock:
-                batch, self._rows = self._rows, []
+            with self._lock:  # the waiters first: every row added before a flush() is in rows
                 waiters, self._waiters = self._waiters, []
                 stop = self._stop
-                self._in_flight = len(batch)
+            batch = [pop() for _ in range(len(rows))]
+            self._in_flight = len(batch)
             for start in range(0, len(batch), BATCH):
                 self._write(batch[start : start + BATCH])
-            with self._lock:
-                self._in_flight = 0
+            self._in_flight = 0
             for w in waiters:
                 w.set()
             self._maybe_prune()

@@ -7,6 +7,7 @@ thread calls ``insert`` / ``prune``, management queries run in ``asyncio.to_thre
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -84,8 +85,15 @@ def _insert_sql(ph: str, rows: int = 1) -> str:
     return f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES {', '.join([one] * rows)}"
 
 
-ROWS_PER_STATEMENT = 20  # SQLite: one statement per 20 rows costs about a fifth less than one per row
-_MULTI_SQL = _insert_sql("?", ROWS_PER_STATEMENT)
+# SQLite: one statement per 100 rows costs about a fifth less than one per 20 and a third less
+# than one per row, and releases the GIL (around each step) five times less often while the
+# event loop runs; fewer where the library allows fewer host parameters (999 before 3.32)
+ROWS_PER_STATEMENT = 100
+
+
+@functools.lru_cache(maxsize=128)
+def _sqlite_insert(rows: int) -> str:
+    return _insert_sql("?", rows)
 
 
 class SqliteStore:
@@ -99,6 +107,7 @@ class SqliteStore:
         self.name = f"sqlite:{path}"
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._per_statement = ROWS_PER_STATEMENT
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,21 +116,20 @@ class SqliteStore:
         conn.execute("PRAGMA synchronous=NORMAL")
         for ddl in _DDL:
             conn.execute(ddl)
+        limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self._per_statement = max(1, min(ROWS_PER_STATEMENT, limit // len(COLUMNS)))
         self._conn = conn
 
     def insert(self, rows: Sequence[tuple[Any, ...]]) -> int:
         conn = self._writer()
+        step = self._per_statement
         with self._lock:
             before = conn.total_changes
             conn.execute("BEGIN")
             try:
-                whole = len(rows) - len(rows) % ROWS_PER_STATEMENT
-                for start in range(0, whole, ROWS_PER_STATEMENT):
-                    conn.execute(
-                        _MULTI_SQL, list(chain.from_iterable(rows[start : start + ROWS_PER_STATEMENT]))
-                    )
-                if whole < len(rows):
-                    conn.executemany(_insert_sql("?"), rows[whole:])
+                for start in range(0, len(rows), step):
+                    part = rows[start : start + step]
+                    conn.execute(_sqlite_insert(len(part)), list(chain.from_iterable(part)))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

@@ -111,7 +111,8 @@ class Recorder:
 
     def finished(self, trace: Trace) -> None:
         usage = trace.usage
-        if usage is None and 0 < trace.status < 400 and trace.response_body:
+        status = trace.status
+        if usage is None and 0 < status < 400 and trace.response_body:
             usage = trace.usage = body_usage(trace.fmt, trace.response_body)
         if trace.on_usage is not None:  # the client key's policy charges what was used
             trace.on_usage(usage, trace.model)
@@ -127,10 +128,10 @@ class Recorder:
             self.writer.submit(lambda: capture.write(trace))
         if self.request_log:
             self._write(trace, self._filename(trace.url, trace.id, trace.started), errors=False)
-        elif trace.status >= 400:
+        elif status >= 400:
             self._write(trace, "error-" + self._filename(trace.url, trace.id, trace.started), errors=True)
-        else:
-            for a in trace.attempts:  # nothing to keep: drop what was spooled
+        elif trace.full:  # logged in full when it began: drop what was spooled
+            for a in trace.attempts:
                 if a.spool is not None:
                     self.writer.submit(a.spool.discard)
 

@@ -22,7 +22,6 @@ from cliproxy.usage.mask import hide_key
 from cliproxy.usage.metrics import Metrics
 from cliproxy.usage.record import source_of
 from cliproxy.usage.restore import restore_counters
-from cliproxy.usage.tokens import token_tuple
 
 if TYPE_CHECKING:
     from cliproxy.config import Config
@@ -35,6 +34,7 @@ log = logging.getLogger(__name__)
 
 LEDGER_FILE = "usage.sqlite"
 _KEY_IDS: dict[str, str] = {}
+_NO_TOKENS = (0, 0, 0, 0, 0, 0)
 
 
 def key_id(api_key: str) -> str:
@@ -140,34 +140,64 @@ class UsageStats:
     # -- per request
 
     def observe(self, t: RequestTrace, usage: ir.Usage | None) -> None:
+        """One finished request (the event loop's side: counters, one ledger row, metrics)."""
         if self._deferred is not None:
             self.open_ledger()
         attempts = t.attempts
         cred = t.credential
         last = attempts[-1] if attempts else None
-        auth_index = cred.index if cred is not None else (last.auth_index if last is not None else "")
-        provider = cred.provider if cred is not None else (last.auth_provider if last is not None else "")
-        failed_auths = tuple(a.auth_index for a in attempts[:-1] if a.auth_index)
+        if cred is not None:
+            auth_index, provider = cred.index, cred.provider
+        elif last is not None:
+            auth_index, provider = last.auth_index, last.auth_provider
+        else:
+            auth_index = provider = ""
+        failed_auths = tuple(a.auth_index for a in attempts[:-1] if a.auth_index) if len(attempts) > 1 else ()
         status = t.status or 500
         ok = status < 400
-        tokens = token_tuple(usage)
-        kid = key_id(t.api_key)
-        if kid and kid not in self.key_labels:
-            self.key_labels[kid] = hide_key(t.api_key)
+        tokens = (
+            _NO_TOKENS
+            if usage is None
+            else (
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_read_tokens,
+                usage.cache_write_tokens,
+                usage.reasoning_tokens,
+                usage.total_tokens
+                if usage.total_tokens is not None
+                else usage.input_tokens + usage.output_tokens,
+            )
+        )
+        api_key = t.api_key
+        labels = self.key_labels
+        if api_key:
+            kid = _KEY_IDS.get(api_key) or key_id(api_key)
+            label = labels.get(kid)
+            if label is None:
+                label = labels[kid] = hide_key(api_key)
+        else:
+            kid, label = "", labels.get("", "")
         self.counters.record(t.started, kid, auth_index, failed_auths, ok, tokens)
-        elapsed, ttft = t.elapsed(), t.ttft()
-        latency_ms = int(elapsed * 1000)
-        ttfb_ms = int(ttft * 1000) if ttft is not None else 0
-        if self.ledger is not None:
-            self.ledger.add(
+        t0, first = t._t0, t._ttft
+        elapsed = time.perf_counter() - t0
+        ttft = None if first is None else first - t0
+        ledger = self.ledger
+        if ledger is not None:
+            if cred is not None:
+                found = self._sources.get(id(cred))
+                source = found[1] if found is not None and found[0] is cred else self._source(cred)
+            else:
+                source = hide_key(last.auth_value) if last is not None else ""
+            ledger.add(
                 (
                     f"{self._uid_prefix}{next(self._uids):x}",
                     t.started,
                     t.id,
                     kid,
-                    self.key_labels.get(kid, ""),
+                    label,
                     auth_index,
-                    self._source(cred) if cred is not None else (hide_key(last.auth_value) if last else ""),
+                    source,
                     provider,
                     t.endpoint,
                     t.alias,
@@ -176,10 +206,10 @@ class UsageStats:
                     0 if ok else 1,
                     1 if t.stream else 0,
                     *tokens,
-                    latency_ms,
-                    ttfb_ms,
+                    int(elapsed * 1000),
+                    int(ttft * 1000) if ttft is not None else 0,
                     len(attempts),
-                    ",".join(failed_auths),
+                    ",".join(failed_auths) if failed_auths else "",
                 )
             )
         m = self.metrics
@@ -188,7 +218,7 @@ class UsageStats:
                 model=t.model,
                 provider=provider,
                 status=status,
-                tokens=(tokens[0], tokens[1], tokens[2], tokens[3], tokens[4], tokens[5]),
+                tokens=tokens,
                 duration=elapsed,
                 ttfb=ttft,
                 attempts=[

@@ -1,10 +1,16 @@
 """Usage of a whole (non-streamed) answer, read from its usage object only.
 
-Cheaper than translating the answer: one JSON parse and the format's own usage reader.
+Cheaper than translating the answer: the format's own usage reader on the usage object.
+A pass-through answer is not parsed on its way to the client, so its usage is read here:
+when the top-level usage object is the answer's last member but for plain scalar ones
+(Anthropic's ``usage``, most Chat Completions bodies), only that object is parsed
+(:func:`_tail_object`); otherwise the whole body is.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -53,10 +59,69 @@ _READERS = {
 }
 
 
+# the top-level usage key of a format and its reader of that object
+_USAGE_KEYS: dict[Format, tuple[bytes, Callable[[dict[str, Any]], ir.Usage]]] = {
+    Format.OPENAI: (b'"usage"', openai_chat.parse_usage),
+    Format.RESPONSES: (b'"usage"', openai_responses.usage_from_wire),
+    Format.CODEX: (b'"usage"', openai_responses.usage_from_wire),
+    Format.CLAUDE: (b'"usage"', claude.usage_from_wire),
+    Format.GEMINI: (b'"usageMetadata"', gemini.usage_from_metadata),
+}
+_WS = rb"[ \t\n\r]*"
+# plain scalar members (no quote or backslash in their strings), as may follow the usage object
+_SCALAR = rb'(?:"[^"\\]*"|-?[0-9][0-9.eE+-]*|true|false|null)'
+_SCALAR_MEMBERS = re.compile(
+    rb"(?:" + _WS + rb"," + _WS + rb'"[^"\\]*"' + _WS + rb":" + _WS + _SCALAR + rb")*" + _WS
+)
+
+
+def _tail_object(body: bytes, key: bytes) -> Any:
+    """The value of the top-level member ``key`` when it is an object followed only by
+    plain scalar members, parsed alone; ``None`` when the body is not laid out that way.
+
+    On a JSON object it is the value a full parse would give: the last ``"key"`` in the
+    body (the member a parse keeps) is a member name, not string content, when the byte
+    before its quote is no backslash and a colon follows; the text from the ``{`` after
+    it to the last ``}`` before the body's closing one parses alone as the value (an
+    object has no proper prefix that is one); and nothing but scalar members between
+    that value and the body's last ``}`` puts the member in the top-level object."""
+    end = len(body.rstrip()) - 1  # the closing brace of the body
+    if end < 1 or body[end] != 0x7D:
+        return None
+    i = body.rfind(key, 0, end)
+    if i <= 0 or body[i - 1] == 0x5C:  # a backslash: maybe inside a string
+        return None
+    after = i + len(key)
+    j = body.find(b"{", after, end)
+    if j < 0 or body[after:j].strip(b" \t\n\r") != b":":
+        return None
+    k = body.rfind(b"}", j, end)
+    if k < 0:
+        return None
+    if k + 1 < end and _SCALAR_MEMBERS.fullmatch(body, k + 1, end) is None:
+        return None
+    if body[:1] != b"{" and body.lstrip()[:1] != b"{":  # the body is one object
+        return None
+    try:
+        return orjson.loads(body[j : k + 1])
+    except orjson.JSONDecodeError:
+        return None
+
+
 def body_usage(fmt: Any, body: bytes) -> ir.Usage | None:
     """The usage a whole answer of format ``fmt`` reports, or ``None``."""
+    if not body:
+        return None
+    fast = _USAGE_KEYS.get(fmt)
+    if fast is not None:
+        found = _tail_object(body, fast[0])
+        if type(found) is dict:
+            try:
+                return fast[1](found)
+            except (TypeError, ValueError, AttributeError):  # a usage object of the wrong shape
+                return None
     reader = _READERS.get(fmt)
-    if reader is None or not body:
+    if reader is None:
         return None
     try:
         obj = orjson.loads(body)

@@ -5,17 +5,22 @@ hooks keep references (headers, bodies already in memory) and timestamps; the wo
 formatting and writing happens once, in the writer thread, when the request is over.
 In error-only mode (``request-log: false``) nothing is copied or spooled at all: the
 file is written only if the answer was an error.
+
+Hot path: a trace is opened for every generation request, so the per-request work is
+kept to attribute stores. Fields a request rarely sets (an error, cooldowns, a spool)
+are class-level defaults an instance only overrides when it has to, and a client stream
+is watched by one async generator whose per-chunk work is one sniffer feed unless a
+request log or a recording keeps the chunks.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cliproxy.calls import Reply, StreamReply
-from cliproxy.requestid import request_id
+from cliproxy.requestid import NO_REQUEST, REQUEST_ID, new_request_id
 from cliproxy.usage.recording import Timed, timed
 from cliproxy.usage.writer import Spool
 
@@ -26,41 +31,76 @@ __all__ = ["Attempt", "RequestTrace"]
 
 ERROR_BODY_LIMIT = 1 << 20  # request bytes an error-only log keeps (CPA)
 
+_wall = time.time
+_clock = time.perf_counter
+_NO_HEADERS: Mapping[str, str] = {}
 
-@dataclass(slots=True)
+
 class Attempt:
-    """One upstream call."""
+    """One upstream call. What the pipeline knows when it sends is set on creation; the
+    rest keeps its class default until the answer (or an error) says otherwise."""
 
-    index: int
-    sent: float
-    method: str
-    url: str
-    headers: Mapping[str, str]
-    body: bytes
-    provider: str = ""
-    auth_id: str = ""
-    label: str = ""
-    auth_kind: str = ""
-    auth_value: str = ""
-    auth_index: str = ""
-    auth_provider: str = ""
-    cooled: bool = False
     status: int | None = None
     received: float | None = None
-    response_headers: Mapping[str, str] = field(default_factory=dict)
+    response_headers: Mapping[str, str] = _NO_HEADERS
     response_body: bytes = b""
     error: str = ""
+    cooled: bool = False
     spool: Spool | None = None
     chunks: Timed | None = None  # the stream with its timing, while recording
+
+    def __init__(
+        self,
+        index: int,
+        sent: float,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        provider: str = "",
+        auth_id: str = "",
+        label: str = "",
+        auth_kind: str = "",
+        auth_value: str = "",
+        auth_index: str = "",
+        auth_provider: str = "",
+    ) -> None:
+        self.index, self.sent, self.method, self.url, self.headers, self.body = (
+            index,
+            sent,
+            method,
+            url,
+            headers,
+            body,
+        )
+        self.provider, self.auth_id, self.label, self.auth_kind = provider, auth_id, label, auth_kind
+        self.auth_value, self.auth_index, self.auth_provider = auth_value, auth_index, auth_provider
 
 
 class RequestTrace:
     """Collects one request; ``finish`` hands it to the writer and the usage queue."""
 
+    # defaults a request overrides only when it has to (see the module docstring)
+    status = 0
+    response_headers: Mapping[str, str] = _NO_HEADERS
+    response_body = b""
+    spool: Spool | None = None
+    error: tuple[int, str] | None = None
+    credential: Any = None
+    model = ""
+    usage: Any = None
+    stream = False
+    cooldowns: tuple[tuple[str, str], ...] = ()
+    chunks: Timed | None = None  # the client stream with its timing, only while recording
+    _last_chunk = 0.0
+    _ttft: float | None = None
+    _done = False
+    # called with (usage, upstream model) when the request is over (a key's policy)
+    on_usage: Callable[[Any, str], None] | None = None
+
     def __init__(
         self,
         recorder: Recorder,
-        *,
         method: str,
         url: str,
         headers: Mapping[str, str],
@@ -72,12 +112,13 @@ class RequestTrace:
         client_ip: str,
     ) -> None:
         self.recorder = recorder
-        self.id = request_id()  # the id this request's log lines carry (cliproxy.requestid)
-        self.started = time.time()
-        self._t0 = time.perf_counter()
-        self.full = recorder.request_log
+        rid = REQUEST_ID.get()  # the id this request's log lines carry (cliproxy.requestid)
+        self.id = rid if rid != NO_REQUEST else new_request_id()
+        self.started = _wall()
+        self._t0 = _clock()
+        self.full = full = recorder.request_log
         self.method, self.url, self.headers, self.body = method, url, headers, body
-        self.body_limit: int | None = None if self.full else ERROR_BODY_LIMIT
+        self.body_limit: int | None = None if full else ERROR_BODY_LIMIT
         self.endpoint, self.fmt, self.alias, self.api_key, self.client_ip = (
             endpoint,
             fmt,
@@ -86,23 +127,8 @@ class RequestTrace:
             client_ip,
         )
         self.attempts: list[Attempt] = []
-        self.status = 0
-        self.response_headers: Mapping[str, str] = {}
-        self.response_body = b""
-        self.spool: Spool | None = None
-        self.error: tuple[int, str] | None = None
-        self.credential: Any = None
-        self.model = ""
-        self.usage: Any = None
-        self.stream = False
-        self.cooldowns: list[tuple[str, str]] = []
-        # the client stream with its timing, only while recording (cliproxy.usage.recording)
-        self.chunks: Timed | None = None if recorder.capture is None else []
-        self._last_chunk = 0.0
-        self._ttft: float | None = None
-        self._done = False
-        # called with (usage, upstream model) when the request is over (a key's policy)
-        self.on_usage: Callable[[Any, str], None] | None = None
+        if recorder.capture is not None:
+            self.chunks = []
 
     # -- pipeline hooks (one upstream attempt each)
 
@@ -117,10 +143,11 @@ class RequestTrace:
         model: str,
     ) -> None:
         self.model = model
-        self.attempts.append(
+        attempts = self.attempts
+        attempts.append(
             Attempt(
-                len(self.attempts) + 1,
-                time.time(),
+                len(attempts) + 1,
+                _wall(),
                 method,
                 url,
                 headers,
@@ -137,20 +164,23 @@ class RequestTrace:
 
     def cooled(self, provider: str, scope: str) -> None:
         """The pipeline put the credential of the current attempt in cooldown."""
-        self.cooldowns.append((provider, scope))
+        self.cooldowns = (*self.cooldowns, (provider, scope))
         if self.attempts:
             self.attempts[-1].cooled = True
 
     def upstream_response(self, status: int, headers: Mapping[str, str]) -> None:
         a = self.attempts[-1]
-        a.status, a.received, a.response_headers = status, time.time(), headers
+        a.status, a.received, a.response_headers = status, _wall(), headers
         if self._ttft is None and status < 400:
-            self._ttft = time.perf_counter()
+            self._ttft = _clock()
 
     def upstream_body(self, data: bytes) -> None:
         """A whole upstream body (an error, or a non-streamed answer)."""
+        if self.full or self.chunks is not None:
+            self.attempts[-1].response_body = data
+            return
         a = self.attempts[-1]
-        if self.full or (a.status or 0) >= 400 or self.chunks is not None:
+        if (a.status or 0) >= 400:
             a.response_body = data
 
     def upstream_chunks(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -169,8 +199,14 @@ class RequestTrace:
     def reply(self, result: Reply | StreamReply) -> Reply | StreamReply:
         self.credential = result.credential
         if isinstance(result, Reply):
-            self.respond(result.status, result.headers, result.body)
-            self.finish()
+            self.status, self.response_headers, self.response_body = (
+                result.status,
+                result.headers,
+                result.body,
+            )
+            if not self._done:
+                self._done = True
+                self.recorder.finished(self)
             return result
         self.status, self.response_headers = 200, result.headers
         self.stream = True
@@ -202,7 +238,7 @@ class RequestTrace:
     # -- usage facts
 
     def latency_ms(self) -> int:
-        return int((time.perf_counter() - self._t0) * 1000)
+        return int((_clock() - self._t0) * 1000)
 
     @property
     def first_byte(self) -> bool:
@@ -211,26 +247,28 @@ class RequestTrace:
 
     def elapsed(self) -> float:
         """Seconds since the request was read."""
-        return time.perf_counter() - self._t0
+        return _clock() - self._t0
 
     def ttft(self) -> float | None:
         """Seconds to the first byte of the answer, ``None`` when there was none."""
         return None if self._ttft is None else self._ttft - self._t0
 
     def ttft_ms(self) -> int:
-        return int(((self._ttft or time.perf_counter()) - self._t0) * 1000)
+        return int(((self._ttft or _clock()) - self._t0) * 1000)
 
     def _first_chunk(self, chunk: bytes, sniffer: Any) -> None:
-        self._ttft = time.perf_counter()
-        self._chunk(chunk, sniffer)
-
-    def _chunk(self, chunk: bytes, sniffer: Any) -> None:
+        self._ttft = _clock()
         if sniffer is not None:
             sniffer.feed(chunk)
+        if self.spool is not None or self.chunks is not None:
+            self._keep(chunk)
+
+    def _keep(self, chunk: bytes) -> None:
+        """A client chunk for the request log's spool and the recording, when they are on."""
         if self.spool is not None:
             self.spool.append(chunk)
         if self.chunks is not None:
-            now = time.perf_counter()
+            now = _clock()
             self.chunks.append((now - (self._last_chunk or self._t0), chunk))
             self._last_chunk = now
 
@@ -242,33 +280,61 @@ class RequestTrace:
 
 class _ClientStream:
     """The client stream, seen on its way out; closing it always closes the source
-    (even when it was never started) and ends the trace."""
+    (even when it was never started) and ends the trace.
 
-    __slots__ = ("_rest", "_sniffer", "_trace")
+    Iterating it runs one async generator (``_watch``): no coroutine of ours per chunk.
+    ``__anext__`` hands out that generator's own awaitable, for readers that step it by
+    hand (the keep-alive writer)."""
+
+    __slots__ = ("_ended", "_gen", "_rest", "_sniffer", "_trace")
 
     def __init__(self, trace: RequestTrace, rest: AsyncIterator[bytes], sniffer: Any) -> None:
         self._trace, self._rest, self._sniffer = trace, rest, sniffer
+        self._gen: AsyncGenerator[bytes, None] | None = None
+        self._ended = False
 
-    def __aiter__(self) -> _ClientStream:
-        return self
+    def __aiter__(self) -> AsyncGenerator[bytes, None]:
+        gen = self._gen
+        if gen is None:
+            gen = self._gen = self._watch()
+        return gen
 
-    async def __anext__(self) -> bytes:
-        try:
-            chunk = await self._rest.__anext__()
-        except StopAsyncIteration:
-            await self.aclose()
-            raise
+    def __anext__(self) -> Awaitable[bytes]:
+        return self.__aiter__().__anext__()
+
+    async def _watch(self) -> AsyncGenerator[bytes, None]:
         t = self._trace
-        if t._ttft is None:
-            t._ttft = time.perf_counter()
-        t._chunk(chunk, self._sniffer)
-        return chunk
+        sniffer = self._sniffer
+        feed = sniffer.feed if sniffer is not None else None
+        keep = t.spool is not None or t.chunks is not None
+        async for chunk in self._rest:
+            if t._ttft is None:
+                t._ttft = _clock()
+            if feed is not None:
+                feed(chunk)
+            if keep:
+                t._keep(chunk)
+            yield chunk
+        await self._end()
 
-    async def aclose(self) -> None:
+    async def _end(self) -> None:
+        """Close the source and end the trace, once (the end of the stream, then the
+        reader's ``aclose``)."""
+        if self._ended:
+            return
+        self._ended = True
         try:
             await self._rest.aclose()  # type: ignore[attr-defined]
         finally:
             self._trace._stream_done(self._sniffer)
+
+    async def aclose(self) -> None:
+        gen = self._gen
+        try:
+            if gen is not None:
+                await gen.aclose()
+        finally:
+            await self._end()
 
 
 async def _tee(chunks: AsyncIterator[bytes], spool: Spool) -> AsyncIterator[bytes]:

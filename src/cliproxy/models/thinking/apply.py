@@ -8,14 +8,15 @@ a setting the translator wrote is re-checked against the model, as CPA does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from .appliers import APPLIERS, STRIP_PATHS
+from .appliers import APPLIERS, STRIP_PATHS, Applier
 from .canonical import Mode, ThinkingCaps, ThinkingConfig, level_to_budget
 from .extract import extract_thinking
 from .validate import ThinkingError, validate_thinking
 
-__all__ = ["apply_thinking", "strip_thinking"]
+__all__ = ["apply_checked", "apply_thinking", "strip_thinking", "user_defined_setting"]
 
 
 def apply_thinking(
@@ -33,18 +34,35 @@ def apply_thinking(
     applier = APPLIERS.get(target)
     if applier is None:
         return
-    user_defined = caps is None or caps.user_defined
-    if not user_defined and not caps.supported:  # type: ignore[union-attr]
+    if caps is None or caps.user_defined:
+        if cfg is not None:
+            applier(upstream_body, user_defined_setting(cfg, target), None, model)
+    elif not caps.supported:
         strip_thinking(upstream_body, target)
-        return
-    if cfg is None and not user_defined:
-        cfg = _recheck_translated(upstream_body, target, caps)  # type: ignore[arg-type]
-    if cfg is None:
-        return
-    if user_defined:
-        applier(upstream_body, _user_defined(cfg, target), None, model)
     else:
-        applier(upstream_body, cfg, caps, model)
+        apply_checked(upstream_body, cfg, target, model, caps, applier, extract_thinking)
+
+
+def apply_checked(
+    upstream_body: dict[str, Any],
+    cfg: ThinkingConfig | None,
+    target: str,
+    model: str,
+    caps: ThinkingCaps,
+    applier: Applier,
+    read: Callable[[Any, str], ThinkingConfig | None] | None,
+) -> None:
+    """:func:`apply_thinking` for a model that thinks, with known, not user-defined
+    ``caps``; ``read(body, target)`` reads the upstream body in the ``target`` format."""
+    if cfg is None:  # a setting the translator wrote is re-checked against the model, as CPA does
+        found = read(upstream_body, target) if read is not None else None
+        if found is None:
+            return
+        try:
+            cfg = validate_thinking(found, caps, same_provider=False, target=target)
+        except ThinkingError:
+            return  # the translator's own choice: leave it for the upstream to judge
+    applier(upstream_body, cfg, caps, model)
 
 
 def strip_thinking(body: dict[str, Any], target: str) -> None:
@@ -60,17 +78,7 @@ def strip_thinking(body: dict[str, Any], target: str) -> None:
         del body["output_config"]
 
 
-def _recheck_translated(body: dict[str, Any], target: str, caps: ThinkingCaps) -> ThinkingConfig | None:
-    cfg = extract_thinking(body, target)
-    if cfg is None:
-        return None
-    try:
-        return validate_thinking(cfg.with_(source=target), caps, same_provider=False, target=target)
-    except ThinkingError:
-        return None  # the translator's own choice: leave it for the upstream to judge
-
-
-def _user_defined(cfg: ThinkingConfig, target: str) -> ThinkingConfig:
+def user_defined_setting(cfg: ThinkingConfig, target: str) -> ThinkingConfig:
     """Levels become budgets for budget-first protocols (Claude: only from other formats)."""
     if cfg.mode is not Mode.LEVEL:
         return cfg

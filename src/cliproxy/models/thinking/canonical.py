@@ -8,7 +8,7 @@ suffix) is read into one :class:`ThinkingConfig`, checked against the target mod
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
@@ -48,9 +48,21 @@ class ThinkingConfig:
     level: str = ""
     source: str = ""
 
-    def with_(self, **changes: object) -> ThinkingConfig:
-        """A copy with some fields changed."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def with_(
+        self,
+        *,
+        mode: Mode | None = None,
+        budget: int | None = None,
+        level: str | None = None,
+        source: str | None = None,
+    ) -> ThinkingConfig:
+        """A copy with some fields changed (no ``dataclasses.replace``: this runs per request)."""
+        return ThinkingConfig(
+            self.mode if mode is None else mode,
+            self.budget if budget is None else budget,
+            self.level if level is None else level,
+            self.source if source is None else source,
+        )
 
 
 @dataclass(frozen=True, slots=True)

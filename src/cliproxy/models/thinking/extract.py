@@ -16,9 +16,11 @@ from typing import Any
 
 from .canonical import Mode, ThinkingConfig
 
-__all__ = ["extract_thinking"]
+__all__ = ["Reader", "extract_thinking", "reader_for"]
 
 Body = Mapping[str, Any]
+# reads a body's setting, ``source`` naming where it came from
+Reader = Callable[[Body, str], "ThinkingConfig | None"]
 
 
 def extract_thinking(body: Body, fmt: str) -> ThinkingConfig | None:
@@ -27,6 +29,13 @@ def extract_thinking(body: Body, fmt: str) -> ThinkingConfig | None:
     if reader is None or not isinstance(body, Mapping):
         return None
     return reader(body, fmt)
+
+
+def reader_for(fmt: str) -> Reader | None:
+    """The reader :func:`extract_thinking` uses for ``fmt`` (``None``: no setting to read),
+    to look up once: ``reader(body, source)`` is ``extract_thinking(body, fmt)`` with
+    ``source`` instead of ``fmt`` in the setting it returns, for a ``Mapping`` body."""
+    return _READERS.get(fmt.strip().lower())
 
 
 def _get(body: Any, *keys: str) -> Any:
@@ -64,20 +73,25 @@ def _budget(value: Any, source: str) -> ThinkingConfig | None:
 
 
 def _openai(body: Body, source: str) -> ThinkingConfig | None:
-    return _effort(body.get("reasoning_effort"), source)
+    value = body.get("reasoning_effort")
+    return None if value is None else _effort(value, source)
 
 
 def _responses(body: Body, source: str) -> ThinkingConfig | None:
-    return _effort(_get(body, "reasoning", "effort"), source)
+    reasoning = body.get("reasoning")
+    return None if reasoning is None else _effort(_get(reasoning, "effort"), source)
 
 
 def _claude(body: Body, source: str) -> ThinkingConfig | None:
-    kind = _get(body, "thinking", "type")
+    thinking = body.get("thinking")
+    if thinking is None:
+        return None
+    kind = _get(thinking, "type")
     if kind == "disabled":
         return ThinkingConfig(Mode.NONE, source=source)
     if kind in ("adaptive", "auto"):
         return _effort(_get(body, "output_config", "effort"), source)
-    budget = _get(body, "thinking", "budget_tokens")
+    budget = _get(thinking, "budget_tokens")
     if budget is not None:
         return _budget(budget, source)
     if kind == "enabled":
@@ -121,7 +135,7 @@ def _kimi(body: Body, source: str) -> ThinkingConfig | None:
     return _openai(body, source)
 
 
-_READERS: dict[str, Callable[[Body, str], ThinkingConfig | None]] = {
+_READERS: dict[str, Reader] = {
     "openai": _openai,
     "openai-response": _responses,
     "openai-responses": _responses,

@@ -14,7 +14,7 @@ from .extract import extract_thinking
 from .suffix import parse_suffix_value
 from .validate import validate_thinking
 
-__all__ = ["resolve_thinking", "same_provider_family"]
+__all__ = ["body_format", "resolve_thinking", "same_provider_family", "settle_thinking"]
 
 _FAMILIES: dict[str, str] = {
     "gemini": "gemini",
@@ -67,10 +67,18 @@ def resolve_thinking(
     """
     cfg = parse_suffix_value(suffix)
     if cfg is None:
-        cfg = extract_thinking(client_body, _body_format(client_format, target))
+        cfg = extract_thinking(client_body, body_format(client_format, target))
         cfg = cfg.with_(source=client_format) if cfg is not None else None
     if cfg is None or caps is None or caps.user_defined:
         return cfg
+    return settle_thinking(cfg, caps, same_provider, target)
+
+
+def settle_thinking(
+    cfg: ThinkingConfig, caps: ThinkingCaps, same_provider: bool, target: str | None
+) -> ThinkingConfig | None:
+    """:func:`resolve_thinking`'s checks of a setting ``cfg`` against a model whose
+    ``caps`` are known and not user-defined (``None``: the model does not think)."""
     if not caps.supported:
         return None
     if not same_provider and cfg.mode is Mode.LEVEL:
@@ -80,7 +88,8 @@ def resolve_thinking(
     return validate_thinking(cfg, caps, same_provider=same_provider, target=target)
 
 
-def _body_format(client_format: str, target: str | None) -> str:
+def body_format(client_format: str, target: str | None) -> str:
+    """The format a client body's setting is read in (it may hold the target's own fields)."""
     # An OpenAI chat body sent on to Kimi may carry Kimi's native ``thinking`` object.
     if target == "kimi" and client_format == "openai":
         return "kimi"

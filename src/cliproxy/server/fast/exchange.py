@@ -70,8 +70,9 @@ class Exchange(Protocol):
     def answer(self, resp: web.Response) -> None:
         """Answer with a built response (an error from ``cliproxy.server.errors``)."""
 
-    async def start(self, status: int, headers: Mapping[str, str]) -> None:
-        """Send the head of a streamed answer (the CORS headers added)."""
+    async def start(self, status: int, headers: Mapping[str, str], first: bytes = b"") -> None:
+        """Send the head of a streamed answer (the CORS headers added), then ``first``
+        (the first bytes of the body, when known: one send with the head)."""
 
     async def write(self, chunk: bytes) -> None:
         """Send part of a streamed answer; raises ``ConnectionResetError`` once the client is gone."""
@@ -155,13 +156,15 @@ class AiohttpExchange:
     def answer(self, resp: web.Response) -> None:
         self._response = resp
 
-    async def start(self, status: int, headers: Mapping[str, str]) -> None:
+    async def start(self, status: int, headers: Mapping[str, str], first: bytes = b"") -> None:
         resp = web.StreamResponse(status=status, headers=headers)
         cors = self.request.get(CORS_KEY)
         if cors:
             resp.headers.update(cors)
         self._response = resp
         await resp.prepare(self.request)
+        if first:
+            await resp.write(first)
 
     async def write(self, chunk: bytes) -> None:
         await self.response.write(chunk)

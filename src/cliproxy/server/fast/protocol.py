@@ -1,5 +1,7 @@
-"""The protocol-level server: the hot generation routes over ``asyncio.Protocol`` and
-httptools (llhttp) parsing; every other connection goes to aiohttp on the same socket.
+"""The protocol-level server's connections: the hot generation routes over
+``asyncio.Protocol`` and httptools (llhttp) parsing; every other connection goes to
+aiohttp on the same socket. What the connections share (routes, the request's way
+through access checks to its handler) is ``cliproxy.server.fast.server``.
 
 A connection starts here. Its first request head is parsed by httptools; a request on
 the fast list (``cliproxy.server.handlers.fast_routes``: POST/GET, no ``Upgrade``, no
@@ -25,26 +27,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from cliproxy.errors import CliproxyError
-from cliproxy.requestid import begin_request
-from cliproxy.server.errors import error_response, exception_response
 from cliproxy.server.fast.request import FastExchange
 from cliproxy.server.guard import HEAD_TIMEOUT, REFUSED
-from cliproxy.server.handlers import Core, fast_routes
-from cliproxy.server.middleware import authorize, body_timeout_message, screen, too_large_message
 from cliproxy.usage.resp import RESP_PREFIXES
 
 if TYPE_CHECKING:
-    from cliproxy.server.guard import ConnectionGuard
-    from cliproxy.service import Service
+    from cliproxy.server.fast.server import FastServer
 
-__all__ = ["FastProtocol", "FastServer"]
+__all__ = ["BadBody", "FastProtocol"]
 
 log = logging.getLogger(__name__)
 
@@ -55,148 +50,15 @@ MAX_HEADERS = 128
 MAX_HEAD = 64 * 1024
 LINGER = 1.0  # seconds a closing connection still drops what its client sends
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_VERSIONS = {(1, 1): b"1.1", (1, 0): b"1.0"}
+_VERSIONS = {"1.1": b"1.1", "1.0": b"1.0"}  # httptools' get_http_version() -> ours
 
 
 class _Stop(Exception):
     """Raised in a parser callback to stop parsing (hand-over, pipelining)."""
 
 
-class _BadBody(Exception):
+class BadBody(Exception):
     """The body of a fast request could not be parsed (broken chunks...)."""
-
-
-class FastServer:
-    """What the connections of one listener share: the routes, the service, the guard,
-    aiohttp's protocol factory (for hand-overs) and the open connections."""
-
-    def __init__(
-        self, service: Service, guard: ConnectionGuard, aiohttp_protocol: Callable[[], asyncio.Protocol]
-    ) -> None:
-        self.service = service
-        self.guard = guard
-        self.aiohttp_protocol = aiohttp_protocol
-        self.max_body = service.config.limits.max_body_bytes  # as aiohttp's: read at start
-        self.max_wire = 2 * self.max_body + MAX_HEAD  # a body with its chunk framing
-        self.closing = False
-        self.connections: dict[FastProtocol, None] = {}
-        self._exact: dict[tuple[str, str], tuple[Core, str]] = {}
-        self._prefixed: list[tuple[str, str, Core, str]] = []
-        for (method, pattern), core in fast_routes().items():
-            if pattern.endswith("{name:.+}"):
-                prefix = pattern.removesuffix("{name:.+}")
-                self._prefixed.append((method, prefix, core, prefix + "{name}"))
-            else:
-                self._exact[(method, pattern)] = (core, pattern)
-
-    def __call__(self) -> FastProtocol:
-        return FastProtocol(self)
-
-    def match(self, method: str, path: str) -> tuple[Core, str, dict[str, str]] | None:
-        found = self._exact.get((method, path))
-        if found is not None:
-            return found[0], found[1], {}
-        for want, prefix, core, route in self._prefixed:
-            if method == want and path.startswith(prefix) and len(path) > len(prefix):
-                return core, route, {"name": path[len(prefix) :]}
-        return None
-
-    async def shutdown(self, timeout: float) -> None:
-        """Stop keeping connections alive, close the idle ones, wait for answers in flight
-        (up to ``timeout``), then close the rest."""
-        self.closing = True
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            for conn in list(self.connections):
-                if conn.idle:
-                    conn.force_close()
-            if not self.connections or loop.time() >= deadline:
-                break
-            await asyncio.sleep(0.02)
-        for conn in list(self.connections):
-            conn.abort()  # as aiohttp after its shutdown timeout: the request is cancelled
-
-    async def serve(self, conn: FastProtocol, ex: FastExchange, core: Core) -> None:
-        """One request, as the aiohttp middleware and handler would run it."""
-        begin_request()  # the id on this request's log lines (this task's context)
-        service = self.service
-        try:
-            answer, cors, proxy = screen(
-                service, ex.method, ex.path, ex.headers, lambda: ex.remote or None, lambda: ex.format
-            )
-            if answer is not None:
-                ex.answer(answer)
-                return
-            ex.cors = cors
-            if proxy:
-                ex.principal = await authorize(service, ex.path, ex.headers, ex.query)
-                if not await self._read_body(ex):
-                    return
-                if service.frontend:  # frontend-auth plugins take part (or, exclusive, decide alone)
-                    ex.principal = await service.authenticate(
-                        ex.method, ex.path, ex.headers, ex.query, await ex.read()
-                    )
-            await core(ex)
-        except CliproxyError as exc:
-            if not ex.started:
-                ex.answer(exception_response(ex.format, exc))
-        except ConnectionError as exc:
-            if conn.transport is not None and not conn.transport.is_closing():
-                log.exception("unhandled error on %s %s", ex.method, ex.path)
-                self._fail(ex)
-            else:
-                log.info("%s %s: the client went away (%s)", ex.method, ex.path, type(exc).__name__)
-        except Exception:
-            # our bug, not the client's: log it whole, tell the client little
-            log.exception("unhandled error on %s %s", ex.method, ex.path)
-            self._fail(ex)
-        finally:
-            if not ex.finished:  # a broken stream: the connection cannot carry another request
-                conn.force_close()
-
-    def _fail(self, ex: FastExchange) -> None:
-        if not ex.started:
-            ex.answer(error_response(ex.format, 500, "internal error in cliproxy; see the server log"))
-
-    async def _read_body(self, ex: FastExchange) -> bool:
-        """Wait for the whole body within ``timeouts.client-body`` and ``limits.max-body-mb``;
-        ``False`` when that failed (and was answered)."""
-        length = ex.headers.get("Content-Length")
-        if ex.too_large or (length is not None and length.isdigit() and int(length) > self.max_body):
-            self._body_error(ex, 413, too_large_message(self.max_body))
-            return False
-        if ex.body_complete:
-            return True
-        timeout = self.service.config.timeouts.seconds("client_body")
-        try:
-            async with asyncio.timeout(timeout):
-                await ex.wait_body()
-        except TimeoutError:
-            log.info(
-                "%s %s: request body not received within %gs (timeouts.client-body)",
-                ex.method,
-                ex.path,
-                timeout,
-            )
-            self._body_error(ex, 408, body_timeout_message(timeout))
-            return False
-        except _BadBody as exc:
-            log.info("%s %s: unreadable request body: %s", ex.method, ex.path, exc)
-            self._body_error(ex, 400, f"request body could not be read: {exc}")
-            return False
-        except ConnectionResetError:
-            log.info("%s %s: the client went away while sending the body", ex.method, ex.path)
-            self._body_error(ex, 400, "the connection closed before the whole body arrived")
-            return False
-        if ex.too_large:
-            self._body_error(ex, 413, too_large_message(self.max_body))
-            return False
-        return True
-
-    def _body_error(self, ex: FastExchange, status: int, message: str) -> None:
-        ex.keep_alive = False  # the rest of the body is not worth reading
-        ex.answer(error_response(ex.format, status, message))
 
 
 class FastProtocol(asyncio.Protocol):
@@ -213,7 +75,6 @@ class FastProtocol(asyncio.Protocol):
         "_lingering",
         "_loop",
         "_parser",
-        "_paused",
         "_phase",
         "_pipelined",
         "_raw",
@@ -223,6 +84,7 @@ class FastProtocol(asyncio.Protocol):
         "_task",
         "_timer",
         "_url",
+        "paused",
         "peer_ip",
         "transport",
     )
@@ -240,10 +102,10 @@ class FastProtocol(asyncio.Protocol):
         self._raw_size = 0
         self._handoff = False
         self._url = b""
-        self._headers: list[tuple[str, str]] = []
+        self._headers: list[tuple[bytes, bytes]] = []  # as they came: decoded once, whole
         self._ex: FastExchange | None = None  # the request being read or answered
         self._pipelined = False
-        self._paused = False
+        self.paused = False  # the transport's buffer is full: writers wait (drain)
         self._drain: asyncio.Future[None] | None = None
         self._requests = 0
         self._admitted = False
@@ -314,10 +176,10 @@ class FastProtocol(asyncio.Protocol):
         return None
 
     def pause_writing(self) -> None:
-        self._paused = True
+        self.paused = True
 
     def resume_writing(self) -> None:
-        self._paused = False
+        self.paused = False
         drain = self._drain
         if drain is not None and not drain.done():
             drain.set_result(None)
@@ -328,6 +190,7 @@ class FastProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._lingering:
             return
+        began = False
         if self._phase == _IDLE:
             if not data:
                 return
@@ -340,7 +203,7 @@ class FastProtocol(asyncio.Protocol):
                 self._hand_over()
                 return
             self._phase = _HEAD
-            self._arm(self._server.guard.header_timeout)
+            began = True  # the head timer starts below, unless the whole head is here
         elif self._phase == _HEAD and self._raw is not None:
             self._raw.append(data)
             self._raw_size += len(data)
@@ -363,6 +226,8 @@ class FastProtocol(asyncio.Protocol):
             return
         if self._handoff:
             self._hand_over()
+        elif began and self._phase == _HEAD:
+            self._arm(self._server.guard.header_timeout)
 
     def _parse_failed(self, exc: HttpParserError) -> None:
         if self._handoff or self._raw is not None:
@@ -377,7 +242,7 @@ class FastProtocol(asyncio.Protocol):
             return
         if not ex.body_complete:
             reason = str(exc.__context__ or exc) or type(exc).__name__
-            ex.body_done(_BadBody(reason[:200]))
+            ex.body_done(BadBody(reason[:200]))
         self._refuse_pipelining()  # nothing more is read on this connection
 
     def _refuse_pipelining(self) -> None:
@@ -403,37 +268,38 @@ class FastProtocol(asyncio.Protocol):
             raise _Stop
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        headers = self._headers
-        if len(headers) >= MAX_HEADERS or len(name) + len(value) > MAX_FIELD:
+        if len(name) + len(value) > MAX_FIELD:
             self._handoff = True
             raise _Stop
-        headers.append((name.decode("latin-1"), value.decode("utf-8", "surrogateescape")))
+        self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         server = self._server
         parser = self._parser
-        method = parser.get_method().decode("ascii", "replace")
-        raw_path, _, query = self._url.partition(b"?")
-        version = _VERSIONS.get(_version(parser))
-        headers = CIMultiDictProxy(CIMultiDict(self._headers))
-        found = None
-        if (
-            version is not None
-            and not server.closing
-            and raw_path[:1] == b"/"
-            and b"%" not in raw_path
-            and b"//" not in raw_path
-            and b"/." not in raw_path
-            and b"#" not in self._url
-            and "Upgrade" not in headers
-            and headers.get("Content-Encoding", "identity").lower() == "identity"
-            and headers.get("Expect", "100-continue").lower() == "100-continue"
-        ):
-            found = server.match(method, raw_path.decode("ascii", "replace"))
-        if found is None or self._raw is None or version is None:
+        url = self._url
+        raw_path, _, query = url.partition(b"?")
+        version = _VERSIONS.get(parser.get_http_version())
+        raw_headers = self._headers
+        if len(raw_headers) > MAX_HEADERS or self._raw is None or version is None or server.closing:
             self._handoff = True
             raise _Stop
-        core, route, params = found
+        headers = CIMultiDictProxy(
+            CIMultiDict([(n.decode("latin-1"), v.decode("utf-8", "surrogateescape")) for n, v in raw_headers])
+        )
+        expect = headers.get("Expect")
+        encoding = headers.get("Content-Encoding")
+        found = None
+        if (
+            b"#" not in url
+            and "Upgrade" not in headers
+            and (encoding is None or encoding.lower() == "identity")
+            and (expect is None or expect.lower() == "100-continue")
+        ):
+            found = server.match(parser.get_method(), raw_path)
+        if found is None:
+            self._handoff = True
+            raise _Stop
+        route, path, params = found
         self._raw = None  # served here from now on
         self._requests += 1
         self._phase = _BUSY
@@ -442,23 +308,24 @@ class FastProtocol(asyncio.Protocol):
         ex = FastExchange(
             self,
             server.service,
-            method,
-            raw_path.decode("ascii"),
-            query.decode("utf-8", "surrogateescape"),
+            route.method,
+            path,
+            query.decode("utf-8", "surrogateescape") if query else "",
             headers,
-            route,
+            route.pattern,
             params,
-            keep_alive=parser.should_keep_alive(),
-            version=version,
+            parser.should_keep_alive(),
+            version,
+            route.fmt,
         )
         self._ex = ex
-        if "Expect" in headers and self.transport is not None:
+        if expect is not None and self.transport is not None:
             length = headers.get("Content-Length", "")
             if length.isdigit() and int(length) > server.max_body:
                 ex.too_large = True  # answered 413 without reading the body
             else:
                 self.transport.write(_CONTINUE)
-        self._task = self._loop.create_task(server.serve(self, ex, core))
+        self._task = self._loop.create_task(server.serve(self, ex, route))
 
     def on_body(self, body: bytes) -> None:
         ex = self._ex
@@ -479,7 +346,10 @@ class FastProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         ex = self._ex
         if ex is not None and not ex.too_large:
-            ex.body_done()
+            if ex.body_waiter is None:  # nobody waits yet (most bodies come with the head)
+                ex.body_complete = True
+            else:
+                ex.body_done()
 
     # -- handing over
 
@@ -507,7 +377,7 @@ class FastProtocol(asyncio.Protocol):
         transport.write(data)
 
     async def drain(self) -> None:
-        if not self._paused:
+        if not self.paused:
             return
         if self.transport is None:
             raise ConnectionResetError("the client went away")
@@ -523,11 +393,20 @@ class FastProtocol(asyncio.Protocol):
     def answered(self, ex: FastExchange) -> None:
         if ex is not self._ex:
             return
-        if not (ex.keep_alive and self.keeps_alive()) or self.transport is None:
+        if (
+            not ex.keep_alive
+            or self._pipelined
+            or self._server.closing
+            or not ex.body_complete
+            or self.transport is None
+        ):  # (keeps_alive(), inline)
             self._linger()
             return
         self._ex = None
-        self._go_idle()
+        self._phase = _IDLE  # (_go_idle(), inline)
+        guard = self._server.guard
+        self._arm(guard.keepalive_timeout)
+        guard.went_idle(self)
 
     def _linger(self) -> None:
         """Close after an answer: when the client may still be sending (a body not read,
@@ -590,8 +469,3 @@ class FastProtocol(asyncio.Protocol):
                 self.transport.write(HEAD_TIMEOUT)
         self._server.guard.forget(self)
         self.force_close()
-
-
-def _version(parser: HttpRequestParser) -> tuple[int, int]:
-    major, _, minor = parser.get_http_version().partition(".")
-    return (int(major), int(minor)) if major.isdigit() and minor.isdigit() else (0, 0)

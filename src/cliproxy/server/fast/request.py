@@ -6,10 +6,10 @@ end with the connection)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Mapping
 from http import HTTPStatus
+from time import time as _time
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
@@ -31,7 +31,16 @@ _NO_QUERY: MultiDictProxy[str] = MultiDictProxy(MultiDict())
 # hop-by-hop framing headers the writer sets itself
 _FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
+_STATUS_LINES = {code: b"HTTP/1.1 %d %s\r\n" % (code, reason) for code, reason in _REASONS.items()}
+_TYPED = b"Content-Type: application/octet-stream\r\n"
+_CHUNKED = b"Transfer-Encoding: chunked\r\n"
+_CLOSE = b"Connection: close\r\n"
+_KEEP = b"Connection: keep-alive\r\n"
 _date_cache: tuple[int, bytes] = (0, b"")
+# (name, value) -> (the encoded header line, whether it is Content-Type); b"" for framing
+# headers. Answers repeat a handful of headers; a full cache starts over (unique values)
+_LINES: dict[tuple[str, str], tuple[bytes, bool]] = {}
+_LINES_MAX = 512
 
 
 def http_date() -> bytes:
@@ -44,13 +53,29 @@ def http_date() -> bytes:
     return _date_cache[1]
 
 
+def _line(item: tuple[str, str]) -> tuple[bytes, bool]:
+    """A header line of an answer, checked (as aiohttp: no header injection) and cached."""
+    name, value = item
+    lower = name.lower()
+    if lower in _FRAMING:
+        entry = (b"", False)
+    else:
+        line = f"{name}: {value}"
+        if "\r" in line or "\n" in line:
+            raise ValueError(f"newline in the header {name!r} of an answer")
+        entry = (line.encode("utf-8") + b"\r\n", lower == "content-type")
+    if len(_LINES) >= _LINES_MAX:
+        _LINES.clear()
+    _LINES[item] = entry
+    return entry
+
+
 class FastExchange:
     """One request on a :class:`~cliproxy.server.fast.protocol.FastProtocol` connection."""
 
     __slots__ = (
         "_conn",
         "_format",
-        "_query",
         "body_complete",
         "body_error",
         "body_parts",
@@ -65,6 +90,7 @@ class FastExchange:
         "params",
         "path",
         "principal",
+        "query",
         "query_string",
         "remote",
         "route",
@@ -85,9 +111,9 @@ class FastExchange:
         headers: CIMultiDictProxy[str],
         route: str,
         params: dict[str, str],
-        *,
         keep_alive: bool,
         version: bytes,
+        fmt: Format | None = None,
     ) -> None:
         self._conn = conn
         self.service = service
@@ -102,8 +128,12 @@ class FastExchange:
         self.remote = conn.peer_ip
         self.principal: Principal | None = None
         self.cors = _NO_CORS
-        self._format: Format | None = None
-        self._query: MultiDictProxy[str] | None = None
+        self._format = fmt  # the route's, when its path alone tells it
+        self.query: Mapping[str, str] = (
+            MultiDictProxy(MultiDict(parse_qsl(query_string, keep_blank_values=True)))
+            if query_string
+            else _NO_QUERY
+        )
         self.body_parts: list[bytes] = []
         self.body_size = 0
         self.body_complete = False
@@ -118,18 +148,6 @@ class FastExchange:
     # -- the request
 
     @property
-    def query(self) -> Mapping[str, str]:
-        query = self._query
-        if query is None:
-            if self.query_string:
-                pairs = parse_qsl(self.query_string, keep_blank_values=True)
-                query = MultiDictProxy(MultiDict(pairs))
-            else:
-                query = _NO_QUERY
-            self._query = query
-        return query
-
-    @property
     def format(self) -> Format:
         fmt = self._format
         if fmt is None:
@@ -142,6 +160,11 @@ class FastExchange:
     async def read(self) -> bytes:
         if not self.body_complete:
             await self.wait_body()
+        return self.body
+
+    @property
+    def body(self) -> bytes:
+        """The body received so far (all of it once ``body_complete``)."""
         parts = self.body_parts
         if len(parts) == 1:
             return parts[0]
@@ -174,38 +197,40 @@ class FastExchange:
 
     # -- the answer
 
-    def _head(self, status: int, headers: Mapping[str, str], length: int | None) -> bytearray:
-        out = bytearray(b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown")))
+    def _head(self, status: int, headers: Mapping[str, str], length: int | None) -> list[bytes]:
+        """The head of the answer, as parts to join."""
+        out = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status]
         typed = False
-        for group in (headers, self.cors):
-            for name, value in group.items():
-                lower = name.lower()
-                if lower in _FRAMING:
-                    continue
-                if lower == "content-type":
+        lines = _LINES
+        for item in headers.items():
+            entry = lines.get(item) or _line(item)
+            out.append(entry[0])
+            if entry[1]:
+                typed = True
+        if self.cors:
+            for item in self.cors.items():
+                entry = lines.get(item) or _line(item)
+                out.append(entry[0])
+                if entry[1]:
                     typed = True
-                line = f"{name}: {value}"
-                if "\r" in line or "\n" in line:  # as aiohttp: no header injection
-                    raise ValueError(f"newline in the header {name!r} of an answer")
-                out += line.encode("utf-8")
-                out += b"\r\n"
         if not typed and length != 0:
-            out += b"Content-Type: application/octet-stream\r\n"
-        out += http_date()
+            out.append(_TYPED)
+        now = int(_time())  # http_date(), inline
+        out.append(_date_cache[1] if _date_cache[0] == now else http_date())
         keep_alive = self.keep_alive and self._conn.keeps_alive()
         if length is not None:
-            out += b"Content-Length: %d\r\n" % length
+            out.append(b"Content-Length: %d\r\n" % length)
         elif self.version == b"1.1":
             self.chunked = True
-            out += b"Transfer-Encoding: chunked\r\n"
+            out.append(_CHUNKED)
         else:
             keep_alive = False  # an HTTP/1.0 stream ends with the connection
         if not keep_alive:
             self.keep_alive = False
-            out += b"Connection: close\r\n"
+            out.append(_CLOSE)
         elif self.version != b"1.1":
-            out += b"Connection: keep-alive\r\n"
-        out += b"\r\n"
+            out.append(_KEEP)
+        out.append(b"\r\n")
         return out
 
     def reply(self, status: int, body: bytes, headers: Mapping[str, str]) -> None:
@@ -215,30 +240,37 @@ class FastExchange:
             raise RuntimeError("an answer was already started")
         self.started = True
         head = self._head(status, headers, len(body))
-        head += body
-        with contextlib.suppress(ConnectionResetError):  # the client went away: nothing to answer
-            self._conn.send(bytes(head))
-        self._finish()
+        head.append(body)
+        conn = self._conn
+        transport = conn.transport
+        if transport is not None and not transport.is_closing():  # else nobody to answer
+            transport.write(b"".join(head))
+        self.finished = True
+        conn.answered(self)
 
     def answer(self, resp: web.Response) -> None:
         body = resp.body if isinstance(resp.body, bytes) else b""
         self.reply(resp.status, body, resp.headers)
 
-    async def start(self, status: int, headers: Mapping[str, str]) -> None:
+    async def start(self, status: int, headers: Mapping[str, str], first: bytes = b"") -> None:
         if self.started:
             raise RuntimeError("an answer was already started")
         self.started = True
-        self._conn.send(bytes(self._head(status, headers, None)))
-        await self._conn.drain()
+        head = self._head(status, headers, None)
+        if first:
+            head.append(b"%x\r\n%b\r\n" % (len(first), first) if self.chunked else first)
+        conn = self._conn
+        conn.send(b"".join(head))
+        if conn.paused:
+            await conn.drain()
 
     async def write(self, chunk: bytes) -> None:
         if not chunk:
             return
-        if self.chunked:
-            self._conn.send(b"%x\r\n%b\r\n" % (len(chunk), chunk))
-        else:
-            self._conn.send(chunk)
-        await self._conn.drain()
+        conn = self._conn
+        conn.send(b"%x\r\n%b\r\n" % (len(chunk), chunk) if self.chunked else chunk)
+        if conn.paused:
+            await conn.drain()
 
     async def end(self) -> None:
         if self.finished:

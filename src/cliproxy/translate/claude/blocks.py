@@ -20,6 +20,7 @@ from cliproxy.translate import ir
 __all__ = ["BlockParser", "is_server_block", "rest"]
 
 _TEXT = frozenset(("type", "text", "citations"))
+_PLAIN_TEXT = frozenset(("type", "text"))
 _IMAGE = frozenset(("type", "source"))
 _THINKING = frozenset(("type", "thinking", "signature"))
 _REDACTED = frozenset(("type", "data"))
@@ -42,8 +43,9 @@ _SERVER_TYPES = frozenset(
 
 def rest(block: dict[str, Any], known: frozenset[str]) -> dict[str, Any] | None:
     """The keys of ``block`` not in ``known``, or ``None``."""
-    extra = {k: v for k, v in block.items() if k not in known}
-    return extra or None
+    if block.keys() <= known:  # the common case: nothing unknown, no dict built
+        return None
+    return {k: v for k, v in block.items() if k not in known}
 
 
 def is_server_block(kind: str) -> bool:
@@ -75,6 +77,12 @@ class BlockParser:
             raise _fail(path, "must be a string or a list of content blocks")
         out: list[ir.Block] = []
         for i, block in enumerate(content):
+            # a plain text block (the common one) is read here, without a call per block
+            if type(block) is dict and block.get("type") == "text" and block.keys() <= _PLAIN_TEXT:
+                text = block.get("text")
+                if type(text) is str:
+                    out.append(ir.Text(text))
+                    continue
             out.append(self.block(block, f"{path}[{i}]"))
         return out
 

@@ -92,7 +92,8 @@ def _conversation(req: ir.Request, w: BlockWriter) -> tuple[Any, list[Wire]]:
                 system = _native_system(m, marker, w)
             else:
                 blocks = w.blocks([b for b in m.content if isinstance(b, ir.Text)])
-                _message_cache_control(blocks, m)
+                if m.extras:
+                    _message_cache_control(blocks, m)
                 sys_blocks.extend(blocks)
             continue
         if m.role == "tool":
@@ -170,11 +171,13 @@ def _native_system(m: ir.Message, marker: str, w: BlockWriter) -> Any:
 def _message(m: ir.Message, w: BlockWriter, results: _ResultPicker | None = None) -> Wire:
     role = "user" if m.role == "tool" else m.role
     blocks = m.content
-    if results is not None and any(isinstance(b, ir.ToolResult) for b in blocks):
-        picked: list[ir.Block] = list(results.pick([b for b in blocks if isinstance(b, ir.ToolResult)]))
-        blocks = picked + [b for b in blocks if not isinstance(b, ir.ToolResult)]  # results lead
+    if results is not None and (len(blocks) != 1 or type(blocks[0]) is not ir.Text):
+        found = [b for b in blocks if isinstance(b, ir.ToolResult)]
+        if found:
+            picked: list[ir.Block] = list(results.pick(found))
+            blocks = picked + [b for b in blocks if not isinstance(b, ir.ToolResult)]  # results lead
     content: Any = w.blocks(blocks)
-    if not w.native:
+    if not w.native and m.extras:
         _message_cache_control(content, m)
     if (
         w.native
@@ -243,6 +246,8 @@ def _sampling(req: ir.Request, body: Wire) -> None:
 
 
 def _tools(req: ir.Request, body: Wire, native: bool) -> None:
+    if req.tools is None and req.tool_choice is None and req.parallel_tool_calls is not False:
+        return  # no tools, no choice: _tool_choice would make none
     if req.tools is not None:
         responses = req.source in _RESPONSES
         kept = [t for t in req.tools if not (responses and _is_apply_patch(t))]
@@ -377,7 +382,7 @@ def _native_settings(req: ir.Request, body: Wire) -> None:
 
 
 def _foreign_settings(req: ir.Request, body: Wire) -> None:
-    thinking = thinking_config(req, native=False)
+    thinking = thinking_config(req, native=False) if req.reasoning else None
     choice = body.get("tool_choice")
     if thinking is not None and choice is not None and choice["type"] in ("any", "tool"):
         thinking = None  # the API refuses thinking with a forced tool

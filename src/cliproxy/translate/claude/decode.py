@@ -64,8 +64,9 @@ class ClaudeStreamDecoder(StreamDecoder):
 
     def decode(self, chunk: bytes) -> list[ir.Event]:
         out: list[ir.Event] = []
+        event = self._event
         for ev in self._sse.decode(chunk):
-            self._event(ev.data, out)
+            event(ev.data, out)
         return out
 
     def flush(self) -> list[ir.Event]:
@@ -91,8 +92,15 @@ class ClaudeStreamDecoder(StreamDecoder):
                 ir.Error("upstream sent a stream event that is not JSON", status=502, type="api_error")
             )
             return
-        if isinstance(obj, dict):
-            handler = self._handlers.get(obj.get("type"))  # type: ignore[arg-type]
+        if type(obj) is dict:  # orjson makes plain dicts
+            kind = obj.get("type")
+            if kind == "content_block_delta":  # the common event, inline (_block_delta's text case)
+                delta = obj.get("delta")
+                index = obj.get("index", 0)
+                if type(delta) is dict and delta.get("type") == "text_delta" and index not in self._server:
+                    out.append(ir.TextDelta(index, delta.get("text") or ""))
+                    return
+            handler = self._handlers.get(kind)  # type: ignore[arg-type]
             if handler is not None:
                 handler(obj, out)
 

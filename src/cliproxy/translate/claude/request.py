@@ -41,6 +41,10 @@ _TOP = frozenset(
         "metadata",
     )
 )
+# the keys of a plain request: nothing past the messages and sampling to read
+_PLAIN_TOP = frozenset(
+    ("model", "messages", "system", "max_tokens", "temperature", "top_p", "top_k", "stop_sequences", "stream")
+)
 _MSG = frozenset(("role", "content"))
 _TOOL = frozenset(("name", "description", "input_schema", "strict"))
 _THINKING = frozenset(("type", "budget_tokens", "display"))
@@ -71,6 +75,8 @@ def parse_request(body: dict[str, Any]) -> ir.Request:
         req.messages.append(_system(system, parser))
     req.messages.extend(_messages(body.get("messages"), parser))
     _sampling(body, req)
+    if body.keys() <= _PLAIN_TOP:  # no tools, thinking, output settings, metadata or extras
+        return req
     _tools(body, req)
     _reasoning(body, req)
     _metadata(body, req)
@@ -104,7 +110,7 @@ def _messages(messages: Any, parser: BlockParser) -> list[ir.Message]:
         if role not in _ROLES:
             raise _fail(f"{path}.role", f"unknown role {role!r}")
         content = msg.get("content")
-        extras = rest(msg, _MSG)
+        extras = None if msg.keys() <= _MSG else rest(msg, _MSG)
         if isinstance(content, str):
             blocks: list[ir.Block] = [ir.Text(content)]
             extras = (extras or {}) | {"_string": True}

@@ -43,7 +43,7 @@ def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> i
                     b.arguments = raw_input(b.arguments)
     raw_stop = body.get("stop_reason")
     stop = stop_from_wire(raw_stop)
-    extras = {k: v for k, v in body.items() if k not in _KNOWN}
+    extras = {} if body.keys() <= _KNOWN else {k: v for k, v in body.items() if k not in _KNOWN}
     if raw_stop is not None and stop != raw_stop:
         extras["stop_raw"] = raw_stop
     usage = body.get("usage")
@@ -75,11 +75,17 @@ def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict
     writer = BlockWriter(native)
     sig_out = request.extras.get(SIGNATURE_OUT) if request is not None else None
     content = []
+    has_tool = False
     for b in resp.content:
+        if type(b) is ir.Text and not b.extras and (b.citations is None or not native):
+            if b.text:  # a plain text block, written here without a call
+                content.append({"type": "text", "text": b.text})
+            continue
         w = writer.block(b) if not isinstance(b, ir.Thinking) else _thinking(b, native, sig_out)
         if w is not None:
             content.append(w)
-    has_tool = any(c["type"] == "tool_use" for c in content)
+            if w["type"] == "tool_use":
+                has_tool = True
     raw = resp.extras.get("stop_raw") if native else None
     out: dict[str, Any] = {
         "id": resp.id or new_message_id(),

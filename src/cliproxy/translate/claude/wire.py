@@ -71,7 +71,12 @@ class BlockWriter:
 
     def blocks(self, blocks: list[ir.Block]) -> list[Wire]:
         out = []
+        native = self.native
         for b in blocks:
+            if type(b) is ir.Text and not b.extras and (b.citations is None or not native):
+                if b.text:  # a plain text block (the common one), written here
+                    out.append({"type": "text", "text": b.text})
+                continue
             w = _WRITERS[type(b)](self, b)
             if w is not None:
                 out.append(w)

@@ -155,13 +155,7 @@ class _Builder:
     # ---- messages
 
     def system(self, messages: list[ir.Message]) -> dict[str, Any]:
-        parts = [
-            p
-            for m in messages
-            for b in m.content
-            if self.native or not _billing_header(b)
-            for p in self.part(b)
-        ]
+        parts = self._parts([b for m in messages for b in m.content if self.native or not _billing_header(b)])
         si: dict[str, Any] = {"parts": parts}
         if self.native and messages:
             extras = messages[0].extras or {}
@@ -170,8 +164,19 @@ class _Builder:
             si.update(public_extras(extras))
         return si
 
+    def _parts(self, blocks: list[ir.Block]) -> list[dict[str, Any]]:
+        if not self.native:  # a plain text block (the common one) is written here
+            out: list[dict[str, Any]] = []
+            for b in blocks:
+                if type(b) is ir.Text:
+                    out.append({"text": b.text})
+                else:
+                    out.extend(self.part(b))
+            return out
+        return [p for b in blocks for p in self.part(b)]
+
     def content(self, msg: ir.Message) -> dict[str, Any]:
-        parts = [p for b in msg.content for p in self.part(b)]
+        parts = self._parts(msg.content)
         if self.native:
             extras = msg.extras or {}
             role = extras.get("_role", "model" if msg.role == "assistant" else "user")
@@ -283,8 +288,8 @@ def build_request(req: ir.Request) -> dict[str, Any]:
             contents.pop()
         _sign_first_calls(contents)
     body["contents"] = contents
-    tools = build_tools(req, b.names)
-    hint = not b.native and _wants_interleaved_hint(req, tools)
+    tools = build_tools(req, b.names) if req.tools else []
+    hint = not b.native and b.claude_model and _wants_interleaved_hint(req, tools)
     if lead or hint:
         si = b.system(msgs[:lead])
         if hint:
@@ -293,9 +298,10 @@ def build_request(req: ir.Request) -> dict[str, Any]:
             body["systemInstruction"] = si
     if tools or (b.native and req.tools is not None):
         body["tools"] = tools
-    tool_config = build_tool_config(req, b.names, b.native)
-    if tool_config is not None:
-        body["toolConfig"] = tool_config
+    if b.native or req.tool_choice is not None:
+        tool_config = build_tool_config(req, b.names, b.native)
+        if tool_config is not None:
+            body["toolConfig"] = tool_config
     gen = build_generation_config(req, b.native)
     if gen is not None:
         body["generationConfig"] = gen

@@ -193,7 +193,8 @@ def build_generation_config(req: ir.Request, native: bool) -> dict[str, Any] | N
             out[key] = value
     if req.stop is not None and (native or req.stop):
         out["stopSequences"] = req.stop
-    _response_format(req, native, out)
+    if req.response_format:
+        _response_format(req, native, out)
     if req.reasoning is not None:
         tc = (
             _native_thinking(req.reasoning, req.extras)

@@ -56,8 +56,9 @@ class GeminiStreamDecoder(StreamDecoder):
             for obj in self._array.feed_parsed(chunk):
                 self._chunk(obj, out)
         else:
-            for ev in self._sse.decode(chunk):
-                self._frame(ev.data, out)
+            frame = self._frame
+            for data in self._sse.decode_data(chunk):
+                frame(data, out)
         return out
 
     def flush(self) -> list[ir.Event]:
@@ -104,13 +105,18 @@ class GeminiStreamDecoder(StreamDecoder):
         if err is not None:
             self._fail(out, _error_event(err))
             return
-        self._start(out, obj)
+        if not self._started:
+            self._start(out, obj)
         cands = obj.get("candidates")
         if cands and isinstance(cands[0], dict):
             cand = cands[0]
             for part in (cand.get("content") or {}).get("parts") or ():
                 if isinstance(part, dict):
-                    self._part(part, out)
+                    if self._open == "text" and len(part) == 1 and type(text := part.get("text")) is str:
+                        if text:  # the common part: more text for the open text block
+                            out.append(ir.TextDelta(self._next - 1, text))
+                    else:
+                        self._part(part, out)
             self._finish = cand.get("finishReason") or self._finish
         feedback = obj.get("promptFeedback")
         if isinstance(feedback, dict) and feedback.get("blockReason"):

@@ -48,7 +48,9 @@ class NameMap:
         self._fwd: dict[str, str] = {}
         self._back: dict[str, tuple[str, str | None]] = {}
         self._kinds: dict[str, str] = {}
-        funcs = [t for t in tools or () if t.kind != "builtin"]
+        if not tools:
+            return  # no tools: nothing to map (the common request)
+        funcs = [t for t in tools if t.kind != "builtin"]
         # valid names keep themselves; sanitized ones must not take a valid name
         for tool in sorted(funcs, key=lambda t: not _VALID.match(flat_name(t.name, t.namespace))):
             flat = flat_name(tool.name, tool.namespace)

@@ -37,10 +37,12 @@ class CallIds:
     __slots__ = ("_n", "_tag")
 
     def __init__(self) -> None:
-        self._tag = os.urandom(4).hex()
+        self._tag = ""  # drawn at the first call: most responses make none
         self._n = 0
 
     def next(self, name: str) -> str:
+        if not self._tag:
+            self._tag = os.urandom(4).hex()
         self._n += 1
         return f"{name}-{self._tag}-{self._n}"
 
@@ -60,6 +62,9 @@ def read_part(part: Any, names: NameMap, ids: CallIds) -> ir.Block:
     if not isinstance(part, dict):
         return ir.ServerTool(family=FAMILY, raw={"_invalid": part})
     if "text" in part:
+        text = part["text"]
+        if len(part) == 1 and type(text) is str:  # the common part, read here
+            return ir.Text(text)
         return read_text(part, "part")
     fc = part.get("functionCall") or part.get("function_call")
     if isinstance(fc, dict):
@@ -104,10 +109,19 @@ def _read_candidate(cand: dict[str, Any], resp: ir.Response, names: NameMap) -> 
     rest = dict(cand)
     content = rest.pop("content", None) or {}
     ids = CallIds()
-    resp.content = [read_part(p, names, ids) for p in content.get("parts") or ()]
+    blocks: list[ir.Block] = []
+    has_call = False
+    for p in content.get("parts") or ():
+        if type(p) is dict and len(p) == 1 and type(text := p.get("text")) is str:
+            blocks.append(ir.Text(text))  # the common part, read here
+            continue
+        block = read_part(p, names, ids)
+        if isinstance(block, ir.ToolCall):
+            has_call = True
+        blocks.append(block)
+    resp.content = blocks
     finish = rest.pop("finishReason", None)
     rest.pop("index", None)
-    has_call = any(isinstance(b, ir.ToolCall) for b in resp.content)
     resp.stop_reason = wire.stop_reason_of(finish, has_call)
     if finish is not None:
         resp.extras["stop_raw"] = finish

@@ -34,13 +34,26 @@ def build_request(req: ir.Request) -> dict[str, Any]:
         for k, v in req.extras.items():
             if not k.startswith("_"):
                 body[k] = v
-    body["messages"] = build_messages(req.messages, same, req.source, {} if same else short_names(req.tools))
-    _tools(req, body, same)
+    short = {} if same or not req.tools else short_names(req.tools)
+    body["messages"] = build_messages(req.messages, same, req.source, short)
+    if (
+        req.tools
+        or req.tool_choice is not None
+        or req.parallel_tool_calls is not None
+        or (same and "_tool_choice" in req.extras)
+    ):
+        _tools(req, body, same, short)
     _sampling(req, body, same)
-    _stream(req, body, same)
-    effort = effort_for(req.reasoning)
-    if effort is not None:
-        body["reasoning_effort"] = effort
+    if req.stream:
+        body["stream"] = True
+        if not same:
+            body["stream_options"] = {"include_usage": True}
+    elif same and req.extras.get("_stream_false"):
+        body["stream"] = False
+    if req.reasoning:
+        effort = effort_for(req.reasoning)
+        if effort is not None:
+            body["reasoning_effort"] = effort
     if req.response_format:
         body["response_format"] = _response_format(req.response_format)
     if req.user is not None:
@@ -54,23 +67,22 @@ def _sampling(req: ir.Request, body: dict[str, Any], same: bool) -> None:
     if req.max_tokens is not None:
         key = req.extras.get("_max_key", "max_tokens") if same else "max_tokens"
         body[key] = req.max_tokens
-    for key in ("temperature", "top_p", "seed", "n", "presence_penalty", "frequency_penalty"):
-        v = getattr(req, key)
-        if v is not None:
-            body[key] = v
+    if req.temperature is not None:
+        body["temperature"] = req.temperature
+    if req.top_p is not None:
+        body["top_p"] = req.top_p
+    if req.seed is not None:
+        body["seed"] = req.seed
+    if req.n is not None:
+        body["n"] = req.n
+    if req.presence_penalty is not None:
+        body["presence_penalty"] = req.presence_penalty
+    if req.frequency_penalty is not None:
+        body["frequency_penalty"] = req.frequency_penalty
     if req.stop is not None:
         body["stop"] = (
             req.stop[0] if same and req.extras.get("_stop_str") and len(req.stop) == 1 else req.stop
         )
-
-
-def _stream(req: ir.Request, body: dict[str, Any], same: bool) -> None:
-    if req.stream:
-        body["stream"] = True
-        if not same:
-            body["stream_options"] = {"include_usage": True}
-    elif same and req.extras.get("_stream_false"):
-        body["stream"] = False
 
 
 def effort_for(reasoning: dict[str, Any] | None) -> str | None:
@@ -108,8 +120,7 @@ def _response_format(rf: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- tools
 
 
-def _tools(req: ir.Request, body: dict[str, Any], same: bool) -> None:
-    short = {} if same else short_names(req.tools)
+def _tools(req: ir.Request, body: dict[str, Any], same: bool, short: dict[str, str]) -> None:
     tools = [t for t in (_tool(t, same, short) for t in _unique(req.tools, same)) if t is not None]
     if tools:
         if same and req.extras.get("_functions"):

@@ -39,16 +39,13 @@ from cliproxy.translate.tool_output import unpack_images
 __all__ = ["build_messages"]
 
 
+# Claude Code's per-request billing/attribution block (left out of system prompts): it
+# changes on every request, so it would bust the upstream's prompt cache, and it means
+# nothing to other models
 _BILLING = "x-anthropic-billing-header:"
 _RESPONSES = frozenset({"openai-response", "codex"})
 UNAVAILABLE = "[reasoning unavailable]"
 _REMINDER = "<system-reminder>\n{}\n</system-reminder>"
-
-
-def _billing(text: str) -> bool:
-    """Claude Code's per-request billing/attribution block: it changes on every request,
-    so it would bust the upstream's prompt cache, and it means nothing to other models."""
-    return text.lstrip().startswith(_BILLING)
 
 
 def build_messages(
@@ -58,11 +55,16 @@ def build_messages(
     out: list[dict[str, Any]] = []
     media: list[ir.Block] = []  # images/files from tool results, owed as a user message
     leading = True  # system turns before the first other turn are the system prompt
+    calls_made = False
     for m in messages:
         if m.role not in ("system", "developer"):
             leading = False
         elif not same:
-            texts = [b for b in m.content if isinstance(b, ir.Text) and b.text and not _billing(b.text)]
+            texts = [
+                b
+                for b in m.content
+                if isinstance(b, ir.Text) and b.text and not b.text.lstrip().startswith(_BILLING)
+            ]
             if not texts:
                 continue  # an empty system prompt is no message at all (CPA)
             if source == "claude" and not leading:
@@ -77,22 +79,33 @@ def build_messages(
                 if isinstance(b, ir.ToolResult):
                     out.append(_tool_message(b, m, same, media))
             continue
-        results = [b for b in m.content if isinstance(b, ir.ToolResult)] if m.role == "user" else ()
-        for r in results:
-            out.append(_tool_message(r, m, same, media))
-        _flush_media(media, out)
+        content = m.content
+        results: list[ir.ToolResult] | tuple[()] = ()
+        if m.role == "user" and (len(content) != 1 or type(content[0]) is not ir.Text):
+            results = [b for b in content if isinstance(b, ir.ToolResult)]
+            for r in results:
+                out.append(_tool_message(r, m, same, media))
+        if media:
+            _flush_media(media, out)
         if m.role == "assistant":
             msg = _assistant(m, same, short or {}, source in _RESPONSES)
+            if "tool_calls" in msg:
+                calls_made = True
             if same or msg.get("content") or msg.get("tool_calls") or msg.get("reasoning_content"):
                 out.append(msg)  # a turn left empty (thinking only, dropped) is no turn (CPA)
         elif results:
             rest: list[ir.Block] = [b for b in m.content if not isinstance(b, ir.ToolResult)]
             if rest:
                 out.append({"role": "user", "content": _content(rest, None, False, "user")})
+        elif not same and m.name is None and len(content) == 1 and type(content[0]) is ir.Text:
+            # one text and no name (the common turn): what _plain makes of it
+            out.append({"role": "system" if m.role == "developer" else m.role, "content": content[0].text})
         else:
             out.append(_plain(m, same))
-    _flush_media(media, out)
-    return out if same else _results_first(out)
+    if media:
+        _flush_media(media, out)
+    # results can only be owed after an assistant turn that made calls
+    return out if same or not calls_made else _results_first(out)
 
 
 def _results_first(msgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -149,6 +162,8 @@ def _content(blocks: list[ir.Block], extras: dict[str, Any] | None, same: bool, 
         return None
     if same:
         return block_parts(blocks, True, extras)
+    if len(blocks) == 1 and type(blocks[0]) is ir.Text:  # one text: the string itself
+        return blocks[0].text
     texts = [b.text for b in blocks if isinstance(b, ir.Text)]
     has_media = any(isinstance(b, ir.Image | ir.File) for b in blocks)
     if not has_media and len(texts) <= 1:

@@ -110,9 +110,9 @@ class ChatStreamDecoder(StreamDecoder):
 
     def decode(self, chunk: bytes) -> list[ir.Event]:
         out: list[ir.Event] = []
-        for ev in self._sse.decode(chunk):
+        for data in self._sse.decode_data(chunk):
             if not self._done:
-                self._frame(ev.data, out)
+                self._frame(data, out)
         return out
 
     def flush(self) -> list[ir.Event]:
@@ -174,7 +174,10 @@ class ChatStreamDecoder(StreamDecoder):
                     content = delta.get("content")
                     if len(delta) == 1 and type(content) is str:  # the common case: one text fragment
                         if content:
-                            self._text_delta(content, out)
+                            if self._text is not None:  # the text block is open: one more delta
+                                out.append(ir.TextDelta(self._text, content))
+                            else:
+                                self._text_delta(content, out)
                     elif delta:
                         self._delta(delta, out)
                 fr = choice.get("finish_reason")

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from cliproxy.errors import RequestError
+from cliproxy.formats.ir import Role
 from cliproxy.translate import ir
 from cliproxy.translate.openai_chat.parts import parse_content
 from cliproxy.translate.signatures import chat_call_signature
@@ -31,6 +32,10 @@ _ROLE_KEYS = {
     "tool": frozenset(("role", "content", "tool_call_id")),
     "function": _PLAIN_KEYS,
 }
+
+
+# the roles ``_plain`` reads
+_TEXT_ROLES: dict[str, Role] = {"system": "system", "developer": "developer", "user": "user"}
 
 
 class _Calls:
@@ -53,6 +58,15 @@ def parse_messages(raw: Any) -> list[ir.Message]:
         if not isinstance(m, dict):
             raise RequestError(f"{where}: expected an object", param=where)
         role = m.get("role")
+        if (
+            type(role) is str
+            and len(m) == 2
+            and (text_role := _TEXT_ROLES.get(role)) is not None
+            and type(c := m.get("content")) is str
+            and c
+        ):  # {"role": ..., "content": "text"}, the common message: what _plain makes of it
+            out.append(ir.Message(text_role, [ir.Text(c)], None, {"_content": "str"}))
+            continue
         if not isinstance(role, str) or (keys := _ROLE_KEYS.get(role)) is None:
             raise RequestError(f"{where}.role: unknown role {role!r}", param=f"{where}.role")
         msg = _PARSERS[role](m, where, calls)

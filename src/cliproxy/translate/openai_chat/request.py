@@ -19,6 +19,8 @@ from cliproxy.translate.openai_chat.messages import parse_messages
 
 __all__ = ["parse_request"]
 
+_SOURCE = Format.OPENAI.value
+_CONSUMED = frozenset(("model", "messages"))
 _NUMBERS = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
 _INTS = ("seed", "n")
 
@@ -29,13 +31,16 @@ def parse_request(body: dict[str, Any]) -> ir.Request:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise RequestError("model: expected a non-empty string", param="model")
-    req = ir.Request(model=model, messages=parse_messages(body.get("messages")), source=Format.OPENAI.value)
+    req = ir.Request(model=model, messages=parse_messages(body.get("messages")), source=_SOURCE)
     extras = req.extras
-    consumed = {"model", "messages"}
     for key, value in body.items():
-        if key in consumed:
+        if key in _CONSUMED:
             continue
-        if value is None or not _take(req, key, value, body):
+        if value is None:
+            extras[key] = value
+            continue
+        handler = _HANDLERS.get(key)
+        if not (handler(req, value, body) if handler is not None else _take(req, key, value, body)):
             extras[key] = value
     return req
 

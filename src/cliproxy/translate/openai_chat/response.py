@@ -28,7 +28,10 @@ from cliproxy.translate.tool_output import generated_image
 
 __all__ = ["build_response", "chat_id", "parse_response"]
 
-_TOP = ("id", "object", "created", "model", "choices", "usage")
+_SOURCE = Format.OPENAI.value
+_TOP = frozenset(("id", "object", "created", "model", "choices", "usage"))
+_CHOICE = frozenset(("index", "message", "finish_reason"))
+_PLAIN_MESSAGE = frozenset(("role", "content"))
 
 
 def chat_id(resp_id: str | None) -> str:
@@ -47,42 +50,45 @@ def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> i
         id=str(body.get("id") or ""),
         model=str(body.get("model") or ""),
         created=created if type(created) is int else 0,
-        source=Format.OPENAI.value,
+        source=_SOURCE,
     )
     u = body.get("usage")
     if isinstance(u, dict):
         resp.usage = parse_usage(u)
-    resp.extras.update({k: v for k, v in body.items() if k not in _TOP})
+    if not body.keys() <= _TOP:
+        resp.extras.update({k: v for k, v in body.items() if k not in _TOP})
     choices = body.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         return resp
     if len(choices) > 1:
         resp.extras["_choices"] = choices[1:]
     choice = choices[0]
-    rest = {k: v for k, v in choice.items() if k not in ("index", "message", "finish_reason")}
-    if rest:
-        resp.extras["_choice"] = rest
+    if not choice.keys() <= _CHOICE:
+        resp.extras["_choice"] = {k: v for k, v in choice.items() if k not in _CHOICE}
     fr = choice.get("finish_reason")
     if isinstance(fr, str):
         resp.stop_reason = FINISH_TO_STOP.get(fr, "end_turn")
         if fr not in FINISH_TO_STOP:
             resp.extras["stop_raw"] = fr
     msg = choice.get("message")
-    if isinstance(msg, dict):
-        _parse_message(msg, resp, request)
-    if resp.stop_reason == "end_turn" and any(isinstance(b, ir.ToolCall) for b in resp.content):
+    calls = _parse_message(msg, resp, request) if isinstance(msg, dict) else False
+    if calls and resp.stop_reason == "end_turn":
         resp.stop_reason = "tool_use"
     return resp
 
 
-def _parse_message(msg: dict[str, Any], resp: ir.Response, request: ir.Request | None) -> None:
+def _parse_message(msg: dict[str, Any], resp: ir.Response, request: ir.Request | None) -> bool:
+    """Reads ``msg`` into ``resp``; true when it made a tool call."""
+    content = msg.get("content")
+    if type(content) is str and content and msg.keys() <= _PLAIN_MESSAGE:  # the common answer
+        resp.content.append(ir.Text(content))
+        return False
     used = {"role", "content", "tool_calls"}
     for key in ("reasoning_content", "reasoning"):
         if isinstance(msg.get(key), str):
             resp.content.append(ir.Thinking(msg[key], family="openai"))
             used.add(key)
             break
-    content = msg.get("content")
     if content == "":
         used.discard("content")  # kept as given: "" and null both occur
     elif isinstance(content, str):
@@ -95,13 +101,16 @@ def _parse_message(msg: dict[str, Any], resp: ir.Response, request: ir.Request |
     if isinstance(refusal, str) and refusal:
         resp.content.append(ir.Text(refusal, extras={"_refusal": True}))
         used.add("refusal")
+    calls = False
     for tc in msg.get("tool_calls") or ():
         call = _parse_call(tc, request)
         if call is not None:
             resp.content.append(call)
+            calls = True
     rest = {k: v for k, v in msg.items() if k not in used}
     if rest:
         resp.extras["_message"] = rest
+    return calls
 
 
 def _parse_call(tc: Any, request: ir.Request | None) -> ir.ToolCall | None:

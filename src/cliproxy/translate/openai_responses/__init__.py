@@ -29,16 +29,17 @@ class ResponsesAdapter(Adapter):
     def __init__(self, codex: bool = False) -> None:
         self.codex = codex
         self.format = Format.CODEX if codex else Format.RESPONSES
+        self._source: str = self.format.value
 
     def parse_request(self, body: dict[str, Any]) -> ir.Request:
-        return parse_request(body, self.format.value)
+        return parse_request(body, self._source)
 
     def build_request(self, req: ir.Request) -> dict[str, Any]:
         body = build_request(req, self.codex)
         return to_codex(body, is_own(req.source)) if self.codex else body
 
     def parse_response(self, body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:
-        return parse_response(body, self.format.value, request)
+        return parse_response(body, self._source, request)
 
     def build_response(self, resp: ir.Response, request: ir.Request | None = None) -> dict[str, Any]:
         return build_response(resp, request)

@@ -27,10 +27,12 @@ def _public(extras: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in extras.items() if k[:1] != "_"} if extras else {}
 
 
-def build_request(req: ir.Request, codex: bool = False) -> dict[str, Any]:
-    own = is_own(req.source)
+def build_request(req: ir.Request, codex: bool = False, *, messages: bool = True) -> dict[str, Any]:
+    """``messages=False``: the body of ``req`` without its messages (what a Response
+    object echoes), with no copy of ``req``."""
+    own = req.source in _OWN
     ex = req.extras
-    instructions, items = build_input(req, own)
+    instructions, items = build_input(req, own) if messages else (None, [])
     if own:
         for index, item in ex.get("_additional_items") or ():
             items.insert(index, item)  # back where the client had them
@@ -41,13 +43,20 @@ def build_request(req: ir.Request, codex: bool = False) -> dict[str, Any]:
         body["input"] = items[0]["content"]
     elif items or codex or (own and not ex.get("_no_input")):
         body["input"] = items
-    _build_tools(req, own, codex, body)
-    _put(body, "parallel_tool_calls", req.parallel_tool_calls)
-    _put(body, "max_output_tokens", req.max_tokens)
-    _put(body, "temperature", req.temperature)
-    _put(body, "top_p", req.top_p)
-    _build_reasoning(req, own, body)
-    _build_text(req, own, body)
+    if req.tools is not None or req.tool_choice is not None or (own and "_tool_choice" in ex):
+        _build_tools(req, own, codex, body)
+    if req.parallel_tool_calls is not None:
+        body["parallel_tool_calls"] = req.parallel_tool_calls
+    if req.max_tokens is not None:
+        body["max_output_tokens"] = req.max_tokens
+    if req.temperature is not None:
+        body["temperature"] = req.temperature
+    if req.top_p is not None:
+        body["top_p"] = req.top_p
+    if req.reasoning is not None or (own and "_reasoning" in ex):
+        _build_reasoning(req, own, body)
+    if req.response_format is not None or (own and "_text" in ex):
+        _build_text(req, own, body)
     if not (own and ex.get("_no_stream") and not req.stream):
         body["stream"] = req.stream
     _build_identity(req, own, body)
@@ -175,8 +184,10 @@ def _format(rf: dict[str, Any]) -> dict[str, Any]:
 
 def _build_identity(req: ir.Request, own: bool, body: dict[str, Any]) -> None:
     if own:
-        _put(body, "user", req.user)
-        _put(body, "metadata", req.metadata)
+        if req.user is not None:
+            body["user"] = req.user
+        if req.metadata is not None:
+            body["metadata"] = req.metadata
         return
     if req.user and len(req.user) <= 64:
         body["user"] = req.user

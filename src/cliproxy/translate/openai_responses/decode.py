@@ -233,7 +233,10 @@ class ResponsesDecoder(StreamDecoder):
     def _on_text_delta(self, d: dict[str, Any], out: list[ir.Event]) -> None:
         delta = d.get("delta")
         if delta:
-            part = self._text_part(d, out)
+            st = self._items.get(d.get("output_index", 0))  # the part seen before: found inline
+            part = st.parts.get(d.get("content_index", 0)) if st is not None else None
+            if part is None:
+                part = self._text_part(d, out)
             part[1] = True
             out.append(ir.TextDelta(part[0], delta))
 

@@ -204,7 +204,9 @@ class ResponsesEncoder(StreamEncoder):
                     {"item_id": b.item["id"], "output_index": b.oi, "content_index": 0},
                     b',"logprobs":[]',
                 )
-            return self._fast(b, text)
+            seq = self._seq  # _fast, inline for the common delta
+            self._seq = seq + 1
+            return b"%s%s%s%d}\n\n" % (b.head, orjson.dumps(text), b.tail, seq)
         if b.kind == "thinking":
             out = b""
             if not b.buf:

@@ -75,8 +75,10 @@ def parse_request(body: dict[str, Any], source: str) -> ir.Request:
         req.tools = merge_additional_tools(req.tools, ex.pop("_additional_tools"))
     if "tool_choice" in body:
         req.tool_choice = parse_tool_choice(body["tool_choice"], ex)
-    _parse_reasoning(body, req)
-    _parse_text(body, req)
+    if body.get("reasoning") is not None:
+        _parse_reasoning(body, req)
+    if body.get("text") is not None:
+        _parse_text(body, req)
     return req
 
 
@@ -88,9 +90,12 @@ def _num(body: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
 
 
 def _parse_scalars(body: dict[str, Any], req: ir.Request) -> None:
-    req.max_tokens = _num(body, "max_output_tokens", int)
-    req.temperature = _num(body, "temperature", (int, float))
-    req.top_p = _num(body, "top_p", (int, float))
+    if "max_output_tokens" in body:
+        req.max_tokens = _num(body, "max_output_tokens", int)
+    if "temperature" in body:
+        req.temperature = _num(body, "temperature", (int, float))
+    if "top_p" in body:
+        req.top_p = _num(body, "top_p", (int, float))
     ptc = body.get("parallel_tool_calls")
     if ptc is not None and not isinstance(ptc, bool):
         raise RequestError("parallel_tool_calls: expected a boolean", param="parallel_tool_calls")

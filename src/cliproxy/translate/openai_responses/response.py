@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import replace
 from typing import Any
 
 from cliproxy.formats import openai_responses as wire
@@ -67,7 +66,7 @@ def response_id(rid: str | None) -> str:
 
 def _echo(request: ir.Request | None) -> dict[str, Any]:
     """The request fields a Response object repeats (so SDK models parse)."""
-    body = build_request(replace(request, messages=[])) if request is not None else {}
+    body = build_request(request, messages=False) if request is not None else {}
     reasoning = body.get("reasoning") or {}
     return {
         "instructions": body.get("instructions"),

@@ -1,0 +1,80 @@
+"""Thinking for one route, looked up once: ``resolve_thinking`` then ``apply_thinking``.
+
+What those two functions decide from the model's capabilities, the client format and
+the target protocol (the applier, the body readers, whether the model thinks at all) does
+not change between requests of a route, so :class:`ThinkingPlan` decides it when it is
+built and :meth:`ThinkingPlan.apply` does only what depends on the request::
+
+    plan = ThinkingPlan(caps, "openai", "claude", same_provider=False)
+    plan.apply(upstream_body, client_body, suffix, "claude-sonnet-4-5")
+
+The result is the two functions' (``tests/models/test_thinking_plan.py`` runs the whole
+thinking matrix through both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .appliers import APPLIERS
+from .apply import apply_checked, strip_thinking, user_defined_setting
+from .canonical import ThinkingCaps
+from .extract import reader_for
+from .resolve import body_format, settle_thinking
+from .suffix import parse_suffix_value
+
+__all__ = ["ThinkingPlan"]
+
+
+class ThinkingPlan:
+    """:func:`resolve_thinking` + :func:`apply_thinking` for one (caps, client, target)."""
+
+    __slots__ = (
+        "applier",
+        "caps",
+        "checked",
+        "read_client",
+        "read_upstream",
+        "same",
+        "source",
+        "target",
+        "thinks",
+    )
+
+    def __init__(
+        self, caps: ThinkingCaps | None, client_format: str, target: str, same_provider: bool
+    ) -> None:
+        self.caps = caps
+        self.source = client_format
+        self.target = target
+        self.same = same_provider
+        self.applier = APPLIERS.get(target)  # None: the target is left alone
+        # validated against the model (known, not user-defined); else written as asked
+        self.checked = caps is not None and not caps.user_defined
+        self.thinks = caps is not None and caps.supported  # False: thinking fields are stripped
+        self.read_client = reader_for(body_format(client_format, target))
+        self.read_upstream = reader_for(target)
+
+    def apply(
+        self, body: dict[str, Any], client_body: Mapping[str, Any], suffix: str | None, model: str
+    ) -> None:
+        """The request's setting (``model(suffix)`` first, then ``client_body``), checked
+        against the model, written into the upstream ``body`` in place; raises
+        ``ThinkingError`` (400) as :func:`resolve_thinking` does."""
+        cfg = parse_suffix_value(suffix) if suffix else None
+        if cfg is None and self.read_client is not None:
+            cfg = self.read_client(client_body, self.source)
+        caps = self.caps
+        if not self.checked or caps is None:  # unknown or user-defined model: as asked
+            if cfg is not None and self.applier is not None:
+                self.applier(body, user_defined_setting(cfg, self.target), None, model)
+            return
+        if cfg is not None:
+            cfg = settle_thinking(cfg, caps, self.same, self.target)  # may raise, as resolve does
+        if self.applier is None:
+            return
+        if not self.thinks:
+            strip_thinking(body, self.target)
+        else:
+            apply_checked(body, cfg, self.target, model, caps, self.applier, self.read_upstream)

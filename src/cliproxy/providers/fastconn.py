@@ -1,0 +1,319 @@
+"""One connection of the protocol-level upstream client (:mod:`.fasthttp`): an asyncio
+Protocol fed by httptools, the answer being read on it, its limits and its idle parking.
+
+The answer's head is kept as one block of bytes (decoded only when someone reads the
+headers, :class:`.fastwire.Headers`). Each limit (a wait's deadline, the keep-alive of a
+parked connection) has one timer per connection that moves only when a deadline comes
+sooner; a later deadline is checked when the timer fires. A request thus arms and cancels
+no timer of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+import httptools
+
+__all__ = ["HIGH_WATER", "NEVER", "Conn", "Origin"]
+
+HIGH_WATER = 1 << 20  # pause reading the socket above this many unread body bytes
+NEVER = float("inf")  # no deadline
+_ENCODING = b"\r\ncontent-encoding:"
+
+Origin = tuple[bool, str, int]  # (tls, host, port)
+
+
+class Conn(asyncio.Protocol):
+    """One upstream connection and the answer being read on it."""
+
+    __slots__ = (
+        "block",
+        "body",
+        "buffered",
+        "closed",
+        "coding",
+        "complete",
+        "deadline",
+        "error",
+        "head",
+        "head_at",
+        "headers_done",
+        "idle_timer",
+        "idle_timer_at",
+        "idle_until",
+        "interim",
+        "keep_alive",
+        "live",
+        "loop",
+        "origin",
+        "parked",
+        "parser",
+        "paused",
+        "pre",
+        "received",
+        "status",
+        "timer",
+        "timer_at",
+        "to_eof",
+        "transport",
+        "waiter",
+    )
+
+    def __init__(self, live: set[Conn], origin: Origin) -> None:
+        self.live, self.origin = live, origin
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.parked: list[Conn] | None = None
+        self.parser: Any = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.deadline = NEVER  # of the current wait
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = NEVER
+        self.idle_until = 0.0  # while parked: closed then
+        self.idle_timer: asyncio.TimerHandle | None = None
+        self.idle_timer_at = NEVER
+        self.head = False
+        self.status = 0
+        self.pre = b""  # the bytes of the answer until its head is in
+        self.head_at = 0  # where in ``pre`` the head starts (after 1xx answers)
+        self.block = b"\r\n"  # the header lines: b"\r\nName: value\r\n...\r\n"
+        self.coding: bytes | None = None  # the block, lower case, when it names a Content-Encoding
+        self.headers_done = self.complete = self.keep_alive = self.received = False
+        self.interim = self.paused = self.to_eof = False
+        self.error: ConnectionError | None = None
+        self.body: deque[bytes] = deque()
+        self.buffered = 0
+
+    def send(self, data: bytes, rest: bytes | None, head: bool, deadline: float) -> asyncio.Future[None]:
+        """Write one request: ``data`` (the head, and a small body), then ``rest`` (a large
+        body); the future of its first news, as :meth:`expect` (made here: one call less)."""
+        self.head = head
+        self.status = 0
+        self.pre = b""
+        self.head_at = 0
+        self.coding = None
+        self.headers_done = self.complete = self.keep_alive = self.received = False
+        self.interim = self.to_eof = False
+        self.error = None
+        if self.body:
+            self.body.clear()  # an answer released unread
+        self.buffered = 0
+        transport = self.transport
+        assert transport is not None
+        if self.paused:
+            self.paused = False
+            transport.resume_reading()
+        self.parser = httptools.HttpResponseParser(self)
+        transport.write(data)
+        if rest:
+            transport.write(rest)
+        waiter = self.waiter = self.loop.create_future()
+        self.deadline = deadline
+        if deadline < self.timer_at:
+            self.arm(deadline)
+        return waiter
+
+    # -- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.live.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.received = True
+        parser = self.parser
+        if parser is None or self.complete:
+            self.fail(ConnectionError("unexpected bytes from upstream"))
+            return
+        if not self.headers_done:
+            pre = self.pre
+            self.pre = pre + data if pre else data
+        try:
+            parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self.fail(ConnectionError(f"malformed upstream response: {exc}"))
+            return
+        if self.body:  # unread body bytes (counted with their framing: once a read, not a chunk)
+            self.buffered += len(data)
+            if self.buffered > HIGH_WATER and not self.paused and not self.closed:
+                self.paused = True
+                self.transport.pause_reading()  # type: ignore[union-attr]
+
+    def eof_received(self) -> bool | None:
+        return None  # close the transport (connection_lost follows)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.live.discard(self)
+        self.unpark()
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer, self.timer_at = None, NEVER
+        if self.parser is None or self.complete:
+            return
+        if self.headers_done and self.to_eof and exc is None:
+            self.complete, self.keep_alive = True, False  # a body that ends with the connection
+            self._wake()
+            return
+        reason = f": {exc}" if exc is not None else ""
+        self.fail(ConnectionError(f"upstream closed the connection{reason}"))
+
+    # -- httptools callbacks (no on_header: the head is cut out of ``pre`` whole)
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        status = parser.get_status_code()
+        pre = self.pre
+        start = self.head_at
+        while pre.startswith(b"\r\n", start):
+            start += 2  # empty lines before a status line (llhttp skips them)
+        end = pre.find(b"\r\n\r\n", start)  # llhttp has checked the head: CRLF line ends
+        if 100 <= status < 200 and status != 101:
+            self.head_at, self.interim = end + 4, True  # 1xx: wait for the real answer
+            return
+        self.pre = b""
+        block = self.block = pre[pre.find(b"\r\n", start) : end + 2] if end >= 0 else b"\r\n"
+        self.status, self.headers_done = status, True
+        if self.head:
+            self.complete, self.keep_alive = True, parser.should_keep_alive()
+        elif status not in (204, 304):
+            low = block.lower()
+            self.to_eof = b"\r\ncontent-length:" not in low and b"\r\ntransfer-encoding:" not in low
+            if _ENCODING in low:
+                self.coding = low
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def on_body(self, body: bytes) -> None:
+        if self.complete:
+            return  # a HEAD answer's announced body: not ours
+        self.body.append(body)  # (counted in ``data_received``)
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def on_message_complete(self) -> None:
+        if self.interim:
+            self.interim = False
+            return
+        if not self.complete:
+            self.complete, self.keep_alive = True, self.parser.should_keep_alive()
+            waiter = self.waiter
+            if waiter is not None:
+                self.waiter = None
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    # -- the reader's side
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def expect(self, deadline: float) -> asyncio.Future[None]:
+        """A future done at the protocol's next news; ``TimeoutError`` at ``deadline`` (loop
+        time, ``NEVER``: none). The timer moves only when this deadline is the sooner."""
+        waiter = self.waiter = self.loop.create_future()
+        self.deadline = deadline
+        if deadline < self.timer_at:
+            self.arm(deadline)
+        return waiter
+
+    def arm(self, deadline: float) -> None:
+        """The wait timer at ``deadline``, sooner than the one set (callers check that)."""
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer, self.timer_at = self.loop.call_at(deadline, self._timed_out), deadline
+
+    def _timed_out(self) -> None:
+        at, self.timer, self.timer_at = self.timer_at, None, NEVER
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return  # nobody waits: the next wait arms the timer again
+        deadline = self.deadline
+        if deadline <= at:
+            self.waiter = None
+            waiter.set_exception(TimeoutError())
+        elif deadline != NEVER:  # a later wait than the one it was set for
+            self.timer, self.timer_at = self.loop.call_at(deadline, self._timed_out), deadline
+
+    def take(self) -> bytes:
+        body = self.body
+        data = body.popleft() if len(body) == 1 else b"".join(body)
+        body.clear()
+        self.buffered = 0
+        if self.paused and self.transport is not None:
+            self.paused = False
+            self.transport.resume_reading()
+        return data
+
+    def fail(self, exc: ConnectionError) -> None:
+        if self.error is None:
+            self.error = exc
+        self.abort()
+        self._wake()
+
+    def abort(self) -> None:
+        self.keep_alive = False
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.abort()
+
+    def usable(self) -> bool:
+        return not self.closed and self.transport is not None and not self.transport.is_closing()
+
+    # -- the idle pool
+
+    def park(self, pool: dict[Origin, list[Conn]], most: int, keepalive: float) -> None:
+        """Into ``pool``'s idle list of its origin for ``keepalive`` seconds; closed when
+        that list already holds ``most``."""
+        idle = pool.get(self.origin)
+        if idle is None:
+            idle = pool[self.origin] = []
+        elif len(idle) >= most:
+            self.expire()
+            return
+        self.parser = None
+        self.parked = idle
+        until = self.idle_until = self.loop.time() + keepalive
+        if until < self.idle_timer_at:  # no timer yet (or a later one)
+            if self.idle_timer is not None:
+                self.idle_timer.cancel()
+            self.idle_timer, self.idle_timer_at = self.loop.call_at(until, self._idle_over), until
+        idle.append(self)
+
+    def _idle_over(self) -> None:
+        at, self.idle_timer, self.idle_timer_at = self.idle_timer_at, None, NEVER
+        if self.parked is None:
+            return  # in use (or closed): parking it again arms the timer again
+        until = self.idle_until
+        if until <= at:
+            self.expire()
+        else:  # parked again since the timer was set
+            self.idle_timer, self.idle_timer_at = self.loop.call_at(until, self._idle_over), until
+
+    def unpark(self) -> None:
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer, self.idle_timer_at = None, NEVER
+        if self.parked is not None:
+            if self in self.parked:
+                self.parked.remove(self)
+            self.parked = None
+
+    def expire(self) -> None:
+        self.unpark()
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.close()

@@ -1,0 +1,211 @@
+"""What the protocol-level server's connections share (:class:`FastServer`): the fast
+routes, with what each route's pattern decides worked out once, and one request's way
+through the same decisions as the aiohttp middleware (``cliproxy.server.middleware``:
+``screen``, ``check_access``, the body read with its limits) to its handler. A body
+route whose body is in runs ``prepare`` and ``cliproxy.server.handlers.run`` directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from cliproxy.access import HashCheckNeeded
+from cliproxy.errors import CliproxyError
+from cliproxy.requestid import begin_request
+from cliproxy.server.context import format_for_path
+from cliproxy.server.errors import error_response, exception_response
+from cliproxy.server.fast.protocol import MAX_HEAD, BadBody, FastProtocol
+from cliproxy.server.handlers import Core, Prepare, fast_routes, run
+from cliproxy.server.middleware import (
+    body_timeout_message,
+    check_access,
+    is_proxy_path,
+    screen,
+    too_large_message,
+)
+
+if TYPE_CHECKING:
+    from cliproxy.formats import Format
+    from cliproxy.server.fast.request import FastExchange
+    from cliproxy.server.guard import ConnectionGuard
+    from cliproxy.service import Service
+
+__all__ = ["FastServer"]
+
+log = logging.getLogger(__name__)
+
+_NO_PARAMS: dict[str, str] = {}
+
+
+class _Route:
+    """A fast route, with what its pattern alone decides worked out once."""
+
+    __slots__ = ("core", "fmt", "method", "pattern", "prefix", "prepare", "proxy")
+
+    def __init__(self, method: str, pattern: str, core: Core, prepare: Prepare | None) -> None:
+        self.method = method
+        self.core = core
+        self.prepare = prepare
+        self.prefix = pattern.removesuffix("{name:.+}") if pattern.endswith("{name:.+}") else ""
+        self.pattern = self.prefix + "{name}" if self.prefix else pattern  # the trace's route
+        path = self.prefix or pattern
+        self.proxy = is_proxy_path(path)  # client keys, body read, frontend auth
+        # the client's format, when the path alone tells it (model lists look at headers)
+        fmt: Format | None = format_for_path(path)
+        if path.startswith("/v1/models"):
+            fmt = None
+        self.fmt = fmt
+
+
+class FastServer:
+    """What the connections of one listener share: the routes, the service, the guard,
+    aiohttp's protocol factory (for hand-overs) and the open connections."""
+
+    def __init__(
+        self, service: Service, guard: ConnectionGuard, aiohttp_protocol: Callable[[], asyncio.Protocol]
+    ) -> None:
+        self.service = service
+        self.guard = guard
+        self.aiohttp_protocol = aiohttp_protocol
+        self.max_body = service.config.limits.max_body_bytes  # as aiohttp's: read at start
+        self.max_wire = 2 * self.max_body + MAX_HEAD  # a body with its chunk framing
+        self.closing = False
+        self.connections: dict[FastProtocol, None] = {}
+        # by (method, path) as bytes off the wire: no decoding to find the route
+        self._exact: dict[tuple[bytes, bytes], _Route] = {}
+        self._prefixed: list[tuple[bytes, bytes, _Route]] = []
+        for (method, pattern), spec in fast_routes().items():
+            route = _Route(method, pattern, spec.core, spec.prepare)
+            if route.prefix:
+                self._prefixed.append((method.encode(), route.prefix.encode(), route))
+            else:
+                self._exact[(method.encode(), pattern.encode())] = route
+
+    def __call__(self) -> FastProtocol:
+        return FastProtocol(self)
+
+    def match(self, method: bytes, path: bytes) -> tuple[_Route, str, dict[str, str]] | None:
+        """The route of a request, its path and path parameters; ``None`` for a path that
+        is not served here (aiohttp's: encoded, dot segments, empty segments...)."""
+        route = self._exact.get((method, path))
+        if route is not None:  # a route's own path: plain
+            return route, route.pattern, _NO_PARAMS
+        if path[:1] != b"/" or b"%" in path or b"//" in path or b"/." in path:
+            return None
+        for want, prefix, route in self._prefixed:
+            if method == want and path.startswith(prefix) and len(path) > len(prefix):
+                return route, path.decode("ascii"), {"name": path[len(prefix) :].decode("ascii")}
+        return None
+
+    async def shutdown(self, timeout: float) -> None:
+        """Stop keeping connections alive, close the idle ones, wait for answers in flight
+        (up to ``timeout``), then close the rest."""
+        self.closing = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for conn in list(self.connections):
+                if conn.idle:
+                    conn.force_close()
+            if not self.connections or loop.time() >= deadline:
+                break
+            await asyncio.sleep(0.02)
+        for conn in list(self.connections):
+            conn.abort()  # as aiohttp after its shutdown timeout: the request is cancelled
+
+    async def serve(self, conn: FastProtocol, ex: FastExchange, route: _Route) -> None:
+        """One request, as the aiohttp middleware and handler would run it."""
+        begin_request()  # the id on this request's log lines (this task's context)
+        service = self.service
+        try:
+            access = service.access
+            frontend = service.frontend
+            headers = ex.headers
+            if (access.required or frontend) and not access.safe_mode and "Origin" not in headers:
+                proxy = route.proxy  # what screen() says here: go on, no CORS headers
+            else:
+                answer, cors, proxy = screen(
+                    service, ex.method, ex.path, headers, lambda: ex.remote or None, lambda: ex.format
+                )
+                if answer is not None:
+                    ex.answer(answer)
+                    return
+                ex.cors = cors
+            if proxy:
+                try:
+                    ex.principal = check_access(service, ex.path, headers, ex.query)
+                except HashCheckNeeded as needed:  # a bcrypt-hashed key: checked off the loop
+                    ex.principal = await access.verify(needed)
+                if (ex.too_large or not ex.body_complete) and not await self._read_body(ex):
+                    return
+                if frontend:  # frontend-auth plugins take part (or, exclusive, decide alone)
+                    ex.principal = await service.authenticate(ex.method, ex.path, headers, ex.query, ex.body)
+                prepare = route.prepare
+                if prepare is not None:  # the route's own coroutine is not needed: the body is in
+                    call, convert = prepare(ex, ex.body)
+                    await run(ex, call, convert)
+                    return
+            await route.core(ex)
+        except CliproxyError as exc:
+            if not ex.started:
+                ex.answer(exception_response(ex.format, exc))
+        except ConnectionError as exc:
+            if conn.transport is not None and not conn.transport.is_closing():
+                log.exception("unhandled error on %s %s", ex.method, ex.path)
+                self._fail(ex)
+            else:
+                log.info("%s %s: the client went away (%s)", ex.method, ex.path, type(exc).__name__)
+        except Exception:
+            # our bug, not the client's: log it whole, tell the client little
+            log.exception("unhandled error on %s %s", ex.method, ex.path)
+            self._fail(ex)
+        finally:
+            if not ex.finished:  # a broken stream: the connection cannot carry another request
+                conn.force_close()
+
+    def _fail(self, ex: FastExchange) -> None:
+        if not ex.started:
+            ex.answer(error_response(ex.format, 500, "internal error in cliproxy; see the server log"))
+
+    async def _read_body(self, ex: FastExchange) -> bool:
+        """Wait for the whole body within ``timeouts.client-body`` and ``limits.max-body-mb``;
+        ``False`` when that failed (and was answered). Not called for a body already whole
+        within the cap (most come with the head): its ``Content-Length`` is its size."""
+        length = ex.headers.get("Content-Length")
+        if ex.too_large or (length is not None and length.isdigit() and int(length) > self.max_body):
+            self._body_error(ex, 413, too_large_message(self.max_body))
+            return False
+        if ex.body_complete:
+            return True
+        timeout = self.service.config.timeouts.seconds("client_body")
+        try:
+            async with asyncio.timeout(timeout):
+                await ex.wait_body()
+        except TimeoutError:
+            log.info(
+                "%s %s: request body not received within %gs (timeouts.client-body)",
+                ex.method,
+                ex.path,
+                timeout,
+            )
+            self._body_error(ex, 408, body_timeout_message(timeout))
+            return False
+        except BadBody as exc:
+            log.info("%s %s: unreadable request body: %s", ex.method, ex.path, exc)
+            self._body_error(ex, 400, f"request body could not be read: {exc}")
+            return False
+        except ConnectionResetError:
+            log.info("%s %s: the client went away while sending the body", ex.method, ex.path)
+            self._body_error(ex, 400, "the connection closed before the whole body arrived")
+            return False
+        if ex.too_large:
+            self._body_error(ex, 413, too_large_message(self.max_body))
+            return False
+        return True
+
+    def _body_error(self, ex: FastExchange, status: int, message: str) -> None:
+        ex.keep_alive = False  # the rest of the body is not worth reading
+        ex.answer(error_response(ex.format, status, message))

@@ -1,0 +1,209 @@
+"""The per-chunk shortcuts of stream plumbing give what the long way gives.
+
+``Passthrough`` decodes only up to the first content (even inside one chunk that holds the
+whole stream) and relays later chunks untouched; the usage sniffers skip whole frames with
+no usage without parsing them. Each test feeds streams frame by frame (the shortcut) and
+cut anywhere (the long way) and compares.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from cliproxy.formats import Format
+from cliproxy.formats.claude import ClaudeUsageSniffer
+from cliproxy.formats.openai_chat import ChatUsageSniffer
+from cliproxy.formats.openai_responses import ResponsesUsageSniffer
+from cliproxy.formats.sse import SSEDecoder, lines_with
+from cliproxy.translate import ir
+from cliproxy.translate.adapter import StreamDecoder
+from cliproxy.translate.registry import default_registry
+from cliproxy.translate.stream import Passthrough
+
+REG = default_registry()
+DATA = Path(__file__).parent / "data"
+CLAUDE = (DATA / "claude" / "stream_thinking_tools.sse").read_bytes()
+RESPONSES = (DATA / "openai_responses" / "stream_reasoning_text_tools.sse").read_bytes()
+
+
+def sse(obj: dict) -> bytes:
+    return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
+def chat_chunk(delta: dict, finish: str | None = None, usage: dict | None = None) -> dict:
+    return {
+        "id": "c",
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        "usage": usage,
+    }
+
+
+USAGE = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+# what OpenAI sends under stream_options.include_usage: "usage":null on every chunk
+CHAT_FRAMES = [
+    sse(chat_chunk({"role": "assistant", "content": ""})),
+    sse(chat_chunk({"content": "hel"})),
+    sse(chat_chunk({"content": "lo"})),
+    sse(chat_chunk({}, "stop")),
+    sse({"id": "c", "model": "m", "choices": [], "usage": USAGE}),
+    b"data: [DONE]\n\n",
+]
+CHAT = b"".join(CHAT_FRAMES)
+
+
+class _Counting(StreamDecoder):
+    """A decoder that counts the bytes it was given."""
+
+    def __init__(self, inner: StreamDecoder) -> None:
+        super().__init__(None)
+        self.inner = inner
+        self.seen = 0
+
+    def decode(self, chunk: bytes) -> list[ir.Event]:
+        self.seen += len(chunk)
+        return self.inner.decode(chunk)
+
+    def flush(self) -> list[ir.Event]:
+        return self.inner.flush()
+
+
+def frames(data: bytes) -> list[bytes]:
+    return [f + b"\n\n" for f in data.split(b"\n\n") if f]
+
+
+# ------------------------------------------------------------------ Passthrough
+
+
+def test_passthrough_of_a_whole_stream_in_one_chunk_decodes_only_its_head():
+    decoder = _Counting(REG.adapter(Format.OPENAI).stream_decoder(None))
+    tr = Passthrough(decoder)
+    assert tr.feed(CHAT) + tr.finish() == CHAT
+    assert tr.started and tr.opened and tr.early_error is None and tr.late_error is None
+    # the first frame opens the message (an empty text), the second has the first content
+    assert decoder.seen == len(CHAT_FRAMES[0]) + len(CHAT_FRAMES[1])
+
+
+@pytest.mark.parametrize("fmt", [Format.OPENAI, Format.CLAUDE, Format.RESPONSES])
+def test_passthrough_relays_frame_by_frame_and_in_one_piece_alike(fmt):
+    data = {Format.OPENAI: CHAT, Format.CLAUDE: CLAUDE, Format.RESPONSES: RESPONSES}[fmt]
+    for pieces in (frames(data), [data]):
+        tr = Passthrough(REG.adapter(fmt).stream_decoder(None))
+        out = b"".join(tr.feed(p) for p in pieces) + tr.finish()
+        assert out == data
+        assert tr.started and tr.early_error is None and not tr.ended
+
+
+def test_passthrough_error_before_content_in_the_same_chunk_is_an_early_error():
+    err = sse({"error": {"message": "overloaded", "type": "server_error", "code": "503"}})
+    for pieces in ([err + CHAT], [err, CHAT]):
+        tr = Passthrough(REG.adapter(Format.OPENAI).stream_decoder(None))
+        for p in pieces:
+            tr.feed(p)
+            if tr.early_error is not None:
+                break
+        assert tr.early_error is not None and tr.early_error.status == 503
+        assert not tr.started
+
+
+def test_passthrough_error_after_content_in_the_same_chunk_flows_to_the_client():
+    err = sse({"error": {"message": "late", "type": "server_error"}})
+    data = CHAT_FRAMES[0] + CHAT_FRAMES[1] + err
+    tr = Passthrough(REG.adapter(Format.OPENAI).stream_decoder(None))
+    assert tr.feed(data) == data
+    assert tr.started and tr.early_error is None and not tr.ended
+
+
+def test_passthrough_of_crlf_frames_gemini():
+    frame = b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":"hi"}]},"index":0}]}\r\n\r\n'
+    end = (
+        b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":""}]},"finishReason":"STOP",'
+        b'"index":0}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":2}}\r\n\r\n'
+    )
+    data = frame * 3 + end
+    for pieces in ([data], [frame, frame, frame, end], [data[:5], data[5:]]):
+        decoder = _Counting(REG.adapter(Format.GEMINI).stream_decoder(None))
+        tr = Passthrough(decoder)
+        assert b"".join(tr.feed(p) for p in pieces) + tr.finish() == data
+        assert tr.started and tr.early_error is None
+        assert decoder.seen <= max(len(frame), len(pieces[0]))
+
+
+def test_passthrough_garbage_after_content_in_a_later_whole_line_chunk_is_cut():
+    tr = Passthrough(REG.adapter(Format.OPENAI).stream_decoder(None))
+    assert tr.feed(CHAT_FRAMES[0]) == CHAT_FRAMES[0]
+    assert tr.feed(CHAT_FRAMES[1] + b"data: <html>502</html>\n\n") == CHAT_FRAMES[1]
+    assert tr.ended and tr.late_error is not None and tr.late_error.status == 502
+    assert tr.feed(CHAT_FRAMES[2]) == b""
+
+
+# ------------------------------------------------------------------ sniffers
+
+
+def splits(data: bytes) -> list[list[bytes]]:
+    out = [frames(data), [data]]
+    for size in (1, 3, 17, 64):
+        out.append([data[i : i + size] for i in range(0, len(data), size)])
+    return out
+
+
+def test_chat_sniffer_skips_usage_null_and_reads_the_last_usage_at_every_split():
+    for pieces in splits(CHAT):
+        s = ChatUsageSniffer()
+        for p in pieces:
+            s.feed(p)
+        assert s.usage == ir.Usage(7, 3, total_tokens=10)
+    s = ChatUsageSniffer()
+    s.feed(b"".join(CHAT_FRAMES[:4]))
+    assert s.usage is None  # only "usage":null so far
+    nested = sse({"choices": [], "usage": USAGE, "x": {"usage": None}})
+    s.feed(nested)  # one null and one real usage on the same line: read
+    assert s.usage == ir.Usage(7, 3, total_tokens=10)
+
+
+def test_claude_sniffer_frame_by_frame():
+    for pieces in splits(CLAUDE):
+        s = ClaudeUsageSniffer()
+        for p in pieces:
+            s.feed(p)
+        assert s.usage == ir.Usage(
+            input_tokens=2125, output_tokens=89, cache_read_tokens=2000, cache_write_tokens=100
+        )
+
+
+def test_responses_sniffer_frame_by_frame():
+    for pieces in splits(RESPONSES):
+        s = ResponsesUsageSniffer()
+        for p in pieces:
+            s.feed(p)
+        assert s.usage == ir.Usage(120, 60, cache_read_tokens=100, reasoning_tokens=20, total_tokens=180)
+
+
+# ------------------------------------------------------------------ SSE
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        CHAT,
+        b'data: {"a":1}\r\n\r\ndata: {"b":2}\r\n\r\n',  # Gemini's CRLF frames
+        b"event: x\ndata: 1\n\n: ping\n\ndata: 2\ndata: 3\n\ndata: 4\r\rdata: 5\n\n",
+    ],
+    ids=["chat", "crlf", "mixed"],
+)
+def test_sse_decode_data_is_decode_without_names(data):
+    expected = [ev.data for ev in SSEDecoder().decode(data)]
+    for pieces in splits(data):
+        dec = SSEDecoder()
+        got = [d for p in pieces for d in dec.decode_data(p)] + [ev.data for ev in dec.flush()]
+        assert got == expected
+
+
+def test_lines_with_is_split_and_filter():
+    buf = b'a "usage"\nb\n"usage" "usage"\n\nc"usage"\nd "usage" tail'
+    for end in range(len(buf) + 1):
+        expected = [x for x in buf[:end].split(b"\n") if b'"usage"' in x]
+        assert lines_with(buf, b'"usage"', end) == expected, end
