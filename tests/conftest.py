@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import textwrap
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -14,6 +16,7 @@ from aiohttp import web
 from cliproxy.config import load_or_default
 from cliproxy.server.app import Listener, listen
 from cliproxy.service import Service
+from cliproxy.state.redis import RedisState
 from tests.fakes.fixtures import *  # noqa: F403
 from tests.state.redis_server import RedisServer, redis_binary
 
@@ -64,6 +67,23 @@ def redis_server() -> Iterator[RedisServer]:
     server.start()
     yield server
     server.close()
+
+
+@pytest.fixture
+async def redis_states(redis_server: RedisServer) -> AsyncIterator[Callable[..., Any]]:
+    """``await redis_states(prefix, **kw)``: a started ``RedisState`` on ``redis_server``;
+    every one opened is closed (bounded) when the test ends."""
+    opened: list[Any] = []
+
+    async def open_one(prefix: str, **kw: Any) -> Any:
+        state = RedisState(redis_server.url, prefix, **kw)
+        await state.start()
+        opened.append(state)
+        return state
+
+    yield open_one
+    for state in opened:
+        await asyncio.wait_for(state.close(), 5)
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ shared by two instances), and the steering rule over one tier."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -17,7 +18,6 @@ from cliproxy.credentials.headroom import DEFAULT_TTL, QuotaSteering, parse
 from cliproxy.credentials.record import Credential
 from cliproxy.state.base import Headroom
 from cliproxy.state.memory import MemoryState
-from tests.state.redis_server import RedisServer
 
 NOW = 1_750_000_000.0
 
@@ -190,20 +190,8 @@ def test_no_hint_is_none():
 
 
 @pytest.fixture
-async def redis_pair(redis_server: RedisServer) -> AsyncIterator[Callable[..., Any]]:
-    from cliproxy.state.redis import RedisState
-
-    opened: list[Any] = []
-
-    async def open_one(**kw: Any) -> Any:
-        state = RedisState(redis_server.url, "hr-test:", **kw)
-        await state.start()
-        opened.append(state)
-        return state
-
-    yield open_one
-    for state in opened:
-        await asyncio.wait_for(state.close(), 5)
+def redis_pair(redis_states: Callable[..., Any]) -> Callable[..., Any]:
+    return functools.partial(redis_states, "hr-test:")
 
 
 class Clock:

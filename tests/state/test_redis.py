@@ -4,15 +4,15 @@ shares it between two instances (two processes), and survives Redis going away."
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from cliproxy.state.base import CooldownRecord, StateBackend
 from cliproxy.state.memory import MemoryState
-from tests.state.redis_server import RedisServer
 
 redis_state = pytest.importorskip("cliproxy.state.redis")
 RedisState = redis_state.RedisState
@@ -27,18 +27,8 @@ class Clock:
 
 
 @pytest.fixture
-async def make(redis_server: RedisServer) -> AsyncIterator[Callable[..., Any]]:
-    opened: list[Any] = []
-
-    async def open_one(**kw: Any) -> Any:
-        state = RedisState(redis_server.url, "t:", **kw)
-        await state.start()
-        opened.append(state)
-        return state
-
-    yield open_one
-    for state in opened:
-        await asyncio.wait_for(state.close(), 5)
+def make(redis_states: Callable[..., Any]) -> Callable[..., Any]:
+    return functools.partial(redis_states, "t:")
 
 
 async def test_is_a_state_backend(make):
