@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import threading
 import time
@@ -34,6 +35,7 @@ from scenarios import SCENARIOS, Request, Scenario, find, upstream_request
 CONCURRENCY = (1, 16, 64)
 STREAM = {"chunks": 50, "delay_ms": 1, "concurrency": 16}
 MANY = {"chunks": 50, "delay_ms": 20, "concurrency": 1000, "ramp": 0.5}
+C1_ROUNDS = 3  # c=1: rounds of every target, back to back (median per figure)
 PROBE = {"chunks": 5, "after": 0.5, "duration": 2.0}  # one client, streams back to back, while MANY runs
 
 
@@ -99,16 +101,40 @@ def nonstream(
 ) -> None:
     kinds = dict.fromkeys(sc.upstream for sc in scenarios)
     for c in conc:
-        timing = {"concurrency": c, "duration": s.duration, "warmup": s.warmup}
-        for kind in kinds:
-            req = upstream_request(kind, False)
-            for target, proc in targets(p):
-                log(f"{pre}non-stream {target} {kind} c={c}")
-                results[f"{pre}{target}|{kind}|{c}"] = measure(proc, req, timing, s.use_wrk, p.ca)
-        for sc in scenarios:
-            log(f"{pre}non-stream proxy {sc.name} c={c}")
-            req = sc.proxy_request(False)
-            results[f"{pre}proxy|{sc.name}|{c}"] = measure(p.proxy, req, timing, s.use_wrk, p.ca)
+        # c=1 latency is a few hundred microseconds, the size of this machine's drift between
+        # one run and the next (CPU idle states, neighbours): several short rounds that each
+        # measure every target back to back, and the median of each figure over the rounds
+        rounds = C1_ROUNDS if c == 1 else 1
+        timing = {"concurrency": c, "duration": s.duration / rounds, "warmup": s.warmup}
+        runs: dict[str, list[dict]] = {}
+        for r in range(rounds):
+            tag = f" round {r + 1}/{rounds}" if rounds > 1 else ""
+            for kind in kinds:
+                req = upstream_request(kind, False)
+                for target, proc in targets(p):
+                    log(f"{pre}non-stream {target} {kind} c={c}{tag}")
+                    key = f"{pre}{target}|{kind}|{c}"
+                    runs.setdefault(key, []).append(measure(proc, req, timing, s.use_wrk, p.ca))
+            for sc in scenarios:
+                log(f"{pre}non-stream proxy {sc.name} c={c}{tag}")
+                req = sc.proxy_request(False)
+                key = f"{pre}proxy|{sc.name}|{c}"
+                runs.setdefault(key, []).append(measure(p.proxy, req, timing, s.use_wrk, p.ca))
+        for key, got in runs.items():
+            results[key] = median_run(got)
+
+
+def median_run(runs: list[dict]) -> dict:
+    """One result from several runs of the same load: each number the runs' median (the
+    last run's value for anything else); ``rounds`` says how many there were."""
+    if len(runs) == 1:
+        return runs[0]
+    out = dict(runs[-1])
+    for k, v in out.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[k] = statistics.median(run[k] for run in runs)
+    out["rounds"] = len(runs)
+    return out
 
 
 def streams(

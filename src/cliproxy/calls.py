@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from cliproxy.errors import CliproxyError
 from cliproxy.formats import Format
 from cliproxy.translate.ir import Request as IrRequest
+from cliproxy.translate.ir import Usage as IrUsage
 
 if TYPE_CHECKING:
     from cliproxy.credentials.record import Credential
@@ -97,10 +98,15 @@ class Attempt:
 
 @dataclass(slots=True)
 class Reply:
+    """A whole answer. ``usage``: what the body's usage member says, when the pipeline
+    built the body from an object it held (a translated answer, no plugin after it);
+    ``None``: read it from ``body`` (a pass-through answer is never parsed)."""
+
     status: int
     body: bytes
     headers: dict[str, str]
     credential: Credential | None = None
+    usage: IrUsage | None = None
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -578,6 +579,11 @@ async def _serve(
         "" if host else " (every interface)",
         os.getpid(),
     )
+    # what start-up built (config, registries, imported modules) lives as long as the
+    # process: moved out of the collector's reach, so its collections only walk what the
+    # requests allocate (measured: half the collector's time per request)
+    gc.collect()
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

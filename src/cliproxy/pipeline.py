@@ -17,41 +17,51 @@ is never changed; each credential attempt works on an ``Attempt`` of its own
 ``max-retry-interval`` follow CPA: a round tries every eligible credential once; another
 round starts only for retryable statuses, after waiting for the nearest cooldown.
 Upstreams are reached through the transport protocol (``providers.transport``); an
-attempt's request (stage 7) is prepared in ``cliproxy.pipeline_prepare``, and turning
-answers into replies (stage 9) lives in ``cliproxy.replies``.
+attempt's request (stage 7) is prepared in ``cliproxy.pipeline_prepare`` (with what a
+credential's attempts share: its ``CredentialPlan``), a failed attempt's consequences are
+``cliproxy.pipeline_failover``'s, and answers become replies (stage 9) in ``cliproxy.replies``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import random
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from typing import Any
 
 from cliproxy import replies, route_explain
 from cliproxy.access import KEY_POLICY
 from cliproxy.calls import Call, Reply, RequestTerminated, StreamReply
 from cliproxy.credentials.concurrency import Gate, Picker
-from cliproxy.credentials.explain import note_attempt, note_skip
+from cliproxy.credentials.explain import NOTES, note_attempt, note_skip
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
 from cliproxy.credentials.session import extract_session_key
 from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError, UpstreamError
 from cliproxy.formats import Format
-from cliproxy.formats.validate import validate_body
+from cliproxy.formats.validate import VALIDATORS
 from cliproxy.models.listing import CLAUDE_CLOAK_PREFIX, uncloak_claude_id
-from cliproxy.models.registry import ModelRoute
+from cliproxy.models.registry import ModelRoute, Route
 from cliproxy.models.shaping import Shaper
-from cliproxy.pipeline_prepare import MEDIA, start_attempt
+from cliproxy.pipeline_failover import (
+    BOOTSTRAP_ERROR,
+    BOOTSTRAP_LEFT,
+    RETRYABLE,
+    Final,
+    bootstrap_retry,
+    continuation_lost,
+    cool_down,
+    pinned,
+)
+from cliproxy.pipeline_prepare import MEDIA, CredentialPlan, plan_attempts, start_attempt
 from cliproxy.plugins.flow import Flow, route_for
 from cliproxy.policies.enforce import Enforcer, Ticket
 from cliproxy.providers import antigravity_credits as ag_credits
 from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError
-from cliproxy.providers.http import HttpClient, proxy_key
+from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import forwardable_response_headers
-from cliproxy.providers.transport import UpstreamNetworkError, read_body
+from cliproxy.providers.transport import read_body
 from cliproxy.translate import tokens
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache
@@ -61,19 +71,7 @@ __all__ = ["Call", "Pipeline", "Reply", "StreamReply"]
 
 log = logging.getLogger(__name__)
 
-RETRYABLE = frozenset({403, 408, 429, 500, 502, 503, 504})
-# /responses/compact (CPA's conductor): only these statuses cool the credential; the rest
-# leave it available, and these are the request's own fault (no other credential is tried)
-_COMPACT_COOLS = frozenset({401, 402, 403, 429})
-_COMPACT_FAULTS = frozenset({400, 404, 405, 409, 413, 422, 501})
-# streaming.bootstrap-retries: retries of the same credential left to this request, for a
-# stream that failed before its first byte with a transient status (network, 408, 5xx)
-_BOOTSTRAP_LEFT: contextvars.ContextVar[int] = contextvars.ContextVar("bootstrap_left", default=0)
-# the last error of this request that came before a stream's first byte
-_BOOTSTRAP_ERROR: contextvars.ContextVar[UpstreamError | None] = contextvars.ContextVar(
-    "bootstrap_error", default=None
-)
-_BOOTSTRAP_TRANSIENT = frozenset({408, 500, 502, 503, 504})
+_NO_EXTRA: dict[str, Any] = {}  # build()'s extra keywords for a provider whose format is fixed
 
 
 class Pipeline:
@@ -106,28 +104,42 @@ class Pipeline:
         self.concurrency = Gate(pool.state, config.routing)  # per-credential max-concurrency, fair queue
         self.explain = route_explain.settings(config.routing)  # None: routing explain is off
         self.agent_models: Callable[[], str] = str  # the Codex client catalog as spawn_agent lists it
+        self._limits: tuple[Any, int, int, int] = _limits(config)  # execute's, per config object
 
     # ------------------------------------------------------------------ the lifecycle
 
-    async def run(self, call: Call) -> Reply | StreamReply:
-        """One request, stage by stage (numbers as in the module docstring)."""
+    def run(self, call: Call) -> Coroutine[Any, Any, Reply | StreamReply]:
+        """One request, stage by stage (numbers as in the module docstring): a coroutine to
+        await (a client's malformed body or unknown model raises at once)."""
         if self.explain is not None:  # routing explain (cliproxy.route_explain)
             notes = route_explain.wanted(self.explain, call)
             if notes is not None:  # this run again, under the notes (it asks for none of its own)
-                return await route_explain.explained(notes, self.run(call), self.pool.get)
-        if not call.action.startswith(MEDIA):  # Images API bodies: checked by the server
-            validate_body(call.format, call.body)  # a malformed body is the client's 400, never sent upstream
+                return route_explain.explained(notes, self._rerun(call), self.pool.get)
+        action = call.action
+        if action == "generate" or not action.startswith(MEDIA):  # Images API: checked by the server
+            VALIDATORS[call.format](call.body)  # a malformed body is the client's 400, never sent upstream
         model = call.model
         if call.format is Format.CLAUDE and model.startswith(CLAUDE_CLOAK_PREFIX):
             model = uncloak_claude_id(model)  # an id we renamed for Claude Code's model list
         policy = KEY_POLICY.get()  # 1. the key's policy: None for a plain key (nothing to do)
         if policy is not None and call.skip is None:  # a plugin's nested call was admitted already
-            ticket = await self.enforcer.admit(policy, call.format, model, call.action)
-            if ticket is not None:
-                return await self._run_admitted(call, model, ticket)
+            return self._admit(call, model, policy)
         host = self.plugins
         if host is None or not host.snapshot:  # no plugin: stages 2, 4, 10 and 11 are nothing
-            return await self.execute(call, self.models.resolve(model))  # 3., then 5.-9.
+            return self.execute(call, self.models.resolve(model))  # 3., then 5.-9.
+        return self._run(call, model)
+
+    async def _rerun(self, call: Call) -> Reply | StreamReply:  # run, under explain's notes
+        return await self.run(call)
+
+    async def _admit(self, call: Call, model: str, policy: Any) -> Reply | StreamReply:
+        """1. a key with a policy: admitted (or refused) before anything else."""
+        ticket = await self.enforcer.admit(policy, call.format, model, call.action)
+        if ticket is not None:
+            return await self._run_admitted(call, model, ticket)
+        host = self.plugins
+        if host is None or not host.snapshot:
+            return await self.execute(call, self.models.resolve(model))
         return await self._run(call, model)
 
     async def _run_admitted(self, call: Call, model: str, ticket: Ticket) -> Reply | StreamReply:
@@ -186,14 +198,20 @@ class Pipeline:
         session_key = extract_session_key(call.headers, call.body) if self.pool.session_affinity else None
         scheduler = flow.scheduler(call, route) if flow is not None else None
         config = self.config
-        rounds = max(0, int(config.request_retry or 0)) + 1
-        _BOOTSTRAP_LEFT.set(max(0, int(config.streaming.bootstrap_retries or 0)) if call.stream else 0)
+        plans = route.plans if type(route) is Route else None  # attempt plans (pipeline_prepare)
+        shaper = self.shaper
+        limits = self._limits
+        if limits[0] is not config:
+            limits = self._limits = _limits(config)
+        _, rounds, bootstrap, max_creds = limits
+        BOOTSTRAP_LEFT.set(bootstrap if call.stream else 0)
         last: UpstreamError | None = None
         try:
             for round_no in range(rounds):
                 tried: set[str] = set()
                 failed: UpstreamError | None = None  # this round's last failure
-                max_creds = int(self.config.max_retry_credentials or 0)
+                if round_no:  # a later round, after a wait: the config of now
+                    max_creds = int(self.config.max_retry_credentials or 0)
                 while not max_creds or len(tried) < max_creds:
                     pin = call.pin if call.pin and call.pin not in tried else ""
                     try:
@@ -203,7 +221,7 @@ class Pipeline:
                             tried,
                             session_key=session_key,
                             supports=route.supports,
-                            scheduler=_pinned(pin, scheduler) if pin else scheduler,
+                            scheduler=pinned(pin, scheduler) if pin else scheduler,
                         )
                     except (CooldownError, NoCredentialError):
                         if failed is None:
@@ -214,11 +232,27 @@ class Pipeline:
                         other = self._picker(route, tried, session_key, scheduler)
                         cred, slot = await self.concurrency.enter(cred, other, call.headers, call.query)
                     tried.add(cred.id)
-                    try:
-                        answer = await self._with_credential(call, route, cred, flow)
-                        # a stream holds its slot to the end
-                        return answer if slot is None else slot.keep(answer)
-                    except _Final:
+                    try:  # _with_credential, inline: one coroutine layer less per request
+                        if cred.attributes and cred.attributes.get("plugin"):
+                            answer = await self._plugin_credential(call, route, cred, flow)
+                        else:
+                            plan = plans.get(cred.id) if plans is not None else None
+                            if plan is None or not (
+                                plan.cred is cred and plan.config is config and plan.shaper is shaper
+                            ):
+                                plan = self._plan(route, cred)  # a first attempt, a reload, a new token
+                            names = plan.names or route.upstream_models(cred) or [route.model]
+                            sent = call  # the pinned credential gets the pinned request
+                            if call.pinned is not None and cred.id == call.pin and flow is None:
+                                sent = call.pinned
+                            if NOTES.get() is not None:  # routing explain
+                                note_attempt(cred.id, cred.provider, names[0])
+                            try:
+                                answer = await self._attempt(sent, route, cred, plan, names[0], flow)
+                            except UpstreamError as err:
+                                answer = await self._retry(call, route, cred, plan, flow, names, sent, err)
+                        return answer if slot is None else slot.keep(answer)  # a stream keeps its slot
+                    except Final:
                         raise
                     except UpstreamError as err:
                         failed = err
@@ -254,7 +288,7 @@ class Pipeline:
             try:
                 with ag_credits.using_credits():
                     answer = await self._with_credential(call, route, cred, flow)
-            except _Final:
+            except Final:
                 raise
             except UpstreamError as err:
                 if ag_credits.credits_exhausted(err.body):
@@ -288,59 +322,82 @@ class Pipeline:
 
         return other
 
+    def _plan(self, route: ModelRoute, cred: Credential) -> CredentialPlan:
+        """The attempt plan of ``cred`` on ``route``, made anew (see ``CredentialPlan``)."""
+        plans = route.plans if type(route) is Route else None
+        provider: Provider = self.providers.provider_for(cred)
+        return plan_attempts(plans, route, cred, provider, self.config, self.shaper)
+
     async def _with_credential(
         self, call: Call, route: ModelRoute, cred: Credential, flow: Flow | None
     ) -> Reply | StreamReply:
+        """Every attempt at ``cred`` (``execute`` runs the same, inline)."""
         if cred.attributes.get("plugin"):
             return await self._plugin_credential(call, route, cred, flow)
-        provider: Provider = self.providers.provider_for(cred)
-        refreshed = False
-        names = route.upstream_models(cred) or [route.model]
+        plan = self._plan(route, cred)
+        names = plan.names or route.upstream_models(cred) or [route.model]
         # the pinned credential gets the pinned request (plugins rewrite only the Call itself)
         sent = call.pinned if call.pinned is not None and cred.id == call.pin and flow is None else call
+        note_attempt(cred.id, cred.provider, names[0])  # routing explain: nothing when off
+        try:
+            return await self._attempt(sent, route, cred, plan, names[0], flow)
+        except UpstreamError as err:
+            return await self._retry(call, route, cred, plan, flow, names, sent, err)
+
+    async def _retry(
+        self,
+        call: Call,
+        route: ModelRoute,
+        cred: Credential,
+        plan: CredentialPlan,
+        flow: Flow | None,
+        names: Sequence[str],
+        sent: Call,
+        err: UpstreamError,
+    ) -> Reply | StreamReply:
+        """After attempt ``names[0]`` at ``cred`` failed with ``err``: the same credential
+        again (a lost continuation, a bootstrap retry, a refreshed token), the next name of
+        a model pool, or the error goes up (the credential cooled as CPA does)."""
+        provider = plan.provider
+        refreshed = False
         i = 0
-        while i < len(names):
-            note_attempt(cred.id, cred.provider, names[i])  # routing explain: nothing when off
-            try:
-                return await self._attempt(sent, route, cred, provider, names[i], flow)
-            except RewriteError as err:  # the answer's fault: no cooldown, no other credential
-                raise _Final(err) from err
-            except UpstreamError as err:
-                note_skip(cred.id, "failed", str(err.status))
-                if sent is not call and _continuation_lost(err):
-                    sent = call  # the upstream no longer holds the conversation: send all of it
-                    continue
-                if err is _BOOTSTRAP_ERROR.get() and _bootstrap_retry(cred, err):
-                    continue  # the same credential once more: nothing reached the client
+        while True:
+            if isinstance(err, RewriteError):  # the answer's fault: no cooldown, no other credential
+                raise Final(err) from err
+            note_skip(cred.id, "failed", str(err.status))
+            if sent is not call and continuation_lost(err):
+                sent = call  # the upstream no longer holds the conversation: send all of it
+            elif err is BOOTSTRAP_ERROR.get() and bootstrap_retry(cred, err):
+                pass  # the same credential once more: nothing reached the client
+            else:
+                fresh = None
                 if err.status == 401 and not refreshed and self.refresher is not None and cred.refresh_token:
                     refreshed = True
-                    try:
-                        cred = await self.refresher.refresh_now(cred)
-                        continue  # the same credential, once more, with a fresh token
-                    except CliproxyError as exc:
-                        log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc)
-                if err.status == 501 and call.action.startswith(MEDIA):
-                    raise _Final(err) from err  # no Images API there: not the credential's fault
-                if err.status == 404 and call.action == "videos.retrieve":
-                    raise _Final(err) from err  # a video id this account does not know
-                if call.action == "compact" and err.status not in _COMPACT_COOLS:
-                    _log_failure(cred, provider, route.model, err, "compact: no cooldown")
-                    if err.status in _COMPACT_FAULTS:
-                        raise _Final(err) from err
-                    raise  # the next credential; this one stays available
-                decision = await self.pool.mark_failure(
-                    cred, route.model, err.status, retry_after=err.retry_after, body=err.body or b""
-                )
-                _log_failure(cred, provider, route.model, err, decision.reason or decision.kind)
-                if call.trace is not None and decision.scope != "none":
-                    call.trace.cooled(cred.provider, decision.scope)  # 11. usage: a cooldown event
-                if err.status in REQUEST_FAULTS or decision.request_fault or decision.stop:
-                    raise _Final(err) from err
-                if len(names) > 1 and err.status in (404, 429, 500, 502, 503, 504) and i + 1 < len(names):
-                    i += 1  # a model pool: the next upstream name before the next credential
-                    continue
-                raise
-        raise UpstreamError("no upstream model for credential", status=502)
+                    fresh = await self._refresh(cred)
+                if fresh is not None:  # the same credential, once more, with a fresh token
+                    cred = fresh
+                    plan = self._plan(route, cred)
+                else:
+                    await cool_down(self.pool, call, route, cred, provider, err)  # raises unless it cooled
+                    if len(names) > 1 and err.status in (404, 429, 500, 502, 503, 504) and i + 1 < len(names):
+                        i += 1  # a model pool: the next upstream name before the next credential
+                    else:
+                        raise err
+            note_attempt(cred.id, cred.provider, names[i])  # routing explain: nothing when off
+            try:
+                return await self._attempt(sent, route, cred, plan, names[i], flow)
+            except UpstreamError as exc:
+                err = exc
+
+    async def _refresh(self, cred: Credential) -> Credential | None:
+        """``cred`` with a fresh token after a 401, ``None`` when the refresh failed."""
+        assert self.refresher is not None
+        try:
+            fresh: Credential = await self.refresher.refresh_now(cred)
+        except CliproxyError as exc:
+            log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc)
+            return None
+        return fresh
 
     async def _plugin_credential(
         self, call: Call, route: ModelRoute, cred: Credential, flow: Flow | None
@@ -355,7 +412,7 @@ class Pipeline:
                 cred, route.model, err.status, retry_after=err.retry_after
             )
             if err.status in REQUEST_FAULTS or decision.request_fault or decision.stop:
-                raise _Final(err) from err
+                raise Final(err) from err
             raise
         await self.pool.mark_success(cred, route.model)
         result.credential = cred
@@ -368,16 +425,24 @@ class Pipeline:
         call: Call,
         route: ModelRoute,
         cred: Credential,
-        provider: Provider,
+        plan: CredentialPlan,
         model: str,
         flow: Flow | None,
     ) -> Reply | StreamReply:
-        reg = self.translations
-        compat = route.is_compat(cred)
+        provider = plan.provider
+        compat = plan.compat
         action = call.action
         generate = action == "generate"
         images = False
-        if not generate:
+        shaping = None
+        if generate:  # the upstream format and shaping, decided at the credential's first attempt
+            up_fmt, shaping = plan.formats.get(call.format) or plan.upstream(call.format, route.model)
+            if self.replay_mirror is not None and generate_to_claude(call, provider):
+                await self.replay_mirror.prefetch(  # a turn another worker recorded
+                    cred.id, model, call.headers, call.body, chat_client=call.format is Format.OPENAI
+                )
+            attempt = start_attempt(self, call, cred, provider, model, compat, up_fmt)  # 7. translation
+        else:
             if action == "count" and not provider.counts_upstream:
                 return await self._count_locally(call, cred, provider, model, compat)
             if action == "compact" and not provider.compacts:
@@ -385,16 +450,18 @@ class Pipeline:
             images = action.startswith(MEDIA)
             if images and not provider.serves_images:
                 raise UpstreamError(f"{provider.key} does not serve the Images API", status=501)
-        if self.replay_mirror is not None and generate_to_claude(call, provider):
-            await self.replay_mirror.prefetch(  # a turn another worker recorded
-                cred.id, model, call.headers, call.body, chat_client=call.format is Format.OPENAI
-            )
-        attempt = start_attempt(self, call, cred, provider, model, compat)  # 7. request translation
+            attempt = start_attempt(self, call, cred, provider, model, compat)
+        untouched = attempt.ir is None  # a pass-through body: the client's own top-level fields
         if flow is not None and generate:  # 6. interceptors after auth, request normalizers
             attempt.headers, raw = await flow.upstream_request(call, route.model, attempt)
             if raw is not None:
                 attempt.body = replies.loads_object(raw)
-        if self.shaper is not None and (generate or action == "compact"):  # 7. thinking, payload rules
+                untouched = False
+        if shaping is not None:  # 7. thinking, payload rules
+            shaping.thinking.apply(attempt.body, call.body, route.suffix, model, untouched)
+            if shaping.rules is not None:
+                shaping.payload(attempt.body, model, route.requested, attempt.headers)
+        elif self.shaper is not None and action == "compact":
             self.shaper.shape(
                 attempt.body,
                 client=call.format,
@@ -408,11 +475,13 @@ class Pipeline:
                 headers=attempt.headers,
             )
         upstream_stream = (call.stream or provider.always_stream) and generate
-        extra = {"fmt": attempt.fmt} if provider.format_dependent else {}
+        extra = {"fmt": attempt.fmt} if provider.format_dependent else _NO_EXTRA
         config = self.config
-        proxy = proxy_key(cred.proxy_url, config.proxy_url)
-        pending = provider.prepare(cred, self.http, proxy=proxy)  # before build: it may complete cred
-        prepared = await pending if pending is not None else None
+        proxy = plan.proxy if cred.proxy_url == plan.proxy_url else plan.proxy_for(cred)
+        prepared = None
+        if plan.prepares:  # before build: it may complete cred
+            pending = provider.prepare(cred, self.http, proxy=proxy)
+            prepared = await pending if pending is not None else None
         upreq = provider.build(
             cred,
             attempt.body,
@@ -451,11 +520,11 @@ class Pipeline:
         result: Reply | StreamReply
         whole: Reply | None = None
         if action == "count":  # 9. response translation
-            result = await replies.count_reply(reg, call, attempt, resp)
+            result = await replies.count_reply(self.translations, call, attempt, resp)
         elif action == "compact" or images:
             result = await replies.compact_reply(call, attempt, resp, upreq.rewrite_body)
         else:
-            alias = route.response_model(cred) if route.force_mapping(cred) else None
+            alias = plan.alias
             chunks = None
             if call.stream or upreq.stream:  # the body as it arrives (a whole answer is read at once)
                 chunks = replies.chunks_of(resp, attempt)
@@ -467,27 +536,29 @@ class Pipeline:
                 assert chunks is not None
                 hold = not provider.commits_at_first_event
                 try:
-                    result = await replies.open_stream(reg, call, attempt, resp, chunks, alias, hold=hold)
+                    result = await replies.open_stream(
+                        self.translations, call, attempt, resp, chunks, alias, hold=hold
+                    )
                 except RewriteError:
                     raise
                 except UpstreamError as err:
-                    _BOOTSTRAP_ERROR.set(err)
+                    BOOTSTRAP_ERROR.set(err)
                     raise
             else:
                 result = whole = await replies.whole_reply(
-                    reg,
+                    self.translations,
                     call,
                     attempt,
                     resp,
                     chunks,
-                    alias=alias,
-                    route_model=route.model,
-                    flow=flow,
-                    rewrite=upreq.rewrite_body,
+                    alias,
+                    route.model,
+                    flow,
+                    upreq.rewrite_body,
                 )
-        succeeded = self.pool.succeeded(cred, route.model)  # None: nothing cools, nothing to clear
-        if succeeded is not None:
-            await succeeded
+        cooling = self.pool.cooling  # None or empty: nothing cools, nothing to clear
+        if cooling is None or cooling:
+            await self.pool.mark_success(cred, route.model)
         if flow is not None and whole is not None:
             whole.body = await flow.normalize_response(
                 call, attempt.fmt, route.model, "response_after_translator", whole.body
@@ -522,63 +593,8 @@ def generate_to_claude(call: Call, provider: Provider) -> bool:
     )
 
 
-def _pinned(pin: str, scheduler: Any) -> Any:
-    """A scheduler that takes credential ``pin`` when it is among the candidates, and
-    otherwise leaves the choice to ``scheduler`` (or the pool's own rules)."""
-
-    async def choose(tier: Any) -> Any:
-        for cred in tier:
-            if cred.id == pin:
-                return cred
-        return await scheduler(tier) if scheduler is not None else None
-
-    return choose
-
-
-def _continuation_lost(err: UpstreamError) -> bool:
-    """The upstream refused a ``previous_response_id`` it does not hold (a new socket)."""
-    return err.status in (400, 404, 409) and b"previous_response_not_found" in (err.body or b"")
-
-
-def _bootstrap_retry(cred: Credential, err: UpstreamError) -> bool:
-    """Take one of the request's ``streaming.bootstrap-retries`` for ``err``, if it is one."""
-    left = _BOOTSTRAP_LEFT.get()
-    if left <= 0 or err.status not in _BOOTSTRAP_TRANSIENT:
-        return False
-    _BOOTSTRAP_LEFT.set(left - 1)
-    log.info("stream of %s failed before its first byte (%s): retrying", cred.label or cred.id, err.message)
-    return True
-
-
-class _Final(UpstreamError):
-    """An upstream error that must go to the client at once (a request fault)."""
-
-    def __init__(self, err: UpstreamError) -> None:
-        super().__init__(
-            err.message,
-            status=err.status,
-            body=err.body,
-            retry_after=err.retry_after,
-            headers=err.headers,
-            credential_id=err.credential_id,
-        )
-
-
-def _log_failure(cred: Credential, provider: Provider, model: str, err: UpstreamError, why: str) -> None:
-    """One line per failed attempt: the credential's label (never its key) and, for a
-    network failure, the detail the client does not see (origin, cause)."""
-    who = cred.label or cred.id
-    if isinstance(err, UpstreamNetworkError):
-        log.warning("upstream %s (%s) failed for %s: %s (%s)", who, provider.key, model, err.detail, why)
-    elif err.status >= 500 and err.body and not err.body.lstrip().startswith((b"{", b"[")):
-        log.warning(
-            "upstream %s (%s) answered %d for %s with a non-JSON body: %r (%s)",
-            who,
-            provider.key,
-            err.status,
-            model,
-            err.body[:300],
-            why,
-        )
-    else:
-        log.info("upstream %s answered %d for %s (%s)", who, err.status, model, why)
+def _limits(config: Any) -> tuple[Any, int, int, int]:
+    """``config``, its retry rounds, stream bootstrap retries and max-retry-credentials."""
+    rounds = max(0, int(config.request_retry or 0)) + 1
+    bootstrap = max(0, int(config.streaming.bootstrap_retries or 0))
+    return config, rounds, bootstrap, int(config.max_retry_credentials or 0)

@@ -18,8 +18,11 @@ from typing import Any, Protocol
 from cliproxy.calls import Attempt, Call
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
+from cliproxy.models.registry import ModelRoute
+from cliproxy.models.shaping import Shaper, ShapeRoute
 from cliproxy.providers.base import Provider
 from cliproxy.providers.codex_multi_agent import is_codex_client, prepare_tools
+from cliproxy.providers.http import proxy_key
 from cliproxy.translate.antigravity_claude import antigravity_claude_signatures
 from cliproxy.translate.compat import prepare as compat_prepare
 from cliproxy.translate.compat import rewrite_agent_messages
@@ -32,7 +35,7 @@ from cliproxy.translate.signatures import (
     sanitize_gemini_contents,
 )
 
-__all__ = ["MEDIA", "Preparing", "start_attempt"]
+__all__ = ["MEDIA", "CredentialPlan", "Preparing", "plan_attempts", "start_attempt"]
 
 # Images / Videos API actions: bodies checked by the server, sent to the upstream's own endpoint
 MEDIA = ("images.", "videos.")
@@ -49,6 +52,87 @@ class Preparing(Protocol):
     agent_models: Callable[[], str]  # the Codex client catalog as spawn_agent lists it
 
 
+class CredentialPlan:
+    """What every attempt at one credential on one route shares, decided at its first
+    attempt: the provider, the proxy, the upstream names, the force-mapped answer model,
+    ``is-compat``, and per client format the upstream format and the shaping plan.
+
+    The pipeline keeps plans on the registry's route (``Route.plans``: dropped with the
+    registry's generation, i.e. at every credential or model reload) and takes one only
+    while ``cred``, ``config`` and ``shaper`` are still the objects it was made for (a
+    token refresh makes a new credential, a config reload a new config and shaper)."""
+
+    __slots__ = (
+        "alias",
+        "compat",
+        "config",
+        "cred",
+        "formats",
+        "names",
+        "prepares",
+        "provider",
+        "proxy",
+        "proxy_url",
+        "shaper",
+    )
+
+    def __init__(
+        self, route: ModelRoute, cred: Credential, provider: Provider, config: Any, shaper: Any
+    ) -> None:
+        self.cred = cred
+        self.config = config
+        self.shaper: Shaper | None = shaper
+        self.provider = provider
+        self.proxy_url = cred.proxy_url  # a plugin's auth data may change it in place: compared
+        self.proxy = proxy_key(cred.proxy_url, config.proxy_url)
+        # the base class's prepare answers None: nothing to call per attempt
+        self.prepares = type(provider).prepare is not Provider.prepare
+        fixed = getattr(route, "fixed", None)  # the registry's routes know; a plugin's route is asked
+        if fixed is not None:
+            self.names, self.alias, self.compat = fixed(cred)
+        else:
+            self.names = None
+            self.alias = route.response_model(cred) if route.force_mapping(cred) else None
+            self.compat = route.is_compat(cred)
+        # client format -> (upstream format, shaping of a generation) for this credential
+        self.formats: dict[Format, tuple[Format, ShapeRoute | None]] = {}
+
+    def upstream(self, client: Format, route_model: str) -> tuple[Format, ShapeRoute | None]:
+        """The upstream format of a generation in ``client``'s format, and its shaping plan
+        (``None`` without a shaper)."""
+        found = self.formats.get(client)
+        if found is None:
+            provider = self.provider
+            up_fmt = provider.upstream_format(client)
+            shaper = self.shaper
+            shaping = shaper.route(route_model, provider.key, client, up_fmt) if shaper is not None else None
+            found = self.formats[client] = (up_fmt, shaping)
+        return found
+
+    def proxy_for(self, cred: Credential) -> str:
+        """The proxy of an attempt with ``cred`` (this plan's credential)."""
+        if cred.proxy_url == self.proxy_url:
+            return self.proxy
+        return proxy_key(cred.proxy_url, self.config.proxy_url)
+
+
+def plan_attempts(
+    plans: dict[str, Any] | None,
+    route: ModelRoute,
+    cred: Credential,
+    provider: Provider,
+    config: Any,
+    shaper: Any,
+) -> CredentialPlan:
+    """A new :class:`CredentialPlan`, kept in ``plans`` (a route's) when there is one."""
+    plan = CredentialPlan(route, cred, provider, config, shaper)
+    if plans is not None:
+        if len(plans) >= 4096:
+            plans.clear()
+        plans[cred.id] = plan
+    return plan
+
+
 def start_attempt(
     pipe: Preparing,
     call: Call,
@@ -56,18 +140,24 @@ def start_attempt(
     provider: Provider,
     model: str,
     compat: bool = False,
+    up_fmt: Format | None = None,
 ) -> Attempt:
     """The attempt's own upstream body: the client's (pass-through) or translated from
     the client's IR under the upstream model name; never shared with the ``Call``.
-    ``compat``: the credential's model has ``is-compat`` (``translate.compat``)."""
-    # a compact or Images body goes to the upstream's own endpoint as it came (CPA)
-    passthrough = call.action == "compact" or call.action.startswith(MEDIA)
-    up_fmt = call.format if passthrough else provider.upstream_format(call.format)
+    ``compat``: the credential's model has ``is-compat`` (``translate.compat``);
+    ``up_fmt``: the provider's upstream format for a generation, when known already."""
+    if up_fmt is None:
+        # a compact or Images body goes to the upstream's own endpoint as it came (CPA)
+        passthrough = call.action == "compact" or call.action.startswith(MEDIA)
+        up_fmt = call.format if passthrough else provider.upstream_format(call.format)
     if up_fmt == call.format:
-        body = _own(call.body)
+        body = call.body.copy()  # _own, its first level inline
+        for key, value in call.body.items():
+            if type(value) is dict:
+                body[key] = _own(value)
         if up_fmt is Format.GEMINI:  # another backend's signatures, after a failover too
             _sanitize_gemini(body)
-        elif up_fmt is Format.CLAUDE and provider_from_model(model) == "claude":
+        elif up_fmt is Format.CLAUDE and (_CLAUDE_NAMED.get(model) or _claude_named(model)):
             messages, _ = sanitize_for_claude_upstream(body.get("messages"), model, compat)
             if messages is not None:
                 body["messages"] = messages
@@ -79,7 +169,9 @@ def start_attempt(
     source = call
     if call.format is Format.RESPONSES:  # codex.optimize-multi-agent-v2 (Responses clients only)
         source = _multi_agent_entry(pipe, call, provider, up_fmt) or call
-    req = Attempt.for_model(source.client_ir(pipe.translations), model)
+    req = source.client_ir(pipe.translations)
+    if req.model != model:  # Attempt.for_model: a shallow copy under the upstream name
+        req = req.renamed(model)
     if compat:  # is-compat: reasoning the upstream takes unsigned (translate.compat)
         req = compat_prepare(req, up_fmt)
     signed = antigravity_claude_signatures(
@@ -151,6 +243,17 @@ def _sanitize_gemini(body: dict[str, Any]) -> None:
         copy = list(contents)
         if sanitize_gemini_contents(copy):
             body["contents"] = copy
+
+
+# upstream model name -> whether it names a Claude model (signatures.provider_from_model)
+_CLAUDE_NAMED: dict[str, bool] = {}
+
+
+def _claude_named(model: str) -> bool:
+    if len(_CLAUDE_NAMED) >= 4096:
+        _CLAUDE_NAMED.clear()
+    named = _CLAUDE_NAMED[model] = provider_from_model(model) == "claude"
+    return named
 
 
 def _own(body: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import orjson
 from cliproxy.calls import SSE_HEADERS, Attempt, Call, Reply, StreamReply
 from cliproxy.credentials.record import Credential
 from cliproxy.errors import CliproxyError, UpstreamError
-from cliproxy.formats import Format
+from cliproxy.formats import Format, claude, gemini, openai_chat, openai_responses
 from cliproxy.formats.sse import SSEDecoder, frame_data
 from cliproxy.providers.base import RewriteError
 from cliproxy.providers.transport import UpstreamResponse, network_error, read_body
@@ -50,6 +50,15 @@ log = logging.getLogger(__name__)
 
 _JSON = {"Content-Type": "application/json"}
 _READ_FAILURES = (TimeoutError, ConnectionError)
+# a client format's top-level usage member and its reader: what usage.tokens.body_usage
+# reads of a body, read here of the object the body is made from (``Reply.usage``)
+_USAGE_OF: dict[Format, tuple[str, Callable[[dict[str, Any]], ir.Usage]]] = {
+    Format.OPENAI: ("usage", openai_chat.parse_usage),
+    Format.RESPONSES: ("usage", openai_responses.usage_from_wire),
+    Format.CODEX: ("usage", openai_responses.usage_from_wire),
+    Format.CLAUDE: ("usage", claude.usage_from_wire),
+    Format.GEMINI: ("usageMetadata", gemini.usage_from_metadata),
+}
 
 
 def chunks_of(resp: UpstreamResponse, attempt: Attempt) -> AsyncIterator[bytes]:
@@ -65,7 +74,6 @@ async def whole_reply(
     attempt: Attempt,
     resp: UpstreamResponse,
     chunks: AsyncIterator[bytes] | None,
-    *,
     alias: str | None,
     route_model: str,
     flow: Flow | None,
@@ -75,15 +83,18 @@ async def whole_reply(
     only streams, collected; ``None``: its whole body is read; ``rewrite``: the attempt's
     change to the upstream body, before translation)."""
     up_fmt = attempt.fmt
+    trace = call.trace
+    out: dict[str, Any] | None = None  # the answer as an object, when it is built from one
     try:
         if chunks is not None:
-            body = await _collected(reg, call, attempt, chunks, alias)
+            out = await _collected(reg, call, attempt, chunks, alias)
+            body = orjson.dumps(out)
         else:
             data = await resp.read()
-            if call.trace is not None:
-                call.trace.upstream_body(data)
+            if trace is not None and trace.keep_bodies:  # else it keeps only an error's body
+                trace.upstream_body(data)
             if attempt.provider.wraps_payloads:
-                data = _dumps(attempt.provider.unwrap_body(loads_object(data)))
+                data = orjson.dumps(attempt.provider.unwrap_body(loads_object(data)))
             if rewrite is not None:
                 data = rewrite(data)
             if flow is not None:
@@ -91,19 +102,37 @@ async def whole_reply(
                     call, up_fmt, route_model, "response_before_translator", data
                 )
             if up_fmt == call.format and alias is None:  # pass-through: the upstream's own bytes
-                body = _json_object(data)
+                body = data if data[:1] == b"{" and data[-1:] == b"}" else _json_object(data)
             else:
-                body = _translated(reg, call, attempt, data, alias)
+                out = _translated(reg, call, attempt, data, alias)
+                body = orjson.dumps(out)
     except _READ_FAILURES as exc:
         raise network_error(exc, "while sending the response") from exc
     finally:
         resp.release()
-    return Reply(200, body, dict(_JSON), attempt.cred)
+    # the usage the body says, read now from its object; a plugin may still change the body
+    usage = _usage_of(call.format, out) if out is not None and flow is None and trace is not None else None
+    return Reply(200, body, dict(_JSON), attempt.cred, usage)
+
+
+def _usage_of(fmt: Format, out: dict[str, Any]) -> ir.Usage | None:
+    """What ``usage.tokens.body_usage`` would read of the body ``out`` makes (``None``:
+    let it read the body, as it does for a shape this does not know)."""
+    found = _USAGE_OF.get(fmt)
+    if found is None:
+        return None
+    value = out.get(found[0])
+    if type(value) is not dict:
+        return None
+    try:
+        return found[1](value)
+    except (TypeError, ValueError, AttributeError):  # a usage object of the wrong shape
+        return None
 
 
 async def _collected(
     reg: Registry, call: Call, attempt: Attempt, chunks: AsyncIterator[bytes], alias: str | None
-) -> bytes:
+) -> dict[str, Any]:
     collector = Collector()
     decoder = reg.adapter(attempt.fmt).stream_decoder(attempt.ir)
     observe = attempt.replay.record().observe if attempt.replay is not None else None
@@ -123,28 +152,30 @@ async def _collected(
             collector.error.message, status=collector.error.status or 502, credential_id=attempt.cred.id
         )
     request = attempt.ir or call.client_ir(reg)
-    return _dumps(reg.adapter(call.format).build_response(collector.response(alias), request))
+    return reg.adapter(call.format).build_response(collector.response(alias), request)
 
 
-def _translated(reg: Registry, call: Call, attempt: Attempt, data: bytes, alias: str | None) -> bytes:
+def _translated(
+    reg: Registry, call: Call, attempt: Attempt, data: bytes, alias: str | None
+) -> dict[str, Any]:
     """An answer another format asked for, or under a forced ``alias``."""
     up_fmt = attempt.fmt
     parsed = loads_object(data)
     if up_fmt == call.format:
         parsed["model"] = alias
-        return _dumps(parsed)
+        return parsed
     request = attempt.ir or call.client_ir(reg)
     if attempt.replay is not None:  # a whole Claude message: its reasoning kept for the next turn
         attempt.replay.record().record_message(parsed.get("content"))
-    return _dumps(reg.translate_response(up_fmt, call.format, parsed, request, model=alias))
+    return reg.translate_response(up_fmt, call.format, parsed, request, model=alias)
 
 
 async def count_reply(reg: Registry, call: Call, attempt: Attempt, resp: UpstreamResponse) -> Reply:
     data = loads_object(await read_body(resp))
     if attempt.fmt == call.format:
-        return Reply(200, _dumps(data), dict(_JSON))
+        return Reply(200, orjson.dumps(data), dict(_JSON))
     tokens = int(data.get("input_tokens") or data.get("totalTokens") or 0)
-    return Reply(200, _dumps(reg.adapter(call.format).count_tokens_response(tokens)), dict(_JSON))
+    return Reply(200, orjson.dumps(reg.adapter(call.format).count_tokens_response(tokens)), dict(_JSON))
 
 
 async def compact_reply(
@@ -164,7 +195,7 @@ async def compact_reply(
 def local_count(reg: Registry, call: Call, cred: Credential, tokens: int) -> Reply:
     """A count made locally (an upstream with no count endpoint), in the client's count
     shape: never a generation sent to count."""
-    return Reply(200, _dumps(reg.adapter(call.format).count_tokens_response(tokens)), dict(_JSON), cred)
+    return Reply(200, orjson.dumps(reg.adapter(call.format).count_tokens_response(tokens)), dict(_JSON), cred)
 
 
 # ---------------------------------------------------------------------- streams
@@ -331,7 +362,3 @@ def loads_object(data: bytes) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise UpstreamError("upstream answered with an unexpected JSON shape", status=502)
     return parsed
-
-
-def _dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj)

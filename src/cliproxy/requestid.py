@@ -22,6 +22,7 @@ from contextvars import ContextVar
 __all__ = [
     "NO_REQUEST",
     "REQUEST_ID",
+    "REQUEST_IDS",
     "RequestIdFilter",
     "begin_request",
     "current_request_id",
@@ -32,18 +33,19 @@ __all__ = [
 NO_REQUEST = "-"
 REQUEST_ID: ContextVar[str] = ContextVar("cliproxy_request_id", default=NO_REQUEST)
 
-# cheap unique ids: a counter from a random start, 8 hex digits (CPA's log line width)
-_IDS = itertools.count(random.getrandbits(32))
+# cheap unique ids: a counter from a random start, 8 hex digits (CPA's log line width); a
+# hot caller may inline begin_request: REQUEST_ID.set("%08x" % (next(REQUEST_IDS) & 0xFFFFFFFF))
+REQUEST_IDS = itertools.count(random.getrandbits(32))
 
 
 def new_request_id() -> str:
     """A fresh id: 8 lowercase hex digits."""
-    return "%08x" % (next(_IDS) & 0xFFFFFFFF)
+    return "%08x" % (next(REQUEST_IDS) & 0xFFFFFFFF)
 
 
 def begin_request() -> str:
     """Give the current context (one request's task) a fresh id; returns it."""
-    rid = "%08x" % (next(_IDS) & 0xFFFFFFFF)  # new_request_id(), inlined: once per request
+    rid = "%08x" % (next(REQUEST_IDS) & 0xFFFFFFFF)  # new_request_id(), inlined: once per request
     REQUEST_ID.set(rid)
     return rid
 

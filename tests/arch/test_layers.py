@@ -37,6 +37,7 @@ RANK = {
     "relay": 5,
     "management": 4,
     "pipeline": 3,
+    "pipeline_failover": 3,
     "pipeline_prepare": 3,
     "pipeline_probe": 3,
     "replies": 3,

@@ -3,6 +3,8 @@ force-mapping, through a running proxy."""
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 
 from tests.e2e.clients import KEY
@@ -40,6 +42,50 @@ openai-compatibility:
     assert sent["X-Static"] == "fixed"
     assert sent["X-Tenant"] == "acme"
     assert "X-Absent" not in sent
+
+
+def _compat_headers(fakes, headers: str) -> str:
+    return f"""
+api-keys: ["{KEY}"]
+openai-compatibility:
+  - name: up
+    base-url: "{fakes.openai.base_url}/v1"
+    api-key-entries: [{{api-key: "k"}}]
+    headers: {headers}
+    models: [{{name: "gpt-4o-mini", alias: "m"}}]
+"""
+
+
+async def test_a_reload_sends_the_new_credential_headers(start_proxy, fakes):
+    """The fixed and copied headers are worked out once per credential: a reload that
+    changes them (same key, same base URL) changes what the next request sends."""
+    proxy = await start_proxy(
+        _compat_headers(fakes, '{X-Static: "one", X-Tenant: "$X-Client-Tenant"}'), watch=True
+    )
+    assert (await _chat(proxy.url, "m", {"X-Client-Tenant": "acme", "X-Other": "o"}))[0] == 200
+    sent = fakes.openai.last.headers
+    assert sent["X-Static"] == "one" and sent["X-Tenant"] == "acme" and "X-Copied" not in sent
+    proxy.config_path.write_text(_compat_headers(fakes, '{X-Static: "two", X-Copied: "$X-Other"}'))
+    for _ in range(200):
+        await asyncio.sleep(0.025)
+        if any(c.headers.get("X-Static") == "two" for c in proxy.service.pool.credentials()):
+            break
+    assert (await _chat(proxy.url, "m", {"X-Client-Tenant": "acme", "X-Other": "o"}))[0] == 200
+    sent = fakes.openai.last.headers
+    assert sent["X-Static"] == "two" and sent["X-Copied"] == "o" and "X-Tenant" not in sent
+
+
+async def test_credential_headers_keep_their_order_after_a_copy(start_proxy, fakes):
+    """A fixed value after a copy: the upstream gets them in the configured order."""
+    proxy = await start_proxy(
+        _compat_headers(fakes, '{X-First: "$X-Client-A", X-Second: "fixed", X-Third: "$X-Client-B"}')
+    )
+    assert (await _chat(proxy.url, "m", {"X-Client-A": "a", "X-Client-B": "b"}))[0] == 200
+    names = [k for k in fakes.openai.last.headers if k in ("X-First", "X-Second", "X-Third")]
+    assert names == ["X-First", "X-Second", "X-Third"]
+    assert (await _chat(proxy.url, "m", {"X-Client-B": "b"}))[0] == 200
+    sent = fakes.openai.last.headers
+    assert "X-First" not in sent and sent["X-Second"] == "fixed" and sent["X-Third"] == "b"
 
 
 async def test_oauth_alias_fork_and_force_mapping(start_proxy, fakes, tmp_path):

@@ -9,6 +9,7 @@ The fake Codex upstream goes quiet before its first content and again mid-stream
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import aiohttp
@@ -243,3 +244,39 @@ async def test_late_error_for_codex_clients_is_response_failed(start_proxy, fake
     data = orjson.loads(event.split(b"data: ", 1)[1])
     assert data["type"] == "response.failed" and data["response"]["status"] == "failed"
     assert data["response"]["error"]["message"] == "refused late"
+
+
+async def test_a_reload_turns_nonstream_keepalives_on_and_off(start_proxy, fakes) -> None:
+    """The protocol-level server runs a call without keep-alives itself and reads the two
+    settings on every request: a reload that turns ``nonstream-keepalive-interval`` on pads
+    the next slow answer, and one that turns it off answers plainly again."""
+    proxy = await start_proxy(_config(fakes, keepalive=0, nonstream=0), watch=True, poll_interval=0.05)
+
+    async def answer() -> tuple[int, bytes]:
+        fakes.responses.script(Behavior(delay=1.3))
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
+            session.post(
+                proxy.url + "/v1/responses",
+                json={"model": "codex-model", "input": "hi"},
+                headers={"Authorization": f"Bearer {KEY}"},
+            ) as resp,
+        ):
+            return resp.status, await resp.read()
+
+    async def reloaded(nonstream: int) -> None:
+        proxy.config_path.write_text(_config(fakes, keepalive=0, nonstream=nonstream))
+        deadline = time.monotonic() + 15
+        while proxy.service.config.nonstream_keepalive_interval != nonstream:
+            assert time.monotonic() < deadline, "the config reload was not seen"
+            await asyncio.sleep(0.05)
+
+    status, raw = await answer()
+    assert status == 200 and raw.startswith(b"{")
+    await reloaded(1)
+    status, raw = await answer()
+    assert status == 200 and raw.startswith(b"\n")
+    assert orjson.loads(raw)["output"]
+    await reloaded(0)
+    status, raw = await answer()
+    assert status == 200 and raw.startswith(b"{")

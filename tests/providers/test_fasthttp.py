@@ -8,6 +8,7 @@ import contextlib
 import gzip
 import socket
 import ssl
+import threading
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -407,6 +408,49 @@ async def test_a_kept_alive_connection_closed_by_the_upstream_is_replaced(client
         assert await get(client, raw.url) == (200, b"one")
         assert await get(client, raw.url) == (200, b"one")  # sent once more on a new connection
         assert raw.connections == 2
+
+
+def test_a_connection_of_a_stopped_event_loop_is_not_reused() -> None:
+    """A pooled connection whose event loop no longer runs is skipped: the request on
+    another loop opens its own (the client asks the connection's loop, no get_running_loop
+    per request)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                sock, _ = server.accept()
+                accepted.append(sock)
+                threading.Thread(target=answer_each, args=(sock,), daemon=True).start()
+
+    def answer_each(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+                while b"\r\n\r\n" in data:
+                    _, data = data.split(b"\r\n\r\n", 1)
+                    sock.sendall(answer(b"ok"))
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/"
+    client = FastHttpClient(connect_timeout=2, first_byte_timeout=2, idle_timeout=2)
+    first, second = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+        assert first.run_until_complete(get(client, url)) == (200, b"ok")
+        assert client.idle_count(url) == 1  # parked; ``first`` has stopped running
+        assert second.run_until_complete(get(client, url)) == (200, b"ok")
+        assert second.run_until_complete(get(client, url)) == (200, b"ok")
+        assert client.connections_made == 2 and len(accepted) == 2
+    finally:
+        second.run_until_complete(client.close())
+        first.run_until_complete(asyncio.sleep(0))  # the first loop's transport finishes closing
+        first.close()
+        second.close()
+        server.close()
+        for sock in accepted:
+            sock.close()
 
 
 async def test_idle_pool_is_bounded_and_expires() -> None:

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from ..errors import CooldownError, NoCredentialError
 from ..state.base import CooldownRecord, StateBackend
-from ..state.memory import MemoryState
+from ..state.memory import CURSOR_WRAP, MemoryState
 from .cooldown import CooldownInput, classify, next_record, transient_seconds
 from .explain import NOTES, note_skip
 from .explain import classify as explain_states
@@ -107,9 +107,10 @@ class Pool:
         self._groups: dict[tuple[Any, ...], _Group] = {}
         self._model_keys: dict[str, str] = {}  # model -> model_key(model), memoized
         # the memory backend's own cooldown table (the same dict, never replaced): while it
-        # is empty nothing cools, and a pick or a success reads no cooldown at all
-        self._local = self.state.cooldown_map if type(self.state) is MemoryState else None
+        # is empty nothing cools, and a pick or a success reads no cooldown at all (read only)
+        self.cooling = self.state.cooldown_map if type(self.state) is MemoryState else None
         self._cursor: Callable[[str], int] | None = None  # round-robin on the memory backend
+        self._cursors: dict[str, int] | None = None  # and its cursors, to advance in place
         self.configure(
             strategy=strategy,
             session_affinity=session_affinity,
@@ -162,6 +163,7 @@ class Pool:
             # round-robin over the memory backend: its cursor advanced without a coroutine
             local = type(self.strategy) is RoundRobin and type(self.state) is MemoryState
             self._cursor = self.state.next_cursor_now if local else None  # type: ignore[attr-defined]
+            self._cursors = self.state.cursor_map if local else None  # type: ignore[attr-defined]
         if session_affinity is not None:
             self.session_affinity = session_affinity
         if affinity_ttl is not None:
@@ -278,7 +280,7 @@ class Pool:
             raise NoCredentialError(model, list(providers or ()))
         available: Sequence[Credential] = group.creds
         tier: Sequence[Credential] = group.top
-        local = self._local
+        local = self.cooling
         if local is None or local or tried:  # something may cool, or some were tried
             model_cd = await self.state.get_cooldowns(mk)
             cred_cd = await self.state.get_cooldowns("")
@@ -303,8 +305,16 @@ class Pool:
                 else "",
             )
             return await self.affinity.choose_bound(self.state, keys, available, tier, group.rotation_key)
-        if self._cursor is not None:  # RoundRobin.choose, without its two coroutines
-            return tier[self._cursor(group.rotation_key) % len(tier)]
+        cursors = self._cursors
+        if cursors is not None:  # RoundRobin.choose, without its two coroutines nor a call
+            key = group.rotation_key
+            index = cursors.get(key)
+            if index is None or index >= CURSOR_WRAP:  # a new key or one to wrap: as it says
+                assert self._cursor is not None
+                index = self._cursor(key)
+            else:  # MemoryState.next_cursor_now's common case, in place
+                cursors[key] = index + 1
+            return tier[index % len(tier)]
         return await self.strategy.choose(self.state, group.rotation_key, tier)
 
     def _model_key(self, model: str) -> str:
@@ -387,7 +397,7 @@ class Pool:
     def succeeded(self, cred: Credential, model: str) -> Awaitable[None] | None:
         """:meth:`mark_success` to await, or ``None`` when it has nothing to do (the memory
         backend holds no cooldown record at all): the caller then awaits nothing."""
-        local = self._local
+        local = self.cooling
         if local is not None and not local:
             return None
         return self.mark_success(cred, model)

@@ -18,6 +18,7 @@ from cliproxy.formats.sse import frame, lines_with
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
+    "STOP_FROM_WIRE",
     "ClaudeUsageSniffer",
     "count_tokens_body",
     "error_body",
@@ -43,6 +44,7 @@ _STOP_FROM_WIRE: dict[str, ir.StopReason] = {
     "sensitive": "content_filter",  # CPA: a safety stop, finish_reason content_filter
     "model_context_window_exceeded": "max_tokens",
 }
+STOP_FROM_WIRE = _STOP_FROM_WIRE  # unknown values read as end_turn (``stop_from_wire``)
 
 _STOP_TO_WIRE: dict[str, str] = {
     "end_turn": "end_turn",

@@ -136,7 +136,9 @@ def usage_to_metadata(usage: ir.Usage) -> dict[str, Any]:
     out: dict[str, Any] = {
         "promptTokenCount": usage.input_tokens,
         "candidatesTokenCount": max(usage.output_tokens - usage.reasoning_tokens, 0),
-        "totalTokenCount": usage.total,
+        "totalTokenCount": usage.total_tokens
+        if usage.total_tokens is not None
+        else usage.input_tokens + usage.output_tokens,
     }
     if usage.reasoning_tokens:
         out["thoughtsTokenCount"] = usage.reasoning_tokens

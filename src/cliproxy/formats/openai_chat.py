@@ -117,7 +117,7 @@ def usage_body(u: ir.Usage | None) -> dict[str, Any]:
     return {
         "prompt_tokens": u.input_tokens,
         "completion_tokens": u.output_tokens,
-        "total_tokens": u.total,
+        "total_tokens": u.total_tokens if u.total_tokens is not None else u.input_tokens + u.output_tokens,
         "prompt_tokens_details": ptd,
         "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
     }

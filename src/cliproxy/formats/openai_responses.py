@@ -101,7 +101,7 @@ def usage_to_wire(u: ir.Usage | None) -> dict[str, Any]:
         },
         "output_tokens": u.output_tokens,
         "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
-        "total_tokens": u.total,
+        "total_tokens": u.total_tokens if u.total_tokens is not None else u.input_tokens + u.output_tokens,
     }
 
 

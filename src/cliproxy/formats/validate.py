@@ -25,7 +25,7 @@ from cliproxy.errors import RequestError
 from cliproxy.formats import Format
 from cliproxy.formats.interactions import validate as _interactions
 
-__all__ = ["MAX_DEPTH", "WRITE_LIMIT", "check_depth", "validate_body"]
+__all__ = ["MAX_DEPTH", "VALIDATORS", "WRITE_LIMIT", "check_depth", "validate_body"]
 
 MAX_DEPTH = 200
 WRITE_LIMIT = 254  # orjson.dumps writes at most this many levels (orjson.loads reads 1024)
@@ -116,18 +116,26 @@ def _objects(body: dict[str, Any], keys: tuple[str, ...], prefix: str = "") -> N
 
 
 _INT, _NUMBER, _OBJECT = 1, 2, 3
+_TYPES: dict[int, tuple[type, ...]] = {
+    _INT: (int, type(None)),
+    _NUMBER: (float, int, type(None)),
+    _OBJECT: (dict, type(None)),
+}
 
 
 class _Fields:
     """A format's scalar fields and the type each must have: :meth:`check` looks only at
     the fields a body has (most have few), and names a fault as the ordered checks do."""
 
-    __slots__ = ("ints", "kinds", "numbers", "objects")
+    __slots__ = ("ints", "kinds", "numbers", "objects", "types")
 
     def __init__(self, ints: tuple[str, ...], numbers: tuple[str, ...], objects: tuple[str, ...]) -> None:
         self.ints, self.numbers, self.objects = ints, numbers, objects
         kinds = dict.fromkeys(objects, _OBJECT) | dict.fromkeys(numbers, _NUMBER) | dict.fromkeys(ints, _INT)
         self.kinds = kinds
+        # the exact types JSON gives a good value of each field: a value of another type
+        # (a bool, a subclass, a wrong type) is left to :meth:`check`
+        self.types = {key: _TYPES[kind] for key, kind in kinds.items()}
 
     def check(self, body: dict[str, Any], prefix: str = "") -> None:
         kinds = self.kinds
@@ -230,7 +238,11 @@ def _openai_chat(body: dict[str, Any]) -> None:
     stop = body.get("stop")
     if stop is not None and not isinstance(stop, str | list):
         _fail("stop", "expected a string or a list of strings")
-    _CHAT_FIELDS.check(body)
+    types = _CHAT_FIELDS.types  # :meth:`_Fields.check` only for a value of an unusual type
+    for key in types.keys() & body.keys():
+        if type(body[key]) not in types[key]:
+            _CHAT_FIELDS.check(body)
+            break
 
 
 def _responses(body: dict[str, Any]) -> None:
@@ -266,7 +278,11 @@ def _responses(body: dict[str, Any]) -> None:
         for i, tool in enumerate(tools):
             if tool.get("type") == "function":
                 _function(tool, f"tools[{i}]", "parameters")
-    _RESPONSES_FIELDS.check(body)
+    types = _RESPONSES_FIELDS.types  # :meth:`_Fields.check` only for a value of an unusual type
+    for key in types.keys() & body.keys():
+        if type(body[key]) not in types[key]:
+            _RESPONSES_FIELDS.check(body)
+            break
 
 
 def _claude_blocks_ok(value: Any) -> bool:
@@ -322,7 +338,11 @@ def _claude(body: dict[str, Any]) -> None:
     stop = body.get("stop_sequences")
     if stop is not None and not isinstance(stop, list):
         _fail("stop_sequences", "expected a list of strings")
-    _CLAUDE_FIELDS.check(body)
+    types = _CLAUDE_FIELDS.types  # :meth:`_Fields.check` only for a value of an unusual type
+    for key in types.keys() & body.keys():
+        if type(body[key]) not in types[key]:
+            _CLAUDE_FIELDS.check(body)
+            break
 
 
 def _gemini_parts(content: dict[str, Any], path: str) -> None:
@@ -381,7 +401,8 @@ _RESPONSES_FIELDS = _Fields(_RESPONSES_INTS, _RESPONSES_NUMBERS, _RESPONSES_OBJE
 _CLAUDE_FIELDS = _Fields(_CLAUDE_INTS, _CLAUDE_NUMBERS, _CLAUDE_OBJECTS)
 _GEMINI_FIELDS = _Fields(_GEMINI_INTS, _GEMINI_NUMBERS, _GEMINI_OBJECTS)
 
-_VALIDATORS: dict[Format, Callable[[dict[str, Any]], None]] = {
+# format -> its check (:func:`validate_body` without the call in between, for the hot path)
+VALIDATORS: dict[Format, Callable[[dict[str, Any]], None]] = {
     Format.OPENAI: _openai_chat,
     Format.RESPONSES: _responses,
     Format.CODEX: _responses,
@@ -396,4 +417,4 @@ def validate_body(fmt: Format, body: dict[str, Any]) -> None:
 
     Generation and count-tokens bodies share the check: both carry the conversation.
     """
-    _VALIDATORS[fmt](body)
+    VALIDATORS[fmt](body)

@@ -74,7 +74,7 @@ class ModelRoute(Protocol):
 class Route:
     """A resolved request model. Built once per model and generation; do not mutate."""
 
-    __slots__ = ("_bindings", "_cursors", "model", "providers", "requested", "suffix", "supports")
+    __slots__ = ("_bindings", "_cursors", "model", "plans", "providers", "requested", "suffix", "supports")
 
     def __init__(
         self,
@@ -85,6 +85,7 @@ class Route:
         supports: Supports,
         bindings: Mapping[str, Mapping[str, Binding]],
         cursors: dict[tuple[str, str], int],
+        plans: dict[str, Any] | None = None,
     ) -> None:
         self.requested = requested
         self.model = model
@@ -93,13 +94,23 @@ class Route:
         self.supports = supports
         self._bindings = bindings
         self._cursors = cursors
+        # what a caller decided once per credential of this model and generation (the
+        # pipeline's attempt plans): shared by every request of the model, dropped with it
+        self.plans: dict[str, Any] = {} if plans is None else plans
 
     def __repr__(self) -> str:
         return f"Route(requested={self.requested!r}, model={self.model!r}, suffix={self.suffix!r})"
 
     def with_request(self, requested: str, suffix: str | None) -> Route:
         return Route(
-            requested, self.model, suffix, self.providers, self.supports, self._bindings, self._cursors
+            requested,
+            self.model,
+            suffix,
+            self.providers,
+            self.supports,
+            self._bindings,
+            self._cursors,
+            self.plans,
         )
 
     def _binding(self, cred: Credential) -> Binding | None:
@@ -136,6 +147,19 @@ class Route:
         """Whether ``cred``'s configured model asks for CPA's compatibility translation."""
         binding = self._bindings.get(cred.id, _NO_BINDINGS).get(self.model)
         return binding is not None and binding.is_compat
+
+    def fixed(self, cred: Credential) -> tuple[tuple[str, ...] | None, str | None, bool]:
+        """What serving ``cred`` means on this route, the same for every request of this
+        generation: the :meth:`upstream_models` (``None`` for an alias pool, whose order
+        turns at each call: ask :meth:`upstream_models` then), the ``model`` a force-mapped
+        answer reports (``None``: not force-mapped) and :meth:`is_compat`."""
+        binding = self._bindings.get(cred.id, _NO_BINDINGS).get(self.model)
+        if binding is None:
+            return (self.model,), None, False
+        names = binding.upstream
+        fixed = (names[0],) if len(names) == 1 else None
+        alias = (binding.alias or self.model) if binding.force_mapping else None
+        return fixed, alias, binding.is_compat
 
 
 class ModelRegistry:

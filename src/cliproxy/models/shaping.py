@@ -17,7 +17,7 @@ from cliproxy.models.registry import ModelRegistry
 from cliproxy.models.thinking import ThinkingCaps, same_provider_family
 from cliproxy.models.thinking.plan import ThinkingPlan
 
-__all__ = ["Shaper", "payload_protocol", "thinking_target"]
+__all__ = ["ShapeRoute", "Shaper", "payload_protocol", "thinking_target"]
 
 # provider key -> CPA thinking target
 _TARGETS = {
@@ -57,15 +57,32 @@ def payload_protocol(provider_key: str, upstream: Format) -> str:
     return "antigravity" if provider_key == "antigravity" else _PROTOCOL[upstream]
 
 
-class _Route:
-    """What shaping decides once per (model, provider, client format, upstream format)."""
+class ShapeRoute:
+    """What shaping decides once per (model, provider, client format, upstream format):
+    ``thinking.apply(...)``, then ``payload(...)`` unless ``rules`` is ``None`` (no
+    ``payload:`` rules configured), is :meth:`Shaper.shape`."""
 
-    __slots__ = ("from_protocol", "protocol", "thinking")
+    __slots__ = ("from_protocol", "protocol", "rules", "thinking")
 
-    def __init__(self, thinking: ThinkingPlan, from_protocol: str, protocol: str) -> None:
+    def __init__(
+        self, thinking: ThinkingPlan, from_protocol: str, protocol: str, rules: PayloadRules | None
+    ) -> None:
         self.thinking = thinking
         self.from_protocol = from_protocol
         self.protocol = protocol
+        self.rules = rules
+
+    def payload(self, body: dict[str, Any], model: str, requested: str, headers: Mapping[str, str]) -> None:
+        """The config's ``payload:`` rules on ``body`` in place (``rules`` is not ``None``)."""
+        assert self.rules is not None
+        self.rules.apply(
+            body,
+            model=model,
+            requested_model=requested,
+            protocol=self.protocol,
+            from_protocol=self.from_protocol,
+            headers=headers,
+        )
 
 
 class Shaper:
@@ -77,7 +94,7 @@ class Shaper:
         self.rules = PayloadRules.from_config(payload)
         self._has_rules = bool(self.rules)
         self._caps: dict[tuple[str, str, int], ThinkingCaps | None] = {}
-        self._routes: dict[tuple[str, str, Format, Format], _Route] = {}
+        self._routes: dict[tuple[str, str, Format, Format], ShapeRoute] = {}
         self._generation = registry.generation
 
     def caps(self, model: str, provider: str) -> ThinkingCaps | None:
@@ -106,7 +123,15 @@ class Shaper:
         self._caps[key] = caps
         return caps
 
-    def _route(self, route_model: str, provider: str, client: Format, upstream: Format) -> _Route:
+    def route(self, route_model: str, provider: str, client: Format, upstream: Format) -> ShapeRoute:
+        """What :meth:`shape` decides for a route, to keep (until a config reload, which
+        makes a new ``Shaper``, or the registry's next generation)."""
+        route = self._routes.get((route_model, provider, client, upstream))
+        if route is None or self._generation != self.registry.generation:
+            route = self._route(route_model, provider, client, upstream)
+        return route
+
+    def _route(self, route_model: str, provider: str, client: Format, upstream: Format) -> ShapeRoute:
         if self._generation != self.registry.generation:  # models were registered anew
             self._routes.clear()
             self._generation = self.registry.generation
@@ -119,7 +144,12 @@ class Shaper:
             plan = ThinkingPlan(self.caps(route_model, provider), from_protocol, target, same)
             if len(self._routes) > 4096:
                 self._routes.clear()
-            found = self._routes[key] = _Route(plan, from_protocol, payload_protocol(provider, upstream))
+            found = self._routes[key] = ShapeRoute(
+                plan,
+                from_protocol,
+                payload_protocol(provider, upstream),
+                self.rules if self._has_rules else None,
+            )
         return found
 
     def shape(
@@ -141,12 +171,5 @@ class Shaper:
         if route is None or self._generation != self.registry.generation:
             route = self._route(route_model, provider, client, upstream)
         route.thinking.apply(body, client_body, suffix, model)
-        if self._has_rules:
-            self.rules.apply(
-                body,
-                model=model,
-                requested_model=requested,
-                protocol=route.protocol,
-                from_protocol=route.from_protocol,
-                headers=headers,
-            )
+        if route.rules is not None:
+            route.payload(body, model, requested, headers)

@@ -39,11 +39,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REQUEST_FAULTS",
+    "HeaderPlan",
     "Provider",
     "RewriteError",
     "UpstreamRequest",
     "copy_client_headers",
     "error_message",
+    "split_headers",
 ]
 
 # statuses that are the request's fault: answered at once, never cooled, never retried
@@ -86,6 +88,28 @@ def copy_client_headers(cred: Credential, client_headers: Mapping[str, str]) -> 
         else:
             out[name] = value
     return out
+
+
+# a credential's ``headers:`` split once: (fixed values, (upstream name, client header) copies)
+HeaderPlan = tuple[dict[str, str], tuple[tuple[str, str], ...]]
+
+
+def split_headers(headers: Mapping[str, str]) -> HeaderPlan | None:
+    """A credential's ``headers:`` as its fixed values and its copies, for a provider that
+    keeps the fixed ones with its own per-credential headers and applies only the copies
+    per request (``client_headers.get(source)``, set when not empty): the result is what
+    :func:`copy_client_headers` gives, in the same order. None when a fixed value follows a
+    copy (the order would differ): use :func:`copy_client_headers` then."""
+    fixed: dict[str, str] = {}
+    copies: list[tuple[str, str]] = []
+    for name, value in headers.items():
+        if value.startswith("$"):
+            copies.append((name, value[1:]))
+        elif copies:
+            return None
+        else:
+            fixed[name] = value
+    return fixed, tuple(copies)
 
 
 def error_message(body: bytes, status: int) -> str:

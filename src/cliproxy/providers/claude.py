@@ -16,10 +16,10 @@ settings keeps the caller's own request shape.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import orjson
 
@@ -31,10 +31,11 @@ from cliproxy.formats import Format
 from cliproxy.providers import claude_cache, claude_device, claude_helper, claude_tools
 from cliproxy.providers import claude_cloak as cloaking
 from cliproxy.providers import claude_identity as ident
-from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
+from cliproxy.providers.base import Provider, UpstreamRequest
+from cliproxy.providers.claude_plan import CredentialPlan, Custom, host_header
 from cliproxy.providers.retry import anthropic_unified_reset, retry_after_header
 
-__all__ = ["ClaudeProvider"]
+__all__ = ["ClaudeProvider", "host_header", "wire_order"]
 
 ANTHROPIC_HOST = endpoints.URLS["claude"]["api"]  # the public host, whatever the overrides
 API_VERSION = ident.ANTHROPIC_VERSION
@@ -55,14 +56,22 @@ _CARRY = (
     "x-anthropic-additional-protection",
 )
 _OWN_AGENT = f"cliproxy/{__version__}"
+# the headers Claude Code owns, with the baseline a caller that is not one gets
+_OWNED = (
+    ("anthropic-version", API_VERSION),
+    ("anthropic-dangerous-direct-browser-access", "true"),
+    ("x-app", "cli"),
+    ("x-stainless-retry-count", "0"),
+    ("x-stainless-runtime", "node"),
+    ("x-stainless-lang", "js"),
+)
 # Claude Code's Accept-Encoding, when this process can decode all of it
 _ACCEPT_ENCODING = "gzip, deflate, br, zstd" if ident.can_decode_br_zstd() else "gzip, deflate"
-
-
-def _anthropic_origin(url: str) -> bool:
-    """The first-party host over https on the default port (CPA signs only there)."""
-    parts = urlsplit(url)
-    return parts.scheme == "https" and parts.hostname == "api.anthropic.com" and parts.port in (None, 443)
+_PLANS = 1024  # credential plans kept per provider; emptied when more come
+# client header name as sent -> its lower-case name when a caller-owned request forwards
+# it, else "" (see _PASS); emptied when it grows past _NAMES
+_FORWARDED: dict[str, str] = {}
+_NAMES = 4096
 
 
 class ClaudeProvider(Provider):
@@ -78,6 +87,9 @@ class ClaudeProvider(Provider):
         self.profile = ident.DeviceProfile()
         self.cloak_disabled = False
         self.stabilize = False
+        self._plans: dict[str, CredentialPlan] = {}  # credential id -> plan (see claude_plan)
+        # a delegate with its own last step (Kimi): ``finish`` is called only then
+        self._finishes = type(self).finish is not ClaudeProvider.finish
 
     def configure(self, config: Any) -> None:
         """``claude-header-defaults`` and ``disable-claude-cloak-mode``."""
@@ -85,6 +97,7 @@ class ClaudeProvider(Provider):
         self.profile = ident.DeviceProfile.from_config(defaults)
         self.stabilize = bool(getattr(defaults, "stabilize_device_profile", None))
         self.cloak_disabled = bool(getattr(config, "disable_claude_cloak_mode", False))
+        self._plans = {}  # made under the previous settings
 
     def build(
         self,
@@ -96,36 +109,58 @@ class ClaudeProvider(Provider):
         client_headers: Mapping[str, str],
         action: str = "generate",
     ) -> UpstreamRequest:
+        plan = self._plans.get(cred.id)
+        if (  # CredentialPlan.fits, inline: the values the plan was made from
+            plan is None
+            or plan.api_key != cred.api_key
+            or plan.base_url != cred.base_url
+            or plan.headers != cred.headers
+            or plan.attributes != cred.attributes
+            or plan.metadata != cred.metadata
+        ):
+            plan = self._plan(cred)
         count = action == "count"
-        # on the body as the client shaped it (the helper profile reads its exact key order)
-        found = claude_helper.detect(client_headers, body, count=count, profile=self.profile)
+        # on the body as the client shaped it (the helper profile reads its exact key order);
+        # every Claude Code signal needs X-App: cli, so any other caller is decided here
+        app = client_headers.get("x-app")
+        if app is None and type(client_headers) not in ident.CASE_FREE:
+            app = ident.header(client_headers, "x-app")
+        found = (
+            claude_helper.detect(client_headers, body, count=count, profile=self.profile)
+            if app == "cli"
+            else None
+        )
+        confirmed = found is not None and found.confirmed
         body["model"] = model
-        base = self.base_url(cred)
-        url = base + ("/v1/messages/count_tokens?beta=true" if count else "/v1/messages?beta=true")
         if count:
+            url = plan.count_url
             body.pop("stream", None)
         else:
-            _no_thinking_when_forced(body)
-            if stream or not found.helper or "stream" in body:  # a non-stream helper omits it (CPA)
+            url = plan.url
+            if "tool_choice" in body:
+                _no_thinking_when_forced(body)
+            # a non-stream helper omits it (CPA)
+            if stream or found is None or not found.helper or "stream" in body:
                 body["stream"] = stream
-        extra = _pop_betas(body)
-        oauth = self.subscription(cred)
-        settings = cloaking.settings(cred)
-        cli = oauth or settings.profile_cli  # CPA: fingerprint-profile claude-code-cli
-        cloaked = cloaking.should_cloak(
-            settings, oauth=oauth, confirmed=found.confirmed, disabled_globally=self.cloak_disabled
-        )
-        anthropic = _anthropic_origin(url)
-        if anthropic and not found.confirmed:  # refused there for sure: the client's 400 (CPA)
+        extra = _pop_betas(body) if "betas" in body else []
+        cli = plan.cli
+        cloaked = plan.cloaks and not confirmed
+        anthropic = plan.anthropic
+        up_stream = stream and not count
+        if anthropic and not confirmed:  # refused there for sure: the client's 400 (CPA)
             _check_mid_system(body)
-        if not (cli or cloaked or found.confirmed):  # the caller's own request shape
-            headers = self._caller_headers(cred, base, client_headers, extra, stream=stream and not count)
-            place = not count and claude_cache.owns_placement(body, cloaked=False, confirmed=False)
-            claude_cache.settle(body, place=place)
-            self.finish(body, cli=False)
-            return UpstreamRequest(url, headers, orjson.dumps(body), stream and not count)
-        signed = oauth or (settings.profile_cli and anthropic)
-        session = ident.session_uuid(client_headers, body, confirmed=found.confirmed) if cli else ""
+        if not (cli or cloaked or confirmed):  # the caller's own request shape
+            headers = self._caller_headers(plan, cred, client_headers, extra, stream=up_stream)
+            if count:
+                claude_cache.settle(body)
+            else:  # CPA's placement when the caller placed no mark
+                claude_cache.settle_unmarked(body)
+            if self._finishes:
+                self.finish(body, cli=False)
+            return UpstreamRequest(url, headers, orjson.dumps(body), up_stream)
+        settings = plan.settings
+        signed = plan.signed
+        session = ident.session_uuid(client_headers, body, confirmed=confirmed) if cli else ""
         if cloaked and count:
             cloaking.relocate_for_count(body, settings)
         elif cloaked:
@@ -144,37 +179,59 @@ class ClaudeProvider(Provider):
             _set_cli_user_id(body, cred, session)
         # CPA's placement unless a real Claude Code placed its own; at most 4 breakpoints;
         # the 1h pool for a Claude Code credential whose placement the proxy owns
-        place = not count and claude_cache.owns_placement(body, cloaked=cloaked, confirmed=found.confirmed)
-        claude_cache.settle(body, place=place, one_hour=cli)
-        self.finish(body, cli=cli)
+        if count or confirmed:
+            claude_cache.settle(body)
+        elif cloaked:
+            claude_cache.settle(body, place=True, one_hour=cli)
+        else:
+            claude_cache.settle_unmarked(body, one_hour=cli)
+        if self._finishes:
+            self.finish(body, cli=cli)
+        helper = found is not None and found.helper
         if signed and not count:
             fallback = ""  # a helper without a system prompt gets no billing block (CPA)
-            if not found.helper or "system" in body:
+            # (a body that already leads with its billing block, as every cloaked one, needs none)
+            if (not helper or "system" in body) and not cloaking.billing_first(body):
                 text = cloaking.user_text(body)
+                entrypoint = found.entrypoint if found is not None else ident.entrypoint(client_headers)
                 fallback = cloaking.billing_text(
-                    self.profile.version, text, signed=True, entrypoint=found.entrypoint or "cli"
+                    self.profile.version, text, signed=True, entrypoint=entrypoint or "cli"
                 )
             raw = cloaking.sign(body, fallback)
         else:
             raw = orjson.dumps(body)
         headers = self._cli_headers(
+            plan,
             cred,
-            base,
             client_headers,
             body,
             extra,
             oauth_betas=cli,
-            confirmed=found.confirmed,
-            helper=found.helper,
+            confirmed=confirmed,
+            helper=helper,
             count=count,
-            stream=stream and not count,
-            anthropic=anthropic,
+            stream=up_stream,
             session=session,
         )
-        req = UpstreamRequest(url, headers, raw, stream and not count)
+        req = UpstreamRequest(url, headers, raw, up_stream)
         if names is not None and not count:  # the answer's tool calls under the client's names
             req.rewrite_body, req.rewrite_chunk = names.restore_body, names.restore_lines
         return req
+
+    def _plan(self, cred: Credential) -> CredentialPlan:
+        """A new plan for ``cred`` (its values changed, or the first request)."""
+        plans = self._plans
+        if len(plans) >= _PLANS:
+            plans.clear()
+        plans[cred.id] = plan = CredentialPlan(
+            cred,
+            base=self.base_url(cred),
+            oauth=self.subscription(cred),
+            api_key_header=self.api_key_header,
+            anthropic_host=ANTHROPIC_HOST,
+            cloak_disabled=self.cloak_disabled,
+        )
+        return plan
 
     def subscription(self, cred: Credential) -> bool:
         """Whether ``cred`` is a Claude subscription token (the Claude Code identity, OAuth
@@ -187,44 +244,50 @@ class ClaudeProvider(Provider):
 
     # ------------------------------------------------------------------ headers
 
-    def _auth(self, cred: Credential, base: str, headers: dict[str, str]) -> None:
-        token = cred.access_token or (cred.api_key if self.subscription(cred) else "")
-        if token:  # OAuth subscription token (CPA: an sk-ant-oat key too)
-            headers["Authorization"] = f"Bearer {token}"
-        elif self.api_key_header and (not cred.base_url or base == ANTHROPIC_HOST):
-            headers["x-api-key"] = cred.api_key
-        else:  # a custom base URL takes the key as a bearer token (CPA)
-            headers["Authorization"] = f"Bearer {cred.api_key}"
-
     def _caller_headers(
         self,
+        plan: CredentialPlan,
         cred: Credential,
-        base: str,
         client_headers: Mapping[str, str],
         extra: list[str],
         *,
         stream: bool,
     ) -> dict[str, str]:
         headers: dict[str, str] = {"content-type": "application/json"}
+        forwarded = _FORWARDED
         for name, value in client_headers.items():
-            lower = name.lower()
-            if value and (lower in _PASS or lower.startswith(_PASS_PREFIXES)):
+            lower = forwarded.get(name)
+            if lower is None:
+                lower = _forwarded_name(name)
+            if lower and value:
                 headers[lower] = value
-        headers.setdefault("anthropic-version", API_VERSION)
-        headers.setdefault("user-agent", _OWN_AGENT)  # never a library default (CPA)
-        self._auth(cred, base, headers)
+        if "anthropic-version" not in headers:
+            headers["anthropic-version"] = API_VERSION
+        if "user-agent" not in headers:
+            headers["user-agent"] = _OWN_AGENT  # never a library default (CPA)
+        name, value = plan.auth
+        headers[name] = value
         if extra:
             betas = [b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip()]
             betas.extend(b for b in extra if b not in betas)
             headers["anthropic-beta"] = ",".join(betas)
-        _apply_custom(headers, cred, client_headers)
+        for name, lower, value, copied in plan.custom:  # _apply_custom, inline
+            if copied:
+                sent = client_headers.get(value)
+                if not sent:
+                    continue
+                value = sent
+            for present in tuple(headers):
+                if present.lower() == lower:
+                    del headers[present]
+            headers[name] = value
         headers["accept"] = "text/event-stream" if stream else "application/json"
         return headers
 
     def _cli_headers(
         self,
+        plan: CredentialPlan,
         cred: Credential,
-        base: str,
         incoming: Mapping[str, str],
         body: Mapping[str, Any],
         extra: list[str],
@@ -234,7 +297,6 @@ class ClaudeProvider(Provider):
         helper: bool,
         count: bool,
         stream: bool,
-        anthropic: bool,
         session: str,
     ) -> dict[str, str]:
         """Claude Code's headers (CPA's ``applyClaudeHeaders``): a confirmed Claude Code
@@ -242,9 +304,15 @@ class ClaudeProvider(Provider):
         helper keeps its exact betas and transport headers. Names and order as Claude Code
         writes them (:func:`wire_order`)."""
         p = self.profile
+        anthropic = plan.anthropic
+        # a header the client sent, "" when none (ident.header: a server's mapping ignores case)
+        h: Callable[[str], str | None] = (
+            incoming.get if type(incoming) in ident.CASE_FREE else functools.partial(ident.header, incoming)
+        )
         headers: dict[str, str] = {"content-type": "application/json"}
-        self._auth(cred, base, headers)
-        sent_betas = ident.header(incoming, "anthropic-beta").strip()
+        name, value = plan.auth
+        headers[name] = value
+        sent_betas = (h("anthropic-beta") or "").strip()
         if confirmed and sent_betas:  # a helper's list already is its credential's (CPA)
             oauth = oauth_betas and not helper
             betas = ident.with_oauth_betas(sent_betas, count=count) if oauth else sent_betas
@@ -257,38 +325,38 @@ class ClaudeProvider(Provider):
             more = ([] if confirmed else sent_betas.split(",")) + extra
             listed.extend(b.strip() for b in more if b.strip() and b.strip() not in listed)
         headers["anthropic-beta"] = ",".join(dict.fromkeys(b for b in listed if b))
-
-        def own(name: str, value: str) -> None:
-            headers[name] = (ident.header(incoming, name) or value) if confirmed else value
-
-        own("anthropic-version", API_VERSION)
-        own("anthropic-dangerous-direct-browser-access", "true")
-        own("x-app", "cli")
-        own("x-stainless-retry-count", "0")
-        own("x-stainless-runtime", "node")
-        own("x-stainless-lang", "js")
-        if confirmed and ident.header(incoming, "x-stainless-async") == "async":
+        # a confirmed client keeps the values it sent of the headers Claude Code owns
+        for name, value in _OWNED:
+            headers[name] = (h(name) or value) if confirmed else value
+        if confirmed and h("x-stainless-async") == "async":
             headers["x-stainless-async"] = "async"
         if not count:
-            own("x-stainless-timeout", p.timeout)
-        elif confirmed and (timeout := ident.header(incoming, "x-stainless-timeout")):
+            headers["x-stainless-timeout"] = (
+                (h("x-stainless-timeout") or p.timeout) if confirmed else p.timeout
+            )
+        elif confirmed and (timeout := h("x-stainless-timeout")):
             headers["x-stainless-timeout"] = timeout
         if session:
             headers["x-claude-code-session-id"] = session
         else:
-            own("x-claude-code-session-id", ident.key_session(cred.api_key or cred.id))
+            value = ident.key_session(cred.api_key or cred.id)
+            headers["x-claude-code-session-id"] = (
+                (h("x-claude-code-session-id") or value) if confirmed else value
+            )
         for name in _CARRY:
-            if value := ident.header(incoming, name):
-                headers[name] = value
+            if carried := h(name):
+                headers[name] = carried
         if anthropic or helper:  # helpers send one on every base URL
-            own("x-client-request-id", str(uuid.uuid4()))
+            value = str(uuid.uuid4())
+            headers["x-client-request-id"] = (h("x-client-request-id") or value) if confirmed else value
         headers["connection"] = "keep-alive"
-        headers["host"] = host_header(base)
-        self._device_headers(headers, cred, incoming, confirmed)
-        _apply_custom(headers, cred, incoming)
+        headers["host"] = plan.host
+        self._device_headers(headers, cred, incoming, h, confirmed)
+        if plan.custom:
+            _apply_custom(headers, plan.custom, incoming)
         if helper:  # the helper's own negotiation (a minimal one offers gzip only)
-            own("accept", "application/json")
-            sent = ident.header(incoming, "accept-encoding")
+            headers["accept"] = (h("accept") or "application/json") if confirmed else "application/json"
+            sent = h("accept-encoding")
             headers["accept-encoding"] = sent if sent and _decodable(sent) else "gzip"
         elif stream and not anthropic:
             headers["accept"], headers["accept-encoding"] = "text/event-stream", "identity"
@@ -297,7 +365,12 @@ class ClaudeProvider(Provider):
         return wire_order(headers)
 
     def _device_headers(
-        self, headers: dict[str, str], cred: Credential, incoming: Mapping[str, str], confirmed: bool
+        self,
+        headers: dict[str, str],
+        cred: Credential,
+        incoming: Mapping[str, str],
+        h: Callable[[str], str | None],
+        confirmed: bool,
     ) -> None:
         p = self.profile
         if self.stabilize:  # claude-header-defaults.stabilize-device-profile
@@ -312,9 +385,9 @@ class ClaudeProvider(Provider):
         headers["x-stainless-runtime-version"] = p.runtime_version
         headers["x-stainless-package-version"] = p.package_version
         if confirmed:
-            headers["x-stainless-os"] = ident.header(incoming, "x-stainless-os") or p.os
-            headers["x-stainless-arch"] = ident.header(incoming, "x-stainless-arch") or p.arch
-            ua = ident.header(incoming, "user-agent")
+            headers["x-stainless-os"] = h("x-stainless-os") or p.os
+            headers["x-stainless-arch"] = h("x-stainless-arch") or p.arch
+            ua = h("user-agent") or ""
             headers["user-agent"] = ua if ident.plausible_user_agent(ua, p) else p.user_agent
             return
         headers["x-stainless-os"] = p.os
@@ -352,14 +425,17 @@ def _wire_name(name: str) -> str:
     return "-".join(part.capitalize() for part in lower.split("-"))
 
 
-def host_header(url: str) -> str:
-    """The ``Host`` value of ``url`` (the port only when it is not the scheme's default)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    default = 443 if parts.scheme == "https" else 80
-    return host if parts.port in (None, default) else f"{host}:{parts.port}"
+# header name as written -> (its wire name, its rank in _TRAILING or -1); emptied past _NAMES
+_WIRE: dict[str, tuple[str, int]] = {}
+
+
+def _wire_entry(name: str) -> tuple[str, int]:
+    lower = name.lower()
+    entry = (_wire_name(name), _TRAILING.index(lower) if lower in _TRAILING else -1)
+    if len(_WIRE) >= _NAMES:
+        _WIRE.clear()
+    _WIRE[name] = entry
+    return entry
 
 
 def wire_order(headers: Mapping[str, str]) -> dict[str, str]:
@@ -367,12 +443,23 @@ def wire_order(headers: Mapping[str, str]) -> dict[str, str]:
     ``claudeCodeMessagesHeaderOrder``): the SDK's headers sorted bytewise by their wire
     name, then ``Connection``, ``Host`` and ``Accept-Encoding``. (aiohttp still writes
     ``Host`` first; curl writes it where it is given.)"""
-    block = sorted((_wire_name(k), v) for k, v in headers.items() if k.lower() not in _TRAILING)
+    block: list[tuple[str, str]] = []
+    trailing: list[tuple[int, int, str, str]] = []
+    wire = _WIRE
+    for name, value in headers.items():
+        entry = wire.get(name)
+        if entry is None:
+            entry = _wire_entry(name)
+        if entry[1] < 0:
+            block.append((entry[0], value))
+        else:  # in _TRAILING's order, then as given
+            trailing.append((entry[1], len(trailing), entry[0], value))
+    block.sort()
     out = dict(block)
-    for trailing in _TRAILING:
-        for name, value in headers.items():
-            if name.lower() == trailing:
-                out[_wire_name(name)] = value
+    if trailing:
+        trailing.sort()
+        for _, _, name, value in trailing:
+            out[name] = value
     return out
 
 
@@ -383,12 +470,30 @@ def _decodable(encoding: str) -> bool:
     return codings <= plain or (codings <= plain | {"br", "zstd"} and ident.can_decode_br_zstd())
 
 
-def _apply_custom(headers: dict[str, str], cred: Credential, incoming: Mapping[str, str]) -> None:
-    """The credential's own ``headers:`` win (names compared case-insensitively)."""
-    for name, value in copy_client_headers(cred, incoming).items():
-        lower = name.lower()
-        for present in [k for k in headers if k.lower() == lower]:
-            del headers[present]
+def _forwarded_name(name: str) -> str:
+    """The lower-case ``name`` when a caller-owned request forwards the header, else ""
+    (remembered in :data:`_FORWARDED`)."""
+    lower = name.lower()
+    out = lower if lower in _PASS or lower.startswith(_PASS_PREFIXES) else ""
+    if len(_FORWARDED) >= _NAMES:
+        _FORWARDED.clear()
+    _FORWARDED[name] = out
+    return out
+
+
+def _apply_custom(headers: dict[str, str], custom: tuple[Custom, ...], incoming: Mapping[str, str]) -> None:
+    """The credential's own ``headers:`` win (names compared case-insensitively); a
+    ``$NAME`` value copies the client's header NAME, left out when it sent none
+    (:func:`copy_client_headers`, from the plan's :attr:`CredentialPlan.custom`)."""
+    for name, lower, value, copied in custom:
+        if copied:
+            sent = incoming.get(value)
+            if not sent:
+                continue
+            value = sent
+        for present in tuple(headers):
+            if present.lower() == lower:
+                del headers[present]
         headers[name] = value
 
 

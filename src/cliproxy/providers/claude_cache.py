@@ -27,7 +27,6 @@ change is copy-on-write along its path.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from cliproxy.providers.cow import CopyOnWrite, Path
@@ -40,21 +39,11 @@ __all__ = [
     "normalize_ttl",
     "owns_placement",
     "settle",
+    "settle_unmarked",
     "upgrade_ttl",
 ]
 
 MAX_BREAKPOINTS = 4
-
-
-def _ephemeral() -> dict[str, Any]:
-    return {"type": "ephemeral"}
-
-
-def _indexed(value: Any) -> Iterator[tuple[int, dict[str, Any]]]:
-    if type(value) is list:
-        for i, item in enumerate(value):
-            if type(item) is dict:
-                yield i, item
 
 
 _TOOLS, _SYSTEM, _MESSAGES = 0, 1, 2
@@ -68,9 +57,9 @@ def _marks(body: dict[str, Any]) -> list[_Mark]:
     for section, key in ((_TOOLS, "tools"), (_SYSTEM, "system")):
         blocks = body.get(key)
         if type(blocks) is list:
-            out += [
-                (section, (key, i)) for i, b in enumerate(blocks) if type(b) is dict and "cache_control" in b
-            ]
+            for i, b in enumerate(blocks):
+                if type(b) is dict and "cache_control" in b:
+                    out.append((section, (key, i)))
     messages = body.get("messages")
     if type(messages) is list:
         for m, msg in enumerate(messages):
@@ -96,14 +85,9 @@ def owns_placement(body: dict[str, Any], *, cloaked: bool, confirmed: bool) -> b
 # ------------------------------------------------------------------ placement
 
 
-def _text_block(text: str) -> dict[str, Any]:
-    return {"type": "text", "text": text, "cache_control": _ephemeral()}
-
-
-def _usable_system(system: Any) -> bool:
-    if isinstance(system, list):
-        return bool(system)
-    return isinstance(system, str) and bool(system.strip())
+def _text_block(text: str, ttl: str = "") -> dict[str, Any]:
+    mark = {"type": "ephemeral", "ttl": ttl} if ttl else {"type": "ephemeral"}
+    return {"type": "text", "text": text, "cache_control": mark}
 
 
 def _go_bool(value: Any) -> bool:
@@ -115,7 +99,17 @@ def _go_bool(value: Any) -> bool:
     return isinstance(value, str) and value in ("1", "t", "T", "TRUE", "true", "True")
 
 
-def _mark_tools(body: dict[str, Any], cow: CopyOnWrite) -> None:
+# Each placement step writes at most one mark, on its own top-level key: it copies the
+# list and the dicts on the way to that mark (they may be the client's), once.
+
+
+def _marked_copy(block: dict[str, Any], ttl: str) -> dict[str, Any]:
+    out = block.copy()
+    out["cache_control"] = {"type": "ephemeral", "ttl": ttl} if ttl else {"type": "ephemeral"}
+    return out
+
+
+def _mark_tools(body: dict[str, Any], ttl: str) -> None:
     tools = body.get("tools")
     if not isinstance(tools, list):
         return
@@ -126,21 +120,23 @@ def _mark_tools(body: dict[str, Any], cow: CopyOnWrite) -> None:
         if not (isinstance(tool, dict) and _go_bool(tool.get("defer_loading"))):
             last = i
     if last >= 0 and isinstance(tools[last], dict):
-        cow.at(("tools", last))["cache_control"] = _ephemeral()
+        tools = body["tools"] = tools.copy()
+        tools[last] = _marked_copy(tools[last], ttl)
 
 
-def _mark_system(body: dict[str, Any], cow: CopyOnWrite) -> None:
-    system = body.get("system")
+def _mark_system(body: dict[str, Any], system: Any, ttl: str) -> None:
     if isinstance(system, str):
         if system.strip():
-            body["system"] = [_text_block(system)]
+            body["system"] = [_text_block(system, ttl)]
         return
     if not isinstance(system, list) or not system:
         return
-    if any(isinstance(b, dict) and "cache_control" in b for b in system):
-        return
+    for b in system:
+        if isinstance(b, dict) and "cache_control" in b:
+            return
     if isinstance(system[-1], dict):
-        cow.at(("system", len(system) - 1))["cache_control"] = _ephemeral()
+        system = body["system"] = system.copy()
+        system[-1] = _marked_copy(system[-1], ttl)
 
 
 def _rolling_host(msg: dict[str, Any]) -> bool:
@@ -157,42 +153,65 @@ def _rolling_host(msg: dict[str, Any]) -> bool:
     return kind not in ("thinking", "redacted_thinking")
 
 
-def _mark_messages(body: dict[str, Any], cow: CopyOnWrite) -> None:
+def _mark_messages(body: dict[str, Any], ttl: str) -> None:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return
     target = -1
     for i in range(len(messages) - 1, -1, -1):  # the last turn that can hold the mark
         msg = messages[i]
-        if type(msg) is dict and msg.get("role") in ("user", "assistant") and _rolling_host(msg):
-            target = i
-            break
+        if type(msg) is dict and msg.get("role") in ("user", "assistant"):
+            content = msg.get("content")  # _rolling_host, inline: the last turn mostly is one
+            if isinstance(content, str) or (
+                isinstance(content, list)
+                and content
+                and (msg.get("role") != "assistant" or _rolling_host(msg))
+            ):
+                target = i
+                break
     if target < 0:
         return
     final = messages[-1]
     if isinstance(final, dict) and final.get("role") == "system":
         text = final.get("content")
         if isinstance(text, str) and text.strip():  # Claude Code's final-system special case
-            cow.replace(("messages", len(messages) - 1), "content", [_text_block(text)])
+            messages = body["messages"] = messages.copy()
+            messages[-1] = {**final, "content": [_text_block(text, ttl)]}
             return
-    content = messages[target].get("content")
+    msg = messages[target]
+    content = msg.get("content")
     if isinstance(content, str):
-        cow.replace(("messages", target), "content", [_text_block(content)])
+        messages = body["messages"] = messages.copy()
+        messages[target] = {**msg, "content": [_text_block(content, ttl)]}
     elif isinstance(content, list):
-        if any(isinstance(b, dict) and "cache_control" in b for b in content):
-            return
+        for b in content:
+            if isinstance(b, dict) and "cache_control" in b:
+                return
         if isinstance(content[-1], dict):
-            cow.at(("messages", target, "content", len(content) - 1))["cache_control"] = _ephemeral()
+            content = content.copy()
+            content[-1] = _marked_copy(content[-1], ttl)
+            messages = body["messages"] = messages.copy()
+            messages[target] = {**msg, "content": content}
+
+
+def _place(body: dict[str, Any], ttl: str = "") -> None:
+    """CPA's ``ensureCacheControl`` (section by section, so a mark cloaking put on the
+    first user turn does not stop the system or the rolling message mark); new marks
+    carry ``ttl`` when given."""
+    system = body.get("system")
+    if isinstance(system, list):  # a usable system: the tools get no mark
+        usable = bool(system)
+    else:
+        usable = isinstance(system, str) and bool(system.strip())
+    if not usable:
+        _mark_tools(body, ttl)
+    _mark_system(body, system, ttl)
+    _mark_messages(body, ttl)
 
 
 def ensure(body: dict[str, Any]) -> None:
-    """CPA's ``ensureCacheControl`` (section by section, so a mark cloaking put on the
-    first user turn does not stop the system or the rolling message mark)."""
-    cow = CopyOnWrite(body)
-    if not _usable_system(body.get("system")):
-        _mark_tools(body, cow)
-    _mark_system(body, cow)
-    _mark_messages(body, cow)
+    """CPA's ``ensureCacheControl``: see :func:`_place`."""
+    _place(body)
 
 
 # ------------------------------------------------------------------ limit and ttl
@@ -258,7 +277,7 @@ def settle(body: dict[str, Any], *, place: bool = False, one_hour: bool = False)
     """CPA's steps in its order, on a body about to be sent: placement (``place``: the
     proxy owns it), the limit, the 1h pool (``one_hour``, only with placement), ttl order."""
     if place:
-        ensure(body)
+        _place(body)
     marks = _marks(body)
     if not marks:
         return
@@ -267,3 +286,15 @@ def settle(body: dict[str, Any], *, place: bool = False, one_hour: bool = False)
     if place and one_hour:
         _upgrade(body, marks, cow, "1h")
     _normalize(body, marks, cow)
+
+
+def settle_unmarked(body: dict[str, Any], *, one_hour: bool = False) -> None:
+    """``settle(body, place=count_marks(body) == 0, one_hour=one_hour)`` in one walk: CPA's
+    placement for a caller that placed no mark (its at most three new marks are within the
+    limit and share one ttl, so nothing else applies), else the caller's own marks settled."""
+    marks = _marks(body)
+    if not marks:
+        _place(body, "1h" if one_hour else "")
+        return
+    cow = CopyOnWrite(body)
+    _normalize(body, _enforce(body, marks, cow, MAX_BREAKPOINTS), cow)

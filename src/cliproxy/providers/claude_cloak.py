@@ -36,6 +36,7 @@ __all__ = [
     "BILLING_PREFIX",
     "IDENTITY",
     "CloakSettings",
+    "billing_first",
     "billing_text",
     "cloak",
     "inject_context_management",
@@ -402,6 +403,14 @@ _CCH = re.compile(r"cch=[0-9a-f]{5};")
 _ENTRYPOINT = re.compile(r"cc_entrypoint=[^;]*;")
 
 
+def billing_first(body: Mapping[str, Any]) -> bool:
+    """Whether ``system`` starts with a billing block (:func:`sign` then needs no fallback)."""
+    system = body.get("system")
+    first = system[0] if isinstance(system, list) and system else None
+    text = first.get("text") if isinstance(first, dict) else None
+    return isinstance(text, str) and text.startswith(BILLING_PREFIX)
+
+
 def sign(body: dict[str, Any], fallback: str = "") -> bytes:
     """The body's bytes with the billing block's ``cch`` filled in: the low 20 bits of
     xxHash64 (Claude Code's seed) over the body with ``cch=00000``, model values emptied
@@ -442,11 +451,26 @@ def _hash_view(value: Any) -> list[bytes]:
     """orjson's bytes for ``value`` with Claude Code's hash edits (built from the parsed
     body: containers are walked, leaves are dumped by orjson)."""
     out: list[bytes] = []
-    _view(value, out)
+    _walk(value, out)  # a body always has its "model"
     return out
 
 
+# the keys the hash view edits, as orjson writes them (``"fallback`` stands for both
+# fallback keys): a container whose bytes hold none of them is its own view, one dumps
+# instead of a walk (most of a body is such)
+_MODEL, _MAX_TOKENS, _FALLBACK = b'"model"', b'"max_tokens"', b'"fallback'
+
+
 def _view(value: Any, out: list[bytes]) -> None:
+    if isinstance(value, dict | list):
+        raw = orjson.dumps(value)
+        if not (_MODEL in raw or _MAX_TOKENS in raw or _FALLBACK in raw):
+            out.append(raw)
+            return
+    _walk(value, out)
+
+
+def _walk(value: Any, out: list[bytes]) -> None:
     if isinstance(value, dict):
         members = list(value.items())
         excluded = [k in _EXCLUDED for k, _ in members]

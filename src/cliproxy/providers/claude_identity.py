@@ -25,11 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from cliproxy.credentials.record import Credential
-from cliproxy.credentials.session import extract_session_key
+from cliproxy.credentials.session import extract_session_key, normalize_session_id
 
 __all__ = [
+    "CASE_FREE",
     "CODE_BETA",
     "OAUTH_BETA",
     "Detection",
@@ -39,6 +41,7 @@ __all__ = [
     "cli_identity",
     "count_betas",
     "detect",
+    "entrypoint",
     "fake_user_id",
     "header",
     "is_oauth",
@@ -147,8 +150,14 @@ class DeviceProfile:
     @property
     def version(self) -> str:
         """``2.1.220`` from the User-Agent (the billing block's ``cc_version``)."""
-        found = _UA_VERSION.match(self.user_agent)
-        return ".".join(found.groups()) if found else "2.1.220"
+        found = _VERSIONS.get(self.user_agent)
+        if found is None:
+            matched = _UA_VERSION.match(self.user_agent)
+            found = _VERSIONS[self.user_agent] = ".".join(matched.groups()) if matched else "2.1.220"
+        return found
+
+
+_VERSIONS: dict[str, str] = {}  # a baseline User-Agent -> its version (configured: a few)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +174,14 @@ def can_decode_br_zstd() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("brotli", "zstandard"))
 
 
+# header mappings whose lookups ignore case already (the servers' request headers)
+CASE_FREE: tuple[type, ...] = (CIMultiDictProxy, CIMultiDict)
+
+
 def header(headers: Mapping[str, str], name: str) -> str:
-    """A header value by lower-case name (the server hands lower-cased names)."""
+    """A header value by lower-case name (any case in a plain dict)."""
     value = headers.get(name)
-    if value is None and headers:
+    if value is None and headers and type(headers) not in CASE_FREE:
         for key, val in headers.items():
             if key.lower() == name:
                 return val
@@ -179,13 +192,43 @@ def _betas(value: str) -> list[str]:
     return [b.strip() for b in value.split(",") if b.strip()]
 
 
+# answers worth keeping between requests (a client sends the same values again and again),
+# each table emptied when it grows past _MEMO
+_MEMO = 4096
+_PLAUSIBLE: dict[tuple[str, str], bool] = {}
+_VALID_UIDS: dict[str, bool] = {}
+_UUIDS: dict[str, str] = {}
+_CC_SESSIONS: dict[str, str] = {}  # a Claude Code's session header -> its UUID, or ""
+
+
+def _remember(table: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(table) >= _MEMO:
+        table.clear()
+    table[key] = value
+
+
 def plausible_user_agent(ua: str, profile: DeviceProfile) -> bool:
     """A native Claude Code User-Agent at exactly the baseline version (CPA)."""
+    key = (ua, profile.user_agent)
+    found = _PLAUSIBLE.get(key)
+    if found is None:
+        _remember(_PLAUSIBLE, key, found := _plausible(ua, profile.user_agent))
+    return found
+
+
+def _plausible(ua: str, baseline: str) -> bool:
     ua = ua.strip()
     if not _UA_NATIVE.match(ua):
         return False
-    found, base = _UA_VERSION.match(ua), _UA_VERSION.match(profile.user_agent)
+    found, base = _UA_VERSION.match(ua), _UA_VERSION.match(baseline)
     return bool(found and base and tuple(map(int, found.groups())) == tuple(map(int, base.groups())))
+
+
+def entrypoint(headers: Mapping[str, str]) -> str:
+    """The Claude Code entrypoint the User-Agent names (``cli``, ``sdk-cli``...), else ""
+    (as :func:`detect` reads it)."""
+    details = _UA_DETAILS.match(header(headers, "user-agent").strip())
+    return details.group(1).strip().lower() if details else ""
 
 
 def detect(
@@ -196,7 +239,7 @@ def detect(
     details = _UA_DETAILS.match(ua.strip())
     entrypoint = details.group(1).strip().lower() if details else ""
     metadata = body.get("metadata")
-    uid = metadata.get("user_id") if isinstance(metadata, Mapping) else None
+    uid = metadata.get("user_id") if type(metadata) is dict or isinstance(metadata, Mapping) else None
     strong = (
         header(headers, "x-app") == "cli"
         and plausible_user_agent(ua, profile)
@@ -208,8 +251,18 @@ def detect(
 
 
 def _uuid(value: Any) -> str:
+    """``value`` as a canonical UUID string, else ""."""
+    if type(value) is not str:
+        return _parse_uuid(str(value))
+    found = _UUIDS.get(value)
+    if found is None:
+        _remember(_UUIDS, value, found := _parse_uuid(value))
+    return found
+
+
+def _parse_uuid(text: str) -> str:
     try:
-        return str(uuid.UUID(str(value)))
+        return str(uuid.UUID(text))
     except ValueError:
         return ""
 
@@ -217,6 +270,13 @@ def _uuid(value: Any) -> str:
 def is_valid_user_id(raw: str) -> bool:
     """The Claude Code 2.1.220 ``metadata.user_id`` shape: JSON with a 64-hex
     ``device_id``, a UUID ``session_id`` and an empty or UUID ``account_uuid``."""
+    found = _VALID_UIDS.get(raw)
+    if found is None:
+        _remember(_VALID_UIDS, raw, found := _valid_user_id(raw))
+    return found
+
+
+def _valid_user_id(raw: str) -> bool:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -289,10 +349,19 @@ def session_uuid(headers: Mapping[str, str], body: Mapping[str, Any], *, confirm
     """The conversation's session UUID: a confirmed Claude Code keeps its own; others
     get a stable UUID from their session signals (or their first messages), never from
     a copied ``X-Claude-Code-Session-Id`` / ``metadata.user_id``."""
+    if confirmed and type(headers) in CASE_FREE:  # its own header comes first: read only that
+        sent = headers.getall("x-claude-code-session-id", None)  # type: ignore[attr-defined]
+        if sent:  # the last one, as extract_session_key's lowered dict keeps
+            parsed = _CC_SESSIONS.get(sent[-1])
+            if parsed is None:
+                sid = normalize_session_id(sent[-1])
+                _remember(_CC_SESSIONS, sent[-1], parsed := _uuid(sid) if sid else "")
+            if parsed:
+                return parsed
     if not confirmed:
         headers = {k: v for k, v in headers.items() if k.lower() != "x-claude-code-session-id"}
         metadata = body.get("metadata")
-        if isinstance(metadata, Mapping) and "user_id" in metadata:
+        if (type(metadata) is dict or isinstance(metadata, Mapping)) and "user_id" in metadata:
             body = {**body, "metadata": {k: v for k, v in metadata.items() if k != "user_id"}}
     identity = extract_session_key(headers, body)
     if not identity:
@@ -358,7 +427,7 @@ def mid_system_turn(body: Mapping[str, Any]) -> int:
     messages = body.get("messages")
     if isinstance(messages, list):
         for i, msg in enumerate(messages):
-            role = msg.get("role") if isinstance(msg, Mapping) else None
+            role = msg.get("role") if type(msg) is dict or isinstance(msg, Mapping) else None
             if isinstance(role, str) and role.strip().lower() == "system":
                 return i
     return -1
@@ -388,7 +457,7 @@ def cli_betas(body: Mapping[str, Any], requested: set[str], oauth: bool) -> str:
     if CONTEXT_1M_BETA in requested:
         out.append(CONTEXT_1M_BETA)
     thinking = body.get("thinking")
-    display = thinking.get("display") if isinstance(thinking, Mapping) else None
+    display = thinking.get("display") if type(thinking) is dict or isinstance(thinking, Mapping) else None
     redact = not (isinstance(display, str) and display.strip())
     out.extend(b for b in _CONSTANT_BETAS if b != REDACT_THINKING_BETA or redact)
     if not uses_legacy_reminder(body.get("model")):
@@ -405,7 +474,7 @@ def cli_betas(body: Mapping[str, Any], requested: set[str], oauth: bool) -> str:
         out.append(FAST_MODE_BETA)
     if oauth:
         out.append(EXTENDED_TTL_BETA)
-    if isinstance(body.get("diagnostics"), Mapping):
+    if "diagnostics" in body and isinstance(body["diagnostics"], Mapping):
         out.append(CACHE_DIAGNOSIS_BETA)
     return ",".join(out)
 

@@ -25,6 +25,19 @@ _ENCODING = b"\r\ncontent-encoding:"
 Origin = tuple[bool, str, int]  # (tls, host, port)
 
 
+class _Callbacks:
+    """What httptools calls while an answer to anything but HEAD is parsed: the body bytes
+    go straight into the connection's deque (a C call per chunk, no Python frame); the
+    reader is woken in ``Conn.data_received`` once the bytes of a read are parsed."""
+
+    __slots__ = ("on_body", "on_headers_complete", "on_message_complete")
+
+    def __init__(self, conn: Conn) -> None:
+        self.on_body = conn.body.append
+        self.on_headers_complete = conn.on_headers_complete
+        self.on_message_complete = conn.on_message_complete
+
+
 class Conn(asyncio.Protocol):
     """One upstream connection and the answer being read on it."""
 
@@ -32,6 +45,7 @@ class Conn(asyncio.Protocol):
         "block",
         "body",
         "buffered",
+        "callbacks",
         "closed",
         "coding",
         "complete",
@@ -86,6 +100,7 @@ class Conn(asyncio.Protocol):
         self.error: ConnectionError | None = None
         self.body: deque[bytes] = deque()
         self.buffered = 0
+        self.callbacks: _Callbacks | None = _Callbacks(self)  # (a cycle, broken when the connection is lost)
 
     def send(self, data: bytes, rest: bytes | None, head: bool, deadline: float) -> asyncio.Future[None]:
         """Write one request: ``data`` (the head, and a small body), then ``rest`` (a large
@@ -106,7 +121,9 @@ class Conn(asyncio.Protocol):
         if self.paused:
             self.paused = False
             transport.resume_reading()
-        self.parser = httptools.HttpResponseParser(self)
+        callbacks = self.callbacks
+        # a HEAD answer's announced body is not ours: ``on_body`` drops it
+        self.parser = httptools.HttpResponseParser(self if head or callbacks is None else callbacks)
         transport.write(data)
         if rest:
             transport.write(rest)
@@ -141,12 +158,18 @@ class Conn(asyncio.Protocol):
             if self.buffered > HIGH_WATER and not self.paused and not self.closed:
                 self.paused = True
                 self.transport.pause_reading()  # type: ignore[union-attr]
+            waiter = self.waiter
+            if waiter is not None:
+                self.waiter = None
+                if not waiter.done():
+                    waiter.set_result(None)
 
     def eof_received(self) -> bool | None:
         return None  # close the transport (connection_lost follows)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.callbacks = None
         self.live.discard(self)
         self.unpark()
         if self.timer is not None:
@@ -161,7 +184,8 @@ class Conn(asyncio.Protocol):
         reason = f": {exc}" if exc is not None else ""
         self.fail(ConnectionError(f"upstream closed the connection{reason}"))
 
-    # -- httptools callbacks (no on_header: the head is cut out of ``pre`` whole)
+    # -- httptools callbacks (no on_header: the head is cut out of ``pre`` whole; the body
+    # goes to ``body.append`` through ``_Callbacks``, except for a HEAD request's answer)
 
     def on_headers_complete(self) -> None:
         parser = self.parser
@@ -193,12 +217,7 @@ class Conn(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         if self.complete:
             return  # a HEAD answer's announced body: not ours
-        self.body.append(body)  # (counted in ``data_received``)
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self.body.append(body)  # (counted, and the reader woken, in ``data_received``)
 
     def on_message_complete(self) -> None:
         if self.interim:
@@ -269,9 +288,6 @@ class Conn(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.closed = True
             self.transport.abort()
-
-    def usable(self) -> bool:
-        return not self.closed and self.transport is not None and not self.transport.is_closing()
 
     # -- the idle pool
 

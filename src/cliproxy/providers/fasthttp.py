@@ -31,7 +31,7 @@ import asyncio
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any
 
 from yarl import URL
@@ -39,7 +39,7 @@ from yarl import URL
 from cliproxy.providers.decoding import Decoder, decoder_for
 from cliproxy.providers.fastconn import HIGH_WATER, NEVER, Conn, Origin
 from cliproxy.providers.fastwire import Headers, head_bytes, head_template
-from cliproxy.providers.transport import UpstreamNetworkError
+from cliproxy.providers.transport import UpstreamNetworkError, UpstreamResponse
 
 __all__ = ["DNS_TTL", "HIGH_WATER", "KEEPALIVE", "MAX_IDLE", "FastHttpClient", "FastResponse", "Unsupported"]
 
@@ -53,6 +53,10 @@ _ENCODING = b"\r\ncontent-encoding:"
 
 class Unsupported(Exception):
     """A URL this client does not send (the caller falls back to aiohttp)."""
+
+
+# another client's ``request`` (aiohttp's, in ``HttpClient``), for what this one does not send
+Fallback = Callable[..., Coroutine[Any, Any, UpstreamResponse]]
 
 
 class _Target:
@@ -81,24 +85,16 @@ def _parse(url: str) -> _Target:
 
 
 class FastResponse:
-    """An upstream answer whose headers are in (``providers.transport.UpstreamResponse``)."""
+    """An upstream answer whose headers are in (``providers.transport.UpstreamResponse``);
+    ``headers`` are decoded from the head block when first read (:class:`.fastwire.Headers`)."""
 
-    __slots__ = ("_block", "_client", "_conn", "_decoder", "_headers", "status")
+    __slots__ = ("_client", "_conn", "_decoder", "headers", "status")
 
     def __init__(self, client: FastHttpClient, conn: Conn, decoder: Decoder | None) -> None:
         self._client, self._decoder = client, decoder
         self._conn: Conn | None = conn
         self.status = conn.status
-        self._block = conn.block
-        self._headers: Headers | None = None
-
-    @property
-    def headers(self) -> Headers:
-        """The answer's headers (made when first asked for, decoded when first read)."""
-        headers = self._headers
-        if headers is None:
-            headers = self._headers = Headers(self._block)
-        return headers
+        self.headers = Headers(conn.block)
 
     async def read(self) -> bytes:
         conn = self._conn
@@ -115,7 +111,15 @@ class FastResponse:
             transport = conn.transport
             if conn.keep_alive and not conn.closed and transport is not None and not transport.is_closing():
                 client = self._client
-                conn.park(client._idle, client.max_idle, client.keepalive)
+                idle = client._idle.get(conn.origin)
+                until = conn.loop.time() + client.keepalive
+                if idle is not None and len(idle) < client.max_idle and until >= conn.idle_timer_at:
+                    # ``Conn.park`` inline: the idle timer of an earlier parking still runs
+                    # (it fires no sooner than this one would) and reads ``idle_until`` then
+                    conn.parser, conn.parked, conn.idle_until = None, idle, until
+                    idle.append(conn)
+                else:
+                    conn.park(client._idle, client.max_idle, client.keepalive)
             else:
                 conn.abort()
             return data
@@ -177,8 +181,18 @@ class FastResponse:
         if conn is None:
             return
         self._conn = None
-        if not broken and conn.complete and conn.keep_alive and conn.error is None and conn.usable():
-            self._client._put(conn)
+        transport = conn.transport
+        if (
+            not broken
+            and conn.complete
+            and conn.keep_alive
+            and conn.error is None
+            and not conn.closed
+            and transport is not None
+            and not transport.is_closing()
+        ):
+            client = self._client
+            conn.park(client._idle, client.max_idle, client.keepalive)
         else:
             conn.abort()
 
@@ -199,6 +213,7 @@ class FastHttpClient:
         max_idle: int = MAX_IDLE,
         keepalive: float = KEEPALIVE,
         dns_ttl: float = DNS_TTL,
+        fallback: Fallback | None = None,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.first_byte_timeout = first_byte_timeout
@@ -214,6 +229,8 @@ class FastHttpClient:
         # per request (a head that makes no template)
         self._heads: dict[tuple[Any, ...], tuple[_Target, bytes | None, bytes | None]] = {}
         self.connections_made = 0  # TCP connections opened, for tests and metrics
+        # sends what this client does not (a proxy, a URL it cannot speak); None: ``Unsupported``
+        self.fallback = fallback
 
     @property
     def ssl_context(self) -> ssl.SSLContext:
@@ -227,29 +244,28 @@ class FastHttpClient:
         """Idle pooled connections to ``url``'s origin."""
         return len(self._idle.get(_parse(url).origin, ()))
 
-    async def request(
+    def request(
         self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
-    ) -> FastResponse:
-        """Send a request; the caller reads and releases the response.
+    ) -> Coroutine[Any, Any, UpstreamResponse]:
+        """Send a request (await the result); the caller reads and releases the response.
 
-        ``Unsupported`` (before any I/O) for a URL aiohttp must send; network failures are
-        ``UpstreamNetworkError`` (502, or 504 on a timeout)."""
+        What refuses it runs now, before any I/O: a line break in a header raises at once,
+        and a request through a proxy or to a URL this client does not speak goes to
+        ``fallback`` (``Unsupported`` without one). The exchange is the one coroutine
+        returned, with no layer around it; network failures are ``UpstreamNetworkError``
+        (502, or 504 on a timeout)."""
         if proxy:
-            raise Unsupported(url)
-        return await self.start(method, url, headers, body)
-
-    def start(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
-    ) -> Coroutine[Any, Any, FastResponse]:
-        """``request`` without a proxy, in two halves: what raises ``Unsupported`` or refuses
-        a header (a line break) runs now, before any I/O; the exchange is the coroutine."""
+            return self._fallback(method, url, headers, body, proxy)
         try:
             key: tuple[Any, ...] | None = (method, url, body is None, not body, tuple(headers.items()))
             cached = self._heads.get(key)  # type: ignore[arg-type]
         except TypeError:  # an unhashable header value: this head is built for this request only
             key, cached = None, None
         if cached is None:
-            cached = self._template(key, method, url, headers, body)
+            try:
+                cached = self._template(key, method, url, headers, body)
+            except Unsupported:
+                return self._fallback(method, url, headers, body, proxy)
         target, before, after = cached
         if before is None:
             head = head_bytes(method, target.path, target.host, headers, body)
@@ -260,6 +276,13 @@ class FastHttpClient:
         if body and len(body) < _WRITE_APART:
             return self._exchange(target, head + body, None, method == "HEAD")
         return self._exchange(target, head, body, method == "HEAD")
+
+    def _fallback(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None, proxy: str
+    ) -> Coroutine[Any, Any, UpstreamResponse]:
+        if self.fallback is None:
+            raise Unsupported(url)
+        return self.fallback(method, url, headers=headers, body=body, proxy=proxy)
 
     def _template(
         self,
@@ -286,16 +309,16 @@ class FastHttpClient:
     async def _exchange(
         self, target: _Target, data: bytes, rest: bytes | None, is_head: bool
     ) -> FastResponse:
-        loop = asyncio.get_running_loop()
         conn: Conn | None = None
         idle = self._idle.get(target.origin)
         while idle:
             found = idle.pop()  # the most recently used: the least likely to be timed out by the upstream
             found.parked = None
             transport = found.transport
-            # one made on another (finished) event loop is unusable here
+            # one made on another (finished) event loop is unusable here; a running one is this
+            # one (a client serves one loop at a time): no ``get_running_loop`` (a getpid) per request
             if (
-                found.loop is loop
+                found.loop.is_running()
                 and not found.closed
                 and transport is not None
                 and not transport.is_closing()
@@ -307,7 +330,7 @@ class FastHttpClient:
             reused = conn is not None
             if conn is None:
                 conn = await self._connect(target)
-            deadline = loop.time() + limit if limit else NEVER
+            deadline = conn.loop.time() + limit if limit else NEVER
             waiter = conn.send(data, rest, is_head, deadline)
             try:
                 await waiter
@@ -353,9 +376,6 @@ class FastHttpClient:
         return decoder
 
     # -- connections
-
-    def _put(self, conn: Conn) -> None:
-        conn.park(self._idle, self.max_idle, self.keepalive)
 
     async def _connect(self, target: _Target) -> Conn:
         tls, host, port = target.origin

@@ -122,6 +122,8 @@ def backfill_response_names(body: dict[str, Any]) -> None:
                 if isinstance(p, dict) and isinstance(p.get("functionCall"), dict)
             ]
             continue
+        if not calls:
+            continue  # no call before this turn: no name to give (a translated body's case)
         n = 0
         for p in parts:
             fr = p.get("functionResponse") if isinstance(p, dict) else None

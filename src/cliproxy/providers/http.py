@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Coroutine, Mapping
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import aiohttp
 
-from cliproxy.providers.fasthttp import FastHttpClient, Unsupported
+from cliproxy.providers.fasthttp import FastHttpClient
 from cliproxy.providers.transport import UpstreamNetworkError, UpstreamResponse, network_error, read_body
 
 __all__ = [
@@ -93,8 +93,23 @@ def proxy_key(credential_proxy: str | None, global_proxy: str | None) -> str:
     return "" if chosen.lower() in _DIRECT else chosen
 
 
+class _Request(Protocol):
+    def __call__(
+        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
+    ) -> Coroutine[Any, Any, UpstreamResponse]: ...
+
+
 class HttpClient:
-    """Upstream HTTP with pooled connections per proxy and a limit on every wait."""
+    """Upstream HTTP with pooled connections per proxy and a limit on every wait.
+
+    ``request(method, url, *, headers, body, proxy="")`` sends one request (await the
+    result; the caller reads and releases the answer). Network failures become
+    ``UpstreamNetworkError`` (502, or 504 on a timeout); a refused header or URL raises at
+    once, before anything is awaited. It is the fast client's own ``request`` while
+    ``upstream-http`` is ``fast`` (that client hands what it does not send, a proxy or an odd
+    URL, to aiohttp), else aiohttp's: no layer of this class per request."""
+
+    request: _Request
 
     def __init__(
         self,
@@ -120,12 +135,15 @@ class HttpClient:
             if self.fast is not None:  # its pooled connections close at ``close`` (or idle out)
                 self._retired.append(self.fast)
             self.fast = None
+            self.request = self._aiohttp_request
         elif self.fast is None:
             self.fast = FastHttpClient(
                 connect_timeout=self.connect_timeout,
                 first_byte_timeout=self.first_byte_timeout,
                 idle_timeout=self.idle_timeout,
+                fallback=self._aiohttp_request,
             )
+            self.request = self.fast.request
 
     def set_timeouts(self, *, connect: float | None, first_byte: float | None, idle: float | None) -> None:
         """Apply new limits (a config reload); requests already sent keep theirs."""
@@ -167,25 +185,11 @@ class HttpClient:
             self._sessions[proxy] = session
         return session, http_proxy
 
-    def request(
-        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
-    ) -> Coroutine[Any, Any, UpstreamResponse]:
-        """Send a request (await the result); the caller reads and releases the response.
-
-        Network failures become ``UpstreamNetworkError`` (502, or 504 on a timeout). A
-        refused header or URL raises at once, before anything is awaited; a direct request
-        is the fast client's one coroutine, with no layer of this client around it."""
-        fast = self.fast
-        if fast is not None and not proxy:
-            try:
-                return fast.start(method, url, headers, body)
-            except Unsupported:
-                pass  # a URL only aiohttp sends (user info, a non-ASCII host, another scheme)
-        return self._aiohttp_request(method, url, headers, body, proxy)
-
     async def _aiohttp_request(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None, proxy: str
+        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
     ) -> UpstreamResponse:
+        """``request`` through aiohttp (every request with ``upstream-http: aiohttp``, else
+        the fast client's fallback)."""
         session, http_proxy = self._session(proxy)
         try:
             resp = await session.request(

@@ -10,12 +10,16 @@ import orjson
 
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
-from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
+from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers, split_headers
 from cliproxy.translate import token_segments, tokens
 
 __all__ = ["OpenAICompatProvider"]
 
-_FIXED = 1024  # (key, base, stream) triples kept; emptied when more come
+_FIXED = 1024  # chat entries kept (see ``_chat_fixed``); emptied when more come
+
+# (chat URL, fixed headers, client headers to copy (None: a fixed value follows a copy, see
+# ``split_headers``), the credential's ``headers:`` dict the entry stands for)
+_Fixed = tuple[str, dict[str, str], tuple[tuple[str, str], ...] | None, dict[str, str]]
 
 
 class OpenAICompatProvider(Provider):
@@ -28,8 +32,8 @@ class OpenAICompatProvider(Provider):
 
     def __init__(self) -> None:
         super().__init__()
-        # (api key, base URL, stream) -> (chat URL, fixed headers): see ``_chat_fixed``
-        self._fixed: dict[tuple[str, str, bool], tuple[str, dict[str, str]]] = {}
+        # (api key, base URL, stream, id of the credential's ``headers:`` or 0) -> see ``_chat_fixed``
+        self._fixed: dict[tuple[str, str, bool, int], _Fixed] = {}
 
     def build(
         self,
@@ -51,19 +55,26 @@ class OpenAICompatProvider(Provider):
         else:
             body.pop("stream", None)
             body.pop("stream_options", None)
-        key = (cred.api_key, cred.base_url, stream)
-        fixed = self._fixed.get(key)
+        extra = cred.headers
+        fixed = self._fixed.get((cred.api_key, cred.base_url, stream, id(extra) if extra else 0))
         if fixed is None:
-            fixed = self._chat_fixed(key)
-        headers = fixed[1].copy()
-        if cred.headers:
+            fixed = self._chat_fixed(cred.api_key, cred.base_url, stream, extra)
+        url, headers, copies, _ = fixed
+        headers = headers.copy()
+        if copies:
+            for name, source in copies:
+                if value := client_headers.get(source):
+                    headers[name] = value
+        elif copies is None:  # a fixed value after a copy: the general way, in the configured order
             headers.update(copy_client_headers(cred, client_headers))
-        return UpstreamRequest(fixed[0], headers, orjson.dumps(body), stream)
+        return UpstreamRequest(url, headers, orjson.dumps(body), stream)
 
-    def _chat_fixed(self, key: tuple[str, str, bool]) -> tuple[str, dict[str, str]]:
-        """The URL and fixed headers of a chat call for (API key, base URL, stream): made
-        once per such triple, from its values alone (a changed key or base is another triple)."""
-        api_key, base_url, stream = key
+    def _chat_fixed(self, api_key: str, base_url: str, stream: bool, extra: dict[str, str]) -> _Fixed:
+        """The URL, the fixed headers (the credential's fixed ``headers:`` values among them)
+        and the client headers to copy of a chat call, made once per API key, base URL,
+        stream and ``headers:`` dict (by identity: nothing edits a credential's dict in place,
+        a reload makes new credentials, so a changed value is another entry; the entry holds
+        the dict, so its id is not reused while the entry lives)."""
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "cli-proxy-openai-compat",
@@ -71,10 +82,23 @@ class OpenAICompatProvider(Provider):
         }
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        fixed = ((base_url or self.default_base_url).rstrip("/") + "/chat/completions", headers)
+        copies: tuple[tuple[str, str], ...] | None = ()
+        if extra:
+            plan = split_headers(extra)
+            if plan is None:
+                copies = None
+            else:
+                headers.update(plan[0])
+                copies = plan[1]
+        fixed = (
+            (base_url or self.default_base_url).rstrip("/") + "/chat/completions",
+            headers,
+            copies,
+            extra,
+        )
         if len(self._fixed) >= _FIXED:
             self._fixed.clear()
-        self._fixed[key] = fixed
+        self._fixed[(api_key, base_url, stream, id(extra) if extra else 0)] = fixed
         return fixed
 
     def _compact(

@@ -119,11 +119,11 @@ class ConnectionGuard:
     """Every open client connection, the idle ones in the order they went idle."""
 
     __slots__ = (
-        "_all",
-        "_idle",
         "_last_warning",
         "_per_ip",
+        "admitted",
         "header_timeout",
+        "idle",
         "keepalive_timeout",
         "max_connections",
         "max_per_ip",
@@ -142,8 +142,10 @@ class ConnectionGuard:
         self.keepalive_timeout = keepalive_timeout
         self.max_connections = max_connections or auto_max_connections()
         self.max_per_ip = max_per_ip
-        self._all: dict[Guarded, None] = {}
-        self._idle: dict[Guarded, None] = {}  # oldest first
+        # every admitted connection; the idle ones, oldest first (the fast server's
+        # connections move themselves in and out of ``idle`` inline: went_idle / went_busy)
+        self.admitted: dict[Guarded, None] = {}
+        self.idle: dict[Guarded, None] = {}
         self._per_ip: dict[str, int] = {}
         self._last_warning = 0.0
         # peer address -> the protocol that serves a RESP connection (None: HTTP only)
@@ -160,14 +162,14 @@ class ConnectionGuard:
         )
 
     def __len__(self) -> int:
-        return len(self._all)
+        return len(self.admitted)
 
     def admit(self, conn: Guarded) -> bool:
         """Count ``conn`` in, closing the longest-idle connection when a cap is reached;
         ``False`` when nothing can make room."""
         ip = conn.peer_ip
         if self.max_per_ip and self._per_ip.get(ip, 0) >= self.max_per_ip:
-            victim = next((c for c in self._idle if c.peer_ip == ip), None)
+            victim = next((c for c in self.idle if c.peer_ip == ip), None)
             if victim is None:
                 self._warn(
                     f"{ip} has {self.max_per_ip} connections open, none idle "
@@ -175,15 +177,15 @@ class ConnectionGuard:
                 )
                 return False
             self.evict(victim)
-        if len(self._all) >= self.max_connections:
-            victim = next(iter(self._idle), None)
+        if len(self.admitted) >= self.max_connections:
+            victim = next(iter(self.idle), None)
             if victim is None:
                 self._warn(
-                    f"{len(self._all)} connections open, none idle (limits.max-connections): new ones get 503"
+                    f"{len(self.admitted)} connections open, none idle (limits.max-connections): new ones get 503"
                 )
                 return False
             self.evict(victim)
-        self._all[conn] = None
+        self.admitted[conn] = None
         if self.max_per_ip:
             self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
         return True
@@ -194,8 +196,8 @@ class ConnectionGuard:
         conn.force_close()
 
     def forget(self, conn: Guarded) -> None:
-        self._idle.pop(conn, None)
-        if self._all.pop(conn, 0) is None and self.max_per_ip:
+        self.idle.pop(conn, None)
+        if self.admitted.pop(conn, 0) is None and self.max_per_ip:
             left = self._per_ip[conn.peer_ip] - 1
             if left:
                 self._per_ip[conn.peer_ip] = left
@@ -203,12 +205,12 @@ class ConnectionGuard:
                 del self._per_ip[conn.peer_ip]
 
     def went_idle(self, conn: Guarded) -> None:
-        self._idle.pop(conn, None)
-        if conn in self._all:
-            self._idle[conn] = None
+        self.idle.pop(conn, None)
+        if conn in self.admitted:
+            self.idle[conn] = None
 
     def went_busy(self, conn: Guarded) -> None:
-        self._idle.pop(conn, None)
+        self.idle.pop(conn, None)
 
     def _warn(self, message: str) -> None:
         now = time.monotonic()

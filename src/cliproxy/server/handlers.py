@@ -23,12 +23,22 @@ from cliproxy.server.errors import exception_response
 from cliproxy.server.fast.exchange import AiohttpExchange, Exchange
 from cliproxy.server.images import image_call
 from cliproxy.translate import completions
-from cliproxy.usage.hooks import begin_trace, recorder_of
+from cliproxy.usage.hooks import open_trace, recorder_of
 
 if TYPE_CHECKING:
     from cliproxy.usage.trace import RequestTrace
 
-__all__ = ["Core", "Route", "fast_routes", "generation_handlers", "on_aiohttp", "run"]
+__all__ = [
+    "Core",
+    "Route",
+    "client_left",
+    "failed",
+    "fast_routes",
+    "generation_handlers",
+    "on_aiohttp",
+    "run",
+    "write",
+]
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +105,7 @@ def _stream_flag(body: dict[str, Any]) -> bool:
     return value
 
 
-async def _write(
+async def write(
     ex: Exchange,
     result: Reply | StreamReply,
     committed: bool = False,
@@ -134,22 +144,19 @@ async def _write(
 def _trace(ex: Exchange, raw: bytes, fmt: Format, model: str) -> RequestTrace | None:
     """The request log / usage record of this request, from what came off the wire
     (``None`` when nothing records)."""
-    rec = recorder_of(ex.service)
-    if not rec.active:
-        return None
     principal = ex.principal
-    return begin_trace(
-        rec,
-        method=ex.method,
-        path=ex.path,
-        query_string=ex.query_string,
-        route=ex.route,
-        headers=ex.headers,
-        body=raw,
-        fmt=fmt,
-        alias=model,
-        api_key=(principal.key or "") if principal is not None else "",
-        client_ip=ex.remote,
+    return open_trace(
+        ex.service,
+        ex.method,
+        ex.path,
+        ex.query_string,
+        ex.route,
+        ex.headers,
+        raw,
+        fmt,
+        model,
+        (principal.key or "") if principal is not None else "",
+        ex.remote,
     )
 
 
@@ -170,7 +177,9 @@ def _call(
 
 async def run(ex: Exchange, call: Call, convert: Convert | None = None) -> None:
     """Run ``call`` (its trace already set, if any) and write the answer; ``convert``
-    reshapes a good answer for the route (``/v1/completions``...)."""
+    reshapes a good answer for the route (``/v1/completions``...). The protocol-level
+    server runs a call without keep-alives itself (``FastServer.serve``), with
+    :func:`failed`, :func:`client_left` and :func:`write` as here."""
     service = ex.service
     trace = call.trace
     interval = keepalive.intervals(service.config, call)
@@ -185,19 +194,16 @@ async def run(ex: Exchange, call: Call, convert: Convert | None = None) -> None:
         else:
             result = await service.pipeline.run(call)
     except CliproxyError as exc:
-        resp = exception_response(ex.format, exc)
-        body = resp.body if isinstance(resp.body, bytes) else b""  # error responses are built from bytes
-        if trace is not None:
-            trace.failed(exc.status, exc.message, resp.headers, body)
         if not committed:
-            ex.answer(resp)
+            failed(ex, call, exc)
             return
-        await _late_error(ex, call, body)
+        await _late_error(ex, call, _failure(ex, call, exc)[1])
         return
     except ConnectionResetError:
-        log.info("%s %s: the client went away while waiting", ex.method, ex.path)
         if not committed:
-            ex.reply(499, b"", _NO_HEADERS)
+            client_left(ex)
+        else:
+            log.info("%s %s: the client went away while waiting", ex.method, ex.path)
         return
     if trace is not None:
         result = trace.reply(result)
@@ -206,7 +212,28 @@ async def run(ex: Exchange, call: Call, convert: Convert | None = None) -> None:
     if not committed and isinstance(result, Reply):  # a whole answer: no writer coroutine
         ex.reply(result.status, result.body, result.headers)
         return
-    await _write(ex, result, committed, interval if call.stream else 0.0)
+    await write(ex, result, committed, interval if call.stream else 0.0)
+
+
+def _failure(ex: Exchange, call: Call, exc: CliproxyError) -> tuple[web.Response, bytes]:
+    """The error answer of a failed call and its body, recorded on the call's trace."""
+    resp = exception_response(ex.format, exc)
+    body = resp.body if isinstance(resp.body, bytes) else b""  # error responses are built from bytes
+    trace = call.trace
+    if trace is not None:
+        trace.failed(exc.status, exc.message, resp.headers, body)
+    return resp, body
+
+
+def failed(ex: Exchange, call: Call, exc: CliproxyError) -> None:
+    """Answer a call that failed before anything of its answer went out."""
+    ex.answer(_failure(ex, call, exc)[0])
+
+
+def client_left(ex: Exchange) -> None:
+    """The client went away while its call ran (nothing of the answer went out)."""
+    log.info("%s %s: the client went away while waiting", ex.method, ex.path)
+    ex.reply(499, b"", _NO_HEADERS)
 
 
 async def _late_error(ex: Exchange, call: Call, body: bytes) -> None:
@@ -241,12 +268,35 @@ def _generic(fmt: Format, action: str = "generate") -> Prepare:
     generate = action == "generate"
 
     def prepare(ex: Exchange, raw: bytes) -> tuple[Call, Convert | None]:
-        body = _parse_json(raw)
-        model = _model_of(body)
+        # _parse_json, _model_of and _call, inline: the hot routes' one call per request
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = None
+        if not isinstance(body, dict):
+            body = _parse_json(raw)  # raises the client's 400
+        check_depth(raw, body)
+        model = body.get("model")
+        if not isinstance(model, str) or not (model := model.strip()):
+            raise RequestError("model: required, a non-empty string", param="model")
         stream = body.get("stream", False) if generate else False
         if stream is not False and stream is not True:
             stream = _stream_flag(body)
-        return _call(ex, raw, fmt, body, model, stream, action), None
+        principal = ex.principal
+        trace = open_trace(  # None when nothing records
+            ex.service,
+            ex.method,
+            ex.path,
+            ex.query_string,
+            ex.route,
+            ex.headers,
+            raw,
+            fmt,
+            model,
+            (principal.key or "") if principal is not None else "",
+            ex.remote,
+        )
+        return Call(fmt, body, model, stream, ex.headers, ex.query, action=action, trace=trace), None
 
     return prepare
 

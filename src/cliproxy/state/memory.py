@@ -24,7 +24,7 @@ __all__ = ["MAX_CURSOR_KEYS", "MemoryState"]
 
 MAX_CURSOR_KEYS = 4096  # CPA resets its cursor map when a new key would exceed this
 MAX_SCHEDULE = 4096  # weight vectors whose total is at most this replay a precomputed cycle
-_CURSOR_WRAP = 2_147_483_640
+_CURSOR_WRAP = CURSOR_WRAP = 2_147_483_640  # a cursor at this value starts over at 0
 _EMPTY: Mapping[str, CooldownRecord] = MappingProxyType({})
 _NO_HEADROOM: Mapping[str, Headroom] = MappingProxyType({})
 
@@ -120,6 +120,9 @@ class MemoryState:
         # success skips its cooldown reads (never rebound: cleared in place)
         self.cooldown_map: Mapping[str, Mapping[str, CooldownRecord]] = self._cooldowns
         self._cursors: dict[str, int] = {}
+        # the same dict (never replaced): the pool advances a cursor that exists and is below
+        # CURSOR_WRAP in place, as next_cursor_now does, and calls next_cursor_now otherwise
+        self.cursor_map = self._cursors
         self._weighted: dict[str, _Weighted] = {}
         self._schedules: dict[tuple[tuple[str, int], ...], tuple[str, ...]] = {}
         self._bindings: dict[str, tuple[str, float, tuple[str, ...]]] = {}  # key -> (id, expiry, group)

@@ -44,20 +44,31 @@ class PairOverride:
     response: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
+class _Adapters(dict[Format, Adapter]):
+    """Adapters by format. A ``str`` finds its ``Format``'s entry (a StrEnum hashes and
+    compares as its value); a name that is no format raises ``ValueError``, as
+    ``Format(name)`` does, and a format with no adapter ``KeyError``."""
+
+    def __missing__(self, key: Format | str) -> Adapter:
+        Format(key)
+        raise KeyError(key)
+
+
 class Registry:
+    # ``adapter(fmt)``: the adapter of a format (a bound ``dict.__getitem__``: no Python
+    # call per lookup, several lookups per translated request)
+    adapter: Callable[[Format | str], Adapter]
+
     def __init__(self) -> None:
-        self._adapters: dict[Format, Adapter] = {}
+        self._adapters = _Adapters()
         self._pairs: dict[tuple[Format, Format], PairOverride] = {}
+        self.adapter = self._adapters.__getitem__  # type: ignore[assignment]
 
     def register(self, adapter: Adapter) -> None:
         self._adapters[adapter.format] = adapter
 
     def register_pair(self, source: Format, target: Format, override: PairOverride) -> None:
         self._pairs[(source, target)] = override
-
-    def adapter(self, fmt: Format | str) -> Adapter:
-        found = self._adapters.get(fmt)  # type: ignore[arg-type]  # a str hashes as its Format
-        return found if found is not None else self._adapters[Format(fmt)]
 
     def formats(self) -> list[Format]:
         return list(self._adapters)
@@ -70,13 +81,14 @@ class Registry:
         """Client body in ``source`` -> upstream body in ``target``, plus the IR the
         upstream body was built from (decoders need it to restore names). ``model`` is
         the upstream model name (Gemini bodies carry none: it is in the URL)."""
-        req = self.adapter(source).parse_request(body)
+        adapters = self._adapters
+        req = adapters[source].parse_request(body)
         if model:
             req.model = model
-        override = self._pairs.get((source, target))
+        override = self._pairs.get((source, target)) if self._pairs else None
         if override is not None and override.request is not None:
             return override.request(body), req
-        return self.adapter(target).build_request(req), req
+        return adapters[target].build_request(req), req
 
     # -- responses
 
@@ -88,20 +100,22 @@ class Registry:
         request: ir.Request | None = None,
         model: str | None = None,
     ) -> dict[str, Any]:
-        override = self._pairs.get((client, upstream))
-        if override is not None and override.response is not None:
-            return override.response(body)
-        resp = self.adapter(upstream).parse_response(body, request)
+        if self._pairs:
+            override = self._pairs.get((client, upstream))
+            if override is not None and override.response is not None:
+                return override.response(body)
+        adapters = self._adapters
+        resp = adapters[upstream].parse_response(body, request)
         if model:
             resp.model = model
-        return self.adapter(client).build_response(resp, request)
+        return adapters[client].build_response(resp, request)
 
     def stream_translator(
         self, upstream: Format, client: Format, request: ir.Request | None = None, model: str | None = None
     ) -> StreamTranslator:
         return StreamTranslator(
-            self.adapter(upstream).stream_decoder(request),
-            self.adapter(client).stream_encoder(request, model),
+            self._adapters[upstream].stream_decoder(request),
+            self._adapters[client].stream_encoder(request, model),
         )
 
 

@@ -450,8 +450,18 @@ def _chat_session(api_key: str) -> str:
 def replay_session_key(headers: Mapping[str, str], body: Mapping[str, Any], *, chat_client: bool) -> str:
     """CPA's replay session key, namespaced by the caller's API key ("" = no replay)."""
     low = {k.lower(): v for k, v in headers.items()}  # one pass serves both readers
-    key = _body_session(body) or _header_session(low)
-    api_key = _caller_key(low)
+    # the readers are called only when a key they read is there (most requests have none)
+    key = _body_session(body) if "prompt_cache_key" in body or "client_metadata" in body else ""
+    if not key:
+        for name in _SESSION_HEADERS:
+            if name in low:
+                key = _header_session(low)
+                break
+    auth = low.get("authorization", "").strip()  # _caller_key, inline
+    if auth.lower().startswith("bearer "):
+        api_key = auth[7:].strip()
+    else:
+        api_key = (low.get("x-api-key") or low.get("x-goog-api-key") or "").strip()
     if not key and chat_client and api_key:
         key = _chat_session(api_key)
     if not key or not api_key:
@@ -530,8 +540,12 @@ class ReplayScope:
 
     def restore(self, req: ir.Request) -> ir.Request:
         """``req`` with cached reasoning restored (a shallow copy when anything changed)."""
-        messages = restore_signatures(req.messages, self.signatures, self.model) or req.messages
-        turns = self.cache.get(self.family, self.session)
+        messages = req.messages
+        for m in messages:  # only assistant turns can hold thinking to sign
+            if m.role == "assistant":
+                messages = restore_signatures(messages, self.signatures, self.model) or messages
+                break
+        turns = self.cache.get(self.family, self.session) if self.session else ()
         restored = restore_thinking(messages, turns) if turns else None
         if restored is None and messages is req.messages:
             return req

@@ -289,9 +289,16 @@ def sanitize_gemini_contents(contents: Any) -> bool:
         return False
     changed = False
     for i, content in enumerate(contents):
-        if not isinstance(content, dict) or not isinstance(content.get("parts"), list):
+        if not isinstance(content, dict) or not isinstance(raw := content.get("parts"), list):
             continue
-        parts = _sanitized_parts(content["parts"], content.get("role") == "model")
+        model_turn = content.get("role") == "model"
+        if not model_turn:  # a user turn changes only in its functionResponse parts
+            for part in raw:
+                if isinstance(part, dict) and "functionResponse" in part:
+                    break
+            else:
+                continue
+        parts = _sanitized_parts(raw, model_turn)
         if parts is not None:
             contents[i] = {**content, "parts": parts}
             changed = True

@@ -7,8 +7,8 @@ off the event loop when the request ends.
 
 from __future__ import annotations
 
-from cliproxy.usage.hooks import begin_trace, recorder_of
+from cliproxy.usage.hooks import begin_trace, open_trace, recorder_of
 from cliproxy.usage.recorder import Recorder, log_directory
 from cliproxy.usage.trace import RequestTrace
 
-__all__ = ["Recorder", "RequestTrace", "begin_trace", "log_directory", "recorder_of"]
+__all__ = ["Recorder", "RequestTrace", "begin_trace", "log_directory", "open_trace", "recorder_of"]

@@ -10,7 +10,7 @@ from cliproxy.usage.mask import mask_query
 from cliproxy.usage.recorder import Recorder
 from cliproxy.usage.trace import RequestTrace
 
-__all__ = ["begin_trace", "recorder_of"]
+__all__ = ["begin_trace", "open_trace", "recorder_of"]
 
 
 def recorder_of(service: Any) -> Recorder:
@@ -49,9 +49,40 @@ def begin_trace(
     the model the client asked for, ``api_key`` the client key that was let in."""
     if not rec.active:
         return None
-    url = path
-    if query_string:
-        query = mask_query(query_string)
-        if query:
-            url = path + "?" + query
+    url = _url(path, query_string) if query_string else path
     return RequestTrace(rec, method, url, headers, body, f"{method} {route}", fmt, alias, api_key, client_ip)
+
+
+def open_trace(
+    service: Any,
+    method: str,
+    path: str,
+    query_string: str,
+    route: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    fmt: Format,
+    alias: str,
+    api_key: str,
+    client_ip: str,
+) -> RequestTrace | None:
+    """:func:`recorder_of` and :func:`begin_trace` in one call, positional: what the
+    server calls per request. The recorder is synced only when the service's config
+    snapshot changed (``recorder_of``'s test, inline)."""
+    try:
+        rec: Recorder = service.recorder
+        current = rec.config is service.config
+    except AttributeError:  # no recorder yet (or ``None``): no ``getattr`` call per request
+        current = False
+    if not current:
+        rec = recorder_of(service)
+    if not rec.active:
+        return None
+    url = _url(path, query_string) if query_string else path
+    return RequestTrace(rec, method, url, headers, body, f"{method} {route}", fmt, alias, api_key, client_ip)
+
+
+def _url(path: str, query_string: str) -> str:
+    """The logged URL: ``path`` with its query, secrets in it masked."""
+    query = mask_query(query_string)
+    return path + "?" + query if query else path

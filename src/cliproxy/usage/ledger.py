@@ -43,8 +43,9 @@ class Ledger:
         self._import_lock = threading.Lock()
         self._lock = threading.Lock()  # guards _waiters, _stop
         # the loop appends, the writer pops from the left: both atomic, so no lock per row
-        self._rows: deque[tuple[Any, ...]] = deque()
-        self._in_flight = 0  # rows taken by the writer, not yet written
+        # (``Recorder.finished`` appends itself when ``add`` would do nothing more)
+        self.pending: deque[tuple[Any, ...]] = deque()
+        self.in_flight = 0  # rows taken by the writer, not yet written
         self._waiters: list[threading.Event] = []
         self._stop = False
         self._wake = threading.Event()
@@ -54,8 +55,8 @@ class Ledger:
     # -- the event loop's side
 
     def add(self, row: tuple[Any, ...]) -> None:
-        rows = self._rows
-        if len(rows) + self._in_flight < MAX_PENDING:
+        rows = self.pending
+        if len(rows) + self.in_flight < MAX_PENDING:
             rows.append(row)
             if len(rows) == BATCH:
                 self._wake.set()
@@ -93,7 +94,7 @@ class Ledger:
     # -- the writer thread
 
     def _run(self) -> None:
-        rows = self._rows
+        rows = self.pending
         pop = rows.popleft
         while True:
             self._wake.wait(FLUSH_SECONDS)
@@ -102,10 +103,10 @@ class Ledger:
                 waiters, self._waiters = self._waiters, []
                 stop = self._stop
             batch = [pop() for _ in range(len(rows))]
-            self._in_flight = len(batch)
+            self.in_flight = len(batch)
             for start in range(0, len(batch), BATCH):
                 self._write(batch[start : start + BATCH])
-            self._in_flight = 0
+            self.in_flight = 0
             for w in waiters:
                 w.set()
             self._maybe_prune()

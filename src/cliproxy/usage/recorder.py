@@ -19,6 +19,9 @@ import orjson
 
 from cliproxy.times import format_utc
 from cliproxy.usage.applog import AppLog, enforce_size_limit
+from cliproxy.usage.counters import BUCKET_SECONDS, BUCKETS, Counter, UsageCounters
+from cliproxy.usage.ledger import BATCH, MAX_PENDING
+from cliproxy.usage.mask import hide_key
 from cliproxy.usage.queue import UsageQueue
 from cliproxy.usage.record import UsageFacts, build_record
 from cliproxy.usage.recording import Capture
@@ -36,6 +39,7 @@ __all__ = ["Recorder", "log_directory"]
 
 log = logging.getLogger(__name__)
 
+_clock = time.perf_counter
 CLEAN_INTERVAL = 60.0  # seconds between size-limit sweeps of the logs directory
 
 
@@ -69,6 +73,7 @@ class Recorder:
         self.translations: Any = None
         self.capture = Capture.from_env()  # cliproxy record: one JSON file per request
         self._last_clean = 0.0
+        self.extras = True  # set by sync (``_gate``)
 
     # -- configuration
 
@@ -89,6 +94,19 @@ class Recorder:
         self.max_total_bytes = int(config.logs_max_total_size_mb) * 1024 * 1024
         self.active = not config.commercial_mode
         self.app_log.apply(self.log_dir if config.logging_to_file else None, self.max_total_bytes)
+        self._gate()
+
+    def _gate(self) -> None:
+        """``extras``: whether a finished request may have more to do than count (the
+        usage queue, error events, the access line, a recording, request logs); only a
+        gate in front of their own tests, so a stale true costs nothing but the tests."""
+        self.extras = bool(
+            self.usage_enabled
+            or self.management
+            or self.app_log.enabled
+            or self.capture is not None
+            or self.request_log
+        )
 
     def close(self) -> None:
         self.stats.close()
@@ -109,29 +127,163 @@ class Recorder:
             return None
         return self.translations.adapter(fmt).usage_sniffer()
 
-    def finished(self, trace: Trace) -> None:
-        usage = trace.usage
-        status = trace.status
-        if usage is None and 0 < status < 400 and trace.response_body:
-            usage = trace.usage = body_usage(trace.fmt, trace.response_body)
-        if trace.on_usage is not None:  # the client key's policy charges what was used
-            trace.on_usage(usage, trace.model)
-        self.stats.observe(trace, usage)
+    def finished(self, t: Trace) -> None:
+        """The request is over: its usage (read off a whole answer's body unless the
+        pipeline handed it over), the key policy's charge, the counters, the ledger row
+        and the metrics, then the logs and queues that are on.
+
+        Runs once per request, so the counters' update (``UsageCounters.record``) and the
+        ledger's append (``Ledger.add``) are inlined, and what only the metrics read is
+        computed only while they are on."""
+        usage = t.usage
+        status = t.status
+        if usage is None and 0 < status < 400 and t.response_body:
+            usage = t.usage = body_usage(t.fmt, t.response_body)
+        if t.on_usage is not None:  # the client key's policy charges what was used
+            t.on_usage(usage, t.model)
+        stats = self.stats
+        if stats._deferred is not None:  # a ledger file waiting for its first row
+            stats.open_ledger()
+        attempts = t.attempts
+        n = len(attempts)
+        cred = t.credential
+        last = attempts[-1] if n else None
+        if cred is not None:
+            auth_index, provider = cred.index, cred.provider
+        elif last is not None:
+            auth_index, provider = last.auth_index, last.auth_provider
+        else:
+            auth_index = provider = ""
+        failed_auths = tuple(a.auth_index for a in attempts[:-1] if a.auth_index) if n > 1 else ()
+        code = status or 500
+        ok = code < 400
+        if usage is None:
+            i0 = i1 = i2 = i3 = i4 = i5 = 0
+        else:
+            i0, i1, i2, i3, i4 = (
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_read_tokens,
+                usage.cache_write_tokens,
+                usage.reasoning_tokens,
+            )
+            i5 = usage.total_tokens
+            if i5 is None:
+                i5 = i0 + i1
+        api_key = t.api_key
+        # subscripts, not ``dict.get``: no call on a hit (a miss is once per key or credential)
+        if api_key:
+            try:
+                kid, label = stats.keys[api_key]
+            except KeyError:
+                kid, label = stats.key_of(api_key)
+        else:
+            kid, label = "", stats.key_labels.get("", "")
+        ts = t.started
+        counters = stats.counters
+        if type(counters) is UsageCounters:  # UsageCounters.record, inlined
+            for index in failed_auths:
+                counters.auth(index).add(False, ts)
+            bucket = int(ts) // BUCKET_SECONDS
+            slot_at = bucket % BUCKETS
+            try:
+                k = counters.by_key[kid]
+            except KeyError:
+                k = counters.by_key[kid] = Counter()
+            if auth_index:
+                try:
+                    c = counters.by_auth[auth_index]
+                except KeyError:
+                    c = counters.by_auth[auth_index] = Counter()
+                both: tuple[Counter, ...] = (c, k)
+            else:
+                both = (k,)
+            for c in both:
+                if ok:
+                    c.success += 1
+                else:
+                    c.failed += 1
+                slot = c.ring[slot_at]
+                if slot[0] == bucket:
+                    slot[1 if ok else 2] += 1
+                elif slot[0] < bucket:  # a newer bucket than the slot holds (older: restored history)
+                    slot[0], slot[1], slot[2] = (bucket, 1, 0) if ok else (bucket, 0, 1)
+                c.input_tokens += i0
+                c.output_tokens += i1
+                c.cached_tokens += i2
+                c.cache_creation_tokens += i3
+                c.reasoning_tokens += i4
+                c.total_tokens += i5
+        else:  # shared counters (Redis)
+            counters.record(ts, kid, auth_index, failed_auths, ok, (i0, i1, i2, i3, i4, i5))
+        t0, first = t._t0, t._ttft
+        elapsed = _clock() - t0
+        ttft = None if first is None else first - t0
+        ledger = stats.ledger
+        if ledger is not None:
+            if cred is not None:
+                try:
+                    found = stats.sources[cred.id]
+                    source = found[1] if found[0] is cred else stats.source(cred)
+                except KeyError:
+                    source = stats.source(cred)
+            else:
+                source = hide_key(last.auth_value) if last is not None else ""
+            row = (
+                f"{stats.uid_prefix}{next(stats.uids):x}",
+                ts,
+                t.id,
+                kid,
+                label,
+                auth_index,
+                source,
+                provider,
+                t.endpoint,
+                t.alias,
+                t.model,
+                code,
+                0 if ok else 1,
+                1 if t.stream else 0,
+                i0,
+                i1,
+                i2,
+                i3,
+                i4,
+                i5,
+                int(elapsed * 1000),
+                int(ttft * 1000) if ttft is not None else 0,
+                n,
+                ",".join(failed_auths) if failed_auths else "",
+            )
+            pending = ledger.pending
+            waiting = len(pending)
+            if waiting + ledger.in_flight < MAX_PENDING and waiting != BATCH - 1:  # Ledger.add, inlined
+                pending.append(row)
+            else:  # a batch to wake the writer for, or no room
+                ledger.add(row)
+        if stats.metrics is not None:
+            stats.observe_metrics(t, provider, code, (i0, i1, i2, i3, i4, i5), elapsed, ttft)
+        if self.extras or status >= 400 or t.full:
+            self._logs(t, status)
+
+    def _logs(self, t: Trace, status: int) -> None:
+        """The usage queue, error events, the access line, the recording and the request
+        log of a finished request: those that are on."""
         if self.usage_enabled:
-            self._enqueue_usage(trace)
-        if self.management and self.errors.subscribers and trace.attempts:
-            self._publish_errors(trace)
+            self._enqueue_usage(t)
+        if self.management and self.errors.subscribers and t.attempts:
+            self._publish_errors(t)
         if self.app_log.enabled:
-            self._access_line(trace)
+            self._access_line(t)
         if self.capture is not None:
             capture = self.capture
-            self.writer.submit(lambda: capture.write(trace))
+            self.writer.submit(lambda: capture.write(t))
         if self.request_log:
-            self._write(trace, self._filename(trace.url, trace.id, trace.started), errors=False)
+            self._write(t, self._filename(t.url, t.id, t.started), errors=False)
         elif status >= 400:
-            self._write(trace, "error-" + self._filename(trace.url, trace.id, trace.started), errors=True)
-        elif trace.full:  # logged in full when it began: drop what was spooled
-            for a in trace.attempts:
+            self._write(t, "error-" + self._filename(t.url, t.id, t.started), errors=True)
+        elif t.full:  # logged in full when it began: drop what was spooled
+            for a in t.attempts:
                 if a.spool is not None:
                     self.writer.submit(a.spool.discard)
 

@@ -1,8 +1,10 @@
 """Usage statistics of one service: counters, the ledger and the metrics, fed together.
 
-``observe(trace, usage)`` runs on the event loop when a request ends: it updates the
-in-memory counters (a few additions), hands one row tuple to the ledger's queue and, when
-metrics are on, updates them. Everything slower happens in the ledger's thread.
+When a request ends, ``Recorder.finished`` (on the event loop, one function per request)
+updates the in-memory counters (a few additions), hands one row tuple to the ledger's
+queue and, when metrics are on, calls ``observe_metrics``; it reads what this class keeps
+per client key (``keys``) and per credential (``sources``) and calls ``key_of`` /
+``source`` on a miss. Everything slower happens in the ledger's thread.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cliproxy.usage.counters import UsageCounters
+from cliproxy.usage.counters import Tokens, UsageCounters
 from cliproxy.usage.ledger import Ledger
 from cliproxy.usage.ledger_store import open_store
 from cliproxy.usage.mask import hide_key
@@ -25,7 +27,6 @@ from cliproxy.usage.restore import restore_counters
 
 if TYPE_CHECKING:
     from cliproxy.config import Config
-    from cliproxy.formats import ir
     from cliproxy.usage.trace import RequestTrace
 
 __all__ = ["LEDGER_FILE", "UsageStats", "key_id", "ledger_path"]
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 
 LEDGER_FILE = "usage.sqlite"
 _KEY_IDS: dict[str, str] = {}
-_NO_TOKENS = (0, 0, 0, 0, 0, 0)
 
 
 def key_id(api_key: str) -> str:
@@ -67,9 +67,10 @@ class UsageStats:
         # serves nothing leaves no file behind)
         self._deferred: tuple[tuple[str, str], int] | None = None
         # row uids: a random per-process prefix and a counter (os.urandom per row is a syscall)
-        self._uid_prefix = os.urandom(6).hex()
-        self._uids = itertools.count(1)
-        self._sources: dict[int, tuple[Any, str]] = {}
+        self.uid_prefix = os.urandom(6).hex()
+        self.uids = itertools.count(1)
+        self.sources: dict[str, tuple[Any, str]] = {}  # credential id -> (it, its row source)
+        self.keys: dict[str, tuple[str, str]] = {}  # client key -> (key id, label): key_of
 
     # -- configuration
 
@@ -114,6 +115,7 @@ class UsageStats:
             ledger.start()
             self.counters.clear()
             restore_counters(ledger, self.counters, self.key_labels, time.time())
+            self.keys.clear()  # the labels restored win, as they did before a request read them
         except Exception as exc:  # a database we cannot open: the proxy still serves
             log.warning("usage ledger off: cannot open %s: %s", ledger.store.name, exc)
             ledger.close()
@@ -137,112 +139,65 @@ class UsageStats:
     def close(self) -> None:
         self._close_ledger()
 
-    # -- per request
+    # -- per request (``Recorder.finished`` reads ``keys``, ``sources`` and the uid parts
+    # inline and calls these on a miss: it runs once per request)
 
-    def observe(self, t: RequestTrace, usage: ir.Usage | None) -> None:
-        """One finished request (the event loop's side: counters, one ledger row, metrics)."""
-        if self._deferred is not None:
-            self.open_ledger()
-        attempts = t.attempts
-        cred = t.credential
-        last = attempts[-1] if attempts else None
-        if cred is not None:
-            auth_index, provider = cred.index, cred.provider
-        elif last is not None:
-            auth_index, provider = last.auth_index, last.auth_provider
-        else:
-            auth_index = provider = ""
-        failed_auths = tuple(a.auth_index for a in attempts[:-1] if a.auth_index) if len(attempts) > 1 else ()
-        status = t.status or 500
-        ok = status < 400
-        tokens = (
-            _NO_TOKENS
-            if usage is None
-            else (
-                usage.input_tokens,
-                usage.output_tokens,
-                usage.cache_read_tokens,
-                usage.cache_write_tokens,
-                usage.reasoning_tokens,
-                usage.total_tokens
-                if usage.total_tokens is not None
-                else usage.input_tokens + usage.output_tokens,
-            )
-        )
-        api_key = t.api_key
+    def key_of(self, api_key: str) -> tuple[str, str]:
+        """A client key's id and masked label, remembered in ``keys``."""
+        kid = key_id(api_key)
         labels = self.key_labels
-        if api_key:
-            kid = _KEY_IDS.get(api_key) or key_id(api_key)
-            label = labels.get(kid)
-            if label is None:
-                label = labels[kid] = hide_key(api_key)
-        else:
-            kid, label = "", labels.get("", "")
-        self.counters.record(t.started, kid, auth_index, failed_auths, ok, tokens)
-        t0, first = t._t0, t._ttft
-        elapsed = time.perf_counter() - t0
-        ttft = None if first is None else first - t0
-        ledger = self.ledger
-        if ledger is not None:
-            if cred is not None:
-                found = self._sources.get(id(cred))
-                source = found[1] if found is not None and found[0] is cred else self._source(cred)
-            else:
-                source = hide_key(last.auth_value) if last is not None else ""
-            ledger.add(
-                (
-                    f"{self._uid_prefix}{next(self._uids):x}",
-                    t.started,
-                    t.id,
-                    kid,
-                    label,
-                    auth_index,
-                    source,
-                    provider,
-                    t.endpoint,
-                    t.alias,
-                    t.model,
-                    status,
-                    0 if ok else 1,
-                    1 if t.stream else 0,
-                    *tokens,
-                    int(elapsed * 1000),
-                    int(ttft * 1000) if ttft is not None else 0,
-                    len(attempts),
-                    ",".join(failed_auths) if failed_auths else "",
-                )
-            )
-        m = self.metrics
-        if m is not None:
-            m.observe(
-                model=t.model,
-                provider=provider,
-                status=status,
-                tokens=tokens,
-                duration=elapsed,
-                ttfb=ttft,
-                attempts=[
-                    (
-                        a.auth_provider,
-                        (a.received - a.sent) if a.received is not None else None,
-                        a.status is not None and a.status < 400,
-                    )
-                    for a in attempts
-                ],
-                failovers=len({a.auth_index for a in attempts}) - 1 if len(attempts) > 1 else 0,
-            )
-            for prov, scope in t.cooldowns:
-                m.cooled(prov, scope)
+        label = labels.get(kid)
+        if label is None:
+            label = labels[kid] = hide_key(api_key)
+        found = (kid, label)
+        if len(self.keys) < 4096:
+            self.keys[api_key] = found
+        return found
 
-    def _source(self, cred: Any) -> str:
-        """The row's ``source`` for a credential (remembered per credential object)."""
-        key = id(cred)
-        found = self._sources.get(key)
+    def source(self, cred: Any) -> str:
+        """The row's ``source`` for a credential (remembered per credential object: a
+        reloaded credential of the same id is another object, and is looked at again)."""
+        key = cred.id
+        found = self.sources.get(key)
         if found is None or found[0] is not cred:
-            if len(self._sources) > 4096:
-                self._sources.clear()
-            found = self._sources[key] = (cred, source_of(cred, ""))
+            if len(self.sources) > 4096:
+                self.sources.clear()
+            found = self.sources[key] = (cred, source_of(cred, ""))
         return found[1]
+
+    def observe_metrics(
+        self,
+        t: RequestTrace,
+        provider: str,
+        status: int,
+        tokens: Tokens,
+        elapsed: float,
+        ttft: float | None,
+    ) -> None:
+        """A finished request's metrics (while ``metrics`` is on)."""
+        m = self.metrics
+        if m is None:
+            return
+        attempts = t.attempts
+        m.observe(
+            model=t.model,
+            provider=provider,
+            status=status,
+            tokens=tokens,
+            duration=elapsed,
+            ttfb=ttft,
+            attempts=[
+                (
+                    a.auth_provider,
+                    (a.received - a.sent) if a.received is not None else None,
+                    a.status is not None and a.status < 400,
+                )
+                for a in attempts
+            ],
+            failovers=len({a.auth_index for a in attempts}) - 1 if len(attempts) > 1 else 0,
+        )
+        for prov, scope in t.cooldowns:
+            m.cooled(prov, scope)
 
     # -- panel views
 

@@ -85,22 +85,27 @@ def _tail_object(body: bytes, key: bytes) -> Any:
     it to the last ``}`` before the body's closing one parses alone as the value (an
     object has no proper prefix that is one); and nothing but scalar members between
     that value and the body's last ``}`` puts the member in the top-level object."""
-    end = len(body.rstrip()) - 1  # the closing brace of the body
+    end = len(body) - 1  # the closing brace of the body (no copy when it is the last byte)
     if end < 1 or body[end] != 0x7D:
-        return None
+        end = len(body.rstrip()) - 1
+        if end < 1 or body[end] != 0x7D:
+            return None
     i = body.rfind(key, 0, end)
     if i <= 0 or body[i - 1] == 0x5C:  # a backslash: maybe inside a string
         return None
     after = i + len(key)
-    j = body.find(b"{", after, end)
-    if j < 0 or body[after:j].strip(b" \t\n\r") != b":":
-        return None
-    k = body.rfind(b"}", j, end)
-    if k < 0:
+    if body[after] == 0x3A and body[after + 1] == 0x7B:  # compact JSON: no search, no strip
+        j = after + 1
+    else:
+        j = body.find(b"{", after, end)
+        if j < 0 or body[after:j].strip(b" \t\n\r") != b":":
+            return None
+    k = end - 1 if body[end - 1] == 0x7D else body.rfind(b"}", j, end)
+    if k < j:
         return None
     if k + 1 < end and _SCALAR_MEMBERS.fullmatch(body, k + 1, end) is None:
         return None
-    if body[:1] != b"{" and body.lstrip()[:1] != b"{":  # the body is one object
+    if body[0] != 0x7B and body.lstrip()[:1] != b"{":  # the body is one object
         return None
     try:
         return orjson.loads(body[j : k + 1])

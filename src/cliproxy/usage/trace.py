@@ -37,9 +37,23 @@ _NO_HEADERS: Mapping[str, str] = {}
 
 
 class Attempt:
-    """One upstream call. What the pipeline knows when it sends is set on creation; the
-    rest keeps its class default until the answer (or an error) says otherwise."""
+    """One upstream call. ``RequestTrace.upstream_request`` sets what the pipeline knows
+    when it sends (no ``__init__``: one frame less per attempt); the rest keeps its class
+    default until the answer (or an error) says otherwise."""
 
+    index: int
+    sent: float
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    provider: str
+    auth_id: str
+    label: str
+    auth_kind: str
+    auth_value: str
+    auth_index: str
+    auth_provider: str
     status: int | None = None
     received: float | None = None
     response_headers: Mapping[str, str] = _NO_HEADERS
@@ -48,33 +62,6 @@ class Attempt:
     cooled: bool = False
     spool: Spool | None = None
     chunks: Timed | None = None  # the stream with its timing, while recording
-
-    def __init__(
-        self,
-        index: int,
-        sent: float,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        provider: str = "",
-        auth_id: str = "",
-        label: str = "",
-        auth_kind: str = "",
-        auth_value: str = "",
-        auth_index: str = "",
-        auth_provider: str = "",
-    ) -> None:
-        self.index, self.sent, self.method, self.url, self.headers, self.body = (
-            index,
-            sent,
-            method,
-            url,
-            headers,
-            body,
-        )
-        self.provider, self.auth_id, self.label, self.auth_kind = provider, auth_id, label, auth_kind
-        self.auth_value, self.auth_index, self.auth_provider = auth_value, auth_index, auth_provider
 
 
 class RequestTrace:
@@ -95,6 +82,11 @@ class RequestTrace:
     _last_chunk = 0.0
     _ttft: float | None = None
     _done = False
+    full = False  # logged in full (``request-log`` on when the request began)
+    # whether a successful upstream body is kept (a full log or a recording): without it,
+    # ``upstream_body`` keeps error bodies only, so a caller may skip it for a good answer
+    keep_bodies = False
+    body_limit: int | None = ERROR_BODY_LIMIT  # request bytes an error-only log keeps
     # called with (usage, upstream model) when the request is over (a key's policy)
     on_usage: Callable[[Any, str], None] | None = None
 
@@ -116,9 +108,7 @@ class RequestTrace:
         self.id = rid if rid != NO_REQUEST else new_request_id()
         self.started = _wall()
         self._t0 = _clock()
-        self.full = full = recorder.request_log
         self.method, self.url, self.headers, self.body = method, url, headers, body
-        self.body_limit: int | None = None if full else ERROR_BODY_LIMIT
         self.endpoint, self.fmt, self.alias, self.api_key, self.client_ip = (
             endpoint,
             fmt,
@@ -127,8 +117,12 @@ class RequestTrace:
             client_ip,
         )
         self.attempts: list[Attempt] = []
+        if recorder.request_log:
+            self.full = self.keep_bodies = True
+            self.body_limit = None
         if recorder.capture is not None:
             self.chunks = []
+            self.keep_bodies = True
 
     # -- pipeline hooks (one upstream attempt each)
 
@@ -144,23 +138,18 @@ class RequestTrace:
     ) -> None:
         self.model = model
         attempts = self.attempts
-        attempts.append(
-            Attempt(
-                len(attempts) + 1,
-                _wall(),
-                method,
-                url,
-                headers,
-                body,
-                provider,
-                cred.id,
-                cred.label,
-                cred.kind,
-                cred.api_key,
-                cred.index,
-                cred.provider,
-            )
+        a = Attempt()
+        attempts.append(a)
+        a.index, a.sent, a.method, a.url, a.headers, a.body = (
+            len(attempts),
+            _wall(),
+            method,
+            url,
+            headers,
+            body,
         )
+        a.provider, a.auth_id, a.label, a.auth_kind = provider, cred.id, cred.label, cred.kind
+        a.auth_value, a.auth_index, a.auth_provider = cred.api_key, cred.index, cred.provider
 
     def cooled(self, provider: str, scope: str) -> None:
         """The pipeline put the credential of the current attempt in cooldown."""
@@ -175,12 +164,10 @@ class RequestTrace:
             self._ttft = _clock()
 
     def upstream_body(self, data: bytes) -> None:
-        """A whole upstream body (an error, or a non-streamed answer)."""
-        if self.full or self.chunks is not None:
-            self.attempts[-1].response_body = data
-            return
+        """A whole upstream body (an error, or a non-streamed answer): kept when the
+        request is logged in full or recorded, else only when it is an error's."""
         a = self.attempts[-1]
-        if (a.status or 0) >= 400:
+        if self.keep_bodies or (a.status or 0) >= 400:
             a.response_body = data
 
     def upstream_chunks(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -198,12 +185,15 @@ class RequestTrace:
 
     def reply(self, result: Reply | StreamReply) -> Reply | StreamReply:
         self.credential = result.credential
-        if isinstance(result, Reply):
+        if type(result) is Reply or isinstance(result, Reply):  # no call for the usual Reply
             self.status, self.response_headers, self.response_body = (
                 result.status,
                 result.headers,
                 result.body,
             )
+            usage = result.usage  # what the pipeline read of a body it built: not read again
+            if usage is not None and 0 < result.status < 400:
+                self.usage = usage
             if not self._done:
                 self._done = True
                 self.recorder.finished(self)
@@ -214,8 +204,12 @@ class RequestTrace:
             self.spool = self.recorder.spool(f"{self.id}-resp")
         sniffer = self.recorder.sniffer(self.fmt)
         first = result.first
-        if first:
-            self._first_chunk(first, sniffer)
+        if first:  # the first chunk, seen here (no call of ours for it)
+            self._ttft = _clock()
+            if sniffer is not None:
+                sniffer.feed(first)
+            if self.spool is not None or self.chunks is not None:
+                self._keep(first)
         return StreamReply(
             result.headers, first, _ClientStream(self, result.rest, sniffer), result.credential
         )
@@ -256,13 +250,6 @@ class RequestTrace:
     def ttft_ms(self) -> int:
         return int(((self._ttft or _clock()) - self._t0) * 1000)
 
-    def _first_chunk(self, chunk: bytes, sniffer: Any) -> None:
-        self._ttft = _clock()
-        if sniffer is not None:
-            sniffer.feed(chunk)
-        if self.spool is not None or self.chunks is not None:
-            self._keep(chunk)
-
     def _keep(self, chunk: bytes) -> None:
         """A client chunk for the request log's spool and the recording, when they are on."""
         if self.spool is not None:
@@ -271,11 +258,6 @@ class RequestTrace:
             now = _clock()
             self.chunks.append((now - (self._last_chunk or self._t0), chunk))
             self._last_chunk = now
-
-    def _stream_done(self, sniffer: Any) -> None:
-        if sniffer is not None:
-            self.usage = sniffer.usage
-        self.finish()
 
 
 class _ClientStream:
@@ -326,7 +308,12 @@ class _ClientStream:
         try:
             await self._rest.aclose()  # type: ignore[attr-defined]
         finally:
-            self._trace._stream_done(self._sniffer)
+            t, sniffer = self._trace, self._sniffer
+            if sniffer is not None:
+                t.usage = sniffer.usage
+            if not t._done:  # ``RequestTrace.finish``, inlined
+                t._done = True
+                t.recorder.finished(t)
 
     async def aclose(self) -> None:
         gen = self._gen
@@ -334,7 +321,8 @@ class _ClientStream:
             if gen is not None:
                 await gen.aclose()
         finally:
-            await self._end()
+            if not self._ended:  # usually ended with the stream already: no coroutine
+                await self._end()
 
 
 async def _tee(chunks: AsyncIterator[bytes], spool: Spool) -> AsyncIterator[bytes]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from .canonical import Mode, ThinkingConfig
 
-__all__ = ["Reader", "extract_thinking", "reader_for"]
+__all__ = ["Reader", "extract_thinking", "gate_of", "reader_for"]
 
 Body = Mapping[str, Any]
 # reads a body's setting, ``source`` naming where it came from
@@ -148,3 +148,19 @@ _READERS: dict[str, Reader] = {
     "antigravity": _antigravity,
     "kimi": _kimi,
 }
+
+# the one top-level key a reader needs to find anything (a body without it reads None);
+# the Kimi reader, which looks at two, has none
+_GATES: dict[Reader, str] = {
+    _openai: "reasoning_effort",
+    _responses: "reasoning",
+    _claude: "thinking",
+    _gemini: "generationConfig",
+    _antigravity: "request",
+}
+
+
+def gate_of(reader: Reader | None) -> str | None:
+    """The top-level key without which ``reader`` finds no setting (``None``: no such key),
+    so a caller can skip the read of a body that lacks it."""
+    return _GATES.get(reader) if reader is not None else None

@@ -20,7 +20,7 @@ from typing import Any
 from .appliers import APPLIERS
 from .apply import apply_checked, strip_thinking, user_defined_setting
 from .canonical import ThinkingCaps
-from .extract import reader_for
+from .extract import gate_of, reader_for
 from .resolve import body_format, settle_thinking
 from .suffix import parse_suffix_value
 
@@ -34,6 +34,9 @@ class ThinkingPlan:
         "applier",
         "caps",
         "checked",
+        "client_key",
+        "idle",
+        "mirror",
         "read_client",
         "read_upstream",
         "same",
@@ -55,16 +58,30 @@ class ThinkingPlan:
         self.thinks = caps is not None and caps.supported  # False: thinking fields are stripped
         self.read_client = reader_for(body_format(client_format, target))
         self.read_upstream = reader_for(target)
+        self.client_key = gate_of(self.read_client)  # a client body without it has no setting
+        # an upstream body that is the client's (pass-through) reads as the client's did
+        self.mirror = self.read_client is not None and self.read_client is self.read_upstream
+        self.idle = not self.checked or self.applier is None  # no setting asked: nothing to write
 
     def apply(
-        self, body: dict[str, Any], client_body: Mapping[str, Any], suffix: str | None, model: str
+        self,
+        body: dict[str, Any],
+        client_body: Mapping[str, Any],
+        suffix: str | None,
+        model: str,
+        untouched: bool = False,
     ) -> None:
         """The request's setting (``model(suffix)`` first, then ``client_body``), checked
         against the model, written into the upstream ``body`` in place; raises
-        ``ThinkingError`` (400) as :func:`resolve_thinking` does."""
+        ``ThinkingError`` (400) as :func:`resolve_thinking` does. ``untouched``: ``body``
+        carries the client's top-level fields as they came (a pass-through body)."""
         cfg = parse_suffix_value(suffix) if suffix else None
         if cfg is None and self.read_client is not None:
-            cfg = self.read_client(client_body, self.source)
+            key = self.client_key
+            if key is None or key in client_body:
+                cfg = self.read_client(client_body, self.source)
+            elif self.idle or (untouched and self.mirror and self.thinks):
+                return  # nothing asked, and the upstream body has no setting to re-check either
         caps = self.caps
         if not self.checked or caps is None:  # unknown or user-defined model: as asked
             if cfg is not None and self.applier is not None:

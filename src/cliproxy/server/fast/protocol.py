@@ -51,6 +51,7 @@ MAX_HEAD = 64 * 1024
 LINGER = 1.0  # seconds a closing connection still drops what its client sends
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _VERSIONS = {"1.1": b"1.1", "1.0": b"1.0"}  # httptools' get_http_version() -> ours
+_NO_PARAMS: dict[str, str] = {}
 
 
 class _Stop(Exception):
@@ -70,8 +71,10 @@ class FastProtocol(asyncio.Protocol):
         "_drain",
         "_eof",
         "_ex",
+        "_guard",
         "_handoff",
         "_headers",
+        "_idle",
         "_lingering",
         "_loop",
         "_parser",
@@ -91,6 +94,8 @@ class FastProtocol(asyncio.Protocol):
 
     def __init__(self, server: FastServer) -> None:
         self._server = server
+        self._guard = guard = server.guard
+        self._idle = guard.idle  # the guard's idle connections (went_idle / went_busy, inline)
         self._loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.peer_ip = ""
@@ -283,28 +288,40 @@ class FastProtocol(asyncio.Protocol):
         if len(raw_headers) > MAX_HEADERS or self._raw is None or version is None or server.closing:
             self._handoff = True
             raise _Stop
-        headers = CIMultiDictProxy(
-            CIMultiDict([(n.decode("latin-1"), v.decode("utf-8", "surrogateescape")) for n, v in raw_headers])
-        )
+        try:  # names are tokens (ASCII) and most values are ASCII: plain UTF-8 decodes them
+            headers = CIMultiDictProxy(CIMultiDict([(n.decode(), v.decode()) for n, v in raw_headers]))
+        except UnicodeDecodeError:  # a value that is not UTF-8: its bytes kept as surrogates
+            headers = CIMultiDictProxy(
+                CIMultiDict(
+                    [(n.decode("latin-1"), v.decode("utf-8", "surrogateescape")) for n, v in raw_headers]
+                )
+            )
         expect = headers.get("Expect")
         encoding = headers.get("Content-Encoding")
-        found = None
         if (
-            b"#" not in url
-            and "Upgrade" not in headers
-            and (encoding is None or encoding.lower() == "identity")
-            and (expect is None or expect.lower() == "100-continue")
+            b"#" in url
+            or "Upgrade" in headers
+            or (encoding is not None and encoding.lower() != "identity")
+            or (expect is not None and expect.lower() != "100-continue")
         ):
-            found = server.match(parser.get_method(), raw_path)
-        if found is None:
             self._handoff = True
             raise _Stop
-        route, path, params = found
+        method = parser.get_method()
+        route = server.exact.get((method, raw_path))
+        if route is not None:  # a route's own path (server.match(), its first step inline)
+            path = route.pattern
+            params = _NO_PARAMS
+        else:
+            found = server.match(method, raw_path)
+            if found is None:
+                self._handoff = True
+                raise _Stop
+            route, path, params = found
         self._raw = None  # served here from now on
         self._requests += 1
         self._phase = _BUSY
         self._deadline = None
-        server.guard.went_busy(self)
+        self._idle.pop(self, None)  # guard.went_busy(), inline
         ex = FastExchange(
             self,
             server.service,
@@ -386,10 +403,6 @@ class FastProtocol(asyncio.Protocol):
             drain = self._drain = self._loop.create_future()
         await asyncio.shield(drain)
 
-    def keeps_alive(self) -> bool:
-        ex = self._ex
-        return not (self._pipelined or self._server.closing or ex is None or not ex.body_complete)
-
     def answered(self, ex: FastExchange) -> None:
         if ex is not self._ex:
             return
@@ -399,14 +412,26 @@ class FastProtocol(asyncio.Protocol):
             or self._server.closing
             or not ex.body_complete
             or self.transport is None
-        ):  # (keeps_alive(), inline)
+        ):  # this connection carries no other request
             self._linger()
             return
         self._ex = None
-        self._phase = _IDLE  # (_go_idle(), inline)
-        guard = self._server.guard
-        self._arm(guard.keepalive_timeout)
-        guard.went_idle(self)
+        self._phase = _IDLE  # _go_idle(), inline: _arm() and guard.went_idle()
+        guard = self._guard
+        seconds = guard.keepalive_timeout
+        if seconds is None:
+            self._deadline = None
+        else:
+            deadline = self._deadline = self._loop.time() + seconds
+            timer = self._timer
+            if timer is None or timer.when() > deadline:
+                if timer is not None:
+                    timer.cancel()
+                self._timer = self._loop.call_at(deadline, self._expire)
+        idle = self._idle
+        idle.pop(self, None)
+        if self in guard.admitted:
+            idle[self] = None
 
     def _linger(self) -> None:
         """Close after an answer: when the client may still be sending (a body not read,

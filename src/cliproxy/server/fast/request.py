@@ -197,8 +197,9 @@ class FastExchange:
 
     # -- the answer
 
-    def _head(self, status: int, headers: Mapping[str, str], length: int | None) -> list[bytes]:
-        """The head of the answer, as parts to join."""
+    def _lines(self, status: int, headers: Mapping[str, str], length: int) -> list[bytes]:
+        """The status line, ``headers`` and the CORS headers, Content-Type when none said it
+        (``length``: the body's, -1 for a stream) and Date: the head so far, as parts."""
         out = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status]
         typed = False
         lines = _LINES
@@ -213,24 +214,10 @@ class FastExchange:
                 out.append(entry[0])
                 if entry[1]:
                     typed = True
-        if not typed and length != 0:
+        if not typed and length:
             out.append(_TYPED)
         now = int(_time())  # http_date(), inline
         out.append(_date_cache[1] if _date_cache[0] == now else http_date())
-        keep_alive = self.keep_alive and self._conn.keeps_alive()
-        if length is not None:
-            out.append(b"Content-Length: %d\r\n" % length)
-        elif self.version == b"1.1":
-            self.chunked = True
-            out.append(_CHUNKED)
-        else:
-            keep_alive = False  # an HTTP/1.0 stream ends with the connection
-        if not keep_alive:
-            self.keep_alive = False
-            out.append(_CLOSE)
-        elif self.version != b"1.1":
-            out.append(_KEEP)
-        out.append(b"\r\n")
         return out
 
     def reply(self, status: int, body: bytes, headers: Mapping[str, str]) -> None:
@@ -239,12 +226,44 @@ class FastExchange:
                 return
             raise RuntimeError("an answer was already started")
         self.started = True
-        head = self._head(status, headers, len(body))
-        head.append(body)
+        # the head (_lines(), inline: the hot whole answer), then the body: one write
+        out = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status]
+        typed = False
+        lines = _LINES
+        for item in headers.items():
+            entry = lines.get(item) or _line(item)
+            out.append(entry[0])
+            if entry[1]:
+                typed = True
+        if self.cors:
+            for item in self.cors.items():
+                entry = lines.get(item) or _line(item)
+                out.append(entry[0])
+                if entry[1]:
+                    typed = True
+        if not typed and body:
+            out.append(_TYPED)
+        now = int(_time())
+        out.append(_date_cache[1] if _date_cache[0] == now else http_date())
+        out.append(b"Content-Length: %d\r\n" % len(body))
         conn = self._conn
+        ex = conn._ex  # may the connection carry another request? (as conn.answered)
+        if (
+            not self.keep_alive
+            or conn._pipelined
+            or conn._server.closing
+            or ex is None
+            or not ex.body_complete
+        ):
+            self.keep_alive = False
+            out.append(_CLOSE)
+        elif self.version != b"1.1":
+            out.append(_KEEP)
+        out.append(b"\r\n")
+        out.append(body)
         transport = conn.transport
         if transport is not None and not transport.is_closing():  # else nobody to answer
-            transport.write(b"".join(head))
+            transport.write(b"".join(out))
         self.finished = True
         conn.answered(self)
 
@@ -256,10 +275,27 @@ class FastExchange:
         if self.started:
             raise RuntimeError("an answer was already started")
         self.started = True
-        head = self._head(status, headers, None)
+        head = self._lines(status, headers, -1)
+        conn = self._conn
+        if self.version == b"1.1":
+            self.chunked = True
+            head.append(_CHUNKED)
+            ex = conn._ex  # may the connection carry another request? (as conn.answered)
+            if (
+                not self.keep_alive
+                or conn._pipelined
+                or conn._server.closing
+                or ex is None
+                or not ex.body_complete
+            ):
+                self.keep_alive = False
+                head.append(_CLOSE)
+        else:  # an HTTP/1.0 stream ends with the connection
+            self.keep_alive = False
+            head.append(_CLOSE)
+        head.append(b"\r\n")
         if first:
             head.append(b"%x\r\n%b\r\n" % (len(first), first) if self.chunked else first)
-        conn = self._conn
         conn.send(b"".join(head))
         if conn.paused:
             await conn.drain()
@@ -275,10 +311,8 @@ class FastExchange:
     async def end(self) -> None:
         if self.finished:
             return
+        conn = self._conn
         if self.chunked:
-            self._conn.send(b"0\r\n\r\n")
-        self._finish()
-
-    def _finish(self) -> None:
+            conn.send(b"0\r\n\r\n")
         self.finished = True
-        self._conn.answered(self)
+        conn.answered(self)

@@ -2,7 +2,8 @@
 routes, with what each route's pattern decides worked out once, and one request's way
 through the same decisions as the aiohttp middleware (``cliproxy.server.middleware``:
 ``screen``, ``check_access``, the body read with its limits) to its handler. A body
-route whose body is in runs ``prepare`` and ``cliproxy.server.handlers.run`` directly.
+route whose body is in runs its ``prepare`` and then the pipeline directly, in the
+request's task (``cliproxy.server.handlers.run`` only when keep-alives may be due).
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from cliproxy.access import HashCheckNeeded
+from cliproxy.calls import Reply
 from cliproxy.errors import CliproxyError
-from cliproxy.requestid import begin_request
+from cliproxy.requestid import REQUEST_ID, REQUEST_IDS
 from cliproxy.server.context import format_for_path
 from cliproxy.server.errors import error_response, exception_response
 from cliproxy.server.fast.protocol import MAX_HEAD, BadBody, FastProtocol
-from cliproxy.server.handlers import Core, Prepare, fast_routes, run
+from cliproxy.server.handlers import Core, Prepare, client_left, failed, fast_routes, run, write
 from cliproxy.server.middleware import (
+    RELAY_PATH,
     body_timeout_message,
-    check_access,
     is_proxy_path,
     screen,
     too_large_message,
@@ -43,7 +45,7 @@ _NO_PARAMS: dict[str, str] = {}
 class _Route:
     """A fast route, with what its pattern alone decides worked out once."""
 
-    __slots__ = ("core", "fmt", "method", "pattern", "prefix", "prepare", "proxy")
+    __slots__ = ("core", "fmt", "method", "pattern", "prefix", "prepare", "proxy", "relay")
 
     def __init__(self, method: str, pattern: str, core: Core, prepare: Prepare | None) -> None:
         self.method = method
@@ -53,6 +55,7 @@ class _Route:
         self.pattern = self.prefix + "{name}" if self.prefix else pattern  # the trace's route
         path = self.prefix or pattern
         self.proxy = is_proxy_path(path)  # client keys, body read, frontend auth
+        self.relay = path == RELAY_PATH  # keyed only with ws-auth (never a fast route today)
         # the client's format, when the path alone tells it (model lists look at headers)
         fmt: Format | None = format_for_path(path)
         if path.startswith("/v1/models"):
@@ -75,14 +78,14 @@ class FastServer:
         self.closing = False
         self.connections: dict[FastProtocol, None] = {}
         # by (method, path) as bytes off the wire: no decoding to find the route
-        self._exact: dict[tuple[bytes, bytes], _Route] = {}
+        self.exact: dict[tuple[bytes, bytes], _Route] = {}
         self._prefixed: list[tuple[bytes, bytes, _Route]] = []
         for (method, pattern), spec in fast_routes().items():
             route = _Route(method, pattern, spec.core, spec.prepare)
             if route.prefix:
                 self._prefixed.append((method.encode(), route.prefix.encode(), route))
             else:
-                self._exact[(method.encode(), pattern.encode())] = route
+                self.exact[(method.encode(), pattern.encode())] = route
 
     def __call__(self) -> FastProtocol:
         return FastProtocol(self)
@@ -90,7 +93,7 @@ class FastServer:
     def match(self, method: bytes, path: bytes) -> tuple[_Route, str, dict[str, str]] | None:
         """The route of a request, its path and path parameters; ``None`` for a path that
         is not served here (aiohttp's: encoded, dot segments, empty segments...)."""
-        route = self._exact.get((method, path))
+        route = self.exact.get((method, path))
         if route is not None:  # a route's own path: plain
             return route, route.pattern, _NO_PARAMS
         if path[:1] != b"/" or b"%" in path or b"//" in path or b"/." in path:
@@ -117,8 +120,10 @@ class FastServer:
             conn.abort()  # as aiohttp after its shutdown timeout: the request is cancelled
 
     async def serve(self, conn: FastProtocol, ex: FastExchange, route: _Route) -> None:
-        """One request, as the aiohttp middleware and handler would run it."""
-        begin_request()  # the id on this request's log lines (this task's context)
+        """One request, as the aiohttp middleware and handler would run it. A body route
+        runs its ``prepare`` and, without keep-alives, the pipeline right here (as
+        ``cliproxy.server.handlers.run`` would): one coroutine layer under the task."""
+        REQUEST_ID.set("%08x" % (next(REQUEST_IDS) & 0xFFFFFFFF))  # begin_request(), inline: this task's id
         service = self.service
         try:
             access = service.access
@@ -135,18 +140,43 @@ class FastServer:
                     return
                 ex.cors = cors
             if proxy:
-                try:
-                    ex.principal = check_access(service, ex.path, headers, ex.query)
-                except HashCheckNeeded as needed:  # a bcrypt-hashed key: checked off the loop
-                    ex.principal = await access.verify(needed)
+                # check_access(), inline
+                if access.required and not frontend and (not route.relay or service.config.ws_auth):
+                    try:
+                        ex.principal = access.check(headers, ex.query)
+                    except HashCheckNeeded as needed:  # a bcrypt-hashed key: checked off the loop
+                        ex.principal = await access.verify(needed)
                 if (ex.too_large or not ex.body_complete) and not await self._read_body(ex):
                     return
+                parts = ex.body_parts
+                raw = parts[0] if len(parts) == 1 else ex.body
                 if frontend:  # frontend-auth plugins take part (or, exclusive, decide alone)
-                    ex.principal = await service.authenticate(ex.method, ex.path, headers, ex.query, ex.body)
+                    ex.principal = await service.authenticate(ex.method, ex.path, headers, ex.query, raw)
                 prepare = route.prepare
                 if prepare is not None:  # the route's own coroutine is not needed: the body is in
-                    call, convert = prepare(ex, ex.body)
-                    await run(ex, call, convert)
+                    call, convert = prepare(ex, raw)
+                    config = service.config  # read per request: a reload applies to the next one
+                    stream = call.stream
+                    if config.streaming.keepalive_seconds if stream else config.nonstream_keepalive_interval:
+                        await run(ex, call, convert)  # keep-alives while waiting, maybe
+                        return
+                    try:
+                        result = await service.pipeline.run(call)
+                    except CliproxyError as exc:
+                        failed(ex, call, exc)
+                        return
+                    except ConnectionResetError:
+                        client_left(ex)
+                        return
+                    trace = call.trace
+                    if trace is not None:
+                        result = trace.reply(result)
+                    if convert is not None:
+                        result = convert(result)
+                    if isinstance(result, Reply):  # a whole answer: no writer coroutine
+                        ex.reply(result.status, result.body, result.headers)
+                    else:
+                        await write(ex, result)
                     return
             await route.core(ex)
         except CliproxyError as exc:

@@ -50,11 +50,16 @@ _CUSTOM_SCHEMA: Wire = {"type": "object", "properties": {"input": {"type": "stri
 _CHOICES = {"auto": "auto", "required": "any", "none": "none", "any": "any"}
 
 
+_WRITERS = {True: BlockWriter(True), False: BlockWriter(False)}  # stateless: one each
+
+
 def build_request(req: ir.Request) -> Wire:
     native = req.source == "claude"
-    writer = BlockWriter(native)
     body: Wire = {"model": req.model}
-    system, messages = _conversation(req, writer)
+    if native:
+        system, messages = _conversation(req, _WRITERS[True])
+    else:
+        system, messages = _foreign_conversation(req, _WRITERS[False])
     if system is not _ABSENT:
         body["system"] = system
     body["messages"] = messages
@@ -62,11 +67,28 @@ def build_request(req: ir.Request) -> Wire:
         body["max_tokens"] = req.max_tokens
     elif not native:
         body["max_tokens"] = DEFAULT_MAX_TOKENS
-    _sampling(req, body)
-    _tools(req, body, native)
+    # sampling: newer Claude models refuse temperature and top_p together: CPA keeps top_p
+    if req.temperature is not None and (req.top_p is None or native):
+        body["temperature"] = req.temperature
+    if req.top_p is not None:
+        body["top_p"] = req.top_p
+    if req.top_k is not None:
+        body["top_k"] = req.top_k
+    if req.stop is not None:
+        body["stop_sequences"] = req.stop
+    if req.stream:
+        body["stream"] = True
+    if req.tools is not None or req.tool_choice is not None or req.parallel_tool_calls is False:
+        _tools(req, body, native)  # no tools, no choice: it would make none
     if native:
         _native_settings(req, body)
-    else:
+    elif (
+        req.reasoning
+        or req.response_format is not None
+        or req.metadata
+        or req.user
+        or (req.source in _RESPONSES and req.extras.get("service_tier") == "priority")
+    ):  # else it would set nothing
         _foreign_settings(req, body)
     return body
 
@@ -77,52 +99,101 @@ _ABSENT: Any = object()
 
 
 def _conversation(req: ir.Request, w: BlockWriter) -> tuple[Any, list[Wire]]:
-    native = w.native
+    """A Claude-made IR's system prompt (``_system`` marks the top-level one) and turns."""
     system: Any = _ABSENT
-    sys_blocks: list[Wire] = []
     out: list[Wire] = []
     pending: list[Wire] = []  # tool results waiting for the next user turn
-    results = _ResultPicker(req.messages) if not native else None
     for m in req.messages:
         if m.role in ("system", "developer"):
-            marker = m.extras.get("_system") if native and m.extras else None
-            if native and marker is None:
-                _append(out, _message(m, w), native)
-            elif marker is not None:  # only ever set when native
-                system = _native_system(m, marker, w)
+            marker = m.extras.get("_system") if m.extras else None
+            if marker is None:
+                _append(out, _message(m, w), True)
             else:
-                blocks = w.blocks([b for b in m.content if isinstance(b, ir.Text)])
-                if m.extras:
-                    _message_cache_control(blocks, m)
-                sys_blocks.extend(blocks)
+                system = _native_system(m, marker, w)
             continue
         if m.role == "tool":
-            tool_results = [b for b in m.content if isinstance(b, ir.ToolResult)]
-            if results is not None:
-                tool_results = results.pick(tool_results)
-            blocks = w.blocks(tool_results)  # type: ignore[arg-type]
+            blocks = w.blocks([b for b in m.content if isinstance(b, ir.ToolResult)])
             _message_cache_control(blocks, m)
             pending.extend(blocks)
             continue
-        msg = _message(m, w, results)
+        msg = _message(m, w)
         if pending:
             if m.role == "user":
                 msg["content"] = pending + msg["content"]
             else:
-                _append(out, {"role": "user", "content": pending}, native)
+                _append(out, {"role": "user", "content": pending}, True)
             pending = []
-        _append(out, msg, native)
+        _append(out, msg, True)
     if pending:
-        _append(out, {"role": "user", "content": pending}, native)
-    if not native:
-        if sys_blocks:
-            system = sys_blocks
-        messages = [_tidy(m) for m in out if m["content"]]
-        if not messages and sys_blocks:
-            # a system-only conversation keeps one (empty) user turn, as CPA sends it
-            messages = [{"role": "user", "content": [{"type": "text", "text": ""}]}]
-        return system, messages
+        _append(out, {"role": "user", "content": pending}, True)
     return system, [m for m in out if m["content"]]
+
+
+def _foreign_conversation(req: ir.Request, w: BlockWriter) -> tuple[Any, list[Wire]]:
+    """``_conversation`` for another format's IR: a message of plain text blocks (the
+    common one) is written here; any other goes through ``_message``."""
+    msgs = req.messages
+    sys_blocks: list[Wire] = []
+    out: list[Wire] = []
+    pending: list[Wire] = []  # tool results waiting for the next user turn
+    results: _ResultPicker | None = None  # made at the first message that may hold results
+    mixed = False  # a turn came from _message or held tool results: _tidy has work
+    for m in msgs:
+        role = m.role
+        if role in ("system", "developer"):
+            blocks: list[Wire] = []
+            for b in m.content:
+                if type(b) is ir.Text and not b.extras:
+                    if b.text:
+                        blocks.append({"type": "text", "text": b.text})
+                elif isinstance(b, ir.Text) and (wb := w.block(b)) is not None:
+                    blocks.append(wb)
+            if m.extras and "cache_control" in m.extras:
+                _message_cache_control(blocks, m)
+            sys_blocks.extend(blocks)
+            continue
+        if role == "tool":
+            if results is None:
+                results = _ResultPicker(msgs)
+            found = results.pick([b for b in m.content if isinstance(b, ir.ToolResult)])
+            blocks = w.blocks(found)  # type: ignore[arg-type]
+            _message_cache_control(blocks, m)
+            pending.extend(blocks)
+            mixed = True
+            continue
+        content: list[Wire] = []
+        for b in m.content:
+            if type(b) is not ir.Text or b.extras:
+                if results is None:
+                    results = _ResultPicker(msgs)
+                msg = _message(m, w, results)
+                mixed = True
+                break
+            if b.text:
+                content.append({"type": "text", "text": b.text})
+        else:
+            if m.extras and "cache_control" in m.extras:
+                _message_cache_control(content, m)
+            msg = {"role": role, "content": content}
+        if pending:
+            if role == "user":
+                msg["content"] = pending + msg["content"]
+            else:
+                _append(out, {"role": "user", "content": pending}, False)
+            pending = []
+        if msg["content"]:  # an empty turn (content "") must not split the turns around it (CPA)
+            if not out or out[-1]["role"] != msg["role"] or msg["role"] == "system":
+                out.append(msg)
+            else:
+                out[-1]["content"] = out[-1]["content"] + msg["content"]
+    if pending:
+        _append(out, {"role": "user", "content": pending}, False)
+    # every turn in ``out`` has content (empty ones are never appended)
+    messages = [_tidy(m) for m in out] if mixed else out
+    if not messages and sys_blocks:
+        # a system-only conversation keeps one (empty) user turn, as CPA sends it
+        messages = [{"role": "user", "content": [{"type": "text", "text": ""}]}]
+    return (sys_blocks if sys_blocks else _ABSENT), messages
 
 
 class _ResultPicker:
@@ -231,23 +302,7 @@ def _tidy(msg: Wire) -> Wire:
 # --------------------------------------------------------------------------- settings
 
 
-def _sampling(req: ir.Request, body: Wire) -> None:
-    # newer Claude models refuse temperature and top_p together: CPA keeps top_p
-    if req.temperature is not None and (req.top_p is None or req.source == "claude"):
-        body["temperature"] = req.temperature
-    if req.top_p is not None:
-        body["top_p"] = req.top_p
-    if req.top_k is not None:
-        body["top_k"] = req.top_k
-    if req.stop is not None:
-        body["stop_sequences"] = req.stop
-    if req.stream:
-        body["stream"] = True
-
-
 def _tools(req: ir.Request, body: Wire, native: bool) -> None:
-    if req.tools is None and req.tool_choice is None and req.parallel_tool_calls is not False:
-        return  # no tools, no choice: _tool_choice would make none
     if req.tools is not None:
         responses = req.source in _RESPONSES
         kept = [t for t in req.tools if not (responses and _is_apply_patch(t))]

@@ -71,7 +71,9 @@ def parse_request(body: dict[str, Any]) -> ir.Request:
     req = ir.Request(model=model, source="claude")
     parser = BlockParser()
     system = body.get("system")
-    if system is not None or "system" in body:
+    if type(system) is str:  # a string system prompt (the common one), read here as _system reads it
+        req.messages.append(ir.Message("system", [ir.Text(system)], extras={"_system": "string"}))
+    elif system is not None or "system" in body:
         req.messages.append(_system(system, parser))
     req.messages.extend(_messages(body.get("messages"), parser))
     _sampling(body, req)

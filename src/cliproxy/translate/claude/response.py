@@ -11,7 +11,7 @@ import secrets
 from typing import Any
 
 from cliproxy.errors import RequestError
-from cliproxy.formats.claude import stop_from_wire, stop_to_wire, usage_from_wire, usage_to_wire
+from cliproxy.formats.claude import STOP_FROM_WIRE, stop_to_wire, usage_from_wire, usage_to_wire
 from cliproxy.translate import ir
 from cliproxy.translate.antigravity_claude import SIGNATURE_OUT
 from cliproxy.translate.claude.blocks import BlockParser
@@ -21,7 +21,11 @@ from cliproxy.translate.naming import restore_name
 
 __all__ = ["build_response", "new_message_id", "parse_response", "wire_stop"]
 
+_PLAIN_TEXT = frozenset(("type", "text"))
 _KNOWN = frozenset(("id", "type", "role", "model", "content", "stop_reason", "stop_sequence", "usage"))
+
+
+_WRITERS = {True: BlockWriter(True), False: BlockWriter(False)}  # stateless: one each
 
 
 def new_message_id() -> str:
@@ -31,18 +35,29 @@ def new_message_id() -> str:
 def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:
     if not isinstance(body, dict):
         raise RequestError("response: must be a JSON object")
-    parser = BlockParser()
     content = body.get("content") or []
-    blocks = parser.blocks(content, "content")
-    if request is not None and request.tools:
-        for b in blocks:
-            if isinstance(b, ir.ToolCall):
-                b.name, b.namespace = restore_name(b.name, request)
-                if is_custom(b.name, b.namespace, request):
-                    b.kind = "custom"
-                    b.arguments = raw_input(b.arguments)
+    blocks: list[ir.Block] = []
+    plain = type(content) is list
+    if plain:
+        for block in content:  # plain text blocks (the common answer) are read here
+            if type(block) is dict and block.get("type") == "text" and block.keys() <= _PLAIN_TEXT:
+                text = block.get("text")
+                if type(text) is str:
+                    blocks.append(ir.Text(text))
+                    continue
+            plain = False
+            break
+    if not plain:  # anything else: the parser, from the start
+        blocks = BlockParser().blocks(content, "content")
+        if request is not None and request.tools:
+            for b in blocks:
+                if isinstance(b, ir.ToolCall):
+                    b.name, b.namespace = restore_name(b.name, request)
+                    if is_custom(b.name, b.namespace, request):
+                        b.kind = "custom"
+                        b.arguments = raw_input(b.arguments)
     raw_stop = body.get("stop_reason")
-    stop = stop_from_wire(raw_stop)
+    stop = None if raw_stop is None else STOP_FROM_WIRE.get(raw_stop, "end_turn")  # stop_from_wire
     extras = {} if body.keys() <= _KNOWN else {k: v for k, v in body.items() if k not in _KNOWN}
     if raw_stop is not None and stop != raw_stop:
         extras["stop_raw"] = raw_stop
@@ -72,7 +87,7 @@ def wire_stop(stop: str | None, has_tool_use: bool) -> str:
 
 def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict[str, Any]:
     native = resp.source == "claude"
-    writer = BlockWriter(native)
+    writer = _WRITERS[native]
     sig_out = request.extras.get(SIGNATURE_OUT) if request is not None else None
     content = []
     has_tool = False
@@ -87,13 +102,19 @@ def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict
             if w["type"] == "tool_use":
                 has_tool = True
     raw = resp.extras.get("stop_raw") if native else None
+    stop = resp.stop_reason
+    if not raw:
+        # a turn that ended without tool use (the common one) is end_turn, as wire_stop says
+        raw = (
+            "end_turn" if not has_tool and (stop is None or stop == "end_turn") else wire_stop(stop, has_tool)
+        )
     out: dict[str, Any] = {
         "id": resp.id or new_message_id(),
         "type": "message",
         "role": "assistant",
         "model": resp.model,
         "content": content,
-        "stop_reason": raw or wire_stop(resp.stop_reason, has_tool),
+        "stop_reason": raw,
         "stop_sequence": resp.stop_sequence,
         "usage": usage_to_wire(resp.usage),
     }

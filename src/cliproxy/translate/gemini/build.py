@@ -192,10 +192,13 @@ class _Builder:
         return {"role": "model" if msg.role == "assistant" else "user", "parts": parts}
 
 
+BILLING_HEADER = "x-anthropic-billing-header:"
+
+
 def _billing_header(b: ir.Block) -> bool:
     """Claude Code's per-request billing header block: meaningless to Gemini, and it
     would bust Gemini's implicit prompt cache."""
-    return isinstance(b, ir.Text) and b.text.lstrip().startswith("x-anthropic-billing-header:")
+    return isinstance(b, ir.Text) and b.text.lstrip().startswith(BILLING_HEADER)
 
 
 def _response_object(result: ir.ToolResult) -> Any:
@@ -208,20 +211,6 @@ def _response_object(result: ir.ToolResult) -> Any:
         if isinstance(obj, dict):
             return obj
     return {"error": text} if result.is_error else {"result": text}
-
-
-def _merge(contents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for c in contents:
-        # Gemini rejects empty text parts (CPA skips them)
-        c["parts"] = [p for p in c["parts"] if p.get("text") != "" or len(p) > 1]
-        if not c["parts"]:
-            continue
-        if out and out[-1]["role"] == c["role"]:
-            out[-1]["parts"].extend(c["parts"])
-        else:
-            out.append(c)
-    return out
 
 
 _OPENAI_SOURCES = frozenset({"openai", "openai-response", "codex"})
@@ -272,41 +261,111 @@ def _sign_first_calls(contents: list[dict[str, Any]]) -> None:
                 break
 
 
+_SYSTEM_ROLES = ("system", "developer")
+
+
 def build_request(req: ir.Request) -> dict[str, Any]:
+    if req.source == FAMILY:
+        return _native_request(req)
+    # another format's request, written here in one pass: a message of plain text blocks
+    # (the common one) without a _Builder; the first other block makes one
+    msgs = req.messages
+    n = len(msgs)
+    lead = 0
+    while lead < n and msgs[lead].role in _SYSTEM_ROLES:
+        lead += 1
+    b: _Builder | None = None
+    built = False  # a content came from _Builder (only those can hold a functionCall)
+    contents: list[dict[str, Any]] = []
+    for i in range(lead, n):
+        m = msgs[i]
+        parts: list[dict[str, Any]] = []
+        plain = True
+        for block in m.content:
+            if type(block) is not ir.Text:
+                plain = False
+                break
+            if block.text:  # Gemini rejects empty text parts (CPA skips them)
+                parts.append({"text": block.text})
+        if plain:
+            if not parts:
+                continue
+            if m.role in _SYSTEM_ROLES:  # mid-conversation system text, as CPA wraps it
+                parts = [{"text": f"<system-reminder>\n{p['text']}\n</system-reminder>"} for p in parts]
+            role = "model" if m.role == "assistant" else "user"
+        else:
+            if b is None:
+                b = _Builder(req)
+            built = True
+            content = b.content(m)
+            parts = [p for p in content["parts"] if p.get("text") != "" or len(p) > 1]
+            if not parts:
+                continue
+            role = content["role"]
+        if contents and contents[-1]["role"] == role:  # one role twice: merged (Gemini wants alternation)
+            contents[-1]["parts"].extend(parts)
+        else:
+            contents.append({"role": role, "parts": parts})
+    if contents and contents[-1]["role"] == "model" and _drops_prefill(req) and _is_prefill(contents[-1]):
+        contents.pop()
+    if built:
+        _sign_first_calls(contents)
+    body: dict[str, Any] = {"contents": contents}
+    if req.tools or req.tool_choice is not None:
+        if b is None:
+            b = _Builder(req)
+        tools = build_tools(req, b.names) if req.tools else []
+    else:
+        tools = []
+    hint = "claude" in req.model.lower() and _wants_interleaved_hint(req, tools)
+    if lead or hint:
+        sys_parts: list[dict[str, Any]] = []
+        for m in msgs[:lead]:
+            for block in m.content:
+                if type(block) is ir.Text:
+                    if not block.text.lstrip().startswith(BILLING_HEADER):
+                        sys_parts.append({"text": block.text})
+                elif not _billing_header(block):
+                    if b is None:
+                        b = _Builder(req)
+                    sys_parts.extend(b.part(block))
+        if hint:
+            sys_parts.append({"text": INTERLEAVED_HINT})
+        if sys_parts:
+            body["systemInstruction"] = {"parts": sys_parts}
+    if tools:
+        body["tools"] = tools
+    if req.tool_choice is not None and b is not None:
+        tool_config = build_tool_config(req, b.names, False)
+        if tool_config is not None:
+            body["toolConfig"] = tool_config
+    gen = build_generation_config(req, False)
+    if gen is not None:
+        body["generationConfig"] = gen
+    body["safetySettings"] = list(map(dict, DEFAULT_SAFETY_SETTINGS))
+    return body
+
+
+def _native_request(req: ir.Request) -> dict[str, Any]:
     b = _Builder(req)
     msgs = req.messages
     lead = 0
-    while lead < len(msgs) and msgs[lead].role in ("system", "developer"):
+    while lead < len(msgs) and msgs[lead].role in _SYSTEM_ROLES:
         lead += 1
     body: dict[str, Any] = {}
-    if b.native and "_model_in_body" in req.extras:
+    if "_model_in_body" in req.extras:
         body["model"] = req.extras["_model_in_body"]
-    contents = [b.content(m) for m in msgs[lead:]]
-    if not b.native:
-        contents = _merge(contents)
-        if _drops_prefill(req) and contents and _is_prefill(contents[-1]):
-            contents.pop()
-        _sign_first_calls(contents)
-    body["contents"] = contents
+    body["contents"] = [b.content(m) for m in msgs[lead:]]
     tools = build_tools(req, b.names) if req.tools else []
-    hint = not b.native and b.claude_model and _wants_interleaved_hint(req, tools)
-    if lead or hint:
-        si = b.system(msgs[:lead])
-        if hint:
-            si["parts"].append({"text": INTERLEAVED_HINT})
-        if si["parts"] or b.native:
-            body["systemInstruction"] = si
-    if tools or (b.native and req.tools is not None):
+    if lead:
+        body["systemInstruction"] = b.system(msgs[:lead])
+    if tools or req.tools is not None:
         body["tools"] = tools
-    if b.native or req.tool_choice is not None:
-        tool_config = build_tool_config(req, b.names, b.native)
-        if tool_config is not None:
-            body["toolConfig"] = tool_config
-    gen = build_generation_config(req, b.native)
+    tool_config = build_tool_config(req, b.names, True)
+    if tool_config is not None:
+        body["toolConfig"] = tool_config
+    gen = build_generation_config(req, True)
     if gen is not None:
         body["generationConfig"] = gen
-    if b.native:
-        body.update(public_extras(req.extras))
-    else:
-        body["safetySettings"] = [dict(s) for s in DEFAULT_SAFETY_SETTINGS]
+    body.update(public_extras(req.extras))
     return body

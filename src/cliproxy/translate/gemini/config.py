@@ -187,10 +187,23 @@ def _response_format(req: ir.Request, native: bool, out: dict[str, Any]) -> None
 
 def build_generation_config(req: ir.Request, native: bool) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
-    for key, attr, _ in _SCALARS:
-        value = getattr(req, attr)
-        if value is not None and (native or attr != "n" or value != 1):
-            out[key] = value
+    # the _SCALARS fields, read one by one (no getattr per field)
+    if req.temperature is not None:
+        out["temperature"] = req.temperature
+    if req.top_p is not None:
+        out["topP"] = req.top_p
+    if req.top_k is not None:
+        out["topK"] = req.top_k
+    if req.max_tokens is not None:
+        out["maxOutputTokens"] = req.max_tokens
+    if req.n is not None and (native or req.n != 1):
+        out["candidateCount"] = req.n
+    if req.seed is not None:
+        out["seed"] = req.seed
+    if req.presence_penalty is not None:
+        out["presencePenalty"] = req.presence_penalty
+    if req.frequency_penalty is not None:
+        out["frequencyPenalty"] = req.frequency_penalty
     if req.stop is not None and (native or req.stop):
         out["stopSequences"] = req.stop
     if req.response_format:

@@ -79,54 +79,57 @@ def read_part(part: Any, names: NameMap, ids: CallIds) -> ir.Block:
     return server_tool(part)
 
 
+_TOP = frozenset(("candidates", "usageMetadata", "responseId", "modelVersion"))
+_CANDIDATE = frozenset(("content", "finishReason", "index"))
+
+
 def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:
-    names = NameMap(request.tools if request else None)
-    rest = dict(body)
-    candidates = rest.pop("candidates", None) or []
-    meta = rest.pop("usageMetadata", None)
+    candidates = body.get("candidates") or []
+    meta = body.get("usageMetadata")
     resp = ir.Response(
-        id=rest.pop("responseId", None) or f"resp-{os.urandom(8).hex()}",
-        model=rest.pop("modelVersion", None) or (request.model if request else ""),
+        id=body.get("responseId") or f"resp-{os.urandom(8).hex()}",
+        model=body.get("modelVersion") or (request.model if request else ""),
         usage=wire.usage_from_metadata(meta) if isinstance(meta, dict) else ir.Usage(),
         source=FAMILY,
     )
-    if "error" in rest:
+    if "error" in body:
         resp.stop_reason = "error"
     if candidates:
-        _read_candidate(candidates[0], resp, names)
+        cand = candidates[0] if type(candidates[0]) is dict else dict(candidates[0])  # the first, read here
+        content = cand.get("content") or {}
+        reader: tuple[NameMap, CallIds] | None = None  # made at the first part that is not plain text
+        blocks: list[ir.Block] = []
+        has_call = False
+        for p in content.get("parts") or ():
+            if type(p) is dict and len(p) == 1 and type(text := p.get("text")) is str:
+                blocks.append(ir.Text(text))  # the common part, read here
+                continue
+            if reader is None:
+                reader = (NameMap(request.tools if request else None), CallIds())
+            block = read_part(p, *reader)
+            if isinstance(block, ir.ToolCall):
+                has_call = True
+            blocks.append(block)
+        resp.content = blocks
+        finish = cand.get("finishReason")
+        if finish == "STOP" and not has_call:
+            resp.stop_reason = "end_turn"  # the common ending, as stop_reason_of maps it
+        else:
+            resp.stop_reason = wire.stop_reason_of(finish, has_call)
+        if finish is not None:
+            resp.extras["stop_raw"] = finish
+        if not cand.keys() <= _CANDIDATE:
+            resp.extras["_candidate"] = {k: v for k, v in cand.items() if k not in _CANDIDATE}
         if len(candidates) > 1:
             resp.extras["_candidates"] = candidates[1:]
     else:
-        block = (rest.get("promptFeedback") or {}).get("blockReason")
-        if block:
+        blocked = (body.get("promptFeedback") or {}).get("blockReason")
+        if blocked:
             resp.stop_reason = "content_filter"
-            resp.extras["stop_raw"] = block
-    resp.extras.update(rest)
+            resp.extras["stop_raw"] = blocked
+    if not body.keys() <= _TOP:
+        resp.extras.update({k: v for k, v in body.items() if k not in _TOP})
     return resp
-
-
-def _read_candidate(cand: dict[str, Any], resp: ir.Response, names: NameMap) -> None:
-    rest = dict(cand)
-    content = rest.pop("content", None) or {}
-    ids = CallIds()
-    blocks: list[ir.Block] = []
-    has_call = False
-    for p in content.get("parts") or ():
-        if type(p) is dict and len(p) == 1 and type(text := p.get("text")) is str:
-            blocks.append(ir.Text(text))  # the common part, read here
-            continue
-        block = read_part(p, names, ids)
-        if isinstance(block, ir.ToolCall):
-            has_call = True
-        blocks.append(block)
-    resp.content = blocks
-    finish = rest.pop("finishReason", None)
-    rest.pop("index", None)
-    resp.stop_reason = wire.stop_reason_of(finish, has_call)
-    if finish is not None:
-        resp.extras["stop_raw"] = finish
-    if rest:
-        resp.extras["_candidate"] = rest
 
 
 # --------------------------------------------------------------------------- building

@@ -43,7 +43,18 @@ def build_request(req: ir.Request) -> dict[str, Any]:
         or (same and "_tool_choice" in req.extras)
     ):
         _tools(req, body, same, short)
-    _sampling(req, body, same)
+    if req.max_tokens is not None:
+        body[req.extras.get("_max_key", "max_tokens") if same else "max_tokens"] = req.max_tokens
+    if (
+        req.temperature is not None
+        or req.top_p is not None
+        or req.stop is not None
+        or req.seed is not None
+        or req.n is not None
+        or req.presence_penalty is not None
+        or req.frequency_penalty is not None
+    ):  # else it writes nothing
+        _sampling(req, body, same)
     if req.stream:
         body["stream"] = True
         if not same:
@@ -64,9 +75,7 @@ def build_request(req: ir.Request) -> dict[str, Any]:
 
 
 def _sampling(req: ir.Request, body: dict[str, Any], same: bool) -> None:
-    if req.max_tokens is not None:
-        key = req.extras.get("_max_key", "max_tokens") if same else "max_tokens"
-        body[key] = req.max_tokens
+    """The sampling settings after ``max_tokens`` (written by ``build_request``)."""
     if req.temperature is not None:
         body["temperature"] = req.temperature
     if req.top_p is not None:

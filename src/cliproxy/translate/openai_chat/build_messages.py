@@ -60,11 +60,10 @@ def build_messages(
         if m.role not in ("system", "developer"):
             leading = False
         elif not same:
-            texts = [
-                b
-                for b in m.content
-                if isinstance(b, ir.Text) and b.text and not b.text.lstrip().startswith(_BILLING)
-            ]
+            texts: list[ir.Text] = []
+            for b in m.content:  # a loop, not a comprehension: no call per system turn
+                if isinstance(b, ir.Text) and b.text and not b.text.lstrip().startswith(_BILLING):
+                    texts.append(b)
             if not texts:
                 continue  # an empty system prompt is no message at all (CPA)
             if source == "claude" and not leading:

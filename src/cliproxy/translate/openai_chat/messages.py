@@ -51,22 +51,25 @@ class _Calls:
 def parse_messages(raw: Any) -> list[ir.Message]:
     if not isinstance(raw, list) or not raw:
         raise RequestError("messages: expected a non-empty array", param="messages")
-    calls = _Calls()
+    calls: _Calls | None = None  # made at the first message that is not plain text
     out: list[ir.Message] = []
     for i, m in enumerate(raw):
-        where = f"messages[{i}]"
-        if not isinstance(m, dict):
-            raise RequestError(f"{where}: expected an object", param=where)
-        role = m.get("role")
-        if (
-            type(role) is str
-            and len(m) == 2
+        if type(m) is not dict:
+            if not isinstance(m, dict):
+                raise RequestError(f"messages[{i}]: expected an object", param=f"messages[{i}]")
+        elif (
+            len(m) == 2
+            and type(role := m.get("role")) is str
             and (text_role := _TEXT_ROLES.get(role)) is not None
             and type(c := m.get("content")) is str
             and c
         ):  # {"role": ..., "content": "text"}, the common message: what _plain makes of it
             out.append(ir.Message(text_role, [ir.Text(c)], None, {"_content": "str"}))
             continue
+        where = f"messages[{i}]"
+        role = m.get("role")
+        if calls is None:
+            calls = _Calls()
         if not isinstance(role, str) or (keys := _ROLE_KEYS.get(role)) is None:
             raise RequestError(f"{where}.role: unknown role {role!r}", param=f"{where}.role")
         msg = _PARSERS[role](m, where, calls)

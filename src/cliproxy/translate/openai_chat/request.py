@@ -39,6 +39,15 @@ def parse_request(body: dict[str, Any]) -> ir.Request:
         if value is None:
             extras[key] = value
             continue
+        # the keys nearly every request has, taken here without a handler call
+        if key == "stream" and type(value) is bool:
+            req.stream = value
+            if not value:
+                extras["_stream_false"] = True
+            continue
+        if key == "max_tokens" and type(value) is int and "max_completion_tokens" not in body:
+            req.max_tokens = value
+            continue
         handler = _HANDLERS.get(key)
         if not (handler(req, value, body) if handler is not None else _take(req, key, value, body)):
             extras[key] = value

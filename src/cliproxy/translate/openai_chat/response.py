@@ -16,6 +16,7 @@ from cliproxy.formats.data_url import make_data_url as to_data_url
 from cliproxy.formats.openai_chat import (
     COMPLETION_OBJECT,
     FINISH_TO_STOP,
+    STOP_TO_FINISH,
     finish_reason,
     parse_usage,
     usage_body,
@@ -71,7 +72,16 @@ def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> i
         if fr not in FINISH_TO_STOP:
             resp.extras["stop_raw"] = fr
     msg = choice.get("message")
-    calls = _parse_message(msg, resp, request) if isinstance(msg, dict) else False
+    if (
+        type(msg) is dict
+        and type(content := msg.get("content")) is str
+        and content
+        and msg.keys() <= _PLAIN_MESSAGE
+    ):  # the common answer, read here as _parse_message reads it
+        resp.content.append(ir.Text(content))
+        calls = False
+    else:
+        calls = _parse_message(msg, resp, request) if isinstance(msg, dict) else False
     if calls and resp.stop_reason == "end_turn":
         resp.stop_reason = "tool_use"
     return resp
@@ -135,14 +145,29 @@ def _parse_call(tc: Any, request: ir.Request | None) -> ir.ToolCall | None:
 
 def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict[str, Any]:
     same = resp.source == Format.OPENAI
-    message, has_calls = _build_message(resp, same)
+    texts: list[str] = []
+    for b in resp.content:  # an answer of plain text blocks (the common one) is read here
+        if type(b) is not ir.Text or b.extras:
+            message, has_calls = _build_message(resp, same)
+            break
+        texts.append(b.text)
+    else:
+        message = {"role": "assistant", "content": "".join(texts) if texts else None}
+        if same and "_message" in resp.extras:
+            message.update(resp.extras["_message"] or {})
+        has_calls = False
     if same and "stop_raw" in resp.extras:
         fr = resp.extras["stop_raw"]
+    elif not has_calls:
+        fr = STOP_TO_FINISH.get(resp.stop_reason or "end_turn", "stop")  # finish_reason's map
     else:
         fr = finish_reason(resp.stop_reason, has_calls)
     choice: dict[str, Any] = {"index": 0, "message": message, "logprobs": None, "finish_reason": fr}
+    rid = resp.id
+    if not ((same and rid) or (rid and rid.startswith("chatcmpl"))):
+        rid = "chatcmpl-" + (rid or uuid.uuid4().hex)  # chat_id, inline
     body: dict[str, Any] = {
-        "id": resp.id if same and resp.id else chat_id(resp.id),
+        "id": rid,
         "object": COMPLETION_OBJECT,
         "created": resp.created or int(time.time()),
         "model": resp.model,

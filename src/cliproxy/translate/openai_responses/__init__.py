@@ -7,6 +7,7 @@ the dialect flag on: its ``build_request`` shapes the body the ChatGPT backend a
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from cliproxy.formats import Format
@@ -30,6 +31,14 @@ class ResponsesAdapter(Adapter):
         self.codex = codex
         self.format = Format.CODEX if codex else Format.RESPONSES
         self._source: str = self.format.value
+        # the per-request steps that need no adapter state are the functions themselves,
+        # bound on the instance (they shadow the delegating methods): no extra call
+        self.__dict__.update(
+            parse_request=partial(parse_request, source=self._source),
+            build_response=build_response,
+        )
+        if not codex:
+            self.__dict__["build_request"] = build_request
 
     def parse_request(self, body: dict[str, Any]) -> ir.Request:
         return parse_request(body, self._source)

@@ -13,14 +13,14 @@ from cliproxy.translate.openai_responses.tools import build_tool_choice, build_t
 from cliproxy.translate.summary import summary_detail, summary_intent
 from cliproxy.translate.tool_output import unpack_images
 
-__all__ = ["build_input", "build_request", "is_own"]
+__all__ = ["OWN_SOURCES", "build_input", "build_request", "is_own"]
 
-_OWN = frozenset({Format.RESPONSES.value, Format.CODEX.value})
+OWN_SOURCES = frozenset({Format.RESPONSES.value, Format.CODEX.value})
 _EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
 
 
 def is_own(source: str) -> bool:
-    return source in _OWN
+    return source in OWN_SOURCES
 
 
 def _public(extras: dict[str, Any] | None) -> dict[str, Any]:
@@ -30,7 +30,7 @@ def _public(extras: dict[str, Any] | None) -> dict[str, Any]:
 def build_request(req: ir.Request, codex: bool = False, *, messages: bool = True) -> dict[str, Any]:
     """``messages=False``: the body of ``req`` without its messages (what a Response
     object echoes), with no copy of ``req``."""
-    own = req.source in _OWN
+    own = req.source in OWN_SOURCES
     ex = req.extras
     instructions, items = build_input(req, own) if messages else (None, [])
     if own:

@@ -59,14 +59,43 @@ def parse_request(body: dict[str, Any], source: str) -> ir.Request:
     for k, v in body.items():
         if k not in _CONSUMED:
             ex[k] = v
-    _parse_scalars(body, req)
-    if "instructions" in body and body["instructions"] is not None:
-        if not isinstance(body["instructions"], str):
+    # scalars: a value of the plain type is taken as it is; any other goes through _num's checks
+    v = body.get("max_output_tokens")
+    if v is not None:
+        req.max_tokens = v if type(v) is int else _num(body, "max_output_tokens", int)
+    v = body.get("temperature")
+    if v is not None:
+        req.temperature = v if type(v) is float or type(v) is int else _num(body, "temperature", (int, float))
+    v = body.get("top_p")
+    if v is not None:
+        req.top_p = v if type(v) is float or type(v) is int else _num(body, "top_p", (int, float))
+    ptc = body.get("parallel_tool_calls")
+    if ptc is not None and not isinstance(ptc, bool):
+        raise RequestError("parallel_tool_calls: expected a boolean", param="parallel_tool_calls")
+    req.parallel_tool_calls = ptc
+    if "stream" in body:
+        req.stream = bool(body["stream"])
+    else:
+        req.extras["_no_stream"] = True
+    user = body.get("user")
+    if user is not None and not isinstance(user, str):
+        raise RequestError("user: expected a string", param="user")
+    req.user = user
+    meta = body.get("metadata")
+    if meta is not None and not isinstance(meta, dict):
+        raise RequestError("metadata: expected an object", param="metadata")
+    req.metadata = meta
+    instructions = body.get("instructions")
+    if instructions is not None:
+        if not isinstance(instructions, str):
             raise RequestError("instructions: expected a string", param="instructions")
-        req.messages.append(
-            ir.Message("system", [ir.Text(body["instructions"])], extras={"_instructions": True})
-        )
-    req.messages.extend(_parse_input(body.get("input"), "previous_response_id" in body, ex))
+        req.messages.append(ir.Message("system", [ir.Text(instructions)], extras={"_instructions": True}))
+    inp = body.get("input")
+    if type(inp) is str:  # a plain text input (the common one), read here
+        ex["_input_str"] = True
+        req.messages.append(ir.Message("user", [ir.Text(inp)], extras={"_str": True}))
+    else:
+        req.messages.extend(_parse_input(inp, "previous_response_id" in body, ex))
     if "tools" in body:
         req.tools = parse_tools(body["tools"])
     if "_additional_tools" in ex:
@@ -87,31 +116,6 @@ def _num(body: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
     if v is not None and (not isinstance(v, kind) or isinstance(v, bool)):
         raise RequestError(f"{key}: expected a number", param=key)
     return v
-
-
-def _parse_scalars(body: dict[str, Any], req: ir.Request) -> None:
-    if "max_output_tokens" in body:
-        req.max_tokens = _num(body, "max_output_tokens", int)
-    if "temperature" in body:
-        req.temperature = _num(body, "temperature", (int, float))
-    if "top_p" in body:
-        req.top_p = _num(body, "top_p", (int, float))
-    ptc = body.get("parallel_tool_calls")
-    if ptc is not None and not isinstance(ptc, bool):
-        raise RequestError("parallel_tool_calls: expected a boolean", param="parallel_tool_calls")
-    req.parallel_tool_calls = ptc
-    if "stream" in body:
-        req.stream = bool(body["stream"])
-    else:
-        req.extras["_no_stream"] = True
-    user = body.get("user")
-    if user is not None and not isinstance(user, str):
-        raise RequestError("user: expected a string", param="user")
-    req.user = user
-    meta = body.get("metadata")
-    if meta is not None and not isinstance(meta, dict):
-        raise RequestError("metadata: expected an object", param="metadata")
-    req.metadata = meta
 
 
 def _parse_reasoning(body: dict[str, Any], req: ir.Request) -> None:

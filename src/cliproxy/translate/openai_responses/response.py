@@ -10,7 +10,7 @@ from cliproxy.formats import openai_responses as wire
 from cliproxy.translate import ir
 from cliproxy.translate.carriers import call_carrier, carrier_of
 from cliproxy.translate.naming import restore_name
-from cliproxy.translate.openai_responses.build import build_request, is_own
+from cliproxy.translate.openai_responses.build import OWN_SOURCES, build_request
 from cliproxy.translate.openai_responses.names import long_name
 from cliproxy.translate.openai_responses.parse import parse_item
 from cliproxy.translate.openai_responses.web_search import claude_web_search_blocks
@@ -66,7 +66,36 @@ def response_id(rid: str | None) -> str:
 
 def _echo(request: ir.Request | None) -> dict[str, Any]:
     """The request fields a Response object repeats (so SDK models parse)."""
-    body = build_request(request, messages=False) if request is not None else {}
+    if request is None:
+        body: dict[str, Any] = {}
+    elif (
+        request.source in OWN_SOURCES
+        and request.tools is None
+        and request.tool_choice is None
+        and request.reasoning is None
+        and request.response_format is None
+        and "_tool_choice" not in request.extras
+        and "_reasoning" not in request.extras
+        and "_text" not in request.extras
+    ):  # a Responses request with no tools, reasoning or text settings (the common one):
+        # the fields build_request would write, then the client's own keys over them
+        # (private markers ride along: no field read below starts with "_")
+        body = {}
+        if request.parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = request.parallel_tool_calls
+        if request.max_tokens is not None:
+            body["max_output_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.user is not None:
+            body["user"] = request.user
+        if request.metadata is not None:
+            body["metadata"] = request.metadata
+        body.update(request.extras)
+    else:
+        body = build_request(request, messages=False)
     reasoning = body.get("reasoning") or {}
     return {
         "instructions": body.get("instructions"),
@@ -103,13 +132,27 @@ def base_response(rid: str, model: str, created: int, request: ir.Request | None
     return out
 
 
-def build_response(resp: ir.Response, request: ir.Request | None) -> dict[str, Any]:
-    out = base_response(response_id(resp.id), resp.model, resp.created, request)
-    items = _output_items(resp, request)
-    out["output"] = items
-    status, details = terminal_status(resp.stop_reason)
-    out["status"] = status
-    out["incomplete_details"] = details
+def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict[str, Any]:
+    rid = resp.id
+    if not (rid and rid.startswith("resp_")):
+        rid = "resp_" + (rid or uuid.uuid4().hex)  # response_id, inline
+    stop = resp.stop_reason
+    reason = wire.STOP_TO_INCOMPLETE.get(stop or "")  # terminal_status, inline
+    details = None if reason is None else {"reason": reason}
+    status = "incomplete" if reason is not None else "failed" if stop == "error" else "completed"
+    out: dict[str, Any] = {  # base_response's fields, final values written at once
+        "id": rid,
+        "object": "response",
+        "created_at": resp.created or int(time.time()),
+        "status": status,
+        "background": False,
+        "error": None,
+        "incomplete_details": details,
+        "model": resp.model,
+        "output": None,
+    }
+    out.update(_echo(request))
+    out["output"] = _output_items(resp, request)
     if status == "failed":
         out["error"] = resp.extras.get("error") or {"code": "server_error", "message": "upstream failed"}
     out["usage"] = wire.usage_to_wire(resp.usage)
@@ -126,15 +169,28 @@ def terminal_status(stop: ir.StopReason | None) -> tuple[str, dict[str, Any] | N
 
 
 def _output_items(resp: ir.Response, request: ir.Request | None) -> list[dict[str, Any]]:
-    own = is_own(resp.source)
+    own = resp.source in OWN_SOURCES
     items: list[dict[str, Any]] = []
     message: dict[str, Any] | None = None
     for n, b in enumerate(resp.content):
-        if isinstance(b, ir.Text):
+        if isinstance(b, ir.Text):  # output_item / text_part / _gen_id, inline
             if message is None:
-                message = output_item("message", _gen_id("msg", resp.id, n))
+                message = {
+                    "id": f"msg_{resp.id.removeprefix('resp_')}{n:03d}",
+                    "type": "message",
+                    "status": "completed",
+                    "content": [],
+                    "role": "assistant",
+                }
                 items.append(message)
-            message["content"].append(text_part(b.text, b.citations if own else None))
+            message["content"].append(
+                {
+                    "type": "output_text",
+                    "annotations": (b.citations if own else None) or [],
+                    "logprobs": [],
+                    "text": b.text,
+                }
+            )
             continue
         message = None
         carrier = call_carrier(b.signature, b.family) if isinstance(b, ir.ToolCall) else None

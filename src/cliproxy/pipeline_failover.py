@@ -1,0 +1,137 @@
+"""Stage 8's failure side (``cliproxy.pipeline``): what a failed upstream attempt means.
+
+A failed attempt either cools its credential as CPA does and lets the pipeline try the
+next upstream name or credential (:func:`cool_down` returns), or goes to the client at
+once as a :class:`Final` error (a request fault, an answer nobody else could fix).
+``streaming.bootstrap-retries`` give a stream that failed before its first byte a few
+more tries on the same credential (:func:`bootstrap_retry`).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from typing import Any
+
+from cliproxy.calls import Call
+from cliproxy.credentials.pool import Pool
+from cliproxy.credentials.record import Credential
+from cliproxy.errors import UpstreamError
+from cliproxy.models.registry import ModelRoute
+from cliproxy.pipeline_prepare import MEDIA
+from cliproxy.providers.base import REQUEST_FAULTS, Provider
+from cliproxy.providers.transport import UpstreamNetworkError
+
+__all__ = [
+    "BOOTSTRAP_ERROR",
+    "BOOTSTRAP_LEFT",
+    "RETRYABLE",
+    "Final",
+    "bootstrap_retry",
+    "continuation_lost",
+    "cool_down",
+    "log_failure",
+    "pinned",
+]
+
+log = logging.getLogger(__name__)
+
+RETRYABLE = frozenset({403, 408, 429, 500, 502, 503, 504})
+# /responses/compact (CPA's conductor): only these statuses cool the credential; the rest
+# leave it available, and these are the request's own fault (no other credential is tried)
+_COMPACT_COOLS = frozenset({401, 402, 403, 429})
+_COMPACT_FAULTS = frozenset({400, 404, 405, 409, 413, 422, 501})
+# streaming.bootstrap-retries: retries of the same credential left to this request, for a
+# stream that failed before its first byte with a transient status (network, 408, 5xx)
+BOOTSTRAP_LEFT: contextvars.ContextVar[int] = contextvars.ContextVar("bootstrap_left", default=0)
+# the last error of this request that came before a stream's first byte
+BOOTSTRAP_ERROR: contextvars.ContextVar[UpstreamError | None] = contextvars.ContextVar(
+    "bootstrap_error", default=None
+)
+_BOOTSTRAP_TRANSIENT = frozenset({408, 500, 502, 503, 504})
+
+
+class Final(UpstreamError):
+    """An upstream error that must go to the client at once (a request fault)."""
+
+    def __init__(self, err: UpstreamError) -> None:
+        super().__init__(
+            err.message,
+            status=err.status,
+            body=err.body,
+            retry_after=err.retry_after,
+            headers=err.headers,
+            credential_id=err.credential_id,
+        )
+
+
+async def cool_down(
+    pool: Pool, call: Call, route: ModelRoute, cred: Credential, provider: Provider, err: UpstreamError
+) -> None:
+    """A failed attempt's consequences: ``cred`` cooled as CPA does (then this returns),
+    or the error goes up at once (a request fault, a status that cools nothing)."""
+    if err.status == 501 and call.action.startswith(MEDIA):
+        raise Final(err) from err  # no Images API there: not the credential's fault
+    if err.status == 404 and call.action == "videos.retrieve":
+        raise Final(err) from err  # a video id this account does not know
+    if call.action == "compact" and err.status not in _COMPACT_COOLS:
+        log_failure(cred, provider, route.model, err, "compact: no cooldown")
+        if err.status in _COMPACT_FAULTS:
+            raise Final(err) from err
+        raise err  # the next credential; this one stays available
+    decision = await pool.mark_failure(
+        cred, route.model, err.status, retry_after=err.retry_after, body=err.body or b""
+    )
+    log_failure(cred, provider, route.model, err, decision.reason or decision.kind)
+    if call.trace is not None and decision.scope != "none":
+        call.trace.cooled(cred.provider, decision.scope)  # 11. usage: a cooldown event
+    if err.status in REQUEST_FAULTS or decision.request_fault or decision.stop:
+        raise Final(err) from err
+
+
+def pinned(pin: str, scheduler: Any) -> Any:
+    """A scheduler that takes credential ``pin`` when it is among the candidates, and
+    otherwise leaves the choice to ``scheduler`` (or the pool's own rules)."""
+
+    async def choose(tier: Any) -> Any:
+        for cred in tier:
+            if cred.id == pin:
+                return cred
+        return await scheduler(tier) if scheduler is not None else None
+
+    return choose
+
+
+def continuation_lost(err: UpstreamError) -> bool:
+    """The upstream refused a ``previous_response_id`` it does not hold (a new socket)."""
+    return err.status in (400, 404, 409) and b"previous_response_not_found" in (err.body or b"")
+
+
+def bootstrap_retry(cred: Credential, err: UpstreamError) -> bool:
+    """Take one of the request's ``streaming.bootstrap-retries`` for ``err``, if it is one."""
+    left = BOOTSTRAP_LEFT.get()
+    if left <= 0 or err.status not in _BOOTSTRAP_TRANSIENT:
+        return False
+    BOOTSTRAP_LEFT.set(left - 1)
+    log.info("stream of %s failed before its first byte (%s): retrying", cred.label or cred.id, err.message)
+    return True
+
+
+def log_failure(cred: Credential, provider: Provider, model: str, err: UpstreamError, why: str) -> None:
+    """One line per failed attempt: the credential's label (never its key) and, for a
+    network failure, the detail the client does not see (origin, cause)."""
+    who = cred.label or cred.id
+    if isinstance(err, UpstreamNetworkError):
+        log.warning("upstream %s (%s) failed for %s: %s (%s)", who, provider.key, model, err.detail, why)
+    elif err.status >= 500 and err.body and not err.body.lstrip().startswith((b"{", b"[")):
+        log.warning(
+            "upstream %s (%s) answered %d for %s with a non-JSON body: %r (%s)",
+            who,
+            provider.key,
+            err.status,
+            model,
+            err.body[:300],
+            why,
+        )
+    else:
+        log.info("upstream %s answered %d for %s (%s)", who, err.status, model, why)

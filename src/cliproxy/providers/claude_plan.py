@@ -1,0 +1,121 @@
+"""What :class:`claude.ClaudeProvider` reads of one credential, worked out once.
+
+A request's URL, whether the credential is a subscription, its cloak settings and
+decision, its auth header and its ``Host`` depend only on the credential's values (and
+the provider's config), never on the request: a :class:`CredentialPlan` holds them, and
+the provider keeps one per credential id. A plan stays in use while the credential still
+holds the values it was made from (:meth:`CredentialPlan.fits`: a refreshed token, a
+reloaded file or an edited attribute make a new one, even when the record was changed in
+place); the provider drops them all when its config changes.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+from urllib.parse import urlsplit
+
+from cliproxy.credentials.record import Credential
+from cliproxy.providers import claude_cloak as cloaking
+
+__all__ = ["CredentialPlan", "Custom", "anthropic_origin", "host_header"]
+
+# a credential's ``headers:`` entry: (name, lower-case name, value or the client header a
+# ``$NAME`` value copies, whether it copies)
+Custom = tuple[str, str, str, bool]
+
+MESSAGES_PATH = "/v1/messages?beta=true"
+COUNT_PATH = "/v1/messages/count_tokens?beta=true"
+
+
+def anthropic_origin(url: str) -> bool:
+    """The first-party host over https on the default port (CPA signs only there)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" and parts.hostname == "api.anthropic.com" and parts.port in (None, 443)
+
+
+def host_header(url: str) -> str:
+    """The ``Host`` value of ``url`` (the port only when it is not the scheme's default)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    default = 443 if parts.scheme == "https" else 80
+    return host if parts.port in (None, default) else f"{host}:{parts.port}"
+
+
+class CredentialPlan:
+    """One credential's request-independent facts (see the module docstring)."""
+
+    __slots__ = (
+        "anthropic",
+        "api_key",
+        "attributes",
+        "auth",
+        "base",
+        "base_url",
+        "cli",
+        "cloaks",
+        "count_url",
+        "custom",
+        "headers",
+        "host",
+        "metadata",
+        "oauth",
+        "settings",
+        "signed",
+        "url",
+    )
+
+    def __init__(
+        self,
+        cred: Credential,
+        *,
+        base: str,
+        oauth: bool,
+        api_key_header: bool,
+        anthropic_host: str,
+        cloak_disabled: bool,
+    ) -> None:
+        # what the plan was made from, compared on every use (copies: an edit in place shows)
+        self.attributes = dict(cred.attributes)
+        self.metadata: dict[str, Any] = copy.deepcopy(cred.metadata)
+        self.api_key = cred.api_key
+        self.base_url = cred.base_url
+        self.headers = dict(cred.headers)
+        self.custom: tuple[Custom, ...] = tuple(
+            (name, name.lower(), value[1:], True)
+            if value.startswith("$")
+            else (name, name.lower(), value, False)
+            for name, value in cred.headers.items()
+        )
+        self.base = base
+        self.url = base + MESSAGES_PATH
+        self.count_url = base + COUNT_PATH
+        self.anthropic = anthropic_origin(self.url)
+        self.host = host_header(base)
+        self.oauth = oauth
+        settings = self.settings = cloaking.settings(cred)
+        self.cli = oauth or settings.profile_cli  # CPA: fingerprint-profile claude-code-cli
+        # the decision for a caller that is not a confirmed Claude Code (one never is cloaked)
+        self.cloaks = cloaking.should_cloak(
+            settings, oauth=oauth, confirmed=False, disabled_globally=cloak_disabled
+        )
+        self.signed = oauth or (settings.profile_cli and self.anthropic)
+        token = cred.access_token or (cred.api_key if oauth else "")
+        if token:  # OAuth subscription token (CPA: an sk-ant-oat key too)
+            self.auth = ("Authorization", f"Bearer {token}")
+        elif api_key_header and (not cred.base_url or base == anthropic_host):
+            self.auth = ("x-api-key", cred.api_key)
+        else:  # a custom base URL takes the key as a bearer token (CPA)
+            self.auth = ("Authorization", f"Bearer {cred.api_key}")
+
+    def fits(self, cred: Credential) -> bool:
+        """Whether ``cred`` still holds the values this plan was made from."""
+        return (
+            self.api_key == cred.api_key
+            and self.base_url == cred.base_url
+            and self.headers == cred.headers
+            and self.attributes == cred.attributes
+            and self.metadata == cred.metadata
+        )
