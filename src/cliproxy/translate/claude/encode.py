@@ -11,13 +11,13 @@ rest renumbered.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from cliproxy.formats.claude import error_frame, status_for, usage_to_wire
+from cliproxy.formats.ids import token_hex
 from cliproxy.formats.sse import frame
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamEncoder
@@ -194,7 +194,7 @@ class ClaudeStreamEncoder(StreamEncoder):
             self._has_tool = True
             return {
                 "type": "tool_use",
-                "id": sanitize_tool_id(ev.id or "toolu_" + secrets.token_hex(12)),
+                "id": sanitize_tool_id(ev.id or "toolu_" + token_hex(12)),
                 "name": flat_name(ev.name or "", ev.namespace),
                 "input": {},
             }

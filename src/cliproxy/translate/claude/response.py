@@ -7,11 +7,11 @@ keeps a stop reason that has no exact IR equivalent.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from cliproxy.errors import RequestError
 from cliproxy.formats.claude import STOP_FROM_WIRE, stop_to_wire, usage_from_wire, usage_to_wire
+from cliproxy.formats.ids import token_hex
 from cliproxy.translate import ir
 from cliproxy.translate.antigravity_claude import SIGNATURE_OUT
 from cliproxy.translate.claude.blocks import BlockParser
@@ -29,7 +29,7 @@ _WRITERS = {True: BlockWriter(True), False: BlockWriter(False)}  # stateless: on
 
 
 def new_message_id() -> str:
-    return "msg_" + secrets.token_hex(12)
+    return "msg_" + token_hex(12)
 
 
 def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:

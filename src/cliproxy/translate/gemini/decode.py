@@ -10,12 +10,12 @@ are skipped. The finish reason is held until ``flush`` (Gemini has no terminator
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import orjson
 
 from cliproxy.formats import gemini as wire
+from cliproxy.formats.ids import token_hex
 from cliproxy.formats.sse import SSEDecoder
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamDecoder
@@ -137,7 +137,7 @@ class GeminiStreamDecoder(StreamDecoder):
         if self._started:
             return
         self._started = True
-        rid = obj.get("responseId") or f"resp-{os.urandom(8).hex()}"
+        rid = obj.get("responseId") or f"resp-{token_hex(8)}"
         model = obj.get("modelVersion") or (self.request.model if self.request else "")
         out.append(ir.StreamStart(id=rid, model=model))
 

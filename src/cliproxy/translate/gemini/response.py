@@ -8,10 +8,10 @@ are in ``extras["_candidate"]``; top-level ones (``promptFeedback``...) in ``ext
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from cliproxy.formats import gemini as wire
+from cliproxy.formats.ids import token_hex
 from cliproxy.translate import ir
 from cliproxy.translate.gemini.build import call_args
 from cliproxy.translate.gemini.media import media_part
@@ -42,7 +42,7 @@ class CallIds:
 
     def next(self, name: str) -> str:
         if not self._tag:
-            self._tag = os.urandom(4).hex()
+            self._tag = token_hex(4)
         self._n += 1
         return f"{name}-{self._tag}-{self._n}"
 
@@ -87,7 +87,7 @@ def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> i
     candidates = body.get("candidates") or []
     meta = body.get("usageMetadata")
     resp = ir.Response(
-        id=body.get("responseId") or f"resp-{os.urandom(8).hex()}",
+        id=body.get("responseId") or f"resp-{token_hex(8)}",
         model=body.get("modelVersion") or (request.model if request else ""),
         usage=wire.usage_from_metadata(meta) if isinstance(meta, dict) else ir.Usage(),
         source=FAMILY,

@@ -14,11 +14,11 @@ read; the stream ends at ``[DONE]`` (after the usage chunk).
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import orjson
 
+from cliproxy.formats.ids import uuid_hex
 from cliproxy.formats.openai_chat import DONE, FINISH_TO_STOP, parse_usage
 from cliproxy.formats.sse import SSEDecoder
 from cliproxy.translate import ir
@@ -55,7 +55,7 @@ def error_status(err: dict[str, Any]) -> int:
 def _synth_id(request: ir.Request | None) -> str:
     """An id for a call the upstream never named, in the client's own style."""
     prefix = "toolu_" if request is not None and request.source == "claude" else "call_"
-    return prefix + uuid.uuid4().hex[:24]
+    return prefix + uuid_hex()[:24]
 
 
 class _Call:

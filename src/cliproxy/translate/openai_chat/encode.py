@@ -11,13 +11,13 @@ usage chunk with ``choices: []``, and ``flush()`` writes ``data: [DONE]``. An
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from cliproxy.formats import Format
+from cliproxy.formats.ids import uuid_hex
 from cliproxy.formats.openai_chat import CHUNK_OBJECT, DONE_FRAME, error_body, finish_reason, usage_body
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamEncoder
@@ -106,7 +106,7 @@ class ChatStreamEncoder(StreamEncoder):
         model = self.model or ev.model
         self._prefix = (
             b'{"id":'
-            + _dumps(chat_id(ev.id or uuid.uuid4().hex))
+            + _dumps(chat_id(ev.id or uuid_hex()))
             + b',"object":"'
             + CHUNK_OBJECT.encode()
             + b'","created":'
@@ -130,7 +130,7 @@ class ChatStreamEncoder(StreamEncoder):
         self._tool = self._tools
         self._tools += 1
         name = flat_name(ev.name or "", ev.namespace)
-        call_id = ev.id or "call_" + uuid.uuid4().hex[:24]
+        call_id = ev.id or "call_" + uuid_hex()[:24]
         self._custom = ev.tool_kind == "custom"
         if self._custom:
             call = {

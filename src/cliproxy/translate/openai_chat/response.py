@@ -8,11 +8,11 @@ written back. ``message.refusal`` becomes a Text marked ``_refusal``.
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 from cliproxy.formats import Format
 from cliproxy.formats.data_url import make_data_url as to_data_url
+from cliproxy.formats.ids import uuid_hex
 from cliproxy.formats.openai_chat import (
     COMPLETION_OBJECT,
     FINISH_TO_STOP,
@@ -39,7 +39,7 @@ def chat_id(resp_id: str | None) -> str:
     """A ``chatcmpl-`` id for a response id of any format."""
     if resp_id and resp_id.startswith("chatcmpl"):
         return resp_id
-    return "chatcmpl-" + (resp_id or uuid.uuid4().hex)
+    return "chatcmpl-" + (resp_id or uuid_hex())
 
 
 # --------------------------------------------------------------------------- parse
@@ -165,7 +165,7 @@ def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict
     choice: dict[str, Any] = {"index": 0, "message": message, "logprobs": None, "finish_reason": fr}
     rid = resp.id
     if not ((same and rid) or (rid and rid.startswith("chatcmpl"))):
-        rid = "chatcmpl-" + (rid or uuid.uuid4().hex)  # chat_id, inline
+        rid = "chatcmpl-" + (rid or uuid_hex())  # chat_id, inline
     body: dict[str, Any] = {
         "id": rid,
         "object": COMPLETION_OBJECT,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 from cliproxy.formats import openai_responses as wire
+from cliproxy.formats.ids import uuid_hex
 from cliproxy.translate import ir
 from cliproxy.translate.carriers import call_carrier, carrier_of
 from cliproxy.translate.naming import restore_name
@@ -61,7 +61,7 @@ def stop_of(status: Any, details: Any, has_calls: bool) -> ir.StopReason:
 def response_id(rid: str | None) -> str:
     if rid and rid.startswith("resp_"):
         return rid
-    return "resp_" + (rid or uuid.uuid4().hex)
+    return "resp_" + (rid or uuid_hex())
 
 
 def _echo(request: ir.Request | None) -> dict[str, Any]:
@@ -135,7 +135,7 @@ def base_response(rid: str, model: str, created: int, request: ir.Request | None
 def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict[str, Any]:
     rid = resp.id
     if not (rid and rid.startswith("resp_")):
-        rid = "resp_" + (rid or uuid.uuid4().hex)  # response_id, inline
+        rid = "resp_" + (rid or uuid_hex())  # response_id, inline
     stop = resp.stop_reason
     reason = wire.STOP_TO_INCOMPLETE.get(stop or "")  # terminal_status, inline
     details = None if reason is None else {"reason": reason}
