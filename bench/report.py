@@ -232,7 +232,16 @@ def many_rows(results: dict) -> list[Row]:
         target="+p50 <= 1",
         ok=p["ttfb_p50"] - d["ttfb_p50"] <= 1.0,
     )
-    return [done, gap, dur, ttfb, cpu, probe]
+    # issue 21's form of the same target: a new stream's TTFB within 2x the aiohttp floor's
+    probe_floor = Row(
+        "TTFB p50 / p99 ms (probe) vs floor",
+        name,
+        "1",
+        **_pairs(p, d, f, pf, "ttfb_p50", "ttfb_p99"),
+        target="p50 <= x2 floor",
+        ok=p["ttfb_p50"] <= 2 * f["ttfb_p50"],
+    )
+    return [done, gap, dur, ttfb, cpu, probe, probe_floor]
 
 
 def rss_rows(results: dict) -> list[Row]:

@@ -271,16 +271,8 @@ class ClaudeProvider(Provider):
             betas = [b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip()]
             betas.extend(b for b in extra if b not in betas)
             headers["anthropic-beta"] = ",".join(betas)
-        for name, lower, value, copied in plan.custom:  # _apply_custom, inline
-            if copied:
-                sent = client_headers.get(value)
-                if not sent:
-                    continue
-                value = sent
-            for present in tuple(headers):
-                if present.lower() == lower:
-                    del headers[present]
-            headers[name] = value
+        if plan.custom:
+            _apply_custom(headers, plan.custom, client_headers)
         headers["accept"] = "text/event-stream" if stream else "application/json"
         return headers
 

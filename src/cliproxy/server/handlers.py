@@ -282,20 +282,7 @@ def _generic(fmt: Format, action: str = "generate") -> Prepare:
         stream = body.get("stream", False) if generate else False
         if stream is not False and stream is not True:
             stream = _stream_flag(body)
-        principal = ex.principal
-        trace = open_trace(  # None when nothing records
-            ex.service,
-            ex.method,
-            ex.path,
-            ex.query_string,
-            ex.route,
-            ex.headers,
-            raw,
-            fmt,
-            model,
-            (principal.key or "") if principal is not None else "",
-            ex.remote,
-        )
+        trace = _trace(ex, raw, fmt, model)
         return Call(fmt, body, model, stream, ex.headers, ex.query, action=action, trace=trace), None
 
     return prepare
