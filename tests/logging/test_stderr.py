@@ -86,7 +86,9 @@ claude-api-key:
         model: m["rid"]
         for m in lines
         for model in ("claude-one", "claude-two")
-        if m["logger"] == "cliproxy.pipeline_failover" and m["text"].startswith("upstream ") and model in m["text"]
+        if m["logger"] == "cliproxy.pipeline_failover"
+        and m["text"].startswith("upstream ")
+        and model in m["text"]
     }
     assert set(failures) == {"claude-one", "claude-two"}, err
     assert all(re.fullmatch(r"[0-9a-f]{8}", rid) for rid in failures.values()), err
