@@ -18,7 +18,7 @@ is never changed; each credential attempt works on an ``Attempt`` of its own
 round starts only for retryable statuses, after waiting for the nearest cooldown.
 Upstreams are reached through the transport protocol (``providers.transport``); an
 attempt's request (stage 7) is prepared in ``cliproxy.pipeline_prepare`` (with what a
-credential's attempts share: its ``CredentialPlan``), a failed attempt's consequences are
+credential's attempts share: its ``AttemptPlan``), a failed attempt's consequences are
 ``cliproxy.pipeline_failover``'s, and answers become replies (stage 9) in ``cliproxy.replies``.
 """
 
@@ -54,7 +54,7 @@ from cliproxy.pipeline_failover import (
     cool_down,
     pinned,
 )
-from cliproxy.pipeline_prepare import MEDIA, CredentialPlan, plan_attempts, start_attempt
+from cliproxy.pipeline_prepare import MEDIA, AttemptPlan, plan_attempts, start_attempt
 from cliproxy.plugins.flow import Flow, route_for
 from cliproxy.policies.enforce import Enforcer, Ticket
 from cliproxy.providers import antigravity_credits as ag_credits
@@ -322,8 +322,8 @@ class Pipeline:
 
         return other
 
-    def _plan(self, route: ModelRoute, cred: Credential) -> CredentialPlan:
-        """The attempt plan of ``cred`` on ``route``, made anew (see ``CredentialPlan``)."""
+    def _plan(self, route: ModelRoute, cred: Credential) -> AttemptPlan:
+        """The attempt plan of ``cred`` on ``route``, made anew (see ``AttemptPlan``)."""
         plans = route.plans if type(route) is Route else None
         provider: Provider = self.providers.provider_for(cred)
         return plan_attempts(plans, route, cred, provider, self.config, self.shaper)
@@ -349,7 +349,7 @@ class Pipeline:
         call: Call,
         route: ModelRoute,
         cred: Credential,
-        plan: CredentialPlan,
+        plan: AttemptPlan,
         flow: Flow | None,
         names: Sequence[str],
         sent: Call,
@@ -425,7 +425,7 @@ class Pipeline:
         call: Call,
         route: ModelRoute,
         cred: Credential,
-        plan: CredentialPlan,
+        plan: AttemptPlan,
         model: str,
         flow: Flow | None,
     ) -> Reply | StreamReply:

@@ -35,7 +35,7 @@ from cliproxy.translate.signatures import (
     sanitize_gemini_contents,
 )
 
-__all__ = ["MEDIA", "CredentialPlan", "Preparing", "plan_attempts", "start_attempt"]
+__all__ = ["MEDIA", "AttemptPlan", "Preparing", "plan_attempts", "start_attempt"]
 
 # Images / Videos API actions: bodies checked by the server, sent to the upstream's own endpoint
 MEDIA = ("images.", "videos.")
@@ -52,7 +52,7 @@ class Preparing(Protocol):
     agent_models: Callable[[], str]  # the Codex client catalog as spawn_agent lists it
 
 
-class CredentialPlan:
+class AttemptPlan:
     """What every attempt at one credential on one route shares, decided at its first
     attempt: the provider, the proxy, the upstream names, the force-mapped answer model,
     ``is-compat``, and per client format the upstream format and the shaping plan.
@@ -123,9 +123,9 @@ def plan_attempts(
     provider: Provider,
     config: Any,
     shaper: Any,
-) -> CredentialPlan:
-    """A new :class:`CredentialPlan`, kept in ``plans`` (a route's) when there is one."""
-    plan = CredentialPlan(route, cred, provider, config, shaper)
+) -> AttemptPlan:
+    """A new :class:`AttemptPlan`, kept in ``plans`` (a route's) when there is one."""
+    plan = AttemptPlan(route, cred, provider, config, shaper)
     if plans is not None:
         if len(plans) >= 4096:
             plans.clear()

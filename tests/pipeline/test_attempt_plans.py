@@ -1,4 +1,4 @@
-"""The pipeline's attempt plans (``pipeline_prepare.CredentialPlan``): what an attempt at
+"""The pipeline's attempt plans (``pipeline_prepare.AttemptPlan``): what an attempt at
 one credential on one route needs (provider, proxy, upstream names, force-mapping,
 is-compat, upstream format, shaping) is decided at the credential's first attempt, kept
 on the registry's route for the next requests, and decided again when what it depends on

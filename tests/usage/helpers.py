@@ -9,7 +9,10 @@ from typing import Any
 import aiohttp
 import orjson
 
+from cliproxy.formats import Format
 from cliproxy.usage import recorder_of
+from cliproxy.usage.recorder import Recorder
+from cliproxy.usage.trace import RequestTrace
 
 CLIENT_KEY = "sk-client-key-123456"
 UPSTREAM_KEY = "sk-upstream-secret-98765"
@@ -60,3 +63,20 @@ def close_recorder(proxy: Any) -> None:
     rec = getattr(proxy.service, "recorder", None)
     if rec is not None:
         rec.close()
+
+
+def begin_chat(rec: Recorder, api_key: str = "") -> RequestTrace:
+    """A trace opened as the server opens one for ``POST /v1/chat/completions`` (model "m")."""
+    t = rec.begin(
+        method="POST",
+        url="/v1/chat/completions",
+        headers={},
+        body=b"{}",
+        endpoint="POST /v1/chat/completions",
+        fmt=Format.OPENAI,
+        alias="m",
+        api_key=api_key,
+        client_ip="",
+    )
+    assert t is not None
+    return t

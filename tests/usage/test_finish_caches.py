@@ -13,7 +13,7 @@ import orjson
 from cliproxy.calls import Reply
 from cliproxy.config import Config
 from cliproxy.config.loader import load_or_default
-from cliproxy.formats import Format, ir
+from cliproxy.formats import ir
 from cliproxy.usage import recorder as recorder_module
 from cliproxy.usage import recorder_of
 from cliproxy.usage.ledger import Ledger
@@ -22,7 +22,7 @@ from cliproxy.usage.mask import hide_key
 from cliproxy.usage.recorder import Recorder
 from cliproxy.usage.stats import key_id
 from cliproxy.usage.trace import RequestTrace
-from tests.usage.helpers import MSG, claude_config, logs, post, settle
+from tests.usage.helpers import MSG, begin_chat, claude_config, logs, post, settle
 
 BODY = orjson.dumps({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}})
 SOURCE = COLUMNS.index("source")
@@ -44,17 +44,7 @@ def _cred(email: str) -> Any:
 
 def _finish(rec: Recorder, cred: Any, api_key: str = "", usage: ir.Usage | None = None) -> RequestTrace:
     """One whole, successful request through the trace hooks."""
-    t = rec.begin(
-        method="POST",
-        url="/v1/chat/completions",
-        headers={},
-        body=b"{}",
-        endpoint="POST /v1/chat/completions",
-        fmt=Format.OPENAI,
-        alias="m",
-        api_key=api_key,
-        client_ip="",
-    )
+    t = begin_chat(rec, api_key)
     t.upstream_request("POST", "http://up/v1/chat/completions", {}, b"{}", cred, "codex", "m")
     t.upstream_response(200, {})
     t.reply(Reply(200, BODY, {}, cred, usage=usage))

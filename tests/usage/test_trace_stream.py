@@ -12,10 +12,10 @@ import orjson
 
 from cliproxy.calls import StreamReply
 from cliproxy.config import Config
-from cliproxy.formats import Format
 from cliproxy.translate.registry import default_registry
 from cliproxy.usage.recorder import Recorder
 from cliproxy.usage.trace import RequestTrace
+from tests.usage.helpers import begin_chat
 
 
 class _Source:
@@ -61,17 +61,7 @@ def _trace(tmp_path: Path) -> tuple[Recorder, RequestTrace, list[RequestTrace]]:
         real(t)
 
     rec.finished = finished  # type: ignore[method-assign]
-    trace = rec.begin(
-        method="POST",
-        url="/v1/chat/completions",
-        headers={},
-        body=b"{}",
-        endpoint="POST /v1/chat/completions",
-        fmt=Format.OPENAI,
-        alias="m",
-        api_key="",
-        client_ip="",
-    )
+    trace = begin_chat(rec)
     return rec, trace, ended
 
 

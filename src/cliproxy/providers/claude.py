@@ -110,14 +110,7 @@ class ClaudeProvider(Provider):
         action: str = "generate",
     ) -> UpstreamRequest:
         plan = self._plans.get(cred.id)
-        if (  # CredentialPlan.fits, inline: the values the plan was made from
-            plan is None
-            or plan.api_key != cred.api_key
-            or plan.base_url != cred.base_url
-            or plan.headers != cred.headers
-            or plan.attributes != cred.attributes
-            or plan.metadata != cred.metadata
-        ):
+        if plan is None or not plan.fits(cred):
             plan = self._plan(cred)
         count = action == "count"
         # on the body as the client shaped it (the helper profile reads its exact key order);

@@ -19,8 +19,6 @@ import orjson
 
 from cliproxy.times import format_utc
 from cliproxy.usage.applog import AppLog, enforce_size_limit
-from cliproxy.usage.counters import BUCKET_SECONDS, BUCKETS, Counter, UsageCounters
-from cliproxy.usage.ledger import BATCH, MAX_PENDING
 from cliproxy.usage.mask import hide_key
 from cliproxy.usage.queue import UsageQueue
 from cliproxy.usage.record import UsageFacts, build_record
@@ -132,9 +130,8 @@ class Recorder:
         pipeline handed it over), the key policy's charge, the counters, the ledger row
         and the metrics, then the logs and queues that are on.
 
-        Runs once per request, so the counters' update (``UsageCounters.record``) and the
-        ledger's append (``Ledger.add``) are inlined, and what only the metrics read is
-        computed only while they are on."""
+        Runs once per request: what only the metrics read is computed only while they are
+        on, and the logs and queues are skipped with one test while all are off."""
         usage = t.usage
         status = t.status
         if usage is None and 0 < status < 400 and t.response_body:
@@ -181,52 +178,14 @@ class Recorder:
             kid, label = "", stats.key_labels.get("", "")
         ts = t.started
         counters = stats.counters
-        if type(counters) is UsageCounters:  # UsageCounters.record, inlined
-            for index in failed_auths:
-                counters.auth(index).add(False, ts)
-            bucket = int(ts) // BUCKET_SECONDS
-            slot_at = bucket % BUCKETS
-            try:
-                k = counters.by_key[kid]
-            except KeyError:
-                k = counters.by_key[kid] = Counter()
-            if auth_index:
-                try:
-                    c = counters.by_auth[auth_index]
-                except KeyError:
-                    c = counters.by_auth[auth_index] = Counter()
-                both: tuple[Counter, ...] = (c, k)
-            else:
-                both = (k,)
-            for c in both:
-                if ok:
-                    c.success += 1
-                else:
-                    c.failed += 1
-                slot = c.ring[slot_at]
-                if slot[0] == bucket:
-                    slot[1 if ok else 2] += 1
-                elif slot[0] < bucket:  # a newer bucket than the slot holds (older: restored history)
-                    slot[0], slot[1], slot[2] = (bucket, 1, 0) if ok else (bucket, 0, 1)
-                c.input_tokens += i0
-                c.output_tokens += i1
-                c.cached_tokens += i2
-                c.cache_creation_tokens += i3
-                c.reasoning_tokens += i4
-                c.total_tokens += i5
-        else:  # shared counters (Redis)
-            counters.record(ts, kid, auth_index, failed_auths, ok, (i0, i1, i2, i3, i4, i5))
+        counters.record(ts, kid, auth_index, failed_auths, ok, (i0, i1, i2, i3, i4, i5))
         t0, first = t._t0, t._ttft
         elapsed = _clock() - t0
         ttft = None if first is None else first - t0
         ledger = stats.ledger
         if ledger is not None:
             if cred is not None:
-                try:
-                    found = stats.sources[cred.id]
-                    source = found[1] if found[0] is cred else stats.source(cred)
-                except KeyError:
-                    source = stats.source(cred)
+                source = stats.source(cred)
             else:
                 source = hide_key(last.auth_value) if last is not None else ""
             row = (
@@ -255,12 +214,7 @@ class Recorder:
                 n,
                 ",".join(failed_auths) if failed_auths else "",
             )
-            pending = ledger.pending
-            waiting = len(pending)
-            if waiting + ledger.in_flight < MAX_PENDING and waiting != BATCH - 1:  # Ledger.add, inlined
-                pending.append(row)
-            else:  # a batch to wake the writer for, or no room
-                ledger.add(row)
+            ledger.add(row)
         if stats.metrics is not None:
             stats.observe_metrics(t, provider, code, (i0, i1, i2, i3, i4, i5), elapsed, ttft)
         if self.extras or status >= 400 or t.full:

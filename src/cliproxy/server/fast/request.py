@@ -197,6 +197,19 @@ class FastExchange:
 
     # -- the answer
 
+    def _reusable(self) -> bool:
+        """Whether the connection may carry another request after this answer (the
+        checks ``FastProtocol.answered`` makes once it is sent)."""
+        conn = self._conn
+        ex = conn._ex
+        return bool(
+            self.keep_alive
+            and not conn._pipelined
+            and not conn._server.closing
+            and ex is not None
+            and ex.body_complete
+        )
+
     def _lines(self, status: int, headers: Mapping[str, str], length: int) -> list[bytes]:
         """The status line, ``headers`` and the CORS headers, Content-Type when none said it
         (``length``: the body's, -1 for a stream) and Date: the head so far, as parts."""
@@ -226,35 +239,10 @@ class FastExchange:
                 return
             raise RuntimeError("an answer was already started")
         self.started = True
-        # the head (_lines(), inline: the hot whole answer), then the body: one write
-        out = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status]
-        typed = False
-        lines = _LINES
-        for item in headers.items():
-            entry = lines.get(item) or _line(item)
-            out.append(entry[0])
-            if entry[1]:
-                typed = True
-        if self.cors:
-            for item in self.cors.items():
-                entry = lines.get(item) or _line(item)
-                out.append(entry[0])
-                if entry[1]:
-                    typed = True
-        if not typed and body:
-            out.append(_TYPED)
-        now = int(_time())
-        out.append(_date_cache[1] if _date_cache[0] == now else http_date())
+        out = self._lines(status, headers, len(body))  # the head, then the body: one write
         out.append(b"Content-Length: %d\r\n" % len(body))
         conn = self._conn
-        ex = conn._ex  # may the connection carry another request? (as conn.answered)
-        if (
-            not self.keep_alive
-            or conn._pipelined
-            or conn._server.closing
-            or ex is None
-            or not ex.body_complete
-        ):
+        if not self._reusable():
             self.keep_alive = False
             out.append(_CLOSE)
         elif self.version != b"1.1":
@@ -280,14 +268,7 @@ class FastExchange:
         if self.version == b"1.1":
             self.chunked = True
             head.append(_CHUNKED)
-            ex = conn._ex  # may the connection carry another request? (as conn.answered)
-            if (
-                not self.keep_alive
-                or conn._pipelined
-                or conn._server.closing
-                or ex is None
-                or not ex.body_complete
-            ):
+            if not self._reusable():
                 self.keep_alive = False
                 head.append(_CLOSE)
         else:  # an HTTP/1.0 stream ends with the connection
