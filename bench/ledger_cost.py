@@ -46,25 +46,21 @@ MICRO_ROUNDS = 5
 
 
 def loop_cost_us(folder: Path) -> float:
-    """The event loop's extra CPU a request with the ledger on: ``UsageStats.observe`` over
-    the same finished requests, ledger on minus ledger off (one timing over many calls). The
-    writer thread is not started here: its CPU is the proxy's logged figure."""
+    """The event loop's extra CPU a request with the ledger on: ``Recorder.finished`` (the
+    counters, the ledger row, the metrics when on) over the same finished requests, ledger
+    on minus ledger off (one timing over many calls). The ledger's writer thread is not
+    started here (rows gather in memory): its CPU is the proxy's logged figure."""
     cred = Credential(
-        id="c", provider="openai-compatible-x", kind="apikey", api_key="sk-x", index="0123456789abcdef"
+        id="c", provider="openai-compatibility", kind="apikey", api_key="sk-x", index="0123456789abcdef"
     )
     usage = ir.Usage(100, 30, 40, 0, 12, 130)
+    config = Config.model_validate({"auth-dir": str(folder / "auths"), "usage-ledger": {"enabled": False}})
     per: dict[bool, float] = {False: float("inf"), True: float("inf")}
     for enabled in (False, True) * MICRO_ROUNDS:  # interleaved; the least of each: the noise is additive
-        config = Config.model_validate(
-            {
-                "auth-dir": str(folder / "auths"),
-                "usage-ledger": {"enabled": enabled, "path": str(folder / "micro.sqlite")},
-            }
-        )
         rec = Recorder()
         rec.sync(config, management=False)
         rec.stats.sync(config)
-        if enabled:  # rows gather in memory: the writer's CPU is measured in the proxy
+        if enabled:
             rec.stats.ledger = Ledger(SqliteStore(folder / "micro.sqlite"))
         traces = []
         for _ in range(MICRO_CALLS):
@@ -83,12 +79,14 @@ def loop_cost_us(folder: Path) -> float:
                 "POST", "http://up/v1/chat/completions", {}, b"{}", cred, "openai-compatibility", "m"
             )
             t.upstream_response(200, {})
-            t.credential, t.status = cred, 200
+            t.credential, t.status, t.usage = cred, 200, usage
             traces.append(t)
+        finished = rec.finished
         started = time.thread_time()
         for t in traces:
-            rec.stats.observe(t, usage)
+            finished(t)
         per[enabled] = min(per[enabled], (time.thread_time() - started) / MICRO_CALLS * 1e6)
+        rec.stats.ledger = None  # never started: nothing to close
         rec.close()
     return max(0.0, per[True] - per[False])
 

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import bcrypt
+from multidict import istr
 
 from cliproxy.errors import AccessError
 
@@ -50,6 +51,7 @@ MISSING = "Missing API key"
 INVALID = "Invalid API key"
 _HASH_CACHE = 4096  # presented keys remembered after a bcrypt check, each way
 _AUTH_CACHE = 1024  # Authorization values remembered with the caller they let in
+_AUTHORIZATION = istr("Authorization")  # folded once: the server's CIMultiDict finds it faster
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +159,7 @@ class AccessPolicy:
         ``HashCheckNeeded`` when only a bcrypt check can tell (see :meth:`verify`)."""
         if not self.required:
             return OPEN
-        auth = headers.get("Authorization")
+        auth = headers.get(_AUTHORIZATION)
         if auth is not None:  # Authorization comes first (extract_key): its caller, if known
             principal = self._by_auth.get(auth)
             if principal is not None:

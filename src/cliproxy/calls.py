@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from cliproxy.errors import CliproxyError
@@ -26,16 +27,19 @@ if TYPE_CHECKING:
     from cliproxy.providers.base import Provider
     from cliproxy.translate.registry import Registry
 
-__all__ = ["SSE_HEADERS", "Attempt", "Call", "Reply", "RequestTerminated", "StreamReply"]
+__all__ = ["SSE_HEADERS", "Attempt", "Call", "Reply", "RequestTerminated", "StreamReply", "new_call"]
 
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "Connection": "keep-alive"}
 _JSON = {"Content-Type": "application/json"}
+_NEW_DICT: Any = object()  # Call's query when none is given: a new dict, as a default_factory
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Call:
     """One client request, as the server hands it to the pipeline. Never changed: a
-    plugin that rewrites the request makes a new ``Call`` (``dataclasses.replace``)."""
+    plugin that rewrites the request makes a new ``Call`` (``dataclasses.replace``).
+
+    Built by ``__new__`` (one per request: see there), a frozen dataclass otherwise."""
 
     format: Format
     body: dict[str, Any]
@@ -57,6 +61,48 @@ class Call:
     pinned: Call | None = field(default=None, repr=False, compare=False)
     _ir: IrRequest | None = field(default=None, repr=False, compare=False)
 
+    def __new__(
+        cls,
+        format: Format,
+        body: dict[str, Any],
+        model: str,
+        stream: bool,
+        headers: Mapping[str, str],
+        query: Mapping[str, str] = _NEW_DICT,
+        action: str = "generate",
+        alt: str | None = None,
+        skip: str | None = None,
+        request_id: str = "",
+        scope: Any = None,
+        trace: Any = None,
+        pin: str = "",
+        pinned: Call | None = None,
+        _ir: IrRequest | None = None,
+    ) -> Call:
+        # A frozen dataclass's __init__ sets each field through object.__setattr__ (1.9 us
+        # for these 15); a _Draft, of the same slots, takes plain stores, then becomes the Call.
+        call: Any = _Draft()
+        call.format = format
+        call.body = body
+        call.model = model
+        call.stream = stream
+        call.headers = headers
+        call.query = {} if query is _NEW_DICT else query
+        call.action = action
+        call.alt = alt
+        call.skip = skip
+        call.request_id = request_id
+        call.scope = scope
+        call.trace = trace
+        call.pin = pin
+        call.pinned = pinned
+        call._ir = _ir
+        call.__class__ = cls
+        return call
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle: through __new__, as built
+        return type(self), tuple([getattr(self, name) for name in _CALL_FIELDS])
+
     def client_ir(self, registry: Registry) -> IrRequest:
         """The client request as IR, parsed once however many attempts need it. Read
         only: an attempt that needs another model name takes ``Attempt.for_model``."""
@@ -71,6 +117,18 @@ class Call:
             object.__setattr__(self, "_ir", req)  # a memo of a derived value, not a change
             return req
         return self._ir
+
+
+_CALL_FIELDS = Call.__slots__
+# ``Call(...)`` reaches ``__new__`` through ``type.__call__`` (the arguments packed into a
+# tuple and a dict, then ``object.__init__``); the server's hot routes call it straight: 0.2 us less
+new_call = partial(Call.__new__, Call)
+
+
+class _Draft:
+    """A ``Call`` while ``Call.__new__`` fills it in (the same slots, no frozen guard)."""
+
+    __slots__ = _CALL_FIELDS
 
 
 @dataclass(slots=True)

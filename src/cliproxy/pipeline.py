@@ -28,6 +28,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from cliproxy import replies, route_explain
@@ -58,7 +59,7 @@ from cliproxy.pipeline_prepare import MEDIA, AttemptPlan, plan_attempts, start_a
 from cliproxy.plugins.flow import Flow, route_for
 from cliproxy.policies.enforce import Enforcer, Ticket
 from cliproxy.providers import antigravity_credits as ag_credits
-from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError
+from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError, UpstreamRequest
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import forwardable_response_headers
 from cliproxy.providers.transport import read_body
@@ -70,8 +71,6 @@ from cliproxy.translate.replay_shared import RedisMirror
 __all__ = ["Call", "Pipeline", "Reply", "StreamReply"]
 
 log = logging.getLogger(__name__)
-
-_NO_EXTRA: dict[str, Any] = {}  # build()'s extra keywords for a provider whose format is fixed
 
 
 class Pipeline:
@@ -204,11 +203,12 @@ class Pipeline:
         if limits[0] is not config:
             limits = self._limits = _limits(config)
         _, rounds, bootstrap, max_creds = limits
-        BOOTSTRAP_LEFT.set(bootstrap if call.stream else 0)
+        if call.stream:  # only a stream's attempt sets BOOTSTRAP_ERROR, the one use of this
+            BOOTSTRAP_LEFT.set(bootstrap)
         last: UpstreamError | None = None
         try:
             for round_no in range(rounds):
-                tried: set[str] = set()
+                tried: set[str] = set()  # the credentials that failed this round
                 failed: UpstreamError | None = None  # this round's last failure
                 if round_no:  # a later round, after a wait: the config of now
                     max_creds = int(self.config.max_retry_credentials or 0)
@@ -231,7 +231,6 @@ class Pipeline:
                     if (cred.max_concurrency or self.concurrency.kinds) and call.action != "count":
                         other = self._picker(route, tried, session_key, scheduler)
                         cred, slot = await self.concurrency.enter(cred, other, call.headers, call.query)
-                    tried.add(cred.id)
                     try:  # _with_credential, inline: one coroutine layer less per request
                         if cred.attributes and cred.attributes.get("plugin"):
                             answer = await self._plugin_credential(call, route, cred, flow)
@@ -255,6 +254,7 @@ class Pipeline:
                     except Final:
                         raise
                     except UpstreamError as err:
+                        tried.add(cred.id)  # (read only by the next pick: a success returned)
                         failed = err
                     finally:
                         if slot is not None:
@@ -475,21 +475,22 @@ class Pipeline:
                 headers=attempt.headers,
             )
         upstream_stream = (call.stream or provider.always_stream) and generate
-        extra = {"fmt": attempt.fmt} if provider.format_dependent else _NO_EXTRA
         config = self.config
         proxy = plan.proxy if cred.proxy_url == plan.proxy_url else plan.proxy_for(cred)
         prepared = None
         if plan.prepares:  # before build: it may complete cred
             pending = provider.prepare(cred, self.http, proxy=proxy)
             prepared = await pending if pending is not None else None
-        upreq = provider.build(
+        build: Callable[..., UpstreamRequest] = provider.build
+        if provider.format_dependent:  # its request follows the attempt's upstream format
+            build = partial(build, fmt=attempt.fmt)  # (else a call without **: no dict made)
+        upreq = build(
             cred,
             attempt.body,
             model=model,
             stream=upstream_stream,
             client_headers=attempt.headers,
             action=action,
-            **extra,
         )
         if prepared:
             upreq.headers.update(prepared)

@@ -267,14 +267,13 @@ async def _rest(
     resp: UpstreamResponse,
 ) -> AsyncIterator[bytes]:
     try:
-        while not tr.ended:  # once an error event went out (or must), stop reading the upstream
-            try:
-                chunk = await chunks.__anext__()
-            except StopAsyncIteration:
-                break
-            out = tr.feed(chunk)
-            if out:
-                yield out
+        if not tr.ended:
+            async for chunk in chunks:
+                out = tr.feed(chunk)
+                if out:
+                    yield out
+                if tr.ended:  # once an error event went out (or must), stop reading the upstream
+                    break
         if isinstance(tr, Passthrough) and tr.late_error is not None:
             log.warning("upstream stream for %s broke: %s", call.model, tr.late_error.message)
             yield _stream_error(reg, call, tr, tr.late_error)

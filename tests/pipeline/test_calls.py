@@ -3,11 +3,13 @@ client's IR, an interceptor's answer as a typed error."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 
 import pytest
 
-from cliproxy.calls import Attempt, Call, Reply, RequestTerminated
+from cliproxy.calls import Attempt, Call, Reply, RequestTerminated, new_call
 from cliproxy.formats import Format
 from cliproxy.translate.registry import default_registry
 
@@ -20,6 +22,25 @@ def test_a_call_cannot_be_changed_only_replaced():
         call.headers = {"X-A": "2"}  # type: ignore[misc]
     other = dataclasses.replace(call, headers={"X-A": "2"})
     assert call.headers == {"X-A": "1"} and other.headers == {"X-A": "2"}
+
+
+def test_a_call_built_fast_is_a_whole_frozen_dataclass():
+    call = Call(Format.OPENAI, dict(BODY), "m", True, {"X-A": "1"}, trace="t")
+    assert type(call) is Call and dataclasses.is_dataclass(call)
+    assert (call.query, call.action, call.alt, call.pin, call.pinned) == ({}, "generate", None, "", None)
+    assert (
+        Call(Format.OPENAI, BODY, "m", False, {}).query is not Call(Format.OPENAI, BODY, "m", False, {}).query
+    )
+    for f in dataclasses.fields(Call):  # every field guarded, as a frozen dataclass's are
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(call, f.name, None)
+    assert copy.copy(call) == call and pickle.loads(pickle.dumps(call)) == call
+    assert dataclasses.replace(call, stream=False) == Call(
+        Format.OPENAI, dict(BODY), "m", False, {"X-A": "1"}, trace="t"
+    )
+    assert "trace='t'" in repr(call) and "pinned" not in repr(call)
+    fast = new_call(Format.OPENAI, dict(BODY), "m", True, {"X-A": "1"}, trace="t")  # the server's
+    assert type(fast) is Call and fast == call
 
 
 def test_the_client_ir_is_parsed_once_and_an_attempt_renames_a_copy():

@@ -17,7 +17,7 @@ from cliproxy.providers.fasthttp import HIGH_WATER, FastHttpClient
 from cliproxy.providers.fastwire import Headers, head_bytes, head_template
 from cliproxy.providers.transport import UpstreamNetworkError, read_body
 from tests.fakes.fixtures import Fakes
-from tests.providers.test_fasthttp import Raw, answer, read_request
+from tests.providers.test_fasthttp import Raw, answer, get, read_request
 
 
 @pytest.fixture
@@ -155,6 +155,24 @@ async def test_heads_split_interleaved_with_1xx_or_after_empty_lines(client: Fas
         assert raw.connections == 1
 
 
+async def test_any_line_ends_before_a_status_line_are_skipped(client: FastHttpClient) -> None:
+    reply = (
+        b"\n\r\r\nHTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 2\r\n\r\nok"  # llhttp skips CR and LF alike
+    )
+    async with Raw(_replying(reply)) as raw:
+        resp = await client.request("GET", raw.url, headers={}, body=None)
+        assert resp.status == 200 and dict(resp.headers.items()) == {"X-A": "1", "Content-Length": "2"}
+        assert await read_body(resp) == b"ok"
+
+
+async def test_an_answer_nobody_asked_for_in_the_same_read_is_not_glued_on(client: FastHttpClient) -> None:
+    async with Raw(_replying(answer(b"ok") + answer(b"extra"))) as raw:
+        assert await get(client, raw.url) == (200, b"ok")
+        assert client.idle_count(raw.url) == 0  # its parser stopped inside the stray answer
+        assert await get(client, raw.url) == (200, b"ok")
+        assert raw.connections == 2
+
+
 async def test_unframed_answer_without_headers_ends_with_the_connection(client: FastHttpClient) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
@@ -167,6 +185,43 @@ async def test_unframed_answer_without_headers_ends_with_the_connection(client: 
         assert len(resp.headers) == 0
         assert await read_body(resp) == b"all of it"
         assert client.idle_count(raw.url) == 0
+
+
+async def test_one_parser_reads_a_connections_answers_and_a_head_gets_its_own(client: FastHttpClient) -> None:
+    replies = [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n0\r\n\r\n",
+        answer(b"two"),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",  # HEAD: the announced body never comes
+        b"HTTP/1.1 100 Continue\r\n\r\n" + answer(b"four"),
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        answer(b"six"),
+    ]
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for reply in replies:
+            await read_request(reader)
+            writer.write(reply)
+            await writer.drain()
+        await reader.read()
+
+    parsers = []
+    async with Raw(handler) as raw:
+        for method, want in (
+            ("GET", b"one"),
+            ("GET", b"two"),
+            ("HEAD", b""),
+            ("GET", b"four"),
+            ("GET", b""),
+            ("GET", b"six"),
+        ):
+            resp = await client.request(method, raw.url, headers={}, body=None)
+            assert resp._conn is not None
+            parsers.append(resp._conn.parser)
+            assert await read_body(resp) == want
+        assert raw.connections == 1
+    # kept from one answer to the next; a new one for the HEAD answer, and after it
+    assert parsers[0] is parsers[1] and parsers[3] is parsers[4] is parsers[5]
+    assert len({id(parsers[1]), id(parsers[2]), id(parsers[3])}) == 3
 
 
 # ---- timers: one per connection, moved only when a deadline comes sooner

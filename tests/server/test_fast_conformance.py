@@ -257,3 +257,44 @@ async def test_half_closed_client_still_gets_its_answer(fast):
     data = await asyncio.wait_for(reader.read(), 5)
     writer.close()
     assert statuses(data) == [200]
+
+
+async def test_a_header_value_that_is_not_utf8_is_served_here(fast):
+    data, _ = await talk(fast.port, post(extra=b"X-Note: caf\xe9\r\n"), wait=1.0)
+    assert statuses(data) == [200] and served_fast(data)
+
+
+async def test_a_body_longer_than_a_header_field_is_served_here(fast):
+    # field and request-line limits are checked only on a head that long: not on its body
+    big = orjson.dumps({"model": "compat-model", "messages": [{"role": "user", "content": "x" * 20000}]})
+    data, _ = await talk(fast.port, post(big), wait=1.0)
+    assert statuses(data) == [200] and served_fast(data)
+    data, closed = await talk(fast.port, post(big, extra=b"X-Big: " + b"a" * 9000 + b"\r\n"))
+    assert statuses(data)[0] in (400, 431) and closed and not served_fast(data)
+    data, closed = await talk(fast.port, post(big, path=CHAT + b"?" + b"a" * 9000))
+    assert statuses(data)[0] in (400, 414) and closed and not served_fast(data)
+    assert len(fast.fakes.openai.requests) == 1
+
+
+async def test_trailers_are_dropped_and_a_long_one_closes(fast):
+    data, _ = await talk(fast.port, chunked(chunk(BODY), b"0\r\nX-Checksum: abc\r\n\r\n"), wait=1.0)
+    assert statuses(data) == [200] and served_fast(data)
+    data, closed = await talk(fast.port, chunked(chunk(BODY), b"0\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n"))
+    assert closed and not statuses(data)  # as a head field that long: not served here
+    assert len(fast.fakes.openai.requests) == 1
+
+
+async def test_streams_are_chunked_on_http_11_and_end_with_the_connection_on_http_10(fast):
+    body = orjson.dumps(
+        {"model": "compat-model", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    )
+    data, closed = await talk(fast.port, post(body), wait=1.0)
+    head = data.split(b"\r\n\r\n", 1)[0]
+    assert statuses(data) == [200] and not closed and served_fast(data)
+    assert b"Transfer-Encoding: chunked" in head and b"Connection:" not in head
+    assert data.endswith(b"0\r\n\r\n")
+    data, closed = await talk(fast.port, post(body, version=b"1.0", extra=b"Connection: keep-alive\r\n"))
+    head = data.split(b"\r\n\r\n", 1)[0]
+    assert statuses(data) == [200] and closed
+    assert b"Connection: close" in head and b"Transfer-Encoding" not in head
+    assert b"data: " in data

@@ -17,7 +17,7 @@ import pytest
 from cliproxy.management import usage_api
 from cliproxy.usage import recorder_of
 from cliproxy.usage.ledger import Ledger
-from cliproxy.usage.ledger_store import COLUMNS, INT_COLUMNS, SqliteStore
+from cliproxy.usage.ledger_store import COLUMNS, INT_COLUMNS, SqliteStore, _parts
 from tests.usage.helpers import close_recorder
 from tests.usage.upstream import UsageUpstream
 
@@ -324,9 +324,9 @@ async def test_a_window_too_big_to_export_is_refused(start_proxy, upstream, tmp_
         close_recorder(proxy)
 
 
-@pytest.mark.parametrize("count", [1, 99, 100, 237])
+@pytest.mark.parametrize("count", [1, 99, 100, 237, 256, 257, 1250])
 def test_sqlite_insert_keeps_every_row_of_any_batch_size(tmp_path, count):
-    """Rows go in by statements of many rows (and a shorter last one): none lost or altered."""
+    """Rows go in by statements of many rows (and shorter last ones): none lost or altered."""
     store = SqliteStore(tmp_path / "z.sqlite")
     store.open()
     try:
@@ -335,3 +335,18 @@ def test_sqlite_insert_keeps_every_row_of_any_batch_size(tmp_path, count):
         assert store.query("SELECT " + ", ".join(COLUMNS) + " FROM usage_requests ORDER BY ts") == rows
     finally:
         store.close()
+
+
+def test_a_batch_goes_in_by_few_statement_shapes():
+    """Full statements, then one per power of two of the rest: every row once, in order,
+    and no more than log2(top) + 1 statement shapes whatever the batch sizes."""
+    shapes = set()
+    for n in range(0, 1300):
+        parts = list(_parts(n, 256))
+        assert [start for start, _ in parts] == [
+            sum(size for _, size in parts[:i]) for i in range(len(parts))
+        ]
+        assert sum(size for _, size in parts) == n
+        shapes.update(size for _, size in parts)
+    assert shapes == {1, 2, 4, 8, 16, 32, 64, 128, 256}
+    assert [size for _, size in _parts(1250, 256)] == [256, 256, 256, 256, 128, 64, 32, 2]

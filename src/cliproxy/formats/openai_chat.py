@@ -72,11 +72,12 @@ _CACHE_WRITE_KEYS = ("cached_creation_tokens", "cache_write_tokens", "cache_crea
 
 
 def parse_usage(u: dict[str, Any]) -> ir.Usage:
-    """A Chat Completions ``usage`` object -> IR usage."""
+    """A Chat Completions ``usage`` object -> IR usage. (Read for every answer: members that
+    are mostly absent are tested with ``in``, so they cost no call.)"""
     ptd = u.get("prompt_tokens_details")
     ctd = u.get("completion_tokens_details")
     cache_read = cache_write = reasoning = 0
-    if isinstance(ptd, dict):
+    if ptd is not None and isinstance(ptd, dict):
         v = ptd.get("cached_tokens")
         cache_read = v if type(v) is int else 0
         for k in _CACHE_WRITE_KEYS:
@@ -84,13 +85,13 @@ def parse_usage(u: dict[str, Any]) -> ir.Usage:
                 v = ptd[k]
                 cache_write = v if type(v) is int else 0
                 break
-    if not cache_read:  # DeepSeek names it at top level
-        v = u.get("prompt_cache_hit_tokens")
+    if not cache_read and "prompt_cache_hit_tokens" in u:  # DeepSeek names it at top level
+        v = u["prompt_cache_hit_tokens"]
         cache_read = v if type(v) is int else 0
-    if not cache_write:
-        v = u.get("cache_creation_input_tokens")
+    if not cache_write and "cache_creation_input_tokens" in u:
+        v = u["cache_creation_input_tokens"]
         cache_write = v if type(v) is int else 0
-    if isinstance(ctd, dict):
+    if ctd is not None and isinstance(ctd, dict):
         v = ctd.get("reasoning_tokens")
         reasoning = v if type(v) is int else 0
     total = u.get("total_tokens")

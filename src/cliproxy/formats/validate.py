@@ -203,29 +203,46 @@ def _short(value: str, limit: int = 40) -> str:
 # --------------------------------------------------------------------------- per format
 
 
-def _openai_chat(body: dict[str, Any]) -> None:
-    messages = body.get("messages")
+def _chat_turns(messages: Any) -> None:
     if not isinstance(messages, list):
         _fail("messages", "required, a list of message objects")
     for i, msg in enumerate(messages):
-        # ``type(x) is`` first: the exact types JSON gives, tested without a call
-        if type(msg) is not dict and not isinstance(msg, dict):
+        if not isinstance(msg, dict):
             _fail(f"messages[{i}]", "expected an object")
         role = msg.get("role")
-        if (type(role) is not str and not isinstance(role, str)) or role not in _CHAT_ROLES:
+        if not isinstance(role, str) or role not in _CHAT_ROLES:
             _bad_role(role, f"messages[{i}]", _CHAT_ROLES)
         content = msg.get("content")
-        if (
-            content is not None
-            and type(content) is not str
-            and not isinstance(content, str)
-            and _bad_object(content) is not None
-        ):
+        if content is not None and not isinstance(content, str) and _bad_object(content) is not None:
             if not isinstance(content, list):
                 _fail(f"messages[{i}].content", "expected a string, a list of content parts or null")
             _object_list(content, f"messages[{i}].content", "a content part object")
         if "tool_calls" in msg and (calls := msg["tool_calls"]) is not None:
             _object_list(calls, f"messages[{i}].tool_calls")
+
+
+def _openai_chat(body: dict[str, Any]) -> None:
+    messages: Any = body.get("messages")
+    if type(messages) is not list:
+        _chat_turns(messages)  # raises, unless a list subclass
+    for msg in messages:  # the common case, cheaply: JSON's exact types, nothing to name
+        if (
+            type(msg) is not dict
+            or type(role := msg.get("role")) is not str
+            or role not in _CHAT_ROLES
+            or (
+                (content := msg.get("content")) is not None
+                and type(content) is not str
+                and _bad_object(content) is not None
+            )
+            or (
+                "tool_calls" in msg
+                and (calls := msg["tool_calls"]) is not None
+                and _bad_object(calls) is not None
+            )
+        ):
+            _chat_turns(messages)  # names the fault (or accepts what only looked unusual)
+            break
     tools = body.get("tools")
     if tools is not None:
         _object_list(tools, "tools")
@@ -239,8 +256,8 @@ def _openai_chat(body: dict[str, Any]) -> None:
     if stop is not None and not isinstance(stop, str | list):
         _fail("stop", "expected a string or a list of strings")
     types = _CHAT_FIELDS.types  # :meth:`_Fields.check` only for a value of an unusual type
-    for key in types.keys() & body.keys():
-        if type(body[key]) not in types[key]:
+    for key in body:  # the body's few keys: cheaper than a key-set intersection
+        if key in types and type(body[key]) not in types[key]:
             _CHAT_FIELDS.check(body)
             break
 
@@ -279,8 +296,8 @@ def _responses(body: dict[str, Any]) -> None:
             if tool.get("type") == "function":
                 _function(tool, f"tools[{i}]", "parameters")
     types = _RESPONSES_FIELDS.types  # :meth:`_Fields.check` only for a value of an unusual type
-    for key in types.keys() & body.keys():
-        if type(body[key]) not in types[key]:
+    for key in body:  # the body's few keys: cheaper than a key-set intersection
+        if key in types and type(body[key]) not in types[key]:
             _RESPONSES_FIELDS.check(body)
             break
 
@@ -307,20 +324,33 @@ def _claude_blocks(value: Any, path: str) -> None:
             _fail(f"{path}[{j}].type", "required, a string")
 
 
-def _claude(body: dict[str, Any]) -> None:
-    messages = body.get("messages")
+def _claude_turns(messages: Any) -> None:
     if not isinstance(messages, list):
         _fail("messages", "required, a list of message objects")
     for i, msg in enumerate(messages):
-        # ``type(x) is`` first: the exact types JSON gives, tested without a call
-        if type(msg) is not dict and not isinstance(msg, dict):
+        if not isinstance(msg, dict):
             _fail(f"messages[{i}]", "expected an object")
         role = msg.get("role")
-        if (type(role) is not str and not isinstance(role, str)) or role not in _CLAUDE_ROLES:
+        if not isinstance(role, str) or role not in _CLAUDE_ROLES:
             _bad_role(role, f"messages[{i}]", _CLAUDE_ROLES)
         content = msg.get("content")
-        if type(content) is not str and not isinstance(content, str) and not _claude_blocks_ok(content):
+        if not isinstance(content, str) and not _claude_blocks_ok(content):
             _claude_blocks(content, f"messages[{i}].content")
+
+
+def _claude(body: dict[str, Any]) -> None:
+    messages: Any = body.get("messages")
+    if type(messages) is not list:
+        _claude_turns(messages)  # raises, unless a list subclass
+    for msg in messages:  # the common case, cheaply: JSON's exact types, nothing to name
+        if (
+            type(msg) is not dict
+            or type(role := msg.get("role")) is not str
+            or role not in _CLAUDE_ROLES
+            or (type(content := msg.get("content")) is not str and not _claude_blocks_ok(content))
+        ):
+            _claude_turns(messages)  # names the fault (or accepts what only looked unusual)
+            break
     system = body.get("system")
     if (
         system is not None
@@ -339,8 +369,8 @@ def _claude(body: dict[str, Any]) -> None:
     if stop is not None and not isinstance(stop, list):
         _fail("stop_sequences", "expected a list of strings")
     types = _CLAUDE_FIELDS.types  # :meth:`_Fields.check` only for a value of an unusual type
-    for key in types.keys() & body.keys():
-        if type(body[key]) not in types[key]:
+    for key in body:  # the body's few keys: cheaper than a key-set intersection
+        if key in types and type(body[key]) not in types[key]:
             _CLAUDE_FIELDS.check(body)
             break
 

@@ -143,7 +143,7 @@ class ClaudeProvider(Provider):
         if anthropic and not confirmed:  # refused there for sure: the client's 400 (CPA)
             _check_mid_system(body)
         if not (cli or cloaked or confirmed):  # the caller's own request shape
-            headers = self._caller_headers(plan, cred, client_headers, extra, stream=up_stream)
+            headers = self._caller_headers(plan, client_headers, extra, stream=up_stream)
             if count:
                 claude_cache.settle(body)
             else:  # CPA's placement when the caller placed no mark
@@ -240,7 +240,6 @@ class ClaudeProvider(Provider):
     def _caller_headers(
         self,
         plan: CredentialPlan,
-        cred: Credential,
         client_headers: Mapping[str, str],
         extra: list[str],
         *,
@@ -249,8 +248,9 @@ class ClaudeProvider(Provider):
         headers: dict[str, str] = {"content-type": "application/json"}
         forwarded = _FORWARDED
         for name, value in client_headers.items():
-            lower = forwarded.get(name)
-            if lower is None:
+            try:  # a subscript, not .get(): the name is known but for a client's first request
+                lower = forwarded[name]
+            except KeyError:
                 lower = _forwarded_name(name)
             if lower and value:
                 headers[lower] = value
@@ -467,18 +467,19 @@ def _forwarded_name(name: str) -> str:
 
 
 def _apply_custom(headers: dict[str, str], custom: tuple[Custom, ...], incoming: Mapping[str, str]) -> None:
-    """The credential's own ``headers:`` win (names compared case-insensitively); a
-    ``$NAME`` value copies the client's header NAME, left out when it sent none
-    (:func:`copy_client_headers`, from the plan's :attr:`CredentialPlan.custom`)."""
-    for name, lower, value, copied in custom:
+    """The credential's own ``headers:`` win (names compared case-insensitively: each
+    entry drops the names it replaces, worked out by the plan for headers that spell
+    every name in lower case but the auth header's); a ``$NAME`` value copies the
+    client's header NAME, left out when it sent none (:func:`copy_client_headers`, from
+    the plan's :attr:`CredentialPlan.custom`)."""
+    for name, value, copied, spellings in custom:
         if copied:
             sent = incoming.get(value)
             if not sent:
                 continue
             value = sent
-        for present in tuple(headers):
-            if present.lower() == lower:
-                del headers[present]
+        for present in spellings:
+            headers.pop(present, None)
         headers[name] = value
 
 

@@ -124,13 +124,8 @@ def _mark_tools(body: dict[str, Any], ttl: str) -> None:
         tools[last] = _marked_copy(tools[last], ttl)
 
 
-def _mark_system(body: dict[str, Any], system: Any, ttl: str) -> None:
-    if isinstance(system, str):
-        if system.strip():
-            body["system"] = [_text_block(system, ttl)]
-        return
-    if not isinstance(system, list) or not system:
-        return
+def _mark_system(body: dict[str, Any], system: list[Any], ttl: str) -> None:
+    """The last block of a non-empty system list, unless a block has a mark."""
     for b in system:
         if isinstance(b, dict) and "cache_control" in b:
             return
@@ -153,59 +148,69 @@ def _rolling_host(msg: dict[str, Any]) -> bool:
     return kind not in ("thinking", "redacted_thinking")
 
 
+_ROLLING_ROLES = ("user", "assistant")
+
+
 def _mark_messages(body: dict[str, Any], ttl: str) -> None:
+    """The rolling mark: on the last turn that can host one (see :func:`_rolling_host`),
+    unless it has a mark, or on a final system turn with text after that turn."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return
-    target = -1
-    for i in range(len(messages) - 1, -1, -1):  # the last turn that can hold the mark
-        msg = messages[i]
-        if type(msg) is dict and msg.get("role") in ("user", "assistant"):
-            content = msg.get("content")  # _rolling_host, inline: the last turn mostly is one
-            if isinstance(content, str) or (
+    last = len(messages) - 1
+    target = last
+    while target >= 0:  # the last turn that can hold the mark (_rolling_host, inline)
+        msg = messages[target]
+        if type(msg) is dict and msg.get("role") in _ROLLING_ROLES:
+            content = msg.get("content")
+            if type(content) is str or isinstance(content, str):
+                break
+            if (
                 isinstance(content, list)
                 and content
                 and (msg.get("role") != "assistant" or _rolling_host(msg))
             ):
-                target = i
                 break
-    if target < 0:
+        target -= 1
+    else:  # no turn can
         return
-    final = messages[-1]
-    if isinstance(final, dict) and final.get("role") == "system":
-        text = final.get("content")
-        if isinstance(text, str) and text.strip():  # Claude Code's final-system special case
-            messages = body["messages"] = messages.copy()
-            messages[-1] = {**final, "content": [_text_block(text, ttl)]}
-            return
-    msg = messages[target]
-    content = msg.get("content")
+    if target < last:  # Claude Code's final-system special case
+        final = messages[-1]
+        if isinstance(final, dict) and final.get("role") == "system":
+            text = final.get("content")
+            if isinstance(text, str) and text.strip():
+                messages = body["messages"] = messages.copy()
+                messages[-1] = {**final, "content": [_text_block(text, ttl)]}
+                return
     if isinstance(content, str):
         messages = body["messages"] = messages.copy()
         messages[target] = {**msg, "content": [_text_block(content, ttl)]}
-    elif isinstance(content, list):
-        for b in content:
-            if isinstance(b, dict) and "cache_control" in b:
-                return
-        if isinstance(content[-1], dict):
-            content = content.copy()
-            content[-1] = _marked_copy(content[-1], ttl)
-            messages = body["messages"] = messages.copy()
-            messages[target] = {**msg, "content": content}
+        return
+    for b in content:
+        if isinstance(b, dict) and "cache_control" in b:
+            return
+    if isinstance(content[-1], dict):
+        content = content.copy()
+        content[-1] = _marked_copy(content[-1], ttl)
+        messages = body["messages"] = messages.copy()
+        messages[target] = {**msg, "content": content}
 
 
 def _place(body: dict[str, Any], ttl: str = "") -> None:
     """CPA's ``ensureCacheControl`` (section by section, so a mark cloaking put on the
     first user turn does not stop the system or the rolling message mark); new marks
-    carry ``ttl`` when given."""
+    carry ``ttl`` when given. Only a usable system prompt (a non-blank string, a non-empty
+    list) spares the tools their mark; a string one becomes one marked text block."""
     system = body.get("system")
-    if isinstance(system, list):  # a usable system: the tools get no mark
-        usable = bool(system)
+    if type(system) is str or isinstance(system, str):
+        if system.strip():
+            body["system"] = [_text_block(system, ttl)]
+        else:
+            _mark_tools(body, ttl)
+    elif isinstance(system, list) and system:
+        _mark_system(body, system, ttl)
     else:
-        usable = isinstance(system, str) and bool(system.strip())
-    if not usable:
         _mark_tools(body, ttl)
-    _mark_system(body, system, ttl)
     _mark_messages(body, ttl)
 
 

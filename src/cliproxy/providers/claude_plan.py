@@ -20,9 +20,9 @@ from cliproxy.providers import claude_cloak as cloaking
 
 __all__ = ["CredentialPlan", "Custom", "anthropic_origin", "host_header"]
 
-# a credential's ``headers:`` entry: (name, lower-case name, value or the client header a
-# ``$NAME`` value copies, whether it copies)
-Custom = tuple[str, str, str, bool]
+# a credential's ``headers:`` entry: (name, value or the client header a ``$NAME`` value
+# copies, whether it copies, the names it replaces: see :func:`_custom`)
+Custom = tuple[str, str, bool, tuple[str, ...]]
 
 MESSAGES_PATH = "/v1/messages?beta=true"
 COUNT_PATH = "/v1/messages/count_tokens?beta=true"
@@ -42,6 +42,22 @@ def host_header(url: str) -> str:
         host = f"[{host}]"
     default = 443 if parts.scheme == "https" else 80
     return host if parts.port in (None, default) else f"{host}:{parts.port}"
+
+
+def _custom(headers: dict[str, str], auth: str) -> tuple[Custom, ...]:
+    """The credential's ``headers:`` as :data:`Custom` entries. Names compare
+    case-insensitively, and the provider writes every header name in lower case but the
+    auth header's (``auth``) and these entries' own: so an entry replaces its lower-case
+    name and whichever of those spell the same name otherwise (worked out here, once)."""
+    out: list[Custom] = []
+    written = [auth]
+    for name, value in headers.items():
+        lower = name.lower()
+        spellings = (lower, *dict.fromkeys(n for n in written if n != lower and n.lower() == lower))
+        copied = value.startswith("$")
+        out.append((name, value[1:] if copied else value, copied, spellings))
+        written.append(name)
+    return tuple(out)
 
 
 class CredentialPlan:
@@ -83,12 +99,6 @@ class CredentialPlan:
         self.api_key = cred.api_key
         self.base_url = cred.base_url
         self.headers = dict(cred.headers)
-        self.custom: tuple[Custom, ...] = tuple(
-            (name, name.lower(), value[1:], True)
-            if value.startswith("$")
-            else (name, name.lower(), value, False)
-            for name, value in cred.headers.items()
-        )
         self.base = base
         self.url = base + MESSAGES_PATH
         self.count_url = base + COUNT_PATH
@@ -109,6 +119,7 @@ class CredentialPlan:
             self.auth = ("x-api-key", cred.api_key)
         else:  # a custom base URL takes the key as a bearer token (CPA)
             self.auth = ("Authorization", f"Bearer {cred.api_key}")
+        self.custom = _custom(cred.headers, self.auth[0])
 
     def fits(self, cred: Credential) -> bool:
         """Whether ``cred`` still holds the values this plan was made from."""

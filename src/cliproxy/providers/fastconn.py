@@ -5,7 +5,8 @@ The answer's head is kept as one block of bytes (decoded only when someone reads
 headers, :class:`.fastwire.Headers`). Each limit (a wait's deadline, the keep-alive of a
 parked connection) has one timer per connection that moves only when a deadline comes
 sooner; a later deadline is checked when the timer fires. A request thus arms and cancels
-no timer of its own.
+no timer of its own, and makes no parser: one reads all the answers of a connection (see
+:meth:`Conn.send`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = ["HIGH_WATER", "NEVER", "Conn", "Origin"]
 HIGH_WATER = 1 << 20  # pause reading the socket above this many unread body bytes
 NEVER = float("inf")  # no deadline
 _ENCODING = b"\r\ncontent-encoding:"
+_LINE_ENDS = (13, 10)  # CR, LF
 
 Origin = tuple[bool, str, int]  # (tls, host, port)
 
@@ -70,7 +72,6 @@ class Conn(asyncio.Protocol):
         "status",
         "timer",
         "timer_at",
-        "to_eof",
         "transport",
         "waiter",
     )
@@ -93,10 +94,10 @@ class Conn(asyncio.Protocol):
         self.status = 0
         self.pre = b""  # the bytes of the answer until its head is in
         self.head_at = 0  # where in ``pre`` the head starts (after 1xx answers)
-        self.block = b"\r\n"  # the header lines: b"\r\nName: value\r\n...\r\n"
+        self.block = b"\r\n"  # the head: b"HTTP/1.1 200 OK\r\nName: value\r\n...\r\n"
         self.coding: bytes | None = None  # the block, lower case, when it names a Content-Encoding
         self.headers_done = self.complete = self.keep_alive = self.received = False
-        self.interim = self.paused = self.to_eof = False
+        self.interim = self.paused = False
         self.error: ConnectionError | None = None
         self.body: deque[bytes] = deque()
         self.buffered = 0
@@ -104,14 +105,23 @@ class Conn(asyncio.Protocol):
 
     def send(self, data: bytes, rest: bytes | None, head: bool, deadline: float) -> asyncio.Future[None]:
         """Write one request: ``data`` (the head, and a small body), then ``rest`` (a large
-        body); the future of its first news, as :meth:`expect` (made here: one call less)."""
+        body); the future of its first news, as :meth:`expect` (made here: one call less).
+
+        The parser of the last answer reads this one too (llhttp starts the next message of
+        a kept-alive connection, and a connection is reused only after a whole answer); a
+        new one is made on a new connection and around a HEAD request: a HEAD answer
+        announces a body that never comes (``on_body`` drops it when one does), so its
+        parser cannot read on."""
+        if head or self.head or self.parser is None:
+            callbacks = self.callbacks
+            self.parser = httptools.HttpResponseParser(self if head or callbacks is None else callbacks)
         self.head = head
         self.status = 0
         self.pre = b""
         self.head_at = 0
         self.coding = None
         self.headers_done = self.complete = self.keep_alive = self.received = False
-        self.interim = self.to_eof = False
+        self.interim = False
         self.error = None
         if self.body:
             self.body.clear()  # an answer released unread
@@ -121,9 +131,6 @@ class Conn(asyncio.Protocol):
         if self.paused:
             self.paused = False
             transport.resume_reading()
-        callbacks = self.callbacks
-        # a HEAD answer's announced body is not ours: ``on_body`` drops it
-        self.parser = httptools.HttpResponseParser(self if head or callbacks is None else callbacks)
         transport.write(data)
         if rest:
             transport.write(rest)
@@ -169,44 +176,55 @@ class Conn(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self.callbacks = None
+        parser, self.parser, self.callbacks = self.parser, None, None  # (their cycle, broken)
         self.live.discard(self)
         self.unpark()
         if self.timer is not None:
             self.timer.cancel()
             self.timer, self.timer_at = None, NEVER
-        if self.parser is None or self.complete:
+        if parser is None or self.complete:
             return
-        if self.headers_done and self.to_eof and exc is None:
-            self.complete, self.keep_alive = True, False  # a body that ends with the connection
+        if self.headers_done and exc is None and self._ends_with_connection():
+            self.complete, self.keep_alive = True, False
             self._wake()
             return
         reason = f": {exc}" if exc is not None else ""
         self.fail(ConnectionError(f"upstream closed the connection{reason}"))
 
+    def _ends_with_connection(self) -> bool:
+        """The answer's body is framed by the end of the connection: it may have one, and
+        its head names neither a Content-Length nor a Transfer-Encoding."""
+        if self.head or self.status in (204, 304):
+            return False
+        low = self.block.lower()
+        return b"\r\ncontent-length:" not in low and b"\r\ntransfer-encoding:" not in low
+
     # -- httptools callbacks (no on_header: the head is cut out of ``pre`` whole; the body
     # goes to ``body.append`` through ``_Callbacks``, except for a HEAD request's answer)
 
     def on_headers_complete(self) -> None:
+        if self.headers_done:  # a second answer in the same read: raised, llhttp stops there
+            raise ConnectionError("unexpected bytes from upstream")  # (``data_received`` fails it)
         parser = self.parser
         status = parser.get_status_code()
         pre = self.pre
         start = self.head_at
-        while pre.startswith(b"\r\n", start):
-            start += 2  # empty lines before a status line (llhttp skips them)
+        while pre[start] in _LINE_ENDS:  # (llhttp skips them before a status line)
+            start += 1
         end = pre.find(b"\r\n\r\n", start)  # llhttp has checked the head: CRLF line ends
         if 100 <= status < 200 and status != 101:
             self.head_at, self.interim = end + 4, True  # 1xx: wait for the real answer
             return
         self.pre = b""
-        block = self.block = pre[pre.find(b"\r\n", start) : end + 2] if end >= 0 else b"\r\n"
+        block = self.block = pre[start : end + 2] if end >= 0 else b"\r\n"
         self.status, self.headers_done = status, True
         if self.head:
             self.complete, self.keep_alive = True, parser.should_keep_alive()
         elif status not in (204, 304):
+            # (its framing is read only if the connection ends first; ``find``, not ``in``:
+            # ``bytes in bytes`` first tries the needle as an int, a TypeError raised and cleared)
             low = block.lower()
-            self.to_eof = b"\r\ncontent-length:" not in low and b"\r\ntransfer-encoding:" not in low
-            if _ENCODING in low:
+            if low.find(_ENCODING) >= 0:
                 self.coding = low
         waiter = self.waiter
         if waiter is not None:
@@ -300,7 +318,6 @@ class Conn(asyncio.Protocol):
         elif len(idle) >= most:
             self.expire()
             return
-        self.parser = None
         self.parked = idle
         until = self.idle_until = self.loop.time() + keepalive
         if until < self.idle_timer_at:  # no timer yet (or a later one)

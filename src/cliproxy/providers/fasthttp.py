@@ -116,7 +116,7 @@ class FastResponse:
                 if idle is not None and len(idle) < client.max_idle and until >= conn.idle_timer_at:
                     # ``Conn.park`` inline: the idle timer of an earlier parking still runs
                     # (it fires no sooner than this one would) and reads ``idle_until`` then
-                    conn.parser, conn.parked, conn.idle_until = None, idle, until
+                    conn.parked, conn.idle_until = idle, until
                     idle.append(conn)
                 else:
                     conn.park(client._idle, client.max_idle, client.keepalive)
@@ -267,13 +267,14 @@ class FastHttpClient:
             except Unsupported:
                 return self._fallback(method, url, headers, body, proxy)
         target, before, after = cached
+        size = len(body) if body else 0
         if before is None:
             head = head_bytes(method, target.path, target.host, headers, body)
         elif after is None:
             head = before
         else:
-            head = b"%b%d%b" % (before, len(body) if body else 0, after)
-        if body and len(body) < _WRITE_APART:
+            head = b"%b%d%b" % (before, size, after)
+        if body and size < _WRITE_APART:
             return self._exchange(target, head + body, None, method == "HEAD")
         return self._exchange(target, head, body, method == "HEAD")
 

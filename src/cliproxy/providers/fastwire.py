@@ -97,14 +97,14 @@ class Headers(Mapping[str, str]):
     __slots__ = ("_block", "_md")
 
     def __init__(self, block: bytes) -> None:
-        self._block = block  # b"\r\nName: value\r\n...\r\n"
+        self._block = block  # b"HTTP/1.1 200 OK\r\nName: value\r\n...\r\n" (its first line is not read)
         self._md: CIMultiDictProxy[str] | None = None
 
     def _all(self) -> CIMultiDictProxy[str]:
         md = self._md
         if md is None:
             found: CIMultiDict[str] = CIMultiDict()
-            for line in self._block.decode("utf-8", "surrogateescape").split("\r\n"):
+            for line in self._block.decode("utf-8", "surrogateescape").split("\r\n")[1:]:
                 if line:
                     name, _, value = line.partition(":")
                     found.add(name, value.lstrip(" \t"))  # llhttp allows no whitespace after a value

@@ -46,10 +46,11 @@ class OpenAICompatProvider(Provider):
         action: str = "generate",
     ) -> UpstreamRequest:
         body["model"] = model
-        if action == "compact":
-            return self._compact(cred, body, client_headers)
-        if action.startswith("images."):  # an ``image: true`` model: its own Images API (CPA)
-            return self._images(cred, body, action, client_headers)
+        if action != "generate":
+            if action == "compact":
+                return self._compact(cred, body, client_headers)
+            if action.startswith("images."):  # an ``image: true`` model: its own Images API (CPA)
+                return self._images(cred, body, action, client_headers)
         if stream:
             body["stream"] = True
         else:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 from aiohttp import web
 
+from cliproxy.calls import new_call
 from cliproxy.errors import CliproxyError, RequestError
 from cliproxy.formats import Format
 from cliproxy.formats.validate import check_depth
@@ -273,17 +274,17 @@ def _generic(fmt: Format, action: str = "generate") -> Prepare:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
             body = None
-        if not isinstance(body, dict):
+        if type(body) is not dict:  # (orjson makes plain dicts and strs: no isinstance call)
             body = _parse_json(raw)  # raises the client's 400
         check_depth(raw, body)
         model = body.get("model")
-        if not isinstance(model, str) or not (model := model.strip()):
+        if type(model) is not str or not (model := model.strip()):
             raise RequestError("model: required, a non-empty string", param="model")
         stream = body.get("stream", False) if generate else False
         if stream is not False and stream is not True:
             stream = _stream_flag(body)
         trace = _trace(ex, raw, fmt, model)
-        return Call(fmt, body, model, stream, ex.headers, ex.query, action=action, trace=trace), None
+        return new_call(fmt, body, model, stream, ex.headers, ex.query, action=action, trace=trace), None
 
     return prepare
 

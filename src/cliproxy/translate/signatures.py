@@ -475,29 +475,36 @@ def sanitize_claude_messages(
     report = SanitizeReport(target)
     if not isinstance(messages, list):
         return None, report
-    out: list[Any] = []
-    changed = False
-    for msg in messages:
-        content = msg.get("content") if isinstance(msg, dict) else None
-        if not isinstance(content, list):
-            out.append(msg)
+    out: list[Any] | None = None  # a new list from the first message that changes
+    for i, msg in enumerate(messages):
+        content: Any = msg.get("content") if isinstance(msg, dict) else None
+        kept: list[Any] | None = None  # a new content list from the first block that changes
+        if isinstance(content, list):
+            for j, block in enumerate(content):
+                if type(block) is dict and block.get("type") not in _SIGNED_KINDS:
+                    new = block  # text, tool_result, image...: nothing signed, no call
+                else:
+                    new = _sanitized_block(
+                        block, target, report, drop_tool_signatures, drop_empty_placeholders, preserve_empty
+                    )
+                if kept is None:
+                    if new is block:
+                        continue
+                    kept = content[:j]
+                if new is not None:
+                    kept.append(new)
+        if kept is None:  # the message as it is
+            if out is not None:
+                out.append(msg)
             continue
-        kept: list[Any] = []
-        touched = False
-        for block in content:
-            new = _sanitized_block(
-                block, target, report, drop_tool_signatures, drop_empty_placeholders, preserve_empty
-            )
-            touched = touched or new is not block
-            if new is not None:
-                kept.append(new)
-        if not touched:
-            out.append(msg)
-            continue
-        changed = True
+        if out is None:
+            out = messages[:i]
         if kept or not drop_empty_messages:
             out.append({**msg, "content": kept})
-    return (out if changed else None), report
+    return out, report
+
+
+_SIGNED_KINDS = ("thinking", "tool_use")  # the only blocks :func:`_sanitized_block` may change
 
 
 def sanitize_for_claude_upstream(
@@ -553,10 +560,16 @@ def _sanitized_block(
 
 
 def _sanitized_tool_use(block: dict[str, Any], target: Provider, report: SanitizeReport, drop: bool) -> Any:
+    extra = block.get("extra_content")
+    google = extra.get("google") if isinstance(extra, dict) else None
+    if (
+        block.keys().isdisjoint(_TOOL_SIGNATURE_KEYS)
+        and not (drop and "model" in block)
+        and not (isinstance(google, dict) and "thought_signature" in google)
+    ):
+        return block  # no signature to keep, replace or drop (the common call): no copy
     out = dict(block)
     changed = False
-    extra = out.get("extra_content")
-    google = extra.get("google") if isinstance(extra, dict) else None
     keys: list[tuple[dict[str, Any], str]] = [(out, k) for k in _TOOL_SIGNATURE_KEYS if k in out]
     if isinstance(google, dict) and "thought_signature" in google:
         google = dict(google)

@@ -56,9 +56,10 @@ class Ledger:
 
     def add(self, row: tuple[Any, ...]) -> None:
         rows = self.pending
-        if len(rows) + self.in_flight < MAX_PENDING:
+        waiting = len(rows)
+        if waiting + self.in_flight < MAX_PENDING:
             rows.append(row)
-            if len(rows) == BATCH:
+            if waiting == BATCH - 1:
                 self._wake.set()
             return
         self.dropped += 1

@@ -139,8 +139,9 @@ class Recorder:
         if t.on_usage is not None:  # the client key's policy charges what was used
             t.on_usage(usage, t.model)
         stats = self.stats
-        if stats._deferred is not None:  # a ledger file waiting for its first row
-            stats.open_ledger()
+        ledger = stats.ledger
+        if ledger is None and stats._deferred is not None:  # a ledger file waiting for its first row
+            ledger = stats.open_ledger()
         attempts = t.attempts
         n = len(attempts)
         cred = t.credential
@@ -157,13 +158,11 @@ class Recorder:
         if usage is None:
             i0 = i1 = i2 = i3 = i4 = i5 = 0
         else:
-            i0, i1, i2, i3, i4 = (
-                usage.input_tokens,
-                usage.output_tokens,
-                usage.cache_read_tokens,
-                usage.cache_write_tokens,
-                usage.reasoning_tokens,
-            )
+            i0 = usage.input_tokens  # one store each (a tuple of five is built, then unpacked)
+            i1 = usage.output_tokens
+            i2 = usage.cache_read_tokens
+            i3 = usage.cache_write_tokens
+            i4 = usage.reasoning_tokens
             i5 = usage.total_tokens
             if i5 is None:
                 i5 = i0 + i1
@@ -182,7 +181,6 @@ class Recorder:
         t0, first = t._t0, t._ttft
         elapsed = _clock() - t0
         ttft = None if first is None else first - t0
-        ledger = stats.ledger
         if ledger is not None:
             if cred is not None:
                 source = stats.source(cred)

@@ -158,7 +158,10 @@ class UsageStats:
         """The row's ``source`` for a credential (remembered per credential object: a
         reloaded credential of the same id is another object, and is looked at again)."""
         key = cred.id
-        found = self.sources.get(key)
+        try:  # a subscript, not ``dict.get``: no call on a hit
+            found = self.sources[key]
+        except KeyError:
+            found = None
         if found is None or found[0] is not cred:
             if len(self.sources) > 4096:
                 self.sources.clear()

@@ -39,7 +39,9 @@ _NO_HEADERS: Mapping[str, str] = {}
 class Attempt:
     """One upstream call. ``RequestTrace.upstream_request`` sets what the pipeline knows
     when it sends (no ``__init__``: one frame less per attempt); the rest keeps its class
-    default until the answer (or an error) says otherwise."""
+    default until the answer (or an error) says otherwise. The credential's facts are read
+    off ``cred`` when a log or an error event asks for them (a credential is replaced,
+    never changed, once it serves: a refresh makes a new one)."""
 
     index: int
     sent: float
@@ -48,12 +50,7 @@ class Attempt:
     headers: Mapping[str, str]
     body: bytes
     provider: str
-    auth_id: str
-    label: str
-    auth_kind: str
-    auth_value: str
-    auth_index: str
-    auth_provider: str
+    cred: Any
     status: int | None = None
     received: float | None = None
     response_headers: Mapping[str, str] = _NO_HEADERS
@@ -62,6 +59,30 @@ class Attempt:
     cooled: bool = False
     spool: Spool | None = None
     chunks: Timed | None = None  # the stream with its timing, while recording
+
+    @property
+    def auth_id(self) -> str:
+        return self.cred.id
+
+    @property
+    def label(self) -> str:
+        return self.cred.label
+
+    @property
+    def auth_kind(self) -> str:
+        return self.cred.kind
+
+    @property
+    def auth_value(self) -> str:
+        return self.cred.api_key
+
+    @property
+    def auth_index(self) -> str:
+        return self.cred.index
+
+    @property
+    def auth_provider(self) -> str:
+        return self.cred.provider
 
 
 class RequestTrace:
@@ -108,14 +129,15 @@ class RequestTrace:
         self.id = rid if rid != NO_REQUEST else new_request_id()
         self.started = _wall()
         self._t0 = _clock()
-        self.method, self.url, self.headers, self.body = method, url, headers, body
-        self.endpoint, self.fmt, self.alias, self.api_key, self.client_ip = (
-            endpoint,
-            fmt,
-            alias,
-            api_key,
-            client_ip,
-        )
+        self.method = method  # one store each: a tuple of more than three is built, then unpacked
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.endpoint = endpoint
+        self.fmt = fmt
+        self.alias = alias
+        self.api_key = api_key
+        self.client_ip = client_ip
         self.attempts: list[Attempt] = []
         if recorder.request_log:
             self.full = self.keep_bodies = True
@@ -140,16 +162,14 @@ class RequestTrace:
         attempts = self.attempts
         a = Attempt()
         attempts.append(a)
-        a.index, a.sent, a.method, a.url, a.headers, a.body = (
-            len(attempts),
-            _wall(),
-            method,
-            url,
-            headers,
-            body,
-        )
-        a.provider, a.auth_id, a.label, a.auth_kind = provider, cred.id, cred.label, cred.kind
-        a.auth_value, a.auth_index, a.auth_provider = cred.api_key, cred.index, cred.provider
+        a.index = len(attempts)
+        a.sent = self.started + (_clock() - self._t0)  # wall time, as ``upstream_response`` reads it
+        a.method = method
+        a.url = url
+        a.headers = headers
+        a.body = body
+        a.provider = provider
+        a.cred = cred
 
     def cooled(self, provider: str, scope: str) -> None:
         """The pipeline put the credential of the current attempt in cooldown."""
@@ -159,9 +179,10 @@ class RequestTrace:
 
     def upstream_response(self, status: int, headers: Mapping[str, str]) -> None:
         a = self.attempts[-1]
-        a.status, a.received, a.response_headers = status, _wall(), headers
+        now = _clock()  # the wall time it stands for: the start's plus the time since (one call)
+        a.status, a.received, a.response_headers = status, self.started + (now - self._t0), headers
         if self._ttft is None and status < 400:
-            self._ttft = _clock()
+            self._ttft = now
 
     def upstream_body(self, data: bytes) -> None:
         """A whole upstream body (an error, or a non-streamed answer): kept when the

@@ -30,7 +30,7 @@ import logging
 from typing import TYPE_CHECKING, cast
 
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy, istr
 
 from cliproxy.server.fast.request import FastExchange
 from cliproxy.server.guard import HEAD_TIMEOUT, REFUSED
@@ -52,6 +52,9 @@ LINGER = 1.0  # seconds a closing connection still drops what its client sends
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _VERSIONS = {"1.1": b"1.1", "1.0": b"1.0"}  # httptools' get_http_version() -> ours
 _NO_PARAMS: dict[str, str] = {}
+# header names looked up in every head: as istr, a CIMultiDict folds them once, here
+_EXPECT, _CONTENT_ENCODING, _UPGRADE = istr("Expect"), istr("Content-Encoding"), istr("Upgrade")
+_CONTENT_LENGTH = istr("Content-Length")
 
 
 class _Stop(Exception):
@@ -82,7 +85,6 @@ class FastProtocol(asyncio.Protocol):
         "_pipelined",
         "_raw",
         "_raw_size",
-        "_requests",
         "_server",
         "_task",
         "_timer",
@@ -107,12 +109,11 @@ class FastProtocol(asyncio.Protocol):
         self._raw_size = 0
         self._handoff = False
         self._url = b""
-        self._headers: list[tuple[bytes, bytes]] = []  # as they came: decoded once, whole
+        self._headers: list[tuple[str, str]] = []  # as they came, decoded
         self._ex: FastExchange | None = None  # the request being read or answered
         self._pipelined = False
         self.paused = False  # the transport's buffer is full: writers wait (drain)
         self._drain: asyncio.Future[None] | None = None
-        self._requests = 0
         self._admitted = False
         self._lingering = False
         self._eof = False
@@ -204,7 +205,8 @@ class FastProtocol(asyncio.Protocol):
                 return
             self._raw = [data]
             self._raw_size = len(data)
-            if data[0] in RESP_PREFIXES and self._requests == 0 and self._server.guard.resp is not None:
+            # a RESP client's first bytes (no task yet: no request was served on this connection)
+            if data[0] in RESP_PREFIXES and self._task is None and self._server.guard.resp is not None:
                 self._hand_over()
                 return
             self._phase = _HEAD
@@ -268,15 +270,21 @@ class FastProtocol(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        if len(self._url) > MAX_LINE:
+        if self._raw_size > MAX_LINE and len(self._url) > MAX_LINE:  # (only a head that long has one)
             self._handoff = True
             raise _Stop
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if len(name) + len(value) > MAX_FIELD:
-            self._handoff = True
+        ex = self._ex  # None in the head; a trailer (after a chunked body) otherwise
+        if (ex is not None or self._raw_size > MAX_FIELD) and len(name) + len(value) > MAX_FIELD:
+            self._handoff = True  # aiohttp answers a field this long (only a head that long has one)
             raise _Stop
-        self._headers.append((name, value))
+        if ex is not None:  # trailers are not kept
+            return
+        try:  # names are tokens (ASCII: llhttp refuses others), most values ASCII too
+            self._headers.append((name.decode(), value.decode()))
+        except UnicodeDecodeError:  # a value that is not UTF-8: its bytes kept as surrogates
+            self._headers.append((name.decode("latin-1"), value.decode("utf-8", "surrogateescape")))
 
     def on_headers_complete(self) -> None:
         server = self._server
@@ -284,28 +292,15 @@ class FastProtocol(asyncio.Protocol):
         url = self._url
         raw_path, _, query = url.partition(b"?")
         version = _VERSIONS.get(parser.get_http_version())
-        raw_headers = self._headers
-        if len(raw_headers) > MAX_HEADERS or self._raw is None or version is None or server.closing:
+        fields = self._headers
+        if len(fields) > MAX_HEADERS or self._raw is None or version is None or server.closing:
             self._handoff = True
             raise _Stop
-        try:  # names are tokens (ASCII) and most values are ASCII: plain UTF-8 decodes them
-            headers = CIMultiDictProxy(CIMultiDict([(n.decode(), v.decode()) for n, v in raw_headers]))
-        except UnicodeDecodeError:  # a value that is not UTF-8: its bytes kept as surrogates
-            headers = CIMultiDictProxy(
-                CIMultiDict(
-                    [(n.decode("latin-1"), v.decode("utf-8", "surrogateescape")) for n, v in raw_headers]
-                )
-            )
-        expect = headers.get("Expect")
-        encoding = headers.get("Content-Encoding")
-        if (
-            b"#" in url
-            or "Upgrade" in headers
-            or (encoding is not None and encoding.lower() != "identity")
-            or (expect is not None and expect.lower() != "100-continue")
-        ):
-            self._handoff = True
-            raise _Stop
+        headers = CIMultiDictProxy(CIMultiDict(fields))
+        if _EXPECT in headers or _CONTENT_ENCODING in headers or _UPGRADE in headers or b"#" in url:
+            expect = self._unusual(url, headers)
+        else:
+            expect = None
         method = parser.get_method()
         route = server.exact.get((method, raw_path))
         if route is not None:  # a route's own path (server.match(), its first step inline)
@@ -318,7 +313,6 @@ class FastProtocol(asyncio.Protocol):
                 raise _Stop
             route, path, params = found
         self._raw = None  # served here from now on
-        self._requests += 1
         self._phase = _BUSY
         self._deadline = None
         self._idle.pop(self, None)  # guard.went_busy(), inline
@@ -337,12 +331,28 @@ class FastProtocol(asyncio.Protocol):
         )
         self._ex = ex
         if expect is not None and self.transport is not None:
-            length = headers.get("Content-Length", "")
+            length = headers.get(_CONTENT_LENGTH, "")
             if length.isdigit() and int(length) > server.max_body:
                 ex.too_large = True  # answered 413 without reading the body
             else:
                 self.transport.write(_CONTINUE)
         self._task = self._loop.create_task(server.serve(self, ex, route))
+
+    def _unusual(self, url: bytes, headers: CIMultiDictProxy[str]) -> str | None:
+        """A head with ``Expect``, ``Content-Encoding``, ``Upgrade`` or a fragment: its
+        ``Expect`` value when it is served here (``100-continue``, identity encoding),
+        else handed over (aiohttp answers or serves it)."""
+        expect = headers.get(_EXPECT)
+        encoding = headers.get(_CONTENT_ENCODING)
+        if (
+            b"#" in url
+            or _UPGRADE in headers
+            or (encoding is not None and encoding.lower() != "identity")
+            or (expect is not None and expect.lower() != "100-continue")
+        ):
+            self._handoff = True
+            raise _Stop
+        return expect
 
     def on_body(self, body: bytes) -> None:
         ex = self._ex
@@ -428,10 +438,8 @@ class FastProtocol(asyncio.Protocol):
                 if timer is not None:
                     timer.cancel()
                 self._timer = self._loop.call_at(deadline, self._expire)
-        idle = self._idle
-        idle.pop(self, None)
-        if self in guard.admitted:
-            idle[self] = None
+        if self in guard.admitted:  # (on_headers_complete took it out of the idle ones)
+            self._idle[self] = None
 
     def _linger(self) -> None:
         """Close after an answer: when the client may still be sending (a body not read,

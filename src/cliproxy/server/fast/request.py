@@ -34,8 +34,11 @@ _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 _STATUS_LINES = {code: b"HTTP/1.1 %d %s\r\n" % (code, reason) for code, reason in _REASONS.items()}
 _TYPED = b"Content-Type: application/octet-stream\r\n"
 _CHUNKED = b"Transfer-Encoding: chunked\r\n"
-_CLOSE = b"Connection: close\r\n"
-_KEEP = b"Connection: keep-alive\r\n"
+# the blank line that ends a head, alone (HTTP/1.1 keeps the connection without saying so)
+# or after the Connection header
+_END = b"\r\n"
+_CLOSE_END = b"Connection: close\r\n\r\n"
+_KEEP_END = b"Connection: keep-alive\r\n\r\n"
 _date_cache: tuple[int, bytes] = (0, b"")
 # (name, value) -> (the encoded header line, whether it is Content-Type); b"" for framing
 # headers. Answers repeat a handful of headers; a full cache starts over (unique values)
@@ -197,22 +200,12 @@ class FastExchange:
 
     # -- the answer
 
-    def _reusable(self) -> bool:
-        """Whether the connection may carry another request after this answer (the
-        checks ``FastProtocol.answered`` makes once it is sent)."""
-        conn = self._conn
-        ex = conn._ex
-        return bool(
-            self.keep_alive
-            and not conn._pipelined
-            and not conn._server.closing
-            and ex is not None
-            and ex.body_complete
-        )
-
-    def _lines(self, status: int, headers: Mapping[str, str], length: int) -> list[bytes]:
-        """The status line, ``headers`` and the CORS headers, Content-Type when none said it
-        (``length``: the body's, -1 for a stream) and Date: the head so far, as parts."""
+    def _head(self, status: int, headers: Mapping[str, str], length: int) -> list[bytes]:
+        """The head of the answer, as parts: the status line, ``headers`` and the CORS
+        headers, Content-Type when none said it, Date, the framing (``length``: the body's,
+        -1 for a stream) and Connection. Decides whether the connection may carry another
+        request after this answer (the checks ``FastProtocol.answered`` makes once it is
+        sent): ``keep_alive`` is cleared when not."""
         out = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status]
         typed = False
         lines = _LINES
@@ -230,7 +223,29 @@ class FastExchange:
         if not typed and length:
             out.append(_TYPED)
         now = int(_time())  # http_date(), inline
-        out.append(_date_cache[1] if _date_cache[0] == now else http_date())
+        date = _date_cache[1] if _date_cache[0] == now else http_date()
+        if length >= 0:
+            framing = b"Content-Length: %d\r\n" % length
+        elif self.version == b"1.1":
+            self.chunked = True
+            framing = _CHUNKED
+        else:  # an HTTP/1.0 stream ends with the connection
+            self.keep_alive = False
+            framing = b""
+        conn = self._conn
+        ex = conn._ex
+        if not (
+            self.keep_alive
+            and not conn._pipelined
+            and not conn._server.closing
+            and ex is not None
+            and ex.body_complete
+        ):
+            self.keep_alive = False
+            end = _CLOSE_END
+        else:
+            end = _END if self.version == b"1.1" else _KEEP_END
+        out += (date, framing, end)  # (one extend, not three appends)
         return out
 
     def reply(self, status: int, body: bytes, headers: Mapping[str, str]) -> None:
@@ -239,16 +254,9 @@ class FastExchange:
                 return
             raise RuntimeError("an answer was already started")
         self.started = True
-        out = self._lines(status, headers, len(body))  # the head, then the body: one write
-        out.append(b"Content-Length: %d\r\n" % len(body))
-        conn = self._conn
-        if not self._reusable():
-            self.keep_alive = False
-            out.append(_CLOSE)
-        elif self.version != b"1.1":
-            out.append(_KEEP)
-        out.append(b"\r\n")
+        out = self._head(status, headers, len(body))  # the head, then the body: one write
         out.append(body)
+        conn = self._conn
         transport = conn.transport
         if transport is not None and not transport.is_closing():  # else nobody to answer
             transport.write(b"".join(out))
@@ -263,18 +271,8 @@ class FastExchange:
         if self.started:
             raise RuntimeError("an answer was already started")
         self.started = True
-        head = self._lines(status, headers, -1)
+        head = self._head(status, headers, -1)
         conn = self._conn
-        if self.version == b"1.1":
-            self.chunked = True
-            head.append(_CHUNKED)
-            if not self._reusable():
-                self.keep_alive = False
-                head.append(_CLOSE)
-        else:  # an HTTP/1.0 stream ends with the connection
-            self.keep_alive = False
-            head.append(_CLOSE)
-        head.append(b"\r\n")
         if first:
             head.append(b"%x\r\n%b\r\n" % (len(first), first) if self.chunked else first)
         conn.send(b"".join(head))
