@@ -276,7 +276,10 @@ class Pipeline:
             credits = await self._credits_fallback(call, route, flow)
             if credits is not None:
                 return credits
-        raise last
+        try:
+            raise last
+        finally:  # its traceback holds this frame: the frame must not hold it (a cycle)
+            last = failed = None
 
     async def _credits_fallback(
         self, call: Call, route: ModelRoute, flow: Flow | None
@@ -361,33 +364,47 @@ class Pipeline:
         provider = plan.provider
         refreshed = False
         i = 0
-        while True:
-            if isinstance(err, RewriteError):  # the answer's fault: no cooldown, no other credential
-                raise Final(err) from err
-            note_skip(cred.id, "failed", str(err.status))
-            if sent is not call and continuation_lost(err):
-                sent = call  # the upstream no longer holds the conversation: send all of it
-            elif err is BOOTSTRAP_ERROR.get() and bootstrap_retry(cred, err):
-                pass  # the same credential once more: nothing reached the client
-            else:
-                fresh = None
-                if err.status == 401 and not refreshed and self.refresher is not None and cred.refresh_token:
-                    refreshed = True
-                    fresh = await self._refresh(cred)
-                if fresh is not None:  # the same credential, once more, with a fresh token
-                    cred = fresh
-                    plan = self._plan(route, cred)
+        try:
+            while True:
+                if isinstance(err, RewriteError):  # the answer's fault: no cooldown, no other credential
+                    raise Final(err) from err
+                note_skip(cred.id, "failed", str(err.status))
+                if sent is not call and continuation_lost(err):
+                    sent = call  # the upstream no longer holds the conversation: send all of it
+                elif err is BOOTSTRAP_ERROR.get() and bootstrap_retry(cred, err):
+                    pass  # the same credential once more: nothing reached the client
                 else:
-                    await cool_down(self.pool, call, route, cred, provider, err)  # raises unless it cooled
-                    if len(names) > 1 and err.status in (404, 429, 500, 502, 503, 504) and i + 1 < len(names):
-                        i += 1  # a model pool: the next upstream name before the next credential
+                    fresh = None
+                    if (
+                        err.status == 401
+                        and not refreshed
+                        and self.refresher is not None
+                        and cred.refresh_token
+                    ):
+                        refreshed = True
+                        fresh = await self._refresh(cred)
+                    if fresh is not None:  # the same credential, once more, with a fresh token
+                        cred = fresh
+                        plan = self._plan(route, cred)
                     else:
-                        raise err
-            note_attempt(cred.id, cred.provider, names[i])  # routing explain: nothing when off
-            try:
-                return await self._attempt(sent, route, cred, plan, names[i], flow)
-            except UpstreamError as exc:
-                err = exc
+                        await cool_down(
+                            self.pool, call, route, cred, provider, err
+                        )  # raises unless it cooled
+                        if (
+                            len(names) > 1
+                            and err.status in (404, 429, 500, 502, 503, 504)
+                            and i + 1 < len(names)
+                        ):
+                            i += 1  # a model pool: the next upstream name before the next credential
+                        else:
+                            raise err
+                note_attempt(cred.id, cred.provider, names[i])  # routing explain: nothing when off
+                try:
+                    return await self._attempt(sent, route, cred, plan, names[i], flow)
+                except UpstreamError as exc:
+                    err = exc
+        finally:  # the error's traceback holds this frame: the frame must not hold it (a cycle)
+            del err
 
     async def _refresh(self, cred: Credential) -> Credential | None:
         """``cred`` with a fresh token after a 401, ``None`` when the refresh failed."""

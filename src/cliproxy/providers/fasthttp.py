@@ -152,7 +152,10 @@ class FastResponse:
                 return
             if conn.error is not None:
                 self.release()
-                raise conn.error
+                try:
+                    raise conn.error
+                finally:  # its traceback holds this frame: the frame must not hold it (a cycle)
+                    conn = None
             deadline = loop.time() + idle if idle else NEVER  # (``conn.expect``, inline)
             waiter = conn.waiter = loop.create_future()
             conn.deadline = deadline

@@ -29,7 +29,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -536,7 +536,6 @@ class ReplayScope:
     session: str
     model: str
     applied: bool = False
-    recorder: TurnRecorder | None = field(default=None, repr=False)
 
     def restore(self, req: ir.Request) -> ir.Request:
         """``req`` with cached reasoning restored (a shallow copy when anything changed)."""
@@ -553,8 +552,8 @@ class ReplayScope:
         return replace(req, messages=restored if restored is not None else messages)  # shallow
 
     def record(self) -> TurnRecorder:
-        self.recorder = TurnRecorder(self._store)
-        return self.recorder
+        # (the scope keeps no reference to it: the two would make a cycle per request)
+        return TurnRecorder(self._store)
 
     def _store(self, turn: Turn) -> None:
         self.cache.append(self.family, self.session, turn)

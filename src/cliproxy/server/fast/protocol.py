@@ -101,7 +101,9 @@ class FastProtocol(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.peer_ip = ""
-        self._parser = HttpRequestParser(self)
+        # (it holds this protocol's callbacks: dropped when the connection is lost, so the
+        # two are freed at once, not by the garbage collector)
+        self._parser: HttpRequestParser | None = HttpRequestParser(self)
         self._phase = _IDLE
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: float | None = None
@@ -140,6 +142,7 @@ class FastProtocol(asyncio.Protocol):
         self._go_idle()
 
     def connection_lost(self, exc: BaseException | None) -> None:
+        self._parser = None
         if not self._admitted:
             return
         self._leave()
@@ -152,6 +155,16 @@ class FastProtocol(asyncio.Protocol):
         if drain is not None and not drain.done():
             drain.set_exception(gone)
             drain.exception()  # retrieved: nobody may be waiting
+        task = self._task
+        if task is None or task.done():  # else its handler's end calls release()
+            self.release(ex)
+
+    def release(self, ex: FastExchange | None) -> None:
+        """Let go of ``ex`` once the connection is gone and its handler is done: the
+        exchange points back here, and the two are freed at once, not by the garbage
+        collector (which then walks every object the requests in flight hold)."""
+        if ex is self._ex:
+            self._ex = None
 
     def _leave(self) -> None:
         self._admitted = False
@@ -224,8 +237,11 @@ class FastProtocol(asyncio.Protocol):
             if ex.wire > self._server.max_wire:
                 self._too_large(ex)
                 return
+        parser = self._parser
+        if parser is None:  # the connection is gone
+            return
         try:
-            self._parser.feed_data(data)
+            parser.feed_data(data)
         except HttpParserUpgrade:
             pass  # only after a head that is handed over (Upgrade is never served here)
         except HttpParserError as exc:
@@ -289,6 +305,7 @@ class FastProtocol(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         server = self._server
         parser = self._parser
+        assert parser is not None  # (called by it)
         url = self._url
         raw_path, _, query = url.partition(b"?")
         version = _VERSIONS.get(parser.get_http_version())

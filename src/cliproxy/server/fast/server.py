@@ -199,6 +199,8 @@ class FastServer:
         finally:
             if not ex.finished:  # a broken stream: the connection cannot carry another request
                 conn.force_close()
+            if conn.transport is None:  # the connection is gone (now or earlier)
+                conn.release(ex)
 
     def _fail(self, ex: FastExchange) -> None:
         if not ex.started:

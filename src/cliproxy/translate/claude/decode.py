@@ -32,7 +32,6 @@ class ClaudeStreamDecoder(StreamDecoder):
         "_custom",
         "_delta_extras",
         "_done",
-        "_handlers",
         "_no_args",
         "_server",
         "_sse",
@@ -52,15 +51,6 @@ class ClaudeStreamDecoder(StreamDecoder):
         self._server: dict[int, tuple[Obj, list[str]]] = {}
         self._no_args: set[int] = set()
         self._custom: dict[int, list[str]] = {}  # custom tool calls: their JSON input so far
-        self._handlers: dict[str, Callable[[Obj, list[ir.Event]], None]] = {
-            "message_start": self._message_start,
-            "content_block_start": self._block_start,
-            "content_block_delta": self._block_delta,
-            "content_block_stop": self._block_stop,
-            "message_delta": self._message_delta,
-            "message_stop": self._message_stop,
-            "error": self._error,
-        }
 
     def decode(self, chunk: bytes) -> list[ir.Event]:
         out: list[ir.Event] = []
@@ -100,9 +90,9 @@ class ClaudeStreamDecoder(StreamDecoder):
                 if type(delta) is dict and delta.get("type") == "text_delta" and index not in self._server:
                     out.append(ir.TextDelta(index, delta.get("text") or ""))
                     return
-            handler = self._handlers.get(kind)  # type: ignore[arg-type]
+            handler = _HANDLERS.get(kind)  # type: ignore[arg-type]
             if handler is not None:
-                handler(obj, out)
+                handler(self, obj, out)
 
     # -- message
 
@@ -225,3 +215,16 @@ class ClaudeStreamDecoder(StreamDecoder):
                     raw = raw | {"input": orjson.loads("".join(parts))}
             out.append(ir.BlockStart(index, "server_tool", family="claude", raw=raw))
         out.append(ir.BlockStop(index))
+
+
+# the event handlers, as plain functions: a table of bound methods on each instance would
+# be a reference cycle per stream (left to the garbage collector), and its making a cost
+_HANDLERS: dict[str, Callable[[ClaudeStreamDecoder, Obj, list[ir.Event]], None]] = {
+    "message_start": ClaudeStreamDecoder._message_start,
+    "content_block_start": ClaudeStreamDecoder._block_start,
+    "content_block_delta": ClaudeStreamDecoder._block_delta,
+    "content_block_stop": ClaudeStreamDecoder._block_stop,
+    "message_delta": ClaudeStreamDecoder._message_delta,
+    "message_stop": ClaudeStreamDecoder._message_stop,
+    "error": ClaudeStreamDecoder._error,
+}

@@ -55,7 +55,6 @@ class ClaudeStreamEncoder(StreamEncoder):
     __slots__ = (
         "_cur",
         "_ended",
-        "_handlers",
         "_has_tool",
         "_head",
         "_kind",
@@ -81,18 +80,6 @@ class ClaudeStreamEncoder(StreamEncoder):
         self._sig_out = request.extras.get(SIGNATURE_OUT) if request is not None else None
         self._think: list[str] = []
         self._has_tool = False
-        self._handlers: dict[type, Callable[[Any], bytes]] = {
-            ir.StreamStart: self._stream_start,
-            ir.BlockStart: self._block_start,
-            ir.TextDelta: self._text,
-            ir.ThinkingDelta: self._thinking,
-            ir.SignatureDelta: self._signature,
-            ir.ToolArgsDelta: self._args,
-            ir.BlockStop: self._block_stop,
-            ir.UsageEvent: self._usage_event,
-            ir.StreamEnd: self._end,
-            ir.Error: self._error,
-        }
 
     def encode(self, event: ir.Event) -> bytes:
         if self._ended:
@@ -106,7 +93,7 @@ class ClaudeStreamEncoder(StreamEncoder):
             if self._started or isinstance(event, ir.StreamStart | ir.Error)
             else self._start("", "", None)
         )
-        return head + self._handlers[type(event)](event)
+        return head + _HANDLERS[type(event)](self, event)
 
     def flush(self) -> bytes:
         if self._ended:
@@ -246,3 +233,19 @@ class ClaudeStreamEncoder(StreamEncoder):
 def _claude_type(kind: str | None) -> str | None:
     """Keep an error type that is already Claude's; others are derived from the status."""
     return kind if kind and (status_for(kind) != 500 or kind == "api_error") else None
+
+
+# the event handlers, as plain functions: a table of bound methods on each instance would
+# be a reference cycle per stream (left to the garbage collector), and its making a cost
+_HANDLERS: dict[type, Callable[[ClaudeStreamEncoder, Any], bytes]] = {
+    ir.StreamStart: ClaudeStreamEncoder._stream_start,
+    ir.BlockStart: ClaudeStreamEncoder._block_start,
+    ir.TextDelta: ClaudeStreamEncoder._text,
+    ir.ThinkingDelta: ClaudeStreamEncoder._thinking,
+    ir.SignatureDelta: ClaudeStreamEncoder._signature,
+    ir.ToolArgsDelta: ClaudeStreamEncoder._args,
+    ir.BlockStop: ClaudeStreamEncoder._block_stop,
+    ir.UsageEvent: ClaudeStreamEncoder._usage_event,
+    ir.StreamEnd: ClaudeStreamEncoder._end,
+    ir.Error: ClaudeStreamEncoder._error,
+}

@@ -46,7 +46,6 @@ class ChatStreamEncoder(StreamEncoder):
         "_custom",
         "_done",
         "_errored",
-        "_handlers",
         "_include_usage",
         "_prefix",
         "_text_head",
@@ -66,28 +65,18 @@ class ChatStreamEncoder(StreamEncoder):
         self._errored = False
         self._done = False
         self._include_usage = _wants_usage(request)
-        self._handlers: dict[type, Callable[[Any], bytes]] = {
-            ir.StreamStart: self._start,
-            ir.BlockStart: self._block_start,
-            ir.TextDelta: self._text,
-            ir.ThinkingDelta: self._thinking,
-            ir.ToolArgsDelta: self._args,
-            ir.UsageEvent: self._usage_event,
-            ir.StreamEnd: self._end,
-            ir.Error: self._error,
-        }
 
     def encode(self, event: ir.Event) -> bytes:
         if self._errored:
             return b""
         if type(event) is ir.TextDelta and self._prefix:  # the common event, inline (_text)
             return self._text_head + _dumps(event.text) + b"}" + _CLOSE if event.text else b""
-        handler = self._handlers.get(type(event))
+        handler = _HANDLERS.get(type(event))
         if handler is None:  # BlockStop, SignatureDelta: nothing on this wire
             return b""
         if not self._prefix and not isinstance(event, ir.StreamStart | ir.Error):
-            return self._start(ir.StreamStart(id="", model="")) + handler(event)
-        return handler(event)
+            return self._start(ir.StreamStart(id="", model="")) + handler(self, event)
+        return handler(self, event)
 
     def flush(self) -> bytes:
         if self._errored or self._done:
@@ -185,3 +174,17 @@ class ChatStreamEncoder(StreamEncoder):
     def _error(self, ev: ir.Error) -> bytes:
         self._errored = True
         return b"data: " + _dumps(error_body(ev.message, ev.status, None, ev.code)) + b"\n\n"
+
+
+# the event handlers, as plain functions: a table of bound methods on each instance would
+# be a reference cycle per stream (left to the garbage collector), and its making a cost
+_HANDLERS: dict[type, Callable[[ChatStreamEncoder, Any], bytes]] = {
+    ir.StreamStart: ChatStreamEncoder._start,
+    ir.BlockStart: ChatStreamEncoder._block_start,
+    ir.TextDelta: ChatStreamEncoder._text,
+    ir.ThinkingDelta: ChatStreamEncoder._thinking,
+    ir.ToolArgsDelta: ChatStreamEncoder._args,
+    ir.UsageEvent: ChatStreamEncoder._usage_event,
+    ir.StreamEnd: ChatStreamEncoder._end,
+    ir.Error: ChatStreamEncoder._error,
+}

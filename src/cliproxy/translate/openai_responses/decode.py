@@ -72,30 +72,6 @@ class ResponsesDecoder(StreamDecoder):
         self._done = False
         self._has_calls = False
         self._searches: set[str] = set()  # web_search_call ids given Claude blocks
-        self._handlers: dict[str, Callable[[dict[str, Any], list[ir.Event]], None]] = {
-            "response.created": self._on_created,
-            "response.in_progress": self._on_created,
-            "response.output_item.added": self._on_item_added,
-            "response.output_item.done": self._on_item_done,
-            "response.content_part.added": self._on_part_added,
-            "response.content_part.done": self._on_part_done,
-            "response.output_text.delta": self._on_text_delta,
-            "response.refusal.delta": self._on_text_delta,
-            "response.output_text.done": self._on_text_done,
-            "response.refusal.done": self._on_text_done,
-            "response.function_call_arguments.delta": self._on_args_delta,
-            "response.custom_tool_call_input.delta": self._on_args_delta,
-            "response.function_call_arguments.done": self._on_args_done,
-            "response.custom_tool_call_input.done": self._on_args_done,
-            "response.reasoning_summary_part.added": self._on_summary_part,
-            "response.reasoning_summary_text.delta": self._on_thinking_delta,
-            "response.reasoning_text.delta": self._on_thinking_delta,
-            "response.reasoning_summary_text.done": self._on_summary_done,
-            "response.completed": self._on_terminal,
-            "response.incomplete": self._on_terminal,
-            "response.failed": self._on_failed,
-            "error": self._on_error,
-        }
 
     # -- plumbing
 
@@ -142,9 +118,9 @@ class ResponsesDecoder(StreamDecoder):
             return
         if not isinstance(d, dict):
             return
-        handler = self._handlers.get(d.get("type") or name or "")
+        handler = _HANDLERS.get(d.get("type") or name or "")
         if handler is not None:
-            handler(d, out)
+            handler(self, d, out)
 
     def _open(self, out: list[ir.Event], kind: str, **kw: Any) -> int:
         index = self._next
@@ -477,3 +453,31 @@ def _part_text(part: Any) -> str:
     if text is None:
         text = part.get("refusal")
     return text if isinstance(text, str) else ""
+
+
+# the event handlers, as plain functions: a table of bound methods on each instance would
+# be a reference cycle per stream (left to the garbage collector), and its making a cost
+_HANDLERS: dict[str, Callable[[ResponsesDecoder, dict[str, Any], list[ir.Event]], None]] = {
+    "response.created": ResponsesDecoder._on_created,
+    "response.in_progress": ResponsesDecoder._on_created,
+    "response.output_item.added": ResponsesDecoder._on_item_added,
+    "response.output_item.done": ResponsesDecoder._on_item_done,
+    "response.content_part.added": ResponsesDecoder._on_part_added,
+    "response.content_part.done": ResponsesDecoder._on_part_done,
+    "response.output_text.delta": ResponsesDecoder._on_text_delta,
+    "response.refusal.delta": ResponsesDecoder._on_text_delta,
+    "response.output_text.done": ResponsesDecoder._on_text_done,
+    "response.refusal.done": ResponsesDecoder._on_text_done,
+    "response.function_call_arguments.delta": ResponsesDecoder._on_args_delta,
+    "response.custom_tool_call_input.delta": ResponsesDecoder._on_args_delta,
+    "response.function_call_arguments.done": ResponsesDecoder._on_args_done,
+    "response.custom_tool_call_input.done": ResponsesDecoder._on_args_done,
+    "response.reasoning_summary_part.added": ResponsesDecoder._on_summary_part,
+    "response.reasoning_summary_text.delta": ResponsesDecoder._on_thinking_delta,
+    "response.reasoning_text.delta": ResponsesDecoder._on_thinking_delta,
+    "response.reasoning_summary_text.done": ResponsesDecoder._on_summary_done,
+    "response.completed": ResponsesDecoder._on_terminal,
+    "response.incomplete": ResponsesDecoder._on_terminal,
+    "response.failed": ResponsesDecoder._on_failed,
+    "error": ResponsesDecoder._on_error,
+}
