@@ -15,6 +15,7 @@ import hashlib
 import uuid
 
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from cliproxy.formats.ir import Request
 from cliproxy.translate import ir
@@ -122,6 +123,14 @@ def test_replay_keys_are_cpa_s() -> None:
         replay_session_key({"authorization": "Bearer k1"}, {}, chat_client=True) == f"caller:{caller}:{chat}"
     )
     assert replay_session_key({"session_id": "s"}, {}, chat_client=True) == ""  # no caller key: no replay
+    # the servers' own headers (case-insensitive, read as they are): the same keys
+    served = CIMultiDictProxy(CIMultiDict(headers))
+    assert replay_session_key(served, {}, chat_client=False) == f"caller:{caller}:session-id:s-1"
+    served = CIMultiDictProxy(CIMultiDict({"X-Api-Key": "k1", "X-Codex-Window-Id": " w "}))
+    assert replay_session_key(served, {}, chat_client=False) == f"caller:{caller}:window:w"
+    assert replay_session_key(CIMultiDict({"AUTHORIZATION": "Bearer k1"}), {}, chat_client=True) == (
+        f"caller:{caller}:{chat}"
+    )
 
 
 def test_plain_chat_messages_read_as_before() -> None:

@@ -34,6 +34,7 @@ from functools import lru_cache
 from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from cliproxy.translate import ir
 
@@ -436,6 +437,9 @@ def _caller_key(low: Mapping[str, str]) -> str:
     return (low.get("x-api-key") or low.get("x-goog-api-key") or "").strip()
 
 
+_CASELESS = (CIMultiDictProxy, CIMultiDict)
+
+
 @lru_cache(maxsize=1024)
 def _caller_hash(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()[:16]
@@ -449,7 +453,9 @@ def _chat_session(api_key: str) -> str:
 
 def replay_session_key(headers: Mapping[str, str], body: Mapping[str, Any], *, chat_client: bool) -> str:
     """CPA's replay session key, namespaced by the caller's API key ("" = no replay)."""
-    low = {k.lower(): v for k, v in headers.items()}  # one pass serves both readers
+    # names compared in lower case: the servers' headers do that themselves (and give the
+    # first of repeated names, as Go's Header.Get does); any other mapping, one pass here
+    low = headers if type(headers) in _CASELESS else {k.lower(): v for k, v in headers.items()}
     # the readers are called only when a key they read is there (most requests have none)
     key = _body_session(body) if "prompt_cache_key" in body or "client_metadata" in body else ""
     if not key:
