@@ -108,3 +108,23 @@ def test_odd_role_values_do_not_break_the_message_hash():
     )
     responses = {"input": [{"role": ["user"], "content": "x"}, {"role": "user", "content": "hi"}]}
     assert extract_session_keys({}, responses) == extract_session_keys({}, {"input": responses["input"][1:]})
+
+
+def test_message_hash_reads_a_late_system_turn_and_skips_later_texts():
+    """The opening is the first system, user and assistant texts in ``messages``: a system
+    turn after many others still beats the top-level ``system``, and the user and assistant
+    texts after the first ones change nothing (read or not)."""
+    turns = []
+    for i in range(40):
+        turns.append({"role": "user", "content": [{"type": "text", "text": f"u{i}"}]})
+        turns.append({"role": "assistant", "content": [{"type": "text", "text": f"a{i}"}]})
+    late = {"system": "top", "messages": [*turns, {"role": "system", "content": "late"}]}
+    early = {"messages": [{"role": "system", "content": "late"}, *turns[:2]]}
+    assert extract_session_keys({}, late) == extract_session_keys({}, early)
+    plain = {"system": "top", "messages": turns}
+    assert extract_session_keys({}, plain) == extract_session_keys(
+        {}, {"system": "top", "messages": turns[:2]}
+    )
+    # a first user turn with no text leaves its slot open for the next one
+    blank = {"messages": [{"role": "user", "content": [{"type": "image"}]}, *turns[:2]]}
+    assert extract_session_keys({}, blank) == extract_session_keys({}, {"messages": turns[:2]})

@@ -359,3 +359,20 @@ def test_fake_user_id_keeps_the_keys_session_and_caches_with_cache_user_id() -> 
     assert a["device_id"] != b["device_id"] and a["session_id"] == b["session_id"] and a["account_uuid"] == ""
     assert ident.fake_user_id("sk-fake-b", cache=True) == ident.fake_user_id("sk-fake-b", cache=True)
     assert orjson.loads(ident.fake_user_id("sk-fake-c", cache=False))["session_id"] != a["session_id"]
+
+
+def test_billing_hash_reads_the_last_user_text() -> None:
+    """The text of the last user turn that has one (its last text block): later user turns
+    with no text (tool results) are passed over, assistant turns never read."""
+    body = {
+        "messages": [
+            {"role": "user", "content": "first"},
+            {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "wanted"}]},
+            {"role": "assistant", "content": "not this"},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "x"}]},
+            {"role": "user", "content": [{"type": "text", "text": ""}]},
+        ]
+    }
+    assert cloaking.user_text(body) == "wanted"
+    assert cloaking.user_text({"messages": [{"role": "assistant", "content": "x"}]}) == ""
+    assert cloaking.user_text({"messages": "no"}) == ""

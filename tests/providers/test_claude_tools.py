@@ -597,3 +597,22 @@ def test_stream_lines_keep_their_framing() -> None:
 def test_caller_seed_reads_any_header_spelling() -> None:
     assert caller_seed({"X-Api-Key": "sk-mixed"}) == "sk-mixed"
     assert caller_seed({"AUTHORIZATION": "bearer  sk-upper "}) == "sk-upper"
+
+
+def test_aliases_kept_per_caller_and_tool_list() -> None:
+    """A session's requests repeat their tools: the aliases are worked out once per caller
+    and tool list, and exactly as a first request would get them. Another caller, or a list
+    that changed (a name now taken), gets its own."""
+    tools = [{"name": "fetch_url"}, {"name": "run_shell"}]
+    first = alias_tools({"tools": [dict(t) for t in tools]}, seed="caller-a")
+    again = alias_tools({"tools": [dict(t) for t in tools]}, seed="caller-a")
+    assert first is not None and again is not None and first.reverse == again.reverse
+    other = alias_tools({"tools": [dict(t) for t in tools]}, seed="caller-b")
+    assert other is not None and set(other.reverse).isdisjoint(first.reverse)
+    taken = tool_alias("caller-a", "fetch_url")
+    changed = alias_tools({"tools": [{"name": taken}, *[dict(t) for t in tools]]}, seed="caller-a")
+    assert changed is not None
+    assert alias_of(changed.reverse, "fetch_url") == tool_alias("caller-a", "fetch_url", 1)
+    # a declaration whose name is not a string is not kept, and still handled
+    odd = alias_tools({"tools": [{"name": ["x"]}, {"name": "fetch_url"}]}, seed="caller-a")
+    assert odd is not None and alias_of(odd.reverse, "fetch_url") == tool_alias("caller-a", "fetch_url")

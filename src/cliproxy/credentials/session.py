@@ -65,7 +65,12 @@ def extract_session_keys(
     lowered = {k.lower(): v for k, v in headers.items()} if headers else {}
     body = body if isinstance(body, Mapping) else {}
     for name, prefix in _HEADERS:
-        sid = normalize_session_id(lowered.get(name)) if name else _claude_metadata_session(body)
+        if name is None:
+            sid = _claude_metadata_session(body)
+        elif (raw := lowered.get(name)) is None:  # (most are not sent: no call)
+            continue
+        else:
+            sid = normalize_session_id(raw)
         if sid:
             return prefix + sid, ""
     if body and (found := _body_keys(body)):
@@ -133,10 +138,16 @@ def _opening(body: Mapping[str, Any]) -> tuple[bytes, bytes, bytes]:
     messages = body.get("messages")
     if isinstance(messages, list):
         for msg in messages:
-            if isinstance(msg, Mapping) and (text := _content_text(msg.get("content"))):
-                _keep(found, _slot(_CHAT_SLOTS, msg.get("role")), text)
-            if len(found) == 3:
-                break
+            if not (type(msg) is dict or isinstance(msg, Mapping)):
+                continue
+            role = msg.get("role")  # (_slot, inline: once per turn)
+            slot = _CHAT_SLOTS.get(role) if type(role) is str or isinstance(role, str) else None
+            # only a slot still open reads the text: once the first user and assistant texts
+            # are in, only a system turn can add one (most bodies have none: to the end)
+            if slot is not None and slot not in found and (text := _content_text(msg.get("content"))):
+                _keep(found, slot, text)
+                if len(found) == 3:
+                    break
     if "sys" not in found:
         _keep(found, "sys", _system_text(body.get("system")))
     if "sys" not in found and "usr" not in found:
@@ -223,7 +234,7 @@ def _content_text(content: Any, kinds: tuple[str, ...] = ("text",)) -> str:
         texts = [
             p["text"]
             for p in content
-            if isinstance(p, Mapping)
+            if (type(p) is dict or isinstance(p, Mapping))
             and p.get("type") in kinds
             and isinstance(p.get("text"), str)
             and p["text"]

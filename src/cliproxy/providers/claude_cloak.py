@@ -178,8 +178,7 @@ def _hide_block(block: Any, matcher: re.Pattern[str]) -> Any:
 
 def _fingerprint_text(messages: Any) -> str:
     """The text of the last user message that has one (its last text block)."""
-    text = ""
-    for msg in messages if isinstance(messages, list) else ():
+    for msg in reversed(messages) if isinstance(messages, list) else ():  # the last one first
         if not isinstance(msg, dict) or msg.get("role") != "user":
             continue
         content, candidate = msg.get("content"), ""
@@ -190,8 +189,8 @@ def _fingerprint_text(messages: Any) -> str:
                 if isinstance(part, dict) and part.get("type") == "text":
                     candidate = str(part.get("text") or "")
         if candidate:
-            text = candidate
-    return text
+            return candidate
+    return ""
 
 
 def billing_text(version: str, message_text: str, *, signed: bool, entrypoint: str = "cli") -> str:

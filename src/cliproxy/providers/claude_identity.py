@@ -428,6 +428,8 @@ def mid_system_turn(body: Mapping[str, Any]) -> int:
     if isinstance(messages, list):
         for i, msg in enumerate(messages):
             role = msg.get("role") if type(msg) is dict or isinstance(msg, Mapping) else None
+            if role == "user" or role == "assistant":  # (nearly every turn: no calls)
+                continue
             if isinstance(role, str) and role.strip().lower() == "system":
                 return i
     return -1

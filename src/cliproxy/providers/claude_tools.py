@@ -193,6 +193,43 @@ def alias_tools(body: dict[str, Any], *, seed: str) -> ToolNames | None:
     tools = body.get("tools")
     if not isinstance(tools, list) or not tools:
         return None
+    key = _tools_key(seed, tools)
+    found = _ALIASES.get(key) if key is not None else None
+    if found is None:
+        found = _aliases(seed, tools)
+        if key is not None:
+            if len(_ALIASES) >= _ALIASES_KEPT:
+                _ALIASES.clear()
+            _ALIASES[key] = found
+    forward, protected, own_mcp = found
+    if not forward:
+        return None
+    renamer = _Renamer(forward, protected)
+    # the caller's own MCP tools map to themselves: never taken for a garbled alias
+    for name in own_mcp:
+        renamer.reverse.setdefault(name, name)
+    body["tools"] = [renamer.tool(t) for t in tools]
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") == "tool":
+        new = renamer.rename(choice.get("name"))
+        if new is not None:
+            body["tool_choice"] = {**choice, "name": new}
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        changed = renamer.messages(messages)
+        if changed is not None:
+            body["messages"] = changed
+    return ToolNames(renamer.reverse)
+
+
+# the content parts :meth:`_Renamer._part` may rename in (a tuple: a type that is not a
+# string compares unequal, where a set would fail to hash it)
+_NAMING_PARTS = ("tool_use", "tool_result", "tool_reference", "tool_search_tool_result")
+
+
+def _aliases(seed: str, tools: list[Any]) -> tuple[dict[str, str], frozenset[str], tuple[str, ...]]:
+    """``(forward, protected, own_mcp)`` for ``tools``: each custom tool's alias, the names of
+    Anthropic's own tools (never renamed), the caller's own MCP-named tools."""
     reserved = set(_BUILTINS)
     protected: set[str] = set()
     for tool in tools:
@@ -217,24 +254,29 @@ def alias_tools(body: dict[str, Any], *, seed: str) -> ToolNames | None:
             continue
         forward[name] = alias
         reserved.add(alias)
-    if not forward:
-        return None
-    renamer = _Renamer(forward, protected)
-    # the caller's own MCP tools map to themselves: never taken for a garbled alias
-    for name in own_mcp:
-        renamer.reverse.setdefault(name, name)
-    body["tools"] = [renamer.tool(t) for t in tools]
-    choice = body.get("tool_choice")
-    if isinstance(choice, dict) and choice.get("type") == "tool":
-        new = renamer.rename(choice.get("name"))
-        if new is not None:
-            body["tool_choice"] = {**choice, "name": new}
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        changed = renamer.messages(messages)
-        if changed is not None:
-            body["messages"] = changed
-    return ToolNames(renamer.reverse)
+    return forward, frozenset(protected), tuple(own_mcp)
+
+
+# (seed, the tools' names and types) -> _aliases(): a client sends the same tools with every
+# request of a session, and an alias costs an HMAC. Keyed by the caller's seed: never shared.
+_ALIASES: dict[tuple[Any, ...], tuple[dict[str, str], frozenset[str], tuple[str, ...]]] = {}
+_ALIASES_KEPT = 1024
+
+
+def _tools_key(seed: str, tools: list[Any]) -> tuple[Any, ...] | None:
+    """What :func:`_aliases` reads of ``tools``, as a key; ``None`` for a declaration whose
+    name or type is not a string (not kept: left to the upstream to refuse)."""
+    key: list[Any] = [seed]
+    for tool in tools:
+        if type(tool) is not dict:
+            key.append(None)
+            continue
+        name, kind = tool.get("name"), tool.get("type")
+        if not (type(name) is str or name is None) or not (type(kind) is str or kind is None):
+            return None
+        key.append(name)
+        key.append(kind)
+    return tuple(key)
 
 
 class _Renamer:
@@ -242,7 +284,7 @@ class _Renamer:
 
     __slots__ = ("forward", "protected", "reverse")
 
-    def __init__(self, forward: dict[str, str], protected: set[str]) -> None:
+    def __init__(self, forward: dict[str, str], protected: frozenset[str]) -> None:
         self.forward = forward
         self.protected = protected
         self.reverse: dict[str, str] = {}
@@ -272,21 +314,20 @@ class _Renamer:
             content = msg.get("content") if isinstance(msg, dict) else None
             if not isinstance(content, list):
                 continue
-            parts = self._parts(content)
+            parts: list[Any] | None = None  # a copy from the first part renamed
+            for j, part in enumerate(content):
+                # text, thinking, images (most parts) name no tool: passed over without a call
+                if not isinstance(part, dict) or part.get("type") not in _NAMING_PARTS:
+                    continue
+                new = self._part(part)
+                if new is not None:
+                    if parts is None:
+                        parts = list(content)
+                    parts[j] = new
             if parts is not None:
                 if out is None:
                     out = list(messages)
                 out[i] = {**msg, "content": parts}
-        return out
-
-    def _parts(self, content: list[Any]) -> list[Any] | None:
-        out: list[Any] | None = None
-        for j, part in enumerate(content):
-            new = self._part(part) if isinstance(part, dict) else None
-            if new is not None:
-                if out is None:
-                    out = list(content)
-                out[j] = new
         return out
 
     def _part(self, part: dict[str, Any]) -> dict[str, Any] | None:
@@ -334,6 +375,7 @@ class _Entry(NamedTuple):
     semantic: str
 
 
+@lru_cache(maxsize=4096)
 def _parts_of(name: str) -> tuple[str, str, str] | None:
     """(server, tool word, semantic) of an alias-shaped MCP name."""
     if not is_mcp_tool_name(name):
