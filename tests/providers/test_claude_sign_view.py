@@ -4,8 +4,10 @@ keys sit (nested tool inputs, text that quotes them, a trailing run of excluded 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+import orjson
 import pytest
 
 from cliproxy.providers import claude_cloak as cloaking
@@ -48,3 +50,21 @@ def test_the_shortcut_gives_the_walks_bytes(body: dict[str, Any], monkeypatch: p
     fast = b"".join(cloaking._hash_view(body))
     monkeypatch.setattr(cloaking, "_view", cloaking._walk)  # every container walked
     assert fast == b"".join(cloaking._hash_view(body))
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_signed_bytes_are_orjsons_for_the_signed_body(body: dict[str, Any]) -> None:
+    """``sign`` assembles the body's bytes from the members the hash view dumped whole: the
+    same bytes as orjson's for the body it leaves, and the ``cch`` of its hash view."""
+    signed = copy.deepcopy(body)
+    billing = "x-anthropic-billing-header: cc_version=1; cc_entrypoint=cli; cch=00000;"
+    out = cloaking.sign(signed, billing)
+    assert out == orjson.dumps(signed)
+    text = signed["system"][0]["text"]
+    cch = text.split("cch=")[1][:5]
+    zeroed = {
+        **signed,
+        "system": [{**signed["system"][0], "text": text.replace(cch, "00000")}, *signed["system"][1:]],
+    }
+    digest = cloaking.xxh64(b"".join(cloaking._hash_view(zeroed)), cloaking._CCH_SEED) & 0xFFFFF
+    assert cch == f"{digest:05x}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -253,6 +254,8 @@ def _system_text(system: Any) -> str:
     return ""
 
 
+# a session's requests open alike: each opening hashed once (a byte loop in Python)
+@lru_cache(maxsize=4096)
 def _session_hash(system: bytes, user: bytes, assistant: bytes) -> str:
     value = _FNV_OFFSET
     for label, text in ((b"sys:", system), (b"usr:", user), (b"ast:", assistant)):

@@ -438,9 +438,22 @@ def sign(body: dict[str, Any], fallback: str = "") -> bytes:
         return orjson.dumps(body)
     rest = body["system"][1:]
     body["system"] = [{**first, "text": text}, *rest]
-    digest = xxh64(b"".join(_hash_view(body)), _CCH_SEED) & 0xFFFFF
+    view: list[bytes] = []
+    whole: dict[str, bytes] = {}
+    _walk(body, view, whole)  # (a body always has its "model")
+    digest = xxh64(b"".join(view), _CCH_SEED) & 0xFFFFF
     body["system"] = [{**first, "text": text.replace("cch=00000;", f"cch={digest:05x};", 1)}, *rest]
-    return orjson.dumps(body)
+    # orjson's bytes for the body, from the members the view dumped whole (most of a large
+    # body: messages, tools), not dumped again: orjson writes an object as "{", its
+    # members as "key":value joined by ",", then "}"
+    return b"{%b}" % b",".join(
+        [
+            b"%b:%b" % (orjson.dumps(key), whole.get(key) or orjson.dumps(value))
+            if key != "system"
+            else b'"system":' + orjson.dumps(value)
+            for key, value in body.items()
+        ]
+    )
 
 
 _EXCLUDED = frozenset({"max_tokens", "fallbacks", "fallback_credit_token"})
@@ -457,19 +470,25 @@ def _hash_view(value: Any) -> list[bytes]:
 # the keys the hash view edits, as orjson writes them (``"fallback`` stands for both
 # fallback keys): a container whose bytes hold none of them is its own view, one dumps
 # instead of a walk (most of a body is such)
-_MODEL, _MAX_TOKENS, _FALLBACK = b'"model"', b'"max_tokens"', b'"fallback'
+# (one regular expression: 39 us over a 74 KB messages array, where the three substring
+# searches took 100: each stops at every quote, and JSON is full of them)
+_EDITED = re.compile(rb'"(?:m(?:odel|ax_tokens)"|fallback)')
 
 
-def _view(value: Any, out: list[bytes]) -> None:
+def _view(value: Any, out: list[bytes]) -> bytes | None:
+    """Appends ``value``'s view to ``out``; its orjson bytes when that is what it appended."""
     if isinstance(value, dict | list):
         raw = orjson.dumps(value)
-        if not (_MODEL in raw or _MAX_TOKENS in raw or _FALLBACK in raw):
+        if _EDITED.search(raw) is None:
             out.append(raw)
-            return
+            return raw
     _walk(value, out)
+    return None
 
 
-def _walk(value: Any, out: list[bytes]) -> None:
+def _walk(value: Any, out: list[bytes], whole: dict[str, bytes] | None = None) -> None:
+    """The view of ``value`` onto ``out``; ``whole`` (an object's): its members whose view
+    is their own orjson bytes, by key."""
     if isinstance(value, dict):
         members = list(value.items())
         excluded = [k in _EXCLUDED for k, _ in members]
@@ -499,8 +518,8 @@ def _walk(value: Any, out: list[bytes]) -> None:
             out.append(orjson.dumps(key) + b":")
             if key == "model" and isinstance(item, str):
                 out.append(b'""')
-            else:
-                _view(item, out)
+            elif (raw := _view(item, out)) is not None and whole is not None:
+                whole[key] = raw
             if dangling[j]:
                 out.append(b",")
         out.append(b"}")
