@@ -52,10 +52,23 @@ def test_the_shortcut_gives_the_walks_bytes(body: dict[str, Any], monkeypatch: p
     assert fast == b"".join(cloaking._hash_view(body))
 
 
-@pytest.mark.parametrize("body", BODIES)
+# large enough that sign() assembles the bytes from the view's members (_REUSED)
+LARGE = [
+    {**BODIES[1], "messages": BODIES[1]["messages"] * 60, "tools": [{"name": f"t{i}"} for i in range(50)]},
+    {
+        "model": "m",
+        "max_tokens": 1,
+        "messages": [{"role": "user", "content": "x" * 9000}],
+        "system": "a plain string system prompt",
+        "fallbacks": [],
+    },
+]
+
+
+@pytest.mark.parametrize("body", BODIES + LARGE)
 def test_signed_bytes_are_orjsons_for_the_signed_body(body: dict[str, Any]) -> None:
-    """``sign`` assembles the body's bytes from the members the hash view dumped whole: the
-    same bytes as orjson's for the body it leaves, and the ``cch`` of its hash view."""
+    """``sign`` assembles a large body's bytes from the members the hash view dumped whole:
+    the same bytes as orjson's for the body it leaves, and the ``cch`` of its hash view."""
     signed = copy.deepcopy(body)
     billing = "x-anthropic-billing-header: cc_version=1; cc_entrypoint=cli; cch=00000;"
     out = cloaking.sign(signed, billing)

@@ -441,8 +441,11 @@ def sign(body: dict[str, Any], fallback: str = "") -> bytes:
     view: list[bytes] = []
     whole: dict[str, bytes] = {}
     _walk(body, view, whole)  # (a body always has its "model")
-    digest = xxh64(b"".join(view), _CCH_SEED) & 0xFFFFF
+    data = b"".join(view)
+    digest = xxh64(data, _CCH_SEED) & 0xFFFFF
     body["system"] = [{**first, "text": text.replace("cch=00000;", f"cch={digest:05x};", 1)}, *rest]
+    if len(data) < _REUSED:
+        return orjson.dumps(body)
     # orjson's bytes for the body, from the members the view dumped whole (most of a large
     # body: messages, tools), not dumped again: orjson writes an object as "{", its
     # members as "key":value joined by ",", then "}"
@@ -457,6 +460,8 @@ def sign(body: dict[str, Any], fallback: str = "") -> bytes:
 
 
 _EXCLUDED = frozenset({"max_tokens", "fallbacks", "fallback_credit_token"})
+# below this many bytes one dump of the signed body costs less than joining its members
+_REUSED = 8192
 
 
 def _hash_view(value: Any) -> list[bytes]:
