@@ -199,6 +199,7 @@ _PLAUSIBLE: dict[tuple[str, str], bool] = {}
 _VALID_UIDS: dict[str, bool] = {}
 _UUIDS: dict[str, str] = {}
 _CC_SESSIONS: dict[str, str] = {}  # a Claude Code's session header -> its UUID, or ""
+_DERIVED_SESSIONS: dict[str, str] = {}  # a session key -> the UUID derived from it
 
 
 def _remember(table: dict[Any, Any], key: Any, value: Any) -> None:
@@ -370,7 +371,14 @@ def session_uuid(headers: Mapping[str, str], body: Mapping[str, Any], *, confirm
         return parsed
     if parsed := _uuid(identity):
         return parsed
-    return str(uuid.uuid5(uuid.NAMESPACE_OID, _SESSION_NS + identity))
+    derived = _DERIVED_SESSIONS.get(identity)
+    if derived is None:  # (a session's requests share their key: a SHA-1 each, once)
+        _remember(
+            _DERIVED_SESSIONS,
+            identity,
+            derived := str(uuid.uuid5(uuid.NAMESPACE_OID, _SESSION_NS + identity)),
+        )
+    return derived
 
 
 # a cloaked API key without the CLI profile: a fake user id, per request or cached per key
