@@ -448,14 +448,10 @@ def sign(body: dict[str, Any], fallback: str = "") -> bytes:
         return orjson.dumps(body)
     # orjson's bytes for the body, from the members the view dumped whole (most of a large
     # body: messages, tools), not dumped again: orjson writes an object as "{", its
-    # members as "key":value joined by ",", then "}"
+    # members as "key":value joined by ",", then "}". (The system changed since: dumped.)
+    whole.pop("system", None)
     return b"{%b}" % b",".join(
-        [
-            b"%b:%b" % (orjson.dumps(key), whole.get(key) or orjson.dumps(value))
-            if key != "system"
-            else b'"system":' + orjson.dumps(value)
-            for key, value in body.items()
-        ]
+        [b"%b:%b" % (orjson.dumps(key), whole.get(key) or orjson.dumps(value)) for key, value in body.items()]
     )
 
 

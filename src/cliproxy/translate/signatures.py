@@ -560,30 +560,26 @@ def _sanitized_block(
 
 
 def _sanitized_tool_use(block: dict[str, Any], target: Provider, report: SanitizeReport, drop: bool) -> Any:
-    extra = block.get("extra_content")
-    google = extra.get("google") if isinstance(extra, dict) else None
-    if (
-        block.keys().isdisjoint(_TOOL_SIGNATURE_KEYS)
-        and not (drop and "model" in block)
-        and not (isinstance(google, dict) and "thought_signature" in google)
-    ):
+    extra: Any = block.get("extra_content")
+    google: Any = extra.get("google") if isinstance(extra, dict) else None
+    google_signed = isinstance(google, dict) and "thought_signature" in google
+    signed = [k for k in _TOOL_SIGNATURE_KEYS if k in block]
+    drop_model = drop and "model" in block
+    if not (signed or google_signed or drop_model):
         return block  # no signature to keep, replace or drop (the common call): no copy
     out = dict(block)
-    changed = False
-    keys: list[tuple[dict[str, Any], str]] = [(out, k) for k in _TOOL_SIGNATURE_KEYS if k in out]
-    if isinstance(google, dict) and "thought_signature" in google:
+    keys: list[tuple[dict[str, Any], str]] = [(out, k) for k in signed]
+    if google_signed:
         google = dict(google)
-        extra = {**extra, "google": google}  # type: ignore[dict-item]
+        extra = {**extra, "google": google}
         out["extra_content"] = extra
         keys.append((google, "thought_signature"))
-    if drop and "model" in out:
+    if drop_model:
         del out["model"]
-        changed = True
     kind: BlockKind = {"claude": "claude_thinking", "gpt": "gpt_reasoning"}.get(
         target, "gemini_function_call"
     )  # type: ignore[assignment]
     for holder, key in keys:
-        changed = True
         if drop:
             report.dropped_signatures += 1
             del holder[key]
@@ -605,4 +601,4 @@ def _sanitized_tool_use(block: dict[str, Any], target: Provider, report: Sanitiz
             out["extra_content"] = ex
         if not ex:
             del out["extra_content"]
-    return out if changed else block
+    return out
