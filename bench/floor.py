@@ -11,16 +11,13 @@ is reported as a ratio to this. Prints ``READY <port>`` on stdout once it listen
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
 import ssl
 import sys
-from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from upstream import run_until_signal
 
 UPSTREAM = web.AppKey("upstream", str)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
@@ -57,6 +54,23 @@ def create_app(upstream: str, cafile: str | None = None) -> web.Application:
     app.cleanup_ctx.append(session_ctx)
     app.router.add_post("/{tail:.*}", forward)
     return app
+
+
+async def run_until_signal(app: web.Application, host: str, port: int) -> None:
+    """Serve ``app``, print ``READY <port>``, stop cleanly on SIGINT or SIGTERM."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=4096, reuse_address=True)
+    await site.start()
+    print(f"READY {runner.addresses[0][1]}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -73,6 +73,7 @@ class Proc:
         self.name, self.cmd, self.port = name, cmd, port
         self.url = f"{scheme}://127.0.0.1:{port}"
         self.log = log
+        log.parent.mkdir(parents=True, exist_ok=True)
         self._log = log.open("wb")
         self.popen = subprocess.Popen(
             cmd,
@@ -224,6 +225,7 @@ def start_proxy(
     *,
     edit: Callable[[str], str] | None = None,
     cmd: list[str] | None = None,
+    timeout: float = 30.0,
 ) -> tuple[Proc, Path]:
     """``python -m cliproxy`` (or ``cmd`` + its arguments) with the bench config plus
     ``extra`` YAML (``edit`` may rewrite the text), in folder ``OUT/name`` with its auth
@@ -241,7 +243,7 @@ def start_proxy(
     argv = [*(cmd or [sys.executable]), "-m", "cliproxy", "--config", str(config)]
     proc = Proc(name, argv, port, folder / "proxy.log")
     try:
-        proc.wait_ready("/healthz")
+        proc.wait_ready("/healthz", timeout)
     except BaseException:
         proc.stop()
         raise

@@ -359,7 +359,7 @@ class _Frames:
         self._slow: SSEDecoder | None = None
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        if self._slow is None and b"\r" in chunk:
+        if self._slow is None and chunk.find(b"\r") >= 0:
             self._slow = SSEDecoder()
             chunk, self._held = self._held + chunk, b""
         if self._slow is not None:

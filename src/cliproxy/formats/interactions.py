@@ -167,13 +167,13 @@ class InteractionsUsageSniffer(UsageSniffer):
         self._buf = b""
 
     def feed(self, chunk: bytes) -> None:
-        if not self._buf and chunk[-2:] == b"\n\n" and b"usage" not in chunk:
+        if not self._buf and chunk[-2:] == b"\n\n" and chunk.find(b"usage") < 0:
             return  # whole frames, none with usage
         data = self._buf + chunk
         frames = data.split(b"\n\n")
         self._buf = frames.pop()
         for frame in frames:
-            if b"usage" not in frame:
+            if frame.find(b"usage") < 0:
                 continue
             for line in frame.split(b"\n"):
                 if not line.startswith(b"data:"):

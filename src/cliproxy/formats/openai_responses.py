@@ -146,7 +146,7 @@ class ResponsesUsageSniffer(UsageSniffer):
 
     def feed(self, chunk: bytes) -> None:
         sse = self._sse
-        if chunk[-2:] == b"\n\n" and sse.idle and b"\r" not in chunk:
+        if chunk[-2:] == b"\n\n" and sse.idle and chunk.find(b"\r") < 0:
             # whole events (each ends at a blank line): only those that mention usage
             pos = chunk.find(b'"usage"')
             while pos >= 0:

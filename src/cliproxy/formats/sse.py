@@ -41,7 +41,7 @@ class SSEDecoder:
     def decode(self, chunk: bytes) -> list[SSEEvent]:
         if not chunk:
             return []
-        if not self._buf and not self._pending_cr and chunk[-2:] == b"\n\n" and b"\r" not in chunk:
+        if not self._buf and not self._pending_cr and chunk[-2:] == b"\n\n" and chunk.find(b"\r") < 0:
             # the common read: exactly one whole "data: Y" or "event: X\ndata: Y" frame
             nl = chunk.find(b"\n")
             if nl == len(chunk) - 2:
@@ -66,14 +66,14 @@ class SSEDecoder:
             self._pending_cr = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        if b"\r" in chunk:
+        if chunk.find(b"\r") >= 0:
             if chunk.endswith(b"\r"):
                 # a lone CR may be the first half of CRLF: decide when more arrives
                 self._pending_cr = True
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         if self._buf:
             last = self._parts[-1] if self._parts else self._buf
-            if b"\n\n" not in chunk and not (last[-1:] == b"\n" and chunk[:1] == b"\n"):
+            if chunk.find(b"\n\n") < 0 and not (last[-1:] == b"\n" and chunk[:1] == b"\n"):
                 if chunk:
                     self._parts.append(chunk)  # still inside the same event
                 return []
@@ -88,12 +88,12 @@ class SSEDecoder:
         while (end := find(b"\n\n", start)) >= 0:
             block = buf[start:end]
             start = end + 2
-            if block.startswith(b"data: ") and b"\n" not in block:  # OpenAI, Gemini
+            if block.startswith(b"data: ") and block.find(b"\n") < 0:  # OpenAI, Gemini
                 out.append(SSEEvent(None, block[6:]))
                 continue
             if block.startswith(b"event: "):  # Claude, Responses: "event: X\ndata: Y"
                 nl = block.find(b"\n")
-                if nl > 0 and block.startswith(b"data: ", nl + 1) and b"\n" not in block[nl + 1 :]:
+                if nl > 0 and block.startswith(b"data: ", nl + 1) and block.find(b"\n", nl + 1) < 0:
                     out.append(SSEEvent(block[7:nl].decode(), block[nl + 7 :]))
                     continue
             for line in block.split(b"\n"):
@@ -107,7 +107,7 @@ class SSEDecoder:
         have no names (OpenAI Chat, Gemini): the common one-frame read makes no event."""
         if not self._buf and not self._pending_cr and chunk[:6] == b"data: ":
             if chunk[-2:] == b"\n\n":
-                if chunk.find(b"\n") == len(chunk) - 2 and b"\r" not in chunk:
+                if chunk.find(b"\n") == len(chunk) - 2 and chunk.find(b"\r") < 0:
                     return [chunk[6:-2]]
             elif (
                 chunk[-4:] == b"\r\n\r\n"

@@ -240,7 +240,7 @@ def unwrap_chunk(data: bytes) -> bytes:
 
     Non-JSON payloads (``[DONE]``, keep-alives) and unwrapped objects come back as they are.
     """
-    if b'"response"' not in data:
+    if data.find(b'"response"') < 0:
         return data
     try:
         parsed = orjson.loads(data)

@@ -462,7 +462,7 @@ class ToolNames:
     # -- whole answers
 
     def restore_body(self, data: bytes) -> bytes:
-        if b"tool_" not in data:
+        if data.find(b"tool_") < 0:
             return data
         try:
             message = orjson.loads(data)
@@ -512,12 +512,12 @@ class ToolNames:
     def restore_lines(self, lines: bytes) -> bytes:
         """Complete SSE lines of a Claude stream with the tool names restored; only a
         ``data:`` line of a ``content_block_start`` event is ever parsed."""
-        if b"content_block_start" not in lines:
+        if lines.find(b"content_block_start") < 0:
             return lines
         out = lines.splitlines(keepends=True)
         changed = False
         for i, line in enumerate(out):
-            if line.startswith(b"data:") and b"content_block_start" in line:
+            if line.startswith(b"data:") and line.find(b"content_block_start") >= 0:
                 new = self._restore_data_line(line)
                 if new is not line:
                     out[i] = new

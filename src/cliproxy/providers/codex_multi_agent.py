@@ -52,6 +52,7 @@ _MARKER = "Spawns an agent"
 _NAMESPACE = "collaboration"
 _OPTIMIZED = "collaboration-optimize"
 _OPTIMIZED_PREFIX = _OPTIMIZED + "__"
+_OPTIMIZED_BYTES = _OPTIMIZED.encode()
 _MESSAGE_TOOLS = frozenset({"spawn_agent", "send_message", "followup_task"})
 _SPAWN = frozenset({"spawn_agent"})
 _EFFORTS = frozenset({"none", "low", "medium", "high", "xhigh", "max", "ultra"})
@@ -333,13 +334,13 @@ class Restore:
     def __call__(self, data: bytes) -> bytes:
         if self.then is not None:
             data = self.then(data)
-        if _OPTIMIZED.encode() not in data:
+        if data.find(_OPTIMIZED_BYTES) < 0:
             return data
         if data.lstrip()[:1] in (b"{", b"["):
             return _restore_json(data)
         lines = data.split(b"\n")
         for i, line in enumerate(lines):
-            if line.startswith(b"data:") and _OPTIMIZED.encode() in line:
+            if line.startswith(b"data:") and line.find(_OPTIMIZED_BYTES) >= 0:
                 payload = line[5:].strip()
                 lines[i] = b"data: " + _restore_json(payload)
         return b"\n".join(lines)

@@ -197,7 +197,7 @@ class Conn(asyncio.Protocol):
         if self.head or self.status in (204, 304):
             return False
         low = self.block.lower()
-        return b"\r\ncontent-length:" not in low and b"\r\ntransfer-encoding:" not in low
+        return low.find(b"\r\ncontent-length:") < 0 and low.find(b"\r\ntransfer-encoding:") < 0
 
     # -- httptools callbacks (no on_header: the head is cut out of ``pre`` whole; the body
     # goes to ``body.append`` through ``_Callbacks``, except for a HEAD request's answer)

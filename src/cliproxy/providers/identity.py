@@ -223,7 +223,7 @@ class _Expose:
 
     def __call__(self, data: bytes) -> bytes:
         for confused, original in self.pairs:
-            if confused in data:
+            if data.find(confused) >= 0:
                 data = data.replace(confused, original)
         return data
 

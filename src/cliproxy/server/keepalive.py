@@ -89,7 +89,7 @@ def error_frame(fmt: Format, body: bytes, headers: Mapping[str, str] | None = No
     (by its ``User-Agent`` / ``Originator``, as CPA tells)."""
     if fmt is Format.RESPONSES:
         return _responses_error(body, headers or {})
-    if b"\n" in body or b"\r" in body:
+    if body.find(b"\n") >= 0 or body.find(b"\r") >= 0:
         with contextlib.suppress(orjson.JSONDecodeError):
             body = orjson.dumps(orjson.loads(body))
     if fmt is Format.CLAUDE or fmt is Format.INTERACTIONS:  # Interactions: CPA's WriteTerminalError

@@ -110,7 +110,7 @@ def _bytes_field(msg: bytes, number: int, scope: str) -> bytes:
 def b64decode(sig: str, *, urlsafe: bool = False, raw_ok: bool = False) -> bytes:
     try:
         data = sig.encode("ascii")
-        if raw_ok and len(data) % 4 and b"=" not in data:
+        if raw_ok and len(data) % 4 and data.find(b"=") < 0:
             data += b"=" * (-len(data) % 4)
         return base64.urlsafe_b64decode(data) if urlsafe else base64.b64decode(data, validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError) as exc:

@@ -51,6 +51,7 @@ MAX_HEAD = 64 * 1024
 LINGER = 1.0  # seconds a closing connection still drops what its client sends
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _VERSIONS = {"1.1": b"1.1", "1.0": b"1.0"}  # httptools' get_http_version() -> ours
+_TASK_NAME = "cliproxy-request"
 _NO_PARAMS: dict[str, str] = {}
 # header names looked up in every head: as istr, a CIMultiDict folds them once, here
 _EXPECT, _CONTENT_ENCODING, _UPGRADE = istr("Expect"), istr("Content-Encoding"), istr("Upgrade")
@@ -314,7 +315,7 @@ class FastProtocol(asyncio.Protocol):
             self._handoff = True
             raise _Stop
         headers = CIMultiDictProxy(CIMultiDict(fields))
-        if _EXPECT in headers or _CONTENT_ENCODING in headers or _UPGRADE in headers or b"#" in url:
+        if _EXPECT in headers or _CONTENT_ENCODING in headers or _UPGRADE in headers or url.find(b"#") >= 0:
             expect = self._unusual(url, headers)
         else:
             expect = None
@@ -353,7 +354,8 @@ class FastProtocol(asyncio.Protocol):
                 ex.too_large = True  # answered 413 without reading the body
             else:
                 self.transport.write(_CONTINUE)
-        self._task = self._loop.create_task(server.serve(self, ex, route))
+        # a Task named here: an unnamed one formats a "Task-N" name of its own per request
+        self._task = asyncio.Task(server.serve(self, ex, route), loop=self._loop, name=_TASK_NAME)
 
     def _unusual(self, url: bytes, headers: CIMultiDictProxy[str]) -> str | None:
         """A head with ``Expect``, ``Content-Encoding``, ``Upgrade`` or a fragment: its
@@ -362,7 +364,7 @@ class FastProtocol(asyncio.Protocol):
         expect = headers.get(_EXPECT)
         encoding = headers.get(_CONTENT_ENCODING)
         if (
-            b"#" in url
+            url.find(b"#") >= 0
             or _UPGRADE in headers
             or (encoding is not None and encoding.lower() != "identity")
             or (expect is not None and expect.lower() != "100-continue")

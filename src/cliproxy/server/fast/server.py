@@ -99,7 +99,7 @@ class FastServer:
         route = self.exact.get((method, path))
         if route is not None:  # a route's own path: plain
             return route, route.pattern, _NO_PARAMS
-        if path[:1] != b"/" or b"%" in path or b"//" in path or b"/." in path:
+        if path[:1] != b"/" or path.find(b"%") >= 0 or path.find(b"//") >= 0 or path.find(b"/.") >= 0:
             return None
         for want, prefix, route in self._prefixed:
             if method == want and path.startswith(prefix) and len(path) > len(prefix):
