@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from functools import partial
 from typing import Any
 
@@ -35,7 +35,7 @@ from cliproxy import replies, route_explain
 from cliproxy.access import KEY_POLICY
 from cliproxy.calls import Call, Reply, RequestTerminated, StreamReply
 from cliproxy.credentials.concurrency import Gate, Picker
-from cliproxy.credentials.explain import NOTES, note_attempt, note_skip
+from cliproxy.credentials.explain import NOTES, note_attempt
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
 from cliproxy.credentials.session import extract_session_key
@@ -50,10 +50,8 @@ from cliproxy.pipeline_failover import (
     BOOTSTRAP_LEFT,
     RETRYABLE,
     Final,
-    bootstrap_retry,
-    continuation_lost,
-    cool_down,
     pinned,
+    retry,
 )
 from cliproxy.pipeline_prepare import MEDIA, AttemptPlan, plan_attempts, start_attempt
 from cliproxy.plugins.flow import Flow, route_for
@@ -249,7 +247,7 @@ class Pipeline:
                             try:
                                 answer = await self._attempt(sent, route, cred, plan, names[0], flow)
                             except UpstreamError as err:
-                                answer = await self._retry(call, route, cred, plan, flow, names, sent, err)
+                                answer = await retry(self, call, route, cred, plan, flow, names, sent, err)
                         return answer if slot is None else slot.keep(answer)  # a stream keeps its slot
                     except Final:
                         raise
@@ -345,76 +343,7 @@ class Pipeline:
         try:
             return await self._attempt(sent, route, cred, plan, names[0], flow)
         except UpstreamError as err:
-            return await self._retry(call, route, cred, plan, flow, names, sent, err)
-
-    async def _retry(
-        self,
-        call: Call,
-        route: ModelRoute,
-        cred: Credential,
-        plan: AttemptPlan,
-        flow: Flow | None,
-        names: Sequence[str],
-        sent: Call,
-        err: UpstreamError,
-    ) -> Reply | StreamReply:
-        """After attempt ``names[0]`` at ``cred`` failed with ``err``: the same credential
-        again (a lost continuation, a bootstrap retry, a refreshed token), the next name of
-        a model pool, or the error goes up (the credential cooled as CPA does)."""
-        provider = plan.provider
-        refreshed = False
-        i = 0
-        try:
-            while True:
-                if isinstance(err, RewriteError):  # the answer's fault: no cooldown, no other credential
-                    raise Final(err) from err
-                note_skip(cred.id, "failed", str(err.status))
-                if sent is not call and continuation_lost(err):
-                    sent = call  # the upstream no longer holds the conversation: send all of it
-                elif err is BOOTSTRAP_ERROR.get() and bootstrap_retry(cred, err):
-                    pass  # the same credential once more: nothing reached the client
-                else:
-                    fresh = None
-                    if (
-                        err.status == 401
-                        and not refreshed
-                        and self.refresher is not None
-                        and cred.refresh_token
-                    ):
-                        refreshed = True
-                        fresh = await self._refresh(cred)
-                    if fresh is not None:  # the same credential, once more, with a fresh token
-                        cred = fresh
-                        plan = self._plan(route, cred)
-                    else:
-                        await cool_down(
-                            self.pool, call, route, cred, provider, err
-                        )  # raises unless it cooled
-                        if (
-                            len(names) > 1
-                            and err.status in (404, 429, 500, 502, 503, 504)
-                            and i + 1 < len(names)
-                        ):
-                            i += 1  # a model pool: the next upstream name before the next credential
-                        else:
-                            raise err
-                note_attempt(cred.id, cred.provider, names[i])  # routing explain: nothing when off
-                try:
-                    return await self._attempt(sent, route, cred, plan, names[i], flow)
-                except UpstreamError as exc:
-                    err = exc
-        finally:  # the error's traceback holds this frame: the frame must not hold it (a cycle)
-            del err
-
-    async def _refresh(self, cred: Credential) -> Credential | None:
-        """``cred`` with a fresh token after a 401, ``None`` when the refresh failed."""
-        assert self.refresher is not None
-        try:
-            fresh: Credential = await self.refresher.refresh_now(cred)
-        except CliproxyError as exc:
-            log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc)
-            return None
-        return fresh
+            return await retry(self, call, route, cred, plan, flow, names, sent, err)
 
     async def _plugin_credential(
         self, call: Call, route: ModelRoute, cred: Credential, flow: Flow | None

@@ -1,7 +1,9 @@
 """Stage 8's failure side (``cliproxy.pipeline``): what a failed upstream attempt means.
 
-A failed attempt either cools its credential as CPA does and lets the pipeline try the
-next upstream name or credential (:func:`cool_down` returns), or goes to the client at
+A failed attempt is first tried again where that can help (:func:`retry`: the same
+credential with the whole conversation, a bootstrap retry, a refreshed token, or a model
+pool's next upstream name). Otherwise it either cools its credential as CPA does and lets
+the pipeline try the next credential (:func:`cool_down` returns), or goes to the client at
 once as a :class:`Final` error (a request fault, an answer nobody else could fix).
 ``streaming.bootstrap-retries`` give a stream that failed before its first byte a few
 more tries on the same credential (:func:`bootstrap_retry`).
@@ -11,16 +13,22 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from cliproxy.calls import Call
+from cliproxy.calls import Call, Reply, StreamReply
+from cliproxy.credentials.explain import note_attempt, note_skip
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
-from cliproxy.errors import UpstreamError
+from cliproxy.errors import CliproxyError, UpstreamError
 from cliproxy.models.registry import ModelRoute
-from cliproxy.pipeline_prepare import MEDIA
-from cliproxy.providers.base import REQUEST_FAULTS, Provider
+from cliproxy.pipeline_prepare import MEDIA, AttemptPlan
+from cliproxy.plugins.flow import Flow
+from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError
 from cliproxy.providers.transport import UpstreamNetworkError
+
+if TYPE_CHECKING:
+    from cliproxy.pipeline import Pipeline
 
 __all__ = [
     "BOOTSTRAP_ERROR",
@@ -32,6 +40,7 @@ __all__ = [
     "cool_down",
     "log_failure",
     "pinned",
+    "retry",
 ]
 
 log = logging.getLogger(__name__)
@@ -135,3 +144,63 @@ def log_failure(cred: Credential, provider: Provider, model: str, err: UpstreamE
         )
     else:
         log.info("upstream %s answered %d for %s (%s)", who, err.status, model, why)
+
+
+async def retry(
+    pipe: Pipeline,
+    call: Call,
+    route: ModelRoute,
+    cred: Credential,
+    plan: AttemptPlan,
+    flow: Flow | None,
+    names: Sequence[str],
+    sent: Call,
+    err: UpstreamError,
+) -> Reply | StreamReply:
+    """After attempt ``names[0]`` at ``cred`` failed with ``err``: the same credential
+    again (a lost continuation, a bootstrap retry, a refreshed token), the next name of
+    a model pool, or the error goes up (the credential cooled as CPA does)."""
+    provider = plan.provider
+    refreshed = False
+    i = 0
+    try:
+        while True:
+            if isinstance(err, RewriteError):  # the answer's fault: no cooldown, no other credential
+                raise Final(err) from err
+            note_skip(cred.id, "failed", str(err.status))
+            if sent is not call and continuation_lost(err):
+                sent = call  # the upstream no longer holds the conversation: send all of it
+            elif err is BOOTSTRAP_ERROR.get() and bootstrap_retry(cred, err):
+                pass  # the same credential once more: nothing reached the client
+            else:
+                fresh = None
+                if err.status == 401 and not refreshed and pipe.refresher is not None and cred.refresh_token:
+                    refreshed = True
+                    fresh = await refresh(pipe, cred)
+                if fresh is not None:  # the same credential, once more, with a fresh token
+                    cred = fresh
+                    plan = pipe._plan(route, cred)
+                else:
+                    await cool_down(pipe.pool, call, route, cred, provider, err)  # raises unless it cooled
+                    if len(names) > 1 and err.status in (404, 429, 500, 502, 503, 504) and i + 1 < len(names):
+                        i += 1  # a model pool: the next upstream name before the next credential
+                    else:
+                        raise err
+            note_attempt(cred.id, cred.provider, names[i])  # routing explain: nothing when off
+            try:
+                return await pipe._attempt(sent, route, cred, plan, names[i], flow)
+            except UpstreamError as exc:
+                err = exc
+    finally:  # the error's traceback holds this frame: the frame must not hold it (a cycle)
+        del err
+
+
+async def refresh(pipe: Pipeline, cred: Credential) -> Credential | None:
+    """``cred`` with a fresh token after a 401, ``None`` when the refresh failed."""
+    assert pipe.refresher is not None
+    try:
+        fresh: Credential = await pipe.refresher.refresh_now(cred)
+    except CliproxyError as exc:
+        log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc)
+        return None
+    return fresh
