@@ -11,13 +11,12 @@ is reported as a ratio to this. Prints ``READY <port>`` on stdout once it listen
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 import ssl
 import sys
 
 import aiohttp
 from aiohttp import web
+from ready import until_signal
 
 UPSTREAM = web.AppKey("upstream", str)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
@@ -62,13 +61,8 @@ async def run_until_signal(app: web.Application, host: str, port: int) -> None:
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=4096, reuse_address=True)
     await site.start()
-    print(f"READY {runner.addresses[0][1]}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await until_signal(runner.addresses[0][1])
     finally:
         await runner.cleanup()
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import ssl
 from collections import deque
 from urllib.parse import urlsplit
 
 import httptools
+from ready import until_signal
 
 FORWARD = frozenset((b"content-type", b"x-bench-chunks", b"x-bench-delay-ms", b"authorization", b"x-api-key"))
 BAD_GATEWAY = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n"
@@ -242,12 +242,8 @@ async def serve(upstream: str, cafile: str | None, host: str, port: int) -> None
     loop = asyncio.get_running_loop()
     pool = Upstream(upstream, cafile)
     server = await loop.create_server(lambda: ClientConn(pool), host, port, backlog=4096, reuse_address=True)
-    print(f"READY {server.sockets[0].getsockname()[1]}", flush=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await until_signal(server.sockets[0].getsockname()[1])
     finally:
         server.close()
         for conn in pool.idle:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import ssl
 import sys
 from collections import deque
@@ -28,6 +27,7 @@ from urllib.parse import parse_qs
 
 import httptools
 import orjson
+from ready import until_signal
 
 TEXT = "tok "
 CREATED = 1_700_000_000
@@ -301,12 +301,8 @@ async def serve(host: str, port: int, tls: ssl.SSLContext | None = None) -> None
     """Serve until SIGINT or SIGTERM (HTTPS with ``tls``); print ``READY <port>`` once listening."""
     loop = asyncio.get_running_loop()
     server = await loop.create_server(FakeConn, host, port, backlog=4096, reuse_address=True, ssl=tls)
-    print(f"READY {server.sockets[0].getsockname()[1]}", flush=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await until_signal(server.sockets[0].getsockname()[1])
     finally:
         server.close()
 
