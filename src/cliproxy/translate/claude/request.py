@@ -68,11 +68,12 @@ def parse_request(body: dict[str, Any]) -> ir.Request:
     model = body.get("model")
     if not isinstance(model, str):
         raise _fail("model", "must be a string")
-    req = ir.Request(model=model, source="claude")
+    req = ir.Request(model)
+    req.source = "claude"
     parser = BlockParser()
     system = body.get("system")
     if type(system) is str:  # a string system prompt (the common one), read here as _system reads it
-        req.messages.append(ir.Message("system", [ir.Text(system)], extras={"_system": "string"}))
+        req.messages.append(ir.Message("system", [ir.Text(system)], None, {"_system": "string"}))
     elif system is not None or "system" in body:
         req.messages.append(_system(system, parser))
     req.messages.extend(_messages(body.get("messages"), parser))
@@ -105,19 +106,22 @@ def _messages(messages: Any, parser: BlockParser) -> list[ir.Message]:
         raise _fail("messages", "must be a list")
     out: list[ir.Message] = []
     for i, msg in enumerate(messages):
-        path = f"messages[{i}]"
         if not isinstance(msg, dict):
-            raise _fail(path, "must be an object")
+            raise _fail(f"messages[{i}]", "must be an object")
         role = msg.get("role")
         if role not in _ROLES:
-            raise _fail(f"{path}.role", f"unknown role {role!r}")
+            raise _fail(f"messages[{i}].role", f"unknown role {role!r}")
         content = msg.get("content")
-        extras = None if msg.keys() <= _MSG else rest(msg, _MSG)
+        plain = msg.keys() <= _MSG
+        if type(content) is str and plain:  # the common turn: no call past the IR's own
+            out.append(ir.Message(role, [ir.Text(content)], None, {"_string": True}))  # (keywords: +0.15 us)
+            continue
+        extras = None if plain else rest(msg, _MSG)
         if isinstance(content, str):
             blocks: list[ir.Block] = [ir.Text(content)]
             extras = (extras or {}) | {"_string": True}
         else:
-            blocks = parser.blocks(content, f"{path}.content")
+            blocks = parser.blocks(content, f"messages[{i}].content")
         out.append(ir.Message(role, blocks, extras=extras))
     return out
 
@@ -125,12 +129,9 @@ def _messages(messages: Any, parser: BlockParser) -> list[ir.Message]:
 def _sampling(body: dict[str, Any], req: ir.Request) -> None:
     for key, types in _NUMBERS:
         value = body.get(key)
-        if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
+        if value is not None and (not isinstance(value, types) or type(value) is bool):
             raise _fail(key, "must be a number")
-    req.max_tokens = body.get("max_tokens")
-    req.temperature = body.get("temperature")
-    req.top_p = body.get("top_p")
-    req.top_k = body.get("top_k")
+        setattr(req, key, value)
     stop = body.get("stop_sequences")
     if stop is not None and (not isinstance(stop, list) or not all(isinstance(s, str) for s in stop)):
         raise _fail("stop_sequences", "must be a list of strings")

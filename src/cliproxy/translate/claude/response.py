@@ -62,15 +62,16 @@ def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> i
     if raw_stop is not None and stop != raw_stop:
         extras["stop_raw"] = raw_stop
     usage = body.get("usage")
-    return ir.Response(
-        id=body.get("id") or "",
-        model=body.get("model") or "",
-        content=blocks,
-        stop_reason=stop,
-        stop_sequence=body.get("stop_sequence"),
-        usage=usage_from_wire(usage) if isinstance(usage, dict) else ir.Usage(),
-        source="claude",
-        extras=extras,
+    return ir.Response(  # positional: keywords cost a dataclass __init__ about 0.15 us more
+        body.get("id") or "",
+        body.get("model") or "",
+        blocks,
+        stop,
+        body.get("stop_sequence"),
+        usage_from_wire(usage) if isinstance(usage, dict) else ir.Usage(),
+        0,
+        "claude",
+        extras,
     )
 
 

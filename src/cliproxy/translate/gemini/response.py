@@ -86,12 +86,13 @@ _CANDIDATE = frozenset(("content", "finishReason", "index"))
 def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:
     candidates = body.get("candidates") or []
     meta = body.get("usageMetadata")
-    resp = ir.Response(
-        id=body.get("responseId") or f"resp-{token_hex(8)}",
-        model=body.get("modelVersion") or (request.model if request else ""),
-        usage=wire.usage_from_metadata(meta) if isinstance(meta, dict) else ir.Usage(),
-        source=FAMILY,
+    resp = ir.Response(  # positional: keywords cost a dataclass __init__ about 0.15 us more
+        body.get("responseId") or f"resp-{token_hex(8)}",
+        body.get("modelVersion") or (request.model if request else ""),
     )
+    if isinstance(meta, dict):
+        resp.usage = wire.usage_from_metadata(meta)
+    resp.source = FAMILY
     if "error" in body:
         resp.stop_reason = "error"
     if candidates:

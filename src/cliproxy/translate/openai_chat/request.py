@@ -31,7 +31,8 @@ def parse_request(body: dict[str, Any]) -> ir.Request:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise RequestError("model: expected a non-empty string", param="model")
-    req = ir.Request(model=model, messages=parse_messages(body.get("messages")), source=_SOURCE)
+    req = ir.Request(model, parse_messages(body.get("messages")))  # (keywords: +0.15 us)
+    req.source = _SOURCE
     extras = req.extras
     for key, value in body.items():
         if key in _CONSUMED:

@@ -54,7 +54,8 @@ def parse_request(body: dict[str, Any], source: str) -> ir.Request:
     model = body.get("model")
     if not isinstance(model, str):
         raise RequestError("model: expected a string", param="model")
-    req = ir.Request(model=model, source=source)
+    req = ir.Request(model)  # (keywords: +0.15 us)
+    req.source = source
     ex = req.extras
     for k, v in body.items():
         if k not in _CONSUMED:
@@ -89,11 +90,11 @@ def parse_request(body: dict[str, Any], source: str) -> ir.Request:
     if instructions is not None:
         if not isinstance(instructions, str):
             raise RequestError("instructions: expected a string", param="instructions")
-        req.messages.append(ir.Message("system", [ir.Text(instructions)], extras={"_instructions": True}))
+        req.messages.append(ir.Message("system", [ir.Text(instructions)], None, {"_instructions": True}))
     inp = body.get("input")
     if type(inp) is str:  # a plain text input (the common one), read here
         ex["_input_str"] = True
-        req.messages.append(ir.Message("user", [ir.Text(inp)], extras={"_str": True}))
+        req.messages.append(ir.Message("user", [ir.Text(inp)], None, {"_str": True}))
     else:
         req.messages.extend(_parse_input(inp, "previous_response_id" in body, ex))
     if "tools" in body:
