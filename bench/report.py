@@ -362,9 +362,9 @@ httptools passthrough with a keep-alive pool of raw upstream connections (the le
 proxy can do); "proxy" is cliproxy (one worker) with the config bench writes to
 bench/out/proxy-config.yaml. "proxy - direct" is the proxy's added cost (for req/s, the
 ratio); "proxy vs floor" / "proxy vs protocol floor" compare with the bare passthroughs.
-Latency percentiles come from wrk (non-stream) or the async client (streams); at c=1 every
-target is measured in three short rounds back to back and each figure is the median of the
-rounds (one round's drift on a shared machine is as large as the added time). "added us/req"
+Latency percentiles come from wrk (non-stream) or the async client (streams); at c=1 and
+c=16 every target is measured in three short rounds back to back and each figure is the
+median of the rounds (one round's drift on a shared machine is as large as the added time). "added us/req"
 is 1e6/rps(proxy) - 1e6/rps(direct) at c=16, the wall time each request adds on a saturated
 2-core box; a translation is compared with the passthrough of the same upstream (OpenAI ->
 Gemini with passthrough OpenAI, the same client format). "CPU us/req" and "CPU us/stream" are

@@ -35,7 +35,9 @@ from scenarios import SCENARIOS, Request, Scenario, find, upstream_request
 CONCURRENCY = (1, 16, 64)
 STREAM = {"chunks": 50, "delay_ms": 1, "concurrency": 16}
 MANY = {"chunks": 50, "delay_ms": 20, "concurrency": 1000, "ramp": 0.5}
-C1_ROUNDS = 3  # c=1: rounds of every target, back to back (median per figure)
+# rounds of every target, back to back (median per figure), by concurrency: at c=1 and at
+# c=16, where the must-show ratios are read, one round's drift is as large as the effect
+ROUNDS = {1: 3, 16: 3}
 PROBE = {"chunks": 5, "after": 0.5, "duration": 2.0}  # one client, streams back to back, while MANY runs
 
 
@@ -102,9 +104,10 @@ def nonstream(
     kinds = dict.fromkeys(sc.upstream for sc in scenarios)
     for c in conc:
         # c=1 latency is a few hundred microseconds, the size of this machine's drift between
-        # one run and the next (CPU idle states, neighbours): several short rounds that each
-        # measure every target back to back, and the median of each figure over the rounds
-        rounds = C1_ROUNDS if c == 1 else 1
+        # one run and the next (CPU idle states, neighbours), and c=16's req/s and CPU moved
+        # 20 % between runs minutes apart: several short rounds that each measure every
+        # target back to back, and the median of each figure over the rounds
+        rounds = ROUNDS.get(c, 1)
         timing = {"concurrency": c, "duration": s.duration / rounds, "warmup": s.warmup}
         runs: dict[str, list[dict]] = {}
         for r in range(rounds):
