@@ -237,7 +237,7 @@ class Pipeline:
                             if plan is None or not (
                                 plan.cred is cred and plan.config is config and plan.shaper is shaper
                             ):
-                                plan = self._plan(route, cred)  # a first attempt, a reload, a new token
+                                plan = self.plan_for(route, cred)  # a first attempt, a reload, a new token
                             names = plan.names or route.upstream_models(cred) or [route.model]
                             sent = call  # the pinned credential gets the pinned request
                             if call.pinned is not None and cred.id == call.pin and flow is None:
@@ -245,7 +245,7 @@ class Pipeline:
                             if NOTES.get() is not None:  # routing explain
                                 note_attempt(cred.id, cred.provider, names[0])
                             try:
-                                answer = await self._attempt(sent, route, cred, plan, names[0], flow)
+                                answer = await self.attempt(sent, route, cred, plan, names[0], flow)
                             except UpstreamError as err:
                                 answer = await retry(self, call, route, cred, plan, flow, names, sent, err)
                         return answer if slot is None else slot.keep(answer)  # a stream keeps its slot
@@ -323,7 +323,7 @@ class Pipeline:
 
         return other
 
-    def _plan(self, route: ModelRoute, cred: Credential) -> AttemptPlan:
+    def plan_for(self, route: ModelRoute, cred: Credential) -> AttemptPlan:
         """The attempt plan of ``cred`` on ``route``, made anew (see ``AttemptPlan``)."""
         plans = route.plans if type(route) is Route else None
         provider: Provider = self.providers.provider_for(cred)
@@ -335,13 +335,13 @@ class Pipeline:
         """Every attempt at ``cred`` (``execute`` runs the same, inline)."""
         if cred.attributes.get("plugin"):
             return await self._plugin_credential(call, route, cred, flow)
-        plan = self._plan(route, cred)
+        plan = self.plan_for(route, cred)
         names = plan.names or route.upstream_models(cred) or [route.model]
         # the pinned credential gets the pinned request (plugins rewrite only the Call itself)
         sent = call.pinned if call.pinned is not None and cred.id == call.pin and flow is None else call
         note_attempt(cred.id, cred.provider, names[0])  # routing explain: nothing when off
         try:
-            return await self._attempt(sent, route, cred, plan, names[0], flow)
+            return await self.attempt(sent, route, cred, plan, names[0], flow)
         except UpstreamError as err:
             return await retry(self, call, route, cred, plan, flow, names, sent, err)
 
@@ -366,7 +366,7 @@ class Pipeline:
 
     # ------------------------------------------------------------------ one attempt
 
-    async def _attempt(
+    async def attempt(
         self,
         call: Call,
         route: ModelRoute,

@@ -179,7 +179,7 @@ async def retry(
                     fresh = await refresh(pipe, cred)
                 if fresh is not None:  # the same credential, once more, with a fresh token
                     cred = fresh
-                    plan = pipe._plan(route, cred)
+                    plan = pipe.plan_for(route, cred)
                 else:
                     await cool_down(pipe.pool, call, route, cred, provider, err)  # raises unless it cooled
                     if len(names) > 1 and err.status in (404, 429, 500, 502, 503, 504) and i + 1 < len(names):
@@ -188,7 +188,7 @@ async def retry(
                         raise err
             note_attempt(cred.id, cred.provider, names[i])  # routing explain: nothing when off
             try:
-                return await pipe._attempt(sent, route, cred, plan, names[i], flow)
+                return await pipe.attempt(sent, route, cred, plan, names[i], flow)
             except UpstreamError as exc:
                 err = exc
     finally:  # the error's traceback holds this frame: the frame must not hold it (a cycle)

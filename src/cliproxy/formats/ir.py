@@ -90,6 +90,9 @@ ToolKind = Literal["function", "custom"]
 
 
 # --------------------------------------------------------------------------- blocks
+#
+# The parsers build these positionally where they run once per request or answer: keyword
+# arguments cost a dataclass __init__ about 0.15 us more.
 
 
 @dataclass(slots=True)

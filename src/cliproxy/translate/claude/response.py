@@ -62,7 +62,7 @@ def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> i
     if raw_stop is not None and stop != raw_stop:
         extras["stop_raw"] = raw_stop
     usage = body.get("usage")
-    return ir.Response(  # positional: keywords cost a dataclass __init__ about 0.15 us more
+    return ir.Response(  # id, model, content, stop_reason, stop_sequence, usage, created, source, extras
         body.get("id") or "",
         body.get("model") or "",
         blocks,

@@ -86,7 +86,7 @@ _CANDIDATE = frozenset(("content", "finishReason", "index"))
 def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:
     candidates = body.get("candidates") or []
     meta = body.get("usageMetadata")
-    resp = ir.Response(  # positional: keywords cost a dataclass __init__ about 0.15 us more
+    resp = ir.Response(
         body.get("responseId") or f"resp-{token_hex(8)}",
         body.get("modelVersion") or (request.model if request else ""),
     )

@@ -31,7 +31,7 @@ def parse_request(body: dict[str, Any]) -> ir.Request:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise RequestError("model: expected a non-empty string", param="model")
-    req = ir.Request(model, parse_messages(body.get("messages")))  # (keywords: +0.15 us)
+    req = ir.Request(model, parse_messages(body.get("messages")))
     req.source = _SOURCE
     extras = req.extras
     for key, value in body.items():

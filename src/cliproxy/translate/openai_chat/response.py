@@ -47,7 +47,6 @@ def chat_id(resp_id: str | None) -> str:
 
 def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:
     created = body.get("created")
-    # positional: keywords cost a dataclass __init__ about 0.15 us more (once per answer)
     resp = ir.Response(str(body.get("id") or ""), str(body.get("model") or ""))
     resp.created = created if type(created) is int else 0
     resp.source = _SOURCE
