@@ -29,11 +29,8 @@ from cliproxy.translate.compat import rewrite_agent_messages
 from cliproxy.translate.reasoning_items import drop_foreign_encrypted_content
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache, scope_for
-from cliproxy.translate.signatures import (
-    provider_from_model,
-    sanitize_for_claude_upstream,
-    sanitize_gemini_contents,
-)
+from cliproxy.translate.signature_bodies import sanitize_for_claude_upstream, sanitize_gemini_contents
+from cliproxy.translate.signatures import provider_from_model
 
 __all__ = ["MEDIA", "AttemptPlan", "Preparing", "plan_attempts", "start_attempt"]
 

@@ -22,7 +22,7 @@ translators), pair by pair:
 builder keeps them; other pairs pass through unchanged. The request is copied only along
 the messages it changes. A Claude client to a Claude-protocol upstream is not translated:
 there ``is-compat`` tells the signature sanitizer to keep empty and opaque signatures
-(``signatures.sanitize_for_claude_upstream``). One difference: CPA's Vertex executor
+(``signature_bodies.sanitize_for_claude_upstream``). One difference: CPA's Vertex executor
 never reads the flag; here a ``vertex-api-key`` model with it acts as a Gemini key does.
 
 Codex-dialect keys (Codex, xAI): with ``is-compat`` and ``codex.optimize-multi-agent-v2``

@@ -6,6 +6,7 @@ import base64
 
 import pytest
 
+from cliproxy.translate import signature_bodies as bodies
 from cliproxy.translate import signatures as sig
 from tests.translate.cpa.signature_fixtures import (
     OBSERVED_CONTEXT_ID,
@@ -22,7 +23,7 @@ def thinking_messages(*blocks: dict) -> list[dict]:
 
 
 def strip(messages: list[dict], **opts: bool) -> list[dict]:
-    sig.strip_invalid_claude_thinking(messages, **opts)
+    bodies.strip_invalid_claude_thinking(messages, **opts)
     return messages
 
 
@@ -194,7 +195,7 @@ def test_sanitize_for_claude_upstream_cais_same_and_cross_model() -> None:
     block = {"type": "thinking", "thinking": "keep", "signature": OBSERVED_FABLE5}
     for model in ("claude-fable-5", "claude-opus-5"):
         messages = thinking_messages(block, {"type": "text", "text": "answer"})
-        out, report = sig.sanitize_for_claude_upstream(messages, model)
+        out, report = bodies.sanitize_for_claude_upstream(messages, model)
         assert out is None  # nothing to change
         assert report.preserved == 1 and report.dropped_blocks == 0
 
@@ -212,7 +213,7 @@ def test_sanitize_for_claude_upstream_cais_strips_tool_use_signature() -> None:
             "signature": OBSERVED_FABLE5,
         },
     )
-    out, report = sig.sanitize_for_claude_upstream(messages, "claude-fable-5")
+    out, report = bodies.sanitize_for_claude_upstream(messages, "claude-fable-5")
     assert report.preserved == 1 and out is not None
     parts = out[0]["content"]
     assert len(parts) == 3 and parts[0]["signature"] == OBSERVED_FABLE5 and "signature" not in parts[2]
@@ -240,7 +241,7 @@ def test_cais_tolerates_upstream_field_drift(name: str) -> None:
     sig.inspect_cais(signature)
     assert sig.detect(signature, "claude_thinking") == "claude"
     messages = thinking_messages({"type": "thinking", "thinking": "keep", "signature": signature})
-    out, report = sig.sanitize_for_claude_upstream(messages, "claude-opus-5")
+    out, report = bodies.sanitize_for_claude_upstream(messages, "claude-opus-5")
     assert report.preserved == 1 and report.dropped_blocks == 0
     assert (out or messages)[0]["content"][0]["signature"] == signature
 
@@ -282,7 +283,7 @@ def test_cais_does_not_shadow_classic_claude_signature() -> None:
     assert not sig.is_valid_cais(classic)
     assert sig.detect(classic, "claude_thinking") == "claude"
     messages = thinking_messages({"type": "thinking", "thinking": "keep", "signature": classic})
-    out, report = sig.sanitize_for_claude_upstream(messages, "claude-sonnet-4-6")
+    out, report = bodies.sanitize_for_claude_upstream(messages, "claude-sonnet-4-6")
     assert report.preserved == 1 and report.dropped_blocks == 0
     assert (out or messages)[0]["content"][0]["signature"] == classic
 
@@ -293,7 +294,7 @@ def test_cais_cache_prefix_survives_claude_upstream_sanitize(prefix: str) -> Non
     messages = thinking_messages(
         {"type": "thinking", "thinking": "keep", "signature": prefix + OBSERVED_FABLE5}
     )
-    out, report = sig.sanitize_for_claude_upstream(messages, "claude-fable-5")
+    out, report = bodies.sanitize_for_claude_upstream(messages, "claude-fable-5")
     assert report.preserved == 1 and report.dropped_blocks == 0
     assert out is not None and out[0]["content"][0]["signature"] == OBSERVED_FABLE5
 

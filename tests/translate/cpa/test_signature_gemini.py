@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from cliproxy.translate import signature_bodies as bodies
 from cliproxy.translate import signatures as sig
 from tests.translate.cpa.signature_fixtures import gemini3_signature, gemini25_signature, gemini_signature
 
@@ -104,7 +105,7 @@ def test_inspect_rejects_invalid_base64() -> None:
 
 def sanitize(raw: str) -> tuple[list[Any], bool]:
     contents = orjson.loads(raw)["contents"]
-    changed = sig.sanitize_gemini_contents(contents)
+    changed = bodies.sanitize_gemini_contents(contents)
     return contents, changed
 
 

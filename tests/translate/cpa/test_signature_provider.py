@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from cliproxy.translate import signature_bodies as bodies
 from cliproxy.translate import signatures as sig
 from tests.translate.cpa.signature_fixtures import (
     OBSERVED_FABLE5,
@@ -186,14 +187,16 @@ def thinking(signature: str, text: str = "keep") -> list[dict]:
 def test_sanitize_for_model_normalizes_same_provider_claude() -> None:
     """TestSanitizeClaudeMessagesSignaturesForModel_NormalizesSameProviderClaude"""
     native = claude_signature()
-    out, report = sig.sanitize_for_model(thinking("claude#" + native), "claude-sonnet-4-5")
+    out, report = bodies.sanitize_for_model(thinking("claude#" + native), "claude-sonnet-4-5")
     assert report.preserved == 1 and report.dropped_blocks == 0
     assert out is not None and out[0]["content"][0]["signature"] == sig.normalize_claude_native(native)
 
 
 def test_sanitize_for_model_drops_claude_thinking_for_gemini() -> None:
     """TestSanitizeClaudeMessagesSignaturesForModel_DropsClaudeThinkingForGemini"""
-    out, report = sig.sanitize_for_model(thinking("claude#" + claude_signature(), "drop"), "gemini-3.5-flash")
+    out, report = bodies.sanitize_for_model(
+        thinking("claude#" + claude_signature(), "drop"), "gemini-3.5-flash"
+    )
     # a Gemini target swaps in its sentinel only on Gemini parts; a Claude thinking block goes
     assert report.dropped_blocks == 1
     assert out is not None and out[0]["content"] == [{"type": "text", "text": "answer"}]
@@ -202,7 +205,7 @@ def test_sanitize_for_model_drops_claude_thinking_for_gemini() -> None:
 def test_sanitize_for_model_preserves_gemini_thinking_for_gemini() -> None:
     """TestSanitizeClaudeMessagesSignaturesForModel_PreservesGeminiThinkingForGemini"""
     native = gemini3_signature(bytes([0x01, 0x0C, 0x39]))
-    out, report = sig.sanitize_for_model(thinking("gemini#" + native), "gemini-3.5-flash")
+    out, report = bodies.sanitize_for_model(thinking("gemini#" + native), "gemini-3.5-flash")
     assert report.preserved == 1 and report.dropped_blocks == 0
     assert out is not None and out[0]["content"][0]["signature"] == native
 
@@ -210,7 +213,7 @@ def test_sanitize_for_model_preserves_gemini_thinking_for_gemini() -> None:
 def test_sanitize_for_model_preserves_gpt_for_gpt() -> None:
     """TestSanitizeClaudeMessagesSignaturesForModel_PreservesGPTForGPT"""
     signature = gpt_signature()
-    out, report = sig.sanitize_for_model(thinking(signature), "gpt-5.2")
+    out, report = bodies.sanitize_for_model(thinking(signature), "gpt-5.2")
     assert report.preserved == 1 and report.dropped_blocks == 0 and out is None
 
 
@@ -225,7 +228,7 @@ def test_sanitize_for_model_drops_empty_assistant_message() -> None:
         },
         {"role": "user", "content": [{"type": "text", "text": "next"}]},
     ]
-    out, report = sig.sanitize_for_model(messages, "gpt-5.2")
+    out, report = bodies.sanitize_for_model(messages, "gpt-5.2")
     assert report.dropped_blocks == 1
     assert out is not None and [m["role"] for m in out] == ["user"]
 
@@ -253,7 +256,7 @@ def test_sanitize_for_claude_upstream_drops_invalid_thinking_and_cleans_tool_use
             ],
         }
     ]
-    out, report = sig.sanitize_for_claude_upstream(messages, "claude-sonnet-4-5")
+    out, report = bodies.sanitize_for_claude_upstream(messages, "claude-sonnet-4-5")
     assert report.dropped_blocks == 1 and out is not None
     parts = out[0]["content"]
     assert [p["type"] for p in parts] == ["text", "tool_use"]
@@ -270,7 +273,7 @@ def test_sanitize_for_claude_upstream_normalizes_valid_thinking_and_drops_empty_
         {"role": "assistant", "content": [{"type": "thinking", "thinking": "drop"}]},
         {"role": "user", "content": [{"type": "text", "text": "next"}]},
     ]
-    out, report = sig.sanitize_for_claude_upstream(messages, "claude-sonnet-4-5")
+    out, report = bodies.sanitize_for_claude_upstream(messages, "claude-sonnet-4-5")
     assert report.preserved == 1 and report.dropped_blocks == 1
     assert out is not None and len(out) == 2
     assert out[0]["content"][0]["signature"] == native and out[1]["role"] == "user"
