@@ -4,6 +4,7 @@ with the machine's load.
     python bench/instructions.py ["passthrough OpenAI" ...] [--stream] [--chunks 50]
                                  [--requests 1600] [--concurrency 16] [--threads]
                                  [--extra "usage-ledger: {enabled: false}"]
+                                 [--target proxy|pfloor|floor]
 
 Starts the fake upstream (bench/upstream.py) and one proxy under ``valgrind --tool=callgrind``
 with instrumentation off while it starts, sends a warm-up, switches instrumentation on
@@ -19,6 +20,12 @@ between runs minutes apart; this count moved by 2-4 %, which makes it the eviden
 change of a few percent. A request costs about 3 instructions per nanosecond of CPU here, so
 divide by about 3,000 for microseconds. Valgrind serialises threads, so a cost that comes
 from two threads contending (the GIL) is not in the count.
+
+``--target pfloor`` (or ``floor``) counts bench/floor_protocol.py (bench/floor.py) the same
+way, sent the scenario's direct request: the floor the proxy's CPU is compared with, in
+the same unit. Under valgrind the proxy runs some fifty times slower, so its usage ledger
+writes far smaller batches than at full speed: the writer thread's count per row is two to
+three times what it is at full speed (a 256-row statement costs about 2.3 us a row here).
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load
-from procs import OUT, Proc, start_fake, start_proxy
+from procs import BENCH, OUT, Proc, _wait_http, free_port, start_fake, start_proxy
 from run import spec, stream_headers
 from scenarios import BY_NAME
 
@@ -74,6 +81,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--threads", action="store_true", help="each thread's instructions too")
     ap.add_argument("--extra", default="", help="YAML appended to the bench config")
+    ap.add_argument("--target", choices=("proxy", "pfloor", "floor"), default="proxy")
     args = ap.parse_args()
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
@@ -92,11 +100,27 @@ def main() -> None:
     ]
     fake = start_fake()
     try:
-        extra = "\n" + args.extra + "\n" if args.extra else ""
-        proxy, _ = start_proxy(fake.url, "callgrind", extra, cmd=valgrind, timeout=300.0)
+        if args.target == "proxy":
+            extra = "\n" + args.extra + "\n" if args.extra else ""
+            proxy, _ = start_proxy(fake.url, "callgrind", extra, cmd=valgrind, timeout=300.0)
+        else:
+            script = BENCH / ("floor_protocol.py" if args.target == "pfloor" else "floor.py")
+            port = free_port()
+            cmd = [*valgrind, str(script), "--upstream", fake.url, "--port", str(port)]
+            proxy = Proc(args.target, cmd, port, folder / f"{args.target}.log")
+            try:
+                _wait_http(proxy, timeout=300.0)
+            except BaseException:
+                proxy.stop()
+                raise
         try:
             for name in args.scenarios:
-                req = BY_NAME[name].proxy_request(args.stream)
+                sc = BY_NAME[name]
+                req = (
+                    sc.proxy_request(args.stream)
+                    if args.target == "proxy"
+                    else sc.direct_request(args.stream)
+                )
                 if args.stream:
                     req = stream_headers(req, args.chunks, 0)
                 load.run(
@@ -113,7 +137,9 @@ def main() -> None:
                 _control(proxy.pid, "-i", "off")
                 total = sum(dumps.values())
                 kind = f"{args.chunks}-chunk stream" if args.stream else "request"
-                print(f"{name}: {total / n:,.0f} instructions per {kind} ({n} at c={args.concurrency})")
+                print(
+                    f"{name} ({args.target}): {total / n:,.0f} instructions per {kind} ({n} at c={args.concurrency})"
+                )
                 if args.threads:
                     for dump, count in dumps.items():
                         if count:

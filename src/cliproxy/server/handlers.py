@@ -206,14 +206,18 @@ async def run(ex: Exchange, call: Call, convert: Convert | None = None) -> None:
         else:
             log.info("%s %s: the client went away while waiting", ex.method, ex.path)
         return
-    if trace is not None:
-        result = trace.reply(result)
+    if trace is not None:  # a whole answer's record is finished once it is written
+        result = trace.reply(result, finish=False)
     if convert is not None:
         result = convert(result)
-    if not committed and isinstance(result, Reply):  # a whole answer: no writer coroutine
-        ex.reply(result.status, result.body, result.headers)
-        return
-    await write(ex, result, committed, interval if call.stream else 0.0)
+    try:
+        if not committed and isinstance(result, Reply):  # a whole answer: no writer coroutine
+            ex.reply(result.status, result.body, result.headers)
+        else:
+            await write(ex, result, committed, interval if call.stream else 0.0)
+    finally:  # a whole answer's accounting, after the write: the client does not wait for it
+        if trace is not None and not trace.stream:  # (a stream's ends with it)
+            trace.finish()
 
 
 def _failure(ex: Exchange, call: Call, exc: CliproxyError) -> tuple[web.Response, bytes]:

@@ -204,7 +204,14 @@ class RequestTrace:
 
     # -- server hooks
 
-    def reply(self, result: Reply | StreamReply) -> Reply | StreamReply:
+    def reply(self, result: Reply | StreamReply, finish: bool = True) -> Reply | StreamReply:
+        """The pipeline's answer, recorded (a stream: wrapped to be recorded as it flows).
+
+        A whole answer finishes the record at once; ``finish=False`` leaves that to the
+        caller's :meth:`finish` once the answer is written, so that the usage accounting
+        (usage read off the body, counters, ledger row, logs) does not delay the client:
+        the server calls it right after the write, in the same step of the loop, so no
+        other request runs between the answer and its accounting."""
         self.credential = result.credential
         if type(result) is Reply or isinstance(result, Reply):  # no call for the usual Reply
             self.status, self.response_headers, self.response_body = (
@@ -215,7 +222,7 @@ class RequestTrace:
             usage = result.usage  # what the pipeline read of a body it built: not read again
             if usage is not None and 0 < result.status < 400:
                 self.usage = usage
-            if not self._done:
+            if finish and not self._done:
                 self._done = True
                 self.recorder.finished(self)
             return result

@@ -172,15 +172,19 @@ class FastServer:
                         client_left(ex)
                         return
                     trace = call.trace
-                    if trace is not None:
-                        result = trace.reply(result)
+                    if trace is not None:  # a whole answer's record is finished once it is written
+                        result = trace.reply(result, finish=False)
                     if convert is not None:
                         result = convert(result)
-                    # a whole answer: no writer coroutine (no isinstance call for the usual Reply)
-                    if type(result) is Reply or isinstance(result, Reply):
-                        ex.reply(result.status, result.body, result.headers)
-                    else:
-                        await write(ex, result)
+                    try:
+                        # a whole answer: no writer coroutine (no isinstance call for the usual Reply)
+                        if type(result) is Reply or isinstance(result, Reply):
+                            ex.reply(result.status, result.body, result.headers)
+                        else:
+                            await write(ex, result)
+                    finally:  # a whole answer's accounting, after the write: the client does not wait
+                        if trace is not None and not trace.stream:  # (a stream's ends with it)
+                            trace.finish()
                     return
             await route.core(ex)
         except CliproxyError as exc:
