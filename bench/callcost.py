@@ -3,6 +3,7 @@
     python bench/callcost.py ["passthrough OpenAI"] [--stream] [--chunks 50] [--requests 6000]
                              [--concurrency 16] [--filter cliproxy/usage/] [--top 60]
                              [--sort cum|self|calls] [--extra "usage-ledger: {enabled: false}"]
+                             [--body claude-code]
 
 Starts the fake upstream (bench/upstream.py) and one proxy (``python -m cProfile -m
 cliproxy``, the bench config plus ``--extra`` YAML), sends ``--requests`` requests of the
@@ -28,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load
+from instructions import agentic_request
 from procs import OUT, start_fake, start_proxy
 from run import spec, stream_headers
 from scenarios import BY_NAME
@@ -52,10 +54,18 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=60)
     ap.add_argument("--sort", choices=("cum", "self", "calls"), default="self")
     ap.add_argument("--extra", default="", help="YAML appended to the bench config")
+    ap.add_argument(
+        "--body",
+        choices=("chat", "claude-code"),
+        default="chat",
+        help="claude-code: the ~100 KB agentic request of bench/instructions.py --body",
+    )
     args = ap.parse_args()
 
+    if args.body == "claude-code" and args.stream:
+        ap.error("--body claude-code is a whole (not streamed) request")
     sc = BY_NAME[args.scenario]
-    req = sc.proxy_request(args.stream)
+    req = agentic_request(args.scenario) if args.body == "claude-code" else sc.proxy_request(args.stream)
     if args.stream:
         req = stream_headers(req, args.chunks, 0)
     name = f"callcost-{os.getpid()}"  # one per run: several may run at once

@@ -4,7 +4,7 @@ with the machine's load.
     python bench/instructions.py ["passthrough OpenAI" ...] [--stream] [--chunks 50]
                                  [--requests 1600] [--concurrency 16] [--threads]
                                  [--extra "usage-ledger: {enabled: false}"]
-                                 [--target proxy|pfloor|floor]
+                                 [--target proxy|pfloor|floor] [--body claude-code]
 
 Starts the fake upstream (bench/upstream.py) and one proxy under ``valgrind --tool=callgrind``
 with instrumentation off while it starts, sends a warm-up, switches instrumentation on
@@ -26,11 +26,19 @@ way, sent the scenario's direct request: the floor the proxy's CPU is compared w
 the same unit. Under valgrind the proxy runs some fifty times slower, so its usage ledger
 writes far smaller batches than at full speed: the writer thread's count per row is two to
 three times what it is at full speed (a 256-row statement costs about 2.3 us a row here).
+
+``--body claude-code`` sends, instead of the scenarios' short chat, the ~100 KB Claude Code
+shaped request of bench/translate_micro.py (system prompt, 24 tools, 139 turns with
+thinking, tool calls and results), whole (not streamed), its thinking signed with
+Claude-shaped signatures as a real history carries them: what an agentic turn costs,
+where the body's size, not the HTTP work, sets the price. Scenarios whose client speaks
+Claude Messages only (``passthrough Claude``, ``Claude -> OpenAI``).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import re
 import shutil
 import subprocess
@@ -38,12 +46,15 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load
 from procs import BENCH, OUT, Proc, _wait_http, free_port, start_fake, start_proxy
 from run import spec, stream_headers
-from scenarios import BY_NAME
+from scenarios import BY_NAME, MODELS, Request, client_headers
+from translate_micro import claude_code_request
 
 TOTAL = re.compile(rb"^(?:summary|totals): (\d+)", re.M)
 
@@ -51,6 +62,34 @@ TOTAL = re.compile(rb"^(?:summary|totals): (\d+)", re.M)
 def _instructions(dump: Path) -> int:
     m = TOTAL.search(dump.read_bytes())
     return int(m.group(1)) if m else 0
+
+
+def _claude_signature() -> str:
+    """A signature shaped as Claude's (base64 of a protobuf-framed channel record naming
+    the model), which the proxy keeps for a Claude upstream, as it keeps a real one."""
+
+    def field(num: int, value: bytes | int) -> bytes:
+        if isinstance(value, int):
+            return bytes([num << 3, value])
+        return bytes([num << 3 | 2, len(value)]) + value
+
+    channel = field(1, 12) + field(2, 2) + field(6, b"claude-sonnet-4-6")
+    return base64.b64encode(field(2, field(1, channel)) + field(3, 1)).decode()
+
+
+def agentic_request(name: str) -> Request:
+    """The Claude Code shaped request for a Claude-client scenario (``--body claude-code``)."""
+    sc = BY_NAME[name]
+    if sc.client != "claude":
+        raise SystemExit(f"--body claude-code: {name!r} has no Claude Messages client")
+    body = claude_code_request()
+    body["model"], body["stream"] = MODELS[sc.upstream][1], False
+    sig = _claude_signature()
+    for msg in body["messages"]:
+        for block in msg["content"] if isinstance(msg["content"], list) else ():
+            if block.get("type") == "thinking":
+                block["signature"] = sig
+    return Request(sc.proxy_request(False).path, client_headers("claude"), orjson.dumps(body))
 
 
 def _control(pid: int, *args: str) -> None:
@@ -82,7 +121,10 @@ def main() -> None:
     ap.add_argument("--threads", action="store_true", help="each thread's instructions too")
     ap.add_argument("--extra", default="", help="YAML appended to the bench config")
     ap.add_argument("--target", choices=("proxy", "pfloor", "floor"), default="proxy")
+    ap.add_argument("--body", choices=("chat", "claude-code"), default="chat")
     args = ap.parse_args()
+    if args.body == "claude-code" and args.stream:
+        ap.error("--body claude-code is a whole (not streamed) request")
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
 
@@ -116,11 +158,12 @@ def main() -> None:
         try:
             for name in args.scenarios:
                 sc = BY_NAME[name]
-                req = (
-                    sc.proxy_request(args.stream)
-                    if args.target == "proxy"
-                    else sc.direct_request(args.stream)
-                )
+                if args.body == "claude-code":
+                    req = agentic_request(name)
+                elif args.target == "proxy":
+                    req = sc.proxy_request(args.stream)
+                else:
+                    req = sc.direct_request(args.stream)
                 if args.stream:
                     req = stream_headers(req, args.chunks, 0)
                 load.run(

@@ -232,13 +232,30 @@ def sanitize_claude_messages(
     if not isinstance(messages, list):
         return None, report
     out: list[Any] | None = None  # a new list from the first message that changes
+    # a tool call with none of these keys is left as it is (``_sanitized_tool_use``'s answer)
+    untouched_call = _CALL_KEYS_MODEL if drop_tool_signatures else _CALL_KEYS
     for i, msg in enumerate(messages):
-        content: Any = msg.get("content") if isinstance(msg, dict) else None
+        content: Any = msg.get("content") if type(msg) is dict or isinstance(msg, dict) else None
         kept: list[Any] | None = None  # a new content list from the first block that changes
-        if isinstance(content, list):
+        if type(content) is list or isinstance(content, list):
             for j, block in enumerate(content):
-                if type(block) is dict and block.get("type") not in _SIGNED_KINDS:
-                    new = block  # text, tool_result, image...: nothing signed, no call
+                # the common blocks answered here, as ``_sanitized_block`` answers them, with
+                # no call: a Claude history resends every turn's thinking and tool calls
+                kind = block.get("type") if type(block) is dict else None
+                if kind is not None and kind not in _SIGNED_KINDS:
+                    new = block  # text, tool_result, image...: nothing signed
+                elif kind == "tool_use" and untouched_call.isdisjoint(block):
+                    new = block  # a call that carries no signature (nor a model to drop)
+                elif (
+                    kind == "thinking"
+                    and not preserve_empty
+                    and type(raw := block.get("signature")) is str
+                    and raw
+                    and (d := decide(target, raw, "claude_thinking")).action == "preserve"
+                    and (not d.normalized or d.normalized == raw)
+                ):
+                    report.preserved += 1  # a signature its target takes as it is
+                    new = block
                 else:
                     new = _sanitized_block(
                         block, target, report, drop_tool_signatures, drop_empty_placeholders, preserve_empty
@@ -261,6 +278,9 @@ def sanitize_claude_messages(
 
 
 _SIGNED_KINDS = ("thinking", "tool_use")  # the only blocks :func:`_sanitized_block` may change
+# the keys of a tool call :func:`_sanitized_tool_use` may change (``model`` when it drops them)
+_CALL_KEYS = frozenset(("extra_content", *_TOOL_SIGNATURE_KEYS))
+_CALL_KEYS_MODEL = _CALL_KEYS | {"model"}
 
 
 def sanitize_for_claude_upstream(
