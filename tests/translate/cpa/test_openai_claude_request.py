@@ -481,3 +481,36 @@ def test_stop_sequences(stop: list[str]) -> None:
     """TestConvertClaudeRequestToOpenAI_StopSequences."""
     out = to_chat({"stop_sequences": stop, "messages": [{"role": "user", "content": "hi"}]}, "gpt-4o")
     assert out["stop"] == stop
+
+
+def test_tool_schema_properties_reach_into_arrays_and_copy_only_what_changes() -> None:
+    """Ours: object nodes inside ``anyOf`` / ``prefixItems`` arrays get their ``properties``
+    too; a node that needs none is the client's own object, and the client's schema is
+    never edited."""
+    import copy
+
+    from cliproxy.translate.openai_chat.build import _object_properties
+
+    kept = {"type": "string", "enum": ["a", "b"]}
+    whole = {"type": "object", "properties": {"x": {"type": "integer"}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "choice": {"anyOf": [{"type": "object"}, kept, [{"type": "object"}, 3]]},
+            "tuple": {"type": "array", "prefixItems": [kept, {"type": "object", "title": "t"}]},
+            "whole": whole,
+        },
+    }
+    before = copy.deepcopy(schema)
+    out = _object_properties(schema)
+    assert schema == before  # not edited
+    choice = out["properties"]["choice"]["anyOf"]
+    assert choice[0] == {"type": "object", "properties": {}}
+    assert choice[1] is kept
+    assert choice[2] == [{"type": "object", "properties": {}}, 3]
+    assert out["properties"]["tuple"]["prefixItems"][1] == {"type": "object", "title": "t", "properties": {}}
+    assert out["properties"]["tuple"]["prefixItems"][0] is kept
+    assert out["properties"]["whole"] is whole  # nothing to add: not copied
+    assert _object_properties(whole) is whole
+    plain = [kept, 1, "x"]
+    assert _object_properties(plain) is plain

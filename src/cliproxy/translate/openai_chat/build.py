@@ -203,23 +203,38 @@ def _with_properties(schema: dict[str, Any]) -> Any:
         return schema
 
 
+_NODES = (dict, list)  # (a tuple made once: ``dict | list`` would build a union per test)
+
+
 def _object_properties(schema: Any) -> Any:
     """Every ``type: object`` node gets a ``properties`` (OpenAI-style validators refuse
-    an object schema without one; CPA adds ``{}``). Nodes are copied only on change."""
-    if isinstance(schema, list):
-        items = [_object_properties(v) for v in schema]
-        return items if any(a is not b for a, b in zip(items, schema, strict=True)) else schema
-    if not isinstance(schema, dict):
-        return schema
+    an object schema without one; CPA adds ``{}``). Nodes are copied only on change.
+
+    Runs over every tool schema of every request (a coding agent resends two dozen each
+    turn): the walk descends only into objects and arrays, and copies nothing it keeps."""
+    if type(schema) is not dict and not isinstance(schema, dict):
+        if not isinstance(schema, list):
+            return schema
+        items: list[Any] | None = None
+        for i, value in enumerate(schema):
+            if isinstance(value, _NODES):
+                new = _object_properties(value)
+                if new is not value:
+                    if items is None:
+                        items = list(schema)
+                    items[i] = new
+        return items if items is not None else schema
     out: dict[str, Any] | None = None
     for key, value in schema.items():
-        if isinstance(value, dict | list):
+        if isinstance(value, _NODES):
             new = _object_properties(value)
             if new is not value:
-                out = out if out is not None else dict(schema)
+                if out is None:
+                    out = dict(schema)
                 out[key] = new
-    if schema.get("type") == "object" and "properties" not in schema:
-        out = out if out is not None else dict(schema)
+    if "properties" not in schema and schema.get("type") == "object":
+        if out is None:
+            out = dict(schema)
         out["properties"] = {}
     return out if out is not None else schema
 
