@@ -68,6 +68,9 @@ from cliproxy.translate.replay_shared import RedisMirror
 
 __all__ = ["Call", "Pipeline", "Reply", "StreamReply"]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_UNAVAILABLE = (CooldownError, NoCredentialError)
+
 log = logging.getLogger(__name__)
 
 
@@ -267,7 +270,7 @@ class Pipeline:
         except (CooldownError, NoCredentialError) as err:
             last = err
         assert last is not None
-        if (last.status in (429, 503) or isinstance(last, CooldownError | NoCredentialError)) and (
+        if (last.status in (429, 503) or isinstance(last, _UNAVAILABLE)) and (
             self.config.quota_exceeded.antigravity_credits
             and ag_credits.applies(route.model, route.providers)
         ):

@@ -35,6 +35,9 @@ __all__ = [
     "validate",
 ]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_INPUT_TYPES = (str, list, dict)
+
 DONE_FRAME = b"event: done\ndata: [DONE]\n\n"
 _USAGE_PATHS = (
     ("interaction", "usage"),
@@ -73,7 +76,7 @@ def validate(body: dict[str, Any]) -> None:
         raise RequestError(
             "input: required (a string, a content list or a list of turns/steps)", param="input"
         )
-    if not isinstance(inp, str | list | dict):
+    if not isinstance(inp, _INPUT_TYPES):
         raise RequestError("input: expected a string, an object or a list", param="input")
     for key in ("generation_config", "system_instruction"):
         value = body.get(key)

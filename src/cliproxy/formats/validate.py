@@ -27,6 +27,10 @@ from cliproxy.formats.interactions import validate as _interactions
 
 __all__ = ["MAX_DEPTH", "VALIDATORS", "WRITE_LIMIT", "check_depth", "validate_body"]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_NUMBERS = (int, float)
+_STOP_TYPES = (str, list)
+
 MAX_DEPTH = 200
 WRITE_LIMIT = 254  # orjson.dumps writes at most this many levels (orjson.loads reads 1024)
 
@@ -104,7 +108,7 @@ def _ints(body: dict[str, Any], keys: tuple[str, ...], prefix: str = "") -> None
 def _numbers(body: dict[str, Any], keys: tuple[str, ...], prefix: str = "") -> None:
     for key in keys:
         value = body.get(key)
-        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+        if value is not None and (not isinstance(value, _NUMBERS) or isinstance(value, bool)):
             _fail(prefix + key, "expected a number")
 
 
@@ -147,7 +151,7 @@ class _Fields:
             if kind == _INT:
                 ok = type(value) is int  # bool is not an integer here
             elif kind == _NUMBER:
-                ok = isinstance(value, int | float) and not isinstance(value, bool)
+                ok = isinstance(value, _NUMBERS) and not isinstance(value, bool)
             else:
                 ok = isinstance(value, dict)
             if not ok:  # the first fault in the documented order, as the client is told
@@ -253,7 +257,7 @@ def _openai_chat(body: dict[str, Any]) -> None:
                     _fail(f"tools[{i}].function", "required, an object")
                 _function(fn, f"tools[{i}].function", "parameters")
     stop = body.get("stop")
-    if stop is not None and not isinstance(stop, str | list):
+    if stop is not None and not isinstance(stop, _STOP_TYPES):
         _fail("stop", "expected a string or a list of strings")
     types = _CHAT_FIELDS.types  # :meth:`_Fields.check` only for a value of an unusual type
     for key in body:  # the body's few keys: cheaper than a key-set intersection

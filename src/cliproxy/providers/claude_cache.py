@@ -43,6 +43,9 @@ __all__ = [
     "upgrade_ttl",
 ]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_NUMBERS = (int, float)
+
 MAX_BREAKPOINTS = 4
 
 
@@ -94,7 +97,7 @@ def _go_bool(value: Any) -> bool:
     """gjson's ``Bool()``: true, a non-zero number, or a string strconv.ParseBool accepts."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, int | float):
+    if isinstance(value, _NUMBERS):
         return value != 0
     return isinstance(value, str) and value in ("1", "t", "T", "TRUE", "true", "True")
 

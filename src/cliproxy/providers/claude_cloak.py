@@ -47,6 +47,9 @@ __all__ = [
     "sign",
 ]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_NODES = (dict, list)
+
 IDENTITY = "You are Claude Code, Anthropic's official CLI for Claude."
 BILLING_PREFIX = "x-anthropic-billing-header:"
 _SALT = "59cf53e54c78"
@@ -478,7 +481,7 @@ _EDITED = re.compile(rb'"(?:m(?:odel|ax_tokens)"|fallback)')
 
 def _view(value: Any, out: list[bytes]) -> bytes | None:
     """Appends ``value``'s view to ``out``; its orjson bytes when that is what it appended."""
-    if isinstance(value, dict | list):
+    if isinstance(value, _NODES):
         raw = orjson.dumps(value)
         if _EDITED.search(raw) is None:
             out.append(raw)

@@ -23,6 +23,9 @@ from cliproxy.providers import claude_identity as ident
 
 __all__ = ["HELPER_MODEL", "MINIMAL", "STRUCTURED", "beta_profile", "detect", "helper_shape"]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_NUMBERS = (int, float)
+
 HELPER_MODEL = "claude-haiku-4-5-20251001"
 MINIMAL, STRUCTURED = 1, 2
 _TIMEOUT = "600"  # measured on every helper; not claude-header-defaults.timeout (CPA)
@@ -177,7 +180,7 @@ def helper_shape(body: Mapping[str, Any]) -> int:
     max_tokens = body.get("max_tokens")
     if (
         body.get("model") != HELPER_MODEL
-        or not isinstance(max_tokens, int | float)
+        or not isinstance(max_tokens, _NUMBERS)
         or isinstance(max_tokens, bool)
     ):
         return 0

@@ -35,6 +35,9 @@ __all__ = [
     "websockets_enabled",
 ]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_SCALARS = (int, float, str)
+
 # internal: names the downstream socket a request came from; never sent upstream
 SESSION_HEADER = "X-Cliproxy-Ws-Session"
 # internal, never sent upstream: on a client's request, the response id its follow-up
@@ -139,7 +142,7 @@ def error_headers(obj: dict[str, Any]) -> dict[str, str]:
             continue
         if isinstance(value, bool):
             out[name.strip()] = "true" if value else "false"
-        elif isinstance(value, int | float | str) and str(value).strip():
+        elif isinstance(value, _SCALARS) and str(value).strip():
             out[name.strip()] = str(value).strip()
     return out
 

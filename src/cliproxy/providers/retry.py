@@ -25,6 +25,9 @@ __all__ = [
     "retry_after_header",
 ]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_NUMBERS = (int, float)
+
 _AFTER = re.compile(r"after\s+((?:\d+(?:\.\d+)?(?:h|ms|m|s))+)", re.I)
 
 
@@ -86,10 +89,10 @@ def codex_reset(body: Any, now: float | None = None) -> float | None:
     if not isinstance(err, dict):
         return None
     secs = err.get("resets_in_seconds")
-    if isinstance(secs, int | float) and secs >= 0:
+    if isinstance(secs, _NUMBERS) and secs >= 0:
         return float(secs)
     at = err.get("resets_at")
-    if isinstance(at, int | float) and at > 0:
+    if isinstance(at, _NUMBERS) and at > 0:
         return max(0.0, at - (time.time() if now is None else now))
     return None
 

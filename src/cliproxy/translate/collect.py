@@ -11,6 +11,9 @@ from cliproxy.translate import ir
 
 __all__ = ["Collector", "merge_usage"]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_SIGNED = (ir.Thinking, ir.ToolCall)
+
 
 def merge_usage(old: ir.Usage | None, new: ir.Usage | None) -> ir.Usage | None:
     """Later usage wins field by field where it is non-zero (Claude sends input usage
@@ -61,7 +64,7 @@ class Collector:
                 block.text += ev.text
         elif isinstance(ev, ir.SignatureDelta):
             block = self._block(ev.index, "thinking")
-            if isinstance(block, ir.Thinking | ir.ToolCall):
+            if isinstance(block, _SIGNED):
                 block.signature = (block.signature or "") + ev.signature
                 block.family = ev.family
         elif isinstance(ev, ir.BlockStart):
@@ -85,7 +88,7 @@ class Collector:
         elif isinstance(block, ir.ToolCall):
             block.id = block.id or ev.id or ""
             block.name = block.name or ev.name or ""
-        if isinstance(block, ir.Thinking | ir.ToolCall) and ev.signature:
+        if isinstance(block, _SIGNED) and ev.signature:
             block.signature = ev.signature
             block.family = ev.family
 

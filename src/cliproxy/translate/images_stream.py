@@ -26,6 +26,9 @@ from cliproxy.formats.sse import SSEDecoder, frame
 
 __all__ = ["MAIN_MODEL", "ImagesStream", "responses_request", "stream_reply"]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_NUMBERS = (int, float)
+
 MAIN_MODEL = "gpt-5.4-mini"  # CPA defaultImagesMainModel
 _TOOL_FIELDS = ("size", "quality", "background", "output_format", "moderation")
 _TOOL_NUMBERS = ("output_compression", "partial_images")
@@ -49,7 +52,7 @@ def responses_request(
             tool[name] = value.strip()
     for name in _TOOL_NUMBERS:
         value = body.get(name)
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, _NUMBERS) and not isinstance(value, bool):
             tool[name] = int(value)
     content: list[dict[str, Any]] = [{"type": "input_text", "text": str(body.get("prompt") or "")}]
     for image in body.get("images") or ():

@@ -12,6 +12,10 @@ from cliproxy.translate.collect import merge_usage
 
 __all__ = ["Passthrough", "Sequencer", "StreamTranslator"]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_THINKING_DELTAS = (ir.ThinkingDelta, ir.SignatureDelta)
+_ENDINGS = (ir.StreamEnd, ir.Error)
+
 _CONTENT = (ir.BlockStart, ir.TextDelta, ir.ThinkingDelta, ir.ToolArgsDelta, ir.SignatureDelta, ir.StreamEnd)
 _WITH_USAGE = (ir.UsageEvent, ir.StreamEnd)
 _DELTAS = frozenset((ir.TextDelta, ir.ThinkingDelta, ir.ToolArgsDelta, ir.SignatureDelta))
@@ -71,7 +75,7 @@ class Sequencer:
             return out
         index = getattr(ev, "index", None)
         if index is None:
-            if isinstance(ev, ir.StreamEnd | ir.Error):
+            if isinstance(ev, _ENDINGS):
                 self._close_all(out)
             out.append(ev)
             return out
@@ -139,7 +143,7 @@ class Sequencer:
 
 
 def _kind_of(ev: ir.Event) -> Literal["text", "thinking", "tool_call"]:
-    if isinstance(ev, ir.ThinkingDelta | ir.SignatureDelta):
+    if isinstance(ev, _THINKING_DELTAS):
         return "thinking"
     if isinstance(ev, ir.ToolArgsDelta):
         return "tool_call"

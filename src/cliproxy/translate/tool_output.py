@@ -26,6 +26,9 @@ from cliproxy.translate import ir
 
 __all__ = ["generated_image", "unpack_images"]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_OPTIONAL_STR = (str, type(None))
+
 _TEXT_TYPES = frozenset({"input_text", "output_text", "text"})
 
 
@@ -63,7 +66,7 @@ def _block(part: Any) -> ir.Block | None:
         url, detail = (inner.get("url"), inner.get("detail")) if isinstance(inner, dict) else (inner, None)
     else:
         return None
-    if not isinstance(url, str) or not url or not isinstance(detail, str | None):
+    if not isinstance(url, str) or not url or not isinstance(detail, _OPTIONAL_STR):
         return None
     image = ir.Image(detail=detail)
     split = split_data_url(url)

@@ -16,6 +16,9 @@ from .query import query_matches
 
 __all__ = ["MISSING", "Path", "delete", "get", "parse", "resolve", "set_value"]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_NODES = (dict, list)
+
 Path = tuple[str, ...]
 
 
@@ -166,7 +169,7 @@ def set_value(doc: dict[str, Any], path: Path, value: Any) -> bool:
         # path copying: below the root, containers may be shared with the client's request
         # (an attempt owns its top-level objects, not its arrays), so each one on the way
         # is replaced by a copy before anything under it changes
-        node = _put(node, part, child.copy() if isinstance(child, dict | list) else _container_for(following))
+        node = _put(node, part, child.copy() if isinstance(child, _NODES) else _container_for(following))
     if isinstance(node, list) and not _is_index(path[-1]):
         return False
     _put(node, path[-1], value)

@@ -25,6 +25,11 @@ from cliproxy.models.thinking.suffix import split_model_suffix
 from . import paths
 from .paths import MISSING, Path
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_NODES = (dict, list)
+_TEXTS = (str, bytes)
+_NUMBERS = (int, float)
+
 if TYPE_CHECKING:
     from cliproxy.config.payload import PayloadConfig, PayloadModelRule
 
@@ -58,7 +63,7 @@ class _Value:
 
     @classmethod
     def of(cls, value: Any) -> _Value:
-        if isinstance(value, dict | list):
+        if isinstance(value, _NODES):
             return cls(encoded=orjson.dumps(value))
         return cls(scalar=value)
 
@@ -66,7 +71,7 @@ class _Value:
     def raw(cls, value: Any) -> _Value | None:
         if value is None:
             return None
-        if not isinstance(value, str | bytes):
+        if not isinstance(value, _TEXTS):
             return cls.of(value)
         try:
             return cls.of(orjson.loads(value))
@@ -320,6 +325,6 @@ def _json_equal(a: Any, b: Any) -> bool:
         return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, int | float) and isinstance(b, int | float):
+    if isinstance(a, _NUMBERS) and isinstance(b, _NUMBERS):
         return float(a) == float(b)
     return type(a) is type(b) and bool(a == b)

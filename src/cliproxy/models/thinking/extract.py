@@ -18,6 +18,9 @@ from .canonical import Mode, ThinkingConfig
 
 __all__ = ["Reader", "extract_thinking", "gate_of", "reader_for"]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_SCALARS = (int, float, str)
+
 Body = Mapping[str, Any]
 # reads a body's setting, ``source`` naming where it came from
 Reader = Callable[[Body, str], "ThinkingConfig | None"]
@@ -59,7 +62,7 @@ def _effort(value: Any, source: str) -> ThinkingConfig | None:
 
 
 def _budget(value: Any, source: str) -> ThinkingConfig | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    if isinstance(value, bool) or not isinstance(value, _SCALARS):
         return None
     try:
         budget = int(float(value))

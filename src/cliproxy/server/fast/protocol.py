@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 
 __all__ = ["BadBody", "FastProtocol"]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_SEQUENCES = (tuple, list)
+
 log = logging.getLogger(__name__)
 
 _IDLE, _HEAD, _BUSY = 0, 1, 2
@@ -132,7 +135,7 @@ class FastProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast("asyncio.Transport", transport)  # uvloop's are not asyncio.Transport subclasses
         peer = transport.get_extra_info("peername")
-        self.peer_ip = str(peer[0]) if isinstance(peer, tuple | list) and peer else str(peer or "")
+        self.peer_ip = str(peer[0]) if isinstance(peer, _SEQUENCES) and peer else str(peer or "")
         if not self._server.guard.admit(self):
             transport.write(REFUSED)
             transport.close()

@@ -28,6 +28,9 @@ from cliproxy.translate.naming import flat_name
 
 __all__ = ["ClaudeStreamEncoder"]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_OPENINGS = (ir.StreamStart, ir.Error)
+
 _dumps = orjson.dumps
 
 
@@ -88,11 +91,7 @@ class ClaudeStreamEncoder(StreamEncoder):
             if self._cur is None or not event.text or self._kind != "text":
                 return b""
             return self._head + _dumps(event.text) + _TAIL
-        head = (
-            b""
-            if self._started or isinstance(event, ir.StreamStart | ir.Error)
-            else self._start("", "", None)
-        )
+        head = b"" if self._started or isinstance(event, _OPENINGS) else self._start("", "", None)
         return head + _HANDLERS[type(event)](self, event)
 
     def flush(self) -> bytes:

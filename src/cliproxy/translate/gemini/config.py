@@ -18,6 +18,9 @@ from cliproxy.translate.summary import summary_intent
 
 __all__ = ["build_generation_config", "build_tool_config", "read_generation_config", "read_tool_config"]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_NUMBERS = (int, float)
+
 # generationConfig key -> IR field, and whether the value is an integer
 _SCALARS: tuple[tuple[str, str, bool], ...] = (
     ("temperature", "temperature", False),
@@ -32,7 +35,7 @@ _SCALARS: tuple[tuple[str, str, bool], ...] = (
 
 
 def _number(value: Any, key: str, integer: bool) -> Any:
-    ok = isinstance(value, int) if integer else isinstance(value, int | float)
+    ok = isinstance(value, int) if integer else isinstance(value, _NUMBERS)
     if not ok or isinstance(value, bool):
         kind = "an integer" if integer else "a number"
         raise RequestError(f"generationConfig.{key}: expected {kind}", param=f"generationConfig.{key}")

@@ -20,6 +20,9 @@ from cliproxy.translate.schema import clean_schema_for_gemini
 
 __all__ = ["CUSTOM_TOOL_SCHEMA", "build_tools", "read_tools"]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_NODES = (dict, list)
+
 # Responses free-form tools have no Gemini equivalent: they are declared as a function
 # taking one string, and the call's ``input`` becomes the free-form text again.
 CUSTOM_TOOL_SCHEMA: dict[str, Any] = {
@@ -66,7 +69,7 @@ def _lower_types(node: Any) -> Any:
         new = value
         if key == "type" and isinstance(value, str) and not value.islower():
             new = value.lower()
-        elif isinstance(value, dict | list) and key not in ("enum", "example", "default", "required"):
+        elif isinstance(value, _NODES) and key not in ("enum", "example", "default", "required"):
             new = _lower_types(value)
         if new is not value:
             if out is None:

@@ -34,6 +34,9 @@ from cliproxy.translate import ir
 
 __all__ = ["FAMILY", "parse_request"]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_NUMBERS = (int, float)
+
 FAMILY = "gemini"  # thought signatures in this API are Gemini's
 _MODEL_ROLES = frozenset({"model", "assistant"})
 _AUDIO_MIME = {
@@ -344,7 +347,7 @@ def _generation(cfg: dict[str, Any], req: ir.Request) -> None:
         ("frequency_penalty", "frequency_penalty"),
     ):
         value = _get(cfg, key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, _NUMBERS) and not isinstance(value, bool):
             setattr(req, attr, float(value))
     for key, attr in (("top_k", "top_k"), ("max_output_tokens", "max_tokens"), ("seed", "seed")):
         value = _get(cfg, key)

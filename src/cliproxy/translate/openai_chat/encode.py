@@ -29,6 +29,9 @@ from cliproxy.translate.tool_output import generated_image
 
 __all__ = ["ChatStreamEncoder"]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_OPENINGS = (ir.StreamStart, ir.Error)
+
 _dumps = orjson.dumps
 _OPEN = b'{"index":0,"delta":'
 _CLOSE = b',"logprobs":null,"finish_reason":null}]}\n\n'
@@ -74,7 +77,7 @@ class ChatStreamEncoder(StreamEncoder):
         handler = _HANDLERS.get(type(event))
         if handler is None:  # BlockStop, SignatureDelta: nothing on this wire
             return b""
-        if not self._prefix and not isinstance(event, ir.StreamStart | ir.Error):
+        if not self._prefix and not isinstance(event, _OPENINGS):
             return self._start(ir.StreamStart(id="", model="")) + handler(self, event)
         return handler(self, event)
 

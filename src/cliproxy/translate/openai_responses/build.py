@@ -15,6 +15,10 @@ from cliproxy.translate.tool_output import unpack_images
 
 __all__ = ["OWN_SOURCES", "build_input", "build_request", "is_own"]
 
+# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
+_REASONED = (ir.Thinking, ir.ToolCall)
+_CONTENT_BLOCKS = (ir.Text, ir.Image, ir.File)
+
 OWN_SOURCES = frozenset({Format.RESPONSES.value, Format.CODEX.value})
 _EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
 
@@ -282,7 +286,7 @@ def _user_items(msg: ir.Message, own: bool, items: list[dict[str, Any]], kinds: 
                 items.append(_message_item(msg, "user", own, pending))
                 pending = []
             items.append(_output_item(b, own, kinds))
-        elif not isinstance(b, ir.Thinking | ir.ToolCall):
+        elif not isinstance(b, _REASONED):
             pending.append(b)
     if pending or (msg.role == "user" and not msg.content):
         items.append(_message_item(msg, "user", own, pending))
@@ -319,7 +323,7 @@ def _output(res: ir.ToolResult, own: bool, as_str: bool) -> str | list[Any]:
 def _assistant_items(msg: ir.Message, own: bool, items: list[dict[str, Any]], kinds: dict[str, str]) -> None:
     current: dict[str, Any] | None = None  # the message item text parts go into
     for b in msg.content:
-        if isinstance(b, ir.Text | ir.Image | ir.File):
+        if isinstance(b, _CONTENT_BLOCKS):
             head = (b.extras or {}).get("_item") if own else None
             if current is None or head is not None:
                 current = _assistant_message(head, own)
