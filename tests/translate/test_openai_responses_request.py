@@ -483,3 +483,67 @@ def test_custom_call_output_type_follows_the_call():
         "input": "*** Begin",
     }
     assert out["input"][2] == {"type": "custom_tool_call_output", "call_id": "c1", "output": "done"}
+
+
+def _claude_history(turns: int) -> ir.Request:
+    """A Claude-sourced conversation of ``turns`` rounds: a user turn, an assistant turn
+    with foreign reasoning (dropped on the way to Responses) and a call, its result."""
+    messages = [ir.Message("system", [ir.Text("be brief")])]
+    for i in range(turns):
+        messages.append(ir.Message("user", [ir.Text(f"step {i}")]))
+        messages.append(
+            ir.Message(
+                "assistant",
+                [
+                    ir.Thinking("hmm", signature="sig", family="claude"),
+                    ir.ToolCall(f"call_{i}", "Bash", '{"command": "ls"}'),
+                ],
+            )
+        )
+        messages.append(ir.Message("user", [ir.ToolResult(f"call_{i}", [ir.Text("ok")], name="Bash")]))
+    req = ir.Request("gpt-5", messages)
+    req.source = "claude"
+    return req
+
+
+def test_empty_message_items_go_up_to_the_last_assistant_message():
+    """A message item left with no content (an empty user turn, a turn whose only
+    blocks were dropped) is dropped when an assistant turn follows it, and kept after
+    the last one, as a sweep after every assistant turn left it."""
+    req = _claude_history(2)
+    req.messages.insert(2, ir.Message("user", []))  # early: dropped
+    req.messages.insert(5, ir.Message("assistant", [ir.Thinking("only", signature="s", family="claude")]))
+    req.messages.append(ir.Message("user", []))  # after the last assistant turn: kept
+    body = ADAPTER.build_request(req)
+    empty = [
+        i for i, item in enumerate(body["input"]) if item.get("type") == "message" and item["content"] == []
+    ]
+    assert empty == [len(body["input"]) - 1]
+    kinds = [item["type"] for item in body["input"]]
+    assert kinds.count("function_call") == 2 and kinds.count("function_call_output") == 2
+    assert "reasoning" not in kinds  # Claude's reasoning is never handed to another family
+
+
+def test_a_long_history_costs_in_proportion_to_its_length():
+    """The items are built in one pass: four times the turns, about four times the calls
+    (a sweep over the whole history after every assistant turn made it sixteen)."""
+    import sys
+
+    def calls(turns: int) -> int:
+        req = _claude_history(turns)
+        count = 0
+
+        def profile(frame, event, arg):
+            nonlocal count
+            if event in ("call", "c_call"):
+                count += 1
+
+        sys.setprofile(profile)
+        try:
+            ADAPTER.build_request(req)
+        finally:
+            sys.setprofile(None)
+        return count
+
+    small, large = calls(50), calls(200)
+    assert 3.5 < large / small < 4.5

@@ -208,6 +208,7 @@ def build_input(req: ir.Request, own: bool) -> tuple[str | None, list[dict[str, 
     instructions: str | None = None
     items: list[dict[str, Any]] = []
     kinds: dict[str, str] = {}  # call_id -> call kind, for output item types
+    settled = 0  # the items up to the end of the last assistant message
     for msg in req.messages:
         role = msg.role
         if role in ("system", "developer"):
@@ -224,8 +225,16 @@ def build_input(req: ir.Request, own: bool) -> tuple[str | None, list[dict[str, 
             items.append(_message_item(msg, role, own))
         elif role == "assistant":
             _assistant_items(msg, own, items, kinds)
+            settled = len(items)
         else:
             _user_items(msg, own, items, kinds)
+    if settled and not own:
+        # message items left empty by dropped blocks go, up to the last assistant message
+        # (what a sweep after each assistant message would leave, in one pass: a sweep per
+        # message would walk the whole history each time, quadratic in a long session)
+        items[:settled] = [
+            i for i in items[:settled] if not (i.get("type") == "message" and i.get("content") == [])
+        ]
     return instructions, items
 
 
@@ -344,8 +353,6 @@ def _assistant_items(msg: ir.Message, own: bool, items: list[dict[str, Any]], ki
             items.append(_call_item(b, own))
         elif isinstance(b, ir.ServerTool) and b.family == "openai":
             items.append(b.raw)
-    if not own:  # drop message items left empty by dropped blocks
-        items[:] = [i for i in items if not (i.get("type") == "message" and i.get("content") == [])]
 
 
 def _assistant_message(head: dict[str, Any] | None, own: bool) -> dict[str, Any]:
