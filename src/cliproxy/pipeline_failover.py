@@ -113,7 +113,7 @@ def pinned(pin: str, scheduler: Any) -> Any:
 
 def continuation_lost(err: UpstreamError) -> bool:
     """The upstream refused a ``previous_response_id`` it does not hold (a new socket)."""
-    return err.status in (400, 404, 409) and b"previous_response_not_found" in (err.body or b"")
+    return err.status in (400, 404, 409) and (err.body or b"").find(b"previous_response_not_found") >= 0
 
 
 def bootstrap_retry(cred: Credential, err: UpstreamError) -> bool:

@@ -157,8 +157,8 @@ class ClaudeUsageSniffer(UsageSniffer):
         self.usage: ir.Usage | None = None
 
     def feed(self, chunk: bytes) -> None:
-        if not self._tail and chunk[-1:] == b"\n" and b'"usage"' not in chunk:
-            return  # the common chunk: whole lines, no usage
+        if not self._tail and chunk[-1:] == b"\n" and chunk.find(b'"usage"') < 0:
+            return  # the common chunk: whole lines, no usage (``find``: ``in`` first tries an int)
         buf = self._tail + chunk if self._tail else chunk
         cut = buf.rfind(b"\n")
         if cut < 0:

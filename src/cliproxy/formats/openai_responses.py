@@ -161,7 +161,7 @@ class ResponsesUsageSniffer(UsageSniffer):
         for ev in events:
             if ev.event is not None and ev.event not in TERMINAL_EVENTS:
                 continue
-            if b'"usage"' not in ev.data:
+            if ev.data.find(b'"usage"') < 0:
                 continue
             try:
                 data = orjson.loads(ev.data)

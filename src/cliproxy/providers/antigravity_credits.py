@@ -70,7 +70,7 @@ def inject(envelope: dict[str, Any]) -> None:
 def credits_exhausted(body: bytes | None) -> bool:
     """CPA's ``antigravityHasExplicitCreditsBalanceExhaustedReason``: an ``ErrorInfo``
     detail whose reason is ``INSUFFICIENT_G1_CREDITS_BALANCE``."""
-    if not body or b"INSUFFICIENT_G1_CREDITS_BALANCE" not in body.upper():
+    if not body or body.upper().find(b"INSUFFICIENT_G1_CREDITS_BALANCE") < 0:
         return False
     try:
         doc = orjson.loads(body)
