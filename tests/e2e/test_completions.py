@@ -101,3 +101,22 @@ def test_whole_answer_shape() -> None:
         "choices": [{"index": 0, "text": "hi", "finish_reason": "stop"}],
         "usage": {"total_tokens": 2},
     }
+
+
+def test_the_stream_reframer_gives_the_same_frames_however_the_bytes_are_cut() -> None:
+    """Chat SSE in any chunking (one read of many events, lines cut anywhere, CRLF line
+    ends, comments) makes the same completion frames, in order."""
+    events = [
+        orjson.dumps({"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"content": f"t{i}"}}]})
+        for i in range(300)
+    ]
+    wire = b"".join(b"data: " + e + (b"\r\n\r\n" if i % 7 == 0 else b"\n\n") for i, e in enumerate(events))
+    wire = b": keep-alive\n\n" + wire + b"data: [DONE]\n\n"
+    whole = completions.ChunkReframer().feed(wire)
+    frames = [f for f in whole.split(b"\n\n") if f.startswith(b"data: {")]
+    assert [orjson.loads(f[6:])["choices"][0]["text"] for f in frames] == [f"t{i}" for i in range(300)]
+    assert whole.startswith(b": keep-alive\n\n") and whole.endswith(b"data: [DONE]\n\n")
+    for size in (1, 2, 5, 64, 1000):
+        framer = completions.ChunkReframer()
+        pieces = [framer.feed(wire[i : i + size]) for i in range(0, len(wire), size)]
+        assert b"".join(pieces) + framer.flush() == whole

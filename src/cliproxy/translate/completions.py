@@ -146,14 +146,16 @@ class ChunkReframer:
         self._buf = b""
 
     def feed(self, data: bytes) -> bytes:
-        self._buf += data
+        buf = self._buf + data if self._buf else data
         out: list[bytes] = []
-        while True:
-            cut = self._buf.find(b"\n")
-            if cut < 0:
-                break
-            line, self._buf = self._buf[:cut].rstrip(b"\r"), self._buf[cut + 1 :]
-            out.append(self._line(line))
+        start = 0
+        find = buf.find
+        # each line cut out where it lies (cutting it off the front of the rest would copy
+        # the rest once per line: quadratic in a read of many events)
+        while (cut := find(b"\n", start)) >= 0:
+            out.append(self._line(buf[start:cut].rstrip(b"\r")))
+            start = cut + 1
+        self._buf = buf[start:]
         return b"".join(out)
 
     def flush(self) -> bytes:
