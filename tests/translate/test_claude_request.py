@@ -364,3 +364,58 @@ def test_consecutive_roles_merge_and_empty_messages_drop():
         {"role": "assistant", "content": [{"type": "text", "text": "c"}]},
     ]
     assert "system" not in body
+
+
+def _turns() -> list[dict]:
+    return [
+        {"role": "user", "content": "hi"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "calling"},
+                {"type": "tool_use", "id": "t1", "name": "Bash", "input": {}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "ok"}]},
+            ],
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fault", "where"),
+    [
+        (lambda b: b["messages"][1]["content"][1].pop("id"), "messages[1].content[1].id"),
+        (lambda b: b["messages"][1]["content"].append({"type": "nope"}), "messages[1].content[2].type"),
+        (
+            lambda b: b["messages"][2]["content"][0]["content"].append({"type": "text", "text": 3}),
+            "messages[2].content[0].content[1].text",
+        ),
+        (
+            lambda b: b["messages"][2]["content"][0].update(tool_use_id="t9"),
+            "messages[2].content[0].tool_use_id",
+        ),
+        (lambda b: b["tools"][1].update(name=5), "tools[1].name"),
+        (
+            lambda b: b["messages"][0].update(content=[{"type": "image", "source": 1}]),
+            "messages[0].content[0].source",
+        ),
+    ],
+)
+def test_a_fault_is_named_where_it_is(fault, where):
+    """Paths are written out only to name a fault (the request is parsed again for it):
+    the error says exactly where, as a parse that writes every path would."""
+    body = {
+        "model": "claude-x",
+        "messages": _turns(),
+        "tools": [{"name": "Bash", "input_schema": {"type": "object"}}, {"name": "Read"}],
+    }
+    assert ADAPTER.parse_request(body).messages  # well formed before the fault
+    fault(body)
+    with pytest.raises(RequestError) as info:
+        ADAPTER.parse_request(body)
+    assert info.value.param == where
+    assert str(info.value).startswith(where + ":")

@@ -65,12 +65,17 @@ def _str(block: dict[str, Any], key: str, path: str) -> str:
 
 
 class BlockParser:
-    """Parses content blocks, remembering tool_use ids so a tool_result can be checked."""
+    """Parses content blocks, remembering tool_use ids so a tool_result can be checked.
 
-    __slots__ = ("calls",)
+    ``named=False``: the path of each block is not written out (two formatted strings per
+    block of a long history, most of them never read); a fault is then reported under its
+    parent's path, and the caller parses again, named, to report it where it is."""
 
-    def __init__(self) -> None:
+    __slots__ = ("calls", "named")
+
+    def __init__(self, named: bool = True) -> None:
         self.calls: dict[str, str] = {}  # tool_use id -> tool name
+        self.named = named
 
     def blocks(self, content: Any, path: str) -> list[ir.Block]:
         if not isinstance(content, list):
@@ -83,7 +88,7 @@ class BlockParser:
                 if type(text) is str:
                     out.append(ir.Text(text))
                     continue
-            out.append(self.block(block, f"{path}[{i}]"))
+            out.append(self.block(block, f"{path}[{i}]" if self.named else path))
         return out
 
     def block(self, block: Any, path: str) -> ir.Block:
@@ -154,6 +159,7 @@ class BlockParser:
             raise _fail(f"{path}.tool_use_id", f"no earlier tool_use has id {call_id!r}")
         extras = rest(block, _TOOL_RESULT)
         content = block.get("content")
+        inner = f"{path}.content" if self.named else path
         blocks: list[ir.Block]
         if isinstance(content, str):
             blocks = [ir.Text(content)]
@@ -165,12 +171,12 @@ class BlockParser:
         elif isinstance(content, dict):
             # one block given bare, or a JSON object (CPA sends the latter as JSON text)
             if isinstance(content.get("type"), str):
-                blocks = [self.block(content, f"{path}.content")]
+                blocks = [self.block(content, inner)]
             else:
                 blocks = [ir.Text(orjson.dumps(content).decode())]
             extras = (extras or {}) | {"_object": True}
         else:
-            blocks = self.blocks(content, f"{path}.content")
+            blocks = self.blocks(content, inner)
         is_error = block.get("is_error")
         if "is_error" in block and not is_error:  # an explicit false/null is kept as sent
             extras = (extras or {}) | {"is_error": is_error}

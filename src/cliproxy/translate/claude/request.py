@@ -63,6 +63,13 @@ def _fail(path: str, what: str) -> RequestError:
 
 
 def parse_request(body: dict[str, Any]) -> ir.Request:
+    try:  # the paths of messages, blocks and tools are written out only to name a fault
+        return _parse(body, BlockParser(named=False))
+    except RequestError:
+        return _parse(body, BlockParser())  # the same fault, raised again where it is
+
+
+def _parse(body: dict[str, Any], parser: BlockParser) -> ir.Request:
     if not isinstance(body, dict):
         raise _fail("body", "must be a JSON object")
     model = body.get("model")
@@ -70,7 +77,6 @@ def parse_request(body: dict[str, Any]) -> ir.Request:
         raise _fail("model", "must be a string")
     req = ir.Request(model)
     req.source = "claude"
-    parser = BlockParser()
     system = body.get("system")
     if type(system) is str:  # a string system prompt (the common one), read here as _system reads it
         req.messages.append(ir.Message("system", [ir.Text(system)], None, {"_system": "string"}))
@@ -80,7 +86,7 @@ def parse_request(body: dict[str, Any]) -> ir.Request:
     _sampling(body, req)
     if body.keys() <= _PLAIN_TOP:  # no tools, thinking, output settings, metadata or extras
         return req
-    _tools(body, req)
+    _tools(body, req, parser.named)
     _reasoning(body, req)
     _metadata(body, req)
     extras = rest(body, _TOP)
@@ -121,7 +127,7 @@ def _messages(messages: Any, parser: BlockParser) -> list[ir.Message]:
             blocks: list[ir.Block] = [ir.Text(content)]
             extras = (extras or {}) | {"_string": True}
         else:
-            blocks = parser.blocks(content, f"messages[{i}].content")
+            blocks = parser.blocks(content, f"messages[{i}].content" if parser.named else "messages")
         out.append(ir.Message(role, blocks, extras=extras))
     return out
 
@@ -145,12 +151,15 @@ def _sampling(body: dict[str, Any], req: ir.Request) -> None:
         req.extras["stream"] = stream
 
 
-def _tools(body: dict[str, Any], req: ir.Request) -> None:
+def _tools(body: dict[str, Any], req: ir.Request, named: bool = True) -> None:
     tools = body.get("tools")
     if tools is not None:
         if not isinstance(tools, list):
             raise _fail("tools", "must be a list")
-        req.tools = [_tool(t, f"tools[{i}]") for i, t in enumerate(tools)]
+        if named:
+            req.tools = [_tool(t, f"tools[{i}]") for i, t in enumerate(tools)]
+        else:
+            req.tools = [_tool(t, "tools") for t in tools]
     choice = body.get("tool_choice")
     if choice is None:
         return
