@@ -4,10 +4,9 @@ their deltas said, tool arguments joined, and work in proportion to the stream's
 
 from __future__ import annotations
 
-import sys
-
 from cliproxy.translate import ir
 from cliproxy.translate.collect import Collector
+from tests.calls import calls_made
 
 
 def _stream(deltas: int) -> list[ir.Event]:
@@ -62,21 +61,8 @@ def test_collecting_costs_in_proportion_to_the_deltas():
 
     def calls(deltas: int) -> int:
         events = _stream(deltas)
-        count = 0
-
-        def profile(frame, event, arg):
-            nonlocal count
-            if event in ("call", "c_call"):
-                count += 1
-
         c = Collector()
-        sys.setprofile(profile)
-        try:
-            c.feed(events)
-            c.response()
-        finally:
-            sys.setprofile(None)
-        return count
+        return calls_made(lambda: (c.feed(events), c.response()))
 
     def cpu(deltas: int) -> float:
         events = _stream(deltas)

@@ -527,23 +527,11 @@ def test_empty_message_items_go_up_to_the_last_assistant_message():
 def test_a_long_history_costs_in_proportion_to_its_length():
     """The items are built in one pass: four times the turns, about four times the calls
     (a sweep over the whole history after every assistant turn made it sixteen)."""
-    import sys
+    from tests.calls import calls_made
 
     def calls(turns: int) -> int:
         req = _claude_history(turns)
-        count = 0
-
-        def profile(frame, event, arg):
-            nonlocal count
-            if event in ("call", "c_call"):
-                count += 1
-
-        sys.setprofile(profile)
-        try:
-            ADAPTER.build_request(req)
-        finally:
-            sys.setprofile(None)
-        return count
+        return calls_made(lambda: ADAPTER.build_request(req))
 
     small, large = calls(50), calls(200)
     assert 3.5 < large / small < 4.5
