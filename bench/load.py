@@ -156,13 +156,21 @@ async def drive(spec: dict) -> dict:
 
 
 def start_client(spec: dict) -> subprocess.Popen:
-    """The async client, started in a fresh process; ``finish`` collects its result."""
-    return subprocess.Popen(
-        [sys.executable, __file__, json.dumps(spec)],
+    """The async client, started in a fresh process; ``finish`` collects its result. The
+    spec goes through a pipe, not the command line: an argument holds 128 KB at most on
+    Linux, less than a long agentic request's body."""
+    proc = subprocess.Popen(
+        [sys.executable, __file__],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    stdin, proc.stdin = proc.stdin, None  # (closed here: communicate() must not flush it)
+    assert stdin is not None
+    with stdin:  # read whole before the client starts: it runs on while the caller works
+        stdin.write(json.dumps(spec))
+    return proc
 
 
 def finish(proc: subprocess.Popen, timeout: float = 300) -> dict:
@@ -242,7 +250,7 @@ def run(spec: dict, use_wrk: bool = True) -> dict:
 def main() -> None:
     import uvloop
 
-    print(json.dumps(uvloop.run(drive(json.loads(sys.argv[1])))))
+    print(json.dumps(uvloop.run(drive(json.loads(sys.stdin.read())))))
 
 
 if __name__ == "__main__":

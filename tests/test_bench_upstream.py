@@ -85,3 +85,25 @@ def test_gemini_query_and_errors(fake: str) -> None:
     assert _post(fake + "/elsewhere", b"{}")[0] == 404
     status, headers, _ = _post(fake + "/v1/chat/completions", b'{"model": "m"}', Connection="close")
     assert status == 200 and headers["connection"] == "close"
+
+
+def test_the_load_client_sends_bodies_larger_than_a_command_line_argument(fake: str) -> None:
+    """bench/load.py's async client gets its spec through a pipe: a 400 KB body (a long
+    agentic history) goes out whole; an argument could carry 128 KB at most."""
+    import json
+
+    sys.path.insert(0, str(UPSTREAM.parent))
+    try:
+        import load
+    finally:
+        sys.path.remove(str(UPSTREAM.parent))
+    body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x" * 400_000}]})
+    spec = {
+        "url": fake + "/v1/chat/completions",
+        "headers": {"Content-Type": "application/json", "Authorization": "Bearer k"},
+        "body": body,
+        "concurrency": 2,
+        "per_worker": 3,
+    }
+    out = load.run_client(spec)
+    assert (out["requests"], out["errors"]) == (6, 0)
