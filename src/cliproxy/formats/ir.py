@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "MEDIA",
     "Block",
     "BlockStart",
     "BlockStop",
@@ -189,6 +190,9 @@ class ServerTool:
 
 
 Block = Text | Image | File | Thinking | ToolCall | ToolResult | ServerTool
+# the media blocks, as one tuple for ``isinstance`` (a ``Image | File`` union would be
+# built at every test; the builders test every block of every message)
+MEDIA = (Image, File)
 
 
 # --------------------------------------------------------------------------- messages

@@ -37,9 +37,6 @@ from cliproxy.translate.tool_output import unpack_images
 
 __all__ = ["build_request", "call_args"]
 
-# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
-_MEDIA = (ir.Image, ir.File)
-
 
 def call_args(call: ir.ToolCall, custom: bool = False) -> dict[str, Any]:
     """The ``args`` object of a call (its JSON text parsed; ``{}`` when not an object)."""
@@ -72,7 +69,7 @@ class _Builder:
             return [self._call(block)]
         if isinstance(block, ir.ToolResult):
             return self._result(block)
-        if isinstance(block, _MEDIA):
+        if isinstance(block, ir.MEDIA):
             part = media_part(block, self.native)
             return [part] if part is not None else []
         if isinstance(block, ir.ServerTool) and block.family == FAMILY:
@@ -152,7 +149,7 @@ class _Builder:
         if content is not result.content:
             result = ir.ToolResult(result.call_id, content, result.name, result.is_error)
         fr["response"] = _response_object(result)
-        images = [media_part(b, False) for b in result.content if isinstance(b, _MEDIA)]
+        images = [media_part(b, False) for b in result.content if isinstance(b, ir.MEDIA)]
         return [{"functionResponse": fr}, *(p for p in images if p is not None)]
 
     # ---- messages

@@ -30,9 +30,6 @@ from cliproxy.translate.tool_output import generated_image
 
 __all__ = ["CallIds", "build_response", "parse_response", "restore_call"]
 
-# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
-_MEDIA = (ir.Image, ir.File)
-
 
 class CallIds:
     """Ids for calls Gemini sent without one: ``<name>-<random>-<n>``, unique per response."""
@@ -152,7 +149,7 @@ def response_part(block: ir.Block, native: bool) -> dict[str, Any] | None:
             part["thoughtSignature"] = block.signature
     elif isinstance(block, ir.ToolCall):
         part = call_part(block)
-    elif isinstance(block, _MEDIA):
+    elif isinstance(block, ir.MEDIA):
         return media_part(block, native)
     elif isinstance(block, ir.ServerTool):
         if block.family == FAMILY:

@@ -18,14 +18,11 @@ from cliproxy.translate.interactions.response import args_object, call_step, med
 
 __all__ = ["build_request"]
 
-# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
-_MEDIA = (ir.Image, ir.File)
-
 
 def _content(block: ir.Block) -> dict[str, Any] | None:
     if isinstance(block, ir.Text):
         return {"type": "text", "text": block.text}
-    if isinstance(block, _MEDIA) and block.media_type:
+    if isinstance(block, ir.MEDIA) and block.media_type:
         return media_content(block.media_type, block.data, block.url)
     return None
 

@@ -22,9 +22,6 @@ from cliproxy.translate.interactions.parse import FAMILY, content_block
 
 __all__ = ["build_response", "call_step", "media_content", "new_id", "now_text", "parse_response"]
 
-# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
-_MEDIA = (ir.Image, ir.File)
-
 _STATUS = {"max_tokens": "incomplete", "error": "failed", "content_filter": "failed", "refusal": "failed"}
 
 
@@ -83,7 +80,7 @@ def _steps(blocks: list[ir.Block]) -> list[dict[str, Any]]:
             steps.append(step)
         elif isinstance(block, ir.ToolCall):
             steps.append(call_step(block))
-        elif isinstance(block, _MEDIA) and block.media_type:
+        elif isinstance(block, ir.MEDIA) and block.media_type:
             steps.append(
                 {"type": "model_output", "content": [media_content(block.media_type, block.data, block.url)]}
             )

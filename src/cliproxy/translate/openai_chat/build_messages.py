@@ -38,9 +38,6 @@ from cliproxy.translate.tool_output import unpack_images
 
 __all__ = ["build_messages"]
 
-# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
-_MEDIA = (ir.Image, ir.File)
-
 
 # Claude Code's per-request billing/attribution block (left out of system prompts): it
 # changes on every request, so it would bust the upstream's prompt cache, and it means
@@ -167,7 +164,7 @@ def _content(blocks: list[ir.Block], extras: dict[str, Any] | None, same: bool, 
     if len(blocks) == 1 and type(blocks[0]) is ir.Text:  # one text: the string itself
         return blocks[0].text
     texts = [b.text for b in blocks if isinstance(b, ir.Text)]
-    has_media = any(isinstance(b, _MEDIA) for b in blocks)
+    has_media = any(isinstance(b, ir.MEDIA) for b in blocks)
     if not has_media and len(texts) <= 1:
         return texts[0] if texts else ""
     if role in ("system", "developer"):  # several system blocks stay apart, as CPA sends them
@@ -298,7 +295,7 @@ def _tool_message(r: ir.ToolResult, m: ir.Message, same: bool, media: list[ir.Bl
         return _writeback(msg, m.extras)
     content = unpack_images(r.content)  # a JSON-text image array: real images (CPA)
     texts = [b for b in content if isinstance(b, ir.Text)]
-    media.extend(b for b in content if isinstance(b, _MEDIA))
+    media.extend(b for b in content if isinstance(b, ir.MEDIA))
     if len(texts) <= 1:
         msg["content"] = texts[0].text if texts else ""
     else:
