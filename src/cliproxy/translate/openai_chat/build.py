@@ -212,29 +212,24 @@ def _object_properties(schema: Any) -> Any:
 
     Runs over every tool schema of every request (a coding agent resends two dozen each
     turn): the walk descends only into objects and arrays, and copies nothing it keeps."""
-    if type(schema) is not dict and not isinstance(schema, dict):
-        if not isinstance(schema, list):
-            return schema
-        items: list[Any] | None = None
-        for i, value in enumerate(schema):
-            if isinstance(value, _NODES):
-                new = _object_properties(value)
-                if new is not value:
-                    if items is None:
-                        items = list(schema)
-                    items[i] = new
-        return items if items is not None else schema
-    out: dict[str, Any] | None = None
-    for key, value in schema.items():
+    node = type(schema) is dict or isinstance(schema, dict)
+    if node:
+        children: Any = schema.items()
+    elif isinstance(schema, list):
+        children = enumerate(schema)
+    else:
+        return schema
+    out: Any = None  # the copy (a dict, or a list for an array), made at the first change
+    for key, value in children:
         if isinstance(value, _NODES):
             new = _object_properties(value)
             if new is not value:
                 if out is None:
-                    out = dict(schema)
+                    out = schema.copy()
                 out[key] = new
-    if "properties" not in schema and schema.get("type") == "object":
+    if node and "properties" not in schema and schema.get("type") == "object":
         if out is None:
-            out = dict(schema)
+            out = schema.copy()
         out["properties"] = {}
     return out if out is not None else schema
 
