@@ -4,6 +4,7 @@ a benchmark unnoticed."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -90,9 +91,7 @@ def test_gemini_query_and_errors(fake: str) -> None:
 def test_the_load_client_sends_bodies_larger_than_a_command_line_argument(fake: str) -> None:
     """bench/load.py's async client gets its spec through a pipe: a 400 KB body (a long
     agentic history) goes out whole; an argument could carry 128 KB at most."""
-    import json
-
-    sys.path.insert(0, str(UPSTREAM.parent))
+    sys.path.insert(0, str(UPSTREAM.parent))  # (a bench script: it imports its siblings by name)
     try:
         import load
     finally:

@@ -4,6 +4,8 @@ their deltas said, tool arguments joined, and work in proportion to the stream's
 
 from __future__ import annotations
 
+import time
+
 from cliproxy.translate import ir
 from cliproxy.translate.collect import Collector
 from tests.calls import calls_made
@@ -57,7 +59,6 @@ def test_collecting_costs_in_proportion_to_the_deltas():
     square of the answer's length: 0.7 s of event loop for 32,000 deltas. Calls are
     counted exactly; the copying, which makes no call, shows in CPU time only (the least
     of three runs; the quadratic copy made the ratio about 60)."""
-    import time
 
     def calls(deltas: int) -> int:
         events = _stream(deltas)

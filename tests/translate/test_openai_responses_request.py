@@ -12,6 +12,7 @@ from cliproxy.errors import RequestError
 from cliproxy.formats import Format
 from cliproxy.translate import ir
 from cliproxy.translate.openai_responses import ADAPTER, CODEX_ADAPTER
+from tests.calls import calls_made
 
 DATA = Path(__file__).parent / "data" / "openai_responses"
 
@@ -527,7 +528,6 @@ def test_empty_message_items_go_up_to_the_last_assistant_message():
 def test_a_long_history_costs_in_proportion_to_its_length():
     """The items are built in one pass: four times the turns, about four times the calls
     (a sweep over the whole history after every assistant turn made it sixteen)."""
-    from tests.calls import calls_made
 
     def calls(turns: int) -> int:
         req = _claude_history(turns)

@@ -4,11 +4,13 @@ client -> OpenAI Chat Completions upstream, request side."""
 from __future__ import annotations
 
 import base64
+import copy
 from typing import Any
 
 import pytest
 
 from cliproxy.errors import RequestError
+from cliproxy.translate.openai_chat.build import _object_properties
 from tests.translate.cpa._run import CLAUDE, OPENAI, get, req
 
 
@@ -487,10 +489,6 @@ def test_tool_schema_properties_reach_into_arrays_and_copy_only_what_changes() -
     """Ours: object nodes inside ``anyOf`` / ``prefixItems`` arrays get their ``properties``
     too; a node that needs none is the client's own object, and the client's schema is
     never edited."""
-    import copy
-
-    from cliproxy.translate.openai_chat.build import _object_properties
-
     kept = {"type": "string", "enum": ["a", "b"]}
     whole = {"type": "object", "properties": {"x": {"type": "integer"}}}
     schema = {
