@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load
 from procs import BENCH, OUT, Proc, _wait_http, free_port, start_fake, start_proxy
 from run import spec, stream_headers
-from scenarios import BY_NAME, MODELS, Request, client_headers
+from scenarios import BY_NAME, MODELS, Request, _slug, client_headers
 from translate_micro import claude_code_request
 
 TOTAL = re.compile(rb"^(?:summary|totals): (\d+)", re.M)
@@ -116,12 +116,16 @@ def main() -> None:
     ap.add_argument("scenarios", nargs="*", default=["passthrough OpenAI"], choices=sorted(BY_NAME))
     ap.add_argument("--stream", action="store_true")
     ap.add_argument("--chunks", type=int, default=50)
+    ap.add_argument(
+        "--delay-ms", type=float, default=0.0, help="between stream chunks (20: each chunk its own read)"
+    )
     ap.add_argument("--requests", type=int, default=1600)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--threads", action="store_true", help="each thread's instructions too")
     ap.add_argument("--extra", default="", help="YAML appended to the bench config")
     ap.add_argument("--target", choices=("proxy", "pfloor", "floor"), default="proxy")
     ap.add_argument("--body", choices=("chat", "claude-code"), default="chat")
+    ap.add_argument("--keep", type=Path, help="copy each scenario's dumps here (for callgrind_annotate)")
     args = ap.parse_args()
     if args.body == "claude-code" and args.stream:
         ap.error("--body claude-code is a whole (not streamed) request")
@@ -165,7 +169,7 @@ def main() -> None:
                 else:
                     req = sc.direct_request(args.stream)
                 if args.stream:
-                    req = stream_headers(req, args.chunks, 0)
+                    req = stream_headers(req, args.chunks, args.delay_ms)
                 load.run(
                     spec(
                         proxy.url,
@@ -179,6 +183,10 @@ def main() -> None:
                 n, dumps = _measure(proxy, folder, req, args.requests, args.concurrency)
                 _control(proxy.pid, "-i", "off")
                 total = sum(dumps.values())
+                if args.keep:
+                    args.keep.mkdir(parents=True, exist_ok=True)
+                    for dump in dumps:
+                        shutil.copy(folder / dump, args.keep / f"{_slug(name)}.{dump}")
                 kind = f"{args.chunks}-chunk stream" if args.stream else "request"
                 print(
                     f"{name} ({args.target}): {total / n:,.0f} instructions per {kind} ({n} at c={args.concurrency})"

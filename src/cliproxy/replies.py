@@ -15,7 +15,7 @@ become an ``UpstreamNetworkError`` that says what was being read.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -26,6 +26,7 @@ from cliproxy.errors import CliproxyError, UpstreamError
 from cliproxy.formats import Format, claude, gemini, openai_chat, openai_responses
 from cliproxy.formats.sse import SSEDecoder, frame_data
 from cliproxy.providers.base import RewriteError
+from cliproxy.providers.fastconn import GO, STOP, Push
 from cliproxy.providers.transport import UpstreamResponse, network_error, read_body
 from cliproxy.translate import ir
 from cliproxy.translate.collect import Collector
@@ -255,42 +256,138 @@ async def open_stream(
     headers = dict(SSE_HEADERS)
     if reframe:
         headers["Content-Type"] = "application/json"
-    rest = _rest(reg, call, tr, chunks, resp)
+    rest = _Rest(reg, call, tr, chunks, resp)
     return StreamReply(headers, b"".join(pending), rest, attempt.cred)
 
 
-async def _rest(
-    reg: Registry,
-    call: Call,
-    tr: StreamTranslator | Passthrough,
-    chunks: AsyncIterator[bytes],
-    resp: UpstreamResponse,
-) -> AsyncIterator[bytes]:
-    try:
-        if not tr.ended:
-            async for chunk in chunks:
-                out = tr.feed(chunk)
-                if out:
-                    yield out
-                if tr.ended:  # once an error event went out (or must), stop reading the upstream
-                    break
+class _Rest:
+    """The rest of a stream after its first bytes, translated event by event: an async
+    iterator (pulled chunk by chunk), or pushed with :meth:`relay` when the upstream
+    answer can push (``FastResponse.relay``) and the consumer handles each piece at once.
+    Both ways the same steps run: each upstream chunk through the translator, then its
+    tail (a late error's event, or what the translator held back); a read failure or a
+    refused rewrite becomes an in-format error event; the upstream answer is released."""
+
+    __slots__ = ("_gen", "_gone", "call", "chunks", "reg", "resp", "tr")
+
+    def __init__(
+        self,
+        reg: Registry,
+        call: Call,
+        tr: StreamTranslator | Passthrough,
+        chunks: AsyncIterator[bytes],
+        resp: UpstreamResponse,
+    ) -> None:
+        self.reg, self.call, self.tr, self.chunks, self.resp = reg, call, tr, chunks, resp
+        self._gen: AsyncGenerator[bytes, None] | None = None
+        self._gone: BaseException | None = None  # what the push consumer raised
+
+    def __aiter__(self) -> AsyncGenerator[bytes, None]:
+        gen = self._gen
+        if gen is None:
+            gen = self._gen = self._pull()
+        return gen
+
+    def __anext__(self) -> Awaitable[bytes]:
+        return self.__aiter__().__anext__()
+
+    async def aclose(self) -> None:
+        gen = self._gen
+        if gen is not None:
+            await gen.aclose()
+        self.resp.release()
+
+    async def _pull(self) -> AsyncGenerator[bytes, None]:
+        tr = self.tr
+        try:
+            if not tr.ended:
+                async for chunk in self.chunks:
+                    out = tr.feed(chunk)
+                    if out:
+                        yield out
+                    if tr.ended:  # once an error event went out (or must), stop reading the upstream
+                        break
+            tail = self._tail()
+            if tail:
+                yield tail
+        except _BROKEN as exc:
+            yield self._broken(exc)
+        finally:
+            self.resp.release()
+
+    def relay(self, emit: Push, drain: Callable[[], Awaitable[None]]) -> Coroutine[Any, Any, None] | None:
+        """Push mode: every client chunk to ``emit`` (``GO``, or ``PAUSE``: wait for
+        ``drain()``), from the upstream connection's reads; the coroutine to await for the
+        whole rest, or ``None`` when the upstream answer cannot push (iterate instead)."""
+        relay = getattr(self.resp, "relay", None)
+        if relay is None or self._gen is not None or self.tr.ended:
+            return None
+        feed = self.tr.feed
+        tr = self.tr
+
+        def push(chunk: bytes) -> int:
+            out = feed(chunk)  # (what it raises ends the relay, raised by it)
+            if out:
+                try:
+                    state = emit(out)
+                except BaseException as exc:  # the client's side: no error event for it
+                    self._gone = exc
+                    return STOP
+            else:
+                state = GO
+            return STOP if tr.ended else state
+
+        async def drained() -> None:
+            try:
+                await drain()
+            except BaseException as exc:  # the client's side too: gone while it drained
+                self._gone = exc
+                raise
+
+        inner = relay(self.chunks, push, drained)
+        return None if inner is None else self._relayed(inner, emit)
+
+    async def _relayed(self, inner: Awaitable[None], emit: Push) -> None:
+        out = b""
+        try:
+            await inner
+            if self._gone is None:
+                out = self._tail()
+        except _BROKEN as exc:
+            if self._gone is None:
+                out = self._broken(exc)
+        finally:
+            self.resp.release()
+        gone, self._gone = self._gone, None
+        if gone is not None:
+            try:
+                raise gone
+            finally:  # its traceback holds this frame: the frame must not hold it (a cycle)
+                gone = None
+        if out:
+            emit(out)
+
+    def _tail(self) -> bytes:
+        """The end of a stream read to its end (or to its error event)."""
+        tr = self.tr
         if isinstance(tr, Passthrough) and tr.late_error is not None:
-            log.warning("upstream stream for %s broke: %s", call.model, tr.late_error.message)
-            yield _stream_error(reg, call, tr, tr.late_error)
-            return
-        tail = tr.finish()
-        if tail:
-            yield tail
-    except RewriteError as exc:
-        log.warning("upstream stream for %s refused: %s", call.model, exc.message)
-        yield _stream_error(reg, call, tr, ir.Error(exc.message, status=exc.status))
-    except _READ_FAILURES as exc:
+            log.warning("upstream stream for %s broke: %s", self.call.model, tr.late_error.message)
+            return _stream_error(self.reg, self.call, tr, tr.late_error)
+        return tr.finish()
+
+    def _broken(self, exc: BaseException) -> bytes:
+        """The error event for a refused rewrite or a read that failed mid-stream."""
+        call = self.call
+        if isinstance(exc, RewriteError):
+            log.warning("upstream stream for %s refused: %s", call.model, exc.message)
+            return _stream_error(self.reg, call, self.tr, ir.Error(exc.message, status=exc.status))
         # after the first byte the only way to fail is an in-format error event
         err = network_error(exc, "in the middle of the stream")
         log.warning("upstream stream for %s broke off: %s", call.model, err.detail)
-        yield _stream_error(reg, call, tr, ir.Error(err.message, status=err.status))
-    finally:
-        resp.release()
+        return _stream_error(self.reg, call, self.tr, ir.Error(err.message, status=err.status))
+
+
+_BROKEN = (RewriteError, *_READ_FAILURES)
 
 
 def _stream_error(reg: Registry, call: Call, tr: StreamTranslator | Passthrough, error: ir.Error) -> bytes:

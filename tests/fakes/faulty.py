@@ -16,7 +16,11 @@ body, or every SSE data line, is not JSON), ``garbage_mid`` (first content, then
 line that is not JSON), ``keepalive`` (a ``: ping`` comment and an empty ``data:`` line
 before every SSE frame: legitimate, not garbage), ``huge`` (the text is 10 MB, sent as one SSE line), ``slow``
 (headers after ``slow_delay`` seconds, then a normal answer), ``html_502`` (an nginx
-HTML page naming an internal host, status 502), ``empty_200`` (status 200, empty body).
+HTML page naming an internal host, status 502), ``empty_200`` (status 200, empty body),
+``big`` (a Chat Completions stream of ``BIG_FRAMES`` content frames of ``BIG_TEXT`` text
+bytes each, numbered, written as fast as the connection takes them), ``paced`` (a normal
+stream whose frames after the first come ``pace`` seconds apart, each in its own read). ``written`` counts
+the stream bytes written so far (a write waits while the socket's buffers are full).
 Hanging handlers wait until the server stops.
 """
 
@@ -31,7 +35,7 @@ from aiohttp import web
 
 from tests.fakes.server import FakeServer, sse
 
-__all__ = ["FAULTS", "HTML_502", "HUGE_TEXT_BYTES", "FaultyUpstream"]
+__all__ = ["BIG_FRAMES", "BIG_TEXT", "FAULTS", "HTML_502", "HUGE_TEXT_BYTES", "FaultyUpstream", "big_text"]
 
 FAULTS = (
     "hang",
@@ -46,8 +50,12 @@ FAULTS = (
     "slow",
     "html_502",
     "empty_200",
+    "big",
+    "paced",
 )
 HUGE_TEXT_BYTES = 10 * 1024 * 1024
+BIG_FRAMES = 256
+BIG_TEXT = 128 * 1024
 INTERNAL = "10.0.0.5:8080"
 HTML_502 = (
     f"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"
@@ -63,6 +71,8 @@ class FaultyUpstream(FakeServer):
         super().__init__()
         self.faults: dict[str, str] = {}
         self.slow_delay = 0.3
+        self.written = 0  # stream bytes written (all streams)
+        self.pace = 0.02
 
     # ---- routing and keys
 
@@ -107,7 +117,7 @@ class FaultyUpstream(FakeServer):
             )
         if not streaming:
             return self.json_response(_whole(api, text))
-        frames = list(_frames(api, text))
+        frames = list(_big_frames() if fault == "big" and api == "openai" else _frames(api, text))
         if fault == "garbage":
             # then the terminator, as a proxy that mangles the payload but keeps the framing would
             frames = [b"data: <html>upstream maintenance</html>\n\n"] * 3 + frames[-1:] * (api == "openai")
@@ -134,7 +144,10 @@ class FaultyUpstream(FakeServer):
                     await resp.write(b"data: this is not json\n\n")
             if fault == "keepalive" and api != "gemini-array":
                 await resp.write(b": ping\n\ndata:\n\n")
+            if fault == "paced" and i:
+                await asyncio.sleep(self.pace)
             await resp.write(frame)
+            self.written += len(frame)
         await resp.write_eof()
         return resp
 
@@ -180,6 +193,28 @@ def _whole(api: str, text: str) -> dict[str, Any]:
             "usage": {"input_tokens": 3, "output_tokens": 4},
         }
     return _gemini_chunk(text, "STOP")
+
+
+def big_text(i: int) -> str:
+    """The text of content frame ``i`` of the ``big`` stream: its number, then filler."""
+    head = f"<{i:05d}>"
+    return head + "x" * (BIG_TEXT - len(head))
+
+
+def _big_frames() -> Iterator[bytes]:
+    base = {"id": "chatcmpl-big", "object": "chat.completion.chunk", "created": 1, "model": "gpt-f"}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        return sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+    yield chunk({"role": "assistant", "content": ""})
+    for i in range(BIG_FRAMES):
+        yield chunk({"content": big_text(i)})
+    yield chunk({}, "stop")
+    yield sse(
+        {**base, "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 9, "total_tokens": 12}}
+    )
+    yield b"data: [DONE]\n\n"
 
 
 def _gemini_chunk(text: str, finish: str | None = None) -> dict[str, Any]:

@@ -35,7 +35,7 @@ import hashlib
 import logging
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Coroutine, Mapping
 from typing import Any
 
 from cliproxy.access import KEY_POLICY, extract_key
@@ -204,6 +204,21 @@ class _Held:
                 await closer()
         finally:
             await self._slot.release()
+
+    def relay(
+        self, emit: Callable[[bytes], int], drain: Callable[[], Awaitable[None]]
+    ) -> Coroutine[Any, Any, None] | None:
+        """Push mode (``cliproxy.replies``): the stream pushed as it is, its slot given back
+        at its end; ``None`` when its source cannot push."""
+        relay = getattr(self._rest, "relay", None)
+        inner = relay(emit, drain) if relay is not None else None
+        return None if inner is None else self._relayed(inner)
+
+    async def _relayed(self, inner: Awaitable[None]) -> None:
+        try:
+            await inner
+        finally:
+            await self.aclose()
 
 
 class Gate:

@@ -14,7 +14,7 @@ import asyncio
 import datetime as dt
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from functools import lru_cache
 from typing import Any
 
@@ -277,3 +277,29 @@ class _Guarded:
             if self._sniffer is not None:
                 self._ticket.on_usage(self._sniffer.usage)
             await self._ticket.release()
+
+    def relay(
+        self, emit: Callable[[bytes], int], drain: Callable[[], Awaitable[None]]
+    ) -> Coroutine[Any, Any, None] | None:
+        """Push mode (``cliproxy.replies``): each chunk sniffed for its usage, then to
+        ``emit``; the ticket settled at the end. ``None`` when the source cannot push."""
+        relay = getattr(self._rest, "relay", None)
+        if relay is None:
+            return None
+        sniffer = self._sniffer
+        push = emit
+        if sniffer is not None:
+            feed = sniffer.feed
+
+            def push(chunk: bytes) -> int:
+                feed(chunk)
+                return emit(chunk)
+
+        inner = relay(push, drain)
+        return None if inner is None else self._relayed(inner)
+
+    async def _relayed(self, inner: Awaitable[None]) -> None:
+        try:
+            await inner
+        finally:
+            await self.aclose()

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import httptools
 
-__all__ = ["HIGH_WATER", "NEVER", "Conn", "Origin"]
+__all__ = ["GO", "HIGH_WATER", "NEVER", "PAUSE", "STOP", "Conn", "Origin", "Push"]
 
 HIGH_WATER = 1 << 20  # pause reading the socket above this many unread body bytes
 NEVER = float("inf")  # no deadline
@@ -25,6 +26,10 @@ _ENCODING = b"\r\ncontent-encoding:"
 _LINE_ENDS = (13, 10)  # CR, LF
 
 Origin = tuple[bool, str, int]  # (tls, host, port)
+
+# what a push consumer (:meth:`Conn.deliver`) answers for each piece of a body
+GO, PAUSE, STOP = 0, 1, 2  # read on; stop reading until it drained (``True`` too); read no more
+Push = Callable[[bytes], int]
 
 
 class _Callbacks:
@@ -68,6 +73,10 @@ class Conn(asyncio.Protocol):
         "parser",
         "paused",
         "pre",
+        "push",
+        "push_error",
+        "push_idle",
+        "push_state",
         "received",
         "status",
         "timer",
@@ -102,6 +111,11 @@ class Conn(asyncio.Protocol):
         self.body: deque[bytes] = deque()
         self.buffered = 0
         self.callbacks: _Callbacks | None = _Callbacks(self)  # (a cycle, broken when the connection is lost)
+        # push mode (``FastResponse.relay``): the consumer each piece of the body goes to
+        self.push: Push | None = None
+        self.push_idle = 0.0  # seconds a body may be silent (0: no limit)
+        self.push_state = GO  # what the consumer last answered other than GO
+        self.push_error: BaseException | None = None  # what the consumer raised
 
     def send(self, data: bytes, rest: bytes | None, head: bool, deadline: float) -> asyncio.Future[None]:
         """Write one request: ``data`` (the head, and a small body), then ``rest`` (a large
@@ -147,6 +161,26 @@ class Conn(asyncio.Protocol):
         self.live.add(self)
 
     def data_received(self, data: bytes) -> None:
+        push = self.push
+        if push is not None and not self.complete:  # push mode: each read to the consumer at once
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserError as exc:
+                self.fail(ConnectionError(f"malformed upstream response: {exc}"))
+                return
+            body = self.body
+            if body:
+                data = body.popleft() if len(body) == 1 else b"".join(body)
+                body.clear()
+                if self.push_idle:
+                    self.deadline = self.loop.time() + self.push_idle  # the timer reads it when it fires
+                try:  # ``deliver``, inline: one call less per read of a stream
+                    state = push(data)
+                except BaseException as exc:  # (it must not reach the transport: uvloop would close it)
+                    self.push_error, state = exc, STOP
+                if state:
+                    self._held(state)
+            return
         self.received = True
         parser = self.parser
         if parser is None or self.complete:
@@ -284,6 +318,30 @@ class Conn(asyncio.Protocol):
             waiter.set_exception(TimeoutError())
         elif deadline != NEVER:  # a later wait than the one it was set for
             self.timer, self.timer_at = self.loop.call_at(deadline, self._timed_out), deadline
+
+    def deliver(self, data: bytes) -> None:
+        """Push mode: ``data`` to the consumer (``data_received`` does the same, inline).
+        Anything but ``GO`` (or an exception, kept for the relay to raise) wakes the relay:
+        to wait for the consumer to drain (reading paused meanwhile), or to stop."""
+        push = self.push
+        assert push is not None
+        try:
+            state = push(data)
+        except BaseException as exc:  # (it must not reach the transport: uvloop would close it)
+            self.push_error, state = exc, STOP
+        if state:
+            self._held(state)
+
+    def _held(self, state: int) -> None:
+        """The push consumer asked to pause (``PAUSE``) or to ``STOP``: the relay wakes."""
+        self.push_state = state
+        if state == PAUSE:
+            if not self.paused and not self.closed and self.transport is not None:
+                self.paused = True
+                self.transport.pause_reading()
+        else:
+            self.push = None
+        self._wake()
 
     def take(self) -> bytes:
         body = self.body

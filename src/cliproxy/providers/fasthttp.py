@@ -19,7 +19,11 @@ aiohttp's session does for us, with a fraction of the work per request:
   304 have none; 1xx answers are skipped; gzip / deflate / zstd (and br when ``brotli``
   is installed) are decoded, as aiohttp's ``auto_decompress`` does;
 - backpressure: the socket stops being read while more than ``HIGH_WATER`` bytes wait
-  for a slow consumer.
+  for a slow consumer;
+- push mode (:meth:`FastResponse.relay`): a stream's body pieces handed, as each read is
+  parsed, to a consumer that handles them at once (translate, write to the client), with
+  no coroutine resumed per piece; the consumer pauses the reading while its client
+  drains.
 
 A URL this client does not speak (user info, a non-ASCII host) raises ``Unsupported``
 before any I/O; ``HttpClient`` then sends it with aiohttp.
@@ -31,13 +35,13 @@ import asyncio
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from yarl import URL
 
 from cliproxy.providers.decoding import Decoder, decoder_for
-from cliproxy.providers.fastconn import HIGH_WATER, NEVER, Conn, Origin
+from cliproxy.providers.fastconn import GO, HIGH_WATER, NEVER, PAUSE, Conn, Origin, Push
 from cliproxy.providers.fastwire import Headers, head_bytes, head_template
 from cliproxy.providers.transport import UpstreamNetworkError, UpstreamResponse
 
@@ -88,11 +92,12 @@ class FastResponse:
     """An upstream answer whose headers are in (``providers.transport.UpstreamResponse``);
     ``headers`` are decoded from the head block when first read (:class:`.fastwire.Headers`)."""
 
-    __slots__ = ("_client", "_conn", "_decoder", "headers", "status")
+    __slots__ = ("_client", "_conn", "_decoder", "_pull", "headers", "status")
 
     def __init__(self, client: FastHttpClient, conn: Conn, decoder: Decoder | None) -> None:
         self._client, self._decoder = client, decoder
         self._conn: Conn | None = conn
+        self._pull: AsyncGenerator[bytes, None] | None = None  # what chunks() handed out
         self.status = conn.status
         self.headers = Headers(conn.block)
 
@@ -125,7 +130,11 @@ class FastResponse:
             return data
         return b"".join([chunk async for chunk in self.chunks()])
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    def chunks(self) -> AsyncIterator[bytes]:
+        pull = self._pull = self._chunks()
+        return pull
+
+    async def _chunks(self) -> AsyncGenerator[bytes, None]:
         conn = self._conn
         if conn is None:
             return
@@ -170,6 +179,84 @@ class FastResponse:
             except BaseException:
                 conn.waiter = None
                 raise
+
+    def relay(
+        self, source: AsyncIterator[bytes], push: Push, drain: Callable[[], Awaitable[None]]
+    ) -> Coroutine[Any, Any, None] | None:
+        """Push mode, taking over from ``source``: the iterator :meth:`chunks` handed out
+        (a consumer may have read some of it; it is closed, unread). From then on each
+        piece of the body goes to ``push`` as its read is parsed (from the connection's
+        ``data_received``: no coroutine is resumed per piece). ``push`` answers ``GO``,
+        ``PAUSE`` (``True`` too: the reading stops until ``drain()`` returns) or ``STOP``
+        (no more is read; the connection is closed, as after an answer released unread).
+
+        Returns the coroutine to await for the rest of the body: it ends at its end (the
+        connection back to the pool), and raises what ``chunks`` would (``TimeoutError``
+        after ``idle_timeout`` without a byte, ``ConnectionError``) or what ``push`` raised.
+        ``None`` when this answer cannot push (an encoded body, ``source`` not ours or
+        wrapped, nothing left to read): the caller reads ``source`` instead."""
+        conn, pull = self._conn, self._pull
+        if (
+            pull is None
+            or source is not pull
+            or conn is None
+            or self._decoder is not None
+            or conn.error is not None
+        ):
+            return None
+        return self._relay(conn, pull, push, drain)
+
+    async def _relay(
+        self, conn: Conn, pull: AsyncGenerator[bytes, None], push: Push, drain: Callable[[], Awaitable[None]]
+    ) -> None:
+        await pull.aclose()  # (suspended at a yield, or never started: it holds nothing)
+        waiter: asyncio.Future[None] | None = None
+        loop = conn.loop
+        idle = self._client.idle_timeout or 0.0
+        conn.push, conn.push_idle, conn.push_state, conn.push_error = push, idle, GO, None
+        try:
+            if conn.body:  # read before the switch
+                conn.deliver(conn.take())
+            while True:
+                state = conn.push_state
+                if state == PAUSE:
+                    conn.push_state = GO
+                    await drain()
+                    if conn.paused and conn.transport is not None and not conn.closed:
+                        conn.paused = False
+                        conn.transport.resume_reading()
+                elif state:  # STOP
+                    break
+                if conn.complete:
+                    break
+                if conn.error is not None:
+                    raise conn.error
+                deadline = loop.time() + idle if idle else NEVER
+                waiter = conn.waiter = loop.create_future()
+                conn.deadline = deadline
+                if deadline < conn.timer_at:
+                    conn.arm(deadline)
+                try:
+                    await waiter
+                except TimeoutError:
+                    conn.abort()
+                    raise
+                except BaseException:
+                    conn.waiter = None
+                    raise
+        finally:
+            conn.push = None
+            failed: BaseException | None = conn.push_error
+            conn.push_error = None
+            self.release()
+            # what is raised holds this frame in its traceback: the frame must not hold it
+            # (the connection holds its error, the waiter its timeout): no cycle
+            conn = waiter = None  # type: ignore[assignment]
+        if failed is not None:
+            try:
+                raise failed
+            finally:
+                failed = None
 
     def _decode(self, step: Any, data: bytes) -> bytes:
         try:

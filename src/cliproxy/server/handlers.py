@@ -128,9 +128,19 @@ async def write(
             await ex.start(200, result.headers, result.first)  # the head and the first bytes: one send
         elif result.first:
             await ex.write(result.first)
-        chunks = keepalive.with_keepalives(rest, interval, ex.format, result.first) if interval else rest
-        async for chunk in chunks:
-            await ex.write(chunk)
+        pushed = None
+        if not interval:  # the rest pushed to the client as the upstream's reads come, when both can
+            relay = getattr(rest, "relay", None)
+            if relay is not None:
+                sink = ex.sink()
+                if sink is not None:
+                    pushed = relay(*sink)
+        if pushed is not None:
+            await pushed
+        else:
+            chunks = keepalive.with_keepalives(rest, interval, ex.format, result.first) if interval else rest
+            async for chunk in chunks:
+                await ex.write(chunk)
         await ex.end()
     except ConnectionResetError:  # aiohttp's ClientConnectionResetError too
         # the client went away: routine, not our error (aiohttp's finish sees the reset)

@@ -9,14 +9,14 @@ file is written only if the answer was an error.
 Hot path: a trace is opened for every generation request, so the per-request work is
 kept to attribute stores. Fields a request rarely sets (an error, cooldowns, a spool)
 are class-level defaults an instance only overrides when it has to, and a client stream
-is watched by one async generator whose per-chunk work is one sniffer feed unless a
-request log or a recording keeps the chunks.
+is watched by one async generator (or, pushed, by one function per chunk) whose
+per-chunk work is one sniffer feed unless a request log or a recording keeps the chunks.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cliproxy.calls import Reply, StreamReply
@@ -312,20 +312,52 @@ class _ClientStream:
     def __anext__(self) -> Awaitable[bytes]:
         return self.__aiter__().__anext__()
 
-    async def _watch(self) -> AsyncGenerator[bytes, None]:
+    def _seer(self, emit: Callable[[bytes], int] | None = None) -> Callable[[bytes], int]:
+        """What is done with each client chunk on its way out: the first one's time, the
+        usage sniffer, the request log's spool and the recording (those that are on);
+        then, pushed, ``emit`` (its answer returned: 0 when there is none)."""
         t = self._trace
         sniffer = self._sniffer
         feed = sniffer.feed if sniffer is not None else None
         keep = t.spool is not None or t.chunks is not None
-        async for chunk in self._rest:
+
+        def see(chunk: bytes) -> int:
             if t._ttft is None:
                 t._ttft = _clock()
             if feed is not None:
                 feed(chunk)
             if keep:
                 t._keep(chunk)
+            return 0 if emit is None else emit(chunk)
+
+        return see
+
+    async def _watch(self) -> AsyncGenerator[bytes, None]:
+        see = self._seer()
+        async for chunk in self._rest:
+            see(chunk)
             yield chunk
         await self._end()
+
+    def relay(
+        self, emit: Callable[[bytes], int], drain: Callable[[], Awaitable[None]]
+    ) -> Coroutine[Any, Any, None] | None:
+        """Push mode (``cliproxy.replies``' stream rest): each chunk seen as it is by
+        :meth:`_watch`, then handed to ``emit``, whose answer goes back to the source
+        (``drain()`` awaited when it asks to pause); the trace ends with the stream. The
+        coroutine to await for the whole stream, or ``None`` when the source cannot push
+        (then iterate)."""
+        relay = getattr(self._rest, "relay", None)
+        if relay is None or self._gen is not None or self._ended:
+            return None
+        inner = relay(self._seer(emit), drain)
+        return None if inner is None else self._relayed(inner)
+
+    async def _relayed(self, inner: Awaitable[None]) -> None:
+        try:
+            await inner
+        finally:
+            await self._end()
 
     async def _end(self) -> None:
         """Close the source and end the trace, once (the end of the stream, then the

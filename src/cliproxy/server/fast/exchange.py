@@ -9,7 +9,7 @@ middleware for aiohttp, ``cliproxy.server.fast.protocol`` for the fast server.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
@@ -21,9 +21,11 @@ if TYPE_CHECKING:
     from cliproxy.formats import Format
     from cliproxy.service import Service
 
-__all__ = ["AiohttpExchange", "Exchange"]
+__all__ = ["AiohttpExchange", "Exchange", "Sink"]
 
 _NO_CORS: dict[str, str] = {}
+# a streamed answer's writer without a coroutine per part: (emit, drain), see Exchange.sink
+Sink = tuple[Callable[[bytes], bool], Callable[[], Awaitable[None]]]
 
 
 class Exchange(Protocol):
@@ -76,6 +78,12 @@ class Exchange(Protocol):
 
     async def write(self, chunk: bytes) -> None:
         """Send part of a streamed answer; raises ``ConnectionResetError`` once the client is gone."""
+
+    def sink(self) -> Sink | None:
+        """For a streamed answer, after :meth:`start`: ``(emit, drain)`` when parts can be
+        sent without a coroutine each (``emit(chunk)`` sends at once and answers whether
+        the client's buffer is full, then ``drain()`` waits until it is not; both raise
+        ``ConnectionResetError`` once the client is gone), else ``None`` (:meth:`write`)."""
 
     async def end(self) -> None:
         """Finish a streamed answer."""
@@ -168,6 +176,9 @@ class AiohttpExchange:
 
     async def write(self, chunk: bytes) -> None:
         await self.response.write(chunk)
+
+    def sink(self) -> Sink | None:
+        return None  # aiohttp's writer is a coroutine
 
     async def end(self) -> None:
         await self.response.write_eof()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from time import time as _time
 from typing import TYPE_CHECKING
@@ -286,6 +286,19 @@ class FastExchange:
         conn.send(b"%x\r\n%b\r\n" % (len(chunk), chunk) if self.chunked else chunk)
         if conn.paused:
             await conn.drain()
+
+    def sink(self) -> tuple[Callable[[bytes], bool], Callable[[], Awaitable[None]]]:
+        return self.emit, self._conn.drain
+
+    def emit(self, chunk: bytes) -> bool:
+        """:meth:`write` without waiting: whether the client's buffer is full (then drain)."""
+        conn = self._conn
+        if chunk:
+            transport = conn.transport  # ``conn.send``, inline: one call less per chunk
+            if transport is None or transport.is_closing():
+                raise ConnectionResetError("the client went away")
+            transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if self.chunked else chunk)
+        return conn.paused
 
     async def end(self) -> None:
         if self.finished:

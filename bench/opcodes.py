@@ -1,0 +1,165 @@
+"""Bytecodes per request, function by function: the interpreter's own work, counted exactly.
+
+    python bench/opcodes.py ["passthrough OpenAI"] [--stream] [--chunks 50] [--delay-ms 1] [--requests 800]
+                            [--concurrency 16] [--filter cliproxy/] [--top 50]
+                            [--extra "usage-ledger: {enabled: false}"] [--body claude-code]
+
+Under callgrind most of a request's instructions are the interpreter's eval loop
+(``_PyEval_EvalFrameDefault`` and what it calls), which callgrind cannot split by Python
+function; cProfile can, but its per-call overhead hides the cost of a long function body.
+This tool counts the bytecodes each Python function executes: it starts the fake upstream
+and one proxy whose main thread gets a ``sys.settrace`` opcode tracer after a warm-up
+(``SIGUSR1`` on, ``SIGUSR2`` off and dump), sends ``--requests`` requests of the scenario
+and prints bytecodes per request, in all and per function (with its calls per request).
+The count does not depend on the machine's load; a bytecode costs some 20-60
+instructions, so it ranks Python-level work, not C-level work (orjson, httptools, uvloop
+and system calls do not show). Only the main thread (the event loop) is traced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import runpy
+import signal
+import sys
+import time
+from pathlib import Path
+from types import CodeType, FrameType
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+SRC = str(Path(__file__).resolve().parent.parent / "src")
+
+
+def _child() -> None:
+    """Run ``-m cliproxy ...`` (the rest of argv) with the tracer's signal handlers."""
+    out = os.environ["CLIPROXY_OPCODES_OUT"]
+    ops: collections.Counter[CodeType] = collections.Counter()
+    calls: collections.Counter[CodeType] = collections.Counter()
+
+    def local(frame: FrameType, event: str, arg: Any) -> Any:
+        if event == "opcode":
+            ops[frame.f_code] += 1
+        return local
+
+    def tracer(frame: FrameType, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        frame.f_trace_lines = False
+        calls[frame.f_code] += 1
+        return local
+
+    def on(*_: object) -> None:
+        ops.clear()
+        calls.clear()
+        sys.settrace(tracer)
+
+    def off(*_: object) -> None:
+        sys.settrace(None)
+        with open(out, "w") as fh:
+            for code, n in ops.items():
+                fh.write(
+                    f"{code.co_filename}\t{code.co_firstlineno}\t{code.co_qualname}\t{n}\t{calls[code]}\n"
+                )
+
+    signal.signal(signal.SIGUSR1, on)
+    signal.signal(signal.SIGUSR2, off)
+    sys.argv = [sys.argv[0], *sys.argv[4:]]  # drop --child -m cliproxy
+    runpy.run_module("cliproxy", run_name="__main__", alter_sys=True)
+
+
+def _name(fn: str, line: str, func: str) -> str:
+    if fn.startswith(SRC):
+        return f"{os.path.relpath(fn, SRC)}:{line}:{func}"
+    return f"{os.path.basename(fn)}:{line}:{func}"
+
+
+def main() -> None:
+    import load
+    from instructions import agentic_request
+    from procs import OUT, start_fake, start_proxy
+    from run import spec, stream_headers
+    from scenarios import BY_NAME
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("scenario", nargs="?", default="passthrough OpenAI", choices=sorted(BY_NAME))
+    ap.add_argument("--stream", action="store_true")
+    ap.add_argument("--chunks", type=int, default=50)
+    ap.add_argument("--delay-ms", type=float, default=1.0, help="between stream chunks (bench/run.py's)")
+    ap.add_argument("--requests", type=int, default=800)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--filter", default="", help="only functions whose name contains this")
+    ap.add_argument("--top", type=int, default=50)
+    ap.add_argument("--extra", default="", help="YAML appended to the bench config")
+    ap.add_argument("--body", choices=("chat", "claude-code"), default="chat")
+    args = ap.parse_args()
+    if args.body == "claude-code" and args.stream:
+        ap.error("--body claude-code is a whole (not streamed) request")
+    sc = BY_NAME[args.scenario]
+    req = agentic_request(args.scenario) if args.body == "claude-code" else sc.proxy_request(args.stream)
+    if args.stream:
+        req = stream_headers(req, args.chunks, args.delay_ms)
+    name = f"opcodes-{os.getpid()}"
+    folder = OUT / name
+    folder.mkdir(parents=True, exist_ok=True)
+    dump = folder / "opcodes.tsv"
+    os.environ["CLIPROXY_OPCODES_OUT"] = str(dump)
+
+    def run(n: int) -> int:
+        got = load.run(
+            spec(
+                proxy.url,
+                req,
+                concurrency=args.concurrency,
+                per_worker=max(1, n // args.concurrency),
+                stream=args.stream,
+                min_events=args.chunks if args.stream else 1,
+            ),
+            False,
+        )
+        if got.get("errors"):
+            raise SystemExit(f"{got['errors']} request(s) failed; see {proxy.log}")
+        return int(got["requests"])
+
+    fake = start_fake()
+    try:
+        proxy, _ = start_proxy(fake.url, name, args.extra + "\n", cmd=[sys.executable, __file__, "--child"])
+        try:
+            run(400)
+            os.kill(proxy.pid, signal.SIGUSR1)
+            time.sleep(0.3)
+            n = run(args.requests)
+            os.kill(proxy.pid, signal.SIGUSR2)
+            deadline = time.monotonic() + 30
+            while not dump.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(0.3)
+            lines = dump.read_text().splitlines()
+        finally:
+            proxy.stop()
+    finally:
+        fake.stop()
+    rows = []
+    total = 0
+    for line in lines:
+        fn, first, func, ops, calls = line.split("\t")
+        total += int(ops)
+        label = _name(fn, first, func)
+        if args.filter and args.filter not in label:
+            continue
+        rows.append((int(ops) / n, int(calls) / n, label))
+    rows.sort(reverse=True)
+    print(f"{args.scenario}{' stream' if args.stream else ''}: {n} requests")
+    print(f"bytecodes per request (main thread): {total / n:,.0f}")
+    print(f"{'ops':>8} {'calls':>7}  function")
+    for ops_n, calls_n, label in rows[: args.top]:
+        print(f"{ops_n:8.1f} {calls_n:7.2f}  {label}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        _child()
+    else:
+        main()

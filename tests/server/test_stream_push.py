@@ -1,0 +1,275 @@
+"""Streams pushed from the upstream's reads to the client (``FastResponse.relay``).
+
+With the protocol-level server and upstream client, the rest of a stream after its first
+content is not pulled through async generators chunk by chunk: each read of the upstream
+goes, inside the connection's ``data_received``, through the translator and the trace to
+the client's transport. These tests show that it is used, that a client that stops
+reading stops the upstream read (nothing is buffered whole), that a client that leaves
+ends the upstream connection and still gets its request accounted, and that what the
+client receives is what the pulled stream gives (the aiohttp engine pulls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import anthropic
+import openai
+import orjson
+import pytest
+
+from cliproxy.providers.fasthttp import FastResponse
+from cliproxy.usage.hooks import recorder_of
+from tests.e2e.clients import KEY
+from tests.fakes.faulty import BIG_FRAMES, BIG_TEXT, FaultyUpstream, big_text
+
+
+@pytest.fixture
+def faulty() -> Iterator[FaultyUpstream]:
+    with FaultyUpstream() as fake:
+        yield fake
+
+
+def _config(base: str, keys: str = f'["{KEY}"]', claude: str = "", extra: str = "") -> str:
+    """``keys``: the ``api-keys`` value; ``claude``: more YAML for the Claude credential."""
+    return f"""{extra}
+api-keys: {keys}
+request-retry: 0
+timeouts:
+  upstream-idle: 5s
+claude-api-key:
+  - api-key: "k-claude"
+    base-url: "{base}"{claude}
+    models: [{{name: "claude-f", alias: "claude-model"}}]
+openai-compatibility:
+  - name: plain
+    base-url: "{base}/v1"
+    api-key-entries: [{{api-key: "k-plain"}}]
+    models: [{{name: "gpt-f", alias: "gpt-model"}}]
+  - name: big
+    base-url: "{base}/v1"
+    api-key-entries: [{{api-key: "k-big"}}]
+    models: [{{name: "gpt-f", alias: "big-model"}}]
+"""
+
+
+@pytest.fixture
+def relays(monkeypatch) -> list[bool]:
+    """Whether each ``FastResponse.relay`` call took the stream over (a spy: it calls through)."""
+    seen: list[bool] = []
+    real = FastResponse.relay
+
+    def spy(self: FastResponse, *args: Any) -> Any:
+        pushed = real(self, *args)
+        seen.append(pushed is not None)
+        return pushed
+
+    monkeypatch.setattr(FastResponse, "relay", spy)
+    return seen
+
+
+def _chat(model: str) -> dict[str, Any]:
+    return {"model": model, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+
+
+def _contents(body: bytes) -> list[str]:
+    """The content deltas of a Chat Completions SSE body, in order."""
+    out = []
+    for line in body.split(b"\n"):
+        if line.startswith(b"data: {"):
+            for choice in orjson.loads(line[6:]).get("choices", []):
+                text = (choice.get("delta") or {}).get("content")
+                if text:
+                    out.append(text)
+    return out
+
+
+@pytest.mark.parametrize("engine", ["fast", "aiohttp"])
+async def test_sdk_streams_are_pushed_on_the_fast_engine_and_read_alike(
+    start_proxy, faulty, relays, engine
+) -> None:
+    proxy = await start_proxy(_config(faulty.base_url), engine=engine)
+    oa = openai.AsyncOpenAI(base_url=f"{proxy.url}/v1", api_key=KEY)
+    texts = []
+    usage = None
+    async for chunk in await oa.chat.completions.create(
+        model="gpt-model",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    ):
+        texts += [c.delta.content for c in chunk.choices if c.delta.content]
+        usage = chunk.usage or usage
+    assert "".join(texts) == "hello from k-plain"
+    assert usage is not None and usage.total_tokens == 7
+    # translated: an Anthropic client through the OpenAI-compatible upstream, and back
+    ac = anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY)
+    async with ac.messages.stream(
+        model="gpt-model", max_tokens=64, messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
+        text = await stream.get_final_text()
+        final = await stream.get_final_message()
+    assert text == "hello from k-plain"
+    assert final.usage.output_tokens == 4
+    # a Claude upstream passed through to a Claude client
+    async with ac.messages.stream(
+        model="claude-model", max_tokens=64, messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
+        assert await stream.get_final_text() == "hello from k-claude"
+    await oa.close()
+    await ac.close()
+    # the fast server pushes each of them; aiohttp's writer is a coroutine: it pulls
+    assert relays == ([True] * 3 if engine == "fast" else [])
+    keys = recorder_of(proxy.service).stats.counters.by_key.values()
+    assert sum(c.success for c in keys) == 3
+    assert sum(c.output_tokens for c in keys) == 4 + 4 + 4
+
+
+def _client_buffers(proxy) -> list[int]:
+    """The bytes each client connection's transport holds for its client, unsent."""
+    sizes = []
+    for conn in list(proxy.listener.site.guard.admitted):
+        transport = getattr(conn, "transport", None)
+        if transport is not None and not transport.is_closing():
+            sizes.append(transport.get_write_buffer_size())
+    return sizes
+
+
+async def test_a_client_that_stops_reading_stops_the_upstream_read(start_proxy, faulty, relays) -> None:
+    faulty.faults["k-big"] = "big"
+    total = BIG_FRAMES * BIG_TEXT  # 32 MB of text
+    proxy = await start_proxy(_config(faulty.base_url), engine="fast")
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port, limit=1 << 16)
+    body = orjson.dumps(_chat("big-model"))
+    writer.write(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer " + KEY.encode() + b"\r\n"
+        b"Content-Length: %d\r\n\r\n%b" % (len(body), body)
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert head.startswith(b"HTTP/1.1 200") and b"chunked" in head.lower()
+    # the client reads nothing for a while: the socket buffers fill, then the proxy's
+    # transport pauses and the upstream's reading with it (nothing piles up in memory)
+    most = 0
+    for _ in range(40):
+        await asyncio.sleep(0.025)
+        most = max([most, *_client_buffers(proxy)])
+    stalled_at = faulty.written
+    assert relays == [True]
+    assert most < 1 << 20, f"the proxy held {most} bytes for a client that does not read"
+    assert stalled_at < total, "the upstream wrote the whole stream while the client read nothing"
+    # then it reads on: every frame arrives, whole and in order
+    data = bytearray()
+    async with asyncio.timeout(30):
+        while not data.endswith(b"\r\n0\r\n\r\n"):
+            part = await reader.read(1 << 20)
+            assert part, "the proxy closed before the end of the stream"
+            data += part
+    writer.close()
+    body_bytes = _dechunk(bytes(data))
+    texts = _contents(body_bytes)
+    assert texts == [big_text(i) for i in range(BIG_FRAMES)]
+    assert body_bytes.rstrip().endswith(b"data: [DONE]")
+
+
+def _dechunk(data: bytes) -> bytes:
+    """A chunked body's content."""
+    out = bytearray()
+    pos = 0
+    while True:
+        end = data.index(b"\r\n", pos)
+        size = int(data[pos:end], 16)
+        if size == 0:
+            return bytes(out)
+        out += data[end + 2 : end + 2 + size]
+        pos = end + 2 + size + 2
+
+
+@pytest.mark.parametrize("stalled", [False, True])
+async def test_a_client_that_leaves_mid_stream_closes_the_upstream_and_is_accounted(
+    start_proxy, faulty, relays, caplog, stalled
+) -> None:
+    """Gone while the stream flows (a write fails), or while it waits for the client to
+    drain (``stalled``: the drain fails): either way the client's doing, not the upstream's."""
+    faulty.faults["k-big"] = "big"
+    proxy = await start_proxy(_config(faulty.base_url), engine="fast")
+    fast = proxy.service.pipeline.http.fast
+    body = orjson.dumps(_chat("big-model"))
+    with caplog.at_level(logging.INFO):
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port, limit=1 << 22)
+        writer.write(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + KEY.encode() + b"\r\n"
+            b"Content-Length: %d\r\n\r\n%b" % (len(body), body)
+        )
+        await asyncio.wait_for(reader.readuntil(b"<00001>"), 10)  # a frame that came pushed
+        if stalled:  # it reads no more: the proxy's transport pauses, the relay waits to drain
+            async with asyncio.timeout(10):
+                while not any(c.paused for c in proxy.listener.site.guard.admitted if hasattr(c, "paused")):
+                    await asyncio.sleep(0.02)
+        writer.transport.abort()  # gone, the stream half sent
+        async with asyncio.timeout(10):
+            while fast._live:  # the upstream connection is closed, not pooled
+                await asyncio.sleep(0.02)
+            keys = recorder_of(proxy.service).stats.counters.by_key.values()
+            while not sum(c.success + c.failed for c in keys):
+                await asyncio.sleep(0.02)
+                keys = recorder_of(proxy.service).stats.counters.by_key.values()
+    assert relays == [True]
+    assert fast.idle_count(f"{faulty.base_url}/v1/chat/completions") == 0
+    ours = [r for r in caplog.records if r.thread == threading.get_ident()]
+    assert not [r for r in ours if r.levelno >= logging.ERROR or r.exc_info], [r.getMessage() for r in ours]
+    assert any("client went away" in r.getMessage() for r in ours)
+    assert not any("broke off" in r.getMessage() for r in ours)  # not the upstream's fault
+    # the proxy serves on
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{proxy.url}/v1/chat/completions",
+            json=_chat("gpt-model"),
+            headers={"Authorization": f"Bearer {KEY}"},
+        ) as resp:
+            assert resp.status == 200
+            assert "".join(_contents(await resp.read())) == "hello from k-plain"
+
+
+@pytest.mark.parametrize("commercial", [False, True])
+async def test_a_stream_holding_a_slot_and_a_key_policy_is_pushed_and_settles_both(
+    start_proxy, faulty, relays, commercial
+) -> None:
+    """A credential's ``max-concurrency`` slot and a client key's policy (its own slot and a
+    token budget) ride along the pushed stream: both are given back, the budget charged
+    (read off the stream by the request's trace, or, in ``commercial-mode`` where requests
+    have none, by the policy's own sniffer)."""
+    keys = '\n  - {key: "sk-p", max-concurrency: 1, budget: {tokens: 20, period: day}}'
+    extra = "commercial-mode: true" if commercial else ""
+    proxy = await start_proxy(
+        _config(faulty.base_url, keys, "\n    max-concurrency: 1", extra), engine="fast"
+    )
+    faulty.faults["k-claude"] = "paced"  # its usage (message_delta) comes in a later read: pushed
+    ac = anthropic.AsyncAnthropic(base_url=proxy.url, api_key="sk-p")
+    for _ in range(2):  # a slot not given back would hold the second one (max-concurrency: 1)
+        async with asyncio.timeout(10):
+            async with ac.messages.stream(
+                model="claude-model", max_tokens=64, messages=[{"role": "user", "content": "hi"}]
+            ) as stream:
+                assert await stream.get_final_text() == "hello from k-claude"
+    # 7 tokens a stream (3 in, 4 out): after three, 21 of the 20 are spent, and the next
+    # request is refused only if every pushed stream was charged
+    async with asyncio.timeout(10):
+        async with ac.messages.stream(
+            model="claude-model", max_tokens=64, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
+            await stream.get_final_text()
+    with pytest.raises(anthropic.PermissionDeniedError) as spent:
+        await ac.messages.create(
+            model="claude-model", max_tokens=64, messages=[{"role": "user", "content": "hi"}]
+        )
+    await ac.close()
+    assert "budget" in str(spent.value)
+    assert relays == [True, True, True]
+    assert not proxy.service.pipeline.concurrency._held  # every slot given back
