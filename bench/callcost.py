@@ -29,9 +29,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load
-from instructions import agentic_request
+from instructions import scenario_request
 from procs import OUT, start_fake, start_proxy
-from run import spec, stream_headers
+from run import spec
 from scenarios import BY_NAME
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
@@ -62,12 +62,7 @@ def main() -> None:
     )
     args = ap.parse_args()
 
-    if args.body == "claude-code" and args.stream:
-        ap.error("--body claude-code is a whole (not streamed) request")
-    sc = BY_NAME[args.scenario]
-    req = agentic_request(args.scenario) if args.body == "claude-code" else sc.proxy_request(args.stream)
-    if args.stream:
-        req = stream_headers(req, args.chunks, 0)
+    req = scenario_request(ap, args)
     name = f"callcost-{os.getpid()}"  # one per run: several may run at once
     folder = OUT / name
     stats_path = folder / "callcost.prof"

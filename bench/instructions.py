@@ -77,6 +77,18 @@ def _claude_signature() -> str:
     return base64.b64encode(field(2, field(1, channel)) + field(3, 1)).decode()
 
 
+def scenario_request(ap: argparse.ArgumentParser, args: argparse.Namespace, delay_ms: float = 0.0) -> Request:
+    """What a per-request tool sends for ``args`` (``scenario``, ``body``, ``stream``,
+    ``chunks``): the scenario's request, or the agentic one; a stream's shape in its headers."""
+    if args.body == "claude-code" and args.stream:
+        ap.error("--body claude-code is a whole (not streamed) request")
+    if args.body == "claude-code":
+        req = agentic_request(args.scenario)
+    else:
+        req = BY_NAME[args.scenario].proxy_request(args.stream)
+    return stream_headers(req, args.chunks, delay_ms) if args.stream else req
+
+
 def agentic_request(name: str) -> Request:
     """The Claude Code shaped request for a Claude-client scenario (``--body claude-code``)."""
     sc = BY_NAME[name]

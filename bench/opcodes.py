@@ -78,9 +78,9 @@ def _name(fn: str, line: str, func: str) -> str:
 
 def main() -> None:
     import load
-    from instructions import agentic_request
+    from instructions import scenario_request
     from procs import OUT, start_fake, start_proxy
-    from run import spec, stream_headers
+    from run import spec
     from scenarios import BY_NAME
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -95,12 +95,7 @@ def main() -> None:
     ap.add_argument("--extra", default="", help="YAML appended to the bench config")
     ap.add_argument("--body", choices=("chat", "claude-code"), default="chat")
     args = ap.parse_args()
-    if args.body == "claude-code" and args.stream:
-        ap.error("--body claude-code is a whole (not streamed) request")
-    sc = BY_NAME[args.scenario]
-    req = agentic_request(args.scenario) if args.body == "claude-code" else sc.proxy_request(args.stream)
-    if args.stream:
-        req = stream_headers(req, args.chunks, args.delay_ms)
+    req = scenario_request(ap, args, args.delay_ms)
     name = f"opcodes-{os.getpid()}"
     folder = OUT / name
     folder.mkdir(parents=True, exist_ok=True)

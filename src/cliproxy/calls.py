@@ -12,7 +12,7 @@ request again, never from what the previous attempt made of it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from cliproxy.providers.base import Provider
     from cliproxy.translate.registry import Registry
 
-__all__ = ["SSE_HEADERS", "Attempt", "Call", "Reply", "RequestTerminated", "StreamReply", "new_call"]
+__all__ = ["SSE_HEADERS", "Attempt", "Call", "Reply", "RequestTerminated", "StreamReply", "new_call", "then"]
 
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "Connection": "keep-alive"}
 _JSON = {"Content-Type": "application/json"}
@@ -169,12 +169,26 @@ class Reply:
 
 @dataclass(slots=True)
 class StreamReply:
-    """An open stream whose first bytes are known; iterate for the rest."""
+    """An open stream whose first bytes are known; iterate for the rest.
+
+    ``rest`` may also push (see ``cliproxy.replies``): ``rest.relay(emit, drain)`` returns
+    the coroutine that hands each chunk to ``emit`` as the upstream's reads come, or
+    ``None`` when its source cannot push; a wrapper of ``rest`` that has per-chunk work or
+    an end of its own offers ``relay`` too, else the stream is pulled."""
 
     headers: dict[str, str]
     first: bytes
     rest: AsyncIterator[bytes]
     credential: Credential | None = None
+
+
+async def then(pushed: Awaitable[None], end: Callable[[], Awaitable[None]]) -> None:
+    """A pushed stream (``StreamReply.rest.relay``), then ``end()`` however it ended: what
+    a wrapper of the rest runs at the end of a pulled stream (give back a slot, settle)."""
+    try:
+        await pushed
+    finally:
+        await end()
 
 
 class RequestTerminated(CliproxyError):

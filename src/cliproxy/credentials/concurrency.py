@@ -39,7 +39,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Coro
 from typing import Any
 
 from cliproxy.access import KEY_POLICY, extract_key
-from cliproxy.calls import Reply, StreamReply
+from cliproxy.calls import Reply, StreamReply, then
 from cliproxy.config.sections import RoutingConfig
 from cliproxy.errors import ConcurrencyLimitError
 from cliproxy.state.base import StateBackend
@@ -212,13 +212,7 @@ class _Held:
         at its end; ``None`` when its source cannot push."""
         relay = getattr(self._rest, "relay", None)
         inner = relay(emit, drain) if relay is not None else None
-        return None if inner is None else self._relayed(inner)
-
-    async def _relayed(self, inner: Awaitable[None]) -> None:
-        try:
-            await inner
-        finally:
-            await self.aclose()
+        return None if inner is None else then(inner, self.aclose)
 
 
 class Gate:

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from functools import lru_cache
 from typing import Any
 
-from cliproxy.calls import Reply, StreamReply
+from cliproxy.calls import Reply, StreamReply, then
 from cliproxy.errors import RequestError, clip
 from cliproxy.formats import Format
 from cliproxy.policies.prices import PriceTable
@@ -296,10 +296,4 @@ class _Guarded:
                 return emit(chunk)
 
         inner = relay(push, drain)
-        return None if inner is None else self._relayed(inner)
-
-    async def _relayed(self, inner: Awaitable[None]) -> None:
-        try:
-            await inner
-        finally:
-            await self.aclose()
+        return None if inner is None else then(inner, self.aclose)

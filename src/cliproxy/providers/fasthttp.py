@@ -231,11 +231,7 @@ class FastResponse:
                     break
                 if conn.error is not None:
                     raise conn.error
-                deadline = loop.time() + idle if idle else NEVER
-                waiter = conn.waiter = loop.create_future()
-                conn.deadline = deadline
-                if deadline < conn.timer_at:
-                    conn.arm(deadline)
+                waiter = conn.expect(loop.time() + idle if idle else NEVER)
                 try:
                     await waiter
                 except TimeoutError:

@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
-from cliproxy.calls import Reply, StreamReply
+from cliproxy.calls import Reply, StreamReply, then
 from cliproxy.requestid import NO_REQUEST, REQUEST_ID, new_request_id
 from cliproxy.usage.recording import Timed, timed
 from cliproxy.usage.writer import Spool
@@ -351,13 +351,7 @@ class _ClientStream:
         if relay is None or self._gen is not None or self._ended:
             return None
         inner = relay(self._seer(emit), drain)
-        return None if inner is None else self._relayed(inner)
-
-    async def _relayed(self, inner: Awaitable[None]) -> None:
-        try:
-            await inner
-        finally:
-            await self._end()
+        return None if inner is None else then(inner, self._end)
 
     async def _end(self) -> None:
         """Close the source and end the trace, once (the end of the stream, then the
