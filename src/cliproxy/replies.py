@@ -340,8 +340,8 @@ class _Rest:
         async def drained() -> None:
             try:
                 await drain()
-            except BaseException as exc:  # the client's side too: gone while it drained
-                self._gone = exc
+            except Exception as exc:  # the client's side too: gone while it drained
+                self._gone = exc  # (a cancel is not kept: it goes on as itself)
                 raise
 
         inner = relay(self.chunks, push, drained)
