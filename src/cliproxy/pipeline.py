@@ -481,7 +481,7 @@ class Pipeline:
                 if trace is not None:
                     chunks = trace.upstream_chunks(chunks)
                 if upreq.rewrite_chunk is not None:  # e.g. tool names of a cloaked Claude request
-                    chunks = replies.rewritten(chunks, upreq.rewrite_chunk)
+                    chunks = replies.rewritten(chunks, upreq.rewrite_chunk, resp)
             if call.stream:
                 assert chunks is not None
                 hold = not provider.commits_at_first_event

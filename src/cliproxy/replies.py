@@ -66,7 +66,18 @@ def chunks_of(resp: UpstreamResponse, attempt: Attempt) -> AsyncIterator[bytes]:
     """The upstream body as it arrives, un-enveloped when the provider wraps its SSE payloads."""
     provider = attempt.provider
     raw = resp.chunks()
-    return _unwrapped(raw, provider.unwrap_chunk) if provider.wraps_payloads else raw
+    if not provider.wraps_payloads:
+        return raw
+    decoder = SSEDecoder()
+    unwrap = provider.unwrap_chunk
+
+    def step(chunk: bytes) -> bytes:
+        return b"".join([frame_data(unwrap(ev.data)) for ev in decoder.decode(chunk)])
+
+    def tail() -> bytes:
+        return b"".join([frame_data(unwrap(ev.data)) for ev in decoder.flush()])
+
+    return _Mapped(raw, step, tail, resp)
 
 
 async def whole_reply(
@@ -317,10 +328,10 @@ class _Rest:
 
     def relay(self, emit: Push, drain: Callable[[], Awaitable[None]]) -> Coroutine[Any, Any, None] | None:
         """Push mode: every client chunk to ``emit`` (``GO``, or ``PAUSE``: wait for
-        ``drain()``), from the upstream connection's reads; the coroutine to await for the
-        whole rest, or ``None`` when the upstream answer cannot push (iterate instead)."""
-        relay = getattr(self.resp, "relay", None)
-        if relay is None or self._gen is not None or self.tr.ended:
+        ``drain()``), from the upstream connection's reads when it can push, else as the
+        body is iterated here; the coroutine to await for the whole rest, or ``None`` when
+        the rest was begun as an iterator (or is over)."""
+        if self._gen is not None or self.tr.ended:
             return None
         feed = self.tr.feed
         tr = self.tr
@@ -344,8 +355,7 @@ class _Rest:
                 self._gone = exc  # (a cancel is not kept: it goes on as itself)
                 raise
 
-        inner = relay(self.chunks, push, drained)
-        return None if inner is None else self._relayed(inner, emit)
+        return self._relayed(_source_relay(self.resp, self.chunks, push, drained), emit)
 
     async def _relayed(self, inner: Awaitable[None], emit: Push) -> None:
         out = b""
@@ -404,36 +414,141 @@ def _stream_error(reg: Registry, call: Call, tr: StreamTranslator | Passthrough,
     return encoder.encode(error) + encoder.flush()
 
 
-async def rewritten(raw: AsyncIterator[bytes], rewrite: Callable[[bytes], bytes]) -> AsyncIterator[bytes]:
+def rewritten(
+    raw: AsyncIterator[bytes], rewrite: Callable[[bytes], bytes], resp: UpstreamResponse | None = None
+) -> AsyncIterator[bytes]:
     """``raw`` cut after line ends, each run of complete lines passed through ``rewrite``
     (an attempt's ``UpstreamRequest.rewrite_chunk``); a line split across chunks is held
-    back until its end arrives."""
+    back until its end arrives. ``resp``: the answer ``raw`` is read from, when it may
+    push (``relay``)."""
     held: list[bytes] = []
-    async for chunk in raw:
+
+    def step(chunk: bytes) -> bytes:
         cut = chunk.rfind(b"\n") + 1
         if not cut:
             held.append(chunk)
-            continue
+            return b""
         lines = b"".join((*held, chunk[:cut])) if held else chunk[:cut]
-        held = [chunk[cut:]] if cut < len(chunk) else []
-        out = rewrite(lines)
-        if out:
-            yield out
-    if held:
-        out = rewrite(b"".join(held))
+        held[:] = [chunk[cut:]] if cut < len(chunk) else []
+        return rewrite(lines)
+
+    def tail() -> bytes:
+        return rewrite(b"".join(held)) if held else b""
+
+    return _Mapped(raw, step, tail, resp)
+
+
+class _Mapped:
+    """An upstream body whose chunks a step with state maps on their way (``rewritten``,
+    the un-enveloping of ``chunks_of``), then ``tail()`` at its end: an async iterator, or
+    pushed (``relay``)."""
+
+    __slots__ = ("_done", "_gen", "raw", "resp", "step", "tail")
+
+    def __init__(
+        self,
+        raw: AsyncIterator[bytes],
+        step: Callable[[bytes], bytes],
+        tail: Callable[[], bytes],
+        resp: UpstreamResponse | None,
+    ) -> None:
+        self.raw, self.step, self.tail, self.resp = raw, step, tail, resp
+        self._gen: AsyncGenerator[bytes, None] | None = None
+        self._done = False  # the tail is out (or not wanted)
+
+    def __aiter__(self) -> AsyncGenerator[bytes, None]:
+        gen = self._gen
+        if gen is None:
+            gen = self._gen = self._pull()
+        return gen
+
+    def __anext__(self) -> Awaitable[bytes]:
+        return self.__aiter__().__anext__()
+
+    async def aclose(self) -> None:
+        if self._gen is not None:
+            await self._gen.aclose()
+
+    def _end(self) -> bytes:
+        if self._done:
+            return b""
+        self._done = True
+        return self.tail()
+
+    async def _pull(self) -> AsyncGenerator[bytes, None]:
+        step = self.step
+        async for chunk in self.raw:
+            out = step(chunk)
+            if out:
+                yield out
+        out = self._end()
         if out:
             yield out
 
+    def relay(self, push: Push, drain: Callable[[], Awaitable[None]]) -> Coroutine[Any, Any, None]:
+        """Push mode: each mapped chunk to ``push``; the iterator a reader began (the first
+        events are pulled) is closed first: it holds no chunk it did not map."""
+        step = self.step
 
-async def _unwrapped(raw: AsyncIterator[bytes], unwrap: Callable[[bytes], bytes]) -> AsyncIterator[bytes]:
-    decoder = SSEDecoder()
-    async for chunk in raw:
-        out = b"".join(frame_data(unwrap(ev.data)) for ev in decoder.decode(chunk))
+        def mapped(chunk: bytes) -> int:
+            out = step(chunk)
+            if not out:
+                return GO
+            state = push(out)
+            if state == STOP:
+                self._done = True  # (the consumer wants no more: no tail either)
+            return state
+
+        gen, self._gen = self._gen, None
+        return self._relayed(gen, mapped, push, drain)
+
+    async def _relayed(
+        self,
+        gen: AsyncGenerator[bytes, None] | None,
+        mapped: Push,
+        push: Push,
+        drain: Callable[[], Awaitable[None]],
+    ) -> None:
+        if gen is not None:
+            await gen.aclose()
+        await _source_relay(self.resp, self.raw, mapped, drain)
+        out = self._end()
         if out:
-            yield out
-    tail = b"".join(frame_data(unwrap(ev.data)) for ev in decoder.flush())
-    if tail:
-        yield tail
+            push(out)
+
+
+def _source_relay(
+    resp: UpstreamResponse | None,
+    source: AsyncIterator[bytes],
+    push: Push,
+    drain: Callable[[], Awaitable[None]],
+) -> Coroutine[Any, Any, None]:
+    """How ``source``, an upstream body, is pushed: its own ``relay`` (a mapped body), the
+    answer's for the iterator it handed out (``FastResponse``: from the connection's
+    reads), else iterated by :func:`_pulled`."""
+    own = getattr(source, "relay", None)
+    if own is not None:
+        pushed: Coroutine[Any, Any, None] = own(push, drain)
+        return pushed
+    relay = getattr(resp, "relay", None)
+    inner = relay(source, push, drain) if relay is not None else None
+    return inner if inner is not None else _pulled(source, push, drain)
+
+
+async def _pulled(source: AsyncIterator[bytes], push: Push, drain: Callable[[], Awaitable[None]]) -> None:
+    """A body that cannot push (aiohttp's, curl's, an encoded one, a tee), pushed all the
+    same: iterated here, each chunk to ``push`` (no step of the layers above per chunk)."""
+    try:
+        async for chunk in source:
+            state = push(chunk)
+            if state:
+                if state == STOP:
+                    break
+                await drain()
+    finally:
+        close = getattr(source, "aclose", None)
+        if close is not None:
+            await close()
 
 
 # ---------------------------------------------------------------------- JSON

@@ -19,7 +19,8 @@ before every SSE frame: legitimate, not garbage), ``huge`` (the text is 10 MB, s
 HTML page naming an internal host, status 502), ``empty_200`` (status 200, empty body),
 ``big`` (a Chat Completions stream of ``BIG_FRAMES`` content frames of ``BIG_TEXT`` text
 bytes each, numbered, written as fast as the connection takes them), ``paced`` (a normal
-stream whose frames after the first come ``pace`` seconds apart, each in its own read). ``written`` counts
+stream whose frames after the first come ``pace`` seconds apart, each in its own read),
+``gzip`` (a normal answer, its body gzip-encoded). ``written`` counts
 the stream bytes written so far (a write waits while the socket's buffers are full).
 Hanging handlers wait until the server stops.
 """
@@ -52,6 +53,7 @@ FAULTS = (
     "empty_200",
     "big",
     "paced",
+    "gzip",
 )
 HUGE_TEXT_BYTES = 10 * 1024 * 1024
 BIG_FRAMES = 256
@@ -128,6 +130,8 @@ class FaultyUpstream(FakeServer):
     ) -> web.StreamResponse:
         ctype = "application/json" if api == "gemini-array" else "text/event-stream"
         resp = web.StreamResponse(headers={"Content-Type": ctype, "Cache-Control": "no-cache"})
+        if fault == "gzip":
+            resp.enable_compression(force=web.ContentCoding.gzip)
         await resp.prepare(request)
         if fault == "stall_headers":
             await asyncio.sleep(_HANG)

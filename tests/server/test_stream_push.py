@@ -23,9 +23,13 @@ import openai
 import orjson
 import pytest
 
+from cliproxy.formats import Format
 from cliproxy.providers.fasthttp import FastResponse
 from cliproxy.usage.hooks import recorder_of
-from tests.e2e.clients import KEY
+from tests.e2e.clients import KEY, ask
+from tests.e2e.test_claude_tool_alias import OPENCODE_TOOLS
+from tests.e2e.test_claude_tool_alias import config as alias_config
+from tests.e2e.test_providers_more import FAR, write_auth
 from tests.fakes.faulty import BIG_FRAMES, BIG_TEXT, FaultyUpstream, big_text
 
 
@@ -55,6 +59,10 @@ openai-compatibility:
     base-url: "{base}/v1"
     api-key-entries: [{{api-key: "k-big"}}]
     models: [{{name: "gpt-f", alias: "big-model"}}]
+  - name: gzip
+    base-url: "{base}/v1"
+    api-key-entries: [{{api-key: "k-gzip"}}]
+    models: [{{name: "gpt-f", alias: "gzip-model"}}]
 """
 
 
@@ -273,3 +281,72 @@ async def test_a_stream_holding_a_slot_and_a_key_policy_is_pushed_and_settles_bo
     assert "budget" in str(spent.value)
     assert relays == [True, True, True]
     assert not proxy.service.pipeline.concurrency._held  # every slot given back
+
+
+async def test_an_enveloped_stream_is_unwrapped_as_it_is_pushed(start_proxy, fake_gemini, tmp_path, relays):
+    """Antigravity wraps every SSE payload in an envelope: the un-enveloping runs per read,
+    pushed like the rest (``replies._Mapped``)."""
+    write_auth(
+        tmp_path,
+        "antigravity-ag.json",
+        {
+            "type": "antigravity",
+            "access_token": "ag-token",
+            "refresh_token": "ag-refresh",
+            "expired": FAR,
+            "project_id": "ag-project",
+            "email": "ag@example.com",
+            "base_url": fake_gemini.base_url,
+        },
+    )
+    proxy = await start_proxy(f'api-keys: ["{KEY}"]\n', engine="fast")
+    answer = await ask(
+        Format.OPENAI, proxy.url, "gemini-3-flash", "FAKE_TOOL please run it", stream=True, tools=True
+    )
+    assert [name for name, _ in answer.calls] == ["bash"], answer.raw
+    assert "FAKE_TOOL_OK" in answer.calls[0][1]["command"]
+    assert answer.input_tokens > 0 and answer.output_tokens > 0
+    assert relays == [True]
+
+
+async def test_a_cloaked_claude_stream_gets_its_tool_names_back_as_it_is_pushed(start_proxy, fakes, relays):
+    """A cloaked Claude request sends custom tools under aliases; the answer's tool calls are
+    renamed back line by line (``replies.rewritten``), pushed like the rest."""
+    proxy = await start_proxy(alias_config(fakes), engine="fast")
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
+        async with client.messages.stream(
+            model="claude-cloaked",
+            max_tokens=1024,
+            messages=[{"role": "user", "content": "FAKE_TOOL=bash run it"}],
+            tools=OPENCODE_TOOLS,
+        ) as s:
+            done = await s.get_final_message()
+    assert [(b.name, b.input) for b in done.content if b.type == "tool_use"] == [
+        ("bash", {"command": "echo FAKE_TOOL_OK"})
+    ]
+    sent = [t["name"] for t in fakes.claude.last.json["tools"]]
+    assert sent[0] != "bash" and sent[0].endswith("_bash")  # it went upstream under an alias
+    assert relays == [True]
+
+
+async def test_a_body_that_cannot_push_is_iterated_and_pushed_on(start_proxy, faulty, relays) -> None:
+    """A gzip-encoded upstream stream is decoded as it is read, which ``FastResponse`` does
+    only for a reader: it declines to push, and the body is iterated under the push path
+    (``replies._pulled``), its chunks then handed on as pushed ones are."""
+    faulty.faults["k-gzip"] = "gzip"
+    faulty.faults["k-plain"] = "paced"
+    proxy = await start_proxy(_config(faulty.base_url), engine="fast")
+    async with aiohttp.ClientSession() as http:
+        for model, key in (("gzip-model", "k-gzip"), ("gpt-model", "k-plain")):
+            async with http.post(
+                f"{proxy.url}/v1/chat/completions",
+                json=_chat(model),
+                headers={"Authorization": f"Bearer {KEY}"},
+            ) as resp:
+                assert resp.status == 200
+                body = await resp.read()
+            assert "".join(_contents(body)) == f"hello from {key}"
+            assert body.rstrip().endswith(b"data: [DONE]")
+    assert relays == [False, True]
+    keys = recorder_of(proxy.service).stats.counters.by_key.values()
+    assert sum(c.total_tokens for c in keys) == 14  # both streams' usage read on the way
