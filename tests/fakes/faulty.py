@@ -19,7 +19,8 @@ before every SSE frame: legitimate, not garbage), ``huge`` (the text is 10 MB, s
 HTML page naming an internal host, status 502), ``empty_200`` (status 200, empty body),
 ``big`` (a Chat Completions stream of ``BIG_FRAMES`` content frames of ``BIG_TEXT`` text
 bytes each, numbered, written as fast as the connection takes them), ``paced`` (a normal
-stream whose frames after the first come ``pace`` seconds apart, each in its own read),
+stream whose frames after the first come ``pace`` seconds apart, each in its own read; with
+``pace_at`` a set of frame numbers, only those wait),
 ``gzip`` (a normal answer, its body gzip-encoded). ``written`` counts
 the stream bytes written so far (a write waits while the socket's buffers are full).
 Hanging handlers wait until the server stops.
@@ -75,6 +76,7 @@ class FaultyUpstream(FakeServer):
         self.slow_delay = 0.3
         self.written = 0  # stream bytes written (all streams)
         self.pace = 0.02
+        self.pace_at: set[int] | None = None
 
     # ---- routing and keys
 
@@ -148,7 +150,7 @@ class FaultyUpstream(FakeServer):
                     await resp.write(b"data: this is not json\n\n")
             if fault == "keepalive" and api != "gemini-array":
                 await resp.write(b": ping\n\ndata:\n\n")
-            if fault == "paced" and i:
+            if fault == "paced" and i and (self.pace_at is None or i in self.pace_at):
                 await asyncio.sleep(self.pace)
             await resp.write(frame)
             self.written += len(frame)

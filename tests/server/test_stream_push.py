@@ -350,3 +350,63 @@ async def test_a_body_that_cannot_push_is_iterated_and_pushed_on(start_proxy, fa
     assert relays == [False, True]
     keys = recorder_of(proxy.service).stats.counters.by_key.values()
     assert sum(c.total_tokens for c in keys) == 14  # both streams' usage read on the way
+
+
+KEEPALIVE = b": keep-alive\n\n"
+
+
+async def test_keepalives_go_out_between_pushed_events(start_proxy, faulty, relays) -> None:
+    """``streaming.keepalive-seconds`` with a pushed stream: a timer (no task per chunk)
+    writes the comment line when the stream was silent that long, between events only."""
+    faulty.faults["k-plain"] = "paced"
+    faulty.pace, faulty.pace_at = 1.6, {3}  # silent 1.6 s after the first content
+    proxy = await start_proxy(
+        _config(faulty.base_url, extra="streaming: {keepalive-seconds: 1}"), engine="fast"
+    )
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{proxy.url}/v1/chat/completions",
+            json=_chat("gpt-model"),
+            headers={"Authorization": f"Bearer {KEY}"},
+        ) as resp:
+            body = await resp.read()
+    assert relays == [True]
+    assert body.count(KEEPALIVE) == 1
+    before, _, after = body.partition(KEEPALIVE)
+    assert before.endswith(b"\n\n") and after.startswith(b"data: ")  # at an event's end
+    assert "".join(_contents(body)) == "hello from k-plain"
+
+
+async def test_a_keepalive_the_client_cannot_take_ends_the_stream(
+    start_proxy, faulty, relays, caplog
+) -> None:
+    """A client gone while the upstream is silent: the keep-alive write finds it gone, the
+    relay closes the upstream connection then, not when the upstream speaks again."""
+    faulty.faults["k-plain"] = "paced"
+    faulty.pace, faulty.pace_at = 6.0, {3}
+    proxy = await start_proxy(
+        _config(faulty.base_url, extra="streaming: {keepalive-seconds: 1}"), engine="fast"
+    )
+    fast = proxy.service.pipeline.http.fast
+    body = orjson.dumps(_chat("gpt-model"))
+    with caplog.at_level(logging.INFO):
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + KEY.encode() + b"\r\n"
+            b"Content-Length: %d\r\n\r\n%b" % (len(body), body)
+        )
+        await asyncio.wait_for(reader.readuntil(b"hello "), 10)
+        writer.transport.abort()
+        started = asyncio.get_running_loop().time()
+        async with asyncio.timeout(10):
+            while fast._live:
+                await asyncio.sleep(0.02)
+        closed_after = asyncio.get_running_loop().time() - started
+    assert relays == [True]
+    # at a keep-alive (the first write to a reset socket fails later, the next one at
+    # once: ~2 s), not when the upstream speaks again (6 s)
+    assert closed_after < 4.5
+    ours = [r for r in caplog.records if r.thread == threading.get_ident()]
+    assert not [r for r in ours if r.levelno >= logging.ERROR or r.exc_info], [r.getMessage() for r in ours]
+    assert any("client went away" in r.getMessage() for r in ours)

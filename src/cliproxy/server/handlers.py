@@ -128,15 +128,32 @@ async def write(
             await ex.start(200, result.headers, result.first)  # the head and the first bytes: one send
         elif result.first:
             await ex.write(result.first)
-        pushed = None
-        if not interval:  # the rest pushed to the client as the upstream's reads come, when both can
-            relay = getattr(rest, "relay", None)
-            if relay is not None:
-                sink = ex.sink()
-                if sink is not None:
-                    pushed = relay(*sink)
+        pushed = beats = None
+        relay = getattr(rest, "relay", None)  # the rest pushed as the upstream's reads come, when both can
+        if relay is not None:
+            sink = ex.sink()
+            if sink is not None:
+                emit, drain = sink
+                if interval:
+                    beats = keepalive.Beats(emit, interval, ex.format, result.first)
+                    emit = beats.emit
+                try:
+                    pushed = relay(emit, drain)
+                finally:
+                    if pushed is None and beats is not None:  # pulled after all: its own keep-alives
+                        beats.stop()
+                        beats = None
         if pushed is not None:
-            await pushed
+            try:
+                await pushed
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if beats is not None and beats.gone is not None and task is not None and not task.uncancel():
+                    raise beats.gone from None  # our own cancel: the client went away
+                raise
+            finally:
+                if beats is not None:
+                    beats.stop()
         else:
             chunks = keepalive.with_keepalives(rest, interval, ex.format, result.first) if interval else rest
             async for chunk in chunks:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -35,7 +35,7 @@ from cliproxy.formats import Format
 if TYPE_CHECKING:
     from cliproxy.server.fast.exchange import Exchange
 
-__all__ = ["SSE_KEEPALIVE", "commit_while_waiting", "error_frame", "intervals", "with_keepalives"]
+__all__ = ["SSE_KEEPALIVE", "Beats", "commit_while_waiting", "error_frame", "intervals", "with_keepalives"]
 
 SSE_KEEPALIVE = b": keep-alive\n\n"
 _JSON = {"Content-Type": "application/json"}
@@ -160,6 +160,59 @@ async def with_keepalives(
             pending.cancel()
             with contextlib.suppress(BaseException):
                 await pending
+
+
+class Beats:
+    """Keep-alives for a pushed stream (``Exchange.sink``), as :func:`with_keepalives`
+    writes them for a pulled one: :meth:`emit` wraps the sink's ``emit`` and notes when
+    bytes last went out; a timer writes the keep-alive whenever none did for ``interval``
+    and the last ended an event. No task or future per chunk: a timer per stream, moved
+    only when it fires. A keep-alive the client cannot take (it went away) cancels the
+    task that awaits the stream, whose relay then closes the upstream: ``gone`` holds why,
+    for that task to tell its own cancel from another's."""
+
+    __slots__ = ("_beat", "_boundary", "_emit", "_interval", "_last", "_loop", "_task", "_timer", "gone")
+
+    def __init__(
+        self, emit: Callable[[bytes], bool], interval: float, fmt: Format, after: bytes = b""
+    ) -> None:
+        self._emit = emit
+        self._interval = interval
+        self._beat = stream_keepalive(fmt)
+        self._boundary = _ends_event(after) if after else True
+        self._loop = loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self._last = loop.time()
+        self._timer: asyncio.TimerHandle | None = loop.call_at(self._last + interval, self._tick)
+        self.gone: ConnectionError | None = None
+
+    def emit(self, chunk: bytes) -> bool:
+        if chunk:
+            self._last = self._loop.time()
+            self._boundary = _ends_event(chunk)
+        return self._emit(chunk)
+
+    def _tick(self) -> None:
+        now = self._loop.time()
+        due = self._last + self._interval
+        if now >= due:  # silent for a whole interval
+            if self._boundary:
+                try:
+                    self._emit(self._beat)  # (a full buffer: the next chunk's emit says so)
+                except ConnectionError as exc:
+                    self._timer = None
+                    self.gone = exc
+                    if self._task is not None:
+                        self._task.cancel()
+                    return
+            self._last = now
+            due = now + self._interval
+        self._timer = self._loop.call_at(due, self._tick)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 def _ends_event(chunk: bytes) -> bool:
