@@ -271,27 +271,17 @@ async def open_stream(
     return StreamReply(headers, b"".join(pending), rest, attempt.cred)
 
 
-class _Rest:
-    """The rest of a stream after its first bytes, translated event by event: an async
-    iterator (pulled chunk by chunk), or pushed with :meth:`relay` when the upstream
-    answer can push (``FastResponse.relay``) and the consumer handles each piece at once.
-    Both ways the same steps run: each upstream chunk through the translator, then its
-    tail (a late error's event, or what the translator held back); a read failure or a
-    refused rewrite becomes an in-format error event; the upstream answer is released."""
+class _Lazy:
+    """An async iterator whose generator (``_pull``) is made when it is first iterated,
+    so that a reader that pushes instead (``relay``) never makes one."""
 
-    __slots__ = ("_gen", "_gone", "call", "chunks", "reg", "resp", "tr")
+    __slots__ = ("_gen",)
 
-    def __init__(
-        self,
-        reg: Registry,
-        call: Call,
-        tr: StreamTranslator | Passthrough,
-        chunks: AsyncIterator[bytes],
-        resp: UpstreamResponse,
-    ) -> None:
-        self.reg, self.call, self.tr, self.chunks, self.resp = reg, call, tr, chunks, resp
+    def __init__(self) -> None:
         self._gen: AsyncGenerator[bytes, None] | None = None
-        self._gone: BaseException | None = None  # what the push consumer raised
+
+    def _pull(self) -> AsyncGenerator[bytes, None]:
+        raise NotImplementedError
 
     def __aiter__(self) -> AsyncGenerator[bytes, None]:
         gen = self._gen
@@ -303,9 +293,34 @@ class _Rest:
         return self.__aiter__().__anext__()
 
     async def aclose(self) -> None:
-        gen = self._gen
-        if gen is not None:
-            await gen.aclose()
+        if self._gen is not None:
+            await self._gen.aclose()
+
+
+class _Rest(_Lazy):
+    """The rest of a stream after its first bytes, translated event by event: an async
+    iterator (pulled chunk by chunk), or pushed with :meth:`relay` when the upstream
+    answer can push (``FastResponse.relay``) and the consumer handles each piece at once.
+    Both ways the same steps run: each upstream chunk through the translator, then its
+    tail (a late error's event, or what the translator held back); a read failure or a
+    refused rewrite becomes an in-format error event; the upstream answer is released."""
+
+    __slots__ = ("_gone", "call", "chunks", "reg", "resp", "tr")
+
+    def __init__(
+        self,
+        reg: Registry,
+        call: Call,
+        tr: StreamTranslator | Passthrough,
+        chunks: AsyncIterator[bytes],
+        resp: UpstreamResponse,
+    ) -> None:
+        super().__init__()
+        self.reg, self.call, self.tr, self.chunks, self.resp = reg, call, tr, chunks, resp
+        self._gone: BaseException | None = None  # what the push consumer raised
+
+    async def aclose(self) -> None:
+        await super().aclose()
         self.resp.release()
 
     async def _pull(self) -> AsyncGenerator[bytes, None]:
@@ -438,12 +453,12 @@ def rewritten(
     return _Mapped(raw, step, tail, resp)
 
 
-class _Mapped:
+class _Mapped(_Lazy):
     """An upstream body whose chunks a step with state maps on their way (``rewritten``,
     the un-enveloping of ``chunks_of``), then ``tail()`` at its end: an async iterator, or
     pushed (``relay``)."""
 
-    __slots__ = ("_done", "_gen", "raw", "resp", "step", "tail")
+    __slots__ = ("_done", "raw", "resp", "step", "tail")
 
     def __init__(
         self,
@@ -452,22 +467,9 @@ class _Mapped:
         tail: Callable[[], bytes],
         resp: UpstreamResponse | None,
     ) -> None:
+        super().__init__()
         self.raw, self.step, self.tail, self.resp = raw, step, tail, resp
-        self._gen: AsyncGenerator[bytes, None] | None = None
         self._done = False  # the tail is out (or not wanted)
-
-    def __aiter__(self) -> AsyncGenerator[bytes, None]:
-        gen = self._gen
-        if gen is None:
-            gen = self._gen = self._pull()
-        return gen
-
-    def __anext__(self) -> Awaitable[bytes]:
-        return self.__aiter__().__anext__()
-
-    async def aclose(self) -> None:
-        if self._gen is not None:
-            await self._gen.aclose()
 
     def _end(self) -> bytes:
         if self._done:

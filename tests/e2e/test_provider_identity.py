@@ -17,6 +17,7 @@ from aiohttp import web
 from cliproxy.config import load_or_default
 from cliproxy.formats import Format
 from tests.e2e.clients import KEY, ask
+from tests.e2e.test_providers_more import antigravity_auth
 
 CLIENTS = [Format.OPENAI, Format.RESPONSES, Format.CLAUDE, Format.GEMINI]
 CLIENT_IDS = [c.value for c in CLIENTS]
@@ -71,19 +72,7 @@ WORDS = 'antigravity:\n  sensitive-words: ["Hermes", "Nous Research"]\n'
 
 @pytest.fixture
 def antigravity_file(fake_gemini, tmp_path) -> None:
-    write_auth(
-        tmp_path,
-        "antigravity-ag.json",
-        {
-            "type": "antigravity",
-            "access_token": "ag-token",
-            "refresh_token": "ag-refresh",
-            "expired": FAR,
-            "project_id": "ag-project",
-            "email": "ag@example.com",
-            "base_url": fake_gemini.base_url,
-        },
-    )
+    antigravity_auth(tmp_path, fake_gemini.base_url)
 
 
 def system_text(envelope: dict[str, Any]) -> str:

@@ -33,6 +33,23 @@ def write_auth(tmp_path: Path, name: str, data: dict) -> Path:
     return path
 
 
+def antigravity_auth(tmp_path: Path, base_url: str) -> Path:
+    """An Antigravity OAuth file (a token far from expiry) for the fake Gemini at ``base_url``."""
+    return write_auth(
+        tmp_path,
+        "antigravity-ag.json",
+        {
+            "type": "antigravity",
+            "access_token": "ag-token",
+            "refresh_token": "ag-refresh",
+            "expired": FAR,
+            "project_id": "ag-project",
+            "email": "ag@example.com",
+            "base_url": base_url,
+        },
+    )
+
+
 def public_numbers() -> tuple[int, int]:
     """(n, e) of the test service account, read by an independent library."""
     serialization = pytest.importorskip("cryptography.hazmat.primitives.serialization")
@@ -212,19 +229,7 @@ async def test_xai_tool_call(xai, client, stream):
 
 @pytest.fixture
 async def antigravity(start_proxy, fake_gemini, tmp_path):
-    write_auth(
-        tmp_path,
-        "antigravity-ag.json",
-        {
-            "type": "antigravity",
-            "access_token": "ag-token",
-            "refresh_token": "ag-refresh",
-            "expired": FAR,
-            "project_id": "ag-project",
-            "email": "ag@example.com",
-            "base_url": fake_gemini.base_url,
-        },
-    )
+    antigravity_auth(tmp_path, fake_gemini.base_url)
     proxy = await start_proxy(HEAD)
     proxy.fake = fake_gemini
     return proxy

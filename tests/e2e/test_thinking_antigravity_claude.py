@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 
 from tests.e2e.clients import KEY, TOOL_SCHEMA
-from tests.e2e.test_provider_identity import FAR, write_auth
+from tests.e2e.test_providers_more import antigravity_auth
 from tests.fakes.claude import issue_signature, signature_ok
 
 MODEL = "claude-sonnet-4-6"
@@ -30,19 +30,7 @@ TOOLS = [{"name": "bash", "description": "run", "input_schema": TOOL_SCHEMA}]
 
 
 async def start(start_proxy: Any, fakes: Any, tmp_path: Any, extra: str = "") -> Any:
-    write_auth(
-        tmp_path,
-        "antigravity-ag.json",
-        {
-            "type": "antigravity",
-            "access_token": "ag-token",
-            "refresh_token": "ag-refresh",
-            "expired": FAR,
-            "project_id": "ag-project",
-            "email": "ag@example.com",
-            "base_url": fakes.gemini.base_url,
-        },
-    )
+    antigravity_auth(tmp_path, fakes.gemini.base_url)
     proxy = await start_proxy(f'api-keys: ["{KEY}"]\n{extra}')
     proxy.fakes = fakes
     return proxy

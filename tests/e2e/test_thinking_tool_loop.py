@@ -21,7 +21,7 @@ import openai
 import pytest
 
 from tests.e2e.clients import KEY, TOOL_SCHEMA
-from tests.e2e.test_provider_identity import FAR, write_auth
+from tests.e2e.test_providers_more import antigravity_auth
 from tests.fakes.claude import issue_signature, signature_ok
 from tests.fakes.gemini import THOUGHT_SIGNATURE
 
@@ -334,19 +334,7 @@ async def test_gemini_to_antigravity_replaces_another_backends_signature(
     start_proxy: Any, fakes: Any, tmp_path: Any
 ) -> None:
     """Gemini client -> Antigravity (same wire format, enveloped): the same policy applies."""
-    write_auth(
-        tmp_path,
-        "antigravity-ag.json",
-        {
-            "type": "antigravity",
-            "access_token": "ag-token",
-            "refresh_token": "ag-refresh",
-            "expired": FAR,
-            "project_id": "ag-project",
-            "email": "ag@example.com",
-            "base_url": fakes.gemini.base_url,
-        },
-    )
+    antigravity_auth(tmp_path, fakes.gemini.base_url)
     proxy = await start_proxy(f'api-keys: ["{KEY}"]\n')
     await post_gemini(proxy.url, "gemini-3-flash", gemini_history(issue_signature("claude-opus-4-8")))
     contents = fakes.gemini.last.json["request"]["contents"]

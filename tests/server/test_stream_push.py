@@ -29,7 +29,7 @@ from cliproxy.usage.hooks import recorder_of
 from tests.e2e.clients import KEY, ask
 from tests.e2e.test_claude_tool_alias import OPENCODE_TOOLS
 from tests.e2e.test_claude_tool_alias import config as alias_config
-from tests.e2e.test_providers_more import FAR, write_auth
+from tests.e2e.test_providers_more import antigravity_auth
 from tests.fakes.faulty import BIG_FRAMES, BIG_TEXT, FaultyUpstream, big_text
 
 
@@ -83,6 +83,16 @@ def relays(monkeypatch) -> list[bool]:
 
 def _chat(model: str) -> dict[str, Any]:
     return {"model": model, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+
+
+async def _stream(proxy: Any, model: str) -> bytes:
+    """A Chat Completions stream's whole body (status 200 checked)."""
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{proxy.url}/v1/chat/completions", json=_chat(model), headers={"Authorization": f"Bearer {KEY}"}
+        ) as resp:
+            assert resp.status == 200
+            return await resp.read()
 
 
 def _contents(body: bytes) -> list[str]:
@@ -234,15 +244,7 @@ async def test_a_client_that_leaves_mid_stream_closes_the_upstream_and_is_accoun
     assert not [r for r in ours if r.levelno >= logging.ERROR or r.exc_info], [r.getMessage() for r in ours]
     assert any("client went away" in r.getMessage() for r in ours)
     assert not any("broke off" in r.getMessage() for r in ours)  # not the upstream's fault
-    # the proxy serves on
-    async with aiohttp.ClientSession() as http:
-        async with http.post(
-            f"{proxy.url}/v1/chat/completions",
-            json=_chat("gpt-model"),
-            headers={"Authorization": f"Bearer {KEY}"},
-        ) as resp:
-            assert resp.status == 200
-            assert "".join(_contents(await resp.read())) == "hello from k-plain"
+    assert "".join(_contents(await _stream(proxy, "gpt-model"))) == "hello from k-plain"  # it serves on
 
 
 @pytest.mark.parametrize("commercial", [False, True])
@@ -286,19 +288,7 @@ async def test_a_stream_holding_a_slot_and_a_key_policy_is_pushed_and_settles_bo
 async def test_an_enveloped_stream_is_unwrapped_as_it_is_pushed(start_proxy, fake_gemini, tmp_path, relays):
     """Antigravity wraps every SSE payload in an envelope: the un-enveloping runs per read,
     pushed like the rest (``replies._Mapped``)."""
-    write_auth(
-        tmp_path,
-        "antigravity-ag.json",
-        {
-            "type": "antigravity",
-            "access_token": "ag-token",
-            "refresh_token": "ag-refresh",
-            "expired": FAR,
-            "project_id": "ag-project",
-            "email": "ag@example.com",
-            "base_url": fake_gemini.base_url,
-        },
-    )
+    antigravity_auth(tmp_path, fake_gemini.base_url)
     proxy = await start_proxy(f'api-keys: ["{KEY}"]\n', engine="fast")
     answer = await ask(
         Format.OPENAI, proxy.url, "gemini-3-flash", "FAKE_TOOL please run it", stream=True, tools=True
@@ -336,17 +326,10 @@ async def test_a_body_that_cannot_push_is_iterated_and_pushed_on(start_proxy, fa
     faulty.faults["k-gzip"] = "gzip"
     faulty.faults["k-plain"] = "paced"
     proxy = await start_proxy(_config(faulty.base_url), engine="fast")
-    async with aiohttp.ClientSession() as http:
-        for model, key in (("gzip-model", "k-gzip"), ("gpt-model", "k-plain")):
-            async with http.post(
-                f"{proxy.url}/v1/chat/completions",
-                json=_chat(model),
-                headers={"Authorization": f"Bearer {KEY}"},
-            ) as resp:
-                assert resp.status == 200
-                body = await resp.read()
-            assert "".join(_contents(body)) == f"hello from {key}"
-            assert body.rstrip().endswith(b"data: [DONE]")
+    for model, key in (("gzip-model", "k-gzip"), ("gpt-model", "k-plain")):
+        body = await _stream(proxy, model)
+        assert "".join(_contents(body)) == f"hello from {key}"
+        assert body.rstrip().endswith(b"data: [DONE]")
     assert relays == [False, True]
     keys = recorder_of(proxy.service).stats.counters.by_key.values()
     assert sum(c.total_tokens for c in keys) == 14  # both streams' usage read on the way
@@ -363,13 +346,7 @@ async def test_keepalives_go_out_between_pushed_events(start_proxy, faulty, rela
     proxy = await start_proxy(
         _config(faulty.base_url, extra="streaming: {keepalive-seconds: 1}"), engine="fast"
     )
-    async with aiohttp.ClientSession() as http:
-        async with http.post(
-            f"{proxy.url}/v1/chat/completions",
-            json=_chat("gpt-model"),
-            headers={"Authorization": f"Bearer {KEY}"},
-        ) as resp:
-            body = await resp.read()
+    body = await _stream(proxy, "gpt-model")
     assert relays == [True]
     assert body.count(KEEPALIVE) == 1
     before, _, after = body.partition(KEEPALIVE)
