@@ -31,6 +31,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import load
+from instructions import scenario_request
+from procs import OUT, start_fake, start_proxy
+from run import spec
+from scenarios import BY_NAME
+
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 
 
@@ -77,12 +83,6 @@ def _name(fn: str, line: str, func: str) -> str:
 
 
 def main() -> None:
-    import load
-    from instructions import scenario_request
-    from procs import OUT, start_fake, start_proxy
-    from run import spec
-    from scenarios import BY_NAME
-
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("scenario", nargs="?", default="passthrough OpenAI", choices=sorted(BY_NAME))
     ap.add_argument("--stream", action="store_true")
