@@ -250,6 +250,16 @@ async def test_keep_alive_serves_sequential_requests_then_hands_over(fast):
     assert len(fast.fakes.openai.requests) == 3
 
 
+async def test_a_target_with_a_fragment_is_handed_to_aiohttp(fast):
+    # a client never sends a fragment (RFC 9112 3.2): aiohttp decides what such a target is,
+    # wherever the "#" is (in a route's own path, after a query, in a pattern route's path)
+    for path in (CHAT + b"#frag", CHAT + b"?a=1#frag", b"/v1beta/models/gemini#x:generateContent"):
+        data, _ = await talk(fast.port, post(path=path), wait=1.0)
+        assert statuses(data) and not served_fast(data), path
+    data, _ = await talk(fast.port, post(path=CHAT + b"?a=1"), wait=1.0)
+    assert statuses(data) == [200] and served_fast(data)
+
+
 async def test_half_closed_client_still_gets_its_answer(fast):
     reader, writer = await asyncio.open_connection("127.0.0.1", fast.port)
     writer.write(post())

@@ -83,6 +83,7 @@ class FastProtocol(asyncio.Protocol):
         "_headers",
         "_idle",
         "_lingering",
+        "_long",
         "_loop",
         "_parser",
         "_phase",
@@ -113,6 +114,7 @@ class FastProtocol(asyncio.Protocol):
         self._deadline: float | None = None
         self._raw: list[bytes] | None = None  # the request so far, while aiohttp may still get it
         self._raw_size = 0
+        self._long = False  # a field may be longer than aiohttp takes, or be a trailer: on_header checks
         self._handoff = False
         self._url = b""
         self._headers: list[tuple[str, str]] = []  # as they came, decoded
@@ -222,6 +224,7 @@ class FastProtocol(asyncio.Protocol):
                 return
             self._raw = [data]
             self._raw_size = len(data)
+            self._long = len(data) > MAX_FIELD  # (only a head that long can have a field that long)
             # a RESP client's first bytes (no task yet: no request was served on this connection)
             if data[0] in RESP_PREFIXES and self._task is None and self._server.guard.resp is not None:
                 self._hand_over()
@@ -231,9 +234,11 @@ class FastProtocol(asyncio.Protocol):
         elif self._phase == _HEAD and self._raw is not None:
             self._raw.append(data)
             self._raw_size += len(data)
-            if self._raw_size > MAX_HEAD:  # aiohttp answers a head this large
-                self._hand_over()
-                return
+            if self._raw_size > MAX_FIELD:
+                self._long = True
+                if self._raw_size > MAX_HEAD:  # aiohttp answers a head this large
+                    self._hand_over()
+                    return
         elif self._pipelined:
             return
         elif (ex := self._ex) is not None and not ex.body_complete:
@@ -290,21 +295,25 @@ class FastProtocol(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        if self._raw_size > MAX_LINE and len(self._url) > MAX_LINE:  # (only a head that long has one)
+        if self._long and len(self._url) > MAX_LINE:
             self._handoff = True
             raise _Stop
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        ex = self._ex  # None in the head; a trailer (after a chunked body) otherwise
-        if (ex is not None or self._raw_size > MAX_FIELD) and len(name) + len(value) > MAX_FIELD:
-            self._handoff = True  # aiohttp answers a field this long (only a head that long has one)
-            raise _Stop
-        if ex is not None:  # trailers are not kept
+        if self._long and self._long_field(name, value):  # (one test for a usual head's fields)
             return
         try:  # names are tokens (ASCII: llhttp refuses others), most values ASCII too
             self._headers.append((name.decode(), value.decode()))
         except UnicodeDecodeError:  # a value that is not UTF-8: its bytes kept as surrogates
             self._headers.append((name.decode("latin-1"), value.decode("utf-8", "surrogateescape")))
+
+    def _long_field(self, name: bytes, value: bytes) -> bool:
+        """Whether a field is a trailer (after a chunked body: not kept); hands over a
+        field longer than aiohttp takes (aiohttp answers it)."""
+        if len(name) + len(value) > MAX_FIELD:
+            self._handoff = True
+            raise _Stop
+        return self._ex is not None
 
     def on_headers_complete(self) -> None:
         server = self._server
@@ -317,24 +326,27 @@ class FastProtocol(asyncio.Protocol):
         if len(fields) > MAX_HEADERS or self._raw is None or version is None or server.closing:
             self._handoff = True
             raise _Stop
-        headers = CIMultiDictProxy(CIMultiDict(fields))
-        if _EXPECT in headers or _CONTENT_ENCODING in headers or _UPGRADE in headers or url.find(b"#") >= 0:
-            expect = self._unusual(url, headers)
-        else:
-            expect = None
         method = parser.get_method()
         route = server.exact.get((method, raw_path))
         if route is not None:  # a route's own path (server.match(), its first step inline)
             path = route.pattern
             params = _NO_PARAMS
+            fragment = query.find(b"#") >= 0 if query else False  # (a route's own path has no "#")
         else:
             found = server.match(method, raw_path)
             if found is None:
                 self._handoff = True
                 raise _Stop
             route, path, params = found
+            fragment = url.find(b"#") >= 0
+        headers = CIMultiDictProxy(CIMultiDict(fields))
+        if fragment or _EXPECT in headers or _CONTENT_ENCODING in headers or _UPGRADE in headers:
+            expect = self._unusual(url, headers)
+        else:
+            expect = None
         self._raw = None  # served here from now on
         self._phase = _BUSY
+        self._long = True  # what on_header sees from now on is a trailer
         self._deadline = None
         self._idle.pop(self, None)  # guard.went_busy(), inline
         ex = FastExchange(
