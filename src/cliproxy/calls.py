@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from cliproxy.providers.base import Provider
     from cliproxy.translate.registry import Registry
 
+# read per request: a global, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
+_GEMINI = Format.GEMINI
+
 __all__ = ["SSE_HEADERS", "Attempt", "Call", "Reply", "RequestTerminated", "StreamReply", "new_call", "then"]
 
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "Connection": "keep-alive"}
@@ -110,7 +113,7 @@ class Call:
             req = registry.adapter(self.format).parse_request(self.body)
             req.model = req.model or self.model
             req.stream = self.stream
-            if self.format is Format.GEMINI:
+            if self.format is _GEMINI:
                 req.extras["_alt"] = self.alt
                 if self.alt is None:
                     req.extras["_stream_framing"] = "array"

@@ -66,6 +66,9 @@ from cliproxy.translate.registry import Registry
 from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache
 from cliproxy.translate.replay_shared import RedisMirror
 
+# read per request: a global, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
+_CLAUDE, _OPENAI = Format.CLAUDE, Format.OPENAI
+
 __all__ = ["Call", "Pipeline", "Reply", "StreamReply"]
 
 # isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
@@ -119,7 +122,7 @@ class Pipeline:
         if action == "generate" or not action.startswith(MEDIA):  # Images API: checked by the server
             VALIDATORS[call.format](call.body)  # a malformed body is the client's 400, never sent upstream
         model = call.model
-        if call.format is Format.CLAUDE and model.startswith(CLAUDE_CLOAK_PREFIX):
+        if call.format is _CLAUDE and model.startswith(CLAUDE_CLOAK_PREFIX):
             model = uncloak_claude_id(model)  # an id we renamed for Claude Code's model list
         policy = KEY_POLICY.get()  # 1. the key's policy: None for a plain key (nothing to do)
         if policy is not None and call.skip is None:  # a plugin's nested call was admitted already
@@ -388,7 +391,7 @@ class Pipeline:
             up_fmt, shaping = plan.formats.get(call.format) or plan.upstream(call.format, route.model)
             if self.replay_mirror is not None and generate_to_claude(call, provider):
                 await self.replay_mirror.prefetch(  # a turn another worker recorded
-                    cred.id, model, call.headers, call.body, chat_client=call.format is Format.OPENAI
+                    cred.id, model, call.headers, call.body, chat_client=call.format is _OPENAI
                 )
             attempt = start_attempt(self, call, cred, provider, model, compat, up_fmt)  # 7. translation
         else:

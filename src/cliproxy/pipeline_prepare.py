@@ -32,6 +32,9 @@ from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache, scope
 from cliproxy.translate.signature_bodies import sanitize_for_claude_upstream, sanitize_gemini_contents
 from cliproxy.translate.signatures import provider_from_model
 
+# read per request: a global, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
+_CLAUDE, _GEMINI, _OPENAI, _RESPONSES = Format.CLAUDE, Format.GEMINI, Format.OPENAI, Format.RESPONSES
+
 __all__ = ["MEDIA", "AttemptPlan", "Preparing", "plan_attempts", "start_attempt"]
 
 # Images / Videos API actions: bodies checked by the server, sent to the upstream's own endpoint
@@ -152,9 +155,9 @@ def start_attempt(
         for key, value in call.body.items():
             if type(value) is dict:
                 body[key] = _own(value)
-        if up_fmt is Format.GEMINI:  # another backend's signatures, after a failover too
+        if up_fmt is _GEMINI:  # another backend's signatures, after a failover too
             _sanitize_gemini(body)
-        elif up_fmt is Format.CLAUDE and (_CLAUDE_NAMED.get(model) or _claude_named(model)):
+        elif up_fmt is _CLAUDE and (_CLAUDE_NAMED.get(model) or _claude_named(model)):
             messages, _ = sanitize_for_claude_upstream(body.get("messages"), model, compat)
             if messages is not None:
                 body["messages"] = messages
@@ -164,7 +167,7 @@ def start_attempt(
             drop_foreign_encrypted_content(body)  # another backend's would fail the request (CPA)
         return Attempt(cred, provider, model, up_fmt, call.headers, body)
     source = call
-    if call.format is Format.RESPONSES:  # codex.optimize-multi-agent-v2 (Responses clients only)
+    if call.format is _RESPONSES:  # codex.optimize-multi-agent-v2 (Responses clients only)
         source = _multi_agent_entry(pipe, call, provider, up_fmt) or call
     req = source.client_ir(pipe.translations)
     if req.model != model:  # Attempt.for_model: a shallow copy under the upstream name
@@ -182,7 +185,7 @@ def start_attempt(
     if signed is not None:  # Claude signatures in the configured cache or bypass mode
         req = signed.prepare(req)
     scope = None
-    if up_fmt is Format.CLAUDE and call.action == "generate":  # signed thinking a client cannot carry
+    if up_fmt is _CLAUDE and call.action == "generate":  # signed thinking a client cannot carry
         scope = scope_for(
             pipe.thinking_replay,
             pipe.signature_cache,
@@ -190,11 +193,11 @@ def start_attempt(
             model=model,
             headers=call.headers,
             body=call.body,
-            chat_client=call.format is Format.OPENAI,
+            chat_client=call.format is _OPENAI,
         )
         req = scope.restore(req)
     body = pipe.translations.adapter(up_fmt).build_request(req)
-    if up_fmt is Format.GEMINI and signed is None:
+    if up_fmt is _GEMINI and signed is None:
         _sanitize_gemini(body)
     elif compat:
         _compat_body(pipe.config, call, up_fmt, body)
@@ -209,7 +212,7 @@ def _multi_agent_entry(pipe: Preparing, call: Call, provider: Provider, up_fmt: 
     the request CPA translates (its Responses-entry tool preparation, ``agent_message``
     items as user messages), as a ``Call`` of its own whose body shares every untouched
     part with the client's; ``None`` otherwise."""
-    if call.format is not Format.RESPONSES or up_fmt is Format.RESPONSES or provider.key == "codex":
+    if call.format is not _RESPONSES or up_fmt is _RESPONSES or provider.key == "codex":
         return None
     codex = getattr(pipe.config, "codex", None)
     if not getattr(codex, "optimize_multi_agent_v2", False) or not is_codex_client(call.headers):

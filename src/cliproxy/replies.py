@@ -36,6 +36,9 @@ from cliproxy.translate.stream import Passthrough, StreamTranslator
 if TYPE_CHECKING:
     from cliproxy.plugins.flow import Flow
 
+# read per request: a global, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
+_GEMINI, _RESPONSES = Format.GEMINI, Format.RESPONSES
+
 __all__ = [
     "chunks_of",
     "compact_reply",
@@ -227,10 +230,8 @@ async def open_stream(
     false: only until the first bytes for the client, e.g. a handshake event)."""
     tr: StreamTranslator | Passthrough
     # upstreams always stream SSE: a Gemini client without ?alt=sse wants the JSON array
-    reframe = call.format is Format.GEMINI and call.alt != "sse"
-    same = attempt.fmt == call.format or (
-        call.format is Format.RESPONSES and attempt.provider.streams_responses
-    )
+    reframe = call.format is _GEMINI and call.alt != "sse"
+    same = attempt.fmt == call.format or (call.format is _RESPONSES and attempt.provider.streams_responses)
     if same and alias is None and not reframe:
         adapter = reg.adapter(attempt.fmt)
         tr = Passthrough(adapter.stream_decoder(None))  # the trace sniffs usage on the way out

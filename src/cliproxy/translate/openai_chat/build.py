@@ -22,13 +22,15 @@ from cliproxy.translate.naming import flat_name
 from cliproxy.translate.openai_chat.build_messages import build_messages
 from cliproxy.translate.openai_chat.names import short_names
 
+_SOURCE = Format.OPENAI.value  # (read per request: a global, not an enum member's attribute)
+
 __all__ = ["build_request", "effort_for"]
 
 _EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 
 
 def build_request(req: ir.Request) -> dict[str, Any]:
-    same = req.source == Format.OPENAI
+    same = req.source == _SOURCE
     body: dict[str, Any] = {"model": req.model}
     if same:
         for k, v in req.extras.items():

@@ -141,7 +141,7 @@ def _parse_call(tc: Any, request: ir.Request | None) -> ir.ToolCall | None:
 
 
 def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict[str, Any]:
-    same = resp.source == Format.OPENAI
+    same = resp.source == _SOURCE
     texts: list[str] = []
     for b in resp.content:  # an answer of plain text blocks (the common one) is read here
         if type(b) is not ir.Text or b.extras:
