@@ -94,6 +94,7 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=50)
     ap.add_argument("--extra", default="", help="YAML appended to the bench config")
     ap.add_argument("--body", choices=("chat", "claude-code"), default="chat")
+    ap.add_argument("--tls", action="store_true", help="the fake behind HTTPS (bench/tlscert.py)")
     args = ap.parse_args()
     req = scenario_request(ap, args, args.delay_ms)
     name = f"opcodes-{os.getpid()}"
@@ -118,9 +119,10 @@ def main() -> None:
             raise SystemExit(f"{got['errors']} request(s) failed; see {proxy.log}")
         return int(got["requests"])
 
-    fake = start_fake()
+    fake = start_fake(tls=args.tls)
     try:
-        proxy, _ = start_proxy(fake.url, name, args.extra + "\n", cmd=[sys.executable, __file__, "--child"])
+        cmd = [sys.executable, __file__, "--child"]
+        proxy, _ = start_proxy(fake.url, name, args.extra + "\n", cmd=cmd, ca=fake.ca)
         try:
             run(400)
             os.kill(proxy.pid, signal.SIGUSR1)

@@ -84,6 +84,7 @@ class Proc:
             env={**os.environ, **env} if env else None,
         )
         self.pid = self.popen.pid  # the server itself (may differ from popen under a profiler)
+        self.ca: str | None = None  # the CA file that verifies it, when it serves HTTPS
 
     def wait_ready(self, path: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -134,14 +135,9 @@ class Procs:
 
     def __enter__(self) -> Procs:
         try:
-            fake_cmd = [sys.executable, str(BENCH / "upstream.py")]
-            if self.tls:
-                from tlscert import make
-
-                ca, cert, key = make(OUT / "tls")
-                self.ca = str(ca)
-                fake_cmd += ["--tls-cert", str(cert), "--tls-key", str(key)]
-            self.fake = self._start("fake", fake_cmd, scheme="https" if self.tls else "http")
+            self.fake = start_fake(OUT / f"fake{self.tag}.log", tls=self.tls)
+            self.started.append(self.fake)
+            self.ca = self.fake.ca
             trust = ["--cafile", self.ca] if self.ca else []
             self.floor = self._start(
                 "floor", [sys.executable, str(BENCH / "floor.py"), "--upstream", self.fake.url, *trust]
@@ -160,10 +156,10 @@ class Procs:
         for proc in reversed(self.started):
             proc.stop()
 
-    def _start(self, name: str, cmd: list[str], scheme: str = "http") -> Proc:
+    def _start(self, name: str, cmd: list[str]) -> Proc:
         port = free_port()
         log = OUT / f"{name}{self.tag}.log"
-        proc = Proc(name, [*cmd, "--port", str(port)], port, log, scheme=scheme)
+        proc = Proc(name, [*cmd, "--port", str(port)], port, log)
         self.started.append(proc)
         # the fake and the floors answer GET with 404/405: any HTTP answer means ready
         _wait_http(proc, cafile=self.ca)
@@ -200,18 +196,23 @@ def _wait_http(proc: Proc, timeout: float = 30.0, cafile: str | None = None) -> 
     raise RuntimeError(f"{proc.name} did not start within {timeout}s; see {proc.log}")
 
 
-def start_fake(log: Path | None = None) -> Proc:
-    """The fake upstream (bench/upstream.py, plain HTTP) on a free port, answering; the
-    caller stops it."""
+def start_fake(log: Path | None = None, *, tls: bool = False) -> Proc:
+    """The fake upstream (bench/upstream.py) on a free port, answering; the caller stops
+    it. ``tls``: HTTPS with a certificate made now (bench/tlscert.py); the CA file is
+    ``fake.ca``, for :func:`start_proxy`'s ``ca``."""
     port = free_port()
-    fake = Proc(
-        "fake",
-        [sys.executable, str(BENCH / "upstream.py"), "--port", str(port)],
-        port,
-        log or OUT / "fake.log",
-    )
+    cmd = [sys.executable, str(BENCH / "upstream.py"), "--port", str(port)]
+    ca: str | None = None
+    if tls:
+        from tlscert import make
+
+        ca_path, cert, key = make(OUT / "tls")
+        ca = str(ca_path)
+        cmd += ["--tls-cert", str(cert), "--tls-key", str(key)]
+    fake = Proc("fake", cmd, port, log or OUT / "fake.log", scheme="https" if tls else "http")
+    fake.ca = ca
     try:
-        _wait_http(fake)
+        _wait_http(fake, cafile=ca)
     except BaseException:
         fake.stop()
         raise
@@ -226,10 +227,12 @@ def start_proxy(
     edit: Callable[[str], str] | None = None,
     cmd: list[str] | None = None,
     timeout: float = 30.0,
+    ca: str | None = None,
 ) -> tuple[Proc, Path]:
     """``python -m cliproxy`` (or ``cmd`` + its arguments) with the bench config plus
     ``extra`` YAML (``edit`` may rewrite the text), in folder ``OUT/name`` with its auth
-    dir, config, log and a fresh usage ledger; returns the answering process and folder."""
+    dir, config, log and a fresh usage ledger; returns the answering process and folder.
+    ``ca``: a CA file the proxy trusts (``SSL_CERT_FILE``), for a fake behind TLS."""
     folder = OUT / name
     (folder / "auths").mkdir(parents=True, exist_ok=True)
     for old in folder.glob("usage.sqlite*"):  # the default config keeps the usage ledger on
@@ -241,7 +244,7 @@ def start_proxy(
     config = folder / "config.yaml"
     config.write_text(text + extra)
     argv = [*(cmd or [sys.executable]), "-m", "cliproxy", "--config", str(config)]
-    proc = Proc(name, argv, port, folder / "proxy.log")
+    proc = Proc(name, argv, port, folder / "proxy.log", env={"SSL_CERT_FILE": ca} if ca else None)
     try:
         proc.wait_ready("/healthz", timeout)
     except BaseException:
