@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime
 
-from cliproxy.usage.counters import BUCKET_SECONDS, BUCKETS, Counter, UsageCounters
+from cliproxy.usage.counters import BUCKET_SECONDS, BUCKETS, FOLD, Counter, UsageCounters
 
 NOW = 1_700_000_000.0
 TOKENS = (100, 30, 40, 5, 12, 130)
@@ -66,3 +67,66 @@ def test_failover_counts_each_attempt_on_its_credential():
     a, b = counters.by_key["key-a"], counters.by_key["key-b"]
     assert (a.success, a.failed, b.success, b.failed) == (1, 1, 1, 0)
     assert sum(x["failed"] for x in codex.recent(NOW)) == 2
+
+
+def _reference(
+    records: list[tuple[float, str, str, tuple[str, ...], bool, tuple[int, ...]]],
+) -> UsageCounters:
+    """The same requests counted one at a time, each at once (``Counter.add`` / ``add_tokens``)."""
+    ref = UsageCounters()
+    for ts, key, auth, failed, ok, tokens in records:
+        for index in failed:
+            ref.auth(index).add(False, ts)
+        for c in (ref.key(key), *([ref.auth(auth)] if auth else [])):
+            c.add(ok, ts)
+            c.add_tokens(tokens)
+    return ref
+
+
+def test_noted_requests_count_as_if_each_was_added_at_once():
+    # requests are noted and folded in batches (a read, or FOLD notes on a counter): the
+    # totals and the ring must be those of adding each request as it finished, across
+    # buckets, a clock that steps back, a jump past the whole ring and failovers
+    rng = random.Random(7)
+    records = []
+    ts = NOW
+    for i in range(3 * FOLD + 17):
+        ts += rng.choice((0.01, 0.5, 3.0, BUCKET_SECONDS / 3, -BUCKET_SECONDS / 2))
+        if i == FOLD + 5:
+            ts += BUCKETS * BUCKET_SECONDS  # the same slots, a whole ring later
+        failed = tuple(rng.sample(["c1", "c2", "c3"], rng.choice((0, 0, 0, 1, 2))))
+        tokens = tuple(rng.randrange(0, 5000) for _ in range(6))
+        records.append(
+            (
+                ts,
+                rng.choice(("k1", "k2")),
+                rng.choice(("c1", "c2", "c4", "")),
+                failed,
+                rng.random() < 0.8,
+                tokens,
+            )
+        )
+    got = UsageCounters()
+    for n, (when, key, auth, failed, ok, tokens) in enumerate(records):
+        got.record(when, key, auth, failed, ok, tokens)
+        if n == 100:  # a read in between folds what was noted so far
+            assert got.by_key["k1"].pending == []
+    ref = _reference(records)
+    now = ts
+    for table in ("by_auth", "by_key"):
+        mine, theirs = getattr(got, table), getattr(ref, table)
+        assert sorted(mine) == sorted(theirs)
+        for name, c in theirs.items():
+            assert mine[name].entry(now) == c.entry(now), (table, name)
+            assert (mine[name].success, mine[name].failed) == (c.success, c.failed)
+
+
+def test_a_counter_nobody_reads_holds_fewer_than_fold_notes():
+    counters = UsageCounters()
+    for i in range(5 * FOLD + 3):
+        counters.record(NOW + i, "key", "cred", ("other",), True, TOKENS)
+    held = [c.pending for c in (*counters._by_auth.values(), *counters._by_key.values())]
+    assert held and all(len(notes) < FOLD for notes in held)
+    cred = counters.by_auth["cred"]
+    assert (cred.success, cred.input_tokens) == (5 * FOLD + 3, 100 * (5 * FOLD + 3))
+    assert counters.by_auth["other"].failed == 5 * FOLD + 3

@@ -4,8 +4,10 @@ CPA counts on each credential every attempt's result (``success`` / ``failed``) 
 keeps a ring of 20 ten-minute buckets (``recent_requests``); the panel's Dashboard, AI
 Providers and Auth Files views are built from them. cliproxy keeps the same counts per
 credential ``auth_index`` and, beside them, per client API key, with token totals.
-Counting costs a few integer additions on the event loop; labels are formatted only
-when a snapshot is asked for.
+A request's outcome is noted on its two counters as one tuple and added in when a
+counter is read or has :data:`FOLD` notes waiting (:meth:`Counter.fold`: sums in C over
+the batch), so a request costs two list appends, not a dozen integer additions; labels
+are formatted only when a snapshot is asked for.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ Tokens = tuple[int, int, int, int, int, int]  # input, output, cache read, cache
 
 BUCKET_SECONDS = 10 * 60
 BUCKETS = 20
+FOLD = 256  # notes a counter holds before adding them in (each: a timestamp, ok, tokens)
+
+Note = tuple[float, bool, Tokens]
+_NO_TOKENS: Tokens = (0, 0, 0, 0, 0, 0)
 
 
 def bucket_label(bucket: int) -> str:
@@ -60,6 +66,9 @@ class Counter:
     total_tokens: int = 0
     # ring of (bucket id, success, failed), indexed by bucket id modulo BUCKETS
     ring: list[list[int]] = field(default_factory=lambda: [[-1, 0, 0] for _ in range(BUCKETS)])
+    # requests noted and not yet added in (:meth:`fold`): read the fields through
+    # ``UsageCounters.by_auth`` / ``by_key``, :meth:`entry` or :meth:`recent`, which fold first
+    pending: list[Note] = field(default_factory=list)
 
     def add(self, ok: bool, ts: float, n: int = 1) -> None:
         if ok:
@@ -70,13 +79,44 @@ class Counter:
 
     def bump(self, ok: bool, ts: float, n: int = 1) -> None:
         """The recent-requests ring only (history restored from the ledger)."""
-        bucket = int(ts) // BUCKET_SECONDS
+        if ok:
+            self._ring(int(ts) // BUCKET_SECONDS, n, 0)
+        else:
+            self._ring(int(ts) // BUCKET_SECONDS, 0, n)
+
+    def _ring(self, bucket: int, good: int, bad: int) -> None:
         slot = self.ring[bucket % BUCKETS]
         if slot[0] != bucket:
             if slot[0] > bucket:  # an older bucket than the slot holds (restored history)
                 return
             slot[0], slot[1], slot[2] = bucket, 0, 0
-        slot[1 if ok else 2] += n
+        slot[1] += good
+        slot[2] += bad
+
+    def fold(self) -> None:
+        """Add in the requests noted since the last fold, in the order they were noted:
+        the same totals and ring as adding each at once, summed in C over the batch."""
+        notes = self.pending
+        if not notes:
+            return
+        self.pending = []
+        stamps, oks, tokens = zip(*notes, strict=True)
+        good = sum(oks)
+        self.success += good
+        self.failed += len(notes) - good
+        i0, i1, i2, i3, i4, i5 = map(sum, zip(*tokens, strict=True))
+        self.input_tokens += i0
+        self.output_tokens += i1
+        self.cached_tokens += i2
+        self.cache_creation_tokens += i3
+        self.reasoning_tokens += i4
+        self.total_tokens += i5
+        first = int(min(stamps)) // BUCKET_SECONDS
+        if first == int(max(stamps)) // BUCKET_SECONDS:  # one bucket (nearly always)
+            self._ring(first, good, len(notes) - good)
+        else:
+            for ts, ok in zip(stamps, oks, strict=True):
+                self.bump(ok, ts)
 
     def add_tokens(self, tokens: Tokens) -> None:
         """``tokens``: input, output, cache read, cache write, reasoning, total."""
@@ -88,6 +128,7 @@ class Counter:
         self.total_tokens += tokens[5]
 
     def recent(self, now: float) -> list[dict[str, Any]]:
+        self.fold()
         current = int(now) // BUCKET_SECONDS
         out = []
         for b in range(current - BUCKETS + 1, current + 1):
@@ -98,6 +139,7 @@ class Counter:
 
     def entry(self, now: float) -> dict[str, Any]:
         """CPA's ``{success, failed, recent_requests}`` plus the token totals the panel reads."""
+        self.fold()
         return {
             "success": self.success,
             "failed": self.failed,
@@ -112,24 +154,50 @@ class Counter:
 
 
 class UsageCounters:
-    """Counters by credential ``auth_index`` and by client API key."""
+    """Counters by credential ``auth_index`` and by client API key. ``by_auth`` and
+    ``by_key`` add in what was noted (:meth:`Counter.fold`) before they are read."""
 
-    __slots__ = ("by_auth", "by_key")
+    __slots__ = ("_by_auth", "_by_key")
 
     def __init__(self) -> None:
-        self.by_auth: dict[str, Counter] = {}
-        self.by_key: dict[str, Counter] = {}
+        self._by_auth: dict[str, Counter] = {}
+        self._by_key: dict[str, Counter] = {}
+
+    @property
+    def by_auth(self) -> dict[str, Counter]:
+        self.fold()
+        return self._by_auth
+
+    @by_auth.setter
+    def by_auth(self, counters: dict[str, Counter]) -> None:
+        self._by_auth = counters
+
+    @property
+    def by_key(self) -> dict[str, Counter]:
+        self.fold()
+        return self._by_key
+
+    @by_key.setter
+    def by_key(self, counters: dict[str, Counter]) -> None:
+        self._by_key = counters
+
+    def fold(self) -> None:
+        """Every counter's notes added in (a read is due)."""
+        for table in (self._by_auth, self._by_key):
+            for c in table.values():
+                if c.pending:
+                    c.fold()
 
     def auth(self, index: str) -> Counter:
-        c = self.by_auth.get(index)
+        c = self._by_auth.get(index)
         if c is None:
-            c = self.by_auth[index] = Counter()
+            c = self._by_auth[index] = Counter()
         return c
 
     def key(self, api_key: str) -> Counter:
-        c = self.by_key.get(api_key)
+        c = self._by_key.get(api_key)
         if c is None:
-            c = self.by_key[api_key] = Counter()
+            c = self._by_key[api_key] = Counter()
         return c
 
     def record(
@@ -143,46 +211,36 @@ class UsageCounters:
     ) -> None:
         """One finished request: its credential (``auth_index``, the last attempt) gets
         the request's outcome and tokens; each earlier attempt's credential a failure
-        (an attempt is only followed by another when it failed)."""
+        (an attempt is only followed by another when it failed). Noted on the two
+        counters, added in at a read or after :data:`FOLD` notes (:meth:`Counter.fold`)."""
         for index in failed_auths:
-            self.auth(index).add(False, ts)
-        # the request's two counters, ``Counter.add`` + ``add_tokens`` inlined: run per request
-        bucket = int(ts) // BUCKET_SECONDS
-        slot_at = bucket % BUCKETS
-        i0, i1, i2, i3, i4, i5 = tokens
-        try:
-            k = self.by_key[api_key]
+            failed = self.auth(index)
+            failed.pending.append((ts, False, _NO_TOKENS))
+            if len(failed.pending) >= FOLD:
+                failed.fold()
+        note = (ts, ok, tokens)
+        try:  # subscripts, not .get(): no call on a hit (a miss is once per key)
+            k = self._by_key[api_key]
         except KeyError:
-            k = self.by_key[api_key] = Counter()
+            k = self._by_key[api_key] = Counter()
+        notes = k.pending
+        notes.append(note)
+        if len(notes) >= FOLD:
+            k.fold()
         if auth_index:
             try:
-                c = self.by_auth[auth_index]
+                c = self._by_auth[auth_index]
             except KeyError:
-                c = self.by_auth[auth_index] = Counter()
-            both: tuple[Counter, ...] = (c, k)
-        else:
-            both = (k,)
-        for c in both:
-            if ok:
-                c.success += 1
-            else:
-                c.failed += 1
-            slot = c.ring[slot_at]
-            if slot[0] == bucket:
-                slot[1 if ok else 2] += 1
-            elif slot[0] < bucket:  # a newer bucket than the slot holds (an older one: restored history)
-                slot[0], slot[1], slot[2] = (bucket, 1, 0) if ok else (bucket, 0, 1)
-            c.input_tokens += i0
-            c.output_tokens += i1
-            c.cached_tokens += i2
-            c.cache_creation_tokens += i3
-            c.reasoning_tokens += i4
-            c.total_tokens += i5
+                c = self._by_auth[auth_index] = Counter()
+            notes = c.pending
+            notes.append(note)
+            if len(notes) >= FOLD:
+                c.fold()
 
     def clear(self) -> None:
-        self.by_auth.clear()
-        self.by_key.clear()
+        self._by_auth.clear()
+        self._by_key.clear()
 
     async def refresh(self) -> None:
         """Bring ``by_auth`` / ``by_key`` up to date before a read (shared counters read
-        Redis, :mod:`cliproxy.usage.shared`; these are always current)."""
+        Redis, :mod:`cliproxy.usage.shared`; these fold their notes as they are read)."""
