@@ -75,6 +75,11 @@ def test_claude_code_capture_parses_into_ir():
             "messages[0].content[0].text",
         ),
         ({"model": "m", "messages": [], "max_tokens": "lots"}, "max_tokens"),
+        ({"model": "m", "messages": [], "max_tokens": 64.5}, "max_tokens"),
+        ({"model": "m", "messages": [], "temperature": True}, "temperature"),
+        ({"model": "m", "messages": [], "top_p": "high"}, "top_p"),
+        ({"model": "m", "messages": [], "top_k": 2.5}, "top_k"),
+        ({"model": "m", "messages": [], "top_k": "a", "max_tokens": "b"}, "max_tokens"),  # the first in order
         ({"model": "m", "messages": [], "tool_choice": {"type": "sometimes"}}, "tool_choice.type"),
         ({"model": "m", "messages": [], "thinking": {"type": "deep"}}, "thinking.type"),
         (
@@ -419,3 +424,13 @@ def test_a_fault_is_named_where_it_is(fault, where):
         ADAPTER.parse_request(body)
     assert info.value.param == where
     assert str(info.value).startswith(where + ":")
+
+
+def test_sampling_values_are_carried_as_given():
+    # an integer temperature is a number; absent values stay None
+    req = ADAPTER.parse_request(
+        {"model": "m", "messages": [], "max_tokens": 64, "temperature": 1, "top_p": 0.5}
+    )
+    assert (req.max_tokens, req.temperature, req.top_p, req.top_k) == (64, 1, 0.5, None)
+    req = ADAPTER.parse_request({"model": "m", "messages": [], "top_k": 3, "temperature": None})
+    assert (req.max_tokens, req.temperature, req.top_p, req.top_k) == (None, None, None, 3)

@@ -22,6 +22,7 @@ from cliproxy.translate import ir
 from cliproxy.translate.claude import ADAPTER as CLAUDE
 from cliproxy.translate.gemini import ADAPTER as GEMINI
 from cliproxy.translate.openai_chat import ADAPTER as CHAT
+from cliproxy.translate.openai_chat.build_messages import build_messages
 from cliproxy.translate.openai_responses import ADAPTER as RESPONSES
 from cliproxy.translate.openai_responses.build import build_request
 from cliproxy.translate.openai_responses.response import build_response
@@ -198,3 +199,27 @@ def test_registry_takes_a_plain_string() -> None:
     assert reg.adapter("claude") is reg.adapter(CLAUDE.format) is CLAUDE
     with pytest.raises(ValueError):
         reg.adapter("nope")
+
+
+@dataclasses.dataclass(slots=True)
+class _SlowText(ir.Text):
+    """A text block the one-text shortcut of ``build_messages`` does not take (its type is
+    not exactly ``ir.Text``): what the general path writes for the same turn."""
+
+
+@pytest.mark.parametrize("source", ["claude", "openai-response", "gemini"])
+@pytest.mark.parametrize(
+    "turns",
+    [
+        [("system", "Be brief."), ("user", "hi")],
+        [("system", ""), ("user", "hi")],
+        [("system", "x-anthropic-billing-header: cc_version=1"), ("system", "Real."), ("user", "hi")],
+        [("developer", "Dev."), ("user", "")],
+        [("user", "hi"), ("system", "mid-conversation"), ("user", "again")],
+        [("user", "a"), ("assistant", "b"), ("user", "c")],
+    ],
+)
+def test_one_text_turns_build_as_the_general_path_does(source, turns):
+    fast = [ir.Message(role, [ir.Text(text)]) for role, text in turns]
+    slow = [ir.Message(role, [_SlowText(text)]) for role, text in turns]
+    assert build_messages(fast, False, source) == build_messages(slow, False, source)

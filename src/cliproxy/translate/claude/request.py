@@ -56,6 +56,9 @@ _NUMBERS: tuple[tuple[str, type | tuple[type, ...]], ...] = (
     ("top_p", (int, float)),
     ("top_k", int),
 )
+# the exact types of good values (what orjson makes of them, or absent): one test each
+_INT_OR_NONE = frozenset((int, type(None)))
+_NUMBER_OR_NONE = frozenset((int, float, type(None)))
 
 
 def _fail(path: str, what: str) -> RequestError:
@@ -133,14 +136,19 @@ def _messages(messages: Any, parser: BlockParser) -> list[ir.Message]:
 
 
 def _sampling(body: dict[str, Any], req: ir.Request) -> None:
-    for key, types in _NUMBERS:
-        value = body.get(key)
-        if value is not None and (not isinstance(value, types) or type(value) is bool):
-            raise _fail(key, "must be a number")
-    req.max_tokens = body.get("max_tokens")
-    req.temperature = body.get("temperature")
-    req.top_p = body.get("top_p")
-    req.top_k = body.get("top_k")
+    get = body.get
+    max_tokens, temperature, top_p, top_k = get("max_tokens"), get("temperature"), get("top_p"), get("top_k")
+    if not (
+        type(max_tokens) in _INT_OR_NONE
+        and type(temperature) in _NUMBER_OR_NONE
+        and type(top_p) in _NUMBER_OR_NONE
+        and type(top_k) in _INT_OR_NONE
+    ):  # a value of a type JSON does not give a good one: the exact check names the fault
+        for key, types in _NUMBERS:
+            value = get(key)
+            if value is not None and (not isinstance(value, types) or type(value) is bool):
+                raise _fail(key, "must be a number")
+    req.max_tokens, req.temperature, req.top_p, req.top_k = max_tokens, temperature, top_p, top_k
     stop = body.get("stop_sequences")
     if stop is not None and (not isinstance(stop, list) or not all(isinstance(s, str) for s in stop)):
         raise _fail("stop_sequences", "must be a list of strings")

@@ -46,6 +46,7 @@ _BILLING = "x-anthropic-billing-header:"
 _RESPONSES = frozenset({"openai-response", "codex"})
 UNAVAILABLE = "[reasoning unavailable]"
 _REMINDER = "<system-reminder>\n{}\n</system-reminder>"
+_SYSTEM_ROLES = ("system", "developer")
 
 
 def build_messages(
@@ -57,7 +58,22 @@ def build_messages(
     leading = True  # system turns before the first other turn are the system prompt
     calls_made = False
     for m in messages:
-        if m.role not in ("system", "developer"):
+        content = m.content
+        if (
+            not same
+            and len(content) == 1
+            and type(text := content[0]) is ir.Text
+            and m.name is None
+            and not media
+            and (m.role == "user" or (leading and m.role in _SYSTEM_ROLES))
+        ):  # the common turn, one text of a user or of the system prompt: as below, no walk
+            if m.role == "user":
+                leading = False
+                out.append({"role": "user", "content": text.text})
+            elif text.text and not text.text.lstrip().startswith(_BILLING):
+                out.append({"role": "system", "content": text.text})
+            continue
+        if m.role not in _SYSTEM_ROLES:
             leading = False
         elif not same:
             texts: list[ir.Text] = []
