@@ -239,6 +239,7 @@ async def open_stream(
         tr = reg.stream_translator(attempt.fmt, call.format, attempt.ir or call.client_ir(reg), model=alias)
         if attempt.replay is not None:  # reasoning the client cannot carry, kept for its next turn
             tr.observe = attempt.replay.record().observe
+            tr.observe_text = False  # (it keeps thinking, signatures and calls, not the text)
     pending: list[bytes] = []
     try:
         while not (tr.started or (not hold and tr.opened)):

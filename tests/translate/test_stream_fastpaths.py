@@ -8,6 +8,7 @@ cut anywhere (the long way) and compares.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import orjson
@@ -207,3 +208,64 @@ def test_lines_with_is_split_and_filter():
     for end in range(len(buf) + 1):
         expected = [x for x in buf[:end].split(b"\n") if b'"usage"' in x]
         assert lines_with(buf, b'"usage"', end) == expected, end
+
+
+# ------------------------------------------------------------------ the text lane
+
+# a Chat stream with all that may come between text deltas: reasoning, a held tool call,
+# usage:null on every chunk, a keep-alive, a text frame with a second key, an empty delta
+CHAT_MIXED = [
+    sse(chat_chunk({"role": "assistant", "content": ""})),
+    sse(chat_chunk({"reasoning_content": "think"})),
+    sse(chat_chunk({"content": "Hel"})),
+    sse(chat_chunk({"content": "lo, "})),
+    b"data: \n\n",
+    sse(chat_chunk({"content": "wor", "refusal": None})),
+    sse(chat_chunk({"content": "l", "reasoning_content": "hmm"})),
+    sse(chat_chunk({"content": "ld"})),
+    sse(chat_chunk({"tool_calls": [{"index": 0, "id": "call_1", "function": {"arguments": "{}"}}]})),
+    sse(chat_chunk({"content": "!"})),
+    sse(chat_chunk({"tool_calls": [{"index": 0, "function": {"name": "look"}}]})),
+    sse(chat_chunk({"content": "more"})),
+    # usage on a text chunk (some providers), with a count the last usage does not repeat
+    sse(chat_chunk({"content": "u"}, usage={**USAGE, "prompt_tokens_details": {"cached_tokens": 5}})),
+    sse(chat_chunk({"content": "x"}, "stop")),
+    sse(chat_chunk({"content": "after the finish"})),
+    sse({"id": "c", "model": "m", "choices": [], "usage": USAGE}),
+    b"data: [DONE]\n\n",
+]
+IDS = re.compile(rb'"(?:msg|rs|fc|resp|item|call|toolu)_[0-9A-Za-z]+"')
+
+
+def _translate(
+    upstream: Format, client: Format, chunks: list[bytes], lane: bool, watched: bool = False
+) -> tuple[bytes, object, list[str]]:
+    tr = REG.stream_translator(upstream, client, None, "client-model")
+    if not lane:
+        tr._lane = False
+    seen: list[str] = []
+    if watched:  # an observer with no use for text deltas (the replay recorder's kind)
+        tr.observe, tr.observe_text = lambda ev: seen.append(repr(ev)), False
+    out = b"".join(tr.feed(c) for c in chunks) + tr.finish()
+    return IDS.sub(b'"ID"', out), tr.usage, [e for e in seen if not e.startswith("TextDelta(")]
+
+
+@pytest.mark.parametrize("client", [Format.CLAUDE, Format.OPENAI, Format.RESPONSES, Format.GEMINI])
+@pytest.mark.parametrize(
+    ("upstream", "chunks"),
+    [
+        (Format.OPENAI, CHAT_FRAMES),
+        (Format.OPENAI, CHAT_MIXED),
+        (Format.OPENAI, frames((DATA / "openai_chat" / "parallel_tools.sse").read_bytes())),
+        (Format.OPENAI, [b"".join(CHAT_MIXED[:6]), *CHAT_MIXED[6:]]),  # several frames in one read
+        (Format.CLAUDE, frames(CLAUDE)),
+    ],
+)
+@pytest.mark.parametrize("watched", [False, True])
+def test_the_text_lane_writes_what_the_events_write(upstream, chunks, client, watched):
+    # a chunk that is one text delta of the open block skips the IR event (decode_delta ->
+    # StreamEncoder.text): the client's bytes, the usage and what an observer of all but
+    # text sees must be those of the event path
+    lane = _translate(upstream, client, chunks, True, watched)
+    assert lane == _translate(upstream, client, chunks, False, watched)
+    assert bool(lane[2]) is watched

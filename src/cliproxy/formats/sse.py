@@ -38,21 +38,31 @@ class SSEDecoder:
         self._id: str | None = None
         self._retry: int | None = None
 
+    def one(self, chunk: bytes) -> tuple[str | None, bytes] | None:
+        """``(event name or None, data)`` when ``chunk`` is exactly one whole ``data: Y``
+        or ``event: X\ndata: Y`` event with LF line ends and no earlier event is
+        unfinished (the common read of a stream): what :meth:`decode` would return, with no
+        event made; None otherwise (then :meth:`decode` reads it)."""
+        if self._buf or self._pending_cr or chunk[-2:] != b"\n\n" or chunk.find(b"\r") >= 0:
+            return None
+        nl = chunk.find(b"\n")
+        if nl == len(chunk) - 2:
+            return (None, chunk[6:-2]) if chunk[:6] == b"data: " else None
+        if (
+            chunk[:7] == b"event: "
+            and chunk.startswith(b"data: ", nl + 1)
+            and chunk.find(b"\n", nl + 1) == len(chunk) - 2
+        ):
+            return chunk[7:nl].decode(), chunk[nl + 7 : -2]
+        return None
+
     def decode(self, chunk: bytes) -> list[SSEEvent]:
         if not chunk:
             return []
-        if not self._buf and not self._pending_cr and chunk[-2:] == b"\n\n" and chunk.find(b"\r") < 0:
-            # the common read: exactly one whole "data: Y" or "event: X\ndata: Y" frame
-            nl = chunk.find(b"\n")
-            if nl == len(chunk) - 2:
-                if chunk[:6] == b"data: ":
-                    return [SSEEvent(None, chunk[6:-2])]
-            elif (
-                chunk[:7] == b"event: "
-                and chunk.startswith(b"data: ", nl + 1)
-                and chunk.find(b"\n", nl + 1) == len(chunk) - 2
-            ):
-                return [SSEEvent(chunk[7:nl].decode(), chunk[nl + 7 : -2])]
+        if chunk[-2:] == b"\n\n":
+            found = self.one(chunk)  # the common read: exactly one whole frame
+            if found is not None:
+                return [SSEEvent(*found)]
         elif (
             chunk[-4:] == b"\r\n\r\n"
             and not self._buf

@@ -40,6 +40,13 @@ class StreamDecoder(ABC):
         without its format's terminal event ends with a ``StreamEnd`` anyway (or an
         ``Error`` when the format says it was cut)."""
 
+    def decode_delta(self, chunk: bytes) -> tuple[int, str] | list[ir.Event]:
+        """:meth:`decode`, except that a chunk that is exactly one text delta of an open
+        block, and changes nothing else, comes back as ``(block index, text)`` with no
+        event made: the common chunk of a long answer (``StreamTranslator.feed`` hands it
+        to ``StreamEncoder.text``). A decoder that has no such shortcut decodes."""
+        return self.decode(chunk)
+
 
 class StreamEncoder(ABC):
     """IR events -> client stream bytes, in the client's exact framing.
@@ -59,6 +66,11 @@ class StreamEncoder(ABC):
     @abstractmethod
     def flush(self) -> bytes:
         """Frames owed at the end (a terminator such as ``data: [DONE]``); called once."""
+
+    def text(self, index: int, text: str) -> bytes:
+        """``encode(ir.TextDelta(index, text))``, for an encoder that writes one without
+        the event (``StreamDecoder.decode_delta``)."""
+        return self.encode(ir.TextDelta(index, text))
 
     def resume(self) -> None:
         """Continue a stream whose opening bytes the client already has (a pass-through

@@ -332,7 +332,9 @@ def restore_signatures(
 
 class TurnRecorder:
     """Watches one upstream answer (IR events, or a whole Claude message) and hands the
-    finished turn to ``done`` when it ended in tool calls after signed thinking."""
+    finished turn to ``done`` when it ended in tool calls after signed thinking. Text
+    deltas mean nothing to it (a stream's text lane passes it by:
+    ``StreamTranslator.observe_text``)."""
 
     __slots__ = ("_calls", "_done", "_order", "_size", "_thinking")
 

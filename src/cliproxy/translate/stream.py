@@ -169,10 +169,12 @@ class StreamTranslator:
         "_decoder",
         "_done",
         "_encoder",
+        "_lane",
         "_seq",
         "early_error",
         "ended",
         "observe",
+        "observe_text",
         "opened",
         "started",
         "usage",
@@ -189,9 +191,24 @@ class StreamTranslator:
         self.ended = False
         self.early_error: ir.Error | None = None
         self.observe: Callable[[ir.Event], None] | None = None  # sees every upstream event
+        # False: ``observe`` has no use for text deltas, and those of the open block (the
+        # common chunk's) may skip it, and their event, through the text lane
+        self.observe_text = True
+        # the decoder hands a lone text delta over as (block, text): no event is made for it
+        self._lane = type(decoder).decode_delta is not StreamDecoder.decode_delta
 
     def feed(self, chunk: bytes) -> bytes:
-        events = self._decoder.decode(chunk)
+        if self._lane and self.started and (self.observe is None or not self.observe_text):
+            got = self._decoder.decode_delta(chunk)
+            if isinstance(got, tuple):  # a text delta: written as _run writes its event
+                index, text = got
+                seq = self._seq
+                if index == seq._current:
+                    return self._encoder.text(seq._out_index[index], text)
+                return self._run([ir.TextDelta(index, text)])
+            events = got
+        else:
+            events = self._decoder.decode(chunk)
         if len(events) == 1 and self.started and self.observe is None:
             ev = events[0]  # the common chunk: one delta of the open block (as _run does it)
             if type(ev) in _DELTAS and ev.index == self._seq._current:  # type: ignore[union-attr]

@@ -82,15 +82,41 @@ class ClaudeStreamDecoder(StreamDecoder):
                 ir.Error("upstream sent a stream event that is not JSON", status=502, type="api_error")
             )
             return
-        if type(obj) is dict:  # orjson makes plain dicts
-            kind = obj.get("type")
-            if kind == "content_block_delta":  # the common event, inline (_block_delta's text case)
-                delta = obj.get("delta")
-                index = obj.get("index", 0)
-                if type(delta) is dict and delta.get("type") == "text_delta" and index not in self._server:
-                    out.append(ir.TextDelta(index, delta.get("text") or ""))
-                    return
-            handler = _HANDLERS.get(kind)  # type: ignore[arg-type]
+        self._object(obj, out)
+
+    def decode_delta(self, chunk: bytes) -> tuple[int, str] | list[ir.Event]:
+        found = None if self._done else self._sse.one(chunk)
+        if found is None:
+            return self.decode(chunk)
+        out: list[ir.Event] = []
+        try:
+            obj = orjson.loads(found[1])
+        except orjson.JSONDecodeError:  # [DONE], an empty data line or a broken frame
+            self._event(found[1], out)
+            return out
+        text = self._text_of(obj)
+        if text is not None:
+            return text
+        self._object(obj, out)
+        return out
+
+    def _text_of(self, obj: Any) -> tuple[int, str] | None:
+        """``(index, text)`` of a ``text_delta`` event (the common one): what
+        :meth:`_block_delta` makes a ``TextDelta`` of, changing nothing else."""
+        if type(obj) is dict and obj.get("type") == "content_block_delta":  # (orjson: plain dicts)
+            delta = obj.get("delta")
+            index = obj.get("index", 0)
+            if type(delta) is dict and delta.get("type") == "text_delta" and index not in self._server:
+                return index, delta.get("text") or ""
+        return None
+
+    def _object(self, obj: Any, out: list[ir.Event]) -> None:
+        """One parsed event."""
+        text = self._text_of(obj)
+        if text is not None:
+            out.append(ir.TextDelta(*text))
+        elif type(obj) is dict:
+            handler = _HANDLERS.get(obj.get("type"))  # type: ignore[arg-type]
             if handler is not None:
                 handler(self, obj, out)
 

@@ -87,12 +87,17 @@ class ClaudeStreamEncoder(StreamEncoder):
     def encode(self, event: ir.Event) -> bytes:
         if self._ended:
             return b""
-        if type(event) is ir.TextDelta and self._started:  # the common event, inline (_text)
-            if self._cur is None or not event.text or self._kind != "text":
-                return b""
-            return self._head + _dumps(event.text) + _TAIL
+        if type(event) is ir.TextDelta and self._started:  # the common event
+            return self.text(event.index, event.text)
         head = b"" if self._started or isinstance(event, _OPENINGS) else self._start("", "", None)
         return head + _HANDLERS[type(event)](self, event)
+
+    def text(self, index: int, text: str) -> bytes:
+        if not self._started or self._ended:
+            return b"" if self._ended else super().text(index, text)
+        if self._cur is None or not text or self._kind != "text":
+            return b""
+        return self._head + _dumps(text) + _TAIL
 
     def flush(self) -> bytes:
         if self._ended:
@@ -192,9 +197,7 @@ class ClaudeStreamEncoder(StreamEncoder):
         return None
 
     def _text(self, ev: ir.TextDelta) -> bytes:
-        if self._cur is None or not ev.text or self._kind != "text":
-            return b""
-        return self._head + _dumps(ev.text) + _TAIL
+        return self.text(ev.index, ev.text)  # (after _start: the frame)
 
     def _thinking(self, ev: ir.ThinkingDelta) -> bytes:
         if self._cur is None or not ev.text or self._kind != "thinking":

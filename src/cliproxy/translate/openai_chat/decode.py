@@ -161,6 +161,41 @@ class ChatStreamDecoder(StreamDecoder):
                 )
             )
             return
+        self._object(obj, out)
+
+    def decode_delta(self, chunk: bytes) -> tuple[int, str] | list[ir.Event]:
+        if self._text is None or self._done or self._finished:  # no open text block to add to
+            return self.decode(chunk)
+        found = self._sse.one(chunk)
+        if found is None:
+            return self.decode(chunk)
+        data = found[1]
+        out: list[ir.Event] = []
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:  # [DONE], a keep-alive or a broken frame
+            self._frame(data, out)
+            return out
+        # one more piece of the open text block and nothing else (no other delta key,
+        # finish_reason or usage): what _object turns into one TextDelta of that block
+        if type(obj) is dict and type(choices := obj.get("choices")) is list and choices:
+            choice = choices[0]
+            if (
+                type(choice) is dict
+                and type(delta := choice.get("delta")) is dict
+                and len(delta) == 1
+                and type(text := delta.get("content")) is str
+                and text
+                and choice.get("index", 0) == 0
+                and not choice.get("finish_reason")
+                and type(obj.get("usage")) is not dict
+            ):
+                return self._text, text
+        self._object(obj, out)
+        return out
+
+    def _object(self, obj: Any, out: list[ir.Event]) -> None:
+        """One parsed chunk."""
         if type(obj) is not dict:
             return
         choices = obj.get("choices")
@@ -172,7 +207,7 @@ class ChatStreamDecoder(StreamDecoder):
                 delta = choice.get("delta")
                 if type(delta) is dict:
                     content = delta.get("content")
-                    if len(delta) == 1 and type(content) is str:  # the common case: one text fragment
+                    if len(delta) == 1 and type(content) is str:  # one text fragment
                         if content:
                             if self._text is not None:  # the text block is open: one more delta
                                 out.append(ir.TextDelta(self._text, content))

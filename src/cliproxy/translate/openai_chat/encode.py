@@ -72,14 +72,19 @@ class ChatStreamEncoder(StreamEncoder):
     def encode(self, event: ir.Event) -> bytes:
         if self._errored:
             return b""
-        if type(event) is ir.TextDelta and self._prefix:  # the common event, inline (_text)
-            return self._text_head + _dumps(event.text) + b"}" + _CLOSE if event.text else b""
+        if type(event) is ir.TextDelta and self._prefix:  # the common event
+            return self.text(event.index, event.text)
         handler = _HANDLERS.get(type(event))
         if handler is None:  # BlockStop, SignatureDelta: nothing on this wire
             return b""
         if not self._prefix and not isinstance(event, _OPENINGS):
             return self._start(ir.StreamStart(id="", model="")) + handler(self, event)
         return handler(self, event)
+
+    def text(self, index: int, text: str) -> bytes:
+        if self._errored or not self._prefix:
+            return b"" if self._errored else super().text(index, text)
+        return self._text_head + _dumps(text) + b"}" + _CLOSE if text else b""
 
     def flush(self) -> bytes:
         if self._errored or self._done:
@@ -143,7 +148,7 @@ class ChatStreamEncoder(StreamEncoder):
         return self._delta({"tool_calls": [call]})
 
     def _text(self, ev: ir.TextDelta) -> bytes:
-        return self._text_head + _dumps(ev.text) + b"}" + _CLOSE if ev.text else b""
+        return self.text(ev.index, ev.text)  # (after _start: the frame)
 
     def _thinking(self, ev: ir.ThinkingDelta) -> bytes:
         return self._delta({"reasoning_content": ev.text}) if ev.text else b""

@@ -189,6 +189,25 @@ class ResponsesEncoder(StreamEncoder):
         out = self._emit("response.output_item.added", {"output_index": oi, "item": item})
         return out + self._emit("response.output_item.done", {"output_index": oi, "item": item})
 
+    def text(self, index: int, text: str) -> bytes:
+        b = self._block
+        if self._done or b is None or b.skip or b.kind != "text" or not text:
+            return super().text(index, text)  # (nothing, or what _delta makes of it)
+        return self._text_delta(b, text)
+
+    def _text_delta(self, b: _Block, text: str) -> bytes:
+        """An ``output_text.delta`` of the open text block (its frame's constant parts made once)."""
+        b.buf.append(text)
+        if not b.head:
+            b.head, b.tail = _delta_template(
+                "response.output_text.delta",
+                {"item_id": b.item["id"], "output_index": b.oi, "content_index": 0},
+                b',"logprobs":[]',
+            )
+        seq = self._seq  # _fast, inline for the common delta
+        self._seq = seq + 1
+        return b"%s%s%s%d}\n\n" % (b.head, orjson.dumps(text), b.tail, seq)
+
     def _delta(self, ev: ir.TextDelta | ir.ThinkingDelta | ir.ToolArgsDelta) -> bytes:
         b = self._block
         if b is None or b.skip:
@@ -197,16 +216,7 @@ class ResponsesEncoder(StreamEncoder):
         if not text:
             return b""
         if b.kind == "text":
-            b.buf.append(text)
-            if not b.head:
-                b.head, b.tail = _delta_template(
-                    "response.output_text.delta",
-                    {"item_id": b.item["id"], "output_index": b.oi, "content_index": 0},
-                    b',"logprobs":[]',
-                )
-            seq = self._seq  # _fast, inline for the common delta
-            self._seq = seq + 1
-            return b"%s%s%s%d}\n\n" % (b.head, orjson.dumps(text), b.tail, seq)
+            return self._text_delta(b, text)
         if b.kind == "thinking":
             out = b""
             if not b.buf:
