@@ -22,7 +22,7 @@ from cliproxy.formats.sse import SSEDecoder, lines_with
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamDecoder
 from cliproxy.translate.registry import default_registry
-from cliproxy.translate.stream import Passthrough
+from cliproxy.translate.stream import Passthrough, StreamTranslator
 
 REG = default_registry()
 DATA = Path(__file__).parent / "data"
@@ -269,3 +269,34 @@ def test_the_text_lane_writes_what_the_events_write(upstream, chunks, client, wa
     lane = _translate(upstream, client, chunks, True, watched)
     assert lane == _translate(upstream, client, chunks, False, watched)
     assert bool(lane[2]) is watched
+
+
+def test_a_duck_typed_decoder_and_encoder_take_no_lane():
+    # a plugin's adapter may hand over objects that only have decode/flush and encode/flush
+    class Decoder:
+        def __init__(self) -> None:
+            self.inner = REG.adapter(Format.OPENAI).stream_decoder(None)
+
+        def decode(self, chunk: bytes) -> list[ir.Event]:
+            return self.inner.decode(chunk)
+
+        def flush(self) -> list[ir.Event]:
+            return self.inner.flush()
+
+    class Encoder:
+        def __init__(self) -> None:
+            self.inner = REG.adapter(Format.CLAUDE).stream_encoder(None, "client-model")
+
+        def encode(self, event: ir.Event) -> bytes:
+            return self.inner.encode(event)
+
+        def flush(self) -> bytes:
+            return self.inner.flush()
+
+    tr = StreamTranslator(Decoder(), Encoder())
+    out = b"".join(tr.feed(c) for c in CHAT_MIXED) + tr.finish()
+    assert not tr._lane and b"text_delta" in out
+    with_lane = REG.stream_translator(Format.OPENAI, Format.CLAUDE, None, "client-model")
+    assert with_lane._lane and IDS.sub(b"", out) == IDS.sub(
+        b"", b"".join(with_lane.feed(c) for c in CHAT_MIXED) + with_lane.finish()
+    )

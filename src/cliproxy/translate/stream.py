@@ -195,7 +195,9 @@ class StreamTranslator:
         # common chunk's) may skip it, and their event, through the text lane
         self.observe_text = True
         # the decoder hands a lone text delta over as (block, text): no event is made for it
-        self._lane = type(decoder).decode_delta is not StreamDecoder.decode_delta
+        # (a duck-typed decoder or encoder of a plugin's adapter may have neither method)
+        lane = getattr(type(decoder), "decode_delta", None)
+        self._lane = lane is not None and lane is not StreamDecoder.decode_delta and hasattr(encoder, "text")
 
     def feed(self, chunk: bytes) -> bytes:
         if self._lane and self.started and (self.observe is None or not self.observe_text):
