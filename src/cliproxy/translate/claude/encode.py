@@ -87,8 +87,10 @@ class ClaudeStreamEncoder(StreamEncoder):
     def encode(self, event: ir.Event) -> bytes:
         if self._ended:
             return b""
-        if type(event) is ir.TextDelta and self._started:  # the common event
-            return self.text(event.index, event.text)
+        if type(event) is ir.TextDelta and self._started:  # the common event, inline (text)
+            if self._cur is None or not event.text or self._kind != "text":
+                return b""
+            return self._head + _dumps(event.text) + _TAIL
         head = b"" if self._started or isinstance(event, _OPENINGS) else self._start("", "", None)
         return head + _HANDLERS[type(event)](self, event)
 

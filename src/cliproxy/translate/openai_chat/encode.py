@@ -72,8 +72,8 @@ class ChatStreamEncoder(StreamEncoder):
     def encode(self, event: ir.Event) -> bytes:
         if self._errored:
             return b""
-        if type(event) is ir.TextDelta and self._prefix:  # the common event
-            return self.text(event.index, event.text)
+        if type(event) is ir.TextDelta and self._prefix:  # the common event, inline (text)
+            return self._text_head + _dumps(event.text) + b"}" + _CLOSE if event.text else b""
         handler = _HANDLERS.get(type(event))
         if handler is None:  # BlockStop, SignatureDelta: nothing on this wire
             return b""
