@@ -130,3 +130,26 @@ def test_a_counter_nobody_reads_holds_fewer_than_fold_notes():
     cred = counters.by_auth["cred"]
     assert (cred.success, cred.input_tokens) == (5 * FOLD + 3, 100 * (5 * FOLD + 3))
     assert counters.by_auth["other"].failed == 5 * FOLD + 3
+
+
+def test_a_read_walks_the_counters_only_after_new_notes():
+    # the panel reads by_auth once per credential: with nothing noted since the last read,
+    # a read must not walk every counter again (a pool of hundreds of credentials)
+    class Walked(dict):
+        walks = 0
+
+        def values(self):  # the walk of UsageCounters.fold
+            Walked.walks += 1
+            return super().values()
+
+    counters = UsageCounters()
+    counters._by_auth, counters._by_key = Walked(), Walked()
+    for i in range(300):
+        counters.record(NOW, "key", f"cred-{i}", (), True, TOKENS)
+    assert counters.by_auth["cred-7"].success == 1 and Walked.walks == 2
+    for _ in range(5):
+        counters.by_auth.get("cred-7")
+        counters.by_key.get("key")
+    assert Walked.walks == 2
+    counters.record(NOW, "key", "cred-7", (), False, TOKENS)
+    assert counters.by_auth["cred-7"].failed == 1 and Walked.walks == 4

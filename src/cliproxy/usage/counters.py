@@ -157,11 +157,12 @@ class UsageCounters:
     """Counters by credential ``auth_index`` and by client API key. ``by_auth`` and
     ``by_key`` add in what was noted (:meth:`Counter.fold`) before they are read."""
 
-    __slots__ = ("_by_auth", "_by_key")
+    __slots__ = ("_by_auth", "_by_key", "_noted")
 
     def __init__(self) -> None:
         self._by_auth: dict[str, Counter] = {}
         self._by_key: dict[str, Counter] = {}
+        self._noted = False  # a request was noted since the last fold (a read is then O(counters))
 
     @property
     def by_auth(self) -> dict[str, Counter]:
@@ -182,7 +183,11 @@ class UsageCounters:
         self._by_key = counters
 
     def fold(self) -> None:
-        """Every counter's notes added in (a read is due)."""
+        """Every counter's notes added in (a read is due): nothing to walk when no request
+        was noted since the last time (a panel listing reads once per credential)."""
+        if not self._noted:
+            return
+        self._noted = False
         for table in (self._by_auth, self._by_key):
             for c in table.values():
                 if c.pending:
@@ -218,6 +223,7 @@ class UsageCounters:
             failed.pending.append((ts, False, _NO_TOKENS))
             if len(failed.pending) >= FOLD:
                 failed.fold()
+        self._noted = True
         note = (ts, ok, tokens)
         try:  # subscripts, not .get(): no call on a hit (a miss is once per key)
             k = self._by_key[api_key]
