@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scenarios import proxy_config
+from tlscert import make as make_cert
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -204,9 +205,7 @@ def start_fake(log: Path | None = None, *, tls: bool = False) -> Proc:
     cmd = [sys.executable, str(BENCH / "upstream.py"), "--port", str(port)]
     ca: str | None = None
     if tls:
-        from tlscert import make
-
-        ca_path, cert, key = make(OUT / "tls")
+        ca_path, cert, key = make_cert(OUT / "tls")
         ca = str(ca_path)
         cmd += ["--tls-cert", str(cert), "--tls-key", str(key)]
     fake = Proc("fake", cmd, port, log or OUT / "fake.log", scheme="https" if tls else "http")
