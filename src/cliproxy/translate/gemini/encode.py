@@ -94,6 +94,9 @@ class GeminiStreamEncoder(StreamEncoder):
             )
         return self._frame(_TEXT_HEAD + orjson.dumps(text) + thought + tail)
 
+    def text(self, index: int, text: str) -> bytes:
+        return self._text(text, b"") if text else b""
+
     def encode(self, event: ir.Event) -> bytes:
         if isinstance(event, ir.TextDelta):
             return self._text(event.text, b"") if event.text else b""
