@@ -12,7 +12,7 @@ request again, never from what the previous attempt made of it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,17 @@ if TYPE_CHECKING:
 # read per request: a global, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
 _GEMINI = Format.GEMINI
 
-__all__ = ["SSE_HEADERS", "Attempt", "Call", "Reply", "RequestTerminated", "StreamReply", "new_call", "then"]
+__all__ = [
+    "SSE_HEADERS",
+    "Attempt",
+    "Call",
+    "LazyStream",
+    "Reply",
+    "RequestTerminated",
+    "StreamReply",
+    "new_call",
+    "then",
+]
 
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "Connection": "keep-alive"}
 _JSON = {"Content-Type": "application/json"}
@@ -183,6 +193,34 @@ class StreamReply:
     first: bytes
     rest: AsyncIterator[bytes]
     credential: Credential | None = None
+
+
+class LazyStream:
+    """A stream rest (``StreamReply.rest``) whose async generator (``_pull``) is made
+    when it is first iterated, so that a reader that pushes instead (``relay``) never
+    makes one. ``__anext__`` hands out that generator's own awaitable, for readers that
+    step it by hand (the keep-alive writer)."""
+
+    __slots__ = ("_gen",)
+
+    def __init__(self) -> None:
+        self._gen: AsyncGenerator[bytes, None] | None = None
+
+    def _pull(self) -> AsyncGenerator[bytes, None]:
+        raise NotImplementedError
+
+    def __aiter__(self) -> AsyncGenerator[bytes, None]:
+        gen = self._gen
+        if gen is None:
+            gen = self._gen = self._pull()
+        return gen
+
+    def __anext__(self) -> Awaitable[bytes]:
+        return self.__aiter__().__anext__()
+
+    async def aclose(self) -> None:
+        if self._gen is not None:
+            await self._gen.aclose()
 
 
 async def then(pushed: Awaitable[None], end: Callable[[], Awaitable[None]]) -> None:

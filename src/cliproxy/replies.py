@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from cliproxy.calls import SSE_HEADERS, Attempt, Call, Reply, StreamReply
+from cliproxy.calls import SSE_HEADERS, Attempt, Call, LazyStream, Reply, StreamReply
 from cliproxy.credentials.record import Credential
 from cliproxy.errors import CliproxyError, UpstreamError
 from cliproxy.formats import Format, claude, gemini, openai_chat, openai_responses
@@ -273,33 +273,7 @@ async def open_stream(
     return StreamReply(headers, b"".join(pending), rest, attempt.cred)
 
 
-class _Lazy:
-    """An async iterator whose generator (``_pull``) is made when it is first iterated,
-    so that a reader that pushes instead (``relay``) never makes one."""
-
-    __slots__ = ("_gen",)
-
-    def __init__(self) -> None:
-        self._gen: AsyncGenerator[bytes, None] | None = None
-
-    def _pull(self) -> AsyncGenerator[bytes, None]:
-        raise NotImplementedError
-
-    def __aiter__(self) -> AsyncGenerator[bytes, None]:
-        gen = self._gen
-        if gen is None:
-            gen = self._gen = self._pull()
-        return gen
-
-    def __anext__(self) -> Awaitable[bytes]:
-        return self.__aiter__().__anext__()
-
-    async def aclose(self) -> None:
-        if self._gen is not None:
-            await self._gen.aclose()
-
-
-class _Rest(_Lazy):
+class _Rest(LazyStream):
     """The rest of a stream after its first bytes, translated event by event: an async
     iterator (pulled chunk by chunk), or pushed with :meth:`relay` when the upstream
     answer can push (``FastResponse.relay``) and the consumer handles each piece at once.
@@ -455,7 +429,7 @@ def rewritten(
     return _Mapped(raw, step, tail, resp)
 
 
-class _Mapped(_Lazy):
+class _Mapped(LazyStream):
     """An upstream body whose chunks a step with state maps on their way (``rewritten``,
     the un-enveloping of ``chunks_of``), then ``tail()`` at its end: an async iterator, or
     pushed (``relay``)."""

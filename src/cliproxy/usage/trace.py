@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
-from cliproxy.calls import Reply, StreamReply, then
+from cliproxy.calls import LazyStream, Reply, StreamReply, then
 from cliproxy.requestid import NO_REQUEST, REQUEST_ID, new_request_id
 from cliproxy.usage.recording import Timed, timed
 from cliproxy.usage.writer import Spool
@@ -288,29 +288,18 @@ class RequestTrace:
             self._last_chunk = now
 
 
-class _ClientStream:
+class _ClientStream(LazyStream):
     """The client stream, seen on its way out; closing it always closes the source
     (even when it was never started) and ends the trace.
 
-    Iterating it runs one async generator (``_watch``): no coroutine of ours per chunk.
-    ``__anext__`` hands out that generator's own awaitable, for readers that step it by
-    hand (the keep-alive writer)."""
+    Iterating it runs one async generator (``_pull``): no coroutine of ours per chunk."""
 
-    __slots__ = ("_ended", "_gen", "_rest", "_sniffer", "_trace")
+    __slots__ = ("_ended", "_rest", "_sniffer", "_trace")
 
     def __init__(self, trace: RequestTrace, rest: AsyncIterator[bytes], sniffer: Any) -> None:
+        super().__init__()
         self._trace, self._rest, self._sniffer = trace, rest, sniffer
-        self._gen: AsyncGenerator[bytes, None] | None = None
         self._ended = False
-
-    def __aiter__(self) -> AsyncGenerator[bytes, None]:
-        gen = self._gen
-        if gen is None:
-            gen = self._gen = self._watch()
-        return gen
-
-    def __anext__(self) -> Awaitable[bytes]:
-        return self.__aiter__().__anext__()
 
     def _seer(self, emit: Callable[[bytes], int] | None = None) -> Callable[[bytes], int]:
         """What is done with each client chunk on its way out: the first one's time, the
@@ -332,7 +321,7 @@ class _ClientStream:
 
         return see
 
-    async def _watch(self) -> AsyncGenerator[bytes, None]:
+    async def _pull(self) -> AsyncGenerator[bytes, None]:
         see = self._seer()
         async for chunk in self._rest:
             see(chunk)
@@ -343,7 +332,7 @@ class _ClientStream:
         self, emit: Callable[[bytes], int], drain: Callable[[], Awaitable[None]]
     ) -> Coroutine[Any, Any, None] | None:
         """Push mode (``cliproxy.replies``' stream rest): each chunk seen as it is by
-        :meth:`_watch`, then handed to ``emit``, whose answer goes back to the source
+        :meth:`_pull`, then handed to ``emit``, whose answer goes back to the source
         (``drain()`` awaited when it asks to pause); the trace ends with the stream. The
         coroutine to await for the whole stream, or ``None`` when the source cannot push
         (then iterate)."""
