@@ -38,7 +38,6 @@ Claude Messages only (``passthrough Claude``, ``Claude -> OpenAI``).
 from __future__ import annotations
 
 import argparse
-import base64
 import re
 import shutil
 import subprocess
@@ -64,19 +63,6 @@ def _instructions(dump: Path) -> int:
     return int(m.group(1)) if m else 0
 
 
-def _claude_signature() -> str:
-    """A signature shaped as Claude's (base64 of a protobuf-framed channel record naming
-    the model), which the proxy keeps for a Claude upstream, as it keeps a real one."""
-
-    def field(num: int, value: bytes | int) -> bytes:
-        if isinstance(value, int):
-            return bytes([num << 3, value])
-        return bytes([num << 3 | 2, len(value)]) + value
-
-    channel = field(1, 12) + field(2, 2) + field(6, b"claude-sonnet-4-6")
-    return base64.b64encode(field(2, field(1, channel)) + field(3, 1)).decode()
-
-
 def scenario_request(ap: argparse.ArgumentParser, args: argparse.Namespace, delay_ms: float = 0.0) -> Request:
     """What a per-request tool sends for ``args`` (``scenario``, ``body``, ``stream``,
     ``chunks``): the scenario's request, or the agentic one; a stream's shape in its headers."""
@@ -95,12 +81,7 @@ def agentic_request(name: str) -> Request:
     if sc.client != "claude":
         raise SystemExit(f"--body claude-code: {name!r} has no Claude Messages client")
     body = claude_code_request()
-    body["model"], body["stream"] = MODELS[sc.upstream][1], False
-    sig = _claude_signature()
-    for msg in body["messages"]:
-        for block in msg["content"] if isinstance(msg["content"], list) else ():
-            if block.get("type") == "thinking":
-                block["signature"] = sig
+    body["model"], body["stream"] = MODELS[sc.upstream][1], False  # (signed as Claude signs)
     return Request(sc.proxy_request(False).path, client_headers("claude"), orjson.dumps(body))
 
 

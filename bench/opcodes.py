@@ -45,6 +45,7 @@ def _child() -> None:
     out = os.environ["CLIPROXY_OPCODES_OUT"]
     ops: collections.Counter[CodeType] = collections.Counter()
     calls: collections.Counter[CodeType] = collections.Counter()
+    owners: dict[CodeType, str] = {}  # generated code (a dataclass's __init__): its class
 
     def local(frame: FrameType, event: str, arg: Any) -> Any:
         if event == "opcode":
@@ -54,7 +55,10 @@ def _child() -> None:
     def tracer(frame: FrameType, event: str, arg: Any) -> Any:
         frame.f_trace_opcodes = True
         frame.f_trace_lines = False
-        calls[frame.f_code] += 1
+        code = frame.f_code
+        calls[code] += 1
+        if code.co_filename == "<string>" and code not in owners and "self" in frame.f_locals:
+            owners[code] = type(frame.f_locals["self"]).__qualname__
         return local
 
     def on(*_: object) -> None:
@@ -66,9 +70,8 @@ def _child() -> None:
         sys.settrace(None)
         with open(out, "w") as fh:
             for code, n in ops.items():
-                fh.write(
-                    f"{code.co_filename}\t{code.co_firstlineno}\t{code.co_qualname}\t{n}\t{calls[code]}\n"
-                )
+                name = f"{owners[code]}.{code.co_name}" if code in owners else code.co_qualname
+                fh.write(f"{code.co_filename}\t{code.co_firstlineno}\t{name}\t{n}\t{calls[code]}\n")
 
     signal.signal(signal.SIGUSR1, on)
     signal.signal(signal.SIGUSR2, off)
