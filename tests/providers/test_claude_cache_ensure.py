@@ -6,12 +6,14 @@ TestCacheControlOrder, TestUpgradeClaudeCacheControlTTL) onto ``claude_cache``."
 from __future__ import annotations
 
 import copy
+import random
 from typing import Any
 
 import orjson
 import pytest
 
-from cliproxy.providers.claude_cache import count_marks, ensure, owns_placement, settle, upgrade_ttl
+from cliproxy.providers.claude_cache import _marks, count_marks, ensure, owns_placement, settle, upgrade_ttl
+from tests.translate.test_signature_sanitize_inline import _history as random_history
 
 EPH = {"type": "ephemeral"}
 
@@ -435,3 +437,40 @@ def test_placement_never_writes_into_the_clients_blocks() -> None:
     assert client == before
     assert attempt["system"][0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
     assert attempt["messages"][0]["content"][0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+
+
+def _reference_marks(body: dict[str, Any]) -> list[Any]:
+    """Every marked block in evaluation order, one plain nested loop."""
+    out: list[Any] = []
+    for section, key in ((0, "tools"), (1, "system")):
+        blocks = body.get(key)
+        if type(blocks) is list:
+            out += [
+                (section, (key, i)) for i, b in enumerate(blocks) if type(b) is dict and "cache_control" in b
+            ]
+    for m, msg in enumerate(body.get("messages") or []):
+        content = msg.get("content") if type(msg) is dict else None
+        if type(content) is list:
+            for c, b in enumerate(content):
+                if type(b) is dict and "cache_control" in b:
+                    out.append((2, ("messages", m, "content", c)))
+    return out
+
+
+def test_the_mark_scan_finds_every_mark_where_the_plain_loop_does() -> None:
+    """``_marks`` skips a turn's blocks after its first mark and reads that turn again
+    for the rest: the same marks, in the same order, as one plain loop."""
+    rng = random.Random("marks")
+    pool: list[Any] = [
+        {"type": "text", "text": "x"},
+        {"type": "text", "text": "y", "cache_control": EPH},
+        "odd",
+    ]
+    seen = 0
+    for _ in range(300):
+        messages = random_history(rng, pool)  # turns of blocks, string turns, non-objects
+        body = {"messages": messages, "system": [rng.choice(pool) for _ in range(rng.randint(0, 3))]}
+        want = _reference_marks(body)
+        assert _marks(body) == want
+        seen += sum(1 for section, _ in want if section == 2) > 1
+    assert seen > 50  # turns with several marks, and histories with marks in several turns

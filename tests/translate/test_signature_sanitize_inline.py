@@ -13,6 +13,7 @@ import pytest
 
 from cliproxy.translate.signature_bodies import (
     SanitizeReport,
+    _kept_whole,
     _sanitized_block,
     sanitize_claude_messages,
 )
@@ -145,3 +146,71 @@ def test_the_inline_answers_are_sanitized_blocks_answers(target: Any) -> None:
                 assert (id(a) in originals) == (id(b) in originals)
                 assert a is b or id(b) not in originals
     assert changed > 50 and untouched > 10  # both outcomes exercised
+
+
+def _agentic(turns: int) -> list[Any]:
+    """A Claude Code history: every assistant turn thinks (signed by Claude), says a word
+    and calls a tool; every tool answers."""
+    messages: list[Any] = []
+    for i in range(turns):
+        messages.append({"role": "user", "content": [{"type": "text", "text": f"step {i}"}]})
+        messages.append(
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "so", "signature": CLAUDE},
+                    {"type": "text", "text": "running"},
+                    {"type": "tool_use", "id": f"t{i}", "name": "Bash", "input": {"command": "ls"}},
+                ],
+            }
+        )
+        messages.append(
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"t{i}", "content": "ok"}]}
+        )
+    messages.append({"role": "user", "content": "finish"})
+    return messages
+
+
+def test_a_history_that_keeps_every_signature_is_answered_by_the_quick_walk() -> None:
+    """The common Claude Code turn: nothing to change. The quick walk answers it (so the
+    loop's indexes and copies are not paid), with the loop's answer and counts."""
+    history = _agentic(30)
+    assert _kept_whole(history, "claude", True) == 30
+    got, report = sanitize_claude_messages(history, "claude", drop_tool_signatures=True)
+    want, want_report = _reference(history, "claude", True, True, False, True)
+    assert got is None and want is None
+    assert report == want_report and report.preserved == 30
+
+
+class _Blocks(list):  # type: ignore[type-arg]
+    """A content list of another type than JSON gives."""
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        pytest.param(lambda h: h.append("not a message"), id="a message that is no object"),
+        pytest.param(lambda h: h[-2]["content"].append("text"), id="a block that is no object"),
+        pytest.param(
+            lambda h: h.append(
+                {
+                    "role": "assistant",
+                    "content": _Blocks([{"type": "thinking", "signature": gpt_signature()}]),
+                }
+            ),
+            id="a list subclass with a foreign signature",
+        ),
+        pytest.param(
+            lambda h: h[1]["content"][0].update(signature=gpt_signature()), id="a foreign signature"
+        ),
+        pytest.param(lambda h: h[1]["content"][0].update(signature="claude#" + CLAUDE), id="a cache prefix"),
+        pytest.param(lambda h: h[1]["content"][2].update(model="m"), id="a tool call naming a model"),
+        pytest.param(lambda h: h[4]["content"][0].pop("signature"), id="a thinking block with no signature"),
+    ],
+)
+def test_shapes_the_quick_walk_leaves_to_the_loop(odd: Any) -> None:
+    history = _agentic(3)
+    odd(history)
+    assert _kept_whole(history, "claude", True) == -1
+    got, report = sanitize_claude_messages(history, "claude", drop_tool_signatures=True)
+    assert (got, report) == _reference(history, "claude", True, True, False, True)

@@ -68,10 +68,20 @@ def _marks(body: dict[str, Any]) -> list[_Mark]:
         for m, msg in enumerate(messages):
             content = msg.get("content") if type(msg) is dict else None
             if type(content) is list:
-                for c, b in enumerate(content):
+                for b in content:  # no enumerate: a mark is rare, its index found when met
                     if type(b) is dict and "cache_control" in b:
-                        out.append((_MESSAGES, ("messages", m, "content", c)))
+                        out += _marked(m, content)
+                        break
     return out
+
+
+def _marked(m: int, content: list[Any]) -> list[_Mark]:
+    """The marked blocks of message ``m``'s content."""
+    return [
+        (_MESSAGES, ("messages", m, "content", c))
+        for c, b in enumerate(content)
+        if type(b) is dict and "cache_control" in b
+    ]
 
 
 def count_marks(body: dict[str, Any]) -> int:

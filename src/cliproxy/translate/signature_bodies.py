@@ -231,6 +231,11 @@ def sanitize_claude_messages(
     report = SanitizeReport(target)
     if not isinstance(messages, list):
         return None, report
+    if not preserve_empty:
+        preserved = _kept_whole(messages, target, drop_tool_signatures)
+        if preserved >= 0:
+            report.preserved = preserved
+            return None, report
     out: list[Any] | None = None  # a new list from the first message that changes
     # a tool call with none of these keys is left as it is (``_sanitized_tool_use``'s answer)
     untouched_call = _CALL_KEYS_MODEL if drop_tool_signatures else _CALL_KEYS
@@ -275,6 +280,47 @@ def sanitize_claude_messages(
         if kept or not drop_empty_messages:
             out.append({**msg, "content": kept})
     return out, report
+
+
+def _kept_whole(messages: list[Any], target: Provider, drop_tool_signatures: bool) -> int:
+    """How many thinking signatures ``target`` takes as they are when the loop above would
+    change nothing, else -1 (the loop then decides, from the start).
+
+    A Claude Code history resends every turn, and most of them need no change. This walk
+    asks only that, without the loop's indexes and copy bookkeeping (a 139-message,
+    230-block history: 59 -> 40 us). Any shape it does not answer for (a message or block
+    that is not exactly a dict, a list subclass, a signed block its fast checks do not
+    clear) is -1."""
+    untouched_call = _CALL_KEYS_MODEL if drop_tool_signatures else _CALL_KEYS
+    preserved = 0
+    for msg in messages:
+        if type(msg) is not dict:
+            return -1
+        content = msg.get("content")
+        if type(content) is not list:
+            if isinstance(content, list):
+                return -1
+            continue
+        for block in content:
+            if type(block) is not dict:
+                return -1
+            kind = block.get("type")
+            if kind not in _SIGNED_KINDS:  # text, tool_result, image, no type: nothing signed
+                continue
+            if kind == "tool_use":
+                if untouched_call.isdisjoint(block):
+                    continue
+                return -1
+            if (
+                type(raw := block.get("signature")) is str
+                and raw
+                and (d := decide(target, raw, "claude_thinking")).action == "preserve"
+                and (not d.normalized or d.normalized == raw)
+            ):
+                preserved += 1
+                continue
+            return -1
+    return preserved
 
 
 _SIGNED_KINDS = ("thinking", "tool_use")  # the only blocks :func:`_sanitized_block` may change
