@@ -251,14 +251,7 @@ def sanitize_claude_messages(
                     new = block  # text, tool_result, image...: nothing signed
                 elif kind == "tool_use" and untouched_call.isdisjoint(block):
                     new = block  # a call that carries no signature (nor a model to drop)
-                elif (
-                    kind == "thinking"
-                    and not preserve_empty
-                    and type(raw := block.get("signature")) is str
-                    and raw
-                    and (d := decide(target, raw, "claude_thinking")).action == "preserve"
-                    and (not d.normalized or d.normalized == raw)
-                ):
+                elif kind == "thinking" and not preserve_empty and _kept_as_is(block, target):
                     report.preserved += 1  # a signature its target takes as it is
                     new = block
                 else:
@@ -280,6 +273,16 @@ def sanitize_claude_messages(
         if kept or not drop_empty_messages:
             out.append({**msg, "content": kept})
     return out, report
+
+
+def _kept_as_is(block: dict[str, Any], target: Provider) -> bool:
+    """Whether a thinking block's signature goes to ``target`` as it is (what
+    :func:`_sanitized_block` answers for it, without a copy): the block is kept whole."""
+    raw = block.get("signature")
+    if type(raw) is not str or not raw:
+        return False
+    d = decide(target, raw, "claude_thinking")
+    return d.action == "preserve" and (not d.normalized or d.normalized == raw)
 
 
 def _kept_whole(messages: list[Any], target: Provider, drop_tool_signatures: bool) -> int:
@@ -311,12 +314,7 @@ def _kept_whole(messages: list[Any], target: Provider, drop_tool_signatures: boo
                 if untouched_call.isdisjoint(block):
                     continue
                 return -1
-            if (
-                type(raw := block.get("signature")) is str
-                and raw
-                and (d := decide(target, raw, "claude_thinking")).action == "preserve"
-                and (not d.normalized or d.normalized == raw)
-            ):
+            if _kept_as_is(block, target):
                 preserved += 1
                 continue
             return -1
