@@ -124,12 +124,21 @@ def claude_frames(model: str) -> tuple[bytes, bytes, bytes]:
 
 
 def _gemini(model: str, text: str, last: bool) -> dict:
-    candidate: dict = {"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}
-    out: dict = {"candidates": [candidate], "modelVersion": model}
+    """One answer or stream chunk as Google writes it: every stream chunk carries the usage
+    known so far (the prompt's until the last), the model version and the response id."""
+    candidate: dict = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
     if last:
         candidate["finishReason"] = "STOP"
-        out["usageMetadata"] = USAGE_GEMINI
-    return out
+        usage = USAGE_GEMINI
+    else:
+        prompt = USAGE_GEMINI["promptTokenCount"]
+        usage = {"promptTokenCount": prompt, "totalTokenCount": prompt}
+    return {
+        "candidates": [candidate],
+        "usageMetadata": usage,
+        "modelVersion": model,
+        "responseId": "bench-gemini",
+    }
 
 
 @lru_cache(maxsize=64)

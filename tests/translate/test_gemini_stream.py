@@ -246,6 +246,76 @@ def test_usage_sniffer(maker):
         )
 
 
+def _repeating_usage_chunks() -> list[dict]:
+    """Google's shape: every chunk repeats the usage known so far (equal dicts, each its
+    own object), until the last chunk adds the output."""
+    prompt = {"promptTokenCount": 10, "totalTokenCount": 10}
+    chunks = [
+        {
+            "candidates": [{"content": {"role": "model", "parts": [{"text": f"t{i} "}]}, "index": 0}],
+            "usageMetadata": dict(prompt),
+            "modelVersion": "gemini-2.5-flash",
+            "responseId": "resp-2",
+        }
+        for i in range(6)
+    ]
+    chunks[3]["usageMetadata"] = {"promptTokenCount": 10, "candidatesTokenCount": 3, "totalTokenCount": 13}
+    chunks[4]["usageMetadata"] = dict(chunks[3]["usageMetadata"])
+    chunks[-1]["candidates"][0]["finishReason"] = "STOP"
+    chunks[-1]["usageMetadata"] = {"promptTokenCount": 10, "candidatesTokenCount": 6, "totalTokenCount": 16}
+    return chunks
+
+
+@pytest.fixture
+def metadata_reads(monkeypatch):
+    """How many usageMetadata objects the decoder and the sniffer read."""
+    from cliproxy.formats import gemini as wire
+
+    reads: list[dict] = []
+    real = wire.usage_from_metadata
+
+    def counting(meta):
+        reads.append(meta)
+        return real(meta)
+
+    monkeypatch.setattr(wire, "usage_from_metadata", counting)
+    return reads
+
+
+@pytest.mark.parametrize("maker", [sse_bytes, array_bytes])
+def test_decoder_reads_a_repeated_usage_once(maker, metadata_reads):
+    """A chunk whose usageMetadata equals the previous chunk's is not read again: one
+    read and one UsageEvent per distinct usage, the last one on StreamEnd."""
+    events = decode(maker(_repeating_usage_chunks()))
+    assert len(metadata_reads) == 3
+    usages = [e.usage for e in events if isinstance(e, ir.UsageEvent)]
+    assert usages == [
+        ir.Usage(input_tokens=10, total_tokens=10),
+        ir.Usage(input_tokens=10, output_tokens=3, total_tokens=13),
+        ir.Usage(input_tokens=10, output_tokens=6, total_tokens=16),
+    ]
+    assert events[-1] == ir.StreamEnd("end_turn", usages[-1], extras={"stop_raw": "STOP"})
+    text = "".join(e.text for e in events if isinstance(e, ir.TextDelta))
+    assert text == "t0 t1 t2 t3 t4 t5 "
+
+
+@pytest.mark.parametrize("maker", [sse_bytes, array_bytes])
+def test_usage_sniffer_reads_a_repeated_usage_once(maker, metadata_reads):
+    data = maker(_repeating_usage_chunks())
+    sn = GeminiUsageSniffer()
+    frames = data.split(b"\r\n\r\n") if maker is sse_bytes else [data]
+    for frame in frames:
+        sn.feed(frame + b"\r\n\r\n" if maker is sse_bytes and frame else frame)
+    assert sn.usage == ir.Usage(input_tokens=10, output_tokens=6, total_tokens=16)
+    if maker is sse_bytes:  # a chunk a read: the repeated bytes are not parsed again
+        assert len(metadata_reads) == 3
+    for step in (1, 7):  # split anywhere, the answer is the same
+        sn = GeminiUsageSniffer()
+        for i in range(0, len(data), step):
+            sn.feed(data[i : i + step])
+        assert sn.usage == ir.Usage(input_tokens=10, output_tokens=6, total_tokens=16)
+
+
 # ---------------------------------------------------------------- encoder
 
 

@@ -257,11 +257,12 @@ class GeminiUsageSniffer(UsageSniffer):
     """Keeps the last complete ``usageMetadata`` seen in a passthrough stream (either
     framing). Chunks without the key are only kept as a short tail."""
 
-    __slots__ = ("_buf",)
+    __slots__ = ("_buf", "_last")
 
     def __init__(self) -> None:
         self.usage = None
         self._buf = b""
+        self._last = b""  # the bytes of the last usageMetadata read
 
     def feed(self, chunk: bytes) -> None:
         data = self._buf + chunk if self._buf else chunk
@@ -274,12 +275,16 @@ class GeminiUsageSniffer(UsageSniffer):
         if end < 0:
             self._buf = data[idx:]
             return
-        try:
-            meta = orjson.loads(data[start:end])
-        except orjson.JSONDecodeError:
-            meta = None
-        if isinstance(meta, dict):
-            self.usage = usage_from_metadata(meta)
+        raw = data[start:end]
+        # Google repeats the usage known so far on every chunk: the same bytes are not read again
+        if raw != self._last:
+            self._last = raw
+            try:
+                meta = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                meta = None
+            if isinstance(meta, dict):
+                self.usage = usage_from_metadata(meta)
         self._buf = data[end:][-len(_KEY) :]
 
 

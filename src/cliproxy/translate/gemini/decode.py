@@ -42,6 +42,7 @@ class GeminiStreamDecoder(StreamDecoder):
         self._blocked: str | None = None
         self._has_call = False
         self._usage: ir.Usage | None = None
+        self._meta: Any = None  # the last usageMetadata read (a chunk's own, never changed)
 
     # ---- framing
 
@@ -101,9 +102,8 @@ class GeminiStreamDecoder(StreamDecoder):
         if not isinstance(obj, dict):
             self._fail(out, ir.Error("upstream sent a chunk that is not a JSON object", status=502))
             return
-        err = obj.get("error")
-        if err is not None:
-            self._fail(out, _error_event(err))
+        if "error" in obj and obj["error"] is not None:  # (``in``: no call for the common chunk)
+            self._fail(out, _error_event(obj["error"]))
             return
         if not self._started:
             self._start(out, obj)
@@ -117,12 +117,17 @@ class GeminiStreamDecoder(StreamDecoder):
                             out.append(ir.TextDelta(self._next - 1, text))
                     else:
                         self._part(part, out)
-            self._finish = cand.get("finishReason") or self._finish
-        feedback = obj.get("promptFeedback")
-        if isinstance(feedback, dict) and feedback.get("blockReason"):
-            self._blocked = feedback["blockReason"]
+            if "finishReason" in cand:
+                self._finish = cand["finishReason"] or self._finish
+        if "promptFeedback" in obj:
+            feedback = obj["promptFeedback"]
+            if isinstance(feedback, dict) and feedback.get("blockReason"):
+                self._blocked = feedback["blockReason"]
         meta = obj.get("usageMetadata")
-        if isinstance(meta, dict):
+        # Google repeats the usage known so far on every chunk: a copy of the last one (one
+        # compare in C) is not read again
+        if meta is not None and meta != self._meta and isinstance(meta, dict):
+            self._meta = meta
             usage = wire.usage_from_metadata(meta)
             if usage != self._usage:
                 self._usage = usage
