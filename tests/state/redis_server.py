@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -13,10 +14,33 @@ from pathlib import Path
 import pytest
 
 
+def _below_ephemeral() -> tuple[int, int]:
+    """A range of ports the kernel never hands out on its own: the ones below its ephemeral
+    range (``ip_local_port_range``), from which every ``bind(0)`` and every outgoing
+    connection's own port are taken."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return (max(1025, low - 12000), low)
+
+
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port below the ephemeral range, chosen at random: :meth:`RedisServer.start`
+    binds it again after an outage, and while the server is down no other socket of this
+    machine's tests (their listeners bind port 0, their connections take ephemeral ports)
+    can take it in between."""
+    low, high = _below_ephemeral()
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(low, high)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {low}-{high}")
 
 
 class RedisServer:
