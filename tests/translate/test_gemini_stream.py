@@ -6,6 +6,7 @@ import random
 import orjson
 import pytest
 
+from cliproxy.formats import gemini as wire
 from cliproxy.formats.gemini import GeminiUsageSniffer, JSONArraySplitter
 from cliproxy.translate import ir
 from cliproxy.translate.gemini import ADAPTER
@@ -269,8 +270,6 @@ def _repeating_usage_chunks() -> list[dict]:
 @pytest.fixture
 def metadata_reads(monkeypatch):
     """How many usageMetadata objects the decoder and the sniffer read."""
-    from cliproxy.formats import gemini as wire
-
     reads: list[dict] = []
     real = wire.usage_from_metadata
 
