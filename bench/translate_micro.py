@@ -1,5 +1,5 @@
 """Micro-benchmark of translation: a 1,000-chunk stream and a ~100 KB Claude Code request
-through every pair.
+through every pair (and the Gemini stream in Antigravity's envelope to the other formats).
 
     python bench/translate_micro.py
 
@@ -23,6 +23,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cliproxy.formats import Format
+from cliproxy.providers.antigravity import unwrap_body
 from cliproxy.translate import ir
 from cliproxy.translate.registry import default_registry
 
@@ -134,14 +135,25 @@ def stream_bytes(fmt: Format) -> tuple[bytes, int]:
     return data, len(events)
 
 
+def enveloped(frames: list[bytes]) -> list[bytes]:
+    """Gemini frames as Antigravity sends them: each payload inside ``{"response": ...}``,
+    beside a ``traceId``."""
+    out = []
+    for f in frames:
+        body = f.removeprefix(b"data: ").rstrip(b"\r\n")
+        out.append(b'data: {"response":' + body + b',"traceId":"0af7651916cd43dd"}\r\n\r\n')
+    return out
+
+
 def split_frames(data: bytes) -> list[bytes]:
     """The stream as the network would hand it over: one frame per read."""
     parts = data.split(b"\n\n")
     return [p + b"\n\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
-def _per_chunk(frames: list[bytes], up: Format, cl: Format) -> tuple[float, float]:
-    """(mean us per chunk, worst single chunk us) over ``RUNS`` fresh translators.
+def _per_chunk(frames: list[bytes], up: Format, cl: Format, unwrap: bool = False) -> tuple[float, float]:
+    """(mean us per chunk, worst single chunk us) over ``RUNS`` fresh translators
+    (``unwrap``: whose decoder takes Antigravity's envelope off each payload).
 
     Each frame's feed is timed on its own; per frame the fastest run counts (a run that
     the scheduler interrupted loses), so "worst" is the costliest frame of the stream
@@ -151,6 +163,8 @@ def _per_chunk(frames: list[bytes], up: Format, cl: Format) -> tuple[float, floa
     clock = time.perf_counter_ns
     for _ in range(RUNS):  # the mean: CPU time of whole runs (a shared machine preempts us)
         tr = REG.stream_translator(up, cl, None, "m")
+        if unwrap:
+            tr.unwrapping(unwrap_body)
         t_start = CPU()
         for f in frames:
             tr.feed(f)
@@ -158,6 +172,8 @@ def _per_chunk(frames: list[bytes], up: Format, cl: Format) -> tuple[float, floa
         best = min(best, CPU() - t_start)
     for _ in range(RUNS):  # the worst chunk: each frame timed alone, its fastest run
         tr = REG.stream_translator(up, cl, None, "m")
+        if unwrap:
+            tr.unwrapping(unwrap_body)
         feed = tr.feed
         for i, f in enumerate(frames):
             t0 = clock()
@@ -177,6 +193,10 @@ def bench_streams() -> list[tuple[str, float, float]]:
         for cl in FORMATS:
             mean, worst = _per_chunk(frames, up, cl)
             rows.append((f"{up.value} -> {cl.value}", mean, worst))
+    wrapped = enveloped(split_frames(stream_bytes(Format.GEMINI)[0]))
+    for cl in (Format.OPENAI, Format.RESPONSES, Format.CLAUDE):  # (a Gemini client gets bytes)
+        mean, worst = _per_chunk(wrapped, Format.GEMINI, cl, unwrap=True)
+        rows.append((f"antigravity -> {cl.value}", mean, worst))
     return rows
 
 

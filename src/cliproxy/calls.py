@@ -187,12 +187,18 @@ class StreamReply:
     ``rest`` may also push (see ``cliproxy.replies``): ``rest.relay(emit, drain)`` returns
     the coroutine that hands each chunk to ``emit`` as the upstream's reads come, or
     ``None`` when its source cannot push; a wrapper of ``rest`` that has per-chunk work or
-    an end of its own offers ``relay`` too, else the stream is pulled."""
+    an end of its own offers ``relay`` too, else the stream is pulled.
+
+    ``read_usage``: the stream's usage once it has ended, as the upstream's events gave it
+    (a translated stream: its client's bytes may carry none, e.g. a Chat Completions client
+    that did not ask ``stream_options.include_usage``); ``None``: read it off the client's
+    bytes. A wrapper that changes neither the chunks' usage nor the stream's end passes it on."""
 
     headers: dict[str, str]
     first: bytes
     rest: AsyncIterator[bytes]
     credential: Credential | None = None
+    read_usage: Callable[[], IrUsage | None] | None = None
 
 
 class LazyStream:

@@ -479,18 +479,23 @@ class Pipeline:
         else:
             alias = plan.alias
             chunks = None
+            wrapped = False  # the payloads of ``chunks`` carry the provider's envelope still
             if call.stream or upreq.stream:  # the body as it arrives (a whole answer is read at once)
-                chunks = replies.chunks_of(resp, attempt)
-                if trace is not None:
+                chunks = resp.chunks()
+                if trace is not None:  # (the request log keeps the upstream's own bytes)
                     chunks = trace.upstream_chunks(chunks)
                 if upreq.rewrite_chunk is not None:  # e.g. tool names of a cloaked Claude request
+                    if provider.wraps_payloads:  # a rewrite reads the payloads unwrapped
+                        chunks = replies.unwrapped(chunks, provider, resp)
                     chunks = replies.rewritten(chunks, upreq.rewrite_chunk, resp)
+                else:  # unwrapped by the reader: a decoder takes the envelope off the objects it parses
+                    wrapped = provider.wraps_payloads
             if call.stream:
                 assert chunks is not None
                 hold = not provider.commits_at_first_event
                 try:
                     result = await replies.open_stream(
-                        self.translations, call, attempt, resp, chunks, alias, hold=hold
+                        self.translations, call, attempt, resp, chunks, alias, hold=hold, wrapped=wrapped
                     )
                 except RewriteError:
                     raise
@@ -508,6 +513,7 @@ class Pipeline:
                     route.model,
                     flow,
                     upreq.rewrite_body,
+                    wrapped=wrapped,
                 )
         cooling = self.pool.cooling  # None or empty: nothing cools, nothing to clear
         if cooling is None or cooling:

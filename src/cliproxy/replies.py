@@ -25,10 +25,11 @@ from cliproxy.credentials.record import Credential
 from cliproxy.errors import CliproxyError, UpstreamError
 from cliproxy.formats import Format, claude, gemini, openai_chat, openai_responses
 from cliproxy.formats.sse import SSEDecoder, frame_data
-from cliproxy.providers.base import RewriteError
+from cliproxy.providers.base import Provider, RewriteError
 from cliproxy.providers.fastconn import GO, STOP, Push
 from cliproxy.providers.transport import UpstreamResponse, network_error, read_body
 from cliproxy.translate import ir
+from cliproxy.translate.adapter import unwraps
 from cliproxy.translate.collect import Collector
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.stream import Passthrough, StreamTranslator
@@ -40,13 +41,13 @@ if TYPE_CHECKING:
 _GEMINI, _RESPONSES = Format.GEMINI, Format.RESPONSES
 
 __all__ = [
-    "chunks_of",
     "compact_reply",
     "count_reply",
     "loads_object",
     "local_count",
     "open_stream",
     "rewritten",
+    "unwrapped",
     "whole_reply",
 ]
 
@@ -65,22 +66,24 @@ _USAGE_OF: dict[Format, tuple[str, Callable[[dict[str, Any]], ir.Usage]]] = {
 }
 
 
-def chunks_of(resp: UpstreamResponse, attempt: Attempt) -> AsyncIterator[bytes]:
-    """The upstream body as it arrives, un-enveloped when the provider wraps its SSE payloads."""
-    provider = attempt.provider
-    raw = resp.chunks()
-    if not provider.wraps_payloads:
-        return raw
+def unwrapped(
+    chunks: AsyncIterator[bytes], provider: Provider, resp: UpstreamResponse | None = None
+) -> AsyncIterator[bytes]:
+    """``chunks``, the SSE body of a provider that wraps its payloads, with each payload's
+    envelope taken off (``Provider.unwrap_chunk``): for a reader that needs the bytes
+    unwrapped (a client of the upstream's own format, a rewrite hook, a decoder that
+    cannot unwrap). ``resp``: the answer ``chunks`` is read from, when it may push."""
     decoder = SSEDecoder()
     unwrap = provider.unwrap_chunk
+    data = decoder.decode_data
 
     def step(chunk: bytes) -> bytes:
-        return b"".join([frame_data(unwrap(ev.data)) for ev in decoder.decode(chunk)])
+        return b"".join([frame_data(unwrap(payload)) for payload in data(chunk)])
 
     def tail() -> bytes:
         return b"".join([frame_data(unwrap(ev.data)) for ev in decoder.flush()])
 
-    return _Mapped(raw, step, tail, resp)
+    return _Mapped(chunks, step, tail, resp)
 
 
 async def whole_reply(
@@ -93,23 +96,34 @@ async def whole_reply(
     route_model: str,
     flow: Flow | None,
     rewrite: Callable[[bytes], bytes] | None = None,
+    *,
+    wrapped: bool = False,
 ) -> Reply:
     """A whole answer in the client's format (``chunks``: the stream of an upstream that
     only streams, collected; ``None``: its whole body is read; ``rewrite``: the attempt's
-    change to the upstream body, before translation)."""
+    change to the upstream body, before translation; ``wrapped``: the payloads of
+    ``chunks`` still carry the provider's envelope)."""
     up_fmt = attempt.fmt
     trace = call.trace
     out: dict[str, Any] | None = None  # the answer as an object, when it is built from one
     try:
         if chunks is not None:
-            out = await _collected(reg, call, attempt, chunks, alias)
+            out = await _collected(reg, call, attempt, resp, chunks, alias, wrapped)
             body = orjson.dumps(out)
         else:
             data = await resp.read()
             if trace is not None and trace.keep_bodies:  # else it keeps only an error's body
                 trace.upstream_body(data)
+            parsed: dict[str, Any] | None = None  # the body as an object, once unwrapping parsed it
             if attempt.provider.wraps_payloads:
-                data = orjson.dumps(attempt.provider.unwrap_body(loads_object(data)))
+                parsed = attempt.provider.unwrap_body(loads_object(data))
+                if (
+                    rewrite is not None
+                    or flow is not None
+                    or (up_fmt == call.format and alias is None)
+                    or type(parsed) is not dict
+                ):  # what reads bytes gets them unwrapped (and what is no object, its error)
+                    data, parsed = orjson.dumps(parsed), None
             if rewrite is not None:
                 data = rewrite(data)
             if flow is not None:
@@ -119,7 +133,7 @@ async def whole_reply(
             if up_fmt == call.format and alias is None:  # pass-through: the upstream's own bytes
                 body = data if data[:1] == b"{" and data[-1:] == b"}" else _json_object(data)
             else:
-                out = _translated(reg, call, attempt, data, alias)
+                out = _translated(reg, call, attempt, data, alias, parsed)
                 body = orjson.dumps(out)
     except _READ_FAILURES as exc:
         raise network_error(exc, "while sending the response") from exc
@@ -146,10 +160,18 @@ def _usage_of(fmt: Format, out: dict[str, Any]) -> ir.Usage | None:
 
 
 async def _collected(
-    reg: Registry, call: Call, attempt: Attempt, chunks: AsyncIterator[bytes], alias: str | None
+    reg: Registry,
+    call: Call,
+    attempt: Attempt,
+    resp: UpstreamResponse,
+    chunks: AsyncIterator[bytes],
+    alias: str | None,
+    wrapped: bool,
 ) -> dict[str, Any]:
     collector = Collector()
     decoder = reg.adapter(attempt.fmt).stream_decoder(attempt.ir)
+    if wrapped and not unwraps(decoder, attempt.provider.unwrap_body):
+        chunks = unwrapped(chunks, attempt.provider, resp)
     observe = attempt.replay.record().observe if attempt.replay is not None else None
     async for chunk in chunks:
         events = decoder.decode(chunk)
@@ -171,11 +193,18 @@ async def _collected(
 
 
 def _translated(
-    reg: Registry, call: Call, attempt: Attempt, data: bytes, alias: str | None
+    reg: Registry,
+    call: Call,
+    attempt: Attempt,
+    data: bytes,
+    alias: str | None,
+    parsed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An answer another format asked for, or under a forced ``alias``."""
+    """An answer another format asked for, or under a forced ``alias`` (``parsed``:
+    ``data`` already parsed)."""
     up_fmt = attempt.fmt
-    parsed = loads_object(data)
+    if parsed is None:
+        parsed = loads_object(data)
     if up_fmt == call.format:
         parsed["model"] = alias
         return parsed
@@ -225,9 +254,12 @@ async def open_stream(
     alias: str | None,
     *,
     hold: bool = True,
+    wrapped: bool = False,
 ) -> StreamReply:
     """Read until the first content, so an early failure can still fail over (``hold``
-    false: only until the first bytes for the client, e.g. a handshake event)."""
+    false: only until the first bytes for the client, e.g. a handshake event;
+    ``wrapped``: the payloads of ``chunks`` still carry the provider's envelope, which the
+    decoder takes off the objects it parses when it can, else the bytes lose it first)."""
     tr: StreamTranslator | Passthrough
     # upstreams always stream SSE: a Gemini client without ?alt=sse wants the JSON array
     reframe = call.format is _GEMINI and call.alt != "sse"
@@ -235,8 +267,12 @@ async def open_stream(
     if same and alias is None and not reframe:
         adapter = reg.adapter(attempt.fmt)
         tr = Passthrough(adapter.stream_decoder(None))  # the trace sniffs usage on the way out
+        if wrapped:  # the client gets the bytes: unwrapped
+            chunks = unwrapped(chunks, attempt.provider, resp)
     else:  # names are restored against what this attempt sent upstream
         tr = reg.stream_translator(attempt.fmt, call.format, attempt.ir or call.client_ir(reg), model=alias)
+        if wrapped and not tr.unwrapping(attempt.provider.unwrap_body):
+            chunks = unwrapped(chunks, attempt.provider, resp)
         if attempt.replay is not None:  # reasoning the client cannot carry, kept for its next turn
             tr.observe = attempt.replay.record().observe
             tr.observe_text = False  # (it keeps thinking, signatures and calls, not the text)
@@ -270,7 +306,9 @@ async def open_stream(
     if reframe:
         headers["Content-Type"] = "application/json"
     rest = _Rest(reg, call, tr, chunks, resp)
-    return StreamReply(headers, b"".join(pending), rest, attempt.cred)
+    # a translated stream's usage is the one its decoder read (the client's bytes may lack it)
+    read_usage = tr.read_usage if type(tr) is StreamTranslator else None
+    return StreamReply(headers, b"".join(pending), rest, attempt.cred, read_usage)
 
 
 class _Rest(LazyStream):

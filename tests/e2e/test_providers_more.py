@@ -7,14 +7,17 @@ auth header and the body shape each provider received.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
 import pytest
 
 from cliproxy.formats import Format
+from cliproxy.providers.antigravity import AntigravityProvider
 from tests.e2e.clients import KEY, ask
 from tests.fakes.oauth import oauth_fake  # noqa: F401
+from tests.usage.helpers import logs, settle
 
 CLIENTS = [Format.OPENAI, Format.RESPONSES, Format.CLAUDE, Format.GEMINI]
 CLIENT_IDS = [c.value for c in CLIENTS]
@@ -259,6 +262,83 @@ async def test_antigravity_tool_call(antigravity, stream):
     )
     assert [name for name, _ in answer.calls] == ["bash"], answer.raw
     assert "FAKE_TOOL_OK" in answer.calls[0][1]["command"]
+
+
+@pytest.mark.parametrize("client", CLIENTS, ids=CLIENT_IDS)
+async def test_antigravity_stream_loses_its_envelope_once(antigravity, client, monkeypatch):
+    """A translated stream's decoder takes the envelope off the objects it parses: no
+    payload is parsed, unwrapped and serialised again first (``unwrap_chunk``). Only a
+    Gemini client, which gets the upstream's own bytes, needs them unwrapped."""
+    calls: list[bytes] = []
+    unwrap_chunk = AntigravityProvider.unwrap_chunk
+
+    def counted(self: AntigravityProvider, data: bytes) -> bytes:
+        calls.append(data)
+        return unwrap_chunk(self, data)
+
+    monkeypatch.setattr(AntigravityProvider, "unwrap_chunk", counted)
+    answer = await ask(client, antigravity.url, "gemini-3-flash", "Say hello", stream=True)
+    assert "Hello from fake" in answer.text, answer.raw
+    assert answer.input_tokens > 0 and answer.output_tokens > 0
+    if client is Format.GEMINI:
+        assert calls and all(b'"traceId"' in c for c in calls)
+        assert "traceId" not in str(answer.raw)
+    else:
+        assert calls == []
+
+
+async def test_antigravity_stream_falls_back_when_the_decoder_cannot_unwrap(antigravity, monkeypatch):
+    """A plugin's Gemini adapter whose decoder has no ``unwrapping``: the bytes lose their
+    envelope before it reads them, as they did before decoders could unwrap."""
+    reg = antigravity.service.pipeline.translations
+    gemini = reg.adapter(Format.GEMINI)
+
+    class Plain:  # duck-typed, as a plugin's decoder may be
+        def __init__(self, request: Any) -> None:
+            self.inner = gemini.stream_decoder(request)
+            self.seen: list[bytes] = []
+
+        def decode(self, chunk: bytes) -> list[Any]:
+            self.seen.append(chunk)
+            return self.inner.decode(chunk)
+
+        def flush(self) -> list[Any]:
+            return self.inner.flush()
+
+    made: list[Plain] = []
+
+    class PluginAdapter:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(gemini, name)
+
+        def stream_decoder(self, request: Any = None) -> Plain:
+            made.append(Plain(request))
+            return made[-1]
+
+    monkeypatch.setitem(reg._adapters, Format.GEMINI, PluginAdapter())
+    answer = await ask(
+        Format.CLAUDE, antigravity.url, "gemini-3-flash", "FAKE_TOOL please run it", stream=True, tools=True
+    )
+    assert [name for name, _ in answer.calls] == ["bash"], answer.raw
+    assert answer.input_tokens > 0 and answer.output_tokens > 0
+    seen = b"".join(b"".join(d.seen) for d in made)
+    assert b'"candidates"' in seen and b'"traceId"' not in seen and b'"response"' not in seen
+
+
+async def test_antigravity_request_log_keeps_the_upstream_bytes(start_proxy, fake_gemini, tmp_path):
+    """The request log shows a stream as the upstream sent it, envelope and all (as it does
+    a whole body); the client's part shows what the client got."""
+    antigravity_auth(tmp_path, fake_gemini.base_url)
+    proxy = await start_proxy(HEAD + "request-log: true\n")
+    for client in (Format.CLAUDE, Format.GEMINI):
+        answer = await ask(client, proxy.url, "gemini-3-flash", "Say hello", stream=True)
+        assert "Hello from fake" in answer.text
+    [*_, claude_log, gemini_log] = sorted(logs(await settle(proxy)), key=lambda p: p.stat().st_mtime_ns)
+    for log in (claude_log, gemini_log):
+        upstream, client_part = log.read_text().split("=== API RESPONSE 1 ===")[1].split("=== RESPONSE ===")
+        assert '"response":{' in upstream and '"traceId":' in upstream
+        assert '"traceId"' not in client_part
+    assert "event: message_start" in claude_log.read_text().split("=== RESPONSE ===")[1]
 
 
 # ---------------------------------------------------------------- Kimi: OAuth file, two endpoints

@@ -8,7 +8,8 @@ models/{model}:{action}`` (service accounts, Bearer token) and ``POST /v1/publis
 {model}:{action}`` (Vertex API keys).
 Antigravity (Cloud Code): ``POST /v1internal:generateContent|streamGenerateContent|countTokens``
 takes ``{"project", "model", "request": {<gemini request>}, ...}`` and wraps every answer (the
-whole body and each SSE ``data:`` payload) as ``{"response": {...}}``; count answers are bare.
+whole body and each SSE ``data:`` payload) as ``{"response": {...}, "traceId": "..."}``; count
+answers are bare.
 Auth: ``x-goog-api-key`` header or ``?key=``. As the real API: no key -> 403
 PERMISSION_DENIED, a wrong key -> 400 INVALID_ARGUMENT / API_KEY_INVALID
 (``bad_key_status = 401`` switches to 401 UNAUTHENTICATED).
@@ -142,9 +143,12 @@ class GeminiFake(FakeServer):
         if "claude" in model and parts and parts[0].get("thought"):
             # Antigravity's Claude signs its thinking with a double-layer Claude signature
             parts[0]["thoughtSignature"] = antigravity_claude_signature(model)
+        trace_id = new_id("")[:16]  # the envelope's own member beside the answer
         if action == "generateContent":
-            return self.json_response({"response": _chunk(model, parts, usage, final=True)})
-        wrapped = ({"response": chunk} for chunk in _stream_chunks(model, parts, usage))
+            return self.json_response(
+                {"response": _chunk(model, parts, usage, final=True), "traceId": trace_id}
+            )
+        wrapped = ({"response": chunk, "traceId": trace_id} for chunk in _stream_chunks(model, parts, usage))
         sse = request.query.get("alt") == "sse"
         return await self.stream(
             request, _frames(wrapped, sse), "text/event-stream" if sse else "application/json"

@@ -150,6 +150,29 @@ async def test_token_budget_counts_stream_end_usage(policy_proxy):
     assert len(proxy.fakes.openai.requests) == 1
 
 
+@pytest.mark.parametrize("extra", ["", "commercial-mode: true\n"], ids=["traced", "commercial"])
+async def test_a_translated_stream_without_usage_for_the_client_is_charged(policy_proxy, extra):
+    """A Chat client that does not ask ``stream_options.include_usage`` (old Codex, plain
+    SDK calls) gets no usage chunk, but a Claude upstream reported it: the key's budget is
+    charged what the upstream said, not nothing (else a budget is bypassed by leaving the
+    option out). Charged by the request's trace, or, in commercial mode (no trace), by the
+    policy itself."""
+    proxy = await policy_proxy('  - {key: "sk-b", name: ci, budget: {tokens: 5, period: day}}', extra)
+    async with _oa(proxy, "sk-b") as client:
+        stream = await client.chat.completions.create(
+            model="claude-model",
+            messages=[{"role": "user", "content": "tell me a long story please"}],
+            stream=True,
+        )
+        chunks = [chunk async for chunk in stream]
+        assert all(c.usage is None for c in chunks)  # nothing for the client to count
+        await asyncio.sleep(0.05)
+        with pytest.raises(openai.PermissionDeniedError) as spent:
+            await _chat(client, "claude-model")
+    assert spent.value.body["code"] == "budget_exceeded"
+    assert len(proxy.fakes.claude.requests) == 1
+
+
 async def test_cost_budget_uses_model_prices(policy_proxy):
     extra = 'model-prices:\n  "gpt-4o-mini": {input: 10, output: 40}\n'
     proxy = await policy_proxy('  - {key: "sk-$", budget: {cost: 0.02, period: total}}', extra)

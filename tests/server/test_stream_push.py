@@ -285,13 +285,17 @@ async def test_a_stream_holding_a_slot_and_a_key_policy_is_pushed_and_settles_bo
     assert not proxy.service.pipeline.concurrency._held  # every slot given back
 
 
-async def test_an_enveloped_stream_is_unwrapped_as_it_is_pushed(start_proxy, fake_gemini, tmp_path, relays):
-    """Antigravity wraps every SSE payload in an envelope: the un-enveloping runs per read,
-    pushed like the rest (``replies._Mapped``)."""
+@pytest.mark.parametrize("client", [Format.GEMINI, Format.OPENAI], ids=["gemini", "openai"])
+async def test_an_enveloped_stream_is_unwrapped_as_it_is_pushed(
+    start_proxy, fake_gemini, tmp_path, relays, client
+):
+    """Antigravity wraps every SSE payload in an envelope: for a Gemini client the bytes are
+    un-enveloped per read (``replies._Mapped``), for another the decoder takes it off the
+    objects it parses; either way pushed like the rest."""
     antigravity_auth(tmp_path, fake_gemini.base_url)
     proxy = await start_proxy(f'api-keys: ["{KEY}"]\n', engine="fast")
     answer = await ask(
-        Format.OPENAI, proxy.url, "gemini-3-flash", "FAKE_TOOL please run it", stream=True, tools=True
+        client, proxy.url, "gemini-3-flash", "FAKE_TOOL please run it", stream=True, tools=True
     )
     assert [name for name, _ in answer.calls] == ["bash"], answer.raw
     assert "FAKE_TOOL_OK" in answer.calls[0][1]["command"]

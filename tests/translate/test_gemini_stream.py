@@ -8,7 +8,9 @@ import pytest
 
 from cliproxy.formats import gemini as wire
 from cliproxy.formats.gemini import GeminiUsageSniffer, JSONArraySplitter
+from cliproxy.providers import antigravity
 from cliproxy.translate import ir
+from cliproxy.translate.adapter import StreamDecoder
 from cliproxy.translate.gemini import ADAPTER
 from cliproxy.translate.stream import StreamTranslator
 
@@ -177,6 +179,62 @@ def test_decoder_any_split(maker):
     for _ in range(30):
         cuts = sorted(rng.sample(range(1, len(data)), rng.randint(1, 12)))
         assert normalize(decode(data, cuts)) == whole
+
+
+def _enveloped(chunk: dict) -> dict:
+    """A chunk as Antigravity sends it: inside ``response``, beside members of its own."""
+    return {"response": chunk, "traceId": "0af7651916cd43dd"}
+
+
+@pytest.mark.parametrize("maker", [sse_bytes, array_bytes])
+def test_decoder_takes_an_envelope_off_the_objects_it_parses(maker):
+    """``unwrapping``: each parsed payload goes through the provider's unwrap before it is
+    read, so enveloped bytes decode as the bare ones do, split anywhere."""
+    data = maker([_enveloped(c) for c in CHUNKS])
+    whole = normalize(decode(maker()))
+
+    def unwrapped(cuts: list[int]) -> list:
+        dec = ADAPTER.stream_decoder(REQUEST)
+        assert dec.unwrapping(antigravity.unwrap_body) is True
+        events: list[ir.Event] = []
+        for a, b in itertools.pairwise([0, *cuts, len(data)]):
+            events.extend(dec.decode(data[a:b]))
+        return normalize(events + dec.flush())
+
+    assert unwrapped([]) == whole
+    assert unwrapped(list(range(1, len(data), 7))) == whole
+    assert normalize(decode(data)) != whole  # not unwrapping, the envelope hides every chunk
+    # what is not enveloped is read as it is: an error object, a bare chunk
+    dec = ADAPTER.stream_decoder(REQUEST)
+    dec.unwrapping(antigravity.unwrap_body)
+    events = dec.decode(
+        b'data: {"error": {"code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED"}}\n\n'
+    )
+    assert [type(e) for e in events] == [ir.Error] and events[0].status == 429
+
+
+def test_a_decoder_that_cannot_unwrap_says_so():
+    class Plain(StreamDecoder):
+        def decode(self, chunk: bytes) -> list[ir.Event]:
+            return []
+
+        def flush(self) -> list[ir.Event]:
+            return []
+
+    assert Plain().unwrapping(antigravity.unwrap_body) is False
+
+    class DuckTyped:  # a plugin's decoder need not derive from StreamDecoder
+        def decode(self, chunk: bytes) -> list[ir.Event]:
+            return []
+
+        def flush(self) -> list[ir.Event]:
+            return []
+
+    tr = StreamTranslator(DuckTyped(), ADAPTER.stream_encoder(REQUEST, None))  # type: ignore[arg-type]
+    assert tr.unwrapping(antigravity.unwrap_body) is False
+    assert StreamTranslator(
+        ADAPTER.stream_decoder(REQUEST), ADAPTER.stream_encoder(REQUEST, None)
+    ).unwrapping(antigravity.unwrap_body)
 
 
 def test_parallel_calls_get_distinct_ids():

@@ -12,6 +12,7 @@ import orjson
 
 from cliproxy.calls import StreamReply
 from cliproxy.config import Config
+from cliproxy.translate import ir
 from cliproxy.translate.registry import default_registry
 from cliproxy.usage.recorder import Recorder
 from cliproxy.usage.trace import RequestTrace
@@ -106,4 +107,23 @@ async def test_closing_mid_stream_closes_the_source_and_ends_the_trace(tmp_path:
     assert ended == []
     await rest.aclose()  # type: ignore[attr-defined]
     assert ended == [trace] and source.closed == 1 and trace.usage is None
+    rec.close()
+
+
+async def test_a_stream_that_reads_its_own_usage_is_not_sniffed(tmp_path: Path) -> None:
+    """``StreamReply.read_usage`` (a translated stream's, from its upstream's events) is the
+    usage recorded at the end; the client's bytes are not sniffed for one."""
+    rec, trace, ended = _trace(tmp_path)
+    told = ir.Usage(input_tokens=11, output_tokens=22)
+    reads: list[int] = []
+
+    def read_usage() -> ir.Usage:
+        reads.append(1)
+        return told
+
+    wrapped = trace.reply(StreamReply({}, CHUNKS[0], _Source(CHUNKS[1:]), None, read_usage))
+    assert isinstance(wrapped, StreamReply) and wrapped.read_usage is read_usage  # passed on
+    assert [chunk async for chunk in wrapped.rest] == CHUNKS[1:]
+    assert ended == [trace] and reads == [1]
+    assert trace.usage is told  # not the 3 + 4 the chunks carry
     rec.close()

@@ -171,7 +171,9 @@ class Slot:
         if isinstance(result, Reply):
             return result
         self.kept = True
-        return StreamReply(result.headers, result.first, _Held(self, result.rest), result.credential)
+        return StreamReply(
+            result.headers, result.first, _Held(self, result.rest), result.credential, result.read_usage
+        )
 
     async def done(self) -> None:
         """The attempt is over: give the slot back unless a stream carries it."""

@@ -323,7 +323,12 @@ class Flow:
     def _wrap_stream(self, call: Call, reply: StreamReply) -> StreamReply:
         host = self.host
         intercept = host.any("response_stream_interceptor", call.skip)
-        sniffer = self.reg.adapter(call.format).usage_sniffer() if host.any("usage_plugin") else None
+        # the usage the upstream's events gave, unless an interceptor may change the chunks
+        read_usage = None if intercept else reply.read_usage
+        wants_usage = host.any("usage_plugin")
+        sniffer = (
+            self.reg.adapter(call.format).usage_sniffer() if wants_usage and read_usage is None else None
+        )
         first_at: list[float] = []
         st = rules.ChunkState(
             self.request_id,
@@ -364,16 +369,17 @@ class Flow:
             finally:
                 await reply.rest.aclose()  # type: ignore[attr-defined]
                 self._complete(call, outcome, status, error)
-                if sniffer is not None:
+                if wants_usage:
+                    usage = read_usage() if read_usage is not None else sniffer.usage if sniffer else None
                     self._usage(
                         call,
                         first_at[0] if first_at else self.started,
                         reply.credential,
-                        sniffer.usage,
+                        usage,
                         failure=(status, error) if outcome != "succeeded" else None,
                     )
 
-        return StreamReply(reply.headers, b"", chunks())
+        return StreamReply(reply.headers, b"", chunks(), read_usage=read_usage)
 
     def _complete(self, call: Call, outcome: str, status: int, error: str) -> None:
         if not self.host.any("request_lifecycle_plugin", call.skip):

@@ -241,19 +241,32 @@ class Ticket:
                 self.on_usage(body_usage(call.format, result.body))
             await self.release()
             return result
-        own = sniffer if trace is None else None
+        read = result.read_usage if trace is None else None  # (a trace charges what it read)
+        own = sniffer if trace is None and read is None else None
         return StreamReply(
-            result.headers, result.first, _Guarded(self, result.rest, own, result.first), result.credential
+            result.headers,
+            result.first,
+            _Guarded(self, result.rest, own, result.first, read),
+            result.credential,
+            result.read_usage,
         )
 
 
 class _Guarded:
-    """A stream whose end (or abandonment) releases the ticket's slot."""
+    """A stream whose end (or abandonment) releases the ticket's slot, its usage charged:
+    what ``read_usage`` gives at the end, else what ``sniffer`` read of its chunks."""
 
-    __slots__ = ("_rest", "_sniffer", "_ticket")
+    __slots__ = ("_read", "_rest", "_sniffer", "_ticket")
 
-    def __init__(self, ticket: Ticket, rest: AsyncIterator[bytes], sniffer: Any, first: bytes) -> None:
-        self._ticket, self._rest, self._sniffer = ticket, rest, sniffer
+    def __init__(
+        self,
+        ticket: Ticket,
+        rest: AsyncIterator[bytes],
+        sniffer: Any,
+        first: bytes,
+        read_usage: Callable[[], Any] | None = None,
+    ) -> None:
+        self._ticket, self._rest, self._sniffer, self._read = ticket, rest, sniffer, read_usage
         if sniffer is not None and first:
             sniffer.feed(first)
 
@@ -274,7 +287,9 @@ class _Guarded:
         try:
             await self._rest.aclose()  # type: ignore[attr-defined]
         finally:
-            if self._sniffer is not None:
+            if self._read is not None:
+                self._ticket.on_usage(self._read())
+            elif self._sniffer is not None:
                 self._ticket.on_usage(self._sniffer.usage)
             await self._ticket.release()
 

@@ -190,11 +190,14 @@ class Provider(ABC):
         return None
 
     def unwrap_body(self, body: Any) -> Any:
-        """A whole answer without its envelope (only called when ``wraps_payloads``)."""
+        """A whole answer without its envelope, and each stream payload's once a decoder
+        parsed it (``StreamDecoder.unwrapping``); only called when ``wraps_payloads``."""
         return body
 
     def unwrap_chunk(self, data: bytes) -> bytes:
-        """One SSE ``data:`` payload without its envelope (only when ``wraps_payloads``)."""
+        """One SSE ``data:`` payload without its envelope, for a reader that needs the bytes
+        (a client of the upstream's own format, a rewrite hook, a decoder that cannot
+        unwrap); only when ``wraps_payloads``."""
         return data
 
     def upstream_format(self, client: Format) -> Format:

@@ -17,7 +17,7 @@ from cliproxy.formats import Format
 from cliproxy.formats.sniffer import UsageSniffer
 from cliproxy.translate import ir
 
-__all__ = ["Adapter", "PartsAdapter", "StreamDecoder", "StreamEncoder", "UsageSniffer"]
+__all__ = ["Adapter", "PartsAdapter", "StreamDecoder", "StreamEncoder", "UsageSniffer", "unwraps"]
 
 
 class StreamDecoder(ABC):
@@ -40,12 +40,26 @@ class StreamDecoder(ABC):
         without its format's terminal event ends with a ``StreamEnd`` anyway (or an
         ``Error`` when the format says it was cut)."""
 
+    def unwrapping(self, unwrap: Callable[[Any], Any]) -> bool:
+        """From now on read each payload through ``unwrap`` once it is parsed (a
+        provider's envelope around every answer, ``Provider.unwrap_body``), so that the
+        bytes need not be unwrapped and serialised again before this decoder parses them.
+        False: this decoder cannot, and its chunks must come unwrapped."""
+        return False
+
     def decode_delta(self, chunk: bytes) -> tuple[int, str] | list[ir.Event]:
         """:meth:`decode`, except that a chunk that is exactly one text delta of an open
         block, and changes nothing else, comes back as ``(block index, text)`` with no
         event made: the common chunk of a long answer (``StreamTranslator.feed`` hands it
         to ``StreamEncoder.text``). A decoder that has no such shortcut decodes."""
         return self.decode(chunk)
+
+
+def unwraps(decoder: Any, unwrap: Callable[[Any], Any]) -> bool:
+    """``decoder.unwrapping(unwrap)`` (False for a plugin's duck-typed decoder that has no
+    such method): whether ``decoder`` now takes the envelope off each payload itself."""
+    own = getattr(decoder, "unwrapping", None)
+    return own is not None and own(unwrap) is True
 
 
 class StreamEncoder(ABC):

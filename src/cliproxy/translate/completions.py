@@ -184,7 +184,9 @@ def completion_reply(result: Reply | StreamReply) -> Reply | StreamReply:
         return result
     framer = ChunkReframer()
     first = framer.feed(result.first)
-    return StreamReply(result.headers, first, _rest(framer, result.rest), result.credential)
+    return StreamReply(
+        result.headers, first, _rest(framer, result.rest), result.credential, result.read_usage
+    )
 
 
 async def _rest(framer: ChunkReframer, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

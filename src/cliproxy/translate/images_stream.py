@@ -80,7 +80,9 @@ def stream_reply(result: Reply | StreamReply, response_format: str, prefix: str)
         return result  # a plugin answered whole: as it is
     images = ImagesStream(response_format, prefix)
     first = images.feed(result.first)
-    return StreamReply(result.headers, first, _rest(images, result.rest), result.credential)
+    return StreamReply(
+        result.headers, first, _rest(images, result.rest), result.credential, result.read_usage
+    )
 
 
 async def _rest(images: ImagesStream, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

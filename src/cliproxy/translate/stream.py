@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from cliproxy.translate import ir
-from cliproxy.translate.adapter import StreamDecoder, StreamEncoder, UsageSniffer
+from cliproxy.translate.adapter import StreamDecoder, StreamEncoder, UsageSniffer, unwraps
 from cliproxy.translate.collect import merge_usage
 
 __all__ = ["Passthrough", "Sequencer", "StreamTranslator"]
@@ -198,6 +198,15 @@ class StreamTranslator:
         # (a duck-typed decoder or encoder of a plugin's adapter may have neither method)
         lane = getattr(type(decoder), "decode_delta", None)
         self._lane = lane is not None and lane is not StreamDecoder.decode_delta and hasattr(encoder, "text")
+
+    def read_usage(self) -> ir.Usage | None:
+        """The usage the upstream's events gave, merged: the stream's, once it has ended
+        (``StreamReply.read_usage``)."""
+        return self.usage
+
+    def unwrapping(self, unwrap: Callable[[Any], Any]) -> bool:
+        """The decoder's :meth:`StreamDecoder.unwrapping` (see ``adapter.unwraps``)."""
+        return unwraps(self._decoder, unwrap)
 
     def feed(self, chunk: bytes) -> bytes:
         if self._lane and self.started and (self.observe is None or not self.observe_text):

@@ -25,6 +25,7 @@ from cliproxy.usage.recording import Timed, timed
 from cliproxy.usage.writer import Spool
 
 if TYPE_CHECKING:
+    from cliproxy.translate.ir import Usage
     from cliproxy.usage.recorder import Recorder
 
 __all__ = ["Attempt", "RequestTrace"]
@@ -230,7 +231,8 @@ class RequestTrace:
         self.stream = True
         if self.full:
             self.spool = self.recorder.spool(f"{self.id}-resp")
-        sniffer = self.recorder.sniffer(self.fmt)
+        read_usage = result.read_usage  # a translated stream's: its client's bytes may lack it
+        sniffer = self.recorder.sniffer(self.fmt) if read_usage is None else None
         first = result.first
         if first:  # the first chunk, seen here (no call of ours for it)
             self._ttft = _clock()
@@ -239,7 +241,11 @@ class RequestTrace:
             if self.spool is not None or self.chunks is not None:
                 self._keep(first)
         return StreamReply(
-            result.headers, first, _ClientStream(self, result.rest, sniffer), result.credential
+            result.headers,
+            first,
+            _ClientStream(self, result.rest, sniffer, read_usage),
+            result.credential,
+            read_usage,
         )
 
     def failed(self, status: int, message: str, headers: Mapping[str, str], body: bytes) -> None:
@@ -294,11 +300,17 @@ class _ClientStream(LazyStream):
 
     Iterating it runs one async generator (``_pull``): no coroutine of ours per chunk."""
 
-    __slots__ = ("_ended", "_rest", "_sniffer", "_trace")
+    __slots__ = ("_ended", "_read", "_rest", "_sniffer", "_trace")
 
-    def __init__(self, trace: RequestTrace, rest: AsyncIterator[bytes], sniffer: Any) -> None:
+    def __init__(
+        self,
+        trace: RequestTrace,
+        rest: AsyncIterator[bytes],
+        sniffer: Any,
+        read_usage: Callable[[], Usage | None] | None = None,
+    ) -> None:
         super().__init__()
-        self._trace, self._rest, self._sniffer = trace, rest, sniffer
+        self._trace, self._rest, self._sniffer, self._read = trace, rest, sniffer, read_usage
         self._ended = False
 
     def _seer(self, emit: Callable[[bytes], int] | None = None) -> Callable[[bytes], int]:
@@ -354,6 +366,8 @@ class _ClientStream(LazyStream):
             t, sniffer = self._trace, self._sniffer
             if sniffer is not None:
                 t.usage = sniffer.usage
+            elif self._read is not None:
+                t.usage = self._read()
             if not t._done:  # ``RequestTrace.finish``, inlined
                 t._done = True
                 t.recorder.finished(t)

@@ -10,6 +10,7 @@ are skipped. The finish reason is held until ``flush`` (Gemini has no terminator
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -43,6 +44,13 @@ class GeminiStreamDecoder(StreamDecoder):
         self._has_call = False
         self._usage: ir.Usage | None = None
         self._meta: Any = None  # the last usageMetadata read (a chunk's own, never changed)
+
+    def unwrapping(self, unwrap: Callable[[Any], Any]) -> bool:
+        # the class that reads each chunk through ``unwrap``: a stream of bare chunks pays
+        # nothing for it, and no bound method of its own is kept (a reference cycle)
+        self._unwrap = unwrap
+        self.__class__ = _UnwrappingDecoder
+        return True
 
     # ---- framing
 
@@ -229,6 +237,16 @@ class GeminiStreamDecoder(StreamDecoder):
         out.append(ir.ToolArgsDelta(index, delta))
         self._close(out)
         self._has_call = True
+
+
+class _UnwrappingDecoder(GeminiStreamDecoder):
+    """A Gemini stream decoder whose chunks come in a provider's envelope (Antigravity's
+    ``{"response": ...}``): each parsed chunk is unwrapped, then read."""
+
+    _unwrap: Callable[[Any], Any]
+
+    def _chunk(self, obj: Any, out: list[ir.Event]) -> None:
+        GeminiStreamDecoder._chunk(self, self._unwrap(obj), out)
 
 
 def _error_event(err: Any) -> ir.Error:
