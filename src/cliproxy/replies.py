@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from cliproxy.plugins.flow import Flow
 
 # read per request: a global, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
-_GEMINI, _RESPONSES = Format.GEMINI, Format.RESPONSES
+_GEMINI, _OPENAI, _RESPONSES = Format.GEMINI, Format.OPENAI, Format.RESPONSES
 
 __all__ = [
     "compact_reply",
@@ -261,6 +261,7 @@ async def open_stream(
     ``wrapped``: the payloads of ``chunks`` still carry the provider's envelope, which the
     decoder takes off the objects it parses when it can, else the bytes lose it first)."""
     tr: StreamTranslator | Passthrough
+    read_usage: Callable[[], ir.Usage | None] | None = None
     # upstreams always stream SSE: a Gemini client without ?alt=sse wants the JSON array
     reframe = call.format is _GEMINI and call.alt != "sse"
     same = attempt.fmt == call.format or (call.format is _RESPONSES and attempt.provider.streams_responses)
@@ -269,6 +270,10 @@ async def open_stream(
         tr = Passthrough(adapter.stream_decoder(None))  # the trace sniffs usage on the way out
         if wrapped:  # the client gets the bytes: unwrapped
             chunks = unwrapped(chunks, attempt.provider, resp)
+        if call.format is _OPENAI and not openai_chat.asks_usage(call.body):
+            # the upstream may have been asked a usage chunk this client did not ask
+            hidden = openai_chat.HiddenUsage()
+            chunks, read_usage = _Mapped(chunks, hidden.step, hidden.tail, resp), hidden.read
     else:  # names are restored against what this attempt sent upstream
         tr = reg.stream_translator(attempt.fmt, call.format, attempt.ir or call.client_ir(reg), model=alias)
         if wrapped and not tr.unwrapping(attempt.provider.unwrap_body):
@@ -306,8 +311,8 @@ async def open_stream(
     if reframe:
         headers["Content-Type"] = "application/json"
     rest = _Rest(reg, call, tr, chunks, resp)
-    # a translated stream's usage is the one its decoder read (the client's bytes may lack it)
-    read_usage = tr.read_usage if type(tr) is StreamTranslator else None
+    if type(tr) is StreamTranslator:  # the usage its decoder read (the client's bytes may lack it)
+        read_usage = tr.read_usage
     return StreamReply(headers, b"".join(pending), rest, attempt.cred, read_usage)
 
 

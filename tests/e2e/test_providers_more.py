@@ -408,6 +408,9 @@ async def test_kimi_other_clients_use_chat_completions(kimi_openai, client, stre
     assert rec.headers["X-Msh-Device-Id"] == "dev-1"
     assert rec.json["model"] == "k2"
     assert rec.json.get("stream", False) is stream
+    # a stream is always asked its usage (as CPA asks it), so that it can be accounted
+    assert rec.json.get("stream_options") == ({"include_usage": True} if stream else None)
+    assert answer.input_tokens > 0 and answer.output_tokens > 0
 
 
 @STREAMS

@@ -31,8 +31,11 @@ async def _accounted(proxy: Any, before: tuple[int, int]) -> tuple[int, int]:
     return 0, 0
 
 
-@pytest.mark.parametrize("model", ["claude-model", "codex-model", "gemini-model"])
+@pytest.mark.parametrize("model", ["compat-model", "claude-model", "codex-model", "gemini-model"])
 async def test_a_chat_stream_is_accounted_with_or_without_a_usage_chunk(matrix, model):
+    """Translated, the usage is the one the decoder read; passed through (an
+    OpenAI-compatible upstream), the upstream is asked for the usage chunk all the same
+    (as CPA asks it) and the chunk is taken out of the stream of a client that did not."""
     async with openai.AsyncOpenAI(base_url=matrix.url + "/v1", api_key=KEY, max_retries=0) as client:
         before = _tokens(matrix)
         stream = await client.chat.completions.create(
@@ -45,5 +48,11 @@ async def test_a_chat_stream_is_accounted_with_or_without_a_usage_chunk(matrix, 
 
         before = _tokens(matrix)
         stream = await client.chat.completions.create(model=model, messages=PROMPT, stream=True)
-        assert all([c.usage is None async for c in stream])  # no usage chunk for this client
+        chunks = [c async for c in stream]
+        assert all(c.usage is None and c.choices for c in chunks)  # no usage chunk for this client
+        assert "".join(c.choices[0].delta.content or "" for c in chunks)
+        assert chunks[-1].choices[0].finish_reason == "stop"
         assert await _accounted(matrix, before) == told  # and the same tokens accounted
+    if model == "compat-model":
+        sent = matrix.fakes.openai.last.json
+        assert sent["stream_options"] == {"include_usage": True}

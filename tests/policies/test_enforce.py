@@ -150,27 +150,28 @@ async def test_token_budget_counts_stream_end_usage(policy_proxy):
     assert len(proxy.fakes.openai.requests) == 1
 
 
+@pytest.mark.parametrize("model", ["claude-model", "compat-model"], ids=["translated", "passthrough"])
 @pytest.mark.parametrize("extra", ["", "commercial-mode: true\n"], ids=["traced", "commercial"])
-async def test_a_translated_stream_without_usage_for_the_client_is_charged(policy_proxy, extra):
+async def test_a_stream_without_usage_for_the_client_is_charged(policy_proxy, extra, model):
     """A Chat client that does not ask ``stream_options.include_usage`` (old Codex, plain
-    SDK calls) gets no usage chunk, but a Claude upstream reported it: the key's budget is
+    SDK calls) gets no usage chunk, but the upstream reported it: the key's budget is
     charged what the upstream said, not nothing (else a budget is bypassed by leaving the
     option out). Charged by the request's trace, or, in commercial mode (no trace), by the
-    policy itself."""
+    policy itself; through a Claude upstream (translated) and an OpenAI-compatible one
+    (passed through, the usage chunk asked upstream and kept from the client)."""
     proxy = await policy_proxy('  - {key: "sk-b", name: ci, budget: {tokens: 5, period: day}}', extra)
     async with _oa(proxy, "sk-b") as client:
         stream = await client.chat.completions.create(
-            model="claude-model",
-            messages=[{"role": "user", "content": "tell me a long story please"}],
-            stream=True,
+            model=model, messages=[{"role": "user", "content": "tell me a long story please"}], stream=True
         )
         chunks = [chunk async for chunk in stream]
         assert all(c.usage is None for c in chunks)  # nothing for the client to count
         await asyncio.sleep(0.05)
         with pytest.raises(openai.PermissionDeniedError) as spent:
-            await _chat(client, "claude-model")
+            await _chat(client, model)
     assert spent.value.body["code"] == "budget_exceeded"
-    assert len(proxy.fakes.claude.requests) == 1
+    fake = proxy.fakes.claude if model == "claude-model" else proxy.fakes.openai
+    assert len(fake.requests) == 1
 
 
 async def test_cost_budget_uses_model_prices(policy_proxy):

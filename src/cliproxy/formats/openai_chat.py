@@ -24,6 +24,9 @@ __all__ = [
     "FINISH_TO_STOP",
     "STOP_TO_FINISH",
     "ChatUsageSniffer",
+    "HiddenUsage",
+    "ask_usage",
+    "asks_usage",
     "count_tokens_body",
     "error_body",
     "error_type",
@@ -161,6 +164,102 @@ class ChatUsageSniffer(UsageSniffer):
         u = obj.get("usage") if isinstance(obj, dict) else None
         if isinstance(u, dict):
             self.usage = parse_usage(u)
+
+
+def asks_usage(body: dict[str, Any]) -> bool:
+    """Whether a streamed request asks ``stream_options.include_usage``."""
+    opts = body.get("stream_options")
+    return type(opts) is dict and opts.get("include_usage") is True
+
+
+def ask_usage(body: dict[str, Any]) -> None:
+    """Make a streamed request ask ``stream_options.include_usage`` (as CPA does for
+    OpenAI-compatible and Kimi upstreams), so that its stream can be accounted. The
+    options are replaced, never changed in place: they may be the client's own."""
+    opts = body.get("stream_options")
+    if type(opts) is not dict:
+        body["stream_options"] = {"include_usage": True}
+    elif opts.get("include_usage") is not True:
+        body["stream_options"] = {**opts, "include_usage": True}
+
+
+class HiddenUsage:
+    """A Chat Completions stream for a client that did not ask ``include_usage``, from an
+    upstream asked for it (``ask_usage``): the chunk that carries only the usage
+    (``choices: []``) is taken out of what the client gets, with the blank line that ends
+    it, and its usage kept (:meth:`read`); a usage on a chunk that has choices is read and
+    the chunk left as it is. ``step`` maps each upstream read, ``tail`` ends the stream:
+    a read that ends inside a line keeps that line back until its end arrives, and a
+    read of whole lines with no usage in it goes on as it is, after two counts."""
+
+    __slots__ = ("_blank", "_buf", "usage")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._blank = False  # the next read starts with the blank line of a chunk taken out
+        self.usage: ir.Usage | None = None
+
+    def read(self) -> ir.Usage | None:
+        return self.usage
+
+    def step(self, chunk: bytes) -> bytes:
+        if not self._buf and not self._blank and chunk[-1:] == b"\n":  # the common read
+            n = chunk.count(b'"usage"')
+            if not n or n == chunk.count(b'"usage":null'):
+                return chunk
+        buf = self._buf + chunk if self._buf else chunk
+        nl = buf.rfind(b"\n")
+        if nl < 0:
+            self._buf = buf
+            return b""
+        self._buf = buf[nl + 1 :]
+        return self._lines(buf[: nl + 1])
+
+    def tail(self) -> bytes:
+        rest, self._buf = self._buf, b""
+        return self._lines(rest) if rest else b""
+
+    def _lines(self, text: bytes) -> bytes:
+        lines = text.split(b"\n")
+        if self._blank:
+            self._blank = False
+            if lines[0] in (b"", b"\r") and len(lines) > 1:
+                del lines[0]
+        n = text.count(b'"usage"')
+        if not n or n == text.count(b'"usage":null'):
+            return b"\n".join(lines)
+        out: list[bytes] = []
+        skip = False
+        last = len(lines) - 1  # (the piece after the last line end: "" for whole lines)
+        for i, line in enumerate(lines):
+            if skip:
+                skip = False
+                if line in (b"", b"\r") and i < last:
+                    continue
+            if (
+                line.startswith(b"data:")
+                and line.count(b'"usage"') != line.count(b'"usage":null')
+                and self._take(line[5:])
+            ):  # a chunk of the usage alone: out
+                if i + 1 < last:
+                    skip = True  # its blank line too
+                elif i + 1 == last:
+                    self._blank = True  # the blank line is in the next read
+                continue
+            out.append(line)
+        return b"\n".join(out)
+
+    def _take(self, data: bytes) -> bool:
+        """Reads the usage of one ``data:`` payload; true when the chunk has nothing else."""
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return False
+        u = obj.get("usage") if type(obj) is dict else None
+        if type(u) is not dict:
+            return False
+        self.usage = parse_usage(u)
+        return not obj.get("choices")
 
 
 # --------------------------------------------------------------------------- errors

@@ -31,6 +31,7 @@ import orjson
 from cliproxy import __version__
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
+from cliproxy.formats.openai_chat import ask_usage
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.claude import ClaudeProvider
 from cliproxy.providers.identity import strip_claude_attribution
@@ -133,6 +134,7 @@ class KimiProvider(Provider):
         headers["Accept"] = "text/event-stream" if stream else "application/json"
         if stream:
             body["stream"] = True
+            ask_usage(body)  # accounted even when the client asks no usage chunk (as CPA)
         else:
             body.pop("stream", None)
             body.pop("stream_options", None)

@@ -10,6 +10,7 @@ import orjson
 
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
+from cliproxy.formats.openai_chat import ask_usage
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers, split_headers
 from cliproxy.translate import token_segments, tokens
 
@@ -53,6 +54,7 @@ class OpenAICompatProvider(Provider):
                 return self._images(cred, body, action, client_headers)
         if stream:
             body["stream"] = True
+            ask_usage(body)  # accounted even when the client asks no usage chunk (as CPA)
         else:
             body.pop("stream", None)
             body.pop("stream_options", None)
