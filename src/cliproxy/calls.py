@@ -169,9 +169,11 @@ class Attempt:
 
 @dataclass(slots=True)
 class Reply:
-    """A whole answer. ``usage``: what the body's usage member says, when the pipeline
-    built the body from an object it held (a translated answer, no plugin after it);
-    ``None``: read it from ``body`` (a pass-through answer is never parsed)."""
+    """A whole answer. ``usage``: when the pipeline built the body from an object it held
+    (a translated answer, no plugin after it), the usage the upstream's answer gave (the
+    translation read it; the client's format may carry less of it), else what the body's
+    usage member says; ``None``: read it from ``body`` (a pass-through answer is never
+    parsed)."""
 
     status: int
     body: bytes

@@ -106,9 +106,10 @@ async def whole_reply(
     up_fmt = attempt.fmt
     trace = call.trace
     out: dict[str, Any] | None = None  # the answer as an object, when it is built from one
+    usage: ir.Usage | None = None  # the usage of the upstream's answer, when a translation read it
     try:
         if chunks is not None:
-            out = await _collected(reg, call, attempt, resp, chunks, alias, wrapped)
+            out, usage = await _collected(reg, call, attempt, resp, chunks, alias, wrapped)
             body = orjson.dumps(out)
         else:
             data = await resp.read()
@@ -133,14 +134,17 @@ async def whole_reply(
             if up_fmt == call.format and alias is None:  # pass-through: the upstream's own bytes
                 body = data if data[:1] == b"{" and data[-1:] == b"}" else _json_object(data)
             else:
-                out = _translated(reg, call, attempt, data, alias, parsed)
+                out, usage = _translated(reg, call, attempt, data, alias, parsed)
                 body = orjson.dumps(out)
     except _READ_FAILURES as exc:
         raise network_error(exc, "while sending the response") from exc
     finally:
         resp.release()
-    # the usage the body says, read now from its object; a plugin may still change the body
-    usage = _usage_of(call.format, out) if out is not None and flow is None and trace is not None else None
+    # the usage, read now (a plugin may still change the body: then it is read off the body)
+    if out is None or flow is not None or trace is None:
+        usage = None
+    elif usage is None:  # what the body says, read from its object
+        usage = _usage_of(call.format, out)
     return Reply(200, body, dict(_JSON), attempt.cred, usage)
 
 
@@ -167,7 +171,7 @@ async def _collected(
     chunks: AsyncIterator[bytes],
     alias: str | None,
     wrapped: bool,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], ir.Usage | None]:
     collector = Collector()
     decoder = reg.adapter(attempt.fmt).stream_decoder(attempt.ir)
     if wrapped and not unwraps(decoder, attempt.provider.unwrap_body):
@@ -189,7 +193,8 @@ async def _collected(
             collector.error.message, status=collector.error.status or 502, credential_id=attempt.cred.id
         )
     request = attempt.ir or call.client_ir(reg)
-    return reg.adapter(call.format).build_response(collector.response(alias), request)
+    answer = collector.response(alias)
+    return reg.adapter(call.format).build_response(answer, request), answer.usage
 
 
 def _translated(
@@ -199,19 +204,19 @@ def _translated(
     data: bytes,
     alias: str | None,
     parsed: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], ir.Usage | None]:
     """An answer another format asked for, or under a forced ``alias`` (``parsed``:
-    ``data`` already parsed)."""
+    ``data`` already parsed), and the upstream's usage when the translation read it."""
     up_fmt = attempt.fmt
     if parsed is None:
         parsed = loads_object(data)
     if up_fmt == call.format:
         parsed["model"] = alias
-        return parsed
+        return parsed, None
     request = attempt.ir or call.client_ir(reg)
     if attempt.replay is not None:  # a whole Claude message: its reasoning kept for the next turn
         attempt.replay.record().record_message(parsed.get("content"))
-    return reg.translate_response(up_fmt, call.format, parsed, request, model=alias)
+    return reg.translate_response_usage(up_fmt, call.format, parsed, request, model=alias)
 
 
 async def count_reply(reg: Registry, call: Call, attempt: Attempt, resp: UpstreamResponse) -> Reply:

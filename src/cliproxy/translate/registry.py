@@ -100,15 +100,27 @@ class Registry:
         request: ir.Request | None = None,
         model: str | None = None,
     ) -> dict[str, Any]:
+        return self.translate_response_usage(upstream, client, body, request, model)[0]
+
+    def translate_response_usage(
+        self,
+        upstream: Format,
+        client: Format,
+        body: dict[str, Any],
+        request: ir.Request | None = None,
+        model: str | None = None,
+    ) -> tuple[dict[str, Any], ir.Usage | None]:
+        """:meth:`translate_response`, and the usage the upstream's answer gave (``None``
+        when a plugin's pair translator built the answer, or the answer had none)."""
         if self._pairs:
             override = self._pairs.get((client, upstream))
             if override is not None and override.response is not None:
-                return override.response(body)
+                return override.response(body), None
         adapters = self._adapters
         resp = adapters[upstream].parse_response(body, request)
         if model:
             resp.model = model
-        return adapters[client].build_response(resp, request)
+        return adapters[client].build_response(resp, request), resp.usage
 
     def stream_translator(
         self, upstream: Format, client: Format, request: ir.Request | None = None, model: str | None = None
