@@ -31,7 +31,22 @@ from ready import until_signal
 
 TEXT = "tok "
 CREATED = 1_700_000_000
-USAGE_OPENAI = {"prompt_tokens": 12, "completion_tokens": 20, "total_tokens": 32}
+# OpenAI's answers as it writes them (2026): usage details, ``service_tier``,
+# ``system_fingerprint``; a message's ``refusal`` and ``annotations``; a choice's
+# ``logprobs``; each stream chunk's ``usage: null`` (under ``include_usage``) and ``obfuscation``
+USAGE_OPENAI = {
+    "prompt_tokens": 12,
+    "completion_tokens": 20,
+    "total_tokens": 32,
+    "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+    "completion_tokens_details": {
+        "reasoning_tokens": 0,
+        "audio_tokens": 0,
+        "accepted_prediction_tokens": 0,
+        "rejected_prediction_tokens": 0,
+    },
+}
+FINGERPRINT = "fp_560af6e559"
 USAGE_GEMINI = {"promptTokenCount": 12, "candidatesTokenCount": 20, "totalTokenCount": 32}
 DEFAULTS = {"chunks": 20, "delay_ms": 0.0}
 
@@ -46,15 +61,17 @@ def _sse(obj: object, event: str | None = None) -> bytes:
 
 @lru_cache(maxsize=64)
 def openai_whole(model: str) -> bytes:
-    message = {"role": "assistant", "content": TEXT * 20}
+    message = {"role": "assistant", "content": TEXT * 20, "refusal": None, "annotations": []}
     return orjson.dumps(
         {
             "id": "chatcmpl-bench",
             "object": "chat.completion",
             "created": CREATED,
             "model": model,
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
             "usage": USAGE_OPENAI,
+            "service_tier": "default",
+            "system_fingerprint": FINGERPRINT,
         }
     )
 
@@ -62,16 +79,24 @@ def openai_whole(model: str) -> bytes:
 @lru_cache(maxsize=64)
 def openai_frames(model: str) -> tuple[bytes, bytes, bytes]:
     """(first chunk, each further chunk, closing frames)."""
-    base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": CREATED, "model": model}
-    first = _sse(
-        {
-            **base,
-            "choices": [{"index": 0, "delta": {"role": "assistant", "content": TEXT}, "finish_reason": None}],
-        }
-    )
-    more = _sse({**base, "choices": [{"index": 0, "delta": {"content": TEXT}, "finish_reason": None}]})
-    end = _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-    end += _sse({**base, "choices": [], "usage": USAGE_OPENAI}) + b"data: [DONE]\n\n"
+    base = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": CREATED,
+        "model": model,
+        "service_tier": "default",
+        "system_fingerprint": FINGERPRINT,
+    }
+
+    def chunk(delta: dict, finish: str | None = None, obfuscation: str = "Xq3") -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return _sse({**base, "choices": [choice], "usage": None, "obfuscation": obfuscation})
+
+    first = chunk({"role": "assistant", "content": "", "refusal": None}, obfuscation="m0Qa2")
+    first += chunk({"content": TEXT})
+    more = chunk({"content": TEXT})
+    end = chunk({}, "stop", obfuscation="r8")
+    end += _sse({**base, "choices": [], "usage": USAGE_OPENAI, "obfuscation": "Tn"}) + b"data: [DONE]\n\n"
     return first, more, end
 
 

@@ -223,3 +223,75 @@ def test_empty_string_content_roundtrips():
     body = copy.deepcopy(UPSTREAM)
     body["choices"][0]["message"]["content"] = ""
     assert ADAPTER.build_response(ADAPTER.parse_response(copy.deepcopy(body))) == body
+
+
+# OpenAI's plain answer as it writes it: the reader takes it without the general walk
+PLAIN = {
+    "id": "chatcmpl-2",
+    "object": "chat.completion",
+    "created": 1700000001,
+    "model": "gpt-x",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Hello.", "refusal": None, "annotations": []},
+            "logprobs": None,
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": {
+        "prompt_tokens": 9,
+        "completion_tokens": 3,
+        "total_tokens": 12,
+        "prompt_tokens_details": {"cached_tokens": 2, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+    },
+    "service_tier": "default",
+    "system_fingerprint": "fp_1",
+}
+
+
+def test_openais_plain_answer_reads_as_the_general_walk_reads_it():
+    resp = ADAPTER.parse_response(copy.deepcopy(PLAIN))
+    assert resp.content == [ir.Text("Hello.")] and resp.stop_reason == "end_turn"
+    assert resp.usage == ir.Usage(9, 3, 2, 0, 0, 12)
+    assert resp.extras == {
+        "service_tier": "default",
+        "system_fingerprint": "fp_1",
+        "_message": {"refusal": None, "annotations": []},
+    }
+    assert list(resp.extras)[:2] == ["service_tier", "system_fingerprint"]  # in the body's order
+    # the general walk (a reasoning member sends the message there) reads the rest the same
+    walked = copy.deepcopy(PLAIN)
+    walked["choices"][0]["message"]["reasoning_content"] = "r"
+    general = ADAPTER.parse_response(walked)
+    assert general.content[1:] == resp.content
+    assert general.extras["_message"] == resp.extras["_message"]
+    # and back to a Chat Completions client: the same bytes (but the usage's audio counts,
+    # which no format carries on)
+    assert orjson.dumps(_but_usage(ADAPTER.build_response(resp))) == orjson.dumps(_but_usage(PLAIN))
+
+
+def _but_usage(body: dict) -> dict:
+    return {k: v for k, v in body.items() if k != "usage"}
+
+
+def test_what_is_not_openais_plain_answer_keeps_its_members():
+    body = copy.deepcopy(PLAIN)
+    body["choices"][0]["logprobs"] = {"content": []}
+    cites = [{"type": "url_citation", "url_citation": {"url": "https://example.com"}}]
+    body["choices"][0]["message"]["annotations"] = cites
+    resp = ADAPTER.parse_response(copy.deepcopy(body))
+    assert resp.extras["_choice"] == {"logprobs": {"content": []}}
+    assert resp.extras["_message"] == {"refusal": None, "annotations": cites}
+    assert _but_usage(ADAPTER.build_response(resp)) == _but_usage(body)
+    refused = copy.deepcopy(PLAIN)
+    refused["choices"][0]["message"]["refusal"] = "I can't."
+    assert ADAPTER.parse_response(refused).content[1] == ir.Text("I can't.", extras={"_refusal": True})
+
+
+def test_cache_writes_are_read_beside_openais_own_prompt_details():
+    usage = {"prompt_tokens": 9, "completion_tokens": 3, "prompt_tokens_details": {"cached_tokens": 2}}
+    for details in ({"cache_write_tokens": 5}, {"audio_tokens": 0, "cached_creation_tokens": 5}):
+        u = {**usage, "prompt_tokens_details": {"cached_tokens": 2, **details}}
+        assert ADAPTER.parse_response({"usage": u, "choices": []}).usage.cache_write_tokens == 5

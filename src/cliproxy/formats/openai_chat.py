@@ -72,6 +72,8 @@ def finish_reason(stop: str | None, has_tool_calls: bool = False) -> str:
 
 # Fields that name cache writes, by provider: CPA's, OpenRouter's, Anthropic-style.
 _CACHE_WRITE_KEYS = ("cached_creation_tokens", "cache_write_tokens", "cache_creation_input_tokens")
+# what OpenAI's own prompt_tokens_details holds (no cache writes to look for)
+_OPENAI_PROMPT_DETAILS = frozenset(("cached_tokens", "audio_tokens"))
 
 
 def parse_usage(u: dict[str, Any]) -> ir.Usage:
@@ -83,11 +85,12 @@ def parse_usage(u: dict[str, Any]) -> ir.Usage:
     if ptd is not None and isinstance(ptd, dict):
         v = ptd.get("cached_tokens")
         cache_read = v if type(v) is int else 0
-        for k in _CACHE_WRITE_KEYS:
-            if k in ptd:
-                v = ptd[k]
-                cache_write = v if type(v) is int else 0
-                break
+        if not ptd.keys() <= _OPENAI_PROMPT_DETAILS:
+            for k in _CACHE_WRITE_KEYS:
+                if k in ptd:
+                    v = ptd[k]
+                    cache_write = v if type(v) is int else 0
+                    break
     if not cache_read and "prompt_cache_hit_tokens" in u:  # DeepSeek names it at top level
         v = u["prompt_cache_hit_tokens"]
         cache_read = v if type(v) is int else 0

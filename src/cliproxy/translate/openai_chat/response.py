@@ -32,7 +32,10 @@ __all__ = ["build_response", "chat_id", "parse_response"]
 _SOURCE = Format.OPENAI.value
 _TOP = frozenset(("id", "object", "created", "model", "choices", "usage"))
 _CHOICE = frozenset(("index", "message", "finish_reason"))
+_CHOICE_LOGPROBS = _CHOICE | {"logprobs"}  # (``logprobs: null`` is what the builder writes)
 _PLAIN_MESSAGE = frozenset(("role", "content"))
+# OpenAI's plain answer: with ``refusal: null`` and ``annotations: []`` (kept as extras)
+_OPENAI_MESSAGE = _PLAIN_MESSAGE | {"refusal", "annotations"}
 
 
 def chat_id(resp_id: str | None) -> str:
@@ -53,15 +56,20 @@ def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> i
     u = body.get("usage")
     if isinstance(u, dict):
         resp.usage = parse_usage(u)
-    if not body.keys() <= _TOP:
-        resp.extras.update({k: v for k, v in body.items() if k not in _TOP})
+    if not body.keys() <= _TOP:  # (OpenAI's service_tier, system_fingerprint): kept in order
+        extras = body.copy()
+        for k in _TOP:
+            extras.pop(k, None)
+        resp.extras = extras
     choices = body.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         return resp
     if len(choices) > 1:
         resp.extras["_choices"] = choices[1:]
     choice = choices[0]
-    if not choice.keys() <= _CHOICE:
+    if not choice.keys() <= _CHOICE and not (
+        choice.keys() <= _CHOICE_LOGPROBS and choice["logprobs"] is None
+    ):
         resp.extras["_choice"] = {k: v for k, v in choice.items() if k not in _CHOICE}
     fr = choice.get("finish_reason")
     if isinstance(fr, str):
@@ -69,14 +77,20 @@ def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> i
         if fr not in FINISH_TO_STOP:
             resp.extras["stop_raw"] = fr
     msg = choice.get("message")
-    if (
-        type(msg) is dict
-        and type(content := msg.get("content")) is str
-        and content
-        and msg.keys() <= _PLAIN_MESSAGE
-    ):  # the common answer, read here as _parse_message reads it
-        resp.content.append(ir.Text(content))
-        calls = False
+    if type(msg) is dict and type(content := msg.get("content")) is str and content:
+        keys = msg.keys()
+        if keys <= _PLAIN_MESSAGE:  # the common answer, read here as _parse_message reads it
+            resp.content.append(ir.Text(content))
+            calls = False
+        elif keys <= _OPENAI_MESSAGE and msg.get("refusal") is None:  # OpenAI's own, as plain
+            resp.content.append(ir.Text(content))
+            rest = msg.copy()
+            rest.pop("role", None)
+            del rest["content"]
+            resp.extras["_message"] = rest
+            calls = False
+        else:
+            calls = _parse_message(msg, resp, request)
     else:
         calls = _parse_message(msg, resp, request) if isinstance(msg, dict) else False
     if calls and resp.stop_reason == "end_turn":
