@@ -19,6 +19,7 @@ from cliproxy.formats.claude import ClaudeUsageSniffer
 from cliproxy.formats.openai_chat import ChatUsageSniffer
 from cliproxy.formats.openai_responses import ResponsesUsageSniffer
 from cliproxy.formats.sse import SSEDecoder, lines_with
+from cliproxy.providers import antigravity
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamDecoder
 from cliproxy.translate.registry import default_registry
@@ -269,6 +270,100 @@ def test_the_text_lane_writes_what_the_events_write(upstream, chunks, client, wa
     lane = _translate(upstream, client, chunks, True, watched)
     assert lane == _translate(upstream, client, chunks, False, watched)
     assert bool(lane[2]) is watched
+
+
+def _gemini(parts: list[dict], usage: dict | None = None, **extra: object) -> dict:
+    cand: dict = {"content": {"role": "model", "parts": parts}, "index": 0}
+    cand.update(extra)
+    out: dict = {"candidates": [cand], "modelVersion": "gemini-x", "responseId": "r1"}
+    if usage is not None:
+        out["usageMetadata"] = usage
+    return out
+
+
+def _crlf(obj: dict) -> bytes:
+    return b"data: " + orjson.dumps(obj) + b"\r\n\r\n"  # as Google frames them
+
+
+_PROMPT = {"promptTokenCount": 9, "totalTokenCount": 9}
+_ALL = {"promptTokenCount": 9, "candidatesTokenCount": 6, "thoughtsTokenCount": 2, "totalTokenCount": 17}
+# a Gemini stream with all that may come between text parts: thought parts, a signature on
+# a text part, the usage repeated on every chunk and changed once mid-text, two parts in a
+# chunk, an empty text, a keep-alive, a function call, the finish with the last usage
+GEMINI_MIXED = [
+    _crlf(_gemini([{"text": "plan", "thought": True}], _PROMPT)),
+    _crlf(_gemini([{"text": "Hel"}], _PROMPT)),
+    _crlf(_gemini([{"text": "lo, "}], _PROMPT)),
+    b": keep-alive\r\n\r\n",
+    _crlf(_gemini([{"text": "wor"}], {**_PROMPT, "cachedContentTokenCount": 4})),
+    _crlf(_gemini([{"text": "l"}, {"text": "d"}], {**_PROMPT, "cachedContentTokenCount": 4})),
+    _crlf(_gemini([{"text": ""}], {**_PROMPT, "cachedContentTokenCount": 4})),
+    _crlf(_gemini([{"text": "!", "thoughtSignature": "c2ln"}], {**_PROMPT, "cachedContentTokenCount": 4})),
+    _crlf(_gemini([{"text": " more"}])),
+    _crlf(_gemini([{"functionCall": {"name": "look", "args": {"q": 1}}}], _PROMPT)),
+    _crlf(_gemini([{"text": "after"}], _PROMPT)),
+    _crlf(_gemini([{"text": "."}], _ALL, finishReason="STOP")),
+]
+
+
+CALL_ID = re.compile(rb"look-[0-9a-f]+-\d+")  # the id a Gemini call is given (random)
+
+
+def _enveloped(chunk: bytes) -> bytes:
+    if not chunk.startswith(b"data: "):
+        return chunk
+    return b'data: {"response":' + chunk[6:-4] + b',"traceId":"t1"}\r\n\r\n'
+
+
+@pytest.mark.parametrize("client", [Format.CLAUDE, Format.OPENAI, Format.RESPONSES, Format.GEMINI])
+@pytest.mark.parametrize(
+    "chunks",
+    [GEMINI_MIXED, [b"".join(GEMINI_MIXED[:3]), *GEMINI_MIXED[3:]], [b"".join(GEMINI_MIXED)]],
+    ids=["one-per-read", "several-in-a-read", "all-in-one-read"],
+)
+@pytest.mark.parametrize("enveloped", [False, True], ids=["gemini", "antigravity"])
+def test_the_gemini_text_lane_writes_what_the_events_write(chunks, client, enveloped):
+    """A Gemini chunk that is one more text piece of the open block, its usage the same
+    again, takes the lane (``GeminiStreamDecoder.decode_delta``), Antigravity's envelope
+    taken off first: the client's bytes and usage are the event path's."""
+    if enveloped:
+        chunks = [
+            b"".join(_enveloped(c) for c in re.findall(rb".+?\r\n\r\n", chunk, re.S)) for chunk in chunks
+        ]
+
+    def run(lane: bool) -> tuple[bytes, object, int]:
+        tr = REG.stream_translator(Format.GEMINI, client, None, "client-model")
+        if enveloped:
+            assert tr.unwrapping(antigravity.unwrap_body)
+        if not lane:
+            tr._lane = False
+        decoder, taken = tr._decoder, []
+        lane_of = decoder.decode_delta
+
+        def counted(chunk: bytes) -> tuple[int, str] | list[ir.Event]:
+            got = lane_of(chunk)
+            taken.append(isinstance(got, tuple))
+            return got
+
+        decoder.decode_delta = counted  # type: ignore[method-assign]
+        out = b"".join(tr.feed(c) for c in chunks) + tr.finish()
+        return CALL_ID.sub(b"look-ID", IDS.sub(b'"ID"', out)), tr.usage, sum(taken)
+
+    (lane, lane_usage, taken), (events, events_usage, _) = run(True), run(False)
+    assert lane == events and lane_usage == events_usage == ir.Usage(9, 8, 4, 0, 2, 17)
+    # read one by one, "lo, " and " more" take the lane (the rest brings something new: a
+    # block, a usage, a signature, a second part, the finish); "lo, " came in one read with
+    # what opened its block in the second case, everything did in the third
+    assert taken == {len(GEMINI_MIXED): 2, len(GEMINI_MIXED) - 2: 1, 1: 0}[len(chunks)]
+
+
+def test_the_gemini_lane_hands_over_a_repeated_usage_chunk_and_reads_a_new_one():
+    dec = REG.adapter(Format.GEMINI).stream_decoder(None)
+    first = dec.decode(GEMINI_MIXED[1])  # the text block opens
+    assert [type(e) for e in first] == [ir.StreamStart, ir.BlockStart, ir.TextDelta, ir.UsageEvent]
+    assert dec.decode_delta(GEMINI_MIXED[2]) == (0, "lo, ")  # the same usage again: the lane
+    changed = dec.decode_delta(GEMINI_MIXED[4])  # a new usage: read as events
+    assert isinstance(changed, list) and [type(e) for e in changed] == [ir.TextDelta, ir.UsageEvent]
 
 
 def test_a_duck_typed_decoder_and_encoder_take_no_lane():

@@ -44,12 +44,12 @@ class GeminiStreamDecoder(StreamDecoder):
         self._has_call = False
         self._usage: ir.Usage | None = None
         self._meta: Any = None  # the last usageMetadata read (a chunk's own, never changed)
+        # each parsed chunk's envelope taken off (``unwrapping``; a provider's method, never
+        # one of this decoder's own: that would be a reference cycle)
+        self._unwrap: Callable[[Any], Any] | None = None
 
     def unwrapping(self, unwrap: Callable[[Any], Any]) -> bool:
-        # the class that reads each chunk through ``unwrap``: a stream of bare chunks pays
-        # nothing for it, and no bound method of its own is kept (a reference cycle)
         self._unwrap = unwrap
-        self.__class__ = _UnwrappingDecoder
         return True
 
     # ---- framing
@@ -62,8 +62,9 @@ class GeminiStreamDecoder(StreamDecoder):
             self._mode = "array" if head[:1] in (b"[", b"{") else "sse"
         out: list[ir.Event] = []
         if self._mode == "array":
+            unwrap = self._unwrap
             for obj in self._array.feed_parsed(chunk):
-                self._chunk(obj, out)
+                self._chunk(obj if unwrap is None else unwrap(obj), out)
         else:
             frame = self._frame
             for data in self._sse.decode_data(chunk):
@@ -102,7 +103,54 @@ class GeminiStreamDecoder(StreamDecoder):
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
             obj = None
+        else:
+            if self._unwrap is not None:
+                obj = self._unwrap(obj)
         self._chunk(obj, out)
+
+    def decode_delta(self, chunk: bytes) -> tuple[int, str] | list[ir.Event]:
+        """:meth:`decode`, except that a chunk of one more piece of the open text block,
+        with nothing else new (Google repeats the usage known so far on every chunk: the
+        same again is nothing new), comes back as ``(block index, text)``, as :meth:`_chunk`
+        would read it but with no event made."""
+        if self._open != "text" or self._mode != "sse":
+            return self.decode(chunk)
+        found = self._sse.decode_data(chunk)
+        out: list[ir.Event] = []
+        if len(found) != 1:
+            for data in found:
+                self._frame(data, out)
+            return out
+        data = found[0]
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:  # a keep-alive, [DONE] or a broken frame
+            self._frame(data, out)
+            return out
+        if self._unwrap is not None:
+            obj = self._unwrap(obj)
+        if type(obj) is dict and "error" not in obj and "promptFeedback" not in obj:
+            cands = obj.get("candidates")
+            if (
+                type(cands) is list
+                and cands
+                and type(cand := cands[0]) is dict
+                and "finishReason" not in cand
+            ):
+                content = cand.get("content")
+                parts = content.get("parts") if type(content) is dict else None
+                if (
+                    type(parts) is list
+                    and len(parts) == 1
+                    and type(part := parts[0]) is dict
+                    and len(part) == 1
+                    and type(text := part.get("text")) is str
+                    and text
+                    and ((meta := obj.get("usageMetadata")) is None or meta == self._meta)
+                ):
+                    return self._next - 1, text
+        self._chunk(obj, out)
+        return out
 
     def _chunk(self, obj: Any, out: list[ir.Event]) -> None:
         if self._failed:
@@ -237,16 +285,6 @@ class GeminiStreamDecoder(StreamDecoder):
         out.append(ir.ToolArgsDelta(index, delta))
         self._close(out)
         self._has_call = True
-
-
-class _UnwrappingDecoder(GeminiStreamDecoder):
-    """A Gemini stream decoder whose chunks come in a provider's envelope (Antigravity's
-    ``{"response": ...}``): each parsed chunk is unwrapped, then read."""
-
-    _unwrap: Callable[[Any], Any]
-
-    def _chunk(self, obj: Any, out: list[ir.Event]) -> None:
-        GeminiStreamDecoder._chunk(self, self._unwrap(obj), out)
 
 
 def _error_event(err: Any) -> ir.Error:
