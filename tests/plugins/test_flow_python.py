@@ -12,7 +12,9 @@ import anthropic
 import openai
 
 from cliproxy.formats import Format
+from cliproxy.usage import recorder_of
 from tests.e2e.clients import KEY, ask
+from tests.e2e.test_providers_more import antigravity_auth
 
 HEADER = """
 from cliproxy.plugins.api import *
@@ -377,6 +379,31 @@ async def test_usage_plugin_gets_a_record_per_request(start_proxy, fakes, tmp_pa
         assert rec.provider == "claude" and rec.alias == "claude-model"
         assert rec.detail.input_tokens > 0 and rec.detail.output_tokens > 0
         assert not rec.failed
+
+
+async def test_a_stream_keeps_its_credential_under_plugins(start_proxy, fakes, tmp_path):
+    """Wrapped for the plugins' stream stages, a stream still names the credential that
+    answered it, so that its usage record names the account (an OAuth account's e-mail),
+    as it does without plugins."""
+    antigravity_auth(tmp_path, fakes.gemini.base_url)
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"meter": USAGE}, {"meter": {}})
+    rec = recorder_of(proxy.service)
+    finished, seen = rec.finished, []
+
+    def watched(t):
+        seen.append(t)
+        finished(t)
+
+    rec.finished = watched
+    answer = await ask(Format.CLAUDE, proxy.url, "gemini-3-flash", "Say hello", stream=True)
+    assert "Hello from fake" in answer.text
+    for _ in range(100):
+        if seen:
+            break
+        await asyncio.sleep(0.01)
+    [trace] = seen
+    assert trace.credential is not None and trace.credential.email == "ag@example.com"
+    assert trace.usage is not None and trace.usage.input_tokens > 0
 
 
 THINKER = (

@@ -379,7 +379,7 @@ class Flow:
                         failure=(status, error) if outcome != "succeeded" else None,
                     )
 
-        return StreamReply(reply.headers, b"", chunks(), read_usage=read_usage)
+        return StreamReply(reply.headers, b"", chunks(), reply.credential, read_usage)
 
     def _complete(self, call: Call, outcome: str, status: int, error: str) -> None:
         if not self.host.any("request_lifecycle_plugin", call.skip):
