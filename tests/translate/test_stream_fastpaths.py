@@ -235,6 +235,43 @@ CHAT_MIXED = [
     sse({"id": "c", "model": "m", "choices": [], "usage": USAGE}),
     b"data: [DONE]\n\n",
 ]
+
+
+# a Responses (Codex) stream with what may come between text deltas: a delta of a part not
+# opened yet, an empty delta, one typed otherwise than its event name, one without a type,
+# a refusal delta, a second message
+def _rev(event: str, **data: object) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps({"type": event, **data}) + b"\n\n"
+
+
+_TD = "response.output_text.delta"
+RESPONSES_MIXED = b"".join(
+    [
+        _rev("response.created", response={"id": "resp_1", "model": "gpt-x", "created_at": 1}),
+        _rev("response.output_item.added", output_index=0, item={"type": "message", "id": "msg_1"}),
+        _rev(_TD, output_index=0, content_index=0, delta="before the part "),
+        _rev("response.content_part.added", output_index=0, content_index=0, part={"type": "output_text"}),
+        _rev(_TD, output_index=0, content_index=0, delta="Hel"),
+        _rev(_TD, output_index=0, content_index=0, delta=""),
+        _rev(_TD, output_index=0, content_index=0, delta="lo", obfuscation="x1", logprobs=[]),
+        b"event: " + _TD.encode() + b'\ndata: {"output_index":0,"content_index":0,"delta":" untyped"}\n\n',
+        b"event: "
+        + _TD.encode()
+        + b'\ndata: {"type":"response.refusal.delta","output_index":0,"delta":"?"}\n\n',
+        _rev(_TD, output_index=0, content_index=1, delta="second part"),
+        _rev(_TD, output_index=0, content_index=0, delta=" again"),
+        _rev("response.output_item.added", output_index=1, item={"type": "message", "id": "msg_2"}),
+        _rev(_TD, output_index=1, content_index=0, delta="other message"),
+        _rev(
+            "response.completed",
+            response={
+                "id": "resp_1",
+                "status": "completed",
+                "usage": {"input_tokens": 5, "output_tokens": 7},
+            },
+        ),
+    ]
+)
 IDS = re.compile(rb'"(?:msg|rs|fc|resp|item|call|toolu)_[0-9A-Za-z]+"')
 
 
@@ -260,6 +297,9 @@ def _translate(
         (Format.OPENAI, frames((DATA / "openai_chat" / "parallel_tools.sse").read_bytes())),
         (Format.OPENAI, [b"".join(CHAT_MIXED[:6]), *CHAT_MIXED[6:]]),  # several frames in one read
         (Format.CLAUDE, frames(CLAUDE)),
+        (Format.RESPONSES, frames(RESPONSES)),
+        (Format.RESPONSES, [b"".join(frames(RESPONSES)[:4]), *frames(RESPONSES)[4:]]),
+        (Format.RESPONSES, frames(RESPONSES_MIXED)),
     ],
 )
 @pytest.mark.parametrize("watched", [False, True])

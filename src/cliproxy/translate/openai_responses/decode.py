@@ -31,6 +31,7 @@ from cliproxy.translate.openai_responses.web_search import claude_web_search_blo
 __all__ = ["ResponsesDecoder"]
 
 _CALL_TYPES = {"function_call": ("arguments", "function"), "custom_tool_call": ("input", "custom")}
+_TEXT_DELTA = "response.output_text.delta"
 
 
 class _Item:
@@ -79,6 +80,33 @@ class ResponsesDecoder(StreamDecoder):
         out: list[ir.Event] = []
         for ev in self._sse.decode(chunk):
             self._event(ev.event, ev.data, out)
+        return out
+
+    def decode_delta(self, chunk: bytes) -> tuple[int, str] | list[ir.Event]:
+        """:meth:`decode`, except that a chunk that is exactly one
+        ``response.output_text.delta`` of a text part already open comes back as
+        ``(block index, text)``, as its handler would read it but with no event made (the
+        common chunk of a Codex answer)."""
+        found = self._sse.one(chunk)
+        if found is None or found[0] != _TEXT_DELTA or self._done:
+            return self.decode(chunk)
+        try:
+            d = orjson.loads(found[1])
+        except orjson.JSONDecodeError:  # what _event makes of it
+            return self.decode(chunk)
+        out: list[ir.Event] = []
+        if type(d) is not dict:
+            return out
+        kind = d.get("type") or _TEXT_DELTA
+        if kind == _TEXT_DELTA and type(delta := d.get("delta")) is str and delta:
+            st = self._items.get(d.get("output_index", 0))
+            part = st.parts.get(d.get("content_index", 0)) if st is not None else None
+            if part is not None:
+                part[1] = True
+                return part[0], delta
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            handler(self, d, out)
         return out
 
     def flush(self) -> list[ir.Event]:
