@@ -170,6 +170,11 @@ class Procs:
         port = free_port()
         auth_dir = OUT / "auths"
         auth_dir.mkdir(exist_ok=True)
+        # a fresh usage ledger (the default config keeps it on, beside the auth dir): one kept
+        # from run to run grew to 2.5 GB, the proxy's writes went into an ever larger table
+        # and its start outgrew the ready timeout
+        for old in OUT.glob("usage.sqlite*"):
+            old.unlink()
         config = OUT / f"proxy-config{self.tag}.yaml"
         config.write_text(proxy_config(self.fake.url, port, str(auth_dir)))
         cmd = [sys.executable, "-m", "cliproxy"] if self.python_m else []
