@@ -271,12 +271,10 @@ async def open_stream(
     reframe = call.format is _GEMINI and call.alt != "sse"
     same = attempt.fmt == call.format or (call.format is _RESPONSES and attempt.provider.streams_responses)
     if same and alias is None and not reframe:
-        adapter = reg.adapter(attempt.fmt)
-        tr = Passthrough(adapter.stream_decoder(None))  # the trace sniffs usage on the way out
+        tr = Passthrough(reg.adapter(attempt.fmt).stream_decoder(None))  # usage: sniffed on the way out
         if wrapped:  # the client gets the bytes: unwrapped
             chunks = unwrapped(chunks, attempt.provider, resp)
-        if call.format is _OPENAI and not openai_chat.asks_usage(call.body):
-            # the upstream may have been asked a usage chunk this client did not ask
+        if call.format is _OPENAI and not openai_chat.asks_usage(call.body):  # asked upstream, not here
             hidden = openai_chat.HiddenUsage()
             chunks, read_usage = _Mapped(chunks, hidden.step, hidden.tail, resp), hidden.read
     else:  # names are restored against what this attempt sent upstream
