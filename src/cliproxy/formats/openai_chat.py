@@ -145,10 +145,8 @@ class ChatUsageSniffer(UsageSniffer):
         self.usage: ir.Usage | None = None
 
     def feed(self, chunk: bytes) -> None:
-        if not self._buf and chunk[-1:] == b"\n":  # the common chunk: whole lines
-            n = chunk.count(b'"usage"')
-            if not n or n == chunk.count(b'"usage":null'):
-                return
+        if not self._buf and chunk[-1:] == b"\n" and not _names_usage(chunk):  # whole lines, no usage
+            return
         buf = self._buf + chunk if self._buf else chunk
         nl = buf.rfind(b"\n")
         if nl < 0:
@@ -156,17 +154,28 @@ class ChatUsageSniffer(UsageSniffer):
             return
         self._buf = buf[nl + 1 :]
         for line in lines_with(buf, b'"usage"', nl):
-            if line.startswith(b"data:") and line.count(b'"usage"') != line.count(b'"usage":null'):
-                self._parse(line[5:])
+            if line.startswith(b"data:") and _names_usage(line):
+                found = _usage_in(line[5:])
+                if found is not None:
+                    self.usage = found[0]
 
-    def _parse(self, data: bytes) -> None:
-        try:
-            obj = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return
-        u = obj.get("usage") if isinstance(obj, dict) else None
-        if isinstance(u, dict):
-            self.usage = parse_usage(u)
+
+def _names_usage(data: bytes) -> bool:
+    """Whether ``data`` holds a ``"usage"`` other than ``"usage":null`` (what OpenAI writes
+    on each chunk under ``stream_options.include_usage``): one count, two when it does."""
+    n = data.count(b'"usage"')
+    return n != 0 and n != data.count(b'"usage":null')
+
+
+def _usage_in(data: bytes) -> tuple[ir.Usage, dict[str, Any]] | None:
+    """The usage of one ``data:`` payload and the payload, or None (no usage object, or
+    not JSON)."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    u = obj.get("usage") if type(obj) is dict else None
+    return (parse_usage(u), obj) if type(u) is dict else None
 
 
 def asks_usage(body: dict[str, Any]) -> bool:
@@ -206,10 +215,8 @@ class HiddenUsage:
         return self.usage
 
     def step(self, chunk: bytes) -> bytes:
-        if not self._buf and not self._blank and chunk[-1:] == b"\n":  # the common read
-            n = chunk.count(b'"usage"')
-            if not n or n == chunk.count(b'"usage":null'):
-                return chunk
+        if not self._buf and not self._blank and chunk[-1:] == b"\n" and not _names_usage(chunk):
+            return chunk  # the common read: whole lines, no usage
         buf = self._buf + chunk if self._buf else chunk
         nl = buf.rfind(b"\n")
         if nl < 0:
@@ -228,8 +235,7 @@ class HiddenUsage:
             self._blank = False
             if lines[0] in (b"", b"\r") and len(lines) > 1:
                 del lines[0]
-        n = text.count(b'"usage"')
-        if not n or n == text.count(b'"usage":null'):
+        if not _names_usage(text):
             return b"\n".join(lines)
         out: list[bytes] = []
         skip = False
@@ -239,11 +245,8 @@ class HiddenUsage:
                 skip = False
                 if line in (b"", b"\r") and i < last:
                     continue
-            if (
-                line.startswith(b"data:")
-                and line.count(b'"usage"') != line.count(b'"usage":null')
-                and self._take(line[5:])
-            ):  # a chunk of the usage alone: out
+            if line.startswith(b"data:") and _names_usage(line) and self._take(line[5:]):
+                # a chunk of the usage alone: out
                 if i + 1 < last:
                     skip = True  # its blank line too
                 elif i + 1 == last:
@@ -254,15 +257,11 @@ class HiddenUsage:
 
     def _take(self, data: bytes) -> bool:
         """Reads the usage of one ``data:`` payload; true when the chunk has nothing else."""
-        try:
-            obj = orjson.loads(data)
-        except orjson.JSONDecodeError:
+        found = _usage_in(data)
+        if found is None:
             return False
-        u = obj.get("usage") if type(obj) is dict else None
-        if type(u) is not dict:
-            return False
-        self.usage = parse_usage(u)
-        return not obj.get("choices")
+        self.usage = found[0]
+        return not found[1].get("choices")
 
 
 # --------------------------------------------------------------------------- errors
