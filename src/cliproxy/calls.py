@@ -120,16 +120,37 @@ class Call:
         """The client request as IR, parsed once however many attempts need it. Read
         only: an attempt that needs another model name takes ``Attempt.for_model``."""
         if self._ir is None:
-            req = registry.adapter(self.format).parse_request(self.body)
-            req.model = req.model or self.model
-            req.stream = self.stream
-            if self.format is _GEMINI:
-                req.extras["_alt"] = self.alt
-                if self.alt is None:
-                    req.extras["_stream_framing"] = "array"
+            req = self._parse_ir(registry)
             object.__setattr__(self, "_ir", req)  # a memo of a derived value, not a change
             return req
         return self._ir
+
+    def ir_under(self, registry: Registry, model: str) -> IrRequest:
+        """The client request as IR under the upstream model name ``model``: the memo of
+        :meth:`client_ir` when it has that name, else a shallow copy of it renamed
+        (``Attempt.for_model``). Before any memo (a request's first attempt, nearly every
+        request) the IR is parsed for this attempt and renamed in place, not copied: it is
+        then the attempt's alone and is not memoised, so a later reader of ``client_ir``
+        (a failover, a plugin executor) parses the client's own again."""
+        req = self._ir
+        if req is None:
+            req = self._parse_ir(registry)
+            if req.model == model:
+                object.__setattr__(self, "_ir", req)  # (as client_ir memoises it)
+            else:
+                req.model = model
+            return req
+        return req if req.model == model else req.renamed(model)
+
+    def _parse_ir(self, registry: Registry) -> IrRequest:
+        req = registry.adapter(self.format).parse_request(self.body)
+        req.model = req.model or self.model
+        req.stream = self.stream
+        if self.format is _GEMINI:
+            req.extras["_alt"] = self.alt
+            if self.alt is None:
+                req.extras["_stream_framing"] = "array"
+        return req
 
 
 _CALL_FIELDS = Call.__slots__

@@ -169,9 +169,7 @@ def start_attempt(
     source = call
     if call.format is _RESPONSES:  # codex.optimize-multi-agent-v2 (Responses clients only)
         source = _multi_agent_entry(pipe, call, provider, up_fmt) or call
-    req = source.client_ir(pipe.translations)
-    if req.model != model:  # Attempt.for_model: a shallow copy under the upstream name
-        req = req.renamed(model)
+    req = source.ir_under(pipe.translations, model)  # never the memo itself under another name
     if compat:  # is-compat: reasoning the upstream takes unsigned (translate.compat)
         req = compat_prepare(req, up_fmt)
     signed = antigravity_claude_signatures(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import textwrap
 
 import anthropic
+import openai
 import pytest
 
 from tests.e2e.clients import KEY
@@ -79,3 +80,25 @@ payload:
     assert sent[failed].json["metadata"]["user_id"] == "set-by-rule-for-up-a"
     assert sent[failed + 1].json["model"] == "up-b"  # the failover of that request
     assert [r.json["metadata"]["user_id"] for r in sent if r.json["model"] == "up-b"] == ["client-user"] * 2
+
+
+async def test_a_translated_failover_sends_each_key_its_own_model_name(start_proxy, fakes):
+    """A Chat client on two Claude keys of other upstream names: the first attempt renames
+    the IR it parsed for itself (``Call.ir_under``); the failover starts from the client's
+    request again, under its own name, with the same messages."""
+    proxy = await start_proxy(_two_claude_keys(fakes, models=("up-a", "up-b")))
+    fakes.claude.fail_next(500, model="up-a", times=None)
+    async with openai.AsyncOpenAI(base_url=f"{proxy.url}/v1", api_key=KEY, max_retries=0) as client:
+        for _ in range(2):  # round robin: one of the two requests tries up-a first
+            answer = await client.chat.completions.create(
+                model="m",
+                max_tokens=50,
+                messages=[{"role": "system", "content": "terse"}, {"role": "user", "content": "hi"}],
+            )
+            assert answer.choices[0].message.content
+    sent = [r.json for r in fakes.claude.requests if r.path.startswith("/v1/messages")]
+    assert sorted(b["model"] for b in sent) == ["up-a", "up-b", "up-b"]
+    assert all(
+        [(m["role"], m["content"][0]["text"]) for m in b["messages"]] == [("user", "hi")] for b in sent
+    )
+    assert all("terse" in str(b["system"]) for b in sent)

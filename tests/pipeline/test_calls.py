@@ -54,6 +54,24 @@ def test_the_client_ir_is_parsed_once_and_an_attempt_renames_a_copy():
     assert Attempt.for_model(client, "m") is client  # nothing to rename: no copy
 
 
+def test_an_attempt_under_another_name_never_renames_what_a_later_attempt_reads():
+    """``ir_under``: a first attempt parses and renames its own IR (no copy, no memo); once
+    the client's IR is memoised, an attempt under another name gets a renamed copy."""
+    reg = default_registry()
+    call = Call(Format.OPENAI, dict(BODY), "m", False, {})
+    first = call.ir_under(reg, "upstream-a")
+    assert first.model == "upstream-a"
+    client = call.client_ir(reg)  # parsed again: the first attempt's IR was its own
+    assert client is not first and client.model == "m"
+    second = call.ir_under(reg, "upstream-b")
+    assert second.model == "upstream-b" and second.messages is client.messages
+    assert call.client_ir(reg) is client and client.model == "m" and first.model == "upstream-a"
+    assert call.ir_under(reg, "m") is client  # the client's own name: the memo itself
+    fresh = Call(Format.OPENAI, dict(BODY), "m", False, {})
+    same = fresh.ir_under(reg, "m")  # no rename: memoised as client_ir memoises it
+    assert fresh.client_ir(reg) is same and same.model == "m"
+
+
 def test_a_terminated_request_carries_its_reply():
     stop = RequestTerminated(403, b'{"error":"no"}', None, "gate")
     assert stop.status == 403 and "gate" in stop.message
