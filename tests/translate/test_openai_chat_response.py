@@ -290,6 +290,28 @@ def test_what_is_not_openais_plain_answer_keeps_its_members():
     assert ADAPTER.parse_response(refused).content[1] == ir.Text("I can't.", extras={"_refusal": True})
 
 
+def test_what_only_a_chat_client_is_given_back_is_kept_only_for_one():
+    """Another format's client (its IR request says so) reads the same content, stop and
+    usage, without the members only a Chat Completions client is given back."""
+    body = copy.deepcopy(PLAIN)
+    body["choices"].append({"index": 1, "message": {"role": "assistant", "content": "b"}})
+    body["choices"][0]["logprobs"] = {"content": []}
+    for source, kept in (("claude", False), ("gemini", False), ("openai", True), (None, True)):
+        request = ir.Request("m", source=source) if source else None
+        resp = ADAPTER.parse_response(copy.deepcopy(body), request)
+        assert resp.content == [ir.Text("Hello.")] and resp.stop_reason == "end_turn"
+        assert resp.usage == ir.Usage(9, 3, 2, 0, 0, 12)
+        assert bool(resp.extras) is kept
+        if kept:
+            assert set(resp.extras) == {
+                "service_tier",
+                "system_fingerprint",
+                "_message",
+                "_choice",
+                "_choices",
+            }
+
+
 def test_cache_writes_are_read_beside_openais_own_prompt_details():
     usage = {"prompt_tokens": 9, "completion_tokens": 3, "prompt_tokens_details": {"cached_tokens": 2}}
     for details in ({"cache_write_tokens": 5}, {"audio_tokens": 0, "cached_creation_tokens": 5}):

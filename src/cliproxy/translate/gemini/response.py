@@ -86,13 +86,16 @@ _CANDIDATE = frozenset(("content", "finishReason", "index"))
 def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:
     candidates = body.get("candidates") or []
     meta = body.get("usageMetadata")
-    resp = ir.Response(
+    resp = ir.Response(  # the usage given here: no default Usage made to be replaced
         body.get("responseId") or f"resp-{token_hex(8)}",
         body.get("modelVersion") or (request.model if request else ""),
+        [],
+        None,
+        None,
+        wire.usage_from_metadata(meta) if isinstance(meta, dict) else ir.Usage(),
+        0,
+        FAMILY,
     )
-    if isinstance(meta, dict):
-        resp.usage = wire.usage_from_metadata(meta)
-    resp.source = FAMILY
     if "error" in body:
         resp.stop_reason = "error"
     if candidates:

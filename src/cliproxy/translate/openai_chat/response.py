@@ -49,14 +49,23 @@ def chat_id(resp_id: str | None) -> str:
 
 
 def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:
+    """``body`` -> IR. What only a Chat Completions client is given back (the other choices,
+    unknown members, OpenAI's ``refusal: null`` / ``annotations: []``) is kept unless
+    ``request`` is another format's: no other format's builder reads it."""
     created = body.get("created")
-    resp = ir.Response(str(body.get("id") or ""), str(body.get("model") or ""))
-    resp.created = created if type(created) is int else 0
-    resp.source = _SOURCE
     u = body.get("usage")
-    if isinstance(u, dict):
-        resp.usage = parse_usage(u)
-    if not body.keys() <= _TOP:  # (OpenAI's service_tier, system_fingerprint): kept in order
+    resp = ir.Response(  # the usage given here: no default Usage made to be replaced
+        str(body.get("id") or ""),
+        str(body.get("model") or ""),
+        [],
+        None,
+        None,
+        parse_usage(u) if isinstance(u, dict) else ir.Usage(),
+        created if type(created) is int else 0,
+        _SOURCE,
+    )
+    keep = request is None or request.source == _SOURCE
+    if keep and not body.keys() <= _TOP:  # (OpenAI's service_tier, system_fingerprint): kept in order
         extras = body.copy()
         for k in _TOP:
             extras.pop(k, None)
@@ -64,11 +73,13 @@ def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> i
     choices = body.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         return resp
-    if len(choices) > 1:
+    if keep and len(choices) > 1:
         resp.extras["_choices"] = choices[1:]
     choice = choices[0]
-    if not choice.keys() <= _CHOICE and not (
-        choice.keys() <= _CHOICE_LOGPROBS and choice["logprobs"] is None
+    if (
+        keep
+        and not choice.keys() <= _CHOICE
+        and not (choice.keys() <= _CHOICE_LOGPROBS and choice["logprobs"] is None)
     ):
         resp.extras["_choice"] = {k: v for k, v in choice.items() if k not in _CHOICE}
     fr = choice.get("finish_reason")
@@ -84,10 +95,11 @@ def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> i
             calls = False
         elif keys <= _OPENAI_MESSAGE and msg.get("refusal") is None:  # OpenAI's own, as plain
             resp.content.append(ir.Text(content))
-            rest = msg.copy()
-            rest.pop("role", None)
-            del rest["content"]
-            resp.extras["_message"] = rest
+            if keep:
+                rest = msg.copy()
+                rest.pop("role", None)
+                del rest["content"]
+                resp.extras["_message"] = rest
             calls = False
         else:
             calls = _parse_message(msg, resp, request)
