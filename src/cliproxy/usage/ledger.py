@@ -157,7 +157,7 @@ class Ledger:
             return 0
         self.flush()
         with self._import_lock:
-            seen = self.store.uids()
+            seen = self.store.present([row[0] for row in rows])
             fresh = []
             for row in rows:
                 if row[0] not in seen:

@@ -1,4 +1,5 @@
-"""Where ledger rows live: an SQLite file (WAL) or a Postgres database, one table.
+"""Where ledger rows live: an SQLite file (WAL) or a Postgres database, one table of rows
+and their running totals (:mod:`cliproxy.usage.ledger_totals`).
 
 Both stores speak the same SQL; they differ in the placeholder, how a time bucket is
 computed and how a connection is opened. Every method blocks: the ledger's writer
@@ -10,11 +11,16 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol
+
+from cliproxy.usage import ledger_totals
+from cliproxy.usage.ledger_totals import BUILD_LOCK, POSTGRES, SQLITE, TOKENS, TOTALS_DDL, Totals
 
 __all__ = ["COLUMNS", "INT_COLUMNS", "TABLE", "PostgresStore", "SqliteStore", "Store", "open_store"]
 
@@ -53,7 +59,17 @@ INT_COLUMNS = frozenset(name for name, kind in SCHEMA if kind.startswith(("INTEG
 _DDL = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} (" + ", ".join(f"{n} {t}" for n, t in SCHEMA) + ")",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_ts ON {TABLE} (ts)",
+    *TOTALS_DDL,  # usage_totals: per credential and per key sums of the rows; usage_meta
 )
+
+# where :func:`_tally` finds in a row what the totals add up (indexes, then their getters)
+_KEY_AT, _AUTH_AT, _LABEL_AT, _FAILED_AUTHS_AT = map(
+    COLUMNS.index, ("api_key_id", "auth_index", "api_key", "failed_auths")
+)
+_SUMMED_AT = tuple(map(COLUMNS.index, ("failed", *TOKENS)))
+_LABEL, _FAILED_AUTHS = itemgetter(_LABEL_AT), itemgetter(_FAILED_AUTHS_AT)
+_SUMMED = tuple(map(itemgetter, _SUMMED_AT))
+_FEW_PAIRS = 16  # (key, credential) pairs in a batch summed pair by pair
 
 
 class Store(Protocol):
@@ -63,16 +79,20 @@ class Store(Protocol):
     placeholder: str
 
     def open(self) -> None:
-        """Connect and create the table if needed."""
+        """Connect, create the tables if needed, and build the totals of a ledger an
+        older version wrote (once)."""
 
     def insert(self, rows: Sequence[tuple[Any, ...]]) -> int:
-        """Add rows (the writer's batches: their uids are new); returns how many."""
+        """Add rows (the writer's batches: their uids are new) and their totals, in one
+        transaction; returns how many rows."""
 
-    def uids(self) -> set[str]:
-        """Every uid present (an import skips rows already there)."""
+    def present(self, uids: Sequence[str]) -> set[str]:
+        """Those of ``uids`` already in the table (an import skips them): one scan, however
+        many (uid has no index: the writer's rows never need one)."""
 
     def prune(self, before: float) -> int:
-        """Delete rows older than ``before`` (Unix seconds)."""
+        """Delete rows older than ``before`` (Unix seconds) and take them off the totals,
+        in one transaction; returns how many rows."""
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read query (``{p}`` marks a placeholder, ``{bucket}`` a time bucket)."""
@@ -91,11 +111,87 @@ def _insert_sql(ph: str, rows: int = 1) -> str:
 # statements as there are shapes cached, all of a power-of-two size (``_parts``). Fewer rows a
 # statement where the library allows fewer host parameters (999 before 3.32).
 ROWS_PER_STATEMENT = 256
+BUSY_SECONDS = 10.0  # SQLite: how long a statement waits for another connection's write lock
+# how long an open waits for another proxy opening the same ledger: it may be building the
+# totals of a big ledger an older version wrote (about 1.5 s a million rows, SQLite)
+OPEN_WAIT_SECONDS = 300.0
 
 
 @functools.lru_cache(maxsize=32)
 def _sqlite_insert(rows: int) -> str:
     return _insert_sql("?", rows)
+
+
+def _tally(rows: Sequence[tuple[Any, ...]], flats: Sequence[list[Any]] = ()) -> Totals:
+    """What a batch adds to the totals. ``flats``: the parameter lists the SQLite insert
+    statements were bound with (a row's values one after the other). A batch all of one
+    key and one credential (a proxy serving one client through one credential) is summed
+    from them column by column, each column sliced out in C; any other row by row."""
+    found = _tally_one_pair(flats) if flats else None
+    return found if found is not None else _tally_rows(rows)
+
+
+def _tally_one_pair(flats: Sequence[list[Any]]) -> Totals | None:
+    """The totals of rows given flat, when they all have one key and one credential."""
+    width = len(COLUMNS)
+    kid, index = flats[0][_KEY_AT], flats[0][_AUTH_AT]
+    for flat in flats:
+        kids, auths = flat[_KEY_AT::width], flat[_AUTH_AT::width]
+        if kids.count(kid) != len(kids) or auths.count(index) != len(auths):
+            return None
+    totals = Totals()
+    n = sum(map(len, flats)) // width
+    sums = [sum(sum(flat[at::width]) for flat in flats) for at in _SUMMED_AT]
+    totals.add(kid, index, n, sums, max(max(flat[_LABEL_AT::width]) for flat in flats))
+    failed_auths = chain.from_iterable(flat[_FAILED_AUTHS_AT::width] for flat in flats)
+    for names, count in Counter(filter(None, failed_auths)).items():
+        totals.fail(names, count)
+    return totals
+
+
+def _tally_rows(rows: Sequence[tuple[Any, ...]]) -> Totals:
+    """The totals of rows. They are grouped by key and credential (a dict append a
+    row), each group's columns summed in C one column at a time (a pass touches one value a
+    row; transposing the rows would touch all 24). Many pairs (many keys and credentials
+    in one batch) are regrouped by key and by credential first: as many sums as keys plus
+    credentials, not keys times credentials."""
+    pairs: defaultdict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
+    for row in rows:
+        pairs[row[_KEY_AT], row[_AUTH_AT]].append(row)
+    totals = Totals()
+    if len(pairs) <= _FEW_PAIRS:
+        for (kid, index), part in pairs.items():
+            totals.add(kid, index, len(part), _sums(part), max(map(_LABEL, part)))
+    else:
+        by_key: defaultdict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        by_auth: defaultdict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        for (kid, index), part in pairs.items():
+            by_key[kid] += part
+            if index:
+                by_auth[index] += part
+        for kid, part in by_key.items():
+            totals.key(kid, len(part), _sums(part), max(map(_LABEL, part)))
+        for index, part in by_auth.items():
+            totals.auth(index, len(part), _sums(part))
+    for names, count in Counter(filter(None, map(_FAILED_AUTHS, rows))).items():
+        totals.fail(names, count)
+    return totals
+
+
+def _sums(rows: list[tuple[Any, ...]]) -> list[int]:
+    return [sum(map(get, rows)) for get in _SUMMED]
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection, begin: str = "BEGIN") -> Iterator[sqlite3.Connection]:
+    conn.execute(begin)
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _parts(n: int, top: int) -> Iterator[tuple[int, int]]:
@@ -126,11 +222,19 @@ class SqliteStore:
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=BUSY_SECONDS, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        for ddl in _DDL:
-            conn.execute(ddl)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(OPEN_WAIT_SECONDS * 1000)}")
+            with _transaction(conn, "BEGIN IMMEDIATE"):  # the write lock: one opener builds the totals
+                for ddl in _DDL:
+                    conn.execute(ddl)
+                ledger_totals.ensure_built(conn, SQLITE)
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
+        except BaseException:
+            conn.close()
+            raise
         limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         fits = max(1, min(ROWS_PER_STATEMENT, limit // len(COLUMNS)))
         self._per_statement = 1 << (fits.bit_length() - 1)  # a power of two (``_parts``)
@@ -139,34 +243,46 @@ class SqliteStore:
     def insert(self, rows: Sequence[tuple[Any, ...]]) -> int:
         conn = self._writer()
         step = self._per_statement
-        with self._lock:
+        flats: list[list[Any]] = []
+        with self._lock, _transaction(conn):
             before = conn.total_changes
-            conn.execute("BEGIN")
-            try:
-                for start, size in _parts(len(rows), step):
-                    part = rows[start : start + size]
-                    conn.execute(_sqlite_insert(size), list(chain.from_iterable(part)))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return conn.total_changes - before
+            for start, size in _parts(len(rows), step):
+                flat = list(chain.from_iterable(rows[start : start + size]))
+                conn.execute(_sqlite_insert(size), flat)
+                flats.append(flat)
+            added = conn.total_changes - before
+            ledger_totals.add(conn, SQLITE, _tally(rows, flats))  # in the rows' transaction: both or neither
+            return added
 
-    def uids(self) -> set[str]:
-        return {str(r[0]) for r in self.query(f"SELECT uid FROM {TABLE}")}
+    def present(self, uids: Sequence[str]) -> set[str]:
+        conn = self._reader()
+        try:  # the uids asked go in a temporary table (a read-only connection may have one)
+            conn.execute("CREATE TEMP TABLE asked (uid TEXT PRIMARY KEY)")
+            conn.executemany("INSERT OR IGNORE INTO temp.asked VALUES (?)", ((u,) for u in uids))
+            found = conn.execute(f"SELECT uid FROM {TABLE} WHERE uid IN (SELECT uid FROM temp.asked)")
+            return {str(r[0]) for r in found}
+        finally:
+            conn.close()
 
     def prune(self, before: float) -> int:
         conn = self._writer()
-        with self._lock:
-            return conn.execute(f"DELETE FROM {TABLE} WHERE ts < ?", (before,)).rowcount
+        # BEGIN IMMEDIATE: no other writer between the sums read and the rows deleted
+        with self._lock, _transaction(conn, "BEGIN IMMEDIATE"):
+            old = conn.execute(ledger_totals.grouped_sql(where=" WHERE ts < ?"), (before,)).fetchall()
+            removed = conn.execute(f"DELETE FROM {TABLE} WHERE ts < ?", (before,)).rowcount
+            ledger_totals.subtract(conn, SQLITE, Totals.of_grouped(old))
+            return removed
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         text = sql.format(p="?", bucket="(CAST(ts / ? AS INTEGER) * ?)")
-        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10.0)
+        conn = self._reader()
         try:
             return conn.execute(text, tuple(params)).fetchall()
         finally:
             conn.close()
+
+    def _reader(self) -> sqlite3.Connection:
+        return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=BUSY_SECONDS)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -202,21 +318,42 @@ class PostgresStore:
 
     def open(self) -> None:
         conn = self._connect()
-        for ddl in _DDL:
-            conn.execute(ddl)
+        try:  # proxies opening one database at once: one at a time makes tables and totals
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute(f"SET LOCAL lock_timeout = '{int(OPEN_WAIT_SECONDS)}s'")
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (BUILD_LOCK,))
+                for ddl in _DDL:
+                    cur.execute(ddl)
+                ledger_totals.ensure_built(cur, POSTGRES)
+        except BaseException:
+            conn.close()
+            raise
         self._conn = conn
 
     def insert(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        totals = _tally(rows)
         with self._lock, self._writer() as conn, conn.transaction(), conn.cursor() as cur:
             cur.executemany(_insert_sql("%s"), rows)
-            return int(cur.rowcount if cur.rowcount >= 0 else len(rows))
+            added = int(cur.rowcount if cur.rowcount >= 0 else len(rows))
+            # last: the totals rows every writer updates stay locked the shortest
+            ledger_totals.add(cur, POSTGRES, totals)
+            return added
 
-    def uids(self) -> set[str]:
-        return {str(r[0]) for r in self.query(f"SELECT uid FROM {TABLE}")}
+    def present(self, uids: Sequence[str]) -> set[str]:
+        sql = f"SELECT uid FROM {TABLE} WHERE uid IN (SELECT unnest(%s::text[]))"
+        with self._connect() as conn:
+            return {str(r[0]) for r in conn.execute(sql, (list(uids),)).fetchall()}
 
     def prune(self, before: float) -> int:
-        with self._lock, self._writer() as conn:
-            return int(conn.execute(f"DELETE FROM {TABLE} WHERE ts < %s", (before,)).rowcount)
+        # the sums of exactly the rows this statement deleted (another proxy pruning at the
+        # same time deletes, and subtracts, the others)
+        gone = f"WITH gone AS (DELETE FROM {TABLE} WHERE ts < %s RETURNING *) "
+        with self._lock, self._writer() as conn, conn.transaction(), conn.cursor() as cur:
+            old = Totals.of_grouped(
+                cur.execute(gone + ledger_totals.grouped_sql("gone"), (before,)).fetchall()
+            )
+            ledger_totals.subtract(cur, POSTGRES, old)
+            return old.rows
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         text = sql.format(p="%s", bucket="(FLOOR(ts / %s) * %s)")
