@@ -14,6 +14,7 @@ from typing import Any
 from cliproxy.times import format_utc, parse_timestamp
 from cliproxy.usage.ledger import Ledger, time_range
 from cliproxy.usage.ledger_store import COLUMNS, INT_COLUMNS, TABLE
+from cliproxy.usage.ledger_totals import TOKENS
 
 __all__ = [
     "GROUPS",
@@ -39,17 +40,7 @@ _SUMS = (
     "SUM(cache_creation_tokens), SUM(reasoning_tokens), SUM(total_tokens), SUM(latency_ms), SUM(ttfb_ms), "
     "SUM(attempts - 1)"
 )
-_SUM_NAMES = (
-    "requests",
-    "success",
-    "failed",
-    "input_tokens",
-    "output_tokens",
-    "cached_tokens",
-    "cache_creation_tokens",
-    "reasoning_tokens",
-    "total_tokens",
-)
+_SUM_NAMES = ("requests", "success", "failed", *TOKENS)  # (the token columns, as usage_totals sums them)
 
 
 def _totals(values: Sequence[Any]) -> dict[str, Any]:
