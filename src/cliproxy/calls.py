@@ -140,7 +140,7 @@ class Call:
             else:
                 req.model = model
             return req
-        return req if req.model == model else req.renamed(model)
+        return Attempt.for_model(req, model)
 
     def _parse_ir(self, registry: Registry) -> IrRequest:
         req = registry.adapter(self.format).parse_request(self.body)
