@@ -38,13 +38,41 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time ``pid`` has used so far, in seconds (Linux /proc)."""
+def _stat(pid: int | str) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     except OSError:
+        return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time ``pid`` has used so far, in seconds (Linux /proc), with its
+    child processes': the live ones (a plugin run as a subprocess, say) and the ones it
+    reaped. Work a proxy hands to another process is still the proxy's cost."""
+    fields = _stat(pid)
+    if fields is None:
         return float("nan")
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    ticks = sum(int(v) for v in fields[11:15])
+    return (ticks + sum(_own_ticks(child) for child in descendants(pid))) / CLK_TCK
+
+
+def _own_ticks(pid: int) -> int:
+    fields = _stat(pid)
+    return sum(int(v) for v in fields[11:15]) if fields else 0
+
+
+def descendants(pid: int) -> list[int]:
+    """The live processes under ``pid`` (its children, theirs, ...)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(entry.name)) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def rss_mb(pid: int) -> float:
