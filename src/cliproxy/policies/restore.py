@@ -6,25 +6,31 @@ budgeted key's rows of the current period per model, prices them, and charges th
 to the key, so a restart does not hand out a fresh budget. (The Redis backend keeps its
 counters, so nothing is restored there.) Keys stored only hashed cannot be matched to
 their rows (the ledger's key id is a hash of the key itself) and start from zero.
+
+The keys whose periods began at the same moment are summed by one query, grouped by key
+and model: one pass over the period's rows for all of them. A ``total`` period has no time
+condition at all: a range from 0 on the ``ts`` index would visit every row through the
+index, which measured 3.5 s a key on 2M rows (SQLite); one plain scan for all keys took
+0.64 s. ``QUERY_KEYS`` keys at most a query (a placeholder each).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from cliproxy.formats import ir
 from cliproxy.policies.prices import PriceTable
 from cliproxy.policies.rules import KeyRule, period_tag, rules_of
 from cliproxy.state.base import StateBackend
+from cliproxy.usage.ledger_totals import ROWS, TOKENS
 
-__all__ = ["period_start", "restore_budgets"]
+__all__ = ["QUERY_KEYS", "period_start", "restore_budgets", "spent_since"]
 
-_SQL = (
-    "SELECT model, SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), "
-    "SUM(cache_creation_tokens), SUM(reasoning_tokens), SUM(total_tokens) FROM usage_requests "
-    "WHERE api_key_id = {p} AND ts >= {p} GROUP BY model"
-)
+QUERY_KEYS = 400  # key ids a query names (SQLite before 3.32 takes 999 placeholders)
+_SUMS = ", ".join(f"SUM({name})" for name in TOKENS)
 
 
 def period_start(period: str, now: float) -> float:
@@ -36,14 +42,25 @@ def period_start(period: str, now: float) -> float:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
 
 
-def _spent(ledger: Any, rule: KeyRule, now: float, prices: PriceTable) -> tuple[int, float]:
-    tokens, cost = 0, 0.0
-    for model, *sums in ledger.query(_SQL, (rule.id, period_start(rule.period, now))):
-        n = [int(v or 0) for v in sums]
-        usage = ir.Usage(n[0], n[1], n[2], n[3], n[4], n[5])
-        tokens += usage.total
-        cost += prices.cost(str(model or ""), usage)
-    return tokens, cost
+def spent_since(
+    ledger: Any, ids: Sequence[str], since: float, prices: PriceTable
+) -> dict[str, tuple[int, float]]:
+    """Tokens and priced cost of each of the key ``ids`` in the ledger's rows from ``since``
+    (0: all of them) on; a key with no rows is left out."""
+    where = " AND ts >= {p}" if since > 0 else ""
+    out: dict[str, tuple[int, float]] = {}
+    for start in range(0, len(ids), QUERY_KEYS):
+        part = list(ids[start : start + QUERY_KEYS])
+        sql = (
+            f"SELECT api_key_id, model, {_SUMS} FROM {ROWS} "
+            f"WHERE api_key_id IN ({', '.join(['{p}'] * len(part))}){where} GROUP BY api_key_id, model"
+        )
+        for kid, model, *sums in ledger.query(sql, [*part, since] if where else part):
+            n = [int(v or 0) for v in sums]
+            usage = ir.Usage(n[0], n[1], n[2], n[3], n[4], n[5])
+            tokens, cost = out.get(kid, (0, 0.0))
+            out[kid] = (tokens + usage.total, cost + prices.cost(str(model or ""), usage))
+    return out
 
 
 async def restore_budgets(
@@ -54,13 +71,17 @@ async def restore_budgets(
     if ledger is None:
         return 0
     ledger.flush()
-    restored = 0
+    by_start: defaultdict[float, list[KeyRule]] = defaultdict(list)
     for _, rule in rules_of(config):
-        if rule.hashed or not (rule.budget_tokens or rule.budget_cost):
-            continue
-        tokens, cost = _spent(ledger, rule, now, prices)
-        if tokens or cost:
-            limits = rule.limits(now)
-            await state.key_settle(rule.id, limits, now, tokens=tokens, cost=cost, release=False)
-            restored += 1
+        if not rule.hashed and (rule.budget_tokens or rule.budget_cost):
+            by_start[period_start(rule.period, now)].append(rule)
+    restored = 0
+    for since, rules in by_start.items():
+        spent = spent_since(ledger, list(dict.fromkeys(rule.id for rule in rules)), since, prices)
+        for rule in rules:
+            tokens, cost = spent.get(rule.id, (0, 0.0))
+            if tokens or cost:
+                limits = rule.limits(now)
+                await state.key_settle(rule.id, limits, now, tokens=tokens, cost=cost, release=False)
+                restored += 1
     return restored
