@@ -17,7 +17,8 @@ import pytest
 from cliproxy.management import usage_api
 from cliproxy.usage import recorder_of
 from cliproxy.usage.ledger import Ledger
-from cliproxy.usage.ledger_store import COLUMNS, INT_COLUMNS, SqliteStore, _parts
+from cliproxy.usage.ledger_store import COLUMNS, INT_COLUMNS, PostgresStore, SqliteStore, _parts
+from cliproxy.usage.queries import summary
 from tests.usage.helpers import close_recorder
 from tests.usage.upstream import UsageUpstream
 
@@ -350,3 +351,46 @@ def test_a_batch_goes_in_by_few_statement_shapes():
         shapes.update(size for _, size in parts)
     assert shapes == {1, 2, 4, 8, 16, 32, 64, 128, 256}
     assert [size for _, size in _parts(1250, 256)] == [256, 256, 256, 256, 128, 64, 32, 2]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def spread(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A ledger (never started: reads go to its store) of 1,000 rows one second apart, from
+    t=1000 on, over three models."""
+    if request.param == "postgres":
+        store: Any = PostgresStore(request.getfixturevalue("postgres_url"))
+    else:
+        store = SqliteStore(tmp_path / "spread.sqlite")
+    store.open()
+    store.insert(
+        [_row(f"s{i}", 1000.0 + i, model=("m1", "m2", "m3")[i % 3], input_tokens=i) for i in range(1000)]
+    )
+    ledger = Ledger(store)
+    try:
+        yield ledger
+    finally:
+        store.close()
+
+
+def test_a_wide_window_is_read_by_a_scan_a_narrow_one_by_the_index(spread):
+    assert spread.window(None, None) == ("", [])
+    # at or before the first row, past the last, or most of the span: every row, by a scan
+    for since, until in ((0.0, None), (None, 5000.0), (500.0, 1500.0), (1100.0, None)):
+        where, params = spread.window(since, until)
+        assert "+ts" in where and "ts" not in where.replace("+ts", ""), (since, until)
+    # the last 2 % of the span, or a window past it: through the index
+    for since, until in ((1980.0, None), (None, 1010.0), (5000.0, None)):
+        where, _ = spread.window(since, until)
+        assert where and "+ts" not in where, (since, until)
+    # either way the same rows and the same totals
+    assert summary(spread, "model", 0.0, None) == summary(spread, "model", None, None)
+    assert sum(e["requests"] for e in summary(spread, "model", 1100.0, 1200.0)) == 100
+    assert len(spread.rows(1100.0, None)) == 900 and len(spread.rows(1980.0, None)) == 20
+    if isinstance(spread.store, SqliteStore):  # what SQLite makes of each
+        with sqlite3.connect(spread.store.path) as conn:
+            for since, how in ((0.0, "SCAN usage_requests"), (1980.0, "USING INDEX usage_requests_ts")):
+                where, params = spread.window(since, None)
+                plan = conn.execute(
+                    "EXPLAIN QUERY PLAN SELECT model FROM usage_requests" + where.format(p="?"), params
+                ).fetchall()
+                assert any(how in str(step[-1]) for step in plan), (since, plan)

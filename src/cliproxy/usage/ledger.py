@@ -30,7 +30,7 @@ from typing import Any
 
 from cliproxy.usage.ledger_store import COLUMNS, TABLE, Store
 
-__all__ = ["BATCH", "FLUSH_SECONDS", "MAX_PENDING", "Ledger", "time_range"]
+__all__ = ["BATCH", "FLUSH_SECONDS", "MAX_PENDING", "WIDE", "Ledger", "time_range"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,10 @@ BATCH = 2000
 FLUSH_SECONDS = 0.25
 MAX_PENDING = 200_000
 PRUNE_EVERY = 3600.0
+WIDE = 0.05  # share of the ledger's time span past which a window is read by a scan (window)
+# the first and last ts: each a subquery, so each is one probe of the index (together in one
+# SELECT, SQLite walks the whole index)
+_SPAN = f"SELECT (SELECT MIN(ts) FROM {TABLE}), (SELECT MAX(ts) FROM {TABLE})"
 
 
 class Ledger:
@@ -157,7 +161,7 @@ class Ledger:
     # -- reads (blocking: call them in a thread)
 
     def rows(self, since: float | None = None, until: float | None = None) -> list[tuple[Any, ...]]:
-        where, params = time_range(since, until)
+        where, params = self.window(since, until)
         return self.store.query(f"SELECT {', '.join(COLUMNS)} FROM {TABLE}{where} ORDER BY ts", params)
 
     def import_rows(self, rows: Sequence[tuple[Any, ...]]) -> int:
@@ -178,14 +182,33 @@ class Ledger:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.store.query(sql, params)
 
+    def window(self, since: float | None, until: float | None) -> tuple[str, list[Any]]:
+        """:func:`time_range` for a read of the rows' columns: a window over more than
+        ``WIDE`` of the time the ledger spans is read by a plain scan, not through the ``ts``
+        index, through which SQLite fetches each row by its rowid, one search a row.
+        Measured on 2M rows over 90 days (a summary by model): since 0, 5.4 s by the index
+        and 2.1 by a scan; the last 20 days 1.19 and 0.53; 7 days 0.42 and 0.26; 3 days
+        0.17 and 0.18. (A count alone stays on the index, which holds ``ts``: use
+        ``time_range`` itself.)"""
+        if since is None and until is None:
+            return "", []
+        first, last = self.store.query(_SPAN)[0]  # two index probes
+        if first is None or last is None or last <= first:
+            return time_range(since, until)
+        start = first if since is None else max(since, first)
+        end = last if until is None else min(until, last)
+        return time_range(since, until, scan=(end - start) / (last - first) > WIDE)
 
-def time_range(since: float | None, until: float | None) -> tuple[str, list[Any]]:
-    """A ``WHERE`` clause (``{p}`` placeholders) and its parameters for a time window."""
+
+def time_range(since: float | None, until: float | None, *, scan: bool = False) -> tuple[str, list[Any]]:
+    """A ``WHERE`` clause (``{p}`` placeholders) and its parameters for a time window;
+    ``scan``: written ``+ts``, which no index serves (SQLite and Postgres alike)."""
+    ts = "+ts" if scan else "ts"
     parts, params = [], []
     if since is not None:
-        parts.append("ts >= {p}")
+        parts.append(f"{ts} >= {{p}}")
         params.append(since)
     if until is not None:
-        parts.append("ts < {p}")
+        parts.append(f"{ts} < {{p}}")
         params.append(until)
     return (" WHERE " + " AND ".join(parts) if parts else ""), params

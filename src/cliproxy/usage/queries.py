@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from cliproxy.times import format_utc, parse_timestamp
-from cliproxy.usage.ledger import Ledger, time_range
+from cliproxy.usage.ledger import Ledger
 from cliproxy.usage.ledger_store import COLUMNS, INT_COLUMNS, TABLE
 from cliproxy.usage.ledger_totals import TOKENS
 
@@ -56,7 +56,7 @@ def _totals(values: Sequence[Any]) -> dict[str, Any]:
 def summary(ledger: Ledger, group: str, since: float | None, until: float | None) -> list[dict[str, Any]]:
     """Totals per value of ``group`` (one of :data:`GROUPS`), most requests first."""
     column, label = GROUPS[group]
-    where, params = time_range(since, until)
+    where, params = ledger.window(since, until)
     rows = ledger.query(f"SELECT {column}, {label}, {_SUMS} FROM {TABLE}{where} GROUP BY {column}", params)
     out = [{"key": str(r[0] or ""), "label": str(r[1] or ""), **_totals(r[2:])} for r in rows]
     out.sort(key=lambda e: (-e["requests"], e["key"]))
@@ -67,7 +67,7 @@ def series(
     ledger: Ledger, group: str | None, step: int, since: float | None, until: float | None
 ) -> list[dict[str, Any]]:
     """Totals per ``step`` seconds (and per value of ``group`` when given), oldest first."""
-    where, params = time_range(since, until)
+    where, params = ledger.window(since, until)
     column = GROUPS[group][0] if group else "''"
     by = f"{column}, b" if group else "b"
     rows = ledger.query(
