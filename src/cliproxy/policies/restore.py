@@ -25,12 +25,11 @@ from cliproxy.formats import ir
 from cliproxy.policies.prices import PriceTable
 from cliproxy.policies.rules import KeyRule, period_tag, rules_of
 from cliproxy.state.base import StateBackend
-from cliproxy.usage.ledger_totals import ROWS, TOKENS
+from cliproxy.usage.ledger_totals import ROWS, TOKEN_SUMS
 
 __all__ = ["QUERY_KEYS", "period_start", "restore_budgets", "spent_since"]
 
 QUERY_KEYS = 400  # key ids a query names (SQLite before 3.32 takes 999 placeholders)
-_SUMS = ", ".join(f"SUM({name})" for name in TOKENS)
 
 
 def period_start(period: str, now: float) -> float:
@@ -52,7 +51,7 @@ def spent_since(
     for start in range(0, len(ids), QUERY_KEYS):
         part = list(ids[start : start + QUERY_KEYS])
         sql = (
-            f"SELECT api_key_id, model, {_SUMS} FROM {ROWS} "
+            f"SELECT api_key_id, model, {TOKEN_SUMS} FROM {ROWS} "
             f"WHERE api_key_id IN ({', '.join(['{p}'] * len(part))}){where} GROUP BY api_key_id, model"
         )
         for kid, model, *sums in ledger.query(sql, [*part, since] if where else part):

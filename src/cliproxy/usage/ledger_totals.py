@@ -30,6 +30,7 @@ __all__ = [
     "ROWS",
     "SQLITE",
     "TOKENS",
+    "TOKEN_SUMS",
     "TOTALS",
     "TOTALS_DDL",
     "Db",
@@ -53,6 +54,7 @@ TOKENS = (
     "reasoning_tokens",
     "total_tokens",
 )
+TOKEN_SUMS = ", ".join(f"SUM({name})" for name in TOKENS)  # the token columns summed, in order
 SUMS = ("success", "failed", *TOKENS)  # a totals row after (kind, id, label)
 # Postgres: the transaction that opens a ledger (tables, the totals build) holds this
 # advisory lock, so proxies opening one database at once build its totals once
@@ -161,9 +163,9 @@ class Totals:
 
 def grouped_sql(source: str = ROWS, where: str = "") -> str:
     """The grouped sums :meth:`Totals.of_grouped` reads, over ``source``."""
-    sums = ", ".join(f"SUM({n})" for n in ("failed", *TOKENS))
     return (
-        f"SELECT api_key_id, auth_index, failed_auths, COUNT(*), {sums}, MAX(api_key) FROM {source}"
+        f"SELECT api_key_id, auth_index, failed_auths, COUNT(*), SUM(failed), {TOKEN_SUMS}, MAX(api_key) "
+        f"FROM {source}"
         f"{where} GROUP BY api_key_id, auth_index, failed_auths"
     )
 

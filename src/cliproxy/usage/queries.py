@@ -14,7 +14,7 @@ from typing import Any
 from cliproxy.times import format_utc, parse_timestamp
 from cliproxy.usage.ledger import Ledger
 from cliproxy.usage.ledger_store import COLUMNS, INT_COLUMNS, TABLE
-from cliproxy.usage.ledger_totals import TOKENS
+from cliproxy.usage.ledger_totals import TOKEN_SUMS, TOKENS
 
 __all__ = [
     "GROUPS",
@@ -36,11 +36,9 @@ GROUPS: dict[str, tuple[str, str]] = {
 }
 
 _SUMS = (
-    "COUNT(*), SUM(1 - failed), SUM(failed), SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), "
-    "SUM(cache_creation_tokens), SUM(reasoning_tokens), SUM(total_tokens), SUM(latency_ms), SUM(ttfb_ms), "
-    "SUM(attempts - 1)"
+    f"COUNT(*), SUM(1 - failed), SUM(failed), {TOKEN_SUMS}, SUM(latency_ms), SUM(ttfb_ms), SUM(attempts - 1)"
 )
-_SUM_NAMES = ("requests", "success", "failed", *TOKENS)  # (the token columns, as usage_totals sums them)
+_SUM_NAMES = ("requests", "success", "failed", *TOKENS)  # the columns _SUMS begins with
 
 
 def _totals(values: Sequence[Any]) -> dict[str, Any]:
