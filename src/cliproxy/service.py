@@ -58,6 +58,7 @@ from cliproxy.translate.registry import default_registry
 from cliproxy.translate.replay_shared import RedisMirror
 from cliproxy.usage import recorder_of
 from cliproxy.usage.shared import close_usage, share_usage
+from cliproxy.usage.stats import ledger_files
 
 __all__ = ["Service"]
 
@@ -190,6 +191,7 @@ class Service:
                 on_auth=self._on_auth,
                 on_error=self._on_error,
                 config=self.config,
+                own_files=ledger_files(self.config),
                 **kwargs,
             )
             await self._watcher.start()
@@ -465,6 +467,8 @@ class Service:
             self._switch_prober()  # started: routing.probe.enabled may have changed
         self.reloads += 1
         recorder_of(self)
+        if self._watcher is not None:  # the ledger follows usage-ledger (recorder_of): so do its events
+            self._watcher.own_files = ledger_files(config)
         if config.debug != old.debug:
             logging.getLogger("cliproxy").setLevel(logging.DEBUG if config.debug else logging.INFO)
         log.info("config reloaded (%d client keys)", len(self.access.keys))

@@ -114,6 +114,79 @@ async def test_touch_and_empty_write_are_ignored(setup):
     assert rec.configs == [] and rec.errors == []
 
 
+def count_config_reads(watcher: ConfigWatcher) -> list[bool]:
+    """The config file's reads from now on (``FileTracker.observe``, called through)."""
+    tracker = watcher._config_file
+    observe = tracker.observe
+    reads: list[bool] = []
+
+    def counted(*, force: bool = False):
+        reads.append(force)
+        return observe(force=force)
+
+    tracker.observe = counted
+    return reads
+
+
+async def ledger_writes(folder: Path, rounds: int = 5) -> None:
+    """What an SQLite ledger beside the config does: its file, WAL and shared memory written
+    again and again, each write its own event batch."""
+    for i in range(rounds):
+        for name in ("usage.sqlite", "usage.sqlite-wal", "usage.sqlite-shm"):
+            with open(folder / name, "ab") as f:
+                f.write(b"x" * (i + 1))
+        await asyncio.sleep(FAST["debounce"] * 3)
+
+
+@pytest.mark.parametrize("own", [True, False])
+async def test_own_files_are_not_events(watch, tmp_path, own):
+    ledger = tmp_path / "usage.sqlite"
+    files = [ledger, *(ledger.with_name(ledger.name + end) for end in ("-wal", "-shm", "-journal"))]
+    watcher, rec, _cfg, auth = await watch(own_files=files if own else ())
+    reads = count_config_reads(watcher)
+    await ledger_writes(tmp_path)
+    await rec.marker(auth)
+    if own:  # nothing to look at: the config file is not read again
+        assert reads == []
+    else:  # the control: every batch has the config read (its directory changed)
+        assert reads and all(reads)
+    assert rec.configs == [] and rec.errors == []
+
+
+async def test_own_files_follow_a_move_and_match_through_a_symlink(watch, tmp_path):
+    """``own_files`` are compared as real paths (the watcher may watch a symlinked folder);
+    set again, the old ones are events once more."""
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    (real / "config.yaml").write_text(f"port: 8317\nauth-dir: {tmp_path / 'auth'}\n")
+    (tmp_path / "auth").mkdir()
+    rec = Recorder()
+    watcher = ConfigWatcher(
+        link / "config.yaml",
+        tmp_path / "auth",
+        rec.on_config,
+        rec.on_auth,
+        rec.on_error,
+        config=load_config(real / "config.yaml"),
+        own_files=[real / "usage.sqlite", real / "usage.sqlite-wal", real / "usage.sqlite-shm"],
+        **FAST,
+    )
+    await watcher.start()
+    try:
+        reads = count_config_reads(watcher)
+        await ledger_writes(link)
+        await rec.marker(tmp_path / "auth")
+        assert reads == []
+        watcher.own_files = [real / "elsewhere.sqlite"]
+        await ledger_writes(link)
+        await rec.marker(tmp_path / "auth", "marker2.json")
+        assert reads and all(reads)
+    finally:
+        await watcher.stop()
+
+
 async def test_broken_edit_keeps_last_good(setup, caplog):
     watcher, rec, cfg, auth = setup
     good = watcher.config

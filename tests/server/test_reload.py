@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -92,3 +93,33 @@ async def test_listener_settings_changed_by_a_reload_say_they_need_a_restart(sta
     warned = [r.getMessage() for r in caplog.records if "after a restart" in r.getMessage()]
     assert warned and "timeouts.client-header" in warned[0] and "limits.max-body-mb" in warned[0]
     assert "limits.max-connections" not in warned[0]
+
+
+async def test_the_ledger_files_are_not_config_events(start_proxy, tmp_path):
+    """The default ledger (``usage.sqlite`` beside the auth dir, here the config's folder)
+    writes there all the time: the watcher drops those files' events, and follows
+    ``usage-ledger.path`` when a reload moves it."""
+
+    def family(path) -> frozenset[str]:
+        real = os.path.realpath(path)
+        return frozenset((real, real + "-wal", real + "-shm", real + "-journal"))
+
+    proxy = await start_proxy("api-keys: [key-a]\n", watch=True, poll_interval=60.0)
+    watcher = proxy.service._watcher
+    assert watcher is not None
+    assert watcher.own_files == family(tmp_path / "usage.sqlite")
+
+    moved = tmp_path / "ledgers" / "u.sqlite"
+    proxy.config_path.write_text(proxy.config_path.read_text() + f"usage-ledger:\n  path: {moved}\n")
+
+    async def followed() -> bool:
+        return watcher.own_files == family(moved)
+
+    assert await _until(followed)
+
+    proxy.config_path.write_text(proxy.config_path.read_text() + "  enabled: false\n")
+
+    async def none() -> bool:
+        return watcher.own_files == frozenset()
+
+    assert await _until(none)

@@ -14,11 +14,13 @@ import aiohttp
 import orjson
 import pytest
 
+from cliproxy.config import Config, ConfigDocument
 from cliproxy.management import usage_api
 from cliproxy.usage import recorder_of
 from cliproxy.usage.ledger import Ledger
 from cliproxy.usage.ledger_store import COLUMNS, INT_COLUMNS, PostgresStore, SqliteStore, _parts
 from cliproxy.usage.queries import summary
+from cliproxy.usage.stats import ledger_files, ledger_path
 from tests.usage.helpers import close_recorder
 from tests.usage.upstream import UsageUpstream
 
@@ -394,3 +396,27 @@ def test_a_wide_window_is_read_by_a_scan_a_narrow_one_by_the_index(spread):
                     "EXPLAIN QUERY PLAN SELECT model FROM usage_requests" + where.format(p="?"), params
                 ).fetchall()
                 assert any(how in str(step[-1]) for step in plan), (since, plan)
+
+
+def load_config_text(text: str) -> Config:
+    return ConfigDocument.from_text(text, None).config
+
+
+def test_ledger_files_name_what_an_sqlite_ledger_writes(tmp_path):
+    """What the config watcher is told to ignore: the SQLite file and its companions, where
+    the ledger opens them; nothing for Postgres or no ledger."""
+    auth = tmp_path / "conf" / "auths"
+    default = load_config_text(f"auth-dir: {auth}\n")
+    base = tmp_path / "conf" / "usage.sqlite"
+    assert ledger_files(default) == (
+        base,
+        base.with_name("usage.sqlite-wal"),
+        base.with_name("usage.sqlite-shm"),
+        base.with_name("usage.sqlite-journal"),
+    )
+    assert ledger_path(default) == base
+    moved = load_config_text(f"auth-dir: {auth}\nusage-ledger:\n  path: {tmp_path / 'x.db'}\n")
+    assert ledger_files(moved)[:2] == (tmp_path / "x.db", tmp_path / "x.db-wal")
+    off = load_config_text(f"auth-dir: {auth}\nusage-ledger:\n  enabled: false\n")
+    pg = load_config_text(f"auth-dir: {auth}\nusage-ledger:\n  postgres-url: postgresql://u@127.0.0.1:1/db\n")
+    assert ledger_files(off) == () and ledger_files(pg) == ()

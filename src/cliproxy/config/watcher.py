@@ -50,6 +50,10 @@ class ConfigWatcher:
       removed, one back before that is a change (or nothing, with the same content).
       When ``auth-dir`` changes in the config, the watcher follows it, reporting the old
       files removed and the new ones added.
+    - files the process writes all the time beside the config (the usage ledger's SQLite
+      file and its ``-wal`` / ``-shm`` / ``-journal``: ``own_files``) are not events: a
+      ledger in the config's directory would otherwise have the config file read again
+      after every batch it writes (twice a second under load, measured).
     - the process's own writes are not reported back: the writer tells the watcher what
       it wrote (:meth:`note_config_written`, :meth:`note_auth_written`,
       :meth:`resync_auth`), and only content that differs from that counts as a change.
@@ -69,8 +73,10 @@ class ConfigWatcher:
         poll_interval: float = 5.0,
         debounce: float = 0.15,
         remove_debounce: float = 1.0,
+        own_files: Iterable[str | os.PathLike[str]] = (),
     ) -> None:
         self.config = config
+        self.own_files = own_files
         self.poll_interval = poll_interval
         self.debounce = debounce
         self._on_config, self._on_auth, self._on_error = on_config, on_auth, on_error
@@ -82,6 +88,15 @@ class ConfigWatcher:
         self._stop_events = asyncio.Event()
         self._watched: tuple[str, ...] = ()
         self._rewatching: set[asyncio.Task[None]] = set()
+
+    @property
+    def own_files(self) -> frozenset[str]:
+        """The files whose events are dropped (real paths); set again when they move."""
+        return self._own
+
+    @own_files.setter
+    def own_files(self, paths: Iterable[str | os.PathLike[str]]) -> None:
+        self._own = frozenset(os.path.realpath(p) for p in paths)
 
     @property
     def auth_dir(self) -> Path:
@@ -200,9 +215,17 @@ class ConfigWatcher:
             batch = asyncio.ensure_future(anext(source))
             await asyncio.sleep(0)
             ready.set()
+            real = {d: os.path.realpath(d) for d in dirs}  # own_files holds real paths
+
+            def foreign(path: str) -> bool:
+                head, name = os.path.split(path)
+                return os.path.join(real.get(head, head), name) not in self._own
+
             while True:
                 changes = await batch
-                self._queue.put_nowait(frozenset(Path(p) for _, p in changes))
+                paths = frozenset(Path(p) for _, p in changes if foreign(p))
+                if paths:
+                    self._queue.put_nowait(paths)
                 batch = asyncio.ensure_future(anext(source))
         except StopAsyncIteration:
             pass

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from cliproxy.config import Config
     from cliproxy.usage.trace import RequestTrace
 
-__all__ = ["LEDGER_FILE", "UsageStats", "key_id", "ledger_path"]
+__all__ = ["LEDGER_FILE", "UsageStats", "key_id", "ledger_files", "ledger_path"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,16 @@ def ledger_path(config: Config) -> Path:
     if config.usage_ledger.path:
         return Path(config.usage_ledger.path)
     return Path(config.auth_dir).expanduser().resolve().parent / LEDGER_FILE
+
+
+def ledger_files(config: Config) -> tuple[Path, ...]:
+    """The files an SQLite ledger writes (none for Postgres or no ledger): the config
+    watcher drops their events."""
+    lc = config.usage_ledger
+    if not lc.enabled or lc.postgres_url:
+        return ()
+    path = ledger_path(config)
+    return (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm", "-journal")))
 
 
 class UsageStats:
