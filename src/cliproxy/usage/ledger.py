@@ -17,6 +17,15 @@ totals and the decoding), not the GIL the thread holds; a process adds the pipe 
 decoding to it. A writer that only popped and dropped the rows (no database) still cost the
 event loop 0 to 10 us a request more than no ledger, from run to run, where the row itself
 costs 1.4 us (``bench/ledger_cost.py``'s micro-benchmark): not explained yet.
+
+Measured next (same load, per-thread CPU, medians): the ledger costs about 12 us a request
+(75 against 63 off), 6 in the writer and 6 on the loop. With no writer at all and the queue
+emptied by the loop, the loop paid 1.5 us a request when it kept 50 rows and 4.8 when it kept
+3,000: rows waiting in memory cost the loop itself some 3 us (not the collector: the same
+with its thresholds raised). Neither way round it helped: rows queued as ``orjson`` bytes (one
+object, not tracked) and decoded by the writer in one call a batch cost 81.6 in all (the
+decoding holds the GIL); a flush every 0.02 s, fewer rows waiting, 77-84 (more wake-ups and
+transactions).
 """
 
 from __future__ import annotations
