@@ -128,3 +128,54 @@ def test_committed_baseline_is_well_formed() -> None:
     assert set(doc["metrics"]) == set(measured)
     assert all(doc["metrics"][n]["better"] == better for n, (_, better) in measured.items())
     assert gate.compare(doc, {n: e["value"] for n, e in doc["metrics"].items()}) == []
+
+
+def _baseline_of(results: dict[str, dict]) -> dict:
+    return {"metrics": {n: {"value": v, "better": b} for n, (v, b) in gate.ratios(results).items()}}
+
+
+class Rounds:
+    """A measurement source for ``gate.check``: hands out the given rounds in order and
+    records how many each call asked for."""
+
+    def __init__(self, rounds: list[dict[str, dict]]) -> None:
+        self.left = list(rounds)
+        self.asked: list[int] = []
+
+    def __call__(self, n: int) -> list[dict[str, dict]]:
+        self.asked.append(n)
+        taken, self.left = self.left[:n], self.left[n:]
+        assert len(taken) == n, "the check asked for more rounds than the test planned"
+        return taken
+
+
+SLOW_TTFB = {**BEST, "stream|proxy|passthrough OpenAI": _stream(4.0, 600)}  # TTFB ratio 2.0 vs 1.5
+
+
+def test_check_passing_rounds_are_not_measured_again() -> None:
+    source = Rounds([BEST] * gate.ROUNDS)
+    failures, rounds = gate.check(_baseline_of(BEST), source)
+    assert failures == [] and len(rounds) == gate.ROUNDS
+    assert source.asked == [gate.ROUNDS]
+
+
+def test_check_a_stray_failure_is_measured_again_and_passes() -> None:
+    """Three of the first five rounds slow (their median fails), the five after them not:
+    the median over ten passes, and no failure is reported."""
+    first = [SLOW_TTFB, BEST, SLOW_TTFB, BEST, SLOW_TTFB]
+    assert gate.compare(_baseline_of(BEST), gate._values(first)) != []
+    source = Rounds(first + [BEST] * gate.CONFIRM_ROUNDS)
+    failures, rounds = gate.check(_baseline_of(BEST), source)
+    assert failures == []
+    assert source.asked == [gate.ROUNDS, gate.CONFIRM_ROUNDS] and len(rounds) == 10
+
+
+def test_check_a_regression_that_stays_is_reported_over_all_rounds() -> None:
+    source = Rounds([SLOW_TTFB] * (gate.ROUNDS + gate.CONFIRM_ROUNDS))
+    failures, rounds = gate.check(_baseline_of(BEST), source)
+    assert [f.split(":")[0] for f in failures] == [
+        "stream TTFB p50 proxy / direct (passthrough OpenAI)",
+        "stream TTFB p50 proxy / floor (passthrough OpenAI)",
+    ]
+    assert "4.000 vs baseline 3.000" in failures[0] and "2.000 vs baseline 1.500" in failures[1]
+    assert source.asked == [gate.ROUNDS, gate.CONFIRM_ROUNDS] and len(rounds) == 10
