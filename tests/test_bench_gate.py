@@ -128,6 +128,10 @@ def test_committed_baseline_is_well_formed() -> None:
     assert set(doc["metrics"]) == set(measured)
     assert all(doc["metrics"][n]["better"] == better for n, (_, better) in measured.items())
     assert gate.compare(doc, {n: e["value"] for n, e in doc["metrics"].items()}) == []
+    for name, entry in doc["metrics"].items():  # a band of its own only where it is wider
+        assert (
+            gate.TOLERANCE < entry.get("tolerance", 1.0) <= gate.MAX_TOLERANCE or "tolerance" not in entry
+        ), name
 
 
 def _baseline_of(results: dict[str, dict]) -> dict:
@@ -179,3 +183,44 @@ def test_check_a_regression_that_stays_is_reported_over_all_rounds() -> None:
     ]
     assert "4.000 vs baseline 3.000" in failures[0] and "2.000 vs baseline 1.500" in failures[1]
     assert source.asked == [gate.ROUNDS, gate.CONFIRM_ROUNDS] and len(rounds) == 10
+
+
+def test_a_metric_band_of_its_own_replaces_the_tolerance() -> None:
+    base = {
+        "metrics": {
+            "steady": {"value": 1.0, "better": "lower"},
+            "noisy": {"value": 1.0, "better": "lower", "tolerance": 0.4},
+        }
+    }
+    # limits: steady 1 / 0.85 = 1.176; noisy 1 / 0.6 = 1.667
+    assert gate.compare(base, {"steady": 1.15, "noisy": 1.6}) == []
+    failures = gate.compare(base, {"steady": 1.2, "noisy": 1.7})
+    assert [f.split(":")[0] for f in failures] == ["noisy", "steady"]
+    assert "limit 1.667" in failures[0]
+
+
+def _spread(ttfb_values: list[float]) -> list[dict[str, dict]]:
+    """Rounds alike but for the passthrough stream's TTFB (the floor's stays 2.0)."""
+    return [{**BEST, "stream|proxy|passthrough OpenAI": _stream(v, 600)} for v in ttfb_values]
+
+
+def test_tolerances_widen_only_the_ratios_that_spread() -> None:
+    # TTFB 2.0 to 4.0 over 15 rounds: its two ratios spread widely; nothing else moves
+    rounds = _spread([2.0 + 2.0 * i / 14 for i in range(15)])
+    bands = gate.tolerances(rounds)
+    assert set(bands) == {
+        "stream TTFB p50 proxy / floor (passthrough OpenAI)",
+        "stream TTFB p50 proxy / direct (passthrough OpenAI)",
+    }
+    # quartiles 2.43 and 3.57 (statistics.quantiles) of a median 3.0: sigma 0.282 relative;
+    # 2.5 x 1.2533 x 0.282 x sqrt(1/15 + 1/10) = 0.361 of a rise, a band of 0.361 / 1.361
+    # for a lower-is-better ratio
+    assert bands["stream TTFB p50 proxy / floor (passthrough OpenAI)"] == pytest.approx(0.265, abs=0.002)
+    assert all(gate.TOLERANCE < b <= gate.MAX_TOLERANCE for b in bands.values())
+
+
+def test_tolerances_need_rounds_and_are_capped() -> None:
+    assert gate.tolerances(_spread([2.0, 4.0, 3.0])) == {}  # too few rounds to tell a spread
+    wild = gate.tolerances(_spread([0.5, 9.0] * 8), verdict_rounds=2)
+    assert wild and all(b == gate.MAX_TOLERANCE for b in wild.values())
+    assert gate.tolerances([BEST] * 15) == {}  # nothing spreads: the tolerance stands
