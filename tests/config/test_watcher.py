@@ -179,7 +179,8 @@ async def test_own_files_follow_a_move_and_match_through_a_symlink(watch, tmp_pa
         await ledger_writes(link)
         await rec.marker(tmp_path / "auth")
         assert reads == []
-        watcher.own_files = [real / "elsewhere.sqlite"]
+        watcher.own_files = [real / "elsewhere.sqlite", link / "config.yaml"]
+        assert watcher.own_files == {os.path.realpath(real / "elsewhere.sqlite")}  # never the config
         await ledger_writes(link)
         await rec.marker(tmp_path / "auth", "marker2.json")
         assert reads and all(reads)

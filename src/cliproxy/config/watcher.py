@@ -76,7 +76,6 @@ class ConfigWatcher:
         own_files: Iterable[str | os.PathLike[str]] = (),
     ) -> None:
         self.config = config
-        self.own_files = own_files
         self.poll_interval = poll_interval
         self.debounce = debounce
         self._on_config, self._on_auth, self._on_error = on_config, on_auth, on_error
@@ -88,6 +87,7 @@ class ConfigWatcher:
         self._stop_events = asyncio.Event()
         self._watched: tuple[str, ...] = ()
         self._rewatching: set[asyncio.Task[None]] = set()
+        self.own_files = own_files
 
     @property
     def own_files(self) -> frozenset[str]:
@@ -96,7 +96,9 @@ class ConfigWatcher:
 
     @own_files.setter
     def own_files(self, paths: Iterable[str | os.PathLike[str]]) -> None:
-        self._own = frozenset(os.path.realpath(p) for p in paths)
+        # never the config file itself (a ledger path pointed at it must not hide its edits)
+        config = os.path.realpath(self._config_file.path)
+        self._own = frozenset(os.path.realpath(p) for p in paths) - {config}
 
     @property
     def auth_dir(self) -> Path:
