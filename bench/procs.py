@@ -56,6 +56,12 @@ def cpu_seconds(pid: int) -> float:
     return (ticks + sum(_own_ticks(child) for child in descendants(pid))) / CLK_TCK
 
 
+def main_thread_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid``'s main thread (its event loop's, for the proxy)."""
+    fields = _stat(f"{pid}/task/{pid}")
+    return sum(int(v) for v in fields[11:13]) / CLK_TCK if fields else float("nan")
+
+
 def _own_ticks(pid: int) -> int:
     fields = _stat(pid)
     return sum(int(v) for v in fields[11:15]) if fields else 0
