@@ -25,7 +25,8 @@ emptied by the loop, the loop paid 1.5 us a request when it kept 50 rows and 4.8
 with its thresholds raised). Neither way round it helped: rows queued as ``orjson`` bytes (one
 object, not tracked) and decoded by the writer in one call a batch cost 81.6 in all (the
 decoding holds the GIL); a flush every 0.02 s, fewer rows waiting, 77-84 (more wake-ups and
-transactions).
+transactions); the written rows handed back for the loop to free (not freed by the writer's
+thread), 77.6 against 77.1.
 """
 
 from __future__ import annotations
