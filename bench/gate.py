@@ -48,6 +48,7 @@ MAX_TOLERANCE = 0.5
 DURATION, WARMUP = 1.0, 0.5
 CHUNKS = 50
 HIGHER, LOWER = "higher", "lower"
+Rounds = list[dict[str, dict]]  # each round: target -> its load result
 
 
 def compare(baseline: dict[str, Any], current: dict[str, float], tolerance: float = TOLERANCE) -> list[str]:
@@ -59,19 +60,18 @@ def compare(baseline: dict[str, Any], current: dict[str, float], tolerance: floa
     ``v / (1 - tolerance)`` (its reciprocal fell by more than ``tolerance``). A baseline
     metric the run did not measure fails too; metrics only in ``current`` are ignored."""
     failures = []
-    default = tolerance
     for name, entry in sorted(baseline.get("metrics", {}).items()):
         base, better = float(entry["value"]), entry.get("better", HIGHER)
-        tolerance = float(entry.get("tolerance", default))
+        band = float(entry.get("tolerance", tolerance))
         if name not in current or current[name] != current[name]:  # missing or NaN
             failures.append(f"{name}: not measured (baseline {base:.3f})")
             continue
         now = float(current[name])
         if better == HIGHER:
-            limit = base * (1 - tolerance)
+            limit = base * (1 - band)
             bad = now < limit
         else:
-            limit = base / (1 - tolerance)
+            limit = base / (1 - band)
             bad = now > limit
         if bad:
             change = (now / base - 1) * 100 if base else float("inf")
@@ -116,7 +116,7 @@ def ratios(res: dict[str, dict]) -> dict[str, tuple[float, str]]:
     }
 
 
-def tolerances(rounds: list[dict[str, dict]], verdict_rounds: int = 0) -> dict[str, float]:
+def tolerances(rounds: Rounds, verdict_rounds: int = 0) -> dict[str, float]:
     """The ratios whose spread over ``rounds`` (a baseline's) calls for a band wider than
     ``TOLERANCE``, with that band: ``CONFIDENCE`` standard errors of the difference between
     the median of these rounds and that of a verdict's ``verdict_rounds`` (default: a
@@ -144,16 +144,13 @@ def tolerances(rounds: list[dict[str, dict]], verdict_rounds: int = 0) -> dict[s
     return out
 
 
-def median_ratios(rounds: list[dict[str, dict]]) -> dict[str, tuple[float, str]]:
+def median_ratios(rounds: Rounds) -> dict[str, tuple[float, str]]:
     """Each ratio of every round, then its median over the rounds."""
     per_round = [ratios(r) for r in rounds]
     return {
         name: (statistics.median(r[name][0] for r in per_round), better)
         for name, (_, better) in per_round[0].items()
     }
-
-
-Rounds = list[dict[str, dict]]
 
 
 def check(
