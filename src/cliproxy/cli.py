@@ -581,7 +581,9 @@ async def _serve(
     )
     # what start-up built (config, registries, imported modules) lives as long as the
     # process: moved out of the collector's reach, so its collections only walk what the
-    # requests allocate (measured: half the collector's time per request)
+    # requests allocate (measured: half the collector's time per request). The young
+    # generation's threshold stays Python's 700: 2,000, 5,000 and 10,000 measured the same
+    # (passthrough at c=16, eight rounds interleaved: 71.6-72.2 us of loop CPU a request)
     gc.collect()
     gc.freeze()
     stop = asyncio.Event()
