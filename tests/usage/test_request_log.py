@@ -45,7 +45,11 @@ async def test_request_log_has_every_section_and_masks_secrets(proxy_of, fake_cl
     assert CLIENT_KEY not in text and UPSTREAM_KEY not in text
     assert "sk...56" in text  # the client's x-api-key, masked: 4 characters at most
     assert "sk...65" in text  # the upstream key, masked in headers and in Auth:
-    assert "sk-c" not in text and "3456" not in text and "8765" not in text
+    # no more of a key than its mask shows: not its head, nor a longer tail after a mask
+    # (a bare "3456" may be in a timestamp's microseconds or a duration: not a leak)
+    assert "sk-c" not in text and "sk-u" not in text
+    for tail in ("456", "3456", "765", "8765"):
+        assert f"...{tail}" not in text and f"*{tail}" not in text, tail
 
 
 async def test_stream_is_logged_as_it_flows(proxy_of, fake_claude):
