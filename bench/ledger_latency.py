@@ -45,8 +45,8 @@ while due < end:
 
 
 def _row(i: int) -> tuple[object, ...]:
-    return (
-        f"u{i:x}", time.time(), f"req-{i}", "k1", "sk-...abcd", "a1b2c3", "acct@example.com", "openai",
+    return (  # ledger.ROW_COLUMNS: no uid (the writer gives it)
+        time.time(), f"req-{i}", "k1", "sk-...abcd", "a1b2c3", "acct@example.com", "openai",
         "/v1/chat/completions", "gpt-4o", "gpt-4o-mini", 200, 0, 0, 12, 34, 0, 0, 0, 46, 3, 0, 1, "",
     )  # fmt: skip
 

@@ -16,7 +16,7 @@ from cliproxy.config.loader import load_or_default
 from cliproxy.formats import ir
 from cliproxy.usage import recorder as recorder_module
 from cliproxy.usage import recorder_of
-from cliproxy.usage.ledger import Ledger
+from cliproxy.usage.ledger import ROW_COLUMNS, Ledger
 from cliproxy.usage.ledger_store import COLUMNS, INT_COLUMNS, open_store
 from cliproxy.usage.mask import hide_key
 from cliproxy.usage.recorder import Recorder
@@ -25,7 +25,7 @@ from cliproxy.usage.trace import RequestTrace
 from tests.usage.helpers import MSG, begin_chat, claude_config, logs, post, settle
 
 BODY = orjson.dumps({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}})
-SOURCE = COLUMNS.index("source")
+SOURCE = ROW_COLUMNS.index("source")  # a queued row has no uid yet
 LABEL = COLUMNS.index("api_key")
 
 

@@ -17,7 +17,7 @@ import pytest
 from cliproxy.config import Config, ConfigDocument
 from cliproxy.management import usage_api
 from cliproxy.usage import recorder_of
-from cliproxy.usage.ledger import Ledger
+from cliproxy.usage.ledger import BATCH, MAX_PENDING, Ledger
 from cliproxy.usage.ledger_store import COLUMNS, INT_COLUMNS, PostgresStore, SqliteStore, _parts
 from cliproxy.usage.queries import summary
 from cliproxy.usage.stats import ledger_files, ledger_path
@@ -252,18 +252,63 @@ async def test_summary_and_series_parameters(start_proxy, upstream, tmp_path):
 
 
 def test_writer_batches_and_flushes(tmp_path):
-    ledger = Ledger(SqliteStore(tmp_path / "x.sqlite"))
+    ledger = Ledger(SqliteStore(tmp_path / "x.sqlite"), uid_prefix="u")
     ledger.start()
     try:
         for i in range(5000):
-            ledger.add(_row(f"u{i}", 1000.0 + i))
+            ledger.add(_row("", 1000.0 + i)[1:])  # a row comes without its uid
         assert ledger.flush()
         assert ledger.written == 5000 and count_rows(tmp_path / "x.sqlite") == 5000
+        # the writer gave each row its uid: the ledger's prefix and a counter (hex), in order
+        with sqlite3.connect(tmp_path / "x.sqlite") as conn:
+            uids = [u for (u,) in conn.execute("SELECT uid FROM usage_requests ORDER BY ts")]
+        assert uids == [f"u{n:x}" for n in range(1, 5001)]
         # an import skips uids already there (and repeated within itself)
         assert ledger.import_rows([_row("u1", 5.0), _row("new", 6.0), _row("new", 6.0)]) == 1
         assert count_rows(tmp_path / "x.sqlite") == 5001 and ledger.failed_batches == 0
     finally:
         ledger.close()
+
+
+def test_two_ledgers_never_give_the_same_uid(tmp_path):
+    """Two proxies (or a ledger reopened after a reload) on one database: each ledger has
+    its own random uid prefix, so counters that both start at 1 never collide."""
+    path = tmp_path / "shared.sqlite"
+    first, second = Ledger(SqliteStore(path)), Ledger(SqliteStore(path))
+    assert first.uid_prefix != second.uid_prefix and len(first.uid_prefix) == 12
+    for ledger in (first, second):
+        ledger.start()
+        try:
+            for i in range(3):
+                ledger.add(_row("", float(i))[1:])
+            assert ledger.flush()
+        finally:
+            ledger.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(DISTINCT uid), COUNT(*) FROM usage_requests").fetchone() == (6, 6)
+
+
+def test_a_row_is_appended_inline_only_while_add_would_do_nothing_more(tmp_path):
+    """``room``: below it ``Recorder.finished`` appends a row itself; from it on ``add``
+    has work: it wakes the writer for a full batch and, past ``MAX_PENDING`` rows waiting
+    or being written, counts the row dropped instead of keeping it."""
+    ledger = Ledger(SqliteStore(tmp_path / "r.sqlite"))  # not started: rows wait
+    assert ledger.room == BATCH - 1
+    for i in range(BATCH - 1):  # all below room: add() only appends
+        ledger.add(_row("", float(i))[1:])
+    assert not ledger._wake.is_set() and len(ledger.pending) == ledger.room
+    ledger.add(_row("", 0.0)[1:])  # the batch's last row wakes the writer
+    assert ledger._wake.is_set()
+    ledger.pending.clear()
+    ledger._taken(MAX_PENDING - 10)  # the writer is writing a huge backlog
+    assert ledger.room == 9
+    for i in range(11):
+        ledger.add(_row("", float(i))[1:])
+    assert len(ledger.pending) == 10 and ledger.dropped == 1  # the cap held
+    ledger._taken(MAX_PENDING + 5)
+    assert ledger.room == 0  # never negative: every row goes through add()
+    ledger._taken(0)
+    assert ledger.room == BATCH - 1
 
 
 def test_a_broken_database_counts_dropped_rows(tmp_path):
@@ -273,7 +318,7 @@ def test_a_broken_database_counts_dropped_rows(tmp_path):
     try:
         with sqlite3.connect(path) as conn:
             conn.execute("DROP TABLE usage_requests")
-        ledger.add(_row("a", 1.0))
+        ledger.add(_row("a", 1.0)[1:])
         assert ledger.flush()
         assert ledger.dropped == 1 and ledger.failed_batches == 1
     finally:

@@ -1,7 +1,11 @@
 """The usage ledger: one row per finished request, written off the request path in batches.
 
 The event loop only appends a tuple to a deque (``add``: one append, atomic under the
-GIL, no lock and no thread wake-up per row); one writer thread takes what has gathered every
+GIL, no lock and no thread wake-up per row; ``Recorder.finished`` appends itself while the
+row is below ``room``). A row is every column but the ``uid``: the writer gives each row
+its uid as it takes it (the ledger's random prefix and a counter, in the rows' order),
+which with the inlined append took the loop's CPU from 69.3 to 67.5 us a request and the
+whole process's from 75.0 to 73.5 (passthrough at c=16, eight rounds interleaved). One writer thread takes what has gathered every
 ``FLUSH_SECONDS``, or at once when ``BATCH`` rows wait, and inserts it in one
 transaction. Rows wait in memory up to ``MAX_PENDING``; past that (a database that
 stopped answering) new rows are counted in ``dropped`` and logged, never allowed to grow
@@ -28,19 +32,22 @@ decoding holds the GIL); a flush every 0.02 s, fewer rows waiting, 77-84 (more w
 transactions); the written rows handed back for the loop to free (not freed by the writer's
 thread), 77.6 against 77.1.
 
-Measured last (same load, six rounds interleaved, main thread's CPU a request): rows kept in
-columns (a list of the strings, an ``array`` of the integers, built by the writer into
-tuples) instead of one tuple each: 70.7 against 69.9 (64.4 off), so what rows cost waiting
-is not their layout. A writer that only encoded each batch (``orjson``) and slept instead
-of inserting it: 70.1 against 76.9 (66.8 off): of the loop's extra, some 3 us is the row and
-its wait, the rest comes with the database work in the other thread, though the writer holds
-the GIL only while it binds (about 1.5 us a row, in 128-row statements). At c=1 the ledger
-changes nothing measurable (p50 0.203 against 0.201 ms).
+Measured last (same load, six rounds interleaved, main thread's CPU a request, each set one
+run): rows kept in columns (a list of the strings, an ``array`` of the integers, made into
+tuples by the writer) instead of one tuple each: 70.7 against 69.9 (64.4 off), so what rows
+cost waiting is not their layout. What the writer does with them does not matter either:
+one that only encoded each batch (``orjson``) and slept cost the loop 70.4; one that also
+held the GIL as long as binding does (1.5 us a row, 128 rows at a time) 66.8; one that read
+4 MB through the caches without the GIL 71.7; the real inserts 69.1; off 61.3 (a first run
+of the encoding writer read 70.1 against 76.9: the spread between runs is that large). At
+c=1 the ledger changes nothing measurable (p50 0.203 against 0.201 ms).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -49,7 +56,7 @@ from typing import Any
 
 from cliproxy.usage.ledger_store import COLUMNS, TABLE, Store
 
-__all__ = ["BATCH", "FLUSH_SECONDS", "MAX_PENDING", "WIDE", "Ledger", "time_range"]
+__all__ = ["BATCH", "FLUSH_SECONDS", "MAX_PENDING", "ROW_COLUMNS", "WIDE", "Ledger", "time_range"]
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +68,18 @@ WIDE = 0.05  # share of the ledger's time span past which a window is read by a 
 # the first and last ts: each a subquery, so each is one probe of the index (together in one
 # SELECT, SQLite walks the whole index)
 _SPAN = f"SELECT (SELECT MIN(ts) FROM {TABLE}), (SELECT MAX(ts) FROM {TABLE})"
+ROW_COLUMNS = COLUMNS[1:]  # what a row given to ``add`` holds: every column but the uid
 
 
 class Ledger:
     """The writer thread and the rows waiting in front of one :class:`Store`."""
 
-    def __init__(self, store: Store, retention_days: int = 0) -> None:
+    def __init__(self, store: Store, retention_days: int = 0, uid_prefix: str | None = None) -> None:
         self.store = store
         self.retention_days = retention_days
+        # row uids: a random prefix per ledger and a counter (os.urandom per row is a syscall)
+        self.uid_prefix = os.urandom(6).hex() if uid_prefix is None else uid_prefix
+        self._uids = itertools.count(1)
         self.written = 0
         self.dropped = 0
         self.failed_batches = 0
@@ -79,6 +90,9 @@ class Ledger:
         # (``Recorder.finished`` appends itself when ``add`` would do nothing more)
         self.pending: deque[tuple[Any, ...]] = deque()
         self.in_flight = 0  # rows taken by the writer, not yet written
+        # below this many waiting rows a row needs only its append (no wake-up, no cap
+        # reached): the writer keeps it at min(BATCH, MAX_PENDING - in_flight) - 1
+        self.room = BATCH - 1
         self._waiters: list[threading.Event] = []
         self._stop = False
         self._wake = threading.Event()
@@ -88,6 +102,8 @@ class Ledger:
     # -- the event loop's side
 
     def add(self, row: tuple[Any, ...]) -> None:
+        """Queue a finished request's row: the values of ``ROW_COLUMNS`` (its uid is given
+        when it is written)."""
         rows = self.pending
         waiting = len(rows)
         if waiting + self.in_flight < MAX_PENDING:
@@ -136,16 +152,21 @@ class Ledger:
             with self._lock:  # the waiters first: every row added before a flush() is in rows
                 waiters, self._waiters = self._waiters, []
                 stop = self._stop
-            batch = [pop() for _ in range(len(rows))]
-            self.in_flight = len(batch)
+            prefix, uids = self.uid_prefix, self._uids
+            batch = [(f"{prefix}{next(uids):x}", *pop()) for _ in range(len(rows))]
+            self._taken(len(batch))
             for start in range(0, len(batch), BATCH):
                 self._write(batch[start : start + BATCH])
-            self.in_flight = 0
+            self._taken(0)
             for w in waiters:
                 w.set()
             self._maybe_prune()
             if stop:
                 return
+
+    def _taken(self, rows: int) -> None:
+        self.in_flight = rows
+        self.room = max(0, min(BATCH, MAX_PENDING - rows) - 1)
 
     def _write(self, batch: list[tuple[Any, ...]]) -> None:
         started = time.thread_time()

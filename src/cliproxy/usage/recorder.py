@@ -182,12 +182,15 @@ class Recorder:
         elapsed = _clock() - t0
         ttft = None if first is None else first - t0
         if ledger is not None:
-            if cred is not None:
-                source = stats.source(cred)
+            if cred is not None:  # stats.source(), its hit inline
+                try:
+                    known = stats.sources[cred.id]
+                    source = known[1] if known[0] is cred else stats.source(cred)
+                except KeyError:
+                    source = stats.source(cred)
             else:
                 source = hide_key(last.auth_value) if last is not None else ""
-            row = (
-                f"{stats.uid_prefix}{next(stats.uids):x}",
+            row = (  # ledger.ROW_COLUMNS (the writer gives the uid)
                 ts,
                 t.id,
                 kid,
@@ -212,7 +215,11 @@ class Recorder:
                 n,
                 ",".join(failed_auths) if failed_auths else "",
             )
-            ledger.add(row)
+            pending = ledger.pending
+            if len(pending) < ledger.room:  # ledger.add(), when it would only append
+                pending.append(row)
+            else:
+                ledger.add(row)
         if stats.metrics is not None:
             stats.observe_metrics(t, provider, code, (i0, i1, i2, i3, i4, i5), elapsed, ttft)
         if self.extras or status >= 400 or t.full:

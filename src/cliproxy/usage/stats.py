@@ -10,7 +10,6 @@ per client key (``keys``) and per credential (``sources``) and calls ``key_of`` 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
 import os
 import time
@@ -76,9 +75,6 @@ class UsageStats:
         # an SQLite file that does not exist yet is created with the first row (a proxy that
         # serves nothing leaves no file behind)
         self._deferred: tuple[tuple[str, str], int] | None = None
-        # row uids: a random per-process prefix and a counter (os.urandom per row is a syscall)
-        self.uid_prefix = os.urandom(6).hex()
-        self.uids = itertools.count(1)
         self.sources: dict[str, tuple[Any, str]] = {}  # credential id -> (it, its row source)
         self.keys: dict[str, tuple[str, str]] = {}  # client key -> (key id, label): key_of
 
