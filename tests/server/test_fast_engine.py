@@ -134,7 +134,10 @@ async def test_max_connections_answers_503_when_none_is_idle(start_proxy, fakes)
 
 
 async def test_idle_keep_alive_connection_is_closed_and_evicted_first(start_proxy, fakes):
-    proxy = await _start(start_proxy, fakes, 'timeouts:\n  client-keepalive: "300ms"\n')
+    # a new connection is idle too until its first request comes: with 300 ms, a loop that
+    # stalled that long (a loaded CI run) between the server's accept and the test's write
+    # closed it first, and the request met a reset (seen once in a full run)
+    proxy = await _start(start_proxy, fakes, 'timeouts:\n  client-keepalive: "1s"\n')
     reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
     writer.write(MODELS)
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
@@ -143,7 +146,7 @@ async def test_idle_keep_alive_connection_is_closed_and_evicted_first(start_prox
     await reader.readexactly(length)
     started = asyncio.get_running_loop().time()
     assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the server
-    assert asyncio.get_running_loop().time() - started < 2.0
+    assert asyncio.get_running_loop().time() - started < 3.0
     writer.close()
 
 
