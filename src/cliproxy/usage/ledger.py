@@ -2,12 +2,12 @@
 
 The event loop only appends a tuple to a deque (``add``: one append, atomic under the
 GIL, no lock and no thread wake-up per row; ``Recorder.finished`` appends itself while the
-row is below ``room``). A row is every column but the ``uid``: the writer gives each row
-its uid as it takes it (the ledger's random prefix and a counter, in the rows' order),
-which with the inlined append took the loop's CPU from 69.3 to 67.5 us a request and the
-whole process's from 75.0 to 73.5 (passthrough at c=16, eight rounds interleaved). One writer thread takes what has gathered every
-``FLUSH_SECONDS``, or at once when ``BATCH`` rows wait, and inserts it in one
-transaction. Rows wait in memory up to ``MAX_PENDING``; past that (a database that
+rows waiting are fewer than ``room``). A row is every column but the ``uid``: the writer
+gives each row its uid as it takes it (the ledger's random prefix and a counter, in the
+rows' order). With the append inline, that took the loop's CPU from 69.3 to 67.5 us a
+request and the whole process's from 75.0 to 73.5 (passthrough at c=16, eight rounds
+interleaved). One writer thread takes what has gathered every ``FLUSH_SECONDS``, or at
+once when ``BATCH`` rows wait, and inserts it in one transaction. Rows wait in memory up to ``MAX_PENDING``; past that (a database that
 stopped answering) new rows are counted in ``dropped`` and logged, never allowed to grow
 memory without bound. Retention: rows older than ``retention-days`` are deleted once an
 hour by the same thread.
