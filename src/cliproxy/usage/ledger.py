@@ -7,10 +7,10 @@ gives each row its uid as it takes it (the ledger's random prefix and a counter,
 rows' order). With the append inline, that took the loop's CPU from 69.3 to 67.5 us a
 request and the whole process's from 75.0 to 73.5 (passthrough at c=16, eight rounds
 interleaved). One writer thread takes what has gathered every ``FLUSH_SECONDS``, or at
-once when ``BATCH`` rows wait, and inserts it in one transaction. Rows wait in memory up to ``MAX_PENDING``; past that (a database that
-stopped answering) new rows are counted in ``dropped`` and logged, never allowed to grow
-memory without bound. Retention: rows older than ``retention-days`` are deleted once an
-hour by the same thread.
+once when ``BATCH`` rows wait, and inserts it in one transaction. Rows wait in memory up
+to ``MAX_PENDING``; past that (a database that stopped answering) new rows are counted in
+``dropped`` and logged, never allowed to grow memory without bound. Retention: rows older
+than ``retention-days`` are deleted once an hour by the same thread.
 
 Measured and not taken (2026-12-05): the inserts in a child process with its own GIL, the
 thread only encoding each batch (``orjson``, 0.13 us a row) onto a pipe. Passthrough at
