@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import threading
 import time
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from tests import bench_modules
 
-
-def _ab() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_ab", BENCH / "ab.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_ab"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ab = _ab()
+ab = bench_modules.load("ab")
 
 
 def test_a_variant_is_a_name_a_revision_and_optional_yaml():

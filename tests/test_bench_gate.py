@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from tests import bench_modules
+from tests.bench_modules import BENCH
 
-
-def _gate() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_gate", BENCH / "gate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_gate"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-gate = _gate()
+gate = bench_modules.load("gate")
 
 BASE = {
     "metrics": {
