@@ -25,9 +25,11 @@ AUTH = f"Authorization: Bearer {KEY}\r\n".encode()
 
 @pytest.fixture
 async def fast(start_proxy, fakes):
+    # timeouts of 1 s, not 300 ms: the 100-continue test pauses 0.1 s between head and body,
+    # and a loaded CI run has stalled the loop for 300 ms (test_fast_engine's keep-alive test)
     proxy = await start_proxy(
         matrix_config(
-            fakes, 'timeouts:\n  client-header: "300ms"\n  client-body: "300ms"\nlimits:\n  max-body-mb: 1\n'
+            fakes, 'timeouts:\n  client-header: "1s"\n  client-body: "1s"\nlimits:\n  max-body-mb: 1\n'
         ),
         engine="fast",
     )
