@@ -103,6 +103,10 @@ async def test_a_new_login_is_used_by_the_running_proxy_without_restart(
     old = old_account_file(tmp_path, fake_claude.base_url)
     fake_claude.fail_key("at-revoked", 401, message="OAuth token has been revoked")
     monkeypatch.setenv("CLIPROXY_TOKEN_URL_CLAUDE", auth_server.base + "/v1/oauth/token")
+    # the new sign-in's token outlives the proxy's 4 h refresh lead for Claude: the fake's
+    # default hour made it due at once, and a background refresh could replace it before
+    # the request below (seen once in CI: the proxy used at-claude-3, the file had said -2)
+    auth_server.expires_in = 8 * 3600
     proxy = await start_proxy(HEAD, watch=True)
     await sign_in_again_and_ask(proxy, fake_claude, clis, auth_env, tmp_path, old)
 
@@ -119,6 +123,10 @@ async def test_a_new_login_revives_an_account_that_failed_with_401(
     old = old_account_file(tmp_path, fake_claude.base_url)
     fake_claude.fail_key("at-revoked", 401, message="OAuth token has been revoked")
     monkeypatch.setenv("CLIPROXY_TOKEN_URL_CLAUDE", auth_server.base + "/v1/oauth/token")
+    # the new sign-in's token outlives the proxy's 4 h refresh lead for Claude: the fake's
+    # default hour made it due at once, and a background refresh could replace it before
+    # the request below (seen once in CI: the proxy used at-claude-3, the file had said -2)
+    auth_server.expires_in = 8 * 3600
     proxy = await start_proxy(HEAD, watch=True)
     status, _ = await claude_call(proxy)
     assert status != 200  # 401, the refresh refused: the account is cooled down
