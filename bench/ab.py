@@ -7,7 +7,7 @@ Each variant is a cliproxy at git revision ``REV`` (checked out into a temporary
 whose ``src/`` the proxy imports first) or ``.`` (the working tree as it is), with ``YAML``
 appended to the bench config when given, e.g.::
 
-    python bench/ab.py base=HEAD new=. 'off=.+usage-ledger: {enabled: false}'
+    python bench/ab.py base=HEAD same=HEAD new=. 'off=.+usage-ledger: {enabled: false}'
 
 All variants run at once against one fake upstream; each round drives every one of them
 in turn with the same non-stream load (wrk when installed, else bench/load.py), the order
@@ -20,9 +20,10 @@ usage ledger's writer, the config watcher), and p50 latency. CPU is read per thr
 Why this and not two ``run.py`` runs: on a shared 2-core machine one run's req/s ratio
 against the floor moved from x1.83 to x2.19 between runs of the same code. Interleaved,
 three variants of one code (``a=. b=. c=HEAD``, six rounds of 5 s) read 67.6, 67.7 and
-67.1 us of main-thread CPU a request, and the ledger change that saved 1.8 us showed in
-every repeat (usage/ledger.py). Short runs are not enough: two rounds of 2 s put two
-variants of one code 6 us apart.
+67.1 us of main-thread CPU a request on a quiet machine; on a busier one, later, two of
+them read 72.6 and 70.6. So run the baseline twice (``base=HEAD same=HEAD new=.``): the
+two baselines' gap is that run's noise, and a difference smaller than it is not one.
+Short runs are not enough: two rounds of 2 s put two variants of one code 6 us apart.
 """
 
 from __future__ import annotations
