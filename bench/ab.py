@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import statistics
 import subprocess
 import sys
@@ -39,10 +38,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-MAIN = "main"  # the name the process's own thread (tid = pid) is reported under
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import load
+from procs import MAIN, ROOT, Proc, start_fake, start_proxy, thread_seconds
+from run import spec
+from scenarios import SCENARIOS
 
 
 @dataclass
@@ -64,24 +65,6 @@ def parse_variant(text: str) -> Variant:
     if not rev:
         raise ValueError(f"{text!r}: no revision (use . for the working tree)")
     return Variant(name, rev, (extra + "\n") if plus and extra else "")
-
-
-def thread_seconds(pid: int) -> dict[str, float]:
-    """CPU seconds (user + system) of each live thread of ``pid``, by its OS name (``comm``:
-    Python before 3.14 gives the OS no thread names, so the ledger's writer shows as the
-    process's name); the process's own thread as ``main``; threads of one name summed. A
-    thread that ended is not listed: the proxy's (the loop, the ledger's writer, the config
-    watcher, the default executor's) live as long as it does."""
-    out: dict[str, float] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            stat = (task / "stat").read_text()
-            name = MAIN if task.name == str(pid) else (task / "comm").read_text().strip()
-        except OSError:  # the thread ended meanwhile
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return out
 
 
 def per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
@@ -158,12 +141,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len({v.name for v in variants}) != len(variants):
         parser.error("variant names must differ")
 
-    sys.path.insert(0, str(BENCH))
-    import load
-    from procs import Proc, start_fake, start_proxy
-    from run import spec
-    from scenarios import SCENARIOS
-
     scenarios = {s.name: s for s in SCENARIOS}
     if args.scenario not in scenarios:
         parser.error(f"--scenario: one of {', '.join(scenarios)}")
@@ -173,15 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         fake = start_fake()
         procs: dict[str, Proc] = {}
         try:
-            for v in variants:
-                saved = dict(os.environ)
-                if v.rev != ".":
-                    os.environ["PYTHONPATH"] = paths[v.rev]  # start_proxy's child inherits it
-                try:
-                    procs[v.name] = start_proxy(fake.url, f"ab-{v.name}", v.extra)[0]
-                finally:
-                    os.environ.clear()
-                    os.environ.update(saved)
+            for v in variants:  # a revision's proxy imports its checkout's src first
+                env = {"PYTHONPATH": paths[v.rev]} if v.rev != "." else None
+                procs[v.name] = start_proxy(fake.url, f"ab-{v.name}", v.extra, env=env)[0]
             for round_no in range(args.rounds):
                 for v in rotated(variants, round_no):
                     proc = procs[v.name]

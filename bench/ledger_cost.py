@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from procs import OUT, Proc, load_cpu, main_thread_seconds, start_fake, start_proxy
+from procs import OUT, Proc, counted, load_cpu, main_thread_seconds, start_fake, start_proxy
 from run import spec
 from scenarios import SCENARIOS
 
@@ -132,8 +132,7 @@ def main() -> None:
                 n = got["requests"] - got.get("errors", 0)
                 results[label].append(got["rps"])
                 cpu[label].append(per)
-                scale = 1 + timing["warmup"] / timing["duration"]  # as load_cpu counts
-                loop_cpu[label].append((main_thread_seconds(proc.pid) - before) / max(1.0, n * scale))
+                loop_cpu[label].append((main_thread_seconds(proc.pid) - before) / counted(got, timing))
                 if label == "on":
                     answered += n
                 print(

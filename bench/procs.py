@@ -30,6 +30,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 OUT = BENCH / "out"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+MAIN = "main"  # thread_seconds' name for the process's own thread (tid = pid)
 
 
 def free_port() -> int:
@@ -56,10 +57,40 @@ def cpu_seconds(pid: int) -> float:
     return (ticks + sum(_own_ticks(child) for child in descendants(pid))) / CLK_TCK
 
 
+def _thread_cpu(fields: list[str]) -> float:
+    """User + system seconds of one thread's (or a process's own) ``stat`` fields."""
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 def main_thread_seconds(pid: int) -> float:
     """User + system CPU time of ``pid``'s main thread (its event loop's, for the proxy)."""
     fields = _stat(f"{pid}/task/{pid}")
-    return sum(int(v) for v in fields[11:13]) / CLK_TCK if fields else float("nan")
+    return _thread_cpu(fields) if fields else float("nan")
+
+
+def thread_seconds(pid: int) -> dict[str, float]:
+    """User + system CPU seconds of each live thread of ``pid``, by its OS name (``comm``:
+    Python before 3.14 gives the OS no thread names, so the ledger's writer shows as the
+    process's name); the process's own thread as ``MAIN``; threads of one name summed. A
+    thread that ended is not listed: the proxy's (the loop, the ledger's writer, the config
+    watcher, the default executor's) live as long as it does."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        fields = _stat(f"{pid}/task/{task.name}")
+        try:
+            name = MAIN if task.name == str(pid) else (task / "comm").read_text().strip()
+        except OSError:  # the thread ended meanwhile
+            continue
+        if fields is not None:
+            out[name] = out.get(name, 0.0) + _thread_cpu(fields)
+    return out
+
+
+def counted(got: dict, spec: dict) -> float:
+    """The requests a load run's CPU is divided by: those answered without error, and the
+    warm-up's at the measured rate (its requests cost CPU too but are not in the count)."""
+    n = got["requests"] - got.get("errors", 0)
+    return max(1.0, n * (1 + spec.get("warmup", 0.0) / spec["duration"]))
 
 
 def _own_ticks(pid: int) -> int:
@@ -266,11 +297,13 @@ def start_proxy(
     cmd: list[str] | None = None,
     timeout: float = 30.0,
     ca: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[Proc, Path]:
     """``python -m cliproxy`` (or ``cmd`` + its arguments) with the bench config plus
     ``extra`` YAML (``edit`` may rewrite the text), in folder ``OUT/name`` with its auth
     dir, config, log and a fresh usage ledger; returns the answering process and folder.
-    ``ca``: a CA file the proxy trusts (``SSL_CERT_FILE``), for a fake behind TLS."""
+    ``ca``: a CA file the proxy trusts (``SSL_CERT_FILE``), for a fake behind TLS; ``env``:
+    more environment for it (``PYTHONPATH``: another checkout's ``src``, bench/ab.py)."""
     folder = OUT / name
     (folder / "auths").mkdir(parents=True, exist_ok=True)
     for old in folder.glob("usage.sqlite*"):  # the default config keeps the usage ledger on
@@ -282,7 +315,8 @@ def start_proxy(
     config = folder / "config.yaml"
     config.write_text(text + extra)
     argv = [*(cmd or [sys.executable]), "-m", "cliproxy", "--config", str(config)]
-    proc = Proc(name, argv, port, folder / "proxy.log", env={"SSL_CERT_FILE": ca} if ca else None)
+    env = {**(env or {}), **({"SSL_CERT_FILE": ca} if ca else {})}
+    proc = Proc(name, argv, port, folder / "proxy.log", env=env or None)
     try:
         proc.wait_ready("/healthz", timeout)
     except BaseException:
@@ -299,6 +333,4 @@ def load_cpu(proc: Proc, spec: dict, use_wrk: bool) -> tuple[dict, float]:
 
     before = cpu_seconds(proc.pid)
     got = load.run(spec, use_wrk)
-    used = cpu_seconds(proc.pid) - before
-    n = got["requests"] - got.get("errors", 0)
-    return got, used / max(1.0, n * (1 + spec.get("warmup", 0.0) / spec["duration"]))
+    return got, (cpu_seconds(proc.pid) - before) / counted(got, spec)
