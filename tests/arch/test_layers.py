@@ -28,6 +28,7 @@ RANK = {
     "cliproxy": 7,
     "__main__": 7,
     "cli": 7,
+    "serving": 7,
     "tui": 7,
     "record": 7,
     "server": 6,
@@ -307,6 +308,14 @@ def test_the_check_sees_a_cycle_through_a_function_level_import(tmp_path):
 LAZY_IMPORTS_ALLOWED = {
     # the command line: `cliproxy --help` and a login stay fast (no server, no plugins loaded)
     "cliproxy.cli": None,
+    # serving: the token store CPA's variables choose (its client library: psycopg, git,
+    # boto3) and uvloop (not on Windows)
+    "cliproxy.serving": {
+        "cliproxy.credentials.stores.postgres",
+        "cliproxy.credentials.stores.objects",
+        "cliproxy.credentials.stores.git",
+        "uvloop",
+    },
     # a plugin transport (ctypes for native, a process pool for subprocess) loads only when used
     "cliproxy.plugins.host": {
         "importlib.metadata",

@@ -4,7 +4,7 @@ object storage instead of only on the local disk, as CPA's ``PGSTORE_*``, ``GITS
 
 The backends import their client library (psycopg, git, boto3) at the top of their own
 module, so ``cliproxy.credentials.stores.postgres`` / ``.git`` / ``.objects`` are imported
-only when their store is chosen (``cliproxy.cli`` does that).
+only when their store is chosen (``cliproxy.serving`` does that).
 """
 
 from .base import StoreError, StoreSettings, TokenStore, settings_from_env
