@@ -1,4 +1,4 @@
-"""A tool loop with thinking on, OpenAI clients through the proxy into the fake Claude.
+"""A tool loop with thinking on, OpenAI and Gemini clients through the proxy into the fake Claude.
 
 The fake is as strict as Anthropic (tests/fakes/claude.py): with thinking on, the
 assistant turn whose tool calls the last user turn answers must start with a thinking
@@ -8,17 +8,22 @@ gets through only if the proxy puts the signed thinking back in front of the too
 * a Responses client carries it in the reasoning item's ``encrypted_content`` (CPA's
   carrier) and sends it back with its history;
 * a Chat client cannot carry it: the proxy restores it from its thinking-replay cache,
-  keyed as CPA keys it (Claude credential + model, caller API key + session).
+  keyed as CPA keys it (Claude credential + model, caller API key + session);
+* a Gemini client gets the validator-skip sentinel in place of Claude's signature and
+  sends its thought back: the proxy signs it from the signature cache, by its text.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 import aiohttp
 import openai
 import pytest
+from google import genai
+from google.genai import types as gtypes
 
 from tests.e2e.clients import KEY, TOOL_SCHEMA
 from tests.e2e.test_providers_more import antigravity_auth
@@ -340,3 +345,71 @@ async def test_gemini_to_antigravity_replaces_another_backends_signature(
     contents = fakes.gemini.last.json["request"]["contents"]
     part = contents[1]["parts"][0]
     assert part["thoughtSignature"] == "skip_thought_signature_validator"
+
+
+# ---------------------------------------------------------------------- Gemini client
+
+
+def genai_client(proxy: Any) -> genai.Client:
+    return genai.Client(
+        api_key=KEY,
+        http_options=gtypes.HttpOptions(
+            base_url=proxy.url, api_version="v1beta", retry_options=gtypes.HttpRetryOptions(attempts=1)
+        ),
+    )
+
+
+GEMINI_TOOLS = gtypes.GenerateContentConfig(
+    tools=[
+        gtypes.Tool(
+            function_declarations=[
+                gtypes.FunctionDeclaration(name="bash", parameters_json_schema=TOOL_SCHEMA)
+            ]
+        )
+    ],
+    thinking_config=gtypes.ThinkingConfig(include_thoughts=True, thinking_budget=2048),
+    automatic_function_calling=gtypes.AutomaticFunctionCallingConfig(disable=True),
+)
+
+
+async def gemini_turn(client: genai.Client, history: list[gtypes.Content], stream: bool) -> list[gtypes.Part]:
+    """The model's parts for ``history``: as the stream's chunks gave them (one part per
+    chunk, nothing merged, as the SDK and Gemini CLI keep them), or the whole answer's."""
+    if not stream:
+        answer = await client.aio.models.generate_content(model=MODEL, contents=history, config=GEMINI_TOOLS)
+        return list(answer.candidates[0].content.parts)
+    parts: list[gtypes.Part] = []
+    chunks = await client.aio.models.generate_content_stream(
+        model=MODEL, contents=history, config=GEMINI_TOOLS
+    )
+    async for chunk in chunks:
+        parts += chunk.candidates[0].content.parts or []
+    return parts
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_gemini_client_tool_loop_with_thinking(proxy: Any, stream: bool) -> None:
+    """A Gemini client (Gemini CLI's loop) on a Claude model with thinking: the thought comes
+    with the validator-skip signature in place of Claude's (CPA), and turn 2 gets through
+    because the proxy signs the thought it sends back with the signature cached for its
+    text, also when the streamed thought comes back as one part per chunk."""
+    client = genai_client(proxy)
+    history = [gtypes.Content(role="user", parts=[gtypes.Part(text=PROMPT)])]
+    parts = await gemini_turn(client, history, stream)
+    thought = [p for p in parts if p.thought]
+    assert "".join(p.text or "" for p in thought) == "Let me think about this briefly."
+    assert [p.thought_signature for p in thought if p.thought_signature] == [
+        base64.urlsafe_b64decode("skip_thought_signature_validator")
+    ]
+    call = next(p.function_call for p in parts if p.function_call)
+    history.append(gtypes.Content(role="model", parts=parts))
+    reply = gtypes.FunctionResponse(name=call.name, id=call.id, response={"output": "FAKE_TOOL_OK"})
+    history.append(gtypes.Content(role="user", parts=[gtypes.Part(function_response=reply)]))
+    second = await gemini_turn(client, history, stream)
+    assert "".join(p.text or "" for p in second if not p.thought) == (
+        'Tool result received: {"output":"FAKE_TOOL_OK"}'
+    )
+    blocks = upstream_turn(proxy.fakes)
+    assert_signed_before_tool_use(blocks)
+    assert blocks[0]["thinking"] == "Let me think about this briefly."
+    assert [b["type"] for b in blocks] == ["thinking", "tool_use"]  # the run became one block

@@ -108,7 +108,12 @@ def test_build_response_from_foreign_ir():
                 "content": {
                     "role": "model",
                     "parts": [
-                        {"text": "hmm", "thought": True},
+                        # a Claude signature: the bypass sentinel (CPA's claude->gemini translator)
+                        {
+                            "text": "hmm",
+                            "thought": True,
+                            "thoughtSignature": "skip_thought_signature_validator",
+                        },
                         {"text": "hi"},
                         {"functionCall": {"name": "get", "args": {"a": 1}, "id": "toolu_1"}},
                     ],

@@ -419,6 +419,8 @@ def test_encoder_sse_frames():
         {"text": "pondering", "thought": True},
         {"text": "", "thought": True, "thoughtSignature": "gsig"},
         {"text": "more", "thought": True},
+        # a Claude signature: the bypass sentinel (CPA's claude->gemini translator)
+        {"text": "", "thought": True, "thoughtSignature": "skip_thought_signature_validator"},
         {"text": "Hel"},
         {"text": "lo"},
         {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}, "id": "call_a"}},
@@ -443,7 +445,7 @@ def test_encoder_sse_frames():
 def test_encoder_array_framing_decodes_back(framing):
     data = encode(ir_events(), framing)
     assert data.startswith(b"[{") and data.endswith(b"}]")
-    assert len(orjson.loads(data)) == 8
+    assert len(orjson.loads(data)) == 9
     events = ADAPTER.stream_decoder(None).decode(data)
     texts = "".join(e.text for e in events if isinstance(e, ir.TextDelta))
     assert texts == "Hello"

@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -311,23 +311,49 @@ def restore_thinking(messages: list[ir.Message], turns: tuple[Turn, ...]) -> lis
 def restore_signatures(
     messages: list[ir.Message], cache: SignatureCache, model: str
 ) -> list[ir.Message] | None:
-    """Thinking the client echoed as text (``reasoning_content``) gets its cached Claude signature."""
+    """Thinking the client echoed without Claude's signature (Chat's ``reasoning_content``,
+    a Gemini client's thought parts) gets the signature cached for its text.
+
+    A run of such blocks side by side is looked up as one text first: a Gemini client that
+    streamed the answer sends its thought back as the parts it got, one per chunk, and a
+    last empty one that carried the signature; the run becomes one signed block. Else each
+    block is looked up alone."""
     out: list[ir.Message] | None = None
     for i, msg in enumerate(messages):
         if msg.role != "assistant":
             continue
-        blocks = list(msg.content)
+        blocks = msg.content
+        rebuilt: list[ir.Block] = []
         hit = False
-        for j, b in enumerate(blocks):
-            if isinstance(b, ir.Thinking) and b.family != "claude" and not b.redacted and b.text:
-                sig = cache.get(model, b.text)
-                if sig:
-                    blocks[j] = ir.Thinking(b.text, sig, "claude")
-                    hit = True
+        j, n = 0, len(blocks)
+        while j < n:
+            if not _unsigned_thinking(blocks[j]):
+                rebuilt.append(blocks[j])
+                j += 1
+                continue
+            end = j + 1
+            while end < n and _unsigned_thinking(blocks[end]):
+                end += 1
+            run = cast("list[ir.Thinking]", blocks[j:end])
+            text = "".join(b.text for b in run)
+            sig = cache.get(model, text) if end - j > 1 and text else ""
+            if sig:
+                rebuilt.append(ir.Thinking(text, sig, "claude"))
+                hit = True
+            else:
+                for b in run:
+                    sig = cache.get(model, b.text) if b.text else ""
+                    rebuilt.append(ir.Thinking(b.text, sig, "claude") if sig else b)
+                    hit = hit or bool(sig)
+            j = end
         if hit:
             out = out if out is not None else list(messages)
-            out[i] = ir.Message(msg.role, blocks, msg.name, msg.extras)
+            out[i] = ir.Message(msg.role, rebuilt, msg.name, msg.extras)
     return out
+
+
+def _unsigned_thinking(block: ir.Block) -> bool:
+    return isinstance(block, ir.Thinking) and block.family != "claude" and not block.redacted
 
 
 class TurnRecorder:

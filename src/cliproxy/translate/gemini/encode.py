@@ -22,7 +22,7 @@ from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamEncoder
 from cliproxy.translate.collect import merge_usage
 from cliproxy.translate.gemini.media import media_part
-from cliproxy.translate.gemini.parts import FAMILY
+from cliproxy.translate.gemini.parts import FAMILY, answer_signature
 from cliproxy.translate.gemini.response import call_part
 from cliproxy.translate.tool_output import generated_image
 
@@ -110,7 +110,8 @@ class GeminiStreamEncoder(StreamEncoder):
         if isinstance(event, ir.BlockStop):
             return self._block_stop()
         if isinstance(event, ir.SignatureDelta):
-            return self._signature(event.signature) if event.family == FAMILY else b""
+            sig = answer_signature(event.signature, event.family)
+            return self._signature(sig) if sig else b""
         if isinstance(event, ir.UsageEvent):
             self._usage = merge_usage(self._usage, event.usage)
             return b""
@@ -142,7 +143,7 @@ class GeminiStreamEncoder(StreamEncoder):
             )
             self._args = []
         elif ev.kind == "thinking":
-            self._sig = ev.signature if ev.family == FAMILY else None
+            self._sig = answer_signature(ev.signature, ev.family)
         elif ev.kind == "server_tool" and ev.family == FAMILY and ev.raw:
             return self._chunk([ev.raw])
         elif ev.kind == "server_tool" and (image := generated_image(ev.raw)) is not None:

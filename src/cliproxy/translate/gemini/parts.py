@@ -17,10 +17,31 @@ import orjson
 from cliproxy.errors import RequestError
 from cliproxy.translate import ir
 from cliproxy.translate.gemini.wire import as_dict, take
+from cliproxy.translate.signatures import gemini_replay_or_bypass
 
-__all__ = ["public_extras", "read_media", "read_text", "response_blocks", "server_tool"]
+__all__ = [
+    "answer_signature",
+    "public_extras",
+    "read_media",
+    "read_text",
+    "response_blocks",
+    "server_tool",
+]
 
 FAMILY = "gemini"
+
+
+def answer_signature(signature: str | None, family: str | None) -> str | None:
+    """The ``thoughtSignature`` a Gemini client gets on a thought of an answer: Gemini's
+    own as it came; a Claude upstream's in Gemini's replay form when it carries one
+    (``gemini#...``), else the validator-skip sentinel, so the client can send the turn
+    on to a Gemini model (CPA's claude->gemini response translator); none for other
+    families (Codex's encrypted reasoning has no Gemini form, CPA sends none either)."""
+    if not signature:
+        return None
+    if family == FAMILY:
+        return signature
+    return gemini_replay_or_bypass(signature) if family == "claude" else None
 
 
 def read_text(part: dict[str, Any], where: str) -> ir.Text | ir.Thinking:

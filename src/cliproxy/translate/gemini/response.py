@@ -18,6 +18,7 @@ from cliproxy.translate.gemini.media import media_part
 from cliproxy.translate.gemini.names import NameMap
 from cliproxy.translate.gemini.parts import (
     FAMILY,
+    answer_signature,
     public_extras,
     read_call,
     read_media,
@@ -148,8 +149,8 @@ def response_part(block: ir.Block, native: bool) -> dict[str, Any] | None:
         if block.redacted:
             return None
         part = {"text": block.text, "thought": True}
-        if block.signature and block.family == FAMILY:
-            part["thoughtSignature"] = block.signature
+        if sig := answer_signature(block.signature, block.family):
+            part["thoughtSignature"] = sig
     elif isinstance(block, ir.ToolCall):
         part = call_part(block)
     elif isinstance(block, ir.MEDIA):
