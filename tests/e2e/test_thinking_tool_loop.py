@@ -1,4 +1,5 @@
-"""A tool loop with thinking on, OpenAI and Gemini clients through the proxy into the fake Claude.
+"""A tool loop with thinking on, OpenAI and Gemini clients through the proxy into the fake
+Claude, and a Claude client into the fake Codex.
 
 The fake is as strict as Anthropic (tests/fakes/claude.py): with thinking on, the
 assistant turn whose tool calls the last user turn answers must start with a thinking
@@ -20,6 +21,7 @@ import json
 from typing import Any
 
 import aiohttp
+import anthropic
 import openai
 import pytest
 from google import genai
@@ -29,6 +31,7 @@ from tests.e2e.clients import KEY, TOOL_SCHEMA
 from tests.e2e.test_providers_more import antigravity_auth
 from tests.fakes.claude import issue_signature, signature_ok
 from tests.fakes.gemini import THOUGHT_SIGNATURE
+from tests.fakes.openai_responses import ENCRYPTED
 
 OTHER_KEY = "sk-proxy-second-caller"
 MODEL = "claude-thinker"
@@ -413,3 +416,64 @@ async def test_gemini_client_tool_loop_with_thinking(proxy: Any, stream: bool) -
     assert_signed_before_tool_use(blocks)
     assert blocks[0]["thinking"] == "Let me think about this briefly."
     assert [b["type"] for b in blocks] == ["thinking", "tool_use"]  # the run became one block
+
+
+# ---------------------------------------------------------------------- Claude client on Codex
+
+CLAUDE_TOOLS = [{"name": "bash", "input_schema": TOOL_SCHEMA}]
+
+
+async def claude_turn(client: anthropic.AsyncAnthropic, model: str, messages: list[Any], stream: bool) -> Any:
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "max_tokens": 2048,
+        "tools": CLAUDE_TOOLS,
+        "messages": messages,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+    }
+    if not stream:
+        return await client.messages.create(**kwargs)
+    async with client.messages.stream(**kwargs) as s:
+        return await s.get_final_message()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_claude_client_carries_codex_reasoning(matrix: Any, stream: bool) -> None:
+    """Claude Code on a Codex model: Codex's encrypted reasoning reaches the client as the
+    thinking block's signature (a reasoning item without a summary: a thinking block with
+    no text) and goes back to Codex as the reasoning item in front of the call (CPA); a
+    Claude upstream never gets it."""
+    fakes = matrix.fakes
+    async with anthropic.AsyncAnthropic(base_url=matrix.url, api_key=KEY, max_retries=0) as client:
+        messages: list[Any] = [{"role": "user", "content": PROMPT}]
+        first = await claude_turn(client, "codex-model", messages, stream)
+        kinds = [b.type for b in first.content]
+        assert kinds == ["thinking", "tool_use"], kinds
+        assert first.content[0].thinking == "" and first.content[0].signature == ENCRYPTED
+        call = first.content[1]
+        messages.append(
+            {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]}
+        )
+        messages.append(
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "FAKE_TOOL_OK"}],
+            }
+        )
+        second = await claude_turn(client, "codex-model", messages, stream)
+        assert second.content[-1].text == "Tool result received: FAKE_TOOL_OK"
+        sent = fakes.responses.last.json["input"]
+        assert [i["type"] for i in sent] == ["message", "reasoning", "function_call", "function_call_output"]
+        assert sent[1] == {
+            "type": "reasoning",
+            "summary": [],
+            "content": None,
+            "encrypted_content": ENCRYPTED,
+        }
+        # the same history on a Claude model (thinking off: no signed thinking to show it):
+        # the carried reasoning is no Claude signature and is left out
+        await client.messages.create(
+            model="claude-model", max_tokens=256, tools=CLAUDE_TOOLS, messages=messages
+        )
+    to_claude = fakes.claude.last.json["messages"][1]["content"]
+    assert [b["type"] for b in to_claude] == ["tool_use"]

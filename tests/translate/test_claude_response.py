@@ -76,7 +76,8 @@ def foreign_response() -> ir.Response:
 def test_foreign_response_build():
     body = ADAPTER.build_response(foreign_response())
     assert body["content"] == [
-        {"type": "thinking", "thinking": "reasoned", "signature": ""},
+        # Codex's encrypted reasoning, carried by the client back to Codex (CPA)
+        {"type": "thinking", "thinking": "reasoned", "signature": "enc"},
         {"type": "text", "text": "Hello"},
         {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}},
         {"type": "tool_use", "id": "call_2", "name": "get_time", "input": {}},

@@ -605,13 +605,37 @@ def test_nonstream_thinking_includes_signature() -> None:
         ),
         _request(),
     )
-    thinking = [b for b in out["content"] if b["type"] == "thinking"]
-    assert thinking and thinking[0]["thinking"] == "internal reasoning"
-    assert "signature" in thinking[0]
-    assert (
-        out["content"][-1] == {"type": "text", "text": "final answer"}
-        or out["content"][-1]["text"] == "final answer"
+    assert out["content"][0] == {
+        "type": "thinking",
+        "thinking": "internal reasoning",
+        "signature": "enc_sig_nonstream",
+    }
+    assert out["content"][-1]["type"] == "text" and out["content"][-1]["text"] == "final answer"
+
+
+def test_nonstream_signature_only_reasoning_is_a_signed_empty_thinking_block() -> None:
+    """CPA's whole-answer counterpart of the stream case: a reasoning item with no summary
+    (Codex sends none unless asked) is a thinking block with no text that carries the
+    encrypted content; a reasoning item with neither is left out."""
+    out = resp(
+        CODEX,
+        CLAUDE,
+        _whole(
+            "completed",
+            [
+                {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "enc_only"},
+                {"type": "reasoning", "id": "rs_2", "summary": []},
+                {
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": "ok"}],
+                },
+            ],
+        ),
+        _request(),
     )
+    assert out["content"][0] == {"type": "thinking", "thinking": "", "signature": "enc_only"}
+    assert [b["type"] for b in out["content"]] == ["thinking", "text"]
 
 
 def test_stream_no_json_null_content() -> None:
@@ -806,3 +830,206 @@ def test_nonstream_web_search_dedupes_empty_open_page_items() -> None:
     )
     uses = [b for b in out["content"] if b["type"] == "server_tool_use"]
     assert len(uses) == 1 and uses[0]["input"] == {"query": "weather"}
+
+
+# ---------------------------------------------------------------------- thinking and its signature
+
+
+# CPA opens a thinking block without a ``signature`` member while the signature is unknown;
+# ours has ``"signature": ""`` (as every thinking block we write): the anthropic SDKs'
+# ThinkingBlock requires the member, and a block a client keeps from a stream that never
+# sends a signature_delta stays valid with it (without it the SDK's snapshot has none)
+UNSIGNED_START = {"type": "thinking", "thinking": "", "signature": ""}
+
+
+def _thinking_digest(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    """CPA's ``digestCodexThinkingStream``: the thinking blocks' starts and stops, the
+    signatures sent, the thinking text, the event order (index 0) and the raw stream."""
+    evs = _run(chunks, {"messages": []})
+    order: list[str] = []
+    out: dict[str, Any] = {"starts": 0, "stops": 0, "signatures": [], "thinking": "", "order": order}
+    thinking_blocks: set[int] = set()
+    for e in evs:
+        kind = e.get("type")
+        if kind == "content_block_start":
+            block = e["content_block"]
+            if block["type"] == "thinking":
+                thinking_blocks.add(e["index"])
+                out["starts"] += 1
+                out.setdefault("start_blocks", []).append(block)
+                order.append("thinking_start")
+            elif block["type"] == "text":
+                out["text_index"] = e["index"]
+                order.append("text_start")
+        elif kind == "content_block_delta":
+            delta = e["delta"]
+            if delta["type"] == "thinking_delta":
+                out["thinking"] += delta["thinking"]
+                order.append("thinking_delta")
+            elif delta["type"] == "signature_delta":
+                out["signatures"].append(delta["signature"])
+                out.setdefault("signature_indexes", []).append(e["index"])
+                order.append("signature_delta")
+        elif kind == "content_block_stop" and e["index"] in thinking_blocks:
+            out["stops"] += 1
+            order.append("thinking_stop")
+    out["raw"] = orjson.dumps(evs).decode()
+    return out
+
+
+SUMMARY_ADDED = {"type": "response.reasoning_summary_part.added"}
+SUMMARY_DONE = {"type": "response.reasoning_summary_part.done"}
+
+
+def _summary(text: str) -> dict[str, Any]:
+    return {"type": "response.reasoning_summary_text.delta", "delta": text}
+
+
+def _reasoning(event: str, encrypted: str | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"type": "reasoning"}
+    if encrypted is not None:
+        item["encrypted_content"] = encrypted
+    return {"type": f"response.output_item.{event}", "item": item}
+
+
+def test_stream_thinking_includes_signature() -> None:
+    """TestConvertCodexResponseToClaude_StreamThinkingIncludesSignature: the start block has
+    no signature yet (an empty one: UNSIGNED_START); the reasoning item's encrypted_content
+    comes as a signature_delta, then the block stops."""
+    d = _thinking_digest(
+        [
+            {"type": "response.created", "response": {"id": "resp_123", "model": "gpt-5"}},
+            SUMMARY_ADDED,
+            _summary("Let me think"),
+            SUMMARY_DONE,
+            _reasoning("done", "enc_sig_123"),
+        ]
+    )
+    assert d["starts"] == 1 and d["start_blocks"] == [UNSIGNED_START]
+    assert d["signatures"] == ["enc_sig_123"]
+    assert d["stops"] == 1
+
+
+def test_stream_thinking_without_reasoning_item_has_no_signature() -> None:
+    """TestConvertCodexResponseToClaude_StreamThinkingWithoutReasoningItemStillIncludesSignatureField:
+    summary text with no reasoning item: a thinking block, stopped, with no signature_delta."""
+    d = _thinking_digest(
+        [
+            SUMMARY_ADDED,
+            _summary("Let me think"),
+            SUMMARY_DONE,
+            {"type": "response.completed", "response": {"usage": {"input_tokens": 1, "output_tokens": 1}}},
+        ]
+    )
+    assert d["starts"] == 1 and d["start_blocks"] == [UNSIGNED_START]
+    assert d["stops"] == 1
+    assert d["signatures"] == []
+
+
+def test_stream_thinking_keeps_single_block_across_summary_parts() -> None:
+    """TestConvertCodexResponseToClaude_StreamThinkingKeepsSingleBlockAcrossSummaryParts: one
+    reasoning item's summary parts are one block, joined by a blank line, open until the
+    item is done."""
+    d = _thinking_digest(
+        [SUMMARY_ADDED, _summary("First part"), SUMMARY_DONE, SUMMARY_ADDED, _summary("Second part")]
+    )
+    assert d["starts"] == 1
+    assert d["thinking"] == "First part\n\nSecond part"
+
+
+def test_stream_thinking_single_signature_across_multipart_reasoning() -> None:
+    """TestConvertCodexResponseToClaude_StreamThinkingEmitsSingleSignatureAcrossMultipartReasoning:
+    a done item without encrypted_content falls back to the one the added item carried."""
+    d = _thinking_digest(
+        [
+            _reasoning("added", "enc_sig_multipart"),
+            SUMMARY_ADDED,
+            _summary("First part"),
+            SUMMARY_DONE,
+            SUMMARY_ADDED,
+            _summary("Second part"),
+            SUMMARY_DONE,
+            _reasoning("done"),
+        ]
+    )
+    assert (d["starts"], d["stops"]) == (1, 1)
+    assert d["signatures"] == ["enc_sig_multipart"]
+    assert d["thinking"] == "First part\n\nSecond part"
+
+
+def test_stream_thinking_never_emits_pre_content_encrypted_content() -> None:
+    """TestConvertCodexResponseToClaude_StreamThinkingNeverEmitsPreContentEncryptedContent: the
+    added item's encrypted_content is a snapshot that differs from the done item's; only the
+    final one reaches the client."""
+    chunks = [_reasoning("added", "enc_sig_pre_content_snapshot")]
+    for part in ("Part A", "Part B", "Part C"):
+        chunks += [SUMMARY_ADDED, _summary(part), SUMMARY_DONE]
+    d = _thinking_digest([*chunks, _reasoning("done", "enc_sig_final")])
+    assert (d["starts"], d["stops"]) == (1, 1)
+    assert d["signatures"] == ["enc_sig_final"]
+    assert "enc_sig_pre_content_snapshot" not in d["raw"]
+    assert d["thinking"] == "Part A\n\nPart B\n\nPart C"
+
+
+def test_stream_thinking_one_block_per_reasoning_item() -> None:
+    """TestConvertCodexResponseToClaude_StreamThinkingEmitsOneBlockPerReasoningItem (its
+    events carry no output_index: an added item where one ended is a new item)."""
+    d = _thinking_digest(
+        [
+            _reasoning("added", "enc_pre_1"),
+            SUMMARY_ADDED,
+            _summary("First item"),
+            SUMMARY_DONE,
+            _reasoning("done", "enc_final_1"),
+            _reasoning("added", "enc_pre_2"),
+            SUMMARY_ADDED,
+            _summary("Second item"),
+            SUMMARY_DONE,
+            _reasoning("done", "enc_final_2"),
+        ]
+    )
+    assert (d["starts"], d["stops"]) == (2, 2)
+    assert d["signatures"] == ["enc_final_1", "enc_final_2"]
+    assert "enc_pre_1" not in d["raw"] and "enc_pre_2" not in d["raw"]
+
+
+def test_stream_thinking_uses_early_signature_when_done_omits_it() -> None:
+    """TestConvertCodexResponseToClaude_StreamThinkingUsesEarlyCapturedSignatureWhenDoneOmitsIt."""
+    d = _thinking_digest(
+        [_reasoning("added", "enc_sig_early"), SUMMARY_ADDED, _summary("Let me think"), _reasoning("done")]
+    )
+    assert d["signatures"] == ["enc_sig_early"]
+
+
+def test_stream_thinking_uses_final_done_signature() -> None:
+    """TestConvertCodexResponseToClaude_StreamThinkingUsesFinalDoneSignature."""
+    d = _thinking_digest(
+        [
+            _reasoning("added", "enc_sig_initial"),
+            SUMMARY_ADDED,
+            _summary("Let me think"),
+            SUMMARY_DONE,
+            _reasoning("done", "enc_sig_final"),
+        ]
+    )
+    assert d["signatures"] == ["enc_sig_final"]
+    assert d["order"] == ["thinking_start", "thinking_delta", "signature_delta", "thinking_stop"]
+
+
+def test_stream_signature_only_reasoning_emits_thinking_signature() -> None:
+    """TestConvertCodexResponseToClaude_StreamSignatureOnlyReasoningEmitsThinkingSignature: a
+    reasoning item with no summary (Codex sends none unless asked) still reaches the client
+    as a thinking block carrying its encrypted_content, so the client sends it back."""
+    d = _thinking_digest(
+        [
+            {"type": "response.created", "response": {"id": "resp_123", "model": "gpt-5"}},
+            _reasoning("added", "enc_sig_initial"),
+            _reasoning("done", "enc_sig_only"),
+            {"type": "response.content_part.added"},
+            {"type": "response.output_text.delta", "delta": "ok"},
+        ]
+    )
+    assert d["thinking"] == ""
+    assert d["signatures"] == ["enc_sig_only"] and d["signature_indexes"] == [0]
+    assert d["text_index"] == 1
+    assert d["order"] == ["thinking_start", "signature_delta", "thinking_stop", "text_start"]

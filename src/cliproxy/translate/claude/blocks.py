@@ -16,6 +16,7 @@ import orjson
 
 from cliproxy.errors import RequestError
 from cliproxy.translate import ir
+from cliproxy.translate.signatures import compatible_signature
 
 __all__ = ["BlockParser", "is_server_block", "rest"]
 
@@ -135,6 +136,10 @@ class BlockParser:
         sig = block.get("signature")
         if sig is not None and not isinstance(sig, str):
             raise _fail(f"{path}.signature", "must be a string")
+        if sig and sig[0] == "g" and (gpt := compatible_signature("gpt", sig)):
+            # Codex's encrypted reasoning the proxy handed this client as the signature
+            # (CPA's carrier): it goes back to Codex as a reasoning item, to no one else
+            return ir.Thinking(text, signature=gpt, family="openai", extras=rest(block, _THINKING))
         return ir.Thinking(text, signature=sig, family="claude", extras=rest(block, _THINKING))
 
     def _redacted(self, block: dict[str, Any], path: str) -> ir.Block:

@@ -3,8 +3,9 @@
 ``message_start`` carries the usage known so far; ``message_delta`` at the end carries
 all four cumulative counters, which the anthropic SDK writes over its snapshot, so the
 final message has the right usage whether the upstream told input tokens early
-(Claude) or only at the end (OpenAI, Gemini). A thinking block's signature goes out as
-one ``signature_delta`` just before its ``content_block_stop``. Blocks the client must
+(Claude) or only at the end (OpenAI, Gemini). A thinking block's signature (Claude's, or
+Codex's encrypted reasoning the client carries back) goes out as one ``signature_delta``
+just before its ``content_block_stop``. Blocks the client must
 not get (another family's provider tools or redacted reasoning) are left out and the
 rest renumbered.
 """
@@ -23,6 +24,7 @@ from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamEncoder
 from cliproxy.translate.antigravity_claude import SIGNATURE_OUT
 from cliproxy.translate.claude.ids import sanitize_tool_id
+from cliproxy.translate.claude.response import CARRIED_FAMILIES as _CARRIED
 from cliproxy.translate.claude.response import new_message_id, wire_stop
 from cliproxy.translate.naming import flat_name
 
@@ -209,7 +211,8 @@ class ClaudeStreamEncoder(StreamEncoder):
         return self._head + _dumps(ev.text) + _TAIL
 
     def _signature(self, ev: ir.SignatureDelta) -> bytes:
-        if ev.signature and (ev.family == "claude" or self._sig_out is not None):
+        # Claude's own, or Codex's encrypted reasoning carried to the client (CPA)
+        if ev.signature and (ev.family in _CARRIED or self._sig_out is not None):
             self._sig.append(ev.signature)
         return b""
 

@@ -19,9 +19,12 @@ from cliproxy.translate.claude.wire import BlockWriter, put_extras
 from cliproxy.translate.custom_tools import is_custom, raw_input
 from cliproxy.translate.naming import restore_name
 
-__all__ = ["build_response", "new_message_id", "parse_response", "wire_stop"]
+__all__ = ["CARRIED_FAMILIES", "build_response", "new_message_id", "parse_response", "wire_stop"]
 
 _PLAIN_TEXT = frozenset(("type", "text"))
+# families whose reasoning artifact a Claude client gets as the thinking signature: Claude's,
+# and Codex's encrypted reasoning, which the client carries back to it (CPA)
+CARRIED_FAMILIES = frozenset(("claude", "openai"))
 _KNOWN = frozenset(("id", "type", "role", "model", "content", "stop_reason", "stop_sequence", "usage"))
 
 
@@ -125,14 +128,18 @@ def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict
 
 
 def _thinking(b: ir.Thinking, native: bool, sig_out: Any = None) -> dict[str, Any] | None:
-    """Thinking shown to a Claude client: other families' reasoning text is shown with
-    an empty signature (their artifacts are never handed out as Claude signatures);
-    ``sig_out``: Antigravity's Claude signatures, as its signature mode hands them out."""
+    """Thinking shown to a Claude client. Its signature is Claude's own, or Codex's
+    encrypted reasoning, which the client carries back (CPA's carrier: the proxy returns
+    it to Codex and drops it for any other upstream; a reasoning item with no summary is a
+    thinking block with no text); other families' reasoning text is shown with an empty
+    signature. ``sig_out``: Antigravity's Claude signatures, as its signature mode hands
+    them out."""
     if b.family == "claude" and b.redacted:
         return {"type": "redacted_thinking", "data": b.signature or ""}
-    if b.redacted or (not b.text and b.family != "claude"):
+    carried = b.family in CARRIED_FAMILIES and bool(b.signature)
+    if b.redacted or (not b.text and not carried):
         return None
-    sig = b.signature if b.family == "claude" and b.signature else ""
+    sig = b.signature if carried and b.signature else ""
     if sig_out is not None and b.signature:
         sig = sig_out(b.text, b.signature) or ""
     out: dict[str, Any] = {"type": "thinking", "thinking": b.text, "signature": sig}

@@ -373,6 +373,12 @@ def _reasoning_item(t: ir.Thinking, own: bool) -> dict[str, Any]:
         item.update(_public(ex))
         if not ex.get("_no_summary"):
             item["summary"] = [{"type": "summary_text", "text": s} for s in (t.summary or [])]
+    elif t.signature and t.family == "openai" and t.id is None and t.summary is None and not t.compat:
+        # Codex's encrypted reasoning carried by a client of a format with no reasoning
+        # item (a Claude thinking signature): the encrypted content is the reasoning; the
+        # text the client saw is not sent back (CPA)
+        item["summary"] = []
+        item["content"] = None
     else:
         texts = t.summary if t.summary is not None else ([t.text] if t.text else [])
         item["summary"] = [{"type": "summary_text", "text": s} for s in texts]

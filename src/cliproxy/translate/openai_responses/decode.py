@@ -183,6 +183,8 @@ class ResponsesDecoder(StreamDecoder):
         itype = item.get("type")
         if itype == "reasoning":
             st = self._item(d, "reasoning")
+            if st.done:  # another item where one ended: an upstream that numbers no items
+                st = self._items[d.get("output_index", 0)] = _Item("reasoning")
             st.block = self._open(out, "thinking", id=item.get("id"), family="openai")
             st.sig = item.get("encrypted_content")
         elif itype in _CALL_TYPES:
