@@ -36,6 +36,7 @@ _TEXT_DELTA = "response.output_text.delta"
 
 class _Item:
     __slots__ = (
+        "args",
         "block",
         "call",
         "cid",
@@ -61,6 +62,7 @@ class _Item:
         self.call: dict[str, Any] | None = None  # an unnamed call's item, until named
         self.pending = ""  # arguments of an unnamed call, until named
         self.cid: str | None = None  # a call's call_id
+        self.args: list[str] = []  # a call's arguments as sent so far
 
 
 class ResponsesDecoder(StreamDecoder):
@@ -215,6 +217,7 @@ class ResponsesDecoder(StreamDecoder):
         st.pending = ""
         if args:
             st.sent = True
+            st.args.append(args)
             out.append(ir.ToolArgsDelta(st.block, args))
 
     # -- message text
@@ -281,6 +284,7 @@ class ResponsesDecoder(StreamDecoder):
                 st.pending += delta
                 return
             st.sent = True
+            st.args.append(delta)
             out.append(ir.ToolArgsDelta(st.block, delta))
 
     def _on_args_done(self, d: dict[str, Any], out: list[ir.Event]) -> None:
@@ -290,9 +294,23 @@ class ResponsesDecoder(StreamDecoder):
             if args:
                 st.pending = args
             return
-        if not st.sent and args:
+        self._rest_of_args(st, args, out)
+
+    def _rest_of_args(self, st: _Item, full: Any, out: list[ir.Event]) -> None:
+        """What the call's whole arguments (a ``done`` event's, the terminal output's) add
+        to the deltas sent so far: all of them when none was sent, the rest when the deltas
+        stopped short of them (CPA hydrates such a call), nothing when they differ."""
+        if not full or not isinstance(full, str):
+            return
+        if not st.sent:
             st.sent = True
-            out.append(ir.ToolArgsDelta(st.block, args))
+            st.args.append(full)
+            out.append(ir.ToolArgsDelta(st.block, full))  # type: ignore[arg-type]
+            return
+        sent = "".join(st.args) if len(st.args) != 1 else st.args[0]
+        if len(full) > len(sent) and full.startswith(sent):
+            st.args = [full]
+            out.append(ir.ToolArgsDelta(st.block, full[len(sent) :]))  # type: ignore[arg-type]
 
     # -- reasoning
 
@@ -407,10 +425,7 @@ class ResponsesDecoder(StreamDecoder):
                     namespace=item.get("namespace"),
                 )
             )
-        key = _CALL_TYPES[item["type"]][0]
-        if not st.sent and item.get(key):
-            st.sent = True
-            out.append(ir.ToolArgsDelta(st.block, item[key]))
+        self._rest_of_args(st, item.get(_CALL_TYPES[item["type"]][0]), out)
         out.append(ir.BlockStop(st.block))
 
     # -- terminal events
