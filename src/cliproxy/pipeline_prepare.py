@@ -29,7 +29,11 @@ from cliproxy.translate.compat import rewrite_agent_messages
 from cliproxy.translate.reasoning_items import drop_foreign_encrypted_content
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache, scope_for
-from cliproxy.translate.signature_bodies import sanitize_for_claude_upstream, sanitize_gemini_contents
+from cliproxy.translate.signature_bodies import (
+    sanitize_for_claude_upstream,
+    sanitize_gemini_contents,
+    sanitize_gemini_contents_for_claude,
+)
 from cliproxy.translate.signatures import provider_from_model
 
 # read per request: a global, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
@@ -156,7 +160,7 @@ def start_attempt(
             if type(value) is dict:
                 body[key] = _own(value)
         if up_fmt is _GEMINI:  # another backend's signatures, after a failover too
-            _sanitize_gemini(body)
+            _sanitize_gemini(body, model)
         elif up_fmt is _CLAUDE and (_CLAUDE_NAMED.get(model) or _claude_named(model)):
             messages, _ = sanitize_for_claude_upstream(body.get("messages"), model, compat)
             if messages is not None:
@@ -196,7 +200,7 @@ def start_attempt(
         req = scope.restore(req)
     body = pipe.translations.adapter(up_fmt).build_request(req)
     if up_fmt is _GEMINI and signed is None:
-        _sanitize_gemini(body)
+        _sanitize_gemini(body, model)
     elif compat:
         _compat_body(pipe.config, call, up_fmt, body)
     elif provider.key == "codex":
@@ -234,12 +238,16 @@ def _compat_body(config: Any, call: Call, up_fmt: Format, body: dict[str, Any]) 
         rewrite_agent_messages(body)
 
 
-def _sanitize_gemini(body: dict[str, Any]) -> None:
-    """CPA's Gemini signature policy on the attempt's own body (the array is copied first)."""
+def _sanitize_gemini(body: dict[str, Any], model: str) -> None:
+    """CPA's signature policy for a Gemini-format body on the attempt's own body (the array
+    is copied first): Gemini's, or Claude's for a Claude model (behind Antigravity)."""
     contents = body.get("contents")
     if isinstance(contents, list):
         copy = list(contents)
-        if sanitize_gemini_contents(copy):
+        claude = _CLAUDE_NAMED.get(model)
+        if claude is None:
+            claude = _claude_named(model)
+        if (sanitize_gemini_contents_for_claude if claude else sanitize_gemini_contents)(copy):
             body["contents"] = copy
 
 

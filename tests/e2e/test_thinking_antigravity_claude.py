@@ -159,3 +159,40 @@ async def test_bypass_strict_drops_a_signature_without_the_claude_tree(
     )
     await messages(strict, history)
     assert sent_model_turn(fakes) == [{"text": "Answer"}]
+
+
+async def test_gemini_client_tool_loop_keeps_the_claude_signature(
+    start_proxy: Any, fakes: Any, tmp_path: Any
+) -> None:
+    """A Gemini client (Gemini CLI) on a Claude model behind Antigravity: its thought part
+    comes back with Antigravity's Claude signature, which reaches Antigravity again in front
+    of the call, and the call carries no signature (CPA's Claude-model policy; the Gemini
+    one stripped the Claude signature and put the bypass sentinel on the call)."""
+    proxy = await start(start_proxy, fakes, tmp_path)
+    url = f"{proxy.url}/v1beta/models/{MODEL}:generateContent"
+    body: dict[str, Any] = {
+        "contents": [{"role": "user", "parts": [{"text": "FAKE_TOOL=bash run it"}]}],
+        "tools": [{"functionDeclarations": [{"name": "bash", "parameters": TOOL_SCHEMA}]}],
+        "generationConfig": {"thinkingConfig": {"includeThoughts": True, "thinkingBudget": 1024}},
+    }
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http:
+        async with http.post(url, json=body, headers={"x-goog-api-key": KEY}) as resp:
+            assert resp.status == 200, await resp.text()
+            first = await resp.json()
+        parts = first["candidates"][0]["content"]["parts"]
+        thought = next(p for p in parts if p.get("thought"))
+        signature = thought["thoughtSignature"]
+        call = next(p["functionCall"] for p in parts if "functionCall" in p)
+        body["contents"] += [
+            {"role": "model", "parts": parts},
+            {
+                "role": "user",
+                "parts": [{"functionResponse": {"name": call["name"], "response": {"output": "ok"}}}],
+            },
+        ]
+        async with http.post(url, json=body, headers={"x-goog-api-key": KEY}) as resp:
+            assert resp.status == 200, await resp.text()
+    sent = sent_model_turn(fakes)
+    assert sent[0]["thought"] is True and sent[0]["thoughtSignature"] == signature
+    assert signature_ok(base64.b64decode(signature).decode())  # Antigravity's R form of a Claude one
+    assert [p for p in sent if "functionCall" in p and "thoughtSignature" in p] == []

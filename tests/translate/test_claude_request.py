@@ -61,7 +61,7 @@ def test_claude_code_capture_parses_into_ir():
                 "messages": [
                     {
                         "role": "user",
-                        "content": [{"type": "tool_result", "tool_use_id": "toolu_x", "content": "hi"}],
+                        "content": [{"type": "tool_result", "tool_use_id": 7, "content": "hi"}],
                     }
                 ],
             },
@@ -400,7 +400,7 @@ def _turns() -> list[dict]:
             "messages[2].content[0].content[1].text",
         ),
         (
-            lambda b: b["messages"][2]["content"][0].update(tool_use_id="t9"),
+            lambda b: b["messages"][2]["content"][0].update(tool_use_id=["t1"]),
             "messages[2].content[0].tool_use_id",
         ),
         (lambda b: b["tools"][1].update(name=5), "tools[1].name"),
@@ -424,6 +424,29 @@ def test_a_fault_is_named_where_it_is(fault, where):
         ADAPTER.parse_request(body)
     assert info.value.param == where
     assert str(info.value).startswith(where + ":")
+
+
+@pytest.mark.parametrize(
+    ("call_id", "name"),
+    [
+        ("get_weather-call-123", "get_weather"),
+        ("bash-5f3a9c01-2", "bash"),  # the ids made for Gemini's calls
+        ("toolu_01AbC", "toolu_01AbC"),
+        ("a-b", "a-b"),
+    ],
+)
+def test_a_result_whose_call_was_trimmed_gets_a_name_from_its_id(call_id, name):
+    """A client that trimmed its history sends a tool_result whose tool_use is gone: CPA
+    derives the name (the id without its last two dash-separated pieces, else the id)
+    instead of refusing the request."""
+    body = {
+        "model": "m",
+        "messages": [
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call_id, "content": "ok"}]}
+        ],
+    }
+    (result,) = ADAPTER.parse_request(body).messages[0].content
+    assert isinstance(result, ir.ToolResult) and (result.call_id, result.name) == (call_id, name)
 
 
 def test_sampling_values_are_carried_as_given():

@@ -14,6 +14,7 @@ from cliproxy.translate.envelopes import decodable_claude, is_gemini_bypass, is_
 from cliproxy.translate.signatures import (
     BlockKind,
     Provider,
+    antigravity_claude_signature,
     decide,
     gemini_replay_or_bypass,
     provider_from_model,
@@ -26,6 +27,7 @@ __all__ = [
     "sanitize_for_claude_upstream",
     "sanitize_for_model",
     "sanitize_gemini_contents",
+    "sanitize_gemini_contents_for_claude",
     "strip_invalid_claude_thinking",
 ]
 
@@ -62,6 +64,57 @@ def sanitize_gemini_contents(contents: Any) -> bool:
 
 
 _SIG_KEYS = ("thoughtSignature", "thought_signature")
+
+
+def sanitize_gemini_contents_for_claude(contents: Any) -> bool:
+    """The Claude-model policy for a Gemini ``contents`` array (Claude behind Antigravity),
+    in place; True when changed (CPA's ``SanitizeAntigravityClaudeGeminiRequestSignatures``).
+
+    A thought part (``thought: true`` and a string text) is kept only with text and a
+    strictly valid Claude signature, which it carries in Antigravity's double-layer form;
+    any other part loses its signatures (a function call needs none on Claude, and no
+    Gemini signature or bypass sentinel may reach it). A content left with no part is
+    dropped. Parts and contents are replaced, never edited (a caller may pass a shallow
+    copy of the client's array).
+    """
+    if not isinstance(contents, list):
+        return False
+    changed = False
+    kept: list[Any] = []
+    for content in contents:
+        raw = content.get("parts") if isinstance(content, dict) else None
+        if not isinstance(raw, list):
+            kept.append(content)
+            continue
+        parts: list[Any] = []
+        touched = False
+        for part in raw:
+            if not isinstance(part, dict):
+                parts.append(part)
+            elif part.get("thought") is True and isinstance(part.get("text"), str):
+                sig, _ = _part_signature(part)
+                want = antigravity_claude_signature(sig) if part["text"] else None
+                if want is None:
+                    touched = True  # unsigned, not Claude's or empty: Claude refuses it
+                elif _canonical(part, want):
+                    parts.append(part)
+                else:
+                    parts.append({**_without_signatures(part), "thoughtSignature": want})
+                    touched = True
+            elif _part_signature(part)[1]:
+                parts.append(_without_signatures(part))
+                touched = True
+            else:
+                parts.append(part)
+        if not touched:
+            kept.append(content)
+            continue
+        changed = True
+        if parts:
+            kept.append({**content, "parts": parts})
+    if changed:
+        contents[:] = kept
+    return changed
 
 
 def _part_signature(part: dict[str, Any]) -> tuple[str | None, bool]:

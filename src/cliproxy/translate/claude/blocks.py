@@ -18,7 +18,7 @@ from cliproxy.errors import RequestError
 from cliproxy.translate import ir
 from cliproxy.translate.signatures import compatible_signature
 
-__all__ = ["BlockParser", "is_server_block", "rest"]
+__all__ = ["BlockParser", "is_server_block", "name_from_call_id", "rest"]
 
 _TEXT = frozenset(("type", "text", "citations"))
 _PLAIN_TEXT = frozenset(("type", "text"))
@@ -160,8 +160,8 @@ class BlockParser:
     def _tool_result(self, block: dict[str, Any], path: str) -> ir.Block:
         call_id = _str(block, "tool_use_id", path)
         name = self.calls.get(call_id)
-        if name is None:
-            raise _fail(f"{path}.tool_use_id", f"no earlier tool_use has id {call_id!r}")
+        if name is None:  # its tool_use trimmed from the history: a name from the id (CPA)
+            name = name_from_call_id(call_id)
         extras = rest(block, _TOOL_RESULT)
         content = block.get("content")
         inner = f"{path}.content" if self.named else path
@@ -186,6 +186,14 @@ class BlockParser:
         if "is_error" in block and not is_error:  # an explicit false/null is kept as sent
             extras = (extras or {}) | {"is_error": is_error}
         return ir.ToolResult(call_id, blocks, name=name, is_error=bool(is_error), extras=extras)
+
+
+def name_from_call_id(call_id: str) -> str:
+    """A tool name for a result whose call is not in the request (a client that trimmed its
+    history), as CPA derives it: the id without its last two dash-separated pieces (the ids
+    the proxy makes for Gemini's calls are ``<name>-<hex>-<n>``), else the id itself."""
+    pieces = call_id.split("-")
+    return ("-".join(pieces[:-2]) if len(pieces) > 2 else "") or call_id
 
 
 _PARSERS: dict[str, Callable[[BlockParser, dict[str, Any], str], ir.Block]] = {

@@ -308,7 +308,7 @@ def build_request(req: ir.Request) -> dict[str, Any]:
             contents.append({"role": role, "parts": parts})
     if contents and contents[-1]["role"] == "model" and _drops_prefill(req) and _is_prefill(contents[-1]):
         contents.pop()
-    if built:
+    if built and "claude" not in req.model.lower():  # a call on Claude needs none (CPA)
         _sign_first_calls(contents)
     body: dict[str, Any] = {"contents": contents}
     if req.tools or req.tool_choice is not None:
