@@ -475,3 +475,28 @@ def test_translator_gemini_to_gemini_through_ir():
     assert calls[0]["id"] != calls[1]["id"] and calls[2]["id"] == "given-id"
     assert "".join(p.get("text", "") for p in parts if not p.get("thought")) == 'Hello, wörld \\ "q"'
     assert tr.usage.total == 35
+
+
+def test_a_call_the_answer_was_cut_inside_is_not_handed_out():
+    """A Chat upstream cut inside a call (finish_reason length, or no finish_reason at all):
+    a Gemini client gets no functionCall with partial arguments."""
+    from tests.translate.cpa._run import GEMINI, OPENAI, sse, stream
+
+    call = {
+        "index": 0,
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "bash", "arguments": '{"cmd":"l'},
+    }
+    head = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    first = {
+        **head,
+        "choices": [
+            {"index": 0, "delta": {"role": "assistant", "tool_calls": [call]}, "finish_reason": None}
+        ],
+    }
+    cut = {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}
+    request = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    for frames in ((first, cut), (first,)):
+        out = stream(OPENAI, GEMINI, sse(*frames, "[DONE]", events=False), request, "m")
+        assert b"functionCall" not in out

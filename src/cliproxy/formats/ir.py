@@ -370,7 +370,11 @@ class ToolArgsDelta:
 
 @dataclass(slots=True)
 class BlockStop:
+    """``cut``: the block ends because the answer was cut short (a length or content
+    limit), so what it holds may be partial (a Responses item is then ``incomplete``)."""
+
     index: int
+    cut: bool = False
 
 
 @dataclass(slots=True)

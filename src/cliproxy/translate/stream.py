@@ -22,12 +22,13 @@ _DELTAS = frozenset((ir.TextDelta, ir.ThinkingDelta, ir.ToolArgsDelta, ir.Signat
 
 
 class _Pending:
-    __slots__ = ("events", "named", "start", "stopped")
+    __slots__ = ("cut", "events", "named", "start", "stopped")
 
     def __init__(self, start: ir.BlockStart) -> None:
         self.start = start
         self.events: list[ir.Event] = []
         self.stopped = False
+        self.cut = False  # its BlockStop said the answer was cut short
         self.named = start.kind != "tool_call" or bool(start.name)
 
 
@@ -38,7 +39,8 @@ class Sequencer:
     open at a time; indices renumbered 0, 1, 2... in output order. A block whose events
     arrive while another is open waits in a queue (in order of first appearance). A
     tool-call block is held until it has a name (OpenAI may send the name after the id),
-    or until it stops nameless. ``StreamEnd`` and ``Error`` close everything first.
+    or until it stops nameless. ``StreamEnd`` and ``Error`` close everything first (an
+    error's closes are ``cut``: what those blocks hold may be partial).
     """
 
     __slots__ = ("_blocks", "_current", "_next_out", "_order", "_out_index")
@@ -76,7 +78,7 @@ class Sequencer:
         index = getattr(ev, "index", None)
         if index is None:
             if isinstance(ev, _ENDINGS):
-                self._close_all(out)
+                self._close_all(out, isinstance(ev, ir.Error))
             out.append(ev)
             return out
         pend = self._blocks.get(index)
@@ -87,7 +89,7 @@ class Sequencer:
             self._order.append(index)
         if index == self._current:
             if isinstance(ev, ir.BlockStop):
-                out.append(ir.BlockStop(self._out_index[index]))
+                out.append(ir.BlockStop(self._out_index[index], ev.cut))
                 self._finish(index)
                 self._pump(out)
             else:
@@ -95,6 +97,7 @@ class Sequencer:
             return out
         if isinstance(ev, ir.BlockStop):
             pend.stopped = True
+            pend.cut = ev.cut
             pend.named = True
         else:
             pend.events.append(ev)
@@ -114,7 +117,7 @@ class Sequencer:
             self._order.pop(0)
             self._emit_start(index, pend, out)
             if pend.stopped:
-                out.append(ir.BlockStop(self._out_index[index]))
+                out.append(ir.BlockStop(self._out_index[index], pend.cut))
                 self._finish(index)
             # else it stays current
 
@@ -130,14 +133,14 @@ class Sequencer:
         pend.events = []
         self._current = index
 
-    def _close_all(self, out: list[ir.Event]) -> None:
+    def _close_all(self, out: list[ir.Event], cut: bool = False) -> None:
         if self._current is not None:
-            out.append(ir.BlockStop(self._out_index[self._current]))
+            out.append(ir.BlockStop(self._out_index[self._current], cut))
             self._finish(self._current)
         for index in list(self._order):
             pend = self._blocks[index]
             self._emit_start(index, pend, out)
-            out.append(ir.BlockStop(self._out_index[index]))
+            out.append(ir.BlockStop(self._out_index[index], cut or pend.cut))
             self._finish(index)
         self._order.clear()
 

@@ -3,7 +3,7 @@ OpenAI Chat upstream -> Responses (Codex) client, the tool-call cases (how the C
 stream's calls are read: late or missing names and ids, custom tools, namespaces).
 
 CPA's lifecycle cases of the Responses event writer belong to the Responses encoder
-port. CPA makes ids ``call_<chunk id>_<choice>_<n>`` for calls that never name one;
+port, but for the streams cut short (at the end). CPA makes ids ``call_<chunk id>_<choice>_<n>`` for calls that never name one;
 ours are made up as ``call_<hex>``, so only their presence is asserted."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 
 from tests.translate.cpa._run import OPENAI, RESPONSES, events, get, resp, stream
 
@@ -266,3 +267,116 @@ def test_multiple_tool_calls_remain_separate() -> None:
     ]
     assert orjson.loads(output[0]["arguments"]) == {"filePath": "C:\\repo", "limit": 400, "offset": 1}
     assert orjson.loads(output[1]["arguments"]) == {"path": "C:\\repo", "pattern": "*.{yml,yaml}"}
+
+
+# ---------------------------------------------------------------------- streams cut short
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+    obj = {
+        "id": "resp_cut",
+        "object": "chat.completion.chunk",
+        "created": 1773896263,
+        "model": "gpt-5.6",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
+    return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
+def _cut_run(*frames: bytes) -> list[dict[str, Any]]:
+    return events(
+        stream(
+            OPENAI, RESPONSES, b"".join(frames) + b"data: [DONE]\n\n", {"model": "gpt-5.6", "stream": True}
+        )
+    )
+
+
+PATCH = {"role": "assistant", "content": None, "reasoning_content": None}
+
+
+def test_does_not_complete_reasoning_only_stream() -> None:
+    """TestConvertOpenAIChatCompletionsResponseToOpenAIResponses_DoesNotCompleteReasoningOnlyStream:
+    reasoning, then [DONE] with no finish_reason, is a cut stream: no response.completed
+    (ours ends it as response.failed, stream_truncated)."""
+    evs = _cut_run(_chunk({"role": "assistant", "reasoning_content": "still thinking"}))
+    kinds = [e["_event"] for e in evs]
+    assert "response.reasoning_summary_text.delta" in kinds
+    assert "response.completed" not in kinds
+    assert get(named(evs, "response.failed")[0], "response.error.code") == "stream_truncated"
+
+
+def test_a_text_answer_without_finish_reason_still_completes() -> None:
+    """The other side of the rule: a text answer whose upstream never names a finish_reason
+    (some OpenAI-compatible servers) is an answer, not a cut."""
+    evs = _cut_run(_chunk({"role": "assistant", "content": "hello"}))
+    assert get(named(evs, "response.completed")[0], "response.output.0.content.0.text") == "hello"
+
+
+@pytest.mark.parametrize(
+    "args", ["", '{"filePath":"foo'], ids=["zero argument bytes", "partial json arguments"]
+)
+def test_incomplete_tool_stream_does_not_finalize_as_completed(args: str) -> None:
+    """TestConvertOpenAIChatCompletionsResponseToOpenAIResponses_IncompleteToolStreamDoesNotFinalizeAsCompleted:
+    a call, then [DONE] with no finish_reason: no completed response, no finished call
+    (a client would run it with partial arguments)."""
+    call = {
+        "index": 0,
+        "id": "call_patch",
+        "type": "function",
+        "function": {"name": "apply_patch", "arguments": args},
+    }
+    evs = _cut_run(_chunk({**PATCH, "tool_calls": [call]}))
+    kinds = [e["_event"] for e in evs]
+    assert "response.completed" not in kinds
+    assert "response.function_call_arguments.done" not in kinds
+    assert "response.output_item.done" not in kinds
+    assert get(named(evs, "response.failed")[0], "response.output") == []
+
+
+@pytest.mark.parametrize(
+    ("finish", "reason"), [("length", "max_output_tokens"), ("content_filter", "content_filter")]
+)
+def test_finish_reason_cut_emits_incomplete(finish: str, reason: str) -> None:
+    """TestConvertOpenAIChatCompletionsResponseToOpenAIResponses_FinishReasonLengthEmitsIncomplete /
+    _FinishReasonContentFilterEmitsIncomplete: the call's item is incomplete and keeps the
+    arguments it got (none made up), and the response is response.incomplete."""
+    call = {
+        "index": 0,
+        "id": "call_patch",
+        "type": "function",
+        "function": {"name": "apply_patch", "arguments": ""},
+    }
+    usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    evs = _cut_run(_chunk({**PATCH, "tool_calls": [call]}), _chunk({}, finish, usage=usage))
+    assert "response.completed" not in [e["_event"] for e in evs]
+    (done,) = named(evs, "response.output_item.done")
+    assert done["item"]["status"] == "incomplete" and done["item"]["arguments"] != "{}"
+    final = named(evs, "response.incomplete")[0]["response"]
+    assert (final["status"], final["incomplete_details"]["reason"]) == ("incomplete", reason)
+    assert final["output"][0]["status"] == "incomplete"
+
+
+@pytest.mark.parametrize(
+    ("finish", "reason"), [("length", "max_output_tokens"), ("content_filter", "content_filter")]
+)
+def test_nonstream_finish_reason_cut(finish: str, reason: str) -> None:
+    """TestConvertOpenAIChatCompletionsResponseToOpenAIResponsesNonStream_FinishReasonLength /
+    _FinishReasonContentFilter."""
+    body = {
+        "id": "chatcmpl_len",
+        "object": "chat.completion",
+        "created": 1773896263,
+        "model": "gpt-5.6",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "truncated text"},
+                "finish_reason": finish,
+            }
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }
+    out = resp(OPENAI, RESPONSES, body)
+    assert (out["status"], out["incomplete_details"]["reason"]) == ("incomplete", reason)
+    assert out["output"][0]["status"] == "incomplete"

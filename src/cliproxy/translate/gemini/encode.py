@@ -108,7 +108,7 @@ class GeminiStreamEncoder(StreamEncoder):
         if isinstance(event, ir.BlockStart):
             return self._block_start(event)
         if isinstance(event, ir.BlockStop):
-            return self._block_stop()
+            return self._block_stop(event.cut)
         if isinstance(event, ir.SignatureDelta):
             sig = answer_signature(event.signature, event.family)
             return self._signature(sig) if sig else b""
@@ -151,12 +151,13 @@ class GeminiStreamEncoder(StreamEncoder):
             return self._chunk([part]) if part is not None else b""
         return b""
 
-    def _block_stop(self) -> bytes:
+    def _block_stop(self, cut: bool = False) -> bytes:
         if self._call is not None:
             call, self._call = self._call, None
             call.arguments = "".join(self._args)
             self._args = []
-            return self._chunk([call_part(call)])
+            # a call the answer was cut inside is not handed out (its arguments may be partial)
+            return b"" if cut else self._chunk([call_part(call)])
         if self._sig:
             sig, self._sig = self._sig, None
             return self._signature(sig)

@@ -27,6 +27,9 @@ from cliproxy.translate.custom_tools import is_custom, raw_input
 from cliproxy.translate.naming import flat_name
 from cliproxy.translate.openai_chat.names import restore
 
+# finish reasons of an answer cut short: its last call may hold partial arguments
+_CUT = frozenset(("length", "content_filter"))
+
 __all__ = ["ChatStreamDecoder", "error_status"]
 
 _TYPE_STATUS = {
@@ -84,6 +87,7 @@ class ChatStreamDecoder(StreamDecoder):
         "_finished",
         "_next",
         "_open",
+        "_said",
         "_seen_calls",
         "_sse",
         "_started",
@@ -105,6 +109,7 @@ class ChatStreamDecoder(StreamDecoder):
         self._finished = False  # finish_reason seen: later deltas are ignored
         self._by_block: dict[int, _Call] = {}  # open tool-call blocks -> their calls
         self._seen_calls = False
+        self._said = False  # a text block was opened
         self._finish: str | None = None
         self._usage: ir.Usage | None = None
 
@@ -124,23 +129,34 @@ class ChatStreamDecoder(StreamDecoder):
             if self._finish is not None:
                 self._end(out)
             else:
-                self._close_all(out)
-                self._done = True
-                out.append(
-                    ir.Error(
-                        "upstream stream ended before a finish_reason",
-                        status=502,
-                        type="server_error",
-                        code="stream_truncated",
-                    )
-                )
+                self._truncated(out)
         return out
+
+    def _truncated(self, out: list[ir.Event]) -> None:
+        """The stream ended with no finish_reason where one was due: its blocks close as
+        cut (a call keeps the arguments it got; encoders never hand it out as a call to
+        run) and the error follows."""
+        self._close_all(out, cut=True)
+        self._done = True
+        out.append(
+            ir.Error(
+                "upstream stream ended before a finish_reason",
+                status=502,
+                type="server_error",
+                code="stream_truncated",
+            )
+        )
 
     # ------------------------------------------------------------------ frames
 
     def _frame(self, data: bytes, out: list[ir.Event], tail: bool = False) -> None:
         if data == DONE:
-            self._end(out)
+            if self._finish is None and (self._seen_calls or (self._next and not self._said)):
+                # no finish_reason after a tool call or only reasoning: a cut stream, not an
+                # answer (a client would run a call with partial arguments) (CPA)
+                self._truncated(out)
+            else:
+                self._end(out)
             return
         if not data.strip():
             return  # an empty data line: a keep-alive
@@ -150,7 +166,7 @@ class ChatStreamDecoder(StreamDecoder):
             if tail:
                 return  # an event cut by the end of the stream: reported as a cut below
             # a broken upstream (an HTML page, a proxy's text): never an empty success
-            self._close_all(out)
+            self._close_all(out, cut=True)
             self._done = True
             out.append(
                 ir.Error(
@@ -219,7 +235,7 @@ class ChatStreamDecoder(StreamDecoder):
                 if fr:
                     self._finish = str(fr)
                     self._finished = True
-                    self._close_all(out)
+                    self._close_all(out, cut=self._finish in _CUT)
         usage = obj.get("usage")
         if type(usage) is dict:
             self._usage = parse_usage(usage)
@@ -229,7 +245,7 @@ class ChatStreamDecoder(StreamDecoder):
         """An error frame (True: the stream is over) or the first chunk's StreamStart."""
         err = obj.get("error")
         if isinstance(err, dict) and not obj.get("choices"):
-            self._close_all(out)
+            self._close_all(out, cut=True)
             self._done = True
             code = err.get("code")
             out.append(
@@ -297,6 +313,7 @@ class ChatStreamDecoder(StreamDecoder):
         if self._text is None:
             self._stop_think(out)
             self._text = self._open_block("text", out)
+            self._said = True
         out.append(ir.TextDelta(self._text, text))
 
     def _tool_delta(self, tc: dict[str, Any], pos: int, out: list[ir.Event]) -> None:
@@ -351,7 +368,7 @@ class ChatStreamDecoder(StreamDecoder):
             out.append(ir.ToolArgsDelta(call.block, "".join(call.args)))
             call.args = []
 
-    def _finish_call(self, call: _Call, out: list[ir.Event]) -> None:
+    def _finish_call(self, call: _Call, out: list[ir.Event], cut: bool = False) -> None:
         """Open a call still waiting (made-up name/id where missing) and close it; a call
         that carried neither id, name nor arguments is dropped."""
         if call.block is None:
@@ -362,7 +379,7 @@ class ChatStreamDecoder(StreamDecoder):
             self._announce(call, out)
         if call.block is not None and call.block in self._open:
             self._open.remove(call.block)
-            self._stop_call(call.block, out)
+            self._stop_call(call.block, out, cut)
 
     def _lone_custom(self) -> str | None:
         """The name of the request's one tool when it is a custom tool (CPA names an
@@ -373,30 +390,32 @@ class ChatStreamDecoder(StreamDecoder):
             return names.pop()
         return None
 
-    def _stop_call(self, block: int, out: list[ir.Event]) -> None:
+    def _stop_call(self, block: int, out: list[ir.Event], cut: bool = False) -> None:
         call = self._by_block.pop(block, None)
         if call is not None and call.custom:
             text = raw_input("".join(call.args))
             if text:
                 out.append(ir.ToolArgsDelta(block, text))
-        elif call is not None and not call.sent:
+        elif call is not None and not call.sent and not cut:
             out.append(ir.ToolArgsDelta(block, "{}"))  # no arguments: valid JSON for every client
-        out.append(ir.BlockStop(block))
+        out.append(ir.BlockStop(block, cut) if cut else ir.BlockStop(block))
 
-    def _close_all(self, out: list[ir.Event]) -> None:
+    def _close_all(self, out: list[ir.Event], cut: bool = False) -> None:
+        """Close every open block; ``cut``: the answer was cut short (its calls keep the
+        arguments they got, none is made up)."""
         self._stop_think(out)
         self._stop_text(out)
         for block in self._open:
-            self._stop_call(block, out)
+            self._stop_call(block, out, cut)
         self._open.clear()
         for key in sorted(self._calls):  # calls still waiting open now, in index order
             call = self._calls[key]
             if call.block is None:
-                self._finish_call(call, out)
+                self._finish_call(call, out, cut)
         self._calls.clear()
 
     def _end(self, out: list[ir.Event]) -> None:
-        self._close_all(out)
+        self._close_all(out, cut=self._finish in _CUT)
         self._done = True
         stop: ir.StopReason = FINISH_TO_STOP.get(self._finish or "stop", "end_turn")
         if stop == "end_turn" and self._seen_calls:

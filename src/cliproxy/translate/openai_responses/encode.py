@@ -67,6 +67,7 @@ class ResponsesEncoder(StreamEncoder):
         self._output: list[dict[str, Any]] = []
         self._block: _Block | None = None
         self._text: _Block | None = None  # a finished text block whose message is still open
+        self._cut: _Block | None = None  # a call the answer was cut inside (see _block_stop)
         self._usage: ir.Usage | None = None
         self._n = 0
         self._done = False
@@ -96,7 +97,7 @@ class ResponsesEncoder(StreamEncoder):
         if isinstance(event, ir.BlockStart):
             return head + self._block_start(event)
         if isinstance(event, ir.BlockStop):
-            return head + self._block_stop()
+            return head + self._block_stop(event.cut)
         if isinstance(event, ir.SignatureDelta):
             if self._block is not None:
                 self._block.sig, self._block.family = event.signature, event.family
@@ -255,12 +256,17 @@ class ResponsesEncoder(StreamEncoder):
         self._seq += 1
         return b"%s%s%s%d}\n\n" % (b.head, orjson.dumps(delta), b.tail, seq)
 
-    def _block_stop(self) -> bytes:
+    def _block_stop(self, cut: bool = False) -> bytes:
         b = self._block
         if b is None:
             return b""
         self._block = None
         if b.skip:
+            return b""
+        if cut and b.kind == "tool_call":
+            # an answer cut inside a call: done (incomplete) at a response.incomplete end,
+            # never at a failure (a client would run it with partial arguments)
+            self._cut = b
             return b""
         if b.kind == "text":
             self._text = b  # closed by the next visible block or the end
@@ -268,25 +274,25 @@ class ResponsesEncoder(StreamEncoder):
         if b.kind == "thinking":
             out = self._thinking_done(b)
         elif b.kind == "tool_call":
-            out = self._call_done(b)
+            out = self._call_done(b, cut)
         else:
             out = b""
         self._output.append(b.item)
         return out + self._emit("response.output_item.done", {"output_index": b.oi, "item": b.item})
 
-    def _close_text(self) -> bytes:
+    def _close_text(self, status: str = "completed") -> bytes:
         b, self._text = self._text, None
         if b is None:
             return b""
-        out = self._text_done(b)
+        out = self._text_done(b, status)
         self._output.append(b.item)
         return out + self._emit("response.output_item.done", {"output_index": b.oi, "item": b.item})
 
-    def _text_done(self, b: _Block) -> bytes:
+    def _text_done(self, b: _Block, status: str = "completed") -> bytes:
         text = "".join(b.buf)
         part = text_part(text)
         b.item["content"] = [part]
-        b.item["status"] = "completed"
+        b.item["status"] = status
         ids = {"item_id": b.item["id"], "output_index": b.oi, "content_index": 0}
         out = self._emit("response.output_text.done", {**ids, "text": text, "logprobs": []})
         return out + self._emit("response.content_part.done", {**ids, "part": part})
@@ -306,10 +312,10 @@ class ResponsesEncoder(StreamEncoder):
             b.item["encrypted_content"] = carrier
         return out
 
-    def _call_done(self, b: _Block) -> bytes:
+    def _call_done(self, b: _Block, cut: bool = False) -> bytes:
         args = "".join(b.buf)
         item = b.item
-        item["status"] = "completed"
+        item["status"] = "incomplete" if cut else "completed"
         ids = {"item_id": item["id"], "output_index": b.oi}
         if item["type"] == "function_call":
             item["arguments"] = args
@@ -328,11 +334,16 @@ class ResponsesEncoder(StreamEncoder):
         return resp
 
     def _end(self, stop: ir.StopReason | None, usage: ir.Usage | None) -> bytes:
-        out = self._block_stop() + self._close_text()
-        self._done = True
         status, details = terminal_status(stop)
         if status == "failed":
             status, details = "completed", None
+        out = self._block_stop() + self._close_text(status)  # a cut answer's text: incomplete
+        cut, self._cut = self._cut, None
+        if cut is not None:
+            out += self._call_done(cut, True)
+            self._output.append(cut.item)
+            out += self._emit("response.output_item.done", {"output_index": cut.oi, "item": cut.item})
+        self._done = True
         resp = self._final(status)
         resp["incomplete_details"] = details
         resp["usage"] = wire.usage_to_wire(usage or self._usage)
@@ -340,6 +351,9 @@ class ResponsesEncoder(StreamEncoder):
         return out + self._emit(etype, {"response": resp})
 
     def _fail(self, ev: ir.Error) -> bytes:
+        self._cut = None  # a call the failure cut: never done, never in the output
+        if self._block is not None and self._block.kind == "tool_call":
+            self._block = None
         out = self._block_stop() + self._close_text()
         self._done = True
         resp = self._final("failed")

@@ -152,7 +152,12 @@ def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict
         "output": None,
     }
     out.update(_echo(request))
-    out["output"] = _output_items(resp, request)
+    out["output"] = items = _output_items(resp, request)
+    if status == "incomplete":  # cut short: the last item is (CPA marks it so)
+        for item in reversed(items):
+            if "status" in item:
+                item["status"] = "incomplete"
+                break
     if status == "failed":
         out["error"] = resp.extras.get("error") or {"code": "server_error", "message": "upstream failed"}
     out["usage"] = wire.usage_to_wire(resp.usage)
