@@ -235,8 +235,8 @@ def test_params_into_ir():
             "messages[0].content[0].image_url",
         ),
         (
-            {"model": "m", "messages": [{"role": "tool", "tool_call_id": "nope", "content": "x"}]},
-            "messages[0].tool_call_id: no earlier assistant tool call has id 'nope'",
+            {"model": "m", "messages": [{"role": "tool", "tool_call_id": 5, "content": "x"}]},
+            "messages[0].tool_call_id: expected a string",
         ),
         ({"model": "m", "messages": [{"role": "function", "name": "f", "content": "x"}]}, "messages[0].name"),
         (

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from cliproxy.errors import RequestError
 from cliproxy.translate import compat
 from cliproxy.translate.registry import default_registry
 from tests.translate.cpa._run import CLAUDE, OPENAI, get, req
@@ -444,18 +443,19 @@ def test_deduplicates_tool_results() -> None:
     ]
 
 
-def test_tool_result_with_empty_id_is_refused() -> None:
-    """TestConvertOpenAIRequestToClaude_DeduplicatesToolResults, its empty-id result: CPA
-    forwards a tool_result with tool_use_id "" (Claude answers 400); we refuse it up
-    front with a clear client error naming the field."""
+def test_tool_result_with_empty_id_answers_the_pending_call() -> None:
+    """TestConvertOpenAIRequestToClaude_DeduplicatesToolResults, its empty-id result: CPA's
+    Claude translator forwards a tool_result with tool_use_id "" (Claude answers 400); we
+    repair the history as CPA's Codex translator does, for every upstream: a tool message
+    with no id answers the turn's next unanswered call."""
     body = {
         "messages": [
             {"role": "assistant", "tool_calls": [call("call_1", "lookup")]},
             {"role": "tool", "tool_call_id": "", "content": "empty id output"},
         ]
     }
-    with pytest.raises(RequestError, match="tool_call_id"):
-        to_claude(body)
+    out = to_claude(body)
+    assert out["messages"][1]["content"][0]["tool_use_id"] == "call_1"
 
 
 @pytest.mark.parametrize(

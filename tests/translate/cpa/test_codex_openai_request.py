@@ -472,3 +472,107 @@ def test_custom_tool_call_history() -> None:
     }
     assert items[2] == {"type": "custom_tool_call_output", "call_id": "call_patch", "output": "Done"}
     assert out["tools"][0]["type"] == "custom" and out["tools"][0]["name"] == "apply_patch"
+
+
+# ---------------------------------------------------------------------- history repairs (CPA)
+
+PATCH_CALL = {"type": "custom", "custom": {"name": "apply_patch", "input": "patch"}}  # no id
+
+
+def test_custom_tool_call_history_synthesizes_missing_call_id() -> None:
+    """TestCustomToolCallHistorySynthesizesMissingCallID: an orphan output is dropped; a call
+    without an id gets one, and the id-less output after it answers it."""
+    out = _codex(
+        {
+            "messages": [
+                {"role": "tool", "content": "orphan"},
+                _turn([PATCH_CALL]),
+                {"role": "tool", "content": "patched"},
+            ]
+        },
+        "gpt-5.6-sol",
+    )
+    items = out["input"]
+    assert [i["type"] for i in items] == ["custom_tool_call", "custom_tool_call_output"]
+    assert items[0]["call_id"] and items[1]["call_id"] == items[0]["call_id"]
+    assert items[0]["call_id"] == "call_m1_0"  # the same id for the same place when the history comes again
+
+
+def test_tool_call_output_without_id_uses_pending_call() -> None:
+    """TestToolCallOutputWithoutIDUsesPendingCall: id-less outputs answer the turn's calls in order."""
+    out = _codex(
+        {
+            "messages": [
+                _turn([_call("call_explicit", "lookup"), PATCH_CALL]),
+                {"role": "tool", "content": "found"},
+                {"role": "tool", "content": "patched"},
+            ]
+        },
+        "gpt-5.6-sol",
+    )
+    items = out["input"]
+    assert [i["type"] for i in items] == [
+        "function_call",
+        "custom_tool_call",
+        "function_call_output",
+        "custom_tool_call_output",
+    ]
+    assert items[2]["call_id"] == "call_explicit"
+    assert items[3]["call_id"] == items[1]["call_id"] != ""
+
+
+def test_ambiguous_duplicate_tool_call_ids_are_dropped() -> None:
+    """TestAmbiguousDuplicateToolCallIDsAreDropped: two calls under one id, and their outputs, go."""
+    out = _codex(
+        {
+            "messages": [
+                {"role": "user", "content": "Run both tools."},
+                _turn([_call("call_duplicate", "lookup"), {**PATCH_CALL, "id": "call_duplicate"}]),
+                _tool("call_duplicate", "first"),
+                _tool("call_duplicate", "second"),
+            ]
+        },
+        "gpt-5.6-sol",
+    )
+    assert [(i.get("type", "message"), i.get("role")) for i in out["input"]] == [("message", "user")]
+
+
+def test_orphan_and_duplicate_tool_call_outputs_are_dropped() -> None:
+    """TestOrphanAndDuplicateToolCallOutputsAreDropped: an output no call took and a second
+    output for one call go; the first output stays. (CPA also turns the call, sent as a
+    function for a tool declared custom, into a custom_tool_call: ours keeps the family the
+    client sent, and the flat custom tool form is taken.)"""
+    out = _codex(
+        {
+            "messages": [
+                _tool("call_orphan", "orphan"),
+                _turn([_call("call_custom", "apply_patch", "patch")]),
+                _tool("call_custom", "patched"),
+                _tool("call_custom", "duplicate"),
+            ],
+            "tools": [{"type": "custom", "name": "apply_patch", "description": "Apply a patch."}],
+        },
+        "gpt-5.6-sol",
+    )
+    items = out["input"]
+    assert len(items) == 2 and items[1]["call_id"] == "call_custom"
+    assert items[1]["output"] == "patched"
+    assert out["tools"][0]["type"] == "custom" and out["tools"][0]["name"] == "apply_patch"
+
+
+def test_tool_call_history_clears_unmatched_call_at_new_batch() -> None:
+    """TestToolCallHistoryClearsUnmatchedCallAtNewBatch: an id reused by a later turn's call
+    is that call's; the output answers it."""
+    out = _codex(
+        {
+            "messages": [
+                _turn(
+                    [{**PATCH_CALL, "id": "call_reused", "custom": {"name": "apply_patch", "input": "old"}}]
+                ),
+                _turn([_call("call_reused", "lookup")]),
+                _tool("call_reused", "found"),
+            ]
+        },
+        "gpt-5.6-sol",
+    )
+    assert [i["type"] for i in out["input"]] == ["custom_tool_call", "function_call", "function_call_output"]

@@ -39,13 +39,18 @@ _TEXT_ROLES: dict[str, Role] = {"system": "system", "developer": "developer", "u
 
 
 class _Calls:
-    """Tool calls seen so far: ids -> names, and legacy calls waiting by name."""
+    """Tool calls seen so far: ids -> names, and legacy calls waiting by name; of the
+    latest assistant turn's calls, those no tool message answered yet (in order), those
+    answered, and the ids two of its calls shared (dropped, with their answers)."""
 
-    __slots__ = ("legacy", "names")
+    __slots__ = ("ambiguous", "answered", "legacy", "names", "pending")
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
         self.legacy: dict[str, list[str]] = {}
+        self.pending: list[str] = []
+        self.answered: set[str] = set()
+        self.ambiguous: set[str] = set()
 
 
 def parse_messages(raw: Any) -> list[ir.Message]:
@@ -73,6 +78,8 @@ def parse_messages(raw: Any) -> list[ir.Message]:
         if not isinstance(role, str) or (keys := _ROLE_KEYS.get(role)) is None:
             raise RequestError(f"{where}.role: unknown role {role!r}", param=f"{where}.role")
         msg = _PARSERS[role](m, where, calls)
+        if msg is None:  # a tool message no call of the history can take (see _tool)
+            continue
         if not m.keys() <= keys:
             _keep_rest(m, keys, msg)
         out.append(msg)
@@ -146,10 +153,21 @@ def _assistant(m: dict[str, Any], where: str, calls: _Calls) -> ir.Message:
     if tcs is not None:
         if not isinstance(tcs, list):
             raise RequestError(f"{where}.tool_calls: expected an array", param=f"{where}.tool_calls")
-        for j, tc in enumerate(tcs):
-            call = _tool_call(tc, f"{where}.tool_calls[{j}]")
-            calls.names[call.id] = call.name
-            msg.content.append(call)
+        # a call without an id gets one (CPA makes one), the same for the same place in the
+        # history so a resent history keeps it: messages[3]'s first call -> call_m3_0
+        base = "call_m" + where.removeprefix("messages[").removesuffix("]") + "_"
+        batch = [_tool_call(tc, f"{where}.tool_calls[{j}]", f"{base}{j}") for j, tc in enumerate(tcs)]
+        ids = [call.id for call in batch]
+        shared = {i for i in ids if ids.count(i) > 1} if len(set(ids)) != len(ids) else set()
+        calls.pending = [i for i in ids if i not in shared]
+        calls.answered = set()
+        calls.ambiguous = shared
+        for call in batch:
+            if (
+                call.id not in shared
+            ):  # two calls under one id: which one an answer is for is unknown (CPA drops both)
+                calls.names[call.id] = call.name
+                msg.content.append(call)
     fc = m.get("function_call")
     if fc is not None:
         msg.content.append(_legacy_call(fc, f"{where}.function_call", calls))
@@ -163,10 +181,14 @@ def _str_field(obj: dict[str, Any], key: str, where: str) -> str:
     return v
 
 
-def _tool_call(tc: Any, where: str) -> ir.ToolCall:
+def _tool_call(tc: Any, where: str, missing_id: str) -> ir.ToolCall:
     if not isinstance(tc, dict):
         raise RequestError(f"{where}: expected an object", param=where)
-    call_id = _str_field(tc, "id", where)
+    call_id = tc.get("id")
+    if call_id is None or call_id == "":
+        call_id = missing_id
+    elif not isinstance(call_id, str):
+        raise RequestError(f"{where}.id: expected a string", param=f"{where}.id")
     ttype = tc.get("type")
     extras: dict[str, Any] = {k: v for k, v in tc.items() if k not in ("id", "type", "function", "custom")}
     if ttype is None:
@@ -222,15 +244,23 @@ def _result_content(m: dict[str, Any], where: str, result: ir.ToolResult) -> Non
     result.extras = holder.extras
 
 
-def _tool(m: dict[str, Any], where: str, calls: _Calls) -> ir.Message:
+def _tool(m: dict[str, Any], where: str, calls: _Calls) -> ir.Message | None:
+    """A tool message, repaired as CPA repairs a history: one with no ``tool_call_id``
+    answers the latest turn's next unanswered call; one that answers no call of the
+    history (its call trimmed away), a call already answered, or a call whose id two calls
+    shared is dropped (None): an upstream refuses those."""
     call_id = m.get("tool_call_id")
-    if not isinstance(call_id, str):
+    if call_id is None or call_id == "":
+        if not calls.pending:
+            return None
+        call_id = calls.pending[0]
+    elif not isinstance(call_id, str):
         raise RequestError(f"{where}.tool_call_id: expected a string", param=f"{where}.tool_call_id")
-    if call_id not in calls.names:
-        raise RequestError(
-            f"{where}.tool_call_id: no earlier assistant tool call has id {call_id!r}",
-            param=f"{where}.tool_call_id",
-        )
+    if call_id in calls.pending:
+        calls.pending.remove(call_id)
+        calls.answered.add(call_id)
+    elif call_id in calls.answered or call_id in calls.ambiguous or call_id not in calls.names:
+        return None
     result = ir.ToolResult(call_id, name=calls.names[call_id])
     _result_content(m, where, result)
     return ir.Message("tool", [result])

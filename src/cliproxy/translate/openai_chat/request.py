@@ -186,6 +186,8 @@ def _tool(t: Any, where: str) -> ir.Tool:
     if ttype == "function":
         return _function_tool(t.get("function"), f"{where}.function", rest)
     if ttype == "custom":
+        if "custom" not in t and "name" in t:  # the flat form some clients send (CPA takes it)
+            return _custom_tool({k: v for k, v in t.items() if k != "type"}, where, {})
         return _custom_tool(t.get("custom"), f"{where}.custom", rest)
     if not isinstance(ttype, str):
         raise RequestError(f"{where}.type: expected a string", param=f"{where}.type")
