@@ -151,3 +151,34 @@ def test_to_client_in_each_mode() -> None:
     assert signer(False, cache=cache).to_client(TEXT, r_form(single)) == single
     assert len(cache) == 0
     assert signer(False).to_client(TEXT, gemini_envelope()) is None
+
+
+@pytest.mark.parametrize("thought_flag", [False, True], ids=["without thought flag", "thought flag"])
+def test_nonstream_signature_only_part_signs_the_thinking_before_it(thought_flag: bool) -> None:
+    """TestConvertAntigravityResponseToClaudeNonStream_SignatureOnlyPartWithoutThoughtFlag: a
+    whole answer whose signature comes in a part of its own after the thought
+    (``{"text": "", "thoughtSignature": ...}``) is one signed thinking block (the signature
+    was lost, and the next turn's thinking with it)."""
+    s = signer(False)
+    req = s.prepare(
+        ir_of(CLAUDE, {"model": MODEL, "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]})
+    )
+    carrier: dict[str, Any] = {"text": "", "thoughtSignature": r_form(LONG)}
+    if thought_flag:
+        carrier["thought"] = True
+    body = {
+        "candidates": [
+            {
+                "content": {
+                    "role": "model",
+                    "parts": [{"text": "Full thinking text.", "thought": True}, carrier],
+                },
+                "finishReason": "STOP",
+            }
+        ],
+        "usageMetadata": {"promptTokenCount": 10, "thoughtsTokenCount": 2, "totalTokenCount": 12},
+        "modelVersion": MODEL,
+        "responseId": "resp-test",
+    }
+    out = default_registry().translate_response(GEMINI, CLAUDE, body, req, MODEL)
+    assert out["content"] == [{"type": "thinking", "thinking": "Full thinking text.", "signature": LONG}]

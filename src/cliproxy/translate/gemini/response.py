@@ -80,6 +80,18 @@ def read_part(part: Any, names: NameMap, ids: CallIds) -> ir.Block:
     return server_tool(part)
 
 
+_SIGNATURE_ONLY = frozenset(("text", "thought", "thoughtSignature", "thought_signature"))
+
+
+def _carried_alone(part: dict[str, Any]) -> str | None:
+    """The signature of a part that holds nothing else (an empty or absent text, a thought
+    flag or none)."""
+    if part.get("text") or not part.keys() <= _SIGNATURE_ONLY or part.get("thought", True) is not True:
+        return None
+    sig = part.get("thoughtSignature") or part.get("thought_signature")
+    return sig if isinstance(sig, str) and sig else None
+
+
 _TOP = frozenset(("candidates", "usageMetadata", "responseId", "modelVersion"))
 _CANDIDATE = frozenset(("content", "finishReason", "index"))
 
@@ -108,6 +120,16 @@ def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> i
         for p in content.get("parts") or ():
             if type(p) is dict and len(p) == 1 and type(text := p.get("text")) is str:
                 blocks.append(ir.Text(text))  # the common part, read here
+                continue
+            if type(p) is dict and (sig := _carried_alone(p)):
+                # a part that only carries a signature (``{"text": "", "thoughtSignature": ...}``,
+                # as Antigravity ends a Claude model's thinking): the thinking before it is
+                # signed with it, or a thinking block of its own holds it (the stream decoder's way)
+                last = blocks[-1] if blocks else None
+                if isinstance(last, ir.Thinking) and not last.redacted and not last.signature:
+                    last.signature = sig
+                elif not isinstance(last, ir.Thinking):
+                    blocks.append(ir.Thinking("", signature=sig, family=FAMILY))
                 continue
             if reader is None:
                 reader = (NameMap(request.tools if request else None), CallIds())
