@@ -51,6 +51,23 @@ HIGHER, LOWER = "higher", "lower"
 Rounds = list[dict[str, dict]]  # each round: target -> its load result
 
 
+def other_cpu(baseline: dict[str, Any], cpu: str) -> str | None:
+    """A warning when the baseline was measured on another CPU model than ``cpu`` (None when
+    the same, or when the baseline does not say). The ratios against the protocol floor
+    move with the CPU: the floor is mostly C, the proxy mostly Python, and the same code
+    read CPU per request x3.56 the protocol floor's on an AMD EPYC and x5.35 on an Intel
+    Xeon (2026-12-05), its ratios against the aiohttp floor unchanged."""
+    recorded = baseline.get("cpu")
+    if not recorded or recorded == cpu:
+        return None
+    return (
+        f"the baseline was measured on {recorded}, this machine is {cpu}: the ratios against the "
+        "protocol floor move with the CPU, so a FAIL here may be the machine. Compare revisions "
+        "on this machine with bench/ab.py (base=REV same=REV new=.), or write a baseline from "
+        "the old revision here (--write-baseline in its checkout)"
+    )
+
+
 def compare(baseline: dict[str, Any], current: dict[str, float], tolerance: float = TOLERANCE) -> list[str]:
     """The ratios of ``current`` that are more than ``tolerance`` worse than ``baseline``.
 
@@ -225,12 +242,18 @@ def measuring(use_wrk: bool) -> Iterator[Callable[[int], Rounds]]:
 
 
 def main(write: bool, use_wrk: bool = True) -> int:
+    from report import machine
+
     started = time.time()
     load_before = os.getloadavg()
+    cpu = machine()["CPU"]
     baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else None
     if not write and baseline is None:
         print(f"no {BASELINE}: run python bench/run.py --write-baseline first", file=sys.stderr)
         return 2
+    note = other_cpu(baseline, cpu) if baseline is not None and not write else None
+    if note is not None:
+        print(f"WARNING: {note}", file=sys.stderr)
     with measuring(use_wrk) as more:
         if write or baseline is None:
             failures, rounds = [], more(BASELINE_ROUNDS)
@@ -256,6 +279,7 @@ def main(write: bool, use_wrk: bool = True) -> int:
             "tolerance": TOLERANCE,
             "rounds": len(rounds),
             "recorded": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
+            "cpu": cpu,
             "loadavg": {"before": load_before, "after": os.getloadavg()},
             "metrics": {name: {"value": round(v, 4), "better": b} for name, (v, b) in values.items()},
         }
@@ -267,6 +291,8 @@ def main(write: bool, use_wrk: bool = True) -> int:
     assert baseline is not None
     for line in failures:
         print(f"FAIL {line}")
+    if failures and note is not None:
+        print(f"(the baseline's CPU differs: {note})")
     verdict = "FAIL" if failures else "PASS"
     print(
         f"check {verdict}: {len(failures)} of {len(baseline.get('metrics', {}))} ratios regressed "

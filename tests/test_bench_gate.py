@@ -211,3 +211,18 @@ def test_tolerances_need_rounds_and_are_capped() -> None:
     wild = gate.tolerances(_spread([0.5, 9.0] * 8), verdict_rounds=2)
     assert wild and all(b == gate.MAX_TOLERANCE for b in wild.values())
     assert gate.tolerances([BEST] * 15) == {}  # nothing spreads: the tolerance stands
+
+
+def test_a_baseline_from_another_cpu_is_named() -> None:
+    """The protocol-floor ratios move with the CPU (the same code: CPU x3.56 the floor's on
+    an AMD EPYC, x5.35 on an Intel Xeon): --check says so rather than let a FAIL pass for a
+    regression."""
+    note = gate.other_cpu({"cpu": "AMD EPYC", **BASE}, "Intel(R) Xeon(R) Processor")
+    assert note is not None and "AMD EPYC" in note and "Intel(R) Xeon(R) Processor" in note
+    assert "bench/ab.py" in note
+    assert gate.other_cpu({"cpu": "AMD EPYC", **BASE}, "AMD EPYC") is None
+    assert gate.other_cpu(BASE, "AMD EPYC") is None  # a baseline that does not say
+
+
+def test_the_committed_baseline_names_its_cpu() -> None:
+    assert json.loads((BENCH / "baseline.json").read_text()).get("cpu")
