@@ -26,6 +26,7 @@ manifest is not done.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 import re
 import time
@@ -108,6 +109,7 @@ class AntigravityProvider(GeminiProvider):
         else:
             backfill_response_names(body)
             nest_response_media(body)
+            order_model_parts(body)
             clean_declaration_schemas(body)
             obfuscate_system_instruction(body, self.sensitive)
             payload = envelope(body, model=model, project=_project(cred))
@@ -224,6 +226,44 @@ def nest_response_media(body: dict[str, Any]) -> None:
             out.append(content)
     if changed:
         body["contents"] = out
+
+
+def order_model_parts(body: dict[str, Any]) -> None:
+    """A model turn's parts as Antigravity needs them: thoughts first, then text and other
+    parts, then the function calls (with a signature-only part that follows a call), each
+    kind in its order (CPA's Antigravity translator: the backend splits a turn at a
+    functionCall, so text after a call became a turn of its own between the call and its
+    result; CPA issue #989). Turns already in that order (nearly all) are left as they are;
+    a reordered turn, and the list holding it, are new objects (the list may be the
+    client's)."""
+    contents = body.get("contents")
+    if not isinstance(contents, list):
+        return
+    copied = False
+    for i, content in enumerate(contents):
+        parts = content.get("parts") if isinstance(content, dict) and content.get("role") == "model" else None
+        if not isinstance(parts, list) or len(parts) < 2:
+            continue
+        kinds: list[int] = []
+        called = False
+        for part in parts:
+            if not isinstance(part, dict):
+                kind = 1
+            elif part.get("thought") is True:
+                kind = 0
+            elif "functionCall" in part:
+                kind, called = 2, True
+            elif called and not part.get("text") and part.get("thoughtSignature") and "text" in part:
+                kind = 2  # a signature carrier after a call stays with the calls
+            else:
+                kind = 1
+            kinds.append(kind)
+        if any(a > b for a, b in itertools.pairwise(kinds)):
+            ordered = [p for k in (0, 1, 2) for p, pk in zip(parts, kinds, strict=True) if pk == k]
+            if not copied:
+                contents = body["contents"] = list(contents)
+                copied = True
+            contents[i] = {**content, "parts": ordered}
 
 
 def unwrap_body(body: Any) -> Any:

@@ -390,3 +390,59 @@ def test_thinking_config() -> None:
         {"messages": HELLO, "thinking": {**THINKING, "display": "omitted"}}, "claude-sonnet-4-5-thinking"
     )
     assert get(hidden, "request.generationConfig.thinkingConfig.includeThoughts") is False
+
+
+# ---------------------------------------------------------------------- part order (CPA issue #989)
+
+
+def test_reorder_text_after_function_call() -> None:
+    """antigravity_claude_request_test.go TestConvertClaudeRequestToAntigravity_ReorderTextAfterFunctionCall:
+    Antigravity splits a turn at a functionCall, so text after it goes before it."""
+    out = _ag(
+        {
+            "messages": [
+                {
+                    "role": "assistant",
+                    "content": [
+                        {"type": "text", "text": "Let me check..."},
+                        {"type": "tool_use", "id": "call_abc", "name": "Read", "input": {"file": "test.go"}},
+                        {"type": "text", "text": "Reading the file now"},
+                    ],
+                },
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "tool_result", "tool_use_id": "call_abc", "content": "file content"}
+                    ],
+                },
+            ]
+        },
+        "claude-sonnet-4-5",
+    )
+    parts = get(out, "request.contents.0.parts")
+    assert [p.get("text") for p in parts[:2]] == ["Let me check...", "Reading the file now"]
+    assert parts[2]["functionCall"]["name"] == "Read" and len(parts) == 3
+
+
+def test_reorder_parallel_function_calls() -> None:
+    """TestConvertClaudeRequestToAntigravity_ReorderParallelFunctionCalls: the texts first, the
+    calls after them in their order."""
+    out = _ag(
+        {
+            "messages": [
+                {
+                    "role": "assistant",
+                    "content": [
+                        {"type": "text", "text": "Reading both files."},
+                        {"type": "tool_use", "id": "call_1", "name": "Read", "input": {"file": "a.go"}},
+                        {"type": "text", "text": "And this one too."},
+                        {"type": "tool_use", "id": "call_2", "name": "Read", "input": {"file": "b.go"}},
+                    ],
+                }
+            ]
+        },
+        "claude-sonnet-4-5",
+    )
+    parts = get(out, "request.contents.0.parts")
+    assert [p.get("text") for p in parts[:2]] == ["Reading both files.", "And this one too."]
+    assert [p["functionCall"]["args"] for p in parts[2:]] == [{"file": "a.go"}, {"file": "b.go"}]
