@@ -162,10 +162,9 @@ def _assistant(m: dict[str, Any], where: str, calls: _Calls) -> ir.Message:
         calls.pending = [i for i in ids if i not in shared]
         calls.answered = set()
         calls.ambiguous = shared
+        # two calls under one id: which one an answer is for is unknown (CPA drops both)
         for call in batch:
-            if (
-                call.id not in shared
-            ):  # two calls under one id: which one an answer is for is unknown (CPA drops both)
+            if call.id not in shared:
                 calls.names[call.id] = call.name
                 msg.content.append(call)
     fc = m.get("function_call")
