@@ -212,3 +212,11 @@ def test_tool_result_name_with_no_matching_tool_use(call_id: str, name: str) -> 
     content = [{"type": "tool_result", "tool_use_id": call_id, "content": "22C sunny"}]
     out = _ag({"messages": [{"role": "user", "content": content}]})
     assert get(out, "request.contents.0.parts.0.functionResponse.name") == name
+
+
+def test_tool_use_input_given_as_json_text_is_its_object() -> None:
+    """TestConvertClaudeRequestToAntigravity_ToolUse's input: ``"{\\"location\\": \\"Paris\\"}"``,
+    an object sent as JSON text, is sent as that object (it became ``{}``)."""
+    use = {"type": "tool_use", "id": "call_123", "name": "get_weather", "input": '{"location": "Paris"}'}
+    out = _ag({"messages": [{"role": "assistant", "content": [use]}]})
+    assert get(out, "request.contents.0.parts.0.functionCall.args") == {"location": "Paris"}

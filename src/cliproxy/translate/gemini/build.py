@@ -44,6 +44,10 @@ def call_args(call: ir.ToolCall, custom: bool = False) -> dict[str, Any]:
         return {"input": call.arguments}
     try:
         args = orjson.loads(call.arguments) if call.arguments else {}
+        if isinstance(args, str) and args.startswith("{"):
+            # a client that sent its input as JSON text (a Claude tool_use "input": "{...}"):
+            # the object it holds (CPA)
+            args = orjson.loads(args)
     except orjson.JSONDecodeError:
         return {}
     return args if isinstance(args, dict) else {}
