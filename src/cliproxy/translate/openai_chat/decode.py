@@ -133,19 +133,15 @@ class ChatStreamDecoder(StreamDecoder):
         return out
 
     def _truncated(self, out: list[ir.Event]) -> None:
-        """The stream ended with no finish_reason where one was due: its blocks close as
-        cut (a call keeps the arguments it got; encoders never hand it out as a call to
-        run) and the error follows."""
+        """The stream ended with no finish_reason where one was due."""
+        self._broken(out, "upstream stream ended before a finish_reason", "stream_truncated")
+
+    def _broken(self, out: list[ir.Event], message: str, code: str) -> None:
+        """End a stream the upstream broke: its blocks close as cut (a call keeps the
+        arguments it got; encoders never hand it out as a call to run), then a 502."""
         self._close_all(out, cut=True)
         self._done = True
-        out.append(
-            ir.Error(
-                "upstream stream ended before a finish_reason",
-                status=502,
-                type="server_error",
-                code="stream_truncated",
-            )
-        )
+        out.append(ir.Error(message, status=502, type="server_error", code=code))
 
     # ------------------------------------------------------------------ frames
 
@@ -166,16 +162,7 @@ class ChatStreamDecoder(StreamDecoder):
             if tail:
                 return  # an event cut by the end of the stream: reported as a cut below
             # a broken upstream (an HTML page, a proxy's text): never an empty success
-            self._close_all(out, cut=True)
-            self._done = True
-            out.append(
-                ir.Error(
-                    "upstream sent a stream event that is not JSON",
-                    status=502,
-                    type="server_error",
-                    code="bad_upstream_event",
-                )
-            )
+            self._broken(out, "upstream sent a stream event that is not JSON", "bad_upstream_event")
             return
         self._object(obj, out)
 
