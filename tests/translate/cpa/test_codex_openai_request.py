@@ -539,9 +539,8 @@ def test_ambiguous_duplicate_tool_call_ids_are_dropped() -> None:
 
 def test_orphan_and_duplicate_tool_call_outputs_are_dropped() -> None:
     """TestOrphanAndDuplicateToolCallOutputsAreDropped: an output no call took and a second
-    output for one call go; the first output stays. (CPA also turns the call, sent as a
-    function for a tool declared custom, into a custom_tool_call: ours keeps the family the
-    client sent, and the flat custom tool form is taken.)"""
+    output for one call go; the first output stays; the call, sent as a function for a tool
+    declared custom (in the flat form), is the custom call it was."""
     out = _codex(
         {
             "messages": [
@@ -555,8 +554,8 @@ def test_orphan_and_duplicate_tool_call_outputs_are_dropped() -> None:
         "gpt-5.6-sol",
     )
     items = out["input"]
-    assert len(items) == 2 and items[1]["call_id"] == "call_custom"
-    assert items[1]["output"] == "patched"
+    assert [i["type"] for i in items] == ["custom_tool_call", "custom_tool_call_output"]
+    assert items[1]["call_id"] == "call_custom" and items[1]["output"] == "patched"
     assert out["tools"][0]["type"] == "custom" and out["tools"][0]["name"] == "apply_patch"
 
 
@@ -576,3 +575,53 @@ def test_tool_call_history_clears_unmatched_call_at_new_batch() -> None:
         "gpt-5.6-sol",
     )
     assert [i["type"] for i in out["input"]] == ["custom_tool_call", "function_call", "function_call_output"]
+
+
+def test_mixed_tool_call_history_preserves_call_families() -> None:
+    """TestMixedToolCallHistoryPreservesCallFamilies: a call sent as a function for a tool
+    declared custom goes back as a custom_tool_call (its arguments the input), its output
+    as a custom_tool_call_output; the function call stays a function call."""
+    out = _codex(
+        {
+            "messages": [
+                {"role": "user", "content": "Run both tools."},
+                _turn([_call("call_function", "lookup"), _call("call_custom", "apply_patch", "patch")]),
+                _tool("call_custom", "patched"),
+                _tool("call_function", "found"),
+            ],
+            "tools": [
+                {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}},
+                {"type": "custom", "name": "apply_patch", "description": "Apply a patch."},
+            ],
+        },
+        "gpt-5.6-sol",
+    )
+    items = out["input"]
+    assert [i.get("type", "message") for i in items] == [
+        "message",
+        "function_call",
+        "custom_tool_call",
+        "custom_tool_call_output",
+        "function_call_output",
+    ]
+    assert items[2]["input"] == "patch"
+    assert (items[3]["call_id"], items[4]["call_id"]) == ("call_custom", "call_function")
+
+
+def test_same_name_custom_and_function_defaults_to_function_family() -> None:
+    """TestSameNameCustomAndFunctionDefaultsToFunctionFamily: a name declared as both a custom
+    tool and a function: the call, its output and a function tool_choice stay functions."""
+    out = _codex(
+        {
+            "messages": [_turn([_call("call_shared", "shared_tool")]), _tool("call_shared", "done")],
+            "tools": [
+                {"type": "custom", "name": "shared_tool", "description": "Custom tool."},
+                {"type": "function", "function": {"name": "shared_tool", "parameters": {"type": "object"}}},
+            ],
+            "tool_choice": {"type": "function", "function": {"name": "shared_tool"}},
+        },
+        "gpt-5.6-sol",
+    )
+    assert [i["type"] for i in out["input"]] == ["function_call", "function_call_output"]
+    assert out["tool_choice"]["type"] == "function"
+    assert out["tools"][0]["name"] == out["tools"][1]["name"]

@@ -52,7 +52,25 @@ def parse_request(body: dict[str, Any]) -> ir.Request:
         handler = _HANDLERS.get(key)
         if not (handler(req, value, body) if handler is not None else _take(req, key, value, body)):
             extras[key] = value
+    if req.tools:
+        _custom_calls(req)
     return req
+
+
+def _custom_calls(req: ir.Request) -> None:
+    """A history call sent as a function for a tool declared only as custom is a custom
+    call (its arguments the tool's input), so it goes back to a Responses upstream as the
+    ``custom_tool_call`` it was (CPA); a name declared both ways stays a function."""
+    tools = req.tools or ()
+    custom = {t.name for t in tools if t.kind == "custom"}
+    if not custom:
+        return
+    custom -= {t.name for t in tools if t.kind == "function"}
+    for m in req.messages:
+        if m.role == "assistant":
+            for b in m.content:
+                if isinstance(b, ir.ToolCall) and b.kind == "function" and b.name in custom:
+                    b.kind = "custom"
 
 
 def _take(req: ir.Request, key: str, value: Any, body: dict[str, Any]) -> bool:

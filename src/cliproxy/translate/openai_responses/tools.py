@@ -211,11 +211,20 @@ def build_tool_choice(req: ir.Request, own: bool, codex: bool = False) -> str | 
     if own:
         return {"type": "function", "name": name}
     tools = req.tools or ()
-    # a declared function of that name wins over a server tool named alike (CPA)
-    for t in sorted(tools, key=lambda t: t.kind == "builtin"):
+    # a declared function of that name wins over a server tool named alike (CPA); between a
+    # custom tool and a function of one name, the kind the choice named (a function unless
+    # it said custom)
+    want = "custom" if tc.get("kind") == "custom" else "function"
+    named = [
+        t for t in tools if t.kind != "builtin" and (t.name == name or flat_name(t.name, t.namespace) == name)
+    ]
+    if named:
+        t = next((t for t in named if (t.kind == "custom") == (want == "custom")), named[0])
+        return {
+            "type": "custom" if t.kind == "custom" else "function",
+            "name": flat_name(t.name, t.namespace),
+        }
+    for t in tools:
         if t.kind == "builtin" and t.name == name and web_search_tool(t) is not None:
             return {"type": "web_search"}
-        if t.name == name or flat_name(t.name, t.namespace) == name:
-            kind = "custom" if t.kind == "custom" else "function"
-            return {"type": kind, "name": flat_name(t.name, t.namespace)}
     return {"type": "function", "name": name}
