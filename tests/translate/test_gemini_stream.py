@@ -500,3 +500,45 @@ def test_a_call_the_answer_was_cut_inside_is_not_handed_out():
     for frames in ((first, cut), (first,)):
         out = stream(OPENAI, GEMINI, sse(*frames, "[DONE]", events=False), request, "m")
         assert b"functionCall" not in out
+
+
+def _decoded(*chunks: dict) -> list[ir.Event]:
+    data = b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks)
+    dec = ADAPTER.stream_decoder(None)
+    return [*dec.decode(data), *dec.flush()]
+
+
+def _parts_chunk(*parts: dict) -> dict:
+    return {
+        "candidates": [{"content": {"role": "model", "parts": list(parts)}}],
+        "responseId": "r",
+        "modelVersion": "m",
+    }
+
+
+def test_a_signed_thought_is_never_signed_again():
+    """CPA's DistinctSignedThoughtsUseDistinctItems / LateThoughtSignatureIsImmutable /
+    VisibleSignatureDoesNotOverwriteSignedThought: a signature that comes after a thought
+    already signed (on a later thought or on visible text) starts a thinking block of its
+    own; each block carries one signature (two were joined, or one written over)."""
+    evs = _decoded(
+        _parts_chunk({"text": "one", "thought": True, "thoughtSignature": "S1"}),
+        _parts_chunk({"text": "two", "thought": True, "thoughtSignature": "S2"}),
+        _parts_chunk({"text": "answer", "thoughtSignature": "S3"}),
+    )
+    starts = [e.index for e in evs if isinstance(e, ir.BlockStart) and e.kind == "thinking"]
+    sigs = [(e.index, e.signature) for e in evs if isinstance(e, ir.SignatureDelta)]
+    texts = [(e.index, e.text) for e in evs if isinstance(e, ir.ThinkingDelta)]
+    assert len(starts) == 3 and sigs == list(zip(starts, ["S1", "S2", "S3"], strict=True))
+    assert texts == [(starts[0], "one"), (starts[1], "two")]
+    assert [e.text for e in evs if isinstance(e, ir.TextDelta)] == ["answer"]
+
+
+def test_an_unsigned_thought_run_stays_one_block_until_its_signature():
+    evs = _decoded(
+        _parts_chunk({"text": "a", "thought": True}),
+        _parts_chunk({"text": "b", "thought": True}),
+        _parts_chunk({"text": "", "thoughtSignature": "S"}),
+    )
+    assert len([e for e in evs if isinstance(e, ir.BlockStart)]) == 1
+    assert [e.signature for e in evs if isinstance(e, ir.SignatureDelta)] == ["S"]

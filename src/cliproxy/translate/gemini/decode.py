@@ -39,6 +39,7 @@ class GeminiStreamDecoder(StreamDecoder):
         self._failed = False
         self._next = 0
         self._open: str | None = None  # kind of the open block
+        self._signed = False  # the open thinking block has its signature
         self._finish: str | None = None
         self._blocked: str | None = None
         self._has_call = False
@@ -210,6 +211,7 @@ class GeminiStreamDecoder(StreamDecoder):
         self._next += 1
         out.append(ir.BlockStart(index, kind, **fields))  # type: ignore[arg-type]
         self._open = kind
+        self._signed = False
         return index
 
     def _close(self, out: list[ir.Event]) -> None:
@@ -235,19 +237,22 @@ class GeminiStreamDecoder(StreamDecoder):
             self._close(out)
 
     def _thinking(self, text: Any, sig: str | None, out: list[ir.Event]) -> None:
-        if self._open != "thinking":
+        if self._open != "thinking" or self._signed:  # a signed thought is done: a new one starts
             self._open_block("thinking", out)
         index = self._next - 1
         if isinstance(text, str) and text:
             out.append(ir.ThinkingDelta(index, text))
         if sig:
             out.append(ir.SignatureDelta(index, sig, FAMILY))
+            self._signed = True
 
     def _signature(self, sig: str, out: list[ir.Event]) -> None:
-        """A signature on a non-thought part: it belongs to the thinking before it."""
-        if self._open != "thinking":
+        """A signature on a non-thought part: it belongs to the thinking before it, unless
+        that one has its own (a signature is never written over: CPA keeps both)."""
+        if self._open != "thinking" or self._signed:
             self._open_block("thinking", out)
         out.append(ir.SignatureDelta(self._next - 1, sig, FAMILY))
+        self._signed = True
 
     def _text(self, text: str, sig: str | None, out: list[ir.Event]) -> None:
         if sig:
