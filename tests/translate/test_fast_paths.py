@@ -27,7 +27,7 @@ from cliproxy.translate.openai_responses import ADAPTER as RESPONSES
 from cliproxy.translate.openai_responses.build import build_request
 from cliproxy.translate.openai_responses.response import build_response
 from cliproxy.translate.registry import default_registry
-from cliproxy.translate.replay import caller_key, replay_model_family, replay_session_key
+from cliproxy.translate.replay_keys import caller_key, replay_model_family, replay_session_key
 
 RICH_RESPONSES = {
     "model": "gpt-5",

@@ -18,13 +18,8 @@ from typing import Any
 
 import orjson
 
-from cliproxy.translate.replay import (
-    REPLAY_MAX_SESSIONS,
-    REPLAY_TTL,
-    _Bounded,
-    caller_key,
-    replay_session_key,
-)
+from cliproxy.translate.replay import REPLAY_MAX_SESSIONS, REPLAY_TTL, _Bounded
+from cliproxy.translate.replay_keys import caller_key, replay_session_key
 
 __all__ = ["KimiReplayCache", "StreamRecorder", "model_family", "replayable", "restore", "session_key"]
 

@@ -12,10 +12,9 @@ no place for that signature, so the proxy keeps it, as CPA does:
   group and thinking-text hash, for clients that echo the thinking text
   (``reasoning_content``) but not its signature. 3 h sliding TTL, bounded too.
 
-Keys follow CPA (:func:`replay_model_family`, :func:`replay_session_key`): the Claude
-credential's id hash and base model, and the client's session (prompt cache key, Codex
-window, session headers, or for Chat clients their API key), namespaced by a hash of the
-caller's API key so two callers never share hidden reasoning. Both caches live in the
+Keys follow CPA (:mod:`cliproxy.translate.replay_keys`): the Claude credential's id hash
+and base model, and the client's session, namespaced by a hash of the caller's API key so
+two callers never share hidden reasoning. Both caches live in the
 process; with the Redis state backend the thinking replay cache is mirrored there
 (:mod:`cliproxy.translate.replay_shared`), so a session's next turn may land on any worker.
 The signature cache stays per process (a client that echoes the thinking text without its
@@ -26,17 +25,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any, Generic, Protocol, TypeVar, cast
 
-import orjson
-from multidict import CIMultiDict, CIMultiDictProxy
-
 from cliproxy.translate import ir
+from cliproxy.translate.replay_keys import replay_model_family, replay_session_key
 
 __all__ = [
     "Mirror",
@@ -47,8 +42,6 @@ __all__ = [
     "TurnRecorder",
     "has_valid_signature",
     "model_group",
-    "replay_model_family",
-    "replay_session_key",
     "restore_thinking",
     "scope_for",
 ]
@@ -435,129 +428,6 @@ class TurnRecorder:
             self._order.append(i)
         if self._order:  # a message with no reasoning and no calls has no turn to keep
             self._finish()
-
-
-# --------------------------------------------------------------------------- keys (CPA's)
-
-
-@lru_cache(maxsize=4096)
-def replay_model_family(credential_id: str, model: str) -> str:
-    """``claude:<16 hex of sha256(credential id)>:<base model>`` (CPA's Claude replay family;
-    a pure function of two strings, remembered per credential and model)."""
-    base = model.strip()
-    if not base:
-        return ""
-    ident = credential_id.strip()
-    if not ident:
-        return "claude:" + base
-    return f"claude:{hashlib.sha256(ident.encode()).hexdigest()[:16]}:{base}"
-
-
-def caller_key(headers: Mapping[str, str]) -> str:
-    """The client's own API key as it sent it (Bearer, x-api-key, x-goog-api-key)."""
-    return _caller_key({k.lower(): v for k, v in headers.items()})
-
-
-def _caller_key(low: Mapping[str, str]) -> str:
-    auth = low.get("authorization", "").strip()
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return (low.get("x-api-key") or low.get("x-goog-api-key") or "").strip()
-
-
-_CASELESS = (CIMultiDictProxy, CIMultiDict)
-
-
-@lru_cache(maxsize=1024)
-def _caller_hash(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
-
-
-@lru_cache(maxsize=1024)
-def _chat_session(api_key: str) -> str:
-    seed = "cli-proxy-api:codex:prompt-cache:" + api_key
-    return "prompt-cache:" + str(uuid.uuid5(uuid.NAMESPACE_OID, seed))
-
-
-def replay_session_key(headers: Mapping[str, str], body: Mapping[str, Any], *, chat_client: bool) -> str:
-    """CPA's replay session key, namespaced by the caller's API key ("" = no replay)."""
-    # names compared in lower case: the servers' headers do that themselves (and give the
-    # first of repeated names, as Go's Header.Get does); any other mapping, one pass here
-    low = headers if type(headers) in _CASELESS else {k.lower(): v for k, v in headers.items()}
-    # the readers are called only when a key they read is there (most requests have none)
-    key = _body_session(body) if "prompt_cache_key" in body or "client_metadata" in body else ""
-    if not key:
-        for name in _SESSION_HEADERS:
-            if name in low:
-                key = _header_session(low)
-                break
-    auth = low.get("authorization", "").strip()  # _caller_key, inline
-    if auth.lower().startswith("bearer "):
-        api_key = auth[7:].strip()
-    else:
-        api_key = (low.get("x-api-key") or low.get("x-goog-api-key") or "").strip()
-    if not key and chat_client and api_key:
-        key = _chat_session(api_key)
-    if not key or not api_key:
-        return ""
-    return f"caller:{_caller_hash(api_key)}:{key}"
-
-
-def _body_session(body: Mapping[str, Any]) -> str:
-    pck = body.get("prompt_cache_key")
-    if isinstance(pck, str) and pck.strip():
-        return "prompt-cache:" + pck.strip()
-    meta = body.get("client_metadata")
-    if isinstance(meta, dict):
-        window = meta.get("x-codex-window-id")
-        if isinstance(window, str) and window.strip():
-            return "window:" + window.strip()
-        turn = meta.get("x-codex-turn-metadata")
-        if isinstance(turn, str) and turn.strip():
-            return _turn_metadata_session(turn)
-    return ""
-
-
-_SESSION_HEADERS = (
-    "x-codex-turn-metadata",
-    "x-codex-window-id",
-    "session_id",
-    "session-id",
-    "conversation_id",
-)
-
-
-def _header_session(low: Mapping[str, str]) -> str:
-    """The session a client's headers name; ``low``: the headers under lower-case names."""
-    for name in _SESSION_HEADERS:
-        if name in low:
-            break
-    else:
-        return ""  # none of them: the common case costs one look per name
-    if (turn := low.get("x-codex-turn-metadata", "").strip()) and (key := _turn_metadata_session(turn)):
-        return key
-    if window := low.get("x-codex-window-id", "").strip():
-        return "window:" + window
-    for name in ("session_id", "session-id"):
-        if value := low.get(name, "").strip():
-            return "session-id:" + value
-    if value := low.get("conversation_id", "").strip():
-        return "conversation_id:" + value
-    return ""
-
-
-def _turn_metadata_session(raw: str) -> str:
-    try:
-        meta = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return ""
-    if not isinstance(meta, dict):
-        return ""
-    for field_name, prefix in (("prompt_cache_key", "prompt-cache:"), ("window_id", "window:")):
-        value = meta.get(field_name)
-        if isinstance(value, str) and value.strip():
-            return prefix + value.strip()
-    return ""
 
 
 @dataclass(slots=True)

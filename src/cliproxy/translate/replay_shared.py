@@ -26,13 +26,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cliproxy.translate import ir
-from cliproxy.translate.replay import (
-    REPLAY_TTL,
-    ThinkingReplayCache,
-    Turn,
-    replay_model_family,
-    replay_session_key,
-)
+from cliproxy.translate.replay import REPLAY_TTL, ThinkingReplayCache, Turn
+from cliproxy.translate.replay_keys import replay_model_family, replay_session_key
 
 if TYPE_CHECKING:
     from cliproxy.state.redis import RedisState

@@ -25,10 +25,9 @@ from cliproxy.translate.replay import (
     ThinkingReplayCache,
     Turn,
     TurnRecorder,
-    replay_model_family,
-    replay_session_key,
     restore_thinking,
 )
+from cliproxy.translate.replay_keys import replay_model_family, replay_session_key
 
 REG = default_registry()
 FAMILY = "claude:auth:model"
