@@ -352,8 +352,6 @@ class ResponsesEncoder(StreamEncoder):
 
     def _fail(self, ev: ir.Error) -> bytes:
         self._cut = None  # a call the failure cut: never done, never in the output
-        if self._block is not None and self._block.kind == "tool_call":
-            self._block = None
         out = self._block_stop() + self._close_text()
         self._done = True
         resp = self._final("failed")
