@@ -13,6 +13,7 @@ from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamDecoder
 from cliproxy.translate.gemini import ADAPTER
 from cliproxy.translate.stream import StreamTranslator
+from tests.translate.cpa._run import GEMINI, OPENAI, sse, stream
 
 CHUNKS = [
     {
@@ -480,8 +481,6 @@ def test_translator_gemini_to_gemini_through_ir():
 def test_a_call_the_answer_was_cut_inside_is_not_handed_out():
     """A Chat upstream cut inside a call (finish_reason length, or no finish_reason at all):
     a Gemini client gets no functionCall with partial arguments."""
-    from tests.translate.cpa._run import GEMINI, OPENAI, sse, stream
-
     call = {
         "index": 0,
         "id": "call_1",
