@@ -293,6 +293,43 @@ async def test_chat_client_gemini_call_signature_round_trip(gemini_proxy: Any) -
     assert upstream_call_part(gemini_proxy.fakes)["thoughtSignature"] == THOUGHT_SIGNATURE
 
 
+CLAUDE_TOOLS = [{"name": "bash", "input_schema": TOOL_SCHEMA}]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_claude_client_gemini_call_signature_round_trip(gemini_proxy: Any, stream: bool) -> None:
+    """Gemini -> Claude Code's wire -> Gemini: the call's thoughtSignature rides in an empty
+    thinking block before the tool_use (CPA's ``cpa-gemini-carrier-v1:next:function:``
+    carrier) and goes back onto the functionCall, not the validator-skip sentinel."""
+    kwargs: dict[str, Any] = {"model": GEMINI_MODEL, "max_tokens": 256, "tools": CLAUDE_TOOLS}
+    messages: list[Any] = [{"role": "user", "content": PROMPT}]
+    async with anthropic.AsyncAnthropic(base_url=gemini_proxy.url, api_key=KEY, max_retries=0) as client:
+        if stream:
+            async with client.messages.stream(messages=messages, **kwargs) as s:
+                first = await s.get_final_message()
+        else:
+            first = await client.messages.create(messages=messages, **kwargs)
+        kinds = [b.type for b in first.content]
+        assert kinds[-2:] == ["thinking", "tool_use"], kinds
+        carrier = first.content[-2]
+        assert carrier.thinking == ""
+        assert carrier.signature.startswith("cpa-gemini-carrier-v1:next:function:")
+        call = first.content[-1]
+        messages.append(
+            {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]}
+        )
+        messages.append(
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "FAKE_TOOL_OK"}],
+            }
+        )
+        second = await client.messages.create(messages=messages, **kwargs)
+    assert second.content[-1].text == "Tool result received: FAKE_TOOL_OK"
+    assert upstream_call_part(gemini_proxy.fakes)["thoughtSignature"] == THOUGHT_SIGNATURE
+    assert "cpa-gemini-carrier" not in json.dumps(gemini_proxy.fakes.gemini.last.json)
+
+
 def gemini_history(signature: str) -> dict[str, Any]:
     return {
         "contents": [

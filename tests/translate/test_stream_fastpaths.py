@@ -342,7 +342,8 @@ GEMINI_MIXED = [
     _crlf(_gemini([{"text": "l"}, {"text": "d"}], {**_PROMPT, "cachedContentTokenCount": 4})),
     _crlf(_gemini([{"text": ""}], {**_PROMPT, "cachedContentTokenCount": 4})),
     _crlf(_gemini([{"text": "!", "thoughtSignature": "c2ln"}], {**_PROMPT, "cachedContentTokenCount": 4})),
-    _crlf(_gemini([{"text": " more"}])),
+    _crlf(_gemini([{"text": " more"}])),  # a block of its own: the signed text before it is done (CPA)
+    _crlf(_gemini([{"text": " again"}])),
     _crlf(_gemini([{"functionCall": {"name": "look", "args": {"q": 1}}}], _PROMPT)),
     _crlf(_gemini([{"text": "after"}], _PROMPT)),
     _crlf(_gemini([{"text": "."}], _ALL, finishReason="STOP")),

@@ -140,6 +140,10 @@ class Thinking:
     Responses summary parts when the text came from them; ``id`` the Responses item id.
     ``compat``: an ``is-compat`` upstream takes this block as it is, unsigned or with
     another family's opaque ``signature`` (``translate.compat``): builders keep it.
+    ``anchor``: where a Gemini ``signature`` sat in the answer when not on this thought
+    (CPA's carrier directions): ``"next:text"`` / ``"next:function"`` / ``"next:any"``
+    the part after, ``"previous:text"`` / ``"previous:function"`` the part before;
+    ``None`` this thought's own (or a part of its own when the text is empty).
     """
 
     text: str = ""
@@ -150,6 +154,7 @@ class Thinking:
     id: str | None = None
     extras: Extras | None = None
     compat: bool = False
+    anchor: str | None = None
 
 
 @dataclass(slots=True)
@@ -357,9 +362,12 @@ class ThinkingDelta:
 
 @dataclass(slots=True)
 class SignatureDelta:
+    """``anchor``: as :attr:`Thinking.anchor`."""
+
     index: int
     signature: str
     family: str
+    anchor: str | None = None
 
 
 @dataclass(slots=True)

@@ -1,10 +1,14 @@
-"""Reasoning artifacts a Responses client carries in ``encrypted_content`` (CPA's carriers).
+"""Reasoning artifacts a client carries back in another family's slot (CPA's carriers).
 
 Responses has one opaque slot per reasoning item. Codex fills it with its own encrypted
 reasoning; when the upstream is another family, CPA puts that family's artifact there
 instead so it comes back on the next turn: a Claude signature as it is (recognisable by
 its envelope), a Claude ``redacted_thinking`` payload behind ``claude-redacted-thinking:``,
 a Gemini thought signature in CPA's ``cpa-gemini-responses-carrier-v1:`` wrapper.
+
+A Claude client carries a Gemini signature in a thinking block's ``signature``, wrapped
+as ``cpa-gemini-carrier-v1:<direction>:<kind>:<base64>`` (:func:`claude_carrier`): the
+direction and kind say which part of the answer it belonged to (``Thinking.anchor``).
 """
 
 from __future__ import annotations
@@ -22,15 +26,24 @@ from cliproxy.translate.signatures import (
 )
 
 __all__ = [
+    "CLAUDE_CARRIER_PREFIX",
     "GEMINI_CARRIER_PREFIX",
     "bind_call_carriers",
     "call_carrier",
+    "carried_anchor",
     "carried_signature",
     "carrier_of",
+    "claude_carrier",
     "is_call_carrier",
+    "read_claude_carrier",
 ]
 
 GEMINI_CARRIER_PREFIX = "cpa-gemini-responses-carrier-v1:"
+CLAUDE_CARRIER_PREFIX = "cpa-gemini-carrier-v1:"
+_DIRECTIONS = frozenset(("next", "previous", "standalone"))
+_KINDS = frozenset(("text", "function", "any"))
+# a carrier's base64 of the largest signature CPA takes (32 MiB), and room for its head
+_MAX_CARRIER_LEN = 32 * 1024 * 1024 * 4 // 3 + 1024
 
 
 def carried_signature(value: Any) -> tuple[Any, str | None, bool]:
@@ -51,27 +64,73 @@ def carried_signature(value: Any) -> tuple[Any, str | None, bool]:
 
 
 def _gemini_carried(value: str) -> str | None:
-    fields = value[len(GEMINI_CARRIER_PREFIX) :].split(":", 2)
-    if len(fields) != 3 or fields[0] not in ("next", "previous", "standalone"):
+    fields = _carrier_fields(value, GEMINI_CARRIER_PREFIX)
+    return fields[0] if fields is not None else None
+
+
+def carried_anchor(value: Any) -> str | None:
+    """The ``Thinking.anchor`` of a Responses client's Gemini carrier (None: the thought's
+    own signature, or not a Gemini carrier)."""
+    if not isinstance(value, str) or not value.startswith(GEMINI_CARRIER_PREFIX):
         return None
-    if fields[1] not in ("text", "function", "any"):
+    fields = _carrier_fields(value, GEMINI_CARRIER_PREFIX)
+    if fields is None or fields[1] == "standalone":
+        return None
+    return f"{fields[1]}:{fields[2]}"
+
+
+def _carrier_fields(value: str, prefix: str) -> tuple[str, str, str] | None:
+    """``(signature, direction, kind)`` of a carrier behind ``prefix``; None when malformed."""
+    fields = value[len(prefix) :].split(":", 2)
+    if len(fields) != 3 or fields[0] not in _DIRECTIONS or fields[1] not in _KINDS:
         return None
     try:
         sig = b64decode(fields[2], raw_ok=True).decode()
     except (SignatureError, UnicodeDecodeError):
         return None
-    return sig if sig and not sig.startswith(GEMINI_CARRIER_PREFIX) else None
+    return (sig, fields[0], fields[1]) if sig and not sig.startswith(prefix) else None
 
 
-def carrier_of(signature: str | None, family: str | None, redacted: bool = False) -> str | None:
-    """The ``encrypted_content`` that carries a reasoning artifact to a Responses client."""
+def claude_carrier(signature: str, anchor: str | None) -> str:
+    """The thinking-block ``signature`` that carries a Gemini signature to a Claude client:
+    CPA's envelope, its direction and kind from the block's ``anchor`` (``standalone:text``
+    when the signature is the thought's own)."""
+    encoded = base64.b64encode(signature.encode()).decode().rstrip("=")
+    return f"{CLAUDE_CARRIER_PREFIX}{anchor or 'standalone:text'}:{encoded}"
+
+
+def read_claude_carrier(value: str) -> tuple[str, str, str] | None:
+    """``(signature, direction, kind)`` of a Claude client's carrier; None when it is
+    malformed, too long, or holds no Gemini signature a Gemini upstream would take (the
+    bypass sentinel included: CPA)."""
+    value = value.strip()
+    if len(value) > _MAX_CARRIER_LEN:
+        return None
+    fields = _carrier_fields(value, CLAUDE_CARRIER_PREFIX)
+    if fields is None:
+        return None
+    sig, direction, kind = fields
+    if kind == "function":
+        sig = compatible_signature("gemini", sig, "gemini_function_call") or ""
+    else:
+        sig = compatible_signature("gemini", sig, "gemini_model_part") or ""
+    if not sig or is_gemini_bypass(sig):
+        return None
+    return sig, direction, kind
+
+
+def carrier_of(
+    signature: str | None, family: str | None, redacted: bool = False, anchor: str | None = None
+) -> str | None:
+    """The ``encrypted_content`` that carries a reasoning artifact to a Responses client
+    (a Gemini one with the part it belonged to: ``Thinking.anchor``)."""
     if not signature:
         return None
     if family == "claude":
         return CLAUDE_REDACTED_PREFIX + signature if redacted else signature
     if family == "gemini":
         encoded = base64.b64encode(signature.encode()).decode().rstrip("=")
-        return f"{GEMINI_CARRIER_PREFIX}standalone:text:{encoded}"
+        return f"{GEMINI_CARRIER_PREFIX}{anchor or 'standalone:text'}:{encoded}"
     return signature if family == "openai" else None
 
 

@@ -83,6 +83,8 @@ class Collector:
             if isinstance(block, _SIGNED):
                 block.signature = (block.signature or "") + ev.signature
                 block.family = ev.family
+                if ev.anchor is not None and isinstance(block, ir.Thinking):
+                    block.anchor = ev.anchor
         elif isinstance(ev, ir.BlockStart):
             self._start(ev)
         elif isinstance(ev, ir.StreamStart):

@@ -16,6 +16,7 @@ import orjson
 
 from cliproxy.errors import RequestError
 from cliproxy.translate import ir
+from cliproxy.translate.carriers import CLAUDE_CARRIER_PREFIX, read_claude_carrier
 from cliproxy.translate.signatures import compatible_signature
 
 __all__ = ["BlockParser", "is_server_block", "name_from_call_id", "rest"]
@@ -52,6 +53,21 @@ def rest(block: dict[str, Any], known: frozenset[str]) -> dict[str, Any] | None:
 def is_server_block(kind: str) -> bool:
     """Provider-run blocks kept whole (server tool use and every ``*_tool_result``)."""
     return kind in _SERVER_TYPES or (kind.endswith("_tool_result") and kind != "tool_result")
+
+
+def _gemini_carried(text: str, value: str) -> tuple[str, str | None] | None:
+    """``(signature, anchor)`` of a Gemini carrier in a thinking block; None when it is
+    not one a Gemini upstream may get, or cannot sit on a block with this text (CPA: a
+    thought with text holds its own signature or the next part's, never a call's own)."""
+    carried = read_claude_carrier(value)
+    if carried is None:
+        return None
+    sig, direction, kind = carried
+    if direction == "standalone":
+        return None if text and kind == "function" else (sig, None)
+    if text and direction == "previous":
+        return None
+    return sig, f"{direction}:{kind}"
 
 
 def _fail(path: str, what: str) -> RequestError:
@@ -140,6 +156,12 @@ class BlockParser:
             # Codex's encrypted reasoning the proxy handed this client as the signature
             # (CPA's carrier): it goes back to Codex as a reasoning item, to no one else
             return ir.Thinking(text, signature=gpt, family="openai", extras=rest(block, _THINKING))
+        if sig and sig[0] == "c" and sig.startswith(CLAUDE_CARRIER_PREFIX):
+            carried = _gemini_carried(text, sig)
+            if carried is not None:  # a Gemini signature the proxy handed this client (CPA)
+                return ir.Thinking(
+                    text, carried[0], "gemini", extras=rest(block, _THINKING), anchor=carried[1]
+                )
         return ir.Thinking(text, signature=sig, family="claude", extras=rest(block, _THINKING))
 
     def _redacted(self, block: dict[str, Any], path: str) -> ir.Block:

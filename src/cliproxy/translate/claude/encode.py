@@ -23,9 +23,10 @@ from cliproxy.formats.sse import frame
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamEncoder
 from cliproxy.translate.antigravity_claude import SIGNATURE_OUT
+from cliproxy.translate.carriers import claude_carrier
 from cliproxy.translate.claude.ids import sanitize_tool_id
 from cliproxy.translate.claude.response import CARRIED_FAMILIES as _CARRIED
-from cliproxy.translate.claude.response import new_message_id, wire_stop
+from cliproxy.translate.claude.response import call_carrier_block, new_message_id, wire_stop
 from cliproxy.translate.naming import flat_name
 
 __all__ = ["ClaudeStreamEncoder"]
@@ -168,15 +169,34 @@ class ClaudeStreamEncoder(StreamEncoder):
         if block is None:
             self._cur = None
             return b""
+        head = b""
+        if ev.family == "gemini" and ev.signature and ev.kind == "tool_call" and self._sig_out is None:
+            head = self._call_carrier(ev.signature)
         self._cur = index = self._next
         self._next += 1
         self._kind = block["type"]
         self._head = _delta_head(index, self._kind) if self._kind in _DELTA_KEYS else b""
         self._sig = []
         self._think = []
-        return frame(
+        return head + frame(
             "content_block_start",
             _dumps({"type": "content_block_start", "index": index, "content_block": block}),
+        )
+
+    def _call_carrier(self, signature: str) -> bytes:
+        """A Gemini call's signature, in the thinking block before its ``tool_use`` (CPA)."""
+        index = self._next
+        self._next += 1
+        carrier = call_carrier_block(signature)
+        sig = carrier.pop("signature")
+        carrier["signature"] = ""
+        return (
+            frame(
+                "content_block_start",
+                _dumps({"type": "content_block_start", "index": index, "content_block": carrier}),
+            )
+            + _delta(index, {"type": "signature_delta", "signature": sig})
+            + frame("content_block_stop", _dumps({"type": "content_block_stop", "index": index}))
         )
 
     def _wire_block(self, ev: ir.BlockStart) -> dict[str, Any] | None:
@@ -211,9 +231,12 @@ class ClaudeStreamEncoder(StreamEncoder):
         return self._head + _dumps(ev.text) + _TAIL
 
     def _signature(self, ev: ir.SignatureDelta) -> bytes:
-        # Claude's own, or Codex's encrypted reasoning carried to the client (CPA)
+        # Claude's own, Codex's encrypted reasoning, or a Gemini one, carried to the client (CPA)
         if ev.signature and (ev.family in _CARRIED or self._sig_out is not None):
-            self._sig.append(ev.signature)
+            if ev.family == "gemini" and self._sig_out is None:
+                self._sig.append(claude_carrier(ev.signature, ev.anchor))
+            else:
+                self._sig.append(ev.signature)
         return b""
 
     def _args(self, ev: ir.ToolArgsDelta) -> bytes:

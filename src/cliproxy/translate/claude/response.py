@@ -14,17 +14,26 @@ from cliproxy.formats.claude import STOP_FROM_WIRE, stop_to_wire, usage_from_wir
 from cliproxy.formats.ids import token_hex
 from cliproxy.translate import ir
 from cliproxy.translate.antigravity_claude import SIGNATURE_OUT
+from cliproxy.translate.carriers import claude_carrier
 from cliproxy.translate.claude.blocks import BlockParser
 from cliproxy.translate.claude.wire import BlockWriter, put_extras
 from cliproxy.translate.custom_tools import is_custom, raw_input
 from cliproxy.translate.naming import restore_name
 
-__all__ = ["CARRIED_FAMILIES", "build_response", "new_message_id", "parse_response", "wire_stop"]
+__all__ = [
+    "CARRIED_FAMILIES",
+    "build_response",
+    "call_carrier_block",
+    "new_message_id",
+    "parse_response",
+    "wire_stop",
+]
 
 _PLAIN_TEXT = frozenset(("type", "text"))
 # families whose reasoning artifact a Claude client gets as the thinking signature: Claude's,
-# and Codex's encrypted reasoning, which the client carries back to it (CPA)
-CARRIED_FAMILIES = frozenset(("claude", "openai"))
+# Codex's encrypted reasoning, and Gemini's signatures in CPA's carrier, which the client
+# carries back to them (CPA)
+CARRIED_FAMILIES = frozenset(("claude", "openai", "gemini"))
 _KNOWN = frozenset(("id", "type", "role", "model", "content", "stop_reason", "stop_sequence", "usage"))
 
 
@@ -100,7 +109,12 @@ def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict
             if b.text:  # a plain text block, written here without a call
                 content.append({"type": "text", "text": b.text})
             continue
-        w = writer.block(b) if not isinstance(b, ir.Thinking) else _thinking(b, native, sig_out)
+        if isinstance(b, ir.Thinking):
+            w = _thinking(b, native, sig_out)
+        else:
+            w = writer.block(b)
+            if type(b) is ir.ToolCall and b.family == "gemini" and b.signature and sig_out is None:
+                content.append(call_carrier_block(b.signature))
         if w is not None:
             content.append(w)
             if w["type"] == "tool_use":
@@ -127,13 +141,19 @@ def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict
     return out
 
 
+def call_carrier_block(signature: str) -> dict[str, Any]:
+    """The thinking block, right before a Gemini call's ``tool_use``, that carries the
+    call's signature (CPA's ``next:function`` carrier)."""
+    return {"type": "thinking", "thinking": "", "signature": claude_carrier(signature, "next:function")}
+
+
 def _thinking(b: ir.Thinking, native: bool, sig_out: Any = None) -> dict[str, Any] | None:
-    """Thinking shown to a Claude client. Its signature is Claude's own, or Codex's
-    encrypted reasoning, which the client carries back (CPA's carrier: the proxy returns
-    it to Codex and drops it for any other upstream; a reasoning item with no summary is a
-    thinking block with no text); other families' reasoning text is shown with an empty
-    signature. ``sig_out``: Antigravity's Claude signatures, as its signature mode hands
-    them out."""
+    """Thinking shown to a Claude client. Its signature is Claude's own, Codex's encrypted
+    reasoning, or a Gemini signature in CPA's carrier (with the part it belonged to), which
+    the client carries back (the proxy returns it to that family and drops it for any other
+    upstream; a reasoning item with no summary is a thinking block with no text); other
+    families' reasoning text is shown with an empty signature. ``sig_out``: Antigravity's
+    Claude signatures, as its signature mode hands them out."""
     if b.family == "claude" and b.redacted:
         return {"type": "redacted_thinking", "data": b.signature or ""}
     carried = b.family in CARRIED_FAMILIES and bool(b.signature)
@@ -142,6 +162,8 @@ def _thinking(b: ir.Thinking, native: bool, sig_out: Any = None) -> dict[str, An
     sig = b.signature if carried and b.signature else ""
     if sig_out is not None and b.signature:
         sig = sig_out(b.text, b.signature) or ""
+    elif sig and b.family == "gemini":
+        sig = claude_carrier(sig, b.anchor)
     out: dict[str, Any] = {"type": "thinking", "thinking": b.text, "signature": sig}
     put_extras(out, b.extras, native)
     return out

@@ -27,6 +27,7 @@ import orjson
 
 from cliproxy.formats.gemini import DEFAULT_SAFETY_SETTINGS, SKIP_SIGNATURE
 from cliproxy.translate import ir
+from cliproxy.translate.gemini.anchors import UNSIGNED, Anchored, place
 from cliproxy.translate.gemini.config import build_generation_config, build_tool_config
 from cliproxy.translate.gemini.media import media_part
 from cliproxy.translate.gemini.names import NameMap
@@ -54,10 +55,11 @@ def call_args(call: ir.ToolCall, custom: bool = False) -> dict[str, Any]:
 
 
 class _Builder:
-    __slots__ = ("call_names", "claude_model", "names", "native")
+    __slots__ = ("anchored", "call_names", "claude_model", "names", "native")
 
     def __init__(self, req: ir.Request) -> None:
         self.native = req.source == FAMILY
+        self.anchored = False  # a part list holds an Anchored signature (anchors.place)
         self.claude_model = "claude" in req.model.lower()
         self.names = NameMap(req.tools)
         self.call_names: dict[str, str] = {}  # call id -> Gemini function name
@@ -98,6 +100,9 @@ class _Builder:
                 }
             ]
         if block.family != FAMILY:
+            if self.anchored and block.text and not block.signature and block.family == "claude":
+                # an unsigned thought after a carrier that may sign it (anchors.place)
+                return [{"text": block.text, "thought": True, UNSIGNED: True}]
             # CPA: unsigned reasoning text of another family (Chat ``reasoning_content``)
             # goes back as a thought with the validator-skip signature; signed ones drop
             if block.signature or not block.text or self.native or block.family not in (None, "openai"):
@@ -105,6 +110,10 @@ class _Builder:
             if self.claude_model:  # Claude behind Antigravity rejects unsigned thinking (CPA)
                 return []
             return [{"text": block.text, "thought": True, "thoughtSignature": SKIP_SIGNATURE}]
+        if block.anchor is not None and block.signature:  # the signature of a part next to it
+            self.anchored = True
+            marker = Anchored(block.signature, block.anchor)
+            return [{"text": block.text, "thought": True}, marker] if block.text else [marker]
         part: dict[str, Any] = {"text": block.text, "thought": True}
         if block.signature:
             part["thoughtSignature"] = block.signature
@@ -160,6 +169,9 @@ class _Builder:
 
     def system(self, messages: list[ir.Message]) -> dict[str, Any]:
         parts = self._parts([b for m in messages for b in m.content if self.native or not _billing_header(b)])
+        if self.anchored:
+            self.anchored = False
+            parts = place([p for p in parts if type(p) is not Anchored])
         si: dict[str, Any] = {"parts": parts}
         if self.native and messages:
             extras = messages[0].extras or {}
@@ -181,6 +193,12 @@ class _Builder:
 
     def content(self, msg: ir.Message) -> dict[str, Any]:
         parts = self._parts(msg.content)
+        if self.anchored:
+            self.anchored = False
+            if msg.role == "assistant":
+                parts = place(parts)
+            else:  # only the model's own turns carry its signatures (CPA)
+                parts = place([p for p in parts if type(p) is not Anchored])
         if self.native:
             extras = msg.extras or {}
             role = extras.get("_role", "model" if msg.role == "assistant" else "user")

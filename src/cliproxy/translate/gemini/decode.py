@@ -40,6 +40,7 @@ class GeminiStreamDecoder(StreamDecoder):
         self._next = 0
         self._open: str | None = None  # kind of the open block
         self._signed = False  # the open thinking block has its signature
+        self._last = ""  # the kind of the last part with content: "text" (a thought too), "function"
         self._finish: str | None = None
         self._blocked: str | None = None
         self._has_call = False
@@ -231,37 +232,55 @@ class GeminiStreamDecoder(StreamDecoder):
         elif "inlineData" in part or "inline_data" in part or "fileData" in part or "file_data" in part:
             return
         elif sig and not (part.keys() - {"thoughtSignature", "thought_signature"}):
-            self._signature(sig, out)
+            self._signature(sig, out, self._after())
         else:
             self._open_block("server_tool", out, family=FAMILY, raw=part)
             self._close(out)
 
     def _thinking(self, text: Any, sig: str | None, out: list[ir.Event]) -> None:
+        if not (isinstance(text, str) and text):  # nothing to show: only its signature counts
+            if sig:
+                self._signature(sig, out, self._after())
+            return
         if self._open != "thinking" or self._signed:  # a signed thought is done: a new one starts
             self._open_block("thinking", out)
         index = self._next - 1
-        if isinstance(text, str) and text:
-            out.append(ir.ThinkingDelta(index, text))
+        out.append(ir.ThinkingDelta(index, text))
+        self._last = "text"
         if sig:
             out.append(ir.SignatureDelta(index, sig, FAMILY))
             self._signed = True
 
-    def _signature(self, sig: str, out: list[ir.Event]) -> None:
-        """A signature on a non-thought part: it belongs to the thinking before it, unless
-        that one has its own (a signature is never written over: CPA keeps both)."""
-        if self._open != "thinking" or self._signed:
+    def _after(self) -> str:
+        """The anchor of a signature-only part: the part with content before it, else the
+        one after it (CPA)."""
+        return f"previous:{self._last}" if self._last else "next:any"
+
+    def _signature(self, sig: str, out: list[ir.Event], anchor: str) -> None:
+        """A signature on a part that is not a thought with text: it signs the unsigned
+        thought open before it (as CPA; a thought's own when only the signature came after
+        it, else the part's it came on), or a thinking block of its own holds it with its
+        ``anchor`` (a signature is never written over: CPA keeps both)."""
+        if self._open == "thinking" and not self._signed:
+            out.append(ir.SignatureDelta(self._next - 1, sig, FAMILY, None if anchor[0] == "p" else anchor))
+        else:
             self._open_block("thinking", out)
-        out.append(ir.SignatureDelta(self._next - 1, sig, FAMILY))
+            out.append(ir.SignatureDelta(self._next - 1, sig, FAMILY, anchor))
         self._signed = True
 
     def _text(self, text: str, sig: str | None, out: list[ir.Event]) -> None:
-        if sig:
-            self._signature(sig, out)
         if not text:
+            if sig:
+                self._signature(sig, out, self._after())
             return
+        if sig:
+            self._signature(sig, out, "next:text")
+        self._last = "text"
         if self._open != "text":
             self._open_block("text", out)
         out.append(ir.TextDelta(self._next - 1, text))
+        if sig:  # the signed part stays a block of its own, so its signature finds it again
+            self._close(out)
 
     def _call(self, fc: dict[str, Any], sig: str | None, out: list[ir.Event]) -> None:
         gname, call_id, args = fc.get("name"), fc.get("id"), fc.get("args")
@@ -290,6 +309,7 @@ class GeminiStreamDecoder(StreamDecoder):
         out.append(ir.ToolArgsDelta(index, delta))
         self._close(out)
         self._has_call = True
+        self._last = "function"
 
 
 def _error_event(err: Any) -> ir.Error:

@@ -13,6 +13,7 @@ from typing import Any
 from cliproxy.formats import gemini as wire
 from cliproxy.formats.ids import token_hex
 from cliproxy.translate import ir
+from cliproxy.translate.gemini.anchors import Anchored, place
 from cliproxy.translate.gemini.build import call_args
 from cliproxy.translate.gemini.media import media_part
 from cliproxy.translate.gemini.names import NameMap
@@ -92,6 +93,18 @@ def _carried_alone(part: dict[str, Any]) -> str | None:
     return sig if isinstance(sig, str) and sig else None
 
 
+def _sign_last(blocks: list[ir.Block], sig: str, anchor: str) -> None:
+    """``sig`` on the unsigned thought that ends ``blocks`` (its own when the signature came
+    after it on a part of its own, else the part's it came on), or a thinking block of its
+    own with ``anchor``."""
+    last = blocks[-1] if blocks else None
+    if isinstance(last, ir.Thinking) and not last.redacted and not last.signature and last.text:
+        last.signature, last.family = sig, FAMILY
+        last.anchor = None if anchor[0] == "p" else anchor
+    else:
+        blocks.append(ir.Thinking("", signature=sig, family=FAMILY, anchor=anchor))
+
+
 _TOP = frozenset(("candidates", "usageMetadata", "responseId", "modelVersion"))
 _CANDIDATE = frozenset(("content", "finishReason", "index"))
 
@@ -117,25 +130,40 @@ def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> i
         reader: tuple[NameMap, CallIds] | None = None  # made at the first part that is not plain text
         blocks: list[ir.Block] = []
         has_call = False
+        seen = ""  # the kind of the last part with content ("text", "function"), for anchors
         for p in content.get("parts") or ():
             if type(p) is dict and len(p) == 1 and type(text := p.get("text")) is str:
                 blocks.append(ir.Text(text))  # the common part, read here
+                seen = seen if not text else "text"
                 continue
             if type(p) is dict and (sig := _carried_alone(p)):
                 # a part that only carries a signature (``{"text": "", "thoughtSignature": ...}``,
                 # as Antigravity ends a Claude model's thinking): the thinking before it is
-                # signed with it, or a thinking block of its own holds it (the stream decoder's way)
-                last = blocks[-1] if blocks else None
-                if isinstance(last, ir.Thinking) and not last.redacted and not last.signature:
-                    last.signature = sig
-                elif not isinstance(last, ir.Thinking):
-                    blocks.append(ir.Thinking("", signature=sig, family=FAMILY))
+                # signed with it, or a thinking block of its own holds it, anchored to the
+                # part with content before it, else after it (the stream decoder's way)
+                _sign_last(blocks, sig, f"previous:{seen}" if seen else "next:any")
                 continue
             if reader is None:
                 reader = (NameMap(request.tools if request else None), CallIds())
             block = read_part(p, *reader)
             if isinstance(block, ir.ToolCall):
                 has_call = True
+                seen = "function"
+            elif (
+                isinstance(block, ir.Text)
+                and block.text
+                and block.extras
+                and "thoughtSignature" in block.extras
+            ):
+                # visible text that ends a thought: its signature signs the thought, or a
+                # thinking block of its own anchored to this text (the stream decoder's way)
+                sig = block.extras.pop("thoughtSignature")
+                block.extras = block.extras or None
+                if isinstance(sig, str) and sig:
+                    _sign_last(blocks, sig, "next:text")
+                seen = "text"
+            elif isinstance(block, (ir.Text, ir.Thinking)) and block.text:
+                seen = "text"
             blocks.append(block)
         resp.content = blocks
         finish = cand.get("finishReason")
@@ -189,6 +217,19 @@ def response_part(block: ir.Block, native: bool) -> dict[str, Any] | None:
     return part
 
 
+def _anchored_parts(blocks: list[ir.Block], native: bool) -> list[dict[str, Any]]:
+    """The parts of ``blocks`` with each anchored Gemini signature back on its part."""
+    out: list[dict[str, Any]] = []
+    for b in blocks:
+        if type(b) is ir.Thinking and b.anchor and b.family == FAMILY and b.signature:
+            if b.text:
+                out.append({"text": b.text, "thought": True})
+            out.append(Anchored(b.signature, b.anchor))
+        elif (p := response_part(b, native)) is not None:
+            out.append(p)
+    return place(out)
+
+
 def call_part(call: ir.ToolCall, args: Any = None) -> dict[str, Any]:
     fc: dict[str, Any] = {
         "name": flat_name(call.name, call.namespace),
@@ -204,7 +245,10 @@ def call_part(call: ir.ToolCall, args: Any = None) -> dict[str, Any]:
 
 def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict[str, Any]:
     native = resp.source == FAMILY
-    parts = [p for b in resp.content if (p := response_part(b, native)) is not None]
+    if any(type(b) is ir.Thinking and b.anchor for b in resp.content):
+        parts = _anchored_parts(resp.content, native)
+    else:
+        parts = [p for b in resp.content if (p := response_part(b, native)) is not None]
     raw = resp.extras.get("stop_raw") if native else None
     cand: dict[str, Any] = {
         "content": {"role": "model", "parts": parts},

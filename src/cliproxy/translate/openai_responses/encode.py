@@ -38,7 +38,7 @@ _DELTAS = (ir.TextDelta, ir.ThinkingDelta, ir.ToolArgsDelta)
 
 
 class _Block:
-    __slots__ = ("buf", "family", "head", "item", "kind", "oi", "sig", "skip", "tail")
+    __slots__ = ("anchor", "buf", "family", "head", "item", "kind", "oi", "sig", "skip", "tail")
 
     def __init__(self, kind: str, item: dict[str, Any], oi: int) -> None:
         self.kind = kind
@@ -47,6 +47,7 @@ class _Block:
         self.buf: list[str] = []
         self.sig: str | None = None
         self.family: str | None = None
+        self.anchor: str | None = None
         self.skip = False
         self.head = b""  # the block's delta frame up to the delta's value, built at its first delta
         self.tail = b""  # what follows the value, up to the sequence number
@@ -101,6 +102,7 @@ class ResponsesEncoder(StreamEncoder):
         if isinstance(event, ir.SignatureDelta):
             if self._block is not None:
                 self._block.sig, self._block.family = event.signature, event.family
+                self._block.anchor = event.anchor
             return head
         if isinstance(event, ir.UsageEvent):
             self._usage = event.usage
@@ -307,7 +309,7 @@ class ResponsesEncoder(StreamEncoder):
         out += self._emit("response.reasoning_summary_text.done", {**ids, "text": text})
         out += self._emit("response.reasoning_summary_part.done", {**ids, "part": part})
         b.item["summary"] = [part]
-        carrier = carrier_of(b.sig, b.family)
+        carrier = carrier_of(b.sig, b.family, anchor=b.anchor)
         if carrier is not None:  # Claude / Gemini artifacts ride along as CPA carries them
             b.item["encrypted_content"] = carrier
         return out

@@ -18,7 +18,7 @@ from typing import Any
 
 from cliproxy.errors import RequestError
 from cliproxy.translate import ir
-from cliproxy.translate.carriers import bind_call_carriers, carried_signature, is_call_carrier
+from cliproxy.translate.carriers import bind_call_carriers, carried_anchor, carried_signature, is_call_carrier
 from cliproxy.translate.naming import flat_name
 from cliproxy.translate.openai_responses.parts import parse_parts
 from cliproxy.translate.openai_responses.tools import parse_tool_choice, parse_tools
@@ -310,6 +310,7 @@ def _parse_reasoning_item(item: dict[str, Any], where: str) -> ir.Thinking:
         summary=texts,
         id=item.get("id"),
         extras=rest,
+        anchor=carried_anchor(item.get("encrypted_content")) if family == "gemini" else None,
     )
 
 

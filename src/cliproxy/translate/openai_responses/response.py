@@ -211,7 +211,7 @@ def _block_item(
     b: ir.Block, rid: str, n: int, own: bool, request: ir.Request | None
 ) -> dict[str, Any] | None:
     if isinstance(b, ir.Thinking):
-        carrier = carrier_of(b.signature, b.family, b.redacted)
+        carrier = carrier_of(b.signature, b.family, b.redacted, b.anchor)
         if b.redacted and carrier is None:
             return None
         item = output_item("reasoning", b.id or _gen_id("rs", rid, n))
