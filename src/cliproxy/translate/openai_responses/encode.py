@@ -68,6 +68,9 @@ class ResponsesEncoder(StreamEncoder):
         self._output: list[dict[str, Any]] = []
         self._block: _Block | None = None
         self._text: _Block | None = None  # a finished text block whose message is still open
+        # the reasoning item just done carries a Gemini signature of the text after it: that
+        # text is a message of its own, so the signature finds the same text again
+        self._signs_next = False
         self._cut: _Block | None = None  # a call the answer was cut inside (see _block_stop)
         self._usage: ir.Usage | None = None
         self._n = 0
@@ -130,7 +133,8 @@ class ResponsesEncoder(StreamEncoder):
 
     def _block_start(self, ev: ir.BlockStart) -> bytes:
         out = self._block_stop()
-        if ev.kind == "text" and self._text is not None:
+        signed, self._signs_next = self._signs_next, False
+        if ev.kind == "text" and self._text is not None and not signed and self._text.anchor is None:
             # text blocks split only by hidden blocks (another family's server tools)
             # are one message, as CPA aggregates them until message_stop
             self._block, self._text = self._text, None
@@ -142,6 +146,8 @@ class ResponsesEncoder(StreamEncoder):
             item = output_item("message", self._new_id("msg"))
             item["status"] = "in_progress"
             b = self._block = _Block("text", item, oi)
+            if signed:
+                b.anchor = "signed"
             out += self._emit("response.output_item.added", {"output_index": oi, "item": _open_copy(item)})
             return out + self._emit(
                 "response.content_part.added",
@@ -312,6 +318,7 @@ class ResponsesEncoder(StreamEncoder):
         carrier = carrier_of(b.sig, b.family, anchor=b.anchor)
         if carrier is not None:  # Claude / Gemini artifacts ride along as CPA carries them
             b.item["encrypted_content"] = carrier
+            self._signs_next = b.family == "gemini" and b.anchor is not None and b.anchor[0] == "n"
         return out
 
     def _call_done(self, b: _Block, cut: bool = False) -> bytes:
