@@ -202,16 +202,14 @@ def main(argv: list[str] | None = None) -> int:
 def run_tui(config_path: Path, args: argparse.Namespace) -> int:
     """``cliproxy tui`` / ``-tui``: the terminal UI against a running proxy, or with
     ``-standalone`` against one started in this process (CPA's two TUI modes)."""
-    from cliproxy.config import load_dotenv_file, load_or_default
-    from cliproxy.errors import ConfigError
+    from cliproxy.config import command_config, read_env
     from cliproxy.tui import run, run_standalone
 
-    load_dotenv_file(Path.cwd())
-    try:
-        config, _ = load_or_default(config_path)
-    except ConfigError as exc:
-        print(f"cliproxy: cannot load {config_path}: {exc}", file=sys.stderr)
+    read_env()
+    loaded = command_config(config_path)
+    if loaded is None:
         return 2
+    config = loaded[0]
     key = getattr(args, "management_key", "") or os.environ.get(TUI_KEY_ENV, "")
     key = key or os.environ.get("MANAGEMENT_PASSWORD", "")
     if getattr(args, "standalone", False):
@@ -289,16 +287,14 @@ def _config_arg(argv: list[str]) -> Path:
 def _plugin_command(
     parser: argparse.ArgumentParser, argv: list[str], unknown: list[str], config_path: Path
 ) -> int:
-    from cliproxy.config import load_dotenv_file, load_or_default
-    from cliproxy.errors import ConfigError
+    from cliproxy.config import command_config, read_env
 
     setup_logging(False)
-    load_dotenv_file(Path.cwd())
-    try:
-        config, _ = load_or_default(config_path)
-    except ConfigError as exc:
-        log.error("cannot load %s: %s", config_path, exc)
+    read_env()
+    loaded = command_config(config_path)
+    if loaded is None:
         return 2
+    config = loaded[0]
     if not config.plugins.enabled:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     return asyncio.run(_run_plugin_command(parser, argv, config, config_path))
@@ -331,17 +327,15 @@ def login(config_path: Path, name: str, args: argparse.Namespace) -> int:
     """Sign in (or import a Vertex key) with the config the server would read, write the
     credential into its auth-dir, and exit: 0 signed in, 1 failed, 13 callback port taken,
     2 the config does not load, 130 interrupted."""
-    from cliproxy.config import load_dotenv_file, load_or_default
+    from cliproxy.config import command_config, read_env
     from cliproxy.credentials.login.command import LoginRequest, run_login
-    from cliproxy.errors import ConfigError
 
     setup_logging(False)
-    load_dotenv_file(Path.cwd())
-    try:
-        config, existed = load_or_default(config_path)
-    except ConfigError as exc:
-        log.error("cannot load %s: %s", config_path, exc)
+    read_env()
+    loaded = command_config(config_path)
+    if loaded is None:
         return 2
+    config, existed = loaded
     setup_logging(config.debug)
     if not existed:
         log.warning("no config file at %s: using the built-in defaults", config_path.resolve())

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from cliproxy import __version__
-from cliproxy.config import Config, load_dotenv_file, load_or_default
+from cliproxy.config import Config, command_config, read_env
 from cliproxy.config.model import STORE_AUTH_DIR_ENV
 from cliproxy.credentials.storage import add_write_listener
 from cliproxy.credentials.stores import Mirror, StoreError, TokenStore, settings_from_env
@@ -45,19 +45,16 @@ def serve(
     local_model: bool = False,
 ) -> int:
     setup_logging(False)
-    loaded_env = load_dotenv_file(Path.cwd())
-    if loaded_env:
-        log.info("loaded %d variable(s) from .env", len(loaded_env))
+    read_env()
     store = _token_store(config_path)  # PGSTORE_* / OBJECTSTORE_* / GITSTORE_*, as in CPA
     if isinstance(store, int):
         return store
     if store is not None:
         config_path = store.config_path
-    try:
-        config, existed = load_or_default(config_path)
-    except ConfigError as exc:
-        log.error("cannot load %s: %s", config_path, exc)
+    loaded = command_config(config_path)
+    if loaded is None:
         return 2
+    config, existed = loaded
     setup_logging(config.debug)
     log.debug("debug logging is on")
     if not existed:

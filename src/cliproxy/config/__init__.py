@@ -15,7 +15,7 @@ from ._filewatch import AuthChanges
 from .document import ConfigDocument
 from .durations import parse_duration
 from .env import load_dotenv_file
-from .loader import load_config, load_document, load_or_default
+from .loader import command_config, load_config, load_document, load_or_default, read_env
 from .model import DEFAULT_AUTH_DIR, DEFAULT_PORT, Config, ImageGenerationMode, default_config
 from .secret import hash_secret, hash_secret_in_place, looks_like_bcrypt, verify_secret
 from .watcher import ConfigWatcher
@@ -28,6 +28,7 @@ __all__ = [
     "ConfigDocument",
     "ConfigWatcher",
     "ImageGenerationMode",
+    "command_config",
     "default_config",
     "from_validation",
     "hash_secret",
@@ -40,5 +41,6 @@ __all__ = [
     "normalize_excluded_models",
     "normalize_headers",
     "parse_duration",
+    "read_env",
     "verify_secret",
 ]

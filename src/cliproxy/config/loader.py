@@ -6,12 +6,22 @@ import logging
 import os
 from pathlib import Path
 
+from cliproxy.errors import ConfigError
+
 from ._errors import config_error
 from .document import ConfigDocument
+from .env import load_dotenv_file
 from .model import Config, default_config
 from .secret import hash_secret_in_place
 
-__all__ = ["load_config", "load_document", "load_or_default", "persist_hashed_secret"]
+__all__ = [
+    "command_config",
+    "load_config",
+    "load_document",
+    "load_or_default",
+    "persist_hashed_secret",
+    "read_env",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +61,21 @@ def load_or_default(path: str | os.PathLike[str]) -> tuple[Config, bool]:
         return load_config(path), True
     except FileNotFoundError:
         return default_config(), False
+
+
+def read_env() -> None:
+    """The working directory's ``.env``, read before anything looks at the environment (CPA)."""
+    loaded_env = load_dotenv_file(Path.cwd())
+    if loaded_env:
+        log.info("loaded %d variable(s) from .env", len(loaded_env))
+
+
+def command_config(config_path: Path) -> tuple[Config, bool] | None:
+    """The config a command runs with (``cliproxy serve``, a sign-in, the TUI, a plugin's
+    flag): ``(config, existed)``, the built-in defaults when the file is missing; None,
+    logged, when it does not load."""
+    try:
+        return load_or_default(config_path)
+    except ConfigError as exc:
+        log.error("cannot load %s: %s", config_path, exc)
+        return None
