@@ -24,7 +24,7 @@ from cliproxy.credentials.record import Credential
 from cliproxy.errors import UpstreamError
 from cliproxy.formats import Format
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
-from cliproxy.providers.gemini import backfill_response_names
+from cliproxy.providers.gemini import backfill_response_names, lead_with_user
 from cliproxy.providers.retry import google_retry_delay, retry_after_header
 
 __all__ = ["RELAY_CHANNEL_HEADER", "AIStudioProvider"]
@@ -65,10 +65,7 @@ class AIStudioProvider(Provider):
             if isinstance(config, dict) and any(k in config for k in _DROPPED_CONFIG):
                 body["generationConfig"] = {k: v for k, v in config.items() if k not in _DROPPED_CONFIG}
             backfill_response_names(body)
-            contents = body.get("contents")
-            first = contents[0] if isinstance(contents, list) and contents else None
-            if isinstance(first, dict) and first.get("role") == "model":  # CPA EnsureGeminiLeadingUserContent
-                body["contents"] = [{"role": "user", "parts": [{"text": ""}]}, *(contents or [])]
+        lead_with_user(body)
         headers = {"Content-Type": "application/json", RELAY_CHANNEL_HEADER: cred.id}
         headers.update(copy_client_headers(cred, client_headers))
         return UpstreamRequest(

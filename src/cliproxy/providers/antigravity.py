@@ -40,7 +40,7 @@ from cliproxy.credentials.record import Credential
 from cliproxy.providers import antigravity_credits as credits
 from cliproxy.providers.antigravity_project import ProjectLookup
 from cliproxy.providers.base import UpstreamRequest, copy_client_headers
-from cliproxy.providers.gemini import GeminiProvider, backfill_response_names
+from cliproxy.providers.gemini import GeminiProvider, backfill_response_names, lead_with_user
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import obfuscate_system_instruction, sensitive_words
 from cliproxy.translate.schema import clean_schema_for_gemini
@@ -104,9 +104,14 @@ class AntigravityProvider(GeminiProvider):
             "Authorization": f"Bearer {cred.access_token}",
             "User-Agent": _user_agent(cred),
         }
+        claude = "claude" in model.lower()
+        if not claude:  # Antigravity's Claude takes a model turn first (CPA)
+            lead_with_user(body)
         if action == "count":
             payload, url, stream = {"request": body}, base + "/v1internal:countTokens", False
         else:
+            if not claude:
+                _drop_max_output_tokens(body)
             backfill_response_names(body)
             nest_response_media(body)
             order_model_parts(body)
@@ -130,6 +135,16 @@ class AntigravityProvider(GeminiProvider):
     def unwrap_chunk(self, data: bytes) -> bytes:
         """See :func:`unwrap_chunk`."""
         return unwrap_chunk(data)
+
+
+def _drop_max_output_tokens(body: dict[str, Any]) -> None:
+    """Antigravity's Gemini models get no ``maxOutputTokens``: they answer up to their own
+    limit, thinking included (CPA's buildRequest drops it for every non-Claude model; a
+    client's budget, Claude Code's 32,000 say, is not spent on thinking first). The config
+    is replaced, never edited."""
+    config = body.get("generationConfig")
+    if isinstance(config, dict) and "maxOutputTokens" in config:
+        body["generationConfig"] = {k: v for k, v in config.items() if k != "maxOutputTokens"}
 
 
 def envelope(request: dict[str, Any], *, model: str, project: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from cliproxy.formats import Format
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.retry import google_retry_delay, retry_after_header
 
-__all__ = ["GeminiProvider", "InteractionsProvider", "backfill_response_names"]
+__all__ = ["GeminiProvider", "InteractionsProvider", "backfill_response_names", "lead_with_user"]
 
 # (default base, (credential base, model, method)) -> the call's URL: a pure function of the key
 _URLS: dict[tuple[str, tuple[str, str, str]], str] = {}
@@ -41,6 +41,7 @@ class GeminiProvider(Provider):
         else:
             method = "streamGenerateContent?alt=sse" if stream else "generateContent"
             backfill_response_names(body)
+        lead_with_user(body)
         key = (cred.base_url, model, method)
         url = _URLS.get((self.default_base_url, key))
         if url is None:
@@ -100,6 +101,21 @@ class InteractionsProvider(GeminiProvider):
             headers["Api-Revision"] = revision
         headers.update(copy_client_headers(cred, client_headers))
         return UpstreamRequest(f"{base}/interactions", headers, orjson.dumps(body), stream)
+
+
+def lead_with_user(body: dict[str, Any]) -> None:
+    """A history that starts with a model turn (a trimmed or compacted one: a call first)
+    gets an empty user turn in front, which Gemini wants (CPA
+    ``EnsureGeminiLeadingUserContent``, for the Gemini API, Vertex, AI Studio and
+    Antigravity's Gemini models; CPA issue #4959). The list is replaced, never edited."""
+    contents = body.get("contents")
+    if (
+        type(contents) is list
+        and contents
+        and type(first := contents[0]) is dict
+        and first.get("role") == "model"
+    ):
+        body["contents"] = [{"role": "user", "parts": [{"text": ""}]}, *contents]
 
 
 def backfill_response_names(body: dict[str, Any]) -> None:

@@ -31,7 +31,7 @@ from cliproxy.credentials.record import Credential
 from cliproxy.credentials.service_account import ServiceAccount, TokenCache
 from cliproxy.errors import UpstreamError
 from cliproxy.providers.base import UpstreamRequest, copy_client_headers
-from cliproxy.providers.gemini import GeminiProvider
+from cliproxy.providers.gemini import GeminiProvider, lead_with_user
 from cliproxy.providers.http import HttpClient, proxy_key
 
 __all__ = ["DEFAULT_LOCATION", "VertexProvider", "vertex_base_url"]
@@ -76,6 +76,8 @@ class VertexProvider(GeminiProvider):
             verb, stream = "predict", False
         else:
             verb = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        if verb != "predict":
+            lead_with_user(body)
         headers = {"Content-Type": "application/json"}
         if _account(cred) is None:
             base = self.base_url(cred)

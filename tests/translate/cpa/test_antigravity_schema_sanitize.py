@@ -110,7 +110,8 @@ def test_preserves_history(model: str) -> None:
     body = _copy(PAYLOAD)
     client_tools = body["tools"]
     got = _sent(body, model)
-    assert got["contents"] == PAYLOAD["contents"]
+    lead = [{"role": "user", "parts": [{"text": ""}]}] if "claude" not in model else []  # a model turn first
+    assert got["contents"] == lead + PAYLOAD["contents"]
     assert client_tools == PAYLOAD["tools"]  # the client's own objects are not altered
 
 
