@@ -151,7 +151,16 @@ class UpstreamError(CliproxyError):
     ``body`` is the upstream's error body (bytes, passed to the client verbatim when it
     is JSON, as CPA does); ``retry_after`` is in seconds when the upstream said when to
     come back; ``credential_id`` names the credential that got the error.
+
+    A provider that knows more than the status says marks the scope (CPA's
+    request-scoped and credential-scoped errors): ``request_scoped``, the request is at
+    fault and the account is fine (the error goes to the client at once: no cooldown, no
+    other credential); ``credential_scoped``, the whole account is exhausted, not one
+    model (a 429 then cools every model of the credential).
     """
+
+    request_scoped = False
+    credential_scoped = False
 
     def __init__(
         self,
@@ -162,12 +171,18 @@ class UpstreamError(CliproxyError):
         retry_after: float | None = None,
         headers: Mapping[str, str] | None = None,
         credential_id: str | None = None,
+        request_scoped: bool = False,
+        credential_scoped: bool = False,
     ) -> None:
         super().__init__(message, status=status)
         self.body = body
         self.retry_after = retry_after
         self.headers = dict(headers or {})
         self.credential_id = credential_id
+        if request_scoped:
+            self.request_scoped = True
+        if credential_scoped:
+            self.credential_scoped = True
 
 
 class CooldownError(UpstreamError):

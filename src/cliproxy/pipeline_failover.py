@@ -71,6 +71,8 @@ class Final(UpstreamError):
             retry_after=err.retry_after,
             headers=err.headers,
             credential_id=err.credential_id,
+            request_scoped=err.request_scoped,
+            credential_scoped=err.credential_scoped,
         )
 
 
@@ -83,13 +85,21 @@ async def cool_down(
         raise Final(err) from err  # no Images API there: not the credential's fault
     if err.status == 404 and call.action == "videos.retrieve":
         raise Final(err) from err  # a video id this account does not know
+    if err.request_scoped:  # the provider says: this request, not the account (CPA)
+        log_failure(cred, provider, route.model, err, "request-scoped: no cooldown")
+        raise Final(err) from err
     if call.action == "compact" and err.status not in _COMPACT_COOLS:
         log_failure(cred, provider, route.model, err, "compact: no cooldown")
         if err.status in _COMPACT_FAULTS:
             raise Final(err) from err
         raise err  # the next credential; this one stays available
     decision = await pool.mark_failure(
-        cred, route.model, err.status, retry_after=err.retry_after, body=err.body or b""
+        cred,
+        route.model,
+        err.status,
+        retry_after=err.retry_after,
+        body=err.body or b"",
+        credential_scoped=err.credential_scoped,
     )
     log_failure(cred, provider, route.model, err, decision.reason or decision.kind)
     if call.trace is not None and decision.scope != "none":
