@@ -189,12 +189,27 @@ async def _collected(
             observe(ev)
     collector.feed(events)
     if collector.error is not None:
-        raise UpstreamError(
-            collector.error.message, status=collector.error.status or 502, credential_id=attempt.cred.id
-        )
+        raise inband_error(collector.error, attempt.cred.id)
     request = attempt.ir or call.client_ir(reg)
     answer = collector.response(alias)
     return reg.adapter(call.format).build_response(answer, request), answer.usage
+
+
+# an upstream stream that stopped before its end: the connection's fault, not the
+# account's (CPA's Codex incomplete-stream error is request-scoped: no cooldown)
+_REQUEST_SCOPED_CODES = frozenset(("stream_incomplete",))
+
+
+def inband_error(err: ir.Error, credential_id: str) -> UpstreamError:
+    """An in-band upstream error (before the client got anything) as the ``UpstreamError``
+    failover reads: its status, the reset the upstream named, and its scope."""
+    return UpstreamError(
+        err.message,
+        status=err.status or 502,
+        retry_after=err.retry_after,
+        credential_id=credential_id,
+        request_scoped=err.code in _REQUEST_SCOPED_CODES,
+    )
 
 
 def _translated(
@@ -305,10 +320,10 @@ async def open_stream(
     if (tr.early_error is not None or not tr.started) and not committed:
         resp.release()
         err = tr.early_error
+        if err is not None:
+            raise inband_error(err, attempt.cred.id)
         raise UpstreamError(
-            err.message if err else "upstream stream ended before any content",
-            status=(err.status if err else 502) or 502,
-            credential_id=attempt.cred.id,
+            "upstream stream ended before any content", status=502, credential_id=attempt.cred.id
         )
     headers = dict(SSE_HEADERS)
     if reframe:

@@ -113,7 +113,8 @@ class OpenAIFake(FakeServer):
         message = beh.message or f"fake in-band error: {code}"
         if "/chat/completions" in request.path:
             return sse({"error": {"message": message, "type": "server_error", "param": None, "code": code}})
-        return openai_responses.failed_frame(self.body(request), code or "server_error", message, sent)
+        error = _usage_limit(beh, message) if code == "usage_limit_reached" else None  # Codex's plan limit
+        return openai_responses.failed_frame(self.body(request), code or "server_error", message, sent, error)
 
 
 def _usage_limit(beh: Behavior, message: str) -> dict[str, Any]:

@@ -282,10 +282,13 @@ def _text_events(base: dict[str, Any], part: dict[str, Any]) -> Iterator[tuple[s
     yield "response.content_part.done", {**where, "part": part}
 
 
-def failed_frame(body: dict[str, Any], code: str, message: str, sent: int) -> bytes:
-    """The in-band ``response.failed`` event (e.g. ``server_is_overloaded`` inside a 200)."""
+def failed_frame(
+    body: dict[str, Any], code: str, message: str, sent: int, error: dict[str, Any] | None = None
+) -> bytes:
+    """The in-band ``response.failed`` event (e.g. ``server_is_overloaded`` inside a 200);
+    ``error``: the whole error object instead (a usage limit with its reset)."""
     response = _response(body, new_id("resp_"), "failed", [], None)
-    response["error"] = {"code": code, "message": message}
+    response["error"] = error if error is not None else {"code": code, "message": message}
     return sse({"type": "response.failed", "sequence_number": sent, "response": response}, "response.failed")
 
 

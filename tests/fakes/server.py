@@ -67,7 +67,8 @@ class Behavior:
     RetryInfo), ``quota_reset_delay`` (Google ErrorInfo metadata), ``resets_in_seconds`` /
     ``resets_at`` (Codex), ``unified`` (Anthropic ``anthropic-ratelimit-unified-<k>`` headers).
     Timing and streams: ``delay`` (before headers), ``stream_delay`` (per frame),
-    ``cut_after`` (close the connection after N frames), ``stream_error`` (in-band error
+    ``cut_after`` (close the connection after N frames), ``end_after`` (end the stream
+    cleanly after N frames, its terminal event never sent), ``stream_error`` (in-band error
     code sent after ``error_after`` frames), ``text`` (replace the reply text).
     A behaviour with only stream faults skips non-streaming requests.
     """
@@ -89,6 +90,7 @@ class Behavior:
     delay: float = 0.0
     stream_delay: float | None = None
     cut_after: int | None = None
+    end_after: int | None = None
     stream_error: str | None = None
     error_after: int = 1
     text: str | None = None
@@ -97,7 +99,10 @@ class Behavior:
     def stream_only(self) -> bool:
         """Only stream faults: such a behaviour waits for the next streaming request."""
         stream_fault = (
-            self.cut_after is not None or self.stream_error is not None or self.stream_delay is not None
+            self.cut_after is not None
+            or self.end_after is not None
+            or self.stream_error is not None
+            or self.stream_delay is not None
         )
         return self.status is None and stream_fault
 
@@ -315,6 +320,8 @@ class FakeServer:
         for sent, frame in enumerate(frames):
             if beh is not None and beh.cut_after == sent:
                 return _cut(request, resp)
+            if beh is not None and beh.end_after == sent:
+                break
             if beh is not None and beh.stream_error and beh.error_after == sent:
                 await resp.write(self.stream_error_frame(request, beh, sent))
                 break

@@ -69,8 +69,20 @@ def test_google_retry_info_then_quota_reset_then_message():
 
 
 def test_codex_reset():
-    assert codex_reset({"error": {"type": "usage_limit_reached", "resets_in_seconds": 3600}}) == 3600
-    assert codex_reset({"error": {"resets_at": 1_000_100}}, now=1_000_000) == 100
+    """TestParseCodexRetryAfter: resets_in_seconds; resets_at preferred while ahead, else
+    the seconds; only a usage_limit_reached error names a reset."""
+    limit = "usage_limit_reached"
+    assert codex_reset({"error": {"type": limit, "resets_in_seconds": 3600}}) == 3600
+    assert codex_reset({"error": {"type": limit, "resets_at": 1_000_100}}, now=1_000_000) == 100
+    assert (
+        codex_reset({"error": {"type": limit, "resets_at": 1_000_300, "resets_in_seconds": 1}}, now=1_000_000)
+        == 300
+    )
+    assert (
+        codex_reset({"error": {"type": limit, "resets_at": 999_940, "resets_in_seconds": 77}}, now=1_000_000)
+        == 77
+    )
+    assert codex_reset({"error": {"type": "server_error", "resets_in_seconds": 30}}) is None
     assert codex_reset({"error": {}}) is None
     assert codex_reset("x") is None
 

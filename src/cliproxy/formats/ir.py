@@ -402,12 +402,15 @@ class StreamEnd:
 
 @dataclass(slots=True)
 class Error:
-    """An in-band error: the stream cannot go on. ``status`` picks the error type."""
+    """An in-band error: the stream cannot go on. ``status`` picks the error type;
+    ``retry_after`` (seconds) is when the upstream said the account may ask again (a
+    Codex usage limit's reset)."""
 
     message: str
     status: int = 500
     type: str | None = None
     code: str | None = None
+    retry_after: float | None = None
 
 
 Event = (

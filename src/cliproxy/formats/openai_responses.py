@@ -22,7 +22,9 @@ __all__ = [
     "ResponsesUsageSniffer",
     "count_tokens_response",
     "error_status",
+    "model_at_capacity",
     "usage_from_wire",
+    "usage_reset",
     "usage_to_wire",
 ]
 
@@ -105,14 +107,45 @@ def usage_to_wire(u: ir.Usage | None) -> dict[str, Any]:
     }
 
 
+def model_at_capacity(err: Any) -> bool:
+    """Codex's "Selected model is at capacity" (a 400 on the wire): the model is busy for
+    this account now, a retryable rate limit, not the request's fault (CPA)."""
+    if not isinstance(err, dict):
+        return False
+    for holder in (err, err.get("error")):
+        message = holder.get("message") if isinstance(holder, dict) else None
+        if isinstance(message, str) and "model is at capacity" in message.lower():
+            return True
+    return False
+
+
+def usage_reset(err: Any, now: float) -> float | None:
+    """Seconds until a Codex usage limit (``usage_limit_reached``) resets: ``resets_at``
+    when it is still ahead, else ``resets_in_seconds`` (CPA ``parseCodexRetryAfter``);
+    ``err`` is the error object or a body holding it under ``error``."""
+    if isinstance(err, dict) and isinstance(err.get("error"), dict):
+        err = err["error"]
+    if not isinstance(err, dict) or err.get("type") != "usage_limit_reached":
+        return None  # only a plan limit names its reset (a rate limit is retried soon)
+    at = err.get("resets_at")
+    if isinstance(at, int | float) and not isinstance(at, bool) and at > now:
+        return float(at - now)
+    secs = err.get("resets_in_seconds")
+    if isinstance(secs, int | float) and not isinstance(secs, bool) and secs > 0:
+        return float(secs)
+    return None
+
+
 def error_status(err: dict[str, Any]) -> int:
     """HTTP status for an in-band error object (``response.error`` or ``error``)."""
+    etype = str(err.get("type") or "").lower()
+    code = str(err.get("code") or "").lower()
+    if etype == "usage_limit_reached" or model_at_capacity(err):
+        return 429  # the account's plan limit, or the model busy: another account may serve (CPA)
     for key in ("status_code", "status"):
         status = err.get(key)
         if isinstance(status, int) and 400 <= status <= 599:
             return status
-    etype = str(err.get("type") or "").lower()
-    code = str(err.get("code") or "").lower()
     if etype == "service_unavailable_error" or code in ("server_is_overloaded", "slow_down"):
         return 503
     if etype in ("rate_limit_error", "usage_limit_reached") or code in (

@@ -12,7 +12,9 @@ from typing import Any
 import orjson
 
 from cliproxy.credentials.record import Credential
+from cliproxy.errors import UpstreamError
 from cliproxy.formats import Format
+from cliproxy.formats.openai_responses import model_at_capacity
 from cliproxy.providers import codex_multi_agent as multi_agent
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.codex_images import apply_image_tool
@@ -111,3 +113,21 @@ class CodexProvider(Provider):
     def retry_hint(self, status: int, headers: Mapping[str, str], body: Any) -> float | None:
         hint = codex_reset(body) if body is not None else None
         return hint if hint is not None else retry_after_header(headers)
+
+    def classify(
+        self, status: int, headers: Mapping[str, str], body: bytes, credential_id: str | None = None
+    ) -> UpstreamError:
+        """Codex's "Selected model is at capacity" (a 400) and a usage limit under any
+        status are 429s: another account may serve now, and this one waits for its reset
+        (CPA ``newCodexStatusErr``), never a client error that stops the failover."""
+        if status != 429 and body and (b"at capacity" in body or b"usage_limit_reached" in body):
+            try:
+                parsed = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                parsed = None
+            err = parsed.get("error") if isinstance(parsed, dict) else None
+            if model_at_capacity(parsed) or (
+                isinstance(err, dict) and err.get("type") == "usage_limit_reached"
+            ):
+                status = 429
+        return super().classify(status, headers, body, credential_id)

@@ -16,6 +16,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from cliproxy import times
+from cliproxy.formats.openai_responses import usage_reset
 
 __all__ = [
     "anthropic_unified_reset",
@@ -84,17 +85,9 @@ def google_retry_delay(body: Any) -> float | None:
 
 
 def codex_reset(body: Any, now: float | None = None) -> float | None:
-    """Codex usage-limit errors: ``error.resets_in_seconds`` or ``error.resets_at``."""
-    err = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(err, dict):
-        return None
-    secs = err.get("resets_in_seconds")
-    if isinstance(secs, _NUMBERS) and secs >= 0:
-        return float(secs)
-    at = err.get("resets_at")
-    if isinstance(at, _NUMBERS) and at > 0:
-        return max(0.0, at - (time.time() if now is None else now))
-    return None
+    """Codex usage-limit errors: ``error.resets_at`` while it is ahead, else
+    ``error.resets_in_seconds`` (CPA ``parseCodexRetryAfter``)."""
+    return usage_reset(body, time.time() if now is None else now)
 
 
 _UNIFIED_STATUS = ("", "5h-", "7d-", "7d_oi-")

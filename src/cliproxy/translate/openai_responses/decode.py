@@ -15,6 +15,7 @@ by ``call_id``; one never named is dropped. A Codex ``invalid_request`` /
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -487,6 +488,7 @@ class ResponsesDecoder(StreamDecoder):
                 status=wire.error_status(err),
                 type=str(etype) if etype else None,
                 code=str(code) if code else None,
+                retry_after=wire.usage_reset(err, time.time()) if etype == "usage_limit_reached" else None,
             )
         )
 
