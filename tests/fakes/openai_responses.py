@@ -10,7 +10,9 @@ of every Responses stream (an upstream that goes quiet mid-stream);
 ``fake.overloaded = n`` answers the next ``n`` streams with a 200 whose handshake
 (``response.created``, ``response.in_progress``) is followed by CPA's in-band
 ``server_is_overloaded`` error event; ``fake.inband_errors = [event, ...]`` does the same
-with the given error events, one stream each.
+with the given error events, one stream each; ``fake.completed_without_output = n`` ends
+the next ``n`` streams with a ``response.completed`` whose ``output`` is empty, as the
+Codex backend sometimes does (CPA patches it from the ``output_item.done`` events).
 
 Image generation: a request offering the ``image_generation`` tool whose last user message
 asks to "draw" gets an ``image_generation_call`` item (a 1x1 PNG in ``result``) with its
@@ -66,7 +68,10 @@ async def handle(fake: OpenAIFake, request: web.Request) -> web.StreamResponse:
         pauses: dict[int, float] | None = getattr(fake, "pauses", None)
         if pauses:
             return await _written(request, _events(response), pauses)
-        return await fake.stream(request, _events(response))
+        bare = getattr(fake, "completed_without_output", 0) > 0
+        if bare:
+            fake.completed_without_output -= 1  # type: ignore[attr-defined]
+        return await fake.stream(request, _events(response, bare))
     return fake.json_response(response)
 
 
@@ -205,7 +210,8 @@ def _response(
     }
 
 
-def _events(final: dict[str, Any]) -> Iterator[bytes]:
+def _events(final: dict[str, Any], bare: bool = False) -> Iterator[bytes]:
+    """The stream of ``final``; ``bare``: its ``response.completed`` without the output."""
     seq = 0
 
     def event(kind: str, **fields: Any) -> bytes:
@@ -220,7 +226,7 @@ def _events(final: dict[str, Any]) -> Iterator[bytes]:
     for index, item in enumerate(final["output"]):
         for kind, fields in _item_events(item, index):
             yield event(kind, **fields)
-    yield event("response.completed", response=final)
+    yield event("response.completed", response={**final, "output": []} if bare else final)
 
 
 def _item_events(item: dict[str, Any], index: int) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -15,9 +15,11 @@ from cliproxy.credentials.record import Credential
 from cliproxy.errors import UpstreamError
 from cliproxy.formats import Format
 from cliproxy.formats.openai_responses import model_at_capacity
+from cliproxy.providers import codex_cache
 from cliproxy.providers import codex_multi_agent as multi_agent
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.codex_images import apply_image_tool
+from cliproxy.providers.codex_stream import CompletedOutput
 from cliproxy.providers.codex_ws import CONTINUES_HEADER, websocket_request
 from cliproxy.providers.identity import CodexIdentity
 from cliproxy.providers.retry import codex_reset, retry_after_header
@@ -98,13 +100,20 @@ class CodexProvider(Provider):
             url = self.base_url(cred) + ("/responses/compact" if compact else "/responses")
         if not whole:  # a client on the Responses WebSocket: the upstream's, when allowed
             url = websocket_request(cred, url, headers, client_headers, self.beta_features)
-            if url.startswith(("wss://", "ws://")):  # the socket keeps the conversation (CPA)
+            socket = url.startswith(("wss://", "ws://"))
+            if socket:  # the socket keeps the conversation (CPA)
                 previous = (client_headers.get(CONTINUES_HEADER) or "").strip()
                 if previous:
                     body["previous_response_id"] = previous
                 headers[CONTINUES_HEADER] = previous or "-"
+            # a prompt-cache key for clients that send none, after identity-confuse (CPA)
+            codex_cache.apply(body, headers, websocket=socket)
+        rewrite_chunk = expose
+        if not whole:  # a response.completed with its output left out, made whole (CPA)
+            completed = CompletedOutput()
+            rewrite_chunk = completed if expose is None else _chained(expose, completed)
         return UpstreamRequest(
-            url, headers, orjson.dumps(body), not whole, rewrite_body=expose, rewrite_chunk=expose
+            url, headers, orjson.dumps(body), not whole, rewrite_body=expose, rewrite_chunk=rewrite_chunk
         )
 
     def count_locally(self, body: dict[str, Any], model: str) -> tuple[str, list[str]]:
@@ -131,3 +140,7 @@ class CodexProvider(Provider):
             ):
                 status = 429
         return super().classify(status, headers, body, credential_id)
+
+
+def _chained(first: Callable[[bytes], bytes], then: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
+    return lambda chunk: then(first(chunk))
