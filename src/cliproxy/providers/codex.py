@@ -19,6 +19,7 @@ from cliproxy.providers import codex_cache
 from cliproxy.providers import codex_multi_agent as multi_agent
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.codex_images import apply_image_tool
+from cliproxy.providers.codex_input_ids import sanitize_input_ids
 from cliproxy.providers.codex_stream import CompletedOutput
 from cliproxy.providers.codex_ws import CONTINUES_HEADER, websocket_request
 from cliproxy.providers.identity import CodexIdentity
@@ -80,6 +81,8 @@ class CodexProvider(Provider):
         else:
             body["stream"] = True
             apply_image_tool(body, self.image_mode, model=model, cred=cred, headers=client_headers)
+        if not images:  # ids another backend made, as Codex takes them (CPA)
+            sanitize_input_ids(body)
         optimized = False
         if self.multi_agent_v2 and multi_agent.is_codex_client(client_headers):
             optimized = multi_agent.optimize(body, self.agent_models)
