@@ -8,14 +8,18 @@ internal/runtime/executor/codex_executor_retry_test.go and codex_executor_stream
   TestCodexExecutor..._HandlesUsageLimitErrorEvent);
 * a stream that stops before ``response.completed`` is the connection's fault, not the
   account's: 408 to the client at once, no cooldown, no other account
-  (..._MissingCompletionIsRequestScoped).
+  (..._MissingCompletionIsRequestScoped);
+* an upstream WebSocket that closes with 1009 (message too big) refused this request, not
+  the account: 413 at once (codex_websockets_executor_test.go).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
+import aiohttp
 import openai
 import pytest
 
@@ -105,4 +109,28 @@ async def test_a_stream_that_ends_before_completion_is_the_requests_fault(
             await client.responses.create(model="codex-model", input="hi")
     assert info.value.status_code == 408
     assert len(fakes.responses.requests) == 1  # no other account tried
+    assert await _cooled(proxy) == {}
+
+
+async def test_an_upstream_websocket_refusing_a_large_message_is_a_413(start_proxy: Any, fakes: Any) -> None:
+    """CPA codex_websockets_executor_test.go MapsMessageTooBigClose: the upstream socket
+    closes with 1009 (message too big): 413 ``message_too_big`` to the client at once, no
+    other account tried, nothing cooled."""
+    base = f"{fakes.responses.base_url}/backend-api/codex"
+    entries = "".join(
+        f'  - api-key: "sk-codex-{i}"\n    base-url: "{base}"\n    websockets: true\n'
+        '    models: [{name: "gpt-5.4", alias: "codex-model"}]\n'
+        for i in (1, 2)
+    )
+    proxy = await start_proxy(f'api-keys: ["{KEY}"]\ncodex-api-key:\n{entries}')
+    fakes.responses.ws_max_message = 2048
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(proxy.url + "/v1/responses", headers={"Authorization": f"Bearer {KEY}"})
+        await ws.send_json({"type": "response.create", "model": "codex-model", "input": "x" * 5000})
+        msg = await ws.receive(timeout=10)
+        await ws.close()
+    event = json.loads(msg.data)
+    assert event["type"] == "error" and event.get("status") == 413, event
+    assert event["error"]["message"] == "upstream websocket message too big", event
+    assert fakes.responses.ws_opened == 1  # one account, one socket
     assert await _cooled(proxy) == {}

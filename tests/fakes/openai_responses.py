@@ -335,7 +335,8 @@ async def handle_ws(fake: OpenAIFake, request: web.Request) -> web.StreamRespons
     ``fake.ws_close_after_turn = True`` closes each socket after one turn (1001). A
     ``previous_response_id`` continues a response this socket gave (its input and output,
     then the new input items); another id is a 400 ``previous_response_not_found`` event."""
-    ws = web.WebSocketResponse(max_msg_size=0)
+    # ``fake.ws_max_message``: larger messages are refused with close code 1009 (aiohttp's own check)
+    ws = web.WebSocketResponse(max_msg_size=getattr(fake, "ws_max_message", 0))
     await ws.prepare(request)
     fake.ws_opened = getattr(fake, "ws_opened", 0) + 1
     fake.ws_open = getattr(fake, "ws_open", 0) + 1

@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import aiohttp
 import orjson
 
+from cliproxy.errors import UpstreamError
 from cliproxy.formats.responses_ws import event_type
 from cliproxy.providers.codex_ws_wire import (
     BETA_HEADER,
@@ -340,6 +341,8 @@ class _WsResponse:
             if msg.type is aiohttp.WSMsgType.TEXT or msg.type is aiohttp.WSMsgType.BINARY:
                 data = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
             elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+                if ws.close_code == _MESSAGE_TOO_BIG:
+                    raise _too_big()
                 raise ConnectionError(f"upstream WebSocket closed ({ws.close_code}) before the turn ended")
             elif msg.type is aiohttp.WSMsgType.ERROR:
                 raise ConnectionError(f"upstream WebSocket error: {msg.data!r}")
@@ -464,3 +467,18 @@ async def _close(ws: _UpstreamSocket) -> None:
     if not ws.closed:
         with contextlib.suppress(Exception):
             await ws.close()
+
+
+_MESSAGE_TOO_BIG = 1009  # RFC 6455: the upstream will not read a message that large
+_TOO_BIG_BODY = (
+    b'{"error":{"message":"upstream websocket message too big",'
+    b'"type":"invalid_request_error","code":"message_too_big"}}'
+)
+
+
+def _too_big() -> UpstreamError:
+    """The upstream closed with 1009: this request is too large for any account, so it
+    goes back as a 413 at once, no cooldown, no other account (CPA)."""
+    return UpstreamError(
+        "upstream websocket message too big", status=413, body=_TOO_BIG_BODY, request_scoped=True
+    )
