@@ -177,12 +177,18 @@ async def _collected(
     if wrapped and not unwraps(decoder, attempt.provider.unwrap_body):
         chunks = unwrapped(chunks, attempt.provider, resp)
     observe = attempt.replay.record().observe if attempt.replay is not None else None
-    async for chunk in chunks:
-        events = decoder.decode(chunk)
-        if observe is not None:
-            for ev in events:
-                observe(ev)
-        collector.feed(events)
+    try:
+        async for chunk in chunks:
+            events = decoder.decode(chunk)
+            if observe is not None:
+                for ev in events:
+                    observe(ev)
+            collector.feed(events)
+    except _READ_FAILURES:
+        if collector.stop is None or collector.error is not None:
+            raise
+        # the answer had ended (Codex's response.completed) when the connection broke:
+        # it is whole, and nothing is wrong with the account (CPA)
     events = decoder.flush()
     if observe is not None:
         for ev in events:
@@ -329,9 +335,10 @@ async def open_stream(
     if reframe:
         headers["Content-Type"] = "application/json"
     rest = _Rest(reg, call, tr, chunks, resp)
+    rest.last = first = b"".join(pending)
     if type(tr) is StreamTranslator:  # the usage its decoder read (the client's bytes may lack it)
         read_usage = tr.read_usage
-    return StreamReply(headers, b"".join(pending), rest, attempt.cred, read_usage)
+    return StreamReply(headers, first, rest, attempt.cred, read_usage)
 
 
 class _Rest(LazyStream):
@@ -342,7 +349,7 @@ class _Rest(LazyStream):
     tail (a late error's event, or what the translator held back); a read failure or a
     refused rewrite becomes an in-format error event; the upstream answer is released."""
 
-    __slots__ = ("_gone", "call", "chunks", "reg", "resp", "tr")
+    __slots__ = ("_gone", "call", "chunks", "last", "reg", "resp", "tr")
 
     def __init__(
         self,
@@ -355,6 +362,7 @@ class _Rest(LazyStream):
         super().__init__()
         self.reg, self.call, self.tr, self.chunks, self.resp = reg, call, tr, chunks, resp
         self._gone: BaseException | None = None  # what the push consumer raised
+        self.last = b""  # the last bytes the client got (a broken read after its end is no error)
 
     async def aclose(self) -> None:
         await super().aclose()
@@ -367,6 +375,7 @@ class _Rest(LazyStream):
                 async for chunk in self.chunks:
                     out = tr.feed(chunk)
                     if out:
+                        self.last = out
                         yield out
                     if tr.ended:  # once an error event went out (or must), stop reading the upstream
                         break
@@ -391,6 +400,7 @@ class _Rest(LazyStream):
         def push(chunk: bytes) -> int:
             out = feed(chunk)  # (what it raises ends the relay, raised by it)
             if out:
+                self.last = out
                 try:
                     state = emit(out)
                 except BaseException as exc:  # the client's side: no error event for it
@@ -443,6 +453,9 @@ class _Rest(LazyStream):
         if isinstance(exc, RewriteError):
             log.warning("upstream stream for %s refused: %s", call.model, exc.message)
             return _stream_error(self.reg, call, self.tr, ir.Error(exc.message, status=exc.status))
+        if _ended(call.format, self.last):  # the answer was whole: nothing to report (CPA)
+            log.info("upstream connection for %s closed after the answer's end", call.model)
+            return self.tr.finish()
         # after the first byte the only way to fail is an in-format error event
         err = network_error(exc, "in the middle of the stream")
         log.warning("upstream stream for %s broke off: %s", call.model, err.detail)
@@ -450,6 +463,19 @@ class _Rest(LazyStream):
 
 
 _BROKEN = (RewriteError, *_READ_FAILURES)
+
+# what a stream's last event says in each client format, when it ended as it should
+_END_MARKS: dict[Format, tuple[bytes, ...]] = {
+    Format.RESPONSES: (b'"response.completed"', b'"response.incomplete"'),
+    Format.CODEX: (b'"response.completed"', b'"response.incomplete"'),
+    Format.CLAUDE: (b'"message_stop"',),
+    Format.OPENAI: (b"[DONE]",),
+}
+
+
+def _ended(fmt: Format, last: bytes) -> bool:
+    """The client's last bytes hold its format's end of a stream."""
+    return any(mark in last for mark in _END_MARKS.get(fmt, ()))
 
 
 def _stream_error(reg: Registry, call: Call, tr: StreamTranslator | Passthrough, error: ir.Error) -> bytes:

@@ -134,3 +134,20 @@ async def test_an_upstream_websocket_refusing_a_large_message_is_a_413(start_pro
     assert event["error"]["message"] == "upstream websocket message too big", event
     assert fakes.responses.ws_opened == 1  # one account, one socket
     assert await _cooled(proxy) == {}
+
+
+async def test_a_connection_broken_after_completion_changes_nothing(start_proxy: Any, fakes: Any) -> None:
+    """CPA TestCodexExecutorExecute{,Stream}IgnoresTransportErrorAfterCompletion: the answer
+    was whole; the client gets it as it was, and nothing cools."""
+    proxy = await start_proxy(_codex(fakes))
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        fakes.responses.script(Behavior(cut_after=999))
+        whole = await client.responses.create(model="codex-model", input="hi")
+        fakes.responses.script(Behavior(cut_after=999))
+        async with client.responses.stream(model="codex-model", input="hi") as s:
+            kinds = [event.type async for event in s]
+            final = await s.get_final_response()
+    assert whole.output_text and final.output_text
+    assert kinds.count("response.created") == 1 and kinds[-1] == "response.completed", kinds
+    assert len(fakes.responses.requests) == 2
+    assert await _cooled(proxy) == {}

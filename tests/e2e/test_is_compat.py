@@ -152,7 +152,8 @@ async def test_codex_agent_messages_for_a_compat_model(
     if converted:
         assert item["type"] == "message" and item["role"] == "user"
         assert item["content"][1] == {"type": "input_text", "text": "Add 2 and 2."}
-        assert item["id"] == "amsg_1" and item["recipient"] == "/root/worker"
+        # a message id takes Codex's ``msg`` prefix (CPA's input-id rule runs after the conversion)
+        assert item["id"] == "msg_amsg_1" and item["recipient"] == "/root/worker"
     else:
         assert item["type"] == "agent_message" and "role" not in item
 

@@ -328,6 +328,9 @@ class FakeServer:
             if delay and sent:
                 await asyncio.sleep(delay)
             await resp.write(frame)
+        else:
+            if beh is not None and beh.cut_after is not None and beh.cut_after > sent:
+                return _cut(request, resp)  # every frame went out: the connection breaks after them
         await resp.write_eof()
         return resp
 
