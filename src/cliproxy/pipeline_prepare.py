@@ -4,9 +4,11 @@
 (pass-through, with the signature and reasoning items another backend left in it
 cleaned out), or the client's IR translated under the upstream model name, after the
 request-side preparations CPA makes on the way: ``codex.optimize-multi-agent-v2`` for an
-official Codex client, ``is-compat`` reasoning, Claude signatures (cache or bypass mode)
-and restored thinking a client cannot carry. The body is never shared with the ``Call``:
-later stages (interceptors, thinking, payload rules) write into it in place.
+official Codex client, ``is-compat`` reasoning, Claude signatures (cache or bypass mode),
+restored thinking a client cannot carry, and for Codex the prompt-cache key CPA derives
+from the client's request (``providers.codex_cache``: the translated body has lost it).
+The body is never shared with the ``Call``: later stages (interceptors, thinking,
+payload rules) write into it in place.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
 from cliproxy.models.registry import ModelRoute
 from cliproxy.models.shaping import Shaper, ShapeRoute
+from cliproxy.providers import codex_cache
 from cliproxy.providers.base import Provider
 from cliproxy.providers.codex_multi_agent import is_codex_client, prepare_tools
 from cliproxy.providers.http import proxy_key
@@ -205,6 +208,8 @@ def start_attempt(
         _compat_body(pipe.config, call, up_fmt, body)
     elif provider.key == "codex":
         drop_foreign_encrypted_content(body)
+    if provider.key == "codex" and call.action == "generate":  # for build: the body lost what it reads
+        codex_cache.carry(body, call.format, call.body, call.headers, model)
     return Attempt(cred, provider, model, up_fmt, call.headers, _own(body), req, scope)
 
 

@@ -107,6 +107,9 @@ def usage_to_wire(u: ir.Usage | None) -> dict[str, Any]:
     }
 
 
+_NUMBERS = (int, float)
+
+
 def model_at_capacity(err: Any) -> bool:
     """Codex's "Selected model is at capacity" (a 400 on the wire): the model is busy for
     this account now, a retryable rate limit, not the request's fault (CPA)."""
@@ -128,10 +131,10 @@ def usage_reset(err: Any, now: float) -> float | None:
     if not isinstance(err, dict) or err.get("type") != "usage_limit_reached":
         return None  # only a plan limit names its reset (a rate limit is retried soon)
     at = err.get("resets_at")
-    if isinstance(at, int | float) and not isinstance(at, bool) and at > now:
+    if isinstance(at, _NUMBERS) and not isinstance(at, bool) and at > now:
         return float(at - now)
     secs = err.get("resets_in_seconds")
-    if isinstance(secs, int | float) and not isinstance(secs, bool) and secs > 0:
+    if isinstance(secs, _NUMBERS) and not isinstance(secs, bool) and secs > 0:
         return float(secs)
     return None
 

@@ -132,7 +132,7 @@ class CodexProvider(Provider):
         """Codex's "Selected model is at capacity" (a 400) and a usage limit under any
         status are 429s: another account may serve now, and this one waits for its reset
         (CPA ``newCodexStatusErr``), never a client error that stops the failover."""
-        if status != 429 and body and (b"at capacity" in body or b"usage_limit_reached" in body):
+        if status != 429 and (body.find(b"at capacity") >= 0 or body.find(b"usage_limit_reached") >= 0):
             try:
                 parsed = orjson.loads(body)
             except orjson.JSONDecodeError:

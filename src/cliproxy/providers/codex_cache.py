@@ -1,0 +1,166 @@
+"""Codex prompt-cache keys for clients that bring none (CPA ``cacheHelper``).
+
+The ChatGPT backend finds a conversation's prompt cache by ``prompt_cache_key`` (body)
+and ``Session-Id`` (header). The Codex CLI sends both; Claude Code and Chat Completions
+clients send neither, so without a key of ours every turn starts cold: slower answers
+and more of the plan's limits spent. CPA derives one, and so does :func:`derive`:
+
+* a Claude client: its Claude Code session (``X-Claude-Code-Session-Id``, else the
+  session part of ``metadata.user_id``), per agent (``X-Claude-Code-Agent-Id``, ``main``
+  for the root agent: a sub-agent's prompts share no prefix with its parent's) and per
+  upstream model. A bare ``user_id`` names a user, not a conversation: no key;
+* a Chat Completions client: its own ``prompt_cache_key``, else one per proxy API key;
+* any client on the Responses WebSocket without a key: its downstream socket (CPA's
+  execution session).
+
+Each derived key is a name-based UUID (SHA-1 in the OID namespace, CPA's names), stable
+across turns and restarts; an API key only ever goes upstream hashed this way.
+
+Why two steps: ``CodexProvider.build`` sees the translated Codex body, which no longer
+has the client's format, ``metadata`` or ``prompt_cache_key``. :func:`carry`, where the
+attempt's body is made (``pipeline_prepare.start_attempt``), leaves the derived key in
+that body under :data:`CARRIED`; :func:`apply`, in ``build`` after
+``codex.identity-confuse`` (which, as in CPA, remaps only a key the client sent), takes
+it out again, sets ``prompt_cache_key`` when the body has none (a Codex CLI's own key
+stays) and names the session in a header when the client named none.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from cliproxy.formats import Format
+from cliproxy.providers.codex_ws_wire import SESSION_HEADER
+from cliproxy.translate.replay_keys import caller_key
+
+__all__ = ["CARRIED", "apply", "carry", "chat_key", "claude_code_key", "derive"]
+
+# private: the derived key on its way from start_attempt to build; never sent upstream
+CARRIED = "_cliproxy_prompt_cache_key"
+
+# read per request: a global, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
+_CLAUDE, _OPENAI = Format.CLAUDE, Format.OPENAI
+_SESSION_NAMES = frozenset({"session-id", "session_id"})
+# Claude Code's older user_id: user_<hash>_account_<uuid>_session_<uuid>
+_LEGACY_USER_SESSION = re.compile(r"_session_([a-f0-9-]+)$")
+_MAIN_AGENT = "main"
+
+
+def carry(
+    body: dict[str, Any],
+    fmt: Format,
+    client_body: Mapping[str, Any],
+    client_headers: Mapping[str, str],
+    model: str,
+) -> None:
+    """Leave the key :func:`derive` finds for the client's request in the attempt's
+    ``body`` (under :data:`CARRIED`), for :func:`apply` in ``build``."""
+    key = derive(fmt, client_body, client_headers, model)
+    if key:
+        body[CARRIED] = key
+
+
+def derive(fmt: Format, body: Mapping[str, Any], headers: Mapping[str, str], model: str) -> str:
+    """The prompt-cache key CPA derives for a client request in ``fmt`` to upstream
+    ``model``; ``""`` when it has none. A Responses client's own key needs no deriving:
+    the translated body keeps it."""
+    if fmt is _CLAUDE:
+        key = claude_code_key(body, headers, model)
+    elif fmt is _OPENAI:
+        key = chat_key(body, headers)
+    else:
+        key = ""
+    if key:
+        return key
+    downstream = headers.get(SESSION_HEADER)  # the Responses WebSocket's downstream socket
+    return _execution_uuid(downstream) if downstream else ""
+
+
+def claude_code_key(body: Mapping[str, Any], headers: Mapping[str, str], model: str) -> str:
+    """One key per Claude Code session, agent and upstream model (CPA
+    ``ClaudeCodePromptCache``); ``""`` without a session."""
+    model = model.strip()
+    session = (headers.get("x-claude-code-session-id") or "").strip() or _metadata_session(body)
+    if not model or not session:
+        return ""
+    agent = (headers.get("x-claude-code-agent-id") or "").strip() or _MAIN_AGENT
+    return _claude_uuid(model, session, agent)
+
+
+def chat_key(body: Mapping[str, Any], headers: Mapping[str, str]) -> str:
+    """A Chat Completions client's own ``prompt_cache_key``, else a UUID of the proxy API
+    key it came with: the translation to Codex drops the field, CPA carries it."""
+    own = body.get("prompt_cache_key")
+    if type(own) is str and (own := own.strip()):
+        return own
+    api_key = caller_key(headers)
+    return _api_key_uuid(api_key) if api_key else ""
+
+
+def apply(body: dict[str, Any], headers: dict[str, str], *, websocket: bool = False) -> None:
+    """In ``build``: the carried key into ``prompt_cache_key`` unless the body has a key
+    already, and the body's key as the session header unless one is set (the client's
+    own, or ``codex.identity-confuse``'s): ``Session-Id`` over HTTP, ``session_id`` and
+    ``Conversation_id`` on a WebSocket handshake (CPA)."""
+    carried = body.pop(CARRIED, None)
+    key = body.get("prompt_cache_key")
+    if type(key) is str and key.strip():
+        key = key.strip()
+    elif carried:
+        key = body["prompt_cache_key"] = carried
+    else:
+        return
+    for name in headers:
+        if name.lower() in _SESSION_NAMES:
+            return
+    if websocket:
+        headers["session_id"] = key
+        headers.setdefault("Conversation_id", key)
+    else:
+        headers["Session-Id"] = key
+
+
+def _metadata_session(body: Mapping[str, Any]) -> str:
+    """The session in Claude Code's ``metadata.user_id``: the ``_session_<id>`` suffix of
+    the older form, or ``session_id`` of the JSON one; ``""`` for any other user id."""
+    meta = body.get("metadata")
+    user_id = meta.get("user_id") if type(meta) is dict else None
+    if type(user_id) is not str or not user_id:
+        return ""
+    if match := _LEGACY_USER_SESSION.search(user_id):
+        return match.group(1)
+    if not user_id.startswith("{"):
+        return ""
+    try:
+        parsed = orjson.loads(user_id)
+    except orjson.JSONDecodeError:
+        return ""
+    session = parsed.get("session_id") if type(parsed) is dict else None
+    return session.strip() if type(session) is str else ""
+
+
+# a session's turns ask for the same key again: each is hashed once (bounded caches)
+@lru_cache(maxsize=4096)
+def _claude_uuid(model: str, session: str, agent: str) -> str:
+    scope = f"claude:{session}:agent:{agent}"
+    return _uuid("\x00".join(("cli-proxy-api:codex:claude-code", model, scope)))
+
+
+@lru_cache(maxsize=1024)
+def _api_key_uuid(api_key: str) -> str:
+    return _uuid("cli-proxy-api:codex:prompt-cache:" + api_key)
+
+
+@lru_cache(maxsize=1024)
+def _execution_uuid(session: str) -> str:
+    return _uuid("\x00".join(("cli-proxy-api", "codex", "execution-session", session.strip())))
+
+
+def _uuid(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, name))
