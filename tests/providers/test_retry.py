@@ -7,7 +7,6 @@ from email.utils import formatdate
 import pytest
 
 from cliproxy.providers.retry import (
-    anthropic_unified_reset,
     codex_reset,
     google_retry_delay,
     parse_duration,
@@ -85,18 +84,3 @@ def test_codex_reset():
     assert codex_reset({"error": {"type": "server_error", "resets_in_seconds": 30}}) is None
     assert codex_reset({"error": {}}) is None
     assert codex_reset("x") is None
-
-
-def test_anthropic_unified_reset_takes_latest_blocking_window():
-    now = 1_000_000.0
-    headers = {
-        "anthropic-ratelimit-unified-status": "rejected",
-        "anthropic-ratelimit-unified-reset": str(int(now + 60)),
-        "anthropic-ratelimit-unified-5h-status": "allowed",
-        "anthropic-ratelimit-unified-5h-reset": str(int(now + 9999)),
-        "Anthropic-Ratelimit-Unified-7d-Status": "rejected",
-        "Anthropic-Ratelimit-Unified-7d-Reset": str(int(now + 600)),
-    }
-    assert anthropic_unified_reset(headers, now=now) == 600
-    assert anthropic_unified_reset({"anthropic-ratelimit-unified-status": "allowed"}, now=now) is None
-    assert anthropic_unified_reset({}, now=now) is None

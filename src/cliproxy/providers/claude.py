@@ -16,6 +16,7 @@ settings keeps the caller's own request shape.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import uuid
 from collections.abc import Callable, Mapping
@@ -26,14 +27,13 @@ import orjson
 from cliproxy import __version__
 from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import Credential
-from cliproxy.errors import RequestError
+from cliproxy.errors import RequestError, UpstreamError
 from cliproxy.formats import Format
-from cliproxy.providers import claude_cache, claude_device, claude_helper, claude_tools
+from cliproxy.providers import claude_cache, claude_device, claude_helper, claude_limits, claude_tools
 from cliproxy.providers import claude_cloak as cloaking
 from cliproxy.providers import claude_identity as ident
 from cliproxy.providers.base import Provider, UpstreamRequest
 from cliproxy.providers.claude_plan import CredentialPlan, Custom, host_header
-from cliproxy.providers.retry import anthropic_unified_reset, retry_after_header
 
 __all__ = ["ClaudeProvider", "host_header", "wire_order"]
 
@@ -72,6 +72,9 @@ _PLANS = 1024  # credential plans kept per provider; emptied when more come
 # it, else "" (see _PASS); emptied when it grows past _NAMES
 _FORWARDED: dict[str, str] = {}
 _NAMES = 4096
+# whether this task's last Claude request was a fast-mode one to Anthropic: ``build``
+# sets it, ``classify`` of the answer reads it (both run in one attempt's task)
+_FAST: contextvars.ContextVar[bool] = contextvars.ContextVar("claude_fast", default=False)
 
 
 class ClaudeProvider(Provider):
@@ -143,13 +146,15 @@ class ClaudeProvider(Provider):
         if anthropic and not confirmed:  # refused there for sure: the client's 400 (CPA)
             _check_mid_system(body)
         if not (cli or cloaked or confirmed):  # the caller's own request shape
-            headers = self._caller_headers(plan, client_headers, extra, stream=up_stream)
+            fast = ident.fast_speed(body)
+            headers = self._caller_headers(plan, client_headers, extra, stream=up_stream, fast=fast)
             if count:
                 claude_cache.settle(body)
             else:  # CPA's placement when the caller placed no mark
                 claude_cache.settle_unmarked(body)
             if self._finishes:
                 self.finish(body, cli=False)
+            _FAST.set(anthropic and not count and (fast or _fast_beta(headers, plan)))
             return UpstreamRequest(url, headers, orjson.dumps(body), up_stream)
         settings = plan.settings
         signed = plan.signed
@@ -206,6 +211,7 @@ class ClaudeProvider(Provider):
             stream=up_stream,
             session=session,
         )
+        _FAST.set(anthropic and not count and (ident.fast_speed(body) or _fast_beta(headers, plan)))
         req = UpstreamRequest(url, headers, raw, up_stream)
         if names is not None and not count:  # the answer's tool calls under the client's names
             req.rewrite_body, req.rewrite_chunk = names.restore_body, names.restore_lines
@@ -244,7 +250,10 @@ class ClaudeProvider(Provider):
         extra: list[str],
         *,
         stream: bool,
+        fast: bool = False,
     ) -> dict[str, str]:
+        """The caller's own headers with the credential's auth (CPA's caller-owned mode); a
+        ``fast`` body gets :data:`ident.FAST_MODE_BETA` before the body's own betas."""
         headers: dict[str, str] = {"content-type": "application/json"}
         forwarded = _FORWARDED
         for name, value in client_headers.items():
@@ -260,6 +269,8 @@ class ClaudeProvider(Provider):
             headers["user-agent"] = _OWN_AGENT  # never a library default (CPA)
         name, value = plan.auth
         headers[name] = value
+        if fast:  # Anthropic refuses "speed" without its beta
+            extra = [ident.FAST_MODE_BETA, *extra]
         if extra:
             betas = [b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip()]
             betas.extend(b for b in extra if b not in betas)
@@ -380,11 +391,23 @@ class ClaudeProvider(Provider):
         headers["user-agent"] = p.user_agent
 
     def retry_hint(self, status: int, headers: Mapping[str, str], body: Any) -> float | None:
-        after = retry_after_header(headers)
-        unified = anthropic_unified_reset(headers) if status == 429 else None
-        if after is None:
-            return unified
-        return after if unified is None else max(after, unified)
+        """Retry-After and the resets of the rejected unified windows, whichever is later
+        (:func:`claude_limits.reset_after`; a Fable-only rejection waits Retry-After)."""
+        return claude_limits.reset_after(headers)
+
+    def classify(
+        self, status: int, headers: Mapping[str, str], body: bytes, credential_id: str | None = None
+    ) -> UpstreamError:
+        """The scope of an Anthropic error (CPA). A 429 that rejects a shared window
+        exhausts the credential, fast request or not. Otherwise a fast-mode credits
+        refusal, and any error a fast-mode request to Anthropic gets, belong to the request:
+        to the client as they are, no cooldown, no other credential."""
+        err = super().classify(status, headers, body, credential_id)
+        if status == 429 and claude_limits.shared_window_rejected(headers):
+            err.credential_scoped = True
+        elif _FAST.get() or (status == 429 and claude_limits.fast_credits_refusal(body)):
+            err.request_scoped = True
+        return err
 
 
 # Claude Code 2.1.220's header names where they are not Title-Case (CPA's casing table)
@@ -453,6 +476,18 @@ def _decodable(encoding: str) -> bool:
     codings = {c.split(";")[0].strip().lower() for c in encoding.split(",") if c.strip()}
     plain = {"gzip", "deflate", "identity"}
     return codings <= plain or (codings <= plain | {"br", "zstd"} and ident.can_decode_br_zstd())
+
+
+def _fast_beta(headers: Mapping[str, str], plan: CredentialPlan) -> bool:
+    """The outgoing ``anthropic-beta`` declares fast mode (a client may ask for it by the
+    beta alone, without ``speed``); only a credential's ``headers:`` spell the name their
+    own way."""
+    value = headers.get("anthropic-beta")
+    if value is None and plan.custom:
+        value = next((v for k, v in headers.items() if k.lower() == "anthropic-beta"), None)
+    if not value:
+        return False
+    return ident.FAST_MODE_BETA in (b.strip() for b in value.split(","))
 
 
 def _forwarded_name(name: str) -> str:

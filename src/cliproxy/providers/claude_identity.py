@@ -43,6 +43,7 @@ __all__ = [
     "detect",
     "entrypoint",
     "fake_user_id",
+    "fast_speed",
     "header",
     "is_oauth",
     "is_valid_user_id",
@@ -459,6 +460,13 @@ def legacy_mid_system_error(body: Mapping[str, Any]) -> tuple[str, int] | None:
     )
 
 
+def fast_speed(body: Mapping[str, Any]) -> bool:
+    """The body asks for the fast service tier (``"speed": "fast"``), which Anthropic
+    refuses unless the request also declares :data:`FAST_MODE_BETA`."""
+    speed = body.get("speed")
+    return isinstance(speed, str) and speed.strip().lower() == "fast"
+
+
 def cli_betas(body: Mapping[str, Any], requested: set[str], oauth: bool) -> str:
     """Claude Code 2.1.220's per-request ``anthropic-beta`` list, in its wire order."""
     out = [CODE_BETA]
@@ -479,8 +487,7 @@ def cli_betas(body: Mapping[str, Any], requested: set[str], oauth: bool) -> str:
     if oauth and FALLBACK_CREDIT_BETA not in requested:
         out.append(FALLBACK_CREDIT_BETA)
     out.extend(b for b in _TRAILING_BETAS if b in requested)
-    speed = body.get("speed")
-    if FAST_MODE_BETA in requested or (isinstance(speed, str) and speed.strip().lower() == "fast"):
+    if FAST_MODE_BETA in requested or fast_speed(body):
         out.append(FAST_MODE_BETA)
     if oauth:
         out.append(EXTENDED_TTL_BETA)

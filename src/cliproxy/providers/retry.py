@@ -19,7 +19,6 @@ from cliproxy import times
 from cliproxy.formats.openai_responses import usage_reset
 
 __all__ = [
-    "anthropic_unified_reset",
     "codex_reset",
     "google_retry_delay",
     "parse_duration",
@@ -88,29 +87,3 @@ def codex_reset(body: Any, now: float | None = None) -> float | None:
     """Codex usage-limit errors: ``error.resets_at`` while it is ahead, else
     ``error.resets_in_seconds`` (CPA ``parseCodexRetryAfter``)."""
     return usage_reset(body, time.time() if now is None else now)
-
-
-_UNIFIED_STATUS = ("", "5h-", "7d-", "7d_oi-")
-
-
-def anthropic_unified_reset(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """The latest reset among Anthropic's unified limits that are not "allowed"."""
-    now = time.time() if now is None else now
-    lowered = {
-        k.lower(): v for k, v in headers.items() if k.lower().startswith("anthropic-ratelimit-unified")
-    }
-    if not lowered:
-        return None
-    deadline: float | None = None
-    for scope in _UNIFIED_STATUS:
-        status = lowered.get(f"anthropic-ratelimit-unified-{scope}status")
-        if status is None or status.strip().lower() in ("allowed", "allowed_warning"):
-            continue
-        reset = lowered.get(f"anthropic-ratelimit-unified-{scope}reset")
-        try:
-            at = float(reset) if reset else None
-        except ValueError:
-            at = None
-        if at is not None and (deadline is None or at > deadline):
-            deadline = at
-    return None if deadline is None else max(0.0, deadline - now)
