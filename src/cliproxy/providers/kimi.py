@@ -17,10 +17,17 @@ sets them), cache breakpoints, the caller's Claude headers; every credential goe
 bearer token and the URL carries ``?beta=true``. Claude Code's billing/attribution system
 block (``x-anthropic-billing-header: ...``) is dropped from those bodies unless the file
 takes the ``claude-code-cli`` profile, as CPA does (Kimi would read it as prompt text).
+Claude clients also get CPA's thinking replay (``translate.kimi_replay``); a replay Kimi
+refuses (400/422, or an ``error`` event in the stream) leaves the cache.
+
+A Chat Completions body has its tool links and assistant reasoning repaired before it
+goes (``providers.kimi_chat``): Kimi with thinking on refuses what Chat clients send in
+tool loops.
 """
 
 from __future__ import annotations
 
+import contextvars
 import platform
 import socket
 from collections.abc import Mapping
@@ -30,15 +37,21 @@ import orjson
 
 from cliproxy import __version__
 from cliproxy.credentials.record import Credential
+from cliproxy.errors import UpstreamError
 from cliproxy.formats import Format
 from cliproxy.formats.openai_chat import ask_usage
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.claude import ClaudeProvider
 from cliproxy.providers.identity import strip_claude_attribution
+from cliproxy.providers.kimi_chat import normalize_tool_links
 from cliproxy.translate import kimi_replay
-from cliproxy.translate.kimi_replay import KimiReplayCache
+from cliproxy.translate.kimi_replay import KimiReplayCache, Scope
 
 __all__ = ["KimiProvider", "upstream_model"]
+
+# the replay scope of this task's last Kimi request: ``build`` sets it, ``classify`` of
+# the answer reads it (the pipeline calls both in one attempt's task, one after the other)
+_SCOPE: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("kimi_replay_scope", default=None)
 
 _CODING_ALIASES = {
     "kimi-k2.7-code": "kimi-for-coding",
@@ -116,6 +129,7 @@ class KimiProvider(Provider):
             fmt = Format.CLAUDE if client_headers.get("anthropic-version") else Format.OPENAI
         if fmt is Format.CLAUDE:
             scope = self._replay_scope(body, model, client_headers, action)
+            _SCOPE.set(scope)
             req = self.messages.build(
                 cred,
                 body,
@@ -125,9 +139,13 @@ class KimiProvider(Provider):
                 action=action,
             )
             if scope is not None:
-                self._record(req, scope)
+                _record(req, scope)
             return req
+        _SCOPE.set(None)
         body["model"] = upstream_model(model)
+        messages = normalize_tool_links(body.get("messages"))
+        if messages is not None:  # the body is the attempt's own; its list may be the client's
+            body["messages"] = messages
         token = cred.access_token or cred.api_key
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         headers.update(_device_headers(cred))
@@ -143,44 +161,50 @@ class KimiProvider(Provider):
             self.base_url(cred) + "/v1/chat/completions", headers, orjson.dumps(body), stream
         )
 
+    def classify(
+        self, status: int, headers: Mapping[str, str], body: bytes, credential_id: str | None = None
+    ) -> UpstreamError:
+        """A refusal of a request that carried restored thinking drops it from the cache
+        (CPA): otherwise every retry would carry it again until its TTL ran out."""
+        scope = _SCOPE.get()
+        if scope is not None and kimi_replay.refused(status):
+            scope.forget()
+        return super().classify(status, headers, body, credential_id)
+
     def _replay_scope(
         self, body: dict[str, Any], model: str, headers: Mapping[str, str], action: str
-    ) -> tuple[str, str] | None:
+    ) -> Scope | None:
         """CPA's Kimi thinking replay: the cached content restored into ``body`` (its
-        ``messages`` list replaced, never edited); the ``(family, session)`` to record into."""
+        ``messages`` list replaced, never edited); the scope to record into."""
         if action != "generate":
             return None
-        scope = kimi_replay.model_family(upstream_model(model)), kimi_replay.session_key(headers, body)
-        if not scope[1]:
+        session = kimi_replay.session_key(headers, body)
+        if not session:
             return None
-        cached = self.replay.get(*scope)
-        restored = kimi_replay.restore(body.get("messages"), cached) if cached else None
-        if restored is not None:
-            body["messages"] = restored
+        scope = Scope(self.replay, kimi_replay.model_family(upstream_model(model)), session)
+        scope.apply(body)
         return scope
 
-    def _record(self, req: UpstreamRequest, scope: tuple[str, str]) -> None:
-        """Watch the answer (streamed or whole) on its way, after any other rewrite."""
 
-        def keep(content: list[Any]) -> None:
-            self.replay.store(*scope, content)
+def _record(req: UpstreamRequest, scope: Scope) -> None:
+    """Watch the answer (streamed or whole) on its way, after any other rewrite."""
+    failed = scope.forget if scope.restored is not None else None
+    recorder = kimi_replay.StreamRecorder(scope.keep, failed)
+    chunk_hook, body_hook = req.rewrite_chunk, req.rewrite_body
 
-        recorder = kimi_replay.StreamRecorder(keep)
-        chunk_hook, body_hook = req.rewrite_chunk, req.rewrite_body
+    def on_chunk(data: bytes) -> bytes:
+        return recorder.feed(chunk_hook(data) if chunk_hook is not None else data)
 
-        def on_chunk(data: bytes) -> bytes:
-            return recorder.feed(chunk_hook(data) if chunk_hook is not None else data)
-
-        def on_body(data: bytes) -> bytes:
-            data = body_hook(data) if body_hook is not None else data
-            try:
-                content = orjson.loads(data).get("content")
-            except (orjson.JSONDecodeError, AttributeError):
-                return data
-            keep(content)
+    def on_body(data: bytes) -> bytes:
+        data = body_hook(data) if body_hook is not None else data
+        try:
+            content = orjson.loads(data).get("content")
+        except (orjson.JSONDecodeError, AttributeError):
             return data
+        scope.keep(content)
+        return data
 
-        req.rewrite_chunk, req.rewrite_body = on_chunk, on_body
+    req.rewrite_chunk, req.rewrite_body = on_chunk, on_body
 
 
 def _device_headers(cred: Credential) -> dict[str, str]:

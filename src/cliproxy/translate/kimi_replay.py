@@ -8,6 +8,11 @@ or drops the thinking, the proxy puts it back: the last assistant content that h
 signed thinking and a tool call is kept per ``(model family, caller session)``; on the
 next request the latest assistant message without thinking whose other blocks are
 the same gets the whole cached content. 1 h sliding TTL, bounded, in the process.
+
+When Kimi refuses a request that carried restored content (a 400 or 422, or an ``error``
+event in its stream), the entry is dropped, unless a newer one replaced it meanwhile:
+the content may be what it refused, and putting it back would fail every retry until
+the TTL ran out (CPA ``shouldClearKimiThinkingReplayAfterError``).
 """
 
 from __future__ import annotations
@@ -21,10 +26,28 @@ import orjson
 from cliproxy.translate.replay import REPLAY_MAX_SESSIONS, REPLAY_TTL, _Bounded
 from cliproxy.translate.replay_keys import caller_key, replay_session_key
 
-__all__ = ["KimiReplayCache", "StreamRecorder", "model_family", "replayable", "restore", "session_key"]
+__all__ = [
+    "KimiReplayCache",
+    "Scope",
+    "StreamRecorder",
+    "model_family",
+    "refused",
+    "replayable",
+    "restore",
+    "session_key",
+]
 
 MAX_BYTES = 8 << 20  # one cached content, as CPA bounds an entry
 MAX_BLOCKS = 256
+# upstream statuses that refuse the request itself: restored content may be the cause (CPA)
+REFUSED = frozenset({400, 422})
+
+
+def refused(status: int) -> bool:
+    """Whether an upstream error status says Kimi refused the request's content (a restored
+    replay then goes); a server error, a rate limit or an auth failure says nothing about
+    it, and neither does a transport error or the proxy's own validation (no status here)."""
+    return status in REFUSED
 
 
 def model_family(upstream: str) -> str:
@@ -149,34 +172,74 @@ class KimiReplayCache:
         if key:
             self._entries.delete(key)
 
+    def discard(self, family: str, session: str, content: list[Any]) -> None:
+        """Delete the entry only while it is still ``content`` (the same object): a newer
+        answer stored meanwhile is kept (CPA ``DeleteKimiThinkingReplayIfUnchanged``)."""
+        key = self._key(family, session)
+        if key and self._entries.get(key) is content:
+            self._entries.delete(key)
+
     def clear(self) -> None:
         self._entries.clear()
+
+
+class Scope:
+    """One request's replay: the ``(family, session)`` its answer is recorded under and
+    the cached content restored into it, if any (what a refusal takes back)."""
+
+    __slots__ = ("cache", "family", "restored", "session")
+
+    def __init__(self, cache: KimiReplayCache, family: str, session: str) -> None:
+        self.cache = cache
+        self.family = family
+        self.session = session
+        self.restored: list[Any] | None = None
+
+    def apply(self, body: dict[str, Any]) -> None:
+        """The cached content restored into ``body`` (its ``messages`` list replaced,
+        never edited), remembered as ``restored``."""
+        cached = self.cache.get(self.family, self.session)
+        restored = restore(body.get("messages"), cached) if cached else None
+        if restored is not None:
+            body["messages"] = restored
+            self.restored = cached
+
+    def keep(self, content: Any) -> None:
+        """A finished answer: recorded (or the entry cleared) as ``KimiReplayCache.store``."""
+        self.cache.store(self.family, self.session, content)
+
+    def forget(self) -> None:
+        """Kimi refused the request: the restored content leaves the cache (once)."""
+        if self.restored is not None:
+            self.cache.discard(self.family, self.session, self.restored)
+            self.restored = None
 
 
 class StreamRecorder:
     """Reads a Claude SSE answer as it passes (chunks may split lines) and hands the
     finished content to ``done`` at ``message_stop``; an error, an unknown delta or an
-    answer over the size bound hands nothing (the cache keeps what it had)."""
+    answer over the size bound hands nothing (the cache keeps what it had). An ``error``
+    event also calls ``failed``: Kimi refused the request after all."""
 
-    __slots__ = ("_blocks", "_buf", "_done", "_size", "abandoned")
+    __slots__ = ("_blocks", "_buf", "_done", "_failed", "_size", "abandoned")
 
-    def __init__(self, done: Callable[[list[Any]], None]) -> None:
+    def __init__(self, done: Callable[[list[Any]], None], failed: Callable[[], None] | None = None) -> None:
         self._done = done
+        self._failed = failed
         self._buf = b""
         self._blocks: dict[int, dict[str, Any]] = {}
         self._size = 0
         self.abandoned = False
 
     def feed(self, chunk: bytes) -> bytes:
-        if self.abandoned:
+        if self.abandoned and self._failed is None:
             return chunk
         data = self._buf + chunk
         lines = data.split(b"\n")
         self._buf = lines.pop()
         self._size += len(chunk)
         if self._size > MAX_BYTES:
-            self.abandoned = True
-            return chunk
+            self.abandoned = True  # nothing to record; a refusal is still watched for
         for line in lines:
             line = line.strip()
             if line.startswith(b"data:"):
@@ -184,7 +247,9 @@ class StreamRecorder:
         return chunk
 
     def _event(self, payload: bytes) -> None:
-        if not payload or payload == b"[DONE]" or self.abandoned:
+        if not payload or payload == b"[DONE]":
+            return
+        if self.abandoned and payload.find(b"error") < 0:  # only a refusal matters still
             return
         try:
             ev = orjson.loads(payload)
@@ -192,7 +257,11 @@ class StreamRecorder:
             self.abandoned = True
             return
         kind = ev.get("type") if isinstance(ev, dict) else None
-        if kind == "content_block_start":
+        if kind == "error":
+            self._refused()
+        elif self.abandoned:
+            return
+        elif kind == "content_block_start":
             block = ev.get("content_block")
             index = ev.get("index")
             if not isinstance(block, dict) or not isinstance(index, int) or index in self._blocks:
@@ -203,8 +272,13 @@ class StreamRecorder:
             self._delta(ev)
         elif kind == "message_stop":
             self._finish()
-        elif kind == "error":
-            self.abandoned = True
+
+    def _refused(self) -> None:
+        """An ``error`` event: nothing is recorded, and ``failed`` is called (once)."""
+        self.abandoned = True
+        failed, self._failed = self._failed, None
+        if failed is not None:
+            failed()
 
     def _delta(self, ev: dict[str, Any]) -> None:
         block = self._blocks.get(ev.get("index"))  # type: ignore[arg-type]
