@@ -18,8 +18,9 @@ from google.genai import types as gtypes
 
 from cliproxy.formats import Format
 from cliproxy.translate import tokens
-from cliproxy.translate.token_segments import chat_segments, codex_segments, xai_segments
+from cliproxy.translate.token_segments import chat_segments, claude_segments, codex_segments, xai_segments
 from tests.e2e.clients import KEY, ask
+from tests.fakes.server import Behavior
 
 SYSTEM = "You are a careful assistant. Answer briefly."
 PROMPT = "Count the tokens of this sentence, please: the quick brown fox jumps over the lazy dog."
@@ -189,3 +190,40 @@ async def test_large_prompt_counts_in_pieces_close_to_one_pass() -> None:
     whole = tokens.count_text(tokens.O200K, text)
     pieced = await tokens.count(tokens.O200K, [text])
     assert abs(pieced - whole) <= len(text) // tokens.PIECE + 1
+
+
+@pytest.mark.parametrize("status", [404, 405, 501])
+async def test_a_claude_gateway_without_count_tokens_counts_locally(start_proxy, fake_claude, status) -> None:
+    """A Claude key on a gateway (not api.anthropic.com) that has no count_tokens path:
+    the count is CPA's local one (o200k over the request's text, its
+    ``collectClaudeInputTokenSegments``), and the gateway's refusal cools nothing: the next
+    generation goes to the same key. CPA never asks a gateway; we ask it first, since one
+    that counts gives the exact number."""
+    proxy = await start_proxy(
+        f"""
+api-keys: ["{KEY}"]
+claude-api-key:
+  - api-key: "sk-ant-gw"
+    base-url: "{fake_claude.base_url}"
+    models:
+      - name: "claude-sonnet-4-6"
+        alias: "gw-model"
+"""
+    )
+    fake_claude.script(Behavior(status=status, path="count_tokens", times=None))
+    got = await _claude_count(proxy.url, "gw-model")
+    body = {"system": SYSTEM, "messages": [{"role": "user", "content": PROMPT}]}
+    assert got == await tokens.count(tokens.O200K, claude_segments(body))
+    assert await proxy.service.pool.cooldowns(proxy.service.pool.credentials()[0]) == []
+    answer = await ask(Format.CLAUDE, proxy.url, "gw-model", "Say hello", stream=False)
+    assert answer.text
+
+
+async def test_a_claude_gateway_that_counts_is_asked(start_proxy, fake_claude) -> None:
+    """A gateway that serves count_tokens gives its own (exact) number."""
+    proxy = await start_proxy(
+        f'api-keys: ["{KEY}"]\nclaude-api-key:\n  - api-key: "sk-ant-gw"\n'
+        f'    base-url: "{fake_claude.base_url}"\n    models: [{{name: "claude-sonnet-4-6", alias: "gw-model"}}]\n'
+    )
+    assert await _claude_count(proxy.url, "gw-model") > 0
+    assert any(r.path.endswith("/count_tokens") for r in fake_claude.requests)

@@ -33,7 +33,8 @@ from cliproxy.providers import claude_cache, claude_device, claude_helper, claud
 from cliproxy.providers import claude_cloak as cloaking
 from cliproxy.providers import claude_identity as ident
 from cliproxy.providers.base import Provider, UpstreamRequest
-from cliproxy.providers.claude_plan import CredentialPlan, Custom, host_header
+from cliproxy.providers.claude_plan import CredentialPlan, Custom, anthropic_origin, host_header
+from cliproxy.translate import token_segments, tokens
 
 __all__ = ["ClaudeProvider", "host_header", "wire_order"]
 
@@ -74,6 +75,8 @@ _FORWARDED: dict[str, str] = {}
 _NAMES = 4096
 # whether this task's last Claude request was a fast-mode one to Anthropic: ``build``
 # sets it, ``classify`` of the answer reads it (both run in one attempt's task)
+# a gateway's answers to a count_tokens path it does not serve
+_NO_COUNT_ENDPOINT = frozenset((404, 405, 501))
 _FAST: contextvars.ContextVar[bool] = contextvars.ContextVar("claude_fast", default=False)
 
 
@@ -389,6 +392,17 @@ class ClaudeProvider(Provider):
         headers["x-stainless-os"] = p.os
         headers["x-stainless-arch"] = p.arch
         headers["user-agent"] = p.user_agent
+
+    def counts_locally_after(self, cred: Credential, status: int) -> bool:
+        """A gateway (any base URL but Anthropic's) without ``/v1/messages/count_tokens``:
+        the count is CPA's local estimate, and the gateway's 404 cools nothing (a 12-hour
+        model cooldown used to block generation too). Our difference from CPA: a gateway is
+        asked first, since one that counts gives the exact number; CPA never asks it."""
+        return status in _NO_COUNT_ENDPOINT and not anthropic_origin(self.base_url(cred))
+
+    def count_locally(self, body: dict[str, Any], model: str) -> tuple[str, list[str]]:
+        """CPA's local Claude count: the o200k encoding over the request's text."""
+        return tokens.O200K, token_segments.claude_segments(body)
 
     def retry_hint(self, status: int, headers: Mapping[str, str], body: Any) -> float | None:
         """Retry-After and the resets of the rejected unified windows, whichever is later
