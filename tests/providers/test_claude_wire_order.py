@@ -69,6 +69,9 @@ claude-api-key:
     )
     want = [n for n in CODE_ORDER if n != "Connection"] + ["Connection"]
     assert list(messages.headers.keys()) == want
+    # Claude Code's codings, whatever the shared client decodes: curl decodes them all
+    # (CPA claude_executor_test.go Execute_SetsCompressedAcceptEncoding)
+    assert messages.headers["Accept-Encoding"] == "gzip, deflate, br, zstd"
     # count_tokens: the same without X-Stainless-Timeout (claudeCodeCountTokensHeaderOrder)
     assert list(count.headers.keys()) == [n for n in want if n != "X-Stainless-Timeout"]
 

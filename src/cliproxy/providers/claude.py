@@ -29,7 +29,14 @@ from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import Credential
 from cliproxy.errors import RequestError, UpstreamError
 from cliproxy.formats import Format
-from cliproxy.providers import claude_cache, claude_device, claude_helper, claude_limits, claude_tools
+from cliproxy.providers import (
+    claude_cache,
+    claude_device,
+    claude_helper,
+    claude_limits,
+    claude_tools,
+    impersonate,
+)
 from cliproxy.providers import claude_cloak as cloaking
 from cliproxy.providers import claude_identity as ident
 from cliproxy.providers.base import Provider, UpstreamRequest
@@ -67,7 +74,11 @@ _OWNED = (
     ("x-stainless-lang", "js"),
 )
 # Claude Code's Accept-Encoding, when this process can decode all of it
-_ACCEPT_ENCODING = "gzip, deflate, br, zstd" if ident.can_decode_br_zstd() else "gzip, deflate"
+# Claude Code's Accept-Encoding; to Anthropic curl (the impersonating client) decodes all of
+# it, elsewhere what the shared client can decode is asked for
+_CLAUDE_CODE_ENCODING = "gzip, deflate, br, zstd"
+_ACCEPT_ENCODING = _CLAUDE_CODE_ENCODING if ident.can_decode_br_zstd() else "gzip, deflate"
+_ANTHROPIC_ENCODING = _CLAUDE_CODE_ENCODING if impersonate.available() else _ACCEPT_ENCODING
 _PLANS = 1024  # credential plans kept per provider; emptied when more come
 # client header name as sent -> its lower-case name when a caller-owned request forwards
 # it, else "" (see _PASS); emptied when it grows past _NAMES
@@ -360,7 +371,8 @@ class ClaudeProvider(Provider):
         elif stream and not anthropic:
             headers["accept"], headers["accept-encoding"] = "text/event-stream", "identity"
         else:
-            headers["accept"], headers["accept-encoding"] = "application/json", _ACCEPT_ENCODING
+            encoding = _ANTHROPIC_ENCODING if anthropic else _ACCEPT_ENCODING
+            headers["accept"], headers["accept-encoding"] = "application/json", encoding
         return wire_order(headers)
 
     def _device_headers(

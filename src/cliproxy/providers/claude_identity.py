@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import re
 import secrets
 import time
@@ -29,6 +28,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from cliproxy.credentials.record import Credential
 from cliproxy.credentials.session import extract_session_key, normalize_session_id
+from cliproxy.providers.decoding import decodes
 
 __all__ = [
     "CASE_FREE",
@@ -171,8 +171,9 @@ class Detection:
 
 
 def can_decode_br_zstd() -> bool:
-    """Whether the upstream client can decode brotli and zstd answers."""
-    return all(importlib.util.find_spec(m) is not None for m in ("brotli", "zstandard"))
+    """Whether the shared upstream client (aiohttp's or ours, :mod:`.decoding`) can decode
+    brotli and zstd answers (zstd always can; br with ``brotli`` installed)."""
+    return decodes("br") and decodes("zstd")
 
 
 # header mappings whose lookups ignore case already (the servers' request headers)

@@ -21,7 +21,7 @@ try:
 except ImportError:
     brotli = None
 
-__all__ = ["Decoder", "decoder_for"]
+__all__ = ["Decoder", "decoder_for", "decodes"]
 
 
 class Decoder(Protocol):
@@ -60,6 +60,15 @@ class _NoFlush:
 
     def flush(self) -> bytes:
         return b""
+
+
+def decodes(coding: str) -> bool:
+    """Whether an answer in ``coding`` (a ``Content-Encoding`` token) can be decoded here."""
+    if coding in ("gzip", "x-gzip", "deflate", "identity"):
+        return True
+    if coding == "zstd":
+        return ZstdDecompressor is not None
+    return coding == "br" and brotli is not None
 
 
 def decoder_for(encoding: str) -> Decoder | None:
