@@ -18,7 +18,7 @@ from cliproxy.formats.openai_responses import model_at_capacity
 from cliproxy.providers import codex_cache
 from cliproxy.providers import codex_multi_agent as multi_agent
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
-from cliproxy.providers.codex_images import apply_image_tool
+from cliproxy.providers.codex_images import apply_image_tool, is_lite
 from cliproxy.providers.codex_input_ids import sanitize_input_ids
 from cliproxy.providers.codex_stream import CompletedOutput
 from cliproxy.providers.codex_ws import CONTINUES_HEADER, websocket_request
@@ -81,6 +81,7 @@ class CodexProvider(Provider):
         else:
             body["stream"] = True
             apply_image_tool(body, self.image_mode, model=model, cred=cred, headers=client_headers)
+            _parallel_tool_calls(body, client_headers)
         if not images:  # ids another backend made, as Codex takes them (CPA)
             sanitize_input_ids(body)
         optimized = False
@@ -143,6 +144,17 @@ class CodexProvider(Provider):
             ):
                 status = 429
         return super().classify(status, headers, body, credential_id)
+
+
+def _parallel_tool_calls(body: dict[str, Any], headers: Mapping[str, str]) -> None:
+    """CPA ``normalizeCodexParallelToolCalls``: a Codex Desktop "responses lite" request
+    never runs calls in parallel; a request with no tools carries no such flag."""
+    if is_lite(body, headers):
+        body["parallel_tool_calls"] = False
+    elif "parallel_tool_calls" in body:
+        tools = body.get("tools")
+        if not (isinstance(tools, list) and tools):
+            del body["parallel_tool_calls"]
 
 
 def _chained(first: Callable[[bytes], bytes], then: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:

@@ -23,7 +23,7 @@ from typing import Any
 
 from cliproxy.credentials.record import Credential
 
-__all__ = ["IMAGE_TOOL", "apply_image_tool"]
+__all__ = ["IMAGE_TOOL", "apply_image_tool", "is_lite"]
 
 IMAGE_TOOL: dict[str, Any] = {"type": "image_generation", "output_format": "png"}
 LITE_HEADER = "X-OpenAI-Internal-Codex-Responses-Lite"
@@ -43,7 +43,7 @@ def apply_image_tool(
 
 
 def _wants_tool(body: dict[str, Any], model: str, cred: Credential, headers: Mapping[str, str]) -> bool:
-    if _is_lite(body, headers) or model.endswith("spark"):
+    if is_lite(body, headers) or model.endswith("spark"):
         return False
     if str(cred.attributes.get("plan_type") or "").strip().lower() == "free":
         return False
@@ -55,7 +55,9 @@ def _wants_tool(body: dict[str, Any], model: str, cred: Credential, headers: Map
     )
 
 
-def _is_lite(body: dict[str, Any], headers: Mapping[str, str]) -> bool:
+def is_lite(body: dict[str, Any], headers: Mapping[str, str]) -> bool:
+    """A Codex Desktop "responses lite" request (its header, or the flag it mirrors into
+    ``client_metadata``)."""
     if headers.get(LITE_HEADER, "").strip().lower() == "true":
         return True
     meta = body.get("client_metadata")
