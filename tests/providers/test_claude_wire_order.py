@@ -86,3 +86,32 @@ async def test_gateway_requests_carry_claude_codes_names_and_order(
     await send(Format.OPENAI, proxy.url, MODEL)
     want = ["Host", *(n for n in CODE_ORDER if n not in ("Host", "x-client-request-id"))]
     assert list(last(fake_claude).headers.keys()) == want
+
+
+@pytest.mark.skipif(not impersonate.available(), reason="curl_cffi not installed")
+@pytest.mark.parametrize("key", ["sk-ant-api03-plain", "sk-ant-oat01-wire"], ids=["api-key", "oauth"])
+async def test_anthropic_count_tokens_drops_the_fields_it_refuses(start_proxy, tls_claude, cert, key) -> None:  # noqa: F811
+    """CPA TestClaudeExecutor_DefaultCountTokensStillStripsAnthropicRejectedFields: Anthropic's
+    count_tokens refuses ``metadata``, ``context_management`` and ``diagnostics``
+    ("Extra inputs are not permitted"): they are left out for any credential there."""
+    fake, _front, redirect = tls_claude
+    proxy = await start_proxy(
+        f'api-keys: ["{KEY}"]\nclaude-api-key:\n  - api-key: "{key}"\n'
+        f'    base-url: "https://api.anthropic.com"\n    proxy-url: "{redirect.url}"\n'
+    )
+    router = proxy.service.providers.get("claude").transport
+    router.impersonating.verify = str(cert.cert)
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
+        await client.messages.count_tokens(
+            model=MODEL,
+            messages=[{"role": "user", "content": "hello"}],
+            extra_body={
+                "metadata": {"user_id": "caller-user"},
+                "context_management": {"edits": []},
+                "diagnostics": {"previous_message_id": None},
+            },
+        )
+    sent = fake.requests[-1]
+    assert sent.path.endswith("/count_tokens")
+    assert not {"metadata", "context_management", "diagnostics"} & set(sent.json)
+    assert len(sent.json["messages"]) == 1

@@ -86,6 +86,8 @@ _FORWARDED: dict[str, str] = {}
 _NAMES = 4096
 # whether this task's last Claude request was a fast-mode one to Anthropic: ``build``
 # sets it, ``classify`` of the answer reads it (both run in one attempt's task)
+# what api.anthropic.com's count_tokens refuses ("Extra inputs are not permitted")
+_NOT_COUNTED = ("metadata", "context_management", "diagnostics")
 # a gateway's answers to a count_tokens path it does not serve
 _NO_COUNT_ENDPOINT = frozenset((404, 405, 501))
 _FAST: contextvars.ContextVar[bool] = contextvars.ContextVar("claude_fast", default=False)
@@ -159,6 +161,9 @@ class ClaudeProvider(Provider):
         up_stream = stream and not count
         if anthropic and not confirmed:  # refused there for sure: the client's 400 (CPA)
             _check_mid_system(body)
+        if count and anthropic:  # fields Anthropic's count_tokens refuses, whoever sent them (CPA)
+            for key in _NOT_COUNTED:
+                body.pop(key, None)
         if not (cli or cloaked or confirmed):  # the caller's own request shape
             fast = ident.fast_speed(body)
             headers = self._caller_headers(plan, client_headers, extra, stream=up_stream, fast=fast)
