@@ -39,6 +39,7 @@ import orjson
 from cliproxy.credentials.record import Credential
 from cliproxy.providers import antigravity_credits as credits
 from cliproxy.providers.antigravity_project import ProjectLookup
+from cliproxy.providers.antigravity_turns import applies_to, normalize_response_turns
 from cliproxy.providers.base import UpstreamRequest, copy_client_headers
 from cliproxy.providers.gemini import GeminiProvider, backfill_response_names, lead_with_user
 from cliproxy.providers.http import HttpClient
@@ -105,6 +106,11 @@ class AntigravityProvider(GeminiProvider):
             "User-Agent": _user_agent(cred),
         }
         claude = "claude" in model.lower()
+        if action != "count":
+            backfill_response_names(body)
+            nest_response_media(body)  # (on user turns: before responses become model turns)
+        if applies_to(model):  # counted as it would be sent, too (CPA)
+            normalize_response_turns(body)
         if not claude:  # Antigravity's Claude takes a model turn first (CPA)
             lead_with_user(body)
         if action == "count":
@@ -112,8 +118,6 @@ class AntigravityProvider(GeminiProvider):
         else:
             if not claude:
                 _drop_max_output_tokens(body)
-            backfill_response_names(body)
-            nest_response_media(body)
             order_model_parts(body)
             clean_declaration_schemas(body)
             obfuscate_system_instruction(body, self.sensitive)

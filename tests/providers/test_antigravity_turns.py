@@ -1,0 +1,106 @@
+"""Tool-result turns for Antigravity's Gemini models (CPA
+internal/runtime/executor/antigravity_executor_signature_test.go
+TestNormalizeAntigravityGeminiFunctionResponseRoles*), on the body the provider sends."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import orjson
+import pytest
+
+from cliproxy.credentials.record import Credential
+from cliproxy.providers.antigravity import AntigravityProvider
+from cliproxy.providers.antigravity_turns import applies_to
+
+CRED = Credential(id="a", provider="antigravity", metadata={"access_token": "t", "project_id": "p"})
+EMPTY_USER = {"role": "user", "parts": [{"text": ""}]}
+
+
+def sent(contents: list[dict[str, Any]], model: str = "gemini-3-flash", action: str = "generate") -> Any:
+    before = copy.deepcopy(contents)
+    up = AntigravityProvider().build(
+        CRED, {"contents": contents}, model=model, stream=False, client_headers={}, action=action
+    )
+    assert contents == before  # the client's request is not edited
+    return orjson.loads(up.body)["request"]["contents"]
+
+
+def call(call_id: str, name: str = "read", **args: Any) -> dict[str, Any]:
+    fc: dict[str, Any] = {"name": name, "args": args}
+    if call_id:
+        fc["id"] = call_id
+    return {"functionCall": fc}
+
+
+def response(call_id: str, name: str = "read", result: str = "ok") -> dict[str, Any]:
+    fr: dict[str, Any] = {"name": name, "response": {"result": result}}
+    if call_id:
+        fr["id"] = call_id
+    return {"functionResponse": fr}
+
+
+USER = {"role": "user", "parts": [{"text": "go"}]}
+
+
+def test_leaves_mixed_user_content() -> None:
+    """...LeavesMixedUserContent: responses with user text stay a user turn."""
+    mixed = {"role": "user", "parts": [response(""), {"text": "user follow-up"}]}
+    assert sent([USER, {"role": "model", "parts": [call("")]}, mixed])[2] == mixed
+
+
+@pytest.mark.parametrize("action", ["generate", "count"])
+def test_orders_parallel_responses(action: str) -> None:
+    """...OrdersParallelResponses: by call id, as the calls came; the turn is a model turn."""
+    calls = {"role": "model", "parts": [call("call-1", file="one"), call("call-2", file="two")]}
+    answers = {
+        "role": " Model ",
+        "parts": [response("call-2", result="two"), response("call-1", result="one")],
+    }
+    out = sent([USER, calls, answers], action=action)
+    assert out[2]["role"] == "model"
+    assert [p["functionResponse"]["id"] for p in out[2]["parts"]] == ["call-1", "call-2"]
+
+
+def test_orders_by_name_when_the_calls_have_no_id() -> None:
+    calls = {"role": "model", "parts": [call("", "read"), call("", "grep")]}
+    answers = {"role": "user", "parts": [response("", "grep"), response("", "read")]}
+    out = sent([USER, calls, answers])
+    assert [p["functionResponse"]["name"] for p in out[2]["parts"]] == ["read", "grep"]
+
+
+@pytest.mark.parametrize(
+    "boundary",
+    [{"role": "user", "parts": []}, {"role": "user"}, {"role": "user", "parts": None}],
+    ids=["empty-parts", "no-parts", "null-parts"],
+)
+def test_does_not_cross_an_empty_content(boundary: dict[str, Any]) -> None:
+    """...DoesNotCrossEmptyContentBoundary: still a model turn, but not reordered."""
+    calls = {"role": "model", "parts": [call("call-1"), call("call-2")]}
+    answers = {"role": "user", "parts": [response("call-2"), response("call-1")]}
+    out = sent([USER, calls, boundary, answers])
+    assert out[3]["role"] == "model"
+    assert [p["functionResponse"]["id"] for p in out[3]["parts"]] == ["call-2", "call-1"]
+
+
+def test_a_response_named_unknown_takes_its_calls_name() -> None:
+    """repairAntigravityGeminiFunctionResponseNames: by call id (an empty name is filled
+    earlier, by position: gemini.backfill_response_names)."""
+    calls = {"role": "model", "parts": [call("call-1", "Bash")]}
+    out = sent([USER, calls, {"role": "user", "parts": [response("call-1", "unknown")]}])
+    assert out[2]["parts"][0]["functionResponse"]["name"] == "Bash"
+
+
+def test_a_history_that_starts_with_responses_gets_its_user_turn() -> None:
+    """The response turn becomes a model turn first, so the empty user turn goes in front
+    of it (CPA's order: the roles, then the leading user turn)."""
+    out = sent([{"role": "user", "parts": [response("call-1")]}])
+    assert out[0] == EMPTY_USER and out[1]["role"] == "model"
+
+
+def test_claude_models_are_left_alone() -> None:
+    answers = {"role": "user", "parts": [response("call-2"), response("call-1")]}
+    history = [USER, {"role": "model", "parts": [call("call-1"), call("call-2")]}, answers]
+    assert sent(history, model="claude-sonnet-4-6")[2] == answers
+    assert not applies_to("claude-opus-4-6-thinking") and applies_to("gemini-3-pro-high")
