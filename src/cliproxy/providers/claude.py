@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
 import orjson
@@ -41,6 +41,8 @@ from cliproxy.providers import claude_cloak as cloaking
 from cliproxy.providers import claude_identity as ident
 from cliproxy.providers.base import Provider, UpstreamRequest
 from cliproxy.providers.claude_plan import CredentialPlan, Custom, anthropic_origin, host_header
+from cliproxy.providers.claude_profile import ProfileLookup
+from cliproxy.providers.http import HttpClient
 from cliproxy.translate import token_segments, tokens
 
 __all__ = ["ClaudeProvider", "host_header", "wire_order"]
@@ -107,8 +109,18 @@ class ClaudeProvider(Provider):
         self.cloak_disabled = False
         self.stabilize = False
         self._plans: dict[str, CredentialPlan] = {}  # credential id -> plan (see claude_plan)
+        self.profiles = ProfileLookup()  # first-use account identities (claude_profile)
         # a delegate with its own last step (Kimi): ``finish`` is called only then
         self._finishes = type(self).finish is not ClaudeProvider.finish
+
+    def prepare(
+        self, cred: Credential, http: HttpClient, *, proxy: str | None = None
+    ) -> Awaitable[Mapping[str, str]] | None:
+        """A subscription credential without its account identity, or with an old device
+        pool, gets them first (CPA's ``PrepareRequestAuth``); else nothing to await."""
+        if cred.provider != "claude" or not self.profiles.due(cred):
+            return None
+        return self.profiles.ensure(cred, http, proxy=proxy or "")
 
     def configure(self, config: Any) -> None:
         """``claude-header-defaults`` and ``disable-claude-cloak-mode``."""

@@ -40,6 +40,8 @@ __all__ = [
     "cli_betas",
     "cli_identity",
     "count_betas",
+    "derived_account",
+    "derived_device",
     "detect",
     "entrypoint",
     "fake_user_id",
@@ -50,6 +52,7 @@ __all__ = [
     "key_session",
     "session_uuid",
     "user_id",
+    "valid_device_id",
     "with_oauth_betas",
 ]
 
@@ -309,13 +312,33 @@ def is_oauth(cred: Credential) -> bool:
 _IDENTITIES: dict[tuple[str, str, str], tuple[str, str]] = {}
 
 
+def valid_device_id(value: str) -> bool:
+    """A Claude Code device id: 64 lower-case hex digits."""
+    return _DEVICE_ID.match(value) is not None
+
+
+def _seed(cred: Credential) -> str:
+    return cred.api_key if cred.api_key and not cred.access_token else "auth-id|" + cred.id
+
+
+def derived_device(cred: Credential) -> str:
+    """The stable device id of a credential that names none (a hash of its seed)."""
+    return hashlib.sha256(("cpa-claude-code-cli-device|" + _seed(cred)).encode()).hexdigest()
+
+
+def derived_account(cred: Credential) -> str:
+    """The stable ``account_uuid`` of a credential whose real one is not known (CPA's
+    ``StableClaudeCLIAccountUUID`` over the credential's seed)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, "cpa-claude-code-cli-account|" + _seed(cred)))
+
+
 def cli_identity(cred: Credential) -> tuple[str, str]:
     """``(device_id, account_uuid)`` of a credential, computed once per credential.
 
     An OAuth file's own ``claude_device_ids`` / ``account_uuid`` win; what is missing is
     derived from a seed (the API key, or the credential id for a file), as CPA
     synthesizes an API key's identity: same credential, same identity, across restarts."""
-    seed = cred.api_key if cred.api_key and not cred.access_token else "auth-id|" + cred.id
+    seed = _seed(cred)
     meta = cred.metadata or {}
     key = (
         seed,
@@ -333,7 +356,7 @@ def cli_identity(cred: Credential) -> tuple[str, str]:
             "",
         )
     if not device:
-        device = hashlib.sha256(("cpa-claude-code-cli-device|" + seed).encode()).hexdigest()
+        device = derived_device(cred)
     account = ""
     for name in ("account_uuid", "accountUuid"):
         value = meta.get(name)
@@ -341,7 +364,7 @@ def cli_identity(cred: Credential) -> tuple[str, str]:
             account = value.strip()
             break
     if not account:
-        account = str(uuid.uuid5(uuid.NAMESPACE_OID, "cpa-claude-code-cli-account|" + seed))
+        account = derived_account(cred)
     if len(_IDENTITIES) > 4096:
         _IDENTITIES.clear()
     _IDENTITIES[key] = found = (device, account)
