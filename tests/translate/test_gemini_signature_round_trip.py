@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.translate.cpa._run import CLAUDE, GEMINI, RESPONSES, events, req, resp, sse, stream
+from tests.translate.cpa._run import CLAUDE, GEMINI, RESPONSES, claude_blocks, events, req, resp, sse, stream
 from tests.translate.cpa.signature_fixtures import gemini3_signature
 
 MODEL = "gemini-3-flash-preview"
@@ -132,28 +132,9 @@ RESPONSES_REQUEST = {
 }
 
 
-def _claude_stream_content(data: bytes) -> list[dict[str, Any]]:
-    blocks: dict[int, dict[str, Any]] = {}
-    for e in events(data):
-        if e["type"] == "content_block_start":
-            blocks[e["index"]] = dict(e["content_block"])
-        elif e["type"] == "content_block_delta":
-            b, d = blocks[e["index"]], e["delta"]
-            key = {"text_delta": "text", "thinking_delta": "thinking", "signature_delta": "signature"}.get(
-                d["type"]
-            )
-            if key is not None:
-                b[key] = b.get(key, "") + d[key]
-            elif d["type"] == "input_json_delta":
-                b["input"] = json.loads(d["partial_json"])
-    return [blocks[i] for i in sorted(blocks)]
-
-
 def claude_turn(parts: list[Part], streamed: bool) -> list[Part]:
     if streamed:
-        content = _claude_stream_content(
-            stream(GEMINI, CLAUDE, streamed_answer(parts), CLAUDE_REQUEST, MODEL)
-        )
+        content = claude_blocks(events(stream(GEMINI, CLAUDE, streamed_answer(parts), CLAUDE_REQUEST, MODEL)))
     else:
         content = resp(GEMINI, CLAUDE, whole_answer(parts), CLAUDE_REQUEST, MODEL)["content"]
     results = [

@@ -33,6 +33,7 @@ from cliproxy.credentials.login.core import request_json
 from cliproxy.credentials.record import Credential
 from cliproxy.credentials.refresh import write_auth_file
 from cliproxy.errors import UpstreamError
+from cliproxy.providers.first_use import FirstUse
 from cliproxy.providers.transport import UpstreamClient
 
 __all__ = ["ProjectLookup", "project_id"]
@@ -52,7 +53,7 @@ class ProjectLookup:
 
     def __init__(self, onboard_interval: float = ONBOARD_INTERVAL) -> None:
         self.onboard_interval = onboard_interval
-        self._pending: dict[str, asyncio.Task[str]] = {}
+        self._lookups = FirstUse()
 
     async def ensure(
         self, cred: Credential, http: UpstreamClient, *, base_url: str, user_agent: str, proxy: str
@@ -60,20 +61,8 @@ class ProjectLookup:
         """Give ``cred`` its project (no extra headers: the envelope carries it)."""
         if project_id(cred):
             return {}
-        task = self._pending.get(cred.id)
-        if task is None:
-            task = asyncio.get_running_loop().create_task(
-                self._lookup(cred, http, base_url, user_agent, proxy)
-            )
-            self._pending[cred.id] = task
-            task.add_done_callback(lambda done: self._done(cred.id, done))
-        await asyncio.shield(task)  # a caller that gives up leaves the lookup to the others
+        await self._lookups.run(cred.id, lambda: self._lookup(cred, http, base_url, user_agent, proxy))
         return {}
-
-    def _done(self, cred_id: str, task: asyncio.Task[str]) -> None:
-        self._pending.pop(cred_id, None)
-        if not task.cancelled():
-            task.exception()  # retrieved here: every waiter has seen it already
 
     async def _lookup(
         self, cred: Credential, http: UpstreamClient, base_url: str, user_agent: str, proxy: str

@@ -39,6 +39,7 @@ from cliproxy.credentials.record import Credential
 from cliproxy.credentials.refresh import write_auth_file
 from cliproxy.providers import claude_identity as ident
 from cliproxy.providers import impersonate
+from cliproxy.providers.first_use import FirstUse
 from cliproxy.providers.http import HttpClient
 
 __all__ = ["ProfileLookup", "needs_identity"]
@@ -95,7 +96,7 @@ class ProfileLookup:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self._pending: dict[str, asyncio.Task[None]] = {}
+        self._lookups = FirstUse()
         self._retry_at: dict[str, float] = {}  # credential id -> when a failed lookup may run again
 
     def due(self, cred: Credential) -> bool:
@@ -104,18 +105,8 @@ class ProfileLookup:
 
     async def ensure(self, cred: Credential, http: HttpClient, *, proxy: str) -> Mapping[str, str]:
         """Settle ``cred``'s identity (no extra headers: ``metadata.user_id`` carries it)."""
-        task = self._pending.get(cred.id)
-        if task is None:
-            task = asyncio.get_running_loop().create_task(self._settle(cred, http, proxy))
-            self._pending[cred.id] = task
-            task.add_done_callback(lambda done: self._done(cred.id, done))
-        await asyncio.shield(task)  # a caller that gives up leaves the lookup to the others
+        await self._lookups.run(cred.id, lambda: self._settle(cred, http, proxy))
         return {}
-
-    def _done(self, cred_id: str, task: asyncio.Task[None]) -> None:
-        self._pending.pop(cred_id, None)
-        if not task.cancelled():
-            task.exception()  # retrieved here: every waiter has seen it already
 
     async def _settle(self, cred: Credential, http: HttpClient, proxy: str) -> None:
         if not needs_identity(cred):  # another lookup settled it meanwhile

@@ -17,6 +17,7 @@ __all__ = [
     "GEMINI",
     "OPENAI",
     "RESPONSES",
+    "claude_blocks",
     "events",
     "get",
     "ir_of",
@@ -126,3 +127,25 @@ def get(obj: Any, path: str) -> Any:
         else:
             return None
     return cur
+
+
+def claude_blocks(evs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each content block of a Claude stream (its ``events``), whole: the start block with
+    its text, thinking and signature deltas applied and a tool's input parsed."""
+    blocks: dict[int, dict[str, Any]] = {}
+    keys = {"text_delta": "text", "thinking_delta": "thinking", "signature_delta": "signature"}
+    for e in evs:
+        if e["type"] == "content_block_start":
+            blocks[e["index"]] = dict(e["content_block"])
+        elif e["type"] == "content_block_delta":
+            b, d = blocks[e["index"]], e["delta"]
+            key = keys.get(d["type"])
+            if key is not None:
+                b[key] = b.get(key, "") + d[key]
+            elif d["type"] == "input_json_delta":
+                b["_json"] = b.get("_json", "") + d["partial_json"]
+    out = [blocks[i] for i in sorted(blocks)]
+    for b in out:
+        if "_json" in b:
+            b["input"] = orjson.loads(b.pop("_json"))
+    return out

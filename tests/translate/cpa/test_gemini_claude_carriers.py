@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from cliproxy.translate.carriers import CLAUDE_CARRIER_PREFIX, claude_carrier, read_claude_carrier
-from tests.translate.cpa._run import CLAUDE, GEMINI, events, get, req, resp, sse, stream
+from tests.translate.cpa._run import CLAUDE, GEMINI, claude_blocks, events, get, req, resp, sse, stream
 from tests.translate.cpa.signature_fixtures import gemini3_signature
 
 MODEL = "gemini-3-flash-preview"
@@ -99,24 +99,6 @@ def replay(content: list[dict[str, Any]], *after: dict[str, Any]) -> list[dict[s
     return parts
 
 
-def _stream_blocks(evs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each content block of a Claude stream, whole: its start block with deltas applied."""
-    blocks: dict[int, dict[str, Any]] = {}
-    for e in evs:
-        if e["type"] == "content_block_start":
-            blocks[e["index"]] = dict(e["content_block"])
-        elif e["type"] == "content_block_delta":
-            b, d = blocks[e["index"]], e["delta"]
-            key = {"text_delta": "text", "thinking_delta": "thinking", "signature_delta": "signature"}.get(
-                d["type"]
-            )
-            if key is not None:
-                b[key] = b.get(key, "") + d[key]
-            elif d["type"] == "input_json_delta":
-                b["_json"] = b.get("_json", "") + d["partial_json"]
-    return [blocks[i] for i in sorted(blocks)]
-
-
 # ---------------------------------------------------------------------- the carrier itself
 
 
@@ -150,7 +132,7 @@ def test_invalid_carriers_are_not_read(value: str) -> None:
 
 def test_visible_signature_uses_leading_carrier_stream() -> None:
     """TestConvertAntigravityResponseToClaude_VisibleGeminiSignatureUsesLeadingCarrier."""
-    blocks = _stream_blocks(claude_stream({"text": "visible answer", "thoughtSignature": SIG}))
+    blocks = claude_blocks(claude_stream({"text": "visible answer", "thoughtSignature": SIG}))
     assert blocks == [
         {"type": "thinking", "thinking": "", "signature": carrier(SIG, "next:text")},
         {"type": "text", "text": "visible answer"},
@@ -164,7 +146,7 @@ def test_detached_signature_after_visible_text() -> None:
         {"type": "text", "text": "visible answer"},
         {"type": "thinking", "thinking": "", "signature": carrier(SIG, "previous:text")},
     ]
-    assert _stream_blocks(claude_stream(*parts)) == want
+    assert claude_blocks(claude_stream(*parts)) == want
     assert claude_whole(*parts) == want
     stops = [e for e in claude_stream(*parts) if e["type"] == "content_block_stop"]
     assert len(stops) == 2
@@ -178,13 +160,10 @@ def test_tool_signature_carrier_precedes_tool_use(whole: bool) -> None:
         "thoughtSignature": SIG,
         "functionCall": {"id": "native-id", "name": "run_command", "args": {"command": "true"}},
     }
-    blocks = claude_whole(part) if whole else _stream_blocks(claude_stream(part))
+    blocks = claude_whole(part) if whole else claude_blocks(claude_stream(part))
     assert [b["type"] for b in blocks] == ["thinking", "tool_use"]
     assert blocks[0]["thinking"] == "" and blocks[0]["signature"] == carrier(SIG, "next:function")
     tool = blocks[1]
-    if not whole:
-        tool = {**tool, "input": {"command": "true"}}
-        tool.pop("_json")
     result = {
         "role": "user",
         "content": [{"type": "tool_result", "tool_use_id": tool["id"], "content": "ok"}],
@@ -201,7 +180,7 @@ def test_thought_then_signed_function() -> None:
     signs the call as CPA's does."""
     thought = {"text": "hidden thought", "thought": True}
     call = {"thoughtSignature": SIG, "functionCall": {"name": "run_command", "args": {"command": "true"}}}
-    blocks = _stream_blocks(claude_stream(thought, call))
+    blocks = claude_blocks(claude_stream(thought, call))
     assert [b["type"] for b in blocks] == ["thinking", "thinking", "tool_use"]
     assert blocks[0] == {"type": "thinking", "thinking": "hidden thought", "signature": ""}
     assert blocks[1]["signature"] == carrier(SIG, "next:function")
@@ -224,7 +203,7 @@ def test_text_with_thought_signature_stays_text(whole: bool) -> None:
         {"text": "I need to multiply 17 by 24.", "thought": True},
         {"text": "408", "thoughtSignature": SIG},
     )
-    blocks = claude_whole(*parts) if whole else _stream_blocks(claude_stream(*parts))
+    blocks = claude_whole(*parts) if whole else claude_blocks(claude_stream(*parts))
     assert blocks == [
         {
             "type": "thinking",
@@ -258,7 +237,7 @@ def test_directional_text_carriers_round_trip(
     gemini = replay(whole)
     assert [p["text"] for p in gemini] == ["A", "B"]
     assert [p.get("thoughtSignature") for p in gemini] == [SIG if i == signed else None for i in range(2)]
-    blocks = _stream_blocks(claude_stream(*parts))
+    blocks = claude_blocks(claude_stream(*parts))
     assert [b["type"] for b in blocks].count("text") == 2
     assert blocks[carrier_at]["signature"] == carrier(SIG, anchor)
 
@@ -298,7 +277,7 @@ def test_signed_thought_keeps_its_own_and_later_signature_gets_a_block() -> None
         {"text": "reason", "thought": True, "thoughtSignature": SIG},
         {"text": "answer", "thoughtSignature": SIG2},
     )
-    for blocks in (claude_whole(*parts), _stream_blocks(claude_stream(*parts))):
+    for blocks in (claude_whole(*parts), claude_blocks(claude_stream(*parts))):
         assert blocks == [
             {"type": "thinking", "thinking": "reason", "signature": carrier(SIG, None)},
             {"type": "thinking", "thinking": "", "signature": carrier(SIG2, "next:text")},
@@ -316,7 +295,7 @@ def test_signature_only_part_after_thought_signs_it() -> None:
     parts = ({"text": "Full thinking text.", "thought": True}, {"text": "", "thoughtSignature": SIG})
     want = [{"type": "thinking", "thinking": "Full thinking text.", "signature": carrier(SIG, None)}]
     assert claude_whole(*parts) == want
-    assert _stream_blocks(claude_stream(*parts)) == want
+    assert claude_blocks(claude_stream(*parts)) == want
     assert replay(want) == [{"text": "Full thinking text.", "thought": True, "thoughtSignature": SIG}]
 
 
