@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -403,6 +403,12 @@ class Service:
         codex = self.providers.get("codex")
         if isinstance(codex, CodexProvider):
             codex.agent_models = self._agent_models
+            codex.model_headers = self._codex_model_headers
+
+    def _codex_model_headers(self, model: str) -> Mapping[str, str]:
+        """A Codex model's forced upstream headers (the catalog's ``upstream_headers``)."""
+        info = self.models.model_info(model, "codex")
+        return info.upstream_headers if info is not None else {}
 
     def _agent_models(self) -> str:
         entries = codex_client_models(self.models.listable(), self.models.providers)["models"]

@@ -6,6 +6,7 @@ Every request carries the official Codex identity (``User-Agent``, ``Originator`
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -47,6 +48,8 @@ class CodexProvider(Provider):
         self.multi_agent_v2 = False  # codex.optimize-multi-agent-v2 (providers.codex_multi_agent)
         # the spawn_agent model list (markdown), set by the service: the Codex client catalog
         self.agent_models: Callable[[], str] = str
+        # a model's forced upstream headers (the catalog's ``upstream_headers``), set by the service
+        self.model_headers: Callable[[str], Mapping[str, str]] = _no_headers
 
     def configure(self, config: Any) -> None:
         self.identity = CodexIdentity(config)
@@ -112,6 +115,8 @@ class CodexProvider(Provider):
                 headers[CONTINUES_HEADER] = previous or "-"
             # a prompt-cache key for clients that send none, after identity-confuse (CPA)
             codex_cache.apply(body, headers, websocket=socket)
+        if not images:
+            _model_headers(headers, self.model_headers(model))
         rewrite_chunk = expose
         if not whole:  # a response.completed with its output left out, made whole (CPA)
             completed = CompletedOutput()
@@ -144,6 +149,33 @@ class CodexProvider(Provider):
             ):
                 status = 429
         return super().classify(status, headers, body, credential_id)
+
+
+def _no_headers(model: str) -> Mapping[str, str]:
+    return {}
+
+
+_SESSION_NAMES = frozenset(("session_id", "session-id"))
+
+
+def _model_headers(headers: dict[str, str], forced: Mapping[str, str]) -> None:
+    """A model's forced headers over whatever was set, whatever its case (CPA
+    ``applyModelHeaderOverrides``: gpt-5.6-luna is served to Codex's own terminal client
+    only); a Mac OS client identity then gets a session id when the request has none."""
+    if not forced:
+        return
+    for name, value in forced.items():
+        low = name.lower()
+        for key in [k for k in headers if k.lower() == low]:
+            del headers[key]
+        headers[_canonical(name)] = value
+    agent = next((v for k, v in headers.items() if k.lower() == "user-agent"), "")
+    if "Mac OS" in agent and not any(k.lower() in _SESSION_NAMES for k in headers):
+        headers["Session_id"] = str(uuid.uuid4())
+
+
+def _canonical(name: str) -> str:
+    return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
 
 
 def _parallel_tool_calls(body: dict[str, Any], headers: Mapping[str, str]) -> None:
