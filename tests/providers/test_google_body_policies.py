@@ -98,3 +98,40 @@ def test_antigravity_gemini_models_get_no_max_output_tokens() -> None:
 
 def test_antigravity_claude_models_keep_max_output_tokens() -> None:
     assert generation_config("claude-sonnet-4-6") == {"maxOutputTokens": 128, "temperature": 0.2}
+
+
+# ---------------------------------------------------------------------- sessionId
+
+
+def session_id(first: str, headers: dict[str, str]) -> str:
+    body = {"contents": [{"role": "user", "parts": [{"text": first}]}]}
+    up = AntigravityProvider().build(
+        ANTIGRAVITY, body, model="gemini-3-flash", stream=False, client_headers=headers
+    )
+    out: str = orjson.loads(up.body)["request"]["sessionId"]
+    return out
+
+
+def test_antigravity_session_follows_the_clients_conversation() -> None:
+    """TestAntigravityBuildRequestUsesDerivedSessionIDAndPreservesExplicit (the derived
+    part): a client's conversation id (Claude Code's header, Codex's) names the session,
+    so two conversations that open with the same text stay apart and one keeps its id."""
+    a = session_id("hi", {"X-Claude-Code-Session-Id": "conv-a"})
+    assert a == session_id("something else", {"x-claude-code-session-id": "conv-a"})
+    assert a != session_id("hi", {"X-Claude-Code-Session-Id": "conv-b"})
+    assert session_id("hi", {"session_id": "codex-1"}) != a
+    assert a.startswith("-") and a[1:].isdigit()
+    # no conversation id: the first user text's hash, as before
+    assert session_id("hi", {}) == session_id("hi", {"User-Agent": "x"}) != a
+
+
+def test_antigravity_keeps_an_explicit_session() -> None:
+    body = {"sessionId": "-987654321", "contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    up = AntigravityProvider().build(
+        ANTIGRAVITY,
+        body,
+        model="gemini-3-flash",
+        stream=False,
+        client_headers={"X-Claude-Code-Session-Id": "a"},
+    )
+    assert orjson.loads(up.body)["request"]["sessionId"] == "-987654321"

@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import orjson
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from cliproxy.credentials.record import Credential
 from cliproxy.providers import antigravity_credits as credits
@@ -121,7 +122,9 @@ class AntigravityProvider(GeminiProvider):
             order_model_parts(body)
             clean_declaration_schemas(body)
             obfuscate_system_instruction(body, self.sensitive)
-            payload = envelope(body, model=model, project=_project(cred))
+            payload = envelope(
+                body, model=model, project=_project(cred), session=_session_hint(client_headers)
+            )
             if credits.requested():  # quota-exceeded.antigravity-credits, last resort
                 credits.inject(payload)
             url = base + (
@@ -151,7 +154,7 @@ def _drop_max_output_tokens(body: dict[str, Any]) -> None:
         body["generationConfig"] = {k: v for k, v in config.items() if k != "maxOutputTokens"}
 
 
-def envelope(request: dict[str, Any], *, model: str, project: str) -> dict[str, Any]:
+def envelope(request: dict[str, Any], *, model: str, project: str, session: str = "") -> dict[str, Any]:
     """The Antigravity envelope around a Gemini request (CPA's field order)."""
     image = "image" in model
     out: dict[str, Any] = {
@@ -166,7 +169,7 @@ def envelope(request: dict[str, Any], *, model: str, project: str) -> dict[str, 
     else:
         out["requestId"] = f"agent-{uuid.uuid4()}"
         if not request.get("sessionId"):
-            request["sessionId"] = _session_id(request)
+            request["sessionId"] = _derived_session(session) if session else _session_id(request)
     out["request"] = request
     return out
 
@@ -320,6 +323,30 @@ def _user_agent(cred: Credential) -> str:
         if isinstance(value, str) and value.strip():
             return value.strip()
     return DEFAULT_USER_AGENT
+
+
+# the headers that name the client's conversation (Claude Code's, Codex's)
+_SESSION_HEADERS = ("x-claude-code-session-id", "session_id", "session-id", "conversation_id")
+_CASE_FREE = (CIMultiDictProxy, CIMultiDict)  # header mappings whose lookups ignore case
+
+
+def _session_hint(headers: Mapping[str, str]) -> str:
+    """The conversation id a client sent in its headers, or ""."""
+    for name in _SESSION_HEADERS:
+        value = headers.get(name)
+        if value is None and not isinstance(headers, _CASE_FREE):
+            value = next((v for k, v in headers.items() if k.lower() == name), None)
+        if value and value.strip():
+            return value.strip()
+    return ""
+
+
+def _derived_session(session: str) -> str:
+    """Antigravity's negative decimal session id (CPA ``DerivedAntigravitySessionID``'s form)
+    for a client's own conversation id: each conversation its own, stable across turns,
+    where the first-text hash gives two conversations that open alike one id."""
+    digest = hashlib.sha256(b"cli-proxy-api:antigravity:derived-session\x00" + session.encode()).digest()
+    return f"-{int.from_bytes(digest[:8], 'big') & 0x7FFFFFFFFFFFFFFF}"
 
 
 def _session_id(request: Mapping[str, Any]) -> str:
