@@ -65,6 +65,7 @@ from cliproxy.translate import tokens
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache
 from cliproxy.translate.replay_shared import RedisMirror
+from cliproxy.upstream_body import rewritten, unwrapped
 
 # read per request: a global, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
 _CLAUDE, _OPENAI = Format.CLAUDE, Format.OPENAI
@@ -488,8 +489,8 @@ class Pipeline:
                     chunks = trace.upstream_chunks(chunks)
                 if upreq.rewrite_chunk is not None:  # e.g. tool names of a cloaked Claude request
                     if provider.wraps_payloads:  # a rewrite reads the payloads unwrapped
-                        chunks = replies.unwrapped(chunks, provider, resp)
-                    chunks = replies.rewritten(chunks, upreq.rewrite_chunk, resp)
+                        chunks = unwrapped(chunks, provider, resp)
+                    chunks = rewritten(chunks, upreq.rewrite_chunk, resp)
                 else:  # unwrapped by the reader: a decoder takes the envelope off the objects it parses
                     wrapped = provider.wraps_payloads
             if call.stream:

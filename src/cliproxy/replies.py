@@ -24,8 +24,7 @@ from cliproxy.calls import SSE_HEADERS, Attempt, Call, LazyStream, Reply, Stream
 from cliproxy.credentials.record import Credential
 from cliproxy.errors import CliproxyError, UpstreamError
 from cliproxy.formats import Format, claude, gemini, openai_chat, openai_responses
-from cliproxy.formats.sse import SSEDecoder, frame_data
-from cliproxy.providers.base import Provider, RewriteError
+from cliproxy.providers.base import RewriteError
 from cliproxy.providers.fastconn import GO, STOP, Push
 from cliproxy.providers.transport import UpstreamResponse, network_error, read_body
 from cliproxy.translate import ir
@@ -33,6 +32,7 @@ from cliproxy.translate.adapter import unwraps
 from cliproxy.translate.collect import Collector
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.stream import Passthrough, StreamTranslator
+from cliproxy.upstream_body import Mapped, source_relay, unwrapped
 
 if TYPE_CHECKING:
     from cliproxy.plugins.flow import Flow
@@ -46,8 +46,6 @@ __all__ = [
     "loads_object",
     "local_count",
     "open_stream",
-    "rewritten",
-    "unwrapped",
     "whole_reply",
 ]
 
@@ -64,26 +62,6 @@ _USAGE_OF: dict[Format, tuple[str, Callable[[dict[str, Any]], ir.Usage]]] = {
     Format.CLAUDE: ("usage", claude.usage_from_wire),
     Format.GEMINI: ("usageMetadata", gemini.usage_from_metadata),
 }
-
-
-def unwrapped(
-    chunks: AsyncIterator[bytes], provider: Provider, resp: UpstreamResponse | None = None
-) -> AsyncIterator[bytes]:
-    """``chunks``, the SSE body of a provider that wraps its payloads, with each payload's
-    envelope taken off (``Provider.unwrap_chunk``): for a reader that needs the bytes
-    unwrapped (a client of the upstream's own format, a rewrite hook, a decoder that
-    cannot unwrap). ``resp``: the answer ``chunks`` is read from, when it may push."""
-    decoder = SSEDecoder()
-    unwrap = provider.unwrap_chunk
-    data = decoder.decode_data
-
-    def step(chunk: bytes) -> bytes:
-        return b"".join([frame_data(unwrap(payload)) for payload in data(chunk)])
-
-    def tail() -> bytes:
-        return b"".join([frame_data(unwrap(ev.data)) for ev in decoder.flush()])
-
-    return _Mapped(chunks, step, tail, resp)
 
 
 async def whole_reply(
@@ -297,7 +275,7 @@ async def open_stream(
             chunks = unwrapped(chunks, attempt.provider, resp)
         if call.format is _OPENAI and not openai_chat.asks_usage(call.body):  # asked upstream, not here
             hidden = openai_chat.HiddenUsage()
-            chunks, read_usage = _Mapped(chunks, hidden.step, hidden.tail, resp), hidden.read
+            chunks, read_usage = Mapped(chunks, hidden.step, hidden.tail, resp), hidden.read
     else:  # names are restored against what this attempt sent upstream
         tr = reg.stream_translator(attempt.fmt, call.format, attempt.ir or call.client_ir(reg), model=alias)
         if wrapped and not tr.unwrapping(attempt.provider.unwrap_body):
@@ -417,7 +395,7 @@ class _Rest(LazyStream):
                 self._gone = exc  # (a cancel is not kept: it goes on as itself)
                 raise
 
-        return self._relayed(_source_relay(self.resp, self.chunks, push, drained), emit)
+        return self._relayed(source_relay(self.resp, self.chunks, push, drained), emit)
 
     async def _relayed(self, inner: Awaitable[None], emit: Push) -> None:
         out = b""
@@ -490,130 +468,6 @@ def _stream_error(reg: Registry, call: Call, tr: StreamTranslator | Passthrough,
     encoder = reg.adapter(call.format).stream_encoder(request, None)
     encoder.resume()  # the client has the stream's opening bytes (Gemini's "[")
     return encoder.encode(error) + encoder.flush()
-
-
-def rewritten(
-    raw: AsyncIterator[bytes], rewrite: Callable[[bytes], bytes], resp: UpstreamResponse | None = None
-) -> AsyncIterator[bytes]:
-    """``raw`` cut after line ends, each run of complete lines passed through ``rewrite``
-    (an attempt's ``UpstreamRequest.rewrite_chunk``); a line split across chunks is held
-    back until its end arrives. ``resp``: the answer ``raw`` is read from, when it may
-    push (``relay``)."""
-    held: list[bytes] = []
-
-    def step(chunk: bytes) -> bytes:
-        cut = chunk.rfind(b"\n") + 1
-        if not cut:
-            held.append(chunk)
-            return b""
-        lines = b"".join((*held, chunk[:cut])) if held else chunk[:cut]
-        held[:] = [chunk[cut:]] if cut < len(chunk) else []
-        return rewrite(lines)
-
-    def tail() -> bytes:
-        return rewrite(b"".join(held)) if held else b""
-
-    return _Mapped(raw, step, tail, resp)
-
-
-class _Mapped(LazyStream):
-    """An upstream body whose chunks a step with state maps on their way (``rewritten``,
-    the un-enveloping of ``chunks_of``), then ``tail()`` at its end: an async iterator, or
-    pushed (``relay``)."""
-
-    __slots__ = ("_done", "raw", "resp", "step", "tail")
-
-    def __init__(
-        self,
-        raw: AsyncIterator[bytes],
-        step: Callable[[bytes], bytes],
-        tail: Callable[[], bytes],
-        resp: UpstreamResponse | None,
-    ) -> None:
-        super().__init__()
-        self.raw, self.step, self.tail, self.resp = raw, step, tail, resp
-        self._done = False  # the tail is out (or not wanted)
-
-    def _end(self) -> bytes:
-        if self._done:
-            return b""
-        self._done = True
-        return self.tail()
-
-    async def _pull(self) -> AsyncGenerator[bytes, None]:
-        step = self.step
-        async for chunk in self.raw:
-            out = step(chunk)
-            if out:
-                yield out
-        out = self._end()
-        if out:
-            yield out
-
-    def relay(self, push: Push, drain: Callable[[], Awaitable[None]]) -> Coroutine[Any, Any, None]:
-        """Push mode: each mapped chunk to ``push``; the iterator a reader began (the first
-        events are pulled) is closed first: it holds no chunk it did not map."""
-        step = self.step
-
-        def mapped(chunk: bytes) -> int:
-            out = step(chunk)
-            if not out:
-                return GO
-            state = push(out)
-            if state == STOP:
-                self._done = True  # (the consumer wants no more: no tail either)
-            return state
-
-        gen, self._gen = self._gen, None
-        return self._relayed(gen, mapped, push, drain)
-
-    async def _relayed(
-        self,
-        gen: AsyncGenerator[bytes, None] | None,
-        mapped: Push,
-        push: Push,
-        drain: Callable[[], Awaitable[None]],
-    ) -> None:
-        if gen is not None:
-            await gen.aclose()
-        await _source_relay(self.resp, self.raw, mapped, drain)
-        out = self._end()
-        if out:
-            push(out)
-
-
-def _source_relay(
-    resp: UpstreamResponse | None,
-    source: AsyncIterator[bytes],
-    push: Push,
-    drain: Callable[[], Awaitable[None]],
-) -> Coroutine[Any, Any, None]:
-    """How ``source``, an upstream body, is pushed: its own ``relay`` (a mapped body), the
-    answer's for the iterator it handed out (``FastResponse``: from the connection's
-    reads), else iterated by :func:`_pulled`."""
-    own = getattr(source, "relay", None)
-    if own is not None:
-        pushed: Coroutine[Any, Any, None] = own(push, drain)
-        return pushed
-    relay = getattr(resp, "relay", None)
-    inner = relay(source, push, drain) if relay is not None else None
-    return inner if inner is not None else _pulled(source, push, drain)
-
-
-async def _pulled(source: AsyncIterator[bytes], push: Push, drain: Callable[[], Awaitable[None]]) -> None:
-    """A body that cannot push (aiohttp's, curl's, an encoded one, a tee), pushed all the
-    same: iterated here, each chunk to ``push`` (no step of the layers above per chunk)."""
-    try:
-        async for chunk in source:
-            state = push(chunk)
-            if state:
-                if state == STOP:
-                    break
-                await drain()
-    finally:
-        close = getattr(source, "aclose", None)
-        if close is not None:
-            await close()
 
 
 # ---------------------------------------------------------------------- JSON

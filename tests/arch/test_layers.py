@@ -42,6 +42,7 @@ RANK = {
     "pipeline_prepare": 3,
     "pipeline_probe": 3,
     "replies": 3,
+    "upstream_body": 3,
     "route_explain": 3,
     "calls": 2,
     "plugins": 2,

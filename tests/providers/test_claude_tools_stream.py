@@ -1,5 +1,5 @@
 """A streamed Claude answer cut anywhere still gets its tool names back
-(``replies.rewritten`` feeding ``ToolNames.restore_lines``)."""
+(``upstream_body.rewritten`` feeding ``ToolNames.restore_lines``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import orjson
 
 from cliproxy.providers.claude_tools import ToolNames
-from cliproxy.replies import rewritten
+from cliproxy.upstream_body import rewritten
 
 ALIAS = "mcp__hmzqrngkulqv__xuo7jlxlpzee_Bash"
 

@@ -290,7 +290,7 @@ async def test_an_enveloped_stream_is_unwrapped_as_it_is_pushed(
     start_proxy, fake_gemini, tmp_path, relays, client
 ):
     """Antigravity wraps every SSE payload in an envelope: for a Gemini client the bytes are
-    un-enveloped per read (``replies._Mapped``), for another the decoder takes it off the
+    un-enveloped per read (``upstream_body.Mapped``), for another the decoder takes it off the
     objects it parses; either way pushed like the rest."""
     antigravity_auth(tmp_path, fake_gemini.base_url)
     proxy = await start_proxy(f'api-keys: ["{KEY}"]\n', engine="fast")
@@ -305,7 +305,7 @@ async def test_an_enveloped_stream_is_unwrapped_as_it_is_pushed(
 
 async def test_a_cloaked_claude_stream_gets_its_tool_names_back_as_it_is_pushed(start_proxy, fakes, relays):
     """A cloaked Claude request sends custom tools under aliases; the answer's tool calls are
-    renamed back line by line (``replies.rewritten``), pushed like the rest."""
+    renamed back line by line (``upstream_body.rewritten``), pushed like the rest."""
     proxy = await start_proxy(alias_config(fakes), engine="fast")
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
         async with client.messages.stream(
@@ -326,7 +326,7 @@ async def test_a_cloaked_claude_stream_gets_its_tool_names_back_as_it_is_pushed(
 async def test_a_body_that_cannot_push_is_iterated_and_pushed_on(start_proxy, faulty, relays) -> None:
     """A gzip-encoded upstream stream is decoded as it is read, which ``FastResponse`` does
     only for a reader: it declines to push, and the body is iterated under the push path
-    (``replies._pulled``), its chunks then handed on as pushed ones are."""
+    (``upstream_body.pulled``), its chunks then handed on as pushed ones are."""
     faulty.faults["k-gzip"] = "gzip"
     faulty.faults["k-plain"] = "paced"
     proxy = await start_proxy(_config(faulty.base_url), engine="fast")
