@@ -16,7 +16,6 @@ settings keeps the caller's own request shape.
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -86,13 +85,10 @@ _PLANS = 1024  # credential plans kept per provider; emptied when more come
 # it, else "" (see _PASS); emptied when it grows past _NAMES
 _FORWARDED: dict[str, str] = {}
 _NAMES = 4096
-# whether this task's last Claude request was a fast-mode one to Anthropic: ``build``
-# sets it, ``classify`` of the answer reads it (both run in one attempt's task)
 # what api.anthropic.com's count_tokens refuses ("Extra inputs are not permitted")
 _NOT_COUNTED = ("metadata", "context_management", "diagnostics")
 # a gateway's answers to a count_tokens path it does not serve
 _NO_COUNT_ENDPOINT = frozenset((404, 405, 501))
-_FAST: contextvars.ContextVar[bool] = contextvars.ContextVar("claude_fast", default=False)
 
 
 class ClaudeProvider(Provider):
@@ -185,7 +181,7 @@ class ClaudeProvider(Provider):
                 claude_cache.settle_unmarked(body)
             if self._finishes:
                 self.finish(body, cli=False)
-            _FAST.set(anthropic and not count and (fast or _fast_beta(headers, plan)))
+            claude_limits.note_request(anthropic and not count, body, headers, bool(plan.custom))
             return UpstreamRequest(url, headers, orjson.dumps(body), up_stream)
         settings = plan.settings
         signed = plan.signed
@@ -242,7 +238,7 @@ class ClaudeProvider(Provider):
             stream=up_stream,
             session=session,
         )
-        _FAST.set(anthropic and not count and (ident.fast_speed(body) or _fast_beta(headers, plan)))
+        claude_limits.note_request(anthropic and not count, body, headers, bool(plan.custom))
         req = UpstreamRequest(url, headers, raw, up_stream)
         if names is not None and not count:  # the answer's tool calls under the client's names
             req.rewrite_body, req.rewrite_chunk = names.restore_body, names.restore_lines
@@ -446,10 +442,7 @@ class ClaudeProvider(Provider):
         refusal, and any error a fast-mode request to Anthropic gets, belong to the request:
         to the client as they are, no cooldown, no other credential."""
         err = super().classify(status, headers, body, credential_id)
-        if status == 429 and claude_limits.shared_window_rejected(headers):
-            err.credential_scoped = True
-        elif _FAST.get() or (status == 429 and claude_limits.fast_credits_refusal(body)):
-            err.request_scoped = True
+        claude_limits.scope(err, status, headers, body)
         return err
 
 
@@ -519,18 +512,6 @@ def _decodable(encoding: str) -> bool:
     codings = {c.split(";")[0].strip().lower() for c in encoding.split(",") if c.strip()}
     plain = {"gzip", "deflate", "identity"}
     return codings <= plain or (codings <= plain | {"br", "zstd"} and ident.can_decode_br_zstd())
-
-
-def _fast_beta(headers: Mapping[str, str], plan: CredentialPlan) -> bool:
-    """The outgoing ``anthropic-beta`` declares fast mode (a client may ask for it by the
-    beta alone, without ``speed``); only a credential's ``headers:`` spell the name their
-    own way."""
-    value = headers.get("anthropic-beta")
-    if value is None and plan.custom:
-        value = next((v for k, v in headers.items() if k.lower() == "anthropic-beta"), None)
-    if not value:
-        return False
-    return ident.FAST_MODE_BETA in (b.strip() for b in value.split(","))
 
 
 def _forwarded_name(name: str) -> str:

@@ -11,21 +11,37 @@ rejects only ``7d_oi`` leaves the account's other models alone and waits only as
 
 A 429 that refuses fast mode for want of usage credits (:func:`fast_credits_refusal`) is a
 property of the request: every other credential would answer the same, and each is fine
-for ordinary traffic.
+for ordinary traffic. So is any error of a fast-mode request to Anthropic: ``build`` notes
+the request (:func:`note_request`), ``classify`` of its answer reads the note
+(:func:`scope`); both run in one attempt's task, whose context holds it.
 """
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import orjson
 
+from cliproxy.errors import UpstreamError
+from cliproxy.providers import claude_identity as ident
 from cliproxy.providers.retry import retry_after_header
 
-__all__ = ["fast_credits_refusal", "reset_after", "shared_window_rejected"]
+__all__ = [
+    "fast_beta",
+    "fast_credits_refusal",
+    "note_request",
+    "reset_after",
+    "scope",
+    "shared_window_rejected",
+]
+
+# whether this task's last Claude request was a fast-mode one to Anthropic (note_request)
+_FAST: contextvars.ContextVar[bool] = contextvars.ContextVar("claude_fast", default=False)
 
 _PREFIX = "anthropic-ratelimit-unified-"
 _REJECTED = "rejected"
@@ -135,3 +151,34 @@ def fast_credits_refusal(body: bytes) -> bool:
     if "fast request rejected" in text:
         return True
     return "fast" in text and ("usage credits" in text or "credits are required" in text)
+
+
+def fast_beta(headers: Mapping[str, str], custom: bool) -> bool:
+    """The outgoing ``anthropic-beta`` declares fast mode (a client may ask for it by the
+    beta alone, without ``speed``); only a credential's own ``headers:`` (``custom``) spell
+    the name their own way."""
+    value = headers.get("anthropic-beta")
+    if value is None and custom:
+        value = next((v for k, v in headers.items() if k.lower() == "anthropic-beta"), None)
+    if not value:
+        return False
+    return ident.FAST_MODE_BETA in (b.strip() for b in value.split(","))
+
+
+def note_request(
+    to_anthropic: bool, body: Mapping[str, Any], headers: Mapping[str, str], custom: bool
+) -> None:
+    """In ``build``: whether this request is a fast-mode one to Anthropic (a generation
+    there, ``speed: "fast"`` or the fast beta), for :func:`scope`."""
+    _FAST.set(to_anthropic and (ident.fast_speed(body) or fast_beta(headers, custom)))
+
+
+def scope(err: UpstreamError, status: int, headers: Mapping[str, str], body: bytes) -> None:
+    """The scope of an Anthropic error (CPA). A 429 that rejects a shared window exhausts
+    the credential, fast request or not. Otherwise a fast-mode credits refusal, and any
+    error a fast-mode request to Anthropic gets, belong to the request: to the client as
+    they are, no cooldown, no other credential."""
+    if status == 429 and shared_window_rejected(headers):
+        err.credential_scoped = True
+    elif _FAST.get() or (status == 429 and fast_credits_refusal(body)):
+        err.request_scoped = True
