@@ -9,10 +9,10 @@ from typing import Any
 
 import orjson
 
-from cliproxy.credentials.record import KIND_OAUTH, Credential
 from cliproxy.formats import Format
 from cliproxy.providers.kimi import KimiProvider
 from cliproxy.providers.kimi_chat import normalize_tool_links
+from tests.providers.test_kimi import cred
 
 
 def _call(cid: str, name: str = "list_directory") -> dict[str, Any]:
@@ -226,15 +226,6 @@ def test_unchanged_messages_are_shared_and_changed_ones_copied() -> None:
     out = norm(messages)
     assert out is not messages and out[0] is user and out[1] is assistant
     assert out[2] is not tool and "tool_call_id" not in tool
-
-
-def cred() -> Credential:
-    return Credential(
-        id="kimi-1.json",
-        provider="kimi",
-        kind=KIND_OAUTH,
-        metadata={"type": "kimi", "access_token": "kat", "device_id": "dev-1"},
-    )
 
 
 def test_chat_request_is_repaired_and_the_client_list_kept() -> None:
