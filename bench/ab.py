@@ -4,7 +4,8 @@
                        [--concurrency 16] [--rounds 6] [--seconds 5] [--warmup 1]
 
 Each variant is a cliproxy at git revision ``REV`` (checked out into a temporary worktree
-whose ``src/`` the proxy imports first) or ``.`` (the working tree as it is), with ``YAML``
+whose ``src/`` the proxy imports first), ``.`` (the working tree as it is) or a folder holding
+a ``cliproxy`` package (imported first as it is: a compiled build, say), with ``YAML``
 appended to the bench config when given, e.g.::
 
     python bench/ab.py base=HEAD same=HEAD new=. 'off=.+usage-ledger: {enabled: false}'
@@ -113,6 +114,9 @@ def checkouts(variants: Sequence[Variant]) -> Iterator[dict[str, str]]:
     paths: dict[str, str] = {}
     try:
         for rev in dict.fromkeys(v.rev for v in variants if v.rev != "."):
+            if Path(rev, "cliproxy").is_dir():  # a src folder as it is (a build of it, say)
+                paths[rev] = str(Path(rev).resolve())
+                continue
             where = Path(tempfile.mkdtemp(prefix="cliproxy-ab-"))
             subprocess.run(
                 ["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(where), rev], check=True

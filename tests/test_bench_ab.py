@@ -73,3 +73,11 @@ def test_thread_seconds_tells_the_main_thread_from_the_others():
     assert "main" in before and "main" in after
     got = ab.per_request(before, after, 1)
     assert got["others"] >= 0.1e6 and got["total"] == pytest.approx(got["main"] + got["others"])
+
+
+def test_a_folder_holding_a_cliproxy_package_is_imported_as_it_is(tmp_path):
+    build = tmp_path / "build"
+    (build / "cliproxy").mkdir(parents=True)
+    variants = [ab.parse_variant(f"built={build}"), ab.parse_variant("cur=.")]
+    with ab.checkouts(variants) as paths:  # no worktree made: the folder is the import path
+        assert paths == {str(build): str(build.resolve())}
