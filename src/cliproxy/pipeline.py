@@ -432,7 +432,7 @@ class Pipeline:
         proxy = plan.proxy if cred.proxy_url == plan.proxy_url else plan.proxy_for(cred)
         prepared = None
         if plan.prepares:  # before build: it may complete cred
-            pending = provider.prepare(cred, self.http, proxy=proxy)
+            pending = provider.prepare(cred, self.http, proxy=proxy, body=attempt.body)
             prepared = await pending if pending is not None else None
         build: Callable[..., UpstreamRequest] = provider.build
         if provider.format_dependent:  # its request follows the attempt's upstream format

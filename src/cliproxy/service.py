@@ -45,7 +45,7 @@ from cliproxy.plugins.surface import ManagementTable, authenticate, frontend_pro
 from cliproxy.policies.prices import PriceTable
 from cliproxy.policies.restore import restore_budgets
 from cliproxy.policies.rules import build_access
-from cliproxy.providers import codex_ws, impersonate
+from cliproxy.providers import antigravity_hosts, codex_ws, impersonate
 from cliproxy.providers import registry as providers
 from cliproxy.providers.codex import CodexProvider
 from cliproxy.providers.codex_multi_agent import format_models
@@ -123,6 +123,8 @@ class Service:
         self._tls = impersonate.install(self.providers, self.http)
         # and the Claude OAuth hello for token refreshes on platform.claude.com (CPA's uTLS)
         self._token_client = impersonate.token_client(self.http)
+        # Antigravity: the daily Cloud Code host first, production when it is busy (CPA)
+        antigravity_hosts.install(self.providers, self.http)
         # Codex and xAI over their Responses WebSocket, for clients on ours (cliproxy.responses_ws)
         self.ws_upstream = codex_ws.install(self.providers, self.http)
         self.refresher: Refresher | None = None

@@ -9,7 +9,11 @@ models/{model}:{action}`` (service accounts, Bearer token) and ``POST /v1/publis
 Antigravity (Cloud Code): ``POST /v1internal:generateContent|streamGenerateContent|countTokens``
 takes ``{"project", "model", "request": {<gemini request>}, ...}`` and wraps every answer (the
 whole body and each SSE ``data:`` payload) as ``{"response": {...}, "traceId": "..."}``; count
-answers are bare.
+answers are bare. ``POST /v1internal:fetchAvailableModels`` lists the models and, in
+``webSearchModelIds``, those of ``web_search_models``; an envelope with ``requestType:
+"web_search"`` (one user turn, a ``googleSearch`` tool) is answered as Cloud Code answers a
+search: text about the query, and ``groundingMetadata`` (queries, two web chunks, supports
+with byte offsets) on the last candidate.
 Auth: ``x-goog-api-key`` header or ``?key=``. As the real API: no key -> 403
 PERMISSION_DENIED, a wrong key -> 400 INVALID_ARGUMENT / API_KEY_INVALID
 (``bad_key_status = 401`` switches to 401 UNAUTHENTICATED).
@@ -63,6 +67,9 @@ class GeminiFake(FakeServer):
     def __init__(self, *, bad_key_status: int = 400, **kw: Any) -> None:
         super().__init__(**kw)
         self.bad_key_status = bad_key_status
+        # Antigravity: the models fetchAvailableModels lists as running web searches
+        self.web_search_models: list[str] = ["gemini-3-flash", "gemini-3.1-flash-lite"]
+        self.models_status = 200  # fetchAvailableModels' answer status (a failing one: 500)
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         for version in ("/v1beta", "/v1"):
@@ -74,7 +81,13 @@ class GeminiFake(FakeServer):
         router.add_post("/v1" + vertex, self._action)
         for action in ("generateContent", "streamGenerateContent", "countTokens"):
             router.add_post("/v1internal:" + action, self._antigravity)
+        router.add_post("/v1internal:fetchAvailableModels", self._available_models)
         router.add_post("/v1beta/interactions", self._interactions)
+
+    def reset(self) -> None:
+        super().reset()
+        self.web_search_models = ["gemini-3-flash", "gemini-3.1-flash-lite"]
+        self.models_status = 200
 
     def extract_key(self, request: web.Request) -> str | None:
         key = request.headers.get("x-goog-api-key") or request.query.get("key")
@@ -137,6 +150,8 @@ class GeminiFake(FakeServer):
             return self.error_response(
                 400, "* GenerateContentRequest.contents: contents is not specified", None
             )
+        if envelope.get("requestType") == "web_search":
+            return await self._web_search(request, model, body)
         beh = self.behavior(request)
         reply = decide("gemini", turn_of(model, body), beh.text if beh else None)
         parts, usage = _parts(reply), _usage(body, reply)
@@ -153,6 +168,62 @@ class GeminiFake(FakeServer):
         return await self.stream(
             request, _frames(wrapped, sse), "text/event-stream" if sse else "application/json"
         )
+
+    async def _available_models(self, request: web.Request) -> web.StreamResponse:
+        if self.models_status != 200:
+            return self.error_response(self.models_status, "Internal error", None)
+        listed = {m: {"displayName": m} for m in [*self.models, *self.web_search_models]}
+        return self.json_response({"models": listed, "webSearchModelIds": list(self.web_search_models)})
+
+    async def _web_search(self, request: web.Request, model: str, body: dict[str, Any]) -> web.StreamResponse:
+        """Cloud Code's search request: refused unless it is shaped as Antigravity's own
+        (a googleSearch tool, one user turn) and asks a model that searches."""
+        tools, contents = body.get("tools"), body["contents"]
+        if model not in self.web_search_models:
+            return self.error_response(400, f"model {model} does not support web search", None)
+        if not (isinstance(tools, list) and tools and all("googleSearch" in t for t in tools)):
+            return self.error_response(400, "web_search requests take a googleSearch tool", None)
+        if len(contents) != 1 or contents[0].get("role") != "user":
+            return self.error_response(400, "web_search requests take one user turn", None)
+        query = str(contents[0]["parts"][0].get("text", ""))
+        first, second = f"{query}: the first source says yes.", " The second source agrees."
+        text = first + second + " Nothing else found."
+        end_first = len(first.encode())
+        end_second = end_first + len(second.encode())
+        grounding = {
+            "webSearchQueries": [query],
+            "groundingChunks": [
+                {"web": {"uri": "https://example.com/first", "title": "example.com"}},
+                {"web": {"uri": "https://example.org/second", "title": "example.org"}},
+            ],
+            "groundingSupports": [
+                {
+                    "segment": {"startIndex": 0, "endIndex": end_first, "text": first},
+                    "groundingChunkIndices": [0],
+                },
+                {
+                    "segment": {"startIndex": end_first, "endIndex": end_second, "text": second},
+                    "groundingChunkIndices": [1],
+                },
+            ],
+        }
+        prompt = estimate_tokens(query)
+        usage = {
+            "promptTokenCount": prompt,
+            "candidatesTokenCount": estimate_tokens(text),
+            "totalTokenCount": prompt + estimate_tokens(text),
+        }
+        trace_id = new_id("")[:16]
+        rid = new_id("")
+        whole = _chunk(model, [{"text": text}], usage, final=True, rid=rid)
+        whole["candidates"][0]["groundingMetadata"] = grounding
+        if request.path.endswith(":generateContent"):
+            return self.json_response({"response": whole, "traceId": trace_id})
+        head = _chunk(model, [{"text": first}], usage, final=False, rid=rid)
+        tail = _chunk(model, [{"text": text[len(first) :]}], usage, final=True, rid=rid)
+        tail["candidates"][0]["groundingMetadata"] = grounding  # on the last chunk, as Google sends it
+        wrapped = ({"response": chunk, "traceId": trace_id} for chunk in (head, tail))
+        return await self.stream(request, _frames(wrapped, True), "text/event-stream")
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         return self.json_response({"models": [_model(m) for m in self.models]})

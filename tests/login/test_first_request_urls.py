@@ -19,8 +19,8 @@ PRIVATE = "http://127.0.0.1:9000"
 DEFAULTS = {
     "claude": ("https://api.anthropic.com/v1/messages?beta=true", "/v1/messages?beta=true"),
     "codex": ("https://chatgpt.com/backend-api/codex/responses", "/backend-api/codex/responses"),
-    "antigravity": (
-        "https://cloudcode-pa.googleapis.com/v1internal:generateContent",
+    "antigravity": (  # the daily host first (providers.antigravity_hosts)
+        "https://daily-cloudcode-pa.googleapis.com/v1internal:generateContent",
         "/v1internal:generateContent",
     ),
     "kimi": ("https://api.kimi.com/coding/v1/chat/completions", "/coding/v1/chat/completions"),

@@ -27,7 +27,9 @@ def test_generate_envelope() -> None:
     req = AntigravityProvider().build(
         cred(), gemini_body(), model="gemini-3-pro", stream=False, client_headers={}
     )
-    assert req.url == "https://cloudcode-pa.googleapis.com/v1internal:generateContent" and not req.stream
+    assert (
+        req.url == "https://daily-cloudcode-pa.googleapis.com/v1internal:generateContent" and not req.stream
+    )
     assert req.headers["Authorization"] == "Bearer ya29.tok"
     assert req.headers["User-Agent"].startswith("antigravity/hub/")
     body = orjson.loads(req.body)
@@ -51,7 +53,7 @@ def test_session_id_is_stable_per_conversation() -> None:
 def test_stream_and_count_urls() -> None:
     provider = AntigravityProvider()
     stream = provider.build(cred(), gemini_body(), model="m", stream=True, client_headers={})
-    assert stream.url == "https://cloudcode-pa.googleapis.com/v1internal:streamGenerateContent?alt=sse"
+    assert stream.url == "https://daily-cloudcode-pa.googleapis.com/v1internal:streamGenerateContent?alt=sse"
     assert stream.stream
     custom = cred()
     custom.base_url = "http://127.0.0.1:9"

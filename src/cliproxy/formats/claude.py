@@ -126,7 +126,8 @@ def usage_from_wire(u: dict[str, Any]) -> ir.Usage:
 
 
 def usage_to_wire(u: ir.Usage) -> dict[str, Any]:
-    """IR usage -> the four wire counters (plus thinking tokens when known)."""
+    """IR usage -> the four wire counters (plus thinking tokens when known, and
+    ``server_tool_use.web_search_requests`` when the answer searched the web)."""
     out: dict[str, Any] = {
         "input_tokens": max(0, u.input_tokens - u.cache_read_tokens - u.cache_write_tokens),
         "cache_creation_input_tokens": u.cache_write_tokens,
@@ -135,6 +136,8 @@ def usage_to_wire(u: ir.Usage) -> dict[str, Any]:
     }
     if u.reasoning_tokens:
         out["output_tokens_details"] = {"thinking_tokens": u.reasoning_tokens}
+    if u.web_search_requests:
+        out["server_tool_use"] = {"web_search_requests": u.web_search_requests}
     return out
 
 

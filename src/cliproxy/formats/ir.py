@@ -237,6 +237,9 @@ class Usage:
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     total_tokens: int | None = None  # None -> input + output
+    # provider-run web searches the answer made (Claude's ``server_tool_use`` usage);
+    # last, so that positional constructions stay valid
+    web_search_requests: int = 0
 
     @property
     def total(self) -> int:
@@ -345,7 +348,11 @@ class BlockStart:
     namespace: str | None = None
     signature: str | None = None  # Gemini call signature, or redacted payload
     family: str | None = None
-    raw: dict[str, Any] | None = None  # server_tool payload
+    # server_tool: the block whole (a Claude ``server_tool_use`` with its ``input``:
+    # Claude's encoder streams the input as a delta); text: ``{"citations": [...]}``, the
+    # Claude citations of the text to come (Claude's encoder sends each as a
+    # ``citations_delta``; other encoders ignore them)
+    raw: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

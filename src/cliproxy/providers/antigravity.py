@@ -7,6 +7,11 @@ Requests are Gemini requests wrapped in an envelope::
     {"project": "<project_id>", "model": "<model>", "request": {<gemini request>},
      "userAgent": "antigravity", "requestType": "agent", "requestId": "agent-<uuid>"}
 
+``{base}`` is the daily Cloud Code host, then production when daily is busy
+(:mod:`cliproxy.providers.antigravity_hosts`), or the credential's own ``base_url``. A Claude
+client's web search becomes Cloud Code's own search request
+(:mod:`cliproxy.providers.antigravity_search`).
+
 Answers wrap the Gemini response the same way: ``{"response": {...}}`` for the whole
 body and for every SSE ``data:`` payload. The pipeline unwraps them with
 :func:`unwrap_body` and :func:`unwrap_chunk` before translating (count-tokens answers
@@ -37,8 +42,10 @@ from typing import Any
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import Credential
 from cliproxy.providers import antigravity_credits as credits
+from cliproxy.providers import antigravity_search as web_search
 from cliproxy.providers.antigravity_project import ProjectLookup
 from cliproxy.providers.antigravity_turns import applies_to, normalize_response_turns
 from cliproxy.providers.base import UpstreamRequest, copy_client_headers
@@ -71,18 +78,42 @@ class AntigravityProvider(GeminiProvider):
 
     def __init__(self) -> None:
         super().__init__()
+        # generation and count go to the daily host first (providers.antigravity_hosts); the
+        # production one alone when the environment moved it alone (a private gateway)
+        daily = endpoints.url("antigravity", "api-daily")
+        moved = self.default_base_url != endpoints.URLS["antigravity"]["api"]
+        if moved and daily == endpoints.URLS["antigravity"]["api-daily"]:
+            daily = self.default_base_url
+        self.generation_base_url = daily.rstrip("/")
         self.projects = ProjectLookup()  # first-use project lookups (providers.antigravity_project)
+        self.searches = web_search.SearchModels()  # which models run web searches, per credential
 
     def prepare(
-        self, cred: Credential, http: HttpClient, *, proxy: str | None = None
+        self,
+        cred: Credential,
+        http: HttpClient,
+        *,
+        proxy: str | None = None,
+        body: Mapping[str, Any] | None = None,
     ) -> Awaitable[Mapping[str, str]] | None:
         """A credential the sign-in left without ``project_id`` gets one first (CPA's
-        ``PrepareRequestAuth``); with one, nothing to await."""
-        if _project(cred):
+        ``PrepareRequestAuth``); a web search (:mod:`~cliproxy.providers.antigravity_search`)
+        waits for the list of models that run one when it is due. Else nothing to await."""
+        project = not _project(cred)
+        search = body is not None and web_search.CARRIED in body and self.searches.due(cred)
+        if not project and not search:
             return None
-        return self.projects.ensure(
-            cred, http, base_url=self.base_url(cred), user_agent=_user_agent(cred), proxy=proxy or ""
-        )
+        return self._prepare(cred, http, proxy or "", project, search)
+
+    async def _prepare(
+        self, cred: Credential, http: HttpClient, proxy: str, project: bool, search: bool
+    ) -> Mapping[str, str]:
+        base, agent = self.base_url(cred), _user_agent(cred)
+        if project:
+            await self.projects.ensure(cred, http, base_url=base, user_agent=agent, proxy=proxy)
+        if search:
+            await self.searches.ensure(cred, http, base_url=base, user_agent=agent, proxy=proxy)
+        return {}
 
     def configure(self, config: Any) -> None:
         words = getattr(getattr(config, "antigravity", None), "sensitive_words", None) or ()
@@ -100,33 +131,20 @@ class AntigravityProvider(GeminiProvider):
     ) -> UpstreamRequest:
         body.pop("model", None)
         body.pop("safetySettings", None)
-        base = self.base_url(cred)
+        ask = body.pop(web_search.CARRIED, None)
+        base = cred.base_url.rstrip("/") if cred.base_url else self.generation_base_url
         headers = {
             "Content-Type": "application/json",
             "Authorization": f"Bearer {cred.access_token}",
             "User-Agent": _user_agent(cred),
         }
-        claude = "claude" in model.lower()
-        if action != "count":
-            backfill_response_names(body)
-            nest_response_media(body)  # (on user turns: before responses become model turns)
-        if applies_to(model):  # counted as it would be sent, too (CPA)
-            normalize_response_turns(body)
-        if not claude:  # Antigravity's Claude takes a model turn first (CPA)
-            lead_with_user(body)
         if action == "count":
-            payload, url, stream = {"request": body}, base + "/v1internal:countTokens", False
+            payload, url, stream = self._count(body, model), base + "/v1internal:countTokens", False
         else:
-            if not claude:
-                _drop_max_output_tokens(body)
-            order_model_parts(body)
-            clean_declaration_schemas(body)
-            obfuscate_system_instruction(body, self.sensitive)
-            payload = envelope(
-                body, model=model, project=_project(cred), session=_session_hint(client_headers)
-            )
-            if credits.requested():  # quota-exceeded.antigravity-credits, last resort
-                credits.inject(payload)
+            if ask is not None and self.searches.searches(cred, model):  # Claude Code's web search
+                payload = web_search.search_payload(ask, model=model, project=_project(cred))
+            else:
+                payload = self._generation(body, cred, model, client_headers)
             url = base + (
                 "/v1internal:streamGenerateContent?alt=sse" if stream else "/v1internal:generateContent"
             )
@@ -134,6 +152,32 @@ class AntigravityProvider(GeminiProvider):
             headers["Accept"] = "text/event-stream"
         headers.update(copy_client_headers(cred, client_headers))
         return UpstreamRequest(url, headers, orjson.dumps(payload), stream)
+
+    def _count(self, body: dict[str, Any], model: str) -> dict[str, Any]:
+        if applies_to(model):  # counted as it would be sent (CPA)
+            normalize_response_turns(body)
+        if "claude" not in model.lower():
+            lead_with_user(body)
+        return {"request": body}
+
+    def _generation(
+        self, body: dict[str, Any], cred: Credential, model: str, client_headers: Mapping[str, str]
+    ) -> dict[str, Any]:
+        claude = "claude" in model.lower()
+        backfill_response_names(body)
+        nest_response_media(body)  # (on user turns: before responses become model turns)
+        if applies_to(model):
+            normalize_response_turns(body)
+        if not claude:  # Antigravity's Claude takes a model turn first (CPA)
+            lead_with_user(body)
+            _drop_max_output_tokens(body)
+        order_model_parts(body)
+        clean_declaration_schemas(body)
+        obfuscate_system_instruction(body, self.sensitive)
+        payload = envelope(body, model=model, project=_project(cred), session=_session_hint(client_headers))
+        if credits.requested():  # quota-exceeded.antigravity-credits, last resort
+            credits.inject(payload)
+        return payload
 
     def unwrap_body(self, body: Any) -> Any:
         """See :func:`unwrap_body`."""

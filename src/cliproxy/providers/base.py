@@ -179,10 +179,16 @@ class Provider(ABC):
         return None
 
     def prepare(
-        self, cred: Credential, http: HttpClient, *, proxy: str | None = None
+        self,
+        cred: Credential,
+        http: HttpClient,
+        *,
+        proxy: str | None = None,
+        body: Mapping[str, Any] | None = None,
     ) -> Awaitable[Mapping[str, str]] | None:
         """Extra headers for one attempt (a token fetched with ``http``), or ``None`` when
-        the provider needs none: the pipeline then awaits nothing."""
+        the provider needs none: the pipeline then awaits nothing. ``body``: the attempt's
+        upstream body as ``build`` will get it (``None`` for a probe)."""
         return None
 
     def forget(self, cred: Credential) -> None:

@@ -110,7 +110,12 @@ class ClaudeProvider(Provider):
         self._finishes = type(self).finish is not ClaudeProvider.finish
 
     def prepare(
-        self, cred: Credential, http: HttpClient, *, proxy: str | None = None
+        self,
+        cred: Credential,
+        http: HttpClient,
+        *,
+        proxy: str | None = None,
+        body: Mapping[str, Any] | None = None,
     ) -> Awaitable[Mapping[str, str]] | None:
         """A subscription credential without its account identity, or with an old device
         pool, gets them first (CPA's ``PrepareRequestAuth``); else nothing to await."""

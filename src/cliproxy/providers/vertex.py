@@ -96,7 +96,12 @@ class VertexProvider(GeminiProvider):
         return UpstreamRequest(url, headers, orjson.dumps(body), stream)
 
     async def prepare(
-        self, cred: Credential, http: HttpClient, *, proxy: str | None = None
+        self,
+        cred: Credential,
+        http: HttpClient,
+        *,
+        proxy: str | None = None,
+        body: Mapping[str, Any] | None = None,
     ) -> dict[str, str]:
         """Extra auth headers: a service-account bearer token, or nothing for API keys.
 

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ._run import CLAUDE, CODEX, events, resp, sse, stream
+from ._run import CLAUDE, CODEX, claude_blocks, events, resp, sse, stream
 
 CPA = "codex_claude_response_test.go"
 
@@ -708,7 +708,8 @@ WEB_SEARCH = {
 
 def test_stream_web_search_call_emits_claude_server_tool_blocks() -> None:
     """codex_claude_response_test.go TestConvertCodexResponseToClaude_StreamWebSearchCallEmitsClaudeServerToolBlocks
-    (the query rides in the block's ``input``; CPA also streams it as a partial_json delta)."""
+    (the block opens with an empty ``input`` and the query comes as a partial_json delta, as
+    CPA and Anthropic stream it)."""
     out = stream(
         CODEX,
         CLAUDE,
@@ -741,7 +742,9 @@ def test_stream_web_search_call_emits_claude_server_tool_blocks() -> None:
     blocks = [e["content_block"] for e in _of(evs, "content_block_start")]
     kinds = [b["type"] for b in blocks]
     assert kinds == ["server_tool_use", "web_search_tool_result"]
-    assert blocks[0]["id"] == "ws_123" and blocks[0]["input"] == {"query": "search weather"}
+    assert blocks[0]["id"] == "ws_123" and blocks[0]["input"] == {}
+    assert _json_deltas(evs) == ['{"query":"search weather"}']
+    assert claude_blocks(evs)[0]["input"] == {"query": "search weather"}
     assert blocks[1]["tool_use_id"] == "ws_123"
     assert b"event: message_stop" in out
     assert _stop_reason(evs) == "end_turn"

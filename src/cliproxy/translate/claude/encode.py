@@ -5,7 +5,9 @@ all four cumulative counters, which the anthropic SDK writes over its snapshot, 
 final message has the right usage whether the upstream told input tokens early
 (Claude) or only at the end (OpenAI, Gemini). A thinking block's signature (Claude's, or
 Codex's encrypted reasoning the client carries back) goes out as one ``signature_delta``
-just before its ``content_block_stop``. Blocks the client must
+just before its ``content_block_stop``. A ``server_tool_use`` given whole streams its input
+as a delta, and a text's citations (``BlockStart.raw``) go out as ``citations_delta``
+events, as Anthropic streams them. Blocks the client must
 not get (another family's provider tools or redacted reasoning) are left out and the
 rest renumbered.
 """
@@ -143,6 +145,7 @@ class ClaudeStreamEncoder(StreamEncoder):
             cache_read_tokens=u.cache_read_tokens or cur.cache_read_tokens,
             cache_write_tokens=u.cache_write_tokens or cur.cache_write_tokens,
             reasoning_tokens=u.reasoning_tokens or cur.reasoning_tokens,
+            web_search_requests=u.web_search_requests or cur.web_search_requests,
         )
 
     def _end(self, ev: ir.StreamEnd) -> bytes:
@@ -178,9 +181,16 @@ class ClaudeStreamEncoder(StreamEncoder):
         self._head = _delta_head(index, self._kind) if self._kind in _DELTA_KEYS else b""
         self._sig = []
         self._think = []
-        return head + frame(
-            "content_block_start",
-            _dumps({"type": "content_block_start", "index": index, "content_block": block}),
+        tail = b""
+        if ev.raw is not None:  # a server tool, or a text with citations
+            block, tail = _opening(index, block, ev.raw)
+        return (
+            head
+            + frame(
+                "content_block_start",
+                _dumps({"type": "content_block_start", "index": index, "content_block": block}),
+            )
+            + tail
         )
 
     def _call_carrier(self, signature: str) -> bytes:
@@ -258,6 +268,25 @@ class ClaudeStreamEncoder(StreamEncoder):
                 out = _delta(index, {"type": "signature_delta", "signature": sig})
             self._sig = []
         return out + frame("content_block_stop", _dumps({"type": "content_block_stop", "index": index}))
+
+
+def _opening(index: int, block: dict[str, Any], raw: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """The start of a block given whole, and the deltas that follow it, as Anthropic streams
+    them: a ``server_tool_use`` opens with an empty ``input`` and sends its input as one
+    ``input_json_delta`` (Claude Code rebuilds a server tool's input from the deltas); a
+    text with citations opens with ``"citations": []`` and sends each as a
+    ``citations_delta`` before its text."""
+    if block.get("type") == "server_tool_use":
+        given = block.get("input")
+        if not given:
+            return block, b""
+        json = _dumps(given).decode()
+        return block | {"input": {}}, _delta(index, {"type": "input_json_delta", "partial_json": json})
+    citations = raw.get("citations") if block.get("type") == "text" else None
+    if not isinstance(citations, list):
+        return block, b""
+    deltas = b"".join(_delta(index, {"type": "citations_delta", "citation": c}) for c in citations)
+    return {"citations": [], **block}, deltas
 
 
 def _claude_type(kind: str | None) -> str | None:

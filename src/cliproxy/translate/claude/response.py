@@ -105,7 +105,9 @@ def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict
     content = []
     has_tool = False
     for b in resp.content:
-        if type(b) is ir.Text and not b.extras and (b.citations is None or not native):
+        # (a text with citations goes to the writer: another source's citations are written
+        # when they are Claude's kinds)
+        if type(b) is ir.Text and not b.extras and (b.citations is None or not (native or b.citations)):
             if b.text:  # a plain text block, written here without a call
                 content.append({"type": "text", "text": b.text})
             continue

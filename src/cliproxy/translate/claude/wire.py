@@ -2,9 +2,11 @@
 
 ``native`` is true when the IR came from Claude: then every extras key (except the
 private ``_`` markers) is written back. For other sources only ``cache_control`` is
-carried. What Claude would reject is left out: empty text blocks, thinking without a
-signature or made by another family, provider tools of another family. Files Claude
-cannot read as documents (audio, video...) become a text placeholder (CPA's wording).
+carried, and a text's citations when they are Claude's own kinds (the web-search
+citations the Gemini adapter makes of an Antigravity search's grounding). What Claude
+would reject is left out: empty text blocks, thinking without a signature or made by
+another family, provider tools of another family. Files Claude cannot read as documents
+(audio, video...) become a text placeholder (CPA's wording).
 """
 
 from __future__ import annotations
@@ -20,9 +22,25 @@ from cliproxy.translate import ir
 from cliproxy.translate.claude.ids import sanitize_tool_id
 from cliproxy.translate.naming import flat_name
 
-__all__ = ["BlockWriter", "parse_arguments", "put_extras"]
+__all__ = ["BlockWriter", "claude_citations", "parse_arguments", "put_extras"]
 
 Wire = dict[str, Any]
+
+# the citation kinds a Claude text block holds (a Responses annotation is none of them)
+_CITATION_TYPES = frozenset(
+    (
+        "char_location",
+        "page_location",
+        "content_block_location",
+        "web_search_result_location",
+        "search_result_location",
+    )
+)
+
+
+def claude_citations(citations: list[Any]) -> bool:
+    """Whether every one of ``citations`` is of a kind a Claude text block holds."""
+    return all(type(c) is dict and c.get("type") in _CITATION_TYPES for c in citations)
 
 
 def put_extras(out: Wire, extras: dict[str, Any] | None, native: bool) -> None:
@@ -73,7 +91,7 @@ class BlockWriter:
         out = []
         native = self.native
         for b in blocks:
-            if type(b) is ir.Text and not b.extras and (b.citations is None or not native):
+            if type(b) is ir.Text and not b.extras and (b.citations is None or not (native or b.citations)):
                 if b.text:  # a plain text block (the common one), written here
                     out.append({"type": "text", "text": b.text})
                 continue
@@ -86,7 +104,7 @@ class BlockWriter:
         if not b.text:
             return None
         out: Wire = {"type": "text", "text": b.text}
-        if self.native and b.citations is not None:
+        if b.citations is not None and (self.native or (b.citations and claude_citations(b.citations))):
             out["citations"] = b.citations
         put_extras(out, b.extras, self.native)
         return out

@@ -6,7 +6,7 @@ from cliproxy.formats import Format
 from cliproxy.formats.gemini import GeminiUsageSniffer, count_tokens_response
 from cliproxy.translate.adapter import PartsAdapter
 from cliproxy.translate.gemini.build import build_request
-from cliproxy.translate.gemini.decode import GeminiStreamDecoder
+from cliproxy.translate.gemini.decode import stream_decoder
 from cliproxy.translate.gemini.encode import GeminiStreamEncoder
 from cliproxy.translate.gemini.parse import parse_request
 from cliproxy.translate.gemini.response import build_response, parse_response
@@ -20,7 +20,7 @@ ADAPTER = PartsAdapter(
     build_request=build_request,
     parse_response=parse_response,
     build_response=build_response,
-    decoder=GeminiStreamDecoder,
+    decoder=stream_decoder,
     encoder=GeminiStreamEncoder,
     sniffer=GeminiUsageSniffer,
     count_tokens=count_tokens_response,

@@ -6,10 +6,13 @@ chunk carries whole parts: consecutive text parts continue one text block, thoug
 one thinking block (a signature on a later part becomes a ``SignatureDelta``), and each
 functionCall is a complete tool-call block. Inline media parts have no stream event and
 are skipped. The finish reason is held until ``flush`` (Gemini has no terminator).
+Claude Code's web search through Antigravity has a decoder of its own
+(:class:`WebSearchStreamDecoder`; :func:`stream_decoder` picks it).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -23,8 +26,9 @@ from cliproxy.translate.adapter import StreamDecoder
 from cliproxy.translate.gemini.names import NameMap
 from cliproxy.translate.gemini.parts import FAMILY
 from cliproxy.translate.gemini.response import CallIds
+from cliproxy.translate.gemini.web_search import answer_text, asks_web_search, search_blocks
 
-__all__ = ["GeminiStreamDecoder"]
+__all__ = ["GeminiStreamDecoder", "WebSearchStreamDecoder", "stream_decoder"]
 
 
 class GeminiStreamDecoder(StreamDecoder):
@@ -310,6 +314,86 @@ class GeminiStreamDecoder(StreamDecoder):
         self._close(out)
         self._has_call = True
         self._last = "function"
+
+
+class WebSearchStreamDecoder(GeminiStreamDecoder):
+    """The stream of Claude Code's web search through Antigravity
+    (:func:`~cliproxy.translate.gemini.web_search.asks_web_search`): the answer's text
+    (of parts that are neither thoughts nor calls; those are left out) is held until a
+    chunk brings the search's ``groundingMetadata``, then goes out, with that chunk's
+    text, as Claude's web search blocks: ``server_tool_use``, ``web_search_tool_result``
+    and the cited text blocks (their citations in ``BlockStart.raw``), and the stream's
+    usage counts one search. Chunks after it are read as any Gemini stream's. A stream
+    that ends without grounding gives what it held as one text block (CPA)."""
+
+    def __init__(self, request: ir.Request | None = None) -> None:
+        super().__init__(request)
+        self._held: list[str] = []
+        self._searched = False
+
+    def decode_delta(self, chunk: bytes) -> tuple[int, str] | list[ir.Event]:
+        # the text fast path would hand text over before the search
+        return super().decode_delta(chunk) if self._searched else self.decode(chunk)
+
+    def flush(self) -> list[ir.Event]:
+        out = super().flush()
+        end = out[-1] if out else None
+        if type(end) is not ir.StreamEnd:  # failed: what was held goes with the stream
+            return out
+        if self._searched:
+            end.usage = dataclasses.replace(end.usage or ir.Usage(), web_search_requests=1)
+        elif held := "".join(self._held):
+            out.pop()
+            self._emit([ir.Text(held)], out)
+            out.append(end)
+        return out
+
+    def _chunk(self, obj: Any, out: list[ir.Event]) -> None:
+        cands = obj.get("candidates") if type(obj) is dict else None
+        if (
+            self._searched
+            or self._failed
+            or type(cands) is not list
+            or obj.get("error") is not None  # (a dict: it has candidates)
+            or not cands
+            or type(cand := cands[0]) is not dict
+        ):
+            super()._chunk(obj, out)
+            return
+        self._start(out, obj)
+        self._held.append(answer_text(cand))
+        grounding = cand.get("groundingMetadata")
+        if type(grounding) is dict:
+            self._searched = True
+            text = "".join(self._held)
+            self._held = []
+            self._emit(search_blocks(text, grounding), out)
+        # the rest of the chunk (finish reason, usage...) as usual, its parts taken
+        rest = {k: v for k, v in cand.items() if k != "content"}
+        super()._chunk({**obj, "candidates": [rest, *cands[1:]]}, out)
+
+    def _emit(self, blocks: list[ir.Block], out: list[ir.Event]) -> None:
+        for b in blocks:
+            if isinstance(b, ir.ServerTool):
+                self._open_block("server_tool", out, family=b.family, raw=b.raw)
+            elif isinstance(b, ir.Text):
+                raw = {"citations": b.citations} if b.citations else None
+                out.append(ir.TextDelta(self._open_block("text", out, raw=raw), b.text))
+            self._close(out)
+
+
+def stream_decoder(request: ir.Request | None = None) -> GeminiStreamDecoder:
+    """The decoder of a Gemini stream answering ``request``: Claude Code's web search has
+    its own (:class:`WebSearchStreamDecoder`)."""
+    # (the first tool of most requests is a function: one test, no call)
+    if (
+        request is not None
+        and (tools := request.tools)
+        and tools[0].kind == "builtin"
+        and asks_web_search(request)
+    ):
+        return WebSearchStreamDecoder(request)
+    return GeminiStreamDecoder(request)
 
 
 def _error_event(err: Any) -> ir.Error:

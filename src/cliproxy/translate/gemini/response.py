@@ -4,6 +4,8 @@ Only the first candidate becomes IR content; further candidates are kept raw in
 ``extras["_candidates"]`` (Gemini clients get them back, others ignore them). Keys of the
 candidate with no IR field (``safetyRatings``, ``citationMetadata``, ``groundingMetadata``...)
 are in ``extras["_candidate"]``; top-level ones (``promptFeedback``...) in ``extras``.
+The grounding of Claude Code's web search becomes Claude's web search blocks
+(:mod:`cliproxy.translate.gemini.web_search`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from cliproxy.translate.gemini.parts import (
     read_thought_only,
     server_tool,
 )
+from cliproxy.translate.gemini.web_search import asks_web_search, web_search_answer
 from cliproxy.translate.naming import flat_name
 from cliproxy.translate.tool_output import generated_image
 
@@ -175,6 +178,9 @@ def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> i
             resp.extras["stop_raw"] = finish
         if not cand.keys() <= _CANDIDATE:
             resp.extras["_candidate"] = {k: v for k, v in cand.items() if k not in _CANDIDATE}
+            grounding = cand.get("groundingMetadata")
+            if type(grounding) is dict and asks_web_search(request):  # Claude Code's web search
+                web_search_answer(resp, cand, grounding)
         if len(candidates) > 1:
             resp.extras["_candidates"] = candidates[1:]
     else:

@@ -1,0 +1,115 @@
+"""Antigravity's two Cloud Code hosts: the daily one first, production when daily is busy.
+
+An Antigravity credential without a ``base_url`` of its own sends its generation and count
+requests to ``daily-cloudcode-pa.googleapis.com`` (the endpoint table's ``api-daily``), as the
+Antigravity IDE and CPA do (``antigravityBaseURLFallbackOrder``), and sends the same request
+again to ``cloudcode-pa.googleapis.com`` (``api``) when daily
+
+* could not be reached (a refused or broken connection),
+* answered 429 (each host keeps its own rate limit), or
+* answered 503 with "no capacity available";
+
+the client then gets production's answer, whatever it is. The sign-in, the project lookup
+and the models list stay on production. A credential with a ``base_url`` of its own has one
+host: no second try.
+
+Deliberate difference: CPA also moves on when daily sends no headers in time; here a
+header timeout is final (a stalled model would make the client wait twice the limit, and
+the pipeline tries the next credential anyway).
+
+:func:`install` makes a :class:`HostFallback` the Antigravity provider's transport, in front
+of the shared client; every other URL goes straight through (no coroutine layer added).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from typing import TYPE_CHECKING
+
+from cliproxy.providers.transport import UpstreamClient, UpstreamNetworkError, UpstreamResponse, read_body
+
+if TYPE_CHECKING:
+    from cliproxy.providers.registry import Providers
+
+__all__ = ["HostFallback", "install"]
+
+log = logging.getLogger(__name__)
+
+NO_CAPACITY = b"no capacity available"
+
+
+class _Read:
+    """An answer whose body was read already (to see why it failed)."""
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self._body = body
+
+    async def read(self) -> bytes:
+        return self._body
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        if self._body:
+            yield self._body
+
+    def release(self) -> None:
+        return None
+
+
+class HostFallback:
+    """``first``'s URLs tried again on ``then`` (both origins, no trailing slash) when
+    ``first`` is busy or unreachable; others through ``inner`` as they are."""
+
+    def __init__(self, first: str, then: str, inner: UpstreamClient) -> None:
+        self.first = first.rstrip("/")
+        self.then = then.rstrip("/")
+        self.inner = inner
+        self._prefix = self.first + "/"
+
+    def request(
+        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
+    ) -> Awaitable[UpstreamResponse]:
+        if not url.startswith(self._prefix) or self.first == self.then:
+            return self.inner.request(method, url, headers=headers, body=body, proxy=proxy)
+        return self._twice(method, url, headers, body, proxy)
+
+    async def _twice(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None, proxy: str
+    ) -> UpstreamResponse:
+        other = self.then + url[len(self.first) :]
+        try:
+            resp = await self.inner.request(method, url, headers=headers, body=body, proxy=proxy)
+        except UpstreamNetworkError as exc:
+            if exc.status == 504:  # no headers in time: final (see the module's docstring)
+                raise
+            log.info("antigravity: %s unreachable (%s); trying %s", self.first, exc.detail, self.then)
+            return await self.inner.request(method, other, headers=headers, body=body, proxy=proxy)
+        if resp.status == 429:
+            resp.release()
+            log.info("antigravity: %s answered 429; trying %s", self.first, self.then)
+            return await self.inner.request(method, other, headers=headers, body=body, proxy=proxy)
+        if resp.status == 503:
+            data = await read_body(resp)
+            if NO_CAPACITY not in data.lower():
+                return _Read(resp.status, resp.headers, data)
+            log.info("antigravity: %s has no capacity; trying %s", self.first, self.then)
+            return await self.inner.request(method, other, headers=headers, body=body, proxy=proxy)
+        return resp
+
+
+def install(providers: Providers, http: UpstreamClient) -> HostFallback | None:
+    """Put a :class:`HostFallback` in front of ``http`` for the Antigravity provider, from its
+    daily base to its production one; none when it has a transport already (a test's, a
+    plugin's) or both bases are one (an environment override points both at one server)."""
+    provider = providers.get("antigravity")
+    if provider is None or provider.transport is not None:
+        return None
+    first = getattr(provider, "generation_base_url", "")
+    then = provider.default_base_url.rstrip("/")
+    if not first or first.rstrip("/") == then:
+        return None
+    fallback = HostFallback(first, then, http)
+    provider.transport = fallback
+    return fallback
