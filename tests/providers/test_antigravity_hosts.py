@@ -55,6 +55,15 @@ async def send(fallback: HostFallback, url: str) -> tuple[int, bytes]:
     return resp.status, await read_body(resp)
 
 
+async def through(daily: GeminiFake, prod: GeminiFake) -> tuple[int, bytes]:
+    """A request for ``daily`` through a fallback to ``prod``."""
+    http = HttpClient()
+    try:
+        return await send(HostFallback(daily.base_url, prod.base_url, http), daily.base_url + PATH)
+    finally:
+        await http.close()
+
+
 def hits(fake: GeminiFake) -> int:
     return len([r for r in fake.requests if r.path == PATH])
 
@@ -95,13 +104,7 @@ async def test_an_unreachable_daily_host_sends_the_request_to_production(fake_ge
 @pytest.mark.parametrize("status", [400, 401, 500, 503])
 async def test_other_answers_are_the_clients(daily: GeminiFake, fake_gemini: GeminiFake, status: int) -> None:
     daily.fail_next(status, message="backend says no")
-    http = HttpClient()
-    try:
-        got, body = await send(
-            HostFallback(daily.base_url, fake_gemini.base_url, http), daily.base_url + PATH
-        )
-    finally:
-        await http.close()
+    got, body = await through(daily, fake_gemini)
     assert got == status and b"backend says no" in body  # a 503 read to look at it is still whole
     assert hits(fake_gemini) == 0
 
@@ -109,13 +112,7 @@ async def test_other_answers_are_the_clients(daily: GeminiFake, fake_gemini: Gem
 async def test_production_answers_whatever_it_answers(daily: GeminiFake, fake_gemini: GeminiFake) -> None:
     daily.fail_next(429)
     fake_gemini.fail_next(429, message="prod is busy too")
-    http = HttpClient()
-    try:
-        status, body = await send(
-            HostFallback(daily.base_url, fake_gemini.base_url, http), daily.base_url + PATH
-        )
-    finally:
-        await http.close()
+    status, body = await through(daily, fake_gemini)
     assert status == 429 and b"prod is busy too" in body and hits(fake_gemini) == 1
 
 

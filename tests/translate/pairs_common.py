@@ -7,6 +7,8 @@ import base64
 from typing import Any
 
 import orjson
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from cliproxy.formats import Format, family_of
 from cliproxy.translate import ir
@@ -232,3 +234,22 @@ class Collected:
 
     def call_list(self) -> list[tuple[str, dict]]:
         return [(c["name"], orjson.loads(c["args"] or "{}")) for _, c in sorted(self.calls.items())]
+
+
+async def serve_sse(body: bytes, step: int = 31) -> TestServer:
+    """A server on 127.0.0.1 that answers any request with ``body`` as an event stream,
+    ``step`` bytes a write (an SDK's parser sees events split anywhere); the caller closes it."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for i in range(0, len(body), step):
+            await resp.write(body[i : i + step])
+        await resp.write_eof()
+        return resp
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return server

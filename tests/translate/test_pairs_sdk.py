@@ -5,12 +5,10 @@ expected message (text, both tool calls with their arguments, usage)."""
 from __future__ import annotations
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from cliproxy.formats import Format, family_of
 from cliproxy.translate.registry import default_registry
-from tests.translate.pairs_common import CLIENT_FORMATS, request_with_tools, rich_events
+from tests.translate.pairs_common import CLIENT_FORMATS, request_with_tools, rich_events, serve_sse
 
 REG = default_registry()
 CALLS = [("run_shell", {"command": "echo A"}), ("run_shell", {"command": "echo B"})]
@@ -37,22 +35,6 @@ def _translated(upstream: Format, client: Format) -> bytes:
         out += tr.feed(raw[i : i + 23])
     out += tr.finish()
     return bytes(out)
-
-
-async def _serve(body: bytes) -> TestServer:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
-        for i in range(0, len(body), 31):
-            await resp.write(body[i : i + 31])
-        await resp.write_eof()
-        return resp
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handler)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    return server
 
 
 async def _consume_openai(url: str) -> None:
@@ -139,7 +121,7 @@ CONSUMERS = {
 @pytest.mark.parametrize("upstream", CLIENT_FORMATS, ids=[u.value for u in CLIENT_FORMATS])
 @pytest.mark.parametrize("client", CLIENT_FORMATS, ids=[c.value for c in CLIENT_FORMATS])
 async def test_sdk_consumes_translated_stream(upstream, client):
-    server = await _serve(_translated(upstream, client))
+    server = await serve_sse(_translated(upstream, client))
     try:
         await CONSUMERS[client](str(server.make_url("")).rstrip("/"))
     finally:

@@ -17,13 +17,12 @@ from typing import Any
 import anthropic
 import orjson
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from cliproxy.translate import ir
 from cliproxy.translate.claude.encode import ClaudeStreamEncoder
 from cliproxy.translate.gemini.decode import GeminiStreamDecoder, WebSearchStreamDecoder, stream_decoder
 from cliproxy.translate.gemini.web_search import Support, cited_pieces, search_results, supports_of
+from tests.translate.pairs_common import serve_sse
 
 from ._run import CLAUDE, GEMINI, claude_blocks, events, get, ir_of, resp, sse, stream
 
@@ -328,18 +327,7 @@ async def test_anthropic_sdk_reads_the_stream() -> None:
     """The official SDK accumulates our stream into Anthropic's web search message."""
     body = stream(GEMINI, CLAUDE, sse(_grounding_response()), _request())
 
-    async def handler(request: web.Request) -> web.StreamResponse:
-        out = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await out.prepare(request)
-        for i in range(0, len(body), 29):
-            await out.write(body[i : i + 29])
-        await out.write_eof()
-        return out
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handler)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
+    server = await serve_sse(body, 29)
     try:
         url = str(server.make_url(""))
         async with anthropic.AsyncAnthropic(base_url=url, api_key="k", max_retries=0) as client:
