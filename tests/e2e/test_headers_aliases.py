@@ -128,3 +128,36 @@ async def test_browser_streams_get_cors_headers(matrix):
         assert r.status == 200
         assert r.headers["Access-Control-Allow-Origin"] == "*"
         assert b"[DONE]" in await r.read()
+
+
+def _gemini_headers(fakes, headers: str) -> str:
+    return f"""
+api-keys: ["{KEY}"]
+gemini-api-key:
+  - api-key: "gk"
+    base-url: "{fakes.gemini.base_url}"
+    headers: {headers}
+    models: [{{name: "gemini-2.5-flash", alias: "g"}}]
+"""
+
+
+async def test_gemini_credential_headers_copy_and_follow_a_reload(start_proxy, fakes):
+    """A Gemini key's ``headers:`` as an OpenAI-compatible one's: fixed values, copies of
+    the client's headers (left out when it sent none), a fixed value after a copy (kept in
+    the configured order), the key header last; worked out once per credential, so a reload
+    that changes them is sent."""
+    headers = '{X-Static: "one", X-Tenant: "$X-Client-Tenant", X-Absent: "$X-Not-Sent", X-Late: "late"}'
+    proxy = await start_proxy(_gemini_headers(fakes, headers), watch=True)
+    for _ in range(2):  # the second request uses the plan the first one made
+        assert (await _chat(proxy.url, "g", {"X-Client-Tenant": "acme"}))[0] == 200
+        sent = fakes.gemini.last.headers
+        assert sent["X-Static"] == "one" and sent["X-Tenant"] == "acme" and sent["X-Late"] == "late"
+        assert "X-Absent" not in sent and sent["x-goog-api-key"] == "gk"
+    proxy.config_path.write_text(_gemini_headers(fakes, '{X-Static: "two", X-Copied: "$X-Other"}'))
+    for _ in range(200):
+        await asyncio.sleep(0.025)
+        if any(c.headers.get("X-Static") == "two" for c in proxy.service.pool.credentials()):
+            break
+    assert (await _chat(proxy.url, "g", {"X-Client-Tenant": "acme", "X-Other": "o"}))[0] == 200
+    sent = fakes.gemini.last.headers
+    assert sent["X-Static"] == "two" and sent["X-Copied"] == "o" and "X-Tenant" not in sent

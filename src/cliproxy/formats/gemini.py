@@ -120,15 +120,15 @@ def count_tokens_response(tokens: int) -> dict[str, Any]:
 
 def usage_from_metadata(meta: dict[str, Any]) -> ir.Usage:
     """IR usage of a ``usageMetadata``: output includes thoughts, input includes cache."""
-    cand = meta.get("candidatesTokenCount") or 0
     thoughts = meta.get("thoughtsTokenCount") or 0
     total = meta.get("totalTokenCount")
-    return ir.Usage(
-        input_tokens=meta.get("promptTokenCount") or 0,
-        output_tokens=cand + thoughts,
-        cache_read_tokens=meta.get("cachedContentTokenCount") or 0,
-        reasoning_tokens=thoughts,
-        total_tokens=total if isinstance(total, int) else None,
+    return ir.Usage(  # (positional: once per answer and per stream chunk that has usage)
+        meta.get("promptTokenCount") or 0,
+        (meta.get("candidatesTokenCount") or 0) + thoughts,
+        meta.get("cachedContentTokenCount") or 0,
+        0,
+        thoughts,
+        total if type(total) is int else None,
     )
 
 

@@ -10,7 +10,7 @@ import orjson
 
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
-from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
+from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers, split_headers
 from cliproxy.providers.retry import google_retry_delay, retry_after_header
 
 __all__ = ["GeminiProvider", "InteractionsProvider", "backfill_response_names", "lead_with_user"]
@@ -46,9 +46,21 @@ class GeminiProvider(Provider):
         url = _URLS.get((self.default_base_url, key))
         if url is None:
             url = self._url(key)
-        headers = {"Content-Type": "application/json", "x-goog-api-key": cred.api_key}
-        if cred.headers:
-            headers.update(copy_client_headers(cred, client_headers))
+        extra = cred.headers
+        if not extra:
+            headers = {"Content-Type": "application/json", "x-goog-api-key": cred.api_key}
+        else:
+            plan = _PLANS.get((cred.api_key, id(extra)))
+            if plan is None:
+                plan = _plan(cred.api_key, extra)
+            fixed, copies = plan[0], plan[1]
+            headers = fixed.copy()
+            if copies is None:  # a fixed value after a copy: the general way, in the configured order
+                headers.update(copy_client_headers(cred, client_headers))
+            else:
+                for name, source in copies:
+                    if value := client_headers.get(source):
+                        headers[name] = value
         return UpstreamRequest(url, headers, orjson.dumps(body), stream and action != "count")
 
     def _url(self, key: tuple[str, str, str]) -> str:
@@ -101,6 +113,27 @@ class InteractionsProvider(GeminiProvider):
             headers["Api-Revision"] = revision
         headers.update(copy_client_headers(cred, client_headers))
         return UpstreamRequest(f"{base}/interactions", headers, orjson.dumps(body), stream)
+
+
+# (API key, id of the credential's ``headers:``) -> its fixed headers, the client headers it
+# copies (None: not in one pass, see split_headers), and the dict (held: its id stays unique)
+_PLANS: dict[tuple[str, int], tuple[dict[str, str], tuple[tuple[str, str], ...] | None, object]] = {}
+
+
+def _plan(
+    api_key: str, extra: dict[str, str]
+) -> tuple[dict[str, str], tuple[tuple[str, str], ...] | None, object]:
+    """A credential's request headers split once: the fixed ones (its ``headers:`` fixed
+    values among them) and the client headers to copy per request."""
+    fixed = {"Content-Type": "application/json", "x-goog-api-key": api_key}
+    split = split_headers(extra)
+    if split is not None:
+        fixed.update(split[0])
+    plan = (fixed, split[1] if split is not None else None, extra)
+    if len(_PLANS) >= 1024:
+        _PLANS.clear()
+    _PLANS[(api_key, id(extra))] = plan
+    return plan
 
 
 def lead_with_user(body: dict[str, Any]) -> None:
