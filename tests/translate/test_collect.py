@@ -78,3 +78,32 @@ def test_collecting_costs_in_proportion_to_the_deltas():
 
     assert 7 < calls(16000) / calls(2000) < 9
     assert cpu(32000) / cpu(4000) < 24
+
+
+def test_a_web_search_stream_collects_its_blocks_citations_and_search_count():
+    """A search answer streamed (an Antigravity web search through a Gemini stream) made
+    whole keeps its server blocks, its text's citations and the search in the usage."""
+    use = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "q"}}
+    cite = {
+        "type": "web_search_result_location",
+        "cited_text": "It is so.",
+        "url": "https://a.example",
+        "title": "a",
+    }
+    c = Collector()
+    c.feed(
+        [
+            ir.StreamStart("msg_1", "m", ir.Usage(5, 0)),
+            ir.BlockStart(0, "server_tool", family="claude", raw=use),
+            ir.BlockStop(0),
+            ir.BlockStart(1, "text", raw={"citations": [cite]}),
+            ir.TextDelta(1, "It is so."),
+            ir.BlockStop(1),
+            ir.StreamEnd("end_turn", ir.Usage(5, 7, web_search_requests=1)),
+        ]
+    )
+    resp = c.response()
+    server, text = resp.content
+    assert isinstance(server, ir.ServerTool) and server.raw == use
+    assert isinstance(text, ir.Text) and (text.text, text.citations) == ("It is so.", [cite])
+    assert resp.usage is not None and (resp.usage.input_tokens, resp.usage.web_search_requests) == (5, 1)

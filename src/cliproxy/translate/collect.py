@@ -30,6 +30,7 @@ def merge_usage(old: ir.Usage | None, new: ir.Usage | None) -> ir.Usage | None:
         cache_write_tokens=new.cache_write_tokens or old.cache_write_tokens,
         reasoning_tokens=new.reasoning_tokens or old.reasoning_tokens,
         total_tokens=new.total_tokens if new.total_tokens is not None else old.total_tokens,
+        web_search_requests=new.web_search_requests or old.web_search_requests,
     )
 
 
@@ -131,6 +132,12 @@ class Collector:
             block = ir.Thinking(redacted=kind == "redacted_thinking")
         elif kind == "server_tool" and start is not None and start.raw is not None:
             block = ir.ServerTool(start.family or "", start.raw)
+        elif (
+            start is not None
+            and start.raw is not None
+            and isinstance(cites := start.raw.get("citations"), list)
+        ):
+            block = ir.Text("", cites)  # a cited text (an Antigravity web search's)
         else:
             block = ir.Text("")
         self._blocks[index] = block
