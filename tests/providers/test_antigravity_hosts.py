@@ -173,9 +173,14 @@ def test_an_environment_override_makes_one_host(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("CLIPROXY_OAUTH_ANTIGRAVITY_API", "http://127.0.0.1:9000/gw")  # production moved alone
     providers = Providers()
     assert providers.get("antigravity").generation_base_url == "http://127.0.0.1:9000/gw"  # type: ignore[union-attr]
-    assert install(providers, Inner()) is None
+    one = install(providers, Inner())  # (installed for the web search's links: no second host)
+    assert one is not None and one.first == one.then == "http://127.0.0.1:9000/gw"
     monkeypatch.delenv("CLIPROXY_OAUTH_ANTIGRAVITY_API")
     monkeypatch.setenv("CLIPROXY_OAUTH_ANTIGRAVITY_BASE", "http://127.0.0.1:9000")  # both hosts moved
     providers = Providers()
-    assert install(providers, Inner()) is None
+    one = install(providers, Inner())
+    assert one is not None and one.first == one.then == "http://127.0.0.1:9000"
     assert endpoints.url("antigravity", "api-daily") == "http://127.0.0.1:9000"
+    taken = Providers()
+    taken.get("antigravity").transport = Inner()  # type: ignore[union-attr]  # a test's, a plugin's
+    assert install(taken, Inner()) is None

@@ -18,7 +18,9 @@ header timeout is final (a stalled model would make the client wait twice the li
 the pipeline tries the next credential anyway).
 
 :func:`install` makes a :class:`HostFallback` the Antigravity provider's transport, in front
-of the shared client; every other URL goes straight through (no coroutine layer added).
+of the shared client; every other URL goes straight through (no coroutine layer added). It
+also hands the answer of a web search request (``requestType: "web_search"``) over with its
+sources' redirect links resolved (:mod:`cliproxy.providers.antigravity_grounding`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import TYPE_CHECKING
 
+from cliproxy.providers.antigravity_grounding import GroundedResponse
 from cliproxy.providers.transport import UpstreamClient, UpstreamNetworkError, UpstreamResponse, read_body
 
 if TYPE_CHECKING:
@@ -37,6 +40,7 @@ __all__ = ["HostFallback", "install"]
 log = logging.getLogger(__name__)
 
 NO_CAPACITY = b"no capacity available"
+SEARCH = b'"requestType":"web_search"'  # (as antigravity_search writes it, compact)
 
 
 class _Read:
@@ -71,9 +75,20 @@ class HostFallback:
     def request(
         self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
     ) -> Awaitable[UpstreamResponse]:
+        if body is not None and SEARCH in body:
+            return self._search(method, url, headers, body, proxy)
         if not url.startswith(self._prefix) or self.first == self.then:
             return self.inner.request(method, url, headers=headers, body=body, proxy=proxy)
         return self._twice(method, url, headers, body, proxy)
+
+    async def _search(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes, proxy: str
+    ) -> UpstreamResponse:
+        if url.startswith(self._prefix) and self.first != self.then:
+            resp = await self._twice(method, url, headers, body, proxy)
+        else:
+            resp = await self.inner.request(method, url, headers=headers, body=body, proxy=proxy)
+        return GroundedResponse(resp, self.inner, proxy)
 
     async def _twice(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes | None, proxy: str
@@ -101,15 +116,14 @@ class HostFallback:
 
 def install(providers: Providers, http: UpstreamClient) -> HostFallback | None:
     """Put a :class:`HostFallback` in front of ``http`` for the Antigravity provider, from its
-    daily base to its production one; none when it has a transport already (a test's, a
-    plugin's) or both bases are one (an environment override points both at one server)."""
+    daily base to its production one (no second host when both are one: an environment
+    override points both at one server); none when it has a transport already (a test's,
+    a plugin's)."""
     provider = providers.get("antigravity")
     if provider is None or provider.transport is not None:
         return None
-    first = getattr(provider, "generation_base_url", "")
     then = provider.default_base_url.rstrip("/")
-    if not first or first.rstrip("/") == then:
-        return None
+    first = getattr(provider, "generation_base_url", "") or then
     fallback = HostFallback(first, then, http)
     provider.transport = fallback
     return fallback
