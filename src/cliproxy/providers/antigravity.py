@@ -47,16 +47,15 @@ from cliproxy.credentials.record import Credential
 from cliproxy.providers import antigravity_credits as credits
 from cliproxy.providers import antigravity_search as web_search
 from cliproxy.providers.antigravity_project import ProjectLookup
+from cliproxy.providers.antigravity_schemas import clean_request_schemas
 from cliproxy.providers.antigravity_turns import applies_to, normalize_response_turns
 from cliproxy.providers.base import UpstreamRequest, copy_client_headers
 from cliproxy.providers.gemini import GeminiProvider, backfill_response_names, lead_with_user
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import obfuscate_system_instruction, sensitive_words
-from cliproxy.translate.schema import clean_schema_for_gemini
 
 __all__ = [
     "AntigravityProvider",
-    "clean_declaration_schemas",
     "envelope",
     "nest_response_media",
     "unwrap_body",
@@ -172,7 +171,7 @@ class AntigravityProvider(GeminiProvider):
             lead_with_user(body)
             _drop_max_output_tokens(body)
         order_model_parts(body)
-        clean_declaration_schemas(body)
+        clean_request_schemas(body)  # tool and structured-output schemas (antigravity_schemas)
         obfuscate_system_instruction(body, self.sensitive)
         payload = envelope(body, model=model, project=_project(cred), session=_session_hint(client_headers))
         if credits.requested():  # quota-exceeded.antigravity-credits, last resort
@@ -215,44 +214,6 @@ def envelope(request: dict[str, Any], *, model: str, project: str, session: str 
         if not request.get("sessionId"):
             request["sessionId"] = _derived_session(session) if session else _session_id(request)
     out["request"] = request
-    return out
-
-
-_SCHEMA_KEYS = ("parameters", "parametersJsonSchema", "response")
-
-
-def clean_declaration_schemas(body: dict[str, Any]) -> None:
-    """Every schema of every function declaration cleaned for Google's backend (CPA's
-    ``sanitizeAntigravityRequestSchemas``: only the declarations, never the history's
-    call arguments), ``parametersJsonSchema`` sent as ``parameters``. A Gemini client's
-    body reaches Antigravity as it came, and the backend's Claude models reject JSON
-    Schema keywords (``propertyNames``, ``$id``...) that Gemini's own API ignores.
-    Changed tools are new objects: the client's request is never altered."""
-    tools = body.get("tools")
-    if not isinstance(tools, list):
-        return
-    out: list[Any] = []
-    for tool in tools:
-        decls = tool.get("functionDeclarations") if isinstance(tool, dict) else None
-        if not isinstance(decls, list):
-            out.append(tool)
-            continue
-        out.append({**tool, "functionDeclarations": [_clean_declaration(d) for d in decls]})
-    body["tools"] = out
-
-
-def _clean_declaration(decl: Any) -> Any:
-    if not isinstance(decl, dict) or not any(k in decl for k in _SCHEMA_KEYS):
-        return decl
-    out = dict(decl)
-    if "parametersJsonSchema" in out:
-        schema = out.pop("parametersJsonSchema")
-        out.setdefault("parameters", schema)
-    # ``parameters`` / ``response`` are Google Schema objects (our Gemini cleaner's output);
-    # ``responseJsonSchema`` stays JSON Schema and is left as the client wrote it
-    for key in ("parameters", "response"):
-        if isinstance(out.get(key), dict):
-            out[key] = clean_schema_for_gemini(out[key])
     return out
 
 
