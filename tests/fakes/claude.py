@@ -76,7 +76,7 @@ class ClaudeFake(FakeServer):
             return self.error_response(400, "model: Field required", None)
         if not isinstance(body.get("max_tokens"), int):
             return self.error_response(400, "max_tokens: Field required", None)
-        problem = thinking_problem(body)
+        problem = thinking_problem(body) or sampling_problem(body)
         if problem is not None:
             return self.error_response(400, problem, None)
         beh = self.behavior(request)
@@ -236,6 +236,26 @@ def thinking_problem(body: dict[str, Any]) -> str | None:
     if first in ("thinking", "redacted_thinking"):
         return None
     return _THINKING_FIRST.format(i=len(messages) - 2, found=first)
+
+
+def sampling_problem(body: dict[str, Any]) -> str | None:
+    """Anthropic's 400 message for sampling settings it refuses (current models), or None:
+    with thinking on, a temperature other than 1, a top_p below 0.95, any top_k; without it,
+    temperature and top_p together; a temperature outside 0-1."""
+    temperature, top_p = body.get("temperature"), body.get("top_p")
+    if temperature is not None and not 0 <= temperature <= 1:
+        return "temperature: Input should be less than or equal to 1"
+    if (body.get("thinking") or {}).get("type") in ("enabled", "adaptive"):
+        if temperature is not None and temperature != 1:
+            return "`temperature` may only be set to 1 when thinking is enabled or in adaptive mode."
+        if top_p is not None and top_p < 0.95:
+            return "`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled."
+        if body.get("top_k") is not None:
+            return "`top_k` must be unset when thinking is enabled."
+        return None
+    if temperature is not None and top_p is not None:
+        return "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
+    return None
 
 
 def _has(message: Any, kind: str) -> bool:

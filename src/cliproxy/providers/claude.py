@@ -33,6 +33,7 @@ from cliproxy.providers import (
     claude_device,
     claude_helper,
     claude_limits,
+    claude_sampling,
     claude_tools,
     impersonate,
 )
@@ -164,6 +165,8 @@ class ClaudeProvider(Provider):
             url = plan.url
             if "tool_choice" in body:
                 _no_thinking_when_forced(body)
+            if "temperature" in body or "top_p" in body or "top_k" in body:
+                claude_sampling.settle(body)  # after every step that may turn thinking on
             # a non-stream helper omits it (CPA)
             if stream or found is None or not found.helper or "stream" in body:
                 body["stream"] = stream

@@ -21,7 +21,7 @@ For other sources:
   ``apply_patch`` custom tool is left out and a Responses ``web_search`` becomes
   ``web_search_20250305``; custom tools take ``{"input": string}``;
 * ``max_tokens`` defaults to 32000; with ``top_p`` given, ``temperature`` is left out
-  (newer models refuse the pair); reasoning becomes ``thinking`` (see
+  (newer models refuse the pair), and one above Claude's 1 (OpenAI's scale goes to 2) is 1; reasoning becomes ``thinking`` (see
   ``thinking_config``); with thinking on, ``top_k``, a non-1 ``temperature`` and a
   ``top_p`` below 0.95 are dropped, and a forced tool choice turns thinking off, as the
   API demands; the budget is kept below ``max_tokens``;
@@ -69,7 +69,8 @@ def build_request(req: ir.Request) -> Wire:
         body["max_tokens"] = DEFAULT_MAX_TOKENS
     # sampling: newer Claude models refuse temperature and top_p together: CPA keeps top_p
     if req.temperature is not None and (req.top_p is None or native):
-        body["temperature"] = req.temperature
+        # (another format's scale may go past Claude's 0-1: OpenAI's goes to 2)
+        body["temperature"] = req.temperature if native or req.temperature <= 1 else 1
     if req.top_p is not None:
         body["top_p"] = req.top_p
     if req.top_k is not None:
