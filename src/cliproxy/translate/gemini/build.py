@@ -54,11 +54,25 @@ def call_args(call: ir.ToolCall, custom: bool = False) -> dict[str, Any]:
     return args if isinstance(args, dict) else {}
 
 
+# IR extras flag: another format's calls and results carry their ids (``functionCall.id``,
+# ``functionResponse.id``), for a backend that pairs them by id (Antigravity: CPA's
+# translators for it write them; Gemini's own API gets none, as CPA)
+CALL_IDS = "_gemini_call_ids"
+
+
+def with_call_ids(req: ir.Request) -> ir.Request:
+    """``req`` (a shallow copy: the client's IR stays as it is) asking for call ids."""
+    out = req.renamed(req.model)
+    out.extras = {**req.extras, CALL_IDS: True}
+    return out
+
+
 class _Builder:
-    __slots__ = ("anchored", "call_names", "claude_model", "names", "native")
+    __slots__ = ("anchored", "call_names", "claude_model", "ids", "names", "native")
 
     def __init__(self, req: ir.Request) -> None:
         self.native = req.source == FAMILY
+        self.ids = CALL_IDS in req.extras
         self.anchored = False  # a part list holds an Anchored signature (anchors.place)
         self.claude_model = "claude" in req.model.lower()
         self.names = NameMap(req.tools)
@@ -128,7 +142,7 @@ class _Builder:
         extras = call.extras or {}
         name = call.name if self.native else self.names.to_gemini(call.name, call.namespace)
         self.call_names[call.id] = name
-        fc: dict[str, Any] = {"name": name}
+        fc: dict[str, Any] = {"id": call.id, "name": name} if self.ids and call.id else {"name": name}
         if not (self.native and extras.get("_no_args")):
             fc["args"] = call_args(call)
         part: dict[str, Any] = {"functionCall": fc}
@@ -148,7 +162,9 @@ class _Builder:
         name = self.call_names.get(result.call_id)
         if name is None:
             name = result.name if self.native else self.names.to_gemini(result.name or "")
-        fr: dict[str, Any] = {"name": name}
+        fr: dict[str, Any] = (
+            {"id": result.call_id, "name": name} if self.ids and result.call_id else {"name": name}
+        )
         if self.native:
             if extras.get("_has_id"):
                 fr["id"] = result.call_id
