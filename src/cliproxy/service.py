@@ -47,6 +47,7 @@ from cliproxy.policies.restore import restore_budgets
 from cliproxy.policies.rules import build_access
 from cliproxy.providers import antigravity_hosts, codex_ws, impersonate
 from cliproxy.providers import registry as providers
+from cliproxy.providers.antigravity import AntigravityProvider
 from cliproxy.providers.codex import CodexProvider
 from cliproxy.providers.codex_multi_agent import format_models
 from cliproxy.providers.http import HttpClient
@@ -113,7 +114,7 @@ class Service:
         # built now, after the environment is final: each reads its endpoint URLs once
         self.providers = providers.Providers()
         self.providers.configure(config)
-        self._wire_agent_models()
+        self._wire_catalog_lookups()
         # AI Studio through browsers connected on /v1/ws (cliproxy.relay)
         self.relay = RelayHub(on_change=self._relay_changed)
         aistudio = self.providers.get("aistudio")
@@ -400,12 +401,22 @@ class Service:
         records = {c.id: await self.pool.cooldowns(c) for c in self.pool.credentials()}
         return self.models.listable(suspensions(records, time.time()))
 
-    def _wire_agent_models(self) -> None:
-        """``codex.optimize-multi-agent-v2``: spawn_agent lists the Codex client catalog."""
+    def _wire_catalog_lookups(self) -> None:
+        """What providers read from the model catalog: Codex's client catalog for
+        ``codex.optimize-multi-agent-v2``'s spawn_agent and its models' forced headers,
+        Antigravity's output limits."""
         codex = self.providers.get("codex")
         if isinstance(codex, CodexProvider):
             codex.agent_models = self._agent_models
             codex.model_headers = self._codex_model_headers
+        antigravity = self.providers.get("antigravity")
+        if isinstance(antigravity, AntigravityProvider):
+            antigravity.output_limit = self._antigravity_output_limit
+
+    def _antigravity_output_limit(self, model: str) -> int:
+        """An Antigravity model's output limit (the catalog's ``max_output``; 0: unknown)."""
+        info = self.models.model_info(model, "antigravity")
+        return info.max_output if info is not None else 0
 
     def _codex_model_headers(self, model: str) -> Mapping[str, str]:
         """A Codex model's forced upstream headers (the catalog's ``upstream_headers``)."""

@@ -36,7 +36,7 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -86,6 +86,8 @@ class AntigravityProvider(GeminiProvider):
         self.generation_base_url = daily.rstrip("/")
         self.projects = ProjectLookup()  # first-use project lookups (providers.antigravity_project)
         self.searches = web_search.SearchModels()  # which models run web searches, per credential
+        # a model's output limit from the catalog (0: unknown); the service sets it
+        self.output_limit: Callable[[str], int] | None = None
 
     def prepare(
         self,
@@ -170,6 +172,8 @@ class AntigravityProvider(GeminiProvider):
         if not claude:  # Antigravity's Claude takes a model turn first (CPA)
             lead_with_user(body)
             _drop_max_output_tokens(body)
+        elif self.output_limit is not None:
+            _cap_max_output_tokens(body, self.output_limit(model))
         order_model_parts(body)
         clean_request_schemas(body)  # tool and structured-output schemas (antigravity_schemas)
         obfuscate_system_instruction(body, self.sensitive)
@@ -195,6 +199,17 @@ def _drop_max_output_tokens(body: dict[str, Any]) -> None:
     config = body.get("generationConfig")
     if isinstance(config, dict) and "maxOutputTokens" in config:
         body["generationConfig"] = {k: v for k, v in config.items() if k != "maxOutputTokens"}
+
+
+def _cap_max_output_tokens(body: dict[str, Any], limit: int) -> None:
+    """A Claude model's ``maxOutputTokens`` at most its catalog limit (CPA caps it from its
+    registry: Cloud Code refuses more). The config is replaced, never edited."""
+    config = body.get("generationConfig")
+    if limit <= 0 or not isinstance(config, dict):
+        return
+    asked = config.get("maxOutputTokens")
+    if type(asked) is int and asked > limit:
+        body["generationConfig"] = {**config, "maxOutputTokens": limit}
 
 
 def envelope(request: dict[str, Any], *, model: str, project: str, session: str = "") -> dict[str, Any]:

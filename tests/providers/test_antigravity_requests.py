@@ -1,7 +1,9 @@
-"""Calls and results carry their ids to Antigravity (CPA's antigravity translators write
+"""What a Claude or OpenAI client's request becomes for Antigravity, through a running proxy.
+
+Calls and results carry their ids to Antigravity (CPA's antigravity translators write
 ``functionCall.id`` / ``functionResponse.id``), so parallel calls of one tool are paired with
 their own results whatever order the client answers them in; Gemini's own API gets no ids,
-as from CPA. Through a running proxy, a Claude and an OpenAI client, against the fake."""
+as from CPA. A Claude model's output is capped at its catalog limit (CPA)."""
 
 from __future__ import annotations
 
@@ -139,3 +141,26 @@ async def test_the_next_turns_ids_are_the_ones_antigravity_gave(
     assert status == 200 and (not stream or "message_stop" in answer), answer
     calls, results = pairs(sent_turns(fakes.gemini))
     assert calls[0]["id"] == results[0]["id"] == use["id"]
+
+
+async def test_a_claude_models_output_is_capped_at_its_catalog_limit(
+    start_proxy: Any, fakes: Any, tmp_path: Any
+) -> None:
+    """CPA caps ``maxOutputTokens`` at the model's registered limit for Antigravity's Claude
+    models (claude-sonnet-4-6: 64,000); a Gemini model has none sent at all (CPA)."""
+    antigravity_auth(tmp_path, fakes.gemini.base_url)
+    proxy = await start_proxy(f'api-keys: ["{KEY}"]\n')
+    headers = {"Authorization": f"Bearer {KEY}"}
+    for asked, sent in ((100_000, 64_000), (2_000, 2_000)):
+        body = {
+            "model": "claude-sonnet-4-6",
+            "max_tokens": asked,
+            "messages": [{"role": "user", "content": "hi"}],
+        }
+        status, answer = await post(proxy.url, "/v1/chat/completions", body, headers)
+        assert status == 200, answer
+        assert fakes.gemini.last.json["request"]["generationConfig"]["maxOutputTokens"] == sent
+    body = {"model": "gemini-3-flash", "max_tokens": 100_000, "messages": [{"role": "user", "content": "hi"}]}
+    status, answer = await post(proxy.url, "/v1/chat/completions", body, headers)
+    assert status == 200, answer
+    assert "maxOutputTokens" not in fakes.gemini.last.json["request"].get("generationConfig", {})
