@@ -12,7 +12,9 @@ of every Responses stream (an upstream that goes quiet mid-stream);
 ``server_is_overloaded`` error event; ``fake.inband_errors = [event, ...]`` does the same
 with the given error events, one stream each; ``fake.completed_without_output = n`` ends
 the next ``n`` streams with a ``response.completed`` whose ``output`` is empty, as the
-Codex backend sometimes does (CPA patches it from the ``output_item.done`` events).
+Codex backend sometimes does (CPA patches it from the ``output_item.done`` events); ``fake.raw_streams = [bytes, ...]``
+answers the next streams with those SSE bytes as they are, one each (an xAI stream with
+its own shapes: ``reasoning_text`` events, X Search traces, ``response.incomplete``).
 
 Image generation: a request offering the ``image_generation`` tool whose last user message
 asks to "draw" gets an ``image_generation_call`` item (a 1x1 PNG in ``result``) with its
@@ -59,6 +61,9 @@ async def handle(fake: OpenAIFake, request: web.Request) -> web.StreamResponse:
         items.insert(0, image_item())
     response = _response(body, new_id("resp_"), "completed", items, _usage(body, reply))
     if body.get("stream") is True:
+        raw: list[bytes] | None = getattr(fake, "raw_streams", None)
+        if raw:
+            return await _written(request, iter([raw.pop(0)]), {})
         if getattr(fake, "overloaded", 0) > 0:
             fake.overloaded -= 1  # type: ignore[attr-defined]
             return await _written(request, _overloaded(response), {})

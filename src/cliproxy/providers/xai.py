@@ -16,6 +16,12 @@ Token counting is local in CPA (o200k tokenizer), never an upstream call.
 
 ``xai.inject-x-search: true`` adds the native ``{"type": "x_search"}`` tool to requests
 that do not declare it (and to ``tool_choice.tools`` of an ``allowed_tools`` choice).
+
+Every request is shaped for what xAI's Responses API takes
+(:mod:`cliproxy.providers.xai_request`) and its answer repaired to match
+(:mod:`cliproxy.providers.xai_stream`). Errors as CPA reads them: a 403 saying the OAuth
+token is bad is a 401 (the token is refreshed, the request retried), and a 429 for used-up
+free usage waits out xAI's rolling 24-hour window.
 """
 
 from __future__ import annotations
@@ -27,15 +33,16 @@ import orjson
 
 from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import KIND_OAUTH, Credential, parse_bool
-from cliproxy.errors import UnsupportedError
+from cliproxy.errors import UnsupportedError, UpstreamError
 from cliproxy.formats import Format
-from cliproxy.providers import xai_media
-from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
+from cliproxy.providers import xai_media, xai_request
+from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers, error_message
 from cliproxy.providers.codex_ws import websocket_request
-from cliproxy.providers.identity import inject_x_search
+from cliproxy.providers.retry import retry_after_header
+from cliproxy.providers.xai_stream import XAIStream
 from cliproxy.translate import token_segments, tokens
 
-__all__ = ["API_BASE_URL", "CLI_CHAT_PROXY_URL", "XAIProvider", "uses_api"]
+__all__ = ["API_BASE_URL", "CLI_CHAT_PROXY_URL", "FREE_USAGE_WINDOW", "XAIProvider", "uses_api"]
 
 # the public URLs, whatever the overrides (an OAuth file naming API_BASE_URL still chats
 # through the CLI proxy)
@@ -50,6 +57,8 @@ _CLI_HEADERS = {
     "User-Agent": f"xai-grok-workspace/{CLI_VERSION}",
 }
 _DROPPED = ("previous_response_id", "prompt_cache_retention", "safety_identifier", "stream_options")
+# the Grok CLI chat proxy's free tier: "Usage resets over a rolling 24-hour window"
+FREE_USAGE_WINDOW = 24 * 3600.0
 
 
 def uses_api(cred: Credential) -> bool:
@@ -109,8 +118,7 @@ class XAIProvider(Provider):
         body["stream"] = True
         for name in _DROPPED:
             body.pop(name, None)
-        if self.inject_x_search:
-            inject_x_search(body)
+        plan = xai_request.shape(body, model, x_search=self.inject_x_search)
         base = self.chat_base_url(cred)
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
         token = cred.api_key or cred.access_token
@@ -131,4 +139,37 @@ class XAIProvider(Provider):
                 headers.pop(name, None)
         else:
             url = base + "/responses"
-        return UpstreamRequest(url, headers, orjson.dumps(body), True)
+        rewrite = XAIStream(plan) if plan is not None else None
+        return UpstreamRequest(url, headers, orjson.dumps(body), True, rewrite_chunk=rewrite)
+
+    def classify(
+        self, status: int, headers: Mapping[str, str], body: bytes, credential_id: str | None = None
+    ) -> UpstreamError:
+        """CPA ``xaiStatusErr``: a 403 for a bad OAuth token is a 401; a 429 for used-up
+        free usage waits 24 hours (another account serves meanwhile); other 429s keep the
+        usual backoff."""
+        retry_after = retry_after_header(headers)
+        if status == 403 and bad_credentials(body):
+            status, retry_after = 401, None
+        elif status == 429 and retry_after is None and free_usage_exhausted(body):
+            retry_after = FREE_USAGE_WINDOW
+        return UpstreamError(
+            error_message(body, status),
+            status=status,
+            body=body,
+            retry_after=retry_after,
+            headers=headers,
+            credential_id=credential_id,
+        )
+
+
+def bad_credentials(body: bytes) -> bool:
+    """An xAI error body saying the access token is invalid (flat or nested, any shape)."""
+    raw = body.lower()
+    return b"bad-credentials" in raw or b"access token could not be validated" in raw
+
+
+def free_usage_exhausted(body: bytes) -> bool:
+    """An xAI 429 body saying the free tier's usage is used up."""
+    raw = body.lower()
+    return b"free-usage-exhausted" in raw or b"included free usage" in raw
