@@ -30,7 +30,7 @@ from cliproxy.providers.http import proxy_key
 from cliproxy.translate.antigravity_claude import antigravity_claude_signatures
 from cliproxy.translate.compat import prepare as compat_prepare
 from cliproxy.translate.compat import rewrite_agent_messages
-from cliproxy.translate.gemini.build import with_call_ids
+from cliproxy.translate.gemini.build import for_antigravity
 from cliproxy.translate.reasoning_items import drop_foreign_encrypted_content
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache, scope_for
@@ -191,8 +191,8 @@ def start_attempt(
     )
     if signed is not None:  # Claude signatures in the configured cache or bypass mode
         req = signed.prepare(req)
-    if provider.key == "antigravity" and req.tools and up_fmt is _GEMINI:  # calls paired by id (CPA)
-        req = with_call_ids(req)
+    if provider.key == "antigravity" and req.tools and up_fmt is _GEMINI:  # call ids, tool schemas (CPA)
+        req = for_antigravity(req)
     scope = None
     if up_fmt is _CLAUDE and call.action == "generate":  # signed thinking a client cannot carry
         scope = scope_for(

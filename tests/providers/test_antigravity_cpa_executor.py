@@ -94,7 +94,8 @@ def assert_sanitized_and_property_kept(params: dict[str, Any]) -> None:
     assert "prefill" not in arg and "$comment" not in arg
     mode = arg["properties"]["mode"]
     assert not {"enumTitles", "enumDescriptions", "deprecated"} & set(mode)
-    assert mode["enum"] == ["a", "b"]
+    # ours on top of CPA's assertions: the enum is a hint (CPA's dropAllEnums)
+    assert mode == {"type": "string", "description": "Allowed: a, b"}
 
 
 # ---------------------------------------------------------------- buildrequest_test.go
@@ -105,8 +106,8 @@ def assert_sanitized_and_property_kept(params: dict[str, Any]) -> None:
 def test_build_sanitizes_tool_schema(model: str, container: str) -> None:
     """TestAntigravityBuildRequest_Sanitizes{Gemini,Antigravity}ToolSchema (CPA's payload
     uses ``function_declarations``: a Gemini client's snake_case goes through untouched,
-    and was sent uncleaned before). The Claude target cleans like the Gemini one here:
-    CPA's VALIDATED placeholder for Claude is not done (see the note at the end)."""
+    and was sent uncleaned before). Every model gets CPA's Antigravity tool cleaner; the
+    Claude target's VALIDATED placeholder is not done (see the note at the end)."""
     body = built(model, {"tools": [{container: [{"name": "tool_1", "parametersJsonSchema": TOOL_SCHEMA}]}]})
     decl = body["request"]["tools"][0][container][0]
     assert "parametersJsonSchema" not in decl
@@ -251,18 +252,17 @@ HISTORY_REQUEST: dict[str, Any] = {
 
 
 def test_schema_cleaning_keeps_history_and_cleans_the_schema() -> None:
-    """TestSanitizeAntigravityRequestSchemasPreservesHistory and _StillCleansSchemas. Two
-    differences, on purpose: ``title`` and ``minLength`` are fields of Google's Schema, so our
-    Gemini rules keep them where CPA's Antigravity cleaner drops the one and moves the other
-    into the description."""
+    """TestSanitizeAntigravityRequestSchemasPreservesHistory and _StillCleansSchemas: the
+    keyword ``title`` goes (a property named title stays), ``minLength`` becomes a hint."""
     body = copy.deepcopy(HISTORY_REQUEST)
     clean_request_schemas(body)
     assert body["contents"] == HISTORY_REQUEST["contents"]
     decl = body["tools"][0]["functionDeclarations"][0]
     assert "parametersJsonSchema" not in decl
     items = decl["parameters"]["properties"]["todoList"]["items"]
-    assert items["title"] == "TodoItem" and "title" in items["properties"]
-    assert items["properties"]["title"]["minLength"] == 3
+    assert "title" not in items and "title" in items["properties"]
+    assert items["properties"]["title"] == {"type": "string", "description": "minLength: 3"}
+    assert items["properties"]["id"] == {"type": "number"}
     assert items["required"] == ["id", "title"]
 
 
@@ -357,9 +357,8 @@ def test_response_schema_unions_become_nullable() -> None:
     """TestSanitizeAntigravityRequestSchemasProjectsUnionsAndPreservesEnumTypes, response side:
     ``anyOf`` with a null branch becomes a nullable object; enum members are strings. The
     enum's own type differs on purpose from CPA (``number``): our Gemini rules make an enum
-    node a string (the same in Gemini's API), which the backend accepts. The tool side, where
-    CPA keeps ``number`` so the model's arguments stay numbers, is left for the Gemini
-    builder (see the note at the end)."""
+    node a string (the same in Gemini's API), which the backend accepts for a structured
+    answer. The tool side is ``test_tool_unions_flatten_and_enum_types_stay``."""
     body: dict[str, Any] = {
         "generationConfig": {
             "responseSchema": {
@@ -435,7 +434,7 @@ def test_json_schema_fields_keep_json_schema_type_names() -> None:
 
 def test_schema_cleaning_is_idempotent() -> None:
     """TestSanitizeAntigravityRequestSchemasIsIdempotent: a schema cleaned by a translator
-    and again here comes out the same (ours adds no description hints to duplicate)."""
+    and again here comes out the same, its enum hints written once."""
     body: dict[str, Any] = {
         "tools": [
             {
@@ -466,6 +465,38 @@ def test_schema_cleaning_is_idempotent() -> None:
     once = copy.deepcopy(body)
     clean_request_schemas(body)
     assert body == once
+    props = body["tools"][0]["functionDeclarations"][0]["parameters"]["properties"]
+    for name in ("withDesc", "bare", "compound"):
+        assert props[name]["description"].count("Allowed:") == 1, name
+    assert props["compound"]["description"] == "Allowed: a, b (minLength: 1)"
+
+
+def test_tool_unions_flatten_and_enum_types_stay() -> None:
+    """TestSanitizeAntigravityRequestSchemasProjectsUnionsAndPreservesEnumTypes (tool side)
+    and TestSanitizeAntigravityToolSchemasKeepNativeTypeAndNullableOnBothPaths (the
+    placeholder-free path): a union becomes one branch, a numeric enum keeps its type (the
+    model's arguments stay numbers), a type list with null is nullable and stays required."""
+    params = {
+        "type": "object",
+        "properties": {
+            "choice": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            "level": {"type": "number", "enum": [1, 2]},
+            "note": {"type": ["string", "null"]},
+        },
+        "required": ["level", "note"],
+    }
+    for model in ("gemini-3-flash", "gemini-3.1-pro-low", "claude-sonnet-4-6"):
+        body = built(model, {"tools": [{"functionDeclarations": [{"name": "tool", "parameters": params}]}]})
+        out = body["request"]["tools"][0]["functionDeclarations"][0]["parameters"]
+        props = out["properties"]
+        assert props["choice"] == {
+            "type": "string",
+            "nullable": True,
+            "description": "Accepts: string | null",
+        }
+        assert props["level"] == {"type": "number", "description": "Allowed: 1, 2"}
+        assert props["note"] == {"type": "string", "nullable": True, "description": "(nullable)"}
+        assert out["required"] == ["level", "note"]
 
 
 @pytest.mark.parametrize("shape", sorted(PROPERTY_NAMES_SHAPES))
@@ -553,7 +584,7 @@ def test_encrypted_markers_stripped(container: str) -> None:
     body: dict[str, Any] = {"tools": [{container: [{"name": "test_tool", "parameters": params}]}]}
     clean_request_schemas(body)
     assert b'"encrypted"' not in orjson.dumps(body)
-    assert body["tools"][0][container][0]["parameters"]["properties"]["key"]["type"] == "STRING"
+    assert body["tools"][0][container][0]["parameters"]["properties"]["key"]["type"] == "string"
 
 
 # ---------------------------------------------------------------- through a running proxy
@@ -622,8 +653,7 @@ async def test_openai_structured_output_schema_arrives_clean(antigravity: Any) -
 
 
 # Not ported, and why (see the report): the Claude target's VALIDATED function-calling mode
-# with its "_" / "reason" required placeholder (CPA sets it for every Claude request); the
-# numeric and boolean enum types CPA keeps on tool parameters (our Gemini builder cleans
-# OpenAI/Claude clients' tools before the provider sees them, and makes enums strings);
-# CPA's cap of maxOutputTokens to the model's output limit for Claude models (the provider
-# has no catalog); CPA's description hints for dropped keywords.
+# with its "_" / "reason" required placeholder and kept titles (CPA sets it for every Claude
+# request, and keeps titles for Claude and Gemini 3 Pro tools); CPA's cap of
+# maxOutputTokens to the model's output limit for Claude models (the provider has no
+# catalog).

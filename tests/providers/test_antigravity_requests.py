@@ -3,7 +3,9 @@
 Calls and results carry their ids to Antigravity (CPA's antigravity translators write
 ``functionCall.id`` / ``functionResponse.id``), so parallel calls of one tool are paired with
 their own results whatever order the client answers them in; Gemini's own API gets no ids,
-as from CPA. A Claude model's output is capped at its catalog limit (CPA)."""
+as from CPA. A Claude model's output is capped at its catalog limit (CPA). Tool parameters
+keep their declared types for Antigravity, enums going into the description (CPA's
+CleanJSONSchemaForAntigravityTool), where Gemini's API gets string enums."""
 
 from __future__ import annotations
 
@@ -164,3 +166,74 @@ async def test_a_claude_models_output_is_capped_at_its_catalog_limit(
     status, answer = await post(proxy.url, "/v1/chat/completions", body, headers)
     assert status == 200, answer
     assert "maxOutputTokens" not in fakes.gemini.last.json["request"].get("generationConfig", {})
+
+
+# a tool parameter the client validates as a number: {"level": 2}, never {"level": "2"}
+LEVEL = {
+    "type": "object",
+    "properties": {"level": {"type": "integer", "enum": [1, 2, 3], "description": "how deep"}},
+    "required": ["level"],
+}
+
+
+def level_param(fake: Any) -> dict[str, Any]:
+    body = fake.last.json
+    decl = (body.get("request") or body)["tools"][0]["functionDeclarations"][0]
+    return decl["parameters"]["properties"]["level"]
+
+
+async def test_integer_enum_parameters_keep_their_type_for_antigravity(
+    start_proxy: Any, fakes: Any, tmp_path: Any
+) -> None:
+    """An OpenAI, Claude or Responses client's integer enum reached Antigravity as a string
+    enum, so the model answered ``"2"`` where the client's tool wants ``2`` (Claude Code
+    rejects the call); it now goes as an integer with its values in the description.
+    Gemini's own API still gets its string enum."""
+    antigravity_auth(tmp_path, fakes.gemini.base_url)
+    proxy = await start_proxy(f"""
+api-keys: ["{KEY}"]
+gemini-api-key:
+  - api-key: "gk"
+    base-url: "{fakes.gemini.base_url}"
+    models: [{{name: "gemini-2.5-flash", alias: "plain-gemini"}}]
+""")
+    bearer = {"Authorization": f"Bearer {KEY}"}
+    hello = [{"role": "user", "content": "hi"}]
+    clients = (
+        (
+            "/v1/chat/completions",
+            {
+                "messages": hello,
+                "tools": [{"type": "function", "function": {"name": "dig", "parameters": LEVEL}}],
+            },
+            bearer,
+        ),
+        (
+            "/v1/messages",
+            {"max_tokens": 256, "messages": hello, "tools": [{"name": "dig", "input_schema": LEVEL}]},
+            {"x-api-key": KEY},
+        ),
+        (
+            "/v1/responses",
+            {"input": "hi", "tools": [{"type": "function", "name": "dig", "parameters": LEVEL}]},
+            bearer,
+        ),
+    )
+    for path, body, headers in clients:
+        for model in ("gemini-3-flash", "claude-sonnet-4-6"):
+            status, answer = await post(proxy.url, path, {**body, "model": model}, headers)
+            assert status == 200, answer
+            assert level_param(fakes.gemini) == {
+                "type": "integer",
+                "description": "how deep (Allowed: 1, 2, 3)",
+            }, (
+                path,
+                model,
+            )
+        status, answer = await post(proxy.url, path, {**body, "model": "plain-gemini"}, headers)
+        assert status == 200, answer
+        assert level_param(fakes.gemini) == {
+            "type": "STRING",
+            "enum": ["1", "2", "3"],
+            "description": "how deep",
+        }, path

@@ -8,9 +8,13 @@ Schema the client wrote. Only the places that hold a schema are cleaned, never t
 history's call arguments, whose keys (``title``, ``format``, ``default``...) are data:
 
 * every function declaration, under ``functionDeclarations`` or ``function_declarations``
-  (the backend reads proto JSON and takes both spellings): ``parameters`` and ``response``
-  as Google ``Schema`` objects, ``parametersJsonSchema`` / ``parameters_json_schema`` sent
-  as ``parameters``, ``responseJsonSchema`` / ``response_json_schema`` where they are;
+  (the backend reads proto JSON and takes both spellings): ``parameters``, with
+  ``parametersJsonSchema`` / ``parameters_json_schema`` sent as ``parameters``, and the
+  result schemas ``response``, ``responseJsonSchema`` / ``response_json_schema`` where they
+  are, all with the ``antigravity-tool`` profile, as CPA cleans every declaration schema
+  for every model (``CleanJSONSchemaForAntigravityTool``): declared types kept, so an
+  integer parameter's arguments stay integers, enums and refused constraints moved into
+  the description;
 * the structured-output schemas of ``generationConfig`` / ``generation_config``:
   ``responseSchema``, ``responseJsonSchema`` and their snake_case spellings, each where
   the client put it. These keep their top-level type (an answer may be a list), nullable
@@ -24,22 +28,23 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from cliproxy.translate.schema import PROFILES, clean_schema, clean_schema_for_gemini
+from cliproxy.translate.schema import PROFILES, clean_schema, clean_schema_for_antigravity
 
 __all__ = ["clean_request_schemas"]
 
 DECLARATION_LISTS = ("functionDeclarations", "function_declarations")
 # spellings of a declaration's parameters given as JSON Schema: sent as ``parameters``
 PARAMETER_ALIASES = ("parametersJsonSchema", "parameters_json_schema")
-GOOGLE_SCHEMA_KEYS = ("parameters", "response")
 JSON_SCHEMA_KEYS = ("responseJsonSchema", "response_json_schema")
-_DECLARATION_KEYS = (*PARAMETER_ALIASES, *GOOGLE_SCHEMA_KEYS, *JSON_SCHEMA_KEYS)
+RESULT_KEYS = ("response", *JSON_SCHEMA_KEYS)
+_DECLARATION_KEYS = (*PARAMETER_ALIASES, "parameters", *RESULT_KEYS)
 
 CONFIGS = ("generationConfig", "generation_config")
 CONFIG_SCHEMA_KEYS = ("responseSchema", "response_schema", *JSON_SCHEMA_KEYS)
 
-# Gemini's rules without the one that makes the top an object: that is for parameters
+# Without the rule that makes the top an object: that is for parameters
 _RESPONSE_PROFILE = dataclasses.replace(PROFILES["gemini"], name="antigravity-response", root=())
+_RESULT_PROFILE = dataclasses.replace(PROFILES["antigravity-tool"], name="antigravity-tool-result", root=())
 
 
 def clean_request_schemas(body: dict[str, Any]) -> None:
@@ -73,12 +78,11 @@ def _clean_declaration(decl: Any) -> Any:
         if alias in out:
             schema = out.pop(alias)
             out.setdefault("parameters", schema)
-    for key in GOOGLE_SCHEMA_KEYS:
+    if isinstance(out.get("parameters"), dict):
+        out["parameters"] = clean_schema_for_antigravity(out["parameters"])
+    for key in RESULT_KEYS:
         if isinstance(out.get(key), dict):
-            out[key] = clean_schema_for_gemini(out[key])
-    for key in JSON_SCHEMA_KEYS:
-        if isinstance(out.get(key), dict):
-            out[key] = clean_response_schema(out[key], json_schema=True)
+            out[key] = clean_schema(out[key], _RESULT_PROFILE)
     return out
 
 

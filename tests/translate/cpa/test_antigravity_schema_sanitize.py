@@ -2,10 +2,9 @@
 a body sent to Antigravity are cleaned, and nothing else (the conversation's call arguments
 are data, not schemas). Cases go through ``AntigravityProvider.build``.
 
-Documented differences: one cleaner (our Gemini profile, upper-case types) serves every
-Antigravity model, where CPA has a second one for Claude models; it keeps the Gemini
-keywords the backend accepts (``minLength``...) where CPA moves them into descriptions;
-``responseJsonSchema`` is left as the client wrote it."""
+Documented differences: one cleaner (CPA's Antigravity tool rules without Claude's VALIDATED
+placeholders) serves every Antigravity model, where CPA adds placeholders and keeps titles
+for Claude and Gemini 3 Pro models; ``responseJsonSchema`` is left as the client wrote it."""
 
 from __future__ import annotations
 
@@ -120,12 +119,11 @@ def test_still_cleans_schemas() -> None:
     decl = get(_sent(_copy(PAYLOAD)), "tools.0.functionDeclarations.0")
     assert "parametersJsonSchema" not in decl
     items = get(decl, "parameters.properties.todoList.items")
-    assert items["type"] == "OBJECT"  # cleaned for Google's Schema
+    assert items["type"] == "object"  # CPA's Antigravity tool cleaner: JSON Schema's names
     assert "title" in items["properties"]  # a property named title stays
     assert items["required"] == ["id", "title"]
-    # Gemini's Schema has ``title`` and ``minLength``: we keep them (CPA drops the keyword
-    # title and moves minLength into the description)
-    assert items["title"] == "TodoItem" and items["properties"]["title"]["minLength"] == 3
+    # the keyword title goes, minLength moves into the description (as CPA)
+    assert "title" not in items and "minLength" not in items["properties"]["title"]
 
 
 def test_cleans_result_schemas() -> None:

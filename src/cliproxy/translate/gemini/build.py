@@ -36,7 +36,7 @@ from cliproxy.translate.gemini.tools import build_tools
 from cliproxy.translate.signatures import gemini_replay_or_bypass
 from cliproxy.translate.tool_output import unpack_images
 
-__all__ = ["build_request", "call_args"]
+__all__ = ["ANTIGRAVITY", "build_request", "call_args", "for_antigravity"]
 
 
 def call_args(call: ir.ToolCall, custom: bool = False) -> dict[str, Any]:
@@ -54,25 +54,27 @@ def call_args(call: ir.ToolCall, custom: bool = False) -> dict[str, Any]:
     return args if isinstance(args, dict) else {}
 
 
-# IR extras flag: another format's calls and results carry their ids (``functionCall.id``,
-# ``functionResponse.id``), for a backend that pairs them by id (Antigravity: CPA's
-# translators for it write them; Gemini's own API gets none, as CPA)
-CALL_IDS = "_gemini_call_ids"
+# IR extras flag: the request goes to Antigravity (Cloud Code), not Gemini's own API. Another
+# format's calls and results then carry their ids (``functionCall.id``,
+# ``functionResponse.id``: the backend pairs them by id, and CPA's translators for it write
+# them), and its tools' parameters are cleaned with the ``antigravity-tool`` schema profile
+# (declared types kept, enums as description hints: CPA's CleanJSONSchemaForAntigravityTool)
+ANTIGRAVITY = "_gemini_antigravity"
 
 
-def with_call_ids(req: ir.Request) -> ir.Request:
-    """``req`` (a shallow copy: the client's IR stays as it is) asking for call ids."""
+def for_antigravity(req: ir.Request) -> ir.Request:
+    """``req`` (a shallow copy: the client's IR stays as it is) written for Antigravity."""
     out = req.renamed(req.model)
-    out.extras = {**req.extras, CALL_IDS: True}
+    out.extras = {**req.extras, ANTIGRAVITY: True}
     return out
 
 
 class _Builder:
-    __slots__ = ("anchored", "call_names", "claude_model", "ids", "names", "native")
+    __slots__ = ("anchored", "antigravity", "call_names", "claude_model", "names", "native")
 
     def __init__(self, req: ir.Request) -> None:
         self.native = req.source == FAMILY
-        self.ids = CALL_IDS in req.extras
+        self.antigravity = ANTIGRAVITY in req.extras
         self.anchored = False  # a part list holds an Anchored signature (anchors.place)
         self.claude_model = "claude" in req.model.lower()
         self.names = NameMap(req.tools)
@@ -142,7 +144,7 @@ class _Builder:
         extras = call.extras or {}
         name = call.name if self.native else self.names.to_gemini(call.name, call.namespace)
         self.call_names[call.id] = name
-        fc: dict[str, Any] = {"id": call.id, "name": name} if self.ids and call.id else {"name": name}
+        fc: dict[str, Any] = {"id": call.id, "name": name} if self.antigravity and call.id else {"name": name}
         if not (self.native and extras.get("_no_args")):
             fc["args"] = call_args(call)
         part: dict[str, Any] = {"functionCall": fc}
@@ -163,7 +165,7 @@ class _Builder:
         if name is None:
             name = result.name if self.native else self.names.to_gemini(result.name or "")
         fr: dict[str, Any] = (
-            {"id": result.call_id, "name": name} if self.ids and result.call_id else {"name": name}
+            {"id": result.call_id, "name": name} if self.antigravity and result.call_id else {"name": name}
         )
         if self.native:
             if extras.get("_has_id"):
@@ -352,7 +354,7 @@ def build_request(req: ir.Request) -> dict[str, Any]:
     if req.tools or req.tool_choice is not None:
         if b is None:
             b = _Builder(req)
-        tools = build_tools(req, b.names) if req.tools else []
+        tools = build_tools(req, b.names, b.antigravity) if req.tools else []
     else:
         tools = []
     hint = "claude" in req.model.lower() and _wants_interleaved_hint(req, tools)

@@ -9,6 +9,7 @@ A declaration remembers whether it used ``parameters`` or ``parametersJsonSchema
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cliproxy.errors import RequestError
@@ -16,7 +17,7 @@ from cliproxy.translate import ir
 from cliproxy.translate.gemini.names import NameMap
 from cliproxy.translate.gemini.parts import FAMILY, public_extras
 from cliproxy.translate.gemini.wire import as_dict, as_list, camel, take
-from cliproxy.translate.schema import clean_schema_for_gemini
+from cliproxy.translate.schema import clean_schema_for_antigravity, clean_schema_for_gemini
 
 __all__ = ["CUSTOM_TOOL_SCHEMA", "build_tools", "read_tools"]
 
@@ -118,29 +119,37 @@ def _native_tools(tools: list[ir.Tool]) -> list[dict[str, Any]]:
     return [g for _, g in sorted(groups.items()) if g]
 
 
-def _foreign_decl(tool: ir.Tool, names: NameMap) -> dict[str, Any]:
+Cleaner = Callable[[dict[str, Any] | None], dict[str, Any]]
 
+
+def _foreign_decl(tool: ir.Tool, names: NameMap, clean: Cleaner) -> dict[str, Any]:
     decl: dict[str, Any] = {"name": names.to_gemini(tool.name, tool.namespace)}
     if tool.description:
         decl["description"] = tool.description
     params = CUSTOM_TOOL_SCHEMA if tool.kind == "custom" else tool.parameters
     if params is not None:
-        decl["parameters"] = clean_schema_for_gemini(params)
+        decl["parameters"] = clean(params)
     return decl
 
 
-def build_tools(req: ir.Request, names: NameMap) -> list[dict[str, Any]]:
-    """The ``tools`` list for ``req``; provider tools only when they are Gemini's."""
+def build_tools(req: ir.Request, names: NameMap, antigravity: bool = False) -> list[dict[str, Any]]:
+    """The ``tools`` list for ``req``; provider tools only when they are Gemini's.
+
+    Another format's parameters are cleaned for Gemini's API, or with ``antigravity`` for
+    Cloud Code, which keeps their declared types (an integer enum stays an integer, its
+    members a description hint). A Gemini client's own tools go as sent.
+    """
     if not req.tools:
         return []
     if req.source == FAMILY:
         return _native_tools(req.tools)
+    clean = clean_schema_for_antigravity if antigravity else clean_schema_for_gemini
     decls: list[dict[str, Any]] = []
     builtins: list[dict[str, Any]] = []
     seen: set[str] = set()
     for tool in req.tools:
         if tool.kind != "builtin":
-            decl = _foreign_decl(tool, names)
+            decl = _foreign_decl(tool, names, clean)
             if decl["name"] not in seen:  # Gemini rejects a name declared twice; the first wins (CPA)
                 seen.add(decl["name"])
                 decls.append(decl)

@@ -20,6 +20,7 @@ __all__ = [
     "Profile",
     "Rule",
     "clean_schema",
+    "clean_schema_for_antigravity",
     "clean_schema_for_claude",
     "clean_schema_for_gemini",
 ]
@@ -41,6 +42,7 @@ def clean_schema(schema: dict[str, Any] | None, profile: str | Profile) -> dict[
 
 _CACHE_SIZE = 512
 _gemini_cache: dict[bytes, dict[str, Any]] = {}
+_antigravity_cache: dict[bytes, dict[str, Any]] = {}
 
 
 def clean_schema_for_gemini(schema: dict[str, Any] | None) -> dict[str, Any]:
@@ -52,19 +54,37 @@ def clean_schema_for_gemini(schema: dict[str, Any] | None) -> dict[str, Any]:
     >>> clean_schema_for_gemini({"type": "object", "properties": {"n": {"const": 1}}})
     {'type': 'OBJECT', 'properties': {'n': {'enum': ['1'], 'type': 'STRING'}}}
     """
+    return _cached(schema, "gemini", _gemini_cache)
+
+
+def _cached(
+    schema: dict[str, Any] | None, profile: str, cache: dict[bytes, dict[str, Any]]
+) -> dict[str, Any]:
     if schema is None:
-        return clean_schema(None, "gemini")
+        return clean_schema(None, profile)
     try:
         key = orjson.dumps(schema)
     except TypeError:  # not JSON-serialisable: clean it without caching
-        return clean_schema(schema, "gemini")
-    cached = _gemini_cache.get(key)
+        return clean_schema(schema, profile)
+    cached = cache.get(key)
     if cached is None:
-        cached = clean_schema(schema, "gemini")
-        if len(_gemini_cache) >= _CACHE_SIZE:
-            _gemini_cache.pop(next(iter(_gemini_cache)))
-        _gemini_cache[key] = cached
+        cached = clean_schema(schema, profile)
+        if len(cache) >= _CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        cache[key] = cached
     return cached
+
+
+def clean_schema_for_antigravity(schema: dict[str, Any] | None) -> dict[str, Any]:
+    """Antigravity (Cloud Code) function parameters: declared types kept, enums and
+    unsupported constraints moved into the description (CPA
+    ``CleanJSONSchemaForAntigravityTool(schema, false)``). Cached and shared, as
+    ``clean_schema_for_gemini``.
+
+    >>> clean_schema_for_antigravity({"type": "object", "properties": {"n": {"type": "integer", "enum": [1, 2]}}})
+    {'type': 'object', 'properties': {'n': {'type': 'integer', 'description': 'Allowed: 1, 2'}}}
+    """
+    return _cached(schema, "antigravity-tool", _antigravity_cache)
 
 
 def clean_schema_for_claude(schema: dict[str, Any] | None) -> dict[str, Any]:

@@ -43,6 +43,9 @@ class Profile:
     ``root``: rules run on the cleaned top-level node only.
     ``walk``: ``False`` skips the per-node walk (only ``root`` rules run).
     ``inline_refs``: resolve ``$ref`` against the document and drop ``$defs``.
+    ``ref_hints``: a ``$ref`` that cannot be inlined (recursive, unresolvable) keeps its
+    siblings and the target's type, and says ``See: <name>`` in its description; without
+    it, such a node becomes a bare object with its description.
     """
 
     name: str
@@ -52,3 +55,4 @@ class Profile:
     root: tuple[Rule, ...] = ()
     walk: bool = True
     inline_refs: bool = True
+    ref_hints: bool = False

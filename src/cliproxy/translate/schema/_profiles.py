@@ -1,19 +1,22 @@
 """The profiles: one table entry per upstream dialect.
 
-``gemini`` (also used for Antigravity and Vertex): the OpenAPI 3.0 subset Google's
-``FunctionDeclaration.parameters`` accepts. ``claude``: full JSON Schema, but
-``input_schema`` must be an object at the top.
+``gemini`` (also ``antigravity`` and ``vertex``): the OpenAPI 3.0 subset Google's
+``FunctionDeclaration.parameters`` accepts. ``antigravity-tool``: function parameters
+for Cloud Code, whose model writes arguments of the declared type but takes enums only
+as strings (see ``_antigravity.py``). ``claude``: full JSON Schema, but ``input_schema``
+must be an object at the top.
 """
 
 from __future__ import annotations
 
+from cliproxy.translate.schema import _antigravity as ag
 from cliproxy.translate.schema import _gemini_finish as fin
 from cliproxy.translate.schema import _gemini_shape as shape
 from cliproxy.translate.schema._merge import merge_all_of, merge_object_union
 from cliproxy.translate.schema._profile import Node, Profile
 from cliproxy.translate.schema._walk import Walk, as_node
 
-__all__ = ["CLAUDE", "GEMINI", "GEMINI_KEYS", "PROFILES"]
+__all__ = ["ANTIGRAVITY_TOOL", "CLAUDE", "GEMINI", "GEMINI_KEYS", "PROFILES"]
 
 GEMINI_KEYS = frozenset(
     {"type", "format", "title", "description", "nullable", "enum", "maxItems", "minItems",
@@ -48,6 +51,29 @@ GEMINI = Profile(
         fin.sanitize_values,
     ),
     root=(fin.root_object,),
+)
+
+# CPA's CleanJSONSchemaForAntigravityTool(schema, false), rule for rule
+ANTIGRAVITY_TOOL = Profile(
+    name="antigravity-tool",
+    allowed_keys=ag.ANTIGRAVITY_TOOL_KEYS,
+    before=(
+        shape.wrap_bare_properties,
+        shape.promote_required_flags,
+        ag.merge_conditionals,
+        merge_all_of,
+        ag.lower_type,
+        shape.tuple_items,
+        ag.const_to_enum,
+        ag.enum_hints,
+        ag.closed_object_hint,
+        ag.constraint_hints,
+        ag.not_hint,
+        ag.flatten_type_list,
+    ),
+    after=(ag.flatten_union, fin.fix_name_lists, fin.sanitize_values),
+    root=(ag.object_root,),
+    ref_hints=True,
 )
 
 
@@ -94,4 +120,10 @@ def _resolve_top(branch: object, walk: Walk) -> Node:
 
 CLAUDE = Profile(name="claude", allowed_keys=None, root=(claude_root_object,), walk=False, inline_refs=False)
 
-PROFILES: dict[str, Profile] = {"gemini": GEMINI, "antigravity": GEMINI, "vertex": GEMINI, "claude": CLAUDE}
+PROFILES: dict[str, Profile] = {
+    "gemini": GEMINI,
+    "antigravity": GEMINI,
+    "antigravity-tool": ANTIGRAVITY_TOOL,
+    "vertex": GEMINI,
+    "claude": CLAUDE,
+}

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote
 
+from cliproxy.translate.schema._hints import add_hint, ref_name
 from cliproxy.translate.schema._profile import Node, Profile, Rule
 
 __all__ = ["Walk", "as_node", "resolve_pointer"]
@@ -175,7 +176,9 @@ class Walk:
 
     def stub(self, node: Node, ref: str | None) -> Node:
         """What a recursive, unresolvable or too deep node becomes: an object with
-        its description."""
+        its description (see ``Profile.ref_hints`` for the other way)."""
+        if ref is not None and self.profile.ref_hints:
+            return self._ref_hint(node, ref)
         desc = node.get("description")
         if not isinstance(desc, str) and ref is not None:
             found = resolve_pointer(self.root, ref)
@@ -184,6 +187,15 @@ class Walk:
         if isinstance(desc, str):
             stub["description"] = desc
         return stub
+
+    def _ref_hint(self, node: Node, ref: str) -> Node:
+        found = resolve_pointer(self.root, ref)
+        out: Node = {}
+        if isinstance(found, dict):
+            out.update((k, found[k]) for k in ("type", "nullable", "description") if k in found)
+        out.update(node)
+        add_hint(out, f"See: {ref_name(ref)}")
+        return out
 
     def _children(self, node: Node) -> Node:
         allowed = self.allowed
