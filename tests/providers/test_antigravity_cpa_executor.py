@@ -652,8 +652,8 @@ async def test_openai_structured_output_schema_arrives_clean(antigravity: Any) -
     assert out["properties"]["steps"]["items"]["properties"] == {"text": {"type": "string"}}
 
 
-# Not ported, and why (see the report): the Claude target's VALIDATED function-calling mode
-# with its "_" / "reason" required placeholder and kept titles (CPA sets it for every Claude
-# request, and keeps titles for Claude and Gemini 3 Pro tools); CPA's cap of
-# maxOutputTokens to the model's output limit for Claude models (the provider has no
-# catalog).
+# Not ported, and why: the Claude target's VALIDATED function-calling mode with its "_" /
+# "reason" required placeholder and kept titles (CPA sets it for every Claude request, and
+# keeps titles for Claude and Gemini 3 Pro tools): it overrides a client's tool_choice and
+# could not be checked against the real backend here. (CPA's cap of a Claude model's
+# maxOutputTokens at its output limit is tested in test_antigravity_requests.py.)

@@ -166,10 +166,10 @@ class XAIProvider(Provider):
 def bad_credentials(body: bytes) -> bool:
     """An xAI error body saying the access token is invalid (flat or nested, any shape)."""
     raw = body.lower()
-    return b"bad-credentials" in raw or b"access token could not be validated" in raw
+    return raw.find(b"bad-credentials") >= 0 or raw.find(b"access token could not be validated") >= 0
 
 
 def free_usage_exhausted(body: bytes) -> bool:
     """An xAI 429 body saying the free tier's usage is used up."""
     raw = body.lower()
-    return b"free-usage-exhausted" in raw or b"included free usage" in raw
+    return raw.find(b"free-usage-exhausted") >= 0 or raw.find(b"included free usage") >= 0
