@@ -13,6 +13,7 @@ import aiohttp
 import orjson
 import pytest
 
+from cliproxy.credentials.record import KIND_OAUTH, Credential
 from cliproxy.providers.xai import FREE_USAGE_WINDOW, XAIProvider
 from cliproxy.providers.xai_request import (
     ResponsePlan,
@@ -851,3 +852,159 @@ async def test_reasoning_text_events_reach_the_client_as_summaries(xai) -> None:
     )
     done = next(e for e in data_events(data) if e["type"] == "response.output_item.done")
     assert done["item"]["summary"] == [{"type": "summary_text", "text": "thinking"}]
+
+
+# ---------------------------------------------------------------- compact (xai_executor_execute.go)
+
+_API = "https://api.x.ai/v1"
+_CLI_PROXY = "https://cli-chat-proxy.grok.com/v1"
+_CLI_HEADERS = ("X-XAI-Token-Auth", "x-grok-client-version", "x-grok-client-identifier")
+
+
+def compact_request(cred: Credential, body: dict[str, Any], model: str = "grok-4.3"):
+    return XAIProvider().build(cred, body, model=model, stream=False, client_headers={}, action="compact")
+
+
+def test_compact_uses_compact_endpoint() -> None:
+    """TestXAIExecutorCompactUsesCompactEndpoint: ``{base}/responses/compact``, a JSON
+    request, none of ``stream`` and the sampling limits; the compaction item kept."""
+    body = {
+        "model": "grok-4.3",
+        "stream": True,
+        "max_output_tokens": 64,
+        "temperature": 0.3,
+        "top_p": 0.8,
+        "top_k": 10,  # a payload override's, applied before the build
+        "stop": ["END"],
+        "input": [
+            {"type": "compaction", "encrypted_content": "opaque-in"},
+            {"role": "user", "content": "hello"},
+        ],
+    }
+    cred = Credential(id="xai:apikey:1", provider="xai", api_key="xai-token", base_url="http://gw.example/v1")
+    req = compact_request(cred, body)
+    assert req.url == "http://gw.example/v1/responses/compact" and not req.stream
+    assert req.headers["Authorization"] == "Bearer xai-token"
+    assert req.headers["Accept"] == "application/json"
+    sent = orjson.loads(req.body)
+    for name in ("stream", "max_output_tokens", "temperature", "top_p", "top_k", "stop"):
+        assert name not in sent
+    assert sent["input"][0] == {"type": "compaction", "encrypted_content": "opaque-in"}
+    assert req.rewrite_body is None  # the answer goes back as it came
+
+
+def test_compact_drops_orphaned_image_generation_tool_choice() -> None:
+    """TestXAIExecutorCompactDropsOrphanedImageGenerationToolChoice: on grok-4.6 the
+    image tool and its forced choice survive shaping; compact drops the tools, so the
+    choice (and ``parallel_tool_calls``) go too."""
+    body = {
+        "model": "grok-4.6",
+        "input": "compact this",
+        "tools": [{"type": "image_generation", "action": "generate"}],
+        "tool_choice": {"type": "image_generation"},
+        "parallel_tool_calls": True,
+    }
+    sent = orjson.loads(
+        compact_request(Credential(id="x", provider="xai", api_key="k"), body, "grok-4.6").body
+    )
+    assert "tools" not in sent and "tool_choice" not in sent and "parallel_tool_calls" not in sent
+
+
+def test_compact_drops_compaction_trigger_items() -> None:
+    """``xaiRemoveInputItemsByType(body, "compaction_trigger")``: Codex's marker is not an
+    item xAI knows."""
+    body = {"input": [{"role": "user", "content": "hello"}, {"type": "compaction_trigger"}]}
+    sent = orjson.loads(compact_request(Credential(id="x", provider="xai", api_key="k"), body).body)
+    assert sent["input"] == [{"role": "user", "content": "hello"}]
+
+
+def test_compact_oauth_uses_official_api_headers_not_cli_proxy() -> None:
+    """TestXAIExecutorCompactOAuthUsesOfficialAPIHeadersNotCLIProxy: an OAuth account
+    compacts on its custom base with the API's headers, none of the Grok CLI's."""
+    cred = Credential(
+        id="xai-a.json",
+        provider="xai",
+        kind=KIND_OAUTH,
+        base_url="http://gw.example/v1",
+        metadata={"auth_kind": "oauth", "access_token": "oauth-token"},
+    )
+    req = compact_request(cred, {"input": [{"role": "user", "content": "hi"}]}, "grok-4.5")
+    assert req.url == "http://gw.example/v1/responses/compact"
+    assert req.headers["Authorization"] == "Bearer oauth-token"
+    for name in _CLI_HEADERS:
+        assert name not in req.headers
+    assert "xai-grok-workspace/" not in req.headers.get("User-Agent", "")
+
+
+def _oauth(base: str = "", **meta: Any) -> Credential:
+    metadata = {"auth_kind": "oauth", "access_token": "oat", **meta}
+    return Credential(id="xai-o.json", provider="xai", kind=KIND_OAUTH, base_url=base, metadata=metadata)
+
+
+@pytest.mark.parametrize(
+    ("cred", "want"),
+    [
+        (Credential(id="x", provider="xai", api_key="k"), _API),  # empty base: the public API
+        (_oauth(_API), _API),  # OAuth on the official default stays there for compact
+        (_oauth(_API, using_api="false"), _API),
+        (_oauth(_CLI_PROXY), _API),  # an explicit CLI chat proxy is rewritten
+        (_oauth(_CLI_PROXY + "/"), _API),
+        (_oauth("https://gateway.example.com/v1"), "https://gateway.example.com/v1"),
+    ],
+)
+def test_compact_base_url(cred: Credential, want: str) -> None:
+    """TestXAICompactBaseURL: compact never goes to the CLI chat proxy (its 404 would cool
+    every account), whatever base chat uses."""
+    provider = XAIProvider()
+    assert provider.compact_base_url(cred) == want
+    assert compact_request(cred, {"input": "hi"}).url == want + "/responses/compact"
+
+
+async def test_compact_through_the_proxy(xai) -> None:
+    """TestXAIExecutorCompactUsesCompactEndpoint through a running proxy: no 501 any
+    more; the fake's ``response.compaction`` reaches the client as it came."""
+    items = [{"type": "compaction", "encrypted_content": "opaque-in"}, {"role": "user", "content": "hello"}]
+    body = {"model": "grok-4.3", "input": items}
+    status, raw = await post(xai, "/v1/responses/compact", body)
+    assert status == 200, raw
+    answer = orjson.loads(raw)
+    assert answer["object"] == "response.compaction"
+    assert answer["output"][-1]["type"] == "compaction"
+    sent = xai.fake.last
+    assert sent.path == "/v1/responses/compact"
+    assert "stream" not in sent.json and "tools" not in sent.json  # x_search injected, then dropped
+    assert sent.json["input"][0] == {"type": "compaction", "encrypted_content": "opaque-in"}
+
+
+async def test_compact_failure_reaches_the_client(xai) -> None:
+    """TestXAIExecutorCompactFailureRetainsReplay: a failed compact is the upstream's
+    error (here a 500 with its message). We keep no xAI reasoning replay cache, so there
+    is nothing to retain or clear."""
+    xai.fake.fail_next(500, message="compact failed", path="/responses/compact")
+    status, raw = await post(xai, "/v1/responses/compact", {"model": "grok-4.3", "input": "compact"})
+    assert status == 500
+    assert b"compact failed" in raw
+
+
+async def test_post_compact_turn_is_sent_as_the_client_sent_it(xai) -> None:
+    """TestXAIExecutorCompactClearsReplayBeforePostCompactTurn: after a compact the next
+    turn carries the compaction item and the new message only (no pre-compact state)."""
+    compact_body = {
+        "model": "grok-4.3",
+        "prompt_cache_key": "s",
+        "input": [{"role": "user", "content": "old"}],
+    }
+    status, raw = await post(xai, "/v1/responses/compact", compact_body)
+    assert status == 200, raw
+    compaction = orjson.loads(raw)["output"][-1]
+    turn = [
+        compaction,
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "next"}]},
+    ]
+    status, raw = await post(
+        xai, "/v1/responses", {"model": "grok-4.3", "prompt_cache_key": "s", "input": turn}
+    )
+    assert status == 200, raw
+    sent = xai.fake.last
+    assert sent.path == "/v1/responses"
+    assert [i.get("type") for i in sent.json["input"]] == ["compaction", "message"]

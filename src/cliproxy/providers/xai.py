@@ -22,6 +22,11 @@ Every request is shaped for what xAI's Responses API takes
 (:mod:`cliproxy.providers.xai_stream`). Errors as CPA reads them: a 403 saying the OAuth
 token is bad is a 401 (the token is refreshed, the request retried), and a 429 for used-up
 free usage waits out xAI's rolling 24-hour window.
+
+``POST /v1/responses/compact`` goes to ``{base}/responses/compact`` on the public API (the
+CLI chat proxy has no such endpoint: its 404 would cool every account), with the standard
+API headers, a JSON answer, and a body shaped as for chat but without ``stream``, tools,
+sampling limits or ``compaction_trigger`` items (CPA's ``executeCompact``).
 """
 
 from __future__ import annotations
@@ -57,6 +62,18 @@ _CLI_HEADERS = {
     "User-Agent": f"xai-grok-workspace/{CLI_VERSION}",
 }
 _DROPPED = ("previous_response_id", "prompt_cache_retention", "safety_identifier", "stream_options")
+# what /responses/compact takes none of (CPA): the tool choice goes with the tools
+_NOT_COMPACTED = (
+    "stream",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "max_output_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop",
+)
 # the Grok CLI chat proxy's free tier: "Usage resets over a rolling 24-hour window"
 FREE_USAGE_WINDOW = 24 * 3600.0
 
@@ -80,6 +97,7 @@ class XAIProvider(Provider):
     counts_upstream = False  # CPA counts xAI requests locally with o200k
     serves_images = True  # grok-imagine-* on /images/* and /videos/* (providers.xai_media)
     inject_x_search = False  # ``xai.inject-x-search``
+    compacts = True  # POST {public API}/responses/compact, JSON in and out
 
     def configure(self, config: Any) -> None:
         self.inject_x_search = bool(getattr(getattr(config, "xai", None), "inject_x_search", False))
@@ -119,14 +137,10 @@ class XAIProvider(Provider):
         for name in _DROPPED:
             body.pop(name, None)
         plan = xai_request.shape(body, model, x_search=self.inject_x_search)
+        if action == "compact":
+            return self._compact_request(cred, body, client_headers)
         base = self.chat_base_url(cred)
-        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
-        token = cred.api_key or cred.access_token
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        conv = client_headers.get("x-grok-conv-id")
-        if conv:
-            headers["x-grok-conv-id"] = conv
+        headers = self._headers(cred, client_headers, "text/event-stream")
         if base in self._cli_chat_urls:
             headers.update(_CLI_HEADERS)
         headers.update(copy_client_headers(cred, client_headers))
@@ -141,6 +155,36 @@ class XAIProvider(Provider):
             url = base + "/responses"
         rewrite = XAIStream(plan) if plan is not None else None
         return UpstreamRequest(url, headers, orjson.dumps(body), True, rewrite_chunk=rewrite)
+
+    def compact_base_url(self, cred: Credential) -> str:
+        """The credential's own base, unless it names the CLI chat proxy (or none): the
+        public API, whatever the credential's kind."""
+        base = (cred.base_url or "").rstrip("/")
+        return base if base and base not in self._cli_chat_urls else self.default_base_url
+
+    def _compact_request(
+        self, cred: Credential, body: dict[str, Any], client_headers: Mapping[str, str]
+    ) -> UpstreamRequest:
+        for name in _NOT_COMPACTED:
+            body.pop(name, None)
+        items = body.get("input")
+        if isinstance(items, list):  # Codex's marker, no item xAI knows
+            body["input"] = [i for i in items if type(i) is not dict or i.get("type") != "compaction_trigger"]
+        headers = self._headers(cred, client_headers, "application/json")
+        headers.update(copy_client_headers(cred, client_headers))
+        url = self.compact_base_url(cred) + "/responses/compact"
+        return UpstreamRequest(url, headers, orjson.dumps(body), False)
+
+    @staticmethod
+    def _headers(cred: Credential, client_headers: Mapping[str, str], accept: str) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": accept}
+        token = cred.api_key or cred.access_token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        conv = client_headers.get("x-grok-conv-id")
+        if conv:
+            headers["x-grok-conv-id"] = conv
+        return headers
 
     def classify(
         self, status: int, headers: Mapping[str, str], body: bytes, credential_id: str | None = None
