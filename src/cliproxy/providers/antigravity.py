@@ -233,41 +233,68 @@ def envelope(request: dict[str, Any], *, model: str, project: str, session: str 
 
 
 def nest_response_media(body: dict[str, Any]) -> None:
-    """Images (inline media) that follow a ``functionResponse`` in a user turn go inside
-    it, as ``functionResponse.parts`` (CPA's Antigravity translator: the backend reads
-    tool-result images there, and sibling parts would bloat the context). Changed
-    contents are new objects: the client's own request is never altered."""
+    """Images (inline media) beside a ``functionResponse`` in a user turn go inside the
+    nearest response before them (the first one for images that lead the turn), as
+    ``functionResponse.parts`` (CPA's Antigravity translator: the backend reads tool-result
+    images there, and sibling parts would bloat the context). ``inline_data`` /
+    ``mime_type`` are read too, and an image without a media type is ``image/png``: the
+    backend ignores inline data without one (CPA). Changed contents are new objects: the
+    client's own request is never altered."""
     contents = body.get("contents")
     if not isinstance(contents, list):
         return
-    out: list[Any] = []
-    changed = False
-    for content in contents:
+    out: list[Any] | None = None
+    for i, content in enumerate(contents):
         parts = content.get("parts") if isinstance(content, dict) else None
-        if not isinstance(parts, list) or content.get("role") == "model" or len(parts) < 2:
-            out.append(content)
+        if not isinstance(parts, list) or len(parts) < 2 or content.get("role") == "model":
             continue
-        new_parts: list[Any] = []
-        owner: dict[str, Any] | None = None
-        moved = False
-        for part in parts:
-            if isinstance(part, dict) and isinstance(part.get("functionResponse"), dict):
-                owner = {**part, "functionResponse": dict(part["functionResponse"])}
-                new_parts.append(owner)
-            elif owner is not None and isinstance(part, dict) and set(part) == {"inlineData"}:
-                fr = owner["functionResponse"]
-                fr["parts"] = [*(fr.get("parts") or ()), part]
-                moved = True
-            else:
-                owner = None
-                new_parts.append(part)
-        if moved:
-            changed = True
-            out.append({**content, "parts": new_parts})
-        else:
-            out.append(content)
-    if changed:
+        new_parts = _nested_media(parts)
+        if new_parts is not None:
+            if out is None:
+                out = list(contents)
+            out[i] = {**content, "parts": new_parts}
+    if out is not None:
         body["contents"] = out
+
+
+def _nested_media(parts: list[Any]) -> list[Any] | None:
+    """``parts`` with their images inside the responses, or None when nothing moves."""
+    if not any(isinstance(p, dict) and isinstance(p.get("functionResponse"), dict) for p in parts):
+        return None
+    new_parts: list[Any] = []
+    owner: dict[str, Any] | None = None
+    leading: list[dict[str, Any]] = []
+    for part in parts:
+        if isinstance(part, dict) and isinstance(part.get("functionResponse"), dict):
+            fr = dict(part["functionResponse"])
+            if leading:
+                fr["parts"] = [*(fr.get("parts") or ()), *leading]
+                leading = []
+            owner = {**part, "functionResponse": fr}
+            new_parts.append(owner)
+            continue
+        image = _inline_image(part)
+        if image is None:
+            new_parts.append(part)
+        elif owner is None:
+            leading.append(image)
+        else:
+            fr = owner["functionResponse"]
+            fr["parts"] = [*(fr.get("parts") or ()), image]
+    return new_parts if len(new_parts) < len(parts) else None
+
+
+def _inline_image(part: Any) -> dict[str, Any] | None:
+    """A part that is only inline data, as ``{"inlineData": {"mimeType", "data"}}``."""
+    if not isinstance(part, dict) or len(part) != 1:
+        return None
+    inline = part.get("inlineData", part.get("inline_data"))
+    if not isinstance(inline, dict) or not isinstance(data := inline.get("data"), str) or not data:
+        return None
+    mime = inline.get("mimeType") or inline.get("mime_type")
+    if isinstance(mime, str) and mime and "inlineData" in part and "mime_type" not in inline:
+        return part  # already as the backend reads it
+    return {"inlineData": {"mimeType": mime if isinstance(mime, str) and mime else "image/png", "data": data}}
 
 
 def order_model_parts(body: dict[str, Any]) -> None:

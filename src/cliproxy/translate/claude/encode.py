@@ -33,6 +33,12 @@ from cliproxy.translate.naming import flat_name
 
 __all__ = ["ClaudeStreamEncoder"]
 
+# the content of an answer that said nothing: clients expect a message to hold a block
+_EMPTY_TEXT = frame(
+    "content_block_start",
+    b'{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}',
+) + frame("content_block_stop", b'{"type":"content_block_stop","index":0}')
+
 # isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
 _OPENINGS = (ir.StreamStart, ir.Error)
 
@@ -149,7 +155,11 @@ class ClaudeStreamEncoder(StreamEncoder):
         )
 
     def _end(self, ev: ir.StreamEnd) -> bytes:
-        out = self._block_stop(ir.BlockStop(-1)) if self._cur is not None else b""
+        if self._next:
+            out = self._block_stop(ir.BlockStop(-1)) if self._cur is not None else b""
+        else:  # nothing said: one empty text block, so the message has content (CPA)
+            self._next = 1
+            out = _EMPTY_TEXT
         if ev.usage is not None:
             self._merge(ev.usage)
         self._ended = True
