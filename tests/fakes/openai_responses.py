@@ -337,7 +337,9 @@ async def handle_ws(fake: OpenAIFake, request: web.Request) -> web.StreamRespons
     carrying that status (as Codex does); ``cut_after`` closes the socket (1011) after that
     many events; ``stream_error`` sends ``response.failed`` instead of the rest.
     ``fake.ws_opened`` counts upgrades, ``fake.ws_open`` the sockets open now;
-    ``fake.ws_close_after_turn = True`` closes each socket after one turn (1001). A
+    ``fake.ws_close_after_turn = True`` closes each socket after one turn (1001);
+    ``fake.ws_frames`` (a list of texts) answers the next turn with those messages as they
+    are, then nothing (e.g. an error without a ``type``, as xAI sends). A
     ``previous_response_id`` continues a response this socket gave (its input and output,
     then the new input items); another id is a 400 ``previous_response_not_found`` event."""
     # ``fake.ws_max_message``: larger messages are refused with close code 1009 (aiohttp's own check)
@@ -374,6 +376,12 @@ async def _ws_turn(
         await ws.send_json(
             {"type": "error", "status": 400, "error": {"message": "'model' and 'input' are required"}}
         )
+        return True
+    frames = getattr(fake, "ws_frames", None)
+    if frames:  # scripted raw messages for this turn
+        fake.ws_frames = []
+        for text in frames:
+            await ws.send_str(text)
         return True
     beh = fake._take_behavior(rec)
     if beh is not None and beh.delay:

@@ -5,6 +5,7 @@ message, the URL, the upgrade headers and the error event."""
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from cliproxy.credentials.record import KIND_OAUTH, Credential
 from cliproxy.providers.codex_ws import (
@@ -17,6 +18,7 @@ from cliproxy.providers.codex_ws import (
     websocket_url,
     websockets_enabled,
 )
+from cliproxy.providers.codex_ws_wire import bare_error_event
 
 API_KEY = Credential(id="k", provider="codex", api_key="sk-1", attributes={"websockets": "true"})
 OAUTH = Credential(
@@ -116,3 +118,26 @@ def test_error_event_keeps_wrapped_body_and_headers():
     assert error_headers(event) == {"x-request-id": "req-1", "retry-after": "1"}
     bare = orjson.loads(error_body({"type": "error", "status": 503}, 503))
     assert bare["error"]["type"] == "server_error"
+
+
+# xAI's socket (CPA xai_websockets_executor_test.go): errors without a ``type``
+
+
+@pytest.mark.parametrize(
+    ("bare", "status"),
+    [
+        ({"status": 403, "error": {"code": "unauthenticated:bad-credentials"}}, 403),
+        ({"status_code": 429, "error": {"code": "subscription:free-usage-exhausted"}}, 429),
+        ({"error": {"code": "429", "message": "slow down"}}, 429),
+        ({"error": {"status": 503}}, 503),
+        ({"code": 401, "error": "bad token"}, 401),
+        ({"error": {"message": 'Request validation error: {"code":"400","error":"no"}'}}, 400),
+        ({"error": {"message": "boom", "type": "api_error"}}, 500),
+    ],
+)
+def test_bare_error_is_an_error_event(bare, status):
+    """TestParseXAIWebsocketBareError*, TestXAIWebsocketsExecuteStreamStopsOnBareErrorPayload:
+    the status from the message, else 400 for request validation, else 500; the error kept
+    (the provider's classification then reads it as on HTTP)."""
+    event = bare_error_event(bare)
+    assert event == {"type": "error", "status": status, "error": bare["error"]}

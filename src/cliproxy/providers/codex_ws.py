@@ -58,6 +58,7 @@ from cliproxy.providers.codex_ws_wire import (
     BETA_HEADER,
     CONTINUES_HEADER,
     SESSION_HEADER,
+    bare_error_event,
     continuation_lost,
     create_message,
     error_body,
@@ -172,8 +173,17 @@ class WebSocketUpstream:
     # -- one turn
 
     async def request(
-        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        proxy: str = "",
+        bare_errors: bool = False,
     ) -> UpstreamResponse:
+        """One turn; ``bare_errors``: a message with ``error`` and no ``type`` is an
+        ``error`` event (xAI's socket sends such)."""
         sid = continues = ""
         out: dict[str, str] = {}
         for name, value in headers.items():
@@ -217,8 +227,10 @@ class WebSocketUpstream:
             if follow_up:
                 return continuation_lost()
             # a kept socket the upstream closed between turns: dial once more (CPA)
-            return await self.request(method, url, headers=headers, body=body, proxy=proxy)
-        resp = _WsResponse(self, sid, sock)
+            return await self.request(
+                method, url, headers=headers, body=body, proxy=proxy, bare_errors=bare_errors
+            )
+        resp = _WsResponse(self, sid, sock, bare_errors)
         try:
             await resp.start()
         except (TimeoutError, ConnectionError) as exc:
@@ -227,7 +239,9 @@ class WebSocketUpstream:
                 if follow_up:
                     return continuation_lost()
                 # a kept socket whose close from the upstream we read only now: dial once more
-                return await self.request(method, url, headers=headers, body=body, proxy=proxy)
+                return await self.request(
+                    method, url, headers=headers, body=body, proxy=proxy, bare_errors=bare_errors
+                )
             raise network_error(exc, "while waiting for the first WebSocket event") from exc
         except BaseException:
             resp.release()
@@ -280,6 +294,7 @@ class _WsResponse:
     """One turn's answer: the events as SSE frames, up to the terminal event."""
 
     __slots__ = (
+        "_bare_errors",
         "_done",
         "_first",
         "_output",
@@ -292,8 +307,9 @@ class _WsResponse:
         "status",
     )
 
-    def __init__(self, owner: WebSocketUpstream, sid: str, sock: _Socket) -> None:
+    def __init__(self, owner: WebSocketUpstream, sid: str, sock: _Socket, bare_errors: bool = False) -> None:
         self._owner = owner
+        self._bare_errors = bare_errors
         self._sid = sid
         self._sock = sock
         self._first: bytes | None = None
@@ -361,7 +377,11 @@ class _WsResponse:
                 raise ConnectionError("upstream WebSocket sent a message that is not JSON") from exc
             if not isinstance(obj, dict):
                 continue
-            return data, str(obj.get("type") or ""), obj
+            kind = str(obj.get("type") or "")
+            if not kind and self._bare_errors and "error" in obj:  # (xAI) an error without a type
+                obj = bare_error_event(obj)
+                return orjson.dumps(obj), "error", obj
+            return data, kind, obj
 
     async def read(self) -> bytes:
         if self.status >= 400:
@@ -419,15 +439,18 @@ class WebSocketRouter:
     """A provider's transport: ``ws://`` / ``wss://`` URLs over :class:`WebSocketUpstream`,
     every other URL through ``inner`` (the transport it had, or the shared client)."""
 
-    def __init__(self, ws: WebSocketUpstream, inner: UpstreamClient) -> None:
+    def __init__(self, ws: WebSocketUpstream, inner: UpstreamClient, *, bare_errors: bool = False) -> None:
         self.ws = ws
         self.inner = inner
+        self.bare_errors = bare_errors  # see ``WebSocketUpstream.request``
 
     async def request(
         self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
     ) -> UpstreamResponse:
         if url.startswith(("wss://", "ws://")):
-            return await self.ws.request(method, url, headers=headers, body=body, proxy=proxy)
+            return await self.ws.request(
+                method, url, headers=headers, body=body, proxy=proxy, bare_errors=self.bare_errors
+            )
         return await self.inner.request(method, url, headers=headers, body=body, proxy=proxy)
 
 
@@ -440,11 +463,12 @@ def install(providers: Providers, http: HttpClient) -> WebSocketUpstream:
         provider = providers.get(key)
         if provider is None:
             continue
+        bare = key == "xai"  # xAI's socket also sends errors without a type (CPA)
         transport = provider.transport
         if isinstance(transport, OriginRouter):  # chatgpt.com's TLS hello stays where it is
-            transport.fallback = WebSocketRouter(upstream, transport.fallback)
+            transport.fallback = WebSocketRouter(upstream, transport.fallback, bare_errors=bare)
         else:
-            provider.transport = WebSocketRouter(upstream, transport or http)
+            provider.transport = WebSocketRouter(upstream, transport or http, bare_errors=bare)
     return upstream
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "BETA_HEADER",
     "CONTINUES_HEADER",
     "SESSION_HEADER",
+    "bare_error_event",
     "continuation_lost",
     "create_message",
     "error_body",
@@ -154,6 +155,37 @@ def error_status(obj: dict[str, Any]) -> int:
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def bare_error_event(obj: dict[str, Any]) -> dict[str, Any]:
+    """xAI's socket may answer with an error that has no ``type`` (``{"status": 403,
+    "error": {...}}``, or only ``error``): the ``error`` event it means, its status from
+    ``status``, ``status_code``, ``error.code``, ``error.status`` or ``code``, else 400 for
+    a request validation message, else 500 (CPA ``parseXAIWebsocketError``)."""
+    error = obj["error"]
+    nested = error if isinstance(error, dict) else _NO_ERROR
+    status = error_status(obj)
+    if not status:
+        for value in (nested.get("code"), nested.get("status"), obj.get("code")):
+            status = _status_number(value)
+            if status:
+                break
+    if not status:
+        message = nested.get("message")
+        text = message if isinstance(message, str) else ""
+        validation = text.find('"code":"400"') >= 0 or text.find("Request validation error") >= 0
+        status = 400 if validation else 500
+    return {"type": "error", "status": status, "error": error}
+
+
+_NO_ERROR: dict[str, Any] = {}
+
+
+def _status_number(value: Any) -> int:
+    if isinstance(value, str):
+        value = value.strip()
+        return int(value) if value.isdigit() and int(value) > 0 else 0
+    return _int(value) if _int(value) > 0 else 0
 
 
 def error_body(obj: dict[str, Any], status: int) -> bytes:
