@@ -20,6 +20,7 @@ from cliproxy.providers.antigravity_schemas import clean_request_schemas
 from tests.e2e.clients import KEY
 from tests.e2e.test_providers_more import antigravity_auth
 from tests.providers.test_antigravity import cred
+from tests.translate.cpa.test_antigravity_schema_sanitize import PAYLOAD
 
 # buildRequestBodyFromPayload's tool schema
 TOOL_SCHEMA: dict[str, Any] = {
@@ -179,76 +180,8 @@ def test_build_without_project_sends_none() -> None:
 
 # ---------------------------------------------------------------- schema_sanitize_test.go
 
-HISTORY_REQUEST: dict[str, Any] = {
-    "contents": [
-        {
-            "role": "model",
-            "parts": [
-                {
-                    "functionCall": {
-                        "name": "manage_todo_list",
-                        "args": {
-                            "operation": "write",
-                            "todoList": [
-                                {"id": 1, "title": "output 1", "description": "d1", "status": "not-started"},
-                                {"id": 2, "title": "output 2", "description": "d2", "status": "not-started"},
-                            ],
-                        },
-                    }
-                }
-            ],
-        },
-        {
-            "role": "model",
-            "parts": [
-                {
-                    "functionCall": {
-                        "name": "write_file",
-                        "args": {
-                            "path": "a.md",
-                            "format": "markdown",
-                            "default": "x",
-                            "pattern": "p",
-                            "const": "c",
-                            "deprecated": False,
-                            "nullable": "n",
-                            "examples": "e",
-                            "additionalProperties": "ap",
-                            "x-custom": "keepme",
-                        },
-                    }
-                }
-            ],
-        },
-    ],
-    "tools": [
-        {
-            "functionDeclarations": [
-                {
-                    "name": "manage_todo_list",
-                    "parametersJsonSchema": {
-                        "type": "object",
-                        "required": ["todoList"],
-                        "properties": {
-                            "todoList": {
-                                "type": "array",
-                                "items": {
-                                    "type": "object",
-                                    "required": ["id", "title"],
-                                    "title": "TodoItem",
-                                    "properties": {
-                                        "id": {"type": "number"},
-                                        "title": {"type": "string", "minLength": 3},
-                                    },
-                                },
-                            }
-                        },
-                    },
-                }
-            ]
-        }
-    ],
-}
+# the request of CPA's schema_sanitize tests (its history holds schema keywords as data)
+HISTORY_REQUEST = PAYLOAD
 
 
 def test_schema_cleaning_keeps_history_and_cleans_the_schema() -> None:
