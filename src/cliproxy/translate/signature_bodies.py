@@ -40,8 +40,9 @@ def sanitize_gemini_contents(contents: Any) -> bool:
 
     The first ``functionCall`` of each model turn keeps its Gemini signature or gets the
     bypass sentinel; other model parts keep only Gemini signatures; ``functionResponse``
-    parts never carry one. Parts are replaced, never edited, so a caller may pass a
-    shallow copy of the client's array.
+    parts never carry one (either spelling: ``function_call`` / ``function_response`` are
+    proto JSON's other names, which the API takes too). Parts are replaced, never edited, so
+    a caller may pass a shallow copy of the client's array.
     """
     if not isinstance(contents, list):
         return False
@@ -52,7 +53,7 @@ def sanitize_gemini_contents(contents: Any) -> bool:
         model_turn = content.get("role") == "model"
         if not model_turn:  # a user turn changes only in its functionResponse parts
             for part in raw:
-                if isinstance(part, dict) and "functionResponse" in part:
+                if isinstance(part, dict) and ("functionResponse" in part or "function_response" in part):
                     break
             else:
                 continue
@@ -120,6 +121,8 @@ def sanitize_gemini_contents_for_claude(contents: Any) -> bool:
 def _part_signature(part: dict[str, Any]) -> tuple[str | None, bool]:
     """The part's signature wherever a client put it (CPA's paths, in CPA's order)."""
     holders: list[Any] = [part, part.get("functionCall"), part.get("functionResponse")]
+    if "function_call" in part or "function_response" in part:  # (proto JSON's other spelling)
+        holders += [part.get("function_call"), part.get("function_response")]
     extra = part.get("extra_content")
     google = extra.get("google") if isinstance(extra, dict) else None
     for holder in holders:
@@ -141,7 +144,7 @@ def _canonical(part: dict[str, Any], want: str | None) -> bool:
         return False
     if "thought_signature" in part:
         return False
-    for key in ("functionCall", "functionResponse"):
+    for key in _CALL_HOLDERS:
         holder = part.get(key)
         if isinstance(holder, dict) and any(k in holder for k in _SIG_KEYS):
             return False
@@ -152,7 +155,7 @@ def _canonical(part: dict[str, Any], want: str | None) -> bool:
 
 def _without_signatures(part: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in part.items() if k not in _SIG_KEYS}
-    for key in ("functionCall", "functionResponse"):
+    for key in _CALL_HOLDERS:
         holder = out.get(key)
         if isinstance(holder, dict) and any(k in holder for k in _SIG_KEYS):
             out[key] = {k: v for k, v in holder.items() if k not in _SIG_KEYS}
@@ -163,10 +166,17 @@ def _without_signatures(part: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_CALL_HOLDERS = ("functionCall", "functionResponse", "function_call", "function_response")
+
+
+def _is_response(part: dict[str, Any]) -> bool:
+    return "functionResponse" in part or "function_response" in part
+
+
 def _sanitized_parts(parts: list[Any], model_turn: bool) -> list[Any] | None:
     if not model_turn:  # a user turn changes only in its functionResponse parts
         for part in parts:
-            if isinstance(part, dict) and "functionResponse" in part:
+            if isinstance(part, dict) and _is_response(part):
                 break
         else:
             return None
@@ -177,9 +187,9 @@ def _sanitized_parts(parts: list[Any], model_turn: bool) -> list[Any] | None:
             out.append(part)
             continue
         sig, has_sig = _part_signature(part)
-        is_call = "functionCall" in part
+        is_call = "functionCall" in part or "function_call" in part
         want: str | None = None
-        if "functionResponse" in part or not model_turn:
+        if not model_turn or _is_response(part):
             want = None
             if not has_sig:
                 out.append(part)
@@ -191,7 +201,7 @@ def _sanitized_parts(parts: list[Any], model_turn: bool) -> list[Any] | None:
             d = decide("gemini", sig, "gemini_function_call" if is_call else "gemini_model_part")
             keep = d.compatible and not is_gemini_bypass(without_prefix(sig or ""))
             want = d.normalized if keep else None
-        if not model_turn and "functionResponse" not in part:
+        if not model_turn and not _is_response(part):
             out.append(part)  # a user turn's parts carry what the client sent
             continue
         if _canonical(part, want):

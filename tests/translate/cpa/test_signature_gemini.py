@@ -240,3 +240,28 @@ def test_sanitize_drops_foreign_signature_on_thought_part() -> None:
         % ("gAAAAA" + "B" * 100)
     )
     assert changed and "thoughtSignature" not in part(contents)
+
+
+def test_snake_case_calls_and_responses_follow_the_same_policy() -> None:
+    """Proto JSON's other spelling (``function_call`` / ``function_response``, which the API
+    takes too) is held to the camelCase rules: the first call of a model turn gets the
+    bypass sentinel when it has no Gemini signature, a response loses any signature (found
+    by the Antigravity translator audit: a Gemini 3 model refuses an unsigned first call)."""
+    contents: list[Any] = [
+        {"role": "user", "parts": [{"text": "go"}]},
+        {"role": "model", "parts": [{"function_call": {"name": "read", "args": {}}}]},
+        {
+            "role": "user",
+            "parts": [
+                {
+                    "function_response": {"name": "read", "response": {"r": 1}, "thought_signature": "x"},
+                    "thought_signature": "y",
+                }
+            ],
+        },
+    ]
+    assert bodies.sanitize_gemini_contents(contents)
+    call = contents[1]["parts"][0]
+    assert call["thoughtSignature"] == SKIP and call["function_call"] == {"name": "read", "args": {}}
+    response = contents[2]["parts"][0]
+    assert response == {"function_response": {"name": "read", "response": {"r": 1}}}
