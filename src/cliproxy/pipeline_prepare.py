@@ -5,8 +5,9 @@
 cleaned out), or the client's IR translated under the upstream model name, after the
 request-side preparations CPA makes on the way: ``codex.optimize-multi-agent-v2`` for an
 official Codex client, ``is-compat`` reasoning, Claude signatures (cache or bypass mode),
-restored thinking a client cannot carry, and for Codex the prompt-cache key CPA derives
-from the client's request (``providers.codex_cache``: the translated body has lost it),
+restored thinking a client cannot carry, and for Codex and xAI the prompt-cache key CPA
+derives from the client's request (``providers.codex_cache``, ``providers.xai_session``:
+the translated body has lost it),
 for Antigravity what a Claude client's web search asks (``providers.antigravity_search``).
 The body is never shared with the ``Call``: later stages (interceptors, thinking,
 payload rules) write into it in place.
@@ -23,7 +24,7 @@ from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
 from cliproxy.models.registry import ModelRoute
 from cliproxy.models.shaping import Shaper, ShapeRoute
-from cliproxy.providers import antigravity_search, codex_cache
+from cliproxy.providers import antigravity_search, codex_cache, xai_session
 from cliproxy.providers.base import Provider
 from cliproxy.providers.codex_multi_agent import is_codex_client, prepare_tools
 from cliproxy.providers.http import proxy_key
@@ -214,6 +215,8 @@ def start_attempt(
         drop_foreign_encrypted_content(body)
     if provider.key == "codex" and call.action == "generate":  # for build: the body lost what it reads
         codex_cache.carry(body, call.format, call.body, call.headers, model)
+    elif provider.key == "xai" and call.action == "generate":  # the same, xAI's rule
+        xai_session.carry(body, call.body, call.headers, model)
     elif provider.key == "antigravity" and call.format is _CLAUDE and call.action == "generate":
         antigravity_search.carry(body, call.body)  # Claude Code's web search, for build
     return Attempt(cred, provider, model, up_fmt, call.headers, _own(body), req, scope)

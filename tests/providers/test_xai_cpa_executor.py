@@ -7,6 +7,7 @@ Responses upstream (``fake.raw_streams`` plays xAI's own SSE).
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import aiohttp
@@ -14,6 +15,8 @@ import orjson
 import pytest
 
 from cliproxy.credentials.record import KIND_OAUTH, Credential
+from cliproxy.providers import codex_cache, xai_session
+from cliproxy.providers.codex_ws_wire import SESSION_HEADER
 from cliproxy.providers.xai import FREE_USAGE_WINDOW, XAIProvider
 from cliproxy.providers.xai_request import (
     ResponsePlan,
@@ -176,8 +179,8 @@ SHAPES = {
 async def test_execute_shapes_responses_request(xai) -> None:
     """TestXAIExecutorExecuteShapesResponsesRequest. Differences: CPA's payload also has a
     ``tool_search`` inside the namespace, which our Responses reader refuses (a tool
-    without a name) before any provider sees it; and CPA's execution-session
-    ``prompt_cache_key`` / ``x-grok-conv-id`` are not ported here."""
+    without a name) before any provider sees it; its execution session is
+    ``test_execution_session_is_the_conversation``."""
     status, data = await post(xai, "/v1/responses", SHAPES)
     assert status == 200, data
     body = xai.fake.last.json
@@ -1008,3 +1011,125 @@ async def test_post_compact_turn_is_sent_as_the_client_sent_it(xai) -> None:
     sent = xai.fake.last
     assert sent.path == "/v1/responses"
     assert [i.get("type") for i in sent.json["input"]] == ["compaction", "message"]
+
+
+# ---------------------------------------------------------------- xai_executor_test.go: session ids
+
+
+def session_request(
+    client_body: dict[str, Any], model: str, headers: dict[str, str] | None = None, action: str = "generate"
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The upstream body and headers for ``client_body``: carried as the pipeline does
+    (the attempt's body is a translated copy), then built."""
+    headers = headers or {}
+    body = {"model": model, "input": "hello"}
+    if action == "compact":
+        body = dict(client_body)
+    else:
+        xai_session.carry(body, client_body, headers, model)
+    req = XAIProvider().build(
+        Credential(id="x", provider="xai", api_key="xai-token"),
+        body,
+        model=model,
+        stream=True,
+        client_headers=headers,
+        action=action,
+    )
+    return orjson.loads(req.body), req.headers
+
+
+def test_composer_generates_fresh_session() -> None:
+    """TestXAIExecutorComposerSessionIsolation/composer_generates_fresh_session."""
+    body, headers = session_request(
+        {"model": "grok-composer-2.5-fast", "input": "hello"}, "grok-composer-2.5-fast"
+    )
+    session = body["prompt_cache_key"]
+    assert str(uuid.UUID(session)) == session and headers["x-grok-conv-id"] == session
+    again, _ = session_request(
+        {"model": "grok-composer-2.5-fast", "input": "hello"}, "grok-composer-2.5-fast"
+    )
+    assert again["prompt_cache_key"] != session  # isolated: one per request
+
+
+def test_grok_build_stays_stateless_without_session() -> None:
+    """TestXAIExecutorComposerSessionIsolation/grok_build_stays_stateless_without_session."""
+    body, headers = session_request({"model": "grok-build-0.1", "input": "hello"}, "grok-build-0.1")
+    assert "prompt_cache_key" not in body and "x-grok-conv-id" not in headers
+
+
+def test_explicit_prompt_cache_key_is_preserved() -> None:
+    """TestXAIExecutorComposerSessionIsolation/explicit_prompt_cache_key_is_preserved, and
+    TestXAIExecutionSessionIDUsesDerivedStableUUID's explicit and blank keys (without its
+    content-derived session, which we do not compute: a blank key on a non-composer model
+    gets none)."""
+    client = {"model": "grok-composer-2.5-fast", "prompt_cache_key": "client-session", "input": "hello"}
+    body, headers = session_request(client, "grok-composer-2.5-fast")
+    assert body["prompt_cache_key"] == "client-session" and headers["x-grok-conv-id"] == "client-session"
+    assert xai_session.session_id({"prompt_cache_key": "client-session"}, {}, "grok-4.3") == "client-session"
+    assert xai_session.session_id({"prompt_cache_key": "   "}, {}, "grok-4.3") == ""
+
+
+def test_composer_reuses_claude_code_session() -> None:
+    """TestXAIExecutorComposerReusesClaudeCodeSession: one Claude Code session, one key
+    (the one a Codex upstream gets), sent as the header too."""
+    model = "grok-composer-2.5-fast"
+    client = {"model": model, "metadata": {"user_id": '{"session_id":"cache-session-1"}'}, "messages": []}
+    first, headers = session_request(client, model)
+    second, _ = session_request(client, model)
+    key = first["prompt_cache_key"]
+    assert key and second["prompt_cache_key"] == key and headers["x-grok-conv-id"] == key
+    assert key == codex_cache.claude_code_key(client, {}, model)
+
+
+def test_execution_session_is_the_conversation() -> None:
+    """TestXAIExecutorExecuteShapesResponsesRequest's session part: a client on the
+    Responses WebSocket names its conversation by its downstream socket, as it is."""
+    body, headers = session_request({"input": "hello"}, "grok-4.3", {SESSION_HEADER: "conv-xai-1"})
+    assert body["prompt_cache_key"] == "conv-xai-1" and headers["x-grok-conv-id"] == "conv-xai-1"
+
+
+def test_compact_carries_the_client_key() -> None:
+    """TestXAIExecutorCompact*'s ``prompt_cache_key``: the compact request's own key."""
+    client = {"model": "grok-4.3", "prompt_cache_key": "compact-session", "input": []}
+    body, headers = session_request(client, "grok-4.3", action="compact")
+    assert body["prompt_cache_key"] == "compact-session" and headers["x-grok-conv-id"] == "compact-session"
+
+
+def claude_code_turn(session: str, text: str) -> tuple[dict[str, Any], dict[str, str]]:
+    user_id = orjson.dumps({"device_id": "d" * 64, "account_uuid": "", "session_id": session}).decode()
+    body = {
+        "model": "grok-composer-2.5-fast",
+        "max_tokens": 64,
+        "metadata": {"user_id": user_id},
+        "messages": [{"role": "user", "content": text}],
+    }
+    return body, {"X-Claude-Code-Session-Id": session}
+
+
+def codex_turn(session: str, text: str) -> tuple[dict[str, Any], dict[str, str]]:
+    body = {
+        "model": "grok-4.3",
+        "stream": False,
+        "prompt_cache_key": session,
+        "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}],
+    }
+    return body, {"session_id": session}
+
+
+@pytest.mark.parametrize(
+    ("path", "turn"), [("/v1/messages", claude_code_turn), ("/v1/responses", codex_turn)]
+)
+async def test_client_sessions_through_the_proxy(xai, path: str, turn: Any) -> None:
+    """A Claude Code session on a composer model and a Codex CLI session: one key (body)
+    and conversation (header) across a session's turns, another for another session."""
+    seen: list[tuple[str, str]] = []
+    for session, text in (("sess-a", "first"), ("sess-a", "second"), ("sess-b", "first")):
+        body, extra = turn(session, text)
+        async with aiohttp.ClientSession() as client:
+            headers = {"Authorization": f"Bearer {KEY}", **extra}
+            async with client.post(xai.url + path, json=body, headers=headers) as resp:
+                assert resp.status == 200, await resp.read()
+        sent = xai.fake.last
+        seen.append((sent.json["prompt_cache_key"], sent.headers["x-grok-conv-id"]))
+    (a1, c1), (a2, c2), (b1, cb) = seen
+    assert a1 == c1 and a1 == a2 == c2 and b1 == cb and b1 != a1

@@ -40,7 +40,7 @@ from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import KIND_OAUTH, Credential, parse_bool
 from cliproxy.errors import UnsupportedError, UpstreamError
 from cliproxy.formats import Format
-from cliproxy.providers import xai_media, xai_request
+from cliproxy.providers import xai_media, xai_request, xai_session
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers, error_message
 from cliproxy.providers.codex_ws import websocket_request
 from cliproxy.providers.retry import retry_after_header
@@ -137,10 +137,12 @@ class XAIProvider(Provider):
         for name in _DROPPED:
             body.pop(name, None)
         plan = xai_request.shape(body, model, x_search=self.inject_x_search)
-        if action == "compact":
+        if action == "compact":  # the client's own body (pass-through): nothing carried
+            xai_session.carry(body, body, client_headers, model)
             return self._compact_request(cred, body, client_headers)
         base = self.chat_base_url(cred)
         headers = self._headers(cred, client_headers, "text/event-stream")
+        xai_session.apply(body, headers)
         if base in self._cli_chat_urls:
             headers.update(_CLI_HEADERS)
         headers.update(copy_client_headers(cred, client_headers))
@@ -171,6 +173,7 @@ class XAIProvider(Provider):
         if isinstance(items, list):  # Codex's marker, no item xAI knows
             body["input"] = [i for i in items if type(i) is not dict or i.get("type") != "compaction_trigger"]
         headers = self._headers(cred, client_headers, "application/json")
+        xai_session.apply(body, headers)
         headers.update(copy_client_headers(cred, client_headers))
         url = self.compact_base_url(cred) + "/responses/compact"
         return UpstreamRequest(url, headers, orjson.dumps(body), False)
