@@ -47,6 +47,19 @@ async def post(url: str, path: str, body: dict[str, Any], headers: dict[str, str
         return resp.status, await resp.json()
 
 
+async def with_gemini_key(start_proxy: Any, fakes: Any, tmp_path: Any) -> Any:
+    """A proxy with an Antigravity account and a Gemini API key (model ``plain-gemini``),
+    both on the fake."""
+    antigravity_auth(tmp_path, fakes.gemini.base_url)
+    return await start_proxy(f"""
+api-keys: ["{KEY}"]
+gemini-api-key:
+  - api-key: "gk"
+    base-url: "{fakes.gemini.base_url}"
+    models: [{{name: "gemini-2.5-flash", alias: "plain-gemini"}}]
+""")
+
+
 def sent_turns(fake: Any) -> list[dict[str, Any]]:
     body = fake.last.json
     return (body.get("request") or body)["contents"]
@@ -81,14 +94,7 @@ async def test_a_claude_clients_parallel_results_are_paired_by_id(
 async def test_an_openai_clients_calls_carry_ids_and_gemini_api_keys_get_none(
     start_proxy: Any, fakes: Any, tmp_path: Any
 ) -> None:
-    antigravity_auth(tmp_path, fakes.gemini.base_url)
-    proxy = await start_proxy(f"""
-api-keys: ["{KEY}"]
-gemini-api-key:
-  - api-key: "gk"
-    base-url: "{fakes.gemini.base_url}"
-    models: [{{name: "gemini-2.5-flash", alias: "plain-gemini"}}]
-""")
+    proxy = await with_gemini_key(start_proxy, fakes, tmp_path)
     messages = [
         {"role": "user", "content": "read one"},
         {
@@ -189,14 +195,7 @@ async def test_integer_enum_parameters_keep_their_type_for_antigravity(
     enum, so the model answered ``"2"`` where the client's tool wants ``2`` (Claude Code
     rejects the call); it now goes as an integer with its values in the description.
     Gemini's own API still gets its string enum."""
-    antigravity_auth(tmp_path, fakes.gemini.base_url)
-    proxy = await start_proxy(f"""
-api-keys: ["{KEY}"]
-gemini-api-key:
-  - api-key: "gk"
-    base-url: "{fakes.gemini.base_url}"
-    models: [{{name: "gemini-2.5-flash", alias: "plain-gemini"}}]
-""")
+    proxy = await with_gemini_key(start_proxy, fakes, tmp_path)
     bearer = {"Authorization": f"Bearer {KEY}"}
     hello = [{"role": "user", "content": "hi"}]
     clients = (

@@ -40,7 +40,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
-from multidict import CIMultiDict, CIMultiDictProxy
 
 from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import Credential
@@ -52,7 +51,7 @@ from cliproxy.providers.antigravity_turns import applies_to, normalize_response_
 from cliproxy.providers.base import UpstreamRequest, copy_client_headers
 from cliproxy.providers.gemini import GeminiProvider, backfill_response_names, lead_with_user
 from cliproxy.providers.http import HttpClient
-from cliproxy.providers.identity import obfuscate_system_instruction, sensitive_words
+from cliproxy.providers.identity import header, obfuscate_system_instruction, sensitive_words
 
 __all__ = [
     "AntigravityProvider",
@@ -374,17 +373,14 @@ def _user_agent(cred: Credential) -> str:
 
 # the headers that name the client's conversation (Claude Code's, Codex's)
 _SESSION_HEADERS = ("x-claude-code-session-id", "session_id", "session-id", "conversation_id")
-_CASE_FREE = (CIMultiDictProxy, CIMultiDict)  # header mappings whose lookups ignore case
 
 
 def _session_hint(headers: Mapping[str, str]) -> str:
     """The conversation id a client sent in its headers, or ""."""
     for name in _SESSION_HEADERS:
-        value = headers.get(name)
-        if value is None and not isinstance(headers, _CASE_FREE):
-            value = next((v for k, v in headers.items() if k.lower() == name), None)
-        if value and value.strip():
-            return value.strip()
+        value = header(headers, name).strip()
+        if value:
+            return value
     return ""
 
 

@@ -124,7 +124,7 @@ async def rewrite_payload(http: UpstreamClient, data: bytes, proxy: str) -> byte
 
 async def _frame(http: UpstreamClient, frame: bytes, proxy: str) -> bytes:
     """One SSE frame (its end included) with the grounding of its ``data:`` resolved."""
-    if MARK not in frame:
+    if frame.find(MARK) < 0:
         return frame
     found = _DATA.search(frame)
     if found is None:
@@ -154,7 +154,7 @@ class GroundedResponse:
 
     async def read(self) -> bytes:
         data = await self.inner.read()
-        if self.inner.status != 200 or MARK not in data:
+        if self.inner.status != 200 or data.find(MARK) < 0:
             return data
         return await rewrite_payload(self.http, data, self.proxy)
 

@@ -75,7 +75,7 @@ class HostFallback:
     def request(
         self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
     ) -> Awaitable[UpstreamResponse]:
-        if body is not None and SEARCH in body:
+        if body is not None and body.find(SEARCH) >= 0:
             return self._search(method, url, headers, body, proxy)
         if not url.startswith(self._prefix) or self.first == self.then:
             return self.inner.request(method, url, headers=headers, body=body, proxy=proxy)
@@ -107,7 +107,7 @@ class HostFallback:
             return await self.inner.request(method, other, headers=headers, body=body, proxy=proxy)
         if resp.status == 503:
             data = await read_body(resp)
-            if NO_CAPACITY not in data.lower():
+            if data.lower().find(NO_CAPACITY) < 0:
                 return _Read(resp.status, resp.headers, data)
             log.info("antigravity: %s has no capacity; trying %s", self.first, self.then)
             return await self.inner.request(method, other, headers=headers, body=body, proxy=proxy)

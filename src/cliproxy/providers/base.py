@@ -46,6 +46,7 @@ __all__ = [
     "copy_client_headers",
     "error_message",
     "split_headers",
+    "with_fixed_values",
 ]
 
 # statuses that are the request's fault: answered at once, never cooled, never retried
@@ -110,6 +111,23 @@ def split_headers(headers: Mapping[str, str]) -> HeaderPlan | None:
         else:
             fixed[name] = value
     return fixed, tuple(copies)
+
+
+def with_fixed_values(
+    own: dict[str, str], extra: Mapping[str, str] | None
+) -> tuple[dict[str, str], tuple[tuple[str, str], ...] | None]:
+    """A credential's request headers worked out once: ``own`` (the provider's, updated in
+    place) with the fixed values of its ``headers:``, and the client headers to copy per
+    request (``client_headers.get(source)``, set when not empty). The copies are None when
+    :func:`split_headers` cannot keep the configured order: apply :func:`copy_client_headers`
+    per request then."""
+    if not extra:
+        return own, ()
+    split = split_headers(extra)
+    if split is None:
+        return own, None
+    own.update(split[0])
+    return own, split[1]
 
 
 def error_message(body: bytes, status: int) -> str:

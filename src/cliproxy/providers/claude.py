@@ -164,7 +164,7 @@ class ClaudeProvider(Provider):
         else:
             url = plan.url
             if "tool_choice" in body:
-                _no_thinking_when_forced(body)
+                claude_sampling.no_thinking_when_forced(body)
             if "temperature" in body or "top_p" in body or "top_k" in body:
                 claude_sampling.settle(body)  # after every step that may turn thinking on
             # a non-stream helper omits it (CPA)
@@ -554,24 +554,6 @@ def _check_mid_system(body: Mapping[str, Any]) -> None:
     found = ident.legacy_mid_system_error(body)
     if found is not None:
         raise RequestError(found[0], param=f"messages.{found[1]}.role")
-
-
-def _no_thinking_when_forced(body: dict[str, Any]) -> None:
-    """The API refuses thinking with a forced tool (``tool_choice`` ``any`` or ``tool``):
-    drop ``thinking`` and the adaptive ``output_config.effort`` (CPA,
-    ``disableThinkingIfToolChoiceForced``). Runs after every other step that may have
-    turned thinking on (a model suffix, ``reasoning_effort`` shaping, payload rules)."""
-    choice = body.get("tool_choice")
-    if not isinstance(choice, dict) or choice.get("type") not in ("any", "tool"):
-        return
-    body.pop("thinking", None)
-    config = body.get("output_config")
-    if isinstance(config, dict) and "effort" in config:
-        config = {k: v for k, v in config.items() if k != "effort"}
-        if config:
-            body["output_config"] = config
-        else:
-            del body["output_config"]
 
 
 def _pop_betas(body: dict[str, Any]) -> list[str]:

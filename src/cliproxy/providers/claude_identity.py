@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from multidict import CIMultiDict, CIMultiDictProxy
 
 from cliproxy.credentials.record import Credential
 from cliproxy.credentials.session import extract_session_key, normalize_session_id
 from cliproxy.providers.decoding import decodes
+from cliproxy.providers.identity import CASE_FREE, header  # (read as ident.CASE_FREE / ident.header)
 
 __all__ = [
     "CASE_FREE",
@@ -177,20 +177,6 @@ def can_decode_br_zstd() -> bool:
     """Whether the shared upstream client (aiohttp's or ours, :mod:`.decoding`) can decode
     brotli and zstd answers (zstd always can; br with ``brotli`` installed)."""
     return decodes("br") and decodes("zstd")
-
-
-# header mappings whose lookups ignore case already (the servers' request headers)
-CASE_FREE: tuple[type, ...] = (CIMultiDictProxy, CIMultiDict)
-
-
-def header(headers: Mapping[str, str], name: str) -> str:
-    """A header value by lower-case name (any case in a plain dict)."""
-    value = headers.get(name)
-    if value is None and headers and type(headers) not in CASE_FREE:
-        for key, val in headers.items():
-            if key.lower() == name:
-                return val
-    return value or ""
 
 
 def _betas(value: str) -> list[str]:

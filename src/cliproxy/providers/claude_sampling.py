@@ -1,5 +1,6 @@
-"""Sampling settings Anthropic accepts, whoever set them (CPA
-``normalizeClaudeSamplingForUpstream``).
+"""Settings Anthropic refuses together, settled as a Claude request's last step: thinking
+with a forced tool (:func:`no_thinking_when_forced`), and sampling it does not accept
+(:func:`settle`, CPA ``normalizeClaudeSamplingForUpstream``), whoever set them.
 
 Anthropic refuses some combinations outright: with thinking on (``enabled``, ``adaptive`` or
 ``auto``) ``temperature`` must be 1, ``top_p`` at least 0.95 and ``top_k`` unset; without
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SAMPLING", "settle"]
+__all__ = ["SAMPLING", "no_thinking_when_forced", "settle"]
 
 SAMPLING = ("temperature", "top_p", "top_k")
 _THINKING_ON = frozenset(("enabled", "adaptive", "auto"))
@@ -42,3 +43,21 @@ def settle(body: dict[str, Any]) -> None:
         body.pop("top_k", None)
     elif "temperature" in body and "top_p" in body:
         del body["top_p"]  # (temperature is what Claude Code sends: top_p gives way, as CPA)
+
+
+def no_thinking_when_forced(body: dict[str, Any]) -> None:
+    """The API refuses thinking with a forced tool (``tool_choice`` ``any`` or ``tool``):
+    drop ``thinking`` and the adaptive ``output_config.effort`` (CPA,
+    ``disableThinkingIfToolChoiceForced``). Runs after every other step that may have
+    turned thinking on (a model suffix, ``reasoning_effort`` shaping, payload rules)."""
+    choice = body.get("tool_choice")
+    if not isinstance(choice, dict) or choice.get("type") not in ("any", "tool"):
+        return
+    body.pop("thinking", None)
+    config = body.get("output_config")
+    if isinstance(config, dict) and "effort" in config:
+        config = {k: v for k, v in config.items() if k != "effort"}
+        if config:
+            body["output_config"] = config
+        else:
+            del body["output_config"]

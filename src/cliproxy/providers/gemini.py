@@ -10,7 +10,7 @@ import orjson
 
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
-from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers, split_headers
+from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers, with_fixed_values
 from cliproxy.providers.retry import google_retry_delay, retry_after_header
 
 __all__ = ["GeminiProvider", "InteractionsProvider", "backfill_response_names", "lead_with_user"]
@@ -125,11 +125,8 @@ def _plan(
 ) -> tuple[dict[str, str], tuple[tuple[str, str], ...] | None, object]:
     """A credential's request headers split once: the fixed ones (its ``headers:`` fixed
     values among them) and the client headers to copy per request."""
-    fixed = {"Content-Type": "application/json", "x-goog-api-key": api_key}
-    split = split_headers(extra)
-    if split is not None:
-        fixed.update(split[0])
-    plan = (fixed, split[1] if split is not None else None, extra)
+    fixed, copies = with_fixed_values({"Content-Type": "application/json", "x-goog-api-key": api_key}, extra)
+    plan = (fixed, copies, extra)
     if len(_PLANS) >= 1024:
         _PLANS.clear()
     _PLANS[(api_key, id(extra))] = plan

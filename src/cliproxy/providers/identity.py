@@ -28,10 +28,12 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from cliproxy.credentials.record import KIND_APIKEY, Credential
 
 __all__ = [
+    "CASE_FREE",
     "CODEX_ORIGINATOR",
     "CODEX_USER_AGENT",
     "ZERO_WIDTH_SPACE",
@@ -39,12 +41,27 @@ __all__ = [
     "codex_uses_api_key",
     "confuse_uuid",
     "forwardable_response_headers",
+    "header",
     "inject_x_search",
     "obfuscate",
     "obfuscate_system_instruction",
     "sensitive_words",
     "strip_claude_attribution",
 ]
+
+# header mappings whose lookups ignore case already (the servers' request headers)
+CASE_FREE: tuple[type, ...] = (CIMultiDictProxy, CIMultiDict)
+
+
+def header(headers: Mapping[str, str], name: str) -> str:
+    """A header value by lower-case name (any case in a plain dict); "" when absent."""
+    value = headers.get(name)
+    if value is None and headers and type(headers) not in CASE_FREE:
+        for key, val in headers.items():
+            if key.lower() == name:
+                return val
+    return value or ""
+
 
 CODEX_USER_AGENT = "codex-tui/0.146.0 (Mac OS 26.5.0; arm64) iTerm.app/3.6.10 (codex-tui; 0.146.0)"
 CODEX_ORIGINATOR = "codex-tui"

@@ -11,7 +11,7 @@ import orjson
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
 from cliproxy.formats.openai_chat import ask_usage
-from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers, split_headers
+from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers, with_fixed_values
 from cliproxy.translate import token_segments, tokens
 
 __all__ = ["OpenAICompatProvider"]
@@ -85,14 +85,7 @@ class OpenAICompatProvider(Provider):
         }
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        copies: tuple[tuple[str, str], ...] | None = ()
-        if extra:
-            plan = split_headers(extra)
-            if plan is None:
-                copies = None
-            else:
-                headers.update(plan[0])
-                copies = plan[1]
+        headers, copies = with_fixed_values(headers, extra)
         fixed = (
             (base_url or self.default_base_url).rstrip("/") + "/chat/completions",
             headers,
