@@ -35,10 +35,10 @@ from cliproxy import replies, route_explain
 from cliproxy.access import KEY_POLICY
 from cliproxy.calls import Call, Reply, RequestTerminated, StreamReply
 from cliproxy.credentials.concurrency import Gate, Picker
+from cliproxy.credentials.derived_session import affinity_key
 from cliproxy.credentials.explain import NOTES, note_attempt
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
-from cliproxy.credentials.session import extract_session_key
 from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError, UpstreamError
 from cliproxy.formats import Format
 from cliproxy.formats.validate import VALIDATORS
@@ -199,7 +199,9 @@ class Pipeline:
 
         A round tries every eligible credential once (at most ``max-retry-credentials``);
         another round starts only for a retryable status, after the nearest cooldown."""
-        session_key = extract_session_key(call.headers, call.body) if self.pool.session_affinity else None
+        session_key = (
+            affinity_key(call.format, call.headers, call.body) if self.pool.session_affinity else None
+        )
         scheduler = flow.scheduler(call, route) if flow is not None else None
         config = self.config
         plans = route.plans if type(route) is Route else None  # attempt plans (pipeline_prepare)

@@ -24,7 +24,7 @@ from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
 from cliproxy.models.registry import ModelRoute
 from cliproxy.models.shaping import Shaper, ShapeRoute
-from cliproxy.providers import antigravity_search, codex_cache, xai_session
+from cliproxy.providers import antigravity_search, codex_cache, compat_cache, xai_session
 from cliproxy.providers.base import Provider
 from cliproxy.providers.codex_multi_agent import is_codex_client, prepare_tools
 from cliproxy.providers.http import proxy_key
@@ -175,6 +175,8 @@ def start_attempt(
             _compat_body(pipe.config, call, up_fmt, body)
         if provider.key == "codex" and not compat and not call.action.startswith(MEDIA):
             drop_foreign_encrypted_content(body)  # another backend's would fail the request (CPA)
+        elif cred.attributes.get(_COMPAT_CACHE) and call.action == "generate":
+            compat_cache.carry(body, call.format, call.body, call.headers, model, cred.compat_name)
         return Attempt(cred, provider, model, up_fmt, call.headers, body)
     source = call
     if call.format is _RESPONSES:  # codex.optimize-multi-agent-v2 (Responses clients only)
@@ -219,6 +221,8 @@ def start_attempt(
         xai_session.carry(body, call.body, call.headers, model)
     elif provider.key == "antigravity" and call.format is _CLAUDE and call.action == "generate":
         antigravity_search.carry(body, call.body)  # Claude Code's web search, for build
+    elif cred.attributes.get(_COMPAT_CACHE) and call.action == "generate":  # support-prompt-cache-key
+        compat_cache.carry(body, call.format, call.body, call.headers, model, cred.compat_name)
     return Attempt(cred, provider, model, up_fmt, call.headers, _own(body), req, scope)
 
 
@@ -264,6 +268,8 @@ def _sanitize_gemini(body: dict[str, Any], model: str) -> None:
         if (sanitize_gemini_contents_for_claude if claude else sanitize_gemini_contents)(copy):
             body["contents"] = copy
 
+
+_COMPAT_CACHE = compat_cache.ATTRIBUTE
 
 # upstream model name -> whether it names a Claude model (signatures.provider_from_model)
 _CLAUDE_NAMED: dict[str, bool] = {}

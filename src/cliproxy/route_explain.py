@@ -24,11 +24,11 @@ import orjson
 from cliproxy.access import extract_key
 from cliproxy.calls import Call, Reply, StreamReply
 from cliproxy.credentials.concurrency import Gate
+from cliproxy.credentials.derived_session import affinity_key
 from cliproxy.credentials.dryrun import Plan, plan
 from cliproxy.credentials.explain import NOTES, Candidate, Explain, mask
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
-from cliproxy.credentials.session import extract_session_key
 from cliproxy.errors import CliproxyError
 from cliproxy.formats import Format
 from cliproxy.models.listing import CLAUDE_CLOAK_PREFIX, uncloak_claude_id
@@ -148,7 +148,7 @@ async def dry_run(
     if route is None:  # a plugin executor serves it: no credential of ours is picked
         out.update(route=None, strategy=None, candidates=[], pick=None)
         return out
-    session = extract_session_key(headers, dict(body)) if pool.session_affinity else None
+    session = affinity_key(fmt, headers, dict(body)) if pool.session_affinity else None
     scheduler = plugins is not None and plugins.snapshot and plugins.any("scheduler")
     found = await plan(
         pool,

@@ -62,7 +62,6 @@ NOT_EFFECTIVE: tuple[NotEffective, ...] = (
     NotEffective("codex-api-key[].alpha-search", "alpha_search"),
     NotEffective("xai-api-key[].alpha-search", "alpha_search"),
     NotEffective("claude-api-key[].rebuild-mid-system-message", "rebuild_mid_system_message"),
-    NotEffective("openai-compatibility[].support-prompt-cache-key", "support_prompt_cache_key"),
 )
 
 

@@ -9,13 +9,19 @@ first assistant turn keeps the binding made from its opening).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
 import orjson
 
-__all__ = ["extract_session_key", "extract_session_keys", "message_hash_keys", "normalize_session_id"]
+__all__ = [
+    "claude_metadata_session",
+    "extract_session_key",
+    "extract_session_keys",
+    "message_hash_keys",
+    "normalize_session_id",
+]
 
 _HEADERS = (
     ("x-claude-code-session-id", "claude:"),
@@ -48,26 +54,31 @@ def extract_session_key(
     headers: Mapping[str, str] | None,
     body: Mapping[str, Any] | None,
     metadata: Mapping[str, Any] | None = None,
+    derive: Callable[[], str] | None = None,
 ) -> str | None:
     """The primary session key, or None when the request carries no session signal."""
-    return extract_session_keys(headers, body, metadata)[0] or None
+    return extract_session_keys(headers, body, metadata, derive)[0] or None
 
 
 def extract_session_keys(
     headers: Mapping[str, str] | None,
     body: Mapping[str, Any] | None,
     metadata: Mapping[str, Any] | None = None,
+    derive: Callable[[], str] | None = None,
 ) -> tuple[str, str]:
     """``(primary, fallback)`` session keys; ``("", "")`` when there is none.
 
     ``headers`` is matched case-insensitively; ``body`` is the parsed JSON request;
-    ``metadata`` may carry ``execution_session_id`` and ``derived_session_id``.
+    ``metadata`` may carry ``execution_session_id`` and ``derived_session_id``;
+    ``derive`` gives the derived id when the metadata has none
+    (:func:`cliproxy.credentials.derived_session.session_identity`), called only when
+    nothing before it named the session.
     """
     lowered = {k.lower(): v for k, v in headers.items()} if headers else {}
     body = body if isinstance(body, Mapping) else {}
     for name, prefix in _HEADERS:
         if name is None:
-            sid = _claude_metadata_session(body)
+            sid = claude_metadata_session(body)
         elif (raw := lowered.get(name)) is None:  # (most are not sent: no call)
             continue
         else:
@@ -79,7 +90,7 @@ def extract_session_keys(
     meta = metadata or {}
     if sid := normalize_session_id(meta.get("execution_session_id")):
         return "execution:" + sid, ""
-    if sid := normalize_session_id(meta.get("derived_session_id")):
+    if sid := normalize_session_id(meta.get("derived_session_id") or (derive() if derive else "")):
         return "derived:" + sid, ""
     return message_hash_keys(body) if body else ("", "")
 
@@ -107,7 +118,9 @@ def _body_keys(body: Mapping[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def _claude_metadata_session(body: Mapping[str, Any]) -> str:
+def claude_metadata_session(body: Mapping[str, Any]) -> str:
+    """The Claude Code session in ``metadata.user_id`` (JSON ``session_id`` or the older
+    ``_session_<id>`` suffix), or ``""``."""
     metadata = body.get("metadata")
     user_id = metadata.get("user_id") if isinstance(metadata, Mapping) else None
     if not isinstance(user_id, str) or not user_id.strip():

@@ -97,8 +97,10 @@ def _compat(gen: StableIDGenerator, compat: Any, index: int) -> list[Credential]
         "disable_cooling": compat.disable_cooling,
         "request_retry": _retry(compat.request_retry),
         "request_scoped_errors": _rules(compat.request_scoped_errors),
-        "attributes": {"provider_key": provider},
     }
+    attributes = {"provider_key": provider}
+    if compat.support_prompt_cache_key:  # read by providers.compat_cache
+        attributes["support_prompt_cache_key"] = "true"
     out = []
     for entry in compat.api_key_entries:
         key, proxy = entry.api_key.strip(), entry.proxy_url.strip()
@@ -112,6 +114,7 @@ def _compat(gen: StableIDGenerator, compat: Any, index: int) -> list[Credential]
                     weight=_weight(entry.weight),
                     max_concurrency=parse_limit(getattr(entry, "max_concurrency", 0)),
                     source=f"config:{name}[{token}]",
+                    attributes=dict(attributes),  # each its own: _finish writes its values in
                     **shared,
                 ),
                 index,
@@ -119,7 +122,8 @@ def _compat(gen: StableIDGenerator, compat: Any, index: int) -> list[Credential]
         )
     if not out:
         cid, token = gen.next(f"openai-compatibility:{name}", base)
-        out.append(_finish(Credential(id=cid, source=f"config:{name}[{token}]", **shared), index))
+        cred = Credential(id=cid, source=f"config:{name}[{token}]", attributes=attributes, **shared)
+        out.append(_finish(cred, index))
     return out
 
 

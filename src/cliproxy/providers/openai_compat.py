@@ -11,11 +11,13 @@ import orjson
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
 from cliproxy.formats.openai_chat import ask_usage
+from cliproxy.providers import compat_cache
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers, with_fixed_values
 from cliproxy.translate import token_segments, tokens
 
 __all__ = ["OpenAICompatProvider"]
 
+_CARRIED = compat_cache.CARRIED
 _FIXED = 1024  # chat entries kept (see ``_chat_fixed``); emptied when more come
 
 # (chat URL, fixed headers, client headers to copy (None: a fixed value follows a copy, see
@@ -52,6 +54,8 @@ class OpenAICompatProvider(Provider):
                 return self._compact(cred, body, client_headers)
             if action.startswith("images."):  # an ``image: true`` model: its own Images API (CPA)
                 return self._images(cred, body, action, client_headers)
+        if _CARRIED in body:  # openai-compatibility[].support-prompt-cache-key
+            compat_cache.apply(body)
         if stream:
             body["stream"] = True
             ask_usage(body)  # accounted even when the client asks no usage chunk (as CPA)
