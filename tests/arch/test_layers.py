@@ -58,6 +58,7 @@ RANK = {
     "config": 1,
     "access": 1,
     "requestid": 1,
+    "presence": 1,
     "times": 1,
 }
 

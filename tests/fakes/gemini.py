@@ -18,7 +18,9 @@ Auth: ``x-goog-api-key`` header or ``?key=``. As the real API: no key -> 403
 PERMISSION_DENIED, a wrong key -> 400 INVALID_ARGUMENT / API_KEY_INVALID
 (``bad_key_status = 401`` switches to 401 UNAUTHENTICATED).
 429 bodies carry ``RetryInfo.retryDelay`` / ``ErrorInfo.metadata.quotaResetDelay`` when the
-behaviour sets ``retry_delay`` / ``quota_reset_delay``.
+behaviour sets ``retry_delay`` / ``quota_reset_delay``; ``exhaust_next`` answers with Cloud
+Code's own 429 bodies (a rate limit, an exhausted quota, the bare "Resource has been
+exhausted": ``cloud_code_429``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from tests.fakes.claude import issue_signature
 from tests.fakes.dialog import Reply, Tool, Turn, decide, estimate_tokens, new_id, text_of
 from tests.fakes.server import Behavior, FakeServer, Recorded, iter_chunks
 
-__all__ = ["GeminiFake"]
+__all__ = ["GeminiFake", "cloud_code_429"]
 
 # shaped like Gemini 3's (protobuf field 2 { field 1 = 0x01 + opaque }), as the proxy recognises them
 THOUGHT_SIGNATURE = base64.b64encode(b"\x12\x19\x0a\x17\x01fake-thought-signature").decode()
@@ -83,6 +85,20 @@ class GeminiFake(FakeServer):
             router.add_post("/v1internal:" + action, self._antigravity)
         router.add_post("/v1internal:fetchAvailableModels", self._available_models)
         router.add_post("/v1beta/interactions", self._interactions)
+
+    def exhaust_next(
+        self,
+        reason: str | None,
+        *,
+        retry_delay: str | None = None,
+        times: int | None = 1,
+        model: str = "claude-sonnet-4-6",
+        **kw: Any,
+    ) -> Behavior:
+        """Answer the next matching request(s) as Cloud Code answers a limit: 429
+        RESOURCE_EXHAUSTED with the body of :func:`cloud_code_429`."""
+        body = cloud_code_429(reason, retry_delay=retry_delay, model=model)
+        return self.fail_next(429, times=times, body=body, **kw)
 
     def reset(self) -> None:
         super().reset()
@@ -293,6 +309,31 @@ def _details(status: int, beh: Behavior | None) -> list[dict[str, Any]]:
     if beh is not None and beh.retry_delay is not None:
         details.append({"@type": _TYPE + "RetryInfo", "retryDelay": _duration(beh.retry_delay)})
     return details
+
+
+def cloud_code_429(reason: str | None, *, retry_delay: str | None = None, model: str = "m") -> dict[str, Any]:
+    """Cloud Code's 429 body, as it sends each kind: ``reason`` None, the bare "Resource has
+    been exhausted" (no details); ``RATE_LIMIT_EXCEEDED``, the per-minute limit (its reset
+    in ``quotaResetDelay`` and ``RetryInfo``); ``QUOTA_EXHAUSTED``, the plan's quota (the
+    same, with the reset's timestamp); any other reason, an ``ErrorInfo`` with it alone."""
+    if reason is None:
+        message = "Resource has been exhausted (e.g. check quota)."
+        return {"error": {"code": 429, "message": message, "status": "RESOURCE_EXHAUSTED"}}
+    metadata: dict[str, Any] = {"model": model, "uiMessage": "true"}
+    if retry_delay is not None:
+        metadata["quotaResetDelay"] = retry_delay
+    if reason == "QUOTA_EXHAUSTED":
+        message = "Individual quota reached. Contact your administrator to enable overages."
+        metadata["quotaResetTimeStamp"] = "2099-01-01T00:00:00Z"
+    elif reason == "RATE_LIMIT_EXCEEDED":
+        message = "You have exhausted your capacity on this model. Your quota will reset after 0s."
+    else:
+        message, metadata = reason.replace("_", " ").capitalize() + ".", {}
+    info = {"@type": _TYPE + "ErrorInfo", "reason": reason, "domain": "cloudcode-pa.googleapis.com"}
+    details: list[dict[str, Any]] = [{**info, "metadata": metadata} if metadata else info]
+    if retry_delay is not None:
+        details.append({"@type": _TYPE + "RetryInfo", "retryDelay": retry_delay})
+    return {"error": {"code": 429, "message": message, "status": "RESOURCE_EXHAUSTED", "details": details}}
 
 
 def _interactions_turn(model: str, body: dict[str, Any]) -> Turn:

@@ -162,7 +162,8 @@ def test_a_new_credential_goes_to_the_daily_host_and_its_own_base_url_wins() -> 
     )
     providers = Providers()
     fallback = install(providers, Inner())
-    assert fallback is not None and providers.get("antigravity").transport is fallback  # type: ignore[union-attr]
+    transport = providers.get("antigravity").transport  # type: ignore[union-attr]
+    assert fallback is not None and transport.inner is fallback  # behind the rate-limit waits
     assert (fallback.first, fallback.then) == (
         "https://daily-cloudcode-pa.googleapis.com",
         "https://cloudcode-pa.googleapis.com",

@@ -18,19 +18,27 @@ header timeout is final (a stalled model would make the client wait twice the li
 the pipeline tries the next credential anyway).
 
 :func:`install` makes a :class:`HostFallback` the Antigravity provider's transport, in front
-of the shared client; every other URL goes straight through (no coroutine layer added). It
-also hands the answer of a web search request (``requestType: "web_search"``) over with its
-sources' redirect links resolved (:mod:`cliproxy.providers.antigravity_grounding`).
+of the shared client and behind the rate-limit waits of
+:mod:`~cliproxy.providers.antigravity_limits`; every other URL goes straight through (no
+coroutine layer added). It also hands the answer of a web search request (``requestType:
+"web_search"``) over with its sources' redirect links resolved (:mod:`cliproxy.providers.antigravity_grounding`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING
 
 from cliproxy.providers.antigravity_grounding import GroundedResponse
-from cliproxy.providers.transport import UpstreamClient, UpstreamNetworkError, UpstreamResponse, read_body
+from cliproxy.providers.antigravity_limits import SameAccountWaits
+from cliproxy.providers.transport import (
+    ReadAnswer,
+    UpstreamClient,
+    UpstreamNetworkError,
+    UpstreamResponse,
+    read_body,
+)
 
 if TYPE_CHECKING:
     from cliproxy.providers.registry import Providers
@@ -41,25 +49,6 @@ log = logging.getLogger(__name__)
 
 NO_CAPACITY = b"no capacity available"
 SEARCH = b'"requestType":"web_search"'  # (as antigravity_search writes it, compact)
-
-
-class _Read:
-    """An answer whose body was read already (to see why it failed)."""
-
-    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
-        self.status = status
-        self.headers = headers
-        self._body = body
-
-    async def read(self) -> bytes:
-        return self._body
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        if self._body:
-            yield self._body
-
-    def release(self) -> None:
-        return None
 
 
 class HostFallback:
@@ -108,7 +97,7 @@ class HostFallback:
         if resp.status == 503:
             data = await read_body(resp)
             if data.lower().find(NO_CAPACITY) < 0:
-                return _Read(resp.status, resp.headers, data)
+                return ReadAnswer(resp.status, resp.headers, data)
             log.info("antigravity: %s has no capacity; trying %s", self.first, self.then)
             return await self.inner.request(method, other, headers=headers, body=body, proxy=proxy)
         return resp
@@ -117,13 +106,14 @@ class HostFallback:
 def install(providers: Providers, http: UpstreamClient) -> HostFallback | None:
     """Put a :class:`HostFallback` in front of ``http`` for the Antigravity provider, from its
     daily base to its production one (no second host when both are one: an environment
-    override points both at one server); none when it has a transport already (a test's,
-    a plugin's)."""
+    override points both at one server), and the short same-account waits of a rate limit
+    in front of both (:class:`~cliproxy.providers.antigravity_limits.SameAccountWaits`);
+    none when it has a transport already (a test's, a plugin's). Returns the fallback."""
     provider = providers.get("antigravity")
     if provider is None or provider.transport is not None:
         return None
     then = provider.default_base_url.rstrip("/")
     first = getattr(provider, "generation_base_url", "") or then
     fallback = HostFallback(first, then, http)
-    provider.transport = fallback
+    provider.transport = SameAccountWaits(fallback)
     return fallback

@@ -22,7 +22,14 @@ from typing import Protocol
 
 from cliproxy.errors import UpstreamError
 
-__all__ = ["UpstreamClient", "UpstreamNetworkError", "UpstreamResponse", "network_error", "read_body"]
+__all__ = [
+    "ReadAnswer",
+    "UpstreamClient",
+    "UpstreamNetworkError",
+    "UpstreamResponse",
+    "network_error",
+    "read_body",
+]
 
 
 class UpstreamResponse(Protocol):
@@ -91,3 +98,23 @@ async def read_body(resp: UpstreamResponse) -> bytes:
         raise network_error(exc, "while sending the body") from exc
     finally:
         resp.release()
+
+
+class ReadAnswer:
+    """An ``UpstreamResponse`` whose body was read already (a layer looked at it to decide
+    what to do, then handed it on): ``read`` and ``chunks`` give that body."""
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self._body = body
+
+    async def read(self) -> bytes:
+        return self._body
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        if self._body:
+            yield self._body
+
+    def release(self) -> None:
+        return None

@@ -26,6 +26,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from cliproxy.access import HashCheckNeeded, hostname, is_loopback, open_proxy_refusal
 from cliproxy.errors import CliproxyError
+from cliproxy.presence import CLIENT
 from cliproxy.requestid import begin_request
 from cliproxy.server.context import CORS_KEY, PRINCIPAL_KEY, SERVICE, client_format
 from cliproxy.server.errors import error_response, exception_response
@@ -251,6 +252,7 @@ def body_timeout_message(timeout: float | None) -> str:
 @web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     begin_request()  # the id on this request's log lines; aiohttp gives each request its own task
+    CLIENT.set(request.transport)  # for waits that end when the client goes (cliproxy.presence)
     service = request.app[SERVICE]
     path = request.path
     headers = request.headers

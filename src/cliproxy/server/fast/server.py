@@ -18,6 +18,7 @@ from multidict import istr
 from cliproxy.access import HashCheckNeeded
 from cliproxy.calls import Reply
 from cliproxy.errors import CliproxyError
+from cliproxy.presence import CLIENT
 from cliproxy.requestid import REQUEST_ID, REQUEST_IDS
 from cliproxy.server.context import format_for_path
 from cliproxy.server.errors import error_response, exception_response
@@ -127,6 +128,7 @@ class FastServer:
         runs its ``prepare`` and, without keep-alives, the pipeline right here (as
         ``cliproxy.server.handlers.run`` would): one coroutine layer under the task."""
         REQUEST_ID.set("%08x" % (next(REQUEST_IDS) & 0xFFFFFFFF))  # begin_request(), inline: this task's id
+        CLIENT.set(conn.transport)  # for waits that end when the client goes (cliproxy.presence)
         service = self.service
         try:
             access = service.access
