@@ -41,10 +41,12 @@ from typing import Any
 
 import orjson
 
+from cliproxy.credentials.derived_session import antigravity_session_id
 from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import Credential
 from cliproxy.providers import antigravity_credits as credits
 from cliproxy.providers import antigravity_search as web_search
+from cliproxy.providers.antigravity_names import rename_tools
 from cliproxy.providers.antigravity_project import ProjectLookup
 from cliproxy.providers.antigravity_schemas import clean_request_schemas
 from cliproxy.providers.antigravity_turns import applies_to, normalize_response_turns
@@ -54,6 +56,7 @@ from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import header, obfuscate_system_instruction, sensitive_words
 
 __all__ = [
+    "SESSION_CARRIED",
     "AntigravityProvider",
     "envelope",
     "nest_response_media",
@@ -62,6 +65,8 @@ __all__ = [
 ]
 
 DEFAULT_VERSION = "2.9.1"
+# private: the conversation's derived identity on its way from start_attempt to build
+SESSION_CARRIED = "_cliproxy_derived_session"
 DEFAULT_USER_AGENT = f"antigravity/hub/{DEFAULT_VERSION} darwin/arm64"
 
 
@@ -132,6 +137,7 @@ class AntigravityProvider(GeminiProvider):
         body.pop("model", None)
         body.pop("safetySettings", None)
         ask = body.pop(web_search.CARRIED, None)
+        names = rename_tools(body)  # Gemini-valid, distinct function names (antigravity_names)
         base = cred.base_url.rstrip("/") if cred.base_url else self.generation_base_url
         headers = {
             "Content-Type": "application/json",
@@ -151,7 +157,10 @@ class AntigravityProvider(GeminiProvider):
         if stream:
             headers["Accept"] = "text/event-stream"
         headers.update(copy_client_headers(cred, client_headers))
-        return UpstreamRequest(url, headers, orjson.dumps(payload), stream)
+        req = UpstreamRequest(url, headers, orjson.dumps(payload), stream)
+        if names is not None and action != "count":  # the answer calls them by the client's names
+            req.rewrite_body, req.rewrite_chunk = names.restore_body, names.restore_lines
+        return req
 
     def _count(self, body: dict[str, Any], model: str) -> dict[str, Any]:
         if applies_to(model):  # counted as it would be sent (CPA)
@@ -176,7 +185,13 @@ class AntigravityProvider(GeminiProvider):
         order_model_parts(body)
         clean_request_schemas(body)  # tool and structured-output schemas (antigravity_schemas)
         obfuscate_system_instruction(body, self.sensitive)
-        payload = envelope(body, model=model, project=_project(cred), session=_session_hint(client_headers))
+        payload = envelope(
+            body,
+            model=model,
+            project=_project(cred),
+            session=_session_hint(client_headers),
+            derived=body.pop(SESSION_CARRIED, ""),
+        )
         if credits.requested():  # quota-exceeded.antigravity-credits, last resort
             credits.inject(payload)
         return payload
@@ -211,8 +226,17 @@ def _cap_max_output_tokens(body: dict[str, Any], limit: int) -> None:
         body["generationConfig"] = {**config, "maxOutputTokens": limit}
 
 
-def envelope(request: dict[str, Any], *, model: str, project: str, session: str = "") -> dict[str, Any]:
-    """The Antigravity envelope around a Gemini request (CPA's field order)."""
+def envelope(
+    request: dict[str, Any], *, model: str, project: str, session: str = "", derived: str = ""
+) -> dict[str, Any]:
+    """The Antigravity envelope around a Gemini request (CPA's field order).
+
+    ``sessionId``, when the request has none: from the conversation id the client sent in
+    its headers (``session``), else from the identity derived from the conversation's root
+    (``derived``, CPA), else a hash of the first user text. The first two take CPA's
+    ``DerivedAntigravitySessionID`` form. Deliberate difference: CPA derives nothing for a
+    client that names its session and falls back to the first-text hash, so two Claude
+    Code sessions that open alike share one id there; here each keeps its own."""
     image = "image" in model
     out: dict[str, Any] = {
         "model": model,
@@ -226,7 +250,10 @@ def envelope(request: dict[str, Any], *, model: str, project: str, session: str 
     else:
         out["requestId"] = f"agent-{uuid.uuid4()}"
         if not request.get("sessionId"):
-            request["sessionId"] = _derived_session(session) if session else _session_id(request)
+            conversation = session or derived
+            request["sessionId"] = (
+                antigravity_session_id(conversation) if conversation else _session_id(request)
+            )
     out["request"] = request
     return out
 
@@ -382,14 +409,6 @@ def _session_hint(headers: Mapping[str, str]) -> str:
         if value:
             return value
     return ""
-
-
-def _derived_session(session: str) -> str:
-    """Antigravity's negative decimal session id (CPA ``DerivedAntigravitySessionID``'s form)
-    for a client's own conversation id: each conversation its own, stable across turns,
-    where the first-text hash gives two conversations that open alike one id."""
-    digest = hashlib.sha256(b"cli-proxy-api:antigravity:derived-session\x00" + session.encode()).digest()
-    return f"-{int.from_bytes(digest[:8], 'big') & 0x7FFFFFFFFFFFFFFF}"
 
 
 def _session_id(request: Mapping[str, Any]) -> str:

@@ -2,40 +2,83 @@
 
 Gemini wants ``^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$``. Other formats allow more, so names
 are sanitized on the way in and restored from the request's own tool list on the way
-out: the mapping is a pure function of ``Request.tools`` (no state to keep).
+out: the mapping is a pure function of the request's tools (no state to keep).
+
+The rules are CPA's (``SanitizeFunctionName``, ``SanitizedFunctionNameMap``):
+
+* :func:`sanitize`: every character outside ``[A-Za-z0-9_.:-]`` becomes ``_``, a name
+  that does not start with a letter or ``_`` gets a leading ``_``, and the result is cut
+  at 64 characters;
+* :func:`disambiguated`: the declared names, taken once each and in sorted order (so the
+  mapping does not depend on the order of the declarations), keep their sanitized form
+  unless another declared name sanitizes to the same one: then every one of them gets
+  ``_`` and 12 hex digits of a SHA-256 of its original name, after its sanitized form cut
+  to fit 64 characters. Two long names that share their first 64 characters, or
+  ``read/file`` beside ``read_file``, thus stay apart and each comes back as itself.
+
+One difference: CPA sanitizes an empty name to ``""``; ours gives ``"_"``, a valid name.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 
 import orjson
 
 from cliproxy.translate import ir
 from cliproxy.translate.naming import flat_name
 
-__all__ = ["NameMap", "sanitize"]
+__all__ = ["NameMap", "disambiguated", "sanitize"]
 
 _INVALID = re.compile(r"[^A-Za-z0-9_.:-]")
 _VALID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
 MAX_LEN = 64
 
 
-def _suffix(original: str, attempt: int = 0) -> str:
-    return "_" + hashlib.sha1(f"{original}\x00{attempt}".encode()).hexdigest()[:6]
-
-
 def sanitize(name: str) -> str:
     """A Gemini-valid name for ``name`` (unchanged when already valid)."""
     if _VALID.match(name):
         return name
-    out = _INVALID.sub("_", name) or "_"
-    if not (out[0].isascii() and (out[0].isalpha() or out[0] == "_")):
+    out = _INVALID.sub("_", name)
+    if not out:
+        return "_"
+    first = out[0]
+    if not (first == "_" or ("a" <= first <= "z") or ("A" <= first <= "Z")):
         out = "_" + out
-    if len(out) > MAX_LEN:
-        suffix = _suffix(name)
-        out = out[: MAX_LEN - len(suffix)] + suffix
+    return out[:MAX_LEN]
+
+
+def _suffixed(base: str, original: str, taken: dict[str, str]) -> str:
+    """``base`` cut to leave room for a hash of ``original`` (and of an attempt count,
+    until the result is a name not ``taken``)."""
+    attempt = 0
+    while True:
+        digest = hashlib.sha256(f"{original}\x00{attempt}".encode()).hexdigest()[:12]
+        candidate = f"{base[: MAX_LEN - 13]}_{digest}"
+        if candidate not in taken:
+            return candidate
+        attempt += 1
+
+
+def disambiguated(names: Iterable[str]) -> dict[str, str]:
+    """Each distinct non-empty name of ``names`` -> the name Gemini gets for it (see the
+    module docstring); all names unchanged when they all are valid already."""
+    unique = dict.fromkeys(n for n in names if n)
+    if all(_VALID.match(n) for n in unique):
+        return {n: n for n in unique}
+    bases = {n: sanitize(n) for n in unique}
+    counts: dict[str, int] = {}
+    for base in bases.values():
+        counts[base] = counts.get(base, 0) + 1
+    out: dict[str, str] = {}
+    taken: dict[str, str] = {}  # sent name -> original
+    for name in sorted(unique):
+        base = bases[name]
+        sent = _suffixed(base, name, taken) if counts[base] > 1 or base in taken else base
+        out[name] = sent
+        taken[sent] = name
     return out
 
 
@@ -50,19 +93,12 @@ class NameMap:
         self._kinds: dict[str, str] = {}
         if not tools:
             return  # no tools: nothing to map (the common request)
-        funcs = [t for t in tools if t.kind != "builtin"]
-        # valid names keep themselves; sanitized ones must not take a valid name
-        for tool in sorted(funcs, key=lambda t: not _VALID.match(flat_name(t.name, t.namespace))):
-            flat = flat_name(tool.name, tool.namespace)
-            if flat in self._fwd:
-                continue
-            gname = sanitize(flat)
-            attempt = 0
-            while gname in self._back:  # two names sanitized alike: disambiguate
-                suffix = _suffix(flat, attempt)
-                gname = sanitize(flat)[: MAX_LEN - len(suffix)] + suffix
-                attempt += 1
-            self._fwd[flat] = gname
+        funcs = [(flat_name(t.name, t.namespace), t) for t in tools if t.kind != "builtin"]
+        self._fwd = disambiguated(flat for flat, _ in funcs)
+        for flat, tool in funcs:
+            gname = self._fwd.get(flat)
+            if gname is None or gname in self._back:
+                continue  # an empty name, or one declared twice: the first declaration wins
             self._back[gname] = (tool.name, tool.namespace)
             self._kinds[gname] = tool.kind
 
