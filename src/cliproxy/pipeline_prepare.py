@@ -20,11 +20,13 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from cliproxy.calls import Attempt, Call
+from cliproxy.credentials.derived_session import session_identity
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
 from cliproxy.models.registry import ModelRoute
 from cliproxy.models.shaping import Shaper, ShapeRoute
 from cliproxy.providers import antigravity_search, codex_cache, compat_cache, xai_session
+from cliproxy.providers.antigravity import SESSION_CARRIED as ANTIGRAVITY_SESSION
 from cliproxy.providers.base import Provider
 from cliproxy.providers.codex_multi_agent import is_codex_client, prepare_tools
 from cliproxy.providers.http import proxy_key
@@ -35,6 +37,7 @@ from cliproxy.translate.gemini.build import for_antigravity
 from cliproxy.translate.reasoning_items import drop_foreign_encrypted_content
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache, scope_for
+from cliproxy.translate.replay_keys import caller_key
 from cliproxy.translate.signature_bodies import (
     sanitize_for_claude_upstream,
     sanitize_gemini_contents,
@@ -177,6 +180,8 @@ def start_attempt(
             drop_foreign_encrypted_content(body)  # another backend's would fail the request (CPA)
         elif cred.attributes.get(_COMPAT_CACHE) and call.action == "generate":
             compat_cache.carry(body, call.format, call.body, call.headers, model, cred.compat_name)
+        elif provider.key == "antigravity" and call.action == "generate":
+            _carry_conversation(body, call)
         return Attempt(cred, provider, model, up_fmt, call.headers, body)
     source = call
     if call.format is _RESPONSES:  # codex.optimize-multi-agent-v2 (Responses clients only)
@@ -219,11 +224,21 @@ def start_attempt(
         codex_cache.carry(body, call.format, call.body, call.headers, model)
     elif provider.key == "xai" and call.action == "generate":  # the same, xAI's rule
         xai_session.carry(body, call.body, call.headers, model)
-    elif provider.key == "antigravity" and call.format is _CLAUDE and call.action == "generate":
-        antigravity_search.carry(body, call.body)  # Claude Code's web search, for build
+    elif provider.key == "antigravity" and call.action == "generate":
+        if call.format is _CLAUDE:
+            antigravity_search.carry(body, call.body)  # Claude Code's web search, for build
+        _carry_conversation(body, call)
     elif cred.attributes.get(_COMPAT_CACHE) and call.action == "generate":  # support-prompt-cache-key
         compat_cache.carry(body, call.format, call.body, call.headers, model, cred.compat_name)
     return Attempt(cred, provider, model, up_fmt, call.headers, _own(body), req, scope)
+
+
+def _carry_conversation(body: dict[str, Any], call: Call) -> None:
+    """Antigravity's ``sessionId`` for a client that names no session: the identity of its
+    conversation (CPA's derived session), for ``build``, which no longer sees the client's
+    request."""
+    if derived := session_identity(call.format, call.body, call.headers, caller_key(call.headers)):
+        body[ANTIGRAVITY_SESSION] = derived
 
 
 def _multi_agent_entry(pipe: Preparing, call: Call, provider: Provider, up_fmt: Format) -> Call | None:
