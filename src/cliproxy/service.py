@@ -55,6 +55,7 @@ from cliproxy.relay import RelayHub
 from cliproxy.route_explain import settings as explain_settings
 from cliproxy.state.factory import close_state, open_state, shared, start_state
 from cliproxy.state.memory import MemoryState
+from cliproxy.translate.codex_replay import decode_turns, encode_turns
 from cliproxy.translate.registry import default_registry
 from cliproxy.translate.replay_shared import RedisMirror
 from cliproxy.usage import recorder_of
@@ -159,6 +160,7 @@ class Service:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._key_notes: tuple[list[str], list[str]] = ([], [])
         self._deprecated_noted = False
+        self._codex_mirror: RedisMirror | None = None  # Codex's reasoning replay in Redis
 
     # -- lifecycle
 
@@ -169,6 +171,8 @@ class Service:
             share_usage(rec, bus)
             # the thinking replay cache too, so a tool-loop turn may land on any worker
             self.pipeline.replay_mirror = RedisMirror(bus, self.pipeline.thinking_replay)
+            if isinstance(codex := self.providers.get("codex"), CodexProvider):  # and Codex's reasoning
+                self._codex_mirror = RedisMirror(bus, codex.replay, encode=encode_turns, decode=decode_turns)
         if isinstance(self.state, MemoryState):  # key budgets of this period (Redis keeps its own)
             enforcer = self.pipeline.enforcer
             await restore_budgets(rec.stats.ledger, self.config, self.state, enforcer.prices, time.time())
@@ -224,6 +228,8 @@ class Service:
         await close_usage(getattr(self, "recorder", None))  # flush what waits for Redis
         if self.pipeline.replay_mirror is not None:
             await self.pipeline.replay_mirror.close()
+        if self._codex_mirror is not None:
+            await self._codex_mirror.close()
         if (recorder := getattr(self, "recorder", None)) is not None:
             recorder.close()
         await close_state(self.state)

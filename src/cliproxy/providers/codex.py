@@ -2,12 +2,15 @@
 
 Every request carries the official Codex identity (``User-Agent``, ``Originator``) unless
 ``codex.disable-codex-cloaking``; see :class:`cliproxy.providers.identity.CodexIdentity`.
+Claude and Chat clients get their encrypted reasoning back on the next turn
+(``providers.codex_replay``).
 """
 
 from __future__ import annotations
 
+import contextvars
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -16,18 +19,27 @@ from cliproxy.credentials.record import Credential
 from cliproxy.errors import UpstreamError
 from cliproxy.formats import Format
 from cliproxy.formats.openai_responses import model_at_capacity
-from cliproxy.providers import codex_cache
+from cliproxy.providers import codex_cache, codex_replay
 from cliproxy.providers import codex_multi_agent as multi_agent
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.codex_images import apply_image_tool, is_lite
 from cliproxy.providers.codex_input_ids import sanitize_input_ids
 from cliproxy.providers.codex_stream import CompletedOutput
 from cliproxy.providers.codex_ws import CONTINUES_HEADER, websocket_request
+from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import CodexIdentity
 from cliproxy.providers.retry import codex_reset, retry_after_header
 from cliproxy.translate import token_segments, tokens
+from cliproxy.translate.codex_replay import CodexReplayCache
+from cliproxy.translate.replay import Mirror
 
 __all__ = ["CodexProvider"]
+
+# the reasoning replay scope of this task's last Codex request: ``build`` sets it,
+# ``classify`` of the same attempt reads it (an error that refuses the reasoning)
+_SCOPE: contextvars.ContextVar[codex_replay.Scope | None] = contextvars.ContextVar(
+    "codex_replay_scope", default=None
+)
 
 
 class CodexProvider(Provider):
@@ -50,6 +62,9 @@ class CodexProvider(Provider):
         self.agent_models: Callable[[], str] = str
         # a model's forced upstream headers (the catalog's ``upstream_headers``), set by the service
         self.model_headers: Callable[[str], Mapping[str, str]] = _no_headers
+        # encrypted reasoning a Claude or Chat client cannot carry (providers.codex_replay);
+        # with the Redis state backend the service gives it a mirror (translate.replay_shared)
+        self.replay = CodexReplayCache()
 
     def configure(self, config: Any) -> None:
         self.identity = CodexIdentity(config)
@@ -87,6 +102,10 @@ class CodexProvider(Provider):
             _parallel_tool_calls(body, client_headers)
         if not images:  # ids another backend made, as Codex takes them (CPA)
             sanitize_input_ids(body)
+        scope = None
+        if not whole and codex_replay.CARRIED in body:  # reasoning a client left out, back (CPA)
+            scope = codex_replay.restore(self.replay, body, model)
+        _SCOPE.set(scope)
         optimized = False
         if self.multi_agent_v2 and multi_agent.is_codex_client(client_headers):
             optimized = multi_agent.optimize(body, self.agent_models)
@@ -119,11 +138,29 @@ class CodexProvider(Provider):
             _model_headers(headers, self.model_headers(model))
         rewrite_chunk = expose
         if not whole:  # a response.completed with its output left out, made whole (CPA)
-            completed = CompletedOutput()
+            completed = CompletedOutput(scope)  # and with a replay scope, kept for the next turn
             rewrite_chunk = completed if expose is None else _chained(expose, completed)
         return UpstreamRequest(
             url, headers, orjson.dumps(body), not whole, rewrite_body=expose, rewrite_chunk=rewrite_chunk
         )
+
+    def prepare(
+        self,
+        cred: Credential,
+        http: HttpClient,
+        *,
+        proxy: str | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Awaitable[Mapping[str, str]] | None:
+        """With several workers on Redis: a replay session another worker recorded is
+        fetched before ``build`` looks it up (nothing to await otherwise)."""
+        mirror = self.replay.mirror
+        if mirror is None or body is None or codex_replay.CARRIED not in body:
+            return None
+        session, model = body.get(codex_replay.CARRIED), body.get("model")
+        if type(session) is not str or type(model) is not str or self.replay.get(model, session):
+            return None
+        return _fetched(mirror, model, session)
 
     def count_locally(self, body: dict[str, Any], model: str) -> tuple[str, list[str]]:
         return tokens.codex_encoding(model), token_segments.codex_segments(body)
@@ -138,6 +175,9 @@ class CodexProvider(Provider):
         """Codex's "Selected model is at capacity" (a 400) and a usage limit under any
         status are 429s: another account may serve now, and this one waits for its reset
         (CPA ``newCodexStatusErr``), never a client error that stops the failover."""
+        scope = _SCOPE.get()
+        if scope is not None:  # Codex refused the reasoning: the session's goes (CPA)
+            scope.refused(body)
         if status != 429 and (body.find(b"at capacity") >= 0 or body.find(b"usage_limit_reached") >= 0):
             try:
                 parsed = orjson.loads(body)
@@ -152,6 +192,11 @@ class CodexProvider(Provider):
 
 
 def _no_headers(model: str) -> Mapping[str, str]:
+    return {}
+
+
+async def _fetched(mirror: Mirror, model: str, session: str) -> Mapping[str, str]:
+    await mirror.fetch(model, session)
     return {}
 
 

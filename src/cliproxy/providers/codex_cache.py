@@ -17,9 +17,10 @@ Each derived key is a name-based UUID (SHA-1 in the OID namespace, CPA's names),
 across turns and restarts; an API key only ever goes upstream hashed this way.
 
 Why two steps: ``CodexProvider.build`` sees the translated Codex body, which no longer
-has the client's format, ``metadata`` or ``prompt_cache_key``. :func:`carry`, where the
-attempt's body is made (``pipeline_prepare.start_attempt``), leaves the derived key in
-that body under :data:`CARRIED`; :func:`apply`, in ``build`` after
+has the client's format, ``metadata`` or ``prompt_cache_key`` (the reasoning replay's
+session, ``providers.codex_replay``, is carried the same way, by the same call).
+:func:`carry`, where the attempt's body is made (``pipeline_prepare.start_attempt``),
+leaves the derived key in that body under :data:`CARRIED`; :func:`apply`, in ``build`` after
 ``codex.identity-confuse`` (which, as in CPA, remaps only a key the client sent), takes
 it out again, sets ``prompt_cache_key`` when the body has none (a Codex CLI's own key
 stays) and names the session in a header when the client named none.
@@ -27,17 +28,15 @@ stays) and names the session in a header when the client named none.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-import orjson
-
 from cliproxy.formats import Format
+from cliproxy.providers import codex_replay
 from cliproxy.providers.codex_ws_wire import SESSION_HEADER
-from cliproxy.translate.replay_keys import caller_key
+from cliproxy.translate.replay_keys import caller_key, claude_code_scope
 
 __all__ = ["CARRIED", "apply", "carry", "chat_key", "claude_code_key", "derive"]
 
@@ -47,9 +46,6 @@ CARRIED = "_cliproxy_prompt_cache_key"
 # read per request: a global, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
 _CLAUDE, _OPENAI = Format.CLAUDE, Format.OPENAI
 _SESSION_NAMES = frozenset({"session-id", "session_id"})
-# Claude Code's older user_id: user_<hash>_account_<uuid>_session_<uuid>
-_LEGACY_USER_SESSION = re.compile(r"_session_([a-f0-9-]+)$")
-_MAIN_AGENT = "main"
 
 
 def carry(
@@ -60,10 +56,13 @@ def carry(
     model: str,
 ) -> None:
     """Leave the key :func:`derive` finds for the client's request in the attempt's
-    ``body`` (under :data:`CARRIED`), for :func:`apply` in ``build``."""
+    ``body`` (under :data:`CARRIED`), for :func:`apply` in ``build``; and the session of
+    the reasoning replay, which ``build`` needs for the same reason
+    (:func:`cliproxy.providers.codex_replay.carry`)."""
     key = derive(fmt, client_body, client_headers, model)
     if key:
         body[CARRIED] = key
+    codex_replay.carry(body, fmt, client_body, client_headers)
 
 
 def derive(fmt: Format, body: Mapping[str, Any], headers: Mapping[str, str], model: str) -> str:
@@ -86,11 +85,8 @@ def claude_code_key(body: Mapping[str, Any], headers: Mapping[str, str], model: 
     """One key per Claude Code session, agent and upstream model (CPA
     ``ClaudeCodePromptCache``); ``""`` without a session."""
     model = model.strip()
-    session = (headers.get("x-claude-code-session-id") or "").strip() or _metadata_session(body)
-    if not model or not session:
-        return ""
-    agent = (headers.get("x-claude-code-agent-id") or "").strip() or _MAIN_AGENT
-    return _claude_uuid(model, session, agent)
+    scope = claude_code_scope(body, headers)
+    return _claude_uuid(model, scope) if model and scope else ""
 
 
 def chat_key(body: Mapping[str, Any], headers: Mapping[str, str]) -> str:
@@ -126,29 +122,9 @@ def apply(body: dict[str, Any], headers: dict[str, str], *, websocket: bool = Fa
         headers["Session-Id"] = key
 
 
-def _metadata_session(body: Mapping[str, Any]) -> str:
-    """The session in Claude Code's ``metadata.user_id``: the ``_session_<id>`` suffix of
-    the older form, or ``session_id`` of the JSON one; ``""`` for any other user id."""
-    meta = body.get("metadata")
-    user_id = meta.get("user_id") if type(meta) is dict else None
-    if type(user_id) is not str or not user_id:
-        return ""
-    if match := _LEGACY_USER_SESSION.search(user_id):
-        return match.group(1)
-    if not user_id.startswith("{"):
-        return ""
-    try:
-        parsed = orjson.loads(user_id)
-    except orjson.JSONDecodeError:
-        return ""
-    session = parsed.get("session_id") if type(parsed) is dict else None
-    return session.strip() if type(session) is str else ""
-
-
 # a session's turns ask for the same key again: each is hashed once (bounded caches)
 @lru_cache(maxsize=4096)
-def _claude_uuid(model: str, session: str, agent: str) -> str:
-    scope = f"claude:{session}:agent:{agent}"
+def _claude_uuid(model: str, scope: str) -> str:
     return _uuid("\x00".join(("cli-proxy-api:codex:claude-code", model, scope)))
 
 

@@ -10,39 +10,57 @@ order, when the output is empty; the missing ids only, when it is not.
 
 It is a chunk rewriter (``UpstreamRequest.rewrite_chunk``): it gets whole SSE lines and
 leaves every chunk that carries neither event as it is, after one substring test each.
+
+A request in the Codex reasoning replay (``providers.codex_replay``) hands it a
+:class:`Watch`: the output of ``response.completed``, made whole, is the turn the replay
+keeps, and a failure event that refuses the request's reasoning makes it forget.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
-__all__ = ["CompletedOutput"]
+__all__ = ["CompletedOutput", "Watch"]
 
 _DONE = b'"response.output_item.done"'
 _COMPLETED = b'"response.completed"'
+_FAILED = b'"response.failed"'
+_ERROR = b'"type":"error"'
+
+
+class Watch(Protocol):
+    """What follows a stream's end (``providers.codex_replay.Scope``)."""
+
+    def completed(self, output: list[Any]) -> None: ...
+
+    def refused(self, data: bytes) -> bool: ...
 
 
 class CompletedOutput:
     """A stream's ``response.output_item.done`` items, written into its ``response.completed``."""
 
-    __slots__ = ("items", "loose")
+    __slots__ = ("items", "loose", "watch")
 
-    def __init__(self) -> None:
+    def __init__(self, watch: Watch | None = None) -> None:
         self.items: dict[int, dict[str, Any]] = {}  # output_index -> the item as done
         self.loose: list[dict[str, Any]] = []  # done items without an output_index
+        self.watch = watch
 
     def __call__(self, lines: bytes) -> bytes:
-        if _DONE not in lines and _COMPLETED not in lines:
+        watch = self.watch
+        if lines.find(_DONE) < 0 and lines.find(_COMPLETED) < 0:
+            if watch is not None and (lines.find(_FAILED) >= 0 or lines.find(_ERROR) >= 0):
+                watch.refused(lines)  # an in-band failure (a 200 whose stream says no)
             return lines
         out = lines.split(b"\n")
         for i, line in enumerate(out):
             if not line.startswith(b"data:"):
                 continue
-            if _DONE in line:
+            if line.find(_DONE) >= 0:
                 self._keep(line)
-            elif _COMPLETED in line and (self.items or self.loose):
+            elif line.find(_COMPLETED) >= 0 and (self.items or self.loose or watch is not None):
                 out[i] = self._patched(line)
         return b"\n".join(out)
 
@@ -70,10 +88,13 @@ class CompletedOutput:
             return line
         output = response.get("output")
         if not isinstance(output, list) or not output:
-            response["output"] = [self.items[i] for i in sorted(self.items)] + self.loose
-        elif not self._hydrate(output):
-            return line
-        return b"data: " + orjson.dumps(event)
+            output = response["output"] = [self.items[i] for i in sorted(self.items)] + self.loose
+            changed = bool(output)
+        else:
+            changed = self._hydrate(output)
+        if self.watch is not None:
+            self.watch.completed(output)
+        return b"data: " + orjson.dumps(event) if changed else line
 
     def _hydrate(self, output: list[Any]) -> bool:
         """Give each item of ``output`` without an id the id its done event had; True when

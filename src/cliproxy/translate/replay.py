@@ -12,6 +12,10 @@ no place for that signature, so the proxy keeps it, as CPA does:
   group and thinking-text hash, for clients that echo the thinking text
   (``reasoning_content``) but not its signature. 3 h sliding TTL, bounded too.
 
+Both turn caches (this one, Codex's in :mod:`cliproxy.translate.codex_replay`) are a
+:class:`TurnCache`: a session's turns, bounded in sessions, turns, bytes and time, copied
+to Redis through one :class:`Mirror` each.
+
 Keys follow CPA (:mod:`cliproxy.translate.replay_keys`): the Claude credential's id hash
 and base model, and the client's session, namespaced by a hash of the caller's API key so
 two callers never share hidden reasoning. Both caches live in the
@@ -28,7 +32,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from cliproxy.translate import ir
 from cliproxy.translate.replay_keys import replay_model_family, replay_session_key
@@ -39,6 +43,7 @@ __all__ = [
     "SignatureCache",
     "ThinkingReplayCache",
     "Turn",
+    "TurnCache",
     "TurnRecorder",
     "has_valid_signature",
     "model_group",
@@ -197,8 +202,26 @@ class Turn:
         return sum(len(t.text) + len(t.signature or "") for t in self.thinking)
 
 
-class ThinkingReplayCache:
-    """Turns per ``(model family, session key)``; empty keys disable the cache."""
+class Weighed(Protocol):
+    """A cached turn: its weight in bytes bounds what a session and the cache may hold."""
+
+    def size(self) -> int: ...
+
+
+_T = TypeVar("_T", bound=Weighed)
+
+
+class TurnCache(Generic[_T]):
+    """Turns per ``(family, session key)``, the newest last; empty keys disable it.
+
+    Bounded as CPA bounds its replay caches: a sliding TTL per session, a number of
+    sessions and of turns a session, bytes a session (the oldest turns go first) and bytes
+    in all (the least recently used sessions go first). A subclass names its ``namespace``
+    (the keys of two caches never meet, in the process or in Redis) and may refuse a turn
+    (:meth:`accepts`). With several workers every change is copied to a :class:`Mirror`.
+    """
+
+    namespace: ClassVar[str] = "turns"
 
     def __init__(
         self,
@@ -207,40 +230,46 @@ class ThinkingReplayCache:
         max_turns: int = REPLAY_MAX_TURNS,
         clock: Callable[[], float] = time.monotonic,
         max_total_bytes: int = REPLAY_MAX_TOTAL_BYTES,
+        max_session_bytes: int = REPLAY_MAX_BYTES_PER_SESSION,
     ) -> None:
         self.max_turns = max_turns
-        self._entries: _Bounded[tuple[Turn, ...]] = _Bounded(
+        self.max_session_bytes = max_session_bytes
+        self._entries: _Bounded[tuple[_T, ...]] = _Bounded(
             ttl, max_sessions, clock, weigh=_turns_size, max_weight=max_total_bytes
         )
         # several workers on one Redis: every change is copied there, and a session another
         # worker recorded is fetched before its next turn (``translate.replay_shared``)
         self.mirror: Mirror | None = None
 
-    @staticmethod
-    def _key(family: str, session: str) -> str | None:
+    @classmethod
+    def _key(cls, family: str, session: str) -> str | None:
         family, session = family.strip(), session.strip()
-        return f"claude-thinking-replay\x00{family}\x00{session}" if family and session else None
+        return f"{cls.namespace}\x00{family}\x00{session}" if family and session else None
 
-    def get(self, family: str, session: str) -> tuple[Turn, ...]:
+    def accepts(self, turn: _T) -> bool:
+        """Whether ``turn`` is worth keeping (every turn, unless a subclass says otherwise)."""
+        return True
+
+    def get(self, family: str, session: str) -> tuple[_T, ...]:
         key = self._key(family, session)
         return (self._entries.get(key) or ()) if key else ()
 
-    def append(self, family: str, session: str, turn: Turn) -> bool:
-        """Add a replayable turn (signed thinking and at least one tool call)."""
+    def append(self, family: str, session: str, turn: _T) -> bool:
+        """Add ``turn`` as the session's newest (an equal one moves there)."""
         key = self._key(family, session)
-        if key is None or not replayable(turn):
+        if key is None or not self.accepts(turn):
             return False
         turns = [t for t in self._entries.get(key) or () if t != turn]
         turns.append(turn)
         del turns[: max(0, len(turns) - self.max_turns)]
-        while len(turns) > 1 and _turns_size(tuple(turns)) > REPLAY_MAX_BYTES_PER_SESSION:
+        while len(turns) > 1 and _turns_size(tuple(turns)) > self.max_session_bytes:
             del turns[0]
         self._entries.put(key, tuple(turns))
         if self.mirror is not None:
             self.mirror.saved(key, tuple(turns))
         return True
 
-    def adopt(self, family: str, session: str, turns: tuple[Turn, ...]) -> None:
+    def adopt(self, family: str, session: str, turns: tuple[_T, ...]) -> None:
         """Turns another worker recorded for this session (``Mirror.fetch``)."""
         key = self._key(family, session)
         if key and turns and not self._entries.get(key):
@@ -260,15 +289,28 @@ class ThinkingReplayCache:
         return len(self._entries)
 
 
-class Mirror(Protocol):
-    """Where a :class:`ThinkingReplayCache` copies its changes (``translate.replay_shared``)."""
+class ThinkingReplayCache(TurnCache[Turn]):
+    """Claude's signed thinking before tool calls, per ``(model family, session key)``."""
 
-    def saved(self, key: str, turns: tuple[Turn, ...]) -> None: ...
+    namespace = "claude-thinking-replay"
+
+    def accepts(self, turn: Turn) -> bool:
+        """A replayable turn: signed thinking and at least one tool call."""
+        return replayable(turn)
+
+
+class Mirror(Protocol):
+    """Where a :class:`TurnCache` copies its changes, and whence it fetches a session
+    another worker recorded (``translate.replay_shared``)."""
+
+    def saved(self, key: str, turns: tuple[Any, ...]) -> None: ...
 
     def dropped(self, key: str) -> None: ...
 
+    async def fetch(self, family: str, session: str) -> None: ...
 
-def _turns_size(turns: tuple[Turn, ...]) -> int:
+
+def _turns_size(turns: tuple[Weighed, ...]) -> int:
     return sum(t.size() for t in turns)
 
 

@@ -4,13 +4,16 @@
 :func:`replay_session_key`: the client's session (prompt cache key, Codex window, session
 headers, or for Chat clients their API key), namespaced by a hash of the caller's API key
 so two callers never share hidden reasoning. :func:`caller_key`: the caller's API key as
-it sent it. Pure functions of the request's headers and body, remembered where the same
-values come again (a credential and model, an API key).
+it sent it. :func:`claude_code_scope`: a Claude Code session and agent (the Codex
+prompt-cache key and the Codex reasoning replay start from it). Pure functions of the
+request's headers and body, remembered where the same values come again (a credential
+and model, an API key).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Mapping
 from functools import lru_cache
@@ -19,7 +22,7 @@ from typing import Any
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
-__all__ = ["caller_key", "replay_model_family", "replay_session_key"]
+__all__ = ["caller_key", "caller_scoped", "claude_code_scope", "replay_model_family", "replay_session_key"]
 
 
 @lru_cache(maxsize=4096)
@@ -48,6 +51,14 @@ def _caller_key(low: Mapping[str, str]) -> str:
 
 
 _CASELESS = (CIMultiDictProxy, CIMultiDict)
+
+
+def caller_scoped(headers: Mapping[str, str], key: str) -> str:
+    """``key`` namespaced by a hash of the caller's API key, as :func:`replay_session_key`
+    namespaces its own (two callers naming one session never share it); ``""`` without a
+    key or a caller key (no replay)."""
+    api_key = caller_key(headers) if key else ""
+    return f"caller:{_caller_hash(api_key)}:{key}" if api_key else ""
 
 
 @lru_cache(maxsize=1024)
@@ -140,3 +151,41 @@ def _turn_metadata_session(raw: str) -> str:
         if isinstance(value, str) and value.strip():
             return prefix + value.strip()
     return ""
+
+
+# Claude Code's older user_id: user_<hash>_account_<uuid>_session_<uuid>
+_LEGACY_USER_SESSION = re.compile(r"_session_([a-f0-9-]+)$")
+_MAIN_AGENT = "main"
+
+
+def claude_code_scope(body: Mapping[str, Any], headers: Mapping[str, str]) -> str:
+    """``claude:<session>:agent:<agent>`` for a Claude Code request (CPA
+    ``ClaudeCodeExecutionScope``): the session from ``X-Claude-Code-Session-Id`` or
+    ``metadata.user_id``, the agent from ``X-Claude-Code-Agent-Id`` (``main`` for the root
+    agent: a sub-agent's turns are not its parent's); ``""`` without a session, as for a
+    bare ``user_id``, which names a user, not a conversation. ``headers``: the server's
+    (names compared in any case)."""
+    session = (headers.get("x-claude-code-session-id") or "").strip() or _metadata_session(body)
+    if not session:
+        return ""
+    agent = (headers.get("x-claude-code-agent-id") or "").strip() or _MAIN_AGENT
+    return f"claude:{session}:agent:{agent}"
+
+
+def _metadata_session(body: Mapping[str, Any]) -> str:
+    """The session in Claude Code's ``metadata.user_id``: the ``_session_<id>`` suffix of
+    the older form, or ``session_id`` of the JSON one; ``""`` for any other user id."""
+    meta = body.get("metadata")
+    user_id = meta.get("user_id") if type(meta) is dict else None
+    if type(user_id) is not str or not user_id:
+        return ""
+    if match := _LEGACY_USER_SESSION.search(user_id):
+        return match.group(1)
+    if not user_id.startswith("{"):
+        return ""
+    try:
+        parsed = orjson.loads(user_id)
+    except orjson.JSONDecodeError:
+        return ""
+    session = parsed.get("session_id") if type(parsed) is dict else None
+    return session.strip() if type(session) is str else ""

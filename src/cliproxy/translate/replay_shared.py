@@ -1,4 +1,4 @@
-"""The thinking replay cache shared by every worker through the Redis state backend.
+"""The replay caches shared by every worker through the Redis state backend.
 
 A Chat Completions client in a Claude tool loop cannot carry the signed thinking of the
 turn that made the tool calls; the proxy keeps it (:mod:`cliproxy.translate.replay`) and
@@ -11,7 +11,10 @@ the state backend's timeout; nothing is read when the session is already here, s
 conversation that stays on one worker costs no round trip).
 
 While Redis is away nothing is copied or read: each process keeps its own, as with the
-memory backend. Keys: ``<prefix>rp|<sha256 of the cache key, 32 hex>``.
+memory backend. Keys: ``<prefix>rp|<sha256 of the cache key, 32 hex>`` (a cache key starts
+with its cache's namespace, so two caches never share one). One :class:`RedisMirror` per
+cache; the Codex reasoning replay cache (``translate.codex_replay``) has its own, with its
+own encoding of turns.
 """
 
 from __future__ import annotations
@@ -20,13 +23,13 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from cliproxy.translate import ir
-from cliproxy.translate.replay import REPLAY_TTL, ThinkingReplayCache, Turn
+from cliproxy.translate.replay import REPLAY_TTL, Turn, TurnCache
 from cliproxy.translate.replay_keys import replay_model_family, replay_session_key
 
 if TYPE_CHECKING:
@@ -68,12 +71,23 @@ def decode_turns(raw: bytes) -> tuple[Turn, ...]:
 
 
 class RedisMirror:
-    """A :class:`~cliproxy.translate.replay.Mirror` on the Redis state backend."""
+    """A :class:`~cliproxy.translate.replay.Mirror` on the Redis state backend, for one
+    cache; ``encode`` / ``decode`` turn its turns into bytes and back (an unreadable value
+    decodes to no turns). The default pair is the thinking replay cache's."""
 
-    def __init__(self, state: RedisState, cache: ThinkingReplayCache, ttl: float = REPLAY_TTL) -> None:
+    def __init__(
+        self,
+        state: RedisState,
+        cache: TurnCache[Any],
+        ttl: float = REPLAY_TTL,
+        encode: Callable[[tuple[Any, ...]], bytes] = encode_turns,
+        decode: Callable[[bytes], tuple[Any, ...]] = decode_turns,
+    ) -> None:
         self.state = state
         self.cache = cache
         self.ttl_ms = int(ttl * 1000)
+        self.encode = encode
+        self.decode = decode
         self._pending: set[asyncio.Task[Any]] = set()
         cache.mirror = self
 
@@ -89,9 +103,9 @@ class RedisMirror:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    def saved(self, key: str, turns: tuple[Turn, ...]) -> None:
+    def saved(self, key: str, turns: tuple[Any, ...]) -> None:
         if self.state.available:
-            self._spawn(self._set(self._key(key), encode_turns(turns)))
+            self._spawn(self._set(self._key(key), self.encode(turns)))
 
     def dropped(self, key: str) -> None:
         if self.state.available:
@@ -119,11 +133,15 @@ class RedisMirror:
         chat_client: bool,
     ) -> None:
         """Bring the session's turns here when another worker recorded them."""
+        family = replay_model_family(credential_id, model)
+        await self.fetch(family, replay_session_key(headers, body, chat_client=chat_client))
+
+    async def fetch(self, family: str, session: str) -> None:
+        """The turns of ``(family, session)`` from Redis into the cache, unless the cache
+        holds some already (then nothing is read) or Redis is away."""
         if not self.state.available:
             return
-        family = replay_model_family(credential_id, model)
-        session = replay_session_key(headers, body, chat_client=chat_client)
-        cache_key = ThinkingReplayCache._key(family, session)
+        cache_key = self.cache._key(family, session)
         if cache_key is None or self.cache.get(family, session):
             return
         key = self._key(cache_key)
@@ -137,7 +155,7 @@ class RedisMirror:
             log.debug("replay: read from Redis failed (%s)", type(exc).__name__)
             return
         if raw:
-            self.cache.adopt(family, session, decode_turns(raw))
+            self.cache.adopt(family, session, self.decode(raw))
 
     async def close(self) -> None:
         """Let the copies still under way finish (bounded), at shutdown."""
