@@ -223,7 +223,7 @@ def start_attempt(
     if provider.key == "codex" and call.action == "generate":  # for build: the body lost what it reads
         codex_cache.carry(body, call.format, call.body, call.headers, model)
     elif provider.key == "xai" and call.action == "generate":  # the same, xAI's rule
-        xai_session.carry(body, call.body, call.headers, model)
+        xai_session.carry(body, call.body, call.headers, model, call.format)
     elif provider.key == "antigravity" and call.action == "generate":
         if call.format is _CLAUDE:
             antigravity_search.carry(body, call.body)  # Claude Code's web search, for build

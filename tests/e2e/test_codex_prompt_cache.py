@@ -14,6 +14,8 @@ import openai
 import orjson
 import pytest
 
+from cliproxy.credentials.derived_session import caller_scope, derive_id
+from cliproxy.formats import Format
 from tests.e2e.clients import KEY
 
 HEAD = f'api-keys: ["{KEY}"]\n'
@@ -101,12 +103,15 @@ async def test_anthropic_client_without_a_session_gets_no_key(start_proxy, fake_
 
 
 @pytest.mark.usefixtures("codex_file")
-async def test_chat_client_key_per_api_key_or_its_own(start_proxy, fake_responses):
+async def test_chat_client_key_per_conversation_or_its_own(start_proxy, fake_responses):
+    """A Chat client's conversation gets the key of its derived identity (CPA's
+    ProviderSessionUUID("codex")); its own key wins."""
     proxy = await start_proxy(HEAD)
     messages: Any = [{"role": "user", "content": "Say hello"}]
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
         await client.chat.completions.create(model=MODEL, messages=messages)
-        want = str(uuid.uuid5(uuid.NAMESPACE_OID, "cli-proxy-api:codex:prompt-cache:" + KEY))
+        derived = derive_id(Format.OPENAI, {"messages": messages}, caller_scope(KEY))
+        want = str(uuid.uuid5(uuid.NAMESPACE_OID, "cli-proxy-api\x00codex\x00derived-session\x00" + derived))
         assert sent_key(fake_responses) == want
         await client.chat.completions.create(model=MODEL, messages=messages, prompt_cache_key="chat-7")
         assert sent_key(fake_responses) == "chat-7"

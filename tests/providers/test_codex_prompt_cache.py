@@ -3,8 +3,8 @@
 CPA's ``codex_executor_cache_test.go`` (``cacheHelper``) and the
 ``TestApplyCodexPromptCacheHeaders*`` cases of ``codex_websockets_executor_test.go``, ported:
 their inputs and asserted facts, run the way the pipeline runs them here (``carry`` on the
-client's request, then ``CodexProvider.build`` on the translated body). CPA's derived
-session identity (``ctx:v1:`` roots) has no counterpart here yet: its cases are left out.
+client's request, then ``CodexProvider.build`` on the translated body), with CPA's derived
+session identity (``cliproxy.credentials.derived_session``) where the request names none.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from multidict import CIMultiDict
 
+from cliproxy.credentials.derived_session import caller_scope, derive_id
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
 from cliproxy.providers import codex_cache
@@ -75,9 +76,37 @@ def _claude_key(session: str, agent: str = "main", model: str = "gpt-5.4") -> st
 # ---------------------------------------------------------------- Chat Completions clients
 
 
+def test_chat_client_conversation_gets_its_derived_key():
+    """A Chat client that names no session: the UUID of its conversation's derived
+    identity (CPA's ProviderSessionUUID("codex"), ahead of the API key's), stable as the
+    conversation grows, one per caller."""
+    first = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
+    headers = {"Authorization": "Bearer test-api-key"}
+    derived = derive_id(Format.OPENAI, {"messages": first}, caller_scope("test-api-key"))
+    want = _uuid("cli-proxy-api\x00codex\x00derived-session\x00" + derived)
+    body, sent = _send(Format.OPENAI, {"messages": first}, headers)
+    assert body["prompt_cache_key"] == want and sent["Session-Id"] == want
+    grown = [*first, {"role": "assistant", "content": "hello"}, {"role": "user", "content": "more"}]
+    assert _send(Format.OPENAI, {"messages": grown}, headers)[0]["prompt_cache_key"] == want
+    other, _ = _send(Format.OPENAI, {"messages": first}, {"Authorization": "Bearer another-key"})
+    assert other["prompt_cache_key"] != want
+
+
+def test_other_client_formats_get_their_derived_key():
+    """Gemini and Responses clients without a key get one too (CPA's last step)."""
+    gemini = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    body, _ = _send(Format.GEMINI, gemini, {"Authorization": "Bearer k"})
+    derived = derive_id(Format.GEMINI, gemini, caller_scope("k"))
+    assert body["prompt_cache_key"] == _uuid("cli-proxy-api\x00codex\x00derived-session\x00" + derived)
+    responses, _ = _send(Format.RESPONSES, {"input": "hi"}, {"Authorization": "Bearer k"})
+    assert responses["prompt_cache_key"] not in (None, body["prompt_cache_key"])
+
+
 def test_chat_client_gets_a_stable_key_from_its_api_key():
-    """TestCodexExecutorCacheHelper_OpenAIChatCompletions_StablePromptCacheKeyFromAPIKey."""
-    client = {"model": "gpt-5.3-codex", "messages": [{"role": "user", "content": "hi"}]}
+    """TestCodexExecutorCacheHelper_OpenAIChatCompletions_StablePromptCacheKeyFromAPIKey,
+    with no user input yet: nothing to derive a conversation from (CPA's executor test
+    does not run session.Enrich, so it reaches the API key's step with one)."""
+    client = {"model": "gpt-5.3-codex", "messages": [{"role": "system", "content": "hi"}]}
     headers = {"Authorization": "Bearer test-api-key"}
     want = _uuid("cli-proxy-api:codex:prompt-cache:test-api-key")
     body, sent = _send(Format.OPENAI, client, headers, model="gpt-5.3-codex")

@@ -1020,7 +1020,8 @@ def session_request(
     client_body: dict[str, Any], model: str, headers: dict[str, str] | None = None, action: str = "generate"
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The upstream body and headers for ``client_body``: carried as the pipeline does
-    (the attempt's body is a translated copy), then built."""
+    (the attempt's body is a translated copy), then built. No client format is given, so
+    no derived session, as in CPA's executor tests, which do not run ``session.Enrich``."""
     headers = headers or {}
     body = {"model": model, "input": "hello"}
     if action == "compact":
@@ -1059,9 +1060,9 @@ def test_grok_build_stays_stateless_without_session() -> None:
 
 def test_explicit_prompt_cache_key_is_preserved() -> None:
     """TestXAIExecutorComposerSessionIsolation/explicit_prompt_cache_key_is_preserved, and
-    TestXAIExecutionSessionIDUsesDerivedStableUUID's explicit and blank keys (without its
-    content-derived session, which we do not compute: a blank key on a non-composer model
-    gets none)."""
+    TestXAIExecutionSessionIDUsesDerivedStableUUID's explicit and blank keys without a
+    derived session (no client format given; the derived part is in
+    test_xai_derived_session.py)."""
     client = {"model": "grok-composer-2.5-fast", "prompt_cache_key": "client-session", "input": "hello"}
     body, headers = session_request(client, "grok-composer-2.5-fast")
     assert body["prompt_cache_key"] == "client-session" and headers["x-grok-conv-id"] == "client-session"

@@ -9,9 +9,11 @@ and more of the plan's limits spent. CPA derives one, and so does :func:`derive`
   session part of ``metadata.user_id``), per agent (``X-Claude-Code-Agent-Id``, ``main``
   for the root agent: a sub-agent's prompts share no prefix with its parent's) and per
   upstream model. A bare ``user_id`` names a user, not a conversation: no key;
-* a Chat Completions client: its own ``prompt_cache_key``, else one per proxy API key;
-* any client on the Responses WebSocket without a key: its downstream socket (CPA's
-  execution session).
+* a Chat Completions client: its own ``prompt_cache_key``;
+* then, for any client without a key: its downstream socket on the Responses WebSocket
+  (CPA's execution session), else the identity derived from its conversation's root
+  (:mod:`cliproxy.credentials.derived_session`, CPA's ``ProviderSessionUUID("codex")``);
+* a Chat Completions client with none of these (no user input yet): one per proxy API key.
 
 Each derived key is a name-based UUID (SHA-1 in the OID namespace, CPA's names), stable
 across turns and restarts; an API key only ever goes upstream hashed this way.
@@ -33,12 +35,13 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from cliproxy.credentials.derived_session import provider_session_uuid, session_identity
 from cliproxy.formats import Format
 from cliproxy.providers import codex_replay
 from cliproxy.providers.codex_ws_wire import SESSION_HEADER
 from cliproxy.translate.replay_keys import caller_key, claude_code_scope
 
-__all__ = ["CARRIED", "apply", "carry", "chat_key", "claude_code_key", "derive"]
+__all__ = ["CARRIED", "apply", "carry", "claude_code_key", "derive"]
 
 # private: the derived key on its way from start_attempt to build; never sent upstream
 CARRIED = "_cliproxy_prompt_cache_key"
@@ -72,13 +75,19 @@ def derive(fmt: Format, body: Mapping[str, Any], headers: Mapping[str, str], mod
     if fmt is _CLAUDE:
         key = claude_code_key(body, headers, model)
     elif fmt is _OPENAI:
-        key = chat_key(body, headers)
+        own = body.get("prompt_cache_key")  # (the translation to Codex drops it; CPA carries it)
+        key = own.strip() if type(own) is str else ""
     else:
         key = ""
     if key:
         return key
-    downstream = headers.get(SESSION_HEADER)  # the Responses WebSocket's downstream socket
-    return _execution_uuid(downstream) if downstream else ""
+    downstream = headers.get(SESSION_HEADER) or ""  # the Responses WebSocket's downstream socket
+    derived = "" if downstream else session_identity(fmt, body, headers, caller_key(headers))
+    if key := provider_session_uuid("codex", downstream, derived):
+        return key
+    if fmt is _OPENAI and (api_key := caller_key(headers)):
+        return _api_key_uuid(api_key)
+    return ""
 
 
 def claude_code_key(body: Mapping[str, Any], headers: Mapping[str, str], model: str) -> str:
@@ -87,16 +96,6 @@ def claude_code_key(body: Mapping[str, Any], headers: Mapping[str, str], model: 
     model = model.strip()
     scope = claude_code_scope(body, headers)
     return _claude_uuid(model, scope) if model and scope else ""
-
-
-def chat_key(body: Mapping[str, Any], headers: Mapping[str, str]) -> str:
-    """A Chat Completions client's own ``prompt_cache_key``, else a UUID of the proxy API
-    key it came with: the translation to Codex drops the field, CPA carries it."""
-    own = body.get("prompt_cache_key")
-    if type(own) is str and (own := own.strip()):
-        return own
-    api_key = caller_key(headers)
-    return _api_key_uuid(api_key) if api_key else ""
 
 
 def apply(body: dict[str, Any], headers: dict[str, str], *, websocket: bool = False) -> None:
@@ -131,11 +130,6 @@ def _claude_uuid(model: str, scope: str) -> str:
 @lru_cache(maxsize=1024)
 def _api_key_uuid(api_key: str) -> str:
     return _uuid("cli-proxy-api:codex:prompt-cache:" + api_key)
-
-
-@lru_cache(maxsize=1024)
-def _execution_uuid(session: str) -> str:
-    return _uuid("\x00".join(("cli-proxy-api", "codex", "execution-session", session.strip())))
 
 
 def _uuid(name: str) -> str:

@@ -138,7 +138,7 @@ class XAIProvider(Provider):
             body.pop(name, None)
         plan = xai_request.shape(body, model, x_search=self.inject_x_search)
         if action == "compact":  # the client's own body (pass-through): nothing carried
-            xai_session.carry(body, body, client_headers, model)
+            xai_session.carry(body, body, client_headers, model, Format.RESPONSES)
             return self._compact_request(cred, body, client_headers)
         base = self.chat_base_url(cred)
         headers = self._headers(cred, client_headers, "text/event-stream")
