@@ -24,14 +24,13 @@ credential's attempts share: its ``AttemptPlan``), a failed attempt's consequenc
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from collections.abc import Callable, Collection, Coroutine, Mapping
 from functools import partial
 from typing import Any
 
-from cliproxy import replies, route_explain
+from cliproxy import presence, replies, route_explain
 from cliproxy.access import KEY_POLICY
 from cliproxy.calls import Call, Reply, RequestTerminated, StreamReply
 from cliproxy.credentials.concurrency import Gate, Picker
@@ -315,8 +314,7 @@ class Pipeline:
         if wait is None or limit <= 0 or wait > limit:
             return False
         jitter = random.uniform(0, min(wait / 4, 2.0)) if wait > 0 else 0.0
-        await asyncio.sleep(wait + jitter)
-        return True
+        return await presence.pause(wait + jitter)  # ends early for a client that left
 
     def _picker(self, route: ModelRoute, tried: set[str], session_key: str | None, scheduler: Any) -> Picker:
         """Another candidate for a request whose pick is at its ``max-concurrency``."""
