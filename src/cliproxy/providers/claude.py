@@ -158,6 +158,8 @@ class ClaudeProvider(Provider):
         )
         confirmed = found is not None and found.confirmed
         body["model"] = model
+        if "tools" in body:  # Anthropic refuses an empty web_search domain list (CPA)
+            claude_tools.drop_empty_search_domains(body)
         if count:
             url = plan.count_url
             body.pop("stream", None)

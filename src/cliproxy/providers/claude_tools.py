@@ -52,6 +52,7 @@ __all__ = [
     "alias_tools",
     "allocate_alias",
     "caller_seed",
+    "drop_empty_search_domains",
     "is_mcp_tool_name",
     "is_server_tool_type",
     "tool_alias",
@@ -93,6 +94,32 @@ def is_server_tool_type(kind: Any) -> bool:
     """A typed declaration Anthropic runs itself (``web_search_20250305``...); a
     ``custom`` tool is the client's and is aliased like an untyped one."""
     return isinstance(kind, str) and kind.strip().lower().startswith(_SERVER_TYPES)
+
+
+_DOMAIN_LISTS = ("allowed_domains", "blocked_domains")
+
+
+def drop_empty_search_domains(body: dict[str, Any]) -> None:
+    """Leave out an empty ``allowed_domains`` / ``blocked_domains`` of a ``web_search_*``
+    tool (CPA's ``sanitizeClaudeWebSearchDomains``): some clients (litellm) send ``[]`` for
+    "no list", which Anthropic refuses as ambiguous. The changed tools are copies; the
+    client's own list and tools are left as they are."""
+    tools = body.get("tools")
+    if type(tools) is not list:
+        return
+    out: list[Any] | None = None
+    for i, tool in enumerate(tools):
+        if type(tool) is not dict or "type" not in tool:  # (a client's own tool: no type)
+            continue
+        kind = tool["type"]
+        if not (isinstance(kind, str) and kind.startswith("web_search_")):
+            continue
+        if tool.get("allowed_domains") == [] or tool.get("blocked_domains") == []:
+            if out is None:
+                out = list(tools)
+            out[i] = {k: v for k, v in tool.items() if k not in _DOMAIN_LISTS or v != []}
+    if out is not None:
+        body["tools"] = out
 
 
 def caller_seed(headers: Mapping[str, str]) -> str:
