@@ -35,6 +35,7 @@ from cliproxy.providers import (
     claude_limits,
     claude_sampling,
     claude_tools,
+    decoding,
     impersonate,
 )
 from cliproxy.providers import claude_cloak as cloaking
@@ -90,6 +91,7 @@ _NAMES = 4096
 _NOT_COUNTED = ("metadata", "context_management", "diagnostics")
 # a gateway's answers to a count_tokens path it does not serve
 _NO_COUNT_ENDPOINT = frozenset((404, 405, 501))
+_MAGIC_FIRST = (b"\x1f", b"\x28")  # the first byte of gzip's and zstd's magic numbers
 
 
 class ClaudeProvider(Provider):
@@ -451,6 +453,8 @@ class ClaudeProvider(Provider):
         exhausts the credential, fast request or not. Otherwise a fast-mode credits
         refusal, and any error a fast-mode request to Anthropic gets, belong to the request:
         to the client as they are, no cooldown, no other credential."""
+        if body[:1] in _MAGIC_FIRST:  # compressed, though no Content-Encoding said so (CPA)
+            body = decoding.sniffed(body)
         err = super().classify(status, headers, body, credential_id)
         claude_limits.scope(err, status, headers, body)
         return err

@@ -9,19 +9,25 @@ from typing import Any, Protocol
 
 from cliproxy.providers.transport import UpstreamNetworkError
 
+
+class _NoZstdError(Exception):
+    """Stands in for ``ZstdError`` when no zstd package is installed (never raised)."""
+
+
 try:  # zstd: in the standard library from 3.14, else backports.zstd (aiohttp's choice too)
-    from compression.zstd import ZstdDecompressor
+    from compression.zstd import ZstdDecompressor, ZstdError
 except ImportError:  # pragma: no cover - the version installed decides
     try:
-        from backports.zstd import ZstdDecompressor
+        from backports.zstd import ZstdDecompressor, ZstdError
     except ImportError:
         ZstdDecompressor = None
+        ZstdError = _NoZstdError
 try:
     import brotli
 except ImportError:
     brotli = None
 
-__all__ = ["Decoder", "decoder_for", "decodes"]
+__all__ = ["Decoder", "decoder_for", "decodes", "sniffed"]
 
 
 class Decoder(Protocol):
@@ -87,3 +93,24 @@ def decoder_for(encoding: str) -> Decoder | None:
             detail=f"cannot decode content-encoding {encoding}: no decoder installed",
         )
     return _NoFlush(make())
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+SNIFF_LIMIT = 1 << 20  # at most this much of a sniffed body is decoded
+
+
+def sniffed(body: bytes, limit: int = SNIFF_LIMIT) -> bytes:
+    """``body`` decoded when it starts with gzip's or zstd's magic bytes although the
+    answer named no ``Content-Encoding`` (a gateway that compresses without saying so;
+    CPA's ``decodeResponseBody`` sniffs the same two); else, or when it does not decode,
+    ``body`` as it is. At most ``limit`` bytes come out."""
+    try:
+        if body.startswith(_GZIP_MAGIC):
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            return d.decompress(body, limit)
+        if body.startswith(_ZSTD_MAGIC) and ZstdDecompressor is not None:
+            return bytes(ZstdDecompressor().decompress(body, limit))
+    except (zlib.error, ZstdError, ValueError, EOFError):
+        return body
+    return body
