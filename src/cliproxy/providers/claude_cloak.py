@@ -228,10 +228,11 @@ def _check_system(system: Any) -> None:
     for i, part in enumerate(system):
         kind = part.get("type") if isinstance(part, dict) else None
         if kind != "text":
+            named = kind if isinstance(kind, str) and kind else "unknown"
             raise RequestError(
-                f"system.{i}: a {kind or 'non-object'} block cannot be carried for this credential; "
+                f'system.{i}.type: "{named}" cannot be carried for this credential; '
                 "only text system blocks are supported",
-                param=f"system.{i}",
+                param=f"system.{i}.type",
             )
 
 
