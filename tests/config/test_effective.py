@@ -200,7 +200,6 @@ def test_every_key_of_a_full_cpa_config_is_known():
 # may read it, the credential attribute it is copied to, the files that may read that).
 COPIED_ONLY = {
     "alpha_search": ("codex_alpha_search", {"credentials/sources.py"}),
-    "rebuild_mid_system_message": ("rebuild_mid_system_message", {"credentials/sources.py"}),
 }
 _SHOWN_BY = ("management/",)  # the management API lists attributes as they are
 

@@ -295,3 +295,58 @@ async def test_invalid_gzip_error_body_is_still_the_gateways_status(start_proxy,
         status, data = await post(proxy.url, body)
         assert status == 400, stream
         assert orjson.loads(data)["type"] == "error"
+
+
+# ---------------------------------------------------------------- rebuild-mid-system-message
+
+
+_MID = {
+    "model": MODEL,
+    "max_tokens": 16,
+    "system": "Top rule",
+    "messages": [
+        {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+        {"role": "system", "content": "Mid string rule"},
+        {"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
+        {
+            "role": "system",
+            "content": [{"type": "text", "text": "Mid array rule", "cache_control": {"type": "ephemeral"}}],
+        },
+        {"role": "user", "content": [{"type": "text", "text": "continue"}]},
+    ],
+}
+
+
+async def test_mid_system_turns_stay_by_default(start_proxy, fake_claude) -> None:
+    """TestClaudeExecutor_RebuildMidSystemMessageDisabledByDefault (on a gateway, which
+    takes a role=system turn from any model)."""
+    proxy = await start_proxy(api_key_config(fake_claude.base_url))
+    status, _ = await post(proxy.url, _MID)
+    assert status == 200
+    sent = last(fake_claude).json
+    assert [m["role"] for m in sent["messages"]] == ["user", "system", "assistant", "system", "user"]
+    assert sent["system"] == "Top rule"  # the caller placed a mark: its request as sent
+
+
+async def test_mid_system_turns_join_the_system_when_asked(start_proxy, fake_claude) -> None:
+    """TestClaudeExecutor_RebuildMidSystemMessageOptInMovesSystemMessages and
+    TestClaudeExecutor_CountTokensRebuildsMidSystemMessagesBeforeValidation:
+    ``rebuild-mid-system-message: true`` moves every role=system turn's text to the end of
+    the top-level system, its cache mark kept, for Messages and count_tokens alike."""
+    proxy = await start_proxy(api_key_config(fake_claude.base_url, "rebuild-mid-system-message: true"))
+    status, _ = await post(proxy.url, _MID)
+    assert status == 200
+    sent = last(fake_claude).json
+    assert [b["text"] for b in sent["system"]] == ["Top rule", "Mid string rule", "Mid array rule"]
+    assert sent["system"][2]["cache_control"] == {"type": "ephemeral"}
+    assert [m["role"] for m in sent["messages"]] == ["user", "assistant", "user"]
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
+        counted = await client.messages.count_tokens(
+            model=MODEL,
+            system="Top rule",
+            messages=_MID["messages"],  # type: ignore[arg-type]
+        )
+    assert counted.input_tokens > 0
+    sent = last(fake_claude, "/v1/messages/count_tokens").json
+    assert [m["role"] for m in sent["messages"]] == ["user", "assistant", "user"]
+    assert [b["text"] for b in sent["system"]] == ["Top rule", "Mid string rule", "Mid array rule"]

@@ -19,9 +19,11 @@ import orjson
 import pytest
 
 from cliproxy.credentials.record import Credential
+from cliproxy.errors import RequestError
 from cliproxy.providers import claude_cloak as cloaking
 from cliproxy.providers import claude_identity as ident
 from cliproxy.providers import decoding
+from cliproxy.providers.claude import ClaudeProvider
 
 CONSTANTS = (
     "claude-code-20250219,interleaved-thinking-2025-05-14,redact-thinking-2026-02-12,"
@@ -397,3 +399,61 @@ def test_plain_or_broken_bodies_are_left_as_they_are() -> None:
     assert decoding.sniffed(PLAINTEXT) == PLAINTEXT
     assert decoding.sniffed(b"\x1f\x8bnot gzip") == b"\x1f\x8bnot gzip"
     assert decoding.sniffed(gzip.compress(b"x" * 5000), limit=100) == b"x" * 100
+
+
+# ---------------------------------------------------------------- rebuild-mid-system-message
+
+
+def test_legacy_model_with_the_opt_in_is_rebuilt_not_refused() -> None:
+    """TestClaudeExecutor_LegacyMidSystemMessageOptInStillRebuilds: on Anthropic's host a
+    legacy model refuses a role=system turn (the client's 400), unless the credential asks
+    for the rebuild, which runs first."""
+    body = {
+        "model": "claude-haiku-4-5-20251001",
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": "hi"}, {"role": "system", "content": "Mid rule"}],
+    }
+    provider = ClaudeProvider()
+    plain = Credential(id="plain", provider="claude", api_key="sk-ant-api-plain")
+    with pytest.raises(RequestError):
+        provider.build(plain, copy.deepcopy(body), model=body["model"], stream=False, client_headers={})
+    opted = Credential(
+        id="opted",
+        provider="claude",
+        api_key="sk-ant-api-opted",
+        attributes={"rebuild_mid_system_message": "true"},
+    )
+    sent = orjson.loads(
+        provider.build(opted, copy.deepcopy(body), model=body["model"], stream=False, client_headers={}).body
+    )
+    assert [m["role"] for m in sent["messages"]] == ["user"]
+    assert [b["text"] for b in sent["system"]] == ["Mid rule"]
+
+
+def test_rebuild_keeps_turns_without_text_and_drops_blank_blocks() -> None:
+    """CPA's ``rebuildMidSystemMessagesToTopLevel`` edges: system turns with no text change
+    nothing; a blank text or a non-text block does not reach the top-level system."""
+    body: dict[str, Any] = {
+        "messages": [{"role": "user", "content": "hi"}, {"role": "system", "content": "  "}]
+    }
+    before = copy.deepcopy(body)
+    cloaking.rebuild_mid_system(body)
+    assert body == before
+    body = {
+        "system": [
+            {"type": "text", "text": "top"},
+            {"type": "image", "source": {}},
+            {"type": "text", "text": ""},
+        ],
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": " System ", "content": ["one", {"type": "text", "text": "two"}]},
+        ],
+    }
+    cloaking.rebuild_mid_system(body)
+    assert body["system"] == [
+        {"type": "text", "text": "top"},
+        {"type": "text", "text": "one"},
+        {"type": "text", "text": "two"},
+    ]
+    assert body["messages"] == [{"role": "user", "content": "hi"}]

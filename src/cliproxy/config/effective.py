@@ -61,7 +61,6 @@ NOT_EFFECTIVE: tuple[NotEffective, ...] = (
     # no built-in code acts on them
     NotEffective("codex-api-key[].alpha-search", "alpha_search"),
     NotEffective("xai-api-key[].alpha-search", "alpha_search"),
-    NotEffective("claude-api-key[].rebuild-mid-system-message", "rebuild_mid_system_message"),
 )
 
 

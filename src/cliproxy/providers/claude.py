@@ -162,6 +162,8 @@ class ClaudeProvider(Provider):
         body["model"] = model
         if "tools" in body:  # Anthropic refuses an empty web_search domain list (CPA)
             claude_tools.drop_empty_search_domains(body)
+        if plan.rebuild:  # role=system turns into the top-level system (opt-in, CPA)
+            cloaking.rebuild_mid_system(body)
         if count:
             url = plan.count_url
             body.pop("stream", None)

@@ -383,6 +383,42 @@ def cloak(body: dict[str, Any], s: CloakSettings, *, version: str, signed: bool,
     _inject_date(messages, now)
 
 
+def _system_texts(content: Any) -> list[Any]:
+    """The non-blank text blocks of a system value (a string becomes one block)."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content.strip() else []
+    out: list[Any] = []
+    for item in content if isinstance(content, list) else ():
+        if isinstance(item, str):
+            if item.strip():
+                out.append({"type": "text", "text": item})
+        elif isinstance(item, dict) and item.get("type") == "text":
+            text = item.get("text")
+            if isinstance(text, str) and text.strip():
+                out.append(item)
+    return out
+
+
+def rebuild_mid_system(body: dict[str, Any]) -> None:
+    """``rebuild-mid-system-message`` (CPA's ``rebuildMidSystemMessagesToTopLevel``): the
+    text of every ``role: system`` turn joins the end of the top-level ``system`` and the
+    turns leave the messages. Nothing changes when those turns hold no text."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return
+    kept: list[Any] = []
+    moved: list[Any] = []
+    for msg in messages:
+        role = msg.get("role") if isinstance(msg, dict) else None
+        if isinstance(role, str) and role.strip().lower() == "system":
+            moved.extend(_system_texts(msg.get("content")))
+        else:
+            kept.append(msg)
+    if moved:
+        body["system"] = [*_system_texts(body.get("system")), *moved]
+        body["messages"] = kept
+
+
 def relocate_for_count(body: dict[str, Any], s: CloakSettings) -> None:
     """count_tokens stays native (no billing, no metadata): the caller's system moves
     into the messages as it would on the Messages call, so the count matches."""

@@ -78,6 +78,7 @@ class CredentialPlan:
         "host",
         "metadata",
         "oauth",
+        "rebuild",
         "settings",
         "signed",
         "url",
@@ -112,6 +113,8 @@ class CredentialPlan:
             settings, oauth=oauth, confirmed=False, disabled_globally=cloak_disabled
         )
         self.signed = oauth or (settings.profile_cli and self.anthropic)
+        # claude-api-key[].rebuild-mid-system-message: role=system turns join the system
+        self.rebuild = cred.attributes.get("rebuild_mid_system_message", "").strip().lower() == "true"
         token = cred.access_token or (cred.api_key if oauth else "")
         if token:  # OAuth subscription token (CPA: an sk-ant-oat key too)
             self.auth = ("Authorization", f"Bearer {token}")
