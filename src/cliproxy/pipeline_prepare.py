@@ -25,7 +25,7 @@ from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
 from cliproxy.models.registry import ModelRoute
 from cliproxy.models.shaping import Shaper, ShapeRoute
-from cliproxy.providers import antigravity_search, codex_cache, compat_cache, xai_session
+from cliproxy.providers import antigravity_replay, antigravity_search, codex_cache, compat_cache, xai_session
 from cliproxy.providers.antigravity import SESSION_CARRIED as ANTIGRAVITY_SESSION
 from cliproxy.providers.base import Provider
 from cliproxy.providers.codex_multi_agent import is_codex_client, prepare_tools
@@ -181,7 +181,7 @@ def start_attempt(
         elif cred.attributes.get(_COMPAT_CACHE) and call.action == "generate":
             compat_cache.carry(body, call.format, call.body, call.headers, model, cred.compat_name)
         elif provider.key == "antigravity" and call.action == "generate":
-            _carry_conversation(body, call)
+            _carry_conversation(body, call, model)
         return Attempt(cred, provider, model, up_fmt, call.headers, body)
     source = call
     if call.format is _RESPONSES:  # codex.optimize-multi-agent-v2 (Responses clients only)
@@ -227,18 +227,20 @@ def start_attempt(
     elif provider.key == "antigravity" and call.action == "generate":
         if call.format is _CLAUDE:
             antigravity_search.carry(body, call.body)  # Claude Code's web search, for build
-        _carry_conversation(body, call)
+        _carry_conversation(body, call, model)
     elif cred.attributes.get(_COMPAT_CACHE) and call.action == "generate":  # support-prompt-cache-key
         compat_cache.carry(body, call.format, call.body, call.headers, model, cred.compat_name)
     return Attempt(cred, provider, model, up_fmt, call.headers, _own(body), req, scope)
 
 
-def _carry_conversation(body: dict[str, Any], call: Call) -> None:
+def _carry_conversation(body: dict[str, Any], call: Call, model: str) -> None:
     """Antigravity's ``sessionId`` for a client that names no session: the identity of its
-    conversation (CPA's derived session), for ``build``, which no longer sees the client's
+    conversation (CPA's derived session), and the session of its reasoning replay
+    (``providers.antigravity_replay``), for ``build``, which no longer sees the client's
     request."""
     if derived := session_identity(call.format, call.body, call.headers, caller_key(call.headers)):
         body[ANTIGRAVITY_SESSION] = derived
+    antigravity_replay.carry(body, call.format, call.body, call.headers, model=model, derived=derived)
 
 
 def _multi_agent_entry(pipe: Preparing, call: Call, provider: Provider, up_fmt: Format) -> Call | None:

@@ -55,6 +55,7 @@ from cliproxy.relay import RelayHub
 from cliproxy.route_explain import settings as explain_settings
 from cliproxy.state.factory import close_state, open_state, shared, start_state
 from cliproxy.state.memory import MemoryState
+from cliproxy.translate.antigravity_replay_record import decode_items, encode_items
 from cliproxy.translate.codex_replay import decode_turns, encode_turns
 from cliproxy.translate.registry import default_registry
 from cliproxy.translate.replay_shared import RedisMirror
@@ -161,6 +162,7 @@ class Service:
         self._key_notes: tuple[list[str], list[str]] = ([], [])
         self._deprecated_noted = False
         self._codex_mirror: RedisMirror | None = None  # Codex's reasoning replay in Redis
+        self._antigravity_mirror: RedisMirror | None = None  # Antigravity's signatures in Redis
 
     # -- lifecycle
 
@@ -173,6 +175,10 @@ class Service:
             self.pipeline.replay_mirror = RedisMirror(bus, self.pipeline.thinking_replay)
             if isinstance(codex := self.providers.get("codex"), CodexProvider):  # and Codex's reasoning
                 self._codex_mirror = RedisMirror(bus, codex.replay, encode=encode_turns, decode=decode_turns)
+            if isinstance(antigravity := self.providers.get("antigravity"), AntigravityProvider):
+                self._antigravity_mirror = RedisMirror(
+                    bus, antigravity.replay, encode=encode_items, decode=decode_items
+                )
         if isinstance(self.state, MemoryState):  # key budgets of this period (Redis keeps its own)
             enforcer = self.pipeline.enforcer
             await restore_budgets(rec.stats.ledger, self.config, self.state, enforcer.prices, time.time())
@@ -230,6 +236,8 @@ class Service:
             await self.pipeline.replay_mirror.close()
         if self._codex_mirror is not None:
             await self._codex_mirror.close()
+        if self._antigravity_mirror is not None:
+            await self._antigravity_mirror.close()
         if (recorder := getattr(self, "recorder", None)) is not None:
             recorder.close()
         await close_state(self.state)

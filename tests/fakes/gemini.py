@@ -13,7 +13,9 @@ answers are bare. ``POST /v1internal:fetchAvailableModels`` lists the models and
 ``webSearchModelIds``, those of ``web_search_models``; an envelope with ``requestType:
 "web_search"`` (one user turn, a ``googleSearch`` tool) is answered as Cloud Code answers a
 search: text about the query, and ``groundingMetadata`` (queries, two web chunks, supports
-with byte offsets) on the last candidate.
+with byte offsets) on the last candidate. Its Gemini models sign each answer's first call
+with a signature of their own (``issued``); ``check_signatures`` refuses a model turn that
+carries one it did not issue, as Cloud Code does.
 Auth: ``x-goog-api-key`` header or ``?key=``. As the real API: no key -> 403
 PERMISSION_DENIED, a wrong key -> 400 INVALID_ARGUMENT / API_KEY_INVALID
 (``bad_key_status = 401`` switches to 401 UNAUTHENTICATED).
@@ -39,8 +41,16 @@ from tests.fakes.server import Behavior, FakeServer, Recorded, iter_chunks
 
 __all__ = ["GeminiFake", "cloud_code_429"]
 
-# shaped like Gemini 3's (protobuf field 2 { field 1 = 0x01 + opaque }), as the proxy recognises them
-THOUGHT_SIGNATURE = base64.b64encode(b"\x12\x19\x0a\x17\x01fake-thought-signature").decode()
+
+def gemini_signature(opaque: bytes) -> str:
+    """A signature shaped like Gemini 3's (protobuf field 2 { field 1 = 0x01 + opaque }),
+    as the proxy recognises them."""
+    inner = b"\x01" + opaque
+    return base64.b64encode(bytes((0x12, len(inner) + 2, 0x0A, len(inner))) + inner).decode()
+
+
+THOUGHT_SIGNATURE = gemini_signature(b"fake-thought-signature")
+BYPASS = "skip_thought_signature_validator"
 _STATUS = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -72,6 +82,12 @@ class GeminiFake(FakeServer):
         # Antigravity: the models fetchAvailableModels lists as running web searches
         self.web_search_models: list[str] = ["gemini-3-flash", "gemini-3.1-flash-lite"]
         self.models_status = 200  # fetchAvailableModels' answer status (a failing one: 500)
+        # Antigravity's Gemini models sign each answer's first call afresh (a new signature
+        # per answer, kept in ``issued``); with ``check_signatures`` a request whose model
+        # turn carries a signature not issued (nor the validator-skip sentinel) is refused
+        # as Cloud Code refuses it (400 "Corrupted thought signature.")
+        self.issued: list[str] = []
+        self.check_signatures = False
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         for version in ("/v1beta", "/v1"):
@@ -104,6 +120,25 @@ class GeminiFake(FakeServer):
         super().reset()
         self.web_search_models = ["gemini-3-flash", "gemini-3.1-flash-lite"]
         self.models_status = 200
+        self.issued = []
+        self.check_signatures = False
+
+    def issue_signature(self) -> str:
+        """A new signature of an Antigravity Gemini answer, remembered as issued."""
+        sig = gemini_signature(f"antigravity-signature-{len(self.issued) + 1:04d}".encode())
+        self.issued.append(sig)
+        return sig
+
+    def forged_signature(self, body: dict[str, Any]) -> bool:
+        """Whether a model turn of ``body`` carries a signature this fake did not issue."""
+        for content in body.get("contents") or ():
+            if not isinstance(content, dict) or content.get("role") != "model":
+                continue
+            for part in content.get("parts") or ():
+                sig = _get(part, "thoughtSignature") if isinstance(part, dict) else None
+                if isinstance(sig, str) and sig not in (BYPASS, THOUGHT_SIGNATURE) and sig not in self.issued:
+                    return True
+        return False
 
     def extract_key(self, request: web.Request) -> str | None:
         key = request.headers.get("x-goog-api-key") or request.query.get("key")
@@ -168,12 +203,18 @@ class GeminiFake(FakeServer):
             )
         if envelope.get("requestType") == "web_search":
             return await self._web_search(request, model, body)
+        if "claude" not in model and self.check_signatures and self.forged_signature(body):
+            return self.error_response(400, "Corrupted thought signature.", None)
         beh = self.behavior(request)
         reply = decide("gemini", turn_of(model, body), beh.text if beh else None)
         parts, usage = _parts(reply), _usage(body, reply)
         if "claude" in model and parts and parts[0].get("thought"):
             # Antigravity's Claude signs its thinking with a double-layer Claude signature
             parts[0]["thoughtSignature"] = antigravity_claude_signature(model)
+        elif "claude" not in model:
+            for part in parts:
+                if part.get("thoughtSignature") == THOUGHT_SIGNATURE:
+                    part["thoughtSignature"] = self.issue_signature()
         trace_id = new_id("")[:16]  # the envelope's own member beside the answer
         if action == "generateContent":
             return self.json_response(

@@ -30,6 +30,7 @@ manifest is not done.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import itertools
 import random
@@ -44,7 +45,9 @@ import orjson
 from cliproxy.credentials.derived_session import antigravity_session_id
 from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import Credential
+from cliproxy.errors import UpstreamError
 from cliproxy.providers import antigravity_credits as credits
+from cliproxy.providers import antigravity_replay as replay
 from cliproxy.providers import antigravity_search as web_search
 from cliproxy.providers.antigravity_names import rename_tools
 from cliproxy.providers.antigravity_project import ProjectLookup
@@ -54,6 +57,7 @@ from cliproxy.providers.base import UpstreamRequest, copy_client_headers
 from cliproxy.providers.gemini import GeminiProvider, backfill_response_names, lead_with_user
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import header, obfuscate_system_instruction, sensitive_words
+from cliproxy.translate.antigravity_replay_record import AntigravityReplayCache
 
 __all__ = [
     "SESSION_CARRIED",
@@ -68,6 +72,12 @@ DEFAULT_VERSION = "2.9.1"
 # private: the conversation's derived identity on its way from start_attempt to build
 SESSION_CARRIED = "_cliproxy_derived_session"
 DEFAULT_USER_AGENT = f"antigravity/hub/{DEFAULT_VERSION} darwin/arm64"
+
+# the reasoning replay scope of this task's last Antigravity request: ``build`` sets it,
+# ``classify`` of the same attempt reads it (an error that refuses a signature)
+_SCOPE: contextvars.ContextVar[replay.Scope | None] = contextvars.ContextVar(
+    "antigravity_replay_scope", default=None
+)
 
 
 class AntigravityProvider(GeminiProvider):
@@ -92,6 +102,8 @@ class AntigravityProvider(GeminiProvider):
         self.searches = web_search.SearchModels()  # which models run web searches, per credential
         # a model's output limit from the catalog (0: unknown); the service sets it
         self.output_limit: Callable[[str], int] | None = None
+        # Gemini thought signatures a client cannot carry, per session (providers.antigravity_replay)
+        self.replay = AntigravityReplayCache()
 
     def prepare(
         self,
@@ -106,18 +118,37 @@ class AntigravityProvider(GeminiProvider):
         waits for the list of models that run one when it is due. Else nothing to await."""
         project = not _project(cred)
         search = body is not None and web_search.CARRIED in body and self.searches.due(cred)
-        if not project and not search:
+        fetch = self._replay_elsewhere(body)
+        if not project and not search and fetch is None:
             return None
-        return self._prepare(cred, http, proxy or "", project, search)
+        return self._prepare(cred, http, proxy or "", project, search, fetch)
+
+    def _replay_elsewhere(self, body: Mapping[str, Any] | None) -> tuple[str, str] | None:
+        """With several workers on Redis: the ``(model, session)`` of a replay session
+        this process does not hold, for ``prepare`` to fetch (None: nothing to fetch)."""
+        if self.replay.mirror is None or body is None or replay.CARRIED not in body:
+            return None
+        carried = body[replay.CARRIED]
+        if type(carried) is not list or len(carried) != 2 or self.replay.get(carried[1], carried[0]):
+            return None
+        return carried[1], carried[0]
 
     async def _prepare(
-        self, cred: Credential, http: HttpClient, proxy: str, project: bool, search: bool
+        self,
+        cred: Credential,
+        http: HttpClient,
+        proxy: str,
+        project: bool,
+        search: bool,
+        fetch: tuple[str, str] | None = None,
     ) -> Mapping[str, str]:
         base, agent = self.base_url(cred), _user_agent(cred)
         if project:
             await self.projects.ensure(cred, http, base_url=base, user_agent=agent, proxy=proxy)
         if search:
             await self.searches.ensure(cred, http, base_url=base, user_agent=agent, proxy=proxy)
+        if fetch is not None and self.replay.mirror is not None:
+            await self.replay.mirror.fetch(*fetch)
         return {}
 
     def configure(self, config: Any) -> None:
@@ -137,6 +168,7 @@ class AntigravityProvider(GeminiProvider):
         body.pop("model", None)
         body.pop("safetySettings", None)
         ask = body.pop(web_search.CARRIED, None)
+        carried = body.pop(replay.CARRIED, None)
         names = rename_tools(body)  # Gemini-valid, distinct function names (antigravity_names)
         base = cred.base_url.rstrip("/") if cred.base_url else self.generation_base_url
         headers = {
@@ -144,6 +176,7 @@ class AntigravityProvider(GeminiProvider):
             "Authorization": f"Bearer {cred.access_token}",
             "User-Agent": _user_agent(cred),
         }
+        scope = None
         if action == "count":
             payload, url, stream = self._count(body, model), base + "/v1internal:countTokens", False
         else:
@@ -151,16 +184,33 @@ class AntigravityProvider(GeminiProvider):
                 payload = web_search.search_payload(ask, model=model, project=_project(cred))
             else:
                 payload = self._generation(body, cred, model, client_headers)
+                session = carried[0] if type(carried) is list and carried else ""
+                scope = replay.restore(
+                    self.replay, payload["request"], model=model, session=session, headers=client_headers
+                )
             url = base + (
                 "/v1internal:streamGenerateContent?alt=sse" if stream else "/v1internal:generateContent"
             )
         if stream:
             headers["Accept"] = "text/event-stream"
         headers.update(copy_client_headers(cred, client_headers))
+        _SCOPE.set(scope)
         req = UpstreamRequest(url, headers, orjson.dumps(payload), stream)
         if names is not None and action != "count":  # the answer calls them by the client's names
             req.rewrite_body, req.rewrite_chunk = names.restore_body, names.restore_lines
+        if scope is not None:  # the answer's signatures kept for the next turn (as sent: before names)
+            req.rewrite_body = _then(scope.whole, req.rewrite_body)
+            req.rewrite_chunk = _then(scope.lines, req.rewrite_chunk)
         return req
+
+    def classify(
+        self, status: int, headers: Mapping[str, str], body: bytes, credential_id: str | None = None
+    ) -> UpstreamError:
+        """Base rules; a refused signature also forgets the session's replay chain (CPA)."""
+        scope = _SCOPE.get()
+        if scope is not None:
+            scope.refused(status, body)
+        return super().classify(status, headers, body, credential_id)
 
     def _count(self, body: dict[str, Any], model: str) -> dict[str, Any]:
         if applies_to(model):  # counted as it would be sent (CPA)
@@ -203,6 +253,10 @@ class AntigravityProvider(GeminiProvider):
     def unwrap_chunk(self, data: bytes) -> bytes:
         """See :func:`unwrap_chunk`."""
         return unwrap_chunk(data)
+
+
+def _then(first: Callable[[bytes], bytes], then: Callable[[bytes], bytes] | None) -> Callable[[bytes], bytes]:
+    return first if then is None else (lambda data: then(first(data)))
 
 
 def _drop_max_output_tokens(body: dict[str, Any]) -> None:
