@@ -50,6 +50,7 @@ from cliproxy.providers import registry as providers
 from cliproxy.providers.antigravity import AntigravityProvider
 from cliproxy.providers.codex import CodexProvider
 from cliproxy.providers.codex_multi_agent import format_models
+from cliproxy.providers.gemini import GeminiProvider
 from cliproxy.providers.http import HttpClient
 from cliproxy.relay import RelayHub
 from cliproxy.route_explain import settings as explain_settings
@@ -418,7 +419,7 @@ class Service:
     def _wire_catalog_lookups(self) -> None:
         """What providers read from the model catalog: Codex's client catalog for
         ``codex.optimize-multi-agent-v2``'s spawn_agent and its models' forced headers,
-        Antigravity's output limits."""
+        Antigravity's and the Gemini API's output limits."""
         codex = self.providers.get("codex")
         if isinstance(codex, CodexProvider):
             codex.agent_models = self._agent_models
@@ -426,10 +427,18 @@ class Service:
         antigravity = self.providers.get("antigravity")
         if isinstance(antigravity, AntigravityProvider):
             antigravity.output_limit = self._antigravity_output_limit
+        gemini = self.providers.get("gemini")
+        if isinstance(gemini, GeminiProvider):
+            gemini.output_limit = self._gemini_output_limit
 
     def _antigravity_output_limit(self, model: str) -> int:
         """An Antigravity model's output limit (the catalog's ``max_output``; 0: unknown)."""
         info = self.models.model_info(model, "antigravity")
+        return info.max_output if info is not None else 0
+
+    def _gemini_output_limit(self, model: str) -> int:
+        """A Gemini API model's output limit (the catalog's ``max_output``; 0: unknown)."""
+        info = self.models.model_info(model, "gemini")
         return info.max_output if info is not None else 0
 
     def _codex_model_headers(self, model: str) -> Mapping[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -13,7 +13,18 @@ from cliproxy.formats import Format
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers, with_fixed_values
 from cliproxy.providers.retry import google_retry_delay, retry_after_header
 
-__all__ = ["GeminiProvider", "InteractionsProvider", "backfill_response_names", "lead_with_user"]
+__all__ = [
+    "API_REVISION",
+    "GeminiProvider",
+    "InteractionsProvider",
+    "backfill_response_names",
+    "cap_max_output_tokens",
+    "lead_with_user",
+]
+
+# the Interactions API revision sent when neither the credential nor the client names one
+# (CPA ``geminiInteractionsAPIRevision``)
+API_REVISION = "2026-05-20"
 
 # (default base, (credential base, model, method)) -> the call's URL: a pure function of the key
 _URLS: dict[tuple[str, tuple[str, str, str]], str] = {}
@@ -23,6 +34,9 @@ class GeminiProvider(Provider):
     key = "gemini"
     format = Format.GEMINI
     default_base_url = "https://generativelanguage.googleapis.com"
+    # a model's output limit from the catalog (0: unknown), set by the service: a larger
+    # ``maxOutputTokens`` is capped to it (CPA ``capGeminiMaxOutputTokens``)
+    output_limit: Callable[[str], int] | None = None
 
     def build(
         self,
@@ -41,6 +55,8 @@ class GeminiProvider(Provider):
         else:
             method = "streamGenerateContent?alt=sse" if stream else "generateContent"
             backfill_response_names(body)
+            if self.output_limit is not None:
+                cap_max_output_tokens(body, self.output_limit(model))
         lead_with_user(body)
         key = (cred.base_url, model, method)
         url = _URLS.get((self.default_base_url, key))
@@ -48,7 +64,7 @@ class GeminiProvider(Provider):
             url = self._url(key)
         extra = cred.headers
         if not extra:
-            headers = {"Content-Type": "application/json", "x-goog-api-key": cred.api_key}
+            headers = _own_headers(cred.api_key)
         else:
             plan = _PLANS.get((cred.api_key, id(extra)))
             if plan is None:
@@ -84,7 +100,8 @@ class InteractionsProvider(GeminiProvider):
     """``interactions-api-key``: Google's native Interactions API (``POST {base}/v1beta/
     interactions``), CPA's ``gemini-interactions`` executor. An Interactions client's body
     goes through as it came (model renamed); Chat, Responses, Claude and Gemini clients
-    are translated to it through the hub. The client's ``Api-Revision`` header is passed on."""
+    are translated to it through the hub. ``Api-Revision`` is the credential's ``headers:``
+    value, else the client's, else :data:`API_REVISION` (CPA's order)."""
 
     key = "gemini-interactions"
     format = Format.INTERACTIONS
@@ -107,11 +124,11 @@ class InteractionsProvider(GeminiProvider):
             body["stream"] = True
         else:
             body.pop("stream", None)
-        headers = {"Content-Type": "application/json", "x-goog-api-key": cred.api_key}
-        revision = client_headers.get("Api-Revision")
-        if revision:
-            headers["Api-Revision"] = revision
-        headers.update(copy_client_headers(cred, client_headers))
+        headers = _own_headers(cred.api_key)
+        configured = copy_client_headers(cred, client_headers)
+        if not any(name.lower() == "api-revision" for name in configured):
+            headers["Api-Revision"] = client_headers.get("Api-Revision") or API_REVISION
+        headers.update(configured)
         return UpstreamRequest(f"{base}/interactions", headers, orjson.dumps(body), stream)
 
 
@@ -125,12 +142,33 @@ def _plan(
 ) -> tuple[dict[str, str], tuple[tuple[str, str], ...] | None, object]:
     """A credential's request headers split once: the fixed ones (its ``headers:`` fixed
     values among them) and the client headers to copy per request."""
-    fixed, copies = with_fixed_values({"Content-Type": "application/json", "x-goog-api-key": api_key}, extra)
+    fixed, copies = with_fixed_values(_own_headers(api_key), extra)
     plan = (fixed, copies, extra)
     if len(_PLANS) >= 1024:
         _PLANS.clear()
     _PLANS[(api_key, id(extra))] = plan
     return plan
+
+
+def _own_headers(api_key: str) -> dict[str, str]:
+    """The headers every Gemini call carries: the key, unless the credential has none (a
+    base URL that authenticates by a configured header of its own: CPA sends no empty key)."""
+    if not api_key:
+        return {"Content-Type": "application/json"}
+    return {"Content-Type": "application/json", "x-goog-api-key": api_key}
+
+
+def cap_max_output_tokens(body: dict[str, Any], limit: int) -> None:
+    """``generationConfig.maxOutputTokens`` at most ``limit`` when a limit is known (> 0):
+    Gemini refuses more than the model can write (CPA ``capGeminiMaxOutputTokens``). A
+    value that is not a number is left for the upstream to judge. The config is replaced,
+    never edited."""
+    config = body.get("generationConfig")
+    if limit <= 0 or type(config) is not dict:
+        return
+    asked = config.get("maxOutputTokens")
+    if isinstance(asked, (int, float)) and not isinstance(asked, bool) and asked > limit:
+        body["generationConfig"] = {**config, "maxOutputTokens": limit}
 
 
 def lead_with_user(body: dict[str, Any]) -> None:
