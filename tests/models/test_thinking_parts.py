@@ -160,7 +160,7 @@ def test_thinking_error_is_a_400_request_error():
 
 def test_unknown_target_is_left_alone():
     body = {"reasoning_effort": "high"}
-    apply_thinking(body, ThinkingConfig(Mode.LEVEL, level="low"), "interactions", "m", None)
+    apply_thinking(body, ThinkingConfig(Mode.LEVEL, level="low"), "bedrock", "m", None)
     assert body == {"reasoning_effort": "high"}
 
 

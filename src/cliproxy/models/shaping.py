@@ -28,6 +28,7 @@ _TARGETS = {
     "antigravity": "antigravity",
     "xai": "xai",
     "kimi": "kimi",
+    "gemini-interactions": "interactions",
 }
 # client format -> CPA "from-protocol"
 _FROM = {

@@ -268,6 +268,79 @@ def apply_kimi(body: Body, cfg: ThinkingConfig, caps: ThinkingCaps | None, model
     thinking["effort"] = effort
 
 
+# --- Gemini Interactions ----------------------------------------------------------
+
+# every spelling of a thinking field an Interactions body may carry (CPA strips them all
+# before it writes its own)
+_INTERACTIONS_FIELDS = tuple(
+    (root, name)
+    for root in ("generation_config", "generationConfig")
+    for name in (
+        "thinking_level",
+        "thinkingLevel",
+        "thinking_budget",
+        "thinkingBudget",
+        "thinking_summaries",
+        "thinkingSummaries",
+        "thinking_config",
+        "thinkingConfig",
+    )
+)
+
+
+def _interactions_summaries(config: Any) -> str | None:
+    """The summary visibility the client asked for: ``thinking_summaries`` auto/none, else
+    ``thinking_config.include_thoughts`` as auto/none; ``None`` when it asked nothing."""
+    if not isinstance(config, dict):
+        return None
+    for key in ("thinking_summaries", "thinkingSummaries"):
+        value = config.get(key)
+        if isinstance(value, str) and value.strip().lower() in ("auto", "none"):
+            return value.strip().lower()
+    for key in ("thinking_config", "thinkingConfig"):
+        thoughts = _include_thoughts(config.get(key))
+        if thoughts is not None:
+            return "auto" if thoughts else "none"
+    return None
+
+
+def _interactions_level(level: str, caps: ThinkingCaps | None) -> str | None:
+    """``level`` as the model takes it: one of its levels (else its top one); without known
+    levels, max and xhigh become high. none and auto write no level."""
+    level = level.strip().lower()
+    if level in ("", "none", "auto"):
+        return None
+    if caps is not None and caps.levels:
+        for candidate in caps.levels:
+            if candidate.strip().lower() == level:
+                return level
+        return caps.levels[-1].strip().lower()
+    return "high" if level in ("max", "xhigh") else level
+
+
+def apply_interactions(body: Body, cfg: ThinkingConfig, caps: ThinkingCaps | None, model: str) -> None:
+    """Google's Interactions API: ``generation_config.thinking_level`` and
+    ``thinking_summaries`` (CPA's interactions applier). It has no budget and no "none"
+    level: a budget becomes its level, none writes nothing, and the summary visibility the
+    client asked for is kept unless thinking is switched off."""
+    summaries = _interactions_summaries(body.get("generation_config"))
+    for root, name in _INTERACTIONS_FIELDS:
+        config = body.get(root)
+        if isinstance(config, dict):
+            config.pop(name, None)
+    if cfg.mode is Mode.NONE and not cfg.level and cfg.budget <= 0:
+        return
+    level: str | None = None
+    if cfg.level:
+        level = _interactions_level(cfg.level, caps)
+    elif cfg.mode in (Mode.BUDGET, Mode.NONE):
+        level = _interactions_level(budget_to_level(cfg.budget) or "", caps)
+    if level is not None:
+        _node(body, "generation_config")["thinking_level"] = level
+    if summaries is not None:
+        _node(body, "generation_config")["thinking_summaries"] = summaries
+
+
 APPLIERS: dict[str, Applier] = {
     "claude": apply_claude,
     "gemini": apply_gemini,
@@ -276,6 +349,7 @@ APPLIERS: dict[str, Applier] = {
     "codex": apply_codex,
     "xai": apply_codex,
     "kimi": apply_kimi,
+    "interactions": apply_interactions,
 }
 
 STRIP_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -286,4 +360,5 @@ STRIP_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
     "codex": (("reasoning",),),
     "xai": (("reasoning",),),
     "kimi": (("reasoning_effort",), ("thinking",)),
+    "interactions": _INTERACTIONS_FIELDS,
 }

@@ -7,6 +7,8 @@
 * Gemini: ``generationConfig.thinkingConfig`` ``thinkingLevel`` before ``thinkingBudget``
   (snake_case spellings too); Antigravity the same under ``request.``.
 * Kimi: native ``thinking.type`` / ``thinking.effort``, else ``reasoning_effort``.
+* Gemini Interactions: ``generation_config`` ``thinking_level`` (or inside its
+  ``thinking_config``) before ``thinking_budget`` (camelCase spellings too).
 """
 
 from __future__ import annotations
@@ -138,6 +140,24 @@ def _kimi(body: Body, source: str) -> ThinkingConfig | None:
     return _openai(body, source)
 
 
+def _interactions(body: Body, source: str) -> ThinkingConfig | None:
+    config = body.get("generation_config")
+    if not isinstance(config, Mapping):
+        return None
+    nested = config.get("thinking_config", config.get("thinkingConfig"))
+    for holder in (config, nested):
+        if isinstance(holder, Mapping):
+            level = holder.get("thinking_level", holder.get("thinkingLevel"))
+            if level is not None:
+                return _effort(level, source)
+    for holder in (config, nested):
+        if isinstance(holder, Mapping):
+            budget = holder.get("thinking_budget", holder.get("thinkingBudget"))
+            if budget is not None:
+                return _budget(budget, source)
+    return None
+
+
 _READERS: dict[str, Reader] = {
     "openai": _openai,
     "openai-response": _responses,
@@ -150,6 +170,7 @@ _READERS: dict[str, Reader] = {
     "gemini-cli": _antigravity,
     "antigravity": _antigravity,
     "kimi": _kimi,
+    "interactions": _interactions,
 }
 
 # the one top-level key a reader needs to find anything (a body without it reads None);
@@ -160,6 +181,7 @@ _GATES: dict[Reader, str] = {
     _claude: "thinking",
     _gemini: "generationConfig",
     _antigravity: "request",
+    _interactions: "generation_config",
 }
 
 

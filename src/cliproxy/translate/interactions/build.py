@@ -34,13 +34,32 @@ def _result_value(result: ir.ToolResult) -> Any:
     return value if value else {"result": text}
 
 
+def _call_signature(block: ir.Thinking) -> str | None:
+    """The signature of a call a client carried in a thinking block before it (CPA's
+    ``next:function`` carrier, as the proxy hands Gemini call signatures to Claude clients),
+    or None for any other thinking block."""
+    if block.family == FAMILY and block.signature and not block.text and block.anchor == "next:function":
+        return block.signature
+    return None
+
+
 def _steps(msg: ir.Message) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = []
     role_kind = "model_output" if msg.role == "assistant" else "user_input"
+    pending: str | None = None  # a carried call signature, for the call right after it
     for block in msg.content:
+        if isinstance(block, ir.Thinking) and (carried := _call_signature(block)) is not None:
+            pending = carried
+            continue
         if isinstance(block, ir.ToolCall):
-            steps.append(call_step(block))
-        elif isinstance(block, ir.ToolResult):
+            call = call_step(block)
+            if pending is not None and "signature" not in call:
+                call["signature"] = pending
+            pending = None
+            steps.append(call)
+            continue
+        pending = None
+        if isinstance(block, ir.ToolResult):
             step: dict[str, Any] = {
                 "type": "function_result",
                 "call_id": block.call_id,
