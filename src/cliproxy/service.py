@@ -48,6 +48,7 @@ from cliproxy.policies.rules import build_access
 from cliproxy.providers import antigravity_hosts, codex_ws, impersonate
 from cliproxy.providers import registry as providers
 from cliproxy.providers.antigravity import AntigravityProvider
+from cliproxy.providers.claude import ClaudeProvider
 from cliproxy.providers.codex import CodexProvider
 from cliproxy.providers.codex_multi_agent import format_models
 from cliproxy.providers.gemini import GeminiProvider
@@ -430,11 +431,23 @@ class Service:
         gemini = self.providers.get("gemini")
         if isinstance(gemini, GeminiProvider):
             gemini.output_limit = self._gemini_output_limit
+        claude = self.providers.get("claude")
+        if isinstance(claude, ClaudeProvider):
+            claude.default_max_tokens = self._claude_max_tokens
 
     def _antigravity_output_limit(self, model: str) -> int:
         """An Antigravity model's output limit (the catalog's ``max_output``; 0: unknown)."""
         info = self.models.model_info(model, "antigravity")
         return info.max_output if info is not None else 0
+
+    def _claude_max_tokens(self, model: str) -> int:
+        """``max_tokens`` for a Claude request that has none (Anthropic refuses it): a model
+        the Claude provider registered gets its catalog limit, else 1024 (CPA's
+        ``ensureModelMaxTokens``); any other model, nothing (0)."""
+        if "claude" not in self.models.providers(model):
+            return 0
+        info = self.models.model_info(model, "claude")
+        return info.max_output if info is not None and info.max_output > 0 else 1024
 
     def _gemini_output_limit(self, model: str) -> int:
         """A Gemini API model's output limit (the catalog's ``max_output``; 0: unknown)."""

@@ -350,3 +350,47 @@ async def test_mid_system_turns_join_the_system_when_asked(start_proxy, fake_cla
     sent = last(fake_claude, "/v1/messages/count_tokens").json
     assert [m["role"] for m in sent["messages"]] == ["user", "assistant", "user"]
     assert [b["text"] for b in sent["system"]] == ["Top rule", "Mid string rule", "Mid array rule"]
+
+
+# ---------------------------------------------------------------- max_tokens
+
+
+@pytest.mark.parametrize(
+    ("models", "model", "want"),
+    [
+        # TestEnsureModelMaxTokens_UsesRegisteredMaxCompletionTokens: the catalog's limit
+        ("", MODEL, "catalog"),
+        # TestEnsureModelMaxTokens_DefaultsMissingValue: a registered model without one
+        ('models: [{name: "claude-house-model"}]', "claude-house-model", 1024),
+    ],
+    ids=["catalog", "default"],
+)
+async def test_missing_max_tokens_is_filled(start_proxy, fakes, models: str, model: str, want: Any) -> None:
+    """A Messages request without ``max_tokens`` (Anthropic refuses it) gets the model's
+    output limit, or 1024 when the model names none (CPA ``ensureModelMaxTokens``)."""
+    proxy = await start_proxy(api_key_config(fakes.claude.base_url, *([models] if models else [])))
+    status, raw = await post(proxy.url, {"model": model, "messages": [{"role": "user", "content": "hi"}]})
+    assert status == 200, raw
+    sent = fakes.claude.last.json["max_tokens"]
+    if want == "catalog":
+        info = proxy.service.models.model_info(MODEL, "claude")
+        assert info is not None and info.max_output > 0 and sent == info.max_output
+    else:
+        assert sent == want
+
+
+async def test_an_explicit_max_tokens_is_kept(start_proxy, fakes) -> None:
+    """TestEnsureModelMaxTokens_PreservesExplicitValue."""
+    proxy = await start_proxy(api_key_config(fakes.claude.base_url))
+    body = {"model": MODEL, "max_tokens": 2048, "messages": [{"role": "user", "content": "hi"}]}
+    status, raw = await post(proxy.url, body)
+    assert status == 200, raw
+    assert fakes.claude.last.json["max_tokens"] == 2048
+
+
+async def test_an_unregistered_model_gets_no_max_tokens(start_proxy, fakes) -> None:
+    """TestEnsureModelMaxTokens_SkipsUnregisteredModel: only a model the Claude provider
+    registered is filled in."""
+    proxy = await start_proxy(api_key_config(fakes.claude.base_url))
+    assert proxy.service._claude_max_tokens("test-claude-unregistered-model") == 0
+    assert proxy.service._claude_max_tokens(MODEL) > 0

@@ -111,6 +111,8 @@ class ClaudeProvider(Provider):
         self.profiles = ProfileLookup()  # first-use account identities (claude_profile)
         # a delegate with its own last step (Kimi): ``finish`` is called only then
         self._finishes = type(self).finish is not ClaudeProvider.finish
+        # a request without max_tokens: the model's (the service wires the catalog; 0: none)
+        self.default_max_tokens: Callable[[str], int] = _no_default
 
     def prepare(
         self,
@@ -169,6 +171,8 @@ class ClaudeProvider(Provider):
             body.pop("stream", None)
         else:
             url = plan.url
+            if "max_tokens" not in body and (default := self.default_max_tokens(model)):
+                body["max_tokens"] = default  # a registered Claude model's limit, else 1024 (CPA)
             if "tool_choice" in body:
                 claude_sampling.no_thinking_when_forced(body)
             if "temperature" in body or "top_p" in body or "top_k" in body:
@@ -600,3 +604,7 @@ def _set_cli_user_id(body: dict[str, Any], cred: Credential, session: str) -> No
     if extras:
         uid = uid[:-1] + "," + orjson.dumps(extras).decode()[1:]
     body["metadata"] = {**metadata, "user_id": uid} if isinstance(metadata, dict) else {"user_id": uid}
+
+
+def _no_default(model: str) -> int:
+    return 0
