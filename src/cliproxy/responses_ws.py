@@ -65,6 +65,7 @@ from cliproxy.formats.sse import SSEDecoder
 from cliproxy.formats.validate import check_depth
 from cliproxy.pipeline import Pipeline
 from cliproxy.providers.codex_ws import CONTINUES_HEADER, SESSION_HEADER, WebSocketUpstream
+from cliproxy.providers.codex_ws_wire import PREVIOUS_HEADER
 from cliproxy.requestid import begin_request
 from cliproxy.usage.hooks import begin_trace
 
@@ -121,6 +122,7 @@ class ResponsesSession:
         own: CIMultiDict[str] = CIMultiDict(headers)
         own.popall(SESSION_HEADER, None)  # only ever ours
         own.popall(CONTINUES_HEADER, None)
+        own.popall(PREVIOUS_HEADER, None)
         if self.sid:
             own[SESSION_HEADER] = self.sid
         self.headers = own
@@ -158,7 +160,8 @@ class ResponsesSession:
         incremental = follow_up(message, self.history) if self.pin else None
         self.turns += 1
         begin_request()  # each turn is a request of its own: log lines, request log, usage
-        return await self._run(request, incremental, raw, send, send_all or _one_by_one(send))
+        previous = bool(str(message.get("previous_response_id") or "").strip())
+        return await self._run(request, incremental, raw, send, send_all or _one_by_one(send), previous)
 
     async def _run(
         self,
@@ -167,13 +170,18 @@ class ResponsesSession:
         raw: bytes,
         send: Send,
         send_all: SendAll,
+        previous: bool = False,
     ) -> Close | None:
         model = str(request["model"]).strip()
-        call = Call(Format.RESPONSES, request, model, True, self.headers, self.query)
+        headers = self.headers
+        if previous:  # the message named a previous_response_id (xAI's replay stays out)
+            headers = CIMultiDict(headers)
+            headers[PREVIOUS_HEADER] = "1"
+        call = Call(Format.RESPONSES, request, model, True, headers, self.query)
         trace = self._trace(call, raw)
         pinned = None
         if incremental is not None:  # the whole conversation stays the fallback
-            headers = CIMultiDict(self.headers)
+            headers = CIMultiDict(headers)
             headers[CONTINUES_HEADER] = str(incremental["previous_response_id"])
             pinned = Call(Format.RESPONSES, incremental, model, True, headers, self.query, trace=trace)
         self.pin, pin = "", self.pin

@@ -53,6 +53,7 @@ from cliproxy.providers.codex import CodexProvider
 from cliproxy.providers.codex_multi_agent import format_models
 from cliproxy.providers.gemini import GeminiProvider
 from cliproxy.providers.http import HttpClient
+from cliproxy.providers.xai import XAIProvider
 from cliproxy.relay import RelayHub
 from cliproxy.route_explain import settings as explain_settings
 from cliproxy.state.factory import close_state, open_state, shared, start_state
@@ -61,6 +62,8 @@ from cliproxy.translate.antigravity_replay_record import decode_items, encode_it
 from cliproxy.translate.codex_replay import decode_turns, encode_turns
 from cliproxy.translate.registry import default_registry
 from cliproxy.translate.replay_shared import RedisMirror
+from cliproxy.translate.xai_replay import decode_turns as decode_xai
+from cliproxy.translate.xai_replay import encode_turns as encode_xai
 from cliproxy.usage import recorder_of
 from cliproxy.usage.shared import close_usage, share_usage
 from cliproxy.usage.stats import ledger_files
@@ -164,6 +167,7 @@ class Service:
         self._key_notes: tuple[list[str], list[str]] = ([], [])
         self._deprecated_noted = False
         self._codex_mirror: RedisMirror | None = None  # Codex's reasoning replay in Redis
+        self._xai_mirror: RedisMirror | None = None  # xAI's reasoning replay in Redis
         self._antigravity_mirror: RedisMirror | None = None  # Antigravity's signatures in Redis
 
     # -- lifecycle
@@ -177,6 +181,8 @@ class Service:
             self.pipeline.replay_mirror = RedisMirror(bus, self.pipeline.thinking_replay)
             if isinstance(codex := self.providers.get("codex"), CodexProvider):  # and Codex's reasoning
                 self._codex_mirror = RedisMirror(bus, codex.replay, encode=encode_turns, decode=decode_turns)
+            if isinstance(xai := self.providers.get("xai"), XAIProvider):  # and xAI's
+                self._xai_mirror = RedisMirror(bus, xai.replay, encode=encode_xai, decode=decode_xai)
             if isinstance(antigravity := self.providers.get("antigravity"), AntigravityProvider):
                 self._antigravity_mirror = RedisMirror(
                     bus, antigravity.replay, encode=encode_items, decode=decode_items
@@ -238,6 +244,8 @@ class Service:
             await self.pipeline.replay_mirror.close()
         if self._codex_mirror is not None:
             await self._codex_mirror.close()
+        if self._xai_mirror is not None:
+            await self._xai_mirror.close()
         if self._antigravity_mirror is not None:
             await self._antigravity_mirror.close()
         if (recorder := getattr(self, "recorder", None)) is not None:

@@ -3,7 +3,9 @@
 Streams the full event sequence (``response.created`` ... ``response.completed``), every
 event with ``type`` and ``sequence_number``. Reasoning items carry a summary when
 ``reasoning.summary`` is set and ``encrypted_content`` when
-``include`` asks for ``reasoning.encrypted_content``.
+``include`` asks for ``reasoning.encrypted_content``: OpenAI's Fernet shape, or for a
+``grok-*`` model xAI's (unpadded standard base64 of random-looking bytes, a new one each
+answer, the last kept as ``fake.grok_reasoning``).
 
 Test modes, set on the fake: ``fake.pauses = {frame: seconds}`` sleeps before those frames
 of every Responses stream (an upstream that goes quiet mid-stream);
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import struct
 import time
 import zlib
@@ -40,13 +43,20 @@ from tests.fakes.server import Recorded, _parse_json, iter_chunks, sse
 if TYPE_CHECKING:
     from tests.fakes.openai import OpenAIFake
 
-__all__ = ["compact", "failed_frame", "handle", "handle_ws", "turn_of"]
+__all__ = ["compact", "failed_frame", "grok_encrypted", "handle", "handle_ws", "turn_of"]
 
 # Fernet-shaped like OpenAI's own (version 0x80, timestamp, IV, AES blocks, HMAC), which
 # the proxy keeps on its way back to Codex while it drops other backends' values
 ENCRYPTED = base64.urlsafe_b64encode(
     b"\x80" + bytes(8) + bytes(range(16)) + b"fake-encrypted-reasoning".ljust(32, b".") + bytes(32)
 ).decode()
+
+
+def grok_encrypted(seed: str) -> str:
+    """An xAI-shaped ``encrypted_content``: 256 high-entropy bytes drawn from ``seed``, as
+    unpadded standard base64 (CPA's validGrokEncryptedContentForReplayCacheTest)."""
+    buf = b"".join(hashlib.sha256(f"{seed}:{i}".encode()).digest() for i in range(8))
+    return base64.b64encode(buf).decode().rstrip("=")
 
 
 async def handle(fake: OpenAIFake, request: web.Request) -> web.StreamResponse:
@@ -57,6 +67,10 @@ async def handle(fake: OpenAIFake, request: web.Request) -> web.StreamResponse:
     beh = fake.behavior(request)
     reply = decide("responses", turn, beh.text if beh else None)
     items = _items(body, reply)
+    if str(body["model"]).startswith("grok-"):  # xAI's reasoning is its own shape
+        for item in items:
+            if item["type"] == "reasoning" and item["encrypted_content"]:
+                item["encrypted_content"] = fake.grok_reasoning = grok_encrypted(item["id"])  # type: ignore[attr-defined]
     if _draws(body, turn):
         items.insert(0, image_item())
     response = _response(body, new_id("resp_"), "completed", items, _usage(body, reply))
@@ -309,7 +323,9 @@ def compact(body: dict[str, Any]) -> dict[str, Any]:
     if isinstance(items, str):
         items = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": items}]}]
     kept = [i for i in items or () if isinstance(i, dict) and i.get("role") == "user"]
-    compaction = {"id": new_id("cmp_"), "type": "compaction", "encrypted_content": ENCRYPTED}
+    cid = new_id("cmp_")
+    sealed = grok_encrypted(cid) if str(body.get("model") or "").startswith("grok-") else ENCRYPTED
+    compaction = {"id": cid, "type": "compaction", "encrypted_content": sealed}
     tokens = estimate_tokens(items)
     return {
         "id": new_id("resp_"),

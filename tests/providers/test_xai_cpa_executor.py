@@ -27,6 +27,7 @@ from cliproxy.providers.xai_request import (
 )
 from cliproxy.providers.xai_stream import XAIStream, is_x_search_trace
 from tests.e2e.clients import KEY
+from tests.fakes.openai_responses import grok_encrypted
 
 # ---------------------------------------------------------------- helpers
 
@@ -860,6 +861,7 @@ async def test_reasoning_text_events_reach_the_client_as_summaries(xai) -> None:
 # ---------------------------------------------------------------- compact (xai_executor_execute.go)
 
 _API = "https://api.x.ai/v1"
+SEALED = grok_encrypted("compaction-in")  # xAI-shaped: another backend's would be dropped
 _CLI_PROXY = "https://cli-chat-proxy.grok.com/v1"
 _CLI_HEADERS = ("X-XAI-Token-Auth", "x-grok-client-version", "x-grok-client-identifier")
 
@@ -880,7 +882,7 @@ def test_compact_uses_compact_endpoint() -> None:
         "top_k": 10,  # a payload override's, applied before the build
         "stop": ["END"],
         "input": [
-            {"type": "compaction", "encrypted_content": "opaque-in"},
+            {"type": "compaction", "encrypted_content": SEALED},
             {"role": "user", "content": "hello"},
         ],
     }
@@ -892,7 +894,7 @@ def test_compact_uses_compact_endpoint() -> None:
     sent = orjson.loads(req.body)
     for name in ("stream", "max_output_tokens", "temperature", "top_p", "top_k", "stop"):
         assert name not in sent
-    assert sent["input"][0] == {"type": "compaction", "encrypted_content": "opaque-in"}
+    assert sent["input"][0] == {"type": "compaction", "encrypted_content": SEALED}
     assert req.rewrite_body is None  # the answer goes back as it came
 
 
@@ -966,7 +968,7 @@ def test_compact_base_url(cred: Credential, want: str) -> None:
 async def test_compact_through_the_proxy(xai) -> None:
     """TestXAIExecutorCompactUsesCompactEndpoint through a running proxy: no 501 any
     more; the fake's ``response.compaction`` reaches the client as it came."""
-    items = [{"type": "compaction", "encrypted_content": "opaque-in"}, {"role": "user", "content": "hello"}]
+    items = [{"type": "compaction", "encrypted_content": SEALED}, {"role": "user", "content": "hello"}]
     body = {"model": "grok-4.3", "input": items}
     status, raw = await post(xai, "/v1/responses/compact", body)
     assert status == 200, raw
@@ -976,7 +978,7 @@ async def test_compact_through_the_proxy(xai) -> None:
     sent = xai.fake.last
     assert sent.path == "/v1/responses/compact"
     assert "stream" not in sent.json and "tools" not in sent.json  # x_search injected, then dropped
-    assert sent.json["input"][0] == {"type": "compaction", "encrypted_content": "opaque-in"}
+    assert sent.json["input"][0] == {"type": "compaction", "encrypted_content": SEALED}
 
 
 async def test_compact_failure_reaches_the_client(xai) -> None:

@@ -21,6 +21,7 @@ from cliproxy.providers.transport import UpstreamResponse
 __all__ = [
     "BETA_HEADER",
     "CONTINUES_HEADER",
+    "PREVIOUS_HEADER",
     "SESSION_HEADER",
     "bare_error_event",
     "continuation_lost",
@@ -46,6 +47,9 @@ SESSION_HEADER = "X-Cliproxy-Ws-Session"
 # a provider whose socket keeps the conversation (Codex), so the turn may only go on the
 # kept socket that answered it
 CONTINUES_HEADER = "X-Cliproxy-Ws-Continues"
+# internal, never sent upstream: the client's message on the Responses WebSocket named a
+# previous_response_id (xAI's reasoning replay then stays out: providers.xai_replay)
+PREVIOUS_HEADER = "X-Cliproxy-Ws-Previous"
 # what the Codex backend wants on a Responses WebSocket upgrade (CPA)
 BETA_HEADER = "responses_websockets=2026-02-06"
 

@@ -19,7 +19,10 @@ that do not declare it (and to ``tool_choice.tools`` of an ``allowed_tools`` cho
 
 Every request is shaped for what xAI's Responses API takes
 (:mod:`cliproxy.providers.xai_request`) and its answer repaired to match
-(:mod:`cliproxy.providers.xai_stream`). Errors as CPA reads them: a 403 saying the OAuth
+(:mod:`cliproxy.providers.xai_stream`), its ``response.completed`` made whole
+(``codex_stream.CompletedOutput``). The last turn's Grok reasoning goes back into the
+next request of a client that did not carry it (:mod:`cliproxy.providers.xai_replay`).
+Errors as CPA reads them: a 403 saying the OAuth
 token is bad is a 401 (the token is refreshed, the request retried), and a 429 for used-up
 free usage waits out xAI's rolling 24-hour window.
 
@@ -31,7 +34,7 @@ sampling limits or ``compaction_trigger`` items (CPA's ``executeCompact``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -40,12 +43,16 @@ from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import KIND_OAUTH, Credential, parse_bool
 from cliproxy.errors import UnsupportedError, UpstreamError
 from cliproxy.formats import Format
-from cliproxy.providers import xai_media, xai_request, xai_session
+from cliproxy.providers import xai_media, xai_replay, xai_request, xai_session
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers, error_message
+from cliproxy.providers.codex_stream import CompletedOutput
 from cliproxy.providers.codex_ws import websocket_request
+from cliproxy.providers.http import HttpClient
 from cliproxy.providers.retry import retry_after_header
 from cliproxy.providers.xai_stream import XAIStream
 from cliproxy.translate import token_segments, tokens
+from cliproxy.translate.replay import Mirror
+from cliproxy.translate.xai_replay import XAIReplayCache
 
 __all__ = ["API_BASE_URL", "CLI_CHAT_PROXY_URL", "FREE_USAGE_WINDOW", "XAIProvider", "uses_api"]
 
@@ -104,6 +111,9 @@ class XAIProvider(Provider):
 
     def __init__(self) -> None:
         super().__init__()
+        # Grok reasoning a client did not carry (providers.xai_replay); with the Redis state
+        # backend the service gives it a mirror (translate.replay_shared)
+        self.replay = XAIReplayCache()
         self.default_base_url = self.default_base_url.rstrip("/")
         self.cli_chat_url = endpoints.url("xai", "cli-chat").rstrip("/")
         self._api_urls = (API_BASE_URL, self.default_base_url)
@@ -136,10 +146,13 @@ class XAIProvider(Provider):
         body["stream"] = True
         for name in _DROPPED:
             body.pop(name, None)
-        plan = xai_request.shape(body, model, x_search=self.inject_x_search)
         if action == "compact":  # the client's own body (pass-through): nothing carried
             xai_session.carry(body, body, client_headers, model, Format.RESPONSES)
-            return self._compact_request(cred, body, client_headers)
+        # the last turn's reasoning the client left out, back (CPA: before the input is shaped)
+        scope = xai_replay.restore(self.replay, body, model) if xai_replay.CARRIED in body else None
+        plan = xai_request.shape(body, model, x_search=self.inject_x_search)
+        if action == "compact":
+            return self._compact_request(cred, body, client_headers, scope)
         base = self.chat_base_url(cred)
         headers = self._headers(cred, client_headers, "text/event-stream")
         xai_session.apply(body, headers)
@@ -155,7 +168,10 @@ class XAIProvider(Provider):
                 headers.pop(name, None)
         else:
             url = base + "/responses"
-        rewrite = XAIStream(plan) if plan is not None else None
+        # a response.completed with its output left out, made whole (CPA), and with a replay
+        # scope kept for the next turn; after the names are restored and X Search's traces gone
+        completed = CompletedOutput(scope)
+        rewrite = completed if plan is None else _chained(XAIStream(plan), completed)
         return UpstreamRequest(url, headers, orjson.dumps(body), True, rewrite_chunk=rewrite)
 
     def compact_base_url(self, cred: Credential) -> str:
@@ -165,7 +181,11 @@ class XAIProvider(Provider):
         return base if base and base not in self._cli_chat_urls else self.default_base_url
 
     def _compact_request(
-        self, cred: Credential, body: dict[str, Any], client_headers: Mapping[str, str]
+        self,
+        cred: Credential,
+        body: dict[str, Any],
+        client_headers: Mapping[str, str],
+        scope: xai_replay.Scope | None,
     ) -> UpstreamRequest:
         for name in _NOT_COMPACTED:
             body.pop(name, None)
@@ -176,7 +196,27 @@ class XAIProvider(Provider):
         xai_session.apply(body, headers)
         headers.update(copy_client_headers(cred, client_headers))
         url = self.compact_base_url(cred) + "/responses/compact"
-        return UpstreamRequest(url, headers, orjson.dumps(body), False)
+        # a compaction that succeeds summarises the replayed turn: it never comes back (CPA)
+        rewrite = scope.compacted if scope is not None else None
+        return UpstreamRequest(url, headers, orjson.dumps(body), False, rewrite_body=rewrite)
+
+    def prepare(
+        self,
+        cred: Credential,
+        http: HttpClient,
+        *,
+        proxy: str | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Awaitable[Mapping[str, str]] | None:
+        """With several workers on Redis: a replay session another worker recorded is
+        fetched before ``build`` looks it up (nothing to await otherwise)."""
+        mirror = self.replay.mirror
+        if mirror is None or body is None or xai_replay.CARRIED not in body:
+            return None
+        session, model = body.get(xai_replay.CARRIED), body.get("model")
+        if type(session) is not str or type(model) is not str or self.replay.get(model, session):
+            return None
+        return _fetched(mirror, model, session)
 
     @staticmethod
     def _headers(cred: Credential, client_headers: Mapping[str, str], accept: str) -> dict[str, str]:
@@ -208,6 +248,15 @@ class XAIProvider(Provider):
             headers=headers,
             credential_id=credential_id,
         )
+
+
+async def _fetched(mirror: Mirror, model: str, session: str) -> Mapping[str, str]:
+    await mirror.fetch(model, session)
+    return {}
+
+
+def _chained(first: Callable[[bytes], bytes], then: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
+    return lambda chunk: then(first(chunk))
 
 
 def bad_credentials(body: bytes) -> bool:

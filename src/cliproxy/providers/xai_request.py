@@ -15,7 +15,10 @@ Codex CLI and Codex Desktop send all of these. :func:`shape` rewrites a body in 
   ``image_generation`` as ``allowed_tools``, choices naming a removed tool dropped, and
   ``tool_choice`` / ``parallel_tool_calls`` dropped when no tool is left;
 - input: ``custom_tool_call`` (and its output) as ``function_call``, namespaced calls
-  qualified, reasoning items without ``null`` fields and adjacent summaries merged.
+  qualified, reasoning items without ``null`` fields and adjacent summaries merged;
+  ``encrypted_content`` that is not Grok's (another backend's, a mangled one:
+  ``envelopes.is_valid_grok``) dropped, from a reasoning item its field, a compaction item
+  whole, as xAI refuses the request otherwise (CPA ``sanitizeXAIInputEncryptedContent``).
 
 The answer then needs :class:`~cliproxy.providers.xai_stream.XAIStream`: the flattened
 names restored and X Search's server-side traces hidden; :func:`shape` returns what it
@@ -32,6 +35,7 @@ from typing import Any
 import orjson
 
 from cliproxy.providers.identity import inject_x_search
+from cliproxy.translate.envelopes import is_valid_grok
 
 __all__ = [
     "ClientTool",
@@ -351,13 +355,21 @@ def _input(items: list[Any]) -> list[Any]:
             item = {
                 k: v for k, v in item.items() if v is not None or k not in ("content", "encrypted_content")
             }
+            if "encrypted_content" in item and not _grok(item["encrypted_content"]):
+                del item["encrypted_content"]
             if out and _merges(out[-1], item):
                 out[-1] = {**out[-1], "summary": [*out[-1]["summary"], *item["summary"]]}
             else:
                 out.append(item)
+        elif kind == "compaction" and "encrypted_content" in item and not _grok(item["encrypted_content"]):
+            continue  # a summary xAI cannot read
         else:
             out.append(item)
     return out
+
+
+def _grok(value: Any) -> bool:
+    return type(value) is str and is_valid_grok(value)
 
 
 def _merges(previous: Any, item: dict[str, Any]) -> bool:

@@ -28,6 +28,7 @@ from typing import Any
 
 from cliproxy.credentials.derived_session import provider_session_uuid, session_identity
 from cliproxy.formats import Format
+from cliproxy.providers import xai_replay
 from cliproxy.providers.codex_cache import CARRIED, claude_code_key
 from cliproxy.providers.codex_ws_wire import SESSION_HEADER
 from cliproxy.translate.replay_keys import caller_key
@@ -46,9 +47,12 @@ def carry(
     fmt: Format | None = None,
 ) -> None:
     """Leave :func:`session_id` for the client's request in the attempt's ``body``
-    (under ``codex_cache.CARRIED``), for :func:`apply` in ``build``."""
+    (under ``codex_cache.CARRIED``), for :func:`apply` in ``build``; and the session of
+    the reasoning replay, which ``build`` needs for the same reason
+    (:func:`cliproxy.providers.xai_replay.carry`)."""
     if session := session_id(client_body, client_headers, model, fmt):
         body[CARRIED] = session
+    xai_replay.carry(body, fmt, client_body, client_headers)
 
 
 def session_id(

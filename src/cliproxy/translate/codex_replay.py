@@ -45,6 +45,7 @@ __all__ = [
     "comparable_ids",
     "decode_turns",
     "encode_turns",
+    "insert_items",
     "insert_turns",
     "make_turn",
 ]
@@ -342,6 +343,26 @@ def _missing(seen: _Input, turn: CodexTurn) -> list[dict[str, Any]]:
         added.update(keys)
         out.append({**item, "call_id": own})
     return out
+
+
+def insert_items(items: list[Any], replay: list[dict[str, Any]], at: int | None = None) -> list[Any]:
+    """``items`` (a request's ``input``) with ``replay`` put in at one place, as a new list
+    (CPA ``insertCodexReasoningReplayItems``, which xAI's replay uses too): before
+    ``items[at]``, else where :func:`_insert_index` says; each call under the id the
+    input's output names it by."""
+    outputs: dict[str, str] = {}
+    for item in items:
+        if type(item) is dict and item.get("type") in _OUTPUTS and (own := _text(item.get("call_id"))):
+            for cid in comparable_ids(own):
+                outputs[cid] = own
+    aligned: list[dict[str, Any]] = []
+    for item in replay:
+        cid = _text(item.get("call_id")) if item.get("type") in _CALLS else ""
+        own = next((outputs[c] for c in comparable_ids(cid) if c in outputs), "") if outputs else ""
+        aligned.append({**item, "call_id": own} if own and own != cid else dict(item))
+    if at is None:
+        at = _insert_index(items, replay)
+    return [*items[:at], *aligned, *items[at:]]
 
 
 def _insert_index(items: list[Any], replay: Iterable[dict[str, Any]]) -> int:
