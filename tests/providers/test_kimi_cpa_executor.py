@@ -26,24 +26,27 @@ async def post(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple
         return resp.status, await resp.json(content_type=None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found in the s38 audit, not fixed yet: the Claude answer names Kimi's upstream id (k2.5), "
-    "CPA gives the client back the model it asked for (kimi-k2.5(max))",
-)
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 async def test_claude_request_keeps_the_requested_model_and_its_effort(
-    start_proxy, fake_claude, tmp_path
+    start_proxy, fake_claude, tmp_path, stream: bool
 ) -> None:
     """TestKimiExecutorClaudeRequestPreservesInternalModelSemantics: ``kimi-k2.5(max)`` goes
     up as ``k2.5`` with the suffix as an effort, and the client reads back the model it asked
-    for."""
+    for, whole and streamed (CPA's restoreResponseModel)."""
     kimi_file(tmp_path, fake_claude.base_url)
     proxy = await start_proxy(HEAD)
     client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, timeout=15)
+    kwargs: dict[str, Any] = {
+        "model": "kimi-k2.5(max)",
+        "max_tokens": 32,
+        "messages": [{"role": "user", "content": "hello"}],
+    }
     try:
-        message = await client.messages.create(
-            model="kimi-k2.5(max)", max_tokens=32, messages=[{"role": "user", "content": "hello"}]
-        )
+        if stream:
+            async with client.messages.stream(**kwargs) as s:
+                message = await s.get_final_message()
+        else:
+            message = await client.messages.create(**kwargs)
     finally:
         await client.close()
     sent = fake_claude.last.json

@@ -128,18 +128,17 @@ class KimiProvider(Provider):
         if fmt is None:
             fmt = Format.CLAUDE if client_headers.get("anthropic-version") else Format.OPENAI
         if fmt is Format.CLAUDE:
+            requested = body.get("model")  # the client's own name, suffix and all
             scope = self._replay_scope(body, model, client_headers, action)
             _SCOPE.set(scope)
+            sent = upstream_model(model)
             req = self.messages.build(
-                cred,
-                body,
-                model=upstream_model(model),
-                stream=stream,
-                client_headers=client_headers,
-                action=action,
+                cred, body, model=sent, stream=stream, client_headers=client_headers, action=action
             )
             if scope is not None:
                 _record(req, scope)
+            if action == "generate" and type(requested) is str and requested and requested != sent:
+                _answer_as(req, requested)
             return req
         _SCOPE.set(None)
         body["model"] = upstream_model(model)
@@ -205,6 +204,48 @@ def _record(req: UpstreamRequest, scope: Scope) -> None:
         return data
 
     req.rewrite_chunk, req.rewrite_body = on_chunk, on_body
+
+
+_MESSAGE_START = b'"message_start"'
+
+
+def _answer_as(req: UpstreamRequest, model: str) -> None:
+    """The answer names the model the client asked for, not Kimi's id for it (CPA's
+    ``restoreResponseModel``): ``model`` of a whole answer, ``message.model`` of a
+    stream's ``message_start``."""
+    chunk_hook, body_hook = req.rewrite_chunk, req.rewrite_body
+
+    def on_chunk(data: bytes) -> bytes:
+        data = chunk_hook(data) if chunk_hook is not None else data
+        if data.find(_MESSAGE_START) < 0:
+            return data
+        lines = data.split(b"\n")
+        for i, line in enumerate(lines):
+            if line.startswith(b"data:") and line.find(_MESSAGE_START) >= 0:
+                event = _loads(line[5:])
+                message = event.get("message") if event is not None else None
+                if isinstance(message, dict) and "model" in message:
+                    message["model"] = model
+                    lines[i] = b"data: " + orjson.dumps(event)
+        return b"\n".join(lines)
+
+    def on_body(data: bytes) -> bytes:
+        data = body_hook(data) if body_hook is not None else data
+        answer = _loads(data)
+        if answer is None or "model" not in answer:
+            return data
+        answer["model"] = model
+        return orjson.dumps(answer)
+
+    req.rewrite_chunk, req.rewrite_body = on_chunk, on_body
+
+
+def _loads(data: bytes) -> dict[str, Any] | None:
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _device_headers(cred: Credential) -> dict[str, str]:
