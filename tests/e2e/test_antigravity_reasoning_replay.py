@@ -99,3 +99,51 @@ async def test_chat_tool_loop_gets_turn_one_signature_back(proxy: Any, stream: b
         text, _ = await chat(client, messages, stream)
     assert text == "Tool result received: FAKE_TOOL_OK"
     assert sent_call_signatures(fakes) == [first]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_grown_history_keeps_every_turns_signature(proxy: Any, stream: bool) -> None:
+    """Two tool loops: the last request carries both calls' signatures, each on its own
+    call (the chain grows with the conversation, CPA's replace-by-descendant)."""
+    fakes = proxy.fakes
+    fakes.gemini.check_signatures = True
+    messages: list[Any] = [{"role": "user", "content": PROMPT}]
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        await tool_turn(client, messages, stream)
+        text, _ = await chat(client, messages, stream)
+        messages.append({"role": "assistant", "content": text})
+        messages.append({"role": "user", "content": PROMPT + " again"})
+        await tool_turn(client, messages, stream)
+        assert sent_call_signatures(fakes) == [fakes.gemini.issued[0]]
+        await chat(client, messages, stream)
+    assert sent_call_signatures(fakes) == fakes.gemini.issued[:2]
+
+
+async def test_two_callers_never_share_signatures(proxy: Any) -> None:
+    """The same conversation under another proxy API key finds nothing of the first's: its
+    turn 2 goes with the sentinel (CPA would share one session across client keys)."""
+    fakes = proxy.fakes
+    messages: list[Any] = [{"role": "user", "content": PROMPT}]
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        await tool_turn(client, messages, False)
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=OTHER_KEY, max_retries=0) as other:
+        await chat(other, messages, False)
+    assert sent_call_signatures(fakes) == [BYPASS]
+
+
+async def test_a_refused_signature_forgets_the_session(proxy: Any) -> None:
+    """Cloud Code refusing the put-back signature (here: it no longer knows it) answers the
+    client with the 400, and the session is forgotten: the retry goes with the sentinel
+    and is served (CPA clearAntigravityReasoningReplayOnInvalidSignature)."""
+    fakes = proxy.fakes
+    fakes.gemini.check_signatures = True
+    messages: list[Any] = [{"role": "user", "content": PROMPT}]
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        await tool_turn(client, messages, False)
+        fakes.gemini.issued.clear()  # the signatures it gave are void now
+        with pytest.raises(openai.BadRequestError) as err:
+            await chat(client, messages, False)
+        assert "signature" in str(err.value).lower()
+        text, _ = await chat(client, messages, False)
+    assert text == "Tool result received: FAKE_TOOL_OK"
+    assert sent_call_signatures(fakes) == [BYPASS]

@@ -25,12 +25,12 @@ the :class:`Scope` that records the answer (the request's ``rewrite_body`` /
 ``rewrite_chunk``) and forgets the session when Antigravity refuses a signature
 (:meth:`Scope.refused`, from ``classify``).
 
-Deliberate differences: a restore that would break the pairing of calls and responses
-(which the request had right) is not sent: the request goes as the client made it and the
-session is forgotten (CPA answers 400 and forgets); a client's own broken history is left
-to Antigravity to refuse (CPA refuses it before sending). CPA's Claude-facing call ids
-(``cpa_gemini_...``) are not made: a Claude client carries its signatures in its thinking
-blocks (``translate.carriers``).
+Deliberate differences: a restore that would leave calls and responses unpaired is not
+sent: the request goes as the client made it, and when the client had them right the
+session is forgotten (CPA answers 400, and forgets in that case); a client's own broken
+history is left to Antigravity to refuse (CPA refuses it before sending). CPA's
+Claude-facing call ids (``cpa_gemini_...``) are not made: a Claude client carries its
+signatures in its thinking blocks (``translate.carriers``).
 """
 
 from __future__ import annotations
@@ -164,10 +164,10 @@ def restore(
         restored = restore_items(request, history, read.chain)
         if restored is not None:
             restored = _finished(request, restored)
-            if pairing_ok(restored) or not pairing_ok(contents):
+            if pairing_ok(restored):
                 request["contents"] = restored
                 history = History(request, restored)
-            else:  # the restore broke what the client had right: send it as it was
+            elif pairing_ok(contents):  # the chain broke what the client had right: forget it
                 cache.clear_if_unchanged(read)
                 read = cache.read(model, session)
     return Scope(cache, Recorder(cache, read, history))

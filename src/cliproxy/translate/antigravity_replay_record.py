@@ -94,7 +94,8 @@ class AntigravityReplayCache(TurnCache[Item]):
             return False
         chain = normalized(items)
         if not chain or len(chain) > self.max_turns or _size(chain) > self.max_session_bytes:
-            return self.clear_if_unchanged(read)
+            self.clear_if_unchanged(read)
+            return False
         current = self._entries.get(key)
         extends = bool(current) and chain[: len(current or ())] == current
         if current is not read.chain and not extends:
