@@ -488,8 +488,11 @@ class Pipeline:
                 if trace is not None:  # (the request log keeps the upstream's own bytes)
                     chunks = trace.upstream_chunks(chunks)
                 if upreq.rewrite_chunk is not None:  # e.g. tool names of a cloaked Claude request
-                    if provider.wraps_payloads:  # a rewrite reads the payloads unwrapped
-                        chunks = unwrapped(chunks, provider, resp)
+                    if provider.wraps_payloads:  # a rewrite reads the payloads unwrapped;
+                        if upreq.chunk_reads_wrapped:  # an observer does not: the reader unwraps
+                            wrapped = True
+                        else:
+                            chunks = unwrapped(chunks, provider, resp)
                     chunks = rewritten(chunks, upreq.rewrite_chunk, resp)
                 else:  # unwrapped by the reader: a decoder takes the envelope off the objects it parses
                     wrapped = provider.wraps_payloads

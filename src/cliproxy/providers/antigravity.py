@@ -200,6 +200,8 @@ class AntigravityProvider(GeminiProvider):
             req.rewrite_body, req.rewrite_chunk = names.restore_body, names.restore_lines
         if scope is not None:  # the answer's signatures kept for the next turn (as sent: before names)
             req.rewrite_body = _then(scope.whole, req.rewrite_body)
+            # alone, it only reads: the payloads reach it and the reader still wrapped
+            req.chunk_reads_wrapped = req.rewrite_chunk is None
             req.rewrite_chunk = _then(scope.lines, req.rewrite_chunk)
         return req
 

@@ -183,6 +183,15 @@ def _finished(request: dict[str, Any], contents: list[Any]) -> list[Any]:
     return sign_first_calls(out) or out
 
 
+def _unwrapped(answer: Any) -> Any:
+    """Cloud Code's answer object out of its ``{"response": ...}`` envelope."""
+    if type(answer) is dict:
+        inner = answer.get("response")
+        if type(inner) is dict:
+            return inner
+    return answer
+
+
 def invalid_signature(status: int, body: bytes) -> bool:
     """Antigravity refused a request's signature (CPA: a 400 that names a signature)."""
     return status == 400 and body.lower().find(_SIGNATURE) >= 0
@@ -199,18 +208,19 @@ class Scope:
         self.recorder = recorder
 
     def whole(self, data: bytes) -> bytes:
-        """A whole (unwrapped) answer."""
+        """A whole answer, in its envelope or out of it."""
         with contextlib.suppress(orjson.JSONDecodeError):
-            self.recorder.observe(orjson.loads(data))
+            self.recorder.observe(_unwrapped(orjson.loads(data)))
         return data
 
     def lines(self, data: bytes) -> bytes:
-        """Whole SSE lines of a streamed (unwrapped) answer."""
+        """Whole SSE lines of a streamed answer, each payload in its envelope or out of
+        it (alone, this hook reads them as they came: the reader unwraps them once)."""
         for line in data.split(b"\n"):
             if not line.startswith(b"data:"):
                 continue
             try:
-                self.recorder.observe(orjson.loads(line[5:]))
+                self.recorder.observe(_unwrapped(orjson.loads(line[5:])))
             except orjson.JSONDecodeError:
                 continue
         return data

@@ -58,7 +58,10 @@ class UpstreamRequest:
     """One upstream call. ``rewrite_body`` / ``rewrite_chunk`` change the answer to this
     call before it is translated: the whole body, or each run of complete SSE lines of
     the stream (a chunk cut after its last line end); ``None``: the answer as it came.
-    Either may raise ``RewriteError``."""
+    Either may raise ``RewriteError``. A provider that wraps its payloads
+    (``Provider.wraps_payloads``) has them unwrapped before ``rewrite_chunk`` reads them,
+    unless ``chunk_reads_wrapped`` says the hook takes them either way and changes nothing
+    (an observer): then the reader unwraps them as it parses them, once."""
 
     url: str
     headers: dict[str, str]
@@ -67,6 +70,7 @@ class UpstreamRequest:
     method: str = "POST"
     rewrite_body: Callable[[bytes], bytes] | None = None
     rewrite_chunk: Callable[[bytes], bytes] | None = None
+    chunk_reads_wrapped: bool = False
 
 
 class RewriteError(UpstreamError):
