@@ -350,9 +350,8 @@ def test_claude_injects_latest_cached_reasoning_when_history_has_only_older_sign
     """TestXAIExecutorClaudeInjectsLatestCachedReasoningWhenHistoryHasOnlyOlderSignature,
     on the translated input: the history keeps an older Grok reasoning and the latest
     answer's text, not the latest reasoning; it gets the latest, and the answer once.
-    Not ported: the Claude side. CPA turns a Claude thinking block's Grok signature into
-    a reasoning item for a Grok model; our Claude reader takes every signature that is not
-    OpenAI's for Claude's, so that older reasoning does not reach xAI yet."""
+    The Claude side (the older signature read from a thinking block, both reaching xAI)
+    runs through the proxy in tests/e2e/test_xai_claude_signature.py."""
     cache = XAIReplayCache()
     assert store(cache, "s", [reasoning(22), assistant("latest answer")])
     items = [user("hello"), reasoning(21), assistant("latest answer"), user("next")]

@@ -42,6 +42,7 @@ from cliproxy.translate.envelopes import (
     is_valid_cais,
     is_valid_claude,
     is_valid_gpt,
+    is_valid_grok,
     normalize_claude,
     normalize_claude_native,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "inspect_gemini",
     "inspect_gpt",
     "is_gemini_bypass",
+    "is_grok_signature",
     "is_valid_cais",
     "is_valid_claude",
     "is_valid_gpt",
@@ -159,6 +161,15 @@ def _detect(sig: str, block: BlockKind) -> Provider:
         if gemini_native(sig):
             return "gemini"
     return "unknown"
+
+
+@functools.lru_cache(maxsize=4096)
+def is_grok_signature(raw: str) -> bool:
+    """Whether a client's opaque reasoning value is xAI's ``encrypted_content``: no other
+    family's envelope, and Grok's shape (:func:`~cliproxy.translate.envelopes.is_valid_grok`).
+    Grok's blobs have no envelope, so this is a shape test, as CPA makes it for a Claude
+    thinking signature going to a Grok model."""
+    return detect(raw) == "unknown" and is_valid_grok(raw)
 
 
 def family_of_signature(raw: str | None, default: str | None = None) -> str | None:

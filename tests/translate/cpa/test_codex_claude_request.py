@@ -98,21 +98,21 @@ def test_ignores_grok_signature_for_non_grok_targets(model: str) -> None:
     assert _reasoning_items(_codex({"messages": messages}, model)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Grok's encrypted reasoning is not recognised (no Grok envelope check): a Claude "
-    "client's thinking carrying it is dropped, not replayed to xAI",
-)
 def test_assistant_grok_signature_to_reasoning_item() -> None:
-    """TestConvertClaudeRequestToCodex_AssistantGrokSignatureToReasoningItem."""
+    """TestConvertClaudeRequestToCodex_AssistantGrokSignatureToReasoningItem: for a Grok
+    model the Grok blob is the reasoning item, summary [] and content null as Codex's."""
     thinking = {"type": "thinking", "thinking": "summary", "signature": GROK_SIGNATURE}
     messages = [
         {"role": "assistant", "content": [thinking, {"type": "text", "text": "answer"}]},
         {"role": "user", "content": "next"},
     ]
     out = _codex({"model": "grok-4.5", "messages": messages}, "grok-4.5")
-    assert out["input"][0]["type"] == "reasoning"
-    assert out["input"][0]["encrypted_content"] == GROK_SIGNATURE
+    assert out["input"][0] == {
+        "type": "reasoning",
+        "summary": [],
+        "content": None,
+        "encrypted_content": GROK_SIGNATURE,
+    }
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ import orjson
 from cliproxy.errors import RequestError
 from cliproxy.translate import ir
 from cliproxy.translate.carriers import CLAUDE_CARRIER_PREFIX, read_claude_carrier
-from cliproxy.translate.signatures import compatible_signature
+from cliproxy.translate.signatures import compatible_signature, is_grok_signature
 
 __all__ = ["BlockParser", "is_server_block", "name_from_call_id", "rest"]
 
@@ -28,6 +28,8 @@ _THINKING = frozenset(("type", "thinking", "signature"))
 _REDACTED = frozenset(("type", "data"))
 _TOOL_USE = frozenset(("type", "id", "name", "input"))
 _TOOL_RESULT = frozenset(("type", "tool_use_id", "content", "is_error"))
+# the shortest base64 of a Grok blob (envelopes.GROK_MIN_DECODED bytes): a cheap first test
+_GROK_MIN_LEN = 43
 _SOURCE_KEYS = {"base64": ("type", "media_type", "data"), "url": ("type", "url"), "file": ("type", "file_id")}
 
 _SERVER_TYPES = frozenset(
@@ -162,6 +164,10 @@ class BlockParser:
                 return ir.Thinking(
                     text, carried[0], "gemini", extras=rest(block, _THINKING), anchor=carried[1]
                 )
+        if sig and len(sig) >= _GROK_MIN_LEN and is_grok_signature(sig):
+            # Grok's encrypted reasoning the proxy handed this client as the signature: it
+            # goes back to a Grok model as a reasoning item, to no one else (CPA)
+            return ir.Thinking(text, signature=sig, family="grok", extras=rest(block, _THINKING))
         return ir.Thinking(text, signature=sig, family="claude", extras=rest(block, _THINKING))
 
     def _redacted(self, block: dict[str, Any], path: str) -> ir.Block:

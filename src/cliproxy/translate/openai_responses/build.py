@@ -10,6 +10,7 @@ from cliproxy.translate import ir
 from cliproxy.translate.openai_responses.names import LIMIT, short_id, short_names
 from cliproxy.translate.openai_responses.parts import build_part
 from cliproxy.translate.openai_responses.tools import build_tool_choice, build_tools
+from cliproxy.translate.signatures import provider_from_model
 from cliproxy.translate.summary import summary_detail, summary_intent
 from cliproxy.translate.tool_output import unpack_images
 
@@ -19,6 +20,10 @@ __all__ = ["OWN_SOURCES", "build_input", "build_request", "is_own"]
 _REASONED = (ir.Thinking, ir.ToolCall)
 _CONTENT_BLOCKS = (ir.Text, ir.Image, ir.File)
 
+# reasoning families whose artifact a reasoning item carries (a ``grok`` one reaches the
+# item builder only for a Grok model)
+_CARRIED = frozenset(("openai", "grok"))
+_SIGNED = frozenset((None, "openai", "grok"))
 OWN_SOURCES = frozenset({Format.RESPONSES.value, Format.CODEX.value})
 _EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
 
@@ -209,6 +214,8 @@ def build_input(req: ir.Request, own: bool) -> tuple[str | None, list[dict[str, 
     items: list[dict[str, Any]] = []
     kinds: dict[str, str] = {}  # call_id -> call kind, for output item types
     settled = 0  # the items up to the end of the last assistant message
+    # Grok's reasoning a client of another format carried back goes to a Grok model only
+    grok = not own and provider_from_model(req.model) == "grok"
     for msg in req.messages:
         role = msg.role
         if role in ("system", "developer"):
@@ -224,7 +231,7 @@ def build_input(req: ir.Request, own: bool) -> tuple[str | None, list[dict[str, 
                 continue
             items.append(_message_item(msg, role, own))
         elif role == "assistant":
-            _assistant_items(msg, own, items, kinds)
+            _assistant_items(msg, own, items, kinds, grok)
             settled = len(items)
         else:
             _user_items(msg, own, items, kinds)
@@ -329,7 +336,9 @@ def _output(res: ir.ToolResult, own: bool, as_str: bool) -> str | list[Any]:
     return [p for b in blocks if (p := build_part(b, "input_text", own)) is not None]
 
 
-def _assistant_items(msg: ir.Message, own: bool, items: list[dict[str, Any]], kinds: dict[str, str]) -> None:
+def _assistant_items(
+    msg: ir.Message, own: bool, items: list[dict[str, Any]], kinds: dict[str, str], grok: bool = False
+) -> None:
     current: dict[str, Any] | None = None  # the message item text parts go into
     for b in msg.content:
         if isinstance(b, _CONTENT_BLOCKS):
@@ -346,7 +355,12 @@ def _assistant_items(msg: ir.Message, own: bool, items: list[dict[str, Any]], ki
             continue
         current = None
         if isinstance(b, ir.Thinking):
-            if own or b.compat or (b.family == "openai" and (b.signature or b.id)):
+            if (
+                own
+                or b.compat
+                or (b.family == "openai" and (b.signature or b.id))
+                or (grok and b.family == "grok" and b.signature)
+            ):
                 items.append(_reasoning_item(b, own))
         elif isinstance(b, ir.ToolCall):
             kinds[b.id] = b.kind
@@ -373,17 +387,17 @@ def _reasoning_item(t: ir.Thinking, own: bool) -> dict[str, Any]:
         item.update(_public(ex))
         if not ex.get("_no_summary"):
             item["summary"] = [{"type": "summary_text", "text": s} for s in (t.summary or [])]
-    elif t.signature and t.family == "openai" and t.id is None and t.summary is None and not t.compat:
-        # Codex's encrypted reasoning carried by a client of a format with no reasoning
-        # item (a Claude thinking signature): the encrypted content is the reasoning; the
-        # text the client saw is not sent back (CPA)
+    elif t.signature and t.family in _CARRIED and t.id is None and t.summary is None and not t.compat:
+        # Codex's or Grok's encrypted reasoning carried by a client of a format with no
+        # reasoning item (a Claude thinking signature): the encrypted content is the
+        # reasoning; the text the client saw is not sent back (CPA)
         item["summary"] = []
         item["content"] = None
     else:
         texts = t.summary if t.summary is not None else ([t.text] if t.text else [])
         item["summary"] = [{"type": "summary_text", "text": s} for s in texts]
     # never another family's artifact (an is-compat upstream takes it as it is)
-    if t.signature is not None and (t.compat or t.family in (None, "openai")):
+    if t.signature is not None and (t.compat or t.family in _SIGNED):
         item["encrypted_content"] = t.signature
     return item
 
