@@ -119,7 +119,10 @@ def usage_from_wire(u: dict[str, Any]) -> ir.Usage:
     cw = u.get("cache_creation_input_tokens") or 0
     cr = u.get("cache_read_input_tokens") or 0
     details = u.get("output_tokens_details")
-    reasoning = details.get("thinking_tokens") or 0 if isinstance(details, dict) else 0
+    if isinstance(details, dict):
+        reasoning = details.get("thinking_tokens") or details.get("reasoning_tokens") or 0
+    else:  # some gateways write it at the top (CPA reads it there too)
+        reasoning = u.get("thinking_tokens") or 0 if "thinking_tokens" in u else 0
     # by position (input, output, cache read, cache write, reasoning): keywords cost the
     # dataclass's __init__ as much again, once per answer
     return ir.Usage(inp + cw + cr, u.get("output_tokens") or 0, cr, cw, reasoning)

@@ -119,11 +119,18 @@ def count_tokens_response(tokens: int) -> dict[str, Any]:
 
 
 def usage_from_metadata(meta: dict[str, Any]) -> ir.Usage:
-    """IR usage of a ``usageMetadata``: output includes thoughts, input includes cache."""
+    """IR usage of a ``usageMetadata``: output includes thoughts, input includes cache and
+    the prompt of a tool Gemini ran (``toolUsePromptTokenCount``, counted apart by Google
+    and in ``totalTokenCount``, as CPA adds it to the input)."""
     thoughts = meta.get("thoughtsTokenCount") or 0
     total = meta.get("totalTokenCount")
+    prompt = meta.get("promptTokenCount") or 0
+    if "toolUsePromptTokenCount" in meta:
+        tool = meta["toolUsePromptTokenCount"]
+        if type(tool) is int and tool > 0:
+            prompt += tool
     return ir.Usage(  # (positional: once per answer and per stream chunk that has usage)
-        meta.get("promptTokenCount") or 0,
+        prompt,
         (meta.get("candidatesTokenCount") or 0) + thoughts,
         meta.get("cachedContentTokenCount") or 0,
         0,
@@ -284,7 +291,10 @@ class GeminiUsageSniffer(UsageSniffer):
             except orjson.JSONDecodeError:
                 meta = None
             if isinstance(meta, dict):
-                self.usage = usage_from_metadata(meta)
+                found = usage_from_metadata(meta)
+                # an all-zero placeholder does not replace usage already read (CPA skips it)
+                if self.usage is None or found.total or found.input_tokens or found.output_tokens:
+                    self.usage = found
         self._buf = data[end:][-len(_KEY) :]
 
 

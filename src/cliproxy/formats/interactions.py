@@ -103,13 +103,15 @@ def usage_from_wire(usage: dict[str, Any]) -> ir.Usage:
     """Either usage shape -> IR (OpenAI totals: input includes cached tokens, output
     includes reasoning, as the Interactions API counts them apart)."""
     inp = _int(usage, "input_tokens", "total_input_tokens")
+    tool = _int(usage, "tool_use_tokens", "total_tool_use_tokens")
     out = _int(usage, "output_tokens", "total_output_tokens")
     thought = _int(usage, "reasoning_tokens", "total_thought_tokens")
     total = usage.get("total_tokens")
     return ir.Usage(
-        input_tokens=inp,
+        input_tokens=inp + tool if tool > 0 else inp,  # a tool's prompt is input (CPA)
         output_tokens=out + thought,
         cache_read_tokens=_int(usage, "cached_tokens", "total_cached_tokens"),
+        cache_write_tokens=_int(usage, "cache_write_tokens", "cache_creation_tokens"),
         reasoning_tokens=thought,
         total_tokens=total if isinstance(total, int) and total else None,
     )

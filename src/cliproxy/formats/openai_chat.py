@@ -70,8 +70,14 @@ def finish_reason(stop: str | None, has_tool_calls: bool = False) -> str:
 
 # --------------------------------------------------------------------------- usage
 
-# Fields that name cache writes, by provider: CPA's, OpenRouter's, Anthropic-style.
-_CACHE_WRITE_KEYS = ("cached_creation_tokens", "cache_write_tokens", "cache_creation_input_tokens")
+# Fields that name cache writes, by provider: CPA's, OpenRouter's, Anthropic-style, and the
+# alias CPA also reads (``cache_creation_tokens``).
+_CACHE_WRITE_KEYS = (
+    "cached_creation_tokens",
+    "cache_write_tokens",
+    "cache_creation_input_tokens",
+    "cache_creation_tokens",
+)
 # what OpenAI's own prompt_tokens_details holds (no cache writes to look for)
 _OPENAI_PROMPT_DETAILS = frozenset(("cached_tokens", "audio_tokens"))
 
@@ -103,6 +109,36 @@ def parse_usage(u: dict[str, Any]) -> ir.Usage:
     total = u.get("total_tokens")
     inp = u.get("prompt_tokens")
     out = u.get("completion_tokens")
+    if inp is None and out is None and ("input_tokens" in u or "output_tokens" in u):
+        return _responses_named(u, total)
+    return ir.Usage(
+        inp if type(inp) is int else 0,
+        out if type(out) is int else 0,
+        cache_read,
+        cache_write,
+        reasoning,
+        total if type(total) is int else None,
+    )
+
+
+def _responses_named(u: dict[str, Any], total: Any) -> ir.Usage:
+    """A Chat Completions ``usage`` spelled with the Responses API's names (``input_tokens``,
+    ``input_tokens_details``...), as some OpenAI-compatible upstreams send it; CPA reads
+    either spelling."""
+    inp, out = u.get("input_tokens"), u.get("output_tokens")
+    itd, otd = u.get("input_tokens_details"), u.get("output_tokens_details")
+    cache_read = cache_write = reasoning = 0
+    if isinstance(itd, dict):
+        v = itd.get("cached_tokens")
+        cache_read = v if type(v) is int else 0
+        for k in _CACHE_WRITE_KEYS:
+            v = itd.get(k)
+            if type(v) is int:
+                cache_write = v
+                break
+    if isinstance(otd, dict):
+        v = otd.get("reasoning_tokens")
+        reasoning = v if type(v) is int else 0
     return ir.Usage(
         inp if type(inp) is int else 0,
         out if type(out) is int else 0,

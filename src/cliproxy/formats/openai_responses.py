@@ -87,7 +87,7 @@ def usage_from_wire(u: dict[str, Any] | None) -> ir.Usage:
         input_tokens=int(u.get("input_tokens") or 0),
         output_tokens=int(u.get("output_tokens") or 0),
         cache_read_tokens=int(inp.get("cached_tokens") or 0),
-        cache_write_tokens=int(inp.get("cache_write_tokens") or 0),
+        cache_write_tokens=int(inp.get("cache_write_tokens") or inp.get("cache_creation_tokens") or 0),
         reasoning_tokens=int(out.get("reasoning_tokens") or 0),
         total_tokens=int(total) if isinstance(total, int) else None,
     )
