@@ -166,6 +166,8 @@ class Service:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._key_notes: tuple[list[str], list[str]] = ([], [])
         self._deprecated_noted = False
+        # (model registry generation, (provider, model) -> output limit): _output_limit
+        self._output_limits: tuple[int, dict[tuple[str, str], int]] = (-1, {})
         self._codex_mirror: RedisMirror | None = None  # Codex's reasoning replay in Redis
         self._xai_mirror: RedisMirror | None = None  # xAI's reasoning replay in Redis
         self._antigravity_mirror: RedisMirror | None = None  # Antigravity's signatures in Redis
@@ -445,8 +447,22 @@ class Service:
 
     def _antigravity_output_limit(self, model: str) -> int:
         """An Antigravity model's output limit (the catalog's ``max_output``; 0: unknown)."""
-        info = self.models.model_info(model, "antigravity")
-        return info.max_output if info is not None else 0
+        return self._output_limit("antigravity", model)
+
+    def _output_limit(self, provider: str, model: str) -> int:
+        """A model's output limit as ``provider`` registered it (0: unknown), remembered
+        until the model registry changes: asked on every request that sets one."""
+        limits = self._output_limits
+        if limits[0] != self.models.generation:
+            limits = self._output_limits = (self.models.generation, {})
+        key = (provider, model)
+        limit = limits[1].get(key)
+        if limit is None:
+            info = self.models.model_info(model, provider)
+            limit = info.max_output if info is not None else 0
+            if len(limits[1]) < 4096:
+                limits[1][key] = limit
+        return limit
 
     def _claude_max_tokens(self, model: str) -> int:
         """``max_tokens`` for a Claude request that has none (Anthropic refuses it): a model
@@ -459,8 +475,7 @@ class Service:
 
     def _gemini_output_limit(self, model: str) -> int:
         """A Gemini API model's output limit (the catalog's ``max_output``; 0: unknown)."""
-        info = self.models.model_info(model, "gemini")
-        return info.max_output if info is not None else 0
+        return self._output_limit("gemini", model)
 
     def _codex_model_headers(self, model: str) -> Mapping[str, str]:
         """A Codex model's forced upstream headers (the catalog's ``upstream_headers``)."""

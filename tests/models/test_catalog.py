@@ -6,6 +6,7 @@ import pytest
 
 from cliproxy.errors import ConfigError
 from cliproxy.models.catalog import Catalog, ThinkingSupport
+from cliproxy.providers.gemini import FEWEST_OUTPUT_TOKENS
 
 FAMILIES = {
     "claude",
@@ -104,3 +105,10 @@ def test_bad_override_file_is_a_config_error(tmp_path, body):
 def test_missing_override_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError):
         Catalog.load(tmp_path / "absent.json")
+
+
+def test_no_model_writes_fewer_than_the_gemini_cap_floor(catalog: Catalog):
+    """``providers.gemini`` looks a model's output limit up only for an ask above
+    ``FEWEST_OUTPUT_TOKENS``: no model of the packaged catalog may write fewer."""
+    limits = [m.max_output for name in catalog.families for m in catalog.family(name) if m.max_output]
+    assert limits and min(limits) >= FEWEST_OUTPUT_TOKENS
