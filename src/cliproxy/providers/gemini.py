@@ -56,9 +56,9 @@ class GeminiProvider(Provider):
             method = "streamGenerateContent?alt=sse" if stream else "generateContent"
             backfill_response_names(body)
             config = body.get("generationConfig")
-            if type(config) is dict and self.output_limit is not None:
-                asked = config.get("maxOutputTokens")  # (most ask less than any model writes)
-                if (type(asked) is int or type(asked) is float) and asked > FEWEST_OUTPUT_TOKENS:
+            if type(config) is dict:  # (most ask less than any model writes: no lookup)
+                asked = config.get("maxOutputTokens")
+                if type(asked) is int and asked > FEWEST_OUTPUT_TOKENS and self.output_limit is not None:
                     cap_max_output_tokens(body, self.output_limit(model))
         lead_with_user(body)
         key = (cred.base_url, model, method)
@@ -66,8 +66,13 @@ class GeminiProvider(Provider):
         if url is None:
             url = self._url(key)
         extra = cred.headers
-        if not extra:
-            headers = _own_headers(cred.api_key)
+        if not extra:  # _own_headers, inline
+            api_key = cred.api_key
+            headers = (
+                {"Content-Type": "application/json", "x-goog-api-key": api_key}
+                if api_key
+                else {"Content-Type": "application/json"}
+            )
         else:
             plan = _PLANS.get((cred.api_key, id(extra)))
             if plan is None:
