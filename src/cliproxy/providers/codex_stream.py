@@ -6,7 +6,10 @@ is empty (or whose items lack their ids) although every item was sent whole in i
 reads the final response from that event (the official SDKs' ``get_final_response()``)
 then sees an answer with nothing in it. :class:`CompletedOutput` keeps the done items of a
 stream and writes them into its ``response.completed``: all of them, in ``output_index``
-order, when the output is empty; the missing ids only, when it is not.
+order, when the output is empty; the missing ids only, when it is not. Its ``usage`` gets
+the ``input_tokens_details.cached_tokens`` and ``output_tokens_details.reasoning_tokens``
+it left out, as zeros (CPA ``EnsureResponsesUsageDetails``): the SDKs type them as always
+there.
 
 It is a chunk rewriter (``UpstreamRequest.rewrite_chunk``): it gets whole SSE lines and
 leaves every chunk that carries neither event as it is, after one substring test each.
@@ -28,6 +31,11 @@ _DONE = b'"response.output_item.done"'
 _COMPLETED = b'"response.completed"'
 _FAILED = b'"response.failed"'
 _ERROR = b'"type":"error"'
+_CACHED = b'"cached_tokens"'
+_REASONING = b'"reasoning_tokens"'
+_NULL_DETAILS = b'_details":null'
+# the usage details a Responses client expects, and the counter each must hold
+_USAGE_DETAILS = (("input_tokens_details", "cached_tokens"), ("output_tokens_details", "reasoning_tokens"))
 
 
 class Watch(Protocol):
@@ -60,7 +68,9 @@ class CompletedOutput:
                 continue
             if line.find(_DONE) >= 0:
                 self._keep(line)
-            elif line.find(_COMPLETED) >= 0 and (self.items or self.loose or watch is not None):
+            elif line.find(_COMPLETED) >= 0 and (
+                self.items or self.loose or watch is not None or _lacks_details(line)
+            ):
                 out[i] = self._patched(line)
         return b"\n".join(out)
 
@@ -92,6 +102,8 @@ class CompletedOutput:
             changed = bool(output)
         else:
             changed = self._hydrate(output)
+        if _fill_usage_details(response.get("usage")):
+            changed = True
         if self.watch is not None:
             self.watch.completed(output)
         return b"data: " + orjson.dumps(event) if changed else line
@@ -111,3 +123,25 @@ class CompletedOutput:
                 item["id"] = done_id
                 changed = True
         return changed
+
+
+def _lacks_details(line: bytes) -> bool:
+    """Whether a ``response.completed`` line may lack a usage detail (a cheap look first)."""
+    return line.find(_CACHED) < 0 or line.find(_REASONING) < 0 or line.find(_NULL_DETAILS) >= 0
+
+
+def _fill_usage_details(usage: Any) -> bool:
+    """Give a Responses ``usage`` the detail objects and counters it lacks, as zeros; True
+    when one was added."""
+    if not isinstance(usage, dict):
+        return False
+    changed = False
+    for key, counter in _USAGE_DETAILS:
+        details = usage.get(key)
+        if not isinstance(details, dict):
+            usage[key] = {counter: 0}
+            changed = True
+        elif details.get(counter) is None:
+            details[counter] = 0
+            changed = True
+    return changed
