@@ -12,8 +12,9 @@ downstream socket's id) on the request. :class:`WebSocketRouter`, the provider's
 Connection reuse (CPA's execution sessions): one upstream socket per downstream socket
 and upstream (URL + credential token), kept open between turns and closed when the
 downstream socket closes (:meth:`WebSocketUpstream.close_session`), when a turn is cut
-off before its terminal event, or on any read/write failure. A request whose session id
-is unknown (never opened, or already closed) gets a one-turn socket.
+off before its terminal event or ends in ``response.failed`` / ``error``, or on any
+read/write failure. A request whose session id is unknown (never opened, or already
+closed) gets a one-turn socket.
 
 Each turn sends one ``response.create`` message (the HTTP body plus ``"type"``) and reads
 events until a terminal one (``response.completed`` / ``done`` / ``failed`` /
@@ -107,6 +108,7 @@ TERMINAL = frozenset(
 # the events whose fields are read here (an error's status, ``response.done``'s rename)
 _PARSED = frozenset({"error", "response.done", "response.completed", ""})
 _COMPLETED = frozenset({"response.completed", "response.done"})
+_FAILED = frozenset({"response.failed", "error"})
 _NO_FIELDS: dict[str, Any] = {}
 # text frames arrive as bytes (``decode_text=False``)
 _UpstreamSocket = aiohttp.ClientWebSocketResponse[Literal[False]]
@@ -296,6 +298,7 @@ class _WsResponse:
     __slots__ = (
         "_bare_errors",
         "_done",
+        "_failed",
         "_first",
         "_output",
         "_owner",
@@ -314,6 +317,7 @@ class _WsResponse:
         self._sock = sock
         self._first: bytes | None = None
         self._done = False
+        self._failed = False  # the turn ended in a failure: its socket is not reused (CPA)
         self._output = False  # an output event went by: batching may start
         self._released = False
         self.status = 200
@@ -337,6 +341,7 @@ class _WsResponse:
                 return
         self._first = sse_event(data, kind, obj)
         self._done = kind in TERMINAL
+        self._failed = kind in _FAILED
         if kind in _COMPLETED:
             self._completed(obj)
 
@@ -408,6 +413,7 @@ class _WsResponse:
         assert event is not None
         data, kind, obj = event
         self._done = kind in TERMINAL
+        self._failed = kind in _FAILED
         self._output = self._output or kind.startswith("response.output_")
         if kind in _COMPLETED:
             self._completed(obj)
@@ -423,7 +429,7 @@ class _WsResponse:
             return
         self._released = True
         sock = self._sock
-        if not self._done:  # cut off mid-turn: the socket's state is unknown, never reuse it
+        if not self._done or self._failed:  # cut off mid-turn, or failed: never reuse it
             self._owner._forget(self._sid, sock)
             if not sock.ws.closed:
                 with contextlib.suppress(RuntimeError):  # no running loop at interpreter exit
