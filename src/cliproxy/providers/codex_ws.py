@@ -12,8 +12,9 @@ downstream socket's id) on the request. :class:`WebSocketRouter`, the provider's
 Connection reuse (CPA's execution sessions): one upstream socket per downstream socket
 and upstream (URL + credential token), kept open between turns and closed when the
 downstream socket closes (:meth:`WebSocketUpstream.close_session`), when a turn is cut
-off before its terminal event or ends in ``response.failed`` / ``error``, or on any
-read/write failure. A request whose session id is unknown (never opened, or already
+off before its terminal event or ends in ``response.failed`` / ``error``, when the
+session's next turn dials another upstream (a session keeps one idle socket, as CPA), or on
+any read/write failure. A request whose session id is unknown (never opened, or already
 closed) gets a one-turn socket.
 
 Each turn sends one ``response.create`` message (the HTTP body plus ``"type"``) and reads
@@ -213,6 +214,7 @@ class WebSocketUpstream:
                 return opened  # the upgrade was refused: its status, or the HTTP fallback
             sock = opened
             if session is not None and key not in session:
+                await _replaced(session)
                 session[key] = sock
         await sock.lock.acquire()
         sock.continuable = bool(continues)
@@ -491,6 +493,16 @@ def _queued(ws: _UpstreamSocket) -> bool:
 def _origin(url: str) -> str:
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0].rsplit('@', 1)[-1]}"
+
+
+async def _replaced(session: dict[tuple[str, str], _Socket]) -> None:
+    """A session's turn goes to a new upstream (another credential or URL): its idle sockets
+    to the old ones close, so an account keeps no socket for a client that moved on (CPA
+    keeps one upstream socket per session and replaces it)."""
+    for key, sock in list(session.items()):
+        if not sock.lock.locked():
+            del session[key]
+            await _close(sock.ws)
 
 
 async def _close(ws: _UpstreamSocket) -> None:
