@@ -25,7 +25,7 @@ from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_heade
 from cliproxy.providers.codex_images import apply_image_tool, is_lite
 from cliproxy.providers.codex_input_ids import sanitize_input_ids
 from cliproxy.providers.codex_stream import CompletedOutput
-from cliproxy.providers.codex_ws import CONTINUES_HEADER, websocket_request
+from cliproxy.providers.codex_ws import CONTINUES_HEADER, SESSION_HEADER, websocket_request
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import CodexIdentity
 from cliproxy.providers.retry import codex_reset, retry_after_header
@@ -58,6 +58,7 @@ class CodexProvider(Provider):
         self.beta_features = ""  # codex-header-defaults.beta-features (WebSocket turns only)
         self.image_mode = "off"  # disable-image-generation (cliproxy.providers.codex_images)
         self.multi_agent_v2 = False  # codex.optimize-multi-agent-v2 (providers.codex_multi_agent)
+        self.socket_turns = multi_agent.SocketTurns()  # which upstream sockets carry it
         # the spawn_agent model list (markdown), set by the service: the Codex client catalog
         self.agent_models: Callable[[], str] = str
         # a model's forced upstream headers (the catalog's ``upstream_headers``), set by the service
@@ -106,8 +107,9 @@ class CodexProvider(Provider):
         if not whole and codex_replay.CARRIED in body:  # reasoning a client left out, back (CPA)
             scope = codex_replay.restore(self.replay, body, model)
         _SCOPE.set(scope)
-        optimized = False
+        optimized = conflict = False
         if self.multi_agent_v2 and multi_agent.is_codex_client(client_headers):
+            conflict = multi_agent.has_conflict(body)
             optimized = multi_agent.optimize(body, self.agent_models)
         identity = self.identity
         accept = "application/json" if whole else "text/event-stream"
@@ -118,8 +120,6 @@ class CodexProvider(Provider):
         headers.update(copy_client_headers(cred, client_headers))
         identity.finish(headers)
         expose = identity.confuse_request(cred, body, headers)
-        if optimized:  # the answer names the client's collaboration namespace again
-            expose = multi_agent.Restore(expose)
         if images:  # images.generations -> /images/generations
             url = self.base_url(cred) + "/" + action.replace(".", "/")
         else:
@@ -132,8 +132,13 @@ class CodexProvider(Provider):
                 if previous:
                     body["previous_response_id"] = previous
                 headers[CONTINUES_HEADER] = previous or "-"
+                if self.multi_agent_v2:  # a follow-up continues an optimized conversation (CPA)
+                    session = client_headers.get(SESSION_HEADER) or ""
+                    optimized = self.socket_turns.restores(session, optimized, conflict)
             # a prompt-cache key for clients that send none, after identity-confuse (CPA)
             codex_cache.apply(body, headers, websocket=socket)
+        if optimized:  # the answer names the client's collaboration namespace again
+            expose = multi_agent.Restore(expose)
         if not images:
             _model_headers(headers, self.model_headers(model))
         rewrite_chunk = expose

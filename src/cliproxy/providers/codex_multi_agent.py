@@ -28,6 +28,7 @@ Every change is copy-on-write: the request's arrays may be the client's own.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -38,7 +39,9 @@ from cliproxy.providers.cow import CopyOnWrite, Path
 __all__ = [
     "MODELS_HEADING",
     "Restore",
+    "SocketTurns",
     "format_models",
+    "has_conflict",
     "is_codex_client",
     "optimize",
     "prepare_tools",
@@ -197,6 +200,33 @@ def optimize(body: dict[str, Any], models: Callable[[], str]) -> bool:
             cow.at(parent)["name"] = _OPTIMIZED
             renamed = True
     return renamed
+
+
+class SocketTurns:
+    """Whether the upstream socket of a client's Responses WebSocket carries an optimized
+    conversation (CPA ``setMultiAgentV2Optimized``): a follow-up sent there as
+    ``previous_response_id`` and a tool output has no tools to optimize, yet its answer
+    names ``collaboration-optimize`` again and needs :class:`Restore`. Per downstream
+    session id; the oldest sessions are forgotten past ``limit`` (a session id is never
+    reused, and one that is forgotten only loses the restore of its follow-ups)."""
+
+    __slots__ = ("_optimized", "limit")
+
+    def __init__(self, limit: int = 16384) -> None:
+        self._optimized: OrderedDict[str, bool] = OrderedDict()
+        self.limit = limit
+
+    def restores(self, session: str, optimized: bool, conflict: bool) -> bool:
+        """Whether this turn's answer needs :class:`Restore`: it was optimized, or it names
+        no ``collaboration-optimize`` of its own and the socket's conversation was. An
+        optimized turn marks the session, a turn with its own namespace clears it."""
+        known = self._optimized
+        if optimized or conflict:
+            known[session] = optimized
+            known.move_to_end(session)
+            if len(known) > self.limit:
+                known.popitem(last=False)
+        return not conflict and (optimized or known.get(session, False))
 
 
 # ------------------------------------------------------------------ model list
