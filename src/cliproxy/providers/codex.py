@@ -24,7 +24,7 @@ from cliproxy.providers import codex_multi_agent as multi_agent
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.codex_images import apply_image_tool, is_lite
 from cliproxy.providers.codex_input_ids import sanitize_input_ids
-from cliproxy.providers.codex_stream import CompletedOutput
+from cliproxy.providers.codex_stream import CompletedOutput, is_grok_build, keepalive_comments
 from cliproxy.providers.codex_ws import CONTINUES_HEADER, SESSION_HEADER, websocket_request
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import CodexIdentity
@@ -145,6 +145,8 @@ class CodexProvider(Provider):
         if not whole:  # a response.completed with its output left out, made whole (CPA)
             completed = CompletedOutput(scope)  # and with a replay scope, kept for the next turn
             rewrite_chunk = completed if expose is None else _chained(expose, completed)
+            if is_grok_build(client_headers):  # Grok Build reads Codex's keepalives as comments (CPA)
+                rewrite_chunk = _chained(rewrite_chunk, keepalive_comments)
         return UpstreamRequest(
             url, headers, orjson.dumps(body), not whole, rewrite_body=expose, rewrite_chunk=rewrite_chunk
         )

@@ -14,6 +14,9 @@ there.
 It is a chunk rewriter (``UpstreamRequest.rewrite_chunk``): it gets whole SSE lines and
 leaves every chunk that carries neither event as it is, after one substring test each.
 
+:func:`keepalive_comments` is another: Codex's ``keepalive`` events as SSE comments, for
+the Grok Build client (:func:`is_grok_build`), which does not read them as events.
+
 A request in the Codex reasoning replay (``providers.codex_replay``) hands it a
 :class:`Watch`: the output of ``response.completed``, made whole, is the turn the replay
 keeps, and a failure event that refuses the request's reasoning makes it forget.
@@ -21,11 +24,12 @@ keeps, and a failure event that refuses the request's reasoning makes it forget.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import orjson
 
-__all__ = ["CompletedOutput", "Watch"]
+__all__ = ["CompletedOutput", "Watch", "is_grok_build", "keepalive_comments"]
 
 _DONE = b'"response.output_item.done"'
 _COMPLETED = b'"response.completed"'
@@ -145,3 +149,39 @@ def _fill_usage_details(usage: Any) -> bool:
             details[counter] = 0
             changed = True
     return changed
+
+
+_KEEPALIVE = b"keepalive"
+_COMMENT = b": keepalive"
+
+
+def is_grok_build(headers: Mapping[str, str]) -> bool:
+    """Grok Build's terminal client (``grok-pager`` / ``grok-shell`` in its ``User-Agent``,
+    CPA ``IsGrokClientUserAgent``)."""
+    agent = (headers.get("user-agent") or headers.get("User-Agent") or "").lower()
+    return agent.find("grok-pager") >= 0 or agent.find("grok-shell") >= 0
+
+
+def keepalive_comments(lines: bytes) -> bytes:
+    """Each line of a ``keepalive`` event (``event: keepalive``, a ``data:`` line whose type is
+    ``keepalive``) as the comment ``: keepalive`` (CPA ``TransformKeepaliveSSELine``); every
+    other line as it is."""
+    if lines.find(_KEEPALIVE) < 0:
+        return lines
+    out = lines.split(b"\n")
+    for i, line in enumerate(out):
+        if line.find(_KEEPALIVE) >= 0 and _is_keepalive(line.strip()):
+            out[i] = _COMMENT
+    return b"\n".join(out)
+
+
+def _is_keepalive(line: bytes) -> bool:
+    if line.startswith(b"event:"):
+        return line[6:].strip() == _KEEPALIVE
+    if not line.startswith(b"data:"):
+        return False
+    try:
+        event = orjson.loads(line[5:])
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(event, dict) and event.get("type") == "keepalive"
