@@ -186,10 +186,17 @@ _REQUEST_SCOPED_CODES = frozenset(("stream_incomplete",))
 
 def inband_error(err: ir.Error, credential_id: str) -> UpstreamError:
     """An in-band upstream error (before the client got anything) as the ``UpstreamError``
-    failover reads: its status, the reset the upstream named, and its scope."""
+    failover reads: its status, the reset the upstream named, and its scope; its code and
+    type as the error body, so the client sees the upstream's own (Codex's
+    ``context_length_exceeded``) and cooldown rules read them as on an HTTP error."""
+    body = None
+    if err.code:
+        fields = {"message": err.message, "type": err.type, "code": err.code}
+        body = orjson.dumps({"error": {k: v for k, v in fields.items() if v is not None}})
     return UpstreamError(
         err.message,
         status=err.status or 502,
+        body=body,
         retry_after=err.retry_after,
         credential_id=credential_id,
         request_scoped=err.code in _REQUEST_SCOPED_CODES,
