@@ -6,11 +6,24 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
+from cliproxy.models.thinking.canonical import Mode, ThinkingConfig, budget_to_level
+from cliproxy.models.thinking.extract import extract_thinking
+from cliproxy.models.thinking.suffix import parse_suffix_value, split_model_suffix
 from cliproxy.times import format_utc
 from cliproxy.translate import ir
 from cliproxy.usage.mask import hide_key
 
-__all__ = ["ACCOUNTING_VERSION", "UsageFacts", "build_record", "source_of", "token_breakdown"]
+__all__ = [
+    "ACCOUNTING_VERSION",
+    "UsageFacts",
+    "answer_service_tier",
+    "build_record",
+    "request_settings",
+    "source_of",
+    "token_breakdown",
+]
 
 ACCOUNTING_VERSION = 2
 
@@ -36,6 +49,11 @@ class UsageFacts:
     failed: bool
     status: int
     error: str
+    # what the client asked (``request_settings``) and the tier the answer names
+    reasoning_effort: str = ""
+    service_tier: str = ""
+    generate: bool = True
+    response_service_tier: str = ""
 
 
 def _rfc3339(ts: float) -> str:
@@ -81,6 +99,56 @@ def token_breakdown(u: ir.Usage | None) -> dict[str, Any]:
     }
 
 
+def _effort_of(cfg: ThinkingConfig | None) -> str:
+    """CPA's reasoning_effort label of a thinking setting: a level, ``none``, ``auto``, or
+    the level a budget falls in."""
+    if cfg is None:
+        return ""
+    if cfg.mode is Mode.LEVEL:
+        return cfg.level.strip().lower()
+    if cfg.mode is Mode.BUDGET:
+        return budget_to_level(cfg.budget) or ""
+    return str(cfg.mode.value)  # none / auto
+
+
+def request_settings(body: bytes, fmt: str, requested: str) -> tuple[str, str, bool]:
+    """The reasoning effort, service tier and generate flag a client's request asks, as CPA
+    records them: the effort from the requested model's thinking suffix, else the body's
+    thinking setting; the tier ``auto`` when the body names none; generate off only for an
+    explicit ``"generate": false``. Read when the usage queue is on, once per request."""
+    try:
+        obj = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        obj = None
+    if not isinstance(obj, dict):
+        obj = {}
+    raw = split_model_suffix(requested)[1]
+    cfg = parse_suffix_value(raw) if raw else None
+    if cfg is None:
+        cfg = extract_thinking(obj, fmt)
+    tier = obj.get("service_tier")
+    tier = tier.strip() if isinstance(tier, str) else ""
+    return _effort_of(cfg), tier or "auto", obj.get("generate") is not False
+
+
+def answer_service_tier(body: bytes) -> str:
+    """The service tier a whole answer names (``service_tier``, or the Responses API's
+    ``response.service_tier``), or ``""``."""
+    if not body or body.find(b'"service_tier"') < 0:
+        return ""
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return ""
+    if not isinstance(obj, dict):
+        return ""
+    for holder in (obj.get("response"), obj):
+        tier = holder.get("service_tier") if isinstance(holder, dict) else None
+        if isinstance(tier, str) and tier.strip():
+            return tier.strip()
+    return ""
+
+
 def source_of(cred: Any, api_key: str) -> str:
     """Who a usage record names: a Vertex project, the account e-mail or a masked key."""
     if cred is not None:
@@ -119,7 +187,7 @@ def build_record(f: UsageFacts) -> dict[str, Any]:
             "user_agent": f.user_agent,
             "tokens": _tokens(f.usage),
             "failed": f.failed,
-            "generate": True,
+            "generate": f.generate,
             "fail": {"status_code": f.status or 500, "body": f.error}
             if f.failed
             else {"status_code": 200, "body": ""},
@@ -133,8 +201,10 @@ def build_record(f: UsageFacts) -> dict[str, Any]:
             "auth_type": (cred.kind if cred is not None else "") or "unknown",
             "api_key": hide_key(f.api_key),
             "request_id": f.request_id,
-            "reasoning_effort": "",
-            "service_tier": "",
+            "reasoning_effort": f.reasoning_effort,
+            "service_tier": f.service_tier,
         }
     )
+    if f.response_service_tier:
+        record["response_service_tier"] = f.response_service_tier
     return record

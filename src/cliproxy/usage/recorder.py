@@ -21,7 +21,7 @@ from cliproxy.times import format_utc
 from cliproxy.usage.applog import AppLog, enforce_size_limit
 from cliproxy.usage.mask import hide_key
 from cliproxy.usage.queue import UsageQueue
-from cliproxy.usage.record import UsageFacts, build_record
+from cliproxy.usage.record import UsageFacts, answer_service_tier, build_record, request_settings
 from cliproxy.usage.recording import Capture
 from cliproxy.usage.render import write_log
 from cliproxy.usage.stats import UsageStats
@@ -266,13 +266,15 @@ class Recorder:
     def _enqueue_usage(self, t: Trace) -> None:
         usage = t.usage
         headers = t.headers
+        fmt = getattr(t.fmt, "value", str(t.fmt))
+        effort, tier, generate = request_settings(t.body, fmt, t.alias)
         facts = UsageFacts(
             t.started,
             t.latency_ms(),
             t.ttft_ms(),
             t.id,
             t.endpoint,
-            getattr(t.fmt, "value", str(t.fmt)),
+            fmt,
             t.alias,
             t.model,
             t.credential,
@@ -284,6 +286,10 @@ class Recorder:
             t.status >= 400,
             t.status,
             t.error[1] if t.error else "",
+            effort,
+            tier,
+            generate,
+            answer_service_tier(t.response_body) if t.status < 400 else "",
         )
         self.queue.push(orjson.dumps(build_record(facts)))
 

@@ -1,0 +1,95 @@
+"""The usage queue's record names what the client asked: its reasoning effort, its service
+tier and whether it wanted an answer generated, as CPA's usage reporter records them
+(``usage_helpers_test.go``).
+
+Before, ``reasoning_effort`` and ``service_tier`` were always empty and ``generate`` always
+true.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anthropic
+import orjson
+import pytest
+
+from cliproxy.usage import recorder_of
+from cliproxy.usage.record import answer_service_tier, request_settings
+from tests.management.conftest import mcall
+from tests.usage.helpers import CLIENT_KEY, MSG, claude_config, close_recorder, post
+
+
+@pytest.fixture
+async def proxy(mproxy: Any, fake_claude: Any) -> AsyncIterator[Any]:
+    started = await mproxy(claude_config(fake_claude, "usage-statistics-enabled: true"))
+    recorder_of(started.service)
+    yield started
+    close_recorder(started)
+
+
+async def _records(proxy: Any, n: int) -> list[dict[str, Any]]:
+    status, records = await mcall(proxy, "GET", f"/usage-queue?count={n}")
+    assert status == 200 and len(records) == n
+    return records  # type: ignore[no-any-return]
+
+
+async def test_the_record_names_effort_tier_and_generate(proxy: Any) -> None:
+    """TestUsageReporterBuildRecordIncludesReasoningEffort, ...IncludesServiceTier,
+    ...DefaultsGenerateTrue and ...IncludesGenerateFalse: a Claude budget of 2048 tokens is
+    CPA's "medium"; no tier asked is "auto"; only an explicit ``"generate": false`` turns
+    generate off."""
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=CLIENT_KEY, max_retries=0) as client:
+        await client.messages.create(**MSG)
+        await client.messages.create(
+            **{**MSG, "max_tokens": 4096},
+            thinking={"type": "enabled", "budget_tokens": 2048},
+            service_tier="standard_only",
+        )
+    status, _ = await post(proxy, {**MSG, "generate": False})
+    assert status == 200
+    plain, thinking, quiet = await _records(proxy, 3)
+    assert (plain["reasoning_effort"], plain["service_tier"], plain["generate"]) == ("", "auto", True)
+    assert (thinking["reasoning_effort"], thinking["service_tier"], thinking["generate"]) == (
+        "medium",
+        "standard_only",
+        True,
+    )
+    assert quiet["generate"] is False and "response_service_tier" not in plain
+
+
+@pytest.mark.parametrize(
+    ("body", "fmt", "model", "want"),
+    [
+        ({"reasoning_effort": "high"}, "openai", "gpt-5.4", ("high", "auto", True)),
+        (
+            {"reasoning": {"effort": "low"}, "service_tier": "flex"},
+            "openai-response",
+            "gpt-5.4",
+            ("low", "flex", True),
+        ),
+        ({"reasoning": {"effort": "low"}}, "openai-response", "gpt-5.4(xhigh)", ("xhigh", "auto", True)),
+        ({"thinking": {"type": "disabled"}}, "claude", "claude-sonnet-4-6", ("none", "auto", True)),
+        (
+            {"generationConfig": {"thinkingConfig": {"thinkingBudget": -1}}},
+            "gemini",
+            "g",
+            ("auto", "auto", True),
+        ),
+        ({"generate": False, "service_tier": " "}, "openai-response", "m", ("", "auto", False)),
+    ],
+)
+def test_request_settings(body: dict[str, Any], fmt: str, model: str, want: tuple[str, str, bool]) -> None:
+    """The model's thinking suffix wins over the body (CPA ``ExtractReasoningEffort``); a
+    blank tier is "auto"."""
+    assert request_settings(orjson.dumps(body), fmt, model) == want
+
+
+def test_answer_service_tier() -> None:
+    """TestParseOpenAIUsageResponses / TestParseCodexUsagePreservesResponseTierWithoutUsage:
+    the tier the answer names, at the top or under ``response``."""
+    assert answer_service_tier(b'{"service_tier":"default","usage":null}') == "default"
+    assert answer_service_tier(b'{"response":{"service_tier":"priority"}}') == "priority"
+    assert answer_service_tier(b'{"usage":{"total_tokens":1}}') == ""
+    assert answer_service_tier(b"not json service_tier") == ""
