@@ -466,8 +466,10 @@ xai-api-key:
 
 
 async def test_refused_upgrade_fails_over_and_426_falls_back_to_sse(start_proxy, fakes):
-    """The upstream refuses the upgrade: its status is the attempt's (a 401 fails over to
-    the next credential); ``426 Upgrade Required`` sends the same turn over HTTP/SSE."""
+    """The upstream refuses the upgrade: its status and body are the attempt's, read as
+    over HTTP (a 403 fails over to the next credential; a 401 whose OpenAI body says
+    ``invalid_request_error`` would stop, as on HTTP and in CPA, which reads the refusal's
+    body too); ``426 Upgrade Required`` sends the same turn over HTTP/SSE."""
     extra = f"""
   - api-key: "sk-codex-2"
     base-url: "{fakes.responses.base_url}/backend-api/codex"
@@ -479,7 +481,7 @@ async def test_refused_upgrade_fails_over_and_426_falls_back_to_sse(start_proxy,
     text = ws_config(fakes).replace("openai-compatibility:", extra.lstrip("\n") + "openai-compatibility:", 1)
     proxy = await start_proxy(text)
     fake = fakes.responses
-    fake.script(Behavior(status=401, key="sk-codex-1", times=None))
+    fake.script(Behavior(status=403, key="sk-codex-1", times=None))
     for prompt in ("x", "y"):  # round robin: one of the two starts with the refused key
         async with aiohttp.ClientSession() as s, await connect(s, proxy) as ws:
             events = await turn(ws, {"type": "response.create", "model": "codex-model", "input": prompt})

@@ -24,8 +24,9 @@ pipeline's stream handling (translation, usage, failover before the first byte) 
 HTTP path's. Before handing the answer over, the first event is read: an ``error`` event
 carrying an HTTP status (CPA ``parseCodexWebsocketError``) becomes an error answer with
 that status, so a 429 or 401 fails over as on HTTP. A refused upgrade answers with the
-handshake's status; ``426 Upgrade Required`` falls back to HTTP/SSE (the same body, the
-``http(s)`` URL) instead. ``response.done`` is renamed ``response.completed`` (CPA).
+handshake's status and body (read although aiohttp drops it: ``providers.http``), so it
+is classified as over HTTP; ``426 Upgrade Required`` falls back to HTTP/SSE (the same
+body, the ``http(s)`` URL) instead. ``response.done`` is renamed ``response.completed`` (CPA).
 
 Follow-ups (:data:`CONTINUES_HEADER`): a Codex turn that names the previous response goes
 only on the kept socket that completed it; anywhere else (a new socket, the upstream
@@ -73,6 +74,7 @@ from cliproxy.providers.codex_ws_wire import (
     websocket_url,
     websockets_enabled,
 )
+from cliproxy.providers.http import refused_upgrade_body
 from cliproxy.providers.impersonate import OriginRouter
 from cliproxy.providers.transport import (
     UpstreamClient,
@@ -260,21 +262,24 @@ class WebSocketUpstream:
         session, http_proxy = self.http._session(proxy)  # the shared pool and its proxy
         timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=2.0)
         try:
-            async with asyncio.timeout(self.http.connect_timeout):
-                ws = await session.ws_connect(
-                    url,
-                    headers=headers,
-                    proxy=http_proxy,
-                    timeout=timeout,
-                    max_msg_size=0,
-                    autoping=True,
-                    decode_text=False,  # the events go on as bytes: no str round trip
-                )
+            # aiohttp drops a refused upgrade's body: it is read here (xAI's free-usage 429
+            # says so only there), within the handshake's time limit
+            with refused_upgrade_body() as refusal:
+                async with asyncio.timeout(self.http.connect_timeout):
+                    ws = await session.ws_connect(
+                        url,
+                        headers=headers,
+                        proxy=http_proxy,
+                        timeout=timeout,
+                        max_msg_size=0,
+                        autoping=True,
+                        decode_text=False,  # the events go on as bytes: no str round trip
+                    )
         except aiohttp.WSServerHandshakeError as exc:
             if exc.status == 426:  # the upstream wants HTTP: same body over SSE
                 hdrs = {**headers, "Content-Type": "application/json", "Accept": "text/event-stream"}
                 return await self.http.request("POST", to_http_url(url), headers=hdrs, body=body, proxy=proxy)
-            return refused(exc.status, exc.headers)
+            return refused(exc.status, exc.headers, refusal[0] if refusal else b"")
         except TimeoutError as exc:
             raise UpstreamNetworkError(
                 "upstream connect timed out",

@@ -206,13 +206,16 @@ def error_body(obj: dict[str, Any], status: int) -> bytes:
 
 
 class _Refused:
-    """The answer to a refused upgrade: its status, a JSON error body."""
+    """The answer to a refused upgrade: its status, and the upstream's body (a JSON error
+    of our own when it sent none)."""
 
-    def __init__(self, status: int, headers: Mapping[str, str] | None) -> None:
+    def __init__(self, status: int, headers: Mapping[str, str] | None, body: bytes = b"") -> None:
         self.status = status
         self.headers: Mapping[str, str] = dict(headers or {})
-        message = f"upstream refused the WebSocket upgrade (HTTP {status})"
-        self._body = orjson.dumps({"error": {"message": message, "type": "upstream_error"}})
+        if not body.strip():
+            message = f"upstream refused the WebSocket upgrade (HTTP {status})"
+            body = orjson.dumps({"error": {"message": message, "type": "upstream_error"}})
+        self._body = body
 
     async def read(self) -> bytes:
         return self._body
@@ -224,8 +227,9 @@ class _Refused:
         return None
 
 
-def refused(status: int, headers: Mapping[str, str] | None) -> UpstreamResponse:
-    return _Refused(status, headers)
+def refused(status: int, headers: Mapping[str, str] | None, body: bytes = b"") -> UpstreamResponse:
+    """A refused upgrade as an answer the pipeline classifies as it would over HTTP."""
+    return _Refused(status, headers, body)
 
 
 def continuation_lost() -> UpstreamResponse:

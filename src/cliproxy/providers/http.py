@@ -23,12 +23,20 @@ This is the default ``UpstreamClient`` of ``cliproxy.providers.transport``. Dire
 a proxy, and every request with ``upstream-http: aiohttp``, through aiohttp, whose answers
 are ``AiohttpResponse`` objects (aiohttp's own response class, given the ``chunks`` the
 protocol asks for), so no wrapper is made per request.
+
+aiohttp's ``ws_connect`` closes the answer to a refused WebSocket upgrade unread, and
+its error carries only the status and headers; a dial inside :func:`refused_upgrade_body`
+gets that answer's body too (read by ``AiohttpResponse`` as the headers arrive, at most
+:data:`REFUSAL_BODY_LIMIT` bytes, within the dial's own time limit), so a refusal that
+names its reason in the body (xAI's free-usage 429) is read as it is over HTTP.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any, Protocol, cast
 
 import aiohttp
@@ -46,6 +54,7 @@ __all__ = [
     "network_error",
     "proxy_key",
     "read_body",
+    "refused_upgrade_body",
 ]
 
 log = logging.getLogger(__name__)
@@ -55,11 +64,48 @@ _DIRECT = ("", "direct", "none")
 DEFAULT_CONNECT = 30.0
 DEFAULT_FIRST_BYTE = 600.0
 DEFAULT_IDLE = 600.0
+REFUSAL_BODY_LIMIT = 64 * 1024
+
+# the list a WebSocket dial of this task collects a refused upgrade's body into
+_refusal: ContextVar[list[bytes] | None] = ContextVar("refused_upgrade_body", default=None)
+
+
+@contextlib.contextmanager
+def refused_upgrade_body() -> Iterator[list[bytes]]:
+    """A list that receives the body of an answer of status 400 or more to the requests
+    made inside the block by this task (one WebSocket upgrade: aiohttp drops that body)."""
+    sink: list[bytes] = []
+    token = _refusal.set(sink)
+    try:
+        yield sink
+    finally:
+        _refusal.reset(token)
 
 
 class AiohttpResponse(aiohttp.ClientResponse):
     """aiohttp's response as an ``UpstreamResponse``: reading raises ``TimeoutError`` or
     ``ConnectionError`` (the transport contract), never aiohttp's own error types."""
+
+    async def start(self, connection: Any) -> aiohttp.ClientResponse:
+        await super().start(connection)
+        if self.status >= 400:  # the only cost to other answers: this test
+            sink = _refusal.get()
+            if sink is not None:
+                sink.append(await self._head_of_body())
+        return self
+
+    async def _head_of_body(self) -> bytes:
+        """Up to :data:`REFUSAL_BODY_LIMIT` bytes of the body (what arrived, on a failure)."""
+        parts: list[bytes] = []
+        size = 0
+        with contextlib.suppress(aiohttp.ClientError, ConnectionError):
+            while size < REFUSAL_BODY_LIMIT:
+                chunk = await self.content.read(REFUSAL_BODY_LIMIT - size)
+                if not chunk:
+                    break
+                parts.append(chunk)
+                size += len(chunk)
+        return b"".join(parts)
 
     async def read(self) -> bytes:
         try:
