@@ -419,3 +419,38 @@ def test_writes_and_deletes_never_reach_containers_shared_with_another_body():
     assert attempt["tools"] == [{"n": 1}, {"n": 2}]
     assert client == {"messages": [{"role": "user", "content": "hi", "cache": {"t": 1}}], "tools": [{"n": 1}]}
     assert not P.delete(attempt, P.parse("messages.5"))  # nothing there: nothing copied or removed
+
+
+# --- "#": every element ------------------------------------------------------------
+
+
+def test_override_writes_every_element():
+    """CPA TestApplyPayloadConfigProjectionOverrideWritesEveryMatch: ``items.#.value``
+    sets ``value`` on each element of ``items``."""
+    r = one("override", {"items.#.value": [1, 2]})
+    assert run(r, {"items": [{"value": 1}, {"value": 2}]}) == {
+        "items": [{"value": [1, 2]}, {"value": [1, 2]}]
+    }
+
+
+def test_override_raw_writes_every_element():
+    """CPA TestApplyPayloadConfigProjectionOverrideRawWritesEveryMatch."""
+    r = one("override-raw", {"items.#.value": "[1,2]"})
+    assert run(r, {"items": [{"value": 1}, {}]}) == {"items": [{"value": [1, 2]}, {"value": [1, 2]}]}
+
+
+def test_every_element_default_and_filter():
+    """Per element: a default fills the elements that lack the field, a filter removes it
+    from each; no array, nothing happens; a ``#`` as the last part stays the array's
+    length. (CPA checks a default's ``items.#.value`` once, as a projection: with one
+    element holding the field, it writes none; here each element is its own field.)"""
+    r = one("default", {"tools.#.strict": True})
+    body = {"tools": [{"name": "a"}, {"name": "b", "strict": False}]}
+    assert run(r, body)["tools"] == [{"name": "a", "strict": True}, {"name": "b", "strict": False}]
+    r = one("filter", ["tools.#.cache_control"])
+    body = {"tools": [{"name": "a", "cache_control": {}}, {"name": "b"}]}
+    assert run(r, body) == {"tools": [{"name": "a"}, {"name": "b"}]}
+    r = one("override", {"tools.#.x": 1})
+    assert run(r, {"tools": {"not": "an array"}}) == {"tools": {"not": "an array"}}
+    assert P.get({"tools": [1, 2, 3]}, P.parse("tools.#")) == 3
+    assert P.resolve({"a": [{"b": 1}, {"b": 2}]}, P.parse("a.#.b")) == [("a", "0", "b"), ("a", "1", "b")]

@@ -2,9 +2,11 @@
 
 Paths are dot-separated keys (``\\.`` escapes a dot), array indexes (``tools.0``),
 ``-1`` to append on set, ``:12`` for an object key that looks like a number, ``#`` for
-an array's length on get, and queries: ``tools.#(type=="web_search")`` picks the first
-matching element, ``#(...)#`` every one. :func:`resolve` turns a query path into the
-concrete paths it selects in a document; get/set/delete then take concrete paths.
+an array's length on get (as the last part) or for every element of the array (before
+another part: ``items.#.value``, as CPA's payload rules write each match), and queries:
+``tools.#(type=="web_search")`` picks the first matching element, ``#(...)#`` every
+one. :func:`resolve` turns such a path into the concrete paths it selects in a document;
+get/set/delete then take concrete paths.
 """
 
 from __future__ import annotations
@@ -71,8 +73,8 @@ def _query(part: str) -> tuple[str, bool] | None:
 
 
 def has_query(path: Path) -> bool:
-    """The path holds a ``#(...)`` part."""
-    return any(part.startswith("#(") for part in path)
+    """The path holds a ``#(...)`` part, or a ``#`` for every element (not the last part)."""
+    return any(part.startswith("#(") for part in path) or "#" in path[:-1]
 
 
 def resolve(doc: Any, path: Path) -> list[Path]:
@@ -80,15 +82,22 @@ def resolve(doc: Any, path: Path) -> list[Path]:
     if not has_query(path):
         return [path]
     found: list[Path] = [()]
-    for part in path:
-        query = _query(part)
-        if query is None:
+    last = len(path) - 1
+    for i, part in enumerate(path):
+        if part == "#" and i < last:  # every element that is there
+            found = [(*base, str(n)) for base in found for n in range(_length(get(doc, base)))]
+        elif (query := _query(part)) is not None:
+            found = _select(doc, found, *query)
+        else:
             found = [(*p, part) for p in found]
             continue
-        found = _select(doc, found, *query)
         if not found:
             return []
     return found
+
+
+def _length(node: Any) -> int:
+    return len(node) if isinstance(node, list) else 0
 
 
 def _select(doc: Any, bases: list[Path], query: str, every: bool) -> list[Path]:
