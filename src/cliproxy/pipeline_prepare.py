@@ -199,7 +199,7 @@ def start_attempt(
     )
     if signed is not None:  # Claude signatures in the configured cache or bypass mode
         req = signed.prepare(req)
-    if provider.key == "antigravity" and req.tools and up_fmt is _GEMINI:  # call ids, tool schemas (CPA)
+    if provider.key == "antigravity" and up_fmt is _GEMINI:  # call ids (a history without tools too), schemas
         req = for_antigravity(req)
     scope = None
     if up_fmt is _CLAUDE and call.action == "generate":  # signed thinking a client cannot carry
