@@ -17,7 +17,7 @@ import orjson
 from cliproxy.errors import RequestError
 from cliproxy.translate import ir
 from cliproxy.translate.carriers import CLAUDE_CARRIER_PREFIX, read_claude_carrier
-from cliproxy.translate.signatures import compatible_signature, is_grok_signature
+from cliproxy.translate.signatures import GEMINI_SKIP_VALIDATOR, compatible_signature, is_grok_signature
 
 __all__ = ["BlockParser", "is_server_block", "name_from_call_id", "rest"]
 
@@ -70,6 +70,28 @@ def _gemini_carried(text: str, value: str) -> tuple[str, str | None] | None:
     if text and direction == "previous":
         return None
     return sig, f"{direction}:{kind}"
+
+
+def _tool_use_signature(block: dict[str, Any]) -> str | None:
+    """A Gemini signature carried on the tool_use block itself (``signature``,
+    ``thought_signature`` or ``extra_content.google.thought_signature``, CPA's paths), the
+    first one that is Gemini's; a Claude client that keeps a Gemini call's signature there
+    gets it back on the call."""
+    extra = block.get("extra_content")
+    google = extra.get("google") if type(extra) is dict else None
+    for value in (
+        block.get("signature"),
+        block.get("thought_signature"),
+        google.get("thought_signature") if type(google) is dict else None,
+    ):
+        if (
+            type(value) is str
+            and value
+            and (sig := compatible_signature("gemini", value, "gemini_function_call"))
+        ):
+            # the validator skip is not a signature: the builder puts it where Gemini needs one
+            return sig if sig != GEMINI_SKIP_VALIDATOR else None
+    return None
 
 
 def _fail(path: str, what: str) -> RequestError:
@@ -183,7 +205,11 @@ class BlockParser:
         except orjson.JSONEncodeError as exc:
             raise _fail(f"{path}.input", f"cannot be encoded: {exc}") from None
         self.calls[call_id] = name
-        return ir.ToolCall(call_id, name, arguments, extras=rest(block, _TOOL_USE))
+        extras = rest(block, _TOOL_USE)
+        sig = _tool_use_signature(block) if extras is not None else None
+        return ir.ToolCall(
+            call_id, name, arguments, signature=sig, family="gemini" if sig else None, extras=extras
+        )
 
     def _tool_result(self, block: dict[str, Any], path: str) -> ir.Block:
         call_id = _str(block, "tool_use_id", path)
