@@ -114,8 +114,8 @@ class CodexProvider(Provider):
         identity = self.identity
         accept = "application/json" if whole else "text/event-stream"
         headers = {"Content-Type": "application/json", "Accept": accept}
-        token = cred.access_token or cred.api_key
-        headers["Authorization"] = f"Bearer {token}"
+        if token := cred.access_token or cred.api_key:  # an entry without a key sends none (CPA)
+            headers["Authorization"] = f"Bearer {token}"
         headers.update(identity.headers(cred, client_headers))
         headers.update(copy_client_headers(cred, client_headers))
         identity.finish(headers)
