@@ -88,7 +88,8 @@ class _Builder:
         if isinstance(block, ir.Thinking):
             return self._thinking(block)
         if isinstance(block, ir.ToolCall):
-            return [self._call(block)]
+            # a call without a name is nothing Gemini can run or pair with a result (CPA skips it)
+            return [self._call(block)] if block.name or self.native else []
         if isinstance(block, ir.ToolResult):
             return self._result(block)
         if isinstance(block, ir.MEDIA):
