@@ -214,7 +214,7 @@ def start_attempt(
         )
         req = scope.restore(req)
     body = pipe.translations.adapter(up_fmt).build_request(req)
-    if up_fmt is _GEMINI and signed is None:
+    if up_fmt is _GEMINI and (signed is None or signed.responses):  # (a Responses client: calls too)
         _sanitize_gemini(body, model)
     elif compat:
         _compat_body(pipe.config, call, up_fmt, body)

@@ -16,6 +16,11 @@ Gemini-shaped API), in CPA's two modes (``internal/cache/signature_cache.go``,
 
 A thinking block whose signature cannot be resolved is dropped (Antigravity's Claude
 rejects unsigned or foreign thinking); redacted thinking is never sent.
+
+A Responses client's reasoning items take neither mode (CPA's Responses translator): an
+``encrypted_content`` that is a Claude signature (native ``E`` or Antigravity's ``R``) goes
+in the ``R`` form with the item's summary text; any other value, or an item without text,
+is left out.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ __all__ = ["SIGNATURE_OUT", "AntigravityClaudeSignatures", "antigravity_claude_s
 
 # request extras key: the callable that turns an upstream signature into the client's value
 SIGNATURE_OUT = "_signature_out"
+_CLIENTS = (Format.CLAUDE, Format.RESPONSES)
 
 
 @dataclass(slots=True)
@@ -41,11 +47,14 @@ class AntigravityClaudeSignatures:
     model: str
     cache_mode: bool = True
     strict: bool = False
+    responses: bool = False  # a Responses client: its own signatures, no cache, no response hook
 
     # ---- request side
 
     def resolve(self, text: str, raw: str | None) -> str | None:
         """The ``thoughtSignature`` to send for a thinking block, or None (drop it)."""
+        if self.responses:
+            return antigravity_claude_signature(raw)
         if self.cache_mode:
             if text:
                 cached = self.cache.get(self.model, text)
@@ -78,6 +87,8 @@ class AntigravityClaudeSignatures:
                 if sig is not None:
                     blocks.append(ir.Thinking(b.text, sig, "gemini", extras=b.extras))
             messages.append(ir.Message(msg.role, blocks, msg.name, msg.extras))
+        if self.responses:
+            return replace(req, messages=messages)
         return replace(req, messages=messages, extras={**req.extras, SIGNATURE_OUT: self.to_client})
 
     # ---- response side
@@ -99,12 +110,14 @@ class AntigravityClaudeSignatures:
 def antigravity_claude_signatures(
     cache: SignatureCache, config: Any, *, provider: str, client: Format, upstream: Format, model: str
 ) -> AntigravityClaudeSignatures | None:
-    """The signature handling of one attempt: a Claude client, a Claude model behind
-    Antigravity (its Gemini-shaped upstream), in the mode the config names; else None."""
-    if provider != "antigravity" or upstream is not Format.GEMINI or client is not Format.CLAUDE:
+    """The signature handling of one attempt: a Claude (or Responses) client, a Claude model
+    behind Antigravity (its Gemini-shaped upstream), in the mode the config names; else None."""
+    if provider != "antigravity" or upstream is not Format.GEMINI or client not in _CLIENTS:
         return None
     if provider_from_model(model) != "claude":
         return None
+    if client is Format.RESPONSES:
+        return AntigravityClaudeSignatures(cache, model, responses=True)
     return AntigravityClaudeSignatures(
         cache,
         model,
