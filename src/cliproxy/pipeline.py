@@ -25,7 +25,6 @@ credential's attempts share: its ``AttemptPlan``), a failed attempt's consequenc
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable, Collection, Coroutine, Mapping
 from functools import partial
 from typing import Any
@@ -34,6 +33,7 @@ from cliproxy import presence, replies, route_explain
 from cliproxy.access import KEY_POLICY
 from cliproxy.calls import Call, Reply, RequestTerminated, StreamReply
 from cliproxy.credentials.concurrency import Gate, Picker
+from cliproxy.credentials.cooldown import round_wait
 from cliproxy.credentials.derived_session import affinity_key
 from cliproxy.credentials.explain import NOTES, note_attempt
 from cliproxy.credentials.pool import Pool
@@ -311,10 +311,10 @@ class Pipeline:
     async def _wait_for_cooldown(self, route: ModelRoute) -> bool:
         limit = float(self.config.max_retry_interval or 0)
         wait = await self.pool.next_available_in(route.model, route.providers, supports=route.supports)
-        if wait is None or limit <= 0 or wait > limit:
+        pause = round_wait(wait, limit) if wait is not None else None
+        if pause is None:
             return False
-        jitter = random.uniform(0, min(wait / 4, 2.0)) if wait > 0 else 0.0
-        return await presence.pause(wait + jitter)  # ends early for a client that left
+        return await presence.pause(pause)  # ends early for a client that left
 
     def _picker(self, route: ModelRoute, tried: set[str], session_key: str | None, scheduler: Any) -> Picker:
         """Another candidate for a request whose pick is at its ``max-concurrency``."""

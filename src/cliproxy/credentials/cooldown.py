@@ -28,6 +28,7 @@ cool a credential it shares with others.
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -57,12 +58,14 @@ __all__ = [
     "match_scoped_rule",
     "next_quota_backoff",
     "next_record",
+    "round_wait",
     "transient_seconds",
 ]
 
 QUOTA_BACKOFF_BASE = 1.0
 QUOTA_BACKOFF_MAX = 30 * 60.0
 TRANSIENT_COOLDOWN = 60.0
+ROUND_JITTER_CAP = 2.0  # the most a wait between retry rounds is spread by
 HALF_HOUR = 30 * 60.0
 TWELVE_HOURS = 12 * 3600.0
 
@@ -233,6 +236,21 @@ def transient_seconds(setting: int) -> float:
     if setting < 0:
         return 0.0
     return TRANSIENT_COOLDOWN if setting == 0 else float(setting)
+
+
+def round_wait(wait: float, limit: float) -> float | None:
+    """How long to sleep before another retry round, or None for no round (CPA's rule).
+
+    ``wait`` is the time until a credential is free, ``limit`` ``max-retry-interval``. A
+    credential free now is retried at once, whatever the limit; a later one only within a
+    positive limit. The wait grows by up to a quarter (at most 2 s) so that requests that
+    failed together do not all come back at once, but never past the limit."""
+    if wait <= 0:
+        return 0.0
+    if limit <= 0 or wait > limit:
+        return None
+    spread = min(wait / 4, ROUND_JITTER_CAP, limit - wait)
+    return wait + random.uniform(0, spread) if spread > 0 else wait
 
 
 def next_quota_backoff(level: int) -> tuple[float, int]:
