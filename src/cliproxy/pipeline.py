@@ -212,13 +212,21 @@ class Pipeline:
         if call.stream:  # only a stream's attempt sets BOOTSTRAP_ERROR, the one use of this
             BOOTSTRAP_LEFT.set(bootstrap)
         last: UpstreamError | None = None
+        windows = None  # the rounds of each candidate, when one has a request-retry of its own
+        if self.pool.retry_overrides:
+            windows = self.pool.retry_windows(route.model, route.providers, route.supports, rounds - 1)
+            rounds = max(windows.values(), default=rounds - 1) + 1
         try:
             for round_no in range(rounds):
                 tried: set[str] = set()  # the credentials that failed this round
+                skipped = 0  # those in ``tried`` only because they sit this round out
                 failed: UpstreamError | None = None  # this round's last failure
                 if round_no:  # a later round, after a wait: the config of now
                     max_creds = int(self.config.max_retry_credentials or 0)
-                while not max_creds or len(tried) < max_creds:
+                    if windows is not None:  # whose own request-retry ran out sit out
+                        tried = {cid for cid, limit in windows.items() if limit < round_no}
+                        skipped = len(tried)  # (they count for no max-retry-credentials)
+                while not max_creds or len(tried) - skipped < max_creds:
                     pin = call.pin if call.pin and call.pin not in tried else ""
                     try:
                         cred = await self.pool.pick(  # 5. credential pick

@@ -104,6 +104,8 @@ class Pool:
         self.on_cool: Callable[[str], None] | None = None
         self._creds: dict[str, Credential] = {}
         self._sorted: tuple[Credential, ...] = ()
+        # some credential has its own request-retry (CPA's per-credential retry windows)
+        self.retry_overrides = False
         self._groups: dict[tuple[Any, ...], _Group] = {}
         self._model_keys: dict[str, str] = {}  # model -> model_key(model), memoized
         # the memory backend's own cooldown table (the same dict, never replaced): while it
@@ -187,6 +189,7 @@ class Pool:
         creds = {c.id: c for c in credentials}
         self._creds = creds
         self._sorted = tuple(sorted(creds.values(), key=lambda c: c.id))
+        self.retry_overrides = any(c.request_retry is not None for c in self._sorted)
         self._groups.clear()
         return [
             key
@@ -249,6 +252,21 @@ class Pool:
         provider = next(iter(wanted)) if single and wanted else ""
         rotation = f"{provider}:{mk}" if single else f"mixed:{mk}"
         return _Group(creds, top, len(top) == len(creds), rotation, provider)
+
+    def retry_windows(
+        self, model: str, providers: Sequence[str] | None, supports: Supports | None, default: int
+    ) -> dict[str, int]:
+        """How many retry rounds each candidate for ``model`` takes part in: its own
+        ``request-retry`` when it has one, else ``default`` (the global one). A credential
+        sits out round ``n`` when its number is below ``n``, as CPA's retry rounds do."""
+        wanted = {p.strip().lower() for p in providers} if providers is not None else None
+        return {
+            c.id: default if c.request_retry is None else c.request_retry
+            for c in self._sorted
+            if not c.disabled
+            and (wanted is None or c.provider in wanted)
+            and (supports is None or supports(c, model))
+        }
 
     # selection -----------------------------------------------------------------
 
