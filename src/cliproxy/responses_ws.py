@@ -34,6 +34,9 @@ and to the same one when its socket is gone (``Call.pin`` / ``Call.pinned``). Un
 which closes the client socket to make the client replay the turn, the client never
 notices.
 
+A response id the upstream repeats on the socket (xAI's does) reaches the client as a
+fresh one, the output items' ids with it (``cliproxy.formats.responses_ws_ids``).
+
 Stream replies are cut into events with ``bytes.split`` (:class:`_Frames`), and the events
 one upstream read brought are handed to the server's ``send_all`` together (one write).
 """
@@ -61,6 +64,7 @@ from cliproxy.formats.responses_ws import (
     is_prewarm,
     prewarm_events,
 )
+from cliproxy.formats.responses_ws_ids import ResponseIds
 from cliproxy.formats.sse import SSEDecoder
 from cliproxy.formats.validate import check_depth
 from cliproxy.pipeline import Pipeline
@@ -131,6 +135,7 @@ class ResponsesSession:
         self.recorder = recorder
         self.wire = wire
         self.turns = 0
+        self.ids = ResponseIds()  # an id the upstream repeats is made new for the client
         # the credential whose kept upstream socket holds this conversation: a follow-up is
         # pinned to it and sent as previous_response_id + the new items (CPA)
         self.pin = ""
@@ -222,9 +227,13 @@ class ResponsesSession:
     ) -> Close | None:
         tracker = _Turn()
         rest = reply.rest
+        ids = self.ids
+        ids.start()
         try:
             async for batch in _batches(reply.first, rest):
                 for n, data in enumerate(batch):
+                    if ids.pending or ids.renaming:  # (the history keeps what the client got)
+                        data = batch[n] = ids.see(data)
                     kind = tracker.see(data)
                     if kind == "error":
                         await send_all(batch[: n + 1])
@@ -240,6 +249,7 @@ class ResponsesSession:
             log.info("responses websocket: upstream stream broke: %s", exc)
             return Close(1011, "upstream connection broke")
         finally:
+            ids.end()
             await rest.aclose()  # type: ignore[attr-defined]
         if tracker.completed is not None:
             self.history.turn_done(request, tracker.output(), tracker.response_id)

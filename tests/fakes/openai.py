@@ -8,6 +8,8 @@ the Responses WebSocket on ``GET /backend-api/codex/responses`` and ``GET /v1/re
 (``openai_responses.handle_ws``);
 Kimi Code's ``POST /coding/v1/chat/completions``.
 Auth: ``Authorization: Bearer <key>``.
+``fake.compact_answers`` (a list of JSON values) answers the next ``/responses/compact``
+calls with those, one each, instead of a compaction (an upstream's odd answer).
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ class OpenAIFake(FakeServer):
         return await openai_images.edits(self, request)
 
     async def _compact(self, request: web.Request) -> web.StreamResponse:
+        scripted: list[Any] | None = getattr(self, "compact_answers", None)
+        if scripted:
+            return self.json_response(scripted.pop(0))
         return self.json_response(openai_responses.compact(self.body(request)))
 
     async def _models(self, request: web.Request) -> web.StreamResponse:

@@ -9,7 +9,8 @@ request's ``input``, then the previous response's ``output``, then the new items
 duplicates dropped; ``previous_response_id`` and ``type`` go, ``model`` and
 ``instructions`` are carried over, ``stream`` is always true. A follow-up that already
 carries the transcript (model output items in its input, or a Codex local-compaction
-summary) replaces it instead. ``generate: false`` on the first message is a prewarm,
+summary) replaces it instead; after a turn that asked for a compaction
+(``compaction_trigger``) and got one, its output is the whole transcript. ``generate: false`` on the first message is a prewarm,
 answered locally with a synthetic ``response.created`` / ``response.completed``.
 
 Errors are :class:`MessageError` (status, message, code, param): the session sends them
@@ -44,6 +45,7 @@ APPEND = "response.append"
 TOOL_CALLS = frozenset({"function_call", "custom_tool_call", "local_shell_call"})
 TOOL_OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output", "local_shell_call_output"})
 COMPACTION = frozenset({"compaction", "compaction_summary"})
+TRIGGER = "compaction_trigger"  # Codex's request for a compaction, an input item
 # Codex's local compaction summary: the user message that starts a compacted transcript
 COMPACTION_SUMMARY_PREFIX = (
     "Another language model started to solve this problem and produced a summary of its thinking "
@@ -78,6 +80,8 @@ class History:
     pending: list[str] = field(default_factory=list)
 
     def turn_done(self, request: dict[str, Any], output: list[Any], response_id: str) -> None:
+        if _compacted(request, output):  # the compaction is the conversation from here on
+            request = {**request, "input": []}
         self.request = request
         self.output = output
         self.response_id = response_id
@@ -293,6 +297,17 @@ def _text_of(message: dict[str, Any]) -> str:
 
 def _has_compaction(items: list[Any]) -> bool:
     return any(_type(i) in COMPACTION for i in items)
+
+
+def _compacted(request: dict[str, Any], output: list[Any]) -> bool:
+    """A turn that asked for a compaction (Codex's ``compaction_trigger``) and got one: its
+    output replaces the transcript, so the next turn is not compacted again nor carries
+    what the compaction summarised (CPA drops the trigger; its xAI socket keeps only the
+    compaction)."""
+    if not _has_compaction(output):  # (the output is a few items: the common turn stops here)
+        return False
+    items = request.get("input")
+    return isinstance(items, list) and any(_type(i) == TRIGGER for i in items)
 
 
 def _input_of(request: dict[str, Any]) -> list[Any]:

@@ -69,6 +69,7 @@ from cliproxy.providers.codex_ws_wire import (
     error_status,
     refused,
     sse_event,
+    streamed,
     to_http_url,
     websocket_request,
     websocket_url,
@@ -278,6 +279,7 @@ class WebSocketUpstream:
         except aiohttp.WSServerHandshakeError as exc:
             if exc.status == 426:  # the upstream wants HTTP: same body over SSE
                 hdrs = {**headers, "Content-Type": "application/json", "Accept": "text/event-stream"}
+                body = streamed(body)  # (xAI's socket message leaves ``stream`` out)
                 return await self.http.request("POST", to_http_url(url), headers=hdrs, body=body, proxy=proxy)
             return refused(exc.status, exc.headers, refusal[0] if refusal else b"")
         except TimeoutError as exc:

@@ -31,6 +31,7 @@ __all__ = [
     "error_status",
     "refused",
     "sse_event",
+    "streamed",
     "to_http_url",
     "websocket_request",
     "websocket_url",
@@ -126,6 +127,21 @@ def create_message(body: bytes | None) -> bytes:
     """The HTTP body as a ``response.create`` message (CPA ``buildCodexWebsocketRequestBody``)."""
     rest = (body or b"{}").strip()[1:]
     return b'{"type":"response.create"' + (rest if rest.lstrip()[:1] == b"}" else b"," + rest)
+
+
+def streamed(body: bytes | None) -> bytes | None:
+    """A turn's body with ``"stream": true`` for its HTTP/SSE fallback (a body made for the
+    socket may leave it out)."""
+    if not body or body.find(b'"stream":true') >= 0:
+        return body
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body
+    if not isinstance(obj, dict):
+        return body
+    obj["stream"] = True
+    return orjson.dumps(obj)
 
 
 def sse_event(data: bytes, kind: str, obj: dict[str, Any]) -> bytes:

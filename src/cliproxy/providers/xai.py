@@ -29,7 +29,10 @@ free usage waits out xAI's rolling 24-hour window.
 ``POST /v1/responses/compact`` goes to ``{base}/responses/compact`` on the public API (the
 CLI chat proxy has no such endpoint: its 404 would cool every account), with the standard
 API headers, a JSON answer, and a body shaped as for chat but without ``stream``, tools,
-sampling limits or ``compaction_trigger`` items (CPA's ``executeCompact``).
+sampling limits or ``compaction_trigger`` items (CPA's ``executeCompact``). A streamed
+request whose input carries Codex's ``compaction_trigger`` goes there too, its answer told
+as a Responses stream (:mod:`cliproxy.providers.xai_compaction`), over HTTP also for a
+client on the Responses WebSocket.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import KIND_OAUTH, Credential, parse_bool
 from cliproxy.errors import UnsupportedError, UpstreamError
 from cliproxy.formats import Format
-from cliproxy.providers import xai_media, xai_replay, xai_request, xai_session
+from cliproxy.providers import xai_compaction, xai_media, xai_replay, xai_request, xai_session
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers, error_message
 from cliproxy.providers.codex_stream import CompletedOutput
 from cliproxy.providers.codex_ws import websocket_request
@@ -81,6 +84,10 @@ _NOT_COMPACTED = (
     "top_k",
     "stop",
 )
+# what xAI's socket message carries none of (CPA ``buildXAIWebsocketRequestBody``); unlike
+# CPA, ``store`` stays the client's: every turn resends the whole conversation, so nothing
+# needs xAI to keep responses a Codex client asked it not to keep (``store: false``)
+_NOT_ON_SOCKET = ("stream", "stream_options", "background")
 # the Grok CLI chat proxy's free tier: "Usage resets over a rolling 24-hour window"
 FREE_USAGE_WINDOW = 24 * 3600.0
 
@@ -148,11 +155,13 @@ class XAIProvider(Provider):
             body.pop(name, None)
         if action == "compact":  # the client's own body (pass-through): nothing carried
             xai_session.carry(body, body, client_headers, model, Format.RESPONSES)
+        # Codex asks for a compaction in a streamed turn: xAI's compact endpoint answers it (CPA)
+        trigger = action == "generate" and xai_compaction.has_trigger(body)
         # the last turn's reasoning the client left out, back (CPA: before the input is shaped)
         scope = xai_replay.restore(self.replay, body, model) if xai_replay.CARRIED in body else None
         plan = xai_request.shape(body, model, x_search=self.inject_x_search)
-        if action == "compact":
-            return self._compact_request(cred, body, client_headers, scope)
+        if action == "compact" or trigger:
+            return self._compact_request(cred, body, client_headers, scope, streamed=trigger)
         base = self.chat_base_url(cred)
         headers = self._headers(cred, client_headers, "text/event-stream")
         xai_session.apply(body, headers)
@@ -166,6 +175,8 @@ class XAIProvider(Provider):
         if url.startswith("ws"):
             for name in _CLI_HEADERS:
                 headers.pop(name, None)
+            for name in _NOT_ON_SOCKET:  # a socket message streams anyway (CPA leaves them out)
+                body.pop(name, None)
         else:
             url = base + "/responses"
         # a response.completed with its output left out, made whole (CPA), and with a replay
@@ -186,19 +197,27 @@ class XAIProvider(Provider):
         body: dict[str, Any],
         client_headers: Mapping[str, str],
         scope: xai_replay.Scope | None,
+        *,
+        streamed: bool = False,
     ) -> UpstreamRequest:
+        """``streamed``: a generation carrying ``compaction_trigger``, answered as a stream."""
         for name in _NOT_COMPACTED:
             body.pop(name, None)
         items = body.get("input")
         if isinstance(items, list):  # Codex's marker, no item xAI knows
-            body["input"] = [i for i in items if type(i) is not dict or i.get("type") != "compaction_trigger"]
+            body["input"] = [
+                i for i in items if type(i) is not dict or i.get("type") != xai_compaction.TRIGGER
+            ]
         headers = self._headers(cred, client_headers, "application/json")
         xai_session.apply(body, headers)
         headers.update(copy_client_headers(cred, client_headers))
         url = self.compact_base_url(cred) + "/responses/compact"
         # a compaction that succeeds summarises the replayed turn: it never comes back (CPA)
-        rewrite = scope.compacted if scope is not None else None
-        return UpstreamRequest(url, headers, orjson.dumps(body), False, rewrite_body=rewrite)
+        forget = scope.compacted if scope is not None else None
+        if streamed:
+            events = xai_compaction.CompactionStream(body, str(body.get("model") or ""), forget)
+            return UpstreamRequest(url, headers, orjson.dumps(body), True, rewrite_chunk=events)
+        return UpstreamRequest(url, headers, orjson.dumps(body), False, rewrite_body=forget)
 
     def prepare(
         self,
