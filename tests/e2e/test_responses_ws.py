@@ -256,6 +256,40 @@ async def test_prewarm_is_answered_locally(ws_proxy):
     assert len(ws_messages(fake)[0].json["input"]) == 2  # the prewarm's input, then the new message
 
 
+async def test_a_later_warm_up_is_answered_locally_too(ws_proxy):
+    """A ``generate: false`` after a real turn (deliberate difference: CPA sends it
+    upstream, where xAI never ends it) is answered at once; its input joins the
+    conversation the next turn sends."""
+    fake = ws_proxy.fakes.responses
+    async with aiohttp.ClientSession() as s, await connect(s, ws_proxy) as ws:
+        first = await turn(ws, {"type": "response.create", "model": "codex-model", "input": "hello"})
+        assert first[-1]["type"] == "response.completed"
+        sent = len(ws_messages(fake))
+        warm = await turn(
+            ws,
+            {
+                "type": "response.create",
+                "model": "codex-model",
+                "generate": False,
+                "previous_response_id": first[-1]["response"]["id"],
+                "input": [{"type": "message", "role": "user", "content": "more context"}],
+            },
+        )
+        assert [e["type"] for e in warm] == ["response.created", "response.completed"]
+        assert len(ws_messages(fake)) == sent  # nothing went upstream
+        real = await turn(
+            ws,
+            {
+                "type": "response.create",
+                "previous_response_id": warm[-1]["response"]["id"],
+                "input": [{"type": "message", "role": "user", "content": "now"}],
+            },
+        )
+    assert real[-1]["type"] == "response.completed"
+    texts = str(ws_messages(fake)[-1].json["input"])
+    assert "more context" in texts and "now" in texts and "generate" not in ws_messages(fake)[-1].json
+
+
 async def test_bad_messages_are_error_events_and_the_socket_stays_usable(ws_proxy):
     async with aiohttp.ClientSession() as s, await connect(s, ws_proxy) as ws:
         await ws.send_str("{not json")

@@ -175,12 +175,14 @@ def _answers_pending(items: list[Any], history: History) -> bool:
 
 
 def is_prewarm(message: dict[str, Any], history: History) -> bool:
-    """``generate: false`` on the first ``response.create``: answered locally (CPA)."""
+    """A ``response.create`` with ``generate: false``: answered locally, its input kept
+    as the conversation (CPA does so for the first message). Deliberate difference: CPA
+    sends a later one upstream, where xAI answers it with ``response.created`` alone and
+    never ends the turn (CPA's xAI executor then makes the end up); here every one is
+    answered at once, as nothing upstream needs it: the next turn sends the conversation
+    (``history`` is not read: a later warm-up is one too)."""
     return (
-        history.request is None
-        and str(message.get("type") or "").strip() == CREATE
-        and "generate" in message
-        and not message["generate"]
+        str(message.get("type") or "").strip() == CREATE and "generate" in message and not message["generate"]
     )
 
 
