@@ -44,6 +44,7 @@ from cliproxy.formats.validate import VALIDATORS
 from cliproxy.models.listing import CLAUDE_CLOAK_PREFIX, uncloak_claude_id
 from cliproxy.models.registry import ModelRoute, Route
 from cliproxy.models.shaping import Shaper
+from cliproxy.models.suffix import split_suffix
 from cliproxy.pipeline_failover import (
     BOOTSTRAP_ERROR,
     BOOTSTRAP_LEFT,
@@ -392,6 +393,11 @@ class Pipeline:
     ) -> Reply | StreamReply:
         provider = plan.provider
         compat = plan.compat
+        suffix = route.suffix
+        if model[-1:] == ")":  # a configured name's own thinking suffix wins over the request's (CPA)
+            base, own = split_suffix(model)
+            if own is not None:
+                model, suffix = base, own
         action = call.action
         generate = action == "generate"
         images = False
@@ -419,7 +425,7 @@ class Pipeline:
                 attempt.body = replies.loads_object(raw)
                 untouched = False
         if shaping is not None:  # 7. thinking, payload rules
-            shaping.thinking.apply(attempt.body, call.body, route.suffix, model, untouched)
+            shaping.thinking.apply(attempt.body, call.body, suffix, model, untouched)
             if shaping.rules is not None:
                 shaping.payload(attempt.body, model, route.requested, attempt.headers)
         elif self.shaper is not None and action == "compact":
@@ -429,7 +435,7 @@ class Pipeline:
                 client_body=call.body,
                 route_model=route.model,
                 requested=route.requested,
-                suffix=route.suffix,
+                suffix=suffix,
                 provider=provider.key,
                 upstream=attempt.fmt,
                 model=model,

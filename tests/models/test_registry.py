@@ -54,12 +54,15 @@ def test_resolve_without_suffix_returns_the_cached_route(registry):
 
 
 def test_model_registered_with_a_suffix_in_its_id_resolves_whole(registry):
+    """The id is found whole, and its suffix is what the request asks for (CPA's
+    TestResolveAPIKeyModelAliasWithResult_SameBasePreservesSuffix: the upstream gets
+    ``name(suffix)``)."""
     build(
         registry,
         {"claude-api-key": [{"api-key": "k", "models": [{"name": "claude-opus-4-6", "alias": "opus(max)"}]}]},
     )
     route = registry.resolve("opus(max)")
-    assert route.model == "opus(max)" and route.suffix is None
+    assert route.model == "opus(max)" and route.suffix == "max"
 
 
 def test_auto_resolves_to_the_newest_registered_model(registry, catalog):

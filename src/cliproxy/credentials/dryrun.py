@@ -54,7 +54,7 @@ async def plan(
     candidates = classify(
         pool.credentials(),
         providers,
-        mk,
+        model,
         supports,
         positive_only=pool.strategy.positive_weights_only,
         tried=(),
@@ -66,7 +66,7 @@ async def plan(
     order: list[Candidate] = []
     bound = None
     if pool.affinity is not None and session_key and remaining:
-        ns = pool._group(mk, providers, supports).rotation_key.split(":", 1)[0]
+        ns = pool._group(model, mk, providers, supports).rotation_key.split(":", 1)[0]
         bound_id = await state.get_binding(f"{ns}::{session_key}::{mk}", pool.affinity_ttl, refresh=False)
         hit = next((c for c in remaining if c.cred.id == bound_id), None)
         if hit is not None:
@@ -77,7 +77,7 @@ async def plan(
     exact = not isinstance(strategy, WeightedRoundRobin)
     cursor = 0
     if isinstance(strategy, RoundRobin) and remaining:
-        cursor = await state.peek_cursor(pool._group(mk, providers, supports).rotation_key)
+        cursor = await state.peek_cursor(pool._group(model, mk, providers, supports).rotation_key)
     step = 0
     while remaining:
         best = max(c.cred.priority for c in remaining)

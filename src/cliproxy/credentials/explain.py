@@ -182,7 +182,7 @@ def classify(
     now: float,
     gates: Mapping[str, tuple[str, str]] | None = None,
 ) -> list[Candidate]:
-    """The state of each credential of ``providers`` for ``model`` (a model key), in the
+    """The state of each credential of ``providers`` for ``model`` (as registered), in the
     pool's own order of filters: disabled, excluded, cooling (``cooldowns``: the
     credential-wide and the model's records by id), tried, a ``gates`` reason (id -> (reason,
     detail): concurrency, steering), else available; available ones below the highest

@@ -227,16 +227,22 @@ class Pool:
         """Sorted distinct providers of enabled credentials (CPA's ``AvailableProviders``)."""
         return sorted({c.provider for c in self._sorted if not c.disabled})
 
-    def _group(self, mk: str, providers: Sequence[str] | None, supports: Supports | None) -> _Group:
-        key = (mk, tuple(providers) if providers is not None else None, supports)
+    def _group(
+        self, model: str, mk: str, providers: Sequence[str] | None, supports: Supports | None
+    ) -> _Group:
+        key = (model, tuple(providers) if providers is not None else None, supports)
         group = self._groups.get(key)
         if group is None:
             if len(self._groups) >= _MAX_GROUPS:
                 self._groups.clear()
-            group = self._groups[key] = self._build_group(mk, providers, supports)
+            group = self._groups[key] = self._build_group(model, mk, providers, supports)
         return group
 
-    def _build_group(self, mk: str, providers: Sequence[str] | None, supports: Supports | None) -> _Group:
+    def _build_group(
+        self, model: str, mk: str, providers: Sequence[str] | None, supports: Supports | None
+    ) -> _Group:
+        # ``supports`` is asked about the model as registered: an alias that carries a
+        # thinking suffix (``public(low)``) is served under that id, not its cooldown key
         wanted = {p.strip().lower() for p in providers} if providers is not None else None
         positive = self.strategy.positive_weights_only
         creds = tuple(
@@ -245,7 +251,7 @@ class Pool:
             if not c.disabled
             and (wanted is None or c.provider in wanted)
             and (not positive or c.weight > 0)
-            and (supports is None or supports(c, mk))
+            and (supports is None or supports(c, model))
         )
         top = _top_tier(creds)
         single = wanted is not None and len(wanted) == 1
@@ -289,11 +295,11 @@ class Pool:
         (with the earliest reset) and :class:`NoCredentialError` when none exists.
         """
         mk = self._model_keys.get(model) or self._model_key(model)
-        group = self._groups.get((mk, tuple(providers) if providers is not None else None, supports))
+        group = self._groups.get((model, tuple(providers) if providers is not None else None, supports))
         if group is None:
-            group = self._group(mk, providers, supports)
+            group = self._group(model, mk, providers, supports)
         if NOTES.get() is not None:  # routing explain: why each candidate is passed over
-            await self._note_skips(mk, providers, tried, supports)
+            await self._note_skips(model, mk, providers, tried, supports)
         if not group.creds:
             raise NoCredentialError(model, list(providers or ()))
         available: Sequence[Credential] = group.creds
@@ -369,14 +375,19 @@ class Pool:
         raise NoCredentialError(model, list(providers or ()))
 
     async def _note_skips(
-        self, mk: str, providers: Sequence[str] | None, tried: Collection[str], supports: Supports | None
+        self,
+        model: str,
+        mk: str,
+        providers: Sequence[str] | None,
+        tried: Collection[str],
+        supports: Supports | None,
     ) -> None:
         cooldowns = (await self.state.get_cooldowns(""), await self.state.get_cooldowns(mk))
         positive, now = self.strategy.positive_weights_only, self.clock()
         states = explain_states(
             self._sorted,
             providers,
-            mk,
+            model,
             supports,
             positive_only=positive,
             tried=tried,
@@ -396,7 +407,7 @@ class Pool:
     ) -> float | None:
         """Seconds until a candidate is free: 0 when one is free now, None when none exists."""
         mk = model_key(model)
-        group = self._group(mk, providers, supports)
+        group = self._group(model, mk, providers, supports)
         now = self.clock()
         model_cd = await self.state.get_cooldowns(mk)
         cred_cd = await self.state.get_cooldowns("")

@@ -191,8 +191,10 @@ class ModelRegistry:
     def _publish(self, entries: dict[str, _Entry], bindings: dict[str, Mapping[str, Binding]]) -> None:
         supports = _supports_for(bindings)
         for entry in entries.values():
+            # an id that carries a thinking suffix (an alias "public(low)") asks for it (CPA)
+            suffix = split_suffix(entry.model)[1] if entry.model[-1:] == ")" else None
             entry.route = Route(
-                entry.model, entry.model, None, entry.providers, supports, bindings, self._cursors
+                entry.model, entry.model, suffix, entry.providers, supports, bindings, self._cursors
             )
         self._gen = _Generation(self._gen.number + 1, entries, bindings, supports, _pick_auto(entries))
         self.generation = self._gen.number
