@@ -216,8 +216,8 @@ def _translated(
     up_fmt = attempt.fmt
     if parsed is None:
         parsed = loads_object(data)
-    if up_fmt == call.format:
-        parsed["model"] = alias
+    if up_fmt == call.format:  # a Gemini answer names its model in modelVersion only
+        parsed["modelVersion" if up_fmt is _GEMINI else "model"] = alias
         return parsed, None
     request = attempt.ir or call.client_ir(reg)
     if attempt.replay is not None:  # a whole Claude message: its reasoning kept for the next turn
