@@ -51,6 +51,7 @@ from cliproxy.pipeline_failover import (
     RETRYABLE,
     Final,
     pinned,
+    pool_names,
     retry,
 )
 from cliproxy.pipeline_prepare import MEDIA, AttemptPlan, plan_attempts, start_attempt
@@ -255,7 +256,7 @@ class Pipeline:
                                 plan.cred is cred and plan.config is config and plan.shaper is shaper
                             ):
                                 plan = self.plan_for(route, cred)  # a first attempt, a reload, a new token
-                            names = plan.names or route.upstream_models(cred) or [route.model]
+                            names = plan.names or await pool_names(self.pool, route, cred)
                             sent = call  # the pinned credential gets the pinned request
                             if call.pinned is not None and cred.id == call.pin and flow is None:
                                 sent = call.pinned
@@ -352,7 +353,7 @@ class Pipeline:
         if cred.attributes.get("plugin"):
             return await self._plugin_credential(call, route, cred, flow)
         plan = self.plan_for(route, cred)
-        names = plan.names or route.upstream_models(cred) or [route.model]
+        names = plan.names or await pool_names(self.pool, route, cred)
         # the pinned credential gets the pinned request (plugins rewrite only the Call itself)
         sent = call.pinned if call.pinned is not None and cred.id == call.pin and flow is None else call
         note_attempt(cred.id, cred.provider, names[0])  # routing explain: nothing when off

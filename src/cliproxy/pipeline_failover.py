@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 from cliproxy.calls import Call, Reply, StreamReply
 from cliproxy.credentials.explain import note_attempt, note_skip
 from cliproxy.credentials.pool import Pool
-from cliproxy.credentials.record import Credential
+from cliproxy.credentials.record import Credential, model_key
 from cliproxy.errors import CliproxyError, UpstreamError
 from cliproxy.models.registry import ModelRoute
 from cliproxy.pipeline_prepare import MEDIA, AttemptPlan
 from cliproxy.plugins.flow import Flow
-from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError
+from cliproxy.providers.base import Provider, RewriteError
 from cliproxy.providers.transport import UpstreamNetworkError
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ __all__ = [
     "cool_down",
     "log_failure",
     "pinned",
+    "pool_names",
     "retry",
 ]
 
@@ -58,6 +59,9 @@ BOOTSTRAP_ERROR: contextvars.ContextVar[UpstreamError | None] = contextvars.Cont
     "bootstrap_error", default=None
 )
 _BOOTSTRAP_TRANSIENT = frozenset({408, 500, 502, 503, 504})
+# a model pool's failure another upstream name of the same credential may not share (a
+# 400 or 422 here is a model the upstream does not serve: request faults went up already)
+_NEXT_NAME = frozenset({400, 404, 408, 422, 429, 500, 502, 503, 504})
 
 
 class Final(UpstreamError):
@@ -77,10 +81,17 @@ class Final(UpstreamError):
 
 
 async def cool_down(
-    pool: Pool, call: Call, route: ModelRoute, cred: Credential, provider: Provider, err: UpstreamError
+    pool: Pool,
+    call: Call,
+    route: ModelRoute,
+    cred: Credential,
+    provider: Provider,
+    err: UpstreamError,
+    model: str = "",
 ) -> None:
     """A failed attempt's consequences: ``cred`` cooled as CPA does (then this returns),
-    or the error goes up at once (a request fault, a status that cools nothing)."""
+    or the error goes up at once (a request fault, a status that cools nothing).
+    ``model``: what cools (default the route's model; a model pool's upstream name)."""
     if err.status == 501 and call.action.startswith(MEDIA):
         raise Final(err) from err  # no Images API there: not the credential's fault
     if err.status == 404 and call.action == "videos.retrieve":
@@ -95,17 +106,36 @@ async def cool_down(
         raise err  # the next credential; this one stays available
     decision = await pool.mark_failure(
         cred,
-        route.model,
+        model or route.model,
         err.status,
         retry_after=err.retry_after,
         body=err.body or b"",
         credential_scoped=err.credential_scoped,
     )
-    log_failure(cred, provider, route.model, err, decision.reason or decision.kind)
+    log_failure(cred, provider, model or route.model, err, decision.reason or decision.kind)
     if call.trace is not None and decision.scope != "none":
         call.trace.cooled(cred.provider, decision.scope)  # 11. usage: a cooldown event
-    if err.status in REQUEST_FAULTS or decision.request_fault or decision.stop:
+    # a 400 or 422 that is no request fault (a model the upstream does not serve, an
+    # invalid grant, a request-scoped "continue" rule) goes on to the next credential (CPA)
+    if decision.request_fault or decision.stop:
         raise Final(err) from err
+
+
+async def pool_names(pool: Pool, route: ModelRoute, cred: Credential) -> list[str]:
+    """The upstream names to try at ``cred`` for this request: a model pool's in its turn
+    order, less the names ``cred`` is cooling for (one it refused lately is skipped by the
+    next requests, as CPA suspends a pool's upstream model); all of them when every one is."""
+    names = route.upstream_models(cred) or [route.model]
+    local = pool.cooling  # the memory backend's records: empty, nothing cools
+    if len(names) < 2 or (local is not None and not local):
+        return names
+    now = pool.clock()
+    free = []
+    for name in names:
+        record = await pool.state.get_cooldown(cred.id, model_key(name))
+        if record is None or not record.blocks(now):
+            free.append(name)
+    return free or names
 
 
 def pinned(pin: str, scheduler: Any) -> Any:
@@ -191,9 +221,15 @@ async def retry(
                     cred = fresh
                     plan = pipe.plan_for(route, cred)
                 else:
-                    await cool_down(pipe.pool, call, route, cred, provider, err)  # raises unless it cooled
-                    if len(names) > 1 and err.status in (404, 429, 500, 502, 503, 504) and i + 1 < len(names):
-                        i += 1  # a model pool: the next upstream name before the next credential
+                    # a model pool's next name, if the failure may not be shared: the failed
+                    # name cools alone (CPA's per-upstream state), else the route's model cools
+                    more = i + 1 < len(names) and err.status in _NEXT_NAME
+                    cooled = names[i] if more else ""
+                    await cool_down(
+                        pipe.pool, call, route, cred, provider, err, cooled
+                    )  # raises unless it cooled
+                    if more:
+                        i += 1  # the next upstream name before the next credential
                     else:
                         raise err
             note_attempt(cred.id, cred.provider, names[i])  # routing explain: nothing when off
