@@ -34,7 +34,7 @@ from cliproxy.access import KEY_POLICY
 from cliproxy.calls import Call, Reply, RequestTerminated, StreamReply
 from cliproxy.credentials.concurrency import Gate, Picker
 from cliproxy.credentials.cooldown import round_wait
-from cliproxy.credentials.derived_session import affinity_key
+from cliproxy.credentials.derived_session import affinity_keys
 from cliproxy.credentials.explain import NOTES, note_attempt
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
@@ -200,9 +200,10 @@ class Pipeline:
 
         A round tries every eligible credential once (at most ``max-retry-credentials``);
         another round starts only for a retryable status, after the nearest cooldown."""
-        session_key = (
-            affinity_key(call.format, call.headers, call.body) if self.pool.session_affinity else None
-        )
+        session_key: str | None = None
+        session_fallback = ""
+        if self.pool.session_affinity:  # and the key it was bound under before, if another
+            session_key, session_fallback = affinity_keys(call.format, call.headers, call.body)
         scheduler = flow.scheduler(call, route) if flow is not None else None
         config = self.config
         plans = route.plans if type(route) is Route else None  # attempt plans (pipeline_prepare)
@@ -235,8 +236,9 @@ class Pipeline:
                             route.model,
                             route.providers,
                             tried,
-                            session_key=session_key,
+                            session_key=session_key or None,
                             supports=route.supports,
+                            session_fallback_key=session_fallback,
                             scheduler=pinned(pin, scheduler) if pin else scheduler,
                         )
                     except (CooldownError, NoCredentialError):

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cliproxy.calls import Call, Reply, StreamReply
+from cliproxy.credentials.derived_session import affinity_key
 from cliproxy.credentials.explain import note_attempt, note_skip
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential, model_key
@@ -111,6 +112,9 @@ async def cool_down(
         retry_after=err.retry_after,
         body=err.body or b"",
         credential_scoped=err.credential_scoped,
+        # a session bound to the credential that failed is bound anew (CPA)
+        session_key=affinity_key(call.format, call.headers, call.body) if pool.session_affinity else None,
+        providers=route.providers,
     )
     log_failure(cred, provider, model or route.model, err, decision.reason or decision.kind)
     if call.trace is not None and decision.scope != "none":

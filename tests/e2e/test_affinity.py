@@ -174,3 +174,30 @@ async def test_higher_priority_wins_while_available(proxy_for):
     served = [await call(proxy) for _ in range(4)]
     assert sorted(set(served)) == ["sk-a", "sk-c"]  # the lower tier, round-robin
     assert [r.key for r in proxy.fake.requests].count("sk-b") == 1
+
+
+async def _responses(proxy, body: dict) -> str:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            proxy.url + "/v1/responses",
+            json={"model": "claude-model", "max_output_tokens": 32, **body},
+            headers={"Authorization": f"Bearer {KEY}"},
+        ) as r,
+    ):
+        assert r.status == 200, await r.text()
+    return proxy.fake.last.key
+
+
+async def test_a_conversation_that_adds_a_prompt_cache_key_keeps_its_credential(proxy_for):
+    """CPA's session keys: a Responses conversation bound under its ``conversation`` id
+    keeps the binding when it starts sending a ``prompt_cache_key`` (the pipeline hands the
+    pool both keys: the new one and the one it was bound under)."""
+    proxy = await proxy_for()
+    bound = {await _responses(proxy, {"conversation": "conv-1", "input": f"turn {i}"}) for i in range(3)}
+    assert len(bound) == 1
+    later = [
+        await _responses(proxy, {"conversation": "conv-1", "prompt_cache_key": "pck-1", "input": f"more {i}"})
+        for i in range(4)
+    ]
+    assert set(later) == bound  # round-robin alone would spread these over the three keys

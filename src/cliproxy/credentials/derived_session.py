@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from cliproxy.credentials.session import claude_metadata_session, extract_session_key, normalize_session_id
+from cliproxy.credentials.session import claude_metadata_session, extract_session_keys, normalize_session_id
 from cliproxy.formats import Format
 from cliproxy.providers.codex_ws_wire import SESSION_HEADER
 from cliproxy.translate.replay_keys import caller_key
@@ -37,6 +37,7 @@ from cliproxy.translate.replay_keys import caller_key
 __all__ = [
     "EXPLICIT_HEADERS",
     "affinity_key",
+    "affinity_keys",
     "antigravity_session_id",
     "caller_scope",
     "derive_id",
@@ -106,9 +107,16 @@ def session_identity(fmt: Format, body: Mapping[str, Any], headers: Mapping[str,
 def affinity_key(fmt: Format, headers: Mapping[str, str], body: Mapping[str, Any]) -> str | None:
     """The session-affinity key of a request, in CPA's order: a session it names, the
     Responses WebSocket's session, the derived identity, the hash of its opening."""
+    return affinity_keys(fmt, headers, body)[0] or None
+
+
+def affinity_keys(fmt: Format, headers: Mapping[str, str], body: Mapping[str, Any]) -> tuple[str, str]:
+    """``(primary, fallback)`` session-affinity keys (:func:`affinity_key`; the fallback is
+    an older key the conversation was bound under: its ``conversation`` id once it sends a
+    ``prompt_cache_key``, its opening's hash once it has an answer); ``("", "")`` for none."""
     execution = headers.get(SESSION_HEADER)
     meta = {"execution_session_id": execution} if execution else None
-    return extract_session_key(
+    return extract_session_keys(
         headers, body, meta, lambda: derive_id(fmt, body, caller_scope(caller_key(headers)))
     )
 
