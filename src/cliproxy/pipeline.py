@@ -200,8 +200,7 @@ class Pipeline:
 
         A round tries every eligible credential once (at most ``max-retry-credentials``);
         another round starts only for a retryable status, after the nearest cooldown."""
-        session_key: str | None = None
-        session_fallback = ""
+        session_key = session_fallback = ""
         if self.pool.session_affinity:  # and the key it was bound under before, if another
             session_key, session_fallback = affinity_keys(call.format, call.headers, call.body)
         scheduler = flow.scheduler(call, route) if flow is not None else None
@@ -236,7 +235,7 @@ class Pipeline:
                             route.model,
                             route.providers,
                             tried,
-                            session_key=session_key or None,
+                            session_key=session_key,
                             supports=route.supports,
                             session_fallback_key=session_fallback,
                             scheduler=pinned(pin, scheduler) if pin else scheduler,
