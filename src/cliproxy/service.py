@@ -45,7 +45,7 @@ from cliproxy.plugins.surface import ManagementTable, authenticate, frontend_pro
 from cliproxy.policies.prices import PriceTable
 from cliproxy.policies.restore import restore_budgets
 from cliproxy.policies.rules import build_access
-from cliproxy.providers import antigravity_hosts, codex_ws, impersonate
+from cliproxy.providers import account_pools, antigravity_hosts, codex_ws, impersonate
 from cliproxy.providers import registry as providers
 from cliproxy.providers.antigravity import AntigravityProvider
 from cliproxy.providers.claude import ClaudeProvider
@@ -261,6 +261,7 @@ class Service:
             token_urls=self._token_urls,
             global_proxy=self.config.proxy_url or "",
             token_client=self._token_client,
+            own_client=account_pools.clients_of(self.providers),  # Antigravity's accounts
             workers=self.config.auth_auto_refresh_workers,
         )
         self.pipeline.refresher = self.refresher

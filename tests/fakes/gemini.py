@@ -100,6 +100,7 @@ class GeminiFake(FakeServer):
         for action in ("generateContent", "streamGenerateContent", "countTokens"):
             router.add_post("/v1internal:" + action, self._antigravity)
         router.add_post("/v1internal:fetchAvailableModels", self._available_models)
+        router.add_post("/v1internal:loadCodeAssist", self._load_code_assist)
         router.add_post("/v1beta/interactions", self._interactions)
 
     def exhaust_next(
@@ -225,6 +226,10 @@ class GeminiFake(FakeServer):
         return await self.stream(
             request, _frames(wrapped, sse), "text/event-stream" if sse else "application/json"
         )
+
+    async def _load_code_assist(self, request: web.Request) -> web.StreamResponse:
+        """Antigravity's project lookup: every account is in one project."""
+        return self.json_response({"cloudaicompanionProject": "fake-project"})
 
     async def _available_models(self, request: web.Request) -> web.StreamResponse:
         if self.models_status != 200:

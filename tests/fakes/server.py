@@ -9,6 +9,7 @@ of one API and say how that API spells its errors. Everything a test needs lives
     fake.stream_delay = 0.01                          # pause between stream frames
     fake.answer_headers["k-a"] = {"x-ratelimit-remaining-requests": "0"}  # on every answer
     fake.last.json["model"], fake.last.key            # what the client sent
+    fake.connections("k-a")                            # TCP connections k-a's requests came on
 
 A fake runs either on the caller's loop (``async with fake``, ``await fake.start()``)
 or on a private loop in a background thread (``with fake``, ``fake.start_background()``),
@@ -45,6 +46,7 @@ class Recorded:
     body: bytes
     json: Any = None
     key: str | None = None
+    peer: str = ""  # the client's "host:port": one per TCP connection
 
     @property
     def model(self) -> str | None:
@@ -184,6 +186,10 @@ class FakeServer:
     def paths(self) -> list[str]:
         return [r.path for r in self.requests]
 
+    def connections(self, key: str | None = None) -> set[str]:
+        """The client ports (TCP connections) requests arrived on: those with ``key``, or all."""
+        return {r.peer for r in self.requests if key is None or r.key == key}
+
     def clear(self) -> None:
         """Forget recorded requests."""
         self.requests.clear()
@@ -258,6 +264,7 @@ class FakeServer:
             body=body,
             json=_parse_json(body),
             key=self.extract_key(request),
+            peer=_peer(request),
         )
         self.requests.append(rec)
         request[RECORD] = rec
@@ -420,6 +427,11 @@ def _cut(request: web.Request, resp: web.StreamResponse) -> web.StreamResponse:
     if request.transport is not None:
         request.transport.abort()
     raise asyncio.CancelledError
+
+
+def _peer(request: web.Request) -> str:
+    peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else ""
 
 
 def _parse_json(body: bytes) -> Any:

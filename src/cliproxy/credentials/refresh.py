@@ -18,7 +18,9 @@ the next), the file's own ``token_endpoint`` (xAI), the endpoint table of the si
 flows (``cliproxy.credentials.login.endpoints``: CPA's URL unless
 ``CLIPROXY_OAUTH_<PROVIDER>_TOKEN`` or ``_BASE`` moves it). The call goes through ``token_client``
 (default ``http``; the service passes ``impersonate.token_client``, which gives Claude's
-token endpoint the Claude OAuth TLS hello as CPA does). A refreshed token is written
+token endpoint the Claude OAuth TLS hello as CPA does), or the credential's own client when
+``own_client`` names one (an Antigravity account's own connections, as CPA refreshes
+through them: ``providers.account_pools``). A refreshed token is written
 back into the auth file atomically (other keys and their order are kept) and swapped into
 the pool before anyone can use the old refresh token again. A refusal whose error code
 says the grant is gone (``invalid_grant``, OpenAI's nested ``refresh_token_reused``, ...)
@@ -113,11 +115,14 @@ class Refresher:
         workers: int = 16,
         global_proxy: str = "",
         token_client: UpstreamClient | None = None,
+        own_client: Callable[[Credential], UpstreamClient | None] | None = None,
     ) -> None:
         self.pool = pool
         self.http = http
         # the token calls' client (``impersonate.token_client``: Claude's OAuth TLS hello)
         self.token_client: UpstreamClient = token_client or http
+        # a credential's own client (None: ``token_client``)
+        self.own_client = own_client
         self.token_urls = {k.lower(): v for k, v in (token_urls or {}).items()}
         self.clock = clock
         self.interval = interval
@@ -262,10 +267,11 @@ class Refresher:
     async def _post(self, endpoint: TokenEndpoint, cred: Credential) -> dict[str, Any]:
         body, headers = endpoint.request(cred)
         proxy = proxy_key(cred.proxy_url, self.global_proxy)
+        client = self.token_client
+        if self.own_client is not None:
+            client = self.own_client(cred) or client
         try:
-            resp = await self.token_client.request(
-                "POST", self.token_url(cred), headers=headers, body=body, proxy=proxy
-            )
+            resp = await client.request("POST", self.token_url(cred), headers=headers, body=body, proxy=proxy)
             raw = await read_body(resp)  # the client's connect / first-byte / idle limits apply
         except UpstreamError as exc:
             raise RefreshError(

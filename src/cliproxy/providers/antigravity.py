@@ -23,7 +23,9 @@ instruction of generation requests (never in the contents), as CPA does.
 A credential without ``project_id`` gets its Cloud Code project on first use
 (:mod:`cliproxy.providers.antigravity_project`); a credits attempt
 (``quota-exceeded.antigravity-credits``, :mod:`cliproxy.providers.antigravity_credits`)
-carries ``enabledCreditTypes``. The client version is CPA's fallback, 2.9.1 (Cloud Code
+carries ``enabledCreditTypes``. Each account's requests, and its project lookup and list
+of models, go through connections of its own (:mod:`cliproxy.providers.account_pools`).
+The client version is CPA's fallback, 2.9.1 (Cloud Code
 refuses newer models below 2.9.0); CPA's refresh of it from the Antigravity Hub's update
 manifest is not done.
 """
@@ -46,6 +48,7 @@ from cliproxy.credentials.derived_session import antigravity_session_id
 from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import Credential
 from cliproxy.errors import UpstreamError
+from cliproxy.providers import account_pools
 from cliproxy.providers import antigravity_credits as credits
 from cliproxy.providers import antigravity_replay as replay
 from cliproxy.providers import antigravity_search as web_search
@@ -57,6 +60,7 @@ from cliproxy.providers.base import UpstreamRequest, copy_client_headers
 from cliproxy.providers.gemini import GeminiProvider, backfill_response_names, lead_with_user
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import header, obfuscate_system_instruction, sensitive_words
+from cliproxy.providers.transport import UpstreamClient
 from cliproxy.translate.antigravity_replay_record import AntigravityReplayCache
 
 __all__ = [
@@ -88,6 +92,8 @@ class AntigravityProvider(GeminiProvider):
     wraps_payloads = True
     # ``antigravity.sensitive-words``, compiled once per config snapshot
     sensitive: re.Pattern[str] | None = None
+    # each account's own connections (providers.account_pools; antigravity_hosts.install)
+    pools: account_pools.AccountPools | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -121,7 +127,8 @@ class AntigravityProvider(GeminiProvider):
         fetch = self._replay_elsewhere(body)
         if not project and not search and fetch is None:
             return None
-        return self._prepare(cred, http, proxy or "", project, search, fetch)
+        client: UpstreamClient = http if self.pools is None else self.pools.bound(cred)
+        return self._prepare(cred, client, proxy or "", project, search, fetch)
 
     def _replay_elsewhere(self, body: Mapping[str, Any] | None) -> tuple[str, str] | None:
         """With several workers on Redis: the ``(model, session)`` of a replay session
@@ -136,7 +143,7 @@ class AntigravityProvider(GeminiProvider):
     async def _prepare(
         self,
         cred: Credential,
-        http: HttpClient,
+        http: UpstreamClient,
         proxy: str,
         project: bool,
         search: bool,
@@ -195,6 +202,7 @@ class AntigravityProvider(GeminiProvider):
             headers["Accept"] = "text/event-stream"
         headers.update(copy_client_headers(cred, client_headers))
         _SCOPE.set(scope)
+        account_pools.use(account_pools.scope_of(cred))  # (read by the transport, never sent)
         req = UpstreamRequest(url, headers, orjson.dumps(payload), stream)
         if names is not None and action != "count":  # the answer calls them by the client's names
             req.rewrite_body, req.rewrite_chunk = names.restore_body, names.restore_lines

@@ -18,7 +18,8 @@ header timeout is final (a stalled model would make the client wait twice the li
 the pipeline tries the next credential anyway).
 
 :func:`install` makes a :class:`HostFallback` the Antigravity provider's transport, in front
-of the shared client and behind the rate-limit waits of
+of each account's own connections (:mod:`~cliproxy.providers.account_pools`, made from the
+shared client) and behind the rate-limit waits of
 :mod:`~cliproxy.providers.antigravity_limits`; every other URL goes straight through (no
 coroutine layer added). It also hands the answer of a web search request (``requestType:
 "web_search"``) over with its sources' redirect links resolved (:mod:`cliproxy.providers.antigravity_grounding`).
@@ -30,8 +31,11 @@ import logging
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING
 
+from cliproxy.providers.account_pools import AccountPools
+from cliproxy.providers.antigravity import AntigravityProvider
 from cliproxy.providers.antigravity_grounding import GroundedResponse
 from cliproxy.providers.antigravity_limits import SameAccountWaits
+from cliproxy.providers.http import HttpClient
 from cliproxy.providers.transport import (
     ReadAnswer,
     UpstreamClient,
@@ -108,12 +112,17 @@ def install(providers: Providers, http: UpstreamClient) -> HostFallback | None:
     daily base to its production one (no second host when both are one: an environment
     override points both at one server), and the short same-account waits of a rate limit
     in front of both (:class:`~cliproxy.providers.antigravity_limits.SameAccountWaits`);
-    none when it has a transport already (a test's, a plugin's). Returns the fallback."""
+    none when it has a transport already (a test's, a plugin's). Behind the fallback, when
+    ``http`` is the shared client, each account gets connections of its own
+    (:class:`~cliproxy.providers.account_pools.AccountPools`, also the provider's ``pools``).
+    Returns the fallback."""
     provider = providers.get("antigravity")
     if provider is None or provider.transport is not None:
         return None
     then = provider.default_base_url.rstrip("/")
     first = getattr(provider, "generation_base_url", "") or then
+    if isinstance(http, HttpClient) and isinstance(provider, AntigravityProvider):
+        http = provider.pools = AccountPools(http)
     fallback = HostFallback(first, then, http)
     provider.transport = SameAccountWaits(fallback)
     return fallback

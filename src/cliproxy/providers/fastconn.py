@@ -369,11 +369,11 @@ class Conn(asyncio.Protocol):
 
     def park(self, pool: dict[Origin, list[Conn]], most: int, keepalive: float) -> None:
         """Into ``pool``'s idle list of its origin for ``keepalive`` seconds; closed when
-        that list already holds ``most``."""
+        that list already holds ``most`` (at once when ``most`` is 0: a retired pool)."""
         idle = pool.get(self.origin)
-        if idle is None:
+        if idle is None and most > 0:
             idle = pool[self.origin] = []
-        elif len(idle) >= most:
+        elif idle is None or len(idle) >= most:
             self.expire()
             return
         self.parked = idle

@@ -514,6 +514,15 @@ class FastHttpClient:
         self._dns[key] = (now + self.dns_ttl, addresses)
         return addresses
 
+    def close_idle(self) -> None:
+        """Close the idle connections now and keep none from here on (a pool that is let
+        go): answers still being read finish on their connections, which close after."""
+        self.max_idle = 0
+        idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in list(conns):
+                conn.expire()
+
     async def close(self) -> None:
         idle, self._idle = self._idle, {}
         for conns in idle.values():

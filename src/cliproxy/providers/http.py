@@ -33,15 +33,17 @@ names its reason in the body (xAI's free-usage 429) is read as it is over HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any, Protocol, cast
 
 import aiohttp
 
-from cliproxy.providers.fasthttp import FastHttpClient
+from cliproxy.providers.fasthttp import KEEPALIVE, MAX_IDLE, FastHttpClient
 from cliproxy.providers.transport import UpstreamNetworkError, UpstreamResponse, network_error, read_body
 
 __all__ = [
@@ -153,7 +155,12 @@ class HttpClient:
     ``UpstreamNetworkError`` (502, or 504 on a timeout); a refused header or URL raises at
     once, before anything is awaited. It is the fast client's own ``request`` while
     ``upstream-http`` is ``fast`` (that client hands what it does not send, a proxy or an odd
-    URL, to aiohttp), else aiohttp's: no layer of this class per request."""
+    URL, to aiohttp), else aiohttp's: no layer of this class per request.
+
+    ``keepalive`` is how long an idle connection is kept (default 60 s; aiohttp's own for a
+    SOCKS proxy), ``max_idle`` how many idle ones per origin the fast client keeps.
+    :meth:`spawn` makes a client with connections of its own that follows this one's
+    settings and closes with it (one Antigravity account's, ``providers.account_pools``)."""
 
     request: _Request
 
@@ -165,9 +172,15 @@ class HttpClient:
         idle_timeout: float | None = DEFAULT_IDLE,
         limit_per_host: int = 0,
         upstream_http: str = "fast",
+        keepalive: float | None = None,
+        max_idle: int = MAX_IDLE,
     ) -> None:
         self._limit_per_host = limit_per_host
+        self._keepalive, self._max_idle = keepalive, max_idle
         self._sessions: dict[str, aiohttp.ClientSession] = {}
+        # clients made by ``spawn``: they follow this one's settings and close with it
+        self._children: weakref.WeakSet[HttpClient] = weakref.WeakSet()
+        self._closing: set[asyncio.Task[None]] = set()
         # direct requests: the protocol-level client (``None`` = aiohttp for every request)
         self.fast: FastHttpClient | None = None
         self._retired: list[FastHttpClient] = []
@@ -177,6 +190,9 @@ class HttpClient:
     def set_upstream_http(self, kind: str) -> None:
         """``upstream-http``: ``fast`` sends direct requests with ``FastHttpClient``,
         ``aiohttp`` every request with aiohttp (a reload switches new requests)."""
+        self._kind = kind
+        for child in self._children:
+            child.set_upstream_http(kind)
         if kind == "aiohttp" or self._limit_per_host > 0:  # a per-host cap is aiohttp's
             if self.fast is not None:  # its pooled connections close at ``close`` (or idle out)
                 self._retired.append(self.fast)
@@ -187,6 +203,8 @@ class HttpClient:
                 connect_timeout=self.connect_timeout,
                 first_byte_timeout=self.first_byte_timeout,
                 idle_timeout=self.idle_timeout,
+                max_idle=self._max_idle,
+                keepalive=self._keepalive or KEEPALIVE,
                 fallback=self._aiohttp_request,
             )
             self.request = self.fast.request
@@ -196,6 +214,8 @@ class HttpClient:
         self.connect_timeout = connect
         self.first_byte_timeout = first_byte
         self.idle_timeout = idle
+        for child in self._children:
+            child.set_timeouts(connect=connect, first_byte=first_byte, idle=idle)
         if (fast := getattr(self, "fast", None)) is not None:
             fast.connect_timeout, fast.first_byte_timeout, fast.idle_timeout = connect, first_byte, idle
         # aiohttp's socket read timer bounds the wait for the headers (``first_byte``: one
@@ -212,12 +232,16 @@ class HttpClient:
             if proxy.startswith("socks"):
                 from aiohttp_socks import ProxyConnector
 
+                kept = {} if self._keepalive is None else {"keepalive_timeout": self._keepalive}
                 connector: aiohttp.BaseConnector = ProxyConnector.from_url(
-                    proxy, limit=0, limit_per_host=self._limit_per_host
+                    proxy, limit=0, limit_per_host=self._limit_per_host, **kept
                 )
             else:
                 connector = aiohttp.TCPConnector(
-                    limit=0, limit_per_host=self._limit_per_host, ttl_dns_cache=300, keepalive_timeout=60
+                    limit=0,
+                    limit_per_host=self._limit_per_host,
+                    ttl_dns_cache=300,
+                    keepalive_timeout=self._keepalive or KEEPALIVE,
                 )
             # no Accept-Encoding of our own: LLM answers are small or streamed, and skipping
             # compression saves a decompressor per response (a client's own header still passes)
@@ -283,7 +307,39 @@ class HttpClient:
         conn.protocol.read_timeout = idle or None
         conn.protocol.start_timeout()
 
+    def spawn(self, *, keepalive: float | None = None, max_idle: int = MAX_IDLE) -> HttpClient:
+        """A client with connections of its own and this one's limits and ``upstream-http``
+        (kept in step when they change); closed when this one is."""
+        child = HttpClient(
+            connect_timeout=self.connect_timeout,
+            first_byte_timeout=self.first_byte_timeout,
+            idle_timeout=self.idle_timeout,
+            limit_per_host=self._limit_per_host,
+            upstream_http=self._kind,
+            keepalive=keepalive,
+            max_idle=max_idle,
+        )
+        self._children.add(child)
+        return child
+
+    def retire(self) -> None:
+        """Let this client go: its idle connections close now and no answer's connection is
+        kept after; answers still being read through the fast client finish first. Its
+        proxy sessions close in the background (aiohttp cannot close only the idle
+        connections of a session: an answer still read through one breaks off)."""
+        for fast in (*self._retired, *([self.fast] if self.fast is not None else [])):
+            fast.close_idle()
+        sessions, self._sessions = self._sessions, {}
+        for session in sessions.values():
+            task = asyncio.ensure_future(session.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
     async def close(self) -> None:
+        for child in list(self._children):
+            await child.close()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
         for fast in (*self._retired, *([self.fast] if self.fast is not None else [])):
             await fast.close()
         self._retired.clear()
