@@ -48,8 +48,8 @@ from cliproxy.models.suffix import split_suffix
 from cliproxy.pipeline_failover import (
     BOOTSTRAP_ERROR,
     BOOTSTRAP_LEFT,
-    RETRYABLE,
     Final,
+    another_round,
     pinned,
     pool_names,
     retry,
@@ -279,7 +279,7 @@ class Pipeline:
                 if failed is None:
                     raise NoCredentialError(route.model, list(route.providers))
                 last = failed
-                if round_no + 1 >= rounds or last.status not in RETRYABLE:
+                if round_no + 1 >= rounds or not another_round(last):
                     break
                 if not await self._wait_for_cooldown(route):
                     break

@@ -36,6 +36,7 @@ __all__ = [
     "BOOTSTRAP_LEFT",
     "RETRYABLE",
     "Final",
+    "another_round",
     "bootstrap_retry",
     "continuation_lost",
     "cool_down",
@@ -105,6 +106,10 @@ async def cool_down(
         if err.status in _COMPACT_FAULTS:
             raise Final(err) from err
         raise err  # the next credential; this one stays available
+    if isinstance(err, UpstreamNetworkError) and not err.cools:
+        # a timeout or a connection the upstream ended: the next credential, none cools (CPA)
+        log_failure(cred, provider, model or route.model, err, "connection ended: no cooldown")
+        return
     decision = await pool.mark_failure(
         cred,
         model or route.model,
@@ -153,6 +158,12 @@ def pinned(pin: str, scheduler: Any) -> Any:
         return await scheduler(tier) if scheduler is not None else None
 
     return choose
+
+
+def another_round(err: UpstreamError) -> bool:
+    """Whether a request whose round ended with ``err`` may run another retry round: a
+    retryable status, not a network failure (CPA's carries no status, so it starts none)."""
+    return err.status in RETRYABLE and not isinstance(err, UpstreamNetworkError)
 
 
 def continuation_lost(err: UpstreamError) -> bool:

@@ -21,7 +21,8 @@ HTML page naming an internal host, status 502), ``empty_200`` (status 200, empty
 bytes each, numbered, written as fast as the connection takes them), ``paced`` (a normal
 stream whose frames after the first come ``pace`` seconds apart, each in its own read; with
 ``pace_at`` a set of frame numbers, only those wait),
-``gzip`` (a normal answer, its body gzip-encoded). ``written`` counts
+``gzip`` (a normal answer, its body gzip-encoded), ``drop`` (the connection closed before
+any answer: an EOF), ``reset`` (the connection reset before any answer: a TCP RST). ``written`` counts
 the stream bytes written so far (a write waits while the socket's buffers are full).
 Hanging handlers wait until the server stops.
 """
@@ -29,6 +30,8 @@ Hanging handlers wait until the server stops.
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,6 +58,8 @@ FAULTS = (
     "big",
     "paced",
     "gzip",
+    "drop",
+    "reset",
 )
 HUGE_TEXT_BYTES = 10 * 1024 * 1024
 BIG_FRAMES = 256
@@ -106,6 +111,8 @@ class FaultyUpstream(FakeServer):
         text = f"hello from {key}"
         if fault == "huge":
             text = "x" * HUGE_TEXT_BYTES
+        if fault in ("drop", "reset"):
+            return _hang_up(request, reset=fault == "reset")
         if fault == "hang":
             await asyncio.sleep(_HANG)
         if fault == "slow":
@@ -296,6 +303,18 @@ def _frames(api: str, text: str) -> Iterator[bytes]:
         yield b"[" + orjson.dumps(_gemini_chunk(head))
         yield b",\r\n" + orjson.dumps(_gemini_chunk(tail))
         yield b",\r\n" + orjson.dumps(_gemini_chunk("", "STOP")) + b"]"
+
+
+def _hang_up(request: web.Request, *, reset: bool) -> web.StreamResponse:
+    """Close the connection before any answer: a FIN (the client reads an EOF) or, with a
+    zero linger, a RST (the client reads a reset)."""
+    transport = request.transport
+    assert transport is not None
+    if reset:
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.close()
+    raise asyncio.CancelledError
 
 
 def _abort(request: web.Request, resp: web.StreamResponse) -> web.StreamResponse:

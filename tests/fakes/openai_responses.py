@@ -364,7 +364,8 @@ async def handle_ws(fake: OpenAIFake, request: web.Request) -> web.StreamRespons
     the events of ``POST /responses`` as text messages, on the same socket, as many turns
     as the client sends. Each message is recorded (method ``WS``, path ``<path>#ws``) and
     takes the fake's scripted behaviours: ``status`` is answered with an ``error`` event
-    carrying that status (as Codex does); ``cut_after`` closes the socket (1011) after that
+    carrying that status (as Codex does); ``cut_after`` closes the socket (1011, or
+    ``fake.ws_cut_code``; 1006 drops the connection without a close frame) after that
     many events; ``stream_error`` sends ``response.failed`` instead of the rest.
     ``fake.ws_opened`` counts upgrades, ``fake.ws_open`` the sockets open now;
     ``fake.ws_close_after_turn = True`` closes each socket after one turn (1001);
@@ -438,7 +439,11 @@ async def _ws_turn(
     delay = beh.stream_delay if beh is not None and beh.stream_delay is not None else fake.stream_delay
     for sent, frame in enumerate(_events(response)):
         if beh is not None and beh.cut_after == sent:
-            await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"fake upstream died")
+            code = getattr(fake, "ws_cut_code", WSCloseCode.INTERNAL_ERROR)
+            if code == WSCloseCode.ABNORMAL_CLOSURE and request.transport is not None:
+                request.transport.abort()  # no close frame: the client reads 1006
+            else:
+                await ws.close(code=code, message=b"fake upstream died")
             return False
         if beh is not None and beh.stream_error and beh.error_after == sent:
             failed = failed_frame(body, beh.stream_error, beh.message or "fake in-band error", sent)

@@ -78,6 +78,7 @@ from cliproxy.providers.codex_ws_wire import (
 from cliproxy.providers.http import refused_upgrade_body
 from cliproxy.providers.impersonate import OriginRouter
 from cliproxy.providers.transport import (
+    ConnectionEnded,
     UpstreamClient,
     UpstreamNetworkError,
     UpstreamResponse,
@@ -373,7 +374,10 @@ class _WsResponse:
             elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
                 if ws.close_code == _MESSAGE_TOO_BIG:
                     raise _too_big()
-                raise ConnectionError(f"upstream WebSocket closed ({ws.close_code}) before the turn ended")
+                # a normal close, a going-away or a dropped socket ends the connection; another
+                # code is the upstream failing (CPA cools only for the latter)
+                broke = ConnectionEnded if ws.close_code in _ENDED else ConnectionError
+                raise broke(f"upstream WebSocket closed ({ws.close_code}) before the turn ended")
             elif msg.type is aiohttp.WSMsgType.ERROR:
                 raise ConnectionError(f"upstream WebSocket error: {msg.data!r}")
             else:
@@ -519,6 +523,7 @@ async def _close(ws: _UpstreamSocket) -> None:
 
 
 _MESSAGE_TOO_BIG = 1009  # RFC 6455: the upstream will not read a message that large
+_ENDED = frozenset({1000, 1001, 1006, None})  # normal, going away, no close frame (aiohttp: 1006)
 _TOO_BIG_BODY = (
     b'{"error":{"message":"upstream websocket message too big",'
     b'"type":"invalid_request_error","code":"message_too_big"}}'

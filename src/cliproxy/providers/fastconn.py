@@ -18,6 +18,8 @@ from typing import Any
 
 import httptools
 
+from cliproxy.providers.transport import ConnectionEnded
+
 __all__ = ["GO", "HIGH_WATER", "NEVER", "PAUSE", "STOP", "Conn", "Origin", "Push"]
 
 HIGH_WATER = 1 << 20  # pause reading the socket above this many unread body bytes
@@ -222,8 +224,10 @@ class Conn(asyncio.Protocol):
             self.complete, self.keep_alive = True, False
             self._wake()
             return
-        reason = f": {exc}" if exc is not None else ""
-        self.fail(ConnectionError(f"upstream closed the connection{reason}"))
+        if exc is None:  # an EOF: the upstream ended the connection
+            self.fail(ConnectionEnded("upstream closed the connection"))
+        else:  # a reset, a broken pipe
+            self.fail(ConnectionError(f"upstream connection broke: {exc}"))
 
     def _ends_with_connection(self) -> bool:
         """The answer's body is framed by the end of the connection: it may have one, and

@@ -443,7 +443,7 @@ class FastHttpClient:
         raise UpstreamNetworkError(
             "upstream request failed",
             detail=f"request to {target.text} failed: {conn.error or 'no answer'}",
-        )
+        ) from conn.error
 
     @staticmethod
     def _decoder(conn: Conn) -> Decoder | None:

@@ -44,7 +44,13 @@ from typing import Any, Protocol, cast
 import aiohttp
 
 from cliproxy.providers.fasthttp import KEEPALIVE, MAX_IDLE, FastHttpClient
-from cliproxy.providers.transport import UpstreamNetworkError, UpstreamResponse, network_error, read_body
+from cliproxy.providers.transport import (
+    ConnectionEnded,
+    UpstreamNetworkError,
+    UpstreamResponse,
+    network_error,
+    read_body,
+)
 
 __all__ = [
     "DEFAULT_CONNECT",
@@ -115,7 +121,7 @@ class AiohttpResponse(aiohttp.ClientResponse):
         except TimeoutError:
             raise  # aiohttp's read timeouts are TimeoutErrors already (and ClientErrors too)
         except aiohttp.ClientError as exc:
-            raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
+            raise _broken(exc) from exc
 
     async def chunks(self) -> AsyncIterator[bytes]:
         content = self.content
@@ -128,7 +134,16 @@ class AiohttpResponse(aiohttp.ClientResponse):
         except TimeoutError:
             raise
         except aiohttp.ClientError as exc:
-            raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
+            raise _broken(exc) from exc
+
+
+def _broken(exc: aiohttp.ClientError) -> ConnectionError:
+    """aiohttp's failure as the transport contract's: the upstream closing the connection
+    (before the headers, or inside a body it then leaves short) is a ``ConnectionEnded``."""
+    ended = isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError))
+    broke = (ConnectionEnded if ended else ConnectionError)(f"{type(exc).__name__}: {exc}")
+    broke.__cause__ = exc
+    return broke
 
 
 def proxy_key(credential_proxy: str | None, global_proxy: str | None) -> str:
@@ -289,7 +304,7 @@ class HttpClient:
             # the type only: some aiohttp errors quote the whole URL, whose query may hold a key
             raise UpstreamNetworkError(
                 "upstream request failed", detail=f"request to {_origin(url)} failed: {type(exc).__name__}"
-            ) from exc
+            ) from _broken(exc)
         except ValueError as exc:  # a bad proxy URL or upstream URL from config
             raise UpstreamNetworkError(
                 "invalid upstream or proxy URL",

@@ -41,7 +41,12 @@ from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cliproxy.providers.transport import UpstreamClient, UpstreamNetworkError, UpstreamResponse
+from cliproxy.providers.transport import (
+    ConnectionEnded,
+    UpstreamClient,
+    UpstreamNetworkError,
+    UpstreamResponse,
+)
 
 if TYPE_CHECKING:
     from cliproxy.providers.http import HttpClient
@@ -179,7 +184,8 @@ class ImpersonatedResponse:
                     yield chunk
                     continue
                 if isinstance(chunk, BaseException):
-                    raise ConnectionError(f"{type(chunk).__name__}: {_curl_reason(chunk)}") from None
+                    broke = ConnectionEnded if _ended(chunk) else ConnectionError
+                    raise broke(f"{type(chunk).__name__}: {_curl_reason(chunk)}") from None
                 self._done = True  # curl_cffi's end-of-stream marker
                 return
         except TimeoutError:
@@ -307,13 +313,13 @@ class ImpersonatingClient:
         except self._errors.Timeout as exc:
             raise UpstreamNetworkError(
                 "upstream connect timed out", status=504, detail=f"connect to {_origin(url)} timed out"
-            ) from exc
+            ) from TimeoutError(_curl_reason(exc))  # (curl's Timeout is no TimeoutError)
         except self._errors.RequestException as exc:
             # curl's message may quote the URL (and a key in its query): the reason only
+            reason = f"{type(exc).__name__} {_curl_reason(exc)}"
             raise UpstreamNetworkError(
-                "upstream unreachable",
-                detail=f"cannot reach {_origin(url)}: {type(exc).__name__} {_curl_reason(exc)}",
-            ) from exc
+                "upstream unreachable", detail=f"cannot reach {_origin(url)}: {reason}"
+            ) from (ConnectionEnded(reason) if _ended(exc) else exc)
         return ImpersonatedResponse(self, rsp)
 
     def abort(self, curl: Any) -> None:
@@ -399,6 +405,16 @@ def _without_padding(ja3: str) -> str:
     version, ciphers, exts, groups, points = ja3.split(",")
     exts = "-".join(e for e in exts.split("-") if e != "21")
     return ",".join((version, ciphers, exts, groups, points))
+
+
+# curl's codes for a connection the upstream ended: 52 nothing came back (an EOF before the
+# headers), 18 the body was cut short (an EOF inside it)
+_CURL_ENDED = frozenset({18, 52})
+
+
+def _ended(exc: BaseException) -> bool:
+    """Whether curl's failure ``exc`` is the upstream closing the connection."""
+    return getattr(exc, "code", None) in _CURL_ENDED
 
 
 def _curl_reason(exc: BaseException) -> str:

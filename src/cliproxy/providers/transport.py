@@ -11,8 +11,13 @@ The error contract every transport keeps (so the pipeline needs no library's typ
 - ``request`` raises ``UpstreamNetworkError`` when the upstream cannot be reached or
   sends no headers in time (502, 504 on a timeout);
 - ``read`` and ``chunks`` raise ``TimeoutError`` when the upstream went silent and
-  ``ConnectionError`` when the connection broke; ``network_error`` turns either into an
+  ``ConnectionError`` when the connection broke (``ConnectionEnded`` when the upstream
+  ended it: an EOF, a WebSocket closed); ``network_error`` turns either into an
   ``UpstreamNetworkError`` that says what was being read.
+
+Every ``UpstreamNetworkError`` is raised ``from`` the failure underneath, so that
+``UpstreamNetworkError.cools`` can tell, in this one place, a connection that could not be
+made or broke (cools the credential) from one that timed out or ended (does not, as in CPA).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Protocol
 from cliproxy.errors import UpstreamError
 
 __all__ = [
+    "ConnectionEnded",
     "ReadAnswer",
     "UpstreamClient",
     "UpstreamNetworkError",
@@ -64,6 +70,12 @@ class UpstreamClient(Protocol):
     ) -> Awaitable[UpstreamResponse]: ...
 
 
+class ConnectionEnded(ConnectionError):
+    """The upstream ended the connection before its answer was whole: it closed the
+    connection (an EOF, before the headers or inside the body), or closed its WebSocket
+    normally (1000), going away (1001) or without a close frame (1006)."""
+
+
 class UpstreamNetworkError(UpstreamError):
     """The upstream could not be reached, timed out, or broke off.
 
@@ -75,6 +87,25 @@ class UpstreamNetworkError(UpstreamError):
     ) -> None:
         super().__init__(message, status=status, credential_id=credential_id)
         self.detail = detail or message
+
+    @property
+    def cools(self) -> bool:
+        """Whether this failure cools the credential, by CPA's connection-lifecycle rule.
+
+        A connection that could not be made or that broke (refused, no such host, a TLS
+        failure, a reset, a proxy's refusal) cools it for the transient time. One that timed
+        out or that the upstream ended (:class:`ConnectionEnded`) does not: that says nothing
+        against the account, and one dropped connection must not shut a one-account setup
+        for a minute. The request goes on to the next credential either way. Read from the
+        failure this error was raised from, only when an attempt failed."""
+        cause = self.__cause__
+        for _ in range(8):  # a chain of wrappers is short; a cycle must not loop
+            if cause is None:
+                return True
+            if isinstance(cause, (TimeoutError, EOFError, ConnectionEnded)):
+                return False
+            cause = cause.__cause__ or cause.__context__
+        return True
 
 
 def network_error(exc: BaseException, while_: str) -> UpstreamNetworkError:
