@@ -59,6 +59,7 @@ from cliproxy.plugins.flow import Flow, route_for
 from cliproxy.policies.enforce import Enforcer, Ticket
 from cliproxy.providers import antigravity_credits as ag_credits
 from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError, UpstreamRequest
+from cliproxy.providers.codex_ws_wire import websocket_preference
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import forwardable_response_headers
 from cliproxy.providers.transport import read_body
@@ -204,6 +205,7 @@ class Pipeline:
         if self.pool.session_affinity:  # and the key it was bound under before, if another
             session_key, session_fallback = affinity_keys(call.format, call.headers, call.body)
         scheduler = flow.scheduler(call, route) if flow is not None else None
+        prefer = websocket_preference(call.headers, route.providers)  # None unless a WebSocket client
         config = self.config
         plans = route.plans if type(route) is Route else None  # attempt plans (pipeline_prepare)
         shaper = self.shaper
@@ -239,6 +241,7 @@ class Pipeline:
                             supports=route.supports,
                             session_fallback_key=session_fallback,
                             scheduler=pinned(pin, scheduler) if pin else scheduler,
+                            prefer=None if pin else prefer,
                         )
                     except (CooldownError, NoCredentialError):
                         if failed is None:

@@ -285,14 +285,18 @@ class Pool:
         supports: Supports | None = None,
         session_fallback_key: str = "",
         scheduler: PluginScheduler | None = None,
+        prefer: Callable[[Credential], bool] | None = None,
     ) -> Credential:
         """The credential for the next attempt at ``model``.
 
         ``providers`` limits the pool (None = every provider); ``tried`` holds ids
         already used in this round; ``supports(cred, model)`` filters credentials that
         cannot serve the model (pass a stable function: results are cached per
-        function). Raises :class:`CooldownError` when every candidate is cooling
-        (with the earliest reset) and :class:`NoCredentialError` when none exists.
+        function). ``prefer``: when some available credentials pass it, the pick is made
+        among them alone, at the highest priority one of them has (CPA's preference of
+        websocket-enabled credentials for a Responses WebSocket client), with a rotation of
+        its own. Raises :class:`CooldownError` when every candidate is cooling (with the
+        earliest reset) and :class:`NoCredentialError` when none exists.
         """
         mk = self._model_keys.get(model) or self._model_key(model)
         group = self._groups.get((model, tuple(providers) if providers is not None else None, supports))
@@ -312,26 +316,29 @@ class Pool:
                 available = self._available(group, model, providers, tried, model_cd, cred_cd, self.clock())
                 if available is not group.creds:
                     tier = available if group.single_tier else _top_tier(available)
+        rotation = group.rotation_key
+        if prefer is not None and (preferred := [c for c in available if prefer(c)]):
+            available, tier, rotation = preferred, _top_tier(preferred), rotation + ":preferred"
         if scheduler is not None:  # a scheduler plugin sees the top tier of available candidates
             choice = await scheduler(tier)
             if isinstance(choice, Credential):
                 return choice
             if isinstance(choice, str):
-                return await strategy_for(choice).choose(self.state, group.rotation_key, tier)
+                return await strategy_for(choice).choose(self.state, rotation, tier)
         if self.steering and len(tier) > 1:  # prefer the tier's credentials with headroom left
             tier = await self.quota.steer(tier)
         if self.affinity is not None and session_key:
-            ns = group.rotation_key.split(":", 1)[0]
+            ns = rotation.split(":", 1)[0]
             keys = (
                 f"{ns}::{session_key}::{mk}",
                 f"{ns}::{session_fallback_key}::{mk}"
                 if session_fallback_key and session_fallback_key != session_key
                 else "",
             )
-            return await self.affinity.choose_bound(self.state, keys, available, tier, group.rotation_key)
+            return await self.affinity.choose_bound(self.state, keys, available, tier, rotation)
         cursors = self._cursors
         if cursors is not None:  # RoundRobin.choose, without its two coroutines nor a call
-            key = group.rotation_key
+            key = rotation
             index = cursors.get(key)
             if index is None or index >= CURSOR_WRAP:  # a new key or one to wrap: as it says
                 assert self._cursor is not None
@@ -339,7 +346,7 @@ class Pool:
             else:  # MemoryState.next_cursor_now's common case, in place
                 cursors[key] = index + 1
             return tier[index % len(tier)]
-        return await self.strategy.choose(self.state, group.rotation_key, tier)
+        return await self.strategy.choose(self.state, rotation, tier)
 
     def _model_key(self, model: str) -> str:
         keys = self._model_keys

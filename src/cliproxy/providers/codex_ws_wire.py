@@ -8,7 +8,7 @@ socket is gone. Nothing here touches a socket.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -33,6 +33,7 @@ __all__ = [
     "sse_event",
     "streamed",
     "to_http_url",
+    "websocket_preference",
     "websocket_request",
     "websocket_url",
     "websockets_enabled",
@@ -64,6 +65,23 @@ def websockets_enabled(cred: Credential) -> bool:
         if parsed is not None:
             return parsed
     return parse_bool(cred.metadata.get("websockets")) is True
+
+
+# the providers whose credentials a Responses WebSocket client is steered to when they
+# allow the upstream WebSocket (CPA ``providerPrefersWebsocketTransport``)
+_PREFERS_WEBSOCKET = ("codex", "xai")
+
+
+def websocket_preference(
+    headers: Mapping[str, str], providers: Sequence[str]
+) -> Callable[[Credential], bool] | None:
+    """The credentials to prefer for a request (``Pool.pick``'s ``prefer``): for a client on
+    the Responses WebSocket asking Codex or xAI alone, those with ``websockets`` on, as CPA's
+    scheduler prefers them across priority tiers; ``None`` for every other request (one
+    header lookup is all it costs)."""
+    if not headers.get(SESSION_HEADER) or len(providers) != 1 or providers[0] not in _PREFERS_WEBSOCKET:
+        return None
+    return websockets_enabled
 
 
 def websocket_url(http_url: str) -> str:
