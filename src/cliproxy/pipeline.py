@@ -59,6 +59,7 @@ from cliproxy.plugins.flow import Flow, route_for
 from cliproxy.policies.enforce import Enforcer, Ticket
 from cliproxy.providers import antigravity_credits as ag_credits
 from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError, UpstreamRequest
+from cliproxy.providers.codex_images import image_barred
 from cliproxy.providers.codex_ws_wire import websocket_preference
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import forwardable_response_headers
@@ -206,6 +207,9 @@ class Pipeline:
             session_key, session_fallback = affinity_keys(call.format, call.headers, call.body)
         scheduler = flow.scheduler(call, route) if flow is not None else None
         prefer = websocket_preference(call.headers, route.providers)  # None unless a WebSocket client
+        barred = (
+            image_barred(call.action, self.pool.credentials()) if call.action.startswith("images.") else None
+        )
         config = self.config
         plans = route.plans if type(route) is Route else None  # attempt plans (pipeline_prepare)
         shaper = self.shaper
@@ -230,6 +234,9 @@ class Pipeline:
                     if windows is not None:  # whose own request-retry ran out sit out
                         tried = {cid for cid, limit in windows.items() if limit < round_no}
                         skipped = len(tried)  # (they count for no max-retry-credentials)
+                if barred:  # never tried for this request (free-plan accounts for images: CPA)
+                    tried.update(barred)
+                    skipped = len(tried)
                 while not max_creds or len(tried) - skipped < max_creds:
                     pin = call.pin if call.pin and call.pin not in tried else ""
                     try:

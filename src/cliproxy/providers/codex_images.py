@@ -18,12 +18,12 @@ changed in place, since the list may still be the client's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cliproxy.credentials.record import Credential
 
-__all__ = ["IMAGE_TOOL", "apply_image_tool", "is_lite"]
+__all__ = ["IMAGE_TOOL", "apply_image_tool", "free_plan", "image_barred", "is_lite"]
 
 IMAGE_TOOL: dict[str, Any] = {"type": "image_generation", "output_format": "png"}
 LITE_HEADER = "X-OpenAI-Internal-Codex-Responses-Lite"
@@ -45,7 +45,7 @@ def apply_image_tool(
 def _wants_tool(body: dict[str, Any], model: str, cred: Credential, headers: Mapping[str, str]) -> bool:
     if is_lite(body, headers) or model.endswith("spark"):
         return False
-    if str(cred.attributes.get("plan_type") or "").strip().lower() == "free":
+    if free_plan(cred):
         return False
     tools = body.get("tools")
     if not isinstance(tools, list):
@@ -53,6 +53,21 @@ def _wants_tool(body: dict[str, Any], model: str, cred: Credential, headers: Map
     return not any(
         isinstance(t, dict) and (t.get("type") == "image_generation" or _image_gen_function(t)) for t in tools
     )
+
+
+def free_plan(cred: Credential) -> bool:
+    """A ChatGPT account on the free plan (its ``id_token``'s ``chatgpt_plan_type``): it
+    cannot make images (CPA ``isFreeCodexAuth``)."""
+    return cred.provider == "codex" and str(cred.attributes.get("plan_type") or "").strip().lower() == "free"
+
+
+def image_barred(action: str, creds: Iterable[Credential]) -> frozenset[str]:
+    """The credentials an Images API request (``action`` ``images.*``) must not be sent to:
+    the free-plan ChatGPT accounts, as CPA's image handlers mark the request
+    (``DisallowFreeAuth``). Empty for every other request."""
+    if not action.startswith("images."):
+        return frozenset()
+    return frozenset(c.id for c in creds if free_plan(c))
 
 
 def is_lite(body: dict[str, Any], headers: Mapping[str, str]) -> bool:
