@@ -155,3 +155,20 @@ async def test_compact_rate_limit_cools_and_fails_over(start_proxy, fakes) -> No
     assert status == 200, answer
     cooled = [c for c in proxy.service.pool.credentials() if await proxy.service.pool.cooldowns(c)]
     assert len(cooled) == 1
+
+
+@pytest.mark.parametrize("status", [401, 403], ids=["unauthorized", "forbidden"])
+async def test_compact_auth_failure_cools_and_fails_over(start_proxy, fakes, status) -> None:
+    """CPA conductor_compact_cooldown_test.go TestManager_ResponsesCompact_Unauthorized_CoolsCredential
+    and _Forbidden_CoolsCredential: a 401 or 403 to compact cools that credential (an API
+    key cannot refresh) and the next credential answers. (A 401 whose body names an
+    ``invalid_request_error``, as OpenAI's bad-key answer does, is a request fault instead,
+    here as in CPA's clienterror.IsRequestFault.)"""
+    proxy = await start_proxy(_two_codex(fakes))
+    error = {"error": {"message": "unauthorized", "type": "authentication_error"}}
+    fakes.responses.script(Behavior(status=status, body=error, path="compact", times=1))
+    status_, answer = await _post(proxy.url, {"model": "codex-model", "input": HISTORY})
+    assert status_ == 200, answer
+    assert len([r for r in fakes.responses.requests if r.path.endswith("/compact")]) == 2
+    cooled = [c for c in proxy.service.pool.credentials() if await proxy.service.pool.cooldowns(c)]
+    assert len(cooled) == 1
