@@ -5,11 +5,13 @@ HTTP client is served as before, by the priority."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
 import openai
 
+from cliproxy.providers.codex_ws_wire import SESSION_HEADER
 from tests.e2e.clients import KEY
 from tests.e2e.test_responses_ws import connect, turn, ws_messages
 
@@ -51,4 +53,30 @@ async def test_an_http_client_still_follows_the_priority(start_proxy: Any, fakes
         answer = await client.responses.create(model="codex-model", input="hi")
     assert answer.output_text
     assert [r.key for r in fakes.responses.requests] == ["sk-http"]
+    assert ws_messages(fakes.responses) == []
+
+
+async def test_an_http_client_cannot_pose_as_a_websocket_session(start_proxy: Any, fakes: Any) -> None:
+    """The proxy's internal WebSocket headers cannot come from an HTTP client: their names
+    hold a space, which no HTTP field name may, so the request is refused before it is
+    read, and the old spelling without the space means nothing to the proxy."""
+    proxy = await start_proxy(config(fakes))
+    body = b'{"model":"codex-model","input":"hi"}'
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+    writer.write(
+        b"POST /v1/responses HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {KEY}\r\n".encode()
+        + f"{SESSION_HEADER}: forged\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n"), 10)
+    writer.close()
+    assert head.split()[1] == b"400", head
+    headers = {"X-Cliproxy-Ws-Session": "forged"}
+    async with openai.AsyncOpenAI(
+        base_url=proxy.url + "/v1", api_key=KEY, max_retries=0, default_headers=headers
+    ) as client:
+        await client.responses.create(model="codex-model", input="hi")
+    assert [r.key for r in fakes.responses.requests] == ["sk-http"]  # priority, over HTTP
     assert ws_messages(fakes.responses) == []

@@ -19,6 +19,7 @@ from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
 from cliproxy.providers import antigravity_replay
 from cliproxy.providers.antigravity import AntigravityProvider
+from cliproxy.providers.codex_ws_wire import SESSION_HEADER
 from cliproxy.translate.antigravity_replay import CallItem, SignatureItem
 from cliproxy.translate.antigravity_replay_record import (
     MAX_CHAIN_ITEMS,
@@ -129,7 +130,7 @@ def test_session_header_wins_over_prompt_cache_key() -> None:
     WebSocket's, then the prompt cache key."""
     named = key(Format.RESPONSES, {"prompt_cache_key": "bucket"}, {"Session-Id": "stable-session"})
     assert named.endswith(":responses:stable-session")
-    socket = key(Format.RESPONSES, {"prompt_cache_key": "bucket"}, {"X-Cliproxy-Ws-Session": "socket"})
+    socket = key(Format.RESPONSES, {"prompt_cache_key": "bucket"}, {SESSION_HEADER: "socket"})
     assert socket.endswith(":execution:socket")
     assert key(Format.RESPONSES, {"prompt_cache_key": "bucket"}, {}).endswith(":prompt-cache:bucket")
 

@@ -42,16 +42,20 @@ __all__ = [
 # isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
 _SCALARS = (int, float, str)
 
+# The internal headers below carry what the Responses WebSocket knows about a turn into
+# the pipeline beside the client's own headers. Their names hold a space, which no HTTP
+# field name may (RFC 9110 tokens): a client cannot send them over HTTP (llhttp and aiohttp
+# refuse the request), so only the WebSocket session, which sets them, ever has them.
 # internal: names the downstream socket a request came from; never sent upstream
-SESSION_HEADER = "X-Cliproxy-Ws-Session"
+SESSION_HEADER = "X-Cliproxy Ws-Session"
 # internal, never sent upstream: on a client's request, the response id its follow-up
 # continues; on an upstream request, that id again (or "-" for a self-contained turn) from
 # a provider whose socket keeps the conversation (Codex), so the turn may only go on the
 # kept socket that answered it
-CONTINUES_HEADER = "X-Cliproxy-Ws-Continues"
+CONTINUES_HEADER = "X-Cliproxy Ws-Continues"
 # internal, never sent upstream: the client's message on the Responses WebSocket named a
 # previous_response_id (xAI's reasoning replay then stays out: providers.xai_replay)
-PREVIOUS_HEADER = "X-Cliproxy-Ws-Previous"
+PREVIOUS_HEADER = "X-Cliproxy Ws-Previous"
 # what the Codex backend wants on a Responses WebSocket upgrade (CPA)
 BETA_HEADER = "responses_websockets=2026-02-06"
 
