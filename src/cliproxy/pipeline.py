@@ -60,7 +60,7 @@ from cliproxy.policies.enforce import Enforcer, Ticket
 from cliproxy.providers import antigravity_credits as ag_credits
 from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError, UpstreamRequest
 from cliproxy.providers.codex_images import image_barred
-from cliproxy.providers.codex_ws_wire import websocket_preference
+from cliproxy.providers.codex_ws_wire import SESSION_HEADER, websocket_preference
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import forwardable_response_headers
 from cliproxy.providers.transport import read_body
@@ -206,7 +206,9 @@ class Pipeline:
         if self.pool.session_affinity:  # and the key it was bound under before, if another
             session_key, session_fallback = affinity_keys(call.format, call.headers, call.body)
         scheduler = flow.scheduler(call, route) if flow is not None else None
-        prefer = websocket_preference(call.headers, route.providers)  # None unless a WebSocket client
+        prefer = None  # websocket-enabled credentials, for a Responses WebSocket client (CPA)
+        if SESSION_HEADER in call.headers:
+            prefer = websocket_preference(call.headers, route.providers)
         barred = (
             image_barred(call.action, self.pool.credentials()) if call.action.startswith("images.") else None
         )
@@ -248,7 +250,7 @@ class Pipeline:
                             supports=route.supports,
                             session_fallback_key=session_fallback,
                             scheduler=pinned(pin, scheduler) if pin else scheduler,
-                            prefer=None if pin else prefer,
+                            prefer=prefer and (None if pin else prefer),
                         )
                     except (CooldownError, NoCredentialError):
                         if failed is None:
@@ -420,7 +422,7 @@ class Pipeline:
                 await self.replay_mirror.prefetch(  # a turn another worker recorded
                     cred.id, model, call.headers, call.body, chat_client=call.format is _OPENAI
                 )
-            attempt = start_attempt(self, call, cred, provider, model, compat, up_fmt)  # 7. translation
+            attempt = start_attempt(self, call, cred, provider, model, compat, up_fmt, plan.carry)  # 7.
         else:
             if action == "count" and not provider.counts_upstream:
                 return await self._count_locally(call, cred, provider, model, compat)

@@ -20,14 +20,11 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from cliproxy.calls import Attempt, Call
-from cliproxy.credentials.derived_session import session_identity
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
 from cliproxy.models.registry import ModelRoute
 from cliproxy.models.shaping import Shaper, ShapeRoute
-from cliproxy.providers import antigravity_replay, antigravity_search, codex_cache, compat_cache, xai_session
-from cliproxy.providers.antigravity import SESSION_CARRIED as ANTIGRAVITY_SESSION
-from cliproxy.providers.base import Provider
+from cliproxy.providers.base import Carry, Provider
 from cliproxy.providers.codex_multi_agent import is_codex_client, prepare_tools
 from cliproxy.providers.http import proxy_key
 from cliproxy.translate.antigravity_claude import antigravity_claude_signatures
@@ -37,7 +34,6 @@ from cliproxy.translate.gemini.build import for_antigravity
 from cliproxy.translate.reasoning_items import drop_foreign_encrypted_content
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache, scope_for
-from cliproxy.translate.replay_keys import caller_key
 from cliproxy.translate.signature_bodies import (
     sanitize_for_claude_upstream,
     sanitize_gemini_contents,
@@ -77,6 +73,7 @@ class AttemptPlan:
 
     __slots__ = (
         "alias",
+        "carry",
         "compat",
         "config",
         "cred",
@@ -100,6 +97,7 @@ class AttemptPlan:
         self.proxy = proxy_key(cred.proxy_url, config.proxy_url)
         # the base class's prepare answers None: nothing to call per attempt
         self.prepares = type(provider).prepare is not Provider.prepare
+        self.carry = provider.carrier(cred)  # what build reads of the client's own request
         fixed = getattr(route, "fixed", None)  # the registry's routes know; a plugin's route is asked
         if fixed is not None:
             self.names, self.alias, self.compat = fixed(cred)
@@ -154,11 +152,14 @@ def start_attempt(
     model: str,
     compat: bool = False,
     up_fmt: Format | None = None,
+    carry: Carry | None = None,
 ) -> Attempt:
     """The attempt's own upstream body: the client's (pass-through) or translated from
     the client's IR under the upstream model name; never shared with the ``Call``.
     ``compat``: the credential's model has ``is-compat`` (``translate.compat``);
-    ``up_fmt``: the provider's upstream format for a generation, when known already."""
+    ``up_fmt``: the provider's upstream format for a generation, when known already;
+    ``carry``: the provider's :meth:`~cliproxy.providers.base.Provider.carrier` for the
+    credential (the attempt plan's), called for a generation."""
     if up_fmt is None:
         # a compact or Images body goes to the upstream's own endpoint as it came (CPA)
         passthrough = call.action == "compact" or call.action.startswith(MEDIA)
@@ -178,10 +179,8 @@ def start_attempt(
             _compat_body(pipe.config, call, up_fmt, body)
         if provider.key == "codex" and not compat and not call.action.startswith(MEDIA):
             drop_foreign_encrypted_content(body)  # another backend's would fail the request (CPA)
-        elif cred.attributes.get(_COMPAT_CACHE) and call.action == "generate":
-            compat_cache.carry(body, call.format, call.body, call.headers, model, cred.compat_name)
-        elif provider.key == "antigravity" and call.action == "generate":
-            _carry_conversation(body, call, model)
+        if carry is not None and call.action == "generate":
+            carry(body, call.format, call.body, call.headers, model, True)
         return Attempt(cred, provider, model, up_fmt, call.headers, body)
     source = call
     if call.format is _RESPONSES:  # codex.optimize-multi-agent-v2 (Responses clients only)
@@ -220,27 +219,9 @@ def start_attempt(
         _compat_body(pipe.config, call, up_fmt, body)
     elif provider.key == "codex":
         drop_foreign_encrypted_content(body)
-    if provider.key == "codex" and call.action == "generate":  # for build: the body lost what it reads
-        codex_cache.carry(body, call.format, call.body, call.headers, model)
-    elif provider.key == "xai" and call.action == "generate":  # the same, xAI's rule
-        xai_session.carry(body, call.body, call.headers, model, call.format)
-    elif provider.key == "antigravity" and call.action == "generate":
-        if call.format is _CLAUDE:
-            antigravity_search.carry(body, call.body)  # Claude Code's web search, for build
-        _carry_conversation(body, call, model)
-    elif cred.attributes.get(_COMPAT_CACHE) and call.action == "generate":  # support-prompt-cache-key
-        compat_cache.carry(body, call.format, call.body, call.headers, model, cred.compat_name)
+    if carry is not None and call.action == "generate":  # for build: the body lost what it reads
+        carry(body, call.format, call.body, call.headers, model, False)
     return Attempt(cred, provider, model, up_fmt, call.headers, _own(body), req, scope)
-
-
-def _carry_conversation(body: dict[str, Any], call: Call, model: str) -> None:
-    """Antigravity's ``sessionId`` for a client that names no session: the identity of its
-    conversation (CPA's derived session), and the session of its reasoning replay
-    (``providers.antigravity_replay``), for ``build``, which no longer sees the client's
-    request."""
-    if derived := session_identity(call.format, call.body, call.headers, caller_key(call.headers)):
-        body[ANTIGRAVITY_SESSION] = derived
-    antigravity_replay.carry(body, call.format, call.body, call.headers, model=model, derived=derived)
 
 
 def _multi_agent_entry(pipe: Preparing, call: Call, provider: Provider, up_fmt: Format) -> Call | None:
@@ -285,8 +266,6 @@ def _sanitize_gemini(body: dict[str, Any], model: str) -> None:
         if (sanitize_gemini_contents_for_claude if claude else sanitize_gemini_contents)(copy):
             body["contents"] = copy
 
-
-_COMPAT_CACHE = compat_cache.ATTRIBUTE
 
 # upstream model name -> whether it names a Claude model (signatures.provider_from_model)
 _CLAUDE_NAMED: dict[str, bool] = {}

@@ -44,10 +44,11 @@ from typing import Any
 
 import orjson
 
-from cliproxy.credentials.derived_session import antigravity_session_id
+from cliproxy.credentials.derived_session import antigravity_session_id, session_identity
 from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import Credential
 from cliproxy.errors import UpstreamError
+from cliproxy.formats import Format
 from cliproxy.providers import account_pools
 from cliproxy.providers import antigravity_credits as credits
 from cliproxy.providers import antigravity_replay as replay
@@ -56,12 +57,13 @@ from cliproxy.providers.antigravity_names import rename_tools
 from cliproxy.providers.antigravity_project import ProjectLookup
 from cliproxy.providers.antigravity_schemas import clean_request_schemas
 from cliproxy.providers.antigravity_turns import applies_to, normalize_response_turns
-from cliproxy.providers.base import UpstreamRequest, copy_client_headers
+from cliproxy.providers.base import Carry, UpstreamRequest, copy_client_headers
 from cliproxy.providers.gemini import GeminiProvider, backfill_response_names, lead_with_user
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import header, obfuscate_system_instruction, sensitive_words
 from cliproxy.providers.transport import UpstreamClient
 from cliproxy.translate.antigravity_replay_record import AntigravityReplayCache
+from cliproxy.translate.replay_keys import caller_key
 
 __all__ = [
     "SESSION_CARRIED",
@@ -110,6 +112,9 @@ class AntigravityProvider(GeminiProvider):
         self.output_limit: Callable[[str], int] | None = None
         # Gemini thought signatures a client cannot carry, per session (providers.antigravity_replay)
         self.replay = AntigravityReplayCache()
+
+    def carrier(self, cred: Credential) -> Carry:
+        return _carry_antigravity
 
     def prepare(
         self,
@@ -263,6 +268,25 @@ class AntigravityProvider(GeminiProvider):
     def unwrap_chunk(self, data: bytes) -> bytes:
         """See :func:`unwrap_chunk`."""
         return unwrap_chunk(data)
+
+
+def _carry_antigravity(
+    body: dict[str, Any],
+    fmt: Format,
+    client_body: Mapping[str, Any],
+    client_headers: Mapping[str, str],
+    model: str,
+    passthrough: bool,
+) -> None:
+    """What ``build`` reads of the client's request: Claude Code's web search (a
+    translated Claude body), and for a client that names no session the identity of its
+    conversation (``sessionId``, CPA's derived session) and its reasoning replay session
+    (``providers.antigravity_replay``)."""
+    if not passthrough and fmt is Format.CLAUDE:
+        web_search.carry(body, client_body)
+    if derived := session_identity(fmt, client_body, client_headers, caller_key(client_headers)):
+        body[SESSION_CARRIED] = derived
+    replay.carry(body, fmt, client_body, client_headers, model=model, derived=derived)
 
 
 def _then(first: Callable[[bytes], bytes], then: Callable[[bytes], bytes] | None) -> Callable[[bytes], bytes]:

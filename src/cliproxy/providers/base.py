@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REQUEST_FAULTS",
+    "Carry",
     "HeaderPlan",
     "Provider",
     "RewriteError",
@@ -51,6 +52,11 @@ __all__ = [
 
 # statuses that are the request's fault: answered at once, never cooled, never retried
 REQUEST_FAULTS = frozenset({400, 409, 413, 422})
+
+
+# (attempt body, client format, client body, client headers, upstream model, whether the
+# body is the client's own, not translated): see ``Provider.carrier``
+Carry = Callable[[dict[str, Any], Format, Mapping[str, Any], Mapping[str, str], str, bool], None]
 
 
 @dataclass(slots=True)
@@ -211,6 +217,15 @@ class Provider(ABC):
         """Extra headers for one attempt (a token fetched with ``http``), or ``None`` when
         the provider needs none: the pipeline then awaits nothing. ``body``: the attempt's
         upstream body as ``build`` will get it (``None`` for a probe)."""
+        return None
+
+    def carrier(self, cred: Credential) -> Carry | None:
+        """What ``build`` will need from the client's own request for ``cred``, which the
+        attempt's body no longer shows once translated (a Claude Code session, the
+        client's ``prompt_cache_key``, the conversation's identity): a :data:`Carry` the
+        pipeline calls where it makes a generation's body, to leave those facts in it
+        under private keys that ``build`` takes out again; ``None`` (the default): nothing
+        to carry. Asked once per credential and route (the attempt plan keeps it)."""
         return None
 
     def forget(self, cred: Credential) -> None:

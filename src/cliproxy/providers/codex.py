@@ -21,7 +21,7 @@ from cliproxy.formats import Format
 from cliproxy.formats.openai_responses import model_at_capacity
 from cliproxy.providers import codex_cache, codex_replay
 from cliproxy.providers import codex_multi_agent as multi_agent
-from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
+from cliproxy.providers.base import Carry, Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.codex_images import apply_image_tool, is_lite
 from cliproxy.providers.codex_input_ids import sanitize_input_ids
 from cliproxy.providers.codex_stream import CompletedOutput, is_grok_build, keepalive_comments
@@ -151,6 +151,9 @@ class CodexProvider(Provider):
             url, headers, orjson.dumps(body), not whole, rewrite_body=expose, rewrite_chunk=rewrite_chunk
         )
 
+    def carrier(self, cred: Credential) -> Carry:
+        return _carry_codex
+
     def prepare(
         self,
         cred: Credential,
@@ -196,6 +199,20 @@ class CodexProvider(Provider):
             ):
                 status = 429
         return super().classify(status, headers, body, credential_id)
+
+
+def _carry_codex(
+    body: dict[str, Any],
+    fmt: Format,
+    client_body: Mapping[str, Any],
+    client_headers: Mapping[str, str],
+    model: str,
+    passthrough: bool,
+) -> None:
+    """A translated body lost what ``build`` reads (the prompt-cache key's and the
+    reasoning replay's session: ``codex_cache.carry``); the client's own body has it."""
+    if not passthrough:
+        codex_cache.carry(body, fmt, client_body, client_headers, model)
 
 
 def _no_headers(model: str) -> Mapping[str, str]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import orjson
@@ -12,7 +13,7 @@ from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
 from cliproxy.formats.openai_chat import ask_usage
 from cliproxy.providers import compat_cache
-from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers, with_fixed_values
+from cliproxy.providers.base import Carry, Provider, UpstreamRequest, copy_client_headers, with_fixed_values
 from cliproxy.translate import token_segments, tokens
 
 __all__ = ["OpenAICompatProvider"]
@@ -76,6 +77,12 @@ class OpenAICompatProvider(Provider):
             headers.update(copy_client_headers(cred, client_headers))
         return UpstreamRequest(url, headers, orjson.dumps(body), stream)
 
+    def carrier(self, cred: Credential) -> Carry | None:
+        """``support-prompt-cache-key`` on the credential's entry: the key, carried."""
+        if not cred.attributes.get(compat_cache.ATTRIBUTE):
+            return None
+        return partial(_carry_prompt_cache, compat_name=cred.compat_name)
+
     def _chat_fixed(self, api_key: str, base_url: str, stream: bool, extra: dict[str, str]) -> _Fixed:
         """The URL, the fixed headers (the credential's fixed ``headers:`` values among them)
         and the client headers to copy of a chat call, made once per API key, base URL,
@@ -136,3 +143,16 @@ class OpenAICompatProvider(Provider):
 
     def count_locally(self, body: dict[str, Any], model: str) -> tuple[str, list[str]]:
         return tokens.encoding_for_model(model), token_segments.chat_segments(body)
+
+
+def _carry_prompt_cache(
+    body: dict[str, Any],
+    fmt: Format,
+    client_body: Mapping[str, Any],
+    client_headers: Mapping[str, str],
+    model: str,
+    passthrough: bool,
+    *,
+    compat_name: str,
+) -> None:
+    compat_cache.carry(body, fmt, client_body, client_headers, model, compat_name)

@@ -47,7 +47,7 @@ from cliproxy.credentials.record import KIND_OAUTH, Credential, parse_bool
 from cliproxy.errors import UnsupportedError, UpstreamError
 from cliproxy.formats import Format
 from cliproxy.providers import xai_compaction, xai_media, xai_replay, xai_request, xai_session
-from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers, error_message
+from cliproxy.providers.base import Carry, Provider, UpstreamRequest, copy_client_headers, error_message
 from cliproxy.providers.codex_stream import CompletedOutput
 from cliproxy.providers.codex_ws import websocket_request
 from cliproxy.providers.http import HttpClient
@@ -219,6 +219,9 @@ class XAIProvider(Provider):
             return UpstreamRequest(url, headers, orjson.dumps(body), True, rewrite_chunk=events)
         return UpstreamRequest(url, headers, orjson.dumps(body), False, rewrite_body=forget)
 
+    def carrier(self, cred: Credential) -> Carry:
+        return _carry_xai
+
     def prepare(
         self,
         cred: Credential,
@@ -288,3 +291,17 @@ def free_usage_exhausted(body: bytes) -> bool:
     """An xAI 429 body saying the free tier's usage is used up."""
     raw = body.lower()
     return raw.find(b"free-usage-exhausted") >= 0 or raw.find(b"included free usage") >= 0
+
+
+def _carry_xai(
+    body: dict[str, Any],
+    fmt: Format,
+    client_body: Mapping[str, Any],
+    client_headers: Mapping[str, str],
+    model: str,
+    passthrough: bool,
+) -> None:
+    """The session xAI gets (and the replay's), read from the client's request, which a
+    translated body no longer shows (``xai_session.carry``)."""
+    if not passthrough:
+        xai_session.carry(body, client_body, client_headers, model, fmt)
