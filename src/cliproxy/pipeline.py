@@ -498,7 +498,7 @@ class Pipeline:
                 provider.forget(cred)  # a cached token the upstream no longer takes
             if attempt.replay is not None and resp.status in (400, 422):
                 attempt.replay.forget()  # the restored reasoning may be what it refused
-            if action == "count" and provider.counts_locally_after(cred, resp.status):
+            if action == "count" and provider.counts_locally_after(cred, resp.status, data, model):
                 return await self._count_locally(call, cred, provider, model, compat)
             raise provider.classify(resp.status, resp.headers, data, cred.id)
         result: Reply | StreamReply

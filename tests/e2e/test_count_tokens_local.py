@@ -227,3 +227,26 @@ async def test_a_claude_gateway_that_counts_is_asked(start_proxy, fake_claude) -
     )
     assert await _claude_count(proxy.url, "gw-model") > 0
     assert any(r.path.endswith("/count_tokens") for r in fake_claude.requests)
+
+
+async def test_a_claude_gateway_that_lacks_the_model_suspends_it(start_proxy, fake_claude) -> None:
+    """CPA's TestManager_ExecuteCount_ExplicitModelNotFoundSuspendsModel: a gateway that
+    has count_tokens but answers 404 "model X was not found" is not a missing route. The
+    client gets the 404 and the model is suspended for about 12 hours, as after a
+    generation 404; a route 404 (the test above) still counts locally and cools nothing."""
+    proxy = await start_proxy(
+        f'api-keys: ["{KEY}"]\nclaude-api-key:\n  - api-key: "sk-ant-gw"\n'
+        f'    base-url: "{fake_claude.base_url}"\n    models: [{{name: "claude-sonnet-4-6", alias: "gw-model"}}]\n'
+    )
+    missing = {
+        "type": "error",
+        "error": {"type": "not_found_error", "message": "model claude-sonnet-4-6 was not found"},
+    }
+    fake_claude.script(Behavior(status=404, path="count_tokens", body=missing))
+    with pytest.raises(anthropic.NotFoundError) as caught:
+        await _claude_count(proxy.url, "gw-model")
+    assert "was not found" in str(caught.value)
+    pool = proxy.service.pool
+    [record] = await pool.cooldowns(pool.credentials()[0])
+    assert record.model and record.reason == "not_found"
+    assert 11 * 3600 < record.next_retry_after - pool.clock() <= 12 * 3600

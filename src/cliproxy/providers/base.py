@@ -269,9 +269,10 @@ class Provider(ABC):
         and the text to count in ``body`` (a request in ``upstream_format``)."""
         raise NotImplementedError(f"{self.key} counts tokens upstream")
 
-    def counts_locally_after(self, cred: Credential, status: int) -> bool:
-        """An upstream count that failed with ``status`` is counted locally instead (the
-        credential's upstream has no count endpoint), never held against the credential."""
+    def counts_locally_after(self, cred: Credential, status: int, body: bytes, model: str) -> bool:
+        """An upstream count of ``model`` that failed with ``status`` and ``body`` is
+        counted locally instead (the credential's upstream has no count endpoint), never
+        held against the credential."""
         return False
 
     def retry_hint(self, status: int, headers: Mapping[str, str], body: Any) -> float | None:

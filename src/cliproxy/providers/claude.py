@@ -44,6 +44,7 @@ from cliproxy.providers.base import Provider, UpstreamRequest
 from cliproxy.providers.claude_plan import CredentialPlan, Custom, anthropic_origin, host_header
 from cliproxy.providers.claude_profile import ProfileLookup
 from cliproxy.providers.http import HttpClient
+from cliproxy.providers.model_not_found import says_model_not_found
 from cliproxy.translate import token_segments, tokens
 
 __all__ = ["ClaudeProvider", "host_header", "wire_order"]
@@ -436,12 +437,17 @@ class ClaudeProvider(Provider):
         headers["x-stainless-arch"] = p.arch
         headers["user-agent"] = p.user_agent
 
-    def counts_locally_after(self, cred: Credential, status: int) -> bool:
+    def counts_locally_after(self, cred: Credential, status: int, body: bytes, model: str) -> bool:
         """A gateway (any base URL but Anthropic's) without ``/v1/messages/count_tokens``:
         the count is CPA's local estimate, and the gateway's 404 cools nothing (a 12-hour
-        model cooldown used to block generation too). Our difference from CPA: a gateway is
-        asked first, since one that counts gives the exact number; CPA never asks it."""
-        return status in _NO_COUNT_ENDPOINT and not anthropic_origin(self.base_url(cred))
+        model cooldown used to block generation too). A 404 whose body says the model does
+        not exist is the gateway's answer (CPA's isCountTokensEndpointNotFoundError): it
+        goes back to the client and the model is suspended as after any 404. Our
+        difference from CPA: a gateway is asked first, since one that counts gives the
+        exact number; CPA never asks it."""
+        if status not in _NO_COUNT_ENDPOINT or anthropic_origin(self.base_url(cred)):
+            return False
+        return status != 404 or not says_model_not_found(body, model)
 
     def count_locally(self, body: dict[str, Any], model: str) -> tuple[str, list[str]]:
         """CPA's local Claude count: the o200k encoding over the request's text."""
