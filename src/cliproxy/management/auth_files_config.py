@@ -42,15 +42,25 @@ async def toggle_config_key(service: ManagementService, cred: Credential, disabl
         if match is None:
             return
         path = f"{key}[{match.attributes['config_index']}].excluded-models"
-        current = doc.get(path) or []
-        models = {str(m).strip().lower() for m in current if str(m).strip()} - {DISABLE_PATTERN}
-        if disabled:
-            models.add(DISABLE_PATTERN)
+        models = _toggled(doc.get(path) or [], disabled)
         if models:
-            doc.set(path, sorted(models))
+            doc.set(path, models)
         else:
             doc.delete(path)
         found.append(True)
 
     await service.edit_config(edit)
     return bool(found)
+
+
+def _toggled(current: list[object], disabled: bool) -> list[str]:
+    """The patterns in their written order, trimmed, lower-cased and unique, with ``*``
+    appended (disable) or taken out (enable); the user's own order is kept, as CPA does."""
+    models = list(dict.fromkeys(m for m in (str(item).strip().lower() for item in current) if m))
+    if DISABLE_PATTERN in models:
+        if disabled:
+            return models
+        models.remove(DISABLE_PATTERN)
+    elif disabled:
+        models.append(DISABLE_PATTERN)
+    return models
