@@ -98,6 +98,13 @@ def _fingerprint(path: Path, boundary: int) -> str:
     return base64.urlsafe_b64encode(digest[:12]).rstrip(b"=").decode()
 
 
+def _boundary(offset: int, size: int) -> int:
+    """How many leading bytes a cursor's fingerprint covers: up to its offset, or, for a
+    cursor at 0 into a file holding only a partial line, that partial line (so a file that
+    merely starts empty is not mistaken for the one the cursor was taken on)."""
+    return size if offset == 0 and size > 0 else offset
+
+
 def _cursor(path: Path, offset: int, latest: int) -> str:
     st = path.stat()
     body = {
@@ -108,7 +115,7 @@ def _cursor(path: Path, offset: int, latest: int) -> str:
         "modTime": int(st.st_mtime),
         "modTimeUnixNano": st.st_mtime_ns,
         "latestTimestamp": latest,
-        "fingerprint": _fingerprint(path, offset),
+        "fingerprint": _fingerprint(path, _boundary(offset, st.st_size)),
     }
     return base64.urlsafe_b64encode(orjson.dumps(body)).rstrip(b"=").decode()
 
@@ -168,12 +175,11 @@ def _locate(files: list[Path], cur: dict[str, Any]) -> int | None:
     """Index of the file the cursor points into (it may have been rotated away under a new name)."""
     candidates = [i for i, p in enumerate(files) if p.name == cur["file"]]
     candidates += [i for i, p in enumerate(files) if p.name != cur["file"] and p.name != MAIN_LOG]
+    size = cur.get("size")
+    boundary = _boundary(cur["offset"], size if isinstance(size, int) else 0)
     for i in candidates:
         try:
-            if (
-                files[i].stat().st_size >= cur["offset"]
-                and _fingerprint(files[i], cur["offset"]) == cur["fingerprint"]
-            ):
+            if files[i].stat().st_size >= boundary and _fingerprint(files[i], boundary) == cur["fingerprint"]:
                 return i
         except FileNotFoundError:
             continue
