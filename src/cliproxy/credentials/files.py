@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,8 @@ CANONICAL_METADATA_KEYS = {
     "tool-prefix-disabled": "tool_prefix_disabled",
 }
 SCOPED_ACTIONS = ("stop", "stop-and-cooldown", "continue", "continue-and-cooldown")
+# Go's strconv.Atoi accepts a sign and digits only; Python's int() also takes "1_000"
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
 
 
 def load_auth_dir(auth_dir: str | Path, cfg: Any = None) -> list[Credential]:
@@ -113,13 +116,14 @@ def _credential(
     path: Path, auth_dir: str | Path | None, meta: dict[str, Any], provider: str, weight: int, cfg: Any
 ) -> Credential:
     full = str(path)
+    priority = _priority(meta.get("priority"))
     cred = Credential(
         id=_relative_id(full, auth_dir),
         provider=provider,
         kind=KIND_OAUTH,
         label=_str(meta.get("email")) or provider,
         prefix=_prefix(meta.get("prefix")),
-        priority=_priority(meta.get("priority")),
+        priority=priority or 0,
         weight=weight,
         max_concurrency=parse_limit(meta.get("max_concurrency", meta.get("max-concurrency"))),
         disabled=meta.get("disabled") is True,
@@ -137,8 +141,8 @@ def _credential(
         source=full,
     )
     attrs = {"source": full, "path": full, "source_backend": "file", "auth_kind": KIND_OAUTH}
-    if "priority" in meta:
-        attrs["priority"] = str(cred.priority)
+    if priority is not None:
+        attrs["priority"] = str(priority)
     if "weight" in meta:
         attrs["weight"] = str(weight)
     if cred.max_concurrency:
@@ -178,10 +182,9 @@ def parse_weight(value: Any) -> int:
         text = value.strip()
         if not text:
             return 1
-        try:
-            value = int(text)
-        except ValueError:
-            raise ValueError("weight must be an integer") from None
+        if not _INT_TEXT.fullmatch(text):
+            raise ValueError("weight must be an integer")
+        value = int(text)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError("weight must be an integer")
     if isinstance(value, float) and not value.is_integer():
@@ -257,17 +260,15 @@ def _prefix(raw: Any) -> str:
     return text if text and "/" not in text else ""
 
 
-def _priority(raw: Any) -> int:
+def _priority(raw: Any) -> int | None:
+    """An auth file's priority: a JSON number or integer text (CPA); None for anything else."""
     if isinstance(raw, bool):
-        return 0
+        return None
     if isinstance(raw, int | float):
         return int(raw)
-    if isinstance(raw, str):
-        try:
-            return int(raw.strip())
-        except ValueError:
-            return 0
-    return 0
+    if isinstance(raw, str) and _INT_TEXT.fullmatch(text := raw.strip()):
+        return int(text)
+    return None
 
 
 def _cooling(meta: Mapping[str, Any]) -> bool | None:
