@@ -7,6 +7,7 @@ request fault goes to the client after one attempt.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import aiohttp
@@ -130,3 +131,22 @@ async def test_an_empty_stream_start_tries_the_next_name(start_proxy, fakes):
     answer = await _chat(proxy, stream=True)
     assert answer.model == "glm-5" and answer.choices[0].message.content
     assert _sent(fakes) == ["deepseek-v3.1", "glm-5"]
+
+
+async def test_a_blocked_key_does_not_use_up_the_credential_budget(start_proxy, fakes):
+    """TestManagerExecute_OpenAICompatAliasPoolBlockedAuthDoesNotConsumeRetryBudget: with
+    max-retry-credentials 1, a key whose every name is suspended is not picked, so it
+    spends none of the budget: the other key answers with one upstream call."""
+    proxy = await start_proxy(_config(fakes, keys=("k-bad", "k-good"), extra="max-retry-credentials: 1\n"))
+    fakes.openai.script(Behavior(key="k-bad", status=400, body=REFUSAL, times=None))
+    for _ in range(2):  # until k-bad has refused both names (a request on k-good may come first)
+        with contextlib.suppress(openai.BadRequestError):
+            await _chat(proxy)
+    assert [(r.key, r.json["model"]) for r in fakes.openai.requests if r.key == "k-bad"] == [
+        ("k-bad", "deepseek-v3.1"),
+        ("k-bad", "glm-5"),
+    ]
+    for _ in range(2):
+        seen = len(fakes.openai.requests)
+        await _chat(proxy)
+        assert [r.key for r in fakes.openai.requests[seen:]] == ["k-good"]
