@@ -91,9 +91,8 @@ class ManagementGate:
         now = self._clock()
         until = self._banned_until.get(ip, 0.0)
         if until > now:
-            return Denied(
-                403, f"IP banned due to too many failed attempts; try again in {int(until - now) + 1}s"
-            )
+            wait = _go_duration(round(until - now))
+            return Denied(403, f"IP banned due to too many failed attempts. Try again in {wait}")
         env = self.env_password()
         if ip not in _LOCAL and not config.remote_management.allow_remote and not env:
             return Denied(403, "remote management disabled")
@@ -161,3 +160,13 @@ def _key(headers: Mapping[str, str]) -> str:
     if auth:
         return auth
     return (headers.get("X-Management-Key") or "").strip()
+
+
+def _go_duration(seconds: int) -> str:
+    """Whole seconds the way CPA prints a Go ``time.Duration`` ("30m0s", "1h0m5s", "59s"),
+    since scripts written for CPA read the ban message."""
+    hours, rest = divmod(max(seconds, 0), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
