@@ -121,6 +121,12 @@ class ResponsesEncoder(StreamEncoder):
             return b""
         return self._block_stop() + self._end("end_turn", None)
 
+    def resume(self) -> None:
+        # the client already has the stream's response.created: what follows (a pass-through
+        # stream's failure) ends that response and must not open a second one
+        if self._resp is None:
+            self._resp = base_response(response_id(None), self.model or "", int(time.time()), self.request)
+
     def _start(self, rid: str, model: str, created: int) -> bytes:
         if self._resp is not None:
             return b""
