@@ -427,10 +427,27 @@ class _Rest(LazyStream):
     def _tail(self) -> bytes:
         """The end of a stream read to its end (or to its error event)."""
         tr = self.tr
-        if isinstance(tr, Passthrough) and tr.late_error is not None:
+        if not isinstance(tr, Passthrough):
+            return tr.finish()
+        if tr.late_error is not None:
             log.warning("upstream stream for %s broke: %s", self.call.model, tr.late_error.message)
             return _stream_error(self.reg, self.call, tr, tr.late_error)
-        return tr.finish()
+        out = tr.finish()
+        if self.call.format in _END_EVENTS:
+            out += self._unterminated(out or self.last)
+        return out
+
+    def _unterminated(self, last: bytes) -> bytes:
+        """What a pass-through Responses stream that ended cleanly still owes its client: the
+        blank line that dispatches its last event, and a failure when no event ended the
+        answer (CPA: a stream closed before its terminal event is a failure, never a 200
+        that stops mid-answer)."""
+        out = b"" if last.endswith(b"\n\n") else b"\n" if last.endswith(b"\n") else b"\n\n"
+        if any(last.find(mark) >= 0 for mark in _END_EVENTS[self.call.format]):
+            return out
+        log.warning("upstream stream for %s ended without its terminal event", self.call.model)
+        err = ir.Error("upstream stream closed before a terminal event", status=502)
+        return out + _stream_error(self.reg, self.call, self.tr, err)
 
     def _broken(self, exc: BaseException) -> bytes:
         """The error event for a refused rewrite or a read that failed mid-stream."""
@@ -456,6 +473,11 @@ _END_MARKS: dict[Format, tuple[bytes, ...]] = {
     Format.CLAUDE: (b'"message_stop"',),
     Format.OPENAI: (b"[DONE]",),
 }
+
+
+# the events that end a Responses stream, a failure included
+_FINAL = (*_END_MARKS[Format.RESPONSES], b'"response.failed"', b"event: error", b'"type":"error"')
+_END_EVENTS: dict[Format, tuple[bytes, ...]] = {Format.RESPONSES: _FINAL, Format.CODEX: _FINAL}
 
 
 def _ended(fmt: Format, last: bytes) -> bool:
