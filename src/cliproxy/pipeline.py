@@ -63,6 +63,7 @@ from cliproxy.providers.codex_images import image_barred
 from cliproxy.providers.codex_ws_wire import SESSION_HEADER, websocket_preference
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import forwardable_response_headers
+from cliproxy.providers.secrets import without_secrets
 from cliproxy.providers.transport import read_body
 from cliproxy.translate import tokens
 from cliproxy.translate.registry import Registry
@@ -489,7 +490,7 @@ class Pipeline:
         if self.pool.steering and resp.status < 400:  # routing.quota-steering: the headroom it states
             await self.pool.quota.observe(cred.id, resp.status, resp.headers)
         if resp.status >= 400:
-            data = await read_body(resp)
+            data = without_secrets(await read_body(resp), cred)  # it may repeat the key it refused
             if self.pool.steering:  # a 429's body may say until when the quota is gone
                 await self.pool.quota.observe(cred.id, resp.status, resp.headers, data)
             if trace is not None:
