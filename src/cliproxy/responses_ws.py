@@ -17,12 +17,15 @@ alike):
   (``cliproxy.providers.codex_ws``); the request carries this session's id in an internal
   header for that, which never leaves the proxy;
 - a turn that fails before its first event ends the socket (CPA): an error the client
-  caused (400, 404, 409, 413, 422) is sent as an ``error`` event first, then a normal close
-  (1000); a rate limit or overload closes with 1013 (try again later), any other upstream
-  failure with 1011. An upstream that breaks off after the first event ends the turn
-  in-format (``response.failed`` with the error, as on HTTP) and the socket stays usable;
-  an ``error`` event mid-stream is passed on and closes the socket as above; a stream that
-  just stops without a terminal event closes with 1011.
+  caused (400, 404, 409, 413, 422, or an upstream error body that says so, such as
+  ``cyber_policy`` or ``context_length_exceeded`` under any status) is sent as an ``error``
+  event first, carrying the upstream's own error object, then a normal close (1000); an
+  upstream that refused the message as too large (``message_too_big``) closes with 1009 and
+  that reason, so the client can resend another way; a rate limit or overload closes with
+  1013 (try again later), any other upstream failure with 1011. An upstream that breaks off
+  after the first event ends the turn in-format (``response.failed`` with the error, as on
+  HTTP) and the socket stays usable; an ``error`` event mid-stream is passed on and closes
+  the socket as above; a stream that just stops without a terminal event closes with 1011.
 
 A completed turn's request and output are what the next follow-up builds on. When that
 turn went over a kept upstream socket that holds the conversation (Codex), a follow-up
@@ -52,6 +55,7 @@ import orjson
 from multidict import CIMultiDict
 
 from cliproxy.calls import Call, Reply, StreamReply
+from cliproxy.credentials.cooldown import is_request_fault
 from cliproxy.errors import CliproxyError
 from cliproxy.formats import Format
 from cliproxy.formats.responses_ws import (
@@ -86,6 +90,7 @@ COMPLETED = frozenset({"response.completed", "response.done"})
 ENDED = frozenset({"response.failed", "response.incomplete"})
 _TRACKED = COMPLETED | ENDED | {"response.output_item.done", "error"}
 _REASON_BYTES = 123  # a close frame's reason is at most 123 bytes
+_MESSAGE_TOO_BIG = 1009
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +202,8 @@ class ResponsesSession:
         except CliproxyError as exc:
             if trace is not None:
                 trace.failed(exc.status, exc.message, {}, b"")
-            return await _failed(exc.status, exc.message, getattr(exc, "code", None), send)
+            body = getattr(exc, "body", None)
+            return await _failed(exc.status, exc.message, getattr(exc, "code", None), send, body=body)
         if trace is not None:
             result = trace.reply(result)
         if isinstance(result, Reply):
@@ -213,7 +219,7 @@ class ResponsesSession:
         if reply.status >= 400:
             err = body.get("error") if isinstance(body, dict) else None
             message = str(err.get("message")) if isinstance(err, dict) else f"HTTP {reply.status}"
-            return await _failed(reply.status, message, None, send)
+            return await _failed(reply.status, message, None, send, body=reply.body)
         await send(orjson.dumps({"type": "response.completed", "response": body}))
         if isinstance(body, dict):
             output = body.get("output")
@@ -236,13 +242,19 @@ class ResponsesSession:
                         data = batch[n] = ids.see(data)
                     kind = tracker.see(data)
                     if kind == "error":
-                        await send_all(batch[: n + 1])
-                        return _close_for(tracker.error_status, tracker.error_message)
+                        close = _close_for(tracker.error_status, tracker.error_message, data)
+                        if close.code != _MESSAGE_TOO_BIG:  # (the close says it all)
+                            await send_all(batch[: n + 1])
+                        elif n:
+                            await send_all(batch[:n])
+                        return close
                     if tracker.completed_at_this_event:
                         batch[n] = tracker.completion(data)
                 await send_all(batch)
         except CliproxyError as exc:
-            return await _failed(exc.status, exc.message, None, send, in_stream=True)
+            return await _failed(
+                exc.status, exc.message, None, send, in_stream=True, body=getattr(exc, "body", None)
+            )
         except (ConnectionError, TimeoutError) as exc:
             if isinstance(exc, ConnectionResetError):
                 raise  # the client went away while we wrote: the server tears down
@@ -447,21 +459,47 @@ def _message(raw: bytes) -> dict[str, Any]:
     return message
 
 
-async def _failed(status: int, message: str, code: Any, send: Send, *, in_stream: bool = False) -> Close:
-    """A turn that failed: the client's mistake is told as an ``error`` event, then the
-    socket closes (CPA); other failures close with a code that says what kind."""
-    if status in REQUEST_FAULTS:
-        await send(error_event(status, message, code=code if isinstance(code, str) else None))
-        return Close(1000, _reason(message))
-    return _close_for(status, message)
+async def _failed(
+    status: int, message: str, code: Any, send: Send, *, in_stream: bool = False, body: Any = None
+) -> Close:
+    """A turn that failed: the client's mistake is told as an ``error`` event (with the
+    upstream's error object when it sent one), then the socket closes (CPA); other
+    failures close with a code that says what kind."""
+    raw = body if isinstance(body, bytes) else None
+    close = _close_for(status, message, raw)
+    if close.code == 1000:
+        error = _upstream_error(raw)
+        if error is not None:
+            await send(orjson.dumps({"type": "error", "status": status, "error": error}))
+        else:
+            await send(error_event(status, message, code=code if isinstance(code, str) else None))
+    return close
 
 
-def _close_for(status: int, message: str) -> Close:
-    if status in REQUEST_FAULTS:
+def _close_for(status: int, message: str, body: bytes | None = None) -> Close:
+    """How a failed turn ends the socket; ``body`` is the upstream's error (an ``error``
+    event or an HTTP error body), read only on this failure path."""
+    if body is not None and status == 413 and body.find(b"message_too_big") >= 0:
+        error = _upstream_error(body)
+        if error is not None and error.get("code") == "message_too_big":
+            return Close(_MESSAGE_TOO_BIG, _reason(str(error.get("message") or "") or "message too big"))
+    if status in REQUEST_FAULTS or (body and is_request_fault(status, body.decode("utf-8", "replace"))):
         return Close(1000, _reason(message))
     if status in RETRY_LATER:
         return Close(1013, _reason(message or "upstream busy; try again later"))
     return Close(1011, _reason(message or "upstream failed"))
+
+
+def _upstream_error(body: bytes | None) -> dict[str, Any] | None:
+    """The ``error`` object of an upstream error body or ``error`` event."""
+    if not body:
+        return None
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    error = obj.get("error") if isinstance(obj, dict) else None
+    return error if isinstance(error, dict) else None
 
 
 def _reason(text: str) -> str:

@@ -15,7 +15,6 @@ internal/runtime/executor/codex_executor_retry_test.go and codex_executor_stream
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -114,8 +113,9 @@ async def test_a_stream_that_ends_before_completion_is_the_requests_fault(
 
 async def test_an_upstream_websocket_refusing_a_large_message_is_a_413(start_proxy: Any, fakes: Any) -> None:
     """CPA codex_websockets_executor_test.go MapsMessageTooBigClose: the upstream socket
-    closes with 1009 (message too big): 413 ``message_too_big`` to the client at once, no
-    other account tried, nothing cooled."""
+    closes with 1009 (message too big): the request fails at once, no other account tried,
+    nothing cooled; a Responses WebSocket client's socket closes with 1009 and the reason
+    (CPA TestResponsesWebsocketMirrorsUpstreamMessageTooBigDisconnect)."""
     base = f"{fakes.responses.base_url}/backend-api/codex"
     entries = "".join(
         f'  - api-key: "sk-codex-{i}"\n    base-url: "{base}"\n    websockets: true\n'
@@ -129,9 +129,8 @@ async def test_an_upstream_websocket_refusing_a_large_message_is_a_413(start_pro
         await ws.send_json({"type": "response.create", "model": "codex-model", "input": "x" * 5000})
         msg = await ws.receive(timeout=10)
         await ws.close()
-    event = json.loads(msg.data)
-    assert event["type"] == "error" and event.get("status") == 413, event
-    assert event["error"]["message"] == "upstream websocket message too big", event
+    assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1009, msg
+    assert msg.extra == "upstream websocket message too big", msg
     assert fakes.responses.ws_opened == 1  # one account, one socket
     assert await _cooled(proxy) == {}
 

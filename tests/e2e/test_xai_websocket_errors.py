@@ -121,9 +121,10 @@ async def test_bare_error_payload_ends_the_turn(proxy, fake_openai) -> None:
 
 async def test_message_too_big_close_is_a_413(proxy, fake_openai) -> None:
     """TestXAIWebsocketsExecuteStreamMapsMessageTooBigClose: the upstream closes with 1009;
-    the client gets 413 ``message_too_big`` at once and the account is not cooled."""
+    the request fails at once (413 ``message_too_big``) and the account is not cooled; the
+    client's socket closes with 1009 and that reason (CPA
+    TestResponsesWebsocketMirrorsUpstreamMessageTooBigDisconnect, xai)."""
     fake_openai.ws_max_message = 2048
     event = await _turn(proxy, "x" * 5000)
-    assert event["type"] == "error" and event["status"] == 413, event
-    assert event["error"]["message"] == "upstream websocket message too big", event
+    assert event == {"close": 1009, "reason": "upstream websocket message too big"}, event
     assert await _cooled(proxy) == {}
