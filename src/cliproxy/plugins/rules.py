@@ -251,11 +251,9 @@ async def pick_auth(
         return None
     if not isinstance(result, dict) or not ci_get(result, "Handled"):
         return None
-    auth_id = str(ci_get(result, "AuthID", "") or "")
-    if auth_id:
-        for c in candidates:
-            if c.id == auth_id:
-                return c
+    auth_id = str(ci_get(result, "AuthID", "") or "").strip()
+    if auth_id:  # an unknown id is an invalid answer, whatever delegate it also names
+        return next((c for c in candidates if c.id == auth_id), None)
     delegate = str(ci_get(result, "DelegateBuiltin", "") or "").strip().lower()
     if delegate in ("round-robin", "fill-first"):
         return delegate
