@@ -5,7 +5,9 @@ A file is ``<id>.<ext>`` or ``<id>-v<version>.<ext>``. Native libraries use the
 platform extension (``.so``, ``.dylib``, ``.dll``); Python plugins are ``<id>.py`` files
 or ``<id>/`` packages (with ``__init__.py``). Several files for one id: the configured
 version wins (``plugins.configs.<id>.store.version`` / ``release-tag``), else a versioned
-file beats an unversioned one, else the highest version (dot-separated numeric compare).
+file beats an unversioned one, else the highest version (dot-separated numeric compare,
+plain string compare when a segment is not a number). The native extension matches in
+any case (``alpha.SO`` is a plugin), as in CPA.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Candidate", "discover", "native_extension", "parse_name", "platform_dirs"]
+__all__ = ["Candidate", "desired_version", "discover", "native_extension", "parse_name", "platform_dirs"]
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 VERSION_RE = re.compile(r"^[0-9][0-9A-Za-z.+-]*$")
@@ -61,7 +63,7 @@ class Candidate:
 
 def parse_name(name: str, ext: str) -> tuple[str, str] | None:
     """(id, version) from a file name without ``ext``; ``None`` when not a plugin name."""
-    if ext and not name.endswith(ext):
+    if ext and not name.lower().endswith(ext.lower()):
         return None
     stem = name[: len(name) - len(ext)] if ext else name
     plugin_id, version = stem, ""
@@ -73,11 +75,30 @@ def parse_name(name: str, ext: str) -> tuple[str, str] | None:
     return plugin_id, version
 
 
-def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
-    parts: list[tuple[int, int | str]] = []
-    for seg in re.split(r"[.+-]", version):
-        parts.append((0, int(seg)) if seg.isdigit() else (1, seg))
-    return tuple(parts)
+def desired_version(value: object) -> str:
+    """A configured version as discovery compares it: one leading ``v`` dropped, ``""`` if invalid."""
+    text = str(value or "").strip()
+    if len(text) > 1 and text[0] in "vV":
+        text = text[1:]
+    return text if VERSION_RE.match(text) else ""
+
+
+def _numeric(version: str) -> tuple[int, ...] | None:
+    parts = version.split(".")
+    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else None
+
+
+def _newer(candidate: str, current: str) -> bool:
+    """Whether version ``candidate`` beats ``current`` (an unversioned file never wins)."""
+    if not candidate:
+        return False
+    if not current:
+        return True
+    a, b = _numeric(candidate), _numeric(current)
+    if a is None or b is None:
+        return candidate > current
+    width = max(len(a), len(b))
+    return a + (0,) * (width - len(a)) > b + (0,) * (width - len(b))
 
 
 def _scan(root: Path) -> list[Candidate]:
@@ -87,7 +108,7 @@ def _scan(root: Path) -> list[Candidate]:
         if not folder.is_dir():
             continue
         for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-            if entry.is_file() and entry.name.endswith(ext):
+            if entry.is_file() and entry.name.lower().endswith(ext):
                 parsed = parse_name(entry.name, ext)
                 kind = "native"
             elif entry.is_file() and entry.name.endswith(".py"):
@@ -105,21 +126,16 @@ def _scan(root: Path) -> list[Candidate]:
 
 def discover(root: Path, desired_versions: dict[str, str] | None = None) -> dict[str, Candidate]:
     """The chosen file per plugin id. A configured version that no file has skips the id."""
-    desired_versions = desired_versions or {}
-    by_id: dict[str, list[Candidate]] = {}
-    for cand in _scan(root):
-        by_id.setdefault(cand.id, []).append(cand)
+    desired = {k: desired_version(v) for k, v in (desired_versions or {}).items()}
     chosen: dict[str, Candidate] = {}
-    for plugin_id, cands in by_id.items():
-        want = desired_versions.get(plugin_id, "").lstrip("v")
-        if want:
-            match = next((c for c in cands if c.version == want), None)
-            if match is not None:
-                chosen[plugin_id] = match
-            continue
-        versioned = [c for c in cands if c.version]
-        if versioned:
-            chosen[plugin_id] = max(versioned, key=lambda c: _version_key(c.version))
-        else:
-            chosen[plugin_id] = cands[0]
-    return chosen
+    for cand in _scan(root):
+        current = chosen.get(cand.id)
+        if current is None or _preferred(cand, current, desired.get(cand.id, "")):
+            chosen[cand.id] = cand
+    return {k: c for k, c in chosen.items() if not desired.get(k) or c.version == desired[k]}
+
+
+def _preferred(cand: Candidate, current: Candidate, want: str) -> bool:
+    if want and (cand.version == want) != (current.version == want):
+        return cand.version == want
+    return _newer(cand.version, current.version)

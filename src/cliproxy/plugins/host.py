@@ -27,7 +27,7 @@ import orjson
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, ci_get
 from cliproxy.plugins.client import PluginClient
-from cliproxy.plugins.discovery import Candidate, discover
+from cliproxy.plugins.discovery import Candidate, desired_version, discover
 
 if TYPE_CHECKING:
     from cliproxy.plugins.callbacks import Callbacks
@@ -191,9 +191,9 @@ class PluginHost:
         for plugin_id, inst in plugins.configs.items():
             store = (inst.model_extra or {}).get("store") if inst.model_extra else None
             if isinstance(store, dict):
-                version = store.get("version") or store.get("release-tag") or ""
+                version = desired_version(store.get("version") or store.get("release-tag"))
                 if version:
-                    desired[plugin_id] = str(version)
+                    desired[plugin_id] = version
             command = (inst.model_extra or {}).get("command")
             if command:
                 argv = tuple(command) if isinstance(command, list) else tuple(str(command).split())
@@ -201,6 +201,10 @@ class PluginHost:
         found: dict[str, Candidate] = discover(Path(plugins.dir), desired) if plugins.dir else {}
         for plugin_id, cand in found.items():
             specs.setdefault(plugin_id, _Spec(plugin_id, str(cand.path), cand.kind))
+        for plugin_id in desired:  # pinned to a version not on disk yet: keep the loaded one (CPA)
+            rec = self.records.get(plugin_id)
+            if plugin_id not in specs and rec is not None and rec.transport in ("native", "python"):
+                specs[plugin_id] = _Spec(plugin_id, rec.path, rec.transport)
         for plugin_id in plugins.configs:
             if plugin_id not in specs and _entry_point_exists(plugin_id):
                 specs[plugin_id] = _Spec(plugin_id, f"entrypoint:{plugin_id}", "entrypoint")
