@@ -73,7 +73,10 @@ async def test_plugin_resource_is_public_and_routes_need_the_management_key(
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"panel": PANEL}, {"panel": {}})
     async with aiohttp.ClientSession() as s:
         async with s.get(proxy.url + "/v0/resource/plugins/panel/status") as r:
-            assert r.status == 200 and (await r.json()) == {"path": "/status", "method": "GET"}
+            assert r.status == 200 and (await r.json()) == {
+                "path": "/v0/resource/plugins/panel/status",
+                "method": "GET",
+            }
         async with s.get(proxy.url + "/v0/resource/plugins/panel/nope") as r:
             assert r.status == 404
         async with s.get(

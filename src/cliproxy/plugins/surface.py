@@ -13,6 +13,7 @@ a higher-priority plugin are skipped. Both are served by ``management.handle``.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,7 +27,14 @@ from cliproxy.plugins.callbacks import ScopeContext
 from cliproxy.plugins.host import PluginHost, Record
 from cliproxy.plugins.rules import call_scoped, plain_headers, wire_headers
 
-__all__ = ["ManagementTable", "PluginReply", "authenticate", "frontend_providers", "handle_management"]
+__all__ = [
+    "ManagementTable",
+    "PluginReply",
+    "authenticate",
+    "escape_json_body",
+    "frontend_providers",
+    "handle_management",
+]
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +175,9 @@ async def handle_management(
     query: Mapping[str, str],
     body: bytes,
 ) -> PluginReply:
-    """``management.handle``: errors answer 502, a status of 0 means 200 (CPA)."""
+    """``management.handle``: errors answer 502, a status of 0 means 200 (CPA). ``path``
+    is the request's full path (``/v0/management/...`` or ``/v0/resource/plugins/<id>/...``);
+    JSON answers of management routes (not resources) have their strings HTML-escaped."""
     params = {
         "Method": method,
         "Path": path,
@@ -187,7 +197,36 @@ async def handle_management(
         )
     result = result if isinstance(result, dict) else {}
     status = int(ci_get(result, "StatusCode", 0) or 0) or 200
-    return PluginReply(status, plain_headers(ci_get(result, "Headers")), b64decode(ci_get(result, "Body")))
+    headers = plain_headers(ci_get(result, "Headers"))
+    body = b64decode(ci_get(result, "Body"))
+    if not path.startswith(RESOURCE_BASE + "/"):
+        body = escape_json_body(body, headers)
+    return PluginReply(status, headers, body)
+
+
+def escape_json_body(body: bytes, headers: Mapping[str, str]) -> bytes:
+    """HTML-escape every string of a JSON management answer, as CPA does for plugin routes
+    (the panel renders them), when the content type says JSON or the body starts like it."""
+    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    media = ctype.split(";", 1)[0].strip().lower()
+    stripped = body.strip()
+    if not (media == "application/json" or media.endswith("+json") or stripped[:1] in (b"{", b"[")):
+        return body
+    try:
+        value = orjson.loads(stripped)
+    except orjson.JSONDecodeError:
+        return body
+    return orjson.dumps(_escape(value))
+
+
+def _escape(value: Any) -> Any:
+    if isinstance(value, str):
+        return html.escape(value)
+    if isinstance(value, list):
+        return [_escape(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _escape(v) for k, v in value.items()}
+    return value
 
 
 def _json_str(text: str) -> bytes:

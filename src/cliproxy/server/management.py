@@ -136,6 +136,12 @@ async def resource_handler(request: web.Request) -> web.StreamResponse:
     if rec is None or service.plugins.get(plugin_id) is None:
         raise web.HTTPNotFound()
     reply = await handle_management(
-        service.plugins, rec, method="GET", path=path, headers=request.headers, query=request.query, body=b""
+        service.plugins,
+        rec,
+        method="GET",
+        path=request.path,
+        headers=request.headers,
+        query=request.query,
+        body=b"",
     )
     return web.Response(status=reply.status, body=reply.body, headers=reply.headers)

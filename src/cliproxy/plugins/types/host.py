@@ -111,6 +111,9 @@ class ManagementRegistrationRequest(WireModel):
 
 @wire
 class ManagementRequest(WireModel):
+    """A call to a plugin route or resource; ``path`` is the full request path
+    (``/v0/management/...`` or ``/v0/resource/plugins/<id>/...``), as CPA sends it."""
+
     method: str = ""
     path: str = ""
     headers: Headers = field(default_factory=dict)
