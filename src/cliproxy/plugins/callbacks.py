@@ -264,8 +264,10 @@ class Callbacks:
 
     async def _stream_read(self, plugin_id: str, p: dict[str, Any]) -> Any:
         stream_id = str(ci_get(p, "stream_id", "") or "")
+        if not stream_id:
+            raise PluginError("stream id is required", code="invalid_request", http_status=400)
         reader = self._readers.get(stream_id)
-        if reader is None:
+        if reader is None:  # closed with its scope or already finished: CPA answers done
             return {"payload": "", "error": "", "done": True}
         payload, error, done = await reader.read()
         if done:
@@ -309,7 +311,7 @@ class Callbacks:
     async def _model_execute(self, plugin_id: str, p: dict[str, Any]) -> Any:
         if ci_get(p, "stream"):
             raise PluginError(
-                "host.model.execute does not stream; use host.model.execute_stream",
+                "host.model.execute requires stream=false; use host.model.execute_stream",
                 code="invalid_request",
                 http_status=400,
             )
@@ -328,6 +330,12 @@ class Callbacks:
         }
 
     async def _model_execute_stream(self, plugin_id: str, p: dict[str, Any]) -> Any:
+        if not ci_get(p, "stream"):
+            raise PluginError(
+                "host.model.execute_stream requires stream=true",
+                code="invalid_request",
+                http_status=400,
+            )
         call, exit_fmt, scope = self._model_call(plugin_id, p, True)
         result = await self._run(call)
         if not isinstance(result, StreamReply):
