@@ -100,7 +100,7 @@ def route_for(models: Resolver, decision: rules.RouteDecision | None, model: str
 class Flow:
     """One request's plugin stages; holds what they share (request id, scope, start)."""
 
-    __slots__ = ("config", "host", "model", "reg", "request_id", "scope", "started")
+    __slots__ = ("chunks", "config", "host", "model", "reg", "request_id", "scope", "started")
 
     def __init__(self, host: PluginHost, reg: Registry, config: Any, call: Call, model: str) -> None:
         self.host = host
@@ -110,6 +110,7 @@ class Flow:
         self.request_id = uuid.uuid4().hex
         self.started = time.time()
         self.scope = ScopeContext(dict(call.headers), dict(call.query), self.request_id)
+        self.chunks: rules.ChunkState | None = None  # a stream's chunk-interceptor state
 
     def bind(self, call: Call) -> Call:
         """``call`` carrying this request's id and host-callback scope."""
@@ -281,8 +282,12 @@ class Flow:
     # ------------------------------------------------------------------ 10. response interceptors
 
     async def intercept_response(self, call: Call, result: Reply | StreamReply) -> Reply | StreamReply:
-        """Response interceptors on a successful whole answer (streams: see ``complete``)."""
-        if not isinstance(result, Reply) or result.status >= 400:
+        """Response interceptors on a successful whole answer; for a stream, the chunk
+        interceptors' header-init call, whose header edits go out with the stream's head
+        (its chunks pass them in ``complete``)."""
+        if isinstance(result, StreamReply):
+            return await self._init_stream(call, result)
+        if result.status >= 400:
             return result
         if not self.host.any("response_interceptor", call.skip):
             return result
@@ -320,9 +325,27 @@ class Flow:
         if self.host.any("usage_plugin"):
             self._usage(call, self.started, None, None, failure=(exc.status, exc.message))
 
+    async def _init_stream(self, call: Call, reply: StreamReply) -> StreamReply:
+        if not self.host.any("response_stream_interceptor", call.skip):
+            return reply
+        st = self.chunks = rules.ChunkState(
+            self.request_id,
+            call.format.value,
+            self.model,
+            call.model,
+            call.headers,
+            dict(reply.headers),
+            orjson.dumps(call.body),
+            call.skip,
+            self.scope,
+        )
+        await rules.stream_chunk(self.host, st, None)
+        return replace(reply, headers=st.response_headers)
+
     def _wrap_stream(self, call: Call, reply: StreamReply) -> StreamReply:
         host = self.host
-        intercept = host.any("response_stream_interceptor", call.skip)
+        st = self.chunks
+        intercept = st is not None
         # the usage the upstream's events gave, unless an interceptor may change the chunks
         read_usage = None if intercept else reply.read_usage
         wants_usage = host.any("usage_plugin")
@@ -330,32 +353,20 @@ class Flow:
             self.reg.adapter(call.format).usage_sniffer() if wants_usage and read_usage is None else None
         )
         first_at: list[float] = []
-        st = rules.ChunkState(
-            self.request_id,
-            call.format.value,
-            self.model,
-            call.model,
-            call.headers,
-            dict(reply.headers),
-            orjson.dumps(call.body) if intercept else b"",
-            call.skip,
-            self.scope,
-        )
 
         async def chunks() -> AsyncIterator[bytes]:
             outcome, status, error = "succeeded", 200, ""
             try:
                 first = reply.first
-                if intercept:
-                    await rules.stream_chunk(host, st, None)
-                    first = await rules.stream_chunk(host, st, first) or b"" if first else b""
+                if st is not None and first:
+                    first = await rules.stream_chunk(host, st, first) or b""
                 if first:
                     first_at.append(time.time())
                     if sniffer is not None:
                         sniffer.feed(first)
                     yield first
                 async for piece in reply.rest:
-                    if intercept:
+                    if st is not None:
                         piece = await rules.stream_chunk(host, st, piece) or b""
                     if piece:
                         if not first_at:

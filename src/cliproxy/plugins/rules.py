@@ -470,7 +470,7 @@ class ChunkState:
     original: bytes
     skip: str | None
     scope: Any
-    index: int = -1
+    index: int = 0  # the next data chunk's; the header-init call is always -1
     history: list[bytes] = field(default_factory=list)
     history_bytes: int = 0
 
@@ -478,7 +478,10 @@ class ChunkState:
 async def stream_chunk(host: PluginHost, st: ChunkState, body: bytes | None) -> bytes | None:
     """One chunk through the stream-chunk chain; ``None`` when a plugin dropped it.
 
-    ``body=None`` is the header-init call (ChunkIndex -1) made before the first chunk."""
+    ``body=None`` is the header-init call (ChunkIndex -1) made before the first chunk.
+    Within one call each plugin sees the header edits of those before it (CPA); only the
+    init call's edits reach the client, whose headers are sent before the first chunk."""
+    headers = st.response_headers
     for rec in host.active("response_stream_interceptor", st.skip):
         params: dict[str, Any] = {
             "RequestID": st.request_id,
@@ -486,8 +489,8 @@ async def stream_chunk(host: PluginHost, st: ChunkState, body: bytes | None) -> 
             "Model": st.model,
             "RequestedModel": st.requested_model,
             "RequestHeaders": wire_headers(st.request_headers),
-            "ResponseHeaders": wire_headers(st.response_headers),
-            "ChunkIndex": st.index,
+            "ResponseHeaders": wire_headers(headers),
+            "ChunkIndex": -1 if body is None else st.index,
             "HistoryChunks": [b64encode(c) for c in st.history],
             "Metadata": {},
         }
@@ -503,10 +506,12 @@ async def stream_chunk(host: PluginHost, st: ChunkState, body: bytes | None) -> 
             continue
         if not isinstance(result, dict):
             continue
-        if body is None:
-            state = Intercepted(CIMultiDict(st.response_headers), b"")
+        if ci_get(result, "Headers") or ci_get(result, "ClearHeaders"):
+            state = Intercepted(CIMultiDict(headers), b"")
             _merge_headers(state, result)
-            st.response_headers = dict(state.headers)
+            headers = dict(state.headers)
+        if body is None:
+            st.response_headers = headers
             continue
         if ci_get(result, "DropChunk"):
             st.index += 1
