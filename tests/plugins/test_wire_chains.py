@@ -4,6 +4,7 @@ plugin would send, and the host's chain rule (plugins/rules.py) is what is check
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from cliproxy.plugins import abi, rules
@@ -345,3 +346,29 @@ async def test_response_normalizers_keep_the_body_on_error_or_empty_answer():
         host, "response_after_translator", abi.RESPONSE_NORMALIZE_AFTER, b"original"
     )
     assert (before, after) == (b"before-success", b"after-success")
+
+
+# ------------------------------------------------------------------ lifecycle (request_lifecycle_test.go)
+
+
+async def test_completion_does_not_wait_for_a_blocking_plugin():
+    """TestCompleteRequestDoesNotWaitForBlockingPlugin and
+    TestCompleteRequestUsesUncancelledContextAndClonesMetadata: ``request.complete`` runs in
+    the background, so the request is not held; the plugin still gets the whole record, a
+    copy the caller may change afterwards."""
+    release = asyncio.Event()
+
+    async def slow(_params: dict[str, Any]) -> dict[str, Any]:
+        await release.wait()
+        return {}
+
+    p = WirePlugin("lifecycle", 0, {"request_lifecycle_plugin": True}, {abi.REQUEST_COMPLETE: slow})
+    record = {"RequestID": "request-1", "Outcome": "succeeded", "Metadata": {"nested": {"value": "original"}}}
+    rules.complete(wire_host(p), record)
+    record["Outcome"] = "changed"
+    await asyncio.sleep(0)
+    assert len(p.called(abi.REQUEST_COMPLETE)) == 1  # asked, not awaited
+    release.set()
+    await asyncio.sleep(0)
+    sent = p.called(abi.REQUEST_COMPLETE)[0]
+    assert sent["Outcome"] == "succeeded" and sent["Metadata"] == {"nested": {"value": "original"}}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from multidict import CIMultiDict
 
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
@@ -321,3 +322,74 @@ async def test_known_builtin_delegates(delegate):
     """TestHostPickAuthAllowsKnownBuiltinDelegates."""
     result = {"Handled": True, "DelegateBuiltin": delegate}
     assert await pick(wire_host(scheduler("scheduler", 0, result)), creds("auth-1")) == delegate
+
+
+# ------------------------------------------------------------------ wire shapes (rpc_schema_test.go)
+
+
+async def test_route_request_on_the_wire():
+    """TestRPCModelRouteUsesAdapter: the request's format, model, stream flag, repeated
+    headers and query values and raw body reach the plugin as sent; the answer's target is
+    used."""
+    seen: list[dict] = []
+
+    def answer(params: dict) -> dict:
+        seen.append(params)
+        return {"Handled": True, "TargetKind": "executor", "Target": "websearch", "Reason": "typed websearch"}
+
+    body = b'{"tools":[{"type":"web_search_20250305","name":"web_search"}]}'
+    host = wire_host(router("router", 10, handlers={ROUTE: answer}), executor("websearch", caps={}))
+    host.records["websearch"].caps["executor_input_formats"] = ["claude"]
+    host.records["websearch"].caps["executor_output_formats"] = ["claude"]
+    decision = await rules.route_model(
+        host,
+        source_format="claude",
+        model="claude-sonnet",
+        stream=True,
+        headers=CIMultiDict([("X-Test", "one"), ("X-Test", "two")]),
+        query=CIMultiDict([("beta", "true")]),
+        body=body,
+        available_providers=[],
+        skip=None,
+        scope=None,
+    )
+    assert decision is not None and (decision.kind, decision.target) == ("executor", "websearch")
+    sent = seen[0]
+    assert (sent["SourceFormat"], sent["RequestedModel"], sent["Stream"]) == ("claude", "claude-sonnet", True)
+    assert sent["Headers"] == {"X-Test": ["one", "two"]} and sent["Query"] == {"beta": ["true"]}
+    assert abi.b64decode(sent["Body"]) == body
+
+
+async def test_scheduler_request_on_the_wire():
+    """TestRPCSchedulerPickUsesAdapter and TestSanitizePluginRequestScheduler: provider,
+    providers, model, stream, repeated headers and each candidate's id, provider, priority,
+    status and attributes reach the plugin. cliproxy also leaves out attributes that look
+    secret (keys, tokens, cookies...), which CPA's candidates never carry."""
+    p = scheduler("scheduler", 0, {"Handled": True, "AuthID": "auth-2"})
+    cands = [
+        Credential("auth-1", "openai", priority=10, attributes={"region": "us"}),
+        Credential("auth-2", "codex", priority=20, attributes={"region": "eu", "api_key": "sk-secret"}),
+    ]
+    chosen = await rules.pick_auth(
+        wire_host(p),
+        cands,
+        provider="openai",
+        providers=["openai", "codex", "mixed"],
+        model="gpt-5.4",
+        stream=True,
+        headers=CIMultiDict([("X-Test", "one"), ("X-Test", "two")]),
+    )
+    assert chosen is cands[1]
+    sent = p.called(PICK)[0]
+    assert (sent["Provider"], sent["Providers"], sent["Model"], sent["Stream"]) == (
+        "openai",
+        ["codex", "openai"],
+        "gpt-5.4",
+        True,
+    )
+    assert sent["Options"]["Headers"] == {"X-Test": ["one", "two"]}
+    got = [(c["ID"], c["Provider"], c["Priority"], c["Status"], c["Attributes"]) for c in sent["Candidates"]]
+    assert got == [
+        ("auth-1", "openai", 10, "active", {"region": "us"}),
+        ("auth-2", "codex", 20, "active", {"region": "eu"}),
+    ]
