@@ -137,6 +137,7 @@ class Callbacks:
         self._readers: dict[str, _Reader] = {}
         self.bridges: dict[str, asyncio.Queue[Any]] = {}
         self._bridge_owner: dict[str, str] = {}
+        self._bridge_gone: dict[str, asyncio.Event] = {}  # set when the reader stops reading
         self._handlers: dict[str, Callable[[str, Any], Awaitable[Any]]] = {
             abi.HOST_LOG: self._log,
             abi.HOST_HTTP_DO: self._http_do,
@@ -367,11 +368,17 @@ class Callbacks:
         queue: asyncio.Queue[Any] = asyncio.Queue(BRIDGE_SLOTS)
         self.bridges[stream_id] = queue
         self._bridge_owner[stream_id] = plugin_id
+        self._bridge_gone[stream_id] = asyncio.Event()
         return stream_id, queue
 
     def drop_bridge(self, stream_id: str) -> None:
+        """The reader is done: later emits fail, and emits or a close blocked on a full
+        bridge return instead of waiting for a reader that will not come."""
         self.bridges.pop(stream_id, None)
         self._bridge_owner.pop(stream_id, None)
+        gone = self._bridge_gone.pop(stream_id, None)
+        if gone is not None:
+            gone.set()
 
     def abort_plugin(self, plugin_id: str, reason: str) -> None:
         """A plugin died: end every stream it was feeding with an error, now."""
@@ -380,6 +387,9 @@ class Callbacks:
                 continue
             queue = self.bridges.pop(stream_id, None)
             self._bridge_owner.pop(stream_id, None)
+            gone = self._bridge_gone.pop(stream_id, None)
+            if gone is not None:
+                gone.set()  # blocked emits of the dead plugin return
             if queue is None:
                 continue
             while not queue.empty():  # the reader gets the error at once, not after a full queue
@@ -387,11 +397,14 @@ class Callbacks:
             queue.put_nowait(PluginError(reason or "plugin stopped"))
 
     async def _emit(self, plugin_id: str, p: dict[str, Any]) -> Any:
-        queue = self.bridges.get(str(ci_get(p, "stream_id", "") or ""))
+        stream_id = str(ci_get(p, "stream_id", "") or "")
+        queue = self.bridges.get(stream_id)
         if queue is None:
             raise PluginError("host.stream.emit: unknown or closed stream", code="stream_closed")
         error = str(ci_get(p, "error", "") or "")
-        await queue.put(PluginError(error) if error else b64decode(ci_get(p, "payload")))
+        item = PluginError(error) if error else b64decode(ci_get(p, "payload"))
+        if not await self._bridge_put(stream_id, queue, item):
+            raise PluginError("host.stream.emit: unknown or closed stream", code="stream_closed")
         return {}
 
     async def _bridge_close(self, plugin_id: str, p: dict[str, Any]) -> Any:
@@ -399,8 +412,29 @@ class Callbacks:
         queue = self.bridges.pop(stream_id, None)
         if queue is not None:
             error = str(ci_get(p, "error", "") or "")
-            await queue.put(PluginError(error) if error else BRIDGE_END)
+            await self._bridge_put(stream_id, queue, PluginError(error) if error else BRIDGE_END)
         return {}
+
+    async def _bridge_put(self, stream_id: str, queue: asyncio.Queue[Any], item: Any) -> bool:
+        """Hand ``item`` to the reader, waiting while the bridge is full; ``False`` when
+        the reader went away first."""
+        try:
+            queue.put_nowait(item)
+            return True
+        except asyncio.QueueFull:
+            pass
+        gone = self._bridge_gone.get(stream_id)
+        if gone is None or gone.is_set():
+            return False
+        put = asyncio.ensure_future(queue.put(item))
+        waiter = asyncio.ensure_future(gone.wait())
+        try:
+            await asyncio.wait((put, waiter), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            if not put.done():
+                put.cancel()
+        return put.done() and not put.cancelled()
 
     # ------------------------------------------------------------------ auth files
 
