@@ -31,7 +31,6 @@ from cliproxy.providers.identity import CodexIdentity
 from cliproxy.providers.retry import codex_reset, retry_after_header
 from cliproxy.translate import token_segments, tokens
 from cliproxy.translate.codex_replay import CodexReplayCache
-from cliproxy.translate.replay import Mirror
 
 __all__ = ["CodexProvider"]
 
@@ -164,13 +163,9 @@ class CodexProvider(Provider):
     ) -> Awaitable[Mapping[str, str]] | None:
         """With several workers on Redis: a replay session another worker recorded is
         fetched before ``build`` looks it up (nothing to await otherwise)."""
-        mirror = self.replay.mirror
-        if mirror is None or body is None or codex_replay.CARRIED not in body:
+        if body is None or self.replay.mirror is None:
             return None
-        session, model = body.get(codex_replay.CARRIED), body.get("model")
-        if type(session) is not str or type(model) is not str or self.replay.get(model, session):
-            return None
-        return _fetched(mirror, model, session)
+        return self.replay.fetch_elsewhere(body.get("model"), body.get(codex_replay.CARRIED))
 
     def count_locally(self, body: dict[str, Any], model: str) -> tuple[str, list[str]]:
         return tokens.codex_encoding(model), token_segments.codex_segments(body)
@@ -216,11 +211,6 @@ def _carry_codex(
 
 
 def _no_headers(model: str) -> Mapping[str, str]:
-    return {}
-
-
-async def _fetched(mirror: Mirror, model: str, session: str) -> Mapping[str, str]:
-    await mirror.fetch(model, session)
     return {}
 
 

@@ -54,7 +54,6 @@ from cliproxy.providers.http import HttpClient
 from cliproxy.providers.retry import retry_after_header
 from cliproxy.providers.xai_stream import XAIStream
 from cliproxy.translate import token_segments, tokens
-from cliproxy.translate.replay import Mirror
 from cliproxy.translate.xai_replay import XAIReplayCache
 
 __all__ = ["API_BASE_URL", "CLI_CHAT_PROXY_URL", "FREE_USAGE_WINDOW", "XAIProvider", "uses_api"]
@@ -232,13 +231,9 @@ class XAIProvider(Provider):
     ) -> Awaitable[Mapping[str, str]] | None:
         """With several workers on Redis: a replay session another worker recorded is
         fetched before ``build`` looks it up (nothing to await otherwise)."""
-        mirror = self.replay.mirror
-        if mirror is None or body is None or xai_replay.CARRIED not in body:
+        if body is None or self.replay.mirror is None:
             return None
-        session, model = body.get(xai_replay.CARRIED), body.get("model")
-        if type(session) is not str or type(model) is not str or self.replay.get(model, session):
-            return None
-        return _fetched(mirror, model, session)
+        return self.replay.fetch_elsewhere(body.get("model"), body.get(xai_replay.CARRIED))
 
     @staticmethod
     def _headers(cred: Credential, client_headers: Mapping[str, str], accept: str) -> dict[str, str]:
@@ -270,11 +265,6 @@ class XAIProvider(Provider):
             headers=headers,
             credential_id=credential_id,
         )
-
-
-async def _fetched(mirror: Mirror, model: str, session: str) -> Mapping[str, str]:
-    await mirror.fetch(model, session)
-    return {}
 
 
 def _chained(first: Callable[[bytes], bytes], then: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
@@ -275,6 +275,15 @@ class TurnCache(Generic[_T]):
         if key and turns and not self._entries.get(key):
             self._entries.put(key, turns[-self.max_turns :])
 
+    def fetch_elsewhere(self, family: Any, session: Any) -> Awaitable[Mapping[str, str]] | None:
+        """With several workers (a :attr:`mirror`): the fetch of a session another worker
+        recorded and this one does not hold, for a provider's ``prepare`` to await before
+        ``build`` looks the session up (it answers no headers); ``None``: nothing to fetch."""
+        mirror = self.mirror
+        if mirror is None or type(family) is not str or type(session) is not str or self.get(family, session):
+            return None
+        return _fetched(mirror, family, session)
+
     def delete(self, family: str, session: str) -> None:
         key = self._key(family, session)
         if key:
@@ -287,6 +296,11 @@ class TurnCache(Generic[_T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+async def _fetched(mirror: Mirror, family: str, session: str) -> Mapping[str, str]:
+    await mirror.fetch(family, session)
+    return {}
 
 
 class ThinkingReplayCache(TurnCache[Turn]):
