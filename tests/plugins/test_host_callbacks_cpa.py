@@ -271,3 +271,35 @@ async def test_a_crashing_handler_answers_502_and_fuses_the_plugin(proxy):
             assert r.status == 502
         async with s.get(proxy.url + "/v0/resource/plugins/probe/status") as r:
             assert r.status == 404
+
+
+async def test_http_stream_read_of_an_unknown_id_is_an_error(proxy, fakes):
+    """TestHostHTTPDoStreamCallbackReturnsBeforeUpstreamCompletes (the read half) and
+    CPA's http_stream_bridge.go: an HTTP stream reads its body then answers done; after
+    that, or for an id the host never gave out (a model stream's id included), the read is
+    the error "http stream <id> is not open" (before, cliproxy answered done), and an empty
+    id is "http stream id is required". Model streams keep answering done (checked above)."""
+    req = {"request": {"method": "GET", "url": fakes.openai.base_url + "/v1/models"}}
+    read = {"method": "host.http.stream_read", "params": {"stream_id": "$sid"}}
+    out = await _steps(proxy, {"method": "host.http.do_stream", "params": req}, *[read] * 20)
+    assert out[0]["ok"]["status_code"] == 200
+    reads = out[1:]
+    done = next(i for i, r in enumerate(reads) if "ok" in r and r["ok"]["done"])
+    body = b"".join(base64.b64decode(r["ok"]["payload"]) for r in reads[:done])
+    assert json.loads(body)["data"]
+    after = reads[done + 1]
+    assert "is not open" in after["error"] and after["status"] == 400
+    out = await _steps(
+        proxy,
+        {"method": "host.http.stream_read", "params": {"stream_id": "nope"}},
+        {"method": "host.http.stream_read", "params": {}},
+        {"method": "host.model.execute_stream", "params": _model(True)},
+        {"method": "host.http.stream_read", "params": {"stream_id": "$sid"}},
+        {"method": "host.http.stream_close", "params": {"stream_id": "$sid"}},
+        {"method": "host.model.stream_read", "params": {"stream_id": "$sid"}},
+    )
+    assert out[0]["error"] == "http stream nope is not open"
+    assert out[1]["error"] == "http stream id is required"
+    assert "is not open" in out[3]["error"]
+    assert out[4] == {"ok": {}}
+    assert out[5]["ok"]["payload"] and not out[5]["ok"]["done"]  # http close left it open

@@ -142,12 +142,12 @@ class Callbacks:
             abi.HOST_LOG: self._log,
             abi.HOST_HTTP_DO: self._http_do,
             abi.HOST_HTTP_DO_STREAM: self._http_do_stream,
-            abi.HOST_HTTP_STREAM_READ: self._stream_read,
-            abi.HOST_HTTP_STREAM_CLOSE: self._stream_close,
+            abi.HOST_HTTP_STREAM_READ: self._http_stream_read,
+            abi.HOST_HTTP_STREAM_CLOSE: self._http_stream_close,
             abi.HOST_MODEL_EXECUTE: self._model_execute,
             abi.HOST_MODEL_EXECUTE_STREAM: self._model_execute_stream,
-            abi.HOST_MODEL_STREAM_READ: self._stream_read,
-            abi.HOST_MODEL_STREAM_CLOSE: self._stream_close,
+            abi.HOST_MODEL_STREAM_READ: self._model_stream_read,
+            abi.HOST_MODEL_STREAM_CLOSE: self._model_stream_close,
             abi.HOST_STREAM_EMIT: self._emit,
             abi.HOST_STREAM_CLOSE: self._bridge_close,
             abi.HOST_AUTH_LIST: self._auth_list,
@@ -248,11 +248,12 @@ class Callbacks:
         async def closer() -> None:
             resp.release()
 
-        stream_id = self._add_reader(_Reader(b"", resp.chunks(), closer), self._scope_of(p))
+        stream_id = self._add_reader("h", _Reader(b"", resp.chunks(), closer), self._scope_of(p))
         return {"status_code": resp.status, "headers": wire_headers(resp.headers), "stream_id": stream_id}
 
-    def _add_reader(self, reader: _Reader, scope: _Scope | None) -> str:
-        stream_id = f"s{next(self._ids)}"
+    def _add_reader(self, kind: str, reader: _Reader, scope: _Scope | None) -> str:
+        # The first letter tells HTTP ("h") from model ("m") streams: CPA keeps them apart.
+        stream_id = f"{kind}{next(self._ids)}"
         self._readers[stream_id] = reader
         if scope is not None:
             scope.cleanups.append(lambda: self._drop_reader(stream_id))
@@ -263,20 +264,40 @@ class Callbacks:
         if reader is not None:
             await reader.close()
 
-    async def _stream_read(self, plugin_id: str, p: dict[str, Any]) -> Any:
+    async def _http_stream_read(self, plugin_id: str, p: dict[str, Any]) -> Any:
         stream_id = str(ci_get(p, "stream_id", "") or "")
         if not stream_id:
-            raise PluginError("stream id is required", code="invalid_request", http_status=400)
-        reader = self._readers.get(stream_id)
+            raise PluginError("http stream id is required", code="invalid_request", http_status=400)
+        reader = self._readers.get(stream_id) if stream_id[0] == "h" else None
+        if reader is None:  # CPA: unlike a model stream, a finished or unknown one is an error
+            raise PluginError(f"http stream {stream_id} is not open", code="invalid_request", http_status=400)
+        return await self._read(stream_id, reader)
+
+    async def _model_stream_read(self, plugin_id: str, p: dict[str, Any]) -> Any:
+        stream_id = str(ci_get(p, "stream_id", "") or "")
+        if not stream_id:
+            raise PluginError("model stream id is required", code="invalid_request", http_status=400)
+        reader = self._readers.get(stream_id) if stream_id[0] == "m" else None
         if reader is None:  # closed with its scope or already finished: CPA answers done
             return {"payload": "", "error": "", "done": True}
+        return await self._read(stream_id, reader)
+
+    async def _read(self, stream_id: str, reader: _Reader) -> Any:
         payload, error, done = await reader.read()
         if done:
             self._readers.pop(stream_id, None)
         return {"payload": b64encode(payload), "error": error, "done": done}
 
-    async def _stream_close(self, plugin_id: str, p: dict[str, Any]) -> Any:
-        await self._drop_reader(str(ci_get(p, "stream_id", "") or ""))
+    async def _http_stream_close(self, plugin_id: str, p: dict[str, Any]) -> Any:
+        stream_id = str(ci_get(p, "stream_id", "") or "")
+        if stream_id.startswith("h"):
+            await self._drop_reader(stream_id)
+        return {}
+
+    async def _model_stream_close(self, plugin_id: str, p: dict[str, Any]) -> Any:
+        stream_id = str(ci_get(p, "stream_id", "") or "")
+        if stream_id.startswith("m"):
+            await self._drop_reader(stream_id)
         return {}
 
     # ------------------------------------------------------------------ model
@@ -350,7 +371,7 @@ class Callbacks:
             with contextlib.suppress(Exception):
                 await rest.aclose()  # type: ignore[attr-defined]
 
-        stream_id = self._add_reader(_Reader(first, rest, closer), scope)
+        stream_id = self._add_reader("m", _Reader(first, rest, closer), scope)
         return {"status_code": 200, "headers": wire_headers(result.headers), "stream_id": stream_id}
 
     async def _run(self, call: Call) -> Reply | StreamReply:
