@@ -281,7 +281,9 @@ class Pipeline:
                             except UpstreamError as err:
                                 answer = await retry(self, call, route, cred, plan, flow, names, sent, err)
                         return answer if slot is None else slot.keep(answer)  # a stream keeps its slot
-                    except Final:
+                    except Final as err:
+                        if config.passthrough_headers:
+                            _forward_error_headers(err)
                         raise
                     except UpstreamError as err:
                         tried.add(cred.id)  # (read only by the next pick: a success returned)
@@ -306,6 +308,8 @@ class Pipeline:
             credits = await self._credits_fallback(call, route, flow)
             if credits is not None:
                 return credits
+        if self.config.passthrough_headers:
+            _forward_error_headers(last)
         try:
             raise last
         finally:  # its traceback holds this frame: the frame must not hold it (a cycle)
@@ -576,6 +580,19 @@ class Pipeline:
         """``passthrough-headers: true``: the upstream answer's headers a client may see
         join the reply (the proxy's own headers win); off, none reach the client."""
         reply.headers.update(forwardable_response_headers(upstream, reply.headers))
+
+
+# set on every error answer by the proxy (cliproxy.server.errors), never the upstream's
+_ERROR_OWN_HEADERS = {"Content-Type": "", "Retry-After": ""}
+
+
+def _forward_error_headers(err: UpstreamError) -> None:
+    """``passthrough-headers: true``: the failed upstream answer's headers a client may see
+    go on the error answer too (CPA's error ``Addon`` headers), below the proxy's own."""
+    if err.headers:
+        own = err.response_headers or {}
+        passed = forwardable_response_headers(err.headers, _ERROR_OWN_HEADERS)
+        err.response_headers = {**passed, **own}
 
 
 def generate_to_claude(call: Call, provider: Provider) -> bool:
