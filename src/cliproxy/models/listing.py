@@ -23,6 +23,7 @@ __all__ = [
     "cloak_claude_id",
     "gemini_model",
     "gemini_models",
+    "grok_shell_models",
     "openai_models",
     "suspensions",
     "uncloak_claude_id",
@@ -59,6 +60,24 @@ def openai_models(models: Iterable[ModelInfo]) -> dict[str, Any]:
             {"id": m.id, "object": "model", "created": m.created, "owned_by": m.owned_by} for m in models
         ],
     }
+
+
+def _grok_shell_entry(m: ModelInfo) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": m.id, "model": m.id, "name": m.display_name or m.id}
+    if m.context_window > 0:
+        entry["context_window"] = m.context_window
+    entry["api_backend"] = "responses"  # the shell talks to every model through /v1/responses
+    entry["supported_in_api"] = True
+    levels = [lv.strip() for lv in m.thinking.levels if lv.strip()] if m.thinking is not None else []
+    if levels:
+        entry["reasoning_efforts"] = [{"value": lv} for lv in levels]
+    return entry
+
+
+def grok_shell_models(models: Iterable[ModelInfo]) -> dict[str, Any]:
+    """The list Grok Build's terminal client reads (CPA ``grokbuild.BuildResponse``): each
+    model's id twice, a name, its context window and reasoning levels when known."""
+    return {"object": "list", "data": [_grok_shell_entry(m) for m in models]}
 
 
 def cloak_claude_id(model_id: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,6 +18,7 @@ from cliproxy.calls import new_call
 from cliproxy.errors import CliproxyError, RequestError
 from cliproxy.formats import Format
 from cliproxy.formats.validate import check_depth
+from cliproxy.models.listing import grok_shell_models
 from cliproxy.pipeline import Call, Reply, StreamReply
 from cliproxy.server import keepalive
 from cliproxy.server.errors import exception_response
@@ -381,8 +382,16 @@ def _interactions(ex: Exchange, raw: bytes) -> tuple[Call, Convert | None]:
 
 
 async def list_models(ex: Exchange) -> None:
-    body = await ex.service.model_list(ex.format, ex.query.get("client_version"))
+    if ex.format is not Format.GEMINI and _is_grok_shell(ex.headers):
+        body = grok_shell_models(await ex.service.listable_models())
+    else:
+        body = await ex.service.model_list(ex.format, ex.query.get("client_version"))
     ex.reply(200, orjson.dumps(body), _JSON)
+
+
+def _is_grok_shell(headers: Mapping[str, str]) -> bool:
+    """Grok Build's terminal client gets its own model list, whatever else it asks (CPA)."""
+    return (headers.get("User-Agent") or "").lower().find("grok-shell") >= 0
 
 
 async def get_model(ex: Exchange) -> None:
