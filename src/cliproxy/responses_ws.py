@@ -9,6 +9,10 @@ alike):
 - the message becomes a whole Responses request (``cliproxy.formats.responses_ws``:
   ``previous_response_id`` continuity, ``response.append``, prewarm); a message it
   cannot use is answered with an ``error`` event and the socket stays open;
+- that request's tool calls and outputs are paired up from those of the socket's earlier
+  completed turns (``cliproxy.formats.responses_ws_tools``: a missing call or output put
+  back, an orphan dropped), so the upstream does not refuse the transcript (CPA); the
+  incremental form sent on a kept upstream socket goes as the client wrote it;
 - the request runs as any ``POST /v1/responses`` stream does (``Pipeline.run``: routing,
   credential pick, translation for non-Responses upstreams, failover before the first
   byte, usage records); each event's JSON is one message to the client;
@@ -69,6 +73,7 @@ from cliproxy.formats.responses_ws import (
     prewarm_events,
 )
 from cliproxy.formats.responses_ws_ids import ResponseIds
+from cliproxy.formats.responses_ws_tools import ToolLedger, record_response, repair
 from cliproxy.formats.sse import SSEDecoder
 from cliproxy.formats.validate import check_depth
 from cliproxy.pipeline import Pipeline
@@ -141,6 +146,7 @@ class ResponsesSession:
         self.wire = wire
         self.turns = 0
         self.ids = ResponseIds()  # an id the upstream repeats is made new for the client
+        self.tools = ToolLedger()  # the tool calls and outputs of earlier turns (repair)
         # the credential whose kept upstream socket holds this conversation: a follow-up is
         # pinned to it and sent as previous_response_id + the new items (CPA)
         self.pin = ""
@@ -168,10 +174,14 @@ class ResponsesSession:
             await send(error_event(exc.status, exc.message, code=exc.code, param=exc.param))
             return None
         incremental = follow_up(message, self.history) if self.pin else None
+        tools = ToolLedger()  # what this turn teaches, kept only if it completes
+        request = repair(request, self.tools, tools)
         self.turns += 1
         begin_request()  # each turn is a request of its own: log lines, request log, usage
         previous = bool(str(message.get("previous_response_id") or "").strip())
-        return await self._run(request, incremental, raw, send, send_all or _one_by_one(send), previous)
+        return await self._run(
+            request, incremental, raw, send, send_all or _one_by_one(send), previous, tools
+        )
 
     async def _run(
         self,
@@ -181,6 +191,7 @@ class ResponsesSession:
         send: Send,
         send_all: SendAll,
         previous: bool = False,
+        tools: ToolLedger | None = None,
     ) -> Close | None:
         model = str(request["model"]).strip()
         headers = self.headers
@@ -206,11 +217,14 @@ class ResponsesSession:
             return await _failed(exc.status, exc.message, getattr(exc, "code", None), send, body=body)
         if trace is not None:
             result = trace.reply(result)
+        tools = tools if tools is not None else ToolLedger()
         if isinstance(result, Reply):
-            return await self._whole(result, request, send)
-        return await self._stream(result, request, send, send_all)
+            return await self._whole(result, request, send, tools)
+        return await self._stream(result, request, send, send_all, tools)
 
-    async def _whole(self, reply: Reply, request: dict[str, Any], send: Send) -> Close | None:
+    async def _whole(
+        self, reply: Reply, request: dict[str, Any], send: Send, tools: ToolLedger
+    ) -> Close | None:
         """A whole answer (a plugin answered the request): one event."""
         try:
             body = orjson.loads(reply.body) if reply.body else {}
@@ -223,13 +237,13 @@ class ResponsesSession:
         await send(orjson.dumps({"type": "response.completed", "response": body}))
         if isinstance(body, dict):
             output = body.get("output")
-            self.history.turn_done(
-                request, output if isinstance(output, list) else [], str(body.get("id") or "")
-            )
+            output = output if isinstance(output, list) else []
+            self.history.turn_done(request, output, str(body.get("id") or ""))
+            self._learn(tools, output)
         return None
 
     async def _stream(
-        self, reply: StreamReply, request: dict[str, Any], send: Send, send_all: SendAll
+        self, reply: StreamReply, request: dict[str, Any], send: Send, send_all: SendAll, tools: ToolLedger
     ) -> Close | None:
         tracker = _Turn()
         rest = reply.rest
@@ -264,7 +278,9 @@ class ResponsesSession:
             ids.end()
             await rest.aclose()  # type: ignore[attr-defined]
         if tracker.completed is not None:
-            self.history.turn_done(request, tracker.output(), tracker.response_id)
+            output = tracker.output()
+            self.history.turn_done(request, output, tracker.response_id)
+            self._learn(tools, output)
             cred = reply.credential
             if cred is not None and self.upstream is not None:
                 self.pin = cred.id if self.upstream.continues(self.sid, tracker.response_id) else ""
@@ -272,6 +288,12 @@ class ResponsesSession:
         if tracker.ended:
             return None  # response.failed / incomplete: a normal end of a turn
         return Close(1011, "upstream stream ended before response.completed")
+
+    def _learn(self, tools: ToolLedger, output: list[Any]) -> None:
+        """A completed turn: its input's tool calls and outputs and its response's complete
+        calls join the socket's ledger (a failed turn's never do, CPA)."""
+        record_response(tools, output)
+        self.tools.merge(tools)
 
     def _trace(self, call: Call, raw: bytes) -> Any:
         rec, wire = self.recorder, self.wire

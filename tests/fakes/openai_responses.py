@@ -63,6 +63,9 @@ async def handle(fake: OpenAIFake, request: web.Request) -> web.StreamResponse:
     body = fake.body(request)
     if not body.get("model") or body.get("input") is None:
         return fake.error_response(400, "'model' and 'input' are required", None)
+    unpaired = unpaired_tool_item(body) if getattr(fake, "pairs_tools", False) else None
+    if unpaired:
+        return fake.error_response(400, unpaired, None)
     turn = turn_of(body)
     beh = fake.behavior(request)
     reply = decide("responses", turn, beh.text if beh else None)
@@ -147,6 +150,27 @@ def turn_of(body: dict[str, Any]) -> Turn:
     reasoning = body.get("reasoning") or {}
     turn.thinking = bool(reasoning) and reasoning.get("effort") != "none"
     return turn
+
+
+def unpaired_tool_item(body: dict[str, Any]) -> str | None:
+    """The Responses API's refusal of a transcript with a tool output whose call is not in
+    it, or a call with no output (``fake.pairs_tools = True`` turns the check on)."""
+    items = (
+        [i for i in body.get("input") or () if isinstance(i, dict)]
+        if isinstance(body.get("input"), list)
+        else []
+    )
+    calls = {i.get("call_id") for i in items if i.get("type") in ("function_call", "custom_tool_call")}
+    outputs = {
+        i.get("call_id")
+        for i in items
+        if i.get("type") in ("function_call_output", "custom_tool_call_output")
+    }
+    for call_id in sorted(str(c) for c in outputs - calls):
+        return f"No tool call found for function call output with call_id {call_id}."
+    for call_id in sorted(str(c) for c in calls - outputs):
+        return f"No tool output found for function call {call_id}."
+    return None
 
 
 def _items(body: dict[str, Any], reply: Reply) -> list[dict[str, Any]]:
@@ -429,6 +453,11 @@ async def _ws_turn(
             return True
         new_input = body["input"] if isinstance(body["input"], list) else []
         body = {**body, "input": [*held[previous], *new_input]}
+    unpaired = unpaired_tool_item(body) if getattr(fake, "pairs_tools", False) else None
+    if unpaired:
+        error = {"type": "invalid_request_error", "code": None, "param": "input", "message": unpaired}
+        await ws.send_json({"type": "error", "status": 400, "error": error})
+        return True
     turn = turn_of(body)
     reply = decide("responses", turn, beh.text if beh else None)
     response = _response(body, new_id("resp_"), "completed", _items(body, reply), _usage(body, reply))

@@ -213,10 +213,12 @@ def test_prewarm_is_local_and_becomes_the_history():
 
 
 def test_pending_call_ids():
+    """Complete calls only (CPA updatePendingToolCallIDsFromItem)."""
     output = [
-        {"type": "function_call", "call_id": "b"},
+        {"type": "function_call", "call_id": "b", "name": "t", "arguments": "{}"},
         {"type": "message"},
-        {"type": "custom_tool_call", "call_id": "a"},
+        {"type": "custom_tool_call", "call_id": "a", "name": "t", "input": ""},
+        {"type": "function_call", "call_id": "c", "name": "t"},
     ]
     assert pending_call_ids(output) == ["a", "b"]
 
@@ -243,7 +245,7 @@ def _history() -> History:
         "input": [{"type": "message", "id": "msg-1"}],
     }
     output = [
-        {"type": "function_call", "id": "fc-1", "call_id": "call-1"},
+        {"type": "function_call", "id": "fc-1", "call_id": "call-1", "name": "tool", "arguments": "{}"},
         {"type": "message", "id": "assistant-1"},
     ]
     history.turn_done(request, output, "resp-1")

@@ -26,6 +26,8 @@ from typing import Any
 
 import orjson
 
+from cliproxy.formats.responses_ws_tools import dedupe_items, is_complete_call
+
 __all__ = [
     "APPEND",
     "CREATE",
@@ -135,7 +137,7 @@ def expand(message: dict[str, Any], history: History) -> dict[str, Any]:
     if _replaces_transcript(kind, message, items):
         return _carry_over(message, history.request)
     new_items = [i for i in items if _type(i) not in COMPACTION] if _has_compaction(items) else items
-    merged = _dedupe_items(_dedupe_calls([*_input_of(history.request), *history.output, *new_items]))
+    merged = dedupe_items(_dedupe_calls([*_input_of(history.request), *history.output, *new_items]))
     out = _carry_over(message, history.request)
     out["input"] = merged
     return out
@@ -221,10 +223,16 @@ def prewarm_events(request: dict[str, Any]) -> list[bytes]:
 
 
 def pending_call_ids(output: list[Any]) -> list[str]:
-    """Call ids of the tool calls in a response's output (the client answers them next)."""
-    return sorted(
-        {str(i["call_id"]) for i in output if _type(i) in TOOL_CALLS and isinstance(i.get("call_id"), str)}
-    )
+    """Call ids of the complete tool calls in a response's output that the output does not
+    answer itself (the client answers them next; CPA ``recordPendingToolCallIDsFromPayload``)."""
+    pending: set[str] = set()
+    for item in output:
+        kind = _type(item)
+        if kind in TOOL_OUTPUTS and isinstance(item.get("call_id"), str):
+            pending.discard(item["call_id"].strip())
+        elif is_complete_call(item):
+            pending.add(item["call_id"].strip())
+    return sorted(pending)
 
 
 # -- the pieces
@@ -334,30 +342,5 @@ def _dedupe_calls(items: list[Any]) -> list[Any]:
                 if call_id in seen:
                     continue
                 seen.add(call_id)
-        out.append(item)
-    return out
-
-
-def _dedupe_items(items: list[Any]) -> list[Any]:
-    """Items repeated under one ``id`` are kept once: the last copy, unless an earlier one
-    is a call some tool output answers and the later one is not (CPA)."""
-    answered = {
-        str(i.get("call_id")) for i in items if _type(i) in TOOL_OUTPUTS and isinstance(i.get("call_id"), str)
-    }
-    keep: dict[str, tuple[int, bool]] = {}
-    for index, item in enumerate(items):
-        item_id = item.get("id") if isinstance(item, dict) else None
-        if not isinstance(item_id, str) or not item_id:
-            continue
-        call_id = item.get("call_id")
-        referenced = isinstance(call_id, str) and bool(call_id) and call_id in answered
-        seen = keep.get(item_id)
-        if seen is None or referenced or not seen[1]:
-            keep[item_id] = (index, referenced)
-    out = []
-    for index, item in enumerate(items):
-        item_id = item.get("id") if isinstance(item, dict) else None
-        if isinstance(item_id, str) and item_id and keep[item_id][0] != index:
-            continue
         out.append(item)
     return out
