@@ -305,3 +305,68 @@ def test_register_config_is_base64_json(pdir):
         "store": {"version": "1.0.0"},
         "key": "v",
     }
+
+
+SLOW = """
+import sys
+from cliproxy.plugins.api import *
+
+class Slow(Plugin, ModelRouter):
+    name = "alpha"; version = "1"; author = "tests"; github_repository = "https://example.com/p"
+    async def configure(self, config, host):
+        gate = sys.modules["slow_register_gate"]
+        gate.started.set()
+        await gate.release.wait()
+    async def route(self, req):
+        return None
+plugin = Slow()
+"""
+
+
+@pytest.fixture
+def gate(monkeypatch):
+    import asyncio
+    import types
+
+    mod = types.ModuleType("slow_register_gate")
+    mod.started = asyncio.Event()  # type: ignore[attr-defined]
+    mod.release = asyncio.Event()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "slow_register_gate", mod)
+    return mod
+
+
+@pytest.mark.parametrize("action", ["unload", "shutdown"])
+async def test_unload_and_shutdown_wait_for_a_blocking_register(host, pdir, gate, action):
+    """TestHostUnloadWaitsForBlockingLoad, TestHostUnloadAndShutdownWaitForBlockingRegister:
+    while a config apply waits in a plugin's register, unload and shutdown wait for it and
+    then remove the plugin (before, unload found nothing, returned False, and the plugin
+    was loaded a moment later)."""
+    import asyncio
+
+    (pdir / "alpha.py").write_text(SLOW)
+    apply = asyncio.create_task(host.apply_config(cfg(pdir, alpha=on())))
+    await asyncio.wait_for(gate.started.wait(), 5)
+    op = asyncio.create_task(host.unload("alpha") if action == "unload" else host.shutdown())
+    await asyncio.sleep(0.2)
+    assert not op.done()
+    gate.release.set()
+    await asyncio.wait_for(apply, 5)
+    result = await asyncio.wait_for(op, 5)
+    assert result is (True if action == "unload" else None)
+    assert "alpha" not in host.records and host.snapshot == ()
+
+
+async def test_unload_gives_up_when_the_apply_never_ends(host, pdir, gate):
+    """Differs on purpose: CPA waits as long as the caller's context allows; cliproxy bounds
+    the wait (every wait bounded), answers False and leaves the stuck load alone. Shutdown
+    past its bound goes on, and a load that finishes afterwards releases its plugin."""
+    import asyncio
+
+    (pdir / "alpha.py").write_text(SLOW)
+    apply = asyncio.create_task(host.apply_config(cfg(pdir, alpha=on())))
+    await asyncio.wait_for(gate.started.wait(), 5)
+    assert await host.unload("alpha", wait=0.1) is False
+    await host.shutdown(wait=0.1)
+    gate.release.set()
+    await asyncio.wait_for(apply, 5)
+    assert host.records == {} and host.snapshot == ()

@@ -37,6 +37,8 @@ __all__ = ["PluginHost", "Record"]
 log = logging.getLogger(__name__)
 
 _REQUIRED_META = ("Name", "Version", "Author", "GitHubRepository")
+# How long unload and shutdown wait for a config apply stuck in a plugin's register.
+LOCK_WAIT = 30.0
 
 
 @dataclass(eq=False)
@@ -87,6 +89,7 @@ class PluginHost:
         self._retired: list[PluginClient] = []
         self._fused: set[tuple[str, str]] = set()
         self._lock = asyncio.Lock()
+        self._closing = False  # set by shutdown: a load that finishes later is released
         self.callbacks: Callbacks | None = None
         self._flags: dict[str, tuple[Record, ...]] = {}
         self._enabled_ids: set[str] = set()
@@ -225,7 +228,7 @@ class PluginHost:
             log.error("plugin %s could not be loaded from %s: %s", spec.id, spec.path, exc)
             return
         rec = Record(spec.id, spec.path, client.transport, client, priority=int(inst.priority))
-        if not await self._register(rec, abi.PLUGIN_REGISTER, params):
+        if not await self._register(rec, abi.PLUGIN_REGISTER, params) or self._closing:
             await client.shutdown()
             return
         if current is not None:
@@ -316,21 +319,48 @@ class PluginHost:
 
     # ------------------------------------------------------------------ shutdown
 
-    async def unload(self, plugin_id: str) -> bool:
-        rec = self.records.pop(plugin_id, None)
-        self._fused = {f for f in self._fused if f[0] != plugin_id}
-        self._publish()
-        if rec is None:
+    async def unload(self, plugin_id: str, *, wait: float = LOCK_WAIT) -> bool:
+        """Unload one plugin (and its hot-reload leftovers). Like CPA, this waits for a
+        config apply in progress, so a plugin still registering is unloaded once it is
+        loaded rather than coming back after; gives up (False) after ``wait`` seconds."""
+        try:
+            async with asyncio.timeout(wait):
+                await self._lock.acquire()
+        except TimeoutError:
+            log.error("plugin %s: not unloaded, a config apply is still running", plugin_id)
             return False
-        await rec.client.shutdown()
-        return True
+        try:
+            rec = self.records.pop(plugin_id, None)
+            retired = [c for c in self._retired if c.plugin_id == plugin_id]
+            self._retired = [c for c in self._retired if c.plugin_id != plugin_id]
+            self._fused = {f for f in self._fused if f[0] != plugin_id}
+            self._publish()
+            clients = ([rec.client] if rec is not None else []) + retired
+            await asyncio.gather(*(c.shutdown() for c in clients), return_exceptions=True)
+            return bool(clients)
+        finally:
+            self._lock.release()
 
-    async def shutdown(self) -> None:
-        clients = [r.client for r in self.records.values()] + self._retired
-        self.records.clear()
-        self._retired.clear()
-        self._publish()
-        await asyncio.gather(*(c.shutdown() for c in clients), return_exceptions=True)
+    async def shutdown(self, *, wait: float = LOCK_WAIT) -> None:
+        """Release every plugin. Waits (at most ``wait`` seconds) for a config apply in
+        progress, as CPA does; past that it goes on, and the late load releases itself."""
+        self._closing = True
+        locked = False
+        try:
+            async with asyncio.timeout(wait):
+                await self._lock.acquire()
+                locked = True
+        except TimeoutError:
+            log.error("plugins: shutting down while a config apply is still running")
+        try:
+            clients = [r.client for r in self.records.values()] + self._retired
+            self.records.clear()
+            self._retired.clear()
+            self._publish()
+            await asyncio.gather(*(c.shutdown() for c in clients), return_exceptions=True)
+        finally:
+            if locked:
+                self._lock.release()
 
     def __iter__(self) -> Iterator[Record]:
         return iter(self.snapshot)
