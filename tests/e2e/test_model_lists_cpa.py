@@ -1,14 +1,20 @@
 """The model lists a client gets by who it is, through a running proxy: Grok Build's
-terminal client (CPA internal/api/server_grok_models_test.go). Client: aiohttp."""
+terminal client (CPA internal/api/server_grok_models_test.go, aiohttp), configured display
+names and Claude-list cloaking (sdk/api/handlers/claude/code_handlers_model_test.go,
+gemini/gemini_models_display_name_test.go, with the official SDKs)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import aiohttp
+import anthropic
 import orjson
 import pytest
+from google import genai
+from google.genai import types as gtypes
 
+from cliproxy.models.listing import cloak_claude_id
 from tests.e2e.clients import KEY
 from tests.e2e.conftest import matrix_config
 
@@ -65,3 +71,90 @@ async def test_ordinary_clients_keep_the_openai_list(proxy) -> None:
     assert status == 200 and body["object"] == "list"
     assert "codex-model" in {m["id"] for m in body["data"]}
     assert all("api_backend" not in m and m["object"] == "model" for m in body["data"])
+
+
+# ---------------------------------------------------------------- display names and cloaking
+
+
+def named_config(fakes: Any, extra: str = "") -> str:
+    return f"""
+api-keys: ["{KEY}"]
+claude-api-key:
+  - api-key: "sk-ant-1"
+    base-url: "{fakes.claude.base_url}"
+    models:
+      - name: "claude-sonnet-4-6"
+        alias: "claude-named"
+        display-name: "Configured Claude Name"
+codex-api-key:
+  - api-key: "sk-codex-1"
+    base-url: "{fakes.responses.base_url}/backend-api/codex"
+    models:
+      - name: "gpt-5.4"
+        alias: "gpt-plain"
+gemini-api-key:
+  - api-key: "gem-key-1"
+    base-url: "{fakes.gemini.base_url}"
+    models:
+      - name: "gemini-2.5-flash"
+        alias: "gemini-named"
+        display-name: "Configured Gemini Name"
+{extra}"""
+
+
+async def claude_list(proxy: Any) -> dict[str, str]:
+    client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0)
+    try:
+        return {m.id: m.display_name async for m in client.models.list(limit=1000)}
+    finally:
+        await client.close()
+
+
+async def test_claude_list_uses_the_configured_display_name(start_proxy, fakes) -> None:
+    """CPA TestClaudeModelsResponseUsesConfiguredDisplayName: a model's ``display-name``
+    from the config is its ``display_name`` in the Claude list (official SDK)."""
+    proxy = await start_proxy(named_config(fakes))
+    assert (await claude_list(proxy))["claude-named"] == "Configured Claude Name"
+
+
+async def test_gemini_list_uses_the_configured_display_name(start_proxy, fakes) -> None:
+    """CPA TestGeminiModelsResponseUsesConfiguredDisplayName: the same for ``displayName``
+    in the Gemini list (official google-genai SDK)."""
+    proxy = await start_proxy(named_config(fakes))
+    client = genai.Client(
+        api_key=KEY,
+        http_options=gtypes.HttpOptions(
+            base_url=proxy.url, api_version="v1beta", retry_options=gtypes.HttpRetryOptions(attempts=1)
+        ),
+    )
+    names = {m.name: m.display_name async for m in await client.aio.models.list()}
+    assert names["models/gemini-named"] == "Configured Gemini Name"
+
+
+async def test_claude_list_cloaks_other_models_and_a_cloaked_id_is_served(start_proxy, fakes) -> None:
+    """CPA TestRewriteClaudeDDModelInBody: a non-Claude model is listed to Claude clients
+    under a Claude-looking id, and a Messages request for that id (with a thinking suffix
+    too) reaches the model behind it."""
+    proxy = await start_proxy(named_config(fakes))
+    listed = await claude_list(proxy)
+    assert "gpt-plain" not in listed
+    cloaked = cloak_claude_id("gpt-plain")
+    assert cloaked.startswith("claude-fable-5-dd-") and cloaked in listed
+    client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0)
+    try:
+        for model in (cloaked, cloaked + "(high)"):
+            reply = await client.messages.create(
+                model=model, max_tokens=16, messages=[{"role": "user", "content": "hi"}]
+            )
+            assert reply.content
+    finally:
+        await client.close()
+    assert fakes.responses.requests[-1].json["model"] == "gpt-5.4"
+
+
+async def test_claude_list_without_cloaking_shows_real_ids(start_proxy, fakes) -> None:
+    """CPA TestClaudeModelsResponseDisablesModelListCloaking:
+    ``claude-code.disable-cloaking-model-list: true`` lists other models under their own id."""
+    proxy = await start_proxy(named_config(fakes, "claude-code:\n  disable-cloaking-model-list: true\n"))
+    listed = await claude_list(proxy)
+    assert "gpt-plain" in listed and not any(i.startswith("claude-fable-5-dd-") for i in listed)
