@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from cliproxy.credentials.files import normalize_metadata
 from cliproxy.credentials.ids import auth_index
 from cliproxy.credentials.record import Credential, ModelAlias
 from cliproxy.credentials.storage import write_json
@@ -30,6 +31,8 @@ __all__ = [
     "plugin_credentials",
     "refresh_plugin_auth",
     "save_auth_data",
+    "save_token",
+    "token_json",
 ]
 
 log = logging.getLogger(__name__)
@@ -40,22 +43,56 @@ def host_config(config: Any) -> dict[str, Any]:
     return {"AuthDir": str(config.auth_dir), "ProxyURL": config.proxy_url or ""}
 
 
-def save_auth_data(auth: Any, auth_dir: Path, default_name: str) -> Path | None:
-    """A plugin's ``AuthData`` written as a credential file (storage, then metadata,
-    then ``type``); ``None`` when it names no provider."""
-    provider = str(ci_get(auth, "Provider", "") or "").strip()
-    if not provider:
-        return None
+def token_json(storage: bytes, meta: Any, provider: str) -> dict[str, Any]:
+    """A plugin credential file's content, as CPA's token storage builds it: the storage
+    JSON, the metadata on top, ``type`` the provider (trimmed, lower case), and legacy
+    kebab-case keys renamed (a snake_case key already there wins). ValueError when the
+    storage is not a JSON object or nothing is left."""
     data: dict[str, Any] = {}
-    storage = abi.b64decode(ci_get(auth, "StorageJSON"))
-    if storage:
-        loaded = orjson.loads(storage)
+    if storage.strip():
+        try:
+            loaded = orjson.loads(storage)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"plugin token storage is not JSON: {exc}") from exc
         if isinstance(loaded, dict):
             data.update(loaded)
-    meta = ci_get(auth, "Metadata")
+        elif loaded is not None:
+            raise ValueError("plugin token storage is not a JSON object")
     if isinstance(meta, dict):
         data.update(meta)
-    data["type"] = provider
+    if provider := provider.strip().lower():
+        data["type"] = provider
+    normalize_metadata(data)
+    if not data:
+        raise ValueError("plugin token storage payload is empty")
+    return data
+
+
+def save_token(path: Path, data: dict[str, Any]) -> bool:
+    """Write ``data`` unless the file already holds the same JSON (CPA skips the write,
+    so the file and its watchers are left alone). True when it wrote."""
+    if not data:
+        raise ValueError("plugin token storage payload is empty")
+    try:
+        if orjson.loads(path.read_bytes()) == data:
+            return False
+    except (OSError, orjson.JSONDecodeError):
+        pass
+    write_json(path, data)
+    return True
+
+
+def save_auth_data(auth: Any, auth_dir: Path, default_name: str) -> Path | None:
+    """A plugin's ``AuthData`` written as a credential file (``token_json``); ``None``
+    when it names no provider or its storage is not a JSON object."""
+    provider = str(ci_get(auth, "Provider", "") or "").strip().lower()
+    if not provider:
+        return None
+    try:
+        data = token_json(abi.b64decode(ci_get(auth, "StorageJSON")), ci_get(auth, "Metadata"), provider)
+    except ValueError as exc:
+        log.error("plugin auth for %s not saved: %s", provider, exc)
+        return None
     name = str(
         ci_get(auth, "FileName", "") or ci_get(auth, "ID", "") or default_name.format(provider=provider)
     )
@@ -63,7 +100,7 @@ def save_auth_data(auth: Any, auth_dir: Path, default_name: str) -> Path | None:
     if not name.endswith(".json"):
         name += ".json"
     path = auth_dir / name
-    write_json(path, data)
+    save_token(path, data)
     return path
 
 
@@ -250,6 +287,7 @@ async def refresh_plugin_auth(host: PluginHost, cred: Credential, config: Any) -
     auth = ci_get(result, "Auth") if isinstance(result, dict) else None
     if not isinstance(auth, dict):
         return False
-    apply_auth_data(cred, auth)
-    write_json(cred.path, {**cred.metadata, "type": cred.provider})
+    apply_auth_data(cred, auth)  # in place: the credential keeps its id and auth index
+    normalize_metadata(cred.metadata)
+    save_token(cred.path, {**cred.metadata, "type": cred.provider})
     return True
