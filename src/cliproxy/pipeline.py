@@ -559,7 +559,7 @@ class Pipeline:
             await self.pool.mark_success(cred, route.model)
         if flow is not None and whole is not None:
             whole.body = await flow.normalize_response(
-                call, attempt.fmt, route.model, "response_after_translator", whole.body
+                call, attempt.fmt, route.model, "response_after_translator", whole.body, attempt.body
             )
         if config.passthrough_headers:
             self._upstream_headers(result, resp.headers)

@@ -107,7 +107,7 @@ async def whole_reply(
                 data = rewrite(data)
             if flow is not None:
                 data = await flow.normalize_response(
-                    call, up_fmt, route_model, "response_before_translator", data
+                    call, up_fmt, route_model, "response_before_translator", data, attempt.body
                 )
             if up_fmt == call.format and alias is None:  # pass-through: the upstream's own bytes
                 body = data if data[:1] == b"{" and data[-1:] == b"}" else _json_object(data)

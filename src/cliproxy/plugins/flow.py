@@ -256,8 +256,17 @@ class Flow:
     # ------------------------------------------------------------------ 9. response normalizers
 
     async def normalize_response(
-        self, call: Call, up_fmt: Format, model: str, flag: str, body: bytes
+        self,
+        call: Call,
+        up_fmt: Format,
+        model: str,
+        flag: str,
+        body: bytes,
+        translated: Mapping[str, Any] | None = None,
     ) -> bytes:
+        """``response.normalize_before`` / ``normalize_after`` on a whole answer; the
+        plugins get the client's request and ``translated``, the attempt's upstream body
+        (CPA's ``TranslatedRequest``), serialised only when such a plugin is on."""
         host = self.host
         if not host.any(flag):
             return body
@@ -275,7 +284,7 @@ class Flow:
             model=model,
             stream=call.stream,
             original=orjson.dumps(call.body),
-            translated=b"",
+            translated=orjson.dumps(translated) if translated is not None else b"",
             body=body,
         )
 
