@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +48,12 @@ from cliproxy.policies.rules import build_access
 from cliproxy.providers import account_pools, antigravity_hosts, codex_ws, impersonate
 from cliproxy.providers import registry as providers
 from cliproxy.providers.antigravity import AntigravityProvider
-from cliproxy.providers.claude import ClaudeProvider
 from cliproxy.providers.codex import CodexProvider
-from cliproxy.providers.codex_multi_agent import format_models
-from cliproxy.providers.gemini import GeminiProvider
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.xai import XAIProvider
 from cliproxy.relay import RelayHub
 from cliproxy.route_explain import settings as explain_settings
+from cliproxy.service_catalog import CatalogLookups
 from cliproxy.state.factory import close_state, open_state, shared, start_state
 from cliproxy.state.memory import MemoryState
 from cliproxy.translate.antigravity_replay_record import decode_items, encode_items
@@ -121,7 +119,9 @@ class Service:
         # built now, after the environment is final: each reads its endpoint URLs once
         self.providers = providers.Providers()
         self.providers.configure(config)
-        self._wire_catalog_lookups()
+        # what providers read from the model catalog per request (cliproxy.service_catalog)
+        self.lookups = CatalogLookups(self.models)
+        self.lookups.wire(self.providers)
         # AI Studio through browsers connected on /v1/ws (cliproxy.relay)
         self.relay = RelayHub(on_change=self._relay_changed)
         aistudio = self.providers.get("aistudio")
@@ -149,7 +149,7 @@ class Service:
         self.videos = Videos(self)  # /v1/videos and /openai/v1/videos (cliproxy.media)
         self.pipeline.shaper = Shaper(self.models, config.payload)
         self.pipeline.enforcer.prices = PriceTable(config.model_prices)
-        self.pipeline.agent_models = self._agent_models  # codex.optimize-multi-agent-v2
+        self.pipeline.agent_models = self.lookups.agent_models  # codex.optimize-multi-agent-v2
         self.plugins = PluginHost()
         self.plugins.callbacks = Callbacks(self.plugins, self)
         self.plugin_routes = ManagementTable()
@@ -166,8 +166,6 @@ class Service:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._key_notes: tuple[list[str], list[str]] = ([], [])
         self._deprecated_noted = False
-        # (model registry generation, (provider, model) -> output limit): _output_limit
-        self._output_limits: tuple[int, dict[tuple[str, str], int]] = (-1, {})
         self._codex_mirror: RedisMirror | None = None  # Codex's reasoning replay in Redis
         self._xai_mirror: RedisMirror | None = None  # xAI's reasoning replay in Redis
         self._antigravity_mirror: RedisMirror | None = None  # Antigravity's signatures in Redis
@@ -427,65 +425,6 @@ class Service:
         """Models to list: those at least one credential can serve (quota-cooled ones stay)."""
         records = {c.id: await self.pool.cooldowns(c) for c in self.pool.credentials()}
         return self.models.listable(suspensions(records, time.time()))
-
-    def _wire_catalog_lookups(self) -> None:
-        """What providers read from the model catalog: Codex's client catalog for
-        ``codex.optimize-multi-agent-v2``'s spawn_agent and its models' forced headers,
-        Antigravity's and the Gemini API's output limits."""
-        codex = self.providers.get("codex")
-        if isinstance(codex, CodexProvider):
-            codex.agent_models = self._agent_models
-            codex.model_headers = self._codex_model_headers
-        antigravity = self.providers.get("antigravity")
-        if isinstance(antigravity, AntigravityProvider):
-            antigravity.output_limit = self._antigravity_output_limit
-        gemini = self.providers.get("gemini")
-        if isinstance(gemini, GeminiProvider):
-            gemini.output_limit = self._gemini_output_limit
-        claude = self.providers.get("claude")
-        if isinstance(claude, ClaudeProvider):
-            claude.default_max_tokens = self._claude_max_tokens
-
-    def _antigravity_output_limit(self, model: str) -> int:
-        """An Antigravity model's output limit (the catalog's ``max_output``; 0: unknown)."""
-        return self._output_limit("antigravity", model)
-
-    def _output_limit(self, provider: str, model: str) -> int:
-        """A model's output limit as ``provider`` registered it (0: unknown), remembered
-        until the model registry changes: asked on every request that sets one."""
-        limits = self._output_limits
-        if limits[0] != self.models.generation:
-            limits = self._output_limits = (self.models.generation, {})
-        key = (provider, model)
-        limit = limits[1].get(key)
-        if limit is None:
-            info = self.models.model_info(model, provider)
-            limit = info.max_output if info is not None else 0
-            if len(limits[1]) < 4096:
-                limits[1][key] = limit
-        return limit
-
-    def _claude_max_tokens(self, model: str) -> int:
-        """``max_tokens`` for a Claude request that has none (Anthropic refuses it): a model
-        the Claude provider registered gets its catalog limit, else 1024 (CPA's
-        ``ensureModelMaxTokens``); any other model, nothing (0)."""
-        if "claude" not in self.models.providers(model):
-            return 0
-        info = self.models.model_info(model, "claude")
-        return info.max_output if info is not None and info.max_output > 0 else 1024
-
-    def _gemini_output_limit(self, model: str) -> int:
-        """A Gemini API model's output limit (the catalog's ``max_output``; 0: unknown)."""
-        return self._output_limit("gemini", model)
-
-    def _codex_model_headers(self, model: str) -> Mapping[str, str]:
-        """A Codex model's forced upstream headers (the catalog's ``upstream_headers``)."""
-        info = self.models.model_info(model, "codex")
-        return info.upstream_headers if info is not None else {}
-
-    def _agent_models(self) -> str:
-        entries = codex_client_models(self.models.listable(), self.models.providers)["models"]
-        return format_models(entries)
 
     async def model_list(self, fmt: Format, client_version: str | None = None) -> dict[str, Any]:
         models = await self.listable_models()

@@ -33,6 +33,7 @@ RANK = {
     "record": 7,
     "server": 6,
     "service": 5,
+    "service_catalog": 5,
     "responses_ws": 5,
     "media": 5,
     "relay": 5,

@@ -392,5 +392,5 @@ async def test_an_unregistered_model_gets_no_max_tokens(start_proxy, fakes) -> N
     """TestEnsureModelMaxTokens_SkipsUnregisteredModel: only a model the Claude provider
     registered is filled in."""
     proxy = await start_proxy(api_key_config(fakes.claude.base_url))
-    assert proxy.service._claude_max_tokens("test-claude-unregistered-model") == 0
-    assert proxy.service._claude_max_tokens(MODEL) > 0
+    assert proxy.service.lookups.claude_max_tokens("test-claude-unregistered-model") == 0
+    assert proxy.service.lookups.claude_max_tokens(MODEL) > 0

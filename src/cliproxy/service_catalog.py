@@ -1,0 +1,95 @@
+"""What providers read from the model catalog while they build a request.
+
+Providers do not see the model registry; the service hands each one the lookups it needs
+(:meth:`CatalogLookups.wire`): Codex's client catalog for ``codex.optimize-multi-agent-v2``'s
+``spawn_agent`` and its models' forced upstream headers, Antigravity's and the Gemini API's
+output limits, and the ``max_tokens`` a Claude request without one gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from cliproxy.models.codex_client import codex_client_models
+from cliproxy.models.registry import ModelRegistry
+from cliproxy.providers.antigravity import AntigravityProvider
+from cliproxy.providers.claude import ClaudeProvider
+from cliproxy.providers.codex import CodexProvider
+from cliproxy.providers.codex_multi_agent import format_models
+from cliproxy.providers.gemini import GeminiProvider
+
+if TYPE_CHECKING:
+    from cliproxy.providers.registry import Providers
+
+__all__ = ["CatalogLookups"]
+
+CLAUDE_DEFAULT_MAX_TOKENS = 1024  # CPA's defaultModelMaxTokens
+
+
+class CatalogLookups:
+    """The registry's answers for the providers, remembered per registry generation
+    where a request asks them (output limits)."""
+
+    def __init__(self, models: ModelRegistry) -> None:
+        self.models = models
+        # (model registry generation, (provider, model) -> output limit)
+        self._output_limits: tuple[int, dict[tuple[str, str], int]] = (-1, {})
+
+    def wire(self, providers: Providers) -> None:
+        """Hand each provider its lookups."""
+        codex = providers.get("codex")
+        if isinstance(codex, CodexProvider):
+            codex.agent_models = self.agent_models
+            codex.model_headers = self.codex_model_headers
+        antigravity = providers.get("antigravity")
+        if isinstance(antigravity, AntigravityProvider):
+            antigravity.output_limit = self.antigravity_output_limit
+        gemini = providers.get("gemini")
+        if isinstance(gemini, GeminiProvider):
+            gemini.output_limit = self.gemini_output_limit
+        claude = providers.get("claude")
+        if isinstance(claude, ClaudeProvider):
+            claude.default_max_tokens = self.claude_max_tokens
+
+    def output_limit(self, provider: str, model: str) -> int:
+        """A model's output limit as ``provider`` registered it (0: unknown), remembered
+        until the model registry changes: asked on every request that sets one."""
+        limits = self._output_limits
+        if limits[0] != self.models.generation:
+            limits = self._output_limits = (self.models.generation, {})
+        key = (provider, model)
+        limit = limits[1].get(key)
+        if limit is None:
+            info = self.models.model_info(model, provider)
+            limit = info.max_output if info is not None else 0
+            if len(limits[1]) < 4096:
+                limits[1][key] = limit
+        return limit
+
+    def antigravity_output_limit(self, model: str) -> int:
+        """An Antigravity model's output limit (the catalog's ``max_output``; 0: unknown)."""
+        return self.output_limit("antigravity", model)
+
+    def gemini_output_limit(self, model: str) -> int:
+        """A Gemini API model's output limit (the catalog's ``max_output``; 0: unknown)."""
+        return self.output_limit("gemini", model)
+
+    def claude_max_tokens(self, model: str) -> int:
+        """``max_tokens`` for a Claude request that has none (Anthropic refuses it): a model
+        the Claude provider registered gets its catalog limit, else 1024 (CPA's
+        ``ensureModelMaxTokens``); any other model, nothing (0)."""
+        if "claude" not in self.models.providers(model):
+            return 0
+        info = self.models.model_info(model, "claude")
+        return info.max_output if info is not None and info.max_output > 0 else CLAUDE_DEFAULT_MAX_TOKENS
+
+    def codex_model_headers(self, model: str) -> Mapping[str, str]:
+        """A Codex model's forced upstream headers (the catalog's ``upstream_headers``)."""
+        info = self.models.model_info(model, "codex")
+        return info.upstream_headers if info is not None else {}
+
+    def agent_models(self) -> str:
+        """The models ``spawn_agent`` may name, in Codex's client catalog form."""
+        entries = codex_client_models(self.models.listable(), self.models.providers)["models"]
+        return format_models(entries)
