@@ -19,6 +19,8 @@ __all__ = [
     "CODEX_DROPPED_FIELDS",
     "CODEX_INCLUDE",
     "TERMINAL_EVENTS",
+    "TOOL_CALLS",
+    "TOOL_OUTPUTS",
     "ResponsesUsageSniffer",
     "count_tokens_response",
     "error_status",
@@ -36,6 +38,10 @@ FAILED = "response.failed"
 ERROR = "error"
 
 TERMINAL_EVENTS = frozenset({COMPLETED, INCOMPLETE, FAILED})
+
+# the input/output items that are a tool call, and those that answer one
+TOOL_CALLS = frozenset({"function_call", "custom_tool_call"})
+TOOL_OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output"})
 
 # incomplete_details.reason <-> IR stop reasons
 INCOMPLETE_TO_STOP: dict[str, ir.StopReason] = {

@@ -25,10 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cliproxy.formats.openai_responses import TOOL_CALLS, TOOL_OUTPUTS
+
 __all__ = [
-    "CALLS",
     "LEDGER_SIZE",
-    "OUTPUTS",
     "ToolLedger",
     "dedupe_items",
     "is_complete_call",
@@ -36,8 +36,6 @@ __all__ = [
     "repair",
 ]
 
-CALLS = frozenset({"function_call", "custom_tool_call"})
-OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output"})
 LEDGER_SIZE = 256  # per kind and socket, as CPA's per-session cache
 
 
@@ -52,7 +50,7 @@ class ToolLedger:
         """Keep a call or an output (anything else, or one without ``call_id``, is ignored);
         a newer one replaces the older under its ``call_id``."""
         kind = _type(item)
-        book = self.calls if kind in CALLS else self.outputs if kind in OUTPUTS else None
+        book = self.calls if kind in TOOL_CALLS else self.outputs if kind in TOOL_OUTPUTS else None
         call_id = _call_id(item)
         if book is None or not call_id:
             return
@@ -84,13 +82,13 @@ def repair(request: dict[str, Any], ledger: ToolLedger, turn: ToolLedger | None 
     tooled = False
     for item in items:
         kind = _type(item)
-        if kind in CALLS or kind in OUTPUTS:
+        if kind in TOOL_CALLS or kind in TOOL_OUTPUTS:
             tooled = True
             if turn is not None:
                 turn.record(item)
             call_id = _call_id(item)
             if call_id:
-                (calls if kind in CALLS else outputs).add(call_id)
+                (calls if kind in TOOL_CALLS else outputs).add(call_id)
     keep_lone = bool(str(request.get("previous_response_id") or "").strip())
     if tooled:
         mended = _paired(items, calls, outputs, ledger, keep_lone)
@@ -109,14 +107,14 @@ def _paired(
     changed = False
     for item in items:
         kind = _type(item)
-        if kind not in CALLS and kind not in OUTPUTS:
+        if kind not in TOOL_CALLS and kind not in TOOL_OUTPUTS:
             out.append(item)
             continue
         call_id = _call_id(item)
         if not call_id:  # the upstream refuses it
             changed = True
             continue
-        if kind in OUTPUTS:
+        if kind in TOOL_OUTPUTS:
             if call_id in calls or keep_lone:
                 out.append(item)
                 continue
@@ -176,7 +174,7 @@ def dedupe_items(items: list[Any]) -> list[Any]:
             ids.add(item_id)
     if not repeated:
         return items
-    answered = {_call_id(i) for i in items if _type(i) in OUTPUTS}
+    answered = {_call_id(i) for i in items if _type(i) in TOOL_OUTPUTS}
     keep: dict[str, tuple[int, bool]] = {}
     for index, item in enumerate(items):
         item_id = item.get("id") if isinstance(item, dict) else None

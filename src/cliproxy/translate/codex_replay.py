@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from cliproxy.formats.openai_responses import TOOL_CALLS, TOOL_OUTPUTS
 from cliproxy.translate.claude.ids import sanitize_tool_id
 from cliproxy.translate.envelopes import is_valid_gpt
 from cliproxy.translate.replay import REPLAY_MAX_SESSIONS, REPLAY_MAX_TOTAL_BYTES, REPLAY_TTL, TurnCache
@@ -42,6 +43,7 @@ __all__ = [
     "CodexTurn",
     "PrefixHashes",
     "assistant_fingerprint",
+    "call_keys",
     "comparable_ids",
     "decode_turns",
     "encode_turns",
@@ -53,9 +55,7 @@ __all__ = [
 MAX_TURNS = 256  # CPA CodexReasoningReplayCacheMaxTurnsPerEntry
 MAX_SESSION_BYTES = 16 << 20  # CPA CodexReasoningReplayCacheMaxBytesPerEntry
 
-_CALLS = frozenset({"function_call", "custom_tool_call"})
-_OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output"})
-_ANCHORS = _CALLS | _OUTPUTS
+_ANCHORS = TOOL_CALLS | TOOL_OUTPUTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,7 @@ def make_turn(output: Iterable[Any], request: str = "") -> CodexTurn | None:
         if kind == "message":
             assistant = assistant_fingerprint(item) or assistant
             continue
-        if kind in _CALLS and (cid := _text(item.get("call_id"))):
+        if kind in TOOL_CALLS and (cid := _text(item.get("call_id"))):
             calls.append(cid)
         kept = _normalized(kind, item)
         if kept is not None:
@@ -139,7 +139,7 @@ def _normalized(kind: Any, item: dict[str, Any]) -> dict[str, Any] | None:
         if type(enc) is not str or enc != enc.strip() or not is_valid_gpt(enc):
             return None  # only OpenAI's own: anything else the upstream refuses
         return {"type": "reasoning", "summary": [], "content": None, "encrypted_content": enc}
-    if kind not in _CALLS:
+    if kind not in TOOL_CALLS:
         return None
     cid, name = _text(item.get("call_id")), _text(item.get("name"))
     if not cid or not name:
@@ -250,10 +250,10 @@ class _Input:
                 own = _text(item.get("call_id"))
                 for cid in comparable_ids(own):
                     self.by_call.setdefault(cid, []).append(i)
-                    if kind in _OUTPUTS:
+                    if kind in TOOL_OUTPUTS:
                         self.outputs.setdefault(cid, own)
-                if kind in _CALLS:
-                    self.calls.update(_call_keys(item))
+                if kind in TOOL_CALLS:
+                    self.calls.update(call_keys(item))
 
     def answers(self, fingerprint: str) -> list[int]:
         """The places of assistant messages with this fingerprint (computed at first use)."""
@@ -334,7 +334,7 @@ def _missing(seen: _Input, turn: CodexTurn) -> list[dict[str, Any]]:
                 continue
             out.append(dict(item))
             continue
-        keys = _call_keys(item)
+        keys = call_keys(item)
         if not keys or not calls.isdisjoint(keys) or not added.isdisjoint(keys):
             continue
         own = next((seen.outputs[c] for c in comparable_ids(item.get("call_id")) if c in seen.outputs), "")
@@ -352,12 +352,12 @@ def insert_items(items: list[Any], replay: list[dict[str, Any]], at: int | None 
     input's output names it by."""
     outputs: dict[str, str] = {}
     for item in items:
-        if type(item) is dict and item.get("type") in _OUTPUTS and (own := _text(item.get("call_id"))):
+        if type(item) is dict and item.get("type") in TOOL_OUTPUTS and (own := _text(item.get("call_id"))):
             for cid in comparable_ids(own):
                 outputs[cid] = own
     aligned: list[dict[str, Any]] = []
     for item in replay:
-        cid = _text(item.get("call_id")) if item.get("type") in _CALLS else ""
+        cid = _text(item.get("call_id")) if item.get("type") in TOOL_CALLS else ""
         own = next((outputs[c] for c in comparable_ids(cid) if c in outputs), "") if outputs else ""
         aligned.append({**item, "call_id": own} if own and own != cid else dict(item))
     if at is None:
@@ -369,10 +369,12 @@ def _insert_index(items: list[Any], replay: Iterable[dict[str, Any]]) -> int:
     """Where replayed items go without an anchor (CPA ``codexReasoningReplayInsertIndex``):
     before the first output of one of their calls, else before the latest assistant
     message, else before the first item that is not a system or developer message."""
-    ids = {c for item in replay if item.get("type") in _CALLS for c in comparable_ids(item.get("call_id"))}
+    ids = {
+        c for item in replay if item.get("type") in TOOL_CALLS for c in comparable_ids(item.get("call_id"))
+    }
     if ids:
         for i, item in enumerate(items):
-            if type(item) is dict and item.get("type") in _OUTPUTS:
+            if type(item) is dict and item.get("type") in TOOL_OUTPUTS:
                 cid = _text(item.get("call_id"))
                 if not cid or cid in ids:
                     return i
@@ -392,7 +394,8 @@ def _role(item: Any) -> str:
     return _text(item.get("role")).lower()
 
 
-def _call_keys(item: dict[str, Any]) -> tuple[str, ...]:
+def call_keys(item: dict[str, Any]) -> tuple[str, ...]:
+    """A call's or output's keys: its type and each form its id may take."""
     kind = item.get("type")
     return tuple(f"{kind}:{cid}" for cid in comparable_ids(item.get("call_id")))
 

@@ -35,7 +35,8 @@ from typing import Any
 
 import orjson
 
-from cliproxy.translate.codex_replay import comparable_ids
+from cliproxy.formats.openai_responses import TOOL_CALLS, TOOL_OUTPUTS
+from cliproxy.translate.codex_replay import call_keys, comparable_ids
 from cliproxy.translate.envelopes import is_valid_grok
 from cliproxy.translate.replay import TurnCache
 
@@ -49,9 +50,7 @@ __all__ = [
     "turn_place",
 ]
 
-_CALLS = frozenset({"function_call", "custom_tool_call"})
-_OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output"})
-_ANCHORS = frozenset({"reasoning", *_CALLS})  # what makes a turn worth replaying
+_ANCHORS = frozenset({"reasoning", *TOOL_CALLS})  # what makes a turn worth replaying
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +117,7 @@ def _normalized(item: Any) -> dict[str, Any] | None:
             for k, v in parts
         ]
         return {"type": "message", "role": "assistant", "content": content}
-    if kind not in _CALLS:
+    if kind not in TOOL_CALLS:
         return None
     cid, name = _text(item.get("call_id")), _text(item.get("name"))
     if not cid or not name:
@@ -181,10 +180,10 @@ def filter_items(items: list[Any], replay: Iterable[dict[str, Any]]) -> list[dic
         kind = item.get("type") if type(item) is dict else None
         if kind == "reasoning" and type(enc := item.get("encrypted_content")) is str and enc:
             carried.add(enc)
-        elif kind in _OUTPUTS:
+        elif kind in TOOL_OUTPUTS:
             outputs.update(comparable_ids(item.get("call_id")))
-        elif kind in _CALLS:
-            calls.update(_call_keys(item))
+        elif kind in TOOL_CALLS:
+            calls.update(call_keys(item))
     kept: list[dict[str, Any]] = []
     for item in replay:
         kind = item.get("type")
@@ -194,8 +193,8 @@ def filter_items(items: list[Any], replay: Iterable[dict[str, Any]]) -> list[dic
         elif kind == "message":
             if not matches:
                 kept.append(item)
-        elif kind in _CALLS:
-            keys = _call_keys(item)
+        elif kind in TOOL_CALLS:
+            keys = call_keys(item)
             if (
                 keys
                 and calls.isdisjoint(keys)
@@ -210,11 +209,11 @@ def turn_place(items: list[Any], replay: Iterable[dict[str, Any]]) -> int | None
     """Where the cached turn sits in ``items`` when the client carried one of its calls:
     the place of the first such call, so its reasoning goes back right in front of the
     call it led to, as the turn had it; None otherwise (CPA's place then)."""
-    keys = {key for item in replay if item.get("type") in _CALLS for key in _call_keys(item)}
+    keys = {key for item in replay if item.get("type") in TOOL_CALLS for key in call_keys(item)}
     if not keys:
         return None
     for i, item in enumerate(items):
-        if type(item) is dict and item.get("type") in _CALLS and not keys.isdisjoint(_call_keys(item)):
+        if type(item) is dict and item.get("type") in TOOL_CALLS and not keys.isdisjoint(call_keys(item)):
             return i
     return None
 
@@ -228,11 +227,6 @@ def _last_assistant(items: list[Any]) -> dict[str, Any] | None:
         ):
             return item
     return None
-
-
-def _call_keys(item: dict[str, Any]) -> tuple[str, ...]:
-    kind = item.get("type")
-    return tuple(f"{kind}:{cid}" for cid in comparable_ids(item.get("call_id")))
 
 
 def _text(value: Any) -> str:
