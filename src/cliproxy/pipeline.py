@@ -25,7 +25,7 @@ credential's attempts share: its ``AttemptPlan``), a failed attempt's consequenc
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine
 from functools import partial
 from typing import Any
 
@@ -62,7 +62,7 @@ from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError, Upst
 from cliproxy.providers.codex_images import image_barred
 from cliproxy.providers.codex_ws_wire import SESSION_HEADER, websocket_preference
 from cliproxy.providers.http import HttpClient
-from cliproxy.providers.identity import forwardable_response_headers
+from cliproxy.providers.identity import forward_error_headers, forwardable_response_headers
 from cliproxy.providers.secrets import without_secrets
 from cliproxy.providers.transport import read_body
 from cliproxy.translate import tokens
@@ -283,7 +283,7 @@ class Pipeline:
                         return answer if slot is None else slot.keep(answer)  # a stream keeps its slot
                     except Final as err:
                         if config.passthrough_headers:
-                            _forward_error_headers(err)
+                            forward_error_headers(err)
                         raise
                     except UpstreamError as err:
                         tried.add(cred.id)  # (read only by the next pick: a success returned)
@@ -309,7 +309,7 @@ class Pipeline:
             if credits is not None:
                 return credits
         if self.config.passthrough_headers:
-            _forward_error_headers(last)
+            forward_error_headers(last)
         try:
             raise last
         finally:  # its traceback holds this frame: the frame must not hold it (a cycle)
@@ -561,8 +561,8 @@ class Pipeline:
             whole.body = await flow.normalize_response(
                 call, attempt.fmt, route.model, "response_after_translator", whole.body, attempt.body
             )
-        if config.passthrough_headers:
-            self._upstream_headers(result, resp.headers)
+        if config.passthrough_headers:  # the upstream's headers a client may see (the proxy's win)
+            result.headers.update(forwardable_response_headers(resp.headers, result.headers))
         return result
 
     async def _count_locally(
@@ -574,25 +574,6 @@ class Pipeline:
         attempt = start_attempt(self, call, cred, provider, model, compat)
         encoding, segments = provider.count_locally(attempt.body, model)
         return replies.local_count(self.translations, call, cred, await tokens.count(encoding, segments))
-
-    @staticmethod
-    def _upstream_headers(reply: Reply | StreamReply, upstream: Mapping[str, str]) -> None:
-        """``passthrough-headers: true``: the upstream answer's headers a client may see
-        join the reply (the proxy's own headers win); off, none reach the client."""
-        reply.headers.update(forwardable_response_headers(upstream, reply.headers))
-
-
-# set on every error answer by the proxy (cliproxy.server.errors), never the upstream's
-_ERROR_OWN_HEADERS = {"Content-Type": "", "Retry-After": ""}
-
-
-def _forward_error_headers(err: UpstreamError) -> None:
-    """``passthrough-headers: true``: the failed upstream answer's headers a client may see
-    go on the error answer too (CPA's error ``Addon`` headers), below the proxy's own."""
-    if err.headers:
-        own = err.response_headers or {}
-        passed = forwardable_response_headers(err.headers, _ERROR_OWN_HEADERS)
-        err.response_headers = {**passed, **own}
 
 
 def generate_to_claude(call: Call, provider: Provider) -> bool:

@@ -31,6 +31,7 @@ import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from cliproxy.credentials.record import KIND_APIKEY, Credential
+from cliproxy.errors import UpstreamError
 
 __all__ = [
     "CASE_FREE",
@@ -413,3 +414,16 @@ def forwardable_response_headers(upstream: Mapping[str, str], present: Mapping[s
             continue
         out[name] = value
     return out
+
+
+# set on every error answer by the proxy (cliproxy.server.errors), never the upstream's
+_ERROR_OWN_HEADERS = {"Content-Type": "", "Retry-After": ""}
+
+
+def forward_error_headers(err: UpstreamError) -> None:
+    """``passthrough-headers: true``: the failed upstream answer's headers a client may see
+    go on the error answer too (CPA's error ``Addon`` headers), below the proxy's own."""
+    if err.headers:
+        own = err.response_headers or {}
+        passed = forwardable_response_headers(err.headers, _ERROR_OWN_HEADERS)
+        err.response_headers = {**passed, **own}
