@@ -2,8 +2,11 @@
 
 Header values may hold ``$TOKEN$``, replaced by the credential's token: its OAuth access
 token (``accessToken``, ``access_token``, ``token`` string or ``token.access_token``,
-then ``id_token``, ``cookie``), else its API key. Proxy order: the request's
-``proxy_url`` (``direct``/``none`` bypass), the credential's, the global ``proxy-url``.
+then ``id_token``, ``cookie``), else its API key. Proxy order, as in CPA: the request's
+``proxy_url`` (refused with 400 when malformed), else the first well-formed one of the
+credential's ``proxy-url`` (an API key's from its config entry) and the global
+``proxy-url``: a malformed credential proxy falls through to the global one instead of
+going direct. ``direct``/``none`` anywhere means no proxy.
 The answer is ``{status_code, header, body}`` with the upstream's status, headers
 (name -> list of values) and body text.
 """
@@ -18,7 +21,7 @@ from yarl import URL
 
 from cliproxy.errors import UpstreamError
 from cliproxy.management.types import ApiError
-from cliproxy.providers.http import proxy_key, read_body
+from cliproxy.providers.http import read_body
 
 if TYPE_CHECKING:
     from cliproxy.credentials.record import Credential
@@ -39,10 +42,7 @@ async def api_call(service: ManagementService, body: Any) -> dict[str, Any]:
     method, url, proxy, headers, data = _parse(body)
     cred = _credential(service, body)
     headers = _substitute(headers, cred)
-    if proxy:
-        key = "" if proxy.lower() in ("direct", "none") else proxy
-    else:
-        key = proxy_key(cred.proxy_url if cred is not None else "", service.config.proxy_url)
+    key = _proxy(proxy, cred.proxy_url if cred is not None else "", service.config.proxy_url)
     try:
         async with asyncio.timeout(TIMEOUT):
             resp = await service.http.request(method, url, headers=headers, body=data or None, proxy=key)
@@ -79,6 +79,13 @@ def _parse(body: Mapping[str, Any]) -> tuple[str, str, str, dict[str, str], byte
     if proxy and not _valid_proxy(proxy):
         raise ApiError(400, "invalid proxy_url")
     return method, url, proxy, dict(headers), data.encode()
+
+
+def _proxy(requested: str, credential: str, configured: str) -> str:
+    """The proxy to send through (``""`` = direct): the first well-formed candidate."""
+    candidates = (requested,) if requested else (credential.strip(), (configured or "").strip())
+    chosen = next((c for c in candidates if c and _valid_proxy(c)), "")
+    return "" if chosen.lower() in ("direct", "none") else chosen
 
 
 def _valid_proxy(proxy: str) -> bool:
