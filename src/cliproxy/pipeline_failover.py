@@ -17,6 +17,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cliproxy.calls import Call, Reply, StreamReply
+from cliproxy.credentials.cooldown import (
+    ACTION_CONTINUE_AND_COOLDOWN,
+    ACTION_STOP,
+    ACTION_STOP_AND_COOLDOWN,
+    match_scoped_rule,
+)
 from cliproxy.credentials.derived_session import affinity_key
 from cliproxy.credentials.explain import note_attempt, note_skip
 from cliproxy.credentials.pool import Pool
@@ -26,6 +32,7 @@ from cliproxy.models.registry import ModelRoute
 from cliproxy.pipeline_prepare import MEDIA, AttemptPlan
 from cliproxy.plugins.flow import Flow
 from cliproxy.providers.base import Provider, RewriteError
+from cliproxy.providers.model_not_found import says_model_not_found
 from cliproxy.providers.transport import UpstreamNetworkError
 
 if TYPE_CHECKING:
@@ -64,6 +71,7 @@ _BOOTSTRAP_TRANSIENT = frozenset({408, 500, 502, 503, 504})
 # a model pool's failure another upstream name of the same credential may not share (a
 # 400 or 422 here is a model the upstream does not serve: request faults went up already)
 _NEXT_NAME = frozenset({400, 404, 408, 422, 429, 500, 502, 503, 504})
+_FORCED_COOLDOWN = frozenset({ACTION_STOP_AND_COOLDOWN, ACTION_CONTINUE_AND_COOLDOWN})
 
 
 class Final(UpstreamError):
@@ -90,10 +98,12 @@ async def cool_down(
     provider: Provider,
     err: UpstreamError,
     model: str = "",
+    upstream: str = "",
 ) -> None:
     """A failed attempt's consequences: ``cred`` cooled as CPA does (then this returns),
     or the error goes up at once (a request fault, a status that cools nothing).
-    ``model``: what cools (default the route's model; a model pool's upstream name)."""
+    ``model``: what cools (default the route's model; a model pool's upstream name);
+    ``upstream``: the name the attempt sent."""
     if err.status == 501 and call.action.startswith(MEDIA):
         raise Final(err) from err  # no Images API there: not the credential's fault
     if err.status == 404 and call.action == "videos.retrieve":
@@ -106,6 +116,12 @@ async def cool_down(
         if err.status in _COMPACT_FAULTS:
             raise Final(err) from err
         raise err  # the next credential; this one stays available
+    if (
+        call.action == "count"
+        and err.status == 404
+        and _count_route_missing(cred, err, upstream or route.model)
+    ):
+        return
     if isinstance(err, UpstreamNetworkError) and not err.cools:
         # a timeout or a connection the upstream ended: the next credential, none cools (CPA)
         log_failure(cred, provider, model or route.model, err, "connection ended: no cooldown")
@@ -128,6 +144,28 @@ async def cool_down(
     # invalid grant, a request-scoped "continue" rule) goes on to the next credential (CPA)
     if decision.request_fault or decision.stop:
         raise Final(err) from err
+
+
+def _count_route_missing(cred: Credential, err: UpstreamError, model: str) -> bool:
+    """A count_tokens 404 that names no missing ``model`` (CPA's
+    isCountTokensEndpointNotFoundError): the upstream lacks the count route, and the model
+    it still serves through messages must not cool. The failure is logged, the next
+    credential is tried (a ``stop`` rule ends the request there), and the client gets
+    the 404 when none counts. A rule whose action ends in ``-and-cooldown`` cools as usual."""
+    body = err.body or b""
+    if says_model_not_found(body, model):
+        return False
+    action = match_scoped_rule(cred.request_scoped_errors, 404, body.decode("utf-8", "replace"))
+    if action in _FORCED_COOLDOWN:
+        return False
+    log.info(
+        "upstream %s answered 404 to count_tokens for %s (no count route: no cooldown)",
+        cred.label or cred.id,
+        model,
+    )
+    if action == ACTION_STOP:
+        raise Final(err) from err
+    return True
 
 
 async def pool_names(pool: Pool, route: ModelRoute, cred: Credential) -> list[str]:
@@ -241,8 +279,8 @@ async def retry(
                     more = i + 1 < len(names) and err.status in _NEXT_NAME
                     cooled = names[i] if more else ""
                     await cool_down(
-                        pipe.pool, call, route, cred, provider, err, cooled
-                    )  # raises unless it cooled
+                        pipe.pool, call, route, cred, provider, err, cooled, names[i]
+                    )  # raises unless it cooled (or a count's missing route cools nothing)
                     if more:
                         i += 1  # the next upstream name before the next credential
                     else:
