@@ -379,7 +379,7 @@ async def cancel_oauth_session(req: Req) -> Resp:
     if not valid_state(state):
         return Resp(400, {"status": "error", "error": "invalid state"})
     cancelled = await _store(req).cancel_any(state)
-    if not cancelled and req.logins.get(state) is not None:
+    if not cancelled and (plugin := req.logins.get(state)) is not None and plugin.pending:
         req.logins.pop(state)
         cancelled = True
     return Resp(200, {"status": "ok", "cancelled": cancelled})
@@ -448,9 +448,13 @@ async def _callback(req: Req, provider: str, state: str, code: str, error: str) 
     plugin = req.logins.get(state)
     if plugin is None:
         return _error(404, "unknown or expired state")
+    if plugin.completed:
+        return _error(409, "oauth flow is already completed")
     name = (provider or plugin.provider).lower()
     if not name or any(not (c.isascii() and (c.isalnum() or c == "-")) for c in name):
         return _error(400, "unsupported provider")
+    if plugin.status:
+        return _error(409, plugin.status)
     if name != plugin.provider.lower():
         return _error(400, "provider does not match state")
     try:

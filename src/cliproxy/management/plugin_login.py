@@ -3,13 +3,19 @@
 ``GET /<provider>-auth-url`` starts one when an active plugin's auth identifier is
 ``<provider>``: the plugin returns the URL to open and a ``state``; the panel then polls
 ``GET /get-auth-status?state=``, which asks the plugin and, on success, saves the
-credentials it returns into ``auth-dir`` and loads them.
+credentials it returns into ``auth-dir`` and loads them. As in CPA, a poll answer's
+``Auths`` list (one file each, such as one per project) wins over its single ``Auth``; a
+credential naming no provider fails the login, and when one cannot be written the files
+already written for the login are removed, so a login saves all of its credentials or
+none. A finished login keeps answering ``ok`` or its error to later polls.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cliproxy.management.sessions import LoginSessions
@@ -22,6 +28,8 @@ if TYPE_CHECKING:
     from cliproxy.management.ports import ManagementService
 
 __all__ = ["poll", "start"]
+
+log = logging.getLogger(__name__)
 
 _STATE = re.compile(r"^[A-Za-z0-9._~-]{1,256}$")
 
@@ -60,6 +68,10 @@ async def poll(service: ManagementService, logins: LoginSessions, state: str) ->
     session = logins.get(state)
     if session is None:
         return None
+    if session.completed:
+        return Resp(200, {"status": "ok"})
+    if session.status:
+        return Resp(200, {"status": "error", "error": session.status})
     rec = service.plugins.get(session.plugin_id)
     if rec is None:
         logins.pop(state)
@@ -73,15 +85,42 @@ async def poll(service: ManagementService, logins: LoginSessions, state: str) ->
     try:
         result = await service.plugins.call(rec, abi.AUTH_LOGIN_POLL, params)
     except (PluginError, PluginCrashed, TimeoutError) as exc:
-        return Resp(200, {"status": "error", "error": str(exc)})
+        return _failed(logins, state, str(exc))
     status = str(ci_get(result, "Status", "") or "pending").lower() if isinstance(result, dict) else "pending"
-    if status == "pending":
+    if status == "error":
+        return _failed(logins, state, str(ci_get(result, "Message", "") or ""))
+    if status != "success":  # pending, or a status CPA does not know: keep waiting
         return Resp(200, {"status": "wait"})
-    logins.pop(state)
-    if status != "success":
-        return Resp(200, {"status": "error", "error": str(ci_get(result, "Message", "") or "login failed")})
-    auths = [a for a in [ci_get(result, "Auth"), *(ci_get(result, "Auths") or [])] if isinstance(a, dict)]
-    for auth in auths:
-        save_auth_data(auth, service.auth_dir, "{provider}-" + str(int(time.time())) + ".json")
+    auths = ci_get(result, "Auths") or [ci_get(result, "Auth")]
+    if not all(isinstance(a, dict) and str(ci_get(a, "Provider", "") or "").strip() for a in auths):
+        return _failed(logins, state, "")
+    if not _save_all(auths, service.auth_dir):
+        return _failed(logins, state, "Failed to save authentication tokens")
+    logins.complete(state)
     service.reload_credentials()
     return Resp(200, {"status": "ok"})
+
+
+def _failed(logins: LoginSessions, state: str, message: str) -> Resp:
+    logins.fail(state, message)
+    session = logins.get(state)
+    return Resp(200, {"status": "error", "error": session.status if session else "Authentication failed"})
+
+
+def _save_all(auths: list[dict[str, Any]], auth_dir: Path) -> bool:
+    """Write every credential of a login, or none: when one cannot be written, the files
+    already written for this login are removed again (CPA's rollback)."""
+    saved: list[Path] = []
+    default = "{provider}-" + str(int(time.time())) + ".json"
+    for auth in auths:
+        try:
+            path = save_auth_data(auth, auth_dir, default)
+        except (OSError, ValueError) as exc:
+            log.error("plugin login: a credential could not be saved: %s", type(exc).__name__)
+            path = None
+        if path is None:
+            for done in reversed(saved):
+                done.unlink(missing_ok=True)
+            return False
+        saved.append(path)
+    return True

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cliproxy.management.oauth_sessions import OAuthSessions
+from cliproxy.management.oauth_sessions import COMPLETED_TTL, OAuthSessions
 
 __all__ = ["SESSION_TTL", "LoginSession", "LoginSessions"]
 
@@ -25,10 +25,18 @@ class LoginSession:
     provider: str
     metadata: dict[str, Any]
     expires: float
+    status: str = ""  # the error text once the login failed
+    completed: bool = False
+
+    @property
+    def pending(self) -> bool:
+        return not self.completed and not self.status
 
 
 class LoginSessions:
-    """Open logins by ``state``; expired ones are dropped on every look-up."""
+    """Logins by ``state``; expired ones are dropped on every look-up. As in CPA, a
+    finished login is kept a while so a later poll still reads its outcome: a failed one
+    for the session lifetime, a completed one for ``COMPLETED_TTL``."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -49,6 +57,17 @@ class LoginSessions:
 
     def pop(self, state: str) -> None:
         self._open.pop(state, None)
+
+    def fail(self, state: str, message: str) -> None:
+        """Mark the login failed with ``message`` (CPA's ``Authentication failed`` if blank)."""
+        if (session := self._open.get(state)) is not None and not session.completed:
+            session.status = message.strip() or "Authentication failed"
+            session.expires = self._clock() + SESSION_TTL
+
+    def complete(self, state: str) -> None:
+        if (session := self._open.get(state)) is not None and not session.completed:
+            session.status, session.metadata, session.completed = "", {}, True
+            session.expires = self._clock() + COMPLETED_TTL
 
     def clear(self) -> None:
         self._open.clear()
