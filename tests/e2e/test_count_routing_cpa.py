@@ -104,3 +104,64 @@ async def test_a_stop_and_cooldown_rule_cools_a_count_route_404(start_proxy, fak
     assert len(fake_gemini.requests) == 1
     [record] = await cooled(proxy)
     assert record.model
+
+
+POOL = "claude-opus-4.66"
+WIDE = "Здравствуйте, как поживаете? 你好世界 こんにちは"  # o200k and cl100k count it apart
+REFUSAL = {
+    "error": {"message": "not supported", "type": "invalid_request_error", "code": "model_not_supported"}
+}
+
+
+def compat_pool(base_url: str) -> str:
+    """One OpenAI-compatible key whose alias is a pool of a cl100k and an o200k model."""
+    return f"""
+api-keys: ["{KEY}"]
+openai-compatibility:
+  - name: pool
+    base-url: "{base_url}/v1"
+    api-key-entries: [{{api-key: "k1"}}]
+    models: [{{name: "gpt-4", alias: "{POOL}"}}, {{name: "gpt-4o", alias: "{POOL}"}}]
+"""
+
+
+async def count_wide(proxy: Any) -> int:
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
+        result = await client.messages.count_tokens(model=POOL, messages=[{"role": "user", "content": WIDE}])
+    return result.input_tokens
+
+
+async def chat(proxy: Any) -> str:
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
+        answer = await client.messages.create(
+            model=POOL, max_tokens=16, messages=[{"role": "user", "content": "hi"}]
+        )
+    return answer.content[0].text  # type: ignore[union-attr]
+
+
+async def test_counts_rotate_through_the_alias_pool(start_proxy, fake_openai) -> None:
+    """TestManagerExecuteCount_OpenAICompatAliasPoolRotatesWithinAuth: each count takes
+    the pool's next upstream name (CPA's compat executor counts locally with that name's
+    tokenizer, as we do, so the two names give two numbers), and the turn is the one
+    generation shares: after one count, the next generation goes to the second name."""
+    proxy = await start_proxy(compat_pool(fake_openai.base_url))
+    counts = [await count_wide(proxy) for _ in range(3)]
+    assert counts[0] == counts[2] != counts[1]
+    assert fake_openai.requests == []  # counted locally
+    assert await chat(proxy)
+    assert [r.json["model"] for r in fake_openai.requests] == ["gpt-4o"]
+
+
+async def test_a_suspended_pool_name_is_skipped_by_counts(start_proxy, fake_openai) -> None:
+    """TestManagerExecuteCount_OpenAICompatAliasPoolSkipsSuspendedUpstreamOnLaterRequests:
+    once the key refused one name (model_not_supported, here on a generation: a local
+    count never fails upstream), every later count uses the other name."""
+    proxy = await start_proxy(compat_pool(fake_openai.base_url))
+    fake_openai.script(Behavior(status=400, model="gpt-4", body=REFUSAL))
+    assert await chat(proxy)  # gpt-4 refused, gpt-4o served
+    assert [r.json["model"] for r in fake_openai.requests] == ["gpt-4", "gpt-4o"]
+    counts = {await count_wide(proxy) for _ in range(3)}
+    assert len(counts) == 1
+    fake_openai.clear()
+    assert await chat(proxy)
+    assert [r.json["model"] for r in fake_openai.requests] == ["gpt-4o"]
