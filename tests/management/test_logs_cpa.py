@@ -105,6 +105,20 @@ def test_tail_limit_returns_recent_lines_with_a_cursor(tmp_path):
     assert get(tmp_path, limit=1).line_count == 1
 
 
+def test_no_limit_scan_includes_the_line_being_written(tmp_path):
+    """TestGetLogsNoLimitKeepsFullScanBehavior: without ``limit`` (and with ``after``) the
+    scan returns and counts a last line that has no newline yet, while the cursor stays at
+    the end of the last complete line."""
+    write(tmp_path, "complete\npartial")
+    answer = get(tmp_path)
+    assert answer.lines == ["complete", "partial"] and answer.line_count == 2
+    assert decoded(answer.cursor)["offset"] == len("complete\n")
+    write(tmp_path, FIRST + "\n" + SECOND + "\r\n[2026-06-15 10:00:02] being written")
+    cutoff = int(time.mktime((2026, 6, 15, 10, 0, 0, 0, 0, -1)))
+    answer = get(tmp_path, after=cutoff)
+    assert answer.lines == [SECOND, "[2026-06-15 10:00:02] being written"] and answer.line_count == 3
+
+
 def test_after_keeps_the_timestamp_scan(tmp_path):
     """TestGetLogsAfterKeepsTimestampScanAndReturnsCursor: ``after`` returns the later lines,
     counts every line scanned, and still gives a cursor."""

@@ -2,8 +2,10 @@
 
 Three ways in: ``cursor`` (an opaque token from a previous answer: continue after it),
 ``limit`` alone (the last N lines), or ``after`` (lines whose timestamp is later than a
-unix time; ``line-count`` is then every line scanned, as in CPA). Every answer carries a
-``next-cursor`` at the end of the last complete line. A cursor that no longer matches
+unix time; ``line-count`` is then every line scanned, as in CPA). A scan (no cursor, no
+lone ``limit``) includes a last line still being written; a cursor or tail read returns
+complete lines only. Every answer carries a ``next-cursor`` at the end of the last
+complete line. A cursor that no longer matches
 (file truncated, rotated away, garbage) resets to a tail read with ``cursor-reset``.
 Blocking file reads: callers run these in a thread.
 """
@@ -85,6 +87,13 @@ def _complete(data: bytes) -> list[bytes]:
     """The complete (newline-terminated) lines of ``data``, without their newline."""
     end = data.rfind(b"\n") + 1
     return data[:end].split(b"\n")[:-1] if end else []
+
+
+def _every(data: bytes) -> list[bytes]:
+    """Every line of ``data``, a trailing one still being written included (a full scan
+    reads like Go's line scanner)."""
+    lines = data.split(b"\n")
+    return lines[:-1] if not lines[-1] else lines
 
 
 def _text(lines: list[bytes]) -> list[str]:
@@ -218,12 +227,14 @@ def from_cursor(files: list[Path], raw: str, limit: int) -> LogsAnswer:
 
 
 def scan(files: list[Path], cutoff: int, limit: int) -> LogsAnswer:
-    """Every line (later than ``cutoff`` when set); lines without a timestamp follow their entry."""
+    """Every line (later than ``cutoff`` when set); lines without a timestamp follow their
+    entry. As in CPA, a last line still being written is part of the scan, while the cursor
+    stays at the end of the last complete line, so a cursor read returns it once finished."""
     answer = LogsAnswer()
     include = True
     for path in files:
         try:
-            lines = _text(_complete(path.read_bytes()))
+            lines = _text(_every(path.read_bytes()))
         except FileNotFoundError:
             continue
         for line in lines:
