@@ -31,7 +31,10 @@ alike):
   HTTP) and the socket stays usable; an ``error`` event mid-stream is passed on and closes
   the socket as above; a stream that just stops without a terminal event closes with 1011.
 
-A completed turn's request and output are what the next follow-up builds on. When that
+A completed turn's request and output are what the next follow-up builds on: the output of
+its ``response.completed`` once reconciled with the output items it streamed
+(``cliproxy.formats.responses_ws_output``: an empty one filled, a tool call the stream
+sent whole put back), which is also what the client gets. When that
 turn went over a kept upstream socket that holds the conversation (Codex), a follow-up
 that continues it (``previous_response_id`` of that turn, ``response.append``, or the
 outputs of every tool call it left open) is pinned to the same credential and sent as
@@ -73,6 +76,7 @@ from cliproxy.formats.responses_ws import (
     prewarm_events,
 )
 from cliproxy.formats.responses_ws_ids import ResponseIds
+from cliproxy.formats.responses_ws_output import TurnOutput
 from cliproxy.formats.responses_ws_tools import ToolLedger, record_response, repair
 from cliproxy.formats.sse import SSEDecoder
 from cliproxy.formats.validate import check_depth
@@ -93,7 +97,9 @@ REQUEST_FAULTS = frozenset({400, 404, 409, 413, 422})
 RETRY_LATER = frozenset({429, 503, 529})
 COMPLETED = frozenset({"response.completed", "response.done"})
 ENDED = frozenset({"response.failed", "response.incomplete"})
-_TRACKED = COMPLETED | ENDED | {"response.output_item.done", "error"}
+_DONE = "response.output_item.done"
+_ADDED = "response.output_item.added"
+_TRACKED = COMPLETED | ENDED | {_DONE, _ADDED, "error"}
 _REASON_BYTES = 123  # a close frame's reason is at most 123 bytes
 _MESSAGE_TOO_BIG = 1009
 
@@ -278,9 +284,9 @@ class ResponsesSession:
             ids.end()
             await rest.aclose()  # type: ignore[attr-defined]
         if tracker.completed is not None:
-            output = tracker.output()
-            self.history.turn_done(request, output, tracker.response_id)
-            self._learn(tools, output)
+            output = tracker.output
+            self.history.turn_done(request, output, tracker.response_id, tracker.pending())
+            self._learn(tools, tracker.seen.calls)
             cred = reply.credential
             if cred is not None and self.upstream is not None:
                 self.pin = cred.id if self.upstream.continues(self.sid, tracker.response_id) else ""
@@ -291,7 +297,8 @@ class ResponsesSession:
 
     def _learn(self, tools: ToolLedger, output: list[Any]) -> None:
         """A completed turn: its input's tool calls and outputs and its response's complete
-        calls join the socket's ledger (a failed turn's never do, CPA)."""
+        calls (those its events streamed, then those of its output) join the socket's
+        ledger (a failed turn's never do, CPA)."""
         record_response(tools, output)
         self.tools.merge(tools)
 
@@ -315,7 +322,7 @@ class ResponsesSession:
 
 
 class _Turn:
-    """What one turn's events say: output items, the completion, an error."""
+    """What one turn's events say: its output (``TurnOutput``), the completion, an error."""
 
     __slots__ = (
         "completed",
@@ -323,13 +330,17 @@ class _Turn:
         "ended",
         "error_message",
         "error_status",
-        "items",
+        "event",
+        "output",
         "response_id",
+        "seen",
     )
 
     def __init__(self) -> None:
-        self.items: dict[int, Any] = {}
+        self.seen = TurnOutput()
         self.completed: dict[str, Any] | None = None
+        self.event: dict[str, Any] = {}  # the completion event, parsed
+        self.output: list[Any] = []  # the completed output, reconciled
         self.completed_at_this_event = False
         self.ended = False
         self.response_id = ""
@@ -341,19 +352,21 @@ class _Turn:
         kind = event_type(data)
         if kind not in _TRACKED:
             return kind  # deltas and the like: nothing to keep
+        if kind == _ADDED and data.find(b"_call") < 0:
+            return kind  # an added item that is no tool call, nor its output
         try:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
             return ""
         if not isinstance(obj, dict):
             return ""
-        if kind == "response.output_item.done" and isinstance(obj.get("item"), dict):
-            index = obj.get("output_index")
-            self.items[index if isinstance(index, int) else len(self.items) + 10_000] = obj["item"]
+        if kind in (_DONE, _ADDED):
+            self.seen.see_item(obj, kind == _DONE)
         elif kind in COMPLETED:
             response = obj.get("response")
             self.completed = response if isinstance(response, dict) else {}
             self.response_id = str(self.completed.get("id") or "")
+            self.event = obj
             self.completed_at_this_event = True
         elif kind in ENDED:
             self.ended = True
@@ -364,23 +377,15 @@ class _Turn:
             self.error_message = str(err.get("message") or "") if isinstance(err, dict) else str(err or "")
         return kind
 
-    def output(self) -> list[Any]:
-        done = self.completed or {}
-        output = done.get("output")
-        if isinstance(output, list) and output:
-            return output
-        return [self.items[i] for i in sorted(self.items)]
-
     def completion(self, data: bytes) -> bytes:
-        """The completion event with ``response.output`` filled from the items seen when the
-        upstream left it empty (CPA ``restoreResponsesWebsocketCompletionOutput``)."""
-        done = self.completed
-        if done is None or not self.items or (isinstance(done.get("output"), list) and done["output"]):
-            return data
-        obj = orjson.loads(data)
-        obj["response"] = {**done, "output": self.output()}
-        self.completed = obj["response"]
-        return orjson.dumps(obj)
+        """The completion event with its output reconciled with the items streamed (see
+        ``cliproxy.formats.responses_ws_output``); ``data`` itself when it was consistent."""
+        data, self.output = self.seen.complete(data, self.event)
+        return data
+
+    def pending(self) -> list[str]:
+        """The tool calls the turn left for the client to answer."""
+        return sorted(self.seen.pending)
 
 
 async def _batches(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:

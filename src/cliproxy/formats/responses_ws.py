@@ -81,13 +81,17 @@ class History:
     response_id: str = ""
     pending: list[str] = field(default_factory=list)
 
-    def turn_done(self, request: dict[str, Any], output: list[Any], response_id: str) -> None:
+    def turn_done(
+        self, request: dict[str, Any], output: list[Any], response_id: str, pending: list[str] | None = None
+    ) -> None:
+        """A completed turn; ``pending`` is the tool calls it left open (by default, those
+        of ``output`` that ``output`` does not answer)."""
         if _compacted(request, output):  # the compaction is the conversation from here on
             request = {**request, "input": []}
         self.request = request
         self.output = output
         self.response_id = response_id
-        self.pending = pending_call_ids(output)
+        self.pending = pending_call_ids(output) if pending is None else pending
 
 
 def event_type(data: bytes) -> str:
