@@ -104,6 +104,7 @@ class Pool:
         self.on_cool: Callable[[str], None] | None = None
         self._creds: dict[str, Credential] = {}
         self._sorted: tuple[Credential, ...] = ()
+        self._revived: set[str] = set()  # re-enabled by a reload: their cooldowns go (forget_refusals)
         # some credential has its own request-retry (CPA's per-credential retry windows)
         self.retry_overrides = False
         self._groups: dict[tuple[Any, ...], _Group] = {}
@@ -183,33 +184,44 @@ class Pool:
         """Swap the credential set (hot reload). State stays keyed by id, so a
         credential whose id is stable keeps its cooldowns; removed ids drop out.
 
-        Returns the ids whose tokens changed (a new sign-in over an old file, a refresh):
-        hand them to :meth:`forget_refusals`."""
+        Returns the ids whose tokens changed (a new sign-in over an old file, a refresh)
+        or that are or were disabled: hand them to :meth:`forget_refusals`."""
         old = self._creds
         creds = {c.id: c for c in credentials}
         self._creds = creds
         self._sorted = tuple(sorted(creds.values(), key=lambda c: c.id))
         self.retry_overrides = any(c.request_retry is not None for c in self._sorted)
         self._groups.clear()
-        return [
-            key
-            for key, cred in creds.items()
-            if (prev := old.get(key)) is not None
-            and (prev.access_token, prev.refresh_token) != (cred.access_token, cred.refresh_token)
-        ]
+        changed = []
+        for key, cred in creds.items():
+            if (prev := old.get(key)) is None:
+                continue
+            if prev.disabled and not cred.disabled:
+                self._revived.add(key)
+            tokens = (prev.access_token, prev.refresh_token) != (cred.access_token, cred.refresh_token)
+            if tokens or prev.disabled or cred.disabled:
+                changed.append(key)
+        return changed
 
     async def forget_refusals(self, ids: Iterable[str]) -> list[str]:
         """Drop the cooldowns that ``ids`` earned by their old tokens being refused
         (401/403): new tokens deserve a fresh try. Quota cooldowns stay, since the
         account's quota did not change with its tokens. CPA keeps them all until they
-        run out (up to 30 minutes after a re-login); returns the ids cleared."""
+        run out (up to 30 minutes after a re-login). A credential that is disabled, or
+        was until this reload, keeps no cooldown at all (CPA's Update inherits model
+        states only from active to active). Returns the ids cleared."""
         cleared = []
         for key in ids:
+            cred = self._creds.get(key)
+            fresh = key in self._revived or (cred is not None and cred.disabled)
+            self._revived.discard(key)
             for rec in await self.state.credential_cooldowns(key):
                 status = (rec.last_error or {}).get("http_status")
-                if status in (401, 403) and not rec.quota_exceeded:
+                if fresh or (status in (401, 403) and not rec.quota_exceeded):
                     await self.state.delete_cooldown(key, rec.model)
                     cleared.append(key)
+            if fresh and cred is not None and key in cleared:
+                await self._persist(cred)
         return cleared
 
     def credentials(self) -> tuple[Credential, ...]:
