@@ -19,6 +19,7 @@ from typing import Any
 from cliproxy.access import Principal, extract_key
 from cliproxy.config import AuthChanges, Config, ConfigDocument, ConfigWatcher
 from cliproxy.config import effective as config_keys
+from cliproxy.config.changes import log_changes
 from cliproxy.credentials import sources
 from cliproxy.credentials.persist import CdsStore, restore
 from cliproxy.credentials.pool import Pool
@@ -489,6 +490,7 @@ class Service:
             self._watcher.own_files = ledger_files(config)
         if config.debug != old.debug:
             logging.getLogger("cliproxy").setLevel(logging.DEBUG if config.debug else logging.INFO)
+        log_changes(old, config)  # field by field, secrets redacted, as CPA logs a reload
         log.info("config reloaded (%d client keys)", len(self.access.keys))
         self._announce_remote()
         self._announce_keys()
