@@ -55,11 +55,13 @@ from cliproxy.pipeline_failover import (
     retry,
 )
 from cliproxy.pipeline_prepare import MEDIA, AttemptPlan, plan_attempts, start_attempt
+from cliproxy.pipeline_search import search
 from cliproxy.plugins.flow import Flow, route_for
 from cliproxy.policies.enforce import Enforcer, Ticket
 from cliproxy.providers import antigravity_credits as ag_credits
 from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError, UpstreamRequest
-from cliproxy.providers.codex_images import image_barred
+from cliproxy.providers.codex_search import ACTION as SEARCH
+from cliproxy.providers.codex_search import barred_for
 from cliproxy.providers.codex_ws_wire import SESSION_HEADER, websocket_preference
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import forward_error_headers, forwardable_response_headers
@@ -124,8 +126,12 @@ class Pipeline:
             if notes is not None:  # this run again, under the notes (it asks for none of its own)
                 return route_explain.explained(notes, self._rerun(call), self.pool.get)
         action = call.action
-        if action == "generate" or not action.startswith(MEDIA):  # Images API: checked by the server
+        if action == "generate":
             VALIDATORS[call.format](call.body)  # a malformed body is the client's 400, never sent upstream
+        elif action == SEARCH:  # Codex Alpha Search: Codex's route, whatever the model
+            return search(self, call)
+        elif not action.startswith(MEDIA):  # Images API: checked by the server
+            VALIDATORS[call.format](call.body)
         model = call.model
         if call.format is _CLAUDE and model.startswith(CLAUDE_CLOAK_PREFIX):
             model = uncloak_claude_id(model)  # an id we renamed for Claude Code's model list
@@ -210,9 +216,7 @@ class Pipeline:
         prefer = None  # websocket-enabled credentials, for a Responses WebSocket client (CPA)
         if SESSION_HEADER in call.headers:
             prefer = websocket_preference(call.headers, route.providers)
-        barred = (
-            image_barred(call.action, self.pool.credentials()) if call.action.startswith("images.") else None
-        )
+        barred = None if call.action == "generate" else barred_for(call.action, self.pool.credentials())
         config = self.config
         plans = route.plans if type(route) is Route else None  # attempt plans (pipeline_prepare)
         shaper = self.shaper

@@ -46,8 +46,9 @@ _CLAUDE, _GEMINI, _OPENAI, _RESPONSES = Format.CLAUDE, Format.GEMINI, Format.OPE
 
 __all__ = ["MEDIA", "AttemptPlan", "Preparing", "plan_attempts", "start_attempt"]
 
-# Images / Videos API actions: bodies checked by the server, sent to the upstream's own endpoint
-MEDIA = ("images.", "videos.")
+# Images / Videos API and Codex Alpha Search actions: bodies checked by the server, sent
+# untranslated to the upstream's own endpoint
+MEDIA = ("images.", "videos.", "alpha.")
 
 
 class Preparing(Protocol):

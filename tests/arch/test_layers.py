@@ -42,6 +42,7 @@ RANK = {
     "pipeline_failover": 3,
     "pipeline_prepare": 3,
     "pipeline_probe": 3,
+    "pipeline_search": 3,
     "replies": 3,
     "upstream_body": 3,
     "route_explain": 3,

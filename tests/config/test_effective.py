@@ -10,6 +10,7 @@ import typing
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cliproxy.config import Config, load_config
 from cliproxy.config._base import ConfigModel
@@ -198,8 +199,11 @@ def test_every_key_of_a_full_cpa_config_is_known():
 # Rows read outside config/ that still change nothing: they are copied into a credential's
 # attributes, which plugins and the management API show. ``attribute`` -> (the files that
 # may read it, the credential attribute it is copied to, the files that may read that).
-COPIED_ONLY = {
-    "alpha_search": ("codex_alpha_search", {"credentials/sources.py"}),
+COPIED_ONLY: dict[str, tuple[str, set[str]]] = {}
+# Rows whose field the config model forces off on load, whatever the YAML says (code that
+# reads the field, for another section that shares it, always reads it off here).
+FORCED_OFF = {
+    "xai-api-key[].alpha-search": "xai-api-key:\n  - {api-key: x, base-url: https://x.example, alpha-search: true}\n"
 }
 _SHOWN_BY = ("management/",)  # the management API lists attributes as they are
 
@@ -261,6 +265,10 @@ def test_no_code_outside_config_reads_a_pending_key(row):
         names.append(name)
     assert row.attr in names, f"{row.attr} is not on the path {row.path}"
 
+    if row.path in FORCED_OFF:  # codex-api-key[].alpha-search acts; xAI's is cleared (CPA)
+        loaded = Config.model_validate(yaml.safe_load(FORCED_OFF[row.path]))
+        assert getattr(loaded.xai_api_key[0], row.attr) is False
+        return
     attrs, strings = _reads()
     readers = attrs.get(row.attr, set())
     if row.attr not in COPIED_ONLY:

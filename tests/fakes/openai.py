@@ -59,6 +59,8 @@ class OpenAIFake(FakeServer):
         router.add_post("/v1/images/generations", self._image_generations)  # an openai-compat image model
         router.add_post("/v1/images/edits", self._image_edits)
         router.add_post("/coding/v1/chat/completions", self._chat)  # Kimi Code
+        router.add_post("/backend-api/codex/alpha/search", self._alpha_search)  # Codex Alpha Search
+        router.add_post("/v1/alpha/search", self._alpha_search)  # a codex-api-key entry's base URL
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         return await openai_chat.handle(self, request)
@@ -79,6 +81,31 @@ class OpenAIFake(FakeServer):
 
     async def _image_edits(self, request: web.Request) -> web.StreamResponse:
         return await openai_images.edits(self, request)
+
+    async def _alpha_search(self, request: web.Request) -> web.StreamResponse:
+        """Codex's search endpoint: JSON in and out; it refuses the Responses-only
+        ``prompt_cache_*`` fields, as the real one does."""
+        body = self.body(request)
+        for field in ("prompt_cache_key", "prompt_cache_retention"):
+            if field in body:
+                return self.json_response(
+                    {
+                        "error": {
+                            "message": f"Unsupported parameter: {field}",
+                            "type": "invalid_request_error",
+                        }
+                    },
+                    status=400,
+                )
+        queries = (
+            body.get("commands", {}).get("search_query", []) if isinstance(body.get("commands"), dict) else []
+        )
+        results = [
+            {"url": f"https://example.com/{i}", "title": str(q.get("q", ""))} for i, q in enumerate(queries)
+        ]
+        return self.json_response(
+            {"id": body.get("id", ""), "results": results or [{"url": "https://example.com"}]}
+        )
 
     async def _compact(self, request: web.Request) -> web.StreamResponse:
         scripted: list[Any] | None = getattr(self, "compact_answers", None)

@@ -115,6 +115,12 @@ def _websocket_required(body: dict) -> None:
     assert _openai_error(body, "invalid_request_error").startswith("this endpoint is a WebSocket"), body
 
 
+def _no_search_credential(body: dict) -> None:
+    # Codex Alpha Search (tests/e2e/test_codex_alpha_search.py) with no Codex credential
+    assert set(body) == {"error"} and body["error"]["type"] == "server_error", body
+    assert body["error"]["message"].startswith("no credential serves Codex Alpha Search"), body
+
+
 def _gemini_model_not_found(body: dict) -> None:
     assert _gemini_error(body, "NOT_FOUND") == "model 'gemini-2.5-flash:generateContent' not found", body
 
@@ -153,6 +159,8 @@ BUILT: dict[tuple[str, str], tuple[int, Callable[[dict], None]]] = {
     ("GET", "/openai/v1/videos/{video_id}"): (400, _video_model_unknown),
     ("GET", "/openai/v1/videos/{video_id}/content"): (400, _video_model_unknown),
     ("GET", "/v1/ws"): (426, _websocket_required),
+    ("POST", "/v1/alpha/search"): (503, _no_search_credential),
+    ("POST", "/backend-api/codex/alpha/search"): (503, _no_search_credential),
 }
 
 

@@ -57,9 +57,8 @@ NOT_EFFECTIVE: tuple[NotEffective, ...] = (
     NotEffective("quota-exceeded.switch-preview-model", "switch_preview_model"),
     # CPA: a WebRTC media relay for Codex Live (/v1/realtime calls), which cliproxy does not serve
     NotEffective("codex.live-media-relay", "live_media_relay"),
-    # copied into the credential's attributes (plugins and the management API see them);
-    # no built-in code acts on them
-    NotEffective("codex-api-key[].alpha-search", "alpha_search"),
+    # xAI keys never serve Codex Alpha Search: CPA clears the flag (codex-api-key's acts:
+    # providers.codex_search)
     NotEffective("xai-api-key[].alpha-search", "alpha_search"),
 )
 

@@ -19,7 +19,7 @@ from cliproxy.credentials.record import Credential
 from cliproxy.errors import UpstreamError
 from cliproxy.formats import Format
 from cliproxy.formats.openai_responses import model_at_capacity
-from cliproxy.providers import codex_cache, codex_replay
+from cliproxy.providers import codex_cache, codex_replay, codex_search
 from cliproxy.providers import codex_multi_agent as multi_agent
 from cliproxy.providers.base import Carry, Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.codex_images import apply_image_tool, is_lite
@@ -86,6 +86,10 @@ class CodexProvider(Provider):
         client_headers: Mapping[str, str],
         action: str = "generate",
     ) -> UpstreamRequest:
+        if action == codex_search.ACTION:  # the search body as it came (providers.codex_search)
+            return codex_search.build(
+                cred, body, model=model, base_url=self.base_url(cred), client_headers=client_headers
+            )
         body["model"] = model
         compact = action == "compact"
         images = action.startswith("images.")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from cliproxy.calls import new_call
 from cliproxy.errors import CliproxyError, RequestError
@@ -20,6 +21,7 @@ from cliproxy.formats import Format
 from cliproxy.formats.validate import check_depth
 from cliproxy.models.listing import grok_shell_models
 from cliproxy.pipeline import Call, Reply, StreamReply
+from cliproxy.providers.codex_search import ACTION as SEARCH
 from cliproxy.server import keepalive
 from cliproxy.server.errors import exception_response
 from cliproxy.server.fast.exchange import AiohttpExchange, Exchange
@@ -330,6 +332,23 @@ def _compact(ex: Exchange, raw: bytes) -> tuple[Call, Convert | None]:
     return _call(ex, raw, Format.RESPONSES, body, model, False, "compact"), None
 
 
+def _alpha_search(ex: Exchange, raw: bytes) -> tuple[Call, Convert | None]:
+    """``/v1/alpha/search``, ``/backend-api/codex/alpha/search``: Codex Alpha Search, its
+    body sent on as it is (``cliproxy.providers.codex_search``). Its ``id`` is the search
+    session: the session-affinity key (CPA sets it as ``X-Session-ID`` for the pick)."""
+    body = _parse_json(raw)
+    model = body.get("model")
+    model = model.strip() if isinstance(model, str) else ""
+    headers: Mapping[str, str] = ex.headers
+    session = body.get("id")
+    if isinstance(session, str) and session.strip():
+        copied = CIMultiDict(ex.headers)
+        copied["X-Session-ID"] = session.strip()
+        headers = CIMultiDictProxy(copied)
+    trace = _trace(ex, raw, Format.RESPONSES, model)
+    return Call(Format.RESPONSES, body, model, False, headers, ex.query, action=SEARCH, trace=trace), None
+
+
 def _completions(ex: Exchange, raw: bytes) -> tuple[Call, Convert | None]:
     """``/v1/completions``: legacy text completions, run as a chat request (CPA)."""
     chat = completions.chat_request(_parse_json(raw))
@@ -408,6 +427,7 @@ def fast_routes() -> dict[tuple[str, str], Route]:
     chat = _body_route(_generic(Format.OPENAI))
     responses = _body_route(_generic(Format.RESPONSES))
     compact = _body_route(_compact)
+    search = _body_route(_alpha_search)
     gemini = _body_route(_gemini)
     interactions = _body_route(_interactions)
     return {
@@ -416,6 +436,8 @@ def fast_routes() -> dict[tuple[str, str], Route]:
         ("POST", "/v1/responses"): responses,
         ("POST", "/backend-api/codex/responses"): responses,
         ("POST", "/v1/responses/compact"): compact,
+        ("POST", "/v1/alpha/search"): search,
+        ("POST", "/backend-api/codex/alpha/search"): search,
         ("POST", "/backend-api/codex/responses/compact"): compact,
         ("POST", "/v1/messages"): _body_route(_generic(Format.CLAUDE)),
         ("POST", "/v1/messages/count_tokens"): _body_route(_generic(Format.CLAUDE, "count")),
