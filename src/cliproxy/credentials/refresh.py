@@ -160,7 +160,11 @@ class Refresher:
     def due(self, now: float | None = None) -> list[Credential]:
         """Credentials of the pool that are due at ``now``."""
         now = self.clock() if now is None else now
-        return [c for c in self.pool.credentials() if (at := self.due_at(c)) is not None and at <= now]
+        creds = self.pool.credentials()
+        if self._status:  # a removed credential's backoff or refusal goes with it (CPA unschedules it)
+            for gone in self._status.keys() - {c.id for c in creds}:
+                del self._status[gone]
+        return [c for c in creds if (at := self.due_at(c)) is not None and at <= now]
 
     def token_url(self, cred: Credential) -> str:
         """Where ``cred``'s refresh request goes (see the module docstring for the order)."""
@@ -302,6 +306,11 @@ class Refresher:
     async def _commit(self, cred: Credential, updates: dict[str, Any]) -> Credential:
         metadata = dict(cred.metadata)
         metadata.update(updates)
+        if self.pool.get(cred.id) is None:  # removed while its token call ran: nothing to update (CPA)
+            log.info(
+                "%s was removed during its token refresh: the new token is not saved", cred.label or cred.id
+            )
+            return dataclasses.replace(cred, metadata=metadata)
         if cred.path is not None:
             try:
                 await asyncio.to_thread(write_auth_file, cred.path, updates)
@@ -368,9 +377,12 @@ def refresh_interval(metadata: Mapping[str, Any]) -> float:
 
 def write_auth_file(path: Path, updates: Mapping[str, Any]) -> None:
     """Set ``updates`` in the JSON file at ``path``: atomic (temp file + rename), other
-    keys and the key order kept, new keys appended."""
+    keys and the key order kept, new keys appended. A file that is gone stays gone
+    (``FileNotFoundError``): a credential removed meanwhile is not written back in part."""
     try:
         data = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise
     except (OSError, orjson.JSONDecodeError):
         data = {}
     if not isinstance(data, dict):
