@@ -295,8 +295,9 @@ class Service:
 
     async def _bind_plugin_auths(self) -> None:
         """Give credential files of plugin providers to their plugin executors."""
-        if await bind_plugin_auths(self.plugins, self.pool.credentials(), self.config):
-            self.pool.replace(list(self.pool.credentials()))
+        bound = await bind_plugin_auths(self.plugins, self.pool.credentials(), self.config)
+        if bound is not None:  # a file a plugin parsed into several credentials: all of them
+            self.pool.replace(bound)
             self.models.rebuild(self.pool.credentials(), self.config)
 
     async def authenticate(self, method: str, path: str, headers: Any, query: Any, body: bytes) -> Principal:

@@ -14,7 +14,7 @@ import pytest
 from cliproxy.formats import Format
 from cliproxy.plugins.models import save_auth_data, save_token, token_json
 from tests.e2e.clients import ask
-from tests.plugins.test_flow_python import AUTH_PLUGIN, _proxy
+from tests.plugins.test_flow_python import AUTH_PLUGIN, HEADER, _proxy
 
 
 def test_storage_merges_metadata_over_raw_json_and_sets_the_type(tmp_path: Path) -> None:
@@ -98,3 +98,60 @@ async def test_refresh_keeps_the_auth_index(start_proxy, fakes, tmp_path: Path) 
     assert after is not None and after.index == index and after.metadata["token"] == "new-token"
     saved = orjson.loads((auths / "acme-bob.json").read_bytes())
     assert saved == {"type": "acme", "user": "bob", "token": "new-token"}
+
+
+MULTI_PLUGIN = (
+    HEADER
+    + """
+class Multi(Plugin, AuthProvider, ModelProvider, Executor):
+    name = "multi"; version = "1"; author = "t"; github_repository = "https://example.com/multi"
+    identifier = "Multi"; input_formats = ["openai"]; output_formats = ["openai"]; model_scope = "oauth"
+    async def parse(self, req):
+        raw = json.loads(req.raw_json)
+        auths = [AuthData(id="multi-" + name + ".json", label=req.provider + ":" + name,
+                          metadata={"account": name, "token": "old-token"})
+                 for name in raw["accounts"]]
+        return AuthParseResponse(handled=True, auths=auths)
+    async def refresh(self, req):
+        return AuthRefreshResponse(auth=AuthData(metadata={"token": "new-token"}))
+    async def models_for_auth(self, req):
+        return ModelList(provider="multi", models=[ModelInfo(id="multi-model")])
+    async def execute(self, req):
+        if req.auth_metadata["token"] != "new-token":
+            raise PluginError("token expired", http_status=401)
+        text = req.auth_id + "/" + req.auth_metadata["account"] + "/" + req.auth_metadata["type"]
+        out = {"id": "c", "object": "chat.completion", "created": 1, "model": req.model,
+               "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
+        return ExecutorResponse(payload=json.dumps(out).encode())
+plugin = Multi()
+"""
+)
+
+
+async def test_one_file_parsed_into_several_credentials(start_proxy, fakes, tmp_path: Path) -> None:
+    """TestParseAuthsExpandsMultiplePluginAuths, TestParseAuthDefaultsProviderFromRequest and
+    TestRefreshAuthPreservesAuthIndex for such credentials: a file ``auth.parse`` answers with
+    two ``Auths`` becomes two credentials, each with its own id, auth index (CPA's virtual
+    auth seed) and metadata; an ``AuthData`` without a provider takes the file's, which is
+    also its ``type``. A 401 refreshes the credential in memory (it keeps its index) and,
+    as CPA does for virtual auths, the shared file is not rewritten. Before, only the first
+    auth was used, merged into the file's credential."""
+    auths = tmp_path / "auths"
+    auths.mkdir(exist_ok=True)
+    raw = '{"type": "multi", "accounts": ["a", "b"]}'
+    (auths / "multi.json").write_text(raw)
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"multi": MULTI_PLUGIN}, {"multi": {}})
+    pool = proxy.service.pool
+    first, second = pool.get("multi-a.json"), pool.get("multi-b.json")
+    assert first is not None and second is not None and pool.get("multi.json") is None
+    assert (first.label, second.label) == ("multi:a", "multi:b")  # the plugin got the file's provider
+    assert first.index and second.index and first.index != second.index
+    indexes = {first.id: first.index, second.id: second.index}
+    answers = {
+        (await ask(Format.OPENAI, proxy.url, "multi-model", "hi", stream=False)).text for _ in range(4)
+    }
+    assert answers == {"multi-a.json/a/multi", "multi-b.json/b/multi"}
+    for cred_id, index in indexes.items():
+        cred = pool.get(cred_id)
+        assert cred is not None and cred.index == index and cred.metadata["token"] == "new-token"
+    assert (auths / "multi.json").read_text() == raw

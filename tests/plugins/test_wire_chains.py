@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from cliproxy.plugins import abi, rules
+from cliproxy.plugins import abi, rules, translation
 from cliproxy.plugins.abi import PluginError, b64decode, b64encode
 from tests.plugins.wire_host import WirePlugin, wire_host
 
@@ -256,7 +256,7 @@ async def test_termination_stops_the_chain():
 
 
 async def normalize(host, body: bytes = b"start") -> bytes:
-    return await rules.normalize_request(
+    return await translation.normalize_request(
         host, from_format="openai", to_format="claude", model="model", stream=False, body=body
     )
 
@@ -288,7 +288,7 @@ async def test_request_normalizers_keep_the_body_on_error_or_empty_answer():
 
 
 async def normalize_response(host, flag: str, method: str, body: bytes = b"body") -> bytes:
-    return await rules.normalize_response(
+    return await translation.normalize_response(
         host,
         flag,
         method,

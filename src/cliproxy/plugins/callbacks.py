@@ -28,7 +28,8 @@ from cliproxy.errors import CliproxyError
 from cliproxy.formats import Format
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginError, b64decode, b64encode, ci_get
-from cliproxy.plugins.rules import norm_format, plain_headers, wire_headers
+from cliproxy.plugins.rules import plain_headers, wire_headers
+from cliproxy.plugins.translation import norm_format
 from cliproxy.providers.http import proxy_key
 from cliproxy.providers.transport import UpstreamClient, UpstreamResponse, read_body
 from cliproxy.translate.registry import Registry

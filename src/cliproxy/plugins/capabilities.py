@@ -194,7 +194,8 @@ class Executor(_Capability):
     """Runs requests for provider ``identifier`` (CPA's ``ProviderExecutor``).
 
     ``input_formats``/``output_formats`` are the wire formats it accepts and produces
-    (``openai``, ``openai-response``, ``claude``, ``gemini``...); the host translates
+    (``openai``, ``openai-response``, ``claude``, ``gemini``, ``codex``, or a custom
+    name that request / response translator plugins handle); the host translates
     around them. ``model_scope``: ``both``, ``static`` (usable on router direct routes,
     no credential) or ``oauth`` (only with a credential).
     """
@@ -286,7 +287,8 @@ class StreamChunkInterceptor(_Capability):
 
 
 class RequestTranslator(_Capability):
-    """Translates request bodies between formats the host cannot translate natively."""
+    """Translates a client's request body into an executor's custom format (one the host
+    cannot translate itself); the first non-empty answer wins."""
 
     __capability__: ClassVar[CapabilityName] = "request_translator"
     __required__ = ("translate_request",)
@@ -308,7 +310,8 @@ class RequestNormalizer(_Capability):
 
 
 class ResponseTranslator(_Capability):
-    """Translates responses (or stream frames) where no native translator exists."""
+    """Translates an executor's answer in a custom format (or one stream chunk of it,
+    ``request.stream``) into the client's format; the first non-empty answer wins."""
 
     __capability__: ClassVar[CapabilityName] = "response_translator"
     __required__ = ("translate_response",)

@@ -1,9 +1,10 @@
 """Plugin executors: running a request on a plugin instead of an upstream.
 
-Format negotiation follows CPA: the executor gets the client's format when it declares
-it as an input, else the first declared input the host can translate to; its output is
-the client's format when declared, else the input format when declared, else the first
-declared output. The host translates both ways (whole responses and streams).
+Formats are chosen as CPA does (``translation.negotiate``). The host translates the
+request into the executor's input format (its own translation for a native format,
+plugin request translators for a custom one) and the answer back (``executor_answer``),
+whole or streamed, with the normalizer plugins around both, as CPA's translator registry
+runs them.
 """
 
 from __future__ import annotations
@@ -22,28 +23,28 @@ from cliproxy.models.thinking import resolve_thinking
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, b64encode, ci_get
 from cliproxy.plugins.callbacks import BRIDGE_END, ScopeContext
-from cliproxy.plugins.rules import KNOWN_FORMATS, call_scoped, norm_format, plain_headers, wire_headers
+from cliproxy.plugins.executor_answer import Answer
+from cliproxy.plugins.rules import call_scoped, plain_headers, wire_headers
+from cliproxy.plugins.translation import NATIVE_FORMATS, negotiate, normalize_request, translate_request
 from cliproxy.translate import ir
 from cliproxy.translate.registry import Registry
 
 if TYPE_CHECKING:
     from cliproxy.plugins.host import PluginHost, Record
 
-__all__ = ["negotiate", "run_executor"]
+__all__ = ["executor_formats", "run_executor"]
 
 
-def negotiate(rec: Record, client: Format) -> tuple[Format, Format]:
-    """(input format, output format) for a client of format ``client``."""
-    ins = [norm_format(f) for f in rec.cap("executor_input_formats", []) or []]
-    outs = [norm_format(f) for f in rec.cap("executor_output_formats", []) or []]
-    ins = [f for f in ins if f in KNOWN_FORMATS]
-    outs = [f for f in outs if f in KNOWN_FORMATS]
-    if not ins or not outs:
-        raise UpstreamError(f"plugin executor {rec.id} declares no usable formats", status=502)
-    src = client.value
-    chosen_in = src if src in ins else ins[0]
-    chosen_out = src if src in outs else (chosen_in if chosen_in in outs else outs[0])
-    return Format(chosen_in), Format(chosen_out)
+def executor_formats(host: PluginHost, rec: Record, client: Format) -> tuple[str, str]:
+    """(input, output) formats of executor ``rec`` for ``client`` (``translation.negotiate``);
+    a 502 when it declares none the host can translate."""
+    found = negotiate(host, rec, client.value)
+    if found is None:
+        raise UpstreamError(
+            f"plugin executor {rec.id} declares no format a {client.value} request can be translated to and from",
+            status=502,
+        )
+    return found
 
 
 def _as_error(exc: Exception, rec: Record) -> CliproxyError:
@@ -65,26 +66,22 @@ async def run_executor(
     cred: Any = None,
 ) -> Reply | StreamReply:
     """Run ``call`` on the executor of plugin ``rec`` (for credential ``cred``, if any)."""
-    fmt_in, fmt_out = negotiate(rec, call.format)
+    fmt_in, fmt_out = executor_formats(host, rec, call.format)
     original = orjson.dumps(call.body)
-    if fmt_in is call.format:
-        payload = original
-    else:
-        req = call.client_ir(reg)
-        payload = orjson.dumps(reg.adapter(fmt_in).build_request(req))
+    payload = await _request_payload(reg, host, call, fmt_in, model or call.model, original)
     if host.any("thinking_applier"):
         payload = await _apply_thinking(host, rec, call, fmt_in, model or call.model, payload, scope)
     params: dict[str, Any] = {
         "AuthID": cred.id if cred else "",
         "AuthProvider": cred.provider if cred else "",
         "Model": model or call.model,
-        "Format": fmt_out.value,
+        "Format": fmt_out,
         "Stream": call.stream,
         "Alt": call.alt or "",
         "Headers": wire_headers(call.headers),
         "Query": wire_headers(call.query),
         "OriginalRequest": b64encode(original),
-        "SourceFormat": fmt_in.value,
+        "SourceFormat": fmt_in,
         "Payload": b64encode(payload),
         "Metadata": {"requested_model": call.model},
         "StorageJSON": b64encode(orjson.dumps(cred.metadata)) if cred is not None and cred.path else "",
@@ -102,24 +99,53 @@ async def run_executor(
         result = await _call(host, rec, abi.EXECUTOR_COUNT_TOKENS, params, scope)
         body = b64decode(ci_get(result, "Payload"))
         return Reply(200, _count(body, fmt_out, call.format, reg), {"Content-Type": "application/json"})
+    answer = None
+    if fmt_out != call.format:  # the way back to the client's format
+        answer = Answer(reg, host, call, fmt_out, model or call.model, original, payload)
     if not call.stream:
         result = await _call(host, rec, abi.EXECUTOR_EXECUTE, params, scope)
         body = b64decode(ci_get(result, "Payload"))
-        if fmt_out is not call.format:
-            body = orjson.dumps(
-                reg.translate_response(fmt_out, call.format, orjson.loads(body), call.client_ir(reg))
-            )
+        if answer is not None:
+            body = await answer.whole(body)
         headers = {"Content-Type": "application/json", **plain_headers(ci_get(result, "Headers"))}
         headers["Content-Type"] = "application/json"
         return Reply(200, body, headers)
-    return await _stream(reg, host, rec, call, params, scope, fmt_out)
+    return await _stream(reg, host, rec, call, params, scope, answer)
+
+
+async def _request_payload(
+    reg: Registry, host: PluginHost, call: Call, fmt_in: str, model: str, original: bytes
+) -> bytes:
+    """The body the executor gets, in ``fmt_in`` (CPA's ``TranslateRequest``): the client's
+    own when it is that format; else the host's translation, then the request
+    normalizers; for a custom format, the normalizers on the client's body (its model
+    set), then the first request translator that answers, else that body as it is."""
+    client = call.format.value
+    if fmt_in == client:
+        return original
+    if fmt_in in NATIVE_FORMATS:
+        payload = orjson.dumps(reg.adapter(fmt_in).build_request(call.client_ir(reg)))
+        if host.any("request_normalizer"):
+            payload = await normalize_request(
+                host, from_format=client, to_format=fmt_in, model=model, stream=call.stream, body=payload
+            )
+        return payload
+    body = original if call.body.get("model") == model else orjson.dumps({**call.body, "model": model})
+    if host.any("request_normalizer"):
+        body = await normalize_request(
+            host, from_format=client, to_format=fmt_in, model=model, stream=call.stream, body=body
+        )
+    translated = await translate_request(
+        host, from_format=client, to_format=fmt_in, model=model, stream=call.stream, body=body
+    )
+    return translated or body
 
 
 NATIVE_THINKING = frozenset({"gemini", "claude", "openai", "codex", "antigravity", "kimi", "xai"})
 
 
 async def _apply_thinking(
-    host: PluginHost, rec: Record, call: Call, fmt_in: Format, model: str, payload: bytes, scope: ScopeContext
+    host: PluginHost, rec: Record, call: Call, fmt_in: str, model: str, payload: bytes, scope: ScopeContext
 ) -> bytes:
     """A plugin thinking applier for this executor's provider (highest priority wins;
     native provider names cannot be claimed), run after request translation."""
@@ -162,12 +188,12 @@ async def _call(
     return result if isinstance(result, dict) else {}
 
 
-def _count(body: bytes, fmt_out: Format, client: Format, reg: Registry) -> bytes:
+def _count(body: bytes, fmt_out: str, client: Format, reg: Registry) -> bytes:
     try:
         data = orjson.loads(body) if body else {}
     except orjson.JSONDecodeError:
         data = {}
-    if fmt_out is client:
+    if fmt_out == client:
         return body or orjson.dumps(reg.adapter(client).count_tokens_response(0))
     tokens = int(data.get("input_tokens") or data.get("totalTokens") or 0) if isinstance(data, dict) else 0
     return orjson.dumps(reg.adapter(client).count_tokens_response(tokens))
@@ -180,7 +206,7 @@ async def _stream(
     call: Call,
     params: dict[str, Any],
     scope: ScopeContext,
-    fmt_out: Format,
+    answer: Answer | None,
 ) -> StreamReply:
     cb = host.callbacks
     assert cb is not None
@@ -197,23 +223,20 @@ async def _stream(
     result = result if isinstance(result, dict) else {}
     inline = [b64decode(ci_get(c, "Payload")) for c in ci_get(result, "chunks") or [] if isinstance(c, dict)]
     raw = _inline(inline) if inline else _drain(queue)
-    tr = None
-    if fmt_out is not call.format:
-        tr = reg.stream_translator(fmt_out, call.format, call.client_ir(reg))
 
     async def chunks() -> AsyncIterator[bytes]:
         try:
             async for piece in raw:
-                out = tr.feed(piece) if tr is not None else piece
+                out = await answer.frame(piece) if answer is not None else piece
                 if out:
                     yield out
-            if tr is not None:
-                tail = tr.finish()
-                if tail:
-                    yield tail
+            tail = await answer.finish() if answer is not None else b""
+            if tail:
+                yield tail
         except PluginError as exc:  # the plugin closed the stream with an error
             enc = reg.adapter(call.format).stream_encoder(None, None)
-            yield (tr.finish() if tr is not None else b"") + enc.encode(ir.Error(exc.message, status=502))
+            tail = await answer.finish() if answer is not None else b""
+            yield tail + enc.encode(ir.Error(exc.message, status=502))
         finally:
             cb.drop_bridge(stream_id)
             await cb.close_scope(scope_id)
@@ -224,9 +247,10 @@ async def _stream(
     except StopAsyncIteration:
         first = b""
     headers = dict(SSE_HEADERS)
-    headers.update(
-        {k: v for k, v in plain_headers(ci_get(result, "headers")).items() if k.lower() == "content-type"}
-    )
+    if answer is None:  # the executor's own bytes: its content type (translated ones are SSE)
+        headers.update(
+            {k: v for k, v in plain_headers(ci_get(result, "headers")).items() if k.lower() == "content-type"}
+        )
     return StreamReply(headers, first, rest)
 
 

@@ -27,9 +27,9 @@ from cliproxy.credentials.record import Credential
 from cliproxy.errors import CliproxyError, ModelNotFoundError, UpstreamError
 from cliproxy.formats import Format
 from cliproxy.models.registry import ModelRoute
-from cliproxy.plugins import abi, rules
+from cliproxy.plugins import abi, rules, translation
 from cliproxy.plugins.callbacks import ScopeContext
-from cliproxy.plugins.executor import negotiate, run_executor
+from cliproxy.plugins.executor import executor_formats, run_executor
 from cliproxy.plugins.models import refresh_plugin_auth
 from cliproxy.times import format_utc
 from cliproxy.translate.registry import Registry
@@ -160,7 +160,7 @@ class Flow:
             if state.changed:
                 headers, raw, changed = state.headers, state.body, True
         if host.any("request_normalizer"):
-            new = await rules.normalize_request(
+            new = await translation.normalize_request(
                 host,
                 from_format=call.format.value,
                 to_format=attempt.fmt.value,
@@ -209,10 +209,8 @@ class Flow:
         if rec is None:
             raise UpstreamError(f"plugin {decision.target} is not active", status=503)
         if self.host.any("request_interceptor", call.skip):
-            fmt_in, _ = negotiate(rec, call.format)
-            state = await self._intercept(
-                call, abi.REQUEST_INTERCEPT_AFTER, fmt_in.value, self.model, call.headers
-            )
+            fmt_in, _ = executor_formats(self.host, rec, call.format)
+            state = await self._intercept(call, abi.REQUEST_INTERCEPT_AFTER, fmt_in, self.model, call.headers)
             call = _applied(call, state)
         return await run_executor(self.reg, self.host, rec, call, self.scope)
 
@@ -275,7 +273,7 @@ class Flow:
             if flag == "response_before_translator"
             else abi.RESPONSE_NORMALIZE_AFTER
         )
-        return await rules.normalize_response(
+        return await translation.normalize_response(
             host,
             flag,
             method,

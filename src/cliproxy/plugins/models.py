@@ -10,13 +10,14 @@ executor instead of an HTTP upstream.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from cliproxy.credentials.files import normalize_metadata
-from cliproxy.credentials.ids import auth_index
+from cliproxy.credentials.ids import auth_index, auth_index_seed
 from cliproxy.credentials.record import Credential, ModelAlias
 from cliproxy.credentials.storage import write_json
 from cliproxy.plugins import abi
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+VIRTUAL = "plugin_virtual"  # on each credential of a file a plugin parsed into several
 
 
 def host_config(config: Any) -> dict[str, Any]:
@@ -155,10 +158,12 @@ async def plugin_credentials(host: PluginHost, config: Any) -> list[Credential]:
     return out
 
 
-async def bind_plugin_auths(host: PluginHost, creds: Any, config: Any) -> bool:
+async def bind_plugin_auths(host: PluginHost, creds: Any, config: Any) -> list[Credential] | None:
     """Credential files of a provider no built-in serves, bound to the plugin executor
     with that identifier (scope ``oauth`` or ``both``): their models come from the
-    plugin's ``model.for_auth``. A built-in provider always wins. True when any changed."""
+    plugin's ``model.for_auth``. A built-in provider always wins. A file the plugin's
+    ``auth.parse`` answers with several ``Auths`` becomes that many credentials (CPA's
+    plugin virtual auths). The new credential list, or ``None`` when nothing changed."""
 
     executors: dict[str, Record] = {}
     for rec in host.active("executor"):
@@ -173,39 +178,84 @@ async def bind_plugin_auths(host: PluginHost, creds: Any, config: Any) -> bool:
         if ident:
             parsers.setdefault(ident, rec)
     changed = False
+    out: list[Credential] = []
     for cred in creds:
-        if cred.path is None or cred.attributes.get("plugin") or builtin.get(cred.provider) is not None:
-            continue
-        executor = executors.get(cred.provider)
-        if executor is None:
+        if not _bindable(cred, executors):
+            out.append(cred)
             continue
         parser = parsers.get(cred.provider)
-        if parser is not None:
-            await _parse(host, parser, cred, config)
-        models: list[ModelAlias] = []
-        if executor.has("model_provider"):
-            params = {
-                "Plugin": executor.metadata,
-                "AuthID": cred.id,
-                "AuthProvider": cred.provider,
-                "StorageJSON": abi.b64encode(_storage(cred)),
-                "Metadata": _strings(cred.metadata),
-                "Attributes": dict(cred.attributes),
-                "Host": host_config(config),
-            }
-            try:
-                result = await host.call(executor, abi.MODEL_FOR_AUTH, params)
-            except (PluginError, PluginCrashed, TimeoutError) as exc:
-                log.warning("plugin %s: model.for_auth for %s failed: %s", executor.id, cred.id, exc)
-                result = None
-            for m in (ci_get(result, "Models") or []) if isinstance(result, dict) else []:
-                model_id = str(ci_get(m, "ID", "") or "").strip()
-                if model_id:
-                    models.append(ModelAlias(model_id, model_id))
-        cred.attributes["plugin"] = executor.id
-        cred.models = tuple(models)
+        auths = await _parse(host, parser, cred, config) if parser is not None else []
+        if len(auths) > 1:
+            bound = [_virtual(cred, auth, n) for n, auth in enumerate(auths)]
+        else:
+            if auths:
+                apply_auth_data(cred, auths[0])
+            bound = [cred]
+        for one in bound:
+            if (executor := executors.get(one.provider)) is not None:
+                await _bind(host, executor, one, config)
+        out += bound
         changed = True
-    return changed
+    return out if changed else None
+
+
+def _bindable(cred: Credential, executors: dict[str, Record]) -> bool:
+    """A credential file not bound yet, of a provider a plugin executor serves and no
+    built-in does."""
+    if cred.path is None or cred.attributes.get("plugin") or cred.attributes.get(VIRTUAL):
+        return False
+    return cred.provider in executors and builtin.get(cred.provider) is None
+
+
+async def _bind(host: PluginHost, executor: Record, cred: Credential, config: Any) -> None:
+    """``cred`` served by ``executor``, with the models its ``model.for_auth`` names."""
+    models: list[ModelAlias] = []
+    if executor.has("model_provider"):
+        params = {
+            "Plugin": executor.metadata,
+            "AuthID": cred.id,
+            "AuthProvider": cred.provider,
+            "StorageJSON": abi.b64encode(_storage(cred)),
+            "Metadata": _strings(cred.metadata),
+            "Attributes": dict(cred.attributes),
+            "Host": host_config(config),
+        }
+        try:
+            result = await host.call(executor, abi.MODEL_FOR_AUTH, params)
+        except (PluginError, PluginCrashed, TimeoutError) as exc:
+            log.warning("plugin %s: model.for_auth for %s failed: %s", executor.id, cred.id, exc)
+            result = None
+        for m in (ci_get(result, "Models") or []) if isinstance(result, dict) else []:
+            model_id = str(ci_get(m, "ID", "") or "").strip()
+            if model_id:
+                models.append(ModelAlias(model_id, model_id))
+    cred.attributes["plugin"] = executor.id
+    cred.models = tuple(models)
+
+
+def _virtual(base: Credential, auth: dict[str, Any], ordinal: int) -> Credential:
+    """One of several credentials a plugin parsed out of ``base``'s file: its provider
+    defaults to the file's, its id to the file's (numbered after the first), its auth
+    index is CPA's virtual-auth seed; the file's metadata with the auth's on top."""
+    provider = str(ci_get(auth, "Provider", "") or "").strip().lower() or base.provider
+    path = str(base.path)
+    seed_id = str(ci_get(auth, "ID", "") or "").strip() or str(ci_get(auth, "FileName", "") or "").strip()
+    cred_id = str(ci_get(auth, "ID", "") or "").strip() or (
+        base.id if ordinal == 0 else f"{base.id}#{ordinal}"
+    )
+    seed = "|".join((provider, path, seed_id or str(ordinal), str(ordinal)))
+    cred = replace(
+        base,
+        id=cred_id,
+        provider=provider,
+        index=auth_index(auth_index_seed(provider=provider, cred_id=cred_id, seed=seed)),
+        metadata=dict(base.metadata),
+        attributes={**base.attributes, VIRTUAL: "true", "virtual_source": path},
+        headers=dict(base.headers),
+    )
+    apply_auth_data(cred, auth)
+    cred.metadata["type"] = provider
+    return cred
 
 
 def _storage(cred: Credential) -> bytes:
@@ -216,8 +266,9 @@ def _strings(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if isinstance(v, str | int | float | bool)}
 
 
-async def _parse(host: PluginHost, rec: Any, cred: Credential, config: Any) -> None:
-    """``auth.parse``: the plugin reads its own credential file (label, prefix, storage...)."""
+async def _parse(host: PluginHost, rec: Any, cred: Credential, config: Any) -> list[dict[str, Any]]:
+    """``auth.parse``: the plugin reads its own credential file (label, prefix, storage...);
+    the ``AuthData`` it answers (``Auths`` when given, else ``Auth``), none when not handled."""
     assert cred.path is not None
     params = {
         "Provider": cred.provider,
@@ -230,12 +281,11 @@ async def _parse(host: PluginHost, rec: Any, cred: Credential, config: Any) -> N
         result = await host.call(rec, abi.AUTH_PARSE, params)
     except (PluginError, PluginCrashed, TimeoutError) as exc:
         log.warning("plugin %s: auth.parse of %s failed: %s", rec.id, cred.path.name, exc)
-        return
+        return []
     if not isinstance(result, dict) or not ci_get(result, "Handled"):
-        return
-    auth = ci_get(result, "Auth") or next(iter(ci_get(result, "Auths") or []), None)
-    if isinstance(auth, dict):
-        apply_auth_data(cred, auth)
+        return []
+    auths = ci_get(result, "Auths") or [ci_get(result, "Auth")]
+    return [a for a in auths if isinstance(a, dict)] if isinstance(auths, list) else []
 
 
 def apply_auth_data(cred: Credential, auth: dict[str, Any]) -> None:
@@ -289,5 +339,6 @@ async def refresh_plugin_auth(host: PluginHost, cred: Credential, config: Any) -
         return False
     apply_auth_data(cred, auth)  # in place: the credential keeps its id and auth index
     normalize_metadata(cred.metadata)
-    save_token(cred.path, {**cred.metadata, "type": cred.provider})
+    if not cred.attributes.get(VIRTUAL):  # one of several in a file: kept in memory (CPA)
+        save_token(cred.path, {**cred.metadata, "type": cred.provider})
     return True

@@ -3,9 +3,9 @@
 * model router: first valid decision wins; errors, crashes, unhandled and invalid
   decisions fall through to the next router (priority order).
 * scheduler: only the highest-priority scheduler is asked; an error denies the pick.
-* request interceptors, normalizers, response normalizers and interceptors, stream-chunk
-  interceptors: chains, each plugin sees the previous result; errors are skipped.
-* translators: first success wins.
+* request interceptors, response interceptors, stream-chunk interceptors: chains, each
+  plugin sees the previous result; errors are skipped.
+* normalizers (chains) and translators (first success wins): ``plugins.translation``.
 * lifecycle completion and usage: every plugin, asynchronously, errors only logged.
 """
 
@@ -24,6 +24,7 @@ from cliproxy.errors import CliproxyError
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, b64encode, ci_get
 from cliproxy.plugins.host import PluginHost, Record
+from cliproxy.plugins.translation import negotiate, norm_format
 
 __all__ = [
     "Intercepted",
@@ -34,8 +35,6 @@ __all__ = [
     "complete",
     "executor_ready",
     "intercept",
-    "normalize_request",
-    "normalize_response",
     "pick_auth",
     "response_intercept",
     "route_model",
@@ -46,14 +45,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-KNOWN_FORMATS = ("openai", "openai-response", "claude", "gemini", "codex")
-FORMAT_ALIASES = {
-    "chat-completions": "openai",
-    "openai-chat-completions": "openai",
-    "responses": "openai-response",
-    "openai-responses": "openai-response",
-    "anthropic": "claude",
-}
 _SECRET_MARKS = (
     "api_key",
     "apikey",
@@ -97,11 +88,6 @@ def plain_headers(value: Any) -> dict[str, str]:
     return out
 
 
-def norm_format(fmt: str) -> str:
-    fmt = (fmt or "").strip().lower()
-    return FORMAT_ALIASES.get(fmt, fmt)
-
-
 async def call_scoped(
     host: PluginHost, rec: Record, method: str, params: dict[str, Any], scope: Any = None
 ) -> Any:
@@ -135,16 +121,7 @@ async def executor_ready(host: PluginHost, plugin_id: str, source_format: str) -
         return False  # OAuth-only executors need an auth; the direct route has none
     if not await host.identifier(rec, abi.EXECUTOR_IDENTIFIER):
         return False
-    inputs = [norm_format(f) for f in rec.cap("executor_input_formats", []) or []]
-    outputs = [norm_format(f) for f in rec.cap("executor_output_formats", []) or []]
-    inputs = [f for f in inputs if f and f != "none"]
-    outputs = [f for f in outputs if f and f != "none"]
-    if not inputs or not outputs:
-        return False
-    src = norm_format(source_format)
-    return (src in inputs or any(f in KNOWN_FORMATS for f in inputs)) and (
-        src in outputs or any(f in KNOWN_FORMATS for f in outputs)
-    )
+    return negotiate(host, rec, norm_format(source_format)) is not None
 
 
 async def route_model(
@@ -343,67 +320,6 @@ def _merge_headers(state: Intercepted, result: Mapping[str, Any]) -> None:
     for name, value in plain_headers(ci_get(result, "Headers")).items():
         state.headers[name] = value  # replaces every value of that name, whatever its case
         state.changed = True
-
-
-# ------------------------------------------------------------------ translators / normalizers
-
-
-async def normalize_request(
-    host: PluginHost, *, from_format: str, to_format: str, model: str, stream: bool, body: bytes
-) -> bytes:
-    """``request.normalize`` chain on the translated body."""
-    for rec in host.active("request_normalizer"):
-        params = {
-            "FromFormat": from_format,
-            "ToFormat": to_format,
-            "Model": model,
-            "Stream": stream,
-            "Body": b64encode(body),
-        }
-        try:
-            result = await host.call(rec, abi.REQUEST_NORMALIZE, params)
-        except _FAILURES as exc:
-            log.warning("request normalizer %s failed, skipped: %s", rec.id, exc)
-            continue
-        new = b64decode(ci_get(result, "Body")) if isinstance(result, dict) else b""
-        if new:
-            body = new
-    return body
-
-
-async def normalize_response(
-    host: PluginHost,
-    flag: str,
-    method: str,
-    *,
-    from_format: str,
-    to_format: str,
-    model: str,
-    stream: bool,
-    original: bytes,
-    translated: bytes,
-    body: bytes,
-) -> bytes:
-    """``response.normalize_before`` / ``normalize_after`` chain."""
-    for rec in host.active(flag):
-        params = {
-            "FromFormat": from_format,
-            "ToFormat": to_format,
-            "Model": model,
-            "Stream": stream,
-            "OriginalRequest": b64encode(original),
-            "TranslatedRequest": b64encode(translated),
-            "Body": b64encode(body),
-        }
-        try:
-            result = await host.call(rec, method, params)
-        except _FAILURES as exc:
-            log.warning("response normalizer %s failed, skipped: %s", rec.id, exc)
-            continue
-        new = b64decode(ci_get(result, "Body")) if isinstance(result, dict) else b""
-        if new:
-            body = new
-    return body
 
 
 # ------------------------------------------------------------------ response interceptors

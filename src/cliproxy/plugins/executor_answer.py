@@ -1,0 +1,155 @@
+"""A plugin executor's answer in a format other than the client's, brought back to it.
+
+CPA's ``TranslateNonStream`` / ``TranslateStream`` with plugin hooks: the
+``response.normalize_before`` chain, then the host's own translation for a native format
+or, for a custom one, the first ``response.translate`` that answers (none: the answer
+passes as it is), then the ``response.normalize_after`` chain, on every frame of a stream.
+
+Stream frames cross the hooks as CPA's handlers write them: for Chat Completions and
+Gemini clients the bare ``data`` payload (the host adds ``data: `` and the blank line),
+for Claude and Responses clients the whole event text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from cliproxy.calls import Call
+from cliproxy.formats import Format
+from cliproxy.plugins import abi
+from cliproxy.plugins.host import PluginHost
+from cliproxy.plugins.translation import NATIVE_FORMATS, normalize_response, translate_response
+from cliproxy.translate.registry import Registry
+from cliproxy.translate.stream import StreamTranslator
+
+__all__ = ["Answer", "client_frames", "wire_frame"]
+
+_BARE_DATA = frozenset((Format.OPENAI, Format.GEMINI))  # CPA writes "data: <frame>\n\n" for these
+_SSE_LINE = (b"data:", b"event:", b"id:", b":")
+
+
+def client_frames(fmt: Format, out: bytes) -> list[bytes]:
+    """The events of ``out`` (SSE the host made for a ``fmt`` client) as CPA's frames."""
+    events = [e for e in out.split(b"\n\n") if e.strip()]
+    if fmt not in _BARE_DATA:
+        return [e + b"\n\n" for e in events]
+    frames = []
+    for event in events:
+        if event.startswith(b"data:") and event.find(b"\n") < 0:
+            event = event[5:].lstrip(b" ")
+        frames.append(event)
+    return frames
+
+
+def wire_frame(fmt: Format, frame: bytes) -> bytes:
+    """One of CPA's frames as SSE for a ``fmt`` client: a bare payload gets ``data: ``
+    (and, for a Claude or Responses client, ``event: <its type>``); an event keeps its
+    text and ends with a blank line."""
+    if frame.startswith(_SSE_LINE):
+        return frame if frame.endswith(b"\n\n") else frame.rstrip(b"\n") + b"\n\n"
+    frame = frame.strip()
+    if not frame:
+        return b""
+    if fmt not in _BARE_DATA:
+        kind = _event_type(frame)
+        if kind:
+            return b"event: " + kind.encode() + b"\ndata: " + frame + b"\n\n"
+    return b"data: " + frame + b"\n\n"
+
+
+def _event_type(frame: bytes) -> str:
+    try:
+        data = orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        return ""
+    kind = data.get("type") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else ""
+
+
+class Answer:
+    """The way back for one executor call's answer in format ``fmt_out``."""
+
+    __slots__ = ("_tr", "call", "fmt_out", "host", "model", "original", "reg", "translated")
+
+    def __init__(
+        self,
+        reg: Registry,
+        host: PluginHost,
+        call: Call,
+        fmt_out: str,
+        model: str,
+        original: bytes,
+        translated: bytes,
+    ) -> None:
+        self.reg = reg
+        self.host = host
+        self.call = call
+        self.fmt_out = fmt_out
+        self.model = model
+        self.original = original  # the client's request
+        self.translated = translated  # what the executor got (CPA's TranslatedRequest)
+        self._tr: StreamTranslator | None = None
+        if call.stream and fmt_out in NATIVE_FORMATS:
+            self._tr = reg.stream_translator(Format(fmt_out), call.format, call.client_ir(reg))
+
+    async def whole(self, body: bytes) -> bytes:
+        body = await self._normalize("response_before_translator", body)
+        if self.fmt_out in NATIVE_FORMATS:
+            out = self.reg.translate_response(
+                Format(self.fmt_out), self.call.format, orjson.loads(body), self.call.client_ir(self.reg)
+            )
+            body = orjson.dumps(out)
+        else:
+            body = await self._translate(body) or body
+        return await self._normalize("response_after_translator", body)
+
+    async def frame(self, piece: bytes) -> bytes:
+        """One chunk of the executor's stream, as the client's SSE (may be empty)."""
+        piece = await self._normalize("response_before_translator", piece)
+        if self._tr is not None:
+            return await self._after(self._tr.feed(piece))
+        out = await self._translate(piece) or piece  # none answered: the raw chunk (CPA)
+        return await self._after(wire_frame(self.call.format, out))
+
+    async def finish(self) -> bytes:
+        """What the host's stream translator still holds (a custom format holds nothing)."""
+        tr, self._tr = self._tr, None
+        return await self._after(tr.finish()) if tr is not None else b""
+
+    async def _after(self, out: bytes) -> bytes:
+        if not out or not self.host.any("response_after_translator"):
+            return out
+        fmt = self.call.format
+        parts = [
+            wire_frame(fmt, await self._normalize("response_after_translator", f))
+            for f in client_frames(fmt, out)
+        ]
+        return b"".join(parts)
+
+    async def _normalize(self, flag: str, body: bytes) -> bytes:
+        if not self.host.any(flag):
+            return body
+        method = (
+            abi.RESPONSE_NORMALIZE_BEFORE
+            if flag == "response_before_translator"
+            else abi.RESPONSE_NORMALIZE_AFTER
+        )
+        return await normalize_response(self.host, flag, method, **self._params(body))
+
+    async def _translate(self, body: bytes) -> bytes | None:
+        if not self.host.any("response_translator"):
+            return None
+        return await translate_response(self.host, **self._params(body))
+
+    def _params(self, body: bytes) -> dict[str, Any]:
+        return {
+            "from_format": self.fmt_out,
+            "to_format": self.call.format.value,
+            "model": self.model,
+            "stream": self.call.stream,
+            "original": self.original,
+            "translated": self.translated,
+            "body": body,
+        }
