@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from cliproxy.calls import Call
 from cliproxy.formats import Format
 from cliproxy.plugins import abi, rules, translation
+from cliproxy.plugins import executor as executor_module
 from cliproxy.plugins.abi import b64decode, b64encode
 from cliproxy.plugins.executor_answer import Answer
 from cliproxy.translate.registry import default_registry
@@ -259,3 +262,24 @@ async def test_after_normalizers_see_every_stream_frame_as_cpa_writes_it():
     out = b"".join([await answer.frame(e) for e in events]) + await answer.finish()
     assert frames and all(f.startswith(b"{") or f == b"[DONE]" for f in frames)
     assert out.count(b"data: ") == len(frames) and b'"ok"' in out
+
+
+async def test_a_custom_input_nobody_translates_gets_the_clients_body_with_the_model_set():
+    """registry_test.go TestTranslateRequest_FallbackNormalizesModel: when no translator
+    answers, the executor gets the client's body with ``model`` set to the model it runs
+    (a prefixed one rewritten, other fields kept); a body already naming it is passed as
+    it is. (CPA's empty-model case does not arise: an executor always runs a model.)"""
+    host = wire_host(WirePlugin("declines", 0, REQUEST, {abi.REQUEST_TRANSLATE: empty}))
+    reg = default_registry()
+    for body, model, want in (
+        ({"model": "copilot/gpt-5-mini", "input": "ping"}, "gpt-5-mini", None),
+        ({"model": "team/gpt-5.3-codex", "stream": True}, "gpt-5.3-codex", None),
+        ({"model": "gpt-5-mini", "input": "ping"}, "gpt-5-mini", b'{"model":"gpt-5-mini","input":"ping"}'),
+    ):
+        call = Call(Format.RESPONSES, body, body["model"], False, {})
+        original = orjson.dumps(body)
+        got = await executor_module._request_payload(reg, host, call, "acme-in", model, original)
+        assert orjson.loads(got) == {**body, "model": model}
+        if want is not None:
+            assert got == want
+    assert len(host.records["declines"].client.plugin.calls) == 3  # asked each time, declined
