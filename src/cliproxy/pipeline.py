@@ -208,7 +208,9 @@ class Pipeline:
         """Stages 5-9 for a resolved route: pick, attempt, fail over, retry rounds.
 
         A round tries every eligible credential once (at most ``max-retry-credentials``);
-        another round starts only for a retryable status, after the nearest cooldown."""
+        another round starts only for a retryable status, after the nearest cooldown. The
+        retry settings are those of the config the request started with (CPA: a reload
+        meanwhile is for the next requests)."""
         session_key = session_fallback = ""
         if self.pool.session_affinity:  # and the key it was bound under before, if another
             session_key, session_fallback = affinity_keys(call.format, call.headers, call.body)
@@ -236,11 +238,9 @@ class Pipeline:
                 tried: set[str] = set()  # the credentials that failed this round
                 skipped = 0  # those in ``tried`` only because they sit this round out
                 failed: UpstreamError | None = None  # this round's last failure
-                if round_no:  # a later round, after a wait: the config of now
-                    max_creds = int(self.config.max_retry_credentials or 0)
-                    if windows is not None:  # whose own request-retry ran out sit out
-                        tried = {cid for cid, limit in windows.items() if limit < round_no}
-                        skipped = len(tried)  # (they count for no max-retry-credentials)
+                if round_no and windows is not None:  # whose own request-retry ran out sit out
+                    tried = {cid for cid, limit in windows.items() if limit < round_no}
+                    skipped = len(tried)  # (they count for no max-retry-credentials)
                 if barred:  # never tried for this request (free-plan accounts for images: CPA)
                     tried.update(barred)
                     skipped = len(tried)
@@ -300,7 +300,7 @@ class Pipeline:
                 last = failed
                 if round_no + 1 >= rounds or not another_round(last):
                     break
-                if not await self._wait_for_cooldown(route):
+                if not await self._wait_for_cooldown(route, config):
                     break
         except (CooldownError, NoCredentialError) as err:
             last = err
@@ -340,8 +340,8 @@ class Pipeline:
             return answer
         return None
 
-    async def _wait_for_cooldown(self, route: ModelRoute) -> bool:
-        limit = float(self.config.max_retry_interval or 0)
+    async def _wait_for_cooldown(self, route: ModelRoute, config: Any) -> bool:
+        limit = float(config.max_retry_interval or 0)  # the request's config, as its rounds (CPA)
         wait = await self.pool.next_available_in(route.model, route.providers, supports=route.supports)
         pause = round_wait(wait, limit) if wait is not None else None
         if pause is None:

@@ -4,11 +4,13 @@ takes part in, for whole answers, streams and token counts alike."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 import aiohttp
 import pytest
 
+from cliproxy.config import load_or_default
 from tests.e2e.clients import KEY
 
 MSG = {"model": "claude-model", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}
@@ -97,3 +99,66 @@ async def test_a_credential_free_now_is_retried_without_max_retry_interval(start
     fakes.claude.fail_next(500, times=1)
     assert await post(proxy, "/v1/messages", MSG) == 200
     assert used_keys(fakes.claude, "/v1/messages") == ["sk-a", "sk-a"]
+
+
+PATHS = [
+    ("/v1/messages", MSG),
+    ("/v1/messages", {**MSG, "stream": True}),
+    ("/v1/messages/count_tokens", {k: v for k, v in MSG.items() if k != "max_tokens"}),
+]
+
+
+async def _reloaded_mid_request(
+    start_proxy, fakes, path: str, body: dict, before: str, after: str, keys: tuple[str, ...], failing: bool
+) -> int:
+    """The request's status when the config changed from ``before`` to ``after`` while
+    its first upstream attempt (a slow 500) was under way; ``failing``: every later
+    attempt fails too."""
+    entries = "".join(
+        f'\n  - api-key: "{k}"\n    base-url: "{fakes.claude.base_url}"\n'
+        '    models: [{name: "claude-sonnet-4-6", alias: "claude-model"}]'
+        for k in keys
+    )
+    proxy = await start_proxy(
+        f'api-keys: ["{KEY}"]\ndisable-cooling: true\n{before}\nclaude-api-key:{entries}\n'
+    )
+    fakes.claude.fail_next(500, delay=0.3, path=path)
+    if failing:
+        fakes.claude.fail_next(500, times=None)
+    request = asyncio.ensure_future(post(proxy, path, body))
+    async with asyncio.timeout(5):
+        while not used_keys(fakes.claude, path):
+            await asyncio.sleep(0.01)
+    proxy.config_path.write_text(proxy.config_path.read_text().replace(before, after))
+    config, _ = load_or_default(proxy.config_path)
+    proxy.service.apply(config)
+    async with asyncio.timeout(10):
+        return await request
+
+
+@pytest.mark.parametrize(("path", "body"), PATHS, ids=["whole", "stream", "count"])
+@pytest.mark.parametrize(
+    ("before", "after", "calls", "status"),
+    [("request-retry: 1", "request-retry: 0", 2, 200), ("request-retry: 0", "request-retry: 1", 1, 500)],
+    ids=["decrease", "increase"],
+)
+async def test_a_request_keeps_the_request_retry_it_started_with(
+    start_proxy, fakes, path, body, before, after, calls, status
+):
+    """TestExecuteSnapshotsDefaultRequestRetry: a reload while a request runs does not
+    change that request's request-retry; its one credential fails once, then serves."""
+    got = await _reloaded_mid_request(start_proxy, fakes, path, body, before, after, ("sk-a",), False)
+    assert (got, len(used_keys(fakes.claude, path))) == (status, calls)
+
+
+async def test_a_request_keeps_the_max_retry_credentials_it_started_with(start_proxy, fakes):
+    """The same for max-retry-credentials, which CPA reads with request-retry, once per
+    request: 1 when the request started, lifted by a reload during its first attempt;
+    its second round still tries one credential. Before, a later round read the new value."""
+    before = "request-retry: 1\nmax-retry-credentials: 1"
+    after = "request-retry: 1\nmax-retry-credentials: 0"
+    got = await _reloaded_mid_request(
+        start_proxy, fakes, "/v1/messages", MSG, before, after, ("sk-a", "sk-b"), True
+    )
+    assert got == 500
+    assert len(used_keys(fakes.claude, "/v1/messages")) == 2
