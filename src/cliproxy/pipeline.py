@@ -109,7 +109,8 @@ class Pipeline:
         self.thinking_replay = ThinkingReplayCache()  # in-process (translate/replay.py says why)
         self.signature_cache = SignatureCache()
         self.replay_mirror: RedisMirror | None = None  # the replay cache in Redis (several workers)
-        self.credit_hints = ag_credits.Hints()  # quota-exceeded.antigravity-credits
+        # quota-exceeded.antigravity-credits: the provider's, which its balance lookups write
+        self.credit_hints = ag_credits.shared_hints(providers)
         self.enforcer = Enforcer(pool.state)  # client key policies (cliproxy.policies)
         self.concurrency = Gate(pool.state, config.routing)  # per-credential max-concurrency, fair queue
         self.explain = route_explain.settings(config.routing)  # None: routing explain is off
@@ -440,7 +441,9 @@ class Pipeline:
             images = action.startswith(MEDIA)
             if images and not provider.serves_images:
                 raise UpstreamError(f"{provider.key} does not serve the Images API", status=501)
-            attempt = start_attempt(self, call, cred, provider, model, compat)
+            # a count carries what build reads as a generation does: counted as it would be sent
+            carry = plan.carry if action == "count" else None
+            attempt = start_attempt(self, call, cred, provider, model, compat, carry=carry)
         untouched = attempt.ir is None  # a pass-through body: the client's own top-level fields
         if flow is not None and generate:  # 6. interceptors after auth, request normalizers
             attempt.headers, raw = await flow.upstream_request(call, route.model, attempt)

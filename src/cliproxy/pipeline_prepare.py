@@ -49,6 +49,8 @@ __all__ = ["MEDIA", "AttemptPlan", "Preparing", "plan_attempts", "start_attempt"
 # Images / Videos API and Codex Alpha Search actions: bodies checked by the server, sent
 # untranslated to the upstream's own endpoint
 MEDIA = ("images.", "videos.", "alpha.")
+# the actions whose body a provider's carrier completes: a generation, and a count of one
+_CARRIED = ("generate", "count")
 
 
 class Preparing(Protocol):
@@ -160,7 +162,7 @@ def start_attempt(
     ``compat``: the credential's model has ``is-compat`` (``translate.compat``);
     ``up_fmt``: the provider's upstream format for a generation, when known already;
     ``carry``: the provider's :meth:`~cliproxy.providers.base.Provider.carrier` for the
-    credential (the attempt plan's), called for a generation."""
+    credential (the attempt plan's), called for a generation or a count."""
     if up_fmt is None:
         # a compact or Images body goes to the upstream's own endpoint as it came (CPA)
         passthrough = call.action == "compact" or call.action.startswith(MEDIA)
@@ -180,7 +182,7 @@ def start_attempt(
             _compat_body(pipe.config, call, up_fmt, body)
         if provider.key == "codex" and not compat and not call.action.startswith(MEDIA):
             drop_foreign_encrypted_content(body)  # another backend's would fail the request (CPA)
-        if carry is not None and call.action == "generate":
+        if carry is not None and call.action in _CARRIED:
             carry(body, call.format, call.body, call.headers, model, True)
         return Attempt(cred, provider, model, up_fmt, call.headers, body)
     source = call
@@ -220,7 +222,7 @@ def start_attempt(
         _compat_body(pipe.config, call, up_fmt, body)
     elif provider.key == "codex":
         drop_foreign_encrypted_content(body)
-    if carry is not None and call.action == "generate":  # for build: the body lost what it reads
+    if carry is not None and call.action in _CARRIED:  # for build: the body lost what it reads
         carry(body, call.format, call.body, call.headers, model, False)
     return Attempt(cred, provider, model, up_fmt, call.headers, _own(body), req, scope)
 

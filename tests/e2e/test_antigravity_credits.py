@@ -56,12 +56,17 @@ class CloudCode:
         self.url = ""
 
     async def _load(self, request: web.Request) -> web.Response:
+        """The project (or the tier to onboard to) and a paid tier whose list of credits
+        names no Google One entry, as in CPA's refresh test: the credits balance lookup
+        learns nothing, and the fallback finds out by trying (the lookup's own cases are
+        in tests/providers/test_antigravity_balance.py)."""
         self.control.append((request.path, await request.json()))
         if self.load_status != 200:
             return web.json_response({"error": {"message": "backend error"}}, status=self.load_status)
+        paid = {"paidTier": {"id": "g1-pro-tier", "availableCredits": []}}
         if self.project:
-            return web.json_response({"cloudaicompanionProject": self.project})
-        return web.json_response({"allowedTiers": [{"id": "standard-tier", "isDefault": True}]})
+            return web.json_response({"cloudaicompanionProject": self.project, **paid})
+        return web.json_response({"allowedTiers": [{"id": "standard-tier", "isDefault": True}], **paid})
 
     async def _onboard(self, request: web.Request) -> web.Response:
         body = await request.json()

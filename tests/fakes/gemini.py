@@ -39,7 +39,7 @@ from tests.fakes.claude import issue_signature
 from tests.fakes.dialog import Reply, Tool, Turn, decide, estimate_tokens, new_id, text_of
 from tests.fakes.server import Behavior, FakeServer, Recorded, iter_chunks
 
-__all__ = ["GeminiFake", "cloud_code_429"]
+__all__ = ["GeminiFake", "cloud_code_429", "google_one_tier"]
 
 
 def gemini_signature(opaque: bytes) -> str:
@@ -88,6 +88,19 @@ class GeminiFake(FakeServer):
         # as Cloud Code refuses it (400 "Corrupted thought signature.")
         self.issued: list[str] = []
         self.check_signatures = False
+        # with ``call_ids`` each functionCall of an Antigravity Gemini answer carries an id of
+        # its own (``native-call-<n>``), as Cloud Code names the calls of its agent models
+        self.call_ids = False
+        self.calls_named = 0
+        # what loadCodeAssist says of the account's Google One AI credits: ``paidTier`` of
+        # the answer (None: a free account, no paid tier) and the status it answers with
+        self.paid_tier: dict[str, Any] | None = None
+        self.paid_tiers: dict[str, dict[str, Any] | None] = {}  # per token, over ``paid_tier``
+        self.load_status = 200
+        # tokens whose free quota is gone: a generation answers 429 QUOTA_EXHAUSTED unless it
+        # asks for credits (``enabledCreditTypes``) and the account's paid tier holds enough,
+        # else 429 INSUFFICIENT_G1_CREDITS_BALANCE
+        self.exhausted: set[str] = set()
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         for version in ("/v1beta", "/v1"):
@@ -123,6 +136,12 @@ class GeminiFake(FakeServer):
         self.models_status = 200
         self.issued = []
         self.check_signatures = False
+        self.call_ids = False
+        self.calls_named = 0
+        self.paid_tier = None
+        self.paid_tiers = {}
+        self.load_status = 200
+        self.exhausted = set()
 
     def issue_signature(self) -> str:
         """A new signature of an Antigravity Gemini answer, remembered as issued."""
@@ -204,6 +223,8 @@ class GeminiFake(FakeServer):
             )
         if envelope.get("requestType") == "web_search":
             return await self._web_search(request, model, body)
+        if (refusal := self._quota_refusal(request, envelope)) is not None:
+            return refusal
         if "claude" not in model and self.check_signatures and self.forged_signature(body):
             return self.error_response(400, "Corrupted thought signature.", None)
         beh = self.behavior(request)
@@ -216,6 +237,9 @@ class GeminiFake(FakeServer):
             for part in parts:
                 if part.get("thoughtSignature") == THOUGHT_SIGNATURE:
                     part["thoughtSignature"] = self.issue_signature()
+                if self.call_ids and "functionCall" in part:
+                    self.calls_named += 1
+                    part["functionCall"]["id"] = f"native-call-{self.calls_named}"
         trace_id = new_id("")[:16]  # the envelope's own member beside the answer
         if action == "generateContent":
             return self.json_response(
@@ -227,9 +251,44 @@ class GeminiFake(FakeServer):
             request, _frames(wrapped, sse), "text/event-stream" if sse else "application/json"
         )
 
+    def tier_of(self, key: str | None) -> dict[str, Any] | None:
+        """The paid tier loadCodeAssist names for the account of ``key``."""
+        return self.paid_tiers.get(key or "", self.paid_tier)
+
+    def _quota_refusal(self, request: web.Request, envelope: dict[str, Any]) -> web.Response | None:
+        key = self.extract_key(request)
+        if key not in self.exhausted:
+            return None
+        if "enabledCreditTypes" not in envelope:
+            return self.json_response(cloud_code_429("QUOTA_EXHAUSTED"), status=429)
+        for credit in (self.tier_of(key) or {}).get("availableCredits") or ():
+            if credit.get("creditType") == "GOOGLE_ONE_AI" and float(credit["creditAmount"]) >= float(
+                credit["minimumCreditAmountForUsage"]
+            ):
+                return None
+        return self.json_response(cloud_code_429("INSUFFICIENT_G1_CREDITS_BALANCE"), status=429)
+
     async def _load_code_assist(self, request: web.Request) -> web.StreamResponse:
-        """Antigravity's project lookup: every account is in one project."""
-        return self.json_response({"cloudaicompanionProject": "fake-project"})
+        """Cloud Code's account lookup: every account is in one project, on the standard
+        tier; ``paid_tier`` adds the Google One plan and its AI credits (amounts as
+        strings, as the real API writes its int64 fields). A ``load_status`` other than
+        200 answers a Google RPC error."""
+        if self.load_status != 200:
+            return self.error_response(self.load_status, None, None)
+        tier = {
+            "id": "standard-tier",
+            "name": "Gemini Code Assist",
+            "userDefinedCloudaicompanionProject": True,
+        }
+        answer: dict[str, Any] = {
+            "currentTier": tier,
+            "allowedTiers": [{**tier, "isDefault": True}],
+            "cloudaicompanionProject": "fake-project",
+            "gcpManaged": False,
+        }
+        if (paid := self.tier_of(self.extract_key(request))) is not None:
+            answer["paidTier"] = paid
+        return self.json_response(answer)
 
     async def _available_models(self, request: web.Request) -> web.StreamResponse:
         if self.models_status != 200:
@@ -355,6 +414,17 @@ def _details(status: int, beh: Behavior | None) -> list[dict[str, Any]]:
     if beh is not None and beh.retry_delay is not None:
         details.append({"@type": _TYPE + "RetryInfo", "retryDelay": _duration(beh.retry_delay)})
     return details
+
+
+def google_one_tier(amount: int | str, minimum: int | str = 50, tier: str = "g1-pro-tier") -> dict[str, Any]:
+    """A ``paidTier`` of loadCodeAssist: a Google One plan holding ``amount`` AI credits,
+    usable from ``minimum`` on."""
+    credit = {
+        "creditType": "GOOGLE_ONE_AI",
+        "creditAmount": str(amount),
+        "minimumCreditAmountForUsage": str(minimum),
+    }
+    return {"id": tier, "name": "Google AI Pro", "availableCredits": [credit]}
 
 
 def cloud_code_429(reason: str | None, *, retry_delay: str | None = None, model: str = "m") -> dict[str, Any]:

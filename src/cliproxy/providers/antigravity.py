@@ -18,13 +18,17 @@ body and for every SSE ``data:`` payload. The pipeline unwraps them with
 are not wrapped; both helpers leave unwrapped data as it is).
 
 ``antigravity.sensitive-words`` are obfuscated with a zero-width space in the system
-instruction of generation requests (never in the contents), as CPA does.
+instruction of generation and count requests (never in the contents), as CPA does. A
+count is taken on the history its generation would send (:func:`shape_history` and the
+reasoning replay), without the generation's envelope.
 
 A credential without ``project_id`` gets its Cloud Code project on first use
 (:mod:`cliproxy.providers.antigravity_project`); a credits attempt
 (``quota-exceeded.antigravity-credits``, :mod:`cliproxy.providers.antigravity_credits`)
-carries ``enabledCreditTypes``. Each account's requests, and its project lookup and list
-of models, go through connections of its own (:mod:`cliproxy.providers.account_pools`).
+carries ``enabledCreditTypes``, and an account's credits are looked up beside its
+requests (:mod:`cliproxy.providers.antigravity_balance`). Each account's requests, and
+its project and credits lookups and list of models, go through connections of its own
+(:mod:`cliproxy.providers.account_pools`).
 The client version is CPA's fallback, 2.9.1 (Cloud Code
 refuses newer models below 2.9.0); CPA's refresh of it from the Antigravity Hub's update
 manifest is not done.
@@ -53,6 +57,7 @@ from cliproxy.providers import account_pools
 from cliproxy.providers import antigravity_credits as credits
 from cliproxy.providers import antigravity_replay as replay
 from cliproxy.providers import antigravity_search as web_search
+from cliproxy.providers.antigravity_balance import BalanceCheck
 from cliproxy.providers.antigravity_names import rename_tools
 from cliproxy.providers.antigravity_project import ProjectLookup
 from cliproxy.providers.antigravity_schemas import clean_request_schemas
@@ -68,8 +73,10 @@ from cliproxy.translate.replay_keys import caller_key
 __all__ = [
     "SESSION_CARRIED",
     "AntigravityProvider",
+    "conversation_id",
     "envelope",
     "nest_response_media",
+    "shape_history",
     "unwrap_body",
     "unwrap_chunk",
 ]
@@ -112,6 +119,10 @@ class AntigravityProvider(GeminiProvider):
         self.output_limit: Callable[[str], int] | None = None
         # Gemini thought signatures a client cannot carry, per session (providers.antigravity_replay)
         self.replay = AntigravityReplayCache()
+        # what is known of each account's Google One AI credits, and its background lookups
+        # (quota-exceeded.antigravity-credits; providers.antigravity_balance)
+        self.credit_hints = credits.Hints()
+        self.balance = BalanceCheck(self.credit_hints)
 
     def carrier(self, cred: Credential) -> Carry:
         return _carry_antigravity
@@ -130,9 +141,15 @@ class AntigravityProvider(GeminiProvider):
         project = not _project(cred)
         search = body is not None and web_search.CARRIED in body and self.searches.due(cred)
         fetch = self._replay_elsewhere(body)
-        if not project and not search and fetch is None:
+        balance = self.balance.due(cred)
+        if not project and not search and fetch is None and not balance:
             return None
         client: UpstreamClient = http if self.pools is None else self.pools.bound(cred)
+        if balance:  # its credits, looked up beside the request (providers.antigravity_balance)
+            base, agent = self.base_url(cred), _user_agent(cred)
+            self.balance.start(cred, client, base_url=base, user_agent=agent, proxy=proxy or "")
+            if not project and not search and fetch is None:
+                return None
         return self._prepare(cred, client, proxy or "", project, search, fetch)
 
     def _replay_elsewhere(self, body: Mapping[str, Any] | None) -> tuple[str, str] | None:
@@ -166,6 +183,8 @@ class AntigravityProvider(GeminiProvider):
     def configure(self, config: Any) -> None:
         words = getattr(getattr(config, "antigravity", None), "sensitive_words", None) or ()
         self.sensitive = sensitive_words(words)
+        quota = getattr(config, "quota_exceeded", None)
+        self.balance.enabled = bool(getattr(quota, "antigravity_credits", False))
 
     def build(
         self,
@@ -190,7 +209,8 @@ class AntigravityProvider(GeminiProvider):
         }
         scope = None
         if action == "count":
-            payload, url, stream = self._count(body, model), base + "/v1internal:countTokens", False
+            payload = self._count(body, model, carried, client_headers)
+            url, stream = base + "/v1internal:countTokens", False
         else:
             if ask is not None and self.searches.searches(cred, model):  # Claude Code's web search
                 payload = web_search.search_payload(ask, model=model, project=_project(cred))
@@ -227,27 +247,39 @@ class AntigravityProvider(GeminiProvider):
             scope.refused(status, body)
         return super().classify(status, headers, body, credential_id)
 
-    def _count(self, body: dict[str, Any], model: str) -> dict[str, Any]:
-        if applies_to(model):  # counted as it would be sent (CPA)
-            normalize_response_turns(body)
-        if "claude" not in model.lower():
-            lead_with_user(body)
+    def _count(
+        self, body: dict[str, Any], model: str, carried: Any, client_headers: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """The request counted as its generation would be sent (CPA's CountTokens counts
+        the body it would send): the same history (:func:`shape_history`), tool schemas
+        and obfuscated system instruction, and the same replay session's signatures and
+        left-out calls put back (a compacted history is counted whole). The envelope and
+        the output limit stay the generation's; nothing of a count is recorded for the
+        replay, and its refusal forgets no session (CPA). Deliberate difference: CPA counts
+        the tool schemas before its cleaning; here they are counted as sent, which the
+        replay's fingerprints of a history (tools included) need to match."""
+        derived = body.pop(SESSION_CARRIED, "")
+        shape_history(body, model)
+        clean_request_schemas(body)  # (the replay's fingerprints read the tools as sent)
+        obfuscate_system_instruction(body, self.sensitive)
+        session = carried[0] if type(carried) is list and carried else ""
+        fallback = ""
+        if not session and applies_to(model) and not body.get("sessionId"):
+            # the session id the generation's envelope would carry (never sent with a count)
+            fallback = conversation_id(body, session=_session_hint(client_headers), derived=derived)
+        replay.restore(
+            self.replay, body, model=model, session=session, headers=client_headers, session_id=fallback
+        )
         return {"request": body}
 
     def _generation(
         self, body: dict[str, Any], cred: Credential, model: str, client_headers: Mapping[str, str]
     ) -> dict[str, Any]:
-        claude = "claude" in model.lower()
-        backfill_response_names(body)
-        nest_response_media(body)  # (on user turns: before responses become model turns)
-        if applies_to(model):
-            normalize_response_turns(body)
-        if not claude:  # Antigravity's Claude takes a model turn first (CPA)
-            lead_with_user(body)
+        shape_history(body, model)
+        if "claude" not in model.lower():
             _drop_max_output_tokens(body)
         elif self.output_limit is not None:
             _cap_max_output_tokens(body, self.output_limit(model))
-        order_model_parts(body)
         clean_request_schemas(body)  # tool and structured-output schemas (antigravity_schemas)
         obfuscate_system_instruction(body, self.sensitive)
         payload = envelope(
@@ -291,6 +323,20 @@ def _carry_antigravity(
 
 def _then(first: Callable[[bytes], bytes], then: Callable[[bytes], bytes] | None) -> Callable[[bytes], bytes]:
     return first if then is None else (lambda data: then(first(data)))
+
+
+def shape_history(body: dict[str, Any], model: str) -> None:
+    """The contents as Antigravity reads them, for a generation and its count alike (CPA's
+    translator): tool responses named after their calls, images beside a response moved
+    into it, responses in their calls' turns (Gemini-family models), a user turn first
+    (Antigravity's Claude takes a model turn first), a model turn's parts in order."""
+    backfill_response_names(body)
+    nest_response_media(body)  # (on user turns: before responses become model turns)
+    if applies_to(model):
+        normalize_response_turns(body)
+    if "claude" not in model.lower():
+        lead_with_user(body)
+    order_model_parts(body)
 
 
 def _drop_max_output_tokens(body: dict[str, Any]) -> None:
@@ -338,12 +384,15 @@ def envelope(
     else:
         out["requestId"] = f"agent-{uuid.uuid4()}"
         if not request.get("sessionId"):
-            conversation = session or derived
-            request["sessionId"] = (
-                antigravity_session_id(conversation) if conversation else _session_id(request)
-            )
+            request["sessionId"] = conversation_id(request, session=session, derived=derived)
     out["request"] = request
     return out
+
+
+def conversation_id(request: Mapping[str, Any], *, session: str = "", derived: str = "") -> str:
+    """The ``sessionId`` :func:`envelope` gives a request that names none."""
+    conversation = session or derived
+    return antigravity_session_id(conversation) if conversation else _session_id(request)
 
 
 def nest_response_media(body: dict[str, Any]) -> None:

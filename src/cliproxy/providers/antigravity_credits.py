@@ -10,8 +10,9 @@ its credits instead of its exhausted free quota. Credentials known to have credi
 first, then the unknown ones (each group by id); those known to have none are skipped.
 A credits attempt refused with ``INSUFFICIENT_G1_CREDITS_BALANCE`` marks its credential
 as having none; one that succeeds marks it as having some. A mark is kept
-:data:`HINT_TTL` seconds (CPA keeps its hints 30 minutes in its shared store; its
-background balance lookup through ``loadCodeAssist`` is not done here).
+:data:`HINT_TTL` seconds (CPA keeps its hints 30 minutes in its shared store). A credential
+whose credits are unknown is also looked up in the background through ``loadCodeAssist``
+(:mod:`cliproxy.providers.antigravity_balance`), which marks it the same way.
 
 The pipeline runs the fallback (:meth:`cliproxy.pipeline.Pipeline.execute`) inside
 :func:`using_credits`, which the Antigravity provider reads when it builds the envelope.
@@ -38,6 +39,7 @@ __all__ = [
     "credits_exhausted",
     "inject",
     "requested",
+    "shared_hints",
     "using_credits",
 ]
 
@@ -107,6 +109,14 @@ class Hints:
 
     def mark(self, cred_id: str, available: bool) -> None:
         self._known[cred_id] = (available, self.clock())
+
+
+def shared_hints(providers: Any) -> Hints:
+    """The Antigravity provider's hints (its balance lookups write them), for the
+    pipeline's fallback to read; new ones when there is no such provider."""
+    provider = providers.get("antigravity")
+    hints = getattr(provider, "credit_hints", None)
+    return hints if isinstance(hints, Hints) else Hints()
 
 
 def applies(model: str, providers: Iterable[str]) -> bool:

@@ -143,15 +143,17 @@ def restore(
     model: str,
     session: str,
     headers: Mapping[str, str],
+    session_id: str = "",
 ) -> Scope | None:
-    """In ``build``, on the final Gemini request (inside its envelope, ``sessionId`` set):
-    the session's chain put back into ``request["contents"]`` (a new list) and the
-    request's :class:`Scope`; None for a model without replay or a request with no
-    session at all."""
+    """In ``build``, on the final Gemini request (inside its envelope, ``sessionId`` set;
+    a count's request has none and gives the one its generation would carry as
+    ``session_id``): the session's chain put back into ``request["contents"]`` (a new
+    list) and the request's :class:`Scope`; None for a model without replay or a request
+    with no session at all."""
     if not applies_to(model):
         return None
     if not session:
-        sid = request.get("sessionId")
+        sid = request.get("sessionId") or session_id
         if type(sid) is not str or not sid.strip():
             return None
         session = scoped(headers, "session:" + sid.strip().lstrip("-"))

@@ -223,8 +223,9 @@ class Provider(ABC):
         """What ``build`` will need from the client's own request for ``cred``, which the
         attempt's body no longer shows once translated (a Claude Code session, the
         client's ``prompt_cache_key``, the conversation's identity): a :data:`Carry` the
-        pipeline calls where it makes a generation's body, to leave those facts in it
-        under private keys that ``build`` takes out again; ``None`` (the default): nothing
+        pipeline calls where it makes a generation's body (and an upstream count's, counted
+        as the generation would be sent), to leave those facts in it under private keys
+        that ``build`` takes out again, whatever the action; ``None`` (the default): nothing
         to carry. Asked once per credential and route (the attempt plan keeps it)."""
         return None
 
