@@ -24,6 +24,7 @@ from cliproxy.calls import SSE_HEADERS, Attempt, Call, LazyStream, Reply, Stream
 from cliproxy.credentials.record import Credential
 from cliproxy.errors import CliproxyError, UpstreamError
 from cliproxy.formats import Format, claude, gemini, openai_chat, openai_responses
+from cliproxy.providers import decoding
 from cliproxy.providers.base import RewriteError
 from cliproxy.providers.fastconn import GO, STOP, Push
 from cliproxy.providers.transport import UpstreamResponse, network_error, read_body
@@ -32,7 +33,7 @@ from cliproxy.translate.adapter import unwraps
 from cliproxy.translate.collect import Collector
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.stream import Passthrough, StreamTranslator
-from cliproxy.upstream_body import Mapped, source_relay, unwrapped
+from cliproxy.upstream_body import Mapped, source_relay, undeclared, unwrapped
 
 if TYPE_CHECKING:
     from cliproxy.plugins.flow import Flow
@@ -52,6 +53,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _JSON = {"Content-Type": "application/json"}
+_MAGIC_FIRST = decoding.MAGIC_FIRST
 _READ_FAILURES = (TimeoutError, ConnectionError)
 # a client format's top-level usage member and its reader: what usage.tokens.body_usage
 # reads of a body, read here of the object the body is made from (``Reply.usage``)
@@ -91,6 +93,8 @@ async def whole_reply(
             body = orjson.dumps(out)
         else:
             data = await resp.read()
+            if data.startswith(_MAGIC_FIRST) and attempt.provider.sniffs_compression:  # (CPA's Claude)
+                data = decoding.undeclared_body(data)  # compressed, though no Content-Encoding said so
             if trace is not None and trace.keep_bodies:  # else it keeps only an error's body
                 trace.upstream_body(data)
             parsed: dict[str, Any] | None = None  # the body as an object, once unwrapping parsed it
@@ -226,7 +230,13 @@ def _translated(
 
 
 async def count_reply(reg: Registry, call: Call, attempt: Attempt, resp: UpstreamResponse) -> Reply:
-    data = loads_object(await read_body(resp))
+    raw = await read_body(resp)
+    if raw.startswith(_MAGIC_FIRST) and attempt.provider.sniffs_compression:
+        try:
+            raw = decoding.undeclared_body(raw)
+        except ConnectionError as exc:
+            raise network_error(exc, "while sending the body") from exc
+    data = loads_object(raw)
     if attempt.fmt == call.format:
         return Reply(200, orjson.dumps(data), dict(_JSON))
     tokens = int(data.get("input_tokens") or data.get("totalTokens") or 0)
@@ -298,6 +308,8 @@ async def open_stream(
             except StopAsyncIteration:
                 pending.append(tr.finish())
                 break
+            if chunk.startswith(_MAGIC_FIRST) and not pending and attempt.provider.sniffs_compression:
+                chunk, chunks = await undeclared(chunks, chunk, resp)  # compressed, not said so (CPA)
             pending.append(tr.feed(chunk))
             if tr.early_error is not None or (not hold and tr.opened):
                 break

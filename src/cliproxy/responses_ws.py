@@ -23,7 +23,8 @@ alike):
 - a turn that fails before its first event ends the socket (CPA): an error the client
   caused (400, 404, 409, 413, 422, or an upstream error body that says so, such as
   ``cyber_policy`` or ``context_length_exceeded`` under any status) is sent as an ``error``
-  event first, carrying the upstream's own error object, then a normal close (1000); an
+  event first, carrying the upstream's own error fields (bounded and redacted,
+  ``cliproxy.formats.stream_errors``), then a normal close (1000); an
   upstream that refused the message as too large (``message_too_big``) closes with 1009 and
   that reason, so the client can resend another way; a rate limit or overload closes with
   1013 (try again later), any other upstream failure with 1011. An upstream that breaks off
@@ -79,6 +80,7 @@ from cliproxy.formats.responses_ws_ids import ResponseIds
 from cliproxy.formats.responses_ws_output import TurnOutput
 from cliproxy.formats.responses_ws_tools import ToolLedger, record_response, repair
 from cliproxy.formats.sse import SSEDecoder
+from cliproxy.formats.stream_errors import MESSAGE_LIMIT, bound, redact, safe_error
 from cliproxy.formats.validate import check_depth
 from cliproxy.pipeline import Pipeline
 from cliproxy.providers.codex_ws import CONTINUES_HEADER, SESSION_HEADER, WebSocketUpstream
@@ -497,9 +499,10 @@ async def _failed(
     if close.code == 1000:
         error = _upstream_error(raw)
         if error is not None:
-            await send(orjson.dumps({"type": "error", "status": status, "error": error}))
+            await send(orjson.dumps({"type": "error", "status": status, "error": safe_error(error)}))
         else:
-            await send(error_event(status, message, code=code if isinstance(code, str) else None))
+            text = bound(redact(message), MESSAGE_LIMIT)  # (an upstream's in-band message, maybe)
+            await send(error_event(status, text, code=code if isinstance(code, str) else None))
     return close
 
 
@@ -530,5 +533,5 @@ def _upstream_error(body: bytes | None) -> dict[str, Any] | None:
 
 
 def _reason(text: str) -> str:
-    data = text.encode()[:_REASON_BYTES]
+    data = redact(text).encode()[:_REASON_BYTES]
     return data.decode("utf-8", "ignore")

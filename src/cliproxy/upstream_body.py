@@ -9,11 +9,12 @@ from typing import Any
 
 from cliproxy.calls import LazyStream
 from cliproxy.formats.sse import SSEDecoder, frame_data
+from cliproxy.providers import decoding
 from cliproxy.providers.base import Provider
 from cliproxy.providers.fastconn import GO, STOP, Push
 from cliproxy.providers.transport import UpstreamResponse
 
-__all__ = ["Mapped", "pulled", "rewritten", "source_relay", "unwrapped"]
+__all__ = ["Mapped", "pulled", "rewritten", "source_relay", "undeclared", "unwrapped"]
 
 
 def unwrapped(
@@ -58,6 +59,33 @@ def rewritten(
         return rewrite(b"".join(held)) if held else b""
 
     return Mapped(raw, step, tail, resp)
+
+
+async def undeclared(
+    raw: AsyncIterator[bytes], head: bytes, resp: UpstreamResponse | None = None
+) -> tuple[bytes, AsyncIterator[bytes]]:
+    """A body whose first chunk ``head`` (already taken from ``raw``) starts with a byte of
+    gzip's or zstd's magic number, with no Content-Encoding named: the first bytes decoded
+    and the rest decoding as it comes when the whole magic number is there
+    (:func:`.decoding.undeclared`; more chunks are read while ``head`` is under 4 bytes),
+    else the bytes and ``raw`` as they were. A failure to decode is an ``UndecodableBody``."""
+    while len(head) < 4:
+        try:
+            head += await raw.__anext__()
+        except StopAsyncIteration:
+            break
+    decoder = decoding.undeclared(head)
+    if decoder is None:
+        return head, raw
+    decompress, flush, decode = decoder.decompress, decoder.flush, decoding.decode
+
+    def step(chunk: bytes) -> bytes:
+        return decode(decompress, chunk)
+
+    def tail() -> bytes:
+        return decode(flush)
+
+    return step(head), Mapped(raw, step, tail, resp)
 
 
 class Mapped(LazyStream):

@@ -251,23 +251,52 @@ async def test_failure_before_first_payload_reaches_the_sdk(proxy, upstream) -> 
     assert info.value.status_code >= 500
 
 
-async def test_upstream_error_body_in_openai_shape_passes_through(proxy, upstream) -> None:
-    """CPA TestResponsesHandlerSanitizesErrorBeforeFirstFrame: the upstream refuses before
-    the stream with an OpenAI-shaped error body that also holds a ``debug`` member. The
-    client gets an error status, never a 200, with the upstream's code and message.
+SECRET_MESSAGE = "initial-message-secret"
+SECRET_DEBUG = "initial-debug-secret"
+SENSITIVE = {
+    "error": {
+        "type": "server_error",
+        "code": "upstream_failed",
+        "message": 'initial upstream failure: {"api_key":"' + SECRET_MESSAGE + '"}',
+    },
+    "debug": {"token": SECRET_DEBUG, "trace": "x" * 8192},
+}
 
-    Our difference: an upstream error body already in the client's shape is passed
-    through as it is (server/errors.py, as CPA's other handlers do), so its ``debug``
-    member reaches the client too, where CPA's Responses stream handler redacts and bounds
-    it. Recorded in the handler audit as an open question, not changed here."""
-    raw = {
-        "error": {"type": "server_error", "code": "upstream_failed", "message": "initial upstream failure"},
-        "debug": {"trace": "x" * 64},
+
+async def test_an_initial_error_keeps_only_its_safe_fields(start_proxy, upstream) -> None:
+    """CPA TestResponsesHandlerSanitizesErrorBeforeFirstFrame: the upstream refuses a stream
+    request before its first frame with an error body whose message holds an ``api_key``
+    and which carries a ``debug`` member (a token, an 8 KiB trace). The client gets an
+    error status, never a 200, with the upstream's code and message, the key redacted, no
+    ``debug``, in less than 4 KiB; the official SDK reads the same.
+
+    Unchanged for a whole (not streamed) request: its upstream error body passes through as
+    it is (``server/errors.py``), as CPA's other handlers forward it."""
+    proxy = await start_proxy(  # three requests on one credential: no cooldown in between
+        f'api-keys: ["{KEY}"]\ndisable-cooling: true\ncodex-api-key:\n  - api-key: "sk-codex-1"\n'
+        f'    base-url: "{upstream.url}"\n    models: [{{name: "gpt-5.5", alias: "codex-model"}}]\n'
+    )
+    upstream.status, upstream.chunks = 500, [orjson.dumps(SENSITIVE)]
+    status, ctype, body = await post(proxy)
+    assert status >= 500 and ctype.startswith("application/json")
+    assert len(body) <= 4096
+    for secret in (SECRET_MESSAGE, SECRET_DEBUG, "xxxxxxxx"):
+        assert secret.encode() not in body
+    assert orjson.loads(body) == {
+        "error": {
+            "type": "server_error",
+            "code": "upstream_failed",
+            "message": 'initial upstream failure: {"api_key":"[REDACTED]"}',
+        }
     }
-    upstream.status, upstream.chunks = 500, [orjson.dumps(raw)]
-    status, _, body = await post(proxy)
-    assert status >= 500
-    assert orjson.loads(body)["error"]["code"] == "upstream_failed"
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        with pytest.raises(openai.APIStatusError) as info:
+            async with client.responses.stream(model="codex-model", input="hi") as s:
+                await s.get_final_response()
+        assert info.value.code == "upstream_failed" and SECRET_MESSAGE not in str(info.value)
+        with pytest.raises(openai.APIStatusError) as whole:
+            await client.responses.create(model="codex-model", input="hi")
+    assert isinstance(whole.value.body, dict) and "debug" in str(whole.value.response.json())
 
 
 # ---- in-band error frames after the first frame
@@ -276,29 +305,132 @@ async def test_upstream_error_body_in_openai_shape_passes_through(proxy, upstrea
 @pytest.mark.parametrize(
     "frame",
     [
-        b'event: error\ndata: {"type":"provider.error","error":{"code":"failed","message":"went wrong"}}\n\n',
-        b'data: {"type":"error","error":{"code":"failed","message":"went wrong"}}\n\n',
-        b'event: response.failed\ndata: {"type":"response.failed","response":{"status":"failed",'
-        b'"error":{"code":"failed","message":"went wrong"}}}\n\n',
+        b'event: error\ndata: {"type":"provider.error","error":{"code":"failed","message":"token=payload-secret"}}\n\n',
+        b'data: {"type":"provider.error","error":{"code":"failed","message":"token=payload-secret"}}\n\n',
+        b'data: {"code":"failed","message":"token=payload-secret"}\n\n',
+        b'event: response.failed\ndata: {"type":"response.failed","response":{"id":"resp-1","status":"failed",'
+        b'"error":{"code":"failed","message":"token=payload-secret"}}}\n\n',
     ],
-    ids=["event-error", "data-only-error", "response-failed"],
+    ids=["event-error", "typed-nested-error", "top-level-fields", "response-failed"],
 )
-async def test_an_error_frame_after_output_reaches_the_client(proxy, upstream, frame: bytes) -> None:
-    """CPA TestForwardResponsesStreamSanitizesPayloadErrorsAndStopsAtFailure and
-    TestResponsesSSEFramerUsesErrorEventOverPayloadType: after a delta, the upstream sends
-    an error frame and ends. The client gets that error as the upstream wrote it, and no
-    failure of ours is added after it.
+async def test_an_error_frame_after_output_is_made_safe_and_ends_the_stream(
+    proxy, upstream, frame: bytes
+) -> None:
+    """CPA TestForwardResponsesStreamSanitizesPayloadErrorsAndStopsAtFailure: after a delta,
+    one chunk holds an error frame (an ``error`` event with another payload type, a
+    data-only payload with a nested ``error``, a data-only payload with top-level ``code``
+    and ``message``, a ``response.failed``) and then a ``response.completed``. The client
+    gets that one error with ``token=[REDACTED]`` for the secret, nothing after it (the
+    completion is dropped), and no failure of ours added.
 
-    Our difference: a pass-through stream relays the upstream's own error event rather
-    than rewriting it into ``response.failed``, and does not scan each chunk for one (the
-    hot path); CPA also drops a ``response.completed`` sent after the failure, which no
-    real upstream does."""
-    upstream.chunks = [DELTA, frame]
+    Our difference: the error keeps its kind (an ``error`` stays an ``error``, a
+    ``response.failed`` keeps its response's id), where CPA rewrites every one into
+    ``response.failed`` for Codex (and into ``error`` for other clients)."""
+    upstream.chunks = [DELTA, frame + COMPLETED]
     status, _, body = await post(proxy, CODEX_UA)
     assert status == 200
-    assert b"went wrong" in body
-    assert events_lenient(body).count("response.failed") == (1 if b"response.failed" in frame else 0)
+    assert b"payload-secret" not in body and b"token=[REDACTED]" in body
+    assert b"response.completed" not in body
+    got = events(body)
+    assert got[0][1]["delta"] == "partial" and len(got) == 2
+    name, payload = got[1]
+    assert name == (frame.split(b"\n")[0][7:].decode() if frame.startswith(b"event:") else "")
+    if name == "response.failed":
+        assert payload["response"]["id"] == "resp-1"
+        assert payload["response"]["error"] == {"code": "failed", "message": "token=[REDACTED]"}
+    elif "error" in payload:
+        assert payload == {
+            "type": "provider.error",
+            "error": {"code": "failed", "message": "token=[REDACTED]"},
+        }
+    else:
+        assert payload == {"code": "failed", "message": "token=[REDACTED]"}
     assert body.endswith(b"\n\n")
+
+
+DEBUG_SECRET = "super-secret-provider-debug-value"
+MESSAGE_SECRET = "super-secret-provider-message-value"
+
+
+async def test_an_error_event_loses_its_debug_dump_and_secrets(proxy, upstream) -> None:
+    """CPA TestForwardResponsesStreamSanitizesDiagnosticErrorDetails: after a delta, the
+    upstream's error carries a secret inside its message (``{"api_key": ...}``) and a
+    ``debug`` member with another key and an 8 KiB trace. The client keeps the safe
+    structured fields (the code, the message with the key redacted) and never sees the
+    secrets or the dump: the openai SDK raises the message."""
+    raw = {
+        "type": "error",
+        "error": {
+            "type": "server_error",
+            "code": "upstream_failed",
+            "message": 'upstream failed: {"api_key":"' + MESSAGE_SECRET + '"}',
+        },
+        "debug": {"api_key": DEBUG_SECRET, "trace": "x" * 8192},
+    }
+    upstream.chunks = [DELTA, b"event: error\ndata: " + orjson.dumps(raw) + b"\n\n"]
+    status, _, body = await post(proxy)
+    assert status == 200 and len(body) < 1024
+    assert DEBUG_SECRET.encode() not in body and MESSAGE_SECRET.encode() not in body
+    assert b"upstream failed" in body and b"upstream_failed" in body and b"debug" not in body
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        with pytest.raises(openai.APIError, match="upstream failed") as info:
+            async for _ in await client.responses.create(model="codex-model", input="hi", stream=True):
+                pass
+    assert MESSAGE_SECRET not in str(info.value) and "[REDACTED]" in str(info.value)
+
+
+async def test_a_nested_response_error_keeps_its_four_fields(proxy, upstream) -> None:
+    """CPA TestForwardResponsesStreamPreservesNestedResponseError: a ``response.failed``
+    whose ``response.error`` has ``type``, ``code``, ``message`` and ``param`` reaches the
+    client with all four; the openai SDK reads the failure's code and message."""
+    error = {
+        "type": "server_error",
+        "code": "upstream_failed",
+        "message": "nested response failure",
+        "param": "input",
+    }
+    failed = {"type": "response.failed", "response": {"id": "resp-1", "status": "failed", "error": error}}
+    upstream.chunks = [DELTA, b"event: response.failed\ndata: " + orjson.dumps(failed) + b"\n\n"]
+    _, _, body = await post(proxy, CODEX_UA)
+    assert events(body)[-1][1]["response"]["error"] == error
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        kinds = []
+        async for event in await client.responses.create(model="codex-model", input="hi", stream=True):
+            kinds.append(event.type)
+            if event.type == "response.failed":
+                assert event.response.error is not None
+                assert event.response.error.code == "upstream_failed"
+                assert event.response.error.message == "nested response failure"
+    assert kinds[-1] == "response.failed"
+
+
+async def test_error_fields_are_cut_at_their_limits(proxy, upstream) -> None:
+    """CPA's limits (responsesStreamErrorMessageLimit 2048, responsesStreamErrorFieldLimit
+    256, ``truncateResponsesStreamErrorText``): a message longer than 2048 characters is
+    cut to 2048 and ends in ``…``, a code longer than 256 to 256 and ``…``; characters, not
+    bytes (a multi-byte message is cut at the same count); one that fits is left whole.
+
+    Our differences: a numeric member of the error (Codex's ``resets_in_seconds``) is kept,
+    where CPA keeps only the four text fields: a number hides no secret and Codex reads it
+    off a usage limit; a string member beyond the four (``plan_type``) is dropped as CPA
+    drops it. A bearer token is redacted before the ``key: value`` pattern runs, so
+    ``Authorization: Bearer <token>`` loses the token (CPA runs the key pattern first and
+    redacts only the word ``Bearer``)."""
+    error = {
+        "type": "usage_limit_reached",
+        "code": "c" * 300,
+        "message": "é" * 3000,
+        "param": "Authorization: Bearer sk-live-abcdefgh12345678",
+        "resets_in_seconds": 42,
+        "plan_type": "plus",
+    }
+    upstream.chunks = [DELTA, b"data: " + orjson.dumps({"type": "error", "error": error}) + b"\n\n"]
+    _, _, body = await post(proxy)
+    got = events(body)[-1][1]["error"]
+    assert got["message"] == "é" * 2048 + "…" and got["code"] == "c" * 256 + "…"
+    assert got["type"] == "usage_limit_reached" and got["resets_in_seconds"] == 42
+    assert "plan_type" not in got and b"sk-live" not in body
+    assert got["param"] == "Authorization: [REDACTED] [REDACTED]"
 
 
 async def test_a_data_only_error_flushed_at_eof_is_dispatched(proxy, upstream) -> None:

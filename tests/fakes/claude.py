@@ -6,6 +6,11 @@ messages routes under ``/coding``. Auth: ``x-api-key`` or ``Authorization: Beare
 Errors: ``{"type":"error","error":{"type","message"},"request_id"}`` with a ``request-id``
 header; 429s may carry ``anthropic-ratelimit-unified-*`` headers (``Behavior.unified``).
 
+A gateway in front of it may compress its answers (``compression``, per API key, ``None``
+for any): gzip or zstd, named in ``Content-Encoding`` or not (a gateway that compresses
+without saying so), or broken (bytes that do not decode under the coding named); a stream
+is compressed frame by frame, each flushed, so the proxy decodes it as it comes.
+
 Thinking is checked as strictly as Anthropic does: every ``thinking`` block sent back must
 carry a signature this fake issued (an ``E...`` protobuf envelope shaped like Anthropic's,
 with an HMAC over its nonce), and with thinking on, the assistant turn whose tool calls the
@@ -20,16 +25,19 @@ import binascii
 import hashlib
 import hmac
 import os
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import orjson
 from aiohttp import web
+from backports.zstd import ZstdCompressor
 
 from tests.fakes.dialog import Reply, Tool, Turn, decide, estimate_tokens, new_id, text_of
 from tests.fakes.server import RECORD, Behavior, FakeServer, iter_chunks, sse
 
-__all__ = ["ClaudeFake"]
+__all__ = ["ClaudeFake", "Compression"]
 
 _SECRET = b"fake-claude-signing-key"
 _THINKING_FIRST = (
@@ -53,11 +61,87 @@ _TYPES = {
 _STREAM_TYPES = {"overloaded": "overloaded_error"}
 
 
+@dataclass
+class Compression:
+    """How a gateway compresses an answer: ``coding`` (``gzip`` or ``zstd``), whether a
+    ``Content-Encoding`` header names it, and whether the bytes are ``broken`` (not that
+    coding at all: a body that fails to decode)."""
+
+    coding: str = "gzip"
+    labelled: bool = False
+    broken: bool = False
+
+    def compressor(self) -> Any:
+        return ZstdCompressor() if self.coding == "zstd" else zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+
+    def piece(self, compressor: Any, data: bytes) -> bytes:
+        """``data`` compressed and flushed, so the reader can decode it at once."""
+        if self.broken:
+            return b"not-a-valid-" + self.coding.encode() + b"-stream"
+        flush = ZstdCompressor.FLUSH_BLOCK if self.coding == "zstd" else zlib.Z_SYNC_FLUSH
+        return bytes(compressor.compress(data) + compressor.flush(flush))
+
+    def whole(self, data: bytes) -> bytes:
+        if self.broken:
+            return b"not-a-valid-" + self.coding.encode() + b"-stream"
+        compressor = self.compressor()
+        return bytes(compressor.compress(data) + compressor.flush())
+
+
 class ClaudeFake(FakeServer):
     """Fake of api.anthropic.com."""
 
     kind = "claude"
     default_models: ClassVar[tuple[str, ...]] = ("claude-sonnet-4-6", "claude-opus-4-8", "claude-haiku-4-5")
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        # API key (None: any) -> how a gateway compresses the answers to it
+        self.compression: dict[str | None, Compression] = {}
+
+    def reset(self) -> None:
+        super().reset()
+        self.compression.clear()
+
+    def build_app(self) -> web.Application:
+        app = super().build_app()
+        app.middlewares.insert(0, self._compress)
+        return app
+
+    def _compression(self, request: web.Request) -> Compression | None:
+        rec = request.get(RECORD)
+        key = rec.key if rec is not None else None
+        return self.compression.get(key) or self.compression.get(None)
+
+    @web.middleware
+    async def _compress(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """A whole answer (JSON or an error) compressed as ``compression`` says."""
+        resp = await handler(request)
+        how = self._compression(request)
+        if how is None or not isinstance(resp, web.Response) or resp.body is None:
+            return resp
+        resp.body = how.whole(bytes(resp.body))  # type: ignore[arg-type]
+        if how.labelled:
+            resp.headers["Content-Encoding"] = how.coding
+        return resp
+
+    async def _compressed_stream(
+        self, request: web.Request, frames: Iterable[bytes], how: Compression
+    ) -> web.StreamResponse:
+        headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        if how.labelled:
+            headers["Content-Encoding"] = how.coding
+        resp = web.StreamResponse(headers=headers)
+        await resp.prepare(request)
+        compressor = how.compressor()
+        for frame in frames:
+            await resp.write(how.piece(compressor, frame))
+            if how.broken:
+                break
+        if not how.broken:
+            await resp.write(bytes(compressor.flush()))
+        await resp.write_eof()
+        return resp
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/v1/messages", self._messages)
@@ -83,6 +167,9 @@ class ClaudeFake(FakeServer):
         reply = decide("claude", turn_of(body), beh.text if beh else None, "toolu_01")
         message = _message(body, reply, _usage(request, body, reply))
         if body.get("stream") is True:
+            how = self._compression(request)
+            if how is not None:
+                return await self._compressed_stream(request, _events(message), how)
             return await self.stream(request, _events(message))
         return self.json_response(message)
 

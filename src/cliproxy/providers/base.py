@@ -194,6 +194,9 @@ class Provider(ABC):
     format_dependent: ClassVar[bool] = False
     # every answer comes in an envelope: ``unwrap_body`` / ``unwrap_chunk`` take it off
     wraps_payloads: ClassVar[bool] = False
+    # an answer that starts with gzip's or zstd's magic number though no Content-Encoding
+    # said so is decoded all the same (Claude, as CPA's executor; ``decoding.undeclared``)
+    sniffs_compression: ClassVar[bool] = False
     # the client this provider's requests go through; ``None``: the shared HTTP client
     transport: UpstreamClient | None = None
 

@@ -92,7 +92,6 @@ _NAMES = 4096
 _NOT_COUNTED = ("metadata", "context_management", "diagnostics")
 # a gateway's answers to a count_tokens path it does not serve
 _NO_COUNT_ENDPOINT = frozenset((404, 405, 501))
-_MAGIC_FIRST = (b"\x1f", b"\x28")  # the first byte of gzip's and zstd's magic numbers
 
 
 class ClaudeProvider(Provider):
@@ -102,6 +101,9 @@ class ClaudeProvider(Provider):
     # an API key goes as x-api-key to Anthropic's host (a delegate to another
     # Anthropic-compatible upstream, Kimi, sends every credential as a bearer token)
     api_key_header: ClassVar[bool] = True
+    # a gateway that gzips (or zstd-compresses) without a Content-Encoding is read all the
+    # same, success or error (CPA's decodeResponseBody sniffs the magic bytes)
+    sniffs_compression: ClassVar[bool] = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -465,7 +467,7 @@ class ClaudeProvider(Provider):
         exhausts the credential, fast request or not. Otherwise a fast-mode credits
         refusal, and any error a fast-mode request to Anthropic gets, belong to the request:
         to the client as they are, no cooldown, no other credential."""
-        if body[:1] in _MAGIC_FIRST:  # compressed, though no Content-Encoding said so (CPA)
+        if body.startswith(decoding.MAGIC_FIRST):  # compressed, though no Content-Encoding said so (CPA)
             body = decoding.sniffed(body)
         err = super().classify(status, headers, body, credential_id)
         claude_limits.scope(err, status, headers, body)

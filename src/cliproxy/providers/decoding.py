@@ -1,13 +1,16 @@
 """Response body decoders of the protocol-level upstream client (:mod:`.fasthttp`):
 gzip, deflate (with or without its zlib wrapper), zstd and, when ``brotli`` is installed, br,
-as aiohttp's ``auto_decompress`` decodes them."""
+as aiohttp's ``auto_decompress`` decodes them; and, for a provider that asks for it
+(``Provider.sniffs_compression``: Claude, as CPA), a body compressed with gzip or zstd
+although no ``Content-Encoding`` said so, known by its magic number (:func:`undeclared`)."""
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from cliproxy.providers.transport import UpstreamNetworkError
+from cliproxy.providers.transport import UndecodableBody, UpstreamNetworkError
 
 
 class _NoZstdError(Exception):
@@ -27,7 +30,16 @@ try:
 except ImportError:
     brotli = None
 
-__all__ = ["Decoder", "decoder_for", "decodes", "sniffed"]
+__all__ = [
+    "MAGIC_FIRST",
+    "Decoder",
+    "decode",
+    "decoder_for",
+    "decodes",
+    "sniffed",
+    "undeclared",
+    "undeclared_body",
+]
 
 
 class Decoder(Protocol):
@@ -97,7 +109,39 @@ def decoder_for(encoding: str) -> Decoder | None:
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+# the first byte of either magic number: the one test a body that is neither pays (no JSON
+# or SSE body starts with it); ``undeclared`` then reads the whole magic (4 bytes at most)
+MAGIC_FIRST = (b"\x1f", b"\x28")
 SNIFF_LIMIT = 1 << 20  # at most this much of a sniffed body is decoded
+
+
+def undeclared(head: bytes) -> Decoder | None:
+    """The decoder of a body that starts (``head``: its first bytes, 4 are enough) with
+    gzip's or zstd's magic number although the answer named no ``Content-Encoding``: a
+    gateway that compresses without saying so, which CPA's Claude executor decodes all the
+    same (``decodeResponseBody``). None for any other start, or zstd with no zstd package."""
+    if head.startswith(_GZIP_MAGIC):
+        return _Zlib(True)
+    if head.startswith(_ZSTD_MAGIC) and ZstdDecompressor is not None:
+        return _NoFlush(ZstdDecompressor())
+    return None
+
+
+def decode(step: Callable[..., bytes], *data: bytes) -> bytes:
+    """One decoder step (``decompress`` of ``data``, or ``flush``), its failure an
+    :class:`UndecodableBody` (a broken read, in the transport contract)."""
+    try:
+        return step(*data)
+    except Exception as exc:  # zlib.error, zstd errors
+        raise UndecodableBody(f"cannot decode the upstream body: {exc}") from exc
+
+
+def undeclared_body(body: bytes) -> bytes:
+    """A whole body decoded when :func:`undeclared` knows its magic number, else as it is."""
+    decoder = undeclared(body[:4])
+    if decoder is None:
+        return body
+    return decode(decoder.decompress, body) + decode(decoder.flush)
 
 
 def sniffed(body: bytes, limit: int = SNIFF_LIMIT) -> bytes:

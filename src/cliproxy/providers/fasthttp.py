@@ -43,7 +43,7 @@ from yarl import URL
 from cliproxy.providers.decoding import Decoder, decoder_for
 from cliproxy.providers.fastconn import GO, HIGH_WATER, NEVER, PAUSE, Conn, Origin, Push
 from cliproxy.providers.fastwire import Headers, head_bytes, head_template
-from cliproxy.providers.transport import UpstreamNetworkError, UpstreamResponse
+from cliproxy.providers.transport import UndecodableBody, UpstreamNetworkError, UpstreamResponse
 
 __all__ = ["DNS_TTL", "HIGH_WATER", "KEEPALIVE", "MAX_IDLE", "FastHttpClient", "FastResponse", "Unsupported"]
 
@@ -259,7 +259,7 @@ class FastResponse:
             return step(data) if data else step()
         except Exception as exc:  # zlib.error, zstd / brotli errors
             self.release(broken=True)
-            raise ConnectionError(f"cannot decode the upstream body: {type(exc).__name__}") from exc
+            raise UndecodableBody(f"cannot decode the upstream body: {exc}") from exc
 
     def release(self, broken: bool = False) -> None:
         """Back to the pool when the answer is in whole and keep-alive holds, else closed."""

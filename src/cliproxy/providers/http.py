@@ -42,10 +42,12 @@ from contextvars import ContextVar
 from typing import Any, Protocol, cast
 
 import aiohttp
+from aiohttp.http_exceptions import ContentEncodingError
 
 from cliproxy.providers.fasthttp import KEEPALIVE, MAX_IDLE, FastHttpClient
 from cliproxy.providers.transport import (
     ConnectionEnded,
+    UndecodableBody,
     UpstreamNetworkError,
     UpstreamResponse,
     network_error,
@@ -139,9 +141,14 @@ class AiohttpResponse(aiohttp.ClientResponse):
 
 def _broken(exc: aiohttp.ClientError) -> ConnectionError:
     """aiohttp's failure as the transport contract's: the upstream closing the connection
-    (before the headers, or inside a body it then leaves short) is a ``ConnectionEnded``."""
-    ended = isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError))
-    broke = (ConnectionEnded if ended else ConnectionError)(f"{type(exc).__name__}: {exc}")
+    (before the headers, or inside a body it then leaves short) is a ``ConnectionEnded``,
+    a body that does not decode under its Content-Encoding an ``UndecodableBody``."""
+    kind: type[ConnectionError] = ConnectionError
+    if isinstance(exc.__cause__, ContentEncodingError):
+        kind = UndecodableBody
+    elif isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
+        kind = ConnectionEnded
+    broke = kind(f"{type(exc).__name__}: {exc}")
     broke.__cause__ = exc
     return broke
 

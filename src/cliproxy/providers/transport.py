@@ -12,7 +12,8 @@ The error contract every transport keeps (so the pipeline needs no library's typ
   sends no headers in time (502, 504 on a timeout);
 - ``read`` and ``chunks`` raise ``TimeoutError`` when the upstream went silent and
   ``ConnectionError`` when the connection broke (``ConnectionEnded`` when the upstream
-  ended it: an EOF, a WebSocket closed); ``network_error`` turns either into an
+  ended it: an EOF, a WebSocket closed; ``UndecodableBody`` when the body does not
+  decode under the compression it named); ``network_error`` turns either into an
   ``UpstreamNetworkError`` that says what was being read.
 
 Every ``UpstreamNetworkError`` is raised ``from`` the failure underneath, so that
@@ -25,11 +26,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Protocol
 
+import orjson
+
 from cliproxy.errors import UpstreamError
 
 __all__ = [
     "ConnectionEnded",
     "ReadAnswer",
+    "UndecodableBody",
     "UpstreamClient",
     "UpstreamNetworkError",
     "UpstreamResponse",
@@ -74,6 +78,13 @@ class ConnectionEnded(ConnectionError):
     """The upstream ended the connection before its answer was whole: it closed the
     connection (an EOF, before the headers or inside the body), or closed its WebSocket
     normally (1000), going away (1001) or without a close frame (1006)."""
+
+
+class UndecodableBody(ConnectionError):
+    """The body does not decode under the compression its ``Content-Encoding`` named (or
+    its magic bytes showed). A success answer's is a broken read like any other (the
+    credential cools, the request goes on: CPA's executor error without a status); an
+    error answer's keeps the upstream's status (:func:`read_body`)."""
 
 
 class UpstreamNetworkError(UpstreamError):
@@ -122,10 +133,16 @@ def network_error(exc: BaseException, while_: str) -> UpstreamNetworkError:
 
 
 async def read_body(resp: UpstreamResponse) -> bytes:
-    """The whole body of ``resp``, released after; network failures as ``UpstreamNetworkError``."""
+    """The whole body of ``resp``, released after; network failures as ``UpstreamNetworkError``.
+    An error answer whose body does not decode (:class:`UndecodableBody`) is read as an
+    error object that says so (``{"error": {"message": ...}}``, which every client format
+    renders): the answer keeps its status, as CPA's ``failed to decode error response
+    body`` does, instead of becoming a network failure of ours."""
     try:
         return await resp.read()
     except (TimeoutError, ConnectionError) as exc:
+        if isinstance(exc, UndecodableBody) and resp.status >= 400:
+            return orjson.dumps({"error": {"message": f"failed to decode error response body: {exc}"}})
         raise network_error(exc, "while sending the body") from exc
     finally:
         resp.release()

@@ -18,7 +18,7 @@ import orjson
 from aiohttp import web
 
 from cliproxy.errors import CliproxyError, CooldownError, RequestError, UpstreamError, clip
-from cliproxy.formats import Format
+from cliproxy.formats import Format, stream_errors
 from cliproxy.formats.claude import error_type_for
 from cliproxy.times import format_utc
 
@@ -29,6 +29,7 @@ __all__ = [
     "exception_response",
     "gemini_status",
     "openai_error_type",
+    "stream_error_response",
 ]
 
 _JSON = "application/json"
@@ -208,3 +209,20 @@ def exception_response(fmt: Format, exc: CliproxyError) -> web.Response:
     return error_response(
         fmt, exc.status, exc.message, headers=headers, code=exc.code, type=exc.error_type, param=param
     )
+
+
+def stream_error_response(fmt: Format, exc: CliproxyError) -> web.Response:
+    """:func:`exception_response` for a stream request: a Responses client's upstream error
+    keeps only its bounded, redacted ``type`` / ``code`` / ``message`` / ``param``
+    (``cliproxy.formats.stream_errors``, CPA ``sanitizeResponsesInitialErrorMessage``); an
+    error of our own (a cooldown, a bad request) and other formats' are as ever."""
+    resp = exception_response(fmt, exc)
+    if fmt is not Format.RESPONSES or not isinstance(exc, UpstreamError) or isinstance(exc, CooldownError):
+        return resp
+    body = resp.body if isinstance(resp.body, bytes) else b""
+    err = stream_errors.safe_error_body(body) or stream_errors.safe_error(exc.message)
+    kind, code = openai_error_type(exc.status)
+    err.setdefault("type", kind)
+    err.setdefault("code", code)
+    resp.body = orjson.dumps({"error": err})
+    return resp

@@ -23,7 +23,7 @@ from cliproxy.models.listing import grok_shell_models
 from cliproxy.pipeline import Call, Reply, StreamReply
 from cliproxy.providers.codex_search import ACTION as SEARCH
 from cliproxy.server import keepalive
-from cliproxy.server.errors import exception_response
+from cliproxy.server.errors import exception_response, stream_error_response
 from cliproxy.server.fast.exchange import AiohttpExchange, Exchange
 from cliproxy.server.images import image_call
 from cliproxy.translate import completions
@@ -252,7 +252,7 @@ async def run(ex: Exchange, call: Call, convert: Convert | None = None) -> None:
 
 def _failure(ex: Exchange, call: Call, exc: CliproxyError) -> tuple[web.Response, bytes]:
     """The error answer of a failed call and its body, recorded on the call's trace."""
-    resp = exception_response(ex.format, exc)
+    resp = (stream_error_response if call.stream else exception_response)(ex.format, exc)
     body = resp.body if isinstance(resp.body, bytes) else b""  # error responses are built from bytes
     trace = call.trace
     if trace is not None:

@@ -31,6 +31,7 @@ import orjson
 
 from cliproxy.calls import SSE_HEADERS, Call
 from cliproxy.formats import Format
+from cliproxy.formats.stream_errors import safe_error_body
 
 if TYPE_CHECKING:
     from cliproxy.server.fast.exchange import Exchange
@@ -98,23 +99,18 @@ def error_frame(fmt: Format, body: bytes, headers: Mapping[str, str] | None = No
 
 
 def _responses_error(body: bytes, headers: Mapping[str, str]) -> bytes:
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        parsed = {"error": {"message": body.decode("utf-8", "replace")}}
-    err = parsed.get("error") if isinstance(parsed, dict) else None
-    err = err if isinstance(err, dict) else {"message": str(parsed)}
+    err = safe_error_body(body)  # bounded and redacted (it is already, from ``_failure``)
     message = str(err.get("message") or "upstream error")
     code = err.get("code") or err.get("type") or "server_error"
     if _codex_client(headers):
-        failed = {"status": "failed", "error": {"code": code, "message": message}}
+        failed = {"status": "failed", "error": {**err, "code": code, "message": message}}
         data = {"type": "response.failed", "sequence_number": 0, "response": failed}
         return b"event: response.failed\ndata: " + orjson.dumps(data) + b"\n\n"
     data = {
         "type": "error",
         "code": code,
         "message": message,
-        "param": None,
+        "param": err.get("param"),
         "sequence_number": 0,
         "error": err,
     }

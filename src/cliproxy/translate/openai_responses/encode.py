@@ -19,6 +19,7 @@ import orjson
 
 from cliproxy.formats import openai_responses as wire
 from cliproxy.formats.sse import frame
+from cliproxy.formats.stream_errors import safe_error
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamEncoder
 from cliproxy.translate.carriers import call_carrier, carrier_of
@@ -371,7 +372,7 @@ class ResponsesEncoder(StreamEncoder):
         self._done = True
         resp = self._final("failed")
         code = ev.code or _ERROR_CODES.get(ev.status, "server_error")
-        resp["error"] = {"code": code, "message": ev.message}
+        resp["error"] = safe_error({"code": code, "message": ev.message})  # bounded, redacted
         resp["usage"] = wire.usage_to_wire(self._usage) if self._usage else None
         return out + self._emit("response.failed", {"response": resp})
 

@@ -1,0 +1,139 @@
+"""A Responses stream relayed as it is, except its upstream's error events.
+
+Same format in and out (a Codex or Responses upstream, a Responses client): the bytes flow
+untouched (:class:`~cliproxy.translate.stream.Passthrough`), but an in-stream error event
+(``error``, ``response.failed``, ``response.error``, or any payload with a non-null
+``error`` / ``response.error``, or a top-level ``code`` with a ``message``) is written
+again with only what the client may see of it (``cliproxy.formats.stream_errors``: the
+error's fields bounded and redacted, a ``debug`` dump dropped), and nothing after it goes
+out: the failure ends the stream (CPA's ``responsesSSEFramer.repairErrorPayload``). The
+event keeps its kind: an ``error`` stays an ``error`` (CPA turns it into ``response.failed``
+for Codex clients and the reverse for others).
+
+The cost on the success path is two ``bytes.find`` a chunk (``"error"``, ``"code"``, with
+their quotes: a JSON key or value, never text inside a string, whose quotes are escaped);
+only a chunk that has one is cut into events and the suspect ones parsed (a
+``response.created`` / ``response.completed``, whose ``"error":null`` matches). An event
+split across reads whose first part already names an error (its ``event:`` line, its
+``"error"``) is held back until it is whole; one whose first part names nothing yet went
+out as it came and cannot be rewritten.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import orjson
+
+from cliproxy.formats.stream_errors import FIELD_LIMIT, bound, is_error_payload, redact, safe_payload
+from cliproxy.translate import ir
+from cliproxy.translate.adapter import StreamDecoder, UsageSniffer
+from cliproxy.translate.stream import Passthrough
+
+__all__ = ["ResponsesPassthrough"]
+
+_EVENT_END = re.compile(rb"\r?\n\r?\n")
+_ERROR_EVENTS = frozenset({"error", "response.failed", "response.error"})
+_HOLD_LIMIT = 1 << 20  # an error event held back longer than this ends the stream instead
+_relay = Passthrough.feed  # (called as a plain function: no ``super()`` per chunk)
+
+
+def _suspect(data: bytes) -> bool:
+    return data.find(b'"error"') >= 0 or data.find(b'"code"') >= 0
+
+
+def _names_error(data: bytes) -> bool:
+    """An unfinished event that already shows it is an error (its name or its member)."""
+    return (
+        data.find(b'"error"') >= 0
+        or data.find(b"event: error") >= 0
+        or data.find(b"event: response.failed") >= 0
+        or data.find(b"event: response.error") >= 0
+    )
+
+
+class ResponsesPassthrough(Passthrough):
+    """:class:`Passthrough` for a Responses client, with its upstream's error events made
+    safe (see the module). ``scrub`` (optional) also runs over a rewritten event's bytes:
+    the credential's own secrets (``providers.secrets.without_secrets``)."""
+
+    __slots__ = ("_scrub", "_tail")
+
+    def __init__(
+        self,
+        decoder: StreamDecoder,
+        sniffer: UsageSniffer | None = None,
+        *,
+        scrub: Callable[[bytes], bytes] | None = None,
+    ) -> None:
+        super().__init__(decoder, sniffer)
+        self._scrub = scrub
+        self._tail = b""  # the start of an error event, held until it is whole
+
+    def feed(self, chunk: bytes) -> bytes:
+        out = _relay(self, chunk)
+        if self._tail:
+            out, self._tail = self._tail + out, b""
+        elif out.find(b'"error"') < 0 and out.find(b'"code"') < 0:  # ``_suspect``, inline: per chunk
+            return out
+        return self._screen(out)
+
+    def finish(self) -> bytes:
+        out = super().finish()
+        tail, self._tail = self._tail, b""
+        if self.ended:
+            return b""
+        if not tail and not _suspect(out):
+            return out
+        screened = self._screen(tail + out + b"\n\n")  # a last event with no blank line after it
+        if self.ended:
+            return screened
+        # the start of an error event that never became a whole one is not relayed (CPA
+        # drops a last frame it cannot parse); the stream then ends in our own failure
+        return b"" if tail else out
+
+    def _screen(self, out: bytes) -> bytes:
+        """``out`` with its first error event rewritten and what follows it dropped; an
+        unfinished error event at its end is held back."""
+        pos = 0
+        for m in _EVENT_END.finditer(out):
+            safe = self._rewrite(out[pos : m.start()])
+            if safe is not None:
+                self.ended = True
+                return out[:pos] + safe
+            pos = m.end()
+        rest = out[pos:]
+        if rest and _names_error(rest):
+            if len(rest) > _HOLD_LIMIT:
+                self.late_error = ir.Error("upstream sent an error event too large to relay", status=502)
+                self.ended = True
+                return out[:pos]
+            self._tail = rest
+            return out[:pos]
+        return out
+
+    def _rewrite(self, event: bytes) -> bytes | None:
+        """The safe form of ``event`` (one SSE event, no blank line) when it is an error."""
+        if not _suspect(event):
+            return None
+        name, data = "", []
+        for line in event.splitlines():
+            if line.startswith(b"data:"):
+                data.append(line[5:].strip())
+            elif line.startswith(b"event:"):
+                name = line[6:].strip().decode("utf-8", "replace")
+        try:
+            obj = orjson.loads(b"\n".join(data))
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(obj, dict):
+            return None
+        kind = obj.get("type")
+        if name not in _ERROR_EVENTS and kind not in _ERROR_EVENTS and not is_error_payload(obj):
+            return None
+        body = orjson.dumps(safe_payload(obj))
+        if self._scrub is not None:
+            body = self._scrub(body)
+        head = b"event: " + bound(redact(name), FIELD_LIMIT).encode() + b"\n" if name else b""
+        return head + b"data: " + body + b"\n\n"
