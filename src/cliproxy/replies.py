@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -27,10 +28,12 @@ from cliproxy.formats import Format, claude, gemini, openai_chat, openai_respons
 from cliproxy.providers import decoding
 from cliproxy.providers.base import RewriteError
 from cliproxy.providers.fastconn import GO, STOP, Push
+from cliproxy.providers.secrets import without_secrets
 from cliproxy.providers.transport import UpstreamResponse, network_error, read_body
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import unwraps
 from cliproxy.translate.collect import Collector
+from cliproxy.translate.openai_responses.passthrough import ResponsesPassthrough
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.stream import Passthrough, StreamTranslator
 from cliproxy.upstream_body import Mapped, source_relay, undeclared, unwrapped
@@ -39,7 +42,7 @@ if TYPE_CHECKING:
     from cliproxy.plugins.flow import Flow
 
 # read per request: a global, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
-_GEMINI, _OPENAI, _RESPONSES = Format.GEMINI, Format.OPENAI, Format.RESPONSES
+_GEMINI, _OPENAI, _RESPONSES, _CODEX = Format.GEMINI, Format.OPENAI, Format.RESPONSES, Format.CODEX
 
 __all__ = [
     "compact_reply",
@@ -287,7 +290,11 @@ async def open_stream(
     reframe = call.format is _GEMINI and call.alt != "sse"
     same = attempt.fmt == call.format or (call.format is _RESPONSES and attempt.provider.streams_responses)
     if same and alias is None and not reframe:
-        tr = Passthrough(reg.adapter(attempt.fmt).stream_decoder(None))  # usage: sniffed on the way out
+        decoder = reg.adapter(attempt.fmt).stream_decoder(None)  # usage: sniffed on the way out
+        if call.format is _RESPONSES or call.format is _CODEX:  # its upstream's error events made safe
+            tr = ResponsesPassthrough(decoder, scrub=partial(without_secrets, cred=attempt.cred))
+        else:
+            tr = Passthrough(decoder)
         if wrapped:  # the client gets the bytes: unwrapped
             chunks = unwrapped(chunks, attempt.provider, resp)
         if call.format is _OPENAI and not openai_chat.asks_usage(call.body):  # asked upstream, not here
@@ -445,7 +452,7 @@ class _Rest(LazyStream):
             log.warning("upstream stream for %s broke: %s", self.call.model, tr.late_error.message)
             return _stream_error(self.reg, self.call, tr, tr.late_error)
         out = tr.finish()
-        if self.call.format in _END_EVENTS:
+        if self.call.format in _END_EVENTS and not tr.ended:  # (ended: at the upstream's error event)
             out += self._unterminated(out or self.last)
         return out
 
