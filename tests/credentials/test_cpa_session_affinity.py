@@ -388,3 +388,31 @@ async def test_session_binding_expires_after_ttl(clock):
         assert (await pool.pick("m", session_key="s")).id == first
     clock.advance(61)
     assert await pool.state.get_binding("mixed::s::m", 60, refresh=False) is None
+
+
+async def test_a_shared_prompt_key_keeps_each_conversations_binding(clock):
+    """TestSessionAffinitySelectorSharedPromptKeyPreservesConversationAliases: two
+    conversations sharing one prompt_cache_key share its credential, and each conversation
+    alone still finds it (the second binding took the first's aliases along; before, it
+    dropped them and conversation A was given the next credential)."""
+    pool = make_pool(clock, ["auth-a", "auth-b"])
+    keys = [
+        extract_session_keys(None, {"conversation": {"id": c}, "prompt_cache_key": "shared"}) for c in "ab"
+    ]
+    first = (await pool.pick("gpt-test", session_key=keys[0][0], session_fallback_key=keys[0][1])).id
+    second = (await pool.pick("gpt-test", session_key=keys[1][0], session_fallback_key=keys[1][1])).id
+    assert second == first
+    for conversation in ("conv:a", "conv:b"):
+        assert (await pool.pick("gpt-test", session_key=conversation)).id == first
+
+
+async def test_prompt_key_traffic_keeps_the_conversation_alias_alive(clock):
+    """TestSessionAffinitySelectorPrimaryTrafficKeepsConversationAliasAlive: requests that
+    carry only the prompt key refresh the whole group, so the conversation alone still
+    finds the credential after more than a TTL of such traffic."""
+    pool = make_pool(clock, ["auth-a", "auth-b"])
+    first = (await pool.pick("gpt-test", session_key="pck:shared", session_fallback_key="conv:c")).id
+    for _ in range(3):
+        clock.advance(40)  # the 60 s TTL, refreshed by the prompt key each time
+        assert (await pool.pick("gpt-test", session_key="pck:shared")).id == first
+    assert (await pool.pick("gpt-test", session_key="conv:c")).id == first

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from cliproxy.state.base import CooldownRecord, StateBackend, smooth_weighted_pick
+from typing import Any
+
+from cliproxy.state.base import CooldownRecord, StateBackend, binding_group, smooth_weighted_pick
 from cliproxy.state.memory import MemoryState
 
 
@@ -65,6 +67,46 @@ async def test_bindings_ttl_refresh_and_groups():
     assert await state.delete_binding("p", "a")
     clock.now += 20
     assert await state.get_binding("f", 10) is None
+    await alias_facts(state, clock)
+
+
+async def alias_facts(state: Any, clock: Any) -> None:
+    """How one session's binding keys (aliases) move and are capped, as CPA's
+    SessionCache.SetAliases (sdk/cliproxy/auth/session_cache.go); every backend holds them."""
+    await state.set_binding(("p", "f"), "a", 10)
+    await state.set_binding(("p",), "b", 10)  # a rebinding takes the session's other keys along
+    assert await state.get_binding("f", 10) == "b"
+    # TestSessionCacheSharedPromptKeyCapsStableAliasesByRecency
+    pck = "openai::pck:shared::gpt-test"
+    for i in range(128):
+        await state.set_binding((pck, f"openai::conv:c-{i:03}::gpt-test"), "a", 60)
+    assert await state.get_binding("openai::conv:c-127::gpt-test", 60, refresh=False) == "a"
+    assert await state.get_binding("openai::conv:c-064::gpt-test", 60, refresh=False) == "a"
+    assert await state.get_binding("openai::conv:c-063::gpt-test", 60, refresh=False) is None
+    assert await state.get_binding(pck, 60, refresh=False) == "a"
+    # TestSessionCacheRotatingPrimaryEvictsObsoleteAliases: one prompt-cache key a group
+    conv = "openai::conv:session::gpt-test"
+    for i in range(16):
+        await state.set_binding((f"openai::pck:cache-{i:02}::gpt-test", conv), "c", 60)
+    assert await state.get_binding("openai::pck:cache-15::gpt-test", 60, refresh=False) == "c"
+    assert await state.get_binding("openai::pck:cache-14::gpt-test", 60, refresh=False) is None
+    assert await state.get_binding(conv, 60, refresh=False) == "c"
+    # an expired group's keys do not come back with a new binding
+    await state.set_binding(("x", "y"), "a", 5)
+    clock.now += 6
+    await state.set_binding(("x",), "b", 5)
+    assert await state.get_binding("y", 5, refresh=False) is None
+
+
+def test_binding_group_keeps_one_prompt_key_and_64_others():
+    """compactSessionAliases: the first prompt-cache key only (also a bare ``pck:`` key),
+    at most 64 others in order; a conversation id that contains ``::pck:`` is no prompt key
+    (TestSessionAffinitySelectorConversationIDContainingPromptMarkerRemainsStable)."""
+    keys = ["n::pck:a::m", "n::conv:0::m", "pck:b", "n::pck:c::m"] + [f"n::conv:{i}::m" for i in range(1, 70)]
+    group = binding_group(keys)
+    assert group[:2] == ("n::pck:a::m", "n::conv:0::m") and len(group) == 65
+    assert not any(k.startswith("pck:") or "::pck:c" in k for k in group)
+    assert binding_group(["n::conv:a::pck:b::m", "n::pck:x::m"]) == ("n::conv:a::pck:b::m", "n::pck:x::m")
 
 
 async def test_in_flight_counters():

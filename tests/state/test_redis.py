@@ -13,6 +13,7 @@ import pytest
 
 from cliproxy.state.base import CooldownRecord, StateBackend
 from cliproxy.state.memory import MemoryState
+from tests.state.test_memory import alias_facts
 
 redis_state = pytest.importorskip("cliproxy.state.redis")
 RedisState = redis_state.RedisState
@@ -103,10 +104,7 @@ async def test_bindings_ttl_refresh_and_groups(make):
     assert await state.delete_binding("p", "a")
     clock.now += 20
     assert await state.get_binding("f", 10) is None
-    await state.set_binding(("p", "f"), "a", 10)
-    await state.set_binding(("p",), "b", 10)  # rebinding p drops its old group (f)
-    assert await state.get_binding("f", 10) is None
-    assert await state.get_binding("p", 10) == "b"
+    await alias_facts(state, clock)
 
 
 async def test_in_flight_counters_and_leases(make):

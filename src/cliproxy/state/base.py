@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
+    "MAX_STABLE_ALIASES",
     "RATE_WINDOW",
     "CooldownRecord",
     "Headroom",
     "KeyAdmission",
     "KeyLimits",
     "StateBackend",
+    "binding_group",
     "gcra",
     "smooth_weighted_pick",
 ]
@@ -176,7 +178,8 @@ class StateBackend(Protocol):
         ...
 
     async def set_binding(self, keys: Sequence[str], credential_id: str, ttl: float) -> None:
-        """Bind every key in ``keys`` to ``credential_id`` for ``ttl`` seconds."""
+        """Bind every key in ``keys`` to ``credential_id`` for ``ttl`` seconds, with the
+        other keys of their live groups (one session's aliases), as :func:`binding_group`."""
         ...
 
     async def delete_binding(self, key: str, credential_id: str) -> bool:
@@ -256,6 +259,31 @@ class StateBackend(Protocol):
     async def key_reset(self, key_id: str) -> None:
         """Forget every counter of the key (buckets and budget; in-flight slots stay)."""
         ...
+
+
+MAX_STABLE_ALIASES = 64  # CPA's maxStableSessionAliases
+
+
+def binding_group(keys: Sequence[str]) -> tuple[str, ...]:
+    """The keys one session binding holds (CPA's compactSessionAliases): ``keys`` in order
+    (the new ones first, then their groups' older ones), each once, keeping only the first
+    prompt-cache key (``<ns>::pck:...``, which many sessions may share) and at most
+    :data:`MAX_STABLE_ALIASES` others, so the oldest aliases go first."""
+    group: list[str] = []
+    prompt = False
+    stable = 0
+    for key in dict.fromkeys(k for k in keys if k):
+        _, sep, session = key.partition("::")
+        if (session if sep else key).startswith("pck:"):
+            if prompt:
+                continue
+            prompt = True
+        elif stable >= MAX_STABLE_ALIASES:
+            continue
+        else:
+            stable += 1
+        group.append(key)
+    return tuple(group)
 
 
 def gcra(

@@ -16,6 +16,7 @@ from .base import (
     Headroom,
     KeyAdmission,
     KeyLimits,
+    binding_group,
     gcra,
     smooth_weighted_pick,
 )
@@ -238,13 +239,16 @@ class MemoryState:
         return entry[0]
 
     async def set_binding(self, keys: Sequence[str], credential_id: str, ttl: float) -> None:
-        group = dict.fromkeys(k for k in keys if k)
-        for key in list(group):
+        merged = [k for k in keys if k]
+        now = self._clock()
+        for key in merged[:]:
             previous = self._bindings.get(key)
             if previous is not None:
                 self._drop_group(previous)
-        if group:
-            self._store_group(credential_id, self._clock() + ttl, tuple(group))
+                if previous[1] > now:  # the session's other aliases move with it (CPA)
+                    merged += previous[2]
+        if merged:
+            self._store_group(credential_id, now + ttl, binding_group(merged))
 
     async def delete_binding(self, key: str, credential_id: str) -> bool:
         entry = self._bindings.get(key)

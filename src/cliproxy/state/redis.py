@@ -50,7 +50,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .base import CooldownRecord
+from .base import MAX_STABLE_ALIASES, CooldownRecord
 from .memory import MemoryState
 from .redis_headroom import RedisHeadroom
 from .redis_keys import RedisKeyPolicies
@@ -459,11 +459,19 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins):
         if not self._down:
             if not group:
                 return
-            value = "\0".join([repr(self._clock() + ttl), credential_id, *group])
+            now = self._clock()
             try:
                 await self._set_binding(
                     keys=[self._k("b|" + k) for k in group],
-                    args=[value, int(ttl * 1000) + 60_000, self._k("b|")],
+                    args=[
+                        repr(now),
+                        repr(now + ttl),
+                        credential_id,
+                        int(ttl * 1000) + 60_000,
+                        self._k("b|"),
+                        MAX_STABLE_ALIASES,
+                        *group,
+                    ],
                 )
                 return
             except _DOWN as exc:

@@ -47,20 +47,42 @@ end
 return parts[2]
 """
 
-# KEYS: binding keys; ARGV: value, ttl ms, prefix
+# KEYS: binding keys; ARGV: now, expiry, credential, ttl ms, prefix, most stable aliases,
+# then the binding keys unprefixed. The live groups of the keys join the new one, which
+# keeps the first prompt-cache key and the newest stable ones (state.base.binding_group).
 SET_BINDING = """
+local now, prefix, most = tonumber(ARGV[1]), ARGV[5], tonumber(ARGV[6])
+local merged, seen = {}, {}
+local function add(k) if not seen[k] then seen[k] = true merged[#merged + 1] = k end end
+for i = 7, #ARGV do add(ARGV[i]) end
 for _, k in ipairs(KEYS) do
   local old = redis.call('GET', k)
   if old then
-    local i = 0
+    local i, live = 0, false
     for p in string.gmatch(old, '([^%z]+)') do
       i = i + 1
-      if i > 2 and redis.call('GET', ARGV[3] .. p) == old then redis.call('DEL', ARGV[3] .. p) end
+      if i == 1 then live = tonumber(p) > now end
+      if i > 2 then
+        if redis.call('GET', prefix .. p) == old then redis.call('DEL', prefix .. p) end
+        if live then add(p) end
+      end
     end
   end
 end
-for _, k in ipairs(KEYS) do redis.call('SET', k, ARGV[1], 'PX', ARGV[2]) end
-return #KEYS
+local group, prompt, stable = {}, false, 0
+for _, k in ipairs(merged) do
+  local at = string.find(k, '::', 1, true)
+  local session = at and string.sub(k, at + 2) or k
+  if string.sub(session, 1, 4) == 'pck:' then
+    if not prompt then prompt = true group[#group + 1] = k end
+  elseif stable < most then
+    stable = stable + 1
+    group[#group + 1] = k
+  end
+end
+local value = ARGV[2] .. '\\0' .. ARGV[3] .. '\\0' .. table.concat(group, '\\0')
+for _, k in ipairs(group) do redis.call('SET', prefix .. k, value, 'PX', ARGV[4]) end
+return #group
 """
 
 DELETE_BINDING = """
