@@ -30,7 +30,9 @@ alike):
   1013 (try again later), any other upstream failure with 1011. An upstream that breaks off
   after the first event ends the turn in-format (``response.failed`` with the error, as on
   HTTP) and the socket stays usable; an ``error`` event mid-stream is passed on and closes
-  the socket as above; a stream that just stops without a terminal event closes with 1011.
+  the socket as above; a stream that just stops without a terminal event closes with 1011,
+  and so does a turn that ends in ``response.incomplete``, once that event is passed on: only
+  ``response.completed`` / ``done`` complete a turn (CPA), so nothing of it is built on.
 
 A completed turn's request and output are what the next follow-up builds on: the output of
 its ``response.completed`` once reconciled with the output items it streamed
@@ -99,6 +101,7 @@ REQUEST_FAULTS = frozenset({400, 404, 409, 413, 422})
 RETRY_LATER = frozenset({429, 503, 529})
 COMPLETED = frozenset({"response.completed", "response.done"})
 ENDED = frozenset({"response.failed", "response.incomplete"})
+_INCOMPLETE = "response.incomplete"
 _DONE = "response.output_item.done"
 _ADDED = "response.output_item.added"
 _TRACKED = COMPLETED | ENDED | {_DONE, _ADDED, "error"}
@@ -293,8 +296,10 @@ class ResponsesSession:
             if cred is not None and self.upstream is not None:
                 self.pin = cred.id if self.upstream.continues(self.sid, tracker.response_id) else ""
             return None
+        if tracker.ended == _INCOMPLETE:  # no completion (CPA): the socket ends, as below
+            return Close(1011, "upstream ended the turn with response.incomplete")
         if tracker.ended:
-            return None  # response.failed / incomplete: a normal end of a turn
+            return None  # response.failed: a normal end of a turn
         return Close(1011, "upstream stream ended before response.completed")
 
     def _learn(self, tools: ToolLedger, output: list[Any]) -> None:
@@ -344,7 +349,7 @@ class _Turn:
         self.event: dict[str, Any] = {}  # the completion event, parsed
         self.output: list[Any] = []  # the completed output, reconciled
         self.completed_at_this_event = False
-        self.ended = False
+        self.ended = ""  # the response.failed / incomplete that ended the turn
         self.response_id = ""
         self.error_status = 0
         self.error_message = ""
@@ -371,7 +376,7 @@ class _Turn:
             self.event = obj
             self.completed_at_this_event = True
         elif kind in ENDED:
-            self.ended = True
+            self.ended = kind
         elif kind == "error":
             status = obj.get("status") or obj.get("status_code")
             err = obj.get("error")

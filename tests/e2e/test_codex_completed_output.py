@@ -49,6 +49,22 @@ def test_missing_ids_are_hydrated_and_a_whole_output_is_left_alone() -> None:
     assert patch(whole) == whole
 
 
+def test_on_the_upstream_socket_only_the_usage_details_are_filled() -> None:
+    """CPA's socket executor gives a WebSocket client the completion untouched but for
+    EnsureResponsesUsageDetails (the client socket's session fills the output): an empty
+    output stays empty, an item without an id keeps none."""
+    patch = CompletedOutput(mend=False)
+    patch(_line({"type": "response.output_item.done", "output_index": 0, "item": MESSAGE}))
+    assert _completed(patch, [])["response"] == {"id": "resp_1", "output": []}
+    no_id = {k: v for k, v in MESSAGE.items() if k != "id"}
+    assert _completed(patch, [no_id])["response"]["output"] == [no_id]
+    usage = {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2}
+    line = _line({"type": "response.completed", "response": {"id": "r", "output": [], "usage": usage}})
+    done = orjson.loads(patch(line).split(b"data: ", 1)[1])
+    assert done["response"]["output"] == []
+    assert done["response"]["usage"]["input_tokens_details"] == {"cached_tokens": 0}
+
+
 def test_other_chunks_pass_untouched() -> None:
     chunk = _line({"type": "response.output_text.delta", "delta": "h"})
     assert CompletedOutput()(chunk) is chunk

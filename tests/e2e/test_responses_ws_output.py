@@ -3,9 +3,11 @@ it streamed (CPA ``restoreResponsesWebsocketCompletionOutput``), and the next tu
 the result, through a running proxy: the fake Codex upstream plays scripted turns over HTTP
 (``raw_streams``) or over its own socket (``ws_frames``).
 
-The fill of an empty output runs first in the Codex provider (CPA's Codex executor over
-HTTP does the same), which keeps every done item; the session's own fill, which leaves an
-incomplete tool call out, is tested in tests/formats/test_responses_ws_output.py."""
+Over HTTP the Codex provider fills an empty output first (CPA's Codex executor over HTTP does
+the same), with every done item; over Codex's own socket it leaves the output as it came (CPA's
+socket executor passes it to a WebSocket client untouched) and the session fills it, leaving
+out an incomplete tool call (also tested in tests/formats/test_responses_ws_output.py).
+``response.incomplete`` is no completion: the socket closes after it."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import pytest
 
 from tests.e2e.test_responses_ws import TERMINAL, connect, ws_config, ws_messages
 
@@ -225,3 +228,80 @@ async def test_a_call_only_the_stream_showed_is_repaired_and_pending(start_proxy
         ("custom_tool_call", "call-1"),
         ("custom_tool_call_output", "call-1"),
     ]
+
+
+async def test_an_incomplete_call_is_left_out_of_an_empty_output_on_the_socket(start_proxy, fakes) -> None:
+    """CPA TestResponseCompletedOutputFromPayloadDropsIncompleteCollectedToolCalls and
+    TestRecordResponsesWebsocketToolCallsIgnoresIncompleteCall, over Codex's own socket (CPA's
+    socket executor passes the empty output on untouched, its handler fills it): the done
+    items fill it without the ``function_call`` that has no ``arguments``, and the follow-up
+    that replays the turn (the upstream dropped its socket) carries the complete items only.
+    The usage details the completion left out are still filled (CPA
+    EnsureResponsesUsageDetails). Before, the provider filled the output with every item, so
+    the client and the replayed transcript got the incomplete call."""
+    proxy = await start_proxy(ws_config(fakes))
+    fake = fakes.responses
+    fake.ws_close_after_turn = True
+    incomplete = {"type": "function_call", "id": "fc-0", "call_id": "call-0", "name": "exec"}
+    call = {"type": "function_call", "id": "fc-1", "call_id": "call-1", "name": "exec", "arguments": "{}"}
+    completed = _completed("resp-1", [])
+    completed["response"]["usage"] = {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2}
+    fake.ws_frames = _frames(
+        _created("resp-1"), _done(REPLY, 0), _done(incomplete, 1), _done(call, 2), completed
+    )
+    answer = {"type": "function_call_output", "call_id": "call-1", "output": "ok"}
+    async with aiohttp.ClientSession() as s, await connect(s, proxy) as ws:
+        first = await _turn(ws, {"type": "response.create", "model": "codex-model", "input": [USER]})
+        fake.ws_frames = _frames(_created("resp-2"), _completed("resp-2", [REPLY]))
+        second = await _turn(
+            ws, {"type": "response.create", "previous_response_id": "resp-1", "input": [answer]}
+        )
+    response = json.loads(first[-1])["response"]
+    assert response["output"] == [REPLY, call]
+    assert response["usage"]["output_tokens_details"] == {"reasoning_tokens": 0}
+    assert json.loads(second[-1])["type"] == "response.completed", second[-1]
+    sent = ws_messages(fake)[-1].json
+    assert "previous_response_id" not in sent
+    assert [(i["type"], i.get("call_id")) for i in sent["input"]] == [
+        ("message", None),
+        ("message", None),
+        ("function_call", "call-1"),
+        ("function_call_output", "call-1"),
+    ]
+
+
+@pytest.mark.parametrize("websockets", [True, False], ids=["upstream-socket", "http"])
+async def test_response_incomplete_is_passed_on_then_the_socket_closes(
+    start_proxy, fakes, websockets: bool
+) -> None:
+    """CPA forwardResponsesWebsocket (isResponsesWebsocketCompletionEvent: only
+    ``response.completed`` / ``done``) and TestResponsesWebsocketReleasesPinnedAuthAfterStreamClosed408:
+    ``response.incomplete`` reaches the client, but the turn never completed, so the socket
+    ends instead of waiting for a next turn that would build on it. Before, it stayed open
+    as after a completion.
+
+    Deliberate difference: CPA drops the connection without a close frame; here it closes
+    with 1011 and a reason, as any turn that ends without ``response.completed`` does."""
+    proxy = await start_proxy(ws_config(fakes, websockets=websockets))
+    fake = fakes.responses
+    incomplete = {
+        "type": "response.incomplete",
+        "response": {
+            "id": "resp-1",
+            "status": "incomplete",
+            "incomplete_details": {"reason": "max_output_tokens"},
+            "output": [],
+            "usage": USAGE,
+        },
+    }
+    events = (_created("resp-1"), _done(REPLY, 0), incomplete)
+    if websockets:
+        fake.ws_frames = _frames(*events)
+    else:
+        fake.raw_streams = [_sse(*events)]
+    async with aiohttp.ClientSession() as s, await connect(s, proxy) as ws:
+        texts = await _turn(ws, {"type": "response.create", "model": "codex-model", "input": [USER]})
+        msg = await ws.receive(timeout=5)
+    assert json.loads(texts[-1])["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
+    assert msg.type is aiohttp.WSMsgType.CLOSE, (msg.type, msg.data)
+    assert ws.close_code == 1011 and "response.incomplete" in str(msg.extra)

@@ -146,7 +146,9 @@ class CodexProvider(Provider):
             _model_headers(headers, self.model_headers(model))
         rewrite_chunk = expose
         if not whole:  # a response.completed with its output left out, made whole (CPA)
-            completed = CompletedOutput(scope)  # and with a replay scope, kept for the next turn
+            # (and with a replay scope, kept for the next turn); on the upstream socket the
+            # client's session mends it instead, as CPA's handler does (providers.codex_stream)
+            completed = CompletedOutput(scope, mend=not socket)
             rewrite_chunk = completed if expose is None else _chained(expose, completed)
             if is_grok_build(client_headers):  # Grok Build reads Codex's keepalives as comments (CPA)
                 rewrite_chunk = _chained(rewrite_chunk, keepalive_comments)

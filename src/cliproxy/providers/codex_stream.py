@@ -14,6 +14,12 @@ there.
 It is a chunk rewriter (``UpstreamRequest.rewrite_chunk``): it gets whole SSE lines and
 leaves every chunk that carries neither event as it is, after one substring test each.
 
+A turn over Codex's own WebSocket for a Responses WebSocket client is made with
+``mend=False``: only the usage details are filled, the output goes on as the upstream wrote
+it (CPA's socket executor passes it through to such a client), and the client socket's own
+reconciliation (``cliproxy.formats.responses_ws_output``) fills an empty one, leaving out a
+tool call the stream sent incomplete.
+
 :func:`keepalive_comments` is another: Codex's ``keepalive`` events as SSE comments, for
 the Grok Build client (:func:`is_grok_build`), which does not read them as events.
 
@@ -53,12 +59,13 @@ class Watch(Protocol):
 class CompletedOutput:
     """A stream's ``response.output_item.done`` items, written into its ``response.completed``."""
 
-    __slots__ = ("items", "loose", "watch")
+    __slots__ = ("items", "loose", "mend", "watch")
 
-    def __init__(self, watch: Watch | None = None) -> None:
+    def __init__(self, watch: Watch | None = None, *, mend: bool = True) -> None:
         self.items: dict[int, dict[str, Any]] = {}  # output_index -> the item as done
         self.loose: list[dict[str, Any]] = []  # done items without an output_index
         self.watch = watch
+        self.mend = mend  # False: the output is left as it came (the usage details are not)
 
     def __call__(self, lines: bytes) -> bytes:
         watch = self.watch
@@ -73,7 +80,7 @@ class CompletedOutput:
             if line.find(_DONE) >= 0:
                 self._keep(line)
             elif line.find(_COMPLETED) >= 0 and (
-                self.items or self.loose or watch is not None or _lacks_details(line)
+                (self.mend and (self.items or self.loose)) or watch is not None or _lacks_details(line)
             ):
                 out[i] = self._patched(line)
         return b"\n".join(out)
@@ -101,10 +108,13 @@ class CompletedOutput:
         if not isinstance(response, dict) or event.get("type") != "response.completed":
             return line
         output = response.get("output")
+        changed = False
         if not isinstance(output, list) or not output:
-            output = response["output"] = [self.items[i] for i in sorted(self.items)] + self.loose
-            changed = bool(output)
-        else:
+            output = [self.items[i] for i in sorted(self.items)] + self.loose
+            if self.mend:
+                response["output"] = output
+                changed = bool(output)
+        elif self.mend:
             changed = self._hydrate(output)
         if _fill_usage_details(response.get("usage")):
             changed = True
