@@ -511,3 +511,41 @@ async def test_auth_provider_parses_and_refreshes_its_credentials(start_proxy, f
     assert answer.text == "ok with new-token"  # 401 -> auth.refresh -> retried once
     saved = json.loads((auths / "acme-bob.json").read_text())
     assert saved["token"] == "new-token" and saved["type"] == "acme" and saved["user"] == "bob"
+
+
+async def test_scheduler_sees_the_routes_providers_in_cpas_order(start_proxy, fakes, tmp_path):
+    """CPA's schedulerProviders (conductor_selection.go): a model served by two providers
+    reaches the scheduler with its providers in the registry's order, the provider with
+    more credentials first (CPA's GetModelProviders), not sorted by name. The plugin
+    refuses the pick, naming what it was shown."""
+    src = (
+        HEADER
+        + """
+class Sched(Plugin, Scheduler):
+    name = "sched"; version = "1"; author = "t"; github_repository = "https://example.com/s"
+    async def pick(self, req):
+        raise PluginError("shown " + ",".join(req.providers), http_status=409, code="shown")
+plugin = Sched()
+"""
+    )
+    gemini = "".join(
+        f'  - api-key: "{k}"\n    base-url: "{fakes.gemini.base_url}"\n'
+        '    models: [{name: "gemini-2.5-pro", alias: "mix"}]\n'
+        for k in ("g-1", "g-2")
+    )
+    keys = f"""
+claude-api-key:
+  - api-key: "sk-x"
+    base-url: "{fakes.claude.base_url}"
+    models: [{{name: "claude-sonnet-4-6", alias: "mix"}}]
+gemini-api-key:
+{gemini}"""
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"sched": src}, {"sched": {}}, extra=keys, base=False)
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
+        try:
+            await client.messages.create(
+                model="mix", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+            )
+            raise AssertionError("refused")
+        except anthropic.APIStatusError as exc:
+            assert exc.status_code == 409 and "shown gemini,claude" in str(exc)

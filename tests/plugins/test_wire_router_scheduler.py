@@ -362,9 +362,11 @@ async def test_route_request_on_the_wire():
 
 async def test_scheduler_request_on_the_wire():
     """TestRPCSchedulerPickUsesAdapter and TestSanitizePluginRequestScheduler: provider,
-    providers, model, stream, repeated headers and each candidate's id, provider, priority,
-    status and attributes reach the plugin. cliproxy also leaves out attributes that look
-    secret (keys, tokens, cookies...), which CPA's candidates never carry."""
+    providers (in the route's order, as CPA's schedulerProviders hands them: the picked
+    provider first; they were sorted by name), model, stream, repeated headers and each
+    candidate's id, provider, priority, status and attributes reach the plugin. cliproxy
+    also leaves out attributes that look secret (keys, tokens, cookies...), which CPA's
+    candidates never carry."""
     p = scheduler("scheduler", 0, {"Handled": True, "AuthID": "auth-2"})
     cands = [
         Credential("auth-1", "openai", priority=10, attributes={"region": "us"}),
@@ -374,7 +376,7 @@ async def test_scheduler_request_on_the_wire():
         wire_host(p),
         cands,
         provider="openai",
-        providers=["openai", "codex", "mixed"],
+        providers=["Codex", "openai", "mixed"],
         model="gpt-5.4",
         stream=True,
         headers=CIMultiDict([("X-Test", "one"), ("X-Test", "two")]),
@@ -383,7 +385,7 @@ async def test_scheduler_request_on_the_wire():
     sent = p.called(PICK)[0]
     assert (sent["Provider"], sent["Providers"], sent["Model"], sent["Stream"]) == (
         "openai",
-        ["codex", "openai"],
+        ["openai", "codex"],
         "gpt-5.4",
         True,
     )

@@ -186,6 +186,13 @@ def _sanitized(attributes: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def _scheduler_providers(provider: str, providers: Sequence[str]) -> list[str]:
+    """CPA's schedulerProviders: the picked provider first, then the route's providers in
+    the registry's order (most credentials first), lower case, each once, no ``mixed``."""
+    names = (n.strip().lower() for n in (provider, *providers))
+    return list(dict.fromkeys(n for n in names if n and n != "mixed"))
+
+
 async def pick_auth(
     host: PluginHost,
     candidates: Sequence[Any],
@@ -204,7 +211,7 @@ async def pick_auth(
     params = {
         "Plugin": rec.metadata,
         "Provider": provider,
-        "Providers": sorted({p.lower() for p in providers if p and p != "mixed"}),
+        "Providers": _scheduler_providers(provider, providers),
         "Model": model,
         "Stream": stream,
         "Options": {"Headers": wire_headers(headers), "Metadata": {}},
