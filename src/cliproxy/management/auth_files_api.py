@@ -16,10 +16,13 @@ from cliproxy.management.auth_files_entry import auth_file_entry, go_time
 from cliproxy.management.auth_files_fields import apply_fields, normalize_fields
 from cliproxy.management.auth_files_models import credential_model, static_definitions
 from cliproxy.management.auth_files_store import (
+    file_name,
     find_credential,
     json_name,
     read_object,
+    refuse_shared,
     safe_name,
+    shared_source,
     write_object,
 )
 from cliproxy.management.auth_files_upload import (
@@ -47,7 +50,7 @@ async def list_auth_files(req: Req) -> Resp:
     await stats.counters.refresh()  # shared counters: read Redis
     headroom = await pool.state.get_headroom()  # routing.quota-steering estimates
     for cred in pool.credentials():
-        if name and cred.id != name and (cred.path is None or cred.path.name != name):
+        if name and name not in (cred.id, file_name(cred)):
             continue
         if index and cred.index != index:
             continue
@@ -200,6 +203,8 @@ def _body_names(body: Any) -> list[str]:
 def _delete_one(req: Req, name: str) -> str:
     name = safe_name(name)
     cred = find_credential(req.service, name)
+    if cred is not None:
+        refuse_shared(cred, name)  # one of several credentials of a file: only the file goes
     path = cred.path if cred is not None and cred.path is not None else req.service.auth_dir / name
     try:
         path.unlink()
@@ -232,12 +237,14 @@ async def patch_status(req: Req) -> Resp:
                 "excluded_pattern": DISABLE_PATTERN,
             },
         )
-    if cred.path is None:
+    refuse_shared(cred, name)  # a shared file: by its own name, for all its credentials at once
+    path = shared_source(cred) or cred.path
+    if path is None:
         raise ApiError(409, _RUNTIME_ONLY)
-    meta = read_object(cred.path)
+    meta = read_object(path)
     normalize_metadata(meta)
     meta["disabled"] = disabled
-    write_object(cred.path, meta)
+    write_object(path, meta)
     req.service.reload_credentials()
     return Resp(200, {"status": "ok", "disabled": disabled})
 
@@ -251,6 +258,7 @@ async def patch_fields(req: Req) -> Resp:
     cred = find_credential(req.service, name)
     if cred is None:
         raise ApiError(404, "auth file not found")
+    refuse_shared(cred)  # its fields would be every credential's of the file (CPA refuses too)
     if cred.path is None:
         raise ApiError(409, _RUNTIME_ONLY)
     meta = read_object(cred.path)

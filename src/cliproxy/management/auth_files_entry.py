@@ -17,6 +17,7 @@ from typing import Any
 
 from cliproxy.credentials.oauth_tokens import jwt_claims
 from cliproxy.credentials.record import KIND_OAUTH, Credential, parse_bool, parse_int
+from cliproxy.management.auth_files_store import file_name
 from cliproxy.state.base import CooldownRecord
 from cliproxy.times import format_local, parse_timestamp
 
@@ -81,7 +82,7 @@ def _base(
     entry: dict[str, Any] = {
         "id": cred.id,
         "auth_index": cred.index,
-        "name": cred.path.name if cred.path else cred.id,
+        "name": file_name(cred) or cred.id,
         "type": cred.provider,
         "provider": cred.provider,
         "label": cred.label,

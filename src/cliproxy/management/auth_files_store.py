@@ -13,17 +13,21 @@ import orjson
 
 from cliproxy.credentials.storage import write_atomic
 from cliproxy.management.types import ApiError, json_depth
+from cliproxy.plugins.models import FILE_NAME, VIRTUAL, VIRTUAL_SOURCE
 
 if TYPE_CHECKING:
     from cliproxy.credentials.record import Credential
     from cliproxy.management.ports import ManagementService
 
 __all__ = [
+    "file_name",
     "find_credential",
     "json_name",
     "parse_object",
     "read_object",
+    "refuse_shared",
     "safe_name",
+    "shared_source",
     "write_atomic",
     "write_object",
 ]
@@ -72,6 +76,35 @@ def write_object(path: Path, data: dict[str, Any]) -> None:
     write_atomic(path, orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
 
 
+def file_name(cred: Credential) -> str:
+    """The name a credential is listed and found by besides its id (CPA's ``FileName``):
+    its file's name, or the one a plugin gave a credential it read out of a shared file."""
+    return cred.attributes.get(FILE_NAME) or (cred.path.name if cred.path is not None else "")
+
+
+def shared_source(cred: Credential) -> Path | None:
+    """The file ``cred`` shares with the other credentials a plugin's ``auth.parse``
+    read out of it (CPA's plugin virtual auths), or None for any other credential."""
+    if cred.attributes.get(VIRTUAL, "").strip().lower() != "true":
+        return None
+    source = cred.attributes.get(VIRTUAL_SOURCE, "").strip()
+    return Path(source) if source else cred.path
+
+
+def refuse_shared(cred: Credential, name: str = "") -> None:
+    """``ApiError(409)`` when ``cred`` shares its file with others, unless ``name`` is that
+    file's own name: the file is changed or deleted as a whole, never through one of
+    its credentials (CPA's ``isPluginVirtualSourceDelete``)."""
+    source = shared_source(cred)
+    if source is None or (name and name.strip().lower() == source.name.lower()):
+        return
+    raise ApiError(
+        409,
+        f"credential {cred.id} is one of several a plugin reads from the auth file {source.name}; "
+        f"change or delete {source.name} itself",
+    )
+
+
 def find_credential(service: ManagementService, name: str, auth_index: str = "") -> Credential | None:
     """A credential by id or file name (and ``auth_index`` when given), as CPA looks up."""
     name, auth_index = name.strip(), auth_index.strip()
@@ -82,12 +115,5 @@ def find_credential(service: ManagementService, name: str, auth_index: str = "")
         found = service.pool.get(name)
         if found is not None and found.id == name:
             return found
-        return next((c for c in creds if c.path is not None and c.path.name == name), None)
-    return next(
-        (
-            c
-            for c in creds
-            if c.index == auth_index and (c.id == name or (c.path is not None and c.path.name == name))
-        ),
-        None,
-    )
+        return next((c for c in creds if file_name(c) == name), None)
+    return next((c for c in creds if c.index == auth_index and name in (c.id, file_name(c))), None)

@@ -26,6 +26,9 @@ from cliproxy.plugins.host import PluginHost, Record
 from cliproxy.providers import registry as builtin
 
 __all__ = [
+    "FILE_NAME",
+    "VIRTUAL",
+    "VIRTUAL_SOURCE",
     "apply_auth_data",
     "bind_plugin_auths",
     "host_config",
@@ -38,7 +41,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-VIRTUAL = "plugin_virtual"  # on each credential of a file a plugin parsed into several
+# attributes of each credential of a file a plugin parsed into several (CPA's virtual auths)
+VIRTUAL = "plugin_virtual"  # "true"
+VIRTUAL_SOURCE = "virtual_source"  # the shared file's path
+FILE_NAME = "file_name"  # the AuthData's FileName, else the shared file's name (CPA's Auth.FileName)
 
 
 def host_config(config: Any) -> dict[str, Any]:
@@ -237,8 +243,10 @@ def _virtual(base: Credential, auth: dict[str, Any], ordinal: int) -> Credential
     """One of several credentials a plugin parsed out of ``base``'s file: its provider
     defaults to the file's, its id to the file's (numbered after the first), its auth
     index is CPA's virtual-auth seed; the file's metadata with the auth's on top."""
+    assert base.path is not None
     provider = str(ci_get(auth, "Provider", "") or "").strip().lower() or base.provider
     path = str(base.path)
+    file_name = str(ci_get(auth, "FileName", "") or "").strip() or base.path.name
     seed_id = str(ci_get(auth, "ID", "") or "").strip() or str(ci_get(auth, "FileName", "") or "").strip()
     cred_id = str(ci_get(auth, "ID", "") or "").strip() or (
         base.id if ordinal == 0 else f"{base.id}#{ordinal}"
@@ -250,7 +258,7 @@ def _virtual(base: Credential, auth: dict[str, Any], ordinal: int) -> Credential
         provider=provider,
         index=auth_index(auth_index_seed(provider=provider, cred_id=cred_id, seed=seed)),
         metadata=dict(base.metadata),
-        attributes={**base.attributes, VIRTUAL: "true", "virtual_source": path},
+        attributes={**base.attributes, VIRTUAL: "true", VIRTUAL_SOURCE: path, FILE_NAME: file_name},
         headers=dict(base.headers),
     )
     apply_auth_data(cred, auth)
