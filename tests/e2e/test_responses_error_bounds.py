@@ -115,3 +115,28 @@ async def test_a_websocket_close_reason_is_cut_whole_and_redacted(proxy, fakes) 
     assert events == [] and code == 1013
     assert reason.startswith("Bearer [REDACTED] é") and "sk-live" not in reason
     assert len(reason.encode()) <= 123 and len(reason.encode()) >= 122
+
+
+async def test_a_websocket_error_event_mid_answer_is_made_safe(proxy, fakes) -> None:
+    """The same upstream socket's refusal after the answer began (a ``response.created``
+    and a delta out): the client gets the delta, then the error event bounded and redacted
+    (no ``debug``) and the normal close, as for the HTTP stream (CPA's framer)."""
+    error = {"type": "invalid_request", "code": "cyber_policy", "message": "blocked token=ws-secret-0123"}
+    created = {
+        "type": "response.created",
+        "response": {"id": "resp_1", "status": "in_progress", "output": []},
+    }
+    delta = {"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "delta": "par"}
+    failure = {"type": "error", "status": 400, "error": error, "debug": {"a": 1}}
+    fakes.responses.ws_frames = [json.dumps(created), json.dumps(delta), json.dumps(failure)]
+    events, code, _ = await _ws_turn(proxy)
+    assert code == 1000 and [e["type"] for e in events] == [
+        "response.created",
+        "response.output_text.delta",
+        "error",
+    ]
+    assert events[-1] == {
+        "type": "error",
+        "status": 400,
+        "error": {**error, "message": "blocked token=[REDACTED]"},
+    }

@@ -10,13 +10,14 @@ out: the failure ends the stream (CPA's ``responsesSSEFramer.repairErrorPayload`
 event keeps its kind: an ``error`` stays an ``error`` (CPA turns it into ``response.failed``
 for Codex clients and the reverse for others).
 
-The cost on the success path is two ``bytes.find`` a chunk (``"error"``, ``"code"``, with
-their quotes: a JSON key or value, never text inside a string, whose quotes are escaped);
-only a chunk that has one is cut into events and the suspect ones parsed (a
-``response.created`` / ``response.completed``, whose ``"error":null`` matches). An event
+The cost on the success path is an ``endswith`` and two ``bytes.find`` a chunk (``"error"``,
+``"code"``, with their quotes: a JSON key or value, never text inside a string, whose quotes
+are escaped); only a chunk that has one, or that ends inside an event, is cut into events
+and the suspect ones parsed (a ``response.created`` / ``response.completed``, whose
+``"error":null`` matches). An event
 split across reads whose first part already names an error (its ``event:`` line, its
-``"error"``) is held back until it is whole; one whose first part names nothing yet went
-out as it came and cannot be rewritten.
+``type``, an ``error`` object) is held back until it is whole; one whose first part names
+nothing yet (``data: {"ty``) went out as it came and cannot be rewritten.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from cliproxy.translate.stream import Passthrough
 __all__ = ["ResponsesPassthrough"]
 
 _EVENT_END = re.compile(rb"\r?\n\r?\n")
+_ENDS = (b"\n\n", b"\r\n\r\n")  # a chunk that ends an event (the usual one)
 _ERROR_EVENTS = frozenset({"error", "response.failed", "response.error"})
 _HOLD_LIMIT = 1 << 20  # an error event held back longer than this ends the stream instead
 _relay = Passthrough.feed  # (called as a plain function: no ``super()`` per chunk)
@@ -43,14 +45,13 @@ def _suspect(data: bytes) -> bool:
     return data.find(b'"error"') >= 0 or data.find(b'"code"') >= 0
 
 
-def _names_error(data: bytes) -> bool:
-    """An unfinished event that already shows it is an error (its name or its member)."""
-    return (
-        data.find(b'"error"') >= 0
-        or data.find(b"event: error") >= 0
-        or data.find(b"event: response.failed") >= 0
-        or data.find(b"event: response.error") >= 0
-    )
+# an unfinished event that already shows it is an error: its name, its type, an ``error``
+# object or text (``"error":null``, in every ``response.created`` / ``completed``, is not one)
+_NAMES_ERROR = re.compile(
+    rb"event: ?(?:error|response\.failed|response\.error)\r?\n"
+    rb'|"type" ?: ?"(?:error|response\.failed|response\.error)"'
+    rb'|"error" ?: ?[{"]'
+)
 
 
 class ResponsesPassthrough(Passthrough):
@@ -75,8 +76,8 @@ class ResponsesPassthrough(Passthrough):
         out = _relay(self, chunk)
         if self._tail:
             out, self._tail = self._tail + out, b""
-        elif out.find(b'"error"') < 0 and out.find(b'"code"') < 0:  # ``_suspect``, inline: per chunk
-            return out
+        elif not out or (out.endswith(_ENDS) and out.find(b'"error"') < 0 and out.find(b'"code"') < 0):
+            return out  # whole events, none suspect (``_suspect``, inline: per chunk)
         return self._screen(out)
 
     def finish(self) -> bytes:
@@ -104,7 +105,7 @@ class ResponsesPassthrough(Passthrough):
                 return out[:pos] + safe
             pos = m.end()
         rest = out[pos:]
-        if rest and _names_error(rest):
+        if rest and _NAMES_ERROR.search(rest) is not None:
             if len(rest) > _HOLD_LIMIT:
                 self.late_error = ir.Error("upstream sent an error event too large to relay", status=502)
                 self.ended = True
@@ -114,26 +115,33 @@ class ResponsesPassthrough(Passthrough):
         return out
 
     def _rewrite(self, event: bytes) -> bytes | None:
-        """The safe form of ``event`` (one SSE event, no blank line) when it is an error."""
+        """The safe form of ``event`` (one SSE event, no blank line) when it is an error.
+        What comes before its ``data:`` lines stays (the end of a line an earlier chunk
+        began, which the client already has in part); an ``event:`` line is bounded."""
         if not _suspect(event):
             return None
-        name, data = "", []
-        for line in event.splitlines():
-            if line.startswith(b"data:"):
-                data.append(line[5:].strip())
-            elif line.startswith(b"event:"):
-                name = line[6:].strip().decode("utf-8", "replace")
+        if event.startswith(b"data:"):
+            at = 0
+        else:
+            at = event.find(b"\ndata:") + 1
+            if not at:
+                return None
+        head, name = event[:at], ""
+        data = [line[5:].strip() for line in event[at:].splitlines() if line.startswith(b"data:")]
         try:
             obj = orjson.loads(b"\n".join(data))
         except orjson.JSONDecodeError:
             return None
         if not isinstance(obj, dict):
             return None
+        if head.startswith(b"event:"):
+            end = head.find(b"\n")
+            name = head[6:end].strip().decode("utf-8", "replace")
+            head = b"event: " + bound(redact(name), FIELD_LIMIT).encode() + head[end:]
         kind = obj.get("type")
         if name not in _ERROR_EVENTS and kind not in _ERROR_EVENTS and not is_error_payload(obj):
             return None
         body = orjson.dumps(safe_payload(obj))
         if self._scrub is not None:
             body = self._scrub(body)
-        head = b"event: " + bound(redact(name), FIELD_LIMIT).encode() + b"\n" if name else b""
         return head + b"data: " + body + b"\n\n"

@@ -1,0 +1,82 @@
+"""``ResponsesPassthrough`` (translate/openai_responses/passthrough.py) with the stream cut
+into two reads at every byte: a completion flows byte for byte, an upstream's error event
+comes out bounded and redacted, whole, and ends the stream (the e2e cases are in
+tests/e2e/test_responses_stream_errors_cpa.py)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from cliproxy.formats import Format
+from cliproxy.translate.openai_responses.passthrough import ResponsesPassthrough
+from cliproxy.translate.registry import default_registry
+
+DELTA = (
+    b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"partial"}\n\n'
+)
+COMPLETED = (
+    b'event: response.completed\ndata: {"type":"response.completed","response":{"id":"resp-1",'
+    b'"status":"completed","error":null,"output":[]}}\n\n'
+)
+SAFE = {"code": "failed", "message": "token=[REDACTED]"}
+
+
+def _relay(stream: bytes, cut: int) -> tuple[bytes, ResponsesPassthrough]:
+    tr = ResponsesPassthrough(default_registry().adapter(Format.RESPONSES).stream_decoder(None))
+    out = tr.feed(stream[:cut])
+    if not tr.ended:
+        out += tr.feed(stream[cut:])
+    return out + tr.finish(), tr
+
+
+def test_a_completion_flows_untouched_at_every_cut() -> None:
+    stream = DELTA + COMPLETED
+    for cut in range(1, len(stream)):
+        out, tr = _relay(stream, cut)
+        assert out == stream and not tr.ended, cut
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        b'event: error\ndata: {"type":"error","error":{"code":"failed","message":"token=payload-secret"},'
+        b'"debug":"dump"}\n\n',
+        b'event: response.failed\ndata: {"type":"response.failed","response":{"id":"resp-1",'
+        b'"error":{"code":"failed","message":"token=payload-secret","trace":["dump"]}}}\n\n',
+    ],
+    ids=["error", "response.failed"],
+)
+def test_an_error_event_is_made_safe_at_every_cut(error: bytes) -> None:
+    stream = DELTA + error + COMPLETED
+    for cut in range(1, len(stream)):
+        out, tr = _relay(stream, cut)
+        assert tr.ended, cut
+        assert out.startswith(DELTA) and out.endswith(b"\n\n"), (cut, out)
+        assert b"payload-secret" not in out and b"dump" not in out and b"completed" not in out, (cut, out)
+        name, data = out[len(DELTA) :].split(b"\ndata: ")
+        payload = orjson.loads(data)
+        assert name == error.split(b"\n")[0], cut
+        assert (payload.get("error") or payload["response"]["error"]) == SAFE, cut
+
+
+def test_a_data_only_error_is_made_safe_once_its_type_is_in() -> None:
+    """Cut inside its first bytes (``data: {"ty``), a data-only error event has already
+    gone out in part and is relayed as it is: the documented limit."""
+    error = b'data: {"type":"error","error":{"code":"failed","message":"token=payload-secret"}}\n\n'
+    stream = DELTA + error
+    named = len(DELTA) + len(b'data: {"type":"error"')
+    for cut in [*range(1, len(DELTA) + 1), *range(named, len(stream))]:
+        out, tr = _relay(stream, cut)
+        assert (
+            tr.ended and out == DELTA + b'data: {"type":"error","error":' + orjson.dumps(SAFE) + b"}\n\n"
+        ), cut
+
+
+def test_an_error_at_the_end_without_a_blank_line_is_made_safe() -> None:
+    """CPA TestForwardResponsesStreamReportsDataOnlyErrorFlushedAtEOF: the stream's last
+    bytes are an error event no blank line ends."""
+    stream = DELTA + b'data: {"type":"error","error":{"message":"api_key=sk-0123456789 failed at EOF"}}'
+    out, tr = _relay(stream, len(DELTA) + 30)
+    assert tr.ended
+    assert out == DELTA + b'data: {"type":"error","error":{"message":"api_key=[REDACTED] failed at EOF"}}\n\n'
