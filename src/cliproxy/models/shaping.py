@@ -73,16 +73,26 @@ class ShapeRoute:
         self.protocol = protocol
         self.rules = rules
 
-    def payload(self, body: dict[str, Any], model: str, requested: str, headers: Mapping[str, str]) -> None:
-        """The config's ``payload:`` rules on ``body`` in place (``rules`` is not ``None``)."""
+    def payload(
+        self,
+        body: dict[str, Any],
+        model: str,
+        requested: str,
+        headers: Mapping[str, str],
+        tracked: tuple[str, ...] = (),
+    ) -> bool:
+        """The config's ``payload:`` rules on ``body`` in place (``rules`` is not ``None``);
+        whether one set or removed ``tracked`` (a provider's own member, see
+        ``Provider.payload_tracked``) or a path inside it."""
         assert self.rules is not None
-        self.rules.apply(
+        return self.rules.apply(
             body,
             model=model,
             requested_model=requested,
             protocol=self.protocol,
             from_protocol=self.from_protocol,
             headers=headers,
+            tracked=tracked,
         )
 
 

@@ -197,6 +197,10 @@ class Provider(ABC):
     # an answer that starts with gzip's or zstd's magic number though no Content-Encoding
     # said so is decoded all the same (Claude, as CPA's executor; ``decoding.undeclared``)
     sniffs_compression: ClassVar[bool] = False
+    # a member of the body ``build`` adds itself (Claude Code's ``context_management``), as
+    # a parsed payload path: when a ``payload:`` rule set or removed it (or a path inside
+    # it), ``build`` is called with ``payload_owned=True`` and leaves it to the rule (CPA)
+    payload_tracked: ClassVar[tuple[str, ...]] = ()
     # the client this provider's requests go through; ``None``: the shared HTTP client
     transport: UpstreamClient | None = None
 

@@ -104,6 +104,8 @@ class ClaudeProvider(Provider):
     # a gateway that gzips (or zstd-compresses) without a Content-Encoding is read all the
     # same, success or error (CPA's decodeResponseBody sniffs the magic bytes)
     sniffs_compression: ClassVar[bool] = True
+    # Claude Code's context_management is the payload rules' once one set or removed it
+    payload_tracked: ClassVar[tuple[str, ...]] = ("context_management",)
 
     def __init__(self) -> None:
         super().__init__()
@@ -148,7 +150,11 @@ class ClaudeProvider(Provider):
         stream: bool,
         client_headers: Mapping[str, str],
         action: str = "generate",
+        payload_owned: bool = False,
     ) -> UpstreamRequest:
+        """``payload_owned``: a ``payload:`` rule set or removed ``context_management``,
+        which Claude Code's identity then leaves as the rules left it (CPA runs its payload
+        rules after that identity, a filter last)."""
         plan = self._plans.get(cred.id)
         if plan is None or not plan.fits(cred):
             plan = self._plan(cred)
@@ -212,7 +218,7 @@ class ClaudeProvider(Provider):
         elif cloaked:
             now = cloaking.local_now(cred, self.profile.timezone)
             cloaking.cloak(body, settings, version=self.profile.version, signed=signed, now=now)
-            if anthropic:  # only measured there (CPA); other gateways never see it
+            if anthropic and not payload_owned:  # only measured there (CPA); never a rule's
                 cloaking.inject_context_management(body)
             if not cli:
                 _ensure_fake_user_id(body, cred.api_key, settings.cache_user_id)

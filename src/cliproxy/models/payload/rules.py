@@ -190,8 +190,12 @@ class PayloadRules:
         headers: Mapping[str, str],
         original: Mapping[str, Any] | None = None,
         root: str = "",
-    ) -> None:
-        """Apply every rule to ``body`` in place.
+        tracked: Path = (),
+    ) -> bool:
+        """Apply every rule to ``body`` in place; whether a rule set or removed ``tracked``
+        (a parsed path, ``()``: none) or a path inside it (CPA's
+        ``ApplyPayloadConfigWithRequestTracked``: the member is the rules' then, not the
+        provider's to add).
 
         ``model`` is the upstream model, ``requested_model`` what the client asked for
         (alias, maybe with a thinking suffix); ``protocol`` the target protocol id and
@@ -200,10 +204,10 @@ class PayloadRules:
         when not given). ``root`` prefixes every path (``"request"`` for wrapped bodies).
         """
         if not self:
-            return
+            return False
         candidates = _candidates(model, requested_model)
         if not candidates:
-            return
+            return False
         req = _Request(
             candidates,
             protocol.strip().lower(),
@@ -213,11 +217,16 @@ class PayloadRules:
         )
         source = body if original is None else original
         done: set[Path] = set()
+        touched: list[Path] = []
         for section in (self.default, self.default_raw):
             self._defaults(section, body, source, req, done)
         for section in (self.override, self.override_raw):
-            self._overrides(section, body, req)
-        self._filters(body, req)
+            self._overrides(section, body, req, touched)
+        self._filters(body, req, touched)
+        if not tracked:
+            return False
+        size = len(tracked)
+        return any(path[:size] == tracked for path in (*done, *touched))
 
     def _defaults(
         self, rules: tuple[_Rule, ...], body: dict[str, Any], source: Any, req: _Request, done: set[Path]
@@ -234,7 +243,9 @@ class PayloadRules:
                     if paths.set_value(body, target, value.fresh()):
                         done.add(target)
 
-    def _overrides(self, rules: tuple[_Rule, ...], body: dict[str, Any], req: _Request) -> None:
+    def _overrides(
+        self, rules: tuple[_Rule, ...], body: dict[str, Any], req: _Request, touched: list[Path]
+    ) -> None:
         for rule in rules:
             if not _rule_matches(rule, body, req):
                 continue
@@ -242,9 +253,10 @@ class PayloadRules:
                 if value is None:
                     continue
                 for target in paths.resolve(body, req.root + path):
-                    paths.set_value(body, target, value.fresh())
+                    if paths.set_value(body, target, value.fresh()):
+                        touched.append(target)
 
-    def _filters(self, body: dict[str, Any], req: _Request) -> None:
+    def _filters(self, body: dict[str, Any], req: _Request, touched: list[Path]) -> None:
         for rule in self.filter:
             if not _rule_matches(rule, body, req):
                 continue
@@ -252,6 +264,7 @@ class PayloadRules:
                 # Last first, so deleting one array element does not shift the others.
                 for target in reversed(paths.resolve(body, req.root + path)):
                     paths.delete(body, target)
+                    touched.append(target)
 
 
 def _candidates(model: str, requested: str) -> tuple[str, ...]:
