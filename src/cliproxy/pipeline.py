@@ -66,8 +66,8 @@ from cliproxy.providers.codex_ws_wire import SESSION_HEADER, websocket_preferenc
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import forward_error_headers, forwardable_response_headers
 from cliproxy.providers.secrets import without_secrets
-from cliproxy.providers.transport import read_body
-from cliproxy.translate import tokens
+from cliproxy.providers.transport import network_error, read_body
+from cliproxy.translate import images_stream, tokens
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache
 from cliproxy.translate.replay_shared import RedisMirror
@@ -518,7 +518,11 @@ class Pipeline:
         if action == "count":  # 9. response translation
             result = await replies.count_reply(self.translations, call, attempt, resp)
         elif action == "compact" or images:
-            result = await replies.compact_reply(call, attempt, resp, upreq.rewrite_body)
+            if images and upreq.stream:  # an upstream's own Images API stream: relayed as it comes
+                relayed = resp.chunks() if trace is None else trace.upstream_chunks(resp.chunks())
+                result = await images_stream.relay(relayed, resp.release, cred, network_error)
+            else:
+                result = await replies.compact_reply(call, attempt, resp, upreq.rewrite_body)
         else:
             alias = plan.alias
             chunks = None

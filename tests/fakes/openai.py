@@ -41,6 +41,7 @@ class OpenAIFake(FakeServer):
 
     kind = "openai"
     default_models: ClassVar[tuple[str, ...]] = ("gpt-4o-mini", "gpt-4o", "gpt-5", "gpt-5-codex")
+    image_stream = b""  # the bytes of the last streamed Images API answer (openai_images)
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         for prefix in ("/v1", ""):

@@ -8,7 +8,7 @@ of one API and say how that API spells its errors. Everything a test needs lives
     fake.script(Behavior(cut_after=2))                # next stream is cut after 2 frames
     fake.stream_delay = 0.01                          # pause between stream frames
     fake.answer_headers["k-a"] = {"x-ratelimit-remaining-requests": "0"}  # on every answer
-    fake.last.json["model"], fake.last.key            # what the client sent
+    fake.last.json["model"], fake.last.key            # what the client sent (a form: FormFile files)
     fake.connections("k-a")                            # TCP connections k-a's requests came on
 
 A fake runs either on the caller's loop (``async with fake``, ``await fake.start()``)
@@ -19,6 +19,8 @@ which serves sync clients and async tests alike.
 from __future__ import annotations
 
 import asyncio
+import email.parser
+import email.policy
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,9 +32,19 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
-__all__ = ["Behavior", "FakeServer", "Recorded"]
+__all__ = ["Behavior", "FakeServer", "FormFile", "Recorded"]
 
 Handler = Callable[[web.Request], Any]
+
+
+@dataclass(slots=True, frozen=True)
+class FormFile:
+    """A file part of a ``multipart/form-data`` body (``Recorded.json`` holds the form's
+    fields by name: text as ``str``, files as ``FormFile``, a name sent twice as a list)."""
+
+    filename: str
+    content_type: str  # its own Content-Type header ("" when it had none)
+    data: bytes
 
 
 @dataclass(slots=True)
@@ -262,7 +274,9 @@ class FakeServer:
             query=dict(request.query),
             headers=CIMultiDict(request.headers),
             body=body,
-            json=_parse_json(body),
+            json=_parse_form(body, request.headers["Content-Type"])
+            if request.content_type == "multipart/form-data"
+            else _parse_json(body),
             key=self.extract_key(request),
             peer=_peer(request),
         )
@@ -441,6 +455,27 @@ def _parse_json(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
+
+
+def _parse_form(body: bytes, content_type: str) -> dict[str, Any] | None:
+    head = b"Content-Type: " + content_type.encode() + b"\r\n\r\n"
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        return None
+    form: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(data, bytes):
+            return None
+        filename = part.get_filename()
+        value = data.decode() if filename is None else FormFile(filename, part.get("Content-Type", ""), data)
+        if name in form:
+            before = form[name]
+            form[name] = [*before, value] if isinstance(before, list) else [before, value]
+        else:
+            form[name] = value
+    return form
 
 
 def iter_chunks(text: str, size: int = 3) -> Iterator[str]:

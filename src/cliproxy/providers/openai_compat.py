@@ -1,5 +1,7 @@
-"""OpenAI-compatible upstreams (``openai-compatibility`` entries): Chat Completions, and
-``/responses/compact`` for the Responses compact route (the body passed through, as CPA)."""
+"""OpenAI-compatible upstreams (``openai-compatibility`` entries): Chat Completions,
+``/responses/compact`` for the Responses compact route (the body passed through, as CPA),
+and the Images API of the models marked ``image: true`` (JSON or a multipart edit, whole
+or streamed)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 import orjson
 
 from cliproxy.credentials.record import Credential
-from cliproxy.formats import Format
+from cliproxy.formats import Format, multipart
 from cliproxy.formats.openai_chat import ask_usage
 from cliproxy.providers import compat_cache
 from cliproxy.providers.base import Carry, Provider, UpstreamRequest, copy_client_headers, with_fixed_values
@@ -19,6 +21,7 @@ from cliproxy.translate import token_segments, tokens
 __all__ = ["OpenAICompatProvider"]
 
 _CARRIED = compat_cache.CARRIED
+_FORM_REWRITTEN = frozenset({"model", "stream"})  # the form fields an upstream edit gets anew
 _FIXED = 1024  # chat entries kept (see ``_chat_fixed``); emptied when more come
 
 # (chat URL, fixed headers, client headers to copy (None: a fixed value follows a copy, see
@@ -127,19 +130,32 @@ class OpenAICompatProvider(Provider):
     def _images(
         self, cred: Credential, body: dict[str, Any], action: str, client_headers: Mapping[str, str]
     ) -> UpstreamRequest:
-        """CPA ``buildOpenAICompatImagesJSONRequest``: the client's body under the upstream
-        model name, to ``{base}/images/generations`` or ``/images/edits``."""
-        body.pop("stream", None)
+        """CPA ``prepareOpenAICompatImagesPayload``: the client's body under the upstream
+        model name, to ``{base}/images/generations`` or ``/images/edits``. A multipart edit
+        goes as a form (the model field first, then ``stream``, then the client's other
+        parts as they came); ``stream: true`` asks the upstream's own event stream, which
+        the client gets as it comes (``UpstreamRequest.stream``)."""
+        stream = body.pop("stream", None) is True
+        form = body.pop(multipart.FORM_KEY, None)
+        if type(form) is multipart.Form:
+            first = [("model", body["model"]), ("stream", "true")] if stream else [("model", body["model"])]
+            data, content_type = multipart.encode(first, form.parts, _FORM_REWRITTEN)
+        else:
+            if stream:
+                body["stream"] = True
+            data, content_type = orjson.dumps(body), "application/json"
         headers = {
-            "Content-Type": "application/json",
+            "Content-Type": content_type,
             "User-Agent": "cli-proxy-openai-compat",
-            "Accept": "application/json",
+            "Accept": "text/event-stream" if stream else "application/json",
         }
+        if stream:
+            headers["Cache-Control"] = "no-cache"
         if cred.api_key:
             headers["Authorization"] = f"Bearer {cred.api_key}"
         headers.update(copy_client_headers(cred, client_headers))
         url = self.base_url(cred) + "/" + action.replace(".", "/")
-        return UpstreamRequest(url, headers, orjson.dumps(body), False)
+        return UpstreamRequest(url, headers, data, stream)
 
     def count_locally(self, body: dict[str, Any], model: str) -> tuple[str, list[str]]:
         return tokens.encoding_for_model(model), token_segments.chat_segments(body)

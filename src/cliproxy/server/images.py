@@ -5,11 +5,14 @@ through Codex as CPA does for its image models (``gpt-image-2``, the default, an
 models go to xAI's Images API (``cliproxy.providers.xai_media``: ``response_format`` url or
 b64_json as CPA renders it; ``stream: true`` gets xAI's whole answer as
 ``image_generation.completed`` events) and ``openai-compatibility`` models marked
-``image: true`` to their upstream's own ``/images/*``.
+``image: true`` to their upstream's own ``/images/*`` (``stream: true`` asks the upstream's
+own event stream, which the client gets as it comes).
 
 HTTP parsing only: a JSON body is taken as it is; a multipart edit (what the openai SDK
-sends) becomes CPA's JSON edit shape, each image file a ``data:`` URL in
-``images[].image_url`` and the mask in ``mask.image_url``; numeric form fields become
+sends) must hold an image file. For an ``image: true`` compat model it goes upstream as
+a form (``cliproxy.formats.multipart``: the parts as they came, the model name the
+upstream's); for the others it becomes CPA's JSON edit shape, each image file a ``data:``
+URL in ``images[].image_url`` and the mask in ``mask.image_url``, numeric form fields
 numbers. ``disable-image-generation: true`` hides the routes (404), as in CPA.
 """
 
@@ -24,6 +27,7 @@ from aiohttp import BodyPartReader, web
 from cliproxy.calls import SSE_HEADERS, Call, Reply, StreamReply
 from cliproxy.errors import RequestError
 from cliproxy.formats import Format
+from cliproxy.formats.multipart import FORM_KEY, Form, Part
 from cliproxy.providers import xai_media
 from cliproxy.server.context import SERVICE
 from cliproxy.translate import images_stream
@@ -33,7 +37,10 @@ __all__ = ["IMAGE_MODELS", "image_call"]
 DEFAULT_MODEL = "gpt-image-2"
 IMAGE_MODELS = ("gpt-image-1.5", "gpt-image-2")
 _NUMBERS = frozenset({"n", "output_compression", "partial_images"})
-_FILE_FIELDS = frozenset({"image", "image[]", "mask"})
+_IMAGE_FIELDS = frozenset({"image", "image[]"})
+_FILE_FIELDS = _IMAGE_FIELDS | {"mask"}
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_CODEX, _XAI, _COMPAT = "codex", "xai", "compat"  # who serves an image model (``_image_model``)
 Convert = Callable[[Reply | StreamReply], Reply | StreamReply]
 
 
@@ -47,32 +54,40 @@ async def image_call(request: web.Request, action: str, json_body: Any) -> tuple
         raise RequestError(
             "image generation is disabled on this proxy (disable-image-generation: true)", status=404
         )
+    parts = None
     if action == "images.edits" and request.content_type.startswith("multipart/"):
-        body = await _multipart_edit(request)
+        parts = await _read_parts(request)
+        body = _form_fields(parts)
     else:
         body = await json_body(request)
     model = body.get("model")
     if model is None or (isinstance(model, str) and not model.strip()):
         model = DEFAULT_MODEL
-    model = _image_model(request, model)
+    model, kind = _image_model(request, model)
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise RequestError("prompt: required, a non-empty string", param="prompt")
+    if parts is not None:
+        if not any(part.name in _IMAGE_FIELDS for part in parts):  # CPA: "image is required"
+            raise RequestError("image: required, at least one image file", param="image")
+        # an image: true compat model gets the form itself (CPA), the others CPA's JSON edit
+        body = _upstream_form(body, parts) if kind == _COMPAT else _json_edit(body, parts)
     if body.get("stream") is True:
-        return _stream_call(request, action, body, model.strip())
+        return _stream_call(request, action, body, model.strip(), kind)
     body.pop("stream", None)
     body["model"] = model.strip()
     call = Call(Format.OPENAI, body, model.strip(), False, request.headers, request.query, action=action)
     return call, None
 
 
-def _stream_call(request: web.Request, action: str, body: dict[str, Any], model: str) -> tuple[Call, Convert]:
-    if xai_media.is_image_model(model):  # CPA streamImagesWithModel: xAI's whole answer as events
+def _stream_call(
+    request: web.Request, action: str, body: dict[str, Any], model: str, kind: str
+) -> tuple[Call, Convert | None]:
+    if kind == _XAI:  # CPA streamImagesWithModel: xAI's whole answer as events
         return _xai_stream_call(request, action, body, model)
-    if model.rpartition("/")[2].lower() not in IMAGE_MODELS:
-        raise RequestError(
-            f"stream: streamed image answers are served for {', '.join(IMAGE_MODELS)} only", param="stream"
-        )
+    if kind == _COMPAT:  # CPA streamOpenAICompatImages: the upstream's own stream, as it comes
+        body["model"] = model
+        return Call(Format.OPENAI, body, model, True, request.headers, request.query, action=action), None
     base = request.app[SERVICE].config.gpt_image_2_base_model
     upstream = images_stream.responses_request(body, model, action, base)
     prefix = "image_edit" if action == "images.edits" else "image_generation"
@@ -106,18 +121,19 @@ async def _no_more() -> AsyncIterator[bytes]:
     yield b""  # an async generator that ends at once
 
 
-def _image_model(request: web.Request, model: Any) -> str:
-    """The model an Images API request goes to, as CPA's ``isSupportedImagesModel`` accepts
-    it: a Codex image model, an xAI ``grok-imagine-image*`` (sent as its bare name), or an
-    ``openai-compatibility`` model marked ``image: true``."""
+def _image_model(request: web.Request, model: Any) -> tuple[Any, str]:
+    """The model an Images API request goes to and its kind, as CPA's
+    ``isSupportedImagesModel`` accepts it: a Codex image model, an xAI
+    ``grok-imagine-image*`` (sent as its bare name), or an ``openai-compatibility`` model
+    marked ``image: true``."""
     if isinstance(model, str):
         if model.strip().rpartition("/")[2].lower() in IMAGE_MODELS:
-            return model
+            return model, _CODEX
         if xai_media.is_image_model(model):
-            return model.strip().rpartition("/")[2].lower()
+            return model.strip().rpartition("/")[2].lower(), _XAI
         info = request.app[SERVICE].models.model_info(model.strip())
         if info is not None and info.type == "openai-image":
-            return model
+            return model, _COMPAT
     raise RequestError(
         f"Model {model} is not supported on /v1/images/generations or /v1/images/edits. "
         f"Use {', '.join((*IMAGE_MODELS, *xai_media.IMAGE_MODELS))}, "
@@ -126,29 +142,38 @@ def _image_model(request: web.Request, model: Any) -> str:
     )
 
 
-async def _multipart_edit(request: web.Request) -> dict[str, Any]:
-    """CPA's ``codexRewriteOpenAIImageEditMultipartToJSON``: the form as a JSON edit."""
-    body: dict[str, Any] = {}
-    values: dict[str, list[Any]] = {}
-    images: list[dict[str, str]] = []
-    budget = [request.app[SERVICE].config.limits.max_body_bytes]  # bytes left (limits.max-body-mb)
+async def _read_parts(request: web.Request) -> list[Part]:
+    """The form's named parts, each read whole, together no larger than
+    ``limits.max-body-mb`` allows."""
+    parts: list[Part] = []
+    budget = [request.app[SERVICE].config.limits.max_body_bytes]  # bytes left
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader) or not part.name:
             continue
-        name = part.name.strip()
-        if part.filename is not None or name in _FILE_FIELDS:
-            url = await _data_url(part, budget)
-            if name == "mask":
-                body["mask"] = {"image_url": url}
-            elif name in ("image", "image[]"):
-                images.append({"image_url": url})
+        data = await _read(part, budget)
+        content_type = part.headers.get("Content-Type", "").strip()
+        parts.append(Part(part.name.strip(), data, part.filename, content_type))
+    return parts
+
+
+def _is_file(part: Part) -> bool:
+    return part.filename is not None or part.name in _FILE_FIELDS
+
+
+def _form_fields(parts: list[Part]) -> dict[str, Any]:
+    """The text fields of a form as a JSON body (numbers as numbers, ``stream`` a bool,
+    ``mask[image_url]`` as ``mask.image_url``)."""
+    body: dict[str, Any] = {}
+    values: dict[str, list[Any]] = {}
+    for part in parts:
+        if _is_file(part):
             continue
-        text = (await _read(part, budget)).decode("utf-8", "replace").strip()
-        if name in ("stream",):
-            body["stream"] = text.lower() == "true"
+        text = part.data.decode("utf-8", "replace").strip()
+        if part.name == "stream":  # CPA parseBoolField
+            body["stream"] = text.lower() in _TRUE
             continue
-        values.setdefault(_json_path(name), []).append(_value(name, text))
+        values.setdefault(_json_path(part.name), []).append(_value(part.name, text))
     for name, found in values.items():
         value = found[0] if len(found) == 1 else found
         if "." in name:  # mask[image_url] / mask[file_id]
@@ -156,9 +181,32 @@ async def _multipart_edit(request: web.Request) -> dict[str, Any]:
             body.setdefault(outer, {})[inner] = value
         else:
             body[name] = value
+    return body
+
+
+def _json_edit(body: dict[str, Any], parts: list[Part]) -> dict[str, Any]:
+    """CPA's ``codexRewriteOpenAIImageEditMultipartToJSON``: each image file a ``data:``
+    URL in ``images[].image_url``, the mask in ``mask.image_url``."""
+    images: list[dict[str, str]] = []
+    for part in parts:
+        if not _is_file(part):
+            continue
+        if part.name == "mask":
+            body["mask"] = {"image_url": _data_url(part)}
+        elif part.name in _IMAGE_FIELDS:
+            images.append({"image_url": _data_url(part)})
     if images:
         body["images"] = [*(body.get("images") or []), *images]
     return body
+
+
+def _upstream_form(body: dict[str, Any], parts: list[Part]) -> dict[str, Any]:
+    """The body of an edit that goes upstream as the client's form (CPA
+    ``buildOpenAICompatImagesMultipartRequest``; the provider writes it anew with the
+    upstream model name): what the pipeline reads, and the parts."""
+    out: dict[str, Any] = {name: body[name] for name in ("model", "prompt", "stream") if name in body}
+    out[FORM_KEY] = Form(parts)
+    return out
 
 
 async def _read(part: BodyPartReader, budget: list[int]) -> bytes:
@@ -172,10 +220,9 @@ async def _read(part: BodyPartReader, budget: list[int]) -> bytes:
     return part.decode(b"".join(chunks))
 
 
-async def _data_url(part: BodyPartReader, budget: list[int]) -> str:
-    data = await _read(part, budget)
-    mime = part.headers.get("Content-Type", "").split(";", 1)[0].strip() or "application/octet-stream"
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+def _data_url(part: Part) -> str:
+    mime = part.content_type.split(";", 1)[0].strip() or "application/octet-stream"
+    return f"data:{mime};base64,{base64.b64encode(part.data).decode()}"
 
 
 def _json_path(name: str) -> str:

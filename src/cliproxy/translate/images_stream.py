@@ -12,19 +12,29 @@ becomes Images API events:
 - ``error`` / ``response.failed`` -> an ``error`` event, then the end.
 
 ``<prefix>`` is ``image_generation`` or ``image_edit``. Every other event is dropped.
+
+An upstream with an Images API of its own (an ``openai-compatibility`` model marked
+``image: true``) streams those events itself: :func:`relay` hands its bytes on as they
+come, as CPA does.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from cliproxy.calls import Reply, StreamReply
+from cliproxy.calls import SSE_HEADERS, Reply, StreamReply
+from cliproxy.errors import UpstreamError
 from cliproxy.formats.sse import SSEDecoder, frame
 
-__all__ = ["MAIN_MODEL", "ImagesStream", "responses_request", "stream_reply"]
+if TYPE_CHECKING:
+    from cliproxy.credentials.record import Credential
+
+__all__ = ["MAIN_MODEL", "ImagesStream", "relay", "responses_request", "stream_reply"]
+
+_READ_FAILURES = (TimeoutError, ConnectionError)
 
 # isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
 _NUMBERS = (int, float)
@@ -96,6 +106,42 @@ async def _rest(images: ImagesStream, rest: AsyncIterator[bytes]) -> AsyncIterat
             yield out
     finally:
         await rest.aclose()  # type: ignore[attr-defined]
+
+
+async def relay(
+    chunks: AsyncIterator[bytes],
+    release: Callable[[], None],
+    cred: Credential,
+    failure: Callable[[BaseException, str], UpstreamError],
+) -> StreamReply:
+    """An upstream's own Images API stream, its bytes as they come (CPA
+    ``streamOpenAICompatImages``). The first bytes are read here, so an upstream that
+    breaks before sending any still fails over (``failure`` makes the read's exception
+    ours); a read that breaks later ends the stream with an ``error`` event."""
+    try:
+        first = await anext(chunks, b"")
+    except _READ_FAILURES as exc:
+        release()
+        raise failure(exc, "before the first image event") from exc
+    if not first:
+        release()
+        raise UpstreamError("upstream stream ended before any content", status=502, credential_id=cred.id)
+    return StreamReply(dict(SSE_HEADERS), first, _relayed(chunks, release, failure), cred)
+
+
+async def _relayed(
+    chunks: AsyncIterator[bytes],
+    release: Callable[[], None],
+    failure: Callable[[BaseException, str], UpstreamError],
+) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except _READ_FAILURES as exc:
+        err = failure(exc, "mid-stream")
+        yield b"\n\n" + _error(err.status, err.message)  # (a frame the upstream left open ends first)
+    finally:
+        release()
 
 
 class ImagesStream:
