@@ -450,10 +450,15 @@ class Pipeline:
             if raw is not None:
                 attempt.body = replies.loads_object(raw)
                 untouched = False
+        build: Callable[..., UpstreamRequest] = provider.build
+        if provider.format_dependent:  # its request follows the attempt's upstream format
+            build = partial(build, fmt=attempt.fmt)  # (else a call without **: no dict made)
         if shaping is not None:  # 7. thinking, payload rules
             shaping.thinking.apply(attempt.body, call.body, suffix, model, untouched)
-            if shaping.rules is not None:
-                shaping.payload(attempt.body, model, route.requested, attempt.headers)
+            if shaping.rules is not None and shaping.payload(
+                attempt.body, model, route.requested, attempt.headers, provider.payload_tracked
+            ):  # a rule set or removed the member the provider adds itself: it is the rule's
+                build = partial(build, payload_owned=True)
         elif self.shaper is not None and action == "compact":
             self.shaper.shape(
                 attempt.body,
@@ -474,9 +479,6 @@ class Pipeline:
         if plan.prepares:  # before build: it may complete cred
             pending = provider.prepare(cred, self.http, proxy=proxy, body=attempt.body)
             prepared = await pending if pending is not None else None
-        build: Callable[..., UpstreamRequest] = provider.build
-        if provider.format_dependent:  # its request follows the attempt's upstream format
-            build = partial(build, fmt=attempt.fmt)  # (else a call without **: no dict made)
         upreq = build(
             cred,
             attempt.body,
