@@ -57,7 +57,7 @@ from cliproxy.providers import account_pools
 from cliproxy.providers import antigravity_credits as credits
 from cliproxy.providers import antigravity_replay as replay
 from cliproxy.providers import antigravity_search as web_search
-from cliproxy.providers.antigravity_balance import BalanceCheck
+from cliproxy.providers.antigravity_balance import BalanceCheck, short_user_agent
 from cliproxy.providers.antigravity_names import rename_tools
 from cliproxy.providers.antigravity_project import ProjectLookup
 from cliproxy.providers.antigravity_schemas import clean_request_schemas
@@ -528,10 +528,14 @@ def _project(cred: Credential) -> str:
 
 
 def _user_agent(cred: Credential) -> str:
+    """The account's ``user_agent`` (attributes, then metadata) in its short form: an
+    Antigravity one loses its `` google-api-nodejs-client/...`` suffix (CPA
+    ``AntigravityRequestUserAgent``: generation, count and the account's lookups; only
+    ``onboardUser`` sends the long form). Else CPA's default."""
     for source in (cred.attributes, cred.metadata):
         value = source.get("user_agent")
         if isinstance(value, str) and value.strip():
-            return value.strip()
+            return short_user_agent(value.strip())
     return DEFAULT_USER_AGENT
 
 

@@ -100,8 +100,10 @@ def _number(value: Any) -> float | None:
 
 
 def short_user_agent(user_agent: str) -> str:
-    """An Antigravity user agent without its Node client suffix, as ``loadCodeAssist``
-    gets it (CPA ``AntigravityLoadCodeAssistUserAgent``)."""
+    """An Antigravity user agent (``antigravity/...``, any case) without its Node client
+    suffix, as every request of the account but ``onboardUser`` sends it (CPA
+    ``AntigravityRequestUserAgent``, ``AntigravityLoadCodeAssistUserAgent``); any other
+    user agent unchanged."""
     lower = user_agent.lower()
     if lower.startswith("antigravity/"):
         cut = lower.find(_NODE_CLIENT)
