@@ -44,7 +44,7 @@ async def test_cors_preflight_and_headers(start_proxy):
 
 
 def _concrete(path: str) -> str:
-    path = re.sub(r"\{action:[^}]+\}", "hangup", path)
+    path = re.sub(r"\{action:([^|}]+)[^}]*\}", r"\1", path)  # the first of the alternatives
     path = path.replace("{name:.+}", "gemini-2.5-flash:generateContent")
     return re.sub(r"\{[^}]+\}", "abc", path)
 
@@ -121,6 +121,24 @@ def _no_search_credential(body: dict) -> None:
     assert body["error"]["message"].startswith("no credential serves Codex Alpha Search"), body
 
 
+def _realtime(code: str) -> Callable[[dict], None]:
+    """A Realtime route (tests/e2e/test_realtime*.py): CPA's error shape with its code."""
+
+    def check(body: dict) -> None:
+        assert set(body["error"]) == {"message", "type", "param", "code"}, body
+        assert body["error"]["code"] == code, body
+
+    return check
+
+
+def _client_secret(body: dict) -> None:
+    assert body["value"].startswith("ek_") and body["session"]["model"] == "gpt-realtime", body
+
+
+def _legacy_session(body: dict) -> None:
+    assert body["client_secret"]["value"].startswith("ek_") and body["model"] == "gpt-realtime", body
+
+
 def _gemini_model_not_found(body: dict) -> None:
     assert _gemini_error(body, "NOT_FOUND") == "model 'gemini-2.5-flash:generateContent' not found", body
 
@@ -161,6 +179,27 @@ BUILT: dict[tuple[str, str], tuple[int, Callable[[dict], None]]] = {
     ("GET", "/v1/ws"): (426, _websocket_required),
     ("POST", "/v1/alpha/search"): (503, _no_search_credential),
     ("POST", "/backend-api/codex/alpha/search"): (503, _no_search_credential),
+    # CPA's TestRealtimeStandardRoutesAndClientSecretAuth statuses (no WebRTC media relay)
+    ("GET", "/v1/realtime"): (426, _realtime("websocket_upgrade_required")),
+    ("POST", "/v1/realtime"): (503, _realtime("realtime_request_failed")),
+    ("POST", "/v1/realtime/calls"): (503, _realtime("realtime_request_failed")),
+    ("POST", "/v1/live"): (503, _realtime("realtime_request_failed")),
+    ("GET", "/v1/realtime/calls/{call_id}"): (426, _realtime("realtime_request_failed")),
+    ("GET", "/v1/live/{call_id}"): (426, _realtime("realtime_request_failed")),
+    ("POST", "/v1/realtime/client_secrets"): (200, _client_secret),
+    ("POST", "/v1/realtime/sessions"): (200, _legacy_session),
+    ("POST", "/v1/realtime/transcription_sessions"): (501, _realtime("realtime_capability_not_supported")),
+    ("GET", "/v1/realtime/translations"): (501, _realtime("realtime_capability_not_supported")),
+    ("POST", "/v1/realtime/translations"): (501, _realtime("realtime_capability_not_supported")),
+    ("POST", "/v1/realtime/translations/client_secrets"): (
+        501,
+        _realtime("realtime_capability_not_supported"),
+    ),
+    ("POST", "/v1/realtime/calls/{call_id}/hangup"): (404, _realtime("realtime_call_not_found")),
+    ("POST", "/v1/realtime/calls/{call_id}/{action:accept|reject|refer}"): (
+        501,
+        _realtime("realtime_capability_not_supported"),
+    ),
 }
 
 

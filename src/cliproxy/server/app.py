@@ -15,6 +15,8 @@ from cliproxy.server.fast.server import FastServer
 from cliproxy.server.guard import ConnectionGuard, GuardedSite
 from cliproxy.server.handlers import generation_handlers
 from cliproxy.server.middleware import middleware
+from cliproxy.server.realtime import install as install_realtime
+from cliproxy.server.realtime import realtime_handlers
 from cliproxy.server.routes import add_routes
 from cliproxy.server.videos import video_handlers
 from cliproxy.server.ws import install as install_websockets
@@ -39,11 +41,13 @@ def create_app(service: Service) -> web.Application:
     app[SERVICE] = service
     handlers = generation_handlers()
     handlers.update(video_handlers())
+    handlers.update(realtime_handlers())  # OpenAI Realtime through Codex sign-ins
     handlers[("GET", "/v1/ws")] = relay_websocket  # the AI Studio relay
     for path in ("/v1/responses", "/backend-api/codex/responses"):  # the Responses WebSocket
         handlers[("GET", path)] = responses_websocket
     add_routes(app, handlers)
     install_websockets(app)
+    install_realtime(app, service)
 
     async def on_startup(_: web.Application) -> None:
         await service.start()

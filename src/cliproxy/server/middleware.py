@@ -30,6 +30,7 @@ from cliproxy.presence import CLIENT
 from cliproxy.requestid import begin_request
 from cliproxy.server.context import CORS_KEY, PRINCIPAL_KEY, SERVICE, client_format
 from cliproxy.server.errors import error_response, exception_response
+from cliproxy.server.realtime import client_secret_principal
 
 if TYPE_CHECKING:
     from cliproxy.access import Principal
@@ -265,7 +266,9 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         request[CORS_KEY] = cors
     if proxy:
         try:
-            principal = await authorize(service, path, headers, request.query)
+            # a Realtime client secret (``ek_``) stands in for the client key where CPA takes one
+            secret = client_secret_principal(request) if path.startswith("/v1/realtime") else None
+            principal = secret or await authorize(service, path, headers, request.query)
             if principal is not None:
                 request[PRINCIPAL_KEY] = principal
             if _reads_body_early(request):
@@ -273,7 +276,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
                 if failed is not None:
                     failed.headers.update(cors)
                     return failed
-            if service.frontend:  # frontend-auth plugins take part (or, exclusive, decide alone)
+            if service.frontend and secret is None:  # frontend-auth plugins take part (or decide alone)
                 request[PRINCIPAL_KEY] = await service.authenticate(
                     request.method, path, headers, request.query, await request.read()
                 )

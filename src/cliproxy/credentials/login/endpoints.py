@@ -48,6 +48,8 @@ URLS: Mapping[str, Mapping[str, str]] = {
         "device-verify": "https://auth.openai.com/codex/device",
         "device-redirect": "https://auth.openai.com/deviceauth/callback",
         "api": "https://chatgpt.com/backend-api/codex",
+        # the standard Realtime WebSocket its accounts are relayed to (providers.codex_realtime)
+        "realtime": "wss://api.openai.com/v1",
     },
     "antigravity": {
         "authorize": "https://accounts.google.com/o/oauth2/v2/auth",

@@ -1,0 +1,92 @@
+"""Two WebSockets joined: every message of one goes to the other as it comes, text as text
+and binary as binary (CPA ``relayWebsockets``).
+
+The first side to end decides how both close: a close frame's code and reason are passed on
+(1005, 1006 and 1015, which no peer may send, become 1000); a broken socket (a read or write
+error, a peer that stopped answering pings) closes both with 1011 "relay closed"; no message
+either way for ``idle`` seconds closes both with 1000 "idle timeout". A write that cannot
+finish within :data:`WRITE_TIMEOUT` seconds is a broken socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from aiohttp import WSMsgType
+
+__all__ = ["WRITE_TIMEOUT", "relay"]
+
+WRITE_TIMEOUT = 30.0
+_UNSENDABLE = frozenset({1005, 1006, 1015})
+_ENDED = frozenset({WSMsgType.CLOSING, WSMsgType.CLOSED})
+_BROKEN = (1011, "relay closed")
+
+
+async def relay(client: Any, upstream: Any, idle: float | None) -> tuple[int, str]:
+    """Relay until one side ends; both are closed on return. The close code and reason both
+    got. ``client`` and ``upstream`` are aiohttp WebSockets made with ``autoclose=False``."""
+    loop = asyncio.get_running_loop()
+    seen = [loop.time()]  # when a message last went by, either way
+    pumps = {
+        asyncio.create_task(_pump(client, upstream, seen, loop)),
+        asyncio.create_task(_pump(upstream, client, seen, loop)),
+    }
+    outcome = (1000, "idle timeout")
+    try:
+        while True:
+            wait = None if idle is None else max(0.0, seen[0] + idle - loop.time())
+            done, _ = await asyncio.wait(pumps, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            if done:
+                outcome = done.pop().result()
+                break
+            if idle is not None and loop.time() - seen[0] >= idle:
+                break
+    finally:
+        code, reason = outcome
+        for ws in (client, upstream):
+            await _close(ws, code, reason)
+        for task in pumps:
+            task.cancel()
+        for task in pumps:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    return outcome
+
+
+async def _pump(
+    source: Any, sink: Any, seen: list[float], loop: asyncio.AbstractEventLoop
+) -> tuple[int, str]:
+    """``source``'s messages into ``sink`` until ``source`` ends: how both should close."""
+    while True:
+        try:
+            msg = await source.receive()
+        except Exception:
+            return _BROKEN
+        kind = msg.type
+        if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
+            seen[0] = loop.time()
+            data = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
+            try:
+                async with asyncio.timeout(WRITE_TIMEOUT):
+                    await sink.send_frame(data, kind)
+            except Exception:
+                return _BROKEN
+        elif kind is WSMsgType.CLOSE:
+            code = msg.data if isinstance(msg.data, int) else 1000
+            if code in _UNSENDABLE:
+                return 1000, ""
+            return code, msg.extra if isinstance(msg.extra, str) else ""
+        elif kind in _ENDED:
+            return 1000, ""
+        elif kind is WSMsgType.ERROR:
+            return _BROKEN
+        # PING / PONG: answered by aiohttp (autoping)
+
+
+async def _close(ws: Any, code: int, reason: str) -> None:
+    if ws.closed:
+        return
+    with contextlib.suppress(Exception):
+        await ws.close(code=code, message=reason.encode()[:123])  # a close reason's limit

@@ -1,0 +1,99 @@
+"""Fake OpenAI Realtime WebSocket (``wss://api.openai.com/v1/realtime``), as a Codex
+sign-in reaches it: the upgrade is recorded like any request (so ``fail_next`` and
+``fail_key`` refuse it with their status), then the socket behaves like the real one:
+
+- ``session.created`` first, its session naming the model of ``?model=``;
+- ``session.update`` is answered by ``session.updated`` with the fields merged in;
+- ``response.create`` by ``response.created`` and ``response.done``;
+- ``{"type": "test.close", "code": C, "reason": R}`` closes the socket with that code;
+- any other text is echoed as ``echo:<text>`` (CPA's test upstream), binary as it came.
+
+``sockets`` holds, per upgrade, the subprotocols offered and every message received.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from tests.fakes.server import FakeServer
+
+__all__ = ["RealtimeFake", "Socket"]
+
+
+@dataclass(slots=True)
+class Socket:
+    query: dict[str, str]
+    protocols: list[str]
+    received: list[tuple[WSMsgType, bytes]] = field(default_factory=list)
+    close_code: int | None = None
+
+
+class RealtimeFake(FakeServer):
+    kind = "realtime"
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.sockets: list[Socket] = []
+        self.protocol = "realtime"  # chosen when the client offers it
+
+    @property
+    def ws_base(self) -> str:
+        """What ``CLIPROXY_OAUTH_CODEX_REALTIME`` points at."""
+        return "ws" + self.base_url.removeprefix("http") + "/v1"
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/v1/realtime", self._realtime)
+
+    async def _realtime(self, request: web.Request) -> web.StreamResponse:
+        offered = [
+            p.strip() for v in request.headers.getall("Sec-WebSocket-Protocol", ()) for p in v.split(",")
+        ]
+        ws = web.WebSocketResponse(protocols=(self.protocol,), decode_text=False)
+        await ws.prepare(request)
+        sock = Socket(dict(request.query), offered)
+        self.sockets.append(sock)
+        session: dict[str, Any] = {
+            "id": "sess_fake",
+            "object": "realtime.session",
+            "type": "realtime",
+            "model": request.query.get("model", ""),
+        }
+        await ws.send_str(orjson.dumps({"type": "session.created", "session": session}).decode())
+        async for msg in ws:
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                break
+            data = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
+            sock.received.append((msg.type, data))
+            if msg.type is WSMsgType.BINARY:
+                await ws.send_bytes(data)
+                continue
+            event = _event(data)
+            kind = event.get("type")
+            if kind == "session.update" and isinstance(event.get("session"), dict):
+                session.update(event["session"])
+                await ws.send_str(orjson.dumps({"type": "session.updated", "session": session}).decode())
+            elif kind == "response.create":
+                for done in ("response.created", "response.done"):
+                    response = {"id": "resp_fake", "object": "realtime.response", "status": "completed"}
+                    await ws.send_str(orjson.dumps({"type": done, "response": response}).decode())
+            elif kind == "test.close":
+                await ws.close(
+                    code=int(event.get("code", 1000)), message=str(event.get("reason", "")).encode()
+                )
+                break
+            else:
+                await ws.send_str("echo:" + data.decode())
+        sock.close_code = ws.close_code
+        return ws
+
+
+def _event(data: bytes) -> dict[str, Any]:
+    try:
+        event = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return {}
+    return event if isinstance(event, dict) else {}
