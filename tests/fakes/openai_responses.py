@@ -14,7 +14,10 @@ of every Responses stream (an upstream that goes quiet mid-stream);
 ``server_is_overloaded`` error event; ``fake.inband_errors = [event, ...]`` does the same
 with the given error events, one stream each; ``fake.completed_without_output = n`` ends
 the next ``n`` streams with a ``response.completed`` whose ``output`` is empty, as the
-Codex backend sometimes does (CPA patches it from the ``output_item.done`` events); ``fake.raw_streams = [bytes, ...]``
+Codex backend sometimes does (CPA patches it from the ``output_item.done`` events);
+``fake.incomplete = n`` ends the next ``n`` streams with ``response.incomplete`` (the
+answer cut at ``max_output_tokens``: its last item ``incomplete``; with
+``completed_without_output`` its output empty too); ``fake.raw_streams = [bytes, ...]``
 answers the next streams with those SSE bytes as they are, one each (an xAI stream with
 its own shapes: ``reasoning_text`` events, X Search traces, ``response.incomplete``).
 
@@ -93,6 +96,9 @@ async def handle(fake: OpenAIFake, request: web.Request) -> web.StreamResponse:
         bare = getattr(fake, "completed_without_output", 0) > 0
         if bare:
             fake.completed_without_output -= 1  # type: ignore[attr-defined]
+        if getattr(fake, "incomplete", 0) > 0:
+            fake.incomplete -= 1  # type: ignore[attr-defined]
+            _cut(response)
         return await fake.stream(request, _events(response, bare))
     return fake.json_response(response)
 
@@ -253,8 +259,17 @@ def _response(
     }
 
 
+def _cut(response: dict[str, Any]) -> None:
+    """``response`` as the API ends an answer cut at ``max_output_tokens``."""
+    response["status"] = "incomplete"
+    response["incomplete_details"] = {"reason": "max_output_tokens"}
+    if response["output"]:
+        response["output"][-1] = {**response["output"][-1], "status": "incomplete"}
+
+
 def _events(final: dict[str, Any], bare: bool = False) -> Iterator[bytes]:
-    """The stream of ``final``; ``bare``: its ``response.completed`` without the output."""
+    """The stream of ``final``; ``bare``: its ``response.completed`` (or ``response.incomplete``)
+    without the output."""
     seq = 0
 
     def event(kind: str, **fields: Any) -> bytes:
@@ -269,7 +284,8 @@ def _events(final: dict[str, Any], bare: bool = False) -> Iterator[bytes]:
     for index, item in enumerate(final["output"]):
         for kind, fields in _item_events(item, index):
             yield event(kind, **fields)
-    yield event("response.completed", response={**final, "output": []} if bare else final)
+    end = "response.incomplete" if final["status"] == "incomplete" else "response.completed"
+    yield event(end, response={**final, "output": []} if bare else final)
 
 
 def _item_events(item: dict[str, Any], index: int) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -24,10 +24,12 @@ __all__ = [
     "ResponsesUsageSniffer",
     "count_tokens_response",
     "error_status",
+    "fill_usage_details",
     "model_at_capacity",
     "usage_from_wire",
     "usage_reset",
     "usage_to_wire",
+    "with_usage_details",
 ]
 
 CREATED = "response.created"
@@ -111,6 +113,70 @@ def usage_to_wire(u: ir.Usage | None) -> dict[str, Any]:
         "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
         "total_tokens": u.total_tokens if u.total_tokens is not None else u.input_tokens + u.output_tokens,
     }
+
+
+# the usage details a Responses client expects, and the counter each must hold
+_USAGE_DETAILS = (("input_tokens_details", "cached_tokens"), ("output_tokens_details", "reasoning_tokens"))
+_USAGE = b'"usage"'
+
+
+def fill_usage_details(usage: Any) -> bool:
+    """Give a Responses ``usage`` object the ``input_tokens_details.cached_tokens`` and
+    ``output_tokens_details.reasoning_tokens`` it lacks (a detail missing, null or not an
+    object, or its counter missing or null), as zeros; True when one was added (CPA
+    ``EnsureResponsesUsageDetails``: the SDKs type them as always there)."""
+    if not isinstance(usage, dict):
+        return False
+    changed = False
+    for key, counter in _USAGE_DETAILS:
+        details = usage.get(key)
+        if not isinstance(details, dict):
+            usage[key] = {counter: 0}
+            changed = True
+        elif details.get(counter) is None:
+            details[counter] = 0
+            changed = True
+    return changed
+
+
+def with_usage_details(payload: bytes) -> bytes:
+    """``payload`` (a Responses object, or SSE text: a ``data:`` line, whole events) with
+    the usage details filled in ``usage`` and ``response.usage`` of each object (CPA
+    ``EnsureResponsesUsageDetails``); the same bytes when nothing was missing, when it
+    names no usage, or for a compaction. A ``data:`` line that is no JSON object passes."""
+    if payload.find(_USAGE) < 0:
+        return payload
+    body = payload.strip()
+    if body[:1] == b"{":
+        return _object_with_details(body) or payload
+    lines = payload.split(b"\n")
+    changed = False
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if not text.startswith(b"data:") or text.find(_USAGE) < 0:
+            continue
+        filled = _object_with_details(text[5:].strip())
+        if filled is not None:
+            lines[i] = b"data: " + filled
+            changed = True
+    return b"\n".join(lines) if changed else payload
+
+
+def _object_with_details(data: bytes) -> bytes | None:
+    """The JSON object ``data`` with its usage details filled; None when it is unchanged."""
+    if data[:1] != b"{":
+        return None
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(obj, dict) or obj.get("object") == "response.compaction":
+        return None
+    response = obj.get("response")
+    changed = isinstance(response, dict) and fill_usage_details(response.get("usage"))
+    if fill_usage_details(obj.get("usage")):
+        changed = True
+    return orjson.dumps(obj) if changed else None
 
 
 _NUMBERS = (int, float)

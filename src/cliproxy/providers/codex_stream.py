@@ -1,4 +1,4 @@
-"""Codex's ``response.completed`` made whole again.
+"""Codex's ``response.completed`` (and ``response.incomplete``) made whole again.
 
 The Codex backend may end a stream with a ``response.completed`` whose ``response.output``
 is empty (or whose items lack their ids) although every item was sent whole in its own
@@ -9,7 +9,9 @@ stream and writes them into its ``response.completed``: all of them, in ``output
 order, when the output is empty; the missing ids only, when it is not. Its ``usage`` gets
 the ``input_tokens_details.cached_tokens`` and ``output_tokens_details.reasoning_tokens``
 it left out, as zeros (CPA ``EnsureResponsesUsageDetails``): the SDKs type them as always
-there.
+there. A ``response.incomplete`` (an answer cut at ``max_output_tokens``) is the other
+successful end and is mended the same way, so the client gets the partial answer (CPA
+patches both); only a ``response.completed`` is a turn the reasoning replay keeps.
 
 It is a chunk rewriter (``UpstreamRequest.rewrite_chunk``): it gets whole SSE lines and
 leaves every chunk that carries neither event as it is, after one substring test each.
@@ -35,17 +37,19 @@ from typing import Any, Protocol
 
 import orjson
 
+from cliproxy.formats.openai_responses import fill_usage_details
+
 __all__ = ["CompletedOutput", "Watch", "is_grok_build", "keepalive_comments"]
 
 _DONE = b'"response.output_item.done"'
 _COMPLETED = b'"response.completed"'
+_INCOMPLETE = b'"response.incomplete"'
+_ENDS = frozenset(("response.completed", "response.incomplete"))
 _FAILED = b'"response.failed"'
 _ERROR = b'"type":"error"'
 _CACHED = b'"cached_tokens"'
 _REASONING = b'"reasoning_tokens"'
 _NULL_DETAILS = b'_details":null'
-# the usage details a Responses client expects, and the counter each must hold
-_USAGE_DETAILS = (("input_tokens_details", "cached_tokens"), ("output_tokens_details", "reasoning_tokens"))
 
 
 class Watch(Protocol):
@@ -57,7 +61,8 @@ class Watch(Protocol):
 
 
 class CompletedOutput:
-    """A stream's ``response.output_item.done`` items, written into its ``response.completed``."""
+    """A stream's ``response.output_item.done`` items, written into its ``response.completed``
+    or ``response.incomplete``."""
 
     __slots__ = ("items", "loose", "mend", "watch")
 
@@ -69,7 +74,7 @@ class CompletedOutput:
 
     def __call__(self, lines: bytes) -> bytes:
         watch = self.watch
-        if lines.find(_DONE) < 0 and lines.find(_COMPLETED) < 0:
+        if lines.find(_DONE) < 0 and lines.find(_COMPLETED) < 0 and lines.find(_INCOMPLETE) < 0:
             if watch is not None and (lines.find(_FAILED) >= 0 or lines.find(_ERROR) >= 0):
                 watch.refused(lines)  # an in-band failure (a 200 whose stream says no)
             return lines
@@ -79,7 +84,7 @@ class CompletedOutput:
                 continue
             if line.find(_DONE) >= 0:
                 self._keep(line)
-            elif line.find(_COMPLETED) >= 0 and (
+            elif (line.find(_COMPLETED) >= 0 or line.find(_INCOMPLETE) >= 0) and (
                 (self.mend and (self.items or self.loose)) or watch is not None or _lacks_details(line)
             ):
                 out[i] = self._patched(line)
@@ -105,7 +110,8 @@ class CompletedOutput:
         except orjson.JSONDecodeError:
             return line
         response = event.get("response") if isinstance(event, dict) else None
-        if not isinstance(response, dict) or event.get("type") != "response.completed":
+        kind = event.get("type") if isinstance(event, dict) else None
+        if not isinstance(response, dict) or kind not in _ENDS:
             return line
         output = response.get("output")
         changed = False
@@ -116,9 +122,9 @@ class CompletedOutput:
                 changed = bool(output)
         elif self.mend:
             changed = self._hydrate(output)
-        if _fill_usage_details(response.get("usage")):
+        if fill_usage_details(response.get("usage")):
             changed = True
-        if self.watch is not None:
+        if self.watch is not None and kind == "response.completed":  # a cut turn is not kept (CPA)
             self.watch.completed(output)
         return b"data: " + orjson.dumps(event) if changed else line
 
@@ -142,23 +148,6 @@ class CompletedOutput:
 def _lacks_details(line: bytes) -> bool:
     """Whether a ``response.completed`` line may lack a usage detail (a cheap look first)."""
     return line.find(_CACHED) < 0 or line.find(_REASONING) < 0 or line.find(_NULL_DETAILS) >= 0
-
-
-def _fill_usage_details(usage: Any) -> bool:
-    """Give a Responses ``usage`` the detail objects and counters it lacks, as zeros; True
-    when one was added."""
-    if not isinstance(usage, dict):
-        return False
-    changed = False
-    for key, counter in _USAGE_DETAILS:
-        details = usage.get(key)
-        if not isinstance(details, dict):
-            usage[key] = {counter: 0}
-            changed = True
-        elif details.get(counter) is None:
-            details[counter] = 0
-            changed = True
-    return changed
 
 
 _KEEPALIVE = b"keepalive"
