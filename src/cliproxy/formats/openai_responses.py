@@ -146,9 +146,10 @@ def with_usage_details(payload: bytes) -> bytes:
     names no usage, or for a compaction. A ``data:`` line that is no JSON object passes."""
     if payload.find(_USAGE) < 0:
         return payload
-    body = payload.strip()
-    if body[:1] == b"{":
-        return _object_with_details(body) or payload
+    start, end = len(payload) - len(payload.lstrip()), len(payload.rstrip())
+    if payload[start : start + 1] == b"{":  # a JSON object; the space around it is kept
+        filled = _object_with_details(payload[start:end])
+        return payload if filled is None else payload[:start] + filled + payload[end:]
     lines = payload.split(b"\n")
     changed = False
     for i, line in enumerate(lines):

@@ -23,7 +23,7 @@ from cliproxy.models.thinking import resolve_thinking
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, b64encode, ci_get
 from cliproxy.plugins.callbacks import BRIDGE_END, ScopeContext
-from cliproxy.plugins.executor_answer import Answer
+from cliproxy.plugins.executor_answer import Answer, with_details
 from cliproxy.plugins.rules import call_scoped, plain_headers, wire_headers
 from cliproxy.plugins.translation import NATIVE_FORMATS, negotiate, normalize_request, translate_request
 from cliproxy.translate import ir
@@ -107,6 +107,7 @@ async def run_executor(
         body = b64decode(ci_get(result, "Payload"))
         if answer is not None:
             body = await answer.whole(body)
+        body = with_details(call.format, body)
         headers = {"Content-Type": "application/json", **plain_headers(ci_get(result, "Headers"))}
         headers["Content-Type"] = "application/json"
         return Reply(200, body, headers)
@@ -229,10 +230,10 @@ async def _stream(
             async for piece in raw:
                 out = await answer.frame(piece) if answer is not None else piece
                 if out:
-                    yield out
+                    yield with_details(call.format, out)
             tail = await answer.finish() if answer is not None else b""
             if tail:
-                yield tail
+                yield with_details(call.format, tail)
         except PluginError as exc:  # the plugin closed the stream with an error
             enc = reg.adapter(call.format).stream_encoder(None, None)
             tail = await answer.finish() if answer is not None else b""

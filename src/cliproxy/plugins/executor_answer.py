@@ -8,6 +8,10 @@ passes as it is), then the ``response.normalize_after`` chain, on every frame of
 Stream frames cross the hooks as CPA's handlers write them: for Chat Completions and
 Gemini clients the bare ``data`` payload (the host adds ``data: `` and the blank line),
 for Claude and Responses clients the whole event text.
+
+A Responses client's answer, whole or each stream chunk, translated or the executor's own,
+last gets the usage details the SDKs type as always there (:func:`with_details`), as CPA's
+executor adapter runs ``EnsureResponsesUsageDetails`` on it.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ import orjson
 
 from cliproxy.calls import Call
 from cliproxy.formats import Format
+from cliproxy.formats.openai_responses import with_usage_details
 from cliproxy.plugins import abi
 from cliproxy.plugins.host import PluginHost
 from cliproxy.plugins.translation import NATIVE_FORMATS, normalize_response, translate_response
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.stream import StreamTranslator
 
-__all__ = ["Answer", "client_frames", "wire_frame"]
+__all__ = ["Answer", "client_frames", "wire_frame", "with_details"]
 
 _BARE_DATA = frozenset((Format.OPENAI, Format.GEMINI))  # CPA writes "data: <frame>\n\n" for these
 _SSE_LINE = (b"data:", b"event:", b"id:", b":")
@@ -57,6 +62,13 @@ def wire_frame(fmt: Format, frame: bytes) -> bytes:
         if kind:
             return b"event: " + kind.encode() + b"\ndata: " + frame + b"\n\n"
     return b"data: " + frame + b"\n\n"
+
+
+def with_details(fmt: Format, out: bytes) -> bytes:
+    """``out`` (a whole answer or stream chunk for a ``fmt`` client) with, for a Responses
+    client, ``input_tokens_details.cached_tokens`` and ``output_tokens_details.reasoning_tokens``
+    in each usage it holds (zeros when missing); other clients' bytes as they are."""
+    return with_usage_details(out) if fmt is Format.RESPONSES and out else out
 
 
 def _event_type(frame: bytes) -> str:
