@@ -522,7 +522,10 @@ class Pipeline:
         elif action == "compact" or images:
             if images and upreq.stream:  # an upstream's own Images API stream: relayed as it comes
                 relayed = resp.chunks() if trace is None else trace.upstream_chunks(resp.chunks())
-                result = await images_stream.relay(relayed, resp.release, cred, network_error)
+                if upreq.rewrite_chunk is not None:  # codex.identity-confuse: the caller's ids back
+                    relayed = rewritten(relayed, upreq.rewrite_chunk, resp)
+                scrub = partial(without_secrets, cred=cred)  # from an error event it rewrites
+                result = await images_stream.relay(relayed, resp.release, cred, network_error, scrub)
             else:
                 result = await replies.compact_reply(call, attempt, resp, upreq.rewrite_body)
         else:

@@ -219,11 +219,22 @@ async def test_images_edit_multipart_becomes_cpas_json_edit(start_proxy, fakes) 
 
 
 async def test_images_edit_json_passes_through(start_proxy, fakes) -> None:
+    """CPA TestCodexExecutorDirectOpenAIImageEditUsesImagesEditEndpointForJSON: a JSON edit
+    goes to ``/images/edits`` as sent (file ids, the mask), less ``stream: false``."""
     proxy = await start_proxy(_images_config(fakes))
-    body = {"prompt": "make it blue", "images": [{"image_url": f"data:image/png;base64,{PNG_1X1}"}]}
+    body = {
+        "model": "gpt-image-2",
+        "prompt": "Replace the background",
+        "images": [{"image_url": f"data:image/png;base64,{PNG_1X1}"}, {"file_id": "file-abc123"}],
+        "mask": {"file_id": "file-mask123"},
+        "output_compression": 100,
+        "stream": False,
+    }
     status, answer = await _post_images(proxy.url, body, "/v1/images/edits")
     assert status == 200, answer
-    assert fakes.responses.last.json["images"] == body["images"]
+    sent = fakes.responses.last
+    assert sent.path == "/backend-api/codex/images/edits"
+    assert sent.json == {k: v for k, v in body.items() if k != "stream"}
 
 
 @pytest.mark.parametrize(
@@ -268,96 +279,3 @@ async def test_images_edit_multipart_is_capped_by_max_body_mb(start_proxy, fakes
     assert status == 413
     assert answer["error"]["message"] == "request body is larger than limits.max-body-mb allows"
     assert not fakes.responses.requests
-
-
-def _stream_config(fakes) -> str:
-    """The image models and the main model the streamed path asks (CPA gpt-5.4-mini)."""
-    return _images_config(fakes).replace(
-        '{name: "gpt-image-1.5"}]', '{name: "gpt-image-1.5"}, {name: "gpt-5.4-mini"}]'
-    )
-
-
-async def _stream_images(
-    url: str, body: dict, path: str = "/v1/images/generations"
-) -> list[tuple[str, dict]]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        async with session.post(url + path, json=body, headers={"Authorization": f"Bearer {KEY}"}) as resp:
-            assert resp.status == 200, await resp.text()
-            assert resp.headers["Content-Type"].startswith("text/event-stream")
-            text = (await resp.read()).decode()
-    events = []
-    for block in text.split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        if "data" in lines:
-            events.append((lines.get("event", ""), orjson.loads(lines["data"])))
-    return events
-
-
-async def test_images_generate_streams_as_cpa_does(start_proxy, fakes) -> None:
-    """CPA ``streamImagesFromResponses``: ``stream: true`` asks Codex's main model with the
-    image_generation tool forced (the Images options on the tool) and streams
-    ``image_generation.partial_image`` then ``image_generation.completed``."""
-    proxy = await start_proxy(_stream_config(fakes))
-    events = await _stream_images(
-        proxy.url,
-        {
-            "model": "gpt-image-2",
-            "prompt": "draw a green square",
-            "stream": True,
-            "size": "1024x1024",
-            "partial_images": 1,
-        },
-    )
-    assert [name for name, _ in events] == ["image_generation.partial_image", "image_generation.completed"]
-    partial, done = events[0][1], events[1][1]
-    assert partial["type"] == "image_generation.partial_image" and partial["partial_image_index"] == 0
-    assert base64.b64decode(partial["b64_json"]).startswith(PNG_MAGIC)
-    assert done["type"] == "image_generation.completed" and done["b64_json"] == PNG_1X1
-    sent = fakes.responses.last
-    assert sent.path == "/backend-api/codex/responses" and sent.json["model"] == "gpt-5.4-mini"
-    assert sent.json["tool_choice"] == {"type": "image_generation"}
-    tool = next(t for t in sent.json["tools"] if t["type"] == "image_generation")
-    assert tool["model"] == "gpt-image-2" and tool["size"] == "1024x1024" and tool["partial_images"] == 1
-
-
-@pytest.mark.parametrize(("setting", "asked"), [("gpt-5.5-base", "gpt-5.5-base"), ("o3", "gpt-5.4-mini")])
-async def test_gpt_image_2_base_model_names_the_main_model(start_proxy, fakes, setting, asked) -> None:
-    """CPA ``resolveGPTImage2BaseModel``: ``gpt-image-2-base-model`` is the model the
-    streamed (hosted-tool) path asks; a value not starting with ``gpt-`` falls back to
-    gpt-5.4-mini."""
-    text = _stream_config(fakes).replace(
-        '{name: "gpt-5.4-mini"}]', '{name: "gpt-5.4-mini"}, {name: "gpt-5.5-base"}]'
-    )
-    proxy = await start_proxy(text + f"\ngpt-image-2-base-model: {setting}\n")
-    events = await _stream_images(proxy.url, {"model": "gpt-image-2", "prompt": "draw", "stream": True})
-    assert events[-1][0] == "image_generation.completed"
-    assert fakes.responses.last.json["model"] == asked
-
-
-async def test_images_stream_url_format_and_edit_prefix(start_proxy, fakes) -> None:
-    """``response_format: url`` gives ``data:`` URLs; an edit's events are ``image_edit.*`` and
-    its images ride along as ``input_image`` parts."""
-    proxy = await start_proxy(_stream_config(fakes))
-    image = "data:image/png;base64," + PNG_1X1
-    events = await _stream_images(
-        proxy.url,
-        {
-            "prompt": "draw it greener",
-            "stream": True,
-            "response_format": "url",
-            "images": [{"image_url": image}],
-        },
-        "/v1/images/edits",
-    )
-    assert [name for name, _ in events] == ["image_edit.partial_image", "image_edit.completed"]
-    assert events[1][1]["url"] == "data:image/png;base64," + PNG_1X1
-    content = fakes.responses.last.json["input"][0]["content"]
-    assert {"type": "input_image", "image_url": image} in content
-
-
-async def test_images_stream_without_an_image_is_an_error_event(start_proxy, fakes) -> None:
-    """A completion with no image_generation_call result: CPA's 502 error event."""
-    proxy = await start_proxy(_stream_config(fakes))
-    events = await _stream_images(proxy.url, {"prompt": "a green square", "stream": True})
-    assert [name for name, _ in events] == ["error"]
-    assert events[0][1]["error"]["message"] == "upstream did not return image output"

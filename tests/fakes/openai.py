@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from tests.fakes import openai_chat, openai_images, openai_responses
-from tests.fakes.server import Behavior, FakeServer, sse
+from tests.fakes.server import Behavior, FakeServer, Recorded, sse
 
 __all__ = ["OpenAIFake"]
 
@@ -141,9 +141,15 @@ class OpenAIFake(FakeServer):
         kind, code = _TYPES.get(status, ("server_error" if status >= 500 else "invalid_request_error", None))
         return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
+    def is_stream(self, rec: Recorded) -> bool:
+        """A JSON ``stream: true``, or a form's ``stream=true`` (a multipart image edit)."""
+        return isinstance(rec.json, dict) and rec.json.get("stream") in (True, "true")
+
     def stream_error_frame(self, request: web.Request, beh: Behavior, sent: int) -> bytes:
         code = _STREAM_CODES.get(beh.stream_error or "", beh.stream_error)
         message = beh.message or f"fake in-band error: {code}"
+        if "/images/" in request.path:  # the Images API's own error event
+            return openai_images.error_frame(code or "server_error", message, beh.body)
         if "/chat/completions" in request.path:
             return sse({"error": {"message": message, "type": "server_error", "param": None, "code": code}})
         error = _usage_limit(beh, message) if code == "usage_limit_reached" else None  # Codex's plan limit

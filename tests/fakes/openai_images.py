@@ -2,13 +2,15 @@
 ``/v1/images/edits`` (an ``openai-compatibility`` image model's upstream) and the Codex
 backend's ``/backend-api/codex/images/*`` (CPA's direct Codex image path).
 
-As the real API: generations take JSON; edits take JSON (``images[].image_url``) or a
-``multipart/form-data`` form whose ``image`` / ``image[]`` files must be PNG, JPEG or
-WebP by their own ``Content-Type``. ``stream: true`` (``"true"`` in a form) answers with
+As the real API: generations take JSON; edits take JSON (``images[].image_url`` or
+``images[].file_id``) or a ``multipart/form-data`` form whose ``image`` / ``image[]``
+files must be PNG, JPEG or WebP by their own ``Content-Type``. ``stream: true`` (``"true"`` in a form) answers with
 server-sent events: ``partial_images`` times ``<prefix>.partial_image`` then one
 ``<prefix>.completed`` carrying the usage, each with its ``event:`` line, and no
 ``[DONE]`` (``<prefix>``: ``image_generation`` or ``image_edit``). Every image is one 1x1
-PNG per ``n``."""
+PNG per ``n``. The Codex backend streams the same events (CPA
+``TestCodexExecutorDirectOpenAIImageGenerationStreamsImagesEndpoint``). A failure in the
+stream is an ``error`` event (:func:`error_frame`), the end of the stream."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from tests.fakes.server import FormFile, sse
 if TYPE_CHECKING:
     from tests.fakes.openai import OpenAIFake
 
-__all__ = ["edits", "generations"]
+__all__ = ["edits", "error_frame", "generations"]
 
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
 _USAGE = {
@@ -61,10 +63,10 @@ async def edits(fake: OpenAIFake, request: web.Request) -> web.StreamResponse:
         images = body.get("images")
         if (
             not isinstance(images, list)
-            or not all(isinstance(i, dict) and i.get("image_url") for i in images)
+            or not all(isinstance(i, dict) and (i.get("image_url") or i.get("file_id")) for i in images)
             or not images
-        ):
-            return fake.error_response(400, "images: at least one image_url is required", None)
+        ):  # each image an image_url or an uploaded file's id
+            return fake.error_response(400, "images: at least one image_url or file_id is required", None)
     if not isinstance(body.get("prompt"), str) or not body["prompt"]:
         return fake.error_response(400, "prompt is required", None)
     return await _answer(fake, request, body, "image_edit")
@@ -114,3 +116,17 @@ def _number(value: Any, default: int) -> int:
     if isinstance(value, int):
         return value
     return int(value) if isinstance(value, str) and value.isdigit() else default
+
+
+def error_frame(code: str, message: str, body: Any = None) -> bytes:
+    """The Images API's in-stream ``error`` event; ``body`` (a scripted ``Behavior.body``)
+    replaces its data as it is."""
+    data = (
+        body
+        if body is not None
+        else {
+            "type": "error",
+            "error": {"type": "server_error", "code": code, "message": message, "param": None},
+        }
+    )
+    return sse(data, event="error")

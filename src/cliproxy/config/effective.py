@@ -57,6 +57,10 @@ NOT_EFFECTIVE: tuple[NotEffective, ...] = (
     NotEffective("quota-exceeded.switch-preview-model", "switch_preview_model"),
     # CPA: a WebRTC media relay for Codex Live (/v1/realtime calls), which cliproxy does not serve
     NotEffective("codex.live-media-relay", "live_media_relay"),
+    # the main model of CPA's legacy hosted-tool image path (a Responses request with the
+    # image_generation tool forced), which CPA no longer reaches either: gpt-image-2 and
+    # gpt-image-1.5 go to the Codex backend's own /images/* whether streamed or not
+    NotEffective("gpt-image-2-base-model", "gpt_image_2_base_model"),
     # xAI keys never serve Codex Alpha Search: CPA clears the flag (codex-api-key's acts:
     # providers.codex_search)
     NotEffective("xai-api-key[].alpha-search", "alpha_search"),

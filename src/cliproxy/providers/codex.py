@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
+from multidict import CIMultiDict
 
 from cliproxy.credentials.record import Credential
 from cliproxy.errors import UpstreamError
@@ -93,13 +94,20 @@ class CodexProvider(Provider):
         body["model"] = model
         compact = action == "compact"
         images = action.startswith("images.")
-        whole = compact or images  # JSON in and out
+        whole = compact or images  # JSON in (no socket, no cache key, no replay)
+        # an Images API request with ``stream: true``: the backend's own image event stream,
+        # relayed as it comes (CPA ``executeDirectOpenAIImageStream``)
+        image_stream = images and body.get("stream") is True
         if compact:  # CPA's executeCompact: no stream flag, instructions always a string
             body.pop("stream", None)
             if not isinstance(body.get("instructions"), str):
                 body["instructions"] = ""
         elif images:
-            body.pop("stream", None)
+            if not image_stream:
+                body.pop("stream", None)
+            # the client's User-Agent is not sent on (CPA ``applyCodexDirectImageHeaders``:
+            # fewer Cloudflare 1010 refusals)
+            client_headers = _without_agent(client_headers)
         else:
             body["stream"] = True
             apply_image_tool(body, self.image_mode, model=model, cred=cred, headers=client_headers)
@@ -115,7 +123,7 @@ class CodexProvider(Provider):
             conflict = multi_agent.has_conflict(body)
             optimized = multi_agent.optimize(body, self.agent_models)
         identity = self.identity
-        accept = "application/json" if whole else "text/event-stream"
+        accept = "application/json" if whole and not image_stream else "text/event-stream"
         headers = {"Content-Type": "application/json", "Accept": accept}
         if token := cred.access_token or cred.api_key:  # an entry without a key sends none (CPA)
             headers["Authorization"] = f"Bearer {token}"
@@ -153,7 +161,12 @@ class CodexProvider(Provider):
             if is_grok_build(client_headers):  # Grok Build reads Codex's keepalives as comments (CPA)
                 rewrite_chunk = _chained(rewrite_chunk, keepalive_comments)
         return UpstreamRequest(
-            url, headers, orjson.dumps(body), not whole, rewrite_body=expose, rewrite_chunk=rewrite_chunk
+            url,
+            headers,
+            orjson.dumps(body),
+            not whole or image_stream,
+            rewrite_body=expose,
+            rewrite_chunk=rewrite_chunk,
         )
 
     def carrier(self, cred: Credential) -> Carry:
@@ -218,6 +231,16 @@ def _carry_codex(
 
 def _no_headers(model: str) -> Mapping[str, str]:
     return {}
+
+
+def _without_agent(headers: Mapping[str, str]) -> Mapping[str, str]:
+    """The client's headers less its ``User-Agent`` (looked up without regard to case, as
+    the client's own are)."""
+    if headers.get("user-agent") is None:
+        return headers
+    kept = CIMultiDict(headers)
+    kept.popall("user-agent", None)
+    return kept
 
 
 _SESSION_NAMES = frozenset(("session_id", "session-id"))

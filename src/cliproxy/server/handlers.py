@@ -15,7 +15,7 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from cliproxy.calls import new_call
+from cliproxy.calls import SSE_HEADERS, new_call
 from cliproxy.errors import CliproxyError, RequestError
 from cliproxy.formats import Format
 from cliproxy.formats.validate import check_depth
@@ -26,7 +26,7 @@ from cliproxy.server import keepalive
 from cliproxy.server.errors import exception_response, stream_error_response
 from cliproxy.server.fast.exchange import AiohttpExchange, Exchange
 from cliproxy.server.images import image_call
-from cliproxy.translate import completions
+from cliproxy.translate import completions, images_stream
 from cliproxy.usage.hooks import open_trace, recorder_of
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ Convert = Callable[[Reply | StreamReply], Reply | StreamReply]  # a good answer 
 # a body route's ``Call`` from the request head and its whole body (raises ``RequestError``)
 Prepare = Callable[[Exchange, bytes], tuple[Call, Convert | None]]
 _JSON = {"Content-Type": "application/json"}
+_IMAGES = "images."  # the actions of /v1/images/*
 _NO_HEADERS: dict[str, str] = {}
 
 
@@ -219,7 +220,7 @@ async def run(ex: Exchange, call: Call, convert: Convert | None = None) -> None:
         if interval:  # keep-alives while the pipeline works (the 200 goes out at the first)
             work = asyncio.ensure_future(service.pipeline.run(call))
             committed = await keepalive.commit_while_waiting(
-                ex, work, interval, call.format, stream=call.stream
+                ex, work, interval, call.format, stream=call.stream, sse_headers=_sse_headers(call)
             )
             result = await work
         else:
@@ -272,10 +273,22 @@ def client_left(ex: Exchange) -> None:
 
 
 async def _late_error(ex: Exchange, call: Call, body: bytes) -> None:
-    """An error after keep-alives committed the 200: in the stream, or as the whole body."""
+    """An error after keep-alives committed the 200: in the stream, or as the whole body
+    (an Images API stream's: CPA's image error event, bounded and redacted)."""
+    if not call.stream:
+        frame = body
+    elif call.action.startswith(_IMAGES):
+        frame = images_stream.error_event(body)
+    else:
+        frame = keepalive.error_frame(call.format, body, call.headers)
     with contextlib.suppress(ConnectionResetError):
-        await ex.write(keepalive.error_frame(call.format, body, call.headers) if call.stream else body)
+        await ex.write(frame)
         await ex.end()
+
+
+def _sse_headers(call: Call) -> Mapping[str, str]:
+    """The headers a stream's keep-alives commit: an Images API stream's are CPA's own."""
+    return images_stream.SSE_HEADERS if call.action.startswith(_IMAGES) else SSE_HEADERS
 
 
 def on_aiohttp(core: Core) -> Handler:

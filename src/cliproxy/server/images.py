@@ -5,8 +5,9 @@ through Codex as CPA does for its image models (``gpt-image-2``, the default, an
 models go to xAI's Images API (``cliproxy.providers.xai_media``: ``response_format`` url or
 b64_json as CPA renders it; ``stream: true`` gets xAI's whole answer as
 ``image_generation.completed`` events) and ``openai-compatibility`` models marked
-``image: true`` to their upstream's own ``/images/*`` (``stream: true`` asks the upstream's
-own event stream, which the client gets as it comes).
+``image: true`` to their upstream's own ``/images/*``. ``stream: true`` on a Codex or compat
+model asks the upstream's own event stream, which the client gets as it comes
+(``cliproxy.translate.images_stream``).
 
 HTTP parsing only: a JSON body is taken as it is; a multipart edit (what the openai SDK
 sends) must hold an image file. For an ``image: true`` compat model it goes upstream as
@@ -24,7 +25,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from cliproxy.calls import SSE_HEADERS, Call, Reply, StreamReply
+from cliproxy.calls import Call, Reply, StreamReply
 from cliproxy.errors import RequestError
 from cliproxy.formats import Format
 from cliproxy.formats.multipart import FORM_KEY, Form, Part
@@ -47,9 +48,7 @@ Convert = Callable[[Reply | StreamReply], Reply | StreamReply]
 async def image_call(request: web.Request, action: str, json_body: Any) -> tuple[Call, Convert | None]:
     """The ``Call`` of an Images API request (``action``: ``images.generations`` or
     ``images.edits``) and how its answer is reshaped (``None``: as it is); ``json_body``
-    reads a JSON body (the handlers' reader). ``stream: true`` on a Codex image model is
-    CPA's streamed path: a Responses stream turned into Images API events
-    (``cliproxy.translate.images_stream``)."""
+    reads a JSON body (the handlers' reader)."""
     if request.app[SERVICE].config.image_generation_mode == "all":
         raise RequestError(
             "image generation is disabled on this proxy (disable-image-generation: true)", status=404
@@ -85,19 +84,10 @@ def _stream_call(
 ) -> tuple[Call, Convert | None]:
     if kind == _XAI:  # CPA streamImagesWithModel: xAI's whole answer as events
         return _xai_stream_call(request, action, body, model)
-    if kind == _COMPAT:  # CPA streamOpenAICompatImages: the upstream's own stream, as it comes
-        body["model"] = model
-        return Call(Format.OPENAI, body, model, True, request.headers, request.query, action=action), None
-    base = request.app[SERVICE].config.gpt_image_2_base_model
-    upstream = images_stream.responses_request(body, model, action, base)
-    prefix = "image_edit" if action == "images.edits" else "image_generation"
-    response_format = str(body.get("response_format") or "b64_json")
-
-    def convert(result: Reply | StreamReply) -> Reply | StreamReply:
-        return images_stream.stream_reply(result, response_format, prefix)
-
-    call = Call(Format.RESPONSES, upstream, upstream["model"], True, request.headers, request.query)
-    return call, convert
+    # a Codex image model (CPA streamRoutedImages -> executeDirectOpenAIImageStream) or a compat
+    # one (streamOpenAICompatImages): the upstream's own Images API stream, relayed as it comes
+    body["model"] = model
+    return Call(Format.OPENAI, body, model, True, request.headers, request.query, action=action), None
 
 
 def _xai_stream_call(
@@ -111,7 +101,7 @@ def _xai_stream_call(
         if not isinstance(result, Reply) or not 200 <= result.status < 300:
             return result
         events = xai_media.image_events(result.body, prefix)
-        return StreamReply(dict(SSE_HEADERS), events, _no_more(), result.credential)
+        return StreamReply(dict(images_stream.SSE_HEADERS), events, _no_more(), result.credential)
 
     return Call(Format.OPENAI, body, model, False, request.headers, request.query, action=action), convert
 

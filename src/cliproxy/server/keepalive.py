@@ -61,11 +61,17 @@ def intervals(config: Any, call: Call) -> float:
 
 
 async def commit_while_waiting(
-    ex: Exchange, work: asyncio.Future[Any], interval: float, fmt: Format, *, stream: bool
+    ex: Exchange,
+    work: asyncio.Future[Any],
+    interval: float,
+    fmt: Format,
+    *,
+    stream: bool,
+    sse_headers: Mapping[str, str] = SSE_HEADERS,
 ) -> bool:
     """Wait for ``work``; at every ``interval`` of waiting write a keep-alive, committing
-    the 200 at the first. ``True`` when the 200 went out, ``False`` when ``work`` finished
-    first. A client gone away cancels ``work``."""
+    the 200 (with ``sse_headers`` for a stream) at the first. ``True`` when the 200 went
+    out, ``False`` when ``work`` finished first. A client gone away cancels ``work``."""
     committed = False
     try:
         while True:
@@ -73,7 +79,7 @@ async def commit_while_waiting(
             if done:
                 return committed
             if not committed:
-                headers = SSE_HEADERS if stream else _JSON
+                headers = sse_headers if stream else _JSON
                 await ex.start(200, headers)
                 committed = True
             await ex.write(stream_keepalive(fmt) if stream else BLANK_LINE)

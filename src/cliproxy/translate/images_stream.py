@@ -1,111 +1,70 @@
 """Streamed Images API answers (``stream: true`` on ``/v1/images/generations`` and
-``/v1/images/edits``), made as CPA makes them (``streamImagesFromResponses``): a Responses
-request to Codex's main model with the ``image_generation`` tool forced, whose stream
-becomes Images API events:
+``/v1/images/edits``), from an upstream that streams the Images API itself: the Codex
+backend's ``/images/*`` for ``gpt-image-2`` / ``gpt-image-1.5`` (CPA
+``executeDirectOpenAIImageStream``) and an ``openai-compatibility`` model marked
+``image: true`` (CPA ``streamOpenAICompatImages``). Its ``<prefix>.partial_image`` and
+``<prefix>.completed`` events reach the client as they come, byte for byte, as CPA relays
+them, with CPA's image stream headers (:data:`SSE_HEADERS`: ``Access-Control-Allow-Origin:
+*`` among them). What differs from the upstream's bytes is about failures only:
 
-- ``response.image_generation_call.partial_image`` -> ``<prefix>.partial_image``
-  (``partial_image_index`` and ``b64_json``, or ``url`` as a ``data:`` URL when the client
-  asked ``response_format: url``);
-- ``response.completed`` -> one ``<prefix>.completed`` per ``image_generation_call``
-  result (with ``usage`` from ``response.tool_usage.image_gen``), then the stream ends; a
-  completion without an image is an ``error`` event (502);
-- ``error`` / ``response.failed`` -> an ``error`` event, then the end.
+- an upstream that breaks, or ends, before its first bytes fails over like any upstream
+  error (nothing has reached the client yet);
+- a read that breaks later ends the stream with CPA's image stream error event
+  (``writeImagesStreamErrorEvent``: ``event: error`` and ``{"error": {...}}``), its fields
+  bounded and redacted (``cliproxy.formats.stream_errors``); :func:`error_event` writes
+  the same for an error that comes after keep-alives committed the 200;
+- an upstream's own error event (``event: error``, a payload whose ``type`` is ``error``
+  or that carries an ``error``) keeps only what the client may see of it (the same rules,
+  the credential's own secrets scrubbed too), and nothing after it goes out. CPA relays
+  such an event as it came; its Responses-era image path screened it
+  (``TestForwardImagesStreamCancelsWithPayloadError``), and so do we, since the text comes
+  from a credential the client does not own.
 
-``<prefix>`` is ``image_generation`` or ``image_edit``. Every other event is dropped.
-
-An upstream with an Images API of its own (an ``openai-compatibility`` model marked
-``image: true``) streams those events itself: :func:`relay` hands its bytes on as they
-come, as CPA does.
+The check costs one ``bytes.find`` a chunk (``error``, absent from almost every chunk of
+base64 image data); a chunk that has it is cut into events and the suspect ones parsed.
+An error event split across reads whose first part names it (its ``event:`` line, its
+``type``, an ``error`` object) is held back until whole; one whose first part names
+nothing yet went out as it came.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from cliproxy.calls import SSE_HEADERS, Reply, StreamReply
+from cliproxy.calls import StreamReply
 from cliproxy.errors import UpstreamError
-from cliproxy.formats.sse import SSEDecoder, frame
+from cliproxy.formats.stream_errors import (
+    FIELD_LIMIT,
+    bound,
+    redact,
+    safe_error,
+    safe_error_body,
+    safe_payload,
+)
 
 if TYPE_CHECKING:
     from cliproxy.credentials.record import Credential
 
-__all__ = ["MAIN_MODEL", "ImagesStream", "relay", "responses_request", "stream_reply"]
+__all__ = ["SSE_HEADERS", "ErrorScreen", "error_event", "relay"]
 
+# CPA setImagesSSEHeaders (the server's CORS headers for a browser's Origin still win)
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "Connection": "keep-alive",
+    "Access-Control-Allow-Origin": "*",
+}
 _READ_FAILURES = (TimeoutError, ConnectionError)
-
-# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
-_NUMBERS = (int, float)
-
-MAIN_MODEL = "gpt-5.4-mini"  # CPA defaultImagesMainModel
-_TOOL_FIELDS = ("size", "quality", "background", "output_format", "moderation")
-_TOOL_NUMBERS = ("output_compression", "partial_images")
-_MIME = {"png": "image/png", "jpeg": "image/jpeg", "jpg": "image/jpeg", "webp": "image/webp"}
-
-
-def responses_request(
-    body: dict[str, Any], image_model: str, action: str, main_model: str = MAIN_MODEL
-) -> dict[str, Any]:
-    """CPA's ``buildImagesResponsesRequest``: the prompt (and an edit's images) as one user
-    message, the ``image_generation`` tool carrying the Images API options, forced, on
-    ``main_model`` (``gpt-image-2-base-model``)."""
-    tool: dict[str, Any] = {
-        "type": "image_generation",
-        "action": "edit" if action == "images.edits" else "generate",
-        "model": image_model,
-    }
-    for name in _TOOL_FIELDS:
-        value = body.get(name)
-        if isinstance(value, str) and value.strip():
-            tool[name] = value.strip()
-    for name in _TOOL_NUMBERS:
-        value = body.get(name)
-        if isinstance(value, _NUMBERS) and not isinstance(value, bool):
-            tool[name] = int(value)
-    content: list[dict[str, Any]] = [{"type": "input_text", "text": str(body.get("prompt") or "")}]
-    for image in body.get("images") or ():
-        url = image.get("image_url") if isinstance(image, dict) else None
-        if isinstance(url, str) and url.strip():
-            content.append({"type": "input_image", "image_url": url})
-    prefix = image_model.rpartition("/")[0]
-    return {
-        "instructions": "",
-        "stream": True,
-        "reasoning": {"effort": "medium", "summary": "auto"},
-        "parallel_tool_calls": True,
-        "include": ["reasoning.encrypted_content"],
-        "model": f"{prefix}/{main_model}" if prefix else main_model,
-        "store": False,
-        "tool_choice": {"type": "image_generation"},
-        "tools": [tool],
-        "input": [{"type": "message", "role": "user", "content": content}],
-    }
-
-
-def stream_reply(result: Reply | StreamReply, response_format: str, prefix: str) -> Reply | StreamReply:
-    """The Responses answer of :func:`responses_request` as the Images API streams it."""
-    if isinstance(result, Reply):
-        return result  # a plugin answered whole: as it is
-    images = ImagesStream(response_format, prefix)
-    first = images.feed(result.first)
-    return StreamReply(
-        result.headers, first, _rest(images, result.rest), result.credential, result.read_usage
-    )
-
-
-async def _rest(images: ImagesStream, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in rest:
-            if images.ended:
-                break
-            if out := images.feed(chunk):
-                yield out
-        if out := images.finish():
-            yield out
-    finally:
-        await rest.aclose()  # type: ignore[attr-defined]
+_EVENT_END = re.compile(rb"\r?\n\r?\n")
+_SUSPECT = re.compile(rb'"error"|event: ?error')  # (after a plain ``find(b"error")``)
+# an unfinished event that already shows it is an error (``"error":null`` is not one)
+_NAMES_ERROR = re.compile(rb'event: ?error\r?\n|"type" ?: ?"error"|"error" ?: ?[{"]')
+_HOLD_LIMIT = 1 << 20  # an error event held back longer than this ends the stream instead
+Scrub = Callable[[bytes], bytes]
 
 
 async def relay(
@@ -113,11 +72,12 @@ async def relay(
     release: Callable[[], None],
     cred: Credential,
     failure: Callable[[BaseException, str], UpstreamError],
+    scrub: Scrub | None = None,
 ) -> StreamReply:
-    """An upstream's own Images API stream, its bytes as they come (CPA
-    ``streamOpenAICompatImages``). The first bytes are read here, so an upstream that
-    breaks before sending any still fails over (``failure`` makes the read's exception
-    ours); a read that breaks later ends the stream with an ``error`` event."""
+    """An upstream's own Images API stream, its bytes as they come (see the module). The
+    first bytes are read here, so an upstream that breaks before sending any still fails
+    over (``failure`` makes the read's exception ours); ``scrub`` removes the credential's
+    own secrets from an error event the screen rewrites."""
     try:
         first = await anext(chunks, b"")
     except _READ_FAILURES as exc:
@@ -126,122 +86,139 @@ async def relay(
     if not first:
         release()
         raise UpstreamError("upstream stream ended before any content", status=502, credential_id=cred.id)
-    return StreamReply(dict(SSE_HEADERS), first, _relayed(chunks, release, failure), cred)
+    screen = ErrorScreen(scrub)
+    head = screen.feed(first)
+    return StreamReply(dict(SSE_HEADERS), head, _relayed(chunks, screen, release, failure), cred)
 
 
 async def _relayed(
     chunks: AsyncIterator[bytes],
+    screen: ErrorScreen,
     release: Callable[[], None],
     failure: Callable[[BaseException, str], UpstreamError],
 ) -> AsyncIterator[bytes]:
     try:
+        if screen.ended:
+            return
         async for chunk in chunks:
-            yield chunk
+            if out := screen.feed(chunk):
+                yield out
+            if screen.ended:
+                return
+        if out := screen.finish():
+            yield out
     except _READ_FAILURES as exc:
         err = failure(exc, "mid-stream")
-        yield b"\n\n" + _error(err.status, err.message)  # (a frame the upstream left open ends first)
+        # (a frame the upstream left open ends first)
+        yield b"\n\n" + _own_error(err.message, err.status)
     finally:
         release()
 
 
-class ImagesStream:
-    """Responses SSE in, Images API SSE out (an incremental decoder: ``feed``/``finish``)."""
+def error_event(body: bytes) -> bytes:
+    """CPA ``writeImagesStreamErrorEvent``: the error answer ``body`` (or a bare message)
+    as an ``error`` event whose ``error`` keeps only its ``type`` / ``code`` / ``message``
+    / ``param``, bounded and redacted."""
+    err = safe_error_body(body) or {"message": "upstream error"}
+    return b"event: error\ndata: " + orjson.dumps({"error": err}) + b"\n\n"
 
-    __slots__ = ("_decoder", "ended", "format", "prefix")
 
-    def __init__(self, response_format: str, prefix: str) -> None:
-        self._decoder = SSEDecoder()
-        self.format = (response_format or "b64_json").strip().lower()
-        self.prefix = prefix
+def _own_error(message: str, status: int = 502) -> bytes:
+    """:func:`error_event` of a failure of ours (a broken read, an unfinished event)."""
+    err = {"message": message, "type": "invalid_request_error"}
+    if status >= 500:  # (CPA BuildErrorResponseBody)
+        err.update(type="server_error", code="internal_server_error")
+    return error_event(orjson.dumps({"error": err}))
+
+
+class ErrorScreen:
+    """The upstream's stream as it comes, its first error event made safe and the stream
+    ended there (an incremental decoder: ``feed`` / ``finish``; see the module)."""
+
+    __slots__ = ("_scrub", "_tail", "ended")
+
+    def __init__(self, scrub: Scrub | None = None) -> None:
+        self._scrub = scrub
+        self._tail = b""  # the start of an error event, held until it is whole
         self.ended = False
 
     def feed(self, chunk: bytes) -> bytes:
-        out = []
-        for event in self._decoder.decode(chunk):
-            if self.ended:
-                break
-            out.append(self._event(event.data))
-        return b"".join(out)
+        if self.ended:
+            return b""
+        if self._tail:
+            chunk, self._tail = self._tail + chunk, b""
+        elif chunk.find(b"error") < 0 or _SUSPECT.search(chunk) is None:
+            return chunk
+        return self._screen(chunk)
 
     def finish(self) -> bytes:
-        out = self.feed(b"\n\n")
-        if not self.ended:
-            self.ended = True
-            out += _error(502, "upstream stream ended before the image was done")
+        """What is left when the upstream ends: an error event it left without its blank
+        line, made safe, or our own error event in place of one that never became whole."""
+        tail, self._tail = self._tail, b""
+        if self.ended or not tail:
+            return b""
+        self.ended = True
+        safe = self._rewrite(tail.rstrip(b"\r\n"), whole=False)
+        return safe if safe is not None else _own_error("upstream stream ended inside an error event")
+
+    def _screen(self, out: bytes) -> bytes:
+        """``out`` up to its first error event, which is rewritten (the rest dropped); an
+        unfinished error event at its end is held back."""
+        pos = 0
+        for m in _EVENT_END.finditer(out):
+            safe = self._rewrite(out[pos : m.start()])
+            if safe is not None:
+                self.ended = True
+                return out[:pos] + safe
+            pos = m.end()
+        rest = out[pos:]
+        if rest and _NAMES_ERROR.search(rest) is not None:
+            if len(rest) > _HOLD_LIMIT:
+                self.ended = True
+                return out[:pos] + _own_error("upstream sent an error event too large to relay")
+            self._tail = rest
+            return out[:pos]
         return out
 
-    def _event(self, data: bytes) -> bytes:
-        if not data or data == b"[DONE]":
-            return b""
+    def _rewrite(self, event: bytes, *, whole: bool = True) -> bytes | None:
+        """The safe form of ``event`` (one SSE event, no blank line) when it is an error;
+        what comes before its ``data:`` lines stays (the end of a line an earlier read
+        began, which the client already has in part), an ``event:`` line bounded. An
+        ``error`` event whose data is not JSON keeps its text as the message, unless the
+        event is not ``whole`` (the upstream ended inside it: a cut text is not relayed)."""
+        if event.find(b"error") < 0:
+            return None
+        if event.startswith(b"data:"):
+            at = 0
+        else:
+            at = event.find(b"\ndata:") + 1
+            if not at:
+                return None
+        head = event[:at]
+        data = [line[5:].strip() for line in event[at:].splitlines() if line.startswith(b"data:")]
         try:
-            obj = orjson.loads(data)
+            obj: Any = orjson.loads(b"\n".join(data))
         except orjson.JSONDecodeError:
-            self.ended = True
-            return _error(502, "upstream sent a stream event that is not JSON")
-        kind = obj.get("type") if isinstance(obj, dict) else None
-        if kind == "response.image_generation_call.partial_image":
-            return self._partial(obj)
-        if kind == "response.completed":
-            self.ended = True
-            return self._completed(obj)
-        if kind in ("error", "response.failed"):
-            self.ended = True
-            return _error_of(obj)
-        return b""
-
-    def _partial(self, obj: dict[str, Any]) -> bytes:
-        b64 = str(obj.get("partial_image_b64") or "").strip()
-        if not b64:
-            return b""
-        index = obj.get("partial_image_index")
-        name = self.prefix + ".partial_image"
-        out = {"type": name, "partial_image_index": index if isinstance(index, int) else 0}
-        out.update(self._image(b64, str(obj.get("output_format") or "")))
-        return frame(name, orjson.dumps(out))
-
-    def _completed(self, obj: dict[str, Any]) -> bytes:
-        response = obj.get("response")
-        if not isinstance(response, dict):
-            response = {}
-        output = response.get("output")
-        if not isinstance(output, list):
-            output = []
-        tool_usage = response.get("tool_usage")
-        usage = tool_usage.get("image_gen") if isinstance(tool_usage, dict) else None
-        name = self.prefix + ".completed"
-        frames = []
-        for item in output:
-            if not isinstance(item, dict) or item.get("type") != "image_generation_call":
-                continue
-            result = str(item.get("result") or "").strip()
-            if not result:
-                continue
-            out: dict[str, Any] = {"type": name, **self._image(result, str(item.get("output_format") or ""))}
-            if isinstance(usage, dict):
-                out["usage"] = usage
-            frames.append(frame(name, orjson.dumps(out)))
-        return b"".join(frames) or _error(502, "upstream did not return image output")
-
-    def _image(self, b64: str, output_format: str) -> dict[str, str]:
-        if self.format == "url":
-            mime = _MIME.get(output_format.strip().lower(), "image/png")
-            return {"url": f"data:{mime};base64,{b64}"}
-        return {"b64_json": b64}
+            obj = None
+        name = ""
+        if head.startswith(b"event:"):
+            end = head.find(b"\n")
+            name = head[6:end].strip().decode("utf-8", "replace")
+            head = b"event: " + bound(redact(name), FIELD_LIMIT).encode() + head[end:]
+        if not isinstance(obj, dict):
+            if name != "error" or not whole:
+                return None  # not JSON and not named an error: not ours to judge
+            text = b"\n".join(data).decode("utf-8", "replace")
+            body = orjson.dumps({"type": "error", "error": safe_error(text) or {"message": "upstream error"}})
+        elif name == "error" or obj.get("type") == "error" or _carries_error(obj):
+            body = orjson.dumps(safe_payload(obj))
+        else:
+            return None
+        if self._scrub is not None:
+            body = self._scrub(body)
+        return head + b"data: " + body + b"\n\n"
 
 
-def _error_of(obj: dict[str, Any]) -> bytes:
-    err = obj.get("error")
-    if not isinstance(err, dict):
-        response = obj.get("response")
-        err = response.get("error") if isinstance(response, dict) else None
-    err = err if isinstance(err, dict) else {}
-    status = obj.get("status")
-    return _error(
-        status if isinstance(status, int) else 502, str(err.get("message") or "upstream failed"), err
-    )
-
-
-def _error(status: int, message: str, err: dict[str, Any] | None = None) -> bytes:
-    kind = "invalid_request_error" if 400 <= status < 500 else "server_error"
-    body = {"type": "error", "error": {"type": kind, "message": message, "code": (err or {}).get("code")}}
-    return frame("error", orjson.dumps(body))
+def _carries_error(obj: dict[str, Any]) -> bool:
+    """A payload with a non-null ``error`` (or a top-level ``code`` and ``message``)."""
+    return obj.get("error") is not None or ("code" in obj and "message" in obj)
