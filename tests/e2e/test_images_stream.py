@@ -242,3 +242,27 @@ async def test_generate_whole_sends_cpas_direct_headers(start_proxy, fakes) -> N
         assert sent.headers[name] == headers[name]
     assert sent.json["model"] == "gpt-image-1.5" and sent.json["extra"] == {"preserve": True}
     assert sent.json["output_compression"] == 70 and "stream" not in sent.json
+
+
+async def test_a_compat_image_streams_error_event_is_made_safe_too(start_proxy, fake_openai) -> None:
+    """The same screen on an ``image: true`` openai-compatibility model's relay (CPA's
+    ``streamOpenAICompatImages`` bounds and redacts its terminal errors with the Responses
+    rules; an in-band error event, relayed as it came there, is screened here too)."""
+    proxy = await start_proxy(f"""
+api-keys: ["{KEY}"]
+openai-compatibility:
+  - name: pics
+    base-url: "{fake_openai.base_url}/v1"
+    api-key-entries: [{{api-key: "sk-pics-secret-key"}}]
+    models: [{{name: "upstream-image", alias: "compat-image", image: true}}]
+""")
+    event = {"type": "error", "error": {"message": "bad sk-pics-secret-key", "debug": DEBUG}}
+    fake_openai.script(Behavior(stream_error="server_error", body=event))
+    async with _client(proxy) as client:
+        stream = await client.images.generate(
+            model="compat-image", prompt="draw", stream=True, partial_images=2
+        )
+        with pytest.raises(openai.APIError) as err:
+            async for _ in stream:
+                pass
+    assert err.value.message == "bad [REDACTED]" and err.value.body == {"message": "bad [REDACTED]"}

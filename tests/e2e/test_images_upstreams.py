@@ -16,6 +16,7 @@ from cliproxy.providers import xai_media
 from cliproxy.providers.base import RewriteError
 from tests.e2e.clients import KEY
 from tests.fakes.openai_responses import PNG_1X1
+from tests.fakes.server import Behavior
 from tests.fakes.xai_media import XAIMediaFake
 
 
@@ -255,6 +256,23 @@ async def test_xai_generate_streamed(start_proxy, fake_xai, fake_openai) -> None
     assert [e.type for e in events] == ["image_generation.completed"] * 2
     assert events[0].b64_json == PNG_1X1
     assert events[0].usage is not None
+
+
+async def test_xai_stream_waits_with_image_stream_keepalives(start_proxy, fake_xai, fake_openai) -> None:
+    """CPA streamImagesWithModel waits with the stream's keep-alive comment
+    (``streaming.keepalive-seconds``) under the image stream headers, then writes the
+    events; before, the wait was a whole answer's (blank lines, ``application/json``)."""
+    proxy = await start_proxy(_config(fake_xai, fake_openai) + "streaming:\n  keepalive-seconds: 1\n")
+    fake_xai.script(Behavior(delay=1.2))
+    body = {"model": "grok-imagine-image", "prompt": "a cat", "stream": True}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        async with session.post(
+            proxy.url + "/v1/images/generations", json=body, headers={"Authorization": f"Bearer {KEY}"}
+        ) as resp:
+            headers, got = resp.headers, await resp.read()
+    assert headers["Content-Type"] == "text/event-stream"
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert got.startswith(b": keep-alive\n\nevent: image_generation.completed\ndata: ")
 
 
 def test_image_events_url() -> None:

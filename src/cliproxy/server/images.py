@@ -103,7 +103,9 @@ def _xai_stream_call(
         events = xai_media.image_events(result.body, prefix)
         return StreamReply(dict(images_stream.SSE_HEADERS), events, _no_more(), result.credential)
 
-    return Call(Format.OPENAI, body, model, False, request.headers, request.query, action=action), convert
+    # a stream to the client (its keep-alives and late errors are an image stream's, as in CPA),
+    # a whole answer from xAI
+    return Call(Format.OPENAI, body, model, True, request.headers, request.query, action=action), convert
 
 
 async def _no_more() -> AsyncIterator[bytes]:
