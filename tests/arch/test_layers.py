@@ -340,6 +340,11 @@ LAZY_IMPORTS_ALLOWED = {
     # cryptography (~9 MB) only when a Vertex service account signs or is imported
     "cliproxy.credentials.service_account": {"rs256"},  # (relative: .rs256)
     "cliproxy.credentials.login.vertex": {"cliproxy.credentials.rs256"},
+    # and when Realtime client secrets are sealed for a shared state backend (Redis)
+    "cliproxy.providers.codex_realtime_secrets": {
+        "cryptography.exceptions",
+        "cryptography.hazmat.primitives.ciphers.aead",
+    },
 }
 
 

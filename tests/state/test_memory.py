@@ -125,3 +125,34 @@ async def test_precomputed_cycle_matches_the_stateful_algorithm():
         reference: dict[str, int] = {}
         got = [await state.weighted_pick("k", weights) for _ in range(30)]
         assert got == [smooth_weighted_pick(reference, weights) for _ in range(30)]
+
+
+async def secret_facts(a: Any, b: Any, clock: Any) -> None:
+    """Short-lived secrets as CPA's clientSecretStore keeps them (internal/client/codex/live/
+    client_secret.go): until their expiry (TestClientSecretStoreRejectsExpiredToken), at most
+    ``most`` live (clientSecretMaxEntries) and ``most_per_owner`` of one owner
+    (clientSecretMaxEntriesPerIssuer); an expired one no longer counts. What ``a`` stores,
+    ``b`` reads (two processes on a shared backend)."""
+    assert await a.put_secret("n1", b"v\0\xff1", 60, "o", 3, 2)
+    assert await b.get_secret("n1") == b"v\0\xff1"
+    assert await b.get_secret("unknown") is None
+    assert await b.put_secret("n2", b"v2", 30, "o", 3, 2)
+    assert not await a.put_secret("n3", b"v3", 60, "o", 3, 2)  # the owner's cap
+    assert await a.put_secret("n3", b"v3", 60, "", 3, 2)  # no owner: only the total counts
+    assert not await b.put_secret("n4", b"v4", 60, "p", 3, 2)  # the total cap, any owner
+    assert await a.get_secret("n3") == b"v3"
+    clock.now += 30  # n2 expires: exactly at its expiry, as CPA's !expiresAt.After(now)
+    assert await a.get_secret("n2") is None and await b.get_secret("n1") == b"v\0\xff1"
+    assert await b.put_secret("n4", b"v4", 60, "o", 3, 2)  # n2 no longer counts, for o either
+    clock.now += 30
+    assert await a.get_secret("n1") is None and await b.get_secret("n4") == b"v4"
+    assert await a.put_secret("n5", b"v5", 10, "o", 3, 2) and await a.put_secret("n6", b"", 10, "p", 3, 2)
+
+
+async def test_secrets_expire_and_are_capped():
+    clock = Clock()
+    state = MemoryState(clock=clock)
+    await secret_facts(state, state, clock)
+    clock.now += 100  # everything expired: the next store forgets it all
+    assert await state.put_secret("n7", b"v", 10, "o", 3, 2)
+    assert list(state._secrets) == ["n7"] and state._secret_owners == {"o": 1}

@@ -13,7 +13,7 @@ import pytest
 
 from cliproxy.state.base import CooldownRecord, StateBackend
 from cliproxy.state.memory import MemoryState
-from tests.state.test_memory import alias_facts
+from tests.state.test_memory import alias_facts, secret_facts
 
 redis_state = pytest.importorskip("cliproxy.state.redis")
 RedisState = redis_state.RedisState
@@ -136,6 +136,7 @@ async def test_redis_going_away_degrades_once_and_recovers(make, redis_server, c
     assert [await a.next_cursor("k") for _ in range(3)] == [0, 1, 2]
     await a.set_binding(("s",), "x", 10)
     assert await a.get_binding("s", 10) == "x"
+    assert await a.put_secret("n", b"v", 10, "o", 5, 5) and await a.get_secret("n") == b"v"
     downs = [r for r in caplog.records if "unreachable" in r.getMessage()]
     assert len(downs) == 1
     redis_server.start()  # empty again: a restarted Redis with no persistence
@@ -180,3 +181,15 @@ async def test_a_burst_larger_than_the_pool_waits_instead_of_failing(make, caplo
     assert state.available
     assert await state.in_flight("burst") == 300
     assert "unreachable" not in caplog.text
+
+
+async def test_secrets_are_shared_expire_and_are_capped(make):
+    """Same facts as tests/state/test_memory.py::test_secrets_expire_and_are_capped, one
+    process storing and the other reading; the caps count both processes' secrets."""
+    clock = Clock()
+    a, b = await make(clock=clock), await make(clock=clock)
+    await secret_facts(a, b, clock)
+    assert 0 < await a._redis.pttl("t:secret|n5") <= 10_000  # Redis forgets them by itself
+    assert 0 < await a._redis.pttl("t:secrets") <= 60_000
+    assert await a._redis.zrange("t:secrets|o", 0, -1) == [b"n5", b"n4"]  # by expiry; n1 dropped
+    assert await a._redis.get("t:secret|n6") == b"1070.0\0"

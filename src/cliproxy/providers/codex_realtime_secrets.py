@@ -13,13 +13,20 @@ A later Realtime request authenticates with ``Authorization: Bearer ek_...`` ins
 client key; it is then on behalf of the key that minted the secret. At most
 :data:`MAX_SECRETS` live at once, :data:`MAX_PER_ISSUER` per minting key.
 
-The secrets live in this process's memory, as in CPA: with ``workers: N`` a secret is known
-only to the worker that minted it.
+The secrets live in the state backend (:meth:`~cliproxy.state.base.StateBackend.put_secret`):
+this process's memory by default, as in CPA, or Redis, where every worker and host sharing
+it knows them, so a secret minted through one worker opens a socket on any other; the caps
+then count every process's secrets together. The backend knows a secret by a hash of it
+and its minting key by a hash (the owner, for its cap); a shared backend holds the grant
+sealed with a key derived from the secret (AES-GCM), so what it holds opens nothing and
+names no client key. (In one process's memory the grant is kept as it is: nothing leaves
+the process, and ``cryptography`` is not loaded.)
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 import time
 from collections.abc import Callable
@@ -30,6 +37,8 @@ import orjson
 
 from cliproxy.errors import CliproxyError
 from cliproxy.providers.codex_realtime import DEFAULT_MODEL, realtime_model
+from cliproxy.state.base import StateBackend
+from cliproxy.state.factory import shared
 
 __all__ = [
     "DEFAULT_LIFETIME",
@@ -55,6 +64,7 @@ MAX_BODY = 64 << 10  # bytes of a mint request
 MAX_SECRETS = 1024
 MAX_PER_ISSUER = 64
 INVALID = "Realtime client secret is invalid or expired"
+_NONCE = bytes(12)
 
 
 class RealtimeError(CliproxyError):
@@ -84,20 +94,26 @@ class Minted:
 
 
 class ClientSecrets:
-    """The live secrets of this process, each until its expiry."""
+    """The live secrets, each until its expiry, kept in ``state``. ``sealed``: keep the
+    grants sealed (default: when ``state`` is shared with other processes)."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, state: StateBackend, clock: Callable[[], float] = time.time, *, sealed: bool | None = None
+    ) -> None:
+        self.state = state
         self.clock = clock
-        self._entries: dict[str, tuple[SecretGrant, float]] = {}
+        self._sealer = _Sealer() if (shared(state) is not None if sealed is None else sealed) else None
 
-    def mint(self, session: bytes, seconds: int, issuer: str | None) -> Minted:
+    async def mint(self, session: bytes, seconds: int, issuer: str | None) -> Minted:
         """A new secret for ``session``; ``RealtimeError`` 429 when the store is full."""
-        now = self.clock()
-        self._expire(now)
-        if len(self._entries) >= MAX_SECRETS or (
-            issuer is not None
-            and sum(1 for grant, _ in self._entries.values() if grant.issuer == issuer) >= MAX_PER_ISSUER
-        ):
+        token = PREFIX + _random(32)
+        grant = SecretGrant(session, "sess_" + _random(18), issuer)
+        expires = self.clock() + seconds
+        owner = _digest(issuer.encode(), b"ek-owner", 16).hex() if issuer is not None else ""
+        value = orjson.dumps([grant.principal, issuer]) + b"\n" + session  # orjson writes no raw newline
+        if self._sealer is not None:
+            value = self._sealer.seal(token, value)
+        if not await self.state.put_secret(_name(token), value, seconds, owner, MAX_SECRETS, MAX_PER_ISSUER):
             err = RealtimeError(
                 429,
                 "Realtime client secret capacity exhausted",
@@ -106,29 +122,50 @@ class ClientSecrets:
             )
             err.response_headers = {"Retry-After": "1"}
             raise err
-        token = PREFIX + _random(32)
-        grant = SecretGrant(session, "sess_" + _random(18), issuer)
-        expires = now + seconds
-        self._entries[token] = (grant, expires)
         return Minted(token, int(expires), grant)
 
-    def check(self, token: str) -> SecretGrant:
+    async def check(self, token: str) -> SecretGrant:
         """The grant of a live ``token``; ``RealtimeError`` 401 otherwise."""
-        entry = self._entries.get(token) if token.startswith(PREFIX) else None
-        if entry is None or entry[1] <= self.clock():
-            self._entries.pop(token, None)
+        value = await self.state.get_secret(_name(token)) if token.startswith(PREFIX) else None
+        if value is not None and self._sealer is not None:
+            value = self._sealer.open(token, value)
+        if value is None:
             raise RealtimeError(401, INVALID, "invalid_request_error", "invalid_realtime_client_secret")
-        return entry[0]
+        head, _, session = value.partition(b"\n")
+        principal, issuer = orjson.loads(head)
+        return SecretGrant(session, principal, issuer)
 
-    def clear(self) -> None:
-        self._entries.clear()
 
-    def __len__(self) -> int:
-        return len(self._entries)
+class _Sealer:
+    """AES-GCM under a key derived from each secret, for a shared backend."""
 
-    def _expire(self, now: float) -> None:
-        for token in [t for t, (_, expires) in self._entries.items() if expires <= now]:
-            del self._entries[token]
+    def __init__(self) -> None:
+        # imported here: several MB that a proxy on the memory backend never needs
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self._aead = AESGCM
+        self._invalid: type[Exception] = InvalidTag
+
+    def seal(self, token: str, value: bytes) -> bytes:
+        # every secret seals exactly one value, under its own key: a fixed nonce is safe
+        return self._aead(_digest(token.encode(), b"ek-seal")).encrypt(_NONCE, value, None)
+
+    def open(self, token: str, sealed: bytes) -> bytes | None:
+        """The value, or None when it was not sealed under this secret's key."""
+        try:
+            return self._aead(_digest(token.encode(), b"ek-seal")).decrypt(_NONCE, sealed, None)
+        except self._invalid:
+            return None
+
+
+def _digest(data: bytes, person: bytes, size: int = 32) -> bytes:
+    return hashlib.blake2b(data, digest_size=size, person=person).digest()
+
+
+def _name(token: str) -> str:
+    """What the backend knows a secret by: a hash of it."""
+    return _digest(token.encode(), b"ek-name").hex()
 
 
 def _random(size: int) -> str:

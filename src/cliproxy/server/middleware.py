@@ -267,7 +267,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     if proxy:
         try:
             # a Realtime client secret (``ek_``) stands in for the client key where CPA takes one
-            secret = client_secret_principal(request) if path.startswith("/v1/realtime") else None
+            secret = await client_secret_principal(request) if path.startswith("/v1/realtime") else None
             principal = secret or await authorize(service, path, headers, request.query)
             if principal is not None:
                 request[PRINCIPAL_KEY] = principal

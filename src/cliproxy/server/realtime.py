@@ -75,14 +75,9 @@ _CLOSE_TIMEOUT = 5.0  # seconds for a client's close reply
 
 
 def install(app: web.Application, service: Service) -> None:
-    """The app's secret store and upstream dialler; the secrets go when the app stops."""
-    secrets = app[SECRETS] = ClientSecrets()
+    """The app's secret store (in the service's state backend) and upstream dialler."""
+    app[SECRETS] = ClientSecrets(service.state)
     app[UPSTREAM] = RealtimeUpstream(service.http)
-
-    async def forget(_: web.Application) -> None:
-        secrets.clear()
-
-    app.on_cleanup.append(forget)
 
 
 def realtime_handlers() -> dict[tuple[str, str], Handler]:
@@ -112,7 +107,7 @@ def realtime_handlers() -> dict[tuple[str, str], Handler]:
 # -- access
 
 
-def client_secret_principal(request: web.Request) -> Principal | None:
+async def client_secret_principal(request: web.Request) -> Principal | None:
     """The caller of a route that takes a Realtime client secret, when it came with one
     (CPA ``realtimeAuthMiddleware``): on behalf of the key that minted it. ``None`` when
     the request carries no ``ek_`` key or the route takes none; ``RealtimeError`` (401)
@@ -125,7 +120,7 @@ def client_secret_principal(request: web.Request) -> Principal | None:
     secrets = request.config_dict.get(SECRETS)
     if secrets is None:
         return None
-    grant = request[GRANT] = secrets.check(token)
+    grant = request[GRANT] = await secrets.check(token)
     return Principal(grant.issuer, "realtime-client-secret")
 
 
@@ -300,7 +295,7 @@ async def create_client_secret(request: web.Request) -> web.Response:
                 400, "Invalid Realtime client secret request", "invalid_request_error", "invalid_request"
             )
         body = body or {}
-        minted = _mint(request, body.get("session"), body.get("expires_after"))
+        minted = await _mint(request, body.get("session"), body.get("expires_after"))
     except RealtimeError as exc:
         return _error_of(exc)
     session, token, expires_at = minted
@@ -315,7 +310,7 @@ async def create_legacy_session(request: web.Request) -> web.Response:
             session = orjson.loads(raw) if raw.strip() else None
         except orjson.JSONDecodeError:
             session = []  # not JSON: refused as a session that is no object
-        minted = _mint(request, session, None)
+        minted = await _mint(request, session, None)
     except RealtimeError as exc:
         return _error_of(exc)
     answer, token, expires_at = minted
@@ -335,13 +330,13 @@ async def _mint_body(request: web.Request) -> bytes:
     return raw
 
 
-def _mint(request: web.Request, session: Any, expires_after: Any) -> tuple[dict[str, Any], str, int]:
+async def _mint(request: web.Request, session: Any, expires_after: Any) -> tuple[dict[str, Any], str, int]:
     """(the session as answered, the secret, its expiry) for a mint request."""
     seconds = lifetime(expires_after)
     answer, kept = normalize_session(session)
     principal = request.get(PRINCIPAL_KEY)
     issuer = principal.key if principal is not None else None
-    minted = request.app[SECRETS].mint(kept, seconds, issuer)
+    minted = await request.app[SECRETS].mint(kept, seconds, issuer)
     answer.update(id=minted.grant.principal, object="realtime.session", expires_at=minted.expires_at)
     return answer, minted.token, minted.expires_at
 

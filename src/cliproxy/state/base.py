@@ -2,9 +2,10 @@
 
 All cross-request mutable state of the credential pool goes through a
 :class:`StateBackend`: cooldown records per ``(credential_id, model)``, round-robin
-cursors, smooth weighted round-robin weights, session-affinity bindings and in-flight
-counters. The in-memory backend (:mod:`cliproxy.state.memory`) is the default; a
-Redis backend can implement the same methods so several processes share one view.
+cursors, smooth weighted round-robin weights, session-affinity bindings, in-flight
+counters and short-lived secrets. The in-memory backend (:mod:`cliproxy.state.memory`) is
+the default; a Redis backend implements the same methods so several processes share one
+view.
 
 Times are wall-clock seconds (``time.time()``): deadlines must mean the same thing in
 every process and host that shares a backend, and in ``.cds`` files after a restart.
@@ -258,6 +259,21 @@ class StateBackend(Protocol):
 
     async def key_reset(self, key_id: str) -> None:
         """Forget every counter of the key (buckets and budget; in-flight slots stay)."""
+        ...
+
+    # short-lived secrets (Realtime client secrets, cliproxy.providers.codex_realtime_secrets)
+
+    async def put_secret(
+        self, name: str, value: bytes, ttl: float, owner: str, most: int, most_per_owner: int
+    ) -> bool:
+        """Keep ``value`` under ``name`` for ``ttl`` seconds, atomically refused (False, nothing
+        stored) when ``most`` unexpired secrets are kept already, or ``most_per_owner`` of
+        ``owner`` (no per-owner cap for ``""`` or 0). ``name`` and ``owner`` should not be
+        secrets themselves (a hash of them): a shared backend keeps them in the clear."""
+        ...
+
+    async def get_secret(self, name: str) -> bytes | None:
+        """The value of an unexpired secret ``name``, or None."""
         ...
 
 

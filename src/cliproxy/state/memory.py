@@ -6,6 +6,7 @@ none ever suspends, so each call is atomic under asyncio (one event loop thread)
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
@@ -132,6 +133,9 @@ class MemoryState:
         self._keys: dict[str, _KeyCounters] = {}  # client key id -> counters (policies)
         self._leases: dict[str, tuple[str, float]] = {}  # name -> (owner, expiry)
         self._headroom: dict[str, Headroom] = {}  # cred id -> estimate (quota steering)
+        self._secrets: dict[str, tuple[bytes, float, str]] = {}  # name -> (value, expiry, owner)
+        self._secret_owners: dict[str, int] = {}  # owner -> secrets kept
+        self._secret_expiries: list[tuple[float, str]] = []  # a heap: (expiry, name)
 
     # cooldowns -----------------------------------------------------------------
 
@@ -387,3 +391,44 @@ class MemoryState:
             fresh = _KeyCounters()
             fresh.in_flight = found.in_flight  # requests under way still end and release
             self._keys[key_id] = fresh
+
+    # short-lived secrets -------------------------------------------------------
+
+    async def put_secret(
+        self, name: str, value: bytes, ttl: float, owner: str, most: int, most_per_owner: int
+    ) -> bool:
+        now = self._clock()
+        expiries = self._secret_expiries
+        while expiries and expiries[0][0] <= now:
+            self._drop_secret(heapq.heappop(expiries)[1], now)
+        per = most_per_owner if owner else 0
+        if len(self._secrets) >= most or (per and self._secret_owners.get(owner, 0) >= per):
+            return False
+        self._drop_secret(name, None)
+        self._secrets[name] = (value, now + ttl, owner)
+        heapq.heappush(expiries, (now + ttl, name))
+        if owner:
+            self._secret_owners[owner] = self._secret_owners.get(owner, 0) + 1
+        return True
+
+    async def get_secret(self, name: str) -> bytes | None:
+        entry = self._secrets.get(name)
+        if entry is None:
+            return None
+        if entry[1] <= self._clock():
+            self._drop_secret(name, None)
+            return None
+        return entry[0]
+
+    def _drop_secret(self, name: str, expired_by: float | None) -> None:
+        """Forget ``name`` (only when it expired by then, when ``expired_by`` is given)."""
+        entry = self._secrets.get(name)
+        if entry is None or (expired_by is not None and entry[1] > expired_by):
+            return  # gone already, or stored again since with a later expiry
+        del self._secrets[name]
+        if owner := entry[2]:
+            left = self._secret_owners[owner] - 1
+            if left:
+                self._secret_owners[owner] = left
+            else:
+                del self._secret_owners[owner]

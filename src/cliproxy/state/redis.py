@@ -10,6 +10,8 @@ Keys live under ``prefix`` (``state.prefix``):
 - ``inflight``: in-flight counters; ``lease|<name>``: leases (``SET NX PX``).
 - ``slot|<credential>``: per-credential concurrency slots (:mod:`cliproxy.state.redis_slots`).
 - ``hr``: rate-limit headroom per credential (:mod:`cliproxy.state.redis_headroom`).
+- ``secret|<name>``, ``secrets``: short-lived secrets, Realtime client secrets
+  (:mod:`cliproxy.state.redis_secrets`).
 
 Hot path: cooldown reads are served from a local cache that pub/sub invalidates (and a
 short TTL bounds if a message is lost), so a request costs at most one round trip (the
@@ -56,6 +58,7 @@ from .redis_headroom import RedisHeadroom
 from .redis_keys import RedisKeyPolicies
 from .redis_logins import RedisLogins
 from .redis_scripts import DELETE_BINDING, GET_BINDING, IN_FLIGHT, RELEASE, SET_BINDING, WEIGHTED
+from .redis_secrets import RedisSecrets
 from .redis_slots import RedisSlots
 from .resp import Link, command, read
 
@@ -82,7 +85,7 @@ def _decode(raw: bytes | str) -> CooldownRecord:
     return CooldownRecord(**orjson.loads(raw))
 
 
-class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins):
+class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, RedisSecrets):
     """:class:`~cliproxy.state.base.StateBackend` on Redis (or Valkey), shared by processes.
     The client key policy counters (``key_*``) are :mod:`cliproxy.state.redis_keys`'."""
 
