@@ -548,9 +548,18 @@ class Pipeline:
             if call.stream:
                 assert chunks is not None
                 hold = not provider.commits_at_first_event
+                hooks = flow.stream_normalizers(call, attempt, route.model) if flow else None
                 try:
                     result = await replies.open_stream(
-                        self.translations, call, attempt, resp, chunks, alias, hold=hold, wrapped=wrapped
+                        self.translations,
+                        call,
+                        attempt,
+                        resp,
+                        chunks,
+                        alias,
+                        hold=hold,
+                        wrapped=wrapped,
+                        hooks=hooks,
                     )
                 except RewriteError:
                     raise

@@ -40,6 +40,7 @@ from cliproxy.upstream_body import Mapped, source_relay, undeclared, unwrapped
 
 if TYPE_CHECKING:
     from cliproxy.plugins.flow import Flow
+    from cliproxy.plugins.stream_normalizers import StreamNormalizers
 
 # read per request: a global, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
 _GEMINI, _OPENAI, _RESPONSES, _CODEX = Format.GEMINI, Format.OPENAI, Format.RESPONSES, Format.CODEX
@@ -279,13 +280,22 @@ async def open_stream(
     *,
     hold: bool = True,
     wrapped: bool = False,
+    hooks: StreamNormalizers | None = None,
 ) -> StreamReply:
     """Read until the first content, so an early failure can still fail over (``hold``
     false: only until the first bytes for the client, e.g. a handshake event;
     ``wrapped``: the payloads of ``chunks`` still carry the provider's envelope, which the
-    decoder takes off the objects it parses when it can, else the bytes lose it first)."""
+    decoder takes off the objects it parses when it can, else the bytes lose it first;
+    ``hooks``: the response normalizer plugins, when one is active: each upstream event
+    goes through their before chain, each client frame through their after chain)."""
     tr: StreamTranslator | Passthrough
     read_usage: Callable[[], ir.Usage | None] | None = None
+    if hooks is not None:  # the events unwrapped and whole, each through the before chain
+        if wrapped:
+            chunks, wrapped = unwrapped(chunks, attempt.provider, resp), False
+        if attempt.provider.sniffs_compression:
+            chunks = _decompressed(chunks, resp)
+        chunks = hooks.upstream(chunks)
     # upstreams always stream SSE: a Gemini client without ?alt=sse wants the JSON array
     reframe = call.format is _GEMINI and call.alt != "sse"
     same = attempt.fmt == call.format or (call.format is _RESPONSES and attempt.provider.streams_responses)
@@ -338,8 +348,10 @@ async def open_stream(
     headers = dict(SSE_HEADERS)
     if reframe:
         headers["Content-Type"] = "application/json"
-    rest = _Rest(reg, call, tr, chunks, resp)
+    rest = _Rest(reg, call, tr, chunks, resp, hooks)
     rest.last = first = b"".join(pending)
+    if hooks is not None:
+        first = await hooks.client(first)
     if type(tr) is StreamTranslator:  # the usage its decoder read (the client's bytes may lack it)
         read_usage = tr.read_usage
     return StreamReply(headers, first, rest, attempt.cred, read_usage)
@@ -353,7 +365,7 @@ class _Rest(LazyStream):
     tail (a late error's event, or what the translator held back); a read failure or a
     refused rewrite becomes an in-format error event; the upstream answer is released."""
 
-    __slots__ = ("_gone", "call", "chunks", "last", "reg", "resp", "tr")
+    __slots__ = ("_gone", "call", "chunks", "hooks", "last", "reg", "resp", "tr")
 
     def __init__(
         self,
@@ -362,9 +374,11 @@ class _Rest(LazyStream):
         tr: StreamTranslator | Passthrough,
         chunks: AsyncIterator[bytes],
         resp: UpstreamResponse,
+        hooks: StreamNormalizers | None = None,
     ) -> None:
         super().__init__()
         self.reg, self.call, self.tr, self.chunks, self.resp = reg, call, tr, chunks, resp
+        self.hooks = hooks  # response normalizer plugins (then the rest is pulled, never pushed)
         self._gone: BaseException | None = None  # what the push consumer raised
         self.last = b""  # the last bytes the client got (a broken read after its end is no error)
 
@@ -373,17 +387,24 @@ class _Rest(LazyStream):
         self.resp.release()
 
     async def _pull(self) -> AsyncGenerator[bytes, None]:
-        tr = self.tr
+        tr, hooks = self.tr, self.hooks
         try:
             if not tr.ended:
                 async for chunk in self.chunks:
                     out = tr.feed(chunk)
                     if out:
                         self.last = out
-                        yield out
+                        if hooks is not None:
+                            out = await hooks.client(out)
+                        if out:
+                            yield out
                     if tr.ended:  # once an error event went out (or must), stop reading the upstream
                         break
-            tail = self._tail()
+            if hooks is None:
+                tail = self._tail()
+            else:  # the after chain sees what the translator held, not an error event of ours
+                done, failure = self._ending()
+                tail = await hooks.client(done, end=True) + failure
             if tail:
                 yield tail
         except _BROKEN as exc:
@@ -396,7 +417,7 @@ class _Rest(LazyStream):
         ``drain()``), from the upstream connection's reads when it can push, else as the
         body is iterated here; the coroutine to await for the whole rest, or ``None`` when
         the rest was begun as an iterator (or is over)."""
-        if self._gen is not None or self.tr.ended:
+        if self._gen is not None or self.tr.ended or self.hooks is not None:
             return None
         feed = self.tr.feed
         tr = self.tr
@@ -445,16 +466,22 @@ class _Rest(LazyStream):
 
     def _tail(self) -> bytes:
         """The end of a stream read to its end (or to its error event)."""
+        done, failure = self._ending()
+        return done + failure if failure else done
+
+    def _ending(self) -> tuple[bytes, bytes]:
+        """The end of a stream read to its end (or to its error event): what the
+        translator still held, and what the proxy adds of its own (an error event)."""
         tr = self.tr
         if not isinstance(tr, Passthrough):
-            return tr.finish()
+            return tr.finish(), b""
         if tr.late_error is not None:
             log.warning("upstream stream for %s broke: %s", self.call.model, tr.late_error.message)
-            return _stream_error(self.reg, self.call, tr, tr.late_error)
+            return b"", _stream_error(self.reg, self.call, tr, tr.late_error)
         out = tr.finish()
         if self.call.format in _END_EVENTS and not tr.ended:  # (ended: at the upstream's error event)
-            out += self._unterminated(out or self.last)
-        return out
+            return out, self._unterminated(out or self.last)
+        return out, b""
 
     def _unterminated(self, last: bytes) -> bytes:
         """What a pass-through Responses stream that ended cleanly still owes its client: the
@@ -484,6 +511,22 @@ class _Rest(LazyStream):
 
 
 _BROKEN = (RewriteError, *_READ_FAILURES)
+
+
+async def _decompressed(chunks: AsyncIterator[bytes], resp: UpstreamResponse) -> AsyncIterator[bytes]:
+    """``chunks`` decoded when its first bytes are gzip's or zstd's though no
+    Content-Encoding said so (what ``open_stream`` checks itself when no plugin cuts the
+    body into events first)."""
+    try:
+        head = await chunks.__anext__()
+    except StopAsyncIteration:
+        return
+    if head.startswith(_MAGIC_FIRST):
+        head, chunks = await undeclared(chunks, head, resp)
+    yield head
+    async for chunk in chunks:
+        yield chunk
+
 
 # what a stream's last event says in each client format, when it ended as it should
 _END_MARKS: dict[Format, tuple[bytes, ...]] = {

@@ -6,8 +6,8 @@ model router (``route``), interceptors before auth (``before_auth``), a plugin e
 the router chose (``execute``) or, per credential attempt, the scheduler
 (``scheduler``), a plugin credential's executor (``credential_executor``), interceptors
 after auth and request normalizers (``upstream_request``), response normalizers
-(``normalize_response``); then response interceptors (``intercept_response``) and the
-usage / lifecycle records (``complete``, ``failed``).
+(``normalize_response``, ``stream_normalizers``); then response interceptors
+(``intercept_response``) and the usage / lifecycle records (``complete``, ``failed``).
 
 An interceptor that answers the client raises ``RequestTerminated`` (``cliproxy.calls``).
 """
@@ -31,6 +31,7 @@ from cliproxy.plugins import abi, rules, translation
 from cliproxy.plugins.callbacks import ScopeContext
 from cliproxy.plugins.executor import executor_formats, run_executor
 from cliproxy.plugins.models import refresh_plugin_auth
+from cliproxy.plugins.stream_normalizers import AFTER, BEFORE, StreamNormalizers
 from cliproxy.times import format_utc
 from cliproxy.translate.registry import Registry
 
@@ -285,6 +286,26 @@ class Flow:
             translated=orjson.dumps(translated) if translated is not None else b"",
             body=body,
         )
+
+    def stream_normalizers(self, call: Call, attempt: Attempt, model: str) -> StreamNormalizers | None:
+        """The normalizer chains for one stream (``None`` while no response normalizer is
+        active: the stream then pays nothing per chunk); the hooks' request fields (the
+        client's request, and the attempt's upstream body as ``TranslatedRequest``) are
+        encoded once."""
+        host = self.host
+        before, after = host.any(BEFORE), host.any(AFTER)
+        if not (before or after):
+            return None
+        base = translation.response_params(
+            attempt.fmt.value,
+            call.format.value,
+            model,
+            call.stream,
+            orjson.dumps(call.body),
+            orjson.dumps(attempt.body),
+        )
+        array = call.format is Format.GEMINI and call.alt != "sse"
+        return StreamNormalizers(host, base, call.format, before=before, after=after, array=array)
 
     # ------------------------------------------------------------------ 10. response interceptors
 

@@ -26,8 +26,10 @@ __all__ = [
     "NATIVE_FORMATS",
     "negotiate",
     "norm_format",
+    "normalize_chain",
     "normalize_request",
     "normalize_response",
+    "response_params",
     "translate_request",
     "translate_response",
 ]
@@ -147,12 +149,34 @@ async def normalize_response(
     body: bytes,
 ) -> bytes:
     """``response.normalize_before`` / ``normalize_after`` chain."""
+    base = response_params(from_format, to_format, model, stream, original, translated)
+    return await normalize_chain(host, flag, method, base, body)
+
+
+async def normalize_chain(
+    host: PluginHost, flag: str, method: str, base: dict[str, Any], body: bytes
+) -> bytes:
+    """The ``flag`` chain on ``body``, every call carrying ``base`` (made once by
+    :func:`response_params`, so a stream encodes the two requests once, not per chunk)."""
     for rec in host.active(flag):
-        params = _response(from_format, to_format, model, stream, original, translated, body)
-        new = await _payload(host, rec, method, params)
+        new = await _payload(host, rec, method, {**base, "Body": b64encode(body)})
         if new:
             body = new
     return body
+
+
+def response_params(
+    from_format: str, to_format: str, model: str, stream: bool, original: bytes, translated: bytes
+) -> dict[str, Any]:
+    """A response hook's fields but its ``Body``."""
+    return {
+        "FromFormat": from_format,
+        "ToFormat": to_format,
+        "Model": model,
+        "Stream": stream,
+        "OriginalRequest": b64encode(original),
+        "TranslatedRequest": b64encode(translated),
+    }
 
 
 async def translate_response(
@@ -167,32 +191,12 @@ async def translate_response(
     body: bytes,
 ) -> bytes | None:
     """``response.translate``: the first translator's non-empty body, else ``None``."""
+    base = response_params(from_format, to_format, model, stream, original, translated)
     for rec in host.active("response_translator"):
-        params = _response(from_format, to_format, model, stream, original, translated, body)
-        new = await _payload(host, rec, abi.RESPONSE_TRANSLATE, params)
+        new = await _payload(host, rec, abi.RESPONSE_TRANSLATE, {**base, "Body": b64encode(body)})
         if new:
             return new
     return None
-
-
-def _response(
-    from_format: str,
-    to_format: str,
-    model: str,
-    stream: bool,
-    original: bytes,
-    translated: bytes,
-    body: bytes,
-) -> dict[str, Any]:
-    return {
-        "FromFormat": from_format,
-        "ToFormat": to_format,
-        "Model": model,
-        "Stream": stream,
-        "OriginalRequest": b64encode(original),
-        "TranslatedRequest": b64encode(translated),
-        "Body": b64encode(body),
-    }
 
 
 async def _payload(host: PluginHost, rec: Record, method: str, params: dict[str, Any]) -> bytes:
