@@ -39,9 +39,10 @@ from cliproxy.models.remote import CatalogUpdater
 from cliproxy.models.shaping import Shaper
 from cliproxy.pipeline import Pipeline
 from cliproxy.pipeline_probe import ProbeSender
+from cliproxy.plugins.binding import FileBinder
 from cliproxy.plugins.callbacks import Callbacks
 from cliproxy.plugins.host import PluginHost
-from cliproxy.plugins.models import bind_plugin_auths, plugin_credentials
+from cliproxy.plugins.models import plugin_credentials
 from cliproxy.plugins.surface import ManagementTable, authenticate, frontend_providers
 from cliproxy.policies.prices import PriceTable
 from cliproxy.policies.restore import restore_budgets
@@ -71,6 +72,7 @@ __all__ = ["Service"]
 
 log = logging.getLogger(__name__)
 
+BIND_WAIT = 10.0  # seconds a management write waits for its plugin auth files to be bound
 
 # read when the listener starts (cliproxy.server.guard); a reload cannot change them
 _LISTENER_KEYS: tuple[tuple[str, Callable[[Config], object]], ...] = (
@@ -153,6 +155,9 @@ class Service:
         self.pipeline.agent_models = self.lookups.agent_models  # codex.optimize-multi-agent-v2
         self.plugins = PluginHost()
         self.plugins.callbacks = Callbacks(self.plugins, self)
+        # plugin-provider auth files reach the pool only once their plugin has bound them
+        self._binder = FileBinder(self.plugins, lambda: self.config, self.pool.credentials, self._swap_bound)
+        self.bind_wait = BIND_WAIT
         self.plugin_routes = ManagementTable()
         self.frontend: tuple[Any, ...] = ()
         self._frontend_exclusive = False
@@ -233,6 +238,7 @@ class Service:
             self.prober = None
         if self.catalog_updater is not None:
             await self.catalog_updater.stop()
+        await self._binder.close()
         await self.plugins.shutdown()
         await self.ws_upstream.close()
         await self.http.close()
@@ -287,18 +293,29 @@ class Service:
         self.frontend, self._frontend_exclusive = frontend_providers(self.plugins)
         await self.plugin_routes.rebuild(self.plugins, reserved=set())
         creds = await plugin_credentials(self.plugins, self.config) if self.plugins.snapshot else []
-        if creds or self._plugin_creds:
+        if creds or self._plugin_creds or self._binder.waiting or self._binds_files():
             self._plugin_creds = creds
-            self._load_credentials(bind=False)
-        if self.pipeline.plugins is not None:
-            await self._bind_plugin_auths()
+            self._load_credentials()
+            await self.settle_credentials()
 
-    async def _bind_plugin_auths(self) -> None:
-        """Give credential files of plugin providers to their plugin executors."""
-        bound = await bind_plugin_auths(self.plugins, self.pool.credentials(), self.config)
-        if bound is not None:  # a file a plugin parsed into several credentials: all of them
-            self.pool.replace(bound)
-            self.models.rebuild(self.pool.credentials(), self.config)
+    def _binds_files(self) -> bool:
+        return self.pipeline.plugins is not None and self.plugins.any("executor")
+
+    def _swap_bound(self, bound: list[Credential], paths: set[Path]) -> None:
+        """The credentials plugins made of the auth files ``paths`` replace theirs in the pool."""
+        kept = [c for c in self.pool.credentials() if c.path not in paths]
+        if renewed := self.pool.replace([*kept, *bound]):
+            self._background(self.pool.forget_refusals(renewed))
+        self.models.rebuild(self.pool.credentials(), self.config)
+
+    async def settle_credentials(self) -> None:
+        """Wait, ``bind_wait`` seconds at most, until the plugin-provider auth files the last
+        reload read are bound; a plugin that takes longer is logged and finishes later."""
+        if not await self._binder.settle(self.bind_wait):
+            log.warning(
+                "plugin auth files still being bound after %g s; their previous credentials serve meanwhile",
+                self.bind_wait,
+            )
 
     async def authenticate(self, method: str, path: str, headers: Any, query: Any, body: bytes) -> Principal:
         """Client access when frontend-auth plugins are active (else the sync key check runs)."""
@@ -343,20 +360,24 @@ class Service:
         return CdsStore(Path(config.auth_dir).expanduser()) if config.save_cooldown_status else None
 
     def _load_credentials(self, *, bind: bool = True) -> None:
-        """Re-read every credential. ``bind``: also hand plugin-provider files to their
-        plugin executors, in the background (async callers await that step themselves)."""
+        """Re-read every credential. Plugin-provider files keep their previous credentials
+        until their plugin executors have bound them (cliproxy.plugins.binding); ``bind``:
+        start that now (else the caller's next load does; settle_credentials awaits it)."""
         creds: list[Credential] = sources.from_config(self.config)
         if self.auth_dir.is_dir():
             creds += sources.load_auth_dir(self.auth_dir, self.config)
             self.auth_files = set(self.auth_dir.glob("*.json"))
         creds += self._plugin_creds
         creds += self.relay.credentials()
+        loaded = len(creds)
+        if self._binds_files():
+            creds = self._binder.stage(creds, None, start=bind)
+        elif self._binder.waiting:
+            self._binder.drop()
         if renewed := self.pool.replace(creds):  # a new sign-in revives a refused account
             self._background(self.pool.forget_refusals(renewed))
         self.models.rebuild(self.pool.credentials(), self.config)
-        if bind and self.pipeline.plugins is not None and self.plugins.any("executor"):
-            self._background(self._bind_plugin_auths())
-        log.info("%d credential(s) loaded, %d model(s) served", len(creds), len(self.models.listable()))
+        log.info("%d credential(s) loaded, %d model(s) served", loaded, len(self.models.listable()))
 
     def _relay_changed(self) -> None:
         """A relay client came or went: its runtime credential joins or leaves the pool."""
@@ -521,12 +542,14 @@ class Service:
         # only the files named are read (in a thread); every other credential stays as it is
         touched = [*changes.added, *changes.changed]
         found = await asyncio.to_thread(sources.read_auth_files, touched, self.auth_dir, self.config)
-        renewed = self.pool.replace(sources.swap_auth_files(self.pool.credentials(), found, changes.removed))
+        creds = sources.swap_auth_files(self.pool.credentials(), found, changes.removed)
+        if self._binds_files():  # plugin-provider files: once bound
+            creds = self._binder.stage(creds, {*found, *changes.removed})
+        renewed = self.pool.replace(creds)
         await self.pool.forget_refusals(renewed)  # a new sign-in revives a refused account
         self.auth_files = (self.auth_files | set(found)) - set(changes.removed)
         self.models.rebuild(self.pool.credentials(), self.config)
-        if self.pipeline.plugins is not None:
-            await self._bind_plugin_auths()
+        await self.settle_credentials()
         if self.refresher is not None:
             self.refresher.wake()
 

@@ -2,7 +2,8 @@
 
 Paths, methods and bodies are CPA's (``internal/api/handlers/management/auth_files*.go``).
 Every write lands in ``auth-dir`` atomically with mode 0600 and is applied at once with
-``service.reload_credentials()``; names are bare file names (no path traversal).
+``service.reload_credentials()``, the answer waiting until plugin-provider files are bound
+(``service.settle_credentials()``); names are bare file names (no path traversal).
 """
 
 from __future__ import annotations
@@ -106,14 +107,14 @@ async def upload_auth_file(req: Req) -> Resp:
         )
         if not files:
             raise ApiError(400, "no files uploaded")
-        return _uploaded(req, files)
+        return await _uploaded(req, files)
     name = json_name(req.query.get("name", ""))
     store_auth_file(req.service.auth_dir, name, req.body)
-    req.service.reload_credentials()
+    await _reload(req)
     return Resp(200, {"status": "ok"})
 
 
-def _uploaded(req: Req, files: list[FormPart]) -> Resp:
+async def _uploaded(req: Req, files: list[FormPart]) -> Resp:
     stored: list[str] = []
     failed: list[dict[str, str]] = []
     for part in files:
@@ -126,7 +127,7 @@ def _uploaded(req: Req, files: list[FormPart]) -> Resp:
                 {"name": (part.filename or "").replace("\\", "/").rsplit("/", 1)[-1], "error": exc.message}
             )
     if stored:
-        req.service.reload_credentials()
+        await _reload(req)
     if len(files) == 1:
         return Resp(200, {"status": "ok"})
     if failed:
@@ -136,7 +137,7 @@ def _uploaded(req: Req, files: list[FormPart]) -> Resp:
 
 async def delete_auth_files(req: Req) -> Resp:
     if req.query.get("all", "") in ("true", "1", "*"):
-        return _delete_all(req)
+        return await _delete_all(req)
     names = _names_to_delete(req)
     if not names:
         raise ApiError(400, "invalid name")
@@ -150,7 +151,7 @@ async def delete_auth_files(req: Req) -> Resp:
                 raise
             failed.append({"name": name, "error": exc.message})
     if deleted:
-        req.service.reload_credentials()
+        await _reload(req)
     if len(names) == 1:
         return Resp(200, {"status": "ok"})
     if failed:
@@ -158,7 +159,7 @@ async def delete_auth_files(req: Req) -> Resp:
     return Resp(200, {"status": "ok", "deleted": len(deleted), "files": deleted})
 
 
-def _delete_all(req: Req) -> Resp:
+async def _delete_all(req: Req) -> Resp:
     auth_dir = req.service.auth_dir
     try:
         targets = [p for p in auth_dir.iterdir() if p.is_file() and p.name.lower().endswith(".json")]
@@ -171,7 +172,7 @@ def _delete_all(req: Req) -> Resp:
             deleted += 1
         except OSError:
             continue
-    req.service.reload_credentials()
+    await _reload(req)
     return Resp(200, {"status": "ok", "deleted": deleted})
 
 
@@ -245,7 +246,7 @@ async def patch_status(req: Req) -> Resp:
     normalize_metadata(meta)
     meta["disabled"] = disabled
     write_object(path, meta)
-    req.service.reload_credentials()
+    await _reload(req)
     return Resp(200, {"status": "ok", "disabled": disabled})
 
 
@@ -265,7 +266,7 @@ async def patch_fields(req: Req) -> Resp:
     normalize_metadata(meta)
     apply_fields(meta, fields)
     write_object(cred.path, meta)
-    req.service.reload_credentials()
+    await _reload(req)
     return Resp(200, {"status": "ok"})
 
 
@@ -283,7 +284,7 @@ async def import_vertex(req: Req) -> Resp:
     except VertexImportError as exc:
         return Resp(400, exc.payload())
     path = save_vertex(req.service.auth_dir, file_name, record)
-    req.service.reload_credentials()
+    await _reload(req)
     return Resp(
         200,
         {
@@ -294,6 +295,13 @@ async def import_vertex(req: Req) -> Resp:
             "location": record["location"],
         },
     )
+
+
+async def _reload(req: Req) -> None:
+    """Apply a write at once: the answer goes out once the pool holds what the files say,
+    plugin-provider files bound to their plugins included (waiting a bounded time)."""
+    req.service.reload_credentials()
+    await req.service.settle_credentials()
 
 
 def _object_body(req: Req) -> dict[str, Any]:

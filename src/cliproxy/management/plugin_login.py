@@ -98,6 +98,7 @@ async def poll(service: ManagementService, logins: LoginSessions, state: str) ->
         return _failed(logins, state, "Failed to save authentication tokens")
     logins.complete(state)
     service.reload_credentials()
+    await service.settle_credentials()
     return Resp(200, {"status": "ok"})
 
 

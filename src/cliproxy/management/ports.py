@@ -59,3 +59,7 @@ class ManagementService(Protocol):
     def reload_credentials(self) -> None:
         """Re-read credentials now (after a write into auth-dir)."""
         ...
+
+    async def settle_credentials(self) -> None:
+        """Wait (bounded) until plugin-provider auth files the last reload read are bound."""
+        ...

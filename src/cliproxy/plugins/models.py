@@ -9,6 +9,7 @@ executor instead of an HTTP upstream.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from cliproxy.credentials.files import normalize_metadata
+from cliproxy.credentials.files import normalize_metadata, parse_weight
 from cliproxy.credentials.ids import auth_index, auth_index_seed
 from cliproxy.credentials.record import Credential, ModelAlias
 from cliproxy.credentials.storage import write_json
@@ -164,12 +165,16 @@ async def plugin_credentials(host: PluginHost, config: Any) -> list[Credential]:
     return out
 
 
-async def bind_plugin_auths(host: PluginHost, creds: Any, config: Any) -> list[Credential] | None:
+async def bind_plugin_auths(
+    host: PluginHost, creds: Any, config: Any, *, timeout: float | None = None
+) -> list[Credential]:
     """Credential files of a provider no built-in serves, bound to the plugin executor
     with that identifier (scope ``oauth`` or ``both``): their models come from the
     plugin's ``model.for_auth``. A built-in provider always wins. A file the plugin's
     ``auth.parse`` answers with several ``Auths`` becomes that many credentials (CPA's
-    plugin virtual auths). The new credential list, or ``None`` when nothing changed."""
+    plugin virtual auths); one it handles without any becomes none, and an ``AuthData``
+    with an invalid weight is left out (CPA's compactPluginAuths). ``timeout``: the
+    seconds each plugin call may take. The new credential list."""
 
     executors: dict[str, Record] = {}
     for rec in host.active("executor"):
@@ -183,15 +188,14 @@ async def bind_plugin_auths(host: PluginHost, creds: Any, config: Any) -> list[C
         ident = (await host.identifier(rec, abi.AUTH_IDENTIFIER)).lower()
         if ident:
             parsers.setdefault(ident, rec)
-    changed = False
     out: list[Credential] = []
     for cred in creds:
         if not _bindable(cred, executors):
             out.append(cred)
             continue
         parser = parsers.get(cred.provider)
-        auths = await _parse(host, parser, cred, config) if parser is not None else []
-        if len(auths) > 1:
+        auths = await _parse(host, parser, cred, config, timeout) if parser is not None else None
+        if auths is not None and len(auths) != 1:
             bound = [_virtual(cred, auth, n) for n, auth in enumerate(auths)]
         else:
             if auths:
@@ -199,10 +203,9 @@ async def bind_plugin_auths(host: PluginHost, creds: Any, config: Any) -> list[C
             bound = [cred]
         for one in bound:
             if (executor := executors.get(one.provider)) is not None:
-                await _bind(host, executor, one, config)
+                await _bind(host, executor, one, config, timeout)
         out += bound
-        changed = True
-    return out if changed else None
+    return out
 
 
 def _bindable(cred: Credential, executors: dict[str, Record]) -> bool:
@@ -213,7 +216,9 @@ def _bindable(cred: Credential, executors: dict[str, Record]) -> bool:
     return cred.provider in executors and builtin.get(cred.provider) is None
 
 
-async def _bind(host: PluginHost, executor: Record, cred: Credential, config: Any) -> None:
+async def _bind(
+    host: PluginHost, executor: Record, cred: Credential, config: Any, timeout: float | None
+) -> None:
     """``cred`` served by ``executor``, with the models its ``model.for_auth`` names."""
     models: list[ModelAlias] = []
     if executor.has("model_provider"):
@@ -227,7 +232,7 @@ async def _bind(host: PluginHost, executor: Record, cred: Credential, config: An
             "Host": host_config(config),
         }
         try:
-            result = await host.call(executor, abi.MODEL_FOR_AUTH, params)
+            result = await host.call(executor, abi.MODEL_FOR_AUTH, params, timeout=timeout)
         except (PluginError, PluginCrashed, TimeoutError) as exc:
             log.warning("plugin %s: model.for_auth for %s failed: %s", executor.id, cred.id, exc)
             result = None
@@ -274,9 +279,12 @@ def _strings(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if isinstance(v, str | int | float | bool)}
 
 
-async def _parse(host: PluginHost, rec: Any, cred: Credential, config: Any) -> list[dict[str, Any]]:
+async def _parse(
+    host: PluginHost, rec: Any, cred: Credential, config: Any, timeout: float | None
+) -> list[dict[str, Any]] | None:
     """``auth.parse``: the plugin reads its own credential file (label, prefix, storage...);
-    the ``AuthData`` it answers (``Auths`` when given, else ``Auth``), none when not handled."""
+    the ``AuthData`` it answers (``Auths`` when given, else ``Auth``) with a valid weight,
+    ``None`` when not handled."""
     assert cred.path is not None
     params = {
         "Provider": cred.provider,
@@ -286,18 +294,38 @@ async def _parse(host: PluginHost, rec: Any, cred: Credential, config: Any) -> l
         "Host": host_config(config),
     }
     try:
-        result = await host.call(rec, abi.AUTH_PARSE, params)
+        result = await host.call(rec, abi.AUTH_PARSE, params, timeout=timeout)
     except (PluginError, PluginCrashed, TimeoutError) as exc:
         log.warning("plugin %s: auth.parse of %s failed: %s", rec.id, cred.path.name, exc)
-        return []
+        return None
     if not isinstance(result, dict) or not ci_get(result, "Handled"):
-        return []
+        return None
     auths = ci_get(result, "Auths") or [ci_get(result, "Auth")]
-    return [a for a in auths if isinstance(a, dict)] if isinstance(auths, list) else []
+    auths = [a for a in auths if isinstance(a, dict)] if isinstance(auths, list) else []
+    kept = [a for a in auths if _weight_valid(a)]
+    if len(kept) < len(auths):
+        log.warning(
+            "plugin %s: auth.parse of %s: skipped an auth with an invalid weight", rec.id, cred.path.name
+        )
+    return kept
+
+
+def _weight_valid(auth: dict[str, Any]) -> bool:
+    """CPA's ValidateAuthWeight: a weight in the attributes or the metadata must be an integer
+    up to 1,000,000."""
+    for source in (ci_get(auth, "Attributes"), ci_get(auth, "Metadata")):
+        if isinstance(source, dict) and "weight" in source:
+            try:
+                parse_weight(source["weight"])
+            except ValueError:
+                return False
+    return True
 
 
 def apply_auth_data(cred: Credential, auth: dict[str, Any]) -> None:
-    """Merge a plugin's ``AuthData`` into a credential (empty fields keep their values)."""
+    """Merge a plugin's ``AuthData`` into a credential (empty fields keep their values). A
+    weight in its attributes counts unless the file names one (CPA's ApplyAuthWeightMetadata)."""
+    own_weight = "weight" not in cred.metadata
     if label := str(ci_get(auth, "Label", "") or ""):
         cred.label = label
     if prefix := str(ci_get(auth, "Prefix", "") or ""):
@@ -317,6 +345,9 @@ def apply_auth_data(cred: Credential, auth: dict[str, Any]) -> None:
     attrs = ci_get(auth, "Attributes")
     if isinstance(attrs, dict):
         cred.attributes.update({str(k): str(v) for k, v in attrs.items()})
+        if own_weight and "weight" in attrs:
+            with contextlib.suppress(ValueError):  # parse left such an auth out
+                cred.weight = parse_weight(attrs["weight"])
 
 
 async def refresh_plugin_auth(host: PluginHost, cred: Credential, config: Any) -> bool:

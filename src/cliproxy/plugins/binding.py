@@ -1,0 +1,144 @@
+"""Auth files of plugin providers, handed to their plugin before the pool shows them.
+
+A reload reads every auth file at once; a file of a provider no built-in serves must
+first go through its plugin (``auth.parse``, ``model.for_auth``), which takes plugin
+calls. Until that is done the pool keeps what it held for the file (a new file appears
+once bound, a removed one leaves at once), so no request and no management listing sees
+a file its plugin has not read yet. One task binds at a time; a file read again while it
+runs is bound again and only its newest reading is swapped in.
+
+A token refreshed on one of several credentials of a file lives only in memory (the
+shared file is not rewritten, as in CPA). Binding the file again keeps it, key by key,
+while the file still says for that key what it said when the credential was made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
+from typing import Any
+
+from cliproxy.credentials.record import Credential
+from cliproxy.plugins.host import PluginHost
+from cliproxy.plugins.models import VIRTUAL, bind_plugin_auths
+from cliproxy.providers import registry as builtin
+
+__all__ = ["CALL_TIMEOUT", "FileBinder"]
+
+log = logging.getLogger(__name__)
+
+CALL_TIMEOUT = 30.0  # seconds each auth.parse / model.for_auth call of a reload may take
+_MISSING = object()
+
+
+class FileBinder:
+    """Holds plugin-provider auth files back from the pool until their plugin has bound
+    them. ``current`` gives the pool's credentials; ``swap(bound, paths)`` puts ``bound``
+    in place of every credential of ``paths``."""
+
+    def __init__(
+        self,
+        host: PluginHost,
+        config: Callable[[], Any],
+        current: Callable[[], Sequence[Credential]],
+        swap: Callable[[list[Credential], set[Path]], None],
+    ) -> None:
+        self._host = host
+        self._config = config
+        self._current = current
+        self._swap = swap
+        self._pending: dict[Path, Credential] = {}  # the newest reading of each file to bind
+        self._parsed: dict[str, dict[str, Any]] = {}  # a shared file's credential: its metadata as read
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return bool(self._pending)
+
+    def stage(
+        self, creds: Sequence[Credential], read: Collection[Path] | None, *, start: bool = True
+    ) -> list[Credential]:
+        """What the pool takes now out of ``creds`` (as just read; ``read``: the files that
+        reading covered, ``None`` all of them): all but the plugin-provider files, each of
+        which keeps the credentials the pool holds for it until it is bound. ``start``:
+        bind now (else at the next stage that starts)."""
+        held = {c.path: c for c in creds if c.path is not None and _held(c)}
+        for path in [p for p in self._pending if (read is None or p in read) and p not in held]:
+            del self._pending[path]  # gone, or no longer a plugin's file
+        self._pending.update(held)
+        now = [c for c in creds if c.path not in held]
+        now += [c for c in self._current() if c.path in held]
+        if start and self._pending and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        return now
+
+    def drop(self) -> None:
+        """No plugin binds files any more: forget what waits (a running bind is not swapped in)."""
+        self._pending.clear()
+
+    async def settle(self, timeout: float | None) -> bool:
+        """Wait until every staged file is bound; False when ``timeout`` seconds pass first."""
+        task = self._task
+        if task is None or task.done():
+            return True
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(task)
+        except TimeoutError:
+            return False
+        return True
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while self._pending:
+            batch = dict(self._pending)
+            try:
+                bound = await bind_plugin_auths(
+                    self._host, list(batch.values()), self._config(), timeout=CALL_TIMEOUT
+                )
+            except Exception:  # a bug of ours: the files go in unbound rather than never
+                log.exception("binding plugin auth files failed")
+                bound = list(batch.values())
+            done = {path for path, cred in batch.items() if self._pending.get(path) is cred}
+            for path in done:
+                del self._pending[path]
+            fresh = [c for c in bound if c.path in done]
+            self._carry(fresh, done)
+            self._swap(fresh, done)
+
+    def _carry(self, fresh: list[Credential], paths: set[Path]) -> None:
+        """Keep on each of ``fresh`` what a refresh changed in memory on the credential it
+        replaces, for every metadata key the file did not change since."""
+        before = {c.id: c for c in self._current() if c.path in paths and c.attributes.get(VIRTUAL)}
+        for cred in fresh:
+            if not cred.attributes.get(VIRTUAL):
+                continue
+            parsed = copy.deepcopy(cred.metadata)
+            base, old = self._parsed.get(cred.id), before.get(cred.id)
+            self._parsed[cred.id] = parsed
+            if base is None or old is None or old is cred or old.path != cred.path:
+                continue
+            for key in base.keys() | old.metadata.keys():
+                kept, was = old.metadata.get(key, _MISSING), base.get(key, _MISSING)
+                if kept == was or parsed.get(key, _MISSING) != was:
+                    continue  # not changed in memory, or the file changed it: the file's
+                if kept is _MISSING:
+                    cred.metadata.pop(key, None)
+                else:
+                    cred.metadata[key] = kept
+        live = {c.id for c in self._current() if c.attributes.get(VIRTUAL)} | {c.id for c in fresh}
+        for key in [key for key in self._parsed if key not in live]:
+            del self._parsed[key]
+
+
+def _held(cred: Credential) -> bool:
+    """A file a plugin may bind: not bound yet, of a provider no built-in serves."""
+    attrs = cred.attributes
+    return not attrs.get("plugin") and not attrs.get(VIRTUAL) and builtin.get(cred.provider) is None
