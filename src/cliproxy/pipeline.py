@@ -455,10 +455,14 @@ class Pipeline:
             build = partial(build, fmt=attempt.fmt)  # (else a call without **: no dict made)
         if shaping is not None:  # 7. thinking, payload rules
             shaping.thinking.apply(attempt.body, call.body, suffix, model, untouched)
-            if shaping.rules is not None and shaping.payload(
-                attempt.body, model, route.requested, attempt.headers, provider.payload_tracked
-            ):  # a rule set or removed the member the provider adds itself: it is the rule's
-                build = partial(build, payload_owned=True)
+            if shaping.rules is not None:
+                if provider.payload_in_build:  # after what build writes itself (Claude's identity)
+                    rules = partial(
+                        shaping.payload, model=model, requested=route.requested, headers=attempt.headers
+                    )
+                    build = partial(build, payload=rules)
+                else:
+                    shaping.payload(attempt.body, model, route.requested, attempt.headers)
         elif self.shaper is not None and action == "compact":
             self.shaper.shape(
                 attempt.body,

@@ -82,8 +82,8 @@ class ShapeRoute:
         tracked: tuple[str, ...] = (),
     ) -> bool:
         """The config's ``payload:`` rules on ``body`` in place (``rules`` is not ``None``);
-        whether one set or removed ``tracked`` (a provider's own member, see
-        ``Provider.payload_tracked``) or a path inside it."""
+        whether one set or removed ``tracked`` (a member the provider adds itself, see
+        ``providers.base.PayloadStep``) or a path inside it."""
         assert self.rules is not None
         return self.rules.apply(
             body,

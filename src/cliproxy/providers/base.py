@@ -23,7 +23,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import orjson
 
@@ -41,6 +41,7 @@ __all__ = [
     "REQUEST_FAULTS",
     "Carry",
     "HeaderPlan",
+    "PayloadStep",
     "Provider",
     "RewriteError",
     "UpstreamRequest",
@@ -57,6 +58,16 @@ REQUEST_FAULTS = frozenset({400, 409, 413, 422})
 # (attempt body, client format, client body, client headers, upstream model, whether the
 # body is the client's own, not translated): see ``Provider.carrier``
 Carry = Callable[[dict[str, Any], Format, Mapping[str, Any], Mapping[str, str], str, bool], None]
+
+
+class PayloadStep(Protocol):
+    """The config's ``payload:`` rules for one attempt, handed to a provider whose
+    ``build`` runs them itself (``Provider.payload_in_build``)."""
+
+    def __call__(self, body: dict[str, Any], *, tracked: tuple[str, ...] = ()) -> bool:
+        """Apply the rules to ``body`` in place; whether one set or removed ``tracked`` (a
+        parsed path: a member the provider adds itself) or a path inside it."""
+        ...
 
 
 @dataclass(slots=True)
@@ -197,10 +208,10 @@ class Provider(ABC):
     # an answer that starts with gzip's or zstd's magic number though no Content-Encoding
     # said so is decoded all the same (Claude, as CPA's executor; ``decoding.undeclared``)
     sniffs_compression: ClassVar[bool] = False
-    # a member of the body ``build`` adds itself (Claude Code's ``context_management``), as
-    # a parsed payload path: when a ``payload:`` rule set or removed it (or a path inside
-    # it), ``build`` is called with ``payload_owned=True`` and leaves it to the rule (CPA)
-    payload_tracked: ClassVar[tuple[str, ...]] = ()
+    # the ``payload:`` rules run inside ``build`` (``payload=``, a :class:`PayloadStep`, when
+    # any are configured), after what it writes itself: Claude, whose identity CPA applies
+    # before the rules; other providers get the rules on the body before ``build``
+    payload_in_build: ClassVar[bool] = False
     # the client this provider's requests go through; ``None``: the shared HTTP client
     transport: UpstreamClient | None = None
 

@@ -33,6 +33,7 @@ from cliproxy.providers import (
     claude_device,
     claude_helper,
     claude_limits,
+    claude_payload,
     claude_sampling,
     claude_tools,
     decoding,
@@ -40,7 +41,7 @@ from cliproxy.providers import (
 )
 from cliproxy.providers import claude_cloak as cloaking
 from cliproxy.providers import claude_identity as ident
-from cliproxy.providers.base import Provider, UpstreamRequest
+from cliproxy.providers.base import PayloadStep, Provider, UpstreamRequest
 from cliproxy.providers.claude_plan import CredentialPlan, Custom, anthropic_origin, host_header
 from cliproxy.providers.claude_profile import ProfileLookup
 from cliproxy.providers.claude_wire import wire_order
@@ -104,8 +105,8 @@ class ClaudeProvider(Provider):
     # a gateway that gzips (or zstd-compresses) without a Content-Encoding is read all the
     # same, success or error (CPA's decodeResponseBody sniffs the magic bytes)
     sniffs_compression: ClassVar[bool] = True
-    # Claude Code's context_management is the payload rules' once one set or removed it
-    payload_tracked: ClassVar[tuple[str, ...]] = ("context_management",)
+    # the payload rules run after Claude Code's identity, as in CPA (claude_payload)
+    payload_in_build: ClassVar[bool] = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -150,11 +151,10 @@ class ClaudeProvider(Provider):
         stream: bool,
         client_headers: Mapping[str, str],
         action: str = "generate",
-        payload_owned: bool = False,
+        payload: PayloadStep | None = None,
     ) -> UpstreamRequest:
-        """``payload_owned``: a ``payload:`` rule set or removed ``context_management``,
-        which Claude Code's identity then leaves as the rules left it (CPA runs its payload
-        rules after that identity, a filter last)."""
+        """``payload``: the config's ``payload:`` rules, run after Claude Code's identity
+        (CPA's order, :mod:`claude_payload`)."""
         plan = self._plans.get(cred.id)
         if plan is None or not plan.fits(cred):
             plan = self._plan(cred)
@@ -171,37 +171,43 @@ class ClaudeProvider(Provider):
         )
         confirmed = found is not None and found.confirmed
         body["model"] = model
-        if "tools" in body:  # Anthropic refuses an empty web_search domain list (CPA)
-            claude_tools.drop_empty_search_domains(body)
         if plan.rebuild:  # role=system turns into the top-level system (opt-in, CPA)
             cloaking.rebuild_mid_system(body)
+        cli = plan.cli
+        cloaked = plan.cloaks and not confirmed
+        anthropic = plan.anthropic
         if count:
             url = plan.count_url
             body.pop("stream", None)
+            stream = False  # (a count is never streamed)
+            if anthropic:  # fields Anthropic's count_tokens refuses, whoever sent them (CPA)
+                for key in _NOT_COUNTED:
+                    body.pop(key, None)
         else:
             url = plan.url
+            if cloaked or payload is not None:  # the identity, then the rules over it (CPA)
+                # Claude Code's session, from the body before the cloak rewrites its messages
+                session = ident.session_uuid(client_headers, body, confirmed=confirmed) if cli else ""
+                claude_payload.identity_then_rules(
+                    body, cred, plan, self.profile, cloaked=cloaked, payload=payload
+                )
+            elif "tool_choice" in body:
+                claude_sampling.no_thinking_when_forced(body)
             if "max_tokens" not in body and (default := self.default_max_tokens(model)):
                 body["max_tokens"] = default  # a registered Claude model's limit, else 1024 (CPA)
-            if "tool_choice" in body:
-                claude_sampling.no_thinking_when_forced(body)
             if "temperature" in body or "top_p" in body or "top_k" in body:
                 claude_sampling.settle(body)  # after every step that may turn thinking on
             # a non-stream helper omits it (CPA)
             if stream or found is None or not found.helper or "stream" in body:
                 body["stream"] = stream
+        if "tools" in body:  # Anthropic refuses an empty web_search domain list (CPA)
+            claude_tools.drop_empty_search_domains(body)
         extra = _pop_betas(body) if "betas" in body else []
-        cli = plan.cli
-        cloaked = plan.cloaks and not confirmed
-        anthropic = plan.anthropic
-        up_stream = stream and not count
         if anthropic and not confirmed:  # refused there for sure: the client's 400 (CPA)
             _check_mid_system(body)
-        if count and anthropic:  # fields Anthropic's count_tokens refuses, whoever sent them (CPA)
-            for key in _NOT_COUNTED:
-                body.pop(key, None)
         if not (cli or cloaked or confirmed):  # the caller's own request shape
             fast = ident.fast_speed(body)
-            headers = self._caller_headers(plan, client_headers, extra, stream=up_stream, fast=fast)
+            headers = self._caller_headers(plan, client_headers, extra, stream=stream, fast=fast)
             if count:
                 claude_cache.settle(body)
             else:  # CPA's placement when the caller placed no mark
@@ -209,21 +215,12 @@ class ClaudeProvider(Provider):
             if self._finishes:
                 self.finish(body, cli=False)
             claude_limits.note_request(anthropic and not count, body, headers, bool(plan.custom))
-            return UpstreamRequest(url, headers, orjson.dumps(body), up_stream)
-        settings = plan.settings
+            return UpstreamRequest(url, headers, orjson.dumps(body), stream)
+        if count or not (cloaked or payload is not None):  # (else read before the identity)
+            session = ident.session_uuid(client_headers, body, confirmed=confirmed) if cli else ""
         signed = plan.signed
-        session = ident.session_uuid(client_headers, body, confirmed=confirmed) if cli else ""
         if cloaked and count:
-            cloaking.relocate_for_count(body, settings)
-        elif cloaked:
-            now = cloaking.local_now(cred, self.profile.timezone)
-            cloaking.cloak(body, settings, version=self.profile.version, signed=signed, now=now)
-            if anthropic and not payload_owned:  # only measured there (CPA); never a rule's
-                cloaking.inject_context_management(body)
-            if not cli:
-                _ensure_fake_user_id(body, cred.api_key, settings.cache_user_id)
-            if settings.words is not None:
-                cloaking.obfuscate(body, settings.words)
+            cloaking.relocate_for_count(body, plan.settings)
         names = None
         if cloaked and cli:  # custom tools go as the caller's MCP aliases (before the CCH hash)
             names = claude_tools.alias_tools(body, seed=claude_tools.caller_seed(client_headers))
@@ -262,11 +259,11 @@ class ClaudeProvider(Provider):
             confirmed=confirmed,
             helper=helper,
             count=count,
-            stream=up_stream,
+            stream=stream,
             session=session,
         )
         claude_limits.note_request(anthropic and not count, body, headers, bool(plan.custom))
-        req = UpstreamRequest(url, headers, raw, up_stream)
+        req = UpstreamRequest(url, headers, raw, stream)
         if names is not None and not count:  # the answer's tool calls under the client's names
             req.rewrite_body, req.rewrite_chunk = names.restore_body, names.restore_lines
         return req
@@ -528,15 +525,6 @@ def _pop_betas(body: dict[str, Any]) -> list[str]:
         return []
     items = raw if isinstance(raw, list) else [raw]
     return [str(b).strip() for b in items if str(b).strip()]
-
-
-def _ensure_fake_user_id(body: dict[str, Any], api_key: str, cache: bool) -> None:
-    metadata = body.get("metadata")
-    current = metadata.get("user_id") if isinstance(metadata, dict) else None
-    if isinstance(current, str) and ident.is_valid_user_id(current):
-        return
-    uid = ident.fake_user_id(api_key, cache=cache)
-    body["metadata"] = {**metadata, "user_id": uid} if isinstance(metadata, dict) else {"user_id": uid}
 
 
 def _set_cli_user_id(body: dict[str, Any], cred: Credential, session: str) -> None:

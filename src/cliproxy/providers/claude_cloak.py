@@ -34,6 +34,7 @@ from cliproxy.providers.claude_identity import uses_legacy_reminder
 
 __all__ = [
     "BILLING_PREFIX",
+    "CONTEXT_MANAGEMENT",
     "IDENTITY",
     "CloakSettings",
     "billing_first",
@@ -42,6 +43,7 @@ __all__ = [
     "inject_context_management",
     "obfuscate",
     "relocate_for_count",
+    "replace_placed",
     "settings",
     "should_cloak",
     "sign",
@@ -280,17 +282,53 @@ def _prepend_reminders(messages: list[Any], texts: list[str]) -> None:
             messages[i] = {**msg, "content": [*content[:at], *new, *content[at:]]}
 
 
-def _insert_system_messages(messages: list[Any], texts: list[str]) -> None:
+def _system_turn(text: str) -> dict[str, Any]:
+    return {"role": "system", "content": [{"type": "text", "text": text, "cache_control": dict(_EPHEMERAL)}]}
+
+
+def _turn_text(msg: Any) -> str | None:
+    """A ``role: system`` turn's text (its text blocks joined as CPA joins them), else None."""
+    if not isinstance(msg, dict) or msg.get("role") != "system":
+        return None
+    content = msg.get("content")
+    if isinstance(content, str):
+        return content
+    parts = content if isinstance(content, list) else ()
+    return "\n\n".join(str(b.get("text")) for b in parts if isinstance(b, dict) and b.get("type") == "text")
+
+
+def _insert_system_messages(messages: list[Any], texts: list[str]) -> int:
+    """The turns after the first user turn(s); where they went, or -1 when the caller
+    already has them there (then they are the caller's, CPA) or has no user turn."""
     i = _first_user(messages)
     if i < 0:
-        return
+        return -1
     at = i + 1
     while at < len(messages) and isinstance(messages[at], dict) and messages[at].get("role") == "user":
         at += 1
-    messages[at:at] = [
-        {"role": "system", "content": [{"type": "text", "text": t, "cache_control": dict(_EPHEMERAL)}]}
-        for t in texts
-    ]
+    if [_turn_text(m) for m in messages[at : at + len(texts)]] == texts:
+        return -1
+    messages[at:at] = [_system_turn(t) for t in texts]
+    return at
+
+
+# where the cloak put the caller's system text as ``role: system`` turns: (index, texts)
+Placed = tuple[int, list[str]]
+
+
+def replace_placed(body: dict[str, Any], placed: Placed) -> None:
+    """The turns the cloak inserted (``placed``) become ``<system-reminder>`` blocks of the
+    first user message when the body's model (a payload rule's) refuses system turns; left
+    as they are when anything changed them (CPA's ``reconcileClaudeCodeSystemPlacement``)."""
+    if not uses_legacy_reminder(body.get("model")):
+        return
+    at, texts = placed
+    messages = body.get("messages")
+    end = at + len(texts)
+    if not isinstance(messages, list) or messages[at:end] != [_system_turn(t) for t in texts]:
+        return
+    messages = body["messages"] = messages[:at] + messages[end:]
+    _prepend_reminders(messages, texts)
 
 
 def date_reminder(now: datetime) -> str:
@@ -345,6 +383,10 @@ def local_now(cred: Credential, default_tz: str) -> datetime:
     return datetime.now().astimezone()
 
 
+# Claude Code 2.1.220's context_management (keep: all retains every thinking block)
+CONTEXT_MANAGEMENT: dict[str, Any] = {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]}
+
+
 def inject_context_management(body: dict[str, Any]) -> bool:
     """Claude Code 2.1.220's ``context_management`` (it claims the beta on every request)
     when the caller sent none and thinking is on (``enabled`` / ``adaptive``: Anthropic
@@ -355,13 +397,17 @@ def inject_context_management(body: dict[str, Any]) -> bool:
     thinking = body.get("thinking")
     if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "adaptive"):
         return False
+    # a new object each time: a payload rule may change it in place
     body["context_management"] = {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]}
     return True
 
 
-def cloak(body: dict[str, Any], s: CloakSettings, *, version: str, signed: bool, now: datetime) -> None:
+def cloak(
+    body: dict[str, Any], s: CloakSettings, *, version: str, signed: bool, now: datetime
+) -> Placed | None:
     """Claude Code's system layout and currentDate reminder, in place (the body is the
-    attempt's own). Raises ``RequestError`` for a non-text caller system block."""
+    attempt's own); the ``role: system`` turns it inserted, if any (:func:`replace_placed`).
+    Raises ``RequestError`` for a non-text caller system block."""
     system = body.get("system")
     if not s.strict:
         _check_system(system)
@@ -372,15 +418,17 @@ def cloak(body: dict[str, Any], s: CloakSettings, *, version: str, signed: bool,
     ]
     messages = body.get("messages")
     if not isinstance(messages, list):
-        return
+        return None
     messages = body["messages"] = list(messages)
     forwarded = [] if s.strict else _caller_system(system)
+    placed = None
     if forwarded:
         if uses_legacy_reminder(body.get("model")):
             _prepend_reminders(messages, forwarded)
-        else:
-            _insert_system_messages(messages, forwarded)
+        elif (at := _insert_system_messages(messages, forwarded)) >= 0:
+            placed = (at, forwarded)
     _inject_date(messages, now)
+    return placed
 
 
 def _system_texts(content: Any) -> list[Any]:
