@@ -35,6 +35,7 @@ RANK = {
     "service": 5,
     "service_catalog": 5,
     "responses_ws": 5,
+    "realtime": 5,
     "media": 5,
     "relay": 5,
     "management": 4,

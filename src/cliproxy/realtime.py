@@ -1,0 +1,254 @@
+"""The OpenAI Realtime service through Codex sign-ins (CPA ``internal/client/codex/live``):
+what a Realtime request means, for the routes in ``cliproxy.server.realtime``.
+
+The server reads the request (headers, query, a bounded body) and answers in OpenAI's
+error shape; this module decides:
+
+- a Realtime socket (:meth:`Realtime.open`): the model asked (``gpt-realtime`` when none)
+  mapped to Codex's name for the credential pick and a client secret's scope; a Codex
+  sign-in picked from the pool (never an API key, nor a plugin's account: CPA selects
+  OAuth accounts only); the upstream socket dialled with the Realtime headers and the
+  client's subprotocols (``cliproxy.providers.codex_realtime``), once more with a
+  refreshed token after a 401; a refusal made CPA's error for it; a client secret's
+  session applied first with a ``session.update``. The server then relays frames between
+  the two sockets (``cliproxy.server.realtime_relay``).
+- a client secret (:meth:`Realtime.client_secret`, :meth:`Realtime.legacy_session`): the
+  mint request's body read as CPA does, the secret minted in the state backend
+  (``cliproxy.providers.codex_realtime_secrets``) on behalf of the caller's key, and the
+  answer's body.
+- a secret presented as a key (:meth:`Realtime.grant`, :func:`principal`): the session it
+  stands for and the key it acts for.
+
+Every refusal is a :class:`RealtimeError` (status, message, CPA's ``type`` and ``code``,
+response headers such as ``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import WSMsgType
+
+from cliproxy.access import Principal
+from cliproxy.credentials.record import KIND_OAUTH
+from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError
+from cliproxy.providers.codex_realtime import (
+    DEFAULT_MODEL,
+    RealtimeUpstream,
+    Refused,
+    UpstreamSocket,
+    realtime_model,
+    session_update,
+    upstream_headers,
+    upstream_protocols,
+)
+from cliproxy.providers.codex_realtime_secrets import (
+    MAX_BODY,
+    PREFIX,
+    ClientSecrets,
+    RealtimeError,
+    SecretGrant,
+    lifetime,
+    normalize_session,
+)
+from cliproxy.providers.http import proxy_key
+
+if TYPE_CHECKING:
+    from cliproxy.credentials.record import Credential
+    from cliproxy.service import Service
+
+__all__ = ["MAX_BODY", "Opened", "Realtime", "RealtimeError", "SecretGrant", "principal"]
+
+log = logging.getLogger(__name__)
+
+_SOURCE = "realtime-client-secret"  # a Principal's source when an ek_ key stood in
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """An upstream Realtime socket ready to relay: the model the client asked for and the
+    name of the credential it goes through (for the log)."""
+
+    socket: UpstreamSocket
+    model: str
+    through: str
+
+
+class Realtime:
+    """The Realtime side of ``service``: its client secrets (in the service's state
+    backend) and the upstream dialler."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.secrets = ClientSecrets(service.state)
+        self.upstream = RealtimeUpstream(service.http)
+
+    # -- access
+
+    async def grant(self, token: str) -> SecretGrant | None:
+        """What a client secret presented as a key stands for; ``None`` when ``token`` is no
+        ``ek_`` key; ``RealtimeError`` (401) for a secret that is unknown or expired."""
+        if not token.startswith(PREFIX):
+            return None
+        return await self.secrets.check(token)
+
+    # -- the WebSocket
+
+    async def open(
+        self,
+        model: str,
+        headers: Mapping[str, str],
+        protocols: Iterable[str],
+        grant: SecretGrant | None,
+    ) -> Opened:
+        """The upstream socket for a client that asked for ``model`` with ``headers`` and
+        offered ``protocols`` (CPA ``HandleDirectWebsocket``); a client secret's session is
+        applied on it first. The caller closes the socket."""
+        requested = model.strip() or DEFAULT_MODEL
+        codex_model = realtime_model(requested)
+        if grant is not None and realtime_model(_session_model(grant.session)) != codex_model:
+            raise RealtimeError(
+                403,
+                "Realtime client secret is not valid for the requested model",
+                "invalid_request_error",
+                "realtime_client_secret_scope_mismatch",
+            )
+        cred = await self._pick(codex_model)
+        socket = await self._dial(cred, requested, headers, upstream_protocols(protocols))
+        if grant is not None:  # the secret's session first (CPA)
+            try:
+                await socket.send_frame(session_update(grant.session), WSMsgType.TEXT)
+            except Exception as exc:
+                await socket.close()
+                raise RealtimeError(
+                    502,
+                    "Failed to apply Realtime client secret session",
+                    "api_error",
+                    "realtime_upstream_unavailable",
+                ) from exc
+            except BaseException:  # cancelled: the socket is not left open
+                await socket.close()
+                raise
+        return Opened(socket, requested, cred.label or cred.id)
+
+    async def _pick(self, model: str) -> Credential:
+        """A Codex sign-in (never an API key: CPA selects OAuth accounts only)."""
+        try:
+            return await self.service.pool.pick(model, ["codex"], supports=_signed_in)
+        except NoCredentialError as exc:
+            raise RealtimeError(
+                503, "Codex auth unavailable", "server_error", "codex_auth_unavailable"
+            ) from exc
+        except CooldownError as exc:
+            err = RealtimeError(429, exc.message, "invalid_request_error", "realtime_request_failed")
+            err.response_headers = {"Retry-After": str(max(1, int(exc.reset_seconds + 0.999)))}
+            raise err from exc
+
+    async def _dial(
+        self, cred: Credential, requested: str, headers: Mapping[str, str], protocols: tuple[str, ...]
+    ) -> UpstreamSocket:
+        """The upstream socket; after a 401 once more with a refreshed token (CPA, with its
+        home dispatch). A refusal becomes CPA's error for it."""
+        service = self.service
+        url = self.upstream.url(requested)
+        refreshed = False
+        while True:
+            proxy = proxy_key(cred.proxy_url, service.config.proxy_url)
+            opened = await self.upstream.dial(url, upstream_headers(headers, cred), protocols, proxy)
+            if not isinstance(opened, Refused):
+                return opened
+            refresher = service.refresher
+            if opened.status == 401 and not refreshed and refresher is not None and cred.refresh_token:
+                refreshed = True
+                try:
+                    cred = await refresher.refresh_now(cred)
+                    continue
+                except CliproxyError as exc:
+                    log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc)
+            log.info("realtime websocket: the upstream refused %s: %s", cred.label or cred.id, opened.reason)
+            raise _refusal(opened)
+
+    # -- client secrets
+
+    async def client_secret(self, body: bytes, issuer: str | None) -> dict[str, Any]:
+        """The answer to ``POST /v1/realtime/client_secrets`` with ``body`` (CPA
+        ``CreateClientSecret``): ``{"session": ..., "expires_after": ...}``, both optional."""
+        try:
+            request = orjson.loads(body) if body.strip() else None
+        except orjson.JSONDecodeError:
+            request = []  # not JSON: refused below
+        if request is not None and not isinstance(request, dict):
+            raise RealtimeError(
+                400, "Invalid Realtime client secret request", "invalid_request_error", "invalid_request"
+            )
+        request = request or {}
+        session, token, expires_at = await self._mint(
+            request.get("session"), request.get("expires_after"), issuer
+        )
+        return {"value": token, "expires_at": expires_at, "session": session}
+
+    async def legacy_session(self, body: bytes, issuer: str | None) -> dict[str, Any]:
+        """The answer to ``POST /v1/realtime/sessions``, whose ``body`` is the session (CPA
+        ``CreateLegacySession``)."""
+        try:
+            session = orjson.loads(body) if body.strip() else None
+        except orjson.JSONDecodeError:
+            session = []  # not JSON: refused as a session that is no object
+        answer, token, expires_at = await self._mint(session, None, issuer)
+        return {**answer, "client_secret": {"value": token, "expires_at": expires_at}}
+
+    async def _mint(
+        self, session: Any, expires_after: Any, issuer: str | None
+    ) -> tuple[dict[str, Any], str, int]:
+        """(the session as answered, the secret, its expiry) for a mint request."""
+        seconds = lifetime(expires_after)
+        answer, kept = normalize_session(session)
+        minted = await self.secrets.mint(kept, seconds, issuer)
+        answer.update(id=minted.grant.principal, object="realtime.session", expires_at=minted.expires_at)
+        return answer, minted.token, minted.expires_at
+
+
+def principal(grant: SecretGrant) -> Principal:
+    """The caller a client secret stands for: the key that minted it (CPA
+    ``realtimeAuthMiddleware``)."""
+    return Principal(grant.issuer, _SOURCE)
+
+
+def _signed_in(cred: Credential, model: str) -> bool:
+    return cred.kind == KIND_OAUTH and not (cred.attributes and cred.attributes.get("plugin"))
+
+
+def _refusal(refused: Refused) -> RealtimeError:
+    status = refused.status or 502
+    if status in (404, 501):
+        err = RealtimeError(
+            501,
+            "Direct Realtime WebSocket is not supported by the Codex OAuth upstream",
+            "not_supported_error",
+            "realtime_capability_not_supported",
+        )
+    elif status == 401:
+        err = RealtimeError(
+            401,
+            "Codex Realtime WebSocket upstream unavailable",
+            "authentication_error",
+            "realtime_upstream_unauthorized",
+        )
+    else:
+        err = RealtimeError(
+            status,
+            "Codex Realtime WebSocket upstream unavailable",
+            "api_error",
+            "realtime_websocket_upstream_unavailable",
+        )
+    err.response_headers = dict(refused.headers)
+    return err
+
+
+def _session_model(session: bytes) -> str:
+    model = orjson.loads(session).get("model")
+    return model if isinstance(model, str) else ""
