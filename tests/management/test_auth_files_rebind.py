@@ -24,7 +24,7 @@ from cliproxy.formats import Format
 from cliproxy.plugins import binding
 from tests.e2e.clients import ask
 from tests.management.conftest import MANAGEMENT_KEY, mcall
-from tests.plugins.test_flow_python import HEADER, _proxy
+from tests.plugins.test_flow_python import HEADER, KEY, _plugin_cfg, _proxy
 
 SLOW = (
     HEADER
@@ -115,6 +115,26 @@ async def test_a_write_answers_once_the_file_is_bound(start_proxy, tmp_path, mon
     finally:
         watcher.cancel()
     assert seen == []
+
+
+async def test_a_file_changed_on_disk_is_bound_before_the_pool_shows_it(start_proxy, tmp_path):
+    """The same for a file the auth-dir watcher sees change (written by another tool): the
+    pool goes from the file's old credentials straight to its new ones."""
+    path = auth_file(tmp_path, "source.json", {"id": "a"})
+    pdir = tmp_path / "plugins"
+    pdir.mkdir()
+    (pdir / "multi.py").write_text(SLOW)
+    proxy = await start_proxy(f'api-keys: ["{KEY}"]\n' + _plugin_cfg(pdir, {"multi": {}}), watch=True)
+    seen: list[str] = []
+    watcher = asyncio.create_task(watching(proxy, seen))
+    try:
+        auth_file(tmp_path, "source.json", {"id": "a"}, {"id": "b"})
+        async with asyncio.timeout(5):
+            while {c.id for c in proxy.service.pool.credentials()} != {"a", "b"}:
+                await asyncio.sleep(0.01)
+    finally:
+        watcher.cancel()
+    assert seen == [] and path.exists()
 
 
 async def test_a_hanging_plugin_delays_a_write_a_bounded_time(start_proxy, tmp_path, monkeypatch, caplog):
