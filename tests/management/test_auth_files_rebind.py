@@ -145,17 +145,17 @@ async def test_a_hanging_plugin_delays_a_write_a_bounded_time(start_proxy, tmp_p
     auth_file(tmp_path, "first.json", {"id": "first.json"})
     proxy = await start(start_proxy, tmp_path, monkeypatch)
     proxy.service.bind_wait = 0.3
-    monkeypatch.setattr(binding, "CALL_TIMEOUT", 1.0)
+    monkeypatch.setattr(binding, "CALL_TIMEOUT", 2.0)
     body = orjson.dumps({"type": "multi", "hang": True, "accounts": [{"id": "a"}]})
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="cliproxy.service"):
         status, _ = await mcall(proxy, "POST", "/auth-files?name=hang.json", data=body)
-    assert status == 200 and time.monotonic() - started < 1.0
+    assert status == 200 and time.monotonic() - started < 1.5  # not the call's own 2 s
     assert "still being bound" in caplog.text
     assert [c.id for c in proxy.service.pool.credentials()] == ["first.json"]
     answer = await ask(Format.OPENAI, proxy.url, "multi-model", "hi", stream=False)
     assert answer.text == "first.json"
-    async with asyncio.timeout(3):
+    async with asyncio.timeout(4):
         while proxy.service.pool.get("hang.json") is None:
             await asyncio.sleep(0.02)
     assert unbound(proxy) == []
