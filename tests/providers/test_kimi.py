@@ -20,6 +20,7 @@ def cred() -> Credential:
 
 
 def test_upstream_format_follows_the_client() -> None:
+    """CPA: TestKimiExecutorRequestToFormatMatchesWireProtocol (whole and streamed alike)."""
     provider = KimiProvider()
     assert provider.upstream_format(Format.CLAUDE) is Format.CLAUDE
     for client in (Format.OPENAI, Format.RESPONSES, Format.GEMINI, Format.CODEX):

@@ -32,6 +32,7 @@ def norm(messages: list[Any]) -> list[Any]:
 
 
 def test_uses_call_id_fallback() -> None:
+    """CPA: TestNormalizeKimiToolMessageLinks_UsesCallIDFallback."""
     out = norm(
         [
             {"role": "assistant", "tool_calls": _calls("list_directory:1")},
@@ -42,6 +43,7 @@ def test_uses_call_id_fallback() -> None:
 
 
 def test_infers_single_pending_id() -> None:
+    """CPA: TestNormalizeKimiToolMessageLinks_InferSinglePendingID."""
     out = norm(
         [
             {"role": "assistant", "tool_calls": [_call("call_123", "read_file")]},
@@ -52,6 +54,7 @@ def test_infers_single_pending_id() -> None:
 
 
 def test_ambiguous_missing_id_is_not_inferred() -> None:
+    """CPA: TestNormalizeKimiToolMessageLinks_AmbiguousMissingIDIsNotInferred."""
     out = norm(
         [
             {"role": "assistant", "tool_calls": [_call("call_1"), _call("call_2", "read_file")]},
@@ -62,6 +65,7 @@ def test_ambiguous_missing_id_is_not_inferred() -> None:
 
 
 def test_preserves_existing_tool_call_id() -> None:
+    """CPA: TestNormalizeKimiToolMessageLinks_PreservesExistingToolCallID."""
     out = norm(
         [
             {"role": "assistant", "tool_calls": _calls("call_1")},
@@ -72,6 +76,7 @@ def test_preserves_existing_tool_call_id() -> None:
 
 
 def test_inherits_previous_reasoning_for_assistant_tool_calls() -> None:
+    """CPA: TestNormalizeKimiToolMessageLinks_InheritsPreviousReasoningForAssistantToolCalls."""
     out = norm(
         [
             {"role": "assistant", "content": "plan", "reasoning_content": "previous reasoning"},
@@ -82,11 +87,13 @@ def test_inherits_previous_reasoning_for_assistant_tool_calls() -> None:
 
 
 def test_inserts_fallback_reasoning_when_missing() -> None:
+    """CPA: TestNormalizeKimiToolMessageLinks_InsertsFallbackReasoningWhenMissing."""
     out = norm([{"role": "assistant", "tool_calls": _calls("call_1")}])
     assert out[0]["reasoning_content"] == "[reasoning unavailable]"
 
 
 def test_does_not_reuse_unavailable_reasoning() -> None:
+    """CPA: TestNormalizeKimiToolMessageLinks_DoesNotReuseUnavailableReasoning."""
     out = norm(
         [
             {"role": "assistant", "reasoning_content": "[reasoning unavailable]"},
@@ -97,6 +104,7 @@ def test_does_not_reuse_unavailable_reasoning() -> None:
 
 
 def test_unavailable_reasoning_does_not_override_previous_reasoning() -> None:
+    """CPA: TestNormalizeKimiToolMessageLinks_UnavailableReasoningDoesNotOverridePreviousReasoning."""
     out = norm(
         [
             {"role": "assistant", "reasoning_content": "real reasoning"},
@@ -108,6 +116,7 @@ def test_unavailable_reasoning_does_not_override_previous_reasoning() -> None:
 
 
 def test_replaces_unavailable_reasoning_content() -> None:
+    """CPA: TestNormalizeKimiToolMessageLinks_ReplacesUnavailableReasoningContent."""
     out = norm(
         [
             {
@@ -122,12 +131,14 @@ def test_replaces_unavailable_reasoning_content() -> None:
 
 
 def test_uses_content_as_reasoning_fallback() -> None:
+    """CPA: TestNormalizeKimiToolMessageLinks_UsesContentAsReasoningFallback."""
     parts = [{"type": "text", "text": "first line"}, {"type": "text", "text": "second line"}]
     out = norm([{"role": "assistant", "content": parts, "tool_calls": _calls("call_1")}])
     assert out[0]["reasoning_content"] == "first line\nsecond line"
 
 
 def test_replaces_empty_reasoning_content() -> None:
+    """CPA: TestNormalizeKimiToolMessageLinks_ReplacesEmptyReasoningContent."""
     out = norm(
         [
             {
@@ -142,11 +153,13 @@ def test_replaces_empty_reasoning_content() -> None:
 
 
 def test_preserves_existing_assistant_reasoning() -> None:
+    """CPA: TestNormalizeKimiToolMessageLinks_PreservesExistingAssistantReasoning."""
     out = norm([{"role": "assistant", "tool_calls": _calls("call_1"), "reasoning_content": "keep me"}])
     assert out[0]["reasoning_content"] == "keep me"
 
 
 def test_repairs_ids_and_reasoning_together() -> None:
+    """CPA: TestNormalizeKimiToolMessageLinks_RepairsIDsAndReasoningTogether."""
     out = norm(
         [
             {"role": "assistant", "tool_calls": _calls("call_1"), "reasoning_content": "r1"},
@@ -161,6 +174,7 @@ def test_repairs_ids_and_reasoning_together() -> None:
 
 
 def test_drops_empty_assistant_without_tool_link() -> None:
+    """CPA: TestNormalizeKimiToolMessageLinks_DropsEmptyAssistantWithoutToolLink."""
     out = norm(
         [
             {"role": "user", "content": "start"},
@@ -177,6 +191,7 @@ def test_drops_empty_assistant_without_tool_link() -> None:
 
 
 def test_preserves_assistant_with_tool_link_or_reasoning() -> None:
+    """CPA: TestNormalizeKimiToolMessageLinks_PreservesAssistantWithToolLinkOrReasoning."""
     out = norm(
         [
             {"role": "assistant", "content": "", "tool_calls": _calls("call_1")},

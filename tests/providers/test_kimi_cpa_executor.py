@@ -15,6 +15,7 @@ import pytest
 from cliproxy.providers.kimi import upstream_model
 from tests.e2e.clients import KEY
 from tests.e2e.test_providers_more import HEAD, kimi_file
+from tests.fakes.claude import Compression
 
 
 async def post(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
@@ -177,3 +178,20 @@ async def test_stream_sends_only_the_callers_betas(start_proxy, fake_claude, tmp
 def test_upstream_model(model: str, want: str) -> None:
     """TestNormalizeKimiUpstreamModel."""
     assert upstream_model(model) == want
+
+
+async def test_count_tokens_error_body_that_does_not_decode(start_proxy, fake_claude, tmp_path) -> None:
+    """TestKimiExecutorCountTokensInvalidGzipErrorBodyReturnsDecodeMessage: Kimi's 400 to a
+    count says gzip and is not; the Claude client gets the 400, saying the error body did
+    not decode."""
+    fake_claude.compression[None] = Compression("gzip", labelled=True, broken=True)
+    fake_claude.fail_next(400)
+    kimi_file(tmp_path, fake_claude.base_url)
+    proxy = await start_proxy(HEAD)
+    body = {"model": "kimi-k3", "messages": [{"role": "user", "content": "hello"}]}
+    headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
+    status, answer = await post(f"{proxy.url}/v1/messages/count_tokens", body, headers)
+    assert status == 400, answer
+    assert answer["type"] == "error"
+    assert "failed to decode error response body" in answer["error"]["message"]
+    assert fake_claude.last.path.endswith("/v1/messages/count_tokens")
