@@ -25,6 +25,12 @@ base64 image data); a chunk that has it is cut into events and the suspect ones 
 An error event split across reads whose first part names it (its ``event:`` line, its
 ``type``, an ``error`` object) is held back until whole; one whose first part names
 nothing yet went out as it came.
+
+The stream's usage (the ``usage`` of its ``<prefix>.completed`` events: ``input_tokens``,
+``output_tokens``, ``total_tokens``, ``input_tokens_details``) is read on the way by
+:class:`UsageReader`, one more ``bytes.find`` a chunk (a quote, which base64 never
+holds), and handed to the request's record (``StreamReply.read_usage``), as CPA's
+``ObserveOpenAIStream`` reads it; no line of image data is kept or parsed for it.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ import orjson
 
 from cliproxy.calls import StreamReply
 from cliproxy.errors import UpstreamError
+from cliproxy.formats import ir
+from cliproxy.formats.openai_chat import parse_usage
 from cliproxy.formats.stream_errors import (
     FIELD_LIMIT,
     bound,
@@ -49,7 +57,7 @@ from cliproxy.formats.stream_errors import (
 if TYPE_CHECKING:
     from cliproxy.credentials.record import Credential
 
-__all__ = ["SSE_HEADERS", "ErrorScreen", "error_event", "relay"]
+__all__ = ["SSE_HEADERS", "ErrorScreen", "UsageReader", "error_event", "relay"]
 
 # CPA setImagesSSEHeaders (the server's CORS headers for a browser's Origin still win)
 SSE_HEADERS = {
@@ -87,13 +95,17 @@ async def relay(
         release()
         raise UpstreamError("upstream stream ended before any content", status=502, credential_id=cred.id)
     screen = ErrorScreen(scrub)
+    usage = UsageReader()
     head = screen.feed(first)
-    return StreamReply(dict(SSE_HEADERS), head, _relayed(chunks, screen, release, failure), cred)
+    usage.feed(head)
+    rest = _relayed(chunks, screen, usage, release, failure)
+    return StreamReply(dict(SSE_HEADERS), head, rest, cred, usage.read)
 
 
 async def _relayed(
     chunks: AsyncIterator[bytes],
     screen: ErrorScreen,
+    usage: UsageReader,
     release: Callable[[], None],
     failure: Callable[[BaseException, str], UpstreamError],
 ) -> AsyncIterator[bytes]:
@@ -102,6 +114,7 @@ async def _relayed(
             return
         async for chunk in chunks:
             if out := screen.feed(chunk):
+                usage.feed(out)
                 yield out
             if screen.ended:
                 return
@@ -222,3 +235,110 @@ class ErrorScreen:
 def _carries_error(obj: dict[str, Any]) -> bool:
     """A payload with a non-null ``error`` (or a top-level ``code`` and ``message``)."""
     return obj.get("error") is not None or ("code" in obj and "message" in obj)
+
+
+_USAGE_KEY = b'"usage"'
+_KEY_END = len(_USAGE_KEY)
+_USAGE_LIMIT = 1 << 14  # a usage object longer than this (never seen) is not read
+_JSON_SPACE = b" \t\r\n"
+# the members that make a usage object one (CPA hasOpenAIStyleUsageTokenFields)
+_TOKEN_FIELDS = (
+    "total_tokens",
+    "input_tokens",
+    "output_tokens",
+    "prompt_tokens",
+    "completion_tokens",
+    "input_tokens_details",
+    "output_tokens_details",
+    "prompt_tokens_details",
+    "completion_tokens_details",
+)
+
+
+class UsageReader:
+    """The usage an Images API stream reports (CPA ``StreamUsageBuffer.ObserveOpenAIStream``):
+    its last ``"usage"`` object with token members, whichever event carries it (the
+    ``<prefix>.completed`` ones). An incremental decoder: ``feed`` each chunk, ``read`` at
+    the end.
+
+    A chunk of image data costs one ``bytes.find`` of a quote, which base64 never holds;
+    a chunk with quotes one more for ``"usage"`` (which string content holds only
+    escaped) and a look at its last bytes for a name cut at its end. Only the usage object
+    itself is parsed, kept across reads until it closes (at most :data:`_USAGE_LIMIT`
+    bytes)."""
+
+    __slots__ = ("_edge", "_open", "usage")
+
+    def __init__(self) -> None:
+        self._edge = b""  # the end of the last chunk when it is the start of ``"usage"``
+        self._open = b""  # from ``"usage"`` on, when its object did not close in that chunk
+        self.usage: ir.Usage | None = None
+
+    def read(self) -> ir.Usage | None:
+        return self.usage
+
+    def feed(self, chunk: bytes) -> None:
+        if self._open:
+            chunk, self._open = self._open + chunk, b""
+            at = 0
+        else:
+            if self._edge:  # a name cut at the end of the last chunk
+                edge, self._edge = self._edge, b""
+                rest = _USAGE_KEY[len(edge) :]
+                if chunk.startswith(rest):
+                    chunk = edge + chunk
+                elif rest.startswith(chunk):  # cut again
+                    self._edge = edge + chunk
+                    return
+            at = chunk.find(b'"')  # (a byte base64 never holds: a memchr, far cheaper than the name's find)
+            if at < 0:
+                return
+            at = chunk.find(_USAGE_KEY, at)
+        while at >= 0:
+            at = self._take(chunk, at)
+            if at >= 0:
+                at = chunk.find(_USAGE_KEY, at)
+        if not self._open:
+            quote = chunk.rfind(b'"', len(chunk) - _KEY_END + 1)
+            if quote >= 0 and _USAGE_KEY.startswith(chunk[quote:]) and chunk[quote - 1 : quote] != b"\\":
+                self._edge = chunk[quote:]
+
+    def _take(self, chunk: bytes, at: int) -> int:
+        """Read the usage object of the name at ``at``; where to look on (``-1``: the
+        chunk ends inside the object, which is kept for the next read)."""
+        end = at + _KEY_END
+        if at and chunk[at - 1] == 0x5C:  # ``\"usage\"``: inside a string
+            return end
+        colon = _skip_space(chunk, end)
+        if colon < len(chunk) and chunk[colon] != 0x3A:
+            return end  # a string "usage", not a member name
+        brace = _skip_space(chunk, colon + 1)
+        if brace < len(chunk) and chunk[brace] != 0x7B:
+            return end  # ``"usage":null`` and the like
+        close = brace
+        while brace < len(chunk):
+            close = chunk.find(b"}", close + 1)
+            if close < 0:
+                break
+            if close - brace > _USAGE_LIMIT:
+                return end
+            if chunk.count(b"{", brace, close) != chunk.count(b"}", brace, close) + 1:
+                continue  # a nested object's end
+            try:
+                obj = orjson.loads(chunk[brace : close + 1])
+            except orjson.JSONDecodeError:
+                continue  # a brace inside a string: the object goes on
+            if type(obj) is dict and any(k in obj for k in _TOKEN_FIELDS):
+                self.usage = parse_usage(obj)  # (the last one wins)
+            return close + 1
+        if len(chunk) - at <= _USAGE_LIMIT:  # not closed yet: kept for the next read
+            self._open = chunk[at:]
+        return -1
+
+
+def _skip_space(data: bytes, pos: int) -> int:
+    """The first position at or after ``pos`` that is not JSON white space."""
+    n = len(data)
+    while pos < n and data[pos] in _JSON_SPACE:
+        pos += 1
+    return pos
