@@ -34,6 +34,7 @@ from cliproxy.translate import ir
 from cliproxy.translate.adapter import unwraps
 from cliproxy.translate.collect import Collector
 from cliproxy.translate.openai_responses.passthrough import ResponsesPassthrough
+from cliproxy.translate.openai_responses.terminal import TerminalResponse
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.stream import Passthrough, StreamTranslator
 from cliproxy.upstream_body import Mapped, source_relay, undeclared, unwrapped
@@ -93,7 +94,10 @@ async def whole_reply(
     usage: ir.Usage | None = None  # the usage of the upstream's answer, when a translation read it
     try:
         if chunks is not None:
-            out, usage = await _collected(reg, call, attempt, resp, chunks, alias, wrapped)
+            if up_fmt is _CODEX and (call.format is _RESPONSES or call.format is _CODEX) and not wrapped:
+                out = await _terminal(attempt, chunks, alias)  # the upstream's own answer (CPA)
+            else:
+                out, usage = await _collected(reg, call, attempt, resp, chunks, alias, wrapped)
             body = orjson.dumps(out)
         else:
             data = await resp.read()
@@ -185,6 +189,25 @@ async def _collected(
     request = attempt.ir or call.client_ir(reg)
     answer = collector.response(alias)
     return reg.adapter(call.format).build_response(answer, request), answer.usage
+
+
+async def _terminal(attempt: Attempt, chunks: AsyncIterator[bytes], alias: str | None) -> dict[str, Any]:
+    """A Responses client's whole answer from a Codex or xAI stream: its terminal event's
+    ``response``, as the attempt's chunk rewriters left it (CPA's executors answer with it),
+    its ``model`` the forced alias's when there is one."""
+    end = TerminalResponse()
+    try:
+        async for chunk in chunks:
+            end.feed(chunk)
+    except _READ_FAILURES:
+        if end.response is None:
+            raise  # (after its end, the answer is whole: nothing is wrong with the account)
+    found = end.finish()
+    if isinstance(found, ir.Error):
+        raise inband_error(found, attempt.cred.id)
+    if alias is not None and "model" in found:
+        found["model"] = alias
+    return found
 
 
 # an upstream stream that stopped before its end: the connection's fault, not the

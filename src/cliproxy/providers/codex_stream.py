@@ -13,6 +13,10 @@ there. A ``response.incomplete`` (an answer cut at ``max_output_tokens``) is the
 successful end and is mended the same way, so the client gets the partial answer (CPA
 patches both); only a ``response.completed`` is a turn the reasoning replay keeps.
 
+For xAI (``summaries``) the terminal output's reasoning items get Grok's raw reasoning text
+as summaries, as CPA's xAI executor gives them to every client; a non-streaming Responses
+client's answer is that output (``cliproxy.translate.openai_responses.terminal``).
+
 It is a chunk rewriter (``UpstreamRequest.rewrite_chunk``): it gets whole SSE lines and
 leaves every chunk that carries neither event as it is, after one substring test each.
 
@@ -32,7 +36,7 @@ keeps, and a failure event that refuses the request's reasoning makes it forget.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import orjson
@@ -50,6 +54,7 @@ _ERROR = b'"type":"error"'
 _CACHED = b'"cached_tokens"'
 _REASONING = b'"reasoning_tokens"'
 _NULL_DETAILS = b'_details":null'
+_REASONING_TEXT = b'"reasoning_text"'
 
 
 class Watch(Protocol):
@@ -64,13 +69,22 @@ class CompletedOutput:
     """A stream's ``response.output_item.done`` items, written into its ``response.completed``
     or ``response.incomplete``."""
 
-    __slots__ = ("items", "loose", "mend", "watch")
+    __slots__ = ("items", "loose", "mend", "summaries", "watch")
 
-    def __init__(self, watch: Watch | None = None, *, mend: bool = True) -> None:
+    def __init__(
+        self,
+        watch: Watch | None = None,
+        *,
+        mend: bool = True,
+        summaries: Callable[[list[Any]], bool] | None = None,
+    ) -> None:
         self.items: dict[int, dict[str, Any]] = {}  # output_index -> the item as done
         self.loose: list[dict[str, Any]] = []  # done items without an output_index
         self.watch = watch
         self.mend = mend  # False: the output is left as it came (the usage details are not)
+        # xAI: the output's raw reasoning text made summaries (``xai_stream.summarized``);
+        # True when it changed one
+        self.summaries = summaries
 
     def __call__(self, lines: bytes) -> bytes:
         watch = self.watch
@@ -85,7 +99,10 @@ class CompletedOutput:
             if line.find(_DONE) >= 0:
                 self._keep(line)
             elif (line.find(_COMPLETED) >= 0 or line.find(_INCOMPLETE) >= 0) and (
-                (self.mend and (self.items or self.loose)) or watch is not None or _lacks_details(line)
+                (self.mend and (self.items or self.loose))
+                or watch is not None
+                or _lacks_details(line)
+                or (self.summaries is not None and line.find(_REASONING_TEXT) >= 0)
             ):
                 out[i] = self._patched(line)
         return b"\n".join(out)
@@ -122,6 +139,8 @@ class CompletedOutput:
                 changed = bool(output)
         elif self.mend:
             changed = self._hydrate(output)
+        if self.summaries is not None and self.mend and self.summaries(output):
+            changed = True
         if fill_usage_details(response.get("usage")):
             changed = True
         if self.watch is not None and kind == "response.completed":  # a cut turn is not kept (CPA)

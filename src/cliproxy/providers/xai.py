@@ -52,7 +52,7 @@ from cliproxy.providers.codex_stream import CompletedOutput
 from cliproxy.providers.codex_ws import websocket_request
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.retry import retry_after_header
-from cliproxy.providers.xai_stream import XAIStream
+from cliproxy.providers.xai_stream import XAIStream, summarized
 from cliproxy.translate import token_segments, tokens
 from cliproxy.translate.xai_replay import XAIReplayCache
 
@@ -178,9 +178,10 @@ class XAIProvider(Provider):
                 body.pop(name, None)
         else:
             url = base + "/responses"
-        # a response.completed with its output left out, made whole (CPA), and with a replay
-        # scope kept for the next turn; after the names are restored and X Search's traces gone
-        completed = CompletedOutput(scope)
+        # a response.completed with its output left out, made whole (CPA), its raw reasoning
+        # text as summaries (CPA), and with a replay scope kept for the next turn; after the
+        # names are restored and X Search's traces gone
+        completed = CompletedOutput(scope, summaries=summarized)
         rewrite = completed if plan is None else _chained(XAIStream(plan), completed)
         return UpstreamRequest(url, headers, orjson.dumps(body), True, rewrite_chunk=rewrite)
 

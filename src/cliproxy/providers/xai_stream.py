@@ -24,7 +24,7 @@ import orjson
 
 from cliproxy.providers.xai_request import ClientTool, ResponsePlan
 
-__all__ = ["X_SEARCH_TOOLS", "XAIStream", "is_x_search_trace"]
+__all__ = ["X_SEARCH_TOOLS", "XAIStream", "is_x_search_trace", "summarized"]
 
 X_SEARCH_TOOLS = frozenset({"x_user_search", "x_semantic_search", "x_keyword_search", "x_thread_fetch"})
 _CALL_KINDS = {"function_call": "function", "custom_tool_call": "custom"}
@@ -153,6 +153,38 @@ class XAIStream:
         if before:
             event["output_index"] = index - before
         return bool(before)
+
+
+def summarized(output: list[Any]) -> bool:
+    """Each reasoning item of a ``response.completed`` output with Grok's raw reasoning
+    text (``content`` parts of type ``reasoning_text``) as its ``summary`` of
+    ``summary_text`` parts, the ``content`` gone, and any ``reasoning_text`` summary part
+    retyped (CPA ``xaiNormalizeReasoningOutputItem``): the shape a Responses client reads
+    (the Codex CLI shows summaries only). True when an item changed."""
+    changed = False
+    for item in output:
+        if type(item) is dict and item.get("type") == "reasoning":
+            changed = _summarized(item) or changed
+    return changed
+
+
+def _summarized(item: dict[str, Any]) -> bool:
+    changed = False
+    summary = item.get("summary")
+    if type(summary) is list:
+        for i, part in enumerate(summary):
+            if type(part) is dict and part.get("type") == "reasoning_text":
+                summary[i] = {**part, "type": "summary_text"}
+                changed = True
+    content = item.get("content")
+    if type(content) is not list:
+        return changed
+    texts = [p for p in content if type(p) is dict and p.get("type") == "reasoning_text"]
+    if not texts:
+        return changed
+    item["summary"] = [{**p, "type": "summary_text"} for p in texts]
+    del item["content"]
+    return True
 
 
 def _restore_item(item: Any, names: dict[str, tuple[str, str]]) -> bool:
