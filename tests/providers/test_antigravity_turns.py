@@ -1,6 +1,8 @@
 """Tool-result turns for Antigravity's Gemini models (CPA
 internal/runtime/executor/antigravity_executor_signature_test.go
-TestNormalizeAntigravityGeminiFunctionResponseRoles*), on the body the provider sends."""
+TestNormalizeAntigravityGeminiFunctionResponseRoles*), on the body the provider sends (a
+history whose calls and responses do not pair, which ``build`` refuses as CPA's pairing
+check does, on the shaped history alone)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ import orjson
 import pytest
 
 from cliproxy.credentials.record import Credential
-from cliproxy.providers.antigravity import AntigravityProvider
-from cliproxy.providers.antigravity_turns import applies_to
+from cliproxy.errors import RequestError
+from cliproxy.providers.antigravity import AntigravityProvider, shape_history
+from cliproxy.providers.antigravity_turns import applies_to, camel_parts
 
 CRED = Credential(id="a", provider="antigravity", metadata={"access_token": "t", "project_id": "p"})
 EMPTY_USER = {"role": "user", "parts": [{"text": ""}]}
@@ -25,6 +28,13 @@ def sent(contents: list[dict[str, Any]], model: str = "gemini-3-flash", action: 
     )
     assert contents == before  # the client's request is not edited
     return orjson.loads(up.body)["request"]["contents"]
+
+
+def shaped(contents: list[dict[str, Any]], model: str = "gemini-3-flash") -> Any:
+    """The history as ``build`` shapes it, before the pairing check."""
+    body: dict[str, Any] = {"contents": contents}
+    shape_history(body, model)
+    return body["contents"]
 
 
 def call(call_id: str, name: str = "read", **args: Any) -> dict[str, Any]:
@@ -76,12 +86,15 @@ def test_orders_by_name_when_the_calls_have_no_id() -> None:
     ids=["empty-parts", "no-parts", "null-parts"],
 )
 def test_does_not_cross_an_empty_content(boundary: dict[str, Any]) -> None:
-    """...DoesNotCrossEmptyContentBoundary: still a model turn, but not reordered."""
+    """...DoesNotCrossEmptyContentBoundary: still a model turn, but not reordered (and the
+    request refused: a content comes before the calls' responses)."""
     calls = {"role": "model", "parts": [call("call-1"), call("call-2")]}
     answers = {"role": "user", "parts": [response("call-2"), response("call-1")]}
-    out = sent([USER, calls, boundary, answers])
+    out = shaped([USER, calls, boundary, answers])
     assert out[3]["role"] == "model"
     assert [p["functionResponse"]["id"] for p in out[3]["parts"]] == ["call-2", "call-1"]
+    with pytest.raises(RequestError, match="pending functionResponse"):
+        sent([USER, calls, boundary, answers])
 
 
 def test_a_response_named_unknown_takes_its_calls_name() -> None:
@@ -95,7 +108,7 @@ def test_a_response_named_unknown_takes_its_calls_name() -> None:
 def test_a_history_that_starts_with_responses_gets_its_user_turn() -> None:
     """The response turn becomes a model turn first, so the empty user turn goes in front
     of it (CPA's order: the roles, then the leading user turn)."""
-    out = sent([{"role": "user", "parts": [response("call-1")]}])
+    out = shaped([{"role": "user", "parts": [response("call-1")]}])
     assert out[0] == EMPTY_USER and out[1]["role"] == "model"
 
 
@@ -104,3 +117,56 @@ def test_claude_models_are_left_alone() -> None:
     history = [USER, {"role": "model", "parts": [call("call-1"), call("call-2")]}, answers]
     assert sent(history, model="claude-sonnet-4-6")[2] == answers
     assert not applies_to("claude-opus-4-6-thinking") and applies_to("gemini-3-pro-high")
+
+
+def test_snake_case_parts_go_in_camel_case_and_data_stays() -> None:
+    """``camel_parts`` (a deliberate difference: CPA reads these parts in camelCase only):
+    a part's kind, signature and media members are renamed, a call's ``args`` and a
+    response's ``response`` are the client's data and stay, a part spelled both ways keeps
+    its camelCase member, and a history already in camelCase is left as the same objects."""
+    args = {"file_path": "/tmp/a", "old_string": "x"}
+    history = [
+        USER,
+        {
+            "role": "model",
+            "parts": [
+                {"function_call": {"id": "c1", "name": "read", "args": args}, "thought_signature": "s"}
+            ],
+        },
+        {
+            "role": "user",
+            "parts": [
+                {
+                    "function_response": {
+                        "id": "c1",
+                        "name": "read",
+                        "response": {"result_text": "ok"},
+                        "parts": [{"inline_data": {"mime_type": "image/png", "data": "QUJD"}}],
+                    },
+                    "functionResponse": {"id": "c1", "name": "read", "response": {"result": "camel"}},
+                }
+            ],
+        },
+    ]
+    body: dict[str, Any] = {"contents": copy.deepcopy(history)}
+    camel_parts(body)
+    assert body["contents"][1]["parts"] == [
+        {"functionCall": {"id": "c1", "name": "read", "args": args}, "thoughtSignature": "s"}
+    ]
+    assert body["contents"][2]["parts"] == [
+        {"functionResponse": {"id": "c1", "name": "read", "response": {"result": "camel"}}}
+    ]
+    camel = {"contents": body["contents"]}
+    contents = camel["contents"]
+    camel_parts(camel)
+    assert camel["contents"] is contents and all(
+        a is b for a, b in zip(camel["contents"], contents, strict=True)
+    )
+    nested: dict[str, Any] = {
+        "contents": [{"role": "user", "parts": [history[2]["parts"][0] | {"functionResponse": None}]}]
+    }
+    del nested["contents"][0]["parts"][0]["functionResponse"]
+    camel_parts(nested)
+    (part,) = nested["contents"][0]["parts"]
+    assert part["functionResponse"]["response"] == {"result_text": "ok"}
+    assert part["functionResponse"]["parts"] == [{"inlineData": {"mimeType": "image/png", "data": "QUJD"}}]

@@ -20,7 +20,9 @@ are not wrapped; both helpers leave unwrapped data as it is).
 ``antigravity.sensitive-words`` are obfuscated with a zero-width space in the system
 instruction of generation and count requests (never in the contents), as CPA does. A
 count is taken on the history its generation would send (:func:`shape_history` and the
-reasoning replay), without the generation's envelope.
+reasoning replay), without the generation's envelope. A Gemini-family model's history whose
+calls and responses do not pair once the replay is done is refused (400) before it is sent
+(:func:`cliproxy.providers.antigravity_replay.check_pairing`), a count's too.
 
 A credential without ``project_id`` gets its Cloud Code project on first use
 (:mod:`cliproxy.providers.antigravity_project`); a credits attempt
@@ -61,7 +63,7 @@ from cliproxy.providers.antigravity_balance import BalanceCheck, short_user_agen
 from cliproxy.providers.antigravity_names import rename_tools
 from cliproxy.providers.antigravity_project import ProjectLookup
 from cliproxy.providers.antigravity_schemas import clean_request_schemas
-from cliproxy.providers.antigravity_turns import applies_to, normalize_response_turns
+from cliproxy.providers.antigravity_turns import applies_to, camel_parts, normalize_response_turns
 from cliproxy.providers.base import Carry, UpstreamRequest, copy_client_headers
 from cliproxy.providers.gemini import GeminiProvider, backfill_response_names, lead_with_user
 from cliproxy.providers.http import HttpClient
@@ -220,6 +222,7 @@ class AntigravityProvider(GeminiProvider):
                 scope = replay.restore(
                     self.replay, payload["request"], model=model, session=session, headers=client_headers
                 )
+                replay.check_pairing(payload["request"], model)
             url = base + (
                 "/v1internal:streamGenerateContent?alt=sse" if stream else "/v1internal:generateContent"
             )
@@ -270,6 +273,7 @@ class AntigravityProvider(GeminiProvider):
         replay.restore(
             self.replay, body, model=model, session=session, headers=client_headers, session_id=fallback
         )
+        replay.check_pairing(body, model)
         return {"request": body}
 
     def _generation(
@@ -327,9 +331,11 @@ def _then(first: Callable[[bytes], bytes], then: Callable[[bytes], bytes] | None
 
 def shape_history(body: dict[str, Any], model: str) -> None:
     """The contents as Antigravity reads them, for a generation and its count alike (CPA's
-    translator): tool responses named after their calls, images beside a response moved
-    into it, responses in their calls' turns (Gemini-family models), a user turn first
-    (Antigravity's Claude takes a model turn first), a model turn's parts in order."""
+    translator): parts in camelCase, tool responses named after their calls, images beside
+    a response moved into it, responses in their calls' turns (Gemini-family models), a
+    user turn first (Antigravity's Claude takes a model turn first), a model turn's parts
+    in order."""
+    camel_parts(body)  # (a REST client's snake_case parts, read alike from here on)
     backfill_response_names(body)
     nest_response_media(body)  # (on user turns: before responses become model turns)
     if applies_to(model):

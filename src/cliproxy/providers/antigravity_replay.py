@@ -25,12 +25,18 @@ the :class:`Scope` that records the answer (the request's ``rewrite_body`` /
 ``rewrite_chunk``) and forgets the session when Antigravity refuses a signature
 (:meth:`Scope.refused`, from ``classify``).
 
+A history whose calls and responses still do not pair once the chain is back (a Claude
+``tool_result`` whose ``tool_use`` is neither in the request nor in the session, say) is
+refused with a 400 before it is sent, for a generation and a count alike
+(:func:`check_pairing`; CPA's ``invalid Gemini function call history``).
+
 Deliberate differences: a restore that would leave calls and responses unpaired is not
 sent: the request goes as the client made it, and when the client had them right the
-session is forgotten (CPA answers 400, and forgets in that case); a client's own broken
-history is left to Antigravity to refuse (CPA refuses it before sending). CPA's
-Claude-facing call ids (``cpa_gemini_...``) are not made: a Claude client carries its
-signatures in its thinking blocks (``translate.carriers``).
+session is forgotten (CPA answers 400, and forgets in that case). CPA's Claude-facing
+call ids (``cpa_gemini_...``) are not made: a Claude client carries its signatures in its
+thinking blocks (``translate.carriers``), and a call put back before a result that kept
+Cloud Code's own id gives that result its name (the one derived from the id was a
+stand-in).
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from typing import Any
 import orjson
 
 from cliproxy.credentials.derived_session import caller_scope
+from cliproxy.errors import RequestError
 from cliproxy.formats import Format
 from cliproxy.providers.antigravity_turns import applies_to, normalize_response_turns
 from cliproxy.providers.codex_ws_wire import SESSION_HEADER
@@ -51,6 +58,7 @@ from cliproxy.providers.identity import header
 from cliproxy.translate.antigravity_replay import (
     History,
     pairing_ok,
+    pairing_problem,
     sign_first_calls,
 )
 from cliproxy.translate.antigravity_replay import (
@@ -59,7 +67,7 @@ from cliproxy.translate.antigravity_replay import (
 from cliproxy.translate.antigravity_replay_record import AntigravityReplayCache, Recorder
 from cliproxy.translate.replay_keys import caller_key, claude_code_scope
 
-__all__ = ["CARRIED", "Scope", "carry", "invalid_signature", "restore", "session_key"]
+__all__ = ["CARRIED", "Scope", "carry", "check_pairing", "invalid_signature", "restore", "session_key"]
 
 # private: the session on its way from start_attempt to build; never sent upstream
 CARRIED = "_cliproxy_antigravity_replay"
@@ -173,6 +181,17 @@ def restore(
                 cache.clear_if_unchanged(read)
                 read = cache.read(model, session)
     return Scope(cache, Recorder(cache, read, history))
+
+
+def check_pairing(request: Mapping[str, Any], model: str) -> None:
+    """Refuse (400) the final request of a Gemini-family model whose calls and responses
+    do not pair (:func:`~cliproxy.translate.antigravity_replay.pairing_problem`): Cloud
+    Code would refuse it, CPA refuses it before sending."""
+    contents = request.get("contents")
+    if not applies_to(model) or type(contents) is not list:
+        return
+    if (problem := pairing_problem(contents)) is not None:
+        raise RequestError(f"invalid Gemini function call history: {problem}", param="contents")
 
 
 def _finished(request: dict[str, Any], contents: list[Any]) -> list[Any]:

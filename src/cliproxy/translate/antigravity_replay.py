@@ -33,6 +33,9 @@ from typing import Any
 
 import orjson
 
+from cliproxy.errors import clip
+from cliproxy.translate.claude.blocks import name_from_call_id
+
 __all__ = [
     "BYPASS",
     "CallItem",
@@ -44,6 +47,7 @@ __all__ = [
     "items_of",
     "native_signature",
     "pairing_ok",
+    "pairing_problem",
     "restore",
     "sign_first_calls",
 ]
@@ -391,6 +395,23 @@ class _Writer:
         self.owned = {i + 1 if i >= at else i for i in self.owned} | {at}
         self._rebuild()
 
+    def name_responses(self, ci: int, call_id: str, name: str) -> None:
+        """The responses of content ``ci`` to ``call_id`` take the put-back call's ``name``
+        where theirs is a stand-in (CPA ``restoreAntigravityFunctionResponseReplayIdentity``):
+        none, ``unknown``, or the one a Claude result without its call is given from its
+        id (``native-call-1``: ``native``). A name of the client's own stays."""
+        if ci >= len(self.contents):
+            return
+        for pi, part in enumerate(_parts(self.contents[ci])):
+            response = part.get("functionResponse") if type(part) is dict else None
+            if type(response) is not dict or _text(response.get("id")) != call_id:
+                continue
+            if _text(response.get("name")) not in ("", "unknown", name_from_call_id(call_id)):
+                continue
+            parts = self._own(ci)
+            parts[pi] = {**part, "functionResponse": {**response, "name": name}}
+            self._rebuild()
+
     def _rebuild(self) -> None:
         self.history = History(self.head, self.contents)
 
@@ -448,10 +469,12 @@ def _restore_call(writer: _Writer, item: CallItem) -> bool:
         if item.signature or first:
             part["thoughtSignature"] = item.signature or BYPASS
         writer.append_call(before, part)
+        writer.name_responses(answered, item.call_id, item.name)
         return True
     if history.context_matches(item, answered):
         part = {"functionCall": fc, "thoughtSignature": item.signature or BYPASS}
         writer.insert(answered, {"role": "model", "parts": [part]})
+        writer.name_responses(answered + 1, item.call_id, item.name)
         return True
     return False
 
@@ -483,35 +506,56 @@ def _bypassed(part: dict[str, Any]) -> bool:
 
 def pairing_ok(contents: list[Any]) -> bool:
     """Each turn of calls is answered by the next content, one response per call, in
-    order, with the call's id and name (the rules of CPA's
-    ``ValidateGeminiFunctionCallPairing``, which the upstream enforces too)."""
+    order, with the call's id and name (:func:`pairing_problem` finds nothing)."""
+    return pairing_problem(contents) is None
+
+
+def pairing_problem(contents: list[Any]) -> str | None:
+    """What breaks the pairing of calls and responses in ``contents``, or None (the rules
+    of CPA's ``ValidateGeminiFunctionCallPairing``, which the upstream enforces too): a
+    call has a name; a turn of calls is answered by the next content, one response per
+    call in order, each with its call's id (when the call has one) and name; no turn
+    mixes calls and responses. A last turn of calls may await its answers."""
     pending: list[tuple[str, str]] = []
-    for content in contents:
+    for ci, content in enumerate(contents):
         calls: list[tuple[str, str]] = []
         responses: list[dict[str, Any]] = []
         for part in _parts(content):
             if (call := _call(part)) is not None:
+                if not _text(call.get("name")):
+                    return f"contents[{ci}]: a functionCall without a name"
                 calls.append((_text(call.get("id")), _text(call.get("name"))))
             response = part.get("functionResponse") if type(part) is dict else None
             if type(response) is dict:
                 responses.append(response)
         if calls:
-            if responses or pending:
-                return False
+            if responses:
+                return f"contents[{ci}]: functionCall and functionResponse parts in one turn"
+            if pending:
+                return f"contents[{ci}]: a functionCall before the {len(pending)} pending functionResponse(s)"
             pending = calls
             continue
         if not responses:
             if pending:
-                return False
+                return f"contents[{ci}]: a turn before the {len(pending)} pending functionResponse(s)"
             continue
+        if not pending:
+            return f"contents[{ci}]: a functionResponse without a functionCall before it"
         if len(responses) != len(pending):
-            return False
+            return f"contents[{ci}]: {len(responses)} functionResponse(s) for {len(pending)} functionCall(s)"
         for (cid, name), response in zip(pending, responses, strict=True):
             rid, rname = _text(response.get("id")), _text(response.get("name"))
-            if (cid and rid != cid) or not rname or (name and rname != name):
-                return False
+            if cid and rid != cid:
+                return f"contents[{ci}]: functionResponse id {clip(rid, 64)!r} answers functionCall {clip(cid, 64)!r}"
+            if not rname:
+                return f"contents[{ci}]: a functionResponse without a name"
+            if name and rname != name:
+                return (
+                    f"contents[{ci}]: functionResponse name {clip(rname, 64)!r}"
+                    f" answers functionCall {clip(name, 64)!r}"
+                )
         pending = []
-    return True
+    return None
 
 
 def with_signature(item: CallItem, signature: str) -> CallItem:

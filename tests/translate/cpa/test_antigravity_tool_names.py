@@ -148,7 +148,8 @@ def test_gemini_deduplicates_request_wide_and_disambiguates_tools() -> None:
 def test_gemini_maps_snake_case_function_references() -> None:
     """antigravity_gemini_request_test.go TestConvertGeminiRequestToAntigravityMapsSnakeCaseFunctionReferences:
     ``read/file`` and ``read_file`` sanitize alike, so both get a hash (CPA), and the
-    history's and the config's ``read_file`` follow its declaration."""
+    history's and the config's ``read_file`` follow its declaration. The history's parts go
+    in camelCase (``antigravity_turns.camel_parts``; CPA sends them as they came)."""
     out, _ = _gemini_sent(
         {
             "contents": [
@@ -162,8 +163,8 @@ def test_gemini_maps_snake_case_function_references() -> None:
     mapped = get(out, "tools.0.function_declarations.1.name")
     assert mapped == disambiguated(["read/file", "read_file"])["read_file"] != "read_file"
     assert get(out, "tools.0.function_declarations.0.name") not in ("read_file", mapped)
-    assert get(out, "contents.1.parts.0.function_call.name") == mapped
-    assert get(out, "contents.2.parts.0.function_response.name") == mapped
+    assert get(out, "contents.1.parts.0.functionCall.name") == mapped
+    assert get(out, "contents.2.parts.0.functionResponse.name") == mapped
     assert get(out, "tool_config.function_calling_config.allowed_function_names") == [mapped]
 
 

@@ -196,8 +196,12 @@ def test_sibling_tool_image_is_absorbed() -> None:
 
 
 def test_an_image_in_a_turn_without_responses_stays() -> None:
+    """Where it is, in camelCase (``providers.antigravity_turns.camel_parts``: a
+    deliberate difference, CPA sends a snake_case part as it came)."""
     body = {"contents": [{"role": "user", "parts": [{"text": "see"}, {"inline_data": {"data": "QUJD"}}]}]}
-    assert _sent(body)["contents"] == body["contents"]
+    assert _sent(body)["contents"] == [
+        {"role": "user", "parts": [{"text": "see"}, {"inlineData": {"data": "QUJD"}}]}
+    ]
 
 
 # ---- deliberate differences (Claude clients)
