@@ -102,7 +102,7 @@ async def _post(base: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
 
 async def test_count_shapes_per_client_format(matrix) -> None:
     """Each count route answers in its format's shape: Claude ``input_tokens``, Gemini
-    ``totalTokens`` (also with the ``generateContentRequest`` wrapper)."""
+    ``totalTokens`` (also with the ``generateContentRequest`` wrapper, in either spelling)."""
     contents = [{"role": "user", "parts": [{"text": "hello there"}]}]
     claude = await _post(
         matrix.url,
@@ -115,9 +115,15 @@ async def test_count_shapes_per_client_format(matrix) -> None:
         "/v1beta/models/compat-model:countTokens",
         {"generateContentRequest": {"contents": contents}},
     )
+    snake = await _post(
+        matrix.url,
+        "/v1beta/models/compat-model:countTokens",
+        {"generate_content_request": {"contents": contents}},
+    )
     assert claude[0] == 200 and set(claude[1]) == {"input_tokens"} and claude[1]["input_tokens"] > 0
     assert gemini[0] == 200 and set(gemini[1]) == {"totalTokens"} and gemini[1]["totalTokens"] > 0
     assert wrapped == gemini
+    assert snake == gemini  # proto JSON's field name spelling, which Google's REST API takes too
     assert matrix.fakes.openai.requests == [] and matrix.fakes.responses.requests == []
 
 

@@ -399,8 +399,10 @@ def _gemini(ex: Exchange, raw: bytes) -> tuple[Call, Convert | None]:
         raise RequestError("model: missing in the URL", param="model")
     stream, kind = GEMINI_ACTIONS[action]
     body = _parse_json(raw)
-    if kind == "count" and isinstance(body.get("generateContentRequest"), dict):
-        body = body["generateContentRequest"]
+    if kind == "count":  # the REST form wraps the request (proto JSON: either spelling)
+        inner = body.get("generateContentRequest", body.get("generate_content_request"))
+        if isinstance(inner, dict):
+            body = inner
     return _call(ex, raw, Format.GEMINI, body, model, stream, kind, ex.query.get("alt")), None
 
 
