@@ -191,19 +191,20 @@ async def test_a_reload_keeps_tokens_refreshed_in_memory(start_proxy, tmp_path, 
 
 async def test_auths_with_an_invalid_weight_are_left_out(start_proxy, tmp_path, monkeypatch):
     """TestSynthesizeAuthFileSkipsInvalidPluginAuthWeight: an AuthData whose weight is not
-    an integer is no credential; a valid weight 0 is the credential's (excluded from
-    weighted rotation). Before, the invalid one was kept and both weights ignored."""
+    an integer is no credential; the one left is the file's only credential, under the ID
+    the plugin gave it (CPA's AuthDataToCoreAuth), with its valid weight 0 (excluded from
+    weighted rotation). Before, the invalid one was kept, the weights were ignored and a
+    file's only credential kept the file's name as its id."""
     auth_file(
         tmp_path,
         "plugin.json",
         {"id": "invalid", "attributes": {"weight": "1.5"}},
         {"id": "valid", "attributes": {"weight": "0"}},
-        {"id": "other"},
     )
     proxy = await start(start_proxy, tmp_path, monkeypatch)
-    assert [(c.id, c.weight) for c in proxy.service.pool.credentials()] == [("other", 1), ("valid", 0)]
-    status, body = await mcall(proxy, "GET", "/auth-files?name=valid")
-    assert status == 200 and body["files"][0]["weight"] == 0
+    assert [(c.id, c.weight) for c in proxy.service.pool.credentials()] == [("valid", 0)]
+    status, body = await mcall(proxy, "GET", "/auth-files?name=plugin.json")
+    assert status == 200 and [(f["id"], f["weight"]) for f in body["files"]] == [("valid", 0)]
 
 
 async def test_a_file_handled_without_credentials_yields_none(start_proxy, tmp_path, monkeypatch):

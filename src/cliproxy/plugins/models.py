@@ -200,6 +200,7 @@ async def bind_plugin_auths(
         else:
             if auths:
                 apply_auth_data(cred, auths[0])
+                cred.id = str(ci_get(auths[0], "ID", "") or "").strip() or cred.id  # CPA: the auth's ID first
             bound = [cred]
         for one in bound:
             if (executor := executors.get(one.provider)) is not None:
