@@ -131,6 +131,9 @@ class _Builder:
             self.anchored = True
             marker = Anchored(block.signature, block.anchor)
             return [{"text": block.text, "thought": True}, marker] if block.text else [marker]
+        if not block.text and block.signature and not self.native:
+            # a signature with no thought text: a part of its own, as Gemini sends it (CPA)
+            return [{"text": "", "thoughtSignature": block.signature}]
         part: dict[str, Any] = {"text": block.text, "thought": True}
         if block.signature:
             part["thoughtSignature"] = block.signature

@@ -18,10 +18,17 @@ from typing import Any
 
 from cliproxy.errors import RequestError
 from cliproxy.translate import ir
-from cliproxy.translate.carriers import bind_call_carriers, carried_anchor, carried_signature, is_call_carrier
+from cliproxy.translate.carriers import (
+    GEMINI_CARRIER_PREFIX,
+    bind_call_carriers,
+    carried_anchor,
+    carried_signature,
+    is_call_carrier,
+)
 from cliproxy.translate.naming import flat_name
 from cliproxy.translate.openai_responses.parts import parse_parts
 from cliproxy.translate.openai_responses.tools import parse_tool_choice, parse_tools
+from cliproxy.translate.openai_responses.unmarked import unmarked_anchors
 
 __all__ = ["parse_item", "parse_request"]
 
@@ -163,6 +170,7 @@ def _parse_input(inp: Any, orphan_ok: bool, extras: dict[str, Any]) -> list[ir.M
     out: list[ir.Message] = []
     calls: dict[str, str] = {}  # call_id -> name
     assistant: ir.Message | None = None
+    unmarked: dict[int, ir.Thinking] = {}  # input index -> its bare Gemini signature's block
     for i, item in enumerate(inp):
         where = f"input[{i}]"
         if not isinstance(item, dict):
@@ -185,7 +193,18 @@ def _parse_input(inp: Any, orphan_ok: bool, extras: dict[str, Any]) -> list[ir.M
             for b in blocks:
                 if isinstance(b, ir.ToolCall):
                     calls[b.id] = b.name
+                elif (
+                    type(b) is ir.Thinking
+                    and b.family == "gemini"
+                    and b.anchor is None
+                    and b.signature
+                    and not str(item.get("encrypted_content")).startswith(GEMINI_CARRIER_PREFIX)
+                ):
+                    unmarked[i] = b
             assistant.content.extend(blocks)
+    if unmarked:  # bare Gemini signatures: the part each belongs to, as CPA infers it
+        for i, anchor in unmarked_anchors(inp, set(unmarked)).items():
+            unmarked[i].anchor = anchor
     bind_call_carriers(out)
     return out
 
