@@ -75,6 +75,7 @@ from cliproxy.formats.responses_ws import (
     event_type,
     expand,
     follow_up,
+    has_compaction,
     is_prewarm,
     prewarm_events,
 )
@@ -180,7 +181,7 @@ class ResponsesSession:
                 for event in prewarm_events(request):
                     await send(event)
                 return None
-            request = expand(message, self.history)
+            request = expand(message, self.history, compaction_replay=self._replays_compaction(message))
         except MessageError as exc:
             await send(error_event(exc.status, exc.message, code=exc.code, param=exc.param))
             return None
@@ -301,6 +302,22 @@ class ResponsesSession:
         if tracker.ended:
             return None  # response.failed: a normal end of a turn
         return Close(1011, "upstream stream ended before response.completed")
+
+    def _replays_compaction(self, message: dict[str, Any]) -> bool:
+        """A follow-up carrying a ``compaction`` item for a model only Codex serves: Codex
+        reads the item, so the compacted input is the whole conversation (CPA
+        ``websocketUpstreamSupportsCompactionReplayForModel``). Any other upstream cannot
+        read it: the item goes and the input is merged with the history."""
+        items = message.get("input")
+        last = self.history.request
+        if last is None or not isinstance(items, list) or not has_compaction(items):
+            return False
+        model = message.get("model") or last.get("model")
+        try:
+            providers = self.pipeline.models.resolve(str(model or "").strip()).providers
+        except CliproxyError:
+            return False
+        return bool(providers) and all(name == "codex" for name in providers)
 
     def _learn(self, tools: ToolLedger, output: list[Any]) -> None:
         """A completed turn: its input's tool calls and outputs and its response's complete

@@ -138,3 +138,37 @@ async def test_an_sse_upstream_always_gets_the_whole_conversation(start_proxy, f
     posts = [r for r in fakes.responses.requests if r.method == "POST"]
     assert len(posts) == 2 and "previous_response_id" not in posts[1].json
     assert len(posts[1].json["input"]) == 3
+
+
+@pytest.mark.parametrize("websockets", [False, True])
+async def test_a_compacted_transcript_goes_as_it_is_to_codex_only(start_proxy, fakes, websockets):
+    """CPA TestNormalizeSubsequentRequestCompactSkipsMerge,
+    TestWebsocketUpstreamSupportsCompactionReplayForModel (over HTTP/SSE),
+    TestResponsesWebsocketCodexWebsocketPassthroughPassesCompactedRequestWithoutTranscriptMerge
+    (over Codex's socket, with a ``compaction_summary``) and
+    TestNormalizeSubsequentRequestCompactMergesWhenCompactionReplayUnsupported, through the
+    proxy (was broken: Codex CLI's remote compaction resent on the socket went out merged
+    behind the whole old conversation, its compaction item dropped, so compacting shrank
+    nothing). A model only Codex serves gets the compacted input as it is, the model carried
+    over; a translated upstream, which cannot read the item, gets the history merged in
+    front of the new items, the item left out."""
+    proxy = await start_proxy(ws_config(fakes, websockets=websockets))
+    kind = "compaction_summary" if websockets else "compaction"
+    compacted = [
+        {"type": "message", "role": "user", "id": "msg-1c", "content": "compacted user msg"},
+        {"type": kind, "encrypted_content": "conversation summary"},
+    ]
+    for model in ("codex-model", "compat-model")[: 1 if websockets else 2]:
+        async with aiohttp.ClientSession() as s, await connect(s, proxy) as ws:
+            await turn(ws, {"type": "response.create", "model": model, "input": "original long prompt"})
+            await turn(ws, {"type": "response.create", "input": compacted})
+    sent = (
+        ws_messages(fakes.responses)
+        if websockets
+        else [r for r in fakes.responses.requests if r.method == "POST"]
+    )
+    assert len(sent) == 2 and sent[1].json["input"] == compacted and sent[1].json["model"] == "gpt-5.4"
+    if not websockets:
+        chat = fakes.openai.requests[-1].json["messages"]
+        assert [m["role"] for m in chat] == ["user", "assistant", "user"]
+        assert chat[-1]["content"] in ("compacted user msg", [{"type": "text", "text": "compacted user msg"}])

@@ -13,10 +13,12 @@ from cliproxy.formats.responses_ws import (
     event_type,
     expand,
     follow_up,
+    has_compaction,
     is_prewarm,
     pending_call_ids,
     prewarm_events,
 )
+from cliproxy.formats.responses_ws_tools import dedupe_items
 
 
 def _ids(request: dict) -> list[str]:
@@ -267,7 +269,8 @@ def test_follow_up_keeps_previous_response_id_and_only_the_new_items():
 
 
 def test_follow_up_injects_the_id_when_the_pending_calls_are_answered():
-    """CPA TestNormalizeResponsesWebsocketRequestInjectsPreviousResponseIDWhenPendingOutputIsPresent."""
+    """CPA TestNormalizeResponsesWebsocketRequestInjectsPreviousResponseIDWhenPendingOutputIsPresent,
+    TestNormalizeResponsesWebsocketRequestInjectsPreviousResponseIDForIncremental."""
     raw = {
         "type": "response.create",
         "input": [{"type": "function_call_output", "call_id": "call-1", "id": "tool-out-1"}],
@@ -275,6 +278,7 @@ def test_follow_up_injects_the_id_when_the_pending_calls_are_answered():
     out = follow_up(raw, _history())
     assert out is not None and out["previous_response_id"] == "resp-1"
     assert [i["id"] for i in out["input"]] == ["tool-out-1"]
+    assert out["model"] == "test-model" and out["instructions"] == "be helpful"
 
 
 def test_follow_up_skips_the_id_when_a_pending_output_is_missing():
@@ -298,3 +302,311 @@ def test_follow_up_is_none_for_another_id_a_first_turn_or_a_resent_transcript():
         {"type": "response.append", "input": [{"type": "message", "role": "user", "content": "3"}]}, history
     )
     assert appended is not None and appended["previous_response_id"] == "resp-1"
+
+
+# -- transcript replacement, duplicates and compaction (CPA normalizeResponseSubsequentRequest)
+
+
+def _last(*items: dict, output: list | None = None, model: str = "test-model") -> History:
+    return History(request={"model": model, "stream": True, "input": list(items)}, output=output or [])
+
+
+def test_a_resent_tool_transcript_replaces_the_history():
+    """CPA TestNormalizeResponsesWebsocketRequestTreatsTranscriptReplacementAsReset,
+    ...TreatsCustomToolTranscriptReplacementAsReset: a follow-up whose input holds a tool
+    call is the client's whole (compacted) transcript: sent as it is, and it is what the
+    next turn builds on."""
+    for call, result in (
+        ("function_call", "function_call_output"),
+        ("custom_tool_call", "custom_tool_call_output"),
+    ):
+        history = _last(
+            {"type": "message", "id": "msg-1"},
+            {"type": call, "id": "c-1", "call_id": "call-1"},
+            {"type": result, "id": "out-1", "call_id": "call-1"},
+            output=[{"type": "message", "id": "assistant-1", "role": "assistant"}],
+        )
+        items = [
+            {"type": call, "id": "c-compact", "call_id": "call-1", "name": "tool"},
+            {"type": result, "id": "out-compact", "call_id": "call-1"},
+            {"type": "message", "id": "msg-2"},
+        ]
+        out = expand({"type": "response.create", "input": items}, history)
+        assert "previous_response_id" not in out and out["input"] == items
+
+
+def test_a_developer_message_is_merged_not_a_replacement():
+    """CPA TestNormalizeResponsesWebsocketRequestDoesNotTreatDeveloperMessageAsReplacement."""
+    history = _last(
+        {"type": "message", "id": "msg-1"},
+        output=[{"type": "message", "id": "assistant-1", "role": "assistant"}],
+    )
+    raw = {
+        "type": "response.create",
+        "input": [
+            {"type": "message", "id": "dev-1", "role": "developer"},
+            {"type": "message", "id": "msg-2"},
+        ],
+    }
+    assert _ids(expand(raw, history)) == ["msg-1", "assistant-1", "dev-1", "msg-2"]
+
+
+def test_a_call_in_both_the_request_and_the_output_is_merged_once():
+    """CPA TestNormalizeResponsesWebsocketRequestDropsDuplicateFunctionCallsByCallID,
+    ...DropsDuplicateCustomToolCallsByCallID, ...DropsDuplicateInputItemsByID (the newest
+    copy of an id wins)."""
+    for call, result in (
+        ("function_call", "function_call_output"),
+        ("custom_tool_call", "custom_tool_call_output"),
+    ):
+        history = _last(
+            {"type": call, "id": "c-1", "call_id": "call-1"},
+            {"type": result, "id": "out-1", "call_id": "call-1"},
+            output=[{"type": call, "id": "c-1", "call_id": "call-1", "name": "tool"}],
+        )
+        merged = expand({"type": "response.create", "input": [{"type": "message", "id": "msg-2"}]}, history)
+        assert _ids(merged) == ["c-1", "out-1", "msg-2"]
+    history = _last(
+        {"type": "message", "id": "msg-1", "role": "user"},
+        output=[{"type": "function_call", "id": "fc-1", "call_id": "call-1", "name": "tool"}],
+    )
+    raw = {
+        "type": "response.create",
+        "previous_response_id": "resp-1",
+        "input": [
+            {"type": "function_call", "id": "fc-1", "call_id": "call-2", "name": "tool"},
+            {"type": "function_call_output", "id": "tool-out-1", "call_id": "call-2"},
+        ],
+    }
+    out = expand(raw, history)
+    assert _ids(out) == ["msg-1", "fc-1", "tool-out-1"] and out["input"][1]["call_id"] == "call-2"
+
+
+def test_dedupe_by_id_keeps_the_call_an_output_answers():
+    """CPA TestDedupeResponsesWebsocketInputItemsByIDAfterRepair and
+    ...KeepsReferencedToolCall: two calls under one id, the answered one stays (else the
+    upstream refuses the orphan output with a 400)."""
+    after_repair = [
+        {"type": "custom_tool_call", "id": "ctc-1", "call_id": "call-1", "name": "tool"},
+        {"type": "custom_tool_call", "id": "ctc-1", "call_id": "call-2", "name": "tool"},
+        {"type": "custom_tool_call_output", "id": "tool-out-1", "call_id": "call-2"},
+    ]
+    assert [i["call_id"] for i in dedupe_items(after_repair)] == ["call-2", "call-2"]
+    referenced = [
+        {"type": "function_call", "id": "fc-1", "call_id": "call-1", "name": "exec_command"},
+        {"type": "function_call", "id": "fc-1", "call_id": "call-2", "name": "exec_command"},
+        {"type": "function_call_output", "id": "fco-1", "call_id": "call-1"},
+    ]
+    assert [i["call_id"] for i in dedupe_items(referenced)] == ["call-1", "call-1"]
+
+
+def test_an_assistant_message_or_a_compaction_item_is_a_full_transcript():
+    """CPA TestInputContainsFullTranscriptFalseForAssistantMessageOnly,
+    ...DetectsCompactionItem, ...FalseForIncremental (``has_compaction``), and
+    TestNormalizeSubsequentRequestAssistantInputTriggersTranscriptReplacement: an assistant
+    message in an append replaces the transcript (``shouldReplaceWebsocketTranscript``),
+    without being a compaction."""
+    chat = [
+        {"type": "message", "role": "user", "content": "hello"},
+        {"type": "message", "role": "assistant", "content": "hi"},
+    ]
+    assert not has_compaction(chat)
+    for kind in ("compaction", "compaction_summary"):
+        assert has_compaction([chat[0], {"type": kind, "encrypted_content": "summary"}])
+    for items in ([{"type": "function_call_output", "call_id": "call-1", "output": "r"}], [chat[0]], []):
+        assert not has_compaction(items)
+    history = _last(
+        {"type": "message", "role": "user", "id": "msg-1", "content": "hello"},
+        output=[{"type": "message", "role": "assistant", "id": "msg-2", "content": "prior"}],
+    )
+    patched = {"type": "message", "role": "assistant", "id": "msg-3", "content": "patched"}
+    assert _ids(expand({"type": "response.append", "input": [patched]}, history)) == ["msg-3"]
+
+
+def _before_compaction() -> History:
+    return _last(
+        {"type": "message", "role": "user", "id": "msg-1", "content": "original long prompt"},
+        {"type": "message", "role": "assistant", "id": "msg-2", "content": "original long response"},
+        {"type": "function_call", "id": "fc-1", "call_id": "call-old", "name": "bash", "arguments": "{}"},
+        {"type": "function_call_output", "id": "fco-1", "call_id": "call-old", "output": "old result"},
+        output=[
+            {"type": "message", "role": "assistant", "id": "msg-3", "content": "another reply"},
+            {
+                "type": "function_call",
+                "id": "fc-2",
+                "call_id": "call-stale",
+                "name": "read",
+                "arguments": "{}",
+            },
+        ],
+        model="gpt-5.4",
+    )
+
+
+_COMPACTED = {
+    "type": "response.create",
+    "input": [
+        {"type": "message", "role": "user", "id": "msg-1c", "content": "compacted user msg"},
+        {"type": "compaction", "encrypted_content": "conversation summary"},
+    ],
+}
+
+
+def test_a_compacted_transcript_for_codex_is_sent_as_it_is():
+    """CPA TestNormalizeSubsequentRequestCompactSkipsMerge (was broken: the stale history
+    was merged in front and the compaction item dropped, so Codex CLI's remote compaction
+    over the socket shrank nothing): for a model only Codex serves, the compacted input is
+    the conversation."""
+    out = expand(_COMPACTED, _before_compaction(), compaction_replay=True)
+    assert out["input"] == _COMPACTED["input"] and out["model"] == "gpt-5.4"
+
+
+def test_a_compacted_transcript_for_other_upstreams_is_merged_without_compaction_items():
+    """CPA TestNormalizeSubsequentRequestCompactMergesWhenCompactionReplayUnsupported."""
+    out = expand(_COMPACTED, _before_compaction())
+    assert _ids(out) == ["msg-1", "msg-2", "fc-1", "fco-1", "msg-3", "fc-2", "msg-1c"]
+
+
+def test_a_consumed_compaction_trigger_is_not_sent_again():
+    """CPA TestNormalizeSubsequentRequestDropsConsumedCompactionTrigger: the turn that asked
+    for a compaction got one; the replay after it does not carry the trigger."""
+    history = _last(
+        {"type": "message", "role": "user", "id": "msg-old", "content": "old"}, model="gpt-5.6-sol"
+    )
+    trigger = {
+        "type": "response.create",
+        "input": [
+            {"type": "message", "role": "user", "id": "msg-tool-output", "content": "done"},
+            {"type": "compaction_trigger"},
+        ],
+    }
+    request = expand(trigger, history)
+    history.turn_done(
+        request, [{"type": "compaction", "id": "cmp-1", "encrypted_content": "opaque"}], "resp-c"
+    )
+    replay = {
+        "type": "response.create",
+        "input": [
+            {"type": "message", "role": "developer", "id": "msg-new-context", "content": "new context"},
+            {"type": "compaction", "id": "cmp-1", "encrypted_content": "opaque"},
+            {"type": "message", "role": "user", "id": "msg-next", "content": "continue"},
+        ],
+    }
+    for codex in (False, True):
+        out = expand(replay, history, compaction_replay=codex)
+        assert all(i.get("type") != "compaction_trigger" for i in out["input"])
+
+
+def test_a_tool_output_follow_up_is_merged():
+    """CPA TestNormalizeSubsequentRequestIncrementalInputStillMerges."""
+    history = _last(
+        {"type": "message", "role": "user", "id": "msg-1", "content": "hello"},
+        output=[
+            {"type": "message", "role": "assistant", "id": "msg-2", "content": "let me check"},
+            {"type": "function_call", "id": "fc-1", "call_id": "call-1", "name": "bash", "arguments": "{}"},
+        ],
+    )
+    raw = {
+        "type": "response.create",
+        "input": [{"type": "function_call_output", "call_id": "call-1", "id": "fco-1"}],
+    }
+    assert _ids(expand(raw, history, compaction_replay=True)) == ["msg-1", "msg-2", "fc-1", "fco-1"]
+
+
+def test_a_reasoning_continuation_with_previous_response_id_is_incremental():
+    """CPA TestNormalizeSubsequentRequestReasoningContinuationWithPreviousResponseID: a
+    ``reasoning`` item and a tool output naming the last response go as they are (with the
+    id) to the socket that holds it, for ``response.create`` and ``response.append``."""
+    history = History()
+    history.turn_done(
+        {"model": "gpt-5.6-terra", "input": [{"type": "message", "role": "user", "id": "old-user"}]},
+        [
+            {
+                "type": "function_call",
+                "id": "old-call",
+                "call_id": "old-call",
+                "name": "lookup",
+                "arguments": "{}",
+            }
+        ],
+        "resp-1",
+    )
+    for kind in ("response.create", "response.append"):
+        raw = {
+            "type": kind,
+            "previous_response_id": "resp-1",
+            "input": [
+                {"type": "reasoning", "id": "reasoning-1", "summary": []},
+                {"type": "function_call_output", "id": "output-1", "call_id": "old-call", "output": "result"},
+            ],
+        }
+        out = follow_up(raw, history)
+        assert out is not None and out["previous_response_id"] == "resp-1"
+        assert _ids(out) == ["reasoning-1", "output-1"]
+
+
+_SUMMARY = COMPACTION_SUMMARY_PREFIX + "\nSummary body."
+
+
+def _summary_replaces(items: list) -> bool:
+    history = _last({"type": "message", "id": "old"})
+    return "old" not in _ids(expand({"type": "response.create", "input": items}, history))
+
+
+def test_the_local_compaction_summary_shapes():
+    """CPA TestCodexLocalCompactionSummaryContentShapes: the summary's text is its
+    ``input_text`` parts joined (other parts skipped), and starts with the prefix and a
+    newline, in a user message."""
+
+    def user(content: object, role: str = "user") -> list:
+        return [{"type": "message", "role": role, "content": content}]
+
+    text = lambda t: {"type": "input_text", "text": t}  # noqa: E731
+    image = {"type": "input_image", "image_url": "data:image/png;base64,AA=="}
+    assert _summary_replaces(user(_SUMMARY))
+    assert _summary_replaces(user([text(COMPACTION_SUMMARY_PREFIX), text("\nSummary body.")]))
+    assert _summary_replaces(user([image, text(_SUMMARY)]))
+    assert not _summary_replaces(user(COMPACTION_SUMMARY_PREFIX))
+    assert not _summary_replaces(user(COMPACTION_SUMMARY_PREFIX + " Summary body."))
+    assert not _summary_replaces(user([text("ordinary text"), text(_SUMMARY)]))
+    assert not _summary_replaces(user(_SUMMARY, role="developer"))
+
+
+def test_the_local_compaction_summary_additional_tools():
+    """CPA TestCodexLocalCompactionSummaryAdditionalToolsConstraints (a malformed tool was
+    accepted): Responses Lite's ``additional_tools`` may come first, from the developer, as
+    a list of tool objects with a type."""
+    summary = {"role": "user", "content": _SUMMARY}
+
+    def tools(value: object = None, role: str = "developer", **extra: object) -> dict:
+        item = {"type": "additional_tools", "role": role, **extra}
+        if value is not None:
+            item["tools"] = value
+        return item
+
+    exec_tool = [{"type": "custom", "name": "exec"}]
+    assert _summary_replaces([tools(exec_tool), summary])
+    assert _summary_replaces([tools([]), summary])
+    assert not _summary_replaces([summary, tools(exec_tool)])
+    assert not _summary_replaces([tools(exec_tool, role="user"), summary])
+    assert not _summary_replaces([tools(), summary])
+    assert not _summary_replaces([tools({}), summary])
+    assert not _summary_replaces([tools([None]), summary])
+    assert not _summary_replaces([{"type": "unknown", "role": "developer"}, summary])
+
+
+def test_the_local_compaction_summary_after_history_items():
+    """CPA TestCodexLocalCompactionSummaryRejectsOrdinaryHistoryItems: after a history item
+    the summary is no local compaction; an assistant message or a tool call still replaces
+    the transcript (as any resent one), a reasoning item or a tool output does not."""
+    summary = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": _SUMMARY}]}
+    cases = {
+        "reasoning": ({"type": "reasoning", "id": "reasoning-1"}, False),
+        "assistant": ({"type": "message", "role": "assistant", "id": "assistant-1"}, True),
+        "function call": ({"type": "function_call", "call_id": "call-1"}, True),
+        "function call output": ({"type": "function_call_output", "call_id": "call-1"}, False),
+        "custom tool call": ({"type": "custom_tool_call", "call_id": "call-1"}, True),
+        "custom tool call output": ({"type": "custom_tool_call_output", "call_id": "call-1"}, False),
+    }
+    for name, (item, replaces) in cases.items():
+        assert _summary_replaces([item, summary]) is replaces, name

@@ -31,7 +31,7 @@ def _kinds(request: dict[str, Any]) -> list[tuple[str, str]]:
 )
 def test_a_known_output_is_put_after_its_lone_call(call: str, output: str) -> None:
     """CPA TestRepairResponsesWebsocketToolCallsInsertsCachedOutput,
-    ...InsertsCachedCustomToolOutput: an output sent with ``previous_response_id`` stays
+    TestRepairResponsesWebsocketToolCallsInsertsCachedCustomToolOutput: an output sent with ``previous_response_id`` stays
     (the upstream holds its call) and is recorded; a later request with the call alone
     gets that output right after it."""
     ledger = ToolLedger()
@@ -64,7 +64,7 @@ def test_items_repeated_under_one_id_are_kept_once() -> None:
 @pytest.mark.parametrize("call", ["function_call", "custom_tool_call"])
 def test_a_lone_call_with_no_known_output_is_dropped(call: str) -> None:
     """CPA TestRepairResponsesWebsocketToolCallsDropsOrphanFunctionCall,
-    ...DropsOrphanCustomToolCall."""
+    TestRepairResponsesWebsocketToolCallsDropsOrphanCustomToolCall."""
     request = {
         "input": [{"type": call, "call_id": "call-1", "name": "tool"}, {"type": "message", "id": "msg-1"}]
     }
@@ -77,7 +77,7 @@ def test_a_lone_call_with_no_known_output_is_dropped(call: str) -> None:
 )
 def test_a_known_call_is_put_before_its_lone_output(call: str, output: str) -> None:
     """CPA TestRepairResponsesWebsocketToolCallsInsertsCachedCallForOrphanOutput,
-    ...InsertsCachedCustomToolCallForOrphanOutput."""
+    TestRepairResponsesWebsocketToolCallsInsertsCachedCustomToolCallForOrphanOutput."""
     ledger = ToolLedger()
     ledger.record({"type": call, "call_id": "call-1", "name": "tool"})
     request = {
@@ -92,7 +92,7 @@ def test_a_known_call_is_put_before_its_lone_output(call: str, output: str) -> N
 )
 def test_a_lone_output_or_call_stays_with_a_previous_response_id(call: str, output: str) -> None:
     """CPA TestRepairResponsesWebsocketToolCallsKeepsPreviousResponseOutputIncremental,
-    ...KeepsPreviousResponseCallIncremental, ...KeepsPreviousResponseCustomToolOutputIncremental:
+    TestRepairResponsesWebsocketToolCallsKeepsPreviousResponseCallIncremental, TestRepairResponsesWebsocketToolCallsKeepsPreviousResponseCustomToolOutputIncremental:
     the upstream holds the other half, so nothing is put back or dropped."""
     ledger = ToolLedger()
     ledger.record({"type": call, "id": "fc-1", "call_id": "call-1", "name": "tool"})
@@ -109,7 +109,7 @@ def test_a_lone_output_or_call_stays_with_a_previous_response_id(call: str, outp
 @pytest.mark.parametrize("output", ["function_call_output", "custom_tool_call_output"])
 def test_a_lone_output_with_no_known_call_is_dropped(output: str) -> None:
     """CPA TestRepairResponsesWebsocketToolCallsDropsOrphanOutputWhenCallMissing,
-    ...DropsOrphanCustomToolOutputWhenCallMissing."""
+    TestRepairResponsesWebsocketToolCallsDropsOrphanCustomToolOutputWhenCallMissing."""
     request = {
         "input": [{"type": output, "call_id": "call-1", "output": "ok"}, {"type": "message", "id": "msg-1"}]
     }
@@ -163,7 +163,7 @@ def test_an_incomplete_call_is_neither_recorded_nor_pending() -> None:
 )
 def test_a_response_s_complete_calls_are_recorded(item: dict[str, Any]) -> None:
     """CPA TestRecordResponsesWebsocketToolCallsFromPayloadWithCache,
-    ...CustomToolCallsFromCompletedPayloadWithCache, ...CustomToolCallsFromOutputItemDoneWithCache
+    TestRecordResponsesWebsocketCustomToolCallsFromCompletedPayloadWithCache, ...CustomToolCallsFromOutputItemDoneWithCache
     (the session records the completed output, which holds the items seen)."""
     ledger = ToolLedger()
     record_response(ledger, [item])

@@ -67,7 +67,7 @@ def test_http_unless_the_client_is_on_a_websocket():
 
 def test_upgrade_headers_default_to_the_current_beta():
     """CPA TestApplyCodexWebsocketHeadersDefaultsToCurrentResponsesBeta and
-    ...UsesConfigDefaultsForOAuth: ``OpenAI-Beta``, the config's beta features for OAuth."""
+    TestApplyCodexWebsocketHeadersUsesConfigDefaultsForOAuth: ``OpenAI-Beta``, the config's beta features for OAuth."""
     headers: dict[str, str] = {"Accept": "text/event-stream"}
     url = websocket_request(OAUTH, URL, headers, {SESSION_HEADER: "s1"}, "feature-a,feature-b")
     assert url == "wss://chatgpt.com/backend-api/codex/responses"
@@ -79,8 +79,8 @@ def test_upgrade_headers_default_to_the_current_beta():
 
 
 def test_upgrade_headers_prefer_the_client_and_skip_config_for_api_keys():
-    """CPA ...PrefersExistingHeadersOverClientAndConfig (the client's beta features win over
-    the config's) and ...IgnoresConfigForAPIKeyAuth."""
+    """CPA TestApplyCodexWebsocketHeadersPrefersExistingHeadersOverClientAndConfig (the client's beta features win over
+    the config's) and TestApplyCodexWebsocketHeadersIgnoresConfigForAPIKeyAuth."""
     client = {
         SESSION_HEADER: "s1",
         "x-codex-beta-features": "client-beta",

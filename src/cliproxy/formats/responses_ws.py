@@ -9,9 +9,11 @@ request's ``input``, then the previous response's ``output``, then the new items
 duplicates dropped; ``previous_response_id`` and ``type`` go, ``model`` and
 ``instructions`` are carried over, ``stream`` is always true. A follow-up that already
 carries the transcript (model output items in its input, or a Codex local-compaction
-summary) replaces it instead; after a turn that asked for a compaction
-(``compaction_trigger``) and got one, its output is the whole transcript. ``generate: false`` on the first message is a prewarm,
-answered locally with a synthetic ``response.created`` / ``response.completed``.
+summary) replaces it instead, and so does one carrying a ``compaction`` item when only
+Codex serves the model (for any other upstream its compaction items go and it is
+merged); after a turn that asked for a compaction (``compaction_trigger``) and got one,
+its output is the whole transcript. ``generate: false`` on the first message is a
+prewarm, answered locally with a synthetic ``response.created`` / ``response.completed``.
 
 Errors are :class:`MessageError` (status, message, code, param): the session sends them
 as an ``error`` event and the socket stays open.
@@ -37,6 +39,7 @@ __all__ = [
     "event_type",
     "expand",
     "follow_up",
+    "has_compaction",
     "is_prewarm",
     "pending_call_ids",
     "prewarm_events",
@@ -117,8 +120,11 @@ def error_event(status: int, message: str, *, code: str | None = None, param: st
     return orjson.dumps({"type": "error", "status": status, "error": err})
 
 
-def expand(message: dict[str, Any], history: History) -> dict[str, Any]:
-    """The upstream request for one client message (never the message object itself)."""
+def expand(message: dict[str, Any], history: History, *, compaction_replay: bool = False) -> dict[str, Any]:
+    """The upstream request for one client message (never the message object itself).
+    ``compaction_replay``: every upstream of the model reads a ``compaction`` item (Codex),
+    so a follow-up carrying one is the whole conversation as it is (CPA
+    ``allowCompactionReplayBypass``); else its compaction items go and it is merged."""
     kind = str(message.get("type") or "").strip()
     if kind not in (CREATE, APPEND):
         raise MessageError(400, f"unsupported websocket request type: {kind}", param="type")
@@ -140,7 +146,11 @@ def expand(message: dict[str, Any], history: History) -> dict[str, Any]:
         raise MessageError(400, "websocket request requires array field: input", param="input")
     if _replaces_transcript(kind, message, items):
         return _carry_over(message, history.request)
-    new_items = [i for i in items if _type(i) not in COMPACTION] if _has_compaction(items) else items
+    if compaction_replay and has_compaction(items):
+        out = _carry_over(message, history.request)
+        out["input"] = items
+        return out
+    new_items = [i for i in items if _type(i) not in COMPACTION] if has_compaction(items) else items
     merged = dedupe_items(_dedupe_calls([*_input_of(history.request), *history.output, *new_items]))
     out = _carry_over(message, history.request)
     out["input"] = merged
@@ -161,7 +171,7 @@ def follow_up(message: dict[str, Any], history: History) -> dict[str, Any] | Non
     kind = str(message.get("type") or "").strip()
     previous = str(message.get("previous_response_id") or "").strip()
     items = message.get("input")
-    if not isinstance(items, list) or _replaces_transcript(kind, message, items) or _has_compaction(items):
+    if not isinstance(items, list) or _replaces_transcript(kind, message, items) or has_compaction(items):
         return None
     if not (kind == APPEND or (kind == CREATE and (previous == rid or _answers_pending(items, history)))):
         return None
@@ -285,17 +295,24 @@ def _has_compaction_summary(items: list[Any]) -> bool:
         kind = _type(item)
         if kind == "additional_tools":
             tools = item.get("tools")
-            if index != 0 or item.get("role") != "developer" or not isinstance(tools, list):
+            if index != 0 or _role(item) != "developer" or not isinstance(tools, list):
                 return False
+            if not all(isinstance(t, dict) and _type(t).strip() for t in tools):
+                return False  # (each a tool object with a type, CPA)
             continue
         if kind not in ("", "message"):
             return False
-        role = item.get("role")
+        role = _role(item)
         if role not in ("user", "developer"):
             return False
         if role == "user" and _text_of(item).startswith(COMPACTION_SUMMARY_PREFIX + "\n"):
             found = True
     return found
+
+
+def _role(item: dict[str, Any]) -> str:
+    role = item.get("role")
+    return role.strip() if isinstance(role, str) else ""
 
 
 def _text_of(message: dict[str, Any]) -> str:
@@ -309,7 +326,9 @@ def _text_of(message: dict[str, Any]) -> str:
     )
 
 
-def _has_compaction(items: list[Any]) -> bool:
+def has_compaction(items: list[Any]) -> bool:
+    """Whether an ``input`` list carries a ``compaction`` / ``compaction_summary`` item (the
+    client's compacted transcript, CPA ``inputContainsFullTranscript``)."""
     return any(_type(i) in COMPACTION for i in items)
 
 
@@ -318,7 +337,7 @@ def _compacted(request: dict[str, Any], output: list[Any]) -> bool:
     output replaces the transcript, so the next turn is not compacted again nor carries
     what the compaction summarised (CPA drops the trigger; its xAI socket keeps only the
     compaction)."""
-    if not _has_compaction(output):  # (the output is a few items: the common turn stops here)
+    if not has_compaction(output):  # (the output is a few items: the common turn stops here)
         return False
     items = request.get("input")
     return isinstance(items, list) and any(_type(i) == TRIGGER for i in items)
