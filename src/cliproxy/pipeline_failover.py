@@ -6,11 +6,14 @@ pool's next upstream name). Otherwise it either cools its credential as CPA does
 the pipeline try the next credential (:func:`cool_down` returns), or goes to the client at
 once as a :class:`Final` error (a request fault, an answer nobody else could fix).
 ``streaming.bootstrap-retries`` give a stream that failed before its first byte a few
-more tries on the same credential (:func:`bootstrap_retry`).
+more tries on the same credential (:func:`bootstrap_retry`). A stream the upstream failed
+after its first byte went out cools its credential all the same, and that is all
+(:func:`failed_late`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 from collections.abc import Sequence
@@ -34,6 +37,8 @@ from cliproxy.plugins.flow import Flow
 from cliproxy.providers.base import Provider, RewriteError
 from cliproxy.providers.model_not_found import says_model_not_found
 from cliproxy.providers.transport import UpstreamNetworkError
+from cliproxy.replies import inband_error
+from cliproxy.translate import ir
 
 if TYPE_CHECKING:
     from cliproxy.pipeline import Pipeline
@@ -47,6 +52,7 @@ __all__ = [
     "bootstrap_retry",
     "continuation_lost",
     "cool_down",
+    "failed_late",
     "log_failure",
     "pinned",
     "pool_names",
@@ -144,6 +150,19 @@ async def cool_down(
     # invalid grant, a request-scoped "continue" rule) goes on to the next credential (CPA)
     if decision.request_fault or decision.stop:
         raise Final(err) from err
+
+
+async def failed_late(
+    pool: Pool, call: Call, route: ModelRoute, cred: Credential, provider: Provider, error: ir.Error
+) -> None:
+    """A stream whose upstream said ``error`` after the client got its first bytes (the
+    stream's end calls this once): ``cred`` cools by the rules of a failure before the
+    first byte (the cooldown table, request-scoped error rules, the reset a usage limit
+    names), as CPA marks a stream's first error chunk (``wrapStreamResult``). Nothing else
+    is tried: the client has the answer's start, and the error event ends it."""
+    # (what cool_down raises, a request fault or a rule's stop, changes nothing: it is over)
+    with contextlib.suppress(UpstreamError):
+        await cool_down(pool, call, route, cred, provider, inband_error(error, cred.id, late=True))
 
 
 def _count_route_missing(cred: Credential, err: UpstreamError, model: str) -> bool:

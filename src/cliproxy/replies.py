@@ -5,7 +5,8 @@ through, checked cheaply to be one JSON object); upstreams that only stream are
 collected into one answer. Streams are read until their first content, so an early
 failure can still fail over, then handed to the server as a ``StreamReply`` whose rest
 is translated event by event. Once the first byte went out the only way to fail is an
-in-format error event.
+in-format error event; when the upstream's own events said the failure, the attempt's
+``failed`` hook hears it as the stream stops (its credential cools; nothing else is tried).
 
 Everything here reads the upstream through the transport protocol
 (``cliproxy.providers.transport``): ``TimeoutError`` / ``ConnectionError`` from a read
@@ -215,13 +216,15 @@ async def _terminal(attempt: Attempt, chunks: AsyncIterator[bytes], alias: str |
 _REQUEST_SCOPED_CODES = frozenset(("stream_incomplete",))
 
 
-def inband_error(err: ir.Error, credential_id: str) -> UpstreamError:
+def inband_error(err: ir.Error, credential_id: str, *, late: bool = False) -> UpstreamError:
     """An in-band upstream error (before the client got anything) as the ``UpstreamError``
     failover reads: its status, the reset the upstream named, and its scope; its code and
     type as the error body, so the client sees the upstream's own (Codex's
-    ``context_length_exceeded``) and cooldown rules read them as on an HTTP error."""
+    ``context_length_exceeded``) and cooldown rules read them as on an HTTP error.
+    ``late``: one that ended a stream the client already has; its body, for the cooldown
+    rules only, always holds the message (CPA matches a stream's error by its text)."""
     body = None
-    if err.code:
+    if err.code or late:
         fields = {"message": err.message, "type": err.type, "code": err.code}
         body = orjson.dumps({"error": {k: v for k, v in fields.items() if v is not None}})
     return UpstreamError(
@@ -373,6 +376,7 @@ async def open_stream(
         headers["Content-Type"] = "application/json"
     rest = _Rest(reg, call, tr, chunks, resp, hooks)
     rest.last = first = b"".join(pending)
+    rest.failed = attempt.failed
     if hooks is not None:
         first = await hooks.client(first)
     if type(tr) is StreamTranslator:  # the usage its decoder read (the client's bytes may lack it)
@@ -386,9 +390,11 @@ class _Rest(LazyStream):
     answer can push (``FastResponse.relay``) and the consumer handles each piece at once.
     Both ways the same steps run: each upstream chunk through the translator, then its
     tail (a late error's event, or what the translator held back); a read failure or a
-    refused rewrite becomes an in-format error event; the upstream answer is released."""
+    refused rewrite becomes an in-format error event; the upstream answer is released.
+    An error the upstream's events said (``tr.upstream_error``) goes to ``failed`` once the
+    stream stops, before its tail: one test a stream, none a chunk."""
 
-    __slots__ = ("_gone", "call", "chunks", "hooks", "last", "reg", "resp", "tr")
+    __slots__ = ("_gone", "call", "chunks", "failed", "hooks", "last", "reg", "resp", "tr")
 
     def __init__(
         self,
@@ -404,6 +410,7 @@ class _Rest(LazyStream):
         self.hooks = hooks  # response normalizer plugins (then the rest is pulled, never pushed)
         self._gone: BaseException | None = None  # what the push consumer raised
         self.last = b""  # the last bytes the client got (a broken read after its end is no error)
+        self.failed: Callable[[ir.Error], Awaitable[None]] | None = None  # (``Attempt.failed``)
 
     async def aclose(self) -> None:
         await super().aclose()
@@ -428,6 +435,8 @@ class _Rest(LazyStream):
             else:  # the after chain sees what the translator held, not an error event of ours
                 done, failure = self._ending()
                 tail = await hooks.client(done, end=True) + failure
+            if tr.upstream_error is not None:
+                await self._report(tr.upstream_error)
             if tail:
                 yield tail
         except _BROKEN as exc:
@@ -473,6 +482,8 @@ class _Rest(LazyStream):
             await inner
             if self._gone is None:
                 out = self._tail()
+                if self.tr.upstream_error is not None:
+                    await self._report(self.tr.upstream_error)
         except _BROKEN as exc:
             if self._gone is None:
                 out = self._broken(exc)
@@ -486,6 +497,17 @@ class _Rest(LazyStream):
                 gone = None
         if out:
             emit(out)
+
+    async def _report(self, error: ir.Error) -> None:
+        """Hand the upstream's ``error`` to ``failed``, once; what that raises is logged
+        and the client's stream ends as it would have."""
+        failed, self.failed = self.failed, None
+        if failed is None:
+            return
+        try:
+            await failed(error)
+        except Exception as exc:  # (a state backend that is down): the stream still ends well
+            log.warning("could not record the failed stream of %s: %s", self.call.model, exc)
 
     def _tail(self) -> bytes:
         """The end of a stream read to its end (or to its error event)."""

@@ -184,8 +184,10 @@ async def test_a_connection_limit_error_event_ends_the_turn_as_try_again_later(s
 async def test_a_failed_turn_does_not_keep_its_upstream_socket(start_proxy, fakes) -> None:
     """CPA TestCodexWebsocketTerminalFailureInvalidatesRetainedLifecycle: a turn that ends with
     ``response.failed`` (an invalid token, after its output began) reaches the client as it
-    is, and the upstream socket that carried it is closed: the next turn dials a new one."""
-    proxy = await start_proxy(config(fakes))
+    is, and the upstream socket that carried it is closed: the next turn dials a new one.
+    (The late 401 cools the one account, as CPA's wrapStreamResult marks it: cooling is off
+    here so that the second turn has an account.)"""
+    proxy = await start_proxy(config(fakes, extra="disable-cooling: true\n"))
     fake = fakes.responses
     error = {"type": "authentication_error", "code": "invalid_api_key", "message": "Invalid token."}
     created = {

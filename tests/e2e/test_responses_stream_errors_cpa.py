@@ -81,9 +81,10 @@ async def upstream() -> AsyncIterator[RawResponses]:
 
 @pytest.fixture
 async def proxy(start_proxy: Any, upstream: RawResponses) -> Any:
+    # (a late error event cools its account, as in CPA: the cases ask the one account twice)
     return await start_proxy(
-        f'api-keys: ["{KEY}"]\ncodex-api-key:\n  - api-key: "sk-codex-1"\n    base-url: "{upstream.url}"\n'
-        '    models: [{name: "gpt-5.5", alias: "codex-model"}]\n'
+        f'api-keys: ["{KEY}"]\ndisable-cooling: true\ncodex-api-key:\n  - api-key: "sk-codex-1"\n'
+        f'    base-url: "{upstream.url}"\n    models: [{{name: "gpt-5.5", alias: "codex-model"}}]\n'
     )
 
 

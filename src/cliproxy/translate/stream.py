@@ -166,6 +166,9 @@ class StreamTranslator:
     over to another credential while nothing has reached the client. ``ended`` turns
     true once an error went out: the caller stops reading the upstream. ``opened`` turns
     true at the first event that is not an error (a handshake such as ``response.created``).
+    ``upstream_error`` keeps the first error the upstream's own events said (its status, code and
+    reset: what cools the credential); not one that only says the stream ended early
+    (the decoder's flush) nor one of :meth:`fail`.
     """
 
     __slots__ = (
@@ -180,6 +183,7 @@ class StreamTranslator:
         "observe_text",
         "opened",
         "started",
+        "upstream_error",
         "usage",
     )
 
@@ -193,6 +197,7 @@ class StreamTranslator:
         self.opened = False
         self.ended = False
         self.early_error: ir.Error | None = None
+        self.upstream_error: ir.Error | None = None
         self.observe: Callable[[ir.Event], None] | None = None  # sees every upstream event
         # False: ``observe`` has no use for text deltas, and those of the open block (the
         # common chunk's) may skip it, and their event, through the text lane
@@ -270,6 +275,8 @@ class StreamTranslator:
                     self.opened = True
             if isinstance(ev, ir.Error):
                 self.ended = True
+                if not self._done and self.upstream_error is None:  # (finish and fail set _done first)
+                    self.upstream_error = ev
             if isinstance(ev, _WITH_USAGE) and ev.usage is not None:
                 self.usage = merge_usage(self.usage, ev.usage)
             for out in seq(ev):
@@ -299,7 +306,9 @@ class Passthrough:
     ``late_error`` tell the caller to end the stream with an in-format error. A chunk
     that ends in the first few bytes of a new line holds them back until the next
     chunk, so a line split anywhere is judged whole. ``sniffer`` (optional) reads the
-    stream's usage; the request trace sniffs the client's bytes itself.
+    stream's usage; the request trace sniffs the client's bytes itself. ``upstream_error``: the
+    upstream's failure the stream ended with after its first content (what cools the
+    credential; :class:`StreamTranslator` has the same).
     """
 
     __slots__ = (
@@ -313,6 +322,7 @@ class Passthrough:
         "late_error",
         "opened",
         "started",
+        "upstream_error",
     )
 
     def __init__(
@@ -328,6 +338,7 @@ class Passthrough:
         self.ended = False
         self.early_error: ir.Error | None = None
         self.late_error: ir.Error | None = None
+        self.upstream_error: ir.Error | None = None
 
     @property
     def usage(self) -> ir.Usage | None:
@@ -366,7 +377,7 @@ class Passthrough:
         if bad:
             err = ir.Error("upstream sent a stream event that is not JSON", status=502)
             if self.started:
-                self.late_error = err
+                self.late_error = self.upstream_error = err
                 self.ended = True
             elif self.early_error is None:
                 self.early_error = err

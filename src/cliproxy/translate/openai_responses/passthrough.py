@@ -8,7 +8,9 @@ again with only what the client may see of it (``cliproxy.formats.stream_errors`
 error's fields bounded and redacted, a ``debug`` dump dropped), and nothing after it goes
 out: the failure ends the stream (CPA's ``responsesSSEFramer.repairErrorPayload``). The
 event keeps its kind: an ``error`` stays an ``error`` (CPA turns it into ``response.failed``
-for Codex clients and the reverse for others).
+for Codex clients and the reverse for others). An ``error`` or ``response.failed`` event is
+also read as the translated path reads it (``upstream_error``: its status, code and reset, what
+cools the credential), the one cost of it being on this error path.
 
 The cost on the success path is an ``endswith`` and two ``bytes.find`` a chunk (``"error"``,
 ``"code"``, with their quotes: a JSON key or value, never text inside a string, whose quotes
@@ -30,6 +32,7 @@ import orjson
 from cliproxy.formats.stream_errors import FIELD_LIMIT, bound, is_error_payload, redact, safe_payload
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamDecoder, UsageSniffer
+from cliproxy.translate.openai_responses.decode import ResponsesDecoder
 from cliproxy.translate.stream import Passthrough
 
 __all__ = ["ResponsesPassthrough"]
@@ -107,7 +110,9 @@ class ResponsesPassthrough(Passthrough):
         rest = out[pos:]
         if rest and _NAMES_ERROR.search(rest) is not None:
             if len(rest) > _HOLD_LIMIT:
-                self.late_error = ir.Error("upstream sent an error event too large to relay", status=502)
+                self.late_error = self.upstream_error = ir.Error(
+                    "upstream sent an error event too large to relay", status=502
+                )
                 self.ended = True
                 return out[:pos]
             self._tail = rest
@@ -144,4 +149,17 @@ class ResponsesPassthrough(Passthrough):
         body = orjson.dumps(safe_payload(obj))
         if self._scrub is not None:
             body = self._scrub(body)
+        if self.upstream_error is None:  # read from what the client gets: nothing secret is kept
+            self.upstream_error = _failure(name, body)
         return head + b"data: " + body + b"\n\n"
+
+
+def _failure(name: str, data: bytes) -> ir.Error | None:
+    """What an upstream's error event says, read by the Responses decoder (status, code,
+    a usage limit's reset); ``None`` for an error payload of another kind, which fails no
+    credential (CPA's Codex executor fails a stream at ``error`` and ``response.failed``)."""
+    head = b"event: " + name.encode() + b"\n" if name else b""
+    for ev in ResponsesDecoder().decode(head + b"data: " + data + b"\n\n"):
+        if type(ev) is ir.Error:
+            return ev
+    return None
