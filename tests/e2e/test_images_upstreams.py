@@ -82,7 +82,8 @@ async def test_xai_generate_url_and_prefixed_model(start_proxy, fake_xai, fake_o
 
 
 async def test_xai_edit_multipart_sends_image_ref(start_proxy, fake_xai, fake_openai) -> None:
-    """CPA buildXAIImagesEditRequest: one image becomes ``image: {type, url}``."""
+    """CPA TestXAIExecutorExecuteImagesUsesEditsEndpoint and buildXAIImagesEditRequest: an
+    edit goes to ``/images/edits``; one image becomes ``image: {type, url}``."""
     proxy = await start_proxy(_config(fake_xai, fake_openai))
     png = base64.b64decode(PNG_1X1)
     async with _client(proxy) as client:

@@ -139,6 +139,7 @@ xai-api-key:
 
 @pytest.mark.parametrize("client", CLIENTS, ids=CLIENT_IDS)
 async def test_xai_inject_x_search(start_proxy, fake_openai, client):
+    """CPA: TestXAIExecutorPrepareHonorsInjectXSearchConfig (explicitly enabled)."""
     proxy = await start_proxy(xai_config(fake_openai.base_url, True))
     await send(proxy.url, client, "grok-4.6")
     rec = fake_openai.last
@@ -158,6 +159,7 @@ async def test_xai_x_search_joins_the_callers_tools(start_proxy, fake_openai):
 
 
 async def test_xai_no_x_search_by_default(start_proxy, fake_openai):
+    """CPA: TestXAIExecutorPrepareHonorsInjectXSearchConfig (default disabled)."""
     proxy = await start_proxy(xai_config(fake_openai.base_url, False))
     await send(proxy.url, Format.OPENAI, "grok-4.6")
     tools = fake_openai.last.json.get("tools") or []

@@ -91,7 +91,8 @@ async def test_bad_size_is_a_failed_video_400(start_proxy, fake_xai) -> None:
 
 
 async def test_native_api_passes_through(start_proxy, fake_xai) -> None:
-    """CPA XAIVideosGenerations / XAIVideosRetrieve: xAI's body and answers as they are."""
+    """CPA XAIVideosGenerations / XAIVideosRetrieve (and TestXAIExecutorExecuteVideosRetrieve:
+    a poll is ``GET /videos/{request_id}``): xAI's body and answers as they are."""
     proxy = await start_proxy(_config(fake_xai))
     headers = {"Authorization": f"Bearer {KEY}", "x-idempotency-key": "idem-1"}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:

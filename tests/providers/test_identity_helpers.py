@@ -74,6 +74,7 @@ def test_no_words_no_change():
 
 
 def test_x_search_added_to_tools_and_allowed_tools():
+    """CPA: TestEnsureXAINativeXSearchTool."""
     tools = [{"type": "function", "name": "lookup"}, {"type": "web_search"}]
     allowed = [{"type": "function", "name": "lookup"}, {"type": "web_search"}]
     body = {"tools": tools, "tool_choice": {"type": "allowed_tools", "tools": allowed}}
@@ -87,6 +88,7 @@ def test_x_search_added_to_tools_and_allowed_tools():
 
 
 def test_x_search_without_tools_and_already_declared():
+    """CPA: TestEnsureXAINativeXSearchTool."""
     body: dict = {"input": "search X"}
     inject_x_search(body)
     assert body["tools"] == [{"type": "x_search"}]

@@ -331,6 +331,7 @@ def test_normalizes_custom_tool_call_history() -> None:
     ],
 )
 def test_supports_native_image_generation(model: str, want: bool) -> None:
+    """CPA: TestXAISupportsNativeImageGeneration."""
     assert supports_image_generation(model) is want
 
 
@@ -339,6 +340,7 @@ def test_supports_native_image_generation(model: str, want: bool) -> None:
     [("", False), ("grok-4.5", False), ("grok-4.20-0309-reasoning", False), ("grok-4.6", True)],
 )
 def test_image_generation_by_model(model: str, keep: bool) -> None:
+    """CPA: TestNormalizeXAITools_ImageGenerationByModel."""
     tools = [{"type": "image_generation", "action": "generate"}, {"type": "web_search"}]
     body = shaped({"model": model, "tools": tools}, model)
     kinds = [t["type"] for t in body["tools"]]
@@ -359,6 +361,7 @@ def test_claude_web_search_tool_choice_becomes_allowed_tools() -> None:
 
 
 def test_prune_orphaned_tool_choice() -> None:
+    """CPA: TestPruneXAIOrphanedToolChoice."""
     lookup = {"type": "function", "name": "lookup", "parameters": {"type": "object"}}
     body = shaped({"tools": [lookup], "tool_choice": {"type": "image_generation"}})
     assert "tool_choice" not in body
@@ -379,6 +382,7 @@ def test_prune_orphaned_tool_choice() -> None:
 
 
 def test_orphaned_tool_choice_dropped_before_x_search_inject() -> None:
+    """CPA: TestXAIExecutorPrepareDropsOrphanedToolChoiceBeforeXSearchInject."""
     body = shaped(
         {"tools": [{"type": "image_generation"}], "tool_choice": {"type": "image_generation"}}, x_search=True
     )
@@ -386,9 +390,13 @@ def test_orphaned_tool_choice_dropped_before_x_search_inject() -> None:
 
 
 def test_allowed_tools_sync_injected_x_search() -> None:
-    choice = {"type": "allowed_tools", "tools": [{"type": "function", "name": "lookup"}]}
+    """CPA: TestXAIExecutorPrepareAllowedToolsSyncsInjectedXSearch: the image tool Grok 4.5
+    does not take leaves the tools and the allowed list; X Search joins both."""
+    image = {"type": "image_generation"}
+    choice = {"type": "allowed_tools", "tools": [image, {"type": "function", "name": "lookup"}]}
     lookup = {"type": "function", "name": "lookup", "parameters": {"type": "object"}}
-    body = shaped({"tools": [lookup], "tool_choice": choice}, x_search=True)
+    body = shaped({"tools": [image, lookup], "tool_choice": choice}, x_search=True)
+    assert [t["type"] for t in body["tools"]] == ["function", "x_search"]
     assert [t["type"] for t in body["tool_choice"]["tools"]] == ["function", "x_search"]
 
 
@@ -414,6 +422,11 @@ def test_drops_stop() -> None:
     ],
 )
 def test_tool_choice_needs_tools(body: dict[str, Any], kept: bool) -> None:
+    """CPA: TestNormalizeXAIToolChoiceForTools_DropsWhenToolsEmpty,
+    TestNormalizeXAIToolChoiceForTools_DropsWhenToolsMissing,
+    TestNormalizeXAIToolChoiceForTools_DropsOrphanedParallelToolCalls,
+    TestNormalizeXAIToolChoiceForTools_KeepsWhenToolsPresent,
+    TestNormalizeXAIToolChoiceForTools_KeepsWhenAdditionalToolsPresent."""
     shaped(body)
     assert ("tool_choice" in body or "parallel_tool_calls" in body) is kept
     if kept:
@@ -423,6 +436,7 @@ def test_tool_choice_needs_tools(body: dict[str, Any], kept: bool) -> None:
 
 
 def test_simplifies_codex_app_automation_update_schema() -> None:
+    """CPA: TestNormalizeXAITools_SimplifiesCodexAppAutomationUpdateSchema."""
     params = {"type": "object", "oneOf": [{"properties": {"mode": {"type": "string"}}}], "$defs": {"a": {}}}
     auto = {"type": "function", "name": "automation_update", "strict": True, "parameters": params}
     exec_cmd = {
@@ -438,6 +452,7 @@ def test_simplifies_codex_app_automation_update_schema() -> None:
 
 
 def test_simplifies_flattened_and_invalid_root_schemas() -> None:
+    """CPA: TestNormalizeXAITools_SimplifiesFlattenedAndInvalidRootSchemas."""
     tools = [
         {
             "type": "function",
@@ -489,6 +504,8 @@ def test_simplifies_flattened_and_invalid_root_schemas() -> None:
 
 
 def test_adds_object_type_to_root_union_branches() -> None:
+    """CPA: TestNormalizeXAITools_AddsObjectTypeToRootUnionBranches,
+    TestXAIExecutorPrepareResponsesRequestAddsObjectTypeToRootUnionBranches."""
     crop = {
         "type": "object",
         "additionalProperties": False,
@@ -521,12 +538,14 @@ def test_adds_object_type_to_root_union_branches() -> None:
 
 
 def test_qualifies_same_named_namespace_tools() -> None:
+    """CPA: TestNormalizeXAITools_QualifiesSameNamedNamespaceTools."""
     search = {"type": "function", "name": "search", "parameters": {"type": "object"}}
     tools = [{"type": "namespace", "name": n, "tools": [search]} for n in ("mcp__exa", "mcp__docs")]
     assert [t["name"] for t in shaped({"tools": tools})["tools"]] == ["mcp__exa__search", "mcp__docs__search"]
 
 
 def test_namespace_tool_choice_and_input_calls_qualified() -> None:
+    """CPA: TestNormalizeXAIInputNamespaceToolCalls."""
     body = shaped(
         {
             "tools": [
@@ -558,6 +577,7 @@ def test_namespace_tool_choice_and_input_calls_qualified() -> None:
 
 
 def test_restore_namespace_tool_calls() -> None:
+    """CPA: TestRestoreXAINamespaceToolCalls, TestRestoreXAINamespaceToolCallsPreservesMalformedPayload."""
     plan = shape(
         {
             "tools": [
@@ -591,6 +611,7 @@ def test_restore_namespace_tool_calls() -> None:
 
 
 def test_x_search_filter_requires_native_tool() -> None:
+    """CPA: TestXAIInternalXSearchResponseFilterRequiresNativeTool."""
     assert not has_x_search({"tools": [{"type": "web_search"}]})
     assert has_x_search({"tools": [{"type": "x_search"}]})
     assert shape({"tools": [{"type": "web_search"}]}, "grok-4.5") is None  # no rewriter at all
@@ -600,6 +621,7 @@ def test_x_search_filter_requires_native_tool() -> None:
 
 
 def test_is_internal_x_search_call_preserves_client_declared_tools() -> None:
+    """CPA: TestXAIIsInternalXSearchCallPreservesClientDeclaredTools."""
     fn = {"type": "function", "name": "x_keyword_search", "parameters": {"type": "object"}}
     custom = {"type": "custom", "name": "x_keyword_search"}
     tools = declared_tools(
@@ -638,6 +660,7 @@ def test_is_internal_x_search_call_preserves_client_declared_tools() -> None:
 
 
 def test_filter_preserves_client_tools_in_completed_output() -> None:
+    """CPA: TestXAIInternalXSearchResponseFilterPreservesClientToolsInCompletedOutput."""
     client = frozenset({("", "x_keyword_search", "function"), ("acme", "x_keyword_search", "function")})
     output = [
         {
@@ -797,8 +820,10 @@ INCOMPLETE = frames(
 
 @pytest.mark.parametrize("stream", [False, True])
 async def test_accepts_response_incomplete(xai, stream: bool) -> None:
-    """TestXAIExecutorExecute(Stream)AcceptsResponseIncomplete: our Responses encoder
-    builds the output from the items, as CPA's patch does."""
+    """TestXAIExecutorExecuteAcceptsResponseIncomplete,
+    TestXAIExecutorExecuteStreamAcceptsResponseIncomplete and
+    TestXAIPatchCompletedOutput_EnsuresUsageDetails: our Responses encoder builds the
+    output from the items, as CPA's patch does, with zero usage details."""
     xai.fake.raw_streams = [INCOMPLETE]
     request = {"model": "grok-4.5", "input": "hi", "max_output_tokens": 1, "stream": stream}
     status, data = await post(xai, "/v1/responses", request)

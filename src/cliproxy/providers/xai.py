@@ -293,6 +293,8 @@ def _carry_xai(
     passthrough: bool,
 ) -> None:
     """The session xAI gets (and the replay's), read from the client's request, which a
-    translated body no longer shows (``xai_session.carry``)."""
+    translated body no longer shows (``xai_session.carry``), and the client's output
+    controls, which the Codex translation left out (``xai_request.carry_output_controls``)."""
     if not passthrough:
         xai_session.carry(body, client_body, client_headers, model, fmt)
+        xai_request.carry_output_controls(body, client_body, fmt)

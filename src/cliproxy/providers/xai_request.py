@@ -28,18 +28,20 @@ needs (``None``: nothing to do).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from cliproxy.formats import Format
 from cliproxy.providers.identity import inject_x_search
 from cliproxy.translate.envelopes import is_valid_grok
 
 __all__ = [
     "ClientTool",
     "ResponsePlan",
+    "carry_output_controls",
     "custom_call_arguments",
     "declared_tools",
     "has_x_search",
@@ -48,6 +50,7 @@ __all__ = [
     "supports_image_generation",
 ]
 
+_SAMPLING = ("temperature", "top_p", "top_k")
 _SAFE_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": True}
 _HOSTED_CHOICES = ("web_search", "image_generation")
 _NAMED = ("function", "custom")
@@ -116,6 +119,28 @@ def _declare(keys: set[ClientTool], space: str, tool: dict[str, Any]) -> None:
     name = str(tool.get("name", "")).strip()
     if name and str(tool.get("type", "")).strip() in _NAMED:
         keys.add((space, name, "function"))  # a custom tool goes, and answers, as a function
+
+
+def carry_output_controls(body: dict[str, Any], client_body: Mapping[str, Any], fmt: Format) -> None:
+    """A Chat Completions or Responses client's output limit, ``temperature``, ``top_p``
+    and ``top_k`` into the attempt's ``body`` as xAI's Responses fields: the Codex
+    translation leaves them out (the ChatGPT backend refuses them), xAI takes them (CPA
+    ``preserveXAIResponsesOutputControls``). A Chat client's ``max_completion_tokens``
+    wins over its ``max_tokens``; a ``null`` is no value."""
+    if fmt is Format.OPENAI:
+        limit = client_body.get("max_completion_tokens")
+        if limit is None:
+            limit = client_body.get("max_tokens")
+    elif fmt is Format.RESPONSES:
+        limit = client_body.get("max_output_tokens")
+    else:
+        return
+    if limit is not None:
+        body["max_output_tokens"] = limit
+    for name in _SAMPLING:
+        value = client_body.get(name)
+        if value is not None:
+            body[name] = value
 
 
 def shape(body: dict[str, Any], model: str, *, x_search: bool = False) -> ResponsePlan | None:
