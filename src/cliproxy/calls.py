@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from cliproxy.errors import CliproxyError
 from cliproxy.formats import Format
+from cliproxy.translate.ir import Error as IrError
 from cliproxy.translate.ir import Request as IrRequest
 from cliproxy.translate.ir import Usage as IrUsage
 
@@ -171,7 +172,9 @@ class Attempt:
 
     ``headers`` are the client headers as the after-auth interceptors left them for this
     attempt; ``body`` is the upstream body (the attempt's own: shaping writes into it);
-    ``ir`` is the client IR renamed to the upstream ``model`` (``None`` on pass-through)."""
+    ``ir`` is the client IR renamed to the upstream ``model`` (``None`` on pass-through).
+    ``failed``: for a stream, what to await when the upstream's events end it in an error
+    after the client got its first bytes (the pipeline cools the credential)."""
 
     cred: Credential
     provider: Provider
@@ -181,6 +184,7 @@ class Attempt:
     body: dict[str, Any] = field(default_factory=dict)
     ir: IrRequest | None = None
     replay: Any = None  # translate.replay.ReplayScope: reasoning restored into / recorded from it
+    failed: Callable[[IrError], Awaitable[None]] | None = None
 
     @staticmethod
     def for_model(req: IrRequest, model: str) -> IrRequest:

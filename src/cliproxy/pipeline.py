@@ -50,6 +50,7 @@ from cliproxy.pipeline_failover import (
     BOOTSTRAP_LEFT,
     Final,
     another_round,
+    failed_late,
     pinned,
     pool_names,
     retry,
@@ -433,6 +434,8 @@ class Pipeline:
                     cred.id, model, call.headers, call.body, chat_client=call.format is _OPENAI
                 )
             attempt = start_attempt(self, call, cred, provider, model, compat, up_fmt, plan.carry)  # 7.
+            if call.stream:  # an error after the stream's first bytes still cools cred (CPA)
+                attempt.failed = partial(failed_late, self.pool, call, route, cred, provider)
         else:
             if action == "count" and not provider.counts_upstream:
                 return await self._count_locally(call, cred, provider, model, compat)
