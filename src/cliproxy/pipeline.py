@@ -438,7 +438,7 @@ class Pipeline:
                 attempt.failed = partial(failed_late, self.pool, call, route, cred, provider)
         else:
             if action == "count" and not provider.counts_upstream:
-                return await self._count_locally(call, cred, provider, model, compat)
+                return await self._count_locally(call, cred, provider, model, compat, flow, route.model)
             if action == "compact" and not provider.compacts:
                 raise UpstreamError("/responses/compact not supported", status=501, credential_id=cred.id)
             images = action.startswith(MEDIA)
@@ -448,7 +448,7 @@ class Pipeline:
             carry = plan.carry if action == "count" else None
             attempt = start_attempt(self, call, cred, provider, model, compat, carry=carry)
         untouched = attempt.ir is None  # a pass-through body: the client's own top-level fields
-        if flow is not None and generate:  # 6. interceptors after auth, request normalizers
+        if flow is not None and (generate or action == "count"):  # 6. after-auth interceptors, normalizers
             attempt.headers, raw = await flow.upstream_request(call, route.model, attempt)
             if raw is not None:
                 attempt.body = replies.loads_object(raw)
@@ -593,17 +593,31 @@ class Pipeline:
             whole.body = await flow.normalize_response(
                 call, attempt.fmt, route.model, "response_after_translator", whole.body, attempt.body
             )
+        if flow is not None:  # response interceptors see the upstream's own headers (CPA)
+            flow.raw_headers = resp.headers
         if config.passthrough_headers:  # the upstream's headers a client may see (the proxy's win)
             result.headers.update(forwardable_response_headers(resp.headers, result.headers))
         return result
 
     async def _count_locally(
-        self, call: Call, cred: Credential, provider: Provider, model: str, compat: bool
+        self,
+        call: Call,
+        cred: Credential,
+        provider: Provider,
+        model: str,
+        compat: bool,
+        flow: Flow | None = None,
+        route_model: str = "",
     ) -> Reply:
         """A count for an upstream with no count endpoint: the request translated as it
-        would be sent, its text counted with the model's encoding; nothing goes upstream
-        and nothing here can cool the credential (a failure is never an upstream error)."""
+        would be sent (after the after-auth interceptors of ``flow``, as for an upstream
+        count), its text counted with the model's encoding; nothing goes upstream and
+        nothing here can cool the credential (a failure is never an upstream error)."""
         attempt = start_attempt(self, call, cred, provider, model, compat)
+        if flow is not None:
+            raw = (await flow.upstream_request(call, route_model, attempt))[1]
+            if raw is not None:
+                attempt.body = replies.loads_object(raw)
         encoding, segments = provider.count_locally(attempt.body, model)
         return replies.local_count(self.translations, call, cred, await tokens.count(encoding, segments))
 

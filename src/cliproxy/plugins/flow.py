@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
+from multidict import CIMultiDict
 
 from cliproxy.calls import Attempt, Call, Reply, RequestTerminated, StreamReply
 from cliproxy.credentials.record import Credential
@@ -32,6 +33,7 @@ from cliproxy.plugins.callbacks import ScopeContext
 from cliproxy.plugins.executor import executor_formats, run_executor
 from cliproxy.plugins.models import refresh_plugin_auth
 from cliproxy.plugins.stream_normalizers import AFTER, BEFORE, StreamNormalizers
+from cliproxy.providers.identity import forwardable_response_headers
 from cliproxy.times import format_utc
 from cliproxy.translate.registry import Registry
 
@@ -101,7 +103,18 @@ def route_for(models: Resolver, decision: rules.RouteDecision | None, model: str
 class Flow:
     """One request's plugin stages; holds what they share (request id, scope, start)."""
 
-    __slots__ = ("chunks", "config", "host", "model", "reg", "request_id", "scope", "started")
+    __slots__ = (
+        "chunks",
+        "config",
+        "host",
+        "model",
+        "raw_headers",
+        "reg",
+        "request_id",
+        "scope",
+        "sent",
+        "started",
+    )
 
     def __init__(self, host: PluginHost, reg: Registry, config: Any, call: Call, model: str) -> None:
         self.host = host
@@ -112,6 +125,12 @@ class Flow:
         self.started = time.time()
         self.scope = ScopeContext(dict(call.headers), dict(call.query), self.request_id)
         self.chunks: rules.ChunkState | None = None  # a stream's chunk-interceptor state
+        # what the after-auth chain left of the request (headers, body) when it changed it:
+        # the response and stream-chunk interceptors see the request as it was sent (CPA)
+        self.sent: tuple[Mapping[str, str], bytes] | None = None
+        # the answering upstream's own headers (set by the pipeline's attempt): the response
+        # interceptors see them whether or not ``passthrough-headers`` forwards them (CPA)
+        self.raw_headers: Mapping[str, str] | None = None
 
     def bind(self, call: Call) -> Call:
         """``call`` carrying this request's id and host-callback scope."""
@@ -160,6 +179,7 @@ class Flow:
             )
             if state.changed:
                 headers, raw, changed = state.headers, state.body, True
+                self.sent = (headers, raw)
         if host.any("request_normalizer"):
             new = await translation.normalize_request(
                 host,
@@ -213,6 +233,8 @@ class Flow:
             fmt_in, _ = executor_formats(self.host, rec, call.format)
             state = await self._intercept(call, abi.REQUEST_INTERCEPT_AFTER, fmt_in, self.model, call.headers)
             call = _applied(call, state)
+            if state.changed:
+                self.sent = (state.headers, state.body)
         return await run_executor(self.reg, self.host, rec, call, self.scope)
 
     async def credential_executor(
@@ -319,6 +341,8 @@ class Flow:
             return result
         if not self.host.any("response_interceptor", call.skip):
             return result
+        request_headers, original = self._sent(call)
+        own = result.headers
         headers, body = await rules.response_intercept(
             self.host,
             request_id=self.request_id,
@@ -326,14 +350,42 @@ class Flow:
             model=self.model,
             requested_model=call.model,
             stream=False,
-            request_headers=call.headers,
-            response_headers=dict(result.headers),
-            original=orjson.dumps(call.body),
+            request_headers=request_headers,
+            response_headers=self._seen_headers(own),
+            original=original,
             body=result.body,
             skip=call.skip,
             scope=self.scope,
         )
-        return Reply(result.status, body, headers)
+        usage = result.usage if body is result.body else None
+        return replace(result, body=body, headers=self._client_headers(own, headers), usage=usage)
+
+    def _sent(self, call: Call) -> tuple[Mapping[str, str], bytes]:
+        """The request's headers and body as the upstream got them (after the after-auth
+        chain), for the response-side interceptors."""
+        if self.sent is not None:
+            return self.sent
+        return call.headers, orjson.dumps(call.body)
+
+    def _seen_headers(self, own: Mapping[str, str]) -> dict[str, str]:
+        """The response headers an interceptor sees: the upstream's, under the proxy's."""
+        raw = self.raw_headers
+        return dict(own) if raw is None else {**dict(raw.items()), **own}
+
+    def _client_headers(self, own: Mapping[str, str], final: Mapping[str, str]) -> dict[str, str]:
+        """What the client gets of the interceptors' ``final`` headers: those it would have
+        got anyway (``own``: the proxy's, and the upstream's that ``passthrough-headers``
+        forwards) and those a plugin set; an upstream header no plugin changed stays out,
+        as do hop-by-hop ones (CPA's downstreamHeadersAfterInterceptors)."""
+        raw = self.raw_headers
+        if raw is None:
+            return dict(final)
+        kept = {k.lower() for k in own}
+        upstream = CIMultiDict(raw.items())
+        out = {k: v for k, v in final.items() if k.lower() in kept}
+        set_by_plugins = {k: v for k, v in final.items() if k.lower() not in kept and upstream.get(k) != v}
+        out.update(forwardable_response_headers(set_by_plugins, {}))
+        return out
 
     # ------------------------------------------------------------------ 11. usage, lifecycle
 
@@ -356,14 +408,15 @@ class Flow:
     async def _init_stream(self, call: Call, reply: StreamReply) -> StreamReply:
         if not self.host.any("response_stream_interceptor", call.skip):
             return reply
+        request_headers, original = self._sent(call)
         st = self.chunks = rules.ChunkState(
             self.request_id,
             call.format.value,
             self.model,
             call.model,
-            call.headers,
+            request_headers,
             dict(reply.headers),
-            orjson.dumps(call.body),
+            original,
             call.skip,
             self.scope,
         )
