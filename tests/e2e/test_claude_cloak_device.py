@@ -76,3 +76,46 @@ async def test_the_first_profile_seen_is_kept_per_credential_and_entrypoint(star
     # another entrypoint (VS Code) has a profile of its own and does not replace the CLI's
     assert (await _post(proxy, fake_claude, VSCODE_UA)).headers["User-Agent"] == VSCODE_UA
     assert (await _post(proxy, fake_claude, SDK_UA)).headers["User-Agent"] == CLI_UA
+
+
+async def test_a_credentials_headers_win_over_the_stabilized_baseline(start_proxy, fake_claude) -> None:
+    """CPA TestApplyClaudeHeaders_UsesConfiguredBaselineFingerprint: a cloaked request from
+    another client (curl) with stabilizing on gets the configured baseline, but the
+    credential's own ``headers:`` (User-Agent, OS, arch, package version) have the last
+    word; the runtime version and the timeout come from ``claude-header-defaults``."""
+    cfg = f"""
+api-keys: ["{KEY}"]
+claude-header-defaults:
+  user-agent: "claude-cli/2.1.70 (external, cli)"
+  package-version: "0.80.0"
+  runtime-version: "v24.5.0"
+  os: "MacOS"
+  arch: "arm64"
+  timeout: "900"
+  stabilize-device-profile: true
+claude-api-key:
+  - api-key: "key-baseline"
+    base-url: "{fake_claude.base_url}"
+    cloak: {{mode: always}}
+    headers:
+      User-Agent: "evil-client/9.9"
+      X-Stainless-Os: "Linux"
+      X-Stainless-Arch: "x64"
+      X-Stainless-Package-Version: "9.9.9"
+    models:
+      - name: "claude-opus-5-5"
+"""
+    proxy = await start_proxy(cfg)
+    headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01", "user-agent": "curl/8.7.1"}
+    body = {"model": "claude-opus-5-5", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(proxy.url + "/v1/messages", json=body, headers=headers) as resp:
+            assert resp.status == 200, await resp.text()
+    rec = [r for r in fake_claude.requests if r.path == "/v1/messages"][-1]
+    got = {name.lower(): value for name, value in rec.headers.items()}
+    assert got["user-agent"] == "evil-client/9.9"
+    assert got["x-stainless-package-version"] == "9.9.9"
+    assert got["x-stainless-runtime-version"] == "v24.5.0"
+    assert (got["x-stainless-os"], got["x-stainless-arch"]) == ("Linux", "x64")
+    assert got["x-stainless-timeout"] == "900"
+    assert len(rec.headers.getall("User-Agent")) == 1

@@ -280,3 +280,42 @@ async def test_an_unregistered_model_gets_no_max_tokens(start_proxy, fakes) -> N
     proxy = await start_proxy(api_key_config(fakes.claude.base_url))
     assert proxy.service.lookups.claude_max_tokens("test-claude-unregistered-model") == 0
     assert proxy.service.lookups.claude_max_tokens(MODEL) > 0
+
+
+# ---------------------------------------------------------------- cloak settings without a mode
+
+
+async def test_cloak_settings_without_a_mode_cloak(start_proxy, fake_claude) -> None:
+    """TestApplyCloaking_PreservesConfiguredStrictModeAndSensitiveWordsWhenModeOmitted: a
+    key whose ``cloak`` block sets strict mode and sensitive words but no ``mode`` is
+    cloaked (``auto`` with settings): Claude Code's two system blocks only, the caller's
+    system dropped, the sensitive word broken by a zero-width space."""
+    cloak = "cloak: {strict-mode: true, sensitive-words: [proxy]}"
+    proxy = await start_proxy(api_key_config(fake_claude.base_url, cloak))
+    body = {
+        "model": MODEL,
+        "max_tokens": 16,
+        "system": "proxy rules",
+        "messages": [{"role": "user", "content": "proxy access"}],
+    }
+    status, _ = await post(proxy.url, body)
+    assert status == 200
+    sent = last(fake_claude).json
+    assert len(sent["system"]) == 2 and "proxy rules" not in orjson.dumps(sent).decode()
+    texts = [b["text"] for b in sent["messages"][0]["content"]]
+    assert len(texts) == 2 and texts[1] == "p\u200broxy access"
+
+
+async def test_cache_user_id_keeps_one_user_id_across_models(start_proxy, fake_claude) -> None:
+    """TestClaudeExecutor_ReusesUserIDAcrossModelsWhenCacheEnabled: ``cloak.cache-user-id``
+    gives a key one fake ``metadata.user_id`` for every model it serves."""
+    models = ["models:", '  - name: "claude-sonnet-4-6"', '  - name: "claude-haiku-4-5"']
+    proxy = await start_proxy(api_key_config(fake_claude.base_url, "cloak: {cache-user-id: true}", *models))
+    ids = []
+    for model in ("claude-sonnet-4-6", "claude-haiku-4-5"):
+        status, _ = await post(
+            proxy.url, {"model": model, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
+        )
+        assert status == 200
+        ids.append(last(fake_claude).json["metadata"]["user_id"])
+    assert ids[0] == ids[1] and orjson.loads(ids[0])["device_id"]

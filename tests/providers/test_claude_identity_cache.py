@@ -112,3 +112,18 @@ def test_upgrade_keeps_claude_codes_key_order_with_a_scope() -> None:
     body = {"system": [text("s", {"type": "ephemeral", "scope": "global"})]}
     upgrade_ttl(body)
     assert b'"cache_control":{"type":"ephemeral","ttl":"1h","scope":"global"}' in orjson.dumps(body)
+
+
+def test_a_downgrade_keeps_the_bodys_key_order() -> None:
+    """CPA: TestNormalizeCacheControlTTL_PreservesKeyOrderWhenModified. Tools are read
+    before messages whatever the body's order: the 5m tool mark downgrades the 1h one of
+    the message that comes first in the body, and the keys keep their order."""
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": [text("u1", HOUR)]}],
+        "tools": [tool("t1", EPH)],
+        "system": [text("s1", EPH)],
+    }
+    normalize_ttl(body)
+    assert body["messages"][0]["content"][0]["cache_control"] == EPH
+    assert list(body) == ["model", "messages", "tools", "system"]

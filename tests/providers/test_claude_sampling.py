@@ -119,3 +119,23 @@ claude-api-key:
     status, answer = await _chat(proxy.url, "sonnet", temperature=1.6)
     assert status == 200, answer
     assert fakes.claude.last.json["temperature"] == 1
+
+
+@pytest.mark.parametrize("choice", ["any", "auto"])
+def test_context_management_never_outlives_the_thinking_it_needs(choice: str) -> None:
+    """CPA: TestClaudeCodeContextManagementNeverOutlivesEligibleThinking. A cloaked request
+    to Anthropic gets Claude Code's ``context_management`` only while thinking stays on: a
+    forced tool choice turns thinking off, and the object goes with it (Anthropic refuses
+    ``clear_thinking_20251015`` without thinking)."""
+    cred = Credential(id="o", provider="claude", api_key="sk-ant-oat01-cm")
+    body = {
+        "max_tokens": 64,
+        "messages": [{"role": "user", "content": "hi"}],
+        "thinking": {"type": "adaptive"},
+        "tool_choice": {"type": choice},
+        "tools": [{"name": "t", "input_schema": {"type": "object"}}],
+    }
+    req = ClaudeProvider().build(cred, body, model="claude-opus-5", stream=False, client_headers={})
+    sent = orjson.loads(req.body)
+    assert ("thinking" in sent) is (choice == "auto")
+    assert ("context_management" in sent) is (choice == "auto")

@@ -616,3 +616,44 @@ def test_aliases_kept_per_caller_and_tool_list() -> None:
     # a declaration whose name is not a string is not kept, and still handled
     odd = alias_tools({"tools": [{"name": ["x"]}, {"name": "fetch_url"}]}, seed="caller-a")
     assert odd is not None and alias_of(odd.reverse, "fetch_url") == tool_alias("caller-a", "fetch_url")
+
+
+@pytest.mark.parametrize("original", ["Bash", "bash", "Glob", "glob"])
+def test_every_client_name_goes_as_an_alias_and_comes_back(original: str) -> None:
+    """CPA: TestRemapOAuthToolNames_AllClientNamesUseMCPAliases,
+    TestRemapOAuthToolNames_MCPAliasIsMandatory. Claude Code's own tool names too: every
+    tool a caller declares goes as an alias, and the answer's call comes back as declared."""
+    body: dict[str, Any] = {"tools": [{"name": original, "input_schema": {"type": "object"}}]}
+    names = alias_tools(body, seed="caller")
+    assert names is not None
+    alias = body["tools"][0]["name"]
+    assert is_mcp_tool_name(alias) and names.reverse[alias] == original
+    assert restored_name(names, alias) == original
+    assert restored_stream_name(names, alias) == original
+
+
+def test_names_differing_in_case_and_typed_tools_get_their_own_aliases() -> None:
+    """CPA: TestRemapOAuthToolNames_MixedCaseNamesRemainDistinct,
+    TestRemapOAuthToolNames_TypedCustomUsesMCPAlias,
+    TestRemapOAuthToolNames_SemanticAliasRestoresLongOriginal,
+    TestReverseRemapOAuthToolNamesFromStreamLine_HonorsPerRequestMap: ``Bash`` and
+    ``bash`` stay two tools; a tool of a client type loses the type and gets an alias; a
+    long name comes back whole; a streamed name this request did not alias passes as it is."""
+    long_name = "Read.file/with a very long semantic name and Unicode 网页内容 that exceeds the wire limit"
+    body: dict[str, Any] = {
+        "tools": [
+            {"name": "Bash"},
+            {"name": "bash"},
+            {"type": "client_extension_v1", "name": "client_extension", "input_schema": {"type": "object"}},
+            {"name": long_name},
+        ]
+    }
+    names = alias_tools(body, seed="mixed-case-caller")
+    assert names is not None
+    upper, lower, extension, long_alias = (t["name"] for t in body["tools"])
+    assert len({upper, lower, extension, long_alias}) == 4
+    assert (names.reverse[upper], names.reverse[lower]) == ("Bash", "bash")
+    assert "type" not in body["tools"][2] and names.reverse[extension] == "client_extension"
+    assert len(long_alias) <= 64 and "_Read_file_with_a_very_long" in long_alias
+    assert restored_name(names, long_alias) == long_name
+    assert restored_stream_name(names, "Bash") == "Bash"  # not an alias of this request

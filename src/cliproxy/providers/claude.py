@@ -319,7 +319,8 @@ class ClaudeProvider(Provider):
         if "user-agent" not in headers:
             headers["user-agent"] = _OWN_AGENT  # never a library default (CPA)
         name, value = plan.auth
-        headers[name] = value
+        if name:
+            headers[name] = value
         if fast:  # Anthropic refuses "speed" without its beta
             extra = [ident.FAST_MODE_BETA, *extra]
         if extra:
@@ -329,6 +330,14 @@ class ClaudeProvider(Provider):
         if plan.custom:
             _apply_custom(headers, plan.custom, client_headers)
         headers["accept"] = "text/event-stream" if stream else "application/json"
+        # CPA: a gateway's stream asks for plain events, whatever the credential's headers
+        # say; a whole answer offers what the proxy decodes (a gateway may be told otherwise)
+        if stream and not plan.anthropic:
+            _set_encoding(headers, "identity", bool(plan.custom))
+        elif plan.anthropic:
+            _set_encoding(headers, _ANTHROPIC_ENCODING, bool(plan.custom))
+        elif not plan.custom or not any(n.lower() == "accept-encoding" for n in headers):
+            headers["accept-encoding"] = _ACCEPT_ENCODING
         return headers
 
     def _cli_headers(
@@ -358,7 +367,8 @@ class ClaudeProvider(Provider):
         )
         headers: dict[str, str] = {"content-type": "application/json"}
         name, value = plan.auth
-        headers[name] = value
+        if name:
+            headers[name] = value
         sent_betas = (h("anthropic-beta") or "").strip()
         if confirmed and sent_betas:  # a helper's list already is its credential's (CPA)
             oauth = oauth_betas and not helper
@@ -482,6 +492,14 @@ def _decodable(encoding: str) -> bool:
     codings = {c.split(";")[0].strip().lower() for c in encoding.split(",") if c.strip()}
     plain = {"gzip", "deflate", "identity"}
     return codings <= plain or (codings <= plain | {"br", "zstd"} and ident.can_decode_br_zstd())
+
+
+def _set_encoding(headers: dict[str, str], value: str, custom: bool) -> None:
+    """``Accept-Encoding: value``, replacing a credential header of any spelling."""
+    if custom:
+        for name in [n for n in headers if n.lower() == "accept-encoding"]:
+            del headers[name]
+    headers["accept-encoding"] = value
 
 
 def _forwarded_name(name: str) -> str:

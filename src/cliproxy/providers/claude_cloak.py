@@ -469,18 +469,23 @@ def rebuild_mid_system(body: dict[str, Any]) -> None:
 
 def relocate_for_count(body: dict[str, Any], s: CloakSettings) -> None:
     """count_tokens stays native (no billing, no metadata): the caller's system moves
-    into the messages as it would on the Messages call, so the count matches."""
+    into the messages as it would on the Messages call, so the count matches, and the
+    sensitive words are hidden as there (CPA). Raises ``RequestError`` for a non-text
+    caller system block, as the Messages call does."""
     system = body.pop("system", None)
     body.pop("metadata", None)
+    if not s.strict:
+        _check_system(system)
     forwarded = [] if s.strict or system is None else _caller_system(system)
     messages = body.get("messages")
-    if not forwarded or not isinstance(messages, list):
-        return
-    messages = body["messages"] = list(messages)
-    if uses_legacy_reminder(body.get("model")):
-        _prepend_reminders(messages, forwarded)
-    else:
-        _insert_system_messages(messages, forwarded)
+    if forwarded and isinstance(messages, list):
+        messages = body["messages"] = list(messages)
+        if uses_legacy_reminder(body.get("model")):
+            _prepend_reminders(messages, forwarded)
+        else:
+            _insert_system_messages(messages, forwarded)
+    if s.words is not None:
+        obfuscate(body, s.words)
 
 
 # ------------------------------------------------------------------ CCH

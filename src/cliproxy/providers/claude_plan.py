@@ -118,6 +118,8 @@ class CredentialPlan:
         token = cred.access_token or (cred.api_key if oauth else "")
         if token:  # OAuth subscription token (CPA: an sk-ant-oat key too)
             self.auth = ("Authorization", f"Bearer {token}")
+        elif not cred.api_key:  # a gateway that takes a header of its own (CPA sends none)
+            self.auth = ("", "")
         elif api_key_header and (not cred.base_url or base == anthropic_host):
             self.auth = ("x-api-key", cred.api_key)
         else:  # a custom base URL takes the key as a bearer token (CPA)
