@@ -196,3 +196,20 @@ async def test_gemini_client_tool_loop_keeps_the_claude_signature(
     assert sent[0]["thought"] is True and sent[0]["thoughtSignature"] == signature
     assert signature_ok(base64.b64decode(signature).decode())  # Antigravity's R form of a Claude one
     assert [p for p in sent if "functionCall" in p and "thoughtSignature" in p] == []
+
+
+async def test_a_wrapped_empty_thinking_is_left_out_not_refused(
+    start_proxy: Any, fakes: Any, tmp_path: Any
+) -> None:
+    """CPA TestConvertClaudeRequestToAntigravity_BypassMode_DropsWrappedRedactedThinking, end to
+    end: a thinking block whose ``thinking`` is a caching-scope object, not text, is left out
+    and the rest goes (before, the proxy answered 400 "thinking: must be a string")."""
+    proxy = await start(start_proxy, fakes, tmp_path, "antigravity-signature-cache-enabled: false\n")
+    wrapped = {"type": "thinking", "thinking": {"cache_control": {"type": "ephemeral"}}, "signature": "x"}
+    history = [
+        *FIRST,
+        {"role": "assistant", "content": [wrapped, {"type": "text", "text": "Answer"}]},
+        {"role": "user", "content": "again"},
+    ]
+    await messages(proxy, history)
+    assert sent_model_turn(fakes) == [{"text": "Answer"}]

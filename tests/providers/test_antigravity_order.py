@@ -1,7 +1,7 @@
 """Antigravity's part order (CPA's Antigravity Claude translator, its issue #989): a model
 turn goes out as thoughts, then text and other parts, then calls, whatever the client sent
 (TestConvertClaudeRequestToAntigravity_ReorderThinking and
-_ReorderThinkingAndTextBeforeFunctionCall, on the body the provider sends)."""
+TestConvertClaudeRequestToAntigravity_ReorderThinkingAndTextBeforeFunctionCall, on the body the provider sends)."""
 
 from __future__ import annotations
 

@@ -52,6 +52,7 @@ def build(provider: AntigravityProvider, c: Credential, client: dict[str, Any], 
 
 
 def test_typed_web_search_becomes_an_independent_search_request() -> None:
+    """CPA: TestConvertClaudeRequestToAntigravity_MapsTypedWebSearchToIndependentSearchRequest."""
     c = cred()
     provider = provider_listing(c, "gemini-3.1-flash-lite")
     tool = {**WEB_SEARCH, "max_uses": 8, "allowed_domains": ["www.baidu.com", " weather.com.cn ", 3, ""]}
@@ -73,6 +74,7 @@ def test_typed_web_search_becomes_an_independent_search_request() -> None:
 
 
 def test_default_max_result_count_and_no_domains() -> None:
+    """CPA: TestConvertClaudeRequestToAntigravity_UsesDefaultWebSearchMaxResultCountWithoutMaxUses."""
     c = cred()
     _, out = build(
         provider_listing(c, "gemini-3.1-flash-lite"), c, claude_request(WEB_SEARCH), "gemini-3.1-flash-lite"
@@ -84,6 +86,9 @@ def test_default_max_result_count_and_no_domains() -> None:
 
 @pytest.mark.parametrize("model", ["gemini-3.5-flash", "gemini-3-flash-agent", "claude-sonnet-4-6"])
 def test_a_model_not_listed_as_searching_gets_the_chat_request(model: str) -> None:
+    """CPA: TestConvertClaudeRequestToAntigravity_DoesNotMapTypedWebSearchForUnsupportedRouteModel,
+    TestConvertClaudeRequestToAntigravity_DoesNotMapTypedWebSearchForFlashAgentWithoutCapability,
+    TestConvertClaudeRequestToAntigravity_DoesNotMapTypedWebSearchForOtherModels."""
     c = cred()
     _, out = build(provider_listing(c, "gemini-3.1-flash-lite"), c, claude_request(WEB_SEARCH), model)
     assert out["model"] == model and out["requestType"] == "agent"
@@ -92,6 +97,7 @@ def test_a_model_not_listed_as_searching_gets_the_chat_request(model: str) -> No
 
 
 def test_mixed_tools_are_no_search() -> None:
+    """CPA: TestConvertClaudeRequestToAntigravity_DoesNotMapTypedWebSearchWhenMixedWithCustomTools."""
     lookup = {"name": "lookup", "description": "Lookup local data", "input_schema": {"type": "object"}}
     assert ws.search_ask(claude_request({**WEB_SEARCH, "max_uses": 8}, lookup)) is None
     assert ws.search_ask(claude_request()) is None  # no tool at all

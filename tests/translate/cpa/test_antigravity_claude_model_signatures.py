@@ -169,7 +169,8 @@ def _tool_use(**extra: Any) -> dict[str, Any]:
     "extra", [{}, {"signature": SKIP}], ids=["ToolUse", "ToolUse_DropsInvalidThoughtSignatureOnly"]
 )
 def test_tool_use_on_a_claude_model_carries_no_signature(extra: dict[str, Any]) -> None:
-    """TestConvertClaudeRequestToAntigravity_ToolUse / _ToolUse_DropsInvalidThoughtSignatureOnly:
+    """TestConvertClaudeRequestToAntigravity_ToolUse /
+    TestConvertClaudeRequestToAntigravity_ToolUse_DropsInvalidThoughtSignatureOnly:
     one part, the call, with no thoughtSignature (no sentinel on Claude). Documented
     difference: the call id is not sent (CPA sends functionCall.id)."""
     out = _ag({"messages": [{"role": "assistant", "content": [_tool_use(**extra)]}]})
@@ -207,7 +208,8 @@ def test_tool_use_does_not_reuse_thinking_signature() -> None:
     ids=["Heuristic", "RawID"],
 )
 def test_tool_result_name_with_no_matching_tool_use(call_id: str, name: str) -> None:
-    """TestConvertClaudeRequestToAntigravity_ToolResultName_NoMatchingToolUse_Heuristic / _RawID:
+    """TestConvertClaudeRequestToAntigravity_ToolResultName_NoMatchingToolUse_Heuristic /
+    TestConvertClaudeRequestToAntigravity_ToolResultName_NoMatchingToolUse_RawID:
     a result whose tool_use is not in the request is named from its id (we refused it)."""
     content = [{"type": "tool_result", "tool_use_id": call_id, "content": "22C sunny"}]
     out = _ag({"messages": [{"role": "user", "content": content}]})

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 
 from cliproxy.credentials.record import Credential
 from cliproxy.providers.antigravity import AntigravityProvider
@@ -446,3 +447,83 @@ def test_reorder_parallel_function_calls() -> None:
     parts = get(out, "request.contents.0.parts")
     assert [p.get("text") for p in parts[:2]] == ["Reading both files.", "And this one too."]
     assert [p["functionCall"]["args"] for p in parts[2:]] == [{"file": "a.go"}, {"file": "b.go"}]
+
+
+def test_converts_message_system_role_to_user_content() -> None:
+    """antigravity_claude_request_test.go TestConvertClaudeRequestToAntigravity_ConvertsMessageSystemRoleToUserContent
+    (no system role in contents; we merge the consecutive user turns into one content, CPA sends three)."""
+    out = _ag(
+        {
+            "system": [{"type": "text", "text": "Top-level rules"}],
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "Hello"}]},
+                {"role": "system", "content": "String mid-conversation rule"},
+                {"role": "system", "content": [{"type": "text", "text": "Array mid-conversation rule"}]},
+            ],
+        },
+        "gemini-3-flash-agent",
+    )
+    assert [c["role"] for c in get(out, "request.contents")] == ["user"]
+    assert [p["text"] for p in get(out, "request.contents.0.parts")] == [
+        "Hello",
+        "<system-reminder>\nString mid-conversation rule\n</system-reminder>",
+        "<system-reminder>\nArray mid-conversation rule\n</system-reminder>",
+    ]
+    assert [p["text"] for p in get(out, "request.systemInstruction.parts")] == ["Top-level rules"]
+
+
+def _calls_and_results(model: str, calls: list[tuple[str, str]], content: Any = "ok") -> dict[str, Any]:
+    uses = [{"type": "tool_use", "id": i, "name": n, "input": {"k": "v"}} for i, n in calls]
+    results = [{"type": "tool_result", "tool_use_id": i, "content": content} for i, _ in calls]
+    messages = [{"role": "user", "content": "go"}, {"role": "assistant", "content": uses}]
+    tools = [{"name": n, "input_schema": {"type": "object"}} for _, n in calls]
+    return _ag({"messages": [*messages, {"role": "user", "content": results}], "tools": tools}, model)
+
+
+@pytest.mark.parametrize(
+    "calls",
+    [
+        pytest.param([("get_weather-call-123", "get_weather")], id="plain"),
+        pytest.param(
+            [
+                ("toolu_tool-48fca351f12844eabf49dad8b63886d2", "Glob"),
+                ("toolu_tool-cf2d061f75f845c49aacc18ee75ee708", "Bash"),
+            ],
+            id="toolu",
+        ),
+        pytest.param([("Read-1773420180464065165-1327", "Read")], id="custom"),
+    ],
+)
+def test_tool_result_is_named_from_its_tool_use(calls: list[tuple[str, str]]) -> None:
+    """antigravity_claude_request_test.go TestConvertClaudeRequestToAntigravity_ToolResult,
+    TestConvertClaudeRequestToAntigravity_ToolResultName_TouluFormat and
+    TestConvertClaudeRequestToAntigravity_ToolResultName_CustomFormat (no response id: see the
+    module docstring)."""
+    out = _calls_and_results("claude-sonnet-4-5", calls)
+    assert [p["functionResponse"]["name"] for p in get(out, "request.contents.2.parts")] == [
+        n for _, n in calls
+    ]
+
+
+def test_tool_result_null_content() -> None:
+    """antigravity_claude_request_test.go TestConvertClaudeRequestToAntigravity_ToolResultNullContent:
+    a null content is a result with nothing in it, not a broken body."""
+    out = _calls_and_results("claude-opus-4-6-thinking", [("MyTool-123-456", "MyTool")], None)
+    fr = get(out, "request.contents.2.parts.0.functionResponse")
+    assert fr["name"] == "MyTool" and "response" in fr
+
+
+def test_tool_result_with_single_image() -> None:
+    """antigravity_claude_request_test.go TestConvertClaudeRequestToAntigravity_ToolResultWithSingleImage:
+    the image goes inside the functionResponse, not beside it."""
+    img = {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/jpeg", "data": "/9j/4AAQSkZJRgABAQ=="},
+    }
+    for content in (img, [img]):  # CPA's case is the lone object
+        out = _calls_and_results("claude-sonnet-4-5", [("Read-789-012", "Read")], content)
+        parts = get(out, "request.contents.2.parts")
+        assert len(parts) == 1
+        fr = parts[0]["functionResponse"]
+        assert fr["parts"] == [{"inlineData": {"data": "/9j/4AAQSkZJRgABAQ==", "mimeType": "image/jpeg"}}]
+        assert not fr["response"].get("result")

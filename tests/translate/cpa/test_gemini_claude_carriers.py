@@ -140,7 +140,8 @@ def test_visible_signature_uses_leading_carrier_stream() -> None:
 
 
 def test_detached_signature_after_visible_text() -> None:
-    """TestConvertAntigravityResponseToClaude{,NonStream}_DetachedGeminiSignatureAfterVisibleText."""
+    """TestConvertAntigravityResponseToClaude_DetachedGeminiSignatureAfterVisibleText and
+    TestConvertAntigravityResponseToClaudeNonStream_DetachedGeminiSignatureAfterVisibleText."""
     parts = ({"text": "visible answer"}, {"text": "", "thoughtSignature": SIG})
     want = [
         {"type": "text", "text": "visible answer"},
@@ -197,7 +198,8 @@ def test_thought_then_signed_function() -> None:
 
 @pytest.mark.parametrize("whole", [True, False], ids=["whole", "stream"])
 def test_text_with_thought_signature_stays_text(whole: bool) -> None:
-    """TestConvertAntigravityResponseTo{ClaudeNonStream,ClaudeStream}_TextWithThoughtSignatureStaysText:
+    """TestConvertAntigravityResponseToClaudeNonStream_TextWithThoughtSignatureStaysText and
+    TestConvertAntigravityResponseToClaudeStream_TextWithThoughtSignatureStaysText:
     the thought is signed with the next text's carrier; the answer stays text."""
     parts = (
         {"text": "I need to multiply 17 by 24.", "thought": True},
@@ -230,7 +232,10 @@ def test_text_with_thought_signature_stays_text(whole: bool) -> None:
 def test_directional_text_carriers_round_trip(
     parts: list[dict[str, Any]], carrier_at: int, anchor: str, signed: int
 ) -> None:
-    """TestConvertAntigravityResponseToClaude_DirectionalTextCarriersRoundTrip."""
+    """TestConvertAntigravityResponseToClaude_DirectionalTextCarriersRoundTrip; the replay half is
+    TestConvertClaudeRequestToAntigravity_ReattachesDetachedGeminiSignature (trailing carrier) and
+    TestConvertClaudeRequestToAntigravity_ReattachesLeadingDetachedGeminiSignature (leading one),
+    with our marked carriers (a raw Gemini signature is not read: test_unmarked_gemini_signature_is_not_read)."""
     whole = claude_whole(*parts)
     assert len(whole) == 3
     assert whole[carrier_at] == {"type": "thinking", "thinking": "", "signature": carrier(SIG, anchor)}
@@ -270,7 +275,8 @@ def test_trailing_function_carrier_round_trip() -> None:
 
 
 def test_signed_thought_keeps_its_own_and_later_signature_gets_a_block() -> None:
-    """TestConvertAntigravityResponseToClaude{NonStream,Stream}_PreservesDistinctThoughtAndTextSignatures
+    """TestConvertAntigravityResponseToClaudeNonStream_PreservesDistinctThoughtAndTextSignatures and
+    TestConvertAntigravityResponseToClaudeStream_PreservesDistinctThoughtAndTextSignatures
     (their shape): a signed thought, then signed visible text: two signatures, each back on
     its own part."""
     parts = (
@@ -335,6 +341,18 @@ def test_native_parallel_tool_leaves_unsigned_sibling() -> None:
     assert parts == [{**fc("a"), "thoughtSignature": SIG}, fc("b")]
 
 
+def test_carrier_signs_the_call_not_the_text_before_it() -> None:
+    """TestConvertClaudeRequestToAntigravity_PreservesGeminiToolSignature and
+    TestConvertClaudeRequestToAntigravity_DetachedToolCarrierTargetsFollowingTool (marked): a call
+    carrier signs the call after it, never the text before it."""
+    assert replay([thinking("", SIG, "next:function"), tool_use("claude-id")]) == [
+        {**fc(), "thoughtSignature": SIG}
+    ]
+    preface = {"type": "text", "text": "preface"}
+    parts = replay([preface, thinking("", SIG, "next:function"), tool_use("claude-id")])
+    assert parts == [{"text": "preface"}, {**fc(), "thoughtSignature": SIG}]
+
+
 def test_synthetic_parallel_tool_only_first_gets_sentinel() -> None:
     """TestConvertClaudeRequestToAntigravity_SyntheticParallelToolOnlyFirstGetsSentinel."""
     parts = replay([tool_use("call-1", "a"), tool_use("call-2", "b")])
@@ -359,7 +377,8 @@ def test_consecutive_trailing_carriers() -> None:
 
 
 def test_consecutive_leading_carriers() -> None:
-    """TestConvertClaudeRequestToAntigravity_PreservesConsecutiveLeadingGeminiCarriers{,BeforeText}
+    """TestConvertClaudeRequestToAntigravity_PreservesConsecutiveLeadingGeminiCarriers and
+    TestConvertClaudeRequestToAntigravity_PreservesConsecutiveLeadingGeminiCarriersBeforeText
     (marked): the nearer one signs the part; the other keeps a part of its own."""
     lead = [thinking("", SIG, "next:any"), thinking("", SIG2, "next:any")]
     assert replay([*lead, tool_use("tool-1")]) == [
@@ -459,7 +478,10 @@ def test_carriers_in_a_user_message_are_dropped() -> None:
 
 def test_unmarked_gemini_signature_is_not_read() -> None:
     """Our difference: a raw Gemini signature in a Claude thinking block (CPA's legacy
-    carrier) is not taken as Gemini's; the call falls back to the sentinel."""
+    carrier) is not taken as Gemini's; the call falls back to the sentinel. So
+    TestConvertClaudeRequestToAntigravity_PreservesCarrierOnlyAssistantMessage (raw signatures in an
+    assistant turn of carriers alone) does not hold here; marked ``next`` carriers with nothing
+    after them are dropped, as CPA's own geminiClaudeCarrierMatchesAdjacent drops them."""
     parts = replay([thinking("", SIG, marked=False), tool_use("tool-1")])
     assert parts == [{**fc(), "thoughtSignature": "skip_thought_signature_validator"}]
 

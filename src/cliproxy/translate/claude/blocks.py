@@ -172,7 +172,9 @@ class BlockParser:
         )
 
     def _thinking(self, block: dict[str, Any], path: str) -> ir.Block:
-        text = _str(block, "thinking", path)
+        # an empty thinking wrapped in a caching-scope object ({"cache_control": ...}), as
+        # clients replay Antigravity's: no text, so the block is left out as an empty one (CPA)
+        text = "" if type(block.get("thinking")) is dict else _str(block, "thinking", path)
         sig = block.get("signature")
         if sig is not None and not isinstance(sig, str):
             raise _fail(f"{path}.signature", "must be a string")
