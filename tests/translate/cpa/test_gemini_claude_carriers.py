@@ -176,9 +176,10 @@ def test_tool_signature_carrier_precedes_tool_use(whole: bool) -> None:
 
 
 def test_thought_then_signed_function() -> None:
-    """TestConvertAntigravityResponseToClaude_ThoughtThenSignedFunctionUsesOneThinkingBlock,
-    with our difference: the thought and the call's carrier are two blocks; the next turn
-    signs the call as CPA's does."""
+    """TestConvertAntigravityResponseToClaude_ThoughtThenSignedFunctionUsesOneThinkingBlock and
+    TestConvertAntigravityResponseToClaudeNonStream_ThoughtBeforeSignedToolRoundTrips, with our
+    difference: the thought and the call's carrier are two blocks (the unsigned thought is not
+    sent again); the next turn signs the call as CPA's does."""
     thought = {"text": "hidden thought", "thought": True}
     call = {"thoughtSignature": SIG, "functionCall": {"name": "run_command", "args": {"command": "true"}}}
     blocks = claude_blocks(claude_stream(thought, call))
@@ -293,6 +294,56 @@ def test_signed_thought_keeps_its_own_and_later_signature_gets_a_block() -> None
             {"text": "reason", "thought": True, "thoughtSignature": SIG},
             {"text": "answer", "thoughtSignature": SIG2},
         ]
+
+
+@pytest.mark.parametrize(
+    ("parts", "want"),
+    [
+        pytest.param(
+            ({"text": "hidden", "thought": True, "thoughtSignature": SIG}, {"text": "visible"}),
+            [{"text": "hidden", "thought": True, "thoughtSignature": SIG}, {"text": "visible"}],
+            id="signed thought, unsigned text",
+        ),
+        pytest.param(
+            ({"text": "A", "thoughtSignature": SIG}, {"text": "", "thoughtSignature": SIG2}, {"text": "B"}),
+            [{"text": "A", "thoughtSignature": SIG}, {"text": "", "thoughtSignature": SIG2}, {"text": "B"}],
+            id="carrier between texts",
+        ),
+        pytest.param(
+            (
+                {"text": "visible"},
+                {"text": "", "thoughtSignature": SIG},
+                {"text": "", "thoughtSignature": SIG2},
+            ),
+            [{"text": "visible", "thoughtSignature": SIG}, {"text": "", "thoughtSignature": SIG2}],
+            id="consecutive trailing carriers",
+        ),
+    ],
+)
+def test_signatures_go_back_where_they_came(
+    parts: tuple[dict[str, Any], ...], want: list[dict[str, Any]]
+) -> None:
+    """TestConvertAntigravityResponseToClaudeNonStream_SignedThoughtBeforeUnsignedTextKeepsTarget,
+    TestConvertAntigravityResponseToClaudeNonStream_PreviousCarrierDoesNotCrossFollowingText and
+    TestConvertAntigravityResponseToClaude_PreservesConsecutiveDetachedCarriers: the next turn
+    sends each signature on the part it came on (whole and streamed answers alike)."""
+    whole = claude_whole(*parts)
+    assert claude_blocks(claude_stream(*parts)) == whole
+    assert replay(whole) == want
+
+
+def test_a_call_keeps_geminis_own_id() -> None:
+    """TestConvertAntigravityResponseToClaudeUsesStableGeminiToolProvenanceID, with our
+    difference: the tool_use id is Gemini's own call id (no ``cpa_gemini_`` provenance ids),
+    the same whole and streamed."""
+    call = {"thoughtSignature": "sig-native", "functionCall": {"id": "native-call-1", "name": "run_command"}}
+    call["functionCall"]["args"] = {"command": "x"}
+    ids = [b["id"] for b in claude_whole(call) if b["type"] == "tool_use"]
+    assert (
+        ids
+        == [b["id"] for b in claude_blocks(claude_stream(call)) if b["type"] == "tool_use"]
+        == ["native-call-1"]
+    )
 
 
 def test_signature_only_part_after_thought_signs_it() -> None:
