@@ -12,6 +12,10 @@ A video is only known to the xAI account that made it, so each video id is bound
 credential (and routing model) that created or last polled it, for
 ``video-result-auth-cache-ttl`` (CPA's default 3h); polls and downloads go to that
 credential. An unknown id is tried on any xAI credential, as in CPA.
+
+Each upstream call (a create, a poll, the poll before a download) is one usage record and
+request-log entry of the model it is made for, failed or not, as CPA's xAI executor
+publishes one per video call: the server hands the request's trace to the method.
 """
 
 from __future__ import annotations
@@ -19,20 +23,23 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from cliproxy.calls import Call, Reply, StreamReply
 from cliproxy.config import Config
 from cliproxy.credentials.record import Credential
-from cliproxy.errors import RequestError, UpstreamError
+from cliproxy.errors import CliproxyError, RequestError, UpstreamError
 from cliproxy.formats import Format
 from cliproxy.models.registry import ModelRegistry, ModelRoute, Supports
 from cliproxy.pipeline import Pipeline
 from cliproxy.providers import xai_media
 from cliproxy.providers.http import HttpClient, proxy_key
 from cliproxy.providers.transport import UpstreamResponse
+
+if TYPE_CHECKING:
+    from cliproxy.usage.trace import RequestTrace
 
 __all__ = ["VideoBindings", "VideoFailed", "Videos"]
 
@@ -148,7 +155,11 @@ class Videos:
     # -- OpenAI's Videos API (/openai/v1/videos)
 
     async def create(
-        self, body: dict[str, Any], headers: Mapping[str, str], query: Mapping[str, str]
+        self,
+        body: dict[str, Any],
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+        trace: RequestTrace | None = None,
     ) -> bytes:
         """``POST /openai/v1/videos``: the OpenAI ``video`` object of the new job."""
         model = body.get("model")
@@ -161,20 +172,38 @@ class Videos:
         except RequestError as exc:
             raise VideoFailed(xai_media.video_failed(xai_media.video_model(model), exc.message)) from exc
         call = Call(
-            Format.OPENAI, upstream, meta.routing_model, False, headers, query, action="videos.generations"
+            Format.OPENAI,
+            upstream,
+            meta.routing_model,
+            False,
+            headers,
+            query,
+            action="videos.generations",
+            trace=_named(trace, model),
         )
         reply = await self._run(call, None)
         out = xai_media.video_create_answer(reply.body, meta)
         self._bind(out["id"], reply, meta.routing_model)
         return orjson.dumps(out)
 
-    async def retrieve(self, video_id: str, headers: Mapping[str, str], query: Mapping[str, str]) -> bytes:
+    async def retrieve(
+        self,
+        video_id: str,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+        trace: RequestTrace | None = None,
+    ) -> bytes:
         """``GET /openai/v1/videos/{video_id}``: the xAI poll as an OpenAI ``video``."""
-        reply, _ = await self._poll(video_id, headers, query)
+        reply, _ = await self._poll(video_id, headers, query, trace)
         return orjson.dumps(xai_media.video_retrieve_answer(video_id, reply.body, "sora-2"))
 
     async def content(
-        self, video_id: str, variant: str, headers: Mapping[str, str], query: Mapping[str, str]
+        self,
+        video_id: str,
+        variant: str,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+        trace: RequestTrace | None = None,
     ) -> VideoContent:
         """``GET /openai/v1/videos/{video_id}/content``: the finished video, fetched from
         the URL xAI names (the caller streams ``response`` and releases it)."""
@@ -183,7 +212,7 @@ class Videos:
                 f"Invalid request: variant {variant!r} is not available for xAI video downloads",
                 param="variant",
             )
-        reply, _ = await self._poll(video_id, headers, query)
+        reply, _ = await self._poll(video_id, headers, query, trace)
         url = xai_media.video_content_url(reply.body)
         # through the proxy of the credential that made the video, else the global one (CPA)
         cred = reply.credential
@@ -203,7 +232,12 @@ class Videos:
     # -- xAI's own video API (/v1/videos*)
 
     async def native(
-        self, action: str, body: dict[str, Any], headers: Mapping[str, str], query: Mapping[str, str]
+        self,
+        action: str,
+        body: dict[str, Any],
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+        trace: RequestTrace | None = None,
     ) -> bytes:
         """``POST /v1/videos[/generations|/edits|/extensions]``: xAI's answer as it is."""
         model = body.get("model")
@@ -216,9 +250,10 @@ class Videos:
             )
         routing = xai_media.routing_video_model(model)
         upstream = {**body, "model": xai_media.video_model(model)}
-        reply = await self._run(
-            Call(Format.OPENAI, upstream, routing, False, headers, query, action=action), None
+        call = Call(
+            Format.OPENAI, upstream, routing, False, headers, query, action=action, trace=_named(trace, model)
         )
+        reply = await self._run(call, None)
         try:
             root = orjson.loads(reply.body)
         except orjson.JSONDecodeError:
@@ -228,16 +263,20 @@ class Videos:
         return reply.body
 
     async def native_retrieve(
-        self, request_id: str, headers: Mapping[str, str], query: Mapping[str, str]
+        self,
+        request_id: str,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+        trace: RequestTrace | None = None,
     ) -> bytes:
         """``GET /v1/videos/{request_id}``: xAI's poll answer as it is."""
-        reply, _ = await self._poll(request_id, headers, query)
+        reply, _ = await self._poll(request_id, headers, query, trace)
         return reply.body
 
     # -- shared
 
     async def _poll(
-        self, video_id: str, headers: Mapping[str, str], query: Mapping[str, str]
+        self, video_id: str, headers: Mapping[str, str], query: Mapping[str, str], trace: RequestTrace | None
     ) -> tuple[Reply, str]:
         video_id = video_id.strip()
         if not video_id:
@@ -245,23 +284,48 @@ class Videos:
         binding = self.bindings.get(video_id)
         model = binding.model if binding is not None and binding.model else xai_media.DEFAULT_VIDEO_MODEL
         call = Call(
-            Format.OPENAI, {"request_id": video_id}, model, False, headers, query, action="videos.retrieve"
+            Format.OPENAI,
+            {"request_id": video_id},
+            model,
+            False,
+            headers,
+            query,
+            action="videos.retrieve",
+            trace=_named(trace, model),
         )
         reply = await self._run(call, binding.credential_id if binding is not None else None)
         self._bind(video_id, reply, model)
         return reply, model
 
     async def _run(self, call: Call, credential_id: str | None) -> Reply:
+        """The upstream call, recorded on the call's trace (its usage record and request
+        log) when it has one, as a success or as the failure the caller answers."""
         pipeline = self._host.pipeline
-        if credential_id is None:
-            result = await pipeline.run(call)
-        else:
-            route = _PinnedRoute(self._host.models.resolve(call.model), credential_id)
-            result = await pipeline.execute(call, route)
-        if isinstance(result, StreamReply):  # media answers are whole; a plugin may say otherwise
-            raise UpstreamError("the upstream answered a video request with a stream", status=502)
+        trace = call.trace
+        try:
+            if credential_id is None:
+                result = await pipeline.run(call)
+            else:
+                route = _PinnedRoute(self._host.models.resolve(call.model), credential_id)
+                result = await pipeline.execute(call, route)
+            if isinstance(result, StreamReply):  # media answers are whole; a plugin may say otherwise
+                raise UpstreamError("the upstream answered a video request with a stream", status=502)
+        except CliproxyError as exc:
+            if trace is not None:
+                trace.failed(exc.status, exc.message, {}, b"")
+            raise
+        if trace is not None:
+            trace.reply(result)
         return result
 
     def _bind(self, video_id: str, reply: Reply, model: str) -> None:
         if reply.credential is not None and video_id:
             self.bindings.bind(video_id, reply.credential.id, model, self._ttl)
+
+
+def _named(trace: RequestTrace | None, model: str) -> RequestTrace | None:
+    """The request's trace (``None`` when nothing records) under the model the call is
+    made for, which the server did not know when it opened it."""
+    if trace is not None:
+        trace.alias = model
+    return trace

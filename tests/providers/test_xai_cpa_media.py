@@ -13,11 +13,13 @@ import pytest
 
 from cliproxy.providers import xai_media
 from cliproxy.providers.xai import API_BASE_URL, XAIProvider
+from cliproxy.usage import recorder_of
 from tests.e2e.clients import KEY
 from tests.fakes.xai_media import XAIMediaFake
 from tests.providers.test_xai_cpa_executor import post
 from tests.providers.test_xai_cpa_headers import _CLI_ONLY, cred
 from tests.providers.test_xai_cpa_prepare import xai_config
+from tests.usage.helpers import close_recorder
 
 
 @pytest.fixture
@@ -113,3 +115,39 @@ async def test_native_video_endpoint_follows_the_path(start_proxy, fake_xai, kin
     assert sent.headers["x-idempotency-key"] == "idem-123"
     assert sent.json == body
     assert answer["request_id"]
+
+
+async def test_media_calls_record_usage_and_failures(start_proxy, fake_xai, tmp_path, monkeypatch) -> None:
+    """CPA: TestXAIExecutorExecuteVideosCreate (its usage record),
+    TestXAIExecutorExecuteVideosPublishesFailureUsage and
+    TestXAIExecutorExecuteImagesPublishesFailureUsage: a video created is a request with
+    no tokens; xAI's 429 to an image or a video reaches the client with its status and is
+    a failed request of the model asked for. Before, video calls recorded nothing."""
+    monkeypatch.setenv("MANAGEMENT_PASSWORD", "m-xai-media-usage")
+    ledger = f'usage-statistics-enabled: true\nusage-ledger: {{path: "{tmp_path / "usage.sqlite"}"}}\n'
+    proxy = await start_proxy(xai_config(fake_xai.base_url, ledger))
+    try:
+        status, data = await post(proxy, "/v1/videos", {"model": "grok-imagine-video", "prompt": "animate"})
+        assert status == 200, data
+        for path, model in (
+            ("/v1/images/generations", "grok-imagine-image"),
+            ("/v1/videos", "grok-imagine-video"),
+        ):
+            fake_xai.fail_next(429, message="rate limited")
+            status, data = await post(proxy, path, {"model": model, "prompt": "draw"})
+            assert status == 429, data
+        recorder = recorder_of(proxy.service)
+        assert recorder.stats.ledger is not None and recorder.stats.ledger.flush()
+        headers = {"Authorization": "Bearer m-xai-media-usage"}
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session,
+            session.get(proxy.url + "/v0/management/usage", headers=headers) as resp,
+        ):
+            assert resp.status == 200
+            snap = (await resp.json(content_type=None))["usage"]
+        assert (snap["total_requests"], snap["failure_count"], snap["total_tokens"]) == (3, 2, 0)
+        (models,) = [api["models"] for api in snap["apis"].values()]
+        failed = {name: [d["failed"] for d in m["details"]] for name, m in models.items()}
+        assert failed == {"grok-imagine-video": [False, True], "grok-imagine-image": [True]}
+    finally:
+        close_recorder(proxy)

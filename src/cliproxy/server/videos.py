@@ -11,16 +11,22 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
 
 from cliproxy.errors import RequestError
+from cliproxy.formats import Format
 from cliproxy.media import VideoFailed
 from cliproxy.providers import xai_media
 from cliproxy.providers.transport import network_error
 from cliproxy.server.context import SERVICE
+from cliproxy.server.fast.exchange import AiohttpExchange
+from cliproxy.usage.hooks import open_trace
+
+if TYPE_CHECKING:
+    from cliproxy.usage.trace import RequestTrace
 
 __all__ = ["video_handlers"]
 
@@ -68,19 +74,46 @@ async def _form(request: web.Request) -> dict[str, Any]:
     return body
 
 
+async def _trace(request: web.Request, read: bool = False) -> RequestTrace | None:
+    """The usage record / request log of this request (``None`` when nothing records);
+    ``cliproxy.media`` names its model and finishes it with the upstream call. ``read``:
+    the request has a body (already read by its handler), which the log keeps."""
+    ex = AiohttpExchange(request)
+    principal = ex.principal
+    key = (principal.key or "") if principal is not None else ""
+    trace = open_trace(
+        ex.service,
+        ex.method,
+        ex.path,
+        ex.query_string,
+        ex.route,
+        ex.headers,
+        b"",
+        Format.OPENAI,
+        "",
+        key,
+        ex.remote,
+    )
+    if trace is not None and read:
+        trace.body = await ex.read()
+    return trace
+
+
 def _native(action: str) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         body = await _json_object(request)
         videos = request.app[SERVICE].videos
-        return _json(await videos.native(action, body, request.headers, request.query))
+        trace = await _trace(request, read=True)
+        return _json(await videos.native(action, body, request.headers, request.query, trace))
 
     return handler
 
 
 async def native_retrieve(request: web.Request) -> web.StreamResponse:
     videos = request.app[SERVICE].videos
+    request_id = request.match_info["request_id"]
     return _json(
-        await videos.native_retrieve(request.match_info["request_id"], request.headers, request.query)
+        await videos.native_retrieve(request_id, request.headers, request.query, await _trace(request))
     )
 
 
@@ -94,20 +127,24 @@ async def openai_create(request: web.Request) -> web.StreamResponse:
                 body = await _json_object(request)
         except RequestError as exc:  # CPA: an unreadable body is a failed video too
             raise VideoFailed(xai_media.video_failed(xai_media.DEFAULT_VIDEO_MODEL, exc.message)) from exc
-        return _json(await videos.create(body, request.headers, request.query))
+        return _json(
+            await videos.create(body, request.headers, request.query, await _trace(request, read=True))
+        )
     except VideoFailed as failed:
         return web.Response(status=400, body=orjson.dumps(failed.body), content_type="application/json")
 
 
 async def openai_retrieve(request: web.Request) -> web.StreamResponse:
     videos = request.app[SERVICE].videos
-    return _json(await videos.retrieve(request.match_info["video_id"], request.headers, request.query))
+    video_id = request.match_info["video_id"]
+    return _json(await videos.retrieve(video_id, request.headers, request.query, await _trace(request)))
 
 
 async def openai_content(request: web.Request) -> web.StreamResponse:
     videos = request.app[SERVICE].videos
     variant = request.query.get("variant", "")
-    found = await videos.content(request.match_info["video_id"], variant, request.headers, request.query)
+    video_id = request.match_info["video_id"]
+    found = await videos.content(video_id, variant, request.headers, request.query, await _trace(request))
     resp = web.StreamResponse(status=found.status, headers=found.headers)
     try:
         await resp.prepare(request)
