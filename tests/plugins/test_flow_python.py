@@ -181,6 +181,9 @@ async def test_self_executor_whole_and_stream_in_every_client_format(start_proxy
 
 
 async def test_nested_host_model_call_skips_the_calling_router(start_proxy, fakes, tmp_path):
+    """CPA: TestExecuteModelPropagatesRouterSkipPluginID and
+    TestExecuteModelStreamDoesNotReusePreparedRouteWhenRouterPluginSkipped: a plugin's
+    nested call is routed without that plugin, so it does not re-enter its own executor."""
     # "echo-nested" is routed to the echo executor; inside it, host.model.execute asks for
     # "echo-nested" again: the caller is skipped, so the default flow (unknown model) answers.
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"echo": ECHO}, {"echo": {}})

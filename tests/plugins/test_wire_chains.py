@@ -200,7 +200,10 @@ async def test_a_dropped_chunk_stops_the_chain():
 async def test_interceptor_presence_follows_flags_and_fusing():
     """TestHasStreamInterceptorsReflectsActiveStreamInterceptors and
     TestHasRequestInterceptorsReflectsActiveRequestInterceptors: each chain is entered only
-    when an active, unfused plugin has its flag."""
+    when an active, unfused plugin has its flag (the flow's stages test it first, so a host
+    without such a plugin neither calls nor encodes anything: CPA's
+    TestHandlerSkipsDisabledRequestInterceptorsWithoutCopyingPayload and
+    TestHandlerStreamSkipsInterceptorsWhenHostReportsNoStreamInterceptors)."""
     request_only = wire_host(WirePlugin("request", 0, {"request_interceptor": True}))
     assert request_only.any("request_interceptor") and not request_only.any("response_stream_interceptor")
     response_only = wire_host(WirePlugin("response", 0, {"response_interceptor": True}))
@@ -215,7 +218,9 @@ async def test_interceptor_presence_follows_flags_and_fusing():
 
 async def test_stream_chunk_request_bodies_follow_the_plugins_schema_version():
     """TestStreamChunkRequestBodyPolicyBySchemaVersion: schema 3 plugins get no request
-    bodies with chunks, older ones do; everyone gets them with the header-init call (-1)."""
+    bodies with chunks, older ones do; everyone gets them with the header-init call (-1).
+    (CPA's TestHandlerStreamInterceptorLegacySchemaClonesRequestBodiesOnPayloadChunks
+    guards Go slices a plugin could mutate; each call here encodes the bodies anew.)"""
     caps = {"response_stream_interceptor": True}
     legacy = WirePlugin("legacy", 0, caps, {CHUNK: appends("")}, schema_version=2)
     modern = WirePlugin("modern", 0, caps, {CHUNK: appends("")}, schema_version=3)
@@ -228,6 +233,20 @@ async def test_stream_chunk_request_bodies_follow_the_plugins_schema_version():
         assert init["ChunkIndex"] == -1 and b64decode(init["OriginalRequest"]) == b"original"
     assert b64decode(legacy_chunk["OriginalRequest"]) == b"original"
     assert "OriginalRequest" not in modern_chunk and "RequestBody" not in modern_chunk
+
+
+async def test_stream_history_keeps_the_last_64_chunks_within_1_mib():
+    """CPA: TestAppendStreamInterceptorHistoryBoundsRetainedChunks: the history a chunk
+    interceptor gets keeps at most 64 chunks and 1 MiB, dropping the oldest first."""
+    host = wire_host(WirePlugin("stream", 0, {"response_stream_interceptor": True}, {CHUNK: empty}))
+    st = chunk_state({})
+    for i in range(rules.HISTORY_CHUNKS + 10):
+        await rules.stream_chunk(host, st, bytes([i]))
+    assert len(st.history) == rules.HISTORY_CHUNKS == 64 and st.history[0] == bytes([10])
+    st = chunk_state({})
+    for _ in range(3):
+        await rules.stream_chunk(host, st, b"x" * (rules.HISTORY_BYTES // 2 + 1))
+    assert sum(map(len, st.history)) <= rules.HISTORY_BYTES == 1 << 20 and st.history
 
 
 async def test_termination_stops_the_chain():

@@ -127,7 +127,9 @@ async def test_error_and_crash_fall_through_and_the_crash_fuses():
 
 
 async def test_has_model_routers_except():
-    """TestHostHasModelRoutersReportsAvailableRouters."""
+    """TestHostHasModelRoutersReportsAvailableRouters. The flow asks ``any`` before it
+    builds a route request, so a host without routers is never called (CPA's
+    TestApplyModelRouterSkipsHostsWithoutRouters, TestApplyModelRouterSkipsHostWithoutDetector)."""
     host = wire_host(router("router", 0, {}), WirePlugin("other", caps={"usage_plugin": True}))
     assert host.any("model_router")
     assert not host.any("model_router", "router")
