@@ -360,7 +360,7 @@ def test_reasoning_with_gpt_signature_is_left_out() -> None:
 
 def test_merges_reasoning_with_assistant_visible_answer() -> None:
     """TestConvertOpenAIResponsesRequestToGemini_MergesReasoningWithAssistantVisibleAnswer
-    and _PreservesWhitespaceWhenMergingReasoning: an unmarked ``gemini#`` signature signs
+    and TestConvertOpenAIResponsesRequestToGemini_PreservesWhitespaceWhenMergingReasoning: an unmarked ``gemini#`` signature signs
     the visible answer after the thought, whose text keeps its whitespace."""
     for text in ("visible answer", "  lead trail  "):
         out = _gem(
