@@ -50,17 +50,19 @@ from cliproxy.pipeline_failover import (
     BOOTSTRAP_LEFT,
     Final,
     another_round,
+    credits_fallback,
     failed_late,
     pinned,
+    plugin_credential,
     pool_names,
     retry,
 )
-from cliproxy.pipeline_prepare import MEDIA, AttemptPlan, plan_attempts, start_attempt
+from cliproxy.pipeline_prepare import MEDIA, AttemptPlan, count_locally, plan_attempts, start_attempt
 from cliproxy.pipeline_search import search
 from cliproxy.plugins.flow import Flow, route_for
 from cliproxy.policies.enforce import Enforcer, Ticket
 from cliproxy.providers import antigravity_credits as ag_credits
-from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError, UpstreamRequest
+from cliproxy.providers.base import Provider, RewriteError, UpstreamRequest
 from cliproxy.providers.codex_search import ACTION as SEARCH
 from cliproxy.providers.codex_search import barred_for
 from cliproxy.providers.codex_ws_wire import SESSION_HEADER, websocket_preference
@@ -68,7 +70,7 @@ from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import forward_error_headers, forwardable_response_headers
 from cliproxy.providers.secrets import without_secrets
 from cliproxy.providers.transport import network_error, read_body
-from cliproxy.translate import images_stream, tokens
+from cliproxy.translate import images_stream
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache
 from cliproxy.translate.replay_shared import RedisMirror
@@ -267,9 +269,9 @@ class Pipeline:
                     if (cred.max_concurrency or self.concurrency.kinds) and call.action != "count":
                         other = self._picker(route, tried, session_key, scheduler)
                         cred, slot = await self.concurrency.enter(cred, other, call.headers, call.query)
-                    try:  # _with_credential, inline: one coroutine layer less per request
+                    try:  # with_credential, inline: one coroutine layer less per request
                         if cred.attributes and cred.attributes.get("plugin"):
-                            answer = await self._plugin_credential(call, route, cred, flow)
+                            answer = await plugin_credential(self, call, route, cred, flow)
                         else:
                             plan = plans.get(cred.id) if plans is not None else None
                             if plan is None or not (
@@ -311,7 +313,7 @@ class Pipeline:
             self.config.quota_exceeded.antigravity_credits
             and ag_credits.applies(route.model, route.providers)
         ):
-            credits = await self._credits_fallback(call, route, flow)
+            credits = await credits_fallback(self, call, route, flow)
             if credits is not None:
                 return credits
         if self.config.passthrough_headers:
@@ -320,27 +322,6 @@ class Pipeline:
             raise last
         finally:  # its traceback holds this frame: the frame must not hold it (a cycle)
             last = failed = None
-
-    async def _credits_fallback(
-        self, call: Call, route: ModelRoute, flow: Flow | None
-    ) -> Reply | StreamReply | None:
-        """``quota-exceeded.antigravity-credits``: every Antigravity credential once more,
-        cooling or not, paying with Google One AI credits (``providers.antigravity_credits``)."""
-        serves = [c for c in self.pool.credentials() if route.supports(c, route.model)]
-        for cred in ag_credits.candidates(serves, self.credit_hints):
-            try:
-                with ag_credits.using_credits():
-                    answer = await self._with_credential(call, route, cred, flow)
-            except Final:
-                raise
-            except UpstreamError as err:
-                if ag_credits.credits_exhausted(err.body):
-                    self.credit_hints.mark(cred.id, False)
-                continue
-            self.credit_hints.mark(cred.id, True)
-            log.info("%s answered %s with Antigravity credits", cred.label or cred.id, route.model)
-            return answer
-        return None
 
     async def _wait_for_cooldown(self, route: ModelRoute, config: Any) -> bool:
         limit = float(config.max_retry_interval or 0)  # the request's config, as its rounds (CPA)
@@ -370,12 +351,12 @@ class Pipeline:
         provider: Provider = self.providers.provider_for(cred)
         return plan_attempts(plans, route, cred, provider, self.config, self.shaper)
 
-    async def _with_credential(
+    async def with_credential(
         self, call: Call, route: ModelRoute, cred: Credential, flow: Flow | None
     ) -> Reply | StreamReply:
         """Every attempt at ``cred`` (``execute`` runs the same, inline)."""
         if cred.attributes.get("plugin"):
-            return await self._plugin_credential(call, route, cred, flow)
+            return await plugin_credential(self, call, route, cred, flow)
         plan = self.plan_for(route, cred)
         names = plan.names or await pool_names(self.pool, route, cred)
         # the pinned credential gets the pinned request (plugins rewrite only the Call itself)
@@ -385,25 +366,6 @@ class Pipeline:
             return await self.attempt(sent, route, cred, plan, names[0], flow)
         except UpstreamError as err:
             return await retry(self, call, route, cred, plan, flow, names, sent, err)
-
-    async def _plugin_credential(
-        self, call: Call, route: ModelRoute, cred: Credential, flow: Flow | None
-    ) -> Reply | StreamReply:
-        """A credential a plugin's executor serves: cooled and rotated like any other."""
-        try:
-            if flow is None:
-                raise UpstreamError(f"plugin {cred.attributes['plugin']} is not active", status=503)
-            result = await flow.credential_executor(call, route, cred)
-        except UpstreamError as err:
-            decision = await self.pool.mark_failure(
-                cred, route.model, err.status, retry_after=err.retry_after
-            )
-            if err.status in REQUEST_FAULTS or decision.request_fault or decision.stop:
-                raise Final(err) from err
-            raise
-        await self.pool.mark_success(cred, route.model)
-        result.credential = cred
-        return result
 
     # ------------------------------------------------------------------ one attempt
 
@@ -438,7 +400,7 @@ class Pipeline:
                 attempt.failed = partial(failed_late, self.pool, call, route, cred, provider)
         else:
             if action == "count" and not provider.counts_upstream:
-                return await self._count_locally(call, cred, provider, model, compat, flow, route.model)
+                return await count_locally(self, call, cred, provider, model, compat, flow, route.model)
             if action == "compact" and not provider.compacts:
                 raise UpstreamError("/responses/compact not supported", status=501, credential_id=cred.id)
             images = action.startswith(MEDIA)
@@ -520,7 +482,7 @@ class Pipeline:
             if attempt.replay is not None and resp.status in (400, 422):
                 attempt.replay.forget()  # the restored reasoning may be what it refused
             if action == "count" and provider.counts_locally_after(cred, resp.status, data, model):
-                return await self._count_locally(call, cred, provider, model, compat)
+                return await count_locally(self, call, cred, provider, model, compat)
             raise provider.classify(resp.status, resp.headers, data, cred.id)
         result: Reply | StreamReply
         whole: Reply | None = None
@@ -598,28 +560,6 @@ class Pipeline:
         if config.passthrough_headers:  # the upstream's headers a client may see (the proxy's win)
             result.headers.update(forwardable_response_headers(resp.headers, result.headers))
         return result
-
-    async def _count_locally(
-        self,
-        call: Call,
-        cred: Credential,
-        provider: Provider,
-        model: str,
-        compat: bool,
-        flow: Flow | None = None,
-        route_model: str = "",
-    ) -> Reply:
-        """A count for an upstream with no count endpoint: the request translated as it
-        would be sent (after the after-auth interceptors of ``flow``, as for an upstream
-        count), its text counted with the model's encoding; nothing goes upstream and
-        nothing here can cool the credential (a failure is never an upstream error)."""
-        attempt = start_attempt(self, call, cred, provider, model, compat)
-        if flow is not None:
-            raw = (await flow.upstream_request(call, route_model, attempt))[1]
-            if raw is not None:
-                attempt.body = replies.loads_object(raw)
-        encoding, segments = provider.count_locally(attempt.body, model)
-        return replies.local_count(self.translations, call, cred, await tokens.count(encoding, segments))
 
 
 def generate_to_claude(call: Call, provider: Provider) -> bool:

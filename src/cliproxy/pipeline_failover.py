@@ -34,7 +34,8 @@ from cliproxy.errors import CliproxyError, UpstreamError
 from cliproxy.models.registry import ModelRoute
 from cliproxy.pipeline_prepare import MEDIA, AttemptPlan
 from cliproxy.plugins.flow import Flow
-from cliproxy.providers.base import Provider, RewriteError
+from cliproxy.providers import antigravity_credits as ag_credits
+from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError
 from cliproxy.providers.model_not_found import says_model_not_found
 from cliproxy.providers.transport import UpstreamNetworkError
 from cliproxy.replies import inband_error
@@ -52,9 +53,11 @@ __all__ = [
     "bootstrap_retry",
     "continuation_lost",
     "cool_down",
+    "credits_fallback",
     "failed_late",
     "log_failure",
     "pinned",
+    "plugin_credential",
     "pool_names",
     "retry",
 ]
@@ -322,3 +325,43 @@ async def refresh(pipe: Pipeline, cred: Credential) -> Credential | None:
         log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc)
         return None
     return fresh
+
+
+async def credits_fallback(
+    pipe: Pipeline, call: Call, route: ModelRoute, flow: Flow | None
+) -> Reply | StreamReply | None:
+    """``quota-exceeded.antigravity-credits``: every Antigravity credential once more,
+    cooling or not, paying with Google One AI credits (``providers.antigravity_credits``)."""
+    serves = [c for c in pipe.pool.credentials() if route.supports(c, route.model)]
+    for cred in ag_credits.candidates(serves, pipe.credit_hints):
+        try:
+            with ag_credits.using_credits():
+                answer = await pipe.with_credential(call, route, cred, flow)
+        except Final:
+            raise
+        except UpstreamError as err:
+            if ag_credits.credits_exhausted(err.body):
+                pipe.credit_hints.mark(cred.id, False)
+            continue
+        pipe.credit_hints.mark(cred.id, True)
+        log.info("%s answered %s with Antigravity credits", cred.label or cred.id, route.model)
+        return answer
+    return None
+
+
+async def plugin_credential(
+    pipe: Pipeline, call: Call, route: ModelRoute, cred: Credential, flow: Flow | None
+) -> Reply | StreamReply:
+    """A credential a plugin's executor serves: cooled and rotated like any other."""
+    try:
+        if flow is None:
+            raise UpstreamError(f"plugin {cred.attributes['plugin']} is not active", status=503)
+        result = await flow.credential_executor(call, route, cred)
+    except UpstreamError as err:
+        decision = await pipe.pool.mark_failure(cred, route.model, err.status, retry_after=err.retry_after)
+        if err.status in REQUEST_FAULTS or decision.request_fault or decision.stop:
+            raise Final(err) from err
+        raise
+    await pipe.pool.mark_success(cred, route.model)
+    result.credential = cred
+    return result

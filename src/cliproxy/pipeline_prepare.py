@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from cliproxy.calls import Attempt, Call
+from cliproxy import replies
+from cliproxy.calls import Attempt, Call, Reply
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
 from cliproxy.models.registry import ModelRoute
@@ -27,6 +28,7 @@ from cliproxy.models.shaping import Shaper, ShapeRoute
 from cliproxy.providers.base import Carry, Provider
 from cliproxy.providers.codex_multi_agent import is_codex_client, prepare_tools
 from cliproxy.providers.http import proxy_key
+from cliproxy.translate import tokens
 from cliproxy.translate.antigravity_claude import antigravity_claude_signatures
 from cliproxy.translate.compat import prepare as compat_prepare
 from cliproxy.translate.compat import rewrite_agent_messages
@@ -41,10 +43,13 @@ from cliproxy.translate.signature_bodies import (
 )
 from cliproxy.translate.signatures import provider_from_model
 
+if TYPE_CHECKING:
+    from cliproxy.plugins.flow import Flow
+
 # read per request: a global, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
 _CLAUDE, _GEMINI, _OPENAI, _RESPONSES = Format.CLAUDE, Format.GEMINI, Format.OPENAI, Format.RESPONSES
 
-__all__ = ["MEDIA", "AttemptPlan", "Preparing", "plan_attempts", "start_attempt"]
+__all__ = ["MEDIA", "AttemptPlan", "Preparing", "count_locally", "plan_attempts", "start_attempt"]
 
 # Images / Videos API and Codex Alpha Search actions: bodies checked by the server, sent
 # untranslated to the upstream's own endpoint
@@ -294,3 +299,26 @@ def _own(body: dict[str, Any]) -> dict[str, Any]:
         if type(value) is dict:
             out[key] = _own(value)
     return out
+
+
+async def count_locally(
+    pipe: Preparing,
+    call: Call,
+    cred: Credential,
+    provider: Provider,
+    model: str,
+    compat: bool,
+    flow: Flow | None = None,
+    route_model: str = "",
+) -> Reply:
+    """A count for an upstream with no count endpoint: the request translated as it
+    would be sent (after the after-auth interceptors of ``flow``, as for an upstream
+    count), its text counted with the model's encoding; nothing goes upstream and
+    nothing here can cool the credential (a failure is never an upstream error)."""
+    attempt = start_attempt(pipe, call, cred, provider, model, compat)
+    if flow is not None:
+        raw = (await flow.upstream_request(call, route_model, attempt))[1]
+        if raw is not None:
+            attempt.body = replies.loads_object(raw)
+    encoding, segments = provider.count_locally(attempt.body, model)
+    return replies.local_count(pipe.translations, call, cred, await tokens.count(encoding, segments))
