@@ -416,3 +416,22 @@ async def test_prompt_key_traffic_keeps_the_conversation_alias_alive(clock):
         clock.advance(40)  # the 60 s TTL, refreshed by the prompt key each time
         assert (await pool.pick("gpt-test", session_key="pck:shared")).id == first
     assert (await pool.pick("gpt-test", session_key="conv:c")).id == first
+
+
+async def test_a_reload_keeps_bindings_and_the_strategy(clock):
+    """CPA: TestServiceApplyConfigRuntimePreservesSelectorForUnchangedRouting,
+    TestBuilderPreservesInitialSelectorForSameRouting and
+    TestServiceAppliesSameValueNewestSelectorCommit: a config reload with the same routing
+    keeps the session bindings, and fill-first keeps picking the first credential by id.
+    Differs on purpose: CPA builds a new selector, losing the bindings, when the routing
+    changes; cliproxy keeps bindings and cursors in ``state/`` keyed by session and model,
+    so a changed strategy applies to new sessions and a bound one stays put."""
+    pool = make_pool(clock, ["auth-b", "auth-a", "auth-c"], strategy="round-robin")
+    sk = key(body=CLAUDE_USER)
+    await pool.pick("claude-sonnet-4-5")  # moves the round-robin cursor: the session gets another
+    bound = (await pool.pick("claude-sonnet-4-5", session_key=sk)).id
+    assert bound != "auth-a"
+    for strategy in ("round-robin", "fill-first", "fill-first"):
+        pool.configure(strategy=strategy, session_affinity=True, affinity_ttl=60)
+        assert (await pool.pick("claude-sonnet-4-5", session_key=sk)).id == bound
+    assert [(await pool.pick("claude-3")).id for _ in range(2)] == ["auth-a", "auth-a"]
