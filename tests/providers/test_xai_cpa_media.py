@@ -117,37 +117,70 @@ async def test_native_video_endpoint_follows_the_path(start_proxy, fake_xai, kin
     assert answer["request_id"]
 
 
+MKEY = "m-xai-media-usage"
+MEDIA = (("/v1/images/generations", "grok-imagine-image"), ("/v1/videos", "grok-imagine-video"))
+
+
+def usage_config(base_url: str, tmp_path: Any) -> str:
+    """One xAI key at ``base_url``, with the usage ledger on."""
+    return (
+        f'api-keys: ["{KEY}"]\nxai-api-key:\n  - api-key: "xai-1"\n    base-url: "{base_url}"\n'
+        f'usage-statistics-enabled: true\nusage-ledger: {{path: "{tmp_path / "usage.sqlite"}"}}\n'
+    )
+
+
+async def failures_by_model(proxy: Any) -> tuple[tuple[int, int, int], dict[str, list[bool]]]:
+    """(requests, failures, tokens) of ``GET /v0/management/usage``, and each model's
+    requests as failed or not."""
+    recorder = recorder_of(proxy.service)
+    assert recorder.stats.ledger is not None and recorder.stats.ledger.flush()
+    headers = {"Authorization": f"Bearer {MKEY}"}
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session,
+        session.get(proxy.url + "/v0/management/usage", headers=headers) as resp,
+    ):
+        assert resp.status == 200
+        snap = (await resp.json(content_type=None))["usage"]
+    (models,) = [api["models"] for api in snap["apis"].values()]
+    failed = {name: [d["failed"] for d in m["details"]] for name, m in models.items()}
+    return (snap["total_requests"], snap["failure_count"], snap["total_tokens"]), failed
+
+
 async def test_media_calls_record_usage_and_failures(start_proxy, fake_xai, tmp_path, monkeypatch) -> None:
     """CPA: TestXAIExecutorExecuteVideosCreate (its usage record),
     TestXAIExecutorExecuteVideosPublishesFailureUsage and
     TestXAIExecutorExecuteImagesPublishesFailureUsage: a video created is a request with
     no tokens; xAI's 429 to an image or a video reaches the client with its status and is
     a failed request of the model asked for. Before, video calls recorded nothing."""
-    monkeypatch.setenv("MANAGEMENT_PASSWORD", "m-xai-media-usage")
-    ledger = f'usage-statistics-enabled: true\nusage-ledger: {{path: "{tmp_path / "usage.sqlite"}"}}\n'
-    proxy = await start_proxy(xai_config(fake_xai.base_url, ledger))
+    monkeypatch.setenv("MANAGEMENT_PASSWORD", MKEY)
+    proxy = await start_proxy(usage_config(fake_xai.base_url + "/v1", tmp_path))
     try:
         status, data = await post(proxy, "/v1/videos", {"model": "grok-imagine-video", "prompt": "animate"})
         assert status == 200, data
-        for path, model in (
-            ("/v1/images/generations", "grok-imagine-image"),
-            ("/v1/videos", "grok-imagine-video"),
-        ):
+        for path, model in MEDIA:
             fake_xai.fail_next(429, message="rate limited")
             status, data = await post(proxy, path, {"model": model, "prompt": "draw"})
             assert status == 429, data
-        recorder = recorder_of(proxy.service)
-        assert recorder.stats.ledger is not None and recorder.stats.ledger.flush()
-        headers = {"Authorization": "Bearer m-xai-media-usage"}
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session,
-            session.get(proxy.url + "/v0/management/usage", headers=headers) as resp,
-        ):
-            assert resp.status == 200
-            snap = (await resp.json(content_type=None))["usage"]
-        assert (snap["total_requests"], snap["failure_count"], snap["total_tokens"]) == (3, 2, 0)
-        (models,) = [api["models"] for api in snap["apis"].values()]
-        failed = {name: [d["failed"] for d in m["details"]] for name, m in models.items()}
+        totals, failed = await failures_by_model(proxy)
+        assert totals == (3, 2, 0)
         assert failed == {"grok-imagine-video": [False, True], "grok-imagine-image": [True]}
+    finally:
+        close_recorder(proxy)
+
+
+async def test_media_calls_that_cannot_be_sent_are_failures(start_proxy, tmp_path, monkeypatch) -> None:
+    """CPA: TestXAIExecutorExecuteImagesPublishesRequestBuildFailureUsage and
+    TestXAIExecutorExecuteVideosPublishesRequestBuildFailureUsage: with a base URL that is
+    no URL (``://invalid``) nothing reaches xAI; the client gets our 502 (CPA: its
+    executor's error) and each call is a failed request of its model."""
+    monkeypatch.setenv("MANAGEMENT_PASSWORD", MKEY)
+    proxy = await start_proxy(usage_config("://invalid", tmp_path))
+    try:
+        for path, model in MEDIA:
+            status, data = await post(proxy, path, {"model": model, "prompt": "draw"})
+            assert status == 502, data
+        totals, failed = await failures_by_model(proxy)
+        assert totals == (2, 2, 0)
+        assert failed == {"grok-imagine-image": [True], "grok-imagine-video": [True]}
     finally:
         close_recorder(proxy)
