@@ -11,10 +11,19 @@ randomized differentials) test an internal of CPA's; their facts (prefix fingerp
 calls and responses by id, rebuilding after a change) are covered here through what the
 restore does. Not ported, on purpose: CPA's Claude-facing call ids (``cpa_gemini_``, its
 provenance, degrade and tool-schema default cases: a Claude client carries Gemini
-signatures in its thinking blocks here), its Home KV failure and CAS cases (our Redis
-mirror copies after the fact; ``test_antigravity_replay_cache.py`` has the local
-snapshot rules), and its local 400 for a client's own unpaired history (left to
-Antigravity, see ``providers.antigravity_replay``).
+signatures in its thinking blocks here: TestAntigravityFunctionCallMatchesReplayItemOnlyIgnoresDeclaredDefaults,
+TestPrepareAntigravityGeminiReasoningReplayRestoresClaudeToolProvenanceWithSchemaDefault,
+TestPrepareAntigravityGeminiReasoningReplayRestoresLegacyClaudeToolIDWithSchemaDefault,
+TestPrepareAntigravityGeminiReasoningReplayDegradesWithoutClaudeToolProvenance,
+TestPrepareAntigravityGeminiReasoningReplayRestoresParallelClaudeToolProvenance,
+TestPrepareAntigravityGeminiReasoningReplayRejectsChangedClaudeToolArguments,
+TestPrepareAntigravityGeminiReasoningReplayRestoresIdentityOnContextDrift and
+TestDegradeAntigravityClaudeToolProvenanceIDsKeepsParallelShape; with Gemini's own call id a
+drifted context gets no signature, as CPA's native-id path), its Home KV failure and CAS
+cases (TestPrepareAntigravityGeminiReasoningReplayPayloadToleratesHomeKVFailure: our Redis
+mirror copies after the fact; ``test_antigravity_replay_cache.py`` has the local snapshot
+rules). The pairing check's 400 is in test_antigravity_replay_cpa.py and through a proxy in
+test_antigravity_cpa_history.py.
 """
 
 from __future__ import annotations
@@ -794,9 +803,10 @@ def test_a_client_signature_is_never_replaced() -> None:
 
 def test_already_broken_history_keeps_the_cache() -> None:
     """TestPrepareAntigravityGeminiReasoningReplayPayloadKeepsCacheForAlreadyInvalidToolHistory
-    and ...KeepsCacheForClientMalformedHistory. Deliberate difference: CPA answers a local
-    400 for a history whose calls and answers do not pair; here the request goes as the
-    client sent it (Antigravity refuses it), and the session's chain stays."""
+    and TestPrepareAntigravityGeminiReasoningReplayPayloadKeepsCacheForClientMalformedHistory
+    (the replay's part): nothing is put back into a history whose calls and answers do not
+    pair, and the session's chain stays; the build then refuses the history with a 400, as
+    CPA does (providers.antigravity_replay.check_pairing)."""
     cache = AntigravityReplayCache()
     seed(cache, call_item(0, 0, "run", {}, "call-2", "injected-tool-signature-123456789"))
     contents = [model(call("run", {}, "call-1")), responses(result("run", "call-2"), role="model")]

@@ -125,9 +125,11 @@ def key(fmt: Format, body: dict[str, Any], headers: dict[str, str], derived: str
 
 
 def test_session_header_wins_over_prompt_cache_key() -> None:
-    """TestAntigravityReasoningReplayScopePrefersStableSessionOverExecutionUUID and
-    ...KeepsExecutionAheadOfPromptCacheKey: a named session first, then the Responses
-    WebSocket's, then the prompt cache key."""
+    """TestAntigravityReasoningReplayScopePrefersStableSessionOverExecutionUUID,
+    TestAntigravityReasoningReplayScopeKeepsExecutionAheadOfPromptCacheKey and
+    TestAntigravityReasoningReplayScopePrefersExecutionSession (the execution session also comes
+    before the envelope's sessionId, see test_derived_identity_then_envelope_session): a named
+    session first, then the Responses WebSocket's, then the prompt cache key."""
     named = key(Format.RESPONSES, {"prompt_cache_key": "bucket"}, {"Session-Id": "stable-session"})
     assert named.endswith(":responses:stable-session")
     socket = key(Format.RESPONSES, {"prompt_cache_key": "bucket"}, {SESSION_HEADER: "socket"})
@@ -143,8 +145,10 @@ def test_prompt_cache_and_session_namespaces_differ() -> None:
 
 
 def test_claude_code_sessions_and_agents() -> None:
-    """TestAntigravityReasoningReplayScopeUsesClaudeMetadataSession, ...SeparatesClaudeAgents,
-    ...SeparatesClaudeSessionTitleFromResumedTranscript: a Claude Code session and agent,
+    """TestAntigravityReasoningReplayScopeUsesClaudeMetadataSession,
+    TestAntigravityReasoningReplayScopeSeparatesClaudeAgents,
+    TestAntigravityReasoningReplaySeparatesClaudeSessionTitleFromResumedTranscript (its lanes;
+    a lane records and restores as any session): a Claude Code session and agent,
     with a lane per system prompt (its cache marks left out)."""
     user_id = orjson.dumps({"session_id": "claude-session", "device_id": "d"}).decode()
     body = {"metadata": {"user_id": user_id}, "system": [{"type": "text", "text": "You are Claude Code."}]}
