@@ -102,6 +102,11 @@ FORMATS = [Format.OPENAI, Format.RESPONSES, Format.CLAUDE, Format.GEMINI]
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.value)
 async def test_oauth_auto_cloaks_every_client(start_proxy, fake_claude, tmp_path, fmt: Format) -> None:
+    """CPA: TestApplyClaudeHeaders_UsesOAuthAuthorizationAndBrowserFingerprint,
+    TestClaudeExecutor_LegacySystemReminderAcrossMessagesAndStream,
+    TestClaudeExecutor_CacheTTLIsPairedWithExtendedCacheTTLBeta. (its count part: we ask a gateway's
+    count_tokens first, see test_count_tokens_local.py)
+    """
     write_oauth(tmp_path, "one", fake_claude.base_url)
     proxy = await start_proxy(f'api-keys: ["{KEY}"]\n')
     await send(fmt, proxy.url, MODEL)
@@ -195,6 +200,7 @@ async def test_strict_mode_drops_the_caller_system(start_proxy, fake_claude, tmp
 async def test_mode_never_keeps_the_callers_system_behind_the_billing_block(
     start_proxy, fake_claude, tmp_path, fmt: Format
 ) -> None:
+    """CPA: TestClaudeExecutor_CustomBaseURLOAuthGeneratesMissingCCH."""
     write_oauth(tmp_path, "one", fake_claude.base_url, cloak_mode="never")
     proxy = await start_proxy(f'api-keys: ["{KEY}"]\n')
     await send(fmt, proxy.url, MODEL)
@@ -220,6 +226,7 @@ async def test_disable_claude_cloak_mode_turns_the_default_off(start_proxy, fake
 
 
 async def test_sensitive_words_and_mid_conversation_system(start_proxy, fake_claude, tmp_path) -> None:
+    """CPA: TestClaudeExecutor_NonClaudeRequestUsesClaudeCode220CLIFingerprint."""
     cfg = f"""
 api-keys: ["{KEY}"]
 claude-api-key:
@@ -252,6 +259,9 @@ claude-api-key:
 
 
 async def test_plain_api_key_keeps_the_callers_request(start_proxy, fake_claude) -> None:
+    """CPA: TestClaudeExecutor_DefaultDoesNotInjectUserID,
+    TestClaudeExecutor_CustomBaseURLPreservesBodyByDefault.
+    """
     cfg = f"""
 api-keys: ["{KEY}"]
 claude-api-key:
@@ -275,6 +285,9 @@ claude-api-key:
 
 
 async def test_fingerprint_profile_cli_on_an_api_key(start_proxy, fake_claude) -> None:
+    """CPA: TestApplyClaudeHeaders_LegacyThirdPartyUsesStableConfiguredOSArch,
+    TestApplyClaudeHeaders_UnsetStabilizationUsesStableConfiguredOSArch.
+    """
     cfg = f"""
 api-keys: ["{KEY}"]
 claude-header-defaults:
@@ -308,6 +321,7 @@ claude-api-key:
 
 
 async def test_count_tokens_stays_native(start_proxy, fake_claude, tmp_path) -> None:
+    """CPA: TestClaudeExecutor_CountTokensCloakMatchesMeasuredDirectAnthropicShape."""
     write_oauth(tmp_path, "one", fake_claude.base_url)
     proxy = await start_proxy(f'api-keys: ["{KEY}"]\n')
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
@@ -437,6 +451,11 @@ async def post_capture(proxy) -> None:
 
 
 async def test_real_claude_code_passes_through_byte_identical(start_proxy, fake_claude) -> None:
+    """CPA: TestClaudeExecutor_ConfirmedClaudeCodeRequestPreservesInteractiveIdentity,
+    TestClaudeExecutor_ConfirmedClaudeCodeWithoutCacheControlPreservesContent,
+    TestClaudeDeviceProfileStabilizationEnabled_DefaultFalse. (stabilizing is off by default: the
+    client's Linux platform goes on)
+    """
     cfg = f"""
 api-keys: ["{KEY}"]
 {CAPTURE_DEFAULTS}
@@ -490,6 +509,7 @@ async def test_real_claude_code_on_oauth_takes_the_credentials_identity(
 
 
 async def test_a_credentials_own_headers_win_over_the_cli_identity(start_proxy, fake_claude) -> None:
+    """CPA: TestApplyClaudeHeaders_LegacyModePreservesConfiguredUserAgentOverrideForClaudeClients."""
     cfg = f"""
 api-keys: ["{KEY}"]
 claude-api-key:

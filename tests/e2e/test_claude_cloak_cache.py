@@ -90,6 +90,9 @@ async def test_a_5m_mark_is_never_followed_by_a_1h_one(start_proxy, fake_claude,
 
 
 async def test_a_cloaked_api_key_keeps_the_default_ttl(start_proxy, fake_claude) -> None:
+    """CPA: TestClaudeExecutor_CacheTTLIsPairedWithExtendedCacheTTLBeta,
+    TestClaudeExecutor_NonClaudeRequestUsesClaudeCode220CLIFingerprint.
+    """
     cfg = f"""
 api-keys: ["{KEY}"]
 claude-api-key:

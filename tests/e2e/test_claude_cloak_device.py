@@ -50,6 +50,7 @@ async def _post(proxy, fake, user_agent: str = CLI_UA):
 
 
 async def test_stabilized_profile_pins_the_platform_to_the_baseline(start_proxy, fake_claude) -> None:
+    """CPA: TestApplyClaudeHeaders_ThirdPartyBaselineThenOfficialUpgradeKeepsPinnedPlatform."""
     proxy = await start_proxy(_config(fake_claude.base_url, "true"))
     rec = await _post(proxy, fake_claude)
     assert CAPTURE_HEADERS["x-stainless-os"] == "Linux"  # what the client sent
@@ -61,6 +62,7 @@ async def test_stabilized_profile_pins_the_platform_to_the_baseline(start_proxy,
 
 
 async def test_without_stabilizing_the_client_keeps_its_platform(start_proxy, fake_claude) -> None:
+    """CPA: TestApplyClaudeHeaders_DisableDeviceProfileStabilization."""
     proxy = await start_proxy(_config(fake_claude.base_url, "false"))
     rec = await _post(proxy, fake_claude, SDK_UA)
     assert rec.headers["X-Stainless-Os"] == "Linux" and rec.headers["X-Stainless-Arch"] == "x64"
@@ -69,6 +71,7 @@ async def test_without_stabilizing_the_client_keeps_its_platform(start_proxy, fa
 
 async def test_the_first_profile_seen_is_kept_per_credential_and_entrypoint(start_proxy, fake_claude) -> None:
     # CPA TestResolveClaudeDeviceProfileSeparatesVSCodeAgentSDKFromCLI
+    """CPA: TestClaudeExecutor_ConfirmedVSCodeAgentSDKRequestPreservesIdentity."""
     proxy = await start_proxy(_config(fake_claude.base_url, "true"))
     assert (await _post(proxy, fake_claude, CLI_UA)).headers["User-Agent"] == CLI_UA
     # same entrypoint, another User-Agent string: the pinned one is sent

@@ -86,7 +86,11 @@ async def test_a_compressed_answer_reaches_the_client_decoded(
     """A gateway's gzip or zstd answer, its Content-Encoding named or not, reaches the
     client as the plain answer (a stream decoded piece by piece as it comes), whichever
     upstream client sent the request (TestDecodeResponseBody_PlainTextNoHeader: the plain
-    answer first)."""
+    answer first).
+
+    CPA: TestClaudeExecutor_ExecuteStream_GzipSuccessBodyDecoded,
+    TestClaudeExecutor_ExecuteStreamDirectPassthroughEmitsCompleteSSEEvents (the SDK reads
+    every event of the plain stream whole)."""
     proxy = await start_proxy(config(fake_claude.base_url, client=http))
     plain = await answer(proxy, stream=not whole)
     fake_claude.compression[None] = Compression(coding, labelled=labelled)
@@ -120,7 +124,9 @@ async def test_an_unnamed_gzip_error_keeps_its_status_and_message(
 ) -> None:
     """TestClaudeExecutor_Execute_GzipErrorBodyNoContentEncodingHeader and
     _ExecuteStream_GzipErrorBodyNoContentEncodingHeader: a gateway that gzips its 400
-    without saying so; the client reads the gateway's own message, with its status."""
+    without saying so; the client reads the gateway's own message, with its status.
+
+    CPA: TestClaudeExecutor_ExecuteStream_GzipErrorBodyNoContentEncodingHeader."""
     fake_claude.compression[None] = Compression("gzip")
     fake_claude.fail_next(400, message="stream test error" if stream else "test error")
     proxy = await start_proxy(config(fake_claude.base_url))
@@ -142,7 +148,9 @@ async def test_an_error_body_that_does_not_decode_keeps_the_status(
     _ExecuteStream_InvalidGzipErrorBodyReturnsDecodeMessage: a 400 that says gzip and is
     not. The client gets the gateway's 400 in its own format, saying the error body did
     not decode; before, it was our 502 and the credential cooled as after a broken
-    connection."""
+    connection.
+
+    CPA: TestClaudeExecutor_ExecuteStream_InvalidGzipErrorBodyReturnsDecodeMessage."""
     fake_claude.compression[None] = Compression("gzip", labelled=True, broken=True)
     fake_claude.fail_next(400)
     proxy = await start_proxy(config(fake_claude.base_url, client=http))

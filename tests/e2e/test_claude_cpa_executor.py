@@ -79,7 +79,12 @@ async def test_thinking_a_claude_model_cannot_verify_is_dropped(
     _ExecuteStreamStripsOpenAIEncryptedThinkingBeforeUpstream,
     _ExecuteStripsMalformedEPrefixThinkingBeforeUpstream,
     _ExecuteStripsInvalidBase64ThinkingBeforeUpstream and
-    _ExecuteStripsEmptySignatureEmptyTextThinking: the assistant turn keeps its text only."""
+    _ExecuteStripsEmptySignatureEmptyTextThinking: the assistant turn keeps its text only.
+
+    CPA: TestClaudeExecutor_ExecuteStreamStripsOpenAIEncryptedThinkingBeforeUpstream,
+    TestClaudeExecutor_ExecuteStripsMalformedEPrefixThinkingBeforeUpstream,
+    TestClaudeExecutor_ExecuteStripsInvalidBase64ThinkingBeforeUpstream,
+    TestClaudeExecutor_ExecuteStripsEmptySignatureEmptyTextThinking."""
     proxy = await start_proxy(api_key_config(fake_claude.base_url))
     body = {**history(block, _ANSWER), "stream": stream}
     status, _ = await post(proxy.url, body)
@@ -118,7 +123,9 @@ async def test_foreign_tool_use_signatures_are_dropped(start_proxy, fake_claude)
 async def test_a_model_outside_the_claude_family_keeps_its_history(start_proxy, fake_claude) -> None:
     """TestClaudeExecutor_ExecuteBypassesSignatureSanitizerForUnknownModel and
     TestSanitizeClaudeMessagesForClaudeUpstream_BypassesUnknownModelSignatureMatrix: a
-    model another vendor serves behind an Anthropic-compatible API keeps its reasoning."""
+    model another vendor serves behind an Anthropic-compatible API keeps its reasoning.
+
+    CPA: TestShouldSanitizeClaudeMessagesForUpstream_OnlyClaudeFamily."""
     fake_claude.models = [*fake_claude.models, "mimo-v2"]
     proxy = await start_proxy(api_key_config(fake_claude.base_url, "models:", '  - name: "mimo-v2"'))
     thinking = {"type": "thinking", "thinking": "keep reasoning", "signature": ""}

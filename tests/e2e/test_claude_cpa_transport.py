@@ -5,6 +5,7 @@ or whole, recorded by the fake Anthropic upstream behind the proxy."""
 from __future__ import annotations
 
 import anthropic
+import openai
 import pytest
 
 from tests.e2e.clients import KEY
@@ -73,3 +74,21 @@ async def test_a_key_left_empty_sends_no_auth_header(start_proxy, fake_claude) -
     rec = last(fake_claude)
     assert "Authorization" not in rec.headers and "x-api-key" not in rec.headers
     assert rec.headers["Custom-Token"] == "custom-secret"
+
+
+async def test_a_whole_chat_answer_is_asked_for_whole(start_proxy, fake_claude) -> None:
+    """A deliberate difference from CPA's TestClaudeExecutor_ExecuteTransportMatchesResponseFormat
+    ("OpenAI to OpenAI uses SSE") and the cases built on it,
+    TestClaudeExecutor_ExecuteOpenAINonStreamRejectsEmptyClaudeStream,
+    TestClaudeExecutor_ExecuteOpenAINonStreamRejectsClaudeErrorEvent,
+    TestClaudeExecutor_ExecuteOpenAINonStreamRejectsIncompleteClaudeStream and
+    TestClaudeExecutor_ExecuteOpenAINonStreamConvertsValidClaudeStream: CPA streams from
+    Claude for a non-stream OpenAI client and gathers the events (a stream that is empty,
+    carries an error event or stops early is its 502). We ask Claude for the whole
+    message, which needs no gathering; the client still reads the answer and its usage."""
+    proxy = await start_proxy(api_key_config(fake_claude.base_url))
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as c:
+        done = await c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+    assert done.choices[0].message.content and done.usage and done.usage.total_tokens > 0
+    rec = last(fake_claude)
+    assert rec.json["stream"] is False and rec.headers["Accept"] == "application/json"

@@ -81,6 +81,7 @@ CHAT_TOOLS = [
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 async def test_chat_client_round_trip(proxy: Any, stream: bool) -> None:
+    """CPA: TestClaudeExecutor_ExecuteOpenAINonStreamRestoresOAuthToolNames."""
     kwargs: dict[str, Any] = {
         "model": "claude-cloaked",
         "messages": [{"role": "user", "content": "FAKE_TOOL run it"}],
@@ -112,6 +113,7 @@ OPENCODE_TOOLS = [
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 async def test_claude_client_round_trip(proxy: Any, stream: bool) -> None:
+    """CPA: TestClaudeExecutor_ExecuteOAuthCustomToolMCPAliasRoundTrip."""
     kwargs: dict[str, Any] = {
         "model": "claude-cloaked",
         "max_tokens": 1024,
@@ -199,7 +201,9 @@ async def test_history_and_tool_choice_are_renamed(proxy: Any) -> None:
 
 async def test_stream_name_arrives_in_content_block_start(proxy: Any) -> None:
     """The raw stream a Claude client reads: the tool's name (in content_block_start) is
-    the client's, and no alias is left anywhere in it."""
+    the client's, and no alias is left anywhere in it.
+
+    CPA: TestClaudeExecutor_ExecuteStreamOAuthCustomToolMCPAliasRoundTrip."""
     body = {
         "model": "claude-cloaked",
         "max_tokens": 1024,
@@ -292,7 +296,10 @@ async def test_no_aliases_when_cloaking_is_off(proxy: Any, model: str) -> None:
 
 async def test_real_claude_code_keeps_its_tool_names(proxy: Any) -> None:
     """A real Claude Code (its capture's headers at the baseline version) is never cloaked:
-    its tools, including an MCP tool, reach the upstream under their own names."""
+    its tools, including an MCP tool, reach the upstream under their own names.
+
+    CPA: TestClaudeExecutor_ConfirmedVSCodeOAuthPreservesToolNames,
+    TestClaudeExecutor_CountTokensUpstreamConfirmedVSCodePreservesCustomTool."""
     user_id = orjson.dumps(
         {"device_id": "37124ee7a0de20dc" * 4, "account_uuid": "", "session_id": str(uuid.uuid4())}
     ).decode()
@@ -395,7 +402,9 @@ async def test_a_drifted_alias_is_restored(proxy: Any, stream: bool) -> None:
 async def test_an_unknown_alias_is_refused_without_cooling_the_credential(proxy: Any, stream: bool) -> None:
     """A name in the caller's virtual server that matches no tool of the request is never
     handed to the client (it might run the wrong tool): a 502 in Anthropic's shape. The
-    credential did nothing wrong: the next request on it goes through."""
+    credential did nothing wrong: the next request on it goes through.
+
+    CPA: TestReverseRemapOAuthToolNamesMarksTrailingMarkupFailureRequestScoped."""
     from tests.fakes.server import Behavior
 
     await _ask(proxy, stream=False)

@@ -180,7 +180,9 @@ async def test_xai_counts_locally_with_o200k(xai) -> None:
 
 
 async def test_a_bad_count_request_is_the_clients_400(matrix) -> None:
-    """A malformed count body is the client's 400 in its own format, not an upstream call."""
+    """A malformed count body is the client's 400 in its own format, not an upstream call.
+
+    CPA: TestClaudeExecutor_CountTokensRejectsInvalidRequests."""
     status, body = await _post(
         matrix.url, "/v1/messages/count_tokens", {"model": "codex-model", "messages": "nope"}
     )
@@ -204,7 +206,10 @@ async def test_a_claude_gateway_without_count_tokens_counts_locally(start_proxy,
     the count is CPA's local one (o200k over the request's text, its
     ``collectClaudeInputTokenSegments``), and the gateway's refusal cools nothing: the next
     generation goes to the same key. CPA never asks a gateway; we ask it first, since one
-    that counts gives the exact number."""
+    that counts gives the exact number.
+
+    CPA: TestClaudeExecutor_CountTokensCountsLocallyWithoutUpstreamRequest,
+    TestShouldUseClaudeUpstreamTokenCount. (a deliberate difference, said above)"""
     proxy = await start_proxy(
         f"""
 api-keys: ["{KEY}"]
@@ -226,7 +231,10 @@ claude-api-key:
 
 
 async def test_a_claude_gateway_that_counts_is_asked(start_proxy, fake_claude) -> None:
-    """A gateway that serves count_tokens gives its own (exact) number."""
+    """A gateway that serves count_tokens gives its own (exact) number.
+
+    CPA: TestShouldUseClaudeUpstreamTokenCount. (deliberate difference: CPA counts locally for every
+    base URL but https://api.anthropic.com)"""
     proxy = await start_proxy(
         f'api-keys: ["{KEY}"]\nclaude-api-key:\n  - api-key: "sk-ant-gw"\n'
         f'    base-url: "{fake_claude.base_url}"\n    models: [{{name: "claude-sonnet-4-6", alias: "gw-model"}}]\n'

@@ -230,7 +230,10 @@ def test_reminders_follow_tool_results_and_are_idempotent() -> None:
 )
 def test_mid_conversation_system_turn_placement(roles: list[str], want: list[str], at: int) -> None:
     """TestInsertClaudeMidConversationSystemMessages_FollowsToolResultUserTurn,
-    _PrecedesExistingAssistantTurn and _FollowsConsecutiveUserRun."""
+    _PrecedesExistingAssistantTurn and _FollowsConsecutiveUserRun.
+
+    CPA: TestInsertClaudeMidConversationSystemMessages_PrecedesExistingAssistantTurn,
+    TestInsertClaudeMidConversationSystemMessages_FollowsConsecutiveUserRun."""
     messages: list[Any] = [{"role": r, "content": r} for r in roles]
     body = {"messages": messages}
     cloaking._insert_system_messages(messages, ["guidance"])

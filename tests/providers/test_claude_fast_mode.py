@@ -227,6 +227,7 @@ def test_caller_owned_request_declares_fast_mode_in_both_stream_modes() -> None:
 
 
 def test_caller_owned_fast_beta_follows_the_callers_and_precedes_the_bodys() -> None:
+    """CPA: TestApplyClaudeHeaders_DefaultPreservesCallerBetas."""
     provider = ClaudeProvider()
     body = message(speed="fast", betas=["files-api-2025-04-14", FAST])
     headers, sent = build(provider, cred("key-fast-order"), body, headers={"anthropic-beta": "a-1,b-2"})

@@ -61,10 +61,12 @@ def test_all_four_signals_confirm_a_native_cli() -> None:
     ],
 )
 def test_each_missing_signal_leaves_the_caller_unconfirmed(name: str, headers: dict, body: dict) -> None:
+    """CPA: TestClaudeExecutor_CopiedVSCodeAgentSDKHeadersWithoutMetadataAreCloaked."""
     assert not ident.detect(headers, body, count=False, profile=PROFILE).confirmed, name
 
 
 def test_count_tokens_needs_no_metadata() -> None:
+    """CPA: TestClaudeExecutor_CountTokensConfirmedNativePreservesMeasuredOAuthBody."""
     assert ident.detect(cc_headers(), payload(None), count=True, profile=PROFILE).confirmed
     assert not ident.detect(cc_headers(), payload(None), count=False, profile=PROFILE).confirmed
 
@@ -84,6 +86,7 @@ def test_count_tokens_needs_no_metadata() -> None:
     ],
 )
 def test_entrypoints_only_native_surfaces_pass(ua: str, entrypoint: str, native: bool) -> None:
+    """CPA: TestClaudeExecutor_AgentSDKEntrypointWithStrongSignalsUsesCLICloak."""
     found = ident.detect(cc_headers(**{"user-agent": ua}), payload(), count=False, profile=PROFILE)
     assert found.strong  # every CCH signal is there
     assert (found.entrypoint, found.native, found.confirmed) == (entrypoint, native, native)
@@ -328,6 +331,9 @@ def test_session_uuid_same_conversation_same_id() -> None:
 
 
 def test_cloak_modes() -> None:
+    """CPA: TestResolveClaudeWirePolicy,
+    TestApplyCloaking_PreservesConfiguredStrictModeAndSensitiveWordsWhenModeOmitted.
+    """
     plain = Credential(id="p", provider="claude", api_key="k")
     s = cloaking.settings(plain)
     assert not cloaking.should_cloak(s, oauth=False, confirmed=False, disabled_globally=False)

@@ -26,6 +26,7 @@ def count(body: dict[str, Any]) -> int:
 
 
 def test_non_last_tools_go_before_messages() -> None:
+    """CPA: TestEnforceCacheControlLimit_StripsNonLastToolBeforeMessages."""
     body = {
         "tools": [tool("t1", EPH), tool("t2", EPH)],
         "system": [text("s1", EPH)],
@@ -41,6 +42,7 @@ def test_non_last_tools_go_before_messages() -> None:
 
 
 def test_non_last_system_marks_go_first_and_key_order_is_kept() -> None:
+    """CPA: TestEnforceCacheControlLimit_PreservesKeyOrderWhenModified."""
     body = {
         "model": "m",
         "messages": [{"role": "user", "content": [text("u1", EPH), text("u2", EPH)]}],
@@ -53,6 +55,7 @@ def test_non_last_system_marks_go_first_and_key_order_is_kept() -> None:
 
 
 def test_a_tool_only_body_respects_the_limit() -> None:
+    """CPA: TestEnforceCacheControlLimit_ToolOnlyPayloadStillRespectsLimit."""
     body = {"tools": [tool(f"t{i}", EPH) for i in range(1, 6)]}
     enforce_limit(body)
     assert count(body) == 4
@@ -70,6 +73,7 @@ def test_then_messages_then_the_last_system_then_the_last_tool() -> None:
 
 
 def test_a_1h_mark_after_a_5m_one_is_downgraded() -> None:
+    """CPA: TestNormalizeCacheControlTTL_DowngradesLaterOneHourBlocks."""
     body = {
         "tools": [tool("t1", HOUR)],
         "system": [text("s1", EPH)],
@@ -81,6 +85,7 @@ def test_a_1h_mark_after_a_5m_one_is_downgraded() -> None:
 
 
 def test_nothing_to_normalize_changes_nothing() -> None:
+    """CPA: TestNormalizeCacheControlTTL_PreservesOriginalBytesWhenNoChange."""
     body = {
         "tools": [tool("t1", HOUR)],
         "system": [text("<system-reminder>foo & bar</system-reminder>", HOUR)],

@@ -31,6 +31,10 @@ def headers(ua: str, package: str = "0.94.0", runtime: str = "v26.3.0") -> dict[
 
 
 def test_unmeasured_software_gets_the_baseline() -> None:
+    """CPA: TestApplyClaudeHeaders_RejectsUnmeasuredClaudeCLIFingerprints,
+    TestApplyClaudeHeaders_DoesNotDowngradeConfiguredBaselineOnFirstClaudeClient,
+    TestApplyClaudeHeaders_LearnsOfficialFingerprintAfterCustomBaselineFallback.
+    """
     got = claude_device.resolve(
         "a1", headers("claude-cli/999.0.0 (external, cli)", "999.0.0", "v999.0.0"), BASE, confirmed=True
     )
@@ -42,6 +46,7 @@ def test_unmeasured_software_gets_the_baseline() -> None:
 
 
 def test_a_client_at_the_baseline_keeps_its_software_but_not_its_platform() -> None:
+    """CPA: TestApplyClaudeHeaders_ThirdPartyBaselineThenOfficialUpgradeKeepsPinnedPlatform."""
     got = claude_device.resolve("a1", headers("claude-cli/2.1.220 (external, cli)"), BASE, confirmed=True)
     assert got == claude_device.Software(
         "claude-cli/2.1.220 (external, cli)", "0.94.0", "v26.3.0", "MacOS", "arm64"
@@ -77,6 +82,7 @@ def test_a_request_without_an_acceptable_profile_reuses_the_pin() -> None:
 
 
 def test_a_pin_from_an_older_baseline_is_renormalized() -> None:
+    """CPA: TestApplyClaudeHeaders_UpgradesCachedSoftwareFingerprintWhenBaselineAdvances."""
     claude_device.resolve("a1", headers("claude-cli/2.1.220 (external, cli)"), BASE, confirmed=True)
     newer = DeviceProfile(
         user_agent="claude-cli/2.1.300 (external, cli)", package_version="0.99.0", os="Linux"

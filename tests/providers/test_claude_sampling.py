@@ -39,6 +39,11 @@ THINKING = {"type": "enabled", "budget_tokens": 1024}
     ],
 )
 def test_only_what_anthropic_refuses_is_dropped(body: dict[str, Any], kept: dict[str, Any]) -> None:
+    """CPA: TestNormalizeClaudeSamplingForUpstreamNativeDropsOnlyRejectedCombinations,
+    TestNormalizeClaudeSamplingForUpstream_RemovesTemperatureWithThinkingEnabled,
+    TestNormalizeClaudeSamplingForUpstream_RemovesTopPAndTopKForThinking,
+    TestNormalizeClaudeSamplingForUpstreamNativeKeepsMeasuredHelperTemperature.
+    """
     settle(body)
     assert {k: v for k, v in body.items() if k != "thinking"} == kept
 
@@ -47,7 +52,11 @@ def test_a_caller_that_is_not_claude_code_keeps_what_anthropic_accepts() -> None
     """Deliberate difference: CPA drops temperature and top_p from every caller that is
     not a confirmed Claude Code (its cases ..._RemovesTemperature and
     ..._NoThinkingRemovesTemperatureAndTopP); a temperature of 0 asked for repeatable
-    answers is kept here, and only the refused pair gives way."""
+    answers is kept here, and only the refused pair gives way.
+
+    CPA: TestNormalizeClaudeSamplingForUpstream_RemovesTemperature,
+    TestNormalizeClaudeSamplingForUpstream_NoThinkingRemovesTemperatureAndTopP. (deliberate
+    difference, said above)"""
     body = {"temperature": 0, "top_p": 0.9, "top_k": 40, "messages": [{"role": "user", "content": "hi"}]}
     settle(body)
     assert (body.get("temperature"), body.get("top_p"), body.get("top_k")) == (0, None, 40)
@@ -61,6 +70,9 @@ def build(body: dict[str, Any], **kw: Any) -> dict[str, Any]:
 
 def test_the_build_settles_sampling_after_a_forced_tool_turned_thinking_off() -> None:
     # CPA ..._AfterForcedToolChoiceRemovesTemperature: here thinking off lets temperature 0 stay
+    """CPA: TestNormalizeClaudeSamplingForUpstream_AfterForcedToolChoiceRemovesTemperature.
+    (difference: temperature 0 stays once thinking is off)
+    """
     body = {
         "max_tokens": 64,
         "messages": [{"role": "user", "content": "hi"}],

@@ -105,6 +105,7 @@ def test_wordlist_is_bip39_english() -> None:
 
 
 def test_alias_is_stable_per_caller_and_tool() -> None:
+    """CPA: TestResolveClaudeMCPAliasOptions."""
     first = tool_alias("credential-secret", "search_web")
     assert tool_alias("credential-secret", "search_web") == first
     case = tool_alias("credential-secret", "Search_Web")
@@ -168,6 +169,7 @@ def test_allocation_matches_single_shot() -> None:
 
 
 def test_caller_seed_is_the_callers_key() -> None:
+    """CPA: TestResolveClaudeMCPAliasOptions."""
     assert caller_seed({"Authorization": "Bearer sk-one"}) == "sk-one"
     assert caller_seed({"x-api-key": "sk-two"}) == "sk-two"
     assert caller_seed({"x-goog-api-key": "g-three"}) == "g-three"
@@ -178,6 +180,9 @@ def test_caller_seed_is_the_callers_key() -> None:
 
 
 def test_every_reference_shape_is_renamed() -> None:
+    """CPA: TestRemapOAuthToolNames_AllClientToolsAsMCP,
+    TestPrepareClaudeOAuthToolNamesForUpstream_AllCustomToolsWithHistory.
+    """
     body: dict[str, Any] = {
         "model": "claude-opus-5",
         "tools": [
@@ -214,6 +219,9 @@ def test_every_reference_shape_is_renamed() -> None:
 
 
 def test_server_tools_and_callers_mcp_tools_keep_their_names() -> None:
+    """CPA: TestRemapOAuthToolNames_AllClientToolsAsMCP,
+    TestPrepareClaudeOAuthToolNamesForUpstream_PreservesMCPConvention.
+    """
     body: dict[str, Any] = {
         "tools": [
             {"type": "custom", "name": "client_custom", "input_schema": {"type": "object"}},
@@ -248,6 +256,7 @@ def test_server_tools_and_callers_mcp_tools_keep_their_names() -> None:
 
 
 def test_a_declared_name_equal_to_an_alias_takes_the_next_word() -> None:
+    """CPA: TestRemapOAuthToolNames_MCPAliasAvoidsClientCollision."""
     collision = tool_alias("differential-caller", "fetch_url")
     body: dict[str, Any] = {
         "tools": [{"name": collision}, {"name": "fetch_url"}],
@@ -281,6 +290,7 @@ def test_unicode_and_long_names() -> None:
 
 
 def test_nothing_to_rename_leaves_the_body() -> None:
+    """CPA: TestRemapOAuthToolNamesWithBatchedEditsReturnsOriginalSliceWithoutEdits."""
     body: dict[str, Any] = {
         "tools": [{"type": "web_search_20250305", "name": "web_search"}, {"name": "mcp__server__existing"}],
         "messages": [{"content": [{"type": "tool_reference", "tool_name": "unknown"}]}],
@@ -313,6 +323,7 @@ def test_the_clients_request_is_not_changed() -> None:
 
 
 def test_tool_search_result_in_history_and_server_tools() -> None:
+    """CPA: TestRemapOAuthToolNames_ToolSearchResultInMessageHistory."""
     body: dict[str, Any] = {
         "tools": [
             {"name": "task_list", "input_schema": {"type": "object"}},
@@ -348,6 +359,7 @@ def test_tool_search_result_in_history_and_server_tools() -> None:
 
 
 def test_only_callers_mcp_tools_means_no_restore() -> None:
+    """CPA: TestRemapKeepsReverseMapEmptyWhenOnlyCallerMCPToolsArePresent."""
     body: dict[str, Any] = {
         "tools": [
             {"name": "mcp__context7__query-docs"},
@@ -361,6 +373,7 @@ def test_only_callers_mcp_tools_means_no_restore() -> None:
 
 
 def test_garbled_aliases_are_recovered() -> None:
+    """CPA: TestReverseRemapOAuthToolNamesRecoversMangledAliases."""
     body: dict[str, Any] = {
         "tools": [{"name": "glob", "input_schema": {}}, {"name": "read", "input_schema": {}}]
     }
@@ -405,12 +418,16 @@ def test_garbled_aliases_are_recovered() -> None:
     ],
 )
 def test_repeated_server_and_malformed_word(name: str) -> None:
+    """CPA: TestReverseRemapOAuthToolNamesRecoversRepeatedServerAliases,
+    TestReverseRemapOAuthToolNamesRecoversMalformedToolIDBySemanticSuffix.
+    """
     names = ToolNames({"mcp__hmzqrngkulqv__xuo7jlxlpzee_Bash": "Bash"})
     assert restored_name(names, name) == "Bash"
     assert restored_stream_name(names, name) == "Bash"
 
 
 def test_repeated_server_prefers_the_exact_alias() -> None:
+    """CPA: TestReverseRemapOAuthToolNamesRecoversRepeatedServerAliases."""
     names = ToolNames(
         {"mcp__hmzqrngkulqv__xuo7jlxlpzee_Bash": "Bash", "mcp__hmzqrngkulqv__aaaaaaaaaaaa_Bash": "OtherBash"}
     )
@@ -418,6 +435,7 @@ def test_repeated_server_prefers_the_exact_alias() -> None:
 
 
 def test_word_drift_is_recovered() -> None:
+    """CPA: TestReverseRemapOAuthToolNamesWithBIP39Aliases."""
     body: dict[str, Any] = {
         "tools": [{"name": "Bash", "input_schema": {}}, {"name": "fetch_url", "input_schema": {}}]
     }
@@ -437,6 +455,7 @@ def test_word_drift_is_recovered() -> None:
 
 
 def test_ambiguous_or_unknown_names_are_refused() -> None:
+    """CPA: TestReverseRemapOAuthToolNamesRejectsUnsafeMangledAliases."""
     body: dict[str, Any] = {"tools": [{"name": "tool.name"}, {"name": "tool/name"}]}
     names = alias_tools(body, seed="ambiguous-alias-caller")
     assert names is not None
@@ -460,6 +479,7 @@ def test_ambiguous_or_unknown_names_are_refused() -> None:
 
 
 def test_longest_semantic_match_wins() -> None:
+    """CPA: TestReverseRemapOAuthToolNames_OverlappingSemanticSuffix."""
     body: dict[str, Any] = {"tools": [{"name": "file"}, {"name": "read_file"}]}
     names = alias_tools(body, seed="overlapping-caller")
     assert names is not None
@@ -470,6 +490,7 @@ def test_longest_semantic_match_wins() -> None:
 
 
 def test_unrelated_mcp_names_pass() -> None:
+    """CPA: TestReverseRemapOAuthToolNamesPreservesUnrelatedMCPName."""
     body: dict[str, Any] = {"tools": [{"name": "glob"}]}
     names = alias_tools(body, seed="unrelated-mcp-caller")
     assert names is not None
@@ -479,7 +500,9 @@ def test_unrelated_mcp_names_pass() -> None:
 
 def test_callers_mcp_tools_on_the_virtual_server_pass() -> None:
     """A caller's real MCP server may carry the derived two-word name; its tools must
-    never be turned into a proxied tool, nor fail the request."""
+    never be turned into a proxied tool, nor fail the request.
+
+    CPA: TestReverseRemapPassesThroughCallerMCPToolsOnVirtualServerCollision."""
     seed = "virtual-server-collision"
     server = parts(tool_alias(seed, "probe"))[0]
     native = [f"mcp__{server}__read_file", f"mcp__{server}__grep_read_file", f"mcp__{server}__write_file"]
@@ -500,6 +523,7 @@ def test_callers_mcp_tools_on_the_virtual_server_pass() -> None:
 
 
 def test_trailing_markup_is_refused_and_nothing_is_changed() -> None:
+    """CPA: TestReverseRemapOAuthToolNamesMarksTrailingMarkupFailureRequestScoped."""
     alias = "mcp__hmzqrngkulqv__xuo7jlxlpzee_clear_thinking"
     names = ToolNames({alias: "clear_thinking"})
     bad = alias + '</parameter>\n<parameter name="merge"'
@@ -510,6 +534,9 @@ def test_trailing_markup_is_refused_and_nothing_is_changed() -> None:
 
 
 def test_tool_search_results_are_restored() -> None:
+    """CPA: TestReverseRemapOAuthToolNames_ToolSearchResult_NonStream,
+    TestReverseRemapOAuthToolNamesFromStreamLine_ToolSearchResult_Stream.
+    """
     body: dict[str, Any] = {
         "tools": [{"name": "task_list", "input_schema": {}}, {"name": "fetch_url", "input_schema": {}}]
     }

@@ -44,7 +44,11 @@ CODE_ORDER = [*SORTED_BLOCK, "Connection", "Host", "Accept-Encoding", "Content-L
 @pytest.mark.skipif(not impersonate.available(), reason="curl_cffi not installed")
 async def test_anthropic_requests_carry_claude_codes_header_order(start_proxy, tls_claude, cert) -> None:  # noqa: F811
     """Through curl to api.anthropic.com: every name in Claude Code's casing and place but
-    ``Connection``, which curl always writes last."""
+    ``Connection``, which curl always writes last.
+
+    CPA: TestClaudeExecutor_Execute_SetsCompressedAcceptEncoding,
+    TestApplyClaudeHeaders_UsesOAuthAuthorizationAndBrowserFingerprint,
+    TestApplyClaudeHeaders_StreamTransportNegotiation. (its api.anthropic.com half, here non-stream)"""
     fake, _front, redirect = tls_claude
     cfg = f"""
 api-keys: ["{KEY}"]
