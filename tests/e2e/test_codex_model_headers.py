@@ -16,6 +16,7 @@ LUNA_AGENT = "codex-tui/0.144.0 (Mac OS 26.5.1; arm64) iTerm.app/3.6.11 (codex-t
 
 @pytest.mark.usefixtures("codex_file")
 async def test_luna_goes_as_codexs_terminal_client(start_proxy, fake_responses) -> None:
+    """CPA TestApplyModelHeaderOverridesFromModelConfig."""
     proxy = await start_proxy(HEAD)
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
         await client.chat.completions.create(
@@ -31,6 +32,7 @@ async def test_luna_goes_as_codexs_terminal_client(start_proxy, fake_responses) 
 
 
 def test_forced_headers_replace_any_casing_and_keep_a_session() -> None:
+    """CPA TestApplyModelHeaderOverridesMultipleHeaders."""
     headers = {"user-agent": "OpenAI/Python 1.0", "Session-Id": "s-1"}
     _model_headers(headers, {"user-agent": LUNA_AGENT, "originator": "codex-tui"})
     assert headers == {"Session-Id": "s-1", "User-Agent": LUNA_AGENT, "Originator": "codex-tui"}

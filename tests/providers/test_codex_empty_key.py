@@ -1,7 +1,7 @@
 """A Codex API-key entry whose key is empty (an upstream that authenticates another way,
 by a configured header say) sends no ``Authorization`` at all, and no ChatGPT account
 header (CPA TestApplyCodexHeaders_EmptyAPIKey_OmitsAuthorizationAndOAuthHeaders and its
-WebSocket twin, whose headers are these: applyCodexHeadersFromSources deletes
+WebSocket twin TestApplyCodexWebsocketHeaders_EmptyAPIKey_OmitsAuthorizationAndOAuthHeaders, whose headers are these: applyCodexHeadersFromSources deletes
 Authorization for an empty token)."""
 
 from __future__ import annotations

@@ -142,7 +142,8 @@ def test_chat_client_without_key_or_api_key_gets_nothing():
 
 def test_claude_metadata_session_gives_one_key_per_session():
     """TestCodexExecutorCacheHelper_ClaudeUsesClaudeCodeSessionID (and the WebSocket
-    case): the device differs, the session does not."""
+    case, TestApplyCodexPromptCacheHeadersClaudeUsesClaudeCodeSessionID): the device
+    differs, the session does not."""
     first = _claude_body('{"device_id":"device-a","account_uuid":"","session_id":"cache-session-1"}', "first")
     second = _claude_body('{"device_id":"device-b","account_uuid":"","session_id":"cache-session-1"}', "next")
     body1, sent1 = _send(Format.CLAUDE, first)
@@ -162,7 +163,8 @@ def test_claude_legacy_user_id_session_suffix():
 
 
 def test_claude_bare_user_id_gives_no_key():
-    """TestCodexExecutorCacheHelper_ClaudeRejectsBareUserID (and the WebSocket case)."""
+    """TestCodexExecutorCacheHelper_ClaudeRejectsBareUserID (and the WebSocket case,
+    TestApplyCodexPromptCacheHeadersClaudeRejectsBareUserID)."""
     body, sent = _send(Format.CLAUDE, _claude_body("same-user-across-chats", "first"))
     assert "prompt_cache_key" not in body
     assert _session_headers(sent) == {}

@@ -62,6 +62,7 @@ from cliproxy.providers.codex_ws_wire import (
     CONTINUES_HEADER,
     SESSION_HEADER,
     bare_error_event,
+    connection_limited,
     continuation_lost,
     create_message,
     error_body,
@@ -345,6 +346,9 @@ class _WsResponse:
                 self.status = status
                 self.body = error_body(obj, status)
                 self.headers = {**self.headers, **error_headers(obj)}  # Retry-After and friends
+                if connection_limited(obj):  # no quota: the account is not cooled (CPA)
+                    self.headers = {k: v for k, v in self.headers.items() if k.lower() != "retry-after"}
+                    self.headers["Retry-After"] = "0"
                 self._done = True
                 self._owner._forget(self._sid, self._sock)  # CPA drops the socket on an error
                 await _close(self._sock.ws)

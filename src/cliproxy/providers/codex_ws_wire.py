@@ -24,6 +24,7 @@ __all__ = [
     "PREVIOUS_HEADER",
     "SESSION_HEADER",
     "bare_error_event",
+    "connection_limited",
     "continuation_lost",
     "create_message",
     "error_body",
@@ -41,6 +42,7 @@ __all__ = [
 
 # isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
 _SCALARS = (int, float, str)
+_CONNECTION_LIMIT = "websocket_connection_limit_reached"
 
 # The internal headers below carry what the Responses WebSocket knows about a turn into
 # the pipeline beside the client's own headers. Their names hold a space, which no HTTP
@@ -129,18 +131,27 @@ def websocket_request(
     sid = client_headers.get(SESSION_HEADER)
     if not sid or not websockets_enabled(cred):
         return url
-    for name in _CLIENT_WS_HEADERS:
+    have = {k.lower() for k in headers}
+    for name in _CLIENT_WS_HEADERS:  # (one set already, maybe by identity-confuse, stays)
         value = client_headers.get(name)
-        if value and value.strip():
+        if value and value.strip() and name not in have:
             headers[name] = value.strip()
     client_features = (client_headers.get("x-codex-beta-features") or "").strip()
-    if client_features:
+    if "x-codex-beta-features" in have:
+        pass  # the client's, already carried
+    elif client_features:
         headers["x-codex-beta-features"] = client_features
     elif beta_features and not codex_uses_api_key(cred):
         headers["x-codex-beta-features"] = beta_features
     beta = (client_headers.get("openai-beta") or "").strip()
     headers["OpenAI-Beta"] = beta if "responses_websockets=" in beta else BETA_HEADER
     headers.pop("Accept", None)
+    for name in [k for k in headers if k.lower() == "session-id"]:
+        # the socket names the session the older way, ``session_id`` alone (CPA
+        # ensureCodexWebsocketSessionHeader): the client's ``Session-Id`` goes under it
+        value = headers.pop(name).strip()
+        if value:
+            headers["session_id"] = value
     headers[SESSION_HEADER] = sid
     return websocket_url(url)
 
@@ -188,6 +199,19 @@ def error_headers(obj: dict[str, Any]) -> dict[str, str]:
         elif isinstance(value, _SCALARS) and str(value).strip():
             out[name.strip()] = str(value).strip()
     return out
+
+
+def connection_limited(obj: dict[str, Any]) -> bool:
+    """An ``error`` event saying the account has too many sockets open (CPA
+    ``isCodexWebsocketConnectionLimitError``): a 429 that is no quota, so CPA retries the
+    account at once (a retry hint of zero) rather than cooling it."""
+    if obj.get("code") == _CONNECTION_LIMIT or obj.get("error") == _CONNECTION_LIMIT:
+        return True
+    for holder in (obj, obj.get("body")):
+        err = holder.get("error") if isinstance(holder, dict) else None
+        if isinstance(err, dict) and _CONNECTION_LIMIT in (err.get("code"), err.get("type")):
+            return True
+    return False
 
 
 def error_status(obj: dict[str, Any]) -> int:
