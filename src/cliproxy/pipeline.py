@@ -29,7 +29,7 @@ from collections.abc import Callable, Collection, Coroutine
 from functools import partial
 from typing import Any
 
-from cliproxy import presence, replies, route_explain
+from cliproxy import presence, replies, replies_stream, route_explain
 from cliproxy.access import KEY_POLICY
 from cliproxy.calls import Call, Reply, RequestTerminated, StreamReply
 from cliproxy.credentials.concurrency import Gate, Picker
@@ -519,7 +519,7 @@ class Pipeline:
                 hold = not provider.commits_at_first_event
                 hooks = flow.stream_normalizers(call, attempt, route.model) if flow else None
                 try:
-                    result = await replies.open_stream(
+                    result = await replies_stream.open_stream(
                         self.translations,
                         call,
                         attempt,

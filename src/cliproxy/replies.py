@@ -2,11 +2,7 @@
 
 Whole answers are read, un-enveloped, normalized by plugins and translated (or passed
 through, checked cheaply to be one JSON object); upstreams that only stream are
-collected into one answer. Streams are read until their first content, so an early
-failure can still fail over, then handed to the server as a ``StreamReply`` whose rest
-is translated event by event. Once the first byte went out the only way to fail is an
-in-format error event; when the upstream's own events said the failure, the attempt's
-``failed`` hook hears it as the stream stops (its credential cools; nothing else is tried).
+collected into one answer. Streams are :mod:`cliproxy.replies_stream`'s.
 
 Everything here reads the upstream through the transport protocol
 (``cliproxy.providers.transport``): ``TimeoutError`` / ``ConnectionError`` from a read
@@ -16,33 +12,26 @@ become an ``UpstreamNetworkError`` that says what was being read.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
-from functools import partial
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from cliproxy.calls import SSE_HEADERS, Attempt, Call, LazyStream, Reply, StreamReply
+from cliproxy.calls import Attempt, Call, Reply
 from cliproxy.credentials.record import Credential
-from cliproxy.errors import CliproxyError, UpstreamError
+from cliproxy.errors import UpstreamError
 from cliproxy.formats import Format, claude, gemini, openai_chat, openai_responses
 from cliproxy.providers import decoding
-from cliproxy.providers.base import RewriteError
-from cliproxy.providers.fastconn import GO, STOP, Push
-from cliproxy.providers.secrets import without_secrets
 from cliproxy.providers.transport import UpstreamResponse, network_error, read_body
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import unwraps
 from cliproxy.translate.collect import Collector
-from cliproxy.translate.openai_responses.passthrough import ResponsesPassthrough
 from cliproxy.translate.openai_responses.terminal import TerminalResponse
 from cliproxy.translate.registry import Registry
-from cliproxy.translate.stream import Passthrough, StreamTranslator
-from cliproxy.upstream_body import Mapped, source_relay, undeclared, unwrapped
+from cliproxy.upstream_body import unwrapped
 
 if TYPE_CHECKING:
     from cliproxy.plugins.flow import Flow
-    from cliproxy.plugins.stream_normalizers import StreamNormalizers
 
 # read per request: a global, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
 _GEMINI, _OPENAI, _RESPONSES, _CODEX = Format.GEMINI, Format.OPENAI, Format.RESPONSES, Format.CODEX
@@ -52,7 +41,6 @@ __all__ = [
     "count_reply",
     "loads_object",
     "local_count",
-    "open_stream",
     "whole_reply",
 ]
 
@@ -294,319 +282,6 @@ def local_count(reg: Registry, call: Call, cred: Credential, tokens: int) -> Rep
 
 
 # ---------------------------------------------------------------------- streams
-
-
-async def open_stream(
-    reg: Registry,
-    call: Call,
-    attempt: Attempt,
-    resp: UpstreamResponse,
-    chunks: AsyncIterator[bytes],
-    alias: str | None,
-    *,
-    hold: bool = True,
-    wrapped: bool = False,
-    hooks: StreamNormalizers | None = None,
-) -> StreamReply:
-    """Read until the first content, so an early failure can still fail over (``hold``
-    false: only until the first bytes for the client, e.g. a handshake event;
-    ``wrapped``: the payloads of ``chunks`` still carry the provider's envelope, which the
-    decoder takes off the objects it parses when it can, else the bytes lose it first;
-    ``hooks``: the response normalizer plugins, when one is active: each upstream event
-    goes through their before chain, each client frame through their after chain)."""
-    tr: StreamTranslator | Passthrough
-    read_usage: Callable[[], ir.Usage | None] | None = None
-    if hooks is not None:  # the events unwrapped and whole, each through the before chain
-        if wrapped:
-            chunks, wrapped = unwrapped(chunks, attempt.provider, resp), False
-        if attempt.provider.sniffs_compression:
-            chunks = _decompressed(chunks, resp)
-        chunks = hooks.upstream(chunks)
-    # upstreams always stream SSE: a Gemini client without ?alt=sse wants the JSON array
-    reframe = call.format is _GEMINI and call.alt != "sse"
-    same = attempt.fmt == call.format or (call.format is _RESPONSES and attempt.provider.streams_responses)
-    if same and alias is None and not reframe:
-        decoder = reg.adapter(attempt.fmt).stream_decoder(None)  # usage: sniffed on the way out
-        if call.format is _RESPONSES or call.format is _CODEX:  # its upstream's error events made safe
-            tr = ResponsesPassthrough(decoder, scrub=partial(without_secrets, cred=attempt.cred))
-        else:
-            tr = Passthrough(decoder)
-        if wrapped:  # the client gets the bytes: unwrapped
-            chunks = unwrapped(chunks, attempt.provider, resp)
-        if call.format is _OPENAI and not openai_chat.asks_usage(call.body):  # asked upstream, not here
-            hidden = openai_chat.HiddenUsage()
-            chunks, read_usage = Mapped(chunks, hidden.step, hidden.tail, resp), hidden.read
-    else:  # names are restored against what this attempt sent upstream
-        tr = reg.stream_translator(attempt.fmt, call.format, attempt.ir or call.client_ir(reg), model=alias)
-        if wrapped and not tr.unwrapping(attempt.provider.unwrap_body):
-            chunks = unwrapped(chunks, attempt.provider, resp)
-        if attempt.replay is not None:  # reasoning the client cannot carry, kept for its next turn
-            tr.observe = attempt.replay.record().observe
-            tr.observe_text = False  # (it keeps thinking, signatures and calls, not the text)
-    pending: list[bytes] = []
-    try:
-        while not (tr.started or (not hold and tr.opened)):
-            try:
-                chunk = await chunks.__anext__()
-            except StopAsyncIteration:
-                pending.append(tr.finish())
-                break
-            if chunk.startswith(_MAGIC_FIRST) and not pending and attempt.provider.sniffs_compression:
-                chunk, chunks = await undeclared(chunks, chunk, resp)  # compressed, not said so (CPA)
-            pending.append(tr.feed(chunk))
-            if tr.early_error is not None or (not hold and tr.opened):
-                break
-    except _READ_FAILURES as exc:
-        resp.release()
-        raise network_error(exc, "before the first stream event") from exc
-    except RewriteError:
-        resp.release()
-        raise
-    committed = not hold and tr.opened  # the handshake goes out; a later error stays in-stream
-    if (tr.early_error is not None or not tr.started) and not committed:
-        resp.release()
-        err = tr.early_error
-        if err is not None:
-            raise inband_error(err, attempt.cred.id)
-        raise UpstreamError(
-            "upstream stream ended before any content", status=502, credential_id=attempt.cred.id
-        )
-    headers = dict(SSE_HEADERS)
-    if reframe:
-        headers["Content-Type"] = "application/json"
-    rest = _Rest(reg, call, tr, chunks, resp, hooks)
-    rest.last = first = b"".join(pending)
-    rest.failed = attempt.failed
-    if hooks is not None:
-        first = await hooks.client(first)
-    if type(tr) is StreamTranslator:  # the usage its decoder read (the client's bytes may lack it)
-        read_usage = tr.read_usage
-    return StreamReply(headers, first, rest, attempt.cred, read_usage)
-
-
-class _Rest(LazyStream):
-    """The rest of a stream after its first bytes, translated event by event: an async
-    iterator (pulled chunk by chunk), or pushed with :meth:`relay` when the upstream
-    answer can push (``FastResponse.relay``) and the consumer handles each piece at once.
-    Both ways the same steps run: each upstream chunk through the translator, then its
-    tail (a late error's event, or what the translator held back); a read failure or a
-    refused rewrite becomes an in-format error event; the upstream answer is released.
-    An error the upstream's events said (``tr.upstream_error``) goes to ``failed`` once the
-    stream stops, before its tail: one test a stream, none a chunk."""
-
-    __slots__ = ("_gone", "call", "chunks", "failed", "hooks", "last", "reg", "resp", "tr")
-
-    def __init__(
-        self,
-        reg: Registry,
-        call: Call,
-        tr: StreamTranslator | Passthrough,
-        chunks: AsyncIterator[bytes],
-        resp: UpstreamResponse,
-        hooks: StreamNormalizers | None = None,
-    ) -> None:
-        super().__init__()
-        self.reg, self.call, self.tr, self.chunks, self.resp = reg, call, tr, chunks, resp
-        self.hooks = hooks  # response normalizer plugins (then the rest is pulled, never pushed)
-        self._gone: BaseException | None = None  # what the push consumer raised
-        self.last = b""  # the last bytes the client got (a broken read after its end is no error)
-        self.failed: Callable[[ir.Error], Awaitable[None]] | None = None  # (``Attempt.failed``)
-
-    async def aclose(self) -> None:
-        await super().aclose()
-        self.resp.release()
-
-    async def _pull(self) -> AsyncGenerator[bytes, None]:
-        tr, hooks = self.tr, self.hooks
-        try:
-            if not tr.ended:
-                async for chunk in self.chunks:
-                    out = tr.feed(chunk)
-                    if out:
-                        self.last = out
-                        if hooks is not None:
-                            out = await hooks.client(out)
-                        if out:
-                            yield out
-                    if tr.ended:  # once an error event went out (or must), stop reading the upstream
-                        break
-            if hooks is None:
-                tail = self._tail()
-            else:  # the after chain sees what the translator held, not an error event of ours
-                done, failure = self._ending()
-                tail = await hooks.client(done, end=True) + failure
-            if tr.upstream_error is not None:
-                await self._report(tr.upstream_error)
-            if tail:
-                yield tail
-        except _BROKEN as exc:
-            yield self._broken(exc)
-        finally:
-            self.resp.release()
-
-    def relay(self, emit: Push, drain: Callable[[], Awaitable[None]]) -> Coroutine[Any, Any, None] | None:
-        """Push mode: every client chunk to ``emit`` (``GO``, or ``PAUSE``: wait for
-        ``drain()``), from the upstream connection's reads when it can push, else as the
-        body is iterated here; the coroutine to await for the whole rest, or ``None`` when
-        the rest was begun as an iterator (or is over)."""
-        if self._gen is not None or self.tr.ended or self.hooks is not None:
-            return None
-        feed = self.tr.feed
-        tr = self.tr
-
-        def push(chunk: bytes) -> int:
-            out = feed(chunk)  # (what it raises ends the relay, raised by it)
-            if out:
-                self.last = out
-                try:
-                    state = emit(out)
-                except BaseException as exc:  # the client's side: no error event for it
-                    self._gone = exc
-                    return STOP
-            else:
-                state = GO
-            return STOP if tr.ended else state
-
-        async def drained() -> None:
-            try:
-                await drain()
-            except Exception as exc:  # the client's side too: gone while it drained
-                self._gone = exc  # (a cancel is not kept: it goes on as itself)
-                raise
-
-        return self._relayed(source_relay(self.resp, self.chunks, push, drained), emit)
-
-    async def _relayed(self, inner: Awaitable[None], emit: Push) -> None:
-        out = b""
-        try:
-            await inner
-            if self._gone is None:
-                out = self._tail()
-                if self.tr.upstream_error is not None:
-                    await self._report(self.tr.upstream_error)
-        except _BROKEN as exc:
-            if self._gone is None:
-                out = self._broken(exc)
-        finally:
-            self.resp.release()
-        gone, self._gone = self._gone, None
-        if gone is not None:
-            try:
-                raise gone
-            finally:  # its traceback holds this frame: the frame must not hold it (a cycle)
-                gone = None
-        if out:
-            emit(out)
-
-    async def _report(self, error: ir.Error) -> None:
-        """Hand the upstream's ``error`` to ``failed``, once; what that raises is logged
-        and the client's stream ends as it would have."""
-        failed, self.failed = self.failed, None
-        if failed is None:
-            return
-        try:
-            await failed(error)
-        except Exception as exc:  # (a state backend that is down): the stream still ends well
-            log.warning("could not record the failed stream of %s: %s", self.call.model, exc)
-
-    def _tail(self) -> bytes:
-        """The end of a stream read to its end (or to its error event)."""
-        done, failure = self._ending()
-        return done + failure if failure else done
-
-    def _ending(self) -> tuple[bytes, bytes]:
-        """The end of a stream read to its end (or to its error event): what the
-        translator still held, and what the proxy adds of its own (an error event)."""
-        tr = self.tr
-        if not isinstance(tr, Passthrough):
-            return tr.finish(), b""
-        if tr.late_error is not None:
-            log.warning("upstream stream for %s broke: %s", self.call.model, tr.late_error.message)
-            return b"", _stream_error(self.reg, self.call, tr, tr.late_error)
-        out = tr.finish()
-        if self.call.format in _END_EVENTS and not tr.ended:  # (ended: at the upstream's error event)
-            return out, self._unterminated(out or self.last)
-        return out, b""
-
-    def _unterminated(self, last: bytes) -> bytes:
-        """What a pass-through Responses stream that ended cleanly still owes its client: the
-        blank line that dispatches its last event, and a failure when no event ended the
-        answer (CPA: a stream closed before its terminal event is a failure, never a 200
-        that stops mid-answer)."""
-        out = b"" if last.endswith(b"\n\n") else b"\n" if last.endswith(b"\n") else b"\n\n"
-        if any(last.find(mark) >= 0 for mark in _END_EVENTS[self.call.format]):
-            return out
-        log.warning("upstream stream for %s ended without its terminal event", self.call.model)
-        err = ir.Error("upstream stream closed before a terminal event", status=502)
-        return out + _stream_error(self.reg, self.call, self.tr, err)
-
-    def _broken(self, exc: BaseException) -> bytes:
-        """The error event for a refused rewrite or a read that failed mid-stream."""
-        call = self.call
-        if isinstance(exc, RewriteError):
-            log.warning("upstream stream for %s refused: %s", call.model, exc.message)
-            return _stream_error(self.reg, call, self.tr, ir.Error(exc.message, status=exc.status))
-        if _ended(call.format, self.last):  # the answer was whole: nothing to report (CPA)
-            log.info("upstream connection for %s closed after the answer's end", call.model)
-            return self.tr.finish()
-        # after the first byte the only way to fail is an in-format error event
-        err = network_error(exc, "in the middle of the stream")
-        log.warning("upstream stream for %s broke off: %s", call.model, err.detail)
-        return _stream_error(self.reg, call, self.tr, ir.Error(err.message, status=err.status))
-
-
-_BROKEN = (RewriteError, *_READ_FAILURES)
-
-
-async def _decompressed(chunks: AsyncIterator[bytes], resp: UpstreamResponse) -> AsyncIterator[bytes]:
-    """``chunks`` decoded when its first bytes are gzip's or zstd's though no
-    Content-Encoding said so (what ``open_stream`` checks itself when no plugin cuts the
-    body into events first)."""
-    try:
-        head = await chunks.__anext__()
-    except StopAsyncIteration:
-        return
-    if head.startswith(_MAGIC_FIRST):
-        head, chunks = await undeclared(chunks, head, resp)
-    yield head
-    async for chunk in chunks:
-        yield chunk
-
-
-# what a stream's last event says in each client format, when it ended as it should
-_END_MARKS: dict[Format, tuple[bytes, ...]] = {
-    Format.RESPONSES: (b'"response.completed"', b'"response.incomplete"'),
-    Format.CODEX: (b'"response.completed"', b'"response.incomplete"'),
-    Format.CLAUDE: (b'"message_stop"',),
-    Format.OPENAI: (b"[DONE]",),
-}
-
-
-# the events that end a Responses stream, a failure included
-_FINAL = (*_END_MARKS[Format.RESPONSES], b'"response.failed"', b"event: error", b'"type":"error"')
-_END_EVENTS: dict[Format, tuple[bytes, ...]] = {Format.RESPONSES: _FINAL, Format.CODEX: _FINAL}
-
-
-def _ended(fmt: Format, last: bytes) -> bool:
-    """The client's last bytes hold its format's end of a stream."""
-    return any(mark in last for mark in _END_MARKS.get(fmt, ()))
-
-
-def _stream_error(reg: Registry, call: Call, tr: StreamTranslator | Passthrough, error: ir.Error) -> bytes:
-    """The in-format end of a stream whose first bytes the client already has."""
-    if isinstance(tr, StreamTranslator):
-        return tr.fail(error)
-    tr.ended = True
-    try:
-        request: ir.Request | None = call.client_ir(reg)
-    except CliproxyError:
-        request = None
-    encoder = reg.adapter(call.format).stream_encoder(request, None)
-    encoder.resume()  # the client has the stream's opening bytes (Gemini's "[")
-    return encoder.encode(error) + encoder.flush()
-
-
-# ---------------------------------------------------------------------- JSON
 
 
 def _json_object(data: bytes) -> bytes:

@@ -23,6 +23,7 @@ HOT = [
     "formats",
     "models",
     "replies.py",
+    "replies_stream.py",
     "upstream_body.py",
     "pipeline.py",
     "pipeline_prepare.py",

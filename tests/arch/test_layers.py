@@ -45,6 +45,7 @@ RANK = {
     "pipeline_probe": 3,
     "pipeline_search": 3,
     "replies": 3,
+    "replies_stream": 3,
     "upstream_body": 3,
     "route_explain": 3,
     "calls": 2,
