@@ -74,11 +74,15 @@ async def test_a_template_matches_the_head_built_whole() -> None:
         before, after = template
         size = b"%d" % (len(body) if body else 0)
         assert (before if after is None else before + size + after) == whole
-    # a value holding the placeholder byte, or two Content-Length lines: built whole each time
+    # a value holding the placeholder byte, or two Content-Length lines (a multidict's same
+    # name twice): built whole each time; the name again in another case is one line
     assert head_template("POST", "/", "h", {"X": "a\x00b"}, b"1") is None
     assert (
-        head_template("POST", "/", "h", CIMultiDict([("Content-Length", "1"), ("content-length", "2")]), b"1")
+        head_template("POST", "/", "h", CIMultiDict([("Content-Length", "1"), ("Content-Length", "2")]), b"1")
         is None
+    )
+    assert head_template(
+        "POST", "/", "h", CIMultiDict([("Content-Length", "1"), ("content-length", "2")]), b"1"
     )
 
 
@@ -344,3 +348,15 @@ def _replying(reply: bytes):  # type: ignore[no-untyped-def]
             await writer.drain()
 
     return handler
+
+
+def test_a_name_again_in_another_case_is_one_header() -> None:
+    """A header named again in another case (a credential's ``headers:`` over a provider's
+    own) takes the first one's place with its value, as aiohttp sends such a dict; the same
+    name twice in a multidict stays twice, and a second Content-Length is not sent."""
+    headers = {"Accept": "text/event-stream", "X-A": "1", "accept": "application/json", "content-length": "9"}
+    head = head_bytes("POST", "/v1/responses", "h", {**headers, "Content-Length": "1"}, b"abc").decode()
+    assert head.split("\r\n")[1:5] == ["Host: h", "accept: application/json", "X-A: 1", "content-length: 3"]
+    assert head.lower().count("accept:") == 1 and head.lower().count("content-length:") == 1
+    twice = CIMultiDict([("X-B", "1"), ("X-B", "2")])
+    assert head_bytes("GET", "/", "h", twice, None).decode().count("X-B: ") == 2

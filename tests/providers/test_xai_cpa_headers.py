@@ -10,6 +10,8 @@ import pytest
 
 from cliproxy.credentials.record import KIND_OAUTH, Credential
 from cliproxy.providers.xai import API_BASE_URL, CLI_CHAT_PROXY_URL, CLI_VERSION, XAIProvider
+from tests.e2e.clients import KEY
+from tests.providers.test_xai_cpa_executor import post
 
 GATEWAY = "https://gateway.example.com/v1"
 _CLI_ONLY = (
@@ -145,3 +147,22 @@ def test_no_token_sends_no_authorization() -> None:
     headers = chat_headers(credential, conv="session-123")
     assert "Authorization" not in headers
     assert headers["x-grok-conv-id"] == "session-123" and headers["Custom-Token"] == "xai-custom"
+
+
+@pytest.mark.parametrize("client", ["fast", "aiohttp"])
+async def test_credential_header_in_another_case_replaces_the_providers(
+    start_proxy, fake_openai, client
+) -> None:
+    """CPA: TestApplyXAIChatHeaders/custom_headers_override_cli_chat_proxy_defaults, the
+    wire half: a credential's ``headers:`` entry overrides the provider's own header of
+    that name whatever its case, as CPA's canonical header names make it. Before, the
+    protocol-level client (``upstream-http: fast``, the default) sent both (two
+    ``Accept`` headers here)."""
+    config = (
+        f'api-keys: ["{KEY}"]\nupstream-http: {client}\nxai-api-key:\n  - api-key: "xai-1"\n'
+        f'    base-url: "{fake_openai.base_url}/v1"\n    headers: {{"accept": "text/event-stream; v=2"}}\n'
+    )
+    proxy = await start_proxy(config)
+    status, data = await post(proxy, "/v1/responses", {"model": "grok-4.5", "input": "hi"})
+    assert status == 200, data
+    assert fake_openai.last.headers.getall("Accept") == ["text/event-stream; v=2"]

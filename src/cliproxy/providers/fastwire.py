@@ -35,23 +35,34 @@ def _lines(
 ) -> str:
     """The request line and headers: ``Host`` first, the caller's headers in their order,
     then what aiohttp would add (``Accept: */*``, Content-Length, a body's Content-Type);
-    ``size`` is the Content-Length value. A line break in any part is refused."""
+    ``size`` is the Content-Length value. A line break in any part is refused. A name that
+    comes again in another case (a credential's ``headers:`` over a provider's own) takes
+    the earlier one's place with its value, as aiohttp sends such a dict: one header, not
+    two."""
     lines = [f"{method} {path} HTTP/1.1", ""]
     host_line = f"Host: {host}"
     accept = typed = sized = False
+    named: dict[str, tuple[str, int]] = {}  # lower-case name: (the name as given, its line)
     for name, value in headers.items():
         low = name.lower()
         if low == "host":
             host_line = f"{name}: {value}"
             continue
+        if low == "transfer-encoding":
+            continue  # the body goes with a Content-Length
+        earlier = named.get(low)
+        if earlier is not None and earlier[0] != name:
+            if low != "content-length":  # one length: the real one, in the first one's place
+                lines[earlier[1]] = f"{name}: {value}"
+                named[low] = (name, earlier[1])
+            continue
         if low == "content-length":
             value, sized = size, True  # the real length, in the caller's place
-        elif low == "transfer-encoding":
-            continue  # the body goes with a Content-Length
         elif low == "accept":
             accept = True
         elif low == "content-type":
             typed = True
+        named[low] = (name, len(lines))
         lines.append(f"{name}: {value}")
     lines[1] = host_line
     if not accept:
