@@ -15,6 +15,7 @@ import pytest
 
 from cliproxy.errors import RequestError
 from cliproxy.providers import claude_cloak as cloaking
+from cliproxy.providers import claude_sign as signing
 from cliproxy.providers import claude_tools
 from tests.providers.test_claude_cpa_executor import (
     EPHEMERAL,
@@ -165,9 +166,9 @@ def test_long_prompt_is_exact_and_idempotent_when_signed() -> None:
     assert_date(content[0])
     assert_user_text(content[1], "hello")
     assert_system_turn(body, 1, text)
-    signed = cloaking.sign(body)
+    signed = signing.sign(body)
     assert b"<system-reminder>" in signed and b"\\u003c" not in signed
-    assert cloaking.sign(orjson.loads(signed)) == signed
+    assert signing.sign(orjson.loads(signed)) == signed
 
 
 def test_count_relocation_keeps_blocks_separate() -> None:

@@ -13,6 +13,7 @@ from cliproxy.config.sections import ClaudeHeaderDefaults
 from cliproxy.credentials.record import Credential
 from cliproxy.providers import claude_cloak as cloaking
 from cliproxy.providers import claude_identity as ident
+from cliproxy.providers import claude_sign as signing
 
 USER_ID = orjson.dumps(
     {
@@ -200,28 +201,28 @@ META = '"metadata":{"user_id":"meta-x"}'
     ],
 )
 def test_cch_known_vectors(body: str, want: str) -> None:
-    signed = orjson.loads(cloaking.sign(orjson.loads(body)))
+    signed = orjson.loads(signing.sign(orjson.loads(body)))
     assert signed["system"][0]["text"].endswith(f" cch={want};")
 
 
 def test_cch_placeholder_inserted_and_only_the_digits_change() -> None:
     body = orjson.loads(BASE.replace(" cch=00000;", ""))
-    signed = cloaking.sign(body)
+    signed = signing.sign(body)
     assert b"cc_entrypoint=sdk-cli; cch=7ee87;" in signed
     literal = orjson.loads(BASE.replace('"text":"x"', '"text":"keep literal cch=00000; in the message"', 1))
-    out = orjson.loads(cloaking.sign(literal))
+    out = orjson.loads(signing.sign(literal))
     assert out["messages"][0]["content"][0]["text"] == "keep literal cch=00000; in the message"
 
 
 def test_cch_fallback_billing_block_leads_the_system() -> None:
     fallback = "x-anthropic-billing-header: cc_version=2.1.220.test; cc_entrypoint=sdk-cli; cch=00000;"
-    out = orjson.loads(cloaking.sign({"system": "caller", "messages": []}, fallback))
+    out = orjson.loads(signing.sign({"system": "caller", "messages": []}, fallback))
     assert [b["text"][:27] for b in out["system"]] == ["x-anthropic-billing-header:", "caller"]
-    assert cloaking.sign({"system": "caller"}) == orjson.dumps({"system": "caller"})  # nothing to sign
+    assert signing.sign({"system": "caller"}) == orjson.dumps({"system": "caller"})  # nothing to sign
 
 
 def test_xxh64_matches_the_reference() -> None:
-    assert cloaking.xxh64(b"", 0) == 0xEF46DB3751D8E999  # the xxHash spec's empty-input vector
+    assert signing.xxh64(b"", 0) == 0xEF46DB3751D8E999  # the xxHash spec's empty-input vector
 
 
 # ------------------------------------------------------------------ billing, betas, words

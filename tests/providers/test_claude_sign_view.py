@@ -1,5 +1,5 @@
 """The CCH hash view dumps a container whole when its bytes name none of the edited keys
-(``claude_cloak._view``): the same bytes as walking every member, wherever the edited
+(``claude_sign._view``): the same bytes as walking every member, wherever the edited
 keys sit (nested tool inputs, text that quotes them, a trailing run of excluded keys)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from cliproxy.providers import claude_cloak as cloaking
+from cliproxy.providers import claude_sign as signing
 
 BODIES: list[dict[str, Any]] = [
     {"model": "claude-sonnet-4-6", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
@@ -47,9 +47,9 @@ BODIES: list[dict[str, Any]] = [
 
 @pytest.mark.parametrize("body", BODIES)
 def test_the_shortcut_gives_the_walks_bytes(body: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    fast = b"".join(cloaking._hash_view(body))
-    monkeypatch.setattr(cloaking, "_view", cloaking._walk)  # every container walked
-    assert fast == b"".join(cloaking._hash_view(body))
+    fast = b"".join(signing._hash_view(body))
+    monkeypatch.setattr(signing, "_view", signing._walk)  # every container walked
+    assert fast == b"".join(signing._hash_view(body))
 
 
 # large enough that sign() assembles the bytes from the view's members (_REUSED)
@@ -71,7 +71,7 @@ def test_signed_bytes_are_orjsons_for_the_signed_body(body: dict[str, Any]) -> N
     the same bytes as orjson's for the body it leaves, and the ``cch`` of its hash view."""
     signed = copy.deepcopy(body)
     billing = "x-anthropic-billing-header: cc_version=1; cc_entrypoint=cli; cch=00000;"
-    out = cloaking.sign(signed, billing)
+    out = signing.sign(signed, billing)
     assert out == orjson.dumps(signed)
     text = signed["system"][0]["text"]
     cch = text.split("cch=")[1][:5]
@@ -79,5 +79,5 @@ def test_signed_bytes_are_orjsons_for_the_signed_body(body: dict[str, Any]) -> N
         **signed,
         "system": [{**signed["system"][0], "text": text.replace(cch, "00000")}, *signed["system"][1:]],
     }
-    digest = cloaking.xxh64(b"".join(cloaking._hash_view(zeroed)), cloaking._CCH_SEED) & 0xFFFFF
+    digest = signing.xxh64(b"".join(signing._hash_view(zeroed)), signing._CCH_SEED) & 0xFFFFF
     assert cch == f"{digest:05x}"

@@ -41,6 +41,7 @@ from cliproxy.providers import (
 )
 from cliproxy.providers import claude_cloak as cloaking
 from cliproxy.providers import claude_identity as ident
+from cliproxy.providers import claude_sign as signing
 from cliproxy.providers.base import PayloadStep, Provider, UpstreamRequest
 from cliproxy.providers.claude_plan import CredentialPlan, Custom, anthropic_origin, host_header
 from cliproxy.providers.claude_profile import ProfileLookup
@@ -240,13 +241,13 @@ class ClaudeProvider(Provider):
         if signed and not count:
             fallback = ""  # a helper without a system prompt gets no billing block (CPA)
             # (a body that already leads with its billing block, as every cloaked one, needs none)
-            if (not helper or "system" in body) and not cloaking.billing_first(body):
+            if (not helper or "system" in body) and not signing.billing_first(body):
                 text = cloaking.user_text(body)
                 entrypoint = found.entrypoint if found is not None else ident.entrypoint(client_headers)
                 fallback = cloaking.billing_text(
                     self.profile.version, text, signed=True, entrypoint=entrypoint or "cli"
                 )
-            raw = cloaking.sign(body, fallback)
+            raw = signing.sign(body, fallback)
         else:
             raw = orjson.dumps(body)
         headers = self._cli_headers(
