@@ -108,8 +108,9 @@ def session(body: dict[str, Any], headers: dict[str, str] = HEADERS, fmt: Format
 
 
 def test_stores_final_done_and_injects_next_claude_request() -> None:
-    """...StoresFinalDoneAndInjectsNextClaudeRequest (and ...ExecuteStreamStoresFinalDone:
-    whole and streamed answers pass the same rewriter): the reasoning of the *done* item,
+    """CPA: TestCodexExecutorReasoningReplayCacheStoresFinalDoneAndInjectsNextClaudeRequest,
+    TestCodexExecutorReasoningReplayCacheExecuteStreamStoresFinalDoneForClaude.
+    Whole and streamed answers pass the same rewriter: the reasoning of the *done* item,
     not the added one, from a completed event whose output Codex left empty."""
     provider = CodexProvider()
     req, _ = build(provider, [user("hello")], claude_body("session-1"))
@@ -125,7 +126,8 @@ def test_stores_final_done_and_injects_next_claude_request() -> None:
 
 
 def test_same_session_across_codex_credentials() -> None:
-    """...SharesSameSessionAcrossCodexAuths: the key names no credential (a failover to
+    """CPA: TestCodexExecutorReasoningReplayCacheSharesSameSessionAcrossCodexAuths.
+    The key names no credential (a failover to
     another account keeps the session's reasoning)."""
     provider = CodexProvider()
     req, _ = build(provider, [user("hello")], claude_body("session-auth-switch"), credential=cred("a"))
@@ -137,7 +139,8 @@ def test_same_session_across_codex_credentials() -> None:
 
 
 def test_other_client_keys_do_not_share_a_session() -> None:
-    """CPA ...SharesSameSessionAcrossClientKeys asserts the opposite. We namespace every
+    """CPA: TestCodexExecutorReasoningReplayCacheSharesSameSessionAcrossClientKeys.
+    CPA's test asserts the opposite. We namespace every
     replay session by the caller's proxy API key, as the Claude thinking replay does: a
     session id is the client's to choose, and another caller naming it must not be handed
     encrypted reasoning that is not theirs. The same caller keeps its session."""
@@ -163,14 +166,15 @@ def test_no_caller_key_no_replay() -> None:
 
 
 def test_session_key_uses_claude_code_json_session_id() -> None:
-    """...SessionKeyUsesClaudeCodeJSONSessionID"""
+    """TestCodexExecutorReasoningReplaySessionKeyUsesClaudeCodeJSONSessionID"""
     body = claude_body("session-json-1", {"role": "user", "content": "next"})
     assert claude_code_scope(body, {}) == "claude:session-json-1:agent:main"
     assert session(body) == caller_scoped(HEADERS, "claude:session-json-1:agent:main")
 
 
 def test_session_key_isolates_claude_code_agents() -> None:
-    """...SessionKeyIsolatesClaudeCodeAgents: the Claude Code session header wins over the
+    """CPA: TestCodexExecutorReasoningReplaySessionKeyIsolatesClaudeCodeAgents.
+    The Claude Code session header wins over the
     client's prompt_cache_key, and each agent has its own session."""
     body = {"model": "local-alias", "prompt_cache_key": "shared-client-key", "messages": []}
     root = {**HEADERS, "x-claude-code-session-id": "session-agents"}
@@ -181,13 +185,13 @@ def test_session_key_isolates_claude_code_agents() -> None:
 
 
 def test_session_key_rejects_bare_claude_user_id() -> None:
-    """...SessionKeyRejectsBareClaudeUserID: a user, not a conversation."""
+    """TestCodexExecutorReasoningReplaySessionKeyRejectsBareClaudeUserID: a user, not a conversation."""
     body = {"model": MODEL, "metadata": {"user_id": "same-user-across-chats"}, "messages": []}
     assert session(body) == ""
 
 
 def test_session_header_aliases_make_one_key() -> None:
-    """...SessionKeyCanonicalizesSessionHeaderAliases"""
+    """TestCodexExecutorReasoningReplaySessionKeyCanonicalizesSessionHeaderAliases"""
     keys = {
         session({}, {**HEADERS, name: "session-alias"}) for name in ("Session_id", "session_id", "Session-Id")
     }
@@ -195,7 +199,7 @@ def test_session_header_aliases_make_one_key() -> None:
 
 
 def test_window_header_and_payload_make_one_key() -> None:
-    """...SessionKeyCanonicalizesWindowHeaderWithPayload"""
+    """TestCodexExecutorReasoningReplaySessionKeyCanonicalizesWindowHeaderWithPayload"""
     from_body = session({"client_metadata": {"x-codex-window-id": "window-1"}})
     from_header = session({}, {**HEADERS, "X-Codex-Window-Id": "window-1"})
     assert from_body == from_header == caller_scoped(HEADERS, "window:window-1")
@@ -213,7 +217,7 @@ def test_chat_client_falls_back_to_its_api_key() -> None:
 
 
 def test_native_responses_request_is_not_injected() -> None:
-    """...DoesNotInjectNativeResponsesRequest"""
+    """TestCodexExecutorReasoningReplayCacheDoesNotInjectNativeResponsesRequest"""
     provider = CodexProvider()
     provider.replay.append(MODEL, session({"prompt_cache_key": "native-session"}), turn([reasoning(3)]))
     client = {"model": MODEL, "prompt_cache_key": "native-session", "input": "native"}
@@ -222,7 +226,7 @@ def test_native_responses_request_is_not_injected() -> None:
 
 
 def test_native_responses_request_is_not_stored() -> None:
-    """...DoesNotStoreNativeResponsesRequest"""
+    """TestCodexExecutorReasoningReplayCacheDoesNotStoreNativeResponsesRequest"""
     provider = CodexProvider()
     client = {"model": MODEL, "prompt_cache_key": "native-store", "input": "native"}
     req, _ = build(provider, [user("native")], client, fmt=Format.RESPONSES)
@@ -241,7 +245,8 @@ def seeded(seed: int, sess: str) -> CodexProvider:
 
 
 def test_does_not_duplicate_claude_client_reasoning() -> None:
-    """...DoesNotDuplicateClaudeClientReasoning: the client carried reasoning of its own;
+    """CPA: TestCodexExecutorReasoningReplayCacheDoesNotDuplicateClaudeClientReasoning.
+    The client carried reasoning of its own;
     a cached turn with no anchor stays out (its place would be a guess)."""
     provider = seeded(5, "session-2")
     items = [reasoning(6), assistant("answer"), user("next")]
@@ -250,7 +255,7 @@ def test_does_not_duplicate_claude_client_reasoning() -> None:
 
 
 def test_inserts_reasoning_before_assistant_output_in_claude_history() -> None:
-    """...InsertsReasoningBeforeAssistantOutputInClaudeHistory"""
+    """TestCodexExecutorReasoningReplayCacheInsertsReasoningBeforeAssistantOutputInClaudeHistory"""
     provider = seeded(7, "session-history")
     _, sent = build(
         provider, [user("first"), assistant("answer"), user("next")], claude_body("session-history")
@@ -263,7 +268,9 @@ def test_inserts_reasoning_before_assistant_output_in_claude_history() -> None:
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 def test_cleared_on_response_failed_invalid_signature(stream: bool) -> None:
-    """...ClearsOnNonStreamResponseFailedInvalidSignature / ...ClearsOnStream...: an
+    """CPA: TestCodexExecutorReasoningReplayCacheClearsOnNonStreamResponseFailedInvalidSignature,
+    TestCodexExecutorReasoningReplayCacheClearsOnStreamResponseFailedInvalidSignature.
+    An
     in-band ``response.failed`` (a 200 whose stream refuses the reasoning)."""
     provider = seeded(9, "session-invalid")
     body = claude_body("session-invalid")
@@ -316,7 +323,7 @@ def output(call_id: str, text: str) -> dict[str, Any]:
 
 
 def test_restores_cumulative_tool_turns() -> None:
-    """...RestoresCumulativeToolTurns"""
+    """TestCodexExecutorReasoningReplayCacheRestoresCumulativeToolTurns"""
     turns = [
         make_turn([reasoning(21), call("call_1", "first")]),
         make_turn([reasoning(22), call("call_2", "second")]),
@@ -338,7 +345,7 @@ def test_restores_cumulative_tool_turns() -> None:
 
 
 def test_restores_cumulative_assistant_turns() -> None:
-    """...RestoresCumulativeAssistantTurns"""
+    """TestCodexExecutorReasoningReplayCacheRestoresCumulativeAssistantTurns"""
     turns = [
         make_turn([reasoning(23), assistant("first answer")]),
         make_turn([reasoning(24), assistant("second answer")]),
@@ -355,7 +362,7 @@ def test_restores_cumulative_assistant_turns() -> None:
 
 
 def test_skips_detached_turn_after_compaction() -> None:
-    """...SkipsDetachedTurnAfterCompaction"""
+    """TestCodexExecutorReasoningReplayCacheSkipsDetachedTurnAfterCompaction"""
     turns = [
         make_turn([reasoning(25), assistant("removed answer")]),
         make_turn([reasoning(26), assistant("retained answer")]),
@@ -365,14 +372,15 @@ def test_skips_detached_turn_after_compaction() -> None:
 
 
 def test_matches_newest_duplicate_assistant_after_compaction() -> None:
-    """...MatchesNewestDuplicateAssistantAfterCompaction"""
+    """TestCodexExecutorReasoningReplayCacheMatchesNewestDuplicateAssistantAfterCompaction"""
     turns = [make_turn([reasoning(27), assistant("Done")]), make_turn([reasoning(28), assistant("Done")])]
     items = [user("compacted summary"), assistant("Done"), user("continue")]
     assert restored(turns, items) == [items[0], reasoning(28), *items[1:]]
 
 
 def test_uses_request_prefix_for_duplicate_out_of_order_turns() -> None:
-    """...UsesRequestPrefixForDuplicateOutOfOrderTurns: the same answer twice; each turn
+    """CPA: TestCodexExecutorReasoningReplayCacheUsesRequestPrefixForDuplicateOutOfOrderTurns.
+    The same answer twice; each turn
     goes where the input in front is the request that led to it."""
     items = [user("first"), assistant("Done"), user("second"), assistant("Done"), user("third")]
     prefix = PrefixHashes(items)
@@ -383,7 +391,8 @@ def test_uses_request_prefix_for_duplicate_out_of_order_turns() -> None:
 
 
 def test_drops_function_call_without_matching_output() -> None:
-    """...DropsFunctionCallWithoutMatchingOutput: the client dropped the call and its
+    """CPA: TestCodexExecutorReasoningReplayCacheDropsFunctionCallWithoutMatchingOutput.
+    The client dropped the call and its
     result; neither the call nor its reasoning moves to the front."""
     provider = CodexProvider()
     body = claude_body("session-dropped-tool")
@@ -394,7 +403,8 @@ def test_drops_function_call_without_matching_output() -> None:
 
 
 def test_matches_shortened_claude_tool_result_call_id() -> None:
-    """...MatchesShortenedClaudeToolResultCallID: a call id too long for Claude reaches
+    """CPA: TestCodexExecutorReasoningReplayCacheMatchesShortenedClaudeToolResultCallID.
+    A call id too long for Claude reaches
     the Claude client shortened; its tool result names the short form, and the replayed
     call takes that form too. The short form is ours (``sanitize_tool_id``: toolu_ and 32
     hex of its sha256), not CPA's (a prefix and 16 hex): it is what our Claude encoder
@@ -417,7 +427,8 @@ def test_matches_shortened_claude_tool_result_call_id() -> None:
 
 
 def test_replays_function_call_for_claude_tool_result() -> None:
-    """...ReplaysFunctionCallForClaudeToolResult: the client's history has the tool result
+    """CPA: TestCodexExecutorReasoningReplayCacheReplaysFunctionCallForClaudeToolResult.
+    The client's history has the tool result
     but not the call; both the reasoning and the call go back in front of it."""
     provider = CodexProvider()
     body = claude_body("claude-session-tool")
