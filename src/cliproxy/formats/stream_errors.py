@@ -22,16 +22,21 @@ Runs on error paths only: an answer that succeeds never passes through here.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 __all__ = [
     "BEARER",
+    "EVENT_END",
     "FIELD_LIMIT",
+    "HOLD_LIMIT",
     "MESSAGE_LIMIT",
     "REDACTED",
     "bound",
+    "error_event_parts",
+    "first_error_event",
     "is_error_payload",
     "redact",
     "safe_error",
@@ -150,3 +155,42 @@ def safe_error_body(body: bytes) -> dict[str, Any]:
         err = response.get("error") if isinstance(response, dict) else None
     found = safe_error(err)
     return found or safe_error({k: obj[k] for k in ("code", "message", "param") if k in obj})
+
+
+# ------------------------------------------------------------------ error events in a relayed SSE stream
+
+EVENT_END = re.compile(rb"\r?\n\r?\n")
+HOLD_LIMIT = 1 << 20  # an error event held back longer than this ends the stream instead
+
+
+def first_error_event(out: bytes, rewrite: Callable[[bytes], bytes | None]) -> tuple[int, bytes | None]:
+    """The whole SSE events of ``out`` in order until ``rewrite`` answers one (an error
+    event, made safe): ``(where it begins, its safe form)``; else ``(where the unfinished
+    rest of out begins, None)``. What follows an error event is never relayed."""
+    pos = 0
+    for m in EVENT_END.finditer(out):
+        safe = rewrite(out[pos : m.start()])
+        if safe is not None:
+            return pos, safe
+        pos = m.end()
+    return pos, None
+
+
+def error_event_parts(event: bytes) -> tuple[bytes, str, list[bytes]] | None:
+    """One SSE event (no blank line): what precedes its first ``data:`` line (the end of a
+    line an earlier read began, which the client already has in part; an ``event:`` line,
+    bounded and redacted), the event's name and its data lines' values; ``None`` without a
+    data line."""
+    if event.startswith(b"data:"):
+        at = 0
+    else:
+        at = event.find(b"\ndata:") + 1
+        if not at:
+            return None
+    head, name = event[:at], ""
+    data = [line[5:].strip() for line in event[at:].splitlines() if line.startswith(b"data:")]
+    if head.startswith(b"event:"):
+        end = head.find(b"\n")
+        name = head[6:end].strip().decode("utf-8", "replace")
+        head = b"event: " + bound(redact(name), FIELD_LIMIT).encode() + head[end:]
+    return head, name, data

@@ -46,9 +46,9 @@ from cliproxy.errors import UpstreamError
 from cliproxy.formats import ir
 from cliproxy.formats.openai_chat import parse_usage
 from cliproxy.formats.stream_errors import (
-    FIELD_LIMIT,
-    bound,
-    redact,
+    HOLD_LIMIT,
+    error_event_parts,
+    first_error_event,
     safe_error,
     safe_error_body,
     safe_payload,
@@ -67,11 +67,9 @@ SSE_HEADERS = {
     "Access-Control-Allow-Origin": "*",
 }
 _READ_FAILURES = (TimeoutError, ConnectionError)
-_EVENT_END = re.compile(rb"\r?\n\r?\n")
 _SUSPECT = re.compile(rb'"error"|event: ?error')  # (after a plain ``find(b"error")``)
 # an unfinished event that already shows it is an error (``"error":null`` is not one)
 _NAMES_ERROR = re.compile(rb'event: ?error\r?\n|"type" ?: ?"error"|"error" ?: ?[{"]')
-_HOLD_LIMIT = 1 << 20  # an error event held back longer than this ends the stream instead
 Scrub = Callable[[bytes], bytes]
 
 
@@ -177,16 +175,13 @@ class ErrorScreen:
     def _screen(self, out: bytes) -> bytes:
         """``out`` up to its first error event, which is rewritten (the rest dropped); an
         unfinished error event at its end is held back."""
-        pos = 0
-        for m in _EVENT_END.finditer(out):
-            safe = self._rewrite(out[pos : m.start()])
-            if safe is not None:
-                self.ended = True
-                return out[:pos] + safe
-            pos = m.end()
+        pos, safe = first_error_event(out, self._rewrite)
+        if safe is not None:
+            self.ended = True
+            return out[:pos] + safe
         rest = out[pos:]
         if rest and _NAMES_ERROR.search(rest) is not None:
-            if len(rest) > _HOLD_LIMIT:
+            if len(rest) > HOLD_LIMIT:
                 self.ended = True
                 return out[:pos] + _own_error("upstream sent an error event too large to relay")
             self._tail = rest
@@ -201,23 +196,14 @@ class ErrorScreen:
         event is not ``whole`` (the upstream ended inside it: a cut text is not relayed)."""
         if event.find(b"error") < 0:
             return None
-        if event.startswith(b"data:"):
-            at = 0
-        else:
-            at = event.find(b"\ndata:") + 1
-            if not at:
-                return None
-        head = event[:at]
-        data = [line[5:].strip() for line in event[at:].splitlines() if line.startswith(b"data:")]
+        parts = error_event_parts(event)
+        if parts is None:
+            return None
+        head, name, data = parts
         try:
             obj: Any = orjson.loads(b"\n".join(data))
         except orjson.JSONDecodeError:
             obj = None
-        name = ""
-        if head.startswith(b"event:"):
-            end = head.find(b"\n")
-            name = head[6:end].strip().decode("utf-8", "replace")
-            head = b"event: " + bound(redact(name), FIELD_LIMIT).encode() + head[end:]
         if not isinstance(obj, dict):
             if name != "error" or not whole:
                 return None  # not JSON and not named an error: not ours to judge

@@ -29,7 +29,13 @@ from collections.abc import Callable
 
 import orjson
 
-from cliproxy.formats.stream_errors import FIELD_LIMIT, bound, is_error_payload, redact, safe_payload
+from cliproxy.formats.stream_errors import (
+    HOLD_LIMIT,
+    error_event_parts,
+    first_error_event,
+    is_error_payload,
+    safe_payload,
+)
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamDecoder, UsageSniffer
 from cliproxy.translate.openai_responses.decode import ResponsesDecoder
@@ -37,10 +43,8 @@ from cliproxy.translate.stream import Passthrough
 
 __all__ = ["ResponsesPassthrough"]
 
-_EVENT_END = re.compile(rb"\r?\n\r?\n")
 _ENDS = (b"\n\n", b"\r\n\r\n")  # a chunk that ends an event (the usual one)
 _ERROR_EVENTS = frozenset({"error", "response.failed", "response.error"})
-_HOLD_LIMIT = 1 << 20  # an error event held back longer than this ends the stream instead
 _relay = Passthrough.feed  # (called as a plain function: no ``super()`` per chunk)
 
 
@@ -100,16 +104,13 @@ class ResponsesPassthrough(Passthrough):
     def _screen(self, out: bytes) -> bytes:
         """``out`` with its first error event rewritten and what follows it dropped; an
         unfinished error event at its end is held back."""
-        pos = 0
-        for m in _EVENT_END.finditer(out):
-            safe = self._rewrite(out[pos : m.start()])
-            if safe is not None:
-                self.ended = True
-                return out[:pos] + safe
-            pos = m.end()
+        pos, safe = first_error_event(out, self._rewrite)
+        if safe is not None:
+            self.ended = True
+            return out[:pos] + safe
         rest = out[pos:]
         if rest and _NAMES_ERROR.search(rest) is not None:
-            if len(rest) > _HOLD_LIMIT:
+            if len(rest) > HOLD_LIMIT:
                 self.late_error = self.upstream_error = ir.Error(
                     "upstream sent an error event too large to relay", status=502
                 )
@@ -125,24 +126,16 @@ class ResponsesPassthrough(Passthrough):
         began, which the client already has in part); an ``event:`` line is bounded."""
         if not _suspect(event):
             return None
-        if event.startswith(b"data:"):
-            at = 0
-        else:
-            at = event.find(b"\ndata:") + 1
-            if not at:
-                return None
-        head, name = event[:at], ""
-        data = [line[5:].strip() for line in event[at:].splitlines() if line.startswith(b"data:")]
+        parts = error_event_parts(event)
+        if parts is None:
+            return None
+        head, name, data = parts
         try:
             obj = orjson.loads(b"\n".join(data))
         except orjson.JSONDecodeError:
             return None
         if not isinstance(obj, dict):
             return None
-        if head.startswith(b"event:"):
-            end = head.find(b"\n")
-            name = head[6:end].strip().decode("utf-8", "replace")
-            head = b"event: " + bound(redact(name), FIELD_LIMIT).encode() + head[end:]
         kind = obj.get("type")
         if name not in _ERROR_EVENTS and kind not in _ERROR_EVENTS and not is_error_payload(obj):
             return None
