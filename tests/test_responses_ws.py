@@ -36,6 +36,8 @@ def _cut(stream: bytes, cuts: list[int]) -> list[bytes]:
 
 @pytest.mark.parametrize("stream", [STREAM, STREAM.replace(b"\n", b"\r\n")], ids=["lf", "crlf"])
 def test_every_split_gives_the_decoder_s_events(stream: bytes) -> None:
+    """CPA TestWebsocketJSONPayloadsFromChunk: each event's JSON, ``event:`` lines,
+    comments and ``[DONE]`` left out."""
     expected = _expected(stream)
     assert len(expected) == 4
     assert _cut(stream, []) == expected

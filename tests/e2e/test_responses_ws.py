@@ -236,6 +236,9 @@ async def test_codex_cli_capture_replayed_over_the_socket(ws_proxy):
 
 
 async def test_prewarm_is_answered_locally(ws_proxy):
+    """CPA TestResponsesWebsocketPrewarmHandledLocallyForSSEUpstream: a first
+    ``generate: false`` is answered here (no upstream call); the next turn names the
+    warm-up's id and goes as one request, without ``generate`` nor the id."""
     fake = ws_proxy.fakes.responses
     async with aiohttp.ClientSession() as s, await connect(s, ws_proxy) as ws:
         warm = await turn(
@@ -253,13 +256,15 @@ async def test_prewarm_is_answered_locally(ws_proxy):
         )
     assert real[-1]["type"] == "response.completed"
     assert "generate" not in ws_messages(fake)[0].json
+    assert "previous_response_id" not in ws_messages(fake)[0].json
     assert len(ws_messages(fake)[0].json["input"]) == 2  # the prewarm's input, then the new message
 
 
 async def test_a_later_warm_up_is_answered_locally_too(ws_proxy):
     """A ``generate: false`` after a real turn (deliberate difference: CPA sends it
     upstream, where xAI never ends it) is answered at once; its input joins the
-    conversation the next turn sends."""
+    conversation the next turn sends. So ``generate`` never reaches an upstream, whichever
+    transport the turn takes (CPA TestResponsesWebsocketStripsGenerateWhenWebsocketAttemptFallsBackToHTTP)."""
     fake = ws_proxy.fakes.responses
     async with aiohttp.ClientSession() as s, await connect(s, ws_proxy) as ws:
         first = await turn(ws, {"type": "response.create", "model": "codex-model", "input": "hello"})

@@ -73,7 +73,9 @@ async def test_a_cyber_policy_refusal_reaches_the_client_whatever_its_status(
     proxy = await start_proxy(config(fakes, keys=2))
     fakes.responses.ws_frames = [_error(status, "cyber_policy", CYBER)]
     events, code, _ = await _one_turn(proxy)
-    assert len(events) == 1, events  # written once (TestResponsesWebsocketTerminalErrorWrittenOnce...)
+    assert len(events) == 1, (
+        events
+    )  # written once (CPA TestResponsesWebsocketTerminalErrorWrittenOnceAcrossForwardAndDisconnect)
     event = events[0]
     assert event["type"] == "error" and event["status"] == status
     assert event["error"]["code"] == "cyber_policy" and "cybersecurity risk" in event["error"]["message"]
@@ -175,7 +177,8 @@ async def test_a_long_close_reason_is_cut_at_a_character_boundary(start_proxy, f
 
 
 async def test_an_item_not_persisted_404_reaches_the_client(start_proxy, fakes) -> None:
-    """CPA TestResponsesWebsocketExposesItemNotPersistedAndRecoversOnReconnect: a turn that
+    """CPA TestResponsesWebsocketExposesItemNotPersistedAndRecoversOnReconnect and
+    TestResponsesWebsocketClosesAfterNonRetryableClientError: a turn that
     names an item the upstream never stored (``store: false``) fails with a plain-text 404
     the client must act on: it gets an ``error`` event with the status and the message,
     the socket closes, and a new socket with the whole input works."""

@@ -70,8 +70,10 @@ async def test_follow_ups_stay_on_the_pinned_credential(start_proxy, fakes):
 
 
 async def test_a_failing_pinned_credential_falls_back_to_the_whole_conversation(start_proxy, fakes):
-    """The pinned key answers 429: the next key has no socket with the conversation, so it
-    gets all of it (no ``previous_response_id``); the client sees one answer."""
+    """CPA TestResponsesWebsocketReplaysImmediatelyAfterPinnedAuthFailure, a deliberate
+    difference: the pinned key answers 429; CPA closes the client socket for the client to
+    replay the turn, here the next key, which has no socket with the conversation, gets all
+    of it (no ``previous_response_id``) at once and the client sees one answer."""
     proxy = await start_proxy(two_keys(fakes))
     async with aiohttp.ClientSession() as s, await connect(s, proxy) as ws:
         first = await turn(ws, {"type": "response.create", "model": "codex-model", "input": "one"})
@@ -130,7 +132,8 @@ async def test_a_follow_up_naming_another_response_sends_the_whole_conversation(
 
 
 async def test_an_sse_upstream_always_gets_the_whole_conversation(start_proxy, fakes):
-    """Without ``websockets`` the upstream keeps nothing: every follow-up is expanded."""
+    """CPA TestResponsesWebsocketMergesTranscriptForNonPassthroughUpstream: without
+    ``websockets`` the upstream keeps nothing: every follow-up is expanded."""
     proxy = await start_proxy(ws_config(fakes, websockets=False))
     async with aiohttp.ClientSession() as s, await connect(s, proxy) as ws:
         first = await turn(ws, {"type": "response.create", "model": "codex-model", "input": "one"})
@@ -172,3 +175,55 @@ async def test_a_compacted_transcript_goes_as_it_is_to_codex_only(start_proxy, f
         chat = fakes.openai.requests[-1].json["messages"]
         assert [m["role"] for m in chat] == ["user", "assistant", "user"]
         assert chat[-1]["content"] in ("compacted user msg", [{"type": "text", "text": "compacted user msg"}])
+
+
+async def test_a_turn_for_another_model_leaves_the_pin(start_proxy, fakes):
+    """CPA TestResponsesWebsocketSwitchesPinnedAuthAcrossProviders and
+    TestResponsesWebsocketPinnedAuthMatchesModel: a client that switches models on one
+    socket (Codex CLI's ``/model``) is served by an account of each turn's model, even when
+    it names the previous response: the account pinned by the Codex turn serves no
+    compat model, so that turn goes whole to the compat upstream, and the turn back to
+    Codex, whose socket did not answer the compat turn, goes whole too."""
+    proxy = await start_proxy(ws_config(fakes))
+    message = [{"type": "message", "role": "user", "content": "two"}]
+    async with aiohttp.ClientSession() as s, await connect(s, proxy) as ws:
+        first = await turn(ws, {"type": "response.create", "model": "codex-model", "input": "one"})
+        rid = first[-1]["response"]["id"]
+        second = await turn(
+            ws,
+            {
+                "type": "response.create",
+                "model": "compat-model",
+                "previous_response_id": rid,
+                "input": message,
+            },
+        )
+        assert second[-1]["type"] == "response.completed"
+        rid = second[-1]["response"]["id"]
+        third = await turn(ws, {**follow(rid, "three"), "model": "codex-model"})
+        assert third[-1]["type"] == "response.completed"
+    assert [len(r.json["messages"]) for r in fakes.openai.requests] == [3]
+    sent = [m.json for m in ws_messages(fakes.responses)]
+    assert [("previous_response_id" in m, len(m["input"])) for m in sent] == [(False, 1), (False, 5)]
+
+
+async def test_a_compacted_transcript_is_merged_when_not_only_codex_serves_the_model(start_proxy, fakes):
+    """CPA TestWebsocketUpstreamSupportsCompactionReplayForModelFalseWhenMixedBackends: a
+    model Codex and a compat upstream both serve may reach one that cannot read the
+    compaction item: the follow-up is merged with the history, the item left out (here it
+    is Codex that takes both turns)."""
+    config = ws_config(fakes, websockets=False, extra="routing:\n  strategy: fill-first\n")
+    proxy = await start_proxy(config.replace('alias: "compat-model"', 'alias: "codex-model"'))
+    compacted = [
+        {"type": "message", "role": "user", "id": "msg-1c", "content": "compacted user msg"},
+        {"type": "compaction", "encrypted_content": "conversation summary"},
+    ]
+    async with aiohttp.ClientSession() as s, await connect(s, proxy) as ws:
+        await turn(ws, {"type": "response.create", "model": "codex-model", "input": "original long prompt"})
+        await turn(ws, {"type": "response.create", "input": compacted})
+    codex = [r.json["input"] for r in fakes.responses.requests if r.method == "POST"]
+    chat = [r.json["messages"] for r in fakes.openai.requests]
+    # fill-first: both turns on Codex's account; the second merged: the first turn's
+    # message, its answer, then the compacted user message
+    assert not chat and [len(items) for items in codex] == [1, 3]
+    assert all(i.get("type") != "compaction" for items in codex for i in items)

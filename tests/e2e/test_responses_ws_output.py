@@ -149,8 +149,10 @@ async def test_a_tool_call_the_stream_sent_whole_replaces_the_completed_one(star
 
 
 async def test_a_consistent_completion_reaches_the_client_byte_for_byte(start_proxy, fakes) -> None:
-    """CPA TestRestoreResponsesWebsocketCompletionOutputPreservesNonEmptyOutput and
-    TestRestoreResponsesWebsocketCompletionOutputIgnoresIncompleteCollectedToolCall: a non-empty output is kept whatever the done items
+    """CPA TestRestoreResponsesWebsocketCompletionOutputPreservesNonEmptyOutput,
+    TestResponseCompletedOutputFromPayload and
+    TestRestoreResponsesWebsocketCompletionOutputIgnoresIncompleteCollectedToolCall: a
+    non-empty output is kept whatever the done items
     say when no complete call of theirs differs from it (an incomplete one never counts),
     and the event is the upstream's own text, not serialised again."""
     proxy = await start_proxy(ws_config(fakes))

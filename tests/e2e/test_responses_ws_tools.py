@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.e2e.clients import TOOL_SCHEMA
+from tests.e2e.clients import KEY, TOOL_SCHEMA
 from tests.e2e.test_responses_ws import connect, text_of, turn, ws_config, ws_messages
 
 TOOLS = [{"type": "function", "name": "shell", "parameters": TOOL_SCHEMA}]
@@ -111,3 +111,42 @@ async def test_an_orphan_output_is_dropped_on_the_upstream_socket(start_proxy, f
     assert events[-1]["type"] == "response.completed", events[-1]
     upstream = ws_messages(fake)[-1].json["input"]
     assert [i.get("role") for i in upstream] == ["user", "assistant", "user"]
+
+
+async def test_a_transcript_resent_after_a_compaction_is_sent_as_it_is(start_proxy, fakes) -> None:
+    """CPA TestResponsesWebsocketCompactionResetsTurnStateOnCustomToolTranscriptReplacement
+    and TestResponsesWebsocketCompactionResetsTurnStateOnTranscriptReplacement: after the
+    client compacts over HTTP (``/v1/responses/compact``), its next message resends the
+    transcript, a tool call and its output first: that goes upstream as the whole input,
+    nothing of the socket's earlier turns merged in front."""
+    proxy = await start_proxy(ws_config(fakes, websockets=False))
+    call_kinds = (("custom_tool_call", "custom_tool_call_output"), ("function_call", "function_call_output"))
+    for call, output in call_kinds:
+        async with aiohttp.ClientSession() as s, await connect(s, proxy) as ws:
+            await turn(ws, {"type": "response.create", "model": "codex-model", "input": [_user("one")]})
+            lone = {"type": output, "call_id": "call-1", "id": "tool-out-1", "output": "ok"}
+            await turn(ws, {"type": "response.create", "input": [lone]})
+            async with s.post(
+                proxy.url + "/v1/responses/compact",
+                json={"model": "codex-model", "input": [_user("summary")]},
+                headers={"Authorization": f"Bearer {KEY}"},
+            ) as resp:
+                assert resp.status == 200, await resp.text()
+            named = (
+                {"name": "apply_patch", "input": "x"}
+                if call == "custom_tool_call"
+                else {"name": "shell", "arguments": "{}"}
+            )
+            resent = [
+                {"type": call, "id": "c-compact", "call_id": "call-1", **named},
+                {"type": output, "id": "tool-out-compact", "call_id": "call-1", "output": "ok"},
+                {**_user("two"), "id": "msg-2"},
+            ]
+            events = await turn(ws, {"type": "response.create", "input": resent})
+            assert events[-1]["type"] == "response.completed"
+        sent = _sent(fakes.responses)[-1]["input"]  # (item ids as Codex takes them)
+        assert [(i["type"], i.get("call_id")) for i in sent] == [
+            (call, "call-1"),
+            (output, "call-1"),
+            ("message", None),
+        ]

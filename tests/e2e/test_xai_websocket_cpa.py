@@ -91,7 +91,9 @@ async def test_socket_message_leaves_out_stream_and_keeps_the_cache_key(proxy, f
     ``response.create`` without ``stream``, ``stream_options`` or ``background``, the session's
     ``prompt_cache_key`` and ``x-grok-conv-id`` (the client socket's id), the bearer token.
 
-    Deliberate differences: a follow-up naming ``previous_response_id`` goes to xAI as the
+    Deliberate differences (CPA TestResponsesWebsocketXAIWebsocketPassthroughKeepsNativeIncrementalRequest,
+    TestResponsesWebsocketUsesUpstreamWebsocketPassthroughForXAI,
+    TestWebsocketUpstreamSupportsIncrementalInputForXAI): a follow-up naming ``previous_response_id`` goes to xAI as the
     whole conversation (with its ``instructions``), never as ``previous_response_id`` (a
     kept socket that holds the conversation is not needed, and any credential can take the
     turn); so ``store`` stays what the client sent (Codex sends ``false``): nothing needs

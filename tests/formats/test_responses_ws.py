@@ -282,7 +282,8 @@ def test_follow_up_injects_the_id_when_the_pending_calls_are_answered():
 
 
 def test_follow_up_skips_the_id_when_a_pending_output_is_missing():
-    """CPA TestNormalizeResponsesWebsocketRequestSkipsPreviousResponseIDWhenPendingOutputIsMissing:
+    """CPA TestNormalizeResponsesWebsocketRequestSkipsPreviousResponseIDWhenPendingOutputIsMissing,
+    TestResponsesWebsocketDoesNotInjectPreviousResponseIDWhenPendingToolOutputMissing:
     no incremental form, so the whole conversation is sent."""
     raw = {
         "type": "response.create",
@@ -292,7 +293,12 @@ def test_follow_up_skips_the_id_when_a_pending_output_is_missing():
 
 
 def test_follow_up_is_none_for_another_id_a_first_turn_or_a_resent_transcript():
+    """CPA TestResponsesWebsocketRequestRequiresCurrentUpstream: a create naming the last
+    response and an append continue on the socket that holds the conversation; a full
+    create (no id, the open call unanswered) goes whole."""
     history = _history()
+    full = {"type": "response.create", "input": [{"type": "message", "role": "user", "content": "new"}]}
+    assert follow_up(full, history) is None
     other = {"type": "response.create", "previous_response_id": "resp-0", "input": []}
     assert follow_up(other, history) is None
     assert follow_up({"type": "response.create", "model": "m", "input": []}, History()) is None
@@ -313,9 +319,9 @@ def _last(*items: dict, output: list | None = None, model: str = "test-model") -
 
 def test_a_resent_tool_transcript_replaces_the_history():
     """CPA TestNormalizeResponsesWebsocketRequestTreatsTranscriptReplacementAsReset,
-    ...TreatsCustomToolTranscriptReplacementAsReset: a follow-up whose input holds a tool
-    call is the client's whole (compacted) transcript: sent as it is, and it is what the
-    next turn builds on."""
+    TestNormalizeResponsesWebsocketRequestTreatsCustomToolTranscriptReplacementAsReset: a
+    follow-up whose input holds a tool call is the client's whole (compacted) transcript:
+    sent as it is, and it is what the next turn builds on."""
     for call, result in (
         ("function_call", "function_call_output"),
         ("custom_tool_call", "custom_tool_call_output"),
@@ -353,7 +359,8 @@ def test_a_developer_message_is_merged_not_a_replacement():
 
 def test_a_call_in_both_the_request_and_the_output_is_merged_once():
     """CPA TestNormalizeResponsesWebsocketRequestDropsDuplicateFunctionCallsByCallID,
-    ...DropsDuplicateCustomToolCallsByCallID, ...DropsDuplicateInputItemsByID (the newest
+    TestNormalizeResponsesWebsocketRequestDropsDuplicateCustomToolCallsByCallID,
+    TestNormalizeResponsesWebsocketRequestDropsDuplicateInputItemsByID (the newest
     copy of an id wins)."""
     for call, result in (
         ("function_call", "function_call_output"),
@@ -384,8 +391,8 @@ def test_a_call_in_both_the_request_and_the_output_is_merged_once():
 
 def test_dedupe_by_id_keeps_the_call_an_output_answers():
     """CPA TestDedupeResponsesWebsocketInputItemsByIDAfterRepair and
-    ...KeepsReferencedToolCall: two calls under one id, the answered one stays (else the
-    upstream refuses the orphan output with a 400)."""
+    TestDedupeResponsesWebsocketInputItemsByIDKeepsReferencedToolCall: two calls under one
+    id, the answered one stays (else the upstream refuses the orphan output with a 400)."""
     after_repair = [
         {"type": "custom_tool_call", "id": "ctc-1", "call_id": "call-1", "name": "tool"},
         {"type": "custom_tool_call", "id": "ctc-1", "call_id": "call-2", "name": "tool"},
@@ -402,7 +409,8 @@ def test_dedupe_by_id_keeps_the_call_an_output_answers():
 
 def test_an_assistant_message_or_a_compaction_item_is_a_full_transcript():
     """CPA TestInputContainsFullTranscriptFalseForAssistantMessageOnly,
-    ...DetectsCompactionItem, ...FalseForIncremental (``has_compaction``), and
+    TestInputContainsFullTranscriptDetectsCompactionItem,
+    TestInputContainsFullTranscriptFalseForIncremental (``has_compaction``), and
     TestNormalizeSubsequentRequestAssistantInputTriggersTranscriptReplacement: an assistant
     message in an append replaces the transcript (``shouldReplaceWebsocketTranscript``),
     without being a compaction."""
@@ -610,3 +618,46 @@ def test_the_local_compaction_summary_after_history_items():
     }
     for name, (item, replaces) in cases.items():
         assert _summary_replaces([item, summary]) is replaces, name
+
+
+def test_a_local_compaction_transcript_replaces_the_history_with_its_fields():
+    """CPA TestNormalizeResponsesWebsocketRequestReplacesCodexLocalCompactionTranscript:
+    Codex Desktop's compacted transcript (Responses Lite tools first, items without a
+    type) is the whole input, as sent; the message's own fields stay, the model and
+    instructions come from the history."""
+    history = History(
+        request={
+            "model": "gpt-5.6-sol",
+            "stream": True,
+            "instructions": "be helpful",
+            "input": [{"type": "message", "role": "user", "id": "old-user", "content": "old prompt"}],
+        },
+        output=[
+            {
+                "type": "function_call",
+                "id": "old-tool-call",
+                "call_id": "old-call",
+                "name": "lookup",
+                "arguments": "{}",
+            }
+        ],
+    )
+    items = [
+        {"type": "additional_tools", "role": "developer", "tools": []},
+        {"role": "developer", "id": "initial-context", "content": "workspace context"},
+        {
+            "type": "message",
+            "role": "user",
+            "id": "compacted-user",
+            "content": [{"type": "input_text", "text": "kept"}],
+        },
+        {"role": "user", "id": "local-summary", "content": _SUMMARY},
+        {"type": "message", "role": "developer", "id": "turn-context", "content": "current workspace"},
+        {"role": "user", "id": "incoming-user", "content": "continue the task"},
+    ]
+    lite = {"ws_request_header_x_openai_internal_codex_responses_lite": "true"}
+    raw = {"type": "response.create", "input": items, "parallel_tool_calls": True, "client_metadata": lite}
+    out = expand(raw, history)
+    assert out["input"] == items and "previous_response_id" not in out
+    assert (out["model"], out["instructions"], out["stream"]) == ("gpt-5.6-sol", "be helpful", True)
+    assert out["parallel_tool_calls"] is True and out["client_metadata"] == lite

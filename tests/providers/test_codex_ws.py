@@ -47,7 +47,9 @@ def test_websocket_url():
 
 
 def test_websockets_enabled_from_attributes_or_the_auth_file():
-    """CPA codexWebsocketsEnabled: the attribute first (a parseable bool), then metadata."""
+    """CPA codexWebsocketsEnabled and TestWebsocketUpstreamSupportsIncrementalInputForModel
+    (per credential here: a follow-up is incremental only on the credential that served
+    the turn): the attribute first (a parseable bool), then metadata."""
     assert websockets_enabled(API_KEY) and websockets_enabled(OAUTH)
     assert not websockets_enabled(Credential(id="n", provider="codex"))
     off = Credential(
