@@ -286,7 +286,10 @@ claude-api-key:
 
 async def test_fingerprint_profile_cli_on_an_api_key(start_proxy, fake_claude) -> None:
     """CPA: TestApplyClaudeHeaders_LegacyThirdPartyUsesStableConfiguredOSArch,
-    TestApplyClaudeHeaders_UnsetStabilizationUsesStableConfiguredOSArch.
+    TestApplyClaudeHeaders_UnsetStabilizationUsesStableConfiguredOSArch,
+    TestResolveClaudeFingerprintPolicy (its config-entry row),
+    TestClaudeExecutor_ClaudeCodeCLIFingerprintStreamMatchesWirePolicy (a gateway stream with
+    the profile: the OAuth betas; its tool aliases: test_claude_tool_alias.py).
     """
     cfg = f"""
 api-keys: ["{KEY}"]
@@ -321,7 +324,9 @@ claude-api-key:
 
 
 async def test_count_tokens_stays_native(start_proxy, fake_claude, tmp_path) -> None:
-    """CPA: TestClaudeExecutor_CountTokensCloakMatchesMeasuredDirectAnthropicShape."""
+    """CPA: TestClaudeExecutor_CountTokensCloakMatchesMeasuredDirectAnthropicShape,
+    TestClaudeExecutor_ClaudeCodeCLIFingerprintCountTokensKeepsNativeShape (the native shape
+    and betas; its aliased tools: test_count_tokens_counts_the_aliased_tools)."""
     write_oauth(tmp_path, "one", fake_claude.base_url)
     proxy = await start_proxy(f'api-keys: ["{KEY}"]\n')
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:

@@ -80,6 +80,9 @@ async def test_cloak_mode_always_cloaks_without_billing(start_proxy, fake_claude
 
 
 async def test_cli_profile_keeps_an_unsigned_billing_block(start_proxy, fake_claude, tmp_path: Path) -> None:
+    """CPA: TestKimiExecutor_ClaudeMessagesWithAndWithoutClaudeCodeCLIFingerprint (its
+    profiled half), TestKimiExecutor_ClaudeCodeCLIProfileKeepsUnsignedBillingAndNativeCountTokens
+    (its Messages half, here whole rather than streamed)."""
     kimi(fake_claude, tmp_path, fingerprint_profile="claude-code-cli")
     proxy = await start_proxy(HEAD)
     await _send(proxy)

@@ -445,7 +445,7 @@ async def test_responses_client_round_trip(proxy: Any, stream: bool) -> None:
 
 async def test_count_tokens_counts_the_aliased_tools(proxy: Any) -> None:
     """count_tokens of a cloaked request counts what the Messages call will send: the
-    same aliases (CPA)."""
+    same aliases (CPA: TestClaudeExecutor_ClaudeCodeCLIFingerprintCountTokensKeepsNativeShape)."""
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
         await client.messages.create(
             model="claude-cloaked",
