@@ -310,6 +310,8 @@ async def test_identity_confuse_with_fill_first(start_proxy, fake_responses, cod
 async def test_identity_confuse_gives_the_caller_its_own_ids_back(
     start_proxy, fake_responses, codex_base, tmp_path, stream
 ):
+    """CPA TestCodexIdentityConfuseResponsePayloadHidesUpstreamAndRestoresClient: the
+    stand-ins the upstream echoes come back to the caller as its own ids."""
     write_codex_file(tmp_path, codex_base)
     proxy = await start_proxy(HEAD + "routing:\n  session-affinity: true\ncodex:\n  identity-confuse: true\n")
     [cred] = proxy.service.pool.credentials()

@@ -102,6 +102,8 @@ async def test_text_turn_over_the_codex_websocket(ws_proxy):
 
 
 async def test_multi_turn_previous_response_id_on_one_upstream_socket(ws_proxy):
+    """CPA TestCodexWebsocketsExecutePreservesPreviousResponseIDUpstream: a follow-up on the
+    kept upstream socket goes with the client's ``previous_response_id``."""
     fake = ws_proxy.fakes.responses
     async with aiohttp.ClientSession() as s, await connect(s, ws_proxy, "/backend-api/codex/responses") as ws:
         first = await turn(ws, {"type": "response.create", "model": "codex-model", "input": "one"})
@@ -508,7 +510,10 @@ async def test_refused_upgrade_fails_over_and_426_falls_back_to_sse(start_proxy,
     """The upstream refuses the upgrade: its status and body are the attempt's, read as
     over HTTP (a 403 fails over to the next credential; a 401 whose OpenAI body says
     ``invalid_request_error`` would stop, as on HTTP and in CPA, which reads the refusal's
-    body too); ``426 Upgrade Required`` sends the same turn over HTTP/SSE."""
+    body too); ``426 Upgrade Required`` sends the same turn over HTTP/SSE. Either way the
+    client's session goes on (CPA TestCodexWebsocketsExecuteStreamUpgradeRequiredReturnsWithoutLockingSession,
+    TestCodexWebsocketsExecuteStreamHandshakeErrorReturnsWithoutLockingSession,
+    TestCodexWebsocketHandshakeFailureReleasesSessionRequestLock)."""
     extra = f"""
   - api-key: "sk-codex-2"
     base-url: "{fakes.responses.base_url}/backend-api/codex"
@@ -539,7 +544,9 @@ async def test_refused_upgrade_fails_over_and_426_falls_back_to_sse(start_proxy,
 
 async def test_an_upstream_socket_closed_between_turns_is_dialled_again(ws_proxy):
     """The upstream drops the kept socket while the client thinks: the next turn opens a
-    new one (the proxy resends the whole conversation anyway) and the client notices nothing."""
+    new one (the proxy resends the whole conversation anyway) and the client notices nothing
+    (CPA TestExistingWebsocketSessionConnRequiresMatchingHealthyConnection: a closed kept
+    socket is never reused)."""
     fake = ws_proxy.fakes.responses
     fake.ws_close_after_turn = True
     async with aiohttp.ClientSession() as s, await connect(s, ws_proxy) as ws:

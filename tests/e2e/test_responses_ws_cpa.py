@@ -140,7 +140,9 @@ async def test_credential_and_quota_failures_are_a_close_code_not_an_error_event
 
 async def test_an_upstream_socket_refusing_a_large_message_closes_with_1009(start_proxy, fakes) -> None:
     """CPA TestResponsesWebsocketMirrorsUpstreamMessageTooBigDisconnect,
-    TestWriteWebsocketCloseForUpstreamErrorMirrorsMessageTooBig (raw close error): the
+    TestWriteWebsocketCloseForUpstreamErrorMirrorsMessageTooBig (raw close error),
+    TestCodexWebsocketsExecuteStreamMapsMessageTooBigClose and
+    TestMapCodexWebsocketWriteErrorStopsRetryForMessageTooBig (no other account tried): the
     upstream socket closes with 1009 on the turn's message; the client's socket closes
     with 1009 too, the upstream's reason with it, and no ``error`` event: a client reads
     the close code (and may resend another way). Before, it got a 413 ``error`` event and

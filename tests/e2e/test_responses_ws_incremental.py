@@ -96,7 +96,10 @@ async def test_a_failing_pinned_credential_falls_back_to_the_whole_conversation(
 async def test_a_lost_upstream_socket_gets_the_whole_conversation_without_a_cooldown(ws_proxy):
     """The upstream closed the kept socket between turns: the follow-up is not sent on a new
     socket as a continuation (the upstream would not know the id); the same credential
-    sends the whole conversation on a new socket and stays available."""
+    sends the whole conversation on a new socket and stays available. (CPA
+    TestCodexAutoExecutorRequiredUpstreamWebsocketRejectsHTTPFallback, a deliberate
+    difference: a continuation never goes anywhere but its socket, as there, but where
+    CPA fails it for the client to replay, the proxy sends the whole conversation itself.)"""
     fake = ws_proxy.fakes.responses
     fake.ws_close_after_turn = True
     async with aiohttp.ClientSession() as s, await connect(s, ws_proxy) as ws:
@@ -227,3 +230,25 @@ async def test_a_compacted_transcript_is_merged_when_not_only_codex_serves_the_m
     # message, its answer, then the compacted user message
     assert not chat and [len(items) for items in codex] == [1, 3]
     assert all(i.get("type") != "compaction" for items in codex for i in items)
+
+
+async def test_a_mixed_pool_pins_the_websocket_account(start_proxy, fakes):
+    """CPA TestResponsesWebsocketPinsOnlyWebsocketCapableAuth and
+    TestResponsesWebsocketUsesNativeIncrementalAfterPinningWebsocketAuthFromMixedPool: of an
+    HTTP-only key and a WebSocket key, the client's socket is served by the WebSocket one
+    and its follow-up goes there as ``previous_response_id`` plus the new items."""
+    extra = SECOND_KEY.format(base=fakes.responses.base_url)
+    config = ws_config(fakes, websockets=False).replace(
+        "openai-compatibility:", extra.lstrip("\n") + "openai-compatibility:", 1
+    )
+    proxy = await start_proxy(config)
+    async with aiohttp.ClientSession() as s, await connect(s, proxy) as ws:
+        first = await turn(ws, {"type": "response.create", "model": "codex-model", "input": "one"})
+        await turn(ws, follow(first[-1]["response"]["id"], "two"))
+    assert not [r for r in fakes.responses.requests if r.method == "POST"]
+    sent = ws_messages(fakes.responses)
+    assert [r.key for r in sent] == ["sk-codex-2", "sk-codex-2"]
+    assert (
+        sent[1].json["previous_response_id"] == first[-1]["response"]["id"]
+        and len(sent[1].json["input"]) == 1
+    )

@@ -156,7 +156,9 @@ def test_leaves_other_payloads_unchanged(value: Any) -> None:
 
 
 def test_the_codex_request_carries_fixed_ids() -> None:
-    """TestCodexExecutorExecuteStreamSanitizesOverlongInputItemIDs: on the body sent."""
+    """TestCodexExecutorExecuteStreamSanitizesOverlongInputItemIDs: on the body sent (and
+    TestBuildCodexWebsocketRequestBodySanitizesOverlongInputItemIDs: the upstream socket's
+    ``response.create`` is this body)."""
     long_call, long_output = "grok-call-item-" * 6, "grok-output-item-" * 6
     body = {
         "model": "gpt-5.4",
