@@ -127,8 +127,8 @@ async def test_multi_agent_v2_namespace_is_restored_on_incremental_turns(start_p
 async def test_responses_lite_over_the_upstream_socket(start_proxy, fakes, lite: bool) -> None:
     """CPA TestCodexWebsocketsExecuteResponsesLiteDoesNotInjectImageGenerationTool,
     TestCodexWebsocketsExecuteStreamResponsesLiteForcesParallelToolCallsFalse and
-    ...PassesThroughUpstreamWebsocketPayloadForDownstreamWebsocket: a Codex Desktop "responses
-    lite" turn reaches the upstream socket with no image_generation tool, its
+    TestCodexWebsocketsExecuteStreamPassesThroughUpstreamWebsocketPayloadForDownstreamWebsocket:
+    a Codex Desktop "responses lite" turn reaches the upstream socket with no image_generation tool, its
     ``additional_tools`` item first and ``parallel_tool_calls`` false; another turn keeps its
     ``parallel_tool_calls: true``, and the upstream's delta reaches the client as sent."""
     proxy = await start_proxy(config(fakes))
