@@ -6,6 +6,7 @@ an API key's request stays the caller's own."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from cliproxy.credentials.record import Credential
 from cliproxy.providers import claude_identity as ident
 from cliproxy.providers import impersonate
+from cliproxy.providers.claude_cloak import settings
 from cliproxy.providers.claude_plan import CredentialPlan
 from tests.e2e.clients import KEY, TOOL_SCHEMA
 from tests.e2e.test_provider_identity import FAR, write_auth
@@ -318,3 +320,18 @@ async def test_default_kimi_file_keeps_the_callers_request_without_its_billing_b
     }
     assert "caller system" in orjson.dumps(rec.json["system"]).decode()
     assert b"x-anthropic-billing-header" not in orjson.dumps(rec.json)
+
+
+def test_an_unknown_profile_is_warned_about_once_per_value(caplog: pytest.LogCaptureFixture) -> None:
+    """CPA: TestNormalizeClaudeFingerprintProfileWarnsOncePerValue: a typo resolves to the
+    default and is logged once per distinct value, not per request. Before, it was
+    ignored without a word."""
+    typos = ("claude-code-cli-test-typo-a", "claude-code-cli-test-typo-b")
+    with caplog.at_level(logging.WARNING, logger="cliproxy.providers.claude_cloak"):
+        for typo in (typos[0],) * 5 + (typos[1],) + ("claude-code-cli", "") * 3:
+            cred = Credential(
+                id="t", provider="claude", api_key="k", attributes={"fingerprint_profile": typo}
+            )
+            assert settings(cred).profile_cli is (typo == "claude-code-cli")
+    logged = [r.getMessage() for r in caplog.records if "fingerprint-profile" in r.getMessage()]
+    assert [sum(t in m for m in logged) for t in typos] == [1, 1] and len(logged) == 2

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ __all__ = [
     "settings",
     "should_cloak",
 ]
+
+log = logging.getLogger(__name__)
 
 # isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
 
@@ -89,8 +92,21 @@ def settings(cred: Credential) -> CloakSettings:
         _lookup(cred, "cloak_sensitive_words"),
         _lookup(cred, "cloak_cache_user_id").lower() == "true",
         bool(cred.attributes.get("cloak")),
-        profile.lower() in ("claude-code-cli", "oauth-cli"),
+        _profile_cli(profile.lower()),
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _profile_cli(profile: str) -> bool:
+    """Whether ``profile`` names Claude Code's CLI fingerprint; any other value but none
+    is a typo that changes nothing, said once per value (CPA), not on every request."""
+    if profile in ("claude-code-cli", "oauth-cli"):
+        return True
+    if profile:
+        log.warning(
+            "unrecognized claude fingerprint-profile %r ignored (supported: claude-code-cli)", profile
+        )
+    return False
 
 
 @functools.lru_cache(maxsize=1024)
