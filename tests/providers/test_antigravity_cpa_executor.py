@@ -288,10 +288,9 @@ def test_response_schemas_take_no_tool_rules() -> None:
 
 def test_response_schema_unions_become_nullable() -> None:
     """TestSanitizeAntigravityRequestSchemasProjectsUnionsAndPreservesEnumTypes, response side:
-    ``anyOf`` with a null branch becomes a nullable object; enum members are strings. The
-    enum's own type differs on purpose from CPA (``number``): our Gemini rules make an enum
-    node a string (the same in Gemini's API), which the backend accepts for a structured
-    answer. The tool side is ``test_tool_unions_flatten_and_enum_types_stay``."""
+    ``anyOf`` with a null branch becomes a nullable object; enum members are strings and the
+    enum keeps its declared type (``NUMBER``), so the answer holds a number, as in CPA. The
+    tool side is ``test_tool_unions_flatten_and_enum_types_stay``."""
     body: dict[str, Any] = {
         "generationConfig": {
             "responseSchema": {
@@ -316,7 +315,8 @@ def test_response_schema_unions_become_nullable() -> None:
     props = body["generationConfig"]["responseSchema"]["properties"]
     assert "anyOf" not in props["action"] and props["action"]["nullable"] is True
     assert props["action"]["type"] == "OBJECT"
-    assert all(isinstance(v, str) for v in props["conviction"]["enum"])
+    assert props["conviction"]["enum"] == ["0.25", "0.5", "1"]
+    assert props["conviction"]["type"] == "NUMBER"
 
 
 @pytest.mark.parametrize("alias", ["response_schema", "response_json_schema"])
@@ -360,9 +360,10 @@ def test_json_schema_fields_keep_json_schema_type_names() -> None:
     clean_request_schemas(body)
     assert body["generationConfig"]["responseJsonSchema"] == {
         "type": "array",
-        "items": {"type": "string", "nullable": True},
+        "items": {"type": "string", "nullable": True, "description": "(nullable)"},
     }
     assert body["generationConfig"]["responseSchema"]["type"] == "ARRAY"
+    assert body["generationConfig"]["responseSchema"]["items"]["type"] == "STRING"
 
 
 def test_schema_cleaning_is_idempotent() -> None:
@@ -559,7 +560,8 @@ async def test_gemini_client_snake_case_tools_arrive_clean(antigravity: Any, mod
 async def test_openai_structured_output_schema_arrives_clean(antigravity: Any) -> None:
     """An OpenAI client's ``response_format`` JSON Schema (as the OpenAI SDK writes one from a
     model: ``$defs``/``$ref``, ``additionalProperties``, ``title``) reached Cloud Code as
-    written; it now goes resolved and cleaned, in JSON Schema's type names."""
+    written; it now goes resolved and cleaned, in JSON Schema's type names, its title and
+    ``additionalProperties: false`` kept as CPA's response cleaner keeps them."""
     schema = {
         "$defs": {"Step": {"type": "object", "title": "Step", "properties": {"text": {"type": "string"}}}},
         "type": "object",
@@ -581,7 +583,10 @@ async def test_openai_structured_output_schema_arrives_clean(antigravity: Any) -
     assert config["responseMimeType"] == "application/json"
     out = config["responseJsonSchema"]
     assert out["type"] == "object" and out["required"] == ["steps"]
-    assert not {"$defs", "additionalProperties"} & set(out)
+    assert "$defs" not in out and out["title"] == "Plan"
+    # a closed object stays closed: the backend enforces it on a structured answer (CPA
+    # TestCleanJSONSchemaForAntigravityResponsePreservesAdditionalPropertiesFalse)
+    assert out["additionalProperties"] is False
     assert out["properties"]["steps"]["items"]["properties"] == {"text": {"type": "string"}}
 
 

@@ -106,7 +106,8 @@ def test_long_enums_are_dropped_without_a_hint():
 
 
 def test_type_list_with_null_becomes_nullable_and_stays_required():
-    """TestCleanJSONSchemaForAntigravity_TypeFlattening_Nullable (and its dot-key twin):
+    """TestCleanJSONSchemaForAntigravity_TypeFlattening_Nullable and
+    TestCleanJSONSchemaForAntigravity_TypeFlattening_Nullable_DotKey:
     Antigravity keeps native nullable, so the property stays required."""
     for name in ("name", "my.param"):
         schema = {
@@ -191,7 +192,8 @@ def test_any_of_keeps_the_parent_description_first():
 
 
 def test_all_of_merges_properties_and_required():
-    """TestCleanJSONSchemaForAntigravity_AllOfMerging (and _DotKeys)."""
+    """TestCleanJSONSchemaForAntigravity_AllOfMerging and
+    TestCleanJSONSchemaForAntigravity_AllOfMerging_DotKeys."""
     for name in ("a", "my.param"):
         schema = {
             "type": "object",
@@ -308,7 +310,8 @@ def test_closed_object_is_hinted():
     ("fmt", "desc"), [("uri", "A URL"), ("email", None)], ids=["with-description", "without-description"]
 )
 def test_format_moves_into_the_description(fmt: str, desc: str | None):
-    """TestCleanJSONSchemaForAntigravity_FormatFieldRemoval and _FormatFieldNoDescription."""
+    """TestCleanJSONSchemaForAntigravity_FormatFieldRemoval and
+    TestCleanJSONSchemaForAntigravity_FormatFieldNoDescription."""
     prop: dict[str, Any] = {"type": "string", "format": fmt}
     if desc:
         prop["description"] = desc

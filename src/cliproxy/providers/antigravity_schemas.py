@@ -17,8 +17,12 @@ history's call arguments, whose keys (``title``, ``format``, ``default``...) are
   the description;
 * the structured-output schemas of ``generationConfig`` / ``generation_config``:
   ``responseSchema``, ``responseJsonSchema`` and their snake_case spellings, each where
-  the client put it. These keep their top-level type (an answer may be a list), nullable
-  and ``required``; the JSON Schema ones keep JSON Schema's lower-case type names.
+  the client put it, with the ``antigravity-response`` profile (CPA
+  ``CleanJSONSchemaForAntigravityResponse``). These keep their top-level type (an answer
+  may be a list), nullable, title, ``required``, ``additionalProperties: false`` and their
+  declared types: a number enum stays a number (its members strings), a boolean's enum
+  becomes a hint. The JSON Schema ones keep JSON Schema's lower-case type names,
+  ``responseSchema`` takes Google's upper-case ones.
 
 Changed tools and configs are new objects: the client's request is never altered.
 """
@@ -43,7 +47,6 @@ CONFIGS = ("generationConfig", "generation_config")
 CONFIG_SCHEMA_KEYS = ("responseSchema", "response_schema", *JSON_SCHEMA_KEYS)
 
 # Without the rule that makes the top an object: that is for parameters
-_RESPONSE_PROFILE = dataclasses.replace(PROFILES["gemini"], name="antigravity-response", root=())
 _RESULT_PROFILE = dataclasses.replace(PROFILES["antigravity-tool"], name="antigravity-tool-result", root=())
 
 
@@ -95,27 +98,27 @@ def _clean_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def clean_response_schema(schema: dict[str, Any], *, json_schema: bool) -> dict[str, Any]:
-    """A structured-output schema the backend takes: Gemini's rules, any type at the top;
-    with ``json_schema``, type names in JSON Schema's lower case."""
-    out = clean_schema(schema, _RESPONSE_PROFILE)
-    return _lower_types(out) if json_schema else out
+    """A structured-output schema the backend takes, any type at the top; type names in
+    JSON Schema's lower case with ``json_schema``, else in Google's upper case."""
+    out = clean_schema(schema, "antigravity-response")
+    return out if json_schema else _upper_types(out)
 
 
-def _lower_types(node: dict[str, Any]) -> dict[str, Any]:
+def _upper_types(node: dict[str, Any]) -> dict[str, Any]:
     """``node`` (a cleaned schema, changed in place: the walker's own copy) with its type
-    names lower-cased, down through ``properties``, ``items`` and ``anyOf``."""
+    names upper-cased, down through ``properties``, ``items`` and ``anyOf``."""
     kind = node.get("type")
     if isinstance(kind, str):
-        node["type"] = kind.lower()
+        node["type"] = kind.upper()
     props = node.get("properties")
     if isinstance(props, dict):
         node["properties"] = {
-            name: _lower_types(dict(sub)) for name, sub in props.items() if isinstance(sub, dict)
+            name: _upper_types(dict(sub)) for name, sub in props.items() if isinstance(sub, dict)
         }
     items = node.get("items")
     if isinstance(items, dict):
-        node["items"] = _lower_types(dict(items))
+        node["items"] = _upper_types(dict(items))
     branches = node.get("anyOf")
     if isinstance(branches, list):
-        node["anyOf"] = [_lower_types(dict(b)) if isinstance(b, dict) else b for b in branches]
+        node["anyOf"] = [_upper_types(dict(b)) if isinstance(b, dict) else b for b in branches]
     return node

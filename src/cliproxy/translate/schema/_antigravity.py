@@ -21,8 +21,10 @@ from cliproxy.translate.schema._profile import Node, when
 from cliproxy.translate.schema._walk import Walk
 
 __all__ = [
+    "ANTIGRAVITY_RESPONSE_KEYS",
     "ANTIGRAVITY_TOOL_KEYS",
     "closed_object_hint",
+    "closed_object_only",
     "const_to_enum",
     "constraint_hints",
     "enum_hints",
@@ -32,12 +34,16 @@ __all__ = [
     "merge_conditionals",
     "not_hint",
     "object_root",
+    "response_enum",
 ]
 
 ANTIGRAVITY_TOOL_KEYS = frozenset(
     {"type", "description", "nullable", "properties", "required", "items", "anyOf", "oneOf",
      "example", "minProperties", "maxProperties", "propertyOrdering"}
 )  # fmt: skip
+# A structured answer's schema also keeps its enums, title and ``additionalProperties: false``,
+# which the backend enforces there (CPA ``CleanJSONSchemaForAntigravityResponse``).
+ANTIGRAVITY_RESPONSE_KEYS = ANTIGRAVITY_TOOL_KEYS | {"enum", "title", "additionalProperties"}
 # Keywords said as hints (``minLength: 3``) and removed, in the order the hints are written.
 CONSTRAINTS = (
     "minLength", "maxLength", "exclusiveMinimum", "exclusiveMaximum", "pattern", "minItems",
@@ -110,6 +116,36 @@ def enum_hints(node: Node, walk: Walk) -> Node:
     enum = node.pop("enum")
     if isinstance(enum, list) and 0 < len(enum) <= MAX_ENUM_HINT:
         add_hint(node, "Allowed: " + ", ".join(hint_text(v) for v in enum))
+    return node
+
+
+@when("enum")
+def response_enum(node: Node, walk: Walk) -> Node:
+    """A structured answer's enum stays, its members as strings (all the backend reads), and
+    the declared type stays too: it decides the JSON type of the answer (``0.5``, not
+    ``"0.5"``). A boolean's enum is ignored there, so it leaves for a hint."""
+    enum = node["enum"]
+    if not isinstance(enum, list):
+        del node["enum"]
+        return node
+    values = [hint_text(v) for v in enum]
+    if node.get("type") == "boolean":
+        del node["enum"]
+        if 0 < len(values) <= MAX_ENUM_HINT:
+            add_hint(node, "Allowed: " + ", ".join(values))
+        return node
+    node["enum"] = values
+    if 1 < len(values) <= MAX_ENUM_HINT:
+        add_hint(node, "Allowed: " + ", ".join(values))
+    return node
+
+
+@when("additionalProperties")
+def closed_object_only(node: Node, walk: Walk) -> Node:
+    """``additionalProperties`` stays only as ``false``: an open map or a value schema
+    is more than the backend takes."""
+    if node["additionalProperties"] is not False:
+        del node["additionalProperties"]
     return node
 
 

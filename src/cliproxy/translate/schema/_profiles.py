@@ -16,7 +16,7 @@ from cliproxy.translate.schema._merge import merge_all_of, merge_object_union
 from cliproxy.translate.schema._profile import Node, Profile
 from cliproxy.translate.schema._walk import Walk, as_node
 
-__all__ = ["ANTIGRAVITY_TOOL", "CLAUDE", "GEMINI", "GEMINI_KEYS", "PROFILES"]
+__all__ = ["ANTIGRAVITY_RESPONSE", "ANTIGRAVITY_TOOL", "CLAUDE", "GEMINI", "GEMINI_KEYS", "PROFILES"]
 
 GEMINI_KEYS = frozenset(
     {"type", "format", "title", "description", "nullable", "enum", "maxItems", "minItems",
@@ -76,6 +76,29 @@ ANTIGRAVITY_TOOL = Profile(
     ref_hints=True,
 )
 
+# CPA's CleanJSONSchemaForAntigravityResponse: a structured answer's schema, any type at
+# the top; enums, title and a closed object stay, the ignored constraints become hints
+ANTIGRAVITY_RESPONSE = Profile(
+    name="antigravity-response",
+    allowed_keys=ag.ANTIGRAVITY_RESPONSE_KEYS,
+    before=(
+        shape.wrap_bare_properties,
+        shape.promote_required_flags,
+        ag.merge_conditionals,
+        merge_all_of,
+        ag.lower_type,
+        shape.tuple_items,
+        ag.const_to_enum,
+        ag.response_enum,
+        ag.closed_object_only,
+        ag.constraint_hints,
+        ag.not_hint,
+        ag.flatten_type_list,
+    ),
+    after=(ag.flatten_union, fin.fix_name_lists, fin.sanitize_values),
+    ref_hints=True,
+)
+
 
 def claude_root_object(node: Node, walk: Walk) -> Node:
     """Claude wants ``type: object`` with ``properties`` at the top and rejects
@@ -124,6 +147,7 @@ PROFILES: dict[str, Profile] = {
     "gemini": GEMINI,
     "antigravity": GEMINI,
     "antigravity-tool": ANTIGRAVITY_TOOL,
+    "antigravity-response": ANTIGRAVITY_RESPONSE,
     "vertex": GEMINI,
     "claude": CLAUDE,
 }
