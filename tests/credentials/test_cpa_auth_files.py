@@ -146,7 +146,9 @@ def test_priority_parsing(tmp_path: Path, priority: Any, want: str | None) -> No
     ],
 )
 def test_weight_parsing(tmp_path: Path, weight: Any, want: str | None) -> None:
-    """TestFileSynthesizer_Synthesize_WeightParsing: an invalid weight skips the file."""
+    """TestFileSynthesizer_Synthesize_WeightParsing: an invalid weight skips the file.
+    TestAuthWeight_InvalidAndOverflowValuesAreExcluded: CPA's selector also reads such a weight
+    as 0; here the file is never loaded, so the pool never sees one."""
     write(tmp_path, "auth.json", {"type": "claude", "weight": weight})
     creds = load_auth_dir(tmp_path)
     if want is None:

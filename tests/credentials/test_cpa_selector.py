@@ -87,7 +87,9 @@ async def test_weighted_round_robin_skips_unavailable_and_credential_quota(clock
     """TestWeightedRoundRobinSelectorPick_SkipsUnavailableAndQuotaExceededWithoutRecovery:
     a credential cooling for the model and one under a credential-wide quota are never
     picked. (CPA also blocks a state with no recovery time at all; every cooldown here has
-    a deadline, so that state does not exist.)"""
+    a deadline, so that state does not exist.)
+    TestIsAuthBlockedForModel_UnavailableWithoutNextRetryIsBlocked and
+    TestIsAuthBlockedForModel_AuthQuotaExceededWithoutRecoveryIsBlocked are that state: n.a. here."""
     pool = make_pool(clock, [cred("model-cooling"), cred("quota"), cred("available")], strategy="wrr")
     await pool.mark_failure(pool.get("model-cooling"), "test-model", 500)
     await pool.mark_failure(pool.get("quota"), "other", 429, retry_after=3600, credential_scoped=True)
@@ -177,7 +179,9 @@ async def test_mixed_providers_share_by_ready_credentials(clock):
     Differs on purpose in the order only: CPA first rotates providers (weighted by their
     ready credentials, in the listed order: gemini, gemini, claude), then credentials within
     one; the pool rotates one cursor over all candidates sorted by id (claude-a, gemini-a,
-    gemini-b), one step per request, which gives every credential the same share."""
+    gemini-b), one step per request, which gives every credential the same share.
+    The same order difference: TestManager_PickNextMixed_UsesSchedulerRotation and
+    TestManagerPluginSchedulerDelegateRoundRobinUsesNativeMixedRotation."""
     pool = make_pool(clock, [cred("gemini-a", "gemini"), cred("gemini-b", "gemini"), cred("claude-a")])
     picks = [(await pool.pick("m", providers=["gemini", "claude"])).id for _ in range(6)]
     assert picks == ["claude-a", "gemini-a", "gemini-b"] * 2
@@ -240,7 +244,8 @@ async def test_thinking_suffix_falls_back_to_base_model_state(clock):
 async def test_thinking_suffix_states_block_canonical_model(clock):
     """TestIsAuthBlockedForModel_ThinkingSuffixStatesBlockCanonicalModel: failures recorded
     under ``model(high)`` and ``model(low)`` block the model under every suffix, until the
-    later of the two deadlines (one record per base model, the newest deadline kept)."""
+    later of the two deadlines (one record per base model, the newest deadline kept).
+    CPA: TestManager_SchedulerSharesThinkingSuffixCooldownAndRegistryState."""
     pool = make_pool(clock, [cred("a")])
     await pool.mark_failure(pool.get("a"), "test-model(high)", 429, retry_after=3600)
     await pool.mark_failure(pool.get("a"), "test-model(low)", 429, retry_after=7200)

@@ -85,7 +85,11 @@ def test_extract_session_id(body, want):
 )
 def test_extract_session_id_headers_and_metadata(headers, body, meta, want):
     """TestExtractSessionID_<id>: header precedence, and an idempotency key never names a
-    session (it changes with every request)."""
+    session (it changes with every request).
+    CPA: TestExtractSessionID_ClaudeCodePriorityOverHeader,
+    TestExtractSessionID_ClaudeCodePriorityOverIdempotencyKey, TestExtractSessionID_Headers,
+    TestExtractSessionID_CodexSessionIDHeader, TestExtractSessionID_ClientRequestIDHeader,
+    TestExtractSessionID_CodexSessionIDPriorityOverClientRequestID, TestExtractSessionID_IdempotencyKey."""
     assert key(headers, body, meta) == want
 
 
@@ -111,7 +115,8 @@ def test_extract_session_id_derived_session_and_explicit_priority():
 def test_extract_session_id_message_hash_fallback():
     """TestExtractSessionID_MessageHashFallback and _MultimodalContent: the first turn hashes
     to a ``msg:`` key; once an assistant turn exists the key differs, is stable, and the
-    first-turn key stays its fallback; image parts do not count, other text does."""
+    first-turn key stays its fallback; image parts do not count, other text does.
+    CPA: TestExtractSessionID_MultimodalContent."""
     first = {"messages": [{"role": "user", "content": "Hello world"}]}
     later = {
         "messages": [
@@ -283,7 +288,8 @@ def make_pool(clock, ids, **kw) -> Pool:
 async def test_same_session_same_auth_and_thinking_suffix_variants(clock):
     """TestSessionAffinitySelector_SameSessionSameAuth and
     _ThinkingSuffixVariantsPreserveBindingAndRelease: one session keeps its credential, also
-    under ``model(high)``; a failure releases the binding and the next pick moves on."""
+    under ``model(high)``; a failure releases the binding and the next pick moves on.
+    CPA: TestSessionAffinitySelector_ThinkingSuffixVariantsPreserveBindingAndRelease."""
     pool = make_pool(clock, ["auth-a", "auth-b", "auth-c"])
     sk = key(body=CLAUDE_USER)
     first = (await pool.pick("claude-sonnet-4-5", session_key=sk)).id
@@ -327,7 +333,8 @@ async def test_weighted_new_sessions_reset_after_weight_change(clock):
 
 async def test_sessions_distribute_round_robin_and_stay(clock):
     """TestSessionAffinitySelector_RoundRobinDistribution, _DifferentSessionsDifferentAuths
-    and _ThreeScenarios: 12 new sessions spread 4 per credential, each stays put."""
+    and _ThreeScenarios: 12 new sessions spread 4 per credential, each stays put.
+    CPA: TestSessionAffinitySelector_DifferentSessionsDifferentAuths, TestSessionAffinitySelector_ThreeScenarios."""
     pool = make_pool(clock, ["auth-a", "auth-b", "auth-c"])
     keys = [f"claude:{i:08d}-0000" for i in range(12)]
     bound = {k: (await pool.pick("model", session_key=k)).id for k in keys}
@@ -350,7 +357,8 @@ async def test_failover_when_auth_unavailable(clock):
 
 async def test_multi_model_and_cross_provider_isolation(clock):
     """TestSessionAffinitySelector_MultiModelSession and _CrossProviderIsolation: bindings
-    are per model and per provider, so one session uses the credential each one serves."""
+    are per model and per provider, so one session uses the credential each one serves.
+    CPA: TestSessionAffinitySelector_CrossProviderIsolation."""
     pool = make_pool(clock, ["auth-a", "auth-b"])
 
     def serves(c, model):

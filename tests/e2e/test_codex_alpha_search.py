@@ -119,7 +119,8 @@ async def test_only_opted_in_api_keys_serve_searches(
 
 async def test_an_ordinary_api_key_alone_cannot_search(start_proxy: Any, fake_responses: Any) -> None:
     """TestCodexAlphaSearchCredentialPolicy ("ordinary API key only"): 503 in the OpenAI
-    error shape, nothing sent upstream."""
+    error shape, nothing sent upstream.
+    CPA: TestManagerCodexAlphaSearchPolicyRejectsOrdinaryAPIKey."""
     entry = api_key_entry(fake_responses, "sk-plain", alpha=False)
     proxy = await start_proxy(f'api-keys: ["{KEY}"]\ncodex-api-key:\n{entry}')
     status, answer, _ = await post(proxy.url, {"query": "GPT-5.6"})

@@ -65,9 +65,34 @@ async def test_retry_round_credential_windows(start_proxy, fakes, path, body):
     assert Counter(used_keys(fakes.claude, path)) == {"sk-a": 4, "sk-b": 3, "sk-c": 3}
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/messages", MSG),
+        ("/v1/messages", {**MSG, "stream": True}),
+        ("/v1/messages/count_tokens", {k: v for k, v in MSG.items() if k != "max_tokens"}),
+    ],
+    ids=["whole", "stream", "count"],
+)
+@pytest.mark.parametrize(("limit", "calls"), [(1, 1), (0, 2)], ids=["one", "unlimited"])
+async def test_max_retry_credentials_limits_cross_credential_retries(
+    start_proxy, fakes, path, body, limit, calls
+):
+    """TestManager_MaxRetryCredentials_LimitsCrossCredentialRetries: two keys that both fail
+    with 500 and no retry rounds; max-retry-credentials 1 stops after the first key, 0 (no
+    limit) tries both, for a whole answer, a stream and a token count."""
+    yaml = claude_keys(fakes, {"sk-a": 0, "sk-b": 0}, f"max-retry-credentials: {limit}")
+    proxy = await start_proxy(yaml)
+    fakes.claude.fail_next(500, times=None)
+    assert await post(proxy, path, body) == 500
+    assert len(used_keys(fakes.claude, path)) == calls
+
+
 async def test_own_request_retry_outlasts_a_lower_global_one(start_proxy, fakes):
     """The same windows when the global request-retry is 0: a credential's own number
-    still gives it its rounds (CPA takes the largest window of the candidates)."""
+    still gives it its rounds (CPA takes the largest window of the candidates); also
+    TestManager_ShouldRetryAfterError_RespectsAuthRequestRetryOverride (a credential's
+    request-retry 0 means no retry, 1 one more round)."""
     proxy = await start_proxy(claude_keys(fakes, {"sk-a": 2, "sk-b": 0}))
     fakes.claude.fail_next(500, times=None)
     assert await post(proxy, "/v1/messages", MSG) == 500

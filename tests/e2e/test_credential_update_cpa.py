@@ -36,7 +36,8 @@ async def test_disabling_and_re_enabling_starts_afresh(start_proxy, fake_claude,
     TestManager_Update_DisabledToActiveDoesNotInheritStaleModelStates and
     TestManager_Update_DisabledExistingDoesNotInheritModelStates: the file rewritten with
     ``disabled: true`` drops the account's cooldowns, and once it is enabled again the
-    next request is served at once."""
+    next request is served at once.
+    CPA: TestManager_SchedulerTracksRegisterAndUpdate."""
     proxy = await cooled_proxy(start_proxy, fake_claude, tmp_path)
     write_auth(tmp_path, NAME, claude_file(fake_claude.base_url, "at-a", disabled=True))
 

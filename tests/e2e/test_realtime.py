@@ -151,7 +151,8 @@ async def test_plain_get_is_426(start_proxy: Any, realtime: RealtimeFake, tmp_pa
 
 async def test_only_a_codex_sign_in_serves(start_proxy: Any, realtime: RealtimeFake) -> None:
     """CPA selects Codex OAuth accounts only (SelectAuthByKind oauth): a codex-api-key entry
-    does not serve Realtime, the socket is refused with 503 codex_auth_unavailable."""
+    does not serve Realtime, the socket is refused with 503 codex_auth_unavailable.
+    CPA: TestManagerSelectAuthByKindReturnsErrorWhenUnavailable."""
     proxy = await start_proxy(
         f'api-keys: ["{KEY}"]\ncodex-api-key:\n  - api-key: "sk-codex"\n    base-url: "{realtime.base_url}"\n'
     )

@@ -243,6 +243,9 @@ plugin = Gate()
 
 
 async def test_scheduler_picks_delegates_and_denies(start_proxy, fakes, tmp_path):
+    """TestManagerPluginSchedulerSelectsAuthID and TestManagerPluginSchedulerErrorStopsPick:
+    the scheduler's named credential serves every request (no rotation), and its error
+    reaches the client with the plugin's status instead of a pick."""
     src = (
         HEADER
         + """

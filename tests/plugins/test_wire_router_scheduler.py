@@ -308,7 +308,8 @@ async def test_unhandled_does_not_ask_a_lower_scheduler():
 )
 async def test_an_invalid_pick_falls_back(result):
     """TestHostPickAuthInvalidResponseFallsBack: the configured strategy picks. An unknown
-    AuthID is invalid even when a delegate is named too (CPA checks the id first)."""
+    AuthID is invalid even when a delegate is named too (CPA checks the id first).
+    CPA: TestManagerPluginSchedulerFallsBackWhenUnhandledOrUnknown."""
     assert await pick(wire_host(scheduler("scheduler", 0, result)), creds("auth-1")) is None
 
 
@@ -321,7 +322,8 @@ async def test_a_valid_auth_id_wins_over_an_invalid_delegate():
 
 @pytest.mark.parametrize("delegate", ["round-robin", "fill-first"])
 async def test_known_builtin_delegates(delegate):
-    """TestHostPickAuthAllowsKnownBuiltinDelegates."""
+    """TestHostPickAuthAllowsKnownBuiltinDelegates.
+    CPA: TestManagerPluginSchedulerDelegatesBuiltin."""
     result = {"Handled": True, "DelegateBuiltin": delegate}
     assert await pick(wire_host(scheduler("scheduler", 0, result)), creds("auth-1")) == delegate
 
@@ -368,7 +370,8 @@ async def test_scheduler_request_on_the_wire():
     provider first; they were sorted by name), model, stream, repeated headers and each
     candidate's id, provider, priority, status and attributes reach the plugin. cliproxy
     also leaves out attributes that look secret (keys, tokens, cookies...), which CPA's
-    candidates never carry."""
+    candidates never carry.
+    CPA: TestManagerPluginSchedulerCandidatesAreSafeCopies."""
     p = scheduler("scheduler", 0, {"Handled": True, "AuthID": "auth-2"})
     cands = [
         Credential("auth-1", "openai", priority=10, attributes={"region": "us"}),
