@@ -99,6 +99,33 @@ async def test_own_request_retry_outlasts_a_lower_global_one(start_proxy, fakes)
     assert Counter(used_keys(fakes.claude, "/v1/messages")) == {"sk-a": 3, "sk-b": 1}
 
 
+@pytest.mark.parametrize("why", ["cooling", "other-model"])
+async def test_a_retry_override_of_a_credential_outside_the_round_adds_no_round(start_proxy, fakes, why):
+    """TestManager_ShouldRetryAfterError_IgnoresNonRoundCooldownOverrides (its unauthorized
+    case) and TestManager_ShouldRetryAfterError_IgnoresUnrelatedModelOverride: sk-b has
+    request-retry 2 but cannot serve this request, being under a 401's 30-minute cooldown
+    or serving another model only; sk-a (request-retry 0) fails with 502, and the client
+    gets that 502 at once after one attempt, without a round waiting for sk-b."""
+    alias = "other-model" if why == "other-model" else "claude-model"
+    entries = "".join(
+        f"""
+  - api-key: "{key}"
+    base-url: "{fakes.claude.base_url}"
+    request-retry: {limit}
+    models: [{{name: "claude-sonnet-4-6", alias: "{name}"}}]"""
+        for key, limit, name in (("sk-a", 0, "claude-model"), ("sk-b", 2, alias))
+    )
+    proxy = await start_proxy(f'api-keys: ["{KEY}"]\nclaude-api-key:{entries}\n')
+    if why == "cooling":
+        fakes.claude.fail_key("sk-b", 401)
+        assert [await post(proxy, "/v1/messages", MSG) for _ in range(2)] == [200, 200]
+        assert used_keys(fakes.claude, "/v1/messages") == ["sk-a", "sk-b", "sk-a"]
+    before = len(fakes.claude.requests)
+    fakes.claude.fail_next(502, key="sk-a", times=None)
+    assert await asyncio.wait_for(post(proxy, "/v1/messages", MSG), 5) == 502
+    assert [r.key for r in fakes.claude.requests[before:]] == ["sk-a"]
+
+
 async def test_retry_round_max_credentials_ages_skipped_auths(start_proxy, fakes):
     """TestExecuteRetryRoundMaxCredentialsAgesSkippedAuths: request-retry 2 and
     max-retry-credentials 3 over four credentials whose own request-retry is 1, 1, 1 and 2.
