@@ -9,7 +9,7 @@ Reads what CPA's ``ConvertInteractionsResponseToGemini`` reads: ``interaction.cr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -17,12 +17,13 @@ from cliproxy.formats import interactions as wire
 from cliproxy.formats.sse import SSEDecoder
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamDecoder
-from cliproxy.translate.interactions.parse import FAMILY
+from cliproxy.translate.interactions.parse import signature_family
 from cliproxy.translate.interactions.response import new_id
 
 __all__ = ["InteractionsStreamDecoder"]
 
 _KINDS: dict[str, Any] = {"model_output": "text", "thought": "thinking", "function_call": "tool_call"}
+_THOUGHT_DELTAS = ("thought_summary", "thought_signature")
 
 
 class InteractionsStreamDecoder(StreamDecoder):
@@ -33,6 +34,8 @@ class InteractionsStreamDecoder(StreamDecoder):
         self._ended = False
         self._calls = False
         self._open: set[int] = set()
+        self._implicit: set[int] = set()
+        self._start_args: dict[int, str] = {}
         self._usage: ir.Usage | None = None
 
     def decode(self, chunk: bytes) -> list[ir.Event]:
@@ -91,10 +94,15 @@ class InteractionsStreamDecoder(StreamDecoder):
             block = _KINDS.get(str(step.get("type")))
             if block is None:
                 return
+            if index in self._open:
+                return  # a repeated step.start (CPA: idempotent)
+            self._close_implicit(out)
             self._open.add(index)
             sig = step.get("signature")
             if block == "tool_call":
                 self._calls = True
+                args = step.get("arguments")
+                self._start_args[index] = args if isinstance(args, str) else orjson.dumps(args or {}).decode()
             out.append(
                 ir.BlockStart(
                     index=index,
@@ -102,19 +110,52 @@ class InteractionsStreamDecoder(StreamDecoder):
                     id=str(step.get("id") or step.get("call_id") or "") or None,
                     name=step.get("name") if isinstance(step.get("name"), str) else None,
                     signature=sig if isinstance(sig, str) else None,
-                    family=FAMILY if isinstance(sig, str) else None,
+                    family=signature_family(sig) if isinstance(sig, str) else None,
                 )
             )
-        elif kind == "step.delta" and isinstance(delta := obj.get("delta"), dict) and index in self._open:
-            self._delta(index, delta, out)
+        elif kind == "step.delta" and isinstance(delta := obj.get("delta"), dict):
+            if index in self._open or self._open_implicit(index, delta, out):
+                self._delta(index, delta, out)
         elif kind == "step.stop" and index in self._open:
+            self._flush_start_args(index, out)
             self._open.discard(index)
+            self._implicit.discard(index)
             out.append(ir.BlockStop(index))
         elif kind in ("interaction.completed", "finish"):
             usage = wire.find_usage(obj)
             if usage is not None:
                 self._usage = wire.usage_from_wire(usage)
             self._end(out, str(interaction.get("status") or "completed"))
+
+    def _open_implicit(self, index: int, delta: dict[str, Any], out: list[ir.Event]) -> bool:
+        """A text or thought delta whose step had no ``step.start`` opens that step here
+        (CPA emits such deltas too); an earlier step opened this way ends first."""
+        kind = delta.get("type")
+        block: Literal["text", "thinking"]
+        if kind == "text":
+            block = "text"
+        elif kind in _THOUGHT_DELTAS:
+            block = "thinking"
+        else:
+            return False
+        self._close_implicit(out)
+        self._open.add(index)
+        self._implicit.add(index)
+        out.append(ir.BlockStart(index=index, kind=block))
+        return True
+
+    def _flush_start_args(self, index: int, out: list[ir.Event]) -> None:
+        """A call whose arguments came whole in ``step.start`` and no ``arguments_delta``
+        followed: they stream now, ``{}`` when empty (CPA)."""
+        args = self._start_args.pop(index, None)
+        if args:
+            out.append(ir.ToolArgsDelta(index, args))
+
+    def _close_implicit(self, out: list[ir.Event]) -> None:
+        for index in sorted(self._implicit):
+            self._open.discard(index)
+            out.append(ir.BlockStop(index))
+        self._implicit.clear()
 
     def _delta(self, index: int, delta: dict[str, Any], out: list[ir.Event]) -> None:
         kind = delta.get("type")
@@ -130,16 +171,19 @@ class InteractionsStreamDecoder(StreamDecoder):
         elif kind == "thought_signature":
             sig = delta.get("signature")
             if isinstance(sig, str) and sig:
-                out.append(ir.SignatureDelta(index, sig, FAMILY))
+                out.append(ir.SignatureDelta(index, sig, signature_family(sig)))
         elif kind == "arguments_delta":
             args = delta.get("arguments")
             if isinstance(args, str) and args:
+                self._start_args.pop(index, None)
                 out.append(ir.ToolArgsDelta(index, args))
 
     def _end(self, out: list[ir.Event], status: str) -> None:
         for index in sorted(self._open):
+            self._flush_start_args(index, out)
             out.append(ir.BlockStop(index))
         self._open.clear()
+        self._implicit.clear()
         stop: ir.StopReason = "tool_use" if self._calls else "end_turn"
         if status == "incomplete":
             stop = "max_tokens"

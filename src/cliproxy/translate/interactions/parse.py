@@ -31,13 +31,23 @@ import orjson
 
 from cliproxy.errors import RequestError
 from cliproxy.translate import ir
+from cliproxy.translate.signatures import family_of_signature
 
-__all__ = ["FAMILY", "parse_request"]
+__all__ = ["FAMILY", "parse_request", "signature_family"]
 
 # isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
 _NUMBERS = (int, float)
 
 FAMILY = "gemini"  # thought signatures in this API are Gemini's
+
+
+def signature_family(sig: str) -> str:
+    """The family of a signature an Interactions upstream sent: Gemini's, unless it is an
+    OpenAI encrypted reasoning blob (a GPT model behind the API), which a Responses client
+    then gets back as it is (CPA)."""
+    return family_of_signature(sig, FAMILY) or FAMILY
+
+
 _MODEL_ROLES = frozenset({"model", "assistant"})
 _AUDIO_MIME = {
     "wav": "audio/wav",

@@ -18,7 +18,7 @@ import orjson
 
 from cliproxy.formats import interactions as wire
 from cliproxy.translate import ir
-from cliproxy.translate.interactions.parse import FAMILY, content_block
+from cliproxy.translate.interactions.parse import FAMILY, content_block, signature_family
 
 __all__ = ["build_response", "call_step", "media_content", "new_id", "now_text", "parse_response"]
 
@@ -119,7 +119,7 @@ def step_blocks(step: dict[str, Any]) -> list[ir.Block]:
                 name=str(step.get("name") or ""),
                 arguments=args if isinstance(args, str) else orjson.dumps(args).decode(),
                 signature=sig if isinstance(sig, str) else None,
-                family=FAMILY if isinstance(sig, str) else None,
+                family=signature_family(sig) if isinstance(sig, str) else None,
             )
         ]
     if kind == "thought":
@@ -129,8 +129,10 @@ def step_blocks(step: dict[str, Any]) -> list[ir.Block]:
             if isinstance(parts, list)
             else ""
         )
-        sig = step.get("signature")
-        return [ir.Thinking(text=text, signature=sig if isinstance(sig, str) else None, family=FAMILY)]
+        sig = step.get("signature") or step.get("thought_signature")
+        if not isinstance(sig, str):
+            return [ir.Thinking(text=text, family=FAMILY)]
+        return [ir.Thinking(text=text, signature=sig, family=signature_family(sig))]
     if kind == "model_output":
         content = step.get("content") or []
         blocks: list[ir.Block] = []

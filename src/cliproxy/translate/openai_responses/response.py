@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
+
 from cliproxy.formats import openai_responses as wire
 from cliproxy.formats.ids import uuid_hex
 from cliproxy.translate import ir
@@ -25,6 +27,8 @@ def parse_response(body: dict[str, Any], source: str, request: ir.Request | None
     searches: set[str] = set()
     for i, item in enumerate(body.get("output") or []):
         if isinstance(item, dict):
+            if isinstance(item.get("arguments"), dict):  # an upstream's object arguments (CPA takes them)
+                item = {**item, "arguments": orjson.dumps(item["arguments"]).decode()}
             content.extend(parse_item(item, f"output[{i}]"))
             content.extend(ir.ServerTool("claude", b) for b in claude_web_search_blocks(item, searches))
     for block in content:
