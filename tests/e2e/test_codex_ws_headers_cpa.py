@@ -163,13 +163,14 @@ async def test_an_api_key_keeps_the_clients_identity_and_takes_none_of_ours(star
 async def test_an_oauth_account_is_named_once(start_proxy, fake_responses, tmp_path):
     """CPA TestApplyCodexWebsocketHeadersUsesCanonicalAccountHeader: the ChatGPT account
     header goes once, with the account's id (Go keys headers by exact spelling; here there
-    is one such header whatever its case); and TestApplyCodexHeadersDoesNotInjectClientOnlyHeadersByDefault:
-    a client that sends no ``Version``, turn metadata or request id gets none made up."""
+    is one such header whatever its case); and
+    TestApplyCodexHeadersDoesNotInjectClientOnlyHeadersByDefault: a client that sends no
+    ``Version``, turn metadata or request id gets none made up."""
     oauth_file(tmp_path, fake_responses.base_url + "/backend-api/codex")
     proxy = await start_proxy(HEAD)
-    sent = await handshake(proxy, fake_responses, {})
-    assert sent.getall("ChatGPT-Account-ID") == ["acct-1"]
-    for sent in (sent, await over_http(proxy, fake_responses, {})):
+    upgrade = await handshake(proxy, fake_responses, {})
+    assert upgrade.getall("ChatGPT-Account-ID") == ["acct-1"]
+    for sent in (upgrade, await over_http(proxy, fake_responses, {})):
         for name in ("Version", "X-Codex-Turn-Metadata", "X-Client-Request-Id"):
             assert name not in sent, name
 
