@@ -53,7 +53,7 @@ def test_codex_tool_messages():
 
 def test_responses_keeps_tool_call_id_and_string_arguments():
     """interactions_openai_responses_request_test.go TestConvertInteractionsRequestToOpenAIResponsesPreservesToolCallID,
-    ...WithStringFunctionArguments"""
+    TestConvertInteractionsRequestToOpenAIResponsesWithStringFunctionArguments"""
     body = {
         "model": "gpt-5",
         "input": [

@@ -11,10 +11,12 @@ import base64
 from typing import Any
 
 import orjson
+import pytest
 
+from cliproxy.errors import RequestError
 from cliproxy.formats import Format
 from cliproxy.translate.carriers import GEMINI_CARRIER_PREFIX
-from tests.translate.cpa._run import RESPONSES, events, get, resp, sse, stream
+from tests.translate.cpa._run import RESPONSES, events, get, req, resp, sse, stream
 
 I = Format.INTERACTIONS  # noqa: E741
 REQ = {"model": "gpt-test", "input": "hi", "stream": True}
@@ -417,3 +419,183 @@ def test_responses_stream_event_order():
     ]
     assert evs[1]["interaction_id"] == "resp_1"
     assert get(evs[-1], "interaction.usage.total_tokens") == 3
+
+
+# --- requests: interactions_openai_responses_request_test.go ---------------------------------
+
+
+def _input(out: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next(i for i in out["input"] if i.get("type") == kind)
+
+
+def test_responses_request_to_interactions():
+    """TestConvertOpenAIResponsesRequestToInteractions,
+    TestConvertOpenAIResponsesRequestToInteractionsPreservesRequestStream.
+    Differs: a ``function_call_output`` whose ``output`` is an object is refused with a 400
+    naming the field, as OpenAI's API refuses it (a string or a list of parts), where CPA
+    forwards it; a string output holding JSON goes on as that object."""
+    body = {
+        "model": "gpt-test",
+        "instructions": "be brief",
+        "input": [
+            {
+                "type": "message",
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "hi"},
+                    {"type": "input_image", "image_url": "data:image/png;base64,aGVsbG8="},
+                ],
+            },
+            {"type": "function_call", "name": "lookup", "call_id": "call_1", "arguments": '{"q":"x"}'},
+            {"type": "function_call_output", "call_id": "call_1", "output": '{"ok":true}'},
+        ],
+        "tools": [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}],
+        "tool_choice": "auto",
+        "reasoning": {"effort": "high", "summary": "auto"},
+        "stream": True,
+    }
+    out = req(RESPONSES, I, body, "gpt-test")
+    user, call, result = out["input"]
+    assert user["type"] == "user_input" and user["content"][0] == {"type": "text", "text": "hi"}
+    assert user["content"][1]["mime_type"] == "image/png"
+    assert call["call_id"] == "call_1" and call["arguments"] == {"q": "x"}
+    assert (
+        result["type"] == "function_result"
+        and result["name"] == "lookup"
+        and result["result"] == {"ok": True}
+    )
+    assert out["system_instruction"] == "be brief"
+    assert get(out, "generation_config.thinking_level") == "high"
+    assert get(out, "generation_config.tool_choice") == "auto" and get(out, "tools.0.name") == "lookup"
+    assert out["stream"] is True
+    assert "stream" not in req(
+        RESPONSES, I, {"model": "gpt-test", "input": "hi", "stream": False}, "gpt-test"
+    )
+    bad = {**body, "input": [*body["input"][:2], {**body["input"][2], "output": {"ok": True}}]}
+    with pytest.raises(RequestError, match=r"input\[2\]\.output"):
+        req(RESPONSES, I, bad, "gpt-test")
+
+
+def test_responses_request_previous_response_id_not_forwarded():
+    """TestConvertOpenAIResponsesRequestToInteractionsPreservesPreviousResponseID,
+    TestConvertOpenAIResponsesRequestToInteractions_PreservesEnvironmentID.
+    Differs: ``previous_response_id`` is not sent on as ``previous_interaction_id``: the
+    proxy answers a Responses client with its own response ids (``resp_...``), which the
+    Interactions API does not know, and replays a stored conversation itself;
+    ``environment_id`` (Antigravity agent environments, not supported here) is not carried."""
+    out = req(
+        RESPONSES,
+        I,
+        {
+            "model": "gpt-test",
+            "input": "hi",
+            "previous_response_id": "resp_123",
+            "environment_id": "env_abc456",
+        },
+        "gpt-test",
+    )
+    assert "previous_interaction_id" not in out and "environment_id" not in out
+
+
+def test_interactions_request_to_responses_tool_messages():
+    """TestConvertInteractionsRequestToOpenAIResponsesWithToolMessages,
+    TestConvertInteractionsRequestToOpenAIResponsesWithUserObjectContent"""
+    body = {
+        "model": "gpt-test",
+        "input": [
+            {"type": "user_input", "content": [{"type": "text", "text": "hi"}]},
+            {"type": "function_call", "name": "lookup", "call_id": "call_1", "arguments": {"q": "x"}},
+            {"type": "function_result", "name": "lookup", "call_id": "call_1", "result": {"ok": True}},
+        ],
+    }
+    out = req(I, RESPONSES, body, "gpt-test")
+    assert get(out, "input.0.content.0") == {"type": "input_text", "text": "hi"}
+    assert _input(out, "function_call")["name"] == "lookup"
+    assert _input(out, "function_call_output")["call_id"] == "call_1"
+
+
+def test_interactions_request_to_responses_system_and_thinking():
+    """TestConvertInteractionsRequestToOpenAIResponsesPreservesStringSystemAndThinkingConfig,
+    TestConvertInteractionsRequestToOpenAIResponsesPreservesInteractionStream.
+    Differs: the system text goes as the first ``developer`` message, not ``instructions``
+    (the hub's one place for a system prompt to a Responses upstream; the model reads both
+    alike)."""
+    body = {
+        "model": "gpt-test",
+        "system_instruction": "You are a helpful assistant.",
+        "input": [{"type": "user_input", "content": [{"type": "text", "text": "hi"}]}],
+        "tools": [{"name": "lookup", "type": "function", "parameters": {"type": "object"}}],
+        "generation_config": {"tool_choice": "auto", "thinking_level": "high", "thinking_summaries": "auto"},
+        "stream": True,
+    }
+    out = req(I, RESPONSES, body, "gpt-test")
+    assert get(out, "input.0.role") == "developer"
+    assert get(out, "input.0.content.0.text") == "You are a helpful assistant."
+    assert out["tool_choice"] == "auto" and out["reasoning"] == {"effort": "high", "summary": "auto"}
+    assert out["stream"] is True
+
+
+def test_interactions_request_to_responses_tools():
+    """TestConvertInteractionsRequestToOpenAIResponsesConvertsSimpleTools,
+    TestConvertInteractionsRequestToOpenAIResponsesConvertsFunctionDeclarationsTools"""
+    decl = {
+        "name": "lookup",
+        "description": "Find data",
+        "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+    }
+    for tools in ([decl], [{"function_declarations": [decl]}]):
+        tool = req(I, RESPONSES, {"model": "gpt-test", "tools": tools, "input": "hi"}, "gpt-test")["tools"][0]
+        assert tool["type"] == "function" and tool["name"] == "lookup"
+        assert "function" not in tool and "function_declarations" not in tool
+        assert get(tool, "parameters.properties.q.type") == "string"
+
+
+def test_interactions_request_to_responses_content():
+    """TestConvertInteractionsRequestToOpenAIResponsesWithImageContent,
+    TestConvertInteractionsRequestToOpenAIResponsesWithAssistantTextContent,
+    TestConvertInteractionsRequestToOpenAIResponsesPreservesNonImageMediaContent.
+    Differs: media in a ``model_output`` step is left out, not sent as ``output_file`` parts
+    as CPA does: a Responses assistant message holds only ``output_text`` and ``refusal``,
+    so OpenAI would refuse the request."""
+    image = [
+        {"type": "text", "text": "describe"},
+        {"type": "image", "mime_type": "image/png", "data": "aGVsbG8="},
+    ]
+    out = req(
+        I, RESPONSES, {"model": "gpt-test", "input": [{"type": "user_input", "content": image}]}, "gpt-test"
+    )
+    assert get(out, "input.0.content.1.type") == "input_image"
+    assert get(out, "input.0.content.1.image_url") == "data:image/png;base64,aGVsbG8="
+    said = [{"type": "model_output", "content": [{"type": "text", "text": "hello"}]}]
+    out = req(I, RESPONSES, {"model": "gpt-test", "input": said}, "gpt-test")
+    assert (
+        get(out, "input.0.content.0.type") == "output_text" and get(out, "input.0.content.0.text") == "hello"
+    )
+    media = [
+        {"type": "audio", "mime_type": "audio/wav", "data": "UklGRg=="},
+        {"type": "document", "mime_type": "application/pdf", "data": "JVBERi0="},
+    ]
+    said = [{"type": "model_output", "content": [{"type": "text", "text": "here"}, *media]}]
+    out = req(I, RESPONSES, {"model": "gpt-test", "input": said}, "gpt-test")
+    assert [p["type"] for p in get(out, "input.0.content")] == ["output_text"]
+
+
+def test_interactions_request_to_responses_expressible_fields():
+    """TestConvertInteractionsRequestToOpenAIResponsesPreservesExpressibleFields.
+    Differs: ``response_modalities`` is not sent as ``modalities`` (no Responses field;
+    OpenAI refuses unknown parameters)."""
+    body = {
+        "model": "gpt-test",
+        "tools": [{"name": "lookup", "type": "function", "parameters": {"type": "object"}}],
+        "tool_choice": {"type": "function", "function": {"name": "lookup"}},
+        "response_modalities": ["text", "image"],
+        "service_tier": "priority",
+        "store": True,
+        "background": True,
+        "webhook_config": {"url": "https://example.com"},
+        "input": "hi",
+    }
+    out = req(I, RESPONSES, body, "gpt-test")
+    assert out["tool_choice"] == {"type": "function", "name": "lookup"}
+    assert out["service_tier"] == "priority"
+    assert not {"store", "background", "webhook_config", "modalities"} & out.keys()
