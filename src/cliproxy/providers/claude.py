@@ -42,13 +42,14 @@ from cliproxy.providers import (
 from cliproxy.providers import claude_cloak as cloaking
 from cliproxy.providers import claude_identity as ident
 from cliproxy.providers import claude_sign as signing
-from cliproxy.providers.base import PayloadStep, Provider, UpstreamRequest
+from cliproxy.providers.base import Carry, PayloadStep, Provider, UpstreamRequest
 from cliproxy.providers.claude_plan import CredentialPlan, Custom, anthropic_origin, host_header
 from cliproxy.providers.claude_profile import ProfileLookup
 from cliproxy.providers.claude_wire import wire_order
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.model_not_found import says_model_not_found
 from cliproxy.translate import token_segments, tokens
+from cliproxy.translate.claude import user_id
 
 __all__ = ["ClaudeProvider", "host_header", "wire_order"]
 
@@ -134,6 +135,12 @@ class ClaudeProvider(Provider):
         if cred.provider != "claude" or not self.profiles.due(cred):
             return None
         return self.profiles.ensure(cred, http, proxy=proxy or "")
+
+    def carrier(self, cred: Credential) -> Carry:
+        """A translated request's ``metadata.user_id`` from the client's own body, as CPA's
+        translators make it (:mod:`cliproxy.translate.claude.user_id`); the identity below
+        replaces it where CPA's executor does."""
+        return user_id.carry
 
     def configure(self, config: Any) -> None:
         """``claude-header-defaults`` and ``disable-claude-cloak-mode``."""

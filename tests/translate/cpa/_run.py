@@ -9,6 +9,7 @@ import orjson
 
 from cliproxy.formats import Format
 from cliproxy.translate import ir
+from cliproxy.translate.claude import user_id
 from cliproxy.translate.registry import default_registry
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "GEMINI",
     "OPENAI",
     "RESPONSES",
+    "claude_attempt",
     "claude_blocks",
     "events",
     "get",
@@ -45,6 +47,16 @@ def req(
 ) -> dict[str, Any]:
     """The upstream body (in ``target``) for a client body (in ``source``)."""
     out, _ = default_registry().translate_request(source, target, _loads(body), model)
+    return out
+
+
+def claude_attempt(source: Format, body: dict[str, Any] | str, model: str | None = None) -> dict[str, Any]:
+    """The Claude body an attempt sends for a client body in ``source`` (no identity): the
+    translation, then what the Claude provider's carrier adds from the client's own body
+    (``metadata.user_id``, which CPA's translators write themselves)."""
+    client = _loads(body)
+    out = req(source, Format.CLAUDE, client, model)
+    user_id.carry(out, source, client, {}, model or "", False)
     return out
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from cliproxy.translate import compat
 from cliproxy.translate.registry import default_registry
-from tests.translate.cpa._run import CLAUDE, OPENAI, get, req
+from tests.translate.cpa._run import CLAUDE, OPENAI, claude_attempt, get, req
 
 
 def to_claude(body: dict[str, Any], model: str = "claude-sonnet-4-5") -> dict[str, Any]:
@@ -500,15 +500,28 @@ def test_preserves_openai_user_field() -> None:
     assert get(out, "metadata.user_id") == "openai-user-456"
 
 
-@pytest.mark.skip(
-    reason="metadata.user_id is derived per credential by providers/claude (cloak), not by the translator"
-)
+def attempt(body: dict[str, Any]) -> dict[str, Any]:
+    return claude_attempt(OPENAI, {"model": "claude-test", **body}, "claude-test")
+
+
+def derived(out: dict[str, Any]) -> str:
+    """The attempt body's ``metadata.user_id``, checked to be a derived SHA-256."""
+    value: str = get(out, "metadata.user_id")
+    assert len(value) == 64 and int(value, 16) >= 0
+    return value
+
+
 def test_different_sessions_produce_different_user_ids() -> None:
-    """TestConvertOpenAIRequestToClaude_DifferentSessionsProduceDifferentUserIDs."""
+    """TestConvertOpenAIRequestToClaude_DifferentSessionsProduceDifferentUserIDs. (The
+    value is the attempt's: the Claude provider's carrier writes it, see
+    test_common_claude_user_id.py; the translation alone leaves none.)"""
+    msgs = [{"role": "user", "content": "hello"}]
+    a = derived(attempt({"prompt_cache_key": "session-a", "messages": msgs}))
+    assert a != derived(attempt({"prompt_cache_key": "session-b", "messages": msgs}))
 
 
-@pytest.mark.skip(
-    reason="metadata.user_id is derived per credential by providers/claude (cloak), not by the translator"
-)
 def test_deterministic_without_session_key() -> None:
     """TestConvertOpenAIRequestToClaude_DeterministicWithoutSessionKey."""
+    first = [{"role": "user", "content": "stable first message"}]
+    second = [*first, {"role": "assistant", "content": "hi"}, {"role": "user", "content": "second message"}]
+    assert derived(attempt({"messages": first})) == derived(attempt({"messages": second}))

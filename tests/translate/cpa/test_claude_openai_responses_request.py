@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.translate.cpa._run import CLAUDE, RESPONSES, get, req
+from tests.translate.cpa._run import CLAUDE, RESPONSES, claude_attempt, get, req
 
 
 def to_claude(body: dict[str, Any], model: str = "claude-test") -> dict[str, Any]:
@@ -833,18 +833,38 @@ def test_preserves_user_field() -> None:
     assert get(out, "metadata.user_id") == "openai-resp-user-456"
 
 
-@pytest.mark.skip(
-    reason="metadata.user_id is derived per credential by providers/claude (cloak), not by the translator"
-)
+def attempt(body: dict[str, Any]) -> dict[str, Any]:
+    return claude_attempt(RESPONSES, {"model": "claude-test", **body}, "claude-test")
+
+
+def derived(out: dict[str, Any]) -> str:
+    """The attempt body's ``metadata.user_id``, checked to be a derived SHA-256."""
+    value: str = get(out, "metadata.user_id")
+    assert len(value) == 64 and int(value, 16) >= 0
+    return value
+
+
 def test_different_sessions_produce_different_user_ids() -> None:
-    """TestConvertOpenAIResponsesRequestToClaude_DifferentSessionsProduceDifferentUserIDs."""
+    """TestConvertOpenAIResponsesRequestToClaude_DifferentSessionsProduceDifferentUserIDs.
+    (The value is the attempt's: the Claude provider's carrier writes it, see
+    test_common_claude_user_id.py; the translation alone leaves none.)"""
+    a = derived(attempt({"prompt_cache_key": "resp-session-a", "input": [user("hello")]}))
+    assert a != derived(attempt({"prompt_cache_key": "resp-session-b", "input": [user("hello")]}))
 
 
-@pytest.mark.skip(
-    reason="metadata.user_id is derived per credential by providers/claude (cloak), not by the translator"
-)
 def test_different_user_content_with_same_system_prompt() -> None:
     """TestConvertOpenAIResponsesRequestToClaude_DifferentUserContentWithSameSystemPrompt."""
+
+    def body(question: str) -> dict[str, Any]:
+        return {
+            "instructions": "global instruction",
+            "input": [
+                {"type": "message", "role": "system", "content": "system context"},
+                {"type": "message", "role": "user", "content": question},
+            ],
+        }
+
+    assert derived(attempt(body("user question A"))) != derived(attempt(body("user question B")))
 
 
 def test_web_search_tool_maps_to_claude_server_tool() -> None:

@@ -27,7 +27,9 @@ For other sources:
   API demands; the budget is kept below ``max_tokens``;
 * ``response_format`` json_schema -> ``output_config.format`` (what the SDK sends for
   ``output_format``); ``json_object`` has no Claude equivalent and is dropped;
-* a caller's ``metadata.user_id`` (else ``user``) -> ``metadata.user_id``; a Responses
+* a caller's ``metadata.user_id`` (else ``user``) -> ``metadata.user_id`` (with neither,
+  the attempt's body gets one derived from the client's session signals: the Claude
+  provider's carrier, :mod:`cliproxy.translate.claude.user_id`); a Responses
   ``service_tier: priority`` -> ``speed: fast`` (Claude fast mode).
 """
 
