@@ -43,9 +43,9 @@ that continues it (``previous_response_id`` of that turn, ``response.append``, o
 outputs of every tool call it left open) is pinned to the same credential and sent as
 ``previous_response_id`` plus the new items only (CPA's upstream-WebSocket passthrough);
 the whole conversation goes instead to any other credential the pipeline falls over to,
-and to the same one when its socket is gone (``Call.pin`` / ``Call.pinned``). Unlike CPA,
-which closes the client socket to make the client replay the turn, the client never
-notices.
+and to the same one when its socket is gone or a reload turned its ``websockets`` off
+(``Call.pin`` / ``Call.pinned``). Unlike CPA, which closes the client socket to make the
+client replay the turn, the client never notices.
 
 A response id the upstream repeats on the socket (xAI's does) reaches the client as a
 fresh one, the output items' ids with it (``cliproxy.formats.responses_ws_ids``).
@@ -87,7 +87,7 @@ from cliproxy.formats.stream_errors import MESSAGE_LIMIT, bound, redact, safe_er
 from cliproxy.formats.validate import check_depth
 from cliproxy.pipeline import Pipeline
 from cliproxy.providers.codex_ws import CONTINUES_HEADER, SESSION_HEADER, WebSocketUpstream
-from cliproxy.providers.codex_ws_wire import PREVIOUS_HEADER
+from cliproxy.providers.codex_ws_wire import PREVIOUS_HEADER, websockets_enabled
 from cliproxy.requestid import begin_request
 from cliproxy.usage.hooks import begin_trace
 
@@ -185,7 +185,7 @@ class ResponsesSession:
         except MessageError as exc:
             await send(error_event(exc.status, exc.message, code=exc.code, param=exc.param))
             return None
-        incremental = follow_up(message, self.history) if self.pin else None
+        incremental = follow_up(message, self.history) if self.pin and self._pin_holds() else None
         tools = ToolLedger()  # what this turn teaches, kept only if it completes
         request = repair(request, self.tools, tools)
         self.turns += 1
@@ -302,6 +302,14 @@ class ResponsesSession:
         if tracker.ended:
             return None  # response.failed: a normal end of a turn
         return Close(1011, "upstream stream ended before response.completed")
+
+    def _pin_holds(self) -> bool:
+        """The pinned credential still takes its turns over its upstream socket: a reload
+        that turned its ``websockets`` off (or removed it) sends the next turn over HTTP,
+        where Codex keeps no conversation, so that turn goes whole (CPA closes the client
+        socket for the client to replay it)."""
+        cred = self.pipeline.pool.get(self.pin)
+        return cred is not None and websockets_enabled(cred)
 
     def _replays_compaction(self, message: dict[str, Any]) -> bool:
         """A follow-up carrying a ``compaction`` item for a model only Codex serves: Codex

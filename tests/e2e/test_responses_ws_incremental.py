@@ -252,3 +252,31 @@ async def test_a_mixed_pool_pins_the_websocket_account(start_proxy, fakes):
         sent[1].json["previous_response_id"] == first[-1]["response"]["id"]
         and len(sent[1].json["input"]) == 1
     )
+
+
+async def test_a_reload_that_turns_websockets_off_sends_the_next_turn_whole(start_proxy, fakes):
+    """CPA TestResponsesWebsocketClosesForHTTPReplayWhenWebsocketEligibilityChanges, a
+    deliberate difference (was broken: the follow-up went to Codex over HTTP as the new
+    message alone, its ``previous_response_id`` dropped there, so the model lost the
+    conversation): the account pinned to the socket's conversation had ``websockets``
+    turned off by a config reload; CPA closes the client socket for the client to replay,
+    here the turn goes over HTTP with the whole conversation."""
+    proxy = await start_proxy(ws_config(fakes), watch=True)
+
+    def websockets() -> object:
+        return next(c for c in proxy.service.pool.credentials() if c.provider == "codex").attributes.get(
+            "websockets"
+        )
+
+    async with aiohttp.ClientSession() as s, await connect(s, proxy) as ws:
+        first = await turn(ws, {"type": "response.create", "model": "codex-model", "input": "one"})
+        proxy.config_path.write_text(ws_config(fakes, websockets=False))
+        for _ in range(400):
+            if websockets() is None:
+                break
+            await asyncio.sleep(0.025)
+        assert websockets() is None, "the reload was not seen"
+        second = await turn(ws, follow(first[-1]["response"]["id"], "two"))
+    assert second[-1]["type"] == "response.completed"
+    [post] = [r.json for r in fakes.responses.requests if r.method == "POST"]
+    assert "previous_response_id" not in post and len(post["input"]) == 3
