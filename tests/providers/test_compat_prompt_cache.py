@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import anthropic
 import openai
+import orjson
 import pytest
 from google import genai
 from google.genai import types as genai_types
@@ -61,12 +62,15 @@ CLAUDE_CODE = {"model": "gpt-5.6", "metadata": {"user_id": '{"session_id":"cache
 
 
 def test_claude_code_session_gives_a_key() -> None:
+    """CPA: TestOpenAICompatExecutorApplyPromptCacheKey (derived)"""
     key = _carry(Format.CLAUDE, CLAUDE_CODE)
     assert key and key == _carry(Format.CLAUDE, CLAUDE_CODE)
     assert key != _carry(Format.CLAUDE, CLAUDE_CODE, model="gpt-5.5")  # per upstream model
 
 
 def test_the_callers_own_key_wins() -> None:
+    """CPA: TestOpenAICompatExecutorApplyPromptCacheKey (explicit caller key wins),
+    TestOpenAICompatExecutorPromptCacheKeyCallerValueWinsPayloadOverride"""
     assert _carry(Format.CLAUDE, {**CLAUDE_CODE, "prompt_cache_key": "caller-key"}) == "caller-key"
     # ... over a key a payload rule put in the attempt's body too
     attempt: dict[str, Any] = {"model": "gpt-5.6", "prompt_cache_key": "payload-override"}
@@ -95,10 +99,12 @@ def test_a_payload_rules_key_beats_a_derived_one() -> None:
     ids=lambda v: v.value if isinstance(v, Format) else "",
 )
 def test_every_client_format_gets_a_derived_key(fmt: Format, body: dict[str, Any]) -> None:
+    """CPA: TestOpenAICompatExecutorApplyPromptCacheKey (OpenAI ... Codex rows)"""
     assert _carry(fmt, body)
 
 
 def test_no_identity_no_key() -> None:
+    """CPA: TestOpenAICompatExecutorApplyPromptCacheKey (non Claude source without identity)"""
     assert _carry(Format.OPENAI, {"messages": [{"role": "system", "content": "only a system turn"}]}) is None
     # an explicit session the provider does not read (a user id) leaves nothing to derive from
     assert (
@@ -108,6 +114,7 @@ def test_no_identity_no_key() -> None:
 
 
 def test_model_and_protocol_scoped() -> None:
+    """CPA: TestOpenAICompatExecutorPromptCacheKeyIsModelAndProtocolScoped"""
     headers = {SESSION_HEADER: "execution-session"}
     body = {"messages": [{"role": "user", "content": "hello"}]}
     base = _carry(Format.OPENAI, body, headers)
@@ -122,6 +129,7 @@ def test_model_and_protocol_scoped() -> None:
 
 
 async def test_chat_client_conversation_keeps_its_key(start_proxy, fakes) -> None:
+    """CPA: TestOpenAICompatExecutorPromptCacheKeyExecute"""
     proxy = await start_proxy(_yaml(fakes))
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
         first = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}]
@@ -145,6 +153,7 @@ async def test_chat_client_conversation_keeps_its_key(start_proxy, fakes) -> Non
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 async def test_claude_code_session_through_the_proxy(start_proxy, fakes, stream: bool) -> None:
+    """CPA: TestOpenAICompatExecutorPromptCacheKeyExecuteStream (and ...Execute)"""
     proxy = await start_proxy(_yaml(fakes))
     headers = {"X-Claude-Code-Session-Id": "sess-1"}
     async with anthropic.AsyncAnthropic(
@@ -193,7 +202,13 @@ async def test_own_key_wins_over_a_payload_rule_and_compact_gets_none(start_prox
 
 
 async def test_compact_gets_no_key(start_proxy, fakes) -> None:
+    """CPA: TestOpenAICompatExecutorCompactPassthrough,
+    TestOpenAICompatExecutorPromptCacheKeyStreamCompactSkipped: the compact body goes to the
+    entry's ``/responses/compact`` as a Responses body (no Chat ``messages``), without a
+    derived key, and the upstream's compaction object comes back byte for byte."""
     proxy = await start_proxy(_yaml(fakes))
+    answer = b'{"id":"resp_1","object":"response.compaction","usage":{"input_tokens":1,"output_tokens":2,"total_tokens":3}}'
+    fakes.openai.compact_answers = [orjson.loads(answer)]
     async with (
         aiohttp.ClientSession() as s,
         s.post(
@@ -203,11 +218,15 @@ async def test_compact_gets_no_key(start_proxy, fakes) -> None:
         ) as r,
     ):
         assert r.status == 200, await r.text()
-    assert fakes.openai.last.path.endswith("/responses/compact")
-    assert "prompt_cache_key" not in fakes.openai.last.json
+        assert await r.read() == answer
+    assert fakes.openai.last.path == "/v1/responses/compact"
+    sent = fakes.openai.last.json
+    assert "input" in sent and "messages" not in sent
+    assert "prompt_cache_key" not in sent
 
 
 async def test_disabled_entry_adds_nothing(start_proxy, fakes) -> None:
+    """CPA: TestOpenAICompatExecutorApplyPromptCacheKey (disabled)"""
     proxy = await start_proxy(_yaml(fakes, support=False))
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
         await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hello"}])
@@ -228,3 +247,27 @@ openai-compatibility:
     assert [c.attributes["api_key"] for c in creds] == ["k1", "k2"]
     assert [c.attributes["source"] for c in creds] == [c.source for c in creds]
     assert all(c.attributes["support_prompt_cache_key"] == "true" for c in creds)
+
+
+async def test_entries_sharing_a_name_keep_their_own_setting(start_proxy, fakes) -> None:
+    """CPA: TestOpenAICompatExecutorPromptCacheKeyUsesConfigIndex: two entries with one name,
+    the first without the key and the second with it, each decide for their own credential."""
+    proxy = await start_proxy(f"""
+api-keys: ["{KEY}"]
+openai-compatibility:
+  - name: duplicate
+    base-url: "{fakes.openai.base_url}/v1"
+    api-key-entries: [{{api-key: "k1"}}]
+    models: [{{name: "gpt-5.6", alias: "first"}}]
+  - name: duplicate
+    base-url: "{fakes.openai.base_url}/v1"
+    support-prompt-cache-key: true
+    api-key-entries: [{{api-key: "k2"}}]
+    models: [{{name: "gpt-5.6", alias: "second"}}]
+""")
+    messages = [{"role": "user", "content": "hello"}]
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        await client.chat.completions.create(model="first", messages=messages)  # type: ignore[arg-type]
+        assert _sent(fakes) is None
+        await client.chat.completions.create(model="second", messages=messages)  # type: ignore[arg-type]
+        assert isinstance(_sent(fakes), str)
