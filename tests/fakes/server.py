@@ -59,6 +59,7 @@ class Recorded:
     json: Any = None
     key: str | None = None
     peer: str = ""  # the client's "host:port": one per TCP connection
+    dropped: bool = False  # the client closed the connection while a delay was being waited
 
     @property
     def model(self) -> str | None:
@@ -142,6 +143,22 @@ class Behavior:
 
 BEHAVIOR: web.RequestKey[Behavior | None] = web.RequestKey("fake.behavior")
 RECORD: web.RequestKey[Recorded] = web.RequestKey("fake.record", Recorded)
+
+
+async def _pause(request: web.Request, seconds: float) -> bool:
+    """Sleep ``seconds`` watching the connection: False, and the request's record marked
+    ``dropped``, as soon as the client closed it."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while True:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            request[RECORD].dropped = True
+            return False
+        left = end - loop.time()
+        if left <= 0:
+            return True
+        await asyncio.sleep(min(0.01, left))
 
 
 class FakeServer:
@@ -286,8 +303,8 @@ class FakeServer:
             return self.auth_error(rec.key)
         beh = self._take_behavior(rec)
         request[BEHAVIOR] = beh
-        if beh is not None and beh.delay:
-            await asyncio.sleep(beh.delay)
+        if beh is not None and beh.delay and not await _pause(request, beh.delay):
+            return web.Response(status=499)  # nobody reads it: the client closed the connection
         if beh is not None and beh.status is not None:
             return self.error_response(beh.status, beh.message, beh)
         if body and rec.json is None:
@@ -346,8 +363,8 @@ class FakeServer:
             if beh is not None and beh.stream_error and beh.error_after == sent:
                 await resp.write(self.stream_error_frame(request, beh, sent))
                 break
-            if delay and sent:
-                await asyncio.sleep(delay)
+            if delay and sent and not await _pause(request, delay):
+                return resp  # the client closed the connection
             await resp.write(frame)
         else:
             if beh is not None and beh.cut_after is not None and beh.cut_after > sent:

@@ -263,12 +263,14 @@ async def test_a_target_with_a_fragment_is_handed_to_aiohttp(fast):
 
 
 async def test_half_closed_client_still_gets_its_answer(fast):
+    # after an interim 100 Continue: the probe that tells it from a client that closed its
+    # socket (cliproxy.presence.watch), when the answer had not started at its end of stream
     reader, writer = await asyncio.open_connection("127.0.0.1", fast.port)
     writer.write(post())
     writer.write_eof()
     data = await asyncio.wait_for(reader.read(), 5)
     writer.close()
-    assert statuses(data) == [200]
+    assert statuses(data) in ([200], [100, 200])
 
 
 async def test_a_header_value_that_is_not_utf8_is_served_here(fast):

@@ -10,7 +10,7 @@ runs them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -64,8 +64,11 @@ async def run_executor(
     *,
     model: str | None = None,
     cred: Any = None,
+    waits: tuple[float | None, float | None] = (None, None),
 ) -> Reply | StreamReply:
-    """Run ``call`` on the executor of plugin ``rec`` (for credential ``cred``, if any)."""
+    """Run ``call`` on the executor of plugin ``rec`` (for credential ``cred``, if any).
+    ``waits``: how long a stream may take to its first chunk and between two chunks
+    (``timeouts.upstream-first-byte`` / ``upstream-idle``; ``None``: no limit)."""
     fmt_in, fmt_out = executor_formats(host, rec, call.format)
     original = orjson.dumps(call.body)
     payload = await _request_payload(reg, host, call, fmt_in, model or call.model, original)
@@ -111,7 +114,7 @@ async def run_executor(
         headers = {"Content-Type": "application/json", **plain_headers(ci_get(result, "Headers"))}
         headers["Content-Type"] = "application/json"
         return Reply(200, body, headers)
-    return await _stream(reg, host, rec, call, params, scope, answer)
+    return await _stream(reg, host, rec, call, params, scope, answer, waits)
 
 
 async def _request_payload(
@@ -208,7 +211,11 @@ async def _stream(
     params: dict[str, Any],
     scope: ScopeContext,
     answer: Answer | None,
+    waits: tuple[float | None, float | None],
 ) -> StreamReply:
+    """The executor's stream: its first chunk awaited within ``waits[0]`` (else a 504,
+    nothing sent), the next ones each within ``waits[1]`` (else the stream ends with an
+    error event). A client that leaves cancels the wait (its task is cancelled)."""
     cb = host.callbacks
     assert cb is not None
     stream_id, queue = cb.open_bridge(rec.id)
@@ -216,28 +223,35 @@ async def _stream(
     params["stream_id"] = stream_id
     params["host_callback_id"] = scope_id
     try:
-        result = await host.call(rec, abi.EXECUTOR_EXECUTE_STREAM, params)
+        # (an in-process plugin answers at its first chunk: the call is the first wait)
+        result = await host.call(rec, abi.EXECUTOR_EXECUTE_STREAM, params, timeout=waits[0])
     except (TimeoutError, PluginError, PluginCrashed) as exc:
         cb.drop_bridge(stream_id)
         await cb.close_scope(scope_id)
         raise _as_error(exc, rec) from exc
     result = result if isinstance(result, dict) else {}
     inline = [b64decode(ci_get(c, "Payload")) for c in ci_get(result, "chunks") or [] if isinstance(c, dict)]
-    raw = _inline(inline) if inline else _drain(queue)
+    raw = _inline(inline) if inline else _drain(queue, *waits)
+    started = False
 
-    async def chunks() -> AsyncIterator[bytes]:
+    async def chunks() -> AsyncGenerator[bytes, None]:
+        nonlocal started
         try:
             async for piece in raw:
                 out = await answer.frame(piece) if answer is not None else piece
                 if out:
+                    started = True
                     yield with_details(call.format, out)
             tail = await answer.finish() if answer is not None else b""
             if tail:
                 yield with_details(call.format, tail)
-        except PluginError as exc:  # the plugin closed the stream with an error
+        except (PluginError, TimeoutError) as exc:  # closed with an error, or silent too long
+            if not started and isinstance(exc, TimeoutError):
+                raise  # nothing sent yet: the client gets a 504 (below)
             enc = reg.adapter(call.format).stream_encoder(None, None)
             tail = await answer.finish() if answer is not None else b""
-            yield tail + enc.encode(ir.Error(exc.message, status=502))
+            message = exc.message if isinstance(exc, PluginError) else _silent(rec, waits[1])
+            yield tail + enc.encode(ir.Error(message, status=502 if isinstance(exc, PluginError) else 504))
         finally:
             cb.drop_bridge(stream_id)
             await cb.close_scope(scope_id)
@@ -247,6 +261,9 @@ async def _stream(
         first = await rest.__anext__()
     except StopAsyncIteration:
         first = b""
+    except TimeoutError as exc:
+        await rest.aclose()
+        raise UpstreamError(_silent(rec, waits[0]), status=504) from exc
     headers = dict(SSE_HEADERS)
     if answer is None:  # the executor's own bytes: its content type (translated ones are SSE)
         headers.update(
@@ -260,9 +277,18 @@ async def _inline(chunks: list[bytes]) -> AsyncIterator[bytes]:
         yield c
 
 
-async def _drain(queue: asyncio.Queue[Any]) -> AsyncIterator[bytes]:
+def _silent(rec: Record, limit: float | None) -> str:
+    return f"plugin executor {rec.id} sent nothing within {limit or 0:g}s (timeouts.upstream-first-byte / upstream-idle)"
+
+
+async def _drain(queue: asyncio.Queue[Any], first: float | None, idle: float | None) -> AsyncIterator[bytes]:
+    """The bridge's chunks, the first within ``first`` seconds, each next one within
+    ``idle`` (``TimeoutError`` else; ``None``: no limit)."""
+    limit = first
     while True:
-        item = await queue.get()
+        async with asyncio.timeout(limit):
+            item = await queue.get()
+        limit = idle
         if item is BRIDGE_END:
             return
         if isinstance(item, PluginError):

@@ -235,7 +235,7 @@ class Flow:
             call = _applied(call, state)
             if state.changed:
                 self.sent = (state.headers, state.body)
-        return await run_executor(self.reg, self.host, rec, call, self.scope)
+        return await run_executor(self.reg, self.host, rec, call, self.scope, waits=self._waits())
 
     async def credential_executor(
         self, call: Call, route: ModelRoute, cred: Credential
@@ -248,11 +248,21 @@ class Flow:
             raise UpstreamError(f"plugin {cred.attributes['plugin']} is not active", status=503)
         model = (route.upstream_models(cred) or [route.model])[0]
         try:
-            return await run_executor(self.reg, host, rec, call, self.scope, model=model, cred=cred)
+            return await run_executor(
+                self.reg, host, rec, call, self.scope, model=model, cred=cred, waits=self._waits()
+            )
         except UpstreamError as err:
             if err.status != 401 or not await refresh_plugin_auth(host, cred, self.config):
                 raise
-        return await run_executor(self.reg, host, rec, call, self.scope, model=model, cred=cred)
+        return await run_executor(
+            self.reg, host, rec, call, self.scope, model=model, cred=cred, waits=self._waits()
+        )
+
+    def _waits(self) -> tuple[float | None, float | None]:
+        """How long a plugin executor's stream may be silent: to its first chunk, then
+        between two (the upstream timeouts: a plugin stands in for an upstream)."""
+        timeouts = self.config.timeouts
+        return timeouts.seconds("upstream_first_byte"), timeouts.seconds("upstream_idle")
 
     def scheduler(self, call: Call, route: ModelRoute) -> Callable[[Any], Awaitable[Any]] | None:
         """A scheduler plugin's pick for ``pool.pick``, or ``None`` for the built-in one."""

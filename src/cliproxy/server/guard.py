@@ -35,10 +35,11 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from aiohttp.http_exceptions import BadHttpMethod, HttpProcessingError, LineTooLong
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 
+from cliproxy.presence import watch
 from cliproxy.server.context import format_for_path
 from cliproxy.server.errors import error_response
 from cliproxy.usage.resp import RESP_PREFIXES
@@ -256,7 +257,12 @@ class GuardedHandler(RequestHandler):
             self._timer.cancel()
             self._timer = None
         self._guard.forget(self)
+        # the client left while its request ran: its handler is cancelled (its upstream call
+        # is closed, as CPA's request context is); a WebSocket's handler ends on its own
+        task = self._task_handler if self._phase == _BUSY and not self._upgraded else None
         super().connection_lost(exc)
+        if task is not None and not task.done():
+            task.cancel()
 
     # asyncio.Protocol.eof_received may return True (keep the transport open for writing);
     # aiohttp annotates its override as returning None only, hence the ignore
@@ -266,7 +272,8 @@ class GuardedHandler(RequestHandler):
         # request is whole (its body read to the end, or found unreadable: that is answered
         # with a 400), and close once answered; a request whose body is still missing is
         # abandoned: close at once. A WebSocket whose peer half-closes is gone (no close
-        # frame will come): close, so its handler sees the end now, not at the next ping
+        # frame will come): close, so its handler sees the end now, not at the next ping.
+        # A client that closed its socket looks the same until written to: presence.watch()
         if self._upgraded:
             return None
         payload = self._payload
@@ -277,6 +284,14 @@ class GuardedHandler(RequestHandler):
         ):
             return None
         self.close()
+        request, transport = self._current_request, self.transport
+        if (
+            request is not None
+            and transport is not None
+            and request.version == HttpVersion11
+            and not request.writer.output_size
+        ):
+            watch(transport, lambda: self._phase == _BUSY)
         return True
 
     def data_received(self, data: bytes) -> None:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Core",
     "Route",
+    "abandoned",
     "client_left",
     "failed",
     "fast_routes",
@@ -166,8 +167,8 @@ async def write(
     except ConnectionResetError:  # aiohttp's ClientConnectionResetError too
         # the client went away: routine, not our error (aiohttp's finish sees the reset)
         log.info("%s %s: the client went away during a stream", ex.method, ex.path)
-    except asyncio.CancelledError:
-        log.debug("stream cancelled: the client went away")
+    except asyncio.CancelledError:  # the server cancels a request whose client's connection is lost
+        log.info("%s %s: the client went away during a stream", ex.method, ex.path)
         raise
     finally:
         await rest.aclose()  # type: ignore[attr-defined]
@@ -233,10 +234,13 @@ async def run(ex: Exchange, call: Call, convert: Convert | None = None) -> None:
         return
     except ConnectionResetError:
         if not committed:
-            client_left(ex)
+            client_left(ex, call)
         else:
-            log.info("%s %s: the client went away while waiting", ex.method, ex.path)
+            abandoned(ex, call)
         return
+    except asyncio.CancelledError:  # the client's connection was lost (the server cancels)
+        abandoned(ex, call)
+        raise
     if trace is not None:  # a whole answer's record is finished once it is written
         result = trace.reply(result, finish=False)
     if convert is not None:
@@ -266,10 +270,19 @@ def failed(ex: Exchange, call: Call, exc: CliproxyError) -> None:
     ex.answer(_failure(ex, call, exc)[0])
 
 
-def client_left(ex: Exchange) -> None:
+def client_left(ex: Exchange, call: Call) -> None:
     """The client went away while its call ran (nothing of the answer went out)."""
-    log.info("%s %s: the client went away while waiting", ex.method, ex.path)
+    abandoned(ex, call)
     ex.reply(499, b"", _NO_HEADERS)
+
+
+def abandoned(ex: Exchange, call: Call) -> None:
+    """The client left before its answer went out (its request's task is cancelled, or a
+    wait saw it gone): one info line, and the call's record ends as CPA's 499."""
+    log.info("%s %s: the client went away while waiting", ex.method, ex.path)
+    trace = call.trace
+    if trace is not None:
+        trace.client_left()
 
 
 async def _late_error(ex: Exchange, call: Call, body: bytes) -> None:

@@ -26,7 +26,7 @@ from cliproxy.usage.recording import Capture
 from cliproxy.usage.render import write_log
 from cliproxy.usage.stats import UsageStats
 from cliproxy.usage.tokens import body_usage
-from cliproxy.usage.trace import RequestTrace
+from cliproxy.usage.trace import CLIENT_CLOSED, RequestTrace
 from cliproxy.usage.writer import Spool, Writer
 
 if TYPE_CHECKING:
@@ -230,7 +230,8 @@ class Recorder:
         log of a finished request: those that are on."""
         if self.usage_enabled:
             self._enqueue_usage(t)
-        if self.management and self.errors.subscribers and t.attempts:
+        left = status == CLIENT_CLOSED  # the client went away: no upstream failure, no error log (CPA)
+        if self.management and self.errors.subscribers and t.attempts and not left:
             self._publish_errors(t)
         if self.app_log.enabled:
             self._access_line(t)
@@ -239,7 +240,7 @@ class Recorder:
             self.writer.submit(lambda: capture.write(t))
         if self.request_log:
             self._write(t, self._filename(t.url, t.id, t.started), errors=False)
-        elif status >= 400:
+        elif status >= 400 and not left:
             self._write(t, "error-" + self._filename(t.url, t.id, t.started), errors=True)
         elif t.full:  # logged in full when it began: drop what was spooled
             for a in t.attempts:
@@ -294,7 +295,14 @@ class Recorder:
         self.queue.push(orjson.dumps(build_record(facts)))
 
     def _access_line(self, t: Trace) -> None:
-        level = logging.ERROR if t.status >= 500 else logging.WARNING if t.status >= 400 else logging.INFO
+        status = t.status
+        level = (
+            logging.ERROR
+            if status >= 500
+            else logging.WARNING
+            if status >= 400 and status != CLIENT_CLOSED  # a client that left: routine
+            else logging.INFO
+        )
         logging.getLogger("cliproxy.access").log(
             level,
             '%3d | %8dms | %15s | %-7s "%s"',

@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from cliproxy.translate.ir import Usage
     from cliproxy.usage.recorder import Recorder
 
-__all__ = ["Attempt", "RequestTrace"]
+__all__ = ["CLIENT_CLOSED", "Attempt", "RequestTrace"]
+
+CLIENT_CLOSED = 499  # the status a request the client left is recorded with (nginx's, CPA's)
 
 ERROR_BODY_LIMIT = 1 << 20  # request bytes an error-only log keeps (CPA)
 
@@ -253,6 +255,12 @@ class RequestTrace:
         self.error = (status, message)
         self.respond(status, headers, body)
         self.finish()
+
+    def client_left(self) -> None:
+        """The client went away before its answer went out: the record ends with CPA's
+        499 (client closed request); a record already ended stays as it was."""
+        if not self._done:
+            self.failed(CLIENT_CLOSED, "the client closed the request", {}, b"")
 
     def respond(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
         self.status, self.response_headers, self.response_body = status, headers, body

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, cast
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 from multidict import CIMultiDict, CIMultiDictProxy, istr
 
+from cliproxy.presence import watch
 from cliproxy.server.fast.request import FastExchange
 from cliproxy.server.guard import HEAD_TIMEOUT, REFUSED
 from cliproxy.usage.resp import RESP_PREFIXES
@@ -164,6 +165,10 @@ class FastProtocol(asyncio.Protocol):
         task = self._task
         if task is None or task.done():  # else its handler's end calls release()
             self.release(ex)
+        elif ex is not None and not ex.finished:
+            # the client left while its request ran: nobody reads the answer, so the work
+            # stops (its upstream call is closed, as CPA's request context is cancelled)
+            task.cancel()
 
     def release(self, ex: FastExchange | None) -> None:
         """Let go of ``ex`` once the connection is gone and its handler is done: the
@@ -192,11 +197,15 @@ class FastProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         # a client that half-closes after a whole request still gets its answer (as the
-        # guarded aiohttp handler does); one whose request is not whole is gone
+        # guarded aiohttp handler does); one whose request is not whole is gone. One that
+        # closed its socket looks the same until written to: presence.watch() finds out
         self._eof = True
         ex = self._ex
         if not self._lingering and ex is not None and ex.body_complete and not ex.finished:
             self._pipelined = True  # nothing more can be read: this answer is the last
+            transport = self.transport
+            if transport is not None and not ex.started and ex.version == b"1.1":
+                watch(transport, lambda: not ex.finished)
             return True
         return None
 

@@ -23,7 +23,7 @@ from cliproxy.requestid import REQUEST_ID, REQUEST_IDS
 from cliproxy.server.context import format_for_path
 from cliproxy.server.errors import error_response, exception_response
 from cliproxy.server.fast.protocol import MAX_HEAD, BadBody, FastProtocol
-from cliproxy.server.handlers import Core, Prepare, client_left, failed, fast_routes, run, write
+from cliproxy.server.handlers import Core, Prepare, abandoned, client_left, failed, fast_routes, run, write
 from cliproxy.server.middleware import (
     RELAY_PATH,
     body_timeout_message,
@@ -171,8 +171,11 @@ class FastServer:
                         failed(ex, call, exc)
                         return
                     except ConnectionResetError:
-                        client_left(ex)
+                        client_left(ex, call)
                         return
+                    except asyncio.CancelledError:  # the client's connection was lost
+                        abandoned(ex, call)
+                        raise
                     trace = call.trace
                     if trace is not None:  # a whole answer's record is finished once it is written
                         result = trace.reply(result, finish=False)
