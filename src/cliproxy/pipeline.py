@@ -41,6 +41,7 @@ from cliproxy.credentials.record import Credential
 from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError, UpstreamError
 from cliproxy.formats import Format
 from cliproxy.formats.validate import VALIDATORS
+from cliproxy.models.image_only import refuse_image_only
 from cliproxy.models.listing import CLAUDE_CLOAK_PREFIX, uncloak_claude_id
 from cliproxy.models.registry import ModelRoute, Route
 from cliproxy.models.shaping import Shaper
@@ -139,6 +140,8 @@ class Pipeline:
         model = call.model
         if call.format is _CLAUDE and model.startswith(CLAUDE_CLOAK_PREFIX):
             model = uncloak_claude_id(model)  # an id we renamed for Claude Code's model list
+        if model.lower().find("image") >= 0 and not action.startswith(MEDIA):
+            refuse_image_only(model)  # an Images API model on another endpoint: CPA's 503
         policy = KEY_POLICY.get()  # 1. the key's policy: None for a plain key (nothing to do)
         if policy is not None and call.skip is None:  # a plugin's nested call was admitted already
             return self._admit(call, model, policy)
