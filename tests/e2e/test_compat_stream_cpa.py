@@ -182,6 +182,38 @@ ERROR_CASES = {
         ],
         "",
     ),
+    "named error event": (
+        [
+            PARTIAL,
+            b"event: error\n",
+            b'data: {"code":"upstream_failed",\n',
+            b'data: "message":"upstream failed"}\n\n',
+            b"data: [DONE]\n\n",
+        ],
+        "upstream failed",
+    ),
+    "response failed payload": (
+        [
+            PARTIAL,
+            b'data: {"type":"response.failed","response":{"error":{"type":"server_error",'
+            b'"code":"upstream_failed","message":"response failed upstream"}}}\n\n',
+            b"data: [DONE]\n\n",
+        ],
+        "response failed upstream",
+    ),
+    "data before named error": (
+        [
+            PARTIAL,
+            b'data: {"detail":"data before event failure"}\n',
+            b"event: error\n\n",
+            b"data: [DONE]\n\n",
+        ],
+        "data before event failure",
+    ),
+    "done immediately after error event": (
+        [PARTIAL, b"event: error\n", b"data: [DONE]\n\n"],
+        "error event ended before [DONE]",
+    ),
     "incomplete data across frames": (
         [
             PARTIAL,
@@ -197,10 +229,13 @@ ERROR_CASES = {
 @pytest.mark.parametrize("case", list(ERROR_CASES))
 async def test_responses_stream_upstream_errors(proxy, upstream, case: str) -> None:
     """TestOpenAICompatExecutorResponsesStreamPreservesUpstreamDataError,
-    TestOpenAICompatExecutorResponsesStreamHandlesAdditionalErrorShapes (the ``data:``
-    shapes; named ``event: error`` frames and a ``response.failed`` chunk are not read yet):
-    an upstream error after output ends the Responses stream in a failure, never in
-    ``response.completed``; where the upstream names a message the client reads it."""
+    TestOpenAICompatExecutorResponsesStreamPreservesNamedErrorEvent,
+    TestOpenAICompatExecutorResponsesStreamHandlesAdditionalErrorShapes: an upstream
+    error after output (an ``error`` object, a named ``event: error`` frame, a
+    ``response.failed`` chunk) ends the Responses stream in a failure, never in
+    ``response.completed``; where the upstream names a message the client reads it.
+    Differs: the failure carries the upstream's message, not its whole payload as CPA's
+    error text does."""
     upstream.chunks, want = ERROR_CASES[case]
     status, body = await _responses(proxy)
     assert status == 200 and "response.completed" not in _names(body)
@@ -229,3 +264,34 @@ async def test_payload_override_wins_over_thinking_suffix(start_proxy, upstream)
             model="custom-openai(high)", messages=[{"role": "user", "content": "hi"}]
         )
     assert upstream.body["reasoning_effort"] == "low"
+
+
+@pytest.mark.parametrize("joined", [False, True], ids=["own read", "same read"])
+async def test_chat_stream_drops_chunks_after_done(proxy, upstream, joined: bool) -> None:
+    """TestOpenAICompatExecutorStreamDropsChunksAfterDone: a Chat client on a Chat upstream
+    that writes a metadata chunk after ``data: [DONE]`` (OpenCode zen's cost) gets the
+    stream up to ``[DONE]`` and not that chunk, whether it comes in its own read or in the
+    one holding ``[DONE]``; the openai SDK reads the answer."""
+    head = b'data: {"id":"c1a4ba22","object":"chat.completion.chunk","created":1,"model":"m","choices":'
+    after = b'data: {"choices":[],"cost":"0"}\n\n'
+    upstream.chunks = [
+        head + b'[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}\n\n',
+        head + b'[{"index":0,"delta":{},"finish_reason":"stop"}],'
+        b'"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}\n\n',
+        *([b"data: [DONE]\n\n" + after] if joined else [b"data: [DONE]\n\n", after]),
+    ]
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http,
+        http.post(
+            proxy.url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {KEY}"}
+        ) as r,
+    ):
+        raw = await r.read()
+    assert r.status == 200 and raw.endswith(b"data: [DONE]\n\n") and raw.find(b'"cost"') < 0
+    chunks = [orjson.loads(line[6:]) for line in raw.split(b"\n") if line.startswith(b"data: {")]
+    assert len(chunks) == 2 and all(c.get("id") for c in chunks)
+    async with _chat(proxy) as client:
+        stream = await client.chat.completions.create(model="m", messages=body["messages"], stream=True)
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert text == "hi"

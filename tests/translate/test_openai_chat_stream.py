@@ -130,6 +130,71 @@ def test_decoder_restores_namespaced_names():
     assert (start.name, start.namespace) == ("search", "mcp")
 
 
+HEAD = frames(chunk({"role": "assistant", "content": "partial"}), done=False)
+ERROR_SHAPES = {
+    # TestOpenAICompatExecutorResponsesStreamPreservesNamedErrorEvent
+    "named error event": (
+        b'event: error\ndata: {"code":"upstream_failed",\ndata: "message":"upstream failed"}\n\n'
+        b"data: [DONE]\n\n",
+        ir.Error("upstream failed", 500, None, "upstream_failed"),
+    ),
+    # TestOpenAICompatExecutorResponsesStreamHandlesAdditionalErrorShapes
+    "response failed payload": (
+        b'data: {"type":"response.failed","response":{"error":{"type":"server_error",'
+        b'"code":"upstream_failed","message":"response failed upstream"}}}\n\ndata: [DONE]\n\n',
+        ir.Error("response failed upstream", 500, "server_error", "upstream_failed"),
+    ),
+    "data before named error": (
+        b'data: {"detail":"data before event failure"}\nevent: error\n\ndata: [DONE]\n\n',
+        ir.Error("data before event failure", 500),
+    ),
+    "done immediately after error event": (
+        b"event: error\ndata: [DONE]\n\n",
+        ir.Error("upstream error event ended before [DONE]", 502, "server_error", "upstream_error_event"),
+    ),
+    "error event without data": (
+        b"event: response.failed\n\ndata: [DONE]\n\n",
+        ir.Error("upstream error event ended without data", 502, "server_error", "upstream_error_event"),
+    ),
+    "top-level code and message": (
+        b'data: {"code":"429","message":"slow down"}\n\n',
+        ir.Error("slow down", 429, None, "429"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(ERROR_SHAPES))
+def test_decoder_error_shapes_end_the_stream_at_every_split(case):
+    """CPA's named ``event: error`` frames, error-typed chunks and bare code + message
+    chunks after output end the stream in the error (the text block closed), never
+    in a StreamEnd; ``[DONE]`` after it changes nothing. Differs: a status CPA does not
+    find is 500 from the error's type (502 for our own messages), CPA's 502 throughout."""
+    tail, want = ERROR_SHAPES[case]
+    raw = HEAD + tail
+    whole = decode_all(raw)
+    assert whole[-2:] == [ir.BlockStop(0), want]
+    assert not any(isinstance(e, ir.StreamEnd) for e in whole)
+    for at in range(len(HEAD), len(raw)):
+        assert decode_all(raw, sizes=[len(HEAD), at - len(HEAD)]) == whole, at
+
+
+def test_decoder_named_frames_on_the_text_lane():
+    """A one-read named frame while text flows: an error one ends the stream through
+    ``decode_delta`` too; any other name is read as a chunk, and nothing after [DONE] is."""
+    dec = ADAPTER.stream_decoder(None)
+    dec.decode(HEAD)
+    assert dec.decode_delta(b'event: message\ndata: {"choices":[{"delta":{"content":"x"}}]}\n\n') == [
+        ir.TextDelta(0, "x")
+    ]
+    out = dec.decode_delta(b'event: error\ndata: {"error":"went away"}\n\n')
+    assert out[-1] == ir.Error("went away", 500)
+    dec = ADAPTER.stream_decoder(None)
+    ev = dec.decode(HEAD + frames(chunk(fr="stop")))
+    assert isinstance(ev[-1], ir.StreamEnd)
+    assert dec.decode(b"event: error\ndata: [DONE]\n\n" + frames({"choices": [], "cost": "0"})) == []
+    assert dec.flush() == []
+
+
 def test_decoder_error_frame_and_truncation():
     ev = decode_all(
         frames(

@@ -96,7 +96,8 @@ def test_passthrough_relays_frame_by_frame_and_in_one_piece_alike(fmt):
         tr = Passthrough(REG.adapter(fmt).stream_decoder(None))
         out = b"".join(tr.feed(p) for p in pieces) + tr.finish()
         assert out == data
-        assert tr.started and tr.early_error is None and not tr.ended
+        assert tr.started and tr.early_error is None
+        assert tr.ended is (fmt is Format.OPENAI)  # a Chat stream ends at its [DONE] line
 
 
 def test_passthrough_error_before_content_in_the_same_chunk_is_an_early_error():

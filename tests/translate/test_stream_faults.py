@@ -149,3 +149,38 @@ def test_sse_decoder_flush_keeps_each_line_of_an_unterminated_event():
     assert decoder.decode(b"event: message_stop\ndata: {}") == []
     events = decoder.flush()
     assert [(e.event, e.data) for e in events] == [("message_stop", b"{}")]
+
+
+AFTER_DONE = b'data: {"choices":[],"cost":"0"}\n\n'
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n"], ids=["lf", "crlf"])
+def test_passthrough_chat_stream_ends_at_done_at_every_split(eol):
+    """TestOpenAICompatExecutorStreamDropsChunksAfterDone: what an OpenAI-compatible
+    upstream writes after ``data: [DONE]`` never reaches a Chat client, however the reads
+    fall; the stream ends there (``ended``) with no error."""
+    data = CHAT.replace(b"\n", eol)
+    stream = data + AFTER_DONE.replace(b"\n", eol)
+    for at in range(len(stream) + 1):
+        tr = passthrough(Format.OPENAI)
+        out = tr.feed(stream[:at])
+        out += tr.feed(stream[at:]) + tr.finish()
+        assert out == data, at
+        assert tr.ended and tr.late_error is None and tr.early_error is None, at
+
+
+def test_passthrough_done_line_written_whole_when_the_read_ends_in_it():
+    """A ``[DONE]`` line whose blank line never comes still goes out as a whole frame."""
+    for data in (CHAT, CHAT.replace(b"\n", b"\r\n")):
+        tr = passthrough(Format.OPENAI)
+        assert tr.feed(data[:-1]) == data and tr.ended
+
+
+def test_passthrough_other_formats_and_json_arrays_do_not_end_at_done():
+    """Only a Chat stream ends at ``[DONE]``; a ``data: [`` line that is JSON goes on."""
+    tr = passthrough(Format.CLAUDE)
+    assert feed_split(tr, CLAUDE + b"data: [DONE]\n\n" + CLAUDE, 3) == CLAUDE + b"data: [DONE]\n\n" + CLAUDE
+    assert not tr.ended
+    arrays = CHAT.replace(b"data: [DONE]", b"data: [1, 2]\n\ndata: [DONE]")
+    tr = passthrough(Format.OPENAI)
+    assert feed_split(tr, arrays + AFTER_DONE, 5) == arrays and tr.late_error is None

@@ -288,9 +288,13 @@ class StreamTranslator:
 
 # an SSE data line whose payload cannot start a JSON value or [DONE]: HTML, plain text...
 # (found where a line starts; unanchored, the search skips ahead by its literal prefix,
-# five times faster than a MULTILINE ``^`` that is tried at every byte)
-_BAD_DATA = re.compile(rb"data:[ ]?[^{\[\r\n ]")
+# five times faster than a MULTILINE ``^`` that is tried at every byte); it also finds a
+# line that starts with "[" (a JSON array, or the ``[DONE]`` that ends a Chat Completions
+# stream), judged apart, so that only a chunk holding one pays for seeing where a stream ends
+_BAD_DATA = re.compile(rb"data:[ ]?[^{\r\n ]")
 _JUDGE = 7  # bytes of a line's head that tell whether it is such a line ("data: " + one)
+_EOL = (b"\n", b"\r")  # what ends a [DONE] line
+_JUDGE_DONE = len(b"data: [DONE]") + 1  # the same, for a stream that ends at a [DONE] line
 _EVENT_END = re.compile(rb"\n\r?\n")  # a blank line (LF or CRLF): where an SSE event ends
 
 
@@ -309,14 +313,22 @@ class Passthrough:
     stream's usage; the request trace sniffs the client's bytes itself. ``upstream_error``: the
     upstream's failure the stream ended with after its first content (what cools the
     credential; :class:`StreamTranslator` has the same).
+
+    A stream whose decoder says ``ends_at_done`` (Chat Completions) ends at its
+    ``data: [DONE]`` line: that frame goes out whole (its blank line written in the
+    stream's line ends, whether or not the upstream's read holds it) and nothing after it, and ``ended`` turns true (no
+    error: the caller stops reading). Some OpenAI-compatible upstreams write metadata
+    after ``[DONE]`` that clients cannot parse (CPA drops it too).
     """
 
     __slots__ = (
         "_decoder",
         "_held",
+        "_judge",
         "_line_start",
         "_sniffer",
         "_sse",
+        "_to_done",
         "early_error",
         "ended",
         "late_error",
@@ -333,6 +345,8 @@ class Passthrough:
         self._sse = sse
         self._line_start = True  # the next chunk starts a line
         self._held = b""
+        self._to_done = bool(getattr(decoder, "ends_at_done", False))  # the stream ends at [DONE]
+        self._judge = _JUDGE_DONE if self._to_done else _JUDGE
         self.started = False
         self.opened = False
         self.ended = False
@@ -358,16 +372,22 @@ class Passthrough:
             if self._sniffer is not None:
                 self._sniffer.feed(chunk)
             return chunk
-        bad = -1
+        bad = done = -1
         if self._sse and chunk:
             if self._held:
                 chunk, self._held = self._held + chunk, b""
-            bad = self._bad_line(chunk)
-            if bad >= 0:
+            bad, done = self._bad_line(chunk)
+            if done >= 0:  # the end of the stream: the [DONE] frame whole, nothing after it
+                blank = b"\r\n\r\n" if chunk[done] == 13 else b"\n\n"  # in the stream's line ends
+                chunk = chunk[:done] + blank
+            elif bad >= 0:
                 chunk = chunk[:bad]  # the garbage and what follows never reach the client
             else:
                 chunk = self._hold_back(chunk)
-        return self._pass(chunk, bad >= 0)
+        out = self._pass(chunk, bad >= 0)
+        if done >= 0:
+            self.ended = True
+        return out
 
     def _pass(self, chunk: bytes, bad: bool) -> bytes:
         if self._sniffer is not None:
@@ -403,21 +423,27 @@ class Passthrough:
         if pos < len(chunk):
             self._watch(decoder.decode(chunk[pos:] if pos else chunk))
 
-    def _bad_line(self, chunk: bytes) -> int:
-        """Where a ``data:`` line that cannot be JSON starts in ``chunk``, or -1."""
+    def _bad_line(self, chunk: bytes) -> tuple[int, int]:
+        """Where a ``data:`` line that cannot be JSON starts in ``chunk`` (or -1), and
+        where the line ``data: [DONE]`` that ends the stream ends, before its line end
+        (or -1; only when the stream ends there): whichever comes first."""
         start = 0
         if not self._line_start:  # the chunk begins inside a line an earlier chunk started
             start = chunk.find(b"\n") + 1
             if not start:
-                return -1
+                return -1, -1
         search = _BAD_DATA.search
         m = search(chunk, start)
         while m is not None:
             i = m.start()
             if i == 0 or chunk[i - 1] == 10:  # at a line's start
-                return i
+                end = m.end()
+                if chunk[end - 1] != 91:  # not "[": garbage
+                    return i, -1
+                if self._to_done and chunk.startswith(b"DONE]", end) and chunk[end + 5 : end + 6] in _EOL:
+                    return -1, end + 5  # (at the read's end, ``_hold_back`` keeps the line)
             m = search(chunk, i + 1)
-        return -1
+        return -1, -1
 
     def _hold_back(self, chunk: bytes) -> bytes:
         """``chunk`` without a new line's first few bytes at its end (kept for the next)."""
@@ -425,7 +451,7 @@ class Passthrough:
         if nl < 0 and not self._line_start:
             return chunk  # still inside a line judged earlier
         tail = len(chunk) - nl - 1
-        if 0 < tail < _JUDGE:
+        if 0 < tail < self._judge:
             self._held = chunk[nl + 1 :]
             chunk = chunk[: nl + 1]
             self._line_start = True

@@ -9,12 +9,20 @@ does, a call opens its block only once it has an id and a (string) name, its hel
 arguments following at once; at ``finish_reason`` the calls still waiting open in
 index order, with ``tool_<index>`` for a missing name and a made-up id, unless they
 carried nothing at all. Blocks close at ``finish_reason``, after which only usage is
-read; the stream ends at ``[DONE]`` (after the usage chunk).
+read; the stream ends at ``[DONE]`` (after the usage chunk), and nothing after it is read.
+
+An upstream failure ends the stream in an ``ir.Error``: a chunk with an ``error`` object
+and no choices, one typed ``error`` / ``response.error`` / ``response.failed`` (the
+error of its ``response``), or a top-level ``code`` with a ``message``; and, as CPA
+reads OpenAI-compatible upstreams, any frame named ``event: error`` (or
+``response.error`` / ``response.failed``), whatever its data holds: no data, or a
+``[DONE]``, is a 502 of its own. A frame with an ``event:`` line never takes the
+one-frame fast path, so the common chunk pays nothing for this.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -31,6 +39,9 @@ from cliproxy.translate.openai_chat.names import restore
 _CUT = frozenset(("length", "content_filter"))
 
 __all__ = ["ChatStreamDecoder", "error_status"]
+
+# frame names and chunk types that report a failure (CPA openAICompatErrorEvent)
+_ERROR_KINDS = frozenset(("error", "response.error", "response.failed"))
 
 _TYPE_STATUS = {
     "invalid_request_error": 400,
@@ -53,6 +64,24 @@ def error_status(err: dict[str, Any]) -> int:
     if isinstance(code, str) and code.isdigit() and 400 <= int(code) < 600:
         return int(code)
     return _TYPE_STATUS.get(err.get("type") or "", 500)
+
+
+def _error_of(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The error a chunk without choices reports, or None (CPA
+    openAICompatStreamDataError): its ``error`` (an object, or a text), its
+    ``response``'s error, or the chunk itself when typed as an error or holding a
+    top-level ``code`` and ``message``."""
+    err = obj.get("error")
+    if type(err) is dict:
+        return err
+    if type(err) is str and err:
+        return {"message": err}
+    response = obj.get("response")
+    if type(response) is dict and type(inner := response.get("error")) is dict:
+        return inner
+    if obj.get("type") in _ERROR_KINDS or ("code" in obj and "message" in obj):
+        return obj
+    return None
 
 
 def _synth_id(request: ir.Request | None) -> str:
@@ -79,6 +108,9 @@ class _Call:
 
 
 class ChatStreamDecoder(StreamDecoder):
+    # a relayed stream of this format ends at its ``data: [DONE]`` line (``Passthrough``)
+    ends_at_done: ClassVar[bool] = True
+
     __slots__ = (
         "_by_block",
         "_calls",
@@ -115,16 +147,22 @@ class ChatStreamDecoder(StreamDecoder):
 
     def decode(self, chunk: bytes) -> list[ir.Event]:
         out: list[ir.Event] = []
-        for data in self._sse.decode_data(chunk):
+        if self._done:
+            return out
+        found = self._sse.one(chunk)
+        if found is not None and found[0] is None:  # the common read: one unnamed frame
+            self._frame(found[1], out)
+            return out
+        for ev in self._sse.decode(chunk):
             if not self._done:
-                self._frame(data, out)
+                self._event(ev.event, ev.data, out)
         return out
 
     def flush(self) -> list[ir.Event]:
         out: list[ir.Event] = []
         for ev in self._sse.flush():
             if not self._done:
-                self._frame(ev.data, out, tail=True)
+                self._event(ev.event, ev.data, out, tail=True)
         if not self._done:
             if self._finish is not None:
                 self._end(out)
@@ -144,6 +182,43 @@ class ChatStreamDecoder(StreamDecoder):
         out.append(ir.Error(message, status=502, type="server_error", code=code))
 
     # ------------------------------------------------------------------ frames
+
+    def _event(self, name: str | None, data: bytes, out: list[ir.Event], tail: bool = False) -> None:
+        """One SSE frame: a named error frame fails the stream, any other is a chunk."""
+        if name is None or name.lower() not in _ERROR_KINDS:
+            self._frame(data, out, tail)
+            return
+        text = data.strip()
+        if not text:
+            self._broken(out, "upstream error event ended without data", "upstream_error_event")
+        elif text == DONE:
+            self._broken(out, "upstream error event ended before [DONE]", "upstream_error_event")
+        else:
+            try:
+                obj = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                obj = None
+            if type(obj) is dict:
+                self._fail(_error_of(obj) or obj, out)
+            elif tail:  # cut by the end of the stream: reported as a cut
+                self._truncated(out)
+            else:
+                self._broken(out, "upstream sent an error event that is not JSON", "bad_upstream_event")
+
+    def _fail(self, err: dict[str, Any], out: list[ir.Event]) -> None:
+        """End the stream with the upstream's error ``err``."""
+        self._close_all(out, cut=True)
+        self._done = True
+        code = err.get("code")
+        message = err.get("message") or err.get("detail")
+        out.append(
+            ir.Error(
+                message if isinstance(message, str) and message else "upstream error",
+                status=error_status(err),
+                type=err.get("type") if isinstance(err.get("type"), str) else None,
+                code=None if code is None else str(code),
+            )
+        )
 
     def _frame(self, data: bytes, out: list[ir.Event], tail: bool = False) -> None:
         if data == DONE:
@@ -170,7 +245,7 @@ class ChatStreamDecoder(StreamDecoder):
         if self._text is None or self._done or self._finished:  # no open text block to add to
             return self.decode(chunk)
         found = self._sse.one(chunk)
-        if found is None:
+        if found is None or found[0] is not None:  # not one frame, or a named one
             return self.decode(chunk)
         data = found[1]
         out: list[ir.Event] = []
@@ -202,7 +277,7 @@ class ChatStreamDecoder(StreamDecoder):
         if type(obj) is not dict:
             return
         choices = obj.get("choices")
-        if (not self._started or (not choices and "error" in obj)) and self._head(obj, out):
+        if (not self._started or not choices) and self._head(obj, out):
             return
         if choices and not self._finished:
             choice = choices[0]
@@ -229,20 +304,9 @@ class ChatStreamDecoder(StreamDecoder):
             out.append(ir.UsageEvent(self._usage))
 
     def _head(self, obj: dict[str, Any], out: list[ir.Event]) -> bool:
-        """An error frame (True: the stream is over) or the first chunk's StreamStart."""
-        err = obj.get("error")
-        if isinstance(err, dict) and not obj.get("choices"):
-            self._close_all(out, cut=True)
-            self._done = True
-            code = err.get("code")
-            out.append(
-                ir.Error(
-                    str(err.get("message") or "upstream error"),
-                    status=error_status(err),
-                    type=err.get("type"),
-                    code=None if code is None else str(code),
-                )
-            )
+        """An error chunk (True: the stream is over) or the first chunk's StreamStart."""
+        if not obj.get("choices") and (err := _error_of(obj)) is not None:
+            self._fail(err, out)
             return True
         if not self._started:
             self._started = True
