@@ -22,7 +22,7 @@ from google.genai import errors as genai_errors
 from cliproxy.formats import Format
 from tests.e2e.clients import KEY, ask
 from tests.e2e.test_oauth_files import write_auth
-from tests.fakes.gemini import GeminiFake
+from tests.fakes.gemini import GeminiFake, google_one_tier
 
 FAR = "2099-01-01T00:00:00Z"
 GENERATE = ("/v1internal:generateContent", "/v1internal:streamGenerateContent")
@@ -157,8 +157,11 @@ async def test_credits_follow_an_exhausted_quota(
     with its credits (CPA's TestAntigravityExecute_NoCreditsWithoutConductorFlag: the first
     request carries none)."""
     extra = "quota-exceeded:\n  antigravity-credits: true\n"
+    # the account holds credits (the balance lookup the option starts may come first or
+    # last), and only its generation is refused (not that lookup, whatever its timing)
+    fake_gemini.paid_tier = google_one_tier(25000)
     proxy = await proxy_with(start_proxy, tmp_path, fake_gemini, "a", extra=extra)
-    fake_gemini.exhaust_next("QUOTA_EXHAUSTED", retry_delay="3600s")
+    fake_gemini.exhaust_next("QUOTA_EXHAUSTED", retry_delay="3600s", path=":generateContent")
     answer = await ask(Format.OPENAI, proxy.url, "claude-sonnet-4-6", "hello", stream=False)
     sent = [orjson.loads(r.body) for r in fake_gemini.requests if r.path in GENERATE]
     assert answer.text and len(sent) == 2
