@@ -341,10 +341,10 @@ class ClaudeProvider(Provider):
         # CPA: a gateway's stream asks for plain events, whatever the credential's headers
         # say; a whole answer offers what the proxy decodes (a gateway may be told otherwise)
         if stream and not plan.anthropic:
-            _set_encoding(headers, "identity", bool(plan.custom))
+            _set_encoding(headers, "identity", plan.custom_encoding)
         elif plan.anthropic:
-            _set_encoding(headers, _ANTHROPIC_ENCODING, bool(plan.custom))
-        elif not plan.custom or not any(n.lower() == "accept-encoding" for n in headers):
+            _set_encoding(headers, _ANTHROPIC_ENCODING, plan.custom_encoding)
+        elif not plan.custom_encoding or not any(n.lower() == "accept-encoding" for n in headers):
             headers["accept-encoding"] = _ACCEPT_ENCODING
         return headers
 

@@ -74,6 +74,7 @@ class CredentialPlan:
         "cloaks",
         "count_url",
         "custom",
+        "custom_encoding",
         "headers",
         "host",
         "metadata",
@@ -125,6 +126,9 @@ class CredentialPlan:
         else:  # a custom base URL takes the key as a bearer token (CPA)
             self.auth = ("Authorization", f"Bearer {cred.api_key}")
         self.custom = _custom(cred.headers, self.auth[0])
+        # whether an entry may write Accept-Encoding (the one way it gets into a
+        # caller-owned request's headers: the client's own is never forwarded)
+        self.custom_encoding = any(entry[0].lower() == "accept-encoding" for entry in self.custom)
 
     def fits(self, cred: Credential) -> bool:
         """Whether ``cred`` still holds the values this plan was made from."""
