@@ -326,7 +326,10 @@ async def test_a_cloaked_claude_stream_gets_its_tool_names_back_as_it_is_pushed(
 async def test_a_body_that_cannot_push_is_iterated_and_pushed_on(start_proxy, faulty, relays) -> None:
     """A gzip-encoded upstream stream is decoded as it is read, which ``FastResponse`` does
     only for a reader: it declines to push, and the body is iterated under the push path
-    (``upstream_body.pulled``), its chunks then handed on as pushed ones are."""
+    (``upstream_body.pulled``), its chunks then handed on as pushed ones are. (aiohttp's
+    compressor sends the fake's whole gzip body in one read, and a Chat pass-through ends
+    at its ``[DONE]``: then no rest is left to push or pull, and nothing asks to relay it.
+    Either way the gzip body is never pushed and the plain one is.)"""
     faulty.faults["k-gzip"] = "gzip"
     faulty.faults["k-plain"] = "paced"
     proxy = await start_proxy(_config(faulty.base_url), engine="fast")
@@ -334,7 +337,7 @@ async def test_a_body_that_cannot_push_is_iterated_and_pushed_on(start_proxy, fa
         body = await _stream(proxy, model)
         assert "".join(_contents(body)) == f"hello from {key}"
         assert body.rstrip().endswith(b"data: [DONE]")
-    assert relays == [False, True]
+    assert relays[-1] is True and True not in relays[:-1] and len(relays) <= 2
     keys = recorder_of(proxy.service).stats.counters.by_key.values()
     assert sum(c.total_tokens for c in keys) == 14  # both streams' usage read on the way
 
