@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 
 from tests.e2e.clients import KEY
+from tests.fakes.local import LocalServer
 
 PARTIAL = (
     b'data: {"id":"chatcmpl_1","object":"chat.completion.chunk","created":1773896263,'
@@ -24,7 +25,7 @@ PARTIAL = (
 )
 
 
-class RawChat:
+class RawChat(LocalServer):
     """An OpenAI-compatible upstream answering ``POST /v1/chat/completions`` with
     ``chunks`` written one by one, then a clean end; ``json`` answers a whole request."""
 
@@ -32,8 +33,6 @@ class RawChat:
         self.chunks: list[bytes] = []
         self.json: dict[str, Any] = {}
         self.body: dict[str, Any] = {}
-        self.runner: web.AppRunner | None = None
-        self.url = ""
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.body = orjson.loads(await request.read())
@@ -47,23 +46,18 @@ class RawChat:
         await resp.write_eof()
         return resp
 
-    async def start(self) -> RawChat:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self.handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
-        return self
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/v1/chat/completions", self.handle)
 
 
 @pytest.fixture
 async def upstream() -> AsyncIterator[RawChat]:
-    server = await RawChat().start()
-    yield server
-    assert server.runner is not None
-    await server.runner.cleanup()
+    async with RawChat() as server:
+        yield server
 
 
 def _yaml(upstream: RawChat, extra: str = "") -> str:

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from tests.e2e.clients import KEY
+from tests.fakes.local import LocalServer
 
 HEAD = f'api-keys: ["{KEY}"]\n'
 RATE_LIMIT = {"error": {"message": "rate limit", "type": "rate_limit_error", "code": "rate_limit_exceeded"}}
@@ -26,12 +27,14 @@ UPSTREAM_HEADERS = {
 }
 
 
-@pytest.fixture
-async def limited_upstream() -> AsyncIterator[str]:
+class _Limited(LocalServer):
     """A Chat Completions upstream that answers every request with a 429 and headers of
     every kind."""
 
-    async def chat(request: web.Request) -> web.Response:
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/v1/chat/completions", self.chat)
+
+    async def chat(self, request: web.Request) -> web.Response:
         await request.read()
         return web.Response(
             status=429,
@@ -40,16 +43,11 @@ async def limited_upstream() -> AsyncIterator[str]:
             headers=UPSTREAM_HEADERS,
         )
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", chat)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+
+@pytest.fixture
+async def limited_upstream() -> AsyncIterator[str]:
+    async with _Limited() as server:
+        yield f"http://127.0.0.1:{server.port}"
 
 
 def config(base: str, passthrough: bool) -> str:

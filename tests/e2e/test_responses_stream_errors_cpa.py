@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from tests.e2e.clients import KEY
+from tests.fakes.local import LocalServer
 
 CODEX_UA = "Codex Desktop/26.803.41515"
 DELTA = (
@@ -29,7 +30,7 @@ COMPLETED = (
 )
 
 
-class RawResponses:
+class RawResponses(LocalServer):
     """A Codex upstream answering ``POST /responses`` with ``chunks`` written one by one
     (each flushed on its own), then a clean end, or a dropped connection when ``cut``."""
 
@@ -38,8 +39,6 @@ class RawResponses:
         self.cut = False
         self.status = 200
         self.calls = 0
-        self.runner: web.AppRunner | None = None
-        self.url = ""
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         await request.read()
@@ -60,23 +59,18 @@ class RawResponses:
         await resp.write_eof()
         return resp
 
-    async def start(self) -> RawResponses:
-        app = web.Application()
-        app.router.add_post("/responses", self.handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
-        return self
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/responses", self.handle)
 
 
 @pytest.fixture
 async def upstream() -> AsyncIterator[RawResponses]:
-    server = await RawResponses().start()
-    yield server
-    assert server.runner is not None
-    await server.runner.cleanup()
+    async with RawResponses() as server:
+        yield server
 
 
 @pytest.fixture
