@@ -295,6 +295,7 @@ async def test_an_enveloped_stream_is_unwrapped_as_it_is_pushed(
     """Antigravity wraps every SSE payload in an envelope: for a Gemini client the bytes are
     un-enveloped per read (``upstream_body.Mapped``), for another the decoder takes it off the
     objects it parses; either way pushed like the rest."""
+    fake_gemini.stream_delay = 0.005  # frames in separate reads: a rest is left to push
     antigravity_auth(tmp_path, fake_gemini.base_url)
     proxy = await start_proxy(f'api-keys: ["{KEY}"]\n', engine="fast")
     answer = await ask(
@@ -309,6 +310,7 @@ async def test_an_enveloped_stream_is_unwrapped_as_it_is_pushed(
 async def test_a_cloaked_claude_stream_gets_its_tool_names_back_as_it_is_pushed(start_proxy, fakes, relays):
     """A cloaked Claude request sends custom tools under aliases; the answer's tool calls are
     renamed back line by line (``upstream_body.rewritten``), pushed like the rest."""
+    fakes.claude.stream_delay = 0.005  # frames in separate reads: a rest is left to push
     proxy = await start_proxy(alias_config(fakes), engine="fast")
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
         async with client.messages.stream(
