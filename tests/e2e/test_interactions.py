@@ -189,6 +189,7 @@ async def test_stream_wire_sequence(matrix):
     ],
 )
 async def test_bad_requests_answer_clearly(matrix, body, status, needle):
+    """CPA: TestInteractionsRejectsMissingModelAndAgent, TestInteractionsRejectsBothModelAndAgent."""
     got, raw, _ = await _post(matrix.url, body)
     assert got == status, raw
     err = orjson.loads(raw)["error"]
@@ -204,22 +205,31 @@ async def test_models_prefix_is_dropped(matrix):
 
 @STREAMS
 async def test_sdk_through_antigravity(antigravity, stream):  # noqa: F811
-    """Antigravity (the Gemini family's OAuth upstream): the envelope carries the turn."""
+    """Antigravity (the Gemini family's OAuth upstream): the envelope carries the turn, the
+    generation settings reach it, and the answer comes back unwrapped (CPA:
+    TestInteractionsAntigravityModelUsesTranslatorBridge)."""
     client = _client(antigravity.url)
+    config = {"top_p": 0.8}
     if stream:
         text = []
         async for event in await client.aio.interactions.create(
-            model="gemini-3-flash", input="Say hello", stream=True
+            model="gemini-3-flash", input="Say hello", stream=True, generation_config=config
         ):
             if event.event_type == "step.delta" and getattr(event.delta, "type", "") == "text":
                 text.append(event.delta.text)
         got = "".join(text)
     else:
-        got = _text_of(await client.aio.interactions.create(model="gemini-3-flash", input="Say hello"))
+        got = _text_of(
+            await client.aio.interactions.create(
+                model="gemini-3-flash", input="Say hello", generation_config=config
+            )
+        )
     assert "Hello from fake" in got
     envelope = antigravity.fake.last.json
     assert envelope["model"] == "gemini-3-flash"
     assert envelope["request"]["contents"][0]["parts"][0]["text"] == "Say hello"
+    assert envelope["request"]["generationConfig"]["topP"] == 0.8
+    assert "input" not in envelope["request"]
 
 
 async def test_thinking_level_reaches_claude_as_thinking(matrix):
@@ -322,3 +332,30 @@ async def test_sdk_default_api_version_is_served(matrix):
     client = _client(matrix.url, api_version=None)
     interaction = await client.aio.interactions.create(model="gemini-model", input="Say hello")
     assert "Hello from fake" in _text_of(interaction)
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        (b"{", "json"),
+        (b"[1]", "object"),
+        (b'{"model": "gemini-model", "input": "hi", "stream": 1}', "boolean"),
+    ],
+)
+async def test_a_body_that_is_not_an_interactions_request_is_a_400(matrix, raw, needle):
+    """CPA: TestInteractionsRejectsInvalidJSON, TestInteractionsRejectsNonBooleanStream (and
+    TestInteractionsRejectsMissingModelAndAgent, TestInteractionsRejectsBothModelAndAgent in
+    ``test_bad_requests_answer_clearly``): a 400 naming the fault, in the error shape the
+    Interactions SDK reads, and nothing sent upstream."""
+    sent = len(matrix.fakes.gemini.requests)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
+        async with session.post(
+            matrix.url + "/v1beta/interactions",
+            data=raw,
+            headers={"x-goog-api-key": KEY, "Content-Type": "application/json"},
+        ) as resp:
+            status, body = resp.status, await resp.read()
+    assert status == 400, body
+    err = orjson.loads(body)["error"]
+    assert needle in err["message"].lower(), err
+    assert len(matrix.fakes.gemini.requests) == sent

@@ -563,6 +563,12 @@ def test_models_prefix_is_dropped():
     assert ir_req.model == "gemini-3.5-flash"
 
 
+def test_bare_model_is_kept():
+    """TestPrepareInteractionsExecutionTargetPreservesBareModel"""
+    ir_req = default_registry().adapter(I).parse_request({"model": "gemini-3.5-flash", "input": "hi"})
+    assert ir_req.model == "gemini-3.5-flash"
+
+
 # ------------------------------------------------------------------ the other way: an Interactions upstream
 
 
