@@ -97,6 +97,31 @@ async def test_a_compressed_answer_reaches_the_client_decoded(
     assert await answer(proxy, stream=not whole) == plain != ""
 
 
+STACKED = [(False, False), (False, True), (True, False), (True, True)]
+
+
+@pytest.mark.parametrize(
+    ("repeated", "whole"),
+    STACKED,
+    ids=[f"{'repeated' if r else 'listed'}-{'whole' if w else 'stream'}" for r, w in STACKED],
+)
+async def test_a_stacked_coding_is_undone_in_reverse(
+    start_proxy: Any, fake_claude: ClaudeFake, repeated: bool, whole: bool
+) -> None:
+    """A gateway that zstd-compresses an answer already deflated, and says so in one
+    ``Content-Encoding: deflate, zstd`` or in the header repeated: the client reads the
+    plain answer (zstd undone first, then deflate). Before, only the last coding named was
+    undone and the client got deflated bytes (or, listed, the raw body).
+
+    CPA: TestDecodeResponseBodyStackedRepeatedHeaders (gzip under br there: no brotli
+    package is installed here, so zstd stands in for br, and deflate for gzip, whose magic
+    number alone would have the body decoded anyway; the fact is the order)."""
+    proxy = await start_proxy(config(fake_claude.base_url))
+    plain = await answer(proxy, stream=not whole)
+    fake_claude.compression[None] = Compression("deflate, zstd", labelled=True, repeated=repeated)
+    assert await answer(proxy, stream=not whole) == plain != ""
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 async def test_an_unnamed_gzip_answer_translates_for_another_client(
     start_proxy: Any, fake_claude: ClaudeFake, stream: bool

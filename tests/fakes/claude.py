@@ -63,29 +63,60 @@ _STREAM_TYPES = {"overloaded": "overloaded_error"}
 
 @dataclass
 class Compression:
-    """How a gateway compresses an answer: ``coding`` (``gzip`` or ``zstd``), whether a
-    ``Content-Encoding`` header names it, and whether the bytes are ``broken`` (not that
-    coding at all: a body that fails to decode)."""
+    """How a gateway compresses an answer: ``coding`` (``gzip``, ``zstd`` or ``deflate``, or
+    several applied in turn: ``deflate, zstd``), whether a ``Content-Encoding`` header names it (one
+    header listing the codings, or one header per coding when ``repeated``), and whether
+    the bytes are ``broken`` (not that coding at all: a body that fails to decode)."""
 
     coding: str = "gzip"
     labelled: bool = False
     broken: bool = False
+    repeated: bool = False
 
-    def compressor(self) -> Any:
-        return ZstdCompressor() if self.coding == "zstd" else zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+    @property
+    def codings(self) -> list[str]:
+        return [c.strip() for c in self.coding.split(",")]
 
-    def piece(self, compressor: Any, data: bytes) -> bytes:
+    def compressor(self) -> list[Any]:
+        return [
+            ZstdCompressor()
+            if c == "zstd"
+            else zlib.compressobj(wbits=zlib.MAX_WBITS if c == "deflate" else 31)
+            for c in self.codings
+        ]
+
+    def label(self, headers: Any) -> None:
+        """Name the coding in ``headers`` (a multidict), when ``labelled``."""
+        if not self.labelled:
+            return
+        if self.repeated:
+            for coding in self.codings:
+                headers.add("Content-Encoding", coding)
+        else:
+            headers["Content-Encoding"] = self.coding
+
+    def piece(self, compressor: list[Any], data: bytes) -> bytes:
         """``data`` compressed and flushed, so the reader can decode it at once."""
         if self.broken:
             return b"not-a-valid-" + self.coding.encode() + b"-stream"
-        flush = ZstdCompressor.FLUSH_BLOCK if self.coding == "zstd" else zlib.Z_SYNC_FLUSH
-        return bytes(compressor.compress(data) + compressor.flush(flush))
+        for one in compressor:
+            flush = ZstdCompressor.FLUSH_BLOCK if isinstance(one, ZstdCompressor) else zlib.Z_SYNC_FLUSH
+            data = bytes(one.compress(data) + one.flush(flush))
+        return data
+
+    def end(self, compressor: list[Any]) -> bytes:
+        """What is left of a stream once its last piece went."""
+        data = b""
+        for one in compressor:
+            data = bytes(one.compress(data) + one.flush())
+        return data
 
     def whole(self, data: bytes) -> bytes:
         if self.broken:
             return b"not-a-valid-" + self.coding.encode() + b"-stream"
-        compressor = self.compressor()
-        return bytes(compressor.compress(data) + compressor.flush())
+        for one in self.compressor():
+            data = bytes(one.compress(data) + one.flush())
+        return data
 
 
 class ClaudeFake(FakeServer):
@@ -121,17 +152,14 @@ class ClaudeFake(FakeServer):
         if how is None or not isinstance(resp, web.Response) or resp.body is None:
             return resp
         resp.body = how.whole(bytes(resp.body))  # type: ignore[arg-type]
-        if how.labelled:
-            resp.headers["Content-Encoding"] = how.coding
+        how.label(resp.headers)
         return resp
 
     async def _compressed_stream(
         self, request: web.Request, frames: Iterable[bytes], how: Compression
     ) -> web.StreamResponse:
-        headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-        if how.labelled:
-            headers["Content-Encoding"] = how.coding
-        resp = web.StreamResponse(headers=headers)
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        how.label(resp.headers)
         await resp.prepare(request)
         compressor = how.compressor()
         for frame in frames:
@@ -139,7 +167,7 @@ class ClaudeFake(FakeServer):
             if how.broken:
                 break
         if not how.broken:
-            await resp.write(bytes(compressor.flush()))
+            await resp.write(how.end(compressor))
         await resp.write_eof()
         return resp
 

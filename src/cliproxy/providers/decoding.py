@@ -80,6 +80,9 @@ class _NoFlush:
         return b""
 
 
+_KNOWN = ("gzip", "x-gzip", "deflate", "zstd", "br")
+
+
 def decodes(coding: str) -> bool:
     """Whether an answer in ``coding`` (a ``Content-Encoding`` token) can be decoded here."""
     if coding in ("gzip", "x-gzip", "deflate", "identity"):
@@ -89,9 +92,40 @@ def decodes(coding: str) -> bool:
     return coding == "br" and brotli is not None
 
 
+class _Chain:
+    """Codings applied one over the other (``Content-Encoding: gzip, zstd``, or the header
+    repeated): undone from the last applied to the first, as CPA's ``decodeResponseBody``."""
+
+    __slots__ = ("_steps",)
+
+    def __init__(self, steps: list[Decoder]) -> None:
+        self._steps = steps
+
+    def decompress(self, data: bytes) -> bytes:
+        for step in self._steps:
+            if not data:
+                break
+            data = step.decompress(data)
+        return data
+
+    def flush(self) -> bytes:
+        out = b""
+        for step in self._steps:
+            out = (step.decompress(out) if out else b"") + step.flush()
+        return out
+
+
 def decoder_for(encoding: str) -> Decoder | None:
-    """The decoder of a ``Content-Encoding`` value; None for identity or an unknown one (the
-    body goes as it came, as aiohttp does); an error when no decoder is installed."""
+    """The decoder of a ``Content-Encoding`` value (lower case; a list of codings applied in
+    turn, ``gzip, zstd``, too); None for identity or an unknown coding (the body goes as it
+    came, as aiohttp does); an error when no decoder is installed."""
+    if encoding.find(",") >= 0:
+        codings = [c.strip() for c in reversed(encoding.split(",")) if c.strip() not in ("", "identity")]
+        if len(codings) == 1:
+            return decoder_for(codings[0])
+        if not codings or not all(c in _KNOWN for c in codings):
+            return None  # an unknown coding among them: nothing can be undone in order
+        return _Chain([d for c in codings if (d := decoder_for(c)) is not None])
     if encoding in ("gzip", "x-gzip"):
         return _Zlib(True)
     if encoding == "deflate":

@@ -447,20 +447,21 @@ class FastHttpClient:
 
     @staticmethod
     def _decoder(conn: Conn) -> Decoder | None:
-        """The decoder of the answer's (last) Content-Encoding."""
+        """The decoder of the answer's Content-Encoding (a header repeated names codings
+        applied in turn, as one header listing them does)."""
         low = conn.coding
         assert low is not None
-        decoder: Decoder | None = None
+        codings: list[str] = []
         at = low.find(_ENCODING)
         while at >= 0:
             end = low.find(b"\r\n", at + len(_ENCODING))
-            try:
-                decoder = decoder_for(low[at + len(_ENCODING) : end].decode("latin-1").strip())
-            except UpstreamNetworkError:
-                conn.abort()  # the body cannot be read: the connection cannot be reused
-                raise
+            codings.append(low[at + len(_ENCODING) : end].decode("latin-1").strip())
             at = low.find(_ENCODING, end)
-        return decoder
+        try:
+            return decoder_for(codings[0] if len(codings) == 1 else ",".join(codings))
+        except UpstreamNetworkError:
+            conn.abort()  # the body cannot be read: the connection cannot be reused
+            raise
 
     # -- connections
 
