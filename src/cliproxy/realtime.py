@@ -12,6 +12,10 @@ error shape; this module decides:
   refreshed token after a 401; a refusal made CPA's error for it; a client secret's
   session applied first with a ``session.update``. The server then relays frames between
   the two sockets (``cliproxy.server.realtime_relay``).
+- the usage (:class:`ResponseUsage`): each response the upstream generates on the socket
+  is one request in the usage records (counters, ledger, usage queue, metrics), from its
+  ``response.created`` to its ``response.done``, with the usage that event reports. CPA
+  records none for a Realtime session (its relay only copies frames).
 - a client secret (:meth:`Realtime.client_secret`, :meth:`Realtime.legacy_session`): the
   mint request's body read as CPA does, the secret minted in the state backend
   (``cliproxy.providers.codex_realtime_secrets``) on behalf of the caller's key, and the
@@ -26,7 +30,7 @@ response headers such as ``Retry-After``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +46,8 @@ from cliproxy.providers.codex_realtime import (
     Refused,
     UpstreamSocket,
     realtime_model,
+    realtime_usage,
+    response_event,
     session_update,
     upstream_headers,
     upstream_protocols,
@@ -56,26 +62,41 @@ from cliproxy.providers.codex_realtime_secrets import (
     normalize_session,
 )
 from cliproxy.providers.http import proxy_key
+from cliproxy.requestid import new_request_id
+from cliproxy.usage.trace import CLIENT_CLOSED
 
 if TYPE_CHECKING:
     from cliproxy.credentials.record import Credential
     from cliproxy.service import Service
+    from cliproxy.usage.trace import RequestTrace
 
-__all__ = ["MAX_BODY", "Opened", "Realtime", "RealtimeError", "SecretGrant", "principal"]
+__all__ = [
+    "MAX_BODY",
+    "Opened",
+    "Realtime",
+    "RealtimeError",
+    "ResponseUsage",
+    "SecretGrant",
+    "principal",
+]
 
 log = logging.getLogger(__name__)
 
 _SOURCE = "realtime-client-secret"  # a Principal's source when an ek_ key stood in
+OPEN_RESPONSES = 32  # responses of one socket timed at once (more are recorded at their end)
 
 
 @dataclass(frozen=True, slots=True)
 class Opened:
-    """An upstream Realtime socket ready to relay: the model the client asked for and the
-    name of the credential it goes through (for the log)."""
+    """An upstream Realtime socket ready to relay: the model the client asked for, the
+    name of the credential it goes through (for the log), the credential and the Codex
+    model it serves the request as."""
 
     socket: UpstreamSocket
     model: str
     through: str
+    credential: Credential
+    codex_model: str
 
 
 class Realtime:
@@ -133,7 +154,7 @@ class Realtime:
             except BaseException:  # cancelled: the socket is not left open
                 await socket.close()
                 raise
-        return Opened(socket, requested, cred.label or cred.id)
+        return Opened(socket, requested, cred.label or cred.id, cred, codex_model)
 
     async def _pick(self, model: str) -> Credential:
         """A Codex sign-in (never an API key: CPA selects OAuth accounts only)."""
@@ -210,6 +231,78 @@ class Realtime:
         minted = await self.secrets.mint(kept, seconds, issuer)
         answer.update(id=minted.grant.principal, object="realtime.session", expires_at=minted.expires_at)
         return answer, minted.token, minted.expires_at
+
+
+class ResponseUsage:
+    """The usage records of one relayed socket: each response the upstream generates is a
+    request, timed from its ``response.created`` to its ``response.done`` (one that ends
+    with no ``response.created`` seen, or past :data:`OPEN_RESPONSES` at once, is timed 0)
+    and recorded with that event's usage through the socket's credential. A ``failed``
+    response is a failed request (502, the upstream's message); ``cancelled`` and
+    ``incomplete`` ones used tokens and are not. A response the socket closes before its
+    ``response.done`` is a failed request: 499 when the client ended the socket, else 502.
+
+    ``begin`` opens a trace for the request (``None`` while nothing records)."""
+
+    __slots__ = ("_begin", "_credential", "_model", "_open")
+
+    def __init__(self, begin: Callable[[], RequestTrace | None], credential: Credential, model: str) -> None:
+        self._begin = begin
+        self._credential = credential
+        self._model = model
+        self._open: dict[str, RequestTrace] = {}
+
+    def see(self, data: bytes) -> None:
+        """An upstream text frame, once it is on its way to the client."""
+        seen = response_event(data)
+        if seen is None:
+            return
+        done, response = seen
+        rid = response.get("id")
+        key = rid if isinstance(rid, str) else ""
+        try:
+            if not done:
+                if key and key not in self._open and len(self._open) < OPEN_RESPONSES:
+                    trace = self._trace()
+                    if trace is not None:
+                        self._open[key] = trace
+                return
+            trace = self._open.pop(key, None) or self._trace()
+            if trace is not None:
+                self._done(trace, response, data)
+        except Exception:  # the relay goes on whatever the records do
+            log.exception("realtime websocket: the usage of response %s was not recorded", key)
+
+    def close(self, by_client: bool) -> None:
+        """The socket ended: the responses still open end as failed requests."""
+        status, message = (
+            (CLIENT_CLOSED, "the client closed the Realtime socket before response.done")
+            if by_client
+            else (502, "the Realtime socket closed before response.done")
+        )
+        traces, self._open = self._open, {}
+        for trace in traces.values():
+            trace.failed(status, message, {}, b"")
+
+    def _trace(self) -> RequestTrace | None:
+        trace = self._begin()
+        if trace is not None:
+            trace.id = new_request_id()  # a record of its own (the socket's log lines keep theirs)
+            trace.credential = self._credential
+            trace.model = self._model
+            trace.stream = True
+        return trace
+
+    def _done(self, trace: RequestTrace, response: dict[str, Any], data: bytes) -> None:
+        trace.usage = realtime_usage(response)
+        if response.get("status") != "failed":
+            trace.respond(200, {}, data)
+            trace.finish()
+            return
+        details = response.get("status_details")
+        error = details.get("error") if isinstance(details, dict) else None
+        message = error.get("message") if isinstance(error, dict) else None
+        trace.failed(502, message if isinstance(message, str) and message else "response failed", {}, data)
 
 
 def principal(grant: SecretGrant) -> Principal:

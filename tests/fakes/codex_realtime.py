@@ -4,7 +4,10 @@ sign-in reaches it: the upgrade is recorded like any request (so ``fail_next`` a
 
 - ``session.created`` first, its session naming the model of ``?model=``;
 - ``session.update`` is answered by ``session.updated`` with the fields merged in;
-- ``response.create`` by ``response.created`` and ``response.done``;
+- ``response.create`` by ``response.created`` and ``response.done``, each response with an
+  id of its own (``resp_fake_1``, ...) and, done, the ``usage`` of :data:`USAGE`; the
+  request's ``response.metadata.fake`` shapes it: ``"failed"`` ends it failed (with a
+  ``status_details.error``), ``"open"`` sends ``response.created`` only;
 - ``{"type": "test.close", "code": C, "reason": R}`` closes the socket with that code;
 - any other text is echoed as ``echo:<text>`` (CPA's test upstream), binary as it came.
 
@@ -21,7 +24,22 @@ from aiohttp import WSMsgType, web
 
 from tests.fakes.server import FakeServer
 
-__all__ = ["RealtimeFake", "Socket"]
+__all__ = ["USAGE", "RealtimeFake", "Socket"]
+
+# a response.done's usage as OpenAI reports it (cached tokens a part of the input)
+USAGE = {
+    "total_tokens": 253,
+    "input_tokens": 132,
+    "output_tokens": 121,
+    "input_token_details": {
+        "text_tokens": 119,
+        "audio_tokens": 13,
+        "image_tokens": 0,
+        "cached_tokens": 64,
+        "cached_tokens_details": {"text_tokens": 64, "audio_tokens": 0, "image_tokens": 0},
+    },
+    "output_token_details": {"text_tokens": 30, "audio_tokens": 91},
+}
 
 
 @dataclass(slots=True)
@@ -39,6 +57,7 @@ class RealtimeFake(FakeServer):
         super().__init__(**kw)
         self.sockets: list[Socket] = []
         self.protocol = "realtime"  # chosen when the client offers it
+        self.responses = 0
 
     @property
     def ws_base(self) -> str:
@@ -77,9 +96,7 @@ class RealtimeFake(FakeServer):
                 session.update(event["session"])
                 await ws.send_str(orjson.dumps({"type": "session.updated", "session": session}).decode())
             elif kind == "response.create":
-                for done in ("response.created", "response.done"):
-                    response = {"id": "resp_fake", "object": "realtime.response", "status": "completed"}
-                    await ws.send_str(orjson.dumps({"type": done, "response": response}).decode())
+                await self._respond(ws, event)
             elif kind == "test.close":
                 await ws.close(
                     code=int(event.get("code", 1000)), message=str(event.get("reason", "")).encode()
@@ -89,6 +106,28 @@ class RealtimeFake(FakeServer):
                 await ws.send_str("echo:" + data.decode())
         sock.close_code = ws.close_code
         return ws
+
+    async def _respond(self, ws: web.WebSocketResponse, event: dict[str, Any]) -> None:
+        self.responses += 1
+        asked = event.get("response")
+        metadata = asked.get("metadata") if isinstance(asked, dict) else None
+        shape = metadata.get("fake") if isinstance(metadata, dict) else None
+        response: dict[str, Any] = {
+            "id": f"resp_fake_{self.responses}",
+            "object": "realtime.response",
+            "status": "in_progress",
+            "output": [],
+            "usage": None,
+        }
+        await ws.send_str(orjson.dumps({"type": "response.created", "response": response}).decode())
+        if shape == "open":
+            return
+        response["usage"] = USAGE
+        response["status"] = "failed" if shape == "failed" else "completed"
+        if shape == "failed":
+            error = {"type": "server_error", "code": "server_error", "message": "The model failed."}
+            response["status_details"] = {"type": "failed", "error": error}
+        await ws.send_str(orjson.dumps({"type": "response.done", "response": response}).decode())
 
 
 def _event(data: bytes) -> dict[str, Any]:

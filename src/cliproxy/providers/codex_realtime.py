@@ -14,6 +14,10 @@ scope (:func:`realtime_model`: ``gpt-realtime``, ``gpt-realtime-*`` and any
 ``*realtime-preview*`` are Codex's ``gpt-live-1-codex``), but the URL keeps the name the
 client asked for, as CPA sends it.
 
+Each response the upstream generates is announced by ``response.created`` and ended by
+``response.done``, whose response carries the Realtime ``usage`` (:func:`response_event`,
+:func:`realtime_usage`); ``cliproxy.realtime`` records it as one request.
+
 The upstream base is :data:`cliproxy.credentials.login.endpoints.URLS` ``codex.realtime``
 (``CLIPROXY_OAUTH_CODEX_REALTIME`` overrides it; an ``http(s)`` override is dialled as
 ``ws(s)``). Limits: the shared client's connect timeout for the handshake, a ping every
@@ -33,6 +37,7 @@ import aiohttp
 import orjson
 
 from cliproxy.credentials.login import endpoints
+from cliproxy.formats import ir
 from cliproxy.providers.base import copy_client_headers
 from cliproxy.providers.http import refused_upgrade_body
 
@@ -49,6 +54,8 @@ __all__ = [
     "Refused",
     "UpstreamSocket",
     "realtime_model",
+    "realtime_usage",
+    "response_event",
     "session_update",
     "upstream_headers",
     "upstream_protocols",
@@ -75,6 +82,8 @@ _DIRECT_HEADERS = tuple(name for name in PROTOCOL_HEADERS if name != "OpenAI-Alp
 _KEY_PROTOCOL = "openai-insecure-api-key."
 # a client secret's session fields that are not session.update's (CPA realtimeSessionUpdate)
 _NOT_UPDATABLE = ("model", "id", "object", "expires_at", "client_secret")
+_CREATED = b'"response.created"'
+_DONE = b'"response.done"'
 
 UpstreamSocket = aiohttp.ClientWebSocketResponse[Literal[False]]  # text frames as bytes
 
@@ -118,6 +127,43 @@ def session_update(session: bytes) -> bytes:
     for name in _NOT_UPDATABLE:
         fields.pop(name, None)
     return orjson.dumps({"type": "session.update", "session": fields})
+
+
+def response_event(data: bytes) -> tuple[bool, dict[str, Any]] | None:
+    """``(done, response)`` when the upstream text frame ``data`` is ``response.created``
+    (``done`` false) or ``response.done``, else ``None``. Any other frame (audio deltas
+    included) costs two byte searches: a JSON string that holds the quoted name escapes
+    its quotes, so only the event's own ``type`` matches."""
+    if data.find(_DONE) < 0 and data.find(_CREATED) < 0:
+        return None
+    try:
+        event = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    kind = event.get("type") if isinstance(event, dict) else None
+    response = event.get("response") if kind in ("response.done", "response.created") else None
+    return (kind == "response.done", response) if isinstance(response, dict) else None
+
+
+def realtime_usage(response: dict[str, Any]) -> ir.Usage | None:
+    """A Realtime response's ``usage`` (``input_token_details.cached_tokens`` is the cached
+    part of the input), or ``None`` when it carries none."""
+    u = response.get("usage")
+    if not isinstance(u, dict):
+        return None
+    details = u.get("input_token_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    total = u.get("total_tokens")
+    return ir.Usage(
+        input_tokens=_count(u.get("input_tokens")),
+        output_tokens=_count(u.get("output_tokens")),
+        cache_read_tokens=_count(cached),
+        total_tokens=total if isinstance(total, int) and total >= 0 else None,
+    )
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and value > 0 else 0
 
 
 @dataclass(frozen=True, slots=True)

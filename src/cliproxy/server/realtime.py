@@ -1,8 +1,8 @@
 """The OpenAI Realtime routes, served through Codex sign-ins (CPA
 ``internal/client/codex/live``): the HTTP and WebSocket side only. What a request means
 (the credential pick, the upstream dial and its refusals, a client secret's scope and
-minting) is ``cliproxy.realtime``; the frames between the two sockets are
-``realtime_relay``.
+minting, the usage of the socket's responses) is ``cliproxy.realtime``; the frames
+between the two sockets are ``realtime_relay``.
 
 - ``GET /v1/realtime`` (a WebSocket): relayed to OpenAI's Realtime socket with a Codex
   account's token. A plain GET answers 426 with ``Upgrade: websocket``.
@@ -30,10 +30,13 @@ import orjson
 from aiohttp import web
 
 from cliproxy.access import Principal
-from cliproxy.realtime import MAX_BODY, Realtime, RealtimeError, SecretGrant, principal
+from cliproxy.formats import Format
+from cliproxy.realtime import MAX_BODY, Realtime, RealtimeError, ResponseUsage, SecretGrant, principal
 from cliproxy.server.context import PRINCIPAL_KEY, SERVICE
 from cliproxy.server.realtime_relay import relay
 from cliproxy.server.ws import HEARTBEAT, OPEN
+from cliproxy.usage.hooks import open_trace
+from cliproxy.usage.trace import RequestTrace
 
 if TYPE_CHECKING:
     from cliproxy.service import Service
@@ -170,7 +173,30 @@ async def _direct(request: web.Request) -> web.StreamResponse:
         sockets.add(client)
     log.info("realtime websocket: %s relayed through %s", upstream.model, upstream.through)
     idle = service.config.timeouts.seconds("client_websocket_idle")
-    code, reason = await relay(client, socket, idle)
+    caller = request.get(PRINCIPAL_KEY)
+    api_key = (caller.key or "") if caller is not None else ""
+
+    def begin() -> RequestTrace | None:
+        return open_trace(
+            service,
+            "GET",
+            request.path,
+            request.query_string,
+            _REALTIME,
+            request.headers,
+            b"",
+            Format.RESPONSES,
+            upstream.model,
+            api_key,
+            request.remote or "",
+        )
+
+    usage = ResponseUsage(begin, upstream.credential, upstream.codex_model)
+    by_client = False
+    try:
+        code, reason, by_client = await relay(client, socket, idle, usage.see)
+    finally:
+        usage.close(by_client)
     log.info("realtime websocket through %s closed: %s %s", upstream.through, code, reason)
     return client
 

@@ -6,40 +6,47 @@ The first side to end decides how both close: a close frame's code and reason ar
 error, a peer that stopped answering pings) closes both with 1011 "relay closed"; no message
 either way for ``idle`` seconds closes both with 1000 "idle timeout". A write that cannot
 finish within :data:`WRITE_TIMEOUT` seconds is a broken socket.
+
+``watch``, when given, sees each upstream text frame once it is on its way to the client
+(the usage of the socket's responses, ``cliproxy.realtime.ResponseUsage``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType
 
-__all__ = ["WRITE_TIMEOUT", "relay"]
+__all__ = ["WRITE_TIMEOUT", "Ended", "relay"]
 
 WRITE_TIMEOUT = 30.0
 _UNSENDABLE = frozenset({1005, 1006, 1015})
 _ENDED = frozenset({WSMsgType.CLOSING, WSMsgType.CLOSED})
 _BROKEN = (1011, "relay closed")
+Ended = tuple[int, str, bool]  # the close code and reason both got; whether the client ended
 
 
-async def relay(client: Any, upstream: Any, idle: float | None) -> tuple[int, str]:
-    """Relay until one side ends; both are closed on return. The close code and reason both
-    got. ``client`` and ``upstream`` are aiohttp WebSockets made with ``autoclose=False``."""
+async def relay(
+    client: Any, upstream: Any, idle: float | None, watch: Callable[[bytes], None] | None = None
+) -> Ended:
+    """Relay until one side ends; both are closed on return. ``client`` and ``upstream``
+    are aiohttp WebSockets made with ``autoclose=False``."""
     loop = asyncio.get_running_loop()
     seen = [loop.time()]  # when a message last went by, either way
-    pumps = {
-        asyncio.create_task(_pump(client, upstream, seen, loop)),
-        asyncio.create_task(_pump(upstream, client, seen, loop)),
-    }
+    from_client = asyncio.create_task(_pump(client, upstream, seen, loop, None))
+    pumps = {from_client, asyncio.create_task(_pump(upstream, client, seen, loop, watch))}
     outcome = (1000, "idle timeout")
+    by_client = False
     try:
         while True:
             wait = None if idle is None else max(0.0, seen[0] + idle - loop.time())
             done, _ = await asyncio.wait(pumps, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
             if done:
-                outcome = done.pop().result()
+                first = done.pop()
+                outcome, by_client = first.result(), first is from_client
                 break
             if idle is not None and loop.time() - seen[0] >= idle:
                 break
@@ -52,11 +59,15 @@ async def relay(client: Any, upstream: Any, idle: float | None) -> tuple[int, st
         for task in pumps:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-    return outcome
+    return code, reason, by_client
 
 
 async def _pump(
-    source: Any, sink: Any, seen: list[float], loop: asyncio.AbstractEventLoop
+    source: Any,
+    sink: Any,
+    seen: list[float],
+    loop: asyncio.AbstractEventLoop,
+    watch: Callable[[bytes], None] | None,
 ) -> tuple[int, str]:
     """``source``'s messages into ``sink`` until ``source`` ends: how both should close."""
     while True:
@@ -73,6 +84,8 @@ async def _pump(
                     await sink.send_frame(data, kind)
             except Exception:
                 return _BROKEN
+            if watch is not None and kind is WSMsgType.TEXT:
+                watch(data)
         elif kind is WSMsgType.CLOSE:
             code = msg.data if isinstance(msg.data, int) else 1000
             if code in _UNSENDABLE:

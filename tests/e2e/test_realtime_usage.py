@@ -1,0 +1,134 @@
+"""The usage of a Realtime socket relayed through a Codex sign-in: each response the
+upstream generates is one request in the usage records, with the ``usage`` its
+``response.done`` reports (tests/fakes/codex_realtime.py's :data:`USAGE`: 132 in, 64 of
+them cached, 121 out, 253 in all). The client is the official ``openai`` SDK's realtime
+client (aiohttp for the socket the upstream closes); the figures are the management
+API's: the request details of ``GET /usage``, the usage queue, the client key's counters
+(``/usage/keys``) and the credential's (``/auth-files``).
+
+CPA records no usage for a Realtime session (internal/client/codex/live/websocket.go
+relays the frames and records only the upstream request for its request log), so no CPA
+case is ported: this is ours, recorded as any other request is (``cliproxy.usage``)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from cliproxy.usage import recorder_of
+from tests.e2e.clients import KEY
+from tests.e2e.test_realtime import TIMEOUT, sdk, signed_in, ws_url
+from tests.fakes.codex_realtime import RealtimeFake
+from tests.usage.helpers import close_recorder
+
+MKEY = "m-realtime-usage-secret"
+TOKENS = {
+    "input_tokens": 132,
+    "output_tokens": 121,
+    "reasoning_tokens": 0,
+    "cached_tokens": 64,
+    "total_tokens": 253,
+}
+NONE = dict.fromkeys(TOKENS, 0)
+
+
+@pytest.fixture
+async def realtime(monkeypatch: pytest.MonkeyPatch) -> Any:
+    async with RealtimeFake() as fake:
+        monkeypatch.setenv("CLIPROXY_OAUTH_CODEX_REALTIME", fake.ws_base)
+        monkeypatch.setenv("MANAGEMENT_PASSWORD", MKEY)
+        yield fake
+
+
+async def _mget(proxy: Any, path: str) -> Any:
+    async with (
+        aiohttp.ClientSession(timeout=TIMEOUT) as s,
+        s.get(proxy.url + "/v0/management" + path, headers={"Authorization": f"Bearer {MKEY}"}) as r,
+    ):
+        assert r.status == 200, await r.text()
+        return await r.json(content_type=None)
+
+
+async def _snapshot(proxy: Any, requests: int) -> dict[str, Any]:
+    """``GET /usage`` once the ledger holds ``requests`` rows (a socket's last record is
+    written when the proxy has closed both sides, after the client saw its close)."""
+    ledger = recorder_of(proxy.service).stats.ledger
+    assert ledger is not None
+    for _ in range(200):
+        ledger.flush()
+        snap = (await _mget(proxy, "/usage"))["usage"]
+        if snap["total_requests"] >= requests:
+            return snap
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{requests} requests were never recorded: {snap}")
+
+
+async def test_each_response_is_a_request_with_its_usage(
+    start_proxy: Any, realtime: RealtimeFake, tmp_path: Path
+) -> None:
+    """A completed response records its usage as a request through the Codex sign-in
+    (alias the client's model, model the Codex one it is served as); a failed one is a
+    failed request (502, the upstream's message) that still counts its tokens; a response
+    the client closes the socket on is 499 and one the upstream closes it on is 502,
+    neither with tokens. Without this, none of the four appeared anywhere."""
+    ledger = tmp_path / "usage.sqlite"
+    extra = f'usage-statistics-enabled: true\nusage-ledger: {{path: "{ledger}"}}\n'
+    proxy = await signed_in(start_proxy, realtime, tmp_path, extra)
+    try:
+        async with (
+            sdk(proxy) as client,
+            client.realtime.connect(model="gpt-realtime") as conn,
+        ):
+            assert (await conn.recv()).type == "session.created"
+            await conn.response.create()
+            assert [(await conn.recv()).type for _ in range(2)] == ["response.created", "response.done"]
+            await conn.response.create(response={"metadata": {"fake": "failed"}})
+            done = [await conn.recv() for _ in range(2)][1]
+            assert done.type == "response.done" and done.response.status == "failed"
+            await conn.response.create(response={"metadata": {"fake": "open"}})
+            assert (await conn.recv()).type == "response.created"
+        async with (
+            aiohttp.ClientSession(timeout=TIMEOUT) as s,
+            s.ws_connect(ws_url(proxy), headers={"Authorization": f"Bearer {KEY}"}) as ws,
+        ):
+            assert (await ws.receive_json())["type"] == "session.created"
+            await ws.send_json({"type": "response.create", "response": {"metadata": {"fake": "open"}}})
+            assert (await ws.receive_json())["type"] == "response.created"
+            await ws.send_json({"type": "test.close", "code": 1000, "reason": ""})
+            assert (await ws.receive()).type == aiohttp.WSMsgType.CLOSE
+
+        snap = await _snapshot(proxy, 4)
+        assert (snap["total_requests"], snap["failure_count"], snap["total_tokens"]) == (4, 3, 506)
+        (api,) = snap["apis"].values()
+        details = api["models"]["gpt-realtime"]["details"]
+        assert [(d["tokens"], d["failed"]) for d in details] == [
+            (TOKENS, False),
+            (TOKENS, True),
+            (NONE, True),
+            (NONE, True),
+        ]
+        assert {(d["source"], bool(d["auth_index"])) for d in details} == {("solo@example.com", True)}
+
+        records = await _mget(proxy, "/usage-queue?count=10")
+        assert [(r["fail"]["status_code"], r["model"], r["alias"], r["provider"]) for r in records] == [
+            (200, "gpt-live-1-codex", "gpt-realtime", "codex"),
+            (502, "gpt-live-1-codex", "gpt-realtime", "codex"),
+            (499, "gpt-live-1-codex", "gpt-realtime", "codex"),
+            (502, "gpt-live-1-codex", "gpt-realtime", "codex"),
+        ]
+        assert records[1]["fail"]["body"] == "The model failed."
+        assert records[0]["endpoint"] == "GET /v1/realtime"
+        assert records[0]["token_breakdown"]["input"]["cache_read_tokens"] == 64
+        assert len({r["request_id"] for r in records}) == 4
+
+        (keys,) = (await _mget(proxy, "/usage/keys"))["keys"]
+        assert (keys["success"], keys["failed"]) == (1, 3)
+        assert (keys["input_tokens"], keys["output_tokens"], keys["total_tokens"]) == (264, 242, 506)
+        (entry,) = [f for f in (await _mget(proxy, "/auth-files"))["files"] if f.get("provider") == "codex"]
+        assert (entry["success"], entry["failed"]) == (1, 3)
+    finally:
+        close_recorder(proxy)
