@@ -189,7 +189,14 @@ async def test_stream_wire_sequence(matrix):
     ],
 )
 async def test_bad_requests_answer_clearly(matrix, body, status, needle):
-    """CPA: TestInteractionsRejectsMissingModelAndAgent, TestInteractionsRejectsBothModelAndAgent."""
+    """CPA: TestInteractionsRejectsMissingModelAndAgent, TestInteractionsRejectsBothModelAndAgent.
+    Deliberate difference (the last case): cliproxy does not route agents yet, so an agent
+    request is refused with 501 where CPA runs it on a native Interactions key, choosing the
+    credential by a selection model (TestExecuteProtocolWithAuthManagerUsesForcedProvider,
+    TestExecuteProtocolWithAuthManagerAgentUsesSelectionModelForAuth,
+    TestExecuteProtocolStreamWithAuthManagerAgentUsesSelectionModelForAuth,
+    TestProvidersForExecutionForcedGeminiRejectsRouterProvider,
+    TestProvidersForExecutionForcedGeminiUsesGeminiProvider)."""
     got, raw, _ = await _post(matrix.url, body)
     assert got == status, raw
     err = orjson.loads(raw)["error"]
@@ -307,7 +314,9 @@ async def test_native_key_passes_an_interactions_client_through(native, stream):
 
 @STREAMS
 async def test_native_key_serves_a_chat_client_translated(native, stream):
-    """A Chat Completions client on a native key: translated to Interactions and back."""
+    """A Chat Completions client on a native key: translated to Interactions and back.
+    CPA: TestExecuteModelStreamKeepsInteractionsProviderForOpenAIEntry,
+    TestAdjustExecutionProvidersKeepsInteractionsProviderForSupportedNativeInteractionsEntries."""
     answer = await ask(Format.OPENAI, native.url, "native-model", "Say hello", stream=stream)
     assert "Hello from fake" in answer.text and answer.input_tokens > 0
     rec = native.fakes.gemini.last
