@@ -19,6 +19,7 @@ from cliproxy.errors import ConcurrencyLimitError
 from cliproxy.state.memory import MemoryState
 from cliproxy.state.redis import RedisState
 from tests.credentials.conftest import Clock
+from tests.state.redis_server import keep_busy
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -350,3 +351,61 @@ def test_config_key_entries_carry_max_concurrency():
     )
     limits = {c.api_key: c.max_concurrency for c in from_config(cfg)}
     assert limits == {"a": 2, "b": 0, "g": 3, "c": 1, "v": 5, "k1": 4, "k2": 0}
+
+
+async def test_a_request_cancelled_while_redis_takes_its_slot_leaves_nothing_held(redis_server):
+    """The client goes away while the slot script is on its way (a busy Redis holds the reply
+    back): the request ends cancelled, and the slot the script takes once Redis runs it is given
+    back then, not held until its TTL (30 s; before, the cancel cut the call off and nobody
+    knew of the slot)."""
+    state = RedisState(redis_server.url, "cxl:")
+    await state.start()
+    try:
+        gate = Gate(state)
+        cred = Credential(id="c", provider="claude", max_concurrency=1)
+        _, warm = await gate.enter(cred, nothing_else, {}, {})  # the script is loaded: EVALSHA runs it
+        assert warm is not None
+        await warm.release()
+        busy = asyncio.create_task(keep_busy(redis_server.url, 0.3))
+        await asyncio.sleep(0.05)  # the server is inside the loop
+        entering = asyncio.create_task(gate.enter(cred, nothing_else, {}, {}))
+        await asyncio.sleep(0.05)
+        entering.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await entering
+        await busy
+        async with asyncio.timeout(2):
+            while await state.slots_in_use("c"):
+                await asyncio.sleep(0.01)
+        assert state.available and not gate._held
+    finally:
+        await state.close()
+
+
+async def test_a_release_cancelled_before_it_reaches_redis_still_gives_the_slot_back(redis_server):
+    """A stream's end gives its slot back and is cancelled again meanwhile (its one pooled
+    connection is busy, so the ``ZREM`` has not left yet): the slot is still given back, not
+    held until its TTL."""
+    state = RedisState(redis_server.url, "cxr:", max_connections=1)
+    await state.start()
+    try:
+        gate = Gate(state)
+        _, slot = await gate.enter(
+            Credential(id="c", provider="claude", max_concurrency=1), nothing_else, {}, {}
+        )
+        assert slot is not None
+        busy = asyncio.create_task(keep_busy(redis_server.url, 0.3))
+        await asyncio.sleep(0.05)
+        looking = asyncio.create_task(state.slots_in_use("c"))  # holds the one connection
+        releasing = asyncio.create_task(slot.release())
+        await asyncio.sleep(0.05)
+        releasing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await releasing
+        await busy
+        assert await looking == 1
+        async with asyncio.timeout(2):
+            while await state.slots_in_use("c"):
+                await asyncio.sleep(0.01)
+    finally:
+        await state.close()

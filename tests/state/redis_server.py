@@ -104,3 +104,24 @@ def redis_binary() -> str:
             pytest.fail("redis-server is not installed but CLIPROXY_REQUIRE_REDIS is set")
         pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
     return found
+
+
+# a Lua loop that answers nobody (Redis runs one script at a time) for ARGV[1] microseconds
+_BUSY = """
+local t = redis.call('TIME')
+local start = t[1] * 1000000 + t[2]
+repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start >= tonumber(ARGV[1])
+return 1
+"""
+
+
+async def keep_busy(url: str, seconds: float) -> None:
+    """Hold the whole server busy for ``seconds``: every command sent meanwhile (a slot
+    script, an ``AUTH``) waits for its reply until then, which opens a window to cancel in."""
+    from redis import asyncio as aioredis
+
+    client = aioredis.from_url(url, socket_timeout=seconds + 5)
+    try:
+        await client.eval(_BUSY, 0, int(seconds * 1_000_000))
+    finally:
+        await client.aclose()

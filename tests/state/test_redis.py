@@ -13,6 +13,7 @@ import pytest
 
 from cliproxy.state.base import CooldownRecord, StateBackend
 from cliproxy.state.memory import MemoryState
+from tests.state.redis_server import keep_busy
 from tests.state.test_memory import alias_facts, secret_facts
 
 redis_state = pytest.importorskip("cliproxy.state.redis")
@@ -193,3 +194,31 @@ async def test_secrets_are_shared_expire_and_are_capped(make):
     assert 0 < await a._redis.pttl("t:secrets") <= 60_000
     assert await a._redis.zrange("t:secrets|o", 0, -1) == [b"n5", b"n4"]  # by expiry; n1 dropped
     assert await a._redis.get("t:secret|n6") == b"1070.0\0"
+
+
+async def test_a_request_cancelled_while_the_cursor_link_connects_is_cancelled(redis_server, redis_states):
+    """Our own pipelined link (no CPA counterpart). A request cancelled while the link waits for
+    Redis to answer its ``AUTH`` ends cancelled: Redis is not taken for away (before, the cancel
+    came out as a connection error, the state switched to this process's own and logged it),
+    and a request waiting on the same connect still gets its cursor from Redis."""
+    admin = redis_state.aioredis.from_url(redis_server.url)
+    await admin.config_set("requirepass", "pw")
+    await admin.aclose()
+    url = redis_server.url.replace("redis://", "redis://:pw@")
+    state = RedisState(url, "lk:")
+    await state.start()
+    try:
+        busy = asyncio.create_task(keep_busy(url, 0.3))
+        await asyncio.sleep(0.05)
+        cancelled = asyncio.create_task(state.next_cursor("k"))
+        waiting = asyncio.create_task(state.next_cursor("k"))
+        await asyncio.sleep(0.05)  # both wait for the link's AUTH reply
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        await busy
+        assert await asyncio.wait_for(waiting, 2) == 0
+        assert state.available
+        assert await state.peek_cursor("k") == 1
+    finally:
+        await state.close()

@@ -36,13 +36,14 @@ import logging
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Coroutine, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from cliproxy.access import KEY_POLICY, extract_key
 from cliproxy.calls import Reply, StreamReply, then
 from cliproxy.config.sections import RoutingConfig
 from cliproxy.errors import ConcurrencyLimitError
 from cliproxy.state.base import StateBackend
+from cliproxy.state.factory import shared
 
 from .explain import note_skip
 from .record import Credential
@@ -50,6 +51,7 @@ from .record import Credential
 __all__ = ["POLL_MAX", "POLL_MIN", "SLOT_TTL", "FairQueue", "Gate", "Slot", "client_of"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SLOT_TTL = 30.0  # seconds a slot outlives its last renewal (renewed every third of it)
 POLL_MIN = 0.02  # seconds: first look for a slot freed by another process
@@ -230,7 +232,10 @@ class Gate:
         self._groups_of: dict[str, list[_Group]] = {}  # credential id -> groups with waiters
         self._held: dict[str, str] = {}  # holder -> credential id (renewed while held)
         self._renewer: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # a shared backend answers over the network: a cancel could land between Redis taking
+        # or giving back a slot and this process hearing of it (see _take and _release)
+        self._remote = shared(state) is not None
 
     def configure(self, routing: Any) -> None:
         """Take a (reloaded) ``routing`` config section: kind defaults and queue bounds."""
@@ -287,7 +292,17 @@ class Gate:
 
     async def _take(self, credential_id: str, limit: int) -> Slot | None:
         holder = os.urandom(8).hex()
-        if not await self.state.try_acquire_slot(credential_id, limit, holder, self.slot_ttl):
+        acquire = self.state.try_acquire_slot(credential_id, limit, holder, self.slot_ttl)
+        if not self._remote:  # the memory backend never pauses: no cancel lands inside it
+            taken = await acquire
+        else:  # its own task: a cancel cannot cut the script off from the slot it takes
+            task = self._spawn(acquire)
+            try:
+                taken = await asyncio.shield(task)
+            except asyncio.CancelledError:
+                task.add_done_callback(lambda done: self._undo(done, credential_id, holder))
+                raise
+        if not taken:
             return None
         self._held[holder] = credential_id
         if self._renewer is None or self._renewer.done():
@@ -300,11 +315,28 @@ class Gate:
             self._renewer.cancel()  # nothing left to renew: no task idles until its next round
             self._renewer = None
         try:
-            await self.state.release_slot(credential_id, holder)
+            if self._remote:  # its own task: a second cancel cannot leave the slot to its TTL
+                await asyncio.shield(self._spawn(self.state.release_slot(credential_id, holder)))
+            else:
+                await self.state.release_slot(credential_id, holder)
         finally:
             for group in self._groups_of.get(credential_id, ()):
                 if len(group.queue):
                     self._kick(group)
+
+    def _undo(self, acquire: asyncio.Task[bool], credential_id: str, holder: str) -> None:
+        """The caller of :meth:`_take` was cancelled: once Redis has answered, give back the
+        slot it took (an error is no answer: the holder is released all the same)."""
+        if not acquire.cancelled() and acquire.exception() is None and not acquire.result():
+            return
+        self._spawn(self.state.release_slot(credential_id, holder))
+
+    def _spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """``work`` in a task of its own, kept until it ends."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _renew(self) -> None:
         """Renew this process's slots every third of their TTL while it holds any."""
@@ -381,9 +413,7 @@ class Gate:
         if group.dispatching:
             group.again = True
             return
-        task = asyncio.get_running_loop().create_task(self._dispatch(group))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._dispatch(group))
 
     async def _dispatch(self, group: _Group) -> None:
         if group.dispatching:

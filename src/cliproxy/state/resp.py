@@ -50,7 +50,8 @@ class Link:
         self._timeout = timeout
         self._writer: asyncio.StreamWriter | None = None
         self._waiting: deque[asyncio.Future[Any]] = deque()
-        self._connecting: asyncio.Future[None] | None = None
+        self._connecting: asyncio.Task[None] | None = None
+        self._closed = False
         self._reader_task: asyncio.Task[None] | None = None
 
     async def call(self, *parts: bytes) -> Any:
@@ -61,26 +62,37 @@ class Link:
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting.append(reply)
         self._writer.write(command(*parts))
-        return await asyncio.wait_for(reply, self._timeout)
+        async with asyncio.timeout(self._timeout):  # (3.11's wait_for can swallow a cancel)
+            return await reply
 
     async def _connect(self) -> None:
-        if self._connecting is not None:
-            return await asyncio.shield(self._connecting)
-        self._connecting = asyncio.get_running_loop().create_future()
+        """Open the connection, once for every caller that finds it closed. The connect runs
+        in a task of its own: a caller's cancel ends that caller's wait (a cancel, not a
+        connection error) and the others still get the connection."""
+        if self._connecting is None or self._connecting.done():
+            self._connecting = asyncio.get_running_loop().create_task(self._open())
+            self._connecting.add_done_callback(_retrieved)
+        await asyncio.shield(self._connecting)
+
+    async def _open(self) -> None:
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(*self._where), self._timeout)
+        except Exception as exc:  # unreachable or too slow
+            raise RedisConnectionError(str(exc) or type(exc).__name__) from exc
+        try:
             if self._auth:
                 writer.write(command(*self._auth))
                 await asyncio.wait_for(read(reader), self._timeout)
-            self._writer = writer
-            self._reader_task = asyncio.get_running_loop().create_task(self._read_replies(reader))
-            self._connecting.set_result(None)
-        except BaseException as exc:
-            self._connecting.set_exception(RedisConnectionError(str(exc) or type(exc).__name__))
-            self._connecting.exception()  # retrieved: the callers get it from the raise below
-            raise RedisConnectionError(str(exc) or type(exc).__name__) from exc
-        finally:
-            self._connecting = None
+        except BaseException as exc:  # too slow or refused (a wrong password): nothing left open
+            writer.close()
+            if isinstance(exc, Exception):
+                raise RedisConnectionError(str(exc) or type(exc).__name__) from exc
+            raise
+        if self._closed:  # closed while connecting: nothing is left open behind it
+            writer.close()
+            raise RedisConnectionError("connection closed")
+        self._writer = writer
+        self._reader_task = asyncio.get_running_loop().create_task(self._read_replies(reader))
 
     async def _read_replies(self, reader: asyncio.StreamReader) -> None:
         error: BaseException = RedisConnectionError("connection closed")
@@ -114,9 +126,19 @@ class Link:
             self._writer = None
 
     async def aclose(self) -> None:
+        self._closed = True
+        if self._connecting is not None and not self._connecting.done():
+            with contextlib.suppress(Exception):  # bounded by the connect timeout
+                await asyncio.shield(self._connecting)
         self.close()
         if self._reader_task is not None:
             self._reader_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader_task
             self._reader_task = None
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    """A connect every caller stopped waiting for: its failure is not left unretrieved."""
+    if not task.cancelled():
+        task.exception()
