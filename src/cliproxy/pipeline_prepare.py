@@ -179,7 +179,8 @@ def start_attempt(
                 body[key] = _own(value)
         if up_fmt is _GEMINI:  # another backend's signatures, after a failover too
             _sanitize_gemini(body, model)
-        elif up_fmt is _CLAUDE and (_CLAUDE_NAMED.get(model) or _claude_named(model)):
+        elif up_fmt is _CLAUDE and (compat or _CLAUDE_NAMED.get(model) or _claude_named(model)):
+            # (is-compat: any model; thinking kept as it came, tool-call signatures dropped)
             messages, _ = sanitize_for_claude_upstream(body.get("messages"), model, compat)
             if messages is not None:
                 body["messages"] = messages

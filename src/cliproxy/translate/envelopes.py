@@ -4,7 +4,8 @@ Pure shape checks, no provider semantics: a Claude classic signature (base64 of 
 protobuf starting ``0x12``, one or two base64 layers, optionally checked field by field in
 strict mode), the Claude CAIS envelope (``0x08``), Fernet-shaped GPT ``encrypted_content``
 and Gemini's one-record protobuf; xAI's Grok ``encrypted_content``, which has no envelope,
-by its transport shape (:func:`inspect_grok`). ``cliproxy.translate.signatures`` decides
+by its transport shape (:func:`inspect_grok`); Kimi's thinking signature, which has none
+either, by its two fixed lengths (:func:`inspect_kimi`). ``cliproxy.translate.signatures`` decides
 what to do with them.
 """
 
@@ -34,11 +35,13 @@ __all__ = [
     "inspect_gemini",
     "inspect_gpt",
     "inspect_grok",
+    "inspect_kimi",
     "is_gemini_bypass",
     "is_valid_cais",
     "is_valid_claude",
     "is_valid_gpt",
     "is_valid_grok",
+    "is_valid_kimi",
     "normalize_claude",
     "normalize_claude_native",
     "strip_cache_prefix",
@@ -512,7 +515,10 @@ GROK_MAX_LEN = 8 << 20  # CPA MaxGrokEncryptedContentLen
 GROK_MIN_DECODED = 32  # CPA MinGrokEncryptedContentDecodedLen (observed: 43 and up)
 GROK_MIN_ENTROPY = 0.85  # CPA MinGrokEncryptedContentEntropyRatio (observed: 0.892 and up)
 _GROK_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-_KIMI_LENGTHS = frozenset((12946, 4340))  # Kimi's two signature lengths (CPA)
+# Kimi's signature length is fixed per code path, whatever the thinking (CPA kimi_validation.go):
+# unpadded base64 of 9709 bytes (a whole response) or 3255 bytes (a stream's signature_delta).
+KIMI_LENGTHS = {12946: "non_streaming", 4340: "streaming"}
+KIMI_MIN_ENTROPY = 0.85  # CPA MinKimiThinkingSignatureEntropyRatio (observed: 0.997 and up)
 
 
 def inspect_grok(raw: str) -> int:
@@ -535,11 +541,13 @@ def inspect_grok(raw: str) -> int:
     if sig[0] in "CERg":  # the first characters of every self-describing envelope
         if sig.startswith("gAAAA"):
             raise SignatureError("Grok encrypted_content looks like GPT/Codex reasoning")
-        if is_valid_claude(sig, strict=True) or is_valid_cais(sig):
+        if is_valid_claude(sig, strict=True):
             raise SignatureError("Grok encrypted_content looks like a Claude thinking signature")
+        if is_valid_cais(sig):
+            raise SignatureError("Grok encrypted_content looks like a Claude CAIS thinking signature")
         if gemini_native(sig):
             raise SignatureError("Grok encrypted_content looks like a Gemini thoughtSignature")
-    if len(sig) in _KIMI_LENGTHS:
+    if len(sig) in KIMI_LENGTHS:
         raise SignatureError("Grok encrypted_content has a Kimi thinking signature length")
     try:
         decoded = base64.b64decode(sig + "=" * (-len(sig) % 4), validate=True)
@@ -560,6 +568,47 @@ def inspect_grok(raw: str) -> int:
 def is_valid_grok(raw: str) -> bool:
     try:
         inspect_grok(raw)
+    except SignatureError:
+        return False
+    return True
+
+
+def inspect_kimi(raw: str) -> str:
+    """The code path (``non_streaming`` / ``streaming``) that issued Kimi thinking signature
+    ``raw``; raises SignatureError when its shape is not Kimi's (CPA
+    ``InspectKimiThinkingSignature``). Kimi's signatures have no envelope: only their
+    length, unpadded standard base64 and high entropy say whose they are, so this is asked
+    after every self-describing envelope has declined (and declines them itself)."""
+    sig = raw.strip()
+    if not sig or sig != raw:
+        raise SignatureError("Kimi thinking signature is empty or has surrounding whitespace")
+    if (mode := KIMI_LENGTHS.get(len(sig))) is None:
+        raise SignatureError(f"invalid Kimi thinking signature: unexpected length {len(sig)}")
+    if not _GROK_ALPHABET.issuperset(sig.encode("utf-8", "replace")):
+        raise SignatureError("invalid Kimi thinking signature: expected unpadded standard base64")
+    if sig[0] in "CERg" and (
+        sig.startswith("gAAAA")
+        or is_valid_cais(sig)
+        or is_valid_claude(sig, strict=True)
+        or gemini_native(sig)
+    ):
+        raise SignatureError("Kimi thinking signature is another family's envelope")
+    try:
+        decoded = base64.b64decode(sig + "=" * (-len(sig) % 4), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise SignatureError(f"invalid Kimi thinking signature: base64 decode failed: {exc}") from None
+    if (ratio := _entropy_ratio(decoded)) < KIMI_MIN_ENTROPY:
+        raise SignatureError(
+            f"invalid Kimi thinking signature: decoded payload entropy ratio {ratio:.3f} too low"
+        )
+    return mode
+
+
+def is_valid_kimi(raw: str) -> bool:
+    if len(raw) not in KIMI_LENGTHS:  # (the cheap test first: almost nothing has these lengths)
+        return False
+    try:
+        inspect_kimi(raw)
     except SignatureError:
         return False
     return True

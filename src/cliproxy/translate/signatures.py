@@ -11,10 +11,14 @@ recognises each family's envelope the way CPA does (``internal/signature``):
   (first byte ``0x08``, ``C...``) that carries a ``claude-`` model text;
 * GPT / Codex ``encrypted_content``: Fernet-shaped base64url starting ``gAAAA``;
 * Gemini: a one-record protobuf (field 2 holding field 1, payload starting ``0x01``),
-  plus the documented bypass sentinels Gemini accepts in place of a signature.
+  plus the documented bypass sentinels Gemini accepts in place of a signature;
+* Kimi: no envelope, but one of two fixed lengths (high-entropy unpadded base64), asked
+  only after every envelope above has declined. xAI's Grok is never detected (its blobs
+  have no envelope and no fixed length): it is a target only.
 
 Decisions for a target (``decide``) follow CPA: same family -> keep (normalised);
-Gemini target -> the bypass sentinel; Claude / GPT targets -> drop the block. Applying
+Gemini target -> the bypass sentinel; Kimi target -> drop the signature, keep the
+thinking (Kimi never checks it); Claude / GPT / Grok targets -> drop the block. Applying
 them to whole request bodies (Gemini ``contents``, Claude ``messages``) is
 :mod:`cliproxy.translate.signature_bodies`'.
 An optional ``family#`` cache prefix (``claude#``, ``gemini#``, ``gpt#``...) names the
@@ -43,6 +47,7 @@ from cliproxy.translate.envelopes import (
     is_valid_claude,
     is_valid_gpt,
     is_valid_grok,
+    is_valid_kimi,
     normalize_claude,
     normalize_claude_native,
 )
@@ -160,7 +165,7 @@ def _detect(sig: str, block: BlockKind) -> Provider:
             return "claude"
         if gemini_native(sig):
             return "gemini"
-    return "unknown"
+    return "kimi" if is_valid_kimi(sig) else "unknown"  # (no envelope: after every one declined)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -240,7 +245,7 @@ def _normalized(target: Provider, raw: str, block: BlockKind) -> str:
         return payload if is_gemini_bypass(payload) or gemini_native(payload) else ""
     if target == "gpt":
         return payload if is_valid_gpt(payload) else ""
-    return ""
+    return payload if target == "kimi" and is_valid_kimi(payload) else ""
 
 
 def compatible_signature(target: Provider, raw: str | None, block: BlockKind = "unknown") -> str | None:
