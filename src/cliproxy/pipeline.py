@@ -391,9 +391,10 @@ class Pipeline:
         action = call.action
         generate = action == "generate"
         images = False
-        shaping = None
         if generate:  # the upstream format and shaping, decided at the credential's first attempt
             up_fmt, shaping = plan.formats.get(call.format) or plan.upstream(call.format, route.model)
+            if flow is not None:  # 6. after-auth interceptors: the client's request, translated after (CPA)
+                call = await flow.after_auth(call, model, up_fmt.value)
             if self.replay_mirror is not None and generate_to_claude(call, provider):
                 await self.replay_mirror.prefetch(  # a turn another worker recorded
                     cred.id, model, call.headers, call.body, chat_client=call.format is _OPENAI
@@ -402,8 +403,11 @@ class Pipeline:
             if call.stream:  # an error after the stream's first bytes still cools cred (CPA)
                 attempt.failed = partial(failed_late, self.pool, call, route, cred, provider)
         else:
+            shaping = None
+            if flow is not None and action == "count":  # 6. (a count too, CPA)
+                call = await flow.after_auth(call, model, provider.upstream_format(call.format).value)
             if action == "count" and not provider.counts_upstream:
-                return await count_locally(self, call, cred, provider, model, compat, flow, route.model)
+                return await count_locally(self, call, cred, provider, model, compat, flow)
             if action == "compact" and not provider.compacts:
                 raise UpstreamError("/responses/compact not supported", status=501, credential_id=cred.id)
             images = action.startswith(MEDIA)
@@ -413,8 +417,8 @@ class Pipeline:
             carry = plan.carry if action == "count" else None
             attempt = start_attempt(self, call, cred, provider, model, compat, carry=carry)
         untouched = attempt.ir is None  # a pass-through body: the client's own top-level fields
-        if flow is not None and (generate or action == "count"):  # 6. after-auth interceptors, normalizers
-            attempt.headers, raw = await flow.upstream_request(call, route.model, attempt)
+        if flow is not None and (generate or action == "count"):  # 7. request normalizers
+            raw = await flow.normalize_request(call, attempt)
             if raw is not None:
                 attempt.body = replies.loads_object(raw)
                 untouched = False

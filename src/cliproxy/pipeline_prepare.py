@@ -310,15 +310,15 @@ async def count_locally(
     model: str,
     compat: bool,
     flow: Flow | None = None,
-    route_model: str = "",
 ) -> Reply:
     """A count for an upstream with no count endpoint: the request translated as it
-    would be sent (after the after-auth interceptors of ``flow``, as for an upstream
-    count), its text counted with the model's encoding; nothing goes upstream and
-    nothing here can cool the credential (a failure is never an upstream error)."""
+    would be sent (``call`` as the after-auth interceptors left it, the request
+    normalizers of ``flow`` after, as for an upstream count), its text counted with the
+    model's encoding; nothing goes upstream and nothing here can cool the credential (a
+    failure is never an upstream error)."""
     attempt = start_attempt(pipe, call, cred, provider, model, compat)
     if flow is not None:
-        raw = (await flow.upstream_request(call, route_model, attempt))[1]
+        raw = await flow.normalize_request(call, attempt)
         if raw is not None:
             attempt.body = replies.loads_object(raw)
     encoding, segments = provider.count_locally(attempt.body, model)

@@ -249,7 +249,10 @@ class RequestInterceptor(_Capability):
         return None
 
     async def intercept_after(self, request: InterceptRequest) -> InterceptResult | None:
-        """After the credential pick, with ``to_format`` set."""
+        """After the credential pick, once per attempt. ``request.body`` is still in the
+        client's format (``source_format``); ``to_format`` and ``model`` say where the
+        attempt goes (the upstream's format and model name). A new body is translated
+        after, as the client's request would have been."""
         return None
 
 

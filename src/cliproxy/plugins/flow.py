@@ -4,8 +4,9 @@
 plugins pays one ``is None`` test per stage and never enters this module. The stages:
 model router (``route``), interceptors before auth (``before_auth``), a plugin executor
 the router chose (``execute``) or, per credential attempt, the scheduler
-(``scheduler``), a plugin credential's executor (``credential_executor``), interceptors
-after auth and request normalizers (``upstream_request``), response normalizers
+(``scheduler``), interceptors after auth on the client's request (``after_auth``), a
+plugin credential's executor (``credential_executor``), request normalizers on the
+translated request (``normalize_request``), response normalizers
 (``normalize_response``, ``stream_normalizers``); then response interceptors
 (``intercept_response``) and the usage / lifecycle records (``complete``, ``failed``).
 
@@ -164,34 +165,35 @@ class Flow:
         state = await self._intercept(call, abi.REQUEST_INTERCEPT_BEFORE, "", self.model, call.headers)
         return _applied(call, state)
 
-    async def upstream_request(
-        self, call: Call, route_model: str, attempt: Attempt
-    ) -> tuple[Mapping[str, str], bytes | None]:
-        """After-auth interceptors and request normalizers for one credential attempt:
-        (headers, new upstream body or ``None`` when unchanged). Every attempt starts from
-        the client's headers, never from what an earlier attempt's interceptors made."""
+    async def after_auth(self, call: Call, model: str, to_format: str) -> Call:
+        """The after-auth chain for one credential attempt: ``call`` as the interceptors
+        left it. As in CPA they see the client's request (its format, before translation),
+        told the attempt's upstream ``model`` and format (``ToFormat``); what they leave is
+        what the attempt translates. Every attempt starts from the client's request, never
+        from what an earlier attempt's interceptors made of it."""
+        if not self.host.any("request_interceptor", call.skip):
+            return call
+        state = await self._intercept(call, abi.REQUEST_INTERCEPT_AFTER, to_format, model, call.headers)
+        if state.changed:
+            self.sent = (state.headers, state.body)
+        return _applied(call, state)
+
+    async def normalize_request(self, call: Call, attempt: Attempt) -> bytes | None:
+        """The request normalizers on the attempt's upstream body: the new body, or
+        ``None`` when no normalizer changed it (or none is active)."""
         host = self.host
-        headers, raw = attempt.headers, orjson.dumps(attempt.body)
-        changed = False
-        if host.any("request_interceptor", call.skip):
-            state = await self._intercept(
-                call, abi.REQUEST_INTERCEPT_AFTER, attempt.fmt.value, route_model, headers, raw
-            )
-            if state.changed:
-                headers, raw, changed = state.headers, state.body, True
-                self.sent = (headers, raw)
-        if host.any("request_normalizer"):
-            new = await translation.normalize_request(
-                host,
-                from_format=call.format.value,
-                to_format=attempt.fmt.value,
-                model=attempt.model,
-                stream=call.stream,
-                body=raw,
-            )
-            changed = changed or new is not raw
-            raw = new
-        return headers, raw if changed else None
+        if not host.any("request_normalizer"):
+            return None
+        raw = orjson.dumps(attempt.body)
+        new = await translation.normalize_request(
+            host,
+            from_format=call.format.value,
+            to_format=attempt.fmt.value,
+            model=attempt.model,
+            stream=call.stream,
+            body=raw,
+        )
+        return None if new is raw else new
 
     async def _intercept(
         self,
@@ -230,23 +232,22 @@ class Flow:
         if rec is None:
             raise UpstreamError(f"plugin {decision.target} is not active", status=503)
         if self.host.any("request_interceptor", call.skip):
-            fmt_in, _ = executor_formats(self.host, rec, call.format)
-            state = await self._intercept(call, abi.REQUEST_INTERCEPT_AFTER, fmt_in, self.model, call.headers)
-            call = _applied(call, state)
-            if state.changed:
-                self.sent = (state.headers, state.body)
+            call = await self.after_auth(call, self.model, executor_formats(self.host, rec, call.format)[0])
         return await run_executor(self.reg, self.host, rec, call, self.scope, waits=self._waits())
 
     async def credential_executor(
         self, call: Call, route: ModelRoute, cred: Credential
     ) -> Reply | StreamReply:
-        """A model served by a plugin's executor, picked like any credential (a 401 gets
-        one auth refresh by the plugin and one more try)."""
+        """A model served by a plugin's executor, picked like any credential: the
+        after-auth chain first, as for any credential; a 401 gets one auth refresh by the
+        plugin and one more try (with the same request)."""
         host = self.host
         rec = host.get(cred.attributes["plugin"])
         if rec is None:
             raise UpstreamError(f"plugin {cred.attributes['plugin']} is not active", status=503)
         model = (route.upstream_models(cred) or [route.model])[0]
+        if host.any("request_interceptor", call.skip):  # told the executor's input format (CPA)
+            call = await self.after_auth(call, model, executor_formats(host, rec, call.format)[0])
         try:
             return await run_executor(
                 self.reg, host, rec, call, self.scope, model=model, cred=cred, waits=self._waits()
