@@ -117,6 +117,8 @@ async def cool_down(
         raise Final(err) from err  # no Images API there: not the credential's fault
     if err.status == 404 and call.action == "videos.retrieve":
         raise Final(err) from err  # a video id this account does not know
+    if isinstance(err, UpstreamNetworkError) and provider.owns_failure(err):
+        err.request_scoped = True  # e.g. a Claude fast-mode request's broken connection (CPA)
     if err.request_scoped:  # the provider says: this request, not the account (CPA)
         log_failure(cred, provider, route.model, err, "request-scoped: no cooldown")
         raise Final(err) from err

@@ -115,7 +115,8 @@ def test_only_a_429_carries_the_credits_refusal() -> None:
 
 
 def test_credits_refusal_with_retry_after_stays_request_scoped() -> None:
-    """A Retry-After on the refusal does not make it the credential's: nothing cools."""
+    """A Retry-After on the refusal does not make it the credential's: nothing cools.
+    CPA: TestClaudeExecutor_RateLimit_FastEntitlementWithRetryAfterRemainsRequestScoped."""
     err = fresh(ClaudeProvider().classify, 429, {"Retry-After": "120"}, CREDITS, "c1")
     assert err.request_scoped and not err.credential_scoped
     assert err.retry_after == 120
@@ -150,7 +151,9 @@ def test_fast_request_error_goes_back_as_it_is(
     status: int, stream: bool, oauth: bool, beta_only: bool
 ) -> None:
     """OAuth and API keys, streamed or not, by ``speed`` or by the beta alone: the error
-    is the request's (no retry elsewhere, no cooldown), with its status and exact body."""
+    is the request's (no retry elsewhere, no cooldown), with its status and exact body.
+    CPA: TestClaudeExecutorFastHTTPErrorPassesThroughWithoutRetry (its gzip error body:
+    tests/e2e/test_claude_cpa_compressed.py)."""
     err = fresh(_fast_attempt, status, stream, oauth, beta_only)
     assert err.request_scoped and not err.credential_scoped
     assert err.status == status
@@ -166,6 +169,7 @@ def _non_fast_attempt() -> UpstreamError:
 
 
 def test_non_fast_error_keeps_cooling() -> None:
+    """CPA: TestClaudeExecutorNonFastErrorKeepsCredentialScopedBehavior."""
     err = fresh(_non_fast_attempt)
     assert err.status == 429 and not err.request_scoped
 
@@ -204,7 +208,8 @@ def _fast_rejected_account() -> UpstreamError:
 
 def test_rejection_headers_override_a_fast_body() -> None:
     """A shared window rejected is the account's, fast request or not: the credential
-    cools and the next one is tried."""
+    cools and the next one is tried.
+    CPA: TestClaudeExecutor_RateLimit_FastModeAuthoritativeRejectionHeadersOverrideBody."""
     err = fresh(_fast_rejected_account)
     assert err.credential_scoped and not err.request_scoped
 
@@ -300,7 +305,8 @@ async def test_credits_refusal_reaches_the_client_without_rotation_or_cooldown(
     start_proxy, fake_claude
 ) -> None:
     """Two credentials, the first refuses fast mode: the client gets that 429 as it came,
-    the second credential is not asked and the first does not cool (it serves at once)."""
+    the second credential is not asked and the first does not cool (it serves at once).
+    CPA: TestClaudeExecutor_RateLimit_FastEntitlementWithRetryAfterRemainsRequestScoped."""
     proxy = await start_proxy(two_keys(fake_claude.base_url))
     fake_claude.fail_next(429, message="Usage credits are required for fast mode.", retry_after=120)
     status, body, headers = await post(proxy.url, FAST_MSG)
@@ -327,7 +333,8 @@ async def test_fast_request_to_anthropic_fails_without_rotation_or_cooldown(
 ) -> None:
     """Through ``api.anthropic.com`` (the fake behind a TLS redirect): a 500 to a fast
     request goes back to the client; the other credential is not tried and nothing cools.
-    The same 500 to an ordinary request fails over, as before."""
+    The same 500 to an ordinary request fails over, as before.
+    CPA: TestClaudeExecutorFastHTTPErrorPassesThroughWithoutRetry."""
     fake, _front, redirect = tls_claude
     proxy = await start_proxy(two_keys("https://api.anthropic.com", f'\n    proxy-url: "{redirect.url}"'))
     router = proxy.service.providers.get("claude").transport

@@ -50,6 +50,7 @@ def fable_only(**more: str) -> dict[str, str]:
 
 
 def test_fable_only_rejection_is_model_scoped() -> None:
+    """CPA: TestClassifyClaudeUpstreamError_FableOnlyRejectionIsModelScoped."""
     err = classify(429, fable_only(**{"Retry-After": "120"}), FABLE)
     assert not err.credential_scoped and not err.request_scoped
 
@@ -76,6 +77,7 @@ def test_fable_only_rejection_is_model_scoped() -> None:
     ids=["5h", "7d", "aggregate, shared missing", "aggregate, shared malformed", "lower-case names"],
 )
 def test_shared_or_ambiguous_rejection_is_credential_scoped(headers: dict[str, str]) -> None:
+    """CPA: TestClassifyClaudeUpstreamError_SharedOrAmbiguousRejectionRemainsCredentialScoped."""
     err = classify(429, headers)
     assert err.credential_scoped and not err.request_scoped
 
@@ -103,6 +105,7 @@ def test_other_answers_are_not_credential_scoped(status: int, headers: dict[str,
 
 
 def test_fable_rejection_waits_retry_after_not_the_week() -> None:
+    """CPA: TestClassifyClaudeUpstreamError_FableRetryDuration."""
     week = str(int(time.time() + 7 * DAY))
     assert (
         classify(
@@ -115,6 +118,8 @@ def test_fable_rejection_waits_retry_after_not_the_week() -> None:
 
 
 def test_rejected_7d_window_waits_for_its_reset() -> None:
+    """CPA: TestClaudeExecutor_HonorsAnthropicRateLimitHeaders_Execute (no 1-30 s grace,
+    so no fuzz to keep stable: the wait is exact)."""
     now = 1_000_000.0
     headers = {
         "Anthropic-Ratelimit-Unified-Status": "rejected",
@@ -130,6 +135,8 @@ def test_rejected_7d_window_waits_for_its_reset() -> None:
 
 
 def test_rejected_5h_window_waits_for_its_reset_and_ignores_an_allowed_7d() -> None:
+    """CPA: TestClaudeExecutor_HonorsAnthropicRateLimitHeaders_ExecuteStream (the
+    headers' reading; the stream through the proxy: test_claude_cpa_limits_cooling.py)."""
     now = 1_000_000.0
     headers = {
         "Anthropic-Ratelimit-Unified-Status": "rejected",
@@ -142,6 +149,7 @@ def test_rejected_5h_window_waits_for_its_reset_and_ignores_an_allowed_7d() -> N
 
 
 def test_both_windows_rejected_waits_for_the_later() -> None:
+    """CPA: TestClaudeExecutor_RateLimit_BothRejectedUsesLongest."""
     now = 1_000_000.0
     headers = {
         "Anthropic-Ratelimit-Unified-5h-Status": "rejected",
@@ -153,6 +161,7 @@ def test_both_windows_rejected_waits_for_the_later() -> None:
 
 
 def test_lower_case_header_names_are_read() -> None:
+    """CPA: TestClaudeExecutor_RateLimit_CaseInsensitiveRawHeaderMap."""
     now = 1_000_000.0
     headers = {
         "anthropic-ratelimit-unified-status": "rejected",
@@ -241,7 +250,8 @@ def sent(fake: Any) -> list[tuple[str, str]]:
 
 async def test_credential_scoped_429_keeps_every_model_off_the_credential(start_proxy, fake_claude) -> None:
     """sk-a rejects the shared 7d window on model A: the request moves to sk-b, and model
-    B is no longer sent to sk-a either (the whole credential cools)."""
+    B is no longer sent to sk-a either (the whole credential cools).
+    CPA: TestClaudeExecutor_AuthManager_AlternativeCredentialCanBeSelected."""
     proxy = await start_proxy(two_keys_two_models(fake_claude.base_url))
     week = int(time.time() + 7 * DAY)
     fake_claude.fail_key(
@@ -276,7 +286,9 @@ async def test_model_scoped_429_leaves_the_other_models_on_the_credential(
     start_proxy, fake_claude, unified: dict[str, Any] | None
 ) -> None:
     """An ordinary 429, and a Fable-only (7d_oi) rejection whose window resets in a week,
-    cool model A on sk-a for Retry-After; model B still goes to sk-a."""
+    cool model A on sk-a for Retry-After; model B still goes to sk-a.
+    CPA: TestClaudeExecutor_AuthManager_OrdinaryModel429DoesNotBlockSiblingModels,
+    TestClaudeExecutor_AuthManager_FableOnlyRejectionDoesNotBlockOpus."""
     proxy = await start_proxy(two_keys_two_models(fake_claude.base_url))
     if unified is not None:
         unified = {**unified, "7d_oi-reset": int(time.time() + 7 * DAY)}

@@ -314,3 +314,9 @@ class Provider(ABC):
             headers=headers,
             credential_id=credential_id,
         )
+
+    def owns_failure(self, err: UpstreamError) -> bool:
+        """Whether ``err``, a failure without an error answer (no connection, a broken
+        read, a body that did not decode), belongs to the request just sent: it goes to the
+        client as it is, nothing cools, no other credential is tried."""
+        return False

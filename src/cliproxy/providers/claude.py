@@ -494,6 +494,11 @@ class ClaudeProvider(Provider):
         claude_limits.scope(err, status, headers, body)
         return err
 
+    def owns_failure(self, err: UpstreamError) -> bool:
+        """A fast-mode request to Anthropic owns its failures without an answer too (CPA:
+        a transport or decode error of such a request is request-scoped)."""
+        return claude_limits.fast_request()
+
 
 def _decodable(encoding: str) -> bool:
     """Whether the upstream client can decode every coding of an ``Accept-Encoding``."""

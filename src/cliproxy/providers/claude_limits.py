@@ -34,6 +34,7 @@ from cliproxy.providers.retry import retry_after_header
 __all__ = [
     "fast_beta",
     "fast_credits_refusal",
+    "fast_request",
     "note_request",
     "reset_after",
     "scope",
@@ -171,6 +172,12 @@ def note_request(
     """In ``build``: whether this request is a fast-mode one to Anthropic (a generation
     there, ``speed: "fast"`` or the fast beta), for :func:`scope`."""
     _FAST.set(to_anthropic and (ident.fast_speed(body) or fast_beta(headers, custom)))
+
+
+def fast_request() -> bool:
+    """Whether this task's last request, as ``build`` noted it, is a fast-mode one to
+    Anthropic (read when its attempt failed)."""
+    return _FAST.get()
 
 
 def scope(err: UpstreamError, status: int, headers: Mapping[str, str], body: bytes) -> None:
