@@ -23,7 +23,7 @@ from cliproxy.usage import recorder_of
 from tests.e2e.clients import KEY
 from tests.e2e.test_realtime import TIMEOUT, sdk, signed_in, ws_url
 from tests.fakes.codex_realtime import RealtimeFake
-from tests.usage.helpers import close_recorder
+from tests.usage.helpers import close_recorder, logs, settle
 
 MKEY = "m-realtime-usage-secret"
 TOKENS = {
@@ -130,5 +130,39 @@ async def test_each_response_is_a_request_with_its_usage(
         assert (keys["input_tokens"], keys["output_tokens"], keys["total_tokens"]) == (264, 242, 506)
         (entry,) = [f for f in (await _mget(proxy, "/auth-files"))["files"] if f.get("provider") == "codex"]
         assert (entry["success"], entry["failed"]) == (1, 3)
+    finally:
+        close_recorder(proxy)
+
+
+async def test_a_response_request_log_hides_the_attestation(
+    start_proxy: Any, realtime: RealtimeFake, tmp_path: Path
+) -> None:
+    """CPA TestHeadersForLoggingRedactsAttestation: with ``request-log`` on, each response
+    of a Realtime socket is a request log whose headers are the client's upgrade's, and
+    the ``X-Oai-Attestation`` a Codex client sends is masked there like a key (CPA writes
+    ``[REDACTED]``), as the client key is; the upstream still gets it whole. Before, it was
+    written out whole."""
+    attestation = "attest-0123456789-abcdefghij"
+    proxy = await signed_in(start_proxy, realtime, tmp_path, "request-log: true\n")
+    try:
+        headers = {"X-Oai-Attestation": attestation}
+        async with (
+            sdk(proxy) as client,
+            client.realtime.connect(model="gpt-realtime", extra_headers=headers) as conn,
+        ):
+            assert (await conn.recv()).type == "session.created"
+            await conn.response.create()
+            assert [(await conn.recv()).type for _ in range(2)] == ["response.created", "response.done"]
+        for _ in range(200):
+            found = logs(await settle(proxy), "v1-realtime")
+            if found:
+                break
+            await asyncio.sleep(0.02)
+        (log,) = found
+        text = log.read_text()
+        assert "=== RESPONSE ===\nStatus: 200" in text and '"type":"response.done"' in text
+        assert "X-Oai-Attestation: at...ij" in text
+        assert attestation not in text and KEY not in text
+        assert realtime.requests[0].headers["X-Oai-Attestation"] == attestation
     finally:
         close_recorder(proxy)

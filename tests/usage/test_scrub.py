@@ -35,6 +35,7 @@ JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXBhcnQ"
         "x-client-secret",
         "X-Auth-Whatever",
         "openai-project-key",
+        "X-Oai-Attestation",  # CPA TestHeadersForLoggingRedactsAttestation
     ],
 )
 def test_secret_headers_are_redacted(name):

@@ -12,7 +12,7 @@ from urllib.parse import quote_plus, unquote_plus
 
 __all__ = ["hide_key", "mask_header", "mask_query"]
 
-_SECRET_PARTS = ("api-key", "apikey", "token", "secret")
+_SECRET_PARTS = ("api-key", "apikey", "token", "secret", "attestation")  # X-Oai-Attestation (CPA)
 _MAX_END = 2  # characters kept at each end of a long key
 
 

@@ -49,7 +49,7 @@ USER_ID = "user_recorded"
 _SECRET_HEADERS = frozenset(
     {"authorization", "x-api-key", "x-goog-api-key", "api-key", "cookie", "set-cookie", "proxy-authorization"}
 )
-_SECRET_HEADER_PARTS = ("key", "token", "secret", "auth")
+_SECRET_HEADER_PARTS = ("key", "token", "secret", "auth", "attestation")
 _ACCOUNT_HEADERS = frozenset({"chatgpt-account-id"})
 _SECRET_PARAMS = frozenset({"key", "api_key", "api-key", "apikey", "token"})
 _SECRET_FIELDS = frozenset({"access_token", "refresh_token", "id_token", "api_key", "client_secret"})
