@@ -88,8 +88,8 @@ def saved(cred: Credential) -> dict[str, Any]:
 
 
 async def test_populates_the_identity_from_the_profile(profiles, http, tmp_path) -> None:
-    """PrepareRequestAuthPopulatesCredentialIdentity: the profile's account and organization,
-    one device; nothing to prepare afterwards."""
+    """CPA: TestClaudeExecutorPrepareRequestAuthPopulatesCredentialIdentity: the profile's
+    account and organization, one device; nothing to prepare afterwards."""
     cred = oauth(tmp_path)
     await settle(cred, http)
     assert profiles.calls == ["Bearer sk-ant-oat01-prepare"]
@@ -102,7 +102,7 @@ async def test_populates_the_identity_from_the_profile(profiles, http, tmp_path)
 
 
 async def test_migrates_five_devices_to_one_without_a_lookup(profiles, http, tmp_path) -> None:
-    """PrepareRequestAuthMigratesFiveDevicesToOne."""
+    """CPA: TestClaudeExecutorPrepareRequestAuthMigratesFiveDevicesToOne."""
     cred = oauth(tmp_path, account_uuid=ACCOUNT, claude_device_ids=LEGACY)
     await settle(cred, http)
     assert profiles.calls == []
@@ -119,7 +119,8 @@ async def test_migrates_five_devices_to_one_without_a_lookup(profiles, http, tmp
     ids=["setup-token-scopes", "skip-account-profile", "is-setup-token"],
 )
 async def test_setup_tokens_get_the_stable_identity(profiles, http, tmp_path, meta) -> None:
-    """PrepareRequestAuthSetupTokenBypassesProfile / SkipAccountProfileConfig."""
+    """CPA: TestClaudeExecutorPrepareRequestAuthSetupTokenBypassesProfile,
+    TestClaudeExecutorPrepareRequestAuthSkipAccountProfileConfig."""
     cred = oauth(tmp_path, **meta)
     await settle(cred, http)
     assert profiles.calls == []
@@ -136,7 +137,8 @@ async def test_setup_tokens_get_the_stable_identity(profiles, http, tmp_path, me
     ids=["403-scope", "empty-account"],
 )
 async def test_falls_back_to_the_stable_identity(profiles, http, tmp_path, status, body) -> None:
-    """PrepareRequestAuth403ScopeFallback / EmptyAccountUUIDInProfileFallback: one lookup."""
+    """CPA: TestClaudeExecutorPrepareRequestAuth403ScopeFallback,
+    TestClaudeExecutorPrepareRequestAuthEmptyAccountUUIDInProfileFallback: one lookup."""
     profiles.status, profiles.body = status, body
     cred = oauth(tmp_path)
     await settle(cred, http)
@@ -146,9 +148,9 @@ async def test_falls_back_to_the_stable_identity(profiles, http, tmp_path, statu
 
 @pytest.mark.parametrize("status", [401, 503])
 async def test_a_failed_lookup_never_blocks_and_runs_again_later(profiles, http, tmp_path, status) -> None:
-    """PrepareRequestAuthIgnoresFreshTimestampWithoutIdentity, with our difference: the
-    request goes on with the stable identity (CPA fails it), nothing is saved, and the
-    lookup runs again after RETRY_AFTER, not on every request."""
+    """CPA: TestClaudeExecutorPrepareRequestAuthIgnoresFreshTimestampWithoutIdentity, with
+    our difference: the request goes on with the stable identity (CPA fails it), nothing is
+    saved, and the lookup runs again after RETRY_AFTER, not on every request."""
     profiles.status, profiles.body = status, {"error": "unavailable"}
     now = [1000.0]
     provider = ClaudeProvider()
@@ -166,12 +168,15 @@ async def test_a_failed_lookup_never_blocks_and_runs_again_later(profiles, http,
 
 
 async def test_concurrent_first_requests_share_one_lookup(profiles, http, tmp_path) -> None:
+    """CPA: TestClaudeExecutorPrepareRequestAuthIsRaceFreeOnSharedCredential: first requests
+    of one credential at once make one lookup, and its identity is the credential's."""
     profiles.delay = 0.2
     cred = oauth(tmp_path)
     provider = ClaudeProvider()
     pending = [provider.prepare(cred, http, proxy="") for _ in range(3)]
     await asyncio.gather(*(p for p in pending if p is not None))
     assert len(profiles.calls) == 1
+    assert cred.metadata["account_uuid"] == ACCOUNT and len(cred.metadata["claude_device_ids"]) == 1
 
 
 def test_api_keys_and_other_providers_need_nothing(tmp_path) -> None:
