@@ -148,6 +148,8 @@ def test_invalid_session_identity_derives(headers: dict[str, str], extra: dict[s
 
 
 def test_caller_scope_is_cpas_hash() -> None:
+    """CPA: TestRequestExecutionMetadataIncludesHashedCallerScope: the scope is a hash of
+    the client's key, never the key itself."""
     want = hashlib.sha256(b"cli-proxy-api:caller-scope:v1\x00api-key-a").hexdigest()
     assert caller_scope(" api-key-a ") == want
     assert caller_scope("  ") == ""

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import anthropic
 import orjson
 import pytest
+from multidict import CIMultiDict
 
 from cliproxy.usage import recorder_of
 from cliproxy.usage.record import answer_service_tier, request_settings
@@ -59,6 +61,27 @@ async def test_the_record_names_effort_tier_and_generate(proxy: Any) -> None:
     assert quiet["generate"] is False and "response_service_tier" not in plain
 
 
+async def test_the_record_names_the_client(proxy: Any) -> None:
+    """CPA: TestGetContextWithCancelCapturesClientRequestMetadata: the client IP is the
+    direct peer's, not a forwarded one; every X-Forwarded-For line is kept, joined with
+    ", "; the User-Agent as sent."""
+    headers = [
+        ("x-api-key", CLIENT_KEY),
+        ("X-Forwarded-For", "203.0.113.5"),
+        ("X-Forwarded-For", "198.51.100.8"),
+        ("User-Agent", "test-client/1.0"),
+    ]
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(proxy.url + "/v1/messages", json=MSG, headers=CIMultiDict(headers)) as r,
+    ):
+        assert r.status == 200
+    (record,) = await _records(proxy, 1)
+    assert record["client_ip"] == "127.0.0.1"
+    assert record["x_forwarded_for"] == "203.0.113.5, 198.51.100.8"
+    assert record["user_agent"] == "test-client/1.0"
+
+
 @pytest.mark.parametrize(
     ("body", "fmt", "model", "want"),
     [
@@ -78,11 +101,17 @@ async def test_the_record_names_effort_tier_and_generate(proxy: Any) -> None:
             ("auto", "auto", True),
         ),
         ({"generate": False, "service_tier": " "}, "openai-response", "m", ("", "auto", False)),
+        ({"reasoning_effort": "low"}, "openai", "gpt-5.4(high)", ("high", "auto", True)),
+        ({"service_tier": "default", "generate": True}, "openai", "gpt-5.4", ("", "default", True)),
     ],
 )
 def test_request_settings(body: dict[str, Any], fmt: str, model: str, want: tuple[str, str, bool]) -> None:
     """The model's thinking suffix wins over the body (CPA ``ExtractReasoningEffort``); a
-    blank tier is "auto"."""
+    blank tier is "auto", an explicit "default" is kept. CPA: TestSetReasoningEffortMetadataUsesSuffixOverBody,
+    TestSetReasoningEffortMetadataSupportsOpenAIResponses, TestSetServiceTierMetadataExtractsValue,
+    TestSetServiceTierMetadataDefaultsWhenMissing, TestSetServiceTierMetadataPreservesExplicitDefault,
+    TestSetGenerateMetadataDefaultsWhenMissing, TestSetGenerateMetadataPreservesTrue,
+    TestSetGenerateMetadataHonorsExplicitFalse."""
     assert request_settings(orjson.dumps(body), fmt, model) == want
 
 

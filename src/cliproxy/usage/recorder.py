@@ -282,7 +282,7 @@ class Recorder:
             usage,
             t.api_key,
             t.client_ip,
-            headers.get("X-Forwarded-For", ""),
+            every_line(headers, "X-Forwarded-For"),
             headers.get("User-Agent", ""),
             t.status >= 400,
             t.status,
@@ -340,6 +340,15 @@ class Recorder:
             f"{sanitize(url.partition('?')[0])}-{time.strftime('%Y-%m-%dT%H%M%S', time.localtime(started))}"
             f"-{request_id}.log"
         )
+
+
+def every_line(headers: Any, name: str) -> str:
+    """All of a header's lines joined with ", " (a client behind two proxies sends two
+    X-Forwarded-For lines; CPA keeps both), or ``""``."""
+    getall = getattr(headers, "getall", None)
+    if getall is None:
+        return str(headers.get(name, ""))
+    return ", ".join(getall(name, ()))
 
 
 # file names are limited to 255 bytes; the date, request id and ".log" take about 40
