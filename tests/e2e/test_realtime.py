@@ -21,6 +21,7 @@ import pytest
 from tests.e2e.clients import KEY
 from tests.e2e.test_codex_alpha_search import write_codex
 from tests.fakes.codex_realtime import RealtimeFake
+from tests.fakes.proxies import Socks5Proxy
 
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 
@@ -205,3 +206,32 @@ async def test_idle_socket_is_closed(start_proxy: Any, realtime: RealtimeFake, t
             break
         await asyncio.sleep(0.02)
     assert realtime.sockets[0].close_code == 1000
+
+
+async def test_the_socket_dials_through_the_credentials_proxy(
+    start_proxy: Any, realtime: RealtimeFake, tmp_path: Path
+) -> None:
+    """CPA TestProxyURLForAuthPrefersCredentialOverride: the upstream Realtime socket goes
+    through the sign-in's ``proxy_url`` when it has one, else the config's ``proxy-url``,
+    and nowhere else with ``direct``."""
+    async with Socks5Proxy() as config_proxy, Socks5Proxy() as own_proxy:
+        for name, own in (("own", own_proxy.url), ("global", ""), ("direct", "direct")):
+            auth_dir = tmp_path / name
+            auth_dir.mkdir()
+            write_codex(auth_dir, realtime, name)
+            path = auth_dir / "auths" / f"{name}.json"
+            path.write_bytes(orjson.dumps({**orjson.loads(path.read_bytes()), "proxy_url": own}))
+            proxy = await start_proxy(
+                f'auth-dir: "{auth_dir / "auths"}"\napi-keys: ["{KEY}"]\nproxy-url: "{config_proxy.url}"\n'
+            )
+            async with (
+                aiohttp.ClientSession(timeout=TIMEOUT) as s,
+                s.ws_connect(ws_url(proxy), headers={"Authorization": f"Bearer {KEY}"}) as ws,
+            ):
+                assert (await ws.receive_json())["type"] == "session.created"
+        assert (own_proxy.connections, config_proxy.connections) == (1, 1)
+        assert [r.headers["Authorization"] for r in realtime.requests] == [
+            "Bearer token-own",
+            "Bearer token-global",
+            "Bearer token-direct",
+        ]
