@@ -109,6 +109,7 @@ def detect(
     ],
 )
 def test_measured_helpers_are_confirmed(betas: str, structured: bool, raw: str) -> None:
+    """CPA: TestDetectClaudeCodeRequestRecognizesMeasuredHaikuHelpers."""
     found = detect(helper_headers(betas, structured), raw)
     assert found.confirmed and found.strong and found.native and found.helper
     # the standard four-signal path does not fire: no claude-code-20250219
@@ -128,6 +129,7 @@ def test_measured_helpers_are_confirmed(betas: str, structured: bool, raw: str) 
     ids=["non-hex cch", "uppercase cch", "wrong token cap", "open schema"],
 )
 def test_malformed_structured_helpers_are_rejected(raw: str) -> None:
+    """CPA: TestDetectClaudeCodeRequestRejectsMalformedStructuredHaikuHelpers."""
     found = detect(helper_headers(helper.beta_profile(True, STRUCTURED_BETA), True), raw)
     assert not found.confirmed and not found.helper
 
@@ -167,6 +169,7 @@ NEAR_MISSES: list[tuple[str, dict[str, str | None], str, bool]] = [
 
 @pytest.mark.parametrize(("name", "change", "raw", "count"), NEAR_MISSES, ids=[n[0] for n in NEAR_MISSES])
 def test_near_misses_are_rejected(name: str, change: dict[str, str | None], raw: str, count: bool) -> None:
+    """CPA: TestDetectClaudeCodeRequestRejectsNearMissHaikuHelpers."""
     headers = helper_headers(helper.beta_profile(True))
     for key, value in change.items():
         if value is None:
@@ -178,18 +181,21 @@ def test_near_misses_are_rejected(name: str, change: dict[str, str | None], raw:
 
 
 def test_a_subagent_parent_session_is_accepted() -> None:
+    """CPA: TestDetectClaudeCodeRequestAcceptsHelperSubagentParentSessionID."""
     uid = USER_ID[:-1] + ',"parent_session_id":"99999999-8888-4777-8666-555555555555"}'
     found = detect(helper_headers(helper.beta_profile(True)), minimal_raw(uid))
     assert found.confirmed and found.helper
 
 
 def test_an_unknown_identity_key_is_rejected() -> None:
+    """CPA: TestDetectClaudeCodeRequestRejectsHelperIdentityWithUnknownKeys."""
     uid = USER_ID[:-1] + ',"spoofed":"x"}'
     assert not detect(helper_headers(helper.beta_profile(True)), minimal_raw(uid)).helper
 
 
 @pytest.mark.parametrize(("os", "arch"), [("Windows", "x64"), ("Linux", "x64"), ("MacOS", "x64")])
 def test_a_helper_from_another_platform_is_accepted(os: str, arch: str) -> None:
+    """CPA: TestDetectClaudeCodeRequestAcceptsHelperFromNonBaselinePlatform."""
     headers = helper_headers(helper.beta_profile(True)) | {"x-stainless-os": os, "x-stainless-arch": arch}
     found = detect(headers, minimal_raw())
     assert found.confirmed and found.helper
@@ -200,6 +206,7 @@ def test_a_helper_from_another_platform_is_accepted(os: str, arch: str) -> None:
     ["x-stainless-os", "x-stainless-arch", "x-stainless-package-version", "x-stainless-runtime-version"],
 )
 def test_a_helper_without_platform_headers_is_rejected(name: str) -> None:
+    """CPA: TestDetectClaudeCodeRequestRejectsHelperWithoutPlatformHeaders."""
     headers = helper_headers(helper.beta_profile(True))
     del headers[name]
     assert not detect(headers, minimal_raw()).helper
@@ -209,12 +216,14 @@ def test_a_helper_without_platform_headers_is_rejected(name: str) -> None:
     ("name", "value"), [("x-stainless-package-version", "0.0.1"), ("x-stainless-runtime-version", "v0.0.1")]
 )
 def test_a_foreign_software_tuple_is_rejected(name: str, value: str) -> None:
+    """CPA: TestDetectClaudeCodeRequestRejectsHelperWithForeignSoftwareTuple."""
     headers = helper_headers(helper.beta_profile(True)) | {name: value}
     assert not detect(headers, minimal_raw()).helper
 
 
 @pytest.mark.parametrize("timeout", ["", "600", "300", "900"])
 def test_the_configured_stainless_timeout_does_not_matter(timeout: str) -> None:
+    """CPA: TestMeasuredHelperProfileIgnoresConfiguredStainlessTimeout."""
     profile = ident.DeviceProfile(timeout=timeout) if timeout else PROFILE
     found = detect(helper_headers(helper.beta_profile(True)), minimal_raw(), profile=profile)
     assert found.confirmed and found.helper

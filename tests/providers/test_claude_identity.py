@@ -40,6 +40,7 @@ def payload(uid: str | None = USER_ID) -> dict:
 
 
 def test_all_four_signals_confirm_a_native_cli() -> None:
+    """CPA: TestDetectClaudeCodeRequestRequiresAllFourMessageSignals."""
     found = ident.detect(cc_headers(), payload(), count=False, profile=PROFILE)
     assert found.confirmed and found.strong and found.native and found.entrypoint == "cli"
 
@@ -62,12 +63,14 @@ def test_all_four_signals_confirm_a_native_cli() -> None:
     ],
 )
 def test_each_missing_signal_leaves_the_caller_unconfirmed(name: str, headers: dict, body: dict) -> None:
-    """CPA: TestClaudeExecutor_CopiedVSCodeAgentSDKHeadersWithoutMetadataAreCloaked."""
+    """CPA: TestClaudeExecutor_CopiedVSCodeAgentSDKHeadersWithoutMetadataAreCloaked.
+    CPA: TestDetectClaudeCodeRequestRejectsEachMissingMessageSignal."""
     assert not ident.detect(headers, body, count=False, profile=PROFILE).confirmed, name
 
 
 def test_count_tokens_needs_no_metadata() -> None:
-    """CPA: TestClaudeExecutor_CountTokensConfirmedNativePreservesMeasuredOAuthBody."""
+    """CPA: TestClaudeExecutor_CountTokensConfirmedNativePreservesMeasuredOAuthBody.
+    CPA: TestDetectClaudeCodeCountTokensAllowsMissingMetadata."""
     assert ident.detect(cc_headers(), payload(None), count=True, profile=PROFILE).confirmed
     assert not ident.detect(cc_headers(), payload(None), count=False, profile=PROFILE).confirmed
 
@@ -81,19 +84,23 @@ def test_count_tokens_needs_no_metadata() -> None:
         ("claude-cli/2.1.220 (external, sdk-ts, agent-sdk/0.3.220)", "sdk-ts", False),
         ("claude-cli/2.1.220 (external, sdk-py, agent-sdk/0.1.0)", "sdk-py", False),
         ("claude-cli/2.1.220 (external, claude-desktop)", "claude-desktop", False),
+        ("claude-cli/2.1.220 (external, claude-desktop-3p)", "claude-desktop-3p", False),
         ("claude-cli/2.1.220 (external, remote)", "remote", False),
         ("claude-cli/2.1.220 (external, claude-code-github-action)", "claude-code-github-action", False),
         ("claude-cli/2.1.220 (external, copied-client)", "copied-client", False),
     ],
 )
 def test_entrypoints_only_native_surfaces_pass(ua: str, entrypoint: str, native: bool) -> None:
-    """CPA: TestClaudeExecutor_AgentSDKEntrypointWithStrongSignalsUsesCLICloak."""
+    """CPA: TestClaudeExecutor_AgentSDKEntrypointWithStrongSignalsUsesCLICloak.
+    CPA: TestDetectClaudeCodeRequestClassifiesEntrypoints (no subclient label: cliproxy
+    keys its device pins by entrypoint)."""
     found = ident.detect(cc_headers(**{"user-agent": ua}), payload(), count=False, profile=PROFILE)
     assert found.strong  # every CCH signal is there
     assert (found.entrypoint, found.native, found.confirmed) == (entrypoint, native, native)
 
 
 def test_the_version_must_be_the_configured_baseline() -> None:
+    """CPA: TestDetectClaudeCodeRequestAcceptsConfiguredMeasuredBaseline."""
     headers = cc_headers(**{"user-agent": "claude-cli/2.2.0 (external, cli)"})
     assert not ident.detect(headers, payload(), count=False, profile=PROFILE).confirmed
     older = cc_headers(**{"user-agent": "claude-cli/2.1.219 (external, cli)"})
