@@ -103,7 +103,9 @@ async def test_text_turn_over_the_codex_websocket(ws_proxy):
 
 async def test_multi_turn_previous_response_id_on_one_upstream_socket(ws_proxy):
     """CPA TestCodexWebsocketsExecutePreservesPreviousResponseIDUpstream: a follow-up on the
-    kept upstream socket goes with the client's ``previous_response_id``."""
+    kept upstream socket goes with the client's ``previous_response_id``. CPA
+    TestWebsocketSessionCloseEndsRetainedLifecycleOnce: the client leaving closes the kept
+    socket (its lifecycle bookkeeping is Home's)."""
     fake = ws_proxy.fakes.responses
     async with aiohttp.ClientSession() as s, await connect(s, ws_proxy, "/backend-api/codex/responses") as ws:
         first = await turn(ws, {"type": "response.create", "model": "codex-model", "input": "one"})

@@ -11,10 +11,12 @@ import json
 from typing import Any
 
 import aiohttp
+import openai
 import pytest
 
+from tests.e2e.clients import KEY
 from tests.e2e.test_codex_ws_cpa import config
-from tests.e2e.test_responses_ws import TERMINAL, connect
+from tests.e2e.test_responses_ws import TERMINAL, connect, turn
 
 CYBER = (
     "This content was flagged for possible cybersecurity risk. If this seems wrong, try "
@@ -193,3 +195,25 @@ async def test_an_item_not_persisted_404_reaches_the_client(start_proxy, fakes) 
     assert [e["type"] for e in events] == ["error"] and events[0]["status"] == 404
     assert "Items are not persisted" in events[0]["error"]["message"] and code == 1000
     assert again[-1]["type"] == "response.completed" and code_again is None
+
+
+async def test_the_socket_client_address_is_the_http_routes(start_proxy, fakes, monkeypatch) -> None:
+    """CPA TestWebsocketClientAddressUsesGinClientIP: a socket's turns name the client as
+    the HTTP routes do. Deliberate difference, asserted: that address is the socket's peer
+    on both, never the ``X-Forwarded-For`` a client may write itself (CPA's gin, trusting
+    every proxy, takes it); the header is kept beside it in the usage record, as on HTTP."""
+    monkeypatch.setenv("MANAGEMENT_PASSWORD", "m-client-address")
+    proxy = await start_proxy(config(fakes, extra="usage-statistics-enabled: true\n"))
+    forwarded = {"X-Forwarded-For": "203.0.113.7"}
+    async with aiohttp.ClientSession() as s:
+        async with await connect(s, proxy, headers={"Authorization": f"Bearer {KEY}", **forwarded}) as ws:
+            await turn(ws, {"type": "response.create", "model": "codex-model", "input": "x"})
+        async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+            await client.responses.create(model="codex-model", input="x", extra_headers=forwarded)
+        headers = {"Authorization": "Bearer m-client-address"}
+        async with s.get(proxy.url + "/v0/management/usage-queue?count=5", headers=headers) as r:
+            records = await r.json(content_type=None)
+    assert [(r["endpoint"], r["client_ip"], r["x_forwarded_for"]) for r in records] == [
+        ("GET /v1/responses", "127.0.0.1", "203.0.113.7"),
+        ("POST /v1/responses", "127.0.0.1", "203.0.113.7"),
+    ]
