@@ -34,6 +34,7 @@ def test_unmeasured_software_gets_the_baseline() -> None:
     """CPA: TestApplyClaudeHeaders_RejectsUnmeasuredClaudeCLIFingerprints,
     TestApplyClaudeHeaders_DoesNotDowngradeConfiguredBaselineOnFirstClaudeClient,
     TestApplyClaudeHeaders_LearnsOfficialFingerprintAfterCustomBaselineFallback.
+    CPA: TestResolveClaudeDeviceProfileLocalUsesBaselineForInvalidSignals.
     """
     got = claude_device.resolve(
         "a1", headers("claude-cli/999.0.0 (external, cli)", "999.0.0", "v999.0.0"), BASE, confirmed=True
@@ -46,7 +47,8 @@ def test_unmeasured_software_gets_the_baseline() -> None:
 
 
 def test_a_client_at_the_baseline_keeps_its_software_but_not_its_platform() -> None:
-    """CPA: TestApplyClaudeHeaders_ThirdPartyBaselineThenOfficialUpgradeKeepsPinnedPlatform."""
+    """CPA: TestApplyClaudeHeaders_ThirdPartyBaselineThenOfficialUpgradeKeepsPinnedPlatform.
+    CPA: TestResolveClaudeDeviceProfilePreservesConfirmedClientAtBaselineVersion."""
     got = claude_device.resolve("a1", headers("claude-cli/2.1.220 (external, cli)"), BASE, confirmed=True)
     assert got == claude_device.Software(
         "claude-cli/2.1.220 (external, cli)", "0.94.0", "v26.3.0", "MacOS", "arm64"
@@ -60,6 +62,7 @@ def test_an_unconfirmed_client_gets_the_baseline_and_pins_nothing() -> None:
 
 
 def test_vscode_is_pinned_apart_from_the_cli() -> None:
+    """CPA: TestResolveClaudeDeviceProfileSeparatesVSCodeAgentSDKFromCLI."""
     cli = "claude-cli/2.1.220 (external, cli)"
     vscode = "claude-cli/2.1.220 (external, claude-vscode, agent-sdk/0.3.220)"
     assert claude_device.resolve("a1", headers(cli), BASE, confirmed=True).user_agent == cli
@@ -72,6 +75,8 @@ def test_vscode_is_pinned_apart_from_the_cli() -> None:
 
 
 def test_a_request_without_an_acceptable_profile_reuses_the_pin() -> None:
+    """CPA: TestResolveClaudeDeviceProfileRequiredNonHomeKeepsLocalCache (the pin is
+    local: no shared store)."""
     first = claude_device.resolve(
         "a1", headers("claude-cli/2.1.220 (external, cli, agent-sdk/0.2.0)"), BASE, confirmed=True
     )
