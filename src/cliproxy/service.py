@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -308,10 +308,11 @@ class Service:
             self._background(self.pool.forget_refusals(renewed))
         self.models.rebuild(self.pool.credentials(), self.config)
 
-    async def settle_credentials(self) -> None:
+    async def settle_credentials(self, paths: Collection[Path] | None = None) -> None:
         """Wait, ``bind_wait`` seconds at most, until the plugin-provider auth files the last
-        reload read are bound; a plugin that takes longer is logged and finishes later."""
-        if not await self._binder.settle(self.bind_wait):
+        reload read (of ``paths`` only, when given) are bound; a plugin that takes longer
+        is logged and finishes later."""
+        if not await self._binder.settle(self.bind_wait, paths):
             log.warning(
                 "plugin auth files still being bound after %g s; their previous credentials serve meanwhile",
                 self.bind_wait,

@@ -4,8 +4,11 @@ A reload reads every auth file at once; a file of a provider no built-in serves 
 first go through its plugin (``auth.parse``, ``model.for_auth``), which takes plugin
 calls. Until that is done the pool keeps what it held for the file (a new file appears
 once bound, a removed one leaves at once), so no request and no management listing sees
-a file its plugin has not read yet. One task binds at a time; a file read again while it
-runs is bound again and only its newest reading is swapped in.
+a file its plugin has not read yet. Each file is bound by a task of its own, within
+``FILE_TIMEOUT`` (each plugin call within ``CALL_TIMEOUT``), so a plugin slow on one
+file holds back no other; a file read again while its task runs is bound again and only
+its newest reading is swapped in. Files bound at about the same time are swapped in
+together (one pool and model rebuild).
 
 A token refreshed on one of several credentials of a file lives only in memory (the
 shared file is not rewritten, as in CPA). Binding the file again keeps it, key by key,
@@ -26,11 +29,14 @@ from cliproxy.plugins.host import PluginHost
 from cliproxy.plugins.models import VIRTUAL, bind_plugin_auths
 from cliproxy.providers import registry as builtin
 
-__all__ = ["CALL_TIMEOUT", "FileBinder"]
+__all__ = ["CALL_TIMEOUT", "FILE_TIMEOUT", "FileBinder"]
 
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT = 30.0  # seconds each auth.parse / model.for_auth call of a reload may take
+# seconds one file's whole binding may take (its plugins' identifiers, auth.parse, every
+# model.for_auth); past it the file goes in as read, as when its auth.parse fails
+FILE_TIMEOUT = 120.0
 _MISSING = object()
 
 
@@ -52,7 +58,8 @@ class FileBinder:
         self._swap = swap
         self._pending: dict[Path, Credential] = {}  # the newest reading of each file to bind
         self._parsed: dict[str, dict[str, Any]] = {}  # a shared file's credential: its metadata as read
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: dict[Path, asyncio.Task[None]] = {}  # the file each running bind is for
+        self._ready: dict[Path, list[Credential]] = {}  # bound, to be swapped in at the next turn
 
     @property
     def waiting(self) -> bool:
@@ -71,47 +78,70 @@ class FileBinder:
         self._pending.update(held)
         now = [c for c in creds if c.path not in held]
         now += [c for c in self._current() if c.path in held]
-        if start and self._pending and (self._task is None or self._task.done()):
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        if start and self._pending:
+            loop = asyncio.get_running_loop()
+            for path in self._pending:
+                if path not in self._tasks:  # a running task binds the newest reading next
+                    self._tasks[path] = loop.create_task(self._bind(path))
         return now
 
     def drop(self) -> None:
         """No plugin binds files any more: forget what waits (a running bind is not swapped in)."""
         self._pending.clear()
 
-    async def settle(self, timeout: float | None) -> bool:
-        """Wait until every staged file is bound; False when ``timeout`` seconds pass first."""
-        task = self._task
-        if task is None or task.done():
+    async def settle(self, timeout: float | None, paths: Collection[Path] | None = None) -> bool:
+        """Wait until every staged file (of ``paths`` only, when given) is bound; False
+        when ``timeout`` seconds pass first (the binds go on)."""
+        tasks = [t for p, t in self._tasks.items() if paths is None or p in paths]
+        if not tasks:
             return True
-        try:
-            async with asyncio.timeout(timeout):
-                await asyncio.shield(task)
-        except TimeoutError:
-            return False
-        return True
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        self._flush()  # (a finished bind's turn may not have come yet)
+        return not pending
 
     async def close(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _run(self) -> None:
-        while self._pending:
-            batch = dict(self._pending)
-            try:
-                bound = await bind_plugin_auths(
-                    self._host, list(batch.values()), self._config(), timeout=CALL_TIMEOUT
-                )
-            except Exception:  # a bug of ours: the files go in unbound rather than never
-                log.exception("binding plugin auth files failed")
-                bound = list(batch.values())
-            done = {path for path, cred in batch.items() if self._pending.get(path) is cred}
-            for path in done:
-                del self._pending[path]
-            fresh = [c for c in bound if c.path in done]
-            self._carry(fresh, done)
-            self._swap(fresh, done)
+    async def _bind(self, path: Path) -> None:
+        """Bind ``path``'s newest reading until none is left to bind."""
+        try:
+            while (cred := self._pending.get(path)) is not None:
+                try:
+                    async with asyncio.timeout(FILE_TIMEOUT):
+                        bound = await bind_plugin_auths(
+                            self._host, [cred], self._config(), timeout=CALL_TIMEOUT
+                        )
+                except TimeoutError:
+                    log.warning(
+                        "plugin auth file %s not bound within %g s: it goes in as read",
+                        path.name,
+                        FILE_TIMEOUT,
+                    )
+                    bound = [cred]
+                except Exception:  # a bug of ours: the file goes in unbound rather than never
+                    log.exception("binding plugin auth file %s failed", path.name)
+                    bound = [cred]
+                if self._pending.get(path) is cred:  # else read again meanwhile: bind that
+                    del self._pending[path]
+                    if not self._ready:
+                        asyncio.get_running_loop().call_soon(self._flush)
+                    self._ready[path] = [c for c in bound if c.path == path]
+        finally:
+            if self._tasks.get(path) is asyncio.current_task():
+                del self._tasks[path]
+
+    def _flush(self) -> None:
+        """Swap in every file bound since the last flush, at once."""
+        if not self._ready:
+            return
+        ready, self._ready = self._ready, {}
+        fresh = [c for creds in ready.values() for c in creds]
+        paths = set(ready)
+        self._carry(fresh, paths)
+        self._swap(fresh, paths)
 
     def _carry(self, fresh: list[Credential], paths: set[Path]) -> None:
         """Keep on each of ``fresh`` what a refresh changed in memory on the credential it

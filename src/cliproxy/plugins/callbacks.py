@@ -14,7 +14,7 @@ import contextlib
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -79,6 +79,8 @@ class HostServices(Protocol):
     def auth_dir(self) -> Path: ...
 
     def reload_credentials(self) -> Any: ...
+
+    async def settle_credentials(self, paths: Collection[Path] | None = None) -> None: ...
 
 
 @dataclass(slots=True)
@@ -520,7 +522,10 @@ class Callbacks:
             )
         path = self.service.auth_dir / name
         write_json(path, data)
+        # as a management write: the answer once the pool holds the file, a plugin
+        # provider's bound by its plugin (waiting a bounded time; CPA upserts the record)
         self.service.reload_credentials()
+        await self.service.settle_credentials({path})
         return {"name": name, "path": str(path)}
 
 
