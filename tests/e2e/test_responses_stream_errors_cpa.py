@@ -149,8 +149,9 @@ async def test_data_only_frame_then_clean_close_is_a_failure_not_a_completion(pr
 
 
 async def test_clean_close_without_terminal_event_is_a_failure(proxy, upstream) -> None:
-    """CPA TestForwardResponsesStreamFailsWhenUpstreamClosesWithoutTerminalEvent: a whole
-    delta frame, then the upstream ends cleanly with no ``response.completed``."""
+    """CPA TestForwardResponsesStreamFailsWhenUpstreamClosesWithoutTerminalEvent and
+    TestForwardResponsesStreamPreservesValidFullSSEEventChunks: a whole delta frame (passed
+    on as it came), then the upstream ends cleanly with no ``response.completed``."""
     upstream.chunks = [DELTA]
     status, _, body = await post(proxy, CODEX_UA)
     assert status == 200
