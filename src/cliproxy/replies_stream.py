@@ -26,6 +26,7 @@ from cliproxy.providers.secrets import without_secrets
 from cliproxy.providers.transport import UpstreamResponse, network_error
 from cliproxy.replies import inband_error
 from cliproxy.translate import ir
+from cliproxy.translate.late_errors import ChatLatePassthrough, LatePassthrough
 from cliproxy.translate.openai_responses.passthrough import ResponsesPassthrough
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.stream import Passthrough, StreamTranslator
@@ -36,7 +37,13 @@ if TYPE_CHECKING:
 
 
 # read per request: a global, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
-_GEMINI, _OPENAI, _RESPONSES, _CODEX = Format.GEMINI, Format.OPENAI, Format.RESPONSES, Format.CODEX
+_GEMINI, _OPENAI, _RESPONSES, _CODEX, _CLAUDE = (
+    Format.GEMINI,
+    Format.OPENAI,
+    Format.RESPONSES,
+    Format.CODEX,
+    Format.CLAUDE,
+)
 
 __all__ = ["open_stream"]
 
@@ -76,9 +83,14 @@ async def open_stream(
     reframe = call.format is _GEMINI and call.alt != "sse"
     same = attempt.fmt == call.format or (call.format is _RESPONSES and attempt.provider.streams_responses)
     if same and alias is None and not reframe:
-        decoder = reg.adapter(attempt.fmt).stream_decoder(None)  # usage: sniffed on the way out
+        errors = reg.adapter(attempt.fmt).stream_decoder  # (also reads a late error event)
+        decoder = errors(None)  # usage: sniffed on the way out
         if call.format is _RESPONSES or call.format is _CODEX:  # its upstream's error events made safe
             tr = ResponsesPassthrough(decoder, scrub=partial(without_secrets, cred=attempt.cred))
+        elif call.format is _OPENAI:  # a late upstream error ends the stream (and cools the credential)
+            tr = ChatLatePassthrough(decoder, errors)
+        elif call.format is _CLAUDE or call.format is _GEMINI:
+            tr = LatePassthrough(decoder, errors)
         else:
             tr = Passthrough(decoder)
         if wrapped:  # the client gets the bytes: unwrapped

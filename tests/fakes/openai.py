@@ -151,6 +151,8 @@ class OpenAIFake(FakeServer):
         if "/images/" in request.path:  # the Images API's own error event
             return openai_images.error_frame(code or "server_error", message, beh.body)
         if "/chat/completions" in request.path:
+            if code == "named_error":  # a frame named ``error`` whose data holds no ``error`` object
+                return sse({"type": "server_error", "message": message}, "error")
             return sse({"error": {"message": message, "type": "server_error", "param": None, "code": code}})
         error = _usage_limit(beh, message) if code == "usage_limit_reached" else None  # Codex's plan limit
         return openai_responses.failed_frame(self.body(request), code or "server_error", message, sent, error)

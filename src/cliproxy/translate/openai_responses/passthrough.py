@@ -19,26 +19,21 @@ and the suspect ones parsed (a ``response.created`` / ``response.completed``, wh
 ``"error":null`` matches). An event
 split across reads whose first part already names an error (its ``event:`` line, its
 ``type``, an ``error`` object) is held back until it is whole; one whose first part names
-nothing yet (``data: {"ty``) went out as it came and cannot be rewritten.
+nothing yet (``data: {"ty``) went out as it came and cannot be rewritten (the screening is
+:mod:`cliproxy.translate.screened`'s).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import orjson
 
-from cliproxy.formats.stream_errors import (
-    HOLD_LIMIT,
-    error_event_parts,
-    first_error_event,
-    is_error_payload,
-    safe_payload,
-)
+from cliproxy.formats.stream_errors import error_event_parts, is_error_payload, safe_payload
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamDecoder, UsageSniffer
 from cliproxy.translate.openai_responses.decode import ResponsesDecoder
+from cliproxy.translate.screened import ScreenedPassthrough
 from cliproxy.translate.stream import Passthrough
 
 __all__ = ["ResponsesPassthrough"]
@@ -52,21 +47,13 @@ def _suspect(data: bytes) -> bool:
     return data.find(b'"error"') >= 0 or data.find(b'"code"') >= 0
 
 
-# an unfinished event that already shows it is an error: its name, its type, an ``error``
-# object or text (``"error":null``, in every ``response.created`` / ``completed``, is not one)
-_NAMES_ERROR = re.compile(
-    rb"event: ?(?:error|response\.failed|response\.error)\r?\n"
-    rb'|"type" ?: ?"(?:error|response\.failed|response\.error)"'
-    rb'|"error" ?: ?[{"]'
-)
+class ResponsesPassthrough(ScreenedPassthrough):
+    """:class:`~cliproxy.translate.screened.ScreenedPassthrough` for a Responses client,
+    with its upstream's error events made safe (see the module). ``scrub`` (optional) also
+    runs over a rewritten event's bytes: the credential's own secrets
+    (``providers.secrets.without_secrets``)."""
 
-
-class ResponsesPassthrough(Passthrough):
-    """:class:`Passthrough` for a Responses client, with its upstream's error events made
-    safe (see the module). ``scrub`` (optional) also runs over a rewritten event's bytes:
-    the credential's own secrets (``providers.secrets.without_secrets``)."""
-
-    __slots__ = ("_scrub", "_tail")
+    __slots__ = ("_scrub",)
 
     def __init__(
         self,
@@ -77,7 +64,6 @@ class ResponsesPassthrough(Passthrough):
     ) -> None:
         super().__init__(decoder, sniffer)
         self._scrub = scrub
-        self._tail = b""  # the start of an error event, held until it is whole
 
     def feed(self, chunk: bytes) -> bytes:
         out = _relay(self, chunk)
@@ -87,38 +73,8 @@ class ResponsesPassthrough(Passthrough):
             return out  # whole events, none suspect (``_suspect``, inline: per chunk)
         return self._screen(out)
 
-    def finish(self) -> bytes:
-        out = super().finish()
-        tail, self._tail = self._tail, b""
-        if self.ended:
-            return b""
-        if not tail and not _suspect(out):
-            return out
-        screened = self._screen(tail + out + b"\n\n")  # a last event with no blank line after it
-        if self.ended:
-            return screened
-        # the start of an error event that never became a whole one is not relayed (CPA
-        # drops a last frame it cannot parse); the stream then ends in our own failure
-        return b"" if tail else out
-
-    def _screen(self, out: bytes) -> bytes:
-        """``out`` with its first error event rewritten and what follows it dropped; an
-        unfinished error event at its end is held back."""
-        pos, safe = first_error_event(out, self._rewrite)
-        if safe is not None:
-            self.ended = True
-            return out[:pos] + safe
-        rest = out[pos:]
-        if rest and _NAMES_ERROR.search(rest) is not None:
-            if len(rest) > HOLD_LIMIT:
-                self.late_error = self.upstream_error = ir.Error(
-                    "upstream sent an error event too large to relay", status=502
-                )
-                self.ended = True
-                return out[:pos]
-            self._tail = rest
-            return out[:pos]
-        return out
+    def _suspect(self, data: bytes) -> bool:
+        return _suspect(data)
 
     def _rewrite(self, event: bytes) -> bytes | None:
         """The safe form of ``event`` (one SSE event, no blank line) when it is an error.
