@@ -252,9 +252,10 @@ def test_oauth_fast_mode_precedes_the_cache_trailer() -> None:
     headers, _ = build(
         provider, cred("sk-ant-oat-beta-policy"), {"model": "claude-opus-5", "speed": "fast"}, stream=True
     )
-    listed = betas(headers)
-    assert listed[-2:] == [FAST, ident.EXTENDED_TTL_BETA]
-    assert ident.CACHE_DIAGNOSIS_BETA not in listed
+    listed = betas(headers)  # (a cloaked OAuth request to Anthropic carries diagnostics: its beta last)
+    assert listed[-3:] == [FAST, ident.EXTENDED_TTL_BETA, ident.CACHE_DIAGNOSIS_BETA]
+    bare = ident.cli_betas({"model": "claude-opus-5", "speed": "fast"}, set(), True).split(",")
+    assert bare[-2:] == [FAST, ident.EXTENDED_TTL_BETA]  # no diagnostics body: no diagnosis beta
 
 
 # ---- through the proxy -------------------------------------------------------------------

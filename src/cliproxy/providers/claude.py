@@ -31,6 +31,7 @@ from cliproxy.formats import Format
 from cliproxy.providers import (
     claude_cache,
     claude_device,
+    claude_diagnostics,
     claude_helper,
     claude_limits,
     claude_payload,
@@ -196,8 +197,8 @@ class ClaudeProvider(Provider):
             if cloaked or payload is not None:  # the identity, then the rules over it (CPA)
                 # Claude Code's session, from the body before the cloak rewrites its messages
                 session = ident.session_uuid(client_headers, body, confirmed=confirmed) if cli else ""
-                claude_payload.identity_then_rules(
-                    body, cred, plan, self.profile, cloaked=cloaked, payload=payload
+                ticket = claude_payload.identity_then_rules(
+                    body, cred, plan, self.profile, cloaked=cloaked, payload=payload, session=session
                 )
             elif "tool_choice" in body:
                 claude_sampling.no_thinking_when_forced(body)
@@ -274,6 +275,8 @@ class ClaudeProvider(Provider):
         req = UpstreamRequest(url, headers, raw, stream)
         if names is not None and not count:  # the answer's tool calls under the client's names
             req.rewrite_body, req.rewrite_chunk = names.restore_body, names.restore_lines
+        if cloaked and not count and ticket is not None:  # (set whenever a cloaked request is built)
+            claude_diagnostics.watch(req, ticket)  # its completed answer: the next turn's diagnostics
         return req
 
     def _plan(self, cred: Credential) -> CredentialPlan:

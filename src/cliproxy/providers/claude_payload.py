@@ -2,7 +2,8 @@
 
 CPA's Claude executor cloaks a request first (Claude Code's system layout and currentDate
 reminder, a ``metadata.user_id`` for a cloaked API key, sensitive words hidden), adds
-Claude Code's ``context_management`` on api.anthropic.com, and applies the payload rules
+Claude Code's ``context_management`` (and, for a Claude Code credential, its ``diagnostics``,
+:mod:`claude_diagnostics`) on api.anthropic.com, and applies the payload rules
 only then: whatever a rule writes wins over all of that. What CPA does after the rules
 happens after them here too, on the rules' result: the default ``max_tokens``, dropping
 thinking for a forced tool, sampling, cache marks, tool aliases and the OAuth
@@ -25,6 +26,7 @@ from typing import Any
 
 from cliproxy.credentials.record import Credential
 from cliproxy.providers import claude_cloak as cloaking
+from cliproxy.providers import claude_diagnostics as diagnostics
 from cliproxy.providers import claude_identity as ident
 from cliproxy.providers.base import PayloadStep
 from cliproxy.providers.claude_plan import CredentialPlan
@@ -43,10 +45,13 @@ def identity_then_rules(
     *,
     cloaked: bool,
     payload: PayloadStep | None,
-) -> None:
+    session: str = "",
+) -> diagnostics.Ticket | None:
     """A Messages request's identity (when ``cloaked``), the payload rules (when given),
-    what they leave stale, and thinking dropped for a forced tool, in place."""
-    placed = None
+    what they leave stale, and thinking dropped for a forced tool, in place. The ticket
+    its answer commits to when Claude Code's ``diagnostics`` went with it (a cloaked
+    request of a Claude Code credential in ``session``, to Anthropic)."""
+    placed = ticket = None
     automatic = kept = False
     measured = cloaked and plan.anthropic  # context_management: only measured there (CPA)
     if cloaked:
@@ -56,6 +61,8 @@ def identity_then_rules(
         if measured:
             kept = "context_management" in body  # the caller's own
             automatic = cloaking.inject_context_management(body)
+            if plan.cli:  # (CPA's InjectDiagnostics: the Claude Code profile)
+                ticket = diagnostics.inject(body, cred.id, session)
         if not plan.cli:  # (a Claude Code identity gets its own after the rules)
             _ensure_fake_user_id(body, cred.api_key, settings.cache_user_id)
         if settings.words is not None:
@@ -68,6 +75,7 @@ def identity_then_rules(
         no_thinking_when_forced(body)
     if measured and not kept and (automatic or payload is not None):
         _settle_context_management(body, automatic)
+    return ticket
 
 
 def _settle_context_management(body: dict[str, Any], automatic: bool) -> None:
