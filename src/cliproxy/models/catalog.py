@@ -93,6 +93,9 @@ class ModelInfo:
 
     ``user_defined`` marks models from config ``models:`` lists of API keys: their
     thinking settings are passed through without strict validation, as in CPA.
+    ``configured`` marks an API key's model whose ``thinking`` its config defines (an
+    OpenAI-compatible provider's model always): a setting is checked against it as CPA
+    checks the API key's resolved model.
     """
 
     id: str
@@ -111,6 +114,7 @@ class ModelInfo:
     thinking: ThinkingSupport | None = None
     upstream_headers: Mapping[str, str] = field(default_factory=dict)
     user_defined: bool = False
+    configured: bool = False
 
     def renamed(self, new_id: str, display_name: str = "") -> ModelInfo:
         """A copy exposed under another id (aliases, prefixes)."""

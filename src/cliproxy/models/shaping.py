@@ -127,6 +127,7 @@ class Shaper:
                     levels=t.levels,
                     user_defined=info.user_defined,
                     max_completion_tokens=info.max_output or 0,
+                    configured_type=info.type if info.configured else "",
                 )
             )
         if len(self._caps) > 4096:
@@ -151,8 +152,10 @@ class Shaper:
         if found is None:
             target = thinking_target(provider)
             from_protocol = _FROM[client]
-            same = same_provider_family(from_protocol, target)
-            plan = ThinkingPlan(self.caps(route_model, provider), from_protocol, target, same)
+            caps = self.caps(route_model, provider)
+            # a configured model of another family than the target's is clamped, not refused (CPA)
+            same = same_provider_family(from_protocol, target, caps.configured_type if caps else None)
+            plan = ThinkingPlan(caps, from_protocol, target, same)
             if len(self._routes) > 4096:
                 self._routes.clear()
             found = self._routes[key] = ShapeRoute(

@@ -147,7 +147,10 @@ def _keyed_source(models: Sequence[Any], owned_by: str, kind: str, catalog: Cata
                 max_output=known.max_output if known else 0,
                 input_modalities=known.input_modalities if known else (),
                 thinking=thinking or (known.thinking if known else None),
-                user_defined=True,
+                # with its own ``thinking:``, a setting is checked against it (CPA's resolved
+                # API-key model); without, it goes as asked
+                user_defined=thinking is None,
+                configured=thinking is not None,
             )
         )
     return Source(tuple(infos), _configured(models))
@@ -204,6 +207,7 @@ def _compat_source(cred: Credential, cfg: Any, now: int) -> Source:
                 input_modalities=tuple(m.lower() for m in model.input_modalities),
                 output_modalities=tuple(m.lower() for m in model.output_modalities),
                 thinking=thinking or (None if model.image else _COMPAT_LEVELS),
+                configured=True,
             )
         )
     return Source(tuple(infos), _configured(entry.models), compat=True)

@@ -72,7 +72,9 @@ class ThinkingCaps:
     A model with neither a budget range (``min``/``max``) nor ``levels`` does not think:
     appliers strip thinking fields for it. ``user_defined`` models (from config) skip
     validation and let the upstream judge. ``max_completion_tokens`` (0 = unknown) keeps
-    Claude budgets below the output limit.
+    Claude budgets below the output limit. ``configured_type``: the family of an API
+    key's model whose thinking the config defines (CPA's resolved API-key model: its
+    ``Type``), which the setting is checked against as CPA checks it.
     """
 
     min: int = 0
@@ -82,6 +84,7 @@ class ThinkingCaps:
     levels: tuple[str, ...] = ()
     user_defined: bool = False
     max_completion_tokens: int = 0
+    configured_type: str = ""
 
     @property
     def has_budget(self) -> bool:

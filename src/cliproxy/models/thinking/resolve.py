@@ -71,17 +71,27 @@ def resolve_thinking(
         cfg = cfg.with_(source=client_format) if cfg is not None else None
     if cfg is None or caps is None or caps.user_defined:
         return cfg
-    return settle_thinking(cfg, caps, same_provider, target)
+    return settle_thinking(cfg, caps, same_provider, target, client_format)
 
 
 def settle_thinking(
-    cfg: ThinkingConfig, caps: ThinkingCaps, same_provider: bool, target: str | None
+    cfg: ThinkingConfig,
+    caps: ThinkingCaps,
+    same_provider: bool,
+    target: str | None,
+    client_format: str = "",
 ) -> ThinkingConfig | None:
     """:func:`resolve_thinking`'s checks of a setting ``cfg`` against a model whose
-    ``caps`` are known and not user-defined (``None``: the model does not think)."""
+    ``caps`` are known and not user-defined (``None``: the model does not think).
+
+    "xhigh" and "max" become the top level the model lists across providers, and, on a
+    model whose thinking an API key's config defines (``caps.configured_type``), whenever
+    the client's format is not the target's (a Responses client on a Codex key too:
+    CPA ``mapConfiguredHighIntent``)."""
     if not caps.supported:
         return None
-    if not same_provider and cfg.mode is Mode.LEVEL:
+    top = not same_provider or (caps.configured_type and client_format != target)
+    if top and cfg.mode is Mode.LEVEL:
         cfg = cfg.with_(level=_high_intent(cfg.level, caps))
     if target == "claude" and caps.levels and cfg.source not in ("suffix", "claude"):
         cfg = _as_claude_effort(cfg, caps)
