@@ -38,8 +38,9 @@ async def _records(proxy: Any, n: int) -> list[dict[str, Any]]:
 
 
 async def test_the_record_names_effort_tier_and_generate(proxy: Any) -> None:
-    """TestUsageReporterBuildRecordIncludesReasoningEffort, ...IncludesServiceTier,
-    ...DefaultsGenerateTrue and ...IncludesGenerateFalse: a Claude budget of 2048 tokens is
+    """TestUsageReporterBuildRecordIncludesReasoningEffort, TestUsageReporterBuildRecordIncludesServiceTier,
+    TestUsageReporterBuildRecordDefaultsGenerateTrue and TestUsageReporterBuildRecordIncludesGenerateFalse:
+    a Claude budget of 2048 tokens is
     CPA's "medium"; no tier asked is "auto"; only an explicit ``"generate": false`` turns
     generate off."""
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=CLIENT_KEY, max_retries=0) as client:
@@ -116,7 +117,8 @@ def test_request_settings(body: dict[str, Any], fmt: str, model: str, want: tupl
 
 
 def test_answer_service_tier() -> None:
-    """TestParseOpenAIUsageResponses / TestParseCodexUsagePreservesResponseTierWithoutUsage:
+    """TestParseOpenAIUsageResponses / TestParseCodexUsagePreservesResponseTierWithoutUsage /
+    TestParseOpenAIUsagePreservesResponseTierWithoutUsage:
     the tier the answer names, at the top or under ``response``."""
     assert answer_service_tier(b'{"service_tier":"default","usage":null}') == "default"
     assert answer_service_tier(b'{"response":{"service_tier":"priority"}}') == "priority"

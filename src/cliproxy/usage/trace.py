@@ -15,11 +15,12 @@ per-chunk work is one sniffer feed unless a request log or a recording keeps the
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
-from cliproxy.calls import LazyStream, Reply, StreamReply, then
+from cliproxy.calls import LazyStream, Reply, StreamReply
 from cliproxy.requestid import NO_REQUEST, REQUEST_ID, new_request_id
 from cliproxy.usage.recording import Timed, timed
 from cliproxy.usage.writer import Spool
@@ -304,11 +305,13 @@ class RequestTrace:
 
 class _ClientStream(LazyStream):
     """The client stream, seen on its way out; closing it always closes the source
-    (even when it was never started) and ends the trace.
+    (even when it was never started) and ends the trace. A stream its client left before
+    its end (a write or drain that found the client gone, the request's task cancelled, a
+    close before it was read) ends the trace as CPA's 499, with the usage seen so far.
 
     Iterating it runs one async generator (``_pull``): no coroutine of ours per chunk."""
 
-    __slots__ = ("_ended", "_read", "_rest", "_sniffer", "_trace")
+    __slots__ = ("_ended", "_left", "_read", "_rest", "_sniffer", "_trace")
 
     def __init__(
         self,
@@ -319,7 +322,7 @@ class _ClientStream(LazyStream):
     ) -> None:
         super().__init__()
         self._trace, self._rest, self._sniffer, self._read = trace, rest, sniffer, read_usage
-        self._ended = False
+        self._ended = self._left = False
 
     def _seer(self, emit: Callable[[bytes], int] | None = None) -> Callable[[bytes], int]:
         """What is done with each client chunk on its way out: the first one's time, the
@@ -337,15 +340,25 @@ class _ClientStream(LazyStream):
                 feed(chunk)
             if keep:
                 t._keep(chunk)
-            return 0 if emit is None else emit(chunk)
+            if emit is None:
+                return 0
+            try:
+                return emit(chunk)
+            except ConnectionResetError:  # the client went away
+                self._left = True
+                raise
 
         return see
 
     async def _pull(self) -> AsyncGenerator[bytes, None]:
         see = self._seer()
-        async for chunk in self._rest:
-            see(chunk)
-            yield chunk
+        try:
+            async for chunk in self._rest:
+                see(chunk)
+                yield chunk
+        except (GeneratorExit, asyncio.CancelledError):  # its reader stopped: the client left
+            self._left = True
+            raise
         await self._end()
 
     def relay(
@@ -359,8 +372,24 @@ class _ClientStream(LazyStream):
         relay = getattr(self._rest, "relay", None)
         if relay is None or self._gen is not None or self._ended:
             return None
-        inner = relay(self._seer(emit), drain)
-        return None if inner is None else then(inner, self._end)
+        inner = relay(self._seer(emit), lambda: self._drain(drain))
+        return None if inner is None else self._relayed(inner)
+
+    async def _drain(self, drain: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await drain()
+        except ConnectionResetError:  # the client went away
+            self._left = True
+            raise
+
+    async def _relayed(self, inner: Coroutine[Any, Any, None]) -> None:
+        try:
+            await inner
+        except asyncio.CancelledError:  # the server cancels a request whose client is gone
+            self._left = True
+            raise
+        finally:
+            await self._end()
 
     async def _end(self) -> None:
         """Close the source and end the trace, once (the end of the stream, then the
@@ -376,6 +405,8 @@ class _ClientStream(LazyStream):
                 t.usage = sniffer.usage
             elif self._read is not None:
                 t.usage = self._read()
+            if self._left and t.error is None:
+                t.status, t.error = CLIENT_CLOSED, (CLIENT_CLOSED, "the client closed the request")
             if not t._done:  # ``RequestTrace.finish``, inlined
                 t._done = True
                 t.recorder.finished(t)
@@ -385,6 +416,8 @@ class _ClientStream(LazyStream):
         try:
             if gen is not None:
                 await gen.aclose()
+            elif not self._ended:  # closed before anything read it: the client left at the start
+                self._left = True
         finally:
             if not self._ended:  # usually ended with the stream already: no coroutine
                 await self._end()
