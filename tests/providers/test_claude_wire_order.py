@@ -48,7 +48,9 @@ async def test_anthropic_requests_carry_claude_codes_header_order(start_proxy, t
 
     CPA: TestClaudeExecutor_Execute_SetsCompressedAcceptEncoding,
     TestApplyClaudeHeaders_UsesOAuthAuthorizationAndBrowserFingerprint,
-    TestApplyClaudeHeaders_StreamTransportNegotiation. (its api.anthropic.com half, here non-stream)"""
+    TestApplyClaudeHeaders_StreamTransportNegotiation. (its api.anthropic.com half, here non-stream)
+    CPA: TestClaudeCodeRequestHeaderOrderMatchesNative220Capture (difference: curl writes
+    Connection last)."""
     fake, _front, redirect = tls_claude
     cfg = f"""
 api-keys: ["{KEY}"]

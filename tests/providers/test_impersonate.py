@@ -113,6 +113,7 @@ async def _post(client, proxy: str, url="https://api.anthropic.com/v1/messages?b
 
 
 async def test_the_inference_hello_is_claude_codes(tls_claude, cert) -> None:
+    """CPA: TestClaudeCodeTLSClientHelloSpecMatches220Capture."""
     fake, front, redirect = tls_claude
     client = _client(cert)
     try:
@@ -136,6 +137,7 @@ async def test_the_inference_hello_is_claude_codes(tls_claude, cert) -> None:
 
 
 async def test_the_oauth_profile_hello_has_no_alpn(tls_claude, cert) -> None:
+    """CPA: TestClaudeOAuthTLSClientHelloSpecMatchesNative220Capture."""
     _, front, redirect = tls_claude
     client = _client(cert, CLAUDE_OAUTH)
     try:
@@ -164,6 +166,7 @@ async def test_the_hello_of_a_python_client_differs(tls_claude, cert) -> None:
 
 
 async def test_a_stream_arrives_in_pieces_and_connections_are_reused(tls_claude, cert) -> None:
+    """CPA: TestCachedClaudeCodeRoundTripperReusesTransport (one curl session per hello profile)."""
     fake, front, redirect = tls_claude
     fake.stream_delay = 0.01
     client = _client(cert)
@@ -189,7 +192,9 @@ async def test_a_stream_arrives_in_pieces_and_connections_are_reused(tls_claude,
 
 
 async def test_releasing_a_stream_midway_stops_it(tls_claude, cert) -> None:
-    """A client that goes away: the transfer stops at once, the next request still works."""
+    """A client that goes away: the transfer stops at once, the next request still works.
+    CPA: TestCloseConnectionBodyClosesConnectionBeforeBodyOnce (what carries over: release
+    closes the connection, once, safely twice)."""
     fake, front, redirect = tls_claude
     fake.stream_delay = 0.05
     client = _client(cert)
@@ -242,6 +247,7 @@ async def test_first_byte_and_idle_timeouts(tls_claude, cert) -> None:
 
 
 async def test_connect_timeout_and_refused(cert) -> None:
+    """CPA: TestUtlsRoundTripperBoundsTLSHandshake (the connect timeout covers the handshake)."""
     held: list[asyncio.StreamWriter] = []
     silent = await asyncio.start_server(lambda r, w: held.append(w), "127.0.0.1", 0)  # never speaks TLS
     port = silent.sockets[0].getsockname()[1]
