@@ -141,7 +141,7 @@ async def plugin_credentials(host: PluginHost, config: Any) -> list[Credential]:
         if not isinstance(result, dict):
             continue
         provider = str(ci_get(result, "Provider", "") or "").strip().lower()
-        provider = provider or await host.identifier(rec, abi.EXECUTOR_IDENTIFIER)
+        provider = provider or (await host.identifier(rec, abi.EXECUTOR_IDENTIFIER)).lower()  # (CPA)
         models = []
         for m in ci_get(result, "Models") or []:
             model_id = str(ci_get(m, "ID", "") or ci_get(m, "Name", "") or "").strip()
