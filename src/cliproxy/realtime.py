@@ -5,7 +5,9 @@ The server reads the request (headers, query, a bounded body) and answers in Ope
 error shape; this module decides:
 
 - a Realtime socket (:meth:`Realtime.open`): the model asked (``gpt-realtime`` when none)
-  mapped to Codex's name for the credential pick and a client secret's scope; a Codex
+  mapped to Codex's name for the credential pick and a client secret's scope; the client
+  key's policy (``api-keys`` policies: disabled, expiry, model allowlist, limits, budget)
+  admits the socket first and holds one in-flight slot of it while the socket is open; a Codex
   sign-in picked from the pool (never an API key, nor a plugin's account: CPA selects
   OAuth accounts only); the upstream socket dialled with the Realtime headers and the
   client's subprotocols (``cliproxy.providers.codex_realtime``), once more with a
@@ -14,14 +16,16 @@ error shape; this module decides:
   the two sockets (``cliproxy.server.realtime_relay``).
 - the usage (:class:`ResponseUsage`): each response the upstream generates on the socket
   is one request in the usage records (counters, ledger, usage queue, metrics), from its
-  ``response.created`` to its ``response.done``, with the usage that event reports. CPA
-  records none for a Realtime session (its relay only copies frames).
+  ``response.created`` to its ``response.done``, with the usage that event reports, which
+  is charged to the key's policy too. CPA records none for a Realtime session (its relay
+  only copies frames) and has no key policies.
 - a client secret (:meth:`Realtime.client_secret`, :meth:`Realtime.legacy_session`): the
   mint request's body read as CPA does, the secret minted in the state backend
   (``cliproxy.providers.codex_realtime_secrets``) on behalf of the caller's key, and the
   answer's body.
-- a secret presented as a key (:meth:`Realtime.grant`, :func:`principal`): the session it
-  stands for and the key it acts for.
+- a secret presented as a key (:meth:`Realtime.grant`, :meth:`Realtime.caller`): the
+  session it stands for and the key it acts for, checked again with ``api-keys`` (a key
+  removed since it minted the secret lets no one in) and that key's policy.
 
 Every refusal is a :class:`RealtimeError` (status, message, CPA's ``type`` and ``code``,
 response headers such as ``Retry-After``).
@@ -37,9 +41,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import WSMsgType
 
-from cliproxy.access import Principal
+from cliproxy.access import AccessError, HashCheckNeeded, Principal
 from cliproxy.credentials.record import KIND_OAUTH
 from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError
+from cliproxy.formats import Format
+from cliproxy.policies.enforce import PolicyError, Ticket
 from cliproxy.providers.codex_realtime import (
     DEFAULT_MODEL,
     RealtimeUpstream,
@@ -77,7 +83,6 @@ __all__ = [
     "RealtimeError",
     "ResponseUsage",
     "SecretGrant",
-    "principal",
 ]
 
 log = logging.getLogger(__name__)
@@ -89,14 +94,16 @@ OPEN_RESPONSES = 32  # responses of one socket timed at once (more are recorded 
 @dataclass(frozen=True, slots=True)
 class Opened:
     """An upstream Realtime socket ready to relay: the model the client asked for, the
-    name of the credential it goes through (for the log), the credential and the Codex
-    model it serves the request as."""
+    name of the credential it goes through (for the log), the credential, the Codex
+    model it serves the request as and the key policy's ticket (given back by
+    :meth:`ResponseUsage.close`)."""
 
     socket: UpstreamSocket
     model: str
     through: str
     credential: Credential
     codex_model: str
+    ticket: Ticket | None = None
 
 
 class Realtime:
@@ -117,6 +124,28 @@ class Realtime:
             return None
         return await self.secrets.check(token)
 
+    async def caller(self, grant: SecretGrant) -> Principal:
+        """The caller a client secret stands for: the key that minted it (CPA
+        ``realtimeAuthMiddleware``), with its policy, as ``api-keys`` has it now;
+        ``RealtimeError`` (401) when that key is no longer one."""
+        issuer = grant.issuer
+        access = self.service.access
+        if issuer is None or not access.required:
+            return Principal(issuer, _SOURCE)
+        try:
+            try:
+                found = access.check({"Authorization": f"Bearer {issuer}"}, {})
+            except HashCheckNeeded as needed:
+                found = await access.verify(needed)
+        except AccessError as exc:
+            raise RealtimeError(
+                401,
+                "The key that minted this Realtime client secret is no longer valid",
+                "invalid_request_error",
+                "invalid_realtime_client_secret",
+            ) from exc
+        return Principal(issuer, _SOURCE, found.policy)
+
     # -- the WebSocket
 
     async def open(
@@ -125,10 +154,12 @@ class Realtime:
         headers: Mapping[str, str],
         protocols: Iterable[str],
         grant: SecretGrant | None,
+        policy: Any = None,
     ) -> Opened:
         """The upstream socket for a client that asked for ``model`` with ``headers`` and
-        offered ``protocols`` (CPA ``HandleDirectWebsocket``); a client secret's session is
-        applied on it first. The caller closes the socket."""
+        offered ``protocols`` (CPA ``HandleDirectWebsocket``), admitted by the client key's
+        ``policy`` first; a client secret's session is applied on it first. The caller
+        closes the socket and gives the ticket back."""
         requested = model.strip() or DEFAULT_MODEL
         codex_model = realtime_model(requested)
         if grant is not None and realtime_model(_session_model(grant.session)) != codex_model:
@@ -138,6 +169,35 @@ class Realtime:
                 "invalid_request_error",
                 "realtime_client_secret_scope_mismatch",
             )
+        ticket = await self._admit(policy, requested) if policy is not None else None
+        try:
+            opened = await self._open(requested, codex_model, headers, protocols, grant)
+        except BaseException:
+            if ticket is not None:
+                await ticket.release()
+            raise
+        if ticket is None:
+            return opened
+        return Opened(opened.socket, requested, opened.through, opened.credential, codex_model, ticket)
+
+    async def _admit(self, policy: Any, model: str) -> Ticket | None:
+        """The key policy's admission of a socket (one request, whatever its length)."""
+        try:
+            return await self.service.pipeline.enforcer.admit(policy, Format.RESPONSES, model, "generate")
+        except PolicyError as exc:
+            kind = "rate_limit_error" if exc.status == 429 else "permission_error"
+            err = RealtimeError(exc.status, exc.message, kind, exc.code or "")
+            err.response_headers = dict(exc.response_headers or {})
+            raise err from exc
+
+    async def _open(
+        self,
+        requested: str,
+        codex_model: str,
+        headers: Mapping[str, str],
+        protocols: Iterable[str],
+        grant: SecretGrant | None,
+    ) -> Opened:
         cred = await self._pick(codex_model)
         socket = await self._dial(cred, requested, headers, upstream_protocols(protocols))
         if grant is not None:  # the secret's session first (CPA)
@@ -241,15 +301,24 @@ class ResponseUsage:
     response is a failed request (502, the upstream's message); ``cancelled`` and
     ``incomplete`` ones used tokens and are not. A response the socket closes before its
     ``response.done`` is a failed request: 499 when the client ended the socket, else 502.
+    Each response's usage is charged to the key's policy (``ticket``), whose slot
+    :meth:`close` gives back.
 
     ``begin`` opens a trace for the request (``None`` while nothing records)."""
 
-    __slots__ = ("_begin", "_credential", "_model", "_open")
+    __slots__ = ("_begin", "_credential", "_model", "_open", "_ticket")
 
-    def __init__(self, begin: Callable[[], RequestTrace | None], credential: Credential, model: str) -> None:
+    def __init__(
+        self,
+        begin: Callable[[], RequestTrace | None],
+        credential: Credential,
+        model: str,
+        ticket: Ticket | None = None,
+    ) -> None:
         self._begin = begin
         self._credential = credential
         self._model = model
+        self._ticket = ticket
         self._open: dict[str, RequestTrace] = {}
 
     def see(self, data: bytes) -> None:
@@ -267,14 +336,19 @@ class ResponseUsage:
                     if trace is not None:
                         self._open[key] = trace
                 return
+            usage = realtime_usage(response)
+            ticket = self._ticket
+            if ticket is not None and usage is not None:
+                ticket.enforcer.charge(ticket.rule, ticket.limits, self._model, usage, release=False)
             trace = self._open.pop(key, None) or self._trace()
             if trace is not None:
-                self._done(trace, response, data)
+                self._done(trace, response, usage, data)
         except Exception:  # the relay goes on whatever the records do
             log.exception("realtime websocket: the usage of response %s was not recorded", key)
 
-    def close(self, by_client: bool) -> None:
-        """The socket ended: the responses still open end as failed requests."""
+    async def close(self, by_client: bool) -> None:
+        """The socket ended: the responses still open end as failed requests, the key's
+        slot is given back."""
         status, message = (
             (CLIENT_CLOSED, "the client closed the Realtime socket before response.done")
             if by_client
@@ -283,6 +357,8 @@ class ResponseUsage:
         traces, self._open = self._open, {}
         for trace in traces.values():
             trace.failed(status, message, {}, b"")
+        if self._ticket is not None:
+            await self._ticket.release()
 
     def _trace(self) -> RequestTrace | None:
         trace = self._begin()
@@ -293,8 +369,8 @@ class ResponseUsage:
             trace.stream = True
         return trace
 
-    def _done(self, trace: RequestTrace, response: dict[str, Any], data: bytes) -> None:
-        trace.usage = realtime_usage(response)
+    def _done(self, trace: RequestTrace, response: dict[str, Any], usage: Any, data: bytes) -> None:
+        trace.usage = usage
         if response.get("status") != "failed":
             trace.respond(200, {}, data)
             trace.finish()
@@ -303,12 +379,6 @@ class ResponseUsage:
         error = details.get("error") if isinstance(details, dict) else None
         message = error.get("message") if isinstance(error, dict) else None
         trace.failed(502, message if isinstance(message, str) and message else "response failed", {}, data)
-
-
-def principal(grant: SecretGrant) -> Principal:
-    """The caller a client secret stands for: the key that minted it (CPA
-    ``realtimeAuthMiddleware``)."""
-    return Principal(grant.issuer, _SOURCE)
 
 
 def _signed_in(cred: Credential, model: str) -> bool:

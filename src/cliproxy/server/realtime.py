@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from cliproxy.access import Principal
+from cliproxy.access import KEY_POLICY, Principal
 from cliproxy.formats import Format
-from cliproxy.realtime import MAX_BODY, Realtime, RealtimeError, ResponseUsage, SecretGrant, principal
+from cliproxy.realtime import MAX_BODY, Realtime, RealtimeError, ResponseUsage, SecretGrant
 from cliproxy.server.context import PRINCIPAL_KEY, SERVICE
 from cliproxy.server.realtime_relay import relay
 from cliproxy.server.ws import HEARTBEAT, OPEN
@@ -89,9 +89,10 @@ def realtime_handlers() -> dict[tuple[str, str], Handler]:
 
 async def client_secret_principal(request: web.Request) -> Principal | None:
     """The caller of a route that takes a Realtime client secret, when it came with one
-    (CPA ``realtimeAuthMiddleware``): on behalf of the key that minted it. ``None`` when
-    the request carries no ``ek_`` key or the route takes none; ``RealtimeError`` (401)
-    for a secret that is unknown or expired."""
+    (CPA ``realtimeAuthMiddleware``): on behalf of the key that minted it, under that
+    key's policy. ``None`` when the request carries no ``ek_`` key or the route takes
+    none; ``RealtimeError`` (401) for a secret that is unknown or expired, or whose key is
+    no longer valid."""
     if not _takes_secret(request.method, request.path):
         return None
     realtime = request.config_dict.get(REALTIME)
@@ -100,8 +101,11 @@ async def client_secret_principal(request: web.Request) -> Principal | None:
     grant = await realtime.grant(_bearer(request.headers))
     if grant is None:
         return None
+    caller = await realtime.caller(grant)
     request[GRANT] = grant
-    return principal(grant)
+    if caller.policy is not None:
+        KEY_POLICY.set(caller.policy)
+    return caller
 
 
 def _takes_secret(method: str, path: str) -> bool:
@@ -152,27 +156,9 @@ async def _direct(request: web.Request) -> web.StreamResponse:
         request.headers,
         (p.strip() for value in offered for p in value.split(",")),
         request.get(GRANT),
+        KEY_POLICY.get(),
     )
     socket = upstream.socket
-    try:
-        client = web.WebSocketResponse(
-            heartbeat=HEARTBEAT,
-            timeout=_CLOSE_TIMEOUT,
-            autoclose=False,  # the relay answers a close with the other side's code
-            compress=False,
-            max_msg_size=service.config.limits.max_body_bytes,
-            protocols=(socket.protocol,) if socket.protocol else (),  # the upstream's choice
-            decode_text=False,
-        )
-        await client.prepare(request)
-    except BaseException:
-        await socket.close()
-        raise
-    sockets = request.app.get(OPEN)
-    if sockets is not None:  # closed with 1001 on shutdown (cliproxy.server.ws)
-        sockets.add(client)
-    log.info("realtime websocket: %s relayed through %s", upstream.model, upstream.through)
-    idle = service.config.timeouts.seconds("client_websocket_idle")
     caller = request.get(PRINCIPAL_KEY)
     api_key = (caller.key or "") if caller is not None else ""
 
@@ -191,12 +177,31 @@ async def _direct(request: web.Request) -> web.StreamResponse:
             request.remote or "",
         )
 
-    usage = ResponseUsage(begin, upstream.credential, upstream.codex_model)
+    usage = ResponseUsage(begin, upstream.credential, upstream.codex_model, upstream.ticket)
     by_client = False
     try:
+        try:
+            client = web.WebSocketResponse(
+                heartbeat=HEARTBEAT,
+                timeout=_CLOSE_TIMEOUT,
+                autoclose=False,  # the relay answers a close with the other side's code
+                compress=False,
+                max_msg_size=service.config.limits.max_body_bytes,
+                protocols=(socket.protocol,) if socket.protocol else (),  # the upstream's choice
+                decode_text=False,
+            )
+            await client.prepare(request)
+        except BaseException:
+            await socket.close()
+            raise
+        sockets = request.app.get(OPEN)
+        if sockets is not None:  # closed with 1001 on shutdown (cliproxy.server.ws)
+            sockets.add(client)
+        log.info("realtime websocket: %s relayed through %s", upstream.model, upstream.through)
+        idle = service.config.timeouts.seconds("client_websocket_idle")
         code, reason, by_client = await relay(client, socket, idle, usage.see)
     finally:
-        usage.close(by_client)
+        await usage.close(by_client)
     log.info("realtime websocket through %s closed: %s %s", upstream.through, code, reason)
     return client
 
