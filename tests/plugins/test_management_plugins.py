@@ -93,10 +93,16 @@ plugin = Acme()
 
 
 async def test_plugin_web_login(start_proxy, fakes, tmp_path, monkeypatch):
+    """CPA: TestRegisteredPluginsIncludesMetadataAndOAuthCapability (the plugin listing
+    names the sign-in an auth provider serves: ``supports_oauth`` and its identifier as
+    ``oauth_provider``; before, ``oauth_provider`` was always empty), then the sign-in."""
     import json
 
     monkeypatch.setenv("MANAGEMENT_PASSWORD", "m-secret")
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"acme": LOGIN}, {"acme": {}})
+    status, listing = await _call(proxy, "GET", "/plugins")
+    (acme,) = [p for p in listing["plugins"] if p["id"] == "acme"]
+    assert status == 200 and (acme["supports_oauth"], acme["oauth_provider"]) == (True, "acme")
     status, body = await _call(proxy, "GET", "/acme-auth-url")
     assert status == 200 and body == {
         "status": "ok",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from cliproxy.config import ConfigDocument
 from cliproxy.errors import ConfigError
-from cliproxy.plugins.abi import ci_get
+from cliproxy.plugins.abi import AUTH_IDENTIFIER, ci_get
 from cliproxy.plugins.discovery import discover
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class PluginAdmin:
 
     # ------------------------------------------------------------------ reads
 
-    def listing(self) -> dict[str, Any]:
+    async def listing(self) -> dict[str, Any]:
         cfg = self.service.config.plugins
         host = self.service.plugins
         found = discover(Path(cfg.dir)) if cfg.dir else {}
@@ -61,6 +61,9 @@ class PluginAdmin:
             ]
             registered = rec is not None and rec.valid and not rec.fused
             enabled = bool(inst and inst.enabled)
+            oauth = rec is not None and rec.has("auth_provider")
+            # the provider its sign-in serves: its auth identifier (CPA's OAuthProvider)
+            provider = await host.identifier(rec, AUTH_IDENTIFIER) if oauth and registered and rec else ""
             out.append(
                 {
                     "id": pid,
@@ -69,8 +72,8 @@ class PluginAdmin:
                     "registered": registered,
                     "enabled": enabled,
                     "effective_enabled": bool(cfg.enabled and enabled and registered),
-                    "supports_oauth": bool(rec and rec.has("auth_provider")),
-                    "oauth_provider": "",
+                    "supports_oauth": oauth,
+                    "oauth_provider": _s(provider),
                     "logo": _s(ci_get(meta, "Logo")),
                     "config_fields": fields,
                     "menus": self.service.plugin_routes.menus.get(pid, []),
