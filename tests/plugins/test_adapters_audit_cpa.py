@@ -4,6 +4,7 @@ would send (tests/plugins/wire_host.py) and the host's own functions are checked
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
@@ -262,3 +263,33 @@ def test_an_exclusive_frontend_auth_provider_by_priority_then_id():
         )
     )
     assert ([r.id for r in recs], exclusive) == (["normal-auth"], False)
+
+
+async def _settled() -> None:
+    for _ in range(5):  # the background usage calls: a few loop turns
+        await asyncio.sleep(0)
+
+
+async def test_usage_records_reach_each_current_usage_plugin_once_and_a_crash_fuses():
+    """CPA: TestUsageAdapterPanicFusesPlugin, TestUsageAdapterUsesCurrentSnapshotCapability,
+    TestRegisterUsagePluginsStaleAdapterSkipsRemovedCapability,
+    TestUsageManagerRegisterNamedReplacesWithoutDuplicateDispatch and
+    TestUsageAdapterNormalizesOmittedGenerateToTrue (the record as the proxy sends it). A
+    record goes once to each usage plugin of the current snapshot, not to one that lost
+    the capability at a reload; a plugin that crashes on it is fused and gets no later
+    record."""
+
+    def crashing(_p: dict[str, Any]) -> Any:
+        raise RuntimeError("usage panic")
+
+    ok = WirePlugin("usage-ok", 0, {"usage_plugin": True}, {abi.USAGE_HANDLE: lambda _p: {}})
+    panic = WirePlugin("usage-panic", 0, {"usage_plugin": True}, {abi.USAGE_HANDLE: crashing})
+    gone = WirePlugin("usage-gone", 0, {}, {abi.USAGE_HANDLE: lambda _p: {}})  # the capability dropped
+    host = wire_host(ok, panic, gone)
+    rules.usage(host, {"Provider": "plugin-provider", "Model": "gpt-5.4", "Generate": True})
+    await _settled()
+    rules.usage(host, {"Provider": "plugin-provider", "Model": "gpt-5.4", "Generate": True})
+    await _settled()
+    assert [p["Generate"] for p in ok.called(abi.USAGE_HANDLE)] == [True, True]
+    assert host.records["usage-panic"].fused and len(panic.called(abi.USAGE_HANDLE)) == 1
+    assert gone.called(abi.USAGE_HANDLE) == []

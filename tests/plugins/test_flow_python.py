@@ -366,6 +366,9 @@ plugin = Meter()
 
 
 async def test_usage_plugin_gets_a_record_per_request(start_proxy, fakes, tmp_path):
+    """CPA: TestUsageAdapterPreservesExplicitGenerateFalse (with the handlers'
+    setGenerateMetadata): ``Generate`` is true unless the request says ``"generate":
+    false`` (before, always true)."""
     import sys
 
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"meter": USAGE}, {"meter": {}})
@@ -374,13 +377,17 @@ async def test_usage_plugin_gets_a_record_per_request(start_proxy, fakes, tmp_pa
     # a Chat stream that asks no usage chunk: the record has the upstream's usage all the same
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
         stream = await client.chat.completions.create(
-            model="claude-model", messages=[{"role": "user", "content": "hi"}], stream=True
+            model="claude-model",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            extra_body={"generate": False},
         )
         assert all([c.usage is None async for c in stream])
     await asyncio.sleep(0.2)
     mod = next(m for n, m in sys.modules.items() if n.endswith("meter") and hasattr(m, "Meter"))
     recs = mod.Meter.records
     assert len(recs) == 3
+    assert sorted(rec.generate for rec in recs) == [False, True, True]
     for rec in recs:
         assert rec.provider == "claude" and rec.alias == "claude-model"
         assert rec.detail.input_tokens > 0 and rec.detail.output_tokens > 0

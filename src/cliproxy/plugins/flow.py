@@ -550,7 +550,7 @@ class Flow:
                 "Source": call.format.value,
                 "ReasoningEffort": "",
                 "ServiceTier": "",
-                "Generate": True,
+                "Generate": call.body.get("generate") is not False,  # only an explicit false (CPA)
                 "RequestedAt": format_utc(started),
                 "Latency": int((now - started) * 1e9),
                 "TTFT": int((first - started) * 1e9),
