@@ -212,7 +212,8 @@ async def test_completed_then_cut_appends_no_failure(proxy, upstream) -> None:
 
 
 async def test_stream_closed_before_first_payload_is_not_a_200(proxy, upstream) -> None:
-    """CPA TestResponsesHandlerRejectsStreamClosedBeforeFirstPayload: the upstream answers
+    """CPA TestResponsesHandlerRejectsStreamClosedBeforeFirstPayload and
+    TestExecuteStreamWithAuthManager_EmptyClosedStream (which answers 500): the upstream answers
     200 and ends without a byte. The client gets an error status with a JSON error body
     saying the stream closed early, never an empty 200: 408 ``stream_incomplete``, the
     status CPA's Codex executor gives a stream cut before its end

@@ -137,3 +137,32 @@ async def test_an_error_event_name_or_a_nested_error_ends_the_stream(proxy, upst
         got = events(body)
         assert len(got) == 2 and "failed" in orjson.dumps(got[1][1]).decode()
         assert b"response.completed" not in body
+
+
+async def test_a_first_frame_split_into_its_event_and_data_lines_is_served(proxy, upstream) -> None:
+    """CPA: TestExecuteStreamWithAuthManager_AllowsSplitOpenAIResponsesSSEEventLines: the
+    first (and only) frame comes as its ``event:`` line and its ``data:`` line in two
+    writes; it is one valid frame, not a broken stream."""
+    completed = COMPLETED_JSON.replace(
+        b'"output":[]',
+        b'"output":[{"type":"message","id":"msg_1","role":"assistant","status":"completed",'
+        b'"content":[{"type":"output_text","text":"hi","annotations":[]}]}]',
+    )
+    upstream.chunks = [b"event: response.completed\n", b"data: " + completed + b"\n\n"]
+    status, _, body = await post(proxy)
+    assert status == 200
+    assert [(name, data["type"]) for name, data in events(body)] == [
+        ("response.completed", "response.completed")
+    ]
+
+
+async def test_a_first_frame_that_is_not_json_is_an_error_status(proxy, upstream) -> None:
+    """CPA: TestExecuteStreamWithAuthManager_ValidatesOpenAIResponsesStreamDataJSON: the
+    stream's only frame has JSON cut short; the client gets an error status with a JSON
+    error, no 200. Difference: 408 ``stream_incomplete`` (the stream also ended before its
+    terminal event, CPA's Codex executor's status for that) where CPA's handler check of
+    the frame's JSON answers 502."""
+    upstream.chunks = [b'event: response.completed\ndata: {"type"']
+    status, ctype, body = await post(proxy)
+    assert status == 408
+    assert ctype.startswith("application/json") and orjson.loads(body)["error"]["message"]
