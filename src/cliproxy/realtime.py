@@ -251,7 +251,9 @@ class Realtime:
                 except CliproxyError as exc:
                     log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc)
             log.info("realtime websocket: the upstream refused %s: %s", cred.label or cred.id, opened.reason)
-            raise _refusal(opened)
+            err = _refusal(opened)
+            err.credential = cred
+            raise err
 
     # -- client secrets
 

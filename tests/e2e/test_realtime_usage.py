@@ -21,7 +21,7 @@ import pytest
 
 from cliproxy.usage import recorder_of
 from tests.e2e.clients import KEY
-from tests.e2e.test_realtime import TIMEOUT, sdk, signed_in, ws_url
+from tests.e2e.test_realtime import TIMEOUT, refused, sdk, signed_in, ws_url
 from tests.fakes.codex_realtime import RealtimeFake
 from tests.usage.helpers import close_recorder, logs, settle
 
@@ -164,5 +164,30 @@ async def test_a_response_request_log_hides_the_attestation(
         assert "X-Oai-Attestation: at...ij" in text
         assert attestation not in text and KEY not in text
         assert realtime.requests[0].headers["X-Oai-Attestation"] == attestation
+    finally:
+        close_recorder(proxy)
+
+
+async def test_a_refused_socket_is_a_failed_request(
+    start_proxy: Any, realtime: RealtimeFake, tmp_path: Path
+) -> None:
+    """A socket the upstream refuses (429 here) is a failed request in the usage records,
+    on the sign-in it was refused to, as a refused HTTP request is. Before, it appeared
+    nowhere."""
+    proxy = await signed_in(start_proxy, realtime, tmp_path, "usage-statistics-enabled: true\n")
+    try:
+        realtime.fail_next(429, retry_after=7)
+        status, _, _ = await refused(proxy)
+        assert status == 429
+        (record,) = await _mget(proxy, "/usage-queue?count=5")
+        assert (record["failed"], record["fail"]["status_code"], record["provider"]) == (True, 429, "codex")
+        assert (record["model"], record["alias"], record["endpoint"]) == (
+            "gpt-live-1-codex",
+            "gpt-realtime",
+            "GET /v1/realtime",
+        )
+        assert record["source"] == "solo@example.com"
+        (entry,) = [f for f in (await _mget(proxy, "/auth-files"))["files"] if f.get("provider") == "codex"]
+        assert (entry["success"], entry["failed"]) == (0, 1)
     finally:
         close_recorder(proxy)

@@ -68,7 +68,10 @@ _NONCE = bytes(12)
 
 
 class RealtimeError(CliproxyError):
-    """A Realtime answer in OpenAI's error shape with CPA's ``type`` and ``code``."""
+    """A Realtime answer in OpenAI's error shape with CPA's ``type`` and ``code``;
+    ``credential``: the one the upstream refused, when it did."""
+
+    credential: Any = None
 
     def __init__(self, status: int, message: str, error_type: str, code: str) -> None:
         super().__init__(message, status=status)

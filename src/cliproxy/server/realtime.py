@@ -31,6 +31,7 @@ from aiohttp import web
 
 from cliproxy.access import KEY_POLICY, Principal
 from cliproxy.formats import Format
+from cliproxy.providers.codex_realtime import DEFAULT_MODEL, realtime_model
 from cliproxy.realtime import MAX_BODY, Realtime, RealtimeError, ResponseUsage, SecretGrant
 from cliproxy.server.context import PRINCIPAL_KEY, SERVICE
 from cliproxy.server.realtime_relay import relay
@@ -145,7 +146,36 @@ async def realtime_websocket(request: web.Request) -> web.StreamResponse:
     try:
         return await _direct(request)
     except RealtimeError as exc:
-        return _error_of(exc)
+        answer = _error_of(exc)
+        trace = _trace(request, exc.credential)
+        if trace is not None:  # a refused socket is a failed request in the usage records
+            body = answer.body
+            trace.failed(exc.status, exc.message, answer.headers, body if isinstance(body, bytes) else b"")
+        return answer
+
+
+def _trace(request: web.Request, credential: Any = None) -> RequestTrace | None:
+    """A request trace for the socket's request (one per response: ``ResponseUsage``),
+    ``None`` while nothing records."""
+    caller = request.get(PRINCIPAL_KEY)
+    alias = request.query.get("model", "").strip() or DEFAULT_MODEL
+    trace = open_trace(
+        request.app[SERVICE],
+        "GET",
+        request.path,
+        request.query_string,
+        _REALTIME,
+        request.headers,
+        b"",
+        Format.RESPONSES,
+        alias,
+        (caller.key or "") if caller is not None else "",
+        request.remote or "",
+    )
+    if trace is not None:
+        trace.credential = credential
+        trace.model = realtime_model(alias)
+    return trace
 
 
 async def _direct(request: web.Request) -> web.StreamResponse:
@@ -159,25 +189,7 @@ async def _direct(request: web.Request) -> web.StreamResponse:
         KEY_POLICY.get(),
     )
     socket = upstream.socket
-    caller = request.get(PRINCIPAL_KEY)
-    api_key = (caller.key or "") if caller is not None else ""
-
-    def begin() -> RequestTrace | None:
-        return open_trace(
-            service,
-            "GET",
-            request.path,
-            request.query_string,
-            _REALTIME,
-            request.headers,
-            b"",
-            Format.RESPONSES,
-            upstream.model,
-            api_key,
-            request.remote or "",
-        )
-
-    usage = ResponseUsage(begin, upstream.credential, upstream.codex_model, upstream.ticket)
+    usage = ResponseUsage(lambda: _trace(request), upstream.credential, upstream.codex_model, upstream.ticket)
     by_client = False
     try:
         try:
