@@ -11,6 +11,7 @@ in :mod:`cliproxy.credentials.refresh`.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import platform
 import socket
 from collections.abc import Mapping
@@ -25,7 +26,7 @@ from cliproxy.times import format_local, format_utc
 from .login import endpoints
 from .record import Credential
 
-__all__ = ["TOKEN_ENDPOINTS", "TokenEndpoint", "jwt_claims", "kimi_headers", "rfc3339"]
+__all__ = ["AXIOS_ENCODING", "TOKEN_ENDPOINTS", "TokenEndpoint", "jwt_claims", "kimi_headers", "rfc3339"]
 
 _HOUR = 3600.0
 _DAY = 24 * _HOUR
@@ -119,6 +120,12 @@ class TokenEndpoint:
         return out
 
 
+# what Claude Code's axios asks for (CPA's list), less "br" when it could not be read
+AXIOS_ENCODING = (
+    "gzip, compress, deflate, br" if importlib.util.find_spec("brotli") is not None else "gzip, deflate"
+)
+
+
 class ClaudeTokens(TokenEndpoint):
     provider = "claude"
     lead = 4 * _HOUR
@@ -127,9 +134,11 @@ class ClaudeTokens(TokenEndpoint):
         "client_id": endpoints.CLIENTS["claude"]["client_id"],
         "scope": endpoints.CLIENTS["claude"]["scope"],
     }
-    headers: ClassVar[Mapping[str, str]] = {
+    headers: ClassVar[Mapping[str, str]] = {  # Claude Code's axios (CPA applyClaudeOAuthAxiosHeaders)
         "Accept": "application/json, text/plain, */*",
         "User-Agent": "axios/1.15.2",
+        "Accept-Encoding": AXIOS_ENCODING,
+        "Connection": "close",
     }
 
 

@@ -10,7 +10,8 @@ fork takes a JA3 string, a signature-algorithm list and extension toggles:
   in Node's order, ALPN ``http/1.1`` only, X25519 key share, BoringSSL padding to a
   508-byte hello; HTTP/1.1. JA3 ``d871d02cecbde59abbf8f4806134addf``.
 - :data:`CLAUDE_OAUTH` (the OAuth control plane: token refresh, profile): the same
-  ciphers, no ALPN, no status request, SCT or padding; 245 bytes.
+  ciphers, no ALPN, no status request, SCT or padding; 245 bytes. Its requests write
+  their headers in Claude Code's Axios order (:func:`axios_order`).
 
 :data:`CHROME` (curl_cffi's ``chrome133a``, HTTP/2) is what CPA uses for the Codex backend
 (uTLS ``HelloChrome_Auto``, Chrome 133 in uTLS 1.8.2).
@@ -37,7 +38,7 @@ import importlib.util
 import logging
 import math
 import types
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +130,39 @@ class Profile:
     sct: bool = False  # extension 18
     sigalgs: tuple[str, ...] = _SIGALGS
     target: str = ""  # e.g. ``chrome133a``; then the fields above are unused
+    # the request's header order on the wire (None: as given, curl's own Host first)
+    order: Callable[[str, str, dict[str, str | None], bytes | None], dict[str, str | None]] | None = None
+
+
+# Claude Code's Axios calls on the OAuth control plane write their headers in this order
+# (CPA claudeOAuthRefreshHeaderOrder, claudeOAuthInspectHeaderOrder); other names follow
+_AXIOS = ("accept", "content-type", "user-agent", "content-length", "accept-encoding", "host", "connection")
+_AXIOS_INSPECT = (
+    "accept", "content-type", "authorization", "cache-control", "user-agent", "accept-encoding", "host",
+    "connection",
+)  # fmt: skip
+_INSPECT_PATHS = ("/api/oauth/profile", "/api/oauth/claude_cli/roles")
+
+
+def axios_order(
+    method: str, url: str, headers: dict[str, str | None], body: bytes | None
+) -> dict[str, str | None]:
+    """``headers`` in Claude Code's Axios order (the authenticated GET lookups have their
+    own), ``Host`` and ``Content-Length`` written where Axios writes them, not where curl
+    would; every other name after those, as given."""
+    host, _, path = url.partition("://")[2].partition("/")
+    inspect = method == "GET" and ("/" + path).startswith(_INSPECT_PATHS)
+    given = {name.lower(): (name, value) for name, value in headers.items()}
+    given.setdefault("host", ("Host", host))
+    if body is not None:
+        given.setdefault("content-length", ("Content-Length", str(len(body))))
+    out: dict[str, str | None] = {}
+    for lower in _AXIOS_INSPECT if inspect else _AXIOS:
+        found = given.pop(lower, None)
+        if found is not None:
+            out[found[0]] = found[1]
+    out.update(given.values())
+    return out
 
 
 # Claude Code 2.1.220, Node/OpenSSL, inference plane (CPA claudeCodeTLSClientHelloSpec)
@@ -144,6 +178,7 @@ CLAUDE_OAUTH = Profile(
     "claude-oauth",
     f"771,{_CIPHERS},0-23-65281-10-11-35-13-51-45-43,29-23-24,0",
     alpn=False,
+    order=axios_order,
 )
 # Chrome for chatgpt.com (CPA dials the Codex backend with uTLS HelloChrome_Auto, which is
 # Chrome 133 in uTLS 1.8: X25519MLKEM768, the new ALPS codepoint, ECH GREASE; HTTP/2)
@@ -290,6 +325,9 @@ class ImpersonatingClient:
             send[name] = value
         if not any(name.lower() == "accept" for name in send):
             send["Accept"] = None  # no curl default "Accept: */*" the caller did not send
+        order = self.profile.order
+        if order is not None:
+            send = order(method, url, send, body)
         try:
             async with asyncio.timeout(self.first_byte_timeout):
                 rsp = await session.request(

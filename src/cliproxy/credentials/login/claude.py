@@ -20,7 +20,6 @@ The file is CPA's ``claude-<email>.json``: ``access_token``, ``refresh_token``,
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import secrets
 import time
@@ -30,7 +29,7 @@ from urllib.parse import urlencode
 
 import orjson
 
-from cliproxy.credentials.oauth_tokens import rfc3339
+from cliproxy.credentials.oauth_tokens import AXIOS_ENCODING, rfc3339
 from cliproxy.providers import impersonate
 from cliproxy.providers.http import HttpClient, proxy_key
 from cliproxy.providers.transport import UpstreamClient
@@ -46,18 +45,12 @@ log = logging.getLogger(__name__)
 PROVIDER = "claude"
 
 
-def _accept_encoding() -> str:
-    if importlib.util.find_spec("brotli") is None:  # a "br" answer could not be read
-        return "gzip, deflate"
-    return "gzip, compress, deflate, br"
-
-
 # Claude Code's axios headers on every OAuth control-plane call (CPA copies them)
 AXIOS_HEADERS: Mapping[str, str] = {
     "Accept": "application/json, text/plain, */*",
     "Content-Type": "application/json",
     "User-Agent": "axios/1.15.2",
-    "Accept-Encoding": _accept_encoding(),
+    "Accept-Encoding": AXIOS_ENCODING,
     "Connection": "close",
 }
 
