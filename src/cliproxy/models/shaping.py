@@ -50,7 +50,11 @@ _PROTOCOL = {
 }
 
 
-def thinking_target(provider_key: str) -> str:
+def thinking_target(provider_key: str, upstream: Format | None = None) -> str:
+    """CPA's thinking target for a provider: Kimi's Messages endpoint takes Claude's
+    fields (CPA's Kimi executor hands a Claude request to its Claude executor)."""
+    if provider_key == "kimi" and upstream is Format.CLAUDE:
+        return "claude"
     return _TARGETS.get(provider_key, "openai")
 
 
@@ -150,11 +154,13 @@ class Shaper:
         key = (route_model, provider, client, upstream)
         found = self._routes.get(key)
         if found is None:
-            target = thinking_target(provider)
+            target = thinking_target(provider, upstream)
             from_protocol = _FROM[client]
             caps = self.caps(route_model, provider)
-            # a configured model of another family than the target's is clamped, not refused (CPA)
-            same = same_provider_family(from_protocol, target, caps.configured_type if caps else None)
+            # a model of another family than the target's (Kimi behind Claude's protocol, an
+            # OpenAI-compatible provider's behind OpenAI's) is clamped, not refused (CPA)
+            info = self.registry.model_info(route_model, provider)
+            same = same_provider_family(from_protocol, target, info.type if info is not None else None)
             plan = ThinkingPlan(caps, from_protocol, target, same)
             if len(self._routes) > 4096:
                 self._routes.clear()
