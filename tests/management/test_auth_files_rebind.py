@@ -89,7 +89,9 @@ async def test_a_write_answers_once_the_file_is_bound(start_proxy, tmp_path, mon
     already hold its two credentials as the plugin made them (models, disabled), and at
     no moment did the pool hold the file unbound. Before, the file was swapped in as one
     credential and bound in the background, so a listing or request right after the write
-    saw that (the earlier tests waited up to 5 s for the binding)."""
+    saw that (the earlier tests waited up to 5 s for the binding). CPA:
+    TestModelsForAuthOAuthScopeFallsBackToExecutorIdentifier (the file's models come from
+    model.for_auth of the oauth-scope executor whose identifier is its provider)."""
     auth_file(tmp_path, "first.json", {"id": "first.json"})
     proxy = await start(start_proxy, tmp_path, monkeypatch)
     seen: list[str] = []

@@ -14,7 +14,7 @@ from cliproxy.plugins import abi, rules
 from cliproxy.plugins.abi import PluginError, b64decode, b64encode
 from cliproxy.plugins.callbacks import Callbacks, ScopeContext
 from cliproxy.plugins.models import plugin_credentials
-from cliproxy.plugins.surface import frontend_providers, handle_management
+from cliproxy.plugins.surface import authenticate, frontend_providers, handle_management
 from tests.plugins.wire_host import WirePlugin, executor, wire_host
 
 CONFIG = SimpleNamespace(auth_dir="/tmp/plugin-auth", proxy_url="http://proxy.local", force_model_prefix=True)
@@ -293,3 +293,50 @@ async def test_usage_records_reach_each_current_usage_plugin_once_and_a_crash_fu
     assert [p["Generate"] for p in ok.called(abi.USAGE_HANDLE)] == [True, True]
     assert host.records["usage-panic"].fused and len(panic.called(abi.USAGE_HANDLE)) == 1
     assert gone.called(abi.USAGE_HANDLE) == []
+
+
+async def test_frontend_auth_failures_leave_the_request_unauthenticated():
+    """CPA: TestAccessAdapterAuthenticateFailures: a plugin that does not authenticate the
+    request, one that answers an error and one that crashes (then fused) leave it
+    unauthenticated (CPA's "not handled"), and the next provider is asked. (The body-read
+    failure case is Go's: cliproxy hands the plugin the body it already read.)"""
+
+    def crashing(_p: dict[str, Any]) -> Any:
+        raise RuntimeError("auth panic")
+
+    def failing(_p: dict[str, Any]) -> Any:
+        raise PluginError("not mine")
+
+    def plugin(plugin_id: str, priority: int, handler: Any) -> WirePlugin:
+        return WirePlugin(
+            plugin_id, priority, {"frontend_auth_provider": True}, {abi.FRONTEND_AUTH_AUTHENTICATE: handler}
+        )
+
+    async def auth(host: Any) -> str | None:
+        recs, _ = frontend_providers(host)
+        return await authenticate(
+            host, recs, method="POST", path="/v1/models", headers={}, query={}, body=b"request-body"
+        )
+
+    no = plugin("auth-plugin", 3, lambda _p: {"Authenticated": False})
+    host = wire_host(no, plugin("auth-error", 2, failing), plugin("auth-panic", 1, crashing))
+    assert await auth(host) is None
+    assert host.records["auth-panic"].fused and not host.records["auth-error"].fused
+    assert b64decode(no.called(abi.FRONTEND_AUTH_AUTHENTICATE)[0]["Body"]) == b"request-body"
+    yes = plugin("auth-yes", 0, lambda _p: {"Authenticated": True, "Principal": "user-1"})
+    assert await auth(wire_host(plugin("auth-error", 2, failing), yes)) == "user-1"
+
+
+async def test_a_crashing_executor_identifier_fuses_the_plugin():
+    """CPA: TestRegisterExecutorsIdentifierPanicFusesPlugin: an executor whose identifier
+    call crashes (asked because its registration names no provider) is fused and serves
+    nothing."""
+
+    def crashing(_p: dict[str, Any]) -> Any:
+        raise RuntimeError("identifier panic")
+
+    plugin = executor("alpha", caps={"model_registrar": True}, handlers=registrar("", "m1"))
+    plugin.handlers[abi.EXECUTOR_IDENTIFIER] = crashing
+    host = wire_host(plugin)
+    assert await plugin_credentials(host, CONFIG) == []
+    assert host.records["alpha"].fused

@@ -56,7 +56,9 @@ async def test_a_silent_executor_stream_times_out_at_the_first_byte_limit(start_
 
 
 async def test_a_client_that_leaves_a_silent_executor_stream_ends_the_wait(start_proxy, fakes, tmp_path):
-    """CPA TestStreamWithPluginExecutorExitsOnContextCancel: the client gives up (its
+    """CPA TestStreamWithPluginExecutorExitsOnContextCancel (and
+    TestMapExecutorStreamChunksExitsWhenContextCanceledWithoutDownstreamConsumer: the
+    chunk reader stops with the request): the client gives up (its
     timeout closes the connection) and the request ends at once, recorded as 499, not when
     the plugin's wait would end."""
     extra = f'usage-statistics-enabled: true\nusage-ledger: {{path: "{tmp_path / "usage.sqlite"}"}}\n'

@@ -334,6 +334,8 @@ plugin = Mine()
 
 
 async def test_registered_models_run_on_the_plugin_executor(start_proxy, fakes, tmp_path):
+    """CPA: TestRegisterExecutorsExposesExecutorModelsForUserAuthBinding: the models a
+    plugin executor registers are listed and served by that executor."""
     proxy = await _proxy(
         start_proxy,
         fakes,

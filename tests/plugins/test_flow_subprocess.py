@@ -175,6 +175,9 @@ async def _wait_for(predicate, timeout: float = 3.0) -> None:
 
 
 async def test_sigkill_mid_request_is_contained(start_proxy, fakes, tmp_path):
+    """A plugin executor that dies mid-request: each of its requests gets an error, the
+    plugin is fused and not asked again (CPA: TestExecutorAdapterPanicFusesAndReturnsError),
+    other requests are served."""
     proxy = await start(start_proxy, tmp_path, {"sp": {"command": command("sp")}}, base=crash_config(fakes))
     host = proxy.service.plugins
     rec = host.records["sp"]

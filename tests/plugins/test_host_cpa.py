@@ -337,7 +337,9 @@ def gate(monkeypatch):
 
 @pytest.mark.parametrize("action", ["unload", "shutdown"])
 async def test_unload_and_shutdown_wait_for_a_blocking_register(host, pdir, gate, action):
-    """TestHostUnloadWaitsForBlockingLoad, TestHostUnloadAndShutdownWaitForBlockingRegister:
+    """TestHostUnloadWaitsForBlockingLoad, TestHostUnloadAndShutdownWaitForBlockingRegister
+    (and TestHostApplyConfigSerializesLifecycleCalls: apply, unload and shutdown run one at
+    a time):
     while a config apply waits in a plugin's register, unload and shutdown wait for it and
     then remove the plugin (before, unload found nothing, returned False, and the plugin
     was loaded a moment later)."""

@@ -405,6 +405,8 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("method", "params", "expected"), CASES, ids=[c[0] for c in CASES])
 async def test_each_capability_dispatches(client, method, params, expected):
+    """Each capability method reaches its hook (CPA: TestHostApplyConfigDispatchesInterceptorRPCMethods
+    for the interceptor ones)."""
     assert await client.call(method, params) == expected
 
 
