@@ -11,7 +11,9 @@ from tests.e2e.clients import KEY
 from tests.e2e.test_providers_more import HEAD, kimi_file
 
 
-async def test_claude_max_effort_on_kimi_becomes_high(start_proxy: Any, fake_claude: Any, tmp_path: Any) -> None:
+async def test_claude_max_effort_on_kimi_becomes_high(
+    start_proxy: Any, fake_claude: Any, tmp_path: Any
+) -> None:
     """TestKimiClaudeMessagesMaxClampsToHigh: the format is Claude's on both sides, but the
     model is Kimi's, so the level is clamped to the nearest it lists instead of refused."""
     kimi_file(tmp_path, fake_claude.base_url)

@@ -88,7 +88,9 @@ class ThinkingPlan:
                 self.applier(body, user_defined_setting(cfg, self.target), None, model)
             return
         if cfg is not None:
-            cfg = settle_thinking(cfg, caps, self.same, self.target, self.source)  # may raise, as resolve does
+            cfg = settle_thinking(
+                cfg, caps, self.same, self.target, self.source
+            )  # may raise, as resolve does
         if self.applier is None:
             return
         if not self.thinks:
