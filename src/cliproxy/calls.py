@@ -173,8 +173,9 @@ class Attempt:
     ``headers`` are the client headers as the after-auth interceptors left them for this
     attempt; ``body`` is the upstream body (the attempt's own: shaping writes into it);
     ``ir`` is the client IR renamed to the upstream ``model`` (``None`` on pass-through).
-    ``failed``: for a stream, what to await when the upstream's events end it in an error
-    after the client got its first bytes (the pipeline cools the credential)."""
+    ``settle``: for a stream, what to await once it ended after the client got its first
+    bytes: with the error the upstream's events ended it in (the pipeline cools the
+    credential), or with ``None`` when it ended whole (the credential's success)."""
 
     cred: Credential
     provider: Provider
@@ -184,7 +185,7 @@ class Attempt:
     body: dict[str, Any] = field(default_factory=dict)
     ir: IrRequest | None = None
     replay: Any = None  # translate.replay.ReplayScope: reasoning restored into / recorded from it
-    failed: Callable[[IrError], Awaitable[None]] | None = None
+    settle: Callable[[IrError | None], Awaitable[None]] | None = None
 
     @staticmethod
     def for_model(req: IrRequest, model: str) -> IrRequest:

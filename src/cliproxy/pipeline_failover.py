@@ -7,8 +7,8 @@ the pipeline try the next credential (:func:`cool_down` returns), or goes to the
 once as a :class:`Final` error (a request fault, an answer nobody else could fix).
 ``streaming.bootstrap-retries`` give a stream that failed before its first byte a few
 more tries on the same credential (:func:`bootstrap_retry`). A stream the upstream failed
-after its first byte went out cools its credential all the same, and that is all
-(:func:`failed_late`).
+after its first byte went out cools its credential all the same, and that is all; one
+that ended whole is the credential's success (:func:`settle_stream`).
 """
 
 from __future__ import annotations
@@ -54,12 +54,12 @@ __all__ = [
     "continuation_lost",
     "cool_down",
     "credits_fallback",
-    "failed_late",
     "log_failure",
     "pinned",
     "plugin_credential",
     "pool_names",
     "retry",
+    "settle_stream",
 ]
 
 log = logging.getLogger(__name__)
@@ -157,17 +157,35 @@ async def cool_down(
         raise Final(err) from err
 
 
-async def failed_late(
-    pool: Pool, call: Call, route: ModelRoute, cred: Credential, provider: Provider, error: ir.Error
+async def settle_stream(
+    pool: Pool,
+    call: Call,
+    route: ModelRoute,
+    cred: Credential,
+    provider: Provider,
+    error: ir.Error | None,
+    *,
+    model: str = "",
 ) -> None:
-    """A stream whose upstream said ``error`` after the client got its first bytes (the
-    stream's end calls this once): ``cred`` cools by the rules of a failure before the
-    first byte (the cooldown table, request-scoped error rules, the reset a usage limit
-    names), as CPA marks a stream's first error chunk (``wrapStreamResult``). Nothing else
-    is tried: the client has the answer's start, and the error event ends it."""
+    """A stream that went to its client, once it ended (as CPA's ``wrapStreamResult``
+    records a stream's result when it ends, not when it opens).
+
+    ``error``: the upstream said it after the client got its first bytes: ``cred`` cools
+    by the rules of a failure before the first byte (the cooldown table, request-scoped
+    error rules, the reset a usage limit names), for ``model`` when given (a model pool's
+    upstream name that failed: CPA's ``stateModelForExecution``), else the route's model.
+    Nothing else is tried: the client has the answer's start, and the error event ends it.
+    ``None``: the answer ended whole: the route's model is cleared of its cooldown and
+    back-off, as a whole answer clears it (``Pool.mark_success``)."""
+    if error is None:
+        pending = pool.succeeded(cred, route.model)
+        if pending is not None:
+            await pending
+        return
     # (what cool_down raises, a request fault or a rule's stop, changes nothing: it is over)
     with contextlib.suppress(UpstreamError):
-        await cool_down(pool, call, route, cred, provider, inband_error(error, cred.id, late=True))
+        err = inband_error(error, cred.id, late=True)
+        await cool_down(pool, call, route, cred, provider, err, model, model)
 
 
 def _count_route_missing(cred: Credential, err: UpstreamError, model: str) -> bool:

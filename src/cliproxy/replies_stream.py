@@ -4,9 +4,10 @@ A stream is read until its first content, so an early failure can still fail ove
 raises here, before anything was sent), then handed to the server as a ``StreamReply``
 whose rest is translated event by event (:class:`_Rest`: pulled by the writer, or pushed by
 the fast upstream client while its reads keep up). Once the first byte went out the only
-way to fail is an in-format error event; when the upstream's own events said the failure,
-the attempt's ``failed`` hook hears it as the stream stops (its credential cools; nothing
-else is tried). Whole answers are :mod:`cliproxy.replies`'.
+way to fail is an in-format error event. As the stream stops the attempt's ``settle`` hook
+hears how it ended (CPA records a stream's result then, not when it opens): the failure
+the upstream's own events said (its credential cools; nothing else is tried), or a whole
+answer (its success). Whole answers are :mod:`cliproxy.replies`'.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ async def open_stream(
         headers["Content-Type"] = "application/json"
     rest = _Rest(reg, call, tr, chunks, resp, hooks)
     rest.last = first = b"".join(pending)
-    rest.failed = attempt.failed
+    rest.settle = attempt.settle
     if hooks is not None:
         first = await hooks.client(first)
     if type(tr) is StreamTranslator:  # the usage its decoder read (the client's bytes may lack it)
@@ -153,10 +154,11 @@ class _Rest(LazyStream):
     Both ways the same steps run: each upstream chunk through the translator, then its
     tail (a late error's event, or what the translator held back); a read failure or a
     refused rewrite becomes an in-format error event; the upstream answer is released.
-    An error the upstream's events said (``tr.upstream_error``) goes to ``failed`` once the
-    stream stops, before its tail: one test a stream, none a chunk."""
+    How the stream ended goes to ``settle`` once it stops, before its tail (the error the
+    upstream's events said, ``tr.upstream_error``, or ``None`` for a whole answer): one test
+    a stream, none a chunk."""
 
-    __slots__ = ("_gone", "call", "chunks", "failed", "hooks", "last", "reg", "resp", "tr")
+    __slots__ = ("_gone", "call", "chunks", "hooks", "last", "reg", "resp", "settle", "tr")
 
     def __init__(
         self,
@@ -172,7 +174,7 @@ class _Rest(LazyStream):
         self.hooks = hooks  # response normalizer plugins (then the rest is pulled, never pushed)
         self._gone: BaseException | None = None  # what the push consumer raised
         self.last = b""  # the last bytes the client got (a broken read after its end is no error)
-        self.failed: Callable[[ir.Error], Awaitable[None]] | None = None  # (``Attempt.failed``)
+        self.settle: Callable[[ir.Error | None], Awaitable[None]] | None = None  # (``Attempt.settle``)
 
     async def aclose(self) -> None:
         await super().aclose()
@@ -197,8 +199,7 @@ class _Rest(LazyStream):
             else:  # the after chain sees what the translator held, not an error event of ours
                 done, failure = self._ending()
                 tail = await hooks.client(done, end=True) + failure
-            if tr.upstream_error is not None:
-                await self._report(tr.upstream_error)
+            await self._settled()
             if tail:
                 yield tail
         except _BROKEN as exc:
@@ -244,8 +245,7 @@ class _Rest(LazyStream):
             await inner
             if self._gone is None:
                 out = self._tail()
-                if self.tr.upstream_error is not None:
-                    await self._report(self.tr.upstream_error)
+                await self._settled()
         except _BROKEN as exc:
             if self._gone is None:
                 out = self._broken(exc)
@@ -260,16 +260,23 @@ class _Rest(LazyStream):
         if out:
             emit(out)
 
-    async def _report(self, error: ir.Error) -> None:
-        """Hand the upstream's ``error`` to ``failed``, once; what that raises is logged
-        and the client's stream ends as it would have."""
-        failed, self.failed = self.failed, None
-        if failed is None:
+    async def _settled(self) -> None:
+        """Hand how the stream ended to ``settle``, once: the upstream's error, or ``None``
+        for an answer that ended whole; neither when an error of another kind ended it (a
+        frame the proxy refused, a Responses stream closed before its terminal event, an
+        upstream error event that fails no credential). What ``settle`` raises is logged and
+        the client's stream ends as it would have."""
+        settle, self.settle = self.settle, None
+        if settle is None:
+            return
+        tr = self.tr
+        error = tr.upstream_error
+        if error is None and _errored(tr):
             return
         try:
-            await failed(error)
+            await settle(error)
         except Exception as exc:  # (a state backend that is down): the stream still ends well
-            log.warning("could not record the failed stream of %s: %s", self.call.model, exc)
+            log.warning("could not record how the stream of %s ended: %s", self.call.model, exc)
 
     def _tail(self) -> bytes:
         """The end of a stream read to its end (or to its error event)."""
@@ -347,6 +354,15 @@ _END_MARKS: dict[Format, tuple[bytes, ...]] = {
 # the events that end a Responses stream, a failure included
 _FINAL = (*_END_MARKS[Format.RESPONSES], b'"response.failed"', b"event: error", b'"type":"error"')
 _END_EVENTS: dict[Format, tuple[bytes, ...]] = {Format.RESPONSES: _FINAL, Format.CODEX: _FINAL}
+
+
+def _errored(tr: StreamTranslator | Passthrough) -> bool:
+    """An error event ended the client's stream (once the stream stopped): a translator's
+    (it turns ``ended`` at an error only), a late error a pass-through ended at, or any end
+    of a Responses pass-through but its terminal event (a Chat one ends at ``[DONE]`` too)."""
+    if not isinstance(tr, Passthrough):
+        return tr.ended
+    return tr.late_error is not None or (tr.ended and isinstance(tr, ResponsesPassthrough))
 
 
 def _ended(fmt: Format, last: bytes) -> bool:

@@ -58,7 +58,7 @@ class ScreenedPassthrough(Passthrough):
         tail, self._tail = self._tail, b""
         if self.ended:
             return b""
-        if not tail and not self._suspect(out):
+        if not tail and (not out or not self._suspect(out)):
             return out
         screened = self._screen(tail + out + b"\n\n")  # a last event with no blank line after it
         if self.ended:
