@@ -38,6 +38,16 @@ def test_mask_header_by_name():
     assert mask_header("Content-Type", "application/json") == "application/json"
 
 
+def test_mask_header_hides_cookies():
+    """A browser-session cookie (a ChatGPT or claude.ai session a client forwards, an
+    upstream's Set-Cookie) is a credential: the request log keeps only its ends. CPA writes
+    both whole; this is a deliberate difference."""
+    session = "__Secure-next-auth.session-token=eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0"
+    for name in ("Cookie", "set-cookie"):
+        masked = mask_header(name, session)
+        assert masked == hide_key(session) and "eyJhbGci" not in masked
+
+
 def test_mask_query_masks_key_and_tokens_only():
     assert mask_query("key=AIzaSyABCDEFGH&alt=sse") == "key=A...H&alt=sse"
     assert mask_query("auth_token=tok-123456789") == "auth_token=t...9"

@@ -12,7 +12,8 @@ from urllib.parse import quote_plus, unquote_plus
 
 __all__ = ["hide_key", "mask_header", "mask_query"]
 
-_SECRET_PARTS = ("api-key", "apikey", "token", "secret", "attestation")  # X-Oai-Attestation (CPA)
+# X-Oai-Attestation as CPA; cookies (Cookie, Set-Cookie) carry sessions: CPA logs them whole
+_SECRET_PARTS = ("api-key", "apikey", "token", "secret", "attestation", "cookie")
 _MAX_END = 2  # characters kept at each end of a long key
 
 
