@@ -27,7 +27,7 @@ import orjson
 from ..state.base import CooldownRecord
 from ..times import GO_ZERO_TIME, format_utc, parse_timestamp
 from .pool import Pool
-from .record import Credential
+from .record import Credential, model_key
 from .storage import write_json
 
 __all__ = [
@@ -82,18 +82,36 @@ class CdsStore:
 async def restore(pool: Pool, auth_dir: str | Path) -> int:
     """Load ``.cds`` files into the pool's state; expired, unknown or disabled ones are skipped.
 
-    Call after :meth:`Pool.replace` at start-up. Returns how many records were restored.
+    A model saved with a thinking suffix (``name(high)``, an older CPA's files) cools the
+    model itself, until the latest of its records (CPA's canonical model key). The files
+    of the credentials found are written again as restored (expired records and suffixes
+    gone), as CPA saves once after restoring. Call after :meth:`Pool.replace` at start-up.
+    Returns how many records were restored.
     """
     now = pool.clock()
-    restored = 0
+    latest: dict[tuple[str, str], CooldownRecord] = {}
     for record in CdsStore(auth_dir).load():
+        record.model = model_key(record.model)
+        key = (record.credential_id, record.model)
+        found = latest.get(key)
+        if found is None or record.until() > found.until():
+            latest[key] = record
+    restored = 0
+    seen: dict[str, Credential] = {}
+    for record in latest.values():
         cred = pool.get(record.credential_id)
-        if cred is None or cred.id != record.credential_id or cred.disabled or not record.blocks(now):
+        if cred is None or cred.id != record.credential_id:
+            continue
+        seen[cred.id] = cred
+        if cred.disabled or not record.blocks(now):
             continue
         if pool.disable_cooling if cred.disable_cooling is None else cred.disable_cooling:
             continue
         await pool.state.set_cooldown(record)
         restored += 1
+    if pool.store is not None:
+        for cred in seen.values():
+            pool.store.save(cred, await pool.cooldowns(cred))
     return restored
 
 

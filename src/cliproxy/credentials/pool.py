@@ -33,6 +33,7 @@ from .explain import NOTES, note_skip
 from .explain import classify as explain_states
 from .headroom import QuotaSteering
 from .record import Credential, model_key
+from .reloaded import changed_ids
 from .selectors import RoundRobin, SessionAffinity, Strategy, strategy_for
 
 __all__ = ["CooldownStore", "Decision", "Pool", "Supports"]
@@ -105,6 +106,7 @@ class Pool:
         self._creds: dict[str, Credential] = {}
         self._sorted: tuple[Credential, ...] = ()
         self._revived: set[str] = set()  # re-enabled by a reload: their cooldowns go (forget_refusals)
+        self._cooling_was_off = disable_cooling  # disable-cooling at the last replace (reloaded.py)
         # some credential has its own request-retry (CPA's per-credential retry windows)
         self.retry_overrides = False
         self._groups: dict[tuple[Any, ...], _Group] = {}
@@ -184,23 +186,17 @@ class Pool:
         """Swap the credential set (hot reload). State stays keyed by id, so a
         credential whose id is stable keeps its cooldowns; removed ids drop out.
 
-        Returns the ids whose tokens changed (a new sign-in over an old file, a refresh)
-        or that are or were disabled: hand them to :meth:`forget_refusals`."""
+        Returns the ids whose tokens changed (a new sign-in over an old file, a refresh),
+        that are or were disabled, or whose cooling was just turned off: hand them to
+        :meth:`forget_refusals`."""
         old = self._creds
         creds = {c.id: c for c in credentials}
         self._creds = creds
         self._sorted = tuple(sorted(creds.values(), key=lambda c: c.id))
         self.retry_overrides = any(c.request_retry is not None for c in self._sorted)
         self._groups.clear()
-        changed = []
-        for key, cred in creds.items():
-            if (prev := old.get(key)) is None:
-                continue
-            if prev.disabled and not cred.disabled:
-                self._revived.add(key)
-            tokens = (prev.access_token, prev.refresh_token) != (cred.access_token, cred.refresh_token)
-            if tokens or prev.disabled or cred.disabled:
-                changed.append(key)
+        changed = changed_ids(old, creds, self._revived, self._cooling_was_off, self.disable_cooling)
+        self._cooling_was_off = self.disable_cooling
         return changed
 
     async def forget_refusals(self, ids: Iterable[str]) -> list[str]:

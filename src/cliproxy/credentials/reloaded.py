@@ -1,0 +1,37 @@
+"""What a reload of the credential set changed for the cooldowns (:meth:`Pool.replace`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .record import Credential
+
+__all__ = ["changed_ids"]
+
+
+def changed_ids(
+    old: Mapping[str, Credential],
+    new: Mapping[str, Credential],
+    revived: set[str],
+    cooling_was_off: bool,
+    cooling_off: bool,
+) -> list[str]:
+    """The ids of ``new`` whose tokens changed or that are or were disabled (their refusals
+    are forgotten), and those to keep no cooldown at all, which also go into ``revived``:
+    re-enabled ones, and those for which cooling was just turned off (``disable-cooling``,
+    their own or, unset, the global one: ``cooling_was_off`` at the last reload, ``cooling_off``
+    now), whose cooldowns CPA clears when a config turns it on."""
+    changed = []
+    for key, cred in new.items():
+        if (prev := old.get(key)) is None:
+            continue
+        was_off = cooling_was_off if prev.disable_cooling is None else prev.disable_cooling
+        now_off = cooling_off if cred.disable_cooling is None else cred.disable_cooling
+        if (prev.disabled and not cred.disabled) or (now_off and not was_off):
+            revived.add(key)
+            changed.append(key)
+            continue
+        tokens = (prev.access_token, prev.refresh_token) != (cred.access_token, cred.refresh_token)
+        if tokens or prev.disabled or cred.disabled:
+            changed.append(key)
+    return changed
