@@ -31,6 +31,8 @@ class Fmt(Plugin, RequestInterceptor, ModelRegistrar, Executor):
             f.write(json.dumps({"to": req.to_format, "model": req.model,
                                 "requested": req.requested_model, "body": json.loads(req.body)}) + "\\n")
         body = json.loads(req.body)
+        if "input" in body:  # a Responses compaction: seen, left alone
+            return None
         if "max_tokens" in body:  # a Claude client's request: rewritten as Claude
             body["system"] = "SYSTEM-FROM-PLUGIN"
             body["messages"] = [{"role": "user", "content": "after"}]
@@ -119,3 +121,17 @@ async def test_a_plugin_credentials_executor_runs_after_the_after_auth_chain(sta
     assert system == "SYSTEM-FROM-PLUGIN"
     assert [m["role"] for m in got["messages"]] == ["user"]
     assert fakes.openai.requests == []
+
+
+async def test_a_compaction_passes_the_after_auth_chain(start_proxy, fakes, tmp_path):
+    """CPA runs the after-auth chain for /responses/compact too (``ToFormat``
+    openai-response, its ``requestToFormat``): the interceptor sees the compaction request
+    with the upstream model name. Before, only generations and counts passed it."""
+    proxy, log = await _fmt_proxy(start_proxy, fakes, tmp_path)
+    history = [{"type": "message", "role": "user", "content": "history"}]
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        await client.responses.compact(model="codex-model", input=history)  # type: ignore[arg-type]
+    (after,) = _seen(log)
+    assert (after["to"], after["model"], after["requested"]) == ("openai-response", "gpt-5.4", "codex-model")
+    assert after["body"]["input"] == history
+    assert fakes.responses.last.path.endswith("/responses/compact")
