@@ -52,11 +52,11 @@ from cliproxy.pipeline_failover import (
     Final,
     another_round,
     credits_fallback,
-    failed_late,
     pinned,
     plugin_credential,
     pool_names,
     retry,
+    settle_stream,
 )
 from cliproxy.pipeline_prepare import MEDIA, AttemptPlan, count_locally, plan_attempts, start_attempt
 from cliproxy.pipeline_search import search
@@ -400,8 +400,15 @@ class Pipeline:
                     cred.id, model, call.headers, call.body, chat_client=call.format is _OPENAI
                 )
             attempt = start_attempt(self, call, cred, provider, model, compat, up_fmt, plan.carry)  # 7.
-            if call.stream:  # an error after the stream's first bytes still cools cred (CPA)
-                attempt.failed = partial(failed_late, self.pool, call, route, cred, provider)
+            # a stream's result is marked as it ends (CPA): a late error cools cred, a whole
+            # answer clears it; in a model pool the upstream name that failed cools alone
+            if call.stream:
+                if plan.names is None and type(route) is Route:
+                    attempt.settle = partial(
+                        settle_stream, self.pool, call, route, cred, provider, model=model
+                    )
+                else:
+                    attempt.settle = partial(settle_stream, self.pool, call, route, cred, provider)
         else:
             shaping = None
             if flow is not None and (action == "count" or action == "compact"):  # 6. (these too, CPA)
@@ -557,7 +564,7 @@ class Pipeline:
                     wrapped=wrapped,
                 )
         cooling = self.pool.cooling  # None or empty: nothing cools, nothing to clear
-        if cooling is None or cooling:
+        if (cooling is None or cooling) and attempt.settle is None:  # (a stream's: as it ends)
             await self.pool.mark_success(cred, route.model)
         if flow is not None and whole is not None:
             whole.body = await flow.normalize_response(
