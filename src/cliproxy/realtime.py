@@ -180,10 +180,11 @@ class Realtime:
             return opened
         return Opened(opened.socket, requested, opened.through, opened.credential, codex_model, ticket)
 
-    async def _admit(self, policy: Any, model: str) -> Ticket | None:
-        """The key policy's admission of a socket (one request, whatever its length)."""
+    async def _admit(self, policy: Any, model: str, action: str = "generate") -> Ticket | None:
+        """The key policy's admission of a socket (one request, whatever its length); with
+        ``action`` "count" only its standing checks (disabled, expiry, model allowlist)."""
         try:
-            return await self.service.pipeline.enforcer.admit(policy, Format.RESPONSES, model, "generate")
+            return await self.service.pipeline.enforcer.admit(policy, Format.RESPONSES, model, action)
         except PolicyError as exc:
             kind = "rate_limit_error" if exc.status == 429 else "permission_error"
             err = RealtimeError(exc.status, exc.message, kind, exc.code or "")
@@ -257,7 +258,7 @@ class Realtime:
 
     # -- client secrets
 
-    async def client_secret(self, body: bytes, issuer: str | None) -> dict[str, Any]:
+    async def client_secret(self, body: bytes, issuer: str | None, policy: Any = None) -> dict[str, Any]:
         """The answer to ``POST /v1/realtime/client_secrets`` with ``body`` (CPA
         ``CreateClientSecret``): ``{"session": ..., "expires_after": ...}``, both optional."""
         try:
@@ -270,26 +271,31 @@ class Realtime:
             )
         request = request or {}
         session, token, expires_at = await self._mint(
-            request.get("session"), request.get("expires_after"), issuer
+            request.get("session"), request.get("expires_after"), issuer, policy
         )
         return {"value": token, "expires_at": expires_at, "session": session}
 
-    async def legacy_session(self, body: bytes, issuer: str | None) -> dict[str, Any]:
+    async def legacy_session(self, body: bytes, issuer: str | None, policy: Any = None) -> dict[str, Any]:
         """The answer to ``POST /v1/realtime/sessions``, whose ``body`` is the session (CPA
         ``CreateLegacySession``)."""
         try:
             session = orjson.loads(body) if body.strip() else None
         except orjson.JSONDecodeError:
             session = []  # not JSON: refused as a session that is no object
-        answer, token, expires_at = await self._mint(session, None, issuer)
+        answer, token, expires_at = await self._mint(session, None, issuer, policy)
         return {**answer, "client_secret": {"value": token, "expires_at": expires_at}}
 
     async def _mint(
-        self, session: Any, expires_after: Any, issuer: str | None
+        self, session: Any, expires_after: Any, issuer: str | None, policy: Any = None
     ) -> tuple[dict[str, Any], str, int]:
-        """(the session as answered, the secret, its expiry) for a mint request."""
+        """(the session as answered, the secret, its expiry) for a mint request; the
+        minting key's ``policy`` must allow it now (a disabled or expired key, or one whose
+        allowlist lacks the session's model, mints nothing: 403 as for the socket)."""
         seconds = lifetime(expires_after)
         answer, kept = normalize_session(session)
+        if policy is not None:
+            model = answer.get("model")
+            await self._admit(policy, model if isinstance(model, str) and model else DEFAULT_MODEL, "count")
         minted = await self.secrets.mint(kept, seconds, issuer)
         answer.update(id=minted.grant.principal, object="realtime.session", expires_at=minted.expires_at)
         return answer, minted.token, minted.expires_at

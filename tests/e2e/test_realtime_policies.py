@@ -106,3 +106,36 @@ async def test_a_secret_whose_key_was_removed_opens_nothing(
     status, body, _ = await refused(proxy, secret)
     assert (status, body["error"]["code"]) == (401, "invalid_realtime_client_secret")
     assert len(realtime.sockets) == 1
+
+
+@pytest.mark.parametrize("path", ["/v1/realtime/client_secrets", "/v1/realtime/sessions"])
+async def test_a_key_its_policy_refuses_mints_no_secret(
+    start_proxy: Any, realtime: RealtimeFake, tmp_path: Path, path: str
+) -> None:
+    """A disabled key, or one whose allowlist lacks the session's model, is refused at the
+    mint (403, the policy's code, OpenAI's error shape) as it is at the socket; before, it
+    got a secret that only failed when used. A mint counts against no limit: a key at its
+    max-concurrency still mints (the socket is what holds the slot)."""
+    write_codex(tmp_path, realtime, "solo")
+    proxy = await start_proxy(KEYS)
+    session = {"type": "realtime", "model": "gpt-realtime"}
+    body = {"session": session} if path.endswith("client_secrets") else session
+    for key, code in (("sk-off", "key_disabled"), ("sk-compat", "model_not_allowed")):
+        async with (
+            aiohttp.ClientSession(timeout=TIMEOUT) as s,
+            s.post(proxy.url + path, json=body, headers={"Authorization": f"Bearer {key}"}) as r,
+        ):
+            answer = await r.json()
+            assert (r.status, answer["error"]["code"], answer["error"]["type"]) == (
+                403,
+                code,
+                "permission_error",
+            ), answer
+    async with (
+        aiohttp.ClientSession(timeout=TIMEOUT) as s,
+        s.ws_connect(ws_url(proxy), headers={"Authorization": "Bearer sk-budget"}) as ws,
+    ):
+        assert (await ws.receive_json())["type"] == "session.created"  # holds sk-budget's one slot
+        async with s.post(proxy.url + path, json=body, headers={"Authorization": "Bearer sk-budget"}) as r:
+            assert r.status == 200, await r.text()
+    assert len(realtime.sockets) == 1

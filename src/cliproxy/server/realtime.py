@@ -224,7 +224,9 @@ async def _direct(request: web.Request) -> web.StreamResponse:
 async def create_client_secret(request: web.Request) -> web.Response:
     """``POST /v1/realtime/client_secrets`` (CPA ``CreateClientSecret``)."""
     try:
-        answer = await request.app[REALTIME].client_secret(await _mint_body(request), _issuer(request))
+        answer = await request.app[REALTIME].client_secret(
+            await _mint_body(request), _issuer(request), KEY_POLICY.get()
+        )
     except RealtimeError as exc:
         return _error_of(exc)
     return _json(answer)
@@ -233,7 +235,9 @@ async def create_client_secret(request: web.Request) -> web.Response:
 async def create_legacy_session(request: web.Request) -> web.Response:
     """``POST /v1/realtime/sessions``: the body is the session (CPA ``CreateLegacySession``)."""
     try:
-        answer = await request.app[REALTIME].legacy_session(await _mint_body(request), _issuer(request))
+        answer = await request.app[REALTIME].legacy_session(
+            await _mint_body(request), _issuer(request), KEY_POLICY.get()
+        )
     except RealtimeError as exc:
         return _error_of(exc)
     return _json(answer)
