@@ -115,16 +115,3 @@ async def test_a_pool_name_that_fails_late_cools_alone(start_proxy, fake_openai)
         text, err = await chat(proxy, ALIAS)
         assert err is None and text
     assert [r.json["model"] for r in fake_openai.requests] == ["deepseek-v3.1", "glm-5", "glm-5"]
-
-
-async def test_a_pool_skips_a_refused_name_on_later_streams(start_proxy, fake_openai) -> None:
-    """TestManagerExecuteStream_OpenAICompatAliasPoolSkipsSuspendedUpstreamOnLaterRequests:
-    the first name refuses the model before the first byte (422, not supported); the
-    stream is served by the next name, and the next streams skip the refused one."""
-    proxy = await start_proxy(pool(fake_openai.base_url))
-    refusal = {"error": {"message": "The requested model is not supported.", "code": "model_not_supported"}}
-    fake_openai.script(Behavior(model="deepseek-v3.1", status=422, body=refusal, times=3))
-    for _ in range(3):
-        text, err = await chat(proxy, ALIAS)
-        assert err is None and text
-    assert [r.json["model"] for r in fake_openai.requests] == ["deepseek-v3.1", "glm-5", "glm-5", "glm-5"]
