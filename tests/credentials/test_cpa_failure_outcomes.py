@@ -134,7 +134,8 @@ async def test_a_generic_route_not_found_suspends_the_model(clock) -> None:
 
 async def test_transient_cooldown_default_and_disabled(clock) -> None:
     """TestManager_MarkResult_TransientErrorCooldownDefault,
-    _TransientErrorCooldownDisabled and _TransientErrorCooldownDoesNotDisableAuthErrors:
+    TestManager_MarkResult_TransientErrorCooldownDisabled and
+    TestManager_MarkResult_TransientErrorCooldownDoesNotDisableAuthErrors:
     a 502 cools the model 60 s by default; with transient-error-cooldown-seconds -1 neither a
     model's 502 nor a credential-level 503 cools, while a 403 still cools 30 minutes."""
     pool = make_pool(clock, [cred("a")])
@@ -149,8 +150,10 @@ async def test_transient_cooldown_default_and_disabled(clock) -> None:
 
 @pytest.mark.parametrize("status", [500, 403, 429])
 async def test_a_credentials_disable_cooling_keeps_it_in_service(clock, status: int) -> None:
-    """TestManager_MarkResult_RespectsAuthDisableCoolingOverride, its _On403 variant and
-    TestManager_Execute_DisableCooling_DoesNotBlackoutAfter403 / _DoesNotBlackoutAfter429RetryAfter:
+    """TestManager_MarkResult_RespectsAuthDisableCoolingOverride,
+    TestManager_MarkResult_RespectsAuthDisableCoolingOverride_On403,
+    TestManager_Execute_DisableCooling_DoesNotBlackoutAfter403 and
+    TestManager_Execute_DisableCooling_DoesNotBlackoutAfter429RetryAfter:
     a credential with disable-cooling true is not cooled by a 500, a 403 or a 429 with a
     Retry-After, so the next request is sent to it again (and gets the upstream's status)."""
     pool = make_pool(clock, [cred("a", disable_cooling=True)])

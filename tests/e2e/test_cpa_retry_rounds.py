@@ -58,7 +58,9 @@ async def post(proxy, path: str, body: dict) -> int:
 async def test_retry_round_credential_windows(start_proxy, fakes, path, body):
     """TestExecuteRetryRoundCredentialWindows: request-retry 3 globally, the credentials'
     own 3, 2 and 2; every attempt fails with 500 (cooling off, so no round waits). Each
-    credential is tried once per round it takes part in: 4, 3 and 3 times."""
+    credential is tried once per round it takes part in: 4, 3 and 3 times. Also CPA:
+    TestManager_RequestRetryRunsAdditionalLocalRoundWithoutCooldown (the extra rounds run,
+    for whole answers, streams and counts, with nothing cooling)."""
     proxy = await start_proxy(claude_keys(fakes, {"sk-a": 3, "sk-b": 2, "sk-c": 2}, "request-retry: 3"))
     fakes.claude.fail_next(500, times=None)
     assert await post(proxy, path, body) == 500
