@@ -247,9 +247,9 @@ async def test_official_api_key_default_respects_the_client(start_proxy, tls_cla
 @needs_curl
 async def test_official_api_key_with_the_profile_is_signed(start_proxy, tls_claude, cert) -> None:  # noqa: F811
     """CPA: TestApplyClaudeHeaders_OfficialAPIKeyClaudeCodeCLIProfileUsesOAuthBetas,
-    TestClaudeExecutor_OfficialAPIKeyClaudeCodeCLIFingerprintIncludesDiagnostics (but its
-    ``diagnostics`` body field: not injected yet). ``x-api-key`` auth stays; the OAuth
-    betas, a synthesized identity and a finalized ``cch`` come with the profile."""
+    TestClaudeExecutor_OfficialAPIKeyClaudeCodeCLIFingerprintIncludesDiagnostics.
+    ``x-api-key`` auth stays; the OAuth betas, a synthesized identity, Claude Code's
+    ``diagnostics`` and a finalized ``cch`` come with the profile."""
     proxy, fake = await _official(start_proxy, tls_claude, cert, "    fingerprint-profile: claude-code-cli\n")
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
         await client.messages.create(
@@ -258,6 +258,7 @@ async def test_official_api_key_with_the_profile_is_signed(start_proxy, tls_clau
     rec = fake.requests[-1]
     assert rec.headers["x-api-key"] == "key-official" and "Authorization" not in rec.headers
     assert {OAUTH_BETA, "extended-cache-ttl-2025-04-11"} <= set(rec.headers["anthropic-beta"].split(","))
+    assert isinstance(rec.json["diagnostics"], dict)
     billing = rec.json["system"][0]["text"]
     assert re.search(r" cch=[0-9a-f]{5};$", billing) and "cch=00000" not in billing
     uid = orjson.loads(rec.json["metadata"]["user_id"])

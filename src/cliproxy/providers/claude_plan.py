@@ -29,9 +29,15 @@ COUNT_PATH = "/v1/messages/count_tokens?beta=true"
 
 
 def anthropic_origin(url: str) -> bool:
-    """The first-party host over https on the default port (CPA signs only there)."""
-    parts = urlsplit(url)
-    return parts.scheme == "https" and parts.hostname == "api.anthropic.com" and parts.port in (None, 443)
+    """The first-party host over https on the default port, with no user info (CPA signs
+    only there); a port that is no number is not that origin."""
+    parts = urlsplit(url.strip())
+    if parts.scheme != "https" or parts.hostname != "api.anthropic.com" or "@" in parts.netloc:
+        return False
+    try:
+        return parts.port in (None, 443)
+    except ValueError:
+        return False
 
 
 def host_header(url: str) -> str:
@@ -125,7 +131,12 @@ class CredentialPlan:
             self.auth = ("x-api-key", cred.api_key)
         else:  # a custom base URL takes the key as a bearer token (CPA)
             self.auth = ("Authorization", f"Bearer {cred.api_key}")
-        self.custom = _custom(cred.headers, self.auth[0])
+        headers = cred.headers
+        if self.anthropic and any(name.lower() == "anthropic-beta" for name in headers):
+            # CPA: on api.anthropic.com a credential header may not rewrite the betas the
+            # request needs (a list Anthropic refuses); a gateway's keep the last word
+            headers = {name: value for name, value in headers.items() if name.lower() != "anthropic-beta"}
+        self.custom = _custom(headers, self.auth[0])
         # whether an entry may write Accept-Encoding (the one way it gets into a
         # caller-owned request's headers: the client's own is never forwarded)
         self.custom_encoding = any(entry[0].lower() == "accept-encoding" for entry in self.custom)
