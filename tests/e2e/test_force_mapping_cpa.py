@@ -137,7 +137,18 @@ async def test_force_mapped_answers_name_the_alias(start_proxy, fakes, tmp_path,
     ..._RewritesCodexStyleLineChunks, ..._RewritesKimiAndXAIResponses (both),
     TestManagerExecute(Stream)_LiveDerivedForceMapping_AllProviders and
     TestManagerExecute(Stream)_APIKeyAliasForceMappingRewritesResponse: the upstream gets
-    its own name, each client format reads the alias in every event that names a model."""
+    its own name, each client format reads the alias in every event that names a model, and
+    a Responses stream starts once (no event repeated from a split chunk). Also CPA's
+    rewriter cases TestStreamRewriter_RewriteChunk_KimiMessagesDataPrefixWithoutSpace,
+    TestStreamRewriter_RewriteChunk_AnthropicMessagesDataPrefixWithSpace,
+    TestStreamRewriter_Finish_FlushesCodexResponsesEventChunk,
+    TestStreamRewriter_RewriteChunk_CodexResponsesLineChunks,
+    TestRewriteForceMappedStreamChunk_CodexLineChunksDoNotDuplicateBufferedEvent,
+    TestRewriteModelInResponse_AntigravityModelVersion,
+    TestStreamRewriter_RewriteChunk_LiveDerivedProviderChunks and
+    TestRewriteSSEPayloadLines_CodexResponsesLiveFrame: the alias whatever the chunking
+    (our encoder writes the client's events, so CPA's keeping of the upstream's ``data:``
+    spacing has no counterpart)."""
     yaml, alias, upstream, fake = _setup(kind, fakes, tmp_path)
     proxy = await start_proxy(HEAD + yaml)
     # Kimi serves Claude clients on its Messages endpoint (the fake here), the rest on Chat
@@ -149,11 +160,14 @@ async def test_force_mapped_answers_name_the_alias(start_proxy, fakes, tmp_path,
         names = _models(text, stream)
         assert names and set(names) == {alias}, (client, names, text[:400])
         assert f'"{upstream}"' not in text, (client, text[:400])
+        if stream and client == "responses":
+            assert text.count('"type":"response.created"') == 1, text[:400]
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 async def test_without_force_mapping_the_upstream_name_comes_back(start_proxy, fakes, tmp_path, stream):
-    """TestRewriteForceMappedResponse_NoRewriteWhenForceMappingDisabled and
+    """TestRewriteForceMappedResponse_NoRewriteWhenForceMappingDisabled,
+    TestRewriteForceMappedStreamChunk_NoRewriteWhenRewriterNil (the stream case) and
     TestApplyOAuthModelAliasWithResult_NoForceMappingPreservesRequestedModelInOriginalAlias:
     a plain alias sends the upstream name and the answer is the upstream's own."""
     write_auth(tmp_path, "claude-a.json", claude_file(fakes.claude.base_url, "at-a"))
