@@ -50,7 +50,9 @@ async def test_anthropic_requests_carry_claude_codes_header_order(start_proxy, t
     TestApplyClaudeHeaders_UsesOAuthAuthorizationAndBrowserFingerprint,
     TestApplyClaudeHeaders_StreamTransportNegotiation. (its api.anthropic.com half, here non-stream)
     CPA: TestClaudeCodeRequestHeaderOrderMatchesNative220Capture (difference: curl writes
-    Connection last)."""
+    Connection last). CPA: TestApplyClaudeHeaders_UserAgentStillHoistedByGo (difference:
+    Go writes User-Agent ahead of the block; here it sits in the block, as the real
+    client writes it)."""
     fake, _front, redirect = tls_claude
     cfg = f"""
 api-keys: ["{KEY}"]
@@ -86,7 +88,13 @@ async def test_gateway_requests_carry_claude_codes_names_and_order(
     start_proxy, fake_claude, tmp_path: Path
 ) -> None:
     """Through aiohttp to another base URL: Claude Code's names and order (no
-    x-client-request-id off Anthropic, as in CPA), but aiohttp writes ``Host`` first."""
+    x-client-request-id off Anthropic, as in CPA), but aiohttp writes ``Host`` first.
+
+    CPA: TestApplyClaudeHeaders_WireCasingIsAnthropicOnly (difference: CPA writes Go's
+    canonical names, ``Anthropic-Beta``, ``X-App``, to any other host; here a gateway
+    gets Claude Code's own casing, as Claude Code itself pointed at that gateway would
+    send it: CPA's reason to restore the casing on Anthropic, names that reach the
+    server verbatim over HTTP/1.1, holds for a gateway that relays them as well)."""
     write_oauth(tmp_path, "one", fake_claude.base_url)
     proxy = await start_proxy(f'api-keys: ["{KEY}"]\n')
     await send(Format.OPENAI, proxy.url, MODEL)
