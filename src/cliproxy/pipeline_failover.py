@@ -174,18 +174,37 @@ async def settle_stream(
     by the rules of a failure before the first byte (the cooldown table, request-scoped
     error rules, the reset a usage limit names), for ``model`` when given (a model pool's
     upstream name that failed: CPA's ``stateModelForExecution``), else the route's model.
-    Nothing else is tried: the client has the answer's start, and the error event ends it.
-    ``None``: the answer ended whole: the route's model is cleared of its cooldown and
-    back-off, as a whole answer clears it (``Pool.mark_success``)."""
+    When no other name of the pool is free, the route's model cools instead (as in
+    :func:`retry`). Nothing else is tried: the client has the answer's start, and the error
+    event ends it. ``None``: the answer ended whole: the route's model is cleared of its
+    cooldown and back-off, as a whole answer clears it (``Pool.mark_success``)."""
     if error is None:
         pending = pool.succeeded(cred, route.model)
         if pending is not None:
             await pending
         return
+    if model and not await _another_name_free(pool, route, cred, model):
+        model = ""  # the pool's last free name: the route's model cools, as in ``retry``
     # (what cool_down raises, a request fault or a rule's stop, changes nothing: it is over)
     with contextlib.suppress(UpstreamError):
         err = inband_error(error, cred.id, late=True)
         await cool_down(pool, call, route, cred, provider, err, model, model)
+
+
+async def _another_name_free(pool: Pool, route: ModelRoute, cred: Credential, model: str) -> bool:
+    """Whether a name of ``cred``'s model pool on ``route`` other than ``model`` is not
+    cooling (CPA skips a credential whose every pooled name is suspended; here its route's
+    model cools then). Read without turning the pool (``upstream_models`` would)."""
+    binding = getattr(route, "_binding", None)
+    found = binding(cred) if binding is not None else None
+    now, failed = pool.clock(), model_key(model)
+    for name in found.upstream if found is not None else ():
+        key = model_key(name)
+        if key != failed:
+            record = await pool.state.get_cooldown(cred.id, key)
+            if record is None or not record.blocks(now):
+                return True
+    return False
 
 
 def _count_route_missing(cred: Credential, err: UpstreamError, model: str) -> bool:

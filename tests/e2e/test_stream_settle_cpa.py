@@ -115,3 +115,20 @@ async def test_a_pool_name_that_fails_late_cools_alone(start_proxy, fake_openai)
         text, err = await chat(proxy, ALIAS)
         assert err is None and text
     assert [r.json["model"] for r in fake_openai.requests] == ["deepseek-v3.1", "glm-5", "glm-5"]
+
+
+async def test_a_pool_whose_every_name_failed_late_rests_the_key(start_proxy, fake_openai) -> None:
+    """Both names of the pool fail after their streams began, one request each: the second
+    failure leaves no name free, so the alias cools for the key (CPA filters out a
+    credential whose every pooled model is suspended) and a third request is not sent to a
+    name that is still cooling; the client is told no key is free."""
+    proxy = await start_proxy(pool(fake_openai.base_url))
+    for _ in range(2):
+        fake_openai.stream_error_next("server_error", after=2)
+        text, err = await chat(proxy, ALIAS)
+        assert text and isinstance(err, openai.APIError)
+    [records] = [await proxy.service.pool.cooldowns(c) for c in proxy.service.pool.credentials()]
+    assert sorted(r.model for r in records) == sorted([ALIAS, "deepseek-v3.1"])
+    text, err = await chat(proxy, ALIAS)
+    assert isinstance(err, openai.APIStatusError) and not text
+    assert [r.json["model"] for r in fake_openai.requests] == ["deepseek-v3.1", "glm-5"]
