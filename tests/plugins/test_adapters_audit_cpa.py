@@ -340,3 +340,17 @@ async def test_a_crashing_executor_identifier_fuses_the_plugin():
     host = wire_host(plugin)
     assert await plugin_credentials(host, CONFIG) == []
     assert host.records["alpha"].fused
+
+
+async def test_one_plugin_executor_serves_a_provider():
+    """CPA: TestRegisterExecutorsSameProviderKeepsFirstSnapshotCandidate: two plugin
+    executors of one provider: the first in snapshot order (higher priority) serves it,
+    the other gets no credential, even for models of its own. Before, both did."""
+    host = wire_host(
+        model_executor("low", 10, "provider", "low-model"),
+        model_executor("high", 20, "provider", "high-model"),
+    )
+    creds = await plugin_credentials(host, CONFIG)
+    assert [(c.id, [m.alias for m in c.models]) for c in creds] == [
+        ("plugin:high:provider:executor", ["high-model"])
+    ]

@@ -117,6 +117,7 @@ def save_auth_data(auth: Any, auth_dir: Path, default_name: str) -> Path | None:
 async def plugin_credentials(host: PluginHost, config: Any) -> list[Credential]:
     out: list[Credential] = []
     claimed: set[str] = set()
+    providers: set[str] = set()  # one plugin executor serves a provider: the first (CPA)
     for rec in host.active("executor"):
         scope = str(rec.cap("executor_model_scope", "both") or "both").lower()
         if scope == "oauth":
@@ -142,6 +143,8 @@ async def plugin_credentials(host: PluginHost, config: Any) -> list[Credential]:
             continue
         provider = str(ci_get(result, "Provider", "") or "").strip().lower()
         provider = provider or (await host.identifier(rec, abi.EXECUTOR_IDENTIFIER)).lower()  # (CPA)
+        if provider in providers:
+            continue
         models = []
         for m in ci_get(result, "Models") or []:
             model_id = str(ci_get(m, "ID", "") or ci_get(m, "Name", "") or "").strip()
@@ -150,6 +153,7 @@ async def plugin_credentials(host: PluginHost, config: Any) -> list[Credential]:
                 models.append(ModelAlias(model_id, model_id))
         if not provider or not models:
             continue
+        providers.add(provider)
         cred_id = f"plugin:{rec.id}:{provider}:executor"
         out.append(
             Credential(
