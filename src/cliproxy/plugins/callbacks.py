@@ -90,6 +90,12 @@ class ScopeContext:
     headers: dict[str, str] = field(default_factory=dict)
     query: dict[str, str] = field(default_factory=dict)
     request_id: str = ""
+    # set when a plugin serving this request called ``host.model.*``: the nested request is
+    # recorded on its own, so a plugin executor's answer is not recorded again (CPA)
+    nested: bool = False
+    # a plugin executor's stream that ended in an error after its first chunk (status,
+    # message): the client got it as an error event, the usage record marks it failed
+    failure: tuple[int, str] | None = None
 
 
 @dataclass(slots=True)
@@ -321,6 +327,8 @@ class Callbacks:
                 "host.model: body must be a JSON object", code="invalid_request", http_status=400
             )
         scope = self._scope_of(p)
+        if scope is not None:
+            scope.ctx.nested = True
         headers = plain_headers(ci_get(p, "headers")) or (dict(scope.ctx.headers) if scope else {})
         query = plain_headers(ci_get(p, "query")) or (dict(scope.ctx.query) if scope else {})
         model = str(ci_get(p, "model", "") or body.get("model") or "")

@@ -251,7 +251,9 @@ async def _stream(
             enc = reg.adapter(call.format).stream_encoder(None, None)
             tail = await answer.finish() if answer is not None else b""
             message = exc.message if isinstance(exc, PluginError) else _silent(rec, waits[1])
-            yield tail + enc.encode(ir.Error(message, status=502 if isinstance(exc, PluginError) else 504))
+            status = 502 if isinstance(exc, PluginError) else 504
+            scope.failure = (status, message)
+            yield tail + enc.encode(ir.Error(message, status=status))
         finally:
             cb.drop_bridge(stream_id)
             await cb.close_scope(scope_id)

@@ -107,6 +107,7 @@ class Flow:
     __slots__ = (
         "chunks",
         "config",
+        "executor",
         "host",
         "model",
         "raw_headers",
@@ -132,6 +133,7 @@ class Flow:
         # the answering upstream's own headers (set by the pipeline's attempt): the response
         # interceptors see them whether or not ``passthrough-headers`` forwards them (CPA)
         self.raw_headers: Mapping[str, str] | None = None
+        self.executor = ""  # the plugin whose executor a model router sent the request to
 
     def bind(self, call: Call) -> Call:
         """``call`` carrying this request's id and host-callback scope."""
@@ -231,6 +233,7 @@ class Flow:
         rec = self.host.get(decision.target)
         if rec is None:
             raise UpstreamError(f"plugin {decision.target} is not active", status=503)
+        self.executor = decision.target
         if self.host.any("request_interceptor", call.skip):
             call = await self.after_auth(call, self.model, executor_formats(self.host, rec, call.format)[0])
         return await run_executor(self.reg, self.host, rec, call, self.scope, waits=self._waits())
@@ -469,6 +472,10 @@ class Flow:
             except BaseException as exc:
                 outcome, status, error = "canceled", 0, str(exc)
                 raise
+            else:
+                if self.scope.failure is not None:  # a plugin executor's late error
+                    outcome = "failed"
+                    status, error = self.scope.failure
             finally:
                 await reply.rest.aclose()  # type: ignore[attr-defined]
                 self._complete(call, outcome, status, error)
@@ -515,8 +522,14 @@ class Flow:
     def _usage(
         self, call: Call, first: float, cred: Any, usage: Any, failure: tuple[int, str] | None = None
     ) -> None:
-        """A ``UsageRecord`` for the usage plugins (CPA's shape; durations in nanoseconds)."""
+        """A ``UsageRecord`` for the usage plugins (CPA's shape; durations in nanoseconds).
+        An answer of a router's plugin executor names that plugin as provider; none is made
+        for it when the request is itself a plugin's nested call, or when the plugin called
+        the host to answer (the nested request has its own record; CPA)."""
+        if self.executor and (call.skip or self.scope.nested):
+            return
         now, started = time.time(), self.started
+        provider = cred.provider if cred else self.executor
         detail = {
             "InputTokens": 0,
             "OutputTokens": 0,
@@ -539,8 +552,8 @@ class Flow:
         rules.usage(
             self.host,
             {
-                "Provider": cred.provider if cred else "",
-                "ExecutorType": cred.provider if cred else "",
+                "Provider": provider,
+                "ExecutorType": provider,
                 "Model": self.model,
                 "Alias": call.model,
                 "APIKey": "",
@@ -555,7 +568,7 @@ class Flow:
                 "Latency": int((now - started) * 1e9),
                 "TTFT": int((first - started) * 1e9),
                 "Failed": failure is not None,
-                "Failure": {"StatusCode": failure[0], "Body": ""}
+                "Failure": {"StatusCode": failure[0], "Body": failure[1]}
                 if failure
                 else {"StatusCode": 0, "Body": ""},
                 "Detail": detail,
