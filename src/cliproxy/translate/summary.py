@@ -3,19 +3,77 @@
 Each format says it its own way (CPA's ``thinking.ExtractSummaryConfig``): Responses
 ``reasoning.summary`` (``auto`` / ``concise`` / ``detailed``, or ``none``), Google
 ``thinkingConfig.includeThoughts``, Claude ``thinking.display`` (``summarized`` /
-``omitted``), and for Chat, which has no such field, a ``reasoning_effort`` other
-than ``none``. The IR keeps them in ``Request.reasoning`` (``summary``,
-``include_thoughts``, ``display``, ``effort``); builders write the intent in their
-format with ``summary_intent``.
+``omitted``), and for Chat, which has no field of its own, the extensions clients send
+(:func:`summary_visibility`) or else a ``reasoning_effort`` other than ``none``. The
+IR keeps them in ``Request.reasoning`` (``summary``, ``include_thoughts``,
+``display``, ``effort``); builders write the intent in their format with
+``summary_intent``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["summary_detail", "summary_intent"]
+__all__ = ["CHAT_VISIBILITY_KEYS", "summary_detail", "summary_intent", "summary_visibility"]
 
 _DETAILS = frozenset({"auto", "concise", "detailed"})
+# where a Chat body may say whether to show the reasoning, in CPA's order: Google's Chat
+# extension (and the spellings clients send it in) first
+_INCLUDE_PATHS: tuple[tuple[str, ...], ...] = tuple(
+    (*head, leaf)
+    for head in (
+        ("extra_body", "google", "thinking_config"),
+        ("extra_body", "google", "thinkingConfig"),
+        ("extra_body", "extra_body", "google", "thinking_config"),
+        ("google", "thinking_config"),
+        ("thinking",),
+        ("reasoning",),
+        ("generationConfig", "thinkingConfig"),
+        ("generation_config", "thinking_config"),
+    )
+    for leaf in ("include_thoughts", "includeThoughts")
+)
+# the top-level keys of a Chat body that may hold one
+CHAT_VISIBILITY_KEYS = frozenset(
+    (
+        "extra_body",
+        "google",
+        "thinking",
+        "reasoning",
+        "generationConfig",
+        "generation_config",
+        "include_reasoning",
+    )
+)
+
+
+def summary_visibility(body: dict[str, Any]) -> tuple[bool | None, str]:
+    """``(show, detail)`` a Chat body states outright (CPA's explicit controls): a Google
+    ``include_thoughts``, a Responses-style ``reasoning.summary`` (or its deprecated
+    ``generate_summary``), OpenRouter's ``reasoning.exclude``, ``include_reasoning`` or
+    ``reasoning.enabled``; ``(None, "")`` when it says nothing. Only real booleans count."""
+    for path in _INCLUDE_PATHS:
+        node: Any = body
+        for key in path:
+            node = node.get(key) if type(node) is dict else None
+        if type(node) is bool:
+            return node, ""
+    reasoning = body.get("reasoning")
+    r = reasoning if type(reasoning) is dict else {}
+    for key in ("summary", "generate_summary"):
+        if key in r:
+            value = r[key]
+            if value is None or value == "none":
+                return False, ""
+            if value in _DETAILS:
+                return True, value
+    if type(exclude := r.get("exclude")) is bool:
+        return not exclude, ""
+    if type(include := body.get("include_reasoning")) is bool:
+        return include, ""
+    if type(enabled := r.get("enabled")) is bool:
+        return enabled, ""
+    return None, ""
 
 
 def summary_intent(reasoning: dict[str, Any] | None, source: str) -> bool | None:

@@ -15,6 +15,7 @@ from typing import Any
 from cliproxy.translate import ir
 from cliproxy.translate.interactions.parse import FAMILY
 from cliproxy.translate.interactions.response import args_object, call_step, media_content
+from cliproxy.translate.summary import summary_intent
 
 __all__ = ["build_request"]
 
@@ -105,8 +106,9 @@ def _generation(req: ir.Request) -> dict[str, Any]:
     reasoning = req.reasoning or {}
     if isinstance(reasoning.get("effort"), str) and reasoning["effort"] not in ("none", "auto"):
         cfg["thinking_level"] = reasoning["effort"]
-    if isinstance(reasoning.get("include_thoughts"), bool):
-        cfg["thinking_summaries"] = "auto" if reasoning["include_thoughts"] else "none"
+    show = summary_intent(reasoning, req.source)  # any format's summary intent (CPA)
+    if show is not None:  # (Interactions has only auto and none: a detail becomes auto)
+        cfg["thinking_summaries"] = "auto" if show else "none"
     if isinstance(req.tool_choice, str):
         cfg["tool_choice"] = "any" if req.tool_choice == "required" else req.tool_choice
     elif isinstance(req.tool_choice, dict) and isinstance(req.tool_choice.get("name"), str):

@@ -16,6 +16,7 @@ from cliproxy.errors import RequestError
 from cliproxy.formats import Format
 from cliproxy.translate import ir
 from cliproxy.translate.openai_chat.messages import parse_messages
+from cliproxy.translate.summary import CHAT_VISIBILITY_KEYS, summary_visibility
 
 __all__ = ["parse_request"]
 
@@ -133,8 +134,28 @@ def _stop(req: ir.Request, value: Any, body: dict[str, Any]) -> bool:
 def _reasoning_effort(req: ir.Request, value: Any, body: dict[str, Any]) -> bool:
     if not isinstance(value, str):
         raise RequestError("reasoning_effort: expected a string", param="reasoning_effort")
-    req.reasoning = {"effort": value}
+    if req.reasoning is None:
+        req.reasoning = {"effort": value}
+    else:
+        req.reasoning["effort"] = value
     return True
+
+
+def _visibility(req: ir.Request, value: Any, body: dict[str, Any]) -> bool:
+    """Whether the client wants to see the reasoning, when a Chat body says so outright
+    (CPA ``extractOpenAIExplicitSummaryConfig``): Google's extension first, then a
+    Responses-style summary, then OpenRouter's ``reasoning.exclude``, its older
+    ``include_reasoning`` and ``reasoning.enabled``. Kept in extras too (a Chat upstream
+    gets the field as it came)."""
+    show, detail = summary_visibility(body)
+    if show is not None:
+        r = req.reasoning
+        if r is None:
+            r = req.reasoning = {}
+        r["include_thoughts"] = show
+        if detail:
+            r["summary"] = detail
+    return False
 
 
 def _response_format(req: ir.Request, value: Any, body: dict[str, Any]) -> bool:
@@ -290,6 +311,7 @@ _HANDLERS = {
     "max_completion_tokens": _max_completion_tokens,
     "stop": _stop,
     "reasoning_effort": _reasoning_effort,
+    **dict.fromkeys(CHAT_VISIBILITY_KEYS, _visibility),
     "response_format": _response_format,
     "user": _user,
     "metadata": _metadata,

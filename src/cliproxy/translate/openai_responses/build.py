@@ -132,6 +132,10 @@ def _build_reasoning(req: ir.Request, own: bool, body: dict[str, Any]) -> None:
     out: dict[str, Any] = dict(rest or {})
     if own:
         out.update(r)
+        if out.get("summary") == "none":  # no summary: the field left out, as CPA sends it
+            del out["summary"]
+            if not out:
+                return
     else:
         effort = _effort(r)
         if effort is not None:

@@ -136,7 +136,13 @@ def _parse_reasoning(body: dict[str, Any], req: ir.Request) -> None:
     for key, value in req.reasoning.items():
         if not isinstance(value, str):
             raise RequestError(f"reasoning.{key}: expected a string", param=f"reasoning.{key}")
+    if "summary" not in req.reasoning:  # null, or the deprecated name (CPA reads both)
+        old = r["summary"] if "summary" in r else r.get("generate_summary", False)
+        if old is None or isinstance(old, str):
+            req.reasoning["summary"] = "none" if old is None else old
     rest = {k: v for k, v in r.items() if k not in req.reasoning}
+    if "summary" in req.reasoning:  # the upstream gets ``summary`` only (build)
+        rest.pop("generate_summary", None)
     if rest:
         req.extras["_reasoning"] = rest
 
