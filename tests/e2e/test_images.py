@@ -254,13 +254,27 @@ async def test_images_bad_requests_are_400s(start_proxy, fakes, body, needle) ->
 
 
 async def test_images_routes_are_404_when_image_generation_is_disabled(start_proxy, fakes) -> None:
-    """CPA: ``disable-image-generation: true`` disables the Images routes too (404)."""
+    """CPA: ``disable-image-generation: true`` disables the Images routes too (404).
+    CPA: TestImagesGenerations_DisableImageGeneration_Returns404,
+    TestImagesEdits_DisableImageGeneration_Returns404. Deliberate difference: the 404 says
+    why in a JSON error (CPA's is empty)."""
     proxy = await start_proxy(_images_config(fakes, "true"))
     for path in ("/v1/images/generations", "/v1/images/edits"):
         status, answer = await _post_images(proxy.url, {"prompt": "x"}, path)
         assert status == 404
         assert "disable-image-generation" in answer["error"]["message"]
     assert not fakes.responses.requests
+
+
+async def test_images_routes_stay_with_image_generation_disabled_in_chat_only(start_proxy, fakes) -> None:
+    """CPA: TestImagesGenerations_DisableImageGenerationChat_DoesNotReturn404,
+    TestImagesEdits_DisableImageGenerationChat_DoesNotReturn404: ``chat`` only strips the
+    tool from chat requests; the Images routes still answer (here a 400 for a request
+    without a prompt, not a 404)."""
+    proxy = await start_proxy(_images_config(fakes, "chat"))
+    for path in ("/v1/images/generations", "/v1/images/edits"):
+        status, answer = await _post_images(proxy.url, {}, path)
+        assert status == 400 and "disable-image-generation" not in answer["error"]["message"]
 
 
 async def test_images_edit_multipart_is_capped_by_max_body_mb(start_proxy, fakes) -> None:

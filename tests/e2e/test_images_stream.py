@@ -131,7 +131,8 @@ async def test_a_failure_before_the_first_byte_fails_over(start_proxy, fakes) ->
 
 async def test_a_stream_that_breaks_ends_in_an_error_event(start_proxy, fakes) -> None:
     """CPA: a read error after the first chunk is written as the image stream's ``error``
-    event (``writeImagesStreamErrorEvent``), which the SDK raises."""
+    event (``writeImagesStreamErrorEvent``), which the SDK raises (CPA:
+    TestForwardRawImageStreamPrefersPendingErrorOnClose, without its Go channel race)."""
     proxy = await start_proxy(_config(fakes))
     fakes.responses.script(Behavior(cut_after=1))
     seen = []

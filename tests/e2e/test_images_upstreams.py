@@ -205,7 +205,7 @@ def test_build_generations_request() -> None:
 
 
 def test_build_edit_request_images() -> None:
-    """CPA TestBuildXAIImagesEditRequest / ...SingleImage: several images -> ``images``,
+    """CPA TestBuildXAIImagesEditRequest, TestBuildXAIImagesEditRequestSingleImage: several images -> ``images``,
     one -> ``image``, each ``{"type": "image_url", "url"}``."""
     many = xai_media.image_body(
         {

@@ -40,7 +40,8 @@ def _client(proxy) -> openai.AsyncOpenAI:
 
 async def test_sdk_create_poll_and_download(start_proxy, fake_xai) -> None:
     """CPA VideosCreate / VideosRetrieve / VideosContent: sora-2 goes to grok-imagine-video,
-    the xAI request_id is the video id, polls map xAI's statuses, content is the file."""
+    the xAI request_id is the video id, polls map xAI's statuses, content is the file with
+    its Content-Type and Content-Disposition (CPA: TestWriteVideoContentFromURL)."""
     proxy = await start_proxy(_config(fake_xai))
     async with _client(proxy) as client:
         video = await client.videos.create(model="sora-2", prompt="a wave", seconds="8", size="1280x720")
@@ -61,11 +62,14 @@ async def test_sdk_create_poll_and_download(start_proxy, fake_xai) -> None:
         assert done.status == "completed" and done.seconds == "4"
         content = await client.videos.download_content(video.id)
         assert await content.aread() == VIDEO_BYTES
+        assert content.response.headers["content-type"] == "video/mp4"
+        assert content.response.headers["content-disposition"] == 'attachment; filename="video.mp4"'
     assert fake_xai.last.path == f"/files/{video.id}.mp4"
 
 
 async def test_polls_stay_on_the_creating_credential(start_proxy, fake_xai) -> None:
-    """CPA videoAuthBindings: a video is polled with the credential that created it (the
+    """CPA videoAuthBindings (CPA: TestVideosCreateBindsRetrieveToSelectedAuth): a video is
+    polled with the credential that created it (the
     fake only knows a video on the key that made it), whatever the rotation says."""
     proxy = await start_proxy(_config(fake_xai, keys=("xai-1", "xai-2")))
     async with _client(proxy) as client:
@@ -92,7 +96,9 @@ async def test_bad_size_is_a_failed_video_400(start_proxy, fake_xai) -> None:
 
 async def test_native_api_passes_through(start_proxy, fake_xai) -> None:
     """CPA XAIVideosGenerations / XAIVideosRetrieve (and TestXAIExecutorExecuteVideosRetrieve:
-    a poll is ``GET /videos/{request_id}``): xAI's body and answers as they are."""
+    a poll is ``GET /videos/{request_id}``): xAI's body and answers as they are; the
+    preview alias is sent as the GA model on the default xAI models (CPA:
+    TestVideosCreatePreviewAliasUsesDefaultXAIModelsWithGAPayload)."""
     proxy = await start_proxy(_config(fake_xai))
     headers = {"Authorization": f"Bearer {KEY}", "x-idempotency-key": "idem-1"}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
@@ -127,7 +133,8 @@ async def test_unknown_video_is_a_404_and_cools_nothing(start_proxy, fake_xai) -
 
 
 async def test_binding_ttl_is_the_config_key(start_proxy, fake_xai) -> None:
-    """``video-result-auth-cache-ttl``: the binding lasts as long as the key says."""
+    """``video-result-auth-cache-ttl``: the binding lasts as long as the key says (CPA:
+    TestVideoAuthBindingTTLUsesConfig)."""
     proxy = await start_proxy(_config(fake_xai, extra='video-result-auth-cache-ttl: "90s"\n'))
     async with _client(proxy) as client:
         video = await client.videos.create(model="sora-2", prompt="p")
@@ -141,7 +148,8 @@ async def test_binding_ttl_is_the_config_key(start_proxy, fake_xai) -> None:
 
 
 def test_seconds_are_clamped_and_refs_cap_duration() -> None:
-    """CPA normalizeXAIVideosSeconds (1..15) and the 10 s cap with reference images."""
+    """CPA normalizeXAIVideosSeconds (1..15) and the 10 s cap with reference images
+    (CPA: TestBuildXAIVideosCreateRequestAllowsCustomSeconds)."""
     body, meta = xai_media.video_create_body({"prompt": "p", "seconds": "99"}, "sora-2")
     assert body["duration"] == 15 and meta.seconds == "15"
     body, meta = xai_media.video_create_body(
@@ -151,6 +159,7 @@ def test_seconds_are_clamped_and_refs_cap_duration() -> None:
 
 
 def test_create_rejections() -> None:
+    """CPA: TestBuildXAIVideosCreateRequestRejectsFileIDReference, and the other refusals."""
     cases = [
         ({"prompt": ""}, "prompt is required"),
         ({"prompt": "p", "seconds": "four"}, "seconds must be an integer"),
@@ -165,7 +174,10 @@ def test_create_rejections() -> None:
 
 
 def test_retrieve_maps_status_and_error() -> None:
-    """CPA buildVideosRetrieveAPIResponseFromXAI / setOpenAIVideoErrorFromXAI."""
+    """CPA buildVideosRetrieveAPIResponseFromXAI / setOpenAIVideoErrorFromXAI (CPA:
+    TestBuildVideosRetrieveAPIResponseFromXAINormalizesTopLevelError,
+    TestBuildVideosRetrieveAPIResponseFromXAINormalizesNestedError: code and message kept,
+    no ``type``)."""
     out = xai_media.video_retrieve_answer("v", orjson.dumps({"status": "expired", "error": "gone"}), "sora-2")
     assert out["status"] == "failed" and out["error"] == {
         "code": "video_generation_failed",
@@ -174,6 +186,12 @@ def test_retrieve_maps_status_and_error() -> None:
     assert out["model"] == "grok-imagine-video"
     out = xai_media.video_retrieve_answer("v", orjson.dumps({"code": "moderated"}), "sora-2")
     assert out["status"] == "failed" and out["progress"] == 0 and out["error"]["code"] == "moderated"
+    nested = {
+        "status": "failed",
+        "error": {"message": "rejected", "type": "invalid_request_error", "code": "cpv"},
+    }
+    out = xai_media.video_retrieve_answer("v", orjson.dumps(nested), "sora-2")
+    assert out["error"] == {"code": "cpv", "message": "rejected"}
 
 
 def test_content_url_must_be_http() -> None:
@@ -182,14 +200,23 @@ def test_content_url_must_be_http() -> None:
 
 
 def test_models_route_as_cpa() -> None:
-    """CPA canonicalXAIVideosModel / routingXAIVideosModel."""
+    """CPA canonicalXAIVideosModel / routingXAIVideosModel (CPA:
+    TestBuildXAIVideosCreateRequestMapsSoraModelToXAIBackend,
+    TestBuildXAIVideosCreateRequestAllowsVideo15Model,
+    TestBuildXAIVideosCreateRequestNormalizesVideo15PreviewAlias)."""
     assert xai_media.video_model("grok-imagine-video-1.5-preview") == "grok-imagine-video-1.5"
     assert xai_media.routing_video_model("grok-imagine-video-1.5-preview") == "grok-imagine-video-1.5-preview"
     assert xai_media.video_model("sora-2-pro") == "grok-imagine-video"
     assert not xai_media.is_video_model("openai/grok-imagine-video")
+    body, meta = xai_media.video_create_body(
+        {"prompt": "p", "seconds": "8"}, "xai/grok-imagine-video-1.5-preview"
+    )
+    assert body["model"] == meta.model == "grok-imagine-video-1.5"
+    assert meta.routing_model == "grok-imagine-video-1.5-preview"
 
 
 def test_bindings_expire() -> None:
+    """CPA: TestVideoAuthBindingStoreExpiresEntries."""
     now = [100.0]
     bindings = VideoBindings(clock=lambda: now[0])
     bindings.bind("v", "cred", "m", 10)
@@ -198,11 +225,16 @@ def test_bindings_expire() -> None:
     assert bindings.get("v") is None
 
 
-async def test_download_goes_through_the_credentials_proxy(start_proxy, fake_xai, http_proxy) -> None:  # noqa: F811
-    """CPA TestVideosContentUsesSelectedAuthProxyForDownload: the video file is fetched
-    through the proxy of the credential that made the video."""
-    extra = f'    proxy-url: "{http_proxy.url}"\n'
-    proxy = await start_proxy(_config(fake_xai) + extra)
+@pytest.mark.parametrize("where", ["credential", "global"])
+async def test_download_goes_through_the_credentials_proxy(start_proxy, fake_xai, http_proxy, where) -> None:  # noqa: F811
+    """CPA TestVideosContentUsesSelectedAuthProxyForDownload,
+    TestWriteVideoContentFromURLUsesPinnedAuthProxy: the video file is fetched through the
+    proxy of the credential that made the video; without one, through the global
+    ``proxy-url`` (CPA: TestWriteVideoContentFromURLFallsBackToGlobalProxy)."""
+    if where == "credential":
+        proxy = await start_proxy(_config(fake_xai) + f'    proxy-url: "{http_proxy.url}"\n')
+    else:
+        proxy = await start_proxy(f'proxy-url: "{http_proxy.url}"\n' + _config(fake_xai))
     async with _client(proxy) as client:
         video = await client.videos.create(model="sora-2", prompt="p")
         fake_xai.polls_pending = 0

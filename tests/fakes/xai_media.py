@@ -101,4 +101,5 @@ class XAIMediaFake(FakeServer):
             return web.Response(body=base64.b64decode(PNG_1X1), content_type="image/png")
         if name.removesuffix(".mp4") not in self.videos:
             return self.error_response(404, "no such file", None)
-        return web.Response(body=VIDEO_BYTES, content_type="video/mp4")
+        disposition = {"Content-Disposition": 'attachment; filename="video.mp4"'}
+        return web.Response(body=VIDEO_BYTES, content_type="video/mp4", headers=disposition)
