@@ -36,6 +36,7 @@ class Fmt(Plugin, RequestInterceptor, ModelRegistrar, Executor):
         if "max_tokens" in body:  # a Claude client's request: rewritten as Claude
             body["system"] = "SYSTEM-FROM-PLUGIN"
             body["messages"] = [{"role": "user", "content": "after"}]
+            del body["model"]  # CPA keeps the request's model apart: a body may leave it out
         else:  # a Chat Completions client's request: rewritten as Chat Completions
             body["messages"] = [{"role": "system", "content": "SYSTEM-FROM-PLUGIN"},
                                 {"role": "user", "content": "after"}]
@@ -73,7 +74,8 @@ async def test_after_auth_interceptor_sees_the_clients_format_and_its_rewrite_is
     translated request). A Messages client on an OpenAI-compatible model: the after-auth
     interceptor gets the Claude-format body (``max_tokens``, top-level ``system``), told
     ``ToFormat`` openai and the upstream model name; the Claude-format body it returns is
-    what the upstream gets, translated (its ``system`` as the Chat system message). A token
+    what the upstream gets, translated (its ``system`` as the Chat system message), under
+    the request's model though the new body names none (before, a 400). A token
     count, counted here for this upstream, passes the chain in the client's format too."""
     proxy, log = await _fmt_proxy(start_proxy, fakes, tmp_path)
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:

@@ -587,4 +587,6 @@ def _applied(call: Call, state: rules.Intercepted) -> Call:
         return replace(call, headers=state.headers)
     if not isinstance(body, dict):
         return replace(call, headers=state.headers)
+    if "model" not in body and "model" in call.body:  # CPA holds the model apart from the body
+        body["model"] = call.body["model"]
     return replace(call, headers=state.headers, body=body, _ir=None)
