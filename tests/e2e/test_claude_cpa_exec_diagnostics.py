@@ -7,6 +7,7 @@ first turn and the id of its last completed answer after, with the
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import anthropic
@@ -64,15 +65,17 @@ async def test_diagnostics_name_the_last_completed_answer(start_proxy, tls_claud
     under one credential id is not ported: a claude-api-key entry's id follows its key)."""
     fake = tls_claude[0]
     proxy = await proxy_of(start_proxy, tls_claude, cert, "sk-ant-oat01-diagnostics")
-    first = await turn(proxy, stream, "conversation-a")
+    # conversations of their own: the last ids are kept per process, across proxies
+    conversation_a, conversation_b = f"a-{uuid.uuid4()}", f"b-{uuid.uuid4()}"
+    first = await turn(proxy, stream, conversation_a)
     sent = fake.last
     assert sent.json["diagnostics"] == {"previous_message_id": None}
     assert list(sent.json).index("diagnostics") == list(sent.json).index("context_management") + 1
     assert sent.headers["anthropic-beta"].endswith(TRAILER)
-    await turn(proxy, stream, "conversation-a")
+    await turn(proxy, stream, conversation_a)
     assert fake.last.json["diagnostics"] == {"previous_message_id": first}
     assert fake.last.headers["anthropic-beta"].endswith(TRAILER)
-    await turn(proxy, stream, "conversation-b")
+    await turn(proxy, stream, conversation_b)
     assert fake.last.json["diagnostics"] == {"previous_message_id": None}
 
 
