@@ -1,9 +1,12 @@
 """Fast mode (``"speed": "fast"``, beta ``fast-mode-2026-02-01``) on Claude: its errors
 belong to the request, and a caller-owned request declares the beta its body needs.
 
-CPA's cases: claude_executor_beta_policy_test.go (FastModeCreditsIsRequestScoped,
-RealRateLimitStaysCredentialScoped, OtherStatusesUnaffected,
-FastModeBetaMatchesAcrossStreamModes, FastModePrecedesOAuthTrailer),
+CPA's cases: claude_executor_beta_policy_test.go
+(TestClassifyClaudeUpstreamError_FastModeCreditsIsRequestScoped,
+TestClassifyClaudeUpstreamError_RealRateLimitStaysCredentialScoped,
+TestClassifyClaudeUpstreamError_OtherStatusesUnaffected,
+TestApplyClaudeHeaders_FastModeBetaMatchesAcrossStreamModes,
+TestApplyClaudeHeaders_FastModePrecedesOAuthTrailer),
 claude_executor_ratelimit_test.go (FastEntitlementWithRetryAfterRemainsRequestScoped,
 FastModeAuthoritativeRejectionHeadersOverrideBody) and claude_executor_fast_error_test.go
 (FastHTTPErrorPassesThroughWithoutRetry, NonFastErrorKeepsCredentialScopedBehavior).
