@@ -16,7 +16,9 @@ translators), pair by pair:
 - Responses -> Claude: a ``reasoning`` item whose ``encrypted_content`` is not a Claude
   signature becomes a thinking block carrying that value (empty or opaque) as signature;
 - Claude -> Gemini: every assistant thinking block becomes a thought part carrying its
-  Gemini signature, or the bypass sentinel for a blank or foreign one.
+  Gemini signature, or the bypass sentinel for a blank or foreign one;
+- Claude -> Interactions: every assistant thinking block becomes a ``thought`` step, an
+  empty one too (a Gemini signature goes with it, no other).
 
 :func:`prepare` marks those blocks in the IR (``Thinking.compat``) so the target's
 builder keeps them; other pairs pass through unchanged. The request is copied only along
@@ -75,7 +77,7 @@ def prepare(req: ir.Request, target: Format) -> ir.Request:
 def _rule(source: str, target: Format) -> Any:
     if source == _CLAUDE and target in (Format.CODEX, Format.RESPONSES):
         return _blank_signature
-    if source == _CLAUDE and target is Format.GEMINI:
+    if source == _CLAUDE and target in (Format.GEMINI, Format.INTERACTIONS):
         return _any
     if source == _CLAUDE and target is Format.OPENAI:
         return _has_text

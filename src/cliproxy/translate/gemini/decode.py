@@ -24,7 +24,7 @@ from cliproxy.formats.sse import SSEDecoder
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamDecoder
 from cliproxy.translate.gemini.names import NameMap
-from cliproxy.translate.gemini.parts import FAMILY
+from cliproxy.translate.gemini.parts import FAMILY, gateway_id
 from cliproxy.translate.gemini.response import CallIds
 from cliproxy.translate.gemini.web_search import answer_text, asks_web_search, search_blocks
 
@@ -291,7 +291,7 @@ class GeminiStreamDecoder(StreamDecoder):
         if not isinstance(gname, str):
             gname = ""
         if not isinstance(call_id, str) or not call_id:
-            call_id = self._ids.next(gname)
+            call_id = gateway_id(fc) or self._ids.next(gname)
         if not isinstance(args, dict):
             args = {}
         name, namespace = self._names.from_gemini(gname)

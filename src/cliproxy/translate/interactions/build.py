@@ -32,7 +32,7 @@ def _result_value(result: ir.ToolResult) -> Any:
     texts = [b.text for b in result.content if isinstance(b, ir.Text)]
     text = "".join(texts)
     value = args_object(text) if text.strip().startswith("{") else None
-    return value if value else {"result": text}
+    return value if value else text  # the API takes a plain string result (CPA sends it so)
 
 
 def _call_signature(block: ir.Thinking) -> str | None:
@@ -72,13 +72,14 @@ def _steps(msg: ir.Message) -> list[dict[str, Any]]:
                 step["is_error"] = True
             steps.append(step)
         elif isinstance(block, ir.Thinking):
-            if block.family != FAMILY or not (block.text or block.signature):
+            # ``is-compat`` keeps any thought (translate.compat), with only a Gemini signature
+            if not block.compat and (block.family != FAMILY or not (block.text or block.signature)):
                 continue
             thought: dict[str, Any] = {
                 "type": "thought",
                 "summary": [{"type": "text", "text": block.text}] if block.text else [],
             }
-            if block.signature:
+            if block.signature and block.family == FAMILY:
                 thought["signature"] = block.signature
             steps.append(thought)
         elif (item := _content(block)) is not None:
