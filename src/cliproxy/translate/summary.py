@@ -83,6 +83,8 @@ def summary_intent(reasoning: dict[str, Any] | None, source: str) -> bool | None
     if isinstance(include, bool):
         return include
     display = r.get("display")
+    if display is not None and not _thinking_on(r):
+        return None  # Claude takes display only with thinking on: it says nothing then (CPA)
     if display == "summarized":
         return True
     if display == "omitted":
@@ -97,6 +99,16 @@ def summary_intent(reasoning: dict[str, Any] | None, source: str) -> bool | None
         if isinstance(effort, str) and effort:
             return effort != "none"
     return None
+
+
+def _thinking_on(r: dict[str, Any]) -> bool:
+    """A Claude client's thinking is on: adaptive, or enabled with a budget that is not 0
+    (none yet, or -1, CPA's "auto", count as on)."""
+    mode = r.get("mode")
+    if mode == "adaptive":
+        return True
+    budget = r.get("budget")
+    return mode == "enabled" and (type(budget) is not int or budget > 0 or budget == -1)
 
 
 def summary_detail(reasoning: dict[str, Any] | None) -> str:

@@ -16,7 +16,7 @@ import pytest
 
 from cliproxy.errors import RequestError
 from cliproxy.formats import Format
-from tests.translate.cpa._run import CODEX, GEMINI, OPENAI, RESPONSES, req
+from tests.translate.cpa._run import CLAUDE, CODEX, GEMINI, OPENAI, RESPONSES, req
 
 INTERACTIONS = Format.INTERACTIONS
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
@@ -134,3 +134,112 @@ def test_interactions_thinking_summaries(reasoning: dict[str, Any], summaries: s
     (Interactions has only auto and none)"""
     out = req(RESPONSES, INTERACTIONS, {**RESP, "reasoning": reasoning}, "gemini-3-pro")
     assert (out.get("generation_config") or {}).get("thinking_summaries") == summaries
+
+
+CLAUDE_BODY = {"model": "m", "max_tokens": 4096, "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.mark.parametrize(
+    ("thinking", "show"),
+    [
+        pytest.param({"type": "adaptive", "display": "summarized"}, True, id="claude summarized"),
+        pytest.param(
+            {"type": "enabled", "budget_tokens": 2048, "display": "omitted"}, False, id="claude omitted"
+        ),
+        pytest.param({"type": "enabled", "display": "summarized"}, True, id="enabled display without budget"),
+        pytest.param(
+            {"type": "enabled", "budget_tokens": 0, "display": "summarized"},
+            None,
+            id="zero budget is inactive",
+        ),
+        pytest.param(
+            {"type": "enabled", "budget_tokens": -1, "display": "summarized"}, True, id="auto budget"
+        ),
+        pytest.param(
+            {"type": "enabled", "budget_tokens": -1, "display": "omitted"}, False, id="auto omitted"
+        ),
+    ],
+)
+def test_claude_summary_intent(thinking: dict[str, Any], show: bool | None) -> None:
+    """TestExtractSummaryConfig (the Claude rows): ``display`` counts only beside thinking
+    that is on. CPA's "display without type" / "display with auto type" rows are a 400 here:
+    Anthropic itself refuses a thinking object without a known type."""
+    assert include_thoughts(CLAUDE, {**CLAUDE_BODY, "thinking": thinking}) is show
+
+
+@pytest.mark.parametrize("kind", [None, "auto"])
+def test_claude_thinking_without_a_known_type_is_refused(kind: str | None) -> None:
+    """TestExtractSummaryConfig "claude display without type is invalid" / "with auto type":
+    a difference, a 400 in the client's format (CPA reads the display as unsaid)."""
+    thinking = {"display": "summarized"} if kind is None else {"type": kind, "display": "summarized"}
+    with pytest.raises(RequestError, match="thinking"):
+        include_thoughts(CLAUDE, {**CLAUDE_BODY, "thinking": thinking})
+
+
+IB = {"model": "gemini-3-pro", "input": "hi"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "show"),
+    [
+        pytest.param({"generation_config": {"thinking_summaries": "auto"}}, True, id="interactions auto"),
+        pytest.param({"generation_config": {"thinking_summaries": "none"}}, False, id="interactions none"),
+        pytest.param(
+            {"generation_config": {"thinking_config": {"include_thoughts": False}}},
+            False,
+            id="nested snake false",
+        ),
+        pytest.param(
+            {"generation_config": {"thinking_config": {"includeThoughts": True}}},
+            True,
+            id="nested camel true",
+        ),
+        pytest.param(
+            {"generation_config": {"thinkingConfig": {"include_thoughts": True}}},
+            True,
+            id="camel config snake",
+        ),
+        pytest.param(
+            {"generation_config": {"thinking_summaries": "none"}, "reasoning": {"summary": "auto"}},
+            False,
+            id="enum wins over compatibility reasoning",
+        ),
+        pytest.param({"reasoning": {"summary": "auto"}}, True, id="compatibility reasoning auto"),
+        pytest.param({"reasoning": {"summary": "none"}}, False, id="compatibility reasoning none"),
+        pytest.param(
+            {
+                "generation_config": {
+                    "thinking_summaries": "none",
+                    "thinking_config": {"include_thoughts": True},
+                }
+            },
+            False,
+            id="enum wins over include alias",
+        ),
+        pytest.param(
+            {"generation_config": {"thinking_config": {"include_thoughts": "false"}}}, None, id="string alias"
+        ),
+        pytest.param(
+            {"generation_config": {"thinking_summaries": "detailed"}}, None, id="detailed is invalid"
+        ),
+        pytest.param({"generation_config": {"thinking_summaries": True}}, None, id="boolean is invalid"),
+    ],
+)
+def test_interactions_summary_intent(extra: dict[str, Any], show: bool | None) -> None:
+    """TestExtractSummaryConfig (the Interactions rows)"""
+    assert include_thoughts(INTERACTIONS, {**IB, **extra}) is show
+
+
+@pytest.mark.parametrize(
+    ("include", "display"),
+    [(True, "summarized"), (False, "omitted"), ("true", None)],
+    ids=["true", "false", "string"],
+)
+def test_gemini_summary_intent(include: Any, display: str | None) -> None:
+    """TestExtractSummaryConfig (the Gemini rows), read on a Claude upstream"""
+    body = {
+        "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+        "generationConfig": {"thinkingConfig": {"thinkingBudget": 4096, "includeThoughts": include}},
+    }
+    out = req(GEMINI, CLAUDE, body, "claude-sonnet-4-5")
+    assert (out.get("thinking") or {}).get("display") == display

@@ -380,9 +380,9 @@ def _generation(cfg: dict[str, Any], req: ir.Request) -> None:
     if isinstance(budget, int) and not isinstance(budget, bool):
         reasoning["budget"] = budget
     summaries = _get(cfg, "thinking_summaries")
-    if isinstance(summaries, str) and summaries.lower() in ("auto", "none"):
+    if isinstance(summaries, str) and summaries.lower() in ("auto", "none"):  # wins over the alias (CPA)
         reasoning["include_thoughts"] = summaries.lower() == "auto"
-    if isinstance(include := _get(cfg, "include_thoughts"), bool):
+    elif isinstance(include := _get(cfg, "include_thoughts"), bool):
         reasoning["include_thoughts"] = include
     if reasoning:
         req.reasoning = reasoning
@@ -403,6 +403,20 @@ def _response_format(body: dict[str, Any], req: ir.Request) -> None:
         req.response_format = {"type": "json_object"}
 
 
+def _compat_summary(reasoning: dict[str, Any], cfg: Any, req: ir.Request) -> None:
+    """A top-level ``reasoning.summary`` (``auto`` / ``none``), read as CPA reads it: after
+    ``generation_config.thinking_summaries``, before its ``include_thoughts`` alias."""
+    summary = reasoning.get("summary")
+    if not isinstance(summary, str) or summary.lower() not in ("auto", "none"):
+        return
+    stated = _get(cfg, "thinking_summaries") if isinstance(cfg, dict) else None
+    if isinstance(stated, str) and stated.lower() in ("auto", "none"):
+        return
+    r = req.reasoning if req.reasoning is not None else {}
+    r["include_thoughts"] = summary.lower() == "auto"
+    req.reasoning = r
+
+
 def parse_request(body: dict[str, Any]) -> ir.Request:
     """An Interactions request body -> IR (``RequestError`` on bad input)."""
     model = body.get("model") or body.get("agent") or ""
@@ -421,6 +435,8 @@ def parse_request(body: dict[str, Any]) -> ir.Request:
     cfg = body.get("generation_config", body.get("generationConfig"))
     if isinstance(cfg, dict):
         _generation(cfg, req)
+    if isinstance(compat := body.get("reasoning"), dict):  # the OpenAI-style object clients send
+        _compat_summary(compat, cfg, req)
     if isinstance(tools := body.get("tools"), list) and tools:
         req.tools = _tools(tools)
     if "tool_choice" in body and (choice := _tool_choice(body["tool_choice"])) is not None:
