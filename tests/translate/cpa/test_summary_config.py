@@ -16,6 +16,8 @@ import pytest
 
 from cliproxy.errors import RequestError
 from cliproxy.formats import Format
+from cliproxy.models.thinking import ThinkingCaps
+from cliproxy.models.thinking.plan import ThinkingPlan
 from tests.translate.cpa._run import CLAUDE, CODEX, GEMINI, OPENAI, RESPONSES, req
 
 INTERACTIONS = Format.INTERACTIONS
@@ -243,3 +245,36 @@ def test_gemini_summary_intent(include: Any, display: str | None) -> None:
     }
     out = req(GEMINI, CLAUDE, body, "claude-sonnet-4-5")
     assert (out.get("thinking") or {}).get("display") == display
+
+
+def test_chat_suffix_none_survives_an_enabled_summary() -> None:
+    """TestApplyThinkingWithSummaryKeepsOpenAIChatSuffixNone: ``model(none)`` turns thinking
+    off on a Chat upstream although the Responses client asked for a summary."""
+    body = {"model": "private-openai", "input": "hi", "reasoning": {"summary": "auto"}}
+    out = req(RESPONSES, OPENAI, body, "private-openai")
+    ThinkingPlan(None, "responses", "openai", False).apply(out, body, "none", "private-openai")
+    assert out["reasoning_effort"] == "none"
+
+
+def test_summary_only_invents_no_chat_effort() -> None:
+    """TestApplyThinkingWithModelInfoSummaryOnlyDoesNotInventOpenAIEffort, with the model's
+    levels known: a summary alone is no effort."""
+    body = {"model": "private-openai", "input": "hi", "reasoning": {"summary": "auto"}}
+    out = req(RESPONSES, OPENAI, body, "private-openai")
+    caps = ThinkingCaps(levels=("high", "max"), configured_type="openai")
+    ThinkingPlan(caps, "responses", "openai", False).apply(out, body, None, "private-openai")
+    assert "reasoning_effort" not in out
+
+
+@pytest.mark.parametrize("model", ["claude-opus-4-6", "claude-haiku-4-5-20251001"])
+def test_disabled_summary_does_not_turn_claude_thinking_on(model: str) -> None:
+    """TestApplySummaryConfigForModel_ClaudeDisabledSummaryDoesNotEnableThinking,
+    TestApplyThinkingWithModelInfoDoesNotActivateClaudeForDisabledSummary"""
+    body = {"model": model, "input": "hi", "max_output_tokens": 32000, "reasoning": {"summary": None}}
+    assert "thinking" not in req(RESPONSES, CLAUDE, body, model)
+
+
+def test_unsaid_summary_leaves_claude_thinking_alone() -> None:
+    """TestApplySummaryConfig_UnspecifiedLeavesBodyUnchanged"""
+    body = {**CLAUDE_BODY, "thinking": {"type": "adaptive"}}
+    assert req(CLAUDE, CLAUDE, body, "claude-opus-4-6")["thinking"] == {"type": "adaptive"}
