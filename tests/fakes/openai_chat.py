@@ -26,11 +26,21 @@ async def handle(fake: OpenAIFake, request: web.Request) -> web.StreamResponse:
     reply = decide("openai", turn, beh.text if beh else None)
     usage = _usage(body, reply)
     completion_id = new_id("chatcmpl-")
+    tier = _tier(body)
     if body.get("stream") is True:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        frames = _chunks(completion_id, turn.model, reply, usage if include_usage else None)
+        frames = _chunks(completion_id, turn.model, reply, usage if include_usage else None, tier)
         return await fake.stream(request, frames)
-    return fake.json_response(_completion(completion_id, turn.model, reply, usage))
+    return fake.json_response(_completion(completion_id, turn.model, reply, usage, tier))
+
+
+def _tier(body: dict[str, Any]) -> str:
+    """The tier that served the request, as OpenAI names it in every answer when the request
+    asked for one ("auto" is served as "default"); ``""`` when it asked for none."""
+    asked = body.get("service_tier")
+    if not isinstance(asked, str) or not asked:
+        return ""
+    return "default" if asked == "auto" else asked
 
 
 def turn_of(body: dict[str, Any]) -> Turn:
@@ -63,7 +73,7 @@ def _usage(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
     }
 
 
-def _completion(cid: str, model: str, reply: Reply, usage: dict[str, Any]) -> dict[str, Any]:
+def _completion(cid: str, model: str, reply: Reply, usage: dict[str, Any], tier: str = "") -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": reply.text or None, "refusal": None}
     if reply.thinking:
         message["reasoning_content"] = reply.thinking
@@ -73,7 +83,7 @@ def _completion(cid: str, model: str, reply: Reply, usage: dict[str, Any]) -> di
             for c in reply.tool_calls
         ]
     choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": _finish(reply)}
-    return {
+    out = {
         "id": cid,
         "object": "chat.completion",
         "created": int(time.time()),
@@ -82,13 +92,18 @@ def _completion(cid: str, model: str, reply: Reply, usage: dict[str, Any]) -> di
         "usage": usage,
         "system_fingerprint": "fp_fake",
     }
+    if tier:
+        out["service_tier"] = tier
+    return out
 
 
 def _finish(reply: Reply) -> str:
     return "tool_calls" if reply.tool_calls else "stop"
 
 
-def _chunks(cid: str, model: str, reply: Reply, usage: dict[str, Any] | None) -> Iterator[bytes]:
+def _chunks(
+    cid: str, model: str, reply: Reply, usage: dict[str, Any] | None, tier: str = ""
+) -> Iterator[bytes]:
     created = int(time.time())
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
@@ -100,6 +115,8 @@ def _chunks(cid: str, model: str, reply: Reply, usage: dict[str, Any] | None) ->
             "system_fingerprint": "fp_fake",
             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
         }
+        if tier:
+            data["service_tier"] = tier
         if usage is not None:
             data["usage"] = None
         return sse(data)

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import anthropic
+import openai
 import pytest
 
 from cliproxy.usage import recorder_of
@@ -98,3 +99,26 @@ async def test_a_client_that_leaves_a_stream_is_a_failed_499_with_its_usage(
     record = await _record(proxy)
     assert record["failed"] is True and record["fail"]["status_code"] == 499
     assert record["tokens"]["input_tokens"] > 0
+
+
+async def test_a_streams_record_names_the_tier_its_events_name(mproxy, fake_openai, proxies) -> None:
+    """CPA: TestStreamUsageBufferPreservesTierAcrossChunks. A Chat stream whose chunks name
+    the tier that served it ("default" for the client's "auto"): the record keeps the
+    client's tier and the answer's, as for a whole answer; before, a stream's record had
+    no ``response_service_tier``."""
+    yaml = (
+        f'api-keys: ["{CLIENT_KEY}"]\nusage-statistics-enabled: true\nopenai-compatibility:\n'
+        f'  - name: up\n    base-url: "{fake_openai.base_url}/v1"\n    api-key-entries: [{{api-key: "ok"}}]\n'
+        '    models: [{name: "m", alias: "m"}]\n'
+    )
+    proxy = await mproxy(yaml)
+    recorder_of(proxy.service)
+    proxies.append(proxy)
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=CLIENT_KEY, max_retries=0) as client:
+        stream = await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}], stream=True, service_tier="auto"
+        )
+        tiers = {chunk.service_tier async for chunk in stream}
+    assert tiers == {"default"}
+    record = await _record(proxy)
+    assert (record["service_tier"], record["response_service_tier"]) == ("auto", "default")

@@ -22,6 +22,7 @@ __all__ = [
     "build_record",
     "request_settings",
     "source_of",
+    "stream_service_tier",
     "token_breakdown",
 ]
 
@@ -147,6 +148,17 @@ def answer_service_tier(body: bytes) -> str:
         if isinstance(tier, str) and tier.strip():
             return tier.strip()
     return ""
+
+
+def stream_service_tier(chunk: bytes) -> str:
+    """The service tier the last event of a client stream chunk names that names one (Chat
+    chunks carry ``service_tier``, Responses events ``response.service_tier``), or ``""``;
+    an event split across chunks is read where its ``data:`` line is whole."""
+    found = ""
+    for line in chunk.splitlines():
+        if line.startswith(b"data:") and line.find(b'"service_tier"') >= 0:
+            found = answer_service_tier(line[5:].strip()) or found
+    return found
 
 
 def source_of(cred: Any, api_key: str) -> str:

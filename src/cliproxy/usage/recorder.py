@@ -290,7 +290,7 @@ class Recorder:
             effort,
             tier,
             generate,
-            answer_service_tier(t.response_body) if t.status < 400 else "",
+            (t.stream_tier or answer_service_tier(t.response_body)) if t.status < 400 else "",
         )
         self.queue.push(orjson.dumps(build_record(facts)))
 

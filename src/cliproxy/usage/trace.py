@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from cliproxy.calls import LazyStream, Reply, StreamReply
 from cliproxy.requestid import NO_REQUEST, REQUEST_ID, new_request_id
+from cliproxy.usage.record import stream_service_tier
 from cliproxy.usage.recording import Timed, timed
 from cliproxy.usage.writer import Spool
 
@@ -105,6 +106,7 @@ class RequestTrace:
     cooldowns: tuple[tuple[str, str], ...] = ()
     chunks: Timed | None = None  # the client stream with its timing, only while recording
     _last_chunk = 0.0
+    stream_tier = ""  # the service tier a stream's events named last (the usage queue's record)
     _ttft: float | None = None
     _done = False
     full = False  # logged in full (``request-log`` on when the request began)
@@ -241,6 +243,8 @@ class RequestTrace:
             self._ttft = _clock()
             if sniffer is not None:
                 sniffer.feed(first)
+            if self.recorder.usage_enabled and first.find(b'"service_tier"') >= 0:
+                self.stream_tier = stream_service_tier(first) or self.stream_tier
             if self.spool is not None or self.chunks is not None:
                 self._keep(first)
         return StreamReply(
@@ -332,12 +336,15 @@ class _ClientStream(LazyStream):
         sniffer = self._sniffer
         feed = sniffer.feed if sniffer is not None else None
         keep = t.spool is not None or t.chunks is not None
+        tiers = t.recorder.usage_enabled  # the usage queue's record names the answer's tier
 
         def see(chunk: bytes) -> int:
             if t._ttft is None:
                 t._ttft = _clock()
             if feed is not None:
                 feed(chunk)
+            if tiers and chunk.find(b'"service_tier"') >= 0:
+                t.stream_tier = stream_service_tier(chunk) or t.stream_tier
             if keep:
                 t._keep(chunk)
             if emit is None:
