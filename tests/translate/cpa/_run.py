@@ -21,6 +21,7 @@ __all__ = [
     "claude_attempt",
     "claude_blocks",
     "events",
+    "feeds",
     "get",
     "ir_of",
     "req",
@@ -102,6 +103,17 @@ def stream(
     ir_req = reg.adapter(client).parse_request(_loads(request)) if request is not None else None
     tr = reg.stream_translator(upstream, client, ir_req, model)
     return tr.feed(data) + tr.finish()
+
+
+def feeds(
+    upstream: Format, client: Format, request: dict[str, Any], *chunks: dict[str, Any] | str
+) -> list[list[dict[str, Any]]]:
+    """The client events (as ``events`` reads them) of each upstream chunk fed alone, one SSE
+    frame a feed, then those of the stream's end: what a case that looks chunk by chunk reads."""
+    reg = default_registry()
+    tr = reg.stream_translator(upstream, client, reg.adapter(client).parse_request(request), None)
+    out = [events(tr.feed(sse(c, events=False))) for c in chunks]
+    return [*out, events(tr.finish())]
 
 
 def events(data: bytes) -> list[dict[str, Any]]:

@@ -306,7 +306,7 @@ def test_response_whole_usage_with_thoughts_and_cache():
 
 
 def test_response_whole_function_call():
-    """TestConvertGeminiResponseToInteractionsNonStreamFunctionCall, ...PreservesCallID"""
+    """TestConvertGeminiResponseToInteractionsNonStreamFunctionCall"""
     out = resp(
         GEMINI,
         I,
@@ -459,7 +459,8 @@ def test_stream_thought_signature_delta():
 
 def test_stream_completes_once_with_last_usage():
     """TestConvertGeminiResponseToInteractionsStreamEmitsTerminalOnce,
-    ...DoesNotCompleteOnNonTerminalUsage, ...SnakeCaseUsage"""
+    TestConvertGeminiResponseToInteractionsStreamDoesNotCompleteOnNonTerminalUsage (its whole
+    stream; chunk by chunk in test_interactions_hub_cpa.py)"""
     evs = _stream(
         {
             "candidates": [{"content": {"role": "model", "parts": [{"thought": True, "text": "thinking"}]}}],
@@ -650,8 +651,10 @@ def test_interactions_whole_function_call_to_gemini():
 
 
 def test_gemini_request_to_interactions():
-    """TestConvertGeminiRequestToInteractionsStringSystemInstruction, ...FunctionCall,
-    ...TextContentType, ...GenerationConfig"""
+    """TestConvertGeminiRequestToInteractionsStringSystemInstruction,
+    TestConvertGeminiRequestToInteractionsFunctionCall,
+    TestConvertGeminiRequestToInteractionsTextContentType,
+    TestConvertGeminiRequestToInteractionsGenerationConfig (its budget: test_interactions_hub_cpa.py)"""
     body = {
         "systemInstruction": {"parts": [{"text": "be brief"}, {"text": "answer directly"}]},
         "contents": [

@@ -71,7 +71,8 @@ def test_responses_keeps_tool_call_id_and_string_arguments():
 
 
 def test_codex_thinking_level_and_stream():
-    """TestConvertInteractionsRequestToCodexPreservesTopLevelThinkingLevel, ...UsesBodyStream"""
+    """TestConvertInteractionsRequestToCodexPreservesTopLevelThinkingLevel,
+    TestConvertInteractionsRequestToCodexUsesBodyStream (Codex is always asked to stream)"""
     out = req(
         I,
         CODEX,
@@ -144,8 +145,8 @@ def test_codex_response_whole():
 
 
 def test_codex_stream_function_call_start_has_call_id():
-    """TestConvertCodexResponseToInteractionsStreamFunctionCallStartHasCallID,
-    ...StreamCompletesAfterSteps"""
+    """TestConvertCodexResponseToInteractionsStreamFunctionCallStartHasCallID (the whole
+    sequence of ...StreamCompletesAfterSteps: test_interactions_hub_openai_cpa.py)"""
     data = sse(
         {
             "type": "response.created",
@@ -198,7 +199,7 @@ def test_codex_stream_function_call_start_has_call_id():
 
 def test_chat_media_content():
     """interactions_openai_request_test.go TestConvertInteractionsRequestToOpenAIAcceptsImageContent,
-    ...PreservesNonImageMediaContent"""
+    TestConvertInteractionsRequestToOpenAIPreservesNonImageMediaContent"""
     body = {
         "model": "gpt",
         "input": [
@@ -218,7 +219,7 @@ def test_chat_media_content():
 
 
 def test_chat_tool_messages_and_expressible_fields():
-    """TestConvertInteractionsRequestToOpenAIWithToolMessagesDirect, ...PreservesExpressibleFields"""
+    """TestConvertInteractionsRequestToOpenAIWithToolMessagesDirect"""
     body = {
         **TOOL_TURN,
         "model": "gpt",
@@ -273,7 +274,8 @@ def test_chat_response_whole_tool_call():
 
 def test_chat_stream_usage_only_terminal_chunk():
     """TestConvertOpenAIResponseToInteractionsStreamUsageOnlyTerminalChunk,
-    ...StreamCreatedUsesChunkIdentity, ...CompletesOnDoneWithoutUsage"""
+    TestConvertOpenAIResponseToInteractionsStreamCreatedUsesChunkIdentity,
+    TestConvertOpenAIResponseToInteractionsCompletesOnDoneWithoutUsage"""
     data = sse(
         {
             "id": "c1",
