@@ -148,7 +148,9 @@ async def test_an_opted_in_api_key_uses_its_base_url(start_proxy: Any, fake_resp
 async def test_an_api_key_gets_its_own_model_name(start_proxy: Any, fake_responses: Any) -> None:
     """TestCodexAlphaSearchOptInAPIKeyStripsCredentialPrefix and
     TestCodexAlphaSearchOptInAPIKeyResolvesModelAlias: a name under the entry's prefix and
-    a prefixed alias both reach the API key's upstream as its own model name."""
+    a prefixed alias both reach the API key's upstream as its own model name; the rest of
+    the body stays (TestRewriteCodexAlphaSearchModel; a body without a model gets none:
+    test_an_opted_in_api_key_uses_its_base_url)."""
     plain = api_key_entry(fake_responses, "key-plain", alpha=True, extra='\n    prefix: "vendor"')
     aliased = api_key_entry(
         fake_responses,
@@ -279,3 +281,58 @@ async def test_a_model_router_naming_another_provider_refuses_the_search(
     assert status == 503, answer
     assert "unsupported Codex Alpha Search model route target" in answer["error"]["message"]
     assert searches(fake_responses) == [] and fake_claude.requests == []
+
+
+async def test_a_model_router_that_does_not_handle_the_search_leaves_it_be(
+    start_proxy: Any, fake_responses: Any, tmp_path: Path
+) -> None:
+    """TestCodexAlphaSearchFallsBackWhenPluginDoesNotHandleRoute: the router is asked once,
+    declines, and the search goes to the Codex account as it came."""
+    write_codex(tmp_path, fake_responses, "solo")
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    log = tmp_path / "routed.jsonl"
+    declining = SEARCH_ROUTER.replace('req.source_format != "codex-alpha-search"', "True")
+    (plugins / "search_router.py").write_text(declining.format(log=str(log), provider="codex", model="x"))
+    proxy = await start_proxy(
+        f'api-keys: ["{KEY}"]\nplugins:\n  enabled: true\n  dir: "{plugins}"\n'
+        "  configs:\n    search_router:\n      enabled: true\n"
+    )
+    body = {"model": "gpt-5.4-mini"}
+    status, answer, _ = await post(proxy.url, body)
+    assert status == 200, answer
+    [seen] = searches(fake_responses)
+    assert seen.key == "token-solo" and orjson.loads(seen.body) == body
+    assert len(log.read_text().splitlines()) == 1
+
+
+async def test_an_opted_in_api_key_without_a_base_url_fails_closed(
+    start_proxy: Any, fake_responses: Any
+) -> None:
+    """TestCodexAlphaSearchOptInAPIKeyWithoutBaseURLFailsClosed: an API key searches only at
+    its own base URL; without one the search is refused with 503 naming the policy and sent
+    nowhere (cliproxy loads no codex-api-key entry without a base-url at all)."""
+    proxy = await start_proxy(
+        f'api-keys: ["{KEY}"]\ncodex-api-key:\n  - api-key: "codex-alpha-key"\n    alpha-search: true\n'
+    )
+    status, answer, _ = await post(proxy.url, {"query": "GPT-5.6"})
+    assert status == 503, answer
+    assert "alpha-search" in answer["error"]["message"]
+    assert searches(fake_responses) == []
+
+
+async def test_a_search_is_in_the_request_log(start_proxy: Any, fake_responses: Any, tmp_path: Path) -> None:
+    """TestCodexAlphaSearchRecordsRequestLog: with ``request-log: true`` the search's log
+    holds the upstream request (URL and body) and the upstream answer."""
+    from tests.usage.helpers import logs, settle
+
+    write_codex(tmp_path, fake_responses, "solo")
+    proxy = await start_proxy(f'api-keys: ["{KEY}"]\nrequest-log: true\n')
+    status, answer, _ = await post(proxy.url, {"query": "GPT-5.6"})
+    assert status == 200, answer
+    [log] = logs(await settle(proxy))
+    text = log.read_text()
+    assert "=== API REQUEST 1 ===" in text and "=== API RESPONSE 1 ===" in text
+    assert fake_responses.base_url + "/backend-api/codex/alpha/search" in text
+    assert '{"query":"GPT-5.6"}' in text
+    assert orjson.dumps(answer).decode() in text

@@ -152,6 +152,19 @@ async def test_claude_list_cloaks_other_models_and_a_cloaked_id_is_served(start_
     assert fakes.responses.requests[-1].json["model"] == "gpt-5.4"
 
 
+async def test_claude_list_cloaking_follows_a_config_reload(start_proxy, fakes) -> None:
+    """CPA TestClaudeModelListCloakingConfigHotReload: the Claude list cloaks another
+    family's model; after a reload that sets ``disable-cloaking-model-list: true`` the same
+    server lists it under its own id."""
+    from cliproxy.config import load_or_default
+
+    proxy = await start_proxy(named_config(fakes))
+    assert cloak_claude_id("gpt-plain") in await claude_list(proxy)
+    proxy.config_path.write_text(named_config(fakes, "claude-code:\n  disable-cloaking-model-list: true\n"))
+    proxy.service.apply(load_or_default(proxy.config_path)[0])
+    assert "gpt-plain" in await claude_list(proxy)
+
+
 async def test_claude_list_without_cloaking_shows_real_ids(start_proxy, fakes) -> None:
     """CPA TestClaudeModelsResponseDisablesModelListCloaking:
     ``claude-code.disable-cloaking-model-list: true`` lists other models under their own id."""

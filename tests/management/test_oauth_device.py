@@ -233,7 +233,7 @@ async def test_the_browser_reaches_oauth_callback_without_the_management_key(
 ):
     """A plugin's provider sends the browser to ``/v0/management/oauth-callback``, and a
     browser has no management key: CPA serves that route outside the key check (only
-    whether management is on at all)."""
+    whether management is on at all). CPA: TestOAuthCallbackRouteSkipsManagementKeyMiddleware."""
     monkeypatch.setenv("MANAGEMENT_PASSWORD", MANAGEMENT_KEY)
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"acme": LOGIN}, {"acme": {}})
     assert (await mcall(proxy, "GET", "/acme-auth-url"))[0] == 200

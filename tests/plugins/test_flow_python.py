@@ -304,6 +304,8 @@ plugin = Drop()
 
 
 async def test_no_plugin_loaded_means_no_plugin_path(start_proxy, fakes, tmp_path):
+    """CPA: TestNewServerWithoutPluginHostLeavesHandlerInterceptorsDisabled (and, by the
+    other tests here, TestNewServerWithPluginHostInjectsHandlerInterceptors)."""
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"echo": ECHO}, {})
     assert proxy.service.pipeline.plugins is None  # enabled globally, none configured
     answer = await ask(Format.OPENAI, proxy.url, "compat-model", "hi", stream=False)

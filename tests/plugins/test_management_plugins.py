@@ -19,6 +19,8 @@ async def _call(proxy, method: str, path: str, body=None):
 
 
 async def test_plugin_management_endpoints(start_proxy, fakes, tmp_path, monkeypatch):
+    """CPA: TestManagementPluginsRouteRegistered: the plugin list, a plugin's config and
+    its removal under /v0/management/plugins."""
     monkeypatch.setenv("MANAGEMENT_PASSWORD", "m-secret")
     router = ROUTER.format(name="r1", match="fast", provider="claude", model="claude-opus-4-6")
     proxy = await _proxy(
