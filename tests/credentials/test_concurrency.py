@@ -19,7 +19,7 @@ from cliproxy.errors import ConcurrencyLimitError
 from cliproxy.state.memory import MemoryState
 from cliproxy.state.redis import RedisState
 from tests.credentials.conftest import Clock
-from tests.state.redis_server import keep_busy
+from tests.state.redis_server import hold_busy
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -366,8 +366,7 @@ async def test_a_request_cancelled_while_redis_takes_its_slot_leaves_nothing_hel
         _, warm = await gate.enter(cred, nothing_else, {}, {})  # the script is loaded: EVALSHA runs it
         assert warm is not None
         await warm.release()
-        busy = asyncio.create_task(keep_busy(redis_server.url, 0.3))
-        await asyncio.sleep(0.05)  # the server is inside the loop
+        busy = await hold_busy(redis_server.url, 0.4)
         entering = asyncio.create_task(gate.enter(cred, nothing_else, {}, {}))
         await asyncio.sleep(0.05)
         entering.cancel()
@@ -394,8 +393,7 @@ async def test_a_release_cancelled_before_it_reaches_redis_still_gives_the_slot_
             Credential(id="c", provider="claude", max_concurrency=1), nothing_else, {}, {}
         )
         assert slot is not None
-        busy = asyncio.create_task(keep_busy(redis_server.url, 0.3))
-        await asyncio.sleep(0.05)
+        busy = await hold_busy(redis_server.url, 0.4)
         looking = asyncio.create_task(state.slots_in_use("c"))  # holds the one connection
         releasing = asyncio.create_task(slot.release())
         await asyncio.sleep(0.05)

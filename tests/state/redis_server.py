@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import shutil
@@ -10,6 +11,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -125,3 +127,21 @@ async def keep_busy(url: str, seconds: float) -> None:
         await client.eval(_BUSY, 0, int(seconds * 1_000_000))
     finally:
         await client.aclose()
+
+
+async def hold_busy(url: str, seconds: float) -> asyncio.Task[None]:
+    """:func:`keep_busy` in a task, returned once the server has stopped answering (a
+    ``PING`` left unanswered for 50 ms), so that what a test sends next waits behind it."""
+    task = asyncio.create_task(keep_busy(url, seconds))
+    where = urlsplit(url)
+    async with asyncio.timeout(5):
+        while True:
+            reader, writer = await asyncio.open_connection(where.hostname, where.port)
+            try:
+                writer.write(b"PING\r\n")
+                await asyncio.wait_for(reader.readline(), 0.05)  # answered (even NOAUTH): not yet
+            except TimeoutError:
+                return task
+            finally:
+                writer.close()
+            await asyncio.sleep(0.01)

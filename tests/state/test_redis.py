@@ -13,7 +13,7 @@ import pytest
 
 from cliproxy.state.base import CooldownRecord, StateBackend
 from cliproxy.state.memory import MemoryState
-from tests.state.redis_server import keep_busy
+from tests.state.redis_server import hold_busy
 from tests.state.test_memory import alias_facts, secret_facts
 
 redis_state = pytest.importorskip("cliproxy.state.redis")
@@ -208,8 +208,7 @@ async def test_a_request_cancelled_while_the_cursor_link_connects_is_cancelled(r
     state = RedisState(url, "lk:")
     await state.start()
     try:
-        busy = asyncio.create_task(keep_busy(url, 0.3))
-        await asyncio.sleep(0.05)
+        busy = await hold_busy(url, 0.4)
         cancelled = asyncio.create_task(state.next_cursor("k"))
         waiting = asyncio.create_task(state.next_cursor("k"))
         await asyncio.sleep(0.05)  # both wait for the link's AUTH reply
