@@ -107,13 +107,16 @@ def test_antigravity_generation_config():
     assert get(r, "toolConfig.functionCallingConfig.mode") == "AUTO"
 
 
-@pytest.mark.parametrize(("summaries", "shown"), [("auto", True), ("none", False)])
+@pytest.mark.parametrize(("summaries", "shown"), [(None, None), ("auto", True), ("none", False)])
 def test_antigravity_summary_is_independent_of_level(summaries, shown):
-    """TestConvertInteractionsReasoningToAntigravityKeepsSummaryIndependent (its explicit
-    cases): a summary setting writes ``includeThoughts``, the level stays as asked.
-    Differs: read from ``generation_config`` (the API's place); CPA's Antigravity-only
-    top-level ``reasoning`` alias is not read, so every upstream reads the same fields."""
-    cfg: dict[str, Any] = {"thinking_level": "high", "thinking_summaries": summaries}
+    """TestConvertInteractionsReasoningToAntigravityKeepsSummaryIndependent: the level alone
+    leaves ``includeThoughts`` unset; only a summary setting writes it.
+    Differs: the level is read from ``generation_config`` (the API's place), not from CPA's
+    Antigravity-only top-level ``reasoning.effort`` alias, so every upstream reads the same
+    fields (and the thinking step checks it against the model)."""
+    cfg: dict[str, Any] = {"thinking_level": "high"}
+    if summaries:
+        cfg["thinking_summaries"] = summaries
     _, body = _antigravity({"model": "antigravity-test", "input": "hi", "generation_config": cfg})
     thinking = get(body, "request.generationConfig.thinkingConfig")
     assert thinking["thinkingLevel"].lower() == "high" and thinking.get("includeThoughts") is shown

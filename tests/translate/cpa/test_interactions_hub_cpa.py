@@ -126,6 +126,16 @@ def test_gemini_protocol_fields_become_gemini_settings():
     assert cfg["thinkingConfig"]["includeThoughts"] is True
 
 
+def test_gemini_level_alone_leaves_summaries_unset():
+    """TestConvertInteractionsRequestToGeminiGenerationConfigProtocolFields (without
+    ``thinking_summaries``): the level alone writes no ``includeThoughts``; whether thoughts
+    are shown stays the API's default, as in CPA (a Claude or Chat client's thinking, by
+    contrast, is shown whenever it is on)."""
+    body = {"model": "g", "generation_config": {"thinking_level": "high"}, "input": "hi"}
+    thinking = req(I, GEMINI, body, "gemini-3-flash")["generationConfig"]["thinkingConfig"]
+    assert thinking["thinkingLevel"].lower() == "high" and "includeThoughts" not in thinking
+
+
 def test_gemini_unknown_generation_key_is_not_sent():
     """TestConvertInteractionsRequestToGeminiGenerationConfigPreservesLargeIntegers.
     Differs: a generation key the hub does not know (``large_identity``) is not sent on, so

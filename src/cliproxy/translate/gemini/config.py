@@ -162,17 +162,18 @@ def _foreign_thinking(reasoning: dict[str, Any], source: str = "") -> dict[str, 
         tc["thinkingLevel"] = effort.upper()
     elif mode in ("adaptive", "enabled"):
         tc["thinkingBudget"] = -1
-    # the client's summary intent (CPA); unsaid, a Responses client asked for no summary
-    # while Claude and Chat clients see thinking whenever it is on
+    # the client's summary intent (CPA); unsaid, a Responses client asked for no summary and
+    # an Interactions client leaves Google's default (its thinking_summaries says it), while
+    # Claude and Chat clients see thinking whenever it is on
     include = summary_intent(reasoning, source)
-    if include is None and tc and not off and source not in _RESPONSES_SOURCES:
+    if include is None and tc and not off and source not in _UNSAID_HIDDEN:
         include = True
     if include is not None:
         tc["includeThoughts"] = include
     return tc or None
 
 
-_RESPONSES_SOURCES = frozenset({"openai-response", "codex"})
+_UNSAID_HIDDEN = frozenset({"openai-response", "codex", "interactions"})
 
 
 def _response_format(req: ir.Request, native: bool, out: dict[str, Any]) -> None:
