@@ -44,6 +44,15 @@ def test_empty_output_is_filled_from_the_done_items_in_order() -> None:
     assert _completed(patch, [])["response"]["output"] == [MESSAGE, CALL]
 
 
+def test_indexed_and_unindexed_done_items_both_fill_the_output() -> None:
+    """CPA: TestForwardResponsesStreamRepairsMixedIndexedAndUnindexedDoneItems: an item
+    done at index 1 and one done without an index: the indexed one first, then the other."""
+    patch = CompletedOutput()
+    patch(_line({"type": "response.output_item.done", "output_index": 1, "item": CALL}))
+    patch(_line({"type": "response.output_item.done", "item": MESSAGE}))
+    assert _completed(patch, [])["response"]["output"] == [CALL, MESSAGE]
+
+
 def test_missing_ids_are_hydrated_and_a_whole_output_is_left_alone() -> None:
     patch = CompletedOutput()
     patch(_line({"type": "response.output_item.done", "output_index": 0, "item": MESSAGE}))

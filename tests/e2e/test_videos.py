@@ -34,6 +34,9 @@ def _config(fake_xai, keys=("xai-1",), extra: str = "") -> str:
     return f'api-keys: ["{KEY}"]\nxai-api-key:\n{entries}{extra}'
 
 
+_AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
 def _client(proxy) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=proxy.url + "/openai/v1", api_key=KEY, max_retries=0)
 
@@ -121,6 +124,25 @@ async def test_native_api_passes_through(start_proxy, fake_xai) -> None:
         ) as resp:
             assert resp.status == 400
             assert "grok-imagine-video" in orjson.loads(await resp.read())["error"]["message"]
+
+
+async def test_native_polls_stay_on_the_creating_credential(start_proxy, fake_xai) -> None:
+    """CPA: TestXAIVideosNativeCreateBindsRetrieveToSelectedAuth: on xAI's native API too, a
+    video is polled with the credential that created it, whatever the rotation says."""
+    proxy = await start_proxy(_config(fake_xai, keys=("xai-1", "xai-2")))
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
+        ids = []
+        for i in range(2):
+            body = {"model": "grok-imagine-video", "prompt": f"v{i}"}
+            async with session.post(proxy.url + "/v1/videos/generations", json=body, headers=_AUTH) as resp:
+                assert resp.status == 200
+                ids.append(orjson.loads(await resp.read())["request_id"])
+        assert {fake_xai.videos[i]["key"] for i in ids} == {"xai-1", "xai-2"}  # round robin spread them
+        for _ in range(2):
+            for video_id in ids:
+                async with session.get(proxy.url + f"/v1/videos/{video_id}", headers=_AUTH) as resp:
+                    assert resp.status == 200
+                assert fake_xai.last.key == fake_xai.videos[video_id]["key"]
 
 
 async def test_unknown_video_is_a_404_and_cools_nothing(start_proxy, fake_xai) -> None:

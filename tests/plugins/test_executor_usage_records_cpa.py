@@ -60,21 +60,27 @@ def claude_stream():
 
 class Metered(Plugin, ModelRouter, Executor):
     name = "metered"; version = "1"; author = "t"; github_repository = "https://example.com/m"
-    identifier = "metered"; input_formats = ["openai", "claude", "gemini"]
-    output_formats = ["openai", "claude", "gemini"]; model_scope = "static"
+    identifier = "metered"; input_formats = ["openai", "openai-response", "claude", "gemini"]
+    output_formats = ["openai", "openai-response", "claude", "gemini"]; model_scope = "static"
     async def route(self, req):
         return RouteDecision.self_() if req.requested_model.startswith("meter") else None
     async def execute(self, req):
         if req.model == "meter-fail":
             raise PluginError("upstream plugin failure", http_status=502)
-        if req.model == "meter-wrap":  # answers with what the host gives for another model
-            inner = await self.host.model.execute("openai", "openai", "compat-model", json.loads(req.payload))
+        if req.model.startswith("meter-wrap"):  # answers with what the host gives for another model
+            target = "inner-model" if req.model == "meter-wrap-inner" else "compat-model"
+            inner = await self.host.model.execute("openai", "openai", target, json.loads(req.payload))
             if inner.status_code >= 400:
                 raise PluginError("inner call failed", http_status=inner.status_code)
             return ExecutorResponse(payload=inner.body)
         body = {"claude": CLAUDE, "gemini": GEMINI}.get(req.format, CHAT)
         return ExecutorResponse(payload=json.dumps(body).encode())
     async def execute_stream(self, req):
+        if req.format == "openai-response":
+            done = {"id": "resp_1", "object": "response", "status": "completed", "output": [],
+                    "usage": {"input_tokens": 18, "output_tokens": 22, "total_tokens": 40}}
+            yield sse({"type": "response.completed", "response": done}, "response.completed")
+            return
         if req.format == "claude":
             for frame in claude_stream():
                 yield frame
@@ -90,6 +96,23 @@ class Metered(Plugin, ModelRouter, Executor):
         yield chunk({}, usage={"prompt_tokens": 15, "completion_tokens": 25, "total_tokens": 40})
         yield b"data: [DONE]\\n\\n"
 plugin = Metered()
+"""
+)
+
+INNER = (
+    HEADER
+    + """
+class Inner(Plugin, ModelRouter, Executor):
+    name = "inner"; version = "1"; author = "t"; github_repository = "https://example.com/i"
+    identifier = "inner"; input_formats = ["openai"]; output_formats = ["openai"]; model_scope = "static"
+    async def route(self, req):
+        return RouteDecision.self_() if req.requested_model == "inner-model" else None
+    async def execute(self, req):
+        return ExecutorResponse(payload=json.dumps({
+            "id": "c2", "object": "chat.completion", "created": 1, "model": "inner-model",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "inner"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}}).encode())
+plugin = Inner()
 """
 )
 
@@ -111,7 +134,11 @@ async def _settled(n: int) -> list[Any]:
 @pytest.fixture
 async def proxy(start_proxy, fakes, tmp_path):
     proxy = await _proxy(
-        start_proxy, fakes, tmp_path, {"metered": EXECUTOR, "meter": USAGE}, {"metered": {}, "meter": {}}
+        start_proxy,
+        fakes,
+        tmp_path,
+        {"metered": EXECUTOR, "inner": INNER, "meter": USAGE},
+        {"metered": {}, "inner": {}, "meter": {}},
     )
     _records().clear()
     return proxy
@@ -210,3 +237,26 @@ async def test_a_plugin_that_calls_the_host_is_not_recorded_twice(proxy, fakes) 
     recs = await _settled(1)
     # (a failed request's record names no provider yet: the failure does not carry it)
     assert [(r.provider, r.failed) for r in recs] == [("", True)]
+
+
+async def test_a_responses_stream_of_a_plugin_executor_records_its_usage(proxy) -> None:
+    """CPA: TestHandlerPluginExecutorPublishesUsageStreamCodex: the usage of the executor's
+    ``response.completed`` event, for a Responses client."""
+    body = {"model": "meter-model", "input": "hi", "stream": True}
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(proxy.url + "/v1/responses", json=body, headers={"Authorization": f"Bearer {KEY}"}) as r,
+    ):
+        assert r.status == 200 and b"response.completed" in await r.read()
+    (rec,) = await _settled(1)
+    assert rec.provider == "metered" and _tokens(rec) == (18, 22, 40)
+
+
+async def test_a_plugin_executor_reached_by_a_nested_call_is_not_recorded(proxy) -> None:
+    """CPA: TestHandlerPluginExecutorSkipsUsageForNestedExecution: a plugin's
+    ``host.model.execute`` reaches another plugin's executor; neither that nested answer
+    nor the outer one that wraps it is recorded."""
+    answer = await ask(Format.OPENAI, proxy.url, "meter-wrap-inner", "hi", stream=False)
+    assert answer.text == "inner"
+    await asyncio.sleep(0.3)  # (a record goes out as the answer does)
+    assert _records() == []
