@@ -5,6 +5,7 @@ or streamed)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
@@ -17,6 +18,7 @@ from cliproxy.formats.openai_chat import ask_usage
 from cliproxy.providers import compat_cache
 from cliproxy.providers.base import Carry, Provider, UpstreamRequest, copy_client_headers, with_fixed_values
 from cliproxy.translate import token_segments, tokens
+from cliproxy.translate.summary import body_summary_intent
 
 __all__ = ["OpenAICompatProvider"]
 
@@ -81,10 +83,13 @@ class OpenAICompatProvider(Provider):
         return UpstreamRequest(url, headers, orjson.dumps(body), stream)
 
     def carrier(self, cred: Credential) -> Carry | None:
-        """``support-prompt-cache-key`` on the credential's entry: the key, carried."""
-        if not cred.attributes.get(compat_cache.ATTRIBUTE):
+        """``support-prompt-cache-key`` on the credential's entry: the key, carried; for
+        OpenRouter, the client's wish to see the reasoning or not."""
+        cache = bool(cred.attributes.get(compat_cache.ATTRIBUTE))
+        openrouter = is_openrouter(cred.compat_name)
+        if not cache and not openrouter:
             return None
-        return partial(_carry_prompt_cache, compat_name=cred.compat_name)
+        return partial(_carry, compat_name=cred.compat_name, cache=cache, openrouter=openrouter)
 
     def _chat_fixed(self, api_key: str, base_url: str, stream: bool, extra: dict[str, str]) -> _Fixed:
         """The URL, the fixed headers (the credential's fixed ``headers:`` values among them)
@@ -161,7 +166,7 @@ class OpenAICompatProvider(Provider):
         return tokens.encoding_for_model(model), token_segments.chat_segments(body)
 
 
-def _carry_prompt_cache(
+def _carry(
     body: dict[str, Any],
     fmt: Format,
     client_body: Mapping[str, Any],
@@ -170,5 +175,30 @@ def _carry_prompt_cache(
     passthrough: bool,
     *,
     compat_name: str,
+    cache: bool,
+    openrouter: bool,
 ) -> None:
-    compat_cache.carry(body, fmt, client_body, client_headers, model, compat_name)
+    if cache:
+        compat_cache.carry(body, fmt, client_body, client_headers, model, compat_name)
+    if openrouter:
+        _openrouter_visibility(body, fmt, client_body)
+
+
+def is_openrouter(name: str) -> bool:
+    """An ``openai-compatibility`` entry for OpenRouter, by its name (CPA
+    ``isOpenRouterProvider``: ``openrouter``, or a word of it such as ``prod-openrouter``)."""
+    low = name.strip().lower()
+    return low == "openrouter" or "openrouter" in re.split(r"[-_/.:]", low)
+
+
+def _openrouter_visibility(body: dict[str, Any], fmt: Format, client_body: Mapping[str, Any]) -> None:
+    """OpenRouter's ``reasoning.exclude`` ("reason but hide") from the client's summary
+    intent in its own format, the one Chat dialect that has such a switch (CPA
+    ``applyOpenAIChatSummaryConfig``); never an effort invented."""
+    show = body_summary_intent(client_body, fmt.value)
+    if show is None:
+        return
+    reasoning = body.get("reasoning")
+    reasoning = dict(reasoning) if isinstance(reasoning, dict) else {}
+    reasoning["exclude"] = not show
+    body["reasoning"] = reasoning

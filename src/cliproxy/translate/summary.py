@@ -14,7 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CHAT_VISIBILITY_KEYS", "summary_detail", "summary_intent", "summary_visibility"]
+__all__ = [
+    "CHAT_VISIBILITY_KEYS",
+    "body_summary_intent",
+    "summary_detail",
+    "summary_intent",
+    "summary_visibility",
+]
 
 _DETAILS = frozenset({"auto", "concise", "detailed"})
 # where a Chat body may say whether to show the reasoning, in CPA's order: Google's Chat
@@ -60,13 +66,9 @@ def summary_visibility(body: dict[str, Any]) -> tuple[bool | None, str]:
             return node, ""
     reasoning = body.get("reasoning")
     r = reasoning if type(reasoning) is dict else {}
-    for key in ("summary", "generate_summary"):
-        if key in r:
-            value = r[key]
-            if value is None or value == "none":
-                return False, ""
-            if value in _DETAILS:
-                return True, value
+    if (shown := _responses_summary(r)) is not None:
+        detail = r.get("summary", r.get("generate_summary"))
+        return shown, detail if shown and detail in _DETAILS else ""
     if type(exclude := r.get("exclude")) is bool:
         return not exclude, ""
     if type(include := body.get("include_reasoning")) is bool:
@@ -115,3 +117,62 @@ def summary_detail(reasoning: dict[str, Any] | None) -> str:
     """The Responses summary level to ask for when thinking should be shown."""
     summary = (reasoning or {}).get("summary")
     return summary if summary in _DETAILS else "auto"
+
+
+def body_summary_intent(body: Any, fmt: str) -> bool | None:
+    """:func:`summary_intent` read straight from a client body in format ``fmt`` (``openai``,
+    ``openai-response``, ``codex``, ``claude``, ``gemini``, ``interactions``), for the
+    steps after translation that see only the client's body (CPA ``ExtractSummaryConfig``)."""
+    if type(body) is not dict:
+        return None
+    if fmt == "openai":
+        show, _ = summary_visibility(body)
+        effort = body.get("reasoning_effort")
+        if show is None and isinstance(effort, str) and effort.strip():
+            show = effort.strip().lower() != "none"
+        return show
+    if fmt in ("openai-response", "codex"):
+        r = body.get("reasoning")
+        return _responses_summary(r) if type(r) is dict else None
+    if fmt == "claude":
+        t = body.get("thinking")
+        if type(t) is not dict or t.get("display") not in ("summarized", "omitted"):
+            return None
+        on = _thinking_on({"mode": t.get("type"), "budget": t.get("budget_tokens")})
+        return t["display"] == "summarized" if on else None
+    if fmt == "gemini":
+        cfg = body.get("generationConfig")
+        tc = cfg.get("thinkingConfig") if type(cfg) is dict else None
+        if type(tc) is dict:
+            for key in ("includeThoughts", "include_thoughts"):
+                if type(tc.get(key)) is bool:
+                    return bool(tc[key])
+        return None
+    if fmt == "interactions":
+        cfg = body.get("generation_config")
+        cfg = cfg if type(cfg) is dict else {}
+        for key in ("thinking_summaries", "thinkingSummaries"):
+            value = cfg.get(key)
+            if isinstance(value, str) and value.lower() in ("auto", "none"):
+                return value.lower() == "auto"
+        r = body.get("reasoning")
+        summary = r.get("summary") if type(r) is dict else None
+        if isinstance(summary, str) and summary.lower() in ("auto", "none"):
+            return summary.lower() == "auto"
+        for holder in (cfg.get("thinking_config"), cfg.get("thinkingConfig")):
+            if type(holder) is dict:
+                for key in ("include_thoughts", "includeThoughts"):
+                    if type(holder.get(key)) is bool:
+                        return bool(holder[key])
+    return None
+
+
+def _responses_summary(r: dict[str, Any]) -> bool | None:
+    for key in ("summary", "generate_summary"):
+        if key in r:
+            value = r[key]
+            if value is None or value == "none":
+                return False
+            if value in _DETAILS:
+                return True
+    return None

@@ -18,6 +18,7 @@ from cliproxy.errors import RequestError
 from cliproxy.formats import Format
 from cliproxy.models.thinking import ThinkingCaps
 from cliproxy.models.thinking.plan import ThinkingPlan
+from cliproxy.translate.summary import body_summary_intent
 from tests.translate.cpa._run import CLAUDE, CODEX, GEMINI, OPENAI, RESPONSES, req
 
 INTERACTIONS = Format.INTERACTIONS
@@ -278,3 +279,34 @@ def test_unsaid_summary_leaves_claude_thinking_alone() -> None:
     """TestApplySummaryConfig_UnspecifiedLeavesBodyUnchanged"""
     body = {**CLAUDE_BODY, "thinking": {"type": "adaptive"}}
     assert req(CLAUDE, CLAUDE, body, "claude-opus-4-6")["thinking"] == {"type": "adaptive"}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "body", "show"),
+    [
+        ("openai", {**CHAT, **EFFORT, "reasoning": {"exclude": True}}, False),
+        ("openai", {**CHAT, "include_reasoning": True}, True),
+        ("openai", {**CHAT, "reasoning_effort": "none"}, False),
+        ("openai", CHAT, None),
+        ("openai-response", {**RESP, "reasoning": {"summary": None}}, False),
+        ("openai-response", {**RESP, "reasoning": {"generate_summary": "detailed"}}, True),
+        ("openai-response", {**RESP, "reasoning": {"effort": "high"}}, None),
+        (
+            "claude",
+            {**CLAUDE_BODY, "thinking": {"type": "enabled", "budget_tokens": 0, "display": "summarized"}},
+            None,
+        ),
+        ("claude", {**CLAUDE_BODY, "thinking": {"type": "adaptive", "display": "omitted"}}, False),
+        ("gemini", {"generationConfig": {"thinkingConfig": {"include_thoughts": True}}}, True),
+        (
+            "interactions",
+            {"generation_config": {"thinking_summaries": "none"}, "reasoning": {"summary": "auto"}},
+            False,
+        ),
+        ("interactions", {"reasoning": {"summary": "auto"}}, True),
+    ],
+)
+def test_body_intent_matches_the_translated_intent(fmt: str, body: dict[str, Any], show: bool | None) -> None:
+    """TestExtractSummaryConfig, as the steps after translation read it from the client's
+    own body (OpenRouter's ``reasoning.exclude``): the same answer as the IR's."""
+    assert body_summary_intent(body, fmt) is show
