@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+from multidict import CIMultiDict
 
 from tests.e2e.clients import KEY
-from tests.e2e.test_claude_cloak import MODEL, last
+from tests.e2e.test_claude_cloak import MODEL, last, write_oauth
 
 _HEADERS = (
     '{authorization: "Bearer other", Anthropic-Version: "2099", anthropic-version: "2098", '
@@ -79,3 +80,37 @@ async def test_cloaked_request_and_reload(start_proxy, fake_claude) -> None:
     assert _one(rec, "x-static") == "two" and _one(rec, "authorization") == "Bearer copied"
     assert _one(rec, "anthropic-version") == "2023-06-01" and _one(rec, "user-agent") != "my-agent/1"
     assert "claude-code-20250219" in _one(rec, "anthropic-beta")
+
+
+async def _two_beta_lines(base: str) -> None:
+    body = {"model": MODEL, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
+    sent = CIMultiDict(
+        [
+            ("x-api-key", KEY),
+            ("anthropic-version", "2023-06-01"),
+            ("anthropic-beta", "interleaved-thinking-2025-05-14"),
+            ("anthropic-beta", "context-1m-2025-08-07, files-api-2025-04-14"),
+        ]
+    )
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{base}/v1/messages", json=body, headers=sent) as resp,
+    ):
+        assert resp.status == 200, await resp.text()
+
+
+async def test_anthropic_beta_sent_on_two_lines_is_one_list(start_proxy, fake_claude, tmp_path) -> None:
+    """CPA: TestNormalizedClaudeBetaHeaderIsDeterministic. A client that writes
+    ``anthropic-beta`` on two lines means one list: every member reaches
+    Anthropic on one line, in the order sent on the caller's own request shape, with a
+    subscription's betas on its cloaked one; before, only the last line's members went on."""
+    asked = ["interleaved-thinking-2025-05-14", "context-1m-2025-08-07", "files-api-2025-04-14"]
+    proxy = await start_proxy(_config(fake_claude.base_url, "{}"))
+    await _two_beta_lines(proxy.url)
+    assert _one(last(fake_claude), "anthropic-beta").split(",") == asked
+    write_oauth(tmp_path, "one", fake_claude.base_url)
+    proxy = await start_proxy(f'api-keys: ["{KEY}"]\n')
+    await _two_beta_lines(proxy.url)
+    sent = _one(last(fake_claude), "anthropic-beta").split(",")
+    assert "oauth-2025-04-20" in sent  # the subscription's own betas, with the client's
+    assert set(asked) <= set(sent)  # (placed in Claude Code's order)

@@ -168,6 +168,12 @@ class ClaudeProvider(Provider):
         if plan is None or not plan.fits(cred):
             plan = self._plan(cred)
         count = action == "count"
+        try:  # a server's headers, whose lines may repeat (a plain mapping's cannot)
+            betas = client_headers.getall("anthropic-beta", ())  # type: ignore[attr-defined]
+        except AttributeError:
+            betas = ()
+        if len(betas) > 1:  # one list, the lines joined in order (CPA)
+            client_headers = ident.one_line(client_headers, "anthropic-beta", betas)
         # on the body as the client shaped it (the helper profile reads its exact key order);
         # every Claude Code signal needs X-App: cli, so any other caller is decided here
         app = client_headers.get("x-app")

@@ -28,7 +28,7 @@ import orjson
 from cliproxy.credentials.record import Credential
 from cliproxy.credentials.session import extract_session_key, normalize_session_id
 from cliproxy.providers.decoding import decodes
-from cliproxy.providers.identity import CASE_FREE, header  # (read as ident.CASE_FREE / ident.header)
+from cliproxy.providers.identity import CASE_FREE, header, one_line  # (read as ident.CASE_FREE ...)
 
 __all__ = [
     "CASE_FREE",
@@ -50,6 +50,7 @@ __all__ = [
     "is_oauth",
     "is_valid_user_id",
     "key_session",
+    "one_line",
     "session_uuid",
     "user_id",
     "valid_device_id",

@@ -46,6 +46,7 @@ __all__ = [
     "inject_x_search",
     "obfuscate",
     "obfuscate_system_instruction",
+    "one_line",
     "sensitive_words",
     "strip_claude_attribution",
 ]
@@ -62,6 +63,15 @@ def header(headers: Mapping[str, str], name: str) -> str:
             if key.lower() == name:
                 return val
     return value or ""
+
+
+def one_line(headers: Mapping[str, str], name: str, lines: list[str]) -> Mapping[str, str]:
+    """``headers`` with the ``lines`` of list header ``name`` as one comma-joined line, in
+    their order (RFC 9110: the same list), blank members dropped."""
+    joined = CIMultiDict(headers)
+    joined.popall(name)
+    joined[name] = ",".join(m for m in (v.strip() for line in lines for v in line.split(",")) if m)
+    return CIMultiDictProxy(joined)
 
 
 CODEX_USER_AGENT = "codex-tui/0.146.0 (Mac OS 26.5.0; arm64) iTerm.app/3.6.10 (codex-tui; 0.146.0)"
