@@ -32,6 +32,8 @@ claude-api-key:
       - {{name: "claude-upstream", alias: "cl-max", thinking: {{levels: [high, max]}}}}
       - {{name: "claude-upstream", alias: "cl-xhigh", thinking: {{levels: [high, xhigh]}}}}
       - {{name: "claude-upstream", alias: "cl-high", thinking: {{levels: [high]}}}}
+  - api-key: "sk-ant-2"
+    base-url: "{fakes.claude.base_url}"
 codex-api-key:
   - api-key: "sk-codex-1"
     base-url: "{fakes.responses.base_url}/backend-api/codex"
@@ -133,3 +135,43 @@ def test_same_family_stays_strict() -> None:
     body: dict[str, Any] = {"reasoning_effort": "xhigh"}
     with pytest.raises(ThinkingError, match="xhigh"):
         ThinkingPlan(caps, "openai", "openai", True).apply(body, body, None, "openai-upstream")
+
+
+@pytest.mark.parametrize(
+    ("model", "thinking"),
+    [
+        ("cl-high", {"type": "adaptive", "display": "summarized"}),
+        ("claude-opus-4-6", {"type": "adaptive", "display": "summarized"}),
+        ("claude-haiku-4-5-20251001", {"type": "enabled", "budget_tokens": 1024, "display": "summarized"}),
+    ],
+    ids=["configured levels", "catalog adaptive model", "catalog manual model"],
+)
+async def test_summary_only_turns_claude_thinking_on(
+    proxy: Any, model: str, thinking: dict[str, Any]
+) -> None:
+    """TestApplyThinkingWithModelInfoAppliesEnabledSummaryOnlyClaudeVisibility,
+    TestApplySummaryConfigForModel_ClaudeEnabledSummaryUsesValidThinkingMode: a Responses
+    client asking only for a summary gets thinking it can be shown, in the mode the model
+    takes (adaptive with levels, else enabled at its minimum budget)."""
+    async with openai.AsyncOpenAI(
+        base_url=proxy.url + "/v1", api_key=KEY, max_retries=0, timeout=15
+    ) as client:
+        await client.responses.create(
+            model=model, input="hi", max_output_tokens=32000, extra_body={"reasoning": {"summary": "auto"}}
+        )
+    assert proxy.fakes.claude.last.json["thinking"] == thinking
+
+
+async def test_summary_only_leaves_no_room_for_a_budget(proxy: Any) -> None:
+    """TestApplySummaryConfigForModel_ClaudeEnabledSummaryUsesValidThinkingMode: a manual
+    model whose ``max_tokens`` cannot hold its minimum budget gets no thinking."""
+    async with openai.AsyncOpenAI(
+        base_url=proxy.url + "/v1", api_key=KEY, max_retries=0, timeout=15
+    ) as client:
+        await client.responses.create(
+            model="claude-haiku-4-5-20251001",
+            input="hi",
+            max_output_tokens=1000,
+            extra_body={"reasoning": {"summary": "auto"}},
+        )
+    assert "thinking" not in proxy.fakes.claude.last.json

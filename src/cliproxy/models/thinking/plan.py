@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from cliproxy.translate.summary import body_summary_intent
+
 from .appliers import APPLIERS
 from .apply import apply_checked, strip_thinking, user_defined_setting
 from .canonical import ThinkingCaps
@@ -24,7 +26,9 @@ from .extract import gate_of, reader_for
 from .resolve import body_format, settle_thinking
 from .suffix import parse_suffix_value
 
-__all__ = ["ThinkingPlan"]
+_BODY_FORMATS = {"responses": "openai-response"}  # CPA's from-protocol -> its body format
+
+__all__ = ["ThinkingPlan", "summary_thinking"]
 
 
 class ThinkingPlan:
@@ -97,3 +101,23 @@ class ThinkingPlan:
             strip_thinking(body, self.target)
         else:
             apply_checked(body, cfg, self.target, model, caps, self.applier, self.read_upstream)
+            if cfg is None and self.target == "claude" and "thinking" not in body:
+                summary_thinking(body, client_body, self.source, caps)
+
+
+def summary_thinking(
+    body: dict[str, Any], client_body: Mapping[str, Any], source: str, caps: ThinkingCaps
+) -> None:
+    """A client that asked only to see the reasoning (a Responses ``summary: auto``, no
+    effort) gets Claude thinking it can be shown, as CPA turns it on for the model
+    (``enableClaudeThinkingForSummary``): adaptive on a model with levels, else enabled at
+    its minimum budget when ``max_tokens`` leaves room; ``display`` summarized."""
+    if body_summary_intent(client_body, _BODY_FORMATS.get(source, source)) is not True:
+        return
+    if caps.levels:
+        body["thinking"] = {"type": "adaptive", "display": "summarized"}
+        return
+    max_tokens = body.get("max_tokens")
+    if caps.min <= 0 or (type(max_tokens) is int and max_tokens <= caps.min):
+        return
+    body["thinking"] = {"type": "enabled", "budget_tokens": caps.min, "display": "summarized"}
