@@ -114,19 +114,33 @@ async def test_the_interactions_route_is_served(proxy: Any) -> None:
         assert r.status != 404 and r.status >= 400
 
 
-async def test_safe_mode_keeps_management_and_ends_with_a_real_key(
-    start_proxy: Any, monkeypatch: pytest.MonkeyPatch
+async def test_safe_mode_shows_its_page_keeps_management_and_ends_with_a_real_key(
+    start_proxy: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """CPA: TestExampleAPIKeySafeModeShowsWarningAndKeepsManagement (its API parts): with a
-    template key in api-keys the proxy routes answer 403 ``unsafe_example_api_key`` pointing
-    at ``/management.html?safe-mode=configure``, management still works, and a reload with
-    a real key ends safe mode. Not ported: CPA's warning pages at ``/`` and
-    ``/management.html`` (cliproxy serves no page there in safe mode)."""
+    """CPA: TestExampleAPIKeySafeModeShowsWarningAndKeepsManagement: with a template key in
+    api-keys, ``/`` and ``/management.html`` show the setup page (HEAD: no body, not
+    cached) linking to ``/management.html?safe-mode=configure``, which opens the control
+    panel; the proxy routes answer 403 ``unsafe_example_api_key`` pointing there;
+    management still works; a reload with a real key ends safe mode. Before, cliproxy
+    showed no page: ``/`` answered its JSON banner and the panel opened as usual."""
     from cliproxy.config import load_or_default
 
     monkeypatch.setenv("MANAGEMENT_PASSWORD", SECRET)
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "management.html").write_text("<html>management app</html>")
+    monkeypatch.setenv("MANAGEMENT_STATIC_PATH", str(tmp_path / "static"))
     proxy = await start_proxy('api-keys: ["your-api-key-1"]\n')
     async with aiohttp.ClientSession() as s:
+        for path in ("/", "/management.html"):
+            async with s.get(proxy.url + path) as r:
+                assert r.status == 200, path
+                text = await r.text()
+                assert "Example API key detected" in text and "your-api-key-1" in text
+                assert 'href="/management.html?safe-mode=configure"' in text and "Open Management" in text
+        async with s.head(proxy.url + "/management.html") as r:
+            assert r.status == 200 and r.headers["Cache-Control"] == "no-store" and await r.read() == b""
+        async with s.get(proxy.url + "/management.html?safe-mode=configure") as r:
+            assert r.status == 200 and "management app" in await r.text()
         async with s.get(proxy.url + "/v1/models", headers={"Authorization": "Bearer your-api-key-1"}) as r:
             assert r.status == 403 and r.headers["X-CPA-SAFE-MODE"] == "example-api-key"
             text = await r.text()
@@ -137,3 +151,5 @@ async def test_safe_mode_keeps_management_and_ends_with_a_real_key(
         proxy.service.apply(load_or_default(proxy.config_path)[0])
         async with s.get(proxy.url + "/v1/models", headers={"Authorization": "Bearer real-key"}) as r:
             assert r.status == 200
+        async with s.get(proxy.url + "/") as r:
+            assert "Example API key detected" not in await r.text()

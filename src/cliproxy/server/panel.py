@@ -10,6 +10,7 @@ from aiohttp import web
 from cliproxy.management.panel import PanelUpdater, panel_path
 from cliproxy.providers.http import proxy_key
 from cliproxy.server.context import SERVICE
+from cliproxy.server.safe_mode import warning
 
 __all__ = ["PANEL", "add_panel_route", "panel_handler"]
 
@@ -35,10 +36,13 @@ def add_panel_route(
         await app[PANEL].close()
 
     app.on_cleanup.append(close)
-    app.router.add_get("/management.html", handler or panel_handler, allow_head=False)
+    app.router.add_get("/management.html", handler or panel_handler)
 
 
 async def panel_handler(request: web.Request) -> web.StreamResponse:
+    setup = warning(request)  # safe mode: the setup page, unless asked for the panel itself
+    if setup is not None:
+        return setup
     service = request.app[SERVICE]
     settings = service.config.remote_management
     target = panel_path(service.config_path)

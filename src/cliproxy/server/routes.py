@@ -17,6 +17,7 @@ from cliproxy.server.context import SERVICE, client_format
 from cliproxy.server.errors import error_response
 from cliproxy.server.management import LOGINS, PREFIX, management_app, resource_handler
 from cliproxy.server.panel import add_panel_route
+from cliproxy.server.safe_mode import warning
 
 __all__ = ["MANAGEMENT_APP", "NOT_BUILT", "add_routes", "not_built", "oauth_callback"]
 
@@ -41,7 +42,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def root(request: web.Request) -> web.Response:
-    return web.Response(body=_ROOT, content_type="application/json")
+    return warning(request) or web.Response(body=_ROOT, content_type="application/json")
 
 
 async def metrics(request: web.Request) -> web.Response:
