@@ -13,6 +13,7 @@ import pytest
 
 from cliproxy.credentials.pool import Pool
 from cliproxy.errors import CooldownError
+from cliproxy.state.base import smooth_weighted_pick
 from cliproxy.state.memory import MemoryState
 
 from .conftest import cred
@@ -272,3 +273,14 @@ async def test_round_robin_cursor_key_cap(clock):
     for model in ("m1", "m2", "m3"):
         await pool.pick(model, providers=["gemini"])
     assert set(state.cursor_map) == {"gemini:m3"}
+
+
+def test_smooth_weighted_pick_survives_extreme_state():
+    """TestPickSmoothWeightedAuth_SaturatesCorruptState, a deliberate difference: CPA's int64
+    credits saturate at the bounds, so a corrupt state of MaxInt64/MinInt64 ends at
+    MaxInt64-2 and MinInt64+1. Python ints do not overflow, so the same state is plain
+    arithmetic here: ``a`` still wins and pays the total weight, and nothing wraps negative."""
+    top, bottom = 2**63 - 1, -(2**63)
+    current = {"a": top, "b": bottom}
+    assert smooth_weighted_pick(current, [("a", 1), ("b", 1)]) == "a"
+    assert current == {"a": top + 1 - 2, "b": bottom + 1}

@@ -4,6 +4,7 @@ its credential."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
@@ -443,3 +444,31 @@ async def test_a_reload_keeps_bindings_and_the_strategy(clock):
         pool.configure(strategy=strategy, session_affinity=True, affinity_ttl=60)
         assert (await pool.pick("claude-sonnet-4-5", session_key=sk)).id == bound
     assert [(await pool.pick("claude-3")).id for _ in range(2)] == ["auth-a", "auth-a"]
+
+
+async def test_concurrent_picks_keep_the_sessions_credential(clock):
+    """TestSessionAffinitySelector_Concurrent: once a session is bound, 32 tasks of 50 picks
+    each all get the bound credential."""
+    pool = make_pool(clock, ["auth-a", "auth-b", "auth-c"])
+    sk = key(body={"metadata": {"user_id": "user_xxx_account__session_concurrent-test"}})
+    first = (await pool.pick("claude-3", session_key=sk)).id
+
+    async def worker() -> set[str]:
+        return {(await pool.pick("claude-3", session_key=sk)).id for _ in range(50)}
+
+    assert set().union(*await asyncio.gather(*(worker() for _ in range(32)))) == {first}
+
+
+async def test_a_conversation_in_the_body_alone_binds(clock):
+    """TestSessionAffinitySelectorUsesRequestPayloadWhenOriginalRequestMissing: a Responses
+    body naming only ``conversation.id`` keeps its credential on the next request. (CPA's
+    case is about which of two payload fields it reads; cliproxy has the one client body.)"""
+    pool = make_pool(clock, ["auth-a", "auth-b"])
+    primary, fallback = extract_session_keys(
+        None, {"conversation": {"id": "request-only-conversation"}, "input": "hello"}
+    )
+    assert primary
+    picks = [
+        (await pool.pick("gpt-test", session_key=primary, session_fallback_key=fallback)).id for _ in "ab"
+    ]
+    assert picks[0] == picks[1]
