@@ -141,6 +141,16 @@ def test_auth_file_with_every_override(tmp_path):
     assert "disable-cooling" not in cred.metadata and cred.metadata["disable_cooling"] == "true"
 
 
+def test_auth_file_request_scoped_errors_under_the_dashed_key(tmp_path):
+    """TestExtractRequestScopedErrorRulesSupportsLegacyMetadataKey: an auth file that spells
+    the key ``request-scoped-errors`` (with a JSON float status) gives the same rule."""
+    rules = [{"status": 429.0, "match": ["legacy-rate-limit"], "action": "stop"}]
+    _write(tmp_path / "c.json", {"type": "claude", "access_token": "at", "request-scoped-errors": rules})
+    cred = load_auth_file(tmp_path / "c.json", tmp_path)
+    assert cred is not None
+    assert cred.request_scoped_errors == (ScopedErrorRule(429, ("legacy-rate-limit",), (), "stop"),)
+
+
 def test_auth_dir_skips_bad_files_and_gemini(tmp_path, caplog):
     _write(tmp_path / "b-codex.json", {"type": "codex", "email": "b@x.io"})
     _write(tmp_path / "a-gemini.json", {"type": "gemini", "email": "g@x.io"})

@@ -80,7 +80,10 @@ def _error(message: str, kind: str = "api_error") -> dict[str, Any]:
 async def test_rule_actions_on_a_400(start_proxy, fakes, action, keys, cools):
     """TestRequestScopedErrors_ActionStop, _ActionStopAndCooldown, _ActionContinue and
     _ActionContinueAndCooldown: ``continue`` on a 400 goes to the next key (a 400 went to
-    the client after one key, whatever the rule said)."""
+    the client after one key, whatever the rule said). The rule matches the upstream's own
+    error body. CPA: TestRequestScopedErrors_ActionStopAndCooldown,
+    TestRequestScopedErrors_ActionContinue, TestRequestScopedErrors_ActionContinueAndCooldown,
+    TestRequestScopedErrors_ResponseBodyProvider_MatchesUnderlyingPayload."""
     proxy = await start_proxy(_config(fakes, _rule(400, action, match="the_marker")))
     fakes.claude.fail_key("sk-a", 400, body=_error("the_marker happened", "invalid_request_error"))
     status, _ = await _post(proxy)
@@ -99,7 +102,8 @@ async def test_a_regex_rule_matches(start_proxy, fakes):
 
 @pytest.mark.parametrize(("action", "cools"), [("stop", False), ("stop-and-cooldown", True)])
 async def test_stream_rules_before_the_first_byte(start_proxy, fakes, action, cools):
-    """TestRequestScopedErrors_Stream_ActionStop and _StreamBootstrap_StopAndCooldown."""
+    """TestRequestScopedErrors_Stream_ActionStop and _StreamBootstrap_StopAndCooldown.
+    CPA: TestRequestScopedErrors_StreamBootstrap_StopAndCooldown."""
     proxy = await start_proxy(_config(fakes, _rule(400, action, match="stream_context_overflow")))
     fakes.claude.fail_key("sk-a", 400, body=_error("stream_context_overflow"))
     assert (await _post(proxy, stream=True))[0] == 400
@@ -117,7 +121,8 @@ async def test_stop_ends_the_retry_rounds_of_a_429(start_proxy, fakes):
 
 async def test_a_cooldown_action_cools_under_disable_cooling(start_proxy, fakes):
     """TestRequestScopedErrors_Cooldown_OverridesDisableCooling and
-    _TransientCooldownDisabled_ForceCooldownStillApplies."""
+    _TransientCooldownDisabled_ForceCooldownStillApplies.
+    CPA: TestRequestScopedErrors_TransientCooldownDisabled_ForceCooldownStillApplies."""
     extra = "disable-cooling: true\n"
     rules = "[{status: 400, match: [cooldown_anyway], action: stop-and-cooldown}, "
     rules += "{status: 500, match: [cooldown_on_500], action: stop-and-cooldown}]"
@@ -145,7 +150,8 @@ async def test_count_tokens_stop_and_cooldown(start_proxy, fakes):
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 async def test_an_unmatched_rule_keeps_the_default(start_proxy, fakes, stream):
     """TestRequestScopedErrors_NonMatching_FallsBackToDefault and
-    _UnmatchedBootstrapError_PreservesDefault: a plain invalid request stops, nothing cools."""
+    _UnmatchedBootstrapError_PreservesDefault: a plain invalid request stops, nothing cools.
+    CPA: TestRequestScopedErrors_UnmatchedBootstrapError_PreservesDefault."""
     proxy = await start_proxy(_config(fakes, _rule(500, "stop", match="some_500_error")))
     fakes.claude.fail_key("sk-a", 400, body=_error("Invalid request parameter", "invalid_request_error"))
     assert (await _post(proxy, stream))[0] == 400
@@ -155,7 +161,8 @@ async def test_an_unmatched_rule_keeps_the_default(start_proxy, fakes, stream):
 async def test_a_compat_provider_takes_its_entrys_rules(start_proxy, fakes):
     """TestRequestScopedErrors_ResolvedFromManagerConfig and
     _OpenAICompat_BareProviderKeyFallback: an openai-compatibility entry's rules apply to
-    its keys."""
+    its keys. CPA: TestRequestScopedErrors_OpenAICompat_BareProviderKeyFallback (CPA looks
+    the rules up by the bare provider key; ours ride on each of the entry's credentials)."""
     proxy = await start_proxy(f"""
 api-keys: ["{KEY}"]
 openai-compatibility:
