@@ -259,6 +259,8 @@ class AuthServerFake(LocalServer):
         self.project_ready = False
         self.fail_profile = False
         self.profile_email = ""  # Claude's profile names another email than the token answer
+        self.hold: asyncio.Event | None = None  # token answers wait for it (set = go on)
+        self.holding = asyncio.Event()  # a token request is waiting on ``hold``
         self.requests: list[Seen] = []
         self.issued = 0
         self._codes: dict[str, _Grant] = {}
@@ -300,6 +302,9 @@ class AuthServerFake(LocalServer):
 
     async def _token(self, request: web.Request) -> web.Response:
         seen = await self._record(request)
+        if self.hold is not None:
+            self.holding.set()
+            await asyncio.wait_for(self.hold.wait(), 10)
         family = _TOKEN_PATHS[request.path]
         fields = seen.fields
         grant_type = fields.get("grant_type")

@@ -232,6 +232,7 @@ async def test_no_callback_in_time(mproxy, signin):
 
 
 async def test_expired_and_unknown_states(mproxy, signin, clock):
+    """CPA: TestGetAuthStatusRejectsUnknownStateAndAcceptsCompletedState (unknown state)."""
     proxy = await mproxy(HEAD)
     store_of(proxy).clock = clock
     body = await start(proxy, "anthropic")
@@ -243,11 +244,16 @@ async def test_expired_and_unknown_states(mproxy, signin, clock):
 
 
 async def test_completed_sessions_answer_ok_then_refuse_callbacks(mproxy, signin, clock):
+    """A finished sign-in stays a minute as a tombstone that answers ``ok`` and refuses
+    callbacks with 409. CPA: TestOAuthSessionStoreCompleteKeepsShortLivedSession,
+    TestGetAuthStatusRejectsUnknownStateAndAcceptsCompletedState, TestOAuthCallbackRejectsCompletedSession,
+    TestGetOAuthSessionHidesCompletedSession (its HTTP face; the accessor is CPA's Go SDK)."""
     proxy = await mproxy(HEAD)
     store_of(proxy).clock = clock
     body = await start(proxy, "anthropic")
     location = await fetch_location(body["url"])
     await land(proxy, "anthropic", location)
+    assert await status_of(proxy, body["state"]) == (200, {"status": "ok"})
     assert await mcall(proxy, "POST", "/oauth-callback", {"redirect_url": location}) == (
         409,
         {"status": "error", "error": "oauth flow is already completed"},
@@ -271,6 +277,8 @@ async def test_callback_checks_the_provider(mproxy, signin):
 
 
 async def test_cancel_stops_the_sign_in(mproxy, signin, tmp_path):
+    """CPA: TestOAuthSessionStoreCancelRemovesPendingSession, TestCancelOAuthSessionAndCallbackRejectAfterCancel,
+    TestCancelAuthSessionHandler (missing state: test_ops_api, invalid: test_oauth_sessions_cpa)."""
     proxy = await mproxy(HEAD)
     body = await start(proxy, "anthropic")
     state = body["state"]
