@@ -89,3 +89,40 @@ async def test_a_lone_credential_refused_by_the_upstream_is_not_retried(start_pr
     status, raw, _ = await _raw_stream(proxy.url)
     assert status == 401 and b"bad key" in raw
     assert _keys(fakes) == ["sk-codex-1"]
+
+
+WATCH = """
+from cliproxy.plugins.api import *
+SEEN = []
+class Watch(Plugin, StreamChunkInterceptor):
+    name = "watch"; version = "1"; author = "t"; github_repository = "https://example.com/w"
+    async def intercept_chunk(self, req):
+        SEEN.append(bytes(req.body))
+        return None
+plugin = Watch()
+"""
+
+
+async def test_a_retried_stream_passes_the_chunk_interceptors_once(start_proxy, fakes, tmp_path) -> None:
+    """CPA: TestExecuteStreamWithAuthManager_RetriesAfterDroppedBootstrapPayload: the first
+    attempt fails before its first byte and is retried; a stream-chunk interceptor sees
+    each chunk of the stream the client gets once (the handshake once, nothing of the
+    failed attempt) and the client's stream is whole. Difference: the failed attempt's
+    chunks, held back by the bootstrap buffer, never reach the interceptors (CPA shows
+    them its first chunk, which its interceptor drops)."""
+    import sys
+
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "watch.py").write_text(WATCH)
+    extra = f'plugins:\n  enabled: true\n  dir: "{plugins}"\n  configs:\n    watch:\n      enabled: true\n'
+    proxy = await start_proxy(_codex(fakes, buffering=True, retries=1, keys=1) + extra)
+    fakes.responses.overloaded = 1
+    status, raw, _ = await _raw_stream(proxy.url)
+    assert status == 200 and raw.count(b"event: response.completed") == 1
+    assert raw.count(b"event: response.created") == 1 and b"server_is_overloaded" not in raw
+    assert _keys(fakes) == ["sk-codex-1", "sk-codex-1"]
+    seen = next(m for n, m in sys.modules.items() if n.endswith("watch") and hasattr(m, "SEEN")).SEEN
+    bodies = [b for b in seen if b]
+    assert len(bodies) == len(set(bodies)) and not any(b.find(b"server_is_overloaded") >= 0 for b in bodies)
+    assert sum(b.count(b"event: response.created") for b in bodies) == 1
