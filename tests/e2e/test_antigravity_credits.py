@@ -195,6 +195,29 @@ async def test_claude_falls_back_to_credits_when_every_free_quota_is_gone(
     assert sent == [("tok-b", False), ("tok-b", True)]
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_a_force_mapped_alias_keeps_its_name_on_the_credits_attempt(
+    start_proxy, cloud: CloudCode, tmp_path: Path, stream: bool
+) -> None:
+    """TestManagerExecute_AntigravityCreditsFallbackForceMappingRewritesResponse and
+    TestManagerExecuteStream_AntigravityCreditsFallbackForceMappingRewritesResponse: a Claude
+    alias force-mapped to a Gemini model is eligible by the name the client asked for; the
+    free attempt and the credits attempt both send the upstream name, and the answer names
+    the alias, never the upstream model."""
+    cloud.exhausted = {"tok-a"}
+    _auth(tmp_path, "antigravity-a.json", "tok-a", cloud.url)
+    alias, upstream = "claude-haiku-4-5-20251001", "gemini-3-flash"
+    rules = f'[{{name: "{upstream}", alias: "{alias}", fork: true, force-mapping: true}}]'
+    proxy = await start_proxy(_config(True) + f"oauth-model-alias:\n  antigravity: {rules}\n")
+    answer = await ask(Format.OPENAI, proxy.url, alias, "hi", stream=stream)
+    assert answer.text == "paid by tok-a" and answer.model == alias
+    assert [("enabledCreditTypes" in env, env["model"]) for _, env in cloud.generate] == [
+        (False, upstream),
+        (True, upstream),
+    ]
+    assert upstream not in orjson.dumps(answer.raw, default=str).decode()
+
+
 async def test_no_credits_when_off_or_for_a_model_that_is_not_claude(
     start_proxy, cloud: CloudCode, tmp_path: Path
 ) -> None:

@@ -148,7 +148,14 @@ async def test_force_mapped_answers_name_the_alias(start_proxy, fakes, tmp_path,
     TestStreamRewriter_RewriteChunk_LiveDerivedProviderChunks and
     TestRewriteSSEPayloadLines_CodexResponsesLiveFrame: the alias whatever the chunking
     (our encoder writes the client's events, so CPA's keeping of the upstream's ``data:``
-    spacing has no counterpart)."""
+    spacing has no counterpart).
+    CPA: TestManagerExecuteStream_OAuthAliasForceMappingRewritesCodexStyleLineChunks,
+    TestManagerExecute_OAuthAliasForceMappingRewritesKimiAndXAIResponses,
+    TestManagerExecuteStream_OAuthAliasForceMappingRewritesKimiAndXAIResponses,
+    TestManagerExecute_LiveDerivedForceMapping_AllProviders,
+    TestManagerExecuteStream_LiveDerivedForceMapping_AllProviders,
+    TestManagerExecute_APIKeyAliasForceMappingRewritesResponse,
+    TestManagerExecuteStream_APIKeyAliasForceMappingRewritesResponse."""
     yaml, alias, upstream, fake = _setup(kind, fakes, tmp_path)
     proxy = await start_proxy(HEAD + yaml)
     # Kimi serves Claude clients on its Messages endpoint (the fake here), the rest on Chat
