@@ -42,7 +42,7 @@ from cliproxy.pipeline_probe import ProbeSender
 from cliproxy.plugins.binding import FileBinder
 from cliproxy.plugins.callbacks import Callbacks
 from cliproxy.plugins.host import PluginHost
-from cliproxy.plugins.registration import register_models
+from cliproxy.plugins.models import plugin_credentials
 from cliproxy.plugins.surface import ManagementTable, authenticate, frontend_providers
 from cliproxy.policies.prices import PriceTable
 from cliproxy.policies.restore import restore_budgets
@@ -292,27 +292,11 @@ class Service:
         self.pipeline.plugins = self.plugins if self.plugins.snapshot else None
         self.frontend, self._frontend_exclusive = frontend_providers(self.plugins)
         await self.plugin_routes.rebuild(self.plugins, reserved=set())
-        declared = await register_models(self.plugins, self.config, served=self._served_natively())
-        creds, added = declared.credentials, declared.provider_models
-        if creds or self._plugin_creds or self._binder.waiting or self._binds_files() or added:
+        creds = await plugin_credentials(self.plugins, self.config) if self.plugins.snapshot else []
+        if creds or self._plugin_creds or self._binder.waiting or self._binds_files():
             self._plugin_creds = creds
-            self.models.provider_models = added
             self._load_credentials()
             await self.settle_credentials()
-
-    def _served_natively(self) -> set[str]:
-        """Models credentials other than plugins' serve of their own (none a plugin added):
-        no plugin executor claims them (CPA's modelHasNativeExecutor)."""
-        if not self.plugins.snapshot:
-            return set()
-        added = {m.id for infos in self.models.provider_models.values() for m in infos}
-        return {
-            info.id
-            for cred in self.pool.credentials()
-            if not cred.attributes.get("plugin")
-            for info in self.models.models_for(cred)
-            if info.id not in added
-        }
 
     def _binds_files(self) -> bool:
         return self.pipeline.plugins is not None and self.plugins.any("executor")
