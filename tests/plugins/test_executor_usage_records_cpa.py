@@ -260,3 +260,20 @@ async def test_a_plugin_executor_reached_by_a_nested_call_is_not_recorded(proxy)
     assert answer.text == "inner"
     await asyncio.sleep(0.3)  # (a record goes out as the answer does)
     assert _records() == []
+
+
+async def test_an_interactions_client_of_a_plugin_executor_records_its_usage(proxy) -> None:
+    """CPA: TestHandlerPluginExecutorPublishesUsageStreamInteractions, on cliproxy's terms:
+    an executor cannot declare the Interactions format, so an Interactions client's stream
+    reaches it translated (here as Chat); the record has the usage the executor's stream
+    carried (15 in, 25 out, 40 in all)."""
+    body = {"model": "meter-model", "input": "hi", "stream": True}
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            proxy.url + "/v1beta/interactions", json=body, headers={"Authorization": f"Bearer {KEY}"}
+        ) as r,
+    ):
+        assert r.status == 200 and b"interaction.completed" in await r.read()
+    (rec,) = await _settled(1)
+    assert rec.provider == "metered" and _tokens(rec) == (15, 25, 40)
