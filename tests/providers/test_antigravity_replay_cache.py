@@ -80,14 +80,62 @@ def test_absent_sessions_do_not_block_each_other() -> None:
 
 
 def test_sessions_stay_within_the_bound() -> None:
-    """TestAntigravityReasoningReplayLocalTombstonesStayWithinEntryBound and
-    ...AbsenceReservationsStayWithinEntryBound."""
+    """TestAntigravityReasoningReplayLocalTombstonesStayWithinEntryBound."""
     cache = AntigravityReplayCache(max_sessions=8)
     for n in range(40):
         session = f"caller:-:s{n}"
         cache.replace(cache.read(MODEL, session), [item(n)])
         cache.clear_if_unchanged(cache.read(MODEL, session))
     assert len(cache) <= 8
+
+
+def test_absence_reservations_stay_within_the_bound() -> None:
+    """TestAntigravityReasoningReplayLocalAbsenceReservationsStayWithinEntryBound: reading
+    a session that holds nothing leaves a marker; past the bound the oldest go, the newest
+    stays (a write from its request is still allowed)."""
+    cache = AntigravityReplayCache(max_sessions=8)
+    reads = [cache.read(MODEL, f"caller:-:absent{n}") for n in range(9)]
+    assert len(cache) == 8
+    assert cache.replace(reads[-1], [item(1)])
+    assert not cache.replace(reads[0], [item(2)])  # its marker was evicted: see below
+
+
+def test_an_evicted_marker_still_blocks_a_stale_first_writer() -> None:
+    """TestAntigravityReasoningReplayEvictedTombstoneStillBlocksStaleFirstWriter: a
+    request found the session empty, another cleared it, and the clear's marker was
+    evicted; the first request's answer is not written."""
+    cache = AntigravityReplayCache(max_sessions=1)
+    stale = cache.read(MODEL, SESSION)
+    assert cache.clear_if_unchanged(cache.read(MODEL, SESSION))
+    assert cache.replace(cache.read(MODEL, "caller:-:other"), [item(5)])  # evicts the marker
+    assert not cache.replace(stale, [item(1)])
+    assert cache.get(MODEL, SESSION) == ()
+
+
+def test_a_rewritten_chain_starts_a_new_branch() -> None:
+    """TestAntigravityReasoningReplayNonPrefixReplaceRotatesLocalBranch: a chain that does
+    not extend the one it replaces is a new branch; a request that read the old branch
+    cannot extend the new one."""
+    cache = AntigravityReplayCache()
+    cache.replace(cache.read(MODEL, SESSION), [item(1)])
+    first, stale = cache.read(MODEL, SESSION), cache.read(MODEL, SESSION)
+    assert cache.replace(first, [item(2)])
+    assert not cache.replace(stale, [item(2), item(3)])
+    assert cache.get(MODEL, SESSION) == (item(2),)
+
+
+def test_a_reset_branch_refuses_a_stale_descendant_with_the_same_values() -> None:
+    """TestAntigravityReasoningReplayDescendantMergeRejectsResetBranchABA: the chain grew,
+    was cleared and started again with the same first item; a request that read the
+    first chain cannot extend the new one, though its values match (ABA)."""
+    cache = AntigravityReplayCache()
+    cache.replace(cache.read(MODEL, SESSION), [item(1)])
+    stale, first = cache.read(MODEL, SESSION), cache.read(MODEL, SESSION)
+    assert cache.replace(first, [item(1), item(2)])
+    assert cache.clear_if_unchanged(cache.read(MODEL, SESSION))
+    assert cache.replace(cache.read(MODEL, SESSION), [item(1)])
+    assert not cache.replace(stale, [item(1), item(9)])
+    assert cache.get(MODEL, SESSION) == (item(1),)
 
 
 def test_a_chain_over_the_bound_is_not_cached() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from cliproxy.errors import RequestError
 from cliproxy.providers.antigravity_replay import check_pairing
+from cliproxy.translate.antigravity_replay import History
 from cliproxy.translate.antigravity_replay_record import AntigravityReplayCache
 from tests.providers.test_antigravity_replay import (
     MODEL,
@@ -20,6 +21,8 @@ from tests.providers.test_antigravity_replay import (
     result,
     seed,
     sig,
+    text,
+    text_item,
     user,
 )
 
@@ -99,3 +102,29 @@ def test_tool_outputs_across_a_user_turn_are_refused() -> None:
     with pytest.raises(RequestError, match="invalid Gemini function call history") as caught:
         check_pairing({"contents": contents}, MODEL)
     assert caught.value.status == 400
+
+
+def test_a_model_turn_whose_parts_are_not_a_list_gets_nothing() -> None:
+    """TestAntigravityReplayNonArrayPartsFailsClosed: a cached call for a model turn whose
+    ``parts`` is an object is neither matched nor written; the request goes as it came."""
+    cache = AntigravityReplayCache()
+    seed(cache, call_item(1, 0, "lookup", {"value": 1}, "call-1", SIG1))
+    broken = {"role": "model", "parts": {"functionCall": {"name": "lookup", "args": {"value": 1}}}}
+    out, _ = prepare(cache, user("hi"), broken)
+    assert out["contents"] == [user("hi"), broken]
+
+
+def test_an_item_without_a_target_goes_to_the_last_part_while_the_history_holds() -> None:
+    """TestAntigravityReplayLegacyItemWithoutTargetHash: a signature item that names no part
+    fingerprint (an old-style item pointing at a streamed signature-only part that is gone)
+    goes on the turn's last text part, and only while the history before the turn is the
+    one it was recorded after."""
+    cache = AntigravityReplayCache()
+    turn = [user("ask"), model(text("chunk-a"), text("chunk-b"), text("chunk-c"))]
+    context = History({"contents": turn}, turn).context(1)
+    signature = "legacy-positional-signature-12345"
+    seed(cache, text_item(1, 7, signature, None, context))
+    out, _ = prepare(cache, *turn)
+    assert [sig(out, 1, pi) for pi in range(3)] == [None, None, signature]
+    drifted, _ = prepare(cache, user("different question"), *turn[1:])
+    assert [sig(drifted, 1, pi) for pi in range(3)] == [None, None, None]

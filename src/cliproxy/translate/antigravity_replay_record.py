@@ -15,13 +15,20 @@ sessions, 4,096 items and 16 MiB a chain (a larger chain is not cached at all: c
 its front would break the signatures' order), 256 MiB in all. A request remembers the
 chain it read (:meth:`~AntigravityReplayCache.read`); its answer replaces the chain only
 when no other request changed it meanwhile, or when the new chain extends the current
-one; a refused chain is cleared the same way, leaving a marker that keeps a request still
-under way from writing the refused chain back (CPA's snapshots and tombstones).
+one on the same branch; a refused chain is cleared the same way, leaving a marker that
+keeps a request still under way from writing the refused chain back (CPA's snapshots and
+tombstones). A chain's branch (:class:`Chain`) changes whenever a chain does not extend
+the one it replaces (a rewritten history, a clear), so a request that read an older
+branch cannot extend the new one, even when the values match again (ABA). Reading a
+session that holds nothing leaves such a marker too: a request that found nothing cannot
+write once that marker has gone (a clear, or the marker evicted) meanwhile.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +52,7 @@ __all__ = [
     "MAX_CHAIN_BYTES",
     "MAX_CHAIN_ITEMS",
     "AntigravityReplayCache",
+    "Chain",
     "Read",
     "Recorder",
     "decode_items",
@@ -57,10 +65,24 @@ _MIN_TEXT_SIGNATURE = 16
 _BYPASS = "skip_thought_signature_validator"
 
 
+class Chain(tuple[Item, ...]):
+    """A session's chain as the cache holds it; ``branch`` names the line of answers it
+    grew on (0: unknown, e.g. copied from another worker). An empty chain is a marker:
+    a cleared session, or one a request found empty."""
+
+    branch: int
+
+    def __new__(cls, items: Iterable[Item] = (), branch: int = 0) -> Chain:
+        chain = super().__new__(cls, items)
+        chain.branch = branch
+        return chain
+
+
 @dataclass(slots=True)
 class Read:
-    """The chain one request read (``None``: the session held nothing; an empty tuple: a
-    cleared session), to tell at its end whether another request changed it."""
+    """The chain one request read (the very object: an empty one when the session held
+    nothing; ``None`` for no session), to tell at its end whether another request
+    changed it."""
 
     model: str
     session: str
@@ -79,16 +101,24 @@ class AntigravityReplayCache(TurnCache[Item]):
         kwargs.setdefault("max_total_bytes", REPLAY_MAX_TOTAL_BYTES)
         kwargs.setdefault("max_session_bytes", MAX_CHAIN_BYTES)
         super().__init__(**kwargs)
+        self._branches = itertools.count(1)
 
     def read(self, model: str, session: str) -> Read:
-        """The session's chain as this request finds it."""
+        """The session's chain as this request finds it; nothing there leaves a marker."""
         key = self._key(model, session)
-        return Read(model, session, self._entries.get(key) if key else None)
+        if key is None:
+            return Read(model, session, None)
+        chain = self._entries.get(key)
+        if chain is None:
+            chain = Chain((), next(self._branches))
+            self._entries.put(key, chain)
+        return Read(model, session, chain)
 
     def replace(self, read: Read, items: list[Item]) -> bool:
         """``items`` (normalized: invalid ones dropped) become the session's chain, unless
-        another request changed the chain since ``read`` and ``items`` do not extend it;
-        a chain over the bounds clears the session instead. True when written."""
+        another request changed the chain since ``read`` and ``items`` do not extend it on
+        the branch ``read`` saw; a chain over the bounds clears the session instead. True
+        when written."""
         key = self._key(read.model, read.session)
         if key is None:
             return False
@@ -96,11 +126,22 @@ class AntigravityReplayCache(TurnCache[Item]):
         if not chain or len(chain) > self.max_turns or _size(chain) > self.max_session_bytes:
             self.clear_if_unchanged(read)
             return False
+        seen = read.chain
         current = self._entries.get(key)
-        extends = bool(current) and chain[: len(current or ())] == current
-        if current is not read.chain and not extends:
+        unchanged = current is not None and current is seen
+        branch = getattr(seen, "branch", 0)
+        extends = (
+            not unchanged
+            and bool(current)
+            and branch != 0
+            and getattr(current, "branch", 0) == branch
+            and chain[: len(current or ())] == current
+        )
+        if not unchanged and not extends:
             return False
-        self._entries.put(key, chain)
+        if branch == 0 or (unchanged and chain[: len(seen or ())] != seen):
+            branch = next(self._branches)  # not a continuation of what was read: a new line
+        self._entries.put(key, Chain(chain, branch))
         if self.mirror is not None:
             self.mirror.saved(key, chain)
         return True
@@ -110,12 +151,19 @@ class AntigravityReplayCache(TurnCache[Item]):
         refused a signature, or an answer that leaves nothing to replay); a marker stays,
         so a request that read the old chain cannot put it back. True when cleared."""
         key = self._key(read.model, read.session)
-        if key is None or self._entries.get(key) is not read.chain:
+        current = self._entries.get(key) if key else None
+        if key is None or current is None or current is not read.chain:
             return False
-        self._entries.put(key, ())
+        self._entries.put(key, Chain((), next(self._branches)))
         if self.mirror is not None:
             self.mirror.dropped(key)
         return True
+
+    def adopt(self, family: str, session: str, turns: tuple[Item, ...]) -> None:
+        """A chain another worker recorded (``Mirror.fetch``): a branch of its own here."""
+        key = self._key(family, session)
+        if key and turns and len(turns) <= self.max_turns and not self._entries.get(key):
+            self._entries.put(key, Chain(turns, next(self._branches)))
 
 
 def normalized(items: list[Item]) -> tuple[Item, ...]:
