@@ -6,8 +6,12 @@ our caches live in the process (``cliproxy.translate.replay``)."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
+from cliproxy.config import Config
+from cliproxy.config.changes import log_changes
 from cliproxy.translate.replay import SignatureCache, has_valid_signature, model_group
 
 MODEL = "claude-sonnet-4-5"
@@ -171,3 +175,33 @@ def test_size_bound_evicts_oldest() -> None:
 def test_model_group(model: str, group: str) -> None:
     """signature_cache.go GetModelGroup"""
     assert model_group(model) == group
+
+
+def test_signature_mode_changes_are_logged_once_per_change(caplog: pytest.LogCaptureFixture) -> None:
+    """TestSignatureModeSetters_LogAtInfoLevel, TestSignatureModeSetters_DoNotRepeatSameStateLogs
+    and TestSignatureBypassStrictMode_LogsAtDebugLevel. Both modes are read from the config on
+    each request, so a reload's change list is where a switch shows: turning the cache off is
+    an INFO line, and a reload that leaves a mode as it was says nothing at INFO. Deliberate
+    difference: a switch of the bypass check (strict / basic) is an INFO change line here,
+    like every other key a reload changes, where CPA's setter writes a DEBUG line of its own
+    (its change list leaves these two keys out); turning the cache back on is one too."""
+
+    def cfg(**keys: bool) -> Config:
+        return Config.model_validate({k.replace("_", "-"): v for k, v in keys.items()})
+
+    base = cfg(antigravity_signature_cache_enabled=True, antigravity_signature_bypass_strict=False)
+    off = cfg(antigravity_signature_cache_enabled=False, antigravity_signature_bypass_strict=False)
+    strict = cfg(antigravity_signature_cache_enabled=False, antigravity_signature_bypass_strict=True)
+    with caplog.at_level(logging.INFO, logger="cliproxy.config.changes"):
+        assert log_changes(base, off) == ["antigravity-signature-cache-enabled: true -> false"]
+        assert log_changes(off, strict) == ["antigravity-signature-bypass-strict: false -> true"]
+        before = len(caplog.records)
+        assert (
+            log_changes(
+                strict,
+                cfg(antigravity_signature_cache_enabled=False, antigravity_signature_bypass_strict=True),
+            )
+            == []
+        )
+    assert len(caplog.records) == before
+    assert [r.levelno for r in caplog.records] == [logging.INFO] * 4
