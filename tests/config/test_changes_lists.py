@@ -37,7 +37,8 @@ def expect(lines: list[str], *wanted: str) -> None:
 
 def test_excluded_models_normalise_and_dedupe() -> None:
     """CPA TestSummarizeExcludedModels_NormalizesAndDedupes: A, a, B, b count as two, and a
-    change of order alone is no change."""
+    change of order alone is no change. CPA: TestComputeExcludedModelsHash_Normalizes (the
+    same list trimmed, in another case or order is no change; another list is)."""
     lines = describe_changes(
         Config(), cfg(gemini_api_key=[{"api-key": "g", "excluded-models": ["A", " a ", "B", "b"]}])
     )

@@ -52,7 +52,8 @@ async def test_a_reload_logs_each_change_and_no_secret(start_proxy, caplog: pyte
     rewrite of config.yaml that changes keys, proxy passwords, header values, the
     management key (stored hashed) and a Redis URL's password logs every change by its
     YAML name, and no secret (nor the management key's hash) appears in any log line.
-    A rewrite that changes nothing but a comment logs no change list."""
+    A rewrite that changes nothing but a comment logs no change list.
+    CPA: TestReloadClientsLogsConfigDiffs."""
     caplog.set_level(logging.INFO, logger="cliproxy")
     proxy = await start_proxy(OLD, watch=True)
     caplog.clear()

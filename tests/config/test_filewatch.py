@@ -16,6 +16,9 @@ def _scan(scanner: AuthDirScanner, paths: list[Path] | None = None, now: float =
 
 
 def test_added_changed_and_removed_after_the_debounce(tmp_path: Path) -> None:
+    """CPA: TestAuthFileUnchangedUsesHash, TestAddOrUpdateClientSkipsUnchanged,
+    TestReloadClientsCachesAuthHashes: a file is compared by its content hash, kept from the
+    last look, so a touch or a rewrite with the same bytes is no change."""
     scanner = AuthDirScanner(tmp_path, remove_debounce=1.0)
     scanner.prime()
     a = tmp_path / "a.json"
@@ -37,6 +40,8 @@ def test_added_changed_and_removed_after_the_debounce(tmp_path: Path) -> None:
 
 
 def test_back_before_the_debounce_is_a_change_or_nothing(tmp_path: Path) -> None:
+    """CPA: TestHandleEventAtomicReplaceUnchangedSkips (the same content under a new inode
+    is nothing)."""
     scanner = AuthDirScanner(tmp_path, remove_debounce=1.0)
     a = tmp_path / "a.json"
     a.write_text('{"v": 1}')
@@ -54,6 +59,9 @@ def test_back_before_the_debounce_is_a_change_or_nothing(tmp_path: Path) -> None
 
 
 def test_own_writes_and_files_still_being_written(tmp_path: Path) -> None:
+    """CPA: TestAuthFileUnchangedEmptyAndMissing, TestAddOrUpdateClientEdgeCases (the empty
+    file): CPA calls an empty file changed and then skips it; here it is not reported
+    until it has content, the same outcome."""
     scanner = AuthDirScanner(tmp_path, remove_debounce=0.0)
     scanner.prime()
     ours, theirs = tmp_path / "ours.json", tmp_path / "theirs.json"
@@ -70,6 +78,7 @@ def test_own_writes_and_files_still_being_written(tmp_path: Path) -> None:
 
 
 def test_config_tracker(tmp_path: Path) -> None:
+    """CPA: TestReloadConfigIfChangedHandlesMissingAndEmpty (missing, then empty: nothing)."""
     path = tmp_path / "config.yaml"
     tracker = FileTracker(path)
     tracker.prime()
@@ -86,3 +95,14 @@ def test_config_tracker(tmp_path: Path) -> None:
     assert tracker.take(tracker.observe(force=True)) == b"port: 1\n"  # older content copied back
     path.unlink()
     assert tracker.take(tracker.observe()) is None and tracker.gone
+
+
+def test_an_event_for_a_file_never_seen_is_nothing(tmp_path: Path) -> None:
+    """CPA: TestHandleEventRemoveUnknownFileIgnored, TestAddOrUpdateClientEdgeCases (a missing
+    file): an event naming an auth file that is not there and never was reports nothing
+    and leaves no removal pending."""
+    scanner = AuthDirScanner(tmp_path, remove_debounce=0.0)
+    scanner.prime()
+    assert not _scan(scanner, [tmp_path / "unknown.json"], now=1.0)
+    assert scanner.next_deadline() is None
+    assert not _scan(scanner, [], now=5.0)

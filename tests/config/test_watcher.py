@@ -98,6 +98,8 @@ def write(path: Path, text: str) -> None:
 
 
 async def test_edit_calls_back_with_new_config(setup):
+    """CPA: TestReloadConfigIfChanged_TriggersOnChangeAndSkipsUnchanged (the change half),
+    TestHandleEventConfigChangeSchedulesReload."""
     watcher, rec, cfg, auth = setup
     write(cfg, f"port: 8317\nauth-dir: {auth}\nrouting:\n  strategy: ff\n")
     await rec.wait()
@@ -106,10 +108,17 @@ async def test_edit_calls_back_with_new_config(setup):
 
 
 async def test_touch_and_empty_write_are_ignored(setup):
+    """CPA: TestReloadConfigIfChanged_TriggersOnChangeAndSkipsUnchanged (the same content is
+    skipped), TestReloadConfigIfChangedHandlesMissingAndEmpty (an empty file is skipped),
+    TestHandleEventIgnoresUnrelatedFiles (another file beside the config reloads nothing).
+    TestStartAndStopSuccess, a difference: CPA's Start loads the config and calls back once;
+    ours takes the files as they are (the service applied that config before starting
+    the watcher), so nothing is called back until something changes."""
     _watcher, rec, cfg, auth = setup
     os.utime(cfg, None)
     cfg.write_text(cfg.read_text())
     cfg.write_text("")
+    (cfg.parent / "note.txt").write_text("x")
     await rec.marker(auth)
     assert rec.configs == [] and rec.errors == []
 
@@ -206,6 +215,10 @@ async def test_broken_edit_keeps_last_good(setup, caplog):
 
 
 async def test_auth_dir_add_change_remove(setup):
+    """CPA: TestHandleEventAuthWriteTriggersUpdate, TestAddOrUpdateClientTriggersReloadAndHash,
+    TestHandleEventRemoveKnownFileDeletes, TestHandleEventRemovesAuthFile,
+    TestRemoveClientRemovesHash: auth files are reported as added, changed and removed,
+    and none of that calls the config callback."""
     _watcher, rec, _cfg, auth = setup
     a = auth / "a.json"
     a.write_text('{"type": "claude"}')
@@ -219,9 +232,13 @@ async def test_auth_dir_add_change_remove(setup):
     a.unlink()
     await rec.wait()
     assert rec.merged().removed == [a]
+    assert rec.configs == []
 
 
 async def test_rename_over_write_is_a_change_not_delete(watch):
+    """CPA: TestHandleEventAtomicReplaceChangedTriggersUpdate, TestHandleEventRemoveDebounceSkips:
+    a file replaced by a rename, or deleted and written again within the remove debounce,
+    is a change, never a removal."""
     _watcher, rec, _cfg, auth = await watch(remove_debounce=60.0)
     a = auth / "a.json"
     a.write_text('{"v": 1}')
@@ -238,6 +255,9 @@ async def test_rename_over_write_is_a_change_not_delete(watch):
 
 
 async def test_a_file_gone_for_the_remove_debounce_is_removed(watch):
+    """CPA: TestShouldDebounceRemove, a difference: CPA acts on the first remove event and
+    skips repeats within its window; ours waits until the file has stayed gone for the
+    window (an editor's delete-and-rewrite is then a change), then removes it."""
     _watcher, rec, _cfg, auth = await watch(remove_debounce=0.2)
     a = auth / "a.json"
     a.write_text('{"v": 1}')
@@ -279,6 +299,10 @@ async def test_secret_written_back_once(setup):
 
 
 async def test_deleted_config_warns_once_and_a_restored_file_loads(setup, caplog):
+    """CPA: TestReloadConfigIfChangedHandlesMissingAndEmpty (a missing file is logged and the
+    running config kept). TestStartFailsWhenConfigMissing, a difference: CPA's watcher
+    fails to start without its file; cliproxy serves with the built-in defaults then and
+    the watcher loads the file once it appears (test_filewatch.test_config_tracker)."""
     watcher, rec, cfg, auth = setup
     caplog.set_level(logging.INFO, logger="cliproxy.config")
     cfg.unlink()
@@ -339,7 +363,9 @@ async def test_absurdly_nested_file_is_an_error_and_the_watcher_lives_on(setup):
 
 
 async def test_without_events_the_rescan_finds_changes(watch, monkeypatch):
-    """File systems that deliver no events (NFS, some bind mounts): the slow rescan still sees."""
+    """File systems that deliver no events (NFS, some bind mounts): the slow rescan still sees.
+    CPA: TestProcessEventsHandlesEventErrorAndChannelClose (an event source in trouble does
+    not stop the watcher)."""
     monkeypatch.setenv("WATCHFILES_FORCE_POLLING", "1")  # watchfiles polls instead of inotify...
     monkeypatch.setenv("WATCHFILES_POLL_DELAY_MS", "600000")  # ...every ten minutes: no events
     _watcher, rec, cfg, auth = await watch(poll_interval=0.05)
@@ -352,6 +378,9 @@ async def test_without_events_the_rescan_finds_changes(watch, monkeypatch):
 
 
 async def test_an_auth_dir_created_later_is_watched(watch):
+    """CPA: TestStartFailsWhenAuthDirMissing, a difference: CPA's Start fails without the
+    auth dir; ours starts and watches the directory once it is created (a fresh install
+    signs in before the directory exists)."""
     watcher, rec, _cfg, auth = await watch(make_auth=False, poll_interval=0.05)
     auth.mkdir()
     write(auth / "a.json", '{"type": "claude"}')
@@ -379,7 +408,29 @@ async def test_a_symlink_swap_in_the_auth_dir_is_seen(watch):
 
 
 async def test_stop_does_not_wait_for_the_event_thread(watch):
+    """CPA: TestScheduleProcessEventsStopsOnContextDone, TestStartAndStopSuccess (start, then stop)."""
     watcher, _rec, _cfg, _auth = await watch()
     async with asyncio.timeout(1.9):  # ~0.1 s; the watcher gives the event thread 2 s before cancelling it
         await watcher.stop()
     assert watcher.watching == ()
+
+
+async def test_a_retry_setting_alone_is_a_reload(setup):
+    """CPA: TestReloadConfigTriggersCallbackForMaxRetryCredentialsChange: a rewrite that
+    changes only max-retry-credentials calls back once with the new value."""
+    watcher, rec, cfg, auth = setup
+    write(cfg, f"port: 8317\nauth-dir: {auth}\nmax-retry-credentials: 2\n")
+    await rec.wait()
+    assert [c.max_retry_credentials for c in rec.configs] == [2]
+    assert watcher.config.max_retry_credentials == 2
+
+
+async def test_two_quick_writes_are_one_reload(setup):
+    """CPA: TestScheduleConfigReloadDebounces: writes in quick succession are read once,
+    and the last content is the one applied."""
+    _watcher, rec, cfg, auth = setup
+    write(cfg, f"port: 8317\nauth-dir: {auth}\nrequest-retry: 1\n")
+    write(cfg, f"port: 8317\nauth-dir: {auth}\nrequest-retry: 2\n")
+    await rec.wait()
+    await rec.marker(auth)
+    assert [c.request_retry for c in rec.configs] == [2]

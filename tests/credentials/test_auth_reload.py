@@ -40,6 +40,9 @@ def _token(proxy, name: str) -> str | None:
 
 
 async def test_a_change_rereads_only_the_changed_file(start_proxy):
+    """CPA: TestAuthFileEventsDoNotInvokeSnapshotCoreAuths, TestPrepareAuthUpdatesLockedForceAndDelete:
+    a changed file is re-read alone, a removed one's credential leaves the pool, every
+    other credential stays the same object."""
     proxy = await start_proxy("api-keys: [k]\n", watch=True)
     auth = proxy.service.auth_dir
     for i in range(20):

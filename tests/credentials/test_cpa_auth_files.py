@@ -159,7 +159,8 @@ def test_weight_parsing(tmp_path: Path, weight: Any, want: str | None) -> None:
 
 
 def test_oauth_excluded_models_merged(tmp_path: Path) -> None:
-    """TestFileSynthesizer_Synthesize_OAuthExcludedModelsMerged."""
+    """TestFileSynthesizer_Synthesize_OAuthExcludedModelsMerged,
+    TestApplyAuthExcludedModelsMeta_OAuthMergeWritesCombinedModels."""
     write(tmp_path, "auth.json", {"type": "claude", "excluded_models": ["custom-model", "MODEL-B"]})
     cfg = ConfigDocument.from_text("oauth-excluded-models:\n  claude: [shared, model-b]\n").config
     (cred,) = load_auth_dir(tmp_path, cfg)

@@ -319,7 +319,8 @@ def test_every_provider() -> None:
 
 def test_request_retry() -> None:
     """TestConfigSynthesizer_RequestRetry: 0 and positive counts are kept per key (and per
-    compat entry), a negative or missing one leaves the global setting in charge."""
+    compat entry), a negative or missing one leaves the global setting in charge.
+    CPA: TestAddRequestRetryToMetadata."""
     data = _every_section({"request-retry": 2})
     data["gemini-api-key"] = [
         {"api-key": "gemini-zero", "request-retry": 0},

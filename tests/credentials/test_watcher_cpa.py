@@ -16,6 +16,7 @@ import openai
 import orjson
 
 from cliproxy.config.model import Config
+from cliproxy.credentials.files import load_auth_dir
 from cliproxy.credentials.ids import StableIDGenerator
 from cliproxy.credentials.sources import from_config
 from tests.usage.helpers import close_recorder
@@ -87,7 +88,8 @@ def _models(proxy, name: str) -> set[str]:  # type: ignore[no-untyped-def]
 async def test_excluded_models_on_keys_and_oauth_files_follow_a_reload(start_proxy):
     """CPA: TestReloadConfigFiltersAffectedOAuthProviders, TestSnapshotCoreAuths_ConfigAndAuthFiles,
     TestApplyAuthExcludedModelsMeta_APIKey, TestApplyAuthExcludedModelsMeta_OAuthProvider,
-    TestApplyAuthExcludedModelsMeta, TestApplyAuthExcludedModelsMeta_OAuthMergeWritesCombinedModels.
+    TestApplyAuthExcludedModelsMeta, TestApplyAuthExcludedModelsMeta_OAuthMergeWritesCombinedModels,
+    TestMatchProvider.
     A key's ``excluded-models`` (trimmed, any case) hide those models for that key only; a
     reload that changes ``oauth-excluded-models`` for one provider (named in any case)
     changes what that provider's auth files serve, adds to each file's own
@@ -195,3 +197,19 @@ def test_stable_ids_for_any_parts() -> None:
     gen = StableIDGenerator()
     first, second = gen.next("gemini:apikey", "same-key"), gen.next("gemini:apikey", "same-key")
     assert second == (first[0] + "-1", first[1] + "-1")
+
+
+def test_subdirectories_of_the_auth_dir_are_not_read(tmp_path: Path) -> None:
+    """CPA: TestLoadFileClientsWalkError. A directory in auth-dir that cannot be opened (or
+    is named like a JSON file) is passed over, top-level files still load; an auth-dir
+    that cannot be listed loads nothing, without an error."""
+    (tmp_path / "0noaccess").mkdir()
+    (tmp_path / "0noaccess" / "inner.json").write_bytes(orjson.dumps({"type": "claude", "access_token": "t"}))
+    (tmp_path / "0noaccess").chmod(0)
+    (tmp_path / "dir.json").mkdir()
+    (tmp_path / "top.json").write_bytes(orjson.dumps({"type": "claude", "access_token": "t"}))
+    try:
+        assert [c.id for c in load_auth_dir(tmp_path)] == ["top.json"]
+    finally:
+        (tmp_path / "0noaccess").chmod(0o755)
+    assert load_auth_dir(tmp_path / "missing") == []
