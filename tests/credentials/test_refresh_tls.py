@@ -137,8 +137,10 @@ async def test_a_claude_refresh_carries_the_claude_oauth_hello(tmp_path, http, c
     assert updated.access_token == "at-1"
     assert [r.path for r in fake.requests] == ["/v1/oauth/token"]
     assert fake.requests[0].fields["refresh_token"] == "old-rt"
-    assert redirect.asked == ["platform.claude.com:443"]
-    [hello] = front.hellos
+    # then the profile, as CPA reads it after a refresh (the fake has none: the file keeps its own)
+    assert redirect.asked == ["platform.claude.com:443", "api.anthropic.com:443"]
+    hello = front.hellos[0]
+    assert [h.ja3_md5 for h in front.hellos] == [OAUTH_JA3_MD5] * 2
     assert hello.ja3_md5 == OAUTH_JA3_MD5
     assert hello.ja4 == OAUTH_JA4
     # CPA's 245 bytes are for SNI api.anthropic.com; platform.claude.com is 2 bytes longer
@@ -186,8 +188,8 @@ async def test_the_service_refreshes_claude_through_the_oauth_hello(
     assert cred is not None
     updated = await refresher.refresh_now(cred)
     assert updated.access_token == "at-1"
-    assert redirect.asked == ["platform.claude.com:443"]
-    assert [h.ja3_md5 for h in front.hellos] == [OAUTH_JA3_MD5]
+    assert redirect.asked == ["platform.claude.com:443", "api.anthropic.com:443"]  # the token, the profile
+    assert [h.ja3_md5 for h in front.hellos] == [OAUTH_JA3_MD5] * 2
     assert [r.fields["refresh_token"] for r in fake.requests] == ["old-rt"]
 
 

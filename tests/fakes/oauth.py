@@ -261,6 +261,8 @@ class AuthServerFake(LocalServer):
         self.profile_email = ""  # Claude's profile names another email than the token answer
         self.hold: asyncio.Event | None = None  # token answers wait for it (set = go on)
         self.holding = asyncio.Event()  # a token request is waiting on ``hold``
+        # (status, body, headers) every refresh grant gets instead of new tokens
+        self.refresh_answer: tuple[int, dict[str, Any], dict[str, str]] | None = None
         self.requests: list[Seen] = []
         self.issued = 0
         self._codes: dict[str, _Grant] = {}
@@ -310,6 +312,9 @@ class AuthServerFake(LocalServer):
         grant_type = fields.get("grant_type")
         if grant_type == "authorization_code":
             return self._exchange(family, fields)
+        if grant_type == "refresh_token" and self.refresh_answer is not None:
+            status, answer, headers = self.refresh_answer
+            return web.json_response(answer, status=status, headers=headers)
         if grant_type == "refresh_token":
             token = str(fields.get("refresh_token", ""))
             if self._refresh.get(token) != family:

@@ -63,6 +63,9 @@ async def test_authorize_url_carries_pkce_and_the_registered_redirect(http, prov
 
 
 async def test_exchange_then_profile_then_roles_in_the_native_shape(http, providers_at) -> None:
+    """CPA: TestExchangeCodeForTokensUsesNative220ControlPlaneShape,
+    TestExchangeCodeForTokensPersistsUpstreamAccountAndDevicePool (a pool of ClaudeDevicePoolSize = 1),
+    TestFetchOAuthProfile (the profile call's headers)."""
     flow = ClaudeLogin(http)
     started, code, state = await authorize(flow)
     before = time.time()
@@ -113,6 +116,7 @@ async def test_profile_identity_wins_over_the_token_answer(http, providers_at) -
 
 
 async def test_a_failed_companion_lookup_does_not_fail_the_sign_in(http, providers_at) -> None:
+    """CPA: TestExchangeCodeForTokensSurvivesCompanionLookupFailure."""
     providers_at.fail_profile = True
     flow = ClaudeLogin(http)
     started, code, state = await authorize(flow)

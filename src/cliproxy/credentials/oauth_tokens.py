@@ -10,8 +10,10 @@ in :mod:`cliproxy.credentials.refresh`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import importlib.util
+import logging
 import platform
 import socket
 from collections.abc import Mapping
@@ -21,6 +23,9 @@ from urllib.parse import urlencode
 import orjson
 
 from cliproxy import __version__
+from cliproxy.errors import UpstreamError
+from cliproxy.providers.http import read_body
+from cliproxy.providers.transport import UpstreamClient
 from cliproxy.times import format_local, format_utc
 
 from .login import endpoints
@@ -28,7 +33,10 @@ from .record import Credential
 
 __all__ = ["AXIOS_ENCODING", "TOKEN_ENDPOINTS", "TokenEndpoint", "jwt_claims", "kimi_headers", "rfc3339"]
 
+log = logging.getLogger(__name__)
+
 _HOUR = 3600.0
+PROFILE_TIMEOUT = 30.0  # the whole profile read after a refresh
 _DAY = 24 * _HOUR
 
 
@@ -100,9 +108,9 @@ class TokenEndpoint:
         """Body and headers of the refresh request."""
         fields = {**self.params, "grant_type": "refresh_token", "refresh_token": cred.refresh_token}
         headers = dict(self.headers)
-        if self.json_body:
+        if self.json_body:  # keys sorted, as Go's json.Marshal writes CPA's map
             headers["Content-Type"] = "application/json"
-            return orjson.dumps(fields), headers
+            return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS), headers
         headers["Content-Type"] = "application/x-www-form-urlencoded"
         return urlencode(fields).encode(), headers
 
@@ -118,6 +126,10 @@ class TokenEndpoint:
         if self.write_last_refresh:
             out["last_refresh"] = rfc3339(now)
         return out
+
+    async def after_refresh(self, client: UpstreamClient, access_token: str, proxy: str) -> dict[str, Any]:
+        """More auth-file keys read with the new ``access_token`` (a failure: ``{}``)."""
+        return {}
 
 
 # what Claude Code's axios asks for (CPA's list), less "br" when it could not be read
@@ -140,6 +152,39 @@ class ClaudeTokens(TokenEndpoint):
         "Accept-Encoding": AXIOS_ENCODING,
         "Connection": "close",
     }
+
+    async def after_refresh(self, client: UpstreamClient, access_token: str, proxy: str) -> dict[str, Any]:
+        """CPA reads the OAuth profile after a refresh: the account and organization it
+        names replace the file's; a key it leaves out (or a failed lookup) keeps the file's."""
+        headers = {
+            **self.headers,
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {access_token}",
+            "Cache-Control": "no-cache",
+        }
+        url = endpoints.url(self.provider, "profile")
+        try:
+            async with asyncio.timeout(PROFILE_TIMEOUT):
+                resp = await client.request("GET", url, headers=headers, body=None, proxy=proxy)
+                raw = await read_body(resp)
+            profile = orjson.loads(raw) if resp.status == 200 else None
+        except (UpstreamError, TimeoutError, orjson.JSONDecodeError) as exc:
+            log.warning("claude profile lookup after a token refresh failed: %s", exc)
+            return {}
+        if not isinstance(profile, dict):
+            return {}
+        account, org = _object(profile.get("account")), _object(profile.get("organization"))
+        found = {
+            "email": account.get("email"),
+            "account_uuid": account.get("uuid"),
+            "organization_uuid": org.get("uuid"),
+            "organization_name": org.get("name"),
+        }
+        return {k: v.strip() for k, v in found.items() if isinstance(v, str) and v.strip()}
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 class CodexTokens(TokenEndpoint):

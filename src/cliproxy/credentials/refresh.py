@@ -44,6 +44,7 @@ import orjson
 from cliproxy import times
 from cliproxy.errors import UpstreamError
 from cliproxy.providers.http import HttpClient, proxy_key, read_body
+from cliproxy.providers.retry import retry_after_header
 from cliproxy.providers.transport import UpstreamClient
 
 from .oauth_tokens import TOKEN_ENDPOINTS, TokenEndpoint
@@ -72,6 +73,8 @@ REVOKED_CODES = frozenset(
 DEFAULT_INTERVAL = 900.0
 LEASE_TTL = 30.0  # seconds one process may hold a credential's refresh lease (state backend)
 LEASE_POLL = 0.05  # seconds between looks while another process refreshes
+REFRESH_TIMEOUT = 30.0  # the whole token call, whoever waits for it (CPA)
+RATE_LIMIT_WAIT = (5.0, 300.0)  # a 429's Retry-After, clamped: no refresh call meanwhile (CPA)
 _INTERVAL_KEYS = ("refresh_interval_seconds", "refreshIntervalSeconds", "refresh_interval", "refreshInterval")
 _LAST_REFRESH_KEYS = ("last_refresh", "lastRefresh", "last_refreshed_at", "lastRefreshedAt")
 
@@ -99,6 +102,8 @@ class _Status:
     next_after: float = 0.0
     revoked_token: str = ""  # the refresh token that was refused; a new one clears the block
     last_error: str = ""
+    blocked_until: float = 0.0  # the token endpoint said 429: no call for this token before
+    blocked_token: str = ""
 
 
 class Refresher:
@@ -195,6 +200,13 @@ class Refresher:
                 revoked=True,
                 credential_id=cred.id,
             )
+        wait = status.blocked_until - self.clock() if status is not None else 0.0
+        if status is not None and wait > 0 and status.blocked_token == current.refresh_token:
+            raise RefreshError(
+                f"token refresh is rate limited for {wait:.0f}s more: {status.last_error}",
+                status=429,
+                credential_id=cred.id,
+            )
         pending = self._inflight.get(cred.id)
         if pending is None:
             pending = asyncio.ensure_future(self._refresh(current))
@@ -235,11 +247,11 @@ class Refresher:
                 return renewed
         try:
             try:
-                data = await self._post(endpoint, cred)
+                data, more = await self._post(endpoint, cred)
             except RefreshError as exc:
                 self._failed(cred, exc)
                 raise
-            updated = await self._commit(cred, endpoint.updates(data, cred, self.clock()))
+            updated = await self._commit(cred, {**endpoint.updates(data, cred, self.clock()), **more})
         finally:
             await state.release_lease(lease, self._owner)
         self._status.pop(cred.id, None)
@@ -268,22 +280,36 @@ class Refresher:
         self._status.pop(cred.id, None)
         return updated
 
-    async def _post(self, endpoint: TokenEndpoint, cred: Credential) -> dict[str, Any]:
+    async def _post(self, endpoint: TokenEndpoint, cred: Credential) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The token answer, and what the provider reads after it (Claude's profile)."""
         body, headers = endpoint.request(cred)
         proxy = proxy_key(cred.proxy_url, self.global_proxy)
         client = self.token_client
         if self.own_client is not None:
             client = self.own_client(cred) or client
         try:
-            resp = await client.request("POST", self.token_url(cred), headers=headers, body=body, proxy=proxy)
-            raw = await read_body(resp)  # the client's connect / first-byte / idle limits apply
+            async with asyncio.timeout(REFRESH_TIMEOUT):  # on top of the client's own limits
+                resp = await client.request(
+                    "POST", self.token_url(cred), headers=headers, body=body, proxy=proxy
+                )
+                raw = await read_body(resp)
+        except TimeoutError:
+            raise RefreshError(
+                f"token endpoint did not answer within {REFRESH_TIMEOUT:g}s", credential_id=cred.id
+            ) from None
         except UpstreamError as exc:
             raise RefreshError(
                 f"token endpoint unreachable: {exc.message}", status=exc.status, credential_id=cred.id
             ) from exc
         data = _json(raw)
         if resp.status == 200 and isinstance(data.get("access_token"), str) and data["access_token"]:
-            return data
+            if self.token_url(cred) != endpoint.url_for(cred):  # a moved token URL: no known profile
+                return data, {}
+            return data, await endpoint.after_refresh(client, data["access_token"], proxy)
+        if resp.status == 429:
+            status = self._status.setdefault(cred.id, _Status())
+            status.blocked_until = self.clock() + _retry_after(resp.headers)
+            status.blocked_token = cred.refresh_token
         code, description = _oauth_error(data)
         revoked = code in REVOKED_CODES or resp.status in (401, 403)
         detail = description or code or f"status {resp.status}"
@@ -435,6 +461,20 @@ def _oauth_error(data: Mapping[str, Any]) -> tuple[str, str]:
         code.strip() if isinstance(code, str) else "",
         message.strip() if isinstance(message, str) else "",
     )
+
+
+def _retry_after(headers: Mapping[str, str]) -> float:
+    """How long a 429 from a token endpoint blocks the next call: ``Retry-After`` (seconds
+    or a date), else ``Retry-After-Ms``, within :data:`RATE_LIMIT_WAIT` (CPA's clamp)."""
+    wait = retry_after_header(headers)
+    if wait is None:
+        ms = (headers.get("Retry-After-Ms") or headers.get("retry-after-ms") or "").strip()
+        try:
+            wait = float(ms) / 1000
+        except ValueError:
+            wait = None
+    low, high = RATE_LIMIT_WAIT
+    return low if wait is None else min(max(wait, low), high)
 
 
 def _json(raw: bytes) -> dict[str, Any]:
