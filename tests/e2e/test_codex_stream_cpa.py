@@ -156,9 +156,12 @@ async def test_a_top_level_context_length_error_is_a_400(start_proxy, codex) -> 
     ids=["invalid", "cyber-policy", "auth", "rate-limit", "unknown", "overload"],
 )
 async def test_terminal_failure_statuses(start_proxy, codex, event: dict[str, Any], status: int) -> None:
-    """CPA TestCodexTerminalFailureErrClassifiesStatus (and ...ExplicitTerminalFailureIsNotRequestScoped,
-    ...TerminalStreamErrIgnoresRateLimitTerminalErrors): the status a client gets for each
-    kind of in-band failure. Our difference: an overload is a 503 (try again) with buffering
+    """CPA TestCodexTerminalFailureErrClassifiesStatus (and
+    TestCodexExecutorExecuteExplicitTerminalFailureIsNotRequestScoped,
+    TestCodexTerminalStreamErrIgnoresRateLimitTerminalErrors,
+    TestCodexTerminalStreamContextLengthErrIgnoresOtherTerminalErrors: a rate limit stays a
+    429, never a context-length 400): the status a client gets for each kind of in-band
+    failure. Our difference: an overload is a 503 (try again) with buffering
     on or off; CPA keeps it a 502 without buffering."""
     proxy = await start_proxy(config(codex.url))
     event = json.loads(json.dumps(event))
