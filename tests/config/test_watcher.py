@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cliproxy.config import AuthChanges, ConfigWatcher, load_config
+from cliproxy.config.model import STORE_AUTH_DIR_ENV
 from cliproxy.credentials.storage import add_write_listener, write_json
 from cliproxy.errors import ConfigError
 
@@ -434,3 +435,16 @@ async def test_two_quick_writes_are_one_reload(setup):
     await rec.wait()
     await rec.marker(auth)
     assert [c.request_retry for c in rec.configs] == [2]
+
+
+async def test_a_token_store_pins_the_auth_dir_across_reloads(watch, tmp_path, monkeypatch):
+    """CPA: TestReloadConfigUsesMirroredAuthDir, TestNewWatcherDetectsPersisterAndAuthDir: with a
+    token store (Postgres, object storage, git) the auth files live in the store's local
+    mirror; a reloaded config that names another auth-dir keeps that mirror, and the
+    watcher keeps watching it."""
+    monkeypatch.setenv(STORE_AUTH_DIR_ENV, str(tmp_path / "auth"))
+    watcher, rec, cfg, auth = await watch()
+    write(cfg, f"port: 8321\nauth-dir: {tmp_path / 'other'}\n")
+    await rec.wait()
+    assert rec.configs[-1].port == 8321 and rec.configs[-1].auth_dir == str(auth)
+    assert watcher.auth_dir == auth

@@ -105,6 +105,8 @@ def test_bootstrap_replaces_local_auth_files_with_the_remote_ones(make_store, tm
 
 
 def test_the_mirror_pushes_writes_deletes_and_config_edits(make_store, tmp_path):
+    """CPA: TestPersistConfigAndAuthAsyncInvokePersister (config and auth-file changes reach
+    the store, off the request path)."""
     a = make_store(tmp_path / "host-a")
     a.bootstrap(None)
     mirror = Mirror(a, interval=60)
@@ -132,7 +134,9 @@ def test_the_mirror_pushes_writes_deletes_and_config_edits(make_store, tmp_path)
 
 
 def test_the_mirror_retries_a_push_the_remote_refused(make_store, tmp_path):
-    """A change that could not be stored stays pending and goes on the next pass."""
+    """A change that could not be stored stays pending and goes on the next pass.
+    CPA: TestPersistAsyncErrorPaths, a difference: CPA logs a failed persist and drops it;
+    ours retries it, so a store that was down gets the change once it is back."""
     a = make_store(tmp_path / "host-a")
     a.bootstrap(None)
     mirror = Mirror(a, interval=60)
