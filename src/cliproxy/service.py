@@ -42,7 +42,7 @@ from cliproxy.pipeline_probe import ProbeSender
 from cliproxy.plugins.binding import FileBinder
 from cliproxy.plugins.callbacks import Callbacks
 from cliproxy.plugins.host import PluginHost
-from cliproxy.plugins.models import plugin_credentials
+from cliproxy.plugins.registration import register_models
 from cliproxy.plugins.surface import ManagementTable, authenticate, frontend_providers
 from cliproxy.policies.prices import PriceTable
 from cliproxy.policies.restore import restore_budgets
@@ -292,11 +292,37 @@ class Service:
         self.pipeline.plugins = self.plugins if self.plugins.snapshot else None
         self.frontend, self._frontend_exclusive = frontend_providers(self.plugins)
         await self.plugin_routes.rebuild(self.plugins, reserved=set())
-        creds = await plugin_credentials(self.plugins, self.config) if self.plugins.snapshot else []
-        if creds or self._plugin_creds or self._binder.waiting or self._binds_files():
+        natives, served = self._served_natively()
+        declared = await register_models(self.plugins, self.config, native=natives, served=served)
+        creds, added = declared.credentials, declared.provider_models
+        if (
+            creds
+            or self._plugin_creds
+            or self._binder.waiting
+            or self._binds_files()
+            or added
+            or self.models.provider_models
+        ):
             self._plugin_creds = creds
+            self.models.provider_models = added
             self._load_credentials()
             await self.settle_credentials()
+
+    def _served_natively(self) -> tuple[set[str], set[str]]:
+        """The providers of credentials other than plugins', and the models they serve of
+        their own (none a plugin added): a plugin executor of such a provider gets no
+        credential, and none claims such a model (CPA's providerHasNativeExecutor,
+        modelHasNativeExecutor)."""
+        providers: set[str] = set()
+        served: set[str] = set()
+        if not self.plugins.snapshot:
+            return providers, served
+        added = {m.id for infos in self.models.provider_models.values() for m in infos}
+        for cred in self.pool.credentials():
+            if not cred.attributes.get("plugin"):
+                providers.add(cred.provider.strip().lower())
+                served.update(info.id for info in self.models.models_for(cred) if info.id not in added)
+        return providers, served
 
     def _binds_files(self) -> bool:
         return self.pipeline.plugins is not None and self.plugins.any("executor")

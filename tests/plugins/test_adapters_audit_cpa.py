@@ -13,7 +13,7 @@ import pytest
 from cliproxy.plugins import abi, rules
 from cliproxy.plugins.abi import PluginError, b64decode, b64encode
 from cliproxy.plugins.callbacks import Callbacks, ScopeContext
-from cliproxy.plugins.models import plugin_credentials
+from cliproxy.plugins.registration import plugin_credentials
 from cliproxy.plugins.surface import authenticate, frontend_providers, handle_management
 from tests.plugins.wire_host import WirePlugin, executor, wire_host
 

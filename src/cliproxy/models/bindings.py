@@ -27,7 +27,9 @@ class Binding:
 
     ``upstream`` holds the name(s) to send upstream (several for a compat alias pool);
     ``alias`` is the name a force-mapped response reports (CPA's ``OriginalAlias``);
-    ``is_compat``: the configured model's ``is-compat`` (CPA's compatibility translation).
+    ``is_compat``: the configured model's ``is-compat`` (CPA's compatibility translation);
+    ``unforced``: names of a force-mapped compat pool whose own entry is not force-mapped
+    (CPA decides force mapping per attempt: their answers keep the upstream's name).
     """
 
     info: ModelInfo
@@ -35,6 +37,7 @@ class Binding:
     force_mapping: bool = False
     alias: str = ""
     is_compat: bool = False
+    unforced: frozenset[str] = frozenset()
 
 
 def apply_prefix(models: Sequence[ModelInfo], prefix: str, force: bool) -> list[ModelInfo]:
@@ -55,12 +58,19 @@ def apply_prefix(models: Sequence[ModelInfo], prefix: str, force: bool) -> list[
 
 
 def bind_credential(
-    cred: Credential, cfg: Any, catalog: Catalog, now: int, cache: dict[tuple[Any, ...], dict[str, Binding]]
+    cred: Credential,
+    cfg: Any,
+    catalog: Catalog,
+    now: int,
+    cache: dict[tuple[Any, ...], dict[str, Binding]],
+    extra: Mapping[str, Sequence[ModelInfo]] | None = None,
 ) -> dict[str, Binding]:
     """Client-visible id -> :class:`Binding` for ``cred`` (insertion order = CPA's order).
 
     ``cache`` shares results between credentials that register identically (1000 OAuth
     accounts of one plan cost one computation); its values must not be mutated.
+    ``extra``: provider -> models plugins add to each credential of it (CPA's
+    appendPluginModels, after exclusions and aliases); not to a plugin's own credential.
     """
     rules = aliases_for(cred, getattr(cfg, "oauth_model_alias", None) or {})
     excluded = _exclusions(cred, cfg)
@@ -72,6 +82,9 @@ def bind_credential(
     models = list(source.models) if source.compat else apply_exclusions(source.models, excluded)
     if source.oauth:
         models = apply_oauth_aliases(rules, models)
+    if extra and (added := extra.get(cred.provider.strip().lower())) and not cred.attributes.get("plugin"):
+        have = {m.id for m in models}
+        models += [m for m in added if m.id not in have]
     out: dict[str, Binding] = {}
     for info in apply_prefix(models, cred.prefix, force):
         if info.id not in out:
@@ -114,7 +127,8 @@ def _binding(info: ModelInfo, requested: str, source: Source, rules: Sequence[Al
     if source.compat:
         pool = _alias_pool(source.configured, requested)
         if pool:
-            return Binding(info, pool, *_force(source.configured, requested), _is_compat(source, requested))
+            force, alias, unforced = _force(source.configured, requested)
+            return Binding(info, pool, force, alias, _is_compat(source, requested), unforced)
     elif source.configured:
         rule_name, force, alias = _configured_alias(source.configured, requested)
         return Binding(info, (rule_name,), force, alias, _is_compat(source, requested))
@@ -142,12 +156,14 @@ def _alias_pool(models: Sequence[ConfiguredModel], requested: str) -> tuple[str,
     return next(((m.name,) for m in models if m.name.lower() == key), ())
 
 
-def _force(models: Sequence[ConfiguredModel], requested: str) -> tuple[bool, str]:
+def _force(models: Sequence[ConfiguredModel], requested: str) -> tuple[bool, str, frozenset[str]]:
+    """(any entry of the alias force-mapped, the alias, the pool's names that are not)."""
     key = requested.lower()
-    for model in models:
-        if model.alias and model.alias.lower() == key:
-            return model.force_mapping, model.alias
-    return False, ""
+    entries = [m for m in models if m.alias and m.alias.lower() == key]
+    forced = [m for m in entries if m.force_mapping]
+    if not forced:
+        return False, entries[0].alias if entries else "", frozenset()
+    return True, forced[0].alias, frozenset(m.name for m in entries if not m.force_mapping)
 
 
 def _configured_alias(models: Sequence[ConfiguredModel], requested: str) -> tuple[str, bool, str]:

@@ -148,6 +148,17 @@ class Route:
         binding = self._bindings.get(cred.id, _NO_BINDINGS).get(self.model)
         return binding is not None and binding.is_compat
 
+    def unforced(self, cred: Credential) -> frozenset[str]:
+        """Upstream names of ``cred``'s force-mapped pool whose answers keep their own name."""
+        binding = self._bindings.get(cred.id, _NO_BINDINGS).get(self.model)
+        return binding.unforced if binding is not None else frozenset()
+
+    def model_info(self, cred: Credential) -> ModelInfo | None:
+        """The model as ``cred`` registered it: its own config's capabilities (two keys may
+        expose one id with other ``thinking:`` levels); ``None`` when it has no binding."""
+        binding = self._bindings.get(cred.id, _NO_BINDINGS).get(self.model)
+        return binding.info if binding is not None else None
+
     def fixed(self, cred: Credential) -> tuple[tuple[str, ...] | None, str | None, bool]:
         """What serving ``cred`` means on this route, the same for every request of this
         generation: the :meth:`upstream_models` (``None`` for an alias pool, whose order
@@ -170,6 +181,9 @@ class ModelRegistry:
         self._cursors: dict[tuple[str, str], int] = {}
         self._gen = _Generation(0, {}, {}, _never, None)
         self.generation = 0  # bumped by every rebuild (read only): caches keyed by it start over
+        # provider -> models plugins add to it (``plugins.registration``): every credential
+        # of the provider serves them too, and they are listed even with none (CPA)
+        self.provider_models: Mapping[str, tuple[ModelInfo, ...]] = {}
 
     def rebuild(self, credentials: Iterable[Credential], config: Any) -> None:
         """Register every enabled credential's models; bumps :attr:`generation`."""
@@ -181,11 +195,15 @@ class ModelRegistry:
         for cred in credentials:
             if cred.disabled or cred.id in bindings:
                 continue
-            table = bind_credential(cred, config, self.catalog, now, cache)
+            table = bind_credential(cred, config, self.catalog, now, cache, self.provider_models)
             if table:
                 bindings[cred.id] = table
                 _register(entries, counts, cred, table)
         _order_providers(entries, counts)
+        for provider, infos in self.provider_models.items():
+            for info in infos:  # listed with no credential to serve it, as CPA's registry lists it
+                if info.id not in entries:
+                    entries[info.id] = _Entry(info.id, info, [provider], {provider: info})
         self._publish(entries, bindings)
 
     def _publish(self, entries: dict[str, _Entry], bindings: dict[str, Mapping[str, Binding]]) -> None:
@@ -286,6 +304,8 @@ def _pick_auto(entries: Mapping[str, _Entry]) -> str | None:
 def _available(
     entry: _Entry, bindings: Mapping[str, Mapping[str, Binding]], suspended: Mapping[str, Any]
 ) -> bool:
+    if not entry.credentials:  # a plugin's model no credential serves: listed all the same
+        return True
     for cred_id in entry.credentials:
         names = suspended.get(cred_id)
         if not names:

@@ -80,7 +80,9 @@ def source_for(cred: Credential, cfg: Any, catalog: Catalog, now: int) -> Source
     provider = cred.provider.strip().lower()
     if cred.attributes.get("plugin"):  # a plugin executor: the models its registration declared
         infos = tuple(
-            ModelInfo(
+            # as the plugin declared it (``plugins.models.PluginModel``), else its id only
+            getattr(m, "info", None)
+            or ModelInfo(
                 id=m.alias or m.name,
                 display_name=m.alias or m.name,
                 owned_by=cred.attributes["plugin"],

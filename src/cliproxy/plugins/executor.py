@@ -18,12 +18,14 @@ import orjson
 from cliproxy.calls import SSE_HEADERS, Call, Reply, StreamReply
 from cliproxy.errors import CliproxyError, UpstreamError
 from cliproxy.formats import Format
+from cliproxy.models.catalog import ModelInfo
 from cliproxy.models.suffix import split_suffix
-from cliproxy.models.thinking import resolve_thinking
+from cliproxy.models.thinking import ThinkingCaps, resolve_thinking
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, b64encode, ci_get
 from cliproxy.plugins.callbacks import BRIDGE_END, ScopeContext
 from cliproxy.plugins.executor_answer import Answer, with_details
+from cliproxy.plugins.models import wire_thinking
 from cliproxy.plugins.rules import call_scoped, plain_headers, wire_headers
 from cliproxy.plugins.translation import NATIVE_FORMATS, negotiate, normalize_request, translate_request
 from cliproxy.translate import ir
@@ -73,7 +75,7 @@ async def run_executor(
     original = orjson.dumps(call.body)
     payload = await _request_payload(reg, host, call, fmt_in, model or call.model, original)
     if host.any("thinking_applier"):
-        payload = await _apply_thinking(host, rec, call, fmt_in, model or call.model, payload, scope)
+        payload = await _apply_thinking(host, rec, call, model or call.model, payload, scope, cred)
     params: dict[str, Any] = {
         "AuthID": cred.id if cred else "",
         "AuthProvider": cred.provider if cred else "",
@@ -148,11 +150,46 @@ async def _request_payload(
 NATIVE_THINKING = frozenset({"gemini", "claude", "openai", "codex", "antigravity", "kimi", "xai"})
 
 
+def _declared(cred: Any, model: str) -> ModelInfo | None:
+    """What the plugin declared of ``model`` (``plugins.models.PluginModel``), if it did."""
+    for m in cred.models if cred is not None else ():
+        if (info := getattr(m, "info", None)) is not None and info.id == model:
+            return info
+    return None
+
+
+def _caps(info: ModelInfo | None) -> ThinkingCaps | None:
+    """The thinking ``info`` declares (``None``: nothing known of the model)."""
+    if info is None:
+        return None
+    t = info.thinking
+    if t is None:
+        return ThinkingCaps(user_defined=info.user_defined)
+    return ThinkingCaps(
+        min=t.min,
+        max=t.max,
+        zero_allowed=t.zero_allowed,
+        dynamic_allowed=t.dynamic_allowed,
+        levels=t.levels,
+        user_defined=info.user_defined,
+        max_completion_tokens=info.max_output,
+    )
+
+
 async def _apply_thinking(
-    host: PluginHost, rec: Record, call: Call, fmt_in: str, model: str, payload: bytes, scope: ScopeContext
+    host: PluginHost,
+    rec: Record,
+    call: Call,
+    model: str,
+    payload: bytes,
+    scope: ScopeContext,
+    cred: Any = None,
 ) -> bytes:
     """A plugin thinking applier for this executor's provider (highest priority wins;
-    native provider names cannot be claimed), run after request translation."""
+    native provider names cannot be claimed), run after request translation. The
+    setting is checked first against the thinking the plugin declared for the model, as
+    for a built-in model of another provider (clamped; CPA's ValidateConfig): a model
+    declared without thinking (and not user-defined) gets no applier call."""
     provider = await host.identifier(rec, abi.EXECUTOR_IDENTIFIER)
     applier = None
     for cand in host.active("thinking_applier"):
@@ -166,12 +203,13 @@ async def _apply_thinking(
     from_fmt = {"openai-response": "responses", "codex": "responses"}.get(
         call.format.value, call.format.value
     )
-    cfg = resolve_thinking(suffix, from_fmt, call.body, None, False)
+    info = _declared(cred, model or base)
+    cfg = resolve_thinking(suffix, from_fmt, call.body, _caps(info), False)
     if cfg is None:
         return payload
     params = {
         "Provider": provider,
-        "Model": {"ID": model or base},
+        "Model": wire_thinking(info) if info is not None else {"ID": model or base},
         "Config": {"Mode": cfg.mode.value, "Budget": cfg.budget, "Level": cfg.level},
         "Body": b64encode(payload),
     }

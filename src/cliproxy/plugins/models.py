@@ -1,17 +1,15 @@
-"""Models served by plugin executors on the normal (credential) path.
-
-A plugin with an executor (scope ``static`` or ``both``) and a model registrar or
-static model provider declares ``{Provider, Models}``; the host turns that into one
-runtime credential per plugin, so the registry lists the models, the pool picks the
-credential (cooldowns and failover included) and the pipeline runs the plugin's
-executor instead of an HTTP upstream.
+"""Credentials of plugin providers: auth files bound to a plugin executor (its
+``model.for_auth`` models), parsed and refreshed by its auth provider, and written back
+as CPA's token storage writes them. The models plugins declare on their own (and the
+runtime credentials of plugin executors) are in ``plugins.registration``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from cliproxy.credentials.files import normalize_metadata, parse_weight
 from cliproxy.credentials.ids import auth_index, auth_index_seed
 from cliproxy.credentials.record import Credential, ModelAlias
 from cliproxy.credentials.storage import write_json
+from cliproxy.models.catalog import ModelInfo, ThinkingSupport
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, ci_get
 from cliproxy.plugins.host import PluginHost, Record
@@ -30,14 +29,16 @@ __all__ = [
     "FILE_NAME",
     "VIRTUAL",
     "VIRTUAL_SOURCE",
+    "PluginModel",
     "apply_auth_data",
     "bind_plugin_auths",
     "host_config",
-    "plugin_credentials",
     "refresh_plugin_auth",
     "save_auth_data",
     "save_token",
     "token_json",
+    "wire_model",
+    "wire_thinking",
 ]
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,84 @@ log = logging.getLogger(__name__)
 VIRTUAL = "plugin_virtual"  # "true"
 VIRTUAL_SOURCE = "virtual_source"  # the shared file's path
 FILE_NAME = "file_name"  # the AuthData's FileName, else the shared file's name (CPA's Auth.FileName)
+
+
+@dataclass(frozen=True, slots=True)
+class PluginModel(ModelAlias):
+    """A model of a plugin credential, with what its plugin declared of it."""
+
+    info: ModelInfo | None = None
+
+
+def _names(raw: Any) -> tuple[str, ...]:
+    return tuple(str(s) for s in raw if str(s).strip()) if isinstance(raw, list) else ()
+
+
+def _int(raw: Any) -> int:
+    try:
+        return int(raw or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def wire_model(m: Any, owner: str, now: int) -> ModelInfo | None:
+    """A plugin's ``ModelInfo`` (CPA's pluginModelInfoToRegistryModelInfo); ``None``
+    without an id. ``owner`` (the plugin) stands for an ``OwnedBy`` it leaves empty."""
+    if not isinstance(m, dict):
+        return None
+    model_id = str(ci_get(m, "ID", "") or ci_get(m, "Name", "") or "").strip()
+    if not model_id:
+        return None
+    thinking = ci_get(m, "Thinking")
+    support = None
+    if isinstance(thinking, dict):
+        levels = tuple(dict.fromkeys(s.strip().lower() for s in _names(ci_get(thinking, "Levels"))))
+        support = ThinkingSupport(
+            min=_int(ci_get(thinking, "Min")),
+            max=_int(ci_get(thinking, "Max")),
+            zero_allowed=bool(ci_get(thinking, "ZeroAllowed")) or "none" in levels,
+            dynamic_allowed=bool(ci_get(thinking, "DynamicAllowed")) or "auto" in levels,
+            levels=levels,
+        )
+    return ModelInfo(
+        id=model_id,
+        display_name=str(ci_get(m, "DisplayName", "") or "").strip() or model_id,
+        owned_by=str(ci_get(m, "OwnedBy", "") or "").strip() or owner,
+        type=str(ci_get(m, "Type", "") or "").strip() or "plugin",
+        created=_int(ci_get(m, "Created")) or now,
+        version=str(ci_get(m, "Version", "") or ""),
+        description=str(ci_get(m, "Description", "") or ""),
+        context_window=_int(ci_get(m, "ContextLength")) or _int(ci_get(m, "InputTokenLimit")),
+        max_output=_int(ci_get(m, "MaxCompletionTokens")) or _int(ci_get(m, "OutputTokenLimit")),
+        methods=_names(ci_get(m, "SupportedGenerationMethods")),
+        parameters=_names(ci_get(m, "SupportedParameters")),
+        input_modalities=_names(ci_get(m, "SupportedInputModalities")),
+        output_modalities=_names(ci_get(m, "SupportedOutputModalities")),
+        thinking=support,
+        user_defined=bool(ci_get(m, "UserDefined")),
+    )
+
+
+def wire_thinking(info: ModelInfo) -> dict[str, Any]:
+    """``info`` as the ``Model`` of a ``thinking.apply`` call (CPA's plugin ModelInfo)."""
+    out: dict[str, Any] = {
+        "ID": info.id,
+        "OwnedBy": info.owned_by,
+        "Type": info.type,
+        "DisplayName": info.display_name,
+        "ContextLength": info.context_window,
+        "MaxCompletionTokens": info.max_output,
+        "UserDefined": info.user_defined,
+    }
+    if (t := info.thinking) is not None:
+        out["Thinking"] = {
+            "Min": t.min,
+            "Max": t.max,
+            "ZeroAllowed": t.zero_allowed,
+            "DynamicAllowed": t.dynamic_allowed,
+            "Levels": list(t.levels),
+        }
+    return out
 
 
 def host_config(config: Any) -> dict[str, Any]:
@@ -112,61 +191,6 @@ def save_auth_data(auth: Any, auth_dir: Path, default_name: str) -> Path | None:
     path = auth_dir / name
     save_token(path, data)
     return path
-
-
-async def plugin_credentials(host: PluginHost, config: Any) -> list[Credential]:
-    out: list[Credential] = []
-    claimed: set[str] = set()
-    providers: set[str] = set()  # one plugin executor serves a provider: the first (CPA)
-    for rec in host.active("executor"):
-        scope = str(rec.cap("executor_model_scope", "both") or "both").lower()
-        if scope == "oauth":
-            continue
-        result: Any = None
-        host_summary = {
-            **host_config(config),
-            "ForceModelPrefix": bool(config.force_model_prefix),
-            "OAuthModelAlias": {},
-            "ExcludedModels": {},
-        }
-        try:
-            if rec.has("model_provider"):
-                result = await host.call(
-                    rec, abi.MODEL_STATIC, {"Plugin": rec.metadata, "Host": host_summary}
-                )
-            elif rec.has("model_registrar"):
-                result = await host.call(rec, abi.MODEL_REGISTER, {"Plugin": rec.metadata})
-        except (TimeoutError, PluginError, PluginCrashed) as exc:
-            log.warning("plugin %s: model registration failed: %s", rec.id, exc)
-            continue
-        if not isinstance(result, dict):
-            continue
-        provider = str(ci_get(result, "Provider", "") or "").strip().lower()
-        provider = provider or (await host.identifier(rec, abi.EXECUTOR_IDENTIFIER)).lower()  # (CPA)
-        if provider in providers:
-            continue
-        models = []
-        for m in ci_get(result, "Models") or []:
-            model_id = str(ci_get(m, "ID", "") or ci_get(m, "Name", "") or "").strip()
-            if model_id and model_id not in claimed:  # the highest-priority plugin claims a model
-                claimed.add(model_id)
-                models.append(ModelAlias(model_id, model_id))
-        if not provider or not models:
-            continue
-        providers.add(provider)
-        cred_id = f"plugin:{rec.id}:{provider}:executor"
-        out.append(
-            Credential(
-                id=cred_id,
-                provider=provider,
-                index=auth_index(cred_id),
-                label=rec.name,
-                models=tuple(models),
-                source=f"plugin:{rec.id}",
-                attributes={"plugin": rec.id, "runtime_only": "true"},
-            )
-        )
-    return out
 
 
 async def bind_plugin_auths(
@@ -241,10 +265,10 @@ async def _bind(
         except (PluginError, PluginCrashed, TimeoutError) as exc:
             log.warning("plugin %s: model.for_auth for %s failed: %s", executor.id, cred.id, exc)
             result = None
+        now = int(time.time())
         for m in (ci_get(result, "Models") or []) if isinstance(result, dict) else []:
-            model_id = str(ci_get(m, "ID", "") or "").strip()
-            if model_id:
-                models.append(ModelAlias(model_id, model_id))
+            if (info := wire_model(m, executor.id, now)) is not None:
+                models.append(PluginModel(info.id, info.id, info))
     cred.attributes["plugin"] = executor.id
     cred.models = tuple(models)
 

@@ -1,0 +1,186 @@
+"""Models plugins declare, through a running proxy (Python plugins): what a plugin says of
+a model reaches the model lists and thinking handling, model-only plugins register their
+models for the provider they name, and a built-in provider keeps its own models and
+takes a plugin's (CPA's RegisterModels / RegisterExecutors)."""
+
+from __future__ import annotations
+
+import json
+
+import aiohttp
+import anthropic
+import openai
+
+from cliproxy.models.listing import uncloak_claude_id
+from tests.e2e.clients import KEY
+from tests.plugins.test_flow_python import HEADER, _proxy
+
+RICH = (
+    HEADER
+    + """
+class Rich(Plugin, ModelRegistrar, Executor, ThinkingApplier):
+    name = "rich"; version = "1"; author = "t"; github_repository = "https://example.com/r"
+    identifier = "richp"; thinking_identifier = "richp"
+    input_formats = ["openai"]; output_formats = ["openai"]; model_scope = "static"
+    async def register_models(self, req):
+        return ModelList(provider="richp", models=[
+            ModelInfo(id="rich-think", display_name="Rich Thinker", context_length=123456,
+                      max_completion_tokens=7890, thinking=ThinkingSupport(levels=["low", "high"])),
+            ModelInfo(id="rich-plain", display_name="Rich Plain"),
+        ])
+    async def apply_thinking(self, req):
+        body = json.loads(req.body)
+        levels = req.model.thinking.levels if req.model.thinking else None
+        body["x_thinking"] = {"level": req.config.level, "levels": levels, "name": req.model.display_name}
+        return json.dumps(body).encode()
+    async def execute(self, req):
+        seen = json.loads(req.payload).get("x_thinking")
+        out = {"id": "c", "object": "chat.completion", "created": 1, "model": req.model,
+               "choices": [{"index": 0, "message": {"role": "assistant", "content": json.dumps(seen)},
+                            "finish_reason": "stop"}],
+               "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        return ExecutorResponse(payload=json.dumps(out).encode())
+plugin = Rich()
+"""
+)
+
+
+async def _chat(client: openai.AsyncOpenAI, model: str) -> str:
+    reply = await client.chat.completions.create(model=model, messages=[{"role": "user", "content": "x"}])
+    return reply.choices[0].message.content or ""
+
+
+async def test_what_a_plugin_declares_of_a_model_is_kept(start_proxy, fakes, tmp_path):
+    """CPA: TestPluginModelInfoToRegistryModelInfoClonesThinkingAndSlices,
+    TestRegisterModelsRegistersProviderModelsAndClientID (the fields half): a plugin
+    executor's model keeps its display name and limits in the model lists (Anthropic's
+    ``display_name``/``max_input_tokens``/``max_tokens``, Gemini's ``inputTokenLimit``),
+    and its declared thinking drives thinking handling as for a built-in model of
+    another provider: ``xhigh`` becomes the top level it lists, and a model declared
+    without thinking gets no thinking applied. Before, only the id was kept: default
+    limits, the id as name, and every setting passed on unchecked."""
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"rich": RICH}, {"rich": {}})
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as claude:
+        listed = {uncloak_claude_id(m.id): m async for m in claude.models.list()}
+    rich = listed["rich-think"]
+    assert rich.display_name == "Rich Thinker"
+    assert (rich.max_input_tokens, rich.max_tokens) == (123456, 7890)
+    assert listed["rich-plain"].display_name == "Rich Plain"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{proxy.url}/v1beta/models", params={"key": KEY}) as resp:
+            gemini = {m["name"]: m for m in (await resp.json())["models"]}
+    assert gemini["models/rich-think"]["inputTokenLimit"] == 123456
+    assert gemini["models/rich-think"]["thinking"] is True
+    assert "thinking" not in gemini["models/rich-plain"]
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        seen = json.loads(await _chat(client, "rich-think(xhigh)"))
+        assert seen == {"level": "high", "levels": ["low", "high"], "name": "Rich Thinker"}
+        assert json.loads(await _chat(client, "rich-plain(high)")) is None
+
+
+EXTRA = (
+    HEADER
+    + """
+class Extra(Plugin, ModelRegistrar):
+    name = "extra"; version = "1"; author = "t"; github_repository = "https://example.com/x"
+    async def register_models(self, req):
+        return ModelList(provider="Claude", models=[ModelInfo(id="claude-extra", display_name="Claude Extra")])
+plugin = Extra()
+"""
+)
+
+NOWHERE = (
+    HEADER
+    + """
+class Nowhere(Plugin, ModelRegistrar):
+    name = "nowhere"; version = "1"; author = "t"; github_repository = "https://example.com/n"
+    async def register_models(self, req):
+        return ModelList(provider="nowhere", models=[ModelInfo(id="nowhere-model")])
+plugin = Nowhere()
+"""
+)
+
+
+async def test_a_model_only_plugin_registers_for_the_provider_it_names(start_proxy, fakes, tmp_path):
+    """CPA: TestRegisterModelsRegistersProviderModelsAndClientID (a registrar without an
+    executor registers its models under the provider it names, lower-cased). The
+    provider's credentials serve them (CPA appends a provider's plugin models to each of
+    its auths): ``claude-extra`` goes to the Claude API key's upstream under its own
+    name. A provider with no credential lists its model all the same; a request for it
+    is a 503 "no auth available", as in CPA. Before, such a plugin registered nothing."""
+    proxy = await _proxy(
+        start_proxy, fakes, tmp_path, {"extra": EXTRA, "nowhere": NOWHERE}, {"extra": {}, "nowhere": {}}
+    )
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        ids = {m.id async for m in client.models.list()}
+        assert {"claude-extra", "nowhere-model", "claude-model"} <= ids
+        try:
+            await _chat(client, "nowhere-model")
+        except openai.APIStatusError as exc:
+            assert exc.status_code == 503 and "no auth available" in str(exc)
+        else:
+            raise AssertionError("a model no credential serves was answered")
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as claude:
+        reply = await claude.messages.create(
+            model="claude-extra", max_tokens=16, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert reply.content and fakes.claude.last.json["model"] == "claude-extra"
+
+
+NAMED_CLAUDE = (
+    HEADER
+    + """
+class Shadow(Plugin, ModelRegistrar, Executor):
+    name = "shadow"; version = "1"; author = "t"; github_repository = "https://example.com/s"
+    identifier = "claude"; input_formats = ["openai"]; output_formats = ["openai"]
+    async def register_models(self, req):
+        return ModelList(provider="claude", models=[ModelInfo(id="claude-shadow")])
+    async def execute(self, req):
+        raise PluginError("the shadow executor ran", http_status=418)
+plugin = Shadow()
+"""
+)
+
+GREEDY = (
+    HEADER
+    + """
+class Greedy(Plugin, ModelRegistrar, Executor):
+    name = "greedy"; version = "1"; author = "t"; github_repository = "https://example.com/g"
+    identifier = "greedy"; input_formats = ["openai"]; output_formats = ["openai"]
+    async def register_models(self, req):
+        return ModelList(provider="greedy", models=[ModelInfo(id="claude-model"), ModelInfo(id="greedy-own")])
+    async def execute(self, req):
+        out = {"id": "c", "object": "chat.completion", "created": 1, "model": req.model,
+               "choices": [{"index": 0, "message": {"role": "assistant", "content": "GREEDY " + req.model},
+                            "finish_reason": "stop"}],
+               "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        return ExecutorResponse(payload=json.dumps(out).encode())
+plugin = Greedy()
+"""
+)
+
+
+async def test_a_built_in_provider_keeps_its_executor_and_its_models(start_proxy, fakes, tmp_path):
+    """CPA: TestRegisterExecutorsKeepsPluginModelsForNativeProviderWithoutOverwritingExecutor,
+    TestRegisterExecutorsSkipsPluginModelWhenModelAlreadyHasNativeExecutor: a plugin
+    executor named like a built-in provider gets no credential of its own; the built-in
+    serves its models (``claude-shadow`` goes to the Claude upstream, the plugin's
+    executor is never called). A plugin executor of its own provider claims no model a
+    built-in credential serves already (``claude-model`` stays on the Claude key) and
+    serves the rest. Before, the plugin got a credential of provider ``claude`` and
+    shared ``claude-model`` with the built-in."""
+    proxy = await _proxy(
+        start_proxy,
+        fakes,
+        tmp_path,
+        {"shadow": NAMED_CLAUDE, "greedy": GREEDY},
+        {"shadow": {"priority": 5}, "greedy": {"priority": 5}},
+    )
+    creds = {c.id: c.provider for c in proxy.service.pool.credentials() if c.attributes.get("plugin")}
+    assert creds == {"plugin:greedy:greedy:executor": "greedy"}
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        assert "Hello from fake-claude" in await _chat(client, "claude-shadow")
+        assert fakes.claude.last.json["model"] == "claude-shadow"
+        for _ in range(3):  # round-robin would reach a plugin credential within three
+            assert "Hello from fake-claude" in await _chat(client, "claude-model")
+        assert await _chat(client, "greedy-own") == "GREEDY greedy-own"
