@@ -513,7 +513,7 @@ class Pipeline:
             else:
                 result = await replies.compact_reply(call, attempt, resp, upreq.rewrite_body)
         else:
-            alias = plan.alias
+            alias = plan.alias if not plan.unforced or model not in plan.unforced else None
             chunks = None
             wrapped = False  # the payloads of ``chunks`` carry the provider's envelope still
             if call.stream or upreq.stream:  # the body as it arrives (a whole answer is read at once)

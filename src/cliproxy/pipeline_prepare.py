@@ -23,6 +23,7 @@ from cliproxy import replies
 from cliproxy.calls import Attempt, Call, Reply
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
+from cliproxy.models.catalog import ModelInfo
 from cliproxy.models.registry import ModelRoute
 from cliproxy.models.shaping import Shaper, ShapeRoute
 from cliproxy.providers.base import Carry, Provider
@@ -86,12 +87,14 @@ class AttemptPlan:
         "config",
         "cred",
         "formats",
+        "info",
         "names",
         "prepares",
         "provider",
         "proxy",
         "proxy_url",
         "shaper",
+        "unforced",
     )
 
     def __init__(
@@ -113,6 +116,10 @@ class AttemptPlan:
             self.names = None
             self.alias = route.response_model(cred) if route.force_mapping(cred) else None
             self.compat = route.is_compat(cred)
+        unforced = getattr(route, "unforced", None)  # names of a pool not force-mapped (CPA: per attempt)
+        self.unforced: frozenset[str] = unforced(cred) if unforced is not None else frozenset()
+        own = getattr(route, "model_info", None)  # the model as this credential registered it
+        self.info: ModelInfo | None = own(cred) if own is not None else None
         # client format -> (upstream format, shaping of a generation) for this credential
         self.formats: dict[Format, tuple[Format, ShapeRoute | None]] = {}
 
@@ -124,7 +131,11 @@ class AttemptPlan:
             provider = self.provider
             up_fmt = provider.upstream_format(client)
             shaper = self.shaper
-            shaping = shaper.route(route_model, provider.key, client, up_fmt) if shaper is not None else None
+            shaping = (
+                shaper.route(route_model, provider.key, client, up_fmt, self.info)
+                if shaper is not None
+                else None
+            )
             found = self.formats[client] = (up_fmt, shaping)
         return found
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cliproxy.formats import Format
+from cliproxy.models.catalog import ModelInfo
 from cliproxy.models.payload import PayloadRules
 from cliproxy.models.registry import ModelRegistry
 from cliproxy.models.thinking import ThinkingCaps, same_provider_family
@@ -116,32 +117,29 @@ class Shaper:
         key = (model, provider, self.registry.generation)
         if key in self._caps:
             return self._caps[key]
-        info = self.registry.model_info(model, provider)
-        caps: ThinkingCaps | None = None
-        if info is not None:
-            t = info.thinking
-            caps = (
-                ThinkingCaps(user_defined=info.user_defined, max_completion_tokens=info.max_output or 0)
-                if t is None
-                else ThinkingCaps(
-                    min=t.min,
-                    max=t.max,
-                    zero_allowed=t.zero_allowed,
-                    dynamic_allowed=t.dynamic_allowed,
-                    levels=t.levels,
-                    user_defined=info.user_defined,
-                    max_completion_tokens=info.max_output or 0,
-                    configured_type=info.type if info.configured else "",
-                )
-            )
+        caps = _caps_of(self.registry.model_info(model, provider))
         if len(self._caps) > 4096:
             self._caps.clear()
         self._caps[key] = caps
         return caps
 
-    def route(self, route_model: str, provider: str, client: Format, upstream: Format) -> ShapeRoute:
+    def route(
+        self,
+        route_model: str,
+        provider: str,
+        client: Format,
+        upstream: Format,
+        info: ModelInfo | None = None,
+    ) -> ShapeRoute:
         """What :meth:`shape` decides for a route, to keep (until a config reload, which
-        makes a new ``Shaper``, or the registry's next generation)."""
+        makes a new ``Shaper``, or the registry's next generation).
+
+        ``info``: the model as the serving credential registered it. When its thinking
+        capabilities differ from the provider's registered ones (two API keys exposing one
+        name with other ``thinking:`` levels), the route is built for it and not kept here:
+        the caller keeps it per credential (CPA checks the selected credential's model)."""
+        if info is not None and (caps := _caps_of(info)) != self.caps(route_model, provider):
+            return self._build(caps, info, provider, client, upstream)
         route = self._routes.get((route_model, provider, client, upstream))
         if route is None or self._generation != self.registry.generation:
             route = self._route(route_model, provider, client, upstream)
@@ -154,23 +152,32 @@ class Shaper:
         key = (route_model, provider, client, upstream)
         found = self._routes.get(key)
         if found is None:
-            target = thinking_target(provider, upstream)
-            from_protocol = _FROM[client]
             caps = self.caps(route_model, provider)
-            # a model of another family than the target's (Kimi behind Claude's protocol, an
-            # OpenAI-compatible provider's behind OpenAI's) is clamped, not refused (CPA)
             info = self.registry.model_info(route_model, provider)
-            same = same_provider_family(from_protocol, target, info.type if info is not None else None)
-            plan = ThinkingPlan(caps, from_protocol, target, same)
             if len(self._routes) > 4096:
                 self._routes.clear()
-            found = self._routes[key] = ShapeRoute(
-                plan,
-                from_protocol,
-                payload_protocol(provider, upstream),
-                self.rules if self._has_rules else None,
-            )
+            found = self._routes[key] = self._build(caps, info, provider, client, upstream)
         return found
+
+    def _build(
+        self,
+        caps: ThinkingCaps | None,
+        info: ModelInfo | None,
+        provider: str,
+        client: Format,
+        upstream: Format,
+    ) -> ShapeRoute:
+        target = thinking_target(provider, upstream)
+        from_protocol = _FROM[client]
+        # a model of another family than the target's (Kimi behind Claude's protocol, an
+        # OpenAI-compatible provider's behind OpenAI's) is clamped, not refused (CPA)
+        same = same_provider_family(from_protocol, target, info.type if info is not None else None)
+        return ShapeRoute(
+            ThinkingPlan(caps, from_protocol, target, same),
+            from_protocol,
+            payload_protocol(provider, upstream),
+            self.rules if self._has_rules else None,
+        )
 
     def shape(
         self,
@@ -193,3 +200,22 @@ class Shaper:
         route.thinking.apply(body, client_body, suffix, model)
         if route.rules is not None:
             route.payload(body, model, requested, headers)
+
+
+def _caps_of(info: ModelInfo | None) -> ThinkingCaps | None:
+    """What ``info`` accepts for thinking (``None``: a model nothing is known of)."""
+    if info is None:
+        return None
+    t = info.thinking
+    if t is None:
+        return ThinkingCaps(user_defined=info.user_defined, max_completion_tokens=info.max_output or 0)
+    return ThinkingCaps(
+        min=t.min,
+        max=t.max,
+        zero_allowed=t.zero_allowed,
+        dynamic_allowed=t.dynamic_allowed,
+        levels=t.levels,
+        user_defined=info.user_defined,
+        max_completion_tokens=info.max_output or 0,
+        configured_type=info.type if info.configured else "",
+    )
