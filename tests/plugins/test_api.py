@@ -333,6 +333,8 @@ async def test_http_stream_reads_until_done_and_closes_once(scoped):
 
 
 async def test_model_execute_sends_cpa_params(scoped):
+    """CPA: TestHostModelTypesPreserveFields (the execution request's snake_case keys,
+    the response's status_code, headers and body)."""
     dispatcher = RecordingDispatcher(
         {"host.model.execute": {"status_code": 200, "headers": {}, "body": b64(b'{"id":"r"}')}}
     )
@@ -371,6 +373,8 @@ async def test_model_stream_closes_on_exit_even_when_left_early(scoped):
 
 
 async def test_model_stream_error_raises_plugin_error():
+    """CPA: TestHostModelTypesPreserveFields (the stream's stream_id, a read's payload,
+    error and done, the close request's stream_id)."""
     dispatcher = RecordingDispatcher(
         {
             "host.model.execute_stream": {"status_code": 200, "stream_id": "m1"},

@@ -105,6 +105,10 @@ def test_every_wire_type_is_covered():
 
 @pytest.mark.parametrize("cls", list(EXPECTED_KEYS), ids=lambda c: c.__name__)
 def test_wire_keys_are_cpas(cls):
+    """CPA: TestMetadataConfigFieldsExposePluginSchema (Logo, ConfigFields),
+    TestResourceRouteMenuFieldsExposeManagementUIHints (Menu, Description),
+    TestSchedulerTypesExposeRoutingFields, TestModelRouteTypesExposeRoutingFields: every
+    type carries CPA's fields under CPA's keys."""
     assert list(cls().to_wire()) == EXPECTED_KEYS[cls].split()
 
 
@@ -140,6 +144,8 @@ def _filled(cls: type[WireModel]) -> WireModel:
 
 @pytest.mark.parametrize("cls", list(EXPECTED_KEYS), ids=lambda c: c.__name__)
 def test_round_trip_through_json(cls):
+    """CPA: TestSchedulerTypesExposeRoutingFields, TestModelRouteTypesExposeRoutingFields
+    (every field of the pick and route types survives encoding and decoding)."""
     value = _filled(cls)
     wire = orjson.loads(orjson.dumps(value.to_wire()))
     assert cls.from_wire(wire) == value
@@ -203,7 +209,42 @@ def test_null_and_missing_fields_take_defaults():
     assert api.RouteDecision.from_wire(None) == api.RouteDecision()
 
 
+@pytest.mark.parametrize("cls", [api.AuthParseResponse, api.LoginPollResponse])
+def test_several_auths_survive_the_wire(cls):
+    """CPA: TestAuthParseResponseSupportsMultipleAuths,
+    TestAuthLoginPollResponseSupportsMultipleAuths: a parse or login answer carries one
+    ``Auth`` and several ``Auths``, all kept through JSON."""
+    auths = [api.AuthData(provider="gemini-cli", id=n) for n in ("primary.json", "primary-project-a.json")]
+    extra = {"handled": True} if cls is api.AuthParseResponse else {"status": "success"}
+    value = cls(auth=auths[0], auths=auths, **extra)
+    got = cls.from_wire(orjson.loads(orjson.dumps(value.to_wire())))
+    assert got == value and [a.id for a in got.auths] == ["primary.json", "primary-project-a.json"]
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        api.LoginStartRequest,
+        api.LoginPollRequest,
+        api.AuthRefreshRequest,
+        api.AuthModelRequest,
+        api.ExecutorRequest,
+        api.ExecutorHttpRequest,
+    ],
+)
+def test_no_http_client_on_the_wire_and_a_legacy_one_is_ignored(cls):
+    """CPA: TestHostInjectedHTTPClientIsNotEncodedInPluginJSON: the requests the host
+    gives an HTTP client in Go carry no ``HTTPClient`` key, and one a plugin built for an
+    older host still sends is ignored on decoding."""
+    value = _filled(cls)
+    wire = orjson.loads(orjson.dumps(value.to_wire()))
+    assert "HTTPClient" not in wire
+    assert cls.from_wire({**wire, "HTTPClient": {}}) == value
+
+
 def test_helpers_build_cpa_decisions():
+    """CPA: TestSchedulerTypesExposeRoutingFields (SchedulerBuiltinRoundRobin is a
+    delegation), TestModelRouteTypesExposeRoutingFields (an executor target)."""
     assert api.RouteDecision.self_().to_wire() == {
         "Handled": True,
         "TargetKind": "self",
