@@ -617,3 +617,27 @@ def test_thinking_families_from_other_sources():
     req.source = "gemini"
     req.messages[1].content = [ir.Thinking("gem", signature="ts", family="gemini"), ir.Text("answer")]
     assert "reasoning_content" not in ADAPTER.build_request(req)["messages"][1]
+
+
+def test_other_api_spellings_are_blocks_and_come_back_as_sent():
+    """``input_text`` / ``input_image`` / ``audio`` / ``input_file`` / ``document`` parts
+    (the spellings CPA's Chat to Interactions reader takes) are IR blocks, so every
+    format gets them; a Chat upstream gets each part back exactly as sent, next to a part
+    of a type nobody knows."""
+    parts = [
+        {"type": "input_text", "text": "hi"},
+        {"type": "input_image", "image_url": f"data:image/png;base64,{PNG}"},
+        {"type": "image", "data": PNG, "mime_type": "image/png"},
+        {"type": "audio", "data": "AAA", "format": "mp3"},
+        {"type": "input_file", "file_url": "https://x/a.pdf"},
+        {"type": "document", "mime_type": "application/pdf", "data": "JVBE", "filename": "a.pdf"},
+        {"type": "mystery", "x": 1},
+    ]
+    body = {"model": "m", "messages": [{"role": "user", "content": parts}]}
+    req = ADAPTER.parse_request(copy.deepcopy(body))
+    blocks = req.messages[0].content
+    assert [type(b).__name__ for b in blocks] == ["Text", "Image", "Image", "File", "File", "File"]
+    assert (blocks[2].data, blocks[3].media_type, blocks[4].url) == (PNG, "audio/mpeg", "https://x/a.pdf")
+    assert (blocks[5].media_type, blocks[5].data, blocks[5].filename) == ("application/pdf", "JVBE", "a.pdf")
+    assert req.extras["_source_only"] == [("messages[0].content[6]", "mystery")]
+    assert roundtrip(body) == body

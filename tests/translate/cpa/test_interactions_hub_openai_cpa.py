@@ -130,14 +130,18 @@ def test_chat_client_file_data_url():
     }
 
 
-def test_chat_client_interactions_shaped_part_is_not_chat():
-    """openai_interactions_file_data_test.go TestConvertOpenAIRequestToInteractionsPreservesRawFileDataWithMIMEType.
-    Differs: ``{"type": "document", "mime_type", "data"}`` is an Interactions part, not a
-    Chat one; the Chat reader keeps a part it does not know only for a Chat upstream, so
-    the Interactions upstream gets no such content."""
+def test_chat_client_interactions_shaped_part_is_a_document():
+    """openai_interactions_file_data_test.go TestConvertOpenAIRequestToInteractionsPreservesRawFileDataWithMIMEType:
+    ``{"type": "document", "mime_type", "data"}`` in Chat content reaches Interactions as
+    a document with its MIME type and the base64 data unchanged."""
     part = {"type": "document", "mime_type": "application/pdf", "data": "JVBERi0xLjQK"}
     out = req(OPENAI, I, {"model": "g", "messages": [{"role": "user", "content": [part]}]}, "g")
-    assert out["input"] == []
+    document = out["input"][0]["content"][0]
+    assert (document["type"], document["mime_type"], document["data"]) == (
+        "document",
+        "application/pdf",
+        "JVBERi0xLjQK",
+    )
 
 
 def test_chat_client_agent_model_fields():

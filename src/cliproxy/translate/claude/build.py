@@ -43,6 +43,8 @@ from cliproxy.translate.claude.thinking import MIN_BUDGET, thinking_config
 from cliproxy.translate.claude.wire import BlockWriter, put_extras
 from cliproxy.translate.naming import flat_name
 from cliproxy.translate.schema import clean_schema_for_claude
+from cliproxy.translate.source_only import KEY as SOURCE_ONLY
+from cliproxy.translate.source_only import refuse
 
 __all__ = ["build_request"]
 
@@ -61,6 +63,8 @@ def build_request(req: ir.Request) -> Wire:
     if native:
         system, messages = _conversation(req, _WRITERS[True])
     else:
+        if SOURCE_ONLY in req.extras:
+            refuse(req, "Claude")
         system, messages = _foreign_conversation(req, _WRITERS[False])
     if system is not _ABSENT:
         body["system"] = system

@@ -34,6 +34,8 @@ from cliproxy.translate.gemini.names import NameMap
 from cliproxy.translate.gemini.parts import FAMILY, public_extras
 from cliproxy.translate.gemini.tools import build_tools
 from cliproxy.translate.signatures import gemini_replay_or_bypass
+from cliproxy.translate.source_only import KEY as SOURCE_ONLY
+from cliproxy.translate.source_only import refuse
 from cliproxy.translate.tool_output import unpack_images
 
 __all__ = ["ANTIGRAVITY", "build_request", "call_args", "for_antigravity"]
@@ -311,6 +313,8 @@ _SYSTEM_ROLES = ("system", "developer")
 def build_request(req: ir.Request) -> dict[str, Any]:
     if req.source == FAMILY:
         return _native_request(req)
+    if SOURCE_ONLY in req.extras:
+        refuse(req, "Gemini")
     # another format's request, written here in one pass: a message of plain text blocks
     # (the common one) without a _Builder; the first other block makes one
     msgs = req.messages

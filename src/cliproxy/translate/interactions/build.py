@@ -15,6 +15,8 @@ from typing import Any
 from cliproxy.translate import ir
 from cliproxy.translate.interactions.parse import FAMILY
 from cliproxy.translate.interactions.response import args_object, call_step, media_content
+from cliproxy.translate.source_only import KEY as SOURCE_ONLY
+from cliproxy.translate.source_only import refuse
 from cliproxy.translate.summary import summary_intent
 
 __all__ = ["build_request"]
@@ -136,6 +138,8 @@ def _tools(tools: list[ir.Tool]) -> list[dict[str, Any]]:
 
 
 def build_request(req: ir.Request) -> dict[str, Any]:
+    if SOURCE_ONLY in req.extras:
+        refuse(req, "Interactions")
     out: dict[str, Any] = {"model": req.model}
     system = [
         b.text

@@ -20,6 +20,7 @@ from cliproxy.formats.ir import Role
 from cliproxy.translate import ir
 from cliproxy.translate.openai_chat.parts import parse_content
 from cliproxy.translate.signatures import chat_call_signature
+from cliproxy.translate.source_only import KEY as SOURCE_ONLY
 
 __all__ = ["parse_messages"]
 
@@ -41,9 +42,10 @@ _TEXT_ROLES: dict[str, Role] = {"system": "system", "developer": "developer", "u
 class _Calls:
     """Tool calls seen so far: ids -> names, and legacy calls waiting by name; of the
     latest assistant turn's calls, those no tool message answered yet (in order), those
-    answered, and the ids two of its calls shared (dropped, with their answers)."""
+    answered, and the ids two of its calls shared (dropped, with their answers); the
+    parts of unknown types kept whole, as ``(where, type)``."""
 
-    __slots__ = ("ambiguous", "answered", "legacy", "names", "pending")
+    __slots__ = ("ambiguous", "answered", "kept", "legacy", "names", "pending")
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
@@ -51,9 +53,12 @@ class _Calls:
         self.pending: list[str] = []
         self.answered: set[str] = set()
         self.ambiguous: set[str] = set()
+        self.kept: list[tuple[str, str]] = []
 
 
-def parse_messages(raw: Any) -> list[ir.Message]:
+def parse_messages(raw: Any, extras: dict[str, Any] | None = None) -> list[ir.Message]:
+    """The IR messages of ``raw``; parts of unknown types, kept whole for a Chat
+    upstream, are also listed in ``extras[source_only.KEY]`` (``translate.source_only``)."""
     if not isinstance(raw, list) or not raw:
         raise RequestError("messages: expected a non-empty array", param="messages")
     calls: _Calls | None = None  # made at the first message that is not plain text
@@ -83,6 +88,8 @@ def parse_messages(raw: Any) -> list[ir.Message]:
         if not m.keys() <= keys:
             _keep_rest(m, keys, msg)
         out.append(msg)
+    if calls is not None and calls.kept and extras is not None:
+        extras[SOURCE_ONLY] = calls.kept
     return out
 
 
@@ -106,7 +113,7 @@ def _name(m: dict[str, Any], where: str) -> str | None:
     return name
 
 
-def _content(m: dict[str, Any], where: str, msg: ir.Message) -> None:
+def _content(m: dict[str, Any], where: str, msg: ir.Message, calls: _Calls) -> None:
     """Fill ``msg.content`` from ``m["content"]`` and mark how it was given."""
     if "content" not in m:
         _mark(msg, "absent")
@@ -121,7 +128,9 @@ def _content(m: dict[str, Any], where: str, msg: ir.Message) -> None:
         else:
             _mark(msg, "empty")
     elif isinstance(c, list):
-        parse_content(c, f"{where}.content", msg)
+        kept = parse_content(c, f"{where}.content", msg)
+        if kept:
+            calls.kept += [(f"{where}.content[{i}]", part["type"]) for i, part in kept]
     else:
         raise RequestError(
             f"{where}.content: expected a string, an array of parts or null", param=f"{where}.content"
@@ -136,7 +145,7 @@ def _mark(msg: ir.Message, how: str) -> None:
 
 def _plain(m: dict[str, Any], where: str, calls: _Calls) -> ir.Message:
     msg = ir.Message(m["role"], name=_name(m, where))
-    _content(m, where, msg)
+    _content(m, where, msg, calls)
     return msg
 
 
@@ -148,7 +157,7 @@ def _assistant(m: dict[str, Any], where: str, calls: _Calls) -> ir.Message:
             extras = {"_key": key} if key == "reasoning" else None
             msg.content.append(ir.Thinking(text, family="openai", extras=extras))
             break
-    _content(m, where, msg)
+    _content(m, where, msg, calls)
     tcs = m.get("tool_calls")
     if tcs is not None:
         if not isinstance(tcs, list):
@@ -236,9 +245,9 @@ def _legacy_call(fc: Any, where: str, calls: _Calls) -> ir.ToolCall:
     return ir.ToolCall(call_id, name, args, extras={"_legacy": True})
 
 
-def _result_content(m: dict[str, Any], where: str, result: ir.ToolResult) -> None:
+def _result_content(m: dict[str, Any], where: str, result: ir.ToolResult, calls: _Calls) -> None:
     holder = ir.Message("tool")
-    _content(m, where, holder)
+    _content(m, where, holder, calls)
     result.content = holder.content
     result.extras = holder.extras
 
@@ -261,7 +270,7 @@ def _tool(m: dict[str, Any], where: str, calls: _Calls) -> ir.Message | None:
     elif call_id in calls.answered or call_id in calls.ambiguous or call_id not in calls.names:
         return None
     result = ir.ToolResult(call_id, name=calls.names[call_id])
-    _result_content(m, where, result)
+    _result_content(m, where, result, calls)
     return ir.Message("tool", [result])
 
 
@@ -273,7 +282,7 @@ def _function(m: dict[str, Any], where: str, calls: _Calls) -> ir.Message:
             f"{where}.name: no earlier assistant function_call named {name!r}", param=f"{where}.name"
         )
     result = ir.ToolResult(waiting.pop(0), name=name)
-    _result_content(m, where, result)
+    _result_content(m, where, result, calls)
     return ir.Message("tool", [result], extras={"_legacy": True})
 
 

@@ -1,10 +1,14 @@
 """Chat Completions content parts <-> IR blocks.
 
 ``input_audio`` and ``video_url`` parts become file blocks with an audio / video MIME
-type (marked ``_audio`` / ``_video_url`` so Chat gets them back as they were). Parts
-the IR cannot hold (unknown types) are kept whole in the
+type (marked ``_audio`` / ``_video_url`` so Chat gets them back as they were). The
+Responses / Interactions spellings some clients send in Chat content (``input_text``,
+``input_image``, ``image``, ``audio``, ``input_file``, ``document``), which CPA's Chat to
+Interactions reader takes, become the same blocks, the part itself kept in ``_part`` so a
+Chat upstream gets it back unchanged. Parts the IR cannot hold (unknown types) are kept whole in the
 message's ``extras["_parts"]`` as ``[position, part]`` pairs and put back in place when
-the request is built for Chat Completions again; other formats never see them.
+the request is built for Chat Completions again; a builder for another format refuses
+the request (``translate.source_only``).
 """
 
 from __future__ import annotations
@@ -147,6 +151,80 @@ def _video(part: dict[str, Any], where: str) -> ir.File:
     return out
 
 
+def _first_str(*values: Any) -> str | None:
+    for v in values:
+        if isinstance(v, str) and v:
+            return v
+    return None
+
+
+def _alias_text(part: dict[str, Any], where: str) -> ir.Text:
+    text = part.get("text")
+    if not isinstance(text, str):
+        raise RequestError(f"{where}.text: expected a string", param=where)
+    return ir.Text(text, extras={"_part": part})
+
+
+def _alias_image(part: dict[str, Any], where: str) -> ir.Image:
+    """``input_image`` / ``image``: an ``image_url`` (string or object), a ``url``, or
+    base64 ``data`` with a ``mime_type``; a ``file_id``."""
+    iu = part.get("image_url")
+    url = _first_str(iu.get("url") if isinstance(iu, dict) else iu, part.get("url"))
+    img = ir.Image(detail=part.get("detail") if isinstance(part.get("detail"), str) else None)
+    split = split_data_url(url) if url else None
+    if split:
+        img.media_type, img.data = split
+    elif url:
+        img.url = url
+    elif isinstance(data := part.get("data"), str) and data:
+        img.data, img.media_type = (
+            data,
+            _first_str(part.get("mime_type"), part.get("mimeType")) or "image/png",
+        )
+    elif isinstance(fid := part.get("file_id"), str) and fid:
+        img.file_id = fid
+    else:
+        raise RequestError(f"{where}: expected an image url, data or file_id", param=where)
+    img.extras = {"_part": part}
+    return img
+
+
+def _alias_audio(part: dict[str, Any], where: str) -> ir.File:
+    """``audio`` {data, format | mime_type}."""
+    data = part.get("data")
+    if not isinstance(data, str) or not data:
+        raise RequestError(f"{where}.data: expected base64 audio", param=where)
+    fmt = part.get("format")
+    mime = _first_str(part.get("mime_type")) or AUDIO_MIME.get(fmt.lower() if isinstance(fmt, str) else "wav")
+    return ir.File(data=data, media_type=mime or f"audio/{fmt}", extras={"_part": part})
+
+
+def _alias_file(part: dict[str, Any], where: str) -> ir.File:
+    """``input_file`` / ``document``: ``file_data`` or ``data`` (a data: URL or bare
+    base64), ``mime_type``, ``filename``, ``file_url`` / ``url``, ``file_id``; the same
+    keys under ``file`` too."""
+    inner = part.get("file")
+    f = inner if isinstance(inner, dict) else {}
+    filename = _first_str(f.get("filename"), part.get("filename"))
+    out = ir.File(file_id=_first_str(f.get("file_id"), part.get("file_id")), filename=filename)
+    data = _first_str(f.get("file_data"), part.get("file_data"), part.get("data"))
+    if data is not None:
+        split = split_data_url(data)
+        if split:
+            out.media_type, out.data = split
+        else:
+            out.data = data
+            out.media_type = _first_str(
+                f.get("mime_type"), f.get("mimeType"), part.get("mime_type"), part.get("mimeType")
+            ) or _guess_type(filename)
+    else:
+        out.url = _first_str(f.get("file_url"), part.get("file_url"), part.get("url"))
+    if out.data is None and out.url is None and out.file_id is None:
+        raise RequestError(f"{where}: expected file data, a file_url or a file_id", param=where)
+    out.extras = {"_part": part}
+    return out
+
+
 _PARSERS: dict[str, Callable[[dict[str, Any], str], ir.Block]] = {
     "text": _text,
     "image_url": _image,
@@ -154,11 +232,20 @@ _PARSERS: dict[str, Callable[[dict[str, Any], str], ir.Block]] = {
     "refusal": _refusal,
     "input_audio": _audio,
     "video_url": _video,
+    # other APIs' spellings (CPA's Chat -> Interactions reader takes them)
+    "input_text": _alias_text,
+    "output_text": _alias_text,
+    "input_image": _alias_image,
+    "image": _alias_image,
+    "audio": _alias_audio,
+    "input_file": _alias_file,
+    "document": _alias_file,
 }
 
 
-def parse_content(parts: list[Any], where: str, msg: ir.Message) -> None:
-    """Append the blocks of a parts list to ``msg.content``; keep the rest in extras."""
+def parse_content(parts: list[Any], where: str, msg: ir.Message) -> list[list[Any]] | None:
+    """Append the blocks of a parts list to ``msg.content``; keep the rest in extras
+    and return them (``[position, part]`` pairs), or None when every part was known."""
     kept: list[list[Any]] = []
     for i, part in enumerate(parts):
         pw = f"{where}[{i}]"
@@ -176,6 +263,8 @@ def parse_content(parts: list[Any], where: str, msg: ir.Message) -> None:
         if msg.extras is None:
             msg.extras = {}
         msg.extras["_parts"] = kept
+        return kept
+    return None
 
 
 # --------------------------------------------------------------------------- build
@@ -259,7 +348,10 @@ def block_parts(
     ``extras["_parts"]`` go back to their positions when ``same``."""
     out: list[dict[str, Any]] = []
     for b in blocks:
-        if isinstance(b, ir.Text):
+        if same and isinstance(b, (ir.Text, ir.Image, ir.File)) and b.extras and "_part" in b.extras:
+            # another API's spelling, as sent
+            out.append(b.extras["_part"])
+        elif isinstance(b, ir.Text):
             out.append(text_part(b, same))
         elif isinstance(b, ir.Image):
             p = image_part(b, same)

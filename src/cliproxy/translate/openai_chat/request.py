@@ -32,9 +32,8 @@ def parse_request(body: dict[str, Any]) -> ir.Request:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise RequestError("model: expected a non-empty string", param="model")
-    req = ir.Request(model, parse_messages(body.get("messages")))
-    req.source = _SOURCE
-    extras = req.extras
+    extras: dict[str, Any] = {}
+    req = ir.Request(model, parse_messages(body.get("messages"), extras), source=_SOURCE, extras=extras)
     for key, value in body.items():
         if key in _CONSUMED:
             continue

@@ -11,6 +11,8 @@ from cliproxy.translate.openai_responses.names import LIMIT, short_id, short_nam
 from cliproxy.translate.openai_responses.parts import build_part
 from cliproxy.translate.openai_responses.tools import build_tool_choice, build_tools
 from cliproxy.translate.signatures import provider_from_model
+from cliproxy.translate.source_only import KEY as SOURCE_ONLY
+from cliproxy.translate.source_only import refuse
 from cliproxy.translate.summary import summary_detail, summary_intent
 from cliproxy.translate.tool_output import unpack_images
 
@@ -218,6 +220,8 @@ def build_input(req: ir.Request, own: bool) -> tuple[str | None, list[dict[str, 
     items: list[dict[str, Any]] = []
     kinds: dict[str, str] = {}  # call_id -> call kind, for output item types
     settled = 0  # the items up to the end of the last assistant message
+    if not own and SOURCE_ONLY in req.extras:
+        refuse(req, "Responses")
     # Grok's reasoning a client of another format carried back goes to a Grok model only
     grok = not own and provider_from_model(req.model) == "grok"
     for msg in req.messages:
