@@ -27,6 +27,7 @@ class _Proxy:
     def __init__(self) -> None:
         self.connections = 0
         self.targets: list[str] = []
+        self.auths: list[str] = []  # Proxy-Authorization values received (HTTP proxy)
         self.port = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -108,6 +109,10 @@ class HttpProxy(_Proxy):
         head = await reader.readuntil(b"\r\n\r\n")
         line, _, rest = head.partition(b"\r\n")
         method, target, version = line.decode("latin-1").split(" ", 2)
+        for header in rest.split(b"\r\n"):
+            name, _, value = header.decode("latin-1").partition(":")
+            if name.strip().lower() == "proxy-authorization":
+                self.auths.append(value.strip())
         if method.upper() == "CONNECT":
             host, _, port = target.rpartition(":")
             await self.relay(

@@ -40,9 +40,11 @@ import weakref
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any, Protocol, cast
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.http_exceptions import ContentEncodingError
+from aiohttp_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
 
 from cliproxy.providers.fasthttp import KEEPALIVE, MAX_IDLE, FastHttpClient
 from cliproxy.providers.transport import (
@@ -64,12 +66,32 @@ __all__ = [
     "network_error",
     "proxy_key",
     "read_body",
+    "redact_proxy",
     "refused_upgrade_body",
 ]
 
 log = logging.getLogger(__name__)
 
 _DIRECT = ("", "direct", "none")
+_PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://", "socks4://", "socks4a://")
+
+
+def redact_proxy(proxy: str) -> str:
+    """A proxy URL fit for a log line (CPA's ``proxyutil.Redact``): the scheme and host,
+    ``redacted@`` for any user or password, no path or query."""
+    try:
+        parts = urlsplit(proxy.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return "<invalid proxy URL>"
+    if not parts.scheme or not host:
+        return "<invalid proxy URL>"
+    where = f"[{host}]" if ":" in host else host
+    if port is not None:
+        where += f":{port}"
+    user = "redacted@" if parts.username is not None or parts.password is not None else ""
+    return f"{parts.scheme}://{user}{where}"
+
 
 DEFAULT_CONNECT = 30.0
 DEFAULT_FIRST_BYTE = 600.0
@@ -251,12 +273,23 @@ class HttpClient:
         session = self._sessions.get(proxy)
         http_proxy = proxy if proxy.startswith(("http://", "https://")) else None
         if session is None or session.closed:
+            if proxy and not proxy.lower().startswith(_PROXY_SCHEMES):
+                # CPA logs it and goes on without the proxy; so do we, once per value
+                log.error(
+                    "proxy-url %s is not an http, https or socks5 proxy URL: requests go direct",
+                    redact_proxy(proxy),
+                )
             if proxy.startswith("socks"):
                 from aiohttp_socks import ProxyConnector
 
                 kept = {} if self._keepalive is None else {"keepalive_timeout": self._keepalive}
+                # socks5h / socks4a: the proxy resolves the target's name (aiohttp-socks'
+                # rdns; its URL parser knows only the plain schemes)
+                scheme, sep, rest = proxy.partition("://")
+                remote = scheme.lower() in ("socks5h", "socks4a")
+                url = f"{scheme.lower()[:6]}{sep}{rest}" if remote else proxy
                 connector: aiohttp.BaseConnector = ProxyConnector.from_url(
-                    proxy, limit=0, limit_per_host=self._limit_per_host, **kept
+                    url, rdns=True if remote else None, limit=0, limit_per_host=self._limit_per_host, **kept
                 )
             else:
                 connector = aiohttp.TCPConnector(
@@ -282,8 +315,8 @@ class HttpClient:
     ) -> UpstreamResponse:
         """``request`` through aiohttp (every request with ``upstream-http: aiohttp``, else
         the fast client's fallback)."""
-        session, http_proxy = self._session(proxy)
         try:
+            session, http_proxy = self._session(proxy)  # a malformed proxy URL: ValueError
             resp = await session.request(
                 method,
                 url,
@@ -306,6 +339,17 @@ class HttpClient:
         except aiohttp.ClientConnectorError as exc:
             raise UpstreamNetworkError(
                 "upstream unreachable", detail=f"cannot reach {_origin(url)}: {exc.os_error}"
+            ) from exc
+        except ProxyTimeoutError as exc:  # the SOCKS proxy (aiohttp-socks' own errors)
+            raise UpstreamNetworkError(
+                "upstream connect timed out",
+                status=504,
+                detail=f"SOCKS proxy {redact_proxy(proxy)} timed out for {_origin(url)}",
+            ) from exc
+        except (ProxyError, ProxyConnectionError) as exc:
+            raise UpstreamNetworkError(
+                "upstream unreachable",
+                detail=f"SOCKS proxy {redact_proxy(proxy)} failed for {_origin(url)}: {type(exc).__name__}",
             ) from exc
         except aiohttp.ClientError as exc:
             # the type only: some aiohttp errors quote the whole URL, whose query may hold a key
