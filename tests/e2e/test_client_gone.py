@@ -57,7 +57,7 @@ async def test_a_client_that_leaves_a_whole_answer_ends_the_upstream_call(
     (its timeout closes the connection), the upstream sees its connection closed soon after
     (it was kept to the end before, on the fast server), the request is recorded as 499
     (failed, as CPA's usage record), no error log line or error-log file is written, and
-    the same credential answers the next request (nothing cooled)."""
+    the same credential answers the next request (nothing cooled). CPA: TestFinalizeExcludes499FromForceLog."""
     caplog.set_level(logging.INFO)
     proxy = await _proxy(start_proxy, fakes, tmp_path, engine)
     fakes.openai.script(Behavior(delay=10))

@@ -94,6 +94,7 @@ request-log: true
 
 
 async def test_error_log_when_request_log_is_off(proxy_of, fake_claude):
+    """CPA: TestHasActionableError (a success leaves nothing, a 400 an error log)."""
     proxy = await proxy_of(claude_config(fake_claude))
     status, _ = await post(proxy, MSG)
     assert status == 200
