@@ -80,7 +80,8 @@ def _frame(obj: dict[str, Any]) -> str:
     ids=["error-event", "bare"],
 )
 async def test_bad_credentials_frame_is_a_401(proxy, fake_openai, frame) -> None:
-    """TestParseXAIWebsocketErrorBadCredentialsRemapsToUnauthorized and its ``Bare`` twin:
+    """TestParseXAIWebsocketErrorBadCredentialsRemapsToUnauthorized and its bare twin
+    TestParseXAIWebsocketBareErrorBadCredentialsRemapsToUnauthorized:
     the 403 saying the token is bad is a 401 (the token refreshed, as on HTTP); the client's
     socket closes with the upstream's message."""
     fake_openai.ws_frames = [_frame(frame)]
@@ -96,7 +97,8 @@ async def test_bad_credentials_frame_is_a_401(proxy, fake_openai, frame) -> None
     ids=["error-event", "bare"],
 )
 async def test_free_usage_exhausted_frame_cools_for_24_hours(proxy, fake_openai, frame) -> None:
-    """TestParseXAIWebsocketErrorFreeUsageExhaustedSetsRetryAfter and its ``Bare`` twin: a
+    """TestParseXAIWebsocketErrorFreeUsageExhaustedSetsRetryAfter and its bare twin
+    TestParseXAIWebsocketBareErrorFreeUsageExhaustedSetsRetryAfter: a
     429 for used-up free usage waits out xAI's rolling 24-hour window."""
     fake_openai.ws_frames = [_frame(frame)]
     event = await _turn(proxy)
@@ -120,7 +122,8 @@ async def test_bare_error_payload_ends_the_turn(proxy, fake_openai) -> None:
 
 
 async def test_message_too_big_close_is_a_413(proxy, fake_openai) -> None:
-    """TestXAIWebsocketsExecuteStreamMapsMessageTooBigClose: the upstream closes with 1009;
+    """TestXAIWebsocketsExecuteStreamMapsMessageTooBigClose and
+    TestMapXAIWebsocketWriteErrorStopsRetryForMessageTooBig: the upstream closes with 1009;
     the request fails at once (413 ``message_too_big``) and the account is not cooled; the
     client's socket closes with 1009 and that reason (CPA
     TestResponsesWebsocketMirrorsUpstreamMessageTooBigDisconnect, xai)."""
