@@ -64,6 +64,7 @@ CASES = [
     ("gzip", False, False, "fast"),  # TestClaudeExecutor_ExecuteStream_GzipNoContentEncodingHeader
     ("gzip", False, False, "aiohttp"),
     ("zstd", False, False, "fast"),  # TestDecodeResponseBody_MagicByteZstdNoHeader
+    ("zstd", True, True, "aiohttp"),  # a named coding, decoded by AiohttpResponse
     ("gzip", False, True, "fast"),  # TestDecodeResponseBody_MagicByteGzipNoHeader, on a whole answer
     ("zstd", False, True, "fast"),
     (
@@ -97,26 +98,34 @@ async def test_a_compressed_answer_reaches_the_client_decoded(
     assert await answer(proxy, stream=not whole) == plain != ""
 
 
-STACKED = [(False, False), (False, True), (True, False), (True, True)]
+STACKED = [
+    (False, False, "fast"),
+    (False, True, "fast"),
+    (True, False, "fast"),
+    (True, True, "fast"),
+    (False, False, "aiohttp"),
+    (True, True, "aiohttp"),
+]
 
 
 @pytest.mark.parametrize(
-    ("repeated", "whole"),
+    ("repeated", "whole", "http"),
     STACKED,
-    ids=[f"{'repeated' if r else 'listed'}-{'whole' if w else 'stream'}" for r, w in STACKED],
+    ids=[f"{'repeated' if r else 'listed'}-{'whole' if w else 'stream'}-{h}" for r, w, h in STACKED],
 )
 async def test_a_stacked_coding_is_undone_in_reverse(
-    start_proxy: Any, fake_claude: ClaudeFake, repeated: bool, whole: bool
+    start_proxy: Any, fake_claude: ClaudeFake, repeated: bool, whole: bool, http: str
 ) -> None:
     """A gateway that zstd-compresses an answer already deflated, and says so in one
     ``Content-Encoding: deflate, zstd`` or in the header repeated: the client reads the
-    plain answer (zstd undone first, then deflate). Before, only the last coding named was
-    undone and the client got deflated bytes (or, listed, the raw body).
+    plain answer (zstd undone first, then deflate), whichever upstream client sent the
+    request. Before, only the last coding named was undone and the client got deflated
+    bytes (or, listed, the raw body); the aiohttp client (proxied requests) answered 502.
 
     CPA: TestDecodeResponseBodyStackedRepeatedHeaders (gzip under br there: no brotli
     package is installed here, so zstd stands in for br, and deflate for gzip, whose magic
     number alone would have the body decoded anyway; the fact is the order)."""
-    proxy = await start_proxy(config(fake_claude.base_url))
+    proxy = await start_proxy(config(fake_claude.base_url, client=http))
     plain = await answer(proxy, stream=not whole)
     fake_claude.compression[None] = Compression("deflate, zstd", labelled=True, repeated=repeated)
     assert await answer(proxy, stream=not whole) == plain != ""

@@ -29,6 +29,12 @@ its error carries only the status and headers; a dial inside :func:`refused_upgr
 gets that answer's body too (read by ``AiohttpResponse`` as the headers arrive, at most
 :data:`REFUSAL_BODY_LIMIT` bytes, within the dial's own time limit), so a refusal that
 names its reason in the body (xAI's free-usage 429) is read as it is over HTTP.
+
+aiohttp decodes one ``Content-Encoding`` only (the first of a repeated header, nothing
+when the header lists several), so its sessions leave bodies as they come and
+``AiohttpResponse`` decodes them with the fast client's decoders
+(:mod:`.decoding`): a stacked ``deflate, zstd`` is undone in reverse there too. An answer
+that names no coding (nearly all) pays one header test.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ import aiohttp
 from aiohttp.http_exceptions import ContentEncodingError
 from aiohttp_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
 
+from cliproxy.providers.decoding import Decoder, decode, decoder_for
 from cliproxy.providers.fasthttp import KEEPALIVE, MAX_IDLE, FastHttpClient
 from cliproxy.providers.transport import (
     ConnectionEnded,
@@ -97,6 +104,7 @@ DEFAULT_CONNECT = 30.0
 DEFAULT_FIRST_BYTE = 600.0
 DEFAULT_IDLE = 600.0
 REFUSAL_BODY_LIMIT = 64 * 1024
+_CODING = "Content-Encoding"
 
 # the list a WebSocket dial of this task collects a refused upgrade's body into
 _refusal: ContextVar[list[bytes] | None] = ContextVar("refused_upgrade_body", default=None)
@@ -116,10 +124,15 @@ def refused_upgrade_body() -> Iterator[list[bytes]]:
 
 class AiohttpResponse(aiohttp.ClientResponse):
     """aiohttp's response as an ``UpstreamResponse``: reading raises ``TimeoutError`` or
-    ``ConnectionError`` (the transport contract), never aiohttp's own error types."""
+    ``ConnectionError`` (the transport contract), never aiohttp's own error types. A body
+    whose ``Content-Encoding`` names codings comes out decoded (:data:`_decoder`)."""
+
+    _decoder: Decoder | None = None  # the answer's codings, undone in reverse
 
     async def start(self, connection: Any) -> aiohttp.ClientResponse:
         await super().start(connection)
+        if _CODING in self.headers:
+            self._decoder = self._codings()
         if self.status >= 400:  # the only cost to other answers: this test
             sink = _refusal.get()
             if sink is not None:
@@ -137,17 +150,40 @@ class AiohttpResponse(aiohttp.ClientResponse):
                     break
                 parts.append(chunk)
                 size += len(chunk)
-        return b"".join(parts)
+        body = b"".join(parts)
+        decoder = self._decoder
+        if decoder is not None and body:
+            with contextlib.suppress(UndecodableBody):  # what arrived, as it came
+                return decode(decoder.decompress, body)
+        return body
+
+    def _codings(self) -> Decoder | None:
+        """The decoder of every coding the answer names (one header listing them, or the
+        header repeated); an error, the connection closed, when none is installed."""
+        codings = self.headers.getall(_CODING)
+        try:
+            return decoder_for(",".join(codings).lower())
+        except UpstreamNetworkError:
+            self.close()
+            raise
 
     async def read(self) -> bytes:
         try:
-            return await super().read()
+            body = await super().read()
         except TimeoutError:
             raise  # aiohttp's read timeouts are TimeoutErrors already (and ClientErrors too)
         except aiohttp.ClientError as exc:
             raise _broken(exc) from exc
+        decoder = self._decoder
+        if decoder is None or not body:
+            return body
+        return decode(decoder.decompress, body) + decode(decoder.flush)
 
     async def chunks(self) -> AsyncIterator[bytes]:
+        if self._decoder is not None:
+            async for chunk in self._decoded():
+                yield chunk
+            return
         content = self.content
         try:
             while True:
@@ -159,6 +195,25 @@ class AiohttpResponse(aiohttp.ClientResponse):
             raise
         except aiohttp.ClientError as exc:
             raise _broken(exc) from exc
+
+    async def _decoded(self) -> AsyncIterator[bytes]:
+        """:meth:`chunks` of an answer with a ``Content-Encoding``: each piece decoded as it
+        comes (an empty decoded piece is not yielded), the decoder's tail at the end."""
+        decoder, content = self._decoder, self.content
+        assert decoder is not None
+        try:
+            while True:
+                chunk = await content.readany()
+                if not chunk:
+                    break
+                if out := decode(decoder.decompress, chunk):
+                    yield out
+        except TimeoutError:
+            raise
+        except aiohttp.ClientError as exc:
+            raise _broken(exc) from exc
+        if tail := decode(decoder.flush):
+            yield tail
 
 
 def _broken(exc: aiohttp.ClientError) -> ConnectionError:
@@ -303,7 +358,7 @@ class HttpClient:
             session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=self._timeout,
-                auto_decompress=True,
+                auto_decompress=False,  # AiohttpResponse decodes (stacked codings too)
                 skip_auto_headers=("User-Agent", "Accept-Encoding"),
                 response_class=AiohttpResponse,
             )
