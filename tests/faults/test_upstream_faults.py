@@ -286,8 +286,8 @@ async def test_stall_mid_stream_gemini_json_array(proxy, faulty):
         assert err["code"] == 504 and err["status"] == "DEADLINE_EXCEEDED"
 
 
-async def test_gemini_json_array_stream_is_one_json_array(proxy, faulty):
-    status, data = await raw(proxy, Format.GEMINI, "gemini-model", True, alt=None)
+async def test_gemini_json_array_stream_is_one_json_array(roomy, faulty):
+    status, data = await raw(roomy, Format.GEMINI, "gemini-model", True, alt=None)
     assert status == 200
     assert text_of(Format.GEMINI, data, alt=None) == "hello from k-bad"  # orjson.loads of the whole array
 
@@ -364,12 +364,12 @@ async def test_token_refresh_uses_the_client_timeouts(faulty):
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 @pytest.mark.parametrize("fault", ["garbage", "empty_200"])
 @pytest.mark.parametrize(("fmt", "model"), PAIRS, ids=IDS)
-async def test_garbage_or_empty_reply_fails_over(proxy, faulty, fmt, model, fault, stream):
+async def test_garbage_or_empty_reply_fails_over(roomy, faulty, fmt, model, fault, stream):
     faulty.faults["k-bad"] = fault
-    answer = await ask(fmt, proxy.url, model, "hi", stream=stream)
+    answer = await ask(fmt, roomy.url, model, "hi", stream=stream)
     assert "hello from k-good" in answer.text
     assert faulty.keys()[:2] == ["k-bad", "k-good"]
-    await assert_cooled_transient(proxy)
+    await assert_cooled_transient(roomy)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
@@ -383,9 +383,9 @@ async def test_garbage_or_empty_reply_fails_over(proxy, faulty, fmt, model, faul
     ],
     ids=["claude->gpt", "claude->claude", "openai->gpt", "gemini->gemini"],
 )
-async def test_garbage_alone_is_502_never_200(proxy, faulty, fmt, model, stream):
+async def test_garbage_alone_is_502_never_200(roomy, faulty, fmt, model, stream):
     faulty.faults["k-solo"] = "garbage"
-    status, data = await raw(proxy, fmt, model, stream)
+    status, data = await raw(roomy, fmt, model, stream)
     assert status == 502, (fmt, model, data)
     body = orjson.loads(data)
     assert "maintenance" not in data.decode()
@@ -398,9 +398,9 @@ async def test_garbage_alone_is_502_never_200(proxy, faulty, fmt, model, stream)
 
 
 @pytest.mark.parametrize(("fmt", "model"), STREAM_PAIRS, ids=STREAM_IDS)
-async def test_garbage_mid_stream_ends_with_in_format_error(proxy, faulty, fmt, model):
+async def test_garbage_mid_stream_ends_with_in_format_error(roomy, faulty, fmt, model):
     faulty.faults["k-bad"] = "garbage_mid"
-    status, data = await raw(proxy, fmt, model, True)
+    status, data = await raw(roomy, fmt, model, True)
     assert status == 200
     assert b"this is not json" not in data
     assert text_of(fmt, data) == "hello "
@@ -408,20 +408,20 @@ async def test_garbage_mid_stream_ends_with_in_format_error(proxy, faulty, fmt, 
     assert "not JSON" in err["message"]
 
 
-async def test_cut_mid_stream_ends_with_in_format_error(proxy, faulty):
+async def test_cut_mid_stream_ends_with_in_format_error(roomy, faulty):
     faulty.faults["k-bad"] = "cut_mid"
     for fmt, model in STREAM_PAIRS:
-        status, data = await raw(proxy, fmt, model, True)
+        status, data = await raw(roomy, fmt, model, True)
         assert status == 200
         stream_error(fmt, data)
 
 
-async def test_keepalives_done_and_pings_are_not_garbage(proxy, faulty):
+async def test_keepalives_done_and_pings_are_not_garbage(roomy, faulty):
     faulty.faults["k-bad"] = "keepalive"
     for fmt, model in STREAM_PAIRS:
-        status, data = await raw(proxy, fmt, model, True)
+        status, data = await raw(roomy, fmt, model, True)
         assert status == 200 and text_of(fmt, data) == "hello from k-bad", (fmt, model, data[-300:])
-    assert await cooled(proxy, "k-bad") == []
+    assert await cooled(roomy, "k-bad") == []
 
 
 @pytest.mark.parametrize(
@@ -467,7 +467,7 @@ codex-api-key:
 # ---- 11: upstream details never reach the client
 
 
-async def test_html_error_page_is_summarised_and_logged(proxy, faulty, caplog):
+async def test_html_error_page_is_summarised_and_logged(roomy, faulty, caplog):
     faulty.faults["k-solo"] = "html_502"
     caplog.set_level(logging.INFO, logger="cliproxy")
     for fmt, model in (
@@ -475,7 +475,7 @@ async def test_html_error_page_is_summarised_and_logged(proxy, faulty, caplog):
         (Format.OPENAI, "gpt-solo"),
         (Format.GEMINI, "gemini-solo"),
     ):
-        status, data = await raw(proxy, fmt, model, False)
+        status, data = await raw(roomy, fmt, model, False)
         assert status == 502
         assert b"<html" not in data and INTERNAL.encode() not in data
         assert b"upstream returned a non-JSON error page (HTTP 502)" in data
@@ -484,12 +484,12 @@ async def test_html_error_page_is_summarised_and_logged(proxy, faulty, caplog):
     assert not any("k-solo" in r.getMessage() for r in caplog.records)
 
 
-async def test_html_error_page_fails_over(proxy, faulty):
+async def test_html_error_page_fails_over(roomy, faulty):
     faulty.faults["k-bad"] = "html_502"
-    answer = await ask(Format.OPENAI, proxy.url, "claude-model", "hi", stream=False)
+    answer = await ask(Format.OPENAI, roomy.url, "claude-model", "hi", stream=False)
     assert answer.text == "hello from k-good"
     assert HTML_502 not in repr(answer.raw).encode()
-    await assert_cooled_transient(proxy)
+    await assert_cooled_transient(roomy)
 
 
 async def test_unreachable_upstream_names_no_host(start_proxy, caplog):
