@@ -7,7 +7,6 @@ reload.
 
 from __future__ import annotations
 
-import html
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from cliproxy.config import ConfigDocument
 from cliproxy.errors import ConfigError
 from cliproxy.plugins.abi import AUTH_IDENTIFIER, ci_get
-from cliproxy.plugins.discovery import discover
+from cliproxy.plugins.discovery import Candidate, discover, pinned_versions
+from cliproxy.plugins.surface import html_escape
 
 if TYPE_CHECKING:
     from cliproxy.management.ports import ManagementService
@@ -31,7 +31,8 @@ class AdminError(Exception):
 
 
 def _s(value: Any) -> str:
-    return html.escape(str(value or ""), quote=False)
+    """A plugin-supplied display string, HTML-escaped as CPA escapes it."""
+    return html_escape(str(value or ""))
 
 
 class PluginAdmin:
@@ -43,7 +44,7 @@ class PluginAdmin:
     async def listing(self) -> dict[str, Any]:
         cfg = self.service.config.plugins
         host = self.service.plugins
-        found = discover(Path(cfg.dir)) if cfg.dir else {}
+        found = self._found()
         ids = sorted(set(found) | set(cfg.configs) | set(host.records))
         out = []
         for pid in ids:
@@ -76,7 +77,10 @@ class PluginAdmin:
                     "oauth_provider": _s(provider),
                     "logo": _s(ci_get(meta, "Logo")),
                     "config_fields": fields,
-                    "menus": self.service.plugin_routes.menus.get(pid, []),
+                    "menus": [
+                        {k: _s(v) for k, v in menu.items()}
+                        for menu in self.service.plugin_routes.menus.get(pid, [])
+                    ],
                     "metadata": {
                         "name": _s(ci_get(meta, "Name")),
                         "version": _s(ci_get(meta, "Version")),
@@ -98,9 +102,15 @@ class PluginAdmin:
             return {}
         raise AdminError(404, "plugin_not_found")
 
+    def _found(self) -> dict[str, Candidate]:
+        """The plugin files in ``plugins.dir``: per id, the one the host would load (the
+        version a plugin's ``store`` pins, when it pins one)."""
+        cfg = self.service.config.plugins
+        return discover(Path(cfg.dir), pinned_versions(cfg.configs)) if cfg.dir else {}
+
     def _known(self) -> set[str]:
         cfg = self.service.config.plugins
-        found = discover(Path(cfg.dir)) if cfg.dir else {}
+        found = self._found()
         return set(found) | set(cfg.configs) | set(self.service.plugins.records)
 
     # ------------------------------------------------------------------ writes
@@ -146,12 +156,13 @@ class PluginAdmin:
         self._require(plugin_id)
         rec = self.service.plugins.records.get(plugin_id)
         cfg = self.service.config.plugins
-        found = discover(Path(cfg.dir)) if cfg.dir else {}
+        found = self._found()
         path = rec.path if rec is not None else (str(found[plugin_id].path) if plugin_id in found else "")
         await self.service.plugins.unload(plugin_id)
         file_deleted = False
         target = Path(path)
-        if path and target.exists() and rec is not None and rec.transport != "subprocess":
+        # a plugin file (the one the host loads or would load); a subprocess plugin's command is not one
+        if path and target.exists() and (rec is None or rec.transport != "subprocess"):
             if target.is_dir():
                 shutil.rmtree(target)
             else:

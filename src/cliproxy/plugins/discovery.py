@@ -15,10 +15,20 @@ from __future__ import annotations
 import platform
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Candidate", "desired_version", "discover", "native_extension", "parse_name", "platform_dirs"]
+__all__ = [
+    "Candidate",
+    "desired_version",
+    "discover",
+    "native_extension",
+    "parse_name",
+    "pinned_versions",
+    "platform_dirs",
+]
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 VERSION_RE = re.compile(r"^[0-9][0-9A-Za-z.+-]*$")
@@ -81,6 +91,23 @@ def desired_version(value: object) -> str:
     if len(text) > 1 and text[0] in "vV":
         text = text[1:]
     return text if VERSION_RE.match(text) else ""
+
+
+def pinned_versions(configs: Mapping[str, Any]) -> dict[str, str]:
+    """Plugin id -> the version its ``plugins.configs.<id>.store`` pins (``version``, else
+    ``release-tag``), for the plugins that pin a valid one."""
+    out: dict[str, str] = {}
+    for plugin_id, inst in configs.items():
+        extra = getattr(inst, "model_extra", None) or {}
+        store = extra.get("store")
+        version = (
+            desired_version(store.get("version") or store.get("release-tag"))
+            if isinstance(store, dict)
+            else ""
+        )
+        if version:
+            out[plugin_id] = version
+    return out
 
 
 def _numeric(version: str) -> tuple[int, ...] | None:

@@ -27,7 +27,7 @@ import orjson
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, ci_get
 from cliproxy.plugins.client import PluginClient
-from cliproxy.plugins.discovery import Candidate, desired_version, discover
+from cliproxy.plugins.discovery import Candidate, discover, pinned_versions
 
 if TYPE_CHECKING:
     from cliproxy.plugins.callbacks import Callbacks
@@ -189,14 +189,9 @@ class PluginHost:
             self._publish()
 
     def _specs(self, plugins: Any) -> list[_Spec]:
-        desired: dict[str, str] = {}
+        desired = pinned_versions(plugins.configs)
         specs: dict[str, _Spec] = {}
         for plugin_id, inst in plugins.configs.items():
-            store = (inst.model_extra or {}).get("store") if inst.model_extra else None
-            if isinstance(store, dict):
-                version = desired_version(store.get("version") or store.get("release-tag"))
-                if version:
-                    desired[plugin_id] = version
             command = (inst.model_extra or {}).get("command")
             if command:
                 argv = tuple(command) if isinstance(command, list) else tuple(str(command).split())

@@ -13,7 +13,6 @@ a higher-priority plugin are skipped. Both are served by ``management.handle``.
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ __all__ = [
     "escape_json_body",
     "frontend_providers",
     "handle_management",
+    "html_escape",
 ]
 
 log = logging.getLogger(__name__)
@@ -219,9 +219,18 @@ def escape_json_body(body: bytes, headers: Mapping[str, str]) -> bytes:
     return orjson.dumps(_escape(value))
 
 
+# Go's html.EscapeString, which CPA applies to every plugin-supplied string a panel shows
+_ESCAPES = str.maketrans({"&": "&amp;", "'": "&#39;", "<": "&lt;", ">": "&gt;", '"': "&#34;"})
+
+
+def html_escape(text: str) -> str:
+    """``text`` escaped as Go's ``html.EscapeString`` escapes it (``&#39;``, ``&#34;``)."""
+    return text.translate(_ESCAPES)
+
+
 def _escape(value: Any) -> Any:
     if isinstance(value, str):
-        return html.escape(value)
+        return html_escape(value)
     if isinstance(value, list):
         return [_escape(v) for v in value]
     if isinstance(value, dict):
