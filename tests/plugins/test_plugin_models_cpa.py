@@ -106,7 +106,7 @@ async def test_a_model_only_plugin_registers_for_the_provider_it_names(start_pro
     executor registers its models under the provider it names, lower-cased). The
     provider's credentials serve them (CPA appends a provider's plugin models to each of
     its auths): ``claude-extra`` goes to the Claude API key's upstream under its own
-    name. A provider with no credential lists its model all the same; a request for it
+    name, and as it is declared without thinking support a client's thinking is dropped. A provider with no credential lists its model all the same; a request for it
     is a 503 "no auth available", as in CPA. Before, such a plugin registered nothing."""
     proxy = await _proxy(
         start_proxy, fakes, tmp_path, {"extra": EXTRA, "nowhere": NOWHERE}, {"extra": {}, "nowhere": {}}
@@ -122,9 +122,14 @@ async def test_a_model_only_plugin_registers_for_the_provider_it_names(start_pro
             raise AssertionError("a model no credential serves was answered")
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as claude:
         reply = await claude.messages.create(
-            model="claude-extra", max_tokens=16, messages=[{"role": "user", "content": "hi"}]
+            model="claude-extra",
+            max_tokens=4096,
+            thinking={"type": "enabled", "budget_tokens": 2048},
+            messages=[{"role": "user", "content": "hi"}],
         )
+    # declared without thinking support: the setting is dropped, as for such a built-in model
     assert reply.content and fakes.claude.last.json["model"] == "claude-extra"
+    assert "thinking" not in fakes.claude.last.json
 
 
 NAMED_CLAUDE = (
