@@ -39,7 +39,9 @@ async def _records(proxy: Any, n: int) -> list[dict[str, Any]]:
 
 async def test_the_record_names_effort_tier_and_generate(proxy: Any) -> None:
     """TestUsageReporterBuildRecordIncludesReasoningEffort, TestUsageReporterBuildRecordIncludesServiceTier,
-    TestUsageReporterBuildRecordDefaultsGenerateTrue and TestUsageReporterBuildRecordIncludesGenerateFalse:
+    TestUsageReporterBuildRecordDefaultsGenerateTrue and TestUsageReporterBuildRecordIncludesGenerateFalse
+    (CPA: TestUsageQueuePluginPayloadIncludesGenerateFalse, TestUsageQueuePluginPayloadDefaultsGenerateTrueWhenOmitted,
+    TestUsageQueuePluginEmitsSingleCanonicalAutoTier: one ``service_tier``, no ``request_service_tier``):
     a Claude budget of 2048 tokens is
     CPA's "medium"; no tier asked is "auto"; only an explicit ``"generate": false`` turns
     generate off."""
@@ -60,6 +62,7 @@ async def test_the_record_names_effort_tier_and_generate(proxy: Any) -> None:
         True,
     )
     assert quiet["generate"] is False and "response_service_tier" not in plain
+    assert not any("request_service_tier" in r for r in (plain, thinking, quiet))
 
 
 async def test_the_record_names_the_client(proxy: Any) -> None:

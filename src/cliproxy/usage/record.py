@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,7 @@ class UsageFacts:
     service_tier: str = ""
     generate: bool = True
     response_service_tier: str = ""
+    response_headers: Mapping[str, str] | None = None  # the last upstream answer's
 
 
 def _rfc3339(ts: float) -> str:
@@ -219,4 +221,16 @@ def build_record(f: UsageFacts) -> dict[str, Any]:
     )
     if f.response_service_tier:
         record["response_service_tier"] = f.response_service_tier
+    if f.response_headers:
+        record["response_headers"] = header_lists(f.response_headers)
     return record
+
+
+def header_lists(headers: Mapping[str, str]) -> dict[str, list[str]]:
+    """Headers as Go's ``http.Header`` writes them in JSON (CPA's ``response_headers``):
+    canonical names (``X-Request-Id``), every value of a name in order."""
+    out: dict[str, list[str]] = {}
+    for name, value in headers.items():  # a multidict yields each repeated name again
+        canonical = "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+        out.setdefault(canonical, []).append(value)
+    return out

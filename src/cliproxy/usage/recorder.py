@@ -291,6 +291,7 @@ class Recorder:
             tier,
             generate,
             (t.stream_tier or answer_service_tier(t.response_body)) if t.status < 400 else "",
+            t.attempts[-1].response_headers if t.attempts else None,
         )
         self.queue.push(orjson.dumps(build_record(facts)))
 
