@@ -25,7 +25,8 @@ class Rich(Plugin, ModelRegistrar, Executor, ThinkingApplier):
     async def register_models(self, req):
         return ModelList(provider="richp", models=[
             ModelInfo(id="rich-think", display_name="Rich Thinker", context_length=123456,
-                      max_completion_tokens=7890, thinking=ThinkingSupport(levels=["low", "high"])),
+                      input_token_limit=123456, max_completion_tokens=7890, output_token_limit=7890,
+                      thinking=ThinkingSupport(levels=["low", "high"])),
             ModelInfo(id="rich-plain", display_name="Rich Plain"),
         ])
     async def apply_thinking(self, req):
@@ -58,7 +59,11 @@ async def test_what_a_plugin_declares_of_a_model_is_kept(start_proxy, fakes, tmp
     and its declared thinking drives thinking handling as for a built-in model of
     another provider: ``xhigh`` becomes the top level it lists, and a model declared
     without thinking gets no thinking applied. Before, only the id was kept: default
-    limits, the id as name, and every setting passed on unchecked."""
+    limits, the id as name, and every setting passed on unchecked. Deliberate
+    difference: a model keeps one context limit and one output limit (``ContextLength``
+    else ``InputTokenLimit``, ``MaxCompletionTokens`` else ``OutputTokenLimit``) that
+    every list shows, where CPA keeps all four and shows the OpenAI pair to Claude
+    clients and the Gemini pair to Gemini clients; the plugin here declares them equal."""
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"rich": RICH}, {"rich": {}})
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as claude:
         listed = {uncloak_claude_id(m.id): m async for m in claude.models.list()}
@@ -69,9 +74,12 @@ async def test_what_a_plugin_declares_of_a_model_is_kept(start_proxy, fakes, tmp
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{proxy.url}/v1beta/models", params={"key": KEY}) as resp:
             gemini = {m["name"]: m for m in (await resp.json())["models"]}
-    assert gemini["models/rich-think"]["inputTokenLimit"] == 123456
-    assert gemini["models/rich-think"]["thinking"] is True
-    assert "thinking" not in gemini["models/rich-plain"]
+    rich_gemini = gemini["models/rich-think"]
+    assert (rich_gemini["displayName"], rich_gemini["inputTokenLimit"], rich_gemini["outputTokenLimit"]) == (
+        "Rich Thinker",
+        123456,
+        7890,
+    )
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
         seen = json.loads(await _chat(client, "rich-think(xhigh)"))
         assert seen == {"level": "high", "levels": ["low", "high"], "name": "Rich Thinker"}
