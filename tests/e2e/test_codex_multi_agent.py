@@ -12,6 +12,7 @@ import orjson
 import pytest
 from aiohttp import web
 
+from cliproxy.config import load_or_default
 from tests.e2e.clients import KEY
 
 CODEX_UA = "codex-tui/0.146.0 (Mac OS 26.5.0; arm64) iTerm.app/3.6.10 (codex-tui; 0.146.0)"
@@ -173,6 +174,9 @@ async def test_codex_client_request_is_optimized_and_answer_restored(
     ("on", "agent"), [(False, CODEX_UA), (True, "curl/8.7.1")], ids=["off", "other client"]
 )
 async def test_untouched_when_off_or_for_another_client(start_proxy, upstream, on: bool, agent: str) -> None:
+    """CPA TestRewriteCodexSpawnAgentDescriptionDisabledLeavesPayloadUnchanged and
+    TestRewriteCodexSpawnAgentDescriptionIgnoresOtherUserAgent: the switch off, or a client
+    that is not Codex's, and the request reaches Codex as sent."""
     proxy = await start_proxy(config(upstream.url, on))
     await _post(proxy.url, request_body(False), agent)
     sent = upstream.bodies[-1]
@@ -193,3 +197,22 @@ async def test_codex_client_catalog_marks_multi_agent_v2(start_proxy, upstream, 
             models = (await resp.json())["models"]
     entry = next(m for m in models if m["slug"] == "gpt-5.4")
     assert entry.get("multi_agent_version") == ("v2" if on else None)
+
+
+async def test_the_spawn_agent_list_follows_a_reload(start_proxy, upstream, tmp_path) -> None:
+    """CPA TestCodexSpawnAgentModelsCacheInvalidation: the models ``spawn_agent`` may name
+    follow the served models: one a reload adds is listed on the next request, one it
+    removes is not (the list is made from the live registry, nothing cached past it)."""
+    proxy = await start_proxy(config(upstream.url, True))
+    await _post(proxy.url, request_body(False))
+    first = upstream.bodies[-1]["tools"][0]["tools"][0]["description"]
+    assert "`gpt-5.4`" in first and "`gpt-5.5`" not in first
+    path = tmp_path / "config.yaml"
+    path.write_text(path.read_text().replace('      - name: "gpt-5.4"', '      - name: "gpt-5.5"'))
+    loaded, _ = load_or_default(path)
+    proxy.service.apply(loaded)
+    body = request_body(False)
+    body["model"] = "gpt-5.5"
+    await _post(proxy.url, body)
+    second = upstream.bodies[-1]["tools"][0]["tools"][0]["description"]
+    assert "`gpt-5.5`" in second and "`gpt-5.4`" not in second

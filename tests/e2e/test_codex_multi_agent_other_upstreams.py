@@ -153,7 +153,9 @@ async def test_agent_message_is_not_a_user_turn_when_off_or_for_another_client(
     start_proxy, fakes, on: bool, agent: str
 ) -> None:
     """CPA TestTranslateRequestWithCodexMultiAgentV2Conditions "disabled optimization" and
-    "unrelated client": the agent_message is not translated into a chat message, and the
+    "unrelated client" (and those rows of TestRewriteCodexMultiAgentV2InputConditions, whose
+    Codex Desktop and codex-tui rows are the test above and
+    tests/providers/test_codex_multi_agent.py::test_codex_clients): the agent_message is not translated into a chat message, and the
     spawn_agent description stays the client's."""
     proxy = await _proxy(start_proxy, fakes, on)
     body = _body("compat-model")

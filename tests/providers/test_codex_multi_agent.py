@@ -1,7 +1,9 @@
 """``codex.optimize-multi-agent-v2`` rewrites, ported from CPA's
 ``internal/client/codex/optimize-multi-agent-v2/optimize_multi_agent_v2_test.go`` (each
 test names its Go original) onto ``cliproxy.providers.codex_multi_agent``. The Go tests of
-the ``gin`` context, the Home mode and the registry cache have no counterpart here."""
+the ``gin`` context (TestCodexClientUserAgentPrefersGinRequest: one header source here) and
+the Home mode have no counterpart; the registry cache's case is
+tests/e2e/test_codex_multi_agent.py::test_the_spawn_agent_list_follows_a_reload."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
+from cliproxy.models.catalog import ModelInfo, ThinkingSupport
+from cliproxy.models.codex_client import codex_client_models
 from cliproxy.providers import codex_multi_agent as ma
 
 HEADING = ma.MODELS_HEADING
@@ -268,7 +272,8 @@ def test_replacing_sections_keeps_other_instructions() -> None:
 
 
 def test_message_tool_paths_find_all_three_tools() -> None:
-    """TestCodexCollaborationMessageToolPathsFindsAllThreeTools / ...AdditionalTools."""
+    """TestCodexCollaborationMessageToolPathsFindsAllThreeTools and
+    TestCodexCollaborationMessageToolPathsAdditionalTools."""
     body = {
         "tools": [
             namespace(
@@ -312,7 +317,8 @@ def test_unrelated_encrypted_fields_stay() -> None:
 
 @pytest.mark.parametrize("where", ["tools", "additional_tools"])
 def test_encryption_goes_without_spawn_agent(where: str) -> None:
-    """TestOptimizeCodexMultiAgentV2RequestRemovesEncryptionWithoutSpawnAgent / ...InAdditionalTools."""
+    """TestOptimizeCodexMultiAgentV2RequestRemovesEncryptionWithoutSpawnAgent and
+    TestOptimizeCodexMultiAgentV2RequestRemovesEncryptionInAdditionalTools."""
     ns = namespace(encrypted_tool("send_message"), encrypted_tool("followup_task"))
     body: dict[str, Any] = (
         {"tools": [ns]}
@@ -354,3 +360,40 @@ def test_no_encryption_is_a_no_op() -> None:
     before = copy.deepcopy(body)
     ma.optimize(body, no_models)
     assert body == before
+
+
+def test_prepare_tools_touches_only_the_tool_definitions() -> None:
+    """TestPrepareCodexMultiAgentV2ToolsOnlyPreparesToolDefinitions: the Responses-entry step
+    (for a non-Codex upstream) drops the collaboration tools' encryption markers and keeps
+    the namespace's name; an ``agent_message``'s encrypted content is left as it came (its
+    rewrite into a user turn is the translator's)."""
+    agent = {"type": "agent_message", "content": [{"type": "encrypted_content", "encrypted_content": "task"}]}
+    tools = namespace(
+        encrypted_tool("spawn_agent", description="Spawns an agent."), encrypted_tool("send_message")
+    )
+    body: dict[str, Any] = {
+        "input": [copy.deepcopy(agent), {"type": "additional_tools", "role": "developer", "tools": [tools]}]
+    }
+    assert ma.prepare_tools(body, no_models)
+    assert body["input"][0] == agent
+    prepared = body["input"][1]["tools"][0]
+    assert prepared["name"] == "collaboration"
+    assert not any(encrypted(t) for t in prepared["tools"])
+
+
+def test_a_registered_model_is_listed_with_its_metadata() -> None:
+    """TestCodexSpawnAgentModelsFromSourcesIncludesModelMetadata (its registry-model half): a
+    model the proxy serves is listed with its description and its reasoning efforts, the
+    default medium when it has medium, and no service tiers. Its template half (a catalog
+    template's description and tiers) has no counterpart: every entry here is generated."""
+    info = ModelInfo(
+        id="custom-model",
+        display_name="Custom",
+        description="Dynamic model.",
+        thinking=ThinkingSupport(levels=("none", "low", "medium", "high")),
+    )
+    entries = codex_client_models([info], lambda _: ["codex"])["models"]
+    assert ma.format_models(entries) == (
+        "- `custom-model`: Dynamic model. Reasoning efforts: none, low, medium (default), high."
+    )
+    assert ma.format_models([ALPHA]).endswith("Service tiers: priority.")
