@@ -135,8 +135,15 @@ AGENT_INPUT = [
         ("cx-plain", "codex-tui/0.146.0 (Mac OS 26.5.0; arm64)", True, False),
         ("cx-compat", "codex-tui/0.146.0 (Mac OS 26.5.0; arm64)", False, False),
         ("cx-compat", "OpenAI/Python 1.99.0", True, False),
+        ("cx-compat(high)", "codex-tui/0.146.0 (Mac OS 26.5.0; arm64)", True, True),
     ],
-    ids=["is-compat converts", "native model keeps", "optimize disabled keeps", "not a Codex client"],
+    ids=[
+        "is-compat converts",
+        "native model keeps",
+        "optimize disabled keeps",
+        "not a Codex client",
+        "suffixed",
+    ],
 )
 async def test_codex_agent_messages_for_a_compat_model(
     start_proxy, fakes, model: str, agent: str, optimize: bool, converted: bool
@@ -144,7 +151,10 @@ async def test_codex_agent_messages_for_a_compat_model(
     """TestCodexExecutorIsCompatConvertsAgentMessage, through the proxy: with
     ``codex.optimize-multi-agent-v2`` on, an official Codex client's ``agent_message``
     reaches an is-compat Codex model as a user message (its encrypted part as text); a
-    native model, the switch off, or another client keeps it an ``agent_message``."""
+    native model, the switch off, or another client keeps it an ``agent_message``.
+    CPA: TestCodexAPIKeyModelIsCompat (the alias, with a thinking suffix too, is compat;
+    the native model is not; its upstream-name case has no counterpart: a key whose models
+    name an alias exposes only the alias)."""
     proxy = await _proxy(start_proxy, fakes, optimize=optimize)
     body = {"model": model, "input": AGENT_INPUT, "stream": True}
     await _post(proxy.url, "/v1/responses", body, {"User-Agent": agent})

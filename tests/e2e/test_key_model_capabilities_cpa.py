@@ -108,3 +108,36 @@ openai-compatibility:
             )
             seen.append((fakes.openai.last.json["model"], answer.model))
     assert seen == [("shared-upstream", "public-model"), ("fallback-upstream", "fallback-upstream")]
+
+
+async def test_a_configured_model_without_thinking_is_what_its_entry_says(start_proxy, fakes):
+    """TestAttachResolvedAPIKeyModelInfoBindsUnknownConfiguredCapability: an API key's
+    model with an upstream name nothing is known of and no ``thinking:`` does not think, so
+    the client's effort is dropped (before, it went up as asked); a key without a
+    ``models:`` list serves the catalog's models with the catalog's capabilities."""
+    proxy = await start_proxy(
+        f"""api-keys: ["{KEY}"]
+claude-api-key:
+  - api-key: "k1"
+    base-url: "{fakes.claude.base_url}"
+    prefix: tenant
+    models: [{{name: "unknown-upstream", alias: "unknown-public"}}]
+  - api-key: "k2"
+    base-url: "{fakes.claude.base_url}"
+"""
+    )
+    async with openai.AsyncOpenAI(
+        base_url=proxy.url + "/v1", api_key=KEY, max_retries=0, timeout=15
+    ) as client:
+        for model in ("tenant/unknown-public", "claude-sonnet-4-6"):
+            await client.chat.completions.create(
+                model=model,
+                messages=[{"role": "user", "content": "hi"}],
+                extra_body={"reasoning_effort": "high"},
+            )
+            sent = fakes.claude.last.json
+            thinks = "thinking" in sent or "output_config" in sent
+            assert (sent["model"], thinks) == (
+                model.removeprefix("tenant/").replace("public", "upstream"),
+                model == "claude-sonnet-4-6",
+            )

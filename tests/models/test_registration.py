@@ -49,7 +49,8 @@ def test_api_key_with_models_serves_only_those(registry):
     assert route.upstream_models(cred) == ["claude-sonnet-4-6"]
     assert registry.resolve("claude-opus-4-6").upstream_models(cred) == ["claude-opus-4-6"]
     info = registry.model_info("sonnet", "claude")
-    assert info.user_defined and info.owned_by == "anthropic"
+    # a configured model is what its entry resolves to (CPA's ResolveModelInfo): checked, not passed
+    assert not info.user_defined and info.configured and info.owned_by == "anthropic"
     assert info.thinking is not None  # thinking caps of the upstream catalog model
     try:
         registry.resolve("claude-sonnet-4-6")

@@ -93,7 +93,8 @@ async def test_a_strategy_reload_leaves_and_takes_the_round_robin_fast_path(star
 
 
 def _haiku_config(fakes: Any, listed: bool) -> str:
-    models = f"\n    models: [{{name: {HAIKU}, alias: {HAIKU}}}]" if listed else ""
+    thinking = "thinking: {min: 1024, max: 8192}"
+    models = f"\n    models: [{{name: {HAIKU}, alias: {HAIKU}, {thinking}}}]" if listed else ""
     return f"""
 api-keys: ["{KEY}"]
 claude-api-key:
@@ -110,7 +111,8 @@ async def test_thinking_follows_a_config_reload_that_changes_the_model(start_pro
     assert "thinking" not in fakes.claude.last.json  # the catalog says it does not think: stripped
     await _reloaded(proxy, _haiku_config(fakes, listed=True))
     assert await _post(proxy, body) == 200
-    assert fakes.claude.last.json["thinking"] == thinking  # a model of the key's own list: as asked
+    # the key's own list gives the model a budget range (CPA's resolved API-key model): kept
+    assert fakes.claude.last.json["thinking"] == thinking
 
 
 def test_the_shaper_decides_again_after_a_registry_rebuild() -> None:
@@ -137,6 +139,6 @@ def test_the_shaper_decides_again_after_a_registry_rebuild() -> None:
     build(registry, {}, [oauth("c.json", "claude")])  # the catalog's haiku: no thinking
     assert "thinking" not in shaped()
     assert "thinking" not in shaped()  # the kept decision
-    listed = {"claude-api-key": [{"api-key": "k", "models": [{"name": HAIKU, "alias": HAIKU}]}]}
-    build(registry, listed)  # a new generation: the key's own model, sent as asked
+    model = {"name": HAIKU, "alias": HAIKU, "thinking": {"min": 1024, "max": 8192}}
+    build(registry, {"claude-api-key": [{"api-key": "k", "models": [model]}]})  # a new generation: it thinks
     assert shaped()["thinking"] == client_body["thinking"]

@@ -149,10 +149,10 @@ def _keyed_source(models: Sequence[Any], owned_by: str, kind: str, catalog: Cata
                 max_output=known.max_output if known else 0,
                 input_modalities=known.input_modalities if known else (),
                 thinking=thinking or (known.thinking if known else None),
-                # with its own ``thinking:``, a setting is checked against it (CPA's resolved
-                # API-key model); without, it goes as asked
-                user_defined=thinking is None,
-                configured=thinking is not None,
+                # a setting is checked against what the entry resolves to (CPA's resolved
+                # API-key model): its own ``thinking:``, else the known model's; an unknown
+                # upstream without one does not think (the setting is dropped)
+                configured=True,
             )
         )
     return Source(tuple(infos), _configured(models))
