@@ -90,10 +90,8 @@ async def open_stream(
             tr = ResponsesPassthrough(decoder, scrub=partial(without_secrets, cred=attempt.cred))
         elif call.format is _OPENAI:  # a late upstream error ends the stream (and cools the credential)
             tr = ChatLatePassthrough(decoder, errors)
-        elif call.format is _CLAUDE or call.format is _GEMINI:
+        else:  # Claude, Gemini, Interactions: the same, in the format's own error shape
             tr = LatePassthrough(decoder, errors)
-        else:
-            tr = Passthrough(decoder)
         if wrapped:  # the client gets the bytes: unwrapped
             chunks = unwrapped(chunks, attempt.provider, resp)
         if call.format is _OPENAI and not openai_chat.asks_usage(call.body):  # asked upstream, not here

@@ -1,6 +1,6 @@
 """An upstream error that comes after a pass-through stream began (same format in and
 out: an OpenAI-compatible Chat stream for a Chat client, Claude for Claude, Gemini for
-Gemini) ends the client's stream in its own format and cools the credential, as CPA's
+Gemini, an ``interactions-api-key`` upstream for an Interactions client) ends the client's stream in its own format and cools the credential, as CPA's
 OpenAI-compatible executor fails such a stream (``openAICompatStreamDataError``) and its
 conductor marks the stream's first error chunk (``wrapStreamResult``). Before, only a
 Responses / Codex pass-through noticed: the others relayed the upstream's error event as
@@ -12,8 +12,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import aiohttp
 import anthropic
 import openai
+import orjson
 import pytest
 from google import genai
 from google.genai import types as gtypes
@@ -150,3 +152,38 @@ async def test_a_late_gemini_error_object_cools(start_proxy, fake_gemini) -> Non
     assert "".join(texts) and caught.value.code == 503
     [(key, [record])] = (await cooled(proxy)).items()
     assert key == fake_gemini.requests[0].key and record.model == "gem-model"
+
+
+async def test_a_late_interactions_error_event_ends_the_stream_and_cools(start_proxy, fake_gemini) -> None:
+    """The Interactions API's ``event: error`` (code 503) after an Interactions
+    pass-through began: the client gets the deltas so far, then one error event written by
+    the proxy in the Interactions shape (the upstream's message, redacted and bounded),
+    no ``done`` after it; the key cools. Before, the upstream's event was relayed as it came
+    and the key stayed in rotation. CPA's Gemini executor relays such an event as content
+    and cools nothing (its Interactions handler writes ``event: error`` only for its own
+    terminal errors); here it ends and cools as the Chat, Claude and Gemini pass-throughs do."""
+    entries = "".join(
+        f'\n  - api-key: "{key}"\n    base-url: "{fake_gemini.base_url}"\n'
+        '    models: [{name: "gemini-2.5-pro", alias: "int-model"}]'
+        for key in ("i-1", "i-2")
+    )
+    proxy = await start_proxy(f'api-keys: ["{KEY}"]\ninteractions-api-key:{entries}\n')
+    fake_gemini.stream_error_next("overloaded", after=3)
+    body = {"model": "int-model", "input": "hi", "stream": True}
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http,
+        http.post(proxy.url + "/v1beta/interactions", json=body, headers={"x-goog-api-key": KEY}) as resp,
+    ):
+        assert resp.status == 200
+        raw = await resp.read()
+    frames = [f for f in raw.split(b"\n\n") if f.strip()]
+    assert b'"step.delta"' in raw and b"[DONE]" not in raw
+    last = frames[-1]
+    assert last.startswith(b"event: error\ndata: ")
+    error = orjson.loads(last.split(b"data: ", 1)[1])
+    assert error["event_type"] == "error" and "overloaded" in error["error"]["message"]
+    assert error["error"]["type"] == "server_error"  # the proxy's event, not the upstream's
+    assert raw.count(b"event: error") == 1
+    [first] = fake_gemini.requests
+    [(key, [record])] = (await cooled(proxy)).items()
+    assert key == first.key and record.model == "int-model"

@@ -378,6 +378,9 @@ class GeminiFake(FakeServer):
             "The model is overloaded. Please try again later." if status == 503 else "Internal error"
         )
         error = orjson.dumps(self.error_body(status, message, None))
+        if request.path.endswith("/interactions"):  # the Interactions API's own error event
+            event = {"event_type": "error", "error": {"code": status, "message": message}}
+            return b"event: error\ndata: " + orjson.dumps(event) + b"\n\n"
         if request.query.get("alt") == "sse":
             return b"data: " + error + b"\r\n\r\n"
         return (b",\r\n" if sent else b"[") + error + b"]"

@@ -1,18 +1,20 @@
-"""A Chat Completions, Claude or Gemini stream relayed as it is, ended at its upstream's error.
+"""A Chat Completions, Claude, Gemini or Interactions stream relayed as it is, ended at its upstream's error.
 
 Same format in and out: the bytes flow untouched until the upstream writes an error into
 a stream whose answer already began (an OpenAI-compatible upstream's ``{"error": ...}``
 chunk, a frame named ``event: error``, a top-level ``code`` with a ``message``; Claude's
-``event: error``; Gemini's ``{"error": ...}`` object). That event is read by the format's
-own stream decoder, as the translated path reads it (CPA's OpenAI-compatible executor
-fails the stream there: ``openAICompatStreamDataError``): the stream ends, nothing after
-the event goes out, ``late_error`` / ``upstream_error`` hold the failure and the reader
-(``replies_stream``) writes it in the client's format and cools the credential.
+``event: error``; Gemini's ``{"error": ...}`` object; the Interactions API's ``error``
+event). That event is read by the format's own stream decoder, as the translated path
+reads it (CPA's OpenAI-compatible executor fails the stream there:
+``openAICompatStreamDataError``): the stream ends, nothing after the event goes out,
+``late_error`` / ``upstream_error`` hold the failure and the reader (``replies_stream``)
+writes it in the client's format and cools the credential.
 
 What the client gets is the error as the format's stream encoder writes one (a Chat
 client: a ``data: {"error": {...}}`` frame and no ``[DONE]``, as CPA writes a stream's
 terminal error; Claude: ``event: error``; Gemini: an ``{"error": ...}`` object), its message
-redacted and bounded; never the upstream's own event. For a Chat client that differs from
+redacted and bounded; never the upstream's own event (an Interactions client: the
+encoder's ``event: error``, no ``done`` after it). For a Chat client that differs from
 CPA on purpose: CPA relays the payload as it is, and a named ``error`` frame whose data has
 no ``error`` object (``{"message": ..., "code": ...}``) reaches the openai SDK as an
 ordinary chunk, where here the SDK raises.
@@ -43,7 +45,7 @@ _relay = Passthrough.feed  # (called as a plain function: no ``super()`` per chu
 
 
 class LatePassthrough(ScreenedPassthrough):
-    """A Claude or Gemini stream relayed as it is, ended at its upstream's error event
+    """A Claude, Gemini or Interactions stream relayed as it is, ended at its upstream's error event
     once the answer began (see the module). ``errors`` makes a decoder of the stream's
     format, one for each event that may be an error."""
 

@@ -172,3 +172,8 @@ class InteractionsStreamEncoder(StreamEncoder):
 
     def flush(self) -> bytes:
         return b""
+
+    def resume(self) -> None:
+        """The client has the stream's opening events (a pass-through ending at a late
+        upstream error): no second ``interaction.created``."""
+        self._started = True
