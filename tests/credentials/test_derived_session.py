@@ -52,12 +52,14 @@ GROWTH = [
 
 @pytest.mark.parametrize(("fmt", "first", "later"), GROWTH, ids=[g[0].value for g in GROWTH])
 def test_stable_across_conversation_growth(fmt: Format, first: dict[str, Any], later: dict[str, Any]) -> None:
+    """CPA: TestDeriveIDStableAcrossConversationGrowth."""
     first_id = derive_id(fmt, first, "caller-a")
     assert first_id.startswith("ctx:v1:") and len(first_id) == len("ctx:v1:") + 64
     assert derive_id(fmt, later, "caller-a") == first_id
 
 
 def test_instruction_prefix_and_full_user() -> None:
+    """CPA: TestDeriveIDInstructionPrefixAndFullUser."""
     prefix = "界" * 50
 
     def body(system_tail: str, user_tail: str) -> dict[str, Any]:
@@ -77,6 +79,7 @@ def test_instruction_prefix_and_full_user() -> None:
 
 
 def test_caller_isolation_and_gemini_cached_content() -> None:
+    """CPA: TestDeriveIDCallerIsolationAndGeminiCachedContent."""
     payload = {"messages": [{"role": "user", "content": "same prompt"}]}
     a = derive_id(Format.OPENAI, payload, caller_scope("api-key-a"))
     b = derive_id(Format.OPENAI, payload, caller_scope("api-key-b"))
@@ -97,6 +100,7 @@ def test_caller_isolation_and_gemini_cached_content() -> None:
 
 
 def test_requires_first_user() -> None:
+    """CPA: TestDeriveIDRequiresFirstUser."""
     assert derive_id(Format.OPENAI, {"messages": [{"role": "system", "content": "shared system"}]}, "c") == ""
     assert derive_id(Format.RESPONSES, {"instructions": "x"}, "c") == ""
     # a first user turn with nothing in it ends the search (CPA: later turns are not read)
@@ -126,6 +130,8 @@ EXPLICIT: list[tuple[str, dict[str, str], dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("headers", "extra"), [e[1:] for e in EXPLICIT], ids=[e[0] for e in EXPLICIT])
 def test_explicit_sessions_skip_derivation(headers: dict[str, str], extra: dict[str, Any]) -> None:
+    """CPA: TestEnrichSkipsDerivationForExplicitSessions; also the derivation half of
+    TestEnrichCarriesRequestPayloadIntoSelectionOptions (a body conversation is explicit)."""
     body = {"messages": [{"role": "user", "content": "hello"}], **extra}
     assert has_explicit_session(headers, body)
     assert session_identity(Format.OPENAI, body, headers, "key") == ""
@@ -141,6 +147,7 @@ INVALID: list[tuple[str, dict[str, str], dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("headers", "extra"), [e[1:] for e in INVALID], ids=[e[0] for e in INVALID])
 def test_invalid_session_identity_derives(headers: dict[str, str], extra: dict[str, Any]) -> None:
+    """CPA: TestEnrichDerivesAfterInvalidSessionIdentity."""
     body = {"input": "hello", **extra}
     assert not has_explicit_session(headers, body)
     assert session_identity(Format.RESPONSES, body, headers, "") == derive_id(Format.RESPONSES, body, "")
