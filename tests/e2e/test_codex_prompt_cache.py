@@ -16,6 +16,7 @@ import pytest
 
 from cliproxy.credentials.derived_session import caller_scope, derive_id
 from cliproxy.formats import Format
+from cliproxy.providers import codex_cache
 from tests.e2e.clients import KEY
 
 HEAD = f'api-keys: ["{KEY}"]\n'
@@ -70,6 +71,7 @@ def sent_key(fake_responses) -> str:
 
 @pytest.mark.usefixtures("codex_file")
 async def test_claude_code_session_keeps_one_key_across_turns(start_proxy, fake_responses):
+    """CPA: TestExtractClaudeCodeSessionIDFromPayloadJSON, TestClaudeCodePromptCacheStableAcrossRequests."""
     proxy = await start_proxy(HEAD)
     first = [{"role": "user", "content": "Say hello"}]
     meta = {"user_id": claude_code_user("session-a")}
@@ -86,13 +88,28 @@ async def test_claude_code_session_keeps_one_key_across_turns(start_proxy, fake_
 
 @pytest.mark.usefixtures("codex_file")
 async def test_claude_code_session_header_and_sub_agents(start_proxy, fake_responses):
+    """CPA: TestExtractClaudeCodeSessionIDFromHeader,
+    TestExtractClaudeCodeSessionIDPrefersHeaderOverPayload, TestClaudeCodeExecutionScopeIsolatesAgents,
+    TestClaudeCodePromptCacheDeterministicAndAgentScoped (the model half: the test below).
+    TestClaudeCodeExecutionScopeAcceptsLowercaseHeaderMapKeys holds by HTTP: names are
+    compared in any case (Go's map of non-canonical keys has no counterpart)."""
     proxy = await start_proxy(HEAD)
     messages = [{"role": "user", "content": "Say hello"}]
     session = {"X-Claude-Code-Session-Id": "session-h"}
-    await claude_turn(proxy.url, messages, extra_headers=session)
+    other = {"user_id": claude_code_user("payload-session")}  # the header wins over it
+    await claude_turn(proxy.url, messages, extra_headers=session, metadata=other)
     assert sent_key(fake_responses) == claude_key("session-h")
     await claude_turn(proxy.url, messages, extra_headers={**session, "X-Claude-Code-Agent-Id": "agent-1"})
     assert sent_key(fake_responses) == claude_key("session-h", "agent-1")
+
+
+def test_the_key_is_per_upstream_model() -> None:
+    """CPA: TestClaudeCodePromptCacheDeterministicAndAgentScoped: one session, agent and
+    model give one key; another upstream model another."""
+    headers = {"x-claude-code-session-id": "session-cache-agents"}
+    root = codex_cache.claude_code_key({}, headers, "gpt-5.4")
+    assert root == codex_cache.claude_code_key({}, headers, "gpt-5.4") == claude_key("session-cache-agents")
+    assert codex_cache.claude_code_key({}, headers, "gpt-5.5") not in ("", root)
 
 
 @pytest.mark.usefixtures("codex_file")

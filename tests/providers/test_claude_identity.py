@@ -305,6 +305,8 @@ def test_sensitive_words_get_a_zero_width_space() -> None:
 
 
 def test_cli_identity_is_stable_per_credential_and_differs_between_them() -> None:
+    """CPA: TestEnsureClaudeCLIFingerprintIdentitySynthesizesStableSources,
+    TestEnsureClaudeCLIFingerprintIdentityPreservesExistingOAuthSources."""
     key = Credential(id="k1", provider="claude", api_key="sk-ant-api-one")
     other = Credential(id="k2", provider="claude", api_key="sk-ant-api-two")
     device, account = ident.cli_identity(key)
@@ -321,7 +323,28 @@ def test_cli_identity_is_stable_per_credential_and_differs_between_them() -> Non
     assert ident.cli_identity(oauth) == ("a" * 64, "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb")
 
 
+def test_a_file_credentials_identity_follows_its_id_not_its_token() -> None:
+    """CPA: TestClaudeCLIAuthIdentitySeedPrefersStableAuthIdentity,
+    TestPrepareClaudeCLIFingerprintAuthDoesNotMutateSharedMetadata. A signed-in
+    credential's synthesized identity is seeded by its id ("auth-id|<id>"), so a token
+    refresh keeps it, and computing it writes nothing into the credential's metadata.
+    Difference: CPA falls back to the auth index or file name when the id is empty; every
+    cliproxy credential has an id (a file's is its name)."""
+    meta = {"access_token": "token-1"}
+    before = Credential(id="kimi-auth", provider="claude", kind="oauth", metadata=meta)
+    after = Credential(id="kimi-auth", provider="claude", kind="oauth", metadata={"access_token": "token-2"})
+    device, account = ident.cli_identity(before)
+    assert device == hashlib.sha256(b"cpa-claude-code-cli-device|auth-id|kimi-auth").hexdigest()
+    assert account == str(uuid.uuid5(uuid.NAMESPACE_OID, "cpa-claude-code-cli-account|auth-id|kimi-auth"))
+    assert ident.cli_identity(after) == (device, account)
+    assert meta == {"access_token": "token-1"}
+
+
 def test_session_uuid_same_conversation_same_id() -> None:
+    """CPA: TestClaudeAgentSessionUUIDPreservesNativeSession,
+    TestClaudeAgentSessionUUIDIgnoresUnconfirmedClaudeSignals,
+    TestClaudeAgentSessionUUIDUsesExecutionAndDerivedIdentity (a conversation's own
+    signals, here its session header or first messages, give one stable UUID)."""
     body = {"messages": [{"role": "user", "content": "hello there"}]}
     first = ident.session_uuid({}, body, confirmed=False)
     assert first == ident.session_uuid({}, {"messages": [*body["messages"]]}, confirmed=False)

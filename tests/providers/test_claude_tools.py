@@ -81,6 +81,7 @@ def restored_stream_name(names: ToolNames, name: str) -> str:
     "name", ["mcp__context7__query-docs", "mcp__amber_cedar__quiet_harbor", "mcp__server__tool__variant"]
 )
 def test_mcp_names(name: str) -> None:
+    """CPA: TestIsClaudeMCPToolName."""
     assert is_mcp_tool_name(name)
 
 
@@ -95,17 +96,19 @@ def test_mcp_names(name: str) -> None:
     ],
 )
 def test_not_mcp_names(name: str) -> None:
+    """CPA: TestIsClaudeMCPToolName."""
     assert not is_mcp_tool_name(name)
 
 
 def test_wordlist_is_bip39_english() -> None:
+    """CPA: TestClaudeMCPAliasWordlistIntegrity."""
     assert len(WORDS) == 2048 and WORDS[0] == "abandon" and WORDS[-1] == "zoo"
     assert len(WORD_SET) == 2048
     assert all(re.fullmatch(r"[a-z]{1,8}", w) for w in WORDS)
 
 
 def test_alias_is_stable_per_caller_and_tool() -> None:
-    """CPA: TestResolveClaudeMCPAliasOptions."""
+    """CPA: TestResolveClaudeMCPAliasOptions, TestClaudeMCPToolAlias."""
     first = tool_alias("credential-secret", "search_web")
     assert tool_alias("credential-secret", "search_web") == first
     case = tool_alias("credential-secret", "Search_Web")
@@ -129,12 +132,14 @@ def test_alias_is_stable_per_caller_and_tool() -> None:
     ],
 )
 def test_odd_characters_become_a_safe_suffix(original: str, suffix: str) -> None:
+    """CPA: TestClaudeMCPToolAlias_SemanticSuffixIsSafeAndBounded."""
     alias = tool_alias("credential-secret", original)
     assert is_mcp_tool_name(alias) and len(alias) <= 64
     assert alias.endswith(suffix), alias
 
 
 def test_long_name_is_cut_to_64() -> None:
+    """CPA: TestClaudeMCPToolAlias_SemanticSuffixIsSafeAndBounded."""
     alias = tool_alias("credential-secret", "a" * 68)
     prefix = alias[: alias.rindex("_") + 1]
     assert alias[len(prefix) :] == "a" * (64 - len(prefix))
@@ -142,6 +147,7 @@ def test_long_name_is_cut_to_64() -> None:
 
 
 def test_64_chars_under_every_word() -> None:
+    """CPA: TestClaudeMCPToolAlias_Strict64CharLimitUnderAllWordCombinations."""
     for i in range(len(WORDS)):
         alias = tool_alias(f"test-secret-{i}", f"tool_{i}_long_name_" * 50, i)
         assert len(alias) <= 64 and is_mcp_tool_name(alias), alias
@@ -149,17 +155,26 @@ def test_64_chars_under_every_word() -> None:
 
 
 def test_probing_covers_every_word_once() -> None:
+    """CPA: TestClaudeMCPToolAlias_ProbesAllWordsWithoutDuplicates.
+
+    With the two tests below this carries TestAllocateClaudeMCPToolAlias_AllocatesEveryDistinctWord:
+    allocation is the single shot of the next free attempt, the attempts reach every word
+    once, and none is left when all are taken (the 2048-step loop itself is quadratic)."""
     seen = {parts(tool_alias("test-secret", "tool.name", attempt))[1] for attempt in range(len(WORDS))}
     assert len(seen) == len(WORDS)
 
 
 def test_allocation_stops_when_every_word_is_taken() -> None:
+    """CPA: TestAllocateClaudeMCPToolAlias_StopsWhenAttemptsExhausted,
+    TestAllocateClaudeMCPToolAlias_AllocatesEveryDistinctWord."""
     reserved = {tool_alias("exhaust-space", "tool.name", attempt) for attempt in range(len(WORDS))}
     assert allocate_alias("exhaust-space", "tool.name", reserved) is None
     assert allocate_alias("exhaust-space", "tool.name", set())
 
 
 def test_allocation_matches_single_shot() -> None:
+    """CPA: TestAllocateClaudeMCPToolAliasMatchesSingleShotConstruction (64 attempts, not
+    2048, to stay fast)."""
     for original in ("Bash", "read_file", "long_tool_name_" * 9):
         reserved: set[str] = set()
         for attempt in range(64):
