@@ -105,7 +105,8 @@ def assert_sanitized_and_property_kept(params: dict[str, Any]) -> None:
 @pytest.mark.parametrize("model", ["gemini-2.5-pro", "claude-opus-4-6"])
 @pytest.mark.parametrize("container", ["function_declarations", "functionDeclarations"])
 def test_build_sanitizes_tool_schema(model: str, container: str) -> None:
-    """TestAntigravityBuildRequest_Sanitizes{Gemini,Antigravity}ToolSchema (CPA's payload
+    """CPA: TestAntigravityBuildRequest_SanitizesGeminiToolSchema,
+    TestAntigravityBuildRequest_SanitizesAntigravityToolSchema (CPA's payload
     uses ``function_declarations``: a Gemini client's snake_case goes through untouched,
     and was sent uncleaned before). Every model gets CPA's Antigravity tool cleaner; the
     Claude target's VALIDATED placeholder is not done (see the note at the end)."""
@@ -117,7 +118,8 @@ def test_build_sanitizes_tool_schema(model: str, container: str) -> None:
 
 @pytest.mark.parametrize("tools", [None, []], ids=["no-tools", "empty-tools"])
 def test_build_skips_schema_cleaning_without_tools(tools: list[Any] | None) -> None:
-    """TestAntigravityBuildRequest_SkipsSchemaSanitizationWith{outToolsField,EmptyToolsArray}."""
+    """CPA: TestAntigravityBuildRequest_SkipsSchemaSanitizationWithoutToolsField,
+    TestAntigravityBuildRequest_SkipsSchemaSanitizationWithEmptyToolsArray."""
     request: dict[str, Any] = {
         "contents": [{"role": "user", "x-debug": "keep-me", "parts": [{"text": "hello"}]}],
         "nonSchema": {"nullable": True, "x-extra": "keep-me"},
@@ -132,8 +134,8 @@ def test_build_skips_schema_cleaning_without_tools(tools: list[Any] | None) -> N
 
 
 def test_build_uses_credential_project_and_route_model() -> None:
-    """TestAntigravityBuildRequest_UsesAuthProjectID and _UsesRouteModelWhenPayloadContains
-    DifferentModel."""
+    """CPA: TestAntigravityBuildRequest_UsesAuthProjectID,
+    TestAntigravityBuildRequest_UsesRouteModelWhenPayloadContainsDifferentModel."""
     body = built(
         "gemini-3-flash-agent",
         {

@@ -82,7 +82,9 @@ async def test_parallel_calls_only_the_first_is_signed(
 ) -> None:
     """TestSanitizeAntigravityGeminiRequestSignaturesFinalizesParallelCalls: of two parallel
     calls only the first carries a signature (the client's native one, else the validator
-    skip), the second none, and the results' turn goes as ``model``."""
+    skip), the second none, and the results' turn goes as ``model``.
+    CPA: TestConvertGeminiRequestToAntigravity_AddSkipSentinelToFunctionCall,
+    TestConvertGeminiRequestToAntigravity_ParallelFunctionCallsOnlyFirstGetsSentinel."""
     calls: list[dict[str, Any]] = [
         {"functionCall": {"name": "first", "args": {}}},
         {"functionCall": {"name": "second", "args": {}}},

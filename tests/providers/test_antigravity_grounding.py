@@ -147,6 +147,10 @@ async def test_a_stream_is_rewritten_frame_by_frame(pieces: int) -> None:
 
 
 async def test_the_transport_resolves_only_search_answers() -> None:
+    """CPA: TestShouldResolveAntigravityWebSearchGroundingURLsRequiresTypedWebSearchAndSearchRequest:
+    only an envelope sent as ``requestType: web_search`` has its redirects resolved. Only a
+    Claude client's typed web_search tool becomes such a request here (as in CPA), so the
+    source-format condition holds by construction."""
     google = Google({"a": "https://page.example/a"})
     google.upstream = Answer(200, {}, orjson.dumps(answer(R + "a")))
     transport = HostFallback("https://daily.test", "https://prod.test", google)

@@ -52,7 +52,9 @@ def build(provider: AntigravityProvider, c: Credential, client: dict[str, Any], 
 
 
 def test_typed_web_search_becomes_an_independent_search_request() -> None:
-    """CPA: TestConvertClaudeRequestToAntigravity_MapsTypedWebSearchToIndependentSearchRequest."""
+    """CPA: TestConvertClaudeRequestToAntigravity_MapsTypedWebSearchToIndependentSearchRequest,
+    TestAntigravityBuildRequest_PreservesIndependentWebSearchRequestType (the envelope keeps
+    ``requestType: web_search`` and gets no requestId or sessionId)."""
     c = cred()
     provider = provider_listing(c, "gemini-3.1-flash-lite")
     tool = {**WEB_SEARCH, "max_uses": 8, "allowed_domains": ["www.baidu.com", " weather.com.cn ", 3, ""]}
