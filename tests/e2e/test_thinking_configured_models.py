@@ -152,7 +152,8 @@ async def test_summary_only_turns_claude_thinking_on(
     """TestApplyThinkingWithModelInfoAppliesEnabledSummaryOnlyClaudeVisibility,
     TestApplySummaryConfigForModel_ClaudeEnabledSummaryUsesValidThinkingMode: a Responses
     client asking only for a summary gets thinking it can be shown, in the mode the model
-    takes (adaptive with levels, else enabled at its minimum budget)."""
+    takes (adaptive with levels, else enabled at its minimum budget).
+    CPA: TestRegistryTranslateRequestActivatesClaudeForEnabledSummary."""
     async with openai.AsyncOpenAI(
         base_url=proxy.url + "/v1", api_key=KEY, max_retries=0, timeout=15
     ) as client:

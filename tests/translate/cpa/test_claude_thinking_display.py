@@ -73,7 +73,8 @@ def test_summary_intent_becomes_claude_display(
     source: Format, body: dict[str, Any], display: str | None
 ) -> None:
     """TestExtractSummaryConfig (the intent) with TestApplySummaryConfig (written as
-    ``thinking.display`` on the Claude body)."""
+    ``thinking.display`` on the Claude body). CPA: TestRegistryTranslateRequestAppliesSummaryIntent
+    (its Claude rows; the Gemini rows are in test_summary_config.py)."""
     got = thinking(source, body)
     assert got is not None and got["type"] in ("enabled", "adaptive")
     assert got.get("display") == display

@@ -66,7 +66,8 @@ def include_thoughts(source: Format, body: dict[str, Any]) -> bool | None:
 )
 def test_chat_summary_intent(extra: dict[str, Any], show: bool | None) -> None:
     """TestExtractSummaryConfig (the Chat rows), TestExtractExplicitSummaryConfigDoesNotUseChatEffort
-    (an explicit control wins over the effort)"""
+    (an explicit control wins over the effort). CPA: TestRegistryTranslateRequestAppliesSummaryIntent
+    ("Google Chat extension overrides effort")."""
     assert include_thoughts(OPENAI, {**CHAT, **extra}) is show
 
 
@@ -81,7 +82,8 @@ def test_chat_summary_intent(extra: dict[str, Any], show: bool | None) -> None:
     ],
 )
 def test_responses_summary_intent(reasoning: dict[str, Any], show: bool | None) -> None:
-    """TestExtractSummaryConfig (the Responses rows)"""
+    """TestExtractSummaryConfig (the Responses rows). CPA: TestRegistryTranslateRequestAppliesSummaryIntent
+    ("responses null summary disables Gemini summaries")."""
     assert include_thoughts(RESPONSES, {**RESP, "reasoning": reasoning}) is show
 
 
@@ -270,13 +272,15 @@ def test_summary_only_invents_no_chat_effort() -> None:
 @pytest.mark.parametrize("model", ["claude-opus-4-6", "claude-haiku-4-5-20251001"])
 def test_disabled_summary_does_not_turn_claude_thinking_on(model: str) -> None:
     """TestApplySummaryConfigForModel_ClaudeDisabledSummaryDoesNotEnableThinking,
-    TestApplyThinkingWithModelInfoDoesNotActivateClaudeForDisabledSummary"""
+    TestApplyThinkingWithModelInfoDoesNotActivateClaudeForDisabledSummary.
+    CPA: TestRegistryTranslateRequestDoesNotActivateClaudeForDisabledSummary."""
     body = {"model": model, "input": "hi", "max_output_tokens": 32000, "reasoning": {"summary": None}}
     assert "thinking" not in req(RESPONSES, CLAUDE, body, model)
 
 
 def test_unsaid_summary_leaves_claude_thinking_alone() -> None:
-    """TestApplySummaryConfig_UnspecifiedLeavesBodyUnchanged"""
+    """TestApplySummaryConfig_UnspecifiedLeavesBodyUnchanged.
+    CPA: TestRegistryTranslateRequestPreservesNativeClaudeMissingDisplay."""
     body = {**CLAUDE_BODY, "thinking": {"type": "adaptive"}}
     assert req(CLAUDE, CLAUDE, body, "claude-opus-4-6")["thinking"] == {"type": "adaptive"}
 
