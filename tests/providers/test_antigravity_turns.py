@@ -15,10 +15,14 @@ import pytest
 from cliproxy.credentials.record import Credential
 from cliproxy.errors import RequestError
 from cliproxy.providers.antigravity import AntigravityProvider, shape_history
+from cliproxy.providers.antigravity_replay import restore
 from cliproxy.providers.antigravity_turns import applies_to, camel_parts
+from cliproxy.translate.antigravity_replay import CallItem, canonical
+from cliproxy.translate.antigravity_replay_record import AntigravityReplayCache
 
 CRED = Credential(id="a", provider="antigravity", metadata={"access_token": "t", "project_id": "p"})
 EMPTY_USER = {"role": "user", "parts": [{"text": ""}]}
+REPLAY_MODEL = "gemini-3.6-flash-high"
 
 
 def sent(contents: list[dict[str, Any]], model: str = "gemini-3-flash", action: str = "generate") -> Any:
@@ -55,14 +59,16 @@ USER = {"role": "user", "parts": [{"text": "go"}]}
 
 
 def test_leaves_mixed_user_content() -> None:
-    """...LeavesMixedUserContent: responses with user text stay a user turn."""
+    """CPA: TestNormalizeAntigravityGeminiFunctionResponseRolesLeavesMixedUserContent:
+    responses with user text stay a user turn."""
     mixed = {"role": "user", "parts": [response(""), {"text": "user follow-up"}]}
     assert sent([USER, {"role": "model", "parts": [call("")]}, mixed])[2] == mixed
 
 
 @pytest.mark.parametrize("action", ["generate", "count"])
 def test_orders_parallel_responses(action: str) -> None:
-    """...OrdersParallelResponses: by call id, as the calls came; the turn is a model turn."""
+    """CPA: TestNormalizeAntigravityGeminiFunctionResponseRolesOrdersParallelResponses: by
+    call id, as the calls came; the turn is a model turn."""
     calls = {"role": "model", "parts": [call("call-1", file="one"), call("call-2", file="two")]}
     answers = {
         "role": " Model ",
@@ -86,8 +92,9 @@ def test_orders_by_name_when_the_calls_have_no_id() -> None:
     ids=["empty-parts", "no-parts", "null-parts"],
 )
 def test_does_not_cross_an_empty_content(boundary: dict[str, Any]) -> None:
-    """...DoesNotCrossEmptyContentBoundary: still a model turn, but not reordered (and the
-    request refused: a content comes before the calls' responses)."""
+    """CPA: TestNormalizeAntigravityGeminiFunctionResponseRolesDoesNotCrossEmptyContentBoundary:
+    still a model turn, but not reordered (and the request refused: a content comes before
+    the calls' responses)."""
     calls = {"role": "model", "parts": [call("call-1"), call("call-2")]}
     answers = {"role": "user", "parts": [response("call-2"), response("call-1")]}
     out = shaped([USER, calls, boundary, answers])
@@ -170,3 +177,19 @@ def test_snake_case_parts_go_in_camel_case_and_data_stays() -> None:
     (part,) = nested["contents"][0]["parts"]
     assert part["functionResponse"]["response"] == {"result_text": "ok"}
     assert part["functionResponse"]["parts"] == [{"inlineData": {"mimeType": "image/png", "data": "QUJD"}}]
+
+
+def test_a_replayed_call_at_the_start_gets_the_user_turn_before_it() -> None:
+    """CPA: TestAntigravityStreamPrependsLeadingUserAfterReplayInsertsFunctionCall: a client
+    that sends only the results of a call it left out (the reasoning replay puts the call
+    back as the first content) still sends a history that starts with the empty user turn,
+    then the restored call, then its results."""
+    cache = AntigravityReplayCache()
+    item = CallItem(0, 0, None, "run", "call-1", canonical({}), "replay-inserted-call-signature-123456", "")
+    assert cache.replace(cache.read(REPLAY_MODEL, "s"), [item])
+    request: dict[str, Any] = {"contents": [{"role": "user", "parts": [response("call-1", "run")]}]}
+    assert restore(cache, request, model=REPLAY_MODEL, session="s", headers={}) is not None
+    out = request["contents"]
+    assert len(out) == 3 and out[0] == EMPTY_USER
+    assert out[1]["role"] == "model" and out[1]["parts"][0]["functionCall"]["id"] == "call-1"
+    assert out[2]["parts"][0]["functionResponse"]["name"] == "run"

@@ -234,7 +234,10 @@ def test_sanitize_for_model_drops_empty_assistant_message() -> None:
 
 
 def test_sanitize_for_claude_upstream_drops_invalid_thinking_and_cleans_tool_use() -> None:
-    """TestSanitizeClaudeMessagesForClaudeUpstream_DropsInvalidThinkingAndCleansToolUse"""
+    """TestSanitizeClaudeMessagesForClaudeUpstream_DropsInvalidThinkingAndCleansToolUse; the
+    content half of CPA: TestClaudeExecutor_LogsSanitizedClaudeUpstreamSignatures (the counts
+    it logs at debug level are the report's; we do not log them: a deliberate difference,
+    and so no signature can reach a log line)."""
     tool_use = {
         "type": "tool_use",
         "id": "toolu_1",
