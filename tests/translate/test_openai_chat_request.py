@@ -623,7 +623,7 @@ def test_other_api_spellings_are_blocks_and_come_back_as_sent():
     """``input_text`` / ``input_image`` / ``audio`` / ``input_file`` / ``document`` parts
     (the spellings CPA's Chat to Interactions reader takes) are IR blocks, so every
     format gets them; a Chat upstream gets each part back exactly as sent, next to a part
-    of a type nobody knows."""
+    of a type nobody knows, and one of those spellings that holds nothing to send."""
     parts = [
         {"type": "input_text", "text": "hi"},
         {"type": "input_image", "image_url": f"data:image/png;base64,{PNG}"},
@@ -632,6 +632,7 @@ def test_other_api_spellings_are_blocks_and_come_back_as_sent():
         {"type": "input_file", "file_url": "https://x/a.pdf"},
         {"type": "document", "mime_type": "application/pdf", "data": "JVBE", "filename": "a.pdf"},
         {"type": "mystery", "x": 1},
+        {"type": "document", "note": "no data"},
     ]
     body = {"model": "m", "messages": [{"role": "user", "content": parts}]}
     req = ADAPTER.parse_request(copy.deepcopy(body))
@@ -639,5 +640,9 @@ def test_other_api_spellings_are_blocks_and_come_back_as_sent():
     assert [type(b).__name__ for b in blocks] == ["Text", "Image", "Image", "File", "File", "File"]
     assert (blocks[2].data, blocks[3].media_type, blocks[4].url) == (PNG, "audio/mpeg", "https://x/a.pdf")
     assert (blocks[5].media_type, blocks[5].data, blocks[5].filename) == ("application/pdf", "JVBE", "a.pdf")
-    assert req.extras["_source_only"] == [("messages[0].content[6]", "mystery")]
+    # a part of another API's spelling that holds nothing to send is an unknown part too
+    assert req.extras["_source_only"] == [
+        ("messages[0].content[6]", "mystery"),
+        ("messages[0].content[7]", "document"),
+    ]
     assert roundtrip(body) == body

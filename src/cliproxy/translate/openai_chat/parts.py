@@ -5,10 +5,11 @@ type (marked ``_audio`` / ``_video_url`` so Chat gets them back as they were). T
 Responses / Interactions spellings some clients send in Chat content (``input_text``,
 ``input_image``, ``image``, ``audio``, ``input_file``, ``document``), which CPA's Chat to
 Interactions reader takes, become the same blocks, the part itself kept in ``_part`` so a
-Chat upstream gets it back unchanged. Parts the IR cannot hold (unknown types) are kept whole in the
-message's ``extras["_parts"]`` as ``[position, part]`` pairs and put back in place when
-the request is built for Chat Completions again; a builder for another format refuses
-the request (``translate.source_only``).
+Chat upstream gets it back unchanged (one they cannot read is an unknown part). Parts
+the IR cannot hold (unknown types) are kept whole in the message's ``extras["_parts"]``
+as ``[position, part]`` pairs and put back in place when the request is built for Chat
+Completions again; a builder for another format refuses the request
+(``translate.source_only``).
 """
 
 from __future__ import annotations
@@ -158,16 +159,14 @@ def _first_str(*values: Any) -> str | None:
     return None
 
 
-def _alias_text(part: dict[str, Any], where: str) -> ir.Text:
+def _alias_text(part: dict[str, Any], where: str) -> ir.Text | None:
     text = part.get("text")
-    if not isinstance(text, str):
-        raise RequestError(f"{where}.text: expected a string", param=where)
-    return ir.Text(text, extras={"_part": part})
+    return ir.Text(text, extras={"_part": part}) if isinstance(text, str) else None
 
 
-def _alias_image(part: dict[str, Any], where: str) -> ir.Image:
+def _alias_image(part: dict[str, Any], where: str) -> ir.Image | None:
     """``input_image`` / ``image``: an ``image_url`` (string or object), a ``url``, or
-    base64 ``data`` with a ``mime_type``; a ``file_id``."""
+    base64 ``data`` with a ``mime_type``; a ``file_id``. None when it has none of them."""
     iu = part.get("image_url")
     url = _first_str(iu.get("url") if isinstance(iu, dict) else iu, part.get("url"))
     img = ir.Image(detail=part.get("detail") if isinstance(part.get("detail"), str) else None)
@@ -184,25 +183,25 @@ def _alias_image(part: dict[str, Any], where: str) -> ir.Image:
     elif isinstance(fid := part.get("file_id"), str) and fid:
         img.file_id = fid
     else:
-        raise RequestError(f"{where}: expected an image url, data or file_id", param=where)
+        return None
     img.extras = {"_part": part}
     return img
 
 
-def _alias_audio(part: dict[str, Any], where: str) -> ir.File:
-    """``audio`` {data, format | mime_type}."""
+def _alias_audio(part: dict[str, Any], where: str) -> ir.File | None:
+    """``audio`` {data, format | mime_type}; None without data."""
     data = part.get("data")
     if not isinstance(data, str) or not data:
-        raise RequestError(f"{where}.data: expected base64 audio", param=where)
+        return None
     fmt = part.get("format")
     mime = _first_str(part.get("mime_type")) or AUDIO_MIME.get(fmt.lower() if isinstance(fmt, str) else "wav")
     return ir.File(data=data, media_type=mime or f"audio/{fmt}", extras={"_part": part})
 
 
-def _alias_file(part: dict[str, Any], where: str) -> ir.File:
+def _alias_file(part: dict[str, Any], where: str) -> ir.File | None:
     """``input_file`` / ``document``: ``file_data`` or ``data`` (a data: URL or bare
     base64), ``mime_type``, ``filename``, ``file_url`` / ``url``, ``file_id``; the same
-    keys under ``file`` too."""
+    keys under ``file`` too. None when it has no data, address or id."""
     inner = part.get("file")
     f = inner if isinstance(inner, dict) else {}
     filename = _first_str(f.get("filename"), part.get("filename"))
@@ -220,12 +219,13 @@ def _alias_file(part: dict[str, Any], where: str) -> ir.File:
     else:
         out.url = _first_str(f.get("file_url"), part.get("file_url"), part.get("url"))
     if out.data is None and out.url is None and out.file_id is None:
-        raise RequestError(f"{where}: expected file data, a file_url or a file_id", param=where)
+        return None
     out.extras = {"_part": part}
     return out
 
 
-_PARSERS: dict[str, Callable[[dict[str, Any], str], ir.Block]] = {
+# a parser's None: a part of another API's spelling it cannot read, kept whole as unknown
+_PARSERS: dict[str, Callable[[dict[str, Any], str], ir.Block | None]] = {
     "text": _text,
     "image_url": _image,
     "file": _file,
@@ -255,10 +255,11 @@ def parse_content(parts: list[Any], where: str, msg: ir.Message) -> list[list[An
         if not isinstance(ptype, str):
             raise RequestError(f"{pw}.type: expected a string", param=pw)
         parser = _PARSERS.get(ptype)
-        if parser is None:
+        block = parser(part, pw) if parser is not None else None
+        if block is None:
             kept.append([i, part])
         else:
-            msg.content.append(parser(part, pw))
+            msg.content.append(block)
     if kept:
         if msg.extras is None:
             msg.extras = {}
