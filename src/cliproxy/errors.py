@@ -206,6 +206,9 @@ class NoCredentialError(UpstreamError):
     """No credential is available for the model (503)."""
 
     def __init__(self, model: str, providers: list[str] | None = None) -> None:
-        plist = ",".join(providers or [])
-        super().__init__(f"no auth available (providers={plist}, model={clip(model)})", status=503)
+        plist = ",".join(providers or []) or "unknown"
+        detail = f"no auth available (providers={plist}, model={clip(model.strip()) or 'unknown'})"
+        if providers and "claude" in providers:  # CPA's hint: Claude keys and sessions are checked there
+            detail += "; check Claude auth/key session and cooldown state via /v0/management/auth-files"
+        super().__init__(detail, status=503)
         self.model = model

@@ -158,9 +158,22 @@ async def test_credential_scoped_429_cools_every_model(clock):
 
 
 async def test_errors_when_nothing_is_available(clock):
+    """CPA: TestEnrichAuthSelectionError_DefaultsTo503WithContext (a 503 naming the providers
+    and the model, with the management hint when Claude is among them) and
+    TestEnrichAuthSelectionError_PreservesExplicitStatus (every candidate cooling is the 429
+    of CooldownError, not this 503)."""
     pool = make_pool(clock, [cred("a"), cred("b"), cred("d", disabled=True)])
-    with pytest.raises(NoCredentialError):
+    with pytest.raises(NoCredentialError) as missing:
         await pool.pick("m", providers=["codex"])
+    assert (
+        missing.value.status == 503 and str(missing.value) == "no auth available (providers=codex, model=m)"
+    )
+    with pytest.raises(NoCredentialError) as missing:
+        await pool.pick("claude-sonnet-4-6", providers=["gemini", "claude"], tried={"a", "b"})
+    message = str(missing.value)
+    assert "providers=gemini,claude" in message and "model=claude-sonnet-4-6" in message
+    assert "/v0/management/auth-files" in message
+    assert "providers=unknown" in str(NoCredentialError("m"))
     await pool.mark_failure(pool.get("a"), "m", 429, retry_after=50)
     await pool.mark_failure(pool.get("b"), "m", 429, retry_after=20)
     with pytest.raises(CooldownError) as info:

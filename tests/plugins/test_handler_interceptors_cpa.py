@@ -34,7 +34,9 @@ class Rec(Plugin, RequestInterceptor, ResponseInterceptor, StreamChunkIntercepto
             source=req.source_format, headers=req.headers)
         if b"BLOCK-BEFORE" in req.body:
             return InterceptResult.terminate_with(403, b'{"error":"blocked"}',
-                                                  {"Content-Type": ["application/json"], "X-Policy": ["blocked"]})
+                                                  {"Content-Type": ["application/problem+json"], "X-Policy": ["blocked"],
+                                                   "X-Cpa-Trace-Id": ["plugin-trace"],
+                                                   "Access-Control-Allow-Origin": ["https://untrusted.example"]})
         if b"REWRITE" in req.body:
             body = json.loads(req.body)
             body["messages"][0]["content"] = "before"
@@ -119,12 +121,17 @@ def _chat(prompt: str, **extra: Any) -> dict[str, Any]:
 
 
 async def test_before_auth_termination_answers_and_completes_as_rejected(start_proxy, fakes, tmp_path):
-    """CPA: TestHandlerRequestInterceptorTerminatesBeforeAuth. The plugin's status, body and
-    headers reach the client; the upstream is never asked; the lifecycle completion carries
-    the request id the interceptor saw and the outcome ``rejected`` with the status."""
+    """CPA: TestHandlerRequestInterceptorTerminatesBeforeAuth and
+    TestWriteErrorResponseDirectResponse. The plugin's status, body and headers (its
+    Content-Type too) reach the client, but not the proxy's own ones it tries to set (trace
+    id, CORS origin); the upstream is never asked; the lifecycle completion carries the
+    request id the interceptor saw and the outcome ``rejected`` with the status."""
     proxy, log = await _recording_proxy(start_proxy, fakes, tmp_path)
-    status, headers, body = await _post(proxy.url, _chat("BLOCK-BEFORE"))
+    status, headers, body = await _post(proxy.url, _chat("BLOCK-BEFORE"), Origin="https://trusted.example")
     assert (status, body, headers.get("X-Policy")) == (403, b'{"error":"blocked"}', "blocked")
+    assert headers.get("Content-Type", "").startswith("application/problem+json")
+    assert headers.get("X-Cpa-Trace-Id") != "plugin-trace"
+    assert headers.get("Access-Control-Allow-Origin") != "https://untrusted.example"
     assert fakes.openai.requests == []
     (before,) = await _seen(log, "before")
     (done,) = await _seen(log, "complete")
@@ -309,7 +316,9 @@ async def test_stream_chunk_interceptors_rewrite_drop_and_set_headers(start_prox
     reaches the client and is not history; a rewritten one is history as rewritten. A
     header edit of a later chunk cannot change a head already sent. (CPA also keeps the
     first payload chunk's header edits, since its handler returns the head only after the
-    first chunk; cliproxy sends the head after the init call, so only its edits count.)"""
+    first chunk; cliproxy sends the head after the init call, so only its edits count.)
+    Also CPA: TestStreamWithPluginExecutorReturnedHeadersImmutableAfterReturn (the fact, not
+    Go's data race)."""
     proxy, log = await _recording_proxy(start_proxy, fakes, tmp_path, extra=PASSTHROUGH)
     fakes.openai.answer_headers[None] = {"X-Upstream": "stream"}
     fakes.openai.script(Behavior(stream_delay=0.01))  # one frame a read, as CPA's executors give

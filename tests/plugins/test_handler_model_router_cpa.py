@@ -8,6 +8,7 @@ import json
 
 import anthropic
 import openai
+import pytest
 
 from tests.e2e.clients import KEY
 from tests.plugins.test_flow_python import HEADER, _proxy
@@ -33,6 +34,8 @@ class Router(Plugin, ModelRouter, RequestInterceptor):
             return RouteDecision.executor("exec")
         if model == "prov-target":
             return RouteDecision.provider("claude", "claude-sonnet-4-6")
+        if model.startswith("prov-image"):
+            return RouteDecision.provider("claude", "gpt-image-2" + model[len("prov-image"):])
         if model.startswith("prov-"):
             return RouteDecision.provider("claude")
         return None
@@ -94,7 +97,8 @@ async def test_router_sends_a_request_to_an_executor_plugin_before_resolution(st
     TestHandlerModelRouterCanTargetPluginExecutorWithoutChangingModel,
     TestHandlerModelRouterDirectExecutorRunsAfterAuthInterceptor and
     TestHandlerModelRouterDirectExecutorPropagatesQueryFromContext (with
-    TestApplyModelRouterRestoresQueryFromContext). A model no registry knows reaches the
+    TestApplyModelRouterRestoresQueryFromContext; the query half of
+    TestExecuteCountWithAuthManagerPropagatesRouterSkipAndQuery). A model no registry knows reaches the
     router with the client's format, model, headers, body and query; the executor gets the
     requested model unchanged, the after-auth interceptor's body and header (that chain runs
     on this route too, told the executor's input format) and the query."""
@@ -161,3 +165,21 @@ async def test_router_provider_routes_use_the_credential_pool(start_proxy, fakes
     assert [r.json["model"] for r in fakes.claude.requests] == ["claude-sonnet-4-6", "prov-plain"]
     assert len(await _seen(log, "route", 2)) == 2
     assert "execute" not in log.read_text()
+
+
+async def test_router_naming_an_image_only_model_on_a_provider_route_is_a_503(start_proxy, fakes, tmp_path):
+    """CPA: TestHandlerProvidersForExecutionRejectsImageOnlyModelOnProviderRoute. A router
+    that sends a chat request to Claude under an Images API model (``gpt-image-2``, also
+    with a thinking suffix) gets the image-only 503, as the client naming it would; an
+    image-only model the client names (with a suffix) is refused before the router."""
+    proxy, log = await _routing_proxy(start_proxy, fakes, tmp_path)
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        for model in ("prov-image", "prov-image(auto)", "gpt-image-2(auto)"):
+            with pytest.raises(openai.APIStatusError) as err:
+                await client.chat.completions.create(
+                    model=model, messages=[{"role": "user", "content": "hi"}]
+                )
+            assert err.value.status_code == 503, model
+            assert "/v1/images/generations" in str(err.value)
+    assert len(await _seen(log, "route", 2)) == 2  # the client's own image model never reached it
+    assert fakes.claude.requests == []

@@ -28,6 +28,7 @@ from cliproxy.calls import Attempt, Call, Reply, RequestTerminated, StreamReply
 from cliproxy.credentials.record import Credential
 from cliproxy.errors import CliproxyError, ModelNotFoundError, UpstreamError
 from cliproxy.formats import Format
+from cliproxy.models.image_only import refuse_image_only
 from cliproxy.models.registry import ModelRoute
 from cliproxy.plugins import abi, rules, translation
 from cliproxy.plugins.callbacks import ScopeContext
@@ -92,6 +93,8 @@ def route_for(models: Resolver, decision: rules.RouteDecision | None, model: str
     if decision.kind != "provider":
         return None
     target_model = decision.target_model or model
+    if target_model.lower().find("image") >= 0:
+        refuse_image_only(target_model)  # a router naming an Images API model: CPA's 503 too
     try:
         base = models.resolve(target_model)
     except ModelNotFoundError:
@@ -221,8 +224,11 @@ class Flow:
             scope=self.scope,
         )
         t = state.terminated
-        if t is not None:
-            raise RequestTerminated(t.status, t.body, t.headers, t.plugin)
+        if t is not None:  # the plugin's headers, but never the proxy's own (CORS, trace id)
+            own = forwardable_response_headers(t.headers, {})
+            if not any(k.lower() == "content-type" for k in own):
+                own["Content-Type"] = "application/json"
+            raise RequestTerminated(t.status, t.body, own, t.plugin)
         return state
 
     # ------------------------------------------------------------------ 5.-8. executors, scheduler
