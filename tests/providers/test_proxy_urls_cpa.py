@@ -151,3 +151,15 @@ openai-compatibility:
     assert failed.value.status_code == 502
     assert "secret-pw" not in caplog.text and "secret-pw" not in failed.value.response.text
     assert fake_openai.requests == []
+
+
+@pytest.mark.parametrize("scheme", ["SOCKS5", "Socks5h"])
+async def test_a_scheme_in_capitals_is_the_same_proxy(http, socks_proxy, fake_openai, scheme) -> None:  # noqa: F811
+    """A URL's scheme ignores case (RFC 3986), as Go's url.Parse reads it: ``SOCKS5://``
+    goes through the SOCKS proxy, one session for every request; before, it went direct
+    without a word."""
+    proxy = socks_proxy.url.replace("socks5", scheme, 1)
+    for _ in range(2):
+        assert await get_models(http, fake_openai.base_url, proxy) == 200
+    assert socks_proxy.targets == [f"127.0.0.1:{fake_openai.port}"]  # one tunnel, kept alive
+    assert len(http._sessions) == 1

@@ -325,6 +325,9 @@ class HttpClient:
         )
 
     def _session(self, proxy: str) -> tuple[aiohttp.ClientSession, str | None]:
+        if proxy and not proxy.islower():  # a scheme in capitals (SOCKS5://) is the same scheme
+            scheme, sep, rest = proxy.partition("://")
+            proxy = f"{scheme.lower()}{sep}{rest}"
         session = self._sessions.get(proxy)
         http_proxy = proxy if proxy.startswith(("http://", "https://")) else None
         if session is None or session.closed:
