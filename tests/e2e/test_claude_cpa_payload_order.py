@@ -221,10 +221,10 @@ async def test_a_rules_legacy_model_with_the_callers_system_turn_is_refused(
     start_proxy, tls_claude, cert, system
 ) -> None:
     """CPA ``TestClaudeExecutor_PayloadOverrideCannotSmuggleLegacyMidSystemMessage`` and
-    ``..._PayloadOverrideDoesNotClaimMatchingCallerTurn``: the caller's own ``role: system``
-    turn (even one equal to what the cloak would insert, which then inserts none) with a
-    model a rule turned legacy is the client's 400, checked on the finished body; Anthropic
-    is not asked."""
+    ``TestClaudeExecutor_PayloadOverrideDoesNotClaimMatchingCallerTurn``: the caller's own
+    ``role: system`` turn (even one equal to what the cloak would insert, which then inserts
+    none) with a model a rule turned legacy is the client's 400, checked on the finished
+    body; Anthropic is not asked."""
     fake = tls_claude[0]
     messages = [{"role": "user", "content": "hi"}, TURN]
     with pytest.raises(anthropic.BadRequestError) as err:

@@ -132,6 +132,37 @@ def test_policy_is_origin_independent() -> None:
         assert (p.oauth, p.cli, p.signed) == (False, True, signed), base
 
 
+SIGNING_CASES: list[tuple[str, str, str, bool, bool]] = [
+    # (name, api key, base URL, claude-code-cli profile, signed)
+    ("official API key default", "key-123", ANTHROPIC, False, False),
+    ("official API key opt-in", "key-123", ANTHROPIC, True, True),
+    ("Kimi API key default", "key-123", "https://api.kimi.com", False, False),
+    ("Kimi API key opt-in", "key-123", "https://api.kimi.com", True, False),
+    ("gateway API key opt-in", "key-123", "https://gateway.example", True, False),
+    ("anthropic host over http opt-in", "key-123", "http://api.anthropic.com", True, False),
+    ("anthropic host explicit 443 opt-in", "key-123", "https://api.anthropic.com:443", True, True),
+    ("anthropic lookalike host opt-in", "key-123", "https://api.anthropic.com.evil.example", True, False),
+    ("Claude OAuth", "sk-ant-oat-custom", ANTHROPIC, False, True),
+    ("Claude OAuth custom gateway", "sk-ant-oat-custom", "https://gateway.example", False, True),
+]
+
+
+@pytest.mark.parametrize(
+    ("api_key", "base", "profile", "signed"),
+    [c[1:] for c in SIGNING_CASES],
+    ids=[c[0] for c in SIGNING_CASES],
+)
+def test_which_requests_sign_the_billing_block(api_key: str, base: str, profile: bool, signed: bool) -> None:
+    """CPA: TestClaudeCCHSigningEnabled (its Claude rows). A subscription token signs on
+    every upstream (the proxy is the hop that has to produce the cch); an opted-in API key
+    only on https://api.anthropic.com, where Claude Code itself signs; a gateway keeps a
+    cache-stable billing block. CPA's Vertex and other-provider rows are n.a.: cliproxy
+    sends Claude requests to Anthropic's Messages API or a gateway of it only."""
+    attributes = {"fingerprint_profile": "claude-code-cli"} if profile else {}
+    cred = Credential(id="s", provider="claude", api_key=api_key, base_url=base, attributes=attributes)
+    assert plan(cred, base).signed is signed
+
+
 def test_kimi_identity_survives_access_token_rotation() -> None:
     """CPA: TestKimiExecutor_ClaudeCodeCLIIdentitySurvivesAccessTokenRotation: a Kimi file's
     synthesized device and account come from the credential, not its current token."""

@@ -24,6 +24,7 @@ from cliproxy.providers import claude_cloak as cloaking
 from cliproxy.providers import claude_identity as ident
 from cliproxy.providers import decoding
 from cliproxy.providers.claude import ClaudeProvider
+from tests.providers.test_claude_identity import USER_ID, cc_headers
 
 CONSTANTS = (
     "claude-code-20250219,interleaved-thinking-2025-05-14,redact-thinking-2026-02-12,"
@@ -391,6 +392,42 @@ def test_zstd_body_without_its_header_is_sniffed() -> None:
     from backports.zstd import compress
 
     assert decoding.sniffed(compress(PLAINTEXT)) == PLAINTEXT
+
+
+def _legacy_turn_body(model: str) -> dict[str, Any]:
+    return {
+        "model": model,
+        "max_tokens": 32,
+        "system": [{"type": "text", "text": "Top rule"}],
+        "messages": [{"role": "user", "content": "hi"}, {"role": "system", "content": "Mid rule"}],
+        "metadata": {"user_id": USER_ID},
+    }
+
+
+def test_a_confirmed_claude_code_keeps_its_system_turn_for_a_legacy_model() -> None:
+    """CPA: TestClaudeExecutor_ConfirmedNativeLegacyMidSystemMessageForwarded: a real
+    Claude Code owns its wire, so its body goes to api.anthropic.com as it is, the turn
+    included; the same body from another caller is the client's 400."""
+    provider = ClaudeProvider()
+    cred = Credential(id="k", provider="claude", api_key="sk-ant-api-legacy")
+    body = _legacy_turn_body("claude-haiku-4-5-20251001")
+    sent = provider.build(
+        cred, copy.deepcopy(body), model=body["model"], stream=False, client_headers=cc_headers()
+    )
+    assert [m["role"] for m in orjson.loads(sent.body)["messages"]] == ["user", "system"]
+    with pytest.raises(RequestError):
+        provider.build(cred, copy.deepcopy(body), model=body["model"], stream=False, client_headers={})
+
+
+@pytest.mark.parametrize("model", ["claude-sonnet-5", "claude-sonnet-9"])
+def test_a_model_that_takes_the_turn_gets_it(model: str) -> None:
+    """CPA: TestClaudeExecutor_SupportedModelMidSystemMessageForwarded: a model outside
+    the legacy list (a newer or unknown one) is sent the turn."""
+    cred = Credential(id="k", provider="claude", api_key="sk-ant-api-newer")
+    sent = ClaudeProvider().build(
+        cred, _legacy_turn_body(model), model=model, stream=False, client_headers={}
+    )
+    assert [m["role"] for m in orjson.loads(sent.body)["messages"]] == ["user", "system"]
 
 
 def test_plain_or_broken_bodies_are_left_as_they_are() -> None:

@@ -205,23 +205,60 @@ META = '"metadata":{"user_id":"meta-x"}'
             'cc_entrypoint=sdk-cli; cch=00000;"}]}',
             "f2edb",
         ),
+        (  # the members in reverse: field order stays significant
+            '{"stream":true,"output_config":{"effort":"high"},"context_management":{"edits":'
+            '[{"type":"clear_thinking_20251015","keep":"all"}]},"thinking":{"type":"adaptive",'
+            '"display":"omitted"},"max_tokens":1,"metadata":{"user_id":"meta-x"},"tools":[],'
+            '"system":[{"type":"text","text":"x-anthropic-billing-header: cc_version=2.1.220.test; '
+            'cc_entrypoint=sdk-cli; cch=00000;"},{"type":"text","text":"system-x"}],"messages":'
+            '[{"role":"user","content":[{"type":"text","text":"x"}]}],"model":"model-a"}',
+            "e5b6c",
+        ),
     ],
 )
 def test_cch_known_vectors(body: str, want: str) -> None:
+    """CPA: TestSignAnthropicMessagesBody_ClaudeCode21220KnownVectors."""
     signed = orjson.loads(signing.sign(orjson.loads(body)))
     assert signed["system"][0]["text"].endswith(f" cch={want};")
 
 
 def test_cch_placeholder_inserted_and_only_the_digits_change() -> None:
+    """CPA: TestFinalizeAnthropicMessagesBodyCCH_InsertsMissingPlaceholder,
+    TestSignAnthropicMessagesBody_PreservesFinalSerializedBytes."""
     body = orjson.loads(BASE.replace(" cch=00000;", ""))
     signed = signing.sign(body)
     assert b"cc_entrypoint=sdk-cli; cch=7ee87;" in signed
-    literal = orjson.loads(BASE.replace('"text":"x"', '"text":"keep literal cch=00000; in the message"', 1))
-    out = orjson.loads(signing.sign(literal))
-    assert out["messages"][0]["content"][0]["text"] == "keep literal cch=00000; in the message"
+    raw = BASE.replace('"text":"x"', '"text":"keep literal cch=00000; in the message"', 1)
+    out = signing.sign(orjson.loads(raw))
+    assert orjson.loads(out)["messages"][0]["content"][0]["text"] == "keep literal cch=00000; in the message"
+    digits = out.index(b"cc_entrypoint=sdk-cli; cch=") + len(b"cc_entrypoint=sdk-cli; cch=")
+    assert out[:digits] + b"00000" + out[digits + 5 :] == raw.encode()  # nothing else changed
+
+
+@pytest.mark.parametrize(
+    ("body", "want"),
+    [
+        ('{"model":"claude","keep":1}', '{"model":"","keep":1}'),
+        ('{"max_tokens":1,"keep":2}', '{"keep":2}'),
+        ('{"keep":1,"fallbacks":[{"model":"x"}],"tail":2}', '{"keep":1,"tail":2}'),
+        ('{"keep":1,"fallback_credit_token":"secret"}', '{"keep":1}'),
+        ('{"max_tokens":1,"fallbacks":[],"fallback_credit_token":"secret"}', "{}"),
+        ('{"keep":1,"max_tokens":1,"fallbacks":[],"tail":2}', '{"keep":1,"tail":2}'),
+        ('{"keep":1,"max_tokens":1,"fallbacks":[]}', '{"keep":1,}'),  # Claude Code's dangling comma
+        ('{"outer":{"model":"x","max_tokens":1,"keep":"y"}}', '{"outer":{"model":"","keep":"y"}}'),
+        (
+            '{"text":"literal \\"model\\":\\"x\\" and \\"max_tokens\\":1"}',
+            '{"text":"literal \\"model\\":\\"x\\" and \\"max_tokens\\":1"}',
+        ),
+    ],
+)
+def test_cch_hash_view(body: str, want: str) -> None:
+    """CPA: TestNormalizeClaudeCCHInput_PreservesRawJSON: what the hash reads."""
+    assert b"".join(signing._hash_view(orjson.loads(body))) == want.encode()
 
 
 def test_cch_fallback_billing_block_leads_the_system() -> None:
+    """CPA: TestFinalizeAnthropicMessagesBodyCCH_AddsMissingBillingBlock."""
     fallback = "x-anthropic-billing-header: cc_version=2.1.220.test; cc_entrypoint=sdk-cli; cch=00000;"
     out = orjson.loads(signing.sign({"system": "caller", "messages": []}, fallback))
     assert [b["text"][:27] for b in out["system"]] == ["x-anthropic-billing-header:", "caller"]
