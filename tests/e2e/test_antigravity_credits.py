@@ -173,7 +173,10 @@ async def test_claude_falls_back_to_credits_when_every_free_quota_is_gone(
     ``enabledCreditTypes: ["GOOGLE_ONE_AI"]``; the first has no credits
     (INSUFFICIENT_G1_CREDITS_BALANCE) and is skipped from then on, the second answers.
     CPA TestFindAllAntigravityCreditsCandidateAuths_PrefersKnownCreditsThenUnknown: the next
-    request goes straight to the account known to have credits."""
+    request goes straight to the account known to have credits.
+    CPA: TestManagerExecuteStream_AntigravityCreditsFallbackAfterBootstrap429,
+    TestStatusCodeFromError_UnwrapsStreamBootstrap429 (the stream case: a 429 before the
+    first byte counts as the 429 that opens the fallback)."""
     cloud.exhausted = {"tok-a", "tok-b"}
     cloud.broke = {"tok-a"}
     _auth(tmp_path, "antigravity-a.json", "tok-a", cloud.url)
@@ -223,7 +226,9 @@ async def test_no_credits_when_off_or_for_a_model_that_is_not_claude(
 ) -> None:
     """CPA antigravity_executor_credits_test.go TestAntigravityExecute_NoCreditsWithoutConductorFlag
     and conductor_home.go (the fallback is for Claude models only): the 429 reaches the
-    client and no request asks for credits."""
+    client and no request asks for credits. CPA:
+    TestManagerExecuteStream_CodexOnlyDoesNotEnterAntigravityCreditsFallback: the gate is
+    the model (a Claude name that Antigravity serves), so a Codex model never reaches it."""
     cloud.exhausted = {"tok-a"}
     _auth(tmp_path, "antigravity-a.json", "tok-a", cloud.url)
     proxy = await start_proxy(_config(False))
