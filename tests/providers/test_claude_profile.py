@@ -110,6 +110,30 @@ async def test_migrates_five_devices_to_one_without_a_lookup(profiles, http, tmp
 
 
 @pytest.mark.parametrize(
+    ("pool", "want"),
+    [
+        (["a" * 64, "a" * 64, "INVALID"], "a" * 64),
+        (["  " + "A" * 64 + "  "], "a" * 64),
+        (LEGACY, LEGACY[0]),
+    ],
+    ids=["duplicates-and-junk", "upper-case-and-spaces", "five-slots"],
+)
+async def test_the_device_pool_is_repaired_to_one_canonical_device(
+    profiles, http, tmp_path, pool, want
+) -> None:
+    """CPA: TestEnsureDeviceIDPoolRepairsAndStabilizesCredentialMetadata,
+    TestEnsureDeviceIDPoolCanonicalizesSingleDevice, TestEnsureDeviceIDPoolMigratesFiveSlotsToOne:
+    the first valid device, lower-cased and trimmed, alone in the pool, in the credential
+    and its file; settled once, nothing to do on the next request."""
+    cred = oauth(tmp_path, account_uuid=ACCOUNT, claude_device_ids=pool)
+    await settle(cred, http)
+    assert profiles.calls == []
+    assert cred.metadata["claude_device_ids"] == saved(cred)["claude_device_ids"] == [want]
+    assert ClaudeProvider().prepare(cred, http, proxy="") is None
+    assert ident.cli_identity(cred)[0] == want
+
+
+@pytest.mark.parametrize(
     "meta",
     [
         {"scopes": "user:inference user:ccr_inference user:file_upload"},
@@ -168,8 +192,9 @@ async def test_a_failed_lookup_never_blocks_and_runs_again_later(profiles, http,
 
 
 async def test_concurrent_first_requests_share_one_lookup(profiles, http, tmp_path) -> None:
-    """CPA: TestClaudeExecutorPrepareRequestAuthIsRaceFreeOnSharedCredential: first requests
-    of one credential at once make one lookup, and its identity is the credential's."""
+    """CPA: TestClaudeExecutorPrepareRequestAuthIsRaceFreeOnSharedCredential,
+    TestEnsureDeviceIDPoolConcurrentInitialization: first requests of one credential at once
+    make one lookup, and its identity (one device) is the credential's."""
     profiles.delay = 0.2
     cred = oauth(tmp_path)
     provider = ClaudeProvider()

@@ -75,9 +75,13 @@ def needs_identity(cred: Credential) -> bool:
     start)."""
     if cred.path is None or not ident.is_oauth(cred):
         return False
+    return not _one_device(cred) or not _account(cred)
+
+
+def _one_device(cred: Credential) -> bool:
+    """Whether the stored pool is one valid device, as written (lower case, no spaces)."""
     pool = (cred.metadata or {}).get("claude_device_ids")
-    single = isinstance(pool, list) and len(pool) == 1 and len(_devices(cred)) == 1
-    return not single or not _account(cred)
+    return isinstance(pool, list) and len(pool) == 1 and _devices(cred) == pool
 
 
 def _setup_token(cred: Credential) -> bool:
@@ -112,10 +116,10 @@ class ProfileLookup:
         if not needs_identity(cred):  # another lookup settled it meanwhile
             return
         updates: dict[str, Any] = {}
-        devices = _devices(cred)
-        pool = cred.metadata.get("claude_device_ids")
-        if not (isinstance(pool, list) and len(pool) == 1 and devices):
-            # the first of an old pool, else the one its requests used so far: same device
+        if not _one_device(cred):
+            # the first of an old pool (canonical), else the one its requests used so far:
+            # the same device either way
+            devices = _devices(cred)
             updates["claude_device_ids"] = [devices[0] if devices else ident.derived_device(cred)]
         if not _account(cred):
             updates.update(await self._identity(cred, http, proxy))
