@@ -64,7 +64,7 @@ def test_already_present_is_not_duplicated() -> None:
 )
 def test_codex_image_gen_function_means_no_injection(tool) -> None:
     """TestEnsureImageGenerationTool_ImageGenNamespaceDoesNotInjectTool and
-    ..._FlattenedImageGenFunctionDoesNotInjectTool."""
+    TestEnsureImageGenerationTool_FlattenedImageGenFunctionDoesNotInjectTool."""
     body = _apply({"tools": [tool]})
     assert body["tools"] == [tool]
 
@@ -82,6 +82,7 @@ def test_empty_tools_array_gets_the_tool() -> None:
 
 
 def test_web_search_keeps_its_place() -> None:
+    """CPA: TestEnsureImageGenerationTool_WebSearchAndImageGen."""
     body = _apply({"tools": [{"type": "web_search"}]})
     assert [t["type"] for t in body["tools"]] == ["web_search", "image_generation"]
 
@@ -89,7 +90,7 @@ def test_web_search_keeps_its_place() -> None:
 @pytest.mark.parametrize("flag", ["true", True])
 def test_responses_lite_metadata_means_no_injection(flag) -> None:
     """TestEnsureImageGenerationTool_ResponsesLiteMetadataDoesNotInjectTool and
-    ..._ResponsesLiteBooleanMetadataDoesNotInjectTool."""
+    TestEnsureImageGenerationTool_ResponsesLiteBooleanMetadataDoesNotInjectTool."""
     body = {
         "client_metadata": {"ws_request_header_x_openai_internal_codex_responses_lite": flag},
         "input": "hi",
@@ -113,7 +114,9 @@ def test_responses_lite_false_metadata_still_injects() -> None:
 
 
 def test_spark_models_and_free_plans_get_no_tool() -> None:
-    """CPA ensureImageGenerationTool: ``*spark`` models and free-plan accounts are skipped."""
+    """CPA ensureImageGenerationTool: ``*spark`` models and free-plan accounts are skipped.
+    CPA: TestEnsureImageGenerationTool_GPT53CodexSparkDoesNotInjectTool,
+    TestEnsureImageGenerationTool_FreeCodexAuthDoesNotInjectTool."""
     assert "tools" not in _apply({"input": "hi"}, model="gpt-5.3-codex-spark")
     assert "tools" not in _apply({"input": "hi"}, cred=FREE)
 
