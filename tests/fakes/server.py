@@ -7,6 +7,7 @@ of one API and say how that API spells its errors. Everything a test needs lives
     fake.fail_key("k-b", 401)                         # every request with key k-b fails
     fake.script(Behavior(cut_after=2))                # next stream is cut after 2 frames
     fake.stream_delay = 0.01                          # pause between stream frames
+    fake.stream_together = True                       # all frames of a stream in one write
     fake.answer_headers["k-a"] = {"x-ratelimit-remaining-requests": "0"}  # on every answer
     fake.last.json["model"], fake.last.key            # what the client sent (a form: FormFile files)
     fake.connections("k-a")                            # TCP connections k-a's requests came on
@@ -173,6 +174,7 @@ class FakeServer:
         self.requests: list[Recorded] = []
         self.behaviors: list[Behavior] = []
         self.stream_delay: float = 0.0
+        self.stream_together = False  # write a stream's frames in one write (one read, mostly)
         # headers added to every answer (success or error) to requests with this auth key
         # (None: any key), e.g. rate-limit headers: fake.answer_headers["k-a"] = {...}
         self.answer_headers: dict[str | None, dict[str, str]] = {}
@@ -229,6 +231,7 @@ class FakeServer:
         with self._lock:
             self.behaviors.clear()
         self.stream_delay = 0.0
+        self.stream_together = False
         self.answer_headers.clear()
 
     # ---- fault injection -------------------------------------------------------------
@@ -355,6 +358,10 @@ class FakeServer:
         resp = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
         await resp.prepare(request)
         delay = beh.stream_delay if beh is not None and beh.stream_delay is not None else self.stream_delay
+        if self.stream_together and beh is None and not delay:  # several events in one read
+            await resp.write(b"".join(frames))
+            await resp.write_eof()
+            return resp
         for sent, frame in enumerate(frames):
             if beh is not None and beh.cut_after == sent:
                 return _cut(request, resp)

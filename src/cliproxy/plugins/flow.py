@@ -34,6 +34,7 @@ from cliproxy.plugins import abi, rules, translation
 from cliproxy.plugins.callbacks import ScopeContext
 from cliproxy.plugins.executor import executor_formats, run_executor
 from cliproxy.plugins.models import refresh_plugin_auth
+from cliproxy.plugins.stream_chunks import StreamChunks
 from cliproxy.plugins.stream_normalizers import AFTER, BEFORE, StreamNormalizers
 from cliproxy.providers.identity import forwardable_response_headers
 from cliproxy.times import format_utc
@@ -447,6 +448,8 @@ class Flow:
         host = self.host
         st = self.chunks
         intercept = st is not None
+        # the chain sees one event at a time, whatever a read of the upstream held
+        cut = None if st is None else StreamChunks(host, st, call.format, alt=call.alt)
         # the usage the upstream's events gave, unless an interceptor may change the chunks
         read_usage = None if intercept else reply.read_usage
         wants_usage = host.any("usage_plugin")
@@ -459,22 +462,26 @@ class Flow:
             outcome, status, error = "succeeded", 200, ""
             try:
                 first = reply.first
-                if st is not None and first:
-                    first = await rules.stream_chunk(host, st, first) or b""
+                if cut is not None and first:
+                    first = await cut.feed(first)
                 if first:
                     first_at.append(time.time())
                     if sniffer is not None:
                         sniffer.feed(first)
                     yield first
                 async for piece in reply.rest:
-                    if st is not None:
-                        piece = await rules.stream_chunk(host, st, piece) or b""
+                    if cut is not None:
+                        piece = await cut.feed(piece)
                     if piece:
                         if not first_at:
                             first_at.append(time.time())
                         if sniffer is not None:
                             sniffer.feed(piece)
                         yield piece
+                if cut is not None and (piece := await cut.feed(b"", end=True)):
+                    if sniffer is not None:
+                        sniffer.feed(piece)
+                    yield piece
             except BaseException as exc:
                 outcome, status, error = "canceled", 0, str(exc)
                 raise
