@@ -111,7 +111,11 @@ async def test_genai_sdk_stream_ignores_keepalives(start_proxy, fakes) -> None:
 
 async def test_error_after_early_commit_is_an_in_stream_error_event(start_proxy, fakes) -> None:
     """The 200 went out with a keep-alive; the only credential then answers 400: the client
-    gets the error as an ``event: error`` in its format, not a second status line."""
+    gets the error as an ``event: error`` in its format, not a second status line.
+    CPA: TestForwardResponsesStreamExposesTerminalErrors (a ``"type":"error"`` event, no HTTP
+    error body; cliproxy exposes every status alike, one stands for CPA's list). Our
+    difference: the event carries the error object under ``error`` too, beside CPA's flat
+    fields, since the openai SDK raises a stream's error only from that member."""
     proxy = await start_proxy(_config(fakes))
     fakes.responses.script(Behavior(status=400, message="bad input, slowly", delay=1.6))
     status, raw = await _read_stream(proxy.url, {"model": "codex-model", "input": "hi", "stream": True})
@@ -120,6 +124,9 @@ async def test_error_after_early_commit_is_an_in_stream_error_event(start_proxy,
     event = raw[len(KEEPALIVE) :]
     assert event.startswith(b"event: error\ndata: ")
     assert b"bad input, slowly" in event
+    data = orjson.loads(event.split(b"data: ", 1)[1])
+    assert (data["type"], data["message"]) == ("error", "bad input, slowly")
+    assert data["error"]["message"] == "bad input, slowly"
 
 
 async def test_gemini_json_array_stream_gets_no_comment_lines(start_proxy, fakes) -> None:

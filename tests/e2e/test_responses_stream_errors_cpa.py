@@ -148,6 +148,18 @@ async def test_data_only_frame_then_clean_close_is_a_failure_not_a_completion(pr
     assert b"response.completed" not in body
 
 
+async def test_data_only_frame_then_a_cut_is_no_200(proxy, upstream) -> None:
+    """CPA TestResponsesHandlerFlushesDataOnlyFrameBeforeStreamingError, as a difference: a
+    ``data:``-only delta with no blank line after it, then the connection drops. CPA's
+    executor hands the line on as a frame, so its client gets a 200, the delta and
+    ``response.failed``. cliproxy counts an event only once a blank line ends it (or the
+    upstream ends cleanly), so nothing was committed: the failure stays before the first
+    event, where another credential could still answer; with this one alone it is a 502."""
+    upstream.chunks, upstream.cut = [b'data: {"type":"response.output_text.delta","delta":"partial"}'], True
+    status, _, body = await post(proxy, CODEX_UA)
+    assert status == 502 and b"partial" not in body
+
+
 async def test_clean_close_without_terminal_event_is_a_failure(proxy, upstream) -> None:
     """CPA TestForwardResponsesStreamFailsWhenUpstreamClosesWithoutTerminalEvent and
     TestForwardResponsesStreamPreservesValidFullSSEEventChunks: a whole delta frame (passed

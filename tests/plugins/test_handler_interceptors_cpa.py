@@ -145,7 +145,8 @@ async def test_after_auth_termination_in_whole_stream_and_count(start_proxy, fak
     TestHandlerAfterAuthTerminationSkipsCountAndStreamExecutors. The after-auth chain runs
     once per request with the before-auth request id, its answer (429 with Retry-After, or
     403) reaches the client of a whole answer, a stream and a token count, and no upstream
-    is asked."""
+    is asked. CPA: TestResponsesHandlerPreservesDirectResponseBeforeFirstFrame (a Responses
+    stream gets the plugin's status, Retry-After and body as they are)."""
     proxy, log = await _recording_proxy(start_proxy, fakes, tmp_path)
     status, headers, body = await _post(proxy.url, _chat("BLOCK-AFTER"))
     assert (status, body, headers.get("Retry-After")) == (429, b'{"error":"busy"}', "3")
@@ -167,6 +168,9 @@ async def test_after_auth_termination_in_whole_stream_and_count(start_proxy, fak
         except anthropic.APIStatusError as exc:
             assert exc.status_code == 429
     assert len(await _seen(log, "after", 3)) == 3
+    responses = {"model": "compat-model", "input": "BLOCK-AFTER", "stream": True}
+    status, headers, body = await _post(proxy.url, responses, "/v1/responses")
+    assert (status, body, headers.get("Retry-After")) == (429, b'{"error":"busy"}', "3")
     assert fakes.openai.requests == [] and fakes.claude.requests == []
 
 
