@@ -194,6 +194,53 @@ def test_nonstream_restores_additional_namespace_function_call() -> None:
     assert (item["name"], item["namespace"]) == ("send_message", "collaboration")
 
 
+TOP_NAMESPACE = {
+    "tools": [
+        {
+            "type": "namespace",
+            "name": "mcp__test_mcp__",
+            "tools": [
+                {
+                    "type": "function",
+                    "name": "add_numbers",
+                    "parameters": {"type": "object", "properties": {}},
+                }
+            ],
+        }
+    ]
+}
+
+
+def test_restores_namespace_function_call() -> None:
+    """TestConvertOpenAIChatCompletionsResponseToOpenAIResponses_RestoresNamespaceFunctionCall:
+    a namespace among the request's own tools, flattened to ``mcp__test_mcp__add_numbers``
+    for the Chat upstream, is restored on every item of the call."""
+    evs = run(
+        TOP_NAMESPACE,
+        (
+            tc(
+                id="call_ns",
+                type="function",
+                function={"name": "mcp__test_mcp__add_numbers", "arguments": ""},
+            ),
+            None,
+        ),
+        (tc(function={"arguments": '{"a":3,"b":5}'}), "tool_calls"),
+    )
+    for item in (
+        named(evs, "response.output_item.added")[0]["item"],
+        named(evs, "response.output_item.done")[0]["item"],
+        completed_output(evs)[0],
+    ):
+        assert (item["name"], item["namespace"]) == ("add_numbers", "mcp__test_mcp__")
+
+
+def test_nonstream_restores_namespace_function_call() -> None:
+    """TestConvertOpenAIChatCompletionsResponseToOpenAIResponsesNonStream_RestoresNamespaceFunctionCall."""
+    item = whole(TOP_NAMESPACE, "mcp__test_mcp__add_numbers", '{"a":3,"b":5}')
+    assert (item["name"], item["namespace"]) == ("add_numbers", "mcp__test_mcp__")
+
+
 NAMESPACE_CUSTOM = {
     "input": [
         {
@@ -339,7 +386,7 @@ def test_incomplete_tool_stream_does_not_finalize_as_completed(args: str) -> Non
 )
 def test_finish_reason_cut_emits_incomplete(finish: str, reason: str) -> None:
     """TestConvertOpenAIChatCompletionsResponseToOpenAIResponses_FinishReasonLengthEmitsIncomplete /
-    _FinishReasonContentFilterEmitsIncomplete: the call's item is incomplete and keeps the
+    TestConvertOpenAIChatCompletionsResponseToOpenAIResponses_FinishReasonContentFilterEmitsIncomplete: the call's item is incomplete and keeps the
     arguments it got (none made up), and the response is response.incomplete."""
     call = {
         "index": 0,
@@ -362,7 +409,7 @@ def test_finish_reason_cut_emits_incomplete(finish: str, reason: str) -> None:
 )
 def test_nonstream_finish_reason_cut(finish: str, reason: str) -> None:
     """TestConvertOpenAIChatCompletionsResponseToOpenAIResponsesNonStream_FinishReasonLength /
-    _FinishReasonContentFilter."""
+    TestConvertOpenAIChatCompletionsResponseToOpenAIResponsesNonStream_FinishReasonContentFilter."""
     body = {
         "id": "chatcmpl_len",
         "object": "chat.completion",

@@ -117,11 +117,16 @@ def _parse_message(msg: dict[str, Any], resp: ir.Response, request: ir.Request |
         resp.content.append(ir.Text(content))
         return False
     used = {"role", "content", "tool_calls"}
+    found = ""  # reasoning_content, else reasoning (CPA: an empty reasoning_content too)
     for key in ("reasoning_content", "reasoning"):
-        if isinstance(msg.get(key), str):
-            resp.content.append(ir.Thinking(msg[key], family="openai"))
-            used.add(key)
-            break
+        value = msg.get(key)
+        if isinstance(value, str) and (value or not found):
+            found = key
+            if value:
+                break
+    if found:
+        resp.content.append(ir.Thinking(msg[found], family="openai"))
+        used.add(found)
     if content == "":
         used.discard("content")  # kept as given: "" and null both occur
     elif isinstance(content, str):

@@ -362,7 +362,10 @@ class ResponsesEncoder(StreamEncoder):
         self._done = True
         resp = self._final(status)
         resp["incomplete_details"] = details
-        resp["usage"] = wire.usage_to_wire(usage or self._usage)
+        if (usage := usage or self._usage) is not None:
+            resp["usage"] = wire.usage_to_wire(usage)
+        else:  # the upstream counted nothing: no made-up zeros (CPA leaves it out)
+            resp.pop("usage", None)
         etype = "response.completed" if status == "completed" else "response.incomplete"
         return out + self._emit(etype, {"response": resp})
 
