@@ -137,6 +137,7 @@ async def test_kimi_refresh_sends_kimis_five_client_headers(device, http, tmp_pa
 
 
 async def test_xai_refresh_goes_where_the_sign_in_went_and_rotates(device, http, tmp_path):
+    """CPA: TestRefreshTokensPostsClientIDAndRefreshToken."""
     flow = XAIDeviceFlow(http, polling=FakeTime().polling())
     saved = await run_device_login(flow, tmp_path, on_prompt=lambda _line: None)
     cred = load(saved.path)
@@ -147,4 +148,7 @@ async def test_xai_refresh_goes_where_the_sign_in_went_and_rotates(device, http,
     await refresher.refresh_now(first)
     calls = device.of("xai", "refresh")
     assert [c.fields["refresh_token"] for c in calls] == [cred.refresh_token, first.refresh_token]
+    assert {(c.fields["grant_type"], c.fields["client_id"]) for c in calls} == {
+        ("refresh_token", endpoints.CLIENTS["xai"]["client_id"])
+    }
     assert orjson.loads(saved.path.read_bytes())["token_endpoint"] == device.base_url + "/oauth2/token"

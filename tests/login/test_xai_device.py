@@ -26,6 +26,7 @@ async def login(http, fake_time, auth_dir, **kw):
 
 
 def test_validate_endpoint_rejects_non_xai_origins() -> None:
+    """CPA: TestValidateOAuthEndpointRejectsNonXAIOrigin."""
     assert (
         validate_endpoint("https://auth.x.ai/oauth2/token", "token_endpoint")
         == "https://auth.x.ai/oauth2/token"
@@ -55,6 +56,7 @@ def test_file_name_is_email_then_subject_then_time() -> None:
 
 
 def test_expiry_is_left_empty_without_expires_in() -> None:
+    """CPA: TestBuildTokenDataOmitsExpireWhenExpiresInZero."""
     _, record = xai_credential({"access_token": "a", "refresh_token": "r", "expires_in": 0}, "https://t", NOW)
     assert record["expired"] == "" and record["expires_in"] == 0
     _, record = xai_credential(
@@ -64,6 +66,7 @@ def test_expiry_is_left_empty_without_expires_in() -> None:
 
 
 async def test_pending_then_approved_writes_cpas_file(device_fake, http, fake_time, auth_dir) -> None:
+    """CPA: TestRequestDeviceCodePostsClientIDAndScope, TestPollForTokenExchangesDeviceCode."""
     device_fake.email = "user@x.ai"
     device_fake.answers = ["pending", "pending"]
     saved = await login(http, fake_time, auth_dir)
@@ -110,6 +113,7 @@ async def test_start_uses_the_complete_verification_uri(device_fake, http, fake_
 
 
 async def test_slow_down_keeps_polling_more_slowly(device_fake, http, fake_time, auth_dir) -> None:
+    """CPA: TestPollForTokenSlowDownContinuesPolling."""
     device_fake.answers = ["slow_down", "pending"]
     saved = await login(http, fake_time, auth_dir)
     assert orjson.loads(saved.path.read_bytes())["access_token"] == "xai-at-1"
@@ -117,6 +121,7 @@ async def test_slow_down_keeps_polling_more_slowly(device_fake, http, fake_time,
 
 
 async def test_access_denied(device_fake, http, fake_time, auth_dir) -> None:
+    """CPA: TestPollForTokenAccessDenied."""
     device_fake.answers = ["denied"]
     with pytest.raises(LoginError) as info:
         await login(http, fake_time, auth_dir)

@@ -81,6 +81,7 @@ def classify(status: int, body: bytes):
 
 
 def test_free_usage_exhausted_sets_24h_retry_after() -> None:
+    """CPA: TestXAIStatusErr_FreeUsageExhaustedSets24hRetryAfter."""
     body = (
         b'{"code":"subscription:free-usage-exhausted","error":"You\'ve used all the included free usage '
         b"for model grok-4.5-build-free for now. Usage resets over a rolling 24-hour window \xe2\x80\x94 "
@@ -91,10 +92,12 @@ def test_free_usage_exhausted_sets_24h_retry_after() -> None:
 
 
 def test_generic_429_has_no_retry_after() -> None:
+    """CPA: TestXAIStatusErr_Generic429HasNoRetryAfter."""
     assert classify(429, b'{"code":"rate_limit","error":"too many requests"}').retry_after is None
 
 
 def test_non_429_unchanged() -> None:
+    """CPA: TestXAIStatusErr_Non429Unchanged."""
     err = classify(400, b'{"error":"nope"}')
     assert err.status == 400 and err.retry_after is None
 
@@ -110,6 +113,8 @@ def test_non_429_unchanged() -> None:
     ids=["code", "message-only", "nested"],
 )
 def test_bad_credentials_403_is_a_401(body: bytes) -> None:
+    """CPA: TestXAIStatusErr_BadCredentials403RemapsToUnauthorized,
+    TestXAIStatusErr_BadCredentialsByMessageOnly, TestXAIStatusErr_BadCredentialsNestedErrorCode."""
     err = classify(403, body)
     assert err.status == 401 and err.retry_after is None
     assert err.body == body  # the upstream's words are kept
@@ -117,6 +122,7 @@ def test_bad_credentials_403_is_a_401(body: bytes) -> None:
 
 @pytest.mark.parametrize("body", [b'{"code":"permission_denied","error":"model access is not allowed"}', b""])
 def test_other_403_unchanged(body: bytes) -> None:
+    """CPA: TestXAIStatusErr_Generic403Unchanged, TestXAIStatusErr_EmptyBodyForbiddenUnchanged."""
     err = classify(403, body)
     assert err.status == 403 and err.retry_after is None
 
