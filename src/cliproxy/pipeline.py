@@ -200,7 +200,7 @@ class Pipeline:
             result = stop.reply
         except CliproxyError as exc:
             if flow is not None:
-                flow.failed(call, exc)  # 11. for a request that failed
+                flow.failed(call, exc, self.pool.get)  # 11. for a request that failed
             raise
         # 11. usage records and lifecycle completion (a stream's, when it ends)
         return flow.complete(call, result) if flow is not None else result

@@ -234,9 +234,8 @@ async def test_a_plugin_that_calls_the_host_is_not_recorded_twice(proxy, fakes) 
             await client.chat.completions.create(
                 model="meter-wrap", messages=[{"role": "user", "content": "x"}]
             )
-    recs = await _settled(1)
-    # (a failed request's record names no provider yet: the failure does not carry it)
-    assert [(r.provider, r.failed) for r in recs] == [("", True)]
+    recs = await _settled(1)  # named after the credential that failed, as CPA's executor names its auth
+    assert [(r.provider, r.failed) for r in recs] == [("openai-compatible-fakeopenai", True)]
 
 
 async def test_a_responses_stream_of_a_plugin_executor_records_its_usage(proxy) -> None:
@@ -277,3 +276,18 @@ async def test_an_interactions_client_of_a_plugin_executor_records_its_usage(pro
         assert r.status == 200 and b"interaction.completed" in await r.read()
     (rec,) = await _settled(1)
     assert rec.provider == "metered" and _tokens(rec) == (15, 25, 40)
+
+
+async def test_a_failed_request_is_recorded_under_the_credential_that_failed(proxy, fakes) -> None:
+    """CPA's executors report their own auth's failure (``NewUsageReporter`` with the auth,
+    ``TrackFailure``): the record of a request its only credential failed names that
+    credential's provider and id (before, a failed request's record named none)."""
+    fakes.openai.fail_next(401, message="bad key")
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        with pytest.raises(openai.APIStatusError):
+            await client.chat.completions.create(
+                model="compat-model", messages=[{"role": "user", "content": "x"}]
+            )
+    (rec,) = await _settled(1)
+    assert (rec.provider, rec.failed, rec.failure.status_code) == ("openai-compatible-fakeopenai", True, 401)
+    assert rec.auth_id and rec.auth_index

@@ -421,10 +421,13 @@ class Flow:
             self._usage(call, self.started, result.credential, self._whole_usage(call, result.body))
         return result
 
-    def failed(self, call: Call, exc: CliproxyError) -> None:
+    def failed(self, call: Call, exc: CliproxyError, credential: Callable[[str], Credential | None]) -> None:
+        """A failed request; its usage record names the credential that failed (CPA's executors')."""
         self._complete(call, "failed", exc.status, exc.message)
         if self.host.any("usage_plugin"):
-            self._usage(call, self.started, None, None, failure=(exc.status, exc.message))
+            cid = exc.credential_id if isinstance(exc, UpstreamError) else None
+            cred = credential(cid) if cid else None
+            self._usage(call, self.started, cred, None, failure=(exc.status, exc.message))
 
     async def _init_stream(self, call: Call, reply: StreamReply) -> StreamReply:
         if not self.host.any("response_stream_interceptor", call.skip):
