@@ -1,7 +1,7 @@
 """Stream-chunk interceptors get one event a call, in the client's format, however many
 events one upstream read held (the fakes write a whole stream in one write here): for a
-Chat Completions client the event's bare ``data`` JSON, for a Claude client the whole
-event text. CPA's executors hand its handler one chunk per event (the OpenAI-compatible
+Chat Completions or Gemini client the event's bare ``data`` JSON (one object of a
+Gemini JSON-array stream), for a Claude client the whole event text. CPA's executors hand its handler one chunk per event (the OpenAI-compatible
 executor one translated ``data`` payload per SSE frame, the Claude executor one event text
 per blank-line-ended event), and ``executeStreamWithAuthManagerFormats`` passes each to
 the chain (CPA: TestHandlerStreamInterceptorRewritesAndDropsChunks, with several events a
@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 
+import aiohttp
 import anthropic
 import openai
 
-from tests.e2e.clients import KEY
+from cliproxy.formats import Format
+from tests.e2e.clients import KEY, ask
 from tests.plugins.test_flow_python import HEADER, _proxy
 
 PLUGINS = HEADER + (
@@ -44,9 +46,11 @@ class Upper(Plugin, StreamChunkInterceptor):
             f.write(json.dumps(req.body.decode()) + "\\n")
         head, obj, tail = parts(req.source_format, req.body)  # one event, or an error
         delta = (obj.get("choices") or [{}])[0].get("delta") or obj.get("delta") or {}
-        for key in ("content", "text"):
-            if isinstance(delta.get(key), str):
-                delta[key] = delta[key].upper()
+        gemini = ((obj.get("candidates") or [{}])[0].get("content") or {}).get("parts") or []
+        for item in [delta, *gemini]:
+            for key in ("content", "text"):
+                if isinstance(item.get(key), str):
+                    item[key] = item[key].upper()
         return ChunkInterceptResult(body=head + json.dumps(obj).encode() + tail)
 """
 )
@@ -98,3 +102,21 @@ async def test_claude_stream_events_one_by_one_as_event_text(start_proxy, fakes,
     units = _units(log)
     assert units[0].startswith("event: message_start\ndata: ")
     assert all(u.startswith("event: ") and u.endswith("\n\n") and u.count("data: ") == 1 for u in units)
+
+
+async def test_gemini_stream_events_one_by_one_sse_and_json_array(start_proxy, fakes, tmp_path):
+    """The same for a Gemini client: its SSE stream (CRLF frames from the upstream) and,
+    without ``?alt=sse``, its JSON array, whose objects are the chunks; the array stays
+    valid JSON with an object dropped."""
+    proxy, log = await _events_proxy(start_proxy, fakes, tmp_path)
+    fakes.gemini.stream_together = True
+    answer = await ask(Format.GEMINI, proxy.url, "gemini-model", "hi", stream=True)
+    assert answer.text == "HELLO FROM FAKE-GEMINI "
+    url = f"{proxy.url}/v1beta/models/gemini-model:streamGenerateContent"
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    async with aiohttp.ClientSession() as s, s.post(url, json=body, headers={"x-goog-api-key": KEY}) as r:
+        assert r.status == 200
+        objects = json.loads(await r.read())
+    parts = [p for o in objects for c in o.get("candidates", []) for p in c["content"].get("parts", [])]
+    assert "".join(p.get("text", "") for p in parts) == "HELLO FROM FAKE-GEMINI "
+    assert all(isinstance(json.loads(u), dict) for u in _units(log))
