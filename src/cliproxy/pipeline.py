@@ -38,6 +38,7 @@ from cliproxy.credentials.derived_session import affinity_keys
 from cliproxy.credentials.explain import NOTES, note_attempt
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
+from cliproxy.credentials.unavailable import warn_all_cooling
 from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError, UpstreamError
 from cliproxy.formats import Format
 from cliproxy.formats.validate import VALIDATORS
@@ -319,6 +320,8 @@ class Pipeline:
             credits = await credits_fallback(self, call, route, flow)
             if credits is not None:
                 return credits
+        if type(last) is CooldownError:  # every credential cools: the operator's one line (CPA)
+            await warn_all_cooling(self.pool, route.model, route.providers, route.supports)
         if self.config.passthrough_headers:
             forward_error_headers(last)
         try:
