@@ -8,7 +8,10 @@ the whole event text for Claude, Responses and Interactions clients. The bytes c
 streams are read off the network, so one read can hold several events, or part of one:
 :class:`StreamChunks` holds a partial event back until its end comes, passes each whole
 event through the chain on its own, and frames what the chain keeps again. A Gemini
-client's JSON-array stream (no ``?alt=sse``) is cut at its objects.
+client's JSON-array stream (no ``?alt=sse``) is cut at its objects. (CPA's Codex executor
+hands a Responses client's passthrough stream over line by line, an ``event:`` line apart
+from its ``data:`` line; here the event comes whole, as in CPA's translated Responses
+streams, so a plugin that drops an event leaves no stray line.)
 
 ``Flow`` makes one per stream, only while a stream-chunk interceptor is active: a stream
 without one never enters this module.
