@@ -45,6 +45,7 @@ _HIDDEN_IDS = frozenset(
     }
 )
 _FIRST_FREE_PRIORITY = 100
+DEFAULT_CONTEXT_WINDOW = 272000  # CPA's default entry (its gpt-5.5 template)
 
 
 def load_templates(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -127,8 +128,10 @@ def _generated(info: ModelInfo) -> dict[str, Any]:
         entry["default_reasoning_level"] = (
             "medium" if "medium" in levels else next((lv for lv in levels if lv != "none"), levels[0])
         )
-    if info.context_window:
-        entry["context_window"] = entry["max_context_window"] = info.context_window
+    # a window the registry does not know is CPA's default template's: without one the
+    # Codex CLI cannot tell how full the context is, nor when to compact
+    window = info.context_window or DEFAULT_CONTEXT_WINDOW
+    entry["context_window"] = entry["max_context_window"] = window
     if info.max_output:
         entry["max_tokens"] = info.max_output
     _hide_media(entry, info)
