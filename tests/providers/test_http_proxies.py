@@ -7,6 +7,7 @@ import asyncio
 import orjson
 import pytest
 
+from cliproxy.providers import http as http_module
 from cliproxy.providers.http import HttpClient, proxy_key
 from tests.fakes.proxies import http_proxy, socks_proxy  # noqa: F401
 
@@ -64,6 +65,29 @@ async def test_direct_bypasses_global_proxy(http, http_proxy, socks_proxy, fake_
 async def test_credential_proxy_wins_over_global(http, http_proxy, socks_proxy, fake_openai) -> None:  # noqa: F811
     await _chat(http, fake_openai.base_url, proxy_key(socks_proxy.url, http_proxy.url))
     assert socks_proxy.connections == 1 and http_proxy.connections == 0
+
+
+async def test_proxy_sessions_are_bounded_least_recently_used_first(
+    http,
+    http_proxy,
+    fake_openai,
+    monkeypatch,  # noqa: F811
+) -> None:
+    """CPA: TestTransportCacheReusesEntriesPerKey, TestTransportCacheBoundsEntries,
+    TestTransportCacheEvictsLeastRecentlyUsed: one session per proxy value, reused; past
+    the bound the least recently used one is closed (not the one just used again)."""
+    monkeypatch.setattr(http_module, "SESSIONS_MAX", 2)
+    a = http_proxy.url
+    b, c = a + "/", a.replace("http://", "http://user:pw@")  # three values, one proxy
+    await _chat(http, fake_openai.base_url, a)
+    await _chat(http, fake_openai.base_url, b)
+    first, dropped = http._sessions[a], http._sessions[b]
+    await _chat(http, fake_openai.base_url, a)  # a is now the most recently used
+    await _chat(http, fake_openai.base_url, c)
+    assert list(http._sessions) == [a, c] and http._sessions[a] is first
+    await asyncio.gather(*http._closing)
+    assert dropped.closed and not first.closed
+    assert len(fake_openai.requests) == 4
 
 
 async def test_http_proxy_connect_tunnel(http_proxy, fake_openai) -> None:  # noqa: F811

@@ -67,6 +67,7 @@ __all__ = [
     "DEFAULT_CONNECT",
     "DEFAULT_FIRST_BYTE",
     "DEFAULT_IDLE",
+    "SESSIONS_MAX",
     "AiohttpResponse",
     "HttpClient",
     "UpstreamNetworkError",
@@ -230,6 +231,12 @@ def _broken(exc: aiohttp.ClientError) -> ConnectionError:
     return broke
 
 
+# proxy sessions kept at once (CPA's transport cache bound): every distinct proxy-url (one
+# rotated through the management API, say) would otherwise keep its session and connector
+# until shutdown; the least recently used closes, in the background
+SESSIONS_MAX = 64
+
+
 def proxy_key(credential_proxy: str | None, global_proxy: str | None) -> str:
     """The proxy a request uses: the credential's, else the global one; ``""`` = direct."""
     if not credential_proxy and not global_proxy:
@@ -328,7 +335,8 @@ class HttpClient:
         if proxy and not proxy.islower():  # a scheme in capitals (SOCKS5://) is the same scheme
             scheme, sep, rest = proxy.partition("://")
             proxy = f"{scheme.lower()}{sep}{rest}"
-        session = self._sessions.get(proxy)
+        # (taken out and put back: the dict's order is the order of last use)
+        session = self._sessions.pop(proxy, None)
         http_proxy = proxy if proxy.startswith(("http://", "https://")) else None
         if session is None or session.closed:
             if proxy and not proxy.lower().startswith(_PROXY_SCHEMES):
@@ -365,8 +373,16 @@ class HttpClient:
                 skip_auto_headers=("User-Agent", "Accept-Encoding"),
                 response_class=AiohttpResponse,
             )
-            self._sessions[proxy] = session
+            if len(self._sessions) >= SESSIONS_MAX:  # the least recently used goes
+                self._close_later(self._sessions.pop(next(iter(self._sessions))))
+        self._sessions[proxy] = session
         return session, http_proxy
+
+    def _close_later(self, session: aiohttp.ClientSession) -> None:
+        """Close ``session`` in the background (``close`` waits for it)."""
+        task = asyncio.ensure_future(session.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def _aiohttp_request(
         self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
@@ -455,9 +471,7 @@ class HttpClient:
             fast.close_idle()
         sessions, self._sessions = self._sessions, {}
         for session in sessions.values():
-            task = asyncio.ensure_future(session.close())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            self._close_later(session)
 
     async def close(self) -> None:
         for child in list(self._children):
