@@ -20,7 +20,8 @@ DEVICE = "0" * 64
 async def test_a_duplicate_metadata_key_gets_one_identity(
     start_proxy: Any, fake_claude: Any, tmp_path: Path, stream: bool
 ) -> None:
-    """CPA: TestClaudeExecutorDuplicateMetadataIsRequestScoped, a deliberate difference.
+    """CPA: TestClaudeExecutorDuplicateMetadataIsRequestScoped,
+    TestApplyClaudeCredentialMetadataRejectsDuplicateIdentityContainers, a deliberate difference.
     CPA edits the raw bytes, so two ``metadata`` members leave it unsure which one the
     upstream reads, and it refuses the request with a 400. cliproxy parses the body (the
     last member wins, as in every JSON reader) and writes it anew: the upstream gets one

@@ -162,7 +162,11 @@ async def test_setup_tokens_get_the_stable_identity(profiles, http, tmp_path, me
 )
 async def test_falls_back_to_the_stable_identity(profiles, http, tmp_path, status, body) -> None:
     """CPA: TestClaudeExecutorPrepareRequestAuth403ScopeFallback,
-    TestClaudeExecutorPrepareRequestAuthEmptyAccountUUIDInProfileFallback: one lookup."""
+    TestClaudeExecutorPrepareRequestAuthEmptyAccountUUIDInProfileFallback: one lookup.
+    A deliberate difference from TestApplyClaudeCredentialMetadataRequiresAccountUUID and
+    TestEnsureClaudeCLIFingerprintIdentityNoopWithoutSynthesize, where a sign-in without an
+    account fails its request: here it gets the stable derived account, so a profile the
+    token cannot read never takes a working subscription out of service."""
     profiles.status, profiles.body = status, body
     cred = oauth(tmp_path)
     await settle(cred, http)

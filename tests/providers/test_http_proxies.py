@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from cliproxy.providers import http as http_module
-from cliproxy.providers.http import HttpClient, proxy_key
+from cliproxy.providers.http import HttpClient, UpstreamNetworkError, proxy_key
 from tests.fakes.proxies import http_proxy, socks_proxy  # noqa: F401
 
 CHAT = b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
@@ -67,12 +67,7 @@ async def test_credential_proxy_wins_over_global(http, http_proxy, socks_proxy, 
     assert socks_proxy.connections == 1 and http_proxy.connections == 0
 
 
-async def test_proxy_sessions_are_bounded_least_recently_used_first(
-    http,
-    http_proxy,
-    fake_openai,
-    monkeypatch,  # noqa: F811
-) -> None:
+async def test_proxy_sessions_are_bounded(http, http_proxy, fake_openai, monkeypatch) -> None:  # noqa: F811
     """CPA: TestTransportCacheReusesEntriesPerKey, TestTransportCacheBoundsEntries,
     TestTransportCacheEvictsLeastRecentlyUsed: one session per proxy value, reused; past
     the bound the least recently used one is closed (not the one just used again)."""
@@ -88,6 +83,16 @@ async def test_proxy_sessions_are_bounded_least_recently_used_first(
     await asyncio.gather(*http._closing)
     assert dropped.closed and not first.closed
     assert len(fake_openai.requests) == 4
+
+
+async def test_a_proxy_url_that_fails_to_build_is_not_kept(http, fake_openai) -> None:
+    """CPA: TestTransportCacheDoesNotCacheBuildFailures: a SOCKS URL the connector refuses
+    is the request's error and takes no session slot; the next request builds again."""
+    for _ in range(2):
+        with pytest.raises(UpstreamNetworkError):
+            await _chat(http, fake_openai.base_url, "socks5://127.0.0.1:notaport")
+    assert http._sessions == {}
+    assert not fake_openai.requests
 
 
 async def test_http_proxy_connect_tunnel(http_proxy, fake_openai) -> None:  # noqa: F811
