@@ -46,11 +46,8 @@ def _request_info(out: BinaryIO, t: RequestTrace) -> None:
     out.write(b"=== HEADERS ===\n" + _headers(t.headers.items()))
     _spacing(out, b"\n")
     out.write(b"=== REQUEST BODY ===\n")
-    body = t.body if t.body_limit is None else t.body[: t.body_limit]
-    out.write(body)
-    if len(body) < len(t.body):
-        out.write(f"\n[REQUEST BODY TRUNCATED: captured first {len(body)} bytes]\n".encode())
-    _spacing(out, body or b"\n")
+    out.write(t.body)  # whole, in an error-only log too (CPA's deferred capture)
+    _spacing(out, t.body or b"\n")
 
 
 def _auth(a: Attempt) -> str:

@@ -34,8 +34,6 @@ __all__ = ["CLIENT_CLOSED", "Attempt", "RequestTrace"]
 
 CLIENT_CLOSED = 499  # the status a request the client left is recorded with (nginx's, CPA's)
 
-ERROR_BODY_LIMIT = 1 << 20  # request bytes an error-only log keeps (CPA)
-
 _wall = time.time
 _clock = time.perf_counter
 _NO_HEADERS: Mapping[str, str] = {}
@@ -113,7 +111,6 @@ class RequestTrace:
     # whether a successful upstream body is kept (a full log or a recording): without it,
     # ``upstream_body`` keeps error bodies only, so a caller may skip it for a good answer
     keep_bodies = False
-    body_limit: int | None = ERROR_BODY_LIMIT  # request bytes an error-only log keeps
     # called with (usage, upstream model) when the request is over (a key's policy)
     on_usage: Callable[[Any, str], None] | None = None
 
@@ -147,7 +144,6 @@ class RequestTrace:
         self.attempts: list[Attempt] = []
         if recorder.request_log:
             self.full = self.keep_bodies = True
-            self.body_limit = None
         if recorder.capture is not None:
             self.chunks = []
             self.keep_bodies = True
