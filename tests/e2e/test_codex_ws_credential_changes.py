@@ -3,7 +3,10 @@ leaves the Codex upstream sockets a client is using alone. CPA binds one executo
 per provider and must not rebuild the Codex (or xAI) one on every credential event, or
 its WebSocket sessions would go with it; cliproxy has no executor objects to rebind, so
 the fact is tested as a client sees it: a kept upstream socket survives an unrelated
-credential arriving."""
+credential arriving. Not applicable: TestEnsureExecutorsForAuthWithMode_CodexForceReplace,
+TestEnsureExecutorsForAuthWithMode_XAIForceReplace and
+TestEnsureExecutorsForAuth_XAIReplacesExecutorAfterConfigUpdate (CPA rebuilds an executor
+object so that a new config takes effect; providers here read the live config)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """CPA sdk/cliproxy/auth/antigravity_credits_test.go, the selection half: what is known of
 an account's Google One AI credits never lets a cooling account back into the ordinary
 pick (the fallback's own cases run through a proxy in tests/e2e/test_antigravity_credits.py).
+Not applicable: TestManagerExecuteStream_AntigravityCreditsHomeModeFailsClosedWithoutDispatch
+(CPA's Home mode).
 """
 
 from __future__ import annotations
