@@ -30,7 +30,7 @@ from cliproxy.credentials.derived_session import affinity_key
 from cliproxy.credentials.explain import note_attempt, note_skip
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential, model_key
-from cliproxy.errors import CliproxyError, UpstreamError
+from cliproxy.errors import CliproxyError, UpstreamError, clip
 from cliproxy.models.registry import ModelRoute
 from cliproxy.pipeline_prepare import MEDIA, AttemptPlan
 from cliproxy.plugins.flow import Flow
@@ -296,8 +296,16 @@ def log_failure(cred: Credential, provider: Provider, model: str, err: UpstreamE
             err.body[:300],
             why,
         )
-    else:
-        log.info("upstream %s answered %d for %s (%s)", who, err.status, model, why)
+    else:  # a warning as CPA's "upstream execution failed": the operator sees each failure
+        log.warning(
+            "upstream %s (%s) answered %d for %s: %s (%s)",
+            who,
+            provider.key,
+            err.status,
+            model,
+            clip(err.message),
+            why,
+        )
 
 
 async def retry(
