@@ -46,6 +46,17 @@ def test_entries_carry_limits_methods_and_thinking(catalog: Catalog):
     assert catalog.lookup("gpt-5.5").thinking.levels  # level-based reasoning
 
 
+def test_claude_sonnet_5_is_a_static_model(catalog: Catalog):
+    """CPA: TestLookupModelInfoIncludesClaudeSonnet5 (and TestLookupModelInfoReturnsCloneForStaticDefinitions:
+    the entries are frozen, their levels a tuple, so a caller cannot change them)."""
+    sonnet = catalog.lookup("claude-sonnet-5")
+    assert sonnet is not None and sonnet.type == "claude"
+    assert (sonnet.context_window, sonnet.max_output) == (1_000_000, 128_000)
+    assert sonnet.thinking == ThinkingSupport(
+        zero_allowed=True, dynamic_allowed=True, levels=("low", "medium", "high", "xhigh", "max")
+    )
+
+
 def test_codex_plans_differ(catalog: Catalog):
     free = {m.id for m in catalog.family("codex-free")}
     pro = {m.id for m in catalog.family("codex-pro")}
