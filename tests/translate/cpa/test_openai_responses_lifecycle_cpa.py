@@ -139,7 +139,7 @@ def test_an_open_message_is_finished_at_the_streams_end(finish: str) -> None:
 
 def test_a_second_choice_is_left_out() -> None:
     """TestConvertOpenAIChatCompletionsResponseToOpenAIResponses_MultiChoiceToolCallsUseDistinctOutputIndexes
-    and _MixedMessageAndToolUseDistinctOutputIndexes, a deliberate difference: CPA makes items
+    and TestConvertOpenAIChatCompletionsResponseToOpenAIResponses_MixedMessageAndToolUseDistinctOutputIndexes, a deliberate difference: CPA makes items
     of every choice, each at its own output index; cliproxy gives a Responses client the first
     choice only, whole and unmixed. A Responses request cannot ask for several choices (it has
     no ``n``, and the Chat request built from it sets none), so other choices answer what the
@@ -177,7 +177,7 @@ def test_a_second_choice_is_left_out() -> None:
 
 def test_completed_has_no_top_level_output_text() -> None:
     """TestConvertOpenAIChatCompletionsResponseToOpenAIResponses_CompletedOmitsTopLevelOutputText
-    and _ToolCallCompletedOmitsTopLevelOutputText: the text is in the message item only."""
+    and TestConvertOpenAIChatCompletionsResponseToOpenAIResponses_ToolCallCompletedOmitsTopLevelOutputText: the text is in the message item only."""
     evs = run(
         {"model": "gpt-5.4", "input": "hi"},
         chunk("t", ({"role": "assistant", "content": "hello "}, None)),
