@@ -8,7 +8,7 @@ every entry from its model registry. So the template-only facts differ: an offic
 served only by Codex is not marked ``supports_search_tool`` here
 (TestCodexClientModelsResponse_DisablesSearchToolForSynthesizedModels' official half,
 TestCodexClientModelsResponse_RequiresTemplateAndCodexProvidersForSearchTool: every entry
-says false, which the Codex CLI reads as no tool search), and ``gpt-5.6-sol`` offers the
+says false), and ``gpt-5.6-sol`` offers the
 reasoning levels the registry knows for it, without the template's ``ultra``
 (TestCodexClientModelsResponse_PreservesUltraReasoningEffort).
 """
@@ -68,9 +68,9 @@ async def test_codex_client_catalog_entries_follow_the_config(start_proxy: Any) 
     limit is ``max_tokens``), the synthesized half of
     TestCodexClientModelsResponse_DisablesSearchToolForSynthesizedModels.
 
-    Differences in form the Codex CLI reads the same: a text-only entry says
-    ``supports_image_detail_original: false`` where CPA leaves the key out, and the hidden
-    image model keeps ``input_modalities: ["text"]`` where CPA drops the key."""
+    Small differences in form: a text-only entry says ``supports_image_detail_original:
+    false`` where CPA leaves the key out, and the hidden image model keeps
+    ``input_modalities: ["text"]`` where CPA drops the key (it is hidden either way)."""
     models = await _catalog(start_proxy)
     assert models["mimo-vision"]["input_modalities"] == ["text", "image"]
     assert models["mimo-vision"]["supports_image_detail_original"] is True
