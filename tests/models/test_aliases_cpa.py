@@ -84,7 +84,8 @@ def test_oauth_alias_lookup_ignores_case(registry):
 
 
 def test_alias_channels():
-    """TestOAuthModelAliasChannel_APIKeyOnlyProviderUnsupported, _Kimi, _PluginProvider."""
+    """TestOAuthModelAliasChannel_APIKeyOnlyProviderUnsupported, TestOAuthModelAliasChannel_Kimi
+    and TestOAuthModelAliasChannel_PluginProvider."""
     assert oauth_channel(oauth("g.json", "gemini")) == ""
     assert oauth_channel(oauth("k.json", "kimi")) == "kimi"
     assert oauth_channel(oauth("s.json", " Sample-Provider ")) == "sample-provider"
@@ -93,7 +94,7 @@ def test_alias_channels():
 
 def test_a_same_base_force_mapped_alias_keeps_its_suffix(registry):
     """TestApplyOAuthModelAlias_ForceMappingSameBasePreservesSuffix and
-    _PerAuthForceMappingSameBasePreservesSuffix: alias ``gemini-2.5-pro(8192)`` of
+    TestApplyOAuthModelAlias_PerAuthForceMappingSameBasePreservesSuffix: alias ``gemini-2.5-pro(8192)`` of
     ``gemini-2.5-pro`` (here ``gemini-3-flash``) asks for 8192 and reports the alias."""
     rule = {"name": "gemini-3-flash", "alias": "gemini-3-flash(8192)", "force-mapping": True}
     shared = oauth("a.json", "antigravity")
@@ -116,8 +117,10 @@ def test_per_credential_alias_overrides_the_global_one(registry):
 
 
 def test_per_credential_aliases_skip_api_keys(registry, catalog):
-    """TestApplyOAuthModelAlias_PerAuthAliasSkipsAPIKey, _PluginProviderSkipsAPIKey: neither
-    the channel's aliases nor a credential's own apply to an API key."""
+    """TestApplyOAuthModelAlias_PerAuthAliasSkipsAPIKey and
+    TestApplyOAuthModelAlias_PluginProviderSkipsAPIKey (both files; Codex stands for the
+    plugin provider): neither the channel's aliases nor a credential's own apply to an API
+    key."""
     data = {
         "oauth-model-alias": {"codex": [{"name": "gpt-5.4", "alias": "gpt-5.4x"}]},
         "codex-api-key": [{"api-key": "x", "base-url": "https://c", "models": [{"name": "gpt-5.4"}]}],
@@ -258,3 +261,42 @@ def test_compat_alias_pool_from_config_models(registry):
     assert pool.upstream_models(cred) == ["qwen3.5-plus", "glm-5", "kimi-k2.5"] and pool.suffix == "high"
     exact = registry.resolve("claude-opus-4.66(low)")
     assert exact.upstream_models(cred) == ["gpt-5.4-mini"] and exact.suffix == "low"
+
+
+def _shown(registry, cred) -> dict[str, str]:
+    return {m.id: m.display_name for m in registry.models_for(cred)}
+
+
+def test_oauth_alias_names_and_display_names(registry, catalog):
+    """sdk/cliproxy/service_oauth_model_alias_test.go: TestApplyOAuthModelAlias_Rename (the
+    alias replaces the id and shows its configured display name),
+    TestApplyOAuthModelAlias_PreservesUpstreamDisplayNameByDefault (without one, the
+    upstream model's), TestApplyOAuthModelAlias_ForkAddsAlias and
+    TestApplyOAuthModelAlias_ForkAddsMultipleAliases (a fork keeps the original with its own
+    display name and adds each alias, resolving to the original)."""
+    cred = oauth("c.json", "codex")
+    rules = [
+        {"name": "gpt-5.5", "alias": "g5", "display-name": "Configured GPT Five"},
+        {"name": "gpt-5.4", "alias": "g4"},
+        {"name": "gpt-5.4-mini", "alias": "m1", "fork": True, "display-name": "Configured Mini"},
+        {"name": "gpt-5.4-mini", "alias": "m2", "fork": True},
+    ]
+    build(registry, {"oauth-model-alias": {"codex": rules}}, [cred])
+    shown = _shown(registry, cred)
+    assert shown["g5"] == "Configured GPT Five" and "gpt-5.5" not in shown
+    assert shown["g4"] == catalog.lookup("gpt-5.4").display_name and "gpt-5.4" not in shown
+    mini = catalog.lookup("gpt-5.4-mini").display_name
+    assert (shown["gpt-5.4-mini"], shown["m1"], shown["m2"]) == (mini, "Configured Mini", mini)
+    for alias in ("m1", "m2"):
+        assert registry.resolve(alias).upstream_models(cred) == ["gpt-5.4-mini"]
+
+
+def test_per_credential_alias_renames_with_its_display_name(registry):
+    """TestApplyOAuthModelAlias_PerAuthAlias (service_oauth_model_alias_test.go): a
+    credential's own alias replaces the id with its display name."""
+    rule = {"name": "gpt-5.3-codex-spark", "alias": "gpt-5.5", "display-name": "Configured GPT Five"}
+    cred = oauth("own.json", "codex", model_aliases=(rule,))
+    build(registry, {}, [cred])
+    shown = _shown(registry, cred)
+    assert shown["gpt-5.5"] == "Configured GPT Five" and "gpt-5.3-codex-spark" not in shown
+    assert registry.resolve("gpt-5.5").upstream_models(cred) == ["gpt-5.3-codex-spark"]
