@@ -74,7 +74,7 @@ async def test_force_mapping_rotates_and_names_the_alias(start_proxy, fakes, str
 async def test_a_request_fault_stops_at_the_first_name(start_proxy, fakes, stream):
     """TestManagerExecute_OpenAICompatAliasPoolStopsOnBadRequest,
     TestManagerExecuteStream_OpenAICompatAliasPoolStopsOnInvalidRequest and
-    _StopsOnInvalidBootstrap: a malformed request is not the next name's to fix."""
+    TestManagerExecuteStream_OpenAICompatAliasPoolStopsOnInvalidBootstrap: a malformed request is not the next name's to fix."""
     proxy = await start_proxy(_config(fakes, keys=("k1", "k2")))
     fakes.openai.fail_next(400, model="deepseek-v3.1", message="malformed payload", times=None)
     with pytest.raises(openai.BadRequestError) as info:
@@ -89,7 +89,8 @@ async def test_the_next_name_of_the_same_key_serves_what_the_first_could_not(
     start_proxy, fakes, status, stream
 ):
     """TestManagerExecute_OpenAICompatAliasPoolFallsBackWithinSameAuth (a quota),
-    _FallsBackOnModelSupportBadRequest, _FallsBackOnModelSupportUnprocessableEntity and
+    TestManagerExecute_OpenAICompatAliasPoolFallsBackOnModelSupportBadRequest,
+    TestManagerExecute_OpenAICompatAliasPoolFallsBackOnModelSupportUnprocessableEntity and
     TestManagerExecuteStream_OpenAICompatAliasPoolFallsBackBeforeFirstByte: the second
     name answers on the same key, before the client saw a byte."""
     proxy = await start_proxy(_config(fakes, keys=("k1",)))
@@ -105,7 +106,7 @@ async def test_the_next_name_of_the_same_key_serves_what_the_first_could_not(
 @pytest.mark.parametrize("status", [400, 422])
 async def test_a_name_the_upstream_does_not_serve_is_skipped_later(start_proxy, fakes, status, stream):
     """TestManagerExecute_OpenAICompatAliasPoolSkipsSuspendedUpstreamOnLaterRequests and
-    TestManagerExecuteStream_..._SkipsSuspendedUpstreamOnLaterRequests: after the model
+    TestManagerExecuteStream_OpenAICompatAliasPoolSkipsSuspendedUpstreamOnLaterRequests: after the model
     refusal, the key's later requests go to the other name only."""
     proxy = await start_proxy(_config(fakes))
     fakes.openai.fail_next(status, model="deepseek-v3.1", body=REFUSAL, times=None)
