@@ -53,6 +53,7 @@ def refresher(pool: Pool, http: HttpClient, clock: Clock, url: str | None = None
     [("claude", 4 * HOUR), ("codex", 5 * DAY), ("antigravity", 300), ("kimi", 300), ("xai", 300)],
 )
 def test_due_time_is_expiry_minus_lead(tmp_path, clock, provider, lead) -> None:
+    """CPA: TestNextRefreshCheckAt_ProviderLead_Expiry."""
     cred = write(tmp_path, f"{provider}.json", oauth(provider, clock, expires_in=10 * DAY))
     r = refresher(Pool(clock=clock), None, clock)
     assert r.due_at(cred) == pytest.approx(clock.now + 10 * DAY - lead)
@@ -67,6 +68,8 @@ def test_due_time_without_expiry(tmp_path, clock) -> None:
 
 
 def test_refresh_interval_seconds_wins(tmp_path, clock) -> None:
+    """CPA: TestNextRefreshCheckAt_PreferredInterval_PicksEarliestCandidate (the earlier of
+    expiry minus the interval and last refresh plus it)."""
     r = refresher(Pool(clock=clock), None, clock)
     cred = write(
         tmp_path,
@@ -85,6 +88,9 @@ def test_refresh_interval_seconds_wins(tmp_path, clock) -> None:
 
 
 def test_never_due(tmp_path, clock) -> None:
+    """CPA: TestNextRefreshCheckAt_APIKeyUnschedule and TestNextRefreshCheckAt_DisabledUnschedule
+    (CPA still schedules a check for a disabled credential, which then refreshes nothing;
+    cliproxy schedules none: the same refreshes happen)."""
     r = refresher(Pool(clock=clock), None, clock)
     assert r.due_at(write(tmp_path, "v.json", {"type": "vertex", "service_account": {}})) is None
     assert r.due_at(write(tmp_path, "n.json", {"type": "claude", "access_token": "x"})) is None
@@ -167,6 +173,7 @@ async def test_invalid_grant_marks_the_credential(tmp_path, clock, http, oauth_f
 
 
 async def test_server_error_backs_off(tmp_path, clock, http, oauth_fake) -> None:  # noqa: F811
+    """CPA: TestNextRefreshCheckAt_NextRefreshAfterGate (a backoff holds the next check back)."""
     oauth_fake.fail_next(500, "server_error")
     cred = write(tmp_path, "xai.json", oauth("xai", clock, 60))
     pool = Pool(clock=clock)
