@@ -115,7 +115,11 @@ def test_request_settings(body: dict[str, Any], fmt: str, model: str, want: tupl
     TestSetReasoningEffortMetadataSupportsOpenAIResponses, TestSetServiceTierMetadataExtractsValue,
     TestSetServiceTierMetadataDefaultsWhenMissing, TestSetServiceTierMetadataPreservesExplicitDefault,
     TestSetGenerateMetadataDefaultsWhenMissing, TestSetGenerateMetadataPreservesTrue,
-    TestSetGenerateMetadataHonorsExplicitFalse."""
+    TestSetGenerateMetadataHonorsExplicitFalse; sdk/cliproxy/usage/manager_test.go's
+    TestGenerateEnabledDefaultsNilToTrue, TestGenerateEnabledHonorsExplicitFalse,
+    TestGenerateEnabledHonorsExplicitTrue, TestGenerateFromContextDefaultsMissingToTrue,
+    TestGenerateFromContextHonorsExplicitFalse and TestRecordOmittedGenerateIsEnabled (no
+    ``generate`` is true, an explicit one is kept)."""
     assert request_settings(orjson.dumps(body), fmt, model) == want
 
 
