@@ -85,6 +85,44 @@ async def test_proxy_sessions_are_bounded(http, http_proxy, fake_openai, monkeyp
     assert len(fake_openai.requests) == 4
 
 
+async def test_an_evicted_session_finishes_its_answer_first(
+    http,
+    http_proxy,  # noqa: F811
+    fake_openai,
+    monkeypatch,
+) -> None:
+    """CPA closes only an evicted transport's idle connections: a stream still read through
+    it goes on. Here the evicted session waits for its last answer, then closes (before,
+    it closed at once and the stream broke off)."""
+    monkeypatch.setattr(http_module, "SESSIONS_MAX", 1)
+    fake_openai.stream_delay = 0.05
+    a = http_proxy.url
+    stream = CHAT[:-1] + b',"stream":true}'
+    resp = await http.request(
+        "POST",
+        fake_openai.base_url + "/v1/chat/completions",
+        proxy=a,
+        body=stream,
+        headers={"Authorization": "Bearer k", "Content-Type": "application/json"},
+    )
+    try:
+        assert resp.status == 200
+        body = bytearray()
+        chunks = resp.chunks()
+        body += await anext(chunks)
+        evicted = http._sessions[a]
+        await _chat(http, fake_openai.base_url, a + "/")  # a second proxy value: ``a`` goes
+        assert a not in http._sessions and not evicted.closed
+        async for chunk in chunks:
+            body += chunk
+    finally:
+        resp.release()
+    assert bytes(body).rstrip().endswith(b"data: [DONE]")
+    async with asyncio.timeout(5):
+        await asyncio.gather(*http._closing)
+    assert evicted.closed
+
+
 async def test_a_proxy_url_that_fails_to_build_is_not_kept(http, fake_openai) -> None:
     """CPA: TestTransportCacheDoesNotCacheBuildFailures: a SOCKS URL the connector refuses
     is the request's error and takes no session slot; the next request builds again."""

@@ -67,6 +67,7 @@ __all__ = [
     "DEFAULT_CONNECT",
     "DEFAULT_FIRST_BYTE",
     "DEFAULT_IDLE",
+    "RETIRE_WAIT",
     "SESSIONS_MAX",
     "AiohttpResponse",
     "HttpClient",
@@ -235,6 +236,7 @@ def _broken(exc: aiohttp.ClientError) -> ConnectionError:
 # rotated through the management API, say) would otherwise keep its session and connector
 # until shutdown; the least recently used closes, in the background
 SESSIONS_MAX = 64
+RETIRE_WAIT = 3600.0  # the longest a retired session waits for its last answer
 
 
 def proxy_key(credential_proxy: str | None, global_proxy: str | None) -> str:
@@ -379,8 +381,11 @@ class HttpClient:
         return session, http_proxy
 
     def _close_later(self, session: aiohttp.ClientSession) -> None:
-        """Close ``session`` in the background (``close`` waits for it)."""
-        task = asyncio.ensure_future(session.close())
+        """Close ``session`` in the background once no answer is read through it (CPA
+        closes only an evicted transport's idle connections; aiohttp cannot, so the
+        session waits for its last answer, at most :data:`RETIRE_WAIT`); ``close`` ends
+        the wait."""
+        task = asyncio.ensure_future(_close_when_idle(session))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
@@ -464,9 +469,8 @@ class HttpClient:
 
     def retire(self) -> None:
         """Let this client go: its idle connections close now and no answer's connection is
-        kept after; answers still being read through the fast client finish first. Its
-        proxy sessions close in the background (aiohttp cannot close only the idle
-        connections of a session: an answer still read through one breaks off)."""
+        kept after; answers still being read finish first (its proxy sessions close once
+        their last answer is read: :meth:`_close_later`)."""
         for fast in (*self._retired, *([self.fast] if self.fast is not None else [])):
             fast.close_idle()
         sessions, self._sessions = self._sessions, {}
@@ -477,6 +481,8 @@ class HttpClient:
         for child in list(self._children):
             await child.close()
         if self._closing:
+            for task in self._closing:
+                task.cancel()  # (each still closes its session)
             await asyncio.gather(*self._closing, return_exceptions=True)
         for fast in (*self._retired, *([self.fast] if self.fast is not None else [])):
             await fast.close()
@@ -484,6 +490,18 @@ class HttpClient:
         sessions, self._sessions = self._sessions, {}
         for s in sessions.values():
             await s.close()
+
+
+async def _close_when_idle(session: aiohttp.ClientSession) -> None:
+    """Close ``session`` when its connector lends no connection (checked every second), at
+    the latest after :data:`RETIRE_WAIT`, or at once when cancelled."""
+    try:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + RETIRE_WAIT
+        while getattr(session.connector, "_acquired", None) and loop.time() < until:
+            await asyncio.sleep(1.0)
+    finally:
+        await session.close()
 
 
 def _origin(url: str) -> str:
