@@ -102,6 +102,9 @@ def _write(path, data) -> None:
 
 
 def test_auth_file_with_every_override(tmp_path):
+    """CPA: TestFileTokenStoreNormalizesLegacyCredentialMetadata (the list half: legacy
+    kebab-case keys are read as their snake_case names; what cliproxy writes back is that
+    normalized metadata)."""
     _write(
         tmp_path / "claude-a.json",
         {

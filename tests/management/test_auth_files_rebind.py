@@ -210,7 +210,8 @@ async def test_auths_with_an_invalid_weight_are_left_out(start_proxy, tmp_path, 
 
 
 async def test_a_file_handled_without_credentials_yields_none(start_proxy, tmp_path, monkeypatch):
-    """TestSynthesizeAuthFilePluginHandledEmptySuppressesBuiltin, for a plugin provider's
+    """TestSynthesizeAuthFilePluginHandledEmptySuppressesBuiltin and
+    TestFileTokenStoreListPluginHandledEmptySuppressesBuiltin, for a plugin provider's
     file: auth.parse handles it and answers no credential, so the file is none. Before,
     the file itself became a credential. Deliberate difference: CPA also asks a plugin
     about a built-in provider's file (codex here), so a plugin can take it over; ours

@@ -75,7 +75,8 @@ async def listed(proxy: Any) -> list[dict[str, Any]]:
 
 
 async def test_listing_shows_each_expanded_credential(start_proxy, tmp_path, monkeypatch):
-    """TestSynthesizeAuthFileExpandsPluginMultiAuths, as the listing shows it: each
+    """TestSynthesizeAuthFileExpandsPluginMultiAuths (and TestFileTokenStoreListExpandsPluginMultiAuths),
+    as the listing shows it: each
     credential of the file is its own entry with its own id and auth index, the source
     file's path, size and ``source: file``; its name is the ``FileName`` the plugin gave,
     else the source file's name (CPA's ``Auth.FileName``). Before, every entry was named
@@ -122,7 +123,8 @@ async def test_status_of_the_source_file_disables_every_expanded_credential(
     start_proxy, tmp_path, monkeypatch
 ):
     """TestPatchPluginVirtualSourceStatusDisablesAllExpandedAuths and
-    TestSynthesizeAuthFileAppliesSourceDisabledToPluginMultiAuths: by the source file's
+    TestSynthesizeAuthFileAppliesSourceDisabledToPluginMultiAuths (and
+    TestFileTokenStoreListAppliesSourceDisabledToPluginMultiAuths): by the source file's
     name (here also the id of the first credential, as in CPA's case) the file gets
     ``disabled: true`` and every credential of it is disabled (status ``disabled``,
     ``disabled`` in its metadata); enabling it again brings them all back."""

@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
+from cliproxy.credentials.files import parse_weight
 from cliproxy.credentials.login.vertex import (
     VertexImportError,
     save_vertex,
@@ -65,6 +66,11 @@ def store_auth_file(auth_dir: Path, name: str, data: bytes) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
     if not base.lower().endswith(".json") or base == ".json":
         raise ApiError(400, "file must be .json")
-    parse_object(data)
+    obj = parse_object(data)
+    if "weight" in obj:  # a file the loader would skip is refused, not stored (CPA's Save)
+        try:
+            parse_weight(obj["weight"])
+        except ValueError as exc:
+            raise ApiError(400, f"invalid auth file: {exc}") from exc
     write_atomic(auth_dir / base, data)
     return base
