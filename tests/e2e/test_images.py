@@ -173,7 +173,9 @@ async def _post_images(url: str, body: dict, path: str = "/v1/images/generations
 async def test_images_generate_through_the_openai_sdk(start_proxy, fakes, mode) -> None:
     """CPA openai_images_handlers.go ImagesGenerations with a Codex image model: the body
     goes to the Codex backend's ``/images/generations`` (CPA's direct path) and its answer
-    comes back; ``chat`` and ``passthrough`` keep the Images routes."""
+    comes back; ``chat`` and ``passthrough`` keep the Images routes (CPA:
+    TestApplyPayloadConfigWithRoot_DisableImageGenerationChat_KeepsImageGenerationOnImagesEndpoints:
+    an Images request is never stripped)."""
     proxy = await start_proxy(_images_config(fakes, mode))
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
         done = await client.images.generate(model="gpt-image-2", prompt="a green square", size="1024x1024")

@@ -187,6 +187,7 @@ def test_protocol(protocol, applies):
     [("openai-response", True), ("responses", True), ("openai", False), ("", False)],
 )
 def test_from_protocol(from_protocol, applies):
+    """CPA: TestApplyPayloadConfigWithRequest_FromProtocolGateUsesSourceProtocol."""
     r = one("override", {"x": 1}, **{"from-protocol": "responses"})
     assert ("x" in run(r, {}, from_protocol=from_protocol)) is applies
 
@@ -202,6 +203,7 @@ def test_from_protocol(from_protocol, applies):
     ],
 )
 def test_headers(headers, applies):
+    """CPA: TestApplyPayloadConfigWithRequest_HeaderGateRequiresWildcardMatch."""
     r = one("override", {"x": 1}, headers={"X-Client-Tier": "tenant-*-region-*"})
     assert ("x" in run(r, {}, headers=headers)) is applies
 
@@ -261,6 +263,31 @@ def test_exist_with_query(body, applies):
 
 
 @pytest.mark.parametrize(
+    ("condition", "applies"),
+    [
+        ({"match": [{"metadata.client": "codex"}]}, False),
+        ({"not-match": [{"metadata.mode": "dev"}]}, False),
+        ({"exist": ["metadata.missing"]}, False),
+        ({"exist": ["metadata.null_value"]}, False),
+        ({"not-exist": ["metadata.client"]}, False),
+        ({"exist": ["metadata.client"]}, True),
+    ],
+    ids=[
+        "match-mismatch",
+        "not-match-matched",
+        "exist-missing",
+        "exist-null",
+        "not-exist-present",
+        "control",
+    ],
+)
+def test_a_failed_condition_skips_the_rule(condition, applies):
+    """CPA: TestApplyPayloadConfigWithRequest_PayloadConditionsSkipRule (a null counts as absent)."""
+    body = {"model": "gpt-5.4", "metadata": {"client": "other", "mode": "dev", "null_value": None}}
+    assert ("x" in run(one("override", {"x": 1}, **condition), body)) is applies
+
+
+@pytest.mark.parametrize(
     ("body", "applies"),
     [
         ({"metadata": {"disable_payload": None}}, True),
@@ -274,6 +301,7 @@ def test_not_exist(body, applies):
 
 
 def test_all_predicates_together():
+    """CPA: TestApplyPayloadConfigWithRequest_PayloadConditionsNarrowRule."""
     r = one(
         "default",
         {"x": 1},

@@ -125,7 +125,9 @@ def test_spark_models_and_free_plans_get_no_tool() -> None:
 def test_disabled_removes_the_tool_entry(mode) -> None:
     """payload_helpers_disable_image_generation_test.go
     TestApplyPayloadConfigWithRoot_DisableImageGeneration_RemovesToolsEntry (and chat mode,
-    off the /v1/images routes)."""
+    off the /v1/images routes); the entry half of
+    TestApplyPayloadConfigWithRoot_DisableImageGeneration_RemovesToolsEntryWithRoot, on the
+    Codex body (see the next test on CPA's Antigravity root)."""
     body = _apply({"tools": [{"type": "image_generation"}, {"type": "function", "name": "f"}]}, mode)
     assert body["tools"] == [{"type": "function", "name": "f"}]
 
@@ -136,8 +138,10 @@ def test_disabled_removes_the_tool_entry(mode) -> None:
     ids=["string", "by-type", "by-name"],
 )
 def test_disabled_removes_the_tool_choice(choice) -> None:
-    """TestApplyPayloadConfigWithRoot_DisableImageGeneration_RemovesToolChoiceByType and
-    ..._RemovesToolChoiceByNameWithRoot."""
+    """TestApplyPayloadConfigWithRoot_DisableImageGeneration_RemovesToolChoiceByType and the
+    choice half of TestApplyPayloadConfigWithRoot_DisableImageGeneration_RemovesToolChoiceByNameWithRoot
+    (CPA's Antigravity ``request`` root has no counterpart: cliproxy strips the tool from
+    Codex requests, the only upstream it is offered to)."""
     body = _apply({"tools": [{"type": "image_generation"}], "tool_choice": choice}, "all")
     assert "tool_choice" not in body and body["tools"] == []
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextvars
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from multidict import CIMultiDict
@@ -22,7 +22,7 @@ from cliproxy.formats import Format
 from cliproxy.formats.openai_responses import model_at_capacity
 from cliproxy.providers import codex_cache, codex_replay, codex_search
 from cliproxy.providers import codex_multi_agent as multi_agent
-from cliproxy.providers.base import Carry, Provider, UpstreamRequest, copy_client_headers
+from cliproxy.providers.base import Carry, PayloadStep, Provider, UpstreamRequest, copy_client_headers
 from cliproxy.providers.codex_images import apply_image_tool, is_lite
 from cliproxy.providers.codex_input_ids import sanitize_input_ids
 from cliproxy.providers.codex_stream import CompletedOutput, is_grok_build, keepalive_comments
@@ -34,6 +34,8 @@ from cliproxy.translate import token_segments, tokens
 from cliproxy.translate.codex_replay import CodexReplayCache
 
 __all__ = ["CodexProvider"]
+
+_STRIPS = ("all", "chat")  # disable-image-generation modes that take the tool out
 
 # the reasoning replay scope of this task's last Codex request: ``build`` sets it,
 # ``classify`` of the same attempt reads it (an error that refuses the reasoning)
@@ -51,6 +53,9 @@ class CodexProvider(Provider):
     compacts = True  # POST {base}/responses/compact, JSON in and out
     serves_images = True  # POST {base}/images/generations and /images/edits (CPA's direct path)
     streams_responses = True  # a Responses client gets the stream as it comes (CPA)
+    # the payload rules run in ``build``: after disable-image-generation's strip, so a rule
+    # may put the tool back, and before the tool's injection (CPA's order)
+    payload_in_build: ClassVar[bool] = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -86,7 +91,14 @@ class CodexProvider(Provider):
         stream: bool,
         client_headers: Mapping[str, str],
         action: str = "generate",
+        payload: PayloadStep | None = None,
     ) -> UpstreamRequest:
+        stripped = False
+        if payload is not None:  # a generation's payload rules (see ``payload_in_build``)
+            if self.image_mode in _STRIPS:
+                apply_image_tool(body, self.image_mode, model=model, cred=cred, headers=client_headers)
+                stripped = True
+            payload(body)
         if action == codex_search.ACTION:  # the search body as it came (providers.codex_search)
             return codex_search.build(
                 cred, body, model=model, base_url=self.base_url(cred), client_headers=client_headers
@@ -110,7 +122,8 @@ class CodexProvider(Provider):
             client_headers = _without_agent(client_headers)
         else:
             body["stream"] = True
-            apply_image_tool(body, self.image_mode, model=model, cred=cred, headers=client_headers)
+            if not stripped:
+                apply_image_tool(body, self.image_mode, model=model, cred=cred, headers=client_headers)
             _parallel_tool_calls(body, client_headers)
         if not images:  # ids another backend made, as Codex takes them (CPA)
             sanitize_input_ids(body)
