@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from typing import Any
 
 from cliproxy.calls import LazyStream
-from cliproxy.formats.sse import SSEDecoder, frame_data
+from cliproxy.formats.sse import FIELDS, SSEDecoder, frame_data, line_end
 from cliproxy.providers import decoding
 from cliproxy.providers.base import Provider
 from cliproxy.providers.fastconn import GO, STOP, Push
@@ -42,11 +42,20 @@ def rewritten(
 ) -> AsyncIterator[bytes]:
     """``raw`` cut after line ends, each run of complete lines passed through ``rewrite``
     (an attempt's ``UpstreamRequest.rewrite_chunk``); a line split across chunks is held
-    back until its end arrives. ``resp``: the answer ``raw`` is read from, when it may
-    push (``relay``)."""
+    back until its end arrives, unless the next read starts a field of its own and the
+    held line is whole (its JSON parses: ``formats.sse.line_end``, CPA's framer): then it
+    gets the line end (a blank line between two ``data:`` lines) the upstream left out,
+    so that two frames are never glued into one. ``resp``: the answer ``raw`` is read
+    from, when it may push (``relay``)."""
     held: list[bytes] = []
 
     def step(chunk: bytes) -> bytes:
+        if held and chunk.startswith(FIELDS):  # (a line split across reads, then a field's start)
+            line = b"".join(held)
+            end = line_end(line, chunk)
+            if end:
+                held.clear()
+                return rewrite(line + end) + step(chunk)
         cut = chunk.rfind(b"\n") + 1
         if not cut:
             held.append(chunk)

@@ -7,7 +7,6 @@ terminal event and a completion that lists its output."""
 from __future__ import annotations
 
 import orjson
-import pytest
 
 from tests.e2e import test_responses_stream_errors_cpa as raw
 from tests.e2e.test_responses_stream_errors_cpa import DELTA, events, events_lenient, post
@@ -22,10 +21,6 @@ DONE_CALL = (
 COMPLETED_JSON = b'{"type":"response.completed","response":{"id":"resp-1","object":"response","status":"completed","output":[]}}'
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed yet: a frame whose event: line follows its data: line is not recognised as the completion: a failure is appended",
-)
 async def test_an_event_field_after_its_data_still_names_the_frame(proxy, upstream) -> None:
     """CPA: TestResponsesSSEFramerWaitsForEventFieldAfterData: the completion's ``data:``
     line and its ``event:`` line come in separate writes, data first; the client gets one
@@ -37,10 +32,6 @@ async def test_an_event_field_after_its_data_still_names_the_frame(proxy, upstre
     assert b"response.failed" not in body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed yet: a last multi-line frame with no blank line after it is cut after its first data: line and failed as not JSON",
-)
 async def test_a_last_multiline_frame_without_its_blank_line_is_flushed(proxy, upstream) -> None:
     """CPA: TestResponsesSSEFramerFlushesMultilineDataWithoutDelimiter: the completion is the
     last write, its JSON over two ``data:`` lines and no blank line after it; it is still
@@ -74,10 +65,6 @@ async def test_a_failed_payload_wins_over_a_completed_event_name(proxy, upstream
     assert b"response.completed" not in body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed yet: data:-only frames written without a blank line are glued together on the way out",
-)
 async def test_data_only_frames_in_separate_writes_stay_separate(proxy, upstream) -> None:
     """CPA: TestForwardResponsesStreamSeparatesDataOnlySSEChunks,
     TestForwardResponsesStreamRepairsEmptyCompletedOutputFromDoneItems: two ``data:``-only
@@ -107,10 +94,6 @@ async def test_a_data_payload_split_over_two_writes_is_joined(proxy, upstream) -
     assert got[-1][1]["type"] == "response.failed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed yet: a data: line cut short at the end of the stream is passed on before the failure",
-)
 async def test_an_incomplete_last_data_line_is_dropped(proxy, upstream) -> None:
     """CPA: TestForwardResponsesStreamDropsIncompleteTrailingDataChunkOnFlush: the stream
     ends inside a ``data:`` line's JSON; the broken line is not passed on and the stream

@@ -60,13 +60,13 @@ def test_an_error_event_is_made_safe_at_every_cut(error: bytes) -> None:
         assert (payload.get("error") or payload["response"]["error"]) == SAFE, cut
 
 
-def test_a_data_only_error_is_made_safe_once_its_type_is_in() -> None:
-    """Cut inside its first bytes (``data: {"ty``), a data-only error event has already
-    gone out in part and is relayed as it is: the documented limit."""
+def test_a_data_only_error_is_made_safe_at_every_cut() -> None:
+    """Cut anywhere, even inside its first bytes (``data: {"ty``), a data-only error event
+    is made safe: frames go out whole (before, a frame whose first read named nothing yet
+    went out as it came)."""
     error = b'data: {"type":"error","error":{"code":"failed","message":"token=payload-secret"}}\n\n'
     stream = DELTA + error
-    named = len(DELTA) + len(b'data: {"type":"error"')
-    for cut in [*range(1, len(DELTA) + 1), *range(named, len(stream))]:
+    for cut in range(1, len(stream)):
         out, tr = _relay(stream, cut)
         assert (
             tr.ended and out == DELTA + b'data: {"type":"error","error":' + orjson.dumps(SAFE) + b"}\n\n"
@@ -80,3 +80,35 @@ def test_an_error_at_the_end_without_a_blank_line_is_made_safe() -> None:
     out, tr = _relay(stream, len(DELTA) + 30)
     assert tr.ended
     assert out == DELTA + b'data: {"type":"error","error":{"message":"api_key=[REDACTED] failed at EOF"}}\n\n'
+
+
+def test_frames_are_mended_without_a_line_reader_before_it() -> None:
+    """CPA: TestResponsesSSEFramerWaitsForEventFieldAfterData,
+    TestForwardResponsesStreamSeparatesDataOnlySSEChunks,
+    TestForwardResponsesStreamReassemblesSplitSSEEventChunks,
+    TestResponsesSSEFramerFlushesMultilineDataWithoutDelimiter,
+    TestForwardResponsesStreamDropsIncompleteTrailingDataChunkOnFlush: the framing a
+    Responses upstream's raw reads get (a Codex one's are cut into lines first, the e2e
+    cases): a frame goes out whole, a whole ``data:`` line followed by a read that starts
+    a field gets the line end left out, a last frame is relayed when its JSON is whole
+    and dropped when it was cut."""
+    done = b'data: {"type":"response.output_item.done","item":{"type":"message"}}'
+    completed = b'data: {"type":"response.completed","response":{"id":"resp-1","output":[]}}'
+    cases = [
+        ([DELTA, done, completed], DELTA + done + b"\n\n" + completed + b"\n\n"),
+        (
+            [DELTA, completed, b"event: response.completed\n\n"],
+            DELTA + completed + b"\nevent: response.completed\n\n",
+        ),
+        ([b"event: response.output_text.delta", DELTA[34:]], DELTA),
+        ([DELTA, b'data: {"type":"response.completed",\ndata: "response":{}}'], None),
+        ([DELTA, b'data: {"type":"response.output_text.delta","delta":"cut'], DELTA),
+    ]
+    for reads, want in cases:
+        tr = ResponsesPassthrough(default_registry().adapter(Format.RESPONSES).stream_decoder(None))
+        out = [tr.feed(read) for read in reads]
+        assert all(not o or o.endswith(b"\n\n") for o in out), out  # whole frames only
+        got = b"".join(out) + tr.finish()
+        if want is None:
+            want = reads[0] + reads[1] + b"\n\n"
+        assert got == want and not tr.ended, (reads, got)

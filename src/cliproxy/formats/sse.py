@@ -9,9 +9,22 @@ linear time: its pieces are kept in a list and joined once, when its blank line 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-__all__ = ["SSEDecoder", "SSEEvent", "frame", "frame_data", "lines_with"]
+import orjson
+
+__all__ = [
+    "FIELDS",
+    "SSEDecoder",
+    "SSEEvent",
+    "flushable",
+    "frame",
+    "frame_data",
+    "line_end",
+    "lines_with",
+    "named_whole",
+]
 
 
 @dataclass(slots=True)
@@ -195,3 +208,62 @@ def frame(event: str, data: bytes) -> bytes:
 def frame_data(data: bytes) -> bytes:
     """One ``data: Y`` frame (OpenAI Chat, Gemini ``alt=sse``)."""
     return b"data: " + data + b"\n\n"
+
+
+# what a read starts with when it starts a field line (a ``:`` comment included)
+FIELDS = (b"data:", b"event:", b"id:", b"retry:", b":")
+_NAME = re.compile(rb"event: ?[A-Za-z0-9._-]+[ \t]*")
+
+
+def _whole_data(payload: bytes) -> bool:
+    """A ``data:`` payload that is whole: JSON that parses, or ``[DONE]``."""
+    payload = payload.strip()
+    if payload == b"[DONE]":
+        return True
+    try:
+        orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def line_end(line: bytes, nxt: bytes) -> bytes:
+    """What an upstream left out between ``line`` (the last line so far, its line end not
+    come) and the next read ``nxt``, which starts a field of its own (CPA's Responses
+    framer, whose reads are lines): ``b"\n\n"`` when ``line`` is a whole ``data:`` line
+    (its JSON parses) and ``nxt`` another ``data:`` line (two frames: joined they would be
+    one payload no client can parse); ``b"\n"`` when ``line`` is a whole ``data:`` or
+    ``event:`` line and ``nxt`` another field of the same frame; ``b""`` when ``line`` may
+    go on in ``nxt`` (a read cut inside a JSON value, whose next bytes may well read
+    ``data:``)."""
+    if not nxt.startswith(FIELDS):
+        return b""
+    if line.startswith(b"data:"):
+        if not _whole_data(line[5:]):
+            return b""
+        return b"\n\n" if nxt.startswith(b"data:") else b"\n"
+    if _NAME.fullmatch(line) is not None:
+        return b"\n"
+    return b""
+
+
+def flushable(frame: bytes) -> bool:
+    """Whether ``frame``, the last of a stream with no blank line after it, is whole
+    enough to relay (CPA ``responsesSSECanFlushWithoutDelimiter``): it has ``data:``
+    lines and their payload, joined, is JSON that parses (or ``[DONE]``, or empty); a
+    frame cut inside its JSON is not."""
+    data = [line[5:].strip() for line in frame.replace(b"\r", b"").split(b"\n") if line.startswith(b"data:")]
+    if not data:
+        return False
+    joined = b"\n".join(data)
+    return not joined.strip() or _whole_data(joined)
+
+
+def named_whole(frame: bytes) -> bool:
+    """Whether ``frame``, whole lines with no blank line after them yet, is a whole frame
+    all the same (CPA ``responsesSSECanEmitWithoutDelimiter``): it has an ``event:`` line
+    and ``data:`` lines whose payload is JSON that parses. (A payload over several
+    ``data:`` lines does not parse until its last one is in.)"""
+    if not frame.startswith(b"event:") and frame.find(b"\nevent:") < 0:
+        return False
+    return frame.find(b"data:") >= 0 and flushable(frame)

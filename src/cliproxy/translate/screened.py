@@ -7,7 +7,8 @@ handed to ``_rewrite``; the first that answers (an error event) ends the stream:
 answers replaces the event and nothing after it goes out. An unfinished event at the end
 of a chunk that already names an error (its ``event:`` line, its ``type``, an ``error``
 object) is held back until it is whole; one whose first part names nothing yet went out
-as it came and cannot be rewritten.
+as it came and cannot be rewritten (a Responses relay holds every unfinished frame, so
+it has no such limit).
 
 :class:`~cliproxy.translate.openai_responses.passthrough.ResponsesPassthrough` rewrites a
 Responses error event into its safe form; :class:`~cliproxy.translate.late_errors.LatePassthrough`

@@ -337,6 +337,10 @@ class Passthrough:
         "upstream_error",
     )
 
+    # a data: line right after another of the same event continues its payload (a
+    # Responses frame's JSON over several lines, as CPA's framer joins them): not garbage
+    _multiline = False
+
     def __init__(
         self, decoder: StreamDecoder, sniffer: UsageSniffer | None = None, *, sse: bool = True
     ) -> None:
@@ -438,7 +442,9 @@ class Passthrough:
             i = m.start()
             if i == 0 or chunk[i - 1] == 10:  # at a line's start
                 end = m.end()
-                if chunk[end - 1] != 91:  # not "[": garbage
+                if chunk[end - 1] != 91 and not (
+                    self._multiline and i > 1 and chunk.startswith(b"data:", chunk.rfind(b"\n", 0, i - 1) + 1)
+                ):  # not "[" nor the next line of a payload over several data: lines: garbage
                     return i, -1
                 if self._to_done and chunk.startswith(b"DONE]", end) and chunk[end + 5 : end + 6] in _EOL:
                     return -1, end + 5  # (at the read's end, ``_hold_back`` keeps the line)

@@ -12,15 +12,20 @@ for Codex clients and the reverse for others). An ``error`` or ``response.failed
 also read as the translated path reads it (``upstream_error``: its status, code and reset, what
 cools the credential), the one cost of it being on this error path.
 
-The cost on the success path is an ``endswith`` and two ``bytes.find`` a chunk (``"error"``,
-``"code"``, with their quotes: a JSON key or value, never text inside a string, whose quotes
-are escaped); only a chunk that has one, or that ends inside an event, is cut into events
-and the suspect ones parsed (a ``response.created`` / ``response.completed``, whose
-``"error":null`` matches). An event
-split across reads whose first part already names an error (its ``event:`` line, its
-``type``, an ``error`` object) is held back until it is whole; one whose first part names
-nothing yet (``data: {"ty``) went out as it came and cannot be rewritten (the screening is
-:mod:`cliproxy.translate.screened`'s).
+Frames go out whole (CPA's ``responsesSSEFramer``): a read that does not end a frame is
+held until the frame's blank line comes, and a held frame's last line that is whole (its
+JSON parses) gets the line end the upstream left out when the next read starts a field of
+its own (``formats.sse.line_end``: a blank line between two ``data:``-only frames, a line
+end before a late ``event:`` line of the same frame). The stream's last frame with no
+blank line after it goes out when its JSON is whole and is dropped when it was cut (the
+stream then ends in the failure ``replies_stream`` adds); a payload over several
+``data:`` lines is relayed, not taken for garbage.
+
+The cost on the success path (a read of whole frames) is an ``endswith`` and two
+``bytes.find`` a chunk (``"error"``, ``"code"``, with their quotes: a JSON key or value,
+never text inside a string, whose quotes are escaped); only a chunk that has one is cut
+into events and the suspect ones parsed (a ``response.created`` / ``response.completed``,
+whose ``"error":null`` matches).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from collections.abc import Callable
 
 import orjson
 
+from cliproxy.formats.sse import FIELDS, flushable, line_end, named_whole
 from cliproxy.formats.stream_errors import error_event_parts, is_error_payload, safe_payload
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamDecoder, UsageSniffer
@@ -39,6 +45,9 @@ from cliproxy.translate.stream import Passthrough
 __all__ = ["ResponsesPassthrough"]
 
 _ENDS = (b"\n\n", b"\r\n\r\n")  # a chunk that ends an event (the usual one)
+_EOL = (b"\n", b"\r")
+FRAME_LIMIT = 50 << 20  # the largest frame held until it is whole (CPA's Codex line reader's cap)
+_OWED = b"\n(owed)"  # held alone: a frame went out with a blank line the next read may bring
 _ERROR_EVENTS = frozenset({"error", "response.failed", "response.error"})
 _relay = Passthrough.feed  # (called as a plain function: no ``super()`` per chunk)
 
@@ -53,7 +62,8 @@ class ResponsesPassthrough(ScreenedPassthrough):
     runs over a rewritten event's bytes: the credential's own secrets
     (``providers.secrets.without_secrets``)."""
 
-    __slots__ = ("_scrub",)
+    __slots__ = ("_open", "_scrub")
+    _multiline = True  # a frame's JSON over several data: lines is relayed (CPA joins them)
 
     def __init__(
         self,
@@ -64,13 +74,95 @@ class ResponsesPassthrough(ScreenedPassthrough):
     ) -> None:
         super().__init__(decoder, sniffer)
         self._scrub = scrub
+        self._open: list[bytes] = []  # an unfinished frame, held until it is whole
 
     def feed(self, chunk: bytes) -> bytes:
-        out = _relay(self, chunk)
+        if self._open or not chunk.endswith(_ENDS):
+            return self._framed(chunk)  # a frame over several reads (or not ended by one)
+        out = _relay(self, chunk)  # (what it cuts short, at a line it refuses, ends the stream)
+        if out.find(b'"error"') < 0 and out.find(b'"code"') < 0:
+            return out  # none suspect (``_suspect``, inline: per chunk)
+        return self._screened(out)
+
+    def finish(self) -> bytes:
+        parts, self._open = self._open, []
+        out = b""
+        if parts and parts[0] is not _OWED and not self.ended:
+            frame = b"".join(parts)
+            # the last frame with no blank line after it: relayed when its JSON is whole,
+            # dropped when it was cut (the stream then ends in a failure: replies_stream)
+            if flushable(frame):
+                out = self._whole(frame.rstrip(b"\r\n") + b"\n\n")
+        return out + ScreenedPassthrough.finish(self)
+
+    def _framed(self, chunk: bytes) -> bytes:
+        """The whole frames ``chunk`` completes, relayed; what it leaves unfinished is held
+        (``_open``) until its blank line comes (or the stream ends), or until its lines
+        name it and hold its whole JSON (``formats.sse.named_whole``). A held last line
+        that is whole, followed by a read that starts a field, gets the line end the
+        upstream left out (``formats.sse.line_end``)."""
+        parts = self._open
+        head = b""
+        if parts and parts[0] is _OWED:  # the blank line we wrote for the upstream: not twice
+            parts.clear()
+            chunk = chunk[1:] if chunk[:1] == b"\n" else chunk[2:] if chunk[:2] == b"\r\n" else chunk
+        if parts and chunk.startswith(FIELDS) and parts[-1][-1:] not in _EOL:
+            frame = b"".join(parts)
+            end = line_end(frame[frame.rfind(b"\n") + 1 :], chunk)
+            if end == b"\n\n":  # the held frame was whole: it goes out alone
+                parts.clear()
+                head = self._whole(frame + end)
+                if self.ended:
+                    return head
+            elif end:
+                parts[:] = [frame, end]
+        cut = _last_end(chunk)
+        if cut < 0 and parts:
+            cut = _end_across(parts[-1], chunk)
+        if cut < 0:
+            if parts or chunk.strip():  # (blank lines between frames are not held)
+                parts.append(chunk)
+                if len(parts) > 64 and sum(map(len, parts)) > FRAME_LIMIT:
+                    return head + self._too_large()
+        else:
+            if parts:
+                frames = b"".join((*parts, chunk[:cut]))
+                parts.clear()
+            else:
+                frames = chunk[:cut]
+            head += self._whole(frames)
+            if self.ended:
+                return head
+            if chunk[cut:].strip():
+                parts.append(chunk[cut:])
+        if parts and parts[-1][-1:] == b"\n":  # (a frame's line just ended)
+            frame = b"".join(parts)
+            if named_whole(frame):  # whole enough to go without its blank line (CPA)
+                parts[:] = [_OWED]
+                head += self._whole(frame + (b"\r\n" if frame.endswith(b"\r\n") else b"\n"))
+        return head
+
+    def _too_large(self) -> bytes:
+        """A frame that never ends (or one larger than CPA's line reader takes): the stream
+        ends in a failure, nothing of it relayed."""
+        self._open = []
+        err = ir.Error("upstream sent a stream event too large to relay", status=502)
+        if self.started:
+            self.late_error = err
+            self.ended = True
+        elif self.early_error is None:
+            self.early_error = err
+        return b""
+
+    def _whole(self, frames: bytes) -> bytes:
+        """Whole frames through the relay and the screening."""
+        return self._screened(_relay(self, frames))
+
+    def _screened(self, out: bytes) -> bytes:
         if self._tail:
             out, self._tail = self._tail + out, b""
-        elif not out or (out.endswith(_ENDS) and out.find(b'"error"') < 0 and out.find(b'"code"') < 0):
-            return out  # whole events, none suspect (``_suspect``, inline: per chunk)
+        elif not out or (out.endswith(_ENDS) and not _suspect(out)):
+            return out
         return self._screen(out)
 
     def _suspect(self, data: bytes) -> bool:
@@ -112,3 +204,18 @@ def _failure(name: str, data: bytes) -> ir.Error | None:
         if type(ev) is ir.Error:
             return ev
     return None
+
+
+def _last_end(chunk: bytes) -> int:
+    """Where the last blank line in ``chunk`` ends (LF or CRLF), or -1."""
+    lf = chunk.rfind(b"\n\n")
+    crlf = chunk.rfind(b"\r\n\r\n")
+    return max(lf + 2 if lf >= 0 else -1, crlf + 4 if crlf >= 0 else -1)
+
+
+def _end_across(before: bytes, chunk: bytes) -> int:
+    """Where in ``chunk`` a blank line ends that began at the end of ``before`` (the held
+    read), or -1."""
+    tail = before[-3:]
+    end = _last_end(tail + chunk[:3]) - len(tail)
+    return end if end > 0 else -1
