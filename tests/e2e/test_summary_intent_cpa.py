@@ -1,0 +1,202 @@
+"""CPA's cross-format summary-intent cases (test/summary_intent_translation_test.go) through
+a running proxy: a client's reasoning-summary intent (Chat ``reasoning_effort``,
+Responses ``reasoning.summary``, Claude ``thinking.display``, Gemini ``includeThoughts``,
+Interactions ``thinking_summaries``) as the fake Claude, Codex, OpenAI-compatible and
+Gemini upstreams receive it.
+
+CPA's TestSummaryIntentTranslation checks the translators alone; here each request also
+goes through the thinking step, as CPA's TestSummaryIntentFinalPipeline does, so a row
+asserts what the upstream really gets. Antigravity and Interactions targets are left to
+tests/translate/cpa/test_summary_config.py (no fake upstream speaks them here).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from tests.e2e.clients import KEY
+
+ABSENT = object()
+HI_CHAT = [{"role": "user", "content": "hi"}]
+HI_GEMINI = [{"role": "user", "parts": [{"text": "hi"}]}]
+
+
+def _config(fakes: Any) -> str:
+    return f"""
+api-keys: ["{KEY}"]
+claude-api-key:
+  - api-key: "sk-ant-1"
+    base-url: "{fakes.claude.base_url}"
+    models:
+      - {{name: "claude-opus-5", alias: "claude-opus-5"}}
+      - {{name: "unregistered-claude-model", alias: "unregistered-claude-model"}}
+codex-api-key:
+  - api-key: "sk-codex-1"
+    base-url: "{fakes.responses.base_url}/backend-api/codex"
+    models: [{{name: "gpt-5.4", alias: "gpt-5.4"}}]
+openai-compatibility:
+  - name: chat
+    base-url: "{fakes.openai.base_url}/v1"
+    api-key-entries: [{{api-key: "sk-compat-1"}}]
+    models: [{{name: "gpt-5.4", alias: "chat-gpt-5.4"}}]
+gemini-api-key:
+  - api-key: "gem-key-1"
+    base-url: "{fakes.gemini.base_url}"
+    models: [{{name: "gemini-3.6-flash", alias: "gemini-3.6-flash"}}]
+"""
+
+
+async def _send(proxy: Any, client: str, body: dict[str, Any]) -> int:
+    model = body["model"]
+    path = {
+        "openai": "/v1/chat/completions",
+        "responses": "/v1/responses",
+        "claude": "/v1/messages",
+        "interactions": "/v1beta/interactions",
+        "gemini": f"/v1beta/models/{model}:generateContent",
+    }[client]
+    if client == "gemini":
+        body = {k: v for k, v in body.items() if k != "model"}
+    if client == "claude":
+        body = {"max_tokens": 1024, **body}
+    headers = {"Authorization": f"Bearer {KEY}", "x-api-key": KEY, "x-goog-api-key": KEY}
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as s,
+        s.post(proxy.url + path, data=orjson.dumps(body), headers=headers) as r,
+    ):
+        await r.read()
+        return r.status
+
+
+def _at(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(obj, dict) or part not in obj:
+            return ABSENT
+        obj = obj[part]
+    return obj
+
+
+# (case, client format, upstream fake, body, path, wanted value or ABSENT)
+CASES: list[tuple[str, str, str, dict[str, Any], str, Any]] = [
+    ("chat-effort-claude-summary", "openai", "claude",
+     {"model": "claude-opus-5", "reasoning_effort": "high", "messages": HI_CHAT}, "thinking.display", "summarized"),
+    ("chat-none-no-claude-display", "openai", "claude",
+     {"model": "claude-opus-5", "reasoning_effort": "none", "messages": HI_CHAT}, "thinking.display", ABSENT),
+    ("unknown-claude-no-display-only-thinking", "openai", "claude",
+     {"model": "unregistered-claude-model", "reasoning": {"exclude": False}, "messages": HI_CHAT}, "thinking", ABSENT),
+    ("unknown-claude-from-interactions", "interactions", "claude",
+     {"model": "unregistered-claude-model", "generation_config": {"thinking_summaries": "auto"}, "input": "hi"},
+     "thinking", ABSENT),
+    ("chat-none-no-codex-summary", "openai", "responses",
+     {"model": "gpt-5.4", "reasoning_effort": "none", "messages": HI_CHAT}, "reasoning.summary", ABSENT),
+    ("claude-absent-display-no-codex-summary", "claude", "responses",
+     {"model": "gpt-5.4", "thinking": {"type": "adaptive"}, "output_config": {"effort": "high"}, "messages": HI_CHAT},
+     "reasoning.summary", ABSENT),
+    ("gemini-absent-include-no-codex-summary", "gemini", "responses",
+     {"model": "gpt-5.4", "generationConfig": {"thinkingConfig": {"thinkingLevel": "high"}}, "contents": HI_GEMINI},
+     "reasoning.summary", ABSENT),
+    ("claude-summarized-codex-summary", "claude", "responses",
+     {"model": "gpt-5.4", "thinking": {"type": "adaptive", "display": "summarized"},
+      "output_config": {"effort": "high"}, "messages": HI_CHAT}, "reasoning.summary", "auto"),
+    ("interactions-none-no-codex-summary", "interactions", "responses",
+     {"model": "gpt-5.4", "generation_config": {"thinking_level": "high", "thinking_summaries": "none"}, "input": "hi"},
+     "reasoning.summary", ABSENT),
+    ("chat-effort-codex-summary", "openai", "responses",
+     {"model": "gpt-5.4", "reasoning_effort": "high", "messages": HI_CHAT}, "reasoning.summary", "auto"),
+    ("responses-summary-no-chat-effort", "responses", "openai",
+     {"model": "chat-gpt-5.4", "reasoning": {"summary": "auto"}, "input": "hi"}, "reasoning_effort", ABSENT),
+    ("responses-null-summary-keeps-chat-effort", "responses", "openai",
+     {"model": "chat-gpt-5.4", "reasoning": {"effort": "high", "summary": None}, "input": "hi"},
+     "reasoning_effort", "high"),
+    ("gemini-hidden-keeps-chat-effort", "gemini", "openai",
+     {"model": "chat-gpt-5.4", "generationConfig": {"thinkingConfig": {"thinkingLevel": "high", "includeThoughts": False}},
+      "contents": HI_GEMINI}, "reasoning_effort", "high"),
+    ("claude-omitted-keeps-chat-effort", "claude", "openai",
+     {"model": "chat-gpt-5.4", "thinking": {"type": "adaptive", "display": "omitted"},
+      "output_config": {"effort": "high"}, "messages": HI_CHAT}, "reasoning_effort", "high"),
+    ("chat-no-effort-no-claude-display", "openai", "claude",
+     {"model": "claude-opus-5", "messages": HI_CHAT}, "thinking.display", ABSENT),
+    ("responses-effort-no-claude-display", "responses", "claude",
+     {"model": "claude-opus-5", "reasoning": {"effort": "high"}, "input": "hi"}, "thinking.display", ABSENT),
+    ("responses-summary-claude-summary", "responses", "claude",
+     {"model": "claude-opus-5", "reasoning": {"effort": "high", "summary": "auto"}, "input": "hi"},
+     "thinking.display", "summarized"),
+    ("responses-null-summary-claude-omitted", "responses", "claude",
+     {"model": "claude-opus-5", "reasoning": {"effort": "high", "summary": None}, "input": "hi"},
+     "thinking.display", "omitted"),
+    ("chat-effort-gemini-summary", "openai", "gemini",
+     {"model": "gemini-3.6-flash", "reasoning_effort": "high", "messages": HI_CHAT},
+     "generationConfig.thinkingConfig.includeThoughts", True),
+    ("chat-none-gemini-hidden", "openai", "gemini",
+     {"model": "gemini-3.6-flash", "reasoning_effort": "none", "messages": HI_CHAT},
+     "generationConfig.thinkingConfig.includeThoughts", False),
+    ("google-extension-overrides-gemini", "openai", "gemini",
+     {"model": "gemini-3.6-flash", "reasoning_effort": "high",
+      "extra_body": {"google": {"thinking_config": {"include_thoughts": False}}}, "messages": HI_CHAT},
+     "generationConfig.thinkingConfig.includeThoughts", False),
+    ("responses-effort-no-gemini-summary", "responses", "gemini",
+     {"model": "gemini-3.6-flash", "reasoning": {"effort": "high"}, "input": "hi"},
+     "generationConfig.thinkingConfig.includeThoughts", ABSENT),
+    ("responses-detailed-gemini-summary", "responses", "gemini",
+     {"model": "gemini-3.6-flash", "reasoning": {"effort": "high", "summary": "detailed"}, "input": "hi"},
+     "generationConfig.thinkingConfig.includeThoughts", True),
+    ("claude-summarized-gemini-summary", "claude", "gemini",
+     {"model": "gemini-3.6-flash", "thinking": {"type": "adaptive", "display": "summarized"}, "messages": HI_CHAT},
+     "generationConfig.thinkingConfig.includeThoughts", True),
+    ("claude-auto-budget-keeps-gemini-summary", "claude", "gemini",
+     {"model": "gemini-3.6-flash", "thinking": {"type": "enabled", "budget_tokens": -1, "display": "summarized"},
+      "messages": HI_CHAT}, "generationConfig.thinkingConfig.includeThoughts", True),
+    ("gemini-hidden-claude-omitted", "gemini", "claude",
+     {"model": "claude-opus-5", "generationConfig": {"thinkingConfig": {"thinkingLevel": "high", "includeThoughts": False}},
+      "contents": HI_GEMINI}, "thinking.display", "omitted"),
+    ("gemini-absent-no-claude-display", "gemini", "claude",
+     {"model": "claude-opus-5", "generationConfig": {"thinkingConfig": {"thinkingLevel": "high"}}, "contents": HI_GEMINI},
+     "thinking.display", ABSENT),
+    ("interactions-auto-gemini-summary", "interactions", "gemini",
+     {"model": "gemini-3.6-flash", "generation_config": {"thinking_level": "high", "thinking_summaries": "auto"},
+      "input": "hi"}, "generationConfig.thinkingConfig.includeThoughts", True),
+    ("interactions-none-claude-omitted", "interactions", "claude",
+     {"model": "claude-opus-5", "generation_config": {"thinking_level": "high", "thinking_summaries": "none"},
+      "input": "hi"}, "thinking.display", "omitted"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "client", "upstream", "body", "path", "want"), CASES, ids=[c[0] for c in CASES]
+)
+async def test_summary_intent_reaches_the_upstream(
+    start_proxy, fakes, case, client, upstream, body, path, want
+):
+    """CPA: TestSummaryIntentTranslation (its rows for Claude, Codex, Chat and Gemini
+    upstreams, one client format each as CPA names it). A disabled Claude thinking never
+    keeps a ``display``."""
+    proxy = await start_proxy(_config(fakes))
+    status = await _send(proxy, client, body)
+    fake = getattr(fakes, upstream)
+    assert fake.requests, (case, status)
+    sent = fake.last.json
+    assert _at(sent, path) == want, sent
+    if upstream == "claude" and _at(sent, "thinking.type") == "disabled":
+        assert _at(sent, "thinking.display") is ABSENT, sent
+
+
+@pytest.mark.parametrize(
+    ("upstream", "model", "path"),
+    [
+        ("gemini", "gemini-3.6-flash", "generationConfig.thinkingConfig.includeThoughts"),
+        ("responses", "gpt-5.4", "reasoning.summary"),
+    ],
+)
+async def test_an_unknown_interactions_summary_writes_no_control(start_proxy, fakes, upstream, model, path):
+    """CPA: TestInvalidInteractionsSummaryDoesNotWriteTargetControl: ``thinking_summaries:
+    "banana"`` says nothing the upstream could be told."""
+    proxy = await start_proxy(_config(fakes))
+    body = {"model": model, "generation_config": {"thinking_summaries": "banana"}, "input": "hi"}
+    status = await _send(proxy, "interactions", body)
+    fake = getattr(fakes, upstream)
+    assert fake.requests, status
+    assert _at(fake.last.json, path) is ABSENT, fake.last.json
