@@ -429,6 +429,10 @@ def _case_id(case: tuple) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{i}-{_case_id(c)}" for i, c in enumerate(CASES)])
 def test_thinking_matrix(case: tuple) -> None:
+    """CPA test/thinking_conversion_test.go, on the thinking step itself: rows of
+    TestThinkingE2EMatrix_Suffix, TestThinkingE2EMatrix_Body and TestThinkingE2EProviderTargets
+    (Antigravity, Kimi, xAI targets); a subset runs through the proxy in
+    tests/e2e/test_thinking_conversion_cpa.py."""
     model, client, target, suffix, body, upstream, expected = case
     if expected == ERR:
         with pytest.raises(RequestError) as info:

@@ -1,0 +1,144 @@
+"""CPA's cross-format thinking matrix (test/thinking_conversion_test.go) through a running
+proxy: a client's ``model(suffix)`` in its own format, as the fake Codex, Gemini and Claude
+upstreams receive it.
+
+CPA registers test models with set capabilities; here API keys' ``models:`` lists give
+them the same ``thinking:`` (level-model: minimal..high, no zero, no dynamic;
+gemini-budget-model: 128..20000, dynamic; claude-budget-model: 1024..128000, zero
+allowed). The full matrix (about 200 rows, every target including Antigravity, Kimi and
+xAI) runs on the thinking step itself in tests/models/test_thinking_matrix.py; these rows
+show the same answers on the wire.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from tests.e2e.clients import KEY
+
+ABSENT = object()
+
+
+def _config(fakes: Any) -> str:
+    return f"""
+api-keys: ["{KEY}"]
+codex-api-key:
+  - api-key: "sk-codex-1"
+    base-url: "{fakes.responses.base_url}/backend-api/codex"
+    models:
+      - {{name: "level-model", alias: "level-model", thinking: {{levels: [minimal, low, medium, high]}}}}
+gemini-api-key:
+  - api-key: "gem-key-1"
+    base-url: "{fakes.gemini.base_url}"
+    models:
+      - {{name: "gemini-budget-model", alias: "gemini-budget-model",
+          thinking: {{min: 128, max: 20000, dynamic-allowed: true}}}}
+claude-api-key:
+  - api-key: "sk-ant-1"
+    base-url: "{fakes.claude.base_url}"
+    models:
+      - {{name: "claude-budget-model", alias: "claude-budget-model",
+          thinking: {{min: 1024, max: 128000, zero-allowed: true}}}}
+"""
+
+
+async def _send(url: str, client: str, model: str, room: bool = False) -> int:
+    """``room``: an output limit above every budget, so Claude's rule that a budget stays
+    under ``max_tokens`` (CPA's executor has it too) does not hide the matrix's value."""
+    hi = [{"role": "user", "content": "hi"}]
+    limit = 200_000 if room else 1024
+    if client == "openai":
+        path, body = "/v1/chat/completions", {"model": model, "messages": hi}
+        if room:
+            body["max_tokens"] = limit
+    elif client == "claude":
+        path, body = "/v1/messages", {"model": model, "max_tokens": limit, "messages": hi}
+    else:
+        path = f"/v1beta/models/{model}:generateContent"
+        body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+        if room:
+            body["generationConfig"] = {"maxOutputTokens": limit}
+    headers = {"Authorization": f"Bearer {KEY}", "x-api-key": KEY, "x-goog-api-key": KEY}
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as s,
+        s.post(url + path, data=orjson.dumps(body), headers=headers) as r,
+    ):
+        await r.read()
+        return r.status
+
+
+def _at(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(obj, dict) or part not in obj:
+            return ABSENT
+        obj = obj[part]
+    return obj
+
+
+RE = "reasoning.effort"
+GB = "generationConfig.thinkingConfig.thinkingBudget"
+CB, CT = "thinking.budget_tokens", "thinking.type"
+
+# (CPA case number, client format, upstream, model with suffix, field, value)
+CASES: list[tuple[int, str, str, str, str, Any]] = [
+    (2, "openai", "responses", "level-model(medium)", RE, "medium"),
+    (4, "openai", "responses", "level-model(none)", RE, "minimal"),
+    (5, "openai", "responses", "level-model(auto)", RE, "medium"),
+    (7, "gemini", "responses", "level-model(8192)", RE, "medium"),
+    (19, "openai", "gemini", "gemini-budget-model(medium)", GB, 8192),
+    (20, "openai", "gemini", "gemini-budget-model(xhigh)", GB, 20000),
+    (21, "openai", "gemini", "gemini-budget-model(none)", GB, 128),
+    (22, "openai", "gemini", "gemini-budget-model(auto)", GB, -1),
+    (24, "claude", "gemini", "gemini-budget-model(8192)", GB, 8192),
+    (25, "claude", "gemini", "gemini-budget-model(64000)", GB, 20000),
+    (26, "claude", "gemini", "gemini-budget-model(0)", GB, 128),
+    (27, "claude", "gemini", "gemini-budget-model(-1)", GB, -1),
+    (39, "openai", "claude", "claude-budget-model(medium)", CB, 8192),
+    (40, "openai", "claude", "claude-budget-model(xhigh)", CB, 32768),
+    (41, "openai", "claude", "claude-budget-model(none)", CT, "disabled"),
+    (42, "openai", "claude", "claude-budget-model(auto)", CB, 64512),
+    (44, "gemini", "claude", "claude-budget-model(8192)", CB, 8192),
+    (45, "gemini", "claude", "claude-budget-model(200000)", CB, 128000),
+    (46, "gemini", "claude", "claude-budget-model(0)", CT, "disabled"),
+    (47, "gemini", "claude", "claude-budget-model(-1)", CB, 64512),
+    (84, "gemini", "gemini", "gemini-budget-model(8192)", GB, 8192),
+    (85, "gemini", "gemini", "gemini-budget-model(64000)", GB, 20000),
+    (86, "claude", "claude", "claude-budget-model(8192)", CB, 8192),
+    (87, "claude", "claude", "claude-budget-model(200000)", CB, 128000),
+]
+
+
+async def test_suffix_matrix_on_the_wire(start_proxy, fakes) -> None:
+    """CPA: TestThinkingE2EMatrix_Suffix (cases 2, 4-7, 19-27, 39-47, 84-87): each row's
+    suffix reaches the upstream as CPA's matrix says. One proxy serves every row. (Case 3,
+    ``level-model(xhigh)`` from a Chat client, is CPA's 400 for a registered model; for an
+    API key's configured model CPA, and cliproxy, read "xhigh" across formats as the top
+    level the model lists, tests/e2e/test_thinking_configured_models.py, so it is not a
+    row here.)"""
+    proxy = await start_proxy(_config(fakes))
+    wrong = []
+    for number, client, upstream, model, field, want in CASES:
+        fake = getattr(fakes, upstream)
+        before = len(fake.requests)
+        status = await _send(proxy.url, client, model, room=upstream == "claude")
+        got = _at(fake.last.json, field) if len(fake.requests) > before else ("no request", status)
+        if got != want:
+            wrong.append((number, got, want))
+    assert wrong == [], repr(wrong)
+
+
+@pytest.mark.parametrize(
+    ("client", "model"), [("openai", "gemini-budget-model"), ("claude", "claude-budget-model")]
+)
+async def test_no_suffix_and_no_body_setting_sends_no_budget(start_proxy, fakes, client, model) -> None:
+    """CPA: TestThinkingE2EMatrix_Suffix cases 18 and 38: without a suffix or a body setting
+    the request passes through with no thinking budget written."""
+    proxy = await start_proxy(_config(fakes))
+    assert await _send(proxy.url, client, model) == 200
+    upstream = fakes.gemini if model.startswith("gemini") else fakes.claude
+    field = GB if model.startswith("gemini") else CB
+    assert _at(upstream.last.json, field) is ABSENT
