@@ -82,6 +82,22 @@ async def test_data_only_frames_in_separate_writes_stay_separate(proxy, upstream
     assert [item["name"] for item in got[-1][1]["response"]["output"]] == ["shell"]
 
 
+async def test_a_completion_over_several_data_lines_gets_its_output(proxy, upstream) -> None:
+    """CPA: TestForwardResponsesStreamRepairsMultilineCompletedOutputAsSSEDataLines: the
+    completion's JSON comes over two ``data:`` lines (in one write, or the second line in a
+    write of its own) with an empty output; the client gets it with the done item as its
+    output, every line of its frame a ``data:`` line."""
+    first = b'data: {"type":"response.completed",\n'
+    second = b'data: "response":{"id":"resp-1","object":"response","status":"completed","output":[]}}\n\n'
+    for writes in ([first + second], [first, second]):
+        upstream.chunks = [DELTA, DONE_CALL + b"\n\n", *writes]
+        status, _, body = await post(proxy)
+        assert status == 200
+        last = body.rstrip(b"\n").split(b"\n\n")[-1]
+        assert all(line.startswith(b"data: ") for line in last.split(b"\n")), last
+        assert [item["name"] for item in events(body)[-1][1]["response"]["output"]] == ["shell"]
+
+
 async def test_a_data_payload_split_over_two_writes_is_joined(proxy, upstream) -> None:
     """CPA: TestForwardResponsesStreamBuffersSplitDataPayloadChunks: one ``data:`` line's
     JSON arrives in two writes; the client gets it whole, then (no terminal event follows)

@@ -69,7 +69,7 @@ class CompletedOutput:
     """A stream's ``response.output_item.done`` items, written into its ``response.completed``
     or ``response.incomplete``."""
 
-    __slots__ = ("items", "loose", "mend", "summaries", "watch")
+    __slots__ = ("items", "loose", "mend", "pending", "summaries", "watch")
 
     def __init__(
         self,
@@ -85,6 +85,7 @@ class CompletedOutput:
         # xAI: the output's raw reasoning text made summaries (``xai_stream.summarized``);
         # True when it changed one
         self.summaries = summaries
+        self.pending = b""  # the first lines of a terminal event's payload, while ``_Held``
 
     def __call__(self, lines: bytes) -> bytes:
         watch = self.watch
@@ -104,7 +105,32 @@ class CompletedOutput:
                 or _lacks_details(line)
                 or (self.summaries is not None and line.find(_REASONING_TEXT) >= 0)
             ):
-                out[i] = self._patched(line)
+                patched = self._patched(line)
+                if patched is None:  # its JSON may go on in the next data: lines
+                    return self._multiline(out, i)
+                out[i] = patched
+        return b"\n".join(out)
+
+    def _multiline(self, out: list[bytes], i: int) -> bytes:
+        """``out`` (lines) whose line ``i``, a terminal event's ``data:`` line, does not
+        parse alone: with the ``data:`` lines after it, once their payload joined parses, it
+        is mended as one (and written as one ``data:`` line, as CPA writes it again); when
+        the lines end first, they are held until the next lines come (``_Held``); a cut
+        payload (a blank line or another field first) goes on as it came."""
+        head = b"\n".join(out[:i]) + b"\n" if i else b""
+        j = i + 1
+        while j < len(out) and out[j].startswith(b"data:"):
+            joined = b"data:" + b"\n".join([line[5:] for line in out[i : j + 1]])
+            patched = self._patched(joined)
+            if patched is not None:
+                frame = b"\n".join(out[i : j + 1]) if patched is joined else patched
+                rest = out[j + 1 :]
+                return head + frame + (b"\n" + self(b"\n".join(rest)) if rest else b"")
+            j += 1
+        if j == len(out) - 1 and not out[j]:  # the lines ended inside the payload: held
+            self.pending = b"\n".join(out[i:])
+            self.__class__ = _Held
+            return head
         return b"\n".join(out)
 
     def _keep(self, line: bytes) -> None:
@@ -121,11 +147,12 @@ class CompletedOutput:
         else:
             self.loose.append(item)
 
-    def _patched(self, line: bytes) -> bytes:
+    def _patched(self, line: bytes) -> bytes | None:
+        """``line`` mended (itself when nothing changed); ``None`` when it does not parse."""
         try:
             event = orjson.loads(line[5:])
         except orjson.JSONDecodeError:
-            return line
+            return None
         response = event.get("response") if isinstance(event, dict) else None
         kind = event.get("type") if isinstance(event, dict) else None
         if not isinstance(response, dict) or kind not in _ENDS:
@@ -162,6 +189,19 @@ class CompletedOutput:
                 item["id"] = done_id
                 changed = True
         return changed
+
+
+class _Held(CompletedOutput):
+    """A :class:`CompletedOutput` holding the first lines of a terminal event's payload
+    over several ``data:`` lines (``pending``): the next lines are read after them. (The
+    instance's class while it holds: the common call pays no test for it.)"""
+
+    __slots__ = ()
+
+    def __call__(self, lines: bytes) -> bytes:
+        self.__class__ = CompletedOutput  # type: ignore[assignment]  # (back to the common class)
+        pending, self.pending = self.pending, b""
+        return CompletedOutput.__call__(self, pending + lines)
 
 
 def _lacks_details(line: bytes) -> bool:
