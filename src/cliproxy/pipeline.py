@@ -61,7 +61,8 @@ from cliproxy.pipeline_failover import (
 )
 from cliproxy.pipeline_prepare import MEDIA, AttemptPlan, count_locally, plan_attempts, start_attempt
 from cliproxy.pipeline_search import search
-from cliproxy.plugins.flow import Flow, route_for
+from cliproxy.plugins.flow import Flow
+from cliproxy.plugins.routing import route_for
 from cliproxy.policies.enforce import Enforcer, Ticket
 from cliproxy.providers import antigravity_credits as ag_credits
 from cliproxy.providers.base import Provider, RewriteError, UpstreamRequest

@@ -18,7 +18,8 @@ from cliproxy.calls import Call, Reply, StreamReply
 from cliproxy.errors import ModelNotFoundError, NoCredentialError, UpstreamError
 from cliproxy.models.registry import ModelRoute
 from cliproxy.plugins import rules
-from cliproxy.plugins.flow import Flow, ProviderRoute
+from cliproxy.plugins.flow import Flow
+from cliproxy.plugins.routing import ProviderRoute
 from cliproxy.providers.codex_search import ROUTER_FORMAT
 
 if TYPE_CHECKING:

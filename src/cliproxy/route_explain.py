@@ -34,7 +34,7 @@ from cliproxy.formats import Format
 from cliproxy.models.listing import CLAUDE_CLOAK_PREFIX, uncloak_claude_id
 from cliproxy.models.registry import ModelRoute
 from cliproxy.plugins import rules
-from cliproxy.plugins.flow import route_for
+from cliproxy.plugins.routing import route_for
 from cliproxy.times import format_utc
 
 __all__ = ["EXPLAIN_HEADER", "Settings", "dry_run", "explained", "settings", "wanted"]

@@ -54,7 +54,7 @@ class _Generation:
 
 class ModelRoute(Protocol):
     """What the pipeline needs of a resolved model: :class:`Route` from the registry, or
-    the one-provider route a model-router plugin names (``plugins.flow.ProviderRoute``)."""
+    the one-provider route a model-router plugin names (``plugins.routing.ProviderRoute``)."""
 
     requested: str
     model: str
