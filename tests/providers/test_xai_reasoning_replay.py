@@ -26,7 +26,7 @@ from cliproxy.providers.codex_ws_wire import PREVIOUS_HEADER, SESSION_HEADER
 from cliproxy.providers.xai import XAIProvider
 from cliproxy.providers.xai_request import shape
 from cliproxy.translate.codex_replay import insert_items
-from cliproxy.translate.envelopes import inspect_grok, is_valid_grok
+from cliproxy.translate.envelopes_plain import inspect_grok, is_valid_grok
 from cliproxy.translate.xai_replay import XAIReplayCache, decode_turns, encode_turns, filter_items, make_turn
 from tests.fakes.openai_responses import ENCRYPTED, grok_encrypted
 

@@ -17,7 +17,7 @@ Codex CLI and Codex Desktop send all of these. :func:`shape` rewrites a body in 
 - input: ``custom_tool_call`` (and its output) as ``function_call``, namespaced calls
   qualified, reasoning items without ``null`` fields and adjacent summaries merged;
   ``encrypted_content`` that is not Grok's (another backend's, a mangled one:
-  ``envelopes.is_valid_grok``) dropped, from a reasoning item its field, a compaction item
+  ``envelopes_plain.is_valid_grok``) dropped, from a reasoning item its field, a compaction item
   whole, as xAI refuses the request otherwise (CPA ``sanitizeXAIInputEncryptedContent``).
 
 The answer then needs :class:`~cliproxy.providers.xai_stream.XAIStream`: the flattened
@@ -36,7 +36,7 @@ import orjson
 
 from cliproxy.formats import Format
 from cliproxy.providers.identity import inject_x_search
-from cliproxy.translate.envelopes import is_valid_grok
+from cliproxy.translate.envelopes_plain import is_valid_grok
 
 __all__ = [
     "ClientTool",

@@ -46,11 +46,10 @@ from cliproxy.translate.envelopes import (
     is_valid_cais,
     is_valid_claude,
     is_valid_gpt,
-    is_valid_grok,
-    is_valid_kimi,
     normalize_claude,
     normalize_claude_native,
 )
+from cliproxy.translate.envelopes_plain import is_valid_grok, is_valid_kimi
 
 __all__ = [
     "CLAUDE_REDACTED_PREFIX",
@@ -171,7 +170,7 @@ def _detect(sig: str, block: BlockKind) -> Provider:
 @functools.lru_cache(maxsize=4096)
 def is_grok_signature(raw: str) -> bool:
     """Whether a client's opaque reasoning value is xAI's ``encrypted_content``: no other
-    family's envelope, and Grok's shape (:func:`~cliproxy.translate.envelopes.is_valid_grok`).
+    family's envelope, and Grok's shape (:func:`~cliproxy.translate.envelopes_plain.is_valid_grok`).
     Grok's blobs have no envelope, so this is a shape test, as CPA makes it for a Claude
     thinking signature going to a Grok model."""
     return detect(raw) == "unknown" and is_valid_grok(raw)

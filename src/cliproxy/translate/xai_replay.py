@@ -10,7 +10,7 @@ model, session)``, as CPA does:
 
 * :func:`make_turn` reduces a ``response.completed`` output to what a stateless next
   request takes back: reasoning items with Grok's ``encrypted_content``
-  (:func:`~cliproxy.translate.envelopes.is_valid_grok`), the assistant message's text and
+  (:func:`~cliproxy.translate.envelopes_plain.is_valid_grok`), the assistant message's text and
   refusal parts, function and custom tool calls. A turn with no reasoning and no call has
   nothing to replay: it is no turn, and the session's older one is forgotten;
 * :func:`filter_items` keeps of the cached items what the next request lacks, and none
@@ -37,7 +37,7 @@ import orjson
 
 from cliproxy.formats.openai_responses import TOOL_CALLS, TOOL_OUTPUTS
 from cliproxy.translate.codex_replay import call_keys, comparable_ids
-from cliproxy.translate.envelopes import is_valid_grok
+from cliproxy.translate.envelopes_plain import is_valid_grok
 from cliproxy.translate.replay import TurnCache
 
 __all__ = [

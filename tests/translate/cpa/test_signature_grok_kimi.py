@@ -16,7 +16,7 @@ import random
 
 import pytest
 
-from cliproxy.translate import envelopes
+from cliproxy.translate import envelopes, envelopes_plain
 from cliproxy.translate import signatures as sig
 from tests.translate.cpa.signature_fixtures import (
     OBSERVED_FABLE5,
@@ -39,7 +39,7 @@ def opaque(n: int, seed: int) -> str:
 
 def grok_error(value: str) -> str:
     with pytest.raises(sig.SignatureError) as info:
-        envelopes.inspect_grok(value)
+        envelopes_plain.inspect_grok(value)
     return str(info.value)
 
 
@@ -59,7 +59,7 @@ def test_grok_accepts_high_entropy_ciphertext() -> None:
     """TestInspectGrokEncryptedContent_NativeSamples (synthetic: the corpus is not in CPA's
     repository; native payloads are uniform random bytes, 43 decoded bytes and up)"""
     for n in (43, 50, 777):
-        assert envelopes.inspect_grok(opaque(n, n)) == n
+        assert envelopes_plain.inspect_grok(opaque(n, n)) == n
 
 
 def test_grok_rejects_gemini_thought_signature_envelope() -> None:
@@ -77,7 +77,7 @@ def test_grok_retired_gemini25_field1_envelope_is_opaque() -> None:
         i += 1
     value = b64_raw(field_bytes(1, bytes(payload)))
     assert not envelopes.gemini_native(value)
-    assert envelopes.is_valid_grok(value)
+    assert envelopes_plain.is_valid_grok(value)
 
 
 @pytest.mark.parametrize(
@@ -104,15 +104,15 @@ def test_grok_rejects_claude_cais_signature(value: str) -> None:
 @pytest.mark.parametrize("prefix", ["claude#", "anthropic#", "gemini#", "openai#", "codex#"])
 def test_grok_rejects_provider_cache_prefix(prefix: str) -> None:
     """TestInspectGrokEncryptedContent_RejectsProviderCachePrefix"""
-    assert not envelopes.is_valid_grok(prefix + unpadded_cais())
-    assert not envelopes.is_valid_grok(prefix + opaque(64, 1))
+    assert not envelopes_plain.is_valid_grok(prefix + unpadded_cais())
+    assert not envelopes_plain.is_valid_grok(prefix + opaque(64, 1))
 
 
 def test_grok_thresholds_keep_margins() -> None:
     """TestInspectGrokEncryptedContent_ThresholdMargins: below the shortest observed payload
     (50 bytes) and the lowest observed entropy ratio (0.892)."""
-    assert envelopes.GROK_MIN_DECODED < 50
-    assert envelopes.GROK_MIN_ENTROPY < 0.892
+    assert envelopes_plain.GROK_MIN_DECODED < 50
+    assert envelopes_plain.GROK_MIN_ENTROPY < 0.892
 
 
 @pytest.mark.parametrize(
@@ -121,7 +121,7 @@ def test_grok_thresholds_keep_margins() -> None:
 )
 def test_grok_rejects_foreign_shapes(value: str) -> None:
     """TestInspectGrokEncryptedContent_RejectsForeignShapes"""
-    assert not envelopes.is_valid_grok(value)
+    assert not envelopes_plain.is_valid_grok(value)
 
 
 def test_grok_rejects_low_entropy_payload() -> None:
@@ -136,14 +136,14 @@ def test_grok_rejects_invalid_base64_length() -> None:
 
 def test_entropy_ratio_of_one_byte_is_zero() -> None:
     """TestByteEntropyRatio_SingleByteReturnsZero"""
-    assert envelopes._entropy_ratio(b"\xa5") == 0
+    assert envelopes_plain._entropy_ratio(b"\xa5") == 0
 
 
 def test_alphabet_is_unpadded_standard_base64() -> None:
     """TestBase64AlphabetSet_MatchesEncoderAlphabets (the Grok/Kimi set; GPT's base64url
     test is a per-character check in ``inspect_gpt``)"""
     standard = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-    assert set(range(256)) & envelopes._GROK_ALPHABET == set(standard)
+    assert set(range(256)) & envelopes_plain._GROK_ALPHABET == set(standard)
 
 
 @pytest.mark.parametrize(
@@ -178,16 +178,16 @@ def test_decide_grok_drops_block() -> None:
 def test_kimi_lengths_and_modes(decoded: int, length: int, mode: str) -> None:
     """TestKimiThinkingSignatureLengths_MatchDecodedSizes, TestInspectKimiThinkingSignature_ReportsMode"""
     value = opaque(decoded, 1)
-    assert len(value) == length and envelopes.KIMI_LENGTHS[length] == mode
-    assert envelopes.inspect_kimi(value) == mode
+    assert len(value) == length and envelopes_plain.KIMI_LENGTHS[length] == mode
+    assert envelopes_plain.inspect_kimi(value) == mode
 
 
 @pytest.mark.parametrize("decoded", [NON_STREAMING, STREAMING])
 def test_kimi_rejects_neighbouring_lengths(decoded: int) -> None:
     """TestInspectKimiThinkingSignature_RejectsNeighbouringLengths"""
     native = opaque(decoded, 3)
-    assert not envelopes.is_valid_kimi(native[:-1])
-    assert not envelopes.is_valid_kimi(native + "A")
+    assert not envelopes_plain.is_valid_kimi(native[:-1])
+    assert not envelopes_plain.is_valid_kimi(native + "A")
 
 
 def test_kimi_rejects_malformed_input() -> None:
@@ -202,18 +202,18 @@ def test_kimi_rejects_malformed_input() -> None:
         native[:-1] + "!",
         "claude#" + native,
     ):
-        assert not envelopes.is_valid_kimi(value), value[:12]
+        assert not envelopes_plain.is_valid_kimi(value), value[:12]
 
 
 @pytest.mark.parametrize("length", [4340, 12946])
 def test_kimi_rejects_low_entropy_filler(length: int) -> None:
     """TestInspectKimiThinkingSignature_RejectsLowEntropyFiller"""
-    assert not envelopes.is_valid_kimi("A" * length)
+    assert not envelopes_plain.is_valid_kimi("A" * length)
 
 
 def test_kimi_rejects_self_describing_envelope() -> None:
     """TestInspectKimiThinkingSignature_RejectsSelfDescribingEnvelope"""
-    assert not envelopes.is_valid_kimi(OBSERVED_FABLE5)
+    assert not envelopes_plain.is_valid_kimi(OBSERVED_FABLE5)
 
 
 def test_detect_kimi_runs_after_envelope_probes() -> None:
@@ -230,7 +230,7 @@ def test_detect_kimi_runs_after_envelope_probes() -> None:
 @pytest.mark.parametrize("decoded", [NON_STREAMING, STREAMING])
 def test_grok_rejects_kimi_lengths(decoded: int) -> None:
     """TestInspectGrokEncryptedContent_RejectsKimiLengths"""
-    assert not envelopes.is_valid_grok(opaque(decoded, 11))
+    assert not envelopes_plain.is_valid_grok(opaque(decoded, 11))
 
 
 @pytest.mark.parametrize(

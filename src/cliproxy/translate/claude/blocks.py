@@ -28,7 +28,7 @@ _THINKING = frozenset(("type", "thinking", "signature"))
 _REDACTED = frozenset(("type", "data"))
 _TOOL_USE = frozenset(("type", "id", "name", "input"))
 _TOOL_RESULT = frozenset(("type", "tool_use_id", "content", "is_error"))
-# the shortest base64 of a Grok blob (envelopes.GROK_MIN_DECODED bytes): a cheap first test
+# the shortest base64 of a Grok blob (envelopes_plain.GROK_MIN_DECODED bytes): a cheap first test
 _GROK_MIN_LEN = 43
 _SOURCE_KEYS = {"base64": ("type", "media_type", "data"), "url": ("type", "url"), "file": ("type", "file_id")}
 
