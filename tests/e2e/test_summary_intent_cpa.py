@@ -200,3 +200,91 @@ async def test_an_unknown_interactions_summary_writes_no_control(start_proxy, fa
     fake = getattr(fakes, upstream)
     assert fake.requests, status
     assert _at(fake.last.json, path) is ABSENT, fake.last.json
+
+
+def _pipeline_config(fakes: Any) -> str:
+    """CPA's test models of TestSummaryIntentFinalPipeline, given their capabilities by the
+    keys' ``models:`` lists."""
+    return f"""
+api-keys: ["{KEY}"]
+claude-api-key:
+  - api-key: "sk-ant-1"
+    base-url: "{fakes.claude.base_url}"
+    models:
+      - {{name: "claude-sonnet-4-6", alias: "claude-sonnet-4-6-model",
+          thinking: {{min: 1024, max: 128000, zero-allowed: true, levels: [low, medium, high]}}}}
+codex-api-key:
+  - api-key: "sk-codex-1"
+    base-url: "{fakes.responses.base_url}/backend-api/codex"
+    models:
+      - {{name: "level-model", alias: "level-model", thinking: {{levels: [minimal, low, medium, high]}}}}
+gemini-api-key:
+  - api-key: "gem-key-1"
+    base-url: "{fakes.gemini.base_url}"
+    models:
+      - {{name: "gemini-mixed-model", alias: "gemini-mixed-model",
+          thinking: {{min: 128, max: 32768, dynamic-allowed: true, levels: [low, high]}}}}
+"""
+
+
+SONNET = "claude-sonnet-4-6-model"
+GI = "generationConfig.thinkingConfig.includeThoughts"
+PIPELINE: list[tuple[str, str, str, dict[str, Any], str, Any]] = [
+    ("responses-summary-claude", "responses", "claude",
+     {"model": SONNET, "reasoning": {"summary": "auto"}, "input": "hi"}, "thinking.display", "summarized"),
+    ("responses-null-summary-keeps-claude-default", "responses", "claude",
+     {"model": SONNET, "reasoning": {"summary": None}, "input": "hi"}, "thinking", ABSENT),
+    ("responses-default-no-claude-display", "responses", "claude",
+     {"model": SONNET, "input": "hi"}, "thinking.display", ABSENT),
+    ("chat-exclude-false-claude-summary", "openai", "claude",
+     {"model": SONNET, "reasoning": {"exclude": False}, "messages": HI_CHAT}, "thinking.display", "summarized"),
+    ("interactions-summary-claude", "interactions", "claude",
+     {"model": SONNET, "generation_config": {"thinking_summaries": "auto"}, "input": "hi"},
+     "thinking.display", "summarized"),
+    ("suffix-none-removes-claude-display", "responses", "claude",
+     {"model": SONNET + "(none)", "reasoning": {"summary": "auto"}, "input": "hi"}, "thinking.display", ABSENT),
+    ("suffix-keeps-disabled-claude-summary", "responses", "claude",
+     {"model": SONNET + "(high)", "reasoning": {"summary": None}, "input": "hi"}, "thinking.display", "omitted"),
+    ("gemini-absent-no-claude-display", "gemini", "claude",
+     {"model": SONNET, "generationConfig": {"thinkingConfig": {"thinkingLevel": "high"}}, "contents": HI_GEMINI},
+     "thinking.display", ABSENT),
+    ("gemini-true-claude-summary", "gemini", "claude",
+     {"model": SONNET, "generationConfig": {"thinkingConfig": {"thinkingLevel": "high", "includeThoughts": True}},
+      "contents": HI_GEMINI}, "thinking.display", "summarized"),
+    ("responses-null-summary-hides-gemini", "responses", "gemini",
+     {"model": "gemini-mixed-model", "reasoning": {"summary": None}, "input": "hi"}, GI, False),
+    ("google-extension-false-survives", "openai", "gemini",
+     {"model": "gemini-mixed-model", "reasoning_effort": "high",
+      "extra_body": {"google": {"thinking_config": {"include_thoughts": False}}}, "messages": HI_CHAT}, GI, False),
+    ("claude-code-sonnet-omitted-gemini", "claude", "gemini",
+     {"model": "gemini-mixed-model", "thinking": {"type": "adaptive", "display": "omitted"},
+      "output_config": {"effort": "high"}, "messages": HI_CHAT}, GI, False),
+    ("claude-code-haiku-omitted-gemini", "claude", "gemini",
+     {"model": "gemini-mixed-model", "thinking": {"type": "enabled", "budget_tokens": 31999, "display": "omitted"},
+      "messages": HI_CHAT}, GI, False),
+    ("deprecated-generate-summary-codex", "responses", "responses",
+     {"model": "level-model", "reasoning": {"effort": "high", "generate_summary": "detailed"}, "input": "hi"},
+     "reasoning.summary", "detailed"),
+]  # fmt: skip
+
+
+async def test_summary_intent_after_the_thinking_step(start_proxy, fakes) -> None:
+    """CPA: TestSummaryIntentFinalPipeline (its rows for Claude, Gemini and Codex upstreams):
+    the summary intent survives the thinking step, a suffix ``(none)`` removes it, and a
+    disabled Claude thinking keeps no ``display``. One proxy serves every row."""
+    proxy = await start_proxy(_pipeline_config(fakes))
+    wrong = []
+    for case, client, upstream, body, path, want in PIPELINE:
+        fake = getattr(fakes, upstream)
+        before = len(fake.requests)
+        status = await _send(proxy, client, body)
+        sent = fake.last.json if len(fake.requests) > before else {"status": status}
+        if _at(sent, path) != want:
+            wrong.append((case, _at(sent, path), want))
+        if (
+            upstream == "claude"
+            and _at(sent, "thinking.type") == "disabled"
+            and _at(sent, "thinking.display") is not ABSENT
+        ):
+            wrong.append((case, "display kept on disabled thinking"))
+    assert wrong == [], repr(wrong)

@@ -101,8 +101,23 @@ class ThinkingPlan:
             strip_thinking(body, self.target)
         else:
             apply_checked(body, cfg, self.target, model, caps, self.applier, self.read_upstream)
-            if cfg is None and self.target == "claude" and "thinking" not in body:
-                summary_thinking(body, client_body, self.source, caps)
+            if self.target == "claude":
+                if cfg is None and "thinking" not in body:
+                    summary_thinking(body, client_body, self.source, caps)
+                elif cfg is not None:
+                    summary_display(body, client_body, self.source)
+
+
+def summary_display(body: dict[str, Any], client_body: Mapping[str, Any], source: str) -> None:
+    """Claude thinking a suffix turned on shows or hides its reasoning as the client's body
+    said (a Responses ``summary: null`` is ``omitted``), as CPA's summary step does after
+    the suffix; a display already written, or thinking turned off, is left alone."""
+    thinking = body.get("thinking")
+    if type(thinking) is not dict or "display" in thinking or thinking.get("type") == "disabled":
+        return
+    intent = body_summary_intent(client_body, _BODY_FORMATS.get(source, source))
+    if intent is not None:
+        thinking["display"] = "summarized" if intent else "omitted"
 
 
 def summary_thinking(
