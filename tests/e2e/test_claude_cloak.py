@@ -471,6 +471,7 @@ claude-api-key:
       mode: always
     models:
       - name: "claude-opus-5-5"
+        thinking: {{levels: [low, medium, high, max]}}  # its own: a model the catalog lacks thinks
 """
     proxy = await start_proxy(cfg)
     await post_capture(proxy)

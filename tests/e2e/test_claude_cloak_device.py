@@ -36,6 +36,7 @@ claude-api-key:
     base-url: "{fake_url}"
     models:
       - name: "claude-opus-5-5"
+        thinking: {{levels: [low, medium, high, max]}}  # its own: a model the catalog lacks thinks
 """
 
 
@@ -107,6 +108,7 @@ claude-api-key:
       X-Stainless-Package-Version: "9.9.9"
     models:
       - name: "claude-opus-5-5"
+        thinking: {{levels: [low, medium, high, max]}}  # its own: a model the catalog lacks thinks
 """
     proxy = await start_proxy(cfg)
     headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01", "user-agent": "curl/8.7.1"}

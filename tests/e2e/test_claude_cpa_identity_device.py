@@ -27,6 +27,7 @@ claude-api-key:
     base-url: "{base_url}"
     models:
       - name: "claude-opus-5-5"
+        thinking: {{levels: [low, medium, high, max]}}  # its own: a model the catalog lacks thinks
 """
 
 
