@@ -288,3 +288,27 @@ async def test_summary_intent_after_the_thinking_step(start_proxy, fakes) -> Non
         ):
             wrong.append((case, "display kept on disabled thinking"))
     assert wrong == [], repr(wrong)
+
+
+@pytest.mark.parametrize(
+    ("model", "kind", "budget"),
+    [("claude-sonnet-4-6", "adaptive", ABSENT), ("claude-haiku-4-5-20251001", "enabled", 1024)],
+    ids=["adaptive", "manual"],
+)
+async def test_gemini_summary_only_gives_valid_claude_thinking(start_proxy, fakes, model, kind, budget):
+    """CPA: TestGeminiSummaryOnlyProducesValidClaudeThinking: ``includeThoughts: true`` alone
+    turns Claude thinking on with ``display: summarized`` as the model takes it: adaptive
+    (no budget) on a model with levels, enabled at its smallest budget on a manual one (the
+    catalog's Sonnet 4.6 and Haiku 4.5 stand for CPA's test models). Before, both got
+    ``enabled`` with a budget of 8192."""
+    config = f'api-keys: ["{KEY}"]\nclaude-api-key:\n  - api-key: "sk-ant-1"\n    base-url: "{fakes.claude.base_url}"\n'
+    proxy = await start_proxy(config)  # the catalog's Claude models, with their capabilities
+    body = {
+        "model": model,
+        "generationConfig": {"thinkingConfig": {"includeThoughts": True}},
+        "contents": HI_GEMINI,
+    }
+    assert await _send(proxy, "gemini", body) == 200
+    sent = fakes.claude.last.json
+    assert (_at(sent, "thinking.type"), _at(sent, "thinking.display")) == (kind, "summarized"), sent
+    assert _at(sent, "thinking.budget_tokens") == budget, sent

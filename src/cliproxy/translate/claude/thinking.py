@@ -87,6 +87,6 @@ def _foreign(r: dict[str, Any], mode: str | None) -> dict[str, Any] | None:
     effort = r.get("effort")
     if effort in EFFORT_BUDGETS:
         return {"type": "enabled", "budget_tokens": max(EFFORT_BUDGETS[effort], MIN_BUDGET)}
-    if mode == "enabled" or r.get("include_thoughts"):
+    if mode == "enabled":
         return {"type": "enabled", "budget_tokens": DYNAMIC_BUDGET}
     return None
