@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from tests.e2e.clients import KEY
+from tests.translate.cpa.signature_fixtures import claude_signature
 
 ABSENT = object()
 HI_CHAT = [{"role": "user", "content": "hi"}]
@@ -312,3 +313,27 @@ async def test_gemini_summary_only_gives_valid_claude_thinking(start_proxy, fake
     sent = fakes.claude.last.json
     assert (_at(sent, "thinking.type"), _at(sent, "thinking.display")) == (kind, "summarized"), sent
     assert _at(sent, "thinking.budget_tokens") == budget, sent
+
+
+async def test_native_claude_keeps_signature_only_history(start_proxy, fakes):
+    """CPA: TestNativeClaudeMissingDisplayPreservesSignatureOnlyHistory: a Claude request
+    with adaptive thinking and no ``display`` gains none, and an earlier turn's thinking
+    block holding only a signature (what ``display: omitted`` returns) reaches Claude as it
+    was. (The signature is a well-formed Claude one: CPA's executor, like cliproxy, drops a
+    thinking block whose signature is not; the fake Claude refuses this one, which is not
+    under test.)"""
+    proxy = await start_proxy(_config(fakes))
+    block = {"type": "thinking", "thinking": "", "signature": claude_signature()}
+    body = {
+        "model": "claude-opus-5",
+        "thinking": {"type": "adaptive"},
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [block]},
+            {"role": "user", "content": "continue"},
+        ],
+    }
+    await _send(proxy, "claude", body)  # (the fake refuses the fixture's signature: no matter)
+    sent = fakes.claude.last.json
+    assert _at(sent, "thinking.display") is ABSENT, sent
+    assert sent["messages"][1] == {"role": "assistant", "content": [block]}, sent
