@@ -53,9 +53,13 @@ def rewritten(
         if held and chunk.startswith(FIELDS):  # (a line split across reads, then a field's start)
             line = b"".join(held)
             end = line_end(line, chunk)
-            if end:
+            if end:  # (not a call of step itself: a closure calling itself is a cycle)
                 held.clear()
-                return rewrite(line + end) + step(chunk)
+                first = rewrite(line + end)
+                cut = chunk.rfind(b"\n") + 1
+                if cut < len(chunk):
+                    held.append(chunk[cut:])
+                return first + rewrite(chunk[:cut]) if cut else first
         cut = chunk.rfind(b"\n") + 1
         if not cut:
             held.append(chunk)
