@@ -16,9 +16,9 @@ from collections.abc import Callable, Collection, Coroutine
 from pathlib import Path
 from typing import Any
 
+from cliproxy import announce
 from cliproxy.access import Principal, extract_key
 from cliproxy.config import AuthChanges, Config, ConfigDocument, ConfigWatcher
-from cliproxy.config import effective as config_keys
 from cliproxy.config.changes import log_changes
 from cliproxy.credentials import sources
 from cliproxy.credentials.persist import CdsStore, restore
@@ -170,8 +170,7 @@ class Service:
         self._plugin_creds: list[Credential] = []
         self._write_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._key_notes: tuple[list[str], list[str]] = ([], [])
-        self._deprecated_noted = False
+        self._key_notes = announce.KeyNotes()
         self._codex_mirror: RedisMirror | None = None  # Codex's reasoning replay in Redis
         self._xai_mirror: RedisMirror | None = None  # xAI's reasoning replay in Redis
         self._antigravity_mirror: RedisMirror | None = None  # Antigravity's signatures in Redis
@@ -196,8 +195,8 @@ class Service:
         if isinstance(self.state, MemoryState):  # key budgets of this period (Redis keeps its own)
             enforcer = self.pipeline.enforcer
             await restore_budgets(rec.stats.ledger, self.config, self.state, enforcer.prices, time.time())
-        self._announce_access()
-        self._announce_keys()
+        announce.access(self.access, self.config)
+        self._key_notes.announce(self.config)
         self._load_credentials()
         if self.config.save_cooldown_status:
             restored = await restore(self.pool, self.auth_dir)
@@ -548,8 +547,8 @@ class Service:
             logging.getLogger("cliproxy").setLevel(logging.DEBUG if config.debug else logging.INFO)
         log_changes(old, config)  # field by field, secrets redacted, as CPA logs a reload
         log.info("config reloaded (%d client keys)", len(self.access.keys))
-        self._announce_remote()
-        self._announce_keys()
+        announce.remote(self.access, self.config)
+        self._key_notes.announce(self.config)
 
     def _apply_upstream_timeouts(self, config: Config) -> None:
         """``timeouts.upstream-*`` on the shared client (pipeline, token refresh, prepare)."""
@@ -590,41 +589,3 @@ class Service:
 
     def _on_error(self, exc: Exception) -> None:
         log.warning("config reload failed, keeping the last good config: %s", exc)
-
-    def _announce_access(self) -> None:
-        if self.access.safe_mode:
-            log.warning(
-                "api-keys still holds the example keys %s: proxy routes answer 403 until you replace them",
-                ", ".join(self.access.example_keys),
-            )
-        elif self.access.open and not self.config.allow_unauthenticated_remote:
-            log.warning(
-                "api-keys is empty: only clients on this machine (loopback) may use the proxy; "
-                "others get 401. Add api-keys to your config to require a key."
-            )
-        self._announce_remote()
-
-    def _announce_keys(self) -> None:
-        """One WARNING naming the keys set that have no effect yet, one naming unknown keys;
-        at start, and on a reload only when a list changed."""
-        notes = (config_keys.not_effective_keys(self.config), config_keys.unknown_keys(self.config))
-        previous, self._key_notes = self._key_notes, notes
-        if notes[0] and notes[0] != previous[0]:
-            log.warning("%s", config_keys.not_effective_warning(notes[0]))
-        if notes[1] and notes[1] != previous[1]:
-            log.warning("%s", config_keys.unknown_keys_warning(notes[1]))
-        if not self._deprecated_noted and (deprecated := config_keys.deprecated_keys(self.config)):
-            self._deprecated_noted = True
-            log.warning("%s", config_keys.deprecated_warning(deprecated))
-
-    def _announce_remote(self) -> None:
-        """Warn while ``allow-unauthenticated-remote`` is on (at start and on every reload)."""
-        if not self.config.allow_unauthenticated_remote:
-            return
-        if self.access.open:
-            log.warning(
-                "allow-unauthenticated-remote is on and api-keys is empty: ANYONE who can reach "
-                "the proxy can spend your credentials. Add api-keys to your config to require a key."
-            )
-        else:
-            log.warning("allow-unauthenticated-remote is on; it has no effect while api-keys are set")

@@ -1,0 +1,62 @@
+"""The start-up and reload warnings about the access settings and the config's keys (the
+service's: they log under ``cliproxy.service``, as they always did)."""
+
+from __future__ import annotations
+
+import logging
+
+from cliproxy.access import AccessPolicy
+from cliproxy.config import Config
+from cliproxy.config import effective as config_keys
+
+__all__ = ["KeyNotes", "access", "remote"]
+
+log = logging.getLogger("cliproxy.service")
+
+
+def access(control: AccessPolicy, config: Config) -> None:
+    """At start: who may use the proxy when that is not what a user may assume."""
+    if control.safe_mode:
+        log.warning(
+            "api-keys still holds the example keys %s: proxy routes answer 403 until you replace them",
+            ", ".join(control.example_keys),
+        )
+    elif control.open and not config.allow_unauthenticated_remote:
+        log.warning(
+            "api-keys is empty: only clients on this machine (loopback) may use the proxy; "
+            "others get 401. Add api-keys to your config to require a key."
+        )
+    remote(control, config)
+
+
+def remote(control: AccessPolicy, config: Config) -> None:
+    """Warn while ``allow-unauthenticated-remote`` is on (at start and on every reload)."""
+    if not config.allow_unauthenticated_remote:
+        return
+    if control.open:
+        log.warning(
+            "allow-unauthenticated-remote is on and api-keys is empty: ANYONE who can reach "
+            "the proxy can spend your credentials. Add api-keys to your config to require a key."
+        )
+    else:
+        log.warning("allow-unauthenticated-remote is on; it has no effect while api-keys are set")
+
+
+class KeyNotes:
+    """One WARNING naming the keys set that have no effect yet, one naming unknown keys: at
+    start, and on a reload only when a list changed; deprecated keys once."""
+
+    def __init__(self) -> None:
+        self._notes: tuple[list[str], list[str]] = ([], [])
+        self._deprecated_noted = False
+
+    def announce(self, config: Config) -> None:
+        notes = (config_keys.not_effective_keys(config), config_keys.unknown_keys(config))
+        previous, self._notes = self._notes, notes
+        if notes[0] and notes[0] != previous[0]:
+            log.warning("%s", config_keys.not_effective_warning(notes[0]))
+        if notes[1] and notes[1] != previous[1]:
+            log.warning("%s", config_keys.unknown_keys_warning(notes[1]))
+        if not self._deprecated_noted and (deprecated := config_keys.deprecated_keys(config)):
+            self._deprecated_noted = True
+            log.warning("%s", config_keys.deprecated_warning(deprecated))
