@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ..state.base import CooldownRecord
 from .explain import Candidate, classify
 from .pool import Pool, Supports
 from .record import Credential, model_key
 from .selectors import FillFirst, RoundRobin, WeightedRoundRobin
 
-__all__ = ["Plan", "plan"]
+__all__ = ["Plan", "plan", "standing"]
 
 PICKABLE = frozenset({"available", "lower-priority"})
 
@@ -39,6 +40,31 @@ class Plan:
     bound: Credential | None = None
 
 
+async def standing(
+    pool: Pool,
+    model: str,
+    providers: Sequence[str] | None,
+    supports: Supports | None,
+    gates: Mapping[str, tuple[str, str]] | None = None,
+) -> tuple[list[Candidate], Mapping[str, CooldownRecord], Mapping[str, CooldownRecord], float]:
+    """Every credential of ``model``'s route with its state now (:func:`.explain.classify`),
+    with the cooldowns read for it (every model's, this model's) and the time it was read."""
+    wide, own = await pool.state.get_cooldowns(""), await pool.state.get_cooldowns(model_key(model))
+    now = pool.clock()
+    found = classify(
+        pool.credentials(),
+        providers,
+        model,
+        supports,
+        positive_only=pool.strategy.positive_weights_only,
+        tried=(),
+        cooldowns=(wide, own),
+        now=now,
+        gates=gates,
+    )
+    return found, wide, own, now
+
+
 async def plan(
     pool: Pool,
     model: str,
@@ -51,17 +77,7 @@ async def plan(
     """What :meth:`Pool.pick` would do for ``model`` now, read-only."""
     mk = model_key(model)
     state = pool.state
-    candidates = classify(
-        pool.credentials(),
-        providers,
-        model,
-        supports,
-        positive_only=pool.strategy.positive_weights_only,
-        tried=(),
-        cooldowns=(await state.get_cooldowns(""), await state.get_cooldowns(mk)),
-        now=pool.clock(),
-        gates=gates,
-    )
+    candidates = (await standing(pool, model, providers, supports, gates))[0]
     remaining = [c for c in candidates if c.state in PICKABLE]
     order: list[Candidate] = []
     bound = None

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from .explain import classify, mask
+from .dryrun import standing
+from .explain import mask
 from .pool import Pool, Supports
-from .record import model_key
 
 __all__ = ["warn_all_cooling"]
 
@@ -24,19 +24,7 @@ async def warn_all_cooling(
     pool: Pool, model: str, providers: Sequence[str] | None, supports: Supports | None
 ) -> None:
     """Log one WARNING listing the credentials of ``model`` that cool now."""
-    state = pool.state
-    wide, own = await state.get_cooldowns(""), await state.get_cooldowns(model_key(model))
-    now = pool.clock()
-    found = classify(
-        pool.credentials(),
-        providers,
-        model,
-        supports,
-        positive_only=pool.strategy.positive_weights_only,
-        tried=(),
-        cooldowns=(wide, own),
-        now=now,
-    )
+    found, wide, own, now = await standing(pool, model, providers, supports)
     parts = []
     for cand in found:
         if cand.state != "cooling" or cand.until is None:

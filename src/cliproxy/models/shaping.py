@@ -18,7 +18,7 @@ from cliproxy.models.registry import ModelRegistry
 from cliproxy.models.thinking import ThinkingCaps, same_provider_family
 from cliproxy.models.thinking.plan import ThinkingPlan
 
-__all__ = ["ShapeRoute", "Shaper", "payload_protocol", "thinking_target"]
+__all__ = ["ShapeRoute", "Shaper", "caps_of", "payload_protocol", "thinking_target"]
 
 # provider key -> CPA thinking target
 _TARGETS = {
@@ -117,7 +117,7 @@ class Shaper:
         key = (model, provider, self.registry.generation)
         if key in self._caps:
             return self._caps[key]
-        caps = _caps_of(self.registry.model_info(model, provider))
+        caps = caps_of(self.registry.model_info(model, provider))
         if len(self._caps) > 4096:
             self._caps.clear()
         self._caps[key] = caps
@@ -138,7 +138,7 @@ class Shaper:
         capabilities differ from the provider's registered ones (two API keys exposing one
         name with other ``thinking:`` levels), the route is built for it and not kept here:
         the caller keeps it per credential (CPA checks the selected credential's model)."""
-        if info is not None and (caps := _caps_of(info)) != self.caps(route_model, provider):
+        if info is not None and (caps := caps_of(info)) != self.caps(route_model, provider):
             return self._build(caps, info, provider, client, upstream)
         route = self._routes.get((route_model, provider, client, upstream))
         if route is None or self._generation != self.registry.generation:
@@ -202,7 +202,7 @@ class Shaper:
             route.payload(body, model, requested, headers)
 
 
-def _caps_of(info: ModelInfo | None) -> ThinkingCaps | None:
+def caps_of(info: ModelInfo | None) -> ThinkingCaps | None:
     """What ``info`` accepts for thinking (``None``: a model nothing is known of)."""
     if info is None:
         return None

@@ -19,8 +19,9 @@ from cliproxy.calls import SSE_HEADERS, Call, Reply, StreamReply
 from cliproxy.errors import CliproxyError, UpstreamError
 from cliproxy.formats import Format
 from cliproxy.models.catalog import ModelInfo
+from cliproxy.models.shaping import caps_of
 from cliproxy.models.suffix import split_suffix
-from cliproxy.models.thinking import ThinkingCaps, resolve_thinking
+from cliproxy.models.thinking import resolve_thinking
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, b64encode, ci_get
 from cliproxy.plugins.callbacks import BRIDGE_END, ScopeContext
@@ -158,24 +159,6 @@ def _declared(cred: Any, model: str) -> ModelInfo | None:
     return None
 
 
-def _caps(info: ModelInfo | None) -> ThinkingCaps | None:
-    """The thinking ``info`` declares (``None``: nothing known of the model)."""
-    if info is None:
-        return None
-    t = info.thinking
-    if t is None:
-        return ThinkingCaps(user_defined=info.user_defined)
-    return ThinkingCaps(
-        min=t.min,
-        max=t.max,
-        zero_allowed=t.zero_allowed,
-        dynamic_allowed=t.dynamic_allowed,
-        levels=t.levels,
-        user_defined=info.user_defined,
-        max_completion_tokens=info.max_output,
-    )
-
-
 async def _apply_thinking(
     host: PluginHost,
     rec: Record,
@@ -204,7 +187,7 @@ async def _apply_thinking(
         call.format.value, call.format.value
     )
     info = _declared(cred, model or base)
-    cfg = resolve_thinking(suffix, from_fmt, call.body, _caps(info), False)
+    cfg = resolve_thinking(suffix, from_fmt, call.body, caps_of(info), False)
     if cfg is None:
         return payload
     params = {
