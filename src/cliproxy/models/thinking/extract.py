@@ -117,7 +117,8 @@ def _gemini_at(config: Any, source: str) -> ThinkingConfig | None:
 
 
 def _gemini(body: Body, source: str) -> ThinkingConfig | None:
-    return _gemini_at(_get(body, "generationConfig", "thinkingConfig"), source)
+    config = body.get("generationConfig")  # (read on every translated Gemini request: no _get)
+    return _gemini_at(config.get("thinkingConfig"), source) if isinstance(config, Mapping) else None
 
 
 def _antigravity(body: Body, source: str) -> ThinkingConfig | None:

@@ -41,6 +41,7 @@ class ThinkingPlan:
         "client_key",
         "idle",
         "mirror",
+        "quiet",
         "read_client",
         "read_upstream",
         "same",
@@ -66,6 +67,9 @@ class ThinkingPlan:
         # an upstream body that is the client's (pass-through) reads as the client's did
         self.mirror = self.read_client is not None and self.read_client is self.read_upstream
         self.idle = not self.checked or self.applier is None  # no setting asked: nothing to write
+        # nothing asked of a model that thinks: only a setting the translator wrote is checked
+        # (Claude also gets thinking for a summary-only request: the whole path)
+        self.quiet = self.thinks and self.read_upstream is not None and target != "claude"
 
     def apply(
         self,
@@ -86,6 +90,8 @@ class ThinkingPlan:
                 cfg = self.read_client(client_body, self.source)
             elif self.idle or (untouched and self.mirror and self.thinks):
                 return  # nothing asked, and the upstream body has no setting to re-check either
+            elif self.quiet and self.read_upstream(body, self.target) is None:  # type: ignore[misc]
+                return  # nothing asked, and the translator wrote no setting to re-check
         caps = self.caps
         if not self.checked or caps is None:  # unknown or user-defined model: as asked
             if cfg is not None and self.applier is not None:
@@ -99,6 +105,10 @@ class ThinkingPlan:
             return
         if not self.thinks:
             strip_thinking(body, self.target)
+        elif cfg is None and self.target != "claude":  # (the common case: nothing asked)
+            read = self.read_upstream  # a setting the translator wrote is re-checked
+            if read is not None and read(body, self.target) is not None:
+                apply_checked(body, None, self.target, model, caps, self.applier, read)
         else:
             apply_checked(body, cfg, self.target, model, caps, self.applier, self.read_upstream)
             if self.target == "claude":
