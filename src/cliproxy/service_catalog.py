@@ -29,12 +29,14 @@ CLAUDE_DEFAULT_MAX_TOKENS = 1024  # CPA's defaultModelMaxTokens
 
 class CatalogLookups:
     """The registry's answers for the providers, remembered per registry generation
-    where a request asks them (output limits)."""
+    where a request asks them (output limits, spawn_agent's model list)."""
 
     def __init__(self, models: ModelRegistry) -> None:
         self.models = models
         # (model registry generation, (provider, model) -> output limit)
         self._output_limits: tuple[int, dict[tuple[str, str], int]] = (-1, {})
+        # (model registry generation, spawn_agent's model list)
+        self._agent_models: tuple[int, str] = (-1, "")
 
     def wire(self, providers: Providers) -> None:
         """Hand each provider its lookups."""
@@ -90,6 +92,13 @@ class CatalogLookups:
         return info.upstream_headers if info is not None else {}
 
     def agent_models(self) -> str:
-        """The models ``spawn_agent`` may name, in Codex's client catalog form."""
+        """The models ``spawn_agent`` may name, in Codex's client catalog form, built once
+        per model registry generation (asked on every optimized multi-agent request)."""
+        cached = self._agent_models
+        if cached[0] == self.models.generation:
+            return cached[1]
+        generation = self.models.generation
         entries = codex_client_models(self.models.listable(), self.models.providers)["models"]
-        return format_models(entries)
+        text = format_models(entries)
+        self._agent_models = (generation, text)
+        return text
