@@ -92,7 +92,9 @@ def source_for(cred: Credential, cfg: Any, catalog: Catalog, now: int) -> Source
             )
             for m in cred.models
         )
-        return Source(infos, tuple(ConfiguredModel(m.name, m.alias or m.name) for m in cred.models))
+        configured = tuple(ConfiguredModel(m.name, m.alias or m.name) for m in cred.models)
+        # a plugin's OAuth credential takes ``oauth-model-alias`` under its provider (CPA)
+        return Source(infos, configured, oauth=cred.kind != KIND_APIKEY)
     if cred.compat_name or provider.startswith("openai-compat"):
         return _compat_source(cred, cfg, now)
     if cred.kind != KIND_APIKEY:

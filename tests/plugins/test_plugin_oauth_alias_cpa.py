@@ -1,0 +1,54 @@
+"""CPA's ``oauth-model-alias`` on a plugin provider's OAuth credential
+(sdk/cliproxy/service_oauth_model_alias_test.go and sdk/cliproxy/auth/oauth_model_alias_test.go),
+through a running proxy: the alias is listed instead of the plugin's model and a request
+for it reaches the plugin's executor under the plugin's own name."""
+
+from __future__ import annotations
+
+import openai
+
+from cliproxy.formats import Format
+from tests.e2e.clients import KEY, ask
+from tests.plugins.test_flow_python import HEADER, _proxy
+
+SAMPLE_PLUGIN = (
+    HEADER
+    + """
+import json
+class Sample(Plugin, AuthProvider, ModelProvider, Executor):
+    name = "sample"; version = "1"; author = "t"; github_repository = "https://example.com/sample"
+    identifier = "sample-provider"; input_formats = ["openai"]; output_formats = ["openai"]
+    model_scope = "oauth"
+    async def parse(self, req):
+        return AuthParseResponse(handled=True, auth=AuthData(provider="sample-provider", label="s"))
+    async def models_for_auth(self, req):
+        return ModelList(provider="sample-provider", models=[ModelInfo(id="sample-model-latest")])
+    async def execute(self, req):
+        out = {"id": "c", "object": "chat.completion", "created": 1, "model": req.model,
+               "choices": [{"index": 0, "message": {"role": "assistant", "content": "ran " + req.model},
+                            "finish_reason": "stop"}]}
+        return ExecutorResponse(payload=json.dumps(out).encode())
+plugin = Sample()
+"""
+)
+ALIASES = """
+oauth-model-alias:
+  sample-provider:
+    - name: sample-model-latest
+      alias: sample-latest
+"""
+
+
+async def test_a_plugin_oauth_credential_takes_the_providers_model_aliases(start_proxy, fakes, tmp_path):
+    """TestApplyOAuthModelAlias_PluginProvider (both: the registered id is renamed, and a
+    request for the alias resolves to the plugin's name). Before, a plugin's credential
+    counted as not OAuth and kept ``sample-model-latest``."""
+    auths = tmp_path / "auths"
+    auths.mkdir(exist_ok=True)
+    (auths / "sample.json").write_text('{"type": "sample-provider"}')
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"sample": SAMPLE_PLUGIN}, {"sample": {}}, ALIASES)
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        ids = {m.id async for m in client.models.list()}
+    assert "sample-latest" in ids and "sample-model-latest" not in ids
+    answer = await ask(Format.OPENAI, proxy.url, "sample-latest", "hi", stream=False)
+    assert answer.text == "ran sample-model-latest"
