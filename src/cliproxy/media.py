@@ -133,6 +133,11 @@ class _PinnedRoute:
     def is_compat(self, cred: Credential) -> bool:
         return self._base.is_compat(cred)
 
+    def unforced(self, cred: Credential) -> frozenset[str]:
+        """The pooled names whose answers keep their own name (decided per attempt)."""
+        unforced = getattr(self._base, "unforced", None)
+        return unforced(cred) if unforced is not None else frozenset()
+
 
 @dataclass(frozen=True, slots=True)
 class VideoContent:

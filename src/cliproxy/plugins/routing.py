@@ -51,6 +51,10 @@ class ProviderRoute:
     def is_compat(self, cred: Any) -> bool:
         return self._base is not None and self._base.is_compat(cred)
 
+    def unforced(self, cred: Any) -> frozenset[str]:
+        """The pooled names whose answers keep their own name (decided per attempt)."""
+        return self._base.unforced(cred) if self._base is not None else frozenset()
+
 
 def route_for(models: Resolver, decision: rules.RouteDecision | None, model: str) -> ModelRoute | None:
     """Stage 3: the route for ``model`` (the registry's, or the provider a router named);
