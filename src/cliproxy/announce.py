@@ -1,5 +1,4 @@
-"""The start-up and reload warnings about the access settings and the config's keys (the
-service's: they log under ``cliproxy.service``, as they always did)."""
+"""The start-up and reload warnings about the access settings and the config's keys."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from cliproxy.config import effective as config_keys
 
 __all__ = ["KeyNotes", "access", "remote"]
 
-log = logging.getLogger("cliproxy.service")
+log = logging.getLogger(__name__)
 
 
 def access(control: AccessPolicy, config: Config) -> None:
