@@ -17,8 +17,10 @@ error shape; this module decides:
 - the usage (:class:`ResponseUsage`): each response the upstream generates on the socket
   is one request in the usage records (counters, ledger, usage queue, metrics), from its
   ``response.created`` to its ``response.done``, with the usage that event reports, which
-  is charged to the key's policy too. CPA records none for a Realtime session (its relay
-  only copies frames) and has no key policies.
+  is charged to the key's policy too; so is each input audio transcription whose
+  ``conversation.item.input_audio_transcription.completed`` reports a ``usage``. CPA
+  records none for a Realtime session (its relay only copies frames) and has no key
+  policies.
 - a client secret (:meth:`Realtime.client_secret`, :meth:`Realtime.legacy_session`): the
   mint request's body read as CPA does, the secret minted in the state backend
   (``cliproxy.providers.codex_realtime_secrets``) on behalf of the caller's key, and the
@@ -55,6 +57,7 @@ from cliproxy.providers.codex_realtime import (
     realtime_usage,
     response_event,
     session_update,
+    transcription_usage,
     upstream_headers,
     upstream_protocols,
 )
@@ -310,7 +313,9 @@ class ResponseUsage:
     ``incomplete`` ones used tokens and are not. A response the socket closes before its
     ``response.done`` is a failed request: 499 when the client ended the socket, else 502.
     Each response's usage is charged to the key's policy (``ticket``), whose slot
-    :meth:`close` gives back.
+    :meth:`close` gives back. An input audio transcription whose ``completed`` event
+    reports a ``usage`` is a request of its own too, timed 0 (its start is not announced),
+    charged and recorded with that usage (no tokens when billed by duration).
 
     ``begin`` opens a trace for the request (``None`` while nothing records)."""
 
@@ -333,6 +338,9 @@ class ResponseUsage:
         """An upstream text frame, once it is on its way to the client."""
         seen = response_event(data)
         if seen is None:
+            transcribed = transcription_usage(data)
+            if transcribed is not None:
+                self._transcribed(transcribed, data)
             return
         done, response = seen
         rid = response.get("id")
@@ -353,6 +361,19 @@ class ResponseUsage:
                 self._done(trace, response, usage, data)
         except Exception:  # the relay goes on whatever the records do
             log.exception("realtime websocket: the usage of response %s was not recorded", key)
+
+    def _transcribed(self, usage: Any, data: bytes) -> None:
+        try:
+            ticket = self._ticket
+            if ticket is not None:
+                ticket.enforcer.charge(ticket.rule, ticket.limits, self._model, usage, release=False)
+            trace = self._trace()
+            if trace is not None:
+                trace.usage = usage
+                trace.respond(200, {}, data)
+                trace.finish()
+        except Exception:  # the relay goes on whatever the records do
+            log.exception("realtime websocket: the usage of a transcription was not recorded")
 
     async def close(self, by_client: bool) -> None:
         """The socket ended: the responses still open end as failed requests, the key's

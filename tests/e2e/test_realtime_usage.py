@@ -191,3 +191,45 @@ async def test_a_refused_socket_is_a_failed_request(
         assert (entry["success"], entry["failed"]) == (0, 1)
     finally:
         close_recorder(proxy)
+
+
+async def test_each_input_transcription_with_usage_is_a_request(
+    start_proxy: Any, realtime: RealtimeFake, tmp_path: Path
+) -> None:
+    """An input audio transcription whose ``completed`` event reports a ``usage`` is one
+    request under the socket's model and sign-in: billed by tokens (17 in, 9 out) with
+    them, billed by duration (``whisper-1``) with none; a transcription that reports no
+    usage records nothing. Before, transcriptions appeared nowhere. Not in CPA (see the
+    module's docstring)."""
+    proxy = await signed_in(start_proxy, realtime, tmp_path, "usage-statistics-enabled: true\n")
+    done = "conversation.item.input_audio_transcription.completed"
+    try:
+        async with (
+            sdk(proxy) as client,
+            client.realtime.connect(model="gpt-realtime") as conn,
+        ):
+            assert (await conn.recv()).type == "session.created"
+            for model in ("gpt-4o-transcribe", "fake-no-usage", "whisper-1"):
+                audio = {"input": {"transcription": {"model": model}}}
+                await conn.session.update(session={"type": "realtime", "audio": audio})
+                assert (await conn.recv()).type == "session.updated"
+                await conn.input_audio_buffer.commit()
+                assert [(await conn.recv()).type for _ in range(2)] == ["input_audio_buffer.committed", done]
+        for _ in range(200):
+            records = await _mget(proxy, "/usage-queue?count=10")
+            if len(records) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        assert [(r["fail"]["status_code"], r["model"], r["alias"], r["source"]) for r in records] == [
+            (200, "gpt-live-1-codex", "gpt-realtime", "solo@example.com"),
+            (200, "gpt-live-1-codex", "gpt-realtime", "solo@example.com"),
+        ]
+        tokens = [
+            (r["tokens"]["input_tokens"], r["tokens"]["output_tokens"], r["tokens"]["total_tokens"])
+            for r in records
+        ]
+        assert tokens == [(17, 9, 26), (0, 0, 0)]
+        (keys,) = (await _mget(proxy, "/usage/keys"))["keys"]
+        assert (keys["success"], keys["total_tokens"]) == (2, 26)
+    finally:
+        close_recorder(proxy)

@@ -8,6 +8,11 @@ sign-in reaches it: the upgrade is recorded like any request (so ``fail_next`` a
   id of its own (``resp_fake_1``, ...) and, done, the ``usage`` of :data:`USAGE`; the
   request's ``response.metadata.fake`` shapes it: ``"failed"`` ends it failed (with a
   ``status_details.error``), ``"open"`` sends ``response.created`` only;
+- ``input_audio_buffer.commit`` by ``input_audio_buffer.committed`` and, when the session
+  asks for input transcription (``audio.input.transcription.model``), by
+  ``conversation.item.input_audio_transcription.completed`` with a ``usage`` as OpenAI
+  bills that model: ``whisper-1`` by duration (:data:`DURATION_USAGE`), any other by tokens
+  (:data:`TRANSCRIPTION_USAGE`), ``fake-no-usage`` with none;
 - ``{"type": "test.close", "code": C, "reason": R}`` closes the socket with that code;
 - any other text is echoed as ``echo:<text>`` (CPA's test upstream), binary as it came.
 
@@ -24,7 +29,7 @@ from aiohttp import WSMsgType, web
 
 from tests.fakes.server import FakeServer
 
-__all__ = ["USAGE", "RealtimeFake", "Socket"]
+__all__ = ["DURATION_USAGE", "TRANSCRIPTION_USAGE", "USAGE", "RealtimeFake", "Socket"]
 
 # a response.done's usage as OpenAI reports it (cached tokens a part of the input)
 USAGE = {
@@ -40,6 +45,16 @@ USAGE = {
     },
     "output_token_details": {"text_tokens": 30, "audio_tokens": 91},
 }
+
+# a transcription's usage billed by tokens, and by duration (whisper-1), as OpenAI reports them
+TRANSCRIPTION_USAGE = {
+    "type": "tokens",
+    "total_tokens": 26,
+    "input_tokens": 17,
+    "input_token_details": {"text_tokens": 0, "audio_tokens": 17},
+    "output_tokens": 9,
+}
+DURATION_USAGE = {"type": "duration", "seconds": 2.4}
 
 
 @dataclass(slots=True)
@@ -58,6 +73,7 @@ class RealtimeFake(FakeServer):
         self.sockets: list[Socket] = []
         self.protocol = "realtime"  # chosen when the client offers it
         self.responses = 0
+        self.items = 0
 
     @property
     def ws_base(self) -> str:
@@ -97,6 +113,8 @@ class RealtimeFake(FakeServer):
                 await ws.send_str(orjson.dumps({"type": "session.updated", "session": session}).decode())
             elif kind == "response.create":
                 await self._respond(ws, event)
+            elif kind == "input_audio_buffer.commit":
+                await self._commit(ws, session)
             elif kind == "test.close":
                 await ws.close(
                     code=int(event.get("code", 1000)), message=str(event.get("reason", "")).encode()
@@ -128,6 +146,27 @@ class RealtimeFake(FakeServer):
             error = {"type": "server_error", "code": "server_error", "message": "The model failed."}
             response["status_details"] = {"type": "failed", "error": error}
         await ws.send_str(orjson.dumps({"type": "response.done", "response": response}).decode())
+
+    async def _commit(self, ws: web.WebSocketResponse, session: dict[str, Any]) -> None:
+        self.items += 1
+        item = f"item_fake_{self.items}"
+        committed = {"type": "input_audio_buffer.committed", "previous_item_id": None, "item_id": item}
+        await ws.send_str(orjson.dumps(committed).decode())
+        audio = session.get("audio")
+        asked = audio.get("input", {}).get("transcription") if isinstance(audio, dict) else None
+        model = asked.get("model") if isinstance(asked, dict) else None
+        if not model:
+            return
+        event: dict[str, Any] = {
+            "type": "conversation.item.input_audio_transcription.completed",
+            "event_id": f"event_fake_{self.items}",
+            "item_id": item,
+            "content_index": 0,
+            "transcript": "Hello there.",
+        }
+        if model != "fake-no-usage":
+            event["usage"] = DURATION_USAGE if model == "whisper-1" else TRANSCRIPTION_USAGE
+        await ws.send_str(orjson.dumps(event).decode())
 
 
 def _event(data: bytes) -> dict[str, Any]:

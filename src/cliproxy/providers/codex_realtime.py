@@ -16,7 +16,8 @@ client asked for, as CPA sends it.
 
 Each response the upstream generates is announced by ``response.created`` and ended by
 ``response.done``, whose response carries the Realtime ``usage`` (:func:`response_event`,
-:func:`realtime_usage`); ``cliproxy.realtime`` records it as one request.
+:func:`realtime_usage`); ``cliproxy.realtime`` records it as one request, and so each
+input audio transcription that reports a ``usage`` (:func:`transcription_usage`).
 
 The upstream base is :data:`cliproxy.credentials.login.endpoints.URLS` ``codex.realtime``
 (``CLIPROXY_OAUTH_CODEX_REALTIME`` overrides it; an ``http(s)`` override is dialled as
@@ -57,6 +58,7 @@ __all__ = [
     "realtime_usage",
     "response_event",
     "session_update",
+    "transcription_usage",
     "upstream_headers",
     "upstream_protocols",
 ]
@@ -82,8 +84,9 @@ _DIRECT_HEADERS = tuple(name for name in PROTOCOL_HEADERS if name != "OpenAI-Alp
 _KEY_PROTOCOL = "openai-insecure-api-key."
 # a client secret's session fields that are not session.update's (CPA realtimeSessionUpdate)
 _NOT_UPDATABLE = ("model", "id", "object", "expires_at", "client_secret")
-_CREATED = b'"response.created"'
-_DONE = b'"response.done"'
+_RESPONSE = b'"response.'  # a response event's quoted type starts so
+_RESPONSE_END = len(_RESPONSE)
+_TRANSCRIBED = b'"conversation.item.input_audio_transcription.completed"'
 
 UpstreamSocket = aiohttp.ClientWebSocketResponse[Literal[False]]  # text frames as bytes
 
@@ -132,9 +135,15 @@ def session_update(session: bytes) -> bytes:
 def response_event(data: bytes) -> tuple[bool, dict[str, Any]] | None:
     """``(done, response)`` when the upstream text frame ``data`` is ``response.created``
     (``done`` false) or ``response.done``, else ``None``. Any other frame (audio deltas
-    included) costs two byte searches: a JSON string that holds the quoted name escapes
-    its quotes, so only the event's own ``type`` matches."""
-    if data.find(_DONE) < 0 and data.find(_CREATED) < 0:
+    included) costs one byte search through it: a JSON string that holds a quoted name
+    escapes its quotes, so only an event's own ``type`` matches."""
+    at = data.find(_RESPONSE)
+    while at >= 0:
+        at += _RESPONSE_END
+        if data.startswith(b'done"', at) or data.startswith(b'created"', at):
+            break
+        at = data.find(_RESPONSE, at)
+    else:
         return None
     try:
         event = orjson.loads(data)
@@ -143,6 +152,25 @@ def response_event(data: bytes) -> tuple[bool, dict[str, Any]] | None:
     kind = event.get("type") if isinstance(event, dict) else None
     response = event.get("response") if kind in ("response.done", "response.created") else None
     return (kind == "response.done", response) if isinstance(response, dict) else None
+
+
+def transcription_usage(data: bytes) -> ir.Usage | None:
+    """The ``usage`` of the upstream text frame ``data`` when it is
+    ``conversation.item.input_audio_transcription.completed`` and reports one, else
+    ``None`` (one byte search through any other frame). Usage billed by tokens gives its
+    counts; billed by duration (``{"type": "duration", "seconds": ...}``), no tokens."""
+    if data.find(_TRANSCRIBED) < 0:
+        return None
+    try:
+        event = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if (
+        not isinstance(event, dict)
+        or event.get("type") != "conversation.item.input_audio_transcription.completed"
+    ):
+        return None
+    return realtime_usage(event)
 
 
 def realtime_usage(response: dict[str, Any]) -> ir.Usage | None:
