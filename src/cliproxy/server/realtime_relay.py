@@ -8,7 +8,7 @@ either way for ``idle`` seconds closes both with 1000 "idle timeout". A write th
 finish within :data:`WRITE_TIMEOUT` seconds is a broken socket.
 
 ``watch``, when given, sees each upstream text frame once it is on its way to the client
-(the usage of the socket's responses, ``cliproxy.realtime.ResponseUsage``).
+(the usage of the socket's responses and transcriptions, ``cliproxy.realtime.ResponseUsage``).
 """
 
 from __future__ import annotations
