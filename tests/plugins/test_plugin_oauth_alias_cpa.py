@@ -1,7 +1,8 @@
 """CPA's ``oauth-model-alias`` on a plugin provider's OAuth credential
 (sdk/cliproxy/service_oauth_model_alias_test.go and sdk/cliproxy/auth/oauth_model_alias_test.go),
 through a running proxy: the alias is listed instead of the plugin's model and a request
-for it reaches the plugin's executor under the plugin's own name."""
+for it reaches the plugin's executor under the plugin's own name; and each such
+credential registers the models the plugin names for it."""
 
 from __future__ import annotations
 
@@ -52,3 +53,23 @@ async def test_a_plugin_oauth_credential_takes_the_providers_model_aliases(start
     assert "sample-latest" in ids and "sample-model-latest" not in ids
     answer = await ask(Format.OPENAI, proxy.url, "sample-latest", "hi", stream=False)
     assert answer.text == "ran sample-model-latest"
+
+
+TWO_PLUGIN = SAMPLE_PLUGIN.replace(
+    'models=[ModelInfo(id="sample-model-latest")]', 'models=[ModelInfo(id="m-" + req.auth_id[0])]'
+).replace('"ran " + req.model', 'req.auth_id + " " + req.model')
+
+
+async def test_each_plugin_oauth_credential_registers_its_own_models(start_proxy, fakes, tmp_path):
+    """CPA asks ``model.for_auth`` of each credential and registers what it answers for
+    that credential alone (``registerModelsForAuth``). Before, two OAuth credentials of one
+    plugin provider shared the first one's models: ``m-b`` was unknown and ``b.json``
+    served ``m-a``."""
+    auths = tmp_path / "auths"
+    auths.mkdir(exist_ok=True)
+    for name in ("a", "b"):
+        (auths / f"{name}.json").write_text('{"type": "sample-provider"}')
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"sample": TWO_PLUGIN}, {"sample": {}})
+    for name in ("a", "b"):
+        answer = await ask(Format.OPENAI, proxy.url, f"m-{name}", "hi", stream=False)
+        assert answer.text == f"{name}.json m-{name}"

@@ -97,8 +97,8 @@ def bind_credential(
 def _cache_key(
     cred: Credential, rules: tuple[AliasRule, ...], excluded: tuple[str, ...], force: bool
 ) -> tuple[Any, ...] | None:
-    if cred.kind == KIND_APIKEY:
-        return None  # config entries differ per key; few of them
+    if cred.kind == KIND_APIKEY or cred.attributes.get("plugin"):
+        return None  # config entries differ per key; a plugin names each credential's models
     family = codex_family(cred) if cred.provider == "codex" else ""
     return (cred.provider, family, cred.prefix.strip(), excluded, rules, force)
 
