@@ -73,3 +73,36 @@ async def test_each_plugin_oauth_credential_registers_its_own_models(start_proxy
     for name in ("a", "b"):
         answer = await ask(Format.OPENAI, proxy.url, f"m-{name}", "hi", stream=False)
         assert answer.text == f"{name}.json m-{name}"
+
+
+FORCED_PLUGIN = SAMPLE_PLUGIN.replace(
+    "plugin = Sample()",
+    """    async def execute_stream(self, req):
+        for delta, finish in (({"role": "assistant", "content": "ran"}, None), ({}, "stop")):
+            c = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": req.model,
+                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            yield ("data: " + json.dumps(c) + "\\n\\n").encode()
+        yield b"data: [DONE]\\n\\n"
+plugin = Sample()""",
+)
+
+
+async def test_a_plugin_credentials_force_mapped_alias_names_the_alias_in_its_answer(
+    start_proxy, fakes, tmp_path
+):
+    """CPA rewrites the answer's ``model`` of a force-mapped alias for every executor
+    (``Manager.executeMixedOnce`` / ``executeStreamWithModelPool`` with
+    ``rewriteModelInResponse``, conductor_execution.go and conductor_stream.go), a
+    plugin's too, whole and streamed, in each client format. Before, a plugin's
+    credential answered ``sample-model-latest`` to a client that asked for
+    ``sample-latest``."""
+    auths = tmp_path / "auths"
+    auths.mkdir(exist_ok=True)
+    (auths / "sample.json").write_text('{"type": "sample-provider"}')
+    forced = ALIASES + "      force-mapping: true\n"
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"sample": FORCED_PLUGIN}, {"sample": {}}, forced)
+    for fmt in (Format.OPENAI, Format.RESPONSES, Format.CLAUDE, Format.GEMINI):
+        for stream in (False, True):
+            answer = await ask(fmt, proxy.url, "sample-latest", "hi", stream=stream)
+            assert answer.text.startswith("ran"), (fmt, stream, answer.text)
+            assert answer.model == "sample-latest", (fmt, stream, answer.model)

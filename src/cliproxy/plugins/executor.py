@@ -68,8 +68,11 @@ async def run_executor(
     model: str | None = None,
     cred: Any = None,
     waits: tuple[float | None, float | None] = (None, None),
+    alias: str | None = None,
 ) -> Reply | StreamReply:
     """Run ``call`` on the executor of plugin ``rec`` (for credential ``cred``, if any).
+    ``alias``: the ``model`` a force-mapped alias makes the answer report (the executor
+    answering in a format the host translates).
     ``waits``: how long a stream may take to its first chunk and between two chunks
     (``timeouts.upstream-first-byte`` / ``upstream-idle``; ``None``: no limit)."""
     fmt_in, fmt_out = executor_formats(host, rec, call.format)
@@ -106,8 +109,8 @@ async def run_executor(
         body = b64decode(ci_get(result, "Payload"))
         return Reply(200, _count(body, fmt_out, call.format, reg), {"Content-Type": "application/json"})
     answer = None
-    if fmt_out != call.format:  # the way back to the client's format
-        answer = Answer(reg, host, call, fmt_out, model or call.model, original, payload)
+    if fmt_out != call.format or (alias is not None and fmt_out in NATIVE_FORMATS):  # the way back
+        answer = Answer(reg, host, call, fmt_out, model or call.model, original, payload, alias)
     if not call.stream:
         result = await _call(host, rec, abi.EXECUTOR_EXECUTE, params, scope)
         body = b64decode(ci_get(result, "Payload"))

@@ -83,7 +83,7 @@ def _event_type(frame: bytes) -> str:
 class Answer:
     """The way back for one executor call's answer in format ``fmt_out``."""
 
-    __slots__ = ("_tr", "call", "fmt_out", "host", "model", "original", "reg", "translated")
+    __slots__ = ("_tr", "alias", "call", "fmt_out", "host", "model", "original", "reg", "translated")
 
     def __init__(
         self,
@@ -94,8 +94,13 @@ class Answer:
         model: str,
         original: bytes,
         translated: bytes,
+        alias: str | None = None,
     ) -> None:
         self.reg = reg
+        # a force-mapped alias: the ``model`` the answer reports (the pipeline's own rewrite,
+        # the translators' ``model``); it is why an answer already in the client's format
+        # is parsed at all
+        self.alias = alias
         self.host = host
         self.call = call
         self.fmt_out = fmt_out
@@ -104,13 +109,17 @@ class Answer:
         self.translated = translated  # what the executor got (CPA's TranslatedRequest)
         self._tr: StreamTranslator | None = None
         if call.stream and fmt_out in NATIVE_FORMATS:
-            self._tr = reg.stream_translator(Format(fmt_out), call.format, call.client_ir(reg))
+            self._tr = reg.stream_translator(Format(fmt_out), call.format, call.client_ir(reg), alias)
 
     async def whole(self, body: bytes) -> bytes:
         body = await self._normalize("response_before_translator", body)
         if self.fmt_out in NATIVE_FORMATS:
             out = self.reg.translate_response(
-                Format(self.fmt_out), self.call.format, orjson.loads(body), self.call.client_ir(self.reg)
+                Format(self.fmt_out),
+                self.call.format,
+                orjson.loads(body),
+                self.call.client_ir(self.reg),
+                self.alias,
             )
             body = orjson.dumps(out)
         else:

@@ -198,17 +198,29 @@ class Flow:
         if rec is None:
             raise UpstreamError(f"plugin {cred.attributes['plugin']} is not active", status=503)
         model = (route.upstream_models(cred) or [route.model])[0]
+        alias = route.response_model(cred) if route.force_mapping(cred) else None
+        unforced = getattr(route, "unforced", None)  # a pool's names not force-mapped keep theirs
+        if alias is not None and unforced is not None and model in unforced(cred):
+            alias = None
         if host.any("request_interceptor", call.skip):  # told the executor's input format (CPA)
             call = await self.after_auth(call, model, executor_formats(host, rec, call.format)[0])
         try:
             return await run_executor(
-                self.reg, host, rec, call, self.scope, model=model, cred=cred, waits=self._waits()
+                self.reg,
+                host,
+                rec,
+                call,
+                self.scope,
+                model=model,
+                cred=cred,
+                waits=self._waits(),
+                alias=alias,
             )
         except UpstreamError as err:
             if err.status != 401 or not await refresh_plugin_auth(host, cred, self.config):
                 raise
         return await run_executor(
-            self.reg, host, rec, call, self.scope, model=model, cred=cred, waits=self._waits()
+            self.reg, host, rec, call, self.scope, model=model, cred=cred, waits=self._waits(), alias=alias
         )
 
     def _waits(self) -> tuple[float | None, float | None]:
