@@ -106,3 +106,37 @@ async def test_a_plugin_credentials_force_mapped_alias_names_the_alias_in_its_an
             answer = await ask(fmt, proxy.url, "sample-latest", "hi", stream=stream)
             assert answer.text.startswith("ran"), (fmt, stream, answer.text)
             assert answer.model == "sample-latest", (fmt, stream, answer.model)
+
+
+CUSTOM_PLUGIN = (
+    FORCED_PLUGIN.replace(
+        "class Sample(Plugin, AuthProvider, ModelProvider, Executor):",
+        "class Sample(Plugin, AuthProvider, ModelProvider, Executor, ResponseTranslator):",
+    )
+    .replace('output_formats = ["openai"]', 'output_formats = ["sample-out"]')
+    .replace(
+        "plugin = Sample()",
+        """    async def translate_response(self, req):
+        if req.from_format != "sample-out":
+            return None
+        return req.body
+plugin = Sample()""",
+    )
+)
+
+
+async def test_a_force_mapped_alias_names_the_alias_after_a_plugins_own_translation(
+    start_proxy, fakes, tmp_path
+):
+    """The same rewrite when the executor answers in a format of its own that the plugin's
+    response translator brings to the client's (CPA rewrites the answer the executor
+    path returns, after translation), whole and streamed."""
+    auths = tmp_path / "auths"
+    auths.mkdir(exist_ok=True)
+    (auths / "sample.json").write_text('{"type": "sample-provider"}')
+    forced = ALIASES + "      force-mapping: true\n"
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"sample": CUSTOM_PLUGIN}, {"sample": {}}, forced)
+    for stream in (False, True):
+        answer = await ask(Format.OPENAI, proxy.url, "sample-latest", "hi", stream=stream)
+        assert answer.text.startswith("ran"), (stream, answer.text)
+        assert answer.model == "sample-latest", (stream, answer.model)

@@ -83,7 +83,7 @@ def _event_type(frame: bytes) -> str:
 class Answer:
     """The way back for one executor call's answer in format ``fmt_out``."""
 
-    __slots__ = ("_tr", "alias", "call", "fmt_out", "host", "model", "original", "reg", "translated")
+    __slots__ = ("_same", "_tr", "alias", "call", "fmt_out", "host", "model", "original", "reg", "translated")
 
     def __init__(
         self,
@@ -108,8 +108,13 @@ class Answer:
         self.original = original  # the client's request
         self.translated = translated  # what the executor got (CPA's TranslatedRequest)
         self._tr: StreamTranslator | None = None
+        # a custom format's answer, in the client's format once the plugin translated it,
+        # gets the alias as an answer in the client's own format would (one more pass)
+        self._same: StreamTranslator | None = None
         if call.stream and fmt_out in NATIVE_FORMATS:
             self._tr = reg.stream_translator(Format(fmt_out), call.format, call.client_ir(reg), alias)
+        elif call.stream and alias is not None:
+            self._same = reg.stream_translator(call.format, call.format, call.client_ir(reg), alias)
 
     async def whole(self, body: bytes) -> bytes:
         body = await self._normalize("response_before_translator", body)
@@ -122,9 +127,20 @@ class Answer:
                 self.alias,
             )
             body = orjson.dumps(out)
-        else:
-            body = await self._translate(body) or body
-        return await self._normalize("response_after_translator", body)
+            return await self._normalize("response_after_translator", body)
+        body = await self._normalize("response_after_translator", await self._translate(body) or body)
+        if self.alias is None:
+            return body
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return body  # not an answer the host can read: the plugin's bytes as they are
+        if not isinstance(parsed, dict):
+            return body
+        fmt = self.call.format
+        return orjson.dumps(
+            self.reg.translate_response(fmt, fmt, parsed, self.call.client_ir(self.reg), self.alias)
+        )
 
     async def frame(self, piece: bytes) -> bytes:
         """One chunk of the executor's stream, as the client's SSE (may be empty)."""
@@ -132,12 +148,17 @@ class Answer:
         if self._tr is not None:
             return await self._after(self._tr.feed(piece))
         out = await self._translate(piece) or piece  # none answered: the raw chunk (CPA)
-        return await self._after(wire_frame(self.call.format, out))
+        out = await self._after(wire_frame(self.call.format, out))
+        return self._same.feed(out) if self._same is not None and out else out
 
     async def finish(self) -> bytes:
-        """What the host's stream translator still holds (a custom format holds nothing)."""
+        """What the host's stream translator still holds (a custom format holds nothing but
+        for an alias)."""
         tr, self._tr = self._tr, None
-        return await self._after(tr.finish()) if tr is not None else b""
+        same, self._same = self._same, None
+        return (
+            await self._after(tr.finish()) if tr is not None else same.finish() if same is not None else b""
+        )
 
     async def _after(self, out: bytes) -> bytes:
         if not out or not self.host.any("response_after_translator"):
