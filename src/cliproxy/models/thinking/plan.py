@@ -105,10 +105,6 @@ class ThinkingPlan:
             return
         if not self.thinks:
             strip_thinking(body, self.target)
-        elif cfg is None and self.target != "claude":  # (the common case: nothing asked)
-            read = self.read_upstream  # a setting the translator wrote is re-checked
-            if read is not None and read(body, self.target) is not None:
-                apply_checked(body, None, self.target, model, caps, self.applier, read)
         else:
             apply_checked(body, cfg, self.target, model, caps, self.applier, self.read_upstream)
             if self.target == "claude":
