@@ -41,6 +41,13 @@ async def proxy(start_proxy: Any, faulty: FaultyUpstream) -> Any:
     return await start_proxy(config(faulty.base_url))
 
 
+@pytest.fixture
+async def roomy(start_proxy: Any, faulty: FaultyUpstream) -> Any:
+    """Generous upstream timeouts, for tests where a timeout is not the thing under test
+    (the 0.5 s first-byte limit turns a slow good answer into a 504 on a busy machine)."""
+    return await start_proxy(config(faulty.base_url, first_byte="10s", idle="10s"))
+
+
 async def cooldowns(proxy: Any, key: str) -> list[Any]:
     pool = proxy.service.pool
     out: list[Any] = []
@@ -95,11 +102,12 @@ async def test_the_aiohttp_client_tells_the_same_failures_apart(
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 async def test_one_dropped_connection_does_not_shut_a_one_account_setup(
-    proxy: Any, faulty: FaultyUpstream, stream: bool
+    roomy: Any, faulty: FaultyUpstream, stream: bool
 ) -> None:
     """What CPA's lifecycle rule is for: with one account, a connection the upstream closed
     fails that request (502 in the client's format) and the next request is served at once;
     before, the account cooled for 60 s and every request in that minute was refused."""
+    proxy = roomy
     faulty.faults["k-solo"] = "drop"
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
         with pytest.raises(anthropic.APIStatusError) as failed:
@@ -113,10 +121,11 @@ async def test_one_dropped_connection_does_not_shut_a_one_account_setup(
     assert await cooldowns(proxy, "k-solo") == []
 
 
-async def test_a_reset_connection_still_cools(proxy: Any, faulty: FaultyUpstream) -> None:
+async def test_a_reset_connection_still_cools(roomy: Any, faulty: FaultyUpstream) -> None:
     """CPA TestManager_MarkResult_NonLifecycleStillCooldowns, for a network failure: a
     connection reset ("connection reset by peer" in Go) is no lifecycle error; the request
     fails over and the credential cools for the transient time."""
+    proxy = roomy
     faulty.faults["k-bad"] = "reset"
     answer = await ask(Format.CLAUDE, proxy.url, "claude-model", "hi", stream=False)
     assert answer.text == "hello from k-good"
@@ -157,11 +166,12 @@ claude-api-key:
     "text", ["unexpected EOF", "websocket: close 1006 (abnormal closure): unexpected EOF"]
 )
 async def test_an_http_status_with_lifecycle_text_still_cools(
-    proxy: Any, faulty: FaultyUpstream, text: str
+    roomy: Any, faulty: FaultyUpstream, text: str
 ) -> None:
     """CPA TestManager_MarkResult_HTTPStatusWithLifecycleTextStillCooldowns and
     TestIsConnectionLifecycleError_StatusBearingErrorsStayCoolable: an answer with a status
     (a 500 whose message reads like a lifecycle error) cools as its status says."""
+    proxy = roomy
     faulty.fail_key("k-bad", 500, message=text)
     answer = await ask(Format.CLAUDE, proxy.url, "claude-model", "hi", stream=False)
     assert answer.text == "hello from k-good"
