@@ -156,6 +156,8 @@ def test_defaults_match_cpa_code_defaults():
     ],
 )
 def test_tolerated_values(text, expected):
+    """Values CPA normalises instead of refusing. CPA: TestWeightedRoundRobinRoutingSelector
+    (``wrr`` is weighted-round-robin)."""
     c = parse(text)
     name, value = expected
     got = c.routing.strategy if name == "routing" else getattr(c, name)
@@ -213,6 +215,8 @@ def test_unknown_keys_kept_at_every_level():
     ],
 )
 def test_bad_values_name_the_key_path(text, path, words):
+    """CPA: TestBuilderBuildRejectsInvalidWithConfigCredentialWeight (the error names
+    ``claude-api-key[N].weight``)."""
     with pytest.raises(ConfigError) as info:
         parse(text)
     err = info.value

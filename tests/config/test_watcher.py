@@ -199,6 +199,8 @@ async def test_own_files_follow_a_move_and_match_through_a_symlink(watch, tmp_pa
 
 
 async def test_broken_edit_keeps_last_good(setup, caplog):
+    """CPA: TestServiceRejectsInvalidCredentialWeightConfigCommit (a reload with a credential
+    weight over 1,000,000 is refused and the running config stays)."""
     watcher, rec, cfg, auth = setup
     good = watcher.config
     write(cfg, f"port: 8317\nauth-dir: {auth}\nrouting:\n  strategy: sideways\n")
@@ -209,6 +211,10 @@ async def test_broken_edit_keeps_last_good(setup, caplog):
     write(cfg, "port: [\n")
     await rec.wait()
     assert "invalid YAML" in str(rec.errors[1])
+    write(cfg, f"port: 8317\nauth-dir: {auth}\nvertex-api-key:\n  - api-key: k\n    weight: 1000001\n")
+    await rec.wait()
+    assert rec.errors[2].path == "vertex-api-key[0].weight"
+    assert watcher.config is good and rec.configs == []
     write(cfg, f"port: 9000\nauth-dir: {auth}\n")
     await rec.wait()
     assert rec.configs[-1].port == 9000

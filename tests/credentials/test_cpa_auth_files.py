@@ -134,6 +134,7 @@ def test_priority_parsing(tmp_path: Path, priority: Any, want: str | None) -> No
     ("weight", "want"),
     [
         (5, "5"),
+        ("", "1"),
         (" 3 ", "3"),
         (0, "0"),
         (-5, "0"),
@@ -147,6 +148,10 @@ def test_priority_parsing(tmp_path: Path, priority: Any, want: str | None) -> No
 )
 def test_weight_parsing(tmp_path: Path, weight: Any, want: str | None) -> None:
     """TestFileSynthesizer_Synthesize_WeightParsing: an invalid weight skips the file.
+    CPA: TestParseValueValidation (an empty text is the default weight 1, a negative 0, a
+    fraction, a value over 1,000,000 or an int64 overflow is refused), TestValidateAuthWeight
+    and TestManagerLoadSkipsInvalidExplicitWeights (a credential with such a weight is not
+    loaded; one with weight 0 is).
     TestAuthWeight_InvalidAndOverflowValuesAreExcluded: CPA's selector also reads such a weight
     as 0; here the file is never loaded, so the pool never sees one."""
     write(tmp_path, "auth.json", {"type": "claude", "weight": weight})

@@ -110,6 +110,8 @@ async def test_the_list_is_asked_once_and_never_for_chat(start_proxy: Any, fakes
 async def test_a_model_that_does_not_search_answers_as_chat(
     start_proxy: Any, fakes: Any, tmp_path: Any
 ) -> None:
+    """CPA: TestAntigravityWebSearchModelForRequiresRequestedModelCapability: a model that
+    Cloud Code does not list as searching gets no search request; it answers as chat."""
     fakes.gemini.web_search_models = ["some-other-model"]
     proxy = await start(start_proxy, fakes, tmp_path)
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:

@@ -39,9 +39,13 @@ async def test_grok_shell_gets_its_own_model_list(proxy, agent: str) -> None:
     the Grok Build list (before, the OpenAI list, which the shell cannot read), even with
     ``?client_version``: every served model, whatever its provider, with ``model`` = ``id``,
     its display name, its context window, ``api_backend: responses``,
-    ``supported_in_api`` and its reasoning levels as ``reasoning_efforts``."""
+    ``supported_in_api`` and its reasoning levels as ``reasoning_efforts``.
+    CPA: TestGetAvailableModelInfosPreservesMetadataAndAvailability (the list is sorted by
+    id, whatever the provider; before, it came in registration order)."""
     status, body = await get(proxy, "/v1/models?client_version", agent)
     assert status == 200 and body["object"] == "list"
+    ids = [m["id"] for m in body["data"]]
+    assert ids == sorted(ids)
     by_id = {m["id"]: m for m in body["data"]}
     assert {"codex-model", "claude-model", "gemini-model", "compat-model"} <= set(by_id)
     codex = by_id["codex-model"]

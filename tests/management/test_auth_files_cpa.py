@@ -221,7 +221,9 @@ async def test_fields_weight_set_then_reset(mproxy, tmp_path):
 @pytest.mark.parametrize("weight", [b"1.5", b"1000001", b"9223372036854775808", b'"7"'])
 async def test_fields_refuse_bad_weights(mproxy, tmp_path, weight):
     """TestPatchAuthFileFields_RejectsInvalidWeights: a fraction, a number above 1000000, one
-    past int64 and a string are 400s."""
+    past int64 and a string are 400s.
+    CPA: TestManagerRegisterAndUpdateRejectInvalidExplicitWeights (the update half: the file
+    and the live credential keep their weight)."""
     path = put(tmp_path, "auth.json", codex_file())
     before = path.read_bytes()
     proxy = await mproxy(HEAD)
@@ -230,6 +232,7 @@ async def test_fields_refuse_bad_weights(mproxy, tmp_path, weight):
         proxy, "PATCH", "/auth-files/fields", data=body, headers={"Content-Type": "application/json"}
     )
     assert status == 400 and path.read_bytes() == before
+    assert proxy.service.pool.get("auth.json").weight == 1
 
 
 async def test_fields_request_retry_round_trip(mproxy, tmp_path):

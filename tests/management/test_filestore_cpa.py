@@ -14,7 +14,8 @@ from tests.management.test_auth_files_api import HEAD, claude_file
 async def test_an_upload_with_an_invalid_weight_is_refused(mproxy, tmp_path, weight):
     """CPA: TestFileTokenStoreSaveRejectsInvalidWeight: a credential file whose weight is not
     an integer (or is over the maximum) is refused and not written. Before, the upload
-    answered 200 and stored a file the loader then skipped, so no credential appeared."""
+    answered 200 and stored a file the loader then skipped, so no credential appeared.
+    CPA: TestManagerRegisterAndUpdateRejectInvalidExplicitWeights (the register half)."""
     proxy = await mproxy(HEAD)
     data = orjson.dumps(claude_file(weight=weight))
     status, body = await mcall(proxy, "POST", "/auth-files?name=w.json", data=data)

@@ -57,6 +57,16 @@ def test_claude_sonnet_5_is_a_static_model(catalog: Catalog):
     )
 
 
+def test_vertex_and_xai_carry_the_release_ids(catalog: Catalog):
+    """CPA: TestGeminiVertexModelsUseFlashLiteReleaseID, TestWithXAIBuiltinsIncludesImage20,
+    TestWithXAIBuiltinsIncludesVideo15GAAndPreviewAlias."""
+    vertex = [m.id for m in catalog.family("vertex")]
+    assert "gemini-3.1-flash-lite" in vertex and "gemini-3.1-flash-lite-preview" not in vertex
+    xai = {m.id: m for m in catalog.family("xai")}
+    assert xai["grok-imagine-image-2.0"].created == 1786060800  # 2026-08-07
+    assert {"grok-imagine-video-1.5", "grok-imagine-video-1.5-preview"} <= set(xai)
+
+
 def test_codex_plans_differ(catalog: Catalog):
     free = {m.id for m in catalog.family("codex-free")}
     pro = {m.id for m in catalog.family("codex-pro")}

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestServer
 from google import genai
 from google.genai import types as genai_types
 
+from cliproxy.models.catalog import ModelInfo
 from cliproxy.models.codex_client import codex_client_models
 from cliproxy.models.listing import (
     anthropic_models,
@@ -78,6 +79,32 @@ def test_anthropic_list_parses_and_cloaks(registry):
     assert haiku.created_at > datetime(2025, 1, 1, tzinfo=UTC)
     plain = anthropic_models(registry.listable(), cloak=False)
     assert "kimi-k2" in {m["id"] for m in plain["data"]}
+
+
+def test_anthropic_list_limits_defaults_and_fresh_snapshots(registry):
+    """CPA: TestGetAvailableModelsClaudeIncludesTokenLimits (limits and an RFC 3339
+    ``created_at``; a model without limits gets 200000/64000, its id as display name and
+    ``type: model``), TestGetAvailableModelsReturnsClonedSnapshots (a caller changing one
+    list does not change the next), TestGetAvailableModelsInvalidatesCacheOnRegistryChanges
+    (a re-registration's new display name and a suspension show at once)."""
+    known = ModelInfo(id="claude-sonnet-4-6", created=1771372800, context_window=200000, max_output=64000)
+    (entry,) = anthropic_models([known], cloak=False)["data"]
+    assert entry["created_at"] == "2026-02-18T00:00:00Z"
+    assert (entry["max_input_tokens"], entry["max_tokens"]) == (200000, 64000)
+
+    def claude_list(display: str, suspended=None) -> dict:
+        models = [{"name": "claude-no-limits", "display-name": display}]
+        _, (cred,) = build(registry, {"claude-api-key": [{"api-key": "k", "models": models}]})
+        listed = registry.listable({cred.id: suspended} if suspended else None)
+        return {m["id"]: m for m in anthropic_models(listed, cloak=False)["data"]}
+
+    bare = claude_list("")["claude-no-limits"]
+    assert (bare["max_input_tokens"], bare["max_tokens"]) == (200000, 64000)
+    assert (bare["display_name"], bare["type"]) == ("claude-no-limits", "model")
+    bare["display_name"] = "Mutated"
+    assert claude_list("")["claude-no-limits"]["display_name"] == "claude-no-limits"
+    assert claude_list("Updated")["claude-no-limits"]["display_name"] == "Updated"
+    assert claude_list("Updated", {"claude-no-limits"}) == {}
 
 
 def test_claude_cloaking_round_trips():
@@ -154,6 +181,8 @@ def test_codex_client_catalog_shape(registry):
 
 
 def test_suspended_models_disappear_quota_cooled_stay(registry):
+    """CPA: TestGetAvailableModelInfosHonorsQuotaAndSuspensionAvailability (a quota
+    cooldown keeps a model listed; a non-quota suspension on every credential hides it)."""
     a, b = oauth("a.json", "kimi"), oauth("b.json", "kimi")
     build(registry, {}, [a, b])
     now = 1000.0

@@ -13,11 +13,14 @@ def ids(registry: ModelRegistry, cred) -> list[str]:
 
 
 def test_api_key_without_models_gets_the_provider_catalog(registry, catalog: Catalog):
+    """CPA: TestGetStaticModelDefinitionsByChannelSupportsGeminiInteractions (an
+    interactions-api-key without models serves the Gemini catalog)."""
     _, creds = build(
         registry,
         {
             "claude-api-key": [{"api-key": "k1"}],
             "gemini-api-key": [{"api-key": "g1"}],
+            "interactions-api-key": [{"api-key": "i1"}],
             "xai-api-key": [{"api-key": "x1", "base-url": "https://x"}],
         },
     )
@@ -25,6 +28,7 @@ def test_api_key_without_models_gets_the_provider_catalog(registry, catalog: Cat
     claude, gemini, xai = by["claude"], by["gemini"], by["xai"]
     assert ids(registry, claude) == [m.id for m in catalog.family("claude")]
     assert ids(registry, gemini) == [m.id for m in catalog.family("gemini")]
+    assert ids(registry, by["gemini-interactions"]) == ids(registry, gemini) != []
     assert ids(registry, xai) == [m.id for m in catalog.family("xai")]
 
 
@@ -183,3 +187,26 @@ def test_exclusions_per_key_and_per_oauth_channel(registry):
     assert "codex-auto-review" not in codex_ids  # the file's own list adds to the channel's
     # OAuth exclusions do not touch API keys of the same provider.
     assert "claude-opus-4-6" not in got and "claude-sonnet-4-6" in got
+
+
+def test_configured_models_inherit_or_declare_thinking(registry, catalog: Catalog):
+    """CPA: TestResolveModelInfoUsesSuffixFreeStaticCapabilities (a configured upstream name
+    with a thinking suffix takes the suffix-free catalog model's capabilities),
+    TestResolveModelInfoUnknownModelKeepsMissingCapability (an unknown name has none),
+    TestResolveModelInfoExplicitThinkingOverridesAndClones (configured levels are trimmed,
+    lower-cased and deduplicated), TestNormalizeThinkingSupportDerivesSpecialLevelFlags
+    (levels naming ``none`` and ``auto`` allow zero and dynamic budgets)."""
+    models = [
+        {"name": "claude-opus-4-6(high)"},
+        {"name": "unknown-configured-model"},
+        {"name": "custom-model", "thinking": {"levels": [" XHIGH ", "xhigh", " High "]}},
+        {"name": "special", "thinking": {"levels": ["low", "none", "auto"]}},
+    ]
+    build(registry, {"claude-api-key": [{"api-key": "k", "models": models}]})
+    known = catalog.lookup("claude-opus-4-6")
+    assert known is not None and known.thinking is not None
+    assert registry.model_info("claude-opus-4-6(high)", "claude").thinking == known.thinking
+    assert registry.model_info("unknown-configured-model", "claude").thinking is None
+    assert registry.model_info("custom-model", "claude").thinking.levels == ("xhigh", "high")
+    special = registry.model_info("special", "claude").thinking
+    assert special.zero_allowed and special.dynamic_allowed

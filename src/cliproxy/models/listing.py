@@ -76,8 +76,10 @@ def _grok_shell_entry(m: ModelInfo) -> dict[str, Any]:
 
 def grok_shell_models(models: Iterable[ModelInfo]) -> dict[str, Any]:
     """The list Grok Build's terminal client reads (CPA ``grokbuild.BuildResponse``): each
-    model's id twice, a name, its context window and reasoning levels when known."""
-    return {"object": "list", "data": [_grok_shell_entry(m) for m in models]}
+    model's id twice, a name, its context window and reasoning levels when known; sorted
+    by id, whatever the provider."""
+    ordered = sorted(models, key=lambda m: m.id.strip())
+    return {"object": "list", "data": [_grok_shell_entry(m) for m in ordered]}
 
 
 def cloak_claude_id(model_id: str) -> str:
