@@ -145,8 +145,8 @@ def test_compat_added_and_updated() -> None:
 
 
 def test_compat_prompt_cache_key_and_duplicate_names() -> None:
-    """CPA TestDiffOpenAICompatibilityPromptCacheKey, _DuplicateNames and
-    _DuplicateKeyDoesNotCollide."""
+    """CPA TestDiffOpenAICompatibilityPromptCacheKey, TestDiffOpenAICompatibilityDuplicateNames
+    and TestDiffOpenAICompatibilityDuplicateKeyDoesNotCollide."""
     lines = describe_compat_changes(
         compat({"name": "provider-a"}), compat({"name": "provider-a", "support-prompt-cache-key": True})
     )
@@ -163,6 +163,20 @@ def test_compat_prompt_cache_key_and_duplicate_names() -> None:
     assert lines == ["provider added: foo (api-keys=0, models=0)"]
 
 
+def test_is_compat_alone_is_a_model_change() -> None:
+    """CPA TestModelHashesIncludeIsCompat: turning ``is-compat`` on for a Claude, Gemini or
+    OpenAI-compatible model is a change of its models."""
+    model = {"name": "m"}
+    for key in ("claude-api-key", "gemini-api-key"):
+        old, new = ({key: [{"api-key": "k", "models": [m]}]} for m in (model, {**model, "is-compat": True}))
+        assert describe_changes(cfg(**old), cfg(**new)) != []
+    entry = {"name": "c", "base-url": "http://x", "api-key-entries": [{"api-key": "k"}]}
+    lines = describe_compat_changes(
+        compat({**entry, "models": [model]}), compat({**entry, "models": [{**model, "is-compat": True}]})
+    )
+    assert lines == ["provider updated: c (models updated)"]
+
+
 def test_compat_removed_and_unchanged() -> None:
     """CPA TestDiffOpenAICompatibility_RemovedAndUnchanged."""
     entry = {"name": "provider-a", "api-key-entries": [{"api-key": "key-a"}], "models": [{"name": "m1"}]}
@@ -173,7 +187,8 @@ def test_compat_removed_and_unchanged() -> None:
 
 
 def test_compat_key_fallbacks() -> None:
-    """CPA TestOpenAICompatKeyFallbacks, _UsesName, _SignatureFallbackWhenOnlyAPIKeys and
+    """CPA TestOpenAICompatKeyFallbacks, TestOpenAICompatKey_UsesName,
+    TestOpenAICompatKey_SignatureFallbackWhenOnlyAPIKeys and
     TestOpenAICompatKeyUsesModelNameWhenAliasEmpty."""
     (entry,) = compat({"base-url": "http://base", "models": [{"alias": "alias-only"}]})
     assert compat_key(entry, 0) == ("base:http://base", "http://base")
@@ -191,7 +206,8 @@ def test_compat_key_fallbacks() -> None:
 
 
 def test_compat_signature() -> None:
-    """CPA TestOpenAICompatSignature_EmptyReturnsEmpty and _StableAndNormalized."""
+    """CPA TestOpenAICompatSignature_EmptyReturnsEmpty and
+    TestOpenAICompatSignature_StableAndNormalized."""
     assert compat_signature(OpenAICompatibility()) == ""
     a, b = compat(
         {

@@ -356,3 +356,29 @@ def test_request_scoped_errors() -> None:
     want = (ScopedErrorRule(400, ("maximum_context_length",), (), "stop"),)
     out = creds(data)
     assert len(out) == 6 and all(c.request_scoped_errors == want for c in out)
+
+
+@pytest.mark.parametrize(
+    ("key", "entry"),
+    [
+        ("gemini-api-key", {"api-key": "g"}),
+        ("interactions-api-key", {"api-key": "i"}),
+        ("claude-api-key", {"api-key": "c"}),
+        ("codex-api-key", {"api-key": "x", "base-url": "https://codex.example.com"}),
+        ("xai-api-key", {"api-key": "x", "base-url": "https://api.x.ai/v1"}),
+        ("vertex-api-key", {"api-key": "v", "base-url": "https://vertex.example.com"}),
+        (
+            "openai-compatibility",
+            {
+                "name": "compat",
+                "base-url": "https://compat.example.com",
+                "api-key-entries": [{"api-key": "k"}],
+            },
+        ),
+    ],
+)
+def test_an_explicit_false_disable_cooling_is_kept(key: str, entry: dict[str, Any]) -> None:
+    """TestConfigSynthesizerPreservesExplicitFalseCoolingOverrides: ``disable-cooling: false``
+    on any key kind is an override (it beats a global ``disable-cooling: true``), not unset."""
+    (one,) = creds({key: [{**entry, "disable-cooling": False}]})
+    assert one.disable_cooling is False
