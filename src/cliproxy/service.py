@@ -50,6 +50,8 @@ from cliproxy.policies.rules import build_access
 from cliproxy.providers import account_pools, antigravity_hosts, codex_ws, impersonate
 from cliproxy.providers import registry as providers
 from cliproxy.providers.antigravity import AntigravityProvider
+from cliproxy.providers.claude import ClaudeProvider
+from cliproxy.providers.claude_diagnostics import SharedDiagnostics
 from cliproxy.providers.codex import CodexProvider
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.xai import XAIProvider
@@ -174,6 +176,7 @@ class Service:
         self._codex_mirror: RedisMirror | None = None  # Codex's reasoning replay in Redis
         self._xai_mirror: RedisMirror | None = None  # xAI's reasoning replay in Redis
         self._antigravity_mirror: RedisMirror | None = None  # Antigravity's signatures in Redis
+        self._claude_diagnostics: SharedDiagnostics | None = None  # Claude Code's, told to all
 
     # -- lifecycle
 
@@ -192,6 +195,8 @@ class Service:
                 self._antigravity_mirror = RedisMirror(
                     bus, antigravity.replay, encode=encode_items, decode=decode_items
                 )
+            if isinstance(claude := self.providers.get("claude"), ClaudeProvider):
+                self._claude_diagnostics = SharedDiagnostics(claude.diagnostics, bus)
         if isinstance(self.state, MemoryState):  # key budgets of this period (Redis keeps its own)
             enforcer = self.pipeline.enforcer
             await restore_budgets(rec.stats.ledger, self.config, self.state, enforcer.prices, time.time())
@@ -254,6 +259,8 @@ class Service:
             await self._xai_mirror.close()
         if self._antigravity_mirror is not None:
             await self._antigravity_mirror.close()
+        if self._claude_diagnostics is not None:
+            await self._claude_diagnostics.close()
         if (recorder := getattr(self, "recorder", None)) is not None:
             recorder.close()
         await close_state(self.state)

@@ -7,6 +7,7 @@ first turn and the id of its last completed answer after, with the
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -28,11 +29,13 @@ MODEL = "claude-opus-4-8"
 TRAILER = "extended-cache-ttl-2025-04-11,cache-diagnosis-2026-04-07"
 
 
-async def proxy_of(start_proxy: Any, tls: tuple[ClaudeFake, Any, Redirect], cert: Cert, key: str) -> Any:
+async def proxy_of(
+    start_proxy: Any, tls: tuple[ClaudeFake, Any, Redirect], cert: Cert, key: str, extra: str = ""
+) -> Any:
     _, _, redirect = tls
     proxy = await start_proxy(
         f'api-keys: ["{KEY}"]\nclaude-api-key:\n  - api-key: "{key}"\n'
-        f'    base-url: "https://api.anthropic.com"\n    proxy-url: "{redirect.url}"\n'
+        f'    base-url: "https://api.anthropic.com"\n    proxy-url: "{redirect.url}"\n' + extra
     )
     router = proxy.service.providers.get("claude").transport
     assert isinstance(router, OriginRouter)
@@ -91,3 +94,35 @@ async def test_an_api_key_without_the_claude_code_profile_sends_none(start_proxy
     assert "diagnostics" not in sent.json
     assert "cache-diagnosis" not in sent.headers.get("anthropic-beta", "")
     assert orjson.dumps(sent.json).find(b"previous_message_id") < 0
+
+
+async def test_workers_sharing_a_state_backend_name_each_others_answers(
+    start_proxy, tls_claude, cert, redis_server
+) -> None:
+    """Two proxies on one Redis state backend (``workers: 2``): the second turn, served by
+    the other proxy, names the first turn's answer, and the third, back on the first
+    proxy, the second's. Before, each process kept its own last ids, so a turn landing on
+    another worker sent a null (or stale) ``previous_message_id``."""
+    fake = tls_claude[0]
+    state = f'state: {{backend: redis, url: "{redis_server.url}", prefix: "diag:"}}\n'
+    key = "sk-ant-oat01-shared-diagnostics"
+    one = await proxy_of(start_proxy, tls_claude, cert, key, state)
+    two = await proxy_of(start_proxy, tls_claude, cert, key, state)
+    conversation = f"shared-{uuid.uuid4()}"
+
+    async def told(proxy: Any, message_id: str) -> None:  # the notice crosses Redis (bounded)
+        table = proxy.service.providers.get("claude").diagnostics
+        for _ in range(200):
+            if any(e.previous == message_id for e in table.entries.values()):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the other worker never heard of " + message_id)
+
+    first = await turn(one, False, conversation)
+    assert fake.last.json["diagnostics"] == {"previous_message_id": None}
+    await told(two, first)
+    second = await turn(two, True, conversation)
+    assert fake.last.json["diagnostics"] == {"previous_message_id": first}
+    await told(one, second)
+    await turn(one, False, conversation)
+    assert fake.last.json["diagnostics"] == {"previous_message_id": second}

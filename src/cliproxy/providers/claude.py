@@ -118,6 +118,8 @@ class ClaudeProvider(Provider):
         self.stabilize = False
         self._plans: dict[str, CredentialPlan] = {}  # credential id -> plan (see claude_plan)
         self.profiles = ProfileLookup()  # first-use account identities (claude_profile)
+        # each conversation's last completed answer (shared across workers by the service)
+        self.diagnostics = claude_diagnostics.Diagnostics()
         # a delegate with its own last step (Kimi): ``finish`` is called only then
         self._finishes = type(self).finish is not ClaudeProvider.finish
         # a request without max_tokens: the model's (the service wires the catalog; 0: none)
@@ -204,7 +206,14 @@ class ClaudeProvider(Provider):
                 # Claude Code's session, from the body before the cloak rewrites its messages
                 session = ident.session_uuid(client_headers, body, confirmed=confirmed) if cli else ""
                 ticket = claude_payload.identity_then_rules(
-                    body, cred, plan, self.profile, cloaked=cloaked, payload=payload, session=session
+                    body,
+                    cred,
+                    plan,
+                    self.profile,
+                    cloaked=cloaked,
+                    payload=payload,
+                    session=session,
+                    table=self.diagnostics,
                 )
             elif "tool_choice" in body:
                 claude_sampling.no_thinking_when_forced(body)

@@ -5,38 +5,55 @@ first turn. The member goes right after ``context_management`` (the native field
 and the ``cache-diagnosis-2026-04-07`` beta follows it (:func:`claude_identity.cli_betas`).
 
 The last id is kept per credential and conversation (a SHA-256 of both, an hour after its
-last use, at most 4,096 kept) in this process, as CPA keeps it in its own. An answer moves
-it on only once it completed (a whole answer read; a stream's ``message_stop``), and an
-older request that finishes after a newer one has started never overwrites what the newer
-one committed.
+last use, at most 4,096 kept) in a :class:`Diagnostics` table, one per Claude provider, as
+CPA keeps it in its process. An answer moves it on only once it completed (a whole answer
+read; a stream's ``message_stop``), and an older request that finishes after a newer one
+has started never overwrites what the newer one committed.
+
+With a shared state backend (``workers: N``, several hosts: :class:`SharedDiagnostics`)
+every commit is also told to the other processes over the backend's notification
+channel, and each adopts it into its own table: the next turn of a conversation names
+the last answer whichever worker serves it. Reads stay local (no round trip on the
+request path); a commit costs one publish the request does not wait for. Sequences are
+wall-clock nanoseconds (strictly increasing within a process), so "older" means the same
+in every process that shares a clock.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from cliproxy.providers.base import UpstreamRequest
 
+if TYPE_CHECKING:
+    from cliproxy.state.redis import RedisState
+
 __all__ = [
+    "Diagnostics",
+    "SharedDiagnostics",
     "StreamWatch",
     "Ticket",
-    "begin",
-    "commit",
-    "inject",
     "message_id_of_body",
     "message_id_of_stream",
     "watch",
 ]
 
-_TTL = 3600.0
+log = logging.getLogger(__name__)
+
+TTL = 3600.0
 _CLEANUP = 900.0
-_MAX = 4096
+MAX_ENTRIES = 4096
 _EVICT = 256
+EVENT = "claude-diagnostics"  # the notification another process's commit comes as
 
 
 @dataclass(slots=True)
@@ -50,85 +67,142 @@ class _Entry:
 
 @dataclass(slots=True)
 class Ticket:
-    """One request's place in its conversation: what its answer commits to."""
+    """One request's place in its conversation: what its answer commits to, and where."""
 
     key: str
     sequence: int
+    table: Diagnostics
 
 
-class _Table:
+class Diagnostics:
     """The last completed id per conversation (CPA's ``helps.claude_diagnostics``): read
-    and written on the event loop only, so no lock."""
+    and written on the event loop only, so no lock. ``clock`` (monotonic seconds) ages
+    the entries; sequences come from the wall clock."""
 
-    __slots__ = ("access", "cleaned", "entries", "sequence")
+    __slots__ = ("_clock", "access", "cleaned", "entries", "published", "sequence")
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self.entries: dict[str, _Entry] = {}
         self.sequence = self.access = 0
-        self.cleaned = 0.0
+        self.cleaned = clock()
+        # told of every commit of this process (SharedDiagnostics sets it)
+        self.published: Callable[[str, int, str], None] | None = None
 
-    def begin(self, key: str, now: float) -> tuple[int, _Entry]:
+    def begin(self, credential: str, session: str) -> tuple[Ticket | None, str]:
+        """Start one request of ``session`` on ``credential``: its ticket and the last
+        completed message id (``""`` on the first turn); no ticket without both names."""
+        credential, session = credential.strip(), session.strip()
+        if not credential or not session:
+            return None, ""
+        key = hashlib.sha256(f"{credential}\x00{session}".encode()).hexdigest()
+        now = self._clock()
+        entry = self._entry(key, now)
+        self.sequence = sequence = max(self.sequence + 1, time.time_ns())
+        if entry is None:
+            entry = self.entries[key] = _Entry(minimum=sequence)
+        self._touch(entry, now)
+        return Ticket(key, sequence, self), entry.previous
+
+    def commit(self, ticket: Ticket, message_id: str) -> None:
+        """The answer of ``ticket``'s request completed as ``message_id``: the next request of
+        the conversation names it, unless a newer request committed first."""
+        message_id = message_id.strip()
+        entry = self.entries.get(ticket.key)
+        if not message_id or entry is None or ticket.sequence < max(entry.minimum, entry.committed):
+            return
+        entry.previous, entry.committed = message_id, ticket.sequence
+        self._touch(entry, self._clock())
+        if self.published is not None:
+            self.published(ticket.key, ticket.sequence, message_id)
+
+    def adopt(self, key: str, sequence: int, message_id: str) -> None:
+        """Another process committed ``message_id`` at ``sequence`` for conversation ``key``:
+        kept unless a newer answer is here already. (Its request may have begun before this
+        process first saw the conversation: a generation's floor only keeps a late answer
+        of an expired or evicted one out of this process's own.)"""
+        now = self._clock()
+        entry = self._entry(key, now)
+        if entry is None:
+            entry = self.entries[key] = _Entry()
+        elif sequence < entry.committed:
+            return
+        entry.previous, entry.committed = message_id, sequence
+        self._touch(entry, now)
+
+    def inject(self, body: dict[str, Any], credential: str, session: str) -> Ticket | None:
+        """``diagnostics`` set on ``body`` in place (the caller's own replaced where it
+        stands, else right after ``context_management``, else last); the ticket to commit
+        the answer to, None (and nothing set) without a conversation."""
+        ticket, previous = self.begin(credential, session)
+        if ticket is None:
+            return None
+        value = {"previous_message_id": previous or None}
+        if "diagnostics" in body or "context_management" not in body:
+            body["diagnostics"] = value
+            return ticket
+        items = list(body.items())
+        body.clear()
+        for name, member in items:
+            body[name] = member
+            if name == "context_management":
+                body["diagnostics"] = value
+        return ticket
+
+    def _entry(self, key: str, now: float) -> _Entry | None:
+        """The live entry of ``key`` (None: none, or it expired), after the periodic
+        sweep and, before a new one is made at capacity, the least recently used go."""
         entries = self.entries
         if now - self.cleaned >= _CLEANUP:
             for k in [k for k, e in entries.items() if e.expires <= now]:
                 del entries[k]
             self.cleaned = now
         entry = entries.get(key)
-        if entry is None and len(entries) >= _MAX:  # the least recently used go first
+        if entry is None and len(entries) >= MAX_ENTRIES:
             for k, _ in sorted(entries.items(), key=lambda item: item[1].access)[:_EVICT]:
                 del entries[k]
-        self.sequence += 1
-        if entry is None or entry.expires <= now:
-            entry = entries[key] = _Entry(minimum=self.sequence)
+        return entry if entry is not None and entry.expires > now else None
+
+    def _touch(self, entry: _Entry, now: float) -> None:
         self.access += 1
-        entry.access, entry.expires = self.access, now + _TTL
-        return self.sequence, entry
+        entry.access, entry.expires = self.access, now + TTL
 
 
-_TABLE = _Table()
+class SharedDiagnostics:
+    """``table``'s commits told to every process sharing ``bus`` (a Redis state backend),
+    and theirs adopted into ``table``. While Redis is away nothing is told: each process
+    keeps its own, as with the memory backend."""
 
+    def __init__(self, table: Diagnostics, bus: RedisState) -> None:
+        self.table, self.bus = table, bus
+        self._pending: set[asyncio.Task[Any]] = set()
+        table.published = self._tell
+        bus.on_event(EVENT, self._heard)
 
-def begin(credential: str, session: str) -> tuple[Ticket | None, str]:
-    """Start one request of ``session`` on ``credential``: its ticket and the last
-    completed message id (``""`` on the first turn); no ticket without both names."""
-    credential, session = credential.strip(), session.strip()
-    if not credential or not session:
-        return None, ""
-    key = hashlib.sha256(f"{credential}\x00{session}".encode()).hexdigest()
-    sequence, entry = _TABLE.begin(key, time.monotonic())
-    return Ticket(key, sequence), entry.previous
+    def _tell(self, key: str, sequence: int, message_id: str) -> None:
+        if not self.bus.available:
+            return
+        try:
+            task = asyncio.get_running_loop().create_task(
+                self.bus.publish(EVENT, d=key, s=sequence, m=message_id)
+            )
+        except RuntimeError:  # no loop (a table used outside a server): nothing to tell
+            return
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
+    def _heard(self, message: dict[str, Any]) -> None:
+        key, sequence, found = message.get("d"), message.get("s"), message.get("m")
+        message_id = found.strip() if isinstance(found, str) else ""
+        if isinstance(key, str) and len(key) == 64 and type(sequence) is int and message_id:
+            self.table.adopt(key, sequence, message_id)
 
-def commit(ticket: Ticket, message_id: str) -> None:
-    """The answer of ``ticket``'s request completed as ``message_id``: the next request of
-    the conversation names it, unless a newer request committed first."""
-    message_id = message_id.strip()
-    entry = _TABLE.entries.get(ticket.key)
-    if not message_id or entry is None or ticket.sequence < max(entry.minimum, entry.committed):
-        return
-    _TABLE.access += 1
-    entry.previous, entry.committed = message_id, ticket.sequence
-    entry.access, entry.expires = _TABLE.access, time.monotonic() + _TTL
-
-
-def inject(body: dict[str, Any], credential: str, session: str) -> Ticket | None:
-    """``diagnostics`` set on ``body`` in place (the caller's own replaced where it stands,
-    else right after ``context_management``, else last); the ticket to commit the answer
-    to, None (and nothing set) without a conversation."""
-    ticket, previous = begin(credential, session)
-    if ticket is None:
-        return None
-    value = {"previous_message_id": previous or None}
-    if "diagnostics" in body or "context_management" not in body:
-        body["diagnostics"] = value
-        return ticket
-    items = list(body.items())
-    body.clear()
-    for name, member in items:
-        body[name] = member
-        if name == "context_management":
-            body["diagnostics"] = value
-    return ticket
+    async def close(self) -> None:
+        """Let the notices still under way go out (bounded), at shutdown."""
+        self.table.published = None
+        if self._pending:
+            with contextlib.suppress(Exception):
+                await asyncio.wait(list(self._pending), timeout=2.0)
 
 
 def message_id_of_body(data: bytes) -> str:
@@ -158,7 +232,7 @@ class StreamWatch:
         if data.find(_START) >= 0 or data.find(_STOP) >= 0:
             self._id, done = _observe(data, self._id)
             if done and self._id:
-                commit(self._ticket, self._id)
+                self._ticket.table.commit(self._ticket, self._id)
                 self._id = ""
         return data
 
@@ -201,7 +275,7 @@ def watch(req: UpstreamRequest, ticket: Ticket) -> None:
 
     def on_body(data: bytes) -> bytes:
         data = body_hook(data) if body_hook is not None else data
-        commit(ticket, message_id_of_body(data))
+        ticket.table.commit(ticket, message_id_of_body(data))
         return data
 
     req.rewrite_chunk, req.rewrite_body = on_chunk, on_body

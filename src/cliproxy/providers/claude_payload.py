@@ -46,11 +46,13 @@ def identity_then_rules(
     cloaked: bool,
     payload: PayloadStep | None,
     session: str = "",
+    table: diagnostics.Diagnostics | None = None,
 ) -> diagnostics.Ticket | None:
     """A Messages request's identity (when ``cloaked``), the payload rules (when given),
     what they leave stale, and thinking dropped for a forced tool, in place. The ticket
     its answer commits to when Claude Code's ``diagnostics`` went with it (a cloaked
-    request of a Claude Code credential in ``session``, to Anthropic)."""
+    request of a Claude Code credential in ``session``, to Anthropic; its last ids are
+    kept in ``table``)."""
     placed = ticket = None
     automatic = kept = False
     measured = cloaked and plan.anthropic  # context_management: only measured there (CPA)
@@ -61,8 +63,8 @@ def identity_then_rules(
         if measured:
             kept = "context_management" in body  # the caller's own
             automatic = cloaking.inject_context_management(body)
-            if plan.cli:  # (CPA's InjectDiagnostics: the Claude Code profile)
-                ticket = diagnostics.inject(body, cred.id, session)
+            if plan.cli and table is not None:  # (CPA's InjectDiagnostics: the Claude Code profile)
+                ticket = table.inject(body, cred.id, session)
         if not plan.cli:  # (a Claude Code identity gets its own after the rules)
             _ensure_fake_user_id(body, cred.api_key, settings.cache_user_id)
         if settings.words is not None:
