@@ -241,6 +241,9 @@ async def antigravity(start_proxy, fake_gemini, tmp_path):
 @STREAMS
 @pytest.mark.parametrize("client", CLIENTS, ids=CLIENT_IDS)
 async def test_antigravity_envelope_in_and_unwrapped_out(antigravity, client, stream):
+    """CPA: TestConvertAntigravityResponseToGeminiNonStream, TestConvertAntigravityResponseToGeminiStream
+    (the envelope comes off and usage reaches every client; CPA's ``cpaUsageMetadata`` is
+    its executor's own rename, which we never make)."""
     answer = await ask(client, antigravity.url, "gemini-3-flash", "Say hello", stream=stream)
     assert "Hello from fake" in answer.text, answer.raw
     assert answer.input_tokens > 0 and answer.output_tokens > 0

@@ -12,7 +12,9 @@ with a URL and nothing it cannot read, becomes text and image blocks; anything e
 
 ``generated_image``: a Responses ``image_generation_call`` item (base64 ``result`` and
 ``output_format``) as an IR image, for clients whose format has no such item (CPA sends
-Chat clients ``images`` and Gemini clients an ``inlineData`` part).
+Chat clients ``images`` and Gemini clients an ``inlineData`` part); ``generated_image``
+also reads a Gemini image model's ``inlineData`` image part, which a Gemini stream hands on
+whole, so a Chat client gets it as ``images`` too (CPA).
 """
 
 from __future__ import annotations
@@ -80,11 +82,24 @@ def _block(part: Any) -> ir.Block | None:
 def generated_image(raw: dict[str, Any] | None) -> ir.Image | None:
     """The image of an ``image_generation_call`` item (``None`` for other items or
     before its result is in)."""
-    if not raw or raw.get("type") != "image_generation_call":
+    if not raw:
         return None
+    if raw.get("type") != "image_generation_call":
+        return _inline_image(raw)
     data = raw.get("result")
     if not isinstance(data, str) or not data:
         return None
     fmt = raw.get("output_format")
     fmt = fmt.lower() if isinstance(fmt, str) and fmt else "png"
     return ir.Image(data=data, media_type="image/jpeg" if fmt == "jpg" else f"image/{fmt}")
+
+
+def _inline_image(part: dict[str, Any]) -> ir.Image | None:
+    """The image of a Gemini ``inlineData`` part (``None`` for anything else)."""
+    inline = part.get("inlineData") or part.get("inline_data")
+    if type(inline) is not dict:
+        return None
+    data, mime = inline.get("data"), inline.get("mimeType") or inline.get("mime_type")
+    if not (isinstance(data, str) and data and isinstance(mime, str) and mime.startswith("image/")):
+        return None
+    return ir.Image(data=data, media_type=mime)

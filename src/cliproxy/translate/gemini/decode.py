@@ -4,8 +4,9 @@ The framing is sniffed from the first non-space byte: ``[`` (or ``{``) is the JS
 stream of ``streamGenerateContent`` without ``alt``; anything else is ``alt=sse``. Each
 chunk carries whole parts: consecutive text parts continue one text block, thought parts
 one thinking block (a signature on a later part becomes a ``SignatureDelta``), and each
-functionCall is a complete tool-call block. Inline media parts have no stream event and
-are skipped. The finish reason is held until ``flush`` (Gemini has no terminator).
+functionCall is a complete tool-call block. Any other part (inline media included) is a
+``server_tool`` block holding the part whole: a Gemini client gets it back as it came, a
+Chat client an image as ``images``, other formats skip it. The finish reason is held until ``flush`` (Gemini has no terminator).
 Claude Code's web search through Antigravity has a decoder of its own
 (:class:`WebSearchStreamDecoder`; :func:`stream_decoder` picks it).
 """
@@ -233,8 +234,6 @@ class GeminiStreamDecoder(StreamDecoder):
             self._text(text, sig, out)
         elif isinstance(fc := part.get("functionCall") or part.get("function_call"), dict):
             self._call(fc, sig, out)
-        elif "inlineData" in part or "inline_data" in part or "fileData" in part or "file_data" in part:
-            return
         elif sig and not (part.keys() - {"thoughtSignature", "thought_signature"}):
             self._signature(sig, out, self._after())
         else:

@@ -108,6 +108,26 @@ def _sign_last(blocks: list[ir.Block], sig: str, anchor: str) -> None:
         blocks.append(ir.Thinking("", signature=sig, family=FAMILY, anchor=anchor))
 
 
+_SIGNED = dict.fromkeys(("thoughtSignature", "thought_signature"))
+
+
+def _continues_thought(blocks: list[ir.Block], block: ir.Block) -> bool:
+    """Whether ``block``, a thought part, was joined to the unsigned thought ending
+    ``blocks`` (its text appended, its signature taken): Gemini splits one thought over
+    several parts, the stream decoder joins them into one thinking block, and so does this."""
+    last = blocks[-1] if blocks else None
+    if not (
+        type(block) is ir.Thinking
+        and type(last) is ir.Thinking
+        and not (last.signature or last.redacted or last.extras or block.extras or block.redacted)
+        and last.text
+    ):
+        return False
+    last.text += block.text
+    last.signature, last.anchor = block.signature, block.anchor
+    return True
+
+
 _TOP = frozenset(("candidates", "usageMetadata", "responseId", "modelVersion"))
 _CANDIDATE = frozenset(("content", "finishReason", "index"))
 
@@ -152,21 +172,21 @@ def parse_response(body: dict[str, Any], request: ir.Request | None = None) -> i
             if isinstance(block, ir.ToolCall):
                 has_call = True
                 seen = "function"
-            elif (
-                isinstance(block, ir.Text)
-                and block.text
-                and block.extras
-                and "thoughtSignature" in block.extras
-            ):
+            elif isinstance(block, ir.Text) and block.text and block.extras and _SIGNED.keys() & block.extras:
                 # visible text that ends a thought: its signature signs the thought, or a
-                # thinking block of its own anchored to this text (the stream decoder's way)
-                sig = block.extras.pop("thoughtSignature")
+                # thinking block of its own anchored to this text (the stream decoder's way);
+                # Gemini's camelCase key or its snake_case twin
+                sig = block.extras.pop("thoughtSignature", None) or block.extras.pop(
+                    "thought_signature", None
+                )
                 block.extras = block.extras or None
                 if isinstance(sig, str) and sig:
                     _sign_last(blocks, sig, "next:text")
                 seen = "text"
             elif isinstance(block, (ir.Text, ir.Thinking)) and block.text:
                 seen = "text"
+                if _continues_thought(blocks, block):
+                    continue
             blocks.append(block)
         resp.content = blocks
         finish = cand.get("finishReason")

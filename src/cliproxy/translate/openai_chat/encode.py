@@ -119,7 +119,7 @@ class ChatStreamEncoder(StreamEncoder):
 
     def _block_start(self, ev: ir.BlockStart) -> bytes:
         if ev.kind == "server_tool" and (image := generated_image(ev.raw)) is not None:
-            # a Codex image_generation result: Chat's ``images`` delta (CPA)
+            # a Codex image_generation result or a Gemini image part: Chat's ``images`` delta (CPA)
             url = to_data_url(image.media_type or "image/png", image.data or "")
             return self._delta({"images": [{"type": "image_url", "image_url": {"url": url}}]})
         if ev.kind != "tool_call":

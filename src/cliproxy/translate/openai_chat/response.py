@@ -226,6 +226,9 @@ def _build_message(resp: ir.Response, same: bool) -> tuple[dict[str, Any], bool]
         elif isinstance(b, ir.ServerTool) and (image := generated_image(b.raw)) is not None:
             url = to_data_url(image.media_type or "image/png", image.data or "")
             images.append({"type": "image_url", "image_url": {"url": url}})  # Codex image_generation (CPA)
+        elif isinstance(b, ir.Image) and b.data:  # a Gemini image model's picture (CPA)
+            url = to_data_url(b.media_type or "image/png", b.data)
+            images.append({"type": "image_url", "image_url": {"url": url}})
     msg: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None}
     if images:
         msg["images"] = images
