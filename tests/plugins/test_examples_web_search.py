@@ -158,6 +158,9 @@ def _claude(tools: list, prompt: str = PROMPT, system: object = None) -> dict:
 
 
 async def test_detection():
+    """CPA: TestDetectClaudeCodeWebSearchFromFixture (its capture, temp/1.json, is not in
+    CPA's repository and the test skips; its facts, a typed search tool, Claude Code's
+    markers and the prefixed query, are asserted here on bodies of our own)."""
     _, mod = await _loaded({})
     hit = mod.detect("claude", _claude([SEARCH_TOOL]))
     assert hit == mod.Search("cliproxy plugins", 3)
@@ -181,6 +184,8 @@ async def test_detection():
 
 
 async def test_route_decisions():
+    """CPA: TestRouteWithFallbackSkipsAntigravityToCodex, TestRouteWithFallbackExhausted"""
+
     def request(tools: list, fmt: str = "claude", available=("codex", "claude")) -> RouteRequest:
         return RouteRequest(
             source_format=fmt,
@@ -221,10 +226,65 @@ async def test_route_decisions():
     assert await plugin.route(request([SEARCH_TOOL])) is None
 
 
+async def test_a_partial_config_keeps_the_other_defaults():
+    """CPA: TestConfigurePreservesDefaultBooleansWhenConfigIsPartial"""
+    plugin, _ = await _loaded({"route": "codex_web_search"})
+    s = plugin.settings
+    assert s.enabled and s.require_web_search_only and s.route == "codex_web_search"
+
+
+async def test_built_in_backends_never_get_the_clients_claude_model():
+    """Codex and xAI get their configured model, else their own default (an empty value
+    too), never the client's Claude model.
+
+    CPA: TestResolveCodexWebSearchTargetModelNeverUsesClaudeName,
+    TestResolveXAIWebSearchTargetModelNeverUsesClaudeName"""
+    for config in ({}, {"codex_model": "", "xai_model": "  "}):
+        plugin, mod = await _loaded(config)
+        plans = {p.backend: p.model for p in mod.plans_for(plugin.settings, None)}
+        assert plans == {"codex": "gpt-5.4-mini", "xai": "grok-4.3"}
+    plugin, mod = await _loaded({"codex_model": "gpt-5.5"})
+    assert mod.plans_for(plugin.settings, None)[0] == mod.Plan("codex", "gpt-5.5")
+
+
+async def test_antigravity_goes_first_with_its_configured_model():
+    """The configured antigravity model wins and heads the fallback chain. CPA also finds
+    one in its model registry when none is configured (a model flagged SupportsWebSearch);
+    cliproxy's catalog has no such flag and a plugin sees no registry, so without
+    ``antigravity_model`` the backend is skipped (codex comes first).
+
+    CPA: TestResolveAntigravityWebSearchTargetModelConfiguredWins,
+    TestRouteWithFallbackAntigravityFirst, TestResolveAntigravityWebSearchTargetModelFromRegistry
+    (difference)"""
+    plugin, mod = await _loaded({"antigravity_model": "my-gemini"})
+    available = ["antigravity", "codex", "xai"]
+    assert mod.plans_for(plugin.settings, available)[0] == mod.Plan("antigravity", "my-gemini")
+    route = RouteRequest(
+        source_format="claude",
+        requested_model="claude-sonnet-4-6",
+        available_providers=available,
+        body=json.dumps(_claude([SEARCH_TOOL])).encode(),
+    )
+    decision = await plugin.route(route)
+    assert decision.handled and decision.target_kind == "self"
+    plugin, mod = await _loaded({})
+    assert mod.plans_for(plugin.settings, available)[0].backend == "codex"
+
+
+async def test_a_responses_stream_is_told_from_a_claude_one():
+    """CPA: TestLooksLikeOpenAIResponsesSSE"""
+    _, mod = await _loaded({})
+    assert mod._responses_sse(b'event: response.created\ndata: {"type":"response.created"}\n\n')
+    assert not mod._responses_sse(b'event: message_start\ndata: {"type":"message_start"}\n\n')
+    assert not mod._responses_sse(b"")
+
+
 # ---------------------------------------------------------------- through a running proxy
 
 
 async def test_fallback_order_and_failure_penalty(start_proxy, fakes, tmp_path, caplog):
+    """CPA: TestSortBackendsByPenaltyDeprioritizesFailures (codex is penalised here:
+    without an antigravity model it heads the chain)."""
     proxy = await _proxy(start_proxy, fakes, tmp_path, {})
     plugin = proxy.service.plugins.records[WSR].client.plugin
     fakes.responses.fail_next(429)  # codex, first in the chain (no antigravity model), is rate limited

@@ -47,9 +47,9 @@ class Settings:
             "default_provider_model",
             "tavily_base_url",
         ):
-            value = config.get(key)
-            if value is not None:
-                setattr(s, key, str(value).strip())
+            value = str(config.get(key) or "").strip()
+            if value:  # an empty value keeps the default: never the client's Claude model (CPA)
+                setattr(s, key, value)
         s.route = str(config.get("route") or "fallback").strip().lower()
         if s.route not in ROUTES:
             raise PluginError(
