@@ -65,7 +65,8 @@ def test_stream_empty_output_uses_output_item_done_message_fallback() -> None:
 
 def test_stream_image_generation_call_done_emits_inline_data() -> None:
     """codex_gemini_response_test.go TestConvertCodexResponseToGemini_StreamImageGenerationCallDoneEmitsInlineData
-    (we send the final image only: partial images are previews, CPA also streams them)."""
+    (we send the final image only: partial images are previews, CPA also streams them).
+    CPA: TestConvertCodexResponseToGemini_StreamPartialImageEmitsInlineData, that difference."""
     evs = _run(
         {
             "type": "response.image_generation_call.partial_image",

@@ -349,7 +349,8 @@ def test_nonstream_custom_tool_call() -> None:
 
 def test_stream_image_generation_call_done_emits_delta_images() -> None:
     """codex_openai_response_test.go TestConvertCodexResponseToOpenAI_StreamImageGenerationCallDoneEmitsDeltaImages
-    (we send the final image; CPA also streams partial previews)."""
+    (we send the final image; CPA also streams partial previews).
+    CPA: TestConvertCodexResponseToOpenAI_StreamPartialImageEmitsDeltaImages, that difference."""
     evs = _run(
         {
             "type": "response.output_item.done",

@@ -86,7 +86,8 @@ def test_responses_to_claude_preserves_empty_and_opaque_reasoning() -> None:
 
 
 def test_chat_to_claude_groups_assistant_thinking_text_and_tools() -> None:
-    """TestConvertOpenAIRequestToClaudeWithCompat_GroupsAssistantThinkingTextAndTools: one
+    """TestConvertOpenAIRequestToClaudeWithCompat_GroupsAssistantThinkingTextAndTools (and
+    CPA: TestConvertOpenAIRequestToClaudeWithCompatPreservesReasoningContent): one
     assistant turn: the reasoning_content as an unsigned thinking block, the text, both
     tool uses."""
     body = {
@@ -229,3 +230,43 @@ def test_agent_message_becomes_a_user_message() -> None:
     assert body["input"][1] is original[1]
     assert original[0]["type"] == "agent_message"  # copy-on-write: the client's list is intact
     assert rewrite_agent_messages({"input": [original[1]]}) is False
+
+
+_READ = {"type": "tool_use", "id": "call_1", "name": "Read", "input": {}}
+
+
+@pytest.mark.parametrize(
+    ("content", "default", "compat"),
+    [
+        ([_READ], None, None),
+        ([{"type": "thinking", "thinking": "reason", "signature": ""}], None, "reason"),
+        ([{"type": "thinking", "thinking": "reason", "signature": "claude#opaque"}, _READ], None, "reason"),
+        (
+            [
+                {"type": "thinking", "thinking": "reason", "signature": ""},
+                {"type": "text", "text": "Reading files."},
+                {**_READ, "input": {"path": "main.go"}},
+            ],
+            None,
+            "reason",
+        ),
+    ],
+    ids=["tools-no-thinking", "empty-signature", "incompatible-signature", "thinking-text-tools"],
+)
+def test_claude_to_chat_reasoning_only_from_thinking(
+    content: list[dict[str, Any]], default: str | None, compat: str | None
+) -> None:
+    """CPA: TestConvertClaudeRequestToOpenAIWithCompatDoesNotAddReasoningWithoutThinking,
+    TestConvertClaudeRequestToOpenAIWithoutCompatDoesNotAddReasoningForToolCalls,
+    TestConvertClaudeRequestToOpenAIWithCompatPreservesEmptySignatureThinking,
+    TestConvertClaudeRequestToOpenAIWithCompatPreservesIncompatibleThinking,
+    TestConvertClaudeRequestToOpenAIWithCompatPreservesThinkingWithToolCalls: with compat any
+    thinking (empty or foreign signature) is ``reasoning_content``; no thinking, none; by
+    default none of these; tool calls always stay."""
+    body = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": content}]}
+    for mode, want in ((False, default), (True, compat)):
+        msg = _translate(Format.CLAUDE, Format.OPENAI, body, compat=mode)["messages"][-1]
+        assert msg.get("reasoning_content") == want
+        assert [c["function"]["name"] for c in msg.get("tool_calls", ())] == [
+            b["name"] for b in content if b["type"] == "tool_use"
+        ]
