@@ -7,6 +7,8 @@ API keys; we replay for the clients that cannot carry a signature at all (Chat,
 Responses, Gemini formats) on any Claude credential, at the IR, and match a cached turn
 by its tool calls (ids and names) rather than by every non-thinking block. The
 upstream answers below are CPA's (whole JSON and SSE), fed through our Claude decoder.
+CPA: TestClaudeThinkingReplayEnabledRequiresCompatClaudeAPIKey (that difference: which
+requests CPA replays for; a Claude client here carries its own thinking and gets none).
 """
 
 from __future__ import annotations

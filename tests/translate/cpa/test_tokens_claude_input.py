@@ -261,7 +261,10 @@ def test_claude_input_tokenizer_concurrent_count() -> None:
 
 def test_message_start_is_not_estimated_the_real_count_ends_the_stream() -> None:
     """TestTranslateStreamWithClaudeInputTokensPatchesMessageStartOnce (and the other
-    ClaudeInputTokenState cases): CPA estimates ``message_start``'s input_tokens for a
+    ClaudeInputTokenState cases: TestClaudeInputTokenStatePreservesCRLFAndNonTargetEvents,
+    TestClaudeInputTokenStatePatchesMissingAndPreservesNonZero,
+    TestClaudeInputTokenStateSkipsUnsupportedFlows, TestClaudeInputTokenStateCountErrorKeepsZero,
+    TestClaudeInputTokenStateInvalidJSONKeepsZeroWithoutLoggingRequest): CPA estimates ``message_start``'s input_tokens for a
     Claude stream from a non-Claude upstream. Deliberate difference: no per-stream
     estimate (it would tokenize every prompt on the hot path, ~3 ms per 100 KB); the
     upstream's real input count reaches the client in ``message_delta``, whose usage the
