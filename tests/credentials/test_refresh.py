@@ -196,6 +196,8 @@ async def test_unreachable_endpoint_is_a_refresh_error(tmp_path, clock, http) ->
 
 
 async def test_concurrent_refresh_now_shares_one_call(tmp_path, clock, http, oauth_fake) -> None:  # noqa: F811
+    """CPA: TestRefreshTokens_DeduplicatesConcurrentRefreshAcrossInstances (one process; two
+    processes on a shared state backend: tests/state/test_redis_refresh.py)."""
     oauth_fake.delay = 0.05
     cred = write(tmp_path, "claude.json", oauth("claude", clock, 60))
     pool = Pool(clock=clock)

@@ -78,6 +78,10 @@ class Upstream:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.bodies.append(await request.json())
+        if request.path.endswith("/compact"):  # JSON in and out
+            item = {"type": "function_call", "name": "spawn_agent", "arguments": "{}", "call_id": "call_1"}
+            item["namespace"] = self.bodies[-1]["tools"][0]["name"]
+            return web.json_response({"id": "resp_1", "object": "response.compaction", "output": [item]})
         call = {
             "type": "function_call",
             "id": "fc_1",
@@ -120,6 +124,7 @@ class Upstream:
     async def start(self) -> Upstream:
         app = web.Application()
         app.router.add_post("/responses", self.handle)
+        app.router.add_post("/responses/compact", self.handle)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -137,23 +142,28 @@ async def upstream() -> AsyncIterator[Upstream]:
     await server.runner.cleanup()
 
 
-async def _post(proxy_url: str, body: dict, agent: str = CODEX_UA) -> bytes:
+async def _post(proxy_url: str, body: dict, agent: str = CODEX_UA, path: str = "/v1/responses") -> bytes:
     headers = {"Authorization": f"Bearer {KEY}", "User-Agent": agent, "Content-Type": "application/json"}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        async with session.post(
-            proxy_url + "/v1/responses", data=orjson.dumps(body), headers=headers
-        ) as resp:
+        async with session.post(proxy_url + path, data=orjson.dumps(body), headers=headers) as resp:
             data = await resp.read()
             assert resp.status == 200, data
             return data
 
 
-@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+@pytest.mark.parametrize("mode", ["stream", "whole", "compact"])
 async def test_codex_client_request_is_optimized_and_answer_restored(
-    start_proxy, upstream, stream: bool
+    start_proxy, upstream, mode: str
 ) -> None:
+    """CPA TestCodexExecutorOptimizeMultiAgentV2 (enabled: execute, stream and compact): the
+    namespace renamed, the model list written in, ``encrypted`` gone, the agent message's
+    content plain text with its own fields kept, and the answer naming ``collaboration``."""
     proxy = await start_proxy(config(upstream.url, True))
-    answer = await _post(proxy.url, request_body(stream))
+    body = request_body(mode == "stream")
+    if mode == "compact":
+        del body["stream"]
+    path = "/v1/responses/compact" if mode == "compact" else "/v1/responses"
+    answer = await _post(proxy.url, body, path=path)
     sent = upstream.bodies[-1]
     namespace = sent["tools"][0]
     assert namespace["name"] == "collaboration-optimize"
@@ -165,20 +175,33 @@ async def test_codex_client_request_is_optimized_and_answer_restored(
     assert description.index("`gpt-5.4`") < description.index("Spawns an agent.")
     agent = sent["input"][1]
     assert agent["type"] == "agent_message" and agent["content"] == [{"type": "input_text", "text": "task"}]
+    assert agent["author"] == "/root" and "role" not in agent
     # the client sees its own namespace again
     assert b"collaboration-optimize" not in answer
     assert b'"namespace":"collaboration"' in answer
 
 
 @pytest.mark.parametrize(
-    ("on", "agent"), [(False, CODEX_UA), (True, "curl/8.7.1")], ids=["off", "other client"]
+    ("on", "agent", "path"),
+    [
+        (False, CODEX_UA, "/v1/responses"),
+        (True, "curl/8.7.1", "/v1/responses"),
+        (False, CODEX_UA, "/v1/responses/compact"),
+    ],
+    ids=["off", "other client", "off compact"],
 )
-async def test_untouched_when_off_or_for_another_client(start_proxy, upstream, on: bool, agent: str) -> None:
+async def test_untouched_when_off_or_for_another_client(
+    start_proxy, upstream, on: bool, agent: str, path: str
+) -> None:
     """CPA TestRewriteCodexSpawnAgentDescriptionDisabledLeavesPayloadUnchanged and
     TestRewriteCodexSpawnAgentDescriptionIgnoresOtherUserAgent: the switch off, or a client
-    that is not Codex's, and the request reaches Codex as sent."""
+    that is not Codex's, and the request reaches Codex as sent (the disabled rows of
+    TestCodexExecutorOptimizeMultiAgentV2, compact included)."""
     proxy = await start_proxy(config(upstream.url, on))
-    await _post(proxy.url, request_body(False), agent)
+    body = request_body(False)
+    if path.endswith("compact"):
+        del body["stream"]
+    await _post(proxy.url, body, agent, path)
     sent = upstream.bodies[-1]
     assert sent["tools"][0]["name"] == "collaboration"
     assert sent["tools"][0]["tools"][0]["parameters"]["properties"]["message"]["encrypted"] is True
@@ -189,14 +212,15 @@ async def test_untouched_when_off_or_for_another_client(start_proxy, upstream, o
 async def test_codex_client_catalog_marks_multi_agent_v2(start_proxy, upstream, on: bool) -> None:
     """CPA models_test.go TestCodexClientModelsResponse_RewritesTemplateMultiAgentVersionWhenEnabled
     and TestApplyCodexClientModelMetadataPreservesMultiAgentVersionWhenDisabled (cliproxy
-    has no template catalog: every entry is a generated one)."""
+    has no template catalog: every entry is a generated one), and
+    TestCodexClientModelsResponseMultiAgentV2FollowsConfig: off, the key is there as null."""
     proxy = await start_proxy(config(upstream.url, on))
     headers = {"Authorization": f"Bearer {KEY}"}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         async with session.get(proxy.url + "/v1/models?client_version=0.146.0", headers=headers) as resp:
             models = (await resp.json())["models"]
     entry = next(m for m in models if m["slug"] == "gpt-5.4")
-    assert entry.get("multi_agent_version") == ("v2" if on else None)
+    assert entry["multi_agent_version"] == ("v2" if on else None)
 
 
 async def test_the_spawn_agent_list_follows_a_reload(start_proxy, upstream, tmp_path) -> None:

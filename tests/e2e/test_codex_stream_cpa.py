@@ -288,7 +288,8 @@ async def test_grok_build_gets_keepalives_as_comments(
     start_proxy, codex, agent: str, buffering: bool
 ) -> None:
     """CPA TestCodexExecutorExecuteStream_GrokBuildConvertsKeepaliveToSSEComment,
-    ..._GrokBuildWithBuffering and ..._GrokBuildDetectedFromGinContext: for Grok Build's
+    TestCodexExecutorExecuteStream_GrokBuildWithBuffering and
+    TestCodexExecutorExecuteStream_GrokBuildDetectedFromGinContext: for Grok Build's
     client (``grok-pager`` or ``grok-shell`` in its User-Agent) Codex's ``keepalive`` event
     becomes the SSE comment ``: keepalive``; the other events pass."""
     flag = "true" if buffering else "false"

@@ -139,6 +139,7 @@ def no_client_key(headers) -> None:
 async def test_oauth_codex_gets_the_official_identity_from_every_client(
     start_proxy, fake_responses, codex_base, tmp_path, client
 ):
+    """CPA: TestApplyCodexHeadersUsesAccountHeaderForOAuth (Chatgpt-Account-Id)."""
     write_codex_file(tmp_path, codex_base)
     proxy = await start_proxy(HEAD)
     answer = await ask(client, proxy.url, "gpt-5.4", "Say hello", stream=False)

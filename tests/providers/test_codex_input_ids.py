@@ -96,7 +96,8 @@ def test_avoids_normalization_collisions(kind: str, prefix: str, length: str, pr
 
 
 def test_custom_tool_call_ids() -> None:
-    """TestSanitizeCodexInputItemIDsNormalizesCustomToolCall{,Output}IDs."""
+    """TestSanitizeCodexInputItemIDsNormalizesCustomToolCallIDs and
+    TestSanitizeCodexInputItemIDsNormalizesCustomToolCallOutputIDs."""
     call = {
         "type": "custom_tool_call",
         "id": "item_44e1",

@@ -25,7 +25,8 @@ def sent(body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[st
 
 @pytest.mark.parametrize("tools", [None, []], ids=["missing", "empty"])
 def test_dropped_without_tools(tools: list[Any] | None) -> None:
-    """..._DropsWhenToolsMissing / ..._DropsWhenToolsEmpty (the tools list stays)."""
+    """CPA TestNormalizeCodexParallelToolCallsForTools_DropsWhenToolsMissing and
+    TestNormalizeCodexParallelToolCallsForTools_DropsWhenToolsEmpty (the tools list stays)."""
     body: dict[str, Any] = {"model": "gpt-5.4", "parallel_tool_calls": True, "input": "hi"}
     if tools is not None:
         body["tools"] = tools
@@ -35,11 +36,13 @@ def test_dropped_without_tools(tools: list[Any] | None) -> None:
 
 
 def test_kept_with_tools() -> None:
+    """CPA: TestNormalizeCodexParallelToolCallsForTools_PreservesWhenToolsPresent"""
     out = sent({"model": "gpt-5.4", "tools": LOOKUP, "parallel_tool_calls": True, "input": "hi"})
     assert out["parallel_tool_calls"] is True
 
 
 def test_responses_lite_metadata_forces_false() -> None:
+    """CPA: TestNormalizeCodexParallelToolCalls_ResponsesLiteMetadataForcesFalse"""
     meta = {"ws_request_header_x_openai_internal_codex_responses_lite": "true"}
     body = {
         "model": "gpt-5.4",
@@ -52,6 +55,7 @@ def test_responses_lite_metadata_forces_false() -> None:
 
 
 def test_responses_lite_header_forces_false() -> None:
+    """CPA: TestNormalizeCodexParallelToolCalls_ResponsesLiteHeaderForcesFalse"""
     body = {"model": "gpt-5.4", "parallel_tool_calls": True, "input": "hi"}
     assert sent(body, {"X-OpenAI-Internal-Codex-Responses-Lite": "true"})["parallel_tool_calls"] is False
 

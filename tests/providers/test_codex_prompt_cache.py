@@ -79,7 +79,7 @@ def _claude_key(session: str, agent: str = "main", model: str = "gpt-5.4") -> st
 def test_chat_client_conversation_gets_its_derived_key():
     """A Chat client that names no session: the UUID of its conversation's derived
     identity (CPA's ProviderSessionUUID("codex"), ahead of the API key's), stable as the
-    conversation grows, one per caller."""
+    conversation grows, one per caller. CPA: TestCodexExecutorCacheHelper_UsesDerivedSessionUUID"""
     first = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
     headers = {"Authorization": "Bearer test-api-key"}
     derived = derive_id(Format.OPENAI, {"messages": first}, caller_scope("test-api-key"))

@@ -123,6 +123,7 @@ def _generated(info: ModelInfo) -> dict[str, Any]:
         "input_modalities": ["text", "image"] if image_in else ["text"],
         "supports_search_tool": False,
         "prefer_websockets": False,
+        "multi_agent_version": None,  # as CPA's template gives it: "v2" only when optimized
     }
     if levels:
         entry["default_reasoning_level"] = (

@@ -122,6 +122,8 @@ class CodexProvider(Provider):
             client_headers = _without_agent(client_headers)
         else:
             body["stream"] = True
+            if body.get("instructions") is None:  # missing or null: "" (CPA normalizeCodexInstructions)
+                body["instructions"] = ""
             if not stripped:
                 apply_image_tool(body, self.image_mode, model=model, cred=cred, headers=client_headers)
             _parallel_tool_calls(body, client_headers)
@@ -220,10 +222,7 @@ class CodexProvider(Provider):
                 parsed = orjson.loads(body)
             except orjson.JSONDecodeError:
                 parsed = None
-            err = parsed.get("error") if isinstance(parsed, dict) else None
-            if model_at_capacity(parsed) or (
-                isinstance(err, dict) and err.get("type") == "usage_limit_reached"
-            ):
+            if model_at_capacity(parsed) or _usage_limit(parsed):
                 status = 429
         return super().classify(status, headers, body, credential_id)
 
@@ -240,6 +239,16 @@ def _carry_codex(
     reasoning replay's session: ``codex_cache.carry``); the client's own body has it."""
     if not passthrough:
         codex_cache.carry(body, fmt, client_body, client_headers, model)
+
+
+def _usage_limit(parsed: Any) -> bool:
+    """CPA ``isCodexUsageLimitError``: ``usage_limit_reached`` as the error's type or the
+    body's own (a transient ``rate_limit_error`` is not a plan limit)."""
+    if not isinstance(parsed, dict):
+        return False
+    err = parsed.get("error")
+    kinds = (err.get("type") if isinstance(err, dict) else None, parsed.get("type"))
+    return any(isinstance(k, str) and k.strip().lower() == "usage_limit_reached" for k in kinds)
 
 
 def _no_headers(model: str) -> Mapping[str, str]:
