@@ -114,3 +114,20 @@ async def test_leaving_a_stream_midway_cools_nothing(oauth_proxy, fake_claude) -
     answer = await ask(Format.CLAUDE, proxy.url, MODEL, "again", stream=False)
     assert "Hello from fake" in answer.text
     assert bearer_keys(fake_claude) == ["at-old", "at-old"]
+
+
+async def test_an_upstream_failure_still_cools_the_credential(oauth_proxy, fake_claude) -> None:
+    """CPA's TestManagerClaudeUpstreamFailureStillCoolsCredential: what the cases above
+    leave neutral is only the client leaving; a 500 from Anthropic reaches the client and
+    cools the credential for the model."""
+    proxy = await oauth_proxy()
+    fake_claude.script(Behavior(status=500, message="upstream failure"))
+    body = {"model": MODEL, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(proxy.url + "/v1/messages", json=body, headers=headers) as resp:
+            assert resp.status == 500
+    pool = proxy.service.pool
+    (cred,) = pool.credentials()
+    cooling = await pool.cooldowns(cred)
+    assert [c.model for c in cooling] == [MODEL] and cooling[0].next_retry_after > 0

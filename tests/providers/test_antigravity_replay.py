@@ -18,7 +18,8 @@ TestPrepareAntigravityGeminiReasoningReplayDegradesWithoutClaudeToolProvenance,
 TestPrepareAntigravityGeminiReasoningReplayRestoresParallelClaudeToolProvenance,
 TestPrepareAntigravityGeminiReasoningReplayRejectsChangedClaudeToolArguments,
 TestPrepareAntigravityGeminiReasoningReplayRestoresIdentityOnContextDrift and
-TestDegradeAntigravityClaudeToolProvenanceIDsKeepsParallelShape; with Gemini's own call id a
+TestDegradeAntigravityClaudeToolProvenanceIDsKeepsParallelShape and the id helper's own
+TestGeminiClaudeToolUseIDStableAndBound; with Gemini's own call id a
 drifted context gets no signature, as CPA's native-id path), its Home KV failure and CAS
 cases (TestPrepareAntigravityGeminiReasoningReplayPayloadToleratesHomeKVFailure: our Redis
 mirror copies after the fact; ``test_antigravity_replay_cache.py`` has the local snapshot

@@ -107,7 +107,10 @@ def _assert_parallel_calls(blocks: list[dict[str, Any]]) -> None:
     "first_done", ["call_a", "call_b"], ids=["first call finishes first", "second call finishes first"]
 )
 def test_stream_serializes_interleaved_named_function_calls(first_done: str) -> None:
-    """TestConvertCodexResponseToClaude_StreamSerializesInterleavedNamedFunctionCalls."""
+    """TestConvertCodexResponseToClaude_StreamSerializesInterleavedNamedFunctionCalls; and
+    CPA's test/codex_claude_parallel_function_calls_test.go
+    TestCodexToClaudeParallelFunctionCallsHaveValidLifecycle (both calls added, then each
+    one's arguments and done in turn: the first case here)."""
     head = [CREATED, _added(1, "call_a"), _added(2, "call_b")]
     if first_done == "call_a":
         body = [
