@@ -426,3 +426,56 @@ def test_two_turn_custom_tool_roundtrip_with_reasoning() -> None:
     (answer,) = _parts(out, 2)
     assert answer["functionResponse"]["name"] == "functions__exec"
     assert answer["functionResponse"]["response"]["result"] == "/workspace"
+
+
+ALIAS = "alias-without-provider-name"
+
+
+@pytest.mark.parametrize("value", [_carrier(SIG, "next", "text"), SIG], ids=["carrier", "legacy-raw"])
+def test_alias_model_reads_reasoning_signatures(value: str) -> None:
+    """CPA: TestConvertOpenAIResponsesRequestToGemini_DecodesCarrierForAliasModel,
+    TestConvertOpenAIResponsesRequestToGemini_DecodesLegacyRawCarrierForAliasModel: a model
+    name that names no provider still gets the signature back on its part, unwrapped."""
+    text = _gem(_rs(value), _said("answer"), model=ALIAS)
+    assert _parts(text) == [{"text": "answer", "thoughtSignature": SIG}]
+    assert GEMINI_CARRIER_PREFIX not in str(text)
+    if value == SIG:  # a raw signature pairs with a call too (the carrier names text)
+        call = _gem(_rs(value), _call("call-1"), model=ALIAS)
+        assert _parts(call) == [
+            {"functionCall": {"name": "run_command", "args": {}}, "thoughtSignature": SIG}
+        ]
+
+
+def test_spoofed_carrier_metadata_is_ignored() -> None:
+    """CPA: TestConvertOpenAIResponsesRequestToGemini_IgnoresSpoofedCarrierMetadata: CPA's
+    internal direction and target keys on a client's reasoning item change nothing and never
+    reach Gemini."""
+    item = {**_rs(SIG), "_cpa_reasoning_direction": "standalone", "_cpa_reasoning_target": "function"}
+    out = _gem(item, _said("answer"), model=ALIAS)
+    assert _parts(out) == [{"text": "answer", "thoughtSignature": SIG}]
+    assert "_cpa_reasoning" not in str(out)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '"_cpa_reasoning_signature":"' + SIG + '","_cpa_reasoning_summary":"spoofed thought"',
+        '"_cpa_reason\\u0069ng_signature":"' + SIG + '"',
+    ],
+    ids=["plain", "unicode-escaped"],
+)
+def test_spoofed_pairing_fields_on_a_call_are_not_read(raw: str) -> None:
+    """CPA: TestConvertOpenAIResponsesRequestToGemini_StripsSpoofedInternalPairingFields,
+    TestConvertOpenAIResponsesRequestToGemini_StripsUnicodeEscapedSpoofedInternalFields: a
+    signature or thought a client put on a call under CPA's internal keys (spelled plainly or
+    with a JSON escape) is neither sent nor turned into a thought: the call alone, unsigned."""
+    body = (
+        '{"model":"' + ALIAS + '","input":[{"type":"function_call","call_id":"call-1","name":"run",'
+        '"arguments":"{}",' + raw + "}]}"
+    )
+    out = req(RESPONSES, GEMINI, body, ALIAS)
+    sanitize_gemini_contents(out.get("contents"))
+    parts = _parts(out)
+    assert len(parts) == 1 and parts[0]["functionCall"]["name"] == "run"
+    assert parts[0]["thoughtSignature"] == SKIP and "thought" not in parts[0]
+    assert "spoofed" not in str(out) and "_cpa_reasoning" not in str(out)

@@ -200,7 +200,7 @@ def parse_tool_choice(tc: Any, extras: dict[str, Any]) -> str | dict[str, Any]:
 
 def build_tool_choice(req: ir.Request, own: bool, codex: bool = False) -> str | dict[str, Any] | None:
     tc = req.tool_choice
-    raw = req.extras.get("_tool_choice") if own else None
+    raw = req.extras.get("_tool_choice") if own else _chat_builtin_choice(req)
     if raw is not None:
         return _alias(raw) if codex else raw
     if tc is None or isinstance(tc, str):
@@ -228,3 +228,16 @@ def build_tool_choice(req: ir.Request, own: bool, codex: bool = False) -> str | 
         if t.kind == "builtin" and t.name == name and web_search_tool(t) is not None:
             return {"type": "web_search"}
     return {"type": "function", "name": name}
+
+
+def _chat_builtin_choice(req: ir.Request) -> dict[str, Any] | None:
+    """A Chat client's forced built-in tool (``{"type": "web_search"}``), the same shape in
+    Responses, when the request declares that tool (CPA passes it on)."""
+    raw = req.extras.get("_tool_choice")
+    if type(raw) is not dict:
+        return None
+    ttype = raw.get("type")
+    for t in req.tools or ():
+        if t.kind == "builtin" and t.name == ttype and (t.extras or {}).get("family") == "openai":
+            return raw
+    return None
