@@ -101,7 +101,8 @@ async def test_a_fast_success_that_does_not_decode_is_not_retried(
 ) -> None:
     """CPA: TestClaudeExecutorFastSuccessfulHTTPDecodeErrorDoesNotExposeSuccessStatus. A
     200 that names gzip and is not: the client of a fast request gets our 502 (never the
-    upstream's 200), from sk-a alone, and sk-a does not cool."""
+    upstream's 200), from sk-a alone, and sk-a does not cool.
+    CPA: TestManagerFastLocalErrorDoesNotRefreshRetryOrCoolCredential."""
     fake, _front, redirect = tls_claude
     fake.compression["sk-a"] = Compression("gzip", labelled=True, broken=True)
     proxy = await start(start_proxy, cert, redirect.url, redirect.url)

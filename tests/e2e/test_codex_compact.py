@@ -117,7 +117,8 @@ async def test_compact_transient_failure_does_not_cool_the_credential(start_prox
     """CPA openai_responses_compact_test.go
     TestOpenAIResponsesCompactTransientFailureDoesNotCooldownAuthAndPreservesError: every
     credential answers 500 to compact; the client gets that 500 with the upstream's
-    message, and neither credential is cooled: a normal request right after is served."""
+    message, and neither credential is cooled: a normal request right after is served.
+    CPA: TestManager_ResponsesCompact_TransientFailure_AvailabilityNeutral."""
     proxy = await start_proxy(_two_codex(fakes))
     fakes.responses.script(
         Behavior(status=500, message="compact upstream temporary error", path="compact", times=2)
@@ -135,7 +136,8 @@ async def test_compact_transient_failure_does_not_cool_the_credential(start_prox
 async def test_compact_request_fault_stops_failover(start_proxy, fakes) -> None:
     """CPA openai_responses_compact_test.go
     TestOpenAIResponsesCompactRequestFaultStopsFallbackAndPreservesError: a 404 from the
-    first credential goes to the client as it is; the second is not tried, none cools."""
+    first credential goes to the client as it is; the second is not tried, none cools.
+    CPA: TestManager_ResponsesCompact_RequestFault_StopsFallback."""
     proxy = await start_proxy(_two_codex(fakes))
     fakes.responses.script(Behavior(status=404, message="404 page not found", path="compact", times=2))
     status, answer = await _post(proxy.url, {"model": "codex-model", "input": HISTORY})
@@ -148,19 +150,23 @@ async def test_compact_request_fault_stops_failover(start_proxy, fakes) -> None:
 
 async def test_compact_rate_limit_cools_and_fails_over(start_proxy, fakes) -> None:
     """CPA conductor_cooldown.go isResponsesCompactAvailabilityNeutralError: 401/402/403/429
-    keep their cooldown; the next credential answers."""
+    keep their cooldown; the next credential answers.
+    CPA: TestManager_ResponsesCompact_Quota429_CoolsCredential (a 429 naming
+    ``usage_limit_reached`` marks the credential's quota exceeded)."""
     proxy = await start_proxy(_two_codex(fakes))
-    fakes.responses.script(Behavior(status=429, message="slow down", path="compact", times=1))
+    error = {"error": {"type": "usage_limit_reached", "message": "quota exceeded"}}
+    fakes.responses.script(Behavior(status=429, body=error, path="compact", times=1))
     status, answer = await _post(proxy.url, {"model": "codex-model", "input": HISTORY})
     assert status == 200, answer
-    cooled = [c for c in proxy.service.pool.credentials() if await proxy.service.pool.cooldowns(c)]
-    assert len(cooled) == 1
+    records = [r for c in proxy.service.pool.credentials() for r in await proxy.service.pool.cooldowns(c)]
+    assert len({r.credential_id for r in records}) == 1
+    assert any(r.quota_exceeded for r in records)
 
 
 @pytest.mark.parametrize("status", [401, 403], ids=["unauthorized", "forbidden"])
 async def test_compact_auth_failure_cools_and_fails_over(start_proxy, fakes, status) -> None:
     """CPA conductor_compact_cooldown_test.go TestManager_ResponsesCompact_Unauthorized_CoolsCredential
-    and _Forbidden_CoolsCredential: a 401 or 403 to compact cools that credential (an API
+    and TestManager_ResponsesCompact_Forbidden_CoolsCredential: a 401 or 403 to compact cools that credential (an API
     key cannot refresh) and the next credential answers. (A 401 whose body names an
     ``invalid_request_error``, as OpenAI's bad-key answer does, is a request fault instead,
     here as in CPA's clienterror.IsRequestFault.)"""

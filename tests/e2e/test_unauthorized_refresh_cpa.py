@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import anthropic
 import orjson
 import pytest
 
 from cliproxy.formats import Format
+from cliproxy.providers.impersonate import OriginRouter
 from tests.e2e.clients import KEY, ask
 from tests.e2e.test_oauth_files import bearer_keys, claude_file, write_auth
 from tests.fakes.oauth import oauth_fake  # noqa: F401
+from tests.providers.test_impersonate import cert, tls_claude  # noqa: F401
 
 MODEL = "claude-sonnet-4-6"
 
@@ -46,6 +49,26 @@ async def _primary_cooldowns(proxy: Any) -> list[Any]:
     pool = proxy.service.pool
     [primary] = [c for c in pool.credentials() if c.priority == 10]
     return await pool.cooldowns(primary)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_a_refreshed_token_answers_before_any_fallback(
+    two,
+    fake_claude,
+    oauth_fake,  # noqa: F811
+    stream,
+) -> None:
+    """CPA's TestManager_Execute_UnauthorizedRefreshesCurrentAuthBeforeFallback and
+    TestManager_ExecuteStream_UnauthorizedRefreshesCurrentAuthBeforeFallback: the primary's
+    401 refreshes its token once, the primary answers with the fresh token, the backup is
+    never asked, the primary does not cool and its file holds the new token."""
+    proxy = await two()
+    answer = await ask(Format.CLAUDE, proxy.url, MODEL, "Say hello", stream=stream)
+    assert "Hello from fake" in answer.text
+    assert bearer_keys(fake_claude) == ["at-old", "at-1"]
+    assert len(oauth_fake.requests) == 1
+    assert await _primary_cooldowns(proxy) == []
+    assert orjson.loads(proxy.path.read_bytes())["access_token"] == "at-1"
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
@@ -91,3 +114,51 @@ async def test_a_refreshed_token_still_refused_falls_back_once(two, fake_claude,
     assert bearer_keys(fake_claude) == ["at-old", "at-1", "at-backup"]
     assert len(oauth_fake.requests) == 1
     assert [r.reason for r in await _primary_cooldowns(proxy)] == ["unauthorized"]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_a_fast_mode_401_is_not_refreshed(
+    start_proxy,
+    oauth_fake,  # noqa: F811
+    tls_claude,  # noqa: F811
+    cert,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+    stream,
+) -> None:
+    """CPA's TestManagerFastDirectErrorDoesNotRefreshRetryOrCoolCredential: a fast-mode
+    request to Anthropic belongs to the request, a 401 too: the client gets that 401, the
+    token is not refreshed, the backup is not asked and nothing cools; the next request is
+    served. Before, the proxy refreshed the token and sent the request again."""
+    monkeypatch.setenv("CLIPROXY_TOKEN_URL_CLAUDE", oauth_fake.url("/v1/oauth/token"))
+    fake, _front, redirect = tls_claude
+    anthropic_api = "https://api.anthropic.com"
+    for name, token, priority in (("a-primary.json", "at-old", 10), ("b-backup.json", "at-backup", 0)):
+        data = claude_file(anthropic_api, token, "rt-" + token, priority=priority, proxy_url=redirect.url)
+        write_auth(tmp_path, name, data)
+    proxy = await start_proxy(f'api-keys: ["{KEY}"]\n')
+    router = proxy.service.providers.get("claude").transport
+    assert isinstance(router, OriginRouter)
+    router.impersonating.verify = str(cert.cert)
+    fake.fail_next(401, message="Fast denied")
+    with pytest.raises(anthropic.AuthenticationError):
+        await _fast(proxy.url, stream)
+    assert bearer_keys(fake) == ["at-old"]
+    assert oauth_fake.requests == []
+    assert await _primary_cooldowns(proxy) == []
+    assert await _fast(proxy.url, stream)
+    assert bearer_keys(fake) == ["at-old", "at-old"]
+
+
+async def _fast(url: str, stream: bool) -> str:
+    """A fast-mode request's text, through the Anthropic SDK."""
+    msgs: list[Any] = [{"role": "user", "content": "Say hello"}]
+    fast = {"speed": "fast"}
+    async with anthropic.AsyncAnthropic(base_url=url, api_key=KEY, max_retries=0) as client:
+        if stream:
+            async with client.messages.stream(
+                model=MODEL, max_tokens=16, messages=msgs, extra_body=fast
+            ) as s:
+                return await s.get_final_text()
+        message = await client.messages.create(model=MODEL, max_tokens=16, messages=msgs, extra_body=fast)
+        return "".join(b.text for b in message.content if b.type == "text")
