@@ -289,3 +289,18 @@ async def test_chat_stream_drops_chunks_after_done(proxy, upstream, joined: bool
         stream = await client.chat.completions.create(model="m", messages=body["messages"], stream=True)
         text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
     assert text == "hi"
+
+
+async def test_chunks_after_done_are_dropped(proxy, upstream) -> None:
+    """CPA: TestConvertOpenAIResponseToOpenAIDropsChunksAfterDone,
+    TestConvertOpenAIResponseToOpenAIPassthroughWithoutDone: a chunk an upstream writes
+    after ``[DONE]`` (OpenRouter's cost note) never reaches the client; what came before
+    passes as it was."""
+    upstream.chunks = [PARTIAL, b"data: [DONE]\n\n", b'data: {"choices":[],"cost":"0"}\n\n']
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        async with session.post(f"{proxy.url}/v1/chat/completions", json=body, headers=headers) as r:
+            data = await r.read()
+    assert b'"content":"partial"' in data and data.rstrip().endswith(b"data: [DONE]")
+    assert b'"cost"' not in data
