@@ -133,6 +133,8 @@ async def test_request_faults_and_scoped_rules_never_cool(clock):
 
 
 async def test_disable_cooling_global_and_per_credential(clock):
+    """CPA: TestManagerMarkResultUsesCredentialCoolingPrecedence (a credential's own
+    true or false beats the global setting; unset inherits it)."""
     pool = make_pool(
         clock,
         [cred("a"), cred("b", disable_cooling=False), cred("c", disable_cooling=True)],

@@ -6,6 +6,7 @@ keys the fake saw, and whether the first key cools, tell what the proxy decided.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -14,6 +15,7 @@ import pytest
 
 from cliproxy.credentials.record import model_key
 from tests.e2e.clients import KEY
+from tests.e2e.test_oauth_files import claude_file, write_auth
 
 MODEL = "claude-sonnet-4-6"
 
@@ -211,3 +213,21 @@ async def test_an_invalid_grant_fails_over_and_suspends_the_key(start_proxy, fak
     assert status == 200, raw
     assert _keys(fakes.claude) == ["sk-a", "sk-b"] and await _cooling(proxy, "sk-a")
     assert orjson.loads(raw)["type"] == "message" if not stream else raw.startswith(b"event:")
+
+
+@pytest.mark.parametrize("oauth", [True, False], ids=["sign-ins", "api-keys"])
+async def test_oauth_rules_apply_to_sign_ins_only(start_proxy, fake_claude, tmp_path, oauth):
+    """CPA: TestOAuthRequestScopedErrors_AppliesToOAuthAuth (an ``oauth-request-scoped-errors``
+    rule for the provider stops a sign-in's failover), TestOAuthRequestScopedErrors_DoesNotApplyToAPIKey
+    (a config API key of the same provider ignores it and moves on to the next key)."""
+    rules = "oauth-request-scoped-errors:\n  claude: [{status: 500, match: [internal_server_error], action: stop}]\n"
+    if oauth:
+        for name, token, priority in (("a.json", "sk-a", 10), ("b.json", "sk-b", 0)):
+            write_auth(tmp_path, name, claude_file(fake_claude.base_url, token, priority=priority))
+        proxy = await start_proxy(f'api-keys: ["{KEY}"]\n{rules}')
+    else:
+        proxy = await start_proxy(_config(SimpleNamespace(claude=fake_claude), extra=rules))
+    fake_claude.fail_key("sk-a", 500, body=_error("internal_server_error"))
+    status, _ = await _post(proxy)
+    assert _keys(fake_claude) == (["sk-a"] if oauth else ["sk-a", "sk-b"])
+    assert status == (500 if oauth else 200)
