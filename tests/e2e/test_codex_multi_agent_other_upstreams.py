@@ -156,7 +156,9 @@ async def test_agent_message_is_not_a_user_turn_when_off_or_for_another_client(
     "unrelated client" (and those rows of TestRewriteCodexMultiAgentV2InputConditions, whose
     Codex Desktop and codex-tui rows are the test above and
     tests/providers/test_codex_multi_agent.py::test_codex_clients): the agent_message is not translated into a chat message, and the
-    spawn_agent description stays the client's."""
+    spawn_agent description stays the client's. CPA
+    TestPrepareCodexMultiAgentV2ToolsAtResponsesBoundarySkipsOtherClients: the message tools
+    keep ``message.encrypted``."""
     proxy = await _proxy(start_proxy, fakes, on)
     body = _body("compat-model")
     body["input"].insert(0, {"type": "message", "role": "user", "content": "hello"})
@@ -165,6 +167,29 @@ async def test_agent_message_is_not_a_user_turn_when_off_or_for_another_client(
     assert all(TASK not in str(m.get("content")) for m in sent["messages"])
     descriptions = [t["function"].get("description", "") for t in sent.get("tools", [])]
     assert "Spawns an agent." in descriptions and all(HEADING not in d for d in descriptions)
+    assert all(
+        params["properties"]["message"].get("encrypted") is True for params in _params(fakes, "compat-model")
+    )
+
+
+async def test_codex_client_on_the_websocket_gets_its_tools_prepared(start_proxy, fakes) -> None:
+    """CPA TestResponsesWebsocketPreparesCodexMultiAgentV2Tools: a Codex client's
+    ``response.create`` on the Responses WebSocket has its collaboration tools prepared as
+    an HTTP request's are (``message.encrypted`` gone) before it goes upstream."""
+    proxy = await _proxy(start_proxy, fakes, True)
+    body = _body("compat-model")
+    del body["stream"]
+    headers = {"Authorization": f"Bearer {KEY}", "User-Agent": "codex_cli_rs/0.144.1"}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http:
+        async with http.ws_connect(proxy.url + "/v1/responses", headers=headers) as ws:
+            await ws.send_json({"type": "response.create", **body})
+            while True:
+                event = await ws.receive_json(timeout=10)
+                if event.get("type") in ("response.completed", "response.failed", "error"):
+                    break
+    assert event["type"] == "response.completed", event
+    for params in _params(fakes, "compat-model"):
+        assert "encrypted" not in params["properties"]["message"]
 
 
 async def test_codex_upstream_keeps_agent_message(start_proxy, fakes) -> None:
