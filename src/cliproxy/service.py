@@ -21,6 +21,7 @@ from cliproxy.access import Principal, extract_key
 from cliproxy.config import AuthChanges, Config, ConfigDocument, ConfigWatcher
 from cliproxy.config.changes import log_changes
 from cliproxy.credentials import sources
+from cliproxy.credentials.filecache import AuthFileCache
 from cliproxy.credentials.persist import CdsStore, restore
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.probe import Prober
@@ -112,6 +113,7 @@ class Service:
         self._unlisten: Callable[[], None] | None = None
         self.reloads = 0
         self.auth_files: set[Path] = set()
+        self.auth_cache = AuthFileCache()  # auth files as last read: a reload reads the changed ones
         self.http = HttpClient()
         self._apply_upstream_timeouts(config)
         # read once: a change of state.* takes effect after a restart
@@ -119,7 +121,7 @@ class Service:
         self.pool = Pool.from_config(config, clock=clock, store=self._cds_store(config), state=self.state)
         if (bus := shared(self.state)) is not None:  # config edits made through another process
             bus.on_event("config", self._on_remote_config)
-            bus.on_event("auth", self._reload_auth)
+            bus.on_event("auth", self._on_remote_auth)
         self.models = ModelRegistry(Catalog.load())
         # built now, after the environment is final: each reads its endpoint URLs once
         self.providers = providers.Providers()
@@ -202,7 +204,8 @@ class Service:
             await restore_budgets(rec.stats.ledger, self.config, self.state, enforcer.prices, time.time())
         announce.access(self.access, self.config)
         self._key_notes.announce(self.config)
-        self._load_credentials()
+        await self.auth_cache.update(self.auth_dir, self.config)
+        self._load_credentials(scanned=True)
         if self.config.save_cooldown_status:
             restored = await restore(self.pool, self.auth_dir)
             if restored:
@@ -311,7 +314,7 @@ class Service:
         ):
             self._plugin_creds = creds
             self.models.provider_models = added
-            self._load_credentials()
+            self._load_credentials(scanned=True)  # every caller brought the auth files up to date
             await self.settle_credentials()
 
     def _served_natively(self) -> tuple[set[str], set[str]]:
@@ -376,13 +379,18 @@ class Service:
         if (bus := shared(self.state)) is not None:  # the others re-read the (shared) auth-dir
             self._background(bus.publish("auth"))
 
-    def _reload_auth(self, _message: object = None) -> None:
+    def _reload_auth(self, _message: object = None, *, scanned: bool = False) -> None:
         if self._watcher is not None:
             self._watcher.resync_auth()
-        self._load_credentials()
+        self._load_credentials(scanned=scanned)
         if self.refresher is not None:
             self.refresher.wake()
         self._usage_refresh()
+
+    async def _on_remote_auth(self, _message: object = None) -> None:
+        """Another process wrote into the (shared) auth-dir: its files are read in a thread."""
+        await self.auth_cache.update(self.auth_dir, self.config)
+        self._reload_auth(scanned=True)
 
     def _usage_refresh(self) -> None:
         """Tell ``SUBSCRIBE usage`` clients the credentials changed (CPA's NotifyUsageRefresh)."""
@@ -399,14 +407,17 @@ class Service:
     def _cds_store(self, config: Config) -> CdsStore | None:
         return CdsStore(Path(config.auth_dir).expanduser()) if config.save_cooldown_status else None
 
-    def _load_credentials(self, *, bind: bool = True) -> None:
-        """Re-read every credential. Plugin-provider files keep their previous credentials
+    def _load_credentials(self, *, bind: bool = True, scanned: bool = False) -> None:
+        """Rebuild every credential, reading only auth files that changed (none: ``scanned``,
+        the cache is up to date). Plugin-provider files keep their previous credentials
         until their plugin executors have bound them (cliproxy.plugins.binding); ``bind``:
         start that now (else the caller's next load does; settle_credentials awaits it)."""
         creds: list[Credential] = sources.from_config(self.config)
-        if self.auth_dir.is_dir():
-            creds += sources.load_auth_dir(self.auth_dir, self.config)
-            self.auth_files = set(self.auth_dir.glob("*.json"))
+        if not scanned:  # a caller that cannot await: every file stat'ed here, changed ones read
+            self.auth_cache.refresh(self.auth_dir, self.config)
+        live = {c.id: c for c in self.pool.credentials()}
+        creds += self.auth_cache.credentials(self.config, _keeps_object, live)
+        self.auth_files = self.auth_cache.paths
         creds += self._plugin_creds
         creds += self.relay.credentials()
         loaded = len(creds)
@@ -518,8 +529,9 @@ class Service:
 
     # -- reload
 
-    def apply(self, config: Config) -> None:
-        """Swap in a new config snapshot (host and port changes need a restart)."""
+    def apply(self, config: Config, *, scanned: bool = False) -> None:
+        """Swap in a new config snapshot (host and port changes need a restart).
+        ``scanned``: the auth-file cache was brought up to date for ``config``'s auth-dir."""
         old = self.config
         if (config.host, config.port) != (old.host, old.port):
             log.warning("host/port changed in the config; that takes effect after a restart")
@@ -539,7 +551,7 @@ class Service:
         self.pipeline.concurrency.configure(config.routing)  # routing.max-concurrency, concurrency-queue
         self.providers.configure(config)
         self._apply_upstream_timeouts(config)
-        self._load_credentials(bind=False)  # every caller applies plugins next, which binds
+        self._load_credentials(bind=False, scanned=scanned)  # every caller applies plugins next, which binds
         self.pipeline.shaper = Shaper(self.models, config.payload)
         self.pipeline.enforcer.prices = PriceTable(config.model_prices)
         if self.refresher is not None:
@@ -568,7 +580,8 @@ class Service:
         self.http.set_upstream_http(config.upstream_http)
 
     async def _on_config(self, config: Config) -> None:
-        self.apply(config)
+        await self.auth_cache.update(Path(config.auth_dir).expanduser(), config)  # off the loop
+        self.apply(config, scanned=True)
         await self._apply_plugins()
 
     async def _on_auth(self, changes: AuthChanges) -> None:
@@ -596,3 +609,9 @@ class Service:
 
     def _on_error(self, exc: Exception) -> None:
         log.warning("config reload failed, keeping the last good config: %s", exc)
+
+
+def _keeps_object(cred: Credential) -> bool:
+    """An unchanged auth file keeps its credential object, unless no built-in serves its
+    provider: a plugin binds those in place, so they are made anew from the cached bytes."""
+    return providers.get(cred.provider) is not None

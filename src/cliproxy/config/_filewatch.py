@@ -167,13 +167,16 @@ class AuthDirScanner:
         return sorted(self._known)
 
     def prime(self) -> None:
-        """Take the directory as it is now as already seen (reads every file)."""
-        self._known.clear()
-        self._signatures.clear()
+        """Take the directory as it is now as already seen. Reads the files whose signature
+        moved since they were last taken in (every file, the first time)."""
         self._gone.clear()
-        for found in self._scan({}, frozenset()):
-            if found.signature is not None and found.data:
+        for found in self._scan(self._signatures.copy(), frozenset()):
+            if found.signature is None:
+                self._forget(found.path)  # a known file no longer there
+            elif found.data:
                 self._remember(found.path, found.signature, digest(found.data))
+            elif found.data is not None and found.path in self._known:
+                self._forget(found.path)  # emptied: still being written, as at the first prime
 
     def _remember(self, path: Path, signature: Signature, content: str) -> None:
         self._known[path] = _Known(signature, content)

@@ -25,6 +25,7 @@ from .record import (
 
 __all__ = [
     "CANONICAL_METADATA_KEYS",
+    "credential_from_bytes",
     "load_auth_dir",
     "load_auth_file",
     "normalize_metadata",
@@ -93,8 +94,19 @@ def load_auth_file(path: str | Path, auth_dir: str | Path | None, cfg: Any = Non
     path = Path(path)
     try:
         data = path.read_bytes()
+    except OSError as exc:
+        log.warning("skipping auth file %s: %s", path.name, exc)
+        return None
+    return credential_from_bytes(path, data, auth_dir, cfg)
+
+
+def credential_from_bytes(
+    path: Path, data: bytes, auth_dir: str | Path | None, cfg: Any
+) -> Credential | None:
+    """:func:`load_auth_file` on content already read (no file access)."""
+    try:
         meta = orjson.loads(data) if data.strip() else None
-    except (OSError, orjson.JSONDecodeError) as exc:
+    except orjson.JSONDecodeError as exc:
         log.warning("skipping auth file %s: %s", path.name, exc)
         return None
     if not isinstance(meta, dict):

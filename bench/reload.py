@@ -1,0 +1,116 @@
+"""Config reload cost with many auth files: event-loop blocking per reload.
+
+    python bench/reload.py [--files 1000] [--reloads 5]
+
+Starts a Service (no listener, no watcher) over an auth dir of ``--files`` Claude
+credential files, then applies ``--reloads`` config edits that leave auth-dir alone the way
+the config watcher does (``Service._on_config``) and one management-style
+``reload_credentials()`` after a file write. A ticker coroutine sleeps 1 ms in a loop and
+records how late it wakes (the event loop's blocking). Printed per kind: the median wall
+time and the ticker's worst lateness (median over the runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import orjson
+
+from cliproxy.config import load_or_default
+from cliproxy.service import Service
+
+
+class Ticker:
+    """Records the event loop's worst lateness while it runs."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            start = time.perf_counter()
+            await asyncio.sleep(0.001)
+            self.worst = max(self.worst, time.perf_counter() - start - 0.001)
+
+    def __enter__(self) -> Ticker:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+def _cred(i: int, token: str) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "claude",
+            "email": f"user{i}@example.com",
+            "access_token": token,
+            "refresh_token": "rt",
+            "expired": "2099-01-01T00:00:00Z",
+        }
+    )
+
+
+async def _measure(runs: int, step: Callable[[int], Awaitable[None]]) -> tuple[float, float]:
+    walls, worst = [], []
+    for n in range(runs):
+        with Ticker() as ticker:
+            await asyncio.sleep(0.005)  # the ticker is running before the step
+            started = time.perf_counter()
+            await step(n)
+            walls.append(time.perf_counter() - started)
+            await asyncio.sleep(0.005)
+        worst.append(ticker.worst)
+    return 1000 * statistics.median(walls), 1000 * statistics.median(worst)
+
+
+async def main(files: int, reloads: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        auth = root / "auths"
+        auth.mkdir()
+        for i in range(files):
+            (auth / f"claude-{i}.json").write_bytes(_cred(i, "t0"))
+        path = root / "config.yaml"
+        path.write_text(f"auth-dir: {auth}\napi-keys: [k0]\n")
+        config, _ = load_or_default(path)
+        service = Service(config, path, watch=False)
+        await service.start()
+        try:
+
+            async def edit(n: int) -> None:  # what the watcher calls for a config edit
+                path.write_text(f"auth-dir: {auth}\napi-keys: [k{n + 1}]\n")
+                await service._on_config(load_or_default(path)[0])
+
+            async def write(n: int) -> None:  # a management write into auth-dir
+                (auth / "claude-0.json").write_bytes(_cred(0, f"m{n}"))
+                service.reload_credentials()
+                await service.settle_credentials()
+
+            wall, worst = await _measure(reloads, edit)
+            print(f"files={files} config reload: {wall:.1f} ms wall, worst loop lateness {worst:.1f} ms")
+            wall, worst = await _measure(reloads, write)
+            print(
+                f"files={files} auth write + reload_credentials: {wall:.1f} ms wall, worst lateness {worst:.1f} ms"
+            )
+        finally:
+            await service.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--reloads", type=int, default=5)
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+    asyncio.run(main(args.files, args.reloads))
