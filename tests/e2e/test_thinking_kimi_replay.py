@@ -89,6 +89,8 @@ async def proxy(start_proxy: Any, fake_claude: Any, tmp_path: Path) -> Any:
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 async def test_thinking_restored_across_k3_variant_switch(proxy: Any, stream: bool) -> None:
+    """CPA: TestKimiExecutorClaudeNonStreamReplaysThinkingAcrossK3VariantSwitch (and its
+    stream twin): the second variant gets the first's signed thinking back."""
     status, raw = await post(proxy, "kimi-k3", FIRST, stream)
     assert status == 200, raw
     content = content_of(raw, stream)

@@ -358,7 +358,8 @@ def model_signatures(body: dict[str, Any]) -> list[str]:
 async def test_claude_signature_never_reaches_gemini(proxy, kind: str, model: str) -> None:
     """TestGeminiExecutorExecute_SanitizesClaudeCAISSignature, …ExecuteStream_…,
     …CountTokens_…: a Claude client's thinking signature (is-compat model or not) does not
-    go to Gemini, whole, streamed or counted."""
+    go to Gemini, whole, streamed or counted.
+    CPA: TestGeminiExecutorExecuteStream_SanitizesClaudeCAISSignature, TestGeminiExecutorCountTokens_SanitizesClaudeCAISSignature"""
     body = claude_thinking_body(CLAUDE_CAIS, model)
     if kind == "count":
         await post(proxy.url, "/v1/messages/count_tokens", body)
@@ -414,7 +415,9 @@ async def test_unsigned_request_is_not_corrupted(proxy, model: str) -> None:
 @pytest.mark.parametrize("kind", ["whole", "stream", "count"])
 async def test_vertex_drops_a_claude_signature_from_a_gemini_body(proxy, kind: str) -> None:
     """TestGeminiVertexExecutorExecute_GeminiPayload_SanitizesClaudeCAISSignature,
-    …ExecuteStream_…, …CountTokens_…: a Gemini client's thought part signed by Claude."""
+    …ExecuteStream_…, …CountTokens_…: a Gemini client's thought part signed by Claude.
+    CPA: TestGeminiVertexExecutorExecuteStream_GeminiPayload_SanitizesClaudeCAISSignature,
+    TestGeminiVertexExecutorCountTokens_GeminiPayload_SanitizesClaudeCAISSignature"""
     contents = [
         {"role": "user", "parts": [{"text": "First question."}]},
         {

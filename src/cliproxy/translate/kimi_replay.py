@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 MAX_BYTES = 8 << 20  # one cached content, as CPA bounds an entry
+MAX_TOTAL_BYTES = 256 << 20  # all cached contents of a process (CPA)
 MAX_BLOCKS = 256
 # upstream statuses that refuse the request itself: restored content may be the cause (CPA)
 REFUSED = frozenset({400, 422})
@@ -144,74 +145,135 @@ def restore(messages: Any, cached: list[Any]) -> list[Any] | None:
     return None
 
 
+# a cached content and its size in bytes; an empty content is a tombstone (the entry was
+# cleared). Each write makes a new tuple, so the tuple a request read is its snapshot: a
+# later write is never the same object, even with equal content (CPA's generations)
+_Entry = tuple[list[Any], int]
+
+
+def _size(entry: _Entry) -> int:
+    return entry[1]
+
+
 class KimiReplayCache:
-    def __init__(self, ttl: float = REPLAY_TTL, max_sessions: int = REPLAY_MAX_SESSIONS) -> None:
-        self._entries: _Bounded[list[Any]] = _Bounded(ttl, max_sessions)
+    """Replay content by ``(model family, session)``, bounded in entries and in bytes
+    (``MAX_BYTES`` an entry, ``max_bytes`` in all, the least recently used going first).
+
+    Requests change an entry only if it is still the one they read (``snapshot``): of two
+    requests in one session, an answer that finishes late does not overwrite or clear what a
+    newer answer stored (CPA ``ReplaceKimiThinkingReplayIfUnchanged`` /
+    ``DeleteKimiThinkingReplayIfUnchanged``); a cleared entry leaves a tombstone, so a request
+    that read the empty entry before it cannot write over the clearing either."""
+
+    def __init__(
+        self,
+        ttl: float = REPLAY_TTL,
+        max_sessions: int = REPLAY_MAX_SESSIONS,
+        max_bytes: int = MAX_TOTAL_BYTES,
+    ) -> None:
+        self._entries: _Bounded[_Entry] = _Bounded(ttl, max_sessions, weigh=_size, max_weight=max_bytes)
+
+    @property
+    def size(self) -> int:
+        """The bytes of all cached contents."""
+        return self._entries.weight
 
     @staticmethod
     def _key(family: str, session: str) -> str | None:
         family, session = family.strip(), session.strip()
         return f"kimi-thinking-replay\x00{family}\x00{session}" if family and session else None
 
-    def get(self, family: str, session: str) -> list[Any] | None:
+    def snapshot(self, family: str, session: str) -> _Entry | None:
+        """The entry as it is now (a tombstone included): what a request read."""
         key = self._key(family, session)
         return self._entries.get(key) if key else None
 
-    def store(self, family: str, session: str, content: Any) -> None:
-        """Keep a replayable content; any other finished answer clears the entry (CPA)."""
+    def get(self, family: str, session: str) -> list[Any] | None:
+        entry = self.snapshot(family, session)
+        return entry[0] if entry is not None and entry[0] else None
+
+    def store(self, family: str, session: str, content: Any) -> bool:
+        """Keep a replayable content (whether it was kept); any other finished answer clears
+        the entry (CPA)."""
         key = self._key(family, session)
         if key is None:
-            return
-        if replayable(content) and len(content) <= MAX_BLOCKS:
-            self._entries.put(key, content)
-        else:
+            return False
+        entry = _entry_of(content)
+        if entry is None:
             self._entries.delete(key)
+            return False
+        self._entries.put(key, entry)
+        return True
+
+    def replace(self, family: str, session: str, snapshot: _Entry | None, content: Any) -> bool:
+        """``store`` (a content that cannot be kept clears the entry, leaving a tombstone),
+        only while the entry is still ``snapshot``."""
+        key = self._key(family, session)
+        if key is None or self._entries.get(key) is not snapshot:
+            return False
+        self._entries.put(key, _entry_of(content) or ([], 0))
+        return True
+
+    def discard(self, family: str, session: str, snapshot: _Entry | None) -> bool:
+        """Clear the entry (a tombstone stays) only while it is still ``snapshot``: a newer
+        answer stored meanwhile is kept (CPA ``DeleteKimiThinkingReplayIfUnchanged``)."""
+        key = self._key(family, session)
+        if key is None or self._entries.get(key) is not snapshot:
+            return False
+        self._entries.put(key, ([], 0))
+        return True
 
     def delete(self, family: str, session: str) -> None:
         key = self._key(family, session)
         if key:
             self._entries.delete(key)
 
-    def discard(self, family: str, session: str, content: list[Any]) -> None:
-        """Delete the entry only while it is still ``content`` (the same object): a newer
-        answer stored meanwhile is kept (CPA ``DeleteKimiThinkingReplayIfUnchanged``)."""
-        key = self._key(family, session)
-        if key and self._entries.get(key) is content:
-            self._entries.delete(key)
-
     def clear(self) -> None:
         self._entries.clear()
 
 
-class Scope:
-    """One request's replay: the ``(family, session)`` its answer is recorded under and
-    the cached content restored into it, if any (what a refusal takes back)."""
+def _entry_of(content: Any) -> _Entry | None:
+    """The entry for a content worth keeping: replayable, within the block and byte bounds."""
+    if not (replayable(content) and len(content) <= MAX_BLOCKS):
+        return None
+    size = len(orjson.dumps(content))
+    return (content, size) if size <= MAX_BYTES else None
 
-    __slots__ = ("cache", "family", "restored", "session")
+
+class Scope:
+    """One request's replay: the ``(family, session)`` its answer is recorded under, the
+    entry it read (``snapshot``) and the cached content restored into it, if any (what a
+    refusal takes back)."""
+
+    __slots__ = ("cache", "family", "restored", "session", "snapshot")
 
     def __init__(self, cache: KimiReplayCache, family: str, session: str) -> None:
         self.cache = cache
         self.family = family
         self.session = session
         self.restored: list[Any] | None = None
+        self.snapshot: _Entry | None = None
 
     def apply(self, body: dict[str, Any]) -> None:
         """The cached content restored into ``body`` (its ``messages`` list replaced,
         never edited), remembered as ``restored``."""
-        cached = self.cache.get(self.family, self.session)
+        self.snapshot = entry = self.cache.snapshot(self.family, self.session)
+        cached = entry[0] if entry is not None else None
         restored = restore(body.get("messages"), cached) if cached else None
         if restored is not None:
             body["messages"] = restored
             self.restored = cached
 
     def keep(self, content: Any) -> None:
-        """A finished answer: recorded (or the entry cleared) as ``KimiReplayCache.store``."""
-        self.cache.store(self.family, self.session, content)
+        """A finished answer: recorded (or the entry cleared) while the entry is still the
+        one this request read."""
+        self.cache.replace(self.family, self.session, self.snapshot, content)
 
     def forget(self) -> None:
-        """Kimi refused the request: the restored content leaves the cache (once)."""
+        """Kimi refused the request: the restored content leaves the cache (once), unless a
+        newer answer replaced it meanwhile."""
         if self.restored is not None:
-            self.cache.discard(self.family, self.session, self.restored)
+            self.cache.discard(self.family, self.session, self.snapshot)
             self.restored = None
 
 
