@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from cliproxy.formats import Format
-from cliproxy.translate.late_errors import ChatLatePassthrough, LatePassthrough
+from cliproxy.translate.late_errors import HOLD_UNNAMED, ChatLatePassthrough, LatePassthrough
 from cliproxy.translate.registry import default_registry
 
 CHAT = (
@@ -45,55 +45,83 @@ def test_a_chat_answer_that_says_error_flows_untouched_at_every_cut() -> None:
 
 
 @pytest.mark.parametrize(
-    ("fmt", "answer", "error", "named", "status"),
+    ("fmt", "answer", "error", "status"),
     [
         (
             Format.OPENAI,
             CHAT,
             b'data: {"error":{"message":"api_key=sk-secret-1 broke","type":"server_error","code":null}}\n\n',
-            b'data: {"error":{',
             500,
         ),
         (
             Format.OPENAI,
             CHAT,
-            b'event: error\ndata: {"message":"api_key=sk-secret-1 broke"}\n\n',
-            b"event: error\n",
-            500,
+            b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[],'
+            b'"error":{"message":"api_key=sk-secret-1 broke","code":503}}\n\n',
+            503,
         ),
-        (Format.OPENAI, CHAT, b'data: {"code":429,"message":"api_key=sk-secret-1 broke"}\n\n', None, 429),
+        (Format.OPENAI, CHAT, b'event: error\ndata: {"message":"api_key=sk-secret-1 broke"}\n\n', 500),
+        (Format.OPENAI, CHAT, b'data: {"code":429,"message":"api_key=sk-secret-1 broke"}\n\n', 429),
         (
             Format.CLAUDE,
             CLAUDE,
             b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error",'
             b'"message":"api_key=sk-secret-1 broke"}}\n\n',
-            b"event: error\n",
             529,
         ),
         (
             Format.GEMINI,
             GEMINI,
             b'data: {"error":{"code":503,"message":"api_key=sk-secret-1 broke","status":"UNAVAILABLE"}}\r\n\r\n',
-            b'data: {"error":{',
             503,
         ),
     ],
-    ids=["chat-error-object", "chat-named-frame", "chat-code-message", "claude", "gemini"],
+    ids=[
+        "chat-error-object",
+        "chat-error-after-id",
+        "chat-named-frame",
+        "chat-code-message",
+        "claude",
+        "gemini",
+    ],
 )
 def test_a_late_error_ends_the_stream_at_every_cut(
-    fmt: Format, answer: bytes, error: bytes, named: bytes | None, status: int
+    fmt: Format, answer: bytes, error: bytes, status: int
 ) -> None:
-    """Cut where the error event already names itself (or between events), the stream ends
-    before it and ``late_error`` holds its status and its message, redacted. Cut inside
-    its first bytes, before it names itself, its start went out and it cannot be taken
-    back (the documented limit); a Chat chunk with only a top-level ``code`` is never held."""
+    """Cut anywhere, even inside the error event's first bytes before it names itself
+    (``data: {"err`` | ``or":...``), and fed byte by byte, the stream ends before the error
+    and ``late_error`` holds its status and its message, redacted: an unfinished event is
+    held back until it shows what it is. Before, a cut ahead of the event's name let its
+    start go out raw and the error was never read."""
     stream = answer + error + answer
-    first = len(answer) + (len(named) if named is not None else len(error))
-    for cut in [*range(1, len(answer) + 1), *range(first, len(stream))]:
+    for cut in range(1, len(stream)):
         out, tr = _relay(fmt, stream, cut)
         assert tr.ended and out == answer, (cut, out)
         assert tr.late_error is tr.upstream_error and tr.late_error is not None
         assert tr.late_error.status == status and tr.late_error.message == "api_key=[REDACTED] broke", cut
+    adapter = default_registry().adapter(fmt)
+    tr = (ChatLatePassthrough if fmt is Format.OPENAI else LatePassthrough)(
+        adapter.stream_decoder(None), adapter.stream_decoder
+    )
+    out = b"".join(tr.feed(stream[i : i + 1]) for i in range(len(stream)))
+    assert out + tr.finish() == answer and tr.late_error is not None and tr.late_error.status == status
+
+
+def test_an_unfinished_answer_event_is_held_only_while_short() -> None:
+    """An answer's event split across reads is held back until whole while it is short,
+    and flows as it comes once longer than ``HOLD_UNNAMED`` (a large image); a last event
+    with no blank line after it goes out as it came."""
+    big = b'data: {"candidates":[{"content":{"parts":[{"text":"' + b"x" * HOLD_UNNAMED + b'"}]}}]}\r\n\r\n'
+    adapter = default_registry().adapter(Format.GEMINI)
+    tr = LatePassthrough(adapter.stream_decoder(None), adapter.stream_decoder)
+    assert tr.feed(GEMINI) == GEMINI
+    assert tr.feed(GEMINI[:20]) == b""  # short: held
+    assert tr.feed(GEMINI[20:]) == GEMINI
+    assert tr.feed(big[:100]) == b""
+    assert tr.feed(big[100:-10]) == big[:-10]  # past the limit: relayed
+    assert tr.feed(big[-10:]) == big[-10:]
+    assert tr.feed(GEMINI[:-4]) == b""
+    assert tr.finish() == GEMINI[:-4] and tr.late_error is None
 
 
 def test_an_error_before_the_answer_is_the_decoders() -> None:

@@ -19,6 +19,12 @@ CPA on purpose: CPA relays the payload as it is, and a named ``error`` frame who
 no ``error`` object (``{"message": ..., "code": ...}``) reaches the openai SDK as an
 ordinary chunk, where here the SDK raises.
 
+An error event split across reads is caught wherever the split falls, even ahead of what
+names it (``data: {"err`` in one read, ``or": ...`` in the next): once the answer began, an
+unfinished event at the end of a read is held back until whole while it is shorter than
+:data:`HOLD_UNNAMED` (see :mod:`~cliproxy.translate.screened`); only a read that ends
+inside an event pays for that.
+
 The cost on the success path is one ``bytes.find`` a chunk (``"error"`` with its quotes: a
 JSON key or value, never text inside a string, whose quotes are escaped) on top of what
 :class:`~cliproxy.translate.stream.Passthrough` pays, whose common chunk ``feed`` tests
@@ -37,11 +43,12 @@ from cliproxy.translate.adapter import StreamDecoder
 from cliproxy.translate.screened import ScreenedPassthrough
 from cliproxy.translate.stream import _BAD_DATA, Passthrough
 
-__all__ = ["ChatLatePassthrough", "LatePassthrough"]
+__all__ = ["HOLD_UNNAMED", "ChatLatePassthrough", "LatePassthrough"]
 
 _ENDS = (b"\n\n", b"\r\n\r\n")  # a chunk that ends an event (the usual one)
 _LINE_STARTS = (b"data:", b"event:", b":", b"id:", b"retry:")
 _relay = Passthrough.feed  # (called as a plain function: no ``super()`` per chunk)
+HOLD_UNNAMED = 16 << 10  # bytes of an unfinished event held back before it shows what it is
 
 
 class LatePassthrough(ScreenedPassthrough):
@@ -50,6 +57,11 @@ class LatePassthrough(ScreenedPassthrough):
     format, one for each event that may be an error."""
 
     __slots__ = ("_errors",)
+
+    # an error event split across reads is held back until whole, wherever the split falls:
+    # an upstream's error event is far shorter than this (an answer's event that is not, a
+    # large image, flows as it comes)
+    _hold_unnamed = HOLD_UNNAMED
 
     def __init__(self, decoder: StreamDecoder, errors: Callable[[None], StreamDecoder]) -> None:
         Passthrough.__init__(self, decoder)  # (ScreenedPassthrough's own: one frame less a stream)

@@ -6,9 +6,12 @@ untouched, but once a chunk looks suspect (what a subclass's ``feed`` checks, a
 handed to ``_rewrite``; the first that answers (an error event) ends the stream: what it
 answers replaces the event and nothing after it goes out. An unfinished event at the end
 of a chunk that already names an error (its ``event:`` line, its ``type``, an ``error``
-object) is held back until it is whole; one whose first part names nothing yet went out
-as it came and cannot be rewritten (a Responses relay holds every unfinished frame, so
-it has no such limit).
+object) is held back until it is whole; so is one that names nothing yet but is still
+short (``_hold_unnamed`` bytes at most: a subclass's choice), since the read that ends it
+may show it to be an error (``data: {"err`` then ``or": ...``). A client dispatches an
+event only at its blank line, so holding it back delays nothing it could use; a longer
+one (a large image) flows as it comes. A Responses relay holds every unfinished frame
+itself, so it needs neither.
 
 :class:`~cliproxy.translate.openai_responses.passthrough.ResponsesPassthrough` rewrites a
 Responses error event into its safe form; :class:`~cliproxy.translate.late_errors.LatePassthrough`
@@ -42,6 +45,9 @@ class ScreenedPassthrough(Passthrough):
 
     __slots__ = ("_tail",)
 
+    # an unfinished event that names nothing yet is held back while it is this short
+    _hold_unnamed = 0
+
     def __init__(self, decoder: StreamDecoder, sniffer: UsageSniffer | None = None) -> None:
         super().__init__(decoder, sniffer)
         self._tail = b""  # the start of an error event, held until it is whole
@@ -66,7 +72,9 @@ class ScreenedPassthrough(Passthrough):
             return screened
         # the start of an error event that never became a whole one is not relayed (CPA
         # drops a last frame it cannot parse); the stream then ends in our own failure
-        return b"" if tail else out
+        if tail and NAMES_ERROR.search(tail) is not None:
+            return b""
+        return tail + out  # (a last event that names nothing, held back: as it came)
 
     def _screen(self, out: bytes) -> bytes:
         """``out`` with its first error event rewritten and what follows it dropped; an
@@ -84,5 +92,8 @@ class ScreenedPassthrough(Passthrough):
                 self.ended = True
                 return out[:pos]
             self._tail = rest
+            return out[:pos]
+        if rest and len(rest) <= self._hold_unnamed:
+            self._tail = rest  # (it may yet be an error: its next read tells)
             return out[:pos]
         return out
