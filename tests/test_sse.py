@@ -12,6 +12,8 @@ STREAM = (
     b'event: message_start\ndata: {"a":1}\n\n'
     b'data: {"b":2}\n\n'
     b"event: multi\ndata: line1\ndata: line2\nid: 7\nretry: 10\n\n"
+    b'event: two\ndata: {"c":3}\ndata: [1]\n\n'
+    b'data: {"d":\ndata: 4}\n\n'
     b"data:nospace\n\n"
     b"data: [DONE]\n\n"
 )
@@ -19,6 +21,10 @@ EXPECTED = [
     SSEEvent("message_start", b'{"a":1}'),
     SSEEvent(None, b'{"b":2}'),
     SSEEvent("multi", b"line1\nline2", "7", 10),
+    # each data: line a whole payload, the join none: one event each (CPA reads them so)
+    SSEEvent("two", b'{"c":3}', "7"),
+    SSEEvent("two", b"[1]", "7"),
+    SSEEvent(None, b'{"d":\n4}', "7"),  # one payload over two lines: joined
     SSEEvent(None, b"nospace", "7"),
     SSEEvent(None, b"[DONE]", "7"),
 ]
@@ -68,3 +74,16 @@ def test_unterminated_last_event_is_flushed():
 def test_frames():
     assert frame("ping", b"{}") == b"event: ping\ndata: {}\n\n"
     assert frame_data(b"x") == b"data: x\n\n"
+
+
+def test_a_payload_over_several_data_lines_is_one_event() -> None:
+    """TestValidateSSEDataJSONAllowsMultilinePayload: a ``response.completed`` whose JSON
+    spans two ``data:`` lines is one event; its lines joined parse."""
+    chunk = (
+        b"event: response.completed\n"
+        b'data: {"type":"response.completed",\n'
+        b'data: "response":{"status":"completed"}}\n\n'
+    )
+    [event] = _decode_all([chunk])
+    assert event.event == "response.completed"
+    assert event.data == b'{"type":"response.completed",\n"response":{"status":"completed"}}'

@@ -5,7 +5,11 @@ bytes as separate reads):
 - an error event cut into two reads anywhere, even ahead of what names it
   (``data: {"err`` | ``or": ...``), after a pass-through answer began, still ends the
   client's stream in its own format and cools the key (``translate/late_errors.py``; the
-  exhaustive cut at every byte is in tests/translate/test_late_errors.py).
+  exhaustive cut at every byte is in tests/translate/test_late_errors.py);
+- an event of several ``data:`` lines each holding a whole object
+  (``data: {a}\\ndata: {b}``) loses neither: CPA's executors read an upstream's stream line
+  by line (``bufio.Scanner``), so each line is a payload of its own
+  (``formats.sse.SSEDecoder``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import anthropic
 import openai
 import orjson
@@ -189,3 +194,70 @@ async def test_an_error_event_cut_anywhere_ends_the_pass_through(
     text, err = await _stream(proxy, fmt, MODELS[fmt])
     assert text == "Hello" and err is not None and TROUBLE in str(err), (text, err)
     assert await _cooled(proxy) == [upstream.keys[0]] and len(upstream.keys) == 1
+
+
+# an answer whose two text pieces came in one event of two data: lines
+TWO_LINES = {
+    "chat": [b"data: " + _chat("Hello") + b"\ndata: " + _chat(" world") + b"\n\n", CHAT_END],
+    "claude": [
+        CLAUDE_HEAD,
+        b"event: content_block_delta\ndata: "
+        + _claude_text("Hello")
+        + b"\ndata: "
+        + _claude_text(" world")
+        + b"\n\n",
+        CLAUDE_END,
+    ],
+    "gemini": [b"data: " + _gemini("Hello") + b"\r\ndata: " + _gemini(" world") + b"\r\n\r\n", GEMINI_END],
+}
+
+
+@pytest.mark.parametrize(("fmt", "client"), [("chat", "claude"), ("claude", "chat"), ("gemini", "chat")])
+async def test_an_event_of_two_data_lines_loses_neither_translated(
+    proxy, upstream, fmt: str, client: str
+) -> None:
+    """An upstream event with two ``data:`` lines, each a whole object: translated for a
+    client of another format, both pieces of text arrive, as CPA's line-by-line readers
+    translate each line. Before, the lines joined by the SSE rules (``{a}\\n{b}``) were not
+    JSON and the stream failed (a Chat or Gemini upstream's) or lost the event (Claude's).
+    CPA's OpenAI-compatible executor fails such a frame ("incomplete SSE data frame"): a
+    deliberate difference, since each line parses and its Claude and Gemini executors
+    take them one by one."""
+    upstream.chunks = TWO_LINES[fmt]
+    text, err = await _stream(proxy, client, MODELS[fmt])
+    assert (text, err) == ("Hello world", None)
+
+
+async def test_a_pass_through_event_of_two_data_lines_stays_as_it_came(proxy, upstream) -> None:
+    """The same event as a Chat pass-through's first: the client gets the upstream's
+    bytes as they came (its own SSE reader joins the lines, as it would talking to the
+    upstream directly: a pass-through does not rewrite frames; CPA's Claude pass-through
+    relays such an event as it came too), and the proxy's own reading takes the lines one
+    by one: the answer begins, no failover, no failure. Before, the proxy read the joined
+    lines as an event that is not JSON and failed the request with a 502 before its first
+    byte."""
+    upstream.chunks = TWO_LINES["chat"]
+    body = {"model": "chat-model", "messages": MESSAGES, "stream": True}
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http,
+        http.post(
+            proxy.url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {KEY}"}
+        ) as r,
+    ):
+        assert r.status == 200
+        raw = await r.read()
+    assert raw == b"".join(TWO_LINES["chat"]) and upstream.keys == ["k-chat"]
+    assert await _cooled(proxy) == []
+
+
+async def test_a_pass_through_error_in_a_second_data_line_is_read(proxy, upstream) -> None:
+    """A Gemini pass-through whose second event holds a chunk and the upstream's error on
+    two ``data:`` lines: the proxy reads the error on its line, so the google-genai client
+    gets the text so far and then that error (503, the upstream's message), and the key
+    cools for it. Before, the joined lines read as an event that is not JSON: the client got
+    a generic 502."""
+    error = ERRORS["gemini"][len(b"data: ") : -4]
+    upstream.chunks = [ANSWERS["gemini"], b"data: " + _gemini(" world") + b"\r\ndata: " + error + b"\r\n\r\n"]
+    text, err = await _stream(proxy, "gemini", "gem-model")
+    assert text == "Hello" and isinstance(err, genai.errors.APIError) and err.code == 503
+    assert TROUBLE in str(err) and await _cooled(proxy) == ["k-gemini"]

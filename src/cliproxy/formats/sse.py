@@ -38,7 +38,10 @@ class SSEEvent:
 class SSEDecoder:
     """Incremental SSE parser (WHATWG rules: ``\\n``, ``\\r\\n`` or ``\\r`` line ends,
     ``data:`` lines joined by ``\\n``, ``:`` comments ignored, a leading space after the
-    colon dropped)."""
+    colon dropped). One departure: an event whose ``data:`` lines each hold a whole payload
+    that their join is not (``data: {a}\\ndata: {b}``) comes out as one event per line, as
+    CPA's executors read an upstream's stream line by line; an event of one ``data:`` line
+    never pays for that check."""
 
     __slots__ = ("_buf", "_data", "_event", "_id", "_parts", "_pending_cr", "_retry")
 
@@ -160,7 +163,12 @@ class SSEDecoder:
     def _line(self, line: bytes, out: list[SSEEvent]) -> None:
         if not line:
             if self._data or self._event is not None:
-                out.append(SSEEvent(self._event, b"\n".join(self._data), self._id, self._retry))
+                data = self._data
+                parts = _apart(data) if len(data) > 1 else None
+                if parts is None:
+                    out.append(SSEEvent(self._event, b"\n".join(data), self._id, self._retry))
+                else:  # one event for each payload (CPA reads an upstream's data: lines one by one)
+                    out.extend([SSEEvent(self._event, part, self._id, self._retry) for part in parts])
                 self._event = None
                 self._data = []
                 self._retry = None
@@ -225,6 +233,18 @@ def _whole_data(payload: bytes) -> bool:
     except orjson.JSONDecodeError:
         return False
     return True
+
+
+def _apart(data: list[bytes]) -> list[bytes] | None:
+    """The payloads of an event's several ``data:`` lines when each line holds one of its
+    own (JSON that parses, or ``[DONE]``) but joined they are none (``{a}\\n{b}``): an
+    upstream that left out the blank line between two frames; None when the lines are one
+    payload (JSON over several lines) or not whole payloads (then the join is read, and
+    fails as it should)."""
+    if _whole_data(b"\n".join(data)):
+        return None
+    parts = [line for line in data if line.strip()]
+    return parts if len(parts) > 1 and all(_whole_data(part) for part in parts) else None
 
 
 def line_end(line: bytes, nxt: bytes) -> bytes:
