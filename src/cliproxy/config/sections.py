@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -189,6 +190,9 @@ class RoutingConfig(ConfigModel):
         return seconds if seconds > 0 else 3600.0
 
 
+_ICE_SCHEMES = frozenset(("stun", "stuns", "turn", "turns"))
+
+
 class CodexLiveICEServer(ConfigModel):
     """``codex.live-media-relay.ice-servers[]``."""
 
@@ -231,6 +235,18 @@ class CodexLiveMediaRelay(ConfigModel):
         sessions = self.max_sessions or 32
         if self.udp_port_min and self.udp_port_max - self.udp_port_min + 1 < 2 * sessions:
             raise ValueError(f"UDP range needs at least {2 * sessions} ports for {sessions} sessions")
+        if public := self.public_ip.strip():
+            try:
+                ipaddress.ip_address(public)
+            except ValueError:
+                raise ValueError(f"public-ip is not an IP address: {public!r}") from None
+        for index, server in enumerate(self.ice_servers):
+            if not server.urls:
+                raise ValueError(f"ice-servers[{index}].urls is required")
+            for raw in server.urls:  # (the URL itself is not repeated: it may hold a TURN secret)
+                scheme, colon, _ = raw.strip().partition(":")
+                if not colon or scheme.lower() not in _ICE_SCHEMES:
+                    raise ValueError(f"ice-servers[{index}]: a URL must be stun:, stuns:, turn: or turns:")
         return self
 
 
