@@ -72,6 +72,7 @@ from cliproxy.providers.codex_realtime_secrets import (
 )
 from cliproxy.providers.http import proxy_key
 from cliproxy.requestid import new_request_id
+from cliproxy.usage.timeline import API_TIMELINE, Timeline
 from cliproxy.usage.trace import CLIENT_CLOSED
 
 if TYPE_CHECKING:
@@ -241,9 +242,15 @@ class Realtime:
         service = self.service
         url = self.upstream.url(requested)
         refreshed = False
+        timeline = API_TIMELINE.get()  # the socket's request log, when it is on
         while True:
             proxy = proxy_key(cred.proxy_url, service.config.proxy_url)
-            opened = await self.upstream.dial(url, upstream_headers(headers, cred), protocols, proxy)
+            sent = upstream_headers(headers, cred)
+            if timeline is not None:
+                timeline.upstream_request(url, sent, b"")
+            opened = await self.upstream.dial(url, sent, protocols, proxy)
+            if timeline is not None:
+                _log_dial(timeline, opened)
             if not isinstance(opened, Refused):
                 return opened
             refresher = service.refresher
@@ -392,7 +399,8 @@ class ResponseUsage:
     def _trace(self) -> RequestTrace | None:
         trace = self._begin()
         if trace is not None:
-            trace.id = new_request_id()  # a record of its own (the socket's log lines keep theirs)
+            if trace.session is None:  # (in a logged socket: the id of the socket's log, as CPA)
+                trace.id = new_request_id()  # a record of its own (the socket's log lines keep theirs)
             trace.credential = self._credential
             trace.model = self._model
             trace.stream = True
@@ -444,3 +452,16 @@ def _refusal(refused: Refused) -> RealtimeError:
 def _session_model(session: bytes) -> str:
     model = orjson.loads(session).get("model")
     return model if isinstance(model, str) else ""
+
+
+def _log_dial(timeline: Timeline, opened: Any) -> None:
+    """The upgrade's answer on the socket's request log (CPA ``RecordAPIWebsocketHandshake``,
+    or ``RecordAPIWebsocketError`` "dial" when no answer came)."""
+    if isinstance(opened, Refused):
+        if opened.status:
+            timeline.handshake(opened.status, opened.headers)
+        else:
+            timeline.error("dial", opened.reason)
+        return
+    response = getattr(opened, "_response", None)
+    timeline.handshake(101, response.headers if response is not None else {})

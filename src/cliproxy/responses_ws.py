@@ -90,6 +90,7 @@ from cliproxy.providers.codex_ws import CONTINUES_HEADER, SESSION_HEADER, WebSoc
 from cliproxy.providers.codex_ws_wire import PREVIOUS_HEADER, websockets_enabled
 from cliproxy.requestid import begin_request
 from cliproxy.usage.hooks import begin_trace
+from cliproxy.usage.timeline import API_TIMELINE, SessionLog
 
 __all__ = ["Close", "ResponsesSession", "Send", "SendAll", "WireInfo"]
 
@@ -141,6 +142,7 @@ class ResponsesSession:
         *,
         recorder: Any = None,
         wire: WireInfo | None = None,
+        log: SessionLog | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.upstream = upstream
@@ -156,6 +158,7 @@ class ResponsesSession:
         self.history = History()
         self.recorder = recorder
         self.wire = wire
+        self.log = log  # the socket's request log (``usage.timeline``), while request logs are on
         self.turns = 0
         self.ids = ResponseIds()  # an id the upstream repeats is made new for the client
         self.tools = ToolLedger()  # the tool calls and outputs of earlier turns (repair)
@@ -189,7 +192,9 @@ class ResponsesSession:
         tools = ToolLedger()  # what this turn teaches, kept only if it completes
         request = repair(request, self.tools, tools)
         self.turns += 1
-        begin_request()  # each turn is a request of its own: log lines, request log, usage
+        begin_request()  # each turn is a request of its own: log lines, usage
+        if self.log is not None:  # an upstream socket's frames go to the session's log
+            API_TIMELINE.set(self.log.api)
         previous = bool(str(message.get("previous_response_id") or "").strip())
         return await self._run(
             request, incremental, raw, send, send_all or _one_by_one(send), previous, tools
@@ -338,7 +343,7 @@ class ResponsesSession:
         rec, wire = self.recorder, self.wire
         if rec is None or wire is None or not rec.active:
             return None
-        return begin_trace(
+        trace = begin_trace(
             rec,
             method="GET",
             path=wire.path,
@@ -351,6 +356,11 @@ class ResponsesSession:
             api_key=wire.api_key,
             client_ip=wire.client_ip,
         )
+        if trace is not None and self.log is not None:
+            # the session's log takes the turn's upstream calls, and the turn's record names
+            # that log (``request-log-by-id``): a socket's turns share its id, as in CPA
+            trace.session, trace.id = self.log, self.log.id
+        return trace
 
 
 class _Turn:

@@ -137,8 +137,8 @@ async def test_each_response_is_a_request_with_its_usage(
 async def test_a_response_request_log_hides_the_attestation(
     start_proxy: Any, realtime: RealtimeFake, tmp_path: Path
 ) -> None:
-    """CPA TestHeadersForLoggingRedactsAttestation: with ``request-log`` on, each response
-    of a Realtime socket is a request log whose headers are the client's upgrade's, and
+    """CPA TestHeadersForLoggingRedactsAttestation: with ``request-log`` on, a Realtime
+    socket is a request log whose headers are the client's upgrade's, and
     the ``X-Oai-Attestation`` a Codex client sends is masked there like a key (CPA writes
     ``[REDACTED]``), as the client key is; the upstream still gets it whole. Before, it was
     written out whole."""
@@ -159,8 +159,9 @@ async def test_a_response_request_log_hides_the_attestation(
                 break
             await asyncio.sleep(0.02)
         (log,) = found
+        await settle(proxy)  # the write that made the file may still run
         text = log.read_text()
-        assert "=== RESPONSE ===\nStatus: 200" in text and '"type":"response.done"' in text
+        assert "=== WEBSOCKET TIMELINE ===" in text and '"type":"response.done"' in text
         assert "X-Oai-Attestation: at...ij" in text
         assert attestation not in text and KEY not in text
         assert realtime.requests[0].headers["X-Oai-Attestation"] == attestation

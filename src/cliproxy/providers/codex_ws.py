@@ -39,6 +39,10 @@ one chunk (one write to the client); no timer is armed for them.
 Limits: the shared client's connect timeout for the handshake, its idle timeout for
 each event (``timeouts.upstream-idle``; CPA: 5 minutes).
 
+In a client session whose request log is on (``cliproxy.usage.timeline.API_TIMELINE``),
+each message sent, handshake, event read and failure is an event of the log's API
+WEBSOCKET TIMELINE; elsewhere a turn pays one context-variable read.
+
 The wire shapes (upgrade headers, the ``response.create`` message, events as SSE frames,
 error events, the answers made without the upstream) live in ``providers.codex_ws_wire``.
 """
@@ -85,6 +89,7 @@ from cliproxy.providers.transport import (
     UpstreamResponse,
     network_error,
 )
+from cliproxy.usage.timeline import API_TIMELINE, Timeline
 
 if TYPE_CHECKING:
     from cliproxy.providers.http import HttpClient
@@ -212,9 +217,12 @@ class WebSocketUpstream:
         follow_up = continues not in ("", "-")
         if follow_up and (sock is None or sock.last_response != continues):
             return continuation_lost()  # only the socket that answered it holds it
+        timeline = API_TIMELINE.get()
+        if timeline is not None:
+            timeline.upstream_request(url, out, create_message(body))
         fresh = sock is None
         if sock is None:
-            opened = await self._dial(url, out, proxy, body)
+            opened = await self._dial(url, out, proxy, body, timeline)
             if not isinstance(opened, _Socket):
                 return opened  # the upgrade was refused: its status, or the HTTP fallback
             sock = opened
@@ -228,6 +236,8 @@ class WebSocketUpstream:
         try:
             await sock.ws.send_str(message.decode())  # Codex reads text frames only
         except (ConnectionError, aiohttp.ClientError, RuntimeError) as exc:
+            if timeline is not None:
+                timeline.error("send", repr(exc))
             self._forget(sid, sock)
             await _close(sock.ws)
             sock.lock.release()
@@ -239,7 +249,7 @@ class WebSocketUpstream:
             return await self.request(
                 method, url, headers=headers, body=body, proxy=proxy, bare_errors=bare_errors
             )
-        resp = _WsResponse(self, sid, sock, bare_errors)
+        resp = _WsResponse(self, sid, sock, bare_errors, timeline)
         try:
             await resp.start()
         except (TimeoutError, ConnectionError) as exc:
@@ -260,7 +270,12 @@ class WebSocketUpstream:
         return resp
 
     async def _dial(
-        self, url: str, headers: dict[str, str], proxy: str, body: bytes | None
+        self,
+        url: str,
+        headers: dict[str, str],
+        proxy: str,
+        body: bytes | None,
+        timeline: Timeline | None = None,
     ) -> _Socket | UpstreamResponse:
         session, http_proxy = self.http._session(proxy)  # the shared pool and its proxy
         timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=2.0)
@@ -279,22 +294,30 @@ class WebSocketUpstream:
                         decode_text=False,  # the events go on as bytes: no str round trip
                     )
         except aiohttp.WSServerHandshakeError as exc:
+            if timeline is not None:
+                timeline.handshake(exc.status, exc.headers or {})
             if exc.status == 426:  # the upstream wants HTTP: same body over SSE
                 hdrs = {**headers, "Content-Type": "application/json", "Accept": "text/event-stream"}
                 body = streamed(body)  # (xAI's socket message leaves ``stream`` out)
                 return await self.http.request("POST", to_http_url(url), headers=hdrs, body=body, proxy=proxy)
             return refused(exc.status, exc.headers, refusal[0] if refusal else b"")
         except TimeoutError as exc:
+            if timeline is not None:
+                timeline.error("dial", "the WebSocket upgrade timed out")
             raise UpstreamNetworkError(
                 "upstream connect timed out",
                 status=504,
                 detail=f"WebSocket upgrade to {_origin(url)} timed out",
             ) from exc
         except (aiohttp.ClientError, OSError, ValueError) as exc:
+            if timeline is not None:
+                timeline.error("dial", type(exc).__name__)
             raise UpstreamNetworkError(
                 "upstream unreachable", detail=f"WebSocket to {_origin(url)}: {type(exc).__name__}"
             ) from exc
         self.opened += 1
+        if timeline is not None:
+            timeline.handshake(ws._response.status, ws._response.headers)
         return _Socket((url, headers.get("Authorization", "")), ws, ws._response.headers)
 
     def _forget(self, sid: str, sock: _Socket) -> None:
@@ -316,13 +339,22 @@ class _WsResponse:
         "_released",
         "_sid",
         "_sock",
+        "_timeline",
         "body",
         "headers",
         "status",
     )
 
-    def __init__(self, owner: WebSocketUpstream, sid: str, sock: _Socket, bare_errors: bool = False) -> None:
+    def __init__(
+        self,
+        owner: WebSocketUpstream,
+        sid: str,
+        sock: _Socket,
+        bare_errors: bool = False,
+        timeline: Timeline | None = None,
+    ) -> None:
         self._owner = owner
+        self._timeline = timeline  # the session's request log, when it is on
         self._bare_errors = bare_errors
         self._sid = sid
         self._sock = sock
@@ -370,12 +402,22 @@ class _WsResponse:
             try:  # no timer for a message already read off the socket (aiohttp's costly part)
                 msg = await ws.receive(timeout=None if ready else idle)
             except TimeoutError:
+                if self._timeline is not None:
+                    self._timeline.error("read", f"no event within {idle}s")
                 raise
             except (aiohttp.ClientError, RuntimeError) as exc:
+                if self._timeline is not None:
+                    self._timeline.error("read", type(exc).__name__)
                 raise ConnectionError(f"upstream WebSocket: {type(exc).__name__}") from exc
             if msg.type is aiohttp.WSMsgType.TEXT or msg.type is aiohttp.WSMsgType.BINARY:
                 data = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
+                if self._timeline is not None:
+                    self._timeline.add("api.websocket.response", data)
             elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+                if self._timeline is not None:
+                    self._timeline.error(
+                        "read", f"upstream WebSocket closed ({ws.close_code}) {msg.extra or ''}"
+                    )
                 if ws.close_code == _MESSAGE_TOO_BIG:
                     raise _too_big()
                 # a normal close, a going-away or a dropped socket ends the connection; another
@@ -383,6 +425,8 @@ class _WsResponse:
                 broke = ConnectionEnded if ws.close_code in _ENDED else ConnectionError
                 raise broke(f"upstream WebSocket closed ({ws.close_code}) before the turn ended")
             elif msg.type is aiohttp.WSMsgType.ERROR:
+                if self._timeline is not None:
+                    self._timeline.error("read", f"upstream WebSocket error: {msg.data!r}")
                 raise ConnectionError(f"upstream WebSocket error: {msg.data!r}")
             else:
                 continue

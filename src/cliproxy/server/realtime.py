@@ -17,6 +17,10 @@ between the two sockets are ``realtime_relay``.
 
 Errors are OpenAI's shape with CPA's ``type`` and ``code`` (``param`` null). Access is the
 middleware's (client keys; :func:`client_secret_principal` for an ``ek_`` key).
+
+With ``request-log: true`` a socket is one request log (``cliproxy.usage.timeline``): the
+upstream's upgrade and every frame both ways on both sides, and how the socket ended; the
+records of its responses are usage records only. CPA writes no request log for this GET.
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ from cliproxy.formats import Format
 from cliproxy.providers.codex_realtime import DEFAULT_MODEL, realtime_model
 from cliproxy.realtime import MAX_BODY, Realtime, RealtimeError, ResponseUsage, SecretGrant
 from cliproxy.server.context import PRINCIPAL_KEY, SERVICE
-from cliproxy.server.realtime_relay import relay
+from cliproxy.server.realtime_relay import RELAY_BROKEN, RELAY_IDLE, relay
 from cliproxy.server.ws import HEARTBEAT, OPEN
-from cliproxy.usage.hooks import open_trace
+from cliproxy.usage.hooks import open_trace, recorder_of
+from cliproxy.usage.mask import mask_query
+from cliproxy.usage.timeline import API_TIMELINE, SessionLog
 from cliproxy.usage.trace import RequestTrace
 
 if TYPE_CHECKING:
@@ -143,20 +149,30 @@ async def realtime_websocket(request: web.Request) -> web.StreamResponse:
         )
         resp.headers["Upgrade"] = "websocket"
         return resp
+    query = mask_query(request.query_string)
+    url = f"{request.path}?{query}" if query else request.path
+    wslog = recorder_of(request.app[SERVICE]).session_log(url, request.headers)
+    ended = "the connection was lost without a close frame"  # (the handler was cancelled)
     try:
-        return await _direct(request)
+        return await _direct(request, wslog)
     except RealtimeError as exc:
+        ended = f"the upstream socket was not opened: {exc.status} {exc.message}"
         answer = _error_of(exc)
-        trace = _trace(request, exc.credential)
+        trace = _trace(request, exc.credential, wslog)
         if trace is not None:  # a refused socket is a failed request in the usage records
             body = answer.body
             trace.failed(exc.status, exc.message, answer.headers, body if isinstance(body, bytes) else b"")
         return answer
+    finally:
+        if wslog is not None:
+            wslog.end(ended)
 
 
-def _trace(request: web.Request, credential: Any = None) -> RequestTrace | None:
+def _trace(
+    request: web.Request, credential: Any = None, wslog: SessionLog | None = None
+) -> RequestTrace | None:
     """A request trace for the socket's request (one per response: ``ResponseUsage``),
-    ``None`` while nothing records."""
+    ``None`` while nothing records; with the socket's log, its upstream calls go there."""
     caller = request.get(PRINCIPAL_KEY)
     alias = request.query.get("model", "").strip() or DEFAULT_MODEL
     trace = open_trace(
@@ -175,12 +191,16 @@ def _trace(request: web.Request, credential: Any = None) -> RequestTrace | None:
     if trace is not None:
         trace.credential = credential
         trace.model = realtime_model(alias)
+        if wslog is not None:  # its record names the socket's log (request-log-by-id)
+            trace.session, trace.id = wslog, wslog.id
     return trace
 
 
-async def _direct(request: web.Request) -> web.StreamResponse:
+async def _direct(request: web.Request, wslog: SessionLog | None) -> web.StreamResponse:
     service = request.app[SERVICE]
     offered = request.headers.getall("Sec-WebSocket-Protocol", ())
+    if wslog is not None:  # the upgrade to the upstream goes on the socket's log
+        API_TIMELINE.set(wslog.api)
     upstream = await request.app[REALTIME].open(
         request.query.get("model", ""),
         request.headers,
@@ -189,7 +209,9 @@ async def _direct(request: web.Request) -> web.StreamResponse:
         KEY_POLICY.get(),
     )
     socket = upstream.socket
-    usage = ResponseUsage(lambda: _trace(request), upstream.credential, upstream.codex_model, upstream.ticket)
+    usage = ResponseUsage(
+        lambda: _trace(request, None, wslog), upstream.credential, upstream.codex_model, upstream.ticket
+    )
     by_client = False
     try:
         try:
@@ -211,11 +233,25 @@ async def _direct(request: web.Request) -> web.StreamResponse:
             sockets.add(client)
         log.info("realtime websocket: %s relayed through %s", upstream.model, upstream.through)
         idle = service.config.timeouts.seconds("client_websocket_idle")
-        code, reason, by_client = await relay(client, socket, idle, usage.see)
+        code, reason, by_client = await relay(client, socket, idle, usage.see, wslog)
+        if wslog is not None:
+            _log_end(wslog, code, reason, by_client)
     finally:
         await usage.close(by_client)
     log.info("realtime websocket through %s closed: %s %s", upstream.through, code, reason)
     return client
+
+
+def _log_end(wslog: SessionLog, code: int, reason: str, by_client: bool) -> None:
+    """How the relay ended, on the socket's log (CPA ``RecordAPIWebsocketError`` "relay"
+    for a broken socket)."""
+    if (code, reason) == RELAY_BROKEN:
+        wslog.api.error("relay", f"the {'client' if by_client else 'upstream'} socket broke")
+    if (code, reason) == RELAY_IDLE and not by_client:
+        wslog.disconnect(f"closed by the proxy: {code} {reason}")
+        return
+    side = "the client" if by_client else "the upstream"
+    wslog.disconnect(f"{side} ended the socket: {code} {reason}".rstrip())
 
 
 # -- client secrets

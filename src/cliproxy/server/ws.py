@@ -14,6 +14,10 @@ message between turns closes the socket (1000, "idle timeout"), a message larger
 wait has the upstream timeouts. No compression is negotiated (CPA neither). A client that
 vanishes without a close frame (a FIN) is let go at once (``server.guard``); on shutdown
 every open socket is closed with 1001 (going away).
+
+With ``request-log: true`` the socket is one request log (``cliproxy.usage.timeline``):
+each message read and each event sent is a timeline event, and how the socket ended is
+its last (``websocket.disconnect``); the log is written when the socket is gone.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from cliproxy.responses_ws import Close, ResponsesSession, WireInfo
 from cliproxy.server.context import PRINCIPAL_KEY, SERVICE, client_format
 from cliproxy.server.errors import error_response
 from cliproxy.usage.hooks import recorder_of
+from cliproxy.usage.mask import mask_query
+from cliproxy.usage.timeline import SessionLog
 
 __all__ = ["HEARTBEAT", "IDLE", "install", "responses_websocket"]
 
@@ -85,23 +91,34 @@ async def responses_websocket(request: web.Request) -> web.StreamResponse:
         api_key=(principal.key or "") if principal is not None else "",
         client_ip=request.remote or "",
     )
+    recorder = recorder_of(service)
+    wslog = recorder.session_log(_logged_url(request), request.headers)
     session = ResponsesSession(
         service.pipeline,
         service.ws_upstream,
         request.headers,
         request.query,
-        recorder=recorder_of(service),
+        recorder=recorder,
         wire=wire,
+        log=wslog,
     )
     idle = service.config.timeouts.seconds("client_websocket_idle")
+    ended = "the connection was lost without a close frame"  # (the handler was cancelled)
     try:
-        await _serve(ws, session, idle, request.transport)
+        ended = await _serve(ws, session, idle, request.transport, wslog)
     finally:
         await session.close()
         if not ws.closed:
             with contextlib.suppress(Exception):
                 await ws.close()
+        if wslog is not None:
+            wslog.end(ended)
     return ws
+
+
+def _logged_url(request: web.Request) -> str:
+    query = mask_query(request.query_string)
+    return f"{request.path}?{query}" if query else request.path
 
 
 async def _serve(
@@ -109,17 +126,25 @@ async def _serve(
     session: ResponsesSession,
     idle: float | None,
     transport: asyncio.Transport | None,
-) -> None:
+    wslog: SessionLog | None = None,
+) -> str:
+    """Serve the socket's turns until it ends; how it ended, in words (the log's)."""
     inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
     reader = asyncio.create_task(_read(ws, inbox))
+    timeline = wslog.client if wslog is not None else None
 
     async def send(data: bytes) -> None:
+        if timeline is not None:
+            timeline.add("websocket.response", data)
         await ws.send_frame(data, WSMsgType.TEXT)
 
     async def send_all(batch: list[bytes]) -> None:
         """The events one upstream read brought, each its own message, in one write while
         the client keeps up (an empty send buffer); else one by one through aiohttp's
         writer, which waits for the client to drain."""
+        if timeline is not None:
+            for data in batch:
+                timeline.add("websocket.response", data)
         if _writable_at_once(batch, ws, transport):
             assert transport is not None
             transport.write(b"".join([_text_frame(data) for data in batch]))
@@ -134,28 +159,38 @@ async def _serve(
                     raw = await inbox.get()
             except TimeoutError:
                 await ws.close(code=WSCloseCode.OK, message=b"idle timeout")
-                return
+                return f"closed by the proxy: idle timeout after {idle:g}s without a message"
             if raw is None:
-                return  # the client closed (or broke) the socket
+                return _client_ended(ws)  # the client closed (or broke) the socket
+            if timeline is not None:
+                timeline.add("websocket.request", raw)
             turn = asyncio.create_task(session.turn(raw, send, send_all))
             await asyncio.wait({turn, reader}, return_when=asyncio.FIRST_COMPLETED)
             if not turn.done():  # the client went away mid-turn
                 turn.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await turn
-                return
+                return _client_ended(ws) + " during a turn"
             try:
                 outcome = turn.result()
             except ConnectionError:
                 log.info("responses websocket: the client went away during a turn")
-                return
+                return "the client went away during a turn"
             if isinstance(outcome, Close):
                 await ws.close(code=outcome.code, message=outcome.reason.encode())
-                return
+                return f"closed by the proxy: {outcome.code} {outcome.reason}".rstrip()
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
+
+
+def _client_ended(ws: web.WebSocketResponse) -> str:
+    """How the client ended the socket: a close frame's code, or none (a dropped connection)."""
+    code = ws.close_code
+    if code is None or code == WSCloseCode.ABNORMAL_CLOSURE:
+        return "the connection was lost without a close frame"
+    return f"the client closed the socket: {int(code)}"
 
 
 def _writable_at_once(

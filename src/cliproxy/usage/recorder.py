@@ -9,6 +9,7 @@ neither the request log, the error logs, nor usage records could be wanted.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import time
@@ -23,13 +24,16 @@ from cliproxy.usage.mask import hide_key
 from cliproxy.usage.queue import UsageQueue
 from cliproxy.usage.record import UsageFacts, answer_service_tier, build_record, request_settings
 from cliproxy.usage.recording import Capture
-from cliproxy.usage.render import write_log
+from cliproxy.usage.render import write_log, write_session_log
 from cliproxy.usage.stats import UsageStats
+from cliproxy.usage.timeline import SessionLog
 from cliproxy.usage.tokens import body_usage
 from cliproxy.usage.trace import CLIENT_CLOSED, RequestTrace
 from cliproxy.usage.writer import Spool, Writer
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from cliproxy.config import Config
     from cliproxy.usage.trace import RequestTrace as Trace
 
@@ -71,6 +75,7 @@ class Recorder:
         self.translations: Any = None
         self.capture = Capture.from_env()  # cliproxy record: one JSON file per request
         self._last_clean = 0.0
+        self._spools = itertools.count(1)
         self.extras = True  # set by sync (``_gate``)
 
     # -- configuration
@@ -117,7 +122,8 @@ class Recorder:
         return RequestTrace(self, **kwargs)
 
     def spool(self, name: str) -> Spool:
-        return Spool(self.writer, self.log_dir / f"{name}.tmp")
+        """A spool file of its own (the turns of a logged WebSocket session share an id)."""
+        return Spool(self.writer, self.log_dir / f"{name}-{next(self._spools)}.tmp")
 
     def sniffer(self, fmt: Any) -> Any:
         # always: the per-credential and per-key token totals need a stream's usage
@@ -239,13 +245,36 @@ class Recorder:
             capture = self.capture
             self.writer.submit(lambda: capture.write(t))
         if self.request_log:
-            self._write(t, self._filename(t.url, t.id, t.started), errors=False)
+            session = t.session
+            if session is None or not session.adopt(t):
+                self._write(t, self._filename(t.url, t.id, t.started), errors=False)
         elif status >= 400 and not left:
             self._write(t, "error-" + self._filename(t.url, t.id, t.started), errors=True)
         elif t.full:  # logged in full when it began: drop what was spooled
             for a in t.attempts:
                 if a.spool is not None:
                     self.writer.submit(a.spool.discard)
+
+    # -- WebSocket sessions (``usage.timeline``)
+
+    def session_log(self, url: str, headers: Mapping[str, str]) -> SessionLog | None:
+        """The request log of a WebSocket session opening now: ``None`` unless request
+        logs are on (the one test a session without them pays)."""
+        if not self.request_log:
+            return None
+        return SessionLog(self, url, headers)
+
+    def write_session(self, s: SessionLog) -> None:
+        """Write a session's log (``SessionLog.end``), after everything it spooled."""
+        path = self.log_dir / self._filename(s.url, s.id, s.started)
+
+        def job() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("wb") as out:
+                write_session_log(out, s)
+            self._sweep()
+
+        self.writer.submit(job)
 
     def _publish_errors(self, t: Trace) -> None:
         """CPA's error events: one per failed upstream attempt, with its credential's state."""

@@ -4,6 +4,10 @@ Order: REQUEST INFO, HEADERS, REQUEST BODY, API REQUEST n (one per upstream atte
 API ERROR RESPONSE (the error the client got), API RESPONSE n, RESPONSE. Each section
 ends with two blank lines. Headers are masked here, never earlier, so the hot path only
 keeps references.
+
+A WebSocket session's log (:func:`write_session_log`, ``usage.timeline``) has REQUEST INFO
+and HEADERS, then WEBSOCKET TIMELINE and API WEBSOCKET TIMELINE, then its turns' HTTP
+upstream calls; no REQUEST BODY and no RESPONSE (CPA).
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from cliproxy.times import format_local
 from cliproxy.usage.mask import hide_key, mask_header
 
 if TYPE_CHECKING:
+    from cliproxy.usage.timeline import SessionLog, Timeline
     from cliproxy.usage.trace import Attempt, RequestTrace
 
-__all__ = ["iso", "write_log"]
+__all__ = ["iso", "write_log", "write_session_log"]
 
 
 def iso(ts: float) -> str:
@@ -36,13 +41,18 @@ def _headers(pairs: Iterable[tuple[str, str]]) -> bytes:
     return "".join(f"{k}: {mask_header(k, v)}\n" for k, v in pairs).encode()
 
 
-def _request_info(out: BinaryIO, t: RequestTrace) -> None:
-    lines = [f"Version: {__version__}", f"URL: {t.url}", f"Method: {t.method}", "Downstream Transport: http"]
-    if t.attempts:
-        lines.append("Upstream Transport: http")
-    lines.append(f"Timestamp: {iso(t.started)}")
+def _info(out: BinaryIO, url: str, method: str, transports: tuple[str, str], started: float) -> None:
+    lines = [f"Version: {__version__}", f"URL: {url}", f"Method: {method}"]
+    lines.append(f"Downstream Transport: {transports[0]}")
+    if transports[1]:
+        lines.append(f"Upstream Transport: {transports[1]}")
+    lines.append(f"Timestamp: {iso(started)}")
     out.write(("=== REQUEST INFO ===\n" + "\n".join(lines) + "\n").encode())
     _spacing(out, b"\n")
+
+
+def _request_info(out: BinaryIO, t: RequestTrace) -> None:
+    _info(out, t.url, t.method, ("http", "http" if t.attempts else ""), t.started)
     out.write(b"=== HEADERS ===\n" + _headers(t.headers.items()))
     _spacing(out, b"\n")
     out.write(b"=== REQUEST BODY ===\n")
@@ -63,9 +73,9 @@ def _auth(a: Attempt) -> str:
     return ", ".join(parts)
 
 
-def _api_request(out: BinaryIO, a: Attempt) -> None:
+def _api_request(out: BinaryIO, a: Attempt, index: int = 0) -> None:
     head = [
-        f"=== API REQUEST {a.index} ===",
+        f"=== API REQUEST {index or a.index} ===",
         f"Timestamp: {iso(a.sent)}",
         f"Upstream URL: {a.url}",
         f"HTTP Method: {a.method}",
@@ -79,10 +89,10 @@ def _api_request(out: BinaryIO, a: Attempt) -> None:
     out.write(b"\n\n")
 
 
-def _api_response(out: BinaryIO, a: Attempt) -> None:
+def _api_response(out: BinaryIO, a: Attempt, index: int = 0) -> None:
     if a.status is None and not a.error:
         return
-    out.write(f"=== API RESPONSE {a.index} ===\nTimestamp: {iso(a.received or a.sent)}\n\n".encode())
+    out.write(f"=== API RESPONSE {index or a.index} ===\nTimestamp: {iso(a.received or a.sent)}\n\n".encode())
     if a.status is not None:
         out.write(f"Status: {a.status}\n".encode())
     out.write(b"Headers:\n")
@@ -111,15 +121,44 @@ def _response(out: BinaryIO, t: RequestTrace) -> None:
     out.write(b"\n")
 
 
+def _api_error(out: BinaryIO, error: tuple[int, str]) -> None:
+    text = error[1].encode()
+    out.write(f"=== API ERROR RESPONSE ===\nHTTP Status: {error[0]}\n".encode() + text)
+    _spacing(out, text or b"\n")
+
+
 def write_log(out: BinaryIO, t: RequestTrace) -> None:
     """The whole request log of ``t`` into ``out`` (writer thread)."""
     _request_info(out, t)
     for a in t.attempts:
         _api_request(out, a)
     if t.error is not None:
-        text = t.error[1].encode()
-        out.write(f"=== API ERROR RESPONSE ===\nHTTP Status: {t.error[0]}\n".encode() + text)
-        _spacing(out, text or b"\n")
+        _api_error(out, t.error)
     for a in t.attempts:
         _api_response(out, a)
     _response(out, t)
+
+
+def _timeline(out: BinaryIO, title: bytes, timeline: Timeline) -> None:
+    spool = timeline.spool
+    if not timeline.count:
+        spool.discard()
+        return
+    out.write(title)
+    spool.drain_into(out)
+    _spacing(out, b"\n")
+
+
+def write_session_log(out: BinaryIO, s: SessionLog) -> None:
+    """The request log of WebSocket session ``s`` into ``out`` (writer thread)."""
+    _info(out, s.url, "GET", ("websocket", s.upstream_transport), s.started)
+    out.write(b"=== HEADERS ===\n" + _headers(s.headers.items()))
+    _spacing(out, b"\n")
+    _timeline(out, b"=== WEBSOCKET TIMELINE ===\n", s.client)
+    _timeline(out, b"=== API WEBSOCKET TIMELINE ===\n", s.api)
+    for n, a in enumerate(s.attempts, 1):
+        _api_request(out, a, n)
+    for error in s.errors:
+        _api_error(out, error)
+    for n, a in enumerate(s.attempts, 1):
+        _api_response(out, a, n)

@@ -113,6 +113,9 @@ class RequestTrace:
     keep_bodies = False
     # called with (usage, upstream model) when the request is over (a key's policy)
     on_usage: Callable[[Any, str], None] | None = None
+    # the WebSocket session whose turn this is (``usage.timeline.SessionLog``), while its
+    # log is on: the session's log takes this request's upstream calls
+    session: Any = None
 
     def __init__(
         self,
@@ -230,7 +233,7 @@ class RequestTrace:
             return result
         self.status, self.response_headers = 200, result.headers
         self.stream = True
-        if self.full:
+        if self.full and self.session is None:  # (a session's timeline has the client's frames)
             self.spool = self.recorder.spool(f"{self.id}-resp")
         read_usage = result.read_usage  # a translated stream's: its client's bytes may lack it
         sniffer = self.recorder.sniffer(self.fmt) if read_usage is None else None

@@ -76,11 +76,13 @@ class Writer:
 
 
 class Spool:
-    """A temp file that stream chunks are appended to, through the writer thread."""
+    """A temp file that stream chunks are appended to, through the writer thread; at most
+    ``limit`` bytes of them."""
 
     def __init__(self, writer: Writer, path: Path) -> None:
         self.writer = writer
         self.path = path
+        self.limit = MAX_SPOOL
         self.size = 0
         self.dropped = 0
         self._file: BinaryIO | None = None
@@ -90,7 +92,7 @@ class Spool:
         n = len(chunk)
         if not n:
             return
-        if self.size + n > MAX_SPOOL or not self.writer.add_pending(n):
+        if self.size + n > self.limit or not self.writer.add_pending(n):
             self.dropped += n
             return
         self.size += n
