@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from cliproxy.config import ConfigDocument
+from cliproxy.credentials.files import normalize_metadata
 from cliproxy.credentials.sources import load_auth_dir
 from cliproxy.models.aliases import aliases_for
 
@@ -32,7 +33,9 @@ def test_missing_or_empty_auth_dir_gives_nothing(tmp_path: Path) -> None:
 
 
 def test_valid_auth_file(tmp_path: Path) -> None:
-    """TestFileSynthesizer_Synthesize_ValidAuthFile."""
+    """TestFileSynthesizer_Synthesize_ValidAuthFile. CPA: TestExtractCustomHeadersFromMetadata,
+    TestApplyCustomHeadersFromMetadata (header names and values trimmed; a blank name or
+    value and a non-text value are left out)."""
     write(
         tmp_path,
         "claude-auth.json",
@@ -41,7 +44,7 @@ def test_valid_auth_file(tmp_path: Path) -> None:
             "email": "test@example.com",
             "proxy_url": "http://proxy.local",
             "prefix": "test-prefix",
-            "headers": {" X-Test ": " value ", "X-Empty": "  "},
+            "headers": {" X-Test ": " value ", "X-Empty": "  ", "": "ignored", "X-Num": 1},
             "disable_cooling": True,
             "request_retry": 2,
         },
@@ -54,6 +57,7 @@ def test_valid_auth_file(tmp_path: Path) -> None:
         "http://proxy.local",
     )
     assert cred.attributes["header:X-Test"] == "value" and "header:X-Empty" not in cred.attributes
+    assert [k for k in cred.attributes if k.startswith("header:")] == ["header:X-Test"]
     assert cred.disable_cooling is True and cred.request_retry == 2
     assert not cred.disabled
 
@@ -220,3 +224,62 @@ def test_disabled_file_loads_disabled(tmp_path: Path) -> None:
     with disabled: true loads as a disabled credential."""
     write(tmp_path, "auth.json", {"type": "codex", "disabled": True})
     assert load_auth_dir(tmp_path)[0].disabled is True
+
+
+def test_legacy_metadata_keys_are_renamed(tmp_path: Path) -> None:
+    """CPA: TestNormalizeCredentialMetadata (kebab-case keys become snake_case, a present
+    snake_case key wins, other keys stay), TestCanonicalCredentialMetadataKeyPreservesUnknownKeys,
+    TestManagerRegisterNormalizesCredentialMetadata (a loaded file keeps ``request_retry: 0``
+    over ``request-retry: 2`` and no legacy key)."""
+    aliases = [{"name": "upstream", "alias": "public"}]
+    meta: dict[str, Any] = {
+        "api-key": "legacy-key",
+        "base-url": "https://legacy.example",
+        "disable-cooling": True,
+        "excluded-models": ["legacy-model"],
+        "fingerprint-profile": "claude-code-cli",
+        "model-aliases": aliases,
+        "proxy-url": "http://legacy-proxy.example",
+        "request-retry": 3,
+        "request_retry": 0,
+        "request-scoped-errors": [{"status": 429}],
+        "tool-prefix-disabled": True,
+        "provider-specific-key": "preserved",
+    }
+    normalize_metadata(meta)
+    assert meta == {
+        "api_key": "legacy-key",
+        "base_url": "https://legacy.example",
+        "disable_cooling": True,
+        "excluded_models": ["legacy-model"],
+        "fingerprint_profile": "claude-code-cli",
+        "model_aliases": aliases,
+        "proxy_url": "http://legacy-proxy.example",
+        "request_retry": 0,
+        "request_scoped_errors": [{"status": 429}],
+        "tool_prefix_disabled": True,
+        "provider-specific-key": "preserved",
+    }
+    write(tmp_path, "legacy.json", {"type": "codex", "request-retry": 2, "request_retry": 0})
+    (cred,) = load_auth_dir(tmp_path)
+    assert cred.request_retry == 0 and "request-retry" not in cred.metadata
+
+
+@pytest.mark.parametrize(
+    ("extra", "want"),
+    [
+        ({}, None),
+        ({"disable_cooling": True}, True),
+        ({"disable_cooling": False}, False),
+        ({"disable-cooling": False}, False),
+        ({"disable_cooling": "false"}, False),
+        ({"disable_cooling": "invalid"}, None),
+    ],
+    ids=["unset", "true", "false", "legacy-false", "text-false", "invalid"],
+)
+def test_a_files_disable_cooling_override(tmp_path: Path, extra: dict[str, Any], want: bool | None) -> None:
+    """CPA: TestDisableCoolingOverrideSupportsExplicitFalse: an explicit false (also under the
+    legacy key, or as text) is an override; an invalid value is unset."""
+    write(tmp_path, "auth.json", {"type": "claude", **extra})
+    (cred,) = load_auth_dir(tmp_path)
+    assert cred.disable_cooling is want

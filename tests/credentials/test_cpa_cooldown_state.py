@@ -147,7 +147,7 @@ async def test_restore_reads_back_the_error(clock, tmp_path):
 async def test_restore_folds_thinking_suffixes_into_the_model(clock, tmp_path):
     """CPA: TestManager_RestoreCooldownStatesCanonicalizesThinkingSuffixes: records saved for
     ``gemini-3.1-pro-preview(high)`` and ``(low)`` (an older CPA's files) cool the model
-    itself, until the later of the two."""
+    itself, until the later of the two. CPA: TestManager_RegisterCanonicalizesThinkingSuffixModelStates."""
     records = [
         {"auth_id": "t", "model": f"gemini-3.1-pro-preview({level})", "next_retry_after": format_time(until),
          "quota": {"exceeded": True, "reason": "quota", "next_recover_at": format_time(until)}}

@@ -472,3 +472,24 @@ async def test_a_conversation_in_the_body_alone_binds(clock):
         (await pool.pick("gpt-test", session_key=primary, session_fallback_key=fallback)).id for _ in "ab"
     ]
     assert picks[0] == picks[1]
+
+
+async def test_a_binding_stays_when_a_higher_priority_credential_recovers(clock):
+    """CPA: TestManagerSessionAffinityPreservesBindingAcrossHigherPriorityRecovery: a new
+    session binds the higher-priority credential; when it cools the session moves to the
+    lower one and stays there after the higher one recovers, while a new session binds the
+    higher one; when the bound one cools, the session moves back.
+    TestSessionAffinityFallbackOnlyReceivesHighestAvailablePriority: a pick without a
+    session also takes the highest priority available."""
+    pool = Pool(state=MemoryState(clock=clock), clock=clock, session_affinity=True, affinity_ttl=3600)
+    pool.replace([cred("high", priority=1), cred("low", priority=0)])
+    sk = "session:stable-session"
+    assert (await pool.pick("m", session_key=sk)).id == "high"
+    assert (await pool.pick("m")).id == "high"
+    await pool.mark_failure(pool.get("high"), "m", 429, retry_after=60)
+    assert (await pool.pick("m", session_key=sk)).id == "low"
+    clock.advance(61)
+    assert (await pool.pick("m", session_key=sk)).id == "low"
+    assert (await pool.pick("m", session_key="session:new-session")).id == "high"
+    await pool.mark_failure(pool.get("low"), "m", 429, retry_after=60)
+    assert (await pool.pick("m", session_key=sk)).id == "high"

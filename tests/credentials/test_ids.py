@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from cliproxy.credentials.ids import (
     StableIDGenerator,
     auth_index,
@@ -59,3 +61,25 @@ def test_compat_provider_key():
     assert compat_provider_key("OpenRouter") == "openai-compatible-openrouter"
     assert compat_provider_key("") == "openai-compatibility"
     assert compat_provider_key("openai-compatible-x") == "openai-compatible-x"
+
+
+def test_auth_index_follows_the_credential_identity():
+    """CPA: TestEnsureIndexUsesCredentialIdentity (one API key shared by a Gemini key and an
+    OpenAI-compatible provider, or under another base URL, gets another index; the same key
+    under another config source keeps it), TestEnsureIndexUsesOAuthTypeAndAbsolutePath (a
+    file's index is seeded by its type and its absolute path)."""
+
+    def index(**kw: str) -> str:
+        return auth_index(auth_index_seed(**kw))
+
+    gemini = index(provider="gemini", cred_id="g1", source="config:gemini[abc123]", api_key="shared-key")
+    compat = index(
+        provider="bohe", cred_id="c1", source="config:bohe[def456]", api_key="shared-key", compat_name="bohe"
+    )
+    alt = index(provider="gemini", cred_id="g2", api_key="shared-key", base_url="https://alt.example.com")
+    again = index(provider="gemini", cred_id="g3", source="config:gemini[abc123-1]", api_key="shared-key")
+    assert "" not in (gemini, compat, alt, again)
+    assert gemini != compat and gemini != alt and gemini == again
+    path = os.path.join(os.getcwd(), "test-oauth.json")
+    relative = index(provider="antigravity", cred_id="x", path="test-oauth.json", file_type="antigravity")
+    assert relative == auth_index("antigravity:" + os.path.normpath(path))

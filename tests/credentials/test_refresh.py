@@ -154,8 +154,11 @@ async def test_antigravity_fields(tmp_path, clock, http, oauth_fake) -> None:  #
     assert "last_refresh" not in updated.metadata and updated.metadata["project_id"] == "p"
 
 
-async def test_invalid_grant_marks_the_credential(tmp_path, clock, http, oauth_fake) -> None:  # noqa: F811
-    oauth_fake.fail_next(400, "invalid_grant")
+@pytest.mark.parametrize(("status", "code"), [(400, "invalid_grant"), (401, "unauthorized")])
+async def test_invalid_grant_marks_the_credential(tmp_path, clock, http, oauth_fake, status, code) -> None:  # noqa: F811
+    """CPA: TestManager_RefreshAuthUnauthorizedFailureStopsAutoRefreshRetry (a refused
+    refresh is recorded as a 401 and the credential leaves the refresh schedule)."""
+    oauth_fake.fail_next(status, code)
     cred = write(tmp_path, "kimi.json", oauth("kimi", clock, 60))
     pool = Pool(clock=clock)
     pool.replace([cred])

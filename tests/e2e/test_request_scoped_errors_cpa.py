@@ -231,3 +231,5 @@ async def test_oauth_rules_apply_to_sign_ins_only(start_proxy, fake_claude, tmp_
     status, _ = await _post(proxy)
     assert _keys(fake_claude) == (["sk-a"] if oauth else ["sk-a", "sk-b"])
     assert status == (500 if oauth else 200)
+    if not oauth:  # CPA: TestPersist_SkipsConfigAPIKeyAuth (no config key is written as a file)
+        assert not list((tmp_path / "auths").glob("*.json"))

@@ -119,7 +119,10 @@ def test_request_settings(body: dict[str, Any], fmt: str, model: str, want: tupl
     TestGenerateEnabledDefaultsNilToTrue, TestGenerateEnabledHonorsExplicitFalse,
     TestGenerateEnabledHonorsExplicitTrue, TestGenerateFromContextDefaultsMissingToTrue,
     TestGenerateFromContextHonorsExplicitFalse and TestRecordOmittedGenerateIsEnabled (no
-    ``generate`` is true, an explicit one is kept)."""
+    ``generate`` is true, an explicit one is kept); conductor_usage_test.go's
+    TestContextWithRequestedModelAliasIncludesReasoningEffort,
+    TestContextWithRequestedModelAliasDefaultsGenerateTrue and
+    TestContextWithRequestedModelAliasPreservesExistingGenerateFalse."""
     assert request_settings(orjson.dumps(body), fmt, model) == want
 
 

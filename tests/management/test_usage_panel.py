@@ -58,6 +58,8 @@ openai-compatibility:
 
 
 async def test_twelve_mixed_requests_show_on_both_endpoints(mproxy, fake_claude, upstream, tmp_path):
+    """CPA: TestManagerMarkResultRecordsRecentRequests (a credential's success and failure
+    totals and its recent-request buckets)."""
     auth_dir = tmp_path / "auths"
     auth_dir.mkdir()
     (auth_dir / "claude-a.json").write_bytes(orjson.dumps(claude_file(fake_claude.base_url)))
@@ -106,6 +108,14 @@ async def test_twelve_mixed_requests_show_on_both_endpoints(mproxy, fake_claude,
         status, summary = await mcall(proxy, "GET", "/usage/summary?group=credential")
         rows = {r["key"]: (r["success"], r["failed"]) for r in summary["rows"]}
         assert rows[entry["auth_index"]] == (4, 1)
+
+        # an edit of the file keeps its counters (CPA: TestManagerUpdatePreservesRecentRequestsAndTotals)
+        fields = {"name": "claude-a.json", "note": "updated"}
+        assert (await mcall(proxy, "PATCH", "/auth-files/fields", fields))[0] == 200
+        _, body = await mcall(proxy, "GET", "/auth-files")
+        edited = body["files"][0]
+        assert (edited["note"], edited["success"], edited["failed"]) == ("updated", 4, 1)
+        assert sum(b["success"] + b["failed"] for b in edited["recent_requests"]) == 5
     finally:
         close_recorder(proxy)
 
