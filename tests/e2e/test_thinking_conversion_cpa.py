@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import openai
 import orjson
 import pytest
 
@@ -85,9 +86,11 @@ CB, CT = "thinking.budget_tokens", "thinking.type"
 
 # (CPA case number, client format, upstream, model with suffix, field, value)
 CASES: list[tuple[int, str, str, str, str, Any]] = [
+    (1, "openai", "responses", "level-model", RE, "medium"),
     (2, "openai", "responses", "level-model(medium)", RE, "medium"),
     (4, "openai", "responses", "level-model(none)", RE, "minimal"),
     (5, "openai", "responses", "level-model(auto)", RE, "medium"),
+    (6, "gemini", "responses", "level-model", RE, "medium"),
     (7, "gemini", "responses", "level-model(8192)", RE, "medium"),
     (19, "openai", "gemini", "gemini-budget-model(medium)", GB, 8192),
     (20, "openai", "gemini", "gemini-budget-model(xhigh)", GB, 20000),
@@ -105,6 +108,7 @@ CASES: list[tuple[int, str, str, str, str, Any]] = [
     (45, "gemini", "claude", "claude-budget-model(200000)", CB, 128000),
     (46, "gemini", "claude", "claude-budget-model(0)", CT, "disabled"),
     (47, "gemini", "claude", "claude-budget-model(-1)", CB, 64512),
+    (71, "claude", "responses", "level-model", RE, "medium"),
     (84, "gemini", "gemini", "gemini-budget-model(8192)", GB, 8192),
     (85, "gemini", "gemini", "gemini-budget-model(64000)", GB, 20000),
     (86, "claude", "claude", "claude-budget-model(8192)", CB, 8192),
@@ -113,8 +117,13 @@ CASES: list[tuple[int, str, str, str, str, Any]] = [
 
 
 async def test_suffix_matrix_on_the_wire(start_proxy, fakes) -> None:
-    """CPA: TestThinkingE2EMatrix_Suffix (cases 2, 4-7, 19-27, 39-47, 84-87): each row's
-    suffix reaches the upstream as CPA's matrix says. One proxy serves every row. (Case 3,
+    """CPA: TestThinkingE2EMatrix_Suffix (cases 1, 2, 4-7, 19-27, 39-47, 71, 84-87) and
+    TestThinkingE2EMatrix_Body (its cases 1, 6 and 71, the same requests): each row's
+    suffix reaches the upstream as CPA's matrix says; a Chat, Gemini or Claude client
+    naming no effort gets Codex's default ``medium`` (CPA's translators write it). Case 71
+    is CPA's user-defined model; an API key's listed model is checked against its
+    ``thinking:`` in both, so the row uses level-model (the user-defined row runs on the
+    thinking step, tests/models/test_thinking_matrix.py). One proxy serves every row. (Case 3,
     ``level-model(xhigh)`` from a Chat client, is CPA's 400 for a registered model; for an
     API key's configured model CPA, and cliproxy, read "xhigh" across formats as the top
     level the model lists, tests/e2e/test_thinking_configured_models.py, so it is not a
@@ -142,3 +151,49 @@ async def test_no_suffix_and_no_body_setting_sends_no_budget(start_proxy, fakes,
     upstream = fakes.gemini if model.startswith("gemini") else fakes.claude
     field = GB if model.startswith("gemini") else CB
     assert _at(upstream.last.json, field) is ABSENT
+
+
+def _codex_catalog_config(fakes: Any) -> str:
+    """A Codex API key without ``models:``: the catalog's Codex models, registered as CPA
+    registers them (gpt-5.4: low, medium, high, xhigh)."""
+    return f"""
+api-keys: ["{KEY}"]
+codex-api-key:
+  - api-key: "sk-codex-1"
+    base-url: "{fakes.responses.base_url}/backend-api/codex"
+"""
+
+
+@pytest.mark.parametrize(
+    ("model", "effort", "sent"),
+    [
+        ("gpt-5.4", "high", "high"),
+        ("gpt-5.4", "minimal", None),
+        ("gpt-5.4", "max", None),
+        ("gpt-5.4(minimal)", None, None),
+        ("gpt-5.4(max)", None, None),
+        ("gpt-5.4(low)", "high", "low"),
+    ],
+    ids=["body-high", "body-minimal", "body-max", "suffix-minimal", "suffix-max", "suffix-wins"],
+)
+async def test_responses_client_on_codex_is_one_family(start_proxy, fakes, model, effort, sent) -> None:
+    """CPA: TestThinkingE2EMatrix_Suffix and TestThinkingE2EMatrix_Body, cases 82 and 83
+    (``openai-response`` -> ``codex``): a Responses client and a Codex upstream are one
+    family, so a level the registered model does not list is a 400, from the body or a
+    suffix, where across families it would be clamped (before, cliproxy clamped it:
+    "minimal" went up as "low", "max" as "xhigh"). CPA's level-model lacks "xhigh"; the
+    catalog's gpt-5.4 lacks "minimal" and "max"."""
+    proxy = await start_proxy(_codex_catalog_config(fakes))
+    extra = {"reasoning": {"effort": effort}} if effort else {}
+    before = len(fakes.responses.requests)
+    async with openai.AsyncOpenAI(
+        base_url=proxy.url + "/v1", api_key=KEY, max_retries=0, timeout=15
+    ) as client:
+        if sent is None:
+            with pytest.raises(openai.BadRequestError) as info:
+                await client.responses.create(model=model, input="hi", extra_body=extra)
+            assert "not supported" in info.value.message, info.value.message
+            assert len(fakes.responses.requests) == before
+            return
+        await client.responses.create(model=model, input="hi", extra_body=extra)
+    assert fakes.responses.last.json["reasoning"]["effort"] == sent

@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 
 from cliproxy.errors import RequestError
+from cliproxy.formats import Format
 from cliproxy.models.thinking import apply_thinking, resolve_thinking, same_provider_family
+from cliproxy.translate.registry import default_registry
 
 from ._thinking_models import MODELS
 
@@ -443,6 +445,32 @@ def test_thinking_matrix(case: tuple) -> None:
     for path, want in expected.items():
         got = _get(out, path)
         assert got == want if want is not ABSENT else got is ABSENT, (path, out)
+
+
+_HI = [{"role": "user", "content": "hi"}]
+
+
+@pytest.mark.parametrize(
+    ("client", "body", "model"),
+    [
+        (Format.OPENAI, {"model": "lvl", "messages": _HI}, "lvl"),
+        (Format.GEMINI, {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}, "lvl"),
+        (Format.CLAUDE, {"model": "userdef", "max_tokens": 64, "messages": _HI}, "userdef"),
+        (Format.CLAUDE, {"model": "unknown", "max_tokens": 64, "messages": _HI}, "unknown"),
+    ],
+    ids=["1-openai", "6-gemini", "71-claude-userdef", "71-claude-unknown"],
+)
+def test_no_setting_gets_the_codex_default(client: Format, body: dict, model: str) -> None:
+    """CPA: TestThinkingE2EMatrix_Suffix and TestThinkingE2EMatrix_Body, cases 1, 6 and
+    71: a Chat, Gemini or Claude request naming no effort, translated to Codex, carries
+    the translator's default ``medium``, which the thinking step keeps (checked against a
+    level model, as written for a user-defined or unknown one)."""
+    caps, family, name = MODELS[model]
+    upstream, _ = default_registry().translate_request(client, Format.CODEX, body, name)
+    same = same_provider_family(client.value, "codex", family or None)
+    cfg = resolve_thinking(None, client.value, body, caps, same, target="codex")
+    apply_thinking(upstream, cfg, "codex", name, caps)
+    assert upstream["reasoning"] == {"effort": "medium"}
 
 
 def test_matrix_is_large_enough() -> None:

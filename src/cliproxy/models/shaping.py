@@ -18,7 +18,15 @@ from cliproxy.models.registry import ModelRegistry
 from cliproxy.models.thinking import ThinkingCaps, same_provider_family
 from cliproxy.models.thinking.plan import ThinkingPlan
 
-__all__ = ["ShapeRoute", "Shaper", "caps_of", "payload_protocol", "thinking_target"]
+__all__ = [
+    "EffortlessPlan",
+    "ShapeRoute",
+    "Shaper",
+    "caps_of",
+    "drop_effort",
+    "payload_protocol",
+    "thinking_target",
+]
 
 # provider key -> CPA thinking target
 _TARGETS = {
@@ -66,17 +74,26 @@ def payload_protocol(provider_key: str, upstream: Format) -> str:
 class ShapeRoute:
     """What shaping decides once per (model, provider, client format, upstream format):
     ``thinking.apply(...)``, then ``payload(...)`` unless ``rules`` is ``None`` (no
-    ``payload:`` rules configured), is :meth:`Shaper.shape`."""
+    ``payload:`` rules configured), is :meth:`Shaper.shape`.
 
-    __slots__ = ("from_protocol", "protocol", "rules", "thinking")
+    ``effortless``: an xAI model without thinking levels, whose body never carries
+    ``reasoning.effort`` (see :class:`EffortlessPlan`), whoever wrote it."""
+
+    __slots__ = ("effortless", "from_protocol", "protocol", "rules", "thinking")
 
     def __init__(
-        self, thinking: ThinkingPlan, from_protocol: str, protocol: str, rules: PayloadRules | None
+        self,
+        thinking: ThinkingPlan,
+        from_protocol: str,
+        protocol: str,
+        rules: PayloadRules | None,
+        effortless: bool = False,
     ) -> None:
         self.thinking = thinking
         self.from_protocol = from_protocol
         self.protocol = protocol
         self.rules = rules
+        self.effortless = effortless
 
     def payload(
         self,
@@ -90,7 +107,7 @@ class ShapeRoute:
         whether one set or removed ``tracked`` (a member the provider adds itself, see
         ``providers.base.PayloadStep``) or a path inside it."""
         assert self.rules is not None
-        return self.rules.apply(
+        changed = self.rules.apply(
             body,
             model=model,
             requested_model=requested,
@@ -99,6 +116,9 @@ class ShapeRoute:
             headers=headers,
             tracked=tracked,
         )
+        if self.effortless:  # a rule's effort goes too (CPA strips after the payload rules)
+            drop_effort(body)
+        return changed
 
 
 class Shaper:
@@ -172,11 +192,13 @@ class Shaper:
         # a model of another family than the target's (Kimi behind Claude's protocol, an
         # OpenAI-compatible provider's behind OpenAI's) is clamped, not refused (CPA)
         same = same_provider_family(from_protocol, target, info.type if info is not None else None)
+        effortless = target == "xai" and not (caps is not None and caps.levels)
         return ShapeRoute(
-            ThinkingPlan(caps, from_protocol, target, same),
+            (EffortlessPlan if effortless else ThinkingPlan)(caps, from_protocol, target, same),
             from_protocol,
             payload_protocol(provider, upstream),
             self.rules if self._has_rules else None,
+            effortless,
         )
 
     def shape(
@@ -200,6 +222,40 @@ class Shaper:
         route.thinking.apply(body, client_body, suffix, model)
         if route.rules is not None:
             route.payload(body, model, requested, headers)
+
+
+class EffortlessPlan(ThinkingPlan):
+    """The thinking step for an xAI model without thinking levels: whatever the step
+    writes, and whatever the translator wrote (the Codex dialect's default ``medium``),
+    ``reasoning.effort`` is left out, as CPA's xAI executor leaves it out for a model the
+    registry gives no levels (``sanitizeXAIResponsesBody``); xAI refuses it for such a
+    model. CPA looks the upstream name up; cliproxy reads the model as the serving
+    credential registered it, so an API key's model unknown to the catalog whose
+    ``thinking:`` lists levels keeps its effort under an alias too (CPA finds no levels
+    for the upstream name then, and drops it)."""
+
+    __slots__ = ()
+
+    def apply(
+        self,
+        body: dict[str, Any],
+        client_body: Mapping[str, Any],
+        suffix: str | None,
+        model: str,
+        untouched: bool = False,
+    ) -> None:
+        super().apply(body, client_body, suffix, model, untouched)
+        drop_effort(body)
+
+
+def drop_effort(body: dict[str, Any]) -> None:
+    """``reasoning.effort`` out of a Responses-dialect ``body`` (the attempt's own), and the
+    ``reasoning`` object with it when nothing else is left in it."""
+    reasoning = body.get("reasoning")
+    if type(reasoning) is dict:
+        reasoning.pop("effort", None)
+        if not reasoning:
+            del body["reasoning"]
 
 
 def caps_of(info: ModelInfo | None) -> ThinkingCaps | None:

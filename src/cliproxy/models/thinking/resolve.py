@@ -24,6 +24,7 @@ _FAMILIES: dict[str, str] = {
     "vertex": "gemini",
     "openai": "openai",
     "openai-response": "openai",
+    "responses": "openai",  # the pipeline's name for a Responses client (CPA openai-response)
     "codex": "openai",
 }
 

@@ -28,6 +28,10 @@ _CARRIED = frozenset(("openai", "grok"))
 _SIGNED = frozenset((None, "openai", "grok"))
 OWN_SOURCES = frozenset({Format.RESPONSES.value, Format.CODEX.value})
 _EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
+# clients whose request to Codex names an effort even when they name none (CPA's Chat,
+# Claude and Gemini -> Codex translators write "medium"; the thinking step then checks it
+# against the model, and xAI drops it for a model without levels, models.shaping)
+_DEFAULT_EFFORT_SOURCES = frozenset({Format.OPENAI.value, Format.CLAUDE.value, Format.GEMINI.value})
 
 
 def is_own(source: str) -> bool:
@@ -65,7 +69,9 @@ def build_request(req: ir.Request, codex: bool = False, *, messages: bool = True
     if req.top_p is not None:
         body["top_p"] = req.top_p
     if req.reasoning is not None or (own and "_reasoning" in ex):
-        _build_reasoning(req, own, body)
+        _build_reasoning(req, own, body, codex)
+    elif codex and req.source in _DEFAULT_EFFORT_SOURCES:
+        body["reasoning"] = {"effort": "medium"}
     if req.response_format is not None or (own and "_text" in ex):
         _build_text(req, own, body)
     if not (own and ex.get("_no_stream") and not req.stream):
@@ -125,7 +131,7 @@ def _build_tools(req: ir.Request, own: bool, codex: bool, body: dict[str, Any]) 
         body["tool_choice"] = tc
 
 
-def _build_reasoning(req: ir.Request, own: bool, body: dict[str, Any]) -> None:
+def _build_reasoning(req: ir.Request, own: bool, body: dict[str, Any], codex: bool = False) -> None:
     r = req.reasoning
     rest = req.extras.get("_reasoning") if own else None
     if r is None and rest is None:
@@ -140,6 +146,8 @@ def _build_reasoning(req: ir.Request, own: bool, body: dict[str, Any]) -> None:
                 return
     else:
         effort = _effort(r)
+        if effort is None and codex and req.source in _DEFAULT_EFFORT_SOURCES:
+            effort = "medium"
         if effort is not None:
             out["effort"] = effort
         if summary_intent(r, req.source):  # hidden or unsaid: no summary (CPA)
