@@ -198,7 +198,7 @@ class Service:
                     bus, antigravity.replay, encode=encode_items, decode=decode_items
                 )
             if isinstance(claude := self.providers.get("claude"), ClaudeProvider):
-                self._claude_diagnostics = SharedDiagnostics(claude.diagnostics, bus)
+                self._claude_diagnostics = claude.share(bus)  # diagnostics, per-key ids
         if isinstance(self.state, MemoryState):  # key budgets of this period (Redis keeps its own)
             enforcer = self.pipeline.enforcer
             await restore_budgets(rec.stats.ledger, self.config, self.state, enforcer.prices, time.time())

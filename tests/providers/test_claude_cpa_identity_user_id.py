@@ -1,7 +1,8 @@
 """CPA's user_id_cache_test.go on cliproxy's fake ``metadata.user_id`` of a cloaked API
 key (``claude_identity.fake_user_id``; with ``cache-user-id`` kept per key for an hour,
-the hour renewed on every use). CPA's Home-mode KV cases do not apply: cliproxy keeps the
-cache per process."""
+the hour renewed on every use). CPA's Home-mode KV cases have their counterpart where the
+workers share a Redis state backend: tests/providers/test_claude_shared_ids.py and
+tests/e2e/test_claude_workers_key_ids.py."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
@@ -44,13 +44,18 @@ from cliproxy.providers import claude_cloak as cloaking
 from cliproxy.providers import claude_identity as ident
 from cliproxy.providers import claude_sign as signing
 from cliproxy.providers.base import Carry, PayloadStep, Provider, UpstreamRequest
-from cliproxy.providers.claude_plan import CredentialPlan, Custom, anthropic_origin, host_header
+from cliproxy.providers.claude_diagnostics import SharedDiagnostics
+from cliproxy.providers.claude_plan import CredentialPlan, anthropic_origin, apply_custom, host_header
 from cliproxy.providers.claude_profile import ProfileLookup
+from cliproxy.providers.claude_shared import SharedKeyIds
 from cliproxy.providers.claude_wire import wire_order
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.model_not_found import says_model_not_found
 from cliproxy.translate import token_segments, tokens
 from cliproxy.translate.claude import user_id
+
+if TYPE_CHECKING:
+    from cliproxy.state.redis import RedisState
 
 __all__ = ["ClaudeProvider", "host_header", "wire_order"]
 
@@ -118,8 +123,10 @@ class ClaudeProvider(Provider):
         self.stabilize = False
         self._plans: dict[str, CredentialPlan] = {}  # credential id -> plan (see claude_plan)
         self.profiles = ProfileLookup()  # first-use account identities (claude_profile)
-        # each conversation's last completed answer (shared across workers by the service)
+        # each conversation's last completed answer, and a cloaked key's ids: shared across
+        # workers once the service calls ``share``
         self.diagnostics = claude_diagnostics.Diagnostics()
+        self.key_ids: SharedKeyIds | None = None
         # a delegate with its own last step (Kimi): ``finish`` is called only then
         self._finishes = type(self).finish is not ClaudeProvider.finish
         # a request without max_tokens: the model's (the service wires the catalog; 0: none)
@@ -134,10 +141,19 @@ class ClaudeProvider(Provider):
         body: Mapping[str, Any] | None = None,
     ) -> Awaitable[Mapping[str, str]] | None:
         """A subscription credential without its account identity, or with an old device
-        pool, gets them first (CPA's ``PrepareRequestAuth``); else nothing to await."""
-        if cred.provider != "claude" or not self.profiles.due(cred):
+        pool, gets them first (CPA's ``PrepareRequestAuth``); a cloaked API key, the ids
+        the workers agreed on (:mod:`claude_shared`, once a minute); else nothing to await."""
+        if cred.provider == "claude" and self.profiles.due(cred):
+            return self.profiles.ensure(cred, http, proxy=proxy or "")
+        if self.key_ids is None or (plan := self._plan_for(cred)).cli or not plan.cloaks:
             return None
-        return self.profiles.ensure(cred, http, proxy=proxy or "")
+        return self.key_ids.due(cred.api_key or cred.id, user=bool(cred.api_key))
+
+    def share(self, bus: RedisState) -> SharedDiagnostics:
+        """Workers on the state backend ``bus`` agree on Claude Code's diagnostics and the
+        per-key ids (the service, at start); the diagnostics' notices to close at the end."""
+        self.key_ids = SharedKeyIds(bus)
+        return SharedDiagnostics(self.diagnostics, bus)
 
     def carrier(self, cred: Credential) -> Carry:
         """A translated request's ``metadata.user_id`` from the client's own body, as CPA's
@@ -166,9 +182,7 @@ class ClaudeProvider(Provider):
     ) -> UpstreamRequest:
         """``payload``: the config's ``payload:`` rules, run after Claude Code's identity
         (CPA's order, :mod:`claude_payload`)."""
-        plan = self._plans.get(cred.id)
-        if plan is None or not plan.fits(cred):
-            plan = self._plan(cred)
+        plan = self._plan_for(cred)
         count = action == "count"
         try:  # a server's headers, whose lines may repeat (a plain mapping's cannot)
             betas = client_headers.getall("anthropic-beta", ())  # type: ignore[attr-defined]
@@ -249,7 +263,7 @@ class ClaudeProvider(Provider):
         if cloaked and cli:  # custom tools go as the caller's MCP aliases (before the CCH hash)
             names = claude_tools.alias_tools(body, seed=claude_tools.caller_seed(client_headers))
         if cli and not count:
-            _set_cli_user_id(body, cred, session)
+            claude_payload.set_cli_user_id(body, cred, session)
         # CPA's placement unless a real Claude Code placed its own; at most 4 breakpoints;
         # the 1h pool for a Claude Code credential whose placement the proxy owns
         if count or confirmed:
@@ -293,6 +307,10 @@ class ClaudeProvider(Provider):
         if cloaked and not count and ticket is not None:  # (set whenever a cloaked request is built)
             claude_diagnostics.watch(req, ticket)  # its completed answer: the next turn's diagnostics
         return req
+
+    def _plan_for(self, cred: Credential) -> CredentialPlan:
+        plan = self._plans.get(cred.id)
+        return plan if plan is not None and plan.fits(cred) else self._plan(cred)
 
     def _plan(self, cred: Credential) -> CredentialPlan:
         """A new plan for ``cred`` (its values changed, or the first request)."""
@@ -354,7 +372,7 @@ class ClaudeProvider(Provider):
             betas.extend(b for b in extra if b not in betas)
             headers["anthropic-beta"] = ",".join(betas)
         if plan.custom:
-            _apply_custom(headers, plan.custom, client_headers)
+            apply_custom(headers, plan.custom, client_headers)
         headers["accept"] = "text/event-stream" if stream else "application/json"
         # CPA: a gateway's stream asks for plain events, whatever the credential's headers
         # say; a whole answer offers what the proxy decodes (a gateway may be told otherwise)
@@ -436,7 +454,7 @@ class ClaudeProvider(Provider):
         headers["host"] = plan.host
         self._device_headers(headers, cred, incoming, h, confirmed)
         if plan.custom:
-            _apply_custom(headers, plan.custom, incoming)
+            apply_custom(headers, plan.custom, incoming)
         if helper:  # the helper's own negotiation (a minimal one offers gzip only)
             headers["accept"] = (h("accept") or "application/json") if confirmed else "application/json"
             sent = h("accept-encoding")
@@ -544,23 +562,6 @@ def _forwarded_name(name: str) -> str:
     return out
 
 
-def _apply_custom(headers: dict[str, str], custom: tuple[Custom, ...], incoming: Mapping[str, str]) -> None:
-    """The credential's own ``headers:`` win (names compared case-insensitively: each
-    entry drops the names it replaces, worked out by the plan for headers that spell
-    every name in lower case but the auth header's); a ``$NAME`` value copies the
-    client's header NAME, left out when it sent none (:func:`copy_client_headers`, from
-    the plan's :attr:`CredentialPlan.custom`)."""
-    for name, value, copied, spellings in custom:
-        if copied:
-            sent = incoming.get(value)
-            if not sent:
-                continue
-            value = sent
-        for present in spellings:
-            headers.pop(present, None)
-        headers[name] = value
-
-
 def _check_mid_system(body: Mapping[str, Any]) -> None:
     found = ident.legacy_mid_system_error(body)
     if found is not None:
@@ -574,26 +575,6 @@ def _pop_betas(body: dict[str, Any]) -> list[str]:
         return []
     items = raw if isinstance(raw, list) else [raw]
     return [str(b).strip() for b in items if str(b).strip()]
-
-
-def _set_cli_user_id(body: dict[str, Any], cred: Credential, session: str) -> None:
-    """The credential's Claude Code identity in ``metadata.user_id``; other members of a
-    JSON user id the caller sent (``parent_session_id``...) are kept after it."""
-    device, account = ident.cli_identity(cred)
-    metadata = body.get("metadata")
-    current = metadata.get("user_id") if isinstance(metadata, dict) else None
-    extras: dict[str, Any] = {}
-    if isinstance(current, str) and current.lstrip().startswith("{"):
-        try:
-            parsed = orjson.loads(current)
-        except orjson.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, dict):
-            extras = {k: v for k, v in parsed.items() if k not in ("device_id", "account_uuid", "session_id")}
-    uid = ident.user_id(device, account, session)
-    if extras:
-        uid = uid[:-1] + "," + orjson.dumps(extras).decode()[1:]
-    body["metadata"] = {**metadata, "user_id": uid} if isinstance(metadata, dict) else {"user_id": uid}
 
 
 def _no_default(model: str) -> int:

@@ -36,6 +36,7 @@ __all__ = [
     "OAUTH_BETA",
     "Detection",
     "DeviceProfile",
+    "adopt_key_ids",
     "can_decode_br_zstd",
     "cli_betas",
     "cli_identity",
@@ -49,6 +50,7 @@ __all__ = [
     "header",
     "is_oauth",
     "is_valid_user_id",
+    "key_ids",
     "key_session",
     "one_line",
     "session_uuid",
@@ -428,6 +430,24 @@ def fake_user_id(api_key: str, *, cache: bool) -> str:
         return user_id(secrets.token_hex(32), "", session)
 
     return _cached(_FAKE, key, make) if cache and api_key else make()
+
+
+def key_ids(api_key: str, *, user: bool) -> tuple[str, str]:
+    """The key's session UUID and (``user``) its cached fake user id, as this process has
+    them (made here first when it has none)."""
+    return key_session(api_key), fake_user_id(api_key, cache=True) if user else ""
+
+
+def adopt_key_ids(api_key: str, session: str, user: str) -> None:
+    """The ids the workers sharing a state backend agreed on for ``api_key``
+    (:mod:`claude_shared`): this process's from now on, for the hour; a value of the wrong
+    shape is left out."""
+    key = hashlib.sha256(api_key.encode()).hexdigest()
+    expires = time.monotonic() + _USER_TTL
+    if _uuid(session):
+        _SESSIONS[key] = (session, expires)
+    if user and is_valid_user_id(user):
+        _FAKE[key] = (user, expires)
 
 
 # ------------------------------------------------------------------ anthropic-beta

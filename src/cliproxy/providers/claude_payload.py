@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from cliproxy.credentials.record import Credential
 from cliproxy.providers import claude_cloak as cloaking
 from cliproxy.providers import claude_diagnostics as diagnostics
@@ -32,7 +34,7 @@ from cliproxy.providers.base import PayloadStep
 from cliproxy.providers.claude_plan import CredentialPlan
 from cliproxy.providers.claude_sampling import no_thinking_when_forced
 
-__all__ = ["identity_then_rules"]
+__all__ = ["identity_then_rules", "set_cli_user_id"]
 
 _CONTEXT = ("context_management",)  # the member the identity adds, as a parsed payload path
 
@@ -97,4 +99,24 @@ def _ensure_fake_user_id(body: dict[str, Any], api_key: str, cache: bool) -> Non
     if isinstance(current, str) and ident.is_valid_user_id(current):
         return
     uid = ident.fake_user_id(api_key, cache=cache)
+    body["metadata"] = {**metadata, "user_id": uid} if isinstance(metadata, dict) else {"user_id": uid}
+
+
+def set_cli_user_id(body: dict[str, Any], cred: Credential, session: str) -> None:
+    """The credential's Claude Code identity in ``metadata.user_id``; other members of a
+    JSON user id the caller sent (``parent_session_id``...) are kept after it."""
+    device, account = ident.cli_identity(cred)
+    metadata = body.get("metadata")
+    current = metadata.get("user_id") if isinstance(metadata, dict) else None
+    extras: dict[str, Any] = {}
+    if isinstance(current, str) and current.lstrip().startswith("{"):
+        try:
+            parsed = orjson.loads(current)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):
+            extras = {k: v for k, v in parsed.items() if k not in ("device_id", "account_uuid", "session_id")}
+    uid = ident.user_id(device, account, session)
+    if extras:
+        uid = uid[:-1] + "," + orjson.dumps(extras).decode()[1:]
     body["metadata"] = {**metadata, "user_id": uid} if isinstance(metadata, dict) else {"user_id": uid}

@@ -12,13 +12,14 @@ place); the provider drops them all when its config changes.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from cliproxy.credentials.record import Credential
 from cliproxy.providers import claude_cloak as cloaking
 
-__all__ = ["CredentialPlan", "Custom", "anthropic_origin", "host_header"]
+__all__ = ["CredentialPlan", "Custom", "anthropic_origin", "apply_custom", "host_header"]
 
 # a credential's ``headers:`` entry: (name, value or the client header a ``$NAME`` value
 # copies, whether it copies, the names it replaces: see :func:`_custom`)
@@ -150,3 +151,20 @@ class CredentialPlan:
             and self.attributes == cred.attributes
             and self.metadata == cred.metadata
         )
+
+
+def apply_custom(headers: dict[str, str], custom: tuple[Custom, ...], incoming: Mapping[str, str]) -> None:
+    """The credential's own ``headers:`` win (names compared case-insensitively: each
+    entry drops the names it replaces, worked out by the plan for headers that spell
+    every name in lower case but the auth header's); a ``$NAME`` value copies the
+    client's header NAME, left out when it sent none (:func:`copy_client_headers`, from
+    the plan's :attr:`CredentialPlan.custom`)."""
+    for name, value, copied, spellings in custom:
+        if copied:
+            sent = incoming.get(value)
+            if not sent:
+                continue
+            value = sent
+        for present in spellings:
+            headers.pop(present, None)
+        headers[name] = value

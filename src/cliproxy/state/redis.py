@@ -12,6 +12,8 @@ Keys live under ``prefix`` (``state.prefix``):
 - ``hr``: rate-limit headroom per credential (:mod:`cliproxy.state.redis_headroom`).
 - ``secret|<name>``, ``secrets``: short-lived secrets, Realtime client secrets
   (:mod:`cliproxy.state.redis_secrets`).
+- ``cid|<hash>``: a cloaked Claude API key's session and fake user id, which every worker
+  adopts (:mod:`cliproxy.providers.claude_shared`).
 
 Hot path: cooldown reads are served from a local cache that pub/sub invalidates (and a
 short TTL bounds if a message is lost), so a request costs at most one round trip (the
