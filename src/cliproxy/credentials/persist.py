@@ -9,7 +9,8 @@ One JSON file per credential, in CPA's format::
 
 A file credential ``sub/claude-a.json`` writes ``sub/claude-a.cds``; a config
 credential writes its id with unsafe characters replaced (``claude_apikey_<hash>.cds``).
-Files are written atomically (temp file + rename) and removed when nothing cools.
+Files are written atomically (temp file + rename) and removed when nothing cools, or
+when their credential is gone for good (:meth:`Pool.replace`, :func:`restore`).
 """
 
 from __future__ import annotations
@@ -65,7 +66,11 @@ class CdsStore:
 
     def load(self) -> list[CooldownRecord]:
         """Every record of every ``.cds`` file (unreadable files are skipped)."""
-        records: list[CooldownRecord] = []
+        return [record for _, records in self.files() for record in records]
+
+    def files(self) -> list[tuple[Path, list[CooldownRecord]]]:
+        """Every ``.cds`` file with its records (unreadable files are skipped)."""
+        out: list[tuple[Path, list[CooldownRecord]]] = []
         for path in sorted(self.auth_dir.rglob("*")):
             if path.suffix.lower() != ".cds" or not path.is_file():
                 continue
@@ -75,8 +80,8 @@ class CdsStore:
                 log.warning("skipping cooldown state %s: %s", path, exc)
                 continue
             raw = data.get("records") if isinstance(data, dict) else None
-            records += [r for r in (record_from_json(item) for item in raw or ()) if r is not None]
-        return records
+            out.append((path, [r for r in (record_from_json(item) for item in raw or ()) if r is not None]))
+        return out
 
 
 async def restore(pool: Pool, auth_dir: str | Path) -> int:
@@ -87,10 +92,21 @@ async def restore(pool: Pool, auth_dir: str | Path) -> int:
     of the credentials found are written again as restored (expired records and suffixes
     gone), as CPA saves once after restoring. Call after :meth:`Pool.replace` at start-up.
     Returns how many records were restored.
+
+    A file whose records all name auth files no longer on disk is deleted: their
+    credentials were removed while the proxy was down (CPA's restore deletes every file no
+    loaded credential wrote; here those of config keys and plugins stay, as those may not
+    be loaded yet).
     """
     now = pool.clock()
+    root = Path(auth_dir)
+    files = CdsStore(root).files()
     latest: dict[tuple[str, str], CooldownRecord] = {}
-    for record in CdsStore(auth_dir).load():
+    for path, records in files:
+        ids = {r.credential_id for r in records}
+        if ids and all(pool.get(cid) is None and _file_gone(root, cid) for cid in ids):
+            path.unlink(missing_ok=True)
+    for record in (record for _, records in files for record in records):
         record.model = model_key(record.model)
         key = (record.credential_id, record.model)
         found = latest.get(key)
@@ -113,6 +129,11 @@ async def restore(pool: Pool, auth_dir: str | Path) -> int:
         for cred in seen.values():
             pool.store.save(cred, await pool.cooldowns(cred))
     return restored
+
+
+def _file_gone(auth_dir: Path, cred_id: str) -> bool:
+    """``cred_id`` names an auth file (its path under the auth dir) that is not there."""
+    return cred_id.lower().endswith(".json") and not (auth_dir / cred_id).exists()
 
 
 def cds_path(auth_dir: Path, cred: Credential) -> Path | None:

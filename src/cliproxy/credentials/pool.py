@@ -33,7 +33,7 @@ from .explain import NOTES, note_skip
 from .explain import classify as explain_states
 from .headroom import QuotaSteering
 from .record import Credential, model_key
-from .reloaded import changed_ids
+from .reloaded import changed_ids, gone_for_good
 from .selectors import RoundRobin, SessionAffinity, Strategy, strategy_for
 
 __all__ = ["CooldownStore", "Decision", "Pool", "Supports"]
@@ -184,7 +184,8 @@ class Pool:
 
     def replace(self, credentials: Iterable[Credential]) -> list[str]:
         """Swap the credential set (hot reload). State stays keyed by id, so a
-        credential whose id is stable keeps its cooldowns; removed ids drop out.
+        credential whose id is stable keeps its cooldowns; removed ids drop out, and the
+        ``.cds`` files of those gone for good (:func:`.reloaded.gone_for_good`) too.
 
         Returns the ids whose tokens changed (a new sign-in over an old file, a refresh),
         that are or were disabled, or whose cooling was just turned off: hand them to
@@ -197,6 +198,9 @@ class Pool:
         self._groups.clear()
         changed = changed_ids(old, creds, self._revived, self._cooling_was_off, self.disable_cooling)
         self._cooling_was_off = self.disable_cooling
+        if (store := self.store) is not None:  # CPA's Remove saves the states without it
+            for cred in gone_for_good(old, creds):
+                store.save(cred, [])
         return changed
 
     async def forget_refusals(self, ids: Iterable[str]) -> list[str]:

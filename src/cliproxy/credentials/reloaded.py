@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from .record import Credential
 
-__all__ = ["changed_ids"]
+__all__ = ["changed_ids", "gone_for_good"]
 
 
 def changed_ids(
@@ -35,3 +35,13 @@ def changed_ids(
         if tokens or prev.disabled or cred.disabled:
             changed.append(key)
     return changed
+
+
+def gone_for_good(old: Mapping[str, Credential], new: Mapping[str, Credential]) -> list[Credential]:
+    """The credentials of ``old`` that ``new`` lacks and that will not come back as they
+    were: each one's auth file is no longer on disk, or it had none (a config key removed,
+    a relay gone). A file still there (unreadable for now, being rewritten, or taken by its
+    plugin under another id) is not gone: its credential may come back."""
+    return [
+        cred for key, cred in old.items() if key not in new and (cred.path is None or not cred.path.exists())
+    ]
