@@ -19,6 +19,7 @@ from tests.e2e.clients import KEY
 from tests.e2e.test_realtime import refused, sdk, signed_in
 from tests.e2e.test_responses_ws import connect, turn, ws_config
 from tests.fakes.codex_realtime import RealtimeFake
+from tests.fakes.server import Behavior
 from tests.usage.helpers import close_recorder, logs, settle
 
 TWO_TURNS = ("first turn", "second turn")
@@ -85,12 +86,15 @@ async def test_a_two_turn_session_over_the_codex_socket_is_one_log_with_both_tim
         for prompt in TWO_TURNS:
             got = await turn(ws, create(prompt))
             assert got[-1]["type"] == "response.completed"
-    text = await session_log(proxy)
-    # each turn is a usage record named by the socket's id, which finds the log (as in CPA)
-    records = orjson.loads(await management(proxy, "/usage-queue?count=5"))
-    assert len(records) == 2 and records[0]["request_id"] == records[1]["request_id"]
-    assert (await management(proxy, "/request-log-by-id/" + records[0]["request_id"])).decode() == text
-    assert not list((await settle(proxy)).glob("*.tmp"))  # the spools are merged and removed
+    try:
+        text = await session_log(proxy)
+        # each turn is a usage record named by the socket's id, which finds the log (as in CPA)
+        records = orjson.loads(await management(proxy, "/usage-queue?count=5"))
+        assert len(records) == 2 and records[0]["request_id"] == records[1]["request_id"]
+        assert (await management(proxy, "/request-log-by-id/" + records[0]["request_id"])).decode() == text
+        assert not list((await settle(proxy)).glob("*.tmp"))  # the spools are merged and removed
+    finally:
+        close_recorder(proxy)
     assert sections(text) == [
         "REQUEST INFO",
         "HEADERS",
@@ -160,7 +164,7 @@ async def test_an_abnormal_close_still_writes_the_log(start_proxy, fakes):
     assert "only turn" in text and "=== API WEBSOCKET TIMELINE ===" in text
 
 
-async def test_a_session_without_request_log_writes_nothing(start_proxy, fakes, tmp_path: Path):
+async def test_a_session_without_request_log_writes_nothing(start_proxy, fakes):
     """Request logs off: no session log (and no turn log for a turn that went well)."""
     proxy = await start_proxy(ws_config(fakes))
     async with aiohttp.ClientSession() as s, await connect(s, proxy) as ws:
@@ -225,3 +229,20 @@ async def test_a_refused_realtime_socket_logs_the_refusal(
     assert events(text, "WEBSOCKET TIMELINE") == ["websocket.disconnect"]
     assert events(text, "API WEBSOCKET TIMELINE") == ["api.websocket.request", "api.websocket.handshake"]
     assert "Status: 429\nHeaders:\nRetry-After: 7\n" in text and "HTTP Status: 429\n" in text
+
+
+async def test_an_upstream_socket_that_breaks_off_is_an_api_error_event(start_proxy, fakes):
+    """CPA ``RecordAPIWebsocketError``: the upstream socket closing mid-turn (1011 after two
+    events) is an ``api.websocket.error`` event with its stage and close code, after the
+    events that came; the client's side ends with how the proxy or the client closed."""
+    proxy = await start_proxy(ws_config(fakes, extra="request-log: true\n"))
+    fakes.responses.script(Behavior(cut_after=2, path="#ws"))
+    async with aiohttp.ClientSession() as s, await connect(s, proxy) as ws:
+        await ws.send_str(orjson.dumps(create("cut short")).decode())
+        while (await ws.receive(timeout=10)).type is aiohttp.WSMsgType.TEXT:
+            pass
+    text = await session_log(proxy)
+    api = events(text, "API WEBSOCKET TIMELINE")
+    assert api[-1] == "api.websocket.error" and api.count("api.websocket.response") == 2
+    assert "Stage: read\nError: upstream WebSocket closed (1011)" in text
+    assert events(text, "WEBSOCKET TIMELINE")[-1] == "websocket.disconnect"
