@@ -175,3 +175,82 @@ def test_and_cooldown_rules_still_cool_with_cooling_disabled():
 )
 def test_echoed_text_does_not_pick_a_special_kind(status, body, kind):
     assert classify(status, body).kind == kind
+
+
+_DEEPSEEK_AUTH = (
+    '{"error":{"code":"invalid_request_error","message":"Authentication Fails, Your api key: '
+    '****heck is invalid","param":null,"type":"authentication_error"}}'
+)
+_STORE_FALSE = (
+    "Item with id 'rs_0b5f3eb6f51f175c0169ca74e4a85881998539920821603a74' not found. Items are "
+    "not persisted when `store` is set to false. Try again with `store` set to true, or remove "
+    "this item from your input."
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "want"),
+    [
+        (400, "bad request", True),
+        (409, "conflict", True),
+        (413, "too large", True),
+        (422, "unprocessable", True),
+        (502, '{"error":{"type":"invalid_request","code":"cyber_policy","message":"blocked"}}', True),
+        (500, '{"response":{"error":{"type":"server_error","code":"context_length_exceeded"}}}', True),
+        (502, '{"body":{"error":{"type":"invalid_request","message":"invalid"}}}', True),
+        (404, _STORE_FALSE, True),
+        (500, '{"error":{"code":500,"message":"Internal error encountered.","status":"UNKNOWN"}}', False),
+        (404, "model not found", False),
+        (401, "invalid token", False),
+        (401, _DEEPSEEK_AUTH, False),
+        (
+            402,
+            '{"error":{"message":"Insufficient Balance","type":"unknown_error","code":"invalid_request_error"}}',
+            False,
+        ),
+        (
+            429,
+            '{"error":{"message":"Rate Limit Reached","type":"unknown_error","code":"invalid_request_error"}}',
+            False,
+        ),
+        (429, "quota", False),
+        (502, "unexpected EOF", False),
+        (502, '{"error":', False),
+        (0, "", False),
+    ],
+)
+def test_request_fault_table(status: int, body: str, want: bool) -> None:
+    """CPA: TestIsRequestFault (clienterror): statuses 400/409/413/422, structured codes and
+    types nested under ``error``, ``response.error`` or ``body.error``, and the verbatim
+    ``store=false`` text are the request's fault; 401/402/429, a generic 500, transport
+    text and broken JSON are not. (CPA's status-from-error-object case has no counterpart:
+    cliproxy passes the status itself.)"""
+    assert is_request_fault(status, body) is want
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        *(
+            f'{{"error":{{"code":"{code}"}}}}'
+            for code in (
+                "cyber_policy",
+                "context_length_exceeded",
+                "message_too_big",
+                "string_above_max_length",
+                "invalid_prompt",
+                "invalid_value",
+                "unsupported_value",
+                "invalid_request_error",
+                "previous_response_not_found",
+            )
+        ),
+        *(
+            f'{{"error":{{"type":"{kind}"}}}}'
+            for kind in ("invalid_request", "invalid_request_error", "bad_request_error", "invalid_prompt")
+        ),
+    ],
+)
+def test_request_fault_structured_identifiers(body: str) -> None:
+    """CPA: TestIsRequestFaultStructuredIdentifiers: each code and type, behind a 502."""
+    assert is_request_fault(502, body)

@@ -248,7 +248,8 @@ async def test_stalled_or_cut_before_content_fails_over(proxy, faulty, fault, st
 
 async def test_hung_upstream_alone_is_504_in_each_client_format(proxy, faulty):
     """CPA: TestExecutionErrorMessageMapsContextStatuses and TestStatusFromErrorMapsContextStatuses
-    (a deadline is a 504; a client that left is the 499 of tests/e2e/test_client_gone.py)."""
+    (a deadline is a 504; a client that left is the 499 of tests/e2e/test_client_gone.py).
+    CPA: TestHTTPStatusFromError (clienterror: deadline 504, cancel 499)."""
     faulty.faults["k-solo"] = "hang"
     with pytest.raises(openai.APIStatusError) as oe:
         await ask(Format.OPENAI, proxy.url, "gpt-solo", "hi", stream=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 import pytest
+import yaml
 
 from tests.management.conftest import MHEADERS, mcall
 
@@ -464,3 +465,28 @@ async def test_vertex_import(mproxy, tmp_path):
         proxy, "POST", "/vertex/import", data=form(("file", "sa.json", orjson.dumps(no_project)))
     ) == (400, {"error": "project_id missing"})
     assert await mcall(proxy, "POST", "/vertex/import", {"x": 1}) == (400, {"error": "file required"})
+
+
+@pytest.mark.parametrize(
+    ("section", "entry"),
+    [
+        ("codex-api-key", 'api-key: "sk-test"\n    base-url: "https://example.com/v1"'),
+        ("claude-api-key", 'api-key: ""\n    base-url: "https://custom-claude.example.com"'),
+        ("gemini-api-key", 'api-key: "   "\n    base-url: "https://custom-gemini.example.com"'),
+        ("vertex-api-key", 'api-key: "vertex-key-only"'),
+    ],
+)
+async def test_status_on_each_config_key_kind_toggles_excluded_all(mproxy, section, entry):
+    """CPA: TestToggleConfigAPIKeyExcludedAll_Codex, TestToggleConfigAPIKeyExcludedAll_EmptyKeyWithBaseURL,
+    TestToggleConfigAPIKeyExcludedAll_Vertex_NoBaseURL: a Codex key, a Claude or Gemini entry
+    with an empty (or blank) key and only a base URL, and a Vertex key without a base URL are
+    each found again in the config and get ``excluded-models: ["*"]``, cleared on enable."""
+    proxy = await mproxy(HEAD + f"{section}:\n  - {entry}\n")
+    creds = [c for c in proxy.service.pool.credentials() if c.source.startswith("config:")]
+    assert len(creds) == 1
+    cred = creds[0]
+    status, body = await mcall(proxy, "PATCH", "/auth-files/status", {"name": cred.id, "disabled": True})
+    assert (status, body["via"]) == (200, "config:excluded-models")
+    assert yaml.safe_load(proxy.config_path.read_text())[section][0]["excluded-models"] == ["*"]
+    status, _ = await mcall(proxy, "PATCH", "/auth-files/status", {"name": cred.id, "disabled": False})
+    assert status == 200 and "excluded-models" not in proxy.config_path.read_text()

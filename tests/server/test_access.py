@@ -182,3 +182,19 @@ async def test_safe_mode_blocks_proxy_routes_while_example_keys_remain(start_pro
                 assert "api-keys" in body["message"]
         async with s.get(proxy.url + "/healthz") as r:
             assert r.status == 200
+
+
+def test_example_keys_are_only_the_template_values() -> None:
+    """CPA: TestExampleAPIKeysDetectsOnlyTemplateValues, TestExampleAPIKeysIgnoresSimilarValues,
+    TestShouldEnableExampleAPIKeySafeMode (its server cases: a padded template key next to a
+    real one turns safe mode on, a real key alone does not; its TUI, one-shot command, Home
+    and cloud-standby cases have no counterpart, cliproxy has no such modes)."""
+    from cliproxy.access import AccessPolicy as Access
+
+    keys = [" real-key ", " your-api-key-1 ", "your-api-key", "change-me", "your-api-key-2", "your-api-key-3"]
+    access = Access(keys)
+    assert access.example_keys == ["your-api-key-1", "your-api-key-2", "your-api-key-3"]
+    assert access.safe_mode
+    similar = Access(["your-api-key", "change-me", "changeme", "your-api-key-4", "my-your-api-key-1"])
+    assert similar.example_keys == [] and not similar.safe_mode
+    assert not Access(["real-key"]).safe_mode

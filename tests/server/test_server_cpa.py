@@ -122,7 +122,9 @@ async def test_safe_mode_shows_its_page_keeps_management_and_ends_with_a_real_ke
     cached) linking to ``/management.html?safe-mode=configure``, which opens the control
     panel; the proxy routes answer 403 ``unsafe_example_api_key`` pointing there;
     management still works; a reload with a real key ends safe mode. Before, cliproxy
-    showed no page: ``/`` answered its JSON banner and the panel opened as usual."""
+    showed no page: ``/`` answered its JSON banner and the panel opened as usual.
+    CPA: TestExampleAPIKeyWarningPageIncludesManagementButton (the page names the key and
+    the button, and shows no local config path)."""
     from cliproxy.config import load_or_default
 
     monkeypatch.setenv("MANAGEMENT_PASSWORD", SECRET)
@@ -137,6 +139,7 @@ async def test_safe_mode_shows_its_page_keeps_management_and_ends_with_a_real_ke
                 text = await r.text()
                 assert "Example API key detected" in text and "your-api-key-1" in text
                 assert 'href="/management.html?safe-mode=configure"' in text and "Open Management" in text
+                assert "Proxy API endpoints are disabled" in text and 'class="path"' not in text
         async with s.head(proxy.url + "/management.html") as r:
             assert r.status == 200 and r.headers["Cache-Control"] == "no-store" and await r.read() == b""
         async with s.get(proxy.url + "/management.html?safe-mode=configure") as r:
