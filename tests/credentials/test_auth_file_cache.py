@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import threading
@@ -41,8 +42,9 @@ def test_a_scan_reads_only_new_moved_or_racy_files(tmp_path: Path) -> None:
     TestAddOrUpdateClientSkipsUnchanged, TestRemoveClientRemovesHash.
     CPA hashes every file it reads and skips an event whose content hash is unchanged; here
     the stat signature decides whether a file is read at all, and the bytes whether its
-    credential is made again. A file written just before its read is read again at the
-    next scan (its signature could hide a write in the same clock tick)."""
+    credential is made again; an unchanged file's credential that the pool swapped for
+    another object (a refresh) stays the pool's. A file written just before its read is
+    read again at the next scan (its signature could hide a write in the same clock tick)."""
     cfg = Config()
     for name in ("a", "b", "c"):
         _aged(tmp_path / f"{name}.json", _claude(f"{name}-1", f"{name}@example.com"))
@@ -60,6 +62,9 @@ def test_a_scan_reads_only_new_moved_or_racy_files(tmp_path: Path) -> None:
     now = {c.id: c for c in cache.credentials(cfg)}
     assert now["a.json"] is not first["a.json"] and now["a.json"].metadata["access_token"] == "a-2"
     assert now["b.json"] is first["b.json"] and now["c.json"] is first["c.json"]
+    swapped = dataclasses.replace(now["b.json"], metadata={**now["b.json"].metadata, "access_token": "mem"})
+    kept = {c.id: c for c in cache.credentials(cfg, current={**now, "b.json": swapped})}
+    assert kept["b.json"] is swapped  # a token refreshed in memory (the pool's object) stays
 
     (tmp_path / "d.json").write_bytes(_claude("d", "d@example.com"))  # written now: racy
     (tmp_path / "c.json").unlink()
