@@ -78,7 +78,9 @@ async def test_claude_reasoning_drops_a_foreign_signature(proxy: Any) -> None:  
 async def test_claude_reasoning_without_text_is_dropped(proxy: Any) -> None:  # noqa: F811
     """TestConvertOpenAIResponsesRequestToAntigravity_ClaudeReasoningDropsEmptyThinkingText,
     and _EmptyClaudeReasoning{,BeforeFunction}DoesNotShiftLaterSignature: an empty item is
-    left out, and the next one keeps its own signature."""
+    left out, and the next one keeps its own signature.
+    CPA: TestConvertOpenAIResponsesRequestToAntigravity_EmptyClaudeReasoningBeforeFunctionDoesNotShiftLaterSignature,
+    TestConvertOpenAIResponsesRequestToAntigravity_EmptyClaudeReasoningDoesNotShiftLaterSignature"""
     first, second = claude_signature("claude-sonnet-4-6"), claude_signature("claude-opus-4-6")
     body = {
         "model": CLAUDE,
@@ -112,7 +114,8 @@ async def test_gemini_reasoning_keeps_its_native_signature(proxy: Any) -> None: 
 async def test_tool_result_images_go_inside_their_responses(proxy: Any) -> None:  # noqa: F811
     """TestConvertOpenAIResponsesRequestToAntigravity_PreservesToolResultImage and
     _AttachesParallelToolImagesToNearestResponse: each output's image goes into its own
-    functionResponse (by id), whatever else the output holds."""
+    functionResponse (by id), whatever else the output holds.
+    CPA: TestConvertOpenAIResponsesRequestToAntigravity_AttachesParallelToolImagesToNearestResponse"""
 
     def output(call: str, text: str, url: str) -> dict[str, Any]:
         parts = [

@@ -6,14 +6,16 @@ __all__ = ["make_data_url", "split_data_url"]
 
 
 def split_data_url(url: str) -> tuple[str, str] | None:
-    """``data:<type>;base64,<data>`` -> (media type, base64 data); ``None`` for anything else."""
-    if not url.startswith("data:"):
+    """``data:<type>[;<param>...];base64,<data>`` -> (media type, base64 data); ``None``
+    for anything else. The scheme and the ``base64`` marker are matched in any case and
+    other parameters (``charset=...``) are skipped, as RFC 2397 allows."""
+    if url[:5].lower() != "data:":
         return None
     head, sep, data = url.partition(",")
-    if not sep or not head.endswith(";base64"):
+    if not sep:
         return None
-    media_type = head[5:-7]
-    if not media_type or ";" in media_type:
+    media_type, _, params = head[5:].partition(";")
+    if not media_type or "base64" not in params.lower().split(";"):
         return None
     return media_type, data
 

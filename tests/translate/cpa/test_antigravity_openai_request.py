@@ -212,7 +212,8 @@ def test_deduplicates_and_disambiguates_tools() -> None:
 
 
 def test_normalizes_file_data_url() -> None:
-    """antigravity_openai_file_data_test.go (chat-completions): a data-URL file part becomes inlineData."""
+    """antigravity_openai_file_data_test.go (chat-completions): a data-URL file part becomes inlineData.
+    CPA: TestConvertOpenAIRequestToAntigravityNormalizesFileDataURL"""
     out = _ag(
         {
             "messages": [

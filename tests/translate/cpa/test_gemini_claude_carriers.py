@@ -580,3 +580,59 @@ def test_responses_carrier_keeps_the_direction() -> None:
     body = req(RESPONSES, GEMINI, {"model": MODEL, "input": [*user[0], *out["output"], *user[1]]}, MODEL)
     model = [c for c in body["contents"] if c["role"] == "model"]
     assert model[0]["parts"] == [{"text": "A"}, {"text": "B", "thoughtSignature": SIG}]
+
+
+def test_only_valid_marked_carriers_survive() -> None:
+    """CPA: TestStripInvalidGeminiSignatureThinkingBlocks: of a raw signature, a valid
+    ``previous:text`` carrier, a marked carrier with a broken payload and a bare ``invalid``
+    signature, the valid carrier signs the text before it and the broken ones go. A
+    difference (see test_unmarked_gemini_signature_is_not_read): the raw one is not read."""
+    content = [
+        {"type": "text", "text": "first"},
+        thinking("", SIG, marked=False),
+        thinking("", SIG, "previous:text"),
+        {"type": "thinking", "thinking": "", "signature": CLAUDE_CARRIER_PREFIX + "previous:text:invalid"},
+        {"type": "thinking", "thinking": "", "signature": "invalid"},
+        {"type": "text", "text": "last"},
+    ]
+    assert replay(content) == [{"text": "first", "thoughtSignature": SIG}, {"text": "last"}]
+
+
+def test_marked_non_empty_thinking_keeps_its_carriers() -> None:
+    """CPA: TestStripInvalidGeminiSignatureThinkingBlocksPreservesMarkedNonEmptyThinking: a
+    ``standalone`` thought keeps its signature, a ``next:function`` thought signs the call
+    after it, and a ``previous:text`` thought after a call (no text before it) goes."""
+    content = [
+        thinking("signed thought", SIG, "standalone:text"),
+        thinking("tool preface", SIG, "next:function"),
+        tool_use("tool-1"),
+        thinking("invalid backward", SIG, "previous:text"),
+    ]
+    parts = replay(content)
+    assert parts[0] == {"text": "signed thought", "thought": True, "thoughtSignature": SIG}
+    assert parts[-1] == {**fc(), "thoughtSignature": SIG}
+    assert "invalid backward" not in str(parts)
+
+
+def test_user_turn_carriers_go_and_the_assistants_stay() -> None:
+    """CPA: TestStripInvalidGeminiSignatureThinkingBlocksDropsLegacyRawCarrierFromUserMessage,
+    with a marked carrier (a raw one is not read, see above): the user's goes, the
+    assistant's signs its text."""
+    body = {
+        "model": MODEL,
+        "max_tokens": 64,
+        "messages": [
+            {
+                "role": "user",
+                "content": [thinking("", SIG, "next:text"), {"type": "text", "text": "user text"}],
+            },
+            {
+                "role": "assistant",
+                "content": [thinking("", SIG, "next:text"), {"type": "text", "text": "assistant text"}],
+            },
+            {"role": "user", "content": "continue"},
+        ],
+    }
+    out = req(CLAUDE, GEMINI, body, MODEL)["contents"]
+    assert out[0] == {"role": "user", "parts": [{"text": "user text"}]}
+    assert out[1]["parts"] == [{"text": "assistant text", "thoughtSignature": SIG}]

@@ -143,6 +143,8 @@ class BlockWriter:
         src = self._source(b)
         if src is None:
             return None
+        if src.get("type") == "base64" and b.data and not b.media_type:
+            src["media_type"] = "application/pdf"  # a document of unknown type: Claude's default kind
         if src.get("type") == "base64" and str(src.get("media_type", "")).startswith("text/"):
             src = _text_source(src)
         out: Wire = {"type": "document", "source": src}

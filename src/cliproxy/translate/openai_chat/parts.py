@@ -85,10 +85,16 @@ def _file(part: dict[str, Any], where: str) -> ir.File:
         split = split_data_url(data)
         if split:
             out.media_type, out.data = split
+        elif data[:5].lower() == "data:":
+            raise RequestError(
+                f"{where}.file.file_data: expected a base64 data: URL with a media type", param=where
+            )
         else:  # bare base64
             out.data = data
             out.media_type = _guess_type(out.filename)
             extras["_bare"] = True
+        if not out.data and out.file_id is None:
+            raise RequestError(f"{where}.file.file_data: the file has no content", param=where)
     elif data is not None:
         raise RequestError(f"{where}.file.file_data: expected a string", param=where)
     rest = _rest(part, ("type", "file"))
