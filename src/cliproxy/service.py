@@ -462,8 +462,7 @@ class Service:
             doc.save()
             if self._watcher is not None:
                 self._watcher.note_config_written(doc.text().encode("utf-8"), config)
-            self.apply(config)
-            await self._apply_plugins()
+            await self._on_config(config)  # the auth files stat'ed in a thread, then applied
             if (bus := shared(self.state)) is not None:  # every process sharing the state follows
                 await bus.publish("config", text=doc.text())
             return config
@@ -489,8 +488,7 @@ class Service:
                 doc.save()
                 if self._watcher is not None:
                     self._watcher.note_config_written(text.encode("utf-8"), config)
-            self.apply(config)
-            await self._apply_plugins()
+            await self._on_config(config)  # the auth files stat'ed in a thread, then applied
         log.info("config updated by another process")
 
     # -- model lists
