@@ -57,6 +57,8 @@ async def test_authorize_url_is_google_offline_consent_without_pkce(http, provid
 
 
 async def test_sign_in_onboards_until_done_and_writes_the_project(http, providers_at) -> None:
+    """CPA: TestFetchProjectIDFallsBackToDailyOnboardUser (loadCodeAssist names only a tier:
+    onboardUser with it, polled until done, gives the project)."""
     providers_at.onboard_pending = 1  # the first onboardUser answer is "not done"
     flow = AntigravityLogin(http, onboard_interval=0.01)
     started, code, state = await authorize(flow, REDIRECT)
@@ -94,6 +96,7 @@ async def test_sign_in_onboards_until_done_and_writes_the_project(http, provider
 
 
 async def test_a_known_project_needs_no_onboarding(http, providers_at) -> None:
+    """CPA: TestFetchProjectIDFromLoadCodeAssist."""
     providers_at.project_ready = True
     flow = AntigravityLogin(http)
     started, code, state = await authorize(flow, REDIRECT)
