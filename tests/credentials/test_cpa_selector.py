@@ -284,3 +284,17 @@ def test_smooth_weighted_pick_survives_extreme_state():
     current = {"a": top, "b": bottom}
     assert smooth_weighted_pick(current, [("a", 1), ("b", 1)]) == "a"
     assert current == {"a": top + 1 - 2, "b": bottom + 1}
+
+
+@pytest.mark.parametrize("strategy", ["round-robin", "weighted-round-robin", "fill-first"])
+async def test_a_cooldown_error_names_the_requested_model(clock, strategy):
+    """CPA: TestBuiltInSelectorCooldownErrorPreservesRouteModel: a credential cooling as a
+    whole gives a ``model_cooldown`` naming the model as asked, thinking suffix included,
+    whatever the strategy."""
+    pool = make_pool(clock, [cred("cooling-auth")], strategy=strategy)
+    await pool.mark_failure(
+        pool.get("cooling-auth"), "other-model", 429, retry_after=3600, credential_scoped=True
+    )
+    with pytest.raises(CooldownError) as info:
+        await pool.pick("client-opus(high)")
+    assert info.value.model == "client-opus(high)" and "client-opus(high)" in info.value.message

@@ -282,7 +282,8 @@ async def test_a_credential_without_project_gets_one_on_first_use(
     """CPA antigravity_executor_auth.go PrepareRequestAuth: no ``project_id`` -> the
     project from loadCodeAssist, or onboardUser with the default tier; the envelope carries
     it, the auth file keeps it, and the lookup is not repeated.
-    CPA: TestAntigravityPrepareRequestAuth_FetchesMissingProjectID."""
+    CPA: TestAntigravityPrepareRequestAuth_FetchesMissingProjectID,
+    TestManagerExecute_PreparesAndPersistsMissingRequestAuthMetadata."""
     cloud.project = "proj-found" if named else ""
     path = _auth(tmp_path, "antigravity-a.json", "tok-a", cloud.url, project=None)
     proxy = await start_proxy(_config(False))

@@ -60,6 +60,11 @@ claude-api-key:
     models:
       - {{name: "deepseek-v4", alias: "cl-compat", is-compat: true}}
       - {{name: "deepseek-v4", alias: "cl-plain"}}
+  - api-key: "sk-ant-2"
+    base-url: "{fakes.claude.base_url}"
+    prefix: "tenant"
+    models:
+      - {{name: "deepseek-upstream", alias: "deepseek-alias", is-compat: true}}
 codex:
   optimize-multi-agent-v2: {optimize}
 codex-api-key:
@@ -84,12 +89,15 @@ async def test_claude_thinking_reaches_a_compat_chat_upstream(proxy, model: str,
     assert assistant.get("reasoning_content") == ("Two plus two is four." if kept else None)
 
 
-@pytest.mark.parametrize(("model", "kept"), [("cl-compat", True), ("cl-plain", False)])
+@pytest.mark.parametrize(
+    ("model", "kept"), [("cl-compat", True), ("cl-plain", False), ("tenant/deepseek-alias", True)]
+)
 async def test_chat_reasoning_reaches_a_compat_claude_upstream(proxy, model: str, kept: bool) -> None:
     """Chat client -> Claude-protocol upstream: with is-compat the assistant's
     ``reasoning_content`` becomes a thinking block with an empty signature, first in the
     turn; without it, the turn is text only. (The fake is as strict as Anthropic and
-    refuses the unsigned block; the compatible endpoints is-compat is for take it.)"""
+    refuses the unsigned block; the compatible endpoints is-compat is for take it.)
+    CPA: TestResolvedAPIKeyModelInfoPropagatesIsCompat (also through a key's prefix)."""
     messages = [
         {"role": "user", "content": "What is 2+2?"},
         {"role": "assistant", "reasoning_content": "Two plus two is four.", "content": "4"},

@@ -115,11 +115,17 @@ def test_codex_api_key_serves_configured_models(registry, catalog: Catalog):
         },
     )
     assert ids(registry, listed) == ["five"]
-    # An entry without models falls back to the pro catalog (CPA's buildCodexConfigModels).
+    # An entry without models falls back to the pro catalog (CPA's buildCodexConfigModels;
+    # CPA: TestBuildCodexConfigModelsSelectsDefaultsOrConfiguredModels, with the image models).
+    assert {"gpt-image-1.5", "gpt-image-2"} <= set(ids(registry, bare))
     assert ids(registry, bare) == [m.id for m in catalog.family("codex-pro")]
 
 
 def test_openai_compat_serves_only_configured_models(registry):
+    """CPA: TestRegisterModelsForAuth_OpenAICompatibilityImageModelType (an ``image`` model is
+    ``openai-image`` without thinking; a chat model keeps the default levels),
+    TestRegisterModelsForAuth_OpenAICompatibilityInputModalities (configured modalities are
+    kept; the image model takes none)."""
     _, creds = build(
         registry,
         {
@@ -130,7 +136,11 @@ def test_openai_compat_serves_only_configured_models(registry):
                     "api-key-entries": [{"api-key": "a"}, {"api-key": "b"}],
                     "models": [
                         {"name": "moonshotai/kimi-k2", "alias": "kimi"},
-                        {"name": "qwen/qwen3"},
+                        {
+                            "name": "qwen/qwen3",
+                            "input-modalities": ["text", "image"],
+                            "output-modalities": ["text"],
+                        },
                         {"name": "img/x", "alias": "pic", "image": True},
                     ],
                 }
@@ -146,6 +156,13 @@ def test_openai_compat_serves_only_configured_models(registry):
     assert info.owned_by == "OpenRouter" and info.thinking.levels == ("low", "medium", "high")
     assert not info.user_defined
     assert registry.model_info("pic").thinking is None and registry.model_info("pic").type == "openai-image"
+    assert registry.model_info("pic").input_modalities == ()
+    qwen = registry.model_info("qwen/qwen3")
+    assert (qwen.type, qwen.input_modalities, qwen.output_modalities) == (
+        "openai-compatibility",
+        ("text", "image"),
+        ("text",),
+    )
 
 
 def test_oauth_providers_use_their_catalog(registry, catalog: Catalog):
@@ -210,3 +227,93 @@ def test_configured_models_inherit_or_declare_thinking(registry, catalog: Catalo
     assert registry.model_info("custom-model", "claude").thinking.levels == ("xhigh", "high")
     special = registry.model_info("special", "claude").thinking
     assert special.zero_allowed and special.dynamic_allowed
+
+
+def test_configured_models_carry_display_name_and_context_length(registry):
+    """CPA: TestBuildConfigModelsDisplayName (each key kind's ``display-name``),
+    TestBuildConfigModelsDisplayNameFallback (else the upstream name),
+    TestBuildConfigModelsPropagatesMaxContextLength (``max-context-length`` on every kind),
+    TestBuildOpenAICompatibilityConfigModels_InputModalities (an OpenAI-compatible model's
+    input modalities lower-cased and deduplicated; an image model takes its alias as name
+    and no modalities)."""
+    size = 1048576
+
+    def one(name: str, alias: str, display: str = "") -> list[dict]:
+        entry = {"name": name, "alias": alias, "max-context-length": size}
+        return [{**entry, "display-name": display} if display else entry]
+
+    build(
+        registry,
+        {
+            "claude-api-key": [
+                {
+                    "api-key": "c",
+                    "models": [*one("claude-upstream", "claude-catalog", "Claude Catalog Name")],
+                },
+                {"api-key": "c2", "models": [{"name": "claude-upstream", "alias": "claude-plain"}]},
+            ],
+            "gemini-api-key": [
+                {"api-key": "g", "models": one("gemini-upstream", "gemini-catalog", "Gemini Catalog Name")}
+            ],
+            "interactions-api-key": [
+                {"api-key": "i", "models": one("interactions-upstream", "interactions-alias")}
+            ],
+            "vertex-api-key": [
+                {
+                    "api-key": "v",
+                    "base-url": "https://v",
+                    "models": one("vertex-upstream", "vertex-catalog", "Vertex Catalog Name"),
+                }
+            ],
+            "codex-api-key": [
+                {
+                    "api-key": "x",
+                    "base-url": "https://c",
+                    "models": one("gpt-5.5", "gpt-5.5", "Codex Catalog Name"),
+                }
+            ],
+            "xai-api-key": [
+                {
+                    "api-key": "x",
+                    "base-url": "https://x",
+                    "models": one("grok-4.5", "grok-latest", "xAI Catalog Name"),
+                }
+            ],
+            "openai-compatibility": [
+                {
+                    "name": "mimo",
+                    "base-url": "https://m",
+                    "api-key-entries": [{"api-key": "o"}],
+                    "models": [
+                        {
+                            **one("upstream-vision", "mimo-v2.5-pro", "Mimo Vision")[0],
+                            "input-modalities": ["TEXT", "image", "image"],
+                        },
+                        {"name": "upstream-image", "alias": "compat-image", "image": True},
+                    ],
+                }
+            ],
+        },
+    )
+    names = {
+        "claude-catalog": "Claude Catalog Name",
+        "gemini-catalog": "Gemini Catalog Name",
+        "vertex-catalog": "Vertex Catalog Name",
+        "gpt-5.5": "Codex Catalog Name",
+        "grok-latest": "xAI Catalog Name",
+        "mimo-v2.5-pro": "Mimo Vision",
+        "claude-plain": "claude-upstream",
+        "compat-image": "compat-image",
+    }
+    assert {model: registry.model_info(model).display_name for model in names} == names
+    sized = [
+        "claude-catalog",
+        "gemini-catalog",
+        "interactions-alias",
+        "gpt-5.5",
+        "grok-latest",
+        "mimo-v2.5-pro",
+    ]
+    assert {model: registry.model_info(model).context_window for model in sized} == dict.fromkeys(sized, size)
+    assert registry.model_info("mimo-v2.5-pro").input_modalities == ("text", "image")
+    assert registry.model_info("compat-image").input_modalities == ()

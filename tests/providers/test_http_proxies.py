@@ -54,7 +54,8 @@ async def test_socks5_proxy_relays(http, socks_proxy, fake_openai) -> None:  # n
 
 
 async def test_direct_bypasses_global_proxy(http, http_proxy, socks_proxy, fake_openai) -> None:  # noqa: F811
-    """CPA: TestBuildHTTPTransportDirectBypassesProxy; TestNewProxyAwareWebsocketDialerDirectDisablesProxy too: the upstream WebSocket
+    """CPA: TestBuildHTTPTransportDirectBypassesProxy, TestRoundTripperForDirectBypassesProxy;
+    TestNewProxyAwareWebsocketDialerDirectDisablesProxy too: the upstream WebSocket
     dials through the same ``HttpClient._session(proxy)``."""
     await _chat(http, fake_openai.base_url, proxy_key("direct", http_proxy.url))
     await _chat(http, fake_openai.base_url, proxy_key("none", socks_proxy.url))

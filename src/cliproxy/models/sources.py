@@ -208,10 +208,15 @@ def _compat_source(cred: Credential, cfg: Any, now: int) -> Source:
                 type="openai-image" if model.image else "openai-compatibility",
                 created=now,
                 context_window=model.max_context_length,
-                input_modalities=tuple(m.lower() for m in model.input_modalities),
-                output_modalities=tuple(m.lower() for m in model.output_modalities),
+                input_modalities=_modalities(model.input_modalities),
+                output_modalities=_modalities(model.output_modalities),
                 thinking=thinking or (None if model.image else _COMPAT_LEVELS),
                 configured=True,
             )
         )
     return Source(tuple(infos), _configured(entry.models), compat=True)
+
+
+def _modalities(values: Sequence[str]) -> tuple[str, ...]:
+    """Configured modalities lower-cased, blanks and repeats left out (CPA)."""
+    return tuple(dict.fromkeys(v.strip().lower() for v in values if v.strip()))
