@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from cliproxy.providers.compat_tool_results import ATTRIBUTE as TEXT_ONLY_ATTRIBUTE
+from cliproxy.providers.compat_tool_results import text_only_names
+
 from .files import load_auth_dir, load_auth_file, read_auth_files, scoped_rules_from, swap_auth_files
 from .ids import StableIDGenerator, auth_index, auth_index_seed, compat_provider_key, format_sorted_headers
 from .record import KIND_APIKEY, Credential, ModelAlias, ScopedErrorRule, parse_limit
@@ -101,6 +104,8 @@ def _compat(gen: StableIDGenerator, compat: Any, index: int) -> list[Credential]
     attributes = {"provider_key": provider}
     if compat.support_prompt_cache_key:  # read by providers.compat_cache
         attributes["support_prompt_cache_key"] = "true"
+    if text_only := text_only_names([(m.name, m.alias, m.input_modalities) for m in compat.models]):
+        attributes[TEXT_ONLY_ATTRIBUTE] = text_only  # read by providers.compat_tool_results
     out = []
     for entry in compat.api_key_entries:
         key, proxy = entry.api_key.strip(), entry.proxy_url.strip()

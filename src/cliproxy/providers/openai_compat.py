@@ -15,7 +15,7 @@ import orjson
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format, multipart
 from cliproxy.formats.openai_chat import ask_usage
-from cliproxy.providers import compat_cache
+from cliproxy.providers import compat_cache, compat_tool_results
 from cliproxy.providers.base import Carry, Provider, UpstreamRequest, copy_client_headers, with_fixed_values
 from cliproxy.translate import token_segments, tokens
 from cliproxy.translate.summary import body_summary_intent
@@ -62,6 +62,8 @@ class OpenAICompatProvider(Provider):
                 return self._images(cred, body, action, client_headers)
         if _CARRIED in body:  # openai-compatibility[].support-prompt-cache-key
             compat_cache.apply(body)
+        if compat_tool_results.wants_text(cred.attributes, model):
+            compat_tool_results.flatten_tool_results(body)  # input-modalities: [text]
         if stream:
             body["stream"] = True
             ask_usage(body)  # accounted even when the client asks no usage chunk (as CPA)
