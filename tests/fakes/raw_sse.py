@@ -1,9 +1,9 @@
 """An upstream that streams given raw bytes: Chat Completions (``POST /v1/chat/completions``),
-Claude Messages (``POST /v1/messages``) and Gemini (``POST /v1beta/models/{model}:...``)
-all answer a streaming request with :attr:`RawSSE.chunks`, each its own write with a
-pause after it (so the proxy reads them apart), then a clean end. For framing cases the
-full fakes cannot script: an error event cut anywhere, an event of several ``data:``
-lines."""
+Claude Messages (``POST /v1/messages``), Gemini (``POST /v1beta/models/{model}:...``) and
+Codex / Responses (``POST /responses``, under a ``codex-api-key`` base URL) all answer a
+streaming request with :attr:`RawSSE.chunks`, each its own write with a pause after it
+(so the proxy reads them apart), then a clean end. For framing cases the full fakes
+cannot script: an error event cut anywhere, an event of several ``data:`` lines."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class RawSSE(LocalServer):
         router.add_post("/v1/chat/completions", self._stream)
         router.add_post("/v1/messages", self._stream)
         router.add_post("/v1beta/models/{target}", self._stream)
+        router.add_post("/responses", self._stream)
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         await request.read()

@@ -112,3 +112,27 @@ def test_frames_are_mended_without_a_line_reader_before_it() -> None:
         if want is None:
             want = reads[0] + reads[1] + b"\n\n"
         assert got == want and not tr.ended, (reads, got)
+
+
+def test_an_error_on_a_later_data_line_is_made_safe_at_every_cut() -> None:
+    """An event whose second ``data:`` line is the upstream's error (the blank line between
+    two frames left out): cut anywhere, the delta on its first line goes out as a frame
+    of its own, then the error made safe, and the stream ends there with the error read
+    (CPA's Codex executor reads the lines one by one and fails at the error's). Before,
+    the joined lines were not JSON and the event went out as it came."""
+    second = b'{"type":"response.output_text.delta","delta":" more"}'
+    error = b'{"type":"error","error":{"code":"failed","message":"token=payload-secret"},"debug":"dump"}'
+    event = b"event: response.output_text.delta\ndata: " + second + b"\ndata: " + error + b"\n\n"
+    want = (
+        DELTA
+        + b"event: response.output_text.delta\ndata: "
+        + second
+        + b"\n\ndata: "
+        + orjson.dumps({"type": "error", "error": SAFE})
+        + b"\n\n"
+    )
+    stream = DELTA + event + COMPLETED
+    for cut in range(1, len(stream)):
+        out, tr = _relay(stream, cut)
+        assert tr.ended and out == want, (cut, out)
+        assert tr.upstream_error is not None and tr.upstream_error.code == "failed", cut

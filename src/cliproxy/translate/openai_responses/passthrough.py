@@ -19,7 +19,10 @@ its own (``formats.sse.line_end``: a blank line between two ``data:``-only frame
 end before a late ``event:`` line of the same frame). The stream's last frame with no
 blank line after it goes out when its JSON is whole and is dropped when it was cut (the
 stream then ends in the failure ``replies_stream`` adds); a payload over several
-``data:`` lines is relayed, not taken for garbage.
+``data:`` lines is relayed, not taken for garbage. An event whose ``data:`` lines each hold
+a payload of their own (the blank line between two frames left out) is read line by
+line when it is suspect, as CPA's Codex executor reads a stream: an error on a later line
+ends the stream there, the lines before it relayed as a frame.
 
 The cost on the success path (a read of whole frames) is an ``endswith`` and two
 ``bytes.find`` a chunk (``"error"``, ``"code"``, with their quotes: a JSON key or value,
@@ -31,10 +34,11 @@ whose ``"error":null`` matches).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 
-from cliproxy.formats.sse import FIELDS, flushable, line_end, named_whole
+from cliproxy.formats.sse import FIELDS, SSEDecoder, flushable, line_end, named_whole
 from cliproxy.formats.stream_errors import error_event_parts, is_error_payload, safe_payload
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamDecoder, UsageSniffer
@@ -181,18 +185,55 @@ class ResponsesPassthrough(ScreenedPassthrough):
         try:
             obj = orjson.loads(b"\n".join(data))
         except orjson.JSONDecodeError:
-            return None
+            return self._rewrite_lines(head, name, data) if len(data) > 1 else None
         if not isinstance(obj, dict):
             return None
         kind = obj.get("type")
         if name not in _ERROR_EVENTS and kind not in _ERROR_EVENTS and not is_error_payload(obj):
             return None
+        return head + self._safe(name, obj)
+
+    def _rewrite_lines(self, head: bytes, name: str, data: list[bytes]) -> bytes | None:
+        """An event whose ``data:`` lines each hold a payload of their own (the upstream
+        left out the blank lines between frames; ``formats.sse.SSEDecoder`` reads them
+        apart): when one of them is an error, the lines before it go out as a frame (with
+        the event's ``event:`` line) and the error after it, made safe, as a ``data:``-only
+        event (as it comes when a read ends between the lines); CPA's Codex executor reads
+        the lines one by one and fails the stream at the first error. ``None`` when none
+        is one. An event named an error (or whose first line is the error) becomes that
+        line, made safe, the lines before it dropped (CPA's framer fails a frame named an
+        error whatever its payload)."""
+        frame = b"".join([b"data: " + d + b"\n" for d in data])
+        lines = [ev.data for ev in SSEDecoder().decode(frame + b"\n")]
+        if len(lines) < 2:
+            return None  # (one payload over several lines, or lines that are not payloads)
+        for at, line in enumerate(lines):
+            if not _suspect(line):
+                continue
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if not isinstance(obj, dict):
+                continue
+            kind = obj.get("type")
+            if kind not in _ERROR_EVENTS and not is_error_payload(obj):
+                continue
+            if name in _ERROR_EVENTS or not at:
+                return head + self._safe(name, obj)
+            before = head + b"".join([b"data: " + d + b"\n" for d in lines[:at]]) + b"\n"
+            return before + self._safe("", obj)
+        return None
+
+    def _safe(self, name: str, obj: dict[str, Any]) -> bytes:
+        """The ``data:`` line (and blank line) of error payload ``obj`` made safe; the
+        first one read is what the stream failed with (``upstream_error``)."""
         body = orjson.dumps(safe_payload(obj))
         if self._scrub is not None:
             body = self._scrub(body)
         if self.upstream_error is None:  # read from what the client gets: nothing secret is kept
             self.upstream_error = _failure(name, body)
-        return head + b"data: " + body + b"\n\n"
+        return b"data: " + body + b"\n\n"
 
 
 def _failure(name: str, data: bytes) -> ir.Error | None:
