@@ -29,6 +29,7 @@ from ..state.base import CooldownRecord
 from ..times import GO_ZERO_TIME, format_utc, parse_timestamp
 from .pool import Pool
 from .record import Credential, model_key
+from .reloaded import file_missing
 from .storage import write_json
 
 __all__ = [
@@ -133,7 +134,7 @@ async def restore(pool: Pool, auth_dir: str | Path) -> int:
 
 def _file_gone(auth_dir: Path, cred_id: str) -> bool:
     """``cred_id`` names an auth file (its path under the auth dir) that is not there."""
-    return cred_id.lower().endswith(".json") and not (auth_dir / cred_id).exists()
+    return cred_id.lower().endswith(".json") and file_missing(auth_dir / cred_id)
 
 
 def cds_path(auth_dir: Path, cred: Credential) -> Path | None:

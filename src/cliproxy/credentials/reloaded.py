@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from .record import Credential
 
-__all__ = ["changed_ids", "gone_for_good"]
+__all__ = ["changed_ids", "file_missing", "gone_for_good"]
 
 
 def changed_ids(
@@ -43,5 +44,16 @@ def gone_for_good(old: Mapping[str, Credential], new: Mapping[str, Credential]) 
     a relay gone). A file still there (unreadable for now, being rewritten, or taken by its
     plugin under another id) is not gone: its credential may come back."""
     return [
-        cred for key, cred in old.items() if key not in new and (cred.path is None or not cred.path.exists())
+        cred for key, cred in old.items() if key not in new and (cred.path is None or file_missing(cred.path))
     ]
+
+
+def file_missing(path: Path) -> bool:
+    """The file is not there (a stat that fails otherwise, say for a permission, is no proof)."""
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False
