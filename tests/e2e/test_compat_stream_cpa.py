@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import anthropic
 import openai
 import orjson
 import pytest
@@ -304,3 +305,42 @@ async def test_chunks_after_done_are_dropped(proxy, upstream) -> None:
             data = await r.read()
     assert b'"content":"partial"' in data and data.rstrip().endswith(b"data: [DONE]")
     assert b'"cost"' not in data
+
+
+async def test_whole_answer_calls_without_ids_get_ids_of_their_own(proxy, upstream) -> None:
+    """An OpenAI-compatible upstream's whole answer with tool calls that carry no ``id``:
+    a Claude client gets a ``toolu_`` id for each (CPA: TestGenerateClaudeToolCallID, the
+    24 characters after ``toolu_``) and a Responses client a ``call_id`` for each; before,
+    both Claude calls were ``toolu_empty`` and the Responses ones had an empty ``call_id``,
+    so the client could not answer them apart."""
+    call = {"type": "function", "function": {"name": "lookup", "arguments": '{"q":"x"}'}}
+    upstream.json = {
+        "id": "chatcmpl_1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "deepseek-v4-flash",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": None, "tool_calls": [call, call]},
+                "finish_reason": "tool_calls",
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }
+    tool = {"name": "lookup", "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
+        msg = await client.messages.create(
+            model="m", max_tokens=64, messages=[{"role": "user", "content": "look"}], tools=[tool]
+        )
+    ids = [b.id for b in msg.content if b.type == "tool_use"]
+    assert len(ids) == 2 and len(set(ids)) == 2
+    assert all(i.startswith("toolu_") and len(i) == 30 and i[6:].isalnum() for i in ids)
+    async with _chat(proxy) as chat:
+        done = await chat.responses.create(
+            model="m",
+            input="look",
+            tools=[{"type": "function", "name": "lookup", "parameters": tool["input_schema"]}],
+        )
+    call_ids = [o.call_id for o in done.output if o.type == "function_call"]
+    assert len(call_ids) == 2 and len(set(call_ids)) == 2 and all(call_ids)

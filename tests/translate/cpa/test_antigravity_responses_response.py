@@ -44,7 +44,10 @@ def test_whole_answer_keeps_the_clients_tools_and_call() -> None:
 def test_namespaced_custom_tool_call_is_restored() -> None:
     """CPA: TestConvertAntigravityResponseToOpenAIResponses_RestoresAdditionalNamespaceCustomToolCall:
     ``functions__exec`` was a custom tool in a namespace of ``additional_tools``; the call
-    comes back as that custom tool call with its input, whole and streamed."""
+    comes back as that custom tool call with its input, whole and streamed (the call's name
+    and namespace set on the item, top-level and inside ``output_item.done``: CPA:
+    TestSetResponsesToolCallIdentity; its stale-namespace case has no counterpart, our items
+    are built fresh)."""
     request: dict[str, Any] = {
         "model": "gemini-3.5-flash-low",
         "input": [

@@ -38,7 +38,7 @@ from cliproxy.translate.openai_chat.names import restore
 # finish reasons of an answer cut short: its last call may hold partial arguments
 _CUT = frozenset(("length", "content_filter"))
 
-__all__ = ["ChatStreamDecoder", "error_status"]
+__all__ = ["ChatStreamDecoder", "error_status", "synth_call_id"]
 
 # frame names and chunk types that report a failure (CPA openAICompatErrorEvent)
 _ERROR_KINDS = frozenset(("error", "response.error", "response.failed"))
@@ -84,7 +84,7 @@ def _error_of(obj: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _synth_id(request: ir.Request | None) -> str:
+def synth_call_id(request: ir.Request | None) -> str:
     """An id for a call the upstream never named, in the client's own style."""
     prefix = "toolu_" if request is not None and request.source == "claude" else "call_"
     return prefix + uuid_hex()[:24]
@@ -426,7 +426,7 @@ class ChatStreamDecoder(StreamDecoder):
             if not (call.id or call.name or call.args):
                 return
             call.name = call.name or self._lone_custom() or f"tool_{call.key}"
-            call.id = call.id or _synth_id(self.request)
+            call.id = call.id or synth_call_id(self.request)
             self._announce(call, out)
         if call.block is not None and call.block in self._open:
             self._open.remove(call.block)

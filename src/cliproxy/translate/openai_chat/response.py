@@ -24,6 +24,7 @@ from cliproxy.formats.openai_chat import (
 from cliproxy.translate import ir
 from cliproxy.translate.custom_tools import is_custom, raw_input
 from cliproxy.translate.naming import flat_name
+from cliproxy.translate.openai_chat.decode import synth_call_id
 from cliproxy.translate.openai_chat.names import restore
 from cliproxy.translate.tool_output import generated_image
 
@@ -165,7 +166,10 @@ def _parse_call(tc: Any, request: ir.Request | None) -> ir.ToolCall | None:
         kind, text = "custom", raw_input(text)
     elif kind == "function" and not text:
         text = "{}"  # a call without arguments: valid JSON for every client
-    return ir.ToolCall(id=str(tc.get("id") or ""), name=name, arguments=text, kind=kind, namespace=ns)
+    # a call the upstream gave no id gets one of its own, as in a stream: two calls never
+    # share an id, so the client can answer each
+    call_id = str(tc.get("id") or "") or synth_call_id(request)
+    return ir.ToolCall(id=call_id, name=name, arguments=text, kind=kind, namespace=ns)
 
 
 # --------------------------------------------------------------------------- build
