@@ -178,3 +178,15 @@ async def test_compact_auth_failure_cools_and_fails_over(start_proxy, fakes, sta
     assert len([r for r in fakes.responses.requests if r.path.endswith("/compact")]) == 2
     cooled = [c for c in proxy.service.pool.credentials() if await proxy.service.pool.cooldowns(c)]
     assert len(cooled) == 1
+
+
+async def test_compact_forwards_an_invalid_reasoning_signature(matrix) -> None:
+    """CPA: TestOpenAIResponsesCompactForwardsInvalidReasoningEncryptedContentToExecutor: a
+    reasoning item whose ``encrypted_content`` is not OpenAI's is no client error; the call
+    reaches the upstream (which, for Codex, gets the item without the foreign value)."""
+    before = len(matrix.fakes.responses.requests)
+    item = {"id": "rs_bad", "type": "reasoning", "encrypted_content": "bad", "summary": []}
+    status, answer = await _post(matrix.url, {"model": "codex-model", "input": [item]})
+    assert status == 200, answer
+    assert len(matrix.fakes.responses.requests) == before + 1
+    assert "encrypted_content" not in matrix.fakes.responses.last.json["input"][0]

@@ -10,6 +10,7 @@ tests/management/test_logs_api.py.
 from __future__ import annotations
 
 import base64
+import os
 import time
 from pathlib import Path
 
@@ -201,3 +202,50 @@ def test_zero_offset_cursor_with_a_partial_line_reads_across_rotation(tmp_path):
     rotate(tmp_path, "new\n")
     answer = get(tmp_path, cursor=initial.cursor, limit=10)
     assert answer.lines == ["partial complete", "new"] and not answer.reset
+
+
+def _mtime(folder: Path, name: str, ns: int) -> None:
+    os.utime(folder / name, ns=(ns, ns))
+
+
+def test_zero_offset_cursor_on_an_empty_file_reads_across_two_rotations(tmp_path):
+    """CPA: TestGetLogsZeroOffsetCursorWithEmptyFileReadsAcrossTwoRotations: the cursor was
+    taken on an empty main.log; two rotations later (each rotated file newer than the
+    cursor) the lines come one at a time, oldest first, without a reset."""
+    write(tmp_path, "")
+    initial = get(tmp_path, limit=1)
+    fields = decoded(initial.cursor)
+    assert (fields["offset"], fields["size"]) == (0, 0)
+    base = (tmp_path / "main.log").stat().st_mtime_ns
+    append(tmp_path, "first\n")
+    _mtime(tmp_path, "main.log", base + 1_000_000_000)
+    (tmp_path / "main.log").rename(tmp_path / "main.log.1")
+    write(tmp_path, "second\n")
+    _mtime(tmp_path, "main.log", base + 2_000_000_000)
+    (tmp_path / "main.log.1").rename(tmp_path / "main.log.2")
+    (tmp_path / "main.log").rename(tmp_path / "main.log.1")
+    write(tmp_path, "third\n")
+    cursor = initial.cursor
+    for want in ("first", "second", "third"):
+        answer = get(tmp_path, cursor=cursor, limit=1)
+        assert answer.lines == [want] and not answer.reset, want
+        cursor = answer.cursor
+
+
+def test_zero_offset_cursor_on_an_empty_file_resets_when_the_rotation_is_ambiguous(tmp_path):
+    """CPA: TestGetLogsZeroOffsetCursorWithEmptyFileResetsWhenRotationModTimeAmbiguous: every
+    file has the cursor's modification time, so which file it named cannot be told: a reset
+    to the tail, with the count of lines returned."""
+    fixed = int(time.mktime((2026, 6, 15, 10, 0, 0, 0, 0, -1))) * 1_000_000_000
+    write(tmp_path, "")
+    _mtime(tmp_path, "main.log", fixed)
+    initial = get(tmp_path, limit=1)
+    fields = decoded(initial.cursor)
+    assert (fields["offset"], fields["size"]) == (0, 0)
+    append(tmp_path, SECOND + "\n")
+    _mtime(tmp_path, "main.log", fixed)
+    (tmp_path / "main.log").rename(tmp_path / "main.log.1")
+    write(tmp_path, THIRD + "\n")
+    _mtime(tmp_path, "main.log", fixed)
+    answer = get(tmp_path, cursor=initial.cursor, limit=2)
+    assert answer.lines == [SECOND, THIRD] and answer.reset and answer.line_count == 2

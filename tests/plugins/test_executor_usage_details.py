@@ -169,7 +169,9 @@ async def test_a_responses_client_gets_usage_details_from_plugin_executors(
     stream holds passes) on a plugin executor that answers in the Responses format; then an
     executor whose own format a plugin response translator makes a Responses answer of
     (``acme-model``). Before, each reached the client with the usage the plugin wrote: the
-    openai SDK handed back ``input_tokens_details`` / ``output_tokens_details`` as None."""
+    openai SDK handed back ``input_tokens_details`` / ``output_tokens_details`` as None.
+    CPA: TestEnsureResponsesUsageDetails_NonStreamJSONWithDataSubstring,
+    TestEnsureResponsesUsageDetails_SSEData, TestEnsureResponsesUsageDetails_SSEEventDataMultiLine."""
     proxy = await _plugins(start_proxy, fakes, tmp_path)
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
         for model, cached, reasoning in (("rs-bare", 0, 0), ("rs-null", 0, 0), ("rs-kept", 3, 2)):

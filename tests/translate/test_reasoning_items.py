@@ -21,6 +21,7 @@ def items() -> list[dict[str, Any]]:
 
 
 def test_store_true_keeps_ids() -> None:
+    """CPA: TestSanitizeOpenAIResponsesReasoningEncryptedContent_KeepsIDsWhenStoreEnabled."""
     body = {"store": True, "input": items()}
     assert drop_foreign_encrypted_content(body)
     assert [sorted(i) for i in body["input"]] == [["id", "type"]] * 3 + [
@@ -30,6 +31,7 @@ def test_store_true_keeps_ids() -> None:
 
 
 def test_store_false_strips_ids_and_leaves_the_clients_list_alone() -> None:
+    """CPA: TestSanitizeOpenAIResponsesReasoningEncryptedContent_StripsOrphanIDsWhenStoreDisabled."""
     original = items()
     body = {"input": original}
     assert drop_foreign_encrypted_content(body)
@@ -41,6 +43,7 @@ def test_store_false_strips_ids_and_leaves_the_clients_list_alone() -> None:
 
 
 def test_nothing_to_do() -> None:
+    """CPA: TestSanitizeOpenAIResponsesReasoningEncryptedContent_NoopReturnsOriginalBody."""
     good = [{"id": "rs_good", "type": "reasoning", "encrypted_content": gpt_signature()}]
     body: dict[str, Any] = {"input": good}
     assert not drop_foreign_encrypted_content(body) and body["input"] is good

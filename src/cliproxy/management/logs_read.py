@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -182,17 +183,53 @@ def tail(files: list[Path], limit: int, latest: int = 0) -> LogsAnswer:
 
 def _locate(files: list[Path], cur: dict[str, Any]) -> int | None:
     """Index of the file the cursor points into (it may have been rotated away under a new name)."""
-    candidates = [i for i, p in enumerate(files) if p.name == cur["file"]]
-    candidates += [i for i, p in enumerate(files) if p.name != cur["file"] and p.name != MAIN_LOG]
     size = cur.get("size")
     boundary = _boundary(cur["offset"], size if isinstance(size, int) else 0)
+    if cur["file"] == MAIN_LOG and boundary == 0:
+        return _locate_empty_main(files, cur)
+    candidates = [i for i, p in enumerate(files) if p.name == cur["file"]]
+    candidates += [i for i, p in enumerate(files) if p.name != cur["file"] and p.name != MAIN_LOG]
     for i in candidates:
-        try:
-            if files[i].stat().st_size >= boundary and _fingerprint(files[i], boundary) == cur["fingerprint"]:
-                return i
-        except FileNotFoundError:
-            continue
+        if _matches(files[i], boundary, cur):
+            return i
     return None
+
+
+def _locate_empty_main(files: list[Path], cur: dict[str, Any]) -> int | None:
+    """A cursor taken on an empty ``main.log`` fits every file, so the modification times
+    decide (CPA ``locateLogCursorFile``): the oldest rotated file written after the cursor
+    holds what followed it; with none, ``main.log`` itself, unless a rotated file that is not
+    newer than the cursor shows that main.log was rotated in the same clock tick (then which
+    lines are new cannot be told, and the answer resets)."""
+    nanos = cur.get("modTimeUnixNano")
+    if not isinstance(nanos, int) or nanos <= 0:
+        seconds = cur.get("modTime")
+        nanos = seconds * 1_000_000_000 if isinstance(seconds, int) else 0
+    rotated = [(i, st) for i, p in enumerate(files) if p.name != MAIN_LOG and (st := _stat(p)) and st.st_size]
+    for i, st in rotated:
+        if st.st_mtime_ns > nanos:
+            return i
+    main = next((i for i, p in enumerate(files) if p.name == MAIN_LOG), None)
+    st = _stat(files[main]) if main is not None else None
+    if main is None or st is None:
+        return None
+    if (st.st_size, st.st_mtime_ns) != (0, nanos) and rotated:
+        return None
+    return main
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
+
+
+def _matches(path: Path, boundary: int, cur: dict[str, Any]) -> bool:
+    try:
+        return path.stat().st_size >= boundary and _fingerprint(path, boundary) == cur["fingerprint"]
+    except FileNotFoundError:
+        return False
 
 
 def from_cursor(files: list[Path], raw: str, limit: int) -> LogsAnswer:
