@@ -101,3 +101,21 @@ async def test_an_auth_file_deleted_while_running_takes_its_cds_file_along(start
     await _until(lambda: not svc.pool.credentials())
     assert not (auth / "a.cds").exists()
     assert (auth / "b.cds").exists()
+
+
+async def test_a_deleted_file_added_again_starts_without_cooldowns(clock, tmp_path):
+    """CPA: TestServiceApplyCoreAuthAddOrUpdate_DeleteReAddDoesNotInheritStaleRuntimeState:
+    an auth file deleted (its credential gone for good) and written again later comes back
+    without the cooldowns it had. Before, the shared state still held them and the
+    re-added account stayed cooling. A file that leaves the pool while still on disk keeps
+    them (test_a_removed_credential_takes_its_cds_file_along)."""
+    (tmp_path / "a.json").write_bytes(_claude("a@example.com"))
+    pool = Pool(state=MemoryState(clock=clock), clock=clock)
+    pool.replace(load_auth_dir(tmp_path))
+    await pool.mark_failure(pool.get("a.json"), "m", 429, retry_after=600)
+    (tmp_path / "a.json").unlink()
+    assert await pool.forget_refusals(pool.replace(load_auth_dir(tmp_path))) == []
+    (tmp_path / "a.json").write_bytes(_claude("a@example.com"))
+    await pool.forget_refusals(pool.replace(load_auth_dir(tmp_path)))
+    assert await pool.cooldowns(pool.get("a.json")) == []
+    assert (await pool.pick("m")).id == "a.json"

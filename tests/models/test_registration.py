@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from cliproxy.models.catalog import Catalog
 from cliproxy.models.registry import ModelRegistry
+from cliproxy.providers.kimi import KimiProvider
+from cliproxy.providers.openai_compat import OpenAICompatProvider
+from cliproxy.providers.registry import provider_for
 
 from .conftest import build, oauth
 
@@ -317,3 +320,58 @@ def test_configured_models_carry_display_name_and_context_length(registry):
     assert {model: registry.model_info(model).context_window for model in sized} == dict.fromkeys(sized, size)
     assert registry.model_info("mimo-v2.5-pro").input_modalities == ("text", "image")
     assert registry.model_info("compat-image").input_modalities == ()
+
+
+def test_entries_sharing_a_key_or_name_keep_their_own_models(registry):
+    """CPA: TestResolveConfigClaudeKeyUsesConfigIndex (two claude-api-key entries with the
+    same key each serve their own models), TestOpenAICompatibilityRegistrationCacheUsesConfigIndex
+    (two openai-compatibility entries with the same name, likewise)."""
+    _, creds = build(
+        registry,
+        {
+            "claude-api-key": [
+                {"api-key": "shared-key", "models": [{"name": "first"}]},
+                {"api-key": "shared-key", "models": [{"name": "second"}]},
+            ],
+            "openai-compatibility": [
+                {
+                    "name": "shared",
+                    "base-url": "https://a",
+                    "api-key-entries": [{"api-key": "k"}],
+                    "models": [{"name": "c-first"}],
+                },
+                {
+                    "name": "shared",
+                    "base-url": "https://a",
+                    "api-key-entries": [{"api-key": "k"}],
+                    "models": [{"name": "c-second"}],
+                },
+            ],
+        },
+    )
+    assert [ids(registry, c) for c in creds] == [["first"], ["second"], ["c-first"], ["c-second"]]
+
+
+def test_a_compat_provider_named_like_a_native_one_stays_apart(registry):
+    """CPA: TestRegisterExecutorForAuth_OpenAICompatUsesNamespacedProviderKey: an
+    openai-compatibility entry named ``kimi`` is served as ``openai-compatible-kimi`` by the
+    OpenAI-compatible provider, beside the native Kimi sign-in, whichever comes first."""
+    compat = {
+        "openai-compatibility": [
+            {
+                "name": "kimi",
+                "base-url": "https://k",
+                "api-key-entries": [{"api-key": "k"}],
+                "models": [{"name": "compat-kimi"}],
+            }
+        ]
+    }
+    cfg, creds = build(registry, compat, [oauth("native-kimi.json", "kimi")])
+    for order in (creds, creds[::-1]):
+        registry.rebuild(order, cfg)
+        by = {c.provider: c for c in order}
+        assert set(by) == {"kimi", "openai-compatible-kimi"}
+        assert isinstance(provider_for(by["kimi"]), KimiProvider)
+        assert isinstance(provider_for(by["openai-compatible-kimi"]), OpenAICompatProvider)
+        assert registry.resolve("compat-kimi").providers == ["openai-compatible-kimi"]
+        assert registry.resolve("kimi-k2").providers == ["kimi"]

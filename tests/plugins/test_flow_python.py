@@ -245,7 +245,10 @@ plugin = Gate()
 async def test_scheduler_picks_delegates_and_denies(start_proxy, fakes, tmp_path):
     """TestManagerPluginSchedulerSelectsAuthID and TestManagerPluginSchedulerErrorStopsPick:
     the scheduler's named credential serves every request (no rotation), and its error
-    reaches the client with the plugin's status instead of a pick."""
+    reaches the client with the plugin's status instead of a pick.
+    CPA: TestBuilderBuildInjectsPluginHostScheduler and
+    TestServiceSyncPluginRuntimeConfigInjectsPluginHostScheduler (a loaded scheduler plugin
+    is asked by the proxy's picks)."""
     src = (
         HEADER
         + """

@@ -33,7 +33,8 @@ from .explain import NOTES, note_skip
 from .explain import classify as explain_states
 from .headroom import QuotaSteering
 from .record import Credential, model_key
-from .reloaded import changed_ids, gone_for_good
+from .reloaded import changed_ids
+from .returning import Departures
 from .selectors import RoundRobin, SessionAffinity, Strategy, strategy_for
 
 __all__ = ["CooldownStore", "Decision", "Pool", "Supports"]
@@ -106,6 +107,7 @@ class Pool:
         self._creds: dict[str, Credential] = {}
         self._sorted: tuple[Credential, ...] = ()
         self._revived: set[str] = set()  # re-enabled by a reload: their cooldowns go (forget_refusals)
+        self._departed = Departures()  # gone for good: a return starts without cooldowns
         self._cooling_was_off = disable_cooling  # disable-cooling at the last replace (reloaded.py)
         # some credential has its own request-retry (CPA's per-credential retry windows)
         self.retry_overrides = False
@@ -198,10 +200,8 @@ class Pool:
         self._groups.clear()
         changed = changed_ids(old, creds, self._revived, self._cooling_was_off, self.disable_cooling)
         self._cooling_was_off = self.disable_cooling
-        if (store := self.store) is not None:  # CPA's Remove saves the states without it
-            for cred in gone_for_good(old, creds):
-                store.save(cred, [])
-        return changed
+        # the .cds files of those gone for good go; those back after that start fresh
+        return changed + self._departed.update(old, creds, self._revived, self.store)
 
     async def forget_refusals(self, ids: Iterable[str]) -> list[str]:
         """Drop the cooldowns that ``ids`` earned by their old tokens being refused
