@@ -16,6 +16,8 @@ from tests.usage.helpers import begin_chat
 
 
 def test_an_attempt_reports_the_credential_it_was_sent_with(tmp_path):
+    """CPA: TestPublishSelectedAuthMetadataIncludesStableIndex (the selected credential's id
+    and its stable auth_index go with the request's records)."""
     cred = Credential(
         id="claude:apikey:1", provider="claude", api_key="sk-ant-first-1234", index="abc123", label="team"
     )
