@@ -23,6 +23,8 @@ from tests.state.redis_server import RedisServer, redis_binary
 # a ``cliproxy serve`` a test starts never fetches the remote model catalog from the internet
 # (cliproxy.models.remote): a closed local port fails at once and the packaged catalog stays
 os.environ.setdefault("CLIPROXY_MODELS_URLS", "http://127.0.0.1:9/models.json")
+# nor the Antigravity Hub's update manifest (cliproxy.providers.antigravity_version)
+os.environ.setdefault("CLIPROXY_ANTIGRAVITY_HUB_MANIFEST_URL", "http://127.0.0.1:9/latest-arm64-mac.yml")
 
 # the client-facing server engine of every proxy a fixture starts (``server-engine``):
 # unset, the config's; ``fast`` / ``aiohttp`` run a suite on one engine (.ci/run)

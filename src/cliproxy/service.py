@@ -54,7 +54,7 @@ from cliproxy.providers.antigravity import AntigravityProvider
 from cliproxy.providers.claude import ClaudeProvider
 from cliproxy.providers.claude_diagnostics import SharedDiagnostics
 from cliproxy.providers.codex import CodexProvider
-from cliproxy.providers.http import HttpClient
+from cliproxy.providers.http import HttpClient, proxy_key
 from cliproxy.providers.xai import XAIProvider
 from cliproxy.relay import RelayHub
 from cliproxy.route_explain import settings as explain_settings
@@ -99,12 +99,16 @@ class Service:
         token_urls: dict[str, str] | None = None,
         clock: Callable[[], float] = time.time,
         model_updates: bool = False,
+        version_updates: bool = False,
     ) -> None:
         """``model_updates``: fetch CPA's remote ``models.json`` at start and every 3
-        hours (``cliproxy serve`` turns it on unless ``-local-model``)."""
+        hours (``cliproxy serve`` turns it on unless ``-local-model``). ``version_updates``:
+        keep the Antigravity client version current from the Antigravity Hub's manifest
+        (``cliproxy serve`` turns it on, as CPA does even with ``-local-model``)."""
         self.config_path = config_path
         self.catalog_updater: CatalogUpdater | None = None
         self._model_updates = model_updates
+        self._version_updates = version_updates
         self.config = config
         self.access = build_access(config)
         self._watch = watch and config_path is not None
@@ -215,6 +219,9 @@ class Service:
         if self._model_updates:
             self.catalog_updater = CatalogUpdater(lambda: self.models.catalog, self._apply_catalog)
             self.catalog_updater.start()
+        antigravity = self.providers.get("antigravity")
+        if self._version_updates and isinstance(antigravity, AntigravityProvider):  # in the background
+            antigravity.version.start(self.http, lambda: proxy_key("", self.config.proxy_url))
         await self._apply_plugins()
         if self._watch and self.config_path is not None:
             kwargs = {} if self._poll_interval is None else {"poll_interval": self._poll_interval}
@@ -245,6 +252,8 @@ class Service:
             self.prober = None
         if self.catalog_updater is not None:
             await self.catalog_updater.stop()
+        if isinstance(antigravity := self.providers.get("antigravity"), AntigravityProvider):
+            await antigravity.version.stop()
         await self._binder.close()
         await self.plugins.shutdown()
         await self.ws_upstream.close()

@@ -211,7 +211,7 @@ async def _serve(
     reuse_port: bool = False,
     model_updates: bool = False,
 ) -> None:
-    service = Service(config, config_path, model_updates=model_updates)
+    service = Service(config, config_path, model_updates=model_updates, version_updates=True)
     listener = await listen(service, host, port, reuse_port=reuse_port)
     log.info(
         "cliproxy %s listening on %s://%s:%d%s (pid %d)",

@@ -31,9 +31,9 @@ carries ``enabledCreditTypes``, and an account's credits are looked up beside it
 requests (:mod:`cliproxy.providers.antigravity_balance`). Each account's requests, and
 its project and credits lookups and list of models, go through connections of its own
 (:mod:`cliproxy.providers.account_pools`).
-The client version is CPA's fallback, 2.9.1 (Cloud Code
-refuses newer models below 2.9.0); CPA's refresh of it from the Antigravity Hub's update
-manifest is not done.
+The client version an account without a ``user_agent`` of its own reports is kept current
+from the Antigravity Hub's update manifest in the background, from CPA's fallback 2.9.1
+(Cloud Code refuses newer models below 2.9.0; :mod:`cliproxy.providers.antigravity_version`).
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ from cliproxy.providers.antigravity_names import rename_tools
 from cliproxy.providers.antigravity_project import ProjectLookup
 from cliproxy.providers.antigravity_schemas import clean_request_schemas
 from cliproxy.providers.antigravity_turns import applies_to, camel_parts, normalize_response_turns
+from cliproxy.providers.antigravity_version import FALLBACK_VERSION, HubVersion
 from cliproxy.providers.base import Carry, UpstreamRequest, copy_client_headers
 from cliproxy.providers.gemini import GeminiProvider, backfill_response_names, lead_with_user
 from cliproxy.providers.http import HttpClient
@@ -83,7 +84,7 @@ __all__ = [
     "unwrap_chunk",
 ]
 
-DEFAULT_VERSION = "2.9.1"
+DEFAULT_VERSION = FALLBACK_VERSION  # before (or without) a fetched one
 # private: the conversation's derived identity on its way from start_attempt to build
 SESSION_CARRIED = "_cliproxy_derived_session"
 DEFAULT_USER_AGENT = f"antigravity/hub/{DEFAULT_VERSION} darwin/arm64"
@@ -115,7 +116,10 @@ class AntigravityProvider(GeminiProvider):
         if moved and daily == endpoints.URLS["antigravity"]["api-daily"]:
             daily = self.default_base_url
         self.generation_base_url = daily.rstrip("/")
-        self.projects = ProjectLookup()  # first-use project lookups (providers.antigravity_project)
+        # the client version reported, refreshed in the background while the service runs
+        self.version = HubVersion()
+        # first-use project lookups (providers.antigravity_project)
+        self.projects = ProjectLookup(version=self.version)
         self.searches = web_search.SearchModels()  # which models run web searches, per credential
         # a model's output limit from the catalog (0: unknown); the service sets it
         self.output_limit: Callable[[str], int] | None = None
@@ -148,7 +152,7 @@ class AntigravityProvider(GeminiProvider):
             return None
         client: UpstreamClient = http if self.pools is None else self.pools.bound(cred)
         if balance:  # its credits, looked up beside the request (providers.antigravity_balance)
-            base, agent = self.base_url(cred), _user_agent(cred)
+            base, agent = self.base_url(cred), _user_agent(cred, self.version)
             self.balance.start(cred, client, base_url=base, user_agent=agent, proxy=proxy or "")
             if not project and not search and fetch is None:
                 return None
@@ -173,7 +177,7 @@ class AntigravityProvider(GeminiProvider):
         search: bool,
         fetch: tuple[str, str] | None = None,
     ) -> Mapping[str, str]:
-        base, agent = self.base_url(cred), _user_agent(cred)
+        base, agent = self.base_url(cred), _user_agent(cred, self.version)
         if project:
             await self.projects.ensure(cred, http, base_url=base, user_agent=agent, proxy=proxy)
         if search:
@@ -207,7 +211,7 @@ class AntigravityProvider(GeminiProvider):
         headers = {
             "Content-Type": "application/json",
             "Authorization": f"Bearer {cred.access_token}",
-            "User-Agent": _user_agent(cred),
+            "User-Agent": _user_agent(cred, self.version),
         }
         scope = None
         if action == "count":
@@ -533,16 +537,16 @@ def _project(cred: Credential) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _user_agent(cred: Credential) -> str:
+def _user_agent(cred: Credential, version: HubVersion) -> str:
     """The account's ``user_agent`` (attributes, then metadata) in its short form: an
     Antigravity one loses its `` google-api-nodejs-client/...`` suffix (CPA
     ``AntigravityRequestUserAgent``: generation, count and the account's lookups; only
-    ``onboardUser`` sends the long form). Else CPA's default."""
+    ``onboardUser`` sends the long form). Else the hub form of the current version."""
     for source in (cred.attributes, cred.metadata):
         value = source.get("user_agent")
         if isinstance(value, str) and value.strip():
             return short_user_agent(value.strip())
-    return DEFAULT_USER_AGENT
+    return version.user_agent()
 
 
 # the headers that name the client's conversation (Claude Code's, Codex's)

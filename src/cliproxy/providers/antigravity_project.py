@@ -23,8 +23,6 @@ from cliproxy.credentials.login.antigravity import (
     GOOG_API_CLIENT,
     ONBOARD_ATTEMPTS,
     ONBOARD_INTERVAL,
-    ONBOARD_USER_AGENT,
-    VERSION,
     default_tier,
     project_of,
 )
@@ -33,6 +31,7 @@ from cliproxy.credentials.login.core import request_json
 from cliproxy.credentials.record import Credential
 from cliproxy.credentials.refresh import write_auth_file
 from cliproxy.errors import UpstreamError
+from cliproxy.providers.antigravity_version import HubVersion
 from cliproxy.providers.first_use import FirstUse
 from cliproxy.providers.transport import UpstreamClient
 
@@ -51,8 +50,12 @@ def project_id(cred: Credential) -> str:
 class ProjectLookup:
     """First-use project lookups, one in flight per credential."""
 
-    def __init__(self, onboard_interval: float = ONBOARD_INTERVAL) -> None:
+    def __init__(
+        self, onboard_interval: float = ONBOARD_INTERVAL, *, version: HubVersion | None = None
+    ) -> None:
         self.onboard_interval = onboard_interval
+        # the client version onboardUser reports (its user agent and ide_version)
+        self.version = version if version is not None else HubVersion()
         self._lookups = FirstUse()
 
     async def ensure(
@@ -107,10 +110,11 @@ class ProjectLookup:
             "Authorization": f"Bearer {token}",
             "Accept": "*/*",
             "Content-Type": "application/json",
-            "User-Agent": ONBOARD_USER_AGENT,
+            "User-Agent": self.version.onboard_user_agent(),
             "X-Goog-Api-Client": GOOG_API_CLIENT,
         }
-        metadata = {"ide_name": "antigravity", "ide_type": "ANTIGRAVITY", "ide_version": VERSION}
+        version = self.version.current()
+        metadata = {"ide_name": "antigravity", "ide_type": "ANTIGRAVITY", "ide_version": version}
         body = orjson.dumps({"metadata": metadata, "tier_id": tier})
         for attempt in range(1, ONBOARD_ATTEMPTS + 1):
             status, data = await self._call(http, base_url + "/v1internal:onboardUser", headers, body, proxy)
