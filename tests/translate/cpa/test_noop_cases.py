@@ -38,6 +38,19 @@ def test_gemini_schema_types_reach_claude_lowercase() -> None:
     assert req(GEMINI, CLAUDE, _gemini_tools(canonical), "claude-x")["tools"][0]["input_schema"] == canonical
 
 
+def test_wrong_typed_schema_keywords_are_mended_for_claude() -> None:
+    """CPA: TestNormalizeClaudeToolSchemaCorrectsWrongTypes: a quoted ``"false"`` becomes
+    the boolean and a ``$schema`` that is no string goes (CPA writes draft-07's URL in its
+    place; Claude needs none), so Claude does not refuse the request. (CPA:
+    TestLowercaseClaudeToolSchemaTypesNormalizesNonStringType, a difference: a root
+    ``type: 123`` becomes ``object``, which Claude requires at the root; CPA sends "123".)"""
+    wrong = {"type": "object", "additionalProperties": "false", "$schema": 123}
+    schema = req(GEMINI, CLAUDE, _gemini_tools(wrong), "claude-x")["tools"][0]["input_schema"]
+    assert schema == {"type": "object", "additionalProperties": False, "properties": {}}
+    number = req(GEMINI, CLAUDE, _gemini_tools({"type": 123}), "claude-x")["tools"][0]["input_schema"]
+    assert number["type"] == "object"
+
+
 def test_gemini_canonical_schema_and_auto_choice_reach_codex_unchanged() -> None:
     """CPA: TestCleanGeminiCodexToolParametersPreservesCanonicalSchema,
     TestSetCodexToolChoiceFromGeminiToolConfigReusesAutoChoice."""

@@ -125,6 +125,13 @@ def claude_root_object(node: Node, walk: Walk) -> Node:
     node["type"] = "object"
     if not isinstance(node.get("properties"), dict):
         node["properties"] = {}
+    # keywords of the wrong type Claude would refuse the request for (CPA
+    # normalizeClaudeToolSchema): a quoted boolean, a ``$schema`` that names nothing
+    extra = node.get("additionalProperties")
+    if type(extra) is str and extra.strip().lower() in ("true", "false"):
+        node["additionalProperties"] = extra.strip().lower() == "true"
+    if "$schema" in node and type(node["$schema"]) is not str:
+        del node["$schema"]
     return node
 
 
