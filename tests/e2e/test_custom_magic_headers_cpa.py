@@ -63,7 +63,8 @@ async def test_a_dollar_value_copies_the_clients_header(start_proxy, fakes, kind
     TestCustomMagicHeaders_XAI, TestCustomMagicHeaders_Claude, TestCustomMagicHeaders_Codex:
     ``$ABC`` sends the client's ``Abc``, ``$X-Client-Session`` its ``X-Client-Session``, a
     fixed value goes as it is, and a copy of a header the client did not send (or of no
-    name: ``$``, ``$   ``) is left out."""
+    name: ``$``, ``$   ``) is left out. CPA: TestApplyCustomHeadersFromAttrs_MagicVariable
+    (its gin-context fallback is Go plumbing: the proxy always has the client's headers)."""
     yaml, model, fake = _setup(kind, fakes)
     proxy = await start_proxy(f'api-keys: ["{KEY}"]\n' + yaml)
     client_headers = {"Abc": "session-abc-value"}
@@ -81,3 +82,20 @@ async def test_a_dollar_value_copies_the_clients_header(start_proxy, fakes, kind
     assert sent.get("X-Static") == "static-value", kind
     for absent in ("X-Missing", "X-Empty-Var", "X-Only-Dollar"):
         assert absent not in sent, (kind, absent, sent.get(absent))
+
+
+async def test_a_fixed_host_header_names_the_host(start_proxy, fakes) -> None:
+    """CPA: TestApplyCustomHeadersFromAttrs_StaticHeaders: a fixed ``Host`` in ``headers:``
+    is the Host the upstream sees; another fixed header goes as it is."""
+    yaml = (
+        f'openai-compatibility:\n  - name: up\n    base-url: "{fakes.openai.base_url}/v1"\n'
+        '    api-key-entries: [{api-key: "ok"}]\n'
+        '    headers: {X-Custom-Static: "static-value", Host: "custom.host.com"}\n'
+        '    models: [{name: "gpt-4o", alias: "gpt-4o"}]\n'
+    )
+    proxy = await start_proxy(f'api-keys: ["{KEY}"]\n' + yaml)
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    sent = fakes.openai.last.headers
+    assert sent.get("X-Custom-Static") == "static-value"
+    assert sent.get("Host") == "custom.host.com"

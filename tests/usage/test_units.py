@@ -97,6 +97,7 @@ def test_prune_error_logs_keeps_the_newest(tmp_path):
 
 
 def test_size_limit_deletes_oldest_but_keeps_main(tmp_path):
+    """CPA: TestEnforceLogDirSizeLimitDeletesOldest, TestEnforceLogDirSizeLimitSkipsProtected."""
     main = tmp_path / "main.log"
     main.write_bytes(b"m" * 100)
     os.utime(main, (1, 1))  # the oldest, and still protected

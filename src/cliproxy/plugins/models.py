@@ -129,7 +129,11 @@ def wire_thinking(info: ModelInfo) -> dict[str, Any]:
 
 def host_config(config: Any) -> dict[str, Any]:
     """The ``Host`` summary CPA sends with model, auth and command-line calls."""
-    return {"AuthDir": str(config.auth_dir), "ProxyURL": config.proxy_url or ""}
+    return {
+        "AuthDir": str(config.auth_dir).strip(),
+        "ProxyURL": (config.proxy_url or "").strip(),
+        "ForceModelPrefix": bool(getattr(config, "force_model_prefix", False)),
+    }
 
 
 def token_json(storage: bytes, meta: Any, provider: str) -> dict[str, Any]:
