@@ -139,6 +139,7 @@ async def start_proxy(tmp_path: Path) -> AsyncIterator[StartProxy]:
         poll_interval: float = 0.05,
         clock: Callable[[], float] = time.time,
         engine: str | None = None,
+        model_updates: bool = False,
     ) -> Proxy:
         auth_dir = tmp_path / "auths"
         auth_dir.mkdir(exist_ok=True)
@@ -148,7 +149,9 @@ async def start_proxy(tmp_path: Path) -> AsyncIterator[StartProxy]:
         path = tmp_path / "config.yaml"
         path.write_text(text)
         config, _ = load_or_default(path)
-        service = Service(config, path, watch=watch, poll_interval=poll_interval, clock=clock)
+        service = Service(
+            config, path, watch=watch, poll_interval=poll_interval, clock=clock, model_updates=model_updates
+        )
         proxy = Proxy(await listen(service, "127.0.0.1", 0, engine=engine or ENGINE), service, path)
         proxies.append(proxy)
         return proxy

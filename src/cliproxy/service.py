@@ -33,7 +33,7 @@ from cliproxy.formats import Format
 from cliproxy.management.auth import ManagementGate
 from cliproxy.media import Videos
 from cliproxy.models.catalog import Catalog, ModelInfo
-from cliproxy.models.codex_client import codex_client_models
+from cliproxy.models.codex_client import codex_client_catalog
 from cliproxy.models.listing import anthropic_models, gemini_model, gemini_models, openai_models, suspensions
 from cliproxy.models.registry import ModelRegistry
 from cliproxy.models.remote import CatalogUpdater
@@ -511,7 +511,9 @@ class Service:
         models = await self.listable_models()
         if client_version is not None:
             optimize = self.config.codex.optimize_multi_agent_v2
-            return codex_client_models(models, self.models.providers, multi_agent_v2=optimize)
+            updater = self.catalog_updater
+            templates = updater.codex_templates if updater is not None else None
+            return codex_client_catalog(models, self.models.providers, templates, multi_agent_v2=optimize)
         if fmt is Format.CLAUDE:
             cloak = not self.config.claude_code.disable_cloaking_model_list
             return anthropic_models(models, cloak=cloak)

@@ -13,7 +13,9 @@ import pytest
 from aiohttp import web
 
 from cliproxy.config import load_or_default
+from cliproxy.models.remote import URLS_ENV
 from tests.e2e.clients import KEY
+from tests.fakes.model_catalog import CatalogSource, codex_catalog, start_with_templates, template
 
 CODEX_UA = "codex-tui/0.146.0 (Mac OS 26.5.0; arm64) iTerm.app/3.6.10 (codex-tui; 0.146.0)"
 HEADING = "Available model overrides (optional; inherited parent model is preferred):"
@@ -209,18 +211,27 @@ async def test_untouched_when_off_or_for_another_client(
 
 
 @pytest.mark.parametrize("on", [True, False])
-async def test_codex_client_catalog_marks_multi_agent_v2(start_proxy, upstream, on: bool) -> None:
+async def test_codex_client_catalog_marks_multi_agent_v2(
+    start_proxy, upstream, monkeypatch, on: bool
+) -> None:
     """CPA models_test.go TestCodexClientModelsResponse_RewritesTemplateMultiAgentVersionWhenEnabled
-    and TestApplyCodexClientModelMetadataPreservesMultiAgentVersionWhenDisabled (cliproxy
-    has no template catalog: every entry is a generated one), and
-    TestCodexClientModelsResponseMultiAgentV2FollowsConfig: off, the key is there as null."""
-    proxy = await start_proxy(config(upstream.url, on))
-    headers = {"Authorization": f"Bearer {KEY}"}
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        async with session.get(proxy.url + "/v1/models?client_version=0.146.0", headers=headers) as resp:
-            models = (await resp.json())["models"]
-    entry = next(m for m in models if m["slug"] == "gpt-5.4")
-    assert entry["multi_agent_version"] == ("v2" if on else None)
+    (a template's entry and one built from the default template both say v2) and
+    TestApplyCodexClientModelMetadataPreservesMultiAgentVersionWhenDisabled, and
+    TestCodexClientModelsResponseMultiAgentV2FollowsConfig: off, the template's value stays
+    (null here)."""
+    async with CatalogSource() as source:
+        source.codex = codex_catalog(template("gpt-5.5", 1), template("gpt-5.6-luna", 2))
+        monkeypatch.setenv(URLS_ENV, source.models_url)
+        text = config(upstream.url, on).replace(
+            '      - name: "gpt-5.4"', '      - name: "gpt-5.4"\n      - name: "gpt-5.6-luna"'
+        )
+        proxy = await start_with_templates(start_proxy, source, text)
+        headers = {"Authorization": f"Bearer {KEY}"}
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            async with session.get(proxy.url + "/v1/models?client_version=0.146.0", headers=headers) as resp:
+                models = {m["slug"]: m for m in (await resp.json())["models"]}
+    for slug in ("gpt-5.4", "gpt-5.6-luna"):
+        assert models[slug]["multi_agent_version"] == ("v2" if on else None)
 
 
 async def test_the_spawn_agent_list_follows_a_reload(start_proxy, upstream, tmp_path) -> None:

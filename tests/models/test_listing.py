@@ -16,6 +16,7 @@ from google.genai import types as genai_types
 
 from cliproxy.models.catalog import ModelInfo
 from cliproxy.models.codex_client import codex_client_models
+from cliproxy.models.codex_templates import parse_codex_templates
 from cliproxy.models.listing import (
     anthropic_models,
     cloak_claude_id,
@@ -26,6 +27,8 @@ from cliproxy.models.listing import (
     uncloak_claude_id,
 )
 from cliproxy.state.base import CooldownRecord
+from tests.fakes.model_catalog import codex_catalog
+from tests.fakes.model_catalog import template as codex_template
 
 from .conftest import build, oauth
 
@@ -165,19 +168,15 @@ def test_codex_client_catalog_shape(registry):
     assert entries["gpt-image-2"]["visibility"] == "hide"
     priorities = [e["priority"] for e in body["models"]]
     assert priorities == sorted(priorities)
-    template = {
-        "slug": "gpt-5.5",
-        "priority": 3,
-        "display_name": "T",
-        "supports_search_tool": True,
-        "base_instructions": "be helpful",
-    }
-    body = codex_client_models(models, registry.providers, {"gpt-5.5": template})
+    template = codex_template("gpt-5.5", 3, display_name="T", base_instructions="be helpful")
+    templates = parse_codex_templates(orjson.dumps(codex_catalog(template)))
+    body = codex_client_models(models, registry.providers, templates)
     first = body["models"][0]
     assert first["slug"] == "gpt-5.5" and first["base_instructions"] == "be helpful"
     assert first["supports_search_tool"] is True and first["priority"] == 3
     assert all(e["priority"] > 100 for e in body["models"][1:])
-    assert template["display_name"] == "T"  # the template is not modified
+    assert all(e["base_instructions"] == "be helpful" for e in body["models"])
+    assert templates.default["display_name"] == "T"  # the template is not modified
 
 
 def test_suspended_models_disappear_quota_cooled_stay(registry):

@@ -16,8 +16,16 @@ packaged one here (CPA would serve no models for it until the next refresh). The
 image models and xAI's image and video models are built in, whatever the fetched document
 says (CPA's ``WithCodexBuiltins`` / ``WithXAIBuiltins``).
 
+The same updater, on the same schedule, fetches the Codex client template catalog
+(CPA's ``codex_client_models.json``, :mod:`cliproxy.models.codex_templates`) from the same
+places (the file beside each ``models.json``): the first valid one replaces the one held,
+and a failed or invalid fetch keeps it (one WARNING). It is held in memory only, like the
+model catalog (no disk cache): until a fetch succeeds, and with ``-local-model``, there is
+none, and the Codex CLI's catalog is served empty (:mod:`cliproxy.models.codex_client`
+says why).
+
 ``CLIPROXY_MODELS_URLS`` (comma-separated) replaces the list of sources, for a mirror or
-an air-gapped copy.
+an air-gapped copy; the Codex client catalog is then looked for beside each.
 """
 
 from __future__ import annotations
@@ -27,20 +35,23 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import orjson
 
 from .catalog import Catalog, ModelInfo, ThinkingSupport
+from .codex_templates import CodexTemplates, parse_codex_templates
 
 __all__ = [
+    "CODEX_CLIENT_FILE",
     "FETCH_TIMEOUT",
     "MODELS_URLS",
     "REFRESH_INTERVAL",
     "URLS_ENV",
     "CatalogUpdater",
     "changed_families",
+    "codex_client_urls",
     "parse_models_json",
     "with_builtins",
 ]
@@ -55,6 +66,9 @@ URLS_ENV = "CLIPROXY_MODELS_URLS"
 REFRESH_INTERVAL = 3 * 3600.0
 FETCH_TIMEOUT = 30.0
 _MAX_BYTES = 16 << 20
+CODEX_CLIENT_FILE = "codex_client_models.json"
+_T = TypeVar("_T")
+_CODEX_CLIENT_MAX_BYTES = 8 << 20  # CPA's limit
 
 # section -> (owned_by, type) defaults when an entry leaves them out
 SECTIONS: Mapping[str, tuple[str, str]] = {
@@ -209,10 +223,19 @@ def configured_urls() -> tuple[str, ...]:
     return urls or MODELS_URLS
 
 
+def codex_client_urls(model_urls: Sequence[str]) -> tuple[str, ...]:
+    """The Codex client catalog beside each ``models.json`` source, once each (for CPA's
+    two sources, CPA's two Codex client catalog URLs)."""
+    siblings = (url.rsplit("/", 1)[0] + "/" + CODEX_CLIENT_FILE for url in model_urls if "/" in url)
+    return tuple(dict.fromkeys(siblings))
+
+
 class CatalogUpdater:
     """Fetches the remote catalog once at start, then every ``interval`` seconds, and
     hands each catalog that differs from ``current()`` to ``apply`` (with the changed
-    provider names). The task is the caller's to stop (:meth:`stop`)."""
+    provider names); fetches the Codex client template catalog alongside and holds the
+    last valid one in :attr:`codex_templates`. The task is the caller's to stop
+    (:meth:`stop`)."""
 
     def __init__(
         self,
@@ -229,6 +252,10 @@ class CatalogUpdater:
         self.interval = interval
         self.timeout = timeout
         self.refreshes = 0  # completed fetches (tests and the log read it)
+        self.codex_urls = codex_client_urls(self.urls)
+        self.codex_templates: CodexTemplates | None = None
+        self.codex_refreshes = 0  # completed Codex client catalog fetches
+        self._codex_raw = b""
         self.packaged = Catalog.load()  # the built-in models come from here
         self._task: asyncio.Task[None] | None = None
 
@@ -245,10 +272,12 @@ class CatalogUpdater:
 
     async def _run(self) -> None:
         await self.refresh("startup model refresh")
+        await self.refresh_codex_templates("startup Codex client model refresh")
         log.info("periodic model refresh started (every %s)", _hours(self.interval))
         while True:
             await asyncio.sleep(self.interval)
             await self.refresh("periodic model refresh")
+            await self.refresh_codex_templates("periodic Codex client model refresh")
 
     async def refresh(self, label: str = "model refresh") -> bool:
         """One fetch; whether a new catalog was applied."""
@@ -269,33 +298,66 @@ class CatalogUpdater:
 
     async def fetch(self) -> tuple[dict[str, list[ModelInfo]], str] | None:
         """The first source's valid catalog and its URL; ``None`` (one WARNING) when none."""
+        found, failures = await self._first_valid(self.urls, parse_models_json, _MAX_BYTES, "models.json")
+        if found is None:
+            log.warning(
+                "remote model catalog unreachable (offline?): keeping the current model catalog "
+                "(the embedded one until a fetch succeeds); tried %s",
+                "; ".join(failures),
+            )
+        return found
+
+    async def refresh_codex_templates(self, label: str = "Codex client model refresh") -> bool:
+        """One fetch of the Codex client template catalog; whether it changed the one held."""
+        found, failures = await self._first_valid(
+            self.codex_urls, _parse_codex, _CODEX_CLIENT_MAX_BYTES, CODEX_CLIENT_FILE
+        )
+        if found is None:
+            kept = "keeping the current one" if self.codex_templates else "the Codex CLI catalog stays empty"
+            log.warning(
+                "%s: no valid catalog from any source, %s; tried %s", label, kept, "; ".join(failures)
+            )
+            return False
+        (raw, templates), url = found
+        self.codex_refreshes += 1
+        if raw == self._codex_raw:
+            log.info("%s completed from %s, no changes detected", label, url)
+            return False
+        self._codex_raw, self.codex_templates = raw, templates
+        log.info("%s completed from %s, catalog updated (%d templates)", label, url, len(templates.entries))
+        return True
+
+    async def _first_valid(
+        self, urls: Sequence[str], parse: Callable[[bytes], _T], limit: int, name: str
+    ) -> tuple[tuple[_T, str] | None, list[str]]:
+        """The first of ``urls`` whose body (at most ``limit`` bytes) ``parse`` accepts, with
+        its URL; otherwise ``None`` and why each failed."""
         failures: list[str] = []
         timeout = aiohttp.ClientTimeout(total=self.timeout, sock_connect=min(self.timeout, 10.0))
         async with aiohttp.ClientSession(timeout=timeout, trust_env=True) as session:
-            for url in self.urls:
+            for url in urls:
                 try:
                     async with session.get(url) as resp:
                         if resp.status != 200:
                             failures.append(f"{url}: HTTP {resp.status}")
                             continue
-                        raw = await resp.content.read(_MAX_BYTES + 1)
+                        raw = await resp.content.read(limit + 1)
                 except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                     failures.append(f"{url}: {type(exc).__name__} {exc}".rstrip())
                     continue
-                if len(raw) > _MAX_BYTES:
-                    failures.append(f"{url}: larger than {_MAX_BYTES >> 20} MiB")
+                if len(raw) > limit:
+                    failures.append(f"{url}: larger than {limit >> 20} MiB")
                     continue
                 try:
-                    return parse_models_json(raw), url
+                    return (parse(raw), url), failures
                 except ValueError as exc:
-                    log.warning("models.json from %s is invalid: %s", url, exc)
+                    log.warning("%s from %s is invalid: %s", name, url, exc)
                     failures.append(f"{url}: invalid ({exc})")
-        log.warning(
-            "remote model catalog unreachable (offline?): keeping the current model catalog "
-            "(the embedded one until a fetch succeeds); tried %s",
-            "; ".join(failures),
-        )
-        return None
+        return None, failures
+
+
+def _parse_codex(raw: bytes) -> tuple[bytes, CodexTemplates]:
+    return raw, parse_codex_templates(raw)
 
 
 def _hours(seconds: float) -> str:
