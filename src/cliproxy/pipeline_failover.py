@@ -150,7 +150,10 @@ async def cool_down(
     )
     log_failure(cred, provider, model or route.model, err, decision.reason or decision.kind)
     if call.trace is not None and decision.scope != "none":
-        call.trace.cooled(cred.provider, decision.scope)  # 11. usage: a cooldown event
+        # 11. usage: a cooldown event (and the credential's state in an error event)
+        call.trace.cooled(
+            cred.provider, decision.scope, model or route.model, decision.reason, decision.cooldown_seconds
+        )
     # a 400 or 422 that is no request fault (a model the upstream does not serve, an
     # invalid grant, a request-scoped "continue" rule) goes on to the next credential (CPA)
     if decision.request_fault or decision.stop:

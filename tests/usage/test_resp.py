@@ -185,6 +185,43 @@ async def test_subscribe_errors_receives_failed_requests(proxy, fake_openai):
     assert await conn.closed()
 
 
+async def test_an_error_event_carries_the_cooled_models_state(proxy, fake_openai):
+    """CPA: TestManagerMarkResultPublishesErrorEventAfterAuthStateUpdate: the event of a 429
+    that cooled the credential shows the state it left: unavailable, the quota exceeded, and
+    the model's own state with its retry time. Before, ``auth_status`` said only
+    ``unavailable``. (CPA's ``code`` and ``retryable`` come from its own error values and
+    are empty for an upstream's HTTP error, so cliproxy writes neither.)"""
+    conn = await Raw.open(proxy.port)
+    await conn.send("AUTH", MKEY)
+    assert await conn.line() == b"+OK"
+    await conn.send("SUBSCRIBE", "errors")
+    assert await conn.array() == [b"subscribe", b"errors", 1]
+    fake_openai.fail_next(429, message="quota")
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=CLIENT_KEY, max_retries=0) as client:
+        with pytest.raises(openai.RateLimitError):
+            await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    _, _, payload = await conn.array()
+    status = orjson.loads(payload)["auth_status"]
+    retry = status.pop("next_retry_after")
+    quota = {"exceeded": True, "reason": "quota", "next_recover_at": retry}
+    assert status == {
+        "status": "error",
+        "disabled": False,
+        "unavailable": True,
+        "quota": quota,
+        "model": {
+            "name": "m",
+            "status": "error",
+            "unavailable": True,
+            "next_retry_after": retry,
+            "quota": quota,
+        },
+    }
+    await conn.send("QUIT")
+    assert await conn.line() == b"+OK"
+    assert await conn.closed()
+
+
 async def test_management_disabled_closes_the_connection(start_proxy, fake_openai, monkeypatch):
     """CPA ``TestRedisProtocol_ManagementDisabled_RejectsConnection``."""
     monkeypatch.delenv("MANAGEMENT_PASSWORD", raising=False)

@@ -28,7 +28,7 @@ from cliproxy.usage.render import write_log, write_session_log
 from cliproxy.usage.stats import UsageStats
 from cliproxy.usage.timeline import SessionLog
 from cliproxy.usage.tokens import body_usage
-from cliproxy.usage.trace import CLIENT_CLOSED, RequestTrace
+from cliproxy.usage.trace import CLIENT_CLOSED, Attempt, RequestTrace
 from cliproxy.usage.writer import Spool, Writer
 
 if TYPE_CHECKING:
@@ -289,7 +289,7 @@ class Recorder:
                 "auth_index": a.auth_index,
                 "status_code": a.status or 502,
                 "body": a.response_body[:4096].decode("utf-8", "replace") or a.error,
-                "auth_status": {"status": "error", "disabled": False, "unavailable": a.cooled},
+                "auth_status": _auth_status(a),
             }
             self.errors.push(orjson.dumps(event))
 
@@ -412,3 +412,29 @@ def prune_error_logs(folder: Path, keep: int) -> int:
         p.unlink(missing_ok=True)
         removed += 1
     return removed
+
+
+def _auth_status(a: Attempt) -> dict[str, Any]:
+    """An error event's ``auth_status`` (CPA's shape): the credential's state after the
+    attempt, with the cooled model's own state and the quota a 429 exhausted."""
+    status: dict[str, Any] = {"status": "error", "disabled": False, "unavailable": a.cooled}
+    if not a.cooled:
+        return status
+    until = format_utc(a.cooled_until) if a.cooled_until else ""
+    quota: dict[str, Any] | None = None
+    if a.cooled_reason == "quota":
+        quota = {"exceeded": True, "reason": "quota"}
+        if until:
+            quota["next_recover_at"] = until
+    if until:
+        status["next_retry_after"] = until
+    if quota is not None:
+        status["quota"] = quota
+    if a.cooled_model:
+        model: dict[str, Any] = {"name": a.cooled_model, "status": "error", "unavailable": True}
+        if until:
+            model["next_retry_after"] = until
+        if quota is not None:
+            model["quota"] = quota
+        status["model"] = model
+    return status

@@ -60,6 +60,9 @@ class Attempt:
     response_body: bytes = b""
     error: str = ""
     cooled: bool = False
+    cooled_model: str = ""  # the model it cools for ("" when the whole credential cools)
+    cooled_reason: str = ""  # the cooldown's reason ("quota", "unauthorized"...)
+    cooled_until: float = 0.0  # wall time the cooldown ends; 0: not timed
     spool: Spool | None = None
     chunks: Timed | None = None  # the stream with its timing, while recording
 
@@ -176,11 +179,17 @@ class RequestTrace:
         a.provider = provider
         a.cred = cred
 
-    def cooled(self, provider: str, scope: str) -> None:
-        """The pipeline put the credential of the current attempt in cooldown."""
+    def cooled(
+        self, provider: str, scope: str, model: str = "", reason: str = "", seconds: float = 0.0
+    ) -> None:
+        """The pipeline put the credential of the current attempt in cooldown (``scope``
+        ``model`` for ``model``, else the whole credential) for ``seconds``, for ``reason``."""
         self.cooldowns = (*self.cooldowns, (provider, scope))
         if self.attempts:
-            self.attempts[-1].cooled = True
+            a = self.attempts[-1]
+            a.cooled, a.cooled_reason = True, reason
+            a.cooled_model = model if scope == "model" else ""
+            a.cooled_until = time.time() + seconds if seconds > 0 else 0.0
 
     def upstream_response(self, status: int, headers: Mapping[str, str]) -> None:
         a = self.attempts[-1]
