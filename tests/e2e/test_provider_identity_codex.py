@@ -153,6 +153,27 @@ async def test_oauth_codex_gets_the_official_identity_from_every_client(
     no_client_key(rec.headers)
 
 
+@pytest.mark.parametrize(
+    ("stored", "sent"), [(" acct-1\t", "acct-1"), ("   ", None)], ids=["padded", "blank"]
+)
+async def test_the_account_header_is_the_stored_id_as_it_reaches_the_wire(
+    start_proxy, fake_responses, codex_base, tmp_path, stored: str, sent: str | None
+):
+    """CPA TestApplyCodexHeadersUsesAccountHeaderForOAuth, for an auth file whose
+    ``account_id`` has spaces around it (hand-edited or copied). CPA sets the stored string,
+    and Go's HTTP client trims a header value's surrounding whitespace when it writes it, so
+    the upstream sees ``acct-1`` from CPA too: the proxy trims it itself and sends the same.
+    Deliberate difference: a blank id sends no header, as the Codex CLI does without an
+    account and as CPA's own Realtime and search calls do, where CPA's executor sends an
+    empty ``Chatgpt-Account-Id``."""
+    write_codex_file(tmp_path, codex_base)
+    path = tmp_path / "auths" / "codex-a.json"
+    path.write_bytes(orjson.dumps({**orjson.loads(path.read_bytes()), "account_id": stored}))
+    proxy = await start_proxy(HEAD)
+    await ask(Format.RESPONSES, proxy.url, "gpt-5.4", "Say hello", stream=False)
+    assert fake_responses.last.headers.get("Chatgpt-Account-Id") == sent
+
+
 @pytest.mark.parametrize("client", [Format.OPENAI, Format.CLAUDE], ids=["openai", "claude"])
 async def test_api_key_codex_is_cloaked_too(start_proxy, fake_responses, codex_base, client):
     proxy = await start_proxy(HEAD + api_key_entry(codex_base))
