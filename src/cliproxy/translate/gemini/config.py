@@ -160,7 +160,9 @@ def _foreign_thinking(reasoning: dict[str, Any], source: str = "") -> dict[str, 
         tc["thinkingBudget"] = -1
     elif effort:
         tc["thinkingLevel"] = effort.upper()
-    elif mode in ("adaptive", "enabled"):
+    elif mode == "adaptive":  # no effort: the model's most, which the thinking step fits to it (CPA)
+        tc["thinkingLevel"] = "HIGH"
+    elif mode == "enabled":
         tc["thinkingBudget"] = -1
     # the client's summary intent (CPA); unsaid, a Responses client asked for no summary and
     # an Interactions client leaves Google's default (its thinking_summaries says it), while
