@@ -30,7 +30,8 @@ plugin = Strip()
 async def test_a_request_normalizer_has_the_last_word_on_the_summary(start_proxy, fakes, tmp_path) -> None:
     """TestRegistryTranslateRequestNormalizerOwnsFinalSummaryField: the normalizer is handed
     the body with the client's summary intent written (includeThoughts true) and what it
-    removes stays removed upstream."""
+    removes stays removed upstream (the thinking step after it does not write it back).
+    CPA: TestApplyThinkingWithSourcePayloadPreservesNormalizerSummaryRemoval."""
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"strip": STRIP}, {"strip": {}})
     async with openai.AsyncOpenAI(
         base_url=proxy.url + "/v1", api_key=KEY, max_retries=0, timeout=15
