@@ -311,3 +311,36 @@ async def test_a_failed_project_lookup_is_the_credentials_failure(
     proxy = await start_proxy(_config(False))
     assert await _status(proxy.url, "gemini-3-flash") == 503
     assert cloud.generate == []
+
+
+STOP_AFTER_AUTH = """
+from cliproxy.plugins.api import *
+
+class Stop(Plugin, RequestInterceptor):
+    name = "stop"; version = "1.0.0"; author = "t"; github_repository = "https://example.com/stop"
+    async def intercept_after(self, req):
+        with open(__LOG__, "a") as f:
+            f.write(req.model + "\\n")
+        return InterceptResult.terminate_with(429, b'{"error":"busy"}', {})
+
+plugin = Stop()
+"""
+
+
+async def test_a_plugins_429_answer_opens_no_credits_fallback(
+    start_proxy, cloud: CloudCode, tmp_path: Path
+) -> None:
+    """CPA: TestRequestTerminatedErrorSkipsCreditsFallback: an after-auth interceptor that
+    answers the client with a 429 ends the request there, with credits fallback on: the
+    interceptor is asked once, no attempt with credits follows and the upstream is never
+    called."""
+    log = tmp_path / "stop.log"
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "stop.py").write_text(STOP_AFTER_AUTH.replace("__LOG__", repr(str(log))))
+    _auth(tmp_path, "antigravity-a.json", "tok-a", cloud.url)
+    section = f'plugins:\n  enabled: true\n  dir: "{plugins}"\n  configs:\n    stop:\n      enabled: true\n'
+    proxy = await start_proxy(_config(True) + section)
+    assert await _status(proxy.url, "claude-sonnet-4-6") == 429
+    assert log.read_text().splitlines() == ["claude-sonnet-4-6"]
+    assert cloud.generate == []
