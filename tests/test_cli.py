@@ -120,6 +120,11 @@ plugin = Tool()
 
 
 def test_command_line_plugin_flags(tmp_path):
+    """CPA: TestExecuteCommandLinePersistsReturnedAuths (the returned credential is saved
+    under auth-dir with its provider as type), TestExecuteCommandLinePassesAllArgsAndTriggeredFlags
+    (the set flag and its value reach the plugin; the exit code is the plugin's), and
+    TestRegisterCommandLineFlagsSkipsNativeAndUsesPriority in part (an unknown flag is still
+    refused by the native parser)."""
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     (plugins / "tool.py").write_text(CLI_PLUGIN)

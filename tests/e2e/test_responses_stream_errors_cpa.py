@@ -391,7 +391,8 @@ async def test_an_error_event_loses_its_debug_dump_and_secrets(proxy, upstream) 
 async def test_a_nested_response_error_keeps_its_four_fields(proxy, upstream) -> None:
     """CPA TestForwardResponsesStreamPreservesNestedResponseError: a ``response.failed``
     whose ``response.error`` has ``type``, ``code``, ``message`` and ``param`` reaches the
-    client with all four; the openai SDK reads the failure's code and message."""
+    client with all four; the openai SDK reads the failure's code and message.
+    CPA: TestBuildOpenAIResponsesStreamFailedChunkPreservesNestedError."""
     error = {
         "type": "server_error",
         "code": "upstream_failed",

@@ -175,7 +175,8 @@ async def test_loaded_is_logged_once_and_hot_reload_names_both_versions(host, pd
 async def test_a_pinned_version_not_on_disk_keeps_the_loaded_one(host, pdir):
     """TestHostApplyConfigKeepsLoadedVersionWhenPinnedVersionMissing: pinning a version
     that is not installed yet keeps the loaded plugin active and reconfigured (before,
-    cliproxy dropped it from the snapshot); once the file appears it is hot-reloaded."""
+    cliproxy dropped it from the snapshot); once the file appears it is hot-reloaded.
+    CPA: TestRuntimeConfigFromConfigDerivesStoreVersionFromReleaseTag (release-tag v1.0.5 pins 1.0.5)."""
     write(pdir, "alpha", version="1.0.4", stem="alpha-v1.0.4")
     await host.apply_config(cfg(pdir, alpha=on(store={"version": "1.0.4"})))
     old = host.get("alpha")
@@ -276,7 +277,7 @@ def test_versions_configured_highest_or_skipped(tmp_path):
     """TestSelectPluginFilesPrefersConfiguredVersionOverHigherVersion,
     TestSelectPluginFilesFallsBackToHighestVersionWithoutConfiguredVersion,
     TestSelectPluginFilesSkipsPluginWhenConfiguredVersionIsMissing, and config_test.go's
-    store version cases (a leading ``v`` is dropped)."""
+    store version cases (a leading ``v`` is dropped). CPA: TestRuntimeConfigFromConfigExtractsStoreVersion."""
     arch = platform_dirs(tmp_path)[0]
     _touch(arch / "alpha-v1.0.3.so", arch / "alpha-v1.0.4.so", arch / "alpha-v1.0.10.so", arch / "alpha.so")
     assert discover(tmp_path, {"alpha": "1.0.3"})["alpha"].path == arch / "alpha-v1.0.3.so"
@@ -372,3 +373,26 @@ async def test_unload_gives_up_when_the_apply_never_ends(host, pdir, gate):
     gate.release.set()
     await asyncio.wait_for(apply, 5)
     assert host.records == {} and host.snapshot == ()
+
+
+async def test_a_future_schema_version_is_refused_and_schema_1_is_accepted(host, pdir, caplog):
+    """CPA: TestRegisterRPCPluginRejectsFutureSchemaVersion, TestRegisterRPCPluginAcceptsModelRouterOnSchema1,
+    TestRegisterRPCPluginSendsHostSchemaVersion (the host sends its own version, 3): a plugin
+    answering a newer schema than the host's stays out with an error naming the schema
+    version; a schema-1 plugin with a model router registers and keeps its version."""
+    (pdir / "future.py").write_text(
+        textwrap.dedent(PLUGIN.format(pid="future", caps="ModelRouter", version="1.0.0")).replace(
+            'identifier = "future"', 'identifier = "future"; schema_version = 4'
+        )
+    )
+    (pdir / "old.py").write_text(
+        textwrap.dedent(PLUGIN.format(pid="old", caps="ModelRouter", version="1.0.0")).replace(
+            'identifier = "old"', 'identifier = "old"; schema_version = 1'
+        )
+    )
+    await host.apply_config(cfg(pdir, future=on(), old=on()))
+    assert host.get("future") is None
+    assert any("schema version" in r.getMessage() for r in caplog.records if "future" in r.getMessage())
+    old = host.get("old")
+    assert old is not None and old.schema_version == 1 and old.caps.get("model_router")
+    assert old.client.plugin.host.schema_version == 3  # type: ignore[attr-defined]
