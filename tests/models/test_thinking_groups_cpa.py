@@ -470,3 +470,16 @@ def test_claude_adaptive_matrix(row: Row) -> None:
     show the thinking they turn on, and a Claude client reads thinking blocks (as
     tests/translate/cpa/test_antigravity_claude_request.py::test_thinking_config says)."""
     _check(row)
+
+
+@pytest.mark.parametrize(("target", "budget"), [("gemini", 32768), ("antigravity", 24576)])
+def test_adaptive_without_effort_on_a_larger_budget_model(target: str, budget: int) -> None:
+    """CPA's translators behind C12 and C19, on a budget model whose range ends above the
+    "high" budget (gemini-2.5-pro's 128..32768): Gemini's writes the model's largest
+    budget, Antigravity's the level "high", which the thinking step turns into 24576."""
+    MODELS["pro-like"] = (ThinkingCaps(min=128, max=32768, dynamic_allowed=True), "gemini")
+    try:
+        out = _run("claude", target, "pro-like", _adaptive("pro-like"))
+    finally:
+        del MODELS["pro-like"]
+    assert _get(out, AB if target == "antigravity" else GB) == budget, out
