@@ -217,7 +217,10 @@ async def test_due_refreshes_run_at_most_workers_at_once(tmp_path, clock, http, 
     """``auth-auto-refresh-workers`` (CPA's refresh worker pool): six due credentials, two
     workers: every one is refreshed, never more than two token calls at once."""
     oauth_fake.delay = 0.05
-    creds = [write(tmp_path, f"c{i}.json", oauth("claude", clock, 60, email=f"u{i}@x")) for i in range(6)]
+    creds = [
+        write(tmp_path, f"c{i}.json", oauth("claude", clock, 60, email=f"u{i}@x", refresh_token=f"rt-{i}"))
+        for i in range(6)
+    ]
     pool = Pool(clock=clock)
     pool.replace(creds)
     r = refresher(pool, http, clock, oauth_fake.url(), workers=2)

@@ -1,9 +1,12 @@
 """CPA internal/auth/codex/openai_auth_test.go: a Codex (ChatGPT) account's token refresh,
 through :class:`Refresher` against the fake token endpoint: which proxy the call takes, a
-refusal that is not retried, and a bound on the call."""
+refusal that is not retried, a bound on the call, and one call per refresh token."""
 
 from __future__ import annotations
 
+import asyncio
+
+import orjson
 import pytest
 
 from cliproxy.credentials import refresh as refresh_module
@@ -78,3 +81,70 @@ async def test_a_token_call_that_never_answers_is_bounded(
     with pytest.raises(RefreshError) as caught:
         await r.refresh_now(cred)
     assert not caught.value.revoked and "did not answer" in caught.value.message
+
+
+def _twins(tmp_path, clock, *names: str):
+    """Codex auth files of one account signed in twice: the same refresh token in each."""
+    creds = [write(tmp_path, name, oauth("codex", clock, 60, email=f"{name}@example.com")) for name in names]
+    pool = Pool(clock=clock)
+    pool.replace(creds)
+    return creds, pool
+
+
+def _saved(tmp_path, name: str) -> tuple[str, str]:
+    data = orjson.loads((tmp_path / name).read_bytes())
+    return data["access_token"], data["refresh_token"]
+
+
+async def test_files_sharing_a_refresh_token_share_one_call(tmp_path, clock, http, oauth_fake) -> None:  # noqa: F811
+    """CPA TestRefreshTokens_DeduplicatesConcurrentRefreshAcrossInstances: two refreshes of
+    one refresh token at once (two auth files of one account, both due) make one token
+    call, and both credentials, and both files, get its new tokens. Before, each made its
+    own call and the second was refused as ``refresh_token_reused`` (the fake refuses a
+    spent token as OpenAI does)."""
+    oauth_fake.refuse_reused, oauth_fake.delay = True, 0.05
+    (a, b), pool = _twins(tmp_path, clock, "a.json", "b.json")
+    r = refresher(pool, http, clock, oauth_fake.url())
+    first, second = await asyncio.gather(r.refresh_now(a), r.refresh_now(b))
+    assert (first.access_token, second.access_token) == ("at-1", "at-1")
+    assert len(oauth_fake.requests) == 1
+    assert _saved(tmp_path, "a.json") == _saved(tmp_path, "b.json") == ("at-1", "rt-1")
+    assert r.due() == []
+
+
+async def test_a_later_holder_of_the_spent_token_takes_the_new_tokens(
+    tmp_path,
+    clock,
+    http,  # noqa: F811
+    oauth_fake,  # noqa: F811
+) -> None:
+    """One after the other (near-simultaneous, which CPA's single-flight does not cover):
+    the refresh of one file hands its new tokens to the other file holding the same token,
+    whose own refresh then makes no call; a third copy that turns up afterwards with the
+    spent token takes the same answer instead of spending it again. One token call in all,
+    no ``refresh_token_reused``."""
+    oauth_fake.refuse_reused = True
+    (a, b), pool = _twins(tmp_path, clock, "a.json", "b.json")
+    r = refresher(pool, http, clock, oauth_fake.url())
+    assert (await r.refresh_now(a)).access_token == "at-1"
+    assert pool.get(b.id).access_token == "at-1" and _saved(tmp_path, "b.json") == ("at-1", "rt-1")
+    assert (await r.refresh_now(b)).access_token == "at-1"  # b's stale record: nothing to do
+    (c,), _ = _twins(tmp_path, clock, "c.json")
+    pool.replace([*pool.credentials(), c])
+    assert (await r.refresh_now(c)).refresh_token == "rt-1"
+    assert _saved(tmp_path, "c.json") == ("at-1", "rt-1")
+    assert len(oauth_fake.requests) == 1
+
+
+async def test_a_refused_shared_token_blocks_every_holder(tmp_path, clock, http, oauth_fake) -> None:  # noqa: F811
+    """A refresh token the endpoint refuses is refused for every file holding it: the other
+    holder's refresh fails at once, without a call, and names itself."""
+    oauth_fake.fail_next(400, "refresh_token_reused")
+    (a, b), pool = _twins(tmp_path, clock, "a.json", "b.json")
+    r = refresher(pool, http, clock, oauth_fake.url())
+    with pytest.raises(RefreshError):
+        await r.refresh_now(a)
+    with pytest.raises(RefreshError) as caught:
+        await r.refresh_now(b)
+    assert caught.value.revoked and caught.value.credential_id == b.id
+    assert len(oauth_fake.requests) == 1 and r.due() == []

@@ -11,6 +11,7 @@ tokens (``at-1``, ``at-2``... and, with ``rotate``, ``rt-1``...) and ``expires_i
         fake.delay = 0.05                         # slow answers (concurrency tests)
         fake.public_key = (n, e)                  # verify RS256 assertions (jwt-bearer)
         fake.requests[-1].fields["refresh_token"]
+        fake.refuse_reused = True                 # a spent refresh token is refused, as OpenAI does
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ class OAuthFake(LocalServer):
         self.requests: list[TokenRequest] = []
         self.failures: list[tuple[int, str]] = []
         self.issued = 0
+        # OpenAI's rule: a rotated refresh token is refused once spent (``refresh_token_reused``)
+        self.refuse_reused = False
+        self.spent: set[str] = set()
 
     # -- control
 
@@ -113,6 +117,11 @@ class OAuthFake(LocalServer):
             return _json({"error": error, "error_description": f"fake {error}"}, status)
         if rec.grant_type == "refresh_token" and not fields.get("refresh_token"):
             return _json({"error": "invalid_request"}, 400)
+        if rec.grant_type == "refresh_token" and self.refuse_reused:
+            token = str(fields["refresh_token"])
+            if token in self.spent:
+                return _json(_BAD_REFRESH["codex"], 400)
+            self.spent.add(token)
         if rec.grant_type == JWT_BEARER:
             claims = self._verify(str(fields.get("assertion", "")))
             if claims is None:

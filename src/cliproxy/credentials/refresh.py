@@ -25,6 +25,16 @@ back into the auth file atomically (other keys and their order are kept) and swa
 the pool before anyone can use the old refresh token again. A refusal whose error code
 says the grant is gone (``invalid_grant``, OpenAI's nested ``refresh_token_reused``, ...)
 or a 401/403 marks the refresh token revoked.
+
+One refresh token, one call: several credentials can hold the same refresh token (one
+account signed in twice, a copied auth file), and a rotating token is refused once spent
+(OpenAI's ``refresh_token_reused``). So token calls are shared per provider and refresh
+token, as CPA's Codex refresh single-flight is: concurrent refreshes of the same token
+wait for one call, and its answer reaches every credential of the pool holding that token
+(and their files). A rotated token's answer is also kept for ``SPENT_MEMORY`` seconds, so a
+credential that turns up later with the spent token (a file copied back in) takes it
+instead of spending the token again. Across processes the lease is per credential, so two
+processes refreshing two files of one account may still both call.
 """
 
 from __future__ import annotations
@@ -75,6 +85,7 @@ LEASE_TTL = 30.0  # seconds one process may hold a credential's refresh lease (s
 LEASE_POLL = 0.05  # seconds between looks while another process refreshes
 REFRESH_TIMEOUT = 30.0  # the whole token call, whoever waits for it (CPA)
 RATE_LIMIT_WAIT = (5.0, 300.0)  # a 429's Retry-After, clamped: no refresh call meanwhile (CPA)
+SPENT_MEMORY = 300.0  # seconds a rotated refresh token's answer is kept for late holders
 _INTERVAL_KEYS = ("refresh_interval_seconds", "refreshIntervalSeconds", "refresh_interval", "refreshInterval")
 _LAST_REFRESH_KEYS = ("last_refresh", "lastRefresh", "last_refreshed_at", "lastRefreshedAt")
 
@@ -95,6 +106,9 @@ class RefreshError(UpstreamError):
         super().__init__(message, status=status, body=body, credential_id=credential_id)
         self.revoked = revoked
         self.cooldown_seconds = REVOKED_COOLDOWN if revoked else 0.0
+
+
+_Answer = tuple[dict[str, Any], dict[str, Any]]  # the token answer, and what the provider read after it
 
 
 @dataclasses.dataclass(slots=True)
@@ -135,7 +149,13 @@ class Refresher:
         self.workers = max(1, workers)  # auth-auto-refresh-workers: due refreshes at once
         self._workers = asyncio.Semaphore(self.workers)
         self._status: dict[str, _Status] = {}
+        # by id: the credential object, its refresh token and when its tokens are due
+        # (None: never), so a wake-up pass reads only the credentials new since the last
+        self._tokens: dict[str, tuple[Credential, str, float | None]] = {}
         self._inflight: dict[str, asyncio.Future[Credential]] = {}
+        # token calls by (provider, refresh token), and rotated tokens' answers by the same key
+        self._calls: dict[tuple[str, str], asyncio.Future[_Answer]] = {}
+        self._spent: dict[tuple[str, str], tuple[float, _Answer]] = {}
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._owner = os.urandom(8).hex()  # this refresher, as a lease holder
@@ -144,31 +164,29 @@ class Refresher:
 
     def due_at(self, cred: Credential) -> float | None:
         """Unix time when ``cred`` should be refreshed (0 = now), or None for never."""
-        endpoint = TOKEN_ENDPOINTS.get(cred.provider)
-        if endpoint is None or cred.disabled or not cred.refresh_token:
+        memo = self._tokens.get(cred.id)
+        if memo is None or memo[0] is not cred:  # the credential's own part, once per object
+            memo = self._tokens[cred.id] = (cred, cred.refresh_token, _token_due(cred))
+        if memo[2] is None:
             return None
         status = self._status.get(cred.id)
-        if status is not None and status.revoked_token and status.revoked_token == cred.refresh_token:
+        if status is None:
+            return memo[2]
+        if status.revoked_token and status.revoked_token == memo[1]:
             return None
-        expires = cred.expires_at()
-        expiry = expires.timestamp() if expires is not None else None
-        last = _last_refresh(cred.metadata)
-        step = refresh_interval(cred.metadata) or endpoint.lead
-        if refresh_interval(cred.metadata):
-            due = min(expiry - step if expiry is not None else float("inf"), last + step if last else 0.0)
-        elif expiry is not None:
-            due = expiry - step
-        else:
-            due = last + step if last else 0.0
-        return max(due, status.next_after if status is not None else 0.0)
+        return max(memo[2], status.next_after)
 
     def due(self, now: float | None = None) -> list[Credential]:
         """Credentials of the pool that are due at ``now``."""
         now = self.clock() if now is None else now
         creds = self.pool.credentials()
-        if self._status:  # a removed credential's backoff or refusal goes with it (CPA unschedules it)
-            for gone in self._status.keys() - {c.id for c in creds}:
+        if self._status or len(self._tokens) > len(creds):
+            # a removed credential's backoff or refusal goes with it (CPA unschedules it)
+            ids = {c.id for c in creds}
+            for gone in self._status.keys() - ids:
                 del self._status[gone]
+            for gone in self._tokens.keys() - ids:
+                del self._tokens[gone]
         return [c for c in creds if (at := self.due_at(c)) is not None and at <= now]
 
     def token_url(self, cred: Credential) -> str:
@@ -247,17 +265,77 @@ class Refresher:
                 return renewed
         try:
             try:
-                data, more = await self._post(endpoint, cred)
+                data, more = await self._token_answer(endpoint, cred)
             except RefreshError as exc:
                 self._failed(cred, exc)
                 raise
             updated = await self._commit(cred, {**endpoint.updates(data, cred, self.clock()), **more})
         finally:
             await state.release_lease(lease, self._owner)
-        self._status.pop(cred.id, None)
-        if (at := self.due_at(updated)) is not None and at <= self.clock():
-            self._status[cred.id] = _Status(next_after=self.clock() + INEFFECTIVE_BACKOFF)
+        self._renewed(updated)
+        await self._share(endpoint, cred, (data, more))
         return updated
+
+    def _renewed(self, updated: Credential) -> None:
+        self._status.pop(updated.id, None)
+        if (at := self.due_at(updated)) is not None and at <= self.clock():
+            self._status[updated.id] = _Status(next_after=self.clock() + INEFFECTIVE_BACKOFF)
+
+    async def _token_answer(self, endpoint: TokenEndpoint, cred: Credential) -> _Answer:
+        """The token endpoint's answer for ``cred``'s refresh token: one call per provider
+        and token, whoever asks meanwhile; a rotated token's recent answer without a call."""
+        key = (cred.provider, cred.refresh_token)
+        spent = self._spent.get(key)
+        if spent is not None and self.clock() - spent[0] < SPENT_MEMORY:
+            log.info("%s holds a refresh token just spent: taking its new tokens", cred.label or cred.id)
+            return spent[1]
+        call = self._calls.get(key)
+        if call is None:
+            call = asyncio.ensure_future(self._post(endpoint, cred))
+            self._calls[key] = call
+            call.add_done_callback(lambda done: self._settle(key, done))
+        elif not call.done():
+            log.info(
+                "%s shares a refresh token with a refresh under way: waiting for it", cred.label or cred.id
+            )
+        try:
+            return await asyncio.shield(call)
+        except RefreshError as exc:
+            if exc.credential_id == cred.id:
+                raise
+            raise RefreshError(
+                exc.message, status=exc.status, revoked=exc.revoked, body=exc.body, credential_id=cred.id
+            ) from exc
+
+    def _settle(self, key: tuple[str, str], call: asyncio.Future[_Answer]) -> None:
+        self._calls.pop(key, None)
+        now = self.clock()
+        for old in [k for k, (at, _) in self._spent.items() if now - at >= SPENT_MEMORY]:
+            del self._spent[old]
+        if call.cancelled() or call.exception() is not None:
+            return
+        data = call.result()[0]
+        if isinstance(rotated := data.get("refresh_token"), str) and rotated and rotated != key[1]:
+            self._spent[key] = (now, call.result())
+
+    async def _share(self, endpoint: TokenEndpoint, source: Credential, answer: _Answer) -> None:
+        """The new tokens to every other credential of the pool holding ``source``'s old
+        refresh token (same provider), and into their files."""
+        data, more = answer
+        for other in self._holders(source):
+            log.info(
+                "%s holds the refresh token %s just spent: it takes the new tokens",
+                other.label or other.id,
+                source.label or source.id,
+            )
+            self._renewed(await self._commit(other, {**endpoint.updates(data, other, self.clock()), **more}))
+
+    def _holders(self, source: Credential) -> list[Credential]:
+        return [
+            c
+            for c in self.pool.credentials()
+            if c.id != source.id and c.provider == source.provider and c.refresh_token == source.refresh_token
+        ]
 
     async def _wait_for_other(self, lease: str, cred: Credential) -> Credential | None:
         """Wait while another process holds ``lease``; then the credential as that process
@@ -322,12 +400,15 @@ class Refresher:
         )
 
     def _failed(self, cred: Credential, exc: RefreshError) -> None:
-        status = self._status.setdefault(cred.id, _Status())
-        status.last_error = exc.message
-        if exc.revoked:
-            status.revoked_token = cred.refresh_token
-        else:
-            status.next_after = self.clock() + FAILURE_BACKOFF
+        """``cred``'s refresh failed: it, and every credential holding its refresh token,
+        waits (or, refused, stays blocked until the token changes)."""
+        for holder in (cred, *self._holders(cred)):
+            status = self._status.setdefault(holder.id, _Status())
+            status.last_error = exc.message
+            if exc.revoked:
+                status.revoked_token = cred.refresh_token
+            else:
+                status.next_after = self.clock() + FAILURE_BACKOFF
 
     async def _commit(self, cred: Credential, updates: dict[str, Any]) -> Credential:
         metadata = dict(cred.metadata)
@@ -365,7 +446,7 @@ class Refresher:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        pending = list(self._inflight.values())
+        pending: list[asyncio.Future[Any]] = [*self._inflight.values(), *self._calls.values()]
         for t in [task, *pending]:
             if t is not None:
                 t.cancel()
@@ -391,6 +472,25 @@ class Refresher:
         now = self.clock()
         times = [at for c in self.pool.credentials() if (at := self.due_at(c)) is not None]
         return min(self.interval, max(1.0, min(times, default=now + self.interval) - now))
+
+
+def _token_due(cred: Credential) -> float | None:
+    """When ``cred``'s tokens are due by their own times (0 = now), None for never; the
+    refresher adds its failures and refusals (:meth:`Refresher.due_at`)."""
+    endpoint = TOKEN_ENDPOINTS.get(cred.provider)
+    if endpoint is None or cred.disabled or not cred.refresh_token:
+        return None
+    expires = cred.expires_at()
+    expiry = expires.timestamp() if expires is not None else None
+    last = _last_refresh(cred.metadata)
+    step = refresh_interval(cred.metadata) or endpoint.lead
+    if refresh_interval(cred.metadata):
+        due = min(expiry - step if expiry is not None else float("inf"), last + step if last else 0.0)
+    elif expiry is not None:
+        due = expiry - step
+    else:
+        due = last + step if last else 0.0
+    return max(due, 0.0)
 
 
 def refresh_interval(metadata: Mapping[str, Any]) -> float:
