@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from cliproxy.config.model import Config
 from cliproxy.plugins import abi, rules
 from cliproxy.plugins.abi import PluginError, b64decode, b64encode
 from cliproxy.plugins.callbacks import Callbacks, ScopeContext
@@ -185,9 +186,9 @@ async def test_static_models_come_first_with_the_host_summary_and_names_are_norm
     than ``model.register`` when a plugin has both, with the plugin's metadata and the
     host summary (auth dir, proxy, force-model-prefix); the provider it names is trimmed
     and lower-cased, model ids trimmed; a registration naming no provider falls back to the
-    executor's identifier. Deliberate difference: the summary's ``OAuthModelAlias`` and
-    ``ExcludedModels`` are sent empty (cliproxy does not send its oauth-model-alias /
-    oauth-excluded-models there yet)."""
+    executor's identifier. The summary also carries ``oauth-model-alias`` and
+    ``oauth-excluded-models`` by provider (sent empty before), and ``null`` for each when
+    the config has none, as Go writes a nil map."""
     static = executor(
         "alpha",
         identifier="alpha-exec",
@@ -204,7 +205,16 @@ async def test_static_models_come_first_with_the_host_summary_and_names_are_norm
         "beta", identifier="Beta-Exec", caps={"model_registrar": True}, handlers=registrar(" ", "beta-model")
     )
     host = wire_host(static, fallback)
-    creds = await plugin_credentials(host, CONFIG)
+    config = Config.model_validate(
+        {
+            "auth-dir": "/tmp/plugin-auth",
+            "proxy-url": "http://proxy.local",
+            "force-model-prefix": True,
+            "oauth-model-alias": {"Plugin-Provider": [{"name": " upstream-model ", "alias": "alias-model"}]},
+            "oauth-excluded-models": {"plugin-provider": ["hidden-model"]},
+        }
+    )
+    creds = await plugin_credentials(host, config)
     assert [(c.provider, [m.alias for m in c.models]) for c in creds] == [
         ("plugin-provider", ["model-static"]),
         ("beta-exec", ["beta-model"]),
@@ -216,6 +226,14 @@ async def test_static_models_come_first_with_the_host_summary_and_names_are_norm
         params["Host"]["AuthDir"] == "/tmp/plugin-auth" and params["Host"]["ProxyURL"] == "http://proxy.local"
     )
     assert params["Host"]["ForceModelPrefix"] is True
+    assert params["Host"]["OAuthModelAlias"] == {
+        "plugin-provider": [{"Name": "upstream-model", "Alias": "alias-model"}]
+    }
+    assert params["Host"]["ExcludedModels"] == {"plugin-provider": ["hidden-model"]}
+    plain = executor("gamma", caps={"model_provider": True}, handlers=registrar("gamma", "g1", static=True))
+    await plugin_credentials(wire_host(plain), CONFIG)
+    (params,) = plain.called(abi.MODEL_STATIC)
+    assert (params["Host"]["OAuthModelAlias"], params["Host"]["ExcludedModels"]) == (None, None)
 
 
 @pytest.mark.parametrize(("scope", "registered"), [("static", True), ("both", True), ("oauth", False)])

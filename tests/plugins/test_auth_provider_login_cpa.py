@@ -36,10 +36,15 @@ async def test_login_start_and_poll_get_the_host_summary(start_proxy, fakes, tmp
     """CPA: TestStartLoginPassesProviderBaseURLHostAndHTTPClient,
     TestPollLoginPassesProviderStateHostAndHTTPClient: start gets the provider and the
     callback base URL, poll the provider and state; both get the host summary with the auth
-    dir, the proxy URL and ``force-model-prefix``. Before, ``ForceModelPrefix`` was left
-    out (false). (CPA's HTTP-client bridge is the host.http.do callback here.)"""
+    dir, the proxy URL, ``force-model-prefix``, ``oauth-model-alias`` and
+    ``oauth-excluded-models``. Before, ``ForceModelPrefix`` was left out (false) and the two
+    maps were empty. (CPA's HTTP-client bridge is the host.http.do callback here.)"""
     monkeypatch.setenv("MANAGEMENT_PASSWORD", "m-secret")
-    extra = 'proxy-url: "http://proxy.local"\nforce-model-prefix: true\n'
+    extra = (
+        'proxy-url: "http://proxy.local"\nforce-model-prefix: true\n'
+        "oauth-model-alias: {acme: [{name: acme-model, alias: fast}]}\n"
+        "oauth-excluded-models: {acme: [hidden]}\n"
+    )
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"acme": LOGIN}, {"acme": {}}, extra)
     status, body = await _call(proxy, "GET", "/acme-auth-url")
     assert (status, body["url"], body["state"]) == (200, "http://provider/login", "state-1")
@@ -51,3 +56,5 @@ async def test_login_start_and_poll_get_the_host_summary(start_proxy, fakes, tmp
     for req in (start, poll):
         assert req.host.auth_dir == str(proxy.service.auth_dir)
         assert (req.host.proxy_url, req.host.force_model_prefix) == ("http://proxy.local", True)
+        assert [(a.name, a.alias) for a in req.host.oauth_model_alias["acme"]] == [("acme-model", "fast")]
+        assert req.host.excluded_models == {"acme": ["hidden"]}

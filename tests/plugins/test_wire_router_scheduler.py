@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from multidict import CIMultiDict
 
+from cliproxy.config.model import Config
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
+from cliproxy.credentials.sources import from_config
 from cliproxy.plugins import abi, rules
 from cliproxy.plugins.abi import PluginError
 from cliproxy.state.memory import MemoryState
@@ -400,3 +402,40 @@ async def test_scheduler_request_on_the_wire():
         ("auth-1", "openai", 10, "active", {"region": "us"}),
         ("auth-2", "codex", 20, "active", {"region": "eu"}),
     ]
+
+
+async def test_candidates_carry_cpas_attributes_not_the_proxys_own():
+    """A scheduler plugin sees an ``openai-compatibility`` credential's attributes as CPA
+    gives them: ``compat_name``, ``provider_key``, ``base_url``... but not the two the proxy
+    keeps for its own OpenAI-compatible provider (``tool_results_text_only`` for a
+    text-only model's tool results, ``support_prompt_cache_key``), which leaked before.
+    The same filter serves a plugin executor's ``AuthAttributes`` and ``model.for_auth``."""
+    config = Config.model_validate(
+        {
+            "openai-compatibility": [
+                {
+                    "name": "Up",
+                    "base-url": "http://up.local/v1",
+                    "support-prompt-cache-key": True,
+                    "api-key-entries": [{"api-key": "k1"}],
+                    "models": [{"name": "txt", "alias": "txt", "input-modalities": ["text"]}],
+                }
+            ]
+        }
+    )
+    (cred,) = from_config(config)
+    assert {
+        "tool_results_text_only",
+        "support_prompt_cache_key",
+    } <= cred.attributes.keys()  # the proxy reads them
+    p = scheduler("scheduler", 0, {"Handled": True, "AuthID": cred.id})
+    host = wire_host(p)
+    picked = await rules.pick_auth(
+        host, [cred], provider=cred.provider, providers=[], model="txt", stream=False, headers={}
+    )
+    assert picked is cred
+    (sent,) = p.called(PICK)[0]["Candidates"]
+    assert (
+        sent["Attributes"]["compat_name"] == "Up" and sent["Attributes"]["base_url"] == "http://up.local/v1"
+    )
+    assert not {"tool_results_text_only", "support_prompt_cache_key", "api_key"} & sent["Attributes"].keys()

@@ -26,7 +26,7 @@ from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, b64encode, ci_get
 from cliproxy.plugins.callbacks import BRIDGE_END, ScopeContext
 from cliproxy.plugins.executor_answer import Answer, with_details
-from cliproxy.plugins.models import wire_thinking
+from cliproxy.plugins.models import plugin_attributes, wire_thinking
 from cliproxy.plugins.rules import call_scoped, plain_headers, wire_headers
 from cliproxy.plugins.translation import NATIVE_FORMATS, negotiate, normalize_request, translate_request
 from cliproxy.translate import ir
@@ -99,7 +99,7 @@ async def run_executor(
             for k, v in (cred.metadata if cred is not None else {}).items()
             if isinstance(v, str | int | float | bool)
         },
-        "AuthAttributes": dict(cred.attributes) if cred is not None else {},
+        "AuthAttributes": plugin_attributes(cred.attributes) if cred is not None else {},
     }
     cb = host.callbacks
     if cb is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from cliproxy.models.catalog import ModelInfo, ThinkingSupport
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, ci_get
 from cliproxy.plugins.host import PluginHost, Record
+from cliproxy.providers import compat_cache, compat_tool_results
 from cliproxy.providers import registry as builtin
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "apply_auth_data",
     "bind_plugin_auths",
     "host_config",
+    "plugin_attributes",
     "refresh_plugin_auth",
     "save_auth_data",
     "save_token",
@@ -128,12 +131,32 @@ def wire_thinking(info: ModelInfo) -> dict[str, Any]:
 
 
 def host_config(config: Any) -> dict[str, Any]:
-    """The ``Host`` summary CPA sends with model, auth and command-line calls."""
+    """The ``Host`` summary CPA sends with model, auth and command-line calls. The two maps
+    are ``null`` when empty, as Go writes a nil map; the config already holds them with
+    trimmed, lower-case channel names and no blank aliases."""
+    aliases = {
+        channel: [{"Name": a.name, "Alias": a.alias} for a in entries]
+        for channel, entries in (getattr(config, "oauth_model_alias", None) or {}).items()
+    }
+    excluded = {k: list(v) for k, v in (getattr(config, "oauth_excluded_models", None) or {}).items()}
     return {
         "AuthDir": str(config.auth_dir).strip(),
         "ProxyURL": (config.proxy_url or "").strip(),
         "ForceModelPrefix": bool(getattr(config, "force_model_prefix", False)),
+        "OAuthModelAlias": aliases or None,
+        "ExcludedModels": excluded or None,
     }
+
+
+# attributes the proxy keeps on a credential for its own providers; CPA has no such
+# attribute, so a plugin is not shown them
+_OWN_ATTRIBUTES = frozenset({compat_tool_results.ATTRIBUTE, compat_cache.ATTRIBUTE})
+
+
+def plugin_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """A credential's attributes as a plugin gets them (a new dict): CPA's, without the
+    proxy's own."""
+    return {k: v for k, v in attributes.items() if k not in _OWN_ATTRIBUTES}
 
 
 def token_json(storage: bytes, meta: Any, provider: str) -> dict[str, Any]:
@@ -261,7 +284,7 @@ async def _bind(
             "AuthProvider": cred.provider,
             "StorageJSON": abi.b64encode(_storage(cred)),
             "Metadata": _strings(cred.metadata),
-            "Attributes": dict(cred.attributes),
+            "Attributes": plugin_attributes(cred.attributes),
             "Host": host_config(config),
         }
         try:
@@ -398,7 +421,7 @@ async def refresh_plugin_auth(host: PluginHost, cred: Credential, config: Any) -
         "AuthProvider": cred.provider,
         "StorageJSON": abi.b64encode(_storage(cred)),
         "Metadata": _strings(cred.metadata),
-        "Attributes": dict(cred.attributes),
+        "Attributes": plugin_attributes(cred.attributes),
         "Host": host_config(config),
     }
     try:

@@ -53,12 +53,7 @@ class _Declared:
 
 async def _declared(host: PluginHost, rec: Record, config: Any, now: int) -> _Declared | None:
     """What ``rec`` registers (``model.static`` before ``model.register``), or ``None``."""
-    host_summary = {
-        **host_config(config),
-        "ForceModelPrefix": bool(getattr(config, "force_model_prefix", False)),
-        "OAuthModelAlias": {},
-        "ExcludedModels": {},
-    }
+    host_summary = host_config(config)
     try:
         if rec.has("model_provider"):
             result = await host.call(rec, abi.MODEL_STATIC, {"Plugin": rec.metadata, "Host": host_summary})

@@ -24,6 +24,7 @@ from cliproxy.errors import CliproxyError
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, b64encode, ci_get
 from cliproxy.plugins.host import PluginHost, Record
+from cliproxy.plugins.models import plugin_attributes
 from cliproxy.plugins.translation import negotiate, norm_format
 
 __all__ = [
@@ -179,7 +180,7 @@ async def route_model(
 
 def _sanitized(attributes: Mapping[str, Any]) -> dict[str, str]:
     out = {}
-    for k, v in attributes.items():
+    for k, v in plugin_attributes(attributes).items():
         norm = k.lower().replace("-", "_")
         if not any(mark in norm for mark in _SECRET_MARKS):
             out[k] = str(v)
