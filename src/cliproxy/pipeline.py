@@ -47,6 +47,7 @@ from cliproxy.models.listing import CLAUDE_CLOAK_PREFIX, uncloak_claude_id
 from cliproxy.models.registry import ModelRoute, Route
 from cliproxy.models.shaping import Shaper
 from cliproxy.models.suffix import split_suffix
+from cliproxy.models.thinking.summary_restore import keep_original_summary
 from cliproxy.pipeline_failover import (
     BOOTSTRAP_ERROR,
     BOOTSTRAP_LEFT,
@@ -439,6 +440,8 @@ class Pipeline:
             build = partial(build, fmt=attempt.fmt)  # (else a call without **: no dict made)
         if shaping is not None:  # 7. thinking, payload rules
             shaping.thinking.apply(attempt.body, call.body, suffix, model, untouched)
+            if flow is not None and flow.original is not None:  # an interceptor changed the request
+                keep_original_summary(shaping.thinking, attempt.body, call.body, flow.original)
             if shaping.rules is not None:
                 if provider.payload_in_build:  # after what build writes itself (Claude's identity)
                     rules = partial(

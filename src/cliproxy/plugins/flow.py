@@ -56,6 +56,7 @@ class Flow:
         "executor",
         "host",
         "model",
+        "original",
         "raw_headers",
         "reg",
         "request_id",
@@ -76,6 +77,9 @@ class Flow:
         # what the after-auth chain left of the request (headers, body) when it changed it:
         # the response and stream-chunk interceptors see the request as it was sent (CPA)
         self.sent: tuple[Mapping[str, str], bytes] | None = None
+        # the client's own body once an interceptor changed it: the thinking step reads the
+        # client's summary intent there when the changed request lost it (CPA)
+        self.original: Mapping[str, Any] | None = None
         # the answering upstream's own headers (set by the pipeline's attempt): the response
         # interceptors see them whether or not ``passthrough-headers`` forwards them (CPA)
         self.raw_headers: Mapping[str, str] | None = None
@@ -111,6 +115,8 @@ class Flow:
         if not self.host.any("request_interceptor", call.skip):
             return call
         state = await self._intercept(call, abi.REQUEST_INTERCEPT_BEFORE, "", self.model, call.headers)
+        if state.changed and self.original is None:
+            self.original = call.body
         return _applied(call, state)
 
     async def after_auth(self, call: Call, model: str, to_format: str) -> Call:
@@ -124,6 +130,8 @@ class Flow:
         state = await self._intercept(call, abi.REQUEST_INTERCEPT_AFTER, to_format, model, call.headers)
         if state.changed:
             self.sent = (state.headers, state.body)
+            if self.original is None:
+                self.original = call.body
         return _applied(call, state)
 
     async def normalize_request(self, call: Call, attempt: Attempt) -> bytes | None:
