@@ -271,13 +271,19 @@ class CatalogUpdater:
                 await task
 
     async def _run(self) -> None:
-        await self.refresh("startup model refresh")
-        await self.refresh_codex_templates("startup Codex client model refresh")
+        await self._both("startup")
         log.info("periodic model refresh started (every %s)", _hours(self.interval))
         while True:
             await asyncio.sleep(self.interval)
-            await self.refresh("periodic model refresh")
-            await self.refresh_codex_templates("periodic Codex client model refresh")
+            await self._both("periodic")
+
+    async def _both(self, when: str) -> None:
+        """The two catalogs at once (CPA runs two updaters): neither waits for the other's
+        sources to time out."""
+        await asyncio.gather(
+            self.refresh(f"{when} model refresh"),
+            self.refresh_codex_templates(f"{when} Codex client model refresh"),
+        )
 
     async def refresh(self, label: str = "model refresh") -> bool:
         """One fetch; whether a new catalog was applied."""
