@@ -30,6 +30,7 @@ class ReleaseServer:
         self.asset_name = "management.html"
         self.paths: list[str] = []
         self.hold: asyncio.Event | None = None  # when set: the release answer waits for it
+        self.release_status = 200
         app = web.Application()
         app.router.add_get("/repos/{owner}/{name}/releases/latest", self.release)
         app.router.add_get("/download/management.html", self.download)
@@ -45,6 +46,9 @@ class ReleaseServer:
         if self.hold is not None:
             await self.hold.wait()
         assert request.headers["Accept"] == "application/vnd.github+json"
+        assert request.headers["User-Agent"] == "cliproxy-management-updater"
+        if self.release_status != 200:
+            return web.Response(status=self.release_status, text="missing")
         digest = self.digest if self.digest is not None else hashlib.sha256(self.page).hexdigest()
         asset = {
             "name": self.asset_name,
@@ -107,7 +111,29 @@ async def test_release_without_the_asset(start_proxy, releases, tmp_path):
     assert status == 503 and b"management.html not found in the latest release" in body
 
 
+async def test_a_refused_release_query_is_an_error(start_proxy, releases, tmp_path):
+    """CPA: TestGetBytesRejectsErrorStatus, TestGetBytesReturnsBodyAndSendsHeaders (the
+    fake checks the Accept and User-Agent headers on every release query): a 404 from the
+    release API is an error naming the status, and no page is written."""
+    releases.release_status = 404
+    proxy = await start_proxy()
+    status, body, _ = await get_panel(proxy)
+    assert status == 503 and b"answered 404" in body
+    assert not (tmp_path / "static" / "management.html").exists()
+
+
+async def test_a_download_over_the_size_limit_is_refused(start_proxy, releases, tmp_path, monkeypatch):
+    """CPA: TestGetBytesEnforcesMaxSize (the limit lowered to 16 bytes: the real one is
+    50 MiB, as CPA's maxAssetDownloadSize)."""
+    monkeypatch.setattr("cliproxy.management.panel.MAX_SIZE", 16)
+    proxy = await start_proxy()
+    status, body, _ = await get_panel(proxy)
+    assert status == 503 and b"download larger than 16 bytes" in body
+    assert not (tmp_path / "static" / "management.html").exists()
+
+
 async def test_disabled_control_panel_is_404(start_proxy, releases, tmp_path):
+    """CPA: TestAutoUpdateSkipReason (its cluster-mode row: no such mode here)."""
     (tmp_path / "static").mkdir()
     (tmp_path / "static" / "management.html").write_bytes(OLD)
     proxy = await start_proxy("remote-management:\n  disable-control-panel: true\n")
@@ -118,6 +144,7 @@ async def test_disabled_control_panel_is_404(start_proxy, releases, tmp_path):
 async def test_auto_update_off_serves_the_cache_without_download(
     start_proxy, releases, tmp_path, monkeypatch
 ):
+    """CPA: TestAutoUpdateSkipReason (its cluster-mode row: no such mode here)."""
     static = tmp_path / "elsewhere"
     static.mkdir()
     (static / "management.html").write_bytes(OLD)
@@ -134,6 +161,7 @@ async def test_auto_update_off_still_fetches_a_missing_page(start_proxy, release
 
 
 async def test_auto_update_on_refreshes_a_cached_page_in_background(start_proxy, releases, tmp_path):
+    """CPA: TestAutoUpdateSkipReason (its cluster-mode row: no such mode here)."""
     (tmp_path / "static").mkdir()
     page = tmp_path / "static" / "management.html"
     page.write_bytes(OLD)

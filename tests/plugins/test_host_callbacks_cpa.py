@@ -24,6 +24,7 @@ class Probe(Plugin, ManagementAPI):
     name = "probe"; version = "1"; author = "t"; github_repository = "https://example.com/p"
     routes = [ManagementRoute(method="POST", path="probe/call"),
               ManagementRoute(method="GET", path="probe/json"),
+              ManagementRoute(method="GET", path="probe/page"),
               ManagementRoute(method="GET", path="probe/crash"),
               ManagementRoute(method="GET", path="shared/status"),
               ManagementRoute(method="GET", path="config"),
@@ -233,12 +234,13 @@ async def test_routes_skip_native_paths_and_go_to_the_higher_priority(proxy):
 
 async def test_json_answers_are_html_escaped(proxy):
     """TestServeManagementHTMLEscapesJSONResponseStrings (before, cliproxy passed the
-    plugin's JSON through unescaped)."""
-    async with (
-        aiohttp.ClientSession() as s,
-        s.get(proxy.url + "/v0/management/probe/json", headers=MGMT) as r,
-    ):
-        body = json.loads(await r.read())
+    plugin's JSON through unescaped). CPA: TestJSONBodyEscapesStringValues,
+    TestJSONBodyIfLikelySkipsNonJSONHTML (an HTML answer is left as it is)."""
+    async with aiohttp.ClientSession() as s:
+        async with s.get(proxy.url + "/v0/management/probe/json", headers=MGMT) as r:
+            body = json.loads(await r.read())
+        async with s.get(proxy.url + "/v0/management/probe/page", headers=MGMT) as r:
+            assert (r.status, await r.read()) == (200, b"<!doctype html>/v0/management/probe/page")
     assert body == {
         "title": "&lt;script&gt;alert(1)&lt;/script&gt;",
         "items": ["&lt;b&gt;first&lt;/b&gt;", {"description": "safe &amp; sound"}],

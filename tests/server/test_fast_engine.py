@@ -182,3 +182,14 @@ async def test_slow_reader_gets_the_whole_stream(start_proxy, fakes):
                 seen += chunk
                 await asyncio.sleep(0)
     assert seen.rstrip().endswith(b"data: [DONE]")
+
+
+async def test_an_idle_connection_does_not_hold_up_the_next_one(start_proxy, fakes):
+    """CPA: TestAcceptMuxNotBlockedByIdleConnection: a connection that never sends a byte
+    (the port also takes RESP clients, told apart by their first byte) does not keep the
+    next client's request from being served."""
+    proxy = await _start(start_proxy, fakes)
+    _, idle_writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+    await asyncio.sleep(0.05)
+    assert (await _raw(proxy.port, MODELS, wait=3.0)).startswith(b"HTTP/1.1 200")
+    idle_writer.close()
