@@ -37,3 +37,35 @@ async def test_a_refresh_needed_by_two_processes_happens_once(tmp_path, clock, r
             await state.close()
         for http in clients:
             await http.close()
+
+
+async def test_two_files_of_one_account_in_two_processes_spend_the_token_once(
+    tmp_path,
+    clock,
+    redis_server,
+    oauth_fake,  # noqa: F811
+):
+    """Two processes, each refreshing a different auth file that holds the same refresh
+    token (one account signed in twice): the lease is the token's, so one process calls,
+    hands the new tokens to both files, and the other reads them from its own file, where
+    it used to spend the token a second time and be refused (``refresh_token_reused``)."""
+    oauth_fake.delay, oauth_fake.refuse_reused = 0.2, True
+    creds = [write(tmp_path, f"{name}.json", oauth("codex", clock, 60, email=f"{name}@x")) for name in "ab"]
+    states = [redis_state.RedisState(redis_server.url, "lease2:", clock=clock) for _ in range(2)]
+    clients = [HttpClient() for _ in range(2)]
+    try:
+        refreshers = []
+        for state, http in zip(states, clients, strict=True):
+            await state.start()
+            pool = Pool(state=state, clock=clock)
+            pool.replace(creds)
+            refreshers.append(Refresher(pool, http, token_urls={"codex": oauth_fake.url()}, clock=clock))
+        results = await asyncio.gather(*(r.refresh_now(c) for r, c in zip(refreshers, creds, strict=True)))
+        assert len(oauth_fake.requests) == 1
+        assert {c.access_token for c in results} == {"at-1"}
+        assert {c.refresh_token for c in results} == {"rt-1"}
+    finally:
+        for state in states:
+            await state.close()
+        for http in clients:
+            await http.close()

@@ -33,8 +33,9 @@ token, as CPA's Codex refresh single-flight is: concurrent refreshes of the same
 wait for one call, and its answer reaches every credential of the pool holding that token
 (and their files). A rotated token's answer is also kept for ``SPENT_MEMORY`` seconds, so a
 credential that turns up later with the spent token (a file copied back in) takes it
-instead of spending the token again. Across processes the lease is per credential, so two
-processes refreshing two files of one account may still both call.
+instead of spending the token again. Across processes sharing a state backend the refresh
+lease is the token's too (a digest of it, never the token), so another process waits and
+reads the new tokens from its own credential's file.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import logging
 import os
 import time
@@ -257,8 +259,8 @@ class Refresher:
         if not cred.refresh_token:
             raise RefreshError("credential has no refresh token", status=401, credential_id=cred.id)
         # a rotating refresh token must be spent once: across processes sharing the state
-        # backend, one takes the lease and refreshes, the others wait and read its result
-        lease = f"refresh:{cred.id}"
+        # backend, one takes the token's lease and refreshes, the others wait and read its result
+        lease = _lease(cred)
         state = self.pool.state
         while not await state.acquire_lease(lease, self._owner, LEASE_TTL):
             if (renewed := await self._wait_for_other(lease, cred)) is not None:
@@ -270,10 +272,10 @@ class Refresher:
                 self._failed(cred, exc)
                 raise
             updated = await self._commit(cred, {**endpoint.updates(data, cred, self.clock()), **more})
+            await self._share(endpoint, cred, (data, more))  # before another process reads the files
         finally:
             await state.release_lease(lease, self._owner)
         self._renewed(updated)
-        await self._share(endpoint, cred, (data, more))
         return updated
 
     def _renewed(self, updated: Credential) -> None:
@@ -491,6 +493,12 @@ def _token_due(cred: Credential) -> float | None:
     else:
         due = last + step if last else 0.0
     return max(due, 0.0)
+
+
+def _lease(cred: Credential) -> str:
+    """The state-backend lease of ``cred``'s refresh token (a digest: no secret in a key)."""
+    digest = hashlib.sha256(f"{cred.provider}\0{cred.refresh_token}".encode()).hexdigest()[:32]
+    return f"refresh:{digest}"
 
 
 def refresh_interval(metadata: Mapping[str, Any]) -> float:
