@@ -176,6 +176,8 @@ class _Rest(LazyStream):
 
     async def aclose(self) -> None:
         await super().aclose()
+        if self.settle is not None and self.tr.upstream_error is not None:
+            await self._settled()  # a reader that stopped at the error event (the WebSocket relay)
         self.resp.release()
 
     async def _pull(self) -> AsyncGenerator[bytes, None]:

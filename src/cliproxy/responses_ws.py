@@ -473,7 +473,9 @@ class _Frames:
         out = []
         for frame in chunk[:end].split(b"\n\n"):
             data = _frame_data(frame)
-            if data and data != b"[DONE]":
+            if data is None:
+                out.extend(_data_of(SSEDecoder().decode(frame + b"\n\n")))
+            elif data and data != b"[DONE]":
                 out.append(data)
         return out
 
@@ -482,24 +484,29 @@ class _Frames:
             return _data_of(self._slow.flush())
         held, self._held = self._held, b""
         data = _frame_data(held.rstrip(b"\n"))
+        if data is None:
+            return _data_of(SSEDecoder().decode(held.rstrip(b"\n") + b"\n\n"))
         return [data] if data and data != b"[DONE]" else []
 
 
-def _frame_data(frame: bytes) -> bytes:
-    """The ``data`` of one SSE frame (its ``data:`` lines joined by ``\n``)."""
+def _frame_data(frame: bytes) -> bytes | None:
+    """The ``data`` of one SSE frame of one ``data:`` line (or none); ``None`` for a frame
+    of several, which ``SSEDecoder`` reads: one payload when they join into one (JSON over
+    several lines), each its own when each is whole (the blank line between two frames
+    left out: CPA's executors read an upstream's lines one by one)."""
     at = frame.find(b"data: ")  # the common frame: its last line is its one data line
     if (at == 0 or (at > 0 and frame[at - 1] == 10)) and frame.find(b"\n", at) < 0:
         return frame[at + 6 :] if frame.count(b"data:", 0, at) == 0 else _joined(frame)
     return _joined(frame)
 
 
-def _joined(frame: bytes) -> bytes:
+def _joined(frame: bytes) -> bytes | None:
     parts = []
     for line in frame.split(b"\n"):
         if line.startswith(b"data:"):
             value = line[5:]
             parts.append(value[1:] if value[:1] == b" " else value)
-    return b"\n".join(parts)
+    return None if len(parts) > 1 else b"".join(parts)
 
 
 def _data_of(events: Any) -> list[bytes]:

@@ -121,3 +121,37 @@ async def test_an_error_on_a_second_data_line_before_the_answer_fails_the_reques
     text, kinds, err = await _stream(proxy)
     assert text == "" and isinstance(err, openai.APIStatusError) and TROUBLE in str(err), (kinds, err)
     assert await _cooled(proxy) == ["k-codex"]
+
+
+@pytest.mark.parametrize("second", ["delta", "error"])
+async def test_the_websocket_relay_reads_each_data_line(proxy, upstream, second: str) -> None:
+    """The same events for a client of the Responses WebSocket (the openai SDK's
+    ``responses.connect``) on an HTTP upstream: each ``data:`` line of the event reaches the
+    client as a message of its own, a delta (the answer goes on to its completion) or the
+    error (the turn ends there, the key cools), as CPA's executor reads the lines one by
+    one. Before, two deltas on one event's lines went out as one message, ``{a}\\n{b}``,
+    which the SDK could not parse."""
+    line = _delta("!") if second == "delta" else ERRORS["error"]
+    upstream.chunks = [
+        HEAD,
+        b"event: response.output_text.delta\ndata: " + _delta(" world") + b"\ndata: " + line + b"\n\n",
+        COMPLETED + b"\n\n",
+    ]
+    text, last = "", ""
+    async with (
+        openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as oai,
+        oai.responses.connect() as conn,
+    ):
+        await conn.response.create(model="codex-model", input="hi")
+        async for event in conn:
+            if event.type == "response.output_text.delta":
+                text += event.delta
+            if event.type in ("response.completed", "response.failed", "error"):
+                last = event.type
+                break
+    if second == "delta":
+        assert (text, last) == ("Hello world!", "response.completed")
+        assert await _cooled(proxy) == []
+    else:
+        assert (text, last) == ("Hello world", "error")
+        assert await _cooled(proxy) == ["k-codex"]
