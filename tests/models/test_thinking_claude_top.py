@@ -4,6 +4,9 @@ CPA writes the validated level as ``output_config.effort`` (its validator clamps
 unsupported level to the nearest one the model lists), so a model that lists ``xhigh``
 gets ``xhigh`` for an "xhigh" intent, and a "max" intent on a model that lists ``xhigh``
 but not ``max`` gets ``xhigh``, not ``high`` (issue 15, defect 10).
+
+CPA: TestThinkingE2EClaudeAdaptive_Body A5-A8 (the whole table runs in
+tests/models/test_thinking_groups_cpa.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """The Gemini Interactions thinking target (CPA internal/thinking/provider/interactions):
-``generation_config.thinking_level`` and ``thinking_summaries``, nothing else."""
+``generation_config.thinking_level`` and ``thinking_summaries``, nothing else.
+
+CPA: TestThinkingE2EInteractionsMatrix, its applier's part (IN5, IN9); every row runs
+through translation and the thinking step in tests/models/test_thinking_groups_cpa.py."""
 
 from __future__ import annotations
 
