@@ -84,7 +84,8 @@ async def whole_reply(
     try:
         if chunks is not None:
             if up_fmt is _CODEX and (call.format is _RESPONSES or call.format is _CODEX) and not wrapped:
-                out = await _terminal(attempt, chunks, alias)  # the upstream's own answer (CPA)
+                model = call.model if call.format is _RESPONSES else None  # (for an answer naming none)
+                out = await _terminal(attempt, chunks, alias, model)  # the upstream's own answer (CPA)
             else:
                 out, usage = await _collected(reg, call, attempt, resp, chunks, alias, wrapped)
             body = orjson.dumps(out)
@@ -180,10 +181,13 @@ async def _collected(
     return reg.adapter(call.format).build_response(answer, request), answer.usage
 
 
-async def _terminal(attempt: Attempt, chunks: AsyncIterator[bytes], alias: str | None) -> dict[str, Any]:
+async def _terminal(
+    attempt: Attempt, chunks: AsyncIterator[bytes], alias: str | None, model: str | None
+) -> dict[str, Any]:
     """A Responses client's whole answer from a Codex or xAI stream: its terminal event's
     ``response``, as the attempt's chunk rewriters left it (CPA's executors answer with it),
-    its ``model`` the forced alias's when there is one."""
+    its ``model`` the forced alias's when there is one, else ``model`` (the client's) when
+    the upstream named none (as its stream's snapshots get it; CPA leaves it out)."""
     end = TerminalResponse()
     try:
         async for chunk in chunks:
@@ -194,8 +198,10 @@ async def _terminal(attempt: Attempt, chunks: AsyncIterator[bytes], alias: str |
     found = end.finish()
     if isinstance(found, ir.Error):
         raise inband_error(found, attempt.cred.id)
-    if alias is not None and "model" in found:
+    if alias is not None:
         found["model"] = alias
+    elif model and "model" not in found:
+        found["model"] = model
     return found
 
 

@@ -87,7 +87,9 @@ async def open_stream(
         errors = reg.adapter(attempt.fmt).stream_decoder  # (also reads a late error event)
         decoder = errors(None)  # usage: sniffed on the way out
         if call.format is _RESPONSES or call.format is _CODEX:  # its upstream's error events made safe
-            tr = ResponsesPassthrough(decoder, scrub=partial(without_secrets, cred=attempt.cred))
+            # (a Responses client of Codex: a snapshot naming no model gets the asked one, as in CPA)
+            model = call.model if call.format is _RESPONSES and attempt.fmt is _CODEX else None
+            tr = ResponsesPassthrough(decoder, scrub=partial(without_secrets, cred=attempt.cred), model=model)
         elif call.format is _OPENAI:  # a late upstream error ends the stream (and cools the credential)
             tr = ChatLatePassthrough(decoder, errors)
         else:  # Claude, Gemini, Interactions: the same, in the format's own error shape

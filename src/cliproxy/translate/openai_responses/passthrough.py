@@ -29,6 +29,18 @@ The cost on the success path (a read of whole frames) is an ``endswith`` and two
 never text inside a string, whose quotes are escaped); only a chunk that has one is cut
 into events and the suspect ones parsed (a ``response.created`` / ``response.completed``,
 whose ``"error":null`` matches).
+
+A Codex upstream's ``response.created`` / ``response.in_progress`` that does not name its
+model gets the one the client asked for (``model``, given only for a Responses client of a
+Codex upstream), as CPA's Codex to Responses translator fills it; the openai SDK's
+``Response.model`` is otherwise missing. The final snapshot (``response.completed``...)
+goes out as the upstream wrote it, as in CPA. Only the stream's first snapshot is looked at
+when it names its model (real Codex always does): a ``bytes.find`` over the chunks until
+it, then nothing more. Whether it names one is read off its bytes (a ``"model"`` string
+anywhere in its line; CPA reads ``response.model``), so a snapshot without a model whose
+echoed request has a ``"model"`` key elsewhere (a tool's parameter) keeps going out
+without one. A stream whose first snapshot names none is watched to its end (a
+``bytes.find`` a chunk), and each opening snapshot is parsed and written again with it.
 """
 
 from __future__ import annotations
@@ -53,6 +65,9 @@ _EOL = (b"\n", b"\r")
 FRAME_LIMIT = 50 << 20  # the largest frame held until it is whole (CPA's Codex line reader's cap)
 _OWED = b"\n(owed)"  # held alone: a frame went out with a blank line the next read may bring
 _ERROR_EVENTS = frozenset({"error", "response.failed", "response.error"})
+_SNAPSHOT = b'"response":'  # (the key of an event's response object)
+# the snapshots CPA names the model in (the final one stays the upstream's own bytes)
+_OPENING = (b'"response.created"', b'"response.in_progress"')
 _relay = Passthrough.feed  # (called as a plain function: no ``super()`` per chunk)
 
 
@@ -64,9 +79,10 @@ class ResponsesPassthrough(ScreenedPassthrough):
     """:class:`~cliproxy.translate.screened.ScreenedPassthrough` for a Responses client,
     with its upstream's error events made safe (see the module). ``scrub`` (optional) also
     runs over a rewritten event's bytes: the credential's own secrets
-    (``providers.secrets.without_secrets``)."""
+    (``providers.secrets.without_secrets``). ``model`` (optional): the name a response
+    snapshot that names no model gets (see the module)."""
 
-    __slots__ = ("_open", "_scrub")
+    __slots__ = ("_model", "_open", "_scrub")
     _multiline = True  # a frame's JSON over several data: lines is relayed (CPA joins them)
 
     def __init__(
@@ -75,18 +91,24 @@ class ResponsesPassthrough(ScreenedPassthrough):
         sniffer: UsageSniffer | None = None,
         *,
         scrub: Callable[[bytes], bytes] | None = None,
+        model: str | None = None,
     ) -> None:
         super().__init__(decoder, sniffer)
         self._scrub = scrub
         self._open: list[bytes] = []  # an unfinished frame, held until it is whole
+        self._model = model or None  # while set, snapshots are watched for a missing model
 
     def feed(self, chunk: bytes) -> bytes:
         if self._open or not chunk.endswith(_ENDS):
-            return self._framed(chunk)  # a frame over several reads (or not ended by one)
-        out = _relay(self, chunk)  # (what it cuts short, at a line it refuses, ends the stream)
-        if out.find(b'"error"') < 0 and out.find(b'"code"') < 0:
-            return out  # none suspect (``_suspect``, inline: per chunk)
-        return self._screened(out)
+            out = self._framed(chunk)  # a frame over several reads (or not ended by one)
+        else:
+            out = _relay(self, chunk)  # (what it cuts short, at a line it refuses, ends the stream)
+            if out.find(b'"error"') < 0 and out.find(b'"code"') < 0:  # none suspect (``_suspect``, inline)
+                if self._model is None:
+                    return out
+                return self._named(out)
+            out = self._screened(out)
+        return out if self._model is None else self._named(out)
 
     def finish(self) -> bytes:
         parts, self._open = self._open, []
@@ -97,7 +119,55 @@ class ResponsesPassthrough(ScreenedPassthrough):
             # dropped when it was cut (the stream then ends in a failure: replies_stream)
             if flushable(frame):
                 out = self._whole(frame.rstrip(b"\r\n") + b"\n\n")
-        return out + ScreenedPassthrough.finish(self)
+        out += ScreenedPassthrough.finish(self)
+        return out if self._model is None else self._named(out)
+
+    def _named(self, out: bytes) -> bytes:
+        """``out`` (whole frames) with the client's model name written into each response
+        snapshot's ``data:`` line that names none; the first one that names a model ends
+        the watch (``_model`` unset)."""
+        at = out.find(_SNAPSHOT)
+        if at < 0:
+            return out
+        pieces: list[bytes] = []
+        pos = 0
+        while at >= 0:
+            start = out.rfind(b"\n", 0, at) + 1
+            end = out.find(b"\n", at)
+            if end < 0:
+                end = len(out)
+            line = out[start:end]
+            if line.startswith(b"data:"):
+                if line.find(b'"model"') >= 0:  # named: the upstream names its model (see the module)
+                    self._model = None
+                    break
+                filled = self._filled(line)
+                if filled is not None:
+                    pieces += (out[pos:start], filled)
+                    pos = end
+            at = out.find(_SNAPSHOT, end)
+        if not pieces:
+            return out
+        pieces.append(out[pos:])
+        return b"".join(pieces)
+
+    def _filled(self, line: bytes) -> bytes | None:
+        """Data line ``line`` of a response snapshot that names no model, with the client's
+        model in its ``response``; ``None`` when it is no such snapshot (or not JSON)."""
+        if line.find(_OPENING[0]) < 0 and line.find(_OPENING[1]) < 0:
+            return None  # (a final snapshot, or another event: not parsed)
+        cr = line.endswith(b"\r")
+        try:
+            obj = orjson.loads(line[5:])
+        except orjson.JSONDecodeError:
+            return None
+        if type(obj) is not dict or obj.get("type") not in ("response.created", "response.in_progress"):
+            return None
+        resp = obj.get("response")
+        if type(resp) is not dict:
+            return None
+        resp["model"] = self._model
+        return b"data: " + orjson.dumps(obj) + (b"\r" if cr else b"")
 
     def _framed(self, chunk: bytes) -> bytes:
         """The whole frames ``chunk`` completes, relayed; what it leaves unfinished is held
