@@ -5,6 +5,7 @@ would send (tests/plugins/wire_host.py) and the host's own functions are checked
 from __future__ import annotations
 
 import asyncio
+import logging
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from cliproxy.config.model import Config
 from cliproxy.plugins import abi, rules
 from cliproxy.plugins.abi import PluginError, b64decode, b64encode
-from cliproxy.plugins.callbacks import Callbacks, ScopeContext
+from cliproxy.plugins.callbacks import BRIDGE_END, Callbacks, ScopeContext
 from cliproxy.plugins.registration import plugin_credentials
 from cliproxy.plugins.surface import authenticate, frontend_providers, handle_management
 from tests.plugins.wire_host import WirePlugin, executor, wire_host
@@ -372,3 +373,51 @@ async def test_one_plugin_executor_serves_a_provider():
     assert [(c.id, [m.alias for m in c.models]) for c in creds] == [
         ("plugin:high:provider:executor", ["high-model"])
     ]
+
+
+async def test_auth_providers_in_priority_order_with_trimmed_identifiers():
+    """CPA: TestAuthProviderDiscovery: the auth providers are the active plugins with the
+    capability, highest priority first, each named by its trimmed identifier (the lookups
+    compare it lower-cased); a plugin without the capability is not one."""
+
+    def auth(plugin_id: str, priority: int, identifier: str) -> WirePlugin:
+        return WirePlugin(
+            plugin_id,
+            priority,
+            {"auth_provider": True},
+            {abi.AUTH_IDENTIFIER: lambda _p: {"identifier": identifier}},
+        )
+
+    other = executor(
+        "missing-auth-provider", caps={"model_registrar": True}, handlers=registrar("provider", "m")
+    )
+    host = wire_host(auth("low", 10, "low-provider"), other, auth("high", 20, " High-Provider "))
+    found = [await host.identifier(rec, abi.AUTH_IDENTIFIER) for rec in host.active("auth_provider")]
+    assert found == ["High-Provider", "low-provider"]
+
+
+async def test_stream_emit_then_close_reach_the_reader():
+    """CPA: TestHostStreamCallbacksEmitAndClose: an emitted payload reaches the stream's
+    reader, then the close ends the stream, and the closed stream takes no more emits."""
+    callbacks = Callbacks(wire_host(), None)  # type: ignore[arg-type]  # no service needed here
+    stream_id, chunks = callbacks.open_bridge("alpha")
+    await callbacks.dispatch(
+        "alpha", abi.HOST_STREAM_EMIT, {"stream_id": stream_id, "payload": b64encode(b"chunk")}
+    )
+    await callbacks.dispatch("alpha", abi.HOST_STREAM_CLOSE, {"stream_id": stream_id})
+    assert chunks.get_nowait() == b"chunk"
+    assert chunks.get_nowait() is BRIDGE_END
+    with pytest.raises(PluginError, match="closed stream"):
+        await callbacks.dispatch("alpha", abi.HOST_STREAM_EMIT, {"stream_id": stream_id, "payload": ""})
+
+
+async def test_a_log_callback_names_the_request_of_its_scope(caplog):
+    """CPA: TestHostLogCallbackRestoresRegisteredRequestContext: a ``host.log`` made within
+    a request's callback scope carries that request's id."""
+    callbacks = Callbacks(wire_host(), None)  # type: ignore[arg-type]  # no service needed here
+    async with callbacks.scope("alpha", ScopeContext({}, {}, "request-123")) as scope_id:
+        with caplog.at_level(logging.INFO, logger="cliproxy.plugins.callbacks"):
+            params = {"host_callback_id": scope_id, "level": "info", "message": "plugin callback message"}
+            await callbacks.dispatch("alpha", abi.HOST_LOG, params)
+    (line,) = [r.getMessage() for r in caplog.records if "plugin callback message" in r.getMessage()]
+    assert "request_id=request-123" in line

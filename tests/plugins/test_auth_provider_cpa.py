@@ -19,7 +19,13 @@ from tests.plugins.test_flow_python import AUTH_PLUGIN, HEADER, _proxy
 
 def test_storage_merges_metadata_over_raw_json_and_sets_the_type(tmp_path: Path) -> None:
     """TestPluginTokenStorageMergesRawMetadataAndProviderType: metadata overrides the raw
-    JSON and ``type`` is the provider, in the payload and in the saved file."""
+    JSON and ``type`` is the provider, in the payload and in the saved file.
+    CPA: TestMergeMetadata (false values, prefix and note kept beside the token)."""
+    meta = {"disabled": False, "email": "test@example.com", "prefix": "custom-prefix", "websockets": False}
+    merged = token_json(
+        b'{"type":"codex","access_token":"token-123"}', {**meta, "note": "custom note"}, "codex"
+    )
+    assert merged == {"type": "codex", "access_token": "token-123", **meta, "note": "custom note"}
     data = token_json(
         b'{"old":"value","type":"old-provider"}', {"new": "value", "old": "override"}, "Plugin-Provider"
     )

@@ -99,6 +99,8 @@ async def seen(proxy, pid: str) -> dict:
 async def test_native_executor_reenters_the_host_and_routes_in_priority_order(
     start_proxy, fakes, tmp_path, native_libs
 ):
+    """CPA: TestHostModelExecuteCallbackCarriesCallerPluginSkipID (the nested calls skip
+    the calling plugin's router and interceptor)."""
     proxy = await start(
         start_proxy,
         fakes,

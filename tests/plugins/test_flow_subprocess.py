@@ -71,6 +71,12 @@ def _anthropic(proxy) -> anthropic.AsyncAnthropic:
 
 
 async def test_router_executor_whole_streamed_and_nested(start_proxy, fakes, tmp_path):
+    """CPA: TestHostStreamCallbacksEmitAndClose (the stream arrives through
+    host.stream.emit and ends with host.stream.close),
+    TestRPCExecuteStreamKeepsHostCallbackScopeUntilStreamCloses (the plugin's nested
+    host.model calls while streaming run in the stream's scope),
+    TestHostModelExecuteCallbackCarriesCallerPluginSkipID (the nested calls skip the
+    calling router)."""
     proxy = await start(start_proxy, tmp_path, {"sp": {"command": command("sp")}}, base=matrix_config(fakes))
     assert proxy.service.plugins.records["sp"].transport == "subprocess"
 

@@ -115,12 +115,14 @@ async def test_nested_stream_answers_in_the_exit_protocol(proxy, fakes):
 
 async def test_a_stream_that_fails_before_its_first_byte_is_an_error(proxy, fakes):
     """CPA: TestExecuteModelStreamStartupError: no stream id, an error with a status.
+    CPA: TestHostModelExecuteStreamStartupErrorCleansUp: no model stream is left open.
     Deliberate difference: the upstream's own status (503) is kept where CPA's test
     executor, which fails with a plain error, gets 500."""
     fakes.openai.fail_next(503, message="upstream is down")
     out = await _steps(proxy, {"method": "host.model.execute_stream", "params": _model(True)})
     assert out[0]["status"] == 503 and "upstream is down" in out[0]["error"]
     assert "ok" not in out[0]
+    assert not proxy.service.plugins.callbacks._readers
 
 
 async def test_a_stream_that_breaks_after_content_ends_in_an_error_event(proxy, fakes):

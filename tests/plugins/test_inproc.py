@@ -184,6 +184,10 @@ async def test_client_identity(client):
 
 
 async def test_register_answers_metadata_and_every_capability_flag(dispatcher):
+    """CPA: TestRPCCapabilitiesIncludeFrontendAuthProviderExclusive,
+    TestRPCCapabilitiesIncludeScheduler, TestRPCCapabilitiesIncludeModelRouter,
+    TestRPCCapabilitiesAndAdapterIncludeRequestLifecycle (each flag in the capability JSON;
+    ``request.complete`` reaching the plugin: test_lifecycle_and_usage_receive_typed_records)."""
     plugin = Everything()
     client = PythonClient(plugin, "everything", dispatcher)
     result = await client.call("plugin.register", register_params("enabled: true\npriority: 5\nmode: a\n"))

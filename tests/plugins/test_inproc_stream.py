@@ -89,6 +89,8 @@ async def test_chunks_go_through_emit_then_close(host):
 
 
 async def test_the_callback_scope_lasts_for_the_whole_stream(host):
+    """CPA: TestRPCExecuteStreamKeepsHostCallbackScopeUntilStreamCloses (plugin side:
+    every callback made while streaming names the stream's scope)."""
     client, _ = await start(host, "nested", host_callback_id="cb-5")
     await asyncio.wait_for(host.closed, 1)
     logs = [params for method, params in host.calls if method == "host.log"]

@@ -160,6 +160,8 @@ async def test_cancelled_caller_returns_while_call_runs(basic):
 
 
 async def test_shutdown_timeout_releases_in_background(libs):
+    """CPA: TestGuardedPluginClientShutdownContextDetachesBlockedCall: shutdown does not wait
+    for a call still running, and the plugin's own shutdown runs once, after that call."""
     client = await NativeClient.load(str(libs["basic"]), "basic", FakeDispatcher())
     before = int_counter(libs["basic"], "shutdown_calls")
     with pytest.raises(TimeoutError):
