@@ -62,6 +62,7 @@ from cliproxy.pipeline_failover import (
 )
 from cliproxy.pipeline_prepare import MEDIA, AttemptPlan, count_locally, plan_attempts, start_attempt
 from cliproxy.pipeline_search import search
+from cliproxy.plugins.compat_refresh import CompatRefresher
 from cliproxy.plugins.flow import Flow
 from cliproxy.plugins.routing import route_for
 from cliproxy.policies.enforce import Enforcer, Ticket
@@ -112,6 +113,7 @@ class Pipeline:
         self.config = config
         self.refresher = refresher
         self.plugins = plugins
+        self.compat_refresher = CompatRefresher(pool)  # a plugin's OpenAI-compatible credentials
         self.shaper: Shaper | None = None
         self.thinking_replay = ThinkingReplayCache()  # in-process (translate/replay.py says why)
         self.signature_cache = SignatureCache()

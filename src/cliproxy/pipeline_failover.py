@@ -33,6 +33,7 @@ from cliproxy.credentials.record import Credential, model_key
 from cliproxy.errors import CliproxyError, UpstreamError, clip
 from cliproxy.models.registry import ModelRoute
 from cliproxy.pipeline_prepare import MEDIA, AttemptPlan
+from cliproxy.plugins.compat_refresh import refresher_of
 from cliproxy.plugins.flow import Flow
 from cliproxy.providers import antigravity_credits as ag_credits
 from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError
@@ -367,9 +368,13 @@ async def retry(
 
 
 async def refresh(pipe: Pipeline, cred: Credential) -> Credential | None:
-    """``cred`` with a fresh token after a 401, ``None`` when the refresh failed."""
+    """``cred`` with a fresh token after a 401, ``None`` when the refresh failed: by the
+    plugin auth provider of its type for an OpenAI-compatible plugin credential
+    (``plugins.compat_refresh``), else by the token refresher."""
     assert pipe.refresher is not None
     try:
+        if pipe.plugins is not None and (await refresher_of(pipe.plugins, cred, pipe.config)) is not None:
+            return await pipe.compat_refresher.refresh(pipe.plugins, cred, pipe.config)
         fresh: Credential = await pipe.refresher.refresh_now(cred)
     except CliproxyError as exc:
         log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc)

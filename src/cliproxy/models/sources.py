@@ -3,7 +3,9 @@
 CPA's ``registerModelsForAuth``: API keys with ``models:`` serve only those (``alias``
 client-visible, ``name`` upstream), otherwise the provider's catalog; Codex OAuth by
 ``plan_type``; Codex API keys their configured models (the pro catalog when the entry
-lists none); ``openai-compatibility`` only its configured models.
+lists none); ``openai-compatibility`` only its configured models, as does a credential of
+a type no built-in serves that names an OpenAI-compatible endpoint (the entry named like
+its type: ``credentials.compat_auth``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..credentials.compat_auth import compat_entry_name, native_compat
 from ..credentials.record import KIND_APIKEY, Credential
 from .catalog import Catalog, ModelInfo, ThinkingSupport
 from .suffix import split_suffix
@@ -97,6 +100,8 @@ def source_for(cred: Credential, cfg: Any, catalog: Catalog, now: int) -> Source
         return Source(infos, configured, oauth=cred.kind != KIND_APIKEY)
     if cred.compat_name or provider.startswith("openai-compat"):
         return _compat_source(cred, cfg, now)
+    if provider not in _FAMILIES and provider != "codex" and native_compat(cred, cfg):
+        return _compat_source(cred, cfg, now)
     if cred.kind != KIND_APIKEY:
         family = codex_family(cred) if provider == "codex" else _FAMILIES.get(provider, "")
         return Source(catalog.family(family), oauth=True)
@@ -180,7 +185,7 @@ def _compat_entry(cred: Credential, cfg: Any) -> Any:
     entries = [e for e in getattr(cfg, "openai_compatibility", None) or [] if not e.disabled]
     index = _config_index(cred)
     all_entries = getattr(cfg, "openai_compatibility", None) or []
-    name = (cred.compat_name or "").strip().lower()
+    name = compat_entry_name(cred).strip().lower()
     if (
         0 <= index < len(all_entries)
         and not all_entries[index].disabled

@@ -6,7 +6,10 @@ and ``_BASE`` overrides), so a request never reads the environment. ``provider_f
 looks the credential's provider key up; OpenAI-compatibility entries (keys
 ``openai-compatible-<name>``) all share :class:`OpenAICompatProvider`, and
 ``gemini-interactions`` API keys are served by :class:`InteractionsProvider` (the native
-Interactions API).
+Interactions API). A credential of a type no built-in serves goes to the OpenAI-compatible
+provider too when it names such an endpoint (``credentials.compat_auth``, CPA's
+``hasNativeOpenAICompatExecutorConfig``); any other is served by no provider
+(:class:`NoProviderError`).
 
 The module-level :func:`get` and :func:`provider_for` answer from a set built at import,
 for callers that only ask which provider a key names.
@@ -17,7 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from cliproxy.credentials.compat_auth import native_compat
 from cliproxy.credentials.record import Credential
+from cliproxy.errors import UpstreamError
 from cliproxy.providers.aistudio import AIStudioProvider
 from cliproxy.providers.antigravity import AntigravityProvider
 from cliproxy.providers.base import Provider
@@ -29,10 +34,14 @@ from cliproxy.providers.openai_compat import OpenAICompatProvider
 from cliproxy.providers.vertex import VertexProvider
 from cliproxy.providers.xai import XAIProvider
 
-__all__ = ["BUILTIN_PROVIDERS", "Providers", "builtin_providers", "get", "provider_for"]
+__all__ = ["BUILTIN_PROVIDERS", "NoProviderError", "Providers", "builtin_providers", "get", "provider_for"]
 
 _ALIASES: dict[str, str] = {}
 _COMPAT_PREFIX = "openai-compatible-"
+
+
+class NoProviderError(UpstreamError, KeyError):
+    """No provider serves a credential's type (also a ``KeyError``: the key is unknown)."""
 
 
 def builtin_providers() -> tuple[Provider, ...]:
@@ -59,9 +68,11 @@ class Providers:
         self._by_key: dict[str, Provider] = {p.key: p for p in self.all}
         # a credential's provider key as written -> its provider (``get`` depends on the key alone)
         self._found: dict[str, Provider] = {}
+        self._config: Any = None
 
     def configure(self, config: Any) -> None:
         """Hand every provider the config snapshot (at start and after each reload)."""
+        self._config = config
         for provider in self.all:
             provider.configure(config)
 
@@ -74,7 +85,8 @@ class Providers:
         return self._by_key.get(key)
 
     def provider_for(self, cred: Credential) -> Provider:
-        """The provider that serves ``cred``. Raises ``KeyError`` for an unknown provider key."""
+        """The provider that serves ``cred``. Raises :class:`NoProviderError` (a
+        ``KeyError``) when none does."""
         found = self._found.get(cred.provider)
         if found is not None:
             return found
@@ -84,9 +96,11 @@ class Providers:
                 self._found.clear()
             self._found[cred.provider] = found
             return found
-        if cred.compat_name:
+        if cred.compat_name or native_compat(cred, self._config):
             return self._by_key[OpenAICompatProvider.key]
-        raise KeyError(f"no provider for credential type {cred.provider!r}")
+        raise NoProviderError(
+            f"no provider serves credentials of type {cred.provider!r}", status=503, credential_id=cred.id
+        )
 
 
 _DEFAULT = Providers()

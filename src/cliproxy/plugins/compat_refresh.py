@@ -1,0 +1,108 @@
+"""A token refresh by a plugin for a credential the OpenAI-compatible provider serves.
+
+CPA wraps its OpenAI-compatible executor for an auth of a type no built-in serves
+(``credentials.compat_auth``) when a plugin auth provider of that type is loaded
+(``pluginRefreshCompatExecutor``): requests go to the endpoint as for any
+OpenAI-compatible key, and a refresh (after a 401) goes to the plugin's ``auth.refresh``.
+Here the wrapper is a question asked at the time of the refresh: :func:`refresher_of`
+names the plugin that refreshes a credential, or ``None`` (bare: no plugin refresh), so
+unloading the plugin removes the wrapper at once.
+
+The plugin's answer merges into a copy of the credential (empty fields keep their values);
+the key sent upstream is the answer's ``api_key`` attribute, else its ``access_token``,
+else the one before. The file is rewritten with it (also under ``api_key`` when the file
+holds one, so a reload reads the new key) and the copy takes the credential's place in the
+pool. A caller whose token another refresh already replaced gets the current credential
+without a new call, and concurrent refreshes of one credential share one call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from typing import Any
+
+from cliproxy.credentials.compat_auth import native_compat
+from cliproxy.credentials.pool import Pool
+from cliproxy.credentials.record import Credential
+from cliproxy.plugins import abi
+from cliproxy.plugins.host import PluginHost, Record
+from cliproxy.plugins.models import VIRTUAL, refresh_plugin_auth, save_token
+from cliproxy.providers import registry as builtin
+
+__all__ = ["CompatRefresher", "refresher_of"]
+
+log = logging.getLogger(__name__)
+
+
+async def refresher_of(host: PluginHost | None, cred: Credential, config: Any) -> Record | None:
+    """The active plugin whose auth provider refreshes ``cred``: one identified by its type
+    (CPA looks up its type, ``provider_key`` and ``compat_name``), for a credential of a
+    type no built-in serves that the OpenAI-compatible provider serves; else ``None``."""
+    if host is None or not host.snapshot or cred.attributes.get("plugin"):
+        return None
+    if builtin.get(cred.provider) is not None or not native_compat(cred, config):
+        return None
+    records = host.active("auth_provider")
+    if not records:
+        return None
+    attrs = cred.attributes
+    keys = {cred.provider, attrs.get("provider_key", ""), attrs.get("compat_name", "")}
+    keys = {k.strip().lower() for k in keys} - {""}
+    for rec in records:
+        if (await host.identifier(rec, abi.AUTH_IDENTIFIER)).lower() in keys:
+            return rec
+    return None
+
+
+class CompatRefresher:
+    """Refreshes the pool's OpenAI-compatible plugin credentials through their plugin."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+        self._inflight: dict[str, asyncio.Future[Credential | None]] = {}
+
+    async def refresh(self, host: PluginHost, cred: Credential, config: Any) -> Credential | None:
+        """``cred`` with the plugin's new token, ``None`` when the plugin gave none."""
+        current = self.pool.get(cred.id) or cred
+        if current is not cred and current.api_key and current.api_key != cred.api_key:
+            return current  # another request refreshed it meanwhile
+        pending = self._inflight.get(cred.id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._refresh(host, current, config))
+            self._inflight[cred.id] = pending
+            cid = cred.id
+            pending.add_done_callback(lambda _f: self._inflight.pop(cid, None))
+        return await asyncio.shield(pending)
+
+    async def _refresh(self, host: PluginHost, cred: Credential, config: Any) -> Credential | None:
+        fresh = dataclasses.replace(
+            cred, metadata=dict(cred.metadata), attributes=dict(cred.attributes), headers=dict(cred.headers)
+        )
+        if not await refresh_plugin_auth(host, fresh, config):
+            return None
+        token = _changed(fresh.attributes, cred.attributes, "api_key") or _changed(
+            fresh.metadata, cred.metadata, "access_token"
+        )
+        if token:
+            fresh.api_key = token
+            if "api_key" in fresh.metadata and fresh.metadata["api_key"] != token:
+                fresh.metadata["api_key"] = token
+                if fresh.path is not None and not fresh.attributes.get(VIRTUAL):
+                    save_token(fresh.path, {**fresh.metadata, "type": fresh.provider})
+        if base := fresh.attributes.get("base_url", "").strip():
+            fresh.base_url = base
+        if self.pool.get(cred.id) is None:  # removed meanwhile: nothing to swap in
+            return fresh
+        renewed = self.pool.replace(fresh if c.id == fresh.id else c for c in self.pool.credentials())
+        await self.pool.forget_refusals([*renewed, fresh.id])
+        log.info("plugin refreshed the token of %s", fresh.label or fresh.id)
+        return fresh
+
+
+def _changed(new: dict[str, Any], old: dict[str, Any], key: str) -> str:
+    value = new.get(key)
+    if isinstance(value, str) and value.strip() and value != old.get(key):
+        return value.strip()
+    return ""
