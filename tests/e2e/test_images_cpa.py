@@ -119,3 +119,30 @@ async def test_other_models_are_refused_as_cpa_does(
     assert answer["error"]["message"] == REFUSAL.format(model)
     assert answer["error"]["type"] == "invalid_request_error"
     assert not fakes.responses.requests and not fakes.openai.requests and not fake_xai.requests
+
+
+@pytest.mark.parametrize(
+    ("existing", "want"),
+    [(["existing-1", "existing-2"], ["existing-1", "existing-2"]), (["existing-1"], ["existing-1"])],
+    ids=["two", "one"],
+)
+async def test_a_multipart_edit_appends_its_files_to_the_images_it_names(
+    start_proxy, fakes, fake_xai, existing, want
+) -> None:
+    """CPA: TestCodexMultipartImageEditAppendsExistingImages: ``images`` text fields of a
+    multipart edit come first, each uploaded file after them as a data URL (the part's
+    type, ``application/octet-stream`` when it names none). One ``images`` field is kept
+    as one item too; before, its text was split into one item per character (CPA would
+    drop it for the file: a deliberate difference). The fake, like the real Images API,
+    refuses a bare string item: the body is what is checked here."""
+    proxy = await start_proxy(_config(fakes, fake_xai))
+    form = aiohttp.FormData()
+    form.add_field("model", "gpt-image-1.5")
+    form.add_field("prompt", "edit it")
+    for value in existing:
+        form.add_field("images", value)
+    form.add_field("image[]", b"png-data", filename="source.png", content_type="application/octet-stream")
+    status, _ = await _post(proxy.url, EDITS, form=form)
+    sent = fakes.responses.last
+    assert (status, sent.path) == (400, "/backend-api/codex/images/edits")
+    assert sent.json["images"] == [*want, {"image_url": "data:application/octet-stream;base64,cG5nLWRhdGE="}]

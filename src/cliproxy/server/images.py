@@ -188,7 +188,9 @@ def _json_edit(body: dict[str, Any], parts: list[Part]) -> dict[str, Any]:
         elif part.name in _IMAGE_FIELDS:
             images.append({"image_url": _data_url(part)})
     if images:
-        body["images"] = [*(body.get("images") or []), *images]
+        named = body.get("images")  # ``images`` text fields: one is a string, several a list
+        before = named if isinstance(named, list) else [] if named in (None, "") else [named]
+        body["images"] = [*before, *images]
     return body
 
 
