@@ -157,23 +157,30 @@ class AuthFileCache:
         ``current`` (the pool, by id) holds another object for the same file, that one is
         kept instead (a refresh replaced it in memory). ``reusable`` says which credentials
         may be kept at all: the others are made again each time (a plugin binds those in
-        place)."""
+        place); it is asked once per provider."""
         directory = self._directory
         if directory is None:
             return []
-        keys: dict[str, tuple[Any, ...]] = {}  # by provider: a few, looked up once each
+        # by provider (a few, each looked up once): the config inputs, and whether kept
+        keys: dict[str, tuple[tuple[Any, ...], bool]] = {}
         out: list[Credential] = []
         for name in sorted(self._entries):
             entry = self._entries[name]
             if (cred := entry.cred) is None:
                 continue  # not a credential, whatever the config
-            if (key := keys.get(cred.provider)) is None:
-                key = keys[cred.provider] = _key(cfg, cred.provider)
-            if entry.key != key or not reusable(cred):
+            if (known := keys.get(cred.provider)) is None:
+                known = keys[cred.provider] = (_key(cfg, cred.provider), reusable(cred))
+            if entry.key != known[0] or not known[1]:
                 _build(entry, directory, cfg)
                 if (cred := entry.cred) is None:
                     continue
-            elif entry.given and current and (live := current.get(cred.id)) and live.path == cred.path:
+            elif (
+                entry.given
+                and current
+                and (live := current.get(cred.id)) is not None
+                and live is not cred
+                and live.path == cred.path
+            ):
                 cred = entry.cred = live  # the pool swapped it (a refresh): that one stays
             entry.given = True
             out.append(cred)

@@ -26,6 +26,9 @@ def changed_ids(
     for key, cred in new.items():
         if (prev := old.get(key)) is None:
             continue
+        switched = cooling_off and not cooling_was_off and cred.disable_cooling is None
+        if prev is cred and not cred.disabled and not switched:
+            continue  # the same object, and cooling not just turned off for it: nothing changed
         was_off = cooling_was_off if prev.disable_cooling is None else prev.disable_cooling
         now_off = cooling_off if cred.disable_cooling is None else cred.disable_cooling
         if (prev.disabled and not cred.disabled) or (now_off and not was_off):

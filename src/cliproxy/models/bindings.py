@@ -18,7 +18,7 @@ from .catalog import Catalog, ModelInfo
 from .exclusions import apply_exclusions, normalize_patterns
 from .sources import ConfiguredModel, Source, codex_family, source_for
 
-__all__ = ["Binding", "apply_prefix", "bind_credential"]
+__all__ = ["Binding", "apply_prefix", "bind_credential", "shares_bindings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +97,17 @@ def bind_credential(
 def _cache_key(
     cred: Credential, rules: tuple[AliasRule, ...], excluded: tuple[str, ...], force: bool
 ) -> tuple[Any, ...] | None:
-    if cred.kind == KIND_APIKEY or cred.attributes.get("plugin"):
-        return None  # config entries differ per key; a plugin names each credential's models
+    if not shares_bindings(cred):
+        return None
     family = codex_family(cred) if cred.provider == "codex" else ""
     return (cred.provider, family, cred.prefix.strip(), excluded, rules, force)
+
+
+def shares_bindings(cred: Credential) -> bool:
+    """Whether ``cred``'s table follows from its provider, plan, prefix, exclusions and
+    aliases alone, so credentials alike share it. Not an API key (its config entry names
+    its models) nor a plugin's credential (its plugin names them)."""
+    return cred.kind != KIND_APIKEY and not cred.attributes.get("plugin")
 
 
 def _exclusions(cred: Credential, cfg: Any) -> tuple[str, ...]:

@@ -1,7 +1,9 @@
 """The model registry: which credentials serve which client-visible model, and how.
 
-Rebuilt whole on every reload (:meth:`ModelRegistry.rebuild`); a generation is
-immutable, so :meth:`ModelRegistry.resolve` is a dict lookup without locks::
+Rebuilt on every reload (:meth:`ModelRegistry.rebuild`); a generation is immutable, so
+:meth:`ModelRegistry.resolve` is a dict lookup without locks. A rebuild binds again only the
+credentials that changed: an auth-file credential object seen by the last rebuild, under the
+same model inputs of the config, the same catalog and plugin models, keeps its table::
 
     registry = ModelRegistry(Catalog.load())
     registry.rebuild(credentials, config)
@@ -20,7 +22,7 @@ from typing import Any, Protocol
 
 from ..credentials.record import Credential
 from ..errors import ModelNotFoundError
-from .bindings import Binding, bind_credential
+from .bindings import Binding, bind_credential, shares_bindings
 from .catalog import Catalog, ModelInfo
 from .suffix import split_suffix
 
@@ -184,22 +186,46 @@ class ModelRegistry:
         # provider -> models plugins add to it (``plugins.registration``): every credential
         # of the provider serves them too, and they are listed even with none (CPA)
         self.provider_models: Mapping[str, tuple[ModelInfo, ...]] = {}
+        # what the last rebuild bound, reused while the model inputs stay: credential id ->
+        # (the credential object, its table), and the tables shared by identical credentials
+        self._kept: dict[str, tuple[Credential, Mapping[str, Binding]]] = {}
+        self._cache: dict[tuple[Any, ...], dict[str, Binding]] = {}
+        self._inputs: tuple[Any, ...] | None = None
+        self._catalog: Catalog | None = None
+        self._extra: Mapping[str, tuple[ModelInfo, ...]] | None = None
 
     def rebuild(self, credentials: Iterable[Credential], config: Any) -> None:
         """Register every enabled credential's models; bumps :attr:`generation`."""
         now = int(time.time())
-        cache: dict[tuple[Any, ...], dict[str, Binding]] = {}
+        inputs = _model_inputs(config)
+        if (
+            inputs != self._inputs
+            or self.catalog is not self._catalog
+            or self.provider_models is not self._extra
+        ):
+            self._inputs, self._catalog, self._extra = inputs, self.catalog, self.provider_models
+            self._kept, self._cache = {}, {}
+        kept, self._kept = self._kept, {}
         bindings: dict[str, Mapping[str, Binding]] = {}
-        entries: dict[str, _Entry] = {}
-        counts: dict[str, dict[str, int]] = {}
+        groups: dict[tuple[int, str], _Group] = {}  # credentials sharing one table, in first-seen order
         for cred in credentials:
             if cred.disabled or cred.id in bindings:
                 continue
-            table = bind_credential(cred, config, self.catalog, now, cache, self.provider_models)
+            memo = kept.get(cred.id)
+            if memo is not None and memo[0] is cred:
+                table = memo[1]
+            else:
+                table = bind_credential(cred, config, self.catalog, now, self._cache, self.provider_models)
+            if shares_bindings(cred):  # its table depends on nothing else (no clock, no config entry)
+                self._kept[cred.id] = (cred, table)
             if table:
                 bindings[cred.id] = table
-                _register(entries, counts, cred, table)
-        _order_providers(entries, counts)
+                group = groups.get(key := (id(table), cred.provider))
+                if group is None:
+                    groups[key] = _Group(table, cred.provider.strip().lower(), [cred.id])
+                else:
+                    group.ids.append(cred.id)
+        entries = _register(groups.values())
         for provider, infos in self.provider_models.items():
             for info in infos:  # listed with no credential to serve it, as CPA's registry lists it
                 if info.id not in entries:
@@ -272,27 +298,44 @@ def _supports_for(bindings: Mapping[str, Mapping[str, Binding]]) -> Supports:
     return supports
 
 
-def _register(
-    entries: dict[str, _Entry],
-    counts: dict[str, dict[str, int]],
-    cred: Credential,
-    table: Mapping[str, Binding],
-) -> None:
-    provider = cred.provider.strip().lower()
-    for model_id, binding in table.items():
-        entry = entries.get(model_id)
-        if entry is None:
-            entry = entries[model_id] = _Entry(model_id, binding.info)
-        entry.credentials.append(cred.id)
-        entry.by_provider.setdefault(provider, binding.info)
-        per = counts.setdefault(model_id, {})
-        per[provider] = per.get(provider, 0) + 1
+@dataclass(slots=True)
+class _Group:
+    """Credentials of one provider that registered the very same table."""
+
+    table: Mapping[str, Binding]
+    provider: str
+    ids: list[str]
 
 
-def _order_providers(entries: Mapping[str, _Entry], counts: Mapping[str, Mapping[str, int]]) -> None:
+def _model_inputs(config: Any) -> tuple[Any, ...]:
+    """What an auth-file credential's table takes from the config (see ``bind_credential``)."""
+    return (
+        getattr(config, "oauth_model_alias", None) or {},
+        getattr(config, "oauth_excluded_models", None) or {},
+        bool(getattr(config, "force_model_prefix", False)),
+    )
+
+
+def _register(groups: Iterable[_Group]) -> dict[str, _Entry]:
+    """The entries of every model the groups serve. Groups come in the order of their first
+    credential, so each model's entry, its order and its info per provider are those of the
+    first credential registering it, as one credential at a time would give."""
+    entries: dict[str, _Entry] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for group in groups:
+        provider, ids = group.provider, group.ids
+        for model_id, binding in group.table.items():
+            entry = entries.get(model_id)
+            if entry is None:
+                entry = entries[model_id] = _Entry(model_id, binding.info)
+            entry.credentials += ids
+            entry.by_provider.setdefault(provider, binding.info)
+            per = counts.setdefault(model_id, {})
+            per[provider] = per.get(provider, 0) + len(ids)
     for model_id, entry in entries.items():
         per = counts[model_id]
         entry.providers = sorted(per, key=lambda name: (-per[name], name))
+    return entries
 
 
 def _pick_auto(entries: Mapping[str, _Entry]) -> str | None:
