@@ -8,8 +8,8 @@ looks the credential's provider key up; OpenAI-compatibility entries (keys
 ``gemini-interactions`` API keys are served by :class:`InteractionsProvider` (the native
 Interactions API). A credential of a type no built-in serves goes to the OpenAI-compatible
 provider too when it names such an endpoint (``credentials.compat_auth``, CPA's
-``hasNativeOpenAICompatExecutorConfig``); any other is served by no provider
-(:class:`NoProviderError`).
+``hasNativeOpenAICompatExecutorConfig``) and has a ``base_url``; any other is served by no
+provider (:class:`NoProviderError`).
 
 The module-level :func:`get` and :func:`provider_for` answer from a set built at import,
 for callers that only ask which provider a key names.
@@ -96,8 +96,17 @@ class Providers:
                 self._found.clear()
             self._found[cred.provider] = found
             return found
-        if cred.compat_name or native_compat(cred, self._config):
+        if cred.compat_name:
             return self._by_key[OpenAICompatProvider.key]
+        if native_compat(cred, self._config):
+            if cred.base_url:
+                return self._by_key[OpenAICompatProvider.key]
+            # never OpenAI's own endpoint with a key meant for another (CPA: missing baseURL)
+            raise NoProviderError(
+                f"credentials of type {cred.provider!r} name no base_url for their endpoint",
+                status=503,
+                credential_id=cred.id,
+            )
         raise NoProviderError(
             f"no provider serves credentials of type {cred.provider!r}", status=503, credential_id=cred.id
         )
