@@ -4,6 +4,7 @@ inputs and asserted facts), plus the encoding facts CPA's ids depend on."""
 from __future__ import annotations
 
 import hashlib
+import uuid
 from typing import Any
 
 import orjson
@@ -218,9 +219,15 @@ def test_media_parts() -> None:
 
 
 def test_provider_uuids() -> None:
-    # the execution session wins over the derived id; each provider its own
-    assert provider_session_uuid("codex", "ws-1", "ctx:v1:x") == provider_session_uuid("Codex", "ws-1", "")
-    assert provider_session_uuid("codex", "", "ctx:v1:x") != provider_session_uuid("xai", "", "ctx:v1:x")
+    """CPA: TestDerivedSessionProviderMappings, TestProviderSessionUUIDPrefersExecutionSession,
+    TestDerivedSessionProviderMappingsRequireIdentity: each provider its own stable UUID of
+    the derived id; the execution session wins over the derived id; nothing without an
+    identity (Antigravity's caller asks only with a derived id)."""
+    codex = provider_session_uuid("codex", "", "ctx:v1:x")
+    assert str(uuid.UUID(codex)) == codex == provider_session_uuid("codex", "", "ctx:v1:x")
+    assert codex != provider_session_uuid("xai", "", "ctx:v1:x")
+    execution = provider_session_uuid("codex", "ws-1", "ctx:v1:x")
+    assert execution == provider_session_uuid("Codex", "ws-1", "ctx:v1:other") != codex
     assert provider_session_uuid("codex", "", "") == ""
     sid = antigravity_session_id("ctx:v1:x")
     assert sid.startswith("-") and sid[1:].isdigit() and sid == antigravity_session_id("ctx:v1:x")

@@ -50,7 +50,9 @@ async def one_record(proxy: Any, body: dict[str, Any]) -> tuple[int, dict[str, A
 
 async def test_a_success_record_has_cpas_stable_fields(proxy, fake_claude) -> None:
     """CPA: TestUsageQueuePluginPayloadIncludesStableFieldsAndSuccess,
-    TestUsageQueuePluginAsyncUsesRecordResponseHeaders. The upstream's answer headers go
+    TestUsageQueuePluginAsyncUsesRecordResponseHeaders,
+    TestRecordAPIResponseMetadataStoresHeadersWhenRequestLogDisabled (request-log is off
+    here). The upstream's answer headers go
     along as ``response_headers`` (Go's canonical names, every value), which the record
     lacked before; no ``user_api_key`` and no ``request_service_tier``. Differs on purpose:
     ``access_token_sha256`` is there only for an OAuth credential (this one is an API key),

@@ -16,9 +16,12 @@ import pytest
 from google import genai
 from google.genai import types as genai_types
 
+from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
+from cliproxy.plugins.models import apply_auth_data
 from cliproxy.providers import compat_cache
 from cliproxy.providers.codex_ws_wire import SESSION_HEADER
+from cliproxy.providers.openai_compat import OpenAICompatProvider
 from tests.e2e.clients import KEY
 
 OTHER_KEY = "sk-proxy-other"
@@ -271,3 +274,15 @@ openai-compatibility:
         assert _sent(fakes) is None
         await client.chat.completions.create(model="second", messages=messages)  # type: ignore[arg-type]
         assert isinstance(_sent(fakes), str)
+
+
+def test_a_plugin_credential_cannot_turn_the_key_on() -> None:
+    """CPA: TestOpenAICompatExecutorPromptCacheKeyIgnoresConfigIndexForNonConfigAuth: only
+    a config entry's ``support-prompt-cache-key`` turns the key on; a credential that is
+    not the config's (a plugin's auth data naming ``config_index``, ``compat_name`` and the
+    proxy's own attribute) gets none. Before, a plugin's attributes could set it."""
+    cred = Credential(id="auth-1", provider="duplicate", compat_name="duplicate")
+    attrs = {"compat_name": "duplicate", "provider_key": "duplicate", "config_index": "1"}
+    apply_auth_data(cred, {"Attributes": {**attrs, compat_cache.ATTRIBUTE: "true"}})
+    assert cred.attributes == attrs
+    assert OpenAICompatProvider().carrier(cred) is None

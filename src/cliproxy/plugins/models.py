@@ -399,8 +399,8 @@ def apply_auth_data(cred: Credential, auth: dict[str, Any]) -> None:
     if isinstance(meta, dict):
         cred.metadata.update(meta)
     attrs = ci_get(auth, "Attributes")
-    if isinstance(attrs, dict):
-        cred.attributes.update({str(k): str(v) for k, v in attrs.items()})
+    if isinstance(attrs, dict):  # the proxy's own attributes are its config's to set, not a plugin's
+        cred.attributes.update({str(k): str(v) for k, v in attrs.items() if k not in _OWN_ATTRIBUTES})
         if own_weight and "weight" in attrs:
             with contextlib.suppress(ValueError):  # parse left such an auth out
                 cred.weight = parse_weight(attrs["weight"])
