@@ -16,6 +16,10 @@ search: text about the query, and ``groundingMetadata`` (queries, two web chunks
 with byte offsets) on the last candidate. Its Gemini models sign each answer's first call
 with a signature of their own (``issued``); ``check_signatures`` refuses a model turn that
 carries one it did not issue, as Cloud Code does.
+An image model (``-image`` in its name, as ``gemini-3-pro-image-preview``) answers with its
+text and one image part signed as Gemini signs it (``IMAGE_SIGNATURE`` on the
+``inlineData`` part), and refuses (400) a request whose model turn sends an image part back
+without its signature, as the real API does in a multi-turn image edit.
 Auth: ``x-goog-api-key`` header or ``?key=``. As the real API: no key -> 403
 PERMISSION_DENIED, a wrong key -> 400 INVALID_ARGUMENT / API_KEY_INVALID
 (``bad_key_status = 401`` switches to 401 UNAUTHENTICATED).
@@ -51,6 +55,8 @@ def gemini_signature(opaque: bytes) -> str:
 
 THOUGHT_SIGNATURE = gemini_signature(b"fake-thought-signature")
 BYPASS = "skip_thought_signature_validator"
+IMAGE_SIGNATURE = gemini_signature(b"fake-image-signature")
+IMAGE_DATA = base64.b64encode(b"\x89PNG\r\n\x1a\nfake-image").decode()
 _STATUS = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -199,9 +205,20 @@ class GeminiFake(FakeServer):
             return self.error_response(
                 400, "* GenerateContentRequest.contents: contents is not specified", None
             )
+        if "-image" in model and _unsigned_image(body):
+            return self.error_response(
+                400, "Image part is missing a thought_signature in content position 2, part position 2.", None
+            )
         beh = self.behavior(request)
         reply = decide("gemini", turn_of(model, body), beh.text if beh else None)
         parts = _parts(reply)
+        if "-image" in model:
+            parts.append(
+                {
+                    "inlineData": {"mimeType": "image/png", "data": IMAGE_DATA},
+                    "thoughtSignature": IMAGE_SIGNATURE,
+                }
+            )
         usage = _usage(body, reply)
         if action == "generateContent":
             return self.json_response(_chunk(model, parts, usage, final=True))
@@ -555,6 +572,17 @@ def turn_of(model: str, body: dict[str, Any]) -> Turn:
     config = _get(_get(body, "generationConfig") or {}, "thinkingConfig") or {}
     turn.thinking = bool(_get(config, "includeThoughts"))
     return turn
+
+
+def _unsigned_image(body: dict[str, Any]) -> bool:
+    """A model turn of ``body`` holds an image part without its signature."""
+    for content in body["contents"]:
+        if not isinstance(content, dict) or content.get("role") != "model":
+            continue
+        for part in content.get("parts") or ():
+            if isinstance(part, dict) and _get(part, "inlineData") and not _get(part, "thoughtSignature"):
+                return True
+    return False
 
 
 def _get(obj: dict[str, Any], camel: str) -> Any:

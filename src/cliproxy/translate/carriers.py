@@ -9,12 +9,20 @@ a Gemini thought signature in CPA's ``cpa-gemini-responses-carrier-v1:`` wrapper
 A Claude client carries a Gemini signature in a thinking block's ``signature``, wrapped
 as ``cpa-gemini-carrier-v1:<direction>:<kind>:<base64>`` (:func:`claude_carrier`): the
 direction and kind say which part of the answer it belonged to (``Thinking.anchor``).
+
+A signed Gemini image part (image models sign their ``inlineData`` parts, and refuse a
+later turn that sends one back unsigned) has no block of its own in either client format:
+it rides whole in such a slot, as ``<prefix>standalone:part:<base64 of the part's JSON>``
+(:func:`part_carrier`; our own kind, CPA has none), and comes back as that part
+(:func:`carried_part`), image and signature, so an image-editing conversation goes on.
 """
 
 from __future__ import annotations
 
 import base64
 from typing import Any
+
+import orjson
 
 from cliproxy.translate import ir
 from cliproxy.translate.envelopes import SignatureError, b64decode
@@ -31,11 +39,14 @@ __all__ = [
     "bind_call_carriers",
     "call_carrier",
     "carried_anchor",
+    "carried_part",
     "carried_signature",
     "carrier_of",
     "claude_carrier",
     "is_call_carrier",
+    "part_carrier",
     "read_claude_carrier",
+    "signed_image",
 ]
 
 GEMINI_CARRIER_PREFIX = "cpa-gemini-responses-carrier-v1:"
@@ -44,6 +55,9 @@ _DIRECTIONS = frozenset(("next", "previous", "standalone"))
 _KINDS = frozenset(("text", "function", "any"))
 # a carrier's base64 of the largest signature CPA takes (32 MiB), and room for its head
 _MAX_CARRIER_LEN = 32 * 1024 * 1024 * 4 // 3 + 1024
+_PART = "standalone:part:"  # a carrier holding a Gemini part whole (ours)
+_PART_KEYS = frozenset(("inlineData", "inline_data", "thoughtSignature", "thought_signature"))
+_INLINE_KEYS = frozenset(("mimeType", "mime_type", "data"))
 
 
 def carried_signature(value: Any) -> tuple[Any, str | None, bool]:
@@ -175,3 +189,61 @@ def bind_call_carriers(messages: list[ir.Message]) -> None:
 
 def _is_call_carrier_block(b: ir.Block) -> bool:
     return isinstance(b, ir.Thinking) and bool(b.extras) and bool(b.extras.get("_call_carrier"))  # type: ignore[union-attr]
+
+
+def part_carrier(part: dict[str, Any], claude: bool) -> str | None:
+    """The slot value (a Claude thinking block's ``signature`` when ``claude``, else a
+    Responses reasoning item's ``encrypted_content``) that carries a signed Gemini
+    ``inlineData`` part whole; None for any other part."""
+    if _inline_part(part) is None:
+        return None
+    encoded = base64.b64encode(orjson.dumps(part)).decode().rstrip("=")
+    return f"{CLAUDE_CARRIER_PREFIX if claude else GEMINI_CARRIER_PREFIX}{_PART}{encoded}"
+
+
+def carried_part(value: Any) -> dict[str, Any] | None:
+    """The Gemini part a :func:`part_carrier` value holds (either prefix); None when the
+    value is not one, or holds anything but a signed ``inlineData`` part."""
+    if not isinstance(value, str) or len(value) > _MAX_CARRIER_LEN:
+        return None
+    if value.startswith(CLAUDE_CARRIER_PREFIX + _PART):
+        encoded = value[len(CLAUDE_CARRIER_PREFIX) + len(_PART) :]
+    elif value.startswith(GEMINI_CARRIER_PREFIX + _PART):
+        encoded = value[len(GEMINI_CARRIER_PREFIX) + len(_PART) :]
+    else:
+        return None
+    try:
+        part = orjson.loads(b64decode(encoded, raw_ok=True))
+    except (SignatureError, orjson.JSONDecodeError):
+        return None
+    return part if type(part) is dict and _inline_part(part) is not None else None
+
+
+def _inline_part(part: dict[str, Any]) -> dict[str, Any] | None:
+    """``part`` when it is an ``inlineData`` part with a Gemini model-part signature and
+    nothing else (a base64 ``data`` and a type)."""
+    if not part.keys() <= _PART_KEYS:
+        return None
+    inline = part.get("inlineData", part.get("inline_data"))
+    sig = part.get("thoughtSignature", part.get("thought_signature"))
+    if type(inline) is not dict or not inline.keys() <= _INLINE_KEYS or type(sig) is not str:
+        return None
+    if (
+        type(inline.get("data")) is not str
+        or type(inline.get("mimeType", inline.get("mime_type"))) is not str
+    ):
+        return None
+    if not compatible_signature("gemini", sig, "gemini_model_part") or is_gemini_bypass(sig):
+        return None
+    return part
+
+
+def signed_image(b: ir.Block) -> dict[str, Any] | None:
+    """The Gemini part of an image a whole Gemini answer signed (``ir.Image`` with the
+    signature in its extras), or None."""
+    if type(b) is not ir.Image or not b.extras or b.data is None:
+        return None
+    sig = b.extras.get("thoughtSignature", b.extras.get("thought_signature"))
+    if type(sig) is not str or not sig:
+        return None
+    return {"inlineData": {"mimeType": b.media_type or "image/png", "data": b.data}, "thoughtSignature": sig}

@@ -28,7 +28,12 @@ from cliproxy.translate.antigravity_claude import SIGNATURE_OUT
 from cliproxy.translate.carriers import claude_carrier
 from cliproxy.translate.claude.ids import sanitize_tool_id
 from cliproxy.translate.claude.response import CARRIED_FAMILIES as _CARRIED
-from cliproxy.translate.claude.response import call_carrier_block, new_message_id, wire_stop
+from cliproxy.translate.claude.response import (
+    call_carrier_block,
+    new_message_id,
+    part_carrier_block,
+    wire_stop,
+)
 from cliproxy.translate.naming import flat_name
 
 __all__ = ["ClaudeStreamEncoder"]
@@ -181,6 +186,9 @@ class ClaudeStreamEncoder(StreamEncoder):
         block = self._wire_block(ev)
         if block is None:
             self._cur = None
+            if ev.family == "gemini" and ev.raw is not None:  # a signed Gemini image, carried whole
+                carrier = part_carrier_block(ev.raw)
+                return self._carrier(carrier) if carrier is not None else b""
             return b""
         head = b""
         if ev.family == "gemini" and ev.signature and ev.kind == "tool_call" and self._sig_out is None:
@@ -205,9 +213,12 @@ class ClaudeStreamEncoder(StreamEncoder):
 
     def _call_carrier(self, signature: str) -> bytes:
         """A Gemini call's signature, in the thinking block before its ``tool_use`` (CPA)."""
+        return self._carrier(call_carrier_block(signature))
+
+    def _carrier(self, carrier: dict[str, Any]) -> bytes:
+        """A whole thinking block that only carries ``carrier["signature"]``."""
         index = self._next
         self._next += 1
-        carrier = call_carrier_block(signature)
         sig = carrier.pop("signature")
         carrier["signature"] = ""
         return (

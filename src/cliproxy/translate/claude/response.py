@@ -14,7 +14,7 @@ from cliproxy.formats.claude import STOP_FROM_WIRE, stop_to_wire, usage_from_wir
 from cliproxy.formats.ids import token_hex
 from cliproxy.translate import ir
 from cliproxy.translate.antigravity_claude import SIGNATURE_OUT
-from cliproxy.translate.carriers import claude_carrier
+from cliproxy.translate.carriers import claude_carrier, part_carrier, signed_image
 from cliproxy.translate.claude.blocks import BlockParser
 from cliproxy.translate.claude.wire import BlockWriter, put_extras
 from cliproxy.translate.custom_tools import is_custom, raw_input
@@ -113,6 +113,10 @@ def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict
             continue
         if isinstance(b, ir.Thinking):
             w = _thinking(b, native, sig_out)
+        elif type(b) is ir.ServerTool and b.family == "gemini":
+            w = part_carrier_block(b.raw)
+        elif (part := signed_image(b)) is not None:  # (a whole Gemini answer's image)
+            w = part_carrier_block(part)
         else:
             w = writer.block(b)
             if type(b) is ir.ToolCall and b.family == "gemini" and b.signature and sig_out is None:
@@ -141,6 +145,13 @@ def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict
     if native:
         put_extras(out, {k: v for k, v in resp.extras.items() if k != "stop_raw"}, True)
     return out
+
+
+def part_carrier_block(part: dict[str, Any]) -> dict[str, Any] | None:
+    """The thinking block that carries a signed Gemini image part whole (the client has no
+    block for it, and Gemini refuses the next turn without it: ``carriers.part_carrier``)."""
+    carrier = part_carrier(part, claude=True)
+    return {"type": "thinking", "thinking": "", "signature": carrier} if carrier else None
 
 
 def call_carrier_block(signature: str) -> dict[str, Any]:

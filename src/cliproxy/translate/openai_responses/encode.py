@@ -22,7 +22,7 @@ from cliproxy.formats.sse import frame
 from cliproxy.formats.stream_errors import safe_error
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamEncoder
-from cliproxy.translate.carriers import call_carrier, carrier_of
+from cliproxy.translate.carriers import call_carrier, carrier_of, part_carrier
 from cliproxy.translate.openai_responses.response import (
     base_response,
     call_item,
@@ -179,7 +179,7 @@ class ResponsesEncoder(StreamEncoder):
             item["status"] = "in_progress"
             self._block = _Block("tool_call", item, oi)
             return out + self._emit("response.output_item.added", {"output_index": oi, "item": dict(item)})
-        if ev.kind == "redacted_thinking":
+        if ev.kind == "redacted_thinking" or _signed_part(ev):
             self._block = _Block("other", {}, oi)
             self._block.skip = True
             return out + self._call_carrier(ev)
@@ -194,6 +194,9 @@ class ResponsesEncoder(StreamEncoder):
         redacted block as a reasoning item of its own (CPA's carriers)."""
         if ev.kind == "redacted_thinking":
             value = carrier_of(ev.signature, ev.family, redacted=True)
+            carrier = {"type": "reasoning", "summary": [], "encrypted_content": value} if value else None
+        elif ev.kind == "server_tool":  # a signed Gemini image part, carried whole
+            value = part_carrier(ev.raw or {}, claude=False)
             carrier = {"type": "reasoning", "summary": [], "encrypted_content": value} if value else None
         else:
             carrier = call_carrier(ev.signature, ev.family)
@@ -381,10 +384,21 @@ class ResponsesEncoder(StreamEncoder):
 
 
 def _hidden(ev: ir.BlockStart) -> bool:
-    """A block that makes no output item: a server tool of another family."""
+    """A block that makes no output item: a server tool of another family (a signed Gemini
+    part excepted: a reasoning item carries it)."""
     if ev.kind in ("text", "thinking", "tool_call", "redacted_thinking"):
         return False
-    return ev.kind != "server_tool" or ev.family != "openai" or not ev.raw
+    return (ev.kind != "server_tool" or ev.family != "openai" or not ev.raw) and not _signed_part(ev)
+
+
+def _signed_part(ev: ir.BlockStart) -> bool:
+    """A Gemini part given whole that carries a signature (``carriers.part_carrier``)."""
+    raw = ev.raw
+    return (
+        ev.family == "gemini"
+        and raw is not None
+        and ("thoughtSignature" in raw or "thought_signature" in raw)
+    )
 
 
 def _open_copy(item: dict[str, Any]) -> dict[str, Any]:

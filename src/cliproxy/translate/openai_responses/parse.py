@@ -22,6 +22,7 @@ from cliproxy.translate.carriers import (
     GEMINI_CARRIER_PREFIX,
     bind_call_carriers,
     carried_anchor,
+    carried_part,
     carried_signature,
     is_call_carrier,
 )
@@ -298,7 +299,9 @@ def _parse_assistant_message(item: dict[str, Any], where: str) -> list[ir.Block]
     return blocks
 
 
-def _parse_reasoning_item(item: dict[str, Any], where: str) -> ir.Thinking:
+def _parse_reasoning_item(item: dict[str, Any], where: str) -> ir.Thinking | ir.ServerTool:
+    if not item.get("summary") and (part := carried_part(item.get("encrypted_content"))) is not None:
+        return ir.ServerTool("gemini", part)  # a signed Gemini image the proxy handed the client
     summary = item.get("summary") or []
     if not isinstance(summary, list):
         raise RequestError(f"{where}.summary: expected a list", param=f"{where}.summary")

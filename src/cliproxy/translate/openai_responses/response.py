@@ -10,7 +10,7 @@ import orjson
 from cliproxy.formats import openai_responses as wire
 from cliproxy.formats.ids import uuid_hex
 from cliproxy.translate import ir
-from cliproxy.translate.carriers import call_carrier, carrier_of
+from cliproxy.translate.carriers import call_carrier, carrier_of, part_carrier, signed_image
 from cliproxy.translate.naming import restore_name
 from cliproxy.translate.openai_responses.build import OWN_SOURCES, build_request
 from cliproxy.translate.openai_responses.names import long_name
@@ -229,8 +229,20 @@ def _block_item(
         return call_item(
             b.kind, item_id or _gen_id("fc", rid, n), b.id, b.name, b.namespace, b.arguments, request
         )
-    if isinstance(b, ir.ServerTool) and b.family == "openai":
-        return b.raw
+    if isinstance(b, ir.ServerTool):
+        if b.family == "openai":
+            return b.raw
+        value = part_carrier(b.raw, claude=False) if b.family == "gemini" else None
+    else:
+        part = signed_image(b)  # (a whole Gemini answer's image)
+        value = part_carrier(part, claude=False) if part is not None else None
+    if value is not None:  # a signed Gemini image part, carried whole
+        return {
+            "type": "reasoning",
+            "id": _gen_id("rs", rid, n),
+            "summary": [],
+            "encrypted_content": value,
+        }
     return None
 
 
