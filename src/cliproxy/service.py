@@ -601,9 +601,11 @@ class Service:
         ):
             for path in paths:
                 log.info("auth file %s: %s", kind, path.name)
-        # only the files named are read (in a thread); every other credential stays as it is
+        # only the files named are read (in a thread, then kept); the rest stays as it is
         touched = [*changes.added, *changes.changed]
-        found = await asyncio.to_thread(sources.read_auth_files, touched, self.auth_dir, self.config)
+        found = await self.auth_cache.read(
+            self.auth_dir, self.config, touched, changes.removed, _keeps_object, self.pool.credentials
+        )
         creds = sources.swap_auth_files(self.pool.credentials(), found, changes.removed)
         if self._binds_files():  # plugin-provider files: once bound
             creds = self._binder.stage(creds, {*found, *changes.removed})

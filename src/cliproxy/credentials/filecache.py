@@ -28,13 +28,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import stat
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .files import credential_from_bytes
+from .files import credential_from_bytes, read_auth_files
 from .record import Credential
 
 __all__ = ["AuthFileCache", "Scan"]
@@ -83,43 +84,27 @@ class AuthFileCache:
         """Every ``*.json`` file the last committed scan found (those that are no credential too)."""
         return {entry.path for entry in self._entries.values()}
 
-    def scan(self, directory: Path, cfg: Any = None) -> Scan:
+    def scan(self, directory: Path, cfg: Any = None, names: Collection[str] | None = None) -> Scan:
         """Thread side: the directory as it is now; only new, moved or racy files are read,
-        and their credentials made with ``cfg``. A missing directory has no files."""
+        and their credentials made with ``cfg``. A missing directory has no files.
+
+        ``names``: only these files are looked at (those a watcher reported), every other
+        one taken as last committed; ignored (the whole directory is scanned) when
+        ``directory`` is not the one last committed."""
         generation, known = self._generation, self._entries if directory == self._directory else {}
-        out = Scan(directory, generation, {})
+        partial = names is not None and directory == self._directory
+        out = Scan(directory, generation, dict(known) if partial else {})
         started = time.time_ns()
-        try:
-            entries = list(os.scandir(directory))
-        except OSError:
-            entries = []
-        for entry in entries:
-            name = entry.name
-            if not name.lower().endswith(".json") or not _is_file(entry):
-                continue
-            sig = _signature(entry)
-            if sig is None:
-                continue
-            cached = known.get(name)
-            if cached is not None and cached.signature == sig and not cached.racy:
-                out.entries[name] = cached
-                continue
-            try:
-                data = (directory / name).read_bytes()
-            except FileNotFoundError:
-                continue  # gone meanwhile
-            except OSError as exc:  # unreadable: left out until a scan reads it
-                log.warning("skipping auth file %s: %s", name, exc)
-                continue
-            out.read += 1
-            racy = _racy(sig, started)
-            if cached is not None and cached.data == data:  # touched, or racy and unchanged
-                out.entries[name] = _Entry(
-                    cached.path, sig, data, cached.cred, cached.key, racy, cached.given
-                )
-                continue
-            fresh = out.entries[name] = _Entry(directory / name, sig, data, racy=racy)
-            _build(fresh, directory, cfg)
+        if partial:
+            assert names is not None
+            found = [(name, _stat(directory / name)) for name in names if name.lower().endswith(".json")]
+            for name, _ in found:
+                out.entries.pop(name, None)  # back below if it is still there
+        else:
+            found = _listing(directory)
+        for name, sig in found:
+            if sig is not None:
+                _look(out, name, sig, known.get(name), cfg, started)
         return out
 
     def commit(self, scan: Scan) -> bool:
@@ -138,6 +123,28 @@ class AuthFileCache:
             if self.commit(await asyncio.to_thread(self.scan, directory, cfg)):
                 return
         self.refresh(directory, cfg)
+
+    async def read(
+        self,
+        directory: Path,
+        cfg: Any,
+        paths: Collection[Path],
+        removed: Collection[Path] = (),
+        reusable: Callable[[Credential], bool] = lambda _: True,
+        pool: Callable[[], Iterable[Credential]] = tuple,
+    ) -> dict[Path, Credential | None]:
+        """The files at ``paths`` (a watcher reported them) as :meth:`credentials_of` gives
+        them, looked at in a worker thread with those ``removed``, the rest of the directory
+        taken as last committed; the cache keeps what was read, so the next reload does not
+        read it again. Files not there are left out. ``pool``: the pool's credentials (see
+        ``current`` of :meth:`credentials`), asked once."""
+        names = {path.name for path in (*paths, *removed)}
+        if all(path.parent == directory for path in (*paths, *removed)):
+            for _ in range(3):
+                if self.commit(await asyncio.to_thread(self.scan, directory, cfg, names)):
+                    current = {cred.id: cred for cred in pool()}
+                    return self.credentials_of([path.name for path in paths], cfg, reusable, current)
+        return await asyncio.to_thread(read_auth_files, paths, directory, cfg)  # elsewhere: as they are
 
     def refresh(self, directory: Path, cfg: Any = None) -> int:
         """Scan and commit at once (blocking; for callers that cannot await). Files read."""
@@ -158,33 +165,95 @@ class AuthFileCache:
         kept instead (a refresh replaced it in memory). ``reusable`` says which credentials
         may be kept at all: the others are made again each time (a plugin binds those in
         place); it is asked once per provider."""
-        directory = self._directory
-        if directory is None:
+        if self._directory is None:
             return []
+        made = _Maker(self._directory, cfg, reusable, current)
+        return [cred for name in sorted(self._entries) if (cred := made(self._entries[name])) is not None]
+
+    def credentials_of(
+        self,
+        names: Collection[str],
+        cfg: Any,
+        reusable: Callable[[Credential], bool] = lambda _: True,
+        current: Mapping[str, Credential] | None = None,
+    ) -> dict[Path, Credential | None]:
+        """Loop side: :meth:`credentials` for the committed files among ``names`` only, by
+        path (None: the file is no credential); files not there are left out."""
+        if self._directory is None:
+            return {}
+        made = _Maker(self._directory, cfg, reusable, current)
+        return {entry.path: made(entry) for name in names if (entry := self._entries.get(name)) is not None}
+
+
+class _Maker:
+    """The credential of a committed file for one config (see :meth:`AuthFileCache.credentials`)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        cfg: Any,
+        reusable: Callable[[Credential], bool],
+        current: Mapping[str, Credential] | None,
+    ) -> None:
+        self.directory, self.cfg, self.reusable, self.current = directory, cfg, reusable, current
         # by provider (a few, each looked up once): the config inputs, and whether kept
-        keys: dict[str, tuple[tuple[Any, ...], bool]] = {}
-        out: list[Credential] = []
-        for name in sorted(self._entries):
-            entry = self._entries[name]
+        self.keys: dict[str, tuple[tuple[Any, ...], bool]] = {}
+
+    def __call__(self, entry: _Entry) -> Credential | None:
+        if (cred := entry.cred) is None:
+            return None  # not a credential, whatever the config
+        if (known := self.keys.get(cred.provider)) is None:
+            known = self.keys[cred.provider] = (_key(self.cfg, cred.provider), self.reusable(cred))
+        if entry.key != known[0] or not known[1]:
+            _build(entry, self.directory, self.cfg)
             if (cred := entry.cred) is None:
-                continue  # not a credential, whatever the config
-            if (known := keys.get(cred.provider)) is None:
-                known = keys[cred.provider] = (_key(cfg, cred.provider), reusable(cred))
-            if entry.key != known[0] or not known[1]:
-                _build(entry, directory, cfg)
-                if (cred := entry.cred) is None:
-                    continue
-            elif (
-                entry.given
-                and current
-                and (live := current.get(cred.id)) is not None
-                and live is not cred
-                and live.path == cred.path
-            ):
-                cred = entry.cred = live  # the pool swapped it (a refresh): that one stays
-            entry.given = True
-            out.append(cred)
-        return out
+                return None
+        elif (
+            entry.given
+            and self.current
+            and (live := self.current.get(cred.id)) is not None
+            and live is not cred
+            and live.path == cred.path
+        ):
+            cred = entry.cred = live  # the pool swapped it (a refresh): that one stays
+        entry.given = True
+        return cred
+
+
+def _look(out: Scan, name: str, sig: Signature, cached: _Entry | None, cfg: Any, started: int) -> None:
+    """Put file ``name`` of ``out``'s directory into ``out``, read only when its signature
+    moved (or it was racy): the same bytes keep their credential."""
+    if cached is not None and cached.signature == sig and not cached.racy:
+        out.entries[name] = cached
+        return
+    directory = out.directory
+    try:
+        data = (directory / name).read_bytes()
+    except FileNotFoundError:
+        return  # gone meanwhile
+    except OSError as exc:  # unreadable: left out until a scan reads it
+        log.warning("skipping auth file %s: %s", name, exc)
+        return
+    out.read += 1
+    racy = _racy(sig, started)
+    if cached is not None and cached.data == data:  # touched, or racy and unchanged
+        out.entries[name] = _Entry(cached.path, sig, data, cached.cred, cached.key, racy, cached.given)
+        return
+    fresh = out.entries[name] = _Entry(directory / name, sig, data, racy=racy)
+    _build(fresh, directory, cfg)
+
+
+def _listing(directory: Path) -> list[tuple[str, Signature | None]]:
+    """The ``*.json`` files of ``directory`` with their signatures (a missing one: none)."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return []
+    return [
+        (entry.name, _signature(entry))
+        for entry in entries
+        if entry.name.lower().endswith(".json") and _is_file(entry)
+    ]
 
 
 def _build(entry: _Entry, directory: Path, cfg: Any) -> None:
@@ -214,6 +283,17 @@ def _is_file(entry: os.DirEntry[str]) -> bool:
         return entry.is_file()
     except OSError:
         return False
+
+
+def _stat(path: Path) -> Signature | None:
+    """A regular file's signature (following a symlink, as reading does), else None."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
 def _signature(entry: os.DirEntry[str]) -> Signature | None:

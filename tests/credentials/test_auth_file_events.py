@@ -1,0 +1,53 @@
+"""An auth file the watcher reports is read through the auth-file cache, so a later config
+reload neither reads it again nor swaps its credential for another object."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+from tests.management.conftest import MANAGEMENT_KEY, mcall
+
+
+def _claude(token: str, email: str) -> bytes:
+    return orjson.dumps({"type": "claude", "email": email, "access_token": token})
+
+
+async def _until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.02)
+
+
+async def test_a_reported_file_keeps_its_credential_through_the_next_reload(
+    start_proxy, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("MANAGEMENT_PASSWORD", MANAGEMENT_KEY)
+    auth: Path = tmp_path / "auths"
+    auth.mkdir()
+    (auth / "a.json").write_bytes(_claude("a-1", "a@example.com"))
+    (auth / "gone.json").write_bytes(_claude("g-1", "g@example.com"))
+    proxy = await start_proxy(f"auth-dir: {auth}\napi-keys: [k]\n", watch=True)
+    svc = proxy.service
+    await _until(lambda: svc.pool.get("gone.json") is not None)
+
+    (auth / "a.json").write_bytes(_claude("a-2", "a@example.com"))
+    (auth / "b.json").write_bytes(_claude("b-1", "b@example.com"))
+    (auth / "gone.json").unlink()
+
+    def applied() -> bool:
+        a = svc.pool.get("a.json")
+        return a is not None and a.access_token == "a-2" and svc.pool.get("b.json") is not None
+
+    await _until(applied)
+    await _until(lambda: svc.pool.get("gone.json") is None)
+    a, b = svc.pool.get("a.json"), svc.pool.get("b.json")
+    assert auth / "gone.json" not in svc.auth_cache.paths
+
+    text = f"auth-dir: {auth}\napi-keys: [k, k2]\n"
+    assert (await mcall(proxy, "PUT", "/config.yaml", data=text.encode()))[0] == 200
+    assert svc.pool.get("a.json") is a and svc.pool.get("b.json") is b  # the cache had them
+    assert svc.pool.get("gone.json") is None
