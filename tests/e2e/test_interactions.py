@@ -196,7 +196,8 @@ async def test_bad_requests_answer_clearly(matrix, body, status, needle):
     TestExecuteProtocolWithAuthManagerAgentUsesSelectionModelForAuth,
     TestExecuteProtocolStreamWithAuthManagerAgentUsesSelectionModelForAuth,
     TestProvidersForExecutionForcedGeminiRejectsRouterProvider,
-    TestProvidersForExecutionForcedGeminiUsesGeminiProvider)."""
+    TestProvidersForExecutionForcedGeminiUsesGeminiProvider,
+    TestBuildInteractionsExecutionRequestUsesAgentAuthSelectionModel)."""
     got, raw, _ = await _post(matrix.url, body)
     assert got == status, raw
     err = orjson.loads(raw)["error"]

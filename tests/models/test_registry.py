@@ -99,3 +99,20 @@ def test_rebuild_of_a_thousand_oauth_credentials_shares_work(registry):
     assert sum(route.supports(c, route.model) for c in creds) == 1000
     assert route.providers == ["codex"]
     assert registry.models_for(creds[0]) == registry.models_for(creds[2])
+
+
+@pytest.mark.parametrize(
+    ("asked", "model", "suffix"),
+    [("claude-sonnet-4-6(8192)", "claude-sonnet-4-6", "8192"), ("claude-sonnet-4-6(none)", "claude-sonnet-4-6", "none"),
+     ("claude-sonnet-4-6(auto)", "claude-sonnet-4-6", "auto"), ("claude-sonnet-4-6", "claude-sonnet-4-6", None)],
+)  # fmt: skip
+def test_a_suffix_is_kept_beside_the_model(registry, asked, model, suffix):
+    """CPA: TestGetRequestDetails_PreservesSuffix (``auto(high)``:
+    test_auto_resolves_to_the_newest_registered_model): a number or level suffix, ``none``
+    and ``auto`` included, rides along with the model it names; an unknown model with a
+    suffix is not found."""
+    build(registry, {}, [oauth("c.json", "claude")])
+    route = registry.resolve(asked)
+    assert (route.providers, route.model, route.suffix, route.requested) == (["claude"], model, suffix, asked)
+    with pytest.raises(ModelNotFoundError):
+        registry.resolve("unknown-model(8192)")

@@ -58,12 +58,25 @@ async def test_frontend_auth_joins_the_api_keys(start_proxy, fakes, tmp_path):
     assert await _status(proxy.url, Authorization="Bearer wrong") == 401
 
 
-async def test_exclusive_frontend_auth_replaces_the_api_keys(start_proxy, fakes, tmp_path):
+async def test_exclusive_frontend_auth_replaces_the_api_keys(start_proxy, fakes, tmp_path, monkeypatch):
+    """CPA: TestRegisteredProvidersReturnsOnlyExclusiveProvider (the API keys are refused
+    while the exclusive provider is there), TestRegisteredProvidersRestoresAllProvidersAfterExclusiveCleared
+    and TestRegisteredProvidersIgnoresStaleExclusiveProvider (with its plugin disabled, the
+    API keys serve again and the plugin's header no longer does)."""
+    monkeypatch.setenv("MANAGEMENT_PASSWORD", "m-secret")
     proxy = await _proxy(
         start_proxy, fakes, tmp_path, {"door": FRONTEND.format(exclusive="True")}, {"door": {}}
     )
     assert await _status(proxy.url, **{"X-Example-Frontend-Auth": "exclusive"}) == 200
     assert await _status(proxy.url, Authorization=f"Bearer {KEY}") == 401
+    url = proxy.url + "/v0/management/plugins/door/enabled"
+    async with (
+        aiohttp.ClientSession() as s,
+        s.patch(url, headers={"X-Management-Key": "m-secret"}, json={"enabled": False}) as r,
+    ):
+        assert r.status == 200
+    assert await _status(proxy.url, Authorization=f"Bearer {KEY}") == 200
+    assert await _status(proxy.url, **{"X-Example-Frontend-Auth": "exclusive"}) == 401
 
 
 async def test_plugin_resource_is_public_and_routes_need_the_management_key(
