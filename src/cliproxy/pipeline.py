@@ -54,6 +54,7 @@ from cliproxy.pipeline_failover import (
     Final,
     another_round,
     credits_fallback,
+    mark_success,
     pinned,
     plugin_credential,
     pool_names,
@@ -574,7 +575,7 @@ class Pipeline:
                 )
         cooling = self.pool.cooling  # None or empty: nothing cools, nothing to clear
         if (cooling is None or cooling) and attempt.settle is None:  # (a stream's: as it ends)
-            await self.pool.mark_success(cred, route.model)
+            await mark_success(self.pool, route, cred)
         if flow is not None and whole is not None:
             whole.body = await flow.normalize_response(
                 call, attempt.fmt, route.model, "response_after_translator", whole.body, attempt.body

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cliproxy.calls import Call, Reply, StreamReply
@@ -31,7 +32,7 @@ from cliproxy.credentials.explain import note_attempt, note_skip
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential, model_key
 from cliproxy.errors import CliproxyError, UpstreamError, clip
-from cliproxy.models.registry import ModelRoute
+from cliproxy.models.registry import ModelRoute, Route
 from cliproxy.pipeline_prepare import MEDIA, AttemptPlan
 from cliproxy.plugins.compat_refresh import refresher_of
 from cliproxy.plugins.flow import Flow
@@ -112,8 +113,9 @@ async def cool_down(
 ) -> None:
     """A failed attempt's consequences: ``cred`` cooled as CPA does (then this returns),
     or the error goes up at once (a request fault, a status that cools nothing).
-    ``model``: what cools (default the route's model; a model pool's upstream name);
-    ``upstream``: the name the attempt sent."""
+    ``model``: what cools (default the route's model, or the upstream model its OAuth alias
+    resolves to, with every name of ``cred`` that sends it: ``models.alias_state``; a model
+    pool's upstream name); ``upstream``: the name the attempt sent."""
     if err.status == 501 and call.action.startswith(MEDIA):
         raise Final(err) from err  # no Images API there: not the credential's fault
     if err.status == 404 and call.action == "videos.retrieve":
@@ -138,9 +140,11 @@ async def cool_down(
         # a timeout or a connection the upstream ended: the next credential, none cools (CPA)
         log_failure(cred, provider, model or route.model, err, "connection ended: no cooldown")
         return
+    shared = route.state_names(cred) if not model and type(route) is Route else ()
+    model = model or (shared[0] if shared else route.model)
     decision = await pool.mark_failure(
         cred,
-        model or route.model,
+        model,
         err.status,
         retry_after=err.retry_after,
         body=err.body or b"",
@@ -149,16 +153,44 @@ async def cool_down(
         session_key=affinity_key(call.format, call.headers, call.body) if pool.session_affinity else None,
         providers=route.providers,
     )
-    log_failure(cred, provider, model or route.model, err, decision.reason or decision.kind)
+    if len(shared) > 1 and decision.scope == "model":
+        await _share_cooldown(pool, cred, shared)
+    log_failure(cred, provider, model, err, decision.reason or decision.kind)
     if call.trace is not None and decision.scope != "none":
         # 11. usage: a cooldown event (and the credential's state in an error event)
-        call.trace.cooled(
-            cred.provider, decision.scope, model or route.model, decision.reason, decision.cooldown_seconds
-        )
+        call.trace.cooled(cred.provider, decision.scope, model, decision.reason, decision.cooldown_seconds)
     # a 400 or 422 that is no request fault (a model the upstream does not serve, an
     # invalid grant, a request-scoped "continue" rule) goes on to the next credential (CPA)
     if decision.request_fault or decision.stop:
         raise Final(err) from err
+
+
+async def _share_cooldown(pool: Pool, cred: Credential, names: Sequence[str]) -> None:
+    """The cooldown ``cred`` just got for ``names[0]`` kept for each other name too, so a
+    request by any of them sees it (CPA checks the one state model for all)."""
+    record = await pool.state.get_cooldown(cred.id, model_key(names[0]))
+    if record is None:
+        return
+    for name in names[1:]:
+        await pool.state.set_cooldown(
+            dataclasses.replace(record, model=model_key(name), extras=dict(record.extras))
+        )
+
+
+async def mark_success(pool: Pool, route: ModelRoute, cred: Credential) -> None:
+    """A whole answer clears the route's model of its cooldown and back-off, and the
+    upstream model's too for an OAuth alias (CPA's state model)."""
+    await pool.mark_success(cred, route.model)
+    if (shared := clear_shared(pool, route, cred)) is not None:
+        await shared
+
+
+def clear_shared(pool: Pool, route: ModelRoute, cred: Credential) -> Awaitable[None] | None:
+    """A success by an OAuth alias also clears the upstream model's cooldown and back-off
+    (CPA's state model): that to await, ``None`` for any other request (nothing made)."""
+    if type(route) is Route and (other := route.state_model(cred)):
+        return pool.mark_success(cred, other)
+    return None
 
 
 async def settle_stream(
@@ -186,6 +218,8 @@ async def settle_stream(
         pending = pool.succeeded(cred, route.model)
         if pending is not None:
             await pending
+            if (shared := clear_shared(pool, route, cred)) is not None:
+                await shared
         return
     if model and not await _another_name_free(pool, route, cred, model):
         model = ""  # the pool's last free name: the route's model cools, as in ``retry``
