@@ -26,6 +26,7 @@ from cliproxy.server import keepalive
 from cliproxy.server.errors import exception_response, stream_error_response
 from cliproxy.server.fast.exchange import AiohttpExchange, Exchange
 from cliproxy.server.images import image_call
+from cliproxy.server.trace_id import add_trace_id
 from cliproxy.translate import completions, images_stream
 from cliproxy.usage.hooks import open_trace, recorder_of
 
@@ -241,6 +242,7 @@ async def run(ex: Exchange, call: Call, convert: Convert | None = None) -> None:
     except asyncio.CancelledError:  # the client's connection was lost (the server cancels)
         abandoned(ex, call)
         raise
+    add_trace_id(result)  # X-CPA-TRACE-ID: the serving credential (cliproxy.server.trace_id)
     if trace is not None:  # a whole answer's record is finished once it is written
         result = trace.reply(result, finish=False)
     if convert is not None:

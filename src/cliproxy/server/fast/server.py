@@ -31,6 +31,7 @@ from cliproxy.server.middleware import (
     screen,
     too_large_message,
 )
+from cliproxy.server.trace_id import add_trace_id
 
 if TYPE_CHECKING:
     from cliproxy.formats import Format
@@ -176,6 +177,7 @@ class FastServer:
                     except asyncio.CancelledError:  # the client's connection was lost
                         abandoned(ex, call)
                         raise
+                    add_trace_id(result)  # X-CPA-TRACE-ID (cliproxy.server.trace_id)
                     trace = call.trace
                     if trace is not None:  # a whole answer's record is finished once it is written
                         result = trace.reply(result, finish=False)

@@ -1,0 +1,41 @@
+"""CPA's ``X-CPA-TRACE-ID`` answer header: which credential served a request, and when.
+
+The value is ``<time>-<auth index>-<request id>``: the local time as ``YYYYMMDDhhmmss``,
+the serving credential's 16-hex ``auth_index`` (the one the management API and the usage
+records show) and the request's 8-hex id (the one its log lines carry). A user who sees
+an odd answer can hand the header over, and the credential and log lines are found
+without any secret in it. An answer no credential served (a plugin executor with no
+credential, the model list) has none; nor has an answer whose head went out before a
+credential was picked (an early keep-alive), as in CPA.
+
+CPA stamps the time of the credential's selection; here it is the time the answer is
+handed to the server (the same second unless the upstream was slow to start answering).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from cliproxy.requestid import NO_REQUEST, REQUEST_ID
+
+__all__ = ["TRACE_ID_HEADER", "add_trace_id", "format_trace_id"]
+
+TRACE_ID_HEADER = "X-CPA-TRACE-ID"
+
+
+def format_trace_id(at: float, auth_index: str, request_id: str) -> str:
+    """The header's value for a credential picked at ``at`` (epoch seconds, local time
+    written); ``""`` when the time, the index or the request id is missing."""
+    auth_index, request_id = auth_index.strip(), request_id.strip()
+    if at <= 0 or not auth_index or not request_id or request_id == NO_REQUEST:
+        return ""
+    return f"{time.strftime('%Y%m%d%H%M%S', time.localtime(at))}-{auth_index}-{request_id}"
+
+
+def add_trace_id(result: Any) -> None:
+    """Put the header on a pipeline answer (a ``Reply`` or ``StreamReply``) that a
+    credential served; nothing otherwise."""
+    cred = result.credential
+    if cred is not None and (value := format_trace_id(time.time(), cred.index, REQUEST_ID.get())):
+        result.headers[TRACE_ID_HEADER] = value

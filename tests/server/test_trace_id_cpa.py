@@ -1,0 +1,63 @@
+"""CPA's ``internal/logging/cpa_trace_test.go``: the ``X-CPA-TRACE-ID`` answer header (time,
+auth index, request id), as a unit and through the proxy with the openai SDK."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import openai
+import pytest
+
+from cliproxy.server.trace_id import format_trace_id
+from tests.e2e.clients import KEY
+from tests.e2e.conftest import matrix_config
+
+MESSAGES: Any = [{"role": "user", "content": "hi"}]
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_the_value_is_time_index_and_request_id(utc: Any) -> None:
+    """CPA: TestFormatCPATraceID: ``YYYYMMDDhhmmss-<auth index>-<request id>``; nothing
+    when the time, the index or the request id is missing."""
+    at = 1784325529.0  # 2026-07-17 21:58:49 UTC
+    assert format_trace_id(at, "auth-index", "request1") == "20260717215849-auth-index-request1"
+    assert format_trace_id(0, "auth-index", "request1") == ""
+    assert format_trace_id(at, " ", "request1") == ""
+    assert format_trace_id(at, "auth-index", "") == ""
+
+
+@pytest.mark.parametrize("engine", ["fast", "aiohttp"])
+async def test_an_answer_names_the_credential_that_served_it(
+    start_proxy: Any, fakes: Any, engine: str
+) -> None:
+    """CPA: TestCPATraceIDMiddlewareRequiresAuthIndexBeforeResponseCommit: a whole and a
+    streamed answer carry ``X-CPA-TRACE-ID`` with the serving credential's auth index and
+    the request's 8-hex id; an answer no credential served (the model list) has none.
+    Before, no answer had it. (TestCPATraceIDConcurrentSelectionAndResponseCommit is Go's
+    data race between a selection callback and the header write: nothing of the kind
+    here, the header is set by the task that writes the answer.)"""
+    proxy = await start_proxy(matrix_config(fakes), engine=engine)
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        whole = await client.chat.completions.with_raw_response.create(
+            model="compat-model", messages=MESSAGES
+        )
+        async with client.chat.completions.with_streaming_response.create(
+            model="compat-model", messages=MESSAGES, stream=True
+        ) as streamed:
+            await streamed.read()
+        models = await client.models.with_raw_response.list()
+    (cred,) = [c for c in proxy.service.pool.credentials() if c.api_key == "sk-compat-1"]
+    pattern = re.compile(rf"^\d{{14}}-{cred.index}-([0-9a-f]{{8}})$")
+    ids = [pattern.fullmatch(r.headers.get("X-CPA-TRACE-ID", "")) for r in (whole, streamed)]
+    assert all(ids) and ids[0].group(1) != ids[1].group(1)  # type: ignore[union-attr]
+    assert "X-CPA-TRACE-ID" not in models.headers
