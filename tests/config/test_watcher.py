@@ -331,7 +331,7 @@ async def test_config_written_by_the_service_is_not_reported(setup):
     previous = cfg.read_bytes()
     ours = f"port: 8317\nauth-dir: {auth}\nrequest-retry: 5\n".encode()
     write(cfg, ours.decode())
-    watcher.note_config_written(ours, load_config(cfg))
+    await watcher.note_config_written(ours, load_config(cfg))
     write(auth / "marker.json", '{"type": "claude"}')  # polled after the config file
     await rec.wait()
     assert rec.configs == [] and watcher.config.request_retry == 5

@@ -1,9 +1,12 @@
 """An auth file the watcher reports is read through the auth-file cache, so a later config
-reload neither reads it again nor swaps its credential for another object."""
+reload neither reads it again nor swaps its credential for another object; management
+writes and a management move of auth-dir look at the files in worker threads."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,3 +54,43 @@ async def test_a_reported_file_keeps_its_credential_through_the_next_reload(
     assert (await mcall(proxy, "PUT", "/config.yaml", data=text.encode()))[0] == 200
     assert svc.pool.get("a.json") is a and svc.pool.get("b.json") is b  # the cache had them
     assert svc.pool.get("gone.json") is None
+
+
+async def test_a_management_write_reads_the_auth_files_off_the_loop(
+    start_proxy, tmp_path, monkeypatch, caplog
+):
+    """An upload answers once the pool holds the file, as before; a file nobody reported
+    (no watcher) is read then too, in a worker thread rather than on the event loop."""
+    monkeypatch.setenv("MANAGEMENT_PASSWORD", MANAGEMENT_KEY)
+    caplog.set_level(logging.INFO, logger="cliproxy")
+    auth: Path = tmp_path / "auths"
+    auth.mkdir()
+    proxy = await start_proxy("api-keys: [k]\n", watch=False)
+    (auth / "broken.json").write_bytes(b"{not json")
+    data = _claude("n-1", "n@example.com")
+    assert (await mcall(proxy, "POST", "/auth-files?name=new.json", data=data))[0] == 200
+    assert proxy.service.pool.get("new.json") is not None
+    [record] = [r for r in caplog.records if "broken.json" in r.getMessage()]
+    assert record.thread != threading.get_ident()  # not the event loop's thread
+
+
+async def test_a_management_move_of_auth_dir_takes_its_files_as_loaded(
+    start_proxy, tmp_path, monkeypatch, caplog
+):
+    """The files already in the new auth-dir are loaded by the edit and not reported again
+    by the watcher; a file written there after the answer is."""
+    monkeypatch.setenv("MANAGEMENT_PASSWORD", MANAGEMENT_KEY)
+    caplog.set_level(logging.INFO, logger="cliproxy")
+    (tmp_path / "auths").mkdir()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.json").write_bytes(_claude("a-1", "a@example.com"))
+    proxy = await start_proxy("api-keys: [k]\n", watch=True)
+    svc = proxy.service
+    text = f"auth-dir: {other}\napi-keys: [k]\n"
+    assert (await mcall(proxy, "PUT", "/config.yaml", data=text.encode()))[0] == 200
+    assert svc.pool.get("a.json") is not None
+    (other / "b.json").write_bytes(_claude("b-1", "b@example.com"))
+    await _until(lambda: svc.pool.get("b.json") is not None)
+    reported = [r.getMessage() for r in caplog.records if r.getMessage().startswith("auth file added")]
+    assert reported == ["auth file added: b.json"]

@@ -169,13 +169,18 @@ class AuthDirScanner:
     def prime(self) -> None:
         """Take the directory as it is now as already seen. Reads the files whose signature
         moved since they were last taken in (every file, the first time)."""
+        self.settle(self._scan(self._signatures.copy(), frozenset()))
+
+    def settle(self, observations: Iterable[Observation]) -> None:
+        """Loop side of :meth:`prime`: take a whole-directory :meth:`observe` (made with the
+        known signatures and no missing files) as already seen."""
         self._gone.clear()
-        for found in self._scan(self._signatures.copy(), frozenset()):
+        for found in observations:
             if found.signature is None:
                 self._forget(found.path)  # a known file no longer there
             elif found.data:
                 self._remember(found.path, found.signature, digest(found.data))
-            elif found.data is not None and found.path in self._known:
+            elif found.data is not None:
                 self._forget(found.path)  # emptied: still being written, as at the first prime
 
     def _remember(self, path: Path, signature: Signature, content: str) -> None:
@@ -183,8 +188,8 @@ class AuthDirScanner:
         self._signatures[path.name] = signature
 
     def _forget(self, path: Path) -> None:
-        del self._known[path]
-        del self._signatures[path.name]
+        self._known.pop(path, None)  # a settle may find one already forgotten
+        self._signatures.pop(path.name, None)
 
     def snapshot(self) -> tuple[dict[str, Signature], frozenset[str]]:
         """Loop side: what :meth:`observe` needs to know (by file name), copied for a thread."""

@@ -110,18 +110,19 @@ class ConfigWatcher:
         """The directories file-system events come from now (absolute paths)."""
         return self._watched
 
-    def note_config_written(self, data: bytes, config: Config) -> None:
+    async def note_config_written(self, data: bytes, config: Config) -> None:
         """This process saved ``data`` (which loads as ``config``) to the config file.
 
         That content is the running config, so it is not reported; anything else
-        found there later is. A new ``auth-dir`` is followed at once, its files taken as
-        already loaded (the writer applied the config)."""
+        found there later is. A new ``auth-dir`` is followed at once, its files (read in a
+        worker thread) taken as already loaded (the writer applies the config next)."""
         self._config_file.expect(data)
         self.config = config
         directory = Path(config.auth_dir).expanduser()
         if directory != self._auth.directory:
-            self._auth = AuthDirScanner(directory, self._auth.remove_debounce)
-            self._auth.prime()
+            scanner = AuthDirScanner(directory, self._auth.remove_debounce)
+            await asyncio.to_thread(scanner.prime)  # no one else holds it yet
+            self._auth = scanner
             log.info("auth-dir changed, now watching %s", directory)
             self._rewatch()
 
@@ -132,6 +133,13 @@ class ConfigWatcher:
     def resync_auth(self) -> None:
         """The owner is about to load every auth file: take the directory as seen."""
         self._auth.prime()
+
+    async def resync_auth_off_loop(self) -> None:
+        """:meth:`resync_auth`, the directory looked at in a worker thread."""
+        scanner = self._auth
+        found = await asyncio.to_thread(scanner.observe, None, scanner.snapshot()[0], frozenset())
+        if scanner is self._auth:
+            scanner.settle(found)
 
     async def start(self) -> None:
         """Start watching, then take the current files as the baseline.

@@ -2,7 +2,7 @@
 
 Paths, methods and bodies are CPA's (``internal/api/handlers/management/auth_files*.go``).
 Every write lands in ``auth-dir`` atomically with mode 0600 and is applied at once with
-``service.reload_credentials()``, the answer waiting until plugin-provider files are bound
+``service.reload_auth_files()``, the answer waiting until plugin-provider files are bound
 (``service.settle_credentials()``); names are bare file names (no path traversal).
 """
 
@@ -300,7 +300,7 @@ async def import_vertex(req: Req) -> Resp:
 async def _reload(req: Req) -> None:
     """Apply a write at once: the answer goes out once the pool holds what the files say,
     plugin-provider files bound to their plugins included (waiting a bounded time)."""
-    req.service.reload_credentials()
+    await req.service.reload_auth_files()
     await req.service.settle_credentials()
 
 

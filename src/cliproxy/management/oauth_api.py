@@ -340,7 +340,7 @@ async def _finish(
         log.error("%s sign-in could not be saved: %s", login.provider, exc)
         await store.end(state, session, login.save_failed)
         return
-    service.reload_credentials()
+    await service.reload_auth_files()
     await store.end(state, session)
     log.info("%s sign-in from the management panel saved to %s", login.provider, saved.name)
 

@@ -97,7 +97,7 @@ async def poll(service: ManagementService, logins: LoginSessions, state: str) ->
     if not _save_all(auths, service.auth_dir):
         return _failed(logins, state, "Failed to save authentication tokens")
     logins.complete(state)
-    service.reload_credentials()
+    await service.reload_auth_files()
     await service.settle_credentials()
     return Resp(200, {"status": "ok"})
 

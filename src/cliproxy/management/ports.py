@@ -56,7 +56,7 @@ class ManagementService(Protocol):
         """Apply ``edit`` to the config file (comments kept), save it and reload at once."""
         ...
 
-    def reload_credentials(self) -> None:
+    async def reload_auth_files(self) -> None:
         """Re-read credentials now (after a write into auth-dir)."""
         ...
 

@@ -78,7 +78,7 @@ class HostServices(Protocol):
     @property
     def auth_dir(self) -> Path: ...
 
-    def reload_credentials(self) -> Any: ...
+    async def reload_auth_files(self) -> None: ...
 
     async def settle_credentials(self, paths: Collection[Path] | None = None) -> None: ...
 
@@ -532,7 +532,7 @@ class Callbacks:
         write_json(path, data)
         # as a management write: the answer once the pool holds the file, a plugin
         # provider's bound by its plugin (waiting a bounded time; CPA upserts the record)
-        self.service.reload_credentials()
+        await self.service.reload_auth_files()
         await self.service.settle_credentials({path})
         return {"name": name, "path": str(path)}
 
