@@ -12,6 +12,8 @@ from pathlib import Path
 
 import orjson
 
+from cliproxy.config.model import Config
+from cliproxy.credentials.filecache import AuthFileCache
 from tests.management.conftest import MANAGEMENT_KEY, mcall
 
 
@@ -94,3 +96,22 @@ async def test_a_management_move_of_auth_dir_takes_its_files_as_loaded(
     await _until(lambda: svc.pool.get("b.json") is not None)
     reported = [r.getMessage() for r in caplog.records if r.getMessage().startswith("auth file added")]
     assert reported == ["auth file added: b.json"]
+
+
+async def test_an_auth_event_reads_only_the_files_it_names(tmp_path):
+    """CPA: TestAuthFileEventsDoNotInvokeSnapshotCoreAuths (an add and a remove event read
+    no other file): a file changed without an event keeps its last read until a reload."""
+    cfg = Config()
+    (tmp_path / "quiet.json").write_bytes(_claude("q-1", "q@example.com"))
+    cache = AuthFileCache()
+    cache.refresh(tmp_path, cfg)
+    (tmp_path / "quiet.json").write_bytes(_claude("q-2", "q@example.com"))  # no event names it
+    (tmp_path / "sample.json").write_bytes(_claude("s-1", "s@example.com"))
+    found = await cache.read(tmp_path, cfg, [tmp_path / "sample.json"])
+    assert [c.access_token for c in found.values() if c is not None] == ["s-1"]
+    assert [c.access_token for c in cache.credentials(cfg)] == ["q-1", "s-1"]
+    (tmp_path / "sample.json").unlink()
+    assert await cache.read(tmp_path, cfg, [], [tmp_path / "sample.json"]) == {}
+    assert cache.paths == {tmp_path / "quiet.json"}
+    cache.refresh(tmp_path, cfg)  # a reload looks at the whole directory
+    assert [c.access_token for c in cache.credentials(cfg)] == ["q-2"]
