@@ -156,3 +156,44 @@ async def test_a_type_without_an_endpoint_is_not_served(start_proxy, fakes, tmp_
     assert caught.value.status_code == 503
     assert "no provider serves credentials of type 'custom-compat'" in caught.value.message
     assert not [r for r in fakes.openai.requests if r.path == "/v1/chat/completions"]
+
+
+# an auth provider that reads its own files: the endpoint and key are among the attributes
+# it answers, as CPA plugins set them for the built-in OpenAI-compatible executor
+PARSING = (
+    HEADER
+    + """
+class Parsing(Plugin, AuthProvider):
+    name = "parsing"; version = "1"; author = "t"; github_repository = "https://example.com/p"
+    identifier = "plugin-provider"
+    async def parse(self, req):
+        raw = json.loads(req.raw_json)
+        return AuthParseResponse(handled=True, auth=AuthData(provider="plugin-provider",
+            label="pp:" + raw["user"], attributes={"base_url": raw["endpoint"], "api_key": raw["token"]}))
+plugin = Parsing()
+"""
+)
+
+
+async def test_an_endpoint_the_plugin_parses_out_of_its_file_is_served(start_proxy, fakes, tmp_path):
+    """TestRegisterExecutorForAuth_OpenAICompatInfoPathAlsoWrapsPluginRefresh's setting,
+    as CPA plugins make it: the file names no ``base_url``; the auth provider of its type
+    answers ``auth.parse`` with ``base_url`` and ``api_key`` attributes, and the
+    OpenAI-compatible provider sends the request there with that key. Before, the file was
+    read only by a plugin executor's binding, and no provider served it."""
+    _auth_file(
+        tmp_path,
+        "pp-bob.json",
+        {
+            "type": "plugin-provider",
+            "user": "bob",
+            "endpoint": fakes.openai.url("/v1"),
+            "token": "parsed-key",
+        },
+    )
+    plugins = {"parsing": PARSING, "models": PP_MODELS}
+    proxy = await _proxy(start_proxy, fakes, tmp_path, plugins, {"parsing": {}, "models": {}}, base=False)
+    assert await _chat(proxy, "pp-model")
+    assert fakes.openai.last.key == "parsed-key" and fakes.openai.last.json["model"] == "pp-model"
+    cred = proxy.service.pool.get("pp-bob.json")
+    assert cred is not None and cred.label == "pp:bob" and cred.base_url == fakes.openai.url("/v1")

@@ -1,8 +1,9 @@
 """Auth files of plugin providers, handed to their plugin before the pool shows them.
 
 A reload reads every auth file at once; a file of a provider no built-in serves must
-first go through its plugin (``auth.parse``, ``model.for_auth``), which takes plugin
-calls. Until that is done the pool keeps what it held for the file (a new file appears
+first go through its plugin (``auth.parse``, ``model.for_auth``; an auth provider's alone
+for a file the OpenAI-compatible provider serves: ``plugins.compat_bind``), which takes
+plugin calls. Until that is done the pool keeps what it held for the file (a new file appears
 once bound, a removed one leaves at once), so no request and no management listing sees
 a file its plugin has not read yet. Each file is bound by a task of its own, within
 ``FILE_TIMEOUT`` (each plugin call within ``CALL_TIMEOUT``), so a plugin slow on one
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cliproxy.credentials.record import Credential
+from cliproxy.plugins.compat_bind import parse_compat_auths
 from cliproxy.plugins.host import PluginHost
 from cliproxy.plugins.models import VIRTUAL, bind_plugin_auths
 from cliproxy.providers import registry as builtin
@@ -111,9 +113,9 @@ class FileBinder:
             while (cred := self._pending.get(path)) is not None:
                 try:
                     async with asyncio.timeout(FILE_TIMEOUT):
-                        bound = await bind_plugin_auths(
-                            self._host, [cred], self._config(), timeout=CALL_TIMEOUT
-                        )
+                        config = self._config()
+                        bound = await bind_plugin_auths(self._host, [cred], config, timeout=CALL_TIMEOUT)
+                        bound = await parse_compat_auths(self._host, bound, config, timeout=CALL_TIMEOUT)
                 except TimeoutError:
                     log.warning(
                         "plugin auth file %s not bound within %g s: it goes in as read",

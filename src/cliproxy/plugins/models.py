@@ -35,11 +35,13 @@ __all__ = [
     "apply_auth_data",
     "bind_plugin_auths",
     "host_config",
+    "parse_auth_file",
     "plugin_attributes",
     "refresh_plugin_auth",
     "save_auth_data",
     "save_token",
     "token_json",
+    "virtual_credential",
     "wire_model",
     "wire_thinking",
 ]
@@ -364,6 +366,11 @@ async def _parse(
             "plugin %s: auth.parse of %s: skipped an auth with an invalid weight", rec.id, cred.path.name
         )
     return kept
+
+
+# for the files of an auth provider no plugin executor serves (``plugins.compat_bind``)
+parse_auth_file = _parse
+virtual_credential = _virtual
 
 
 def _weight_valid(auth: dict[str, Any]) -> bool:
