@@ -390,8 +390,14 @@ class Service:
         if (bus := shared(self.state)) is not None:  # the others re-read the (shared) auth-dir
             self._background(bus.publish("auth"))
 
+    async def reload_auth_files(self) -> None:
+        """:meth:`reload_credentials` with the auth files looked at in worker threads."""
+        await self._on_remote_auth()
+        if (bus := shared(self.state)) is not None:
+            self._background(bus.publish("auth"))
+
     def _reload_auth(self, _message: object = None, *, scanned: bool = False) -> None:
-        if self._watcher is not None:
+        if self._watcher is not None and not scanned:
             self._watcher.resync_auth()
         self._load_credentials(scanned=scanned)
         if self.refresher is not None:
@@ -400,6 +406,8 @@ class Service:
 
     async def _on_remote_auth(self, _message: object = None) -> None:
         """Another process wrote into the (shared) auth-dir: its files are read in a thread."""
+        if self._watcher is not None:  # first: what changes after this is still reported
+            await self._watcher.resync_auth_off_loop()
         await self.auth_cache.update(self.auth_dir, self.config)
         self._reload_auth(scanned=True)
 
@@ -472,7 +480,7 @@ class Service:
             config = doc.config
             doc.save()
             if self._watcher is not None:
-                self._watcher.note_config_written(doc.text().encode("utf-8"), config)
+                await self._watcher.note_config_written(doc.text().encode("utf-8"), config)
             await self._on_config(config)  # the auth files stat'ed in a thread, then applied
             if (bus := shared(self.state)) is not None:  # every process sharing the state follows
                 await bus.publish("config", text=doc.text())
@@ -498,7 +506,7 @@ class Service:
             if self.config_path is not None:
                 doc.save()
                 if self._watcher is not None:
-                    self._watcher.note_config_written(text.encode("utf-8"), config)
+                    await self._watcher.note_config_written(text.encode("utf-8"), config)
             await self._on_config(config)  # the auth files stat'ed in a thread, then applied
         log.info("config updated by another process")
 
