@@ -44,6 +44,9 @@ _date_cache: tuple[int, bytes] = (0, b"")
 # headers. Answers repeat a handful of headers; a full cache starts over (unique values)
 _LINES: dict[tuple[str, str], tuple[bytes, bool]] = {}
 _LINES_MAX = 512
+# headers whose value is new on every answer: never cached (each would push a repeated
+# line out, and a full cache would start over every _LINES_MAX answers)
+_UNCACHED = frozenset({"x-cpa-trace-id"})
 
 
 def http_date() -> bytes:
@@ -67,6 +70,8 @@ def _line(item: tuple[str, str]) -> tuple[bytes, bool]:
         if "\r" in line or "\n" in line:
             raise ValueError(f"newline in the header {name!r} of an answer")
         entry = (line.encode("utf-8") + b"\r\n", lower == "content-type")
+        if lower in _UNCACHED:
+            return entry
     if len(_LINES) >= _LINES_MAX:
         _LINES.clear()
     _LINES[item] = entry
