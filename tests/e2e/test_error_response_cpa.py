@@ -111,5 +111,6 @@ async def test_with_passthrough_the_error_answer_carries_the_safe_upstream_heade
     assert err.status_code == 429 and err.body == RATE_LIMIT["error"]
     assert got["retry-after"] == "30" and got["x-request-id"] == "req-1"
     assert got["content-type"] == "application/json"
-    for name in ("x-hop", "set-cookie", "x-cpa-trace-id", "access-control-expose-headers"):
+    for name in ("x-hop", "set-cookie", "access-control-expose-headers"):
         assert name not in got, name
+    assert got["x-cpa-trace-id"] != "upstream-trace"  # the proxy's own (cliproxy.server.trace_id)

@@ -61,3 +61,22 @@ async def test_an_answer_names_the_credential_that_served_it(
     ids = [pattern.fullmatch(r.headers.get("X-CPA-TRACE-ID", "")) for r in (whole, streamed)]
     assert all(ids) and ids[0].group(1) != ids[1].group(1)  # type: ignore[union-attr]
     assert "X-CPA-TRACE-ID" not in models.headers
+
+
+async def test_an_upstream_refusal_names_the_credential_that_got_it(start_proxy: Any, fakes: Any) -> None:
+    """CPA: TestCPATraceIDMiddlewareRequiresAuthIndexBeforeResponseCommit (the header is
+    stamped at the pick, so an error answer after it has it too): the only key's 400
+    reaches the client with the key's auth index in ``X-CPA-TRACE-ID``; a request refused
+    before any pick (an unknown model) has none."""
+    proxy = await start_proxy(matrix_config(fakes))
+    fakes.openai.fail_next(400, message="bad input")
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        with pytest.raises(openai.BadRequestError) as refused:
+            await client.chat.completions.create(model="compat-model", messages=MESSAGES)
+        with pytest.raises(openai.APIStatusError) as unknown:
+            await client.chat.completions.create(model="no-such-model", messages=MESSAGES)
+    (cred,) = [c for c in proxy.service.pool.credentials() if c.api_key == "sk-compat-1"]
+    assert re.fullmatch(
+        rf"\d{{14}}-{cred.index}-[0-9a-f]{{8}}", refused.value.response.headers["X-CPA-TRACE-ID"]
+    )
+    assert "X-CPA-TRACE-ID" not in unknown.value.response.headers

@@ -26,7 +26,7 @@ from cliproxy.server import keepalive
 from cliproxy.server.errors import exception_response, stream_error_response
 from cliproxy.server.fast.exchange import AiohttpExchange, Exchange
 from cliproxy.server.images import image_call
-from cliproxy.server.trace_id import add_trace_id
+from cliproxy.server.trace_id import add_error_trace_id, add_trace_id
 from cliproxy.translate import completions, images_stream
 from cliproxy.usage.hooks import open_trace, recorder_of
 
@@ -260,6 +260,7 @@ async def run(ex: Exchange, call: Call, convert: Convert | None = None) -> None:
 def _failure(ex: Exchange, call: Call, exc: CliproxyError) -> tuple[web.Response, bytes]:
     """The error answer of a failed call and its body, recorded on the call's trace."""
     resp = (stream_error_response if call.stream else exception_response)(ex.format, exc)
+    add_error_trace_id(resp.headers, exc, ex.service.pool)  # the credential that got the error
     body = resp.body if isinstance(resp.body, bytes) else b""  # error responses are built from bytes
     trace = call.trace
     if trace is not None:

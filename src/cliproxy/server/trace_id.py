@@ -4,9 +4,11 @@ The value is ``<time>-<auth index>-<request id>``: the local time as ``YYYYMMDDh
 the serving credential's 16-hex ``auth_index`` (the one the management API and the usage
 records show) and the request's 8-hex id (the one its log lines carry). A user who sees
 an odd answer can hand the header over, and the credential and log lines are found
-without any secret in it. An answer no credential served (a plugin executor with no
-credential, the model list) has none; nor has an answer whose head went out before a
-credential was picked (an early keep-alive), as in CPA.
+without any secret in it. An error answer carries it too when the error names the
+credential that got it (an upstream's refusal). An answer no credential served (a plugin
+executor with no credential, the model list, a request refused before any pick) has none;
+nor has an answer whose head went out before a credential was picked (an early
+keep-alive), as in CPA.
 
 CPA stamps the time of the credential's selection; here it is the time the answer is
 handed to the server (the same second unless the upstream was slow to start answering).
@@ -15,11 +17,12 @@ handed to the server (the same second unless the upstream was slow to start answ
 from __future__ import annotations
 
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 from cliproxy.requestid import NO_REQUEST, REQUEST_ID
 
-__all__ = ["TRACE_ID_HEADER", "add_trace_id", "format_trace_id"]
+__all__ = ["TRACE_ID_HEADER", "add_error_trace_id", "add_trace_id", "format_trace_id"]
 
 TRACE_ID_HEADER = "X-CPA-TRACE-ID"
 
@@ -39,3 +42,12 @@ def add_trace_id(result: Any) -> None:
     cred = result.credential
     if cred is not None and (value := format_trace_id(time.time(), cred.index, REQUEST_ID.get())):
         result.headers[TRACE_ID_HEADER] = value
+
+
+def add_error_trace_id(headers: MutableMapping[str, str], exc: Any, pool: Any) -> None:
+    """Put the header on an error answer whose error names the credential that got it (an
+    upstream's refusal); nothing for an error no credential was picked for."""
+    cid = getattr(exc, "credential_id", None)
+    cred = pool.get(cid) if cid else None
+    if cred is not None and (value := format_trace_id(time.time(), cred.index, REQUEST_ID.get())):
+        headers[TRACE_ID_HEADER] = value
