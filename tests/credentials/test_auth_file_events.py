@@ -115,3 +115,19 @@ async def test_an_auth_event_reads_only_the_files_it_names(tmp_path):
     assert cache.paths == {tmp_path / "quiet.json"}
     cache.refresh(tmp_path, cfg)  # a reload looks at the whole directory
     assert [c.access_token for c in cache.credentials(cfg)] == ["q-2"]
+
+
+async def test_following_a_new_auth_dir_keeps_the_credentials_the_reload_made(tmp_path):
+    """The watcher follows a moved auth-dir by reporting its files added and the old one's
+    removed, after the config reload loaded the new directory: the files come from the
+    cache as that reload made them, not read and made again."""
+    cfg = Config()
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    new.mkdir()
+    (new / "a.json").write_bytes(_claude("a-1", "a@example.com"))
+    cache = AuthFileCache()
+    cache.refresh(new, cfg)  # the config reload
+    [loaded] = cache.credentials(cfg)
+    found = await cache.read(new, cfg, [new / "a.json"], [old / "x.json"], pool=lambda: [loaded])
+    assert found == {new / "a.json": loaded} and found[new / "a.json"] is loaded

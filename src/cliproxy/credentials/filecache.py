@@ -138,8 +138,9 @@ class AuthFileCache:
         taken as last committed; the cache keeps what was read, so the next reload does not
         read it again. Files not there are left out. ``pool``: the pool's credentials (see
         ``current`` of :meth:`credentials`), asked once."""
-        names = {path.name for path in (*paths, *removed)}
-        if all(path.parent == directory for path in (*paths, *removed)):
+        # a removed file of another directory (the one auth-dir left) was never cached here
+        names = {path.name for path in (*paths, *removed) if path.parent == directory}
+        if all(path.parent == directory for path in paths):
             for _ in range(3):
                 if self.commit(await asyncio.to_thread(self.scan, directory, cfg, names)):
                     current = {cred.id: cred for cred in pool()}
