@@ -197,3 +197,60 @@ async def test_a_built_in_provider_keeps_its_executor_and_its_models(start_proxy
         for _ in range(3):  # round-robin would reach a plugin credential within three
             assert "Hello from fake-claude" in await _chat(client, "claude-model")
         assert await _chat(client, "greedy-own") == "GREEDY greedy-own"
+
+
+GEMINI_FORMAT = (
+    HEADER
+    + """
+class Gem(Plugin, ModelRegistrar, Executor, ThinkingApplier):
+    name = "gem"; version = "1"; author = "t"; github_repository = "https://example.com/g"
+    identifier = "gemp"; thinking_identifier = "gemp"
+    input_formats = ["gemini"]; output_formats = ["openai"]; model_scope = "static"
+    async def register_models(self, req):
+        return ModelList(provider="gemp", models=[
+            ModelInfo(id="gem-pro", thinking=ThinkingSupport(min=128, max=32768, dynamic_allowed=True)),
+        ])
+    async def apply_thinking(self, req):
+        body = json.loads(req.body)
+        body["x_thinking"] = {"mode": req.config.mode, "budget": req.config.budget, "level": req.config.level}
+        return json.dumps(body).encode()
+    async def execute(self, req):
+        seen = json.loads(req.payload).get("x_thinking")
+        out = {"id": "c", "object": "chat.completion", "created": 1, "model": req.model,
+               "choices": [{"index": 0, "message": {"role": "assistant", "content": json.dumps(seen)},
+                            "finish_reason": "stop"}],
+               "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        return ExecutorResponse(payload=json.dumps(out).encode())
+plugin = Gem()
+"""
+)
+
+
+async def test_claude_adaptive_thinking_on_a_gemini_format_executor_asks_the_largest_budget(
+    start_proxy, fakes, tmp_path
+):
+    """CPA: TestThinkingE2EClaudeAdaptive_Body (the Gemini rows whose adaptive thinking
+    names no effort): a Claude client's adaptive thinking with no effort asks a
+    Gemini model's largest budget, 32768 on a range that ends above the level high's
+    24576, as CPA's Claude-to-Gemini translator writes the registered maximum. A plugin
+    executor taking Gemini's format gets that setting for the model it declared, as the
+    built-in Gemini route does; before, its thinking applier was not called at all. An
+    effort named is read as that level (low: 1024 on this budget model), as before."""
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"gem": GEMINI_FORMAT}, {"gem": {}})
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as claude:
+        reply = await claude.messages.create(
+            model="gem-pro",
+            max_tokens=1024,
+            messages=[{"role": "user", "content": "x"}],
+            extra_body={"thinking": {"type": "adaptive"}},
+        )
+        text = "".join(b.text for b in reply.content if b.type == "text")
+        assert json.loads(text) == {"mode": "budget", "budget": 32768, "level": ""}
+        reply = await claude.messages.create(
+            model="gem-pro",
+            max_tokens=1024,
+            messages=[{"role": "user", "content": "x"}],
+            extra_body={"thinking": {"type": "adaptive"}, "output_config": {"effort": "low"}},
+        )
+        text = "".join(b.text for b in reply.content if b.type == "text")
+        assert json.loads(text) == {"mode": "budget", "budget": 1024, "level": ""}  # low, on a budget model

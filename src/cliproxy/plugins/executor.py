@@ -79,7 +79,7 @@ async def run_executor(
     original = orjson.dumps(call.body)
     payload = await _request_payload(reg, host, call, fmt_in, model or call.model, original)
     if host.any("thinking_applier"):
-        payload = await _apply_thinking(host, rec, call, model or call.model, payload, scope, cred)
+        payload = await _apply_thinking(host, rec, call, model or call.model, payload, scope, cred, fmt_in)
     params: dict[str, Any] = {
         "AuthID": cred.id if cred else "",
         "AuthProvider": cred.provider if cred else "",
@@ -170,12 +170,15 @@ async def _apply_thinking(
     payload: bytes,
     scope: ScopeContext,
     cred: Any = None,
+    fmt_in: str | None = None,
 ) -> bytes:
     """A plugin thinking applier for this executor's provider (highest priority wins;
     native provider names cannot be claimed), run after request translation. The
     setting is checked first against the thinking the plugin declared for the model, as
-    for a built-in model of another provider (clamped; CPA's ValidateConfig): a model
-    declared without thinking (and not user-defined) gets no applier call."""
+    for a built-in model of another provider (clamped; CPA's ValidateConfig), with the
+    executor's input format ``fmt_in`` as the target (a Claude client's adaptive thinking
+    on a Gemini-format executor asks the model's largest budget, as on a Gemini upstream):
+    a model declared without thinking (and not user-defined) gets no applier call."""
     provider = await host.identifier(rec, abi.EXECUTOR_IDENTIFIER)
     applier = None
     for cand in host.active("thinking_applier"):
@@ -190,7 +193,7 @@ async def _apply_thinking(
         call.format.value, call.format.value
     )
     info = _declared(cred, model or base)
-    cfg = resolve_thinking(suffix, from_fmt, call.body, caps_of(info), False)
+    cfg = resolve_thinking(suffix, from_fmt, call.body, caps_of(info), False, target=fmt_in)
     if cfg is None:
         return payload
     params = {

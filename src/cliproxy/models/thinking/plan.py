@@ -21,9 +21,9 @@ from cliproxy.translate.summary import body_summary_intent
 
 from .appliers import APPLIERS
 from .apply import apply_checked, strip_thinking, user_defined_setting
-from .canonical import Mode, ThinkingCaps, ThinkingConfig
+from .canonical import ThinkingCaps
 from .extract import gate_of, reader_for
-from .resolve import body_format, settle_thinking
+from .resolve import adaptive_setting, adaptive_top, body_format, settle_thinking
 from .suffix import parse_suffix_value
 
 _BODY_FORMATS = {"responses": "openai-response"}  # CPA's from-protocol -> its body format
@@ -73,11 +73,7 @@ class ThinkingPlan:
         self.quiet = self.thinks and self.read_upstream is not None and target != "claude"
         # a Claude client's adaptive thinking with no effort: a Gemini model's largest budget
         # (CPA's translator writes it; for another target the translator's level is fitted)
-        self.adaptive_top = (
-            caps.max
-            if caps is not None and self.checked and client_format == "claude" and target == "gemini"
-            else 0
-        )
+        self.adaptive_top = adaptive_top(caps, client_format, target)
 
     def apply(
         self,
@@ -96,8 +92,8 @@ class ThinkingPlan:
             key = self.client_key
             if key is None or key in client_body:
                 cfg = self.read_client(client_body, self.source)
-                if cfg is None and self.adaptive_top and _adaptive(client_body):
-                    cfg = ThinkingConfig(Mode.BUDGET, budget=self.adaptive_top, source="claude")
+                if cfg is None and self.adaptive_top:
+                    cfg = adaptive_setting(self.adaptive_top, client_body)
             elif self.idle or (untouched and self.mirror and self.thinks):
                 return  # nothing asked, and the upstream body has no setting to re-check either
             elif self.quiet and self.read_upstream(body, self.target) is None:  # type: ignore[misc]
@@ -122,13 +118,6 @@ class ThinkingPlan:
                     summary_thinking(body, client_body, self.source, caps)
                 elif cfg is not None:
                     summary_display(body, client_body, self.source)
-
-
-def _adaptive(body: Mapping[str, Any]) -> bool:
-    """A Claude body asking adaptive thinking (its effort, when it names one, is read
-    before this is asked)."""
-    thinking = body.get("thinking")
-    return type(thinking) is dict and thinking.get("type") in ("adaptive", "auto")
 
 
 def summary_display(body: dict[str, Any], client_body: Mapping[str, Any], source: str) -> None:

@@ -14,7 +14,14 @@ from .extract import extract_thinking
 from .suffix import parse_suffix_value
 from .validate import validate_thinking
 
-__all__ = ["body_format", "resolve_thinking", "same_provider_family", "settle_thinking"]
+__all__ = [
+    "adaptive_setting",
+    "adaptive_top",
+    "body_format",
+    "resolve_thinking",
+    "same_provider_family",
+    "settle_thinking",
+]
 
 _FAMILIES: dict[str, str] = {
     "gemini": "gemini",
@@ -70,6 +77,8 @@ def resolve_thinking(
     if cfg is None:
         cfg = extract_thinking(client_body, body_format(client_format, target))
         cfg = cfg.with_(source=client_format) if cfg is not None else None
+        if cfg is None and (top := adaptive_top(caps, client_format, target)):
+            cfg = adaptive_setting(top, client_body)
     if cfg is None or caps is None or caps.user_defined:
         return cfg
     return settle_thinking(cfg, caps, same_provider, target, client_format)
@@ -97,6 +106,26 @@ def settle_thinking(
     if target == "claude" and caps.levels and cfg.source not in ("suffix", "claude"):
         cfg = _as_claude_effort(cfg, caps)
     return validate_thinking(cfg, caps, same_provider=same_provider, target=target)
+
+
+def adaptive_top(caps: ThinkingCaps | None, client_format: str, target: str | None) -> int:
+    """The budget a Claude client's adaptive thinking with no effort asks of a Gemini model:
+    its largest (CPA's Claude-to-Gemini translator writes the registered maximum, also
+    above the level high's 24576); 0 for any other route, whose translator's level is
+    fitted to the model instead (an Antigravity model gets high). Only a model whose
+    thinking is known and not user-defined has a largest budget."""
+    if caps is None or caps.user_defined or client_format != "claude" or target != "gemini":
+        return 0
+    return caps.max
+
+
+def adaptive_setting(top: int, body: Mapping[str, Any]) -> ThinkingConfig | None:
+    """Budget ``top`` (from :func:`adaptive_top`) when the Claude ``body`` asks adaptive
+    thinking; its effort, when it names one, is read before this is asked."""
+    thinking = body.get("thinking")
+    if type(thinking) is not dict or thinking.get("type") not in ("adaptive", "auto"):
+        return None
+    return ThinkingConfig(Mode.BUDGET, budget=top, source="claude")
 
 
 def body_format(client_format: str, target: str | None) -> str:
