@@ -215,7 +215,8 @@ class ModelRegistry:
         ):
             self._inputs, self._catalog, self._extra = inputs, self.catalog, self.provider_models
             self._kept, self._cache = {}, {}
-        kept, self._kept = self._kept, {}
+        keep: dict[str, tuple[Credential, Mapping[str, Binding]]] = {}
+        kept, self._kept = self._kept, keep
         bindings: dict[str, Mapping[str, Binding]] = {}
         groups: dict[tuple[int, str], _Group] = {}  # credentials sharing one table, in first-seen order
         for cred in credentials:
@@ -223,11 +224,12 @@ class ModelRegistry:
                 continue
             memo = kept.get(cred.id)
             if memo is not None and memo[0] is cred:
+                keep[cred.id] = memo  # kept last time: its table follows from the object alone
                 table = memo[1]
             else:
                 table = bind_credential(cred, config, self.catalog, now, self._cache, self.provider_models)
-            if shares_bindings(cred):  # its table depends on nothing else (no clock, no config entry)
-                self._kept[cred.id] = (cred, table)
+                if shares_bindings(cred):  # its table depends on nothing else (no clock, no config entry)
+                    keep[cred.id] = (cred, table)
             if table:
                 bindings[cred.id] = table
                 group = groups.get(key := (id(table), cred.provider))
