@@ -250,14 +250,35 @@ async def test_a_pass_through_event_of_two_data_lines_stays_as_it_came(proxy, up
     assert await _cooled(proxy) == []
 
 
-async def test_a_pass_through_error_in_a_second_data_line_is_read(proxy, upstream) -> None:
-    """A Gemini pass-through whose second event holds a chunk and the upstream's error on
-    two ``data:`` lines: the proxy reads the error on its line, so the google-genai client
-    gets the text so far and then that error (503, the upstream's message), and the key
-    cools for it. Before, the joined lines read as an event that is not JSON: the client got
-    a generic 502."""
-    error = ERRORS["gemini"][len(b"data: ") : -4]
-    upstream.chunks = [ANSWERS["gemini"], b"data: " + _gemini(" world") + b"\r\ndata: " + error + b"\r\n\r\n"]
-    text, err = await _stream(proxy, "gemini", "gem-model")
-    assert text == "Hello" and isinstance(err, genai.errors.APIError) and err.code == 503
-    assert TROUBLE in str(err) and await _cooled(proxy) == ["k-gemini"]
+def _payload(event: bytes) -> bytes:
+    """The ``data:`` value of a one-line event."""
+    return event[event.index(b"data: ") + 6 :].rstrip(b"\r\n")
+
+
+# an event of two data: lines: an answer's chunk, then the upstream's error
+CHUNK_THEN_ERROR = {
+    "chat": b"data: " + _chat(" world") + b"\ndata: " + _payload(ERRORS["chat"]) + b"\n\n",
+    "claude": b"event: content_block_delta\ndata: "
+    + _claude_text(" world")
+    + b"\ndata: "
+    + _payload(ERRORS["claude"])
+    + b"\n\n",
+    "gemini": b"data: " + _gemini(" world") + b"\r\ndata: " + _payload(ERRORS["gemini"]) + b"\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("fmt", ["chat", "claude", "gemini"])
+async def test_a_pass_through_error_in_a_second_data_line_is_read(proxy, upstream, fmt: str) -> None:
+    """A pass-through whose second event holds a chunk and the upstream's error on two
+    ``data:`` lines: the client (its format's SDK) gets the chunk's text ("Hello world"),
+    then that error (the upstream's message; 503 for the google-genai client), and the key
+    cools for it, as CPA's executors read the stream line by line, relaying the chunk
+    before failing at the error's line. Before, the whole event was replaced by the
+    error, so the chunk's text was lost ("Hello"); earlier still, the joined lines read as
+    an event that is not JSON and the client got a generic 502."""
+    upstream.chunks = [ANSWERS[fmt], CHUNK_THEN_ERROR[fmt], ENDS[fmt]]
+    text, err = await _stream(proxy, fmt, MODELS[fmt])
+    assert text == "Hello world" and err is not None and TROUBLE in str(err), (text, err)
+    if fmt == "gemini":
+        assert isinstance(err, genai.errors.APIError) and err.code == 503
+    assert await _cooled(proxy) == [upstream.keys[0]] and len(upstream.keys) == 1

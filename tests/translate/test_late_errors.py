@@ -130,3 +130,47 @@ def test_an_error_before_the_answer_is_the_decoders() -> None:
     stream = b'data: {"error":{"message":"early","type":"server_error"}}\n\n'
     _, tr = _relay(Format.OPENAI, stream, len(stream))
     assert tr.early_error is not None and tr.late_error is None and not tr.started
+
+
+@pytest.mark.parametrize(
+    ("fmt", "answer", "event"),
+    [
+        (
+            Format.OPENAI,
+            CHAT,
+            b'data: {"choices":[{"index":0,"delta":{"content":" more"}}]}\n'
+            b'data: {"error":{"message":"api_key=sk-secret-1 broke","type":"server_error","code":503}}\n\n',
+        ),
+        (
+            Format.CLAUDE,
+            CLAUDE,
+            b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+            b'"delta":{"type":"text_delta","text":" more"}}\n'
+            b'data: {"type":"error","error":{"type":"overloaded_error","message":"api_key=sk-secret-1 broke"}}\n\n',
+        ),
+        (
+            Format.GEMINI,
+            GEMINI,
+            b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":" more"}]}}]}\r\n'
+            b'data: {"error":{"code":503,"message":"api_key=sk-secret-1 broke","status":"UNAVAILABLE"}}\r\n\r\n',
+        ),
+    ],
+    ids=["chat", "claude", "gemini"],
+)
+def test_the_lines_before_an_error_in_one_event_go_out_at_every_cut(
+    fmt: Format, answer: bytes, event: bytes
+) -> None:
+    """One event holding an answer's chunk and the upstream's error on two ``data:`` lines
+    (the blank line between them left out), cut anywhere: the chunk's line goes out as a
+    frame of its own, then the stream ends at the error (CPA reads the lines one by one and
+    relays the chunk before failing at the error's line). Before, the chunk was lost with
+    the event."""
+    lines = event.splitlines(keepends=True)
+    head = lines[0] if fmt is Format.CLAUDE else b""
+    chunk = lines[1] if fmt is Format.CLAUDE else lines[0]
+    expected = answer + head + chunk.rstrip(b"\r\n") + b"\n\n"
+    stream = answer + event + answer
+    for cut in range(1, len(stream)):
+        out, tr = _relay(fmt, stream, cut)
+        assert tr.ended and out == expected, (cut, out)
+        assert tr.late_error is not None and tr.late_error.message == "api_key=[REDACTED] broke", cut

@@ -27,6 +27,8 @@ from typing import Any
 
 import orjson
 
+from cliproxy.formats.sse import SSEDecoder
+
 __all__ = [
     "BEARER",
     "EVENT_END",
@@ -35,9 +37,11 @@ __all__ = [
     "MESSAGE_LIMIT",
     "REDACTED",
     "bound",
+    "data_frame",
     "error_event_parts",
     "first_error_event",
     "is_error_payload",
+    "payload_lines",
     "redact",
     "safe_error",
     "safe_error_body",
@@ -194,3 +198,20 @@ def error_event_parts(event: bytes) -> tuple[bytes, str, list[bytes]] | None:
         name = head[6:end].strip().decode("utf-8", "replace")
         head = b"event: " + bound(redact(name), FIELD_LIMIT).encode() + head[end:]
     return head, name, data
+
+
+def payload_lines(data: list[bytes]) -> list[bytes]:
+    """The payloads of an event's ``data:`` line values (from :func:`error_event_parts`) as
+    :class:`~cliproxy.formats.sse.SSEDecoder` reads them, and CPA's executors, which read
+    an upstream line by line: a line holding a whole value is a payload of its own (the
+    upstream left out the blank line between two frames); one value over several lines
+    stays one payload."""
+    frame = b"".join([b"data: " + d + b"\n" for d in data])
+    return [ev.data for ev in SSEDecoder().decode(frame + b"\n")]
+
+
+def data_frame(head: bytes, payloads: list[bytes]) -> bytes:
+    """An SSE event of ``head`` (its ``event:`` line, if any) and a ``data:`` line for each
+    of ``payloads``, with its blank line: the lines of a split event that go out before
+    the error it ends with."""
+    return head + b"".join([b"data: " + d + b"\n" for d in payloads]) + b"\n"

@@ -8,7 +8,10 @@ event). That event is read by the format's own stream decoder, as the translated
 reads it (CPA's OpenAI-compatible executor fails the stream there:
 ``openAICompatStreamDataError``): the stream ends, nothing after the event goes out,
 ``late_error`` / ``upstream_error`` hold the failure and the reader (``replies_stream``)
-writes it in the client's format and cools the credential.
+writes it in the client's format and cools the credential. An event whose ``data:`` lines
+each hold a payload (the blank lines between frames left out) is read line by line: the
+lines before its error still go out, as a frame of their own (CPA's executors read a
+stream line by line).
 
 What the client gets is the error as the format's stream encoder writes one (a Chat
 client: a ``data: {"error": {...}}`` frame and no ``[DONE]``, as CPA writes a stream's
@@ -37,7 +40,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cliproxy.formats.stream_errors import MESSAGE_LIMIT, bound, redact
+from cliproxy.formats.stream_errors import (
+    MESSAGE_LIMIT,
+    bound,
+    data_frame,
+    error_event_parts,
+    payload_lines,
+    redact,
+)
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamDecoder
 from cliproxy.translate.screened import ScreenedPassthrough
@@ -99,14 +109,36 @@ class LatePassthrough(ScreenedPassthrough):
                 ev.message = bound(redact(ev.message), MESSAGE_LIMIT)
                 self.late_error = self.upstream_error = ev
                 if event.startswith(_LINE_STARTS):
-                    return b""
+                    return self._before_error(event)
                 # the event begins with the end of a line an earlier read began (often the
                 # blank line that ended the event before): the client has its start, so it
                 # gets its end, then a blank line before the error when that was no blank line
+                # (and the lines of the rest before its error, when they are payloads)
                 cut = event.find(b"\n") + 1
-                head = event[:cut] if cut else event + b"\n"
-                return head + b"\n" if head.strip() else head
+                if not cut:
+                    return event + b"\n\n" if event.strip() else event + b"\n"
+                head = event[:cut]
+                return (head + b"\n" if head.strip() else head) + self._before_error(event[cut:])
         return None
+
+    def _before_error(self, event: bytes) -> bytes:
+        """What of error ``event`` the client still gets: when its ``data:`` lines each hold
+        a payload (the upstream left out the blank lines between frames) and a later one is
+        the error, the lines before it, as a frame of their own (CPA's executors read the
+        stream line by line and relay them before failing at the error's line); else
+        nothing (the event is the error)."""
+        parts = error_event_parts(event)
+        if parts is None or len(parts[2]) < 2:
+            return b""
+        head, _, data = parts
+        lines = payload_lines(data)
+        for at, line in enumerate(lines):
+            if not self._suspect(line):
+                continue
+            frame = head + b"data: " + line + b"\n\n"
+            if any(type(ev) is ir.Error for ev in self._errors(None).decode(frame)):
+                return data_frame(head, lines[:at]) if at else b""
+        return b""
 
 
 class ChatLatePassthrough(LatePassthrough):

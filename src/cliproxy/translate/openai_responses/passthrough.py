@@ -50,8 +50,14 @@ from typing import Any
 
 import orjson
 
-from cliproxy.formats.sse import FIELDS, SSEDecoder, flushable, line_end, named_whole
-from cliproxy.formats.stream_errors import error_event_parts, is_error_payload, safe_payload
+from cliproxy.formats.sse import FIELDS, flushable, line_end, named_whole
+from cliproxy.formats.stream_errors import (
+    data_frame,
+    error_event_parts,
+    is_error_payload,
+    payload_lines,
+    safe_payload,
+)
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamDecoder, UsageSniffer
 from cliproxy.translate.openai_responses.decode import ResponsesDecoder
@@ -273,8 +279,7 @@ class ResponsesPassthrough(ScreenedPassthrough):
         is one. An event named an error (or whose first line is the error) becomes that
         line, made safe, the lines before it dropped (CPA's framer fails a frame named an
         error whatever its payload)."""
-        frame = b"".join([b"data: " + d + b"\n" for d in data])
-        lines = [ev.data for ev in SSEDecoder().decode(frame + b"\n")]
+        lines = payload_lines(data)
         if len(lines) < 2:
             return None  # (one payload over several lines, or lines that are not payloads)
         for at, line in enumerate(lines):
@@ -291,8 +296,7 @@ class ResponsesPassthrough(ScreenedPassthrough):
                 continue
             if name in _ERROR_EVENTS or not at:
                 return head + self._safe(name, obj)
-            before = head + b"".join([b"data: " + d + b"\n" for d in lines[:at]]) + b"\n"
-            return before + self._safe("", obj)
+            return data_frame(head, lines[:at]) + self._safe("", obj)
         return None
 
     def _safe(self, name: str, obj: dict[str, Any]) -> bytes:
