@@ -20,7 +20,7 @@ import os
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import orjson
@@ -35,6 +35,7 @@ from .storage import write_json
 __all__ = [
     "CdsStore",
     "cds_path",
+    "cds_rel",
     "format_time",
     "parse_time",
     "record_from_json",
@@ -150,6 +151,19 @@ def cds_path(auth_dir: Path, cred: Credential) -> Path | None:
         return auth_dir / rel.parent / name if name else None
     name = _safe_name(cred.id)
     return auth_dir / name if name else None
+
+
+def cds_rel(auth_id: str) -> str:
+    """Where the ``.cds`` file of credential ``auth_id`` lives under the auth dir (a POSIX
+    path, as :func:`cds_path` names it: an auth file's id is its path there); ``""`` when
+    the id gives no name."""
+    pure = PurePosixPath(auth_id.strip().replace("\\", "/"))
+    if not pure.parts or pure.is_absolute() or ".." in pure.parts:
+        return ""
+    name = _safe_name(pure.name) if auth_id.lower().endswith(".json") else _safe_name(auth_id)
+    if not name:
+        return ""
+    return (pure.parent / name).as_posix() if auth_id.lower().endswith(".json") else name
 
 
 def _safe_name(name: str) -> str:

@@ -92,6 +92,7 @@ class TokenStore(abc.ABC):
     """One backend. Subclasses move bytes; the workspace layout and the path checks are here."""
 
     kind = "store"
+    keeps_cooldowns = False  # True: the ``.cds`` files (save-cooldown-status) go to the remote too
 
     def __init__(self, root: Path) -> None:
         self.root = root.expanduser().resolve()
@@ -123,6 +124,11 @@ class TokenStore(abc.ABC):
     @abc.abstractmethod
     def put_config(self, data: bytes) -> None:
         """Store the config file's new text."""
+
+    def put_cooldowns(self, rel: str, data: bytes | None) -> None:
+        """Store cooldown file ``rel`` (a ``.cds`` path under ``auths/``); ``None``: it was
+        deleted. Only a store that ``keeps_cooldowns`` is asked."""
+        return None
 
     def close(self) -> None:
         """Release connections."""

@@ -3,7 +3,8 @@
 One daemon thread looks at the auth folder and the config file (every ``interval`` seconds,
 and at once when this process writes a credential: :meth:`Mirror.note_written` is a
 :func:`~cliproxy.credentials.storage.add_write_listener` listener) and pushes what changed
-since the last push: new and changed ``*.json`` files, deleted ones, the config text. It
+since the last push: new and changed ``*.json`` files, deleted ones, the config text (and
+the ``*.cds`` cooldown files, for a store that keeps them: Postgres). It
 compares contents, not only times, so a rewrite with the same bytes costs nothing.
 
 Looking at the files, rather than hooking every writer, catches every way a file changes:
@@ -25,6 +26,9 @@ from .base import TokenStore
 __all__ = ["Mirror"]
 
 log = logging.getLogger(__name__)
+
+
+_CDS = ".cds"  # a cooldown file (credentials.persist), sent to a store that keeps_cooldowns
 
 
 def _digest(data: bytes) -> str:
@@ -86,7 +90,8 @@ class Mirror:
                 else:
                     self._seen[rel] = state
             for rel in [r for r in self._seen if r not in now]:
-                if self._attempt(f"delete auth {rel}", functools.partial(self.store.put_auth, rel, None)):
+                put = self.store.put_cooldowns if rel.endswith(_CDS) else self.store.put_auth
+                if self._attempt(f"delete auth {rel}", functools.partial(put, rel, None)):
                     del self._seen[rel]
                     pushed += 1
             config = self._config_state()
@@ -103,7 +108,8 @@ class Mirror:
             data = path.read_bytes()
         except OSError:  # gone between the scan and the read: the next pass deletes it
             return 0
-        if self._attempt(f"store auth {rel}", lambda: self.store.put_auth(rel, data)):
+        put = self.store.put_cooldowns if rel.endswith(_CDS) else self.store.put_auth
+        if self._attempt(f"store auth {rel}", lambda: put(rel, data)):
             self._seen[rel] = (state[0], state[1], _digest(data))
             return 1
         return 0
@@ -118,13 +124,15 @@ class Mirror:
         return True
 
     def _scan(self) -> dict[str, tuple[int, int, str]]:
-        """Auth id -> (mtime, size, digest) of every ``*.json`` in the auth folder; a file whose
+        """Auth id -> (mtime, size, digest) of every ``*.json`` (and ``*.cds``) in the auth folder; a file whose
         time and size did not move keeps its last digest (no read)."""
         found: dict[str, tuple[int, int, str]] = {}
         root = self.store.auth_dir
         if not root.is_dir():
             return found
-        for path in root.rglob("*.json"):
+        for path in root.rglob("*"):
+            if not (path.suffix == ".json" or (path.suffix == _CDS and self.store.keeps_cooldowns)):
+                continue
             rel = path.relative_to(root)
             if any(part.startswith(".") for part in rel.parts) or not path.is_file():
                 continue  # temp files of the atomic writer, .git
