@@ -51,6 +51,7 @@ from cliproxy.policies.rules import build_access
 from cliproxy.providers import account_pools, antigravity_hosts, codex_ws, impersonate
 from cliproxy.providers import registry as providers
 from cliproxy.providers.antigravity import AntigravityProvider
+from cliproxy.providers.antigravity_version import HubVersion
 from cliproxy.providers.claude import ClaudeProvider
 from cliproxy.providers.claude_diagnostics import SharedDiagnostics
 from cliproxy.providers.codex import CodexProvider
@@ -303,6 +304,12 @@ class Service:
     @property
     def auth_dir(self) -> Path:
         return Path(self.config.auth_dir).expanduser()
+
+    @property
+    def antigravity_version(self) -> HubVersion:
+        """The Antigravity provider's client version (the Hub's while it is kept current)."""
+        antigravity = self.providers.get("antigravity")
+        return antigravity.version if isinstance(antigravity, AntigravityProvider) else HubVersion()
 
     async def _apply_plugins(self) -> None:
         await self.plugins.apply_config(self.config.plugins)

@@ -19,6 +19,7 @@ import pytest
 from cliproxy.management.oauth_sessions import OAuthSessions
 from cliproxy.server.management import LOGINS
 from cliproxy.server.routes import MANAGEMENT_APP
+from tests.fakes.antigravity_hub import AntigravityHubFake
 from tests.fakes.oauth import AuthServerFake, auth_server  # noqa: F401
 from tests.login.conftest import Page, browse, fetch_location
 from tests.management.conftest import mcall
@@ -351,3 +352,31 @@ async def ask_claude(proxy: Any, fake: Any) -> str:
         )
     assert msg.content
     return str(fake.requests[-1].headers["Authorization"])
+
+
+async def test_a_panel_antigravity_sign_in_reports_the_hub_version(mproxy, signin, tmp_path):
+    """CPA's AntigravityAuth in the server (its shortUserAgent / nodeUserAgent and
+    antigravityControlPlaneMetadata read misc.AntigravityLatestVersion, which the server's
+    version updater keeps current): a sign-in started from the panel reports the version
+    the proxy fetched from the Antigravity Hub in userinfo's and loadCodeAssist's user
+    agent, onboardUser's long user agent and its ide_version. Before, it reported the
+    fallback 2.9.1 whatever the Hub said."""
+    hub = AntigravityHubFake(version="2.9.8")
+    await hub.start()
+    try:
+        proxy = await mproxy(HEAD)
+        version = proxy.service.antigravity_version
+        version.url = hub.manifest_url
+        assert await version.refresh(proxy.service.http) == "2.9.8"
+    finally:
+        await hub.stop()
+    signin.project_ready, signin.onboard_pending = False, 0  # loadCodeAssist names none: onboardUser
+    body = await start(proxy, "antigravity")
+    page = await land(proxy, "antigravity", await fetch_location(body["url"]))
+    assert page.status == 200 and await until_done(proxy, body["state"]) == {"status": "ok"}
+    short = "antigravity/hub/2.9.8 darwin/arm64"
+    for path in ("/oauth2/v2/userinfo", "/v1internal:loadCodeAssist"):
+        assert [r.headers["User-Agent"] for r in signin.seen(path)] == [short], path
+    [onboard] = signin.seen("/v1internal:onboardUser")
+    assert onboard.headers["User-Agent"] == short + " google-api-nodejs-client/10.3.0"
+    assert onboard.fields["metadata"]["ide_version"] == "2.9.8"

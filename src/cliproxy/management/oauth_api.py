@@ -50,13 +50,12 @@ from cliproxy.management import plugin_login
 from cliproxy.management.oauth_sessions import ForwarderError, OAuthSession, OAuthSessions, valid_state
 from cliproxy.management.ports import ManagementService
 from cliproxy.management.types import ApiError, Handler, Req, Resp, Route, json_body
-from cliproxy.providers.http import HttpClient
 
 __all__ = ["CALLBACK_PROVIDERS", "PANEL_LOGINS", "ROUTES", "browser_callback", "plugin_auth_url"]
 
 log = logging.getLogger(__name__)
 
-FlowFactory = Callable[[HttpClient, str, Polling | None], LoginFlow]
+FlowFactory = Callable[[ManagementService, Polling | None], LoginFlow]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,18 +73,23 @@ class Login:
     save_failed: str = "Failed to save authentication tokens"
 
 
+def _proxy(service: ManagementService) -> str:
+    return service.config.proxy_url or ""
+
+
 def _device_polling(polling: Polling | None) -> dict[str, Any]:
     return {} if polling is None else {"polling": polling}
 
 
 PANEL_LOGINS: Mapping[str, Login] = {
-    "anthropic": Login("claude", lambda http, proxy, _p: ClaudeLogin(http, proxy=proxy)),
+    "anthropic": Login("claude", lambda s, _p: ClaudeLogin(s.http, proxy=_proxy(s))),
     "codex": Login(
-        "codex", lambda http, proxy, _p: CodexLogin(http, proxy=proxy), refused="Bad Request", with_cause=True
+        "codex", lambda s, _p: CodexLogin(s.http, proxy=_proxy(s)), refused="Bad Request", with_cause=True
     ),
     "antigravity": Login(
         "antigravity",
-        lambda http, proxy, _p: AntigravityLogin(http, proxy=proxy),
+        # the Antigravity Hub's version, as the proxy's requests report it (CPA's panel sign-in)
+        lambda s, _p: AntigravityLogin(s.http, proxy=_proxy(s), version=s.antigravity_version),
         timeout="OAuth flow timed out",
         refused="Authentication failed",
         no_code="Authentication failed: code not found",
@@ -94,13 +98,13 @@ PANEL_LOGINS: Mapping[str, Login] = {
     ),
     "kimi": Login(
         "kimi",
-        lambda http, proxy, p: KimiDeviceFlow(http, proxy=proxy, **_device_polling(p)),
+        lambda s, p: KimiDeviceFlow(s.http, proxy=_proxy(s), **_device_polling(p)),
         exchange="Authentication failed",
         with_cause=True,
     ),
     "xai": Login(
         "xai",
-        lambda http, proxy, p: XAIDeviceFlow(http, proxy=proxy, **_device_polling(p)),
+        lambda s, p: XAIDeviceFlow(s.http, proxy=_proxy(s), **_device_polling(p)),
         start_failed="failed to start device authorization flow",
         exchange="Authentication failed",
         with_cause=True,
@@ -153,8 +157,7 @@ def _auth_url(name: str) -> Handler:
         if owned is not None:  # an auth-provider plugin owns this login
             return owned
         store = _store(req)
-        config = req.service.config
-        flow = login.build(req.service.http, config.proxy_url or "", store.polling)
+        flow = login.build(req.service, store.polling)
         if flow.flow == "device":
             return await _start_device(req, name, login, flow, store)
         return await _start_callback(req, name, login, flow, store)
@@ -271,7 +274,7 @@ async def _finish_claimed(
     """Finish here a shared sign-in another process started, whose answer we claimed."""
     login = PANEL_LOGINS[name]
     try:
-        flow = login.build(service.http, service.config.proxy_url or "", store.polling)
+        flow = login.build(service, store.polling)
         await _answered(service, store, started, session, flow, login, params)
     except asyncio.CancelledError:
         raise

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from cliproxy.config import Config, ConfigDocument
+from cliproxy.credentials.login.antigravity import ClientVersion
 from cliproxy.credentials.pool import Pool
 from cliproxy.models.registry import ModelRegistry
 from cliproxy.plugins.host import PluginHost
@@ -51,6 +52,11 @@ class ManagementService(Protocol):
 
     @property
     def plugin_routes(self) -> ManagementTable: ...
+
+    @property
+    def antigravity_version(self) -> ClientVersion:
+        """The Antigravity client version the proxy reports (a panel sign-in reports it too)."""
+        ...
 
     async def edit_config(self, edit: Callable[[ConfigDocument], None], *, create: bool = False) -> Config:
         """Apply ``edit`` to the config file (comments kept), save it and reload at once."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import urlencode
 
 import orjson
@@ -53,9 +53,36 @@ ONBOARD_ATTEMPTS = 5
 ONBOARD_INTERVAL = 2.0
 
 
+class ClientVersion(Protocol):
+    """The Antigravity client version a sign-in reports (``providers.antigravity_version.
+    HubVersion``: the Antigravity Hub's, kept current while the proxy serves)."""
+
+    def current(self) -> str: ...
+
+    def user_agent(self) -> str: ...
+
+    def onboard_user_agent(self) -> str: ...
+
+
+class _Fallback:
+    """CPA's fallback version: a sign-in with no Hub version to read (the command line's,
+    as CPA's, which runs no version updater)."""
+
+    def current(self) -> str:
+        return VERSION
+
+    def user_agent(self) -> str:
+        return USER_AGENT
+
+    def onboard_user_agent(self) -> str:
+        return ONBOARD_USER_AGENT
+
+
 class AntigravityLogin:
     """The Antigravity sign-in (a :class:`~cliproxy.credentials.login.callback.CallbackFlow`).
-    ``onboard_interval`` is the pause between ``onboardUser`` polls."""
+    ``onboard_interval`` is the pause between ``onboardUser`` polls; ``version`` gives the
+    client version its requests report (userinfo, loadCodeAssist and onboardUser's user
+    agents, onboardUser's ``ide_version``), read when each is sent."""
 
     provider = PROVIDER
     flow: Literal["callback", "device"] = "callback"
@@ -67,8 +94,10 @@ class AntigravityLogin:
         proxy: str = "",
         clock: Callable[[], float] = time.time,
         onboard_interval: float = ONBOARD_INTERVAL,
+        version: ClientVersion | None = None,
     ) -> None:
         self.http = http
+        self.version: ClientVersion = version if version is not None else _Fallback()
         self.proxy = proxy_key(None, proxy)
         self.clock = clock
         self.onboard_interval = onboard_interval
@@ -123,7 +152,7 @@ class AntigravityLogin:
         return antigravity_file_name(email), record
 
     async def _email(self, access_token: str) -> str:
-        headers = {"Authorization": f"Bearer {access_token}", "User-Agent": USER_AGENT}
+        headers = {"Authorization": f"Bearer {access_token}", "User-Agent": self.version.user_agent()}
         status, data = await self._call("GET", endpoints.url(PROVIDER, "userinfo"), "userinfo", headers)
         if not 200 <= status < 300:
             raise LoginError("bad_response", _failed("userinfo", status, data), provider=PROVIDER)
@@ -138,7 +167,7 @@ class AntigravityLogin:
             "Authorization": f"Bearer {access_token}",
             "Accept": "*/*",
             "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
+            "User-Agent": self.version.user_agent(),
         }
         url = f"{endpoints.url(PROVIDER, 'api')}/{API_VERSION}:loadCodeAssist"
         body = orjson.dumps({"metadata": {"ideType": "ANTIGRAVITY"}})
@@ -152,11 +181,12 @@ class AntigravityLogin:
             "Authorization": f"Bearer {access_token}",
             "Accept": "*/*",
             "Content-Type": "application/json",
-            "User-Agent": ONBOARD_USER_AGENT,
+            "User-Agent": self.version.onboard_user_agent(),
             "X-Goog-Api-Client": GOOG_API_CLIENT,
         }
         url = f"{endpoints.url(PROVIDER, 'api-daily')}/{API_VERSION}:onboardUser"
-        metadata = {"ide_name": "antigravity", "ide_type": "ANTIGRAVITY", "ide_version": VERSION}
+        version = self.version.current()
+        metadata = {"ide_name": "antigravity", "ide_type": "ANTIGRAVITY", "ide_version": version}
         body = orjson.dumps({"metadata": metadata, "tier_id": tier})
         for attempt in range(1, ONBOARD_ATTEMPTS + 1):
             status, data = await self._call("POST", url, "onboardUser", headers, body)
