@@ -1,4 +1,4 @@
-"""A signed Gemini image part through a Claude or a Responses client, over two turns.
+"""A Gemini image part through a Claude, a Responses or a Chat client, over two turns.
 
 Gemini's image models sign each ``inlineData`` part they answer with, and refuse a later
 turn that sends the image back without its signature (the fake Gemini does too). Neither
@@ -34,7 +34,8 @@ def config(fakes: Any) -> str:
     return (
         f'api-keys: ["{KEY}"]\ngemini-api-key:\n  - api-key: "gem-key-1"\n'
         f'    base-url: "{fakes.gemini.base_url}"\n'
-        '    models: [{name: "gemini-3-pro-image-preview", alias: "painter"}]\n'
+        '    models: [{name: "gemini-3-pro-image-preview", alias: "painter"},'
+        ' {name: "gemini-2.5-flash-image", alias: "sketcher"}]\n'
     )
 
 
@@ -70,6 +71,9 @@ async def test_a_claude_client_carries_the_signed_image_to_the_next_turn(
 async def test_a_responses_client_carries_the_signed_image_to_the_next_turn(
     start_proxy, fakes, stream: bool
 ) -> None:
+    """The image is also an ``image_generation_call`` item, as OpenAI's image tool gives one,
+    so the client can show it (CPA drops the image); a request to Gemini leaves that item
+    out, and the carrier sends the image back once."""
     proxy = await start_proxy(config(fakes))
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
         if stream:
@@ -78,8 +82,9 @@ async def test_a_responses_client_carries_the_signed_image_to_the_next_turn(
         else:
             answer = await client.responses.create(model="painter", input="draw a cat")
         items = [item.model_dump(exclude_none=True) for item in answer.output]
-        assert [item["type"] for item in items] == ["message", "reasoning"]
-        assert items[1]["summary"] == [] and items[1]["encrypted_content"]
+        assert [item["type"] for item in items] == ["message", "image_generation_call", "reasoning"]
+        assert items[1]["result"] == IMAGE_DATA and items[1]["status"] == "completed"  # (to be seen)
+        assert items[2]["summary"] == [] and items[2]["encrypted_content"]
         again = [
             {"role": "user", "content": "draw a cat"},
             *items,
@@ -88,7 +93,7 @@ async def test_a_responses_client_carries_the_signed_image_to_the_next_turn(
         second = await client.responses.create(model="painter", input=again)  # type: ignore[arg-type]
     assert second.output_text
     parts = model_turn(fakes)
-    assert parts[-1] == IMAGE_PART and parts[0].get("text")
+    assert parts[1:] == [IMAGE_PART] and parts[0].get("text")  # the image once, signed
 
 
 async def test_an_image_sent_back_unsigned_is_refused_as_gemini_refuses_it(start_proxy, fakes) -> None:
@@ -111,3 +116,86 @@ async def test_an_image_sent_back_unsigned_is_refused_as_gemini_refuses_it(start
     finally:
         await client.aio.aclose()
     assert info.value.code == 400 and "thought_signature" in str(info.value.message)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_a_chat_client_carries_the_signed_image_to_the_next_turn(
+    start_proxy, fakes, stream: bool
+) -> None:
+    """A Chat client gets the image in the message's ``images`` (as CPA's
+    gemini_openai_response.go writes it) with its signature beside it, in
+    ``extra_content.google.thought_signature`` as Google's OpenAI endpoint carries a call's;
+    the assistant message sent back as it came (or its image as a content part with that
+    item's keys) gives Gemini the image signed. CPA leaves the signature out, reads no
+    ``images``, and signs an assistant's image part with the validator-skip signature
+    (gemini_openai_request.go), which its request sanitizer then strips from a part that is
+    no call (TestSanitizeGeminiRequestThoughtSignaturesRemovesPollutedSiblingBypass), as
+    ours does: an image sent back without its signature reaches Gemini unsigned, and an
+    image model refuses it (400 to the client)."""
+    proxy = await start_proxy(config(fakes))
+    first = {"role": "user", "content": "draw a cat"}
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        if stream:
+            chunks = await client.chat.completions.create(model="painter", messages=[first], stream=True)  # type: ignore[list-item]
+            text, images = "", []
+            async for chunk in chunks:
+                if chunk.choices:
+                    text += chunk.choices[0].delta.content or ""
+                    images += (chunk.choices[0].delta.model_extra or {}).get("images") or []
+        else:
+            answer = await client.chat.completions.create(model="painter", messages=[first])  # type: ignore[list-item]
+            text, images = answer.choices[0].message.content or "", answer.choices[0].message.images  # type: ignore[attr-defined]
+        assert text and len(images) == 1
+        assert images[0]["image_url"]["url"] == f"data:image/png;base64,{IMAGE_DATA}"
+        assert images[0]["extra_content"] == {"google": {"thought_signature": IMAGE_SIGNATURE}}
+        told = {"role": "user", "content": "make it blue"}
+        as_images = {"role": "assistant", "content": text, "images": images}
+        as_parts = {"role": "assistant", "content": [{"type": "text", "text": text}, *images]}
+        for assistant in (as_images, as_parts):
+            second = await client.chat.completions.create(model="painter", messages=[first, assistant, told])  # type: ignore[list-item]
+            assert second.choices[0].message.content
+            assert model_turn(fakes) == [{"text": text}, IMAGE_PART]
+        unsigned = {"role": "assistant", "content": text, "images": [{"image_url": images[0]["image_url"]}]}
+        with pytest.raises(openai.BadRequestError, match="thought_signature"):
+            await client.chat.completions.create(model="painter", messages=[first, unsigned, told])  # type: ignore[list-item]
+    assert model_turn(fakes)[-1] == {"inlineData": IMAGE_PART["inlineData"]}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_an_unsigned_image_is_shown_to_claude_and_responses_clients(
+    start_proxy, fakes, stream: bool
+) -> None:
+    """Gemini 2.5's image model signs nothing: there is nothing to carry, but the image is
+    shown, where CPA drops it (gemini_claude_response.go and
+    gemini_openai-responses_response.go read no inlineData). A Claude client has no block
+    for a model's image (an ``image`` block is a user's), so it gets the image as Markdown
+    in a text block of its own, which comes back to Gemini as the image part (not as
+    base64 text); a Responses client gets an ``image_generation_call`` item, which a request
+    to Gemini leaves out."""
+    proxy = await start_proxy(config(fakes))
+    first = {"role": "user", "content": "draw a cat"}
+    told = {"role": "user", "content": "make it blue"}
+    url = f"data:image/png;base64,{IMAGE_DATA}"
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as claude:
+        if stream:
+            async with claude.messages.stream(model="sketcher", max_tokens=64, messages=[first]) as s:
+                answer = await s.get_final_message()
+        else:
+            answer = await claude.messages.create(model="sketcher", max_tokens=64, messages=[first])
+        blocks = [b.model_dump(exclude_none=True) for b in answer.content]
+        assert [b["type"] for b in blocks] == ["text", "text"] and blocks[1]["text"] == f"![image]({url})"
+        again = [first, {"role": "assistant", "content": blocks}, told]
+        await claude.messages.create(model="sketcher", max_tokens=64, messages=again)  # type: ignore[arg-type]
+    image = {"inlineData": IMAGE_PART["inlineData"]}
+    assert model_turn(fakes) == [{"text": blocks[0]["text"]}, image]
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        if stream:
+            async with client.responses.stream(model="sketcher", input="draw a cat") as rs:
+                response = await rs.get_final_response()
+        else:
+            response = await client.responses.create(model="sketcher", input="draw a cat")
+        items = [item.model_dump(exclude_none=True) for item in response.output]
+        assert [item["type"] for item in items] == ["message", "image_generation_call"]
+        assert items[1]["result"] == IMAGE_DATA and items[1]["output_format"] == "png"
+        await client.responses.create(model="sketcher", input=[first, *items, told])  # type: ignore[list-item]
+    assert model_turn(fakes) == [{"text": response.output_text}]

@@ -17,9 +17,10 @@ with byte offsets) on the last candidate. Its Gemini models sign each answer's f
 with a signature of their own (``issued``); ``check_signatures`` refuses a model turn that
 carries one it did not issue, as Cloud Code does.
 An image model (``-image`` in its name, as ``gemini-3-pro-image-preview``) answers with its
-text and one image part signed as Gemini signs it (``IMAGE_SIGNATURE`` on the
-``inlineData`` part), and refuses (400) a request whose model turn sends an image part back
-without its signature, as the real API does in a multi-turn image edit.
+text and one image part, which a Gemini 3 model signs as Gemini signs it (``IMAGE_SIGNATURE``
+on the ``inlineData`` part; ``gemini-2.5-flash-image`` signs nothing); a Gemini 3 image
+model refuses (400) a request whose model turn sends an image part back without its
+signature, as the real API does in a multi-turn image edit.
 Auth: ``x-goog-api-key`` header or ``?key=``. As the real API: no key -> 403
 PERMISSION_DENIED, a wrong key -> 400 INVALID_ARGUMENT / API_KEY_INVALID
 (``bad_key_status = 401`` switches to 401 UNAUTHENTICATED).
@@ -205,7 +206,7 @@ class GeminiFake(FakeServer):
             return self.error_response(
                 400, "* GenerateContentRequest.contents: contents is not specified", None
             )
-        if "-image" in model and _unsigned_image(body):
+        if "gemini-3" in model and "-image" in model and _unsigned_image(body):
             return self.error_response(
                 400, "Image part is missing a thought_signature in content position 2, part position 2.", None
             )
@@ -213,12 +214,10 @@ class GeminiFake(FakeServer):
         reply = decide("gemini", turn_of(model, body), beh.text if beh else None)
         parts = _parts(reply)
         if "-image" in model:
-            parts.append(
-                {
-                    "inlineData": {"mimeType": "image/png", "data": IMAGE_DATA},
-                    "thoughtSignature": IMAGE_SIGNATURE,
-                }
-            )
+            image: dict[str, Any] = {"inlineData": {"mimeType": "image/png", "data": IMAGE_DATA}}
+            if "gemini-3" in model:  # (Gemini 2.5's image model thinks not, and signs nothing)
+                image["thoughtSignature"] = IMAGE_SIGNATURE
+            parts.append(image)
         usage = _usage(body, reply)
         if action == "generateContent":
             return self.json_response(_chunk(model, parts, usage, final=True))

@@ -15,6 +15,12 @@ later turn that sends one back unsigned) has no block of its own in either clien
 it rides whole in such a slot, as ``<prefix>standalone:part:<base64 of the part's JSON>``
 (:func:`part_carrier`; our own kind, CPA has none), and comes back as that part
 (:func:`carried_part`), image and signature, so an image-editing conversation goes on.
+
+An unsigned Gemini image (Gemini 2.5's image model signs nothing) has no such need, but a
+Claude client has no block to show a model's image in (an ``image`` block is a user's):
+it gets a text block of its own holding the image as Markdown, ``![image](data:...)``
+(:func:`image_markdown`), which it can show; sent back, that text is the image again, a
+Gemini part (:func:`markdown_image`), not kilobytes of base64 text.
 """
 
 from __future__ import annotations
@@ -43,7 +49,9 @@ __all__ = [
     "carried_signature",
     "carrier_of",
     "claude_carrier",
+    "image_markdown",
     "is_call_carrier",
+    "markdown_image",
     "part_carrier",
     "read_claude_carrier",
     "signed_image",
@@ -247,3 +255,21 @@ def signed_image(b: ir.Block) -> dict[str, Any] | None:
     if type(sig) is not str or not sig:
         return None
     return {"inlineData": {"mimeType": b.media_type or "image/png", "data": b.data}, "thoughtSignature": sig}
+
+
+_MD_HEAD = "![image](data:"
+
+
+def image_markdown(image: ir.Image) -> str:
+    """The text a Claude client is shown a Gemini image in (see the module docstring)."""
+    return f"{_MD_HEAD}{image.media_type or 'image/png'};base64,{image.data or ''})"
+
+
+def markdown_image(text: str) -> dict[str, Any] | None:
+    """The unsigned Gemini ``inlineData`` part of an :func:`image_markdown` text, or None."""
+    if not text.startswith(_MD_HEAD) or text[-1] != ")":
+        return None
+    mime, sep, data = text[len(_MD_HEAD) : -1].partition(";base64,")
+    if not sep or not mime.startswith("image/") or not data or ")" in data:
+        return None
+    return {"inlineData": {"mimeType": mime, "data": data}}

@@ -30,11 +30,13 @@ from cliproxy.translate.claude.ids import sanitize_tool_id
 from cliproxy.translate.claude.response import CARRIED_FAMILIES as _CARRIED
 from cliproxy.translate.claude.response import (
     call_carrier_block,
+    image_text_block,
     new_message_id,
     part_carrier_block,
     wire_stop,
 )
 from cliproxy.translate.naming import flat_name
+from cliproxy.translate.tool_output import generated_image
 
 __all__ = ["ClaudeStreamEncoder"]
 
@@ -188,7 +190,10 @@ class ClaudeStreamEncoder(StreamEncoder):
             self._cur = None
             if ev.family == "gemini" and ev.raw is not None:  # a signed Gemini image, carried whole
                 carrier = part_carrier_block(ev.raw)
-                return self._carrier(carrier) if carrier is not None else b""
+                if carrier is not None:
+                    return self._carrier(carrier)
+                shown = image_text_block(generated_image(ev.raw))  # an unsigned one, as Markdown
+                return self._whole_text(shown["text"]) if shown is not None else b""
             return b""
         head = b""
         if ev.family == "gemini" and ev.signature and ev.kind == "tool_call" and self._sig_out is None:
@@ -227,6 +232,17 @@ class ClaudeStreamEncoder(StreamEncoder):
                 _dumps({"type": "content_block_start", "index": index, "content_block": carrier}),
             )
             + _delta(index, {"type": "signature_delta", "signature": sig})
+            + frame("content_block_stop", _dumps({"type": "content_block_stop", "index": index}))
+        )
+
+    def _whole_text(self, text: str) -> bytes:
+        """A whole text block of ``text``."""
+        index = self._next
+        self._next += 1
+        block = {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}
+        return (
+            frame("content_block_start", _dumps(block))
+            + _delta(index, {"type": "text_delta", "text": text})
             + frame("content_block_stop", _dumps({"type": "content_block_stop", "index": index}))
         )
 

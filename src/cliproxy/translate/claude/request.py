@@ -18,6 +18,7 @@ from typing import Any
 
 from cliproxy.errors import RequestError
 from cliproxy.translate import ir
+from cliproxy.translate.carriers import markdown_image
 from cliproxy.translate.claude.blocks import BlockParser, rest
 
 __all__ = ["parse_request"]
@@ -131,8 +132,18 @@ def _messages(messages: Any, parser: BlockParser) -> list[ir.Message]:
             extras = (extras or {}) | {"_string": True}
         else:
             blocks = parser.blocks(content, f"messages[{i}].content" if parser.named else "messages")
+            if role == "assistant":
+                _images_back(blocks)
         out.append(ir.Message(role, blocks, extras=extras))
     return out
+
+
+def _images_back(blocks: list[ir.Block]) -> None:
+    """A text block showing a Gemini image the proxy answered with (``carriers.image_markdown``)
+    is that image again: a Gemini part, which only a Gemini request writes."""
+    for j, b in enumerate(blocks):
+        if type(b) is ir.Text and b.text.startswith("![") and (part := markdown_image(b.text)) is not None:
+            blocks[j] = ir.ServerTool("gemini", part)
 
 
 def _sampling(body: dict[str, Any], req: ir.Request) -> None:

@@ -14,11 +14,12 @@ from cliproxy.formats.claude import STOP_FROM_WIRE, stop_to_wire, usage_from_wir
 from cliproxy.formats.ids import token_hex
 from cliproxy.translate import ir
 from cliproxy.translate.antigravity_claude import SIGNATURE_OUT
-from cliproxy.translate.carriers import claude_carrier, part_carrier, signed_image
+from cliproxy.translate.carriers import claude_carrier, image_markdown, part_carrier, signed_image
 from cliproxy.translate.claude.blocks import BlockParser
 from cliproxy.translate.claude.wire import BlockWriter, put_extras
 from cliproxy.translate.custom_tools import is_custom, raw_input
 from cliproxy.translate.naming import restore_name
+from cliproxy.translate.tool_output import generated_image
 
 __all__ = [
     "CARRIED_FAMILIES",
@@ -114,9 +115,11 @@ def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict
         if isinstance(b, ir.Thinking):
             w = _thinking(b, native, sig_out)
         elif type(b) is ir.ServerTool and b.family == "gemini":
-            w = part_carrier_block(b.raw)
+            w = part_carrier_block(b.raw) or image_text_block(generated_image(b.raw))
         elif (part := signed_image(b)) is not None:  # (a whole Gemini answer's image)
             w = part_carrier_block(part)
+        elif type(b) is ir.Image:  # an unsigned one: shown as Markdown (no block of Claude's holds it)
+            w = image_text_block(b)
         else:
             w = writer.block(b)
             if type(b) is ir.ToolCall and b.family == "gemini" and b.signature and sig_out is None:
@@ -152,6 +155,11 @@ def part_carrier_block(part: dict[str, Any]) -> dict[str, Any] | None:
     block for it, and Gemini refuses the next turn without it: ``carriers.part_carrier``)."""
     carrier = part_carrier(part, claude=True)
     return {"type": "thinking", "thinking": "", "signature": carrier} if carrier else None
+
+
+def image_text_block(image: ir.Image | None) -> dict[str, Any] | None:
+    """The text block showing an unsigned Gemini image (``carriers.image_markdown``)."""
+    return {"type": "text", "text": image_markdown(image)} if image is not None and image.data else None
 
 
 def call_carrier_block(signature: str) -> dict[str, Any]:

@@ -96,6 +96,8 @@ class _Builder:
             return self._result(block)
         if isinstance(block, ir.MEDIA):
             part = media_part(block, self.native)
+            if part is not None and block.extras and not self.native and "inlineData" in part:
+                _sign_media(part, block.extras)
             return [part] if part is not None else []
         if isinstance(block, ir.ServerTool) and block.family == FAMILY:
             return [block.raw]
@@ -305,6 +307,16 @@ def _sign_first_calls(contents: list[dict[str, Any]]) -> None:
             if "functionCall" in part:
                 part.setdefault("thoughtSignature", SKIP_SIGNATURE)
                 break
+
+
+def _sign_media(part: dict[str, Any], extras: dict[str, Any]) -> None:
+    """An image a Chat client sends back with the signature the proxy gave it
+    (``extra_content.google.thought_signature``, as on its ``images``) keeps it."""
+    extra = extras.get("extra_content")
+    google = extra.get("google") if type(extra) is dict else None
+    sig = google.get("thought_signature") if type(google) is dict else None
+    if type(sig) is str:
+        part["thoughtSignature"] = sig  # (the request's sanitizer keeps only Gemini's own)
 
 
 _SYSTEM_ROLES = ("system", "developer")

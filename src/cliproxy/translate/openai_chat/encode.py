@@ -23,8 +23,7 @@ from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamEncoder
 from cliproxy.translate.collect import merge_usage
 from cliproxy.translate.naming import flat_name
-from cliproxy.translate.openai_chat.parts import to_data_url
-from cliproxy.translate.openai_chat.response import chat_id
+from cliproxy.translate.openai_chat.response import chat_id, gemini_signature, image_item
 from cliproxy.translate.tool_output import generated_image
 
 __all__ = ["ChatStreamEncoder"]
@@ -120,8 +119,8 @@ class ChatStreamEncoder(StreamEncoder):
     def _block_start(self, ev: ir.BlockStart) -> bytes:
         if ev.kind == "server_tool" and (image := generated_image(ev.raw)) is not None:
             # a Codex image_generation result or a Gemini image part: Chat's ``images`` delta (CPA)
-            url = to_data_url(image.media_type or "image/png", image.data or "")
-            return self._delta({"images": [{"type": "image_url", "image_url": {"url": url}}]})
+            sig = gemini_signature(ev.raw) if ev.family == "gemini" else None
+            return self._delta({"images": [image_item(image, sig)]})
         if ev.kind != "tool_call":
             return b""
         self._tool = self._tools

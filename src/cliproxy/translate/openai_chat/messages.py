@@ -9,6 +9,13 @@ Private markers kept in extras for an exact round trip:
 * ``ToolCall.extras``: ``"_fn"`` unknown keys of ``function``, ``"_no_type"`` when the
   call had no ``type``, ``"_legacy"`` for an assistant ``function_call``.
 * ``Message.extras["_legacy"]`` for a ``role: "function"`` result.
+
+An assistant message's ``images`` (the pictures a Gemini image model answered with, as
+the proxy hands them to a Chat client) stay in extras for a Chat upstream, and each data
+URL among them is also a Gemini ``inlineData`` part (``ir.ServerTool`` of family
+``gemini``, which only a Gemini request writes) with the signature the proxy put on the
+item (``extra_content.google.thought_signature``): Gemini's image models refuse a model
+turn's image without its signature. CPA does not read ``images``.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from cliproxy.errors import RequestError
+from cliproxy.formats.data_url import split_data_url
 from cliproxy.formats.ir import Role
 from cliproxy.translate import ir
 from cliproxy.translate.openai_chat.parts import parse_content
@@ -179,7 +187,31 @@ def _assistant(m: dict[str, Any], where: str, calls: _Calls) -> ir.Message:
     fc = m.get("function_call")
     if fc is not None:
         msg.content.append(_legacy_call(fc, f"{where}.function_call", calls))
+    images = m.get("images")
+    if images:
+        msg.content.extend(_gemini_images(images))
     return msg
+
+
+def _gemini_images(images: Any) -> list[ir.Block]:
+    """The Gemini parts of an assistant message's ``images`` (see the module docstring);
+    an item that is no data URL has none (``images`` is no official field: what it holds
+    is not refused)."""
+    out: list[ir.Block] = []
+    for item in images if type(images) is list else ():
+        iu = item.get("image_url") if type(item) is dict else None
+        url = iu.get("url") if type(iu) is dict else iu
+        split = split_data_url(url) if type(url) is str else None
+        if split is None:
+            continue
+        extra = item.get("extra_content")
+        google = extra.get("google") if type(extra) is dict else None
+        sig = google.get("thought_signature") if type(google) is dict else None
+        part: dict[str, Any] = {"inlineData": {"mimeType": split[0], "data": split[1]}}
+        if type(sig) is str and sig:
+            part["thoughtSignature"] = sig  # (the request's sanitizer keeps only Gemini's own)
+        out.append(ir.ServerTool("gemini", part))
+    return out
 
 
 def _str_field(obj: dict[str, Any], key: str, where: str) -> str:

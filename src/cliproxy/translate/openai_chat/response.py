@@ -28,7 +28,7 @@ from cliproxy.translate.openai_chat.decode import synth_call_id
 from cliproxy.translate.openai_chat.names import restore
 from cliproxy.translate.tool_output import generated_image
 
-__all__ = ["build_response", "chat_id", "parse_response"]
+__all__ = ["build_response", "chat_id", "gemini_signature", "image_item", "parse_response"]
 
 _SOURCE = Format.OPENAI.value
 _TOP = frozenset(("id", "object", "created", "model", "choices", "usage"))
@@ -228,11 +228,10 @@ def _build_message(resp: ir.Response, same: bool) -> tuple[dict[str, Any], bool]
         elif isinstance(b, ir.ToolCall):
             calls.append(_call(b))
         elif isinstance(b, ir.ServerTool) and (image := generated_image(b.raw)) is not None:
-            url = to_data_url(image.media_type or "image/png", image.data or "")
-            images.append({"type": "image_url", "image_url": {"url": url}})  # Codex image_generation (CPA)
+            # Codex image_generation, a streamed Gemini image part (CPA)
+            images.append(image_item(image, gemini_signature(b.raw) if b.family == "gemini" else None))
         elif isinstance(b, ir.Image) and b.data:  # a Gemini image model's picture (CPA)
-            url = to_data_url(b.media_type or "image/png", b.data)
-            images.append({"type": "image_url", "image_url": {"url": url}})
+            images.append(image_item(b, gemini_signature(b.extras)))
     msg: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None}
     if images:
         msg["images"] = images
@@ -245,6 +244,23 @@ def _build_message(resp: ir.Response, same: bool) -> tuple[dict[str, Any], bool]
     if same:
         msg.update(resp.extras.get("_message") or {})
     return msg, bool(calls)
+
+
+def gemini_signature(part: dict[str, Any] | None) -> Any:
+    """The ``thoughtSignature`` of a Gemini part (or of an IR block's extras), either spelling."""
+    return part.get("thoughtSignature") or part.get("thought_signature") if part else None
+
+
+def image_item(image: ir.Image, signature: Any = None) -> dict[str, Any]:
+    """An item of a message's ``images``; a Gemini image's signature rides on it as Google's
+    OpenAI endpoint carries a call's (``extra_content.google.thought_signature``), for the
+    next turn to send back with the image (``messages._gemini_images``: Gemini refuses the
+    image without it). CPA leaves it out."""
+    url = to_data_url(image.media_type or "image/png", image.data or "")
+    item: dict[str, Any] = {"type": "image_url", "image_url": {"url": url}}
+    if type(signature) is str and signature:
+        item["extra_content"] = {"google": {"thought_signature": signature}}
+    return item
 
 
 def _call(b: ir.ToolCall) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 ``response.created`` and ``response.in_progress`` open the stream; each IR block
 becomes one output item (text -> message with one output_text part, thinking ->
 reasoning with one summary part, empty or not, tool call -> function_call /
-custom_tool_call); text blocks with only hidden blocks between them (another family's
-server tools) are one message, as CPA aggregates them;
+custom_tool_call; a Gemini image part -> a whole image_generation_call item, then the
+reasoning item carrying it when it is signed); text blocks with only hidden blocks between
+them (another family's server tools) are one message, as CPA aggregates them;
 ``response.completed`` (or ``response.incomplete`` / ``response.failed``) closes it
 with the whole response object. Every event carries ``type`` and a
 ``sequence_number`` counting from 0.
@@ -26,8 +27,10 @@ from cliproxy.translate.carriers import call_carrier, carrier_of, part_carrier
 from cliproxy.translate.openai_responses.response import (
     base_response,
     call_item,
+    image_call_item,
     output_item,
     response_id,
+    shown_image,
     terminal_status,
     text_part,
 )
@@ -179,9 +182,12 @@ class ResponsesEncoder(StreamEncoder):
             item["status"] = "in_progress"
             self._block = _Block("tool_call", item, oi)
             return out + self._emit("response.output_item.added", {"output_index": oi, "item": dict(item)})
-        if ev.kind == "redacted_thinking" or _signed_part(ev):
+        image = shown_image(ev) if ev.kind == "server_tool" else None
+        if ev.kind == "redacted_thinking" or _signed_part(ev) or image is not None:
             self._block = _Block("other", {}, oi)
             self._block.skip = True
+            if image is not None:  # a Gemini image model's picture, to be seen
+                out += self._image_call(image)
             return out + self._call_carrier(ev)
         b = self._block = _Block("other", ev.raw or {}, oi)
         b.skip = ev.kind != "server_tool" or ev.family != "openai" or not ev.raw
@@ -206,6 +212,19 @@ class ResponsesEncoder(StreamEncoder):
         oi = len(self._output)
         self._output.append(item)
         out = self._emit("response.output_item.added", {"output_index": oi, "item": item})
+        return out + self._emit("response.output_item.done", {"output_index": oi, "item": item})
+
+    def _image_call(self, image: ir.Image) -> bytes:
+        """A whole ``image_generation_call`` item, with the events OpenAI's image tool sends."""
+        item = image_call_item(image, self._new_id("ig"))
+        oi = len(self._output)
+        self._output.append(item)
+        opened = {**item, "status": "in_progress", "result": None}
+        out = self._emit("response.output_item.added", {"output_index": oi, "item": opened})
+        for step in ("in_progress", "generating", "completed"):
+            out += self._emit(
+                f"response.image_generation_call.{step}", {"output_index": oi, "item_id": item["id"]}
+            )
         return out + self._emit("response.output_item.done", {"output_index": oi, "item": item})
 
     def text(self, index: int, text: str) -> bytes:
@@ -388,7 +407,11 @@ def _hidden(ev: ir.BlockStart) -> bool:
     part excepted: a reasoning item carries it)."""
     if ev.kind in ("text", "thinking", "tool_call", "redacted_thinking"):
         return False
-    return (ev.kind != "server_tool" or ev.family != "openai" or not ev.raw) and not _signed_part(ev)
+    return (
+        (ev.kind != "server_tool" or ev.family != "openai" or not ev.raw)
+        and not _signed_part(ev)
+        and shown_image(ev) is None
+    )
 
 
 def _signed_part(ev: ir.BlockStart) -> bool:

@@ -16,8 +16,18 @@ from cliproxy.translate.openai_responses.build import OWN_SOURCES, build_request
 from cliproxy.translate.openai_responses.names import long_name
 from cliproxy.translate.openai_responses.parse import parse_item
 from cliproxy.translate.openai_responses.web_search import claude_web_search_blocks
+from cliproxy.translate.tool_output import generated_image
 
-__all__ = ["base_response", "build_response", "output_item", "parse_response", "response_id", "stop_of"]
+__all__ = [
+    "base_response",
+    "build_response",
+    "image_call_item",
+    "output_item",
+    "parse_response",
+    "response_id",
+    "shown_image",
+    "stop_of",
+]
 
 
 def parse_response(body: dict[str, Any], source: str, request: ir.Request | None = None) -> ir.Response:
@@ -205,10 +215,41 @@ def _output_items(resp: ir.Response, request: ir.Request | None) -> list[dict[st
         carrier = call_carrier(b.signature, b.family) if isinstance(b, ir.ToolCall) else None
         if carrier is not None:  # a Gemini call signature rides in a reasoning item before the call
             items.append({"id": _gen_id("rs", resp.id, n), **carrier})
+        image = shown_image(b)
+        if image is not None:  # a Gemini image model's picture, to be seen (its carrier follows)
+            items.append(image_call_item(image, _gen_id("ig", resp.id, n)))
         item = _block_item(b, resp.id, n, own, request)
         if item is not None:
             items.append(item)
     return items
+
+
+_GEMINI_RAW = (ir.ServerTool, ir.BlockStart)  # (what may hold a Gemini part whole)
+
+
+def shown_image(b: ir.Block | ir.BlockStart) -> ir.Image | None:
+    """The image of a Gemini image part (a stream's part, a whole answer's ``ir.Image``),
+    which a Responses client is shown as an ``image_generation_call`` item."""
+    if type(b) is ir.Image:
+        return b if b.data else None
+    if isinstance(b, _GEMINI_RAW) and b.family == "gemini" and b.raw:
+        return generated_image(b.raw)
+    return None
+
+
+def image_call_item(image: ir.Image, item_id: str) -> dict[str, Any]:
+    """The ``image_generation_call`` output item OpenAI's image tool makes, holding ``image``
+    (the base64 ``result``). Only its maker reads such an item in a later turn's input: a
+    request to Gemini leaves it out, the reasoning carrier of a signed image sending the
+    image back (``carriers.part_carrier``), once."""
+    fmt = (image.media_type or "image/png").removeprefix("image/")
+    return {
+        "id": item_id,
+        "type": "image_generation_call",
+        "status": "completed",
+        "result": image.data,
+        "output_format": "jpeg" if fmt == "jpg" else fmt,
+    }
 
 
 def _block_item(
