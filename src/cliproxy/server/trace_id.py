@@ -26,6 +26,18 @@ __all__ = ["TRACE_ID_HEADER", "add_error_trace_id", "add_trace_id", "format_trac
 
 TRACE_ID_HEADER = "X-CPA-TRACE-ID"
 
+_stamp_cache: tuple[int, str] = (0, "")
+_time = time.time
+
+
+def _stamp() -> str:
+    """The local time as ``YYYYMMDDhhmmss``, made once a second."""
+    global _stamp_cache
+    now = int(_time())
+    if _stamp_cache[0] != now:
+        _stamp_cache = (now, time.strftime("%Y%m%d%H%M%S", time.localtime(now)))
+    return _stamp_cache[1]
+
 
 def format_trace_id(at: float, auth_index: str, request_id: str) -> str:
     """The header's value for a credential picked at ``at`` (epoch seconds, local time
@@ -38,10 +50,16 @@ def format_trace_id(at: float, auth_index: str, request_id: str) -> str:
 
 def add_trace_id(result: Any) -> None:
     """Put the header on a pipeline answer (a ``Reply`` or ``StreamReply``) that a
-    credential served; nothing otherwise."""
+    credential served; nothing otherwise. Every answer pays this: the time part is made
+    once a second, and a credential's ``index`` is canonical already (no strip)."""
     cred = result.credential
-    if cred is not None and (value := format_trace_id(time.time(), cred.index, REQUEST_ID.get())):
-        result.headers[TRACE_ID_HEADER] = value
+    if cred is None or not (index := cred.index):
+        return
+    request_id = REQUEST_ID.get()
+    if request_id and request_id != NO_REQUEST:
+        cached = _stamp_cache  # _stamp(), inline
+        stamp = cached[1] if cached[0] == int(_time()) else _stamp()
+        result.headers[TRACE_ID_HEADER] = f"{stamp}-{index}-{request_id}"
 
 
 def add_error_trace_id(headers: MutableMapping[str, str], exc: Any, pool: Any) -> None:
