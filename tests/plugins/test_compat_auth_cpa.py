@@ -83,7 +83,10 @@ async def test_a_plugin_auth_with_a_base_url_is_refreshed_by_its_plugin(
     ``auth.refresh`` give a new token, and the same credential answers with it (one
     refresh). The file keeps the new token. Before, the request failed: no provider
     served the credential's type. Then TestUnregisterOpenAICompatExecutorRemovesPluginRefreshWrapper:
-    with the auth provider's plugin disabled, a 401 is no longer refreshed."""
+    with the auth provider's plugin disabled, a 401 is no longer refreshed.
+    CPA: TestPluginRefreshCompatExecutorDelegatesExecuteAndRefresh (the base URL is kept),
+    TestPluginRefreshCompatExecutorErrorsWhenRefreshUnavailable (no plugin refresh: the
+    client gets the upstream's 401)."""
     monkeypatch.setenv("MANAGEMENT_PASSWORD", "m-secret")
     path = _auth_file(
         tmp_path,
@@ -127,7 +130,8 @@ async def test_a_compat_auth_without_a_plugin_auth_provider_stays_bare(start_pro
     TestHasNativeOpenAICompatExecutorConfig (inline base url): a ``custom-compat`` file
     with a ``base_url`` and a key is served by the OpenAI-compatible provider; with no
     auth provider of its type, a 401 is not refreshed: the client gets the upstream's 401
-    and the endpoint is asked once."""
+    and the endpoint is asked once. CPA: TestPluginRefreshCompatExecutorNoOpForAPIKeyAuth
+    (an API-key credential is left as it is)."""
     _auth_file(
         tmp_path,
         "compat-auth-1.json",
