@@ -17,7 +17,7 @@ import contextlib
 import contextvars
 import dataclasses
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cliproxy.calls import Call, Reply, StreamReply
@@ -153,7 +153,7 @@ async def cool_down(
         session_key=affinity_key(call.format, call.headers, call.body) if pool.session_affinity else None,
         providers=route.providers,
     )
-    if len(shared) > 1 and decision.scope == "model":
+    if len(shared) > 1 and decision.scope != "none":  # (a credential-wide one: its model's too)
         await _share_cooldown(pool, cred, shared)
     log_failure(cred, provider, model, err, decision.reason or decision.kind)
     if call.trace is not None and decision.scope != "none":
@@ -178,19 +178,17 @@ async def _share_cooldown(pool: Pool, cred: Credential, names: Sequence[str]) ->
 
 
 async def mark_success(pool: Pool, route: ModelRoute, cred: Credential) -> None:
-    """A whole answer clears the route's model of its cooldown and back-off, and the
-    upstream model's too for an OAuth alias (CPA's state model)."""
+    """A whole answer clears the route's model of its cooldown and back-off, and every
+    name a failure cooled with it (an OAuth alias's upstream model and its other names:
+    CPA keeps one state for them all). They were cooled together, so the route's model's
+    record says whether there is more to clear: when it has none, this costs nothing more
+    than a plain success (no other name's records are read)."""
+    had = type(route) is Route and await pool.state.get_cooldown(cred.id, model_key(route.model)) is not None
     await pool.mark_success(cred, route.model)
-    if (shared := clear_shared(pool, route, cred)) is not None:
-        await shared
-
-
-def clear_shared(pool: Pool, route: ModelRoute, cred: Credential) -> Awaitable[None] | None:
-    """A success by an OAuth alias also clears the upstream model's cooldown and back-off
-    (CPA's state model): that to await, ``None`` for any other request (nothing made)."""
-    if type(route) is Route and (other := route.state_model(cred)):
-        return pool.mark_success(cred, other)
-    return None
+    if had and isinstance(route, Route):
+        for name in route.state_names(cred):
+            if name != route.model:
+                await pool.mark_success(cred, name)
 
 
 async def settle_stream(
@@ -215,11 +213,8 @@ async def settle_stream(
     event ends it. ``None``: the answer ended whole: the route's model is cleared of its
     cooldown and back-off, as a whole answer clears it (``Pool.mark_success``)."""
     if error is None:
-        pending = pool.succeeded(cred, route.model)
-        if pending is not None:
-            await pending
-            if (shared := clear_shared(pool, route, cred)) is not None:
-                await shared
+        if pool.cooling is None or pool.cooling:  # (``Pool.succeeded``: an empty memory map clears nothing)
+            await mark_success(pool, route, cred)
         return
     if model and not await _another_name_free(pool, route, cred, model):
         model = ""  # the pool's last free name: the route's model cools, as in ``retry``
