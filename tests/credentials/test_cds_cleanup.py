@@ -12,6 +12,7 @@ import orjson
 from cliproxy.credentials.files import load_auth_dir
 from cliproxy.credentials.persist import CdsStore, format_time, restore
 from cliproxy.credentials.pool import Pool
+from cliproxy.credentials.returning import MAX_DEPARTED, Departures
 from cliproxy.state.memory import MemoryState
 
 from .conftest import cred
@@ -119,3 +120,36 @@ async def test_a_deleted_file_added_again_starts_without_cooldowns(clock, tmp_pa
     await pool.forget_refusals(pool.replace(load_auth_dir(tmp_path)))
     assert await pool.cooldowns(pool.get("a.json")) == []
     assert (await pool.pick("m")).id == "a.json"
+
+
+async def test_only_the_latest_departures_are_remembered(clock):
+    """The ids gone for good are kept for a comeback (the test above), but only the latest
+    ``MAX_DEPARTED`` of them: before, every id ever removed stayed in the set for the
+    process's life. The oldest departure is forgotten first; one that leaves again moves
+    to the back. A forgotten one that comes back keeps its namesake's cooldowns."""
+    pool = Pool(state=MemoryState(clock=clock), clock=clock)
+    many = [cred(f"k{i}") for i in range(MAX_DEPARTED + 2)]
+    pool.replace(many)
+    await pool.mark_failure(many[0], "m", 429, retry_after=600)
+    await pool.mark_failure(many[-1], "m", 429, retry_after=600)
+    pool.replace([])
+    assert len(pool._departed) == MAX_DEPARTED
+    back = pool.replace([many[0], many[-1]])
+    assert back == [many[-1].id]  # k0 was forgotten: it keeps its cooldown
+    await pool.forget_refusals(back)
+    assert await pool.cooldowns(many[-1]) == []
+    assert len(await pool.cooldowns(many[0])) == 1
+    pool.replace([])
+    assert len(pool._departed) == MAX_DEPARTED
+
+
+def test_a_second_departure_moves_to_the_back():
+    """An id that leaves again is the latest departure, so the cap drops an older one."""
+    gone = Departures(limit=2)
+    a, b, c = cred("a"), cred("b"), cred("c")
+    gone.update({"a": a, "b": b}, {}, set(), None)
+    assert gone.update({}, {"a": a}, set(), None) == ["a"]
+    gone.update({"a": a}, {}, set(), None)  # now: b, a
+    gone.update({"c": c}, {}, set(), None)  # c pushes b out
+    assert len(gone) == 2
+    assert gone.update({}, {"a": a, "b": b, "c": c}, set(), None) == ["a", "c"]

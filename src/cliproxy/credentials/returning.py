@@ -4,6 +4,9 @@ An auth file that is deleted and, later, written again is a new credential to CP
 starts without the cooldowns its namesake had. The pool's state is keyed by id and
 outlives the credential, so the ids that left for good are remembered here and, when one
 comes back, it is handed to ``forget_refusals`` as a credential to keep no cooldown.
+Only the latest :data:`MAX_DEPARTED` departures are remembered, so a proxy whose auth
+files come and go for months holds a bounded set; one forgotten that comes back keeps
+the cooldowns its namesake left, as before this was remembered at all.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from ..state.base import CooldownRecord
 from .record import Credential
 from .reloaded import gone_for_good
 
-__all__ = ["Departures"]
+__all__ = ["MAX_DEPARTED", "Departures"]
+
+MAX_DEPARTED = 4096  # ids remembered; the oldest departure is forgotten first
 
 
 class _Store(Protocol):
@@ -27,8 +32,9 @@ class _Store(Protocol):
 class Departures:
     """The ids of credentials gone for good (``reloaded.gone_for_good``) since they left."""
 
-    def __init__(self) -> None:
-        self._gone: set[str] = set()
+    def __init__(self, limit: int = MAX_DEPARTED) -> None:
+        self._gone: dict[str, None] = {}  # in order of departure, the latest last
+        self._limit = limit
 
     def update(
         self,
@@ -41,11 +47,19 @@ class Departures:
         Remove saves the states without them); return the ids of ``new`` that come back
         after leaving for good, added to ``revived`` (``forget_refusals`` drops their
         cooldowns)."""
+        gone = self._gone
         for cred in gone_for_good(old, new):
-            self._gone.add(cred.id)
+            gone.pop(cred.id, None)
+            gone[cred.id] = None
             if store is not None:
                 store.save(cred, [])
-        back = [key for key in new if key not in old and key in self._gone]
-        self._gone.difference_update(back)
+        while len(gone) > self._limit:
+            del gone[next(iter(gone))]
+        back = [key for key in new if key not in old and key in gone]
+        for key in back:
+            del gone[key]
         revived.update(back)
         return back
+
+    def __len__(self) -> int:
+        return len(self._gone)
