@@ -96,6 +96,9 @@ class ScopeContext:
     # a plugin executor's stream that ended in an error after its first chunk (status,
     # message): the client got it as an error event, the usage record marks it failed
     failure: tuple[int, str] | None = None
+    # the request's record (``usage.trace.RequestTrace``): a plugin's ``host.http.do`` made
+    # while serving it is written into its request log as an upstream call (CPA)
+    trace: Any = None
 
 
 @dataclass(slots=True)
@@ -135,6 +138,23 @@ class _Reader:
         if not self.closed:
             self.closed = True
             await self._closer()
+
+
+@dataclass(frozen=True, slots=True)
+class _PluginCaller:
+    """Who made an upstream call of the request log that no credential made: a plugin's
+    ``host.http.do`` (the credential fields a log entry reads, empty but the label)."""
+
+    plugin_id: str
+    id: str = ""
+    kind: str = ""
+    api_key: str = ""
+    index: str = ""
+    provider: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"plugin {self.plugin_id}"
 
 
 class Callbacks:
@@ -234,11 +254,19 @@ class Callbacks:
 
     async def _http_do(self, plugin_id: str, p: dict[str, Any]) -> Any:
         method, url, headers, body = self._http_request(p)
+        scope = self._scope_of(p)
+        trace = scope.ctx.trace if scope is not None else None
+        if trace is not None:  # the request log of the request the plugin is serving
+            trace.upstream_request(method, url, headers, body, _PluginCaller(plugin_id), "", trace.model)
         resp = await self._send(method, url, headers, body)
+        if trace is not None:
+            trace.upstream_response(resp.status, resp.headers)
         try:
             data = await read_body(resp)
         except CliproxyError as exc:
             raise PluginError(exc.message, http_status=exc.status) from exc
+        if trace is not None:
+            trace.upstream_body(data)
         return {"StatusCode": resp.status, "Headers": wire_headers(resp.headers), "Body": b64encode(data)}
 
     async def _send(self, method: str, url: str, headers: dict[str, str], body: bytes) -> UpstreamResponse:

@@ -72,7 +72,7 @@ class Flow:
         self.model = model  # the requested model, uncloaked
         self.request_id = uuid.uuid4().hex
         self.started = time.time()
-        self.scope = ScopeContext(dict(call.headers), dict(call.query), self.request_id)
+        self.scope = ScopeContext(dict(call.headers), dict(call.query), self.request_id, trace=call.trace)
         self.chunks: rules.ChunkState | None = None  # a stream's chunk-interceptor state
         # what the after-auth chain left of the request (headers, body) when it changed it:
         # the response and stream-chunk interceptors see the request as it was sent (CPA)
