@@ -175,10 +175,10 @@ async def _apply_thinking(
     """A plugin thinking applier for this executor's provider (highest priority wins;
     native provider names cannot be claimed), run after request translation. The
     setting is checked first against the thinking the plugin declared for the model, as
-    for a built-in model of another provider (clamped; CPA's ValidateConfig), with the
-    executor's input format ``fmt_in`` as the target (a Claude client's adaptive thinking
-    on a Gemini-format executor asks the model's largest budget, as on a Gemini upstream):
-    a model declared without thinking (and not user-defined) gets no applier call."""
+    for a built-in model of another provider (clamped; CPA's ValidateConfig); a Claude
+    client's adaptive thinking on an executor whose input format ``fmt_in`` is Gemini's asks
+    the model's largest budget, as on a Gemini upstream. A model declared without thinking
+    (and not user-defined) gets no applier call."""
     provider = await host.identifier(rec, abi.EXECUTOR_IDENTIFIER)
     applier = None
     for cand in host.active("thinking_applier"):
@@ -193,7 +193,11 @@ async def _apply_thinking(
         call.format.value, call.format.value
     )
     info = _declared(cred, model or base)
-    cfg = resolve_thinking(suffix, from_fmt, call.body, caps_of(info), False, target=fmt_in)
+    # a Gemini-format executor is a Gemini target (a Claude client's adaptive thinking asks
+    # the largest budget); no other format is named a target: CPA checks a plugin's setting
+    # against the plugin's provider, never as Claude's efforts
+    target = "gemini" if fmt_in == "gemini" else None
+    cfg = resolve_thinking(suffix, from_fmt, call.body, caps_of(info), False, target=target)
     if cfg is None:
         return payload
     params = {
