@@ -23,6 +23,14 @@ class Worker(Plugin, ModelRouter, Executor):
             "POST", "{url}", {{"Authorization": ["Bearer sk-compat-1"], "Content-Type": ["application/json"]}},
             json.dumps({{"model": "gpt-4o-mini", "messages": [{{"role": "user", "content": "from the plugin"}}]}}),
         )
+        streamed = b""
+        async with self.host.http.stream(
+            "POST", "{url}", {{"Authorization": ["Bearer sk-compat-1"], "Content-Type": ["application/json"]}},
+            json.dumps({{"model": "gpt-4o-mini", "stream": True, "messages": [{{"role": "user", "content": "streamed"}}]}}),
+        ) as s:
+            async for piece in s:
+                streamed += piece
+        assert streamed.rstrip().endswith(b"data: [DONE]")
         return ExecutorResponse(payload=upstream.body)
 plugin = Worker()
 """
@@ -33,7 +41,8 @@ async def test_a_plugins_http_call_is_in_the_request_log(start_proxy, fakes, tmp
     """CPA: TestHostHTTPDoCallbackRestoresRegisteredRequestContext: with ``request-log:
     true``, the upstream call a plugin executor makes through ``host.http.do`` while
     serving a request is that request's ``API REQUEST 1`` (URL and body) and ``API
-    RESPONSE 1`` (status and body), named by the plugin. Before, the log had neither."""
+    RESPONSE 1`` (status and body), named by the plugin, and its ``host.http.stream`` the
+    second, with the streamed body. Before, the log had neither."""
     url = fakes.openai.url("/v1/chat/completions")
     worker = WORKER.format(url=url)
     proxy = await _proxy(
@@ -50,3 +59,6 @@ async def test_a_plugins_http_call_is_in_the_request_log(start_proxy, fakes, tmp
     assert f"Upstream URL: {url}" in request[0] and "from the plugin" in request[0]
     assert "label=plugin worker" in request[0]
     assert "Status: 200" in request[1] and answer.choices[0].message.content in request[1]
+    streamed = text.split("=== API REQUEST 2 ===", 1)[1].split("=== API RESPONSE 2 ===", 1)
+    assert '"stream": true' in streamed[0] and "label=plugin worker" in streamed[0]
+    assert "data: [DONE]" in streamed[1]

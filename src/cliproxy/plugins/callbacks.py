@@ -280,12 +280,20 @@ class Callbacks:
 
     async def _http_do_stream(self, plugin_id: str, p: dict[str, Any]) -> Any:
         method, url, headers, body = self._http_request(p)
+        scope = self._scope_of(p)
+        trace = scope.ctx.trace if scope is not None else None
+        if trace is not None:  # the request log, as for host.http.do (the body as it is read)
+            trace.upstream_request(method, url, headers, body, _PluginCaller(plugin_id), "", trace.model)
         resp = await self._send(method, url, headers, body)
+        chunks = resp.chunks()
+        if trace is not None:
+            trace.upstream_response(resp.status, resp.headers)
+            chunks = trace.upstream_chunks(chunks)
 
         async def closer() -> None:
             resp.release()
 
-        stream_id = self._add_reader("h", _Reader(b"", resp.chunks(), closer), self._scope_of(p))
+        stream_id = self._add_reader("h", _Reader(b"", chunks, closer), scope)
         return {"status_code": resp.status, "headers": wire_headers(resp.headers), "stream_id": stream_id}
 
     def _add_reader(self, kind: str, reader: _Reader, scope: _Scope | None) -> str:
