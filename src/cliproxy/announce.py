@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from cliproxy.access import AccessPolicy
 from cliproxy.config import Config
 from cliproxy.config import effective as config_keys
 
-__all__ = ["KeyNotes", "access", "remote"]
+__all__ = ["KeyNotes", "access", "remote", "restart_needed"]
 
 log = logging.getLogger(__name__)
+
+# read when the listener starts (cliproxy.server.guard); a reload cannot change them
+_LISTENER_KEYS: tuple[tuple[str, Callable[[Config], object]], ...] = (
+    ("timeouts.client-header", lambda c: c.timeouts.client_header),
+    ("timeouts.client-keepalive", lambda c: c.timeouts.client_keepalive),
+    ("limits.max-body-mb", lambda c: c.limits.max_body_mb),
+    ("limits.max-connections", lambda c: c.limits.max_connections),
+    ("limits.max-connections-per-ip", lambda c: c.limits.max_connections_per_ip),
+    ("tls", lambda c: (c.tls.enable, c.tls.cert, c.tls.key)),
+)
 
 
 def access(control: AccessPolicy, config: Config) -> None:
@@ -59,3 +70,12 @@ class KeyNotes:
         if not self._deprecated_noted and (deprecated := config_keys.deprecated_keys(config)):
             self._deprecated_noted = True
             log.warning("%s", config_keys.deprecated_warning(deprecated))
+
+
+def restart_needed(old: Config, new: Config) -> None:
+    """At a reload: the changed settings only a restart applies (host, port, the listener's)."""
+    if (new.host, new.port) != (old.host, old.port):
+        log.warning("host/port changed in the config; that takes effect after a restart")
+    restart = [key for key, get in _LISTENER_KEYS if get(new) != get(old)]
+    if restart:
+        log.warning("%s changed in the config; the listener takes that after a restart", ", ".join(restart))

@@ -52,22 +52,14 @@ from cliproxy.providers import account_pools, antigravity_hosts, codex_ws, imper
 from cliproxy.providers import registry as providers
 from cliproxy.providers.antigravity import AntigravityProvider
 from cliproxy.providers.antigravity_version import HubVersion
-from cliproxy.providers.claude import ClaudeProvider
-from cliproxy.providers.claude_diagnostics import SharedDiagnostics
-from cliproxy.providers.codex import CodexProvider
 from cliproxy.providers.http import HttpClient, proxy_key
-from cliproxy.providers.xai import XAIProvider
 from cliproxy.relay import RelayHub
 from cliproxy.route_explain import settings as explain_settings
 from cliproxy.service_catalog import CatalogLookups
+from cliproxy.service_mirrors import Mirrors
 from cliproxy.state.factory import close_state, open_state, shared, start_state
 from cliproxy.state.memory import MemoryState
-from cliproxy.translate.antigravity_replay_record import decode_items, encode_items
-from cliproxy.translate.codex_replay import decode_turns, encode_turns
 from cliproxy.translate.registry import default_registry
-from cliproxy.translate.replay_shared import RedisMirror
-from cliproxy.translate.xai_replay import decode_turns as decode_xai
-from cliproxy.translate.xai_replay import encode_turns as encode_xai
 from cliproxy.usage import recorder_of
 from cliproxy.usage.shared import close_usage, share_usage
 from cliproxy.usage.stats import ledger_files
@@ -77,16 +69,6 @@ __all__ = ["Service"]
 log = logging.getLogger(__name__)
 
 BIND_WAIT = 10.0  # seconds a management write waits for its plugin auth files to be bound
-
-# read when the listener starts (cliproxy.server.guard); a reload cannot change them
-_LISTENER_KEYS: tuple[tuple[str, Callable[[Config], object]], ...] = (
-    ("timeouts.client-header", lambda c: c.timeouts.client_header),
-    ("timeouts.client-keepalive", lambda c: c.timeouts.client_keepalive),
-    ("limits.max-body-mb", lambda c: c.limits.max_body_mb),
-    ("limits.max-connections", lambda c: c.limits.max_connections),
-    ("limits.max-connections-per-ip", lambda c: c.limits.max_connections_per_ip),
-    ("tls", lambda c: (c.tls.enable, c.tls.cert, c.tls.key)),
-)
 
 
 class Service:
@@ -180,10 +162,7 @@ class Service:
         self._write_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._key_notes = announce.KeyNotes()
-        self._codex_mirror: RedisMirror | None = None  # Codex's reasoning replay in Redis
-        self._xai_mirror: RedisMirror | None = None  # xAI's reasoning replay in Redis
-        self._antigravity_mirror: RedisMirror | None = None  # Antigravity's signatures in Redis
-        self._claude_diagnostics: SharedDiagnostics | None = None  # Claude Code's, told to all
+        self._mirrors = Mirrors()  # caches shared between workers (cliproxy.service_mirrors)
 
     # -- lifecycle
 
@@ -192,18 +171,7 @@ class Service:
         rec = recorder_of(self)
         if (bus := shared(self.state)) is not None:  # usage counters and queue in Redis
             share_usage(rec, bus)
-            # the thinking replay cache too, so a tool-loop turn may land on any worker
-            self.pipeline.replay_mirror = RedisMirror(bus, self.pipeline.thinking_replay)
-            if isinstance(codex := self.providers.get("codex"), CodexProvider):  # and Codex's reasoning
-                self._codex_mirror = RedisMirror(bus, codex.replay, encode=encode_turns, decode=decode_turns)
-            if isinstance(xai := self.providers.get("xai"), XAIProvider):  # and xAI's
-                self._xai_mirror = RedisMirror(bus, xai.replay, encode=encode_xai, decode=decode_xai)
-            if isinstance(antigravity := self.providers.get("antigravity"), AntigravityProvider):
-                self._antigravity_mirror = RedisMirror(
-                    bus, antigravity.replay, encode=encode_items, decode=decode_items
-                )
-            if isinstance(claude := self.providers.get("claude"), ClaudeProvider):
-                self._claude_diagnostics = claude.share(bus)  # diagnostics, per-key ids
+            self._mirrors.start(bus, self.pipeline, self.providers)  # the caches a turn needs
         if isinstance(self.state, MemoryState):  # key budgets of this period (Redis keeps its own)
             enforcer = self.pipeline.enforcer
             await restore_budgets(rec.stats.ledger, self.config, self.state, enforcer.prices, time.time())
@@ -264,16 +232,7 @@ class Service:
         if self._token_client is not None:
             await self._token_client.close()
         await close_usage(getattr(self, "recorder", None))  # flush what waits for Redis
-        if self.pipeline.replay_mirror is not None:
-            await self.pipeline.replay_mirror.close()
-        if self._codex_mirror is not None:
-            await self._codex_mirror.close()
-        if self._xai_mirror is not None:
-            await self._xai_mirror.close()
-        if self._antigravity_mirror is not None:
-            await self._antigravity_mirror.close()
-        if self._claude_diagnostics is not None:
-            await self._claude_diagnostics.close()
+        await self._mirrors.close()
         if (recorder := getattr(self, "recorder", None)) is not None:
             recorder.close()
         await close_state(self.state)
@@ -559,13 +518,7 @@ class Service:
         """Swap in a new config snapshot (host and port changes need a restart).
         ``scanned``: the auth-file cache was brought up to date for ``config``'s auth-dir."""
         old = self.config
-        if (config.host, config.port) != (old.host, old.port):
-            log.warning("host/port changed in the config; that takes effect after a restart")
-        restart = [key for key, get in _LISTENER_KEYS if get(config) != get(old)]
-        if restart:
-            log.warning(
-                "%s changed in the config; the listener takes that after a restart", ", ".join(restart)
-            )
+        announce.restart_needed(old, config)  # host, port and the listener's settings
         self.config = config
         if config.ws_auth and not old.ws_auth and len(self.relay):  # CPA drops unauthenticated relays
             self._background(self.relay.close_all("ws-auth enabled"))

@@ -18,18 +18,7 @@ from collections.abc import Mapping
 from ..credentials.record import KIND_APIKEY, Credential
 from .bindings import Binding
 
-__all__ = ["shared_names", "state_model"]
-
-
-def state_model(table: Mapping[str, Binding], model: str, cred: Credential) -> str:
-    """The name ``cred``'s state for ``model`` is kept under when it is another (the
-    upstream model of an OAuth alias, a prefixed name's bare one); ``""`` otherwise."""
-    if cred.kind == KIND_APIKEY or cred.attributes.get("plugin"):
-        return ""
-    binding = table.get(model)
-    if binding is None or len(binding.upstream) != 1 or binding.upstream[0] == model:
-        return ""
-    return binding.upstream[0]
+__all__ = ["shared_names"]
 
 
 def shared_names(table: Mapping[str, Binding], model: str, cred: Credential) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from ..credentials.record import Credential
 from ..errors import ModelNotFoundError
-from .alias_state import shared_names, state_model
+from .alias_state import shared_names
 from .bindings import Binding, bind_credential, shares_bindings
 from .catalog import Catalog, ModelInfo
 from .suffix import split_suffix
@@ -160,10 +160,6 @@ class Route:
         """The names whose cooldown ``cred`` shares with this model, the one CPA keeps it
         under first (``models.alias_state``); ``()`` when this model's is its own."""
         return shared_names(self._bindings.get(cred.id, _NO_BINDINGS), self.model, cred)
-
-    def state_model(self, cred: Credential) -> str:
-        """The other name ``cred``'s state for this model is kept under, else ``""``."""
-        return state_model(self._bindings.get(cred.id, _NO_BINDINGS), self.model, cred)
 
     def model_info(self, cred: Credential) -> ModelInfo | None:
         """The model as ``cred`` registered it: its own config's capabilities (two keys may
