@@ -61,7 +61,15 @@ from cliproxy.pipeline_failover import (
     retry,
     settle_stream,
 )
-from cliproxy.pipeline_prepare import MEDIA, AttemptPlan, count_locally, plan_attempts, start_attempt
+from cliproxy.pipeline_prepare import (
+    MEDIA,
+    AttemptPlan,
+    count_locally,
+    execute_limits,
+    generate_to_claude,
+    plan_attempts,
+    start_attempt,
+)
 from cliproxy.pipeline_search import search
 from cliproxy.plugins.compat_refresh import CompatRefresher
 from cliproxy.plugins.flow import Flow
@@ -125,7 +133,7 @@ class Pipeline:
         self.concurrency = Gate(pool.state, config.routing)  # per-credential max-concurrency, fair queue
         self.explain = route_explain.settings(config.routing)  # None: routing explain is off
         self.agent_models: Callable[[], str] = str  # the Codex client catalog as spawn_agent lists it
-        self._limits: tuple[Any, int, int, int] = _limits(config)  # execute's, per config object
+        self._limits: tuple[Any, int, int, int] = execute_limits(config)  # execute's, per config object
 
     # ------------------------------------------------------------------ the lifecycle
 
@@ -237,7 +245,7 @@ class Pipeline:
         shaper = self.shaper
         limits = self._limits
         if limits[0] is not config:
-            limits = self._limits = _limits(config)
+            limits = self._limits = execute_limits(config)
         _, rounds, bootstrap, max_creds = limits
         if call.stream:  # only a stream's attempt sets BOOTSTRAP_ERROR, the one use of this
             BOOTSTRAP_LEFT.set(bootstrap)
@@ -585,19 +593,3 @@ class Pipeline:
         if config.passthrough_headers:  # the upstream's headers a client may see (the proxy's win)
             result.headers.update(forwardable_response_headers(resp.headers, result.headers))
         return result
-
-
-def generate_to_claude(call: Call, provider: Provider) -> bool:
-    """A generation another format translates for a Claude upstream (thinking replay applies)."""
-    return (
-        call.action == "generate"
-        and call.format is not Format.CLAUDE
-        and provider.upstream_format(call.format) is Format.CLAUDE
-    )
-
-
-def _limits(config: Any) -> tuple[Any, int, int, int]:
-    """``config``, its retry rounds, stream bootstrap retries and max-retry-credentials."""
-    rounds = max(0, int(config.request_retry or 0)) + 1
-    bootstrap = max(0, int(config.streaming.bootstrap_retries or 0))
-    return config, rounds, bootstrap, int(config.max_retry_credentials or 0)

@@ -50,7 +50,16 @@ if TYPE_CHECKING:
 # read per request: a global, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
 _CLAUDE, _GEMINI, _OPENAI, _RESPONSES = Format.CLAUDE, Format.GEMINI, Format.OPENAI, Format.RESPONSES
 
-__all__ = ["MEDIA", "AttemptPlan", "Preparing", "count_locally", "plan_attempts", "start_attempt"]
+__all__ = [
+    "MEDIA",
+    "AttemptPlan",
+    "Preparing",
+    "count_locally",
+    "execute_limits",
+    "generate_to_claude",
+    "plan_attempts",
+    "start_attempt",
+]
 
 # Images / Videos API and Codex Alpha Search actions: bodies checked by the server, sent
 # untranslated to the upstream's own endpoint
@@ -334,3 +343,19 @@ async def count_locally(
             attempt.body = replies.loads_object(raw)
     encoding, segments = provider.count_locally(attempt.body, model)
     return replies.local_count(pipe.translations, call, cred, await tokens.count(encoding, segments))
+
+
+def generate_to_claude(call: Call, provider: Provider) -> bool:
+    """A generation another format translates for a Claude upstream (thinking replay applies)."""
+    return (
+        call.action == "generate"
+        and call.format is not Format.CLAUDE
+        and provider.upstream_format(call.format) is Format.CLAUDE
+    )
+
+
+def execute_limits(config: Any) -> tuple[Any, int, int, int]:
+    """``config``, its retry rounds, stream bootstrap retries and max-retry-credentials."""
+    rounds = max(0, int(config.request_retry or 0)) + 1
+    bootstrap = max(0, int(config.streaming.bootstrap_retries or 0))
+    return config, rounds, bootstrap, int(config.max_retry_credentials or 0)
