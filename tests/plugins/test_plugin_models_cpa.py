@@ -254,3 +254,55 @@ async def test_claude_adaptive_thinking_on_a_gemini_format_executor_asks_the_lar
         )
         text = "".join(b.text for b in reply.content if b.type == "text")
         assert json.loads(text) == {"mode": "budget", "budget": 1024, "level": ""}  # low, on a budget model
+
+
+GEMINI_NO_APPLIER = (
+    HEADER
+    + """
+class Gem(Plugin, ModelRegistrar, Executor):
+    name = "gemraw"; version = "1"; author = "t"; github_repository = "https://example.com/g"
+    identifier = "gemraw"
+    input_formats = ["gemini"]; output_formats = ["openai"]; model_scope = "static"
+    async def register_models(self, req):
+        return ModelList(provider="gemraw", models=[
+            ModelInfo(id="gem-raw", thinking=ThinkingSupport(min=128, max=32768, dynamic_allowed=True)),
+        ])
+    async def execute(self, req):
+        seen = json.loads(req.payload).get("generationConfig", {}).get("thinkingConfig")
+        out = {"id": "c", "object": "chat.completion", "created": 1, "model": req.model,
+               "choices": [{"index": 0, "message": {"role": "assistant", "content": json.dumps(seen)},
+                            "finish_reason": "stop"}],
+               "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        return ExecutorResponse(payload=json.dumps(out).encode())
+plugin = Gem()
+"""
+)
+
+
+async def test_claude_adaptive_thinking_reaches_a_gemini_executor_without_applier_as_its_largest_budget(
+    start_proxy, fakes, tmp_path
+):
+    """CPA: ConvertClaudeRequestToGemini's adaptive branch (internal/translator/gemini/claude),
+    as TestThinkingE2EClaudeAdaptive_Body's Gemini rows read it: a Claude client's adaptive
+    thinking with no effort becomes ``thinkingBudget`` of the model's registered maximum.
+    A plugin executor taking Gemini's format with no thinking applier gets the translated
+    body as it is, so it now reads 32768 there; before, it read level HIGH. An effort named
+    stays that level (CPA writes it lower-case, the host's translation upper-case)."""
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"gemraw": GEMINI_NO_APPLIER}, {"gemraw": {}})
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as claude:
+
+        async def seen(extra: dict) -> dict:
+            reply = await claude.messages.create(
+                model="gem-raw",
+                max_tokens=1024,
+                messages=[{"role": "user", "content": "x"}],
+                extra_body=extra,
+            )
+            return json.loads("".join(b.text for b in reply.content if b.type == "text"))
+
+        config = await seen({"thinking": {"type": "adaptive"}})
+        assert config["thinkingBudget"] == 32768
+        assert "thinkingLevel" not in config
+        config = await seen({"thinking": {"type": "adaptive"}, "output_config": {"effort": "low"}})
+        assert config["thinkingLevel"].lower() == "low"
+        assert "thinkingBudget" not in config

@@ -22,6 +22,7 @@ from cliproxy.models.catalog import ModelInfo
 from cliproxy.models.shaping import caps_of
 from cliproxy.models.suffix import split_suffix
 from cliproxy.models.thinking import resolve_thinking
+from cliproxy.models.thinking.resolve import adaptive_setting, adaptive_top
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, b64encode, ci_get
 from cliproxy.plugins.callbacks import BRIDGE_END, ScopeContext
@@ -77,7 +78,7 @@ async def run_executor(
     (``timeouts.upstream-first-byte`` / ``upstream-idle``; ``None``: no limit)."""
     fmt_in, fmt_out = executor_formats(host, rec, call.format)
     original = orjson.dumps(call.body)
-    payload = await _request_payload(reg, host, call, fmt_in, model or call.model, original)
+    payload = await _request_payload(reg, host, call, fmt_in, model or call.model, original, cred)
     if host.any("thinking_applier"):
         payload = await _apply_thinking(host, rec, call, model or call.model, payload, scope, cred, fmt_in)
     params: dict[str, Any] = {
@@ -124,7 +125,7 @@ async def run_executor(
 
 
 async def _request_payload(
-    reg: Registry, host: PluginHost, call: Call, fmt_in: str, model: str, original: bytes
+    reg: Registry, host: PluginHost, call: Call, fmt_in: str, model: str, original: bytes, cred: Any = None
 ) -> bytes:
     """The body the executor gets, in ``fmt_in`` (CPA's ``TranslateRequest``): the client's
     own when it is that format; else the host's translation, then the request
@@ -134,7 +135,10 @@ async def _request_payload(
     if fmt_in == client:
         return original
     if fmt_in in NATIVE_FORMATS:
-        payload = orjson.dumps(reg.adapter(fmt_in).build_request(call.client_ir(reg)))
+        built = reg.adapter(fmt_in).build_request(call.client_ir(reg))
+        if fmt_in == "gemini" and client == "claude":
+            _adaptive_budget(built, call.body, _declared(cred, split_suffix(model)[0]))
+        payload = orjson.dumps(built)
         if host.any("request_normalizer"):
             payload = await normalize_request(
                 host, from_format=client, to_format=fmt_in, model=model, stream=call.stream, body=payload
@@ -160,6 +164,23 @@ def _declared(cred: Any, model: str) -> ModelInfo | None:
         if (info := getattr(m, "info", None)) is not None and info.id == model:
             return info
     return None
+
+
+def _adaptive_budget(built: dict[str, Any], body: dict[str, Any], info: ModelInfo | None) -> None:
+    """A Claude client's adaptive thinking naming no effort, translated for a Gemini-format
+    executor, as the model's largest ``thinkingBudget`` when the plugin declared one, as
+    CPA's Claude-to-Gemini translator writes the registered maximum (the host's translation
+    writes level high, which the thinking step fits on a built-in route; a plugin with no
+    thinking applier would get that level as it is)."""
+    top = adaptive_top(caps_of(info), "claude", "gemini")
+    if not top or adaptive_setting(top, body) is None:
+        return
+    effort = oc.get("effort") if type(oc := body.get("output_config")) is dict else None
+    tc = (built.get("generationConfig") or {}).get("thinkingConfig")
+    if (isinstance(effort, str) and effort.strip()) or type(tc) is not dict:
+        return
+    tc.pop("thinkingLevel", None)
+    tc["thinkingBudget"] = top
 
 
 async def _apply_thinking(
