@@ -47,7 +47,7 @@ class ReleaseServer:
             await self.hold.wait()
         assert request.headers["Accept"] == "application/vnd.github+json"
         assert request.headers["User-Agent"] == "cliproxy-management-updater"
-        if self.release_status != 200:
+        if not 200 <= self.release_status < 300:
             return web.Response(status=self.release_status, text="missing")
         digest = self.digest if self.digest is not None else hashlib.sha256(self.page).hexdigest()
         asset = {
@@ -55,7 +55,7 @@ class ReleaseServer:
             "browser_download_url": self.url + "/download/management.html",
             "digest": f"sha256:{digest}",
         }
-        return web.json_response({"tag_name": "v2", "assets": [asset]})
+        return web.json_response({"tag_name": "v2", "assets": [asset]}, status=self.release_status)
 
     async def download(self, request: web.Request) -> web.Response:
         self.paths.append(request.path)
@@ -63,7 +63,9 @@ class ReleaseServer:
 
     async def cdn(self, request: web.Request) -> web.Response:
         self.paths.append(request.path)
-        return web.Response(body=self.page, content_type="application/octet-stream")
+        return web.Response(
+            body=self.page, content_type="application/octet-stream", status=self.release_status
+        )
 
 
 @pytest.fixture
@@ -120,6 +122,16 @@ async def test_a_refused_release_query_is_an_error(start_proxy, releases, tmp_pa
     status, body, _ = await get_panel(proxy)
     assert status == 503 and b"answered 404" in body
     assert not (tmp_path / "static" / "management.html").exists()
+
+
+async def test_any_success_status_is_accepted(start_proxy, releases, tmp_path):
+    """CPA: TestGetBytesReturnsBodyAndSendsHeaders, with httpfetch.GetBytes' status rule
+    (any 2xx is a success, TestGetBytesRejectsErrorStatus the rest): a release query and a
+    download answered 203 still give the page; before, only 200 was taken."""
+    releases.release_status = 203
+    proxy = await start_proxy()
+    assert (await get_panel(proxy))[:2] == (200, PAGE)
+    assert (tmp_path / "static" / "management.html").read_bytes() == PAGE
 
 
 async def test_a_download_over_the_size_limit_is_refused(start_proxy, releases, tmp_path, monkeypatch):

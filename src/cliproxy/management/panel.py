@@ -182,7 +182,7 @@ async def _get(http: HttpClient, proxy: str, url: str, headers: dict[str, str], 
                 location = resp.headers.get("Location", "")
                 if resp.status in _REDIRECTS and location and hops > 0:  # GitHub assets redirect to a CDN
                     return await _get(http, proxy, str(URL(url).join(URL(location))), headers, hops - 1)
-                if resp.status != 200:
+                if not 200 <= resp.status < 300:  # any success, as CPA's httpfetch takes
                     raise PanelError(f"GET {URL(url).with_query(None)} answered {resp.status}")
                 return await _read_limited(resp)
             finally:
