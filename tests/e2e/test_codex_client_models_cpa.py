@@ -177,3 +177,21 @@ async def test_without_templates_the_codex_cli_keeps_its_own_catalog(start_proxy
     catalog, answers ``models: null`` without a default template."""
     proxy = await start_proxy(_config())
     assert await _catalog(proxy) == {}
+
+
+async def test_a_configured_window_replaces_a_templates(start_proxy: Any, source: CatalogSource) -> None:
+    """CPA TestCodexClientModelsResponseAppliesMaxContextLengthOverride, for a model with a
+    template: a ``max-context-length`` in the model's config is its window (gpt-5.5 here);
+    a window from the model catalog is not, so a template model the config gives none
+    keeps the template's (gpt-5.4: the catalog says 1050000, the template 372000)."""
+    source.codex = codex_catalog(template("gpt-5.5", 1), template("gpt-5.4", 2))
+    codex = {
+        "api-key": "sk-codex",
+        "base-url": DEAD,
+        "models": [{"name": "gpt-5.5", "max-context-length": 1048576}, {"name": "gpt-5.4"}],
+    }
+    text = f"api-keys: [{orjson.dumps(KEY).decode()}]\ncodex-api-key: [{orjson.dumps(codex).decode()}]\n"
+    models = await _catalog(await start_with_templates(start_proxy, source, text))
+    five, four = models["gpt-5.5"], models["gpt-5.4"]
+    assert (five["context_window"], five["max_context_window"]) == (1048576, 1048576)
+    assert (four["context_window"], four["max_context_window"]) == (372000, 372000)

@@ -95,7 +95,10 @@ class ModelInfo:
     thinking settings are passed through without strict validation, as in CPA.
     ``configured`` marks an API key's model whose ``thinking`` its config defines (an
     OpenAI-compatible provider's model always): a setting is checked against it as CPA
-    checks the API key's resolved model.
+    checks the API key's resolved model. ``max_context_length`` is a window the config
+    sets for the model (``max-context-length``, CPA's ``MaxContextLength``); it is also
+    ``context_window``, but unlike a catalog's window it wins over a Codex client
+    template's (:mod:`cliproxy.models.codex_client`).
     """
 
     id: str
@@ -115,6 +118,7 @@ class ModelInfo:
     upstream_headers: Mapping[str, str] = field(default_factory=dict)
     user_defined: bool = False
     configured: bool = False
+    max_context_length: int = 0
 
     def renamed(self, new_id: str, display_name: str = "") -> ModelInfo:
         """A copy exposed under another id (aliases, prefixes)."""

@@ -10,7 +10,9 @@ only as good as its instructions, and those come from the template catalog
 ``codex_client_models.json``):
 
 - a model with a template of its own gets that entry, with our display name, output limit,
-  search-tool and media facts on top;
+  search-tool and media facts on top, and the window its config sets
+  (``max-context-length``), if any; a window from the model catalog does not replace the
+  template's;
 - any other model is built from the default template (``gpt-5.5``), so it carries the
   template's instructions, with our own facts: id, display name, description, reasoning
   levels (none when the registry knows none), context window (the template's when the
@@ -143,6 +145,8 @@ def _copy(template: Mapping[str, Any]) -> dict[str, Any]:
 def _from_template(template: Mapping[str, Any], info: ModelInfo, providers: list[str]) -> dict[str, Any]:
     entry = _copy(template)
     entry["display_name"] = info.display_name or entry.get("display_name") or info.id
+    if info.max_context_length > 0:  # the config's window, not a catalog's, beats the template's
+        entry["context_window"] = entry["max_context_window"] = info.max_context_length
     if info.max_output:
         entry["max_tokens"] = info.max_output
     if entry.get("supports_search_tool") and (not providers or any(p != "codex" for p in providers)):
