@@ -186,8 +186,9 @@ class Service:
         self._start_refresher()
         self._switch_prober()
         if self._model_updates:
-            self.catalog_updater = CatalogUpdater(lambda: self.models.catalog, self._apply_catalog)
-            self.catalog_updater.start()
+            updater = self.catalog_updater = CatalogUpdater(lambda: self.models.catalog, self._apply_catalog)
+            self.lookups.codex_templates = lambda: updater.codex_templates  # spawn_agent's model list
+            updater.start()
         antigravity = self.providers.get("antigravity")
         if self._version_updates and isinstance(antigravity, AntigravityProvider):  # in the background
             antigravity.version.start(self.http, lambda: proxy_key("", self.config.proxy_url))

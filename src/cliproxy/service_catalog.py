@@ -8,10 +8,11 @@ output limits, and the ``max_tokens`` a Claude request without one gets.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from cliproxy.models.codex_client import codex_client_models
+from cliproxy.models.codex_templates import CodexTemplates
 from cliproxy.models.registry import ModelRegistry
 from cliproxy.providers.antigravity import AntigravityProvider
 from cliproxy.providers.claude import ClaudeProvider
@@ -35,8 +36,10 @@ class CatalogLookups:
         self.models = models
         # (model registry generation, (provider, model) -> output limit)
         self._output_limits: tuple[int, dict[tuple[str, str], int]] = (-1, {})
-        # (model registry generation, spawn_agent's model list)
-        self._agent_models: tuple[int, str] = (-1, "")
+        # the Codex client template catalog held now (the service hands in the updater's)
+        self.codex_templates: Callable[[], CodexTemplates | None] = _no_templates
+        # (model registry generation, templates it was built from, spawn_agent's model list)
+        self._agent_models: tuple[int, CodexTemplates | None, str] = (-1, None, "")
 
     def wire(self, providers: Providers) -> None:
         """Hand each provider its lookups."""
@@ -92,13 +95,21 @@ class CatalogLookups:
         return info.upstream_headers if info is not None else {}
 
     def agent_models(self) -> str:
-        """The models ``spawn_agent`` may name, in Codex's client catalog form, built once
-        per model registry generation (asked on every optimized multi-agent request)."""
-        cached = self._agent_models
-        if cached[0] == self.models.generation:
-            return cached[1]
+        """The models ``spawn_agent`` may name, from the entries the Codex CLI's catalog
+        gives them (CPA's ``codexSpawnAgentModelsFromTemplates``): a model's own template's
+        description, reasoning efforts and service tiers, or for another model the
+        registry's. Built once per model registry generation and template catalog (asked on
+        every optimized multi-agent request). Without a template catalog the models are
+        still listed, from the registry alone."""
+        cached, templates = self._agent_models, self.codex_templates()
+        if cached[0] == self.models.generation and cached[1] is templates:
+            return cached[2]
         generation = self.models.generation
-        entries = codex_client_models(self.models.listable(), self.models.providers)["models"]
+        entries = codex_client_models(self.models.listable(), self.models.providers, templates)["models"]
         text = format_models(entries)
-        self._agent_models = (generation, text)
+        self._agent_models = (generation, templates, text)
         return text
+
+
+def _no_templates() -> CodexTemplates | None:
+    return None

@@ -251,3 +251,41 @@ async def test_the_spawn_agent_list_follows_a_reload(start_proxy, upstream, tmp_
     await _post(proxy.url, body)
     second = upstream.bodies[-1]["tools"][0]["tools"][0]["description"]
     assert "`gpt-5.5`" in second and "`gpt-5.4`" not in second
+
+
+async def test_the_spawn_agent_list_comes_from_the_templates(start_proxy, upstream, monkeypatch) -> None:
+    """CPA TestCodexSpawnAgentModelsFromSourcesIncludesModelMetadata through the proxy: a
+    model with a template of its own is listed first with the template's description,
+    reasoning efforts, default and service tiers; another model after it with the
+    registry's description (its id when it has none, as CPA) and no service tiers. A
+    newer template catalog is listed on the next request (TestCodexSpawnAgentModelsCacheInvalidation,
+    for CPA's catalog revision).
+
+    Deliberate difference: a model without a template whose reasoning the registry does
+    not know is listed without efforts (CPA lists the default template's), as in our
+    Codex CLI catalog: it would not take them."""
+    four = template(
+        "gpt-5.4",
+        2,
+        description="Template four",
+        default_reasoning_level="low",
+        service_tiers=[{"id": "priority"}, {"id": "priority"}],
+    )
+    async with CatalogSource() as source:
+        source.codex = codex_catalog(template("gpt-5.5", 1), four)
+        monkeypatch.setenv(URLS_ENV, source.models_url)
+        text = config(upstream.url, True).replace(
+            '      - name: "gpt-5.4"', '      - name: "gpt-5.4"\n      - name: "custom-x"'
+        )
+        proxy = await start_with_templates(start_proxy, source, text)
+        await _post(proxy.url, request_body(False))
+        lines = upstream.bodies[-1]["tools"][0]["tools"][0]["description"].splitlines()
+        listed = lines[lines.index(HEADING) + 1 : lines.index(HEADING) + 3]
+        assert listed == [
+            "- `gpt-5.4`: Template four. Reasoning efforts: low (default), medium, high. Service tiers: priority.",
+            "- `custom-x`: custom-x.",
+        ]
+        source.codex = codex_catalog(template("gpt-5.5", 1), {**four, "description": "Newer four."})
+        assert await proxy.service.catalog_updater.refresh_codex_templates() is True
+        await _post(proxy.url, request_body(False))
+        assert "- `gpt-5.4`: Newer four. " in upstream.bodies[-1]["tools"][0]["tools"][0]["description"]

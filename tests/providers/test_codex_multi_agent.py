@@ -385,7 +385,8 @@ def test_a_registered_model_is_listed_with_its_metadata() -> None:
     """TestCodexSpawnAgentModelsFromSourcesIncludesModelMetadata (its registry-model half): a
     model the proxy serves is listed with its description and its reasoning efforts, the
     default medium when it has medium, and no service tiers. Its template half (a catalog
-    template's description and tiers) has no counterpart: every entry here is generated."""
+    template's description and tiers) is in tests/e2e/test_codex_multi_agent.py
+    (test_the_spawn_agent_list_comes_from_the_templates)."""
     info = ModelInfo(
         id="custom-model",
         display_name="Custom",

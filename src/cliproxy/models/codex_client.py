@@ -184,7 +184,7 @@ def _facts(info: ModelInfo) -> dict[str, Any]:
     facts: dict[str, Any] = {
         "slug": info.id,
         "display_name": info.display_name or info.id,
-        "description": info.description or info.display_name or info.id,
+        "description": info.description or info.id,  # CPA's: the id, not the display name
         "supported_reasoning_levels": [{"effort": lv, "description": _DESCRIPTIONS[lv]} for lv in levels],
         "prefer_websockets": False,
         "service_tiers": [],
