@@ -77,7 +77,7 @@ class ProbeSender:
             kind = "generate"
         if kind == "models" and _models_url(provider, cred) is None:
             kind = "generate"
-        upstream = self._upstream_model(cred, model)
+        upstream, shared = self._upstream_model(cred, model)
         proxy = proxy_key(cred.proxy_url, pipe.config.proxy_url)
         pending = provider.prepare(cred, pipe.http, proxy=proxy)
         prepared = await pending if pending is not None else None
@@ -101,25 +101,24 @@ class ProbeSender:
             return ProbeResult(resp.status, kind, upstream, err.retry_after, data)
         if upreq.stream and any(marker in data for marker in _IN_BAND_ERRORS):
             return ProbeResult(502, kind, upstream, None, data)  # a 200 whose stream failed
-        return ProbeResult(resp.status, kind, upstream)
+        return ProbeResult(resp.status, kind, upstream, shared=shared)
 
-    def _upstream_model(self, cred: Credential, model: str) -> str:
+    def _upstream_model(self, cred: Credential, model: str) -> tuple[str, tuple[str, ...]]:
         """The upstream name of the cooled ``model`` for ``cred`` (a credential-wide record:
-        the first model ``cred`` serves)."""
+        the first model ``cred`` serves), and the names whose cooldown ``cred`` shares with
+        ``model`` (``Route.state_names``; ``()`` when its record is its own)."""
         models = self.pipe.models
         if not model:
             served = models.models_for(cred)
-            if not served:
-                return ""
-            model = served[0].id
+            return (served[0].id if served else ""), ()
         try:
             route = models.resolve(model)
         except CliproxyError:  # no longer routed: the record's own name
-            return model
+            return model, ()
         if not route.supports(cred, route.model):
-            return model
+            return model, ()
         names = route.upstream_models(cred)
-        return names[0] if names else model
+        return (names[0] if names else model), route.state_names(cred)
 
     def _build(self, cred: Credential, provider: Provider, model: str, action: str) -> UpstreamRequest:
         body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": _PROMPT}]}

@@ -42,13 +42,16 @@ PROBE_TIMEOUT = 30.0  # seconds one probe may take, whatever the upstream does
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
     """What one probe learned: ``status`` 0 for a network failure; ``kind`` is the request
-    sent (``models``, ``count`` or ``generate``); ``model`` the upstream model it named."""
+    sent (``models``, ``count`` or ``generate``); ``model`` the upstream model it named;
+    ``shared`` the names whose cooldown the probed record shares (an OAuth alias's upstream
+    model and its other names: ``models.alias_state``), ``()`` when the record's is its own."""
 
     status: int
     kind: str
     model: str = ""
     retry_after: float | None = None
     body: bytes = b""
+    shared: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -177,7 +180,9 @@ class Prober:
             return
         scope = record.model or "every model"
         if result.ok:
-            cleared = await self.pool.clear_cooldown(cred, record.model)
+            cleared = False
+            for name in result.shared or (record.model,):  # cooled together, cleared together
+                cleared = await self.pool.clear_cooldown(cred, name) or cleared
             if result.kind == "generate" and record.model:  # it generated: the account is fine too
                 cleared = await self.pool.clear_cooldown(cred, "") or cleared
             if cleared:
