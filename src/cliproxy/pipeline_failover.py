@@ -153,7 +153,7 @@ async def cool_down(
         session_key=affinity_key(call.format, call.headers, call.body) if pool.session_affinity else None,
         providers=route.providers,
     )
-    if len(shared) > 1 and decision.scope != "none":  # (a credential-wide one: its model's too)
+    if len(shared) > 1:  # a cooldown, or a back-off level kept with cooling off (its model's too)
         await _share_cooldown(pool, cred, shared)
     log_failure(cred, provider, model, err, decision.reason or decision.kind)
     if call.trace is not None and decision.scope != "none":
@@ -166,8 +166,9 @@ async def cool_down(
 
 
 async def _share_cooldown(pool: Pool, cred: Credential, names: Sequence[str]) -> None:
-    """The cooldown ``cred`` just got for ``names[0]`` kept for each other name too, so a
-    request by any of them sees it (CPA checks the one state model for all)."""
+    """The record ``cred`` just got for ``names[0]`` (a cooldown, or a back-off level that
+    blocks nothing) kept for each other name too, so a request by any of them sees it and a
+    success by any of them clears it (CPA keeps the one state model for all)."""
     record = await pool.state.get_cooldown(cred.id, model_key(names[0]))
     if record is None:
         return

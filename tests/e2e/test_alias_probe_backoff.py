@@ -6,10 +6,12 @@ off (``models.alias_state``)."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import openai
 import pytest
 
+from cliproxy.state.base import CooldownRecord
 from tests.e2e.clients import KEY
 from tests.e2e.test_oauth_files import claude_file, write_auth
 from tests.e2e.test_probes import until
@@ -51,3 +53,25 @@ async def test_a_probe_success_clears_every_name_of_the_upstream_model(start_pro
     for name in ("a", "b"):
         await _chat(proxy.url, name)
 
+
+async def test_a_back_off_left_with_cooling_off_follows_every_name(start_proxy, fakes, tmp_path):
+    """CPA: TestManagerExecute_OAuthAliasBypassesBlockedRouteModel (one state, its back-off
+    level included, for the upstream model and its aliases). With ``disable-cooling`` a
+    429 cools nothing, but a back-off level already kept under ``claude-sonnet-4-6`` alone
+    (here set as ``save-cooldown-status`` restores one written before the aliases were
+    configured) is rewritten by a 429 on alias ``a``. It is now kept under every name, so a
+    later success by alias ``b`` resets it; before, the rewritten record stayed under the
+    upstream name alone, which a success by ``b`` never read, so once cooling was back on the
+    next 429 started from the raised level."""
+    write_auth(tmp_path, "claude-a.json", claude_file(fakes.claude.base_url, "at-a"))
+    proxy = await start_proxy(f'api-keys: ["{KEY}"]\ndisable-cooling: true\n' + TWO)
+    state = proxy.service.pool.state
+    await state.set_cooldown(CooldownRecord("claude-a.json", UPSTREAM, "claude", backoff_level=2))
+    fakes.claude.fail_next(429)
+    with pytest.raises(openai.RateLimitError):
+        await _chat(proxy.url, "a")
+    for name in NAMES:
+        record = await state.get_cooldown("claude-a.json", name)
+        assert record is not None and record.backoff_level == 2 and not record.blocks(time.time())
+    await _chat(proxy.url, "b")
+    assert await state.credential_cooldowns("claude-a.json") == []
