@@ -195,3 +195,17 @@ async def test_a_configured_window_replaces_a_templates(start_proxy: Any, source
     five, four = models["gpt-5.5"], models["gpt-5.4"]
     assert (five["context_window"], five["max_context_window"]) == (1048576, 1048576)
     assert (four["context_window"], four["max_context_window"]) == (372000, 372000)
+
+
+async def test_templates_from_a_file_url(
+    start_proxy: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """No network: ``CLIPROXY_MODELS_URLS`` naming a ``file://`` models.json makes the
+    updater read codex_client_models.json beside it from the disk (a missing models.json
+    only keeps the packaged model catalog). CPA reads its embedded copy instead, which we
+    do not ship: a deliberate difference."""
+    (tmp_path / "codex_client_models.json").write_bytes(orjson.dumps(TEMPLATES))
+    monkeypatch.setenv(URLS_ENV, (tmp_path / "models.json").as_uri())
+    proxy = await start_with_templates(start_proxy, None, _config())
+    models = await _catalog(proxy)
+    assert models["custom-model"]["base_instructions"] == TEMPLATES["models"][0]["base_instructions"]

@@ -112,7 +112,7 @@ class CatalogSource:
             await self._runner.cleanup()
 
 
-async def start_with_templates(start_proxy: Any, source: CatalogSource, yaml_text: str) -> Any:
+async def start_with_templates(start_proxy: Any, source: CatalogSource | None, yaml_text: str) -> Any:
     """A proxy whose catalog updater fetched ``source``'s Codex client catalog (the caller
     points ``CLIPROXY_MODELS_URLS`` at ``source.models_url``)."""
     proxy = await start_proxy(yaml_text, model_updates=True)

@@ -25,7 +25,10 @@ none, and the Codex CLI's catalog is served empty (:mod:`cliproxy.models.codex_c
 says why).
 
 ``CLIPROXY_MODELS_URLS`` (comma-separated) replaces the list of sources, for a mirror or
-an air-gapped copy; the Codex client catalog is then looked for beside each.
+an air-gapped copy; the Codex client catalog is then looked for beside each. A ``file://``
+URL is read from the disk (``file:///srv/models/models.json``: the Codex client catalog
+is ``/srv/models/codex_client_models.json``), so the Codex CLI can get its templates with
+no network; it is read at start and every 3 hours, like a remote source.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import aiohttp
 import orjson
@@ -343,11 +349,10 @@ class CatalogUpdater:
         async with aiohttp.ClientSession(timeout=timeout, trust_env=True) as session:
             for url in urls:
                 try:
-                    async with session.get(url) as resp:
-                        if resp.status != 200:
-                            failures.append(f"{url}: HTTP {resp.status}")
-                            continue
-                        raw = await resp.content.read(limit + 1)
+                    raw = await _read(session, url, limit)
+                except _Unavailable as exc:
+                    failures.append(f"{url}: {exc}")
+                    continue
                 except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                     failures.append(f"{url}: {type(exc).__name__} {exc}".rstrip())
                     continue
@@ -360,6 +365,26 @@ class CatalogUpdater:
                     log.warning("%s from %s is invalid: %s", name, url, exc)
                     failures.append(f"{url}: invalid ({exc})")
         return None, failures
+
+
+class _Unavailable(Exception):
+    """A source answered, but not with a document (its status says why)."""
+
+
+async def _read(session: aiohttp.ClientSession, url: str, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of ``url``: over HTTP(S), or from the disk for a
+    ``file://`` URL (an air-gapped copy)."""
+    if url.startswith("file:"):
+        return await asyncio.to_thread(_read_file, Path(url2pathname(urlsplit(url).path)), limit + 1)
+    async with session.get(url) as resp:
+        if resp.status != 200:
+            raise _Unavailable(f"HTTP {resp.status}")
+        return await resp.content.read(limit + 1)
+
+
+def _read_file(path: Path, size: int) -> bytes:
+    with path.open("rb") as f:
+        return f.read(size)
 
 
 def _parse_codex(raw: bytes) -> tuple[bytes, CodexTemplates]:
