@@ -419,7 +419,8 @@ class Service:
     def _relay_changed(self) -> None:
         """A relay client came or went: its runtime credential joins or leaves the pool."""
         kept = [c for c in self.pool.credentials() if c.source != "wsrelay"]
-        self.pool.replace([*kept, *self.relay.credentials()])
+        if renewed := self.pool.replace([*kept, *self.relay.credentials()]):  # one gone: its cooldowns too
+            self._background(self.pool.forget_refusals(renewed))
         self.models.rebuild(self.pool.credentials(), self.config)
 
     # -- config writes (management)

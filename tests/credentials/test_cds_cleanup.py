@@ -83,8 +83,10 @@ async def _until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
 
 async def test_an_auth_file_deleted_while_running_takes_its_cds_file_along(start_proxy, tmp_path):
     """CPA: TestHandleEventRemoveKnownFileDeletes with Manager.Remove's save: an auth file
-    removed from auth-dir (the watcher's removal, after its debounce) deletes its ``.cds``;
-    one rewritten with broken JSON leaves the pool but keeps its file."""
+    removed from auth-dir (the watcher's removal, after its debounce) deletes its ``.cds``
+    and its cooldowns in the shared state, as CPA's Remove drops the credential's state
+    (before, the records stayed: in memory for the process's life, in Redis for days);
+    one rewritten with broken JSON leaves the pool but keeps both."""
     auth = tmp_path / "auths"
     auth.mkdir()
     until = 4_000_000_000  # far ahead of the wall clock
@@ -94,6 +96,7 @@ async def test_an_auth_file_deleted_while_running_takes_its_cds_file_along(start
     proxy = await start_proxy("api-keys: [k]\nsave-cooldown-status: true\n", watch=True)
     svc = proxy.service
     assert len(svc.pool.credentials()) == 2 and (auth / "a.cds").exists()
+    assert await svc.pool.state.credential_cooldowns("a.json")  # restored from a.cds
 
     (auth / "a.json").unlink()
     tmp = auth / ".b.tmp"
@@ -102,6 +105,10 @@ async def test_an_auth_file_deleted_while_running_takes_its_cds_file_along(start
     await _until(lambda: not svc.pool.credentials())
     assert not (auth / "a.cds").exists()
     assert (auth / "b.cds").exists()
+    async with asyncio.timeout(10):
+        while await svc.pool.state.credential_cooldowns("a.json"):
+            await asyncio.sleep(0.01)
+    assert [r.model for r in await svc.pool.state.credential_cooldowns("b.json")] == ["m"]
 
 
 async def test_a_deleted_file_added_again_starts_without_cooldowns(clock, tmp_path):
@@ -115,7 +122,8 @@ async def test_a_deleted_file_added_again_starts_without_cooldowns(clock, tmp_pa
     pool.replace(load_auth_dir(tmp_path))
     await pool.mark_failure(pool.get("a.json"), "m", 429, retry_after=600)
     (tmp_path / "a.json").unlink()
-    assert await pool.forget_refusals(pool.replace(load_auth_dir(tmp_path))) == []
+    assert await pool.forget_refusals(pool.replace(load_auth_dir(tmp_path))) == ["a.json"]
+    assert await pool.state.credential_cooldowns("a.json") == []  # gone with it (CPA's Remove)
     (tmp_path / "a.json").write_bytes(_claude("a@example.com"))
     await pool.forget_refusals(pool.replace(load_auth_dir(tmp_path)))
     assert await pool.cooldowns(pool.get("a.json")) == []

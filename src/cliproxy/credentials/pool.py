@@ -186,12 +186,12 @@ class Pool:
 
     def replace(self, credentials: Iterable[Credential]) -> list[str]:
         """Swap the credential set (hot reload). State stays keyed by id, so a
-        credential whose id is stable keeps its cooldowns; removed ids drop out, and the
-        ``.cds`` files of those gone for good (:func:`.reloaded.gone_for_good`) too.
+        credential whose id is stable keeps its cooldowns; one gone for good
+        (:func:`.reloaded.gone_for_good`) loses its ``.cds`` file, and its cooldowns too.
 
         Returns the ids whose tokens changed (a new sign-in over an old file, a refresh),
-        that are or were disabled, or whose cooling was just turned off: hand them to
-        :meth:`forget_refusals`."""
+        that are or were disabled, whose cooling was just turned off or that left for good:
+        hand them to :meth:`forget_refusals`."""
         old = self._creds
         creds = {c.id: c for c in credentials}
         self._creds = creds
