@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..credentials.compat_auth import PLUGIN_MODELS
 from ..credentials.record import KIND_APIKEY, Credential
 from .aliases import AliasRule, aliases_for, apply_oauth_aliases, find_alias
 from .catalog import Catalog, ModelInfo
@@ -82,7 +83,7 @@ def bind_credential(
     models = list(source.models) if source.compat else apply_exclusions(source.models, excluded)
     if source.oauth:
         models = apply_oauth_aliases(rules, models)
-    if extra and (added := extra.get(cred.provider.strip().lower())) and not cred.attributes.get("plugin"):
+    if extra and (added := extra.get(cred.provider.strip().lower())) and not _plugin_named(cred):
         have = {m.id for m in models}
         models += [m for m in added if m.id not in have]
     out: dict[str, Binding] = {}
@@ -107,7 +108,14 @@ def shares_bindings(cred: Credential) -> bool:
     """Whether ``cred``'s table follows from its provider, plan, prefix, exclusions and
     aliases alone, so credentials alike share it. Not an API key (its config entry names
     its models) nor a plugin's credential (its plugin names them)."""
-    return cred.kind != KIND_APIKEY and not cred.attributes.get("plugin")
+    return cred.kind != KIND_APIKEY and not _plugin_named(cred)
+
+
+def _plugin_named(cred: Credential) -> bool:
+    """A plugin names ``cred``'s models: its executor's, or an OpenAI-compatible credential's
+    ``model.for_auth`` (CPA registers those alone)."""
+    attrs = cred.attributes
+    return bool(attrs and (attrs.get("plugin") or attrs.get(PLUGIN_MODELS)))
 
 
 def _exclusions(cred: Credential, cfg: Any) -> tuple[str, ...]:

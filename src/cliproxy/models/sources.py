@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..credentials.compat_auth import compat_entry_name, native_compat
+from ..credentials.compat_auth import PLUGIN_MODELS, compat_entry_name, native_compat
 from ..credentials.record import KIND_APIKEY, Credential
 from .catalog import Catalog, ModelInfo, ThinkingSupport
 from .suffix import split_suffix
@@ -81,14 +81,15 @@ def codex_family(cred: Credential) -> str:
 def source_for(cred: Credential, cfg: Any, catalog: Catalog, now: int) -> Source:
     """The models ``cred`` registers before exclusions, aliases and prefixes."""
     provider = cred.provider.strip().lower()
-    if cred.attributes.get("plugin"):  # a plugin executor: the models its registration declared
+    # a plugin executor, or a plugin's ``model.for_auth`` for an OpenAI-compatible credential
+    if owner := cred.attributes.get("plugin") or cred.attributes.get(PLUGIN_MODELS):
         infos = tuple(
             # as the plugin declared it (``plugins.models.PluginModel``), else its id only
             getattr(m, "info", None)
             or ModelInfo(
                 id=m.alias or m.name,
                 display_name=m.alias or m.name,
-                owned_by=cred.attributes["plugin"],
+                owned_by=owner,
                 type="plugin",
                 created=now,
                 user_defined=True,

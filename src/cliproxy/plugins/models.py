@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from cliproxy.credentials.compat_auth import PLUGIN_MODELS, native_compat, take_endpoint
 from cliproxy.credentials.files import normalize_metadata, parse_weight
 from cliproxy.credentials.ids import auth_index, auth_index_seed
 from cliproxy.credentials.record import Credential, ModelAlias
@@ -34,6 +35,8 @@ __all__ = [
     "PluginModel",
     "apply_auth_data",
     "bind_plugin_auths",
+    "file_executors",
+    "for_auth_params",
     "host_config",
     "parse_auth_file",
     "plugin_attributes",
@@ -152,7 +155,7 @@ def host_config(config: Any) -> dict[str, Any]:
 
 # attributes the proxy keeps on a credential for its own providers; CPA has no such
 # attribute, so a plugin is not shown them
-_OWN_ATTRIBUTES = frozenset({compat_tool_results.ATTRIBUTE, compat_cache.ATTRIBUTE})
+_OWN_ATTRIBUTES = frozenset({compat_tool_results.ATTRIBUTE, compat_cache.ATTRIBUTE, PLUGIN_MODELS})
 
 
 def plugin_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
@@ -227,19 +230,15 @@ async def bind_plugin_auths(
 ) -> list[Credential]:
     """Credential files of a provider no built-in serves, bound to the plugin executor
     with that identifier (scope ``oauth`` or ``both``): their models come from the
-    plugin's ``model.for_auth``. A built-in provider always wins. A file the plugin's
+    plugin's ``model.for_auth``. A built-in provider always wins, and a file that names an
+    OpenAI-compatible endpoint (``credentials.compat_auth``, also once parsed) goes to the
+    OpenAI-compatible provider instead, as CPA binds it. A file the plugin's
     ``auth.parse`` answers with several ``Auths`` becomes that many credentials (CPA's
     plugin virtual auths); one it handles without any becomes none, and an ``AuthData``
     with an invalid weight is left out (CPA's compactPluginAuths). ``timeout``: the
     seconds each plugin call may take. The new credential list."""
 
-    executors: dict[str, Record] = {}
-    for rec in host.active("executor"):
-        scope = str(rec.cap("executor_model_scope", "both") or "both").lower()
-        if scope in ("oauth", "both"):
-            ident = (await host.identifier(rec, abi.EXECUTOR_IDENTIFIER)).lower()
-            if ident:
-                executors.setdefault(ident, rec)
+    executors = await file_executors(host)
     parsers: dict[str, Record] = {}
     for rec in host.active("auth_provider"):
         ident = (await host.identifier(rec, abi.AUTH_IDENTIFIER)).lower()
@@ -260,10 +259,37 @@ async def bind_plugin_auths(
                 cred.id = str(ci_get(auths[0], "ID", "") or "").strip() or cred.id  # CPA: the auth's ID first
             bound = [cred]
         for one in bound:
-            if (executor := executors.get(one.provider)) is not None:
+            if native_compat(one, config):  # CPA: its OpenAI-compatible executor wins then
+                take_endpoint(one)  # (``plugins.compat_bind`` gives its models)
+            elif (executor := executors.get(one.provider)) is not None:
                 await _bind(host, executor, one, config, timeout)
         out += bound
     return out
+
+
+async def file_executors(host: PluginHost) -> dict[str, Record]:
+    """The plugin executors that serve auth files (scope ``oauth`` or ``both``), by identifier."""
+    executors: dict[str, Record] = {}
+    for rec in host.active("executor"):
+        scope = str(rec.cap("executor_model_scope", "both") or "both").lower()
+        if scope in ("oauth", "both"):
+            ident = (await host.identifier(rec, abi.EXECUTOR_IDENTIFIER)).lower()
+            if ident:
+                executors.setdefault(ident, rec)
+    return executors
+
+
+def for_auth_params(rec: Record, cred: Credential, config: Any) -> dict[str, Any]:
+    """The ``model.for_auth`` request for ``cred`` to the plugin of ``rec``."""
+    return {
+        "Plugin": rec.metadata,
+        "AuthID": cred.id,
+        "AuthProvider": cred.provider,
+        "StorageJSON": abi.b64encode(_storage(cred)),
+        "Metadata": _strings(cred.metadata),
+        "Attributes": plugin_attributes(cred.attributes),
+        "Host": host_config(config),
+    }
 
 
 def _bindable(cred: Credential, executors: dict[str, Record]) -> bool:
@@ -280,15 +306,7 @@ async def _bind(
     """``cred`` served by ``executor``, with the models its ``model.for_auth`` names."""
     models: list[ModelAlias] = []
     if executor.has("model_provider"):
-        params = {
-            "Plugin": executor.metadata,
-            "AuthID": cred.id,
-            "AuthProvider": cred.provider,
-            "StorageJSON": abi.b64encode(_storage(cred)),
-            "Metadata": _strings(cred.metadata),
-            "Attributes": plugin_attributes(cred.attributes),
-            "Host": host_config(config),
-        }
+        params = for_auth_params(executor, cred, config)
         try:
             result = await host.call(executor, abi.MODEL_FOR_AUTH, params, timeout=timeout)
         except (PluginError, PluginCrashed, TimeoutError) as exc:
