@@ -13,6 +13,7 @@ import pytest
 from cliproxy.config import Config, ConfigDocument, load_config
 from cliproxy.config.effective import not_effective_keys, unknown_keys
 from cliproxy.errors import ConfigError
+from cliproxy.plugins.store.auth import parse_rules
 
 
 def parse(text: str) -> Config:
@@ -349,20 +350,21 @@ def test_plugins_defaults_and_dir_expansion(tmp_path, monkeypatch) -> None:
     assert load_config(path).plugins.dir == os.path.join(str(tmp_path), ".cli-proxy-api", "plugins")
 
 
-def test_plugin_store_keys_load_and_are_announced() -> None:
+def test_plugin_store_keys_load_and_are_effective() -> None:
     """TestParseConfigBytes_PluginStoreSources, TestParseConfigBytes_PluginStoreAuth,
     TestParseConfigBytes_PluginAuthRevision.
 
-    Differs on purpose: cliproxy has no plugin store, so these keys load and are named in
-    the start-up warning of keys without effect instead of being normalised."""
+    The store keys are read by the plugin store (tests/plugins/test_store_api.py); the auth
+    revision belongs to CPA's Home plugin sync and is still named as without effect."""
     c = parse(
         "plugins:\n  store-sources: [' https://community.example/registry.json ', '']\n"
         "  store-auth: [{match: ' https://plugins.example.com/ ', type: bearer}]\n  auth-revision: 42\n"
     )
     assert c.plugins.auth_revision == 42
-    assert {"plugins.store-sources", "plugins.store-auth", "plugins.auth-revision"} <= set(
-        not_effective_keys(c)
-    )
+    assert c.plugins.store_sources == ["https://community.example/registry.json"]
+    assert [r.match for r in parse_rules(c.plugins.store_auth)] == ["https://plugins.example.com/"]
+    assert "plugins.auth-revision" in not_effective_keys(c)
+    assert not {"plugins.store-sources", "plugins.store-auth"} & set(not_effective_keys(c))
 
 
 def test_plugin_instance_settings() -> None:

@@ -1,9 +1,9 @@
-"""``GET /latest-version`` (the package index) and the plugin store answers.
+"""``GET /latest-version`` (the package index).
 
 CPA: ``internal/api/handlers/management/config_basic.go`` (``GetLatestVersion``: 200
-``{"latest-version"}``, 502 ``request_failed`` / ``unexpected_status`` / ``decode_failed``)
-and ``plugin_store.go`` (``ListPluginStore``'s list shape with ``source_errors``). cliproxy
-asks PyPI for its own package instead of GitHub for CPA's release.
+``{"latest-version"}``, 502 ``request_failed`` / ``unexpected_status`` / ``decode_failed``).
+cliproxy asks PyPI for its own package instead of GitHub for CPA's release. The plugin
+store endpoints: tests/plugins/test_store_api.py.
 """
 
 from __future__ import annotations
@@ -59,14 +59,3 @@ async def test_latest_version_offline_is_quick_and_clear(mproxy, monkeypatch):
     assert status == 502 and body["error"] == "request_failed"
     assert "could not be reached" in body["message"] and __version__ in body["message"]
     assert time.monotonic() - started < 6
-
-
-async def test_plugin_store_is_empty_with_a_reason(mproxy):
-    proxy = await mproxy("plugins: {enabled: true, dir: /tmp/cliproxy-plugins}\n")
-    status, body = await mcall(proxy, "GET", "/plugin-store")
-    assert status == 200
-    assert body["plugins"] == [] and body["sources"] == [] and body["plugins_enabled"] is True
-    assert body["plugins_dir"] == "/tmp/cliproxy-plugins"
-    assert len(body["source_errors"]) == 1 and "no plugin store" in body["source_errors"][0]["message"]
-    status, body = await mcall(proxy, "POST", "/plugin-store/some-plugin/install", json={})
-    assert status == 404 and body["error"] == "plugin_not_found" and "some-plugin" in body["message"]

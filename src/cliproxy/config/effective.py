@@ -44,9 +44,7 @@ NOT_EFFECTIVE: tuple[NotEffective, ...] = (
     # a debug listener of Go's pprof: nothing to serve in Python
     NotEffective("pprof.enable", "pprof"),
     NotEffective("pprof.addr", "pprof"),
-    # plugin store (download/install of plugins) is not built
-    NotEffective("plugins.store-sources", "store_sources"),
-    NotEffective("plugins.store-auth", "store_auth"),
+    # the plugin auth revision CPA's Home plugin sync compares
     NotEffective("plugins.auth-revision", "auth_revision"),
     # CPA's distributed "Home" mode
     NotEffective("credential-concurrency", "credential_concurrency"),

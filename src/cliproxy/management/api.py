@@ -20,6 +20,7 @@ from cliproxy.management import (
     plugins_api,
     release_api,
     route_api,
+    store_api,
     usage_api,
 )
 from cliproxy.management.types import Handler, Route
@@ -39,6 +40,7 @@ ROUTES: tuple[Route, ...] = (
     *logs_api.ROUTES,
     *usage_api.ROUTES,
     *release_api.ROUTES,
+    *store_api.ROUTES,
     *route_api.ROUTES,
 )
 

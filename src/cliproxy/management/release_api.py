@@ -1,13 +1,11 @@
-"""``GET /latest-version`` and the plugin store endpoints, in the shapes the panel reads.
+"""``GET /latest-version``, in the shape the panel reads.
 
 CPA asks GitHub for its own newest release; cliproxy asks the package index for the
 ``cliproxy`` package (``CLIPROXY_PACKAGE_INDEX`` overrides the URL), through the proxy-url
 of the config, with a short time limit. Unreachable, it answers CPA's failure shape with
 a message that says so (502 ``request_failed``), never hanging the panel.
 
-cliproxy has no plugin store (plugins are installed into ``plugins.dir`` by hand), so
-``GET /plugin-store`` answers CPA's list shape with no plugins and one ``source_errors``
-entry saying why, and ``POST /plugin-store/{id}/install`` a 404 naming the same reason.
+The plugin store endpoints live in :mod:`cliproxy.management.store_api`.
 """
 
 from __future__ import annotations
@@ -25,10 +23,6 @@ __all__ = ["DEFAULT_INDEX", "ROUTES", "TIMEOUT"]
 
 DEFAULT_INDEX = "https://pypi.org/pypi/cliproxy/json"
 TIMEOUT = 5.0
-_NO_STORE = (
-    "cliproxy has no plugin store: put plugins in plugins.dir (see docs/plugins.md); "
-    "plugins.store-sources is not read"
-)
 
 
 def _failure(status: int, code: str, message: str) -> Resp:
@@ -66,28 +60,6 @@ async def get_latest_version(req: Req) -> Resp:
     return Resp(200, {"latest-version": version, "current-version": __version__})
 
 
-async def list_plugin_store(req: Req) -> Resp:
-    plugins = req.service.config.plugins
-    return Resp(
-        200,
-        {
-            "plugins_enabled": plugins.enabled,
-            "plugins_dir": plugins.dir,
-            "sources": [],
-            "source_errors": [{"source_id": "", "source_name": "", "source_url": "", "message": _NO_STORE}],
-            "plugins": [],
-        },
-    )
-
-
-async def install_from_store(req: Req) -> Resp:
-    return _failure(
-        404, "plugin_not_found", f"plugin {req.params.get('id', '')!r} is not in any store: {_NO_STORE}"
-    )
-
-
 ROUTES: list[Route] = [
     Route("GET", "/latest-version", get_latest_version),
-    Route("GET", "/plugin-store", list_plugin_store),
-    Route("POST", "/plugin-store/{id}/install", install_from_store),
 ]
