@@ -3,7 +3,7 @@
 ``registries`` maps a path (``/registry.json``) to the document served there;
 ``add_release(owner, repo, tag, assets)`` publishes a release (the newest added is
 ``latest``) whose assets are downloaded from ``/assets/<owner>/<repo>/<tag>/<name>``;
-``files`` serves direct artifacts at ``/files/<name>``. ``requests`` records
+``files`` serves direct artifacts at ``/files/<name>``; ``redirects`` answers a path with a 302. ``requests`` records
 ``(path, Authorization header)`` of every request.
 """
 
@@ -42,6 +42,7 @@ class FakePluginStore(LocalServer):
         self.releases: dict[tuple[str, str], list[tuple[str, dict[str, bytes]]]] = {}
         self.files: dict[str, bytes] = {}
         self.requests: list[tuple[str, str]] = []
+        self.redirects: dict[str, str] = {}  # path -> Location answered with 302
 
     @property
     def url(self) -> str:
@@ -100,6 +101,8 @@ class FakePluginStore(LocalServer):
 
     async def _registry(self, request: web.Request) -> web.Response:
         self._record(request)
+        if (location := self.redirects.get(request.path)) is not None:
+            raise web.HTTPFound(location)
         doc = self.registries.get(request.path)
         return (
             web.json_response({"message": "no registry"}, status=404)

@@ -166,7 +166,9 @@ async def test_install_latest_pinned_and_identical(start_proxy, store, tmp_path)
 
 async def test_install_refuses_bad_archives(start_proxy, store, tmp_path):
     """CPA: TestVerifyChecksumRejectsMissingAndMismatch, TestInstallDirectRejectsChecksumMismatch,
-    TestDownloadArtifactEnforcesDeclaredSizeDuringRead, TestInstallDirectDownloadsMatchingArtifactWithBearerAuth.
+    TestDownloadArtifactEnforcesDeclaredSizeDuringRead, TestInstallDirectDownloadsMatchingArtifactWithBearerAuth,
+    TestInstallPluginFromStoreInstallsDirectArtifact, TestInstallPluginFromStoreHonorsDirectQueryVersion,
+    TestPluginStoreDirectManifestPinsRequestedVersionArtifacts.
     Nothing is written and the config is untouched when a check fails."""
     good = plugin_zip({f"beta{EXT}": LIB})
     store.registries["/registry.json"] = {"schema_version": 1, "plugins": [_github()]}
@@ -185,6 +187,15 @@ async def test_install_refuses_bad_archives(start_proxy, store, tmp_path):
     assert {auth for p, auth in store.requests if p.startswith("/files/")} == {"Bearer s3cret-token"}
     assert {auth for p, auth in store.requests if not p.startswith("/files/")} == {""}
     store.files["beta-2.0.0.zip"] = good
+    old = _direct(store, plugin_zip({f"beta{EXT}": b"old"}), version="1.5.0")["install"]
+    beta = {**_direct(store, good), "versions": [{"version": "1.5.0", "install": old}]}
+    store.registries["/community.json"] = {"schema_version": 2, "plugins": [beta]}
+    status, body = await _call(proxy, "POST", "/plugin-store/beta/install?version=v1.5.0")
+    assert (
+        status == 200
+        and body["version"] == "1.5.0"
+        and _target(tmp_path, "beta", "1.5.0").read_bytes() == b"old"
+    )
     status, body = await _call(proxy, "POST", "/plugin-store/beta/install")
     assert status == 200 and body["install_type"] == "direct" and _target(tmp_path, "beta", "2.0.0").is_file()
     assert _store_cfg(proxy, "beta")["store"]["install"]["artifacts"][0]["size"] == len(good)
@@ -193,12 +204,13 @@ async def test_install_refuses_bad_archives(start_proxy, store, tmp_path):
 async def test_install_errors_and_source_switches(start_proxy, store, tmp_path):
     """CPA: TestInstallPluginFromStoreRejectsImplicitSourceSwitch, TestInstallPluginFromStoreRejectsUnknownManagedSource,
     TestInstallPluginFromStoreRequiresSourceForDuplicateIDs, TestInstallPluginFromStoreUsesRequestedThirdPartySource."""
-    store.registries["/registry.json"] = {"schema_version": 1, "plugins": [_github()]}
+    store.registries["/registry.json"] = {"schema_version": 1, "plugins": [_github(), _github("delta")]}
     store.registries["/community.json"] = {"schema_version": 1, "plugins": [_github()]}
     _release(store, "v1.0.0")
-    proxy = await _proxy(
-        start_proxy, store, tmp_path, "alpha: {store: {source-id: official, version: 1.0.0}}"
-    )
+    configs = "alpha: {store: {source-id: official, version: 1.0.0}}, delta: {store: {source-url: 'https://gone.example/r.json'}}"
+    proxy = await _proxy(start_proxy, store, tmp_path, configs)
+    status, body = await _call(proxy, "POST", "/plugin-store/delta/install")
+    assert status == 409 and body["error"] == "plugin_store_installed_source_unknown"
     status, body = await _call(proxy, "POST", "/plugin-store/nope/install")
     assert status == 404 and body["error"] == "plugin_not_found"
     status, body = await _call(proxy, "POST", "/plugin-store/alpha/install?source=source-000000000000")
