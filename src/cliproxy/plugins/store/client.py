@@ -196,7 +196,12 @@ class StoreClient:
                         raise StoreError(f"stopped after {MAX_REDIRECTS} redirects")
                     url = nxt
                     continue
-                return await _read(resp, limit, authenticated)
+                try:
+                    return await _read(resp, limit, authenticated)
+                except StoreError:
+                    raise
+                except Exception as exc:  # the connection broke inside the body
+                    raise StoreError(f"read {safe_url(url)} failed: {type(exc).__name__}") from None
             finally:
                 resp.release()
         raise StoreError(f"stopped after {MAX_REDIRECTS} redirects")  # pragma: no cover

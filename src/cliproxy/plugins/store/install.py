@@ -49,6 +49,7 @@ from cliproxy.plugins.store.versions import normalize_version
 __all__ = ["InstallResult", "Installer", "current_platform", "install_archive", "plugin_extension"]
 
 _LIBRARY_EXTS = (".so", ".dylib", ".dll")
+MAX_LIBRARY = 1 << 30  # an unpacked library larger than this is refused (a zip bomb)
 
 
 def current_platform() -> tuple[str, str]:
@@ -118,6 +119,8 @@ def _target_library(archive: zipfile.ZipFile, plugin_id: str, version: str, goos
         target = info
     if target is None:
         raise StoreError(f"zip does not contain {plain}")
+    if target.file_size > MAX_LIBRARY:
+        raise StoreError(f"{target.filename} is larger than {MAX_LIBRARY} bytes")
     mode = (target.external_attr >> 16) & 0o777
     return archive.read(target), mode or 0o755
 
