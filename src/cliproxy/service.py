@@ -42,6 +42,7 @@ from cliproxy.pipeline import Pipeline
 from cliproxy.pipeline_probe import ProbeSender
 from cliproxy.plugins.binding import FileBinder
 from cliproxy.plugins.callbacks import Callbacks
+from cliproxy.plugins.compat_refresh import ScheduledRefresh
 from cliproxy.plugins.host import PluginHost
 from cliproxy.plugins.registration import register_models
 from cliproxy.plugins.surface import ManagementTable, authenticate, frontend_providers
@@ -248,6 +249,7 @@ class Service:
             own_client=account_pools.clients_of(self.providers),  # Antigravity's accounts
             workers=self.config.auth_auto_refresh_workers,
         )
+        self.refresher.delegate = ScheduledRefresh(self.pipeline)  # plugins' OpenAI-compatible credentials
         self.pipeline.refresher = self.refresher
         self.refresher.start()
 
@@ -320,6 +322,8 @@ class Service:
         if renewed := self.pool.replace([*kept, *bound]):
             self._background(self.pool.forget_refusals(renewed))
         self.models.rebuild(self.pool.credentials(), self.config)
+        if self.refresher is not None:  # the plugin may have set when they are due
+            self.refresher.wake()
 
     async def settle_credentials(self, paths: Collection[Path] | None = None) -> None:
         """Wait, ``bind_wait`` seconds at most, until the plugin-provider auth files the last

@@ -161,6 +161,7 @@ class Refresher:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._owner = os.urandom(8).hex()  # this refresher, as a lease holder
+        self.delegate: Any = None  # plugins' credentials (``credentials.delegated.Delegate``)
 
     # -- when ---------------------------------------------------------------------
 
@@ -168,7 +169,8 @@ class Refresher:
         """Unix time when ``cred`` should be refreshed (0 = now), or None for never."""
         memo = self._tokens.get(cred.id)
         if memo is None or memo[0] is not cred:  # the credential's own part, once per object
-            memo = self._tokens[cred.id] = (cred, cred.refresh_token, _token_due(cred))
+            own = self.delegate.due if self.delegate and cred.provider not in TOKEN_ENDPOINTS else _token_due
+            memo = self._tokens[cred.id] = (cred, cred.refresh_token, own(cred))
         if memo[2] is None:
             return None
         status = self._status.get(cred.id)
@@ -252,6 +254,14 @@ class Refresher:
 
     async def _refresh(self, cred: Credential) -> Credential:
         endpoint = TOKEN_ENDPOINTS.get(cred.provider)
+        if endpoint is None and self.delegate is not None:
+            try:
+                updated: Credential = await self.delegate.refresh(cred)
+            except RefreshError as exc:
+                self._failed(cred, exc)
+                raise
+            self._renewed(updated)
+            return updated
         if endpoint is None:
             raise RefreshError(
                 f"{cred.provider} credentials have no token refresh", status=400, credential_id=cred.id

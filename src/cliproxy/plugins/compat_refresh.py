@@ -6,7 +6,9 @@ CPA wraps its OpenAI-compatible executor for an auth of a type no built-in serve
 OpenAI-compatible key, and a refresh (after a 401) goes to the plugin's ``auth.refresh``.
 Here the wrapper is a question asked at the time of the refresh: :func:`refresher_of`
 names the plugin that refreshes a credential, or ``None`` (bare: no plugin refresh), so
-unloading the plugin removes the wrapper at once.
+unloading the plugin removes the wrapper at once. :class:`ScheduledRefresh` has the token
+refresher refresh them on schedule the same way (``credentials.delegated``), as CPA's auth
+manager does through the wrapper.
 
 The plugin's answer merges into a copy of the credential (empty fields keep their values);
 the key sent upstream is the answer's ``api_key`` attribute, else its ``access_token``,
@@ -21,17 +23,21 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
+from cliproxy import times
 from cliproxy.credentials.compat_auth import native_compat
+from cliproxy.credentials.delegated import plugin_due
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
+from cliproxy.credentials.refresh import RefreshError
 from cliproxy.plugins import abi
 from cliproxy.plugins.host import PluginHost, Record
 from cliproxy.plugins.models import VIRTUAL, refresh_plugin_auth, save_token
 from cliproxy.providers import registry as builtin
 
-__all__ = ["CompatRefresher", "refresher_of"]
+__all__ = ["CompatRefresher", "ScheduledRefresh", "refresher_of"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +88,9 @@ class CompatRefresher:
         )
         if not await refresh_plugin_auth(host, fresh, config):
             return None
+        fresh.metadata["last_refresh"] = times.format_datetime(
+            datetime.now(UTC)
+        )  # the schedule counts from it
         token = _changed(fresh.attributes, cred.attributes, "api_key") or _changed(
             fresh.metadata, cred.metadata, "access_token"
         )
@@ -106,3 +115,44 @@ def _changed(new: dict[str, Any], old: dict[str, Any], key: str) -> str:
     if isinstance(value, str) and value.strip() and value != old.get(key):
         return value.strip()
     return ""
+
+
+class ScheduledRefresh:
+    """The token refresher's delegate (``credentials.delegated.Delegate``) for the
+    credentials :func:`refresher_of` names a plugin for; ``pipe``: the pipeline, whose
+    ``plugins``, ``config`` and ``compat_refresher`` are read at each call."""
+
+    def __init__(self, pipe: Any) -> None:
+        self.pipe = pipe
+
+    def due(self, cred: Credential) -> float | None:
+        host: PluginHost | None = self.pipe.plugins
+        if host is None or cred.attributes.get("plugin") or builtin.get(cred.provider) is not None:
+            return None
+        if not native_compat(cred, self.pipe.config) or not _cached_refresher(host, cred):
+            return None
+        return plugin_due(cred)
+
+    async def refresh(self, cred: Credential) -> Credential:
+        host, config = self.pipe.plugins, self.pipe.config
+        if host is None or await refresher_of(host, cred, config) is None:
+            raise RefreshError(
+                "no plugin refreshes this credential any more", status=400, credential_id=cred.id
+            )
+        fresh = await self.pipe.compat_refresher.refresh(host, cred, config)
+        if fresh is None:
+            raise RefreshError(
+                "the plugin's auth.refresh gave no credential", status=502, credential_id=cred.id
+            )
+        return fresh
+
+
+def _cached_refresher(host: PluginHost, cred: Credential) -> bool:
+    """Whether an active auth provider's identifier (as already asked) names ``cred``'s type,
+    ``provider_key`` or ``compat_name``: the refresher's question must not wait on a plugin."""
+    attrs = cred.attributes
+    keys = {cred.provider, attrs.get("provider_key", ""), attrs.get("compat_name", "")}
+    keys = {k.strip().lower() for k in keys} - {""}
+    return any(
+        rec.identifiers.get(abi.AUTH_IDENTIFIER, "").lower() in keys for rec in host.active("auth_provider")
+    )

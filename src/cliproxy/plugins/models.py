@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from cliproxy.credentials.compat_auth import PLUGIN_MODELS, native_compat, take_endpoint
+from cliproxy.credentials.delegated import NOT_BEFORE, not_before
 from cliproxy.credentials.files import normalize_metadata, parse_weight
 from cliproxy.credentials.ids import auth_index, auth_index_seed
 from cliproxy.credentials.record import Credential, ModelAlias
@@ -155,7 +156,9 @@ def host_config(config: Any) -> dict[str, Any]:
 
 # attributes the proxy keeps on a credential for its own providers; CPA has no such
 # attribute, so a plugin is not shown them
-_OWN_ATTRIBUTES = frozenset({compat_tool_results.ATTRIBUTE, compat_cache.ATTRIBUTE, PLUGIN_MODELS})
+_OWN_ATTRIBUTES = frozenset(
+    {compat_tool_results.ATTRIBUTE, compat_cache.ATTRIBUTE, PLUGIN_MODELS, NOT_BEFORE}
+)
 
 
 def plugin_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
@@ -429,6 +432,8 @@ def apply_auth_data(cred: Credential, auth: dict[str, Any]) -> None:
         if own_weight and "weight" in attrs:
             with contextlib.suppress(ValueError):  # parse left such an auth out
                 cred.weight = parse_weight(attrs["weight"])
+    if gate := not_before(ci_get(auth, "NextRefreshAfter")):  # (``credentials.delegated``)
+        cred.attributes[NOT_BEFORE] = gate
 
 
 async def refresh_plugin_auth(host: PluginHost, cred: Credential, config: Any) -> bool:
@@ -458,6 +463,8 @@ async def refresh_plugin_auth(host: PluginHost, cred: Credential, config: Any) -
     if not isinstance(auth, dict):
         return False
     apply_auth_data(cred, auth)  # in place: the credential keeps its id and auth index
+    if gate := not_before(ci_get(result, "NextRefreshAfter")):
+        cred.attributes[NOT_BEFORE] = gate
     normalize_metadata(cred.metadata)
     if not cred.attributes.get(VIRTUAL):  # one of several in a file: kept in memory (CPA)
         save_token(cred.path, {**cred.metadata, "type": cred.provider})

@@ -1,0 +1,77 @@
+"""A plugin's OpenAI-compatible credential refreshed on schedule by the token refresher
+through its plugin's ``auth.refresh`` (CPA's auth manager refresh loop,
+sdk/cliproxy/auth/auto_refresh_loop.go), not before the ``NextRefreshAfter`` the plugin
+gave. Through a running proxy with an in-process plugin."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from tests.plugins.test_compat_auth_cpa import _auth_file
+from tests.plugins.test_flow_python import HEADER, _proxy
+
+# parses its file with a refresh gate {gate}s ahead; refreshes with a gate an hour ahead
+SCHEDULED = (
+    HEADER
+    + """
+import datetime
+def ahead(secs):
+    return datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=secs)
+class Scheduled(Plugin, AuthProvider):
+    name = "scheduled"; version = "1"; author = "t"; github_repository = "https://example.com/s"
+    identifier = "plugin-provider"
+    refreshed = []
+    async def parse(self, req):
+        raw = json.loads(req.raw_json)
+        return AuthParseResponse(handled=True, auth=AuthData(provider="plugin-provider",
+            attributes={"base_url": raw["endpoint"], "api_key": raw["token"]},
+            next_refresh_after=ahead(GATE)))
+    async def refresh(self, req):
+        type(self).refreshed.append(time.time())
+        return AuthRefreshResponse(auth=AuthData(attributes={"api_key": "scheduled-token"},
+            metadata={"access_token": "scheduled-token"}), next_refresh_after=ahead(3600))
+plugin = Scheduled()
+"""
+)
+
+
+async def test_a_plugin_credential_is_refreshed_on_schedule_after_its_gate(start_proxy, fakes, tmp_path):
+    """TestNextRefreshCheckAt_NextRefreshAfterGate and
+    TestNextRefreshCheckAt_PreferredInterval_PicksEarliestCandidate, for an auth a plugin
+    refreshes: a file with ``refresh_interval_seconds`` 1 and no last refresh is due at
+    once, but the ``NextRefreshAfter`` its plugin's ``auth.parse`` gave holds the refresh
+    back until then; the refresher then calls the plugin's ``auth.refresh`` (no request
+    needed) and the pool and the file hold its token. The refresh answer's own
+    ``NextRefreshAfter`` (an hour on) holds the next one back although the interval has
+    passed: a deliberate difference, CPA's manager clears that answer's value after a
+    refresh. Before, such a credential was refreshed only after an upstream 401."""
+    gate = 1.5
+    path = _auth_file(
+        tmp_path,
+        "sched.json",
+        {
+            "type": "plugin-provider",
+            "endpoint": fakes.openai.url("/v1"),
+            "token": "old-token",
+            "api_key": "old-token",
+            "refresh_token": "r-1",
+            "refresh_interval_seconds": 1,
+        },
+    )
+    source = SCHEDULED.replace("GATE", str(gate)).replace("import datetime", "import datetime, time")
+    started = time.time()
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"scheduled": source}, {"scheduled": {}}, base=False)
+    plugin = proxy.service.plugins.get("scheduled")
+    refreshed = type(plugin.client.plugin).refreshed if plugin is not None else None
+    assert refreshed == []
+    async with asyncio.timeout(10):
+        while not refreshed:
+            await asyncio.sleep(0.05)
+    assert refreshed[0] >= started + gate - 0.1
+    cred = proxy.service.pool.get("sched.json")
+    assert cred is not None and cred.api_key == "scheduled-token"
+    assert json.loads(path.read_text())["api_key"] == "scheduled-token"
+    await asyncio.sleep(1.3)  # past the interval: the refresh's own gate holds
+    assert len(refreshed) == 1
