@@ -200,7 +200,7 @@ async def _terminal(
         raise inband_error(found, attempt.cred.id)
     if alias is not None:
         found["model"] = alias
-    elif model and "model" not in found:
+    elif model and not found.get("model"):  # (an empty name is none)
         found["model"] = model
     return found
 

@@ -100,7 +100,12 @@ async def open_stream(
             hidden = openai_chat.HiddenUsage()
             chunks, read_usage = Mapped(chunks, hidden.step, hidden.tail, resp), hidden.read
     else:  # names are restored against what this attempt sent upstream
-        tr = reg.stream_translator(attempt.fmt, call.format, attempt.ir or call.client_ir(reg), model=alias)
+        # (a Responses client of a Codex-format upstream, xAI: a stream naming no model shows
+        # the asked one, as CPA's Codex to Responses translator fills it)
+        unnamed = call.model if call.format is _RESPONSES and attempt.fmt is _CODEX else None
+        tr = reg.stream_translator(
+            attempt.fmt, call.format, attempt.ir or call.client_ir(reg), model=alias, unnamed=unnamed
+        )
         if wrapped and not tr.unwrapping(attempt.provider.unwrap_body):
             chunks = unwrapped(chunks, attempt.provider, resp)
         if attempt.replay is not None:  # reasoning the client cannot carry, kept for its next turn

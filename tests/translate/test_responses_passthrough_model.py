@@ -49,3 +49,33 @@ def test_a_named_snapshot_ends_the_watch_and_the_stream_flows_untouched() -> Non
         assert out == stream and tr._model is None, cut
     out, _ = _relay(CREATED + COMPLETED, 5, model=None)  # (no model to fill: untouched)
     assert out == CREATED + COMPLETED
+
+
+def test_an_empty_model_is_no_name() -> None:
+    """An opening snapshot whose ``"model"`` is ``""`` (also spaced out) gets the client's
+    model, as one without the key does (CPA's ``Exists`` takes ``""`` for a name: our
+    difference, the SDK read an empty ``Response.model``)."""
+    for empty in (b'"model":""', b'"model" : ""'):
+        stream = CREATED.replace(b'"id":"r"', b'"id":"r",' + empty) + DELTA + COMPLETED
+        for cut in range(1, len(stream)):
+            out, _ = _relay(stream, cut)
+            assert _models(out) == ["asked", None], (cut, out)
+
+
+def test_a_translated_codex_stream_fills_the_unnamed_model() -> None:
+    """CPA TestConvertCodexResponseToOpenAIResponses_CreatedIncludesOriginalRequestModel on
+    the translated path (a Responses client of xAI: Codex events rebuilt from IR): every
+    snapshot names ``unnamed`` when the upstream names none or ``""``, the upstream's name
+    when it gives one, and a forced ``model`` over both."""
+    reg = default_registry()
+
+    def models(stream: bytes, forced: str | None = None) -> list[object]:
+        tr = reg.stream_translator(Format.CODEX, Format.RESPONSES, model=forced, unnamed="asked")
+        return _models(tr.feed(stream) + tr.finish())
+
+    assert models(CREATED + DELTA + COMPLETED) == ["asked", "asked", "asked"]
+    empty = CREATED.replace(b'"id":"r"', b'"id":"r","model":""')
+    assert models(empty + DELTA + COMPLETED) == ["asked", "asked", "asked"]
+    named = CREATED.replace(b'"id":"r"', b'"id":"r","model":"grok-4.5"')
+    assert models(named + DELTA + COMPLETED) == ["grok-4.5"] * 3
+    assert models(named + DELTA + COMPLETED, forced="alias") == ["alias"] * 3

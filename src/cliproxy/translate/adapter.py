@@ -67,7 +67,11 @@ class StreamEncoder(ABC):
 
     Events arrive block-sequential (see ``translate.stream.Sequencer``): one block open
     at a time, indices 0, 1, 2... ``model`` is the model name the client should see.
+    ``unnamed`` (set by the registry when asked): the name shown when the upstream's
+    stream names no model (the client's own; an encoder that reads it says so).
     """
+
+    unnamed: str | None = None
 
     def __init__(self, request: ir.Request | None = None, model: str | None = None) -> None:
         self.request = request

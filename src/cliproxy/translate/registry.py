@@ -123,12 +123,20 @@ class Registry:
         return adapters[client].build_response(resp, request), resp.usage
 
     def stream_translator(
-        self, upstream: Format, client: Format, request: ir.Request | None = None, model: str | None = None
+        self,
+        upstream: Format,
+        client: Format,
+        request: ir.Request | None = None,
+        model: str | None = None,
+        *,
+        unnamed: str | None = None,
     ) -> StreamTranslator:
-        return StreamTranslator(
-            self._adapters[upstream].stream_decoder(request),
-            self._adapters[client].stream_encoder(request, model),
-        )
+        """``model``: the name the client sees whatever the upstream says (a forced alias);
+        ``unnamed``: the one it sees when the upstream names none (``StreamEncoder.unnamed``)."""
+        encoder = self._adapters[client].stream_encoder(request, model)
+        if unnamed:
+            encoder.unnamed = unnamed
+        return StreamTranslator(self._adapters[upstream].stream_decoder(request), encoder)
 
 
 def _load(spec: str) -> Adapter:

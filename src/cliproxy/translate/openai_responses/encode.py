@@ -8,7 +8,9 @@ reasoning item carrying it when it is signed); text blocks with only hidden bloc
 them (another family's server tools) are one message, as CPA aggregates them;
 ``response.completed`` (or ``response.incomplete`` / ``response.failed``) closes it
 with the whole response object. Every event carries ``type`` and a
-``sequence_number`` counting from 0.
+``sequence_number`` counting from 0. Each snapshot names the forced ``model``, else the
+upstream's, else ``unnamed`` (a Codex-format upstream's stream naming none, e.g. xAI's:
+the client's model, as CPA's Codex to Responses translator fills it).
 """
 
 from __future__ import annotations
@@ -129,13 +131,18 @@ class ResponsesEncoder(StreamEncoder):
         # the client already has the stream's response.created: what follows (a pass-through
         # stream's failure) ends that response and must not open a second one
         if self._resp is None:
-            self._resp = base_response(response_id(None), self.model or "", int(time.time()), self.request)
+            self._resp = base_response(
+                response_id(None), self.model or self.unnamed or "", int(time.time()), self.request
+            )
 
     def _start(self, rid: str, model: str, created: int) -> bytes:
         if self._resp is not None:
             return b""
         self._resp = base_response(
-            response_id(rid or None), self.model or model, created or int(time.time()), self.request
+            response_id(rid or None),
+            self.model or model or self.unnamed or "",
+            created or int(time.time()),
+            self.request,
         )
         snap = dict(self._resp)
         out = self._emit("response.created", {"response": snap})

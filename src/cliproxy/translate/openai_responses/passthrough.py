@@ -36,8 +36,9 @@ Codex upstream), as CPA's Codex to Responses translator fills it; the openai SDK
 ``Response.model`` is otherwise missing. The final snapshot (``response.completed``...)
 goes out as the upstream wrote it, as in CPA. Only the stream's first snapshot is looked at
 when it names its model (real Codex always does): a ``bytes.find`` over the chunks until
-it, then nothing more. Whether it names one is read off its bytes (a ``"model"`` string
-anywhere in its line; CPA reads ``response.model``), so a snapshot without a model whose
+it, then nothing more. Whether it names one is read off its bytes (a ``"model"`` key
+anywhere in its line whose value is not ``""``: an empty name is none, which CPA's
+``response.model`` ``Exists`` takes for one), so a snapshot without a model whose
 echoed request has a ``"model"`` key elsewhere (a tool's parameter) keeps going out
 without one. A stream whose first snapshot names none is watched to its end (a
 ``bytes.find`` a chunk), and each opening snapshot is parsed and written again with it.
@@ -75,6 +76,18 @@ _SNAPSHOT = b'"response":'  # (the key of an event's response object)
 # the snapshots CPA names the model in (the final one stays the upstream's own bytes)
 _OPENING = (b'"response.created"', b'"response.in_progress"')
 _relay = Passthrough.feed  # (called as a plain function: no ``super()`` per chunk)
+
+
+def _names_model(line: bytes) -> bool:
+    """Whether a snapshot's ``data:`` line has a ``"model"`` key whose value is not ``""``
+    (an empty name is none: CPA's ``Exists`` counts it; ours fills it)."""
+    at = line.find(b'"model"')
+    while at >= 0:
+        rest = line[at + 7 : at + 80].lstrip()
+        if not rest.startswith(b":") or not rest[1:].lstrip().startswith(b'""'):
+            return True
+        at = line.find(b'"model"', at + 7)
+    return False
 
 
 def _suspect(data: bytes) -> bool:
@@ -144,7 +157,7 @@ class ResponsesPassthrough(ScreenedPassthrough):
                 end = len(out)
             line = out[start:end]
             if line.startswith(b"data:"):
-                if line.find(b'"model"') >= 0:  # named: the upstream names its model (see the module)
+                if _names_model(line):  # named: the upstream names its model (see the module)
                     self._model = None
                     break
                 filled = self._filled(line)
