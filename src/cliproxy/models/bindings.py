@@ -17,7 +17,7 @@ from ..credentials.record import KIND_APIKEY, Credential
 from .aliases import AliasRule, aliases_for, apply_oauth_aliases, find_alias
 from .catalog import Catalog, ModelInfo
 from .exclusions import apply_exclusions, normalize_patterns
-from .sources import ConfiguredModel, Source, codex_family, source_for
+from .sources import ConfiguredModel, Source, codex_family, compat_source_key, source_for
 
 __all__ = ["Binding", "apply_prefix", "bind_credential", "shares_bindings"]
 
@@ -76,7 +76,7 @@ def bind_credential(
     rules = aliases_for(cred, getattr(cfg, "oauth_model_alias", None) or {})
     excluded = _exclusions(cred, cfg)
     force = bool(getattr(cfg, "force_model_prefix", False))
-    key = _cache_key(cred, rules, excluded, force)
+    key = _cache_key(cred, cfg, rules, excluded, force)
     if key is not None and key in cache:
         return cache[key]
     source = source_for(cred, cfg, catalog, now)
@@ -96,17 +96,20 @@ def bind_credential(
 
 
 def _cache_key(
-    cred: Credential, rules: tuple[AliasRule, ...], excluded: tuple[str, ...], force: bool
+    cred: Credential, cfg: Any, rules: tuple[AliasRule, ...], excluded: tuple[str, ...], force: bool
 ) -> tuple[Any, ...] | None:
     if not shares_bindings(cred):
         return None
     family = codex_family(cred) if cred.provider == "codex" else ""
-    return (cred.provider, family, cred.prefix.strip(), excluded, rules, force)
+    # an auth file the OpenAI-compatible provider serves takes the models of the entry its
+    # compat_name (else its type) names: files of one type naming other entries differ
+    compat = compat_source_key(cred, cfg)
+    return (cred.provider, family, compat, cred.prefix.strip(), excluded, rules, force)
 
 
 def shares_bindings(cred: Credential) -> bool:
-    """Whether ``cred``'s table follows from its provider, plan, prefix, exclusions and
-    aliases alone, so credentials alike share it. Not an API key (its config entry names
+    """Whether ``cred``'s table follows from its provider, plan, ``openai-compatibility``
+    entry, prefix, exclusions and aliases alone, so credentials alike share it. Not an API key (its config entry names
     its models) nor a plugin's credential (its plugin names them)."""
     return cred.kind != KIND_APIKEY and not _plugin_named(cred)
 

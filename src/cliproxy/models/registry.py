@@ -321,6 +321,8 @@ def _model_inputs(config: Any) -> tuple[Any, ...]:
         getattr(config, "oauth_model_alias", None) or {},
         getattr(config, "oauth_excluded_models", None) or {},
         bool(getattr(config, "force_model_prefix", False)),
+        # the entries a compat-sourced auth file takes its models from
+        tuple(getattr(config, "openai_compatibility", None) or ()),
     )
 
 

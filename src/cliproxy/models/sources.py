@@ -19,7 +19,15 @@ from ..credentials.record import KIND_APIKEY, Credential
 from .catalog import Catalog, ModelInfo, ThinkingSupport
 from .suffix import split_suffix
 
-__all__ = ["CODEX_PLAN_FAMILIES", "ConfiguredModel", "Source", "codex_family", "source_for"]
+__all__ = [
+    "CODEX_PLAN_FAMILIES",
+    "ConfiguredModel",
+    "Source",
+    "codex_family",
+    "compat_source_key",
+    "compat_sourced",
+    "source_for",
+]
 
 CODEX_PLAN_FAMILIES = {
     "pro": "codex-pro",
@@ -99,9 +107,7 @@ def source_for(cred: Credential, cfg: Any, catalog: Catalog, now: int) -> Source
         configured = tuple(ConfiguredModel(m.name, m.alias or m.name) for m in cred.models)
         # a plugin's OAuth credential takes ``oauth-model-alias`` under its provider (CPA)
         return Source(infos, configured, oauth=cred.kind != KIND_APIKEY)
-    if cred.compat_name or provider.startswith("openai-compat"):
-        return _compat_source(cred, cfg, now)
-    if provider not in _FAMILIES and provider != "codex" and native_compat(cred, cfg):
+    if compat_sourced(cred, cfg):
         return _compat_source(cred, cfg, now)
     if cred.kind != KIND_APIKEY:
         family = codex_family(cred) if provider == "codex" else _FAMILIES.get(provider, "")
@@ -113,6 +119,23 @@ def source_for(cred: Credential, cfg: Any, catalog: Catalog, now: int) -> Source
     if entry is None or not entry.models:
         return Source(catalog.family("codex-pro" if provider == "codex" else _FAMILIES[provider]))
     return _keyed_source(entry.models, spec[1], spec[2], catalog, now)
+
+
+def compat_sourced(cred: Credential, cfg: Any) -> bool:
+    """Whether ``cred``'s models come from an ``openai-compatibility`` entry (its
+    ``compat_name``, else its type: :func:`compat_entry_name`), plugin credentials aside."""
+    provider = cred.provider.strip().lower()
+    if cred.compat_name or provider.startswith("openai-compat"):
+        return True
+    return provider not in _FAMILIES and provider != "codex" and native_compat(cred, cfg)
+
+
+def compat_source_key(cred: Credential, cfg: Any) -> tuple[str, int] | None:
+    """What picks the ``openai-compatibility`` entry a compat-sourced ``cred`` takes its
+    models from (the entry's name, its ``config_index``); None for any other credential."""
+    if not compat_sourced(cred, cfg):
+        return None
+    return compat_entry_name(cred).strip().lower(), _config_index(cred)
 
 
 def _key_entry(cred: Credential, entries: Sequence[Any]) -> Any:
