@@ -33,8 +33,7 @@ from cliproxy.formats import Format
 from cliproxy.management.auth import ManagementGate
 from cliproxy.media import Videos
 from cliproxy.models.catalog import Catalog, ModelInfo
-from cliproxy.models.codex_client import codex_client_catalog
-from cliproxy.models.listing import anthropic_models, gemini_model, gemini_models, openai_models, suspensions
+from cliproxy.models.listing import suspensions
 from cliproxy.models.registry import ModelRegistry
 from cliproxy.models.remote import CatalogUpdater
 from cliproxy.models.shaping import Shaper
@@ -490,25 +489,10 @@ class Service:
         return self.models.listable(suspensions(records, time.time()))
 
     async def model_list(self, fmt: Format, client_version: str | None = None) -> dict[str, Any]:
-        models = await self.listable_models()
-        if client_version is not None:
-            optimize = self.config.codex.optimize_multi_agent_v2
-            updater = self.catalog_updater
-            templates = updater.codex_templates if updater is not None else None
-            return codex_client_catalog(models, self.models.providers, templates, multi_agent_v2=optimize)
-        if fmt is Format.CLAUDE:
-            cloak = not self.config.claude_code.disable_cloaking_model_list
-            return anthropic_models(models, cloak=cloak)
-        if fmt is Format.GEMINI:
-            return gemini_models(models)
-        return openai_models(models)
+        return self.lookups.model_list(await self.listable_models(), fmt, self.config, client_version)
 
     async def model_entry(self, fmt: Format, name: str) -> dict[str, Any] | None:
-        models = await self.listable_models()
-        if fmt is Format.GEMINI:
-            return gemini_model(models, name.removeprefix("models/"))
-        found = next((m for m in models if m.id == name), None)
-        return None if found is None else openai_models([found])["data"][0]
+        return self.lookups.model_entry(await self.listable_models(), fmt, name)
 
     def _apply_catalog(self, catalog: Catalog, changed: list[str]) -> None:
         """A fetched remote catalog that differs: every credential's models again."""

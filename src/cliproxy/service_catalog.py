@@ -1,4 +1,5 @@
-"""What providers read from the model catalog while they build a request.
+"""What providers read from the model catalog while they build a request, and the model
+lists clients read.
 
 Providers do not see the model registry; the service hands each one the lookups it needs
 (:meth:`CatalogLookups.wire`): Codex's client catalog for ``codex.optimize-multi-agent-v2``'s
@@ -9,10 +10,13 @@ output limits, and the ``max_tokens`` a Claude request without one gets.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from cliproxy.models.codex_client import codex_client_models
+from cliproxy.formats import Format
+from cliproxy.models.catalog import ModelInfo
+from cliproxy.models.codex_client import codex_client_catalog, codex_client_models
 from cliproxy.models.codex_templates import CodexTemplates
+from cliproxy.models.listing import anthropic_models, gemini_model, gemini_models, openai_models
 from cliproxy.models.registry import ModelRegistry
 from cliproxy.providers.antigravity import AntigravityProvider
 from cliproxy.providers.claude import ClaudeProvider
@@ -109,6 +113,32 @@ class CatalogLookups:
         text = format_models(entries)
         self._agent_models = (generation, templates, text)
         return text
+
+    # -- the model lists clients read
+
+    def model_list(
+        self, models: list[ModelInfo], fmt: Format, config: Any, client_version: str | None
+    ) -> dict[str, Any]:
+        """The list a client of ``fmt`` reads; the Codex CLI's catalog when the request
+        names its ``client_version``."""
+        if client_version is not None:
+            multi = config.codex.optimize_multi_agent_v2
+            return codex_client_catalog(
+                models, self.models.providers, self.codex_templates(), multi_agent_v2=multi
+            )
+        if fmt is Format.CLAUDE:
+            return anthropic_models(models, cloak=not config.claude_code.disable_cloaking_model_list)
+        if fmt is Format.GEMINI:
+            return gemini_models(models)
+        return openai_models(models)
+
+    @staticmethod
+    def model_entry(models: list[ModelInfo], fmt: Format, name: str) -> dict[str, Any] | None:
+        """One model of the list, as ``GET .../models/<name>`` answers it; ``None``: unknown."""
+        if fmt is Format.GEMINI:
+            return gemini_model(models, name.removeprefix("models/"))
+        found = next((m for m in models if m.id == name), None)
+        return None if found is None else openai_models([found])["data"][0]
 
 
 def _no_templates() -> CodexTemplates | None:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from cliproxy import times
 
 from .record import KIND_APIKEY, Credential
-from .refresh import refresh_interval
+from .refresh_times import refresh_interval
 
 __all__ = ["NOT_BEFORE", "Delegate", "not_before", "plugin_due"]
 

@@ -53,7 +53,6 @@ from typing import Any
 
 import orjson
 
-from cliproxy import times
 from cliproxy.errors import UpstreamError
 from cliproxy.providers.http import HttpClient, proxy_key, read_body
 from cliproxy.providers.retry import retry_after_header
@@ -62,6 +61,7 @@ from cliproxy.providers.transport import UpstreamClient
 from .oauth_tokens import TOKEN_ENDPOINTS, TokenEndpoint
 from .pool import Pool
 from .record import Credential
+from .refresh_times import last_refresh, refresh_interval
 from .storage import write_json
 
 __all__ = ["FAILURE_BACKOFF", "REVOKED_COOLDOWN", "RefreshError", "Refresher", "refresh_interval"]
@@ -88,8 +88,6 @@ LEASE_POLL = 0.05  # seconds between looks while another process refreshes
 REFRESH_TIMEOUT = 30.0  # the whole token call, whoever waits for it (CPA)
 RATE_LIMIT_WAIT = (5.0, 300.0)  # a 429's Retry-After, clamped: no refresh call meanwhile (CPA)
 SPENT_MEMORY = 300.0  # seconds a rotated refresh token's answer is kept for late holders
-_INTERVAL_KEYS = ("refresh_interval_seconds", "refreshIntervalSeconds", "refresh_interval", "refreshInterval")
-_LAST_REFRESH_KEYS = ("last_refresh", "lastRefresh", "last_refreshed_at", "lastRefreshedAt")
 
 
 class RefreshError(UpstreamError):
@@ -494,7 +492,7 @@ def _token_due(cred: Credential) -> float | None:
         return None
     expires = cred.expires_at()
     expiry = expires.timestamp() if expires is not None else None
-    last = _last_refresh(cred.metadata)
+    last = last_refresh(cred.metadata)
     step = refresh_interval(cred.metadata) or endpoint.lead
     if refresh_interval(cred.metadata):
         due = min(expiry - step if expiry is not None else float("inf"), last + step if last else 0.0)
@@ -511,14 +509,6 @@ def _lease(cred: Credential) -> str:
     return f"refresh:{digest}"
 
 
-def refresh_interval(metadata: Mapping[str, Any]) -> float:
-    """``refresh_interval_seconds`` (or CPA's other spellings) in seconds; 0 when absent."""
-    for key in _INTERVAL_KEYS:
-        if key in metadata and (secs := _duration(metadata[key])) > 0:
-            return secs
-    return 0.0
-
-
 def write_auth_file(path: Path, updates: Mapping[str, Any]) -> None:
     """Set ``updates`` in the JSON file at ``path``: atomic (temp file + rename), other
     keys and the key order kept, new keys appended. A file that is gone stays gone
@@ -533,38 +523,6 @@ def write_auth_file(path: Path, updates: Mapping[str, Any]) -> None:
         data = {}
     data.update(updates)
     write_json(path, data)
-
-
-def _last_refresh(metadata: Mapping[str, Any]) -> float:
-    for key in _LAST_REFRESH_KEYS:
-        value = metadata.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            return value / 1000 if value > 1e12 else float(value)
-        if isinstance(value, str) and value.strip():
-            try:
-                return times.parse_timestamp(value, assume=None)  # no offset: local time
-            except ValueError:
-                continue
-    return 0.0
-
-
-def _duration(value: Any) -> float:
-    """Seconds from a number or a string: ``"90"``, ``"1.5"``, or a Go duration ``"1h30m"``."""
-    if isinstance(value, bool):
-        return 0.0
-    if isinstance(value, int | float):
-        return max(0.0, float(value))
-    if not isinstance(value, str) or not value.strip():
-        return 0.0
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, times.parse_duration(text))
-    except ValueError:
-        return 0.0
 
 
 def _oauth_error(data: Mapping[str, Any]) -> tuple[str, str]:
