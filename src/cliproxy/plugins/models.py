@@ -35,6 +35,7 @@ __all__ = [
     "VIRTUAL_SOURCE",
     "PluginModel",
     "apply_auth_data",
+    "auth_params",
     "bind_plugin_auths",
     "file_executors",
     "for_auth_params",
@@ -284,8 +285,13 @@ async def file_executors(host: PluginHost) -> dict[str, Record]:
 
 def for_auth_params(rec: Record, cred: Credential, config: Any) -> dict[str, Any]:
     """The ``model.for_auth`` request for ``cred`` to the plugin of ``rec``."""
+    return {"Plugin": rec.metadata, **auth_params(cred, config)}
+
+
+def auth_params(cred: Credential, config: Any) -> dict[str, Any]:
+    """What a plugin call about ``cred`` carries: its id, provider, stored file, metadata,
+    the attributes plugins may see, and the host summary."""
     return {
-        "Plugin": rec.metadata,
         "AuthID": cred.id,
         "AuthProvider": cred.provider,
         "StorageJSON": abi.b64encode(_storage(cred)),
@@ -446,14 +452,7 @@ async def refresh_plugin_auth(host: PluginHost, cred: Credential, config: Any) -
             break
     if rec is None or cred.path is None:
         return False
-    params = {
-        "AuthID": cred.id,
-        "AuthProvider": cred.provider,
-        "StorageJSON": abi.b64encode(_storage(cred)),
-        "Metadata": _strings(cred.metadata),
-        "Attributes": plugin_attributes(cred.attributes),
-        "Host": host_config(config),
-    }
+    params = auth_params(cred, config)
     try:
         result = await host.call(rec, abi.AUTH_REFRESH, params)
     except (PluginError, PluginCrashed, TimeoutError) as exc:
