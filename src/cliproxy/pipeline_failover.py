@@ -443,10 +443,16 @@ async def plugin_credential(
             raise UpstreamError(f"plugin {cred.attributes['plugin']} is not active", status=503)
         result = await flow.credential_executor(call, route, cred)
     except UpstreamError as err:
-        decision = await pipe.pool.mark_failure(cred, route.model, err.status, retry_after=err.retry_after)
+        # an OAuth alias's failure is kept under its upstream model and its other names (CPA's
+        # stateModelForExecution does not ask which executor serves the auth)
+        shared = route.state_names(cred) if type(route) is Route else ()
+        model = shared[0] if shared else route.model
+        decision = await pipe.pool.mark_failure(cred, model, err.status, retry_after=err.retry_after)
+        if len(shared) > 1:
+            await _share_cooldown(pipe.pool, cred, shared)
         if err.status in REQUEST_FAULTS or decision.request_fault or decision.stop:
             raise Final(err) from err
         raise
-    await pipe.pool.mark_success(cred, route.model)
+    await mark_success(pipe.pool, route, cred)
     result.credential = cred
     return result

@@ -6,9 +6,12 @@ the credential's prefix and OAuth alias resolve the requested name to it
 (``stateModelForExecution``), and checks that model when it picks: a 429 on an alias
 cools the upstream model, for requests by either name. Here a cooldown is kept per
 requested name, so one that CPA keeps under the upstream name is kept under it and under
-each name of the credential that sends it (:func:`shared_names`). API keys and plugin
-credentials keep the requested name, as CPA keeps it for them (an API key's configured
-alias is not an OAuth alias), and so does a model pool of several upstream names.
+each name of the credential that sends it (:func:`shared_names`). API keys keep the
+requested name, as CPA keeps it for them (an API key's configured alias is not an OAuth
+alias), and so does a model pool of several upstream names. A plugin's OAuth credential
+shares as a built-in one does, whether a plugin executor serves it or its models come from
+a plugin's ``model.for_auth``: CPA's alias channel for it is its provider, and its state
+model does not depend on the executor.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ __all__ = ["shared_names"]
 def shared_names(table: Mapping[str, Binding], model: str, cred: Credential) -> tuple[str, ...]:
     """Every name whose cooldown ``cred`` shares with ``model``: the upstream name first,
     then the other names of ``cred`` that send it; ``()`` when ``model``'s is its own."""
-    if cred.kind == KIND_APIKEY or cred.attributes.get("plugin"):
+    if cred.kind == KIND_APIKEY:
         return ()
     binding = table.get(model)
     if binding is None or len(binding.upstream) != 1:
