@@ -231,7 +231,8 @@ def test_git_uses_the_configured_branch(bare_repo, tmp_path):
 
 
 def test_git_refuses_a_configured_branch_the_remote_lacks(bare_repo, tmp_path):
-    """TestEnsureRepositoryReturnsErrorForMissingConfiguredBranch (and ...OnExistingRepositoryPull)."""
+    """TestEnsureRepositoryReturnsErrorForMissingConfiguredBranch (and ...OnExistingRepositoryPull).
+    CPA: TestEnsureRepositoryReturnsErrorForMissingConfiguredBranchOnExistingRepositoryPull"""
     from cliproxy.credentials.stores.git import GitStore
 
     _seed(tmp_path, bare_repo, {"trunk": "remote default branch\n"})

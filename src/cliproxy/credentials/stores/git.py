@@ -99,7 +99,9 @@ class GitStore(TokenStore):
             current = self.git("symbolic-ref", "--short", "HEAD", check=False).stdout.strip()
             if current != target:
                 self.git("checkout", "-B", target, f"origin/{target}")
-            elif (
+            else:
+                self._refuse_overwriting_local_edits(f"origin/{target}")
+            if current == target and (
                 self.git("merge", "--ff-only", f"origin/{target}", check=False).returncode != 0
                 and self.git("rebase", f"origin/{target}", check=False).returncode != 0
             ):
@@ -107,6 +109,21 @@ class GitStore(TokenStore):
                 log.warning("git store: local commits conflict with the remote: taking the remote's")
                 self.git("reset", "--hard", f"origin/{target}")
         self.current_branch = target
+
+    def _refuse_overwriting_local_edits(self, upstream: str) -> None:
+        """A file edited here and not yet pushed that the remote also changed: fail closed,
+        keeping both versions, rather than let the pull discard the local one."""
+        status = self.git("status", "--porcelain", "-z", "--untracked-files=all").stdout
+        local = {entry[3:] for entry in status.split("\0") if len(entry) > 3}
+        if not local:
+            return
+        changed = self.git("diff", "--name-only", "-z", "HEAD", upstream).stdout.split("\0")
+        both = sorted(local.intersection(changed))
+        if both:
+            raise StoreError(
+                f"git store: the remote's change to {', '.join(both)} conflicts with local change; "
+                f"commit or move the local file in {self.root} and start again"
+            )
 
     def bootstrap(self, template: Path | None = None) -> None:
         self.ensure_repository()

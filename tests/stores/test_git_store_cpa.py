@@ -1,0 +1,136 @@
+"""The git token store against CPA's internal/store/gitstore_test.go: branch switching on a
+restart, and what a restart does with local edits when the remote moved on."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import orjson
+import pytest
+
+from cliproxy.credentials.storage import write_json
+from cliproxy.credentials.stores import StoreError
+from cliproxy.credentials.stores.git import GitStore
+from tests.stores.test_stores import _head, _seed
+
+
+def _remote_file(remote: Path, branch: str, path: str) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(remote), "show", f"{branch}:{path}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+
+
+def _push_marker(store: GitStore, text: str) -> None:
+    (store.root / "branch.txt").write_text(text)
+    store._commit_and_push("Update branch marker", "branch.txt")
+
+
+def test_a_restart_switches_to_a_newly_configured_branch(bare_repo: Path, tmp_path: Path) -> None:
+    """CPA: TestEnsureRepositoryExistingRepoSwitchesToConfiguredBranch. A workspace cloned on
+    the default branch moves to the configured one, and pushes go to that branch only."""
+    _seed(tmp_path, bare_repo, {"trunk": "trunk\n", "develop": "develop\n"})
+    GitStore(tmp_path / "ws", str(bare_repo)).ensure_repository()
+    assert _head(tmp_path / "ws") == "trunk"
+    store = GitStore(tmp_path / "ws", str(bare_repo), branch="develop")
+    store.ensure_repository()
+    assert _head(store.root) == "develop"
+    assert (store.root / "branch.txt").read_text() == "develop\n"
+    _push_marker(store, "local develop update\n")
+    assert _remote_file(bare_repo, "develop", "branch.txt") == "local develop update\n"
+    assert _remote_file(bare_repo, "trunk", "branch.txt") == "trunk\n"
+
+
+def test_a_restart_switches_to_a_branch_created_after_the_clone(bare_repo: Path, tmp_path: Path) -> None:
+    """CPA: TestEnsureRepositoryExistingRepoSwitchesToConfiguredBranchCreatedAfterClone."""
+    _seed(tmp_path, bare_repo, {"trunk": "trunk\n"})
+    GitStore(tmp_path / "ws", str(bare_repo)).ensure_repository()
+    _seed(tmp_path, bare_repo, {"release/2026": "release branch\n"})
+    store = GitStore(tmp_path / "ws", str(bare_repo), branch="release/2026")
+    store.ensure_repository()
+    assert _head(store.root) == "release/2026"
+    assert (store.root / "branch.txt").read_text() == "release branch\n"
+
+
+def test_unsetting_the_branch_goes_back_to_the_remote_default(bare_repo: Path, tmp_path: Path) -> None:
+    """CPA: TestEnsureRepositoryResetsToRemoteDefaultWhenBranchUnset."""
+    _seed(tmp_path, bare_repo, {"trunk": "trunk\n", "develop": "develop\n"})
+    GitStore(tmp_path / "ws", str(bare_repo), branch="develop").ensure_repository()
+    assert _head(tmp_path / "ws") == "develop"
+    store = GitStore(tmp_path / "ws", str(bare_repo))
+    store.ensure_repository()
+    assert _head(store.root) == "trunk"
+    _push_marker(store, "local trunk update\n")
+    assert _remote_file(bare_repo, "trunk", "branch.txt") == "local trunk update\n"
+    assert _remote_file(bare_repo, "develop", "branch.txt") == "develop\n"
+
+
+def _three_hosts(bare_repo: Path, tmp_path: Path) -> tuple[GitStore, GitStore]:
+    owner = GitStore(tmp_path / "owner", str(bare_repo))
+    owner.bootstrap(None)
+    for name in ("modified.json", "deleted.json", "local.json"):
+        write_json(owner.auth_dir / name, {"type": "codex", "access_token": "old"})
+        owner.put_auth(name, (owner.auth_dir / name).read_bytes())
+    owner.config_path.write_bytes(b"source: original\n")
+    owner.put_config(owner.config_path.read_bytes())
+    a, b = GitStore(tmp_path / "a", str(bare_repo)), GitStore(tmp_path / "b", str(bare_repo))
+    a.bootstrap(None)
+    b.bootstrap(None)
+    return a, b
+
+
+def test_a_restart_pulls_remote_auth_changes_around_a_local_config_edit(
+    bare_repo: Path, tmp_path: Path
+) -> None:
+    """CPA: TestEnsureRepositoryReconcilesRemoteAuthChangesAroundLocalConfig."""
+    a, b = _three_hosts(bare_repo, tmp_path)
+    a.config_path.write_bytes(b"source: local-a\n")
+    write_json(b.auth_dir / "modified.json", {"type": "codex", "access_token": "new"})
+    b.put_auth("modified.json", (b.auth_dir / "modified.json").read_bytes())
+    (b.auth_dir / "deleted.json").unlink()
+    b.put_auth("deleted.json", None)
+
+    a.ensure_repository()
+    assert a.config_path.read_bytes() == b"source: local-a\n"
+    assert orjson.loads((a.auth_dir / "modified.json").read_bytes())["access_token"] == "new"
+    assert not (a.auth_dir / "deleted.json").exists()
+
+
+def test_a_restart_pulls_remote_config_changes_around_a_local_auth_edit(
+    bare_repo: Path, tmp_path: Path
+) -> None:
+    """CPA: TestEnsureRepositoryReconcilesRemoteConfigChangesAroundLocalAuth."""
+    a, b = _three_hosts(bare_repo, tmp_path)
+    dirty = b'{"type":"codex","access_token":"local-dirty"}'
+    (a.auth_dir / "local.json").write_bytes(dirty)
+    b.config_path.write_bytes(b"source: remote-modified\n")
+    b.put_config(b.config_path.read_bytes())
+
+    a.ensure_repository()
+    assert a.config_path.read_bytes() == b"source: remote-modified\n"
+    assert (a.auth_dir / "local.json").read_bytes() == dirty
+
+    b.config_path.unlink()
+    b._commit_and_push("Delete config", "config/config.yaml")
+    a.ensure_repository()
+    assert not a.config_path.exists()
+    assert (a.auth_dir / "local.json").read_bytes() == dirty
+
+
+def test_a_restart_keeps_a_local_edit_the_remote_also_changed(bare_repo: Path, tmp_path: Path) -> None:
+    """CPA: TestEnsureRepositoryFailsClosedOnSamePathConflict. When the remote changed a
+    file this host also edited and has not pushed, start-up fails with a clear error and
+    neither side's version is lost (before: the local edit was silently discarded)."""
+    a, b = _three_hosts(bare_repo, tmp_path)
+    a.config_path.write_bytes(b"source: local\n")
+    b.config_path.write_bytes(b"source: remote\n")
+    b.put_config(b.config_path.read_bytes())
+
+    with pytest.raises(StoreError, match="conflicts with local change"):
+        a.ensure_repository()
+    assert a.config_path.read_bytes() == b"source: local\n"
+    assert _remote_file(bare_repo, "main", "config/config.yaml") == "source: remote\n"
