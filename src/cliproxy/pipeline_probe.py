@@ -98,7 +98,7 @@ class ProbeSender:
             if resp.status == 401:
                 provider.forget(cred)  # a cached token the upstream no longer takes
             err = provider.classify(resp.status, resp.headers, data, cred.id)
-            return ProbeResult(resp.status, kind, upstream, err.retry_after, data)
+            return ProbeResult(resp.status, kind, upstream, err.retry_after, data, shared)
         if upreq.stream and any(marker in data for marker in _IN_BAND_ERRORS):
             return ProbeResult(502, kind, upstream, None, data)  # a 200 whose stream failed
         return ProbeResult(resp.status, kind, upstream, shared=shared)

@@ -75,3 +75,29 @@ async def test_a_back_off_left_with_cooling_off_follows_every_name(start_proxy, 
         assert record is not None and record.backoff_level == 2 and not record.blocks(time.time())
     await _chat(proxy.url, "b")
     assert await state.credential_cooldowns("claude-a.json") == []
+
+
+async def test_a_probe_429_extends_every_name_of_the_upstream_model(start_proxy, fakes, tmp_path):
+    """CPA: TestManagerExecute_OAuthAliasBypassesBlockedRouteModel (one state for the
+    upstream model and its aliases). A 429 with an hour's Retry-After on alias ``a`` cools
+    ``a``, ``b`` and ``claude-sonnet-4-6``; a half-open probe of one of them is answered 429
+    with two hours. Every name now cools for the two hours; before, only the probed record
+    was extended and the others came back after the first hour, to fail again."""
+    write_auth(tmp_path, "claude-a.json", claude_file(fakes.claude.base_url, "at-a"))
+    proxy = await start_proxy(f'api-keys: ["{KEY}"]\n' + TWO + PROBE)
+    fakes.claude.fail_next(429, retry_after=3600)
+    with pytest.raises(openai.RateLimitError):
+        await _chat(proxy.url, "a")
+    fakes.claude.fail_next(429, retry_after=7200)
+    state = proxy.service.pool.state
+    await until(lambda: proxy.service.prober.probes >= 1)
+
+    async def ends() -> list[float]:
+        records = [await state.get_cooldown("claude-a.json", name) for name in NAMES]
+        return [r.until() if r is not None else 0.0 for r in records]
+
+    for _ in range(100):
+        if min(await ends()) > time.time() + 7200 - 60:
+            break
+        await asyncio.sleep(0.02)
+    assert min(await ends()) > time.time() + 7200 - 60

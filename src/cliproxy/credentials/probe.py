@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -30,7 +31,7 @@ from typing import Any
 
 from ..state.base import CooldownRecord
 from .pool import Pool
-from .record import Credential
+from .record import Credential, model_key
 
 __all__ = ["PROBE_TIMEOUT", "ProbeResult", "Prober", "Sender"]
 
@@ -199,4 +200,17 @@ class Prober:
         if result.status == 429 and record.model and later:
             await self.pool.mark_failure(
                 cred, record.model, 429, retry_after=result.retry_after, body=result.body
+            )
+            await self._share(cred, record.model, result.shared)
+
+    async def _share(self, cred: Credential, model: str, names: tuple[str, ...]) -> None:
+        """``model``'s record just extended, kept for every other name it was cooled with
+        (an OAuth alias's upstream model and its other names), so none ends sooner."""
+        others = [n for n in names if model_key(n) != model_key(model)]
+        extended = await self.pool.state.get_cooldown(cred.id, model_key(model)) if others else None
+        if extended is None:
+            return
+        for name in others:
+            await self.pool.state.set_cooldown(
+                dataclasses.replace(extended, model=model_key(name), extras=dict(extended.extras))
             )
