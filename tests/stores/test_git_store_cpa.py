@@ -134,3 +134,30 @@ def test_a_restart_keeps_a_local_edit_the_remote_also_changed(bare_repo: Path, t
         a.ensure_repository()
     assert a.config_path.read_bytes() == b"source: local\n"
     assert _remote_file(bare_repo, "main", "config/config.yaml") == "source: remote\n"
+
+
+def test_deleting_twice_is_a_no_op_and_keeps_other_hosts_files(bare_repo: Path, tmp_path: Path) -> None:
+    """CPA: TestGitTokenStoreRepeatedDeleteDoesNotOverwriteRemoteOnlyChanges and
+    TestGitTokenStoreWatcherRemovalNoOpsAfterExplicitDelete: a second delete of a file that
+    is already gone succeeds without a commit and never pushes over another host's work."""
+    a = GitStore(tmp_path / "a", str(bare_repo))
+    a.bootstrap(None)
+    write_json(a.auth_dir / "a.json", {"type": "codex", "access_token": "a"})
+    a.put_auth("a.json", (a.auth_dir / "a.json").read_bytes())
+    (a.auth_dir / "a.json").unlink()
+    a.put_auth("a.json", None)
+    b = GitStore(tmp_path / "b", str(bare_repo))
+    b.bootstrap(None)
+    write_json(b.auth_dir / "b.json", {"type": "codex", "access_token": "b"})
+    b.put_auth("b.json", (b.auth_dir / "b.json").read_bytes())
+
+    a.put_auth("a.json", None)
+    assert orjson.loads(_remote_file(bare_repo, "main", "auths/b.json"))["access_token"] == "b"
+    listed = subprocess.run(
+        ["git", "--git-dir", str(bare_repo), "ls-tree", "-r", "--name-only", "main", "auths"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout.split()
+    assert "auths/a.json" not in listed

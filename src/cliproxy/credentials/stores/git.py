@@ -148,7 +148,15 @@ class GitStore(TokenStore):
                 path.chmod(0o700 if path.is_dir() else 0o600)
 
     def _commit_and_push(self, message: str, *paths: str) -> None:
-        self.git("add", "-A", "--", *paths)
+        tracked = [t for t in self.git("ls-files", "-z", "--", *paths).stdout.split("\0") if t]
+        present = [
+            p
+            for p in paths
+            if (self.root / p).exists() or any(t == p or t.startswith(p + "/") for t in tracked)
+        ]
+        if not present:
+            return  # a path already gone and not in the repository: nothing to do
+        self.git("add", "-A", "--", *present)
         if self.git("diff", "--cached", "--quiet", check=False).returncode == 0:
             return  # nothing to commit
         self.git(*IDENTITY, "commit", "-q", "-m", message)
