@@ -161,3 +161,48 @@ def test_deleting_twice_is_a_no_op_and_keeps_other_hosts_files(bare_repo: Path, 
         timeout=30,
     ).stdout.split()
     assert "auths/a.json" not in listed
+
+
+def _ls_remote(remote: Path, branch: str) -> list[str]:
+    return subprocess.run(
+        ["git", "--git-dir", str(remote), "ls-tree", "-r", "--name-only", branch],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout.split()
+
+
+def test_a_push_after_another_host_pushed_keeps_both_changes(bare_repo: Path, tmp_path: Path) -> None:
+    """CPA: TestGitTokenStorePersistConfigPreservesRemoteOnlyAuthAfterDivergence,
+    TestGitTokenStoreRejectsStaleForcePush and TestGitTokenStorePersistConfigRepairsIndexAfterUnstagedPull.
+    A difference: CPA refuses the stale push (a lease error) and succeeds on the caller's
+    retry; ours never force-pushes and replays the local commit on top of the remote's at
+    once, so the first call already succeeds. Either way the other host's file survives."""
+    _seed(tmp_path, bare_repo, {"trunk": "remote branch\n"})
+    a, b = GitStore(tmp_path / "a", str(bare_repo)), GitStore(tmp_path / "b", str(bare_repo))
+    a.bootstrap(None)
+    b.bootstrap(None)
+    write_json(b.auth_dir / "concurrent.json", {"type": "codex", "access_token": "remote"})
+    b.put_auth("concurrent.json", (b.auth_dir / "concurrent.json").read_bytes())
+    _seed(tmp_path, bare_repo, {"trunk": "remote branch advanced\n"})
+
+    a.config_path.write_bytes(b"source: stale-a\n")
+    a.put_config(a.config_path.read_bytes())
+    assert "auths/concurrent.json" in _ls_remote(bare_repo, "trunk")
+    assert _remote_file(bare_repo, "trunk", "config/config.yaml") == "source: stale-a\n"
+    assert _remote_file(bare_repo, "trunk", "branch.txt") == "remote branch advanced\n"
+
+
+def test_a_config_push_does_not_carry_an_unrelated_staged_deletion(bare_repo: Path, tmp_path: Path) -> None:
+    """CPA: TestGitTokenStorePersistConfigDropsUnrelatedStagedDeletions: a deletion staged
+    in the work tree by hand does not ride along with a config commit."""
+    store = GitStore(tmp_path / "ws", str(bare_repo))
+    store.bootstrap(None)
+    write_json(store.auth_dir / "protected.json", {"type": "codex", "access_token": "token"})
+    store.put_auth("protected.json", (store.auth_dir / "protected.json").read_bytes())
+    store.git("rm", "-q", "auths/protected.json")
+    store.config_path.write_bytes(b"version: two\n")
+    store.put_config(store.config_path.read_bytes())
+    assert "auths/protected.json" in _ls_remote(bare_repo, "main")
+    assert _remote_file(bare_repo, "main", "config/config.yaml") == "version: two\n"

@@ -157,9 +157,10 @@ class GitStore(TokenStore):
         if not present:
             return  # a path already gone and not in the repository: nothing to do
         self.git("add", "-A", "--", *present)
-        if self.git("diff", "--cached", "--quiet", check=False).returncode == 0:
+        if self.git("diff", "--cached", "--quiet", "--", *present, check=False).returncode == 0:
             return  # nothing to commit
-        self.git(*IDENTITY, "commit", "-q", "-m", message)
+        # only these paths: a change staged by hand elsewhere in the work tree stays out
+        self.git(*IDENTITY, "commit", "-q", "-m", message, "--only", "--", *present)
         self._push()
 
     def _push(self) -> None:
