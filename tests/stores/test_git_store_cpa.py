@@ -206,3 +206,20 @@ def test_a_config_push_does_not_carry_an_unrelated_staged_deletion(bare_repo: Pa
     store.put_config(store.config_path.read_bytes())
     assert "auths/protected.json" in _ls_remote(bare_repo, "main")
     assert _remote_file(bare_repo, "main", "config/config.yaml") == "version: two\n"
+
+
+def test_a_restart_follows_a_renamed_remote_default_branch(bare_repo: Path, tmp_path: Path) -> None:
+    """CPA: TestEnsureRepositoryFollowsRenamedRemoteDefaultBranchWhenAvailable."""
+    _seed(tmp_path, bare_repo, {"trunk": "trunk\n", "main": "main\n"})
+    GitStore(tmp_path / "ws", str(bare_repo)).ensure_repository()
+    assert _head(tmp_path / "ws") == "trunk"
+    subprocess.run(
+        ["git", "--git-dir", str(bare_repo), "symbolic-ref", "HEAD", "refs/heads/main"],
+        check=True,
+        timeout=30,
+    )
+    _seed(tmp_path, bare_repo, {"main": "main updated\n"})
+    store = GitStore(tmp_path / "ws", str(bare_repo))
+    store.ensure_repository()
+    assert _head(store.root) == "main"
+    assert (store.root / "branch.txt").read_text() == "main updated\n"
