@@ -223,3 +223,45 @@ def test_a_restart_follows_a_renamed_remote_default_branch(bare_repo: Path, tmp_
     store.ensure_repository()
     assert _head(store.root) == "main"
     assert (store.root / "branch.txt").read_text() == "main updated\n"
+
+
+def test_a_restart_keeps_its_branch_when_the_remote_default_is_unknown(
+    bare_repo: Path, tmp_path: Path
+) -> None:
+    """CPA: TestEnsureRepositoryKeepsCurrentBranchWhenRemoteDefaultCannotBeResolved. A
+    remote whose HEAD names no existing branch advertises no default: the workspace stays
+    on its branch instead of moving to whichever branch sorts first."""
+    _seed(tmp_path, bare_repo, {"trunk": "trunk\n", "alpha": "alpha\n"})
+    GitStore(tmp_path / "ws", str(bare_repo), branch="trunk").ensure_repository()
+    subprocess.run(
+        ["git", "--git-dir", str(bare_repo), "symbolic-ref", "HEAD", "refs/heads/gone"],
+        check=True,
+        timeout=30,
+    )
+    store = GitStore(tmp_path / "ws", str(bare_repo))
+    store.ensure_repository()
+    assert _head(store.root) == "trunk"
+    assert (store.root / "branch.txt").read_text() == "trunk\n"
+
+
+def test_a_host_that_lost_the_first_push_race_keeps_the_winners_files(
+    bare_repo: Path, tmp_path: Path
+) -> None:
+    """CPA: TestGitTokenStoreConcurrentInitializationDoesNotOverwriteCreatedBranch. Two hosts
+    start on an empty remote; the one that pushes second never overwrites the first's
+    files, and ends up with them locally. A difference: CPA rejects the late push and the
+    next start-up pulls; ours replays its (empty) first commit on top at once."""
+    late = GitStore(tmp_path / "late", str(bare_repo))
+    late.ensure_repository()  # sees an empty remote
+    winner = GitStore(tmp_path / "winner", str(bare_repo))
+    winner.bootstrap(None)
+    write_json(winner.auth_dir / "remote.json", {"type": "codex", "access_token": "remote"})
+    winner.put_auth("remote.json", (winner.auth_dir / "remote.json").read_bytes())
+    winner.config_path.write_bytes(b"source: winner\n")
+    winner.put_config(winner.config_path.read_bytes())
+
+    late.bootstrap(None)
+    assert _remote_file(bare_repo, "main", "config/config.yaml") == "source: winner\n"
+    assert "auths/remote.json" in _ls_remote(bare_repo, "main")
+    assert late.config_path.read_bytes() == b"source: winner\n"
+    assert (late.auth_dir / "remote.json").is_file()

@@ -83,7 +83,15 @@ class GitStore(TokenStore):
         branches, default = self._remote_branches()
         if self.branch and branches and self.branch not in branches:
             raise StoreError(f"git store: branch {self.branch!r} does not exist on the remote")
-        target = self.branch or default or (branches[0] if branches else "main")
+        kept = ""  # with no default advertised, a workspace stays on its branch
+        if not self.branch and not default and (self.root / ".git").is_dir():
+            kept = self.git("symbolic-ref", "--short", "HEAD", check=False).stdout.strip()
+        target = (
+            self.branch
+            or default
+            or (kept if kept in branches else "")
+            or (branches[0] if branches else "main")
+        )
         if not (self.root / ".git").is_dir():
             if self.root.exists() and any(self.root.iterdir()):
                 raise StoreError(f"git store: {self.root} exists and is not a git repository")
@@ -117,7 +125,10 @@ class GitStore(TokenStore):
         local = {entry[3:] for entry in status.split("\0") if len(entry) > 3}
         if not local:
             return
-        changed = self.git("diff", "--name-only", "-z", "HEAD", upstream).stdout.split("\0")
+        if self.git("rev-parse", "--verify", "-q", "HEAD", check=False).returncode == 0:
+            changed = self.git("diff", "--name-only", "-z", "HEAD", upstream).stdout.split("\0")
+        else:  # no commit yet here: everything the remote has is a change
+            changed = self.git("ls-tree", "-r", "-z", "--name-only", upstream).stdout.split("\0")
         both = sorted(local.intersection(changed))
         if both:
             raise StoreError(
