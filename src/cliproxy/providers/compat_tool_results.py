@@ -65,18 +65,14 @@ def flatten_tool_results(body: dict[str, Any]) -> None:
 
 
 def _flatten(content: Any) -> str:
+    """A tool message's content as one string: its parts' texts joined by a blank line."""
     if type(content) is list:
         return "\n\n".join(_part_text(part) for part in content)
-    if type(content) is dict:
-        if _is_image(content):
-            return IMAGE_OMITTED
-        text = content.get("text")
-        if type(text) is str:
-            return text
-    return orjson.dumps(content).decode()
+    return _part_text(content)
 
 
 def _part_text(part: Any) -> str:
+    """A part's text; an image's placeholder; anything else as its JSON."""
     if type(part) is str:
         return part
     if type(part) is dict:
