@@ -42,7 +42,8 @@ async def test_auth_and_config_changes_tell_usage_subscribers_to_refresh(start_p
     TestReloadClientsNotifiesUsageSubscribersToRefresh. A ``SUBSCRIBE usage`` client is
     told ``{"refresh":true}`` (after the ``support_refresh`` greeting) when an auth file
     is added, when one is removed, and when the config is reloaded, so a usage dashboard
-    reads the credential list again."""
+    reads the credential list again. CPA: TestNotifyUsageRefreshBroadcastsOnlyToUsageSubscribers
+    (the refresh goes to the usage queue's subscribers only, never into the queue)."""
     monkeypatch.setenv("MANAGEMENT_PASSWORD", MKEY)
     proxy = await start_proxy("api-keys: [k]\nusage-ledger: {enabled: false}\n", watch=True)
     conn = await Raw.open(proxy.port)
