@@ -28,7 +28,8 @@ async def test_a_process_takes_the_ids_another_set_first_and_rechecks_once_a_min
     """The first process's ids are kept; a second one holding others of its own (or none:
     its cache reset) adopts them, and asks Redis again only after RECHECK.
 
-    CPA: TestCachedUserIDRequiredHomeReusesKVAcrossLocalCacheReset"""
+    CPA: TestCachedUserIDRequiredHomeReusesKVAcrossLocalCacheReset,
+    TestCachedSessionIDRequiredHomeReusesKVAcrossLocalCacheReset"""
     key = f"sk-ant-api03-{uuid.uuid4()}"
     clock = Clock()
     first = SharedKeyIds(await redis_states("u:"), clock)
