@@ -106,7 +106,10 @@ def test_bootstrap_replaces_local_auth_files_with_the_remote_ones(make_store, tm
 
 def test_the_mirror_pushes_writes_deletes_and_config_edits(make_store, tmp_path):
     """CPA: TestPersistConfigAndAuthAsyncInvokePersister (config and auth-file changes reach
-    the store, off the request path)."""
+    the store, off the request path). A difference from CPA:
+    TestGitTokenStoreRefusesWatcherOriginatedAuthDeletion: CPA's git store refuses to push
+    a removal the file watcher saw; ours pushes it like any other change, because the auth
+    folder is what the store mirrors and a file deleted by hand should not come back."""
     a = make_store(tmp_path / "host-a")
     a.bootstrap(None)
     mirror = Mirror(a, interval=60)
