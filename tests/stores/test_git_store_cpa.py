@@ -265,3 +265,22 @@ def test_a_host_that_lost_the_first_push_race_keeps_the_winners_files(
     assert "auths/remote.json" in _ls_remote(bare_repo, "main")
     assert late.config_path.read_bytes() == b"source: winner\n"
     assert (late.auth_dir / "remote.json").is_file()
+
+
+def test_a_first_start_keeps_a_local_file_the_winner_also_pushed(bare_repo: Path, tmp_path: Path) -> None:
+    """The first-push race again, with a local config already written before this host
+    made its first commit: the remote's config would overwrite it, so start-up stops with
+    the conflict error and both versions are kept (as CPA's same-path conflict case)."""
+    late = GitStore(tmp_path / "late", str(bare_repo))
+    late.ensure_repository()
+    late.config_path.parent.mkdir(parents=True)
+    late.config_path.write_bytes(b"source: late\n")
+    winner = GitStore(tmp_path / "winner", str(bare_repo))
+    winner.bootstrap(None)
+    winner.config_path.write_bytes(b"source: winner\n")
+    winner.put_config(winner.config_path.read_bytes())
+
+    with pytest.raises(StoreError, match="conflicts with local change"):
+        late.ensure_repository()
+    assert late.config_path.read_bytes() == b"source: late\n"
+    assert _remote_file(bare_repo, "main", "config/config.yaml") == "source: winner\n"
