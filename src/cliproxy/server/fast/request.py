@@ -92,6 +92,7 @@ class FastExchange:
         "chunked",
         "cors",
         "finished",
+        "head_line",
         "headers",
         "keep_alive",
         "method",
@@ -152,6 +153,9 @@ class FastExchange:
         self.started = False  # the head of the answer went out
         self.finished = False  # the whole answer went out
         self.chunked = False
+        # a ready header line the next head carries after ``headers`` (X-CPA-TRACE-ID: see
+        # cliproxy.server.trace_id.trace_line), b"" for none
+        self.head_line = b""
 
     # -- the request
 
@@ -219,6 +223,8 @@ class FastExchange:
             out.append(entry[0])
             if entry[1]:
                 typed = True
+        if self.head_line:
+            out.append(self.head_line)
         if self.cors:
             for item in self.cors.items():
                 entry = lines.get(item) or _line(item)

@@ -31,7 +31,7 @@ from cliproxy.server.middleware import (
     screen,
     too_large_message,
 )
-from cliproxy.server.trace_id import add_trace_id
+from cliproxy.server.trace_id import add_trace_id, trace_line
 
 if TYPE_CHECKING:
     from cliproxy.formats import Format
@@ -177,10 +177,17 @@ class FastServer:
                     except asyncio.CancelledError:  # the client's connection was lost
                         abandoned(ex, call)
                         raise
-                    add_trace_id(result)  # X-CPA-TRACE-ID (cliproxy.server.trace_id)
+                    # X-CPA-TRACE-ID (cliproxy.server.trace_id): a ready line of the head,
+                    # unless a request log or recording shows the answer's headers (then in them)
                     trace = call.trace
                     if trace is not None:  # a whole answer's record is finished once it is written
+                        if trace.keep_bodies:
+                            add_trace_id(result)
+                        else:
+                            ex.head_line = trace_line(result)
                         result = trace.reply(result, finish=False)
+                    else:
+                        ex.head_line = trace_line(result)
                     if convert is not None:
                         result = convert(result)
                     try:
