@@ -9,7 +9,9 @@ import asyncio
 import json
 import time
 
-from tests.plugins.test_compat_auth_cpa import _auth_file
+import aiohttp
+
+from tests.plugins.test_compat_auth_cpa import MKEY, _auth_file
 from tests.plugins.test_flow_python import HEADER, _proxy
 
 # parses its file with a refresh gate {gate}s ahead; refreshes with a gate an hour ahead
@@ -75,3 +77,52 @@ async def test_a_plugin_credential_is_refreshed_on_schedule_after_its_gate(start
     assert json.loads(path.read_text())["api_key"] == "scheduled-token"
     await asyncio.sleep(1.3)  # past the interval: the refresh's own gate holds
     assert len(refreshed) == 1
+
+
+async def _enable(proxy, on: bool) -> None:
+    url = proxy.url + "/v0/management/plugins/scheduled/enabled"
+    async with aiohttp.ClientSession() as s, s.patch(url, headers=MKEY, json={"enabled": on}) as r:
+        assert r.status == 200
+
+
+async def test_a_disabled_plugins_credential_leaves_the_schedule_and_returns_with_it(
+    start_proxy, fakes, tmp_path, monkeypatch
+):
+    """TestUnregisterOpenAICompatExecutorRemovesPluginRefreshWrapper, for the schedule:
+    with the auth provider's plugin disabled (management API), CPA's manager has no
+    refresher for the auth and does not schedule it. Here its credential leaves the
+    refresher's schedule at once (no failed attempt, no 5-minute backoff; the plugin
+    change rebuilds the credential, so its due time is asked again), and with the plugin
+    enabled again it is due as before and refreshed without waiting out a backoff."""
+    monkeypatch.setenv("MANAGEMENT_PASSWORD", "m-secret")
+    _auth_file(
+        tmp_path,
+        "sched.json",
+        {
+            "type": "plugin-provider",
+            "endpoint": fakes.openai.url("/v1"),
+            "token": "old-token",
+            "api_key": "old-token",
+            "refresh_interval_seconds": 1,
+        },
+    )
+    source = SCHEDULED.replace("GATE", "0.8").replace("import datetime", "import datetime, time")
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"scheduled": source}, {"scheduled": {}}, base=False)
+    refresher = proxy.service.refresher
+    cred = proxy.service.pool.get("sched.json")
+    assert cred is not None and refresher.due_at(cred) is not None
+    await _enable(proxy, False)
+    cred = proxy.service.pool.get("sched.json")
+    assert cred is not None and refresher.due_at(cred) is None
+    await asyncio.sleep(1.0)  # past the gate: nothing is tried
+    await refresher.tick()
+    cred = proxy.service.pool.get("sched.json")
+    assert cred is not None and cred.api_key == "old-token" and refresher.due_at(cred) is None
+    await _enable(proxy, True)
+    plugin = proxy.service.plugins.get("scheduled")
+    refreshed = type(plugin.client.plugin).refreshed if plugin is not None else None
+    async with asyncio.timeout(10):
+        while not refreshed:
+            await asyncio.sleep(0.05)
+    cred = proxy.service.pool.get("sched.json")
+    assert cred is not None and cred.api_key == "scheduled-token"
