@@ -18,49 +18,17 @@ import argparse
 import asyncio
 import logging
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import orjson
-
 from cliproxy.config import load_or_default
 from cliproxy.service import Service
 
-
-class Ticker:
-    """Records the event loop's worst lateness while it runs."""
-
-    def __init__(self) -> None:
-        self.worst = 0.0
-        self._task: asyncio.Task[None] | None = None
-
-    async def _run(self) -> None:
-        while True:
-            start = time.perf_counter()
-            await asyncio.sleep(0.001)
-            self.worst = max(self.worst, time.perf_counter() - start - 0.001)
-
-    def __enter__(self) -> Ticker:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-
-
-def _cred(i: int, token: str) -> bytes:
-    return orjson.dumps(
-        {
-            "type": "claude",
-            "email": f"user{i}@example.com",
-            "access_token": token,
-            "refresh_token": "rt",
-            "expired": "2099-01-01T00:00:00Z",
-        }
-    )
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reload_watch import Ticker, cred_file  # the sibling bench's ticker and files
 
 
 async def _measure(runs: int, step: Callable[[int], Awaitable[None]]) -> tuple[float, float]:
@@ -82,7 +50,7 @@ async def main(files: int, reloads: int) -> None:
         auth = root / "auths"
         auth.mkdir()
         for i in range(files):
-            (auth / f"claude-{i}.json").write_bytes(_cred(i, "t0"))
+            (auth / f"claude-{i}.json").write_bytes(cred_file(i, "t0"))
         path = root / "config.yaml"
         path.write_text(f"auth-dir: {auth}\napi-keys: [k0]\n")
         config, _ = load_or_default(path)
@@ -95,7 +63,7 @@ async def main(files: int, reloads: int) -> None:
                 await service._on_config(load_or_default(path)[0])
 
             async def write(n: int) -> None:  # a management write into auth-dir
-                (auth / "claude-0.json").write_bytes(_cred(0, f"m{n}"))
+                (auth / "claude-0.json").write_bytes(cred_file(0, f"m{n}"))
                 service.reload_credentials()
                 await service.settle_credentials()
 
@@ -103,7 +71,7 @@ async def main(files: int, reloads: int) -> None:
             print(f"files={files} config reload: {wall:.1f} ms wall, worst loop lateness {worst:.1f} ms")
 
             async def write_off_loop(n: int) -> None:  # the same, as the management API does it now
-                (auth / "claude-0.json").write_bytes(_cred(0, f"w{n}"))
+                (auth / "claude-0.json").write_bytes(cred_file(0, f"w{n}"))
                 await service.reload_auth_files()
                 await service.settle_credentials()
 

@@ -27,6 +27,8 @@ from cliproxy.service import Service
 
 
 class Ticker:
+    """Records the event loop's worst lateness while it runs."""
+
     def __init__(self) -> None:
         self.worst = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -46,7 +48,8 @@ class Ticker:
         self._task.cancel()
 
 
-def _cred(i: int, token: str) -> bytes:
+def cred_file(i: int, token: str) -> bytes:
+    """The bytes of Claude credential file ``i`` holding ``token``."""
     return json.dumps(
         {
             "type": "claude",
@@ -70,7 +73,7 @@ async def main(files: int, changes: int) -> None:
         auth = root / "auths"
         auth.mkdir()
         for i in range(files):
-            (auth / f"claude-{i}.json").write_bytes(_cred(i, "t0"))
+            (auth / f"claude-{i}.json").write_bytes(cred_file(i, "t0"))
         cfg = root / "config.yaml"
         cfg.write_text(f"auth-dir: {auth}\napi-keys: [k]\n")
         config, _ = load_or_default(cfg)
@@ -89,7 +92,7 @@ async def main(files: int, changes: int) -> None:
                 token = f"t{n + 1}"
                 with Ticker() as busy:
                     t0 = time.perf_counter()
-                    _write(auth / f"claude-{i}.json", _cred(i, token))
+                    _write(auth / f"claude-{i}.json", cred_file(i, token))
                     while True:
                         cred = service.pool.get(f"claude-{i}.json")
                         if cred is not None and cred.metadata.get("access_token") == token:
