@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from cliproxy.plugins.api import RouteRequest
+from cliproxy.plugins.api import PluginError, RouteRequest
 from cliproxy.plugins.inproc import load_module_plugin
 from tests.e2e.clients import KEY
 from tests.e2e.conftest import matrix_config
@@ -64,17 +64,23 @@ def _fresh_plugin_modules():
 
 
 class FakeTavily:
-    """A local Tavily: ``POST /search``; ``fail`` makes it answer with that status."""
+    """A local Tavily: ``POST /search``; ``fail`` makes it answer with that status,
+    ``reply`` with those bytes (not labelled JSON, as CPA's mock answers)."""
 
     def __init__(self) -> None:
         self.requests: list[dict] = []
+        self.seen: list[tuple[str, str]] = []  # (method, content type) of each request
         self.fail = 0
+        self.reply = b""
         self.url = ""
 
     async def search(self, request: web.Request) -> web.Response:
+        self.seen.append((request.method, request.headers.get("Content-Type", "")))
         self.requests.append(await request.json())
         if self.fail:
             return web.json_response({"detail": "busy"}, status=self.fail)
+        if self.reply:
+            return web.Response(body=self.reply)
         return web.json_response(
             {
                 "answer": ANSWER,
@@ -184,7 +190,8 @@ async def test_detection():
 
 
 async def test_route_decisions():
-    """CPA: TestRouteWithFallbackSkipsAntigravityToCodex, TestRouteWithFallbackExhausted"""
+    """CPA: TestRouteWithFallbackSkipsAntigravityToCodex, TestRouteWithFallbackExhausted,
+    TestRouteWithFallbackToTavily"""
 
     def request(tools: list, fmt: str = "claude", available=("codex", "claude")) -> RouteRequest:
         return RouteRequest(
@@ -380,6 +387,148 @@ async def test_default_provider_route(start_proxy, fakes, tmp_path):
     message = await _search(proxy.url, stream=False, model="any-search-model")
     assert "fake-claude" in _text(message)
     assert fakes.claude.last.json["model"] == "claude-sonnet-4-6"
+
+
+# ---------------------------------------------------------------- Tavily, as CPA's tavily_test.go
+
+
+async def test_route_tavily_plans_only_tavily():
+    """CPA: TestBuildExecutionPlansForExecuteRespectsRouteTavily"""
+    plugin, mod = await _loaded({"route": "tavily", "tavily_api_keys": ["tvly-test"]})
+    assert mod.plans_for(plugin.settings, ["antigravity", "codex", "xai"]) == [mod.Plan("tavily")]
+    assert plugin._plans() == [mod.Plan("tavily")]  # what execute() runs
+
+
+async def _tavily_proxy(start_proxy, fakes, tmp_path, tavily, keys: list[str]):
+    settings = {"route": "tavily", "tavily_api_keys": keys, "tavily_base_url": tavily.url}
+    proxy = await _proxy(start_proxy, fakes, tmp_path, settings, xai=False)
+    return proxy, proxy.service.plugins.records[WSR].client.plugin
+
+
+async def test_tavily_search_request_answer_and_key_turns(start_proxy, fakes, tmp_path, tavily):
+    """The search goes out through the host's HTTP client of a running proxy; a blank key is
+    dropped, the others take turns; the answer and hits come back trimmed.
+
+    CPA: TestTavilyClientSearchMockAPI, TestTavilyClientRoundRobinKeys"""
+    _, plugin = await _tavily_proxy(start_proxy, fakes, tmp_path, tavily, ["tvly-test-key", " ", "k2"])
+    tavily.reply = json.dumps(
+        {
+            "query": "北京天气",
+            "answer": " 明天晴。 ",
+            "results": [
+                {"title": "Example Weather", "url": "https://example.com/w", "content": "snippet one"}
+            ],
+        }
+    ).encode()
+    found = await plugin.tavily.search("北京天气", 3)
+    assert tavily.seen == [("POST", "application/json")]
+    assert tavily.requests[0] == {
+        "api_key": "tvly-test-key",
+        "query": "北京天气",
+        "search_depth": "basic",
+        "max_results": 3,
+        "include_answer": True,
+    }
+    assert found.answer == "明天晴。"
+    assert [(h.title, h.url, h.snippet) for h in found.hits] == [
+        ("Example Weather", "https://example.com/w", "snippet one")
+    ]
+    tavily.reply = b'{"results":[]}'
+    for _ in range(3):
+        assert (await plugin.tavily.search("q", 1)).hits == []
+    assert [r["api_key"] for r in tavily.requests] == ["tvly-test-key", "k2", "tvly-test-key", "k2"]
+
+
+async def test_tavily_without_keys_or_query_is_refused():
+    """No request leaves without a key or a query (CPA's search() checks both).
+
+    CPA: TestTavilyClientSearchEmptyKeys"""
+    plugin, _ = await _loaded({})
+    with pytest.raises(PluginError, match="tavily_api_keys"):
+        await plugin.tavily.search("q", 5)
+    plugin, _ = await _loaded({"tavily_api_keys": ["k"]})  # no host: a call out would fail
+    with pytest.raises(PluginError, match="query is empty") as refused:
+        await plugin.tavily.search("  ", 5)
+    assert refused.value.http_status == 400
+
+
+async def test_tavily_errors_and_broken_answers(start_proxy, fakes, tmp_path, tavily):
+    """Tavily's status is in the error. A refused key is a 502 for the client, not a 401 (its
+    own key is fine: CPA's error carries no status at all); an answer that is not a JSON
+    object is a 502 too and does not break the plugin (an exception of another kind would
+    fuse it).
+
+    CPA: TestTavilyClientSearchHTTPError"""
+    proxy, plugin = await _tavily_proxy(start_proxy, fakes, tmp_path, tavily, ["bad"])
+    tavily.fail = 401
+    with pytest.raises(PluginError) as failed:
+        await plugin.tavily.search("q", 5)
+    assert "401" in failed.value.message
+    with pytest.raises(anthropic.APIStatusError) as refused:
+        await _search(proxy.url, stream=False)
+    assert refused.value.status_code == 502 and "status 401" in str(refused.value)
+    tavily.fail = 0
+    tavily.reply = b'["not", "an", "object"]'
+    with pytest.raises(anthropic.APIStatusError) as broken:
+        await _search(proxy.url, stream=False)
+    assert broken.value.status_code == 502 and "not a JSON object" in str(broken.value)
+    tavily.reply = b""
+    assert _text(await _search(proxy.url, stream=False)) == ANSWER  # still serving
+
+
+async def test_tavily_whole_answer_is_a_claude_message(start_proxy, fakes, tmp_path, tavily):
+    """CPA: TestRunTavilyClaudeJSONWithMock"""
+    proxy, _ = await _tavily_proxy(start_proxy, fakes, tmp_path, tavily, ["k"])
+    tavily.reply = b'{"answer":"ok","results":[{"title":"T","url":"https://t.example","content":"c"}]}'
+    message = await _search(proxy.url, stream=False, prompt="Perform a web search for the query: test query")
+    assert message.type == "message"
+    assert [b.type for b in message.content] == ["server_tool_use", "web_search_tool_result", "text"]
+    assert message.content[2].text == "ok"
+    assert message.usage.server_tool_use.web_search_requests == 1
+    assert tavily.requests[0]["query"] == "test query"
+
+
+async def test_tavily_stream_as_the_client_reads_it(start_proxy, fakes, tmp_path, tavily):
+    """The SSE bytes a client gets: Claude's events in compact UTF-8 JSON, the query and
+    the answer as they were written; an answer without hits streams too.
+
+    CPA: TestRunTavilyClaudeStreamWithMock, TestExecuteStreamRPCWithMockTavily"""
+    proxy, _ = await _tavily_proxy(start_proxy, fakes, tmp_path, tavily, ["tvly-mock"])
+    tavily.reply = json.dumps(
+        {
+            "answer": "2026年6月16日北京多雨。",
+            "results": [{"title": "bjmy.gov.cn", "url": "https://www.bjmy.gov.cn/x", "content": "预报"}],
+        }
+    ).encode()
+    tool = {"type": "web_search_20250305", "name": "web_search", "max_uses": 5}
+    prompt = [{"type": "text", "text": "Perform a web search for the query: 北京天气 2026年6月16日"}]
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
+        async with client.messages.with_streaming_response.create(
+            model="claude-model",
+            max_tokens=256,
+            stream=True,
+            tools=[tool],
+            messages=[{"role": "user", "content": prompt}],
+        ) as resp:
+            assert resp.headers["content-type"].startswith("text/event-stream")
+            text = (await resp.read()).decode()
+    for needle in (
+        "event: message_start",
+        '"type":"server_tool_use"',
+        '"name":"web_search"',
+        '"type":"web_search_tool_result"',
+        '"type":"web_search_result"',
+        "https://www.bjmy.gov.cn/x",
+        '"web_search_requests":1',
+        "event: message_stop",
+        "北京天气 2026年6月16日",
+        "2026年6月16日北京多雨",
+    ):
+        assert needle in text, needle
+    assert tavily.requests[0]["max_results"] == 5
+    tavily.reply = b'{"answer":"rpc-ok","results":[]}'
+    message = await _search(proxy.url, stream=True, prompt="Perform a web search for the query: q")
+    assert _text(message) == "rpc-ok" and message.content[1].content == []
 
 
 async def test_a_reloaded_package_plugin_gets_its_own_submodules(tmp_path):

@@ -10,7 +10,6 @@ Drop this directory into ``plugins.dir``; see README.md for the config.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -28,7 +27,7 @@ from cliproxy.plugins.api import (
 )
 
 from .detect import Search, detect, parse, search_of
-from .message import build_message, message_events
+from .message import build_message, dumps, message_events
 from .plans import Penalties, Plan, plans_for
 from .settings import ROUTES, Settings
 from .tavily import Tavily
@@ -175,7 +174,7 @@ def _responses_sse(chunk: bytes) -> bool:
 
 
 def _dumps(data: dict[str, Any]) -> bytes:
-    return json.dumps(data).encode()
+    return dumps(data).encode()
 
 
 plugin = WebSearchRouter()

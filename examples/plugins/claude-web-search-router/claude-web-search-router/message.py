@@ -63,7 +63,7 @@ def message_events(message: dict[str, Any]) -> bytes:
         ("content_block_start", {"index": 0, "content_block": {**tool, "input": {}}}),
         (
             "content_block_delta",
-            {"index": 0, "delta": {"type": "input_json_delta", "partial_json": json.dumps(tool["input"])}},
+            {"index": 0, "delta": {"type": "input_json_delta", "partial_json": dumps(tool["input"])}},
         ),
         ("content_block_stop", {"index": 0}),
         ("content_block_start", {"index": 1, "content_block": result}),
@@ -84,8 +84,13 @@ def message_events(message: dict[str, Any]) -> bytes:
         ("message_stop", {}),
     ]
     return b"".join(
-        f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n".encode() for name, data in events
+        f"event: {name}\ndata: {dumps({'type': name, **data})}\n\n".encode() for name, data in events
     )
+
+
+def dumps(data: Any) -> str:
+    """``data`` as compact UTF-8 JSON text, the way Anthropic writes its answers."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def _summary(found: Found) -> str:
