@@ -126,3 +126,54 @@ async def test_a_disabled_plugins_credential_leaves_the_schedule_and_returns_wit
             await asyncio.sleep(0.05)
     cred = proxy.service.pool.get("sched.json")
     assert cred is not None and cred.api_key == "scheduled-token"
+
+
+async def test_a_fused_plugins_credential_leaves_the_schedule_and_returns_with_a_new_file(
+    start_proxy, fakes, tmp_path, monkeypatch
+):
+    """TestHostApplyConfig_PanicFusesPluginForProcessLifetime (a crash fuses the plugin
+    until another file is loaded for it), for the schedule of the credentials whose
+    ``auth.refresh`` it serves. Deliberate difference: CPA's auth manager keeps such an
+    auth scheduled, each refresh failing against the fused adapter and backing off; here
+    the credential leaves the schedule with the crash (no attempt bound to fail every 5
+    minutes, the crash's back-off forgotten), as it does for a disabled plugin
+    (TestUnregisterOpenAICompatExecutorRemovesPluginRefreshWrapper). A new file for the
+    plugin (hot reload through the management API) brings it back and the credential is
+    refreshed at once. Before, it stayed due and waited out 5-minute back-offs, also after
+    the plugin's return."""
+    monkeypatch.setenv("MANAGEMENT_PASSWORD", "m-secret")
+    _auth_file(
+        tmp_path,
+        "sched.json",
+        {
+            "type": "plugin-provider",
+            "endpoint": fakes.openai.url("/v1"),
+            "token": "old-token",
+            "api_key": "old-token",
+            "refresh_interval_seconds": 1,
+        },
+    )
+    source = SCHEDULED.replace("import datetime", "import datetime, time")
+    crashing = source.replace("GATE", "0.3").replace(
+        "type(self).refreshed.append(time.time())", "type(self).refreshed.append(time.time()); 1 / 0"
+    )
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"scheduled": crashing}, {"scheduled": {}}, base=False)
+    host, refresher = proxy.service.plugins, proxy.service.refresher
+    crashed = type(host.records["scheduled"].client.plugin).refreshed
+    async with asyncio.timeout(10):
+        while not host.records["scheduled"].fused:
+            await asyncio.sleep(0.05)
+    assert len(crashed) == 1
+    await asyncio.sleep(1.0)  # past the interval
+    await refresher.tick()
+    assert refresher.due(time.time() + 3600) == []  # neither due nor waiting out a back-off
+    assert len(crashed) == 1
+    (tmp_path / "plugins" / "scheduled-v2.py").write_text(source.replace("GATE", "0"))
+    await _enable(proxy, True)  # the config reload loads the new file
+    assert host.get("scheduled") is not None
+    refreshed = type(host.records["scheduled"].client.plugin).refreshed
+    async with asyncio.timeout(3):  # well before a 5-minute back-off
+        while not refreshed:
+            await asyncio.sleep(0.05)
+    cred = proxy.service.pool.get("sched.json")
+    assert cred is not None and cred.api_key == "scheduled-token" and len(crashed) == 1

@@ -8,6 +8,10 @@ refresh, or that far before it expires; never without one, nor for an API key; a
 before the ``NextRefreshAfter`` its plugin gave (``auth.parse``, ``model.for_auth``'s
 update, or, here also, ``auth.refresh``'s answer: CPA's manager clears that one after a
 refresh). The time is kept among the proxy's own attributes under :data:`NOT_BEFORE`.
+When the refresher of such a credential goes (its plugin fused, disabled or unloaded), the
+credential leaves the schedule with its back-off; when it comes back (or another file of
+the plugin is loaded), the credential is due again by its own times, at once if they have
+passed (the token refresher asks :meth:`Delegate.live` and :meth:`Delegate.owner`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,13 @@ NOT_BEFORE = "next_refresh_after"  # unix seconds, as text: no refresh before
 
 class Delegate(Protocol):
     """Refreshes the credentials the token endpoints do not (``Refresher.delegate``)."""
+
+    def live(self) -> object:
+        """What the due times depend on (the live refreshers): a value that compares
+        unequal once one goes (fused, disabled, unloaded), comes back or is reloaded."""
+
+    def owner(self, cred: Credential) -> object | None:
+        """What refreshes ``cred`` now (a plugin's record), ``None`` for nothing."""
 
     def due(self, cred: Credential) -> float | None:
         """When ``cred`` is due (0 = now), ``None`` for never or not this delegate's."""

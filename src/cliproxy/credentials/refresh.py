@@ -152,6 +152,9 @@ class Refresher:
         # by id: the credential object, its refresh token and when its tokens are due
         # (None: never), so a wake-up pass reads only the credentials new since the last
         self._tokens: dict[str, tuple[Credential, str, float | None]] = {}
+        # by id, for the delegate's credentials: what refreshed it when its due time was asked
+        self._owners: dict[str, object | None] = {}
+        self._live: object = None  # the delegate's live refreshers as last seen
         self._inflight: dict[str, asyncio.Future[Credential]] = {}
         # token calls by (provider, refresh token), and rotated tokens' answers by the same key
         self._calls: dict[tuple[str, str], asyncio.Future[_Answer]] = {}
@@ -165,10 +168,17 @@ class Refresher:
 
     def due_at(self, cred: Credential) -> float | None:
         """Unix time when ``cred`` should be refreshed (0 = now), or None for never."""
+        self._follow_delegate()
+        return self._due_at(cred)
+
+    def _due_at(self, cred: Credential) -> float | None:
         memo = self._tokens.get(cred.id)
         if memo is None or memo[0] is not cred:  # the credential's own part, once per object
-            own = self.delegate.due if self.delegate and cred.provider not in TOKEN_ENDPOINTS else _token_due
-            memo = self._tokens[cred.id] = (cred, cred.refresh_token, own(cred))
+            if self.delegate is not None and cred.provider not in TOKEN_ENDPOINTS:
+                self._owners[cred.id] = self.delegate.owner(cred)
+                memo = self._tokens[cred.id] = (cred, cred.refresh_token, self.delegate.due(cred))
+            else:
+                memo = self._tokens[cred.id] = (cred, cred.refresh_token, _token_due(cred))
         if memo[2] is None:
             return None
         status = self._status.get(cred.id)
@@ -189,7 +199,27 @@ class Refresher:
                 del self._status[gone]
             for gone in self._tokens.keys() - ids:
                 del self._tokens[gone]
-        return [c for c in creds if (at := self.due_at(c)) is not None and at <= now]
+                self._owners.pop(gone, None)
+        self._follow_delegate()
+        return [c for c in creds if (at := self._due_at(c)) is not None and at <= now]
+
+    def _follow_delegate(self) -> None:
+        """When the delegate's live refreshers changed (a plugin fused, disabled, back or
+        reloaded), forget the due time and back-off of each credential whose refresher is
+        another now: one left without a refresher leaves the schedule (no attempt bound to
+        fail every 5 minutes), one whose refresher is back is due by its own times at once."""
+        if not self._owners or self.delegate is None:
+            return
+        live = self.delegate.live()
+        if live == self._live:
+            return
+        self._live = live
+        for cid, owner in list(self._owners.items()):
+            memo = self._tokens.get(cid)
+            if memo is None or self.delegate.owner(memo[0]) is not owner:
+                del self._owners[cid]
+                self._tokens.pop(cid, None)
+                self._status.pop(cid, None)
 
     def token_url(self, cred: Credential) -> str:
         """Where ``cred``'s refresh request goes (see the module docstring for the order)."""
@@ -480,7 +510,8 @@ class Refresher:
 
     def _next_delay(self) -> float:
         now = self.clock()
-        times = [at for c in self.pool.credentials() if (at := self.due_at(c)) is not None]
+        self._follow_delegate()
+        times = [at for c in self.pool.credentials() if (at := self._due_at(c)) is not None]
         return min(self.interval, max(1.0, min(times, default=now + self.interval) - now))
 
 

@@ -125,13 +125,20 @@ class ScheduledRefresh:
     def __init__(self, pipe: Any) -> None:
         self.pipe = pipe
 
-    def due(self, cred: Credential) -> float | None:
+    def live(self) -> object:
+        host: PluginHost | None = self.pipe.plugins
+        return host.active("auth_provider") if host is not None else ()
+
+    def owner(self, cred: Credential) -> Record | None:
         host: PluginHost | None = self.pipe.plugins
         if host is None or cred.attributes.get("plugin") or builtin.get(cred.provider) is not None:
             return None
-        if not native_compat(cred, self.pipe.config) or not _cached_refresher(host, cred):
+        if not native_compat(cred, self.pipe.config):
             return None
-        return plugin_due(cred)
+        return _cached_refresher(host, cred)
+
+    def due(self, cred: Credential) -> float | None:
+        return plugin_due(cred) if self.owner(cred) is not None else None
 
     async def refresh(self, cred: Credential) -> Credential:
         host, config = self.pipe.plugins, self.pipe.config
@@ -147,12 +154,13 @@ class ScheduledRefresh:
         return fresh
 
 
-def _cached_refresher(host: PluginHost, cred: Credential) -> bool:
-    """Whether an active auth provider's identifier (as already asked) names ``cred``'s type,
+def _cached_refresher(host: PluginHost, cred: Credential) -> Record | None:
+    """The active auth provider whose identifier (as already asked) names ``cred``'s type,
     ``provider_key`` or ``compat_name``: the refresher's question must not wait on a plugin."""
     attrs = cred.attributes
     keys = {cred.provider, attrs.get("provider_key", ""), attrs.get("compat_name", "")}
     keys = {k.strip().lower() for k in keys} - {""}
-    return any(
-        rec.identifiers.get(abi.AUTH_IDENTIFIER, "").lower() in keys for rec in host.active("auth_provider")
-    )
+    for rec in host.active("auth_provider"):
+        if rec.identifiers.get(abi.AUTH_IDENTIFIER, "").lower() in keys:
+            return rec
+    return None
