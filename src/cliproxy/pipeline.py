@@ -47,7 +47,7 @@ from cliproxy.models.listing import CLAUDE_CLOAK_PREFIX, uncloak_claude_id
 from cliproxy.models.registry import ModelRoute, Route
 from cliproxy.models.shaping import Shaper
 from cliproxy.models.suffix import split_suffix
-from cliproxy.models.thinking.summary_restore import keep_original_summary
+from cliproxy.models.thinking.plan import ThinkingPlan
 from cliproxy.pipeline_failover import (
     BOOTSTRAP_ERROR,
     BOOTSTRAP_LEFT,
@@ -64,6 +64,7 @@ from cliproxy.pipeline_failover import (
 from cliproxy.pipeline_prepare import (
     MEDIA,
     AttemptPlan,
+    apply_thinking,
     count_locally,
     execute_limits,
     generate_to_claude,
@@ -407,6 +408,7 @@ class Pipeline:
         action = call.action
         generate = action == "generate"
         images = False
+        thinking: ThinkingPlan | None = None  # a count's thinking step (a generation's is in shaping)
         if generate:  # the upstream format and shaping, decided at the credential's first attempt
             up_fmt, shaping = plan.formats.get(call.format) or plan.upstream(call.format, route.model)
             if flow is not None:  # 6. after-auth interceptors: the client's request, translated after (CPA)
@@ -430,8 +432,12 @@ class Pipeline:
             if flow is not None and (action == "count" or action == "compact"):  # 6. (these too, CPA)
                 up = provider.upstream_format(call.format) if action == "count" else call.format
                 call = await flow.after_auth(call, model, up.value)
-            if action == "count" and not provider.counts_upstream:
-                return await count_locally(self, call, cred, provider, model, compat, flow)
+            if action == "count":  # CPA's thinking step runs on counts too (payload rules do not)
+                thinking = plan.count_thinking(call.format, route.model)
+                if not provider.counts_upstream:
+                    return await count_locally(
+                        self, call, cred, provider, model, compat, flow, thinking, suffix
+                    )
             if action == "compact" and not provider.compacts:
                 raise UpstreamError("/responses/compact not supported", status=501, credential_id=cred.id)
             images = action.startswith(MEDIA)
@@ -450,9 +456,7 @@ class Pipeline:
         if provider.format_dependent:  # its request follows the attempt's upstream format
             build = partial(build, fmt=attempt.fmt)  # (else a call without **: no dict made)
         if shaping is not None:  # 7. thinking, payload rules
-            shaping.thinking.apply(attempt.body, call.body, suffix, model, untouched)
-            if flow is not None and flow.original is not None:  # an interceptor changed the request
-                keep_original_summary(shaping.thinking, attempt.body, call.body, flow.original)
+            apply_thinking(shaping.thinking, attempt.body, call, flow, suffix, model, untouched)
             if shaping.rules is not None:
                 if provider.payload_in_build:  # after what build writes itself (Claude's identity)
                     rules = partial(
@@ -461,6 +465,8 @@ class Pipeline:
                     build = partial(build, payload=rules)
                 else:
                     shaping.payload(attempt.body, model, route.requested, attempt.headers)
+        elif thinking is not None:  # a count's thinking
+            apply_thinking(thinking, attempt.body, call, flow, suffix, model, untouched)
         elif self.shaper is not None and action == "compact":
             self.shaper.shape(
                 attempt.body,

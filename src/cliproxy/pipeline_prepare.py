@@ -26,6 +26,8 @@ from cliproxy.formats import Format
 from cliproxy.models.catalog import ModelInfo
 from cliproxy.models.registry import ModelRoute
 from cliproxy.models.shaping import Shaper, ShapeRoute
+from cliproxy.models.thinking.plan import ThinkingPlan
+from cliproxy.models.thinking.summary_restore import keep_original_summary
 from cliproxy.providers.base import Carry, Provider
 from cliproxy.providers.codex_multi_agent import is_codex_client, prepare_tools
 from cliproxy.providers.http import proxy_key
@@ -54,6 +56,7 @@ __all__ = [
     "MEDIA",
     "AttemptPlan",
     "Preparing",
+    "apply_thinking",
     "count_locally",
     "execute_limits",
     "generate_to_claude",
@@ -147,6 +150,12 @@ class AttemptPlan:
             )
             found = self.formats[client] = (up_fmt, shaping)
         return found
+
+    def count_thinking(self, client: Format, route_model: str) -> ThinkingPlan | None:
+        """The thinking step of a count in ``client``'s format: a generation's (CPA's
+        executors run it in ``CountTokens`` too), without its payload rules."""
+        shaping = self.upstream(client, route_model)[1]
+        return shaping.thinking if shaping is not None else None
 
     def proxy_for(self, cred: Credential) -> str:
         """The proxy of an attempt with ``cred`` (this plan's credential)."""
@@ -330,19 +339,43 @@ async def count_locally(
     model: str,
     compat: bool,
     flow: Flow | None = None,
+    thinking: ThinkingPlan | None = None,
+    suffix: str | None = None,
 ) -> Reply:
     """A count for an upstream with no count endpoint: the request translated as it
     would be sent (``call`` as the after-auth interceptors left it, the request
-    normalizers of ``flow`` after, as for an upstream count), its text counted with the
-    model's encoding; nothing goes upstream and nothing here can cool the credential (a
-    failure is never an upstream error)."""
+    normalizers of ``flow`` after, then ``thinking`` with ``suffix``, as for an upstream
+    count), its text counted with the model's encoding; nothing goes upstream and nothing
+    here can cool the credential (a failure is never an upstream error)."""
     attempt = start_attempt(pipe, call, cred, provider, model, compat)
+    untouched = attempt.ir is None
     if flow is not None:
         raw = await flow.normalize_request(call, attempt)
         if raw is not None:
             attempt.body = replies.loads_object(raw)
+            untouched = False
+    if thinking is not None:  # a setting the model cannot take is the client's 400 (CPA)
+        apply_thinking(thinking, attempt.body, call, flow, suffix, model, untouched)
     encoding, segments = provider.count_locally(attempt.body, model)
     return replies.local_count(pipe.translations, call, cred, await tokens.count(encoding, segments))
+
+
+def apply_thinking(
+    thinking: ThinkingPlan,
+    body: dict[str, Any],
+    call: Call,
+    flow: Flow | None,
+    suffix: str | None,
+    model: str,
+    untouched: bool,
+) -> None:
+    """Stage 7's thinking step on an attempt's upstream ``body``, a generation's or a
+    count's: the request's setting checked against the model (``ThinkingError``: the
+    client's 400) and written in the target's fields; when an interceptor rewrote the
+    request, the summary the client itself asked for is kept."""
+    thinking.apply(body, call.body, suffix, model, untouched)
+    if flow is not None and flow.original is not None:
+        keep_original_summary(thinking, body, call.body, flow.original)
 
 
 def generate_to_claude(call: Call, provider: Provider) -> bool:

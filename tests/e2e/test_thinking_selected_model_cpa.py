@@ -12,6 +12,8 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
+from google import genai
+from google.genai import types as gtypes
 
 from tests.e2e.clients import KEY
 
@@ -56,8 +58,7 @@ async def test_a_prefixed_keys_own_thinking_decides(proxy: Any) -> None:
     """CPA: TestApplyRequestThinkingUsesSelectedPrefixedAPIKeyModel (execute and stream):
     "max" from a Chat client on ``tenant/public-model`` becomes the top level the serving
     key's model lists (``high``), not the other key's ``max`` for the same upstream name.
-    CPA checks the count path too; cliproxy applies no thinking setting to a count (the
-    count is of the conversation, whatever the setting), so there is no count row."""
+    The count row (``ExecuteCount``) is :func:`test_a_prefixed_keys_own_thinking_decides_the_count`."""
     fake = proxy.fakes.claude
     async with _client(proxy) as client:
         await client.chat.completions.create(
@@ -78,6 +79,27 @@ async def test_a_prefixed_keys_own_thinking_decides(proxy: Any) -> None:
     for body in sent:
         assert body["model"] == "shared-upstream"
         assert body["thinking"]["type"] == "adaptive" and body["output_config"]["effort"] == "high", body
+
+
+async def test_a_prefixed_keys_own_thinking_decides_the_count(proxy: Any) -> None:
+    """CPA: TestApplyRequestThinkingUsesSelectedPrefixedAPIKeyModel, its count row: a
+    count gets the thinking step of a generation. cliproxy has no Chat count route, so
+    the cross-provider "max" comes from a Gemini client's ``:countTokens`` as a suffix:
+    the count Anthropic receives carries the serving key's top level, ``high``."""
+    client = genai.Client(
+        api_key=KEY,
+        http_options=gtypes.HttpOptions(
+            base_url=proxy.url, api_version="v1beta", retry_options=gtypes.HttpRetryOptions(attempts=1)
+        ),
+    )
+    try:
+        await client.aio.models.count_tokens(model="tenant/public-model(max)", contents="hello")
+    finally:
+        await client.aio.aclose()
+    body = proxy.fakes.claude.last.json
+    assert proxy.fakes.claude.last.path.startswith("/v1/messages/count_tokens"), proxy.fakes.claude.last.path
+    assert body["model"] == "shared-upstream"
+    assert body["thinking"]["type"] == "adaptive" and body["output_config"]["effort"] == "high", body
 
 
 async def test_a_summary_only_request_gets_the_serving_models_mode(proxy: Any) -> None:
