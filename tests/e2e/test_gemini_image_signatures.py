@@ -2,10 +2,11 @@
 
 Gemini's image models sign each ``inlineData`` part they answer with, and refuse a later
 turn that sends the image back without its signature (the fake Gemini does too). Neither
-client format has a block for a model's image, so the proxy carries the part whole in the
-client's opaque reasoning slot (a Claude thinking block's ``signature``, a Responses
-reasoning item's ``encrypted_content``) and writes it back, image and signature, on the
-next turn: the conversation can go on editing the image. CPA carries only the signature of
+client format has a block for a model's image: a Claude client sees it as Markdown in a
+text block, its signature in the thinking block before it; a Responses client sees an
+``image_generation_call`` item, the part riding whole in a reasoning item's
+``encrypted_content``. The proxy writes the part back, image and signature, on the next
+turn: the conversation can go on editing the image. CPA carries only the signature of
 such a part (``appendSignatureDelta`` in gemini_claude_response.go; the Responses
 carriers of gemini_openai-responses_response.go), next to the text, and the image is lost."""
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import anthropic
 import openai
+import orjson
 import pytest
 from google import genai
 from google.genai import errors as genai_errors
@@ -46,9 +48,17 @@ def model_turn(fakes: Any) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
-async def test_a_claude_client_carries_the_signed_image_to_the_next_turn(
+async def test_a_claude_client_sees_the_signed_image_and_carries_it_to_the_next_turn(
     start_proxy, fakes, stream: bool
 ) -> None:
+    """The image is shown as the Markdown text block an unsigned one gets, and its
+    signature rides in the empty thinking block right before it; sent back, the pair is
+    the image part again, signed, and the image goes once. CPA writes no block for an
+    ``inlineData`` part: only its signature, as a ``signature_delta`` of the open thinking
+    block or a whole answer's thinking signature (gemini_claude_response.go, the
+    signature-only path of TestConvertGeminiResponseToClaude_SignatureOnlyPartDoesNotOpenEmptyTextBlock
+    and TestConvertGeminiResponseToClaudeNonStream_TrailingSignatureOnlyPart), so the
+    image is lost: a deliberate difference."""
     proxy = await start_proxy(config(fakes))
     first = {"role": "user", "content": "draw a cat"}
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
@@ -58,13 +68,28 @@ async def test_a_claude_client_carries_the_signed_image_to_the_next_turn(
         else:
             answer = await client.messages.create(model="painter", max_tokens=64, messages=[first])
         blocks = [b.model_dump(exclude_none=True) for b in answer.content]
-        assert [b["type"] for b in blocks] == ["text", "thinking"]
+        assert [b["type"] for b in blocks] == ["text", "thinking", "text"]
+        assert blocks[2]["text"] == f"![image](data:image/png;base64,{IMAGE_DATA})"  # (to be seen)
         assert blocks[1]["thinking"] == "" and IMAGE_DATA not in blocks[1]["signature"]  # (opaque)
-        again = [first, {"role": "assistant", "content": blocks}, {"role": "user", "content": "make it blue"}]
-        second = await client.messages.create(model="painter", max_tokens=64, messages=again)
-    assert second.content[0].type == "text"
-    parts = model_turn(fakes)
-    assert parts[-1] == IMAGE_PART and parts[0].get("text")
+        told = {"role": "user", "content": "make it blue"}
+        second = await client.messages.create(
+            model="painter", max_tokens=64, messages=[first, {"role": "assistant", "content": blocks}, told]
+        )
+        assert second.content[0].type == "text"
+        assert model_turn(fakes) == [{"text": blocks[0]["text"]}, IMAGE_PART]  # the image once, signed
+        # the carrier of the proxy's earlier answers (the whole part, the image unseen) still works
+        whole = base64.b64encode(orjson.dumps(IMAGE_PART)).decode()
+        carried = {
+            "type": "thinking",
+            "thinking": "",
+            "signature": f"cpa-gemini-carrier-v1:standalone:part:{whole}",
+        }
+        earlier = {"role": "assistant", "content": [blocks[0], carried]}
+        await client.messages.create(model="painter", max_tokens=64, messages=[first, earlier, told])  # type: ignore[list-item]
+        assert model_turn(fakes) == [{"text": blocks[0]["text"]}, IMAGE_PART]
+        with pytest.raises(anthropic.BadRequestError, match="thought_signature"):  # the carrier left out
+            unsigned = {"role": "assistant", "content": [blocks[0], blocks[2]]}
+            await client.messages.create(model="painter", max_tokens=64, messages=[first, unsigned, told])  # type: ignore[list-item]
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])

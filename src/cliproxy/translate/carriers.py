@@ -11,16 +11,21 @@ as ``cpa-gemini-carrier-v1:<direction>:<kind>:<base64>`` (:func:`claude_carrier`
 direction and kind say which part of the answer it belonged to (``Thinking.anchor``).
 
 A signed Gemini image part (image models sign their ``inlineData`` parts, and refuse a
-later turn that sends one back unsigned) has no block of its own in either client format:
-it rides whole in such a slot, as ``<prefix>standalone:part:<base64 of the part's JSON>``
-(:func:`part_carrier`; our own kind, CPA has none), and comes back as that part
-(:func:`carried_part`), image and signature, so an image-editing conversation goes on.
+later turn that sends one back unsigned) has no block of its own in either client format.
+A Responses client's reasoning item holds it whole, as
+``cpa-gemini-responses-carrier-v1:standalone:part:<base64 of the part's JSON>``
+(:func:`part_carrier`; our own kind, CPA has none), and it comes back as that part
+(:func:`carried_part`), image and signature, so an image-editing conversation goes on
+(a Claude client's thinking block did too, before the image was shown to it: still read).
 
-An unsigned Gemini image (Gemini 2.5's image model signs nothing) has no such need, but a
-Claude client has no block to show a model's image in (an ``image`` block is a user's):
+A Claude client has no block to show a model's image in (an ``image`` block is a user's):
 it gets a text block of its own holding the image as Markdown, ``![image](data:...)``
 (:func:`image_markdown`), which it can show; sent back, that text is the image again, a
-Gemini part (:func:`markdown_image`), not kilobytes of base64 text.
+Gemini part (:func:`markdown_image`), not kilobytes of base64 text. A signed image's
+signature rides in an empty thinking block right before that text, as
+``cpa-gemini-carrier-v1:next:image:<base64 of the signature>`` (:func:`image_carrier`;
+our own kind), and signs the image again when both come back
+(:func:`carried_image_signature`).
 """
 
 from __future__ import annotations
@@ -42,13 +47,16 @@ from cliproxy.translate.signatures import (
 __all__ = [
     "CLAUDE_CARRIER_PREFIX",
     "GEMINI_CARRIER_PREFIX",
+    "IMAGE_ANCHOR",
     "bind_call_carriers",
     "call_carrier",
     "carried_anchor",
+    "carried_image_signature",
     "carried_part",
     "carried_signature",
     "carrier_of",
     "claude_carrier",
+    "image_carrier",
     "image_markdown",
     "is_call_carrier",
     "markdown_image",
@@ -64,6 +72,8 @@ _KINDS = frozenset(("text", "function", "any"))
 # a carrier's base64 of the largest signature CPA takes (32 MiB), and room for its head
 _MAX_CARRIER_LEN = 32 * 1024 * 1024 * 4 // 3 + 1024
 _PART = "standalone:part:"  # a carrier holding a Gemini part whole (ours)
+_IMAGE = "next:image:"  # a carrier holding the signature of the image shown after it (ours)
+IMAGE_ANCHOR = "next:image"  # its Thinking.anchor
 _PART_KEYS = frozenset(("inlineData", "inline_data", "thoughtSignature", "thought_signature"))
 _INLINE_KEYS = frozenset(("mimeType", "mime_type", "data"))
 
@@ -199,14 +209,13 @@ def _is_call_carrier_block(b: ir.Block) -> bool:
     return isinstance(b, ir.Thinking) and bool(b.extras) and bool(b.extras.get("_call_carrier"))  # type: ignore[union-attr]
 
 
-def part_carrier(part: dict[str, Any], claude: bool) -> str | None:
-    """The slot value (a Claude thinking block's ``signature`` when ``claude``, else a
-    Responses reasoning item's ``encrypted_content``) that carries a signed Gemini
+def part_carrier(part: dict[str, Any]) -> str | None:
+    """The Responses reasoning item's ``encrypted_content`` that carries a signed Gemini
     ``inlineData`` part whole; None for any other part."""
     if _inline_part(part) is None:
         return None
     encoded = base64.b64encode(orjson.dumps(part)).decode().rstrip("=")
-    return f"{CLAUDE_CARRIER_PREFIX if claude else GEMINI_CARRIER_PREFIX}{_PART}{encoded}"
+    return f"{GEMINI_CARRIER_PREFIX}{_PART}{encoded}"
 
 
 def carried_part(value: Any) -> dict[str, Any] | None:
@@ -273,3 +282,32 @@ def markdown_image(text: str) -> dict[str, Any] | None:
     if not sep or not mime.startswith("image/") or not data or ")" in data:
         return None
     return {"inlineData": {"mimeType": mime, "data": data}}
+
+
+def _image_signature(sig: Any) -> str | None:
+    """``sig`` when it is a Gemini model-part signature (not the validator-skip one)."""
+    if type(sig) is not str or not sig:
+        return None
+    sig = compatible_signature("gemini", sig, "gemini_model_part")
+    return sig if sig and not is_gemini_bypass(sig) else None
+
+
+def image_carrier(part: dict[str, Any]) -> str | None:
+    """The thinking-block ``signature`` that carries the signature of a Gemini image part
+    to a Claude client, right before the image's Markdown text (None: nothing to carry)."""
+    sig = _image_signature(part.get("thoughtSignature", part.get("thought_signature")))
+    if sig is None:
+        return None
+    return f"{CLAUDE_CARRIER_PREFIX}{_IMAGE}{base64.b64encode(sig.encode()).decode().rstrip('=')}"
+
+
+def carried_image_signature(value: str) -> str | None:
+    """The Gemini signature an :func:`image_carrier` value holds; None when ``value`` is not
+    one, or holds no signature a Gemini upstream would take."""
+    if not value.startswith(CLAUDE_CARRIER_PREFIX + _IMAGE) or len(value) > _MAX_CARRIER_LEN:
+        return None
+    try:
+        sig = b64decode(value[len(CLAUDE_CARRIER_PREFIX) + len(_IMAGE) :], raw_ok=True).decode()
+    except (SignatureError, UnicodeDecodeError):
+        return None
+    return _image_signature(sig)

@@ -16,7 +16,13 @@ import orjson
 
 from cliproxy.errors import RequestError
 from cliproxy.translate import ir
-from cliproxy.translate.carriers import CLAUDE_CARRIER_PREFIX, carried_part, read_claude_carrier
+from cliproxy.translate.carriers import (
+    CLAUDE_CARRIER_PREFIX,
+    IMAGE_ANCHOR,
+    carried_image_signature,
+    carried_part,
+    read_claude_carrier,
+)
 from cliproxy.translate.signatures import GEMINI_SKIP_VALIDATOR, compatible_signature, is_grok_signature
 
 __all__ = ["BlockParser", "is_server_block", "name_from_call_id", "rest"]
@@ -183,8 +189,11 @@ class BlockParser:
             # (CPA's carrier): it goes back to Codex as a reasoning item, to no one else
             return ir.Thinking(text, signature=gpt, family="openai", extras=rest(block, _THINKING))
         if sig and sig[0] == "c" and sig.startswith(CLAUDE_CARRIER_PREFIX):
+            if not text and (image_sig := carried_image_signature(sig)) is not None:
+                # the signature of the Gemini image shown next (request._images_back)
+                return ir.Thinking("", image_sig, "gemini", anchor=IMAGE_ANCHOR)
             if not text and (part := carried_part(sig)) is not None:
-                return ir.ServerTool("gemini", part)  # a signed Gemini image the proxy handed it
+                return ir.ServerTool("gemini", part)  # a signed Gemini image, carried whole (before)
             carried = _gemini_carried(text, sig)
             if carried is not None:  # a Gemini signature the proxy handed this client (CPA)
                 return ir.Thinking(

@@ -30,13 +30,11 @@ from cliproxy.translate.claude.ids import sanitize_tool_id
 from cliproxy.translate.claude.response import CARRIED_FAMILIES as _CARRIED
 from cliproxy.translate.claude.response import (
     call_carrier_block,
-    image_text_block,
+    gemini_image_blocks,
     new_message_id,
-    part_carrier_block,
     wire_stop,
 )
 from cliproxy.translate.naming import flat_name
-from cliproxy.translate.tool_output import generated_image
 
 __all__ = ["ClaudeStreamEncoder"]
 
@@ -188,12 +186,11 @@ class ClaudeStreamEncoder(StreamEncoder):
         block = self._wire_block(ev)
         if block is None:
             self._cur = None
-            if ev.family == "gemini" and ev.raw is not None:  # a signed Gemini image, carried whole
-                carrier = part_carrier_block(ev.raw)
-                if carrier is not None:
-                    return self._carrier(carrier)
-                shown = image_text_block(generated_image(ev.raw))  # an unsigned one, as Markdown
-                return self._whole_text(shown["text"]) if shown is not None else b""
+            if ev.family == "gemini" and ev.raw is not None:  # a Gemini image, as Markdown
+                return b"".join(
+                    self._carrier(w) if w["type"] == "thinking" else self._whole_text(w["text"])
+                    for w in gemini_image_blocks(ev.raw)
+                )
             return b""
         head = b""
         if ev.family == "gemini" and ev.signature and ev.kind == "tool_call" and self._sig_out is None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from cliproxy.errors import RequestError
 from cliproxy.translate import ir
-from cliproxy.translate.carriers import markdown_image
+from cliproxy.translate.carriers import IMAGE_ANCHOR, markdown_image
 from cliproxy.translate.claude.blocks import BlockParser, rest
 
 __all__ = ["parse_request"]
@@ -140,10 +140,19 @@ def _messages(messages: Any, parser: BlockParser) -> list[ir.Message]:
 
 def _images_back(blocks: list[ir.Block]) -> None:
     """A text block showing a Gemini image the proxy answered with (``carriers.image_markdown``)
-    is that image again: a Gemini part, which only a Gemini request writes."""
+    is that image again: a Gemini part, which only a Gemini request writes, signed by the
+    image carrier right before it (``carriers.image_carrier``); a carrier is never sent on."""
+    carriers = False
     for j, b in enumerate(blocks):
         if type(b) is ir.Text and b.text.startswith("![") and (part := markdown_image(b.text)) is not None:
+            before = blocks[j - 1] if j else None
+            if type(before) is ir.Thinking and before.anchor == IMAGE_ANCHOR:
+                part["thoughtSignature"] = before.signature
             blocks[j] = ir.ServerTool("gemini", part)
+        elif type(b) is ir.Thinking and b.anchor == IMAGE_ANCHOR:
+            carriers = True
+    if carriers:
+        blocks[:] = [b for b in blocks if type(b) is not ir.Thinking or b.anchor != IMAGE_ANCHOR]
 
 
 def _sampling(body: dict[str, Any], req: ir.Request) -> None:

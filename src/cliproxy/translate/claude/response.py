@@ -14,7 +14,7 @@ from cliproxy.formats.claude import STOP_FROM_WIRE, stop_to_wire, usage_from_wir
 from cliproxy.formats.ids import token_hex
 from cliproxy.translate import ir
 from cliproxy.translate.antigravity_claude import SIGNATURE_OUT
-from cliproxy.translate.carriers import claude_carrier, image_markdown, part_carrier, signed_image
+from cliproxy.translate.carriers import claude_carrier, image_carrier, image_markdown, signed_image
 from cliproxy.translate.claude.blocks import BlockParser
 from cliproxy.translate.claude.wire import BlockWriter, put_extras
 from cliproxy.translate.custom_tools import is_custom, raw_input
@@ -25,6 +25,7 @@ __all__ = [
     "CARRIED_FAMILIES",
     "build_response",
     "call_carrier_block",
+    "gemini_image_blocks",
     "new_message_id",
     "parse_response",
     "wire_stop",
@@ -115,9 +116,11 @@ def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict
         if isinstance(b, ir.Thinking):
             w = _thinking(b, native, sig_out)
         elif type(b) is ir.ServerTool and b.family == "gemini":
-            w = part_carrier_block(b.raw) or image_text_block(generated_image(b.raw))
+            content.extend(gemini_image_blocks(b.raw))
+            continue
         elif (part := signed_image(b)) is not None:  # (a whole Gemini answer's image)
-            w = part_carrier_block(part)
+            content.extend(gemini_image_blocks(part))
+            continue
         elif type(b) is ir.Image:  # an unsigned one: shown as Markdown (no block of Claude's holds it)
             w = image_text_block(b)
         else:
@@ -150,11 +153,16 @@ def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict
     return out
 
 
-def part_carrier_block(part: dict[str, Any]) -> dict[str, Any] | None:
-    """The thinking block that carries a signed Gemini image part whole (the client has no
-    block for it, and Gemini refuses the next turn without it: ``carriers.part_carrier``)."""
-    carrier = part_carrier(part, claude=True)
-    return {"type": "thinking", "thinking": "", "signature": carrier} if carrier else None
+def gemini_image_blocks(part: dict[str, Any]) -> list[dict[str, Any]]:
+    """The blocks showing a Gemini image part to a Claude client: its Markdown text block,
+    after an empty thinking block carrying its signature when Gemini signed it (Gemini
+    refuses a later turn that sends the image back unsigned: ``carriers.image_carrier``);
+    none for a part that holds no image."""
+    shown = image_text_block(generated_image(part))
+    if shown is None:
+        return []
+    carrier = image_carrier(part)
+    return [{"type": "thinking", "thinking": "", "signature": carrier}, shown] if carrier else [shown]
 
 
 def image_text_block(image: ir.Image | None) -> dict[str, Any] | None:

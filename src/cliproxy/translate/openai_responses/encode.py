@@ -209,7 +209,7 @@ class ResponsesEncoder(StreamEncoder):
             value = carrier_of(ev.signature, ev.family, redacted=True)
             carrier = {"type": "reasoning", "summary": [], "encrypted_content": value} if value else None
         elif ev.kind == "server_tool":  # a signed Gemini image part, carried whole
-            value = part_carrier(ev.raw or {}, claude=False)
+            value = part_carrier(ev.raw or {})
             carrier = {"type": "reasoning", "summary": [], "encrypted_content": value} if value else None
         else:
             carrier = call_carrier(ev.signature, ev.family)

@@ -273,10 +273,10 @@ def _block_item(
     if isinstance(b, ir.ServerTool):
         if b.family == "openai":
             return b.raw
-        value = part_carrier(b.raw, claude=False) if b.family == "gemini" else None
+        value = part_carrier(b.raw) if b.family == "gemini" else None
     else:
         part = signed_image(b)  # (a whole Gemini answer's image)
-        value = part_carrier(part, claude=False) if part is not None else None
+        value = part_carrier(part) if part is not None else None
     if value is not None:  # a signed Gemini image part, carried whole
         return {
             "type": "reasoning",
