@@ -15,6 +15,7 @@ from typing import Any
 from cliproxy.formats import Format
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import Adapter
+from cliproxy.translate.plain_answers import PLAIN_ANSWERS
 from cliproxy.translate.stream import StreamTranslator
 
 __all__ = [
@@ -116,6 +117,9 @@ class Registry:
             override = self._pairs.get((client, upstream))
             if override is not None and override.response is not None:
                 return override.response(body), None
+        plain = PLAIN_ANSWERS.get((upstream, client))
+        if plain is not None and (done := plain(body, request, model)) is not None:
+            return done
         adapters = self._adapters
         resp = adapters[upstream].parse_response(body, request)
         if model:

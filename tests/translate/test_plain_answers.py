@@ -1,0 +1,114 @@
+"""Whole answers of the plain shape go straight to the client's format (issue 21,
+translation added time): ``translate.plain_answers`` must write what the hub writes
+(the upstream adapter's ``parse_response``, then the client adapter's ``build_response``),
+and leave every other answer to the hub."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import orjson
+import pytest
+
+from cliproxy.formats import Format
+from cliproxy.translate import ir
+from cliproxy.translate.plain_answers import PLAIN_ANSWERS, gemini_to_chat
+from cliproxy.translate.registry import default_registry
+
+USAGE = {"promptTokenCount": 7, "candidatesTokenCount": 3, "totalTokenCount": 12, "thoughtsTokenCount": 2}
+
+
+def _gemini(parts: list[Any], **top: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
+        "usageMetadata": dict(USAGE),
+        "responseId": "abc",
+        "modelVersion": "gemini-2.5-flash",
+    }
+    body.update(top)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _hub(upstream: Format, client: Format, body: dict[str, Any], req: ir.Request | None, model: str | None):
+    reg = default_registry()
+    resp = reg.adapter(upstream).parse_response(copy.deepcopy(body), req)
+    if model:
+        resp.model = model
+    return reg.adapter(client).build_response(resp, req), resp.usage
+
+
+def _same(fast: dict[str, Any], hub: dict[str, Any]) -> None:
+    """Equal bytes but for the clock (``created``) and a random id when the upstream gave none."""
+    assert abs(fast.pop("created") - hub.pop("created")) <= 1
+    if fast["id"].startswith("chatcmpl-resp-"):
+        assert len(fast["id"]) == len(hub["id"])
+        fast["id"] = hub["id"]
+    assert orjson.dumps(fast) == orjson.dumps(hub)
+
+
+PLAIN = [
+    _gemini([{"text": "Hi"}]),
+    _gemini([{"text": "a"}, {"text": ""}, {"text": "b"}]),
+    _gemini([]),
+    _gemini([{"text": "x"}], responseId=None),
+    _gemini([{"text": "x"}], responseId=""),
+    _gemini([{"text": "x"}], responseId="chatcmpl-9"),
+    _gemini([{"text": "x"}], modelVersion=None),
+    _gemini([{"text": "x"}], usageMetadata=None),
+    _gemini([{"text": "x"}], usageMetadata={"promptTokenCount": 4, "cachedContentTokenCount": 2}),
+]
+
+
+@pytest.mark.parametrize("model", [None, "alias"])
+@pytest.mark.parametrize("with_request", [True, False])
+@pytest.mark.parametrize("body", PLAIN)
+def test_gemini_to_chat_writes_what_the_hub_writes(
+    body: dict[str, Any], with_request: bool, model: str | None
+) -> None:
+    req = ir.Request(model="asked-model", source="openai") if with_request else None
+    got = gemini_to_chat(copy.deepcopy(body), req, model)
+    assert got is not None
+    hub_body, hub_usage = _hub(Format.GEMINI, Format.OPENAI, body, req, model)
+    assert got[1] == hub_usage
+    _same(got[0], hub_body)
+
+
+NOT_PLAIN = [
+    _gemini([{"text": "t", "thought": True}, {"text": "x"}]),
+    _gemini([{"functionCall": {"name": "f", "args": {}}}]),
+    _gemini([{"text": "x", "thoughtSignature": "c2ln"}]),
+    _gemini([{"text": "x"}], promptFeedback={"blockReason": "SAFETY"}),
+    _gemini([{"text": "x"}], error={"code": 500}),
+    _gemini([{"text": "x"}], responseId=7),
+    {**_gemini([{"text": "x"}]), "candidates": []},
+    {**_gemini([{"text": "x"}]), "candidates": [_gemini([{"text": "x"}])["candidates"][0]] * 2},
+    {**_gemini([]), "candidates": [{"content": {"parts": [{"text": "x"}]}, "finishReason": "MAX_TOKENS"}]},
+    {
+        **_gemini([]),
+        "candidates": [{"content": {"parts": [{"text": "x"}]}, "finishReason": "STOP", "safetyRatings": []}],
+    },
+    {**_gemini([]), "candidates": [{"content": {"parts": [{"text": "x"}]}}]},
+    {**_gemini([]), "candidates": [{"content": [{"text": "x"}], "finishReason": "STOP"}]},
+    {**_gemini([]), "candidates": "x"},
+    _gemini([{"text": 5}]),
+    _gemini([{"text": None}]),
+    _gemini(["x"]),
+]
+
+
+@pytest.mark.parametrize("body", NOT_PLAIN)
+def test_gemini_to_chat_leaves_other_answers_to_the_hub(body: dict[str, Any]) -> None:
+    assert gemini_to_chat(copy.deepcopy(body), None, None) is None
+
+
+def test_the_registry_takes_the_plain_path_and_falls_back() -> None:
+    reg = default_registry()
+    assert PLAIN_ANSWERS[(Format.GEMINI, Format.OPENAI)] is gemini_to_chat
+    out, usage = reg.translate_response_usage(
+        Format.GEMINI, Format.OPENAI, _gemini([{"text": "Hi"}]), None, "m"
+    )
+    assert out["choices"][0]["message"] == {"role": "assistant", "content": "Hi"} and out["model"] == "m"
+    assert usage is not None and usage.output_tokens == 5
+    out, _ = reg.translate_response_usage(Format.GEMINI, Format.OPENAI, NOT_PLAIN[0], None, None)
+    assert out["choices"][0]["message"]["reasoning_content"] == "t"
