@@ -35,7 +35,7 @@ from cliproxy.media import Videos
 from cliproxy.models.catalog import Catalog, ModelInfo
 from cliproxy.models.listing import suspensions
 from cliproxy.models.registry import ModelRegistry
-from cliproxy.models.remote import CatalogUpdater
+from cliproxy.models.remote import CatalogUpdater, local_urls
 from cliproxy.models.shaping import Shaper
 from cliproxy.pipeline import Pipeline
 from cliproxy.pipeline_probe import ProbeSender
@@ -185,10 +185,13 @@ class Service:
                 log.info("restored %d cooldown record(s)", restored)
         self._start_refresher()
         self._switch_prober()
-        if self._model_updates:
+        if self._model_updates or local_urls():
             updater = self.catalog_updater = CatalogUpdater(lambda: self.models.catalog, self._apply_catalog)
             self.lookups.codex_templates = lambda: updater.codex_templates  # spawn_agent's model list
-            updater.start()
+            if self._model_updates:
+                updater.start()
+            else:  # -local-model: a Codex client catalog on disk still loads (CPA: its built-in one)
+                await updater.load_local()
         antigravity = self.providers.get("antigravity")
         if self._version_updates and isinstance(antigravity, AntigravityProvider):  # in the background
             antigravity.version.start(self.http, lambda: proxy_key("", self.config.proxy_url))

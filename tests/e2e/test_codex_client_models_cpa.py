@@ -203,9 +203,42 @@ async def test_templates_from_a_file_url(
     """No network: ``CLIPROXY_MODELS_URLS`` naming a ``file://`` models.json makes the
     updater read codex_client_models.json beside it from the disk (a missing models.json
     only keeps the packaged model catalog). CPA reads its embedded copy instead, which we
-    do not ship: a deliberate difference."""
+    do not ship: a deliberate difference (with ``-local-model`` as without: see
+    :func:`test_local_model_reads_the_file_copy_only`)."""
     (tmp_path / "codex_client_models.json").write_bytes(orjson.dumps(TEMPLATES))
     monkeypatch.setenv(URLS_ENV, (tmp_path / "models.json").as_uri())
     proxy = await start_with_templates(start_proxy, None, _config())
     models = await _catalog(proxy)
     assert models["custom-model"]["base_instructions"] == TEMPLATES["models"][0]["base_instructions"]
+
+
+async def test_local_model_reads_the_file_copy_only(
+    start_proxy: Any, source: CatalogSource, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """CPA cmd/server main.go ``-local-model`` ("Use embedded models.json and
+    codex_client_models.json only", TestModelCatalogUpdaterPlan: no updater runs): CPA
+    still serves the Codex client catalog built into its binary. cliproxy ships none, so
+    with ``-local-model`` (``model_updates`` off) a ``file://`` source's copy is read once
+    at start in its place; the network source beside it is never asked, the models.json
+    beside the file is not read (the packaged catalog stays, as CPA keeps its built-in one)
+    and no refresh task runs. Before, -local-model left the Codex CLI catalog empty."""
+    (tmp_path / "codex_client_models.json").write_bytes(orjson.dumps(TEMPLATES))
+    (tmp_path / "models.json").write_bytes(orjson.dumps({"codex-pro": [{"id": "gpt-from-file"}]}))
+    monkeypatch.setenv(URLS_ENV, f"{source.models_url},{(tmp_path / 'models.json').as_uri()}")
+    proxy = await start_proxy(_config())  # model_updates=False: what serve -local-model runs
+    models = await _catalog(proxy)
+    assert models["custom-model"]["base_instructions"] == TEMPLATES["models"][0]["base_instructions"]
+    updater = proxy.service.catalog_updater
+    assert updater._task is None and updater.refreshes == 0 and updater.codex_refreshes == 1
+    assert source.hits == {}
+    assert "gpt-from-file" not in models
+
+
+async def test_local_model_without_a_file_copy_serves_an_empty_catalog(
+    start_proxy: Any, source: CatalogSource
+) -> None:
+    """``-local-model`` with only network sources: nothing is fetched, and the Codex CLI
+    gets the empty catalog (it keeps the models and prompts it bundles)."""
+    proxy = await start_proxy(_config())
+    assert await _catalog(proxy) == {}
+    assert proxy.service.catalog_updater is None and source.hits == {}

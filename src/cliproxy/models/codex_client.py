@@ -18,14 +18,14 @@ only as good as its instructions, and those come from the template catalog
   levels (none when the registry knows none), context window (the template's when the
   registry knows none), input modalities (text only unless the registry says image), output
   limit, and image and video models hidden;
-- with no template catalog (``--local-model``, every fetch failed so far, no network) the
-  Codex CLI is served ``{"models": []}`` and one WARNING says why. The Codex CLI lays a
-  fetched catalog over the one it bundles, slug by slug, and builds fallback metadata with
-  its bundled prompt for a slug it finds nowhere; entries with empty instructions would
-  instead replace that prompt with nothing, and entries without ``base_instructions``
-  would make it refuse the whole response (the field is required). Its own models keep
-  their bundled entries; the others stay usable by name (``-m`` or ``model =``), only not
-  listed in its picker.
+- with no template catalog (``--local-model`` without a ``file://`` copy, every fetch
+  failed so far, no network) the Codex CLI is served ``{"models": []}`` and one WARNING
+  says why. The Codex CLI lays a fetched catalog over the one it bundles, slug by slug,
+  and builds fallback metadata with its bundled prompt for a slug it finds nowhere;
+  entries with empty instructions would instead replace that prompt with nothing, and
+  entries without ``base_instructions`` would make it refuse the whole response (the field
+  is required). Its own models keep their bundled entries; the others stay usable by name
+  (``-m`` or ``model =``), only not listed in its picker.
 
 :func:`codex_client_models` also builds entries without templates, for uses that do not
 need instructions (the models ``spawn_agent`` may name).
@@ -95,9 +95,10 @@ def codex_client_catalog(
 @functools.cache
 def _warn_without_templates() -> None:
     log.warning(
-        "Codex CLI model catalog: no template catalog (local model mode, or no fetch has "
-        "succeeded yet), so it is served empty and the Codex CLI keeps its bundled models and "
-        "prompts; a model it does not bundle is still usable by name"
+        "Codex CLI model catalog: no template catalog (local model mode without a file:// "
+        "copy in CLIPROXY_MODELS_URLS, or no fetch has succeeded yet), so it is served empty "
+        "and the Codex CLI keeps its bundled models and prompts; a model it does not bundle "
+        "is still usable by name"
     )
 
 

@@ -20,15 +20,21 @@ The same updater, on the same schedule, fetches the Codex client template catalo
 (CPA's ``codex_client_models.json``, :mod:`cliproxy.models.codex_templates`) from the same
 places (the file beside each ``models.json``): the first valid one replaces the one held,
 and a failed or invalid fetch keeps it (one WARNING). It is held in memory only, like the
-model catalog (no disk cache): until a fetch succeeds, and with ``-local-model``, there is
-none, and the Codex CLI's catalog is served empty (:mod:`cliproxy.models.codex_client`
-says why).
+model catalog (no disk cache): until a fetch succeeds there is none, and the Codex CLI's
+catalog is served empty (:mod:`cliproxy.models.codex_client` says why).
 
 ``CLIPROXY_MODELS_URLS`` (comma-separated) replaces the list of sources, for a mirror or
 an air-gapped copy; the Codex client catalog is then looked for beside each. A ``file://``
 URL is read from the disk (``file:///srv/models/models.json``: the Codex client catalog
 is ``/srv/models/codex_client_models.json``), so the Codex CLI can get its templates with
 no network; it is read at start and every 3 hours, like a remote source.
+
+With ``-local-model`` CPA fetches nothing and serves the two catalogs built into its
+binary. cliproxy packages the model catalog but not the Codex client one, so in that mode
+(:meth:`CatalogUpdater.load_local`) the Codex client catalog is read once, at start, from
+the ``file://`` sources only: the copy on disk stands in for CPA's built-in one. No other
+source is asked, nothing is read again, and the model catalog stays the packaged one
+(a ``models.json`` beside the file is not read, as CPA reads only its built-in one).
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ __all__ = [
     "CatalogUpdater",
     "changed_families",
     "codex_client_urls",
+    "local_urls",
     "parse_models_json",
     "with_builtins",
 ]
@@ -229,6 +236,11 @@ def configured_urls() -> tuple[str, ...]:
     return urls or MODELS_URLS
 
 
+def local_urls(urls: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The ``file://`` sources among ``urls`` (the configured ones when ``None``)."""
+    return tuple(u for u in (configured_urls() if urls is None else urls) if u.startswith("file:"))
+
+
 def codex_client_urls(model_urls: Sequence[str]) -> tuple[str, ...]:
     """The Codex client catalog beside each ``models.json`` source, once each (for CPA's
     two sources, CPA's two Codex client catalog URLs)."""
@@ -275,6 +287,21 @@ class CatalogUpdater:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def load_local(self) -> bool:
+        """``-local-model``: the Codex client catalog read once from the ``file://`` sources
+        (the copy CPA builds into its binary, which cliproxy does not ship); no other source
+        is asked and no task is started. Whether a catalog was loaded (a missing or invalid
+        file is one WARNING, as a failed fetch is)."""
+        self.codex_urls = codex_client_urls(local_urls(self.urls))
+        if not self.codex_urls:
+            return False
+        label = "local Codex client model catalog"
+        try:
+            return await asyncio.wait_for(self.refresh_codex_templates(label), self.timeout)
+        except TimeoutError:
+            log.warning("%s: reading %s took over %gs", label, ", ".join(self.codex_urls), self.timeout)
+            return False
 
     async def _run(self) -> None:
         await self._both("startup")
