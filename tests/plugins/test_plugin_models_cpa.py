@@ -266,6 +266,7 @@ class Gem(Plugin, ModelRegistrar, Executor):
     async def register_models(self, req):
         return ModelList(provider="gemraw", models=[
             ModelInfo(id="gem-raw", thinking=ThinkingSupport(min=128, max=32768, dynamic_allowed=True)),
+            ModelInfo(id="gem-plain"),
         ])
     async def execute(self, req):
         seen = json.loads(req.payload).get("generationConfig", {}).get("thinkingConfig")
@@ -279,30 +280,71 @@ plugin = Gem()
 )
 
 
-async def test_claude_adaptive_thinking_reaches_a_gemini_executor_without_applier_as_its_largest_budget(
+# a Claude client's thinking, and the thinkingConfig CPA's TranslateRequest gives a Gemini target
+CLAUDE_TO_GEMINI = [
+    # TestThinkingE2EMatrix_Body 23/33: no thinking, no thinkingConfig
+    ("gem-raw", {}, None),
+    # 24/34 and 27/37 before Gemini's applier (25/35 and 26/36 clamp there: a plugin
+    # without an applier gets the budget as asked); no includeThoughts without a display
+    ("gem-raw", {"thinking": {"type": "enabled", "budget_tokens": 8192}}, {"thinkingBudget": 8192}),
+    ("gem-raw", {"thinking": {"type": "enabled", "budget_tokens": 64000}}, {"thinkingBudget": 64000}),
+    ("gem-raw", {"thinking": {"type": "enabled", "budget_tokens": 0}}, {"thinkingBudget": 0}),
+    ("gem-raw", {"thinking": {"type": "enabled", "budget_tokens": -1}}, {"thinkingBudget": -1}),
+    # the translator's adaptive branch: the effort as a lower-case level, else the maximum
+    ("gem-raw", {"thinking": {"type": "adaptive"}}, {"thinkingBudget": 32768}),
+    ("gem-plain", {"thinking": {"type": "adaptive"}}, {"thinkingLevel": "high"}),
+    (
+        "gem-raw",
+        {"thinking": {"type": "adaptive"}, "output_config": {"effort": "low"}},
+        {"thinkingLevel": "low"},
+    ),
+    (
+        "gem-raw",
+        {"thinking": {"type": "adaptive"}, "output_config": {"effort": " Max "}},
+        {"thinkingLevel": "max"},
+    ),
+    # nothing written for disabled thinking, enabled without a budget, an effort alone
+    ("gem-raw", {"thinking": {"type": "disabled"}}, None),
+    ("gem-raw", {"thinking": {"type": "enabled"}}, None),
+    ("gem-raw", {"output_config": {"effort": "low"}}, None),
+    # TestSummaryIntentTranslation: "Native Claude summarized enables Gemini summary" and
+    # "Claude auto compatibility budget keeps Gemini summary"; omitted is false
+    (
+        "gem-raw",
+        {"thinking": {"type": "adaptive", "display": "summarized"}},
+        {"thinkingBudget": 32768, "includeThoughts": True},
+    ),
+    (
+        "gem-raw",
+        {"thinking": {"type": "enabled", "budget_tokens": -1, "display": "summarized"}},
+        {"thinkingBudget": -1, "includeThoughts": True},
+    ),
+    (
+        "gem-raw",
+        {"thinking": {"type": "enabled", "budget_tokens": 31999, "display": "omitted"}},
+        {"thinkingBudget": 31999, "includeThoughts": False},
+    ),
+]
+
+
+async def test_claude_thinking_reaches_a_gemini_executor_without_applier_as_cpa_translates_it(
     start_proxy, fakes, tmp_path
 ):
-    """CPA: ConvertClaudeRequestToGemini's adaptive branch (internal/translator/gemini/claude),
-    as TestThinkingE2EClaudeAdaptive_Body's Gemini rows read it: a Claude client's adaptive
-    thinking with no effort becomes ``thinkingBudget`` of the model's registered maximum.
-    A plugin executor taking Gemini's format with no thinking applier gets the translated
-    body as it is, so it now reads 32768 there; before, it read level HIGH. An effort named
-    stays that level (CPA writes it lower-case, the host's translation upper-case)."""
+    """A plugin executor taking Gemini's format with no thinking applier gets a Claude
+    client's request as CPA's TranslateRequest writes it (ConvertClaudeRequestToGemini and
+    its summary step, internal/translator/gemini/claude, internal/thinking/summary.go):
+    the Claude rows of TestThinkingE2EMatrix_Body and TestThinkingE2EClaudeAdaptive_Body
+    read before Gemini's applier, and TestSummaryIntentTranslation's Claude-to-Gemini rows
+    (see CLAUDE_TO_GEMINI). An adaptive request with no effort asks the model's largest
+    budget (level high for a model declared without thinking). Before, the plugin read the
+    host's own translation: an upper-case level as sent (" MAX "), includeThoughts true
+    whenever thinking was on, a budget of 0 for disabled thinking, -1 for enabled thinking
+    without a budget, and a level for an effort without thinking."""
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"gemraw": GEMINI_NO_APPLIER}, {"gemraw": {}})
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as claude:
-
-        async def seen(extra: dict) -> dict:
+        for model, extra, want in CLAUDE_TO_GEMINI:
             reply = await claude.messages.create(
-                model="gem-raw",
-                max_tokens=1024,
-                messages=[{"role": "user", "content": "x"}],
-                extra_body=extra,
+                model=model, max_tokens=1024, messages=[{"role": "user", "content": "x"}], extra_body=extra
             )
-            return json.loads("".join(b.text for b in reply.content if b.type == "text"))
-
-        config = await seen({"thinking": {"type": "adaptive"}})
-        assert config["thinkingBudget"] == 32768
-        assert "thinkingLevel" not in config
-        config = await seen({"thinking": {"type": "adaptive"}, "output_config": {"effort": "low"}})
-        assert config["thinkingLevel"].lower() == "low"
-        assert "thinkingBudget" not in config
+            seen = json.loads("".join(b.text for b in reply.content if b.type == "text"))
+            assert seen == want, (model, extra)

@@ -22,7 +22,7 @@ from cliproxy.models.catalog import ModelInfo
 from cliproxy.models.shaping import caps_of
 from cliproxy.models.suffix import split_suffix
 from cliproxy.models.thinking import resolve_thinking
-from cliproxy.models.thinking.resolve import adaptive_setting, adaptive_top
+from cliproxy.models.thinking.resolve import adaptive_top
 from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, b64encode, ci_get
 from cliproxy.plugins.callbacks import BRIDGE_END, ScopeContext
@@ -137,7 +137,7 @@ async def _request_payload(
     if fmt_in in NATIVE_FORMATS:
         built = reg.adapter(fmt_in).build_request(call.client_ir(reg))
         if fmt_in == "gemini" and client == "claude":
-            _adaptive_budget(built, call.body, _declared(cred, split_suffix(model)[0]))
+            _claude_thinking(built, call.body, _declared(cred, split_suffix(model)[0]))
         payload = orjson.dumps(built)
         if host.any("request_normalizer"):
             payload = await normalize_request(
@@ -166,21 +166,63 @@ def _declared(cred: Any, model: str) -> ModelInfo | None:
     return None
 
 
-def _adaptive_budget(built: dict[str, Any], body: dict[str, Any], info: ModelInfo | None) -> None:
-    """A Claude client's adaptive thinking naming no effort, translated for a Gemini-format
-    executor, as the model's largest ``thinkingBudget`` when the plugin declared one, as
-    CPA's Claude-to-Gemini translator writes the registered maximum (the host's translation
-    writes level high, which the thinking step fits on a built-in route; a plugin with no
-    thinking applier would get that level as it is)."""
-    top = adaptive_top(caps_of(info), "claude", "gemini")
-    if not top or adaptive_setting(top, body) is None:
+def _claude_thinking(built: dict[str, Any], body: dict[str, Any], info: ModelInfo | None) -> None:
+    """The ``thinkingConfig`` of a Claude client's request translated for a Gemini-format
+    executor, as CPA's Claude-to-Gemini translator and its summary step write it (what a
+    plugin without a thinking applier reads; an applier rewrites it): ``enabled`` with a
+    numeric ``budget_tokens`` is that ``thinkingBudget``; ``adaptive`` (or ``auto``) is its
+    ``output_config.effort`` lower-cased as ``thinkingLevel``, else the model's largest
+    declared budget, else level ``high``; ``includeThoughts`` only from ``thinking.display``
+    on active thinking. Anything else (disabled, no budget, an effort without thinking)
+    writes none, where the host's translation would."""
+    config: dict[str, Any] = {}
+    thinking = body.get("thinking")
+    thinking = thinking if type(thinking) is dict else {}
+    kind = thinking.get("type")
+    if kind == "enabled" and (budget := _number(thinking.get("budget_tokens"))) is not None:
+        config["thinkingBudget"] = int(budget)
+    elif kind in ("adaptive", "auto"):
+        effort = oc.get("effort") if type(oc := body.get("output_config")) is dict else None
+        effort = effort.strip().lower() if isinstance(effort, str) else ""
+        top = adaptive_top(caps_of(info), "claude", "gemini")
+        if effort:
+            config["thinkingLevel"] = effort
+        elif top:
+            config["thinkingBudget"] = top
+        else:
+            config["thinkingLevel"] = "high"
+    if (shown := _display(thinking)) is not None:
+        config["includeThoughts"] = shown
+    generation = built.get("generationConfig")
+    if type(generation) is not dict:
+        generation = built["generationConfig"] = {}
+    if config:
+        generation["thinkingConfig"] = config
         return
-    effort = oc.get("effort") if type(oc := body.get("output_config")) is dict else None
-    tc = (built.get("generationConfig") or {}).get("thinkingConfig")
-    if (isinstance(effort, str) and effort.strip()) or type(tc) is not dict:
-        return
-    tc.pop("thinkingLevel", None)
-    tc["thinkingBudget"] = top
+    generation.pop("thinkingConfig", None)
+    if not generation:
+        del built["generationConfig"]
+
+
+def _display(thinking: dict[str, Any]) -> bool | None:
+    """Claude's ``thinking.display`` as Gemini's ``includeThoughts`` (summarized: True,
+    omitted: False), on adaptive or enabled thinking only (a budget of -1 or above 0, or
+    none yet), as CPA's summary step reads it; else None."""
+    if not isinstance(display := thinking.get("display"), str):
+        return None
+    kind = thinking.get("type")
+    kind = kind.strip().lower() if isinstance(kind, str) else ""
+    budget = _number(thinking.get("budget_tokens"))
+    if kind == "enabled" and budget is not None and not (int(budget) == -1 or budget >= 1):
+        return None
+    if kind not in ("adaptive", "enabled"):
+        return None
+    return {"summarized": True, "omitted": False}.get(display.strip().lower())
+
+
+def _number(value: Any) -> float | None:
+    """A JSON number (not a boolean), else None."""
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 async def _apply_thinking(
