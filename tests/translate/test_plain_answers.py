@@ -13,7 +13,7 @@ import pytest
 
 from cliproxy.formats import Format
 from cliproxy.translate import ir
-from cliproxy.translate.plain_answers import PLAIN_ANSWERS, gemini_to_chat
+from cliproxy.translate.plain_answers import PLAIN_ANSWERS, chat_to_claude, gemini_to_chat
 from cliproxy.translate.registry import default_registry
 
 USAGE = {"promptTokenCount": 7, "candidatesTokenCount": 3, "totalTokenCount": 12, "thoughtsTokenCount": 2}
@@ -40,8 +40,9 @@ def _hub(upstream: Format, client: Format, body: dict[str, Any], req: ir.Request
 
 def _same(fast: dict[str, Any], hub: dict[str, Any]) -> None:
     """Equal bytes but for the clock (``created``) and a random id when the upstream gave none."""
-    assert abs(fast.pop("created") - hub.pop("created")) <= 1
-    if fast["id"].startswith("chatcmpl-resp-"):
+    if "created" in hub:
+        assert abs(fast.pop("created") - hub.pop("created")) <= 1
+    if fast["id"].startswith(("chatcmpl-resp-", "msg_")):
         assert len(fast["id"]) == len(hub["id"])
         fast["id"] = hub["id"]
     assert orjson.dumps(fast) == orjson.dumps(hub)
@@ -112,3 +113,83 @@ def test_the_registry_takes_the_plain_path_and_falls_back() -> None:
     assert usage is not None and usage.output_tokens == 5
     out, _ = reg.translate_response_usage(Format.GEMINI, Format.OPENAI, NOT_PLAIN[0], None, None)
     assert out["choices"][0]["message"]["reasoning_content"] == "t"
+
+
+def _chat(message: Any = None, finish: Any = "stop", **top: Any) -> dict[str, Any]:
+    """An answer as OpenAI writes it (``refusal: null``, ``annotations: []``, usage details)."""
+    if message is None:
+        message = {"role": "assistant", "content": "Hi", "refusal": None, "annotations": []}
+    body: dict[str, Any] = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "usage": {
+            "prompt_tokens": 9,
+            "completion_tokens": 4,
+            "total_tokens": 13,
+            "prompt_tokens_details": {"cached_tokens": 2, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 1},
+        },
+        "service_tier": "default",
+        "system_fingerprint": "fp",
+    }
+    body.update(top)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+CHAT_PLAIN = [
+    _chat(),
+    _chat({"role": "assistant", "content": "x"}),
+    _chat({"content": "x"}),
+    _chat(id=None),
+    _chat(id=42),
+    _chat(model=None),
+    _chat(usage=None),
+    _chat(
+        usage={"prompt_tokens": 5, "completion_tokens": 2, "prompt_tokens_details": {"cache_write_tokens": 3}}
+    ),
+    {**_chat(), "choices": [_chat()["choices"][0], _chat({"content": "other"})["choices"][0]]},
+]
+
+
+@pytest.mark.parametrize("model", [None, "alias"])
+@pytest.mark.parametrize("with_request", [True, False])
+@pytest.mark.parametrize("body", CHAT_PLAIN)
+def test_chat_to_claude_writes_what_the_hub_writes(
+    body: dict[str, Any], with_request: bool, model: str | None
+) -> None:
+    req = ir.Request(model="asked-model", source="claude") if with_request else None
+    got = chat_to_claude(copy.deepcopy(body), req, model)
+    assert got is not None
+    hub_body, hub_usage = _hub(Format.OPENAI, Format.CLAUDE, body, req, model)
+    assert got[1] == hub_usage
+    _same(got[0], hub_body)
+
+
+CHAT_NOT_PLAIN = [
+    _chat(finish="length"),
+    _chat(finish=None),
+    _chat({"role": "assistant", "content": ""}),
+    _chat({"role": "assistant", "content": None, "refusal": "no"}),
+    _chat({"role": "assistant", "content": "x", "refusal": "no"}),
+    _chat({"role": "assistant", "content": "x", "reasoning_content": "r"}),
+    _chat({"role": "assistant", "content": [{"type": "text", "text": "x"}]}),
+    _chat(
+        {
+            "role": "assistant",
+            "content": "x",
+            "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f"}}],
+        }
+    ),
+    _chat("x"),
+    {**_chat(), "choices": []},
+    {**_chat(), "choices": "x"},
+    _chat(choices=None),
+]
+
+
+@pytest.mark.parametrize("body", CHAT_NOT_PLAIN)
+def test_chat_to_claude_leaves_other_answers_to_the_hub(body: dict[str, Any]) -> None:
+    assert chat_to_claude(copy.deepcopy(body), None, None) is None

@@ -17,11 +17,13 @@ from typing import Any
 
 from cliproxy.formats import Format
 from cliproxy.formats import gemini as gemini_wire
+from cliproxy.formats.claude import usage_to_wire
 from cliproxy.formats.ids import token_hex
-from cliproxy.formats.openai_chat import COMPLETION_OBJECT, usage_body
+from cliproxy.formats.openai_chat import COMPLETION_OBJECT, parse_usage, usage_body
 from cliproxy.translate import ir
+from cliproxy.translate.claude.response import new_message_id
 
-__all__ = ["PLAIN_ANSWERS", "PlainAnswer", "gemini_to_chat"]
+__all__ = ["PLAIN_ANSWERS", "PlainAnswer", "chat_to_claude", "gemini_to_chat"]
 
 # (answer body, the IR request, the model name the client must see) -> (the client's
 # answer, the upstream's usage), or None: not the plain shape
@@ -29,6 +31,8 @@ PlainAnswer = Callable[
     [dict[str, Any], "ir.Request | None", "str | None"], "tuple[dict[str, Any], ir.Usage] | None"
 ]
 
+_CHAT_MESSAGE = frozenset(("role", "content"))
+_OPENAI_MESSAGE = _CHAT_MESSAGE | {"refusal", "annotations"}  # (OpenAI's plain answer)
 _GEMINI_TOP = frozenset(("candidates", "usageMetadata", "responseId", "modelVersion"))
 _GEMINI_CANDIDATE = frozenset(("content", "finishReason", "index"))
 
@@ -80,7 +84,43 @@ def gemini_to_chat(
     return out, usage
 
 
+def chat_to_claude(
+    body: dict[str, Any], request: ir.Request | None, model: str | None
+) -> tuple[dict[str, Any], ir.Usage] | None:
+    """A Chat Completions answer whose first choice is a non-empty text (with OpenAI's
+    ``refusal: null`` and ``annotations`` at most) finished with ``stop``, as a Claude
+    message (what ``openai_chat.parse_response`` then ``claude.build_response`` write: only
+    the first choice is read, and the other keys are nothing a Claude client is shown)."""
+    try:  # (a shape this does not expect raises: the hub's answer then)
+        choice = body["choices"][0]
+        if choice["finish_reason"] != "stop":
+            return None
+        msg = choice["message"]
+        text = msg["content"]
+        keys = msg.keys()
+    except (KeyError, TypeError, IndexError, AttributeError):
+        return None
+    if type(text) is not str or not text:
+        return None
+    if not keys <= _CHAT_MESSAGE and not (keys <= _OPENAI_MESSAGE and msg.get("refusal") is None):
+        return None
+    u = body.get("usage")
+    usage = parse_usage(u) if isinstance(u, dict) else ir.Usage()
+    out = {
+        "id": str(body.get("id") or "") or new_message_id(),
+        "type": "message",
+        "role": "assistant",
+        "model": model or str(body.get("model") or ""),
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": usage_to_wire(usage),
+    }
+    return out, usage
+
+
 # (upstream format, client format) -> its plain-answer translator
 PLAIN_ANSWERS: dict[tuple[Format, Format], PlainAnswer] = {
     (Format.GEMINI, Format.OPENAI): gemini_to_chat,
+    (Format.OPENAI, Format.CLAUDE): chat_to_claude,
 }
