@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from cliproxy.credentials.stores.git import GitStore
 from cliproxy.credentials.stores.postgres import PostgresStore
 from tests.fakes.openai import OpenAIFake
 from tests.test_workers import Proc
@@ -135,3 +136,56 @@ openai-compatibility:
         assert "Update auth codex-w.json" in shown
     finally:
         proc.stop()
+
+
+def _remote_tree(bare_repo: Path) -> list[str]:
+    return subprocess.run(
+        ["git", "--git-dir", str(bare_repo), "ls-tree", "-r", "--name-only", "main", "auths"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout.split()
+
+
+def _wait_remote(bare_repo: Path, want: set[str]) -> list[str]:
+    deadline = time.monotonic() + 10
+    tree = _remote_tree(bare_repo)
+    while time.monotonic() < deadline and {p for p in tree if p.endswith(".json")} != want:
+        time.sleep(0.1)
+        tree = _remote_tree(bare_repo)
+    return tree
+
+
+def test_a_management_delete_reaches_the_git_store_and_a_hand_delete_does_not(bare_repo, fake, tmp_path):
+    """CPA: TestGitTokenStoreWatcherRemovalNoOpsAfterExplicitDelete and
+    TestEnsureRepositoryRetryRestoresTrackedAuthOnUpToDatePull, end to end: a file deleted
+    through the management API is deleted on the remote; one deleted by hand while the proxy
+    was down is restored at the next start and stays on the remote."""
+    seed = tmp_path / "config.yaml"
+    seed.write_text(f"api-keys: [sk-client]\nremote-management: {{secret-key: {SECRET}}}\n")
+    host = tmp_path / "host"
+    host.mkdir()
+    env = {**os.environ, "GITSTORE_GIT_URL": str(bare_repo), "GITSTORE_LOCAL_PATH": str(host)}
+    admin = {"Authorization": f"Bearer {SECRET}", "Content-Type": "application/json"}
+    auths = host / "gitstore" / "auths"
+    proc = Proc(["serve", "--config", str(seed), "--port", "0"], env, cwd=host)
+    try:
+        port = int(proc.wait_for(r"listening on http://127\.0\.0\.1:(\d+)")[0][1])
+        base = f"http://127.0.0.1:{port}/v0/management/auth-files"
+        for name in ("api.json", "hand.json"):
+            token = json.dumps({"type": "codex", "email": f"{name}@example.com", "access_token": "at"})
+            assert _post(f"{base}?name={name}", token.encode(), admin) == 200
+        assert "auths/hand.json" in _wait_remote(bare_repo, {"auths/api.json", "auths/hand.json"})
+        gone = urllib.request.Request(f"{base}?name=api.json", headers=admin, method="DELETE")
+        with urllib.request.urlopen(gone, timeout=20) as r:
+            assert r.status == 200
+        assert "auths/api.json" not in _wait_remote(bare_repo, {"auths/hand.json"})
+    finally:
+        proc.stop()
+
+    kept = (auths / "hand.json").read_bytes()
+    (auths / "hand.json").unlink()
+    GitStore(host / "gitstore", str(bare_repo)).bootstrap(seed)  # what the next `serve` runs first
+    assert (auths / "hand.json").read_bytes() == kept
+    assert not (auths / "api.json").exists()
+    assert "auths/hand.json" in _remote_tree(bare_repo)

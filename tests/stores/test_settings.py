@@ -32,6 +32,14 @@ def test_object_storage_wins_over_git():
     assert "sk" not in repr(s).replace("'sk'", "")
 
 
+def test_the_git_token_and_a_password_in_the_git_url_never_show():
+    env = {"GITSTORE_GIT_URL": "https://bob:pw-in-url@git.example/x.git", "GITSTORE_GIT_TOKEN": "tok-1"}
+    s = settings_from_env(env, CWD)
+    assert s is not None and s.options["url"].startswith("https://bob:pw-in-url@")
+    assert "pw-in-url" not in repr(s) and "tok-1" not in repr(s)
+    assert "https://***@git.example/x.git" in repr(s)
+
+
 def test_lower_case_names_local_paths_and_writable_path():
     s = settings_from_env({"gitstore_git_url": "https://git/x.git", "gitstore_git_branch": "ops"}, CWD)
     assert s is not None and s.kind == "git" and s.options["branch"] == "ops"

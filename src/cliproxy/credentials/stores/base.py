@@ -18,17 +18,26 @@ from __future__ import annotations
 import abc
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-__all__ = ["StoreError", "StoreSettings", "TokenStore", "settings_from_env"]
+__all__ = ["StoreError", "StoreSettings", "TokenStore", "mask_url", "settings_from_env"]
 
 log = logging.getLogger(__name__)
 
 
 class StoreError(Exception):
     """The token store cannot be reached or set up; the message says which and why."""
+
+
+_URL_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+
+
+def mask_url(text: str) -> str:
+    """``text`` with the user and password of every URL in it replaced by ``***``."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text)
 
 
 def _env(environ: Mapping[str, str], name: str) -> str | None:
@@ -49,8 +58,11 @@ class StoreSettings:
     local_root: Path  # the workspace: <local path>/<pgstore|objectstore|gitstore>
     options: dict[str, str] = field(default_factory=dict)
 
-    def __repr__(self) -> str:  # never show a DSN password, a secret key or a token
-        hidden = {k: ("***" if k in ("dsn", "secret_key", "token") else v) for k, v in self.options.items()}
+    def __repr__(self) -> str:  # never show a DSN password, a secret key, a token or a URL's password
+        hidden = {
+            k: ("***" if k in ("dsn", "secret_key", "token") else mask_url(v))
+            for k, v in self.options.items()
+        }
         return f"StoreSettings(kind={self.kind!r}, local_root={str(self.local_root)!r}, options={hidden!r})"
 
 

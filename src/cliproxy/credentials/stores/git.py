@@ -6,26 +6,43 @@ empty remote is started on the configured branch (``main`` when none is set).
 
 It runs the ``git`` command. ``GITSTORE_GIT_USERNAME`` / ``GITSTORE_GIT_TOKEN`` are sent as
 HTTP basic auth through git's environment (``GIT_CONFIG_*``), so they are neither written
-into ``.git/config`` nor shown in the process list; git never prompts.
+into ``.git/config`` nor shown in the process list; git never prompts. Every git command
+has a time limit, and an error never shows credentials written into the remote's URL.
+
+As in CPA, a start-up brings back a tracked file that is missing from the work tree (a
+credential deleted by hand while the proxy was down stays in the store; a delete made
+while the proxy runs, through the management API or by hand, is pushed by the mirror, which
+cannot tell the two apart); a repository whose objects are
+missing is cloned again from the remote (:mod:`.git_recovery`); and after a push, at most
+every five minutes, ``git gc`` packs the repository.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
-from .base import StoreError, TokenStore
+from .base import StoreError, TokenStore, mask_url
+from .git_recovery import damage, recover
 
 __all__ = ["GitStore"]
 
 log = logging.getLogger(__name__)
 
-TIMEOUT = 120
+TIMEOUT = 120  # seconds, any one git command (a clone or a push included)
 IDENTITY = ("-c", "user.name=cliproxy", "-c", "user.email=cliproxy@localhost", "-c", "commit.gpgsign=false")
+GC_INTERVAL = 300.0  # seconds between two ``git gc`` runs (CPA's gcInterval)
+GC_PRUNE = "24.hours.ago"  # unreachable objects younger than this are kept (CPA's gcPruneGracePeriod)
+# git's own automatic gc is off (it would fork a background job after a commit): ours runs
+# on the schedule above, in the mirror's thread, under the time limit.
+_GIT_CONFIG = {"gc.auto": "0", "maintenance.auto": "false"}
 
 
 class GitStore(TokenStore):
@@ -38,32 +55,59 @@ class GitStore(TokenStore):
         self.url = url
         self.branch = branch.strip()
         self._env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+        self._secrets = [token] if token else []
+        settings = dict(_GIT_CONFIG)
         if token:
             basic = base64.b64encode(f"{username or 'git'}:{token}".encode()).decode()
-            self._env.update(
-                GIT_CONFIG_COUNT="1",
-                GIT_CONFIG_KEY_0="http.extraHeader",
-                GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}",
-            )
+            settings["http.extraHeader"] = f"Authorization: Basic {basic}"
+            self._secrets.append(basic)
+        self._env["GIT_CONFIG_COUNT"] = str(len(settings))
+        for i, (key, value) in enumerate(settings.items()):
+            self._env[f"GIT_CONFIG_KEY_{i}"] = key
+            self._env[f"GIT_CONFIG_VALUE_{i}"] = value
+        self._last_gc: float | None = None  # monotonic time of the last gc; None: none yet
 
     def describe(self) -> str:
         return f"git ({self.root})"
 
     def git(
-        self, *args: str, cwd: Path | None = None, check: bool = True
+        self, *args: str, cwd: Path | None = None, check: bool = True, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            ["git", *args],
-            cwd=cwd or self.root,
-            env=self._env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
+        """Run one git command, at most :data:`TIMEOUT` seconds: past it the command and its
+        helpers (``git-remote-https``) are killed and :class:`StoreError` says so."""
+        verb = next((a for a in args if not a.startswith("-") and "=" not in a), args[0])
+        try:
+            child = subprocess.Popen(
+                ["git", *args],
+                cwd=cwd or self.root,
+                env=self._env,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,  # its own process group, so a kill reaches the helpers
+            )
+        except OSError as exc:
+            raise StoreError(f"git store: cannot run git {verb}: {exc}") from None
+        try:
+            out, err = child.communicate(stdin, timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):  # a helper that left the group
+                child.communicate(timeout=5)
+            raise StoreError(f"git store: git {verb} did not finish within {TIMEOUT} s") from None
+        done = subprocess.CompletedProcess(["git", *args], child.returncode, out, err)
         if check and done.returncode != 0:
-            raise StoreError(f"git store: git {args[0]} failed: {done.stderr.strip() or done.stdout.strip()}")
+            why = self.mask(err.strip() or out.strip())
+            raise StoreError(f"git store: git {verb} failed: {why}")
         return done
+
+    def mask(self, text: str) -> str:
+        """``text`` with the user and password of any URL, and the token, replaced by ``***``."""
+        text = mask_url(text)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     # -- the repository
 
@@ -103,7 +147,10 @@ class GitStore(TokenStore):
                 self.git("remote", "add", "origin", self.url)
         elif branches:
             self.git("remote", "set-url", "origin", self.url)
+            if why := damage(self):
+                recover(self, target, why)
             self.git("fetch", "origin", f"+refs/heads/{target}:refs/remotes/origin/{target}")
+            self._restore_missing()
             current = self.git("symbolic-ref", "--short", "HEAD", check=False).stdout.strip()
             if current != target:
                 self.git("checkout", "-B", target, f"origin/{target}")
@@ -118,11 +165,33 @@ class GitStore(TokenStore):
                 self.git("reset", "--hard", f"origin/{target}")
         self.current_branch = target
 
+    def _restore_missing(self) -> None:
+        """CPA's restoreMissingTrackedFiles: a tracked file missing from the work tree (deleted
+        by hand while the proxy was down) is checked out again rather than pushed as a
+        deletion: only a delete seen while the proxy runs leaves the store."""
+        if self.git("rev-parse", "-q", "--verify", "HEAD", check=False).returncode != 0:
+            return  # no commit yet
+        out = self.git("diff", "--no-renames", "--name-only", "--diff-filter=D", "-z", "HEAD").stdout
+        gone = [path for path in out.split("\0") if path]
+        if gone:
+            log.warning(
+                "git store: restored %d tracked file(s) missing from %s: %s (delete a credential "
+                "through the management API to remove it from the store)",
+                len(gone),
+                self.root,
+                ", ".join(gone),
+            )
+            self.git("checkout", "HEAD", "--", *gone)
+
+    def dirty(self) -> set[str]:
+        """The paths of the work tree that differ from the last commit (untracked ones too)."""
+        status = self.git("status", "--porcelain", "-z", "--no-renames", "--untracked-files=all").stdout
+        return {entry[3:] for entry in status.split("\0") if len(entry) > 3}
+
     def _refuse_overwriting_local_edits(self, upstream: str) -> None:
         """A file edited here and not yet pushed that the remote also changed: fail closed,
         keeping both versions, rather than let the pull discard the local one."""
-        status = self.git("status", "--porcelain", "-z", "--untracked-files=all").stdout
-        local = {entry[3:] for entry in status.split("\0") if len(entry) > 3}
+        local = self.dirty()
         if not local:
             return
         if self.git("rev-parse", "--verify", "-q", "HEAD", check=False).returncode == 0:
@@ -173,6 +242,7 @@ class GitStore(TokenStore):
         # only these paths: a change staged by hand elsewhere in the work tree stays out
         self.git(*IDENTITY, "commit", "-q", "-m", message, "--only", "--", *present)
         self._push()
+        self._maybe_gc()  # after the push: a slow gc never holds a change back
 
     def _push(self) -> None:
         ref = f"HEAD:refs/heads/{self.current_branch}"
@@ -184,6 +254,19 @@ class GitStore(TokenStore):
             self.git("rebase", "--abort", check=False)
             raise StoreError("git store: the remote has conflicting changes; not pushed")
         self.git("push", "origin", ref)
+
+    def _maybe_gc(self) -> None:
+        """CPA's maybeRunGC: after a push, at most every :data:`GC_INTERVAL` seconds, pack the
+        repository and drop unreachable objects older than a day. It runs where pushes run
+        (start-up, then the mirror's thread), never on a request; a failure is only logged."""
+        now = time.monotonic()
+        if self._last_gc is not None and now - self._last_gc < GC_INTERVAL:
+            return
+        self._last_gc = now
+        try:
+            self.git("gc", "--quiet", f"--prune={GC_PRUNE}")
+        except StoreError as exc:
+            log.warning("%s", exc)
 
     # -- changes
 
