@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import anthropic
 import pytest
 from google import genai
@@ -22,36 +23,26 @@ from google.genai import errors as gerrors
 from google.genai import types as gtypes
 
 from tests.e2e.clients import KEY
+from tests.e2e.thinking_proxy import keys_config
 
 COUNT = "/v1/messages/count_tokens"
 
 
 @pytest.fixture
 async def proxy(start_proxy: Any, fakes: Any) -> Any:
-    proxy = await start_proxy(
-        f"""
-api-keys: ["{KEY}"]
-claude-api-key:
-  - api-key: "sk-ant-1"
-    base-url: "{fakes.claude.base_url}"
-    models:
-      - name: "claude-sonnet-4-5-20250929"
-      - name: "claude-opus-4-6"
-codex-api-key:
-  - api-key: "sk-codex-1"
-    base-url: "{fakes.responses.base_url}/backend-api/codex"
-    models:
-      - name: "gpt-5.4"
-gemini-api-key:
-  - api-key: "gem-key-1"
-    base-url: "{fakes.gemini.base_url}"
-    models:
-      - name: "gemini-3-pro-preview"
-payload:
+    payload = """payload:
   override:
-    - models: [{{name: "*"}}]
-      params: {{"stop_sequences": ["END"]}}
+    - models: [{name: "*"}]
+      params: {"stop_sequences": ["END"]}
 """
+    proxy = await start_proxy(
+        keys_config(
+            fakes,
+            claude=[{"name": "claude-sonnet-4-5-20250929"}, {"name": "claude-opus-4-6"}],
+            codex=[{"name": "gpt-5.4"}],
+            gemini=[{"name": "gemini-3-pro-preview"}],
+            extra=payload,
+        )
     )
     proxy.fakes = fakes
     return proxy
@@ -176,3 +167,30 @@ async def test_a_count_without_thinking_is_unchanged(proxy: Any) -> None:
     """Not concerned: no setting asked, no ``thinking`` written into the count body."""
     await claude_count(proxy.url, "claude-sonnet-4-5-20250929")
     assert "thinking" not in counts(proxy.fakes.claude, COUNT)[-1].json
+
+
+async def test_gemini_count_checks_the_wrapped_requests_own_setting(proxy: Any) -> None:
+    """The ``generateContentRequest`` form of ``:countTokens`` carries a generationConfig
+    (google-genai cannot send one to the Gemini API, so this is plain HTTP): its
+    thinkingConfig is checked as a generation's, Google's error shape and 400."""
+    body = {
+        "generateContentRequest": {
+            "model": "models/gemini-3-pro-preview",
+            "contents": [{"role": "user", "parts": [{"text": "hello"}]}],
+            "generationConfig": {"thinkingConfig": {"thinkingLevel": "medium"}},
+        }
+    }
+    timeout = aiohttp.ClientTimeout(total=15)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as http,
+        http.post(
+            proxy.url + "/v1beta/models/gemini-3-pro-preview:countTokens",
+            json=body,
+            headers={"x-goog-api-key": KEY},
+        ) as resp,
+    ):
+        assert resp.status == 400
+        error = (await resp.json())["error"]
+    assert error["code"] == 400 and error["status"] == "INVALID_ARGUMENT", error
+    assert 'level "medium" not supported' in error["message"]
+    assert counts(proxy.fakes.gemini, ":countTokens") == []
