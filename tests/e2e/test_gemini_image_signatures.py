@@ -97,8 +97,9 @@ async def test_a_responses_client_carries_the_signed_image_to_the_next_turn(
     start_proxy, fakes, stream: bool
 ) -> None:
     """The image is also an ``image_generation_call`` item, as OpenAI's image tool gives one,
-    so the client can show it (CPA drops the image); a request to Gemini leaves that item
-    out, and the carrier sends the image back once."""
+    so the client can show it (CPA drops the image); sent back with the reasoning item that
+    carries the part whole, the image reaches Gemini once, signed; without it, the item's
+    image reaches Gemini unsigned, which an image model refuses."""
     proxy = await start_proxy(config(fakes))
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
         if stream:
@@ -116,9 +117,12 @@ async def test_a_responses_client_carries_the_signed_image_to_the_next_turn(
             {"role": "user", "content": "make it blue"},
         ]
         second = await client.responses.create(model="painter", input=again)  # type: ignore[arg-type]
-    assert second.output_text
-    parts = model_turn(fakes)
-    assert parts[1:] == [IMAGE_PART] and parts[0].get("text")  # the image once, signed
+        assert second.output_text
+        parts = model_turn(fakes)
+        assert parts[1:] == [IMAGE_PART] and parts[0].get("text")  # the image once, signed
+        with pytest.raises(openai.BadRequestError, match="thought_signature"):
+            await client.responses.create(model="painter", input=again[:3] + again[4:])  # type: ignore[arg-type]
+    assert model_turn(fakes)[1:] == [{"inlineData": IMAGE_PART["inlineData"]}]
 
 
 async def test_an_image_sent_back_unsigned_is_refused_as_gemini_refuses_it(start_proxy, fakes) -> None:
@@ -195,8 +199,10 @@ async def test_an_unsigned_image_is_shown_to_claude_and_responses_clients(
     gemini_openai-responses_response.go read no inlineData). A Claude client has no block
     for a model's image (an ``image`` block is a user's), so it gets the image as Markdown
     in a text block of its own, which comes back to Gemini as the image part (not as
-    base64 text); a Responses client gets an ``image_generation_call`` item, which a request
-    to Gemini leaves out."""
+    base64 text); a Responses client gets an ``image_generation_call`` item, which comes
+    back to Gemini as the image part too (it was left out), as CPA's Responses request
+    translator sends an assistant message's ``input_image`` (gemini_openai-responses_request.go:
+    a model-role ``inline_data`` part; no CPA test covers it)."""
     proxy = await start_proxy(config(fakes))
     first = {"role": "user", "content": "draw a cat"}
     told = {"role": "user", "content": "make it blue"}
@@ -223,4 +229,12 @@ async def test_an_unsigned_image_is_shown_to_claude_and_responses_clients(
         assert [item["type"] for item in items] == ["message", "image_generation_call"]
         assert items[1]["result"] == IMAGE_DATA and items[1]["output_format"] == "png"
         await client.responses.create(model="sketcher", input=[first, *items, told])  # type: ignore[list-item]
-    assert model_turn(fakes) == [{"text": response.output_text}]
+        assert model_turn(fakes) == [{"text": response.output_text}, image]
+        # the image as an assistant message's input_image, the shape CPA reads (gemini_openai-responses_request.go)
+        shown = {"type": "input_image", "image_url": url}
+        again = {
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": response.output_text}, shown],
+        }
+        await client.responses.create(model="sketcher", input=[first, again, told])  # type: ignore[list-item]
+        assert model_turn(fakes) == [{"text": response.output_text}, image]

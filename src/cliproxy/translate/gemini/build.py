@@ -14,6 +14,8 @@ format:
 * thinking and signatures of other families are dropped (unsigned reasoning text goes
   as a thought part with the skip signature, as CPA); the first functionCall of a
   model turn with no Gemini signature gets ``skip_thought_signature_validator``;
+* a Responses ``image_generation_call`` item (a Gemini image as a Responses client is
+  shown it) goes back as an ``inlineData`` part, once when the turn also carries it signed;
 * empty text parts are left out; a trailing plain-text model turn (a prefill) is
   dropped for OpenAI-format clients and for Gemini 3 models (CPA);
 * CPA's default ``safetySettings`` are added.
@@ -36,7 +38,7 @@ from cliproxy.translate.gemini.tools import build_tools
 from cliproxy.translate.signatures import gemini_replay_or_bypass
 from cliproxy.translate.source_only import KEY as SOURCE_ONLY
 from cliproxy.translate.source_only import refuse
-from cliproxy.translate.tool_output import unpack_images
+from cliproxy.translate.tool_output import generated_image, unpack_images
 
 __all__ = ["ANTIGRAVITY", "build_request", "call_args", "for_antigravity"]
 
@@ -72,7 +74,7 @@ def for_antigravity(req: ir.Request) -> ir.Request:
 
 
 class _Builder:
-    __slots__ = ("anchored", "antigravity", "call_names", "claude_model", "names", "native")
+    __slots__ = ("anchored", "antigravity", "call_names", "claude_model", "generated", "names", "native")
 
     def __init__(self, req: ir.Request) -> None:
         self.native = req.source == FAMILY
@@ -81,6 +83,7 @@ class _Builder:
         self.claude_model = "claude" in req.model.lower()
         self.names = NameMap(req.tools)
         self.call_names: dict[str, str] = {}  # call id -> Gemini function name
+        self.generated: list[dict[str, Any]] = []  # parts of image_generation_call items (_once)
 
     # ---- blocks
 
@@ -99,9 +102,23 @@ class _Builder:
             if part is not None and block.extras and not self.native and "inlineData" in part:
                 _sign_media(part, block.extras)
             return [part] if part is not None else []
-        if isinstance(block, ir.ServerTool) and block.family == FAMILY:
-            return [block.raw]
+        if isinstance(block, ir.ServerTool):
+            if block.family == FAMILY:
+                return [block.raw]
+            if block.raw.get("type") == "image_generation_call" and not self.native:
+                return self._generated(block.raw)
         return []
+
+    def _generated(self, item: dict[str, Any]) -> list[dict[str, Any]]:
+        """The image of a Responses ``image_generation_call`` item (how a Responses client is
+        shown a Gemini image) as an ``inlineData`` part, as CPA sends an assistant's
+        ``input_image``; :func:`_once` drops it when the turn also sends it signed."""
+        image = generated_image(item)
+        part = media_part(image, False) if image is not None else None
+        if part is None:
+            return []
+        self.generated.append(part)
+        return [part]
 
     def _text(self, block: ir.Text) -> dict[str, Any]:
         part: dict[str, Any] = {"text": block.text}
@@ -225,6 +242,9 @@ class _Builder:
                 parts = place(parts)
             else:  # only the model's own turns carry its signatures (CPA)
                 parts = place([p for p in parts if type(p) is not Anchored])
+        if self.generated:
+            parts = _once(parts, self.generated)
+            self.generated = []
         if self.native:
             extras = msg.extras or {}
             role = extras.get("_role", "model" if msg.role == "assistant" else "user")
@@ -307,6 +327,21 @@ def _sign_first_calls(contents: list[dict[str, Any]]) -> None:
             if "functionCall" in part:
                 part.setdefault("thoughtSignature", SKIP_SIGNATURE)
                 break
+
+
+def _once(parts: list[dict[str, Any]], generated: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``parts`` without the ``generated`` image parts whose image the turn also holds
+    signed (a Responses client gets a signed Gemini image twice: shown in an
+    ``image_generation_call`` item, carried whole in a reasoning item; it goes back once)."""
+    signed = set()
+    for p in parts:
+        inline = p.get("inlineData", p.get("inline_data"))
+        if type(inline) is dict and p.get("thoughtSignature", p.get("thought_signature")):
+            signed.add(inline.get("data"))
+    if not signed:
+        return parts
+    drop = {id(p) for p in generated if p["inlineData"]["data"] in signed}
+    return [p for p in parts if id(p) not in drop]
 
 
 def _sign_media(part: dict[str, Any], extras: dict[str, Any]) -> None:
