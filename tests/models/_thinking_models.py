@@ -1,10 +1,16 @@
-"""Capability fixtures shared by the thinking tests: (caps, model family, upstream name)."""
+"""Capability fixtures shared by the thinking tests: (caps, model family, upstream name).
+
+The models are CPA's ``getTestModels`` (test/thinking_conversion_test.go) under short
+names; :data:`CPA_NAMES` gives each its CPA name, for tests whose rows use those."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from cliproxy.models.thinking import ThinkingCaps
 
 LEVELS4 = ("minimal", "low", "medium", "high")
+ABSENT = object()  # what :func:`field_at` gives for a path that is not there
 
 MODELS: dict[str, tuple[ThinkingCaps | None, str, str]] = {
     "lvl": (ThinkingCaps(levels=LEVELS4), "openai", "lvl"),
@@ -60,3 +66,28 @@ MODELS: dict[str, tuple[ThinkingCaps | None, str, str]] = {
     "unknown": (None, "", "unknown"),
     "userdef": (ThinkingCaps(user_defined=True), "", "userdef"),
 }
+
+# CPA's getTestModels name -> the short name above (the same capabilities and family)
+CPA_NAMES: dict[str, str] = {
+    "level-model": "lvl",
+    "level-subset-model": "lvl2",
+    "gemini-budget-model": "gbud",
+    "gemini-mixed-model": "gmix",
+    "gemini-toggle-mixed-model": "gmix0",
+    "claude-budget-model": "cbud",
+    "claude-opus-4-6-model": "copus",
+    "claude-sonnet-4-6-model": "cson",
+    "antigravity-budget-model": "agbud",
+    "kimi-toggle-thinking-model": "ktog",
+    "xai-level-model": "xlvl",
+    "no-thinking-model": "nothink",
+}
+
+
+def field_at(body: Any, path: str) -> Any:
+    """The value at a dotted ``path`` of a JSON body, or :data:`ABSENT`."""
+    for key in path.split("."):
+        if not isinstance(body, dict) or key not in body:
+            return ABSENT
+        body = body[key]
+    return body

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from cliproxy.models.thinking import ThinkingCaps, apply_thinking, resolve_thinking, same_provider_family
+from cliproxy.models.thinking import apply_thinking, resolve_thinking, same_provider_family
 
-# CPA's antigravity-budget-model
-CAPS = ThinkingCaps(min=128, max=20000, zero_allowed=True, dynamic_allowed=True)
+from ._thinking_models import CPA_NAMES, MODELS
+
+CAPS = MODELS[CPA_NAMES["antigravity-budget-model"]][0]
 HI = [{"role": "user", "parts": [{"text": "hi"}]}]
 
 

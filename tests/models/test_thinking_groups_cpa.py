@@ -20,50 +20,15 @@ from cliproxy.models.thinking.plan import ThinkingPlan
 from cliproxy.models.thinking.suffix import split_model_suffix
 from cliproxy.translate.registry import default_registry
 
-ERR = "ERR"
-ABSENT = object()
+from ._thinking_models import ABSENT, CPA_NAMES
+from ._thinking_models import MODELS as THINKING_MODELS
+from ._thinking_models import field_at as _get
 
-# CPA getTestModels: (caps, the model's own type)
+ERR = "ERR"
+
+# CPA getTestModels: (caps, the model's own type), under CPA's names
 MODELS: dict[str, tuple[ThinkingCaps | None, str]] = {
-    "level-model": (ThinkingCaps(levels=("minimal", "low", "medium", "high")), "openai"),
-    "level-subset-model": (ThinkingCaps(levels=("low", "high")), "gemini"),
-    "gemini-budget-model": (ThinkingCaps(min=128, max=20000, dynamic_allowed=True), "gemini"),
-    "gemini-mixed-model": (
-        ThinkingCaps(min=128, max=32768, dynamic_allowed=True, levels=("low", "high")),
-        "gemini",
-    ),
-    "gemini-toggle-mixed-model": (
-        ThinkingCaps(min=128, max=32768, zero_allowed=True, dynamic_allowed=True, levels=("low", "high")),
-        "gemini",
-    ),
-    "claude-budget-model": (ThinkingCaps(min=1024, max=128000, zero_allowed=True), "claude"),
-    "claude-opus-4-6-model": (
-        ThinkingCaps(
-            min=1024,
-            max=128000,
-            zero_allowed=True,
-            levels=("low", "medium", "high", "max"),
-            max_completion_tokens=128000,
-        ),
-        "claude",
-    ),
-    "claude-sonnet-4-6-model": (
-        ThinkingCaps(
-            min=1024,
-            max=128000,
-            zero_allowed=True,
-            levels=("low", "medium", "high"),
-            max_completion_tokens=64000,
-        ),
-        "claude",
-    ),
-    "antigravity-budget-model": (
-        ThinkingCaps(min=128, max=20000, zero_allowed=True, dynamic_allowed=True),
-        "antigravity",
-    ),
-    "kimi-toggle-thinking-model": (ThinkingCaps(levels=("low", "medium", "high"), zero_allowed=True), "kimi"),
-    "xai-level-model": (ThinkingCaps(levels=("none", "low", "medium", "high"), zero_allowed=True), "xai"),
-    "no-thinking-model": (ThinkingCaps(), "openai"),
+    cpa: THINKING_MODELS[short][:2] for cpa, short in CPA_NAMES.items()
 }
 _TRANSLATE_TO = {"kimi": Format.OPENAI, "xai": Format.CODEX, "antigravity": Format.GEMINI}
 _FROM = {"openai-response": "responses"}  # the pipeline's name for a Responses client
@@ -402,14 +367,6 @@ CLAUDE_ADAPTIVE: list[Row] = [
     ("C24", "claude", "claude", _SONNET, _adaptive(_SONNET, "max"), ERR),
     ("C25", "claude", "claude", _SONNET, _adaptive(_SONNET, "xhigh"), ERR),
 ]
-
-
-def _get(body: Any, path: str) -> Any:
-    for key in path.split("."):
-        if not isinstance(body, dict) or key not in body:
-            return ABSENT
-        body = body[key]
-    return body
 
 
 def _run(client: str, target: str, model: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from cliproxy.formats import Format
 from cliproxy.models.thinking import apply_thinking, resolve_thinking, same_provider_family
 from cliproxy.translate.registry import default_registry
 
-from ._thinking_models import MODELS
+from ._thinking_models import ABSENT, MODELS
+from ._thinking_models import field_at as _get
 
 ERR = "ERR"
-ABSENT = object()
 
 RE, OE = "reasoning.effort", "reasoning_effort"
 GC = "generationConfig.thinkingConfig"
@@ -402,14 +402,6 @@ CASES: list[tuple[str, str, str, str | None, dict | None, dict | None, Any]] = [
     ("gbud", "gemini", "gemini", None, None, gb(50000), {GB: 20000}),
     ("cbud", "claude", "claude", None, None, ca("ultra"), {CE: "ultra"}),
 ]
-
-
-def _get(body: Any, path: str) -> Any:
-    for key in path.split("."):
-        if not isinstance(body, dict) or key not in body:
-            return ABSENT
-        body = body[key]
-    return body
 
 
 def _run(
