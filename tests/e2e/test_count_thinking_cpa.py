@@ -23,36 +23,26 @@ from google.genai import errors as gerrors
 from google.genai import types as gtypes
 
 from tests.e2e.clients import KEY
+from tests.e2e.thinking_proxy import keys_config
 
 COUNT = "/v1/messages/count_tokens"
 
 
 @pytest.fixture
 async def proxy(start_proxy: Any, fakes: Any) -> Any:
-    proxy = await start_proxy(
-        f"""
-api-keys: ["{KEY}"]
-claude-api-key:
-  - api-key: "sk-ant-1"
-    base-url: "{fakes.claude.base_url}"
-    models:
-      - name: "claude-sonnet-4-5-20250929"
-      - name: "claude-opus-4-6"
-codex-api-key:
-  - api-key: "sk-codex-1"
-    base-url: "{fakes.responses.base_url}/backend-api/codex"
-    models:
-      - name: "gpt-5.4"
-gemini-api-key:
-  - api-key: "gem-key-1"
-    base-url: "{fakes.gemini.base_url}"
-    models:
-      - name: "gemini-3-pro-preview"
-payload:
+    payload = """payload:
   override:
-    - models: [{{name: "*"}}]
-      params: {{"stop_sequences": ["END"]}}
+    - models: [{name: "*"}]
+      params: {"stop_sequences": ["END"]}
 """
+    proxy = await start_proxy(
+        keys_config(
+            fakes,
+            claude=[{"name": "claude-sonnet-4-5-20250929"}, {"name": "claude-opus-4-6"}],
+            codex=[{"name": "gpt-5.4"}],
+            gemini=[{"name": "gemini-3-pro-preview"}],
+            extra=payload,
+        )
     )
     proxy.fakes = fakes
     return proxy

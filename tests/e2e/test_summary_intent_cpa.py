@@ -14,71 +14,25 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
-import orjson
 import pytest
 
-from tests.e2e.clients import KEY
+from tests.e2e.thinking_proxy import keys_config, same, send_as
+from tests.models._thinking_models import ABSENT
+from tests.models._thinking_models import field_at as _at
 from tests.translate.cpa.signature_fixtures import claude_signature
 
-ABSENT = object()
 HI_CHAT = [{"role": "user", "content": "hi"}]
 HI_GEMINI = [{"role": "user", "parts": [{"text": "hi"}]}]
 
 
 def _config(fakes: Any) -> str:
-    return f"""
-api-keys: ["{KEY}"]
-claude-api-key:
-  - api-key: "sk-ant-1"
-    base-url: "{fakes.claude.base_url}"
-    models:
-      - {{name: "claude-opus-5", alias: "claude-opus-5"}}
-      - {{name: "unregistered-claude-model", alias: "unregistered-claude-model"}}
-codex-api-key:
-  - api-key: "sk-codex-1"
-    base-url: "{fakes.responses.base_url}/backend-api/codex"
-    models: [{{name: "gpt-5.4", alias: "gpt-5.4"}}]
-openai-compatibility:
-  - name: chat
-    base-url: "{fakes.openai.base_url}/v1"
-    api-key-entries: [{{api-key: "sk-compat-1"}}]
-    models: [{{name: "gpt-5.4", alias: "chat-gpt-5.4"}}]
-gemini-api-key:
-  - api-key: "gem-key-1"
-    base-url: "{fakes.gemini.base_url}"
-    models: [{{name: "gemini-3.6-flash", alias: "gemini-3.6-flash"}}]
-"""
-
-
-async def _send(proxy: Any, client: str, body: dict[str, Any]) -> int:
-    model = body["model"]
-    path = {
-        "openai": "/v1/chat/completions",
-        "responses": "/v1/responses",
-        "claude": "/v1/messages",
-        "interactions": "/v1beta/interactions",
-        "gemini": f"/v1beta/models/{model}:generateContent",
-    }[client]
-    if client == "gemini":
-        body = {k: v for k, v in body.items() if k != "model"}
-    if client == "claude":
-        body = {"max_tokens": 1024, **body}
-    headers = {"Authorization": f"Bearer {KEY}", "x-api-key": KEY, "x-goog-api-key": KEY}
-    async with (
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as s,
-        s.post(proxy.url + path, data=orjson.dumps(body), headers=headers) as r,
-    ):
-        await r.read()
-        return r.status
-
-
-def _at(obj: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(obj, dict) or part not in obj:
-            return ABSENT
-        obj = obj[part]
-    return obj
+    return keys_config(
+        fakes,
+        claude=[same("claude-opus-5"), same("unregistered-claude-model")],
+        codex=[same("gpt-5.4")],
+        chat=[{"name": "gpt-5.4", "alias": "chat-gpt-5.4"}],
+        gemini=[same("gemini-3.6-flash")],
+    )
 
 
 # (case, client format, upstream fake, body, path, wanted value or ABSENT)
@@ -176,7 +130,7 @@ async def test_summary_intent_reaches_the_upstream(
     upstreams, one client format each as CPA names it). A disabled Claude thinking never
     keeps a ``display``."""
     proxy = await start_proxy(_config(fakes))
-    status = await _send(proxy, client, body)
+    status = await send_as(proxy.url, client, body)
     fake = getattr(fakes, upstream)
     assert fake.requests, (case, status)
     sent = fake.last.json
@@ -197,7 +151,7 @@ async def test_an_unknown_interactions_summary_writes_no_control(start_proxy, fa
     "banana"`` says nothing the upstream could be told."""
     proxy = await start_proxy(_config(fakes))
     body = {"model": model, "generation_config": {"thinking_summaries": "banana"}, "input": "hi"}
-    status = await _send(proxy, "interactions", body)
+    status = await send_as(proxy.url, "interactions", body)
     fake = getattr(fakes, upstream)
     assert fake.requests, status
     assert _at(fake.last.json, path) is ABSENT, fake.last.json
@@ -206,26 +160,14 @@ async def test_an_unknown_interactions_summary_writes_no_control(start_proxy, fa
 def _pipeline_config(fakes: Any) -> str:
     """CPA's test models of TestSummaryIntentFinalPipeline, given their capabilities by the
     keys' ``models:`` lists."""
-    return f"""
-api-keys: ["{KEY}"]
-claude-api-key:
-  - api-key: "sk-ant-1"
-    base-url: "{fakes.claude.base_url}"
-    models:
-      - {{name: "claude-sonnet-4-6", alias: "claude-sonnet-4-6-model",
-          thinking: {{min: 1024, max: 128000, zero-allowed: true, levels: [low, medium, high]}}}}
-codex-api-key:
-  - api-key: "sk-codex-1"
-    base-url: "{fakes.responses.base_url}/backend-api/codex"
-    models:
-      - {{name: "level-model", alias: "level-model", thinking: {{levels: [minimal, low, medium, high]}}}}
-gemini-api-key:
-  - api-key: "gem-key-1"
-    base-url: "{fakes.gemini.base_url}"
-    models:
-      - {{name: "gemini-mixed-model", alias: "gemini-mixed-model",
-          thinking: {{min: 128, max: 32768, dynamic-allowed: true, levels: [low, high]}}}}
-"""
+    sonnet = {"min": 1024, "max": 128000, "zero-allowed": True, "levels": ["low", "medium", "high"]}
+    mixed = {"min": 128, "max": 32768, "dynamic-allowed": True, "levels": ["low", "high"]}
+    return keys_config(
+        fakes,
+        claude=[{"name": "claude-sonnet-4-6", "alias": "claude-sonnet-4-6-model", "thinking": sonnet}],
+        codex=[same("level-model", {"levels": ["minimal", "low", "medium", "high"]})],
+        gemini=[same("gemini-mixed-model", mixed)],
+    )
 
 
 SONNET = "claude-sonnet-4-6-model"
@@ -278,7 +220,7 @@ async def test_summary_intent_after_the_thinking_step(start_proxy, fakes) -> Non
     for case, client, upstream, body, path, want in PIPELINE:
         fake = getattr(fakes, upstream)
         before = len(fake.requests)
-        status = await _send(proxy, client, body)
+        status = await send_as(proxy.url, client, body)
         sent = fake.last.json if len(fake.requests) > before else {"status": status}
         if _at(sent, path) != want:
             wrong.append((case, _at(sent, path), want))
@@ -302,14 +244,15 @@ async def test_gemini_summary_only_gives_valid_claude_thinking(start_proxy, fake
     (no budget) on a model with levels, enabled at its smallest budget on a manual one (the
     catalog's Sonnet 4.6 and Haiku 4.5 stand for CPA's test models). Before, both got
     ``enabled`` with a budget of 8192."""
-    config = f'api-keys: ["{KEY}"]\nclaude-api-key:\n  - api-key: "sk-ant-1"\n    base-url: "{fakes.claude.base_url}"\n'
-    proxy = await start_proxy(config)  # the catalog's Claude models, with their capabilities
+    proxy = await start_proxy(
+        keys_config(fakes, claude=[])
+    )  # the catalog's Claude models, with their capabilities
     body = {
         "model": model,
         "generationConfig": {"thinkingConfig": {"includeThoughts": True}},
         "contents": HI_GEMINI,
     }
-    assert await _send(proxy, "gemini", body) == 200
+    assert await send_as(proxy.url, "gemini", body) == 200
     sent = fakes.claude.last.json
     assert (_at(sent, "thinking.type"), _at(sent, "thinking.display")) == (kind, "summarized"), sent
     assert _at(sent, "thinking.budget_tokens") == budget, sent
@@ -333,7 +276,7 @@ async def test_native_claude_keeps_signature_only_history(start_proxy, fakes):
             {"role": "user", "content": "continue"},
         ],
     }
-    await _send(proxy, "claude", body)  # (the fake refuses the fixture's signature: no matter)
+    await send_as(proxy.url, "claude", body)  # (the fake refuses the fixture's signature: no matter)
     sent = fakes.claude.last.json
     assert _at(sent, "thinking.display") is ABSENT, sent
     assert sent["messages"][1] == {"role": "assistant", "content": [block]}, sent

@@ -14,70 +14,38 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 import openai
-import orjson
 import pytest
 
 from tests.e2e.clients import KEY
-
-ABSENT = object()
+from tests.e2e.thinking_proxy import keys_config, same, send_as
+from tests.models._thinking_models import ABSENT
+from tests.models._thinking_models import field_at as _at
 
 
 def _config(fakes: Any) -> str:
-    return f"""
-api-keys: ["{KEY}"]
-codex-api-key:
-  - api-key: "sk-codex-1"
-    base-url: "{fakes.responses.base_url}/backend-api/codex"
-    models:
-      - {{name: "level-model", alias: "level-model", thinking: {{levels: [minimal, low, medium, high]}}}}
-gemini-api-key:
-  - api-key: "gem-key-1"
-    base-url: "{fakes.gemini.base_url}"
-    models:
-      - {{name: "gemini-budget-model", alias: "gemini-budget-model",
-          thinking: {{min: 128, max: 20000, dynamic-allowed: true}}}}
-claude-api-key:
-  - api-key: "sk-ant-1"
-    base-url: "{fakes.claude.base_url}"
-    models:
-      - {{name: "claude-budget-model", alias: "claude-budget-model",
-          thinking: {{min: 1024, max: 128000, zero-allowed: true}}}}
-"""
+    return keys_config(
+        fakes,
+        codex=[same("level-model", {"levels": ["minimal", "low", "medium", "high"]})],
+        gemini=[same("gemini-budget-model", {"min": 128, "max": 20000, "dynamic-allowed": True})],
+        claude=[same("claude-budget-model", {"min": 1024, "max": 128000, "zero-allowed": True})],
+    )
 
 
 async def _send(url: str, client: str, model: str, room: bool = False) -> int:
     """``room``: an output limit above every budget, so Claude's rule that a budget stays
     under ``max_tokens`` (CPA's executor has it too) does not hide the matrix's value."""
-    hi = [{"role": "user", "content": "hi"}]
     limit = 200_000 if room else 1024
-    if client == "openai":
-        path, body = "/v1/chat/completions", {"model": model, "messages": hi}
-        if room:
-            body["max_tokens"] = limit
-    elif client == "claude":
-        path, body = "/v1/messages", {"model": model, "max_tokens": limit, "messages": hi}
-    else:
-        path = f"/v1beta/models/{model}:generateContent"
-        body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    body: dict[str, Any] = {"model": model}
+    if client == "gemini":
+        body["contents"] = [{"role": "user", "parts": [{"text": "hi"}]}]
         if room:
             body["generationConfig"] = {"maxOutputTokens": limit}
-    headers = {"Authorization": f"Bearer {KEY}", "x-api-key": KEY, "x-goog-api-key": KEY}
-    async with (
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as s,
-        s.post(url + path, data=orjson.dumps(body), headers=headers) as r,
-    ):
-        await r.read()
-        return r.status
-
-
-def _at(obj: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(obj, dict) or part not in obj:
-            return ABSENT
-        obj = obj[part]
-    return obj
+    else:
+        body["messages"] = [{"role": "user", "content": "hi"}]
+        if room or client == "claude":
+            body["max_tokens"] = limit
+    return await send_as(url, client, body)
 
 
 RE = "reasoning.effort"
@@ -153,17 +121,6 @@ async def test_no_suffix_and_no_body_setting_sends_no_budget(start_proxy, fakes,
     assert _at(upstream.last.json, field) is ABSENT
 
 
-def _codex_catalog_config(fakes: Any) -> str:
-    """A Codex API key without ``models:``: the catalog's Codex models, registered as CPA
-    registers them (gpt-5.4: low, medium, high, xhigh)."""
-    return f"""
-api-keys: ["{KEY}"]
-codex-api-key:
-  - api-key: "sk-codex-1"
-    base-url: "{fakes.responses.base_url}/backend-api/codex"
-"""
-
-
 @pytest.mark.parametrize(
     ("model", "effort", "sent"),
     [
@@ -183,7 +140,9 @@ async def test_responses_client_on_codex_is_one_family(start_proxy, fakes, model
     suffix, where across families it would be clamped (before, cliproxy clamped it:
     "minimal" went up as "low", "max" as "xhigh"). CPA's level-model lacks "xhigh"; the
     catalog's gpt-5.4 lacks "minimal" and "max"."""
-    proxy = await start_proxy(_codex_catalog_config(fakes))
+    # a Codex key without models: the catalog's Codex models, registered as CPA registers
+    # them (gpt-5.4: low, medium, high, xhigh)
+    proxy = await start_proxy(keys_config(fakes, codex=[]))
     extra = {"reasoning": {"effort": effort}} if effort else {}
     before = len(fakes.responses.requests)
     async with openai.AsyncOpenAI(
