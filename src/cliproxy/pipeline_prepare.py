@@ -250,7 +250,8 @@ def start_attempt(
             chat_client=call.format is _OPENAI,
         )
         req = scope.restore(req)
-    body = pipe.translations.adapter(up_fmt).build_request(req)
+    adapter = pipe.translations.adapter(up_fmt)
+    body = adapter.build_request(req)
     if up_fmt is _GEMINI and (signed is None or signed.responses):  # (a Responses client: calls too)
         _sanitize_gemini(body, model)
     elif compat:
@@ -259,6 +260,8 @@ def start_attempt(
         drop_foreign_encrypted_content(body)
     if carry is not None and call.action in _CARRIED:  # for build: the body lost what it reads
         carry(body, call.format, call.body, call.headers, model, False)
+    elif adapter.owns_body(req):  # (what a carrier put in is the client's: copied below)
+        return Attempt(cred, provider, model, up_fmt, call.headers, body, req, scope)
     return Attempt(cred, provider, model, up_fmt, call.headers, _own(body), req, scope)
 
 

@@ -109,6 +109,12 @@ class Adapter(ABC):
     def build_request(self, req: ir.Request) -> dict[str, Any]:
         """IR -> upstream request body in this format."""
 
+    def owns_body(self, req: ir.Request) -> bool:
+        """Whether ``build_request(req)`` gives a body none of whose objects (arrays and
+        what they hold aside) is shared with ``req`` or any other value, so that shaping
+        may write into it without copying it first. False unless the format says so."""
+        return False
+
     @abstractmethod
     def parse_response(self, body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:
         """Upstream whole response -> IR."""
@@ -149,8 +155,11 @@ class PartsAdapter(Adapter):
         encoder: Callable[[ir.Request | None, str | None], StreamEncoder],
         sniffer: Callable[[], UsageSniffer],
         count_tokens: Callable[[int], dict[str, Any]],
+        owns_body: Callable[[ir.Request], bool] | None = None,
     ) -> None:
         self.format = fmt
+        if owns_body is not None:
+            self.__dict__["owns_body"] = owns_body
         # the four per-request steps are the package's functions themselves, bound on the
         # instance (they shadow the delegating methods below): no extra call per request
         self.__dict__.update(

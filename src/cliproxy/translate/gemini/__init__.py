@@ -6,6 +6,7 @@ from cliproxy.formats import Format
 from cliproxy.formats.gemini import GeminiUsageSniffer, count_tokens_response
 from cliproxy.translate.adapter import PartsAdapter
 from cliproxy.translate.gemini.build import build_request
+from cliproxy.translate.gemini.config import owns_body
 from cliproxy.translate.gemini.decode import stream_decoder
 from cliproxy.translate.gemini.encode import GeminiStreamEncoder
 from cliproxy.translate.gemini.parse import parse_request
@@ -24,4 +25,5 @@ ADAPTER = PartsAdapter(
     encoder=GeminiStreamEncoder,
     sniffer=GeminiUsageSniffer,
     count_tokens=count_tokens_response,
+    owns_body=owns_body,
 )

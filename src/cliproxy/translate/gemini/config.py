@@ -13,10 +13,17 @@ from typing import Any
 from cliproxy.errors import RequestError
 from cliproxy.translate import ir
 from cliproxy.translate.gemini.names import NameMap
+from cliproxy.translate.gemini.parts import FAMILY
 from cliproxy.translate.gemini.wire import as_dict, as_list, camel, take
 from cliproxy.translate.summary import summary_intent
 
-__all__ = ["build_generation_config", "build_tool_config", "read_generation_config", "read_tool_config"]
+__all__ = [
+    "build_generation_config",
+    "build_tool_config",
+    "owns_body",
+    "read_generation_config",
+    "read_tool_config",
+]
 
 # isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
 _NUMBERS = (int, float)
@@ -189,6 +196,13 @@ def _response_format(req: ir.Request, native: bool, out: dict[str, Any]) -> None
         out[key] = rf["schema"]
     elif kind in ("json_object", "json_schema"):
         out["responseMimeType"] = "application/json"
+
+
+def owns_body(req: ir.Request) -> bool:
+    """``Adapter.owns_body``: another format's request is written into new objects (by
+    ``build.build_request``), but for a response schema: ``responseJsonSchema`` here is
+    the request's own."""
+    return req.source != FAMILY and not req.response_format
 
 
 def build_generation_config(req: ir.Request, native: bool) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from cliproxy.formats import Format
 from cliproxy.formats.openai_chat import ChatUsageSniffer, count_tokens_body
 from cliproxy.translate.adapter import PartsAdapter
-from cliproxy.translate.openai_chat.build import build_request
+from cliproxy.translate.openai_chat.build import build_request, owns_body
 from cliproxy.translate.openai_chat.decode import ChatStreamDecoder
 from cliproxy.translate.openai_chat.encode import ChatStreamEncoder
 from cliproxy.translate.openai_chat.request import parse_request
@@ -29,4 +29,5 @@ ADAPTER = PartsAdapter(
     encoder=ChatStreamEncoder,
     sniffer=ChatUsageSniffer,
     count_tokens=count_tokens_body,
+    owns_body=owns_body,
 )

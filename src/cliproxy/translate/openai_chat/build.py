@@ -24,7 +24,7 @@ from cliproxy.translate.openai_chat.names import short_names
 
 _SOURCE = Format.OPENAI.value  # (read per request: a global, not an enum member's attribute)
 
-__all__ = ["build_request", "effort_for"]
+__all__ = ["build_request", "effort_for", "owns_body"]
 
 _EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 
@@ -74,6 +74,12 @@ def build_request(req: ir.Request) -> dict[str, Any]:
     if req.metadata is not None and same:
         body["metadata"] = req.metadata
     return body
+
+
+def owns_body(req: ir.Request) -> bool:
+    """Another format's request is written into new objects, but for a response schema
+    (``response_format.json_schema.schema`` is the request's own): ``Adapter.owns_body``."""
+    return req.source != _SOURCE and not req.response_format
 
 
 def _sampling(req: ir.Request, body: dict[str, Any], same: bool) -> None:
