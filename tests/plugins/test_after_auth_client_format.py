@@ -15,6 +15,7 @@ import anthropic
 import openai
 
 from tests.e2e.clients import KEY
+from tests.plugins.plugin_dir import log_entries, with_log
 from tests.plugins.test_flow_python import HEADER, _proxy
 
 PLUGIN = (
@@ -54,12 +55,7 @@ plugin = Fmt()
 
 async def _fmt_proxy(start_proxy, fakes, tmp_path: Path) -> tuple[Any, Path]:
     log = tmp_path / "after.jsonl"
-    src = PLUGIN.replace("__LOG__", repr(str(log)))
-    return await _proxy(start_proxy, fakes, tmp_path, {"fmt": src}, {"fmt": {}}), log
-
-
-def _seen(log: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in log.read_text().splitlines()]
+    return await _proxy(start_proxy, fakes, tmp_path, {"fmt": with_log(PLUGIN, log)}, {"fmt": {}}), log
 
 
 def _text(content: Any) -> str:
@@ -86,7 +82,7 @@ async def test_after_auth_interceptor_sees_the_clients_format_and_its_rewrite_is
             messages=[{"role": "user", "content": "hi"}],
         )
         await client.messages.count_tokens(model="compat-model", messages=[{"role": "user", "content": "hi"}])
-    generation, count = _seen(log)
+    generation, count = log_entries(log)
     assert (generation["to"], generation["model"], generation["requested"]) == (
         "openai",
         "gpt-4o-mini",
@@ -115,7 +111,7 @@ async def test_a_plugin_credentials_executor_runs_after_the_after_auth_chain(sta
         reply = await client.chat.completions.create(
             model="plug-model", messages=[{"role": "user", "content": "hi"}]
         )
-    (after,) = _seen(log)
+    (after,) = log_entries(log)
     assert (after["to"], after["model"], after["requested"]) == ("claude", "plug-model", "plug-model")
     assert after["body"]["messages"] == [{"role": "user", "content": "hi"}]
     got = json.loads(reply.choices[0].message.content or "")
@@ -133,7 +129,7 @@ async def test_a_compaction_passes_the_after_auth_chain(start_proxy, fakes, tmp_
     history = [{"type": "message", "role": "user", "content": "history"}]
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
         await client.responses.compact(model="codex-model", input=history)  # type: ignore[arg-type]
-    (after,) = _seen(log)
+    (after,) = log_entries(log)
     assert (after["to"], after["model"], after["requested"]) == ("openai-response", "gpt-5.4", "codex-model")
     assert after["body"]["input"] == history
     assert fakes.responses.last.path.endswith("/responses/compact")

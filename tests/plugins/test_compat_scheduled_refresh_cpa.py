@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 
 import aiohttp
 
@@ -18,7 +19,7 @@ from tests.plugins.test_flow_python import HEADER, _proxy
 SCHEDULED = (
     HEADER
     + """
-import datetime
+import datetime, time
 def ahead(secs):
     return datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=secs)
 class Scheduled(Plugin, AuthProvider):
@@ -39,6 +40,19 @@ plugin = Scheduled()
 )
 
 
+def _sched_file(tmp_path: Path, fakes, **extra: str) -> Path:
+    """The plugin's auth file sched.json: its old token, refreshed every second."""
+    data = {
+        "type": "plugin-provider",
+        "endpoint": fakes.openai.url("/v1"),
+        "token": "old-token",
+        "api_key": "old-token",
+        **extra,
+        "refresh_interval_seconds": 1,
+    }
+    return _auth_file(tmp_path, "sched.json", data)
+
+
 async def test_a_plugin_credential_is_refreshed_on_schedule_after_its_gate(start_proxy, fakes, tmp_path):
     """TestNextRefreshCheckAt_NextRefreshAfterGate and
     TestNextRefreshCheckAt_PreferredInterval_PicksEarliestCandidate, for an auth a plugin
@@ -50,19 +64,8 @@ async def test_a_plugin_credential_is_refreshed_on_schedule_after_its_gate(start
     passed: a deliberate difference, CPA's manager clears that answer's value after a
     refresh. Before, such a credential was refreshed only after an upstream 401."""
     gate = 1.5
-    path = _auth_file(
-        tmp_path,
-        "sched.json",
-        {
-            "type": "plugin-provider",
-            "endpoint": fakes.openai.url("/v1"),
-            "token": "old-token",
-            "api_key": "old-token",
-            "refresh_token": "r-1",
-            "refresh_interval_seconds": 1,
-        },
-    )
-    source = SCHEDULED.replace("GATE", str(gate)).replace("import datetime", "import datetime, time")
+    path = _sched_file(tmp_path, fakes, refresh_token="r-1")
+    source = SCHEDULED.replace("GATE", str(gate))
     started = time.time()
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"scheduled": source}, {"scheduled": {}}, base=False)
     plugin = proxy.service.plugins.get("scheduled")
@@ -95,18 +98,8 @@ async def test_a_disabled_plugins_credential_leaves_the_schedule_and_returns_wit
     change rebuilds the credential, so its due time is asked again), and with the plugin
     enabled again it is due as before and refreshed without waiting out a backoff."""
     monkeypatch.setenv("MANAGEMENT_PASSWORD", "m-secret")
-    _auth_file(
-        tmp_path,
-        "sched.json",
-        {
-            "type": "plugin-provider",
-            "endpoint": fakes.openai.url("/v1"),
-            "token": "old-token",
-            "api_key": "old-token",
-            "refresh_interval_seconds": 1,
-        },
-    )
-    source = SCHEDULED.replace("GATE", "0.8").replace("import datetime", "import datetime, time")
+    _sched_file(tmp_path, fakes)
+    source = SCHEDULED.replace("GATE", "0.8")
     proxy = await _proxy(start_proxy, fakes, tmp_path, {"scheduled": source}, {"scheduled": {}}, base=False)
     refresher = proxy.service.refresher
     cred = proxy.service.pool.get("sched.json")
@@ -142,18 +135,8 @@ async def test_a_fused_plugins_credential_leaves_the_schedule_and_returns_with_a
     refreshed at once. Before, it stayed due and waited out 5-minute back-offs, also after
     the plugin's return."""
     monkeypatch.setenv("MANAGEMENT_PASSWORD", "m-secret")
-    _auth_file(
-        tmp_path,
-        "sched.json",
-        {
-            "type": "plugin-provider",
-            "endpoint": fakes.openai.url("/v1"),
-            "token": "old-token",
-            "api_key": "old-token",
-            "refresh_interval_seconds": 1,
-        },
-    )
-    source = SCHEDULED.replace("import datetime", "import datetime, time")
+    _sched_file(tmp_path, fakes)
+    source = SCHEDULED
     crashing = source.replace("GATE", "0.3").replace(
         "type(self).refreshed.append(time.time())", "type(self).refreshed.append(time.time()); 1 / 0"
     )

@@ -13,7 +13,8 @@ import pytest
 from cliproxy.credentials.ids import StableIDGenerator
 from cliproxy.formats import Format
 from tests.e2e.clients import KEY, ask
-from tests.plugins.test_examples_web_search import install, plugins_yaml
+from tests.plugins.plugin_dir import plugins_yaml
+from tests.plugins.test_examples_web_search import install
 
 
 async def _start(start_proxy, tmp_path, plugin_id: str, settings: dict, upstreams: str):

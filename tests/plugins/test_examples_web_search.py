@@ -18,6 +18,7 @@ from cliproxy.plugins.api import PluginError, RouteRequest
 from cliproxy.plugins.inproc import load_module_plugin
 from tests.e2e.clients import KEY
 from tests.e2e.conftest import matrix_config
+from tests.plugins.plugin_dir import plugins_yaml
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "plugins"
 WSR = "claude-web-search-router"
@@ -39,15 +40,6 @@ def install(tmp_path: Path, *ids: str) -> Path:
         else:
             shutil.copy(src / f"{pid}.py", pdir / f"{pid}.py")
     return pdir
-
-
-def plugins_yaml(pdir: Path, configs: dict[str, dict]) -> str:
-    """A ``plugins:`` block enabling each id with its settings (values written as JSON)."""
-    lines = [f"plugins:\n  enabled: true\n  dir: {json.dumps(str(pdir))}\n  configs:"]
-    for pid, settings in configs.items():
-        lines.append(f"    {pid}:\n      enabled: true")
-        lines += [f"      {key}: {json.dumps(value)}" for key, value in settings.items()]
-    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture(autouse=True)

@@ -7,10 +7,8 @@ into the proxy's plugins dir as ``<id>.so``."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
-import textwrap
 from pathlib import Path
 
 import aiohttp
@@ -20,22 +18,12 @@ from cliproxy.formats import Format
 from tests.e2e.clients import KEY, ask
 from tests.e2e.conftest import matrix_config
 from tests.plugins.native import CC, compile_command
+from tests.plugins.plugin_dir import plugins_yaml, py_router, seen, write_python
 
 pytestmark = [pytest.mark.skipif(CC is None, reason="no C compiler (cc)")]
 
 SOURCES = ("router_exec", "garble_router")
 INNER = "Hello from fake-openai (model gpt-4o-mini)"  # the fake's answer to compat-model
-
-PY_ROUTER = """
-from cliproxy.plugins.api import *
-class Router(Plugin, ModelRouter):
-    name = "{name}"; version = "1.0.0"; author = "t"; github_repository = "https://example.com/r"
-    async def route(self, req):
-        if req.requested_model in {models!r}:
-            return RouteDecision.provider("{provider}", "{model}")
-        return None
-plugin = Router()
-"""
 
 # the compat upstream copies two client headers, so a test can see what reached it
 COPY_HEADERS = '''- name: fakeopenai
@@ -59,14 +47,6 @@ def native_libs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {name: out / f"{name}.so" for name in SOURCES}
 
 
-def plugins_yaml(pdir: Path, entries: dict[str, dict]) -> str:
-    lines = [f'plugins:\n  enabled: true\n  dir: "{pdir}"\n  configs:']
-    for pid, cfg in entries.items():
-        lines.append(f"    {pid}:\n      enabled: true")
-        lines += [f"      {k}: {json.dumps(v)}" for k, v in cfg.items()]
-    return "\n".join(lines) + "\n"
-
-
 async def start(
     start_proxy,
     fakes,
@@ -78,22 +58,11 @@ async def start(
     cfg: dict[str, dict],
 ):
     """A proxy on the four fakes with native plugins (id -> compiled source) and Python ones."""
-    pdir = tmp_path / "plugins"
-    pdir.mkdir(exist_ok=True)
+    pdir = write_python(tmp_path, python)
     for pid, source in native.items():
         shutil.copy(libs[source], pdir / f"{pid}.so")
-    for pid, src in python.items():
-        (pdir / f"{pid}.py").write_text(textwrap.dedent(src))
     text = matrix_config(fakes, plugins_yaml(pdir, cfg)).replace("- name: fakeopenai", COPY_HEADERS)
     return await start_proxy(text)
-
-
-def py_router(name: str, models: tuple[str, ...], provider: str, model: str) -> str:
-    return PY_ROUTER.format(name=name, models=set(models), provider=provider, model=model)
-
-
-async def seen(proxy, pid: str) -> dict:
-    return await proxy.service.plugins.records[pid].client.call("test.seen", {})
 
 
 async def test_native_executor_reenters_the_host_and_routes_in_priority_order(
@@ -150,7 +119,9 @@ async def test_native_executor_reenters_the_host_and_routes_in_priority_order(
     assert counts["executes"] == 2 and counts["intercepts"] == 4  # the nested calls skipped it
 
 
-async def test_native_interceptor_header_reaches_the_upstream(start_proxy, fakes, tmp_path, native_libs):
+async def _compat_past_c_echo(start_proxy, fakes, tmp_path, native_libs, headers: dict[str, str]):
+    """A proxy with the native c-echo plugin alone, and one Chat request for compat-model
+    (a model c-echo does not route) with ``headers``: the proxy and the answer's JSON."""
     proxy = await start(
         start_proxy,
         fakes,
@@ -164,35 +135,23 @@ async def test_native_interceptor_header_reaches_the_upstream(start_proxy, fakes
         aiohttp.ClientSession() as s,
         s.post(
             proxy.url + "/v1/chat/completions",
-            headers={"Authorization": f"Bearer {KEY}"},
+            headers={"Authorization": f"Bearer {KEY}", **headers},
             json={"model": "compat-model", "messages": [{"role": "user", "content": "hi"}]},
         ) as r,
     ):
         assert r.status == 200, await r.text()
-        assert INNER in (await r.json())["choices"][0]["message"]["content"]
+        return proxy, await r.json()
+
+
+async def test_native_interceptor_header_reaches_the_upstream(start_proxy, fakes, tmp_path, native_libs):
+    proxy, answer = await _compat_past_c_echo(start_proxy, fakes, tmp_path, native_libs, {})
+    assert INNER in answer["choices"][0]["message"]["content"]
     assert fakes.openai.last.headers["X-Seen-C-Plugin"] == "native"
     assert (await seen(proxy, "c-echo"))["executes"] == 0  # unrouted: the default flow
 
 
 async def test_interceptor_keeps_client_headers_case_insensitive(start_proxy, fakes, tmp_path, native_libs):
-    proxy = await start(
-        start_proxy,
-        fakes,
-        tmp_path,
-        native_libs,
-        native={"c-echo": "router_exec"},
-        python={},
-        cfg={"c-echo": {}},
-    )
-    async with (
-        aiohttp.ClientSession() as s,
-        s.post(
-            proxy.url + "/v1/chat/completions",
-            headers={"Authorization": f"Bearer {KEY}", "X-Client-Tag": "t1"},
-            json={"model": "compat-model", "messages": [{"role": "user", "content": "hi"}]},
-        ) as r,
-    ):
-        assert r.status == 200
+    await _compat_past_c_echo(start_proxy, fakes, tmp_path, native_libs, {"X-Client-Tag": "t1"})
     assert fakes.openai.last.headers["X-Seen-C-Plugin"] == "native"
     assert fakes.openai.last.headers.get("X-Seen-Tag") == "t1"  # config asks for "$x-client-tag"
 

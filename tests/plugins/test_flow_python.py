@@ -5,7 +5,6 @@ scheduler, nested host.model calls, stream-chunk interceptors, lifecycle."""
 from __future__ import annotations
 
 import asyncio
-import textwrap
 
 import aiohttp
 import anthropic
@@ -15,6 +14,7 @@ from cliproxy.formats import Format
 from cliproxy.usage import recorder_of
 from tests.e2e.clients import KEY, ask
 from tests.e2e.test_providers_more import antigravity_auth
+from tests.plugins.plugin_dir import write_python
 
 HEADER = """
 from cliproxy.plugins.api import *
@@ -92,10 +92,7 @@ async def _proxy(
     extra: str = "",
     base: bool = True,
 ):
-    pdir = tmp_path / "plugins"
-    pdir.mkdir(exist_ok=True)
-    for pid, src in plugins.items():
-        (pdir / f"{pid}.py").write_text(textwrap.dedent(src))
+    pdir = write_python(tmp_path, plugins)
     from tests.e2e.conftest import matrix_config
 
     if not base:

@@ -6,11 +6,9 @@ plugin process is SIGKILLed mid-request, a scheduler, and a garbling router."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
-import textwrap
 from pathlib import Path
 
 import aiohttp
@@ -21,27 +19,10 @@ import pytest
 from cliproxy.formats import Format
 from tests.e2e.clients import KEY, ask
 from tests.e2e.conftest import matrix_config
+from tests.plugins.plugin_dir import plugins_yaml, py_router, seen, write_python
 
 SCRIPT = Path(__file__).parent / "subproc" / "router_plugin.py"
 INNER = "Hello from fake-openai (model gpt-4o-mini)"  # the fake's answer to compat-model
-PY_ROUTER = """
-from cliproxy.plugins.api import *
-class Router(Plugin, ModelRouter):
-    name = "{name}"; version = "1.0.0"; author = "t"; github_repository = "https://example.com/r"
-    async def route(self, req):
-        if req.requested_model in {models!r}:
-            return RouteDecision.provider("{provider}", "{model}")
-        return None
-plugin = Router()
-"""
-
-
-def plugins_yaml(pdir: Path, entries: dict[str, dict]) -> str:
-    lines = [f'plugins:\n  enabled: true\n  dir: "{pdir}"\n  configs:']
-    for pid, cfg in entries.items():
-        lines.append(f"    {pid}:\n      enabled: true")
-        lines += [f"      {k}: {json.dumps(v)}" for k, v in cfg.items()]
-    return "\n".join(lines) + "\n"
 
 
 def command(pid: str, mode: str = "main") -> list[str]:
@@ -51,15 +32,8 @@ def command(pid: str, mode: str = "main") -> list[str]:
 async def start(
     start_proxy, tmp_path: Path, cfg: dict[str, dict], *, base: str, python: dict[str, str] | None = None
 ):
-    pdir = tmp_path / "plugins"
-    pdir.mkdir(exist_ok=True)
-    for pid, src in (python or {}).items():
-        (pdir / f"{pid}.py").write_text(textwrap.dedent(src))
+    pdir = write_python(tmp_path, python or {})
     return await start_proxy(base + plugins_yaml(pdir, cfg))
-
-
-async def seen(proxy, pid: str) -> dict:
-    return await proxy.service.plugins.records[pid].client.call("test.seen", {})
 
 
 def _openai(proxy) -> openai.AsyncOpenAI:
@@ -281,7 +255,7 @@ async def test_subprocess_scheduler_picks_by_auth_id(start_proxy, fakes, tmp_pat
 
 async def test_subprocess_router_failures_fall_through(start_proxy, fakes, tmp_path):
     models = ("fall-error", "fall-invalid", "fall-nokind", "fall-list", "fall-none", "fall-rc")
-    good = PY_ROUTER.format(name="good", models=set(models), provider="claude", model="claude-opus-4-6")
+    good = py_router("good", models, "claude", "claude-opus-4-6")
     proxy = await start(
         start_proxy,
         tmp_path,

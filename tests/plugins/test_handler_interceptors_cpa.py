@@ -16,17 +16,14 @@ import openai
 
 from tests.e2e.clients import KEY
 from tests.fakes.server import Behavior
+from tests.plugins.plugin_dir import LOG_TO_FILE, log_entries, with_log
 from tests.plugins.test_flow_python import HEADER, _proxy
 
 # Every hook appends what it saw to LOG; the prompt picks what it does.
 RECORDER = (
     HEADER
+    + LOG_TO_FILE
     + """
-LOG = __LOG__
-def log(**entry):
-    with open(LOG, "a") as f:
-        f.write(json.dumps(entry, default=lambda b: b.decode() if isinstance(b, bytes) else str(b)) + "\\n")
-
 class Rec(Plugin, RequestInterceptor, ResponseInterceptor, StreamChunkInterceptor, RequestLifecycle):
     name = "rec"; version = "1"; author = "t"; github_repository = "https://example.com/rec"
     async def intercept_before(self, req):
@@ -82,8 +79,9 @@ plugin = Rec()
 
 async def _recording_proxy(start_proxy, fakes, tmp_path, extra: str = ""):
     log = tmp_path / "seen.jsonl"
-    src = RECORDER.replace("__LOG__", repr(str(log)))
-    proxy = await _proxy(start_proxy, fakes, tmp_path, {"rec": src}, {"rec": {}}, extra=extra)
+    proxy = await _proxy(
+        start_proxy, fakes, tmp_path, {"rec": with_log(RECORDER, log)}, {"rec": {}}, extra=extra
+    )
     return proxy, log
 
 
@@ -91,7 +89,7 @@ async def _seen(log: Path, hook: str, count: int = 1) -> list[dict[str, Any]]:
     """The entries of ``hook`` once there are ``count`` of them (completion is fired and
     forgotten, so it may land just after the answer)."""
     for _ in range(100):
-        entries = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        entries = log_entries(log) if log.exists() else []
         found = [e for e in entries if e["hook"] == hook]
         if len(found) >= count:
             return found
@@ -105,7 +103,7 @@ def _h(headers: dict[str, list[str]], name: str) -> list[str] | None:
 
 
 def _hooks(log: Path) -> list[str]:
-    return [json.loads(line)["hook"] for line in log.read_text().splitlines()]
+    return [entry["hook"] for entry in log_entries(log)]
 
 
 async def _post(url: str, body: dict[str, Any], path: str = "/v1/chat/completions", **headers: str):

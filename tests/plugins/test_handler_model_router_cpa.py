@@ -11,6 +11,7 @@ import openai
 import pytest
 
 from tests.e2e.clients import KEY
+from tests.plugins.plugin_dir import LOG_TO_FILE, with_log
 from tests.plugins.test_flow_python import HEADER, _proxy
 from tests.plugins.test_handler_interceptors_cpa import _h, _seen
 
@@ -18,12 +19,8 @@ from tests.plugins.test_handler_interceptors_cpa import _h, _seen
 # model, else keeping the requested one).
 ROUTES = (
     HEADER
+    + LOG_TO_FILE
     + """
-LOG = __LOG__
-def log(**entry):
-    with open(LOG, "a") as f:
-        f.write(json.dumps(entry, default=lambda b: b.decode() if isinstance(b, bytes) else str(b)) + "\\n")
-
 class Router(Plugin, ModelRouter, RequestInterceptor):
     name = "router"; version = "1"; author = "t"; github_repository = "https://example.com/r"
     async def route(self, req):
@@ -52,12 +49,8 @@ plugin = Router()
 
 EXEC = (
     HEADER
+    + LOG_TO_FILE
     + """
-LOG = __LOG__
-def log(**entry):
-    with open(LOG, "a") as f:
-        f.write(json.dumps(entry, default=lambda b: b.decode() if isinstance(b, bytes) else str(b)) + "\\n")
-
 CHAT = {"id": "chatcmpl-x", "object": "chat.completion", "created": 1, "model": "m",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "direct-ok"}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
@@ -85,9 +78,7 @@ plugin = Exec()
 
 async def _routing_proxy(start_proxy, fakes, tmp_path):
     log = tmp_path / "seen.jsonl"
-    plugins = {
-        pid: src.replace("__LOG__", repr(str(log))) for pid, src in (("router", ROUTES), ("exec", EXEC))
-    }
+    plugins = {"router": with_log(ROUTES, log), "exec": with_log(EXEC, log)}
     proxy = await _proxy(start_proxy, fakes, tmp_path, plugins, {"router": {"priority": 10}, "exec": {}})
     return proxy, log
 

@@ -17,6 +17,7 @@ import openai
 
 from cliproxy.formats import Format
 from tests.e2e.clients import KEY, ask
+from tests.plugins.plugin_dir import log_entries, with_log
 from tests.plugins.test_flow_python import HEADER, _proxy
 
 PLUGINS = HEADER + (
@@ -58,14 +59,10 @@ class Upper(Plugin, StreamChunkInterceptor):
 
 async def _events_proxy(start_proxy, fakes, tmp_path):
     log = tmp_path / "units.jsonl"
-    src = PLUGINS.replace("__LOG__", repr(str(log)))
+    src = with_log(PLUGINS, log)
     plugins = {"drop": src + "plugin = Drop()\n", "upper": src + "plugin = Upper()\n"}
     proxy = await _proxy(start_proxy, fakes, tmp_path, plugins, {"drop": {"priority": 10}, "upper": {}})
     return proxy, log
-
-
-def _units(log) -> list[str]:
-    return [json.loads(line) for line in log.read_text().splitlines()]
 
 
 async def test_chat_stream_events_one_by_one_when_one_read_holds_them_all(start_proxy, fakes, tmp_path):
@@ -83,7 +80,7 @@ async def test_chat_stream_events_one_by_one_when_one_read_holds_them_all(start_
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "HELLO FROM FAKE-OPENAI "
     assert chunks[-1].choices[0].finish_reason == "stop"
-    units = _units(log)
+    units = log_entries(log)
     assert len(units) >= 3 and all(isinstance(json.loads(u), dict) for u in units)
 
 
@@ -99,7 +96,7 @@ async def test_claude_stream_events_one_by_one_as_event_text(start_proxy, fakes,
             text = "".join([t async for t in stream.text_stream])
             final = await stream.get_final_message()
     assert text == "HELLO FROM FAKE-CLAUDE " and final.stop_reason == "end_turn"
-    units = _units(log)
+    units = log_entries(log)
     assert units[0].startswith("event: message_start\ndata: ")
     assert all(u.startswith("event: ") and u.endswith("\n\n") and u.count("data: ") == 1 for u in units)
 
@@ -119,4 +116,4 @@ async def test_gemini_stream_events_one_by_one_sse_and_json_array(start_proxy, f
         objects = json.loads(await r.read())
     parts = [p for o in objects for c in o.get("candidates", []) for p in c["content"].get("parts", [])]
     assert "".join(p.get("text", "") for p in parts) == "HELLO FROM FAKE-GEMINI "
-    assert all(isinstance(json.loads(u), dict) for u in _units(log))
+    assert all(isinstance(json.loads(u), dict) for u in log_entries(log))
