@@ -56,6 +56,12 @@ _STRATEGY_ALIASES: dict[str, RoutingStrategy] = {
 }
 
 
+def routing_strategy(value: str) -> RoutingStrategy | None:
+    """The strategy a ``routing.strategy`` value names in any of CPA's spellings (case and
+    surrounding spaces aside; empty is round-robin), or ``None``."""
+    return _STRATEGY_ALIASES.get(value.strip().lower())
+
+
 class TLSConfig(ConfigModel):
     """``tls``: serve HTTPS with ``cert`` / ``key`` files."""
 
@@ -175,10 +181,10 @@ class RoutingConfig(ConfigModel):
     @field_validator("strategy", mode="before")
     @classmethod
     def _strategy(cls, value: Any) -> Any:
-        key = "" if value is None else str(value).strip().lower()
-        if key not in _STRATEGY_ALIASES:
+        strategy = routing_strategy("" if value is None else str(value))
+        if strategy is None:
             raise ValueError("must be one of round-robin, weighted-round-robin, fill-first")
-        return _STRATEGY_ALIASES[key]
+        return strategy
 
     @property
     def session_affinity_ttl_seconds(self) -> float:

@@ -9,6 +9,7 @@ from operator import attrgetter
 from typing import Any
 
 from cliproxy.config import ConfigDocument
+from cliproxy.config.sections import routing_strategy
 from cliproxy.management.config_edit import invalid_body, object_body, save
 from cliproxy.management.types import ApiError, Req, Resp, Route
 
@@ -35,22 +36,8 @@ def _error_logs(value: Any) -> Any:
     return 10 if value < 0 else value
 
 
-_STRATEGIES = {
-    "": "round-robin",
-    "round-robin": "round-robin",
-    "roundrobin": "round-robin",
-    "rr": "round-robin",
-    "weighted-round-robin": "weighted-round-robin",
-    "weightedroundrobin": "weighted-round-robin",
-    "wrr": "weighted-round-robin",
-    "fill-first": "fill-first",
-    "fillfirst": "fill-first",
-    "ff": "fill-first",
-}
-
-
 def _strategy(value: Any) -> Any:
-    normalized = _STRATEGIES.get(value.strip().lower())
+    normalized = routing_strategy(value)
     if normalized is None:
         raise ApiError(400, "invalid strategy")
     return normalized
