@@ -147,3 +147,20 @@ def test_backfill_needs_a_call_before() -> None:
     backfill_response_names(body)
     assert body["contents"][0]["parts"][0]["functionResponse"]["name"] == ""
     assert body["contents"][2]["parts"][0]["functionResponse"]["name"] == "f"
+
+
+def test_backfill_skips_what_is_no_turn() -> None:
+    """A content that is no object, or a model turn whose parts are no array, changes
+    nothing: the calls of the model turn before still name the responses after it."""
+    answer = {"role": "user", "parts": [{"functionResponse": {"name": "", "response": {}}}]}
+    body = {
+        "contents": [
+            {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]},
+            "x",
+            {"role": "model", "parts": None},
+            {"role": "user", "parts": "x"},
+            answer,
+        ]
+    }
+    backfill_response_names(body)
+    assert answer["parts"][0]["functionResponse"]["name"] == "f"

@@ -208,18 +208,22 @@ def backfill_response_names(body: dict[str, Any]) -> None:
         return
     calls: list[str] = []
     for content in contents:
-        parts = content.get("parts") if isinstance(content, dict) else None
-        if not isinstance(parts, list):
+        if not isinstance(content, dict):
             continue
         if content.get("role") == "model":
-            calls = [
-                p["functionCall"].get("name") or ""
-                for p in parts
-                if isinstance(p, dict) and isinstance(p.get("functionCall"), dict)
-            ]
+            parts = content.get("parts")
+            if isinstance(parts, list):
+                calls = [
+                    p["functionCall"].get("name") or ""
+                    for p in parts
+                    if isinstance(p, dict) and isinstance(p.get("functionCall"), dict)
+                ]
             continue
         if not calls:
             continue  # no call before this turn: no name to give (a translated body's case)
+        parts = content.get("parts")
+        if not isinstance(parts, list):
+            continue
         n = 0
         for p in parts:
             fr = p.get("functionResponse") if isinstance(p, dict) else None
