@@ -25,12 +25,11 @@ from cliproxy.translate.claude.ids import sanitize_tool_id
 from tests.e2e.clients import KEY, TOOL_SCHEMA
 from tests.e2e.conftest import matrix_config
 from tests.e2e.test_shared_state import shared
+from tests.e2e.tool_loop import PROMPT, chat_second_turn, chat_turns, kinds
 from tests.fakes.openai_responses import ENCRYPTED
 from tests.fakes.server import sse
 
 OTHER_KEY = "sk-proxy-other-caller"
-PROMPT = "FAKE_TOOL=bash run it"
-CHAT_TOOLS = [{"type": "function", "function": {"name": "bash", "parameters": TOOL_SCHEMA}}]
 CLAUDE_TOOLS = [{"name": "bash", "input_schema": TOOL_SCHEMA}]
 REASONING: dict[str, Any] = {
     "type": "reasoning",
@@ -53,47 +52,9 @@ def sent_input(fakes: Any) -> list[dict[str, Any]]:
     return items
 
 
-def kinds(items: list[dict[str, Any]]) -> list[str]:
-    return [str(i.get("type", "message")) for i in items]
-
-
 # ---------------------------------------------------------------------- Chat Completions
 
-
-async def chat_turn(client: openai.AsyncOpenAI, messages: list[Any], stream: bool, **extra: Any) -> Any:
-    kwargs: dict[str, Any] = {
-        "model": "codex-model",
-        "messages": messages,
-        "tools": CHAT_TOOLS,
-        "reasoning_effort": "high",
-        **extra,
-    }
-    if not stream:
-        return await client.chat.completions.create(**kwargs)
-    async with client.chat.completions.stream(**kwargs) as s:
-        return await s.get_final_completion()
-
-
-def chat_second_turn(first: Any) -> list[Any]:
-    """What a Chat client sends back: the calls and the tool's result, no reasoning."""
-    msg = first.choices[0].message
-    assert first.choices[0].finish_reason == "tool_calls" and msg.tool_calls
-    call = msg.tool_calls[0]
-    return [
-        {"role": "user", "content": PROMPT},
-        {
-            "role": "assistant",
-            "content": msg.content,
-            "tool_calls": [
-                {
-                    "id": call.id,
-                    "type": "function",
-                    "function": {"name": call.function.name, "arguments": call.function.arguments},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": call.id, "content": "FAKE_TOOL_OK"},
-    ]
+chat_turn = chat_turns("codex-model")
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])

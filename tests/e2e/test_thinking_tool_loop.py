@@ -29,14 +29,13 @@ from google.genai import types as gtypes
 
 from tests.e2e.clients import KEY, TOOL_SCHEMA
 from tests.e2e.test_providers_more import antigravity_auth
+from tests.e2e.tool_loop import CHAT_TOOLS, PROMPT, chat_second_turn, chat_turns
 from tests.fakes.claude import issue_signature, signature_ok
 from tests.fakes.gemini import THOUGHT_SIGNATURE
 from tests.fakes.openai_responses import ENCRYPTED
 
 OTHER_KEY = "sk-proxy-second-caller"
 MODEL = "claude-thinker"
-PROMPT = "FAKE_TOOL=bash run it"
-CHAT_TOOLS = [{"type": "function", "function": {"name": "bash", "parameters": TOOL_SCHEMA}}]
 RESPONSES_TOOLS = [{"type": "function", "name": "bash", "parameters": TOOL_SCHEMA}]
 
 
@@ -151,40 +150,8 @@ async def test_responses_client_codex_encrypted_content_is_not_sent_to_claude(pr
 # ---------------------------------------------------------------------- Chat client
 
 
-async def chat_turn(client: openai.AsyncOpenAI, messages: list[Any], stream: bool) -> Any:
-    kwargs: dict[str, Any] = {
-        "model": MODEL,
-        "messages": messages,
-        "tools": CHAT_TOOLS,
-        "reasoning_effort": "high",
-    }
-    if not stream:
-        return await client.chat.completions.create(**kwargs)
-    async with client.chat.completions.stream(**kwargs) as s:
-        return await s.get_final_completion()
-
-
-def second_turn(first: Any) -> list[Any]:
-    """Turn 2 of the loop after ``first``: what the SDK's own type models (content and tool
-    calls, no reasoning and no signature) and the tool's result."""
-    msg = first.choices[0].message
-    assert first.choices[0].finish_reason == "tool_calls" and msg.tool_calls
-    return [
-        {"role": "user", "content": PROMPT},
-        {
-            "role": "assistant",
-            "content": msg.content,
-            "tool_calls": [
-                {
-                    "id": c.id,
-                    "type": "function",
-                    "function": {"name": c.function.name, "arguments": c.function.arguments},
-                }
-                for c in msg.tool_calls
-            ],
-        },
-        {"role": "tool", "tool_call_id": msg.tool_calls[0].id, "content": "FAKE_TOOL_OK"},
-    ]
+chat_turn = chat_turns(MODEL)
+second_turn = chat_second_turn
 
 
 async def chat_loop(proxy: Any, key: str, stream: bool) -> Any:

@@ -22,14 +22,13 @@ import aiohttp
 import openai
 import pytest
 
-from tests.e2e.clients import KEY, TOOL_SCHEMA
+from tests.e2e.clients import KEY
 from tests.e2e.test_responses_ws import connect, turn
 from tests.e2e.test_shared_state import shared
+from tests.e2e.tool_loop import PROMPT, chat_second_turn, chat_turns, kinds
 
 OTHER_KEY = "sk-proxy-other-caller"
-PROMPT = "FAKE_TOOL=bash run it"
 MODEL = "grok-4.3"
-CHAT_TOOLS = [{"type": "function", "function": {"name": "bash", "parameters": TOOL_SCHEMA}}]
 
 
 @pytest.fixture
@@ -47,50 +46,13 @@ def sent_input(fake: Any) -> list[dict[str, Any]]:
     return items
 
 
-def kinds(items: list[dict[str, Any]]) -> list[str]:
-    return [str(i.get("type", "message")) for i in items]
-
-
 def reasoning(items: list[dict[str, Any]]) -> list[str]:
     return [
         i["encrypted_content"] for i in items if i.get("type") == "reasoning" and i.get("encrypted_content")
     ]
 
 
-async def chat_turn(client: openai.AsyncOpenAI, messages: list[Any], stream: bool, **extra: Any) -> Any:
-    kwargs: dict[str, Any] = {
-        "model": MODEL,
-        "messages": messages,
-        "tools": CHAT_TOOLS,
-        "reasoning_effort": "high",
-        **extra,
-    }
-    if not stream:
-        return await client.chat.completions.create(**kwargs)
-    async with client.chat.completions.stream(**kwargs) as s:
-        return await s.get_final_completion()
-
-
-def chat_second_turn(first: Any) -> list[Any]:
-    """What a Chat client sends back: the call and the tool's result, no reasoning."""
-    msg = first.choices[0].message
-    assert first.choices[0].finish_reason == "tool_calls" and msg.tool_calls
-    call = msg.tool_calls[0]
-    return [
-        {"role": "user", "content": PROMPT},
-        {
-            "role": "assistant",
-            "content": msg.content,
-            "tool_calls": [
-                {
-                    "id": call.id,
-                    "type": "function",
-                    "function": {"name": call.function.name, "arguments": call.function.arguments},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": call.id, "content": "FAKE_TOOL_OK"},
-    ]
+chat_turn = chat_turns(MODEL)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
