@@ -97,8 +97,9 @@ _PLANS = 1024  # credential plans kept per provider; emptied when more come
 # it, else "" (see _PASS); emptied when it grows past _NAMES
 _FORWARDED: dict[str, str] = {}
 _NAMES = 4096
-# what api.anthropic.com's count_tokens refuses ("Extra inputs are not permitted")
-_NOT_COUNTED = ("metadata", "context_management", "diagnostics")
+# what api.anthropic.com's count_tokens refuses ("Extra inputs are not permitted");
+# max_tokens too, which the thinking step writes when a budget needs room (CPA sends it)
+_NOT_COUNTED = ("metadata", "context_management", "diagnostics", "max_tokens")
 # a gateway's answers to a count_tokens path it does not serve
 _NO_COUNT_ENDPOINT = frozenset((404, 405, 501))
 
