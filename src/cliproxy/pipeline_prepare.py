@@ -35,7 +35,7 @@ from cliproxy.translate import tokens
 from cliproxy.translate.antigravity_claude import antigravity_claude_signatures
 from cliproxy.translate.compat import prepare as compat_prepare
 from cliproxy.translate.compat import rewrite_agent_messages
-from cliproxy.translate.gemini.build import for_antigravity
+from cliproxy.translate.gemini.build import for_antigravity, text_only
 from cliproxy.translate.reasoning_items import drop_foreign_encrypted_content
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache, scope_for
@@ -252,8 +252,9 @@ def start_attempt(
         req = scope.restore(req)
     adapter = pipe.translations.adapter(up_fmt)
     body = adapter.build_request(req)
-    if up_fmt is _GEMINI and (signed is None or signed.responses):  # (a Responses client: calls too)
-        _sanitize_gemini(body, model)
+    if up_fmt is _GEMINI:  # (a Responses client: calls too; text alone carries no signature)
+        if (signed is None or signed.responses) and not text_only(req):
+            _sanitize_gemini(body, model)
     elif compat:
         _compat_body(pipe.config, call, up_fmt, body)
     elif provider.key == "codex":

@@ -40,7 +40,7 @@ from cliproxy.translate.source_only import KEY as SOURCE_ONLY
 from cliproxy.translate.source_only import refuse
 from cliproxy.translate.tool_output import generated_image, unpack_images
 
-__all__ = ["ANTIGRAVITY", "build_request", "call_args", "for_antigravity"]
+__all__ = ["ANTIGRAVITY", "build_request", "call_args", "for_antigravity", "text_only"]
 
 
 def call_args(call: ir.ToolCall, custom: bool = False) -> dict[str, Any]:
@@ -439,6 +439,20 @@ def build_request(req: ir.Request) -> dict[str, Any]:
         body["generationConfig"] = gen
     body["safetySettings"] = list(map(dict, DEFAULT_SAFETY_SETTINGS))
     return body
+
+
+def text_only(req: ir.Request) -> bool:
+    """Whether every message of ``req`` holds text blocks only: another format's request
+    built from it (``build_request``) has only ``{"text": ...}`` parts in its contents, no
+    signature and no call, which the request's signature pass would leave as they are (a
+    Gemini client's text may carry a signature: never text only)."""
+    if req.source == FAMILY:
+        return False
+    for m in req.messages:
+        for block in m.content:
+            if type(block) is not ir.Text:
+                return False
+    return True
 
 
 def _native_request(req: ir.Request) -> dict[str, Any]:
