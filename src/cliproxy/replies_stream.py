@@ -201,6 +201,8 @@ class _Rest(LazyStream):
                             yield out
                     if tr.ended:  # once an error event went out (or must), stop reading the upstream
                         break
+            if tr.ended:  # (at [DONE] too, maybe in the first events)
+                self._at_end()
             if hooks is None:
                 tail = self._tail()
             else:  # the after chain sees what the translator held, not an error event of ours
@@ -235,7 +237,10 @@ class _Rest(LazyStream):
                     return STOP
             else:
                 state = GO
-            return STOP if tr.ended else state
+            if tr.ended:
+                self._at_end()
+                return STOP
+            return state
 
         async def drained() -> None:
             try:
@@ -266,6 +271,16 @@ class _Rest(LazyStream):
                 gone = None
         if out:
             emit(out)
+
+    def _at_end(self) -> None:
+        """The reader stops at the stream's last event: when that is its end (``[DONE]``),
+        not an error, the upstream connection may finish its body and go back to the pool
+        (``FastResponse.expect_end``) rather than be closed."""
+        tr = self.tr
+        if tr.upstream_error is None and not _errored(tr):
+            expect_end = getattr(self.resp, "expect_end", None)
+            if expect_end is not None:
+                expect_end()
 
     async def _settled(self) -> None:
         """Hand how the stream ended to ``settle``, once: the upstream's error, or ``None``

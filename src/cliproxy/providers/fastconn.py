@@ -59,6 +59,8 @@ class Conn(asyncio.Protocol):
         "coding",
         "complete",
         "deadline",
+        "drain_timer",
+        "drained",
         "error",
         "head",
         "head_at",
@@ -118,6 +120,9 @@ class Conn(asyncio.Protocol):
         self.push_idle = 0.0  # seconds a body may be silent (0: no limit)
         self.push_state = GO  # what the consumer last answered other than GO
         self.push_error: BaseException | None = None  # what the consumer raised
+        # draining (``drain``): what takes the connection once the answer ends, and the bound
+        self.drained: Callable[[Conn], None] | None = None
+        self.drain_timer: asyncio.TimerHandle | None = None
 
     def send(self, data: bytes, rest: bytes | None, head: bool, deadline: float) -> asyncio.Future[None]:
         """Write one request: ``data`` (the head, and a small body), then ``rest`` (a large
@@ -199,6 +204,9 @@ class Conn(asyncio.Protocol):
         if self.body:  # unread body bytes (counted with their framing: once a read, not a chunk)
             self.buffered += len(data)
             if self.buffered > HIGH_WATER and not self.paused and not self.closed:
+                if self.drained is not None:  # more than a drain drops: not worth the connection
+                    self.abort()
+                    return
                 self.paused = True
                 self.transport.pause_reading()  # type: ignore[union-attr]
             waiter = self.waiter
@@ -215,6 +223,8 @@ class Conn(asyncio.Protocol):
         parser, self.parser, self.callbacks = self.parser, None, None  # (their cycle, broken)
         self.live.discard(self)
         self.unpark()
+        if self.drained is not None:
+            self._drain_stop()
         if self.timer is not None:
             self.timer.cancel()
             self.timer, self.timer_at = None, NEVER
@@ -281,6 +291,9 @@ class Conn(asyncio.Protocol):
             return
         if not self.complete:
             self.complete, self.keep_alive = True, self.parser.should_keep_alive()
+            if self.drained is not None:
+                self._drain_end()
+                return
             waiter = self.waiter
             if waiter is not None:
                 self.waiter = None
@@ -368,6 +381,48 @@ class Conn(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.closed = True
             self.transport.abort()
+
+    # -- the end of an answer let go early
+
+    def drain(self, then: Callable[[Conn], None], wait: float) -> None:
+        """The reader let go of an answer whose body's end is due at once (a stream read to
+        its last event, ``[DONE]``, whose terminal chunk has not come yet): the rest of the
+        body is read and dropped, then ``then(self)`` (back to the pool) at its end when
+        keep-alive holds. Closed if that end does not come within ``wait`` seconds, or after
+        more than ``HIGH_WATER`` bytes: an upstream that goes on is not worth waiting for."""
+        self.drained = then
+        self.push = None
+        self.waiter = None
+        self.body.clear()
+        self.buffered = 0
+        if self.paused and self.transport is not None:
+            self.paused = False
+            self.transport.resume_reading()
+        self.drain_timer = self.loop.call_later(wait, self._drain_over)
+
+    def _drain_stop(self) -> None:
+        self.drained = None
+        if self.drain_timer is not None:
+            self.drain_timer.cancel()
+            self.drain_timer = None
+
+    def _drain_end(self) -> None:
+        """The drained answer ended (from the parser, inside ``data_received``)."""
+        then = self.drained
+        assert then is not None
+        self._drain_stop()
+        self.body.clear()
+        self.buffered = 0
+        if self.keep_alive and not self.closed:
+            then(self)
+        else:
+            self.abort()
+
+    def _drain_over(self) -> None:
+        self.drain_timer = None
+        if self.drained is not None:
+            self.drained = None
+            self.abort()
 
     # -- the idle pool
 

@@ -7,7 +7,9 @@ aiohttp's session does for us, with a fraction of the work per request:
 - keep-alive connections per origin (scheme, host, port), at most ``max_idle`` idle ones
   each, closed after ``keepalive`` seconds unused (aiohttp's ``keepalive_timeout``); a
   connection goes back only when its answer was read to the end and both sides allow it,
-  never after a timeout or an error;
+  never after a timeout or an error; an answer its reader let go at its logical end
+  (:meth:`FastResponse.expect_end`: a stream past ``[DONE]``) goes back once the rest of
+  its body comes, within ``drain_wait`` seconds (else it is closed);
 - DNS answers cached for ``dns_ttl`` seconds (aiohttp's ``ttl_dns_cache``); TLS with
   ``ssl.create_default_context()`` (aiohttp's default trust: the system store, and
   ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), SNI and ALPN ``http/1.1``;
@@ -45,9 +47,19 @@ from cliproxy.providers.fastconn import GO, HIGH_WATER, NEVER, PAUSE, Conn, Orig
 from cliproxy.providers.fastwire import Headers, head_bytes, head_template
 from cliproxy.providers.transport import UndecodableBody, UpstreamNetworkError, UpstreamResponse
 
-__all__ = ["DNS_TTL", "HIGH_WATER", "KEEPALIVE", "MAX_IDLE", "FastHttpClient", "FastResponse", "Unsupported"]
+__all__ = [
+    "DNS_TTL",
+    "DRAIN_WAIT",
+    "HIGH_WATER",
+    "KEEPALIVE",
+    "MAX_IDLE",
+    "FastHttpClient",
+    "FastResponse",
+    "Unsupported",
+]
 
 KEEPALIVE = 60.0
+DRAIN_WAIT = 1.0  # seconds the end of a body let go at its logical end may take (then: closed)
 DNS_TTL = 300.0
 MAX_IDLE = 64
 _WRITE_APART = 1 << 16  # bodies this large are written after the head, not copied onto it
@@ -92,12 +104,13 @@ class FastResponse:
     """An upstream answer whose headers are in (``providers.transport.UpstreamResponse``);
     ``headers`` are decoded from the head block when first read (:class:`.fastwire.Headers`)."""
 
-    __slots__ = ("_client", "_conn", "_decoder", "_pull", "headers", "status")
+    __slots__ = ("_client", "_conn", "_decoder", "_ending", "_pull", "headers", "status")
 
     def __init__(self, client: FastHttpClient, conn: Conn, decoder: Decoder | None) -> None:
         self._client, self._decoder = client, decoder
         self._conn: Conn | None = conn
         self._pull: AsyncGenerator[bytes, None] | None = None  # what chunks() handed out
+        self._ending = False  # the reader has all it wants (``expect_end``)
         self.status = conn.status
         self.headers = Headers(conn.block)
 
@@ -261,26 +274,36 @@ class FastResponse:
             self.release(broken=True)
             raise UndecodableBody(f"cannot decode the upstream body: {exc}") from exc
 
+    def expect_end(self) -> None:
+        """The reader stops here: it has read the answer to its logical end (a stream's
+        ``[DONE]``) and the body's own end is due at once. :meth:`release` then lets the
+        connection finish that body (read and dropped) and go back to the pool, instead of
+        closing it: the upstream's terminal chunk often comes in a read of its own."""
+        self._ending = True
+
     def release(self, broken: bool = False) -> None:
-        """Back to the pool when the answer is in whole and keep-alive holds, else closed."""
+        """Back to the pool when the answer is in whole and keep-alive holds, else closed;
+        after :meth:`expect_end`, once the rest of the body came (``Conn.drain``)."""
         conn = self._conn
         if conn is None:
             return
         self._conn = None
         transport = conn.transport
         if (
-            not broken
-            and conn.complete
-            and conn.keep_alive
-            and conn.error is None
-            and not conn.closed
-            and transport is not None
-            and not transport.is_closing()
+            broken
+            or conn.error is not None
+            or conn.closed
+            or transport is None
+            or transport.is_closing()
+            or not (conn.keep_alive if conn.complete else self._ending)
         ):
+            conn.abort()
+        elif conn.complete:
             client = self._client
             conn.park(client._idle, client.max_idle, client.keepalive)
         else:
-            conn.abort()
+            client = self._client
+            conn.drain(client.repool, client.drain_wait)
 
     def close(self) -> None:
         self.release(broken=True)
@@ -305,6 +328,7 @@ class FastHttpClient:
         self.first_byte_timeout = first_byte_timeout
         self.idle_timeout = idle_timeout
         self.max_idle, self.keepalive, self.dns_ttl = max_idle, keepalive, dns_ttl
+        self.drain_wait = DRAIN_WAIT
         self._ssl = ssl_context
         self._idle: dict[Origin, list[Conn]] = {}
         self._live: set[Conn] = set()
@@ -325,6 +349,10 @@ class FastHttpClient:
             ctx = self._ssl = ssl.create_default_context()
             ctx.set_alpn_protocols(["http/1.1"])
         return ctx
+
+    def repool(self, conn: Conn) -> None:
+        """``conn``, whose answer ended after its reader let it go, back to the pool."""
+        conn.park(self._idle, self.max_idle, self.keepalive)
 
     def idle_count(self, url: str) -> int:
         """Idle pooled connections to ``url``'s origin."""
