@@ -17,8 +17,8 @@ TC = "thinkingConfig"
 async def test_adaptive_thinking_without_effort_gets_the_models_largest_budget(start_proxy, fakes) -> None:
     """CPA: TestThinkingE2EClaudeAdaptive_Body C12: the Gemini upstream gets the model's
     largest budget (20000 for gemini-budget-model), as CPA's translator writes it for
-    adaptive thinking with no effort. Before, it got -1 (dynamic). includeThoughts true is
-    a deliberate difference (tests/models/test_thinking_groups_cpa.py)."""
+    adaptive thinking with no effort. Before, it got -1 (dynamic). No includeThoughts: the
+    client sent no ``display`` (CPA's C12 asserts it absent)."""
     proxy = await start_proxy(_config(fakes))
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0, timeout=15) as client:
         thinking: Any = {"type": "adaptive"}
@@ -28,7 +28,4 @@ async def test_adaptive_thinking_without_effort_gets_the_models_largest_budget(s
             messages=[{"role": "user", "content": "hi"}],
             thinking=thinking,
         )
-    assert fakes.gemini.last.json["generationConfig"][TC] == {
-        "thinkingBudget": 20000,
-        "includeThoughts": True,
-    }
+    assert fakes.gemini.last.json["generationConfig"][TC] == {"thinkingBudget": 20000}

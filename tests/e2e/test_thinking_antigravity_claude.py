@@ -4,7 +4,9 @@ in CPA's two signature modes (``antigravity-signature-cache-enabled``,
 translator/antigravity/claude).
 
 The fake Antigravity (tests/fakes/gemini.py) signs a Claude model's thought part with a
-double-layer ``R...`` Claude signature, as Antigravity does. Turn 2 must send the thinking
+double-layer ``R...`` Claude signature, as Antigravity does; the client asks to be shown its
+thinking (``display: summarized``: without it, as in CPA, no includeThoughts goes up and
+no thought part comes back). Turn 2 must send the thinking
 back as a thought part carrying that signature, in front of the function call:
 
 * cache mode (default): the client is handed ``claude#<signature>`` and the proxy keeps
@@ -40,7 +42,7 @@ async def messages(proxy: Any, history: list[dict[str, Any]]) -> dict[str, Any]:
     body = {
         "model": MODEL,
         "max_tokens": 2048,
-        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "thinking": {"type": "enabled", "budget_tokens": 1024, "display": "summarized"},
         "tools": TOOLS,
         "messages": history,
     }

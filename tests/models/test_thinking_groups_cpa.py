@@ -403,8 +403,7 @@ def _check(row: Row) -> None:
     if target == "claude" and _get(out, CE) is not ABSENT:  # an effort goes with adaptive (CPA)
         assert _get(out, CT) == "adaptive", out
     if target in _THOUGHTS:  # no row states a summary intent: CPA leaves includeThoughts out
-        # (a Claude client is shown the thinking it turned on here: see the C rows' test)
-        assert _get(out, _THOUGHTS[target]) == (True if client == "claude" else ABSENT), out
+        assert _get(out, _THOUGHTS[target]) is ABSENT, out
 
 
 @pytest.mark.parametrize("row", INTERACTIONS, ids=[r[0] for r in INTERACTIONS])
@@ -419,13 +418,9 @@ def test_claude_adaptive_matrix(row: Row) -> None:
     """CPA: TestThinkingE2EClaudeAdaptive_Body (every row): Chat efforts and Gemini levels
     and budgets on Claude 4.6 adaptive models (A, B), and Claude adaptive efforts on other
     targets and on Claude itself (C). Adaptive thinking with no effort reaches a Gemini or
-    Antigravity budget model as its largest budget (C12, C19; before, dynamic -1).
-
-    Deliberate difference: on a Gemini or Antigravity target (C8-C13, C19) a Claude client
-    that turned thinking on also gets ``includeThoughts: true``, where CPA leaves it out
-    unless the client sent a ``display``: the Claude models those clients are written for
-    show the thinking they turn on, and a Claude client reads thinking blocks (as
-    tests/translate/cpa/test_antigravity_claude_request.py::test_thinking_config says)."""
+    Antigravity budget model as its largest budget (C12, C19; before, dynamic -1). On a
+    Gemini or Antigravity target (C8-C13, C19) includeThoughts stays out, as the client sent
+    no ``display`` (before, a Claude client that turned thinking on got it true)."""
     _check(row)
 
 

@@ -356,16 +356,24 @@ def test_build_from_foreign_ir():
 @pytest.mark.parametrize(
     ("reasoning", "expected"),
     [
-        ({"budget": 1024}, {"thinkingBudget": 1024, "includeThoughts": True}),
+        ({"budget": 1024}, {"thinkingBudget": 1024}),
         ({"budget": 0}, {"thinkingBudget": 0}),
         ({"effort": "none"}, {"thinkingBudget": 0}),
-        ({"mode": "adaptive"}, {"thinkingLevel": "HIGH", "includeThoughts": True}),
-        ({"mode": "enabled"}, {"thinkingBudget": -1, "includeThoughts": True}),
+        ({"mode": "adaptive"}, {"thinkingLevel": "HIGH"}),
+        ({"mode": "auto"}, {"thinkingLevel": "HIGH"}),
+        ({"mode": "enabled"}, {"thinkingBudget": -1}),
+        (
+            {"mode": "enabled", "budget": 1024, "display": "summarized"},
+            {"thinkingBudget": 1024, "includeThoughts": True},
+        ),
         ({"effort": "low", "include_thoughts": False}, {"thinkingLevel": "LOW", "includeThoughts": False}),
         ({"mode": "disabled"}, {"thinkingBudget": 0}),
     ],
 )
 def test_foreign_reasoning(reasoning, expected):
+    """A Claude client's thinking as CPA's Claude-to-Gemini translator writes it
+    (gemini_claude_request.go; TestThinkingE2EMatrix_Body 24): ``includeThoughts`` only
+    for a stated summary intent; ``auto`` is read as ``adaptive``."""
     req = ir.Request(
         model="m", source="claude", messages=[ir.Message("user", [ir.Text("x")])], reasoning=reasoning
     )

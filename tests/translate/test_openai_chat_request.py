@@ -431,7 +431,8 @@ def test_build_drops_foreign_builtin_but_keeps_own_on_roundtrip():
         ({"effort": "max"}, "xhigh"),
         ({"effort": "low", "budget": 99999}, "low"),
         ({"mode": "disabled"}, "none"),
-        ({"mode": "adaptive"}, None),
+        ({"mode": "adaptive"}, "xhigh"),
+        ({"mode": "auto"}, "xhigh"),
         (None, None),
     ],
 )

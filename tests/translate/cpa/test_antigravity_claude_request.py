@@ -378,15 +378,10 @@ def test_generation_config() -> None:
 
 def test_thinking_config() -> None:
     """antigravity_claude_request_test.go TestConvertClaudeRequestToAntigravity_ThinkingConfig: a
-    budget goes over as thinkingBudget. CPA leaves includeThoughts out when the Claude
-    client sends no ``display``; we show a Claude client the thinking it turned on (the
-    display default of the Claude models it was written for), and follow ``display``
-    when it is sent."""
+    budget goes over as thinkingBudget, and includeThoughts stays out when the Claude client
+    sends no ``display`` (before, it was true); a ``display`` sent is followed."""
     out = _ag({"messages": HELLO, "thinking": THINKING}, "claude-sonnet-4-5-thinking")
-    assert get(out, "request.generationConfig.thinkingConfig") == {
-        "thinkingBudget": 8000,
-        "includeThoughts": True,
-    }
+    assert get(out, "request.generationConfig.thinkingConfig") == {"thinkingBudget": 8000}
     hidden = _ag(
         {"messages": HELLO, "thinking": {**THINKING, "display": "omitted"}}, "claude-sonnet-4-5-thinking"
     )

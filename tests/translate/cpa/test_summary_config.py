@@ -167,18 +167,24 @@ CLAUDE_BODY = {"model": "m", "max_tokens": 4096, "messages": [{"role": "user", "
 )
 def test_claude_summary_intent(thinking: dict[str, Any], show: bool | None) -> None:
     """TestExtractSummaryConfig (the Claude rows): ``display`` counts only beside thinking
-    that is on. CPA's "display without type" / "display with auto type" rows are a 400 here:
-    Anthropic itself refuses a thinking object without a known type."""
+    that is on. CPA's "display without type" row is a 400 here: Anthropic itself refuses a
+    thinking object without a type."""
     assert include_thoughts(CLAUDE, {**CLAUDE_BODY, "thinking": thinking}) is show
 
 
-@pytest.mark.parametrize("kind", [None, "auto"])
-def test_claude_thinking_without_a_known_type_is_refused(kind: str | None) -> None:
-    """TestExtractSummaryConfig "claude display without type is invalid" / "with auto type":
-    a difference, a 400 in the client's format (CPA reads the display as unsaid)."""
-    thinking = {"display": "summarized"} if kind is None else {"type": kind, "display": "summarized"}
+def test_claude_thinking_without_a_type_is_refused() -> None:
+    """TestExtractSummaryConfig "claude display without type is invalid": a difference, a
+    400 in the client's format (CPA reads the display as unsaid)."""
     with pytest.raises(RequestError, match="thinking"):
-        include_thoughts(CLAUDE, {**CLAUDE_BODY, "thinking": thinking})
+        include_thoughts(CLAUDE, {**CLAUDE_BODY, "thinking": {"display": "summarized"}})
+
+
+def test_claude_display_beside_auto_thinking_is_unsaid() -> None:
+    """TestExtractSummaryConfig "claude display with auto type is invalid": thinking type
+    ``auto`` is taken (CPA's translators read it as adaptive), but a ``display`` beside it
+    says nothing; before, the request was refused with a 400."""
+    thinking = {"type": "auto", "display": "summarized"}
+    assert include_thoughts(CLAUDE, {**CLAUDE_BODY, "thinking": thinking}) is None
 
 
 IB = {"model": "gemini-3-pro", "input": "hi"}

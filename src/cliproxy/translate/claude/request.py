@@ -49,6 +49,8 @@ _PLAIN_TOP = frozenset(
 _MSG = frozenset(("role", "content"))
 _TOOL = frozenset(("name", "description", "input_schema", "strict"))
 _THINKING = frozenset(("type", "budget_tokens", "display"))
+# "auto" is adaptive to CPA's translators (but takes no display), and goes to Claude as sent
+_KINDS = ("enabled", "adaptive", "auto", "disabled")  # a tuple: an unhashable type is refused, not raised
 _ROLES = frozenset(("user", "assistant", "system"))
 _CHOICE = {"auto": "auto", "any": "required", "none": "none"}
 _NUMBERS: tuple[tuple[str, type | tuple[type, ...]], ...] = (
@@ -241,7 +243,7 @@ def _reasoning(body: dict[str, Any], req: ir.Request) -> None:
     thinking = body.get("thinking")
     if isinstance(thinking, dict):
         kind = thinking.get("type")
-        if kind not in ("enabled", "adaptive", "disabled"):
+        if kind not in _KINDS:
             raise _fail("thinking.type", f"unknown thinking type {kind!r}")
         reasoning["mode"] = kind
         if "budget_tokens" in thinking:

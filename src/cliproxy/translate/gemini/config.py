@@ -167,22 +167,16 @@ def _foreign_thinking(reasoning: dict[str, Any], source: str = "") -> dict[str, 
         tc["thinkingBudget"] = -1
     elif effort:
         tc["thinkingLevel"] = effort.upper()
-    elif mode == "adaptive":  # no effort: the model's most, which the thinking step fits to it (CPA)
+    elif mode == "adaptive" or mode == "auto":  # no effort: the model's most, fitted later (CPA)
         tc["thinkingLevel"] = "HIGH"
     elif mode == "enabled":
         tc["thinkingBudget"] = -1
-    # the client's summary intent (CPA); unsaid, a Responses client asked for no summary and
-    # an Interactions client leaves Google's default (its thinking_summaries says it), while
-    # Claude and Chat clients see thinking whenever it is on
+    # only the client's stated summary intent (CPA): unsaid, Google's default stands (no
+    # thoughts), as for a Claude client without thinking.display; a Chat effort says "show"
     include = summary_intent(reasoning, source)
-    if include is None and tc and not off and source not in _UNSAID_HIDDEN:
-        include = True
     if include is not None:
         tc["includeThoughts"] = include
     return tc or None
-
-
-_UNSAID_HIDDEN = frozenset({"openai-response", "codex", "interactions"})
 
 
 def _response_format(req: ir.Request, native: bool, out: dict[str, Any]) -> None:

@@ -109,8 +109,11 @@ def effort_for(reasoning: dict[str, Any] | None) -> str | None:
     effort = reasoning.get("effort")
     if isinstance(effort, str):
         return "xhigh" if effort == "max" else effort
-    if reasoning.get("mode") == "disabled":
+    mode = reasoning.get("mode")
+    if mode == "disabled":
         return "none"
+    if mode == "adaptive" or mode == "auto":  # a Claude client's, with no effort: the top (CPA)
+        return "xhigh"
     budget = reasoning.get("budget")
     if type(budget) is not int or budget < 0:
         return None

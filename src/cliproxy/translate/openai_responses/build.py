@@ -172,12 +172,13 @@ def _effort(r: dict[str, Any]) -> str | None:
             if budget <= bound:
                 return level
         return "xhigh"
-    if r.get("mode") == "adaptive":
+    if r.get("mode") in _ADAPTIVE:
         return "xhigh"  # adaptive thinking with no effort: the top level (CPA; shaping clamps it)
     return None
 
 
 _BUDGET_LEVELS = ((512, "minimal"), (1024, "low"), (8192, "medium"), (24576, "high"))
+_ADAPTIVE = ("adaptive", "auto")  # a Claude client's thinking types (CPA reads both alike)
 
 
 def _build_text(req: ir.Request, own: bool, body: dict[str, Any]) -> None:
