@@ -54,7 +54,9 @@ class GeminiProvider(Provider):
             body = {"contents": body.get("contents", [])} if "generateContentRequest" not in body else body
         else:
             method = "streamGenerateContent?alt=sse" if stream else "generateContent"
-            backfill_response_names(body)
+            contents = body.get("contents")
+            if type(contents) is not list or len(contents) > 1:  # (one turn answers no earlier call)
+                backfill_response_names(body)
             config = body.get("generationConfig")
             if type(config) is dict:  # (most ask less than any model writes: no lookup)
                 asked = config.get("maxOutputTokens")
