@@ -119,6 +119,12 @@ class Mapped(LazyStream):
         self.raw, self.step, self.tail, self.resp = raw, step, tail, resp
         self._done = False  # the tail is out (or not wanted)
 
+    async def aclose(self) -> None:
+        await super().aclose()
+        close = getattr(self.raw, "aclose", None)  # (``async for`` leaves what it read open)
+        if close is not None:
+            await close()
+
     def _end(self) -> bytes:
         if self._done:
             return b""
