@@ -40,9 +40,10 @@ from cliproxy.translate.reasoning_items import drop_foreign_encrypted_content
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache, scope_for
 from cliproxy.translate.signature_bodies import (
-    sanitize_for_claude_upstream,
+    sanitize_claude_body,
     sanitize_gemini_contents,
     sanitize_gemini_contents_for_claude,
+    settle_loop_thinking,
 )
 from cliproxy.translate.signatures import provider_from_model
 
@@ -210,9 +211,7 @@ def start_attempt(
             _sanitize_gemini(body, model)
         elif up_fmt is _CLAUDE and (compat or _CLAUDE_NAMED.get(model) or _claude_named(model)):
             # (is-compat: any model; thinking kept as it came, tool-call signatures dropped)
-            messages, _ = sanitize_for_claude_upstream(body.get("messages"), model, compat)
-            if messages is not None:
-                body["messages"] = messages
+            sanitize_claude_body(body, model, compat)
         elif compat:
             _compat_body(pipe.config, call, up_fmt, body)
         if provider.key == "codex" and not compat and not call.action.startswith(MEDIA):
@@ -380,6 +379,8 @@ def apply_thinking(
     thinking.apply(body, call.body, suffix, model, untouched)
     if flow is not None and flow.original is not None:
         keep_original_summary(thinking, body, call.body, flow.original)
+    if call.format is _CLAUDE and thinking.target == "claude":  # a tool loop the sanitizer cut
+        settle_loop_thinking(body, call.body.get("messages"))
 
 
 def generate_to_claude(call: Call, provider: Provider) -> bool:
