@@ -384,3 +384,27 @@ def test_proxies_opening_an_older_ledger_at_once_build_it_once(db):
         t.join(60)
     assert errors == []
     assert_parity(stores[0])
+
+
+def test_an_open_waits_out_another_openers_switch_to_wal(tmp_path: Path) -> None:
+    """While another connection holds the write lock of a file still in rollback-journal
+    mode (another proxy switching it to WAL at the same moment), SQLite refuses our switch
+    at once (SQLITE_BUSY, no busy wait: both would wait for each other's lock). The open
+    tries again until the lock goes, instead of failing with 'database is locked': the
+    intermittent failure of ``...build_it_once[sqlite]`` above, made deterministic."""
+    path = tmp_path / "usage.sqlite"
+    with sqlite3.connect(path) as setup:
+        setup.execute("CREATE TABLE other (a)")
+    setup.close()
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    timer = threading.Timer(0.1, other.execute, ("COMMIT",))
+    timer.start()
+    store = SqliteStore(path)
+    try:
+        store.open()
+        assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        timer.join(5)
+        other.close()
+        store.close()

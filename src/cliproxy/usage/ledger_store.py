@@ -202,6 +202,22 @@ def _transaction(conn: sqlite3.Connection, begin: str = "BEGIN") -> Iterator[sql
         raise
 
 
+def _wal(conn: sqlite3.Connection) -> None:
+    """The file in WAL mode (the first opener switches it; it stays). Openers that switch it
+    at the same time may be refused at once, without the busy wait: each statement holds a
+    read lock and wants the write lock another holds, which SQLite answers SQLITE_BUSY at
+    once rather than wait into a deadlock. Tried again, for ``BUSY_SECONDS`` at most."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.005)
+
+
 def _parts(n: int, top: int) -> Iterator[tuple[int, int]]:
     """``(start, size)`` of the statements that insert ``n`` rows, ``top`` (a power of two)
     at most each: as many full ones as fit, then one per power of two the rest is made of
@@ -231,9 +247,9 @@ class SqliteStore:
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=BUSY_SECONDS, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
         try:
+            _wal(conn)
+            conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA busy_timeout = {int(OPEN_WAIT_SECONDS * 1000)}")
             with _transaction(conn, "BEGIN IMMEDIATE"):  # the write lock: one opener builds the totals
                 for ddl in _DDL:
