@@ -107,7 +107,9 @@ def _generation(req: ir.Request) -> dict[str, Any]:
         if value is not None:
             cfg[key] = value
     reasoning = req.reasoning or {}
-    if isinstance(reasoning.get("effort"), str) and reasoning["effort"] not in ("none", "auto"):
+    if req.source == "claude":
+        _claude_thinking(reasoning, cfg)
+    elif isinstance(reasoning.get("effort"), str) and reasoning["effort"] not in ("none", "auto"):
         cfg["thinking_level"] = reasoning["effort"]
     show = summary_intent(reasoning, req.source)  # any format's summary intent (CPA)
     if show is not None:  # (Interactions has only auto and none: a detail becomes auto)
@@ -117,6 +119,27 @@ def _generation(req: ir.Request) -> dict[str, Any]:
     elif isinstance(req.tool_choice, dict) and isinstance(req.tool_choice.get("name"), str):
         cfg["tool_choice"] = {"allowed_tools": {"mode": "validated", "tools": [req.tool_choice["name"]]}}
     return cfg
+
+
+def _claude_thinking(reasoning: dict[str, Any], cfg: dict[str, Any]) -> None:
+    """A Claude client's thinking as CPA's Claude-to-Interactions translator writes it (the
+    thinking step then reads and fits it): disabled is level ``none``, enabled with a budget
+    is ``thinking_config.thinking_budget``, enabled alone level ``high``, adaptive level
+    ``auto`` (type ``auto`` writes nothing); an ``output_config.effort`` is the level,
+    lower-cased, whatever the type."""
+    mode = reasoning.get("mode")
+    if mode == "disabled":
+        cfg["thinking_level"] = "none"
+    elif mode == "enabled":
+        if "budget" in reasoning:
+            cfg["thinking_config"] = {"thinking_budget": reasoning["budget"]}
+        else:
+            cfg["thinking_level"] = "high"
+    elif mode == "adaptive":
+        cfg["thinking_level"] = "auto"
+    effort = reasoning.get("effort")
+    if isinstance(effort, str) and (effort := effort.strip().lower()):
+        cfg["thinking_level"] = effort
 
 
 def _tools(tools: list[ir.Tool]) -> list[dict[str, Any]]:

@@ -116,7 +116,8 @@ def effort_for(reasoning: dict[str, Any] | None) -> str | None:
         return "xhigh"
     budget = reasoning.get("budget")
     if type(budget) is not int or budget < 0:
-        return None
+        # a Claude client's enabled thinking with no budget, or -1: "auto" (CPA)
+        return "auto" if mode == "enabled" and (budget is None or budget == -1) else None
     return _budget_effort(budget)
 
 
