@@ -81,8 +81,8 @@ def response_id(rid: str | None) -> str:
 def _echo(request: ir.Request | None) -> dict[str, Any]:
     """The request fields a Response object repeats (so SDK models parse)."""
     if request is None:
-        body: dict[str, Any] = {}
-    elif (
+        return _echoed({})
+    if (
         request.source in OWN_SOURCES
         and request.tools is None
         and request.tool_choice is None
@@ -92,24 +92,37 @@ def _echo(request: ir.Request | None) -> dict[str, Any]:
         and "_reasoning" not in request.extras
         and "_text" not in request.extras
     ):  # a Responses request with no tools, reasoning or text settings (the common one):
-        # the fields build_request would write, then the client's own keys over them
-        # (private markers ride along: no field read below starts with "_")
-        body = {}
-        if request.parallel_tool_calls is not None:
-            body["parallel_tool_calls"] = request.parallel_tool_calls
-        if request.max_tokens is not None:
-            body["max_output_tokens"] = request.max_tokens
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        if request.top_p is not None:
-            body["top_p"] = request.top_p
-        if request.user is not None:
-            body["user"] = request.user
-        if request.metadata is not None:
-            body["metadata"] = request.metadata
-        body.update(request.extras)
-    else:
-        body = build_request(request, messages=False)
+        # what _echoed reads of the fields build_request would write, written here at once,
+        # then the client's own keys over them (private markers never are echoed keys)
+        pc, temperature, top_p = request.parallel_tool_calls, request.temperature, request.top_p
+        out: dict[str, Any] = {
+            "instructions": None,
+            "max_output_tokens": request.max_tokens,
+            "metadata": request.metadata or {},
+            "parallel_tool_calls": True if pc is None else pc,
+            "previous_response_id": None,
+            "reasoning": {"effort": None, "summary": None},
+            "store": False,
+            "temperature": 1.0 if temperature is None else temperature,
+            "text": {"format": {"type": "text"}},
+            "tool_choice": "auto",
+            "tools": [],
+            "top_p": 1.0 if top_p is None else top_p,
+            "truncation": "disabled",
+            "user": request.user,
+        }
+        extras = request.extras
+        if extras and not extras.keys().isdisjoint(out):
+            client = {key: extras[key] for key in out if key in extras}
+            for key, value in _echoed(client).items():
+                if key in client:
+                    out[key] = value
+        return out
+    return _echoed(build_request(request, messages=False))
+
+
+def _echoed(body: dict[str, Any]) -> dict[str, Any]:
+    """The echo of a Responses request ``body``: its fields, or the API's defaults."""
     reasoning = body.get("reasoning") or {}
     return {
         "instructions": body.get("instructions"),
