@@ -105,14 +105,15 @@ def parse_request(body: dict[str, Any], source: str) -> ir.Request:
         req.messages.append(ir.Message("user", [ir.Text(inp)], None, {"_str": True}))
     else:
         req.messages.extend(_parse_input(inp, "previous_response_id" in body, ex))
-    if "tools" in body:
-        req.tools = parse_tools(body["tools"])
+    # a null ``tools`` or ``tool_choice`` is read as absent, as OpenAI and CPA read it
+    if (tools := body.get("tools")) is not None:
+        req.tools = parse_tools(tools)
     if "_additional_tools" in ex:
-        if "tools" not in body:
+        if tools is None:
             ex["_no_tools"] = True  # a Responses upstream gets no top-level tools key
         req.tools = merge_additional_tools(req.tools, ex.pop("_additional_tools"))
-    if "tool_choice" in body:
-        req.tool_choice = parse_tool_choice(body["tool_choice"], ex)
+    if (choice := body.get("tool_choice")) is not None:
+        req.tool_choice = parse_tool_choice(choice, ex)
     if body.get("reasoning") is not None:
         _parse_reasoning(body, req)
     if body.get("text") is not None:
