@@ -186,6 +186,9 @@ class Attempt:
     ir: IrRequest | None = None
     replay: Any = None  # translate.replay.ReplayScope: reasoning restored into / recorded from it
     settle: Callable[[IrError | None], Awaitable[None]] | None = None
+    # a pass-through Claude body whose messages lost another backend's thinking
+    # (``translate.signature_bodies.sanitize_claude_body``): the thinking step settles its tool loop
+    cut: bool = False
 
     @staticmethod
     def for_model(req: IrRequest, model: str) -> IrRequest:

@@ -456,7 +456,7 @@ class Pipeline:
         if provider.format_dependent:  # its request follows the attempt's upstream format
             build = partial(build, fmt=attempt.fmt)  # (else a call without **: no dict made)
         if shaping is not None:  # 7. thinking, payload rules
-            apply_thinking(shaping.thinking, attempt.body, call, flow, suffix, model, untouched)
+            apply_thinking(shaping.thinking, attempt, call, flow, suffix, model, untouched)
             if shaping.rules is not None:
                 if provider.payload_in_build:  # after what build writes itself (Claude's identity)
                     rules = partial(
@@ -466,7 +466,7 @@ class Pipeline:
                 else:
                     shaping.payload(attempt.body, model, route.requested, attempt.headers)
         elif thinking is not None:  # a count's thinking
-            apply_thinking(thinking, attempt.body, call, flow, suffix, model, untouched)
+            apply_thinking(thinking, attempt, call, flow, suffix, model, untouched)
         elif self.shaper is not None and action == "compact":
             self.shaper.shape(
                 attempt.body,

@@ -207,18 +207,20 @@ def start_attempt(
         for key, value in call.body.items():
             if type(value) is dict:
                 body[key] = _own(value)
+        attempt = Attempt(cred, provider, model, up_fmt, call.headers, body)
         if up_fmt is _GEMINI:  # another backend's signatures, after a failover too
             _sanitize_gemini(body, model)
         elif up_fmt is _CLAUDE and (compat or _CLAUDE_NAMED.get(model) or _claude_named(model)):
             # (is-compat: any model; thinking kept as it came, tool-call signatures dropped)
-            sanitize_claude_body(body, model, compat)
+            if sanitize_claude_body(body, compat):
+                attempt.cut = True
         elif compat:
             _compat_body(pipe.config, call, up_fmt, body)
         if provider.key == "codex" and not compat and not call.action.startswith(MEDIA):
             drop_foreign_encrypted_content(body)  # another backend's would fail the request (CPA)
         if carry is not None and call.action in _CARRIED:
             carry(body, call.format, call.body, call.headers, model, True)
-        return Attempt(cred, provider, model, up_fmt, call.headers, body)
+        return attempt
     source = call
     if call.format is _RESPONSES:  # codex.optimize-multi-agent-v2 (Responses clients only)
         source = _multi_agent_entry(pipe, call, provider, up_fmt) or call
@@ -358,28 +360,30 @@ async def count_locally(
             attempt.body = replies.loads_object(raw)
             untouched = False
     if thinking is not None:  # a setting the model cannot take is the client's 400 (CPA)
-        apply_thinking(thinking, attempt.body, call, flow, suffix, model, untouched)
+        apply_thinking(thinking, attempt, call, flow, suffix, model, untouched)
     encoding, segments = provider.count_locally(attempt.body, model)
     return replies.local_count(pipe.translations, call, cred, await tokens.count(encoding, segments))
 
 
 def apply_thinking(
     thinking: ThinkingPlan,
-    body: dict[str, Any],
+    attempt: Attempt,
     call: Call,
     flow: Flow | None,
     suffix: str | None,
     model: str,
     untouched: bool,
 ) -> None:
-    """Stage 7's thinking step on an attempt's upstream ``body``, a generation's or a
+    """Stage 7's thinking step on an attempt's upstream body, a generation's or a
     count's: the request's setting checked against the model (``ThinkingError``: the
     client's 400) and written in the target's fields; when an interceptor rewrote the
-    request, the summary the client itself asked for is kept."""
+    request, the summary the client itself asked for is kept; a tool loop the sanitizer
+    cut goes without thinking again (``Attempt.cut``)."""
+    body = attempt.body
     thinking.apply(body, call.body, suffix, model, untouched)
     if flow is not None and flow.original is not None:
         keep_original_summary(thinking, body, call.body, flow.original)
-    if call.format is _CLAUDE and thinking.target == "claude":  # a tool loop the sanitizer cut
+    if attempt.cut:
         settle_loop_thinking(body, call.body.get("messages"))
 
 

@@ -27,7 +27,7 @@ def assistant(*blocks: dict[str, Any]) -> dict[str, Any]:
 
 def sent(messages: list[Any], thinking: Any = THINKING) -> dict[str, Any]:
     body = {"model": "claude-sonnet-4-6", "messages": messages, "thinking": thinking}
-    sanitize_claude_body(body, "claude-sonnet-4-6")
+    sanitize_claude_body(body)
     return body
 
 
@@ -75,3 +75,15 @@ def test_the_clients_own_cut_loop_goes_as_sent() -> None:
     body = sent(messages)
     assert body["thinking"] == THINKING
     assert body["messages"][4] is messages[4]
+
+
+def test_a_body_the_sanitizer_leaves_alone_says_so() -> None:
+    """The pipeline settles the loop again after the thinking step only for a body whose
+    messages changed (``Attempt.cut``): a body with nothing to drop keeps the client's own
+    list and answers False; one that lost another backend's thinking answers True."""
+    messages = [ASK, assistant(SIGNED, CALL), RESULT]
+    body = {"model": "claude-sonnet-4-6", "messages": messages, "thinking": THINKING}
+    assert sanitize_claude_body(body) is False
+    assert body["messages"] is messages
+    body = {"model": "claude-sonnet-4-6", "messages": [ASK, assistant(FOREIGN, CALL), RESULT]}
+    assert sanitize_claude_body(body) is True

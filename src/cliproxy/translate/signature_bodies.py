@@ -304,6 +304,22 @@ def sanitize_claude_messages(
         if preserved >= 0:
             report.preserved = preserved
             return None, report
+    out = _sanitized_messages(
+        messages, report, drop_tool_signatures, drop_empty_placeholders, preserve_empty, drop_empty_messages
+    )
+    return out, report
+
+
+def _sanitized_messages(
+    messages: list[Any],
+    report: SanitizeReport,
+    drop_tool_signatures: bool,
+    drop_empty_placeholders: bool,
+    preserve_empty: bool,
+    drop_empty_messages: bool,
+) -> list[Any] | None:
+    """:func:`sanitize_claude_messages`'s walk for ``report.target``, counted in ``report``."""
+    target = report.target
     out: list[Any] | None = None  # a new list from the first message that changes
     # a tool call with none of these keys is left as it is (``_sanitized_tool_use``'s answer)
     untouched_call = _CALL_KEYS_MODEL if drop_tool_signatures else _CALL_KEYS
@@ -340,7 +356,7 @@ def sanitize_claude_messages(
             out = messages[:i]
         if kept or not drop_empty_messages:
             out.append({**msg, "content": kept})
-    return out, report
+    return out
 
 
 def _kept_as_is(block: dict[str, Any], target: Provider) -> bool:
@@ -408,14 +424,21 @@ def sanitize_for_claude_upstream(
     )
 
 
-def sanitize_claude_body(body: dict[str, Any], model: str, preserve_empty: bool = False) -> None:
-    """:func:`sanitize_for_claude_upstream` on a Messages body (the attempt's own), in place,
-    then :func:`settle_loop_thinking`. A body the sanitizer leaves alone pays nothing more."""
+def sanitize_claude_body(body: dict[str, Any], preserve_empty: bool = False) -> bool:
+    """:func:`sanitize_for_claude_upstream` on a Messages body (the attempt's own), in place
+    (its steps called directly: a body left alone makes no report), then
+    :func:`settle_loop_thinking`; True when the messages changed (the thinking step settles
+    the loop again after it wrote the client's setting back)."""
     before = body.get("messages")
-    messages, _ = sanitize_for_claude_upstream(before, model, preserve_empty)
-    if messages is not None:
-        body["messages"] = messages
-        settle_loop_thinking(body, before)
+    if not isinstance(before, list) or (not preserve_empty and _kept_whole(before, "claude", True) >= 0):
+        return False  # (the common case: no report made)
+    report = SanitizeReport("claude")
+    messages = _sanitized_messages(before, report, True, not preserve_empty, preserve_empty, True)
+    if messages is None:
+        return False
+    body["messages"] = messages
+    settle_loop_thinking(body, before)
+    return True
 
 
 def settle_loop_thinking(body: dict[str, Any], client_messages: Any) -> None:
@@ -426,8 +449,8 @@ def settle_loop_thinking(body: dict[str, Any], client_messages: Any) -> None:
     thinking off. CPA sends the body and the client gets that 400.
 
     ``client_messages``: the messages the client sent. The sanitizer calls this, and the
-    thinking step again after it wrote the client's setting back; a body whose messages
-    are the client's own pays one identity check."""
+    thinking step again (after it wrote the client's setting back) when the sanitizer
+    changed the messages."""
     messages = body.get("messages")
     if messages is client_messages or type(messages) is not list or type(client_messages) is not list:
         return
