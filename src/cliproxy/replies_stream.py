@@ -182,16 +182,18 @@ class _Rest(LazyStream):
         self.settle: Callable[[ir.Error | None], Awaitable[None]] | None = None  # (``Attempt.settle``)
 
     async def aclose(self) -> None:
-        await super().aclose()
-        if self.settle is not None and self.tr.upstream_error is not None:
-            await self._settled()  # a reader that stopped at the error event (the WebSocket relay)
-        # the upstream body's iterator, when a reader stopped before its end (a stream whole
-        # in its first read ends at its last event, not at the body's end): closed here, not
-        # left to the loop's garbage hook (a thread-safe wake-up and a task of its own)
-        close = getattr(self.chunks, "aclose", None)
-        if close is not None:
-            await close()
-        self.resp.release()
+        try:
+            await super().aclose()
+            if self.settle is not None and self.tr.upstream_error is not None:
+                await self._settled()  # a reader that stopped at the error event (the WebSocket relay)
+            # the upstream body's iterator, when a reader stopped before its end (a stream whole
+            # in its first read ends at its last event, not at the body's end): closed here, not
+            # left to the loop's garbage hook (a thread-safe wake-up and a task of its own)
+            close = getattr(self.chunks, "aclose", None)
+            if close is not None:
+                await close()
+        finally:  # the connection goes back (or is closed) whatever a close above raised
+            self.resp.release()
 
     async def _pull(self) -> AsyncGenerator[bytes, None]:
         tr, hooks = self.tr, self.hooks

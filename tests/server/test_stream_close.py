@@ -23,6 +23,12 @@ import openai
 import orjson
 import pytest
 
+from cliproxy.calls import Call
+from cliproxy.formats import Format
+from cliproxy.providers.transport import ReadAnswer
+from cliproxy.replies_stream import _Rest
+from cliproxy.translate.registry import default_registry
+from cliproxy.translate.stream import Passthrough
 from tests.e2e.clients import KEY
 from tests.fakes.raw_sse import RawSSE
 
@@ -94,3 +100,35 @@ async def test_a_stream_whole_in_its_first_read_closes_the_upstream_iterator(
         gc.collect()
     left = [name for name in dropped if name in ("FastResponse._chunks", "Mapped._pull", "_Rest._pull")]
     assert left == [], dropped
+
+
+class _Counted(ReadAnswer):
+    """An upstream answer that counts its releases (the connection given back)."""
+
+    released = 0
+
+    def release(self) -> None:
+        self.released += 1
+
+
+async def test_the_upstream_answer_is_released_when_its_iterator_fails_to_close() -> None:
+    """Not a CPA port: the end of a stream gives the upstream connection back even when
+    closing the body's iterator raises (no iterator of the proxy's does today: an async
+    generator whose cleanup fails stands for one), and the failure is not swallowed."""
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            yield b"data: {}\n\n"
+            yield b"data: [DONE]\n\n"
+        finally:
+            raise RuntimeError("cleanup failed")
+
+    chunks = body()
+    await chunks.__anext__()  # left at a yield, as a reader that stopped at [DONE] leaves it
+    reg = default_registry()
+    tr = Passthrough(reg.adapter(Format.OPENAI).stream_decoder(None))
+    answer = _Counted(200, {}, b"")
+    rest = _Rest(reg, Call(Format.OPENAI, {}, "m", True, {}), tr, chunks, answer)
+    with pytest.raises(RuntimeError, match="cleanup failed"):
+        await rest.aclose()
+    assert answer.released == 1
