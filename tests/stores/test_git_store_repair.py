@@ -4,6 +4,7 @@ cloned again, ``git gc`` runs after pushes, and every git command is bounded and
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -257,3 +258,25 @@ def test_a_git_command_that_hangs_is_stopped_at_the_time_limit(
         with pytest.raises(StoreError, match="did not finish within 1 s"):
             GitStore(tmp_path / "ws", url).bootstrap(None)
         assert time.monotonic() - started < 10
+
+
+def test_a_command_whose_group_ended_at_the_time_limit_still_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a CPA port: when git's process group is gone by the time the limit kills it
+    (``killpg`` finds no process), the error is still the clear time-limit one, not a
+    ProcessLookupError. The group is killed as usual, then the kill reports it gone."""
+    monkeypatch.setattr(git_module, "TIMEOUT", 0.5)
+    kill = os.killpg
+
+    def killed_late(pgid: int, sig: int) -> None:
+        kill(pgid, sig)
+        raise ProcessLookupError(3, "No such process")
+
+    monkeypatch.setattr(git_module.os, "killpg", killed_late)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/repo.git"
+        with pytest.raises(StoreError, match=r"did not finish within 0\.5 s"):
+            GitStore(tmp_path / "ws", url).bootstrap(None)

@@ -92,7 +92,8 @@ class GitStore(TokenStore):
         try:
             out, err = child.communicate(stdin, timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # the whole group ended meanwhile
+                os.killpg(child.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):  # a helper that left the group
                 child.communicate(timeout=5)
             raise StoreError(f"git store: git {verb} did not finish within {TIMEOUT} s") from None
