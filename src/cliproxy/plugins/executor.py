@@ -167,62 +167,19 @@ def _declared(cred: Any, model: str) -> ModelInfo | None:
 
 
 def _claude_thinking(built: dict[str, Any], body: dict[str, Any], info: ModelInfo | None) -> None:
-    """The ``thinkingConfig`` of a Claude client's request translated for a Gemini-format
-    executor, as CPA's Claude-to-Gemini translator and its summary step write it (what a
-    plugin without a thinking applier reads; an applier rewrites it): ``enabled`` with a
-    numeric ``budget_tokens`` is that ``thinkingBudget``; ``adaptive`` (or ``auto``) is its
-    ``output_config.effort`` lower-cased as ``thinkingLevel``, else the model's largest
-    declared budget, else level ``high``; ``includeThoughts`` only from ``thinking.display``
-    on active thinking. Anything else (disabled, no budget, an effort without thinking)
-    writes none, where the host's translation would."""
-    config: dict[str, Any] = {}
-    thinking = body.get("thinking")
-    thinking = thinking if type(thinking) is dict else {}
-    kind = thinking.get("type")
-    if kind == "enabled" and (budget := _number(thinking.get("budget_tokens"))) is not None:
-        config["thinkingBudget"] = int(budget)
-    elif kind in ("adaptive", "auto"):
-        effort = oc.get("effort") if type(oc := body.get("output_config")) is dict else None
-        effort = effort.strip().lower() if isinstance(effort, str) else ""
-        top = adaptive_top(caps_of(info), "claude", "gemini")
-        if effort:
-            config["thinkingLevel"] = effort
-        elif top:
-            config["thinkingBudget"] = top
-        else:
-            config["thinkingLevel"] = "high"
-    if (shown := _display(thinking)) is not None:
-        config["includeThoughts"] = shown
-    generation = built.get("generationConfig")
-    if type(generation) is not dict:
-        generation = built["generationConfig"] = {}
-    if config:
-        generation["thinkingConfig"] = config
+    """A Claude client's adaptive thinking naming no effort, in the host's translation for
+    a Gemini-format executor (which holds what CPA's Claude-to-Gemini translator writes:
+    translate.gemini.config.claude_thinking), as the model's largest declared
+    ``thinkingBudget`` instead of level ``high``, as CPA's translator writes the registered
+    maximum. On a built-in route the thinking step puts it there; a plugin without a
+    thinking applier reads the body as it is."""
+    top = adaptive_top(caps_of(info), "claude", "gemini")
+    config = (built.get("generationConfig") or {}).get("thinkingConfig")
+    effort = oc.get("effort") if type(oc := body.get("output_config")) is dict else None
+    if not top or type(config) is not dict or (isinstance(effort, str) and effort.strip()):
         return
-    generation.pop("thinkingConfig", None)
-    if not generation:
-        del built["generationConfig"]
-
-
-def _display(thinking: dict[str, Any]) -> bool | None:
-    """Claude's ``thinking.display`` as Gemini's ``includeThoughts`` (summarized: True,
-    omitted: False), on adaptive or enabled thinking only (a budget of -1 or above 0, or
-    none yet), as CPA's summary step reads it; else None."""
-    if not isinstance(display := thinking.get("display"), str):
-        return None
-    kind = thinking.get("type")
-    kind = kind.strip().lower() if isinstance(kind, str) else ""
-    budget = _number(thinking.get("budget_tokens"))
-    if kind == "enabled" and budget is not None and not (int(budget) == -1 or budget >= 1):
-        return None
-    if kind not in ("adaptive", "enabled"):
-        return None
-    return {"summarized": True, "omitted": False}.get(display.strip().lower())
-
-
-def _number(value: Any) -> float | None:
-    """A JSON number (not a boolean), else None."""
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if config.pop("thinkingLevel", None) is not None:
+        config["thinkingBudget"] = top
 
 
 async def _apply_thinking(

@@ -156,6 +156,8 @@ def _native_thinking(reasoning: dict[str, Any], extras: dict[str, Any]) -> dict[
 
 
 def _foreign_thinking(reasoning: dict[str, Any], source: str = "") -> dict[str, Any] | None:
+    if source == "claude":
+        return claude_thinking(reasoning)
     tc: dict[str, Any] = {}
     budget, effort, mode = reasoning.get("budget"), reasoning.get("effort"), reasoning.get("mode")
     off = budget == 0 or effort == "none" or mode == "disabled"
@@ -174,6 +176,27 @@ def _foreign_thinking(reasoning: dict[str, Any], source: str = "") -> dict[str, 
     # only the client's stated summary intent (CPA): unsaid, Google's default stands (no
     # thoughts), as for a Claude client without thinking.display; a Chat effort says "show"
     include = summary_intent(reasoning, source)
+    if include is not None:
+        tc["includeThoughts"] = include
+    return tc or None
+
+
+def claude_thinking(reasoning: dict[str, Any]) -> dict[str, Any] | None:
+    """A Claude client's thinking as CPA's Claude-to-Gemini translator writes it (what a
+    plugin executor without a thinking applier reads; the thinking step fits it on the
+    built-in routes): enabled with a numeric budget is that ``thinkingBudget``; adaptive
+    (or auto) is its effort lower-cased as ``thinkingLevel``, else level ``high`` (a
+    plugin executor puts the model's largest budget there); ``includeThoughts`` only from
+    ``thinking.display``. Disabled thinking, enabled thinking without a budget and an
+    effort without thinking write nothing."""
+    tc: dict[str, Any] = {}
+    mode, budget = reasoning.get("mode"), reasoning.get("budget")
+    if mode == "enabled" and (type(budget) is int or type(budget) is float):  # a number, not a bool
+        tc["thinkingBudget"] = int(budget)
+    elif mode == "adaptive" or mode == "auto":
+        effort = reasoning.get("effort")
+        tc["thinkingLevel"] = (effort.strip().lower() if isinstance(effort, str) else "") or "high"
+    include = summary_intent(reasoning, "claude")
     if include is not None:
         tc["includeThoughts"] = include
     return tc or None
