@@ -13,14 +13,19 @@ __all__ = ["KeyNotes", "access", "remote", "restart_needed"]
 
 log = logging.getLogger(__name__)
 
-# read when the listener starts (cliproxy.server.guard); a reload cannot change them
-_LISTENER_KEYS: tuple[tuple[str, Callable[[Config], object]], ...] = (
+# read once when the process starts: the listener's (cliproxy.server.guard), the server
+# engine, the worker count (the supervisor's) and the state backend (the service's); a
+# reload cannot change them
+_RESTART_KEYS: tuple[tuple[str, Callable[[Config], object]], ...] = (
     ("timeouts.client-header", lambda c: c.timeouts.client_header),
     ("timeouts.client-keepalive", lambda c: c.timeouts.client_keepalive),
     ("limits.max-body-mb", lambda c: c.limits.max_body_mb),
     ("limits.max-connections", lambda c: c.limits.max_connections),
     ("limits.max-connections-per-ip", lambda c: c.limits.max_connections_per_ip),
     ("tls", lambda c: (c.tls.enable, c.tls.cert, c.tls.key)),
+    ("server-engine", lambda c: c.server_engine),
+    ("workers", lambda c: c.workers),
+    ("state", lambda c: (c.state.backend, c.state.url, c.state.prefix)),
 )
 
 
@@ -73,9 +78,10 @@ class KeyNotes:
 
 
 def restart_needed(old: Config, new: Config) -> None:
-    """At a reload: the changed settings only a restart applies (host, port, the listener's)."""
+    """At a reload: the changed settings only a restart applies (host, port, the listener's,
+    the server engine, the worker count, the state backend)."""
     if (new.host, new.port) != (old.host, old.port):
         log.warning("host/port changed in the config; that takes effect after a restart")
-    restart = [key for key, get in _LISTENER_KEYS if get(new) != get(old)]
+    restart = [key for key, get in _RESTART_KEYS if get(new) != get(old)]
     if restart:
-        log.warning("%s changed in the config; the listener takes that after a restart", ", ".join(restart))
+        log.warning("%s changed in the config; that takes effect after a restart", ", ".join(restart))

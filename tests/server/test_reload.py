@@ -95,6 +95,24 @@ async def test_listener_settings_changed_by_a_reload_say_they_need_a_restart(sta
     assert "limits.max-connections" not in warned[0]
 
 
+async def test_process_settings_changed_by_a_reload_say_they_need_a_restart(start_proxy, caplog):
+    """The server engine, the worker count and the state backend are read once when the
+    process starts, as the README says: a reload that changes them says a restart applies
+    them, instead of leaving the new values without effect in silence."""
+    proxy = await start_proxy("api-keys: [key-a]\n")
+    from cliproxy.config import load_or_default
+
+    proxy.config_path.write_text(
+        "api-keys: [key-a]\nserver-engine: aiohttp\nworkers: 2\nstate:\n  prefix: other\n"
+    )
+    config, _ = load_or_default(proxy.config_path)
+    with caplog.at_level(logging.WARNING, logger="cliproxy"):
+        proxy.service.apply(config)
+    warned = [r.getMessage() for r in caplog.records if "after a restart" in r.getMessage()]
+    assert warned and all(key in warned[0] for key in ("server-engine", "workers", "state"))
+    assert "timeouts" not in warned[0]
+
+
 async def test_the_ledger_files_are_not_config_events(start_proxy, tmp_path):
     """The default ledger (``usage.sqlite`` beside the auth dir, here the config's folder)
     writes there all the time: the watcher drops those files' events, and follows
