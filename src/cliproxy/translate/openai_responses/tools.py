@@ -179,8 +179,13 @@ def _alias(raw: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- tool_choice
 
 
-def parse_tool_choice(tc: Any, extras: dict[str, Any]) -> str | dict[str, Any]:
-    """IR tool_choice; shapes the IR cannot say are kept whole in ``extras["_tool_choice"]``."""
+def parse_tool_choice(tc: Any, extras: dict[str, Any]) -> str | dict[str, Any] | None:
+    """IR tool_choice; shapes the IR cannot say are kept whole in ``extras["_tool_choice"]``.
+
+    A forced hosted tool (``{"type": "web_search"}``, ``file_search``, ``mcp``...) is no IR
+    choice: only a Responses upstream can call it (it gets the raw choice), and another
+    upstream told to call *some* tool would call a function the client never chose (CPA
+    sets no choice for such a type either)."""
     if isinstance(tc, str):
         if tc not in ("auto", "none", "required"):
             raise RequestError(f"tool_choice: unknown value {tc!r}", param="tool_choice")
@@ -195,7 +200,7 @@ def parse_tool_choice(tc: Any, extras: dict[str, Any]) -> str | dict[str, Any]:
     extras["_tool_choice"] = tc
     if tc["type"] == "allowed_tools":
         return "required" if tc.get("mode") == "required" else "auto"
-    return "required"  # a forced builtin / mcp tool
+    return None
 
 
 def build_tool_choice(req: ir.Request, own: bool, codex: bool = False) -> str | dict[str, Any] | None:
