@@ -29,11 +29,10 @@ from collections.abc import Callable, Collection, Coroutine
 from functools import partial
 from typing import Any
 
-from cliproxy import presence, replies, replies_stream, route_explain
+from cliproxy import replies, replies_stream, route_explain
 from cliproxy.access import KEY_POLICY
 from cliproxy.calls import Call, Reply, RequestTerminated, StreamReply
 from cliproxy.credentials.concurrency import Gate, Picker
-from cliproxy.credentials.cooldown import round_wait
 from cliproxy.credentials.derived_session import affinity_keys
 from cliproxy.credentials.explain import NOTES, note_attempt
 from cliproxy.credentials.pool import Pool
@@ -60,16 +59,17 @@ from cliproxy.pipeline_failover import (
     pool_names,
     retry,
     settle_stream,
+    wait_for_cooldown,
 )
 from cliproxy.pipeline_prepare import (
     MEDIA,
     AttemptPlan,
-    apply_thinking,
     count_locally,
     execute_limits,
     generate_to_claude,
     plan_attempts,
     start_attempt,
+    think_step,
 )
 from cliproxy.pipeline_search import search
 from cliproxy.plugins.compat_refresh import CompatRefresher
@@ -322,7 +322,7 @@ class Pipeline:
                 last = failed
                 if round_no + 1 >= rounds or not another_round(last):
                     break
-                if not await self._wait_for_cooldown(route, config):
+                if not await wait_for_cooldown(self.pool, route, config):
                     break
         except (CooldownError, NoCredentialError) as err:
             last = err
@@ -342,14 +342,6 @@ class Pipeline:
             raise last
         finally:  # its traceback holds this frame: the frame must not hold it (a cycle)
             last = failed = None
-
-    async def _wait_for_cooldown(self, route: ModelRoute, config: Any) -> bool:
-        limit = float(config.max_retry_interval or 0)  # the request's config, as its rounds (CPA)
-        wait = await self.pool.next_available_in(route.model, route.providers, supports=route.supports)
-        pause = round_wait(wait, limit) if wait is not None else None
-        if pause is None:
-            return False
-        return await presence.pause(pause)  # ends early for a client that left
 
     def _picker(self, route: ModelRoute, tried: set[str], session_key: str | None, scheduler: Any) -> Picker:
         """Another candidate for a request whose pick is at its ``max-concurrency``."""
@@ -456,7 +448,7 @@ class Pipeline:
         if provider.format_dependent:  # its request follows the attempt's upstream format
             build = partial(build, fmt=attempt.fmt)  # (else a call without **: no dict made)
         if shaping is not None:  # 7. thinking, payload rules
-            apply_thinking(shaping.thinking, attempt, call, flow, suffix, model, untouched)
+            think_step(shaping.thinking, attempt, call, flow, suffix, model, untouched)
             if shaping.rules is not None:
                 if provider.payload_in_build:  # after what build writes itself (Claude's identity)
                     rules = partial(
@@ -466,7 +458,7 @@ class Pipeline:
                 else:
                     shaping.payload(attempt.body, model, route.requested, attempt.headers)
         elif thinking is not None:  # a count's thinking
-            apply_thinking(thinking, attempt, call, flow, suffix, model, untouched)
+            think_step(thinking, attempt, call, flow, suffix, model, untouched)
         elif self.shaper is not None and action == "compact":
             self.shaper.shape(
                 attempt.body,

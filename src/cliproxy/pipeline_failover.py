@@ -20,12 +20,14 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from cliproxy import presence
 from cliproxy.calls import Call, Reply, StreamReply
 from cliproxy.credentials.cooldown import (
     ACTION_CONTINUE_AND_COOLDOWN,
     ACTION_STOP,
     ACTION_STOP_AND_COOLDOWN,
     match_scoped_rule,
+    round_wait,
 )
 from cliproxy.credentials.derived_session import affinity_key
 from cliproxy.credentials.explain import note_attempt, note_skip
@@ -62,6 +64,7 @@ __all__ = [
     "pool_names",
     "retry",
     "settle_stream",
+    "wait_for_cooldown",
 ]
 
 log = logging.getLogger(__name__)
@@ -297,6 +300,18 @@ def another_round(err: UpstreamError) -> bool:
     """Whether a request whose round ended with ``err`` may run another retry round: a
     retryable status, not a network failure (CPA's carries no status, so it starts none)."""
     return err.status in RETRYABLE and not isinstance(err, UpstreamNetworkError)
+
+
+async def wait_for_cooldown(pool: Pool, route: ModelRoute, config: Any) -> bool:
+    """Wait, before another retry round, for the nearest cooldown of ``route``'s credentials
+    to end, within ``max-retry-interval`` (the request's config, as its rounds: CPA); False
+    when there is none to wait for, it is too far, or the client left meanwhile."""
+    limit = float(config.max_retry_interval or 0)
+    wait = await pool.next_available_in(route.model, route.providers, supports=route.supports)
+    pause = round_wait(wait, limit) if wait is not None else None
+    if pause is None:
+        return False
+    return await presence.pause(pause)  # ends early for a client that left
 
 
 def continuation_lost(err: UpstreamError) -> bool:

@@ -44,6 +44,7 @@ from cliproxy.translate.signature_bodies import (
     sanitize_gemini_contents,
     sanitize_gemini_contents_for_claude,
     settle_loop_thinking,
+    unled_loop,
 )
 from cliproxy.translate.signatures import provider_from_model
 
@@ -57,12 +58,12 @@ __all__ = [
     "MEDIA",
     "AttemptPlan",
     "Preparing",
-    "apply_thinking",
     "count_locally",
     "execute_limits",
     "generate_to_claude",
     "plan_attempts",
     "start_attempt",
+    "think_step",
 ]
 
 # Images / Videos API and Codex Alpha Search actions: bodies checked by the server, sent
@@ -253,6 +254,7 @@ def start_attempt(
         req = scope.restore(req)
     adapter = pipe.translations.adapter(up_fmt)
     body = adapter.build_request(req)
+    cut = up_fmt is _CLAUDE and unled_loop(body)  # its thinking lost: the thinking step settles it
     if up_fmt is _GEMINI:  # (a Responses client: calls too; text alone carries no signature)
         if (signed is None or signed.responses) and not text_only(req):
             _sanitize_gemini(body, model)
@@ -263,8 +265,8 @@ def start_attempt(
     if carry is not None and call.action in _CARRIED:  # for build: the body lost what it reads
         carry(body, call.format, call.body, call.headers, model, False)
     elif adapter.owns_body(req):  # (what a carrier put in is the client's: copied below)
-        return Attempt(cred, provider, model, up_fmt, call.headers, body, req, scope)
-    return Attempt(cred, provider, model, up_fmt, call.headers, _own(body), req, scope)
+        return Attempt(cred, provider, model, up_fmt, call.headers, body, req, scope, cut=cut)
+    return Attempt(cred, provider, model, up_fmt, call.headers, _own(body), req, scope, cut=cut)
 
 
 def _multi_agent_entry(pipe: Preparing, call: Call, provider: Provider, up_fmt: Format) -> Call | None:
@@ -360,12 +362,12 @@ async def count_locally(
             attempt.body = replies.loads_object(raw)
             untouched = False
     if thinking is not None:  # a setting the model cannot take is the client's 400 (CPA)
-        apply_thinking(thinking, attempt, call, flow, suffix, model, untouched)
+        think_step(thinking, attempt, call, flow, suffix, model, untouched)
     encoding, segments = provider.count_locally(attempt.body, model)
     return replies.local_count(pipe.translations, call, cred, await tokens.count(encoding, segments))
 
 
-def apply_thinking(
+def think_step(
     thinking: ThinkingPlan,
     attempt: Attempt,
     call: Call,
@@ -383,8 +385,8 @@ def apply_thinking(
     thinking.apply(body, call.body, suffix, model, untouched)
     if flow is not None and flow.original is not None:
         keep_original_summary(thinking, body, call.body, flow.original)
-    if attempt.cut:
-        settle_loop_thinking(body, call.body.get("messages"))
+    if attempt.cut:  # (translated: the client's messages hold no Claude thinking to compare)
+        settle_loop_thinking(body, call.body.get("messages") if attempt.ir is None else None)
 
 
 def generate_to_claude(call: Call, provider: Provider) -> bool:
