@@ -46,10 +46,14 @@ def _child() -> None:
     ops: collections.Counter[CodeType] = collections.Counter()
     calls: collections.Counter[CodeType] = collections.Counter()
     owners: dict[CodeType, str] = {}  # generated code (a dataclass's __init__): its class
+    lines: collections.Counter[tuple[CodeType, int]] = collections.Counter()
+    by_line = bool(os.environ.get("CLIPROXY_OPCODES_LINES"))
 
     def local(frame: FrameType, event: str, arg: Any) -> Any:
         if event == "opcode":
             ops[frame.f_code] += 1
+            if by_line:
+                lines[frame.f_code, frame.f_lineno or 0] += 1
         return local
 
     def tracer(frame: FrameType, event: str, arg: Any) -> Any:
@@ -64,6 +68,7 @@ def _child() -> None:
     def on(*_: object) -> None:
         ops.clear()
         calls.clear()
+        lines.clear()
         sys.settrace(tracer)
 
     def off(*_: object) -> None:
@@ -72,6 +77,10 @@ def _child() -> None:
             for code, n in ops.items():
                 name = f"{owners[code]}.{code.co_name}" if code in owners else code.co_qualname
                 fh.write(f"{code.co_filename}\t{code.co_firstlineno}\t{name}\t{n}\t{calls[code]}\n")
+        if by_line:
+            with open(out + ".lines", "w") as fh:
+                for (code, line), n in lines.items():
+                    fh.write(f"{code.co_filename}\t{code.co_firstlineno}\t{code.co_qualname}\t{line}\t{n}\n")
 
     signal.signal(signal.SIGUSR1, on)
     signal.signal(signal.SIGUSR2, off)
@@ -95,6 +104,9 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--filter", default="", help="only functions whose name contains this")
     ap.add_argument("--top", type=int, default=50)
+    ap.add_argument(
+        "--lines", action="store_true", help="also bytecodes per source line of the listed functions"
+    )
     ap.add_argument("--extra", default="", help="YAML appended to the bench config")
     ap.add_argument("--body", choices=("chat", "claude-code"), default="chat")
     ap.add_argument("--tls", action="store_true", help="the fake behind HTTPS (bench/tlscert.py)")
@@ -105,6 +117,8 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     dump = folder / "opcodes.tsv"
     os.environ["CLIPROXY_OPCODES_OUT"] = str(dump)
+    if args.lines:
+        os.environ["CLIPROXY_OPCODES_LINES"] = "1"
 
     def run(n: int) -> int:
         got = load.run(
@@ -137,6 +151,7 @@ def main() -> None:
                 time.sleep(0.1)
             time.sleep(0.3)
             lines = dump.read_text().splitlines()
+            per_line = Path(f"{dump}.lines").read_text().splitlines() if args.lines else []
         finally:
             proxy.stop()
     finally:
@@ -156,6 +171,25 @@ def main() -> None:
     print(f"{'ops':>8} {'calls':>7}  function")
     for ops_n, calls_n, label in rows[: args.top]:
         print(f"{ops_n:8.1f} {calls_n:7.2f}  {label}")
+    if per_line:
+        _print_lines(per_line, {label for _, _, label in rows[: args.top]}, n)
+
+
+def _print_lines(per_line: list[str], shown: set[str], n: int) -> None:
+    """Bytecodes per request of each source line of the functions shown, with the line."""
+    import linecache
+
+    by_func: dict[str, list[tuple[int, float, str]]] = collections.defaultdict(list)
+    for row in per_line:
+        fn, first, func, line, ops = row.split("\t")
+        label = _name(fn, first, func)
+        if label in shown:
+            text = linecache.getline(fn, int(line)).rstrip()
+            by_func[label].append((int(line), int(ops) / n, text))
+    for label, rows in by_func.items():
+        print(f"\n{label}")
+        for line, ops_n, text in sorted(rows):
+            print(f"{ops_n:8.1f} {line:5d}  {text}")
 
 
 if __name__ == "__main__":
