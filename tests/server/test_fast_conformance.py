@@ -312,3 +312,26 @@ async def test_streams_are_chunked_on_http_11_and_end_with_the_connection_on_htt
     assert statuses(data) == [200] and closed
     assert b"Connection: close" in head and b"Transfer-Encoding" not in head
     assert b"data: " in data
+
+
+async def test_header_fields_reach_the_route_as_sent(fast):
+    """Each field of a head reaches the route as llhttp parsed it: a value that is not
+    UTF-8 keeps its bytes (as surrogates, and goes upstream as those bytes), a UTF-8 one
+    reads as text, repeated lines stay apart and in order. Not a CPA port: it pins what
+    the fast server's one-decode head reading gives, through a Claude upstream that
+    forwards them (CPA forwards a header's bytes as they came)."""
+    body = orjson.dumps(
+        {"model": "claude-model", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+    )
+    extra = (
+        b"X-Stainless-Note: caf\xe9\r\n"
+        b"X-Stainless-City: Z\xc3\xbcrich\r\n"
+        b"Anthropic-Beta: one-2025\r\n"
+        b"Anthropic-Beta: two-2025\r\n"
+    )
+    data, _ = await talk(fast.port, post(body, extra=extra, path=b"/v1/messages"), wait=1.0)
+    assert statuses(data) == [200] and served_fast(data)
+    seen = fast.fakes.claude.requests[-1].headers
+    assert seen["x-stainless-note"].encode("utf-8", "surrogateescape") == b"caf\xe9"
+    assert seen["x-stainless-city"] == "Zürich"
+    assert seen["anthropic-beta"] == "one-2025,two-2025"

@@ -82,7 +82,9 @@ def _lines(
 
 def head_bytes(method: str, path: str, host: str, headers: Mapping[str, str], body: bytes | None) -> bytes:
     """The whole head of one request (no template)."""
-    return _lines(method, path, host, headers, body, str(len(body) if body else 0)).encode("utf-8")
+    return _lines(method, path, host, headers, body, str(len(body) if body else 0)).encode(
+        "utf-8", "surrogateescape"
+    )
 
 
 def head_template(
@@ -91,7 +93,7 @@ def head_template(
     """The head as the bytes before and after its Content-Length digits (``after`` None: the
     head has no Content-Length); None when it cannot be one template (several
     Content-Length headers, or a value that holds the placeholder byte)."""
-    raw = _lines(method, path, host, headers, body, _SLOT).encode("utf-8")
+    raw = _lines(method, path, host, headers, body, _SLOT).encode("utf-8", "surrogateescape")
     parts = raw.split(b"\x00")
     if len(parts) == 1:
         return raw, None
