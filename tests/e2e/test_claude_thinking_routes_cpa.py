@@ -61,12 +61,14 @@ async def test_gemini_shows_thoughts_only_when_display_asks(
     summary" and TestSummaryIntentFinalPipeline "Claude Code Haiku omitted thinking reaches
     Gemini". Without a display Gemini's default stands: no thought parts, so the client gets
     no thinking block (as CPA's client does); summarized shows it, omitted hides it. Before,
-    includeThoughts was true whenever thinking was on."""
+    includeThoughts was true whenever thinking was on. The display is read trimmed and in
+    any case, as CPA's claudeSummaryConfig reads it (before, " Summarized " said nothing)."""
     proxy = await start_proxy(_config(fakes))
     cases: list[tuple[dict[str, Any], Any]] = [
         ({}, ABSENT),
         ({"display": "summarized"}, True),
         ({"display": "omitted"}, False),
+        ({"display": " Summarized "}, True),
     ]
     for display, include in cases:
         blocks = await _ask(proxy, "gemini-budget-model", {"thinking": {**ENABLED, **display}}, stream)

@@ -85,8 +85,11 @@ def summary_intent(reasoning: dict[str, Any] | None, source: str) -> bool | None
     if isinstance(include, bool):
         return include
     display = r.get("display")
-    if display is not None and not _thinking_on(r):
-        return None  # Claude takes display only with thinking on: it says nothing then (CPA)
+    if display is not None:
+        if not _thinking_on(r):
+            return None  # Claude takes display only with thinking on: it says nothing then (CPA)
+        if type(display) is str:
+            display = display.strip().lower()  # CPA reads it trimmed, in any case
     if display == "summarized":
         return True
     if display == "omitted":
@@ -136,10 +139,13 @@ def body_summary_intent(body: Any, fmt: str) -> bool | None:
         return _responses_summary(r) if type(r) is dict else None
     if fmt == "claude":
         t = body.get("thinking")
-        if type(t) is not dict or t.get("display") not in ("summarized", "omitted"):
+        if type(t) is not dict or type(display := t.get("display")) is not str:
+            return None
+        display = display.strip().lower()  # CPA reads it trimmed, in any case
+        if display not in ("summarized", "omitted"):
             return None
         on = _thinking_on({"mode": t.get("type"), "budget": t.get("budget_tokens")})
-        return t["display"] == "summarized" if on else None
+        return display == "summarized" if on else None
     if fmt == "gemini":
         cfg = body.get("generationConfig")
         tc = cfg.get("thinkingConfig") if type(cfg) is dict else None
