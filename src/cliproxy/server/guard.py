@@ -328,7 +328,12 @@ class GuardedHandler(RequestHandler):
         self._guard.forget(self)
         self._admitted = False
         self.transport = None  # so that aiohttp's connection_lost does not close the socket
+        task = self._task_handler
         RequestHandler.connection_lost(self, None)
+        if task is not None:
+            # aiohttp's request loop: when the RESP bytes came with the connection (the fast
+            # engine hands both over at once) it has not started, and would find no manager
+            task.cancel()
         session = factory(self.peer_ip)
         transport.set_protocol(session)
         session.connection_made(transport)

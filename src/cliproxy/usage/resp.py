@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from cliproxy.usage.hooks import recorder_of
 from cliproxy.usage.queue import Subscriber, UsageQueue
@@ -143,8 +143,9 @@ class RespSession(asyncio.Protocol):
     # -- asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # a cast, not an isinstance check: uvloop's TCPTransport (the event loop of the
+        # ``cliproxy`` command) is no subclass of asyncio.Transport, though it is one in kind
+        self._transport = transport = cast("asyncio.Transport", transport)
         if not self._enabled():
             transport.close()
             self._closing = True
