@@ -3,13 +3,10 @@ repository on disk, and moto's S3-compatible server on a random 127.0.0.1 port."
 
 from __future__ import annotations
 
+import select
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,10 +27,20 @@ def bare_repo(tmp_path: Path) -> Path:
     return remote
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# moto's server, bound by the child itself to a port the kernel picks, which it prints: a
+# port picked here and handed over could be taken meanwhile (by another test's server, or
+# as the local port of any connection on the machine), and the readiness check would then
+# talk to whatever answers there (``python -m moto.server -p PORT`` exits on a taken port)
+_MOTO_CHILD = """
+import os
+from werkzeug.serving import make_server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+app = DomainDispatcherApplication(create_backend_app)
+server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+os.environ["MOTO_PORT"] = str(server.server_port)
+print(server.server_port, flush=True)
+server.serve_forever()
+"""
 
 
 @pytest.fixture
@@ -41,26 +48,19 @@ def s3_url() -> Iterator[str]:
     """moto's S3 server (``moto[server]``) as a child process; its URL."""
     pytest.importorskip("moto.server")
     pytest.importorskip("boto3")
-    port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        [sys.executable, "-c", _MOTO_CHILD], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/moto-api/", timeout=2):
-                    break
-            except urllib.error.HTTPError:
-                break  # it answers
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("moto server did not start") from None
-                time.sleep(0.1)
+        assert server.stdout is not None
+        ready, _, _ = select.select([server.stdout], [], [], 30)
+        line = server.stdout.readline() if ready else ""
+        if not line.strip().isdigit():
+            raise RuntimeError("moto server did not start")
+        url = f"http://127.0.0.1:{int(line)}"  # listening already: the socket was bound and listened before the print
         yield url
     finally:
         server.terminate()
         server.wait(timeout=10)
+        if server.stdout is not None:
+            server.stdout.close()
