@@ -187,7 +187,8 @@ class Attempt:
     replay: Any = None  # translate.replay.ReplayScope: reasoning restored into / recorded from it
     settle: Callable[[IrError | None], Awaitable[None]] | None = None
     # a pass-through Claude body whose messages lost another backend's thinking
-    # (``translate.signature_bodies.sanitize_claude_body``): the thinking step settles its tool loop
+    # (``translate.signature_bodies.sanitize_claude_body``), or a translated one whose tool
+    # loop does not start with thinking (``unled_loop``): the thinking step settles its tool loop
     cut: bool = False
 
     @staticmethod

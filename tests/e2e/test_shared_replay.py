@@ -1,7 +1,7 @@
 """The thinking replay cache shared by two cliproxy services on one real Redis: a Chat
 client's tool loop whose first turn went through A and whose second lands on B still gets
 its signed thinking restored (the fake Claude refuses the turn without it, as Anthropic
-does). Without the shared backend the same split answers 400: the control."""
+does). Without the shared backend the same split goes without thinking: the control."""
 
 from __future__ import annotations
 
@@ -30,13 +30,12 @@ async def _split_loop(a: Any, b: Any, stream: bool) -> Any:
         openai.AsyncOpenAI(base_url=b.url + "/v1", api_key=KEY, max_retries=0) as on_b,
     ):
         first = await chat_turn(on_a, [{"role": "user", "content": PROMPT}], stream)
-        messages = second_turn(first)
-        for _ in range(50):  # A copies the turn to Redis off the request path (a task)
-            try:
-                return await chat_turn(on_b, messages, stream)
-            except openai.BadRequestError:
-                await asyncio.sleep(0.02)
-        return await chat_turn(on_b, messages, stream)
+        redis = b.service.state.client
+        for _ in range(100):  # A copies the turn to Redis off the request path (a task)
+            if [k async for k in redis.scan_iter(match="e2e:rp|*")]:
+                break
+            await asyncio.sleep(0.02)
+        return await chat_turn(on_b, second_turn(first), stream)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
@@ -52,16 +51,20 @@ async def test_turn_two_on_another_worker_is_restored(start_proxy, fakes, redis_
     assert len(keys) == 1  # one session, hashed (no session id or caller key in the name)
 
 
-async def test_without_the_shared_backend_the_split_turn_is_refused(start_proxy, fakes) -> None:
-    """Control: two memory-backed processes; B holds nothing and the upstream says 400."""
+async def test_without_the_shared_backend_the_split_turn_goes_without_thinking(start_proxy, fakes) -> None:
+    """Control: two memory-backed processes; B holds nothing to restore, so its turn reaches
+    Claude starting with ``tool_use`` and goes with thinking off (CPA: the upstream's 400;
+    see tests/e2e/test_gemini_client_claude_tool_loop.py)."""
     a, b = await start_proxy(config(fakes)), await start_proxy(config(fakes))
     async with (
         openai.AsyncOpenAI(base_url=a.url + "/v1", api_key=KEY, max_retries=0) as on_a,
         openai.AsyncOpenAI(base_url=b.url + "/v1", api_key=KEY, max_retries=0) as on_b,
     ):
         first = await chat_turn(on_a, [{"role": "user", "content": PROMPT}], False)
-        with pytest.raises(openai.BadRequestError):
-            await chat_turn(on_b, second_turn(first), False)
+        await chat_turn(on_b, second_turn(first), False)
+    sent = fakes.claude.last.json
+    assert sent["thinking"] == {"type": "disabled"}
+    assert [b["type"] for b in sent["messages"][1]["content"]] == ["tool_use"]
 
 
 async def test_a_refused_restore_is_forgotten_everywhere(start_proxy, fakes, redis_server) -> None:

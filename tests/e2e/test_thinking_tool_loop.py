@@ -109,8 +109,12 @@ async def test_responses_client_tool_loop_with_thinking(proxy: Any, stream: bool
     assert blocks[0]["signature"] == reasoning.encrypted_content
 
 
-async def test_responses_client_without_the_carrier_is_refused(proxy: Any) -> None:
-    """Control: the fake refuses turn 2 when the reasoning item is left out, as Anthropic does."""
+async def test_responses_client_without_the_carrier_goes_without_thinking(proxy: Any) -> None:
+    """Control: with the reasoning item left out (and no session to restore it from), the
+    assistant turn reaches Claude starting with ``tool_use``, which Anthropic (and the fake)
+    refuses while thinking is on. Deliberate difference from CPA, which sends it and passes
+    the 400 on: that one request goes with thinking off, as Anthropic's error advises
+    (tests/e2e/test_gemini_client_claude_tool_loop.py)."""
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=OTHER_KEY, max_retries=0) as client:
         first = await responses_turn(client, [{"role": "user", "content": PROMPT}], False)
         call = next(item for item in first.output if item.type == "function_call")
@@ -119,9 +123,11 @@ async def test_responses_client_without_the_carrier_is_refused(proxy: Any) -> No
             call.model_dump(exclude_none=True),
             {"type": "function_call_output", "call_id": call.call_id, "output": "FAKE_TOOL_OK"},
         ]
-        with pytest.raises(openai.BadRequestError) as err:
-            await responses_turn(client, history, False)
-    assert "must start with a thinking block" in str(err.value)
+        second = await responses_turn(client, history, False)
+    assert second.output_text == "Tool result received: FAKE_TOOL_OK"
+    sent = proxy.fakes.claude.last.json
+    assert sent["thinking"] == {"type": "disabled"}
+    assert [b["type"] for b in sent["messages"][1]["content"]] == ["tool_use"]
 
 
 async def test_responses_client_codex_encrypted_content_is_not_sent_to_claude(proxy: Any) -> None:
@@ -168,8 +174,10 @@ async def test_chat_client_tool_loop_with_thinking(proxy: Any, stream: bool) -> 
 
 
 async def test_chat_replay_is_per_caller(proxy: Any) -> None:
-    """One caller's hidden reasoning is never restored into another caller's request:
-    the second caller replays the first caller's tool call id and gets Anthropic's 400."""
+    """One caller's hidden reasoning is never restored into another caller's request: the
+    second caller replays the first caller's tool call id and its turn reaches Claude with
+    no thinking block (CPA: Anthropic's 400; here that request goes with thinking off, see
+    test_responses_client_without_the_carrier_goes_without_thinking)."""
     await chat_loop(proxy, KEY, False)
     first_turn = proxy.fakes.claude.requests[-1].json["messages"]
     tool_use = next(b for b in first_turn[1]["content"] if b["type"] == "tool_use")
@@ -185,10 +193,10 @@ async def test_chat_replay_is_per_caller(proxy: Any) -> None:
         {"role": "tool", "tool_call_id": tool_use["id"], "content": "FAKE_TOOL_OK"},
     ]
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=OTHER_KEY, max_retries=0) as client:
-        with pytest.raises(openai.BadRequestError) as err:
-            await chat_turn(client, messages, False)
-    assert err.value.status_code == 400
-    assert "must start with a thinking block" in str(err.value)
+        await chat_turn(client, messages, False)
+    sent = proxy.fakes.claude.last.json
+    assert sent["thinking"] == {"type": "disabled"}
+    assert [b["type"] for b in sent["messages"][1]["content"]] == ["tool_use"]
 
 
 # ---------------------------------------------------------------------- Gemini signatures ride along

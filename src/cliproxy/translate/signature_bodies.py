@@ -32,6 +32,7 @@ __all__ = [
     "sanitize_gemini_contents_for_claude",
     "settle_loop_thinking",
     "strip_invalid_claude_thinking",
+    "unled_loop",
 ]
 
 log = logging.getLogger(__name__)
@@ -450,16 +451,29 @@ def settle_loop_thinking(body: dict[str, Any], client_messages: Any) -> None:
 
     ``client_messages``: the messages the client sent. The sanitizer calls this, and the
     thinking step again (after it wrote the client's setting back) when the sanitizer
-    changed the messages."""
+    changed the messages. ``None``: a body translated from another format whose loop does
+    not start with thinking (:func:`unled_loop`): its client could not carry Claude's signed
+    thinking back (a Gemini client gets the validator-skip sentinel in its place) and the
+    replay cache did not restore it (no session named); Anthropic would refuse it the same."""
     messages = body.get("messages")
-    if messages is client_messages or type(messages) is not list or type(client_messages) is not list:
+    if messages is client_messages or type(messages) is not list:
+        return
+    if client_messages is not None and type(client_messages) is not list:
         return
     thinking = body.get("thinking")
     if type(thinking) is not dict or thinking.get("type") not in ("enabled", "adaptive"):
         return
-    if _led_loop(messages) < _led_loop(client_messages) and not _loop_led(messages):
-        log.debug("claude: thinking off for this request: its tool loop lost another backend's thinking")
+    lost = client_messages is None or _led_loop(messages) < _led_loop(client_messages)
+    if lost and not _loop_led(messages):
+        log.debug("claude: thinking off for this request: its tool loop lost its thinking")
         _thinking_off(body)
+
+
+def unled_loop(body: dict[str, Any]) -> bool:
+    """Whether the last message of a Messages body answers a tool loop whose assistant turns
+    do not start with thinking (a cheap look at the last message when it answers none)."""
+    messages = body.get("messages")
+    return type(messages) is list and not _loop_led(messages)
 
 
 def _loop(messages: list[Any]) -> list[Any] | None:
