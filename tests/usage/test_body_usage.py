@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from cliproxy.formats import Format
+from cliproxy.formats.openai_chat import _parse_any_usage, parse_usage
 from cliproxy.usage import tokens
 from cliproxy.usage.tokens import _READERS, _tail_object, body_usage
 
@@ -99,3 +100,41 @@ def test_usage_not_last_falls_back_to_a_full_parse() -> None:
     assert _tail_object(body, b'"usage"') is None
     got = body_usage(Format.OPENAI, body)
     assert got is not None and got.output_tokens == 7
+
+
+_OPENAI_LAYOUT = {
+    "prompt_tokens": 12,
+    "completion_tokens": 20,
+    "total_tokens": 32,
+    "prompt_tokens_details": {"cached_tokens": 5, "audio_tokens": 0},
+    "completion_tokens_details": {"reasoning_tokens": 4, "audio_tokens": 0},
+}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"prompt_tokens": True},  # a bool is no count
+        {"total_tokens": None},
+        {"completion_tokens": 1.5},
+        {"prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0}, "prompt_cache_hit_tokens": 9},
+        {"prompt_tokens_details": {"cached_tokens": 2}, "prompt_cache_hit_tokens": 9},
+        {"prompt_tokens_details": {"cached_tokens": 2, "cache_write_tokens": 6}},
+        {"cache_creation_input_tokens": 7},
+        {"prompt_tokens_details": None},
+        {"prompt_tokens_details": ["cached_tokens"]},
+        {"completion_tokens_details": "reasoning_tokens"},
+        {"completion_tokens_details": {}},
+        {"prompt_tokens_details": {"cached_tokens": False}},
+    ],
+)
+def test_openai_usage_layout_read_as_any_layout(change: dict[str, Any]) -> None:
+    """parse_usage's subscript path for OpenAI's own layout gives what the general reader
+    gives, on that layout and on each way a usage object may leave it. Not a CPA port:
+    it guards the fast path of a reader CPA's usage tests (tests/usage/test_cpa_*) pin."""
+    u = {**_OPENAI_LAYOUT, **change}
+    assert parse_usage(u) == _parse_any_usage(u)
+    for key in list(u):  # each member missing in turn
+        rest = {k: v for k, v in u.items() if k != key}
+        assert parse_usage(rest) == _parse_any_usage(rest)

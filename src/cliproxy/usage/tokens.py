@@ -94,7 +94,7 @@ def _tail_object(body: bytes, key: bytes) -> Any:
     if i <= 0 or body[i - 1] == 0x5C:  # a backslash: maybe inside a string
         return None
     after = i + len(key)
-    if body[after] == 0x3A and body[after + 1] == 0x7B:  # compact JSON: no search, no strip
+    if body.startswith(b":{", after):  # compact JSON: no search, no strip
         j = after + 1
     else:
         j = body.find(b"{", after, end)
