@@ -148,6 +148,7 @@ async def test_counters_ledger_and_metrics_agree(start_proxy, upstream, mgmt, tm
         assert rows[good.index]["retries"] == 1  # the request that went to sk-bad first
         assert rows[other.index]["requests"] == 2 and rows[other.index]["failed"] == 2
         assert rows[""]["requests"] == 1  # no credential could serve it
+        assert rows[""]["retries"] == 0  # it made no attempt: not -1 retry
         g = rows[good.index]
         # chat requests pass usage through; Messages report Claude's split, read back the same
         assert (g["input_tokens"], g["output_tokens"], g["total_tokens"]) == (900, 270, 1170)

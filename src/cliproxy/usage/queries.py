@@ -35,8 +35,11 @@ GROUPS: dict[str, tuple[str, str]] = {
     "provider": ("provider", "MAX(provider)"),
 }
 
+# retries: the attempts after the first; a request that made none (no credential could
+# serve it, attempts 0) retried nothing
 _SUMS = (
-    f"COUNT(*), SUM(1 - failed), SUM(failed), {TOKEN_SUMS}, SUM(latency_ms), SUM(ttfb_ms), SUM(attempts - 1)"
+    f"COUNT(*), SUM(1 - failed), SUM(failed), {TOKEN_SUMS}, SUM(latency_ms), SUM(ttfb_ms), "
+    "SUM(CASE WHEN attempts > 1 THEN attempts - 1 ELSE 0 END)"
 )
 _SUM_NAMES = ("requests", "success", "failed", *TOKENS)  # the columns _SUMS begins with
 
