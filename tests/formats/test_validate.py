@@ -75,6 +75,7 @@ CHAT_OK = {
         ({"messages": [{"role": "user", "content": "a"}, "b"]}, "messages[1]"),
         ({"messages": [{"content": "a"}]}, "messages[0].role"),
         ({"messages": [{"role": ["user"], "content": "a"}]}, "messages[0].role"),
+        ({"messages": [{"role": 7, "content": "a"}]}, "messages[0].role"),
         ({"messages": [{"role": "robot", "content": "a"}]}, "messages[0].role"),
         (
             {
@@ -180,6 +181,8 @@ CLAUDE_OK = {
         ({"messages": "hello"}, "messages"),
         ({"messages": [{"role": "user", "content": "a"}, 7]}, "messages[1]"),
         ({"messages": [{"role": "model", "content": "a"}]}, "messages[0].role"),
+        ({"messages": [{"content": "a"}]}, "messages[0].role"),
+        ({"messages": [{"role": {"is": "user"}, "content": "a"}]}, "messages[0].role"),
         ({"messages": [{"role": "user"}]}, "messages[0].content"),
         (
             {

@@ -229,24 +229,28 @@ def _openai_chat(body: dict[str, Any]) -> None:
     messages: Any = body.get("messages")
     if type(messages) is not list:
         _chat_turns(messages)  # raises, unless a list subclass
-    for msg in messages:  # the common case, cheaply: JSON's exact types, nothing to name
-        if (
-            type(msg) is not dict
-            or type(role := msg.get("role")) is not str
-            or role not in _CHAT_ROLES
-            or (
-                (content := msg.get("content")) is not None
-                and type(content) is not str
-                and _bad_object(content) is not None
-            )
-            or (
-                "tool_calls" in msg
-                and (calls := msg["tool_calls"]) is not None
-                and _bad_object(calls) is not None
-            )
-        ):
-            _chat_turns(messages)  # names the fault (or accepts what only looked unusual)
-            break
+    odd = False
+    try:  # the common case, cheaply: a subscript fails on a message that is no object
+        for msg in messages:  # (or has no role), ``in`` on a role that is a list
+            if (
+                msg["role"] not in _CHAT_ROLES
+                or (
+                    type(content := msg.get("content")) is not str
+                    and content is not None
+                    and _bad_object(content) is not None
+                )
+                or (
+                    "tool_calls" in msg
+                    and (calls := msg["tool_calls"]) is not None
+                    and _bad_object(calls) is not None
+                )
+            ):
+                odd = True
+                break
+    except (KeyError, TypeError):
+        odd = True
+    if odd:
+        _chat_turns(messages)  # names the fault (or accepts what only looked unusual)
     tools = body.get("tools")
     if tools is not None:
         _object_list(tools, "tools")
@@ -346,15 +350,18 @@ def _claude(body: dict[str, Any]) -> None:
     messages: Any = body.get("messages")
     if type(messages) is not list:
         _claude_turns(messages)  # raises, unless a list subclass
-    for msg in messages:  # the common case, cheaply: JSON's exact types, nothing to name
-        if (
-            type(msg) is not dict
-            or type(role := msg.get("role")) is not str
-            or role not in _CLAUDE_ROLES
-            or (type(content := msg.get("content")) is not str and not _claude_blocks_ok(content))
-        ):
-            _claude_turns(messages)  # names the fault (or accepts what only looked unusual)
-            break
+    odd = False
+    try:  # the common case, cheaply (as in :func:`_openai_chat`)
+        for msg in messages:
+            if msg["role"] not in _CLAUDE_ROLES or (
+                type(content := msg.get("content")) is not str and not _claude_blocks_ok(content)
+            ):
+                odd = True
+                break
+    except (KeyError, TypeError):
+        odd = True
+    if odd:
+        _claude_turns(messages)  # names the fault (or accepts what only looked unusual)
     system = body.get("system")
     if (
         system is not None
