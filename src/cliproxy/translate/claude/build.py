@@ -81,7 +81,7 @@ def build_request(req: ir.Request) -> Wire:
         body["top_p"] = req.top_p
     if req.top_k is not None:
         body["top_k"] = req.top_k
-    if req.stop is not None:
+    if req.stop is not None and (native or req.stop):  # another format's empty list: none
         body["stop_sequences"] = req.stop
     if req.stream:
         body["stream"] = True

@@ -96,7 +96,7 @@ def _sampling(req: ir.Request, body: dict[str, Any], same: bool) -> None:
         body["presence_penalty"] = req.presence_penalty
     if req.frequency_penalty is not None:
         body["frequency_penalty"] = req.frequency_penalty
-    if req.stop is not None:
+    if req.stop is not None and (same or req.stop):  # (OpenAI refuses an empty stop list)
         body["stop"] = (
             req.stop[0] if same and req.extras.get("_stop_str") and len(req.stop) == 1 else req.stop
         )
