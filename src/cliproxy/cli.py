@@ -216,7 +216,10 @@ def run_tui(config_path: Path, args: argparse.Namespace) -> int:
         return run_standalone(config, config_path, key)
     url = getattr(args, "url", "") or f"http://127.0.0.1:{config.port}"
     if not key:
-        print(f"cliproxy tui: give the management key (--management-key or ${TUI_KEY_ENV})", file=sys.stderr)
+        print(
+            f"cliproxy tui: give the management key (--management-key, ${TUI_KEY_ENV} or $MANAGEMENT_PASSWORD)",
+            file=sys.stderr,
+        )
         return 2
     return run(url, key)
 

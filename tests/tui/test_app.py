@@ -117,7 +117,10 @@ def test_cli_tui_without_a_key_says_how_to_give_one(tmp_path, monkeypatch, capsy
     monkeypatch.delenv("CLIPROXY_MANAGEMENT_KEY", raising=False)
     monkeypatch.chdir(tmp_path)
     assert main(["tui", "--config", str(tmp_path / "none.yaml")]) == 2
-    assert "--management-key" in capsys.readouterr().err
+    said = capsys.readouterr().err  # every source of the key, as --help lists them
+    assert all(
+        source in said for source in ("--management-key", "$CLIPROXY_MANAGEMENT_KEY", "$MANAGEMENT_PASSWORD")
+    )
     assert main(["-tui", "-config", str(tmp_path / "none.yaml")]) == 2
 
 
