@@ -245,7 +245,7 @@ class ClaudeProvider(Provider):
         if anthropic and not confirmed:  # refused there for sure: the client's 400 (CPA)
             _check_mid_system(body)
         if not (cli or cloaked or confirmed):  # the caller's own request shape
-            fast = ident.fast_speed(body)
+            fast = "speed" in body and ident.fast_speed(body)
             headers = self._caller_headers(plan, client_headers, extra, stream=stream, fast=fast)
             if count:
                 claude_cache.settle(body)

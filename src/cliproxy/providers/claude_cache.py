@@ -57,12 +57,12 @@ def _marks(body: dict[str, Any]) -> list[_Mark]:
     """The marked blocks in Anthropic's evaluation order: tools, system, messages (one
     plain pass: most blocks carry no mark)."""
     out: list[_Mark] = []
-    for section, key in ((_TOOLS, "tools"), (_SYSTEM, "system")):
-        blocks = body.get(key)
-        if type(blocks) is list:
-            for i, b in enumerate(blocks):
-                if type(b) is dict and "cache_control" in b:
-                    out.append((section, (key, i)))
+    blocks = body.get("tools")  # (the two sections written out: no loop over them)
+    if type(blocks) is list:
+        _section_marks(out, _TOOLS, "tools", blocks)
+    blocks = body.get("system")
+    if type(blocks) is list:
+        _section_marks(out, _SYSTEM, "system", blocks)
     messages = body.get("messages")
     if type(messages) is list:
         for m, msg in enumerate(messages):
@@ -73,6 +73,13 @@ def _marks(body: dict[str, Any]) -> list[_Mark]:
                         out += _marked(m, content)
                         break
     return out
+
+
+def _section_marks(out: list[_Mark], section: int, key: str, blocks: list[Any]) -> None:
+    """The marked blocks of the tools or the system blocks, appended to ``out``."""
+    for i, b in enumerate(blocks):
+        if type(b) is dict and "cache_control" in b:
+            out.append((section, (key, i)))
 
 
 def _marked(m: int, content: list[Any]) -> list[_Mark]:
