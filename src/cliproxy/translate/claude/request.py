@@ -207,7 +207,7 @@ def _tools(body: dict[str, Any], req: ir.Request, named: bool = True) -> None:
         req.tool_choice = _CHOICE[kind]
     else:
         raise _fail("tool_choice.type", f"unknown tool_choice {kind!r}")
-    if "disable_parallel_tool_use" in choice:
+    if choice.get("disable_parallel_tool_use") is not None:  # (null: not set)
         req.parallel_tool_calls = not choice["disable_parallel_tool_use"]
 
 
