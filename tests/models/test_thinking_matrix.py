@@ -9,6 +9,7 @@ import pytest
 from cliproxy.errors import RequestError
 from cliproxy.formats import Format
 from cliproxy.models.thinking import apply_thinking, resolve_thinking, same_provider_family
+from cliproxy.models.thinking.plan import ThinkingPlan
 from cliproxy.translate.registry import default_registry
 
 from ._thinking_models import ABSENT, MODELS
@@ -396,6 +397,28 @@ CASES: list[tuple[str, str, str, str | None, dict | None, dict | None, Any]] = [
     ("userdef", "gemini", "openai", None, gb(8192), None, {OE: "medium"}),
     ("userdef", "openai", "claude", "none", None, None, {CT: "disabled"}),
     ("userdef", "openai", "claude", None, None, None, {"thinking": ABSENT}),
+    # a level the translator wrote (Claude adaptive, no effort: Gemini high) becomes a budget
+    # on a budget-capable target (CPA applyUserDefinedModel reads the translated body)
+    (
+        "unknown",
+        "claude",
+        "gemini",
+        None,
+        {"thinking": {"type": "adaptive"}},
+        gl("high"),
+        {GB: 24576, GL: ABSENT},
+    ),
+    (
+        "userdef",
+        "claude",
+        "gemini",
+        None,
+        {"thinking": {"type": "adaptive"}},
+        gl("high"),
+        {GB: 24576, GL: ABSENT},
+    ),
+    ("unknown", "claude", "antigravity", None, {}, {"request": gl("low")}, {AB: 1024, AL: ABSENT}),
+    ("unknown", "claude", "openai", None, {"thinking": {"type": "adaptive"}}, oa("xhigh"), {OE: "xhigh"}),
     # no setting anywhere; a translator-written setting is re-checked
     ("lvl", "openai", "codex", None, None, {}, {"reasoning": ABSENT}),
     ("lvl2", "openai", "codex", None, None, rs("medium"), {RE: "low"}),
@@ -467,3 +490,27 @@ def test_no_setting_gets_the_codex_default(client: Format, body: dict, model: st
 
 def test_matrix_is_large_enough() -> None:
     assert len(CASES) >= 150
+
+
+@pytest.mark.parametrize(
+    ("model", "target", "upstream", "expected"),
+    [
+        ("unknown", "gemini", gl("high"), {GB: 24576, GL: ABSENT}),
+        ("userdef", "gemini", gl("high"), {GB: 24576, GL: ABSENT}),
+        ("unknown", "antigravity", {"request": gl("low")}, {AB: 1024, AL: ABSENT}),
+        ("unknown", "openai", oa("xhigh"), {OE: "xhigh"}),
+    ],
+)
+def test_translator_level_on_an_unknown_model_through_the_plan(
+    model: str, target: str, upstream: dict, expected: dict
+) -> None:
+    """The matrix rows of a level the translator wrote for a model nothing is known of (or
+    user-defined), through the per-route ``ThinkingPlan`` the proxy runs: on a
+    budget-capable target it becomes a budget (CPA applyUserDefinedModel), elsewhere it
+    stays as written."""
+    caps, family, name = MODELS[model]
+    plan = ThinkingPlan(caps, "claude", target, same_provider_family("claude", target, family or None))
+    plan.apply(upstream, {"thinking": {"type": "adaptive"}}, None, name)
+    for path, want in expected.items():
+        got = _get(upstream, path)
+        assert got == want if want is not ABSENT else got is ABSENT, (path, upstream)

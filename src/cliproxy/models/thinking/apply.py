@@ -2,8 +2,9 @@
 
 Dispatches to the provider applier for the target protocol. A model that does not think
 gets every thinking field stripped; user-defined and unknown models get the setting as
-asked (levels turned into budgets for budget-only protocols); with no resolved setting,
-a setting the translator wrote is re-checked against the model, as CPA does.
+asked (levels turned into budgets for budget-only protocols, a level the translator wrote
+too); with no resolved setting, a setting the translator wrote is re-checked against a
+known model, as CPA does.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from .canonical import Mode, ThinkingCaps, ThinkingConfig, level_to_budget
 from .extract import extract_thinking
 from .validate import ThinkingError, validate_thinking
 
-__all__ = ["apply_checked", "apply_thinking", "strip_thinking", "user_defined_setting"]
+__all__ = ["REREAD_TARGETS", "apply_checked", "apply_thinking", "strip_thinking", "user_defined_setting"]
+
+# Targets on which an unknown or user-defined model gets a level as a budget: with no
+# setting resolved, the one the translator wrote (a Claude client's adaptive thinking is
+# Gemini level high) is read back and written so, as CPA's applyUserDefinedModel reads
+# the translated body (elsewhere that rewrite would leave the translator's value as is).
+REREAD_TARGETS = frozenset(("gemini", "antigravity"))
 
 
 def apply_thinking(
@@ -35,6 +42,8 @@ def apply_thinking(
     if applier is None:
         return
     if caps is None or caps.user_defined:
+        if cfg is None and target in REREAD_TARGETS:
+            cfg = extract_thinking(upstream_body, target)
         if cfg is not None:
             applier(upstream_body, user_defined_setting(cfg, target), None, model)
     elif not caps.supported:

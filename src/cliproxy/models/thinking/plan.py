@@ -20,7 +20,7 @@ from typing import Any
 from cliproxy.translate.summary import body_summary_intent
 
 from .appliers import APPLIERS
-from .apply import apply_checked, strip_thinking, user_defined_setting
+from .apply import REREAD_TARGETS, apply_checked, strip_thinking, user_defined_setting
 from .canonical import ThinkingCaps
 from .extract import gate_of, reader_for
 from .resolve import adaptive_setting, adaptive_top, body_format, settle_thinking
@@ -45,6 +45,7 @@ class ThinkingPlan:
         "quiet",
         "read_client",
         "read_upstream",
+        "reread",
         "same",
         "source",
         "target",
@@ -67,7 +68,10 @@ class ThinkingPlan:
         self.client_key = gate_of(self.read_client)  # a client body without it has no setting
         # an upstream body that is the client's (pass-through) reads as the client's did
         self.mirror = self.read_client is not None and self.read_client is self.read_upstream
-        self.idle = not self.checked or self.applier is None  # no setting asked: nothing to write
+        # an unknown or user-defined model takes a level the translator wrote as a budget
+        self.reread = not self.checked and target in REREAD_TARGETS and self.read_upstream is not None
+        # no setting asked: nothing to write
+        self.idle = (not self.checked and not self.reread) or self.applier is None
         # nothing asked of a model that thinks: only a setting the translator wrote is checked
         # (Claude also gets thinking for a summary-only request: the whole path)
         self.quiet = self.thinks and self.read_upstream is not None and target != "claude"
@@ -100,6 +104,8 @@ class ThinkingPlan:
                 return  # nothing asked, and the translator wrote no setting to re-check
         caps = self.caps
         if not self.checked or caps is None:  # unknown or user-defined model: as asked
+            if cfg is None and self.reread:
+                cfg = self.read_upstream(body, self.target)  # type: ignore[misc]
             if cfg is not None and self.applier is not None:
                 self.applier(body, user_defined_setting(cfg, self.target), None, model)
             return
