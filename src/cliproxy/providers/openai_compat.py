@@ -62,7 +62,9 @@ class OpenAICompatProvider(Provider):
                 return self._images(cred, body, action, client_headers)
         if _CARRIED in body:  # openai-compatibility[].support-prompt-cache-key
             compat_cache.apply(body)
-        if compat_tool_results.wants_text(cred.attributes, model):
+        if compat_tool_results.ATTRIBUTE in cred.attributes and compat_tool_results.wants_text(
+            cred.attributes, model
+        ):
             compat_tool_results.flatten_tool_results(body)  # input-modalities: [text]
         if stream:
             body["stream"] = True

@@ -85,8 +85,9 @@ def _tail_object(body: bytes, key: bytes) -> Any:
     it to the last ``}`` before the body's closing one parses alone as the value (an
     object has no proper prefix that is one); and nothing but scalar members between
     that value and the body's last ``}`` puts the member in the top-level object."""
-    end = len(body) - 1  # the closing brace of the body (no copy when it is the last byte)
-    if end < 1 or body[end] != 0x7D:
+    if body.endswith(b"}"):  # the closing brace of the body (no copy when it is the last byte)
+        end = len(body) - 1
+    else:
         end = len(body.rstrip()) - 1
         if end < 1 or body[end] != 0x7D:
             return None
