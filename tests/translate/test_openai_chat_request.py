@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from cliproxy.errors import RequestError
 from cliproxy.translate import ir
 from cliproxy.translate.openai_chat import ADAPTER
-from cliproxy.translate.openai_chat.build import effort_for
+from cliproxy.translate.openai_chat.build import claude_effort, effort_for
 
 PNG = "iVBORw0KGgo="
 
@@ -430,14 +430,41 @@ def test_build_drops_foreign_builtin_but_keeps_own_on_roundtrip():
         ({"budget": -1}, None),
         ({"effort": "max"}, "xhigh"),
         ({"effort": "low", "budget": 99999}, "low"),
-        ({"mode": "disabled"}, "none"),
-        ({"mode": "adaptive"}, "xhigh"),
-        ({"mode": "auto"}, "xhigh"),
         (None, None),
     ],
 )
 def test_effort_mapping(reasoning, effort):
     assert effort_for(reasoning) == effort
+
+
+@pytest.mark.parametrize(
+    ("reasoning", "effort"),
+    [
+        ({}, None),
+        ({"effort": "low"}, None),
+        ({"mode": "enabled"}, "auto"),
+        ({"mode": "enabled", "effort": "low"}, "auto"),
+        ({"mode": "enabled", "budget": -1}, "auto"),
+        ({"mode": "enabled", "budget": -2}, None),
+        ({"mode": "enabled", "budget": 0}, "none"),
+        ({"mode": "enabled", "budget": 1024, "effort": "high"}, "low"),
+        ({"mode": "enabled", "budget": 64000}, "xhigh"),
+        ({"mode": "adaptive"}, "xhigh"),
+        ({"mode": "adaptive", "effort": " LOW"}, "low"),
+        ({"mode": "adaptive", "effort": "max"}, "max"),
+        ({"mode": "adaptive", "effort": " "}, "xhigh"),
+        ({"mode": "auto", "effort": "medium"}, "medium"),
+        ({"mode": "disabled"}, "none"),
+        ({"mode": "disabled", "effort": "high"}, "none"),
+    ],
+)
+def test_claude_thinking_as_reasoning_effort(reasoning, effort):
+    """openai_claude_request.go (Claude -> Chat Completions): only the thinking type writes
+    reasoning_effort: enabled is ConvertBudgetToLevel(budget_tokens, or -1 without one),
+    nothing below -1; adaptive or auto is output_config.effort lower-cased and trimmed (none:
+    xhigh); disabled is none. An effort with no thinking, or beside enabled or disabled
+    thinking, is not read (before, it was sent as reasoning_effort)."""
+    assert claude_effort(reasoning, "auto") == effort
 
 
 def test_build_file_variants_cross_format():

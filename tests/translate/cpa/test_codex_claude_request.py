@@ -451,18 +451,37 @@ def test_message_system_role_wraps_as_user_reminder() -> None:
         ({"type": "enabled", "budget_tokens": 8000}, {}, "medium"),
         ({"type": "enabled", "budget_tokens": 20000}, {}, "high"),
         ({"type": "enabled", "budget_tokens": 32000}, {}, "xhigh"),
+        ({"type": "enabled", "budget_tokens": -1}, {}, "auto"),
+        ({"type": "enabled"}, {}, "medium"),
+        ({"type": "enabled"}, {"output_config": {"effort": "low"}}, "medium"),
+        ({"type": "enabled", "budget_tokens": 20000}, {"output_config": {"effort": "low"}}, "high"),
         ({"type": "adaptive"}, {}, "xhigh"),
-        ({"type": "adaptive"}, {"output_config": {"effort": "max"}}, "xhigh"),
-        ({"type": "adaptive"}, {"output_config": {"effort": "low"}}, "low"),
+        ({"type": "adaptive"}, {"output_config": {"effort": "max"}}, "max"),
+        ({"type": "adaptive"}, {"output_config": {"effort": " LOW"}}, "low"),
+        ({"type": "auto"}, {"output_config": {"effort": "low"}}, "low"),
         ({"type": "disabled"}, {}, "none"),
+        ({"type": "disabled"}, {"output_config": {"effort": "high"}}, "none"),
+        (None, {"output_config": {"effort": "low"}}, "medium"),
+        (None, {}, "medium"),
     ],
-    ids=["512", "1024", "8000", "20000", "32000", "adaptive", "adaptive max", "adaptive low", "disabled"],
-)
+    ids=[
+        "512", "1024", "8000", "20000", "32000", "-1", "enabled", "enabled+effort", "budget+effort",
+        "adaptive", "adaptive max", "adaptive LOW", "auto low", "disabled", "disabled+effort",
+        "effort alone", "nothing",
+    ],
+)  # fmt: skip
 def test_reasoning_effort_from_claude_thinking(
-    thinking: dict[str, Any], extra: dict[str, Any], want: str
+    thinking: dict[str, Any] | None, extra: dict[str, Any], want: str
 ) -> None:
-    """codex_claude_request.go's thinking -> reasoning.effort mapping (CPA's ConvertBudgetToLevel
-    thresholds; adaptive without an effort is the top level). ``max`` has no Codex level:
-    it is sent as ``xhigh``, which shaping clamps to what the model offers."""
-    out = _codex({"messages": HELLO, "thinking": thinking, **extra})
+    """codex_claude_request.go's thinking -> reasoning.effort mapping: "medium" unless the
+    thinking type says otherwise; enabled is its budget_tokens by CPA's ConvertBudgetToLevel
+    thresholds (-1 is auto; none given: medium); adaptive or auto is output_config.effort
+    lower-cased and trimmed, as given (``max`` too: the thinking step fits it to the model),
+    else the top level xhigh; disabled is none. An effort beside enabled or disabled
+    thinking, or with no thinking, is not read (before, it replaced the translated value,
+    so a Claude client's effort alone reached Codex instead of CPA's medium)."""
+    body: dict[str, Any] = {"messages": HELLO, **extra}
+    if thinking is not None:
+        body["thinking"] = thinking
+    out = _codex(body)
     assert get(out, "reasoning.effort") == want

@@ -23,8 +23,9 @@ from cliproxy.translate.openai_chat.build_messages import build_messages
 from cliproxy.translate.openai_chat.names import short_names
 
 _SOURCE = Format.OPENAI.value  # (read per request: a global, not an enum member's attribute)
+_CLAUDE = Format.CLAUDE.value
 
-__all__ = ["build_request", "effort_for", "owns_body"]
+__all__ = ["build_request", "claude_effort", "effort_for", "owns_body"]
 
 _EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 
@@ -64,7 +65,7 @@ def build_request(req: ir.Request) -> dict[str, Any]:
     elif same and req.extras.get("_stream_false"):
         body["stream"] = False
     if req.reasoning:
-        effort = effort_for(req.reasoning)
+        effort = claude_effort(req.reasoning, "auto") if req.source == _CLAUDE else effort_for(req.reasoning)
         if effort is not None:
             body["reasoning_effort"] = effort
     if req.response_format:
@@ -103,22 +104,42 @@ def _sampling(req: ir.Request, body: dict[str, Any], same: bool) -> None:
 
 
 def effort_for(reasoning: dict[str, Any] | None) -> str | None:
-    """``reasoning_effort`` for IR reasoning settings, or None to leave it unset."""
+    """``reasoning_effort`` for IR reasoning settings of a client other than Claude's, or
+    None to leave it unset."""
     if not reasoning:
         return None
     effort = reasoning.get("effort")
     if isinstance(effort, str):
         return "xhigh" if effort == "max" else effort
-    mode = reasoning.get("mode")
-    if mode == "disabled":
-        return "none"
-    if mode == "adaptive" or mode == "auto":  # a Claude client's, with no effort: the top (CPA)
-        return "xhigh"
     budget = reasoning.get("budget")
     if type(budget) is not int or budget < 0:
-        # a Claude client's enabled thinking with no budget, or -1: "auto" (CPA)
-        return "auto" if mode == "enabled" and (budget is None or budget == -1) else None
+        return None
     return _budget_effort(budget)
+
+
+def claude_effort(reasoning: dict[str, Any], unbudgeted: str | None) -> str | None:
+    """The effort CPA's Claude -> Chat Completions and Claude -> Codex translators write for a
+    Claude client's ``reasoning`` (``translate.claude.request``), or None for none. Only the
+    thinking type counts: adaptive (or auto) is its ``output_config.effort`` lower-cased
+    and trimmed (none: the top, xhigh); disabled is none; enabled is its ``budget_tokens``
+    by CPA's thresholds (-1 auto, below that nothing), ``unbudgeted`` without one (Chat:
+    auto). An effort beside enabled thinking, or with no thinking, is not read."""
+    mode = reasoning.get("mode")
+    if mode == "adaptive" or mode == "auto":
+        effort = reasoning.get("effort")
+        return (effort.strip().lower() if isinstance(effort, str) else "") or "xhigh"
+    if mode == "disabled":
+        return "none"
+    if mode != "enabled":
+        return None
+    budget = reasoning.get("budget")
+    if budget is None:
+        return unbudgeted
+    if type(budget) is float:
+        budget = int(budget)
+    if type(budget) is not int or budget < -1:
+        return None
+    return "auto" if budget == -1 else _budget_effort(budget)
 
 
 def _budget_effort(budget: int) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from cliproxy.formats import Format
 from cliproxy.translate import ir
+from cliproxy.translate.openai_chat.build import claude_effort
 from cliproxy.translate.openai_responses.names import LIMIT, short_id, short_names
 from cliproxy.translate.openai_responses.parts import build_part
 from cliproxy.translate.openai_responses.tools import build_tool_choice, build_tools
@@ -32,6 +33,7 @@ _EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
 # Claude and Gemini -> Codex translators write "medium"; the thinking step then checks it
 # against the model, and xAI drops it for a model without levels, models.shaping)
 _DEFAULT_EFFORT_SOURCES = frozenset({Format.OPENAI.value, Format.CLAUDE.value, Format.GEMINI.value})
+_CLAUDE = Format.CLAUDE.value
 
 
 def is_own(source: str) -> bool:
@@ -145,7 +147,7 @@ def _build_reasoning(req: ir.Request, own: bool, body: dict[str, Any], codex: bo
             if not out:
                 return
     else:
-        effort = _effort(r)
+        effort = claude_effort(r, None) if req.source == _CLAUDE else _effort(r)
         if effort is None and codex and req.source in _DEFAULT_EFFORT_SOURCES:
             effort = "medium"
         if effort is not None:
@@ -163,7 +165,7 @@ def _effort(r: dict[str, Any]) -> str | None:
         return "xhigh"
     if effort in _EFFORTS:
         return effort
-    if r.get("mode") == "disabled" or r.get("budget") == 0:
+    if r.get("budget") == 0:
         return "none"
     budget = r.get("budget")
     if isinstance(budget, int) and budget > 0:
@@ -172,13 +174,10 @@ def _effort(r: dict[str, Any]) -> str | None:
             if budget <= bound:
                 return level
         return "xhigh"
-    if r.get("mode") in _ADAPTIVE:
-        return "xhigh"  # adaptive thinking with no effort: the top level (CPA; shaping clamps it)
     return None
 
 
 _BUDGET_LEVELS = ((512, "minimal"), (1024, "low"), (8192, "medium"), (24576, "high"))
-_ADAPTIVE = ("adaptive", "auto")  # a Claude client's thinking types (CPA reads both alike)
 
 
 def _build_text(req: ir.Request, own: bool, body: dict[str, Any]) -> None:
