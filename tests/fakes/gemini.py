@@ -197,7 +197,7 @@ class GeminiFake(FakeServer):
 
     async def _action(self, request: web.Request) -> web.StreamResponse:
         model, _, action = request.match_info["target"].partition(":")
-        body = self.body(request)
+        body = _unset_nulls(self.body(request))
         if action == "countTokens":
             return self.json_response(_count(body))
         if action not in ("generateContent", "streamGenerateContent"):
@@ -237,6 +237,11 @@ class GeminiFake(FakeServer):
             return self.error_response(
                 400, "* GenerateContentRequest.contents: contents is not specified", None
             )
+        if "request" in body:  # an envelope inside the envelope: no such field (protobuf JSON)
+            message = (
+                "Invalid JSON payload received. Unknown name \"request\" at 'request': Cannot find field."
+            )
+            return self.error_response(400, message, None)
         if envelope.get("requestType") == "web_search":
             return await self._web_search(request, model, body)
         if (refusal := self._quota_refusal(request, envelope)) is not None:
@@ -582,6 +587,15 @@ def _unsigned_image(body: dict[str, Any]) -> bool:
             if isinstance(part, dict) and _get(part, "inlineData") and not _get(part, "thoughtSignature"):
                 return True
     return False
+
+
+def _unset_nulls(value: Any) -> Any:
+    """``value`` read as the API reads protobuf JSON: a null member is an unset one."""
+    if isinstance(value, dict):
+        return {k: _unset_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_unset_nulls(v) for v in value]
+    return value
 
 
 def _get(obj: dict[str, Any], camel: str) -> Any:

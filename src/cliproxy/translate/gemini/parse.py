@@ -87,6 +87,8 @@ def _read_result(part: dict[str, Any], where: str, calls: _Calls) -> ir.ToolResu
 
 def _read_part(part: Any, where: str, calls: _Calls) -> ir.Block:
     part = as_dict(part, where)
+    if None in part.values():  # protobuf JSON, which the API reads: a null member is unset
+        part = {k: v for k, v in part.items() if v is not None}
     if "text" in part:
         return read_text(part, where)
     if "functionCall" in part or "function_call" in part:
