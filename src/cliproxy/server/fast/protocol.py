@@ -51,7 +51,6 @@ _IDLE, _HEAD, _BUSY = 0, 1, 2
 MAX_LINE = 8190  # aiohttp's limits: a longer head goes to aiohttp, which answers 400
 MAX_FIELD = 8190
 MAX_HEADERS = 128
-_MAX_FIELDS = 2 * MAX_HEADERS  # names and values in ``_headers``
 MAX_HEAD = 64 * 1024
 LINGER = 1.0  # seconds a closing connection still drops what its client sends
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -119,7 +118,7 @@ class FastProtocol(asyncio.Protocol):
         self._long = False  # a field may be longer than aiohttp takes, or be a trailer: on_header checks
         self._handoff = False
         self._url = b""
-        self._headers: list[bytes] = []  # names and values in turn, as they came (decoded at once)
+        self._headers: list[tuple[str, str]] = []  # as they came, decoded
         self._ex: FastExchange | None = None  # the request being read or answered
         self._pipelined = False
         self.paused = False  # the transport's buffer is full: writers wait (drain)
@@ -312,7 +311,10 @@ class FastProtocol(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         if self._long and self._long_field(name, value):  # (one test for a usual head's fields)
             return
-        self._headers.extend((name, value))  # decoded all at once by on_headers_complete
+        try:  # names are tokens (ASCII: llhttp refuses others), most values ASCII too
+            self._headers.append((name.decode(), value.decode()))
+        except UnicodeDecodeError:  # a value that is not UTF-8: its bytes kept as surrogates
+            self._headers.append((name.decode("latin-1"), value.decode("utf-8", "surrogateescape")))
 
     def _long_field(self, name: bytes, value: bytes) -> bool:
         """Whether a field is a trailer (after a chunked body: not kept); hands over a
@@ -330,7 +332,7 @@ class FastProtocol(asyncio.Protocol):
         raw_path, _, query = url.partition(b"?")
         version = _VERSIONS.get(parser.get_http_version())
         fields = self._headers
-        if len(fields) > _MAX_FIELDS or self._raw is None or version is None or server.closing:
+        if len(fields) > MAX_HEADERS or self._raw is None or version is None or server.closing:
             self._handoff = True
             raise _Stop
         method = parser.get_method()
@@ -346,11 +348,7 @@ class FastProtocol(asyncio.Protocol):
                 raise _Stop
             route, path, params = found
             fragment = url.find(b"#") >= 0
-        # one decode for the whole head: llhttp refuses CR, LF and NUL in a field, so a line
-        # feed parts them; names are tokens (ASCII), and a value that is not UTF-8 keeps its
-        # bytes as surrogates (decoding each field alone gives the same strings)
-        texts = iter(b"\n".join(fields).decode("utf-8", "surrogateescape").split("\n"))
-        headers = CIMultiDictProxy(CIMultiDict(zip(texts, texts, strict=False)))
+        headers = CIMultiDictProxy(CIMultiDict(fields))
         if fragment or _EXPECT in headers or _CONTENT_ENCODING in headers or _UPGRADE in headers:
             expect = self._unusual(url, headers)
         else:
