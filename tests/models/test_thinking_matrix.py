@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -451,6 +452,7 @@ def test_thinking_matrix(case: tuple) -> None:
     (Antigravity, Kimi, xAI targets); a subset runs through the proxy in
     tests/e2e/test_thinking_conversion_cpa.py."""
     model, client, target, suffix, body, upstream, expected = case
+    upstream = copy.deepcopy(upstream)  # the table's own dict stays as written for the plan's run
     if expected == ERR:
         with pytest.raises(RequestError) as info:
             _run(model, client, target, suffix, body, upstream)
@@ -514,3 +516,30 @@ def test_translator_level_on_an_unknown_model_through_the_plan(
     for path, want in expected.items():
         got = _get(upstream, path)
         assert got == want if want is not ABSENT else got is ABSENT, (path, upstream)
+
+
+def _run_plan(
+    model: str, client: str, target: str, suffix: str | None, body: dict | None, upstream: dict | None
+) -> dict[str, Any]:
+    caps, family, name = MODELS[model]
+    plan = ThinkingPlan(caps, client, target, same_provider_family(client, target, family or None))
+    out = upstream if upstream is not None else ({"max_tokens": 200000} if target == "claude" else {})
+    plan.apply(out, body or {}, suffix, name)
+    return out
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{i}-{_case_id(c)}" for i, c in enumerate(CASES)])
+def test_thinking_matrix_through_the_plan(case: tuple) -> None:
+    """Every row of the matrix above through the per-route ``ThinkingPlan`` the proxy runs
+    (decided once per route, applied per request): the same upstream fields, the same 400s."""
+    model, client, target, suffix, body, upstream, expected = case
+    upstream = copy.deepcopy(upstream)
+    if expected == ERR:
+        with pytest.raises(RequestError) as info:
+            _run_plan(model, client, target, suffix, body, upstream)
+        assert info.value.status == 400
+        return
+    out = _run_plan(model, client, target, suffix, body, upstream)
+    for path, want in expected.items():
+        got = _get(out, path)
+        assert got == want if want is not ABSENT else got is ABSENT, (path, out)

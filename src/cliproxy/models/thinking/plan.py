@@ -8,7 +8,7 @@ built and :meth:`ThinkingPlan.apply` does only what depends on the request::
     plan = ThinkingPlan(caps, "openai", "claude", same_provider=False)
     plan.apply(upstream_body, client_body, suffix, "claude-sonnet-4-5")
 
-The result is the two functions' (``tests/models/test_thinking_plan.py`` runs the whole
+The result is the two functions' (``tests/models/test_thinking_matrix.py`` runs the whole
 thinking matrix through both).
 """
 
