@@ -380,13 +380,16 @@ def think_step(
     count's: the request's setting checked against the model (``ThinkingError``: the
     client's 400) and written in the target's fields; when an interceptor rewrote the
     request, the summary the client itself asked for is kept; a tool loop the sanitizer
-    cut goes without thinking again (``Attempt.cut``)."""
+    cut goes without thinking again (``Attempt.cut``). An Antigravity body is seen in the
+    envelope ``build`` puts it in later, where CPA applies it (``request.generationConfig``)."""
     body = attempt.body
+    if thinking.target == "antigravity":
+        body = {"request": body}
     thinking.apply(body, call.body, suffix, model, untouched)
     if flow is not None and flow.original is not None:
         keep_original_summary(thinking, body, call.body, flow.original)
     if attempt.cut:  # (translated: the client's messages hold no Claude thinking to compare)
-        settle_loop_thinking(body, call.body.get("messages") if attempt.ir is None else None)
+        settle_loop_thinking(attempt.body, call.body.get("messages") if attempt.ir is None else None)
 
 
 def generate_to_claude(call: Call, provider: Provider) -> bool:

@@ -237,6 +237,11 @@ class GeminiFake(FakeServer):
             return self.error_response(
                 400, "* GenerateContentRequest.contents: contents is not specified", None
             )
+        if "request" in body:  # an envelope inside the envelope: no such field (protobuf JSON)
+            message = (
+                "Invalid JSON payload received. Unknown name \"request\" at 'request': Cannot find field."
+            )
+            return self.error_response(400, message, None)
         if envelope.get("requestType") == "web_search":
             return await self._web_search(request, model, body)
         if (refusal := self._quota_refusal(request, envelope)) is not None:
