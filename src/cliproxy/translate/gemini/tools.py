@@ -59,7 +59,10 @@ def _read_decl(decl: Any, group: int, where: str) -> ir.Tool:
 
 
 def _lower_types(node: Any) -> Any:
-    """``node`` with upper-case ``type`` names lowered; the same object when none are."""
+    """``node`` as JSON Schema: upper-case ``type`` names lowered and null members left out
+    (a Gemini ``Schema`` is protobuf JSON, where null means unset, and a ``model_dump()``
+    writes every unset member as null; Anthropic and OpenAI refuse ``required: null``).
+    The same object when nothing changes."""
     if isinstance(node, list):
         items = [_lower_types(v) for v in node]
         return node if all(a is b for a, b in zip(items, node, strict=True)) else items
@@ -68,6 +71,11 @@ def _lower_types(node: Any) -> Any:
     out: dict[str, Any] | None = None
     for key, value in node.items():
         new = value
+        if value is None:
+            if out is None:
+                out = dict(node)
+            del out[key]
+            continue
         if key == "type" and isinstance(value, str) and not value.islower():
             new = value.lower()
         elif isinstance(value, _NODES) and key not in ("enum", "example", "default", "required"):
