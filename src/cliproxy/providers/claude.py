@@ -93,9 +93,9 @@ _CLAUDE_CODE_ENCODING = "gzip, deflate, br, zstd"
 _ACCEPT_ENCODING = _CLAUDE_CODE_ENCODING if ident.can_decode_br_zstd() else "gzip, deflate"
 _ANTHROPIC_ENCODING = _CLAUDE_CODE_ENCODING if impersonate.available() else _ACCEPT_ENCODING
 _PLANS = 1024  # credential plans kept per provider; emptied when more come
-# a client's header names as sent, in order -> the position and lower-case name of each
-# one a caller-owned request forwards (see _PASS); emptied when it grows past _NAMES
-_PICKS: dict[tuple[str, ...], tuple[tuple[int, str], ...]] = {}
+# client header name as sent -> its lower-case name when a caller-owned request forwards
+# it, else "" (see _PASS); emptied when it grows past _NAMES
+_FORWARDED: dict[str, str] = {}
 _NAMES = 4096
 # what api.anthropic.com's count_tokens refuses ("Extra inputs are not permitted");
 # max_tokens too, which the thinking step writes when a budget needs room (CPA sends it)
@@ -351,16 +351,14 @@ class ClaudeProvider(Provider):
         """The caller's own headers with the credential's auth (CPA's caller-owned mode); a
         ``fast`` body gets :data:`ident.FAST_MODE_BETA` before the body's own betas."""
         headers: dict[str, str] = {"content-type": "application/json"}
-        names = tuple(client_headers.keys())  # (a client sends the same names request after request)
-        try:
-            picks = _PICKS[names]
-        except KeyError:
-            picks = _forwarded(names)
-        if picks:
-            values = tuple(client_headers.values())
-            for i, lower in picks:
-                if value := values[i]:
-                    headers[lower] = value
+        forwarded = _FORWARDED
+        for name, value in client_headers.items():
+            try:  # a subscript, not .get(): the name is known but for a client's first request
+                lower = forwarded[name]
+            except KeyError:
+                lower = _forwarded_name(name)
+            if lower and value:
+                headers[lower] = value
         if "anthropic-version" not in headers:
             headers["anthropic-version"] = API_VERSION
         if "user-agent" not in headers:
@@ -554,17 +552,14 @@ def _set_encoding(headers: dict[str, str], value: str, custom: bool) -> None:
     headers["accept-encoding"] = value
 
 
-def _forwarded(names: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
-    """The position and lower-case name of each of a client's header ``names`` that a
-    caller-owned request forwards (remembered in :data:`_PICKS`)."""
-    picks = []
-    for i, name in enumerate(names):
-        lower = name.lower()
-        if lower in _PASS or lower.startswith(_PASS_PREFIXES):
-            picks.append((i, lower))
-    if len(_PICKS) >= _NAMES:
-        _PICKS.clear()
-    out = _PICKS[names] = tuple(picks)
+def _forwarded_name(name: str) -> str:
+    """The lower-case ``name`` when a caller-owned request forwards the header, else ""
+    (remembered in :data:`_FORWARDED`)."""
+    lower = name.lower()
+    out = lower if lower in _PASS or lower.startswith(_PASS_PREFIXES) else ""
+    if len(_FORWARDED) >= _NAMES:
+        _FORWARDED.clear()
+    _FORWARDED[name] = out
     return out
 
 

@@ -85,9 +85,8 @@ def _tail_object(body: bytes, key: bytes) -> Any:
     it to the last ``}`` before the body's closing one parses alone as the value (an
     object has no proper prefix that is one); and nothing but scalar members between
     that value and the body's last ``}`` puts the member in the top-level object."""
-    if body.endswith(b"}"):  # the closing brace of the body (no copy when it is the last byte)
-        end = len(body) - 1
-    else:
+    end = len(body) - 1  # the closing brace of the body (no copy when it is the last byte)
+    if end < 1 or body[end] != 0x7D:
         end = len(body.rstrip()) - 1
         if end < 1 or body[end] != 0x7D:
             return None
@@ -95,7 +94,7 @@ def _tail_object(body: bytes, key: bytes) -> Any:
     if i <= 0 or body[i - 1] == 0x5C:  # a backslash: maybe inside a string
         return None
     after = i + len(key)
-    if body.startswith(b":{", after):  # compact JSON: no search, no strip
+    if body[after] == 0x3A and body[after + 1] == 0x7B:  # compact JSON: no search, no strip
         j = after + 1
     else:
         j = body.find(b"{", after, end)
