@@ -130,8 +130,9 @@ async def test_no_suffix_and_no_body_setting_sends_no_budget(start_proxy, fakes,
         ("gpt-5.4(minimal)", None, None),
         ("gpt-5.4(max)", None, None),
         ("gpt-5.4(low)", "high", "low"),
+        ("gpt-5.4", "none", "low"),
     ],
-    ids=["body-high", "body-minimal", "body-max", "suffix-minimal", "suffix-max", "suffix-wins"],
+    ids=["body-high", "body-minimal", "body-max", "suffix-minimal", "suffix-max", "suffix-wins", "body-none"],
 )
 async def test_responses_client_on_codex_is_one_family(start_proxy, fakes, model, effort, sent) -> None:
     """CPA: TestThinkingE2EMatrix_Suffix and TestThinkingE2EMatrix_Body, cases 82 and 83
@@ -139,7 +140,10 @@ async def test_responses_client_on_codex_is_one_family(start_proxy, fakes, model
     family, so a level the registered model does not list is a 400, from the body or a
     suffix, where across families it would be clamped (before, cliproxy clamped it:
     "minimal" went up as "low", "max" as "xhigh"). CPA's level-model lacks "xhigh"; the
-    catalog's gpt-5.4 lacks "minimal" and "max"."""
+    catalog's gpt-5.4 lacks "minimal" and "max". "none" is no level but thinking off, which a
+    model that cannot turn it off takes as its lowest level (CPA's ValidateConfig, as in case
+    4 where level-model(none) goes up as "minimal"): gpt-5.4 gets "low", while "minimal"
+    stays a 400."""
     # a Codex key without models: the catalog's Codex models, registered as CPA registers
     # them (gpt-5.4: low, medium, high, xhigh)
     proxy = await start_proxy(keys_config(fakes, codex=[]))
