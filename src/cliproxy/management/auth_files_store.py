@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cliproxy.credentials.storage import write_atomic
-from cliproxy.management.types import ApiError, json_depth
+from cliproxy.management.types import ApiError, bare_name, json_depth
 from cliproxy.plugins.models import FILE_NAME, VIRTUAL, VIRTUAL_SOURCE
 
 if TYPE_CHECKING:
@@ -34,9 +34,10 @@ __all__ = [
 
 
 def safe_name(name: str) -> str:
-    """``name`` trimmed, or ``ApiError(400)`` when it is empty or could leave the directory."""
+    """``name`` trimmed, or ``ApiError(400)`` when it is empty, could leave the directory,
+    holds a control character or is too long for the file system."""
     name = (name or "").strip()
-    if not name or "/" in name or "\\" in name or "\x00" in name or name in (".", ".."):
+    if not bare_name(name):
         raise ApiError(400, "invalid name")
     return name
 

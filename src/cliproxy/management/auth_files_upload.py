@@ -15,7 +15,7 @@ from cliproxy.credentials.login.vertex import (
     service_account_json,
     vertex_record,
 )
-from cliproxy.management.auth_files_store import parse_object, write_atomic
+from cliproxy.management.auth_files_store import parse_object, safe_name, write_atomic
 from cliproxy.management.types import ApiError
 
 __all__ = [
@@ -63,7 +63,7 @@ def store_auth_file(auth_dir: Path, name: str, data: bytes) -> str:
     """Validate ``data`` as a JSON object and write it as ``auth_dir/<base name>`` (0600).
 
     ``name`` is reduced to its last path component, as CPA does for uploaded files."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    base = safe_name(name.replace("\\", "/").rsplit("/", 1)[-1])
     if not base.lower().endswith(".json") or base == ".json":
         raise ApiError(400, "file must be .json")
     obj = parse_object(data)
@@ -72,5 +72,8 @@ def store_auth_file(auth_dir: Path, name: str, data: bytes) -> str:
             parse_weight(obj["weight"])
         except ValueError as exc:
             raise ApiError(400, f"invalid auth file: {exc}") from exc
-    write_atomic(auth_dir / base, data)
+    try:
+        write_atomic(auth_dir / base, data)
+    except OSError as exc:
+        raise ApiError(500, f"failed to write file: {exc.strerror}") from exc
     return base

@@ -11,7 +11,7 @@ import asyncio
 from pathlib import Path
 
 from cliproxy.management.logs_read import is_rotated, read_logs
-from cliproxy.management.types import ApiError, Req, Resp, Route
+from cliproxy.management.types import ApiError, Req, Resp, Route, bare_name
 from cliproxy.usage.applog import MAIN_LOG
 from cliproxy.usage.hooks import recorder_of
 
@@ -33,6 +33,8 @@ def _int_query(req: Req, name: str, *, strict: bool) -> int:
         return 0
     try:
         value = int(raw)
+        if value >= 1 << 63:  # CPA parses a 64-bit integer: a longer one is not a number
+            raise ValueError(raw)
     except ValueError:
         if strict:
             raise ApiError(400, f"invalid {name}: must be a positive integer") from None
@@ -120,7 +122,7 @@ async def _attachment(folder: Path, name: str) -> Resp:
 
 async def download_error_log(req: Req) -> Resp:
     name = req.params["name"].strip()
-    if not name or "/" in name or "\\" in name:
+    if not bare_name(name):
         raise ApiError(400, "invalid log file name")
     if not (name.startswith("error-") and name.endswith(".log")):
         raise ApiError(404, "log file not found")

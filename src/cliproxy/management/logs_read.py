@@ -139,12 +139,21 @@ def _decode(raw: str) -> dict[str, Any] | None:
         isinstance(data, dict)
         and data.get("v") == CURSOR_VERSION
         and isinstance(data.get("offset"), int)
-        and data["offset"] >= 0
+        and all(_int64(data.get(key) or 0) for key in _INT_FIELDS)
         and isinstance(data.get("file"), str)
         and isinstance(data.get("fingerprint"), str)
         and (data["file"] == MAIN_LOG or is_rotated(data["file"]))
     )
     return data if ok else None
+
+
+_INT_FIELDS = ("offset", "size", "modTime", "modTimeUnixNano", "latestTimestamp")
+
+
+def _int64(value: object) -> bool:
+    """A cursor's number as CPA's Go struct holds it: a non-negative 64-bit integer (a
+    cursor with anything else is not one of ours, and is read as no cursor)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 63
 
 
 def _last_boundary(files: list[Path]) -> tuple[Path, int] | None:

@@ -19,7 +19,11 @@ from cliproxy.formats.validate import check_depth
 from cliproxy.management.ports import ManagementService
 from cliproxy.management.sessions import LoginSessions
 
-__all__ = ["ApiError", "Handler", "Req", "Resp", "Route", "json_body", "json_depth"]
+__all__ = ["NAME_MAX", "ApiError", "Handler", "Req", "Resp", "Route", "bare_name", "json_body", "json_depth"]
+
+NAME_MAX = 240
+"""Longest file name (UTF-8 bytes) a route accepts: the file system's 255 less the
+decoration of the temporary file an atomic write goes through."""
 
 
 @dataclass(slots=True)
@@ -86,3 +90,12 @@ def json_depth(raw: bytes, value: Any) -> None:
         check_depth(raw, value)
     except RequestError as exc:
         raise ApiError(400, exc.message) from None
+
+
+def bare_name(name: str) -> bool:
+    """Whether ``name`` may name a file in one of the proxy's own folders: one path
+    component, no control character (a NUL, or a CR/LF that would end up in a
+    Content-Disposition header), not too long for the file system."""
+    if not name or name in (".", "..") or len(name.encode("utf-8", "surrogatepass")) > NAME_MAX:
+        return False
+    return "/" not in name and "\\" not in name and all(ch >= " " and ch != "\x7f" for ch in name)
