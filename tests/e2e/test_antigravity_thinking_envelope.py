@@ -86,3 +86,18 @@ async def test_chat_reasoning_reaches_the_generation_config(proxy, fake_gemini, 
         )
     assert "Hello from fake" in (done.choices[0].message.content or "")
     assert sent_config(fake_gemini)["thinkingLevel"] == level
+
+
+async def test_claude_model_gets_a_budget_under_its_output_limit(proxy, fake_gemini):
+    """A Claude model behind Antigravity thinks in budgets, below maxOutputTokens (CPA's
+    Antigravity applier for Claude models); before, the translator's ``thinkingLevel``
+    ("HIGH") went up as it was."""
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        await client.chat.completions.create(
+            model="claude-opus-4-6-thinking",
+            messages=[{"role": "user", "content": "hi"}],
+            reasoning_effort="high",
+            max_tokens=4000,
+        )
+    config = sent_config(fake_gemini)
+    assert "thinkingLevel" not in config and config["thinkingBudget"] == 3999
