@@ -97,14 +97,23 @@ def _base(
         "failed": 0,
         "recent_requests": recent_request_buckets(now),
     }
-    if wide is not None:
-        entry["next_retry_after"] = go_time(wide.until())
+    if (retry := _next_retry(wide, records)) > 0:
+        entry["next_retry_after"] = go_time(retry)
     kind, account = _account(cred)
     if kind:
         entry["account_type"] = kind
     if account:
         entry["account"] = account
     return entry
+
+
+def _next_retry(wide: CooldownRecord | None, records: Sequence[CooldownRecord]) -> float:
+    """When the credential serves again: a credential-wide record's end, else (as CPA's
+    ``updateAggregatedAvailability`` takes it when its model states are all blocked) the
+    earliest end among the model records; 0 when nothing blocks."""
+    if wide is not None:
+        return wide.until()
+    return min((until for r in records if (until := r.until()) > 0), default=0.0)
 
 
 def _status(cred: Credential, records: Sequence[CooldownRecord]) -> tuple[str, str]:
