@@ -10,8 +10,9 @@ Responses client's reasoning effort, a ``model(level)`` suffix) went up with a s
 does as well: 400 ``Unknown name "request"``), and the setting the step decided (a level
 fitted to the model, a suffix's level) never reached the real ``generationConfig``.
 
-CPA: TestApplyThinking antigravity cases (``request.generationConfig.thinkingConfig``),
-tests/models/test_thinking_antigravity_cpa.py for the applier itself.
+CPA: the antigravity rows of TestThinkingE2EMatrix_Suffix and TestThinkingE2EMatrix_Body
+(test/thinking_conversion_test.go) read ``request.generationConfig.thinkingConfig`` of the
+translated envelope; tests/models/test_thinking_antigravity_cpa.py has the applier itself.
 """
 
 from __future__ import annotations
