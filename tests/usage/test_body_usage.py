@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from cliproxy.formats import Format
-from cliproxy.formats.openai_chat import _parse_any_usage, parse_usage
+from cliproxy.formats.openai_chat import parse_usage
 from cliproxy.usage import tokens
 from cliproxy.usage.tokens import _READERS, _tail_object, body_usage
 
@@ -112,29 +112,49 @@ _OPENAI_LAYOUT = {
 
 
 @pytest.mark.parametrize(
-    "change",
+    ("change", "expected"),
     [
-        {},
-        {"prompt_tokens": True},  # a bool is no count
-        {"total_tokens": None},
-        {"completion_tokens": 1.5},
-        {"prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0}, "prompt_cache_hit_tokens": 9},
-        {"prompt_tokens_details": {"cached_tokens": 2}, "prompt_cache_hit_tokens": 9},
-        {"prompt_tokens_details": {"cached_tokens": 2, "cache_write_tokens": 6}},
-        {"cache_creation_input_tokens": 7},
-        {"prompt_tokens_details": None},
-        {"prompt_tokens_details": ["cached_tokens"]},
-        {"completion_tokens_details": "reasoning_tokens"},
-        {"completion_tokens_details": {}},
-        {"prompt_tokens_details": {"cached_tokens": False}},
+        ({}, (12, 20, 5, 0, 4, 32)),
+        ({"prompt_tokens": True}, (0, 20, 5, 0, 4, 32)),  # a bool is no count
+        ({"total_tokens": None}, (12, 20, 5, 0, 4, None)),
+        ({"completion_tokens": 1.5}, (12, 0, 5, 0, 4, 32)),
+        (
+            {"prompt_tokens_details": {"cached_tokens": 0}, "prompt_cache_hit_tokens": 9},
+            (12, 20, 9, 0, 4, 32),
+        ),
+        (
+            {"prompt_tokens_details": {"cached_tokens": 2}, "prompt_cache_hit_tokens": 9},
+            (12, 20, 2, 0, 4, 32),
+        ),
+        ({"prompt_tokens_details": {"cached_tokens": 2, "cache_write_tokens": 6}}, (12, 20, 2, 6, 4, 32)),
+        ({"cache_creation_input_tokens": 7}, (12, 20, 5, 7, 4, 32)),
+        ({"prompt_tokens_details": None}, (12, 20, 0, 0, 4, 32)),
+        ({"prompt_tokens_details": ["cached_tokens"]}, (12, 20, 0, 0, 4, 32)),
+        ({"prompt_tokens_details": {"cached_tokens": False}}, (12, 20, 0, 0, 4, 32)),
+        ({"completion_tokens_details": "reasoning_tokens"}, (12, 20, 5, 0, 0, 32)),
+        ({"completion_tokens_details": {}}, (12, 20, 5, 0, 0, 32)),
+        ({"completion_tokens_details": None}, (12, 20, 5, 0, 0, 32)),
+        ({"total_tokens": "32"}, (12, 20, 5, 0, 4, None)),
     ],
 )
-def test_openai_usage_layout_read_as_any_layout(change: dict[str, Any]) -> None:
-    """parse_usage's subscript path for OpenAI's own layout gives what the general reader
-    gives, on that layout and on each way a usage object may leave it. Not a CPA port:
-    it guards the fast path of a reader CPA's usage tests (tests/usage/test_cpa_*) pin."""
+def test_openai_usage_layout_and_its_departures(change: dict[str, Any], expected: tuple[Any, ...]) -> None:
+    """parse_usage on OpenAI's own layout and on each way a usage object may leave it (a
+    bool or float count, DeepSeek's cache hits, cache writes, details of another type or
+    missing). Not a CPA port: it pins the reader's results member by member, for any
+    faster path through it (CPA's usage tests, tests/usage/test_cpa_*, pin the totals)."""
     u = {**_OPENAI_LAYOUT, **change}
-    assert parse_usage(u) == _parse_any_usage(u)
-    for key in list(u):  # each member missing in turn
-        rest = {k: v for k, v in u.items() if k != key}
-        assert parse_usage(rest) == _parse_any_usage(rest)
+    got = parse_usage(u)
+    assert (
+        got.input_tokens,
+        got.output_tokens,
+        got.cache_read_tokens,
+        got.cache_write_tokens,
+        got.reasoning_tokens,
+        got.total_tokens,
+    ) == expected
+
+
+def test_responses_named_usage_with_chat_details_is_read_by_its_names() -> None:
+    u = {"input_tokens": 3, "output_tokens": 4, "completion_tokens_details": {"reasoning_tokens": 1}}
+    assert parse_usage(u) == parse_usage({"input_tokens": 3, "output_tokens": 4})
+    assert parse_usage(u).input_tokens == 3 and parse_usage(u).output_tokens == 4

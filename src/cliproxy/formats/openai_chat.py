@@ -83,38 +83,8 @@ _OPENAI_PROMPT_DETAILS = frozenset(("cached_tokens", "audio_tokens"))
 
 
 def parse_usage(u: dict[str, Any]) -> ir.Usage:
-    """A Chat Completions ``usage`` object -> IR usage.
-
-    Read for every answer, so OpenAI's own layout (every count an integer, no cache
-    writes, no DeepSeek or Responses names) is read with subscripts first; any other
-    object, or a member of another type, is read by :func:`_parse_any_usage`."""
-    try:
-        inp = u["prompt_tokens"]
-        out = u["completion_tokens"]
-        total = u["total_tokens"]
-        ptd = u["prompt_tokens_details"]
-        cache_read = ptd["cached_tokens"]
-        reasoning = u["completion_tokens_details"]["reasoning_tokens"]
-    except (KeyError, TypeError, IndexError):  # a member missing, or a list or string in place of an object
-        return _parse_any_usage(u)
-    if (
-        type(inp) is int
-        and type(out) is int
-        and type(total) is int
-        and type(cache_read) is int
-        and type(reasoning) is int
-        and type(ptd) is dict
-        and ptd.keys() <= _OPENAI_PROMPT_DETAILS
-        and (cache_read or "prompt_cache_hit_tokens" not in u)
-        and "cache_creation_input_tokens" not in u
-    ):
-        return ir.Usage(inp, out, cache_read, 0, reasoning, total)
-    return _parse_any_usage(u)
-
-
-def _parse_any_usage(u: dict[str, Any]) -> ir.Usage:
-    """:func:`parse_usage` of any layout: members that are mostly absent are tested with
-    ``in``, so they cost no call."""
+    """A Chat Completions ``usage`` object -> IR usage. (Read for every answer: members that
+    are mostly absent are tested with ``in``, so they cost no call.)"""
     ptd = u.get("prompt_tokens_details")
     ctd = u.get("completion_tokens_details")
     cache_read = cache_write = reasoning = 0
