@@ -154,6 +154,7 @@ BUILT: dict[tuple[str, str], tuple[int, Callable[[dict], None]]] = {
     ("POST", "/v1/responses"): (400, _openai_model_required),
     ("POST", "/backend-api/codex/responses"): (400, _openai_model_required),
     ("POST", "/v1/responses/compact"): (400, _openai_model_required),
+    ("POST", "/v1/responses/input_tokens"): (400, _openai_model_required),
     ("POST", "/backend-api/codex/responses/compact"): (400, _openai_model_required),
     ("POST", "/v1/images/generations"): (400, _openai_prompt_required),
     ("POST", "/v1/images/edits"): (400, _openai_prompt_required),

@@ -467,6 +467,7 @@ def fast_routes() -> dict[tuple[str, str], Route]:
         ("POST", "/v1/responses"): responses,
         ("POST", "/backend-api/codex/responses"): responses,
         ("POST", "/v1/responses/compact"): compact,
+        ("POST", "/v1/responses/input_tokens"): _body_route(_generic(Format.RESPONSES, "count")),
         ("POST", "/v1/alpha/search"): search,
         ("POST", "/backend-api/codex/alpha/search"): search,
         ("POST", "/backend-api/codex/responses/compact"): compact,

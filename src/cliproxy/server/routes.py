@@ -86,6 +86,7 @@ NOT_BUILT: list[tuple[str, str, str]] = [
     ("POST", "/v1/responses", "responses"),
     ("GET", "/v1/responses", "responses over WebSocket"),
     ("POST", "/v1/responses/compact", "responses compact"),
+    ("POST", "/v1/responses/input_tokens", "responses input_tokens"),
     ("POST", "/v1/messages", "messages"),
     ("POST", "/v1/messages/count_tokens", "messages count_tokens"),
     ("POST", "/v1/images/generations", "image generation"),
