@@ -7,6 +7,12 @@ otherwise every management path answers 404. The key comes in ``Authorization: B
 unless ``allow-remote`` is on or ``MANAGEMENT_PASSWORD`` is set. Five failures ban an IP
 for 30 minutes. Comparisons are constant-time; no key ever reaches a log line.
 
+Keys from one IP that are not already known good are checked one after the other, the ban
+looked at again before each: a burst of concurrent guesses gets five tries, not one try
+per request in flight. As in CPA, an IP's failure count is forgotten once it has been idle
+for :data:`IDLE_SECONDS` (and any ban ran out); stale entries are dropped at most once per
+:data:`PURGE_SECONDS`, so guesses from many addresses do not pile up in memory.
+
 A bcrypt check costs about 60 ms of CPU, so it runs in a worker thread, never on the
 event loop, and a success is remembered for :data:`CACHE_SECONDS` (at most
 :data:`CACHE_SIZE` entries) under an HMAC, with a per-process random salt, of the
@@ -23,7 +29,8 @@ import hmac
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +40,9 @@ __all__ = [
     "BAN_SECONDS",
     "CACHE_SECONDS",
     "CACHE_SIZE",
+    "IDLE_SECONDS",
     "MAX_FAILURES",
+    "PURGE_SECONDS",
     "Denied",
     "ManagementGate",
     "Verifier",
@@ -43,6 +52,8 @@ MAX_FAILURES = 5
 BAN_SECONDS = 30 * 60
 CACHE_SECONDS = 60.0
 CACHE_SIZE = 64
+IDLE_SECONDS = 2 * 3600  # CPA's attemptMaxIdleTime
+PURGE_SECONDS = 3600  # CPA's attemptCleanupInterval
 _LOCAL = frozenset({"127.0.0.1", "::1", "localhost"})
 
 Verifier = Callable[[str, str], bool]
@@ -74,8 +85,10 @@ class ManagementGate:
         self._salt = os.urandom(32)
         self._verified: OrderedDict[bytes, float] = OrderedDict()  # token -> valid until
         self._running: dict[bytes, asyncio.Future[bool]] = {}
-        self._failures: dict[str, int] = {}
+        self._failures: dict[str, tuple[int, float]] = {}  # ip -> (count, last failure)
         self._banned_until: dict[str, float] = {}
+        self._serial: dict[str, tuple[asyncio.Lock, int]] = {}  # ip -> (lock, users)
+        self._purged = clock()
         self.on_ban: Callable[[str, float], None] | None = None  # (ip, seconds) when one is banned
 
     @staticmethod
@@ -88,11 +101,8 @@ class ManagementGate:
     async def check(self, config: Any, remote: str | None, headers: Mapping[str, str]) -> Denied | None:
         """``None`` when the caller may proceed, else why not."""
         ip = (remote or "").strip()
-        now = self._clock()
-        until = self._banned_until.get(ip, 0.0)
-        if until > now:
-            wait = _go_duration(round(until - now))
-            return Denied(403, f"IP banned due to too many failed attempts. Try again in {wait}")
+        if (banned := self._banned(ip)) is not None:
+            return banned
         env = self.env_password()
         if ip not in _LOCAL and not config.remote_management.allow_remote and not env:
             return Denied(403, "remote management disabled")
@@ -102,21 +112,54 @@ class ManagementGate:
         stored = (config.remote_management.secret_key or "").strip()
         ok = bool(env) and hmac.compare_digest(key.encode(), env.encode())
         if not ok and stored:
-            ok = await self._verified_key(key, stored)
+            token = hmac.new(
+                self._salt, hashlib.sha256(key.encode()).digest() + stored.encode(), hashlib.sha256
+            ).digest()
+            if not self._known_good(token):
+                async with self._one_at_a_time(ip):
+                    if (banned := self._banned(ip)) is not None:
+                        return banned
+                    if not await self._verified_key(token, key, stored):
+                        return self._fail(ip, "invalid management key")
+            ok = True
         if not ok:
-            return self._fail(ip, now, "invalid management key")
+            return self._fail(ip, "invalid management key")
         self._failures.pop(ip, None)
         return None
 
-    async def _verified_key(self, key: str, stored: str) -> bool:
-        """``verify(key, stored)``, off the loop, remembered for a while when true."""
-        token = hmac.new(
-            self._salt, hashlib.sha256(key.encode()).digest() + stored.encode(), hashlib.sha256
-        ).digest()
+    def _banned(self, ip: str) -> Denied | None:
         now = self._clock()
+        until = self._banned_until.get(ip, 0.0)
+        if until <= now:
+            return None
+        wait = _go_duration(round(until - now))
+        return Denied(403, f"IP banned due to too many failed attempts. Try again in {wait}")
+
+    @asynccontextmanager
+    async def _one_at_a_time(self, ip: str) -> AsyncIterator[None]:
+        """Hold ``ip``'s lock: its unknown keys are verified (and failures counted) in turn."""
+        lock, users = self._serial.get(ip) or (asyncio.Lock(), 0)
+        self._serial[ip] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._serial[ip]
+            if users > 1:
+                self._serial[ip] = (lock, users - 1)
+            else:
+                del self._serial[ip]
+
+    def _known_good(self, token: bytes) -> bool:
         until = self._verified.get(token)
-        if until is not None and until > now:
+        if until is not None and until > self._clock():
             self._verified.move_to_end(token)
+            return True
+        return False
+
+    async def _verified_key(self, token: bytes, key: str, stored: str) -> bool:
+        """``verify(key, stored)``, off the loop, remembered for a while when true."""
+        if self._known_good(token):
             return True
         self._verified.pop(token, None)
         task = self._running.get(token)
@@ -138,15 +181,26 @@ class ManagementGate:
         while len(self._verified) > self._cache_size:
             self._verified.popitem(last=False)
 
-    def _fail(self, ip: str, now: float, message: str) -> Denied:
-        count = self._failures.get(ip, 0) + 1
-        self._failures[ip] = count
+    def _fail(self, ip: str, message: str) -> Denied:
+        now = self._clock()
+        self._purge(now)
+        count, last = self._failures.get(ip, (0, now))
+        count = 1 if now - last > IDLE_SECONDS else count + 1
+        self._failures[ip] = (count, now)
         if count >= MAX_FAILURES:
             self._banned_until[ip] = now + BAN_SECONDS
             self._failures.pop(ip, None)
             if self.on_ban is not None:  # other processes sharing the state ban it too
                 self.on_ban(ip, BAN_SECONDS)
         return Denied(401, message)
+
+    def _purge(self, now: float) -> None:
+        """Drop bans that ran out and failure counts idle past :data:`IDLE_SECONDS`."""
+        if now - self._purged < PURGE_SECONDS:
+            return
+        self._purged = now
+        self._banned_until = {ip: until for ip, until in self._banned_until.items() if until > now}
+        self._failures = {ip: f for ip, f in self._failures.items() if now - f[1] <= IDLE_SECONDS}
 
     def ban(self, ip: str, seconds: float) -> None:
         """Ban ``ip`` for ``seconds`` from now (a ban another process announced)."""
