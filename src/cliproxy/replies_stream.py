@@ -13,6 +13,7 @@ answer (its success). Whole answers are :mod:`cliproxy.replies`'.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -163,7 +164,7 @@ class _Rest(LazyStream):
     upstream's events said, ``tr.upstream_error``, or ``None`` for a whole answer): one test
     a stream, none a chunk."""
 
-    __slots__ = ("_gone", "call", "chunks", "hooks", "last", "reg", "resp", "settle", "tr")
+    __slots__ = ("_cut", "_gone", "call", "chunks", "hooks", "last", "reg", "resp", "settle", "tr")
 
     def __init__(
         self,
@@ -178,6 +179,7 @@ class _Rest(LazyStream):
         self.reg, self.call, self.tr, self.chunks, self.resp = reg, call, tr, chunks, resp
         self.hooks = hooks  # response normalizer plugins (then the rest is pulled, never pushed)
         self._gone: BaseException | None = None  # what the push consumer raised
+        self._cut = False  # a pass-through stream ended without its terminal event (``_unterminated``)
         self.last = b""  # the last bytes the client got (a broken read after its end is no error)
         self.settle: Callable[[ir.Error | None], Awaitable[None]] | None = None  # (``Attempt.settle``)
 
@@ -301,7 +303,7 @@ class _Rest(LazyStream):
             return
         tr = self.tr
         error = tr.upstream_error
-        if error is None and _errored(tr):
+        if error is None and (self._cut or _errored(tr)):
             return
         try:
             await settle(error)
@@ -328,15 +330,20 @@ class _Rest(LazyStream):
         return out, b""
 
     def _unterminated(self, last: bytes) -> bytes:
-        """What a pass-through Responses stream that ended cleanly still owes its client: the
-        blank line that dispatches its last event, and a failure when no event ended the
-        answer (CPA: a stream closed before its terminal event is a failure, never a 200
-        that stops mid-answer)."""
+        """What a pass-through stream that ended cleanly still owes its client: the blank
+        line that dispatches its last event, and a failure when no event ended the answer
+        (CPA: a stream closed before its terminal event is a failure, never a 200 that
+        stops mid-answer; a Chat stream that said its finish_reason but no ``[DONE]`` gets
+        the ``[DONE]``, as CPA's handler writes one at every clean end)."""
+        fmt = self.call.format
         out = b"" if last.endswith(b"\n\n") else b"\n" if last.endswith(b"\n") else b"\n\n"
-        if any(last.find(mark) >= 0 for mark in _END_EVENTS[self.call.format]):
+        if any(last.find(mark) >= 0 for mark in _END_EVENTS[fmt]):
             return out
+        if fmt is _OPENAI and _CHAT_FINISHED.search(last) is not None:
+            return out + b"data: [DONE]\n\n"
         log.warning("upstream stream for %s ended without its terminal event", self.call.model)
-        err = ir.Error("upstream stream closed before a terminal event", status=502)
+        self._cut = True
+        err = ir.Error(_UNTERMINATED.get(fmt, "upstream stream closed before a terminal event"), status=502)
         return out + _stream_error(self.reg, self.call, self.tr, err)
 
     def _broken(self, exc: BaseException) -> bytes:
@@ -381,9 +388,23 @@ _END_MARKS: dict[Format, tuple[bytes, ...]] = {
 }
 
 
-# the events that end a Responses stream, a failure included
+# the events that end a pass-through stream, a failure included: a clean end of the upstream's
+# body with none of them in the client's last bytes is a cut answer (``_Rest._unterminated``)
 _FINAL = (*_END_MARKS[Format.RESPONSES], b'"response.failed"', b"event: error", b'"type":"error"')
-_END_EVENTS: dict[Format, tuple[bytes, ...]] = {Format.RESPONSES: _FINAL, Format.CODEX: _FINAL}
+_END_EVENTS: dict[Format, tuple[bytes, ...]] = {
+    Format.RESPONSES: _FINAL,
+    Format.CODEX: _FINAL,
+    Format.CLAUDE: _END_MARKS[Format.CLAUDE],
+    Format.OPENAI: _END_MARKS[Format.OPENAI],
+}
+# a Chat stream's finish chunk, or the usage chunk after it (``choices`` empty)
+_CHAT_FINISHED = re.compile(rb'"finish_reason"\s*:\s*"|"choices"\s*:\s*\[\s*\]')
+# what the client is told when its pass-through stream ended without its terminal event
+# (the words the translated path's decoders use for the same upstream stream)
+_UNTERMINATED = {
+    Format.CLAUDE: "upstream stream ended before message_stop",
+    Format.OPENAI: "upstream stream ended before a finish_reason",
+}
 
 
 def _errored(tr: StreamTranslator | Passthrough) -> bool:
