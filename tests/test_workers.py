@@ -256,3 +256,32 @@ def test_two_workers_on_the_redis_backend_start_and_share_cooldowns(tmp_path, fa
     for _ in range(6):  # new connections: the kernel spreads them over both workers
         assert _chat(port) == 429
     assert len(fake.requests) == seen  # neither worker called the cooled key again
+
+
+def _scrape(port: int) -> tuple[float, float]:
+    """``/metrics`` on a new connection: (successful requests, active credentials)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    ok = re.search(r'^cliproxy_requests_total\{[^}]*status="200"[^}]*\} (\S+)$', text, re.M)
+    active = re.findall(r'^cliproxy_credentials\{[^}]*state="active"[^}]*\} (\S+)$', text, re.M)
+    return (float(ok[1]) if ok else 0.0), sum(float(v) for v in active)
+
+
+def test_metrics_count_the_requests_of_every_worker(tmp_path, fake, run):
+    """``/metrics`` answered by whichever worker the kernel picks shows every worker's
+    requests, and keeps a restarted worker's: Prometheus sees one proxy whose counters only
+    grow. Before, each worker answered with its own counters (11 requests scraped as 7,
+    then 4, then 7), which Prometheus reads as counter resets."""
+    cfg = _config(tmp_path, fake, "workers: 2\nmetrics: {enabled: true}")
+    sup = run(["serve", "--config", str(cfg), "--port", "0"])
+    port = int(sup.wait_for(r"supervising 2 workers on 127\.0\.0\.1:(\d+)")[0][1])
+    pids = [int(m[1]) for m in sup.wait_for(r"listening on http://\S+ \(pid (\d+)\)", count=2)]
+    for _ in range(11):  # new connections: the kernel spreads them over both workers
+        assert _chat(port) == 200
+    deadline = time.monotonic() + 10
+    while _scrape(port)[0] < 11 and time.monotonic() < deadline:  # a row lands as the answer ends
+        time.sleep(0.02)
+    assert {_scrape(port) for _ in range(6)} == {(11.0, 1.0)}
+    os.kill(pids[0], signal.SIGKILL)
+    sup.wait_for(r"listening on http://\S+ \(pid (\d+)\)", count=3)
+    assert {_scrape(port) for _ in range(6)} == {(11.0, 1.0)}

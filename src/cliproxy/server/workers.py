@@ -18,6 +18,10 @@ benchmarks and tests of the supervisor only.
 A worker knows it is one by ``CLIPROXY_WORKER_INDEX`` in its environment (the index of its
 slot, from 0); worker 0 is the one that writes back to a token store (its watcher sees the
 files every worker writes).
+
+The workers also share a fresh ``PROMETHEUS_MULTIPROC_DIR`` (one the user set is kept),
+made at start and removed once they have stopped, so that ``/metrics`` on any of them counts
+the requests of all of them (:mod:`cliproxy.usage.metrics`).
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +54,7 @@ log = logging.getLogger(__name__)
 
 WORKER_ENV = "CLIPROXY_WORKER_INDEX"
 MEMORY_OVERRIDE_ENV = "CLIPROXY_WORKERS_MEMORY_STATE"
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's; cliproxy.usage.metrics reads it
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
 HEALTHY_AFTER = 60.0  # a worker that lived this long resets its slot's back-off
@@ -142,6 +149,9 @@ class Supervisor:
 
     def run(self) -> int:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        made = None
+        if not self.env.get(METRICS_DIR_ENV):
+            made = self.env[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="cliproxy-metrics-")
         try:
             for slot in self.slots:
                 self._start(slot)
@@ -152,6 +162,8 @@ class Supervisor:
             self._drain()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            if made is not None:
+                shutil.rmtree(made, ignore_errors=True)
         return self._code
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:

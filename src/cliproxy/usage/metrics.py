@@ -4,23 +4,51 @@ One ``CollectorRegistry`` per service (never the process-global one, so two prox
 one process keep their own numbers). Request metrics are fed from finished requests
 (``observe``); the credential state gauge is filled when ``/metrics`` is scraped. The
 names are listed in ``docs/usage.md``.
+
+Under ``workers: N`` the supervisor gives its workers one ``PROMETHEUS_MULTIPROC_DIR``
+(:data:`MULTIPROC_ENV`): prometheus-client then keeps every worker's counters and
+histograms in files there, and a scrape, whichever worker answers it, sums the files of
+every worker, including those of a worker that died and was restarted, so the counters
+only grow. The credential gauge is not summed: the scraped worker computes it from the
+shared state and adds it to the answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 
-__all__ = ["CONTENT_TYPE", "Metrics"]
+__all__ = ["CONTENT_TYPE", "MULTIPROC_ENV", "Metrics"]
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own name for it
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _TOKEN_KINDS = ("input", "output", "cached", "cache_creation", "reasoning")
 STATES = ("active", "cooling", "disabled")
+
+
+class _CredentialStates:
+    """The ``cliproxy_credentials`` gauge as a collector: the counts the last scrape set,
+    never written to the multiprocess files (each worker would keep its own stale view)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "cliproxy_credentials", "Credentials by state.", labels=("provider", "state")
+        )
+        for (provider, state), count in sorted(self.counts.items()):
+            family.add_metric((provider, state), count)
+        yield family
 
 
 class Metrics:
@@ -64,9 +92,9 @@ class Metrics:
         self.cooldowns = Counter(
             "cliproxy_cooldown_events", "Credentials put in cooldown.", ("provider", "scope"), registry=r
         )
-        self.credentials = Gauge(
-            "cliproxy_credentials", "Credentials by state.", ("provider", "state"), registry=r
-        )
+        self.credentials = _CredentialStates()
+        r.register(self.credentials)
+        self._multiproc = os.environ.get(MULTIPROC_ENV, "")
         self.plugin_calls = Histogram(
             "cliproxy_plugin_call_seconds",
             "Plugin call latency.",
@@ -119,11 +147,14 @@ class Metrics:
 
     def set_credential_states(self, counts: dict[tuple[str, str], int]) -> None:
         """``counts``: (provider, state) -> credentials; every state of a provider is set."""
-        self.credentials.clear()
         providers = {p for p, _ in counts}
-        for provider in providers:
-            for state in STATES:
-                self.credentials.labels(provider, state).set(counts.get((provider, state), 0))
+        self.credentials.counts = {(p, s): counts.get((p, s), 0) for p in providers for s in STATES}
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not self._multiproc:
+            return generate_latest(self.registry)
+        every = CollectorRegistry()  # every worker's counters and histograms, summed
+        MultiProcessCollector(every, self._multiproc)
+        live = CollectorRegistry()
+        live.register(self.credentials)
+        return generate_latest(every) + generate_latest(live)
