@@ -12,10 +12,19 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.scalarstring import ScalarString
 from ruamel.yaml.tokens import CommentToken
 
-__all__ = ["drop_heading_comment", "make_yaml", "move_tail_comment", "restyle", "to_node", "to_plain"]
+__all__ = [
+    "drop_heading_comment",
+    "give_tail_comment",
+    "make_yaml",
+    "move_tail_comment",
+    "restyle",
+    "take_tail_comment",
+    "to_node",
+    "to_plain",
+]
 
-_KEY_LINE = re.compile(r"^( +)[^\s#\-][^:]*:(\s|$)")
 _DASH_LINE = re.compile(r"^( *)- ")
+_OPENER = re.compile(r"^ *[^\s#\-][^:]*:\s*(#.*)?$")  # a key whose value is the block below
 
 
 def make_yaml(text: str = "") -> YAML:
@@ -31,20 +40,24 @@ def make_yaml(text: str = "") -> YAML:
 
 
 def _guess_indent(text: str) -> tuple[int, int]:
-    """(mapping indent, dash offset) from the first nested key and the first block sequence."""
+    """(mapping indent, dash offset), each measured under a ``key:`` line that opens a block.
+
+    A key under a sequence item (``- a: 1`` then ``  b: 2``) says nothing about how far a
+    mapping is indented under its key, so it is not measured."""
     mapping, offset = None, None
-    parent_indent = 0
+    opener: int | None = None  # indent of the previous line when it was a bare ``key:``
     for line in text.splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        dash = _DASH_LINE.match(line)
-        if dash and offset is None:
-            offset = max(len(dash.group(1)) - parent_indent, 0)
-        elif not dash:
-            key = _KEY_LINE.match(line)
-            if key and mapping is None:
-                mapping = len(key.group(1))
-            parent_indent = len(line) - len(line.lstrip(" "))
+        indent = len(line) - len(line.lstrip(" "))
+        if _DASH_LINE.match(line):
+            if offset is None and opener is not None:
+                offset = max(indent - opener, 0)
+            opener = None
+            continue
+        if mapping is None and opener is not None and indent > opener:
+            mapping = indent - opener
+        opener = indent if _OPENER.match(line) else None
         if mapping is not None and offset is not None:
             break
     return mapping or 2, 2 if offset is None else offset
@@ -84,9 +97,17 @@ def to_node(value: Any) -> Any:
 
 
 def restyle(old: Any, new: Any) -> Any:
-    """Keep the quoting style of a replaced string scalar (``"x"`` stays double-quoted)."""
+    """Keep the quoting style of a replaced string scalar (``"x"`` stays double-quoted),
+    also inside a replaced list (item by index) or mapping (item by key), as CPA's
+    ``mergeNodePreserve`` keeps each node's style."""
     if isinstance(old, ScalarString) and isinstance(new, str) and not isinstance(new, ScalarString):
         return type(old)(new)
+    if isinstance(old, CommentedSeq) and isinstance(new, CommentedSeq):
+        for index in range(min(len(old), len(new))):
+            new[index] = restyle(old[index], new[index])
+    elif isinstance(old, CommentedMap) and isinstance(new, CommentedMap):
+        for key in new.keys() & old.keys():
+            new[key] = restyle(old[key], new[key])
     return new
 
 
@@ -111,20 +132,33 @@ def move_tail_comment(container: Any, key: Any, target_key: Any) -> None:
     Those lines usually introduce whatever follows, so on delete they go to the
     previous key, and on append they move below the new last entry.
     """
+    give_tail_comment(container, target_key, take_tail_comment(container, key))
+
+
+def take_tail_comment(container: Any, key: Any) -> CommentToken | None:
+    """Detach the comment lines printed after ``container[key]`` (the heading of what
+    follows; the end-of-line comment stays): a token for :func:`give_tail_comment`."""
     entry, index = _tail_slot(container, key)
     token = entry[index]
     if not isinstance(token, CommentToken):
-        return
+        return None
     eol, sep, following = token.value.partition("\n")
     if not sep or not following:
-        return
+        return None
     token.value = eol + sep
-    target, tindex = _tail_slot(container, target_key)
-    current = target[tindex]
+    return CommentToken(following, token.start_mark, None)
+
+
+def give_tail_comment(container: Any, key: Any, lines: CommentToken | None) -> None:
+    """Print the lines taken by :func:`take_tail_comment` after ``container[key]``."""
+    if lines is None:
+        return
+    target, index = _tail_slot(container, key)
+    current = target[index]
     if isinstance(current, CommentToken):
-        current.value = current.value + following
+        current.value = current.value + lines.value
     else:
-        target[tindex] = CommentToken("\n" + following, token.start_mark, None)
+        target[index] = CommentToken("\n" + lines.value, lines.start_mark, None)
 
 
 def drop_heading_comment(container: Any, previous_key: Any) -> None:

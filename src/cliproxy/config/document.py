@@ -16,7 +16,16 @@ from ruamel.yaml.error import YAMLError
 from ..errors import ConfigError
 from ._errors import config_error, from_validation, from_yaml
 from ._paths import KeyPath, parse_path, resolve_step
-from ._yaml import drop_heading_comment, make_yaml, move_tail_comment, restyle, to_node, to_plain
+from ._yaml import (
+    drop_heading_comment,
+    give_tail_comment,
+    make_yaml,
+    move_tail_comment,
+    restyle,
+    take_tail_comment,
+    to_node,
+    to_plain,
+)
 from .model import Config
 
 __all__ = ["MAX_DEPTH", "ConfigDocument"]
@@ -150,7 +159,9 @@ class ConfigDocument:
         if (key == len(parent)) if isinstance(parent, list) else (key not in parent):
             _append(parent, key, to_node(value))
         else:
+            heading = take_tail_comment(parent, key)  # it introduces the next key (CPA keeps it)
             parent[key] = restyle(parent[key], to_node(value))
+            give_tail_comment(parent, key, heading)
         self._mark_edited(config)
 
     def delete(self, path: KeyPath, *, validate: bool = True) -> bool:
