@@ -3,6 +3,10 @@ sent): the route is Codex's whatever the body names, the search is never transla
 the plugin stages only the model routers take part, as in CPA, which sends a search past
 its interceptors and usage plugins.
 
+A client key with a policy is admitted first, as for any request: a search spends a
+Codex account, so a disabled or expired key, a model the key may not use (the one the
+search names, empty when it names none) or a spent rate or budget refuses it.
+
 A model router sees the request with source format ``codex-alpha-search``; when it handles
 it, it may only name the ``codex`` provider (its target model then picks the credentials),
 anything else refuses the search with 503 (CPA ``codexAlphaSearchSelectionModel``).
@@ -14,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from cliproxy.access import KEY_POLICY
 from cliproxy.calls import Call, Reply, StreamReply
 from cliproxy.errors import ModelNotFoundError, NoCredentialError, UpstreamError
 from cliproxy.models.registry import ModelRoute
@@ -29,6 +34,22 @@ __all__ = ["search", "search_route"]
 
 
 async def search(pipe: Pipeline, call: Call) -> Reply | StreamReply:
+    """One search, admitted by the client key's policy when it has one."""
+    policy = KEY_POLICY.get()
+    if policy is None or call.skip is not None:  # a plugin's nested call was admitted already
+        return await _search(pipe, call)
+    ticket = await pipe.enforcer.admit(policy, call.format, call.model, call.action)
+    if ticket is None:
+        return await _search(pipe, call)
+    try:
+        result = await _search(pipe, call)
+    except BaseException:
+        await ticket.release()
+        raise
+    return await ticket.attach(call, result, None)
+
+
+async def _search(pipe: Pipeline, call: Call) -> Reply | StreamReply:
     """One search: the model routers (when a plugin has one), then Codex's credentials."""
     model = call.model
     host = pipe.plugins
