@@ -81,3 +81,34 @@ async def test_a_gemini_upstream_gets_the_declaration_as_sent(matrix: Any) -> No
     decl = matrix.fakes.gemini.last.json["tools"][0]["functionDeclarations"][0]
     assert decl["parameters"]["required"] == ["cmd"]
     assert decl["parameters"]["properties"]["cmd"]["enum"] is None
+
+
+@pytest.mark.parametrize(
+    ("model", "fake", "schema_of"),
+    [
+        ("claude-model", "claude", lambda b: b["output_config"]["format"]["schema"]),
+        ("compat-model", "openai", lambda b: b["response_format"]["json_schema"]["schema"]),
+        ("codex-model", "responses", lambda b: b["text"]["format"]["schema"]),
+    ],
+)
+async def test_a_response_schema_goes_as_json_schema(
+    matrix: Any, model: str, fake: str, schema_of: Any
+) -> None:
+    """``generationConfig.responseSchema`` is a Gemini ``Schema`` too: other formats get it
+    without its null members and with JSON Schema's lower-case type names. CPA's
+    Claude, Chat and Codex translators do not carry a response schema at all."""
+    schema = gtypes.Schema(type=gtypes.Type.OBJECT, properties={"a": gtypes.Schema(type=gtypes.Type.STRING)})
+    body = {
+        "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+        "generationConfig": {
+            "responseMimeType": "application/json",
+            "responseSchema": schema.model_dump(mode="json", by_alias=True),
+        },
+    }
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{matrix.url}/v1beta/models/{model}:generateContent", json=body, headers={"x-goog-api-key": KEY}
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+    sent = schema_of(getattr(matrix.fakes, fake).last.json)
+    assert sent == {"type": "object", "properties": {"a": {"type": "string"}}}, sent

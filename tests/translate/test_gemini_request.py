@@ -178,7 +178,8 @@ def test_parts_of_every_kind_round_trip():
     results = fn.content
     assert [r.call_id for r in results] == ["a-0", "a-1", "b-2"]
     assert results[0].is_error and results[0].content[0].text == "boom"
-    assert req.response_format == {"type": "json_schema", "schema": {"type": "OBJECT"}}
+    # other formats read JSON Schema; a Gemini upstream gets the schema back as sent
+    assert req.response_format == {"type": "json_schema", "schema": {"type": "object"}}
     assert req.stop == ["END"] and req.n == 2 and req.seed == 7
     builtins = [t for t in req.tools if t.kind == "builtin"]
     assert [t.name for t in builtins] == ["googleSearch", "codeExecution"]

@@ -2,6 +2,7 @@
 
 Private request extras used for an exact round trip: ``_gen`` (generationConfig keys
 with no IR field), ``_schema_key`` (``responseSchema`` or ``responseJsonSchema``),
+``_schema_raw`` (a ``responseSchema`` as sent, when other formats get it as JSON Schema),
 ``_thinking_level`` (a level not written in upper case), ``_thinking_extra``,
 ``_fcc`` (the client's functionCallingConfig as sent) and ``_tool_config``.
 """
@@ -14,6 +15,7 @@ from cliproxy.errors import RequestError
 from cliproxy.translate import ir
 from cliproxy.translate.gemini.names import NameMap
 from cliproxy.translate.gemini.parts import FAMILY
+from cliproxy.translate.gemini.tools import as_json_schema
 from cliproxy.translate.gemini.wire import as_dict, as_list, camel, take
 from cliproxy.translate.summary import summary_intent
 
@@ -59,8 +61,11 @@ def _read_format(rest: dict[str, Any], req: ir.Request) -> None:
             req.extras["_schema_key"] = "responseJsonSchema"
             json_schema = None
         elif schema is not None:
-            req.response_format = {"type": "json_schema", "schema": schema}
+            converted = as_json_schema(schema)  # for other formats; a Gemini upstream gets it as sent
+            req.response_format = {"type": "json_schema", "schema": converted}
             req.extras["_schema_key"] = "responseSchema"
+            if converted is not schema:
+                req.extras["_schema_raw"] = schema
             schema = None
         else:
             req.response_format = {"type": "json_object"}
@@ -210,7 +215,7 @@ def _response_format(req: ir.Request, native: bool, out: dict[str, Any]) -> None
     if kind == "json_schema" and rf.get("schema") is not None:
         out["responseMimeType"] = "application/json"
         key = req.extras.get("_schema_key", "responseJsonSchema") if native else "responseJsonSchema"
-        out[key] = rf["schema"]
+        out[key] = req.extras.get("_schema_raw", rf["schema"]) if native else rf["schema"]
     elif kind in ("json_object", "json_schema"):
         out["responseMimeType"] = "application/json"
 

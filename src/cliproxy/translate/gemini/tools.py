@@ -19,7 +19,7 @@ from cliproxy.translate.gemini.parts import FAMILY, public_extras
 from cliproxy.translate.gemini.wire import as_dict, as_list, camel, take
 from cliproxy.translate.schema import clean_schema_for_antigravity, clean_schema_for_gemini
 
-__all__ = ["CUSTOM_TOOL_SCHEMA", "build_tools", "read_tools"]
+__all__ = ["CUSTOM_TOOL_SCHEMA", "as_json_schema", "build_tools", "read_tools"]
 
 # isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
 _NODES = (dict, list)
@@ -48,7 +48,7 @@ def _read_decl(decl: Any, group: int, where: str) -> ir.Tool:
             extras["_params_key"] = key
             if key == "parameters":
                 # Gemini's Schema spells types OBJECT/STRING...; other formats want JSON Schema
-                lowered = _lower_types(params)
+                lowered = as_json_schema(params)
                 if lowered is not params:
                     extras["_params_raw"] = params
                     params = lowered
@@ -58,13 +58,13 @@ def _read_decl(decl: Any, group: int, where: str) -> ir.Tool:
     return ir.Tool(name=name, description=description, parameters=params, extras=extras)
 
 
-def _lower_types(node: Any) -> Any:
-    """``node`` as JSON Schema: upper-case ``type`` names lowered and null members left out
-    (a Gemini ``Schema`` is protobuf JSON, where null means unset, and a ``model_dump()``
-    writes every unset member as null; Anthropic and OpenAI refuse ``required: null``).
-    The same object when nothing changes."""
+def as_json_schema(node: Any) -> Any:
+    """A Gemini ``Schema`` (``parameters``, ``responseSchema``) as JSON Schema: upper-case
+    ``type`` names lowered and null members left out (a Gemini ``Schema`` is protobuf JSON,
+    where null means unset, and a ``model_dump()`` writes every unset member as null;
+    Anthropic and OpenAI refuse ``required: null``). The same object when nothing changes."""
     if isinstance(node, list):
-        items = [_lower_types(v) for v in node]
+        items = [as_json_schema(v) for v in node]
         return node if all(a is b for a, b in zip(items, node, strict=True)) else items
     if not isinstance(node, dict):
         return node
@@ -79,7 +79,7 @@ def _lower_types(node: Any) -> Any:
         if key == "type" and isinstance(value, str) and not value.islower():
             new = value.lower()
         elif isinstance(value, _NODES) and key not in ("enum", "example", "default", "required"):
-            new = _lower_types(value)
+            new = as_json_schema(value)
         if new is not value:
             if out is None:
                 out = dict(node)
