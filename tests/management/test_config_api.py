@@ -74,22 +74,26 @@ async def test_put_config_yaml_replaces_file_and_applies_live(mproxy):
 
 
 @pytest.mark.parametrize(
-    ("text", "code", "fragment"),
+    ("text", "want", "code", "fragment"),
     [
-        ("routing:\n  strategy: sideways\n", "invalid_config", "routing.strategy"),
+        ("routing:\n  strategy: sideways\n", 422, "invalid_config", "routing.strategy"),
         (
             "claude-api-key:\n  - api-key: k\n    weight: 2000000\n",
+            422,
             "invalid_config",
             "claude-api-key[0].weight",
         ),
-        ("port: [1, 2\n", "invalid_yaml", "line"),
+        ("port: [1, 2\n", 400, "invalid_yaml", "line"),
     ],
 )
-async def test_put_config_yaml_rejects_bad_file_untouched(mproxy, text, code, fragment):
+async def test_put_config_yaml_rejects_bad_file_untouched(mproxy, text, want, code, fragment):
+    """CPA's PutConfigYAML: YAML that does not parse is 400 ``invalid_yaml``; a parsed
+    config its loader refuses (a weight out of range...) is 422 ``invalid_config``. Before,
+    both were 400. The file and the running config stay as they were."""
     proxy = await mproxy(COMMENTED)
     before = proxy.config_path.read_bytes()
     status, body = await mcall(proxy, "PUT", "/config.yaml", data=text.encode())
-    assert status == 400 and body["error"] == code and fragment in body["message"]
+    assert status == want and body["error"] == code and fragment in body["message"]
     assert proxy.config_path.read_bytes() == before
     assert proxy.service.config.api_keys == ["client-1"]
 

@@ -84,8 +84,9 @@ async def put_config_yaml(req: Req) -> Resp:
     try:
         doc = ConfigDocument.from_text(text)
     except ConfigError as exc:
-        code = "invalid_config" if exc.path else "invalid_yaml"
-        return _failure(400, code, str(exc))
+        if exc.path:  # parsed, but a value is refused: CPA's LoadConfigOptional answers 422
+            return _failure(422, "invalid_config", str(exc))
+        return _failure(400, "invalid_yaml", str(exc))
     if not doc.plain():
         return _failure(
             400,
@@ -101,7 +102,7 @@ async def put_config_yaml(req: Req) -> Resp:
     try:
         await req.service.edit_config(replace, create=True)
     except ConfigError as exc:
-        return _failure(400, "invalid_config", str(exc))
+        return _failure(422, "invalid_config", str(exc))
     return Resp(200, {"ok": True, "changed": ["config"]})
 
 
