@@ -3,7 +3,8 @@
 Keys live under ``prefix`` (``state.prefix``):
 
 - ``cd|<model>``: a hash, credential id -> cooldown record (JSON); ``cdidx``: the set of
-  models that have one. Writes publish an invalidation on ``events``.
+  models that have one. Writes publish an invalidation on ``events`` (``events@<db>`` on a
+  database other than 0: Redis delivers a message to every database's subscribers).
 - ``rr|<key>``: round-robin cursors (``INCR`` in a script that wraps like the memory one).
 - ``w|<key>``: smooth weighted round-robin weights (one script step per pick).
 - ``b|<key>``: session-affinity bindings (``expiry \\0 credential \\0 group keys``).
@@ -46,7 +47,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 import orjson
 from redis import asyncio as aioredis
@@ -64,7 +65,7 @@ from .redis_secrets import RedisSecrets
 from .redis_slots import RedisSlots
 from .resp import Link, command, read
 
-__all__ = ["CACHE_TTL", "RedisState"]
+__all__ = ["CACHE_TTL", "RedisState", "database"]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,17 @@ _EMPTY: Mapping[str, CooldownRecord] = MappingProxyType({})
 _DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 
 EventHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
+
+
+def database(where: SplitResult) -> int:
+    """The database number of a ``redis://`` URL, read as redis-py reads it (``/<db>``, or
+    ``?db=<db>`` when the path has none); 0 when it names none."""
+    path = where.path.lstrip("/")
+    raw = path or next((v for k, v in parse_qsl(where.query) if k == "db"), "")
+    try:
+        return int(raw or 0)
+    except ValueError:
+        return 0
 
 
 def _encode(record: CooldownRecord) -> bytes:
@@ -107,12 +119,14 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
         self._cache_ttl = cache_ttl
         self._timeout = timeout
         self._where = urlsplit(url)
+        self.db = database(self._where)
         self._link = Link(
             self._where.hostname or "127.0.0.1",
             self._where.port or 6379,
             unquote(self._where.password or ""),
             unquote(self._where.username or ""),
             timeout,
+            self.db,
         )
         # a blocking pool: under a burst (1,000 streams finishing at once) a command waits up
         # to ``timeout`` for a free connection instead of failing with MaxConnectionsError
@@ -134,7 +148,9 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
         self._probe: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._handlers: dict[str, list[EventHandler]] = {}
-        self._channel = prefix + "events"
+        # Redis hands a message to every subscriber of the channel whatever database they
+        # selected: a deployment on another database of the server must not hear this one
+        self._channel = prefix + "events" + (f"@{self.db}" if self.db else "")
         self._weighted = self._redis.register_script(WEIGHTED)
         self._get_binding = self._redis.register_script(GET_BINDING)
         self._set_binding = self._redis.register_script(SET_BINDING)

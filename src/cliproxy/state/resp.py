@@ -42,11 +42,15 @@ class Link:
     commands are written as they come and replies matched in order, so concurrent requests
     share one socket with no per-command pool checkout (redis-py costs ~10x more CPU)."""
 
-    def __init__(self, host: str, port: int, password: str, username: str, timeout: float) -> None:
+    def __init__(
+        self, host: str, port: int, password: str, username: str, timeout: float, db: int = 0
+    ) -> None:
         self._where = (host, port)
-        self._auth = (
-            [b"AUTH", *([username.encode()] if username else []), password.encode()] if password else []
-        )
+        auth = [b"AUTH", *([username.encode()] if username else []), password.encode()] if password else []
+        # what a new connection sends before its first command: AUTH, then SELECT <db>
+        self._hello = [auth] if auth else []
+        if db:
+            self._hello.append([b"SELECT", b"%d" % db])
         self._timeout = timeout
         self._writer: asyncio.StreamWriter | None = None
         self._waiting: deque[asyncio.Future[Any]] = deque()
@@ -80,10 +84,13 @@ class Link:
         except Exception as exc:  # unreachable or too slow
             raise RedisConnectionError(str(exc) or type(exc).__name__) from exc
         try:
-            if self._auth:
-                writer.write(command(*self._auth))
-                await asyncio.wait_for(read(reader), self._timeout)
-        except BaseException as exc:  # too slow or refused (a wrong password): nothing left open
+            if self._hello:
+                writer.write(b"".join(command(*parts) for parts in self._hello))
+                for _ in self._hello:
+                    await asyncio.wait_for(read(reader), self._timeout)
+        except (
+            BaseException
+        ) as exc:  # too slow or refused (a wrong password, no such database): nothing left open
             writer.close()
             if isinstance(exc, Exception):
                 raise RedisConnectionError(str(exc) or type(exc).__name__) from exc
