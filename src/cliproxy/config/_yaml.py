@@ -105,10 +105,19 @@ def restyle(old: Any, new: Any) -> Any:
     if isinstance(old, CommentedSeq) and isinstance(new, CommentedSeq):
         for index in range(min(len(old), len(new))):
             new[index] = restyle(old[index], new[index])
+            _keep_comment(old, new, index)
     elif isinstance(old, CommentedMap) and isinstance(new, CommentedMap):
         for key in new.keys() & old.keys():
             new[key] = restyle(old[key], new[key])
+            _keep_comment(old, new, key)
     return new
+
+
+def _keep_comment(old: Any, new: Any, key: Any) -> None:
+    """A scalar item keeps the comments around it, by index or key (CPA edits in place)."""
+    comment = old.ca.items.get(key)
+    if comment is not None and not isinstance(new[key], CommentedMap | CommentedSeq):
+        new.ca.items[key] = comment
 
 
 def _tail_slot(container: Any, key: Any) -> tuple[list[Any], Any]:
