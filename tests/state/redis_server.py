@@ -7,6 +7,7 @@ import os
 import random
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -46,23 +47,32 @@ def _free_port() -> int:
 
 
 class RedisServer:
-    """One server process; ``kill`` and ``start`` again reuse the same port (a Redis outage)."""
+    """One server process; ``kill`` and ``start`` again reuse the same port (a Redis outage).
+    With ``tls`` (a certificate and its key) it speaks TLS only (``rediss://``)."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, tls: tuple[Path, Path] | None = None) -> None:
         self.binary = binary
         self.port = _free_port()
+        self.tls = tls
         self.dir = Path(tempfile.mkdtemp(prefix="cliproxy-redis-"))
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
+        if self.tls is not None:  # the certificate is its own CA
+            return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self.tls[0]}"
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        listen = ["--port", str(self.port)]
+        if self.tls is not None:
+            cert, key = self.tls
+            listen = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(cert),
+                      "--tls-key-file", str(key), "--tls-auth-clients", "no"]  # fmt: skip
         self.process = subprocess.Popen(
             [
                 self.binary,
-                "--port", str(self.port),
+                *listen,
                 "--bind", "127.0.0.1",
                 "--save", "",
                 "--appendonly", "no",
@@ -74,10 +84,8 @@ class RedisServer:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
-                    conn.settimeout(1)
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as raw:
+                    if self._pong(raw):
                         return
             except OSError:
                 pass
@@ -85,6 +93,18 @@ class RedisServer:
                 raise RuntimeError("redis-server exited at start")
             time.sleep(0.02)
         raise RuntimeError("redis-server did not answer within 10 s")
+
+    def _pong(self, raw: socket.socket) -> bool:
+        if self.tls is not None:
+            with _unverified().wrap_socket(raw) as conn:
+                return self._pong_on(conn)
+        return self._pong_on(raw)
+
+    @staticmethod
+    def _pong_on(conn: socket.socket) -> bool:
+        conn.settimeout(1)
+        conn.sendall(b"PING\r\n")
+        return conn.recv(16).startswith(b"+PONG")
 
     def kill(self) -> None:
         if self.process is not None:
@@ -95,6 +115,13 @@ class RedisServer:
     def close(self) -> None:
         self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _unverified() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def redis_binary() -> str:

@@ -16,6 +16,9 @@ Keys live under ``prefix`` (``state.prefix``):
 - ``cid|<hash>``: a cloaked Claude API key's session and fake user id, which every worker
   adopts (:mod:`cliproxy.providers.claude_shared`).
 
+A ``rediss://`` URL's TLS settings (its ``ssl_*`` options) hold for the connections cliproxy
+opens itself (the cursor link, the notification channel) as for redis-py's pool.
+
 Hot path: cooldown reads are served from a local cache that pub/sub invalidates (and a
 short TTL bounds if a message is lost), so a request costs at most one round trip (the
 cursor). When Redis goes away, every method falls back to a local
@@ -42,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict
@@ -51,6 +55,7 @@ from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 import orjson
 from redis import asyncio as aioredis
+from redis.asyncio.connection import SSLConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -65,7 +70,7 @@ from .redis_secrets import RedisSecrets
 from .redis_slots import RedisSlots
 from .resp import Link, command, read
 
-__all__ = ["CACHE_TTL", "RedisState", "database"]
+__all__ = ["CACHE_TTL", "RedisState", "database", "tls_context"]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +94,15 @@ def database(where: SplitResult) -> int:
         return int(raw or 0)
     except ValueError:
         return 0
+
+
+def tls_context(pool: aioredis.ConnectionPool) -> ssl.SSLContext | None:
+    """For a ``rediss://`` pool, the TLS settings its connections use (the URL's ``ssl_*``
+    options, redis-py's defaults), for cliproxy's own connections; None for ``redis://``."""
+    if not issubclass(pool.connection_class, SSLConnection):
+        return None
+    options = {k: v for k, v in pool.connection_kwargs.items() if k.startswith("ssl_")}
+    return SSLConnection(**options).ssl_context.get()
 
 
 def _encode(record: CooldownRecord) -> bytes:
@@ -120,14 +134,7 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
         self._timeout = timeout
         self._where = urlsplit(url)
         self.db = database(self._where)
-        self._link = Link(
-            self._where.hostname or "127.0.0.1",
-            self._where.port or 6379,
-            unquote(self._where.password or ""),
-            unquote(self._where.username or ""),
-            timeout,
-            self.db,
-        )
+        self._tls: ssl.SSLContext | None = None  # rediss://: as the pool's, set below
         # a blocking pool: under a burst (1,000 streams finishing at once) a command waits up
         # to ``timeout`` for a free connection instead of failing with MaxConnectionsError
         # (redis-py's plain pool raises at once past 100 connections, and the state then
@@ -141,6 +148,16 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
             retry_on_timeout=False,
         )
         self._redis = aioredis.Redis(connection_pool=pool)
+        self._tls = tls_context(pool)
+        self._link = Link(
+            self._where.hostname or "127.0.0.1",
+            self._where.port or 6379,
+            unquote(self._where.password or ""),
+            unquote(self._where.username or ""),
+            timeout,
+            self.db,
+            self._tls,
+        )
         self._local = MemoryState(clock=clock)
         self._cache: dict[str, tuple[float, Mapping[str, CooldownRecord]]] = {}
         self._down = False
@@ -215,7 +232,9 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
             writer: asyncio.StreamWriter | None = None
             try:
                 reader, conn = await asyncio.wait_for(
-                    asyncio.open_connection(self._where.hostname or "127.0.0.1", self._where.port or 6379),
+                    asyncio.open_connection(
+                        self._where.hostname or "127.0.0.1", self._where.port or 6379, ssl=self._tls
+                    ),
                     self._timeout,
                 )
                 writer = conn

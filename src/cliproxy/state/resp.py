@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections import deque
 from typing import Any
 
@@ -43,9 +44,17 @@ class Link:
     share one socket with no per-command pool checkout (redis-py costs ~10x more CPU)."""
 
     def __init__(
-        self, host: str, port: int, password: str, username: str, timeout: float, db: int = 0
+        self,
+        host: str,
+        port: int,
+        password: str,
+        username: str,
+        timeout: float,
+        db: int = 0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._where = (host, port)
+        self._tls = tls
         auth = [b"AUTH", *([username.encode()] if username else []), password.encode()] if password else []
         # what a new connection sends before its first command: AUTH, then SELECT <db>
         self._hello = [auth] if auth else []
@@ -80,7 +89,9 @@ class Link:
 
     async def _open(self) -> None:
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(*self._where), self._timeout)
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(*self._where, ssl=self._tls), self._timeout
+            )
         except Exception as exc:  # unreachable or too slow
             raise RedisConnectionError(str(exc) or type(exc).__name__) from exc
         try:
