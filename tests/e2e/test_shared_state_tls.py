@@ -26,7 +26,9 @@ def tls_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.close()
 
 
-async def test_rotation_and_notifications_are_shared_over_tls(start_proxy, fakes, tls_redis, caplog, monkeypatch):
+async def test_rotation_and_notifications_are_shared_over_tls(
+    start_proxy, fakes, tls_redis, caplog, monkeypatch
+):
     """Before, cliproxy's own connections (the per-request round-robin cursor, the
     notification channel) spoke plain RESP to the TLS port: every request took Redis for
     unreachable (a WARNING, this process's own cursor) and the probe brought it back at once,
