@@ -87,6 +87,8 @@ from cliproxy.providers.transport import (
     UpstreamClient,
     UpstreamNetworkError,
     UpstreamResponse,
+    header_line_break,
+    line_break_in,
     network_error,
 )
 from cliproxy.usage.timeline import API_TIMELINE, Timeline
@@ -312,6 +314,8 @@ class WebSocketUpstream:
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             if timeline is not None:
                 timeline.error("dial", type(exc).__name__)
+            if isinstance(exc, ValueError) and line_break_in(headers):
+                raise header_line_break() from exc
             raise UpstreamNetworkError(
                 "upstream unreachable", detail=f"WebSocket to {_origin(url)}: {type(exc).__name__}"
             ) from exc

@@ -20,7 +20,7 @@ from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from cliproxy.providers.transport import UpstreamNetworkError
+from cliproxy.providers.transport import header_line_break
 
 __all__ = ["Headers", "head_bytes", "head_template"]
 
@@ -74,9 +74,7 @@ def _lines(
     lines += ("", "")
     text = "\r\n".join(lines)
     if text.count("\n") != len(lines) - 1 or text.count("\r") != len(lines) - 1:
-        raise UpstreamNetworkError(
-            "invalid upstream request header", detail="a header name or value holds a line break"
-        )
+        raise header_line_break()
     return text
 
 

@@ -59,6 +59,8 @@ from cliproxy.providers.transport import (
     UndecodableBody,
     UpstreamNetworkError,
     UpstreamResponse,
+    header_line_break,
+    line_break_in,
     network_error,
     read_body,
 )
@@ -436,6 +438,8 @@ class HttpClient:
                 "upstream request failed", detail=f"request to {_origin(url)} failed: {type(exc).__name__}"
             ) from _broken(exc)
         except ValueError as exc:  # a bad proxy URL or upstream URL from config
+            if line_break_in(headers):
+                raise header_line_break() from exc
             raise UpstreamNetworkError(
                 "invalid upstream or proxy URL",
                 detail=f"invalid upstream or proxy URL for {_origin(url)}: {exc}",

@@ -28,7 +28,7 @@ from typing import Protocol
 
 import orjson
 
-from cliproxy.errors import UpstreamError
+from cliproxy.errors import RequestError, UpstreamError
 
 __all__ = [
     "ConnectionEnded",
@@ -37,6 +37,8 @@ __all__ = [
     "UpstreamClient",
     "UpstreamNetworkError",
     "UpstreamResponse",
+    "header_line_break",
+    "line_break_in",
     "network_error",
     "read_body",
 ]
@@ -117,6 +119,21 @@ class UpstreamNetworkError(UpstreamError):
                 return False
             cause = cause.__cause__ or cause.__context__
         return True
+
+
+def header_line_break() -> RequestError:
+    """A header of the upstream request holds a line break: the client's 400, never sent.
+    Such a value comes from the request (a body field some upstreams get as a header, such
+    as ``prompt_cache_key``), so it must not cool the credential for everyone."""
+    return RequestError(
+        "the request cannot be sent upstream: a value the proxy sends as a header holds a line break"
+    )
+
+
+def line_break_in(headers: Mapping[str, str]) -> bool:
+    """Whether a header name or value holds a CR or LF (aiohttp refuses it with a
+    ValueError that does not say so apart from a bad URL)."""
+    return any(f"{k}{v}".find("\n") >= 0 or f"{k}{v}".find("\r") >= 0 for k, v in headers.items())
 
 
 def network_error(exc: BaseException, while_: str) -> UpstreamNetworkError:
