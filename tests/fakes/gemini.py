@@ -199,6 +199,11 @@ class GeminiFake(FakeServer):
         model, _, action = request.match_info["target"].partition(":")
         body = _unset_nulls(self.body(request))
         if action == "countTokens":
+            refused = _count_refusal(
+                body, vertex=request.path.startswith(("/v1/projects/", "/v1/publishers/"))
+            )
+            if refused:
+                return self.error_response(400, refused, None)
             return self.json_response(_count(body))
         if action not in ("generateContent", "streamGenerateContent"):
             return self.error_response(404, f"Method {action!r} not found for models/{model}", None)
@@ -652,6 +657,38 @@ def _usage(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
     if _get(body, "cachedContent"):
         usage["cachedContentTokenCount"] = prompt // 2
     return usage
+
+
+# the members of CountTokensRequest (JSON and proto names): the Gemini API's and Vertex's
+_COUNT_FIELDS = {"model", "contents", "generateContentRequest", "generate_content_request"}
+_VERTEX_COUNT_FIELDS = {
+    "model",
+    "contents",
+    "instances",
+    "tools",
+    "systemInstruction",
+    "system_instruction",
+    "generationConfig",
+    "generation_config",
+}
+
+
+def _count_refusal(body: dict[str, Any], *, vertex: bool) -> str:
+    """Why the API refuses a countTokens body ("" when it does not): a member that is not
+    one of CountTokensRequest's (the Gemini API takes a system instruction and tools only
+    inside ``generateContentRequest``, Vertex at the top level), or on the Gemini API both
+    forms at once, or a ``generateContentRequest`` without its ``model``."""
+    for name in body:
+        if name not in (_VERTEX_COUNT_FIELDS if vertex else _COUNT_FIELDS):
+            return f'Invalid JSON payload received. Unknown name "{name}": Cannot find field.'
+    inner = _get(body, "generateContentRequest")
+    if inner is None:
+        return ""
+    if body.get("contents"):
+        return "contents and generateContentRequest are mutually exclusive"
+    if not isinstance(inner, dict) or not str(inner.get("model", "")).startswith("models/"):
+        return "* GenerateContentRequest.model: unexpected model name format"
+    return ""
 
 
 def _count(body: dict[str, Any]) -> dict[str, Any]:

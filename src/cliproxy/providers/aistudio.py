@@ -24,7 +24,7 @@ from cliproxy.credentials.record import Credential
 from cliproxy.errors import UpstreamError
 from cliproxy.formats import Format
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers
-from cliproxy.providers.gemini import backfill_response_names, lead_with_user
+from cliproxy.providers.gemini import backfill_response_names, count_request, lead_with_user
 from cliproxy.providers.retry import google_retry_delay, retry_after_header
 
 __all__ = ["RELAY_CHANNEL_HEADER", "AIStudioProvider"]
@@ -58,7 +58,7 @@ class AIStudioProvider(Provider):
         name = quote(model, safe="-._~")
         if action == "count":
             method = "countTokens"
-            body = {"contents": body.get("contents", [])}
+            body = count_request(body, model)  # (the browser asks the Gemini API)
         else:
             method = "streamGenerateContent?alt=sse" if stream else "generateContent"
             config = body.get("generationConfig")

@@ -19,6 +19,7 @@ __all__ = [
     "InteractionsProvider",
     "backfill_response_names",
     "cap_max_output_tokens",
+    "count_request",
     "lead_with_user",
 ]
 
@@ -51,7 +52,7 @@ class GeminiProvider(Provider):
         body.pop("model", None)
         if action == "count":
             method = "countTokens"
-            body = {"contents": body.get("contents", [])} if "generateContentRequest" not in body else body
+            body = count_request(body, model)
         else:
             method = "streamGenerateContent?alt=sse" if stream else "generateContent"
             contents = body.get("contents")
@@ -183,6 +184,30 @@ def cap_max_output_tokens(body: dict[str, Any], limit: int) -> None:
     asked = config.get("maxOutputTokens")
     if isinstance(asked, (int, float)) and not isinstance(asked, bool) and asked > limit:
         body["generationConfig"] = {**config, "maxOutputTokens": limit}
+
+
+# what a request counts besides its contents, which Gemini's countTokens takes only inside
+# ``generateContentRequest`` (a top-level one is refused: not a field of CountTokensRequest)
+_COUNTED_BESIDES = ("systemInstruction", "system_instruction", "tools")
+
+
+def count_request(body: dict[str, Any], model: str) -> dict[str, Any]:
+    """The Gemini API's ``countTokens`` body for a request ``body`` (``model`` already
+    taken out): the contents alone, or, when it carries a system instruction or tools, a
+    ``generateContentRequest`` with them, the one form in which the API counts them (CPA
+    keeps the system instruction at the top level, where Google refuses it, and drops the
+    tools). A body already in that form goes as it is; the generation config and safety
+    settings are never counted (CPA drops them too)."""
+    if "generateContentRequest" in body or "generate_content_request" in body:
+        return body
+    out: dict[str, Any] = {"contents": body.get("contents", [])}
+    for name in _COUNTED_BESIDES:
+        if value := body.get(name):
+            out[name] = value
+    lead_with_user(out)
+    if len(out) == 1:
+        return out
+    return {"generateContentRequest": {"model": f"models/{model}", **out}}
 
 
 def lead_with_user(body: dict[str, Any]) -> None:

@@ -47,6 +47,12 @@ def vertex_base_url(location: str) -> str:
     return GLOBAL_HOST if location == "global" else f"https://{location}-aiplatform.googleapis.com"
 
 
+# what Vertex's countTokens takes of a request (any other field is refused): the system
+# instruction and tools are counted; the generation config stays out (CPA drops it, and
+# the tools, which Vertex can count)
+_COUNT_FIELDS = ("contents", "systemInstruction", "system_instruction", "tools", "instances")
+
+
 class VertexProvider(GeminiProvider):
     """Gemini models on Vertex AI. Errors are Google RPC errors, as for Gemini."""
 
@@ -72,6 +78,11 @@ class VertexProvider(GeminiProvider):
         name = quote(model, safe="-._~@")
         if action == "count":
             verb, stream = "countTokens", False
+            inner = body.get("generateContentRequest") or body.get("generate_content_request")
+            if type(inner) is dict:  # the Gemini API's form: its fields are Vertex's own
+                body = inner
+            body = {k: body[k] for k in _COUNT_FIELDS if k in body}
+            body["model"] = model
         elif "imagen" in model.lower():
             verb, stream = "predict", False
         else:
