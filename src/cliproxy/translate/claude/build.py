@@ -26,7 +26,8 @@ For other sources:
   ``top_p`` below 0.95 are dropped, and a forced tool choice turns thinking off, as the
   API demands; the budget is kept below ``max_tokens``;
 * ``response_format`` json_schema -> ``output_config.format`` (what the SDK sends for
-  ``output_format``); ``json_object`` has no Claude equivalent and is dropped;
+  ``output_format``), but for a Gemini client's; ``json_object`` has no Claude
+  equivalent and is dropped;
 * a caller's ``metadata.user_id`` (else ``user``) -> ``metadata.user_id`` (with neither,
   the attempt's body gets one derived from the client's session signals: the Claude
   provider's carrier, :mod:`cliproxy.translate.claude.user_id`); a Responses
@@ -454,7 +455,14 @@ def _foreign_settings(req: ir.Request, body: Wire) -> None:
         body["thinking"] = thinking
     config: Wire = {}
     rf = req.response_format
-    if rf is not None and rf.get("type") == "json_schema" and isinstance(rf.get("schema"), dict):
+    # not a Gemini client's schema: Anthropic's structured output refuses an object that
+    # does not say additionalProperties: false, which a Gemini schema never needs (CPA drops it)
+    if (
+        rf is not None
+        and rf.get("type") == "json_schema"
+        and isinstance(rf.get("schema"), dict)
+        and req.source != "gemini"
+    ):
         config["format"] = {"type": "json_schema", "schema": rf["schema"]}
     effort = (req.reasoning or {}).get("effort")
     if thinking is not None and thinking["type"] == "adaptive" and effort not in (None, "none", "minimal"):

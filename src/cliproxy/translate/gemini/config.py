@@ -2,7 +2,7 @@
 
 Private request extras used for an exact round trip: ``_gen`` (generationConfig keys
 with no IR field), ``_schema_key`` (``responseSchema`` or ``responseJsonSchema``),
-``_schema_raw`` (a ``responseSchema`` as sent, when other formats get it as JSON Schema),
+``_schema_raw`` (the response schema as sent, when other formats get it as JSON Schema),
 ``_thinking_level`` (a level not written in upper case), ``_thinking_extra``,
 ``_fcc`` (the client's functionCallingConfig as sent) and ``_tool_config``.
 """
@@ -51,21 +51,25 @@ def _number(value: Any, key: str, integer: bool) -> Any:
     return value
 
 
+def _schema_format(req: ir.Request, schema: Any, key: str) -> None:
+    # JSON Schema for other formats; a Gemini upstream gets the schema as sent
+    converted = as_json_schema(schema, proto=key == "responseSchema")
+    req.response_format = {"type": "json_schema", "schema": converted}
+    req.extras["_schema_key"] = key
+    if converted is not schema:
+        req.extras["_schema_raw"] = schema
+
+
 def _read_format(rest: dict[str, Any], req: ir.Request) -> None:
     mime = take(rest, "responseMimeType")
     json_schema = take(rest, "responseJsonSchema")
     schema = take(rest, "responseSchema")
     if mime == "application/json":
         if json_schema is not None:
-            req.response_format = {"type": "json_schema", "schema": json_schema}
-            req.extras["_schema_key"] = "responseJsonSchema"
+            _schema_format(req, json_schema, "responseJsonSchema")
             json_schema = None
         elif schema is not None:
-            converted = as_json_schema(schema)  # for other formats; a Gemini upstream gets it as sent
-            req.response_format = {"type": "json_schema", "schema": converted}
-            req.extras["_schema_key"] = "responseSchema"
-            if converted is not schema:
-                req.extras["_schema_raw"] = schema
+            _schema_format(req, schema, "responseSchema")
             schema = None
         else:
             req.response_format = {"type": "json_object"}

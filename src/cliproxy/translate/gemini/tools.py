@@ -46,45 +46,67 @@ def _read_decl(decl: Any, group: int, where: str) -> ir.Tool:
         if value is not None:
             params = as_dict(value, f"{where}.{key}")
             extras["_params_key"] = key
-            if key == "parameters":
-                # Gemini's Schema spells types OBJECT/STRING...; other formats want JSON Schema
-                lowered = as_json_schema(params)
-                if lowered is not params:
-                    extras["_params_raw"] = params
-                    params = lowered
+            # Gemini spells types OBJECT/STRING...; other formats want JSON Schema
+            lowered = as_json_schema(params, proto=key == "parameters")
+            if lowered is not params:
+                extras["_params_raw"] = params
+                params = lowered
             break
     for key, value in rest.items():
         extras[camel(key)] = value  # response, responseJsonSchema, behavior...
     return ir.Tool(name=name, description=description, parameters=params, extras=extras)
 
 
-def as_json_schema(node: Any) -> Any:
-    """A Gemini ``Schema`` (``parameters``, ``responseSchema``) as JSON Schema: upper-case
-    ``type`` names lowered and null members left out (a Gemini ``Schema`` is protobuf JSON,
-    where null means unset, and a ``model_dump()`` writes every unset member as null;
-    Anthropic and OpenAI refuse ``required: null``). The same object when nothing changes."""
+# members holding values or names, not schemas: never walked into
+_VALUES = frozenset(
+    ("enum", "example", "examples", "default", "const", "required", "propertyOrdering", "property_ordering")
+)
+# members mapping names (which may hold ``_`` or read ``type``) to schemas
+_NAMED = frozenset(("properties", "$defs", "definitions"))
+
+
+def as_json_schema(node: Any, proto: bool = True) -> Any:
+    """A schema a Gemini client sent, as JSON Schema for another format: upper-case
+    ``type`` names lowered (Gemini's ``Type.OBJECT``, which Gemini CLI also writes in a
+    ``responseJsonSchema``). With ``proto`` (a Gemini ``Schema``: ``parameters``,
+    ``responseSchema``), null members are left out (protobuf JSON reads null as unset, and a
+    ``model_dump()`` writes every unset member as null; Anthropic and OpenAI refuse
+    ``required: null``). The same object when nothing changes."""
     if isinstance(node, list):
-        items = [as_json_schema(v) for v in node]
+        items = [as_json_schema(v, proto) for v in node]
         return node if all(a is b for a, b in zip(items, node, strict=True)) else items
     if not isinstance(node, dict):
         return node
     out: dict[str, Any] | None = None
     for key, value in node.items():
         new = value
-        if value is None:
+        if value is None and proto:
             if out is None:
                 out = dict(node)
             del out[key]
             continue
         if key == "type" and isinstance(value, str) and not value.islower():
             new = value.lower()
-        elif isinstance(value, _NODES) and key not in ("enum", "example", "default", "required"):
-            new = as_json_schema(value)
+        elif key in _NAMED and isinstance(value, dict):
+            new = _named(value, proto)
+        elif isinstance(value, _NODES) and key not in _VALUES:
+            new = as_json_schema(value, proto)
         if new is not value:
             if out is None:
                 out = dict(node)
             out[key] = new
     return node if out is None else out
+
+
+def _named(schemas: dict[str, Any], proto: bool) -> dict[str, Any]:
+    out: dict[str, Any] | None = None
+    for name, schema in schemas.items():
+        new = as_json_schema(schema, proto)
+        if new is not schema:
+            if out is None:
+                out = dict(schemas)
+            out[name] = new
+    return schemas if out is None else out
 
 
 def read_tools(tools: list[Any]) -> list[ir.Tool]:
