@@ -142,6 +142,24 @@ async def test_parameters_json_schema_type_names_are_lowered(matrix: Any, model:
     assert got["propertyOrdering"] == ["reasoning", "model_choice"]
 
 
+@pytest.mark.parametrize(("model", "fake"), TARGETS)
+async def test_proto_field_names_take_json_schema_spelling(matrix: Any, model: str, fake: str) -> None:
+    """A declaration's ``parameters`` dumped without ``by_alias``: ``any_of``,
+    ``max_items``, ``min_length`` and ``property_ordering`` reach the upstream as
+    ``anyOf``, ``maxItems``, ``minLength`` and ``propertyOrdering``; the property named
+    ``max_items`` keeps its name. (CPA copies them as written.)"""
+    tools = [{"functionDeclarations": [{"name": "tag", "parameters": _snake_schema()}]}]
+    await _send(matrix, model, {"tools": tools})
+    assert _tool_schema(fake, getattr(matrix.fakes, fake).last.json) == SNAKE_JSON
+
+
+@pytest.mark.parametrize(("model", "fake"), TARGETS[:2])
+async def test_proto_field_names_in_a_response_schema(matrix: Any, model: str, fake: str) -> None:
+    gen = {"response_mime_type": "application/json", "response_schema": _snake_schema()}
+    await _send(matrix, model, {"generation_config": gen})
+    assert _response_schema(fake, getattr(matrix.fakes, fake).last.json) == SNAKE_JSON
+
+
 async def test_a_gemini_upstream_gets_the_schemas_as_sent(matrix: Any) -> None:
     snake = _snake_schema()
     tools = [

@@ -57,6 +57,20 @@ def _read_decl(decl: Any, group: int, where: str) -> ir.Tool:
     return ir.Tool(name=name, description=description, parameters=params, extras=extras)
 
 
+# Gemini ``Schema`` fields a pydantic ``model_dump()`` without ``by_alias`` writes by their
+# proto names: the Gemini API reads protobuf JSON, which takes either spelling, while JSON
+# Schema knows only the camelCase one (``any_of`` would be an unknown keyword there)
+_PROTO_NAMES = {
+    "any_of": "anyOf",
+    "max_items": "maxItems",
+    "min_items": "minItems",
+    "max_length": "maxLength",
+    "min_length": "minLength",
+    "max_properties": "maxProperties",
+    "min_properties": "minProperties",
+    "property_ordering": "propertyOrdering",
+    "additional_properties": "additionalProperties",
+}
 # members holding values or names, not schemas: never walked into
 _VALUES = frozenset(
     ("enum", "example", "examples", "default", "const", "required", "propertyOrdering", "property_ordering")
@@ -69,7 +83,8 @@ def as_json_schema(node: Any, proto: bool = True) -> Any:
     """A schema a Gemini client sent, as JSON Schema for another format: upper-case
     ``type`` names lowered (Gemini's ``Type.OBJECT``, which Gemini CLI also writes in a
     ``responseJsonSchema``). With ``proto`` (a Gemini ``Schema``: ``parameters``,
-    ``responseSchema``), null members are left out (protobuf JSON reads null as unset, and a
+    ``responseSchema``), fields spelled by their proto names take their JSON Schema names
+    and null members are left out (protobuf JSON reads null as unset, and a
     ``model_dump()`` writes every unset member as null; Anthropic and OpenAI refuse
     ``required: null``). The same object when nothing changes."""
     if isinstance(node, list):
@@ -91,7 +106,13 @@ def as_json_schema(node: Any, proto: bool = True) -> Any:
             new = _named(value, proto)
         elif isinstance(value, _NODES) and key not in _VALUES:
             new = as_json_schema(value, proto)
-        if new is not value:
+        name = _PROTO_NAMES.get(key) if proto else None
+        if name is not None and name not in node:
+            if out is None:
+                out = dict(node)
+            del out[key]
+            out[name] = new
+        elif new is not value:
             if out is None:
                 out = dict(node)
             out[key] = new
