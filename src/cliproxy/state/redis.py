@@ -76,6 +76,10 @@ log = logging.getLogger(__name__)
 
 CACHE_TTL = 1.0  # seconds a cached cooldown map is trusted without an invalidation
 PROBE_INTERVAL = 0.25  # seconds between pings while Redis is away
+# seconds the notification channel may stay silent before it sends a PING: a load balancer
+# or NAT that forgets an idle flow drops it without a word, and only an unanswered PING
+# (``timeout`` seconds) tells; then it subscribes again on a new connection
+LISTEN_KEEPALIVE = 30.0
 MAX_CONNECTIONS = 64  # pooled connections per process; more commands wait for one (``timeout``)
 _CURSOR_WRAP = 2_147_483_640  # as the memory backend's cursors
 _KEEP = 7 * 86400 * 1000  # ms: cursors, weights and cooldown maps idle this long expire
@@ -251,10 +255,7 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
                 await asyncio.wait_for(read(reader), self._timeout)
                 self._stale()  # anything published while unsubscribed was missed
                 delay = PROBE_INTERVAL
-                while True:
-                    message = await read(reader)
-                    if isinstance(message, list) and len(message) == 3 and message[0] == b"message":
-                        await self._dispatch(message[2])
+                await self._follow(reader, conn)
             except (TimeoutError, OSError, EOFError, ValueError, asyncio.IncompleteReadError) as exc:
                 self._stale()
                 log.debug("state: notification channel lost (%s); resubscribing", type(exc).__name__)
@@ -263,6 +264,24 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
                     writer.close()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+    async def _follow(self, reader: asyncio.StreamReader, conn: asyncio.StreamWriter) -> None:
+        """Dispatch the channel's messages; after :data:`LISTEN_KEEPALIVE` seconds of silence
+        send a PING, and give the connection up (``TimeoutError``) if nothing answers it."""
+        pinged = False
+        while not self._closing:
+            try:  # (asyncio.timeout: 3.11's wait_for can swallow the cancel of close())
+                async with asyncio.timeout(self._timeout if pinged else LISTEN_KEEPALIVE):
+                    message = await read(reader)
+            except TimeoutError:
+                if pinged:
+                    raise
+                conn.write(command(b"PING"))
+                pinged = True
+                continue
+            pinged = False
+            if isinstance(message, list) and len(message) == 3 and message[0] == b"message":
+                await self._dispatch(message[2])
 
     async def _dispatch(self, data: Any) -> None:
         try:
