@@ -17,7 +17,7 @@ _THINKING_DELTAS = (ir.ThinkingDelta, ir.SignatureDelta)
 _ENDINGS = (ir.StreamEnd, ir.Error)
 
 _CONTENT = (ir.BlockStart, ir.TextDelta, ir.ThinkingDelta, ir.ToolArgsDelta, ir.SignatureDelta, ir.StreamEnd)
-_WITH_USAGE = (ir.UsageEvent, ir.StreamEnd)
+_WITH_USAGE = (ir.UsageEvent, ir.StreamEnd, ir.StreamStart)  # (Claude says its input usage at the start)
 _DELTAS = frozenset((ir.TextDelta, ir.ThinkingDelta, ir.ToolArgsDelta, ir.SignatureDelta))
 
 
