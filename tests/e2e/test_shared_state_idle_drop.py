@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 import pytest
 
 from cliproxy.state import redis as redis_state
 from tests.e2e.clients import KEY
-from tests.e2e.test_failover import two_claude_keys
+from tests.e2e.test_failover import MSG, _post, two_claude_keys
 from tests.management.conftest import MANAGEMENT_KEY, mcall
 
 
@@ -99,3 +100,29 @@ async def test_a_silently_dropped_channel_is_noticed_and_subscribed_again(
     while "client-new" not in b.service.config.api_keys:
         assert loop.time() < deadline, "B did not hear A's edit"
         await asyncio.sleep(0.02)
+
+
+async def test_a_silently_dropped_cursor_link_is_replaced(start_proxy, fakes, redis_server, relay, caplog):
+    """The per-request round-robin link is a connection of its own: a command it sent that
+    went unanswered (1 s) now closes it, so the next request opens a new one. Before, the
+    link kept writing into the dead connection: every request waited the full second, took
+    Redis for unreachable (a WARNING) and the probe brought it back at once, for as long as
+    the process ran."""
+    caplog.set_level(logging.WARNING, "cliproxy.state")
+    port = relay.server.sockets[0].getsockname()[1]
+    text = two_claude_keys(fakes, f"state:\n  backend: redis\n  url: redis://127.0.0.1:{port}/0\n")
+    proxy = await start_proxy(text)
+    assert (await _post(proxy, MSG))[0] == 200  # the link is open
+    relay.drop()
+    assert (await _post(proxy, MSG))[0] == 200  # served on local state after the 1 s limit
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while not proxy.service.state.available:  # the probe finds Redis again
+        assert loop.time() < deadline
+        await asyncio.sleep(0.02)
+    caplog.clear()
+    for _ in range(3):
+        started = loop.time()
+        assert (await _post(proxy, MSG))[0] == 200
+        assert loop.time() - started < 0.5
+    assert not [r for r in caplog.records if "unreachable" in r.getMessage()]

@@ -68,15 +68,23 @@ class Link:
         self._reader_task: asyncio.Task[None] | None = None
 
     async def call(self, *parts: bytes) -> Any:
-        if self._writer is None or self._writer.is_closing():
+        writer = self._writer
+        if writer is None or writer.is_closing():
             await self._connect()
-        if self._writer is None:
-            raise RedisConnectionError("connection closed")
+            writer = self._writer
+            if writer is None:
+                raise RedisConnectionError("connection closed")
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting.append(reply)
-        self._writer.write(command(*parts))
-        async with asyncio.timeout(self._timeout):  # (3.11's wait_for can swallow a cancel)
-            return await reply
+        writer.write(command(*parts))
+        try:
+            async with asyncio.timeout(self._timeout):  # (3.11's wait_for can swallow a cancel)
+                return await reply
+        except TimeoutError:
+            # unanswered: the connection may be gone without a word (a flow a load balancer
+            # dropped); the next call opens a new one, the commands still waiting here fail
+            self._drop(writer)
+            raise
 
     async def _connect(self) -> None:
         """Open the connection, once for every caller that finds it closed. The connect runs
@@ -99,9 +107,7 @@ class Link:
                 writer.write(b"".join(command(*parts) for parts in self._hello))
                 for _ in self._hello:
                     await asyncio.wait_for(read(reader), self._timeout)
-        except (
-            BaseException
-        ) as exc:  # too slow or refused (a wrong password, no such database): nothing left open
+        except BaseException as exc:  # too slow or refused (a wrong password, no database)
             writer.close()
             if isinstance(exc, Exception):
                 raise RedisConnectionError(str(exc) or type(exc).__name__) from exc
@@ -109,10 +115,15 @@ class Link:
         if self._closed:  # closed while connecting: nothing is left open behind it
             writer.close()
             raise RedisConnectionError("connection closed")
-        self._writer = writer
-        self._reader_task = asyncio.get_running_loop().create_task(self._read_replies(reader))
+        waiting: deque[asyncio.Future[Any]] = deque()  # this connection's replies, in order
+        self._writer, self._waiting = writer, waiting
+        self._reader_task = asyncio.get_running_loop().create_task(
+            self._read_replies(reader, writer, waiting)
+        )
 
-    async def _read_replies(self, reader: asyncio.StreamReader) -> None:
+    async def _read_replies(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, waiting: deque[asyncio.Future[Any]]
+    ) -> None:
         error: BaseException = RedisConnectionError("connection closed")
         try:
             while True:
@@ -120,9 +131,9 @@ class Link:
                     value: Any = await read(reader)
                 except ValueError as exc:  # an error reply belongs to its command
                     value = RedisError(str(exc))
-                if not self._waiting:
+                if not waiting:
                     continue
-                reply = self._waiting.popleft()
+                reply = waiting.popleft()
                 if reply.done():
                     continue
                 if isinstance(value, RedisError):
@@ -132,11 +143,17 @@ class Link:
         except (OSError, EOFError, asyncio.IncompleteReadError) as exc:
             error = RedisConnectionError(str(exc) or type(exc).__name__)
         finally:
-            self.close()
-            while self._waiting:
-                reply = self._waiting.popleft()
+            self._drop(writer)
+            while waiting:
+                reply = waiting.popleft()
                 if not reply.done():
                     reply.set_exception(error)
+
+    def _drop(self, writer: asyncio.StreamWriter) -> None:
+        """Close one connection; it stops being the link's if it still is (a newer one stays)."""
+        writer.close()
+        if self._writer is writer:
+            self._writer = None
 
     def close(self) -> None:
         if self._writer is not None:
