@@ -36,6 +36,7 @@ from cliproxy.translate.antigravity_claude import antigravity_claude_signatures
 from cliproxy.translate.compat import prepare as compat_prepare
 from cliproxy.translate.compat import rewrite_agent_messages
 from cliproxy.translate.gemini.build import for_antigravity, text_only
+from cliproxy.translate.loop_thinking import settle_loop_thinking, unled_loop
 from cliproxy.translate.reasoning_items import drop_foreign_encrypted_content
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache, scope_for
@@ -43,8 +44,6 @@ from cliproxy.translate.signature_bodies import (
     sanitize_claude_body,
     sanitize_gemini_contents,
     sanitize_gemini_contents_for_claude,
-    settle_loop_thinking,
-    unled_loop,
 )
 from cliproxy.translate.signatures import provider_from_model
 
@@ -363,7 +362,7 @@ async def count_locally(
             untouched = False
     if thinking is not None:  # a setting the model cannot take is the client's 400 (CPA)
         think_step(thinking, attempt, call, flow, suffix, model, untouched)
-    encoding, segments = provider.count_locally(attempt.body, model)
+    encoding, segments = provider.count_locally(attempt.body, model, cred)
     return replies.local_count(pipe.translations, call, cred, await tokens.count(encoding, segments))
 
 

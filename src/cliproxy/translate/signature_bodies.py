@@ -7,11 +7,11 @@ target family, as CPA's executors do before a request goes out).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 from cliproxy.translate.envelopes import decodable_claude, is_gemini_bypass, is_valid_claude
+from cliproxy.translate.loop_thinking import settle_loop_thinking
 from cliproxy.translate.signatures import (
     BlockKind,
     Provider,
@@ -30,12 +30,8 @@ __all__ = [
     "sanitize_for_model",
     "sanitize_gemini_contents",
     "sanitize_gemini_contents_for_claude",
-    "settle_loop_thinking",
     "strip_invalid_claude_thinking",
-    "unled_loop",
 ]
-
-log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- request bodies
@@ -440,101 +436,6 @@ def sanitize_claude_body(body: dict[str, Any], preserve_empty: bool = False) -> 
     body["messages"] = messages
     settle_loop_thinking(body, before)
     return True
-
-
-def settle_loop_thinking(body: dict[str, Any], client_messages: Any) -> None:
-    """Thinking off for this request, in place, when the sanitizer dropped the thinking
-    (another backend's, which Anthropic would refuse) that led the tool loop the last user
-    message answers, and thinking is on: Anthropic would refuse the loop anyway ("a final
-    `assistant` message must start with a thinking block") and its error advises turning
-    thinking off. CPA sends the body and the client gets that 400.
-
-    ``client_messages``: the messages the client sent. The sanitizer calls this, and the
-    thinking step again (after it wrote the client's setting back) when the sanitizer
-    changed the messages. ``None``: a body translated from another format whose loop does
-    not start with thinking (:func:`unled_loop`): its client could not carry Claude's signed
-    thinking back (a Gemini client gets the validator-skip sentinel in its place) and the
-    replay cache did not restore it (no session named); Anthropic would refuse it the same."""
-    messages = body.get("messages")
-    if messages is client_messages or type(messages) is not list:
-        return
-    if client_messages is not None and type(client_messages) is not list:
-        return
-    thinking = body.get("thinking")
-    if type(thinking) is not dict or thinking.get("type") not in ("enabled", "adaptive"):
-        return
-    lost = client_messages is None or _led_loop(messages) < _led_loop(client_messages)
-    if lost and not _loop_led(messages):
-        log.debug("claude: thinking off for this request: its tool loop lost its thinking")
-        _thinking_off(body)
-
-
-def unled_loop(body: dict[str, Any]) -> bool:
-    """Whether the last message of a Messages body answers a tool loop whose assistant turns
-    do not start with thinking (a cheap look at the last message when it answers none)."""
-    messages = body.get("messages")
-    return type(messages) is list and not _loop_led(messages)
-
-
-def _loop(messages: list[Any]) -> list[Any] | None:
-    """The assistant messages of the tool loop the last message answers (a user message
-    with a ``tool_result``; the loop starts after the last user message without one), or
-    None when the last message answers no tool call."""
-    if not messages or not _answers_tools(messages[-1]):
-        return None
-    turn: list[Any] = []
-    for msg in reversed(messages):
-        role = msg.get("role") if isinstance(msg, dict) else None
-        if role == "assistant":
-            turn.append(msg)
-        elif role == "user" and not _answers_tools(msg):
-            break
-    turn.reverse()
-    return turn
-
-
-def _answers_tools(msg: Any) -> bool:
-    content = msg.get("content") if isinstance(msg, dict) and msg.get("role") == "user" else None
-    return isinstance(content, list) and any(
-        isinstance(b, dict) and b.get("type") == "tool_result" for b in content
-    )
-
-
-def _led(msg: Any) -> bool:
-    """Whether an assistant message starts with thinking (``thinking`` or ``redacted_thinking``)."""
-    content = msg.get("content")
-    first = content[0] if isinstance(content, list) and content else None
-    return isinstance(first, dict) and first.get("type") in ("thinking", "redacted_thinking")
-
-
-def _led_loop(messages: list[Any]) -> int:
-    """How many assistant messages of the answered tool loop start with thinking."""
-    return sum(map(_led, _loop(messages) or ()))
-
-
-def _loop_led(messages: list[Any]) -> bool:
-    """Whether the answered tool loop's first and last assistant messages start with
-    thinking, as Anthropic asks with thinking on (True when there is no such loop)."""
-    turn = _loop(messages)
-    return not turn or (_led(turn[0]) and _led(turn[-1]))
-
-
-def _thinking_off(body: dict[str, Any]) -> None:
-    """Thinking off, in place: ``{"type": "disabled"}`` (Anthropic's newer models think by
-    default when the member is absent), and ``context_management`` without the
-    ``clear_thinking_20251015`` edits Anthropic refuses without thinking (the member goes
-    when nothing else is left). ``output_config.effort`` stays: Anthropic takes it alone."""
-    body["thinking"] = {"type": "disabled"}
-    cm = body.get("context_management")
-    if not isinstance(cm, dict) or not isinstance(edits := cm.get("edits"), list):
-        return
-    kept = [e for e in edits if not (isinstance(e, dict) and e.get("type") == "clear_thinking_20251015")]
-    if len(kept) == len(edits):
-        return
-    if kept or len(cm) > 1:
-        body["context_management"] = {**cm, "edits": kept}
-    else:
-        del body["context_management"]
 
 
 def sanitize_for_model(messages: Any, model: str) -> tuple[list[Any] | None, SanitizeReport]:
