@@ -57,6 +57,7 @@ from cliproxy.pipeline_failover import (
     pinned,
     plugin_credential,
     pool_names,
+    refresh_before_sending,
     retry,
     settle_stream,
     wait_for_cooldown,
@@ -390,6 +391,8 @@ class Pipeline:
         model: str,
         flow: Flow | None,
     ) -> Reply | StreamReply:
+        if self.refresher is not None and self.refresher.presend.stale(cred):  # an expired token
+            cred, plan = await refresh_before_sending(self, route, cred)
         provider = plan.provider
         compat = plan.compat
         suffix = route.suffix

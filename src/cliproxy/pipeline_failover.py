@@ -62,6 +62,7 @@ __all__ = [
     "pinned",
     "plugin_credential",
     "pool_names",
+    "refresh_before_sending",
     "retry",
     "settle_stream",
     "wait_for_cooldown",
@@ -425,6 +426,23 @@ async def refresh(pipe: Pipeline, cred: Credential) -> Credential | None:
         log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc)
         return None
     return fresh
+
+
+async def refresh_before_sending(
+    pipe: Pipeline, route: ModelRoute, cred: Credential
+) -> tuple[Credential, AttemptPlan]:
+    """``cred`` with a fresh token, and its plan, for a token that has expired (or is about
+    to: ``credentials.presend``), so the request does not go out to meet a 401. A failed
+    refresh fails this attempt with an error of the proxy's own (the token endpoint's body
+    is no answer to the client, nor a request fault): the credential cools as after a 401
+    whose refresh failed, and the next one is tried."""
+    try:
+        fresh: Credential = await pipe.refresher.refresh_now(cred)
+    except CliproxyError as exc:
+        status = exc.status if exc.status in (401, 429) else 502
+        message = f"{cred.provider} account token could not be refreshed: {exc.message}"
+        raise UpstreamError(message, status=status, credential_id=cred.id) from exc
+    return fresh, pipe.plan_for(route, fresh)
 
 
 async def credits_fallback(

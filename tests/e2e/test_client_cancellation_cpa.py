@@ -86,12 +86,11 @@ async def test_leaving_while_an_expired_token_is_refreshed_cools_nothing(
     fake_claude,
     oauth_fake,  # noqa: F811
 ) -> None:
-    """CPA's TestManagerClaudePrepareCancellationStopsWithoutCooldown, with a difference:
-    CPA refreshes an expired Claude token before the request goes out (PrepareRequestAuth),
-    so a client leaving then stops the request before any upstream call. Here the token is
-    refreshed by the background loop and the request is not held for it: it goes out with
-    the token it has (the upstream judges it), and the next one uses the new token. What
-    CPA asserts of the credential holds: the client leaving cools nothing."""
+    """CPA's TestManagerClaudePrepareCancellationStopsWithoutCooldown: the request waits
+    while its credential is prepared (here: its expired token refreshed before sending,
+    ``credentials.presend``), the client leaves meanwhile, and the request stops before any
+    upstream call. The credential is not cooled and the next request goes out with the
+    new token."""
     proxy = await oauth_proxy(expired=PAST)
     oauth_fake.delay = 0.6
     await _leave_early(proxy.url, False, 0.2)
@@ -99,7 +98,8 @@ async def test_leaving_while_an_expired_token_is_refreshed_cools_nothing(
     await _neutral(proxy)
     answer = await ask(Format.CLAUDE, proxy.url, MODEL, "again", stream=False)
     assert "Hello from fake" in answer.text
-    assert bearer_keys(fake_claude) == ["at-old", "at-1"]
+    assert bearer_keys(fake_claude) == ["at-1"]
+    assert len(oauth_fake.requests) == 1
 
 
 async def test_leaving_a_stream_midway_cools_nothing(oauth_proxy, fake_claude) -> None:

@@ -60,6 +60,7 @@ from cliproxy.providers.transport import UpstreamClient
 
 from .oauth_tokens import TOKEN_ENDPOINTS, TokenEndpoint
 from .pool import Pool
+from .presend import PreSend
 from .record import Credential
 from .refresh_times import last_refresh, refresh_interval
 from .storage import write_json
@@ -163,6 +164,7 @@ class Refresher:
         self._wake = asyncio.Event()
         self._owner = os.urandom(8).hex()  # this refresher, as a lease holder
         self.delegate: Any = None  # plugins' credentials (``credentials.delegated.Delegate``)
+        self.presend = PreSend(self)  # which tokens to renew before a request goes out
 
     # -- when ---------------------------------------------------------------------
 

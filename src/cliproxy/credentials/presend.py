@@ -1,0 +1,80 @@
+"""Which OAuth credentials need a fresh access token before a request goes out.
+
+The refresh loop (``credentials.refresh``) renews tokens ahead of their expiry, but it can
+be behind: at start, an auth file whose ``expired`` has passed is refreshed by the loop's
+first pass while the first requests already arrive; a file added or restored later, or a
+machine waking from sleep, is the same. A request sent with such a token costs a 401,
+then a refresh, then the request again. CPA's Antigravity executor avoids that by
+refreshing a token that is about to expire before it sends (``ensureAccessToken``); here
+every OAuth type with a token endpoint does: a token that expires within
+:data:`PRESEND_LEAD` (or no access token at all) is refreshed first, by the refresher's
+``refresh_now``, so concurrent requests and the loop share one token call.
+
+Deliberate difference from CPA: CPA's Antigravity skew is 50 minutes (``refreshSkew``) and
+its executor does not keep the new token, so it refreshes again on the next requests until
+the loop catches up; here the refresher swaps the new token into the pool and the file, so
+the lead can be short (the loop's own 5 minutes). A token that is still valid is sent as it is
+while a failed refresh waits out its back-off; an expired one never is: when its refresh
+token was refused before, ``refresh_now`` fails at once and the attempt fails over (CPA
+marks such an account unavailable after its refresh is refused as unauthorized).
+
+The check costs a dict lookup per attempt; a credential object's deadline is computed once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from .oauth_tokens import TOKEN_ENDPOINTS
+from .record import Credential
+
+__all__ = ["PRESEND_LEAD", "PreSend"]
+
+PRESEND_LEAD = 300.0  # seconds before expiry a token is refreshed before sending
+_MEMO_LIMIT = 4096
+
+
+class _Schedule(Protocol):
+    clock: Callable[[], float]
+
+    def due_at(self, cred: Credential) -> float | None: ...
+
+
+class PreSend:
+    """``stale(cred)``: should ``cred``'s token be refreshed before this request?"""
+
+    __slots__ = ("_memo", "_schedule")
+
+    def __init__(self, schedule: _Schedule) -> None:
+        self._schedule = schedule
+        # by id: the credential object and the time its token needs renewing (None: never)
+        self._memo: dict[str, tuple[Credential, float | None]] = {}
+
+    def stale(self, cred: Credential) -> bool:
+        memo = self._memo.get(cred.id)
+        if memo is None or memo[0] is not cred:
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()  # ids of removed credentials do not pile up
+            memo = self._memo[cred.id] = (cred, _deadline(cred))
+        deadline = memo[1]
+        if deadline is None:
+            return False
+        now = self._schedule.clock()
+        if deadline > now:
+            return False
+        if deadline + PRESEND_LEAD <= now:  # expired: a refused refresh token fails at once
+            return True
+        due = self._schedule.due_at(cred)  # still valid: not while a failed refresh backs off
+        return due is not None and due <= now
+
+
+def _deadline(cred: Credential) -> float | None:
+    """When ``cred``'s access token must be renewed before use; None for never (an API key,
+    a type without token endpoint, no refresh token, an unknown expiry)."""
+    if cred.provider not in TOKEN_ENDPOINTS or not cred.metadata or not cred.refresh_token:
+        return None
+    if not cred.access_token:
+        return 0.0
+    expires = cred.expires_at()
+    return None if expires is None else expires.timestamp() - PRESEND_LEAD
