@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from cliproxy.access import KEY_POLICY
 from cliproxy.calls import Call, Reply, StreamReply
 from cliproxy.config import Config
 from cliproxy.credentials.record import Credential
@@ -312,7 +313,7 @@ class Videos:
                 result = await pipeline.run(call)
             else:
                 route = _PinnedRoute(self._host.models.resolve(call.model), credential_id)
-                result = await pipeline.execute(call, route)
+                result = await _admitted(pipeline, call, route)
             if isinstance(result, StreamReply):  # media answers are whole; a plugin may say otherwise
                 raise UpstreamError("the upstream answered a video request with a stream", status=502)
         except CliproxyError as exc:
@@ -326,6 +327,23 @@ class Videos:
     def _bind(self, video_id: str, reply: Reply, model: str) -> None:
         if reply.credential is not None and video_id:
             self.bindings.bind(video_id, reply.credential.id, model, self._ttl)
+
+
+async def _admitted(pipeline: Pipeline, call: Call, route: ModelRoute) -> Reply | StreamReply:
+    """A call pinned to one credential, admitted by the client key's policy first as the
+    pipeline admits every other call (a poll skips the pipeline's own stages)."""
+    policy = KEY_POLICY.get()
+    if policy is None:
+        return await pipeline.execute(call, route)
+    ticket = await pipeline.enforcer.admit(policy, call.format, call.model, call.action)
+    if ticket is None:
+        return await pipeline.execute(call, route)
+    try:
+        result = await pipeline.execute(call, route)
+    except BaseException:
+        await ticket.release()
+        raise
+    return await ticket.attach(call, result, None)
 
 
 def _named(trace: RequestTrace | None, model: str) -> RequestTrace | None:
