@@ -10,8 +10,10 @@ directory go until the total fits (``main.log`` itself is kept).
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
+import os
 import time
 from pathlib import Path
 
@@ -38,11 +40,35 @@ class LineFormatter(logging.Formatter):
 
 
 class _Rotating(logging.handlers.RotatingFileHandler):
-    """Rotates like lumberjack: the full file moves aside under a timestamped name."""
+    """Rotates like lumberjack: the full file moves aside under a timestamped name.
+
+    Several worker processes (``workers: N``) write one ``main.log``, each through its own
+    handle: before a line, a handle whose file is no longer the one at the path (another
+    worker moved it aside) is reopened, so every worker follows one rotation instead of
+    writing into the moved file and rotating again (one ``stat`` a line)."""
 
     def __init__(self, path: Path, max_bytes: int) -> None:
         super().__init__(path, maxBytes=max_bytes, backupCount=0, encoding="utf-8", delay=True)
         self.max_total = 0
+        self._opened: tuple[int, int] = (0, 0)  # (device, inode) of the file the handle writes
+
+    def _open(self) -> io.TextIOWrapper:
+        stream = super()._open()
+        st = os.fstat(stream.fileno())
+        self._opened = (st.st_dev, st.st_ino)
+        return stream
+
+    def shouldRollover(self, record: logging.LogRecord) -> bool:
+        if self.stream is not None:
+            try:
+                st = os.stat(self.baseFilename)
+                moved = (st.st_dev, st.st_ino) != self._opened
+            except FileNotFoundError:
+                moved = True
+            if moved:
+                self.stream.close()
+                self.stream = None
+        return bool(super().shouldRollover(record))
 
     def doRollover(self) -> None:
         if self.stream is not None:
