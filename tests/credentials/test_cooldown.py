@@ -203,6 +203,10 @@ _STORE_FALSE = (
         (404, "model not found", False),
         (401, "invalid token", False),
         (401, _DEEPSEEK_AUTH, False),
+        # OpenAI's revoked-key 401 reads as a request fault in CPA too (only the type
+        # authentication_error is exempt); the ChatGPT backend's token_expired does not
+        (401, '{"error":{"type":"invalid_request_error","code":"invalid_api_key"}}', True),
+        (401, '{"error":{"message":"Token expired.","type":null,"code":"token_expired"}}', False),
         (
             402,
             '{"error":{"message":"Insufficient Balance","type":"unknown_error","code":"invalid_request_error"}}',
