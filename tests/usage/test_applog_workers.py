@@ -22,8 +22,10 @@ def test_a_worker_follows_a_rotation_made_by_another(tmp_path):
         for app in apps:
             app.apply(tmp_path, 0, max_bytes=2000)
         b.info("b opens the file")
-        for _ in range(30):  # A fills main.log and moves it aside
+        for _ in range(100):  # A fills main.log and moves it aside, once
             a.info("a " + "x" * 100)
+            if any(p.name.startswith("main-") for p in tmp_path.iterdir()):
+                break
         assert len([p for p in tmp_path.iterdir() if p.name.startswith("main-")]) == 1
         b.info("b after the rotation")
         a.info("a after the rotation")
