@@ -9,7 +9,9 @@ import aiohttp
 import orjson
 import pytest
 
-from tests.management.conftest import MHEADERS, mproxy
+from tests.management.conftest import MHEADERS, mcall, mproxy
+from tests.management.test_auth_files_api import PEM
+from tests.management.test_auth_files_api import form as upload
 
 __all__ = ["mproxy"]
 
@@ -70,3 +72,22 @@ async def test_log_numbers_beyond_64_bits_read_as_cpa_parses_them(mproxy):
     assert status == 200 and answer["lines"], answer
     status, answer = await call(proxy, "GET", "/v0/management/logs", params={"limit": huge})
     assert (status, answer) == (400, {"error": "invalid limit: must be a positive integer"})
+
+
+@pytest.mark.parametrize("project", ["a\x00b", "a\r\nb", "p" * 300])
+async def test_vertex_import_with_a_project_id_no_file_can_be_named_after(mproxy, tmp_path, project):
+    """The Vertex import names its file after the service account's project_id: one with a
+    NUL, a line break or too long for a file name is 400 "invalid service account" and
+    nothing is written. Before, a NUL or a long one was a 500 and a line break was stored."""
+    proxy = await mproxy()
+    account = {
+        "type": "service_account",
+        "project_id": project,
+        "client_email": "sa@p.iam.gserviceaccount.com",
+        "private_key": PEM.read_text(),
+    }
+    status, answer = await mcall(
+        proxy, "POST", "/vertex/import", data=upload(("file", "sa.json", orjson.dumps(account)))
+    )
+    assert (status, answer["error"]) == (400, "invalid service account"), answer
+    assert list((tmp_path / "auths").iterdir()) == []

@@ -36,7 +36,7 @@ from cliproxy.management.auth_files_upload import (
     store_auth_file,
     vertex_record,
 )
-from cliproxy.management.types import ApiError, Req, Resp, Route, json_body
+from cliproxy.management.types import ApiError, Req, Resp, Route, bare_name, json_body
 from cliproxy.usage import recorder_of
 
 __all__ = ["ROUTES"]
@@ -283,6 +283,9 @@ async def import_vertex(req: Req) -> Resp:
         file_name, record = vertex_record(account, location)
     except VertexImportError as exc:
         return Resp(400, exc.payload())
+    if not bare_name(file_name):  # the name is made of project_id: a NUL, a line break, too long
+        refused = {"error": "invalid service account", "message": "project_id cannot make a file name"}
+        return Resp(400, refused)
     path = save_vertex(req.service.auth_dir, file_name, record)
     await _reload(req)
     return Resp(
