@@ -15,7 +15,9 @@ Thinking is checked as strictly as Anthropic does: every ``thinking`` block sent
 carry a signature this fake issued (an ``E...`` protobuf envelope shaped like Anthropic's,
 with an HMAC over its nonce), and with thinking on, the assistant turn whose tool calls the
 last user turn answers must start with a thinking block; else a 400
-``invalid_request_error`` with Anthropic's message.
+``invalid_request_error`` with Anthropic's message. So is a JSON output schema
+(``output_config.format``, :mod:`tests.fakes.claude_schema`); an accepted one makes the
+answer a JSON value that follows it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import orjson
 from aiohttp import web
 from backports.zstd import ZstdCompressor
 
+from tests.fakes.claude_schema import format_problem, output_schema, sample
 from tests.fakes.dialog import Reply, Tool, Turn, decide, estimate_tokens, new_id, text_of
 from tests.fakes.server import RECORD, Behavior, FakeServer, iter_chunks, sse
 
@@ -188,11 +191,14 @@ class ClaudeFake(FakeServer):
             return self.error_response(400, "model: Field required", None)
         if not isinstance(body.get("max_tokens"), int):
             return self.error_response(400, "max_tokens: Field required", None)
-        problem = thinking_problem(body) or sampling_problem(body)
+        problem = thinking_problem(body) or sampling_problem(body) or format_problem(body)
         if problem is not None:
             return self.error_response(400, problem, None)
         beh = self.behavior(request)
         reply = decide("claude", turn_of(body), beh.text if beh else None, "toolu_01")
+        structured = output_schema(body)
+        if structured is not None and not reply.tool_calls:
+            reply.text = sample(structured[1])  # the grammar admits only the schema's JSON
         message = _message(body, reply, _usage(request, body, reply))
         if body.get("stream") is True:
             how = self._compression(request)

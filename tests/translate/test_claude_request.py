@@ -268,7 +268,9 @@ def test_foreign_ir_builds_valid_claude_body():
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 24576, "display": "summarized"}
     assert "top_k" not in body and "temperature" not in body  # refused with thinking
     assert body["stop_sequences"] == ["x"] and body["metadata"] == {"user_id": "u1"}
-    assert body["output_config"] == {"format": {"type": "json_schema", "schema": {"type": "object"}}}
+    assert body["output_config"] == {
+        "format": {"type": "json_schema", "schema": {"type": "object", "additionalProperties": False}}
+    }
     assert body["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": False}
     # an OpenAI web_search becomes Claude's own web search tool (CPA's mapping)
     assert [t["name"] for t in body["tools"]] == ["shell", "look", "web_search"]

@@ -26,8 +26,9 @@ For other sources:
   ``top_p`` below 0.95 are dropped, and a forced tool choice turns thinking off, as the
   API demands; the budget is kept below ``max_tokens``;
 * ``response_format`` json_schema -> ``output_config.format`` (what the SDK sends for
-  ``output_format``), but for a Gemini client's; ``json_object`` has no Claude
-  equivalent and is dropped;
+  ``output_format``), fitted to what Anthropic accepts (``output_schema``; left out when
+  it cannot be), but for a Gemini client's; ``json_object`` has no Claude equivalent and
+  is dropped;
 * a caller's ``metadata.user_id`` (else ``user``) -> ``metadata.user_id`` (with neither,
   the attempt's body gets one derived from the client's session signals: the Claude
   provider's carrier, :mod:`cliproxy.translate.claude.user_id`); a Responses
@@ -40,6 +41,7 @@ from typing import Any
 
 from cliproxy.formats.claude import DEFAULT_MAX_TOKENS
 from cliproxy.translate import ir
+from cliproxy.translate.claude.output_schema import fit_output_schema
 from cliproxy.translate.claude.thinking import MIN_BUDGET, thinking_config
 from cliproxy.translate.claude.wire import BlockWriter, put_extras
 from cliproxy.translate.naming import flat_name
@@ -463,7 +465,9 @@ def _foreign_settings(req: ir.Request, body: Wire) -> None:
         and isinstance(rf.get("schema"), dict)
         and req.source != "gemini"
     ):
-        config["format"] = {"type": "json_schema", "schema": rf["schema"]}
+        fitted = fit_output_schema(rf["schema"])  # None: one Anthropic refuses whatever we do
+        if fitted is not None:
+            config["format"] = {"type": "json_schema", "schema": fitted}
     effort = (req.reasoning or {}).get("effort")
     if thinking is not None and thinking["type"] == "adaptive" and effort not in (None, "none", "minimal"):
         config["effort"] = effort
