@@ -46,10 +46,20 @@ async def test_the_codex_websocket_refuses_it_too(start_proxy, fakes):
     proxy = await start_proxy(ws_config(fakes))
     async with aiohttp.ClientSession() as s:
         async with await connect(s, proxy) as ws:
-            bad = {"type": "response.create", "model": "codex-model", "input": "hi", "prompt_cache_key": "a\r\nb"}
+            bad = {
+                "type": "response.create",
+                "model": "codex-model",
+                "input": "hi",
+                "prompt_cache_key": "a\r\nb",
+            }
             await ws.send_str(orjson.dumps(bad).decode())
             msg = await ws.receive(timeout=10)
             assert "line break" in (msg.extra or msg.data), msg
         async with await connect(s, proxy) as ws:
-            good = {"type": "response.create", "model": "codex-model", "input": "hi", "prompt_cache_key": "ok"}
+            good = {
+                "type": "response.create",
+                "model": "codex-model",
+                "input": "hi",
+                "prompt_cache_key": "ok",
+            }
             assert (await turn(ws, good))[-1]["type"] == "response.completed"
