@@ -45,7 +45,14 @@ def access(control: AccessPolicy, config: Config) -> None:
 
 
 def remote(control: AccessPolicy, config: Config) -> None:
-    """Warn while ``allow-unauthenticated-remote`` is on (at start and on every reload)."""
+    """Warn while ``allow-unauthenticated-remote`` is on, or ``ws-auth`` is off where keys
+    guard the rest (at start and on every reload)."""
+    if not config.ws_auth and not control.open:
+        log.warning(
+            "ws-auth is off: anyone who can reach the proxy (a web page in a browser too) can "
+            "attach an AI Studio relay at /v1/ws without a key, and be sent the requests for "
+            "its models. Set ws-auth: true unless every peer that can reach it is trusted."
+        )
     if not config.allow_unauthenticated_remote:
         return
     if control.open:
