@@ -429,7 +429,7 @@ class Pipeline:
                 call = await flow.after_auth(call, model, up.value)
             if action == "count":  # CPA's thinking step runs on counts too (payload rules do not)
                 thinking = plan.count_thinking(call.format, route.model)
-                if not provider.counts_upstream:
+                if not provider.counts_upstream or provider.estimates_count(cred):
                     return await count_locally(
                         self, call, cred, provider, model, compat, flow, thinking, suffix
                     )

@@ -323,6 +323,7 @@ claude-api-key:
     )
 
 
+@pytest.mark.usefixtures("anthropic_api")  # Anthropic's API counts upstream; a gateway, locally
 async def test_count_tokens_stays_native(start_proxy, fake_claude, tmp_path) -> None:
     """CPA: TestClaudeExecutor_CountTokensCloakMatchesMeasuredDirectAnthropicShape,
     TestClaudeExecutor_ClaudeCodeCLIFingerprintCountTokensKeepsNativeShape (the native shape

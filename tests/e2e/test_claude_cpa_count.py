@@ -16,6 +16,8 @@ from tests.e2e.clients import KEY
 from tests.e2e.test_claude_cloak import last
 from tests.fakes.server import Behavior
 
+pytestmark = pytest.mark.usefixtures("anthropic_api")  # Anthropic's API counts upstream; a gateway, locally
+
 OAUTH_KEY = "sk-ant-oat01-count"
 COUNT = "/v1/messages/count_tokens"
 

@@ -221,6 +221,7 @@ async def test_mid_system_turns_stay_by_default(start_proxy, fake_claude) -> Non
     assert sent["system"] == "Top rule"  # the caller placed a mark: its request as sent
 
 
+@pytest.mark.usefixtures("anthropic_api")  # Anthropic's API counts upstream; a gateway, locally
 async def test_mid_system_turns_join_the_system_when_asked(start_proxy, fake_claude) -> None:
     """TestClaudeExecutor_RebuildMidSystemMessageOptInMovesSystemMessages and
     TestClaudeExecutor_CountTokensRebuildsMidSystemMessagesBeforeValidation:

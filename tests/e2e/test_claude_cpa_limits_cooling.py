@@ -78,6 +78,7 @@ async def test_a_rejected_week_keeps_every_model_alias_and_stream_local(start_pr
     assert await wide_until(proxy, "sk-a") >= week - 5
 
 
+@pytest.mark.usefixtures("anthropic_api")  # Anthropic's API counts upstream; a gateway, locally
 async def test_a_count_rejecting_the_week_cools_the_credential(start_proxy, fake_claude) -> None:
     """CPA: TestClaudeExecutor_RateLimit_CountTokensHonorsRateLimitReset. A count_tokens
     429 that rejects the 7d window cools the whole credential until the window's reset:

@@ -84,6 +84,7 @@ def without_thinking(message: dict[str, Any]) -> dict[str, Any]:
     return {**message, "content": [b for b in message["content"] if b["type"] != "thinking"]}
 
 
+@pytest.mark.usefixtures("anthropic_api")  # Anthropic's API counts upstream; a gateway, locally
 @pytest.mark.parametrize(
     ("auth", "stream"),
     [("api-key", False), ("api-key", True), ("oauth", False)],

@@ -76,6 +76,7 @@ def tool_uses(sent: dict[str, Any]) -> list[list[Any]]:
     ]
 
 
+@pytest.mark.usefixtures("anthropic_api")  # Anthropic's API counts upstream; a gateway, locally
 @pytest.mark.parametrize(
     ("auth", "stream"),
     [("api-key", False), ("api-key", True), ("oauth", False), ("oauth", True)],

@@ -443,6 +443,7 @@ async def test_responses_client_round_trip(proxy: Any, stream: bool) -> None:
     assert ALIAS.fullmatch(name) and name.endswith("_exec_command")
 
 
+@pytest.mark.usefixtures("anthropic_api")  # Anthropic's API counts upstream; a gateway, locally
 async def test_count_tokens_counts_the_aliased_tools(proxy: Any) -> None:
     """count_tokens of a cloaked request counts what the Messages call will send: the
     same aliases (CPA: TestClaudeExecutor_ClaudeCodeCLIFingerprintCountTokensKeepsNativeShape)."""

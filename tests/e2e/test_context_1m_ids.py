@@ -112,6 +112,7 @@ async def test_claude_1m_beta_follows_the_caller_not_the_id(
     assert CONTEXT_1M not in fake_claude.last.headers.get("anthropic-beta", "")
 
 
+@pytest.mark.usefixtures("anthropic_api")  # Anthropic's API counts upstream; a gateway, locally
 async def test_claude_1m_count_tokens_keeps_the_callers_beta(
     start_proxy, fake_claude, tmp_path: Path
 ) -> None:

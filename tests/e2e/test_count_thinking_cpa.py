@@ -25,6 +25,8 @@ from google.genai import types as gtypes
 from tests.e2e.clients import KEY
 from tests.e2e.thinking_proxy import keys_config
 
+pytestmark = pytest.mark.usefixtures("anthropic_api")  # Anthropic's API counts upstream; a gateway, locally
+
 COUNT = "/v1/messages/count_tokens"
 
 

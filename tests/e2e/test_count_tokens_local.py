@@ -200,16 +200,14 @@ async def test_large_prompt_counts_in_pieces_close_to_one_pass() -> None:
     assert abs(pieced - whole) <= len(text) // tokens.PIECE + 1
 
 
-@pytest.mark.parametrize("status", [404, 405, 501])
-async def test_a_claude_gateway_without_count_tokens_counts_locally(start_proxy, fake_claude, status) -> None:
-    """A Claude key on a gateway (not api.anthropic.com) that has no count_tokens path:
-    the count is CPA's local one (o200k over the request's text, its
-    ``collectClaudeInputTokenSegments``), and the gateway's refusal cools nothing: the next
-    generation goes to the same key. CPA never asks a gateway; we ask it first, since one
-    that counts gives the exact number.
+async def test_a_claude_gateway_counts_locally_and_is_never_asked(start_proxy, fake_claude) -> None:
+    """A Claude key on a gateway (not api.anthropic.com): the count is CPA's local one (o200k
+    over the request's text, its ``collectClaudeInputTokenSegments``), nothing reaches the
+    gateway (which mostly has no count_tokens path), and the next generation goes to the
+    same key. Before, the gateway was asked first and counted locally after its 404.
 
     CPA: TestClaudeExecutor_CountTokensCountsLocallyWithoutUpstreamRequest,
-    TestShouldUseClaudeUpstreamTokenCount. (a deliberate difference, said above)"""
+    TestShouldUseClaudeUpstreamTokenCount (more in test_claude_count_gateway_cpa.py)."""
     proxy = await start_proxy(
         f"""
 api-keys: ["{KEY}"]
@@ -221,36 +219,40 @@ claude-api-key:
         alias: "gw-model"
 """
     )
-    fake_claude.script(Behavior(status=status, path="count_tokens", times=None))
     got = await _claude_count(proxy.url, "gw-model")
     body = {"system": SYSTEM, "messages": [{"role": "user", "content": PROMPT}]}
     assert got == await tokens.count(tokens.O200K, claude_segments(body))
-    assert await proxy.service.pool.cooldowns(proxy.service.pool.credentials()[0]) == []
+    assert not any(r.path.endswith("/count_tokens") for r in fake_claude.requests)
     answer = await ask(Format.CLAUDE, proxy.url, "gw-model", "Say hello", stream=False)
     assert answer.text
 
 
-async def test_a_claude_gateway_that_counts_is_asked(start_proxy, fake_claude) -> None:
-    """A gateway that serves count_tokens gives its own (exact) number.
-
-    CPA: TestShouldUseClaudeUpstreamTokenCount. (deliberate difference: CPA counts locally for every
-    base URL but https://api.anthropic.com)"""
+@pytest.mark.parametrize("status", [404, 405, 501])
+async def test_a_claude_api_without_count_tokens_counts_locally(start_proxy, anthropic_api, status) -> None:
+    """The Claude API the endpoint table names (``CLIPROXY_OAUTH_CLAUDE_API``, a private
+    deployment's relay) is asked; when it has no count_tokens path the count is local and
+    its refusal cools nothing."""
     proxy = await start_proxy(
         f'api-keys: ["{KEY}"]\nclaude-api-key:\n  - api-key: "sk-ant-gw"\n'
-        f'    base-url: "{fake_claude.base_url}"\n    models: [{{name: "claude-sonnet-4-6", alias: "gw-model"}}]\n'
+        '    models: [{name: "claude-sonnet-4-6", alias: "gw-model"}]\n'
     )
-    assert await _claude_count(proxy.url, "gw-model") > 0
-    assert any(r.path.endswith("/count_tokens") for r in fake_claude.requests)
+    anthropic_api.script(Behavior(status=status, path="count_tokens", times=None))
+    got = await _claude_count(proxy.url, "gw-model")
+    body = {"system": SYSTEM, "messages": [{"role": "user", "content": PROMPT}]}
+    assert got == await tokens.count(tokens.O200K, claude_segments(body))
+    assert any(r.path.endswith("/count_tokens") for r in anthropic_api.requests)
+    assert await proxy.service.pool.cooldowns(proxy.service.pool.credentials()[0]) == []
 
 
-async def test_a_claude_gateway_that_lacks_the_model_suspends_it(start_proxy, fake_claude) -> None:
-    """CPA's TestManager_ExecuteCount_ExplicitModelNotFoundSuspendsModel: a gateway that
-    has count_tokens but answers 404 "model X was not found" is not a missing route. The
-    client gets the 404 and the model is suspended for about 12 hours, as after a
+async def test_a_claude_api_that_lacks_the_model_suspends_it(start_proxy, anthropic_api) -> None:
+    """CPA's TestManager_ExecuteCount_ExplicitModelNotFoundSuspendsModel: a Claude API
+    that has count_tokens but answers 404 "model X was not found" is not a missing route.
+    The client gets the 404 and the model is suspended for about 12 hours, as after a
     generation 404; a route 404 (the test above) still counts locally and cools nothing."""
+    fake_claude = anthropic_api
     proxy = await start_proxy(
         f'api-keys: ["{KEY}"]\nclaude-api-key:\n  - api-key: "sk-ant-gw"\n'
-        f'    base-url: "{fake_claude.base_url}"\n    models: [{{name: "claude-sonnet-4-6", alias: "gw-model"}}]\n'
+        '    models: [{name: "claude-sonnet-4-6", alias: "gw-model"}]\n'
     )
     missing = {
         "type": "error",

@@ -13,6 +13,8 @@ import pytest
 from cliproxy.config import load_or_default
 from tests.e2e.clients import KEY
 
+pytestmark = pytest.mark.usefixtures("anthropic_api")  # Anthropic's API counts upstream; a gateway, locally
+
 MSG = {"model": "claude-model", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}
 
 

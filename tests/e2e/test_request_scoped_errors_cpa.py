@@ -136,6 +136,7 @@ async def test_a_cooldown_action_cools_under_disable_cooling(start_proxy, fakes)
     assert (await _post(proxy2))[0] == 500 and await _cooling(proxy2, "sk-a")
 
 
+@pytest.mark.usefixtures("anthropic_api")  # Anthropic's API counts upstream; a gateway, locally
 async def test_count_tokens_stop_and_cooldown(start_proxy, fakes):
     """TestRequestScopedErrors_CountTokens_StopAndCooldown, on a 429. Differs on purpose for
     CPA's 404: a Claude gateway's 404 on count_tokens is counted locally and cools nothing

@@ -35,6 +35,7 @@ async def _count(matrix: Any, model: str, **extra: Any) -> int:
     return answer.input_tokens
 
 
+@pytest.mark.usefixtures("anthropic_api")  # Anthropic's API counts upstream; a gateway, locally
 async def test_a_claude_model_counts_with_count_tokens(matrix: Any) -> None:
     tokens = await _count(matrix, "claude-model", instructions="Be brief")
     sent = matrix.fakes.claude.last

@@ -81,6 +81,7 @@ async def test_a_prefixed_keys_own_thinking_decides(proxy: Any) -> None:
         assert body["thinking"]["type"] == "adaptive" and body["output_config"]["effort"] == "high", body
 
 
+@pytest.mark.usefixtures("anthropic_api")  # Anthropic's API counts upstream; a gateway, locally
 async def test_a_prefixed_keys_own_thinking_decides_the_count(proxy: Any) -> None:
     """CPA: TestApplyRequestThinkingUsesSelectedPrefixedAPIKeyModel, its count row: a
     count gets the thinking step of a generation. cliproxy has no Chat count route, so

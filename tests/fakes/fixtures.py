@@ -16,7 +16,7 @@ from tests.fakes.claude import ClaudeFake
 from tests.fakes.gemini import GeminiFake
 from tests.fakes.openai import OpenAIFake
 
-__all__ = ["Fakes", "fake_claude", "fake_gemini", "fake_openai", "fake_responses", "fakes"]
+__all__ = ["Fakes", "anthropic_api", "fake_claude", "fake_gemini", "fake_openai", "fake_responses", "fakes"]
 
 
 @dataclass(slots=True)
@@ -46,6 +46,16 @@ def fake_claude() -> Iterator[ClaudeFake]:
     """Fake api.anthropic.com."""
     with ClaudeFake() as fake:
         yield fake
+
+
+@pytest.fixture
+def anthropic_api(monkeypatch: pytest.MonkeyPatch, fake_claude: ClaudeFake) -> ClaudeFake:
+    """``fake_claude`` as the endpoint table's Anthropic API (``CLIPROXY_OAUTH_CLAUDE_API``)
+    for the proxies the test starts after: a Claude credential with no base URL, or with
+    the fake's, is then on Anthropic's own API, where token counts go upstream (on any
+    other base URL they are counted locally, as CPA counts them)."""
+    monkeypatch.setenv("CLIPROXY_OAUTH_CLAUDE_API", fake_claude.base_url)
+    return fake_claude
 
 
 @pytest.fixture

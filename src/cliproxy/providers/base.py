@@ -283,10 +283,18 @@ class Provider(ABC):
         """The upstream request. ``body`` is in ``upstream_format``; ``action`` is
         ``generate`` or ``count``."""
 
-    def count_locally(self, body: dict[str, Any], model: str) -> tuple[str, list[str]]:
+    def count_locally(
+        self, body: dict[str, Any], model: str, cred: Credential | None = None
+    ) -> tuple[str, list[str]]:
         """For a provider that does not count upstream: the token encoding for ``model``
-        and the text to count in ``body`` (a request in ``upstream_format``)."""
+        and the text to count in ``body`` (a request in ``upstream_format``) on ``cred``;
+        raises ``RequestError`` for a request it cannot count."""
         raise NotImplementedError(f"{self.key} counts tokens upstream")
+
+    def estimates_count(self, cred: Credential) -> bool:
+        """A count on ``cred`` is made locally (``count_locally``) although the provider
+        counts upstream: the credential's upstream has no count endpoint to ask."""
+        return False
 
     def counts_locally_after(self, cred: Credential, status: int, body: bytes, model: str) -> bool:
         """An upstream count of ``model`` that failed with ``status`` and ``body`` is

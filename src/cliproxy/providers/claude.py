@@ -30,6 +30,7 @@ from cliproxy.errors import RequestError, UpstreamError
 from cliproxy.formats import Format
 from cliproxy.providers import (
     claude_cache,
+    claude_count,
     claude_device,
     claude_diagnostics,
     claude_helper,
@@ -497,6 +498,10 @@ class ClaudeProvider(Provider):
         headers["x-stainless-arch"] = p.arch
         headers["user-agent"] = p.user_agent
 
+    def estimates_count(self, cred: Credential) -> bool:
+        """Counted locally unless on Anthropic's own API (:mod:`claude_count`, CPA)."""
+        return claude_count.estimated(cred, self.default_base_url)
+
     def counts_locally_after(self, cred: Credential, status: int, body: bytes, model: str) -> bool:
         """A gateway (any base URL but Anthropic's) without ``/v1/messages/count_tokens``:
         the count is CPA's local estimate, and the gateway's 404 cools nothing (a 12-hour
@@ -509,8 +514,14 @@ class ClaudeProvider(Provider):
             return False
         return status != 404 or not says_model_not_found(body, model)
 
-    def count_locally(self, body: dict[str, Any], model: str) -> tuple[str, list[str]]:
-        """CPA's local Claude count: the o200k encoding over the request's text."""
+    def count_locally(
+        self, body: dict[str, Any], model: str, cred: Credential | None = None
+    ) -> tuple[str, list[str]]:
+        """CPA's local Claude count: the o200k encoding over the request's text, once the
+        request passed CPA's checks (``rebuild-mid-system-message`` applied first)."""
+        if cred is not None and self._plan_for(cred).rebuild:
+            cloaking.rebuild_mid_system(body)
+        claude_count.check(body)
         return tokens.O200K, token_segments.claude_segments(body)
 
     def retry_hint(self, status: int, headers: Mapping[str, str], body: Any) -> float | None:

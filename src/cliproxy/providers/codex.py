@@ -201,7 +201,9 @@ class CodexProvider(Provider):
             return None
         return self.replay.fetch_elsewhere(body.get("model"), body.get(codex_replay.CARRIED))
 
-    def count_locally(self, body: dict[str, Any], model: str) -> tuple[str, list[str]]:
+    def count_locally(
+        self, body: dict[str, Any], model: str, cred: Credential | None = None
+    ) -> tuple[str, list[str]]:
         return tokens.codex_encoding(model), token_segments.codex_segments(body)
 
     def retry_hint(self, status: int, headers: Mapping[str, str], body: Any) -> float | None:

@@ -166,7 +166,9 @@ class OpenAICompatProvider(Provider):
         url = self.base_url(cred) + "/" + action.replace(".", "/")
         return UpstreamRequest(url, headers, data, stream)
 
-    def count_locally(self, body: dict[str, Any], model: str) -> tuple[str, list[str]]:
+    def count_locally(
+        self, body: dict[str, Any], model: str, cred: Credential | None = None
+    ) -> tuple[str, list[str]]:
         return tokens.encoding_for_model(model), token_segments.chat_segments(body)
 
 

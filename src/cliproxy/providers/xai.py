@@ -131,7 +131,9 @@ class XAIProvider(Provider):
             return base or self.default_base_url
         return base if base and base not in self._api_urls else self.cli_chat_url
 
-    def count_locally(self, body: dict[str, Any], model: str) -> tuple[str, list[str]]:
+    def count_locally(
+        self, body: dict[str, Any], model: str, cred: Credential | None = None
+    ) -> tuple[str, list[str]]:
         return tokens.O200K, token_segments.xai_segments(body)
 
     def build(
