@@ -503,13 +503,13 @@ class ClaudeProvider(Provider):
         return claude_count.estimated(cred, self.default_base_url)
 
     def counts_locally_after(self, cred: Credential, status: int, body: bytes, model: str) -> bool:
-        """A gateway (any base URL but Anthropic's) without ``/v1/messages/count_tokens``:
-        the count is CPA's local estimate, and the gateway's 404 cools nothing (a 12-hour
-        model cooldown used to block generation too). A 404 whose body says the model does
-        not exist is the gateway's answer (CPA's isCountTokensEndpointNotFoundError): it
-        goes back to the client and the model is suspended as after any 404. Our
-        difference from CPA: a gateway is asked first, since one that counts gives the
-        exact number; CPA never asks it."""
+        """A Claude API that is asked to count (the endpoint table's, when it points at a
+        relay that is not Anthropic's origin; a gateway never is, :mod:`claude_count`)
+        without ``/v1/messages/count_tokens``: the count is CPA's local estimate, and the
+        404 cools nothing (a 12-hour model cooldown would block generation too). A 404
+        whose body says the model does not exist is the upstream's answer (CPA's
+        isCountTokensEndpointNotFoundError): it goes back to the client and the model is
+        suspended as after any 404."""
         if status not in _NO_COUNT_ENDPOINT or anthropic_origin(self.base_url(cred)):
             return False
         return status != 404 or not says_model_not_found(body, model)
