@@ -48,24 +48,30 @@ def _free_port() -> int:
 
 class RedisServer:
     """One server process; ``kill`` and ``start`` again reuse the same port (a Redis outage).
-    With ``tls`` (a certificate and its key) it speaks TLS only (``rediss://``)."""
+    With ``tls`` (a certificate and its key) it speaks TLS only (``rediss://``); with
+    ``unix`` it listens on a Unix socket only (``unix://``)."""
 
-    def __init__(self, binary: str, tls: tuple[Path, Path] | None = None) -> None:
+    def __init__(self, binary: str, tls: tuple[Path, Path] | None = None, *, unix: bool = False) -> None:
         self.binary = binary
         self.port = _free_port()
         self.tls = tls
+        self.unix = unix
         self.dir = Path(tempfile.mkdtemp(prefix="cliproxy-redis-"))
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
+        if self.unix:
+            return f"unix://{self.dir / 'redis.sock'}?db=0"
         if self.tls is not None:  # the certificate is its own CA
             return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self.tls[0]}"
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         listen = ["--port", str(self.port)]
-        if self.tls is not None:
+        if self.unix:
+            listen = ["--port", "0", "--unixsocket", str(self.dir / "redis.sock"), "--unixsocketperm", "700"]
+        elif self.tls is not None:
             cert, key = self.tls
             listen = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(cert),
                       "--tls-key-file", str(key), "--tls-auth-clients", "no"]  # fmt: skip
@@ -84,7 +90,7 @@ class RedisServer:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as raw:
+                with self._connect() as raw:
                     if self._pong(raw):
                         return
             except OSError:
@@ -93,6 +99,18 @@ class RedisServer:
                 raise RuntimeError("redis-server exited at start")
             time.sleep(0.02)
         raise RuntimeError("redis-server did not answer within 10 s")
+
+    def _connect(self) -> socket.socket:
+        if not self.unix:
+            return socket.create_connection(("127.0.0.1", self.port), timeout=0.2)
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.settimeout(0.2)
+        try:
+            conn.connect(str(self.dir / "redis.sock"))
+        except OSError:
+            conn.close()
+            raise
+        return conn
 
     def _pong(self, raw: socket.socket) -> bool:
         if self.tls is not None:

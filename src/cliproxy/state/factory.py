@@ -31,7 +31,10 @@ def open_state(
         raise ConfigError(
             "state.backend: redis needs the redis package: pip install 'cliproxy[redis]'"
         ) from exc
-    return RedisState(url, prefix, clock=clock)
+    try:
+        return RedisState(url, prefix, clock=clock)
+    except ValueError as exc:  # a scheme redis-py does not take, a port that is no number...
+        raise ConfigError(f"state.url: {exc}") from None
 
 
 def shared(state: StateBackend) -> RedisState | None:

@@ -51,7 +51,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 import orjson
 from redis import asyncio as aioredis
@@ -68,9 +67,9 @@ from .redis_logins import RedisLogins
 from .redis_scripts import DELETE_BINDING, GET_BINDING, IN_FLIGHT, RELEASE, SET_BINDING, WEIGHTED
 from .redis_secrets import RedisSecrets
 from .redis_slots import RedisSlots
-from .resp import Link, command, read
+from .resp import Address, Link, command, read
 
-__all__ = ["CACHE_TTL", "RedisState", "database", "tls_context"]
+__all__ = ["CACHE_TTL", "RedisState", "address_of", "tls_context"]
 
 log = logging.getLogger(__name__)
 
@@ -89,17 +88,6 @@ _DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 EventHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
 
 
-def database(where: SplitResult) -> int:
-    """The database number of a ``redis://`` URL, read as redis-py reads it (``/<db>``, or
-    ``?db=<db>`` when the path has none); 0 when it names none."""
-    path = where.path.lstrip("/")
-    raw = path or next((v for k, v in parse_qsl(where.query) if k == "db"), "")
-    try:
-        return int(raw or 0)
-    except ValueError:
-        return 0
-
-
 def tls_context(pool: aioredis.ConnectionPool) -> ssl.SSLContext | None:
     """For a ``rediss://`` pool, the TLS settings its connections use (the URL's ``ssl_*``
     options, redis-py's defaults), for cliproxy's own connections; None for ``redis://``."""
@@ -107,6 +95,16 @@ def tls_context(pool: aioredis.ConnectionPool) -> ssl.SSLContext | None:
         return None
     options = {k: v for k, v in pool.connection_kwargs.items() if k.startswith("ssl_")}
     return SSLConnection(**options).ssl_context.get()
+
+
+def address_of(pool: aioredis.ConnectionPool) -> Address:
+    """The server and credentials the pool's connections use (host and port or a Unix
+    socket; a password in the URL's user part or as ``?password=``; TLS)."""
+    kw = pool.connection_kwargs
+    where: tuple[str, int] | str = (
+        str(kw["path"]) if "path" in kw else (str(kw.get("host") or "localhost"), int(kw.get("port") or 6379))
+    )
+    return Address(where, str(kw.get("username") or ""), str(kw.get("password") or ""), tls_context(pool))
 
 
 def _encode(record: CooldownRecord) -> bytes:
@@ -136,9 +134,6 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
         self._clock = clock
         self._cache_ttl = cache_ttl
         self._timeout = timeout
-        self._where = urlsplit(url)
-        self.db = database(self._where)
-        self._tls: ssl.SSLContext | None = None  # rediss://: as the pool's, set below
         # a blocking pool: under a burst (1,000 streams finishing at once) a command waits up
         # to ``timeout`` for a free connection instead of failing with MaxConnectionsError
         # (redis-py's plain pool raises at once past 100 connections, and the state then
@@ -152,16 +147,9 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
             retry_on_timeout=False,
         )
         self._redis = aioredis.Redis(connection_pool=pool)
-        self._tls = tls_context(pool)
-        self._link = Link(
-            self._where.hostname or "127.0.0.1",
-            self._where.port or 6379,
-            unquote(self._where.password or ""),
-            unquote(self._where.username or ""),
-            timeout,
-            self.db,
-            self._tls,
-        )
+        self.db = int(pool.connection_kwargs.get("db") or 0)
+        self._address = address_of(pool)
+        self._link = Link(self._address, timeout, self.db)
         self._local = MemoryState(clock=clock)
         self._cache: dict[str, tuple[float, Mapping[str, CooldownRecord]]] = {}
         self._down = False
@@ -235,21 +223,10 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
         while not self._closing:
             writer: asyncio.StreamWriter | None = None
             try:
-                reader, conn = await asyncio.wait_for(
-                    asyncio.open_connection(
-                        self._where.hostname or "127.0.0.1", self._where.port or 6379, ssl=self._tls
-                    ),
-                    self._timeout,
-                )
+                reader, conn = await asyncio.wait_for(self._address.connect(), self._timeout)
                 writer = conn
-                if self._where.password:
-                    user = unquote(self._where.username or "")
-                    auth = [
-                        b"AUTH",
-                        *([user.encode()] if user else []),
-                        unquote(self._where.password).encode(),
-                    ]
-                    conn.write(command(*auth))
+                for parts in self._address.hello():
+                    conn.write(command(*parts))
                     await asyncio.wait_for(read(reader), self._timeout)
                 conn.write(command(b"SUBSCRIBE", self._channel.encode()))
                 await asyncio.wait_for(read(reader), self._timeout)

@@ -7,12 +7,13 @@ import asyncio
 import contextlib
 import ssl
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-__all__ = ["Link", "command", "read"]
+__all__ = ["Address", "Link", "command", "read"]
 
 
 def command(*parts: bytes) -> bytes:
@@ -38,26 +39,37 @@ async def read(reader: asyncio.StreamReader) -> Any:
     return rest
 
 
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where a Redis listens and how to sign in, as redis-py read them from ``state.url``
+    (so cliproxy's own connections go where its pool goes, with the same password and TLS)."""
+
+    where: tuple[str, int] | str  # (host, port), or the path of a Unix socket
+    username: str = ""
+    password: str = ""
+    tls: ssl.SSLContext | None = None
+
+    def hello(self) -> list[list[bytes]]:
+        """What a new connection sends first: AUTH, when there is a password."""
+        if not self.password:
+            return []
+        return [[b"AUTH", *([self.username.encode()] if self.username else []), self.password.encode()]]
+
+    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if isinstance(self.where, str):
+            return await asyncio.open_unix_connection(self.where)
+        return await asyncio.open_connection(*self.where, ssl=self.tls)
+
+
 class Link:
     """A pipelined RESP connection for the per-request command (the round-robin ``INCR``):
     commands are written as they come and replies matched in order, so concurrent requests
     share one socket with no per-command pool checkout (redis-py costs ~10x more CPU)."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        password: str,
-        username: str,
-        timeout: float,
-        db: int = 0,
-        tls: ssl.SSLContext | None = None,
-    ) -> None:
-        self._where = (host, port)
-        self._tls = tls
-        auth = [b"AUTH", *([username.encode()] if username else []), password.encode()] if password else []
+    def __init__(self, address: Address, timeout: float, db: int = 0) -> None:
+        self._address = address
         # what a new connection sends before its first command: AUTH, then SELECT <db>
-        self._hello = [auth] if auth else []
+        self._hello = address.hello()
         if db:
             self._hello.append([b"SELECT", b"%d" % db])
         self._timeout = timeout
@@ -97,9 +109,7 @@ class Link:
 
     async def _open(self) -> None:
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(*self._where, ssl=self._tls), self._timeout
-            )
+            reader, writer = await asyncio.wait_for(self._address.connect(), self._timeout)
         except Exception as exc:  # unreachable or too slow
             raise RedisConnectionError(str(exc) or type(exc).__name__) from exc
         try:
