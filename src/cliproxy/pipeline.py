@@ -391,7 +391,7 @@ class Pipeline:
         model: str,
         flow: Flow | None,
     ) -> Reply | StreamReply:
-        if self.refresher is not None and self.refresher.presend.stale(cred):  # an expired token
+        if cred.metadata and self.refresher is not None and self.refresher.presend.stale(cred):  # expiring
             cred, plan = await refresh_before_sending(self, route, cred)
         provider = plan.provider
         compat = plan.compat
