@@ -50,6 +50,12 @@ EXAMPLE_API_KEYS = frozenset({"your-api-key-1", "your-api-key-2", "your-api-key-
 MISSING = "Missing API key"
 INVALID = "Invalid API key"
 _HASH_CACHE = 4096  # presented keys remembered after a bcrypt check, each way
+# bcrypt checks of presented keys: how many run at once (threads of the shared pool), and
+# how many may wait for one; a caller beyond that is told to retry (a flood of made-up
+# keys costs a bounded share of the CPU and of the pool, and no queue grows without end)
+_HASH_CHECKS = 2
+_HASH_WAITING = 64
+BUSY = "too many API keys are being checked at once; retry shortly"
 _AUTH_CACHE = 1024  # Authorization values remembered with the caller they let in
 _AUTHORIZATION = istr("Authorization")  # folded once: the server's CIMultiDict finds it faster
 
@@ -113,10 +119,12 @@ class AccessPolicy:
     __slots__ = (
         "_bcrypt",
         "_by_auth",
+        "_checks",
         "_denied",
         "_principals",
         "_sha",
         "_verified",
+        "_waiting",
         "example_keys",
         "keys",
         "policies",
@@ -142,6 +150,8 @@ class AccessPolicy:
                 log.warning("api-keys: a key-hash is neither sha256:<hex> nor bcrypt ($2b$...): ignored")
         self._verified: dict[str, Any] = {}
         self._denied: dict[str, None] = {}
+        self._checks = asyncio.Semaphore(_HASH_CHECKS)
+        self._waiting = 0
         # the callers already let in (a Principal is immutable: one each, made once), by
         # (key, source) for plain keys and by the whole Authorization value for any key
         # taken from it, so that a known caller costs one look-up; both go with this policy
@@ -198,9 +208,22 @@ class AccessPolicy:
         raise HashCheckNeeded(key, source)
 
     async def verify(self, needed: HashCheckNeeded) -> Principal:
-        """Check a key against the bcrypt entries in a thread; the answer is cached."""
+        """Check a key against the bcrypt entries in a thread; the answer is cached. At most
+        :data:`_HASH_CHECKS` run at once and :data:`_HASH_WAITING` wait: past that, 503."""
         key = needed.key
-        policy = await asyncio.to_thread(self._bcrypt_match, key.encode())
+        if self._waiting >= _HASH_WAITING:
+            busy = AccessError(BUSY, status=503)
+            busy.response_headers = {"Retry-After": "1"}
+            raise busy
+        self._waiting += 1
+        try:
+            async with self._checks:
+                if key in self._verified or key in self._denied:  # checked while this one waited
+                    policy = self._verified.get(key)
+                else:
+                    policy = await asyncio.to_thread(self._bcrypt_match, key.encode())
+        finally:
+            self._waiting -= 1
         cache: dict[str, Any] = self._verified if policy is not None else self._denied
         if len(cache) >= _HASH_CACHE:
             cache.clear()
