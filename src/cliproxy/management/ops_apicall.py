@@ -14,6 +14,7 @@ The answer is ``{status_code, header, body}`` with the upstream's status, header
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ TOKEN_PLACEHOLDER = "$TOKEN$"
 TIMEOUT = 60.0
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
 _INDEX_KEYS = ("auth_index", "authIndex", "AuthIndex")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an HTTP method is a token (RFC 9110)
 
 
 async def api_call(service: ManagementService, body: Any) -> dict[str, Any]:
@@ -68,6 +70,8 @@ def _parse(body: Mapping[str, Any]) -> tuple[str, str, str, dict[str, str], byte
     method, url, proxy = method.strip().upper(), url.strip(), proxy.strip()
     if not method:
         raise ApiError(400, "missing method")
+    if not _TOKEN.fullmatch(method):  # Go's http.NewRequest refuses it: CPA answers so
+        raise ApiError(400, "failed to build request")
     if not url:
         raise ApiError(400, "missing url")
     try:
