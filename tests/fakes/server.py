@@ -82,7 +82,8 @@ class Behavior:
     ``retry_after`` (seconds or HTTP date, sent as Retry-After), ``retry_delay`` (Google
     RetryInfo), ``quota_reset_delay`` (Google ErrorInfo metadata), ``resets_in_seconds`` /
     ``resets_at`` (Codex), ``unified`` (Anthropic ``anthropic-ratelimit-unified-<k>`` headers).
-    Timing and streams: ``delay`` (before headers), ``stream_delay`` (per frame),
+    Timing and streams: ``delay`` (before headers), ``stream_delay`` (per frame, from
+    frame ``delay_from`` on),
     ``cut_after`` (close the connection after N frames), ``end_after`` (end the stream
     cleanly after N frames, its terminal event never sent), ``stream_error`` (in-band error
     code sent after ``error_after`` frames), ``text`` (replace the reply text).
@@ -105,6 +106,7 @@ class Behavior:
     unified: dict[str, Any] | None = None
     delay: float = 0.0
     stream_delay: float | None = None
+    delay_from: int = 1  # the first frame ``stream_delay`` waits before (a silence mid-answer: 2 or more)
     cut_after: int | None = None
     end_after: int | None = None
     stream_error: str | None = None
@@ -370,7 +372,11 @@ class FakeServer:
             if beh is not None and beh.stream_error and beh.error_after == sent:
                 await resp.write(self.stream_error_frame(request, beh, sent))
                 break
-            if delay and sent and not await _pause(request, delay):
+            if (
+                delay
+                and sent >= (beh.delay_from if beh is not None else 1)
+                and not await _pause(request, delay)
+            ):
                 return resp  # the client closed the connection
             await resp.write(frame)
         else:

@@ -283,8 +283,13 @@ class GuardedHandler(RequestHandler):
             or not (payload.is_eof() or payload.exception() is not None)
         ):
             return None
-        self.close()
         request, transport = self._current_request, self.transport
+        if request is not None and transport is not None and request.writer.output_size:
+            # its end of stream in the middle of an answer it reads: gone, as Go's server
+            # (CPA's) cancels the request there, not at a write after a silent upstream's next event
+            transport.abort()  # (the connection's loss cancels the handler)
+            return None
+        self.close()
         if (
             request is not None
             and transport is not None

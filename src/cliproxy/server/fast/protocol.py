@@ -202,8 +202,14 @@ class FastProtocol(asyncio.Protocol):
         self._eof = True
         ex = self._ex
         if not self._lingering and ex is not None and ex.body_complete and not ex.finished:
-            self._pipelined = True  # nothing more can be read: this answer is the last
             transport = self.transport
+            if transport is not None and ex.started:
+                # its end of stream in the middle of an answer it reads: gone, as Go's server
+                # (CPA's) cancels the request there; the next write would find out only when
+                # a silent upstream sends more, its call held for nobody till then
+                transport.abort()  # (the connection's loss cancels the request's task)
+                return None
+            self._pipelined = True  # nothing more can be read: this answer is the last
             if transport is not None and not ex.started and ex.version == b"1.1":
                 watch(transport, lambda: not ex.finished)
             return True
