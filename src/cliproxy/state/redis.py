@@ -55,9 +55,7 @@ from typing import Any
 import orjson
 from redis import asyncio as aioredis
 from redis.asyncio.connection import SSLConnection
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError, ResponseError
 
 from .base import MAX_STABLE_ALIASES, CooldownRecord
 from .memory import MemoryState
@@ -67,6 +65,7 @@ from .redis_logins import RedisLogins
 from .redis_scripts import DELETE_BINDING, GET_BINDING, IN_FLIGHT, RELEASE, SET_BINDING, WEIGHTED
 from .redis_secrets import RedisSecrets
 from .redis_slots import RedisSlots
+from .resp import DOWN as _DOWN
 from .resp import Address, Link, command, read
 
 __all__ = ["CACHE_TTL", "RedisState", "address_of", "tls_context"]
@@ -83,7 +82,6 @@ MAX_CONNECTIONS = 64  # pooled connections per process; more commands wait for o
 _CURSOR_WRAP = 2_147_483_640  # as the memory backend's cursors
 _KEEP = 7 * 86400 * 1000  # ms: cursors, weights and cooldown maps idle this long expire
 _EMPTY: Mapping[str, CooldownRecord] = MappingProxyType({})
-_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 
 EventHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
 
@@ -294,10 +292,16 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
         if self._down:
             return
         self._down = True
-        log.warning(
-            "state: Redis is unreachable (%s); using this process's own state until it returns",
-            type(exc).__name__,
-        )
+        if isinstance(exc, ResponseError):  # the server's words (OOM, READONLY, MISCONF): no secret
+            log.warning(
+                "state: Redis refused a command (%s); using this process's own state until it takes them again",
+                str(exc)[:160],
+            )
+        else:
+            log.warning(
+                "state: Redis is unreachable (%s); using this process's own state until it returns",
+                type(exc).__name__,
+            )
         for model, (_, records) in self._cache.items():  # keep honouring what we knew
             bucket = self._local._cooldowns.setdefault(model, {})
             for cid, record in records.items():
@@ -311,8 +315,8 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
             await asyncio.sleep(PROBE_INTERVAL)
             if self._closing:
                 return
-            try:
-                await self._redis.ping()
+            try:  # a write: a full or read-only Redis still answers PING
+                await self._redis.set(self._k("probe"), self.node, px=1000)
             except _DOWN:
                 continue
             except RedisError:

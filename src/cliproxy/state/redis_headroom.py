@@ -12,22 +12,19 @@ process's local :class:`MemoryState` holds them instead (as for the rest of the 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
 import orjson
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .base import Headroom
 from .memory import MemoryState
+from .resp import DOWN as _DOWN
 
 __all__ = ["RedisHeadroom"]
 
-_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)  # as RedisState's
 _NONE: Mapping[str, Headroom] = MappingProxyType({})
 _MAX_KEEP_MS = 8 * 86400 * 1000  # no window is longer than a week (plus a day)
 

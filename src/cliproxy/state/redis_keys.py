@@ -10,18 +10,14 @@ away the process's local :class:`MemoryState` counts instead (as for the rest of
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
-
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .base import RATE_WINDOW, KeyAdmission, KeyLimits
 from .memory import MemoryState
+from .resp import DOWN as _DOWN
 
 __all__ = ["RedisKeyPolicies"]
 
-_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)  # as RedisState's
 
 _ADMIT = """
 local k = KEYS[1]

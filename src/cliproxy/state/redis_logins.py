@@ -12,17 +12,15 @@ process that started the sign-in stops waiting. While Redis is away every method
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .resp import DOWN as _DOWN
 
 __all__ = ["RedisLogins"]
 
-_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)  # as RedisState's
 
 # ARGV: claiming node; returns the flow's start (JSON) when the answer is now ours
 _CLAIM = """

@@ -15,19 +15,15 @@ before is unknown there until Redis returns).
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Callable
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from .memory import MemoryState
+from .resp import DOWN as _DOWN
 
 __all__ = ["RedisSecrets"]
 
-_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)  # as RedisState's
 
 # KEYS: every secret (set), the owner's (set), the secret;
 # ARGV: now, expiry, most, most per owner (0: no owner), ttl ms, value, name

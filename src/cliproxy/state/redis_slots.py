@@ -11,18 +11,14 @@ is away the process's local :class:`MemoryState` counts instead (as for the rest
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from .memory import MemoryState
+from .resp import DOWN as _DOWN
 
 __all__ = ["RedisSlots"]
 
-_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)  # as RedisState's
 
 # KEYS: the slot set; ARGV: now ms, limit, holder, expiry ms, key lifetime ms
 _ACQUIRE = """

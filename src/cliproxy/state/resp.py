@@ -11,9 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["Address", "Link", "command", "read"]
+__all__ = ["DOWN", "Address", "Link", "command", "read"]
+
+# what makes a state call fall back to this process's own state: Redis unreachable, too
+# slow, or refusing the command (full at maxmemory, a read-only replica, MISCONF)
+DOWN = (RedisConnectionError, RedisTimeoutError, ResponseError, OSError, asyncio.TimeoutError)
 
 
 def command(*parts: bytes) -> bytes:
@@ -140,7 +145,7 @@ class Link:
                 try:
                     value: Any = await read(reader)
                 except ValueError as exc:  # an error reply belongs to its command
-                    value = RedisError(str(exc))
+                    value = ResponseError(str(exc))
                 if not waiting:
                     continue
                 reply = waiting.popleft()
