@@ -435,13 +435,8 @@ async def refresh_before_sending(
     to: ``credentials.presend``), so the request does not go out to meet a 401. A failed
     refresh fails this attempt with an error of the proxy's own (the token endpoint's body
     is no answer to the client, nor a request fault): the credential cools as after a 401
-    whose refresh failed, and the next one is tried."""
-    try:
-        fresh: Credential = await pipe.refresher.refresh_now(cred)
-    except CliproxyError as exc:
-        status = exc.status if exc.status in (401, 429) else 502
-        message = f"{cred.provider} account token could not be refreshed: {exc.message}"
-        raise UpstreamError(message, status=status, credential_id=cred.id) from exc
+    whose refresh failed, and the next one is tried (``PreSend.renew``)."""
+    fresh: Credential = await pipe.refresher.presend.renew(cred)
     return fresh, pipe.plan_for(route, fresh)
 
 

@@ -45,7 +45,7 @@ from aiohttp import WSMsgType
 
 from cliproxy.access import AccessError, HashCheckNeeded, Principal
 from cliproxy.credentials.record import KIND_OAUTH
-from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError
+from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError, UpstreamError
 from cliproxy.formats import Format
 from cliproxy.policies.enforce import PolicyError, Ticket
 from cliproxy.providers.codex_realtime import (
@@ -238,10 +238,20 @@ class Realtime:
         self, cred: Credential, requested: str, headers: Mapping[str, str], protocols: tuple[str, ...]
     ) -> UpstreamSocket:
         """The upstream socket; after a 401 once more with a refreshed token (CPA, with its
-        home dispatch). A refusal becomes CPA's error for it."""
+        home dispatch). A token that has expired (or is about to) is refreshed before the
+        dial, as before a request (``credentials.presend``; CPA dials with it and meets the
+        401). A refusal becomes CPA's error for it."""
         service = self.service
         url = self.upstream.url(requested)
+        refresher = service.refresher
         refreshed = False
+        if cred.metadata and refresher is not None and refresher.presend.stale(cred):
+            refreshed = True  # one refresh per dial
+            try:
+                cred = await refresher.presend.renew(cred)
+            except UpstreamError as exc:
+                log.warning("realtime websocket: %s", exc.message)
+                raise _unrefreshed(exc, cred) from exc
         timeline = API_TIMELINE.get()  # the socket's request log, when it is on
         while True:
             proxy = proxy_key(cred.proxy_url, service.config.proxy_url)
@@ -253,7 +263,6 @@ class Realtime:
                 _log_dial(timeline, opened)
             if not isinstance(opened, Refused):
                 return opened
-            refresher = service.refresher
             if opened.status == 401 and not refreshed and refresher is not None and cred.refresh_token:
                 refreshed = True
                 try:
@@ -446,6 +455,17 @@ def _refusal(refused: Refused) -> RealtimeError:
             "realtime_websocket_upstream_unavailable",
         )
     err.response_headers = dict(refused.headers)
+    return err
+
+
+def _unrefreshed(exc: UpstreamError, cred: Credential) -> RealtimeError:
+    """The error for a dial that did not go out: the expired token's refresh failed (CPA
+    would have dialled with it and met the upstream's 401)."""
+    if exc.status == 401:
+        err = RealtimeError(401, exc.message, "authentication_error", "realtime_upstream_unauthorized")
+    else:
+        err = RealtimeError(exc.status, exc.message, "api_error", "realtime_websocket_upstream_unavailable")
+    err.credential = cred
     return err
 
 

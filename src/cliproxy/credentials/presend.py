@@ -19,12 +19,16 @@ token was refused before, ``refresh_now`` fails at once and the attempt fails ov
 marks such an account unavailable after its refresh is refused as unauthorized).
 
 The check costs a dict lookup per attempt; a credential object's deadline is computed once.
+Every path that sends a token asks the same two steps: :meth:`PreSend.stale`, then
+:meth:`PreSend.renew` (the pipeline's attempts, the Realtime socket's upstream dial).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Protocol
+
+from cliproxy.errors import CliproxyError, UpstreamError
 
 from .oauth_tokens import TOKEN_ENDPOINTS
 from .record import Credential
@@ -39,6 +43,8 @@ class _Schedule(Protocol):
     clock: Callable[[], float]
 
     def due_at(self, cred: Credential) -> float | None: ...
+
+    async def refresh_now(self, cred: Credential) -> Credential: ...
 
 
 class PreSend:
@@ -67,6 +73,18 @@ class PreSend:
             return True
         due = self._schedule.due_at(cred)  # still valid: not while a failed refresh backs off
         return due is not None and due <= now
+
+    async def renew(self, cred: Credential) -> Credential:
+        """``cred`` with a fresh token (one token call shared with the loop and concurrent
+        senders). A failed refresh is an error of the proxy's own naming the credential
+        (the token endpoint's body is no answer to a client, nor a request fault): 401 when
+        the refresh token was refused, 429 while the token endpoint rate-limits it, else 502."""
+        try:
+            return await self._schedule.refresh_now(cred)
+        except CliproxyError as exc:
+            status = exc.status if exc.status in (401, 429) else 502
+            message = f"{cred.provider} account token could not be refreshed: {exc.message}"
+            raise UpstreamError(message, status=status, credential_id=cred.id) from exc
 
 
 def _deadline(cred: Credential) -> float | None:
