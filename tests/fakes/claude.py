@@ -132,10 +132,14 @@ class ClaudeFake(FakeServer):
         super().__init__(**kw)
         # API key (None: any) -> how a gateway compresses the answers to it
         self.compression: dict[str | None, Compression] = {}
+        # the ids of the Files API uploads this account holds; a message block whose
+        # source names another file answers 404 as the Messages API does
+        self.files: set[str] = set()
 
     def reset(self) -> None:
         super().reset()
         self.compression.clear()
+        self.files.clear()
 
     def build_app(self) -> web.Application:
         app = super().build_app()
@@ -194,6 +198,9 @@ class ClaudeFake(FakeServer):
         problem = thinking_problem(body) or sampling_problem(body) or format_problem(body)
         if problem is not None:
             return self.error_response(400, problem, None)
+        missing = next((f for f in _file_ids(body) if f not in self.files), None)
+        if missing is not None:
+            return self.error_response(404, f"File not found: {missing}", None)
         beh = self.behavior(request)
         reply = decide("claude", turn_of(body), beh.text if beh else None, "toolu_01")
         structured = output_schema(body)
@@ -467,3 +474,13 @@ def _deltas(block: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def _model(model: str) -> dict[str, Any]:
     name = model.replace("-", " ").title()
     return {"type": "model", "id": model, "display_name": name, "created_at": "2025-05-22T00:00:00Z"}
+
+
+def _file_ids(body: dict[str, Any]) -> Iterator[str]:
+    """The Files API ids the messages' blocks name as their ``source``."""
+    for message in body.get("messages") or ():
+        content = message.get("content") if isinstance(message, dict) else None
+        for block in content if isinstance(content, list) else ():
+            source = block.get("source") if isinstance(block, dict) else None
+            if isinstance(source, dict) and source.get("type") == "file":
+                yield str(source.get("file_id"))

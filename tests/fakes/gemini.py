@@ -108,6 +108,9 @@ class GeminiFake(FakeServer):
         # asks for credits (``enabledCreditTypes``) and the account's paid tier holds enough,
         # else 429 INSUFFICIENT_G1_CREDITS_BALANCE
         self.exhausted: set[str] = set()
+        # the account's cached contents: a generation naming another ``cachedContents/``
+        # answers 403 as the Gemini API does for one missing or another project's
+        self.cached_contents: set[str] = set()
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         for version in ("/v1beta", "/v1"):
@@ -149,6 +152,7 @@ class GeminiFake(FakeServer):
         self.paid_tiers = {}
         self.load_status = 200
         self.exhausted = set()
+        self.cached_contents = set()
 
     def issue_signature(self) -> str:
         """A new signature of an Antigravity Gemini answer, remembered as issued."""
@@ -215,6 +219,13 @@ class GeminiFake(FakeServer):
             return self.error_response(
                 400, "Image part is missing a thought_signature in content position 2, part position 2.", None
             )
+        cached = _get(body, "cachedContent")
+        if (
+            isinstance(cached, str)
+            and cached.startswith("cachedContents/")
+            and cached not in self.cached_contents
+        ):
+            return self.error_response(403, "CachedContent not found (or permission denied)", None)
         beh = self.behavior(request)
         reply = decide("gemini", turn_of(model, body), beh.text if beh else None)
         parts = _parts(reply)

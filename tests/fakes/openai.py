@@ -43,6 +43,16 @@ class OpenAIFake(FakeServer):
     default_models: ClassVar[tuple[str, ...]] = ("gpt-4o-mini", "gpt-4o", "gpt-5", "gpt-5-codex")
     image_stream = b""  # the bytes of the last streamed Images API answer (openai_images)
 
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        # the ids of the files this account uploaded; a chat ``file`` part naming another
+        # answers 404 as the API does (openai_chat)
+        self.files: set[str] = set()
+
+    def reset(self) -> None:
+        super().reset()
+        self.files = set()
+
     def add_routes(self, router: web.UrlDispatcher) -> None:
         for prefix in ("/v1", ""):
             router.add_post(prefix + "/chat/completions", self._chat)

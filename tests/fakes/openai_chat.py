@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from tests.fakes.dialog import Reply, Tool, Turn, decide, estimate_tokens, new_id, text_of
-from tests.fakes.server import iter_chunks, sse
+from tests.fakes.server import Behavior, iter_chunks, sse
 
 if TYPE_CHECKING:
     from tests.fakes.openai import OpenAIFake
@@ -21,6 +21,12 @@ async def handle(fake: OpenAIFake, request: web.Request) -> web.StreamResponse:
     body = fake.body(request)
     if not isinstance(body.get("messages"), list) or not body.get("model"):
         return fake.error_response(400, "'messages' and 'model' are required", None)
+    missing = next((f for f in _file_ids(body) if f not in fake.files), None)
+    if missing is not None:
+        error = {"message": f"No such File object: {missing}", "type": "invalid_request_error"}
+        return fake.error_response(
+            404, None, Behavior(body={"error": {**error, "param": "id", "code": None}})
+        )
     turn = turn_of(body)
     beh = fake.behavior(request)
     reply = decide("openai", turn, beh.text if beh else None)
@@ -150,3 +156,13 @@ def _chunks(
             }
         )
     yield b"data: [DONE]\n\n"
+
+
+def _file_ids(body: dict[str, Any]) -> Iterator[str]:
+    """The uploaded files the messages' ``file`` parts name by ``file_id``."""
+    for message in body["messages"]:
+        content = message.get("content") if isinstance(message, dict) else None
+        for part in content if isinstance(content, list) else ():
+            file = part.get("file") if isinstance(part, dict) and part.get("type") == "file" else None
+            if isinstance(file, dict) and file.get("file_id"):
+                yield str(file["file_id"])

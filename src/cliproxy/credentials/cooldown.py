@@ -23,7 +23,10 @@ Where CPA matches free text (``model not supported``, ``invalid_grant``, ``cloud
 anywhere in the body), we read the error's structured fields (``code``, ``type``, the
 OAuth ``error``) and only take an HTML body for a Cloudflare page: an upstream often
 quotes the client's own input back in its message, and a client must not be able to
-cool a credential it shares with others.
+cool a credential it shares with others. For the same reason a 403 or 404 that says a
+resource the request names is missing or not this account's (a Gemini ``cachedContent``
+or File, an Anthropic ``file_id``) is a request fault here, where CPA cools the
+credential for everyone (:func:`is_missing_reference`).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ __all__ = [
     "classify",
     "is_cloudflare_challenge",
     "is_invalid_grant",
+    "is_missing_reference",
     "is_model_support_error",
     "is_request_fault",
     "match_scoped_rule",
@@ -94,6 +98,13 @@ _MODEL_SUPPORT_CODES = frozenset(
 )
 _MODEL_SUPPORT_STATUSES = frozenset({400, 404, 422})
 _ERROR_PATHS = (("error",), (), ("response", "error"), ("body", "error"))
+# how the upstreams' messages begin when a resource the request names is missing or is
+# another account's (lower case): Gemini's cachedContent and File API, Anthropic's Files API
+_MISSING_REFERENCE_STARTS = (
+    "cachedcontent not found",
+    "you do not have permission to access the file ",
+    "file not found: file_",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +140,7 @@ def classify(status: int, body: str, rules: Iterable[ScopedErrorRule] = ()) -> F
         return Failure("invalid_grant", stop, forced, action)
     if is_model_support_error(status, body):
         return Failure("model_support", stop, forced, action)
-    if not forced and is_request_fault(status, body):
+    if not forced and (is_request_fault(status, body) or is_missing_reference(status, body)):
         return Failure("request_fault", stop=True)
     return Failure("status", stop, forced, action)
 
@@ -166,6 +177,22 @@ def is_request_fault(status: int, body: str) -> bool:
     if _item_not_persisted(body):
         return True
     return status in _FAULT_STATUSES
+
+
+def is_missing_reference(status: int, body: str) -> bool:
+    """A 403 or 404 whose error message says a resource the request names (a cached content,
+    an uploaded file) is not found or not readable by this account: the request's fault, as
+    any other client asking for it gets its own answer (CPA cools the credential: 30 min
+    for a 403, 12 h for a 404, for every client that shares it).
+
+    Only the start of the upstream's own message counts, so an upstream that quotes the
+    client's input later in a message cannot make a real credential failure look like one."""
+    if status not in (403, 404) or (body.find("ot found") < 0 and body.find("permission to access") < 0):
+        return False
+    parsed = _json(body)
+    if isinstance(parsed, list) and parsed:  # a Gemini stream's error comes in an array
+        parsed = parsed[0]
+    return any(m.startswith(_MISSING_REFERENCE_STARTS) for m in _error_field(parsed, "message"))
 
 
 def is_model_support_error(status: int, body: str) -> bool:
