@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cliproxy import announce
-from cliproxy.access import Principal, extract_key
+from cliproxy.access import KEY_POLICY, Principal, extract_key
 from cliproxy.config import AuthChanges, Config, ConfigDocument, ConfigWatcher
 from cliproxy.config.changes import log_changes
 from cliproxy.credentials import sources
@@ -487,9 +487,12 @@ class Service:
     # -- model lists
 
     async def listable_models(self) -> list[ModelInfo]:
-        """Models to list: those at least one credential can serve (quota-cooled ones stay)."""
+        """Models to list: those at least one credential can serve (quota-cooled ones stay),
+        less those the caller's key may not use (its ``models`` globs)."""
         records = {c.id: await self.pool.cooldowns(c) for c in self.pool.credentials()}
-        return self.models.listable(suspensions(records, time.time()))
+        listed = self.models.listable(suspensions(records, time.time()))
+        policy = KEY_POLICY.get()
+        return listed if policy is None else [m for m in listed if policy.allows(m.id)]
 
     async def model_list(self, fmt: Format, client_version: str | None = None) -> dict[str, Any]:
         return self.lookups.model_list(await self.listable_models(), fmt, self.config, client_version)
