@@ -17,10 +17,11 @@ from tests.policies.conftest import PLAIN
 LIMITED = '  - {key: "sk-a", name: team-a, models: ["compat-*"]}'
 
 
-async def test_openai_list_and_lookup_show_only_the_keys_models(policy_proxy):
-    """GET /v1/models and GET /v1/models/{id}: the limited key sees compat-model only, and
-    claude-model is unknown to it (404); the plain key still sees both."""
-    proxy = await policy_proxy(LIMITED)
+@pytest.mark.parametrize("engine", ["fast", "aiohttp"])
+async def test_openai_list_and_lookup_show_only_the_keys_models(policy_proxy, engine):
+    """GET /v1/models and GET /v1/models/{id}, on both server engines: the limited key sees
+    compat-model only, and claude-model is unknown to it (404); the plain key sees both."""
+    proxy = await policy_proxy(LIMITED, engine=engine)
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key="sk-a", max_retries=0) as client:
         assert [m.id async for m in client.models.list()] == ["compat-model"]
         assert (await client.models.retrieve("compat-model")).id == "compat-model"
