@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from cliproxy.config import Config
+from cliproxy.config import Config, load_or_default
 from cliproxy.server.workers import MEMORY_OVERRIDE_ENV, Supervisor, refusal, reserve_port
 from tests.fakes.openai import OpenAIFake
 
@@ -285,3 +285,52 @@ def test_metrics_count_the_requests_of_every_worker(tmp_path, fake, run):
     os.kill(pids[0], signal.SIGKILL)
     sup.wait_for(r"listening on http://\S+ \(pid (\d+)\)", count=3)
     assert {_scrape(port) for _ in range(6)} == {(11.0, 1.0)}
+
+
+def _management(port: int, method: str, path: str, body: object = None) -> tuple[int, object]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v0/management{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": "Bearer mgmt-secret", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return int(response.status), json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_concurrent_management_edits_through_both_workers_all_stay(tmp_path, fake, run, redis_server):
+    """Twenty keys added at once, each by its own request (the kernel spreads them over both
+    workers), are all in config.yaml and on every worker afterwards. Before, each worker
+    serialised only its own edits: two workers read the file at the same time and the later
+    save dropped the other's key (12 of 20 stayed, each answered 200), and a worker saving
+    the text another one had published could put back a file older than the one on disk."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    extra = (
+        f"state: {{backend: redis, url: '{redis_server.url}', prefix: 'edits:'}}\nworkers: 2\n"
+        'remote-management: {secret-key: "mgmt-secret"}\n'
+    )
+    cfg = _config(tmp_path, fake, extra)
+    sup = run(["serve", "--config", str(cfg), "--port", "0"], override=False)
+    port = int(sup.wait_for(r"supervising 2 workers on 127\.0\.0\.1:(\d+)")[0][1])
+    sup.wait_for(r"listening on", count=2)
+    with ThreadPoolExecutor(20) as pool:
+        statuses = list(
+            pool.map(
+                lambda i: _management(port, "PATCH", "/api-keys", {"old": f"no-{i}", "new": f"k-{i}"})[0],
+                range(20),
+            )
+        )
+    assert statuses == [200] * 20
+    wanted = {f"k-{i}" for i in range(20)}
+    deadline = time.monotonic() + 10
+    while True:
+        seen = [set(_management(port, "GET", "/api-keys")[1]["api-keys"]) for _ in range(4)]  # type: ignore[index]
+        if all(wanted <= keys for keys in seen) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert all(wanted <= keys for keys in seen), [sorted(wanted - keys) for keys in seen]
+    assert wanted <= set(load_or_default(cfg)[0].api_keys)  # and in the file

@@ -20,6 +20,7 @@ from cliproxy import announce
 from cliproxy.access import KEY_POLICY, Principal, extract_key
 from cliproxy.config import AuthChanges, Config, ConfigDocument, ConfigWatcher
 from cliproxy.config.changes import log_changes
+from cliproxy.config.filelock import config_lock, file_identity
 from cliproxy.credentials import sources
 from cliproxy.credentials.filecache import AuthFileCache
 from cliproxy.credentials.persist import CdsStore, restore
@@ -443,7 +444,7 @@ class Service:
         changes made after it."""
         if self.config_path is None:
             raise ConfigError("the proxy runs on built-in defaults: there is no config file to edit")
-        async with self._write_lock:
+        async with self._write_lock, config_lock(self.config_path):  # the host's other workers too
             try:
                 doc = ConfigDocument.load(self.config_path)
             except FileNotFoundError:
@@ -457,7 +458,7 @@ class Service:
                 await self._watcher.note_config_written(doc.text().encode("utf-8"), config)
             await self._on_config(config)  # the auth files stat'ed in a thread, then applied
             if (bus := shared(self.state)) is not None:  # every process sharing the state follows
-                await bus.publish("config", text=doc.text())
+                await bus.publish("config", text=doc.text(), file=file_identity(self.config_path))
             return config
 
     def _on_remote_ban(self, message: dict[str, Any]) -> None:
@@ -470,15 +471,28 @@ class Service:
         text = message.get("text")
         if not isinstance(text, str):
             return
+        path = self.config_path
+        # a worker of this host saved the file this process reads too: apply the file as it
+        # is now (a later edit may be on disk already), never write the older text back
+        same_file = path is not None and message.get("file") == file_identity(path) != ""
         async with self._write_lock:
+            if same_file and path is not None:
+                try:
+                    async with config_lock(path):
+                        text = path.read_text(encoding="utf-8")
+                except (OSError, ConfigError, UnicodeDecodeError) as exc:
+                    log.warning("config saved by another worker not read: %s", exc)
+                    return
             try:
                 doc = ConfigDocument.from_text(text, self.config_path)
                 config = doc.config
             except ConfigError as exc:
                 log.warning("config from another process not applied: %s", exc)
                 return
-            if self.config_path is not None:
-                doc.save()
+            if path is not None:
+                if not same_file:
+                    async with config_lock(path):
+                        doc.save()
                 if self._watcher is not None:
                     await self._watcher.note_config_written(text.encode("utf-8"), config)
             await self._on_config(config)  # the auth files stat'ed in a thread, then applied
