@@ -32,13 +32,13 @@ def test_only_an_expired_or_expiring_token_is_renewed_before_sending(tmp_path, c
     assert not r.presend.stale(key)
 
 
-def test_a_failed_refresh_holds_back_a_valid_token_only(tmp_path, clock: Clock) -> None:
+async def test_a_failed_refresh_holds_back_a_valid_token_only(tmp_path, clock: Clock) -> None:
     """While a failed refresh backs off, a token that is still valid is sent as it is; an
     expired one still goes to the refresher, which fails at once when its refresh token
     was refused (the request then fails over instead of meeting a 401)."""
     r = refresher(Pool(clock=clock), None, clock)
     expiring = write(tmp_path, "soon.json", oauth("antigravity", clock, expires_in=60))
-    r._failed(expiring, RefreshError("down", status=502, credential_id=expiring.id))
+    await r._failed(expiring, RefreshError("down", status=502, credential_id=expiring.id))
     assert not r.presend.stale(expiring)
     clock.advance(61)
     assert r.presend.stale(expiring)

@@ -13,7 +13,7 @@ from tests.credentials.conftest import Clock
 from tests.credentials.test_refresh import DAY, HOUR, oauth, refresher, write
 
 
-def test_due_time_follows_a_new_object_and_the_refreshers_own_state(tmp_path, clock: Clock) -> None:
+async def test_due_time_follows_a_new_object_and_the_refreshers_own_state(tmp_path, clock: Clock) -> None:
     pool = Pool(clock=clock)
     r = refresher(pool, None, clock)
     cred = write(tmp_path, "c.json", oauth("claude", clock, expires_in=10 * DAY))
@@ -25,9 +25,9 @@ def test_due_time_follows_a_new_object_and_the_refreshers_own_state(tmp_path, cl
     pool.replace([soon])
     assert r.due() == [soon]
     # a failed refresh backs off, a refused one stops, both on the kept due time
-    r._failed(soon, RefreshError("down", status=502, credential_id=soon.id))
+    await r._failed(soon, RefreshError("down", status=502, credential_id=soon.id))
     assert r.due_at(soon) == pytest.approx(clock.now + FAILURE_BACKOFF)
-    r._failed(soon, RefreshError("gone", status=401, revoked=True, credential_id=soon.id))
+    await r._failed(soon, RefreshError("gone", status=401, revoked=True, credential_id=soon.id))
     assert r.due_at(soon) is None
     other = dataclasses.replace(soon, metadata={**soon.metadata, "refresh_token": "new-rt"})
     pool.replace([other])  # a new refresh token deserves a try again (after the backoff)

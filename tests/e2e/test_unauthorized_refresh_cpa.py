@@ -80,15 +80,19 @@ async def test_a_refused_refresh_falls_back_to_the_next_credential(
 ) -> None:
     """CPA's TestManager_Execute_UnauthorizedRefreshFailureFallsBackToNextAuth: the refresh
     is tried once, it fails, the backup answers, and the primary is suspended as
-    unauthorized (30 minutes)."""
+    unauthorized: for the model (30 minutes, the 401) and as a whole (the refused refresh
+    token, ``credentials.suspend``; CPA marks the auth unavailable too)."""
     proxy = await two()
     oauth_fake.fail_next(400, "invalid_grant")
     answer = await ask(Format.CLAUDE, proxy.url, MODEL, "Say hello", stream=stream)
     assert "Hello from fake" in answer.text
     assert bearer_keys(fake_claude) == ["at-old", "at-backup"]
     assert len(oauth_fake.requests) == 1
-    [record] = await _primary_cooldowns(proxy)
-    assert record.reason == "unauthorized"
+    records = await _primary_cooldowns(proxy)
+    assert sorted((r.model == "", r.reason) for r in records) == [
+        (False, "unauthorized"),
+        (True, "unauthorized"),
+    ]
     assert orjson.loads(proxy.path.read_bytes())["access_token"] == "at-old"
 
 

@@ -64,6 +64,7 @@ from .presend import PreSend
 from .record import Credential
 from .refresh_times import last_refresh, refresh_interval
 from .storage import write_json
+from .suspend import suspend_refused
 
 __all__ = ["FAILURE_BACKOFF", "REVOKED_COOLDOWN", "RefreshError", "Refresher", "refresh_interval"]
 
@@ -288,7 +289,7 @@ class Refresher:
             try:
                 updated: Credential = await self.delegate.refresh(cred)
             except RefreshError as exc:
-                self._failed(cred, exc)
+                await self._failed(cred, exc)
                 raise
             self._renewed(updated)
             return updated
@@ -309,7 +310,7 @@ class Refresher:
             try:
                 data, more = await self._token_answer(endpoint, cred)
             except RefreshError as exc:
-                self._failed(cred, exc)
+                await self._failed(cred, exc)
                 raise
             updated = await self._commit(cred, {**endpoint.updates(data, cred, self.clock()), **more})
             await self._share(endpoint, cred, (data, more))  # before another process reads the files
@@ -441,16 +442,19 @@ class Refresher:
             credential_id=cred.id,
         )
 
-    def _failed(self, cred: Credential, exc: RefreshError) -> None:
+    async def _failed(self, cred: Credential, exc: RefreshError) -> None:
         """``cred``'s refresh failed: it, and every credential holding its refresh token,
-        waits (or, refused, stays blocked until the token changes)."""
-        for holder in (cred, *self._holders(cred)):
+        waits (or, refused, stays blocked until the token changes, out of service: CPA)."""
+        holders = (cred, *self._holders(cred))
+        for holder in holders:
             status = self._status.setdefault(holder.id, _Status())
             status.last_error = exc.message
             if exc.revoked:
                 status.revoked_token = cred.refresh_token
             else:
                 status.next_after = self.clock() + FAILURE_BACKOFF
+        if exc.revoked:
+            await suspend_refused(self.pool, holders, exc.message, REVOKED_COOLDOWN)
 
     async def _commit(self, cred: Credential, updates: dict[str, Any]) -> Credential:
         metadata = dict(cred.metadata)
