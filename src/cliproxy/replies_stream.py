@@ -164,7 +164,7 @@ class _Rest(LazyStream):
     upstream's events said, ``tr.upstream_error``, or ``None`` for a whole answer): one test
     a stream, none a chunk."""
 
-    __slots__ = ("_cut", "_gone", "call", "chunks", "hooks", "last", "reg", "resp", "settle", "tr")
+    __slots__ = ("_cut", "_gone", "call", "chunks", "failure", "hooks", "last", "reg", "resp", "settle", "tr")
 
     def __init__(
         self,
@@ -180,6 +180,9 @@ class _Rest(LazyStream):
         self.hooks = hooks  # response normalizer plugins (then the rest is pulled, never pushed)
         self._gone: BaseException | None = None  # what the push consumer raised
         self._cut = False  # a pass-through stream ended without its terminal event (``_unterminated``)
+        # the error the client's stream ended with, once it ended (None: whole, or not over):
+        # what the request's usage record is marked failed with (CPA: PublishFailure)
+        self.failure: ir.Error | None = None
         self.last = b""  # the last bytes the client got (a broken read after its end is no error)
         self.settle: Callable[[ir.Error | None], Awaitable[None]] | None = None  # (``Attempt.settle``)
 
@@ -320,11 +323,17 @@ class _Rest(LazyStream):
         translator still held, and what the proxy adds of its own (an error event)."""
         tr = self.tr
         if not isinstance(tr, Passthrough):
-            return tr.finish(), b""
+            out = tr.finish()
+            if tr.ended:  # (a translator ends at an error only)
+                self.failure = tr.upstream_error or ir.Error("upstream stream ended in an error", status=502)
+            return out, b""
         if tr.late_error is not None:
             log.warning("upstream stream for %s broke: %s", self.call.model, tr.late_error.message)
+            self.failure = tr.late_error
             return b"", _stream_error(self.reg, self.call, tr, tr.late_error)
         out = tr.finish()
+        if tr.upstream_error is not None:  # (a Responses pass-through relays its upstream's error event)
+            self.failure = tr.upstream_error
         if self.call.format in _END_EVENTS and not tr.ended:  # (ended: at the upstream's error event)
             return out, self._unterminated(out or self.last)
         return out, b""
@@ -343,7 +352,9 @@ class _Rest(LazyStream):
             return out + b"data: [DONE]\n\n"
         log.warning("upstream stream for %s ended without its terminal event", self.call.model)
         self._cut = True
-        err = ir.Error(_UNTERMINATED.get(fmt, "upstream stream closed before a terminal event"), status=502)
+        err = self.failure = ir.Error(
+            _UNTERMINATED.get(fmt, "upstream stream closed before a terminal event"), status=502
+        )
         return out + _stream_error(self.reg, self.call, self.tr, err)
 
     def _broken(self, exc: BaseException) -> bytes:
@@ -351,14 +362,16 @@ class _Rest(LazyStream):
         call = self.call
         if isinstance(exc, RewriteError):
             log.warning("upstream stream for %s refused: %s", call.model, exc.message)
-            return _stream_error(self.reg, call, self.tr, ir.Error(exc.message, status=exc.status))
+            self.failure = ir.Error(exc.message, status=exc.status)
+            return _stream_error(self.reg, call, self.tr, self.failure)
         if _ended(call.format, self.last):  # the answer was whole: nothing to report (CPA)
             log.info("upstream connection for %s closed after the answer's end", call.model)
             return self.tr.finish()
         # after the first byte the only way to fail is an in-format error event
         err = network_error(exc, "in the middle of the stream")
         log.warning("upstream stream for %s broke off: %s", call.model, err.detail)
-        return _stream_error(self.reg, call, self.tr, ir.Error(err.message, status=err.status))
+        self.failure = ir.Error(err.message, status=err.status)
+        return _stream_error(self.reg, call, self.tr, self.failure)
 
 
 _BROKEN = (RewriteError, *_READ_FAILURES)

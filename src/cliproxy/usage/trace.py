@@ -422,6 +422,11 @@ class _ClientStream(LazyStream):
                 t.usage = self._read()
             if self._left and t.error is None:
                 t.status, t.error = CLIENT_CLOSED, (CLIENT_CLOSED, "the client closed the request")
+            elif t.error is None:  # a stream that ended in an error event is a failed request (CPA)
+                failure = getattr(self._rest, "failure", None)
+                if failure is not None:
+                    status = failure.status if failure.status and failure.status >= 400 else 502
+                    t.status, t.error = status, (status, failure.message)
             if not t._done:  # ``RequestTrace.finish``, inlined
                 t._done = True
                 t.recorder.finished(t)
