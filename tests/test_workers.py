@@ -287,6 +287,30 @@ def test_metrics_count_the_requests_of_every_worker(tmp_path, fake, run):
     assert {_scrape(port) for _ in range(6)} == {(11.0, 1.0)}
 
 
+def test_a_metrics_folder_the_user_set_is_emptied_of_an_earlier_run(tmp_path, fake, run, monkeypatch):
+    """A ``PROMETHEUS_MULTIPROC_DIR`` the user set is kept, but the metric files an earlier run
+    left there are removed at start (prometheus-client sums every file in the folder, so an
+    earlier run's counters, or a file of a reused pid, would be added in); other files stay."""
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    (folder / "counter_999999.db").write_bytes(b"\x00" * 64)  # an earlier run's worker
+    (folder / "histogram_999998.db").write_bytes(b"\x00" * 64)
+    (folder / "notes.txt").write_text("mine")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    cfg = _config(tmp_path, fake, "workers: 2\nmetrics: {enabled: true}")
+    sup = run(["serve", "--config", str(cfg), "--port", "0"])
+    port = int(sup.wait_for(r"supervising 2 workers on 127\.0\.0\.1:(\d+)")[0][1])
+    sup.wait_for(r"listening on http://\S+ \(pid (\d+)\)", count=2)
+    assert not (folder / "counter_999999.db").exists()
+    assert not (folder / "histogram_999998.db").exists()
+    assert (folder / "notes.txt").read_text() == "mine"
+    assert _chat(port) == 200
+    deadline = time.monotonic() + 10
+    while _scrape(port)[0] < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _scrape(port)[0] == 1.0
+
+
 def _management(port: int, method: str, path: str, body: object = None) -> tuple[int, object]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/v0/management{path}",

@@ -19,7 +19,8 @@ A worker knows it is one by ``CLIPROXY_WORKER_INDEX`` in its environment (the in
 slot, from 0); worker 0 is the one that writes back to a token store (its watcher sees the
 files every worker writes).
 
-The workers also share a fresh ``PROMETHEUS_MULTIPROC_DIR`` (one the user set is kept),
+The workers also share a fresh ``PROMETHEUS_MULTIPROC_DIR`` (one the user set is kept, emptied
+of an earlier run's metric files),
 made at start and removed once they have stopped, so that ``/metrics`` on any of them counts
 the requests of all of them (:mod:`cliproxy.usage.metrics`).
 """
@@ -37,6 +38,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -87,6 +89,27 @@ def refusal(config: Any, workers: int, environ: dict[str, str] | None = None) ->
         "credential cooled by one worker would still be called by the others. Set "
         "state: {backend: redis, url: redis://...} (see docs/deploy.md), or run workers: 1."
     )
+
+
+# the files prometheus-client writes in its multiprocess folder (``<kind>_<pid>.db``)
+_METRICS_FILES = ("counter_*.db", "histogram_*.db", "summary_*.db", "gauge_*.db")
+
+
+def wipe_metrics(folder: str) -> int:
+    """Delete the metric files an earlier run left in a ``PROMETHEUS_MULTIPROC_DIR`` the user
+    set (prometheus-client wants the folder empty at each start: a scrape sums every file in
+    it, so an earlier run's counters, or a file named after a reused pid, would be added in).
+    Only prometheus-client's own files go; how many did."""
+    path = Path(folder)
+    gone = 0
+    for pattern in _METRICS_FILES:
+        for stale in path.glob(pattern):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+                gone += 1
+    if gone:
+        log.info("supervisor: removed %d metric file(s) of an earlier run from %s", gone, folder)
+    return gone
 
 
 def reserve_port(host: str, port: int) -> socket.socket:
@@ -152,6 +175,8 @@ class Supervisor:
         made = None
         if not self.env.get(METRICS_DIR_ENV):
             made = self.env[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="cliproxy-metrics-")
+        else:
+            wipe_metrics(self.env[METRICS_DIR_ENV])
         try:
             for slot in self.slots:
                 self._start(slot)
