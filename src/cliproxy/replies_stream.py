@@ -164,7 +164,20 @@ class _Rest(LazyStream):
     upstream's events said, ``tr.upstream_error``, or ``None`` for a whole answer): one test
     a stream, none a chunk."""
 
-    __slots__ = ("_cut", "_gone", "call", "chunks", "failure", "hooks", "last", "reg", "resp", "settle", "tr")
+    __slots__ = (
+        "_cut",
+        "_gone",
+        "call",
+        "chunks",
+        "failure",
+        "hooks",
+        "last",
+        "prev",
+        "reg",
+        "resp",
+        "settle",
+        "tr",
+    )
 
     def __init__(
         self,
@@ -184,6 +197,7 @@ class _Rest(LazyStream):
         # what the request's usage record is marked failed with (CPA: PublishFailure)
         self.failure: ir.Error | None = None
         self.last = b""  # the last bytes the client got (a broken read after its end is no error)
+        self.prev = b""  # and the ones before (an end event, then a keep-alive or a usage chunk)
         self.settle: Callable[[ir.Error | None], Awaitable[None]] | None = None  # (``Attempt.settle``)
 
     async def aclose(self) -> None:
@@ -207,7 +221,7 @@ class _Rest(LazyStream):
                 async for chunk in self.chunks:
                     out = tr.feed(chunk)
                     if out:
-                        self.last = out
+                        self.prev, self.last = self.last, out
                         if hooks is not None:
                             out = await hooks.client(out)
                         if out:
@@ -242,7 +256,7 @@ class _Rest(LazyStream):
         def push(chunk: bytes) -> int:
             out = feed(chunk)  # (what it raises ends the relay, raised by it)
             if out:
-                self.last = out
+                self.prev, self.last = self.last, out
                 try:
                     state = emit(out)
                 except BaseException as exc:  # the client's side: no error event for it
@@ -335,20 +349,23 @@ class _Rest(LazyStream):
         if tr.upstream_error is not None:  # (a Responses pass-through relays its upstream's error event)
             self.failure = tr.upstream_error
         if self.call.format in _END_EVENTS and not tr.ended:  # (ended: at the upstream's error event)
-            return out, self._unterminated(out or self.last)
+            return out, self._unterminated(out, self.prev + self.last + out)
         return out, b""
 
-    def _unterminated(self, last: bytes) -> bytes:
+    def _unterminated(self, out: bytes, seen: bytes) -> bytes:
         """What a pass-through stream that ended cleanly still owes its client: the blank
         line that dispatches its last event, and a failure when no event ended the answer
         (CPA: a stream closed before its terminal event is a failure, never a 200 that
         stops mid-answer; a Chat stream that said its finish_reason but no ``[DONE]`` gets
-        the ``[DONE]``, as CPA's handler writes one at every clean end)."""
+        the ``[DONE]``, as CPA's handler writes one at every clean end). ``out``: what the
+        translator still held; ``seen``: the client's last two chunks and ``out`` (the end
+        event may be followed by a keep-alive comment or a usage chunk in a read of its own)."""
         fmt = self.call.format
+        last = out or self.last
         out = b"" if last.endswith(b"\n\n") else b"\n" if last.endswith(b"\n") else b"\n\n"
-        if any(last.find(mark) >= 0 for mark in _END_EVENTS[fmt]):
+        if any(seen.find(mark) >= 0 for mark in _END_EVENTS[fmt]):
             return out
-        if fmt is _OPENAI and _CHAT_FINISHED.search(last) is not None:
+        if fmt is _OPENAI and _CHAT_FINISHED.search(seen) is not None:
             return out + b"data: [DONE]\n\n"
         log.warning("upstream stream for %s ended without its terminal event", self.call.model)
         self._cut = True
@@ -364,7 +381,7 @@ class _Rest(LazyStream):
             log.warning("upstream stream for %s refused: %s", call.model, exc.message)
             self.failure = ir.Error(exc.message, status=exc.status)
             return _stream_error(self.reg, call, self.tr, self.failure)
-        if _ended(call.format, self.last):  # the answer was whole: nothing to report (CPA)
+        if _ended(call.format, self.prev + self.last):  # the answer was whole: nothing to report (CPA)
             log.info("upstream connection for %s closed after the answer's end", call.model)
             return self.tr.finish()
         # after the first byte the only way to fail is an in-format error event

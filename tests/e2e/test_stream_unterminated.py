@@ -148,3 +148,36 @@ async def test_claude_stream_cut_before_message_stop_ends_with_an_error(proxy, u
     assert text == "Hello"
     assert "ended before message_stop" in str(err.value)
     assert await _cooled(proxy) == []
+
+
+async def test_a_claude_keepalive_after_message_stop_is_no_cut(proxy, upstream) -> None:
+    """``message_stop``, then an SSE comment (a keep-alive) in a read of its own, then the
+    body's end: the answer is whole and the anthropic SDK reads it without an error. Before,
+    only the last read was searched for the end event, so such a stream got the proxy's
+    "ended before message_stop" error after a whole answer."""
+    stop_reason = {"stop_reason": "end_turn", "stop_sequence": None}
+    upstream.chunks = [
+        *CLAUDE_HEAD,
+        _claude("content_block_stop", index=0),
+        _claude("message_delta", delta=stop_reason, usage={"output_tokens": 2}),
+        _claude("message_stop"),
+        b": keepalive\n\n",
+    ]
+    text = ""
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0, timeout=10) as ant:
+        async with ant.messages.stream(model="claude-model", max_tokens=16, messages=MESSAGES) as s:
+            async for piece in s.text_stream:
+                text += piece
+    assert text == "Hello"
+
+
+async def test_a_chat_usage_chunk_after_the_finish_is_no_cut(proxy, upstream) -> None:
+    """The finish chunk, then a usage chunk whose choice says ``finish_reason: null`` (some
+    OpenAI-compatible upstreams write it so), then the body's end without ``[DONE]``: the
+    answer is whole, the client gets the ``[DONE]`` and no error. Before, the usage chunk
+    alone was read for the finish and the stream got the "ended before a finish_reason" error."""
+    usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "up-model",
+             "choices": [{"index": 0, "delta": {}, "finish_reason": None}], "usage": usage}  # fmt: skip
+    upstream.chunks = [*CHAT_HEAD, _chat({}, "stop"), b"data: " + orjson.dumps(chunk) + b"\n\n"]
+    assert (await _chat_stream(proxy)) == ("Hello", None)
