@@ -20,7 +20,6 @@ from cliproxy import announce
 from cliproxy.access import KEY_POLICY, Principal, extract_key
 from cliproxy.config import AuthChanges, Config, ConfigDocument, ConfigWatcher
 from cliproxy.config.changes import log_changes
-from cliproxy.config.filelock import config_lock, file_identity
 from cliproxy.credentials import sources
 from cliproxy.credentials.filecache import AuthFileCache
 from cliproxy.credentials.persist import CdsStore, restore
@@ -29,7 +28,7 @@ from cliproxy.credentials.probe import Prober
 from cliproxy.credentials.record import Credential
 from cliproxy.credentials.refresh import Refresher
 from cliproxy.credentials.storage import add_write_listener
-from cliproxy.errors import AccessError, ConfigError, ConfigFileMissingError
+from cliproxy.errors import AccessError
 from cliproxy.formats import Format
 from cliproxy.management.auth import ManagementGate
 from cliproxy.media import Videos
@@ -57,6 +56,7 @@ from cliproxy.providers.http import HttpClient, proxy_key
 from cliproxy.relay import RelayHub
 from cliproxy.route_explain import settings as explain_settings
 from cliproxy.service_catalog import CatalogLookups
+from cliproxy.service_config import ConfigWrites
 from cliproxy.service_mirrors import Mirrors
 from cliproxy.state.factory import close_state, open_state, shared, start_state
 from cliproxy.state.memory import MemoryState
@@ -107,8 +107,11 @@ class Service:
         # read once: a change of state.* takes effect after a restart
         self.state = open_state(config.state.backend, config.state.url, config.state.prefix, clock)
         self.pool = Pool.from_config(config, clock=clock, store=self._cds_store(config), state=self.state)
-        if (bus := shared(self.state)) is not None:  # config edits made through another process
-            bus.on_event("config", self._on_remote_config)
+        # management's config edits, and those another process publishes (cliproxy.service_config)
+        bus = shared(self.state)
+        self.config_writes = ConfigWrites(config_path, bus, self._on_config, lambda: self._watcher)
+        if bus is not None:  # config edits made through another process
+            bus.on_event("config", self.config_writes.on_remote)
             bus.on_event("auth", self._on_remote_auth)
         self.models = ModelRegistry(Catalog.load())
         # built now, after the environment is final: each reads its endpoint URLs once
@@ -160,7 +163,6 @@ class Service:
             )
             bus.on_event("ban", self._on_remote_ban)
         self._plugin_creds: list[Credential] = []
-        self._write_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._key_notes = announce.KeyNotes()
         self._mirrors = Mirrors()  # caches shared between workers (cliproxy.service_mirrors)
@@ -435,68 +437,19 @@ class Service:
     async def edit_config(self, edit: Callable[[ConfigDocument], None], *, create: bool = False) -> Config:
         """Apply ``edit`` to the config file (comments kept), save it, reload at once.
 
-        Writes are serialised, and each starts from the file on disk, so concurrent
-        writers never lose an edit. ``ConfigError`` leaves the file untouched. A config
-        file deleted while the proxy runs is not recreated from memory (that would lose
-        its comments and revive a file someone removed): ``ConfigFileMissingError``
-        (409), unless ``create`` (the edit writes a whole new document, as ``PUT
-        config.yaml`` does). The watcher is told what was written, so it reports only
-        changes made after it."""
-        if self.config_path is None:
-            raise ConfigError("the proxy runs on built-in defaults: there is no config file to edit")
-        async with self._write_lock, config_lock(self.config_path):  # the host's other workers too
-            try:
-                doc = ConfigDocument.load(self.config_path)
-            except FileNotFoundError:
-                if not create:
-                    raise ConfigFileMissingError(str(self.config_path)) from None
-                doc = ConfigDocument.from_text("", self.config_path)
-            edit(doc)
-            config = doc.config
-            doc.save()
-            if self._watcher is not None:
-                await self._watcher.note_config_written(doc.text().encode("utf-8"), config)
-            await self._on_config(config)  # the auth files stat'ed in a thread, then applied
-            if (bus := shared(self.state)) is not None:  # every process sharing the state follows
-                await bus.publish("config", text=doc.text(), file=file_identity(self.config_path))
-            return config
+        Writes are serialised, also with the host's other workers, and each starts from the
+        file on disk, so concurrent writers never lose an edit. ``ConfigError`` leaves the
+        file untouched. A config file deleted while the proxy runs is not recreated from
+        memory (that would lose its comments and revive a file someone removed):
+        ``ConfigFileMissingError`` (409), unless ``create`` (the edit writes a whole new
+        document, as ``PUT config.yaml`` does). The watcher is told what was written, so it
+        reports only changes made after it."""
+        return await self.config_writes.edit(edit, create=create)
 
     def _on_remote_ban(self, message: dict[str, Any]) -> None:
         ip, seconds = message.get("ip"), message.get("seconds")
         if isinstance(ip, str) and isinstance(seconds, int | float):
             self.management.ban(ip, float(seconds))
-
-    async def _on_remote_config(self, message: dict[str, Any]) -> None:
-        """Another process sharing the state backend saved a config edit: save and apply it here."""
-        text = message.get("text")
-        if not isinstance(text, str):
-            return
-        path = self.config_path
-        # a worker of this host saved the file this process reads too: apply the file as it
-        # is now (a later edit may be on disk already), never write the older text back
-        same_file = path is not None and message.get("file") == file_identity(path) != ""
-        async with self._write_lock:
-            if same_file and path is not None:
-                try:
-                    async with config_lock(path):
-                        text = path.read_text(encoding="utf-8")
-                except (OSError, ConfigError, UnicodeDecodeError) as exc:
-                    log.warning("config saved by another worker not read: %s", exc)
-                    return
-            try:
-                doc = ConfigDocument.from_text(text, self.config_path)
-                config = doc.config
-            except ConfigError as exc:
-                log.warning("config from another process not applied: %s", exc)
-                return
-            if path is not None:
-                if not same_file:
-                    async with config_lock(path):
-                        doc.save()
-                if self._watcher is not None:
-                    await self._watcher.note_config_written(text.encode("utf-8"), config)
-            await self._on_config(config)  # the auth files stat'ed in a thread, then applied
-        log.info("config updated by another process")
 
     # -- model lists
 

@@ -34,6 +34,7 @@ RANK = {
     "server": 6,
     "service": 5,
     "service_catalog": 5,
+    "service_config": 5,
     "service_mirrors": 5,
     "announce": 5,
     "responses_ws": 5,
