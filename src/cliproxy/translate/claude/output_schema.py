@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
+from cliproxy.translate.schema._gemini_finish import as_text
 
 __all__ = ["fit_output_schema"]
 
@@ -139,19 +139,10 @@ def _array(rest: dict[str, Any], out: dict[str, Any]) -> None:
 
 def _describe(out: dict[str, Any], rest: dict[str, Any]) -> None:
     """The constraints Anthropic refuses, as text after the node's own description."""
-    said = ", ".join(f"{key}: {_text(value)}" for key, value in rest.items())
+    said = ", ".join(f"{key}: {as_text(value)}" for key, value in rest.items())
     description = out.get("description")
     prefix = description + "\n\n" if isinstance(description, str) and description else ""
     out["description"] = prefix + "{" + said + "}"
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return str(value)
 
 
 def _primitive(value: Any) -> bool:
