@@ -386,7 +386,13 @@ async def retry(
                 pass  # the same credential once more: nothing reached the client
             else:
                 fresh = None
-                if err.status == 401 and not refreshed and pipe.refresher is not None and cred.refresh_token:
+                if (
+                    err.status == 401
+                    and not err.request_scoped
+                    and not refreshed
+                    and pipe.refresher is not None
+                    and cred.refresh_token
+                ):
                     refreshed = True
                     fresh = await refresh(pipe, cred)
                 if fresh is not None:  # the same credential, once more, with a fresh token

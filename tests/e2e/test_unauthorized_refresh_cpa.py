@@ -10,6 +10,7 @@ a refused refresh returns the upstream's 401) are in tests/e2e/test_oauth_files.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import anthropic
@@ -146,7 +147,9 @@ async def test_a_fast_mode_401_is_not_refreshed(
     router.impersonating.verify = str(cert.cert)
     fake.fail_next(401, message="Fast denied")
     with pytest.raises(anthropic.AuthenticationError):
-        await _fast(proxy.url, stream)
+        # bounded: a refresh attempted here would wait on the token endpoint behind the
+        # redirect (that is how this test took 30 s a run while it looked green)
+        await asyncio.wait_for(_fast(proxy.url, stream), 10)
     assert bearer_keys(fake) == ["at-old"]
     assert oauth_fake.requests == []
     assert await _primary_cooldowns(proxy) == []
