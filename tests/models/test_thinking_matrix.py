@@ -439,26 +439,39 @@ def _run(
     return out
 
 
+def _run_plan(
+    model: str, client: str, target: str, suffix: str | None, body: dict | None, upstream: dict | None
+) -> dict[str, Any]:
+    caps, family, name = MODELS[model]
+    plan = ThinkingPlan(caps, client, target, same_provider_family(client, target, family or None))
+    out = upstream if upstream is not None else ({"max_tokens": 200000} if target == "claude" else {})
+    plan.apply(out, body or {}, suffix, name)
+    return out
+
+
 def _case_id(case: tuple) -> str:
     model, client, target, suffix, body, _, _ = case
     setting = f"({suffix})" if suffix is not None else str(body)
     return f"{model}{setting}:{client}->{target}"
 
 
+@pytest.mark.parametrize("run", [_run, _run_plan], ids=["step", "plan"])
 @pytest.mark.parametrize("case", CASES, ids=[f"{i}-{_case_id(c)}" for i, c in enumerate(CASES)])
-def test_thinking_matrix(case: tuple) -> None:
-    """CPA test/thinking_conversion_test.go, on the thinking step itself: rows of
-    TestThinkingE2EMatrix_Suffix, TestThinkingE2EMatrix_Body and TestThinkingE2EProviderTargets
-    (Antigravity, Kimi, xAI targets); a subset runs through the proxy in
+def test_thinking_matrix(case: tuple, run: Any) -> None:
+    """CPA test/thinking_conversion_test.go, on the thinking step itself (``step``) and
+    through the per-route ``ThinkingPlan`` the proxy runs (``plan``, decided once per route,
+    applied per request): rows of TestThinkingE2EMatrix_Suffix, TestThinkingE2EMatrix_Body and
+    TestThinkingE2EProviderTargets (Antigravity, Kimi, xAI targets), the same upstream fields
+    and the same 400s both ways; a subset runs through the proxy in
     tests/e2e/test_thinking_conversion_cpa.py."""
     model, client, target, suffix, body, upstream, expected = case
-    upstream = copy.deepcopy(upstream)  # the table's own dict stays as written for the plan's run
+    upstream = copy.deepcopy(upstream)  # the table's own dict stays as written for the other run
     if expected == ERR:
         with pytest.raises(RequestError) as info:
-            _run(model, client, target, suffix, body, upstream)
+            run(model, client, target, suffix, body, upstream)
         assert info.value.status == 400
         return
-    out = _run(model, client, target, suffix, body, upstream)
+    out = run(model, client, target, suffix, body, upstream)
     for path, want in expected.items():
         got = _get(out, path)
         assert got == want if want is not ABSENT else got is ABSENT, (path, out)
@@ -516,30 +529,3 @@ def test_translator_level_on_an_unknown_model_through_the_plan(
     for path, want in expected.items():
         got = _get(upstream, path)
         assert got == want if want is not ABSENT else got is ABSENT, (path, upstream)
-
-
-def _run_plan(
-    model: str, client: str, target: str, suffix: str | None, body: dict | None, upstream: dict | None
-) -> dict[str, Any]:
-    caps, family, name = MODELS[model]
-    plan = ThinkingPlan(caps, client, target, same_provider_family(client, target, family or None))
-    out = upstream if upstream is not None else ({"max_tokens": 200000} if target == "claude" else {})
-    plan.apply(out, body or {}, suffix, name)
-    return out
-
-
-@pytest.mark.parametrize("case", CASES, ids=[f"{i}-{_case_id(c)}" for i, c in enumerate(CASES)])
-def test_thinking_matrix_through_the_plan(case: tuple) -> None:
-    """Every row of the matrix above through the per-route ``ThinkingPlan`` the proxy runs
-    (decided once per route, applied per request): the same upstream fields, the same 400s."""
-    model, client, target, suffix, body, upstream, expected = case
-    upstream = copy.deepcopy(upstream)
-    if expected == ERR:
-        with pytest.raises(RequestError) as info:
-            _run_plan(model, client, target, suffix, body, upstream)
-        assert info.value.status == 400
-        return
-    out = _run_plan(model, client, target, suffix, body, upstream)
-    for path, want in expected.items():
-        got = _get(out, path)
-        assert got == want if want is not ABSENT else got is ABSENT, (path, out)
