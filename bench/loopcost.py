@@ -41,10 +41,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import load
 from instructions import scenario_request
 from procs import BENCH, OUT, Proc, _wait_http, free_port, start_fake, start_proxy
-from run import spec, stream_headers
+from run import drive, stream_headers
 from scenarios import BY_NAME
 
 _KINDS = (
@@ -198,20 +197,7 @@ def main() -> None:
             _wait_http(target)
 
         def run(n: int) -> int:
-            got = load.run(
-                spec(
-                    target.url,
-                    req,
-                    concurrency=args.concurrency,
-                    per_worker=max(1, n // args.concurrency),
-                    stream=args.stream,
-                    min_events=args.chunks if args.stream else 1,
-                ),
-                False,
-            )
-            if got.get("errors"):
-                raise SystemExit(f"{got['errors']} request(s) failed; see {target.log}")
-            return int(got["requests"])
+            return drive(target.url, req, args, n, target.log)
 
         try:
             run(500)

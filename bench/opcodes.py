@@ -31,10 +31,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import load
 from instructions import scenario_request
 from procs import OUT, start_fake, start_proxy
-from run import spec
+from run import drive
 from scenarios import BY_NAME
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
@@ -121,20 +120,7 @@ def main() -> None:
         os.environ["CLIPROXY_OPCODES_LINES"] = "1"
 
     def run(n: int) -> int:
-        got = load.run(
-            spec(
-                proxy.url,
-                req,
-                concurrency=args.concurrency,
-                per_worker=max(1, n // args.concurrency),
-                stream=args.stream,
-                min_events=args.chunks if args.stream else 1,
-            ),
-            False,
-        )
-        if got.get("errors"):
-            raise SystemExit(f"{got['errors']} request(s) failed; see {proxy.log}")
-        return int(got["requests"])
+        return drive(proxy.url, req, args, n, proxy.log)
 
     fake = start_fake(tls=args.tls)
     try:

@@ -73,6 +73,26 @@ def spec(base_url: str, req: Request, **extra: object) -> dict:
     return {"url": base_url + req.path, "headers": req.headers, "body": req.body.decode(), **extra}
 
 
+def drive(url: str, req: Request, args: argparse.Namespace, n: int, log_file: object) -> int:
+    """About ``n`` requests of ``req`` to ``url`` with ``bench/load.py`` at ``args.concurrency``
+    (streams with ``args.chunks`` events when ``args.stream``); how many went. A failed
+    request stops the bench, naming ``log_file``."""
+    got = load.run(
+        spec(
+            url,
+            req,
+            concurrency=args.concurrency,
+            per_worker=max(1, n // args.concurrency),
+            stream=args.stream,
+            min_events=args.chunks if args.stream else 1,
+        ),
+        False,
+    )
+    if got.get("errors"):
+        raise SystemExit(f"{got['errors']} request(s) failed; see {log_file}")
+    return int(got["requests"])
+
+
 def stream_headers(req: Request, chunks: int, delay_ms: float) -> Request:
     headers = {**req.headers, "x-bench-chunks": str(chunks), "x-bench-delay-ms": str(delay_ms)}
     return Request(req.path, headers, req.body)
