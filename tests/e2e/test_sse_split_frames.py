@@ -26,7 +26,7 @@ from google import genai
 from google.genai import types as gtypes
 
 from tests.e2e.clients import KEY
-from tests.fakes.raw_sse import RawSSE
+from tests.fakes.raw_sse import RawSSE, claude_event, claude_start
 
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 TROUBLE = "mid-stream trouble"
@@ -45,10 +45,6 @@ def _chat(text: str, finish: str | None = None) -> bytes:
     )
 
 
-def _claude(kind: str, **fields: Any) -> bytes:
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps({"type": kind, **fields}) + b"\n\n"
-
-
 def _claude_text(text: str) -> bytes:
     return orjson.dumps(
         {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}
@@ -63,25 +59,13 @@ def _gemini(text: str, finish: str | None = None) -> bytes:
 
 
 CHAT_END = b"data: " + _chat("", "stop") + b"\n\ndata: [DONE]\n\n"
-CLAUDE_HEAD = _claude(
-    "message_start",
-    message={
-        "id": "msg_1",
-        "type": "message",
-        "role": "assistant",
-        "model": "claude-sonnet-4-6",
-        "content": [],
-        "stop_reason": None,
-        "stop_sequence": None,
-        "usage": {"input_tokens": 3, "output_tokens": 1},
-    },
-) + _claude("content_block_start", index=0, content_block={"type": "text", "text": ""})
+CLAUDE_HEAD = claude_start(3)
 CLAUDE_END = (
-    _claude("content_block_stop", index=0)
-    + _claude(
+    claude_event("content_block_stop", index=0)
+    + claude_event(
         "message_delta", delta={"stop_reason": "end_turn", "stop_sequence": None}, usage={"output_tokens": 2}
     )
-    + _claude("message_stop")
+    + claude_event("message_stop")
 )
 GEMINI_END = b"data: " + _gemini("", "STOP") + b"\r\n\r\n"
 

@@ -13,36 +13,19 @@ from typing import Any
 
 import anthropic
 import openai
-import orjson
 import pytest
 
 from cliproxy.usage import recorder_of
 from tests.e2e.clients import KEY
 from tests.fakes.faulty import FaultyUpstream
-from tests.fakes.raw_sse import RawSSE
+from tests.fakes.raw_sse import RawSSE, claude_event, claude_start
 
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 
 
-def _claude(kind: str, **fields: Any) -> bytes:
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps({"type": kind, **fields}) + b"\n\n"
-
-
-START = _claude(
-    "message_start",
-    message={
-        "id": "msg_1",
-        "type": "message",
-        "role": "assistant",
-        "model": "claude-sonnet-4-6",
-        "content": [],
-        "stop_reason": None,
-        "stop_sequence": None,
-        "usage": {"input_tokens": 7, "output_tokens": 1},
-    },
-) + _claude("content_block_start", index=0, content_block={"type": "text", "text": ""})
-TEXT = _claude("content_block_delta", index=0, delta={"type": "text_delta", "text": "Hello"})
-OVERLOADED = _claude("error", error={"type": "overloaded_error", "message": "Overloaded"})
+START = claude_start(7)
+TEXT = claude_event("content_block_delta", index=0, delta={"type": "text_delta", "text": "Hello"})
+OVERLOADED = claude_event("error", error={"type": "overloaded_error", "message": "Overloaded"})
 
 
 @pytest.fixture

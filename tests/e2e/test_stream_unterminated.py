@@ -24,7 +24,7 @@ import orjson
 import pytest
 
 from tests.e2e.clients import KEY
-from tests.fakes.raw_sse import RawSSE
+from tests.fakes.raw_sse import RawSSE, claude_event, claude_start
 
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 
@@ -40,27 +40,10 @@ def _chat(delta: dict[str, Any], finish: str | None = None) -> bytes:
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
-def _claude(kind: str, **fields: Any) -> bytes:
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps({"type": kind, **fields}) + b"\n\n"
-
-
 CHAT_HEAD = [_chat({"role": "assistant", "content": ""}), _chat({"content": "Hello"})]
 CLAUDE_HEAD = [
-    _claude(
-        "message_start",
-        message={
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-sonnet-4-6",
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {"input_tokens": 3, "output_tokens": 1},
-        },
-    )
-    + _claude("content_block_start", index=0, content_block={"type": "text", "text": ""}),
-    _claude("content_block_delta", index=0, delta={"type": "text_delta", "text": "Hello"}),
+    claude_start(3),
+    claude_event("content_block_delta", index=0, delta={"type": "text_delta", "text": "Hello"}),
 ]
 
 
@@ -132,7 +115,7 @@ async def test_chat_stream_with_its_finish_but_no_done_gets_the_done(proxy, upst
 
 
 @pytest.mark.parametrize(
-    "tail", [[], [_claude("content_block_stop", index=0)]], ids=["mid-block", "after-block"]
+    "tail", [[], [claude_event("content_block_stop", index=0)]], ids=["mid-block", "after-block"]
 )
 async def test_claude_stream_cut_before_message_stop_ends_with_an_error(proxy, upstream, tail) -> None:
     """The same for a Claude client of a Claude upstream: the anthropic SDK gets the text,
@@ -158,9 +141,9 @@ async def test_a_claude_keepalive_after_message_stop_is_no_cut(proxy, upstream) 
     stop_reason = {"stop_reason": "end_turn", "stop_sequence": None}
     upstream.chunks = [
         *CLAUDE_HEAD,
-        _claude("content_block_stop", index=0),
-        _claude("message_delta", delta=stop_reason, usage={"output_tokens": 2}),
-        _claude("message_stop"),
+        claude_event("content_block_stop", index=0),
+        claude_event("message_delta", delta=stop_reason, usage={"output_tokens": 2}),
+        claude_event("message_stop"),
         b": keepalive\n\n",
     ]
     text = ""

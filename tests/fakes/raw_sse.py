@@ -8,14 +8,38 @@ cannot script: an error event cut anywhere, an event of several ``data:`` lines.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import orjson
 from aiohttp import web
 
 from tests.fakes.local import LocalServer
 
-__all__ = ["RawSSE"]
+__all__ = ["RawSSE", "claude_event", "claude_start"]
 
 PAUSE = 0.02  # seconds after each write: the next one arrives as a read of its own
+
+
+def claude_event(kind: str, **fields: Any) -> bytes:
+    """One Claude Messages SSE event of type ``kind``, as Anthropic frames it."""
+    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps({"type": kind, **fields}) + b"\n\n"
+
+
+def claude_start(input_tokens: int) -> bytes:
+    """A Claude stream's ``message_start`` and the opening of a text block at index 0."""
+    message = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-6",
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": input_tokens, "output_tokens": 1},
+    }
+    return claude_event("message_start", message=message) + claude_event(
+        "content_block_start", index=0, content_block={"type": "text", "text": ""}
+    )
 
 
 class RawSSE(LocalServer):
