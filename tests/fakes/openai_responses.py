@@ -448,6 +448,10 @@ async def _ws_turn(
             {"type": "error", "status": 400, "error": {"message": "'model' and 'input' are required"}}
         )
         return True
+    if "metadata" in body and request.path.startswith("/backend-api/codex"):  # as the POST route
+        error = {"type": "invalid_request_error", "message": "Unsupported parameter: metadata"}
+        await ws.send_json({"type": "error", "status": 400, "error": error})
+        return True
     frames = getattr(fake, "ws_frames", None)
     if frames:  # scripted raw messages for this turn
         fake.ws_frames = []

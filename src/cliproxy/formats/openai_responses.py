@@ -57,9 +57,11 @@ STOP_TO_INCOMPLETE: dict[str, str] = {
 }
 
 # The ChatGPT backend (Codex) refuses these request fields (facts from CPA's Codex
-# translator and executor); ``service_tier`` is dropped unless it is "priority" and
-# ``stream_options`` keeps only ``reasoning_summary_delivery``.
+# translator and executor; ``metadata`` from CPA issue 5112, which CPA still forwards);
+# ``service_tier`` is dropped unless it is "priority" and ``stream_options`` keeps only
+# ``reasoning_summary_delivery``.
 CODEX_DROPPED_FIELDS: tuple[str, ...] = (
+    "metadata",
     "max_output_tokens",
     "max_completion_tokens",
     "temperature",
