@@ -8,15 +8,16 @@ then a refresh, then the request again. CPA's Antigravity executor avoids that b
 refreshing a token that is about to expire before it sends (``ensureAccessToken``); here
 every OAuth type with a token endpoint does: a token that expires within
 :data:`PRESEND_LEAD` (or no access token at all) is refreshed first, by the refresher's
-``refresh_now``, so concurrent requests and the loop share one token call.
+``refresh_ahead``, so concurrent requests and the loop share one token call.
 
 Deliberate difference from CPA: CPA's Antigravity skew is 50 minutes (``refreshSkew``) and
 its executor does not keep the new token, so it refreshes again on the next requests until
 the loop catches up; here the refresher swaps the new token into the pool and the file, so
 the lead can be short (the loop's own 5 minutes). A token that is still valid is sent as it is
-while a failed refresh waits out its back-off; an expired one never is: when its refresh
-token was refused before, ``refresh_now`` fails at once and the attempt fails over (CPA
-marks such an account unavailable after its refresh is refused as unauthorized).
+while a failed refresh waits out its back-off; an expired one never is. A token whose refresh
+token was refused is sent until :func:`renew_by` (``credentials.suspend``: CPA takes such an
+account out of service at once), then ``refresh_ahead`` fails at once, which takes the account
+out of service, and the attempt fails over.
 
 The check costs a dict lookup per attempt; a credential object's deadline is computed once.
 Every path that sends a token asks the same two steps: :meth:`PreSend.stale`, then
@@ -33,7 +34,7 @@ from cliproxy.errors import CliproxyError, UpstreamError
 from .oauth_tokens import TOKEN_ENDPOINTS
 from .record import Credential
 
-__all__ = ["PRESEND_LEAD", "PreSend"]
+__all__ = ["PRESEND_LEAD", "PreSend", "renew_by"]
 
 PRESEND_LEAD = 300.0  # seconds before expiry a token is refreshed before sending
 _MEMO_LIMIT = 4096
@@ -44,7 +45,7 @@ class _Schedule(Protocol):
 
     def due_at(self, cred: Credential) -> float | None: ...
 
-    async def refresh_now(self, cred: Credential) -> Credential: ...
+    async def refresh_ahead(self, cred: Credential) -> Credential: ...
 
 
 class PreSend:
@@ -62,7 +63,7 @@ class PreSend:
         if memo is None or memo[0] is not cred:
             if len(self._memo) >= _MEMO_LIMIT:
                 self._memo.clear()  # ids of removed credentials do not pile up
-            memo = self._memo[cred.id] = (cred, _deadline(cred))
+            memo = self._memo[cred.id] = (cred, renew_by(cred))
         deadline = memo[1]
         if deadline is None:
             return False
@@ -71,8 +72,10 @@ class PreSend:
             return False
         if deadline + PRESEND_LEAD <= now:  # expired: a refused refresh token fails at once
             return True
-        due = self._schedule.due_at(cred)  # still valid: not while a failed refresh backs off
-        return due is not None and due <= now
+        # still valid: not while a failed refresh backs off; a refused refresh token (never due
+        # again) has served its time: it fails at once and the account leaves service
+        due = self._schedule.due_at(cred)
+        return due is None or due <= now
 
     async def renew(self, cred: Credential) -> Credential:
         """``cred`` with a fresh token (one token call shared with the loop and concurrent
@@ -80,14 +83,14 @@ class PreSend:
         (the token endpoint's body is no answer to a client, nor a request fault): 401 when
         the refresh token was refused, 429 while the token endpoint rate-limits it, else 502."""
         try:
-            return await self._schedule.refresh_now(cred)
+            return await self._schedule.refresh_ahead(cred)
         except CliproxyError as exc:
             status = exc.status if exc.status in (401, 429) else 502
             message = f"{cred.provider} account token could not be refreshed: {exc.message}"
             raise UpstreamError(message, status=status, credential_id=cred.id) from exc
 
 
-def _deadline(cred: Credential) -> float | None:
+def renew_by(cred: Credential) -> float | None:
     """When ``cred``'s access token must be renewed before use; None for never (an API key,
     a type without token endpoint, no refresh token, an unknown expiry)."""
     if cred.provider not in TOKEN_ENDPOINTS or not cred.metadata or not cred.refresh_token:

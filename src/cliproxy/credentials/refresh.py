@@ -4,13 +4,16 @@ Usage::
 
     refresher = Refresher(pool, http)
     refresher.start()                       # background loop on the running event loop
-    cred = await refresher.refresh_now(cred)  # e.g. after a 401; concurrent callers share it
+    cred = await refresher.refresh_now(cred)  # after a 401; concurrent callers share it
+    cred = await refresher.refresh_ahead(cred)  # before the token is due (the loop, pre-send)
     await refresher.stop()
 
 When a credential is due follows CPA (``shouldRefresh``): never after its last refresh
-was refused as unauthorized (until its refresh token changes); ``refresh_interval_seconds``
-in the auth file wins; otherwise the provider's lead before expiry (Claude 4 h, Codex
-5 days, Antigravity, Kimi and xAI 5 min); a failed refresh waits 5 minutes.
+was refused as unauthorized, by this process or another sharing the state backend, until
+its refresh token changes (``credentials.suspend``: how long it serves meanwhile);
+``refresh_interval_seconds`` in the auth file wins; otherwise the provider's lead before
+expiry (Claude 4 h, Codex 5 days, Antigravity, Kimi and xAI 5 min); a failed refresh waits
+5 minutes.
 
 The token URL of a provider is, first to last: ``token_urls[provider]``, the environment
 variable ``CLIPROXY_TOKEN_URL_<PROVIDER>`` (upper case, ``-`` as ``_``; an older alias of
@@ -43,7 +46,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import logging
 import os
 import time
@@ -55,16 +57,16 @@ import orjson
 
 from cliproxy.errors import UpstreamError
 from cliproxy.providers.http import HttpClient, proxy_key, read_body
-from cliproxy.providers.retry import retry_after_header
 from cliproxy.providers.transport import UpstreamClient
 
 from .oauth_tokens import TOKEN_ENDPOINTS, TokenEndpoint
 from .pool import Pool
-from .presend import PreSend
+from .presend import PreSend, renew_by
 from .record import Credential
 from .refresh_times import last_refresh, refresh_interval
 from .storage import write_json
-from .suspend import suspend_refused
+from .suspend import note_refused, refusal, suspend_refused, token_digest
+from .token_reply import REVOKED_CODES, json_object, oauth_error, retry_wait
 
 __all__ = ["FAILURE_BACKOFF", "REVOKED_COOLDOWN", "RefreshError", "Refresher", "refresh_interval"]
 
@@ -73,22 +75,10 @@ log = logging.getLogger(__name__)
 FAILURE_BACKOFF = 300.0  # a failed refresh is retried after 5 minutes (CPA)
 INEFFECTIVE_BACKOFF = 30.0  # a "successful" refresh that left the token due
 REVOKED_COOLDOWN = 1800.0  # how long the pipeline should cool a credential whose grant is gone
-# error codes that mean the refresh grant is gone (CPA's home_refresh list)
-REVOKED_CODES = frozenset(
-    {
-        "invalid_grant",
-        "authentication_error",
-        "unauthorized",
-        "refresh_token_expired",
-        "refresh_token_revoked",
-        "refresh_token_reused",
-    }
-)
 DEFAULT_INTERVAL = 900.0
 LEASE_TTL = 30.0  # seconds one process may hold a credential's refresh lease (state backend)
 LEASE_POLL = 0.05  # seconds between looks while another process refreshes
 REFRESH_TIMEOUT = 30.0  # the whole token call, whoever waits for it (CPA)
-RATE_LIMIT_WAIT = (5.0, 300.0)  # a 429's Retry-After, clamped: no refresh call meanwhile (CPA)
 SPENT_MEMORY = 300.0  # seconds a rotated refresh token's answer is kept for late holders
 
 
@@ -237,11 +227,33 @@ class Refresher:
     # -- refresh ------------------------------------------------------------------
 
     async def refresh_now(self, cred: Credential) -> Credential:
-        """Refresh ``cred`` now and return the updated record. Concurrent callers for
-        the same credential share one refresh; a caller holding a token that another
-        refresh already replaced gets the current record without a new call.
+        """Refresh ``cred`` after the upstream refused its access token (a 401) and return the
+        updated record; a refused refresh token takes it out of service now
+        (``credentials.suspend``). Otherwise as :meth:`refresh_ahead`."""
+        try:
+            return await self._renew(cred)
+        except RefreshError as exc:
+            if exc.revoked:
+                await suspend_refused(
+                    self.pool, (self.pool.get(cred.id) or cred,), exc.message, REVOKED_COOLDOWN
+                )
+            raise
+
+    async def refresh_ahead(self, cred: Credential) -> Credential:
+        """Refresh ``cred`` before its token is due and return the updated record. Concurrent
+        callers for the same credential share one refresh; a caller holding a token that
+        another refresh already replaced gets the current record without a new call.
         Raises :class:`RefreshError` (at once, without a call, when this refresh token was
-        already refused)."""
+        already refused: the account then leaves service once its token is due)."""
+        try:
+            return await self._renew(cred)
+        except RefreshError as exc:
+            current = self.pool.get(cred.id) or cred
+            if exc.revoked and (until := renew_by(current)) is not None and until <= self.clock():
+                await suspend_refused(self.pool, (current,), exc.message, REVOKED_COOLDOWN)
+            raise
+
+    async def _renew(self, cred: Credential) -> Credential:
         current = self.pool.get(cred.id) or cred
         if cred.access_token and current.access_token and current.access_token != cred.access_token:
             return current
@@ -274,9 +286,10 @@ class Refresher:
         async def one(cred: Credential) -> bool:
             async with self._workers:
                 try:
-                    await self.refresh_now(cred)
+                    await self.refresh_ahead(cred)
                 except RefreshError as exc:
-                    log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc.message)
+                    if not exc.revoked:  # a refusal has its own line (``note_refused``)
+                        log.warning("token refresh of %s failed: %s", cred.label or cred.id, exc.message)
                     return False
             return True
 
@@ -307,6 +320,11 @@ class Refresher:
             if (renewed := await self._wait_for_other(lease, cred)) is not None:
                 return renewed
         try:
+            if (refused := await refusal(self.pool, cred)) is not None:  # by another process
+                status = self._status.setdefault(cred.id, _Status())
+                status.revoked_token, status.last_error = cred.refresh_token, refused.message
+                message = f"refresh token was refused earlier: {refused.message}"
+                raise RefreshError(message, status=401, revoked=True, credential_id=cred.id)
             try:
                 data, more = await self._token_answer(endpoint, cred)
             except RefreshError as exc:
@@ -422,16 +440,16 @@ class Refresher:
             raise RefreshError(
                 f"token endpoint unreachable: {exc.message}", status=exc.status, credential_id=cred.id
             ) from exc
-        data = _json(raw)
+        data = json_object(raw)
         if resp.status == 200 and isinstance(data.get("access_token"), str) and data["access_token"]:
             if self.token_url(cred) != endpoint.url_for(cred):  # a moved token URL: no known profile
                 return data, {}
             return data, await endpoint.after_refresh(client, data["access_token"], proxy)
         if resp.status == 429:
             status = self._status.setdefault(cred.id, _Status())
-            status.blocked_until = self.clock() + _retry_after(resp.headers)
+            status.blocked_until = self.clock() + retry_wait(resp.headers)
             status.blocked_token = cred.refresh_token
-        code, description = _oauth_error(data)
+        code, description = oauth_error(data)
         revoked = code in REVOKED_CODES or resp.status in (401, 403)
         detail = description or code or f"status {resp.status}"
         raise RefreshError(
@@ -444,7 +462,7 @@ class Refresher:
 
     async def _failed(self, cred: Credential, exc: RefreshError) -> None:
         """``cred``'s refresh failed: it, and every credential holding its refresh token,
-        waits (or, refused, stays blocked until the token changes, out of service: CPA)."""
+        waits (or, refused, is never refreshed again until the token changes)."""
         holders = (cred, *self._holders(cred))
         for holder in holders:
             status = self._status.setdefault(holder.id, _Status())
@@ -454,7 +472,7 @@ class Refresher:
             else:
                 status.next_after = self.clock() + FAILURE_BACKOFF
         if exc.revoked:
-            await suspend_refused(self.pool, holders, exc.message, REVOKED_COOLDOWN)
+            await note_refused(self.pool, holders, exc.message)
 
     async def _commit(self, cred: Credential, updates: dict[str, Any]) -> Credential:
         metadata = dict(cred.metadata)
@@ -542,8 +560,7 @@ def _token_due(cred: Credential) -> float | None:
 
 def _lease(cred: Credential) -> str:
     """The state-backend lease of ``cred``'s refresh token (a digest: no secret in a key)."""
-    digest = hashlib.sha256(f"{cred.provider}\0{cred.refresh_token}".encode()).hexdigest()[:32]
-    return f"refresh:{digest}"
+    return f"refresh:{token_digest(cred)}"
 
 
 def write_auth_file(path: Path, updates: Mapping[str, Any]) -> None:
@@ -560,39 +577,3 @@ def write_auth_file(path: Path, updates: Mapping[str, Any]) -> None:
         data = {}
     data.update(updates)
     write_json(path, data)
-
-
-def _oauth_error(data: Mapping[str, Any]) -> tuple[str, str]:
-    """``(code, description)`` of a token endpoint's refusal: RFC 6749's ``error`` /
-    ``error_description``, or OpenAI's and Anthropic's ``error: {code|type, message}``."""
-    error = data.get("error")
-    if isinstance(error, Mapping):
-        code, message = error.get("code") or error.get("type"), error.get("message")
-    else:
-        code, message = error, data.get("error_description")
-    return (
-        code.strip() if isinstance(code, str) else "",
-        message.strip() if isinstance(message, str) else "",
-    )
-
-
-def _retry_after(headers: Mapping[str, str]) -> float:
-    """How long a 429 from a token endpoint blocks the next call: ``Retry-After`` (seconds
-    or a date), else ``Retry-After-Ms``, within :data:`RATE_LIMIT_WAIT` (CPA's clamp)."""
-    wait = retry_after_header(headers)
-    if wait is None:
-        ms = (headers.get("Retry-After-Ms") or headers.get("retry-after-ms") or "").strip()
-        try:
-            wait = float(ms) / 1000
-        except ValueError:
-            wait = None
-    low, high = RATE_LIMIT_WAIT
-    return low if wait is None else min(max(wait, low), high)
-
-
-def _json(raw: bytes) -> dict[str, Any]:
-    try:
-        data = orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
-        return {}
-    return data if isinstance(data, dict) else {}

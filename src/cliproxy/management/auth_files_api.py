@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from cliproxy.credentials.files import normalize_metadata
+from cliproxy.credentials.suspend import refusal
 from cliproxy.management.auth_files_config import DISABLE_PATTERN, is_config_key, toggle_config_key
 from cliproxy.management.auth_files_entry import auth_file_entry, go_time
 from cliproxy.management.auth_files_fields import apply_fields, normalize_fields
@@ -55,7 +56,8 @@ async def list_auth_files(req: Req) -> Resp:
             continue
         if index and cred.index != index:
             continue
-        entry = auth_file_entry(cred, await pool.cooldowns(cred), now, stats.auth_entry(cred.index, now))
+        records, counts = await pool.cooldowns(cred), stats.auth_entry(cred.index, now)
+        entry = auth_file_entry(cred, records, now, counts, refused=await refusal(pool, cred))
         if entry is not None:
             if (mark := headroom.get(cred.id)) is not None:
                 entry["headroom"] = {

@@ -5,6 +5,12 @@ have their own endpoints. Runtime state comes from the pool's cooldown records.
 Request counters (``success``, ``failed``, ``recent_requests``, token totals) come from
 the usage counters (``cliproxy.usage.counters``) when the caller passes them; ``unavailable``
 is true while the credential is disabled or any cooldown of it blocks.
+
+An account whose refresh token was refused but whose access token still serves
+(``credentials.suspend``) stays ``active`` and available, with a ``status_message`` naming
+the refusal and the moment its token stops working (CPA's panel shows a message as a
+warning, ``unavailable`` as broken) and ``refresh_refused`` (``message``, ``serves_until``);
+once that moment has passed it is listed out of service, as CPA lists a refused account.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 
 from cliproxy.credentials.oauth_tokens import jwt_claims
 from cliproxy.credentials.record import KIND_OAUTH, Credential, parse_bool, parse_int
+from cliproxy.credentials.suspend import Refusal
 from cliproxy.management.auth_files_store import file_name
 from cliproxy.state.base import CooldownRecord
 from cliproxy.times import format_local, parse_timestamp
@@ -55,10 +62,12 @@ def auth_file_entry(
     records: Sequence[CooldownRecord],
     now: float | None = None,
     counts: Mapping[str, Any] | None = None,
+    *,
+    refused: Refusal | None = None,
 ) -> dict[str, Any] | None:
     """The listing entry for ``cred`` (``records``: its blocking cooldowns; ``counts``: its
-    usage counters, CPA's ``success`` / ``failed`` / ``recent_requests``), or None when CPA
-    would not list it."""
+    usage counters, CPA's ``success`` / ``failed`` / ``recent_requests``; ``refused``: the
+    refusal of its refresh token), or None when CPA would not list it."""
     now = time.time() if now is None else now
     runtime_only = cred.attributes.get("runtime_only", "").lower() == "true"
     if cred.path is None and not runtime_only:
@@ -66,6 +75,8 @@ def auth_file_entry(
     if runtime_only and cred.disabled:
         return None
     entry = _base(cred, runtime_only, records, now)
+    if refused is not None and not cred.disabled:
+        _refused(entry, refused, now)
     if counts is not None:
         entry.update(counts)
     entry.update(_metadata_fields(cred))
@@ -105,6 +116,21 @@ def _base(
     if account:
         entry["account"] = account
     return entry
+
+
+def _refused(entry: dict[str, Any], refused: Refusal, now: float) -> None:
+    until = refused.until
+    entry["refresh_refused"] = {
+        "message": refused.message,
+        "serves_until": go_time(until) if until is not None else None,
+    }
+    if entry["status"] != "active":
+        return
+    if until is not None and until <= now:  # its token is due: out of service until a sign-in
+        entry.update(status="error", status_message="unauthorized", unavailable=True)
+        return
+    when = go_time(until) if until is not None else "the upstream refuses it"
+    entry["status_message"] = f"refresh token refused: its access token serves until {when}; sign in again"
 
 
 def _next_retry(wide: CooldownRecord | None, records: Sequence[CooldownRecord]) -> float:

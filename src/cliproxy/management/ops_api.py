@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from cliproxy.credentials.suspend import REFUSED
 from cliproxy.management.ops_apicall import api_call
 from cliproxy.management.types import ApiError, Req, Resp, Route, json_body
 
@@ -25,7 +26,8 @@ async def reset_quota(req: Req) -> Resp:
     cred = next((c for c in pool.credentials() if c.index == index), None)
     if cred is None:
         raise ApiError(404, "auth not found")
-    models = sorted({r.model for r in await pool.state.credential_cooldowns(cred.id) if r.model})
+    records = await pool.state.credential_cooldowns(cred.id)
+    models = sorted({r.model for r in records if r.model and r.model != REFUSED})  # a model's, not a fact's
     await pool.reset_quota(cred.id)
     return Resp(200, {"status": "ok", "auth_index": cred.index, "models": models})
 
