@@ -36,6 +36,7 @@ from cliproxy.translate.codex_replay import CodexReplayCache
 __all__ = ["CodexProvider"]
 
 _STRIPS = ("all", "chat")  # disable-image-generation modes that take the tool out
+_DETAIL_STATUSES = frozenset((400, 409, 413, 422))  # always a request fault (credentials.cooldown)
 
 # the reasoning replay scope of this task's last Codex request: ``build`` sets it,
 # ``classify`` of the same attempt reads it (an error that refuses the reasoning)
@@ -226,7 +227,7 @@ class CodexProvider(Provider):
                 parsed = None
             if model_at_capacity(parsed) or _usage_limit(parsed):
                 status = 429
-        return super().classify(status, headers, body, credential_id)
+        return super().classify(status, headers, _detail_as_error(status, body), credential_id)
 
 
 def _carry_codex(
@@ -241,6 +242,24 @@ def _carry_codex(
     reasoning replay's session: ``codex_cache.carry``); the client's own body has it."""
     if not passthrough:
         codex_cache.carry(body, fmt, client_body, client_headers, model)
+
+
+def _detail_as_error(status: int, body: bytes) -> bytes:
+    """The backend refuses a bad request with FastAPI's ``{"detail": "..."}``, a shape no
+    client SDK reads (the openai SDK showed only "Error code: 400"): as an OpenAI error
+    object it reaches each client in its own shape with that sentence. Only for the
+    statuses that are the request's fault whatever the body says, so the cooldown
+    decision stays the same; CPA relays the body as it is."""
+    if status not in _DETAIL_STATUSES or not body.lstrip().startswith(b"{") or body.find(b'"detail"') < 0:
+        return body
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body
+    detail = parsed.get("detail") if isinstance(parsed, dict) and len(parsed) == 1 else None
+    if not isinstance(detail, str) or not detail:
+        return body
+    return orjson.dumps({"error": {"message": detail, "type": "invalid_request_error", "code": None}})
 
 
 def _usage_limit(parsed: Any) -> bool:
