@@ -36,7 +36,7 @@ from cliproxy.translate.antigravity_claude import antigravity_claude_signatures
 from cliproxy.translate.compat import prepare as compat_prepare
 from cliproxy.translate.compat import rewrite_agent_messages
 from cliproxy.translate.gemini.build import for_antigravity, text_only
-from cliproxy.translate.loop_thinking import settle_loop_thinking, unled_loop
+from cliproxy.translate.loop_thinking import settle_loop_thinking, unled_loop, unled_turn
 from cliproxy.translate.reasoning_items import drop_foreign_encrypted_content
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache, scope_for
@@ -212,8 +212,8 @@ def start_attempt(
             _sanitize_gemini(body, model)
         elif up_fmt is _CLAUDE and (compat or _CLAUDE_NAMED.get(model) or _claude_named(model)):
             # (is-compat: any model; thinking kept as it came, tool-call signatures dropped)
-            if sanitize_claude_body(body, compat):
-                attempt.cut = True
+            if sanitize_claude_body(body, compat) or ("thinking" in body and not compat and unled_turn(body)):
+                attempt.cut = True  # (unled_turn: another backend answered the loop unled)
         elif compat:
             _compat_body(pipe.config, call, up_fmt, body)
         if provider.key == "codex" and not compat and not call.action.startswith(MEDIA):

@@ -13,8 +13,8 @@ is compressed frame by frame, each flushed, so the proxy decodes it as it comes.
 
 Thinking is checked as strictly as Anthropic does: every ``thinking`` block sent back must
 carry a signature this fake issued (an ``E...`` protobuf envelope shaped like Anthropic's,
-with an HMAC over its nonce), and with thinking on, the assistant turn whose tool calls the
-last user turn answers must start with a thinking block; else a 400
+with an HMAC over its nonce), and with thinking on, the first assistant message of the tool
+loop the last user turn answers must start with a thinking block; else a 400
 ``invalid_request_error`` with Anthropic's message. So is a JSON output schema
 (``output_config.format``, :mod:`tests.fakes.claude_schema`); an accepted one makes the
 answer a JSON value that follows it.
@@ -357,13 +357,26 @@ def thinking_problem(body: dict[str, Any]) -> str | None:
                 return f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
     if (body.get("thinking") or {}).get("type") not in ("enabled", "adaptive") or len(messages) < 2:
         return None
-    last, prev = messages[-1], messages[-2]
-    if not (_has(last, "tool_result") and prev.get("role") == "assistant" and _has(prev, "tool_use")):
+    if not _has(messages[-1], "tool_result"):
         return None
-    first = prev["content"][0].get("type") if isinstance(prev["content"][0], dict) else "text"
+    # the turn's first assistant message: the loop runs back over assistant messages and user
+    # messages of tool results; its later steps need no thinking (interleaved thinking may
+    # skip one). Anthropic names that first message, "messages.1" in a one-question history.
+    # (Adaptive thinking is held to it here too, more strictly than Anthropic's current models.)
+    lead = None
+    for i in range(len(messages) - 1, -1, -1):
+        message = messages[i]
+        if message.get("role") == "assistant":
+            lead = i
+        elif not _has(message, "tool_result"):
+            break
+    if lead is None or not _has(messages[lead], "tool_use"):
+        return None
+    content = messages[lead]["content"]
+    first = content[0].get("type") if isinstance(content[0], dict) else "text"
     if first in ("thinking", "redacted_thinking"):
         return None
-    return _THINKING_FIRST.format(i=len(messages) - 2, found=first)
+    return _THINKING_FIRST.format(i=lead, found=first)
 
 
 def sampling_problem(body: dict[str, Any]) -> str | None:

@@ -2,7 +2,9 @@
 sanitizer (:mod:`cliproxy.translate.signature_bodies`) dropped another backend's thinking
 that led it, or a client of another format could not carry it back. Anthropic refuses such
 a loop with thinking on ("a final `assistant` message must start with a thinking block")
-and its error advises turning thinking off, which is what this request gets.
+and its error advises turning thinking off, which is what this request gets. So does a
+pass-through request whose loop another backend (a non-Anthropic credential of a mixed pool,
+an earlier model of the client's) answered without thinking (:func:`unled_turn`).
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-__all__ = ["settle_loop_thinking", "unled_loop"]
+__all__ = ["settle_loop_thinking", "unled_loop", "unled_turn"]
 
 log = logging.getLogger(__name__)
+
+_THINKING_ON: tuple[str, ...] = ("enabled", "adaptive")
+_MANUAL = ("enabled",)  # the only setting under which Anthropic certainly refuses an unled turn
 
 
 def settle_loop_thinking(body: dict[str, Any], client_messages: Any) -> None:
@@ -27,18 +32,23 @@ def settle_loop_thinking(body: dict[str, Any], client_messages: Any) -> None:
     changed the messages. ``None``: a body translated from another format whose loop does
     not start with thinking (:func:`unled_loop`): its client could not carry Claude's signed
     thinking back (a Gemini client gets the validator-skip sentinel in its place) and the
-    replay cache did not restore it (no session named); Anthropic would refuse it the same."""
+    replay cache did not restore it (no session named); Anthropic would refuse it the same.
+    The body's own list (a pass-through body the sanitizer left alone): the client's loop as
+    it came, which :func:`unled_turn` found Anthropic would refuse."""
     messages = body.get("messages")
-    if messages is client_messages or type(messages) is not list:
+    if type(messages) is not list:
         return
-    if client_messages is not None and type(client_messages) is not list:
+    kinds = _THINKING_ON
+    if messages is client_messages:  # the client's own loop, unled as it came (:func:`unled_turn`)
+        client_messages, kinds = None, _MANUAL
+    elif client_messages is not None and type(client_messages) is not list:
         return
     thinking = body.get("thinking")
-    if type(thinking) is not dict or thinking.get("type") not in ("enabled", "adaptive"):
+    if type(thinking) is not dict or thinking.get("type") not in kinds:
         return
     lost = client_messages is None or _led_loop(messages) < _led_loop(client_messages)
     if lost and not _loop_led(messages):
-        log.debug("claude: thinking off for this request: its tool loop lost its thinking")
+        log.debug("claude: thinking off for this request: its tool loop does not start with thinking")
         _thinking_off(body)
 
 
@@ -47,6 +57,48 @@ def unled_loop(body: dict[str, Any]) -> bool:
     do not start with thinking (a cheap look at the last message when it answers none)."""
     messages = body.get("messages")
     return type(messages) is list and not _loop_led(messages)
+
+
+def unled_turn(body: dict[str, Any]) -> bool:
+    """Whether a pass-through Messages body Anthropic would certainly refuse: manual thinking
+    on (``enabled``) and its last message answers a tool loop whose first assistant message
+    does not start with thinking (another backend, or the client with thinking off, answered
+    it). Anthropic names that message ("messages.1.content.0.type: Expected `thinking`...");
+    with manual thinking on, its own first answer of a turn always starts with thinking.
+    Not ``adaptive``: Anthropic's answer itself may then start with a tool call (forced tool
+    use, a step it chose not to think in) and it takes that back; nor a later message of
+    the loop alone (interleaved thinking may skip a step).
+
+    Read from the end: the last assistant message first (one Anthropic answered with
+    thinking on starts with thinking: nothing more is read, the common case), the loop's
+    start only when it does not (a loop another backend or thinking off answered is
+    unled to its end). A tool result comes first in the user message that carries it, as
+    Anthropic asks."""
+    thinking = body.get("thinking")
+    if type(thinking) is not dict or thinking.get("type") != "enabled":
+        return False
+    messages = body.get("messages")
+    if type(messages) is not list or len(messages) < 2 or not _results_first(messages[-1]):
+        return False
+    last = messages[-2]
+    if type(last) is dict and last.get("role") == "assistant" and _led(last):
+        return False
+    lead: Any = None
+    for msg in reversed(messages):
+        if type(msg) is not dict:
+            return False
+        if msg.get("role") == "assistant":
+            lead = msg
+        elif not _results_first(msg):
+            break
+    return lead is not None and not _led(lead)
+
+
+def _results_first(msg: Any) -> bool:
+    """Whether a user message starts with a ``tool_result`` (it answers tool calls)."""
+    content = msg.get("content") if type(msg) is dict and msg.get("role") == "user" else None
+    head = content[0] if type(content) is list and content else None
+    return type(head) is dict and head.get("type") == "tool_result"
 
 
 def _loop(messages: list[Any]) -> list[Any] | None:
