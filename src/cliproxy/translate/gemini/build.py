@@ -74,7 +74,17 @@ def for_antigravity(req: ir.Request) -> ir.Request:
 
 
 class _Builder:
-    __slots__ = ("anchored", "antigravity", "call_names", "claude_model", "generated", "names", "native")
+    __slots__ = (
+        "anchored",
+        "answered",
+        "antigravity",
+        "call_names",
+        "call_rank",
+        "claude_model",
+        "generated",
+        "names",
+        "native",
+    )
 
     def __init__(self, req: ir.Request) -> None:
         self.native = req.source == FAMILY
@@ -83,6 +93,8 @@ class _Builder:
         self.claude_model = "claude" in req.model.lower()
         self.names = NameMap(req.tools)
         self.call_names: dict[str, str] = {}  # call id -> Gemini function name
+        self.call_rank: dict[str, int] = {}  # call id -> its place among the request's calls
+        self.answered: dict[int, str] = {}  # id() of a functionResponse part -> its call id
         self.generated: list[dict[str, Any]] = []  # parts of image_generation_call items (_once)
 
     # ---- blocks
@@ -169,6 +181,7 @@ class _Builder:
         extras = call.extras or {}
         name = call.name if self.native else self.names.to_gemini(call.name, call.namespace)
         self.call_names[call.id] = name
+        self.call_rank.setdefault(call.id, len(self.call_rank))
         fc: dict[str, Any] = {"id": call.id, "name": name} if self.antigravity and call.id else {"name": name}
         if not (self.native and extras.get("_no_args")):
             fc["args"] = call_args(call)
@@ -206,7 +219,9 @@ class _Builder:
             result = ir.ToolResult(result.call_id, content, result.name, result.is_error)
         fr["response"] = _response_object(result)
         images = [media_part(b, False) for b in result.content if isinstance(b, ir.MEDIA)]
-        return [{"functionResponse": fr}, *(p for p in images if p is not None)]
+        answer = {"functionResponse": fr}
+        self.answered[id(answer)] = result.call_id
+        return [answer, *(p for p in images if p is not None)]
 
     # ---- messages
 
@@ -329,6 +344,39 @@ def _sign_first_calls(contents: list[dict[str, Any]]) -> None:
                 break
 
 
+def _answer_in_call_order(
+    contents: list[dict[str, Any]], answered: dict[int, str], rank: dict[str, int]
+) -> None:
+    """Gemini pairs a turn's ``functionResponse`` parts with its ``functionCall`` parts by
+    position (its own API sends no ids), so two calls of one function are told apart only
+    by order. Chat, Responses and Claude clients pair results by id and may answer in any
+    order: a user content's run of results (each with the image parts after it) is put in
+    the order of the calls they answer, as CPA's Chat translator writes them. Left as sent
+    when a result answers no call of the request."""
+    for c in contents:
+        if c["role"] != "user":
+            continue
+        parts = c["parts"]
+        start = next((i for i, p in enumerate(parts) if id(p) in answered), -1)
+        if start < 0:
+            continue
+        runs: list[list[dict[str, Any]]] = []
+        end = start
+        for p in parts[start:]:
+            if id(p) in answered:
+                runs.append([p])
+            elif "text" in p or "functionResponse" in p:  # the run of results ends here
+                break
+            else:  # an image of the result before it
+                runs[-1].append(p)
+            end += 1
+        keys = [rank.get(answered[id(run[0])], -1) for run in runs]
+        if len(runs) < 2 or min(keys) < 0 or keys == sorted(keys):
+            continue
+        ordered = [p for _, run in sorted(zip(keys, runs, strict=True), key=lambda kr: kr[0]) for p in run]
+        c["parts"] = [*parts[:start], *ordered, *parts[end:]]
+
+
 def _once(parts: list[dict[str, Any]], generated: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``parts`` without the ``generated`` image parts whose image the turn also holds
     signed (a Responses client gets a signed Gemini image twice: shown in an
@@ -405,6 +453,8 @@ def build_request(req: ir.Request) -> dict[str, Any]:
         contents.pop()
     if built and "claude" not in req.model.lower():  # a call on Claude needs none (CPA)
         _sign_first_calls(contents)
+    if b is not None and len(b.answered) > 1:
+        _answer_in_call_order(contents, b.answered, b.call_rank)
     body: dict[str, Any] = {"contents": contents}
     if req.tools or req.tool_choice is not None:
         if b is None:
