@@ -9,6 +9,7 @@ connection (a head the fast server hands over); answers the fast server writes c
 from __future__ import annotations
 
 import asyncio
+import re
 
 import orjson
 import pytest
@@ -37,9 +38,13 @@ async def fast(start_proxy, fakes):
     return proxy
 
 
-async def talk(port: int, *parts: bytes, pause: float = 0.0, wait: float = 5.0) -> tuple[bytes, bool]:
+async def talk(
+    port: int, *parts: bytes, pause: float = 0.0, wait: float = 5.0, whole: bool = False
+) -> tuple[bytes, bool]:
     """Send ``parts`` (``pause`` between them), read until the server closes or goes quiet
-    for ``wait``; (every byte read, whether the server closed the connection)."""
+    for ``wait``; (every byte read, whether the server closed the connection). ``whole``:
+    once a whole final answer is in, quiet for 0.1 s is enough (for a test that asserts
+    nothing about a close, which would otherwise sit out ``wait`` after every answer)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         for i, part in enumerate(parts):
@@ -49,8 +54,9 @@ async def talk(port: int, *parts: bytes, pause: float = 0.0, wait: float = 5.0) 
             await writer.drain()
         data = b""
         while True:
+            quiet = 0.1 if whole and answered(data) else wait
             try:
-                chunk = await asyncio.wait_for(reader.read(65536), wait)
+                chunk = await asyncio.wait_for(reader.read(65536), quiet)
             except TimeoutError:
                 return data, False
             if not chunk:
@@ -58,6 +64,23 @@ async def talk(port: int, *parts: bytes, pause: float = 0.0, wait: float = 5.0) 
             data += chunk
     finally:
         writer.close()
+
+
+def answered(data: bytes) -> bool:
+    """Whether ``data`` holds a whole final (not 1xx) answer, framed by its Content-Length
+    or its chunked encoding's last chunk."""
+    while True:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            return False
+        if head.startswith(b"HTTP/1.1 1"):  # an interim answer: the final one follows
+            data = rest
+            continue
+        fields = head.lower()
+        if b"\r\ntransfer-encoding: chunked" in fields:
+            return rest.endswith(b"0\r\n\r\n")
+        length = re.search(rb"\r\ncontent-length: *(\d+)", fields)
+        return length is not None and len(rest) >= int(length[1])
 
 
 def statuses(data: bytes) -> list[int]:
@@ -99,7 +122,7 @@ async def test_content_length_body_is_served_and_kept_alive(fast):
 
 async def test_chunked_body_is_served(fast):
     half = len(BODY) // 2
-    data, _ = await talk(fast.port, chunked(chunk(BODY[:half]), chunk(BODY[half:]), b"0\r\n\r\n"), wait=1.0)
+    data, _ = await talk(fast.port, chunked(chunk(BODY[:half]), chunk(BODY[half:]), b"0\r\n\r\n"), whole=True)
     assert statuses(data) == [200] and served_fast(data)
     assert orjson.loads(fast.fakes.openai.requests[-1].body)["messages"][0]["content"] == "hi"
 
@@ -197,7 +220,7 @@ async def test_pipelined_requests_get_the_first_answer_then_a_close(fast):
 async def test_expect_100_continue_gets_100_then_the_answer(fast):
     head = post(extra=b"Expect: 100-continue\r\n")
     head, body = head[: -len(BODY)], BODY
-    data, _ = await talk(fast.port, head, body, pause=0.1, wait=1.0)
+    data, _ = await talk(fast.port, head, body, pause=0.1, whole=True)
     assert statuses(data) == [100, 200]
 
 
@@ -256,9 +279,9 @@ async def test_a_target_with_a_fragment_is_handed_to_aiohttp(fast):
     # a client never sends a fragment (RFC 9112 3.2): aiohttp decides what such a target is,
     # wherever the "#" is (in a route's own path, after a query, in a pattern route's path)
     for path in (CHAT + b"#frag", CHAT + b"?a=1#frag", b"/v1beta/models/gemini#x:generateContent"):
-        data, _ = await talk(fast.port, post(path=path), wait=1.0)
+        data, _ = await talk(fast.port, post(path=path), whole=True)
         assert statuses(data) and not served_fast(data), path
-    data, _ = await talk(fast.port, post(path=CHAT + b"?a=1"), wait=1.0)
+    data, _ = await talk(fast.port, post(path=CHAT + b"?a=1"), whole=True)
     assert statuses(data) == [200] and served_fast(data)
 
 
@@ -274,14 +297,14 @@ async def test_half_closed_client_still_gets_its_answer(fast):
 
 
 async def test_a_header_value_that_is_not_utf8_is_served_here(fast):
-    data, _ = await talk(fast.port, post(extra=b"X-Note: caf\xe9\r\n"), wait=1.0)
+    data, _ = await talk(fast.port, post(extra=b"X-Note: caf\xe9\r\n"), whole=True)
     assert statuses(data) == [200] and served_fast(data)
 
 
 async def test_a_body_longer_than_a_header_field_is_served_here(fast):
     # field and request-line limits are checked only on a head that long: not on its body
     big = orjson.dumps({"model": "compat-model", "messages": [{"role": "user", "content": "x" * 20000}]})
-    data, _ = await talk(fast.port, post(big), wait=1.0)
+    data, _ = await talk(fast.port, post(big), whole=True)
     assert statuses(data) == [200] and served_fast(data)
     data, closed = await talk(fast.port, post(big, extra=b"X-Big: " + b"a" * 9000 + b"\r\n"))
     assert statuses(data)[0] in (400, 431) and closed and not served_fast(data)
@@ -291,7 +314,7 @@ async def test_a_body_longer_than_a_header_field_is_served_here(fast):
 
 
 async def test_trailers_are_dropped_and_a_long_one_closes(fast):
-    data, _ = await talk(fast.port, chunked(chunk(BODY), b"0\r\nX-Checksum: abc\r\n\r\n"), wait=1.0)
+    data, _ = await talk(fast.port, chunked(chunk(BODY), b"0\r\nX-Checksum: abc\r\n\r\n"), whole=True)
     assert statuses(data) == [200] and served_fast(data)
     data, closed = await talk(fast.port, chunked(chunk(BODY), b"0\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n"))
     assert closed and not statuses(data)  # as a head field that long: not served here
@@ -329,7 +352,7 @@ async def test_header_fields_reach_the_route_as_sent(fast):
         b"Anthropic-Beta: one-2025\r\n"
         b"Anthropic-Beta: two-2025\r\n"
     )
-    data, _ = await talk(fast.port, post(body, extra=extra, path=b"/v1/messages"), wait=1.0)
+    data, _ = await talk(fast.port, post(body, extra=extra, path=b"/v1/messages"), whole=True)
     assert statuses(data) == [200] and served_fast(data)
     seen = fast.fakes.claude.requests[-1].headers
     assert seen["x-stainless-note"].encode("utf-8", "surrogateescape") == b"caf\xe9"
