@@ -47,6 +47,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# the fixtures that start a proxy on ENGINE (tests/test_engine_pass.py keeps this list whole)
+ENGINE_FIXTURES = frozenset({"start_proxy", "start_edge", "fuzz_env"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "engine_pinned: every proxy the test starts names its own server engine, so "
+        "CLIPROXY_SERVER_ENGINE changes nothing in it",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With CLIPROXY_SERVER_ENGINE set (.ci/run's second pass) only the tests it reaches run:
+    one that starts no proxy through an ENGINE_FIXTURES fixture (a unit test; a ``cliproxy
+    serve`` child process, which reads no such variable) or that is ``engine_pinned`` would
+    run exactly as it did in the first pass."""
+    if ENGINE is None:
+        return
+    keep, drop = [], []
+    for item in items:
+        reached = not ENGINE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+        (keep if reached and not item.get_closest_marker("engine_pinned") else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 class Clock:
     """A wall clock a test moves by hand: pass it as ``start_proxy(..., clock=clock)`` so
     cooldowns and session-affinity TTLs expire without waiting for real time to pass."""

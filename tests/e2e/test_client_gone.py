@@ -17,7 +17,7 @@ from tests.e2e.clients import KEY
 from tests.e2e.conftest import matrix_config
 from tests.fakes.server import Behavior
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.engine_pinned]
 ENGINES = pytest.mark.parametrize("engine", ["fast", "aiohttp"])
 CHAT = {"model": "compat-model", "messages": [{"role": "user", "content": "hi"}]}
 

@@ -39,6 +39,7 @@ def _rows(proxy) -> list[tuple[int, int]]:
     return [tuple(r) for r in ledger.query("SELECT status, failed FROM usage_requests")]
 
 
+@pytest.mark.engine_pinned
 @pytest.mark.parametrize("model", ["compat-model", "claude-model"], ids=["passthrough", "translated"])
 @pytest.mark.parametrize("engine", ["fast", "aiohttp"])
 async def test_a_client_that_leaves_a_silent_stream_ends_the_upstream_call(

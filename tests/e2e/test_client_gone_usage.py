@@ -32,6 +32,7 @@ def _rows(proxy) -> list[tuple[int, int, int]]:
     return [tuple(r) for r in ledger.query("SELECT status, failed, input_tokens FROM usage_requests")]
 
 
+@pytest.mark.engine_pinned
 @pytest.mark.parametrize("engine", ["fast", "aiohttp"])
 async def test_a_client_that_leaves_a_translated_claude_stream_is_accounted_its_input(
     start_proxy, fakes, tmp_path, engine

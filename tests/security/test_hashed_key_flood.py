@@ -19,6 +19,7 @@ async def _status(session: aiohttp.ClientSession, url: str, key: str) -> tuple[i
         return resp.status, resp.headers.get("Retry-After", "")
 
 
+@pytest.mark.engine_pinned
 @pytest.mark.parametrize("engine", ["fast", "aiohttp"])
 async def test_made_up_keys_wait_in_a_bounded_queue(start_proxy, engine):
     """Each key no cache knows costs a bcrypt run per hashed entry (our key-hash feature,

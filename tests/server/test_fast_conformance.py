@@ -17,7 +17,7 @@ import pytest
 from tests.e2e.clients import KEY
 from tests.e2e.conftest import matrix_config
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.engine_pinned]
 
 CHAT = b"/v1/chat/completions"
 BODY = orjson.dumps({"model": "compat-model", "messages": [{"role": "user", "content": "hi"}]})

@@ -14,7 +14,7 @@ import pytest
 from tests.e2e.clients import KEY
 from tests.e2e.conftest import matrix_config
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.engine_pinned]
 
 
 async def _start(start_proxy, fakes, extra: str = "", engine: str = "fast"):

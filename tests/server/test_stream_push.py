@@ -32,6 +32,8 @@ from tests.e2e.test_claude_tool_alias import config as alias_config
 from tests.e2e.test_providers_more import antigravity_auth
 from tests.fakes.faulty import BIG_FRAMES, BIG_TEXT, FaultyUpstream, big_text
 
+pytestmark = pytest.mark.engine_pinned  # every proxy here names its engine
+
 
 @pytest.fixture
 def faulty() -> Iterator[FaultyUpstream]:

@@ -36,6 +36,7 @@ def test_the_value_is_time_index_and_request_id(utc: Any) -> None:
     assert format_trace_id(at, "auth-index", "") == ""
 
 
+@pytest.mark.engine_pinned
 @pytest.mark.parametrize("engine", ["fast", "aiohttp"])
 async def test_an_answer_names_the_credential_that_served_it(
     start_proxy: Any, fakes: Any, engine: str

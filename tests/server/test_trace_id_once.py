@@ -16,6 +16,7 @@ from tests.usage.helpers import logs, settle
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 
 
+@pytest.mark.engine_pinned
 @pytest.mark.parametrize(("engine", "request_log"), [("fast", False), ("fast", True), ("aiohttp", True)])
 async def test_whole_streamed_and_error_answers_carry_the_header_once(
     start_proxy: Any, fakes: Any, engine: str, request_log: bool
