@@ -1,8 +1,9 @@
 """A request's top-level ``metadata`` never reaches the ChatGPT Codex backend, which refuses
 it with ``400 {"detail":"Unsupported parameter: metadata"}`` (CPA issue 5112 with its
 reproduction: the same request without the field answers 200; OpenClaw and LiteLLM users met
-the same refusal on the subscription path). The fake Codex backend refuses it the same way,
-over HTTP and on its WebSocket.
+the same refusal on the subscription path); nor do ``top_logprobs``, ``seed`` and the
+penalties, refused the same way. The fake Codex backend refuses them alike, over HTTP and
+on its WebSocket.
 
 CPA still forwards a Responses client's ``metadata`` (its Codex translator's list of dropped
 fields lacks it; issue 5112 and pull requests 4871 and 5114 are open): we drop it on purpose,
@@ -100,3 +101,22 @@ async def test_a_websocket_turns_metadata_is_not_sent_to_codex(start_proxy, fake
     [upstream] = ws_messages(fake_responses)
     assert upstream.json["type"] == "response.create"
     assert "metadata" not in upstream.json
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("top_logprobs", 2), ("presence_penalty", 0.5), ("frequency_penalty", 0.5), ("seed", 7)],
+)
+async def test_other_fields_codex_refuses_are_not_sent(
+    start_proxy, fake_responses, tmp_path, field: str, value: object
+) -> None:
+    """The backend refuses ``top_logprobs`` (useless there anyway: the proxy asks Codex to
+    include only the encrypted reasoning, never the logprobs) and the Chat-only ``seed`` and
+    penalties that some Responses clients carry over, each with ``400 Unsupported
+    parameter`` (a live test of the backend, askalf/dario issue 1009)."""
+    codex_file(tmp_path, fake_responses.base_url)
+    proxy = await start_proxy(HEAD)
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        answer = await client.responses.create(model=MODEL, input="Say hello", extra_body={field: value})
+    assert "Hello from fake-responses" in answer.output_text
+    assert field not in sent(fake_responses)

@@ -3,8 +3,8 @@
 Routes (each also without the ``/v1`` prefix):
 ``POST /v1/chat/completions``, ``POST /v1/responses``, ``POST /v1/responses/compact``,
 ``GET /v1/models``, ``GET /v1/models/{id}``, and the Codex backend
-``POST /backend-api/codex/responses`` (stream only, 400 otherwise; a top-level ``metadata``
-is a 400 too, as the real backend answers) and ``.../compact``;
+``POST /backend-api/codex/responses`` (stream only, 400 otherwise; a top-level ``metadata``,
+``top_logprobs``, ``seed`` or penalty is a 400 too, as the real backend answers) and ``.../compact``;
 the Responses WebSocket on ``GET /backend-api/codex/responses`` and ``GET /v1/responses``
 (``openai_responses.handle_ws``);
 Kimi Code's ``POST /coding/v1/chat/completions``.
@@ -84,8 +84,9 @@ class OpenAIFake(FakeServer):
         body = self.body(request)
         if body.get("stream") is not True:
             return self.json_response({"detail": "Stream must be set to true"}, status=400)
-        if "metadata" in body:  # the backend's answer to a top-level ``metadata`` (CPA issue 5112)
-            return self.json_response({"detail": "Unsupported parameter: metadata"}, status=400)
+        refused = next((k for k in openai_responses.CODEX_REFUSED if k in body), None)
+        if refused:  # the backend's answer to these fields (CPA issue 5112; dario issue 1009)
+            return self.json_response({"detail": f"Unsupported parameter: {refused}"}, status=400)
         return await openai_responses.handle(self, request)
 
     async def _ws(self, request: web.Request) -> web.StreamResponse:

@@ -46,7 +46,10 @@ from tests.fakes.server import Recorded, _parse_json, iter_chunks, sse
 if TYPE_CHECKING:
     from tests.fakes.openai import OpenAIFake
 
-__all__ = ["compact", "failed_frame", "grok_encrypted", "handle", "handle_ws", "turn_of"]
+__all__ = ["CODEX_REFUSED", "compact", "failed_frame", "grok_encrypted", "handle", "handle_ws", "turn_of"]
+
+# request fields the ChatGPT Codex backend refuses with 400 "Unsupported parameter: <name>"
+CODEX_REFUSED = ("metadata", "top_logprobs", "presence_penalty", "frequency_penalty", "seed")
 
 # Fernet-shaped like OpenAI's own (version 0x80, timestamp, IV, AES blocks, HMAC), which
 # the proxy keeps on its way back to Codex while it drops other backends' values
@@ -448,8 +451,9 @@ async def _ws_turn(
             {"type": "error", "status": 400, "error": {"message": "'model' and 'input' are required"}}
         )
         return True
-    if "metadata" in body and request.path.startswith("/backend-api/codex"):  # as the POST route
-        error = {"type": "invalid_request_error", "message": "Unsupported parameter: metadata"}
+    refused = next((k for k in CODEX_REFUSED if k in body), None)
+    if refused and request.path.startswith("/backend-api/codex"):  # as the POST route
+        error = {"type": "invalid_request_error", "message": f"Unsupported parameter: {refused}"}
         await ws.send_json({"type": "error", "status": 400, "error": error})
         return True
     frames = getattr(fake, "ws_frames", None)

@@ -57,11 +57,16 @@ STOP_TO_INCOMPLETE: dict[str, str] = {
 }
 
 # The ChatGPT backend (Codex) refuses these request fields (facts from CPA's Codex
-# translator and executor; ``metadata`` from CPA issue 5112, which CPA still forwards);
+# translator and executor; ``metadata`` from CPA issue 5112, the last four from a live
+# test of the backend (askalf/dario issue 1009); CPA still forwards those five);
 # ``service_tier`` is dropped unless it is "priority" and ``stream_options`` keeps only
 # ``reasoning_summary_delivery``.
 CODEX_DROPPED_FIELDS: tuple[str, ...] = (
     "metadata",
+    "top_logprobs",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
     "max_output_tokens",
     "max_completion_tokens",
     "temperature",
