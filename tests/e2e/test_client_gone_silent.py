@@ -52,16 +52,21 @@ async def test_a_client_that_leaves_a_silent_stream_ends_the_upstream_call(
     ledger = f'usage-statistics-enabled: true\nusage-ledger: {{path: "{tmp_path / "usage.sqlite"}"}}\n'
     proxy = await start_proxy(matrix_config(fakes, ledger), engine=engine)
     upstream = fakes.openai if model == "compat-model" else fakes.claude
-    # the silence falls right after the first text (Chat: role, text; Claude: start, block, text)
-    first_text = 1 if model == "compat-model" else 2
+    # the silence falls right after the first text (Chat: role, text; Claude: start, ping,
+    # block, text: with 2, the silence fell before the first text, which the client then
+    # waited SILENCE for, and it left in the next silence)
+    first_text = 1 if model == "compat-model" else 3
     upstream.script(Behavior(stream_delay=SILENCE, delay_from=first_text + 1, text="one two three four"))
+    loop = asyncio.get_running_loop()
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0, timeout=10) as oai:
+        started = loop.time()
         stream = await oai.chat.completions.create(
             model=model, messages=[{"role": "user", "content": "hi"}], stream=True
         )
         async for chunk in stream:
             if chunk.choices and chunk.choices[0].delta.content:
                 break
+        assert loop.time() - started < SILENCE / 2  # the first text came before the silence
         await stream.close()
     await _until(lambda: upstream.last.dropped, 1.5)
     await _until(lambda: len(_rows(proxy)) == 1, 2)
