@@ -176,7 +176,7 @@ async def test_a_client_that_leaves_ends_the_wait(
     """Whether the connection is reset or closed, and on either server engine."""
     account(tmp_path, "a", fake_gemini.base_url)
     proxy = await start_proxy(f'api-keys: ["{KEY}"]\n', engine=engine)
-    fake_gemini.exhaust_next("RATE_LIMIT_EXCEEDED", retry_delay="2s")  # a 2.8 s wait
+    fake_gemini.exhaust_next("RATE_LIMIT_EXCEEDED", retry_delay="1s")  # a 1.8 s wait
     body = orjson.dumps({"model": "gemini-3-flash", "messages": [{"role": "user", "content": "hi"}]})
     _reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
     writer.write(
@@ -194,5 +194,5 @@ async def test_a_client_that_leaves_ends_the_wait(
         writer.transport.abort()  # RST
     else:
         writer.close()  # FIN, as a client that gives up sends it
-    await asyncio.sleep(3.2)
+    await asyncio.sleep(2.2)  # past the wait's end
     assert generations(fake_gemini) == ["a"]  # the wait ended: no second request
