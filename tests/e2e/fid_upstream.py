@@ -68,7 +68,9 @@ class Scene:
     calls: list[Call] = field(default_factory=list)
     stop: str = "end"  # end | length | tool | filter | refusal
     use: Use = field(default_factory=Use)
-    ids_kept: bool = True  # False: the upstream's calls carry no id (Gemini before v3)
+    ids_kept: bool = True
+    lean_usage: bool = False  # usage as older APIs stream it: Claude's message_delta with output only,
+    # Chat's usage on the finish_reason chunk  # False: the upstream's calls carry no id (Gemini before v3)
 
 
 class ScriptedUpstream(LocalServer):
@@ -190,6 +192,9 @@ def chat_stream(s: Scene) -> list[bytes]:
         head = {"index": n, "id": c.id, "type": "function", "function": {"name": c.name, "arguments": ""}}
         out.append(chunk({"tool_calls": [head]}))
         out += [chunk({"tool_calls": [{"index": n, "function": {"arguments": p}}]}) for p in c.pieces]
+    if s.lean_usage:  # the usage on the finish_reason chunk (DeepSeek, many gateways)
+        last = orjson.loads(chunk({}, _CHAT_STOP[s.stop])[6:])
+        return [*out, _ev({**last, "usage": _chat_usage(s.use)}), b"data: [DONE]\n\n"]
     out.append(chunk({}, _CHAT_STOP[s.stop]))
     tail = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "up-model"}
     out.append(_ev({**tail, "choices": [], "usage": _chat_usage(s.use)}))
@@ -270,7 +275,8 @@ def claude_stream(s: Scene) -> list[bytes]:
         ]
         out.append(_ev({"type": "content_block_stop", "index": i}, "content_block_stop"))
     delta = {"stop_reason": _CLAUDE_STOP[s.stop], "stop_sequence": None}
-    out.append(_ev({"type": "message_delta", "delta": delta, "usage": u}, "message_delta"))
+    tail_usage = {"output_tokens": u["output_tokens"]} if s.lean_usage else u
+    out.append(_ev({"type": "message_delta", "delta": delta, "usage": tail_usage}, "message_delta"))
     return [*out, _ev({"type": "message_stop"}, "message_stop")]
 
 

@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 __all__ = [
     "MEDIA",
+    "REFUSAL",
     "Block",
     "BlockStart",
     "BlockStop",
@@ -86,6 +87,12 @@ StopReason = Literal[
 ]
 
 Extras = dict[str, Any]
+
+# ``BlockStart.raw`` of a text block that is the model's refusal (Chat ``delta.refusal``, a
+# Responses ``refusal`` part); in a whole answer the Text carries ``extras["_refusal"]``.
+# Shared: never mutated.
+REFUSAL: dict[str, Any] = {"refusal": True}
+
 # A client tool: a JSON-arguments function, or a custom (free-form input) tool.
 ToolKind = Literal["function", "custom"]
 

@@ -119,6 +119,7 @@ class ChatStreamDecoder(StreamDecoder):
         "_finished",
         "_next",
         "_open",
+        "_refusal",
         "_said",
         "_seen_calls",
         "_sse",
@@ -135,6 +136,7 @@ class ChatStreamDecoder(StreamDecoder):
         self._done = False
         self._next = 0
         self._text: int | None = None
+        self._refusal: int | None = None  # the open text block of ``delta.refusal`` pieces
         self._think: int | None = None
         self._calls: dict[int, _Call] = {}
         self._open: list[int] = []  # open tool-call blocks
@@ -324,9 +326,12 @@ class ChatStreamDecoder(StreamDecoder):
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             self._thinking(reasoning, out)
-        content = delta.get("content") or delta.get("refusal")
+        content = delta.get("content")
         if isinstance(content, str) and content:
             self._text_delta(content, out)
+        refusal = delta.get("refusal")
+        if isinstance(refusal, str) and refusal:
+            self._refusal_delta(refusal, out)
         tcs = delta.get("tool_calls")
         if isinstance(tcs, list):
             for pos, tc in enumerate(tcs):
@@ -348,6 +353,9 @@ class ChatStreamDecoder(StreamDecoder):
         if self._text is not None:
             out.append(ir.BlockStop(self._text))
             self._text = None
+        if self._refusal is not None:
+            out.append(ir.BlockStop(self._refusal))
+            self._refusal = None
 
     def _stop_think(self, out: list[ir.Event]) -> None:
         if self._think is not None:
@@ -363,9 +371,20 @@ class ChatStreamDecoder(StreamDecoder):
     def _text_delta(self, text: str, out: list[ir.Event]) -> None:
         if self._text is None:
             self._stop_think(out)
+            self._stop_text(out)  # (a refusal before it)
             self._text = self._open_block("text", out)
             self._said = True
         out.append(ir.TextDelta(self._text, text))
+
+    def _refusal_delta(self, text: str, out: list[ir.Event]) -> None:
+        """A piece of ``delta.refusal``: a text block of its own, marked (``BlockStart.raw``)
+        so that a Responses client gets a ``refusal`` part and a Chat client ``refusal``."""
+        if self._refusal is None:
+            self._stop_think(out)
+            self._stop_text(out)
+            self._refusal = self._open_block("text", out, raw=ir.REFUSAL)
+            self._said = True
+        out.append(ir.TextDelta(self._refusal, text))
 
     def _tool_delta(self, tc: dict[str, Any], pos: int, out: list[ir.Event]) -> None:
         key = tc.get("index", pos)

@@ -121,6 +121,10 @@ class ChatStreamEncoder(StreamEncoder):
             # a Codex image_generation result or a Gemini image part: Chat's ``images`` delta (CPA)
             sig = gemini_signature(ev.raw) if ev.family == "gemini" else None
             return self._delta({"images": [image_item(image, sig)]})
+        if ev.kind == "text":  # a refusal's pieces go as ``delta.refusal``, other text as content
+            key = b'{"refusal":' if ev.raw is not None and ev.raw.get("refusal") else b'{"content":'
+            self._text_head = b"data: " + self._prefix + _OPEN + key
+            return b""
         if ev.kind != "tool_call":
             return b""
         self._tool = self._tools

@@ -223,35 +223,39 @@ class ResponsesDecoder(StreamDecoder):
 
     # -- message text
 
-    def _text_part(self, d: dict[str, Any], out: list[ir.Event]) -> list[Any]:
+    def _text_part(self, d: dict[str, Any], out: list[ir.Event], refusal: bool = False) -> list[Any]:
         st = self._item(d, "message")
         ci = d.get("content_index", 0)
         part = st.parts.get(ci)
-        if part is None:
-            part = st.parts[ci] = [self._open(out, "text"), False, True]
+        if part is None:  # (a refusal part: a text block marked as one)
+            index = self._open(out, "text", raw=ir.REFUSAL) if refusal else self._open(out, "text")
+            part = st.parts[ci] = [index, False, True]
         return part
 
     def _on_part_added(self, d: dict[str, Any], out: list[ir.Event]) -> None:
         if self._item(d, "message").kind != "message":
             return
-        part = self._text_part(d, out)
+        part = self._text_part(d, out, _is_refusal(d.get("part")))
         text = _part_text(d.get("part"))
         if text:
             part[1] = True
             out.append(ir.TextDelta(part[0], text))
 
-    def _on_text_delta(self, d: dict[str, Any], out: list[ir.Event]) -> None:
+    def _on_text_delta(self, d: dict[str, Any], out: list[ir.Event], refusal: bool = False) -> None:
         delta = d.get("delta")
         if delta:
             st = self._items.get(d.get("output_index", 0))  # the part seen before: found inline
             part = st.parts.get(d.get("content_index", 0)) if st is not None else None
             if part is None:
-                part = self._text_part(d, out)
+                part = self._text_part(d, out, refusal)
             part[1] = True
             out.append(ir.TextDelta(part[0], delta))
 
+    def _on_refusal_delta(self, d: dict[str, Any], out: list[ir.Event]) -> None:
+        self._on_text_delta(d, out, True)
+
     def _on_text_done(self, d: dict[str, Any], out: list[ir.Event]) -> None:
-        part = self._text_part(d, out)
+        part = self._text_part(d, out, "text" not in d and "refusal" in d)
         text = d.get("text") if "text" in d else d.get("refusal")
         if not part[1] and text:
             part[1] = True
@@ -260,7 +264,7 @@ class ResponsesDecoder(StreamDecoder):
     def _on_part_done(self, d: dict[str, Any], out: list[ir.Event]) -> None:
         if self._item(d, "message").kind != "message":
             return
-        part = self._text_part(d, out)
+        part = self._text_part(d, out, _is_refusal(d.get("part")))
         text = _part_text(d.get("part"))
         if not part[1] and text:
             part[1] = True
@@ -493,6 +497,10 @@ class ResponsesDecoder(StreamDecoder):
         )
 
 
+def _is_refusal(part: Any) -> bool:
+    return type(part) is dict and part.get("type") == "refusal"
+
+
 def _part_text(part: Any) -> str:
     if not isinstance(part, dict):
         return ""
@@ -512,7 +520,7 @@ _HANDLERS: dict[str, Callable[[ResponsesDecoder, dict[str, Any], list[ir.Event]]
     "response.content_part.added": ResponsesDecoder._on_part_added,
     "response.content_part.done": ResponsesDecoder._on_part_done,
     "response.output_text.delta": ResponsesDecoder._on_text_delta,
-    "response.refusal.delta": ResponsesDecoder._on_text_delta,
+    "response.refusal.delta": ResponsesDecoder._on_refusal_delta,
     "response.output_text.done": ResponsesDecoder._on_text_done,
     "response.refusal.done": ResponsesDecoder._on_text_done,
     "response.function_call_arguments.delta": ResponsesDecoder._on_args_delta,

@@ -44,7 +44,7 @@ _DELTAS = (ir.TextDelta, ir.ThinkingDelta, ir.ToolArgsDelta)
 
 
 class _Block:
-    __slots__ = ("anchor", "buf", "family", "head", "item", "kind", "oi", "sig", "skip", "tail")
+    __slots__ = ("anchor", "buf", "family", "head", "item", "kind", "oi", "refusal", "sig", "skip", "tail")
 
     def __init__(self, kind: str, item: dict[str, Any], oi: int) -> None:
         self.kind = kind
@@ -55,6 +55,7 @@ class _Block:
         self.family: str | None = None
         self.anchor: str | None = None
         self.skip = False
+        self.refusal = False  # a text block that is the model's refusal: a ``refusal`` part
         self.head = b""  # the block's delta frame up to the delta's value, built at its first delta
         self.tail = b""  # what follows the value, up to the sequence number
 
@@ -151,7 +152,14 @@ class ResponsesEncoder(StreamEncoder):
     def _block_start(self, ev: ir.BlockStart) -> bytes:
         out = self._block_stop()
         signed, self._signs_next = self._signs_next, False
-        if ev.kind == "text" and self._text is not None and not signed and self._text.anchor is None:
+        refusal = ev.kind == "text" and ev.raw is not None and ev.raw.get("refusal") is True
+        if (
+            ev.kind == "text"
+            and self._text is not None
+            and not signed
+            and self._text.anchor is None
+            and self._text.refusal is refusal
+        ):
             # text blocks split only by hidden blocks (another family's server tools)
             # are one message, as CPA aggregates them until message_stop
             self._block, self._text = self._text, None
@@ -165,10 +173,12 @@ class ResponsesEncoder(StreamEncoder):
             b = self._block = _Block("text", item, oi)
             if signed:
                 b.anchor = "signed"
+            b.refusal = refusal
+            part = {"type": "refusal", "refusal": ""} if refusal else text_part("")
             out += self._emit("response.output_item.added", {"output_index": oi, "item": _open_copy(item)})
             return out + self._emit(
                 "response.content_part.added",
-                {"item_id": item["id"], "output_index": oi, "content_index": 0, "part": text_part("")},
+                {"item_id": item["id"], "output_index": oi, "content_index": 0, "part": part},
             )
         if ev.kind == "thinking":
             item = output_item("reasoning", ev.id if ev.id and ev.family == "openai" else self._new_id("rs"))
@@ -245,9 +255,9 @@ class ResponsesEncoder(StreamEncoder):
         b.buf.append(text)
         if not b.head:
             b.head, b.tail = _delta_template(
-                "response.output_text.delta",
+                "response.refusal.delta" if b.refusal else "response.output_text.delta",
                 {"item_id": b.item["id"], "output_index": b.oi, "content_index": 0},
-                b',"logprobs":[]',
+                b"" if b.refusal else b',"logprobs":[]',
             )
         seq = self._seq  # _fast, inline for the common delta
         self._seq = seq + 1
@@ -334,11 +344,14 @@ class ResponsesEncoder(StreamEncoder):
 
     def _text_done(self, b: _Block, status: str = "completed") -> bytes:
         text = "".join(b.buf)
-        part = text_part(text)
+        part = {"type": "refusal", "refusal": text} if b.refusal else text_part(text)
         b.item["content"] = [part]
         b.item["status"] = status
         ids = {"item_id": b.item["id"], "output_index": b.oi, "content_index": 0}
-        out = self._emit("response.output_text.done", {**ids, "text": text, "logprobs": []})
+        if b.refusal:
+            out = self._emit("response.refusal.done", {**ids, "refusal": text})
+        else:
+            out = self._emit("response.output_text.done", {**ids, "text": text, "logprobs": []})
         return out + self._emit("response.content_part.done", {**ids, "part": part})
 
     def _thinking_done(self, b: _Block) -> bytes:

@@ -50,7 +50,7 @@ def parse_part(part: Any, where: str, text_type: str = "input_text") -> ir.Block
         text = part.get("refusal")
         if not isinstance(text, str):
             raise RequestError(f"{where}.refusal: expected a string", param=f"{where}.refusal")
-        return ir.Text(text, extras=_rest(part, ("refusal",)))
+        return ir.Text(text, extras={**(_rest(part, ("refusal",)) or {}), "_refusal": True})
     if ptype == "input_image":
         return _parse_image(part, where)
     if ptype == "input_file":
@@ -171,6 +171,8 @@ def _build_text(block: ir.Text, text_type: str, own: bool) -> dict[str, Any] | s
     if ex and "_raw_part" in ex:
         return ex["_raw_part"] if own else None
     if not own:
+        if ex and ex.get("_refusal") and text_type == "output_text":  # (a Chat client's refusal)
+            return {"type": "refusal", "refusal": block.text}
         part: dict[str, Any] = {"type": text_type, "text": block.text}
         if text_type == "output_text":
             part["annotations"] = []

@@ -215,6 +215,9 @@ def _output_items(resp: ir.Response, request: ir.Request | None) -> list[dict[st
                     "role": "assistant",
                 }
                 items.append(message)
+            if b.extras and b.extras.get("_refusal"):  # the model refused (Chat ``message.refusal``)
+                message["content"].append({"type": "refusal", "refusal": b.text})
+                continue
             message["content"].append(
                 {
                     "type": "output_text",
