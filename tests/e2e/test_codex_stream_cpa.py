@@ -44,6 +44,7 @@ class RawCodex:
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
         self.hold = 0.0  # seconds to wait after the events before ending the stream
+        self.ended = 0  # answers whose handler returned
         self.bodies: list[dict[str, Any]] = []
         self.runner: web.AppRunner | None = None
         self.url = ""
@@ -56,7 +57,10 @@ class RawCodex:
             await resp.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
         if self.hold:
             await asyncio.sleep(self.hold)
-        await resp.write_eof()
+        try:
+            await resp.write_eof()
+        finally:
+            self.ended += 1
         return resp
 
     async def start(self) -> RawCodex:
@@ -245,7 +249,7 @@ async def test_a_client_that_leaves_during_the_handshake_cools_nothing(start_pro
     away while the buffered handshake waits for the first output: that is no upstream
     failure, the account is not cooled."""
     proxy = await start_proxy(config(codex.url))
-    codex.events, codex.hold = [CREATED], 3.0
+    codex.events, codex.hold = [CREATED], 1.0
     headers = {"Authorization": f"Bearer {KEY}"}
     body = {"model": "codex-model", "input": "hello", "stream": True}
     async with aiohttp.ClientSession() as s:
@@ -253,6 +257,10 @@ async def test_a_client_that_leaves_during_the_handshake_cools_nothing(start_pro
             async with asyncio.timeout(0.5):
                 async with s.post(proxy.url + "/v1/responses", json=body, headers=headers) as r:
                     await r.read()
+    deadline = asyncio.get_running_loop().time() + 3
+    while not codex.ended:  # the upstream's whole answer is in: whatever the proxy makes of it
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.02)
     await asyncio.sleep(0.2)
     pool = proxy.service.pool
     assert [r for c in pool.credentials() for r in await pool.cooldowns(c)] == []
