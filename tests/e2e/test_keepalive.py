@@ -207,27 +207,39 @@ async def test_fast_answers_get_no_padding(start_proxy, fakes) -> None:
 
 async def test_late_error_reaches_each_sdk_as_an_error(start_proxy, fakes) -> None:
     """After the early 200, the openai SDK (Responses and Chat) and the anthropic SDK each
-    raise the upstream's refusal from the in-stream error event."""
+    raise the upstream's refusal from the in-stream error event (the three at once: each
+    waits out the upstream's delay)."""
     proxy = await start_proxy(_config(fakes))
     fakes.responses.script(Behavior(status=400, message="refused late", delay=1.4, times=3))
-    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+
+    async def responses(client: openai.AsyncOpenAI) -> None:
         with pytest.raises(openai.APIError, match="refused late"):
             async with client.responses.stream(model="codex-model", input="hi") as stream:
                 async for _ in stream:
                     pass
+
+    async def chat(client: openai.AsyncOpenAI) -> None:
         with pytest.raises(openai.APIError, match="refused late"):
             chunks = await client.chat.completions.create(
                 model="codex-model", messages=[{"role": "user", "content": "hi"}], stream=True
             )
             async for _ in chunks:
                 pass
-    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as claude:
+
+    async def messages(claude: anthropic.AsyncAnthropic) -> None:
         with pytest.raises(anthropic.APIStatusError, match="refused late"):
             async with claude.messages.stream(
                 model="codex-model", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
             ) as stream:
                 async for _ in stream:
                     pass
+
+    async with (
+        openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client,
+        anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as claude,
+    ):
+        await asyncio.gather(responses(client), chat(client), messages(claude))
+    assert len(fakes.responses.requests) == 3
 
 
 @pytest.mark.parametrize(
