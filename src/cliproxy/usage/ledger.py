@@ -20,7 +20,8 @@ ledger costs is the database work itself (SQLite: about 2 us a row bare, 3.8 wit
 totals and the decoding), not the GIL the thread holds; a process adds the pipe and the
 decoding to it. A writer that only popped and dropped the rows (no database) still cost the
 event loop 0 to 10 us a request more than no ledger, from run to run, where the row itself
-costs 1.4 us (``bench/ledger_cost.py``'s micro-benchmark): not explained yet.
+costs 1.4 us (``bench/ledger_cost.py``'s micro-benchmark): with more rounds, within the noise
+(see "Why the loop pays" below).
 
 Measured next (same load, per-thread CPU, medians): the ledger costs about 12 us a request
 (75 against 63 off), 6 in the writer and 6 on the loop. With no writer at all and the queue
@@ -41,6 +42,41 @@ held the GIL as long as binding does (1.5 us a row, 128 rows at a time) 66.8; on
 4 MB through the caches without the GIL 71.7; the real inserts 69.1; off 61.3 (a first run
 of the encoding writer read 70.1 against 76.9: the spread between runs is that large). At
 c=1 the ledger changes nothing measurable (p50 0.203 against 0.201 ms).
+
+Why the loop pays (2026-12-06; passthrough at c=16 through ``bench/load.py``, 3 s rounds
+interleaved 8 to 10 times, medians of the main thread's CPU a request from its ``schedstat``;
+a box shared with other work, where two proxies of one code read 0.1 to 4.9 us apart). The
+ledger cost the loop 3.7 to 6.5 us over off in seven runs (10.9 in one more). Not through the
+loop's syscalls: ``perf stat`` on the loop thread counted 0.011 to 0.014 futex calls a
+request (0.002 off: the GIL handed to and from the writer), no page fault, mmap, munmap,
+madvise or brk in the whole process, migrations and reschedule IPIs under 0.01 a request and
+as many context switches as off (0.36 to 0.47): 0.1 us a request even at 10 us each. (The
+getpid calls come from ``_asyncio``'s ``get_running_loop``, a few hundred in 4 s.) Not
+through the thread's existence or the rows kept: a writer that pops and drops the rows every
+``FLUSH_SECONDS`` read -0.6 to 2.5 us over off in four runs, the loop keeping up to 2,000 rows
+itself (no thread) 1.3: within the noise. Where it goes: about 2 is the row's own code (built
+and dropped at once: 1.9; about 106 bytecodes), 1.4 to 4.6 goes with the 0.1 ms sleep
+between statements (``ledger_store.YIELD_SECONDS``), the rest with the database work.
+Without the sleeps the loop read 76.7 and 76.9 against 81.2 and 81.5 on and 77.1 off; 81.5
+against 85.6 and 86.7, 80.2 off; 76.1 against 77.9 and 77.8, 73.2 off; and 1.4 and 1.6 under
+on in two busier runs (median of the five: 1.7 us; 2.6 with the writer's own CPU, which fell
+by 0.8 to 1.4 us a row in every run). Each sleep is one more hand-over of the GIL and of the
+CPU between the writer and the loop, and what the loop pays for one is its own code running
+slower after the writer has run (what it finds evicted), not a syscall or a preemption: in a
+one-process micro-benchmark (a CPU-bound loop-like thread, a real ``Ledger``, a row an op)
+the writer waking from its sleeps preempted the loop thread 20 to 24 times a 1,000 ops (2
+with no ledger); under ``SCHED_BATCH`` (no wake-up preemption) 2 to 3, yet the loop's CPU an
+op moved only from 6.2 and 6.4 to 6.0 and 6.2 us (5.3 and 5.4 off), and through the proxy
+77.0 against 77.9 and 77.8 on. (This VM has no hardware counters to count the misses.)
+Kept: the sleep holds the loop's p99 at c=1 (0.57 against 0.97 ms without it, see
+``ROWS_PER_STATEMENT``), which could not be measured again on a box this busy (p99 10 to 30
+ms with no writer at all), and 1.7 us is under what the noise lets one claim. Measured and
+not taken: ``os.sched_yield()`` in the sleep's place (75.9 against 80.5 and 75.6 on, 71.6 off,
+one busy run), a 1 s flush in 8,000-row batches (85.3 against 85.6), 1,024 rows a statement
+and no sleep (86.4), the writer under ``SCHED_IDLE`` (84.9 against 85.3), and
+``synchronous=OFF``: -0.9 to 2.2 over off in three runs where on read 3.7 to 6.2 over, though
+the writer synced only three times in 12 s (one checkpoint); not explained, and it gives up
+the database across a power cut.
 """
 
 from __future__ import annotations
