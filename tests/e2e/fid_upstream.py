@@ -223,7 +223,9 @@ def _claude_usage(u: Use) -> dict[str, Any]:
 
 def _claude_blocks(s: Scene) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
-    if s.thinking:
+    if s.thinking == "<redacted>":
+        blocks.append({"type": "redacted_thinking", "data": "EmwKAhgBEgy" + "A" * 80})
+    elif s.thinking:
         blocks.append(
             {"type": "thinking", "thinking": s.thinking, "signature": SIGS["claude"] if s.signed else ""}
         )
@@ -257,6 +259,8 @@ def claude_stream(s: Scene) -> list[bytes]:
             first: dict[str, Any] = {"type": "thinking", "thinking": "", "signature": ""}
             deltas = [{"type": "thinking_delta", "thinking": b["thinking"]}]
             deltas.append({"type": "signature_delta", "signature": b["signature"]})
+        elif b["type"] == "redacted_thinking":
+            first, deltas = b, []
         elif b["type"] == "text":
             first = {"type": "text", "text": ""}
             deltas = [

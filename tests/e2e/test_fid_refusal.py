@@ -79,11 +79,27 @@ async def test_responses_client_gets_a_chat_refusal_as_refusal(proxy, stream):
     assert done.output_parsed is None and done.output_text == ""
 
 
-async def test_a_chat_refusal_in_history_reaches_codex_as_a_refusal_part(proxy, up):
-    """The refusal a Chat client sends back in its history goes to Codex as the part it was."""
+@pytest.mark.parametrize("form", ["field", "part"])
+async def test_a_chat_refusal_in_history_reaches_codex_as_a_refusal_part(proxy, up, form):
+    """The refusal a Chat client sends back in its history (``message.refusal``, as the SDK
+    returned it, or a ``refusal`` content part) goes to Codex as the part it was; before,
+    the field was dropped and the part went as ``output_text``."""
+    said: Any = (
+        {"role": "assistant", "refusal": WORDS, "content": None}
+        if form == "field"
+        else {"role": "assistant", "content": [{"type": "refusal", "refusal": WORDS}]}
+    )
     async with client(proxy) as c:
-        said: Any = {"role": "assistant", "content": [{"type": "refusal", "refusal": WORDS}]}
-        history: Any = [*ASK, said, *ASK]
-        await c.chat.completions.create(model="up-codex", messages=history)
+        await c.chat.completions.create(model="up-codex", messages=[*ASK, said, *ASK])
     sent = [i for i in up.requests[-1]["input"] if i.get("role") == "assistant"]
     assert [p for i in sent for p in i["content"]] == [{"type": "refusal", "refusal": WORDS}]
+
+
+async def test_a_chat_refusal_field_in_history_reaches_claude(proxy, up):
+    """On an upstream with no refusal slot the refused turn is the assistant's text."""
+    said: Any = {"role": "assistant", "refusal": WORDS, "content": None}
+    async with client(proxy) as c:
+        await c.chat.completions.create(model="up-claude", messages=[*ASK, said, *ASK])
+    turns = up.requests[-1]["messages"]
+    assert [m["role"] for m in turns] == ["user", "assistant", "user"]
+    assert turns[1]["content"] == [{"type": "text", "text": WORDS}]

@@ -262,7 +262,10 @@ def _assistant(m: ir.Message, same: bool, short: dict[str, str], responses: bool
         msg[key] = "".join(reasoning) if reasoning else joined
     if same:
         if not (m.extras and m.extras.get("_content") == "absent"):
-            msg["content"] = _content(m.content, m.extras, True, "assistant")
+            blocks = [
+                b for b in m.content if not (type(b) is ir.Text and b.extras and "_refusal_field" in b.extras)
+            ]
+            msg["content"] = _content(blocks, m.extras, True, "assistant")
     else:
         texts = [b.text for b in m.content if isinstance(b, ir.Text) and b.text]
         if len(texts) > 1:  # text around a tool call: one part each, never run together

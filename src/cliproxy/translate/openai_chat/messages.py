@@ -166,6 +166,10 @@ def _assistant(m: dict[str, Any], where: str, calls: _Calls) -> ir.Message:
             msg.content.append(ir.Thinking(text, family="openai", extras=extras))
             break
     _content(m, where, msg, calls)
+    refusal = m.get("refusal")
+    if isinstance(refusal, str) and refusal:  # ``message.refusal`` given back: a refusal text
+        # (``_refusal_field``: a Chat body writes it back as the field, from the message's extras)
+        msg.content.append(ir.Text(refusal, extras={"_refusal": True, "_refusal_field": True}))
     tcs = m.get("tool_calls")
     if tcs is not None:
         if not isinstance(tcs, list):
