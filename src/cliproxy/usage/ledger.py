@@ -46,7 +46,7 @@ c=1 the ledger changes nothing measurable (p50 0.203 against 0.201 ms).
 Why the loop pays (2026-12-06; passthrough at c=16 through ``bench/load.py``, 3 s rounds
 interleaved 8 to 10 times, medians of the main thread's CPU a request from its ``schedstat``;
 a box shared with other work, where two proxies of one code read 0.1 to 4.9 us apart). The
-ledger cost the loop 3.7 to 6.5 us over off in seven runs (10.9 in one more). Not through the
+ledger cost the loop 3.1 to 6.5 us over off in eight runs (10.9 in one more). Not through the
 loop's syscalls: ``perf stat`` on the loop thread counted 0.011 to 0.014 futex calls a
 request (0.002 off: the GIL handed to and from the writer), no page fault, mmap, munmap,
 madvise or brk in the whole process, migrations and reschedule IPIs under 0.01 a request and
@@ -74,9 +74,8 @@ ms with no writer at all), and 1.7 us is under what the noise lets one claim. Me
 not taken: ``os.sched_yield()`` in the sleep's place (75.9 against 80.5 and 75.6 on, 71.6 off,
 one busy run), a 1 s flush in 8,000-row batches (85.3 against 85.6), 1,024 rows a statement
 and no sleep (86.4), the writer under ``SCHED_IDLE`` (84.9 against 85.3), and
-``synchronous=OFF``: -0.9 to 2.2 over off in three runs where on read 3.7 to 6.2 over, though
-the writer synced only three times in 12 s (one checkpoint); not explained, and it gives up
-the database across a power cut.
+``synchronous=OFF`` (the writer syncs only at a checkpoint, three times in 12 s): -0.9 to 2.2
+over off in three runs, then 79.4 and 79.6 against 76.1 and 76.9 on: noise.
 """
 
 from __future__ import annotations
