@@ -118,11 +118,13 @@ async def test_a_switch_to_claude_mid_loop_sends_that_request_without_thinking(
 
 
 async def test_what_needs_thinking_goes_with_it(start_proxy: Any, fakes: Any) -> None:
-    """Adaptive thinking shown summarized, an effort and Claude Code's
-    ``clear_thinking_20251015`` edit beside another: the request goes with thinking
-    ``disabled`` (not left out: Anthropic's newer models think by default), without that edit (Anthropic refuses it without thinking, as CPA's
-    TestClaudeCodeContextManagementNeverOutlivesEligibleThinking says), and with the effort
-    (Anthropic takes it without thinking)."""
+    """Manual thinking and Claude Code's ``clear_thinking_20251015`` edit beside another: the
+    request goes with thinking ``disabled`` (not left out: Anthropic's newer models think by
+    default) and without that edit (Anthropic refuses it without thinking, as CPA's
+    TestClaudeCodeContextManagementNeverOutlivesEligibleThinking says). Adaptive thinking
+    shown summarized, with an effort, goes as the client sent it, edits and all: Anthropic
+    takes a turn that starts with a tool call there (Claude itself may skip thinking), and
+    the models that take only adaptive thinking refuse ``disabled``."""
     proxy = await start_proxy(config(fakes))
     clear = {"type": "clear_thinking_20251015", "keep": "all"}
     other = {"type": "clear_tool_uses_20250919"}
@@ -130,13 +132,23 @@ async def test_what_needs_thinking_goes_with_it(start_proxy: Any, fakes: Any) ->
     adaptive = {"type": "adaptive", "display": "summarized"}
     async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
         messages = await gemini_loop(client)
-        await ask(client, False, model="writer", messages=messages, thinking=adaptive, extra_body=extra)
+        await ask(client, False, model="writer", messages=messages, thinking=THINKING, extra_body=extra)
         sent = last(fakes.claude).json
         assert sent["thinking"] == {"type": "disabled"}
         assert sent["context_management"] == {"edits": [other]}
+        answer = await ask(
+            client, False, model="writer", messages=messages, thinking=adaptive, extra_body=extra
+        )
+        assert answer.content[-1].text == "Tool result received: FAKE_TOOL_OK"
+        sent = last(fakes.claude).json
+        assert sent["thinking"] == adaptive
+        assert sent["context_management"] == {"edits": [clear, other]}
         assert sent["output_config"] == {"effort": "high"}
+        assert [[b["type"] for b in m["content"]] for m in sent["messages"] if m["role"] == "assistant"] == [
+            ["tool_use"]
+        ]
         extra["context_management"] = {"edits": [clear]}
-        await ask(client, False, model="writer", messages=messages, thinking=adaptive, extra_body=extra)
+        await ask(client, False, model="writer", messages=messages, thinking=THINKING, extra_body=extra)
     assert "context_management" not in last(fakes.claude).json
 
 

@@ -5,16 +5,18 @@ its tools; the answer's thinking reaches it as ``thought`` parts whose signature
 validator-skip sentinel (a Claude signature means nothing to a Gemini client), and Gemini
 CLI sends back only the ``functionCall`` part and its ``functionResponse``. It names no
 session the thinking replay cache could key on, so the Claude request of the second turn
-has an assistant turn that starts with ``tool_use`` while thinking is on, and Anthropic
-refuses it: 400 ``Expected `thinking` or `redacted_thinking`, but found `tool_use``` (the
-fake does as well). CPA sends that body and the client gets the 400 on every tool loop.
+has an assistant turn that starts with ``tool_use`` while thinking is on. With manual
+thinking (``enabled``, a Claude 4.5 model) Anthropic refuses it: 400 ``Expected `thinking`
+or `redacted_thinking`, but found `tool_use``` (the fake does as well). CPA sends that body
+and the client gets the 400 on every tool loop. Under adaptive thinking (Claude 4.6)
+Anthropic takes it: Claude itself may skip thinking there.
 
 Deliberate difference from CPA, as for a Claude client whose loop lost another backend's
 thinking (tests/e2e/test_claude_foreign_tool_loop.py): when a translated request reaches a
-Claude upstream with thinking on and the tool loop its last message answers does not start
-with thinking (nothing restored it), that one request goes with thinking off, as Anthropic's
-error advises. The next question thinks again; a loop the replay cache restores (a client
-that names its session) keeps its thinking.
+Claude upstream with manual thinking on and the tool loop its last message answers does not
+start with thinking (nothing restored it), that one request goes with thinking off, as
+Anthropic's error advises; adaptive thinking stays on. The next question thinks again; a
+loop the replay cache restores (a client that names its session) keeps its thinking.
 """
 
 from __future__ import annotations
@@ -57,16 +59,16 @@ CONFIG = gtypes.GenerateContentConfig(
 )
 
 
-async def generate(c: genai.Client, contents: Any, stream: bool) -> list[gtypes.Part]:
+async def generate(c: genai.Client, contents: Any, stream: bool, model: str = MODEL) -> list[gtypes.Part]:
     if stream:
         chunks = [
             chunk
             async for chunk in await c.aio.models.generate_content_stream(
-                model=MODEL, contents=contents, config=CONFIG
+                model=model, contents=contents, config=CONFIG
             )
         ]
     else:
-        chunks = [await c.aio.models.generate_content(model=MODEL, contents=contents, config=CONFIG)]
+        chunks = [await c.aio.models.generate_content(model=model, contents=contents, config=CONFIG)]
     parts: list[gtypes.Part] = []
     for chunk in chunks:
         content = chunk.candidates[0].content if chunk.candidates else None
@@ -94,23 +96,30 @@ async def proxy(start_proxy, fake_claude, tmp_path: Path):
     return await start_proxy(f'api-keys: ["{KEY}"]\n')
 
 
+@pytest.mark.parametrize(
+    ("model", "kind", "second_kind"),
+    [("claude-opus-4-5-20251101", "enabled", "disabled"), (MODEL, "adaptive", "adaptive")],
+    ids=["manual", "adaptive"],
+)
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
-async def test_second_turn_of_a_gemini_cli_tool_loop_is_answered(proxy, fake_claude, stream):
+async def test_second_turn_of_a_gemini_cli_tool_loop_is_answered(
+    proxy, fake_claude, stream, model, kind, second_kind
+):
     c = client(proxy.url)
     try:
-        first = await generate(c, PROMPT, stream)
+        first = await generate(c, PROMPT, stream, model)
         assert [p.function_call.name for p in first if p.function_call] == ["bash"]
-        assert last(fake_claude).json["thinking"]["type"] in ("enabled", "adaptive")
+        assert last(fake_claude).json["thinking"]["type"] == kind
 
-        second = await generate(c, reply_to(first, keep_thoughts=False), stream)
+        second = await generate(c, reply_to(first, keep_thoughts=False), stream, model)
         text = "".join(p.text or "" for p in second if not p.thought)
         assert "Tool result received" in text and "FAKE_TOOL_OK" in text
         sent = last(fake_claude).json
-        assert sent["thinking"] == {"type": "disabled"}
+        assert sent["thinking"]["type"] == second_kind
         assert [b["type"] for b in sent["messages"][1]["content"]] == ["tool_use"]
 
-        await generate(c, "Say hello", stream)  # a new question thinks again
-        assert last(fake_claude).json["thinking"]["type"] in ("enabled", "adaptive")
+        await generate(c, "Say hello", stream, model)  # a new question thinks again
+        assert last(fake_claude).json["thinking"]["type"] == kind
     finally:
         await c.aio.aclose()
 

@@ -1,7 +1,7 @@
 """The thinking replay cache shared by two cliproxy services on one real Redis: a Chat
 client's tool loop whose first turn went through A and whose second lands on B still gets
-its signed thinking restored (the fake Claude refuses the turn without it, as Anthropic
-does). Without the shared backend the same split goes without thinking: the control."""
+its signed thinking restored. Without the shared backend the same split reaches Claude
+without its thinking: the control."""
 
 from __future__ import annotations
 
@@ -53,8 +53,9 @@ async def test_turn_two_on_another_worker_is_restored(start_proxy, fakes, redis_
 
 async def test_without_the_shared_backend_the_split_turn_goes_without_thinking(start_proxy, fakes) -> None:
     """Control: two memory-backed processes; B holds nothing to restore, so its turn reaches
-    Claude starting with ``tool_use`` and goes with thinking off (CPA: the upstream's 400;
-    see tests/e2e/test_gemini_client_claude_tool_loop.py)."""
+    Claude starting with ``tool_use`` (under this model's adaptive thinking Anthropic takes
+    that; with manual thinking the request would go with thinking off, see
+    tests/e2e/test_translated_loop_thinking.py)."""
     a, b = await start_proxy(config(fakes)), await start_proxy(config(fakes))
     async with (
         openai.AsyncOpenAI(base_url=a.url + "/v1", api_key=KEY, max_retries=0) as on_a,
@@ -63,7 +64,7 @@ async def test_without_the_shared_backend_the_split_turn_goes_without_thinking(s
         first = await chat_turn(on_a, [{"role": "user", "content": PROMPT}], False)
         await chat_turn(on_b, second_turn(first), False)
     sent = fakes.claude.last.json
-    assert sent["thinking"] == {"type": "disabled"}
+    assert sent["thinking"]["type"] == "adaptive"
     assert [b["type"] for b in sent["messages"][1]["content"]] == ["tool_use"]
 
 

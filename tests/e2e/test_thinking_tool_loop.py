@@ -74,9 +74,11 @@ def assert_signed_before_tool_use(blocks: list[dict[str, Any]]) -> None:
 # ---------------------------------------------------------------------- Responses client
 
 
-async def responses_turn(client: openai.AsyncOpenAI, items: list[Any], stream: bool) -> Any:
+async def responses_turn(
+    client: openai.AsyncOpenAI, items: list[Any], stream: bool, model: str = MODEL
+) -> Any:
     kwargs: dict[str, Any] = {
-        "model": MODEL,
+        "model": model,
         "input": items,
         "tools": RESPONSES_TOOLS,
         "reasoning": {"effort": "high", "summary": "auto"},
@@ -109,12 +111,12 @@ async def test_responses_client_tool_loop_with_thinking(proxy: Any, stream: bool
     assert blocks[0]["signature"] == reasoning.encrypted_content
 
 
-async def test_responses_client_without_the_carrier_goes_without_thinking(proxy: Any) -> None:
+async def test_responses_client_without_the_carrier_goes_without_thinking_blocks(proxy: Any) -> None:
     """Control: with the reasoning item left out (and no session to restore it from), the
-    assistant turn reaches Claude starting with ``tool_use``, which Anthropic (and the fake)
-    refuses while thinking is on. Deliberate difference from CPA, which sends it and passes
-    the 400 on: that one request goes with thinking off, as Anthropic's error advises
-    (tests/e2e/test_gemini_client_claude_tool_loop.py)."""
+    assistant turn reaches Claude starting with ``tool_use``. This model thinks adaptively,
+    under which Anthropic (and the fake) takes that, so it goes with thinking on; with
+    manual thinking that one request goes with thinking off
+    (tests/e2e/test_translated_loop_thinking.py)."""
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=OTHER_KEY, max_retries=0) as client:
         first = await responses_turn(client, [{"role": "user", "content": PROMPT}], False)
         call = next(item for item in first.output if item.type == "function_call")
@@ -126,7 +128,7 @@ async def test_responses_client_without_the_carrier_goes_without_thinking(proxy:
         second = await responses_turn(client, history, False)
     assert second.output_text == "Tool result received: FAKE_TOOL_OK"
     sent = proxy.fakes.claude.last.json
-    assert sent["thinking"] == {"type": "disabled"}
+    assert sent["thinking"]["type"] == "adaptive"
     assert [b["type"] for b in sent["messages"][1]["content"]] == ["tool_use"]
 
 
@@ -176,8 +178,8 @@ async def test_chat_client_tool_loop_with_thinking(proxy: Any, stream: bool) -> 
 async def test_chat_replay_is_per_caller(proxy: Any) -> None:
     """One caller's hidden reasoning is never restored into another caller's request: the
     second caller replays the first caller's tool call id and its turn reaches Claude with
-    no thinking block (CPA: Anthropic's 400; here that request goes with thinking off, see
-    test_responses_client_without_the_carrier_goes_without_thinking)."""
+    no thinking block (adaptive thinking, which Anthropic takes so, see
+    test_responses_client_without_the_carrier_goes_without_thinking_blocks)."""
     await chat_loop(proxy, KEY, False)
     first_turn = proxy.fakes.claude.requests[-1].json["messages"]
     tool_use = next(b for b in first_turn[1]["content"] if b["type"] == "tool_use")
@@ -195,7 +197,7 @@ async def test_chat_replay_is_per_caller(proxy: Any) -> None:
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=OTHER_KEY, max_retries=0) as client:
         await chat_turn(client, messages, False)
     sent = proxy.fakes.claude.last.json
-    assert sent["thinking"] == {"type": "disabled"}
+    assert sent["thinking"]["type"] == "adaptive"
     assert [b["type"] for b in sent["messages"][1]["content"]] == ["tool_use"]
 
 

@@ -13,8 +13,8 @@ is compressed frame by frame, each flushed, so the proxy decodes it as it comes.
 
 Thinking is checked as strictly as Anthropic does: every ``thinking`` block sent back must
 carry a signature this fake issued (an ``E...`` protobuf envelope shaped like Anthropic's,
-with an HMAC over its nonce), and with thinking on, the first assistant message of the tool
-loop the last user turn answers must start with a thinking block; else a 400
+with an HMAC over its nonce), and with manual thinking on (``enabled``), the first assistant
+message of the tool loop the last user turn answers must start with a thinking block; else a 400
 ``invalid_request_error`` with Anthropic's message. So is a JSON output schema
 (``output_config.format``, :mod:`tests.fakes.claude_schema`); an accepted one makes the
 answer a JSON value that follows it.
@@ -355,14 +355,15 @@ def thinking_problem(body: dict[str, Any]) -> str | None:
                 and not signature_ok(block.get("signature"))
             ):
                 return f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
-    if (body.get("thinking") or {}).get("type") not in ("enabled", "adaptive") or len(messages) < 2:
+    # manual thinking only: under adaptive thinking Claude itself may skip thinking (a low
+    # effort, a forced tool call), so a turn that starts with a tool call is taken back
+    if (body.get("thinking") or {}).get("type") != "enabled" or len(messages) < 2:
         return None
     if not _has(messages[-1], "tool_result"):
         return None
     # the turn's first assistant message: the loop runs back over assistant messages and user
     # messages of tool results; its later steps need no thinking (interleaved thinking may
     # skip one). Anthropic names that first message, "messages.1" in a one-question history.
-    # (Adaptive thinking is held to it here too, more strictly than Anthropic's current models.)
     lead = None
     for i in range(len(messages) - 1, -1, -1):
         message = messages[i]

@@ -94,9 +94,10 @@ def test_the_fake_names_the_loops_first_message() -> None:
 
 def test_adaptive_thinking_goes_as_it_came() -> None:
     """Anthropic's own answer under adaptive thinking may start with a tool call (forced tool
-    use, a step it chose not to think in): such a loop goes with thinking on (the fake
-    refuses it more strictly than Anthropic's current models do)."""
+    use, a step it chose not to think in): such a loop goes with thinking on, and the fake
+    takes it as Anthropic does."""
     body: dict[str, Any] = {"messages": FOREIGN, "thinking": {"type": "adaptive"}}
+    assert thinking_problem(body) is None
     assert not unled_turn(body)
     settle_loop_thinking(body, FOREIGN)
     assert body["thinking"] == {"type": "adaptive"}
@@ -115,10 +116,12 @@ def test_the_thinking_step_made_it_adaptive() -> None:
 def test_context_management_needing_thinking_goes_with_it() -> None:
     clear = {"type": "clear_thinking_20251015", "keep": "all"}
     body: dict[str, Any] = {"messages": FOREIGN, "thinking": MANUAL, "context_management": {"edits": [clear]}}
+    body["output_config"] = {"effort": "high"}
     assert unled_turn(body)
     settle_loop_thinking(body, FOREIGN)
     assert body["thinking"] == {"type": "disabled"}
     assert "context_management" not in body
+    assert body["output_config"] == {"effort": "high"}  # Anthropic takes an effort without thinking
 
 
 @pytest.mark.parametrize(

@@ -37,10 +37,10 @@ def sent(messages: list[Any], thinking: Any = THINKING) -> dict[str, Any]:
         [ASK, assistant(FOREIGN, CALL), RESULT],
         # a second step Claude answered without thinking (thinking was off for it)
         [ASK, assistant(FOREIGN, CALL), RESULT, assistant(CALL), RESULT],
-        # the client went to Gemini inside a loop Claude began: Anthropic reads the last turn
-        [ASK, assistant(SIGNED, CALL), RESULT, assistant(FOREIGN, CALL), RESULT],
+        # Gemini began the loop, then answered a later step too
+        [ASK, assistant(FOREIGN, CALL), RESULT, assistant(FOREIGN, CALL), RESULT],
     ],
-    ids=["one-step", "next-step", "gemini-inside"],
+    ids=["one-step", "next-step", "gemini-throughout"],
 )
 def test_a_loop_that_lost_its_leading_thinking_goes_without_thinking(messages: list[Any]) -> None:
     body = sent(messages)
@@ -55,6 +55,9 @@ def test_a_loop_that_lost_its_leading_thinking_goes_without_thinking(messages: l
     [
         # the loop still starts with thinking Anthropic signed
         ([ASK, assistant(FOREIGN, SIGNED, CALL), RESULT], THINKING),
+        # the client went to Gemini inside a loop Claude began: Anthropic reads the loop's
+        # first step (a later one may lack thinking), so thinking stays on
+        ([ASK, assistant(SIGNED, CALL), RESULT, assistant(FOREIGN, CALL), RESULT], THINKING),
         ([ASK, assistant(FOREIGN, CALL), RESULT, ASK, assistant(SIGNED, CALL), RESULT], THINKING),
         # no loop to continue: a new question (a new turn may think)
         ([ASK, assistant(FOREIGN, CALL), RESULT, assistant({"type": "text", "text": "done"}), ASK], THINKING),
@@ -62,7 +65,7 @@ def test_a_loop_that_lost_its_leading_thinking_goes_without_thinking(messages: l
         ([ASK, assistant(FOREIGN, CALL), RESULT], {"type": "disabled"}),
         ([ASK, assistant(FOREIGN, CALL), RESULT], None),
     ],
-    ids=["signed-first", "foreign-outside-loop", "new-turn", "disabled", "none"],
+    ids=["signed-first", "gemini-inside", "foreign-outside-loop", "new-turn", "disabled", "none"],
 )
 def test_thinking_is_left_as_sent(messages: list[Any], thinking: Any) -> None:
     assert sent(messages, thinking)["thinking"] == thinking
