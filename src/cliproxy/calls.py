@@ -190,6 +190,9 @@ class Attempt:
     # (``translate.signature_bodies.sanitize_claude_body``), or a translated one whose tool
     # loop does not start with thinking (``unled_loop``): the thinking step settles its tool loop
     cut: bool = False
+    # a pass-through Claude body whose tool loop the client sent unled (``unled_turn``): the
+    # thinking step settles it whatever else the sanitizer dropped from the history
+    unled: bool = False
 
     @staticmethod
     def for_model(req: IrRequest, model: str) -> IrRequest:

@@ -212,8 +212,10 @@ def start_attempt(
             _sanitize_gemini(body, model)
         elif up_fmt is _CLAUDE and (compat or _CLAUDE_NAMED.get(model) or _claude_named(model)):
             # (is-compat: any model; thinking kept as it came, tool-call signatures dropped)
-            if sanitize_claude_body(body, compat) or ("thinking" in body and not compat and unled_turn(body)):
-                attempt.cut = True  # (unled_turn: another backend answered the loop unled)
+            # (unled_turn, on the client's messages: another backend answered the loop unled)
+            unled = "thinking" in body and not compat and unled_turn(body)
+            if sanitize_claude_body(body, compat) or unled:
+                attempt.cut, attempt.unled = True, unled
         elif compat:
             _compat_body(pipe.config, call, up_fmt, body)
         if provider.key == "codex" and not compat and not call.action.startswith(MEDIA):
@@ -387,8 +389,9 @@ def think_step(
     thinking.apply(body, call.body, suffix, model, untouched)
     if flow is not None and flow.original is not None:
         keep_original_summary(thinking, body, call.body, flow.original)
-    if attempt.cut:  # (translated: the client's messages hold no Claude thinking to compare)
-        settle_loop_thinking(attempt.body, call.body.get("messages") if attempt.ir is None else None)
+    if attempt.cut:  # (translated, or unled as the client sent it: no client loop to compare)
+        compare = attempt.ir is None and not attempt.unled
+        settle_loop_thinking(attempt.body, call.body.get("messages") if compare else None)
 
 
 def generate_to_claude(call: Call, provider: Provider) -> bool:
