@@ -128,7 +128,7 @@ async def open_stream(
     except _READ_FAILURES as exc:
         resp.release()
         raise network_error(exc, "before the first stream event") from exc
-    except RewriteError:
+    except BaseException:  # a refused rewrite, or the client gone (a cancel): the call ends
         resp.release()
         raise
     committed = not hold and tr.opened  # the handshake goes out; a later error stays in-stream
