@@ -89,6 +89,9 @@ async def relay(
     except _READ_FAILURES as exc:
         release()
         raise failure(exc, "before the first image event") from exc
+    except BaseException:  # the client gone (a cancel): the upstream call ends with it
+        release()
+        raise
     if not first:
         release()
         raise UpstreamError("upstream stream ended before any content", status=502, credential_id=cred.id)
