@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import platform
+
 import orjson
+import pytest
 
 from cliproxy.credentials.record import KIND_OAUTH, Credential
 from cliproxy.formats import Format
@@ -94,3 +97,22 @@ async def test_classify_claude_style_error(fake_claude) -> None:
         await http.close()
     err = KimiProvider().classify(resp.status, resp.headers, body, "kimi-1.json")
     assert err.status == 529 and err.message == "Overloaded"
+
+
+@pytest.mark.parametrize(
+    ("system", "machine", "model"),
+    [
+        ("Linux", "x86_64", "linux amd64"),
+        ("Darwin", "arm64", "darwin arm64"),
+        ("Linux", "aarch64", "linux arm64"),
+    ],
+)
+def test_chat_requests_name_the_device_as_cpas_executor_does(monkeypatch, system, machine, model) -> None:
+    """CPA's Kimi executor sends ``X-Msh-Device-Model`` as Go's ``GOOS GOARCH``
+    (``getKimiDeviceModel``): ``linux amd64``, not Python's ``linux x86_64``; a user moving
+    from CPA with the same device id shows Kimi the same device."""
+    monkeypatch.setattr(platform, "system", lambda: system)
+    monkeypatch.setattr(platform, "machine", lambda: machine)
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    req = KimiProvider().build(cred(), body, model="kimi-k2.7-code", stream=False, client_headers={})
+    assert req.headers["X-Msh-Device-Model"] == model

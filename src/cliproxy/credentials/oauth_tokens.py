@@ -31,7 +31,15 @@ from cliproxy.times import format_local, format_utc
 from .login import endpoints
 from .record import Credential
 
-__all__ = ["AXIOS_ENCODING", "TOKEN_ENDPOINTS", "TokenEndpoint", "jwt_claims", "kimi_headers", "rfc3339"]
+__all__ = [
+    "AXIOS_ENCODING",
+    "TOKEN_ENDPOINTS",
+    "TokenEndpoint",
+    "go_arch",
+    "jwt_claims",
+    "kimi_headers",
+    "rfc3339",
+]
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +76,19 @@ _GO_ARCH = {
 }
 
 
+def go_arch() -> str:
+    """This machine's architecture as Go names it (``runtime.GOARCH``: ``amd64``, ``arm64``),
+    the spelling CPA's Kimi identity headers use."""
+    machine = platform.machine().lower()
+    return _GO_ARCH.get(machine, machine)
+
+
 def kimi_headers(device_id: str) -> dict[str, str]:
     """Kimi's client identification headers for ``device_id``, the same on the device
     sign-in and on every refresh (CPA): platform, version, host name, ``"Linux amd64"``
     style model (Go's OS and architecture names) and the device id."""
     system = platform.system().lower()
-    machine = platform.machine().lower()
-    model = f"{_GO_OS.get(system, system)} {_GO_ARCH.get(machine, machine)}"
+    model = f"{_GO_OS.get(system, system)} {go_arch()}"
     return {
         "X-Msh-Platform": "CLIProxyAPI",
         "X-Msh-Version": __version__,

@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 
 from cliproxy import __version__
+from cliproxy.credentials.oauth_tokens import go_arch
 from cliproxy.credentials.record import Credential
 from cliproxy.errors import UpstreamError
 from cliproxy.formats import Format
@@ -255,7 +256,8 @@ def _device_headers(cred: Credential) -> dict[str, str]:
         "X-Msh-Platform": "CLIProxyAPI",
         "X-Msh-Version": __version__,
         "X-Msh-Device-Name": _HOSTNAME,
-        "X-Msh-Device-Model": f"{platform.system().lower()} {platform.machine().lower()}",
+        # CPA's executor: Go's GOOS and GOARCH ("linux amd64"; its sign-in says "Linux amd64")
+        "X-Msh-Device-Model": f"{platform.system().lower()} {go_arch()}",
         "X-Msh-Device-Id": device.strip()
         if isinstance(device, str) and device.strip()
         else "cli-proxy-api-device",
