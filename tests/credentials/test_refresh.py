@@ -273,3 +273,21 @@ async def test_the_config_key_sizes_the_services_refresher(start_proxy) -> None:
     assert proxy.service.refresher.workers == 3
     default = await start_proxy("api-keys: [k]\n")
     assert default.service.refresher.workers == 16  # CPA's default pool
+
+
+async def test_a_server_error_is_a_failed_refresh_not_a_refused_one(
+    tmp_path,
+    clock,
+    http,
+    oauth_fake,  # noqa: F811
+) -> None:
+    """A token endpoint's 500 is reported as a failure with its status (tried again later),
+    never as a refusal, which means the refresh token is gone."""
+    oauth_fake.fail_next(500, "server_error")
+    cred = write(tmp_path, "xai.json", oauth("xai", clock, 60))
+    pool = Pool(clock=clock)
+    pool.replace([cred])
+    with pytest.raises(RefreshError) as info:
+        await refresher(pool, http, clock, oauth_fake.url()).refresh_now(cred)
+    assert not info.value.revoked
+    assert "refused" not in info.value.message and "failed (500)" in info.value.message

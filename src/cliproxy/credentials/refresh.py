@@ -452,8 +452,10 @@ class Refresher:
         code, description = oauth_error(data)
         revoked = code in REVOKED_CODES or resp.status in (401, 403)
         detail = description or code or f"status {resp.status}"
-        raise RefreshError(
-            f"token refresh refused: {detail}",
+        raise RefreshError(  # (a 5xx or a 429 is no refusal: the refresh is tried again later)
+            f"token refresh refused: {detail}"
+            if revoked
+            else f"token refresh failed ({resp.status}): {detail}",
             status=401 if revoked else 502,
             revoked=revoked,
             body=raw,
