@@ -13,31 +13,17 @@ nobody, until the garbage collector found it. With the official openai SDK as th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import openai
 import pytest
 
-from cliproxy.usage import recorder_of
 from tests.e2e.clients import KEY
 from tests.e2e.conftest import matrix_config
+from tests.e2e.gone import rows as _rows
+from tests.e2e.gone import until as _until
 from tests.fakes.server import Behavior
 
 SILENCE = 5.0  # seconds Codex waits after response.created: far past the test's bound
-
-
-async def _until(ok: Callable[[], bool], seconds: float) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    while not ok():
-        assert loop.time() < end, f"not within {seconds:g}s"
-        await asyncio.sleep(0.02)
-
-
-def _rows(proxy) -> list[tuple[int, int]]:
-    ledger = recorder_of(proxy.service).stats.ledger
-    assert ledger is not None and ledger.flush()
-    return [tuple(r) for r in ledger.query("SELECT status, failed FROM usage_requests")]
 
 
 @pytest.mark.engine_pinned

@@ -8,12 +8,12 @@ so the image generation went on for nobody until the garbage collector found it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import openai
 import pytest
 
 from tests.e2e.clients import KEY
+from tests.e2e.gone import until as _until
 from tests.fakes.server import Behavior
 
 SILENCE = 5.0  # seconds before the first image event: far past the test's bound
@@ -26,14 +26,6 @@ def _config(fakes) -> str:
         f'    base-url: "{fakes.responses.base_url}/backend-api/codex"\n'
         f'    models: [{{name: "gpt-image-2"}}]\n'
     )
-
-
-async def _until(ok: Callable[[], bool], seconds: float) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    while not ok():
-        assert loop.time() < end, f"not within {seconds:g}s"
-        await asyncio.sleep(0.02)
 
 
 async def test_a_client_that_leaves_before_the_first_image_event_ends_the_upstream_call(

@@ -9,36 +9,17 @@ request stays the client's fault (no cooldown, no other account tried), as befor
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import anthropic
 import openai
-import orjson
 import pytest
 from google import genai
 from google.genai import errors as gerrors
 from google.genai import types as gtypes
 
 from tests.e2e.clients import KEY
+from tests.e2e.test_sub_codex_metadata import HEAD, MODEL, codex_file
 
-HEAD = f'api-keys: ["{KEY}"]\n'
-MODEL = "gpt-5.4"
 SENTENCE = "The 'gpt-5.4' model is not supported when using Codex with a ChatGPT account."
-
-
-def codex_file(tmp_path: Path, base: str) -> None:
-    auth_dir = tmp_path / "auths"
-    auth_dir.mkdir(exist_ok=True)
-    data = {
-        "type": "codex",
-        "access_token": "codex-token",
-        "refresh_token": "codex-refresh",
-        "account_id": "acct-1",
-        "email": "acct-1@example.com",
-        "expired": "2099-01-01T00:00:00Z",
-        "base_url": base + "/backend-api/codex",
-    }
-    (auth_dir / "codex.json").write_bytes(orjson.dumps(data))
 
 
 @pytest.fixture
