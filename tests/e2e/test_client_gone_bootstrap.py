@@ -13,6 +13,7 @@ nobody, until the garbage collector found it. With the official openai SDK as th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import openai
 import pytest
@@ -33,21 +34,27 @@ async def test_a_client_that_leaves_during_codex_bootstrap_ends_the_upstream_cal
     start_proxy, fakes, tmp_path, engine: str, client: str
 ) -> None:
     """Codex sends response.created, then is silent for ``SILENCE``: the proxy holds the
-    stream (no status line yet). The client gives up after 0.3 s and closes its
-    connection; the upstream's connection is closed within a second, the request is
+    stream (no status line yet). The client gives up once the proxy holds it and
+    closes its connection; the upstream's connection is closed within a second, the request is
     recorded as a 499 and nothing cools."""
     ledger = f'usage-statistics-enabled: true\nusage-ledger: {{path: "{tmp_path / "usage.sqlite"}"}}\n'
     proxy = await start_proxy(matrix_config(fakes, ledger), engine=engine)
     fakes.responses.script(Behavior(stream_delay=SILENCE, delay_from=1))
     loop = asyncio.get_running_loop()
-    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0, timeout=0.3) as oai:
-        with pytest.raises(openai.APITimeoutError):
-            if client == "chat":
-                await oai.chat.completions.create(
-                    model="codex-model", messages=[{"role": "user", "content": "hi"}], stream=True
-                )
-            else:
-                await oai.responses.create(model="codex-model", input="hi", stream=True)
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as oai:
+        if client == "chat":
+            call = oai.chat.completions.create(
+                model="codex-model", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+        else:
+            call = oai.responses.create(model="codex-model", input="hi", stream=True)
+        task = asyncio.ensure_future(call)
+        await _until(lambda: bool(fakes.responses.requests), 10)  # (however loaded the machine)
+        await asyncio.sleep(0.3)  # response.created is out: the proxy holds the bootstrap
+        assert not task.done()
+        task.cancel()  # the client gives up: its connection closes with the client
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     left = loop.time()
     assert fakes.responses.requests and not fakes.responses.last.dropped  # it was held, not ended
     await _until(lambda: fakes.responses.last.dropped, 1.0)
