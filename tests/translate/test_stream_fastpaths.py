@@ -392,7 +392,11 @@ def test_the_gemini_text_lane_writes_what_the_events_write(chunks, client, envel
 
         decoder.decode_delta = counted  # type: ignore[method-assign]
         out = b"".join(tr.feed(c) for c in chunks) + tr.finish()
-        return CALL_ID.sub(b"look-ID", IDS.sub(b'"ID"', out)), tr.usage, sum(taken)
+        return (
+            CREATED.sub(b'"created":0', CALL_ID.sub(b"look-ID", IDS.sub(b'"ID"', out))),
+            tr.usage,
+            sum(taken),
+        )
 
     (lane, lane_usage, taken), (events, events_usage, _) = run(True), run(False)
     assert lane == events and lane_usage == events_usage == ir.Usage(9, 8, 4, 0, 2, 17)
