@@ -69,6 +69,7 @@ __all__ = [
     "ToolResult",
     "Usage",
     "UsageEvent",
+    "is_refusal",
 ]
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
@@ -92,6 +93,12 @@ Extras = dict[str, Any]
 # Responses ``refusal`` part); in a whole answer the Text carries ``extras["_refusal"]``.
 # Shared: never mutated.
 REFUSAL: dict[str, Any] = {"refusal": True}
+
+
+def is_refusal(raw: dict[str, Any] | None) -> bool:
+    """Whether a text ``BlockStart.raw`` marks the model's refusal (:data:`REFUSAL`)."""
+    return raw is not None and raw.get("refusal") is True
+
 
 # A client tool: a JSON-arguments function, or a custom (free-form input) tool.
 ToolKind = Literal["function", "custom"]

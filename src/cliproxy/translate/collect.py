@@ -138,7 +138,7 @@ class Collector:
             and isinstance(cites := start.raw.get("citations"), list)
         ):
             block = ir.Text("", cites)  # a cited text (an Antigravity web search's)
-        elif start is not None and start.raw is not None and start.raw.get("refusal") is True:
+        elif start is not None and ir.is_refusal(start.raw):
             block = ir.Text("", extras={"_refusal": True})
         else:
             block = ir.Text("")

@@ -122,7 +122,7 @@ class ChatStreamEncoder(StreamEncoder):
             sig = gemini_signature(ev.raw) if ev.family == "gemini" else None
             return self._delta({"images": [image_item(image, sig)]})
         if ev.kind == "text":  # a refusal's pieces go as ``delta.refusal``, other text as content
-            key = b'{"refusal":' if ev.raw is not None and ev.raw.get("refusal") else b'{"content":'
+            key = b'{"refusal":' if ir.is_refusal(ev.raw) else b'{"content":'
             self._text_head = b"data: " + self._prefix + _OPEN + key
             return b""
         if ev.kind != "tool_call":

@@ -152,7 +152,7 @@ class ResponsesEncoder(StreamEncoder):
     def _block_start(self, ev: ir.BlockStart) -> bytes:
         out = self._block_stop()
         signed, self._signs_next = self._signs_next, False
-        refusal = ev.kind == "text" and ev.raw is not None and ev.raw.get("refusal") is True
+        refusal = ev.kind == "text" and ir.is_refusal(ev.raw)
         if (
             ev.kind == "text"
             and self._text is not None
