@@ -1,10 +1,11 @@
-"""What the client-gone tests wait for and read: a condition within a bound, and the
-usage ledger's (status, failed) rows."""
+"""What the client-gone tests wait for and read: a condition within a bound, a client that
+gives up once the upstream holds its request, and the usage ledger's (status, failed) rows."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cliproxy.usage import recorder_of
@@ -24,3 +25,18 @@ def rows(proxy: Any) -> list[tuple[int, int]]:
     ledger = recorder_of(proxy.service).stats.ledger
     assert ledger is not None and ledger.flush()
     return [tuple(r) for r in ledger.query("SELECT status, failed FROM usage_requests")]
+
+
+async def leave_once_held(call: Awaitable[Any], upstream: Any, settle: float) -> float:
+    """Run the client ``call`` until ``upstream`` (a fake) got its request and ``settle``
+    seconds more have passed with no answer, then give up (the task cancelled: its
+    connection closes); when the client left, on the loop's clock. Waiting for the upstream
+    rather than a fixed client timeout holds on a loaded machine."""
+    task = asyncio.ensure_future(call)
+    await until(lambda: bool(upstream.requests), 10)
+    await asyncio.sleep(settle)
+    assert not task.done()  # the proxy holds it: nothing of the answer yet
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return asyncio.get_running_loop().time()

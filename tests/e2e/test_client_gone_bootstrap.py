@@ -13,13 +13,13 @@ nobody, until the garbage collector found it. With the official openai SDK as th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import openai
 import pytest
 
 from tests.e2e.clients import KEY
 from tests.e2e.conftest import matrix_config
+from tests.e2e.gone import leave_once_held
 from tests.e2e.gone import rows as _rows
 from tests.e2e.gone import until as _until
 from tests.fakes.server import Behavior
@@ -48,14 +48,7 @@ async def test_a_client_that_leaves_during_codex_bootstrap_ends_the_upstream_cal
             )
         else:
             call = oai.responses.create(model="codex-model", input="hi", stream=True)
-        task = asyncio.ensure_future(call)
-        await _until(lambda: bool(fakes.responses.requests), 10)  # (however loaded the machine)
-        await asyncio.sleep(0.3)  # response.created is out: the proxy holds the bootstrap
-        assert not task.done()
-        task.cancel()  # the client gives up: its connection closes with the client
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    left = loop.time()
+        left = await leave_once_held(call, fakes.responses, 0.3)  # response.created is out by then
     assert fakes.responses.requests and not fakes.responses.last.dropped  # it was held, not ended
     await _until(lambda: fakes.responses.last.dropped, 1.0)
     assert loop.time() - left < 1.0

@@ -8,11 +8,11 @@ so the image generation went on for nobody until the garbage collector found it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import openai
 
 from tests.e2e.clients import KEY
+from tests.e2e.gone import leave_once_held
 from tests.e2e.gone import until as _until
 from tests.fakes.server import Behavior
 
@@ -35,14 +35,8 @@ async def test_a_client_that_leaves_before_the_first_image_event_ends_the_upstre
     fakes.responses.script(Behavior(stream_delay=SILENCE, delay_from=0))
     loop = asyncio.get_running_loop()
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as oai:
-        task = asyncio.ensure_future(oai.images.generate(model="gpt-image-2", prompt="an otter", stream=True))
-        await _until(lambda: bool(fakes.responses.requests), 10)  # (however loaded the machine)
-        await asyncio.sleep(0.2)
-        assert not task.done()  # the proxy holds it: no first image event yet
-        task.cancel()  # the client gives up: its connection closes with the client
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    left = loop.time()
+        call = oai.images.generate(model="gpt-image-2", prompt="an otter", stream=True)
+        left = await leave_once_held(call, fakes.responses, 0.2)
     assert fakes.responses.requests and not fakes.responses.last.dropped  # it was held, not ended
     await _until(lambda: fakes.responses.last.dropped, 1.0)
     assert loop.time() - left < 1.0
