@@ -29,6 +29,7 @@ from collections.abc import Callable, Collection, Coroutine
 from functools import partial
 from typing import Any
 
+from cliproxy import pipeline_lane as lane
 from cliproxy import replies, replies_stream, route_explain
 from cliproxy.access import KEY_POLICY
 from cliproxy.calls import Call, Reply, RequestTerminated, StreamReply
@@ -37,7 +38,6 @@ from cliproxy.credentials.derived_session import affinity_keys
 from cliproxy.credentials.explain import NOTES, note_attempt
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential
-from cliproxy.credentials.unavailable import warn_all_cooling
 from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError, UpstreamError
 from cliproxy.formats import Format
 from cliproxy.formats.validate import VALIDATORS
@@ -52,12 +52,13 @@ from cliproxy.pipeline_failover import (
     BOOTSTRAP_LEFT,
     Final,
     another_round,
-    credits_fallback,
+    give_up,
     mark_success,
     pinned,
     plugin_credential,
     pool_names,
     refresh_before_sending,
+    refused_body,
     retry,
     settle_stream,
     wait_for_cooldown,
@@ -69,6 +70,7 @@ from cliproxy.pipeline_prepare import (
     execute_limits,
     generate_to_claude,
     plan_attempts,
+    shape_step,
     start_attempt,
     think_step,
 )
@@ -85,7 +87,7 @@ from cliproxy.providers.codex_ws_wire import SESSION_HEADER, websocket_preferenc
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.identity import forward_error_headers, forwardable_response_headers
 from cliproxy.providers.secrets import without_secrets
-from cliproxy.providers.transport import network_error, read_body
+from cliproxy.providers.transport import network_error
 from cliproxy.translate import images_stream
 from cliproxy.translate.registry import Registry
 from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache
@@ -96,9 +98,6 @@ from cliproxy.upstream_body import rewritten, unwrapped
 _CLAUDE, _OPENAI = Format.CLAUDE, Format.OPENAI
 
 __all__ = ["Call", "Pipeline", "Reply", "StreamReply"]
-
-# isinstance tuples made once (``A | B`` in a test builds a union each time it runs)
-_UNAVAILABLE = (CooldownError, NoCredentialError)
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +162,14 @@ class Pipeline:
             return self._admit(call, model, policy)
         host = self.plugins
         if host is None or not host.snapshot:  # no plugin: stages 2, 4, 10 and 11 are nothing
-            return self.execute(call, self.models.resolve(model))  # 3., then 5.-9.
+            route = self.models.resolve(model)  # 3., then 5.-9.
+            if call.stream or action != "generate" or call.pin or self.pool.session_affinity:
+                return self.execute(call, route)
+            if (
+                SESSION_HEADER in call.headers or NOTES.get() is not None
+            ):  # (a Responses WebSocket's; explain)
+                return self.execute(call, route)
+            return lane.whole(self, call, route)  # a whole generation: the short way, maybe
         return self._run(call, model)
 
     async def _rerun(self, call: Call) -> Reply | StreamReply:  # run, under explain's notes
@@ -227,13 +233,22 @@ class Pipeline:
             return None
         return Flow(host, self.translations, self.config, call, model)
 
-    async def execute(self, call: Call, route: ModelRoute, flow: Flow | None = None) -> Reply | StreamReply:
+    async def execute(
+        self,
+        call: Call,
+        route: ModelRoute,
+        flow: Flow | None = None,
+        first: tuple[Credential, UpstreamError | None, Any] | None = None,
+    ) -> Reply | StreamReply:
         """Stages 5-9 for a resolved route: pick, attempt, fail over, retry rounds.
 
         A round tries every eligible credential once (at most ``max-retry-credentials``);
         another round starts only for a retryable status, after the nearest cooldown. The
         retry settings are those of the config the request started with (CPA: a reload
-        meanwhile is for the next requests)."""
+        meanwhile is for the next requests). ``first``: the credential the first round's
+        first pick already chose (``cliproxy.pipeline_lane``), how its attempt failed
+        (``None``: not attempted yet) and the config the request started with: the request
+        goes on from there."""
         session_key = session_fallback = ""
         if self.pool.session_affinity:  # and the key it was bound under before, if another
             session_key, session_fallback = affinity_keys(call.format, call.headers, call.body)
@@ -242,7 +257,7 @@ class Pipeline:
         if SESSION_HEADER in call.headers:
             prefer = websocket_preference(call.headers, route.providers)
         barred = None if call.action == "generate" else barred_for(call.action, self.pool.credentials())
-        config = self.config
+        config = self.config if first is None else first[2]
         plans = route.plans if type(route) is Route else None  # attempt plans (pipeline_prepare)
         shaper = self.shaper
         limits = self._limits
@@ -252,6 +267,7 @@ class Pipeline:
         if call.stream:  # only a stream's attempt sets BOOTSTRAP_ERROR, the one use of this
             BOOTSTRAP_LEFT.set(bootstrap)
         last: UpstreamError | None = None
+        failure: UpstreamError | None = None  # the lane's attempt's, given in ``first``
         windows = None  # the rounds of each candidate, when one has a request-retry of its own
         if self.pool.retry_overrides:
             windows = self.pool.retry_windows(route.model, route.providers, route.supports, rounds - 1)
@@ -268,22 +284,25 @@ class Pipeline:
                     tried.update(barred)
                     skipped = len(tried)
                 while not max_creds or len(tried) - skipped < max_creds:
-                    pin = call.pin if call.pin and call.pin not in tried else ""
-                    try:
-                        cred = await self.pool.pick(  # 5. credential pick
-                            route.model,
-                            route.providers,
-                            tried,
-                            session_key=session_key,
-                            supports=route.supports,
-                            session_fallback_key=session_fallback,
-                            scheduler=pinned(pin, scheduler) if pin else scheduler,
-                            prefer=prefer and (None if pin else prefer),
-                        )
-                    except (CooldownError, NoCredentialError):
-                        if failed is None:
-                            raise
-                        break
+                    if first is not None:  # the lane's pick, and its attempt's failure if any
+                        (cred, failure, _), first = first, None
+                    else:
+                        pin = call.pin if call.pin and call.pin not in tried else ""
+                        try:
+                            cred = await self.pool.pick(  # 5. credential pick
+                                route.model,
+                                route.providers,
+                                tried,
+                                session_key=session_key,
+                                supports=route.supports,
+                                session_fallback_key=session_fallback,
+                                scheduler=pinned(pin, scheduler) if pin else scheduler,
+                                prefer=prefer and (None if pin else prefer),
+                            )
+                        except (CooldownError, NoCredentialError):
+                            if failed is None:
+                                raise
+                            break
                     slot = None  # max-concurrency off: one test
                     if (cred.max_concurrency or self.concurrency.kinds) and call.action != "count":
                         other = self._picker(route, tried, session_key, scheduler)
@@ -303,10 +322,20 @@ class Pipeline:
                                 sent = call.pinned
                             if NOTES.get() is not None:  # routing explain
                                 note_attempt(cred.id, cred.provider, names[0])
-                            try:
-                                answer = await self.attempt(sent, route, cred, plan, names[0], flow)
-                            except UpstreamError as err:
-                                answer = await retry(self, call, route, cred, plan, flow, names, sent, err)
+                            if failure is None:
+                                try:
+                                    answer = await self.attempt(sent, route, cred, plan, names[0], flow)
+                                except UpstreamError as err:
+                                    answer = await retry(
+                                        self, call, route, cred, plan, flow, names, sent, err
+                                    )
+                            else:  # the lane's attempt at cred failed: on as after one of ours
+                                try:
+                                    answer = await retry(
+                                        self, call, route, cred, plan, flow, names, sent, failure
+                                    )
+                                finally:  # (its traceback would hold this frame)
+                                    failure = None
                         return answer if slot is None else slot.keep(answer)  # a stream keeps its slot
                     except Final as err:
                         if config.passthrough_headers:
@@ -328,19 +357,8 @@ class Pipeline:
         except (CooldownError, NoCredentialError) as err:
             last = err
         assert last is not None
-        if (last.status in (429, 503) or isinstance(last, _UNAVAILABLE)) and (
-            self.config.quota_exceeded.antigravity_credits
-            and ag_credits.applies(route.model, route.providers)
-        ):
-            credits = await credits_fallback(self, call, route, flow)
-            if credits is not None:
-                return credits
-        if type(last) is CooldownError:  # every credential cools: the operator's one line (CPA)
-            await warn_all_cooling(self.pool, route.model, route.providers, route.supports)
-        if self.config.passthrough_headers:
-            forward_error_headers(last)
         try:
-            raise last
+            return await give_up(self, call, route, flow, last)
         finally:  # its traceback holds this frame: the frame must not hold it (a cycle)
             last = failed = None
 
@@ -451,15 +469,7 @@ class Pipeline:
         if provider.format_dependent:  # its request follows the attempt's upstream format
             build = partial(build, fmt=attempt.fmt)  # (else a call without **: no dict made)
         if shaping is not None:  # 7. thinking, payload rules
-            think_step(shaping.thinking, attempt, call, flow, suffix, model, untouched)
-            if shaping.rules is not None:
-                if provider.payload_in_build:  # after what build writes itself (Claude's identity)
-                    rules = partial(
-                        shaping.payload, model=model, requested=route.requested, headers=attempt.headers
-                    )
-                    build = partial(build, payload=rules)
-                else:
-                    shaping.payload(attempt.body, model, route.requested, attempt.headers)
+            build = shape_step(build, shaping, attempt, call, flow, suffix, model, route.requested, untouched)
         elif thinking is not None:  # a count's thinking
             think_step(thinking, attempt, call, flow, suffix, model, untouched)
         elif self.shaper is not None and action == "compact":
@@ -506,15 +516,7 @@ class Pipeline:
         if self.pool.steering and resp.status < 400:  # routing.quota-steering: the headroom it states
             await self.pool.quota.observe(cred.id, resp.status, resp.headers)
         if resp.status >= 400:
-            data = without_secrets(await read_body(resp), cred)  # it may repeat the key it refused
-            if self.pool.steering:  # a 429's body may say until when the quota is gone
-                await self.pool.quota.observe(cred.id, resp.status, resp.headers, data)
-            if trace is not None:
-                trace.upstream_body(data)
-            if resp.status == 401:
-                provider.forget(cred)  # a cached token the upstream no longer takes
-            if attempt.replay is not None and resp.status in (400, 422):
-                attempt.replay.forget()  # the restored reasoning may be what it refused
+            data = await refused_body(self.pool, attempt, resp, trace)
             if action == "count" and provider.counts_locally_after(cred, resp.status, data, model):
                 return await count_locally(self, call, cred, provider, model, compat)
             raise provider.classify(resp.status, resp.headers, data, cred.id)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cliproxy import presence
-from cliproxy.calls import Call, Reply, StreamReply
+from cliproxy.calls import Attempt, Call, Reply, StreamReply
 from cliproxy.credentials.cooldown import (
     ACTION_CONTINUE_AND_COOLDOWN,
     ACTION_STOP,
@@ -33,15 +33,18 @@ from cliproxy.credentials.derived_session import affinity_key
 from cliproxy.credentials.explain import note_attempt, note_skip
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential, model_key
-from cliproxy.errors import CliproxyError, UpstreamError, clip
+from cliproxy.credentials.unavailable import warn_all_cooling
+from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError, UpstreamError, clip
 from cliproxy.models.registry import ModelRoute, Route
 from cliproxy.pipeline_prepare import MEDIA, AttemptPlan
 from cliproxy.plugins.compat_refresh import refresher_of
 from cliproxy.plugins.flow import Flow
 from cliproxy.providers import antigravity_credits as ag_credits
 from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError
+from cliproxy.providers.identity import forward_error_headers
 from cliproxy.providers.model_not_found import says_model_not_found
-from cliproxy.providers.transport import UpstreamNetworkError
+from cliproxy.providers.secrets import without_secrets
+from cliproxy.providers.transport import UpstreamNetworkError, UpstreamResponse, read_body
 from cliproxy.replies import inband_error
 from cliproxy.translate import ir
 
@@ -58,11 +61,13 @@ __all__ = [
     "continuation_lost",
     "cool_down",
     "credits_fallback",
+    "give_up",
     "log_failure",
     "pinned",
     "plugin_credential",
     "pool_names",
     "refresh_before_sending",
+    "refused_body",
     "retry",
     "settle_stream",
     "wait_for_cooldown",
@@ -87,6 +92,7 @@ _BOOTSTRAP_TRANSIENT = frozenset({408, 500, 502, 503, 504})
 # 400 or 422 here is a model the upstream does not serve: request faults went up already)
 _NEXT_NAME = frozenset({400, 404, 408, 422, 429, 500, 502, 503, 504})
 _FORCED_COOLDOWN = frozenset({ACTION_STOP_AND_COOLDOWN, ACTION_CONTINUE_AND_COOLDOWN})
+_UNAVAILABLE = (CooldownError, NoCredentialError)  # (made once: ``A | B`` builds a union each time)
 
 
 class Final(UpstreamError):
@@ -444,6 +450,47 @@ async def refresh_before_sending(
     whose refresh failed, and the next one is tried (``PreSend.renew``)."""
     fresh: Credential = await pipe.refresher.presend.renew(cred)
     return fresh, pipe.plan_for(route, fresh)
+
+
+async def refused_body(pool: Pool, attempt: Attempt, resp: UpstreamResponse, trace: Any) -> bytes:
+    """The body of an upstream's error answer to ``attempt``, read (without the key it may
+    repeat), and what it says noted: the quota it names, the request log, a token the
+    upstream no longer takes, reasoning restored into the request that it may refuse."""
+    cred = attempt.cred
+    status = resp.status
+    data = without_secrets(await read_body(resp), cred)
+    if pool.steering:  # a 429's body may say until when the quota is gone
+        await pool.quota.observe(cred.id, status, resp.headers, data)
+    if trace is not None:
+        trace.upstream_body(data)
+    if status == 401:
+        attempt.provider.forget(cred)  # a cached token the upstream no longer takes
+    if attempt.replay is not None and status in (400, 422):
+        attempt.replay.forget()  # the restored reasoning may be what it refused
+    return data
+
+
+async def give_up(
+    pipe: Pipeline, call: Call, route: ModelRoute, flow: Flow | None, last: UpstreamError
+) -> Reply | StreamReply:
+    """After the last round failed with ``last``: Antigravity's credits, when configured,
+    for a quota or an exhausted pool; else the error goes up (with the operator's one line
+    when every credential cools, and the upstream's headers when they are forwarded)."""
+    config = pipe.config
+    if (last.status in (429, 503) or isinstance(last, _UNAVAILABLE)) and (
+        config.quota_exceeded.antigravity_credits and ag_credits.applies(route.model, route.providers)
+    ):
+        credits = await credits_fallback(pipe, call, route, flow)
+        if credits is not None:
+            return credits
+    if type(last) is CooldownError:  # every credential cools: the operator's one line (CPA)
+        await warn_all_cooling(pipe.pool, route.model, route.providers, route.supports)
+    if config.passthrough_headers:
+        forward_error_headers(last)
+    try:
+        raise last
+    finally:  # its traceback holds this frame: the frame must not hold it (a cycle)
+        del last
 
 
 async def credits_fallback(

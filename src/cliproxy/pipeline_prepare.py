@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cliproxy import replies
@@ -28,7 +29,7 @@ from cliproxy.models.registry import ModelRoute
 from cliproxy.models.shaping import Shaper, ShapeRoute
 from cliproxy.models.thinking.plan import ThinkingPlan
 from cliproxy.models.thinking.summary_restore import keep_original_summary
-from cliproxy.providers.base import Carry, Provider
+from cliproxy.providers.base import Carry, Provider, UpstreamRequest
 from cliproxy.providers.codex_multi_agent import is_codex_client, prepare_tools
 from cliproxy.providers.http import proxy_key
 from cliproxy.translate import tokens
@@ -61,6 +62,7 @@ __all__ = [
     "execute_limits",
     "generate_to_claude",
     "plan_attempts",
+    "shape_step",
     "start_attempt",
     "think_step",
 ]
@@ -101,6 +103,7 @@ class AttemptPlan:
         "cred",
         "formats",
         "info",
+        "lane",
         "names",
         "prepares",
         "provider",
@@ -135,6 +138,19 @@ class AttemptPlan:
         self.info: ModelInfo | None = own(cred) if own is not None else None
         # client format -> (upstream format, shaping of a generation) for this credential
         self.formats: dict[Format, tuple[Format, ShapeRoute | None]] = {}
+        # whether a whole generation in a format the upstream speaks can take the short way
+        # (``cliproxy.pipeline_lane``): one upstream name, no force-mapped answer model, no
+        # is-compat, an upstream answering a whole request whole and unwrapped, no plugin executor
+        names = self.names
+        self.lane = (
+            names is not None
+            and len(names) == 1
+            and self.alias is None
+            and not self.compat
+            and not provider.always_stream
+            and not provider.wraps_payloads
+            and not (cred.attributes and cred.attributes.get("plugin"))
+        )
 
     def upstream(self, client: Format, route_model: str) -> tuple[Format, ShapeRoute | None]:
         """The upstream format of a generation in ``client``'s format, and its shaping plan
@@ -392,6 +408,31 @@ def think_step(
     if attempt.cut:  # (translated, or unled as the client sent it: no client loop to compare)
         compare = attempt.ir is None and not attempt.unled
         settle_loop_thinking(attempt.body, call.body.get("messages") if compare else None)
+
+
+def shape_step(
+    build: Callable[..., UpstreamRequest],
+    shaping: ShapeRoute,
+    attempt: Attempt,
+    call: Call,
+    flow: Flow | None,
+    suffix: str | None,
+    model: str,
+    requested: str,
+    untouched: bool,
+) -> Callable[..., UpstreamRequest]:
+    """Stage 7's thinking step and payload rules on a generation's upstream body; the
+    ``build`` to call then (the rules go into it when the provider writes fields of its
+    own in ``build`` first: Claude's identity)."""
+    think_step(shaping.thinking, attempt, call, flow, suffix, model, untouched)
+    if shaping.rules is None:
+        return build
+    if attempt.provider.payload_in_build:  # after what build writes itself
+        return partial(
+            build, payload=partial(shaping.payload, model=model, requested=requested, headers=attempt.headers)
+        )
+    shaping.payload(attempt.body, model, requested, attempt.headers)
+    return build
 
 
 def generate_to_claude(call: Call, provider: Provider) -> bool:

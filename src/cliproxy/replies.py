@@ -39,6 +39,7 @@ _GEMINI, _OPENAI, _RESPONSES, _CODEX = Format.GEMINI, Format.OPENAI, Format.RESP
 __all__ = [
     "compact_reply",
     "count_reply",
+    "json_object",
     "loads_object",
     "local_count",
     "whole_reply",
@@ -112,7 +113,7 @@ async def whole_reply(
                     call, up_fmt, route_model, "response_before_translator", data, attempt.body
                 )
             if up_fmt == call.format and alias is None:  # pass-through: the upstream's own bytes
-                body = data if data[:1] == b"{" and data[-1:] == b"}" else _json_object(data)
+                body = data if data[:1] == b"{" and data[-1:] == b"}" else json_object(data)
             else:
                 out, usage = _translated(reg, call, attempt, data, alias, parsed)
                 body = orjson.dumps(out)
@@ -278,7 +279,7 @@ async def compact_reply(
         call.trace.upstream_body(data)
     if rewrite is not None:
         data = rewrite(data)
-    return Reply(200, _json_object(data), dict(_JSON), attempt.cred)
+    return Reply(200, json_object(data), dict(_JSON), attempt.cred)
 
 
 def local_count(reg: Registry, call: Call, cred: Credential, tokens: int) -> Reply:
@@ -290,7 +291,7 @@ def local_count(reg: Registry, call: Call, cred: Credential, tokens: int) -> Rep
 # ---------------------------------------------------------------------- streams
 
 
-def _json_object(data: bytes) -> bytes:
+def json_object(data: bytes) -> bytes:
     """A pass-through body, checked cheaply (no parse) to be one JSON object: an empty or
     HTML 200 answer is an upstream failure, not a success."""
     if data[:1] == b"{" and data[-1:] == b"}":  # the usual answer: no copy, no strip

@@ -28,6 +28,7 @@ HOT = [
     "pipeline.py",
     "pipeline_prepare.py",
     "pipeline_failover.py",
+    "pipeline_lane.py",
     "calls.py",
     "access.py",
     "server/fast",

@@ -44,6 +44,7 @@ RANK = {
     "management": 4,
     "pipeline": 3,
     "pipeline_failover": 3,
+    "pipeline_lane": 3,
     "pipeline_prepare": 3,
     "pipeline_probe": 3,
     "pipeline_search": 3,
