@@ -20,6 +20,7 @@ Upstreams are reached through the transport protocol (``providers.transport``); 
 attempt's request (stage 7) is prepared in ``cliproxy.pipeline_prepare`` (with what a
 credential's attempts share: its ``AttemptPlan``), a failed attempt's consequences are
 ``cliproxy.pipeline_failover``'s, and answers become replies (stage 9) in ``cliproxy.replies``.
+A plain whole generation makes its first attempt on ``cliproxy.pipeline_lane``'s short way.
 """
 
 from __future__ import annotations
