@@ -64,7 +64,12 @@ async def whole(pipe: Pipeline, call: Call, route: ModelRoute) -> Reply | Stream
     plan = plans.get(cred.id) if plans is not None else None
     config = pipe.config
     if plan is None or not (plan.cred is cred and plan.config is config and plan.shaper is pipe.shaper):
-        plan = pipe.plan_for(route, cred)  # a first attempt, a reload
+        try:
+            plan = pipe.plan_for(route, cred)  # a first attempt, a reload
+        except UpstreamError:  # no provider sends cred (a plugin's executor, a type without its
+            plan = None  # endpoint): execute passes over it to the next credential
+        if plan is None:  # (outside the except: what execute raises is not chained to it)
+            return await pipe.execute(call, route, None, (cred, None, config))
     fmt = call.format
     up_fmt, shaping = plan.formats.get(fmt) or plan.upstream(fmt, route.model)
     if (
