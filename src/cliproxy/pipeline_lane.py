@@ -1,27 +1,27 @@
 """The short way through stages 5-9 for the commonest request: a whole (non-stream)
-generation whose credential's upstream speaks the client's format as it came (an
-OpenAI-compatible key for a Chat Completions client, a Claude key for a Claude client...).
+generation on a credential with one upstream name and nothing special about it (an API
+key, or a token that needs no refresh now), passed through or translated.
 
 ``Pipeline.execute`` is general: session affinity, plugin schedulers, pinned credentials,
-model pools, token refreshes, translation, streams, counts, images, retry rounds. Each of
-those costs a test or a layer whether it applies or not, and for this request nearly none
-applies: ``bench/README.md`` ("A fast lane") measured the pipeline's layers at about a
-fifth of the event loop's time a request. :func:`whole` runs the request's first attempt
-itself, with the same steps ``Pipeline.attempt`` runs for it and nothing else: the pick,
-the credential's attempt plan, the attempt's own copy of the body, the thinking step and
-payload rules, ``build``, the request log, the upstream call, the answer's bytes as they
-came, the credential's success.
+model pools, token refreshes, streams, counts, images, retry rounds. Each of those costs a
+test or a layer whether it applies or not, and for this request none applies:
+``bench/README.md`` ("A fast lane") measured the pipeline's layers at about a fifth of the
+event loop's time a request. :func:`whole` makes the request's first attempt itself, with
+the steps ``Pipeline.attempt`` makes for it and nothing else: the pick, the credential's
+attempt plan, the attempt's own body (the client's copied, or translated), the thinking
+step and payload rules, ``build``, the request log, the upstream call, the answer (the
+upstream's own bytes, or translated by ``replies.whole_reply``), the credential's success.
 
 Whatever it does not cover goes to ``execute`` with the credential it picked (a pick turns
 the rotation: it is never made twice), and so does every failure (an error status, a
 network error, a 200 that is no JSON object): ``execute`` goes on from there exactly as
 after a failed attempt of its own (the same credential again where that helps, the next
-credential, the rounds, the cooldown wait, the forwarded error headers). So the lane
-changes what a request costs, never what it gets.
+credential, the rounds under the config the request started with, the cooldown wait, the
+forwarded error headers). So the lane changes what a request costs, never what it gets.
 
 ``Pipeline.run`` takes it for a plain request (no key policy, plugin, pinned credential,
-Responses WebSocket session or session affinity); the credential's plan says whether the
-rest fits (``AttemptPlan.lane``, decided once per plan).
+Responses WebSocket session, session affinity or routing explain); the credential's plan
+says whether the rest fits (``AttemptPlan.lane``, decided once per plan).
 """
 
 from __future__ import annotations
@@ -32,15 +32,16 @@ from typing import TYPE_CHECKING
 
 from cliproxy.calls import Call, Reply, StreamReply
 from cliproxy.errors import CooldownError, NoCredentialError, UpstreamError
+from cliproxy.formats import Format
 from cliproxy.models.registry import ModelRoute, Route
 from cliproxy.models.suffix import split_suffix
 from cliproxy.pipeline_failover import give_up, mark_success, refused_body
-from cliproxy.pipeline_prepare import shape_step, start_attempt
+from cliproxy.pipeline_prepare import generate_to_claude, shape_step, start_attempt
 from cliproxy.providers import decoding
 from cliproxy.providers.base import UpstreamRequest
 from cliproxy.providers.identity import forwardable_response_headers
 from cliproxy.providers.transport import network_error
-from cliproxy.replies import json_object
+from cliproxy.replies import json_object, whole_reply
 
 if TYPE_CHECKING:
     from cliproxy.pipeline import Pipeline
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["whole"]
 
 _JSON = {"Content-Type": "application/json"}
+_OPENAI = Format.OPENAI
 _MAGIC_FIRST = decoding.MAGIC_FIRST
 _READ_FAILURES = (TimeoutError, ConnectionError)
 
@@ -73,8 +75,7 @@ async def whole(pipe: Pipeline, call: Call, route: ModelRoute) -> Reply | Stream
     fmt = call.format
     up_fmt, shaping = plan.formats.get(fmt) or plan.upstream(fmt, route.model)
     if (
-        up_fmt is not fmt
-        or not plan.lane
+        not plan.lane
         or cred.max_concurrency
         or pipe.concurrency.kinds
         or (cred.metadata and pipe.refresher is not None and pipe.refresher.presend.stale(cred))
@@ -91,12 +92,17 @@ async def whole(pipe: Pipeline, call: Call, route: ModelRoute) -> Reply | Stream
             base, own = split_suffix(model)
             if own is not None:
                 model, suffix = base, own
-        attempt = start_attempt(pipe, call, cred, provider, model, False, fmt, plan.carry)  # 7.
+        if pipe.replay_mirror is not None and generate_to_claude(call, provider):
+            await pipe.replay_mirror.prefetch(  # a turn another worker recorded
+                cred.id, model, call.headers, call.body, chat_client=fmt is _OPENAI
+            )
+        attempt = start_attempt(pipe, call, cred, provider, model, False, up_fmt, plan.carry)  # 7.
         build: Callable[..., UpstreamRequest] = provider.build
         if provider.format_dependent:
             build = partial(build, fmt=attempt.fmt)
         if shaping is not None:  # thinking, payload rules
-            build = shape_step(build, shaping, attempt, call, None, suffix, model, route.requested, True)
+            untouched = attempt.ir is None  # a pass-through body: the client's own top-level fields
+            build = shape_step(build, shaping, attempt, call, None, suffix, model, route.requested, untouched)
         proxy = plan.proxy if cred.proxy_url == plan.proxy_url else plan.proxy_for(cred)
         prepared = None
         if plan.prepares:  # before build: it may complete cred
@@ -122,19 +128,24 @@ async def whole(pipe: Pipeline, call: Call, route: ModelRoute) -> Reply | Stream
         if resp.status >= 400:
             data = await refused_body(pool, attempt, resp, trace)
             raise provider.classify(resp.status, resp.headers, data, cred.id)
-        try:  # 9. the upstream's own bytes (``replies.whole_reply``'s pass-through)
-            data = await resp.read()
-            if data.startswith(_MAGIC_FIRST) and provider.sniffs_compression:  # (CPA's Claude)
-                data = decoding.undeclared_body(data)  # compressed, though no Content-Encoding said so
-            if trace is not None and trace.keep_bodies:
-                trace.upstream_body(data)
-            if upreq.rewrite_body is not None:
-                data = upreq.rewrite_body(data)
-        except _READ_FAILURES as exc:
-            raise network_error(exc, "while sending the response") from exc
-        finally:
-            resp.release()
-        result = Reply(200, json_object(data), dict(_JSON), cred)
+        if up_fmt is not fmt:  # 9. translated
+            result = await whole_reply(
+                pipe.translations, call, attempt, resp, None, None, route.model, None, upreq.rewrite_body
+            )
+        else:  # the upstream's own bytes (``replies.whole_reply``'s pass-through)
+            try:
+                data = await resp.read()
+                if data.startswith(_MAGIC_FIRST) and provider.sniffs_compression:  # (CPA's Claude)
+                    data = decoding.undeclared_body(data)  # compressed, though no Content-Encoding said so
+                if trace is not None and trace.keep_bodies:
+                    trace.upstream_body(data)
+                if upreq.rewrite_body is not None:
+                    data = upreq.rewrite_body(data)
+            except _READ_FAILURES as exc:
+                raise network_error(exc, "while sending the response") from exc
+            finally:
+                resp.release()
+            result = Reply(200, json_object(data), dict(_JSON), cred)
         cooling = pool.cooling  # None or empty: nothing cools, nothing to clear
         if cooling is None or cooling:
             await mark_success(pool, route, cred)

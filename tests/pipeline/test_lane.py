@@ -120,13 +120,14 @@ async def test_what_the_lane_leaves_keeps_its_pick(start_proxy, fakes, config):
     assert seen == [(key, None) for key in keys]  # execute got the lane's pick, and used it
 
 
-async def test_a_translated_request_keeps_its_pick(start_proxy, fakes):
-    proxy = await start_proxy(_claude(fakes))  # a Chat client on Claude keys: translated
+async def test_a_translated_whole_generation_takes_the_lane_too(start_proxy, fakes):
+    proxy = await start_proxy(_claude(fakes))  # a Chat client on Claude keys: translated both ways
     seen = _spy(proxy)
     for _ in range(2):
-        assert (await _chat(proxy)).choices[0].message.content
-    keys = _keys(fakes.claude)
-    assert _alternate(keys) and seen == [(key, None) for key in keys]
+        answer = await _chat(proxy)
+        assert answer.choices[0].message.content and answer.usage is not None and answer.usage.total_tokens
+    assert _alternate(_keys(fakes.claude)) and seen == []
+    assert fakes.claude.last.path == "/v1/messages" and "max_tokens" in fakes.claude.last.json
 
 
 @pytest.mark.parametrize(
