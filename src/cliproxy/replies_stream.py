@@ -147,7 +147,11 @@ async def open_stream(
     rest.last = first = b"".join(pending)
     rest.settle = attempt.settle
     if hooks is not None:
-        first = await hooks.client(first)
+        try:
+            first = await hooks.client(first)
+        except BaseException:  # a plugin's failure, or the client gone meanwhile: the call ends
+            resp.release()
+            raise
     if type(tr) is StreamTranslator:  # the usage its decoder read (the client's bytes may lack it)
         read_usage = tr.read_usage
     return StreamReply(headers, first, rest, attempt.cred, read_usage)
