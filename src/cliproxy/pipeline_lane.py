@@ -72,8 +72,6 @@ async def whole(pipe: Pipeline, call: Call, route: ModelRoute) -> Reply | Stream
             plan = None  # endpoint): execute passes over it to the next credential
         if plan is None:  # (outside the except: what execute raises is not chained to it)
             return await pipe.execute(call, route, None, (cred, None, config))
-    fmt = call.format
-    up_fmt, shaping = plan.formats.get(fmt) or plan.upstream(fmt, route.model)
     if (
         not plan.lane
         or cred.max_concurrency
@@ -83,7 +81,9 @@ async def whole(pipe: Pipeline, call: Call, route: ModelRoute) -> Reply | Stream
         return await pipe.execute(call, route, None, (cred, None, config))
     # the attempt ``Pipeline.attempt`` would make at cred, less what does not apply here
     failure: UpstreamError | None = None
+    fmt = call.format
     try:
+        up_fmt, shaping = plan.formats.get(fmt) or plan.upstream(fmt, route.model)  # (as attempt: in the try)
         provider = plan.provider
         assert plan.names is not None
         model = plan.names[0]
