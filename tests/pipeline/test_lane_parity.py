@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import openai
+import pytest
 
 from tests.e2e.clients import KEY
+from tests.plugins.test_flow_python import _proxy
+from tests.plugins.test_plugin_oauth_alias_cpa import SAMPLE_PLUGIN
 
 MODEL = "lane-model"
 
@@ -54,3 +57,30 @@ openai-compatibility:
     for stream in (True, True, False, False, False, False):  # the general way, then the lane's
         assert await _chat(proxy, stream=stream)
     assert [r.key for r in fakes.openai.requests] == ["k1"] * 6  # the file's is never sent
+
+
+async def test_a_fused_plugins_credential_fails_and_cools_as_in_execute(start_proxy, fakes, tmp_path):
+    """A plugin executor's credential outlives its plugin's fuse (a crash takes the plugin
+    out of the snapshot, not its credentials out of the pool), and with no plugin active a
+    whole request takes the lane. ``execute`` gives such a credential to
+    ``plugin_credential``: a 503 "plugin sample is not active" that cools it, so the next
+    request is refused by the proxy (429, every credential cooling) without asking anyone.
+    The lane asked no provider serves it for a plan instead: each whole request answered
+    503 "no provider serves credentials of type 'sample-provider'", and nothing cooled."""
+    auths: Path = tmp_path / "auths"
+    auths.mkdir(exist_ok=True)
+    (auths / "sample.json").write_text('{"type": "sample-provider"}')
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"sample": SAMPLE_PLUGIN}, {"sample": {}}, base=False)
+    host = proxy.service.plugins
+    host.fuse(host.records["sample"], "execute", RuntimeError("the plugin died"))  # as a crash does
+    assert host.snapshot == () and [c.id for c in proxy.service.pool.credentials()] == ["sample.json"]
+    seen = []
+    async with openai.AsyncOpenAI(base_url=f"{proxy.url}/v1", api_key=KEY, max_retries=0) as client:
+        for _ in range(2):
+            with pytest.raises(openai.APIStatusError) as info:
+                await client.chat.completions.create(
+                    model="sample-model-latest", messages=[{"role": "user", "content": "x"}]
+                )
+            seen.append((info.value.status_code, info.value.response.json()["error"]["message"]))
+    assert seen[0] == (503, "plugin sample is not active")
+    assert seen[1][0] == 429 and "cooling down" in seen[1][1]
