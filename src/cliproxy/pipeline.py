@@ -71,6 +71,7 @@ from cliproxy.pipeline_prepare import (
     execute_limits,
     generate_to_claude,
     plan_attempts,
+    send,
     shape_step,
     start_attempt,
     think_step,
@@ -488,34 +489,8 @@ class Pipeline:
             )
         upstream_stream = (call.stream or provider.always_stream) and generate
         config = self.config
-        proxy = plan.proxy if cred.proxy_url == plan.proxy_url else plan.proxy_for(cred)
-        prepared = None
-        if plan.prepares:  # before build: it may complete cred
-            pending = provider.prepare(cred, self.http, proxy=proxy, body=attempt.body)
-            prepared = await pending if pending is not None else None
-        upreq = build(
-            cred,
-            attempt.body,
-            model=model,
-            stream=upstream_stream,
-            client_headers=attempt.headers,
-            action=action,
-        )
-        if prepared:
-            upreq.headers.update(prepared)
+        upreq, resp = await send(self, call, attempt, plan, build, upstream_stream, action)  # 8.
         trace = call.trace
-        if trace is not None:  # request log: this upstream attempt
-            trace.upstream_request(
-                upreq.method, upreq.url, upreq.headers, upreq.body, cred, provider.key, model
-            )
-        client = provider.transport or self.http  # 8. upstream call
-        resp = await client.request(
-            upreq.method, upreq.url, headers=upreq.headers, body=upreq.body, proxy=proxy
-        )
-        if trace is not None:
-            trace.upstream_response(resp.status, resp.headers)
-        if self.pool.steering and resp.status < 400:  # routing.quota-steering: the headroom it states
-            await self.pool.quota.observe(cred.id, resp.status, resp.headers)
         if resp.status >= 400:
             data = await refused_body(self.pool, attempt, resp, trace)
             if action == "count" and provider.counts_locally_after(cred, resp.status, data, model):

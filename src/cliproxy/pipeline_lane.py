@@ -36,7 +36,7 @@ from cliproxy.formats import Format
 from cliproxy.models.registry import ModelRoute, Route
 from cliproxy.models.suffix import split_suffix
 from cliproxy.pipeline_failover import give_up, mark_success, refused_body
-from cliproxy.pipeline_prepare import generate_to_claude, shape_step, start_attempt
+from cliproxy.pipeline_prepare import generate_to_claude, send, shape_step, start_attempt
 from cliproxy.providers import decoding
 from cliproxy.providers.base import UpstreamRequest
 from cliproxy.providers.identity import forwardable_response_headers
@@ -103,28 +103,8 @@ async def whole(pipe: Pipeline, call: Call, route: ModelRoute) -> Reply | Stream
         if shaping is not None:  # thinking, payload rules
             untouched = attempt.ir is None  # a pass-through body: the client's own top-level fields
             build = shape_step(build, shaping, attempt, call, None, suffix, model, route.requested, untouched)
-        proxy = plan.proxy if cred.proxy_url == plan.proxy_url else plan.proxy_for(cred)
-        prepared = None
-        if plan.prepares:  # before build: it may complete cred
-            pending = provider.prepare(cred, pipe.http, proxy=proxy, body=attempt.body)
-            prepared = await pending if pending is not None else None
-        upreq = build(
-            cred, attempt.body, model=model, stream=False, client_headers=attempt.headers, action="generate"
-        )
-        if prepared:
-            upreq.headers.update(prepared)
+        upreq, resp = await send(pipe, call, attempt, plan, build, False, "generate")  # 8.
         trace = call.trace
-        if trace is not None:  # request log: this upstream attempt
-            trace.upstream_request(
-                upreq.method, upreq.url, upreq.headers, upreq.body, cred, provider.key, model
-            )
-        resp = await (provider.transport or pipe.http).request(  # 8.
-            upreq.method, upreq.url, headers=upreq.headers, body=upreq.body, proxy=proxy
-        )
-        if trace is not None:
-            trace.upstream_response(resp.status, resp.headers)
-        if pool.steering and resp.status < 400:  # routing.quota-steering: the headroom it states
-            await pool.quota.observe(cred.id, resp.status, resp.headers)
         if resp.status >= 400:
             data = await refused_body(pool, attempt, resp, trace)
             raise provider.classify(resp.status, resp.headers, data, cred.id)

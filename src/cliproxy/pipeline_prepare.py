@@ -32,6 +32,7 @@ from cliproxy.models.thinking.summary_restore import keep_original_summary
 from cliproxy.providers.base import Carry, Provider, UpstreamRequest
 from cliproxy.providers.codex_multi_agent import is_codex_client, prepare_tools
 from cliproxy.providers.http import proxy_key
+from cliproxy.providers.transport import UpstreamResponse
 from cliproxy.translate import tokens
 from cliproxy.translate.antigravity_claude import antigravity_claude_signatures
 from cliproxy.translate.compat import prepare as compat_prepare
@@ -62,6 +63,7 @@ __all__ = [
     "execute_limits",
     "generate_to_claude",
     "plan_attempts",
+    "send",
     "shape_step",
     "start_attempt",
     "think_step",
@@ -83,6 +85,8 @@ class Preparing(Protocol):
     signature_cache: SignatureCache
     thinking_replay: ThinkingReplayCache
     agent_models: Callable[[], str]  # the Codex client catalog as spawn_agent lists it
+    pool: Any
+    http: Any
 
 
 class AttemptPlan:
@@ -433,6 +437,43 @@ def shape_step(
         )
     shaping.payload(attempt.body, model, requested, attempt.headers)
     return build
+
+
+async def send(
+    pipe: Preparing,
+    call: Call,
+    attempt: Attempt,
+    plan: AttemptPlan,
+    build: Callable[..., UpstreamRequest],
+    stream: bool,
+    action: str,
+) -> tuple[UpstreamRequest, UpstreamResponse]:
+    """Stage 8's request for ``attempt``: the provider's ``prepare`` (when it has one) and
+    ``build``, the request log's entry, the upstream call, its status in the log, and the
+    headroom a good answer states (``routing.quota-steering``)."""
+    cred, provider, model = attempt.cred, attempt.provider, attempt.model
+    proxy = plan.proxy if cred.proxy_url == plan.proxy_url else plan.proxy_for(cred)
+    prepared = None
+    if plan.prepares:  # before build: it may complete cred
+        pending = provider.prepare(cred, pipe.http, proxy=proxy, body=attempt.body)
+        prepared = await pending if pending is not None else None
+    upreq = build(
+        cred, attempt.body, model=model, stream=stream, client_headers=attempt.headers, action=action
+    )
+    if prepared:
+        upreq.headers.update(prepared)
+    trace = call.trace
+    if trace is not None:  # request log: this upstream attempt
+        trace.upstream_request(upreq.method, upreq.url, upreq.headers, upreq.body, cred, provider.key, model)
+    resp = await (provider.transport or pipe.http).request(
+        upreq.method, upreq.url, headers=upreq.headers, body=upreq.body, proxy=proxy
+    )
+    if trace is not None:
+        trace.upstream_response(resp.status, resp.headers)
+    pool = pipe.pool
+    if pool.steering and resp.status < 400:  # the headroom it states
+        await pool.quota.observe(cred.id, resp.status, resp.headers)
+    return upreq, resp
 
 
 def generate_to_claude(call: Call, provider: Provider) -> bool:
