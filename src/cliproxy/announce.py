@@ -65,20 +65,27 @@ def remote(control: AccessPolicy, config: Config) -> None:
 
 
 class KeyNotes:
-    """One WARNING naming the keys set that have no effect yet, one naming unknown keys: at
-    start, and on a reload only when a list changed; deprecated keys once."""
+    """One WARNING naming the keys set that have no effect yet, one naming unknown keys, one
+    naming values not understood: at start, and on a reload only when a list changed;
+    deprecated keys once."""
 
     def __init__(self) -> None:
-        self._notes: tuple[list[str], list[str]] = ([], [])
+        self._notes: tuple[list[str], list[str], list[str]] = ([], [], [])
         self._deprecated_noted = False
 
     def announce(self, config: Config) -> None:
-        notes = (config_keys.not_effective_keys(config), config_keys.unknown_keys(config))
+        notes = (
+            config_keys.not_effective_keys(config),
+            config_keys.unknown_keys(config),
+            config_keys.ignored_values(config),
+        )
         previous, self._notes = self._notes, notes
         if notes[0] and notes[0] != previous[0]:
             log.warning("%s", config_keys.not_effective_warning(notes[0]))
         if notes[1] and notes[1] != previous[1]:
             log.warning("%s", config_keys.unknown_keys_warning(notes[1]))
+        if notes[2] and notes[2] != previous[2]:
+            log.warning("%s", config_keys.ignored_values_warning(notes[2]))
         if not self._deprecated_noted and (deprecated := config_keys.deprecated_keys(config)):
             self._deprecated_noted = True
             log.warning("%s", config_keys.deprecated_warning(deprecated))

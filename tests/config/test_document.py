@@ -116,8 +116,8 @@ def test_set_into_empty_document():
 def test_invalid_set_is_rejected_and_document_untouched():
     doc = ConfigDocument.from_text(SMALL)
     with pytest.raises(ConfigError) as info:
-        doc.set("routing.strategy", "bogus")
-    assert info.value.path == "routing.strategy"
+        doc.set("routing.session-affinity", "bogus")
+    assert info.value.path == "routing.session-affinity"
     assert doc.text() == SMALL and not doc.modified
 
 

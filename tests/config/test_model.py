@@ -182,11 +182,6 @@ def test_unknown_keys_kept_at_every_level():
     ("text", "path", "words"),
     [
         (
-            "routing:\n  strategy: random\n",
-            "routing.strategy",
-            "must be one of round-robin, weighted-round-robin, fill-first",
-        ),
-        (
             "claude-api-key:\n  - api-key: a\n  - api-key: b\n  - api-key: c\n    weight: 1000001\n",
             "claude-api-key[2].weight",
             "must not exceed 1000000",
@@ -228,7 +223,7 @@ def test_bad_values_name_the_key_path(text, path, words):
 
 def test_error_message_has_line_number():
     with pytest.raises(ConfigError) as info:
-        parse("host: x\nrouting:\n  strategy: nope\n")
+        parse("host: x\nrouting:\n  session-affinity: maybe\n")
     assert "line 3" in str(info.value)
 
 

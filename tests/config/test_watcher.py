@@ -203,11 +203,11 @@ async def test_broken_edit_keeps_last_good(setup, caplog):
     weight over 1,000,000 is refused and the running config stays)."""
     watcher, rec, cfg, auth = setup
     good = watcher.config
-    write(cfg, f"port: 8317\nauth-dir: {auth}\nrouting:\n  strategy: sideways\n")
+    write(cfg, f"port: 8317\nauth-dir: {auth}\nrouting:\n  session-affinity: sideways\n")
     await rec.wait()
-    assert isinstance(rec.errors[0], ConfigError) and rec.errors[0].path == "routing.strategy"
+    assert isinstance(rec.errors[0], ConfigError) and rec.errors[0].path == "routing.session-affinity"
     assert watcher.config is good and rec.configs == []
-    assert "routing.strategy" in caplog.text
+    assert "routing.session-affinity" in caplog.text
     write(cfg, "port: [\n")
     await rec.wait()
     assert "invalid YAML" in str(rec.errors[1])

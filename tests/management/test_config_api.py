@@ -76,7 +76,7 @@ async def test_put_config_yaml_replaces_file_and_applies_live(mproxy):
 @pytest.mark.parametrize(
     ("text", "want", "code", "fragment"),
     [
-        ("routing:\n  strategy: sideways\n", 422, "invalid_config", "routing.strategy"),
+        ("routing:\n  session-affinity: sideways\n", 422, "invalid_config", "routing.session-affinity"),
         (
             "claude-api-key:\n  - api-key: k\n    weight: 2000000\n",
             422,

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import os
+import types
+import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ModelWrapValidatorHandler, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ModelWrapValidatorHandler,
+    PlainValidator,
+    PrivateAttr,
+    WrapValidator,
+    model_validator,
+)
 
 __all__ = [
     "ConfigModel",
@@ -56,6 +69,18 @@ class ConfigModel(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
+    def _scalars_as_cpa_reads_them(cls, data: Any) -> Any:
+        # CPA's YAML decoder takes ``true`` as the text "true" where a string goes (a header
+        # value, a model name), a fraction as its whole part where an integer goes, and a null
+        # list item or map value as the empty value: a config CPA loads loads here too
+        if not isinstance(data, dict):
+            return data
+        fields = _field_types(cls)
+        fitted = {k: _fit(fields[k], v) if k in fields else v for k, v in data.items()}
+        return fitted if any(fitted[k] is not v for k, v in data.items()) else data
+
+    @model_validator(mode="before")
+    @classmethod
     def _nulls_mean_default(cls, data: Any) -> Any:
         # ``key:`` with no value reads as null; a known key then keeps its default.
         if isinstance(data, dict) and None in data.values():
@@ -66,6 +91,55 @@ class ConfigModel(BaseModel):
     def yaml_dump(self) -> dict[str, Any]:
         """The section as plain data with YAML key names (unknown keys included)."""
         return self.model_dump(by_alias=True, mode="json")
+
+
+@functools.cache
+def _field_types(cls: type[BaseModel]) -> dict[str, Any]:
+    """YAML and Python names of ``cls``'s fields -> their annotations; a field with a
+    validator of its own (``weight``: integers only, as CPA checks) is left to it."""
+    out: dict[str, Any] = {}
+    for name, field in cls.model_fields.items():
+        if any(isinstance(m, BeforeValidator | PlainValidator | WrapValidator) for m in field.metadata):
+            continue
+        out[name] = field.annotation
+        if field.alias:
+            out[field.alias] = field.annotation
+    return out
+
+
+def _fit(annotation: Any, value: Any) -> Any:
+    """``value`` as yaml.v3 decodes it into ``annotation`` (str, int, lists and maps of
+    them, a section); the same object when nothing changes."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:  # a type with validators of its own
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _fit(options[0], value) if len(options) == 1 else value
+    if annotation is str and isinstance(value, bool):
+        return "true" if value else "false"
+    if annotation is int and isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+        return int(value)  # Go's conversion: toward zero
+    if origin is list and isinstance(value, list):
+        (item,) = typing.get_args(annotation) or (Any,)
+        items = [_fit(item, v) if v is not None else _empty(item, v) for v in value]
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    if origin is dict and isinstance(value, dict):
+        _, item = typing.get_args(annotation) or (Any, Any)
+        entries = {k: _fit(item, v) if v is not None else _empty(item, v) for k, v in value.items()}
+        return entries if any(entries[k] is not v for k, v in value.items()) else value
+    return value
+
+
+def _empty(annotation: Any, value: Any) -> Any:
+    """What a null list item or map value decodes to: the zero value of its type."""
+    if annotation is str:
+        return ""
+    if typing.get_origin(annotation) is list:
+        return []
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {}
+    return value
 
 
 def _known_keys(cls: type[BaseModel]) -> set[str]:

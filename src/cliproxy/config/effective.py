@@ -26,6 +26,8 @@ __all__ = [
     "NotEffective",
     "deprecated_keys",
     "deprecated_warning",
+    "ignored_values",
+    "ignored_values_warning",
     "not_effective_keys",
     "not_effective_warning",
     "unknown_keys",
@@ -105,6 +107,17 @@ def not_effective_keys(config: Config) -> list[str]:
 
 def not_effective_warning(keys: list[str]) -> str:
     return "config keys set but not implemented in cliproxy yet (they have no effect): " + ", ".join(keys)
+
+
+def ignored_values(config: Config) -> list[str]:
+    """Values CPA loads but does not understand, each with what runs instead."""
+    if strategy := config.routing.unknown_strategy:
+        return [f"routing.strategy: {strategy!r} (round-robin is used)"]
+    return []
+
+
+def ignored_values_warning(values: list[str]) -> str:
+    return "config values not understood (as in CPA, the default runs instead): " + "; ".join(values)
 
 
 def unknown_keys(config: Config) -> list[str]:

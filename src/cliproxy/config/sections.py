@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, field_validator, model_validator
 
 from ._base import ConfigModel, expand_home
 from .durations import parse_duration
@@ -177,6 +177,27 @@ class RoutingConfig(ConfigModel):
     probe: ProbeConfig = Field(default_factory=lambda: ProbeConfig())
     max_concurrency: dict[str, int] = Field(default_factory=dict)  # provider kind -> in-flight limit
     concurrency_queue: ConcurrencyQueueConfig = Field(default_factory=lambda: ConcurrencyQueueConfig())
+
+    _unknown_strategy: str = PrivateAttr(default="")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _round_robin_unless_known(cls, data: Any, handler: ModelWrapValidatorHandler[RoutingConfig]) -> Any:
+        # CPA runs round-robin for a strategy it does not know (and starts); the value is
+        # kept so that the start-up warning can name it (cliproxy.config.effective)
+        unknown = ""
+        raw = data.get("strategy") if isinstance(data, dict) else None
+        if isinstance(raw, str | int | float | bool) and routing_strategy(str(raw)) is None:
+            unknown, data = str(raw), {**data, "strategy": "round-robin"}
+        model = handler(data)
+        if isinstance(model, RoutingConfig):
+            model._unknown_strategy = unknown
+        return model
+
+    @property
+    def unknown_strategy(self) -> str:
+        """The ``strategy`` value the YAML held when it names no strategy ("" otherwise)."""
+        return self._unknown_strategy
 
     @field_validator("strategy", mode="before")
     @classmethod

@@ -152,6 +152,9 @@ def _vertex(gen: StableIDGenerator, entry: Any, index: int) -> Credential:
             excluded_models=_excluded(entry.excluded_models),
             disable_cooling=entry.disable_cooling,
             request_retry=_retry(entry.request_retry),
+            # cliproxy: CPA's vertex-api-key has no such key (it would ignore it); the
+            # config model shares it with the other key lists, so it acts here as there
+            request_scoped_errors=_rules(entry.request_scoped_errors),
             source=f"config:vertex-apikey[{token}]",
             attributes={"provider_key": "vertex"},
         ),
