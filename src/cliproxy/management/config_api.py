@@ -46,6 +46,8 @@ def config_json(config: Any) -> dict[str, Any]:
     for server in relay.get("ice-servers") or ():
         server.pop("username", None)
         server.pop("credential", None)
+    if unknown := config.routing.unknown_strategy:  # as written, as CPA shows it
+        data["routing"]["strategy"] = unknown
     return data
 
 

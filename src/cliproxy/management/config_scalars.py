@@ -47,6 +47,11 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _shown_strategy(config: Any) -> Any:
+    # CPA answers a strategy it does not know as written (the proxy runs round-robin)
+    return config.routing.unknown_strategy.strip() or config.routing.strategy
+
+
 @dataclass(frozen=True, slots=True)
 class Scalar:
     """One switch: its URL path, the key of its GET answer, its YAML key path."""
@@ -56,10 +61,11 @@ class Scalar:
     yaml: tuple[str, ...]
     accepts: Callable[[Any], bool]
     clean: Callable[[Any], Any] = _same
+    shown: Callable[[Any], Any] | None = None  # the GET value, when not the config's attribute
 
     @property
     def attr(self) -> Callable[[Any], Any]:
-        return attrgetter(".".join(part.replace("-", "_") for part in self.yaml))
+        return self.shown or attrgetter(".".join(part.replace("-", "_") for part in self.yaml))
 
 
 def _switch(name: str) -> Scalar:
@@ -83,7 +89,7 @@ SCALARS: tuple[Scalar, ...] = (
     _number("max-retry-credentials"),
     _number("max-retry-interval"),
     _switch("force-model-prefix"),
-    Scalar("/routing/strategy", "strategy", ("routing", "strategy"), _is_str, _strategy),
+    Scalar("/routing/strategy", "strategy", ("routing", "strategy"), _is_str, _strategy, _shown_strategy),
     Scalar(
         "/quota-exceeded/switch-project", "switch-project", ("quota-exceeded", "switch-project"), _is_bool
     ),
