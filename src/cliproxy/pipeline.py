@@ -165,13 +165,13 @@ class Pipeline:
         host = self.plugins
         if host is None or not host.snapshot:  # no plugin: stages 2, 4, 10 and 11 are nothing
             route = self.models.resolve(model)  # 3., then 5.-9.
+            # a whole generation takes the short way, maybe (not a Responses WebSocket's turn,
+            # nor one routing explain follows: their picks and notes are execute's)
             if call.stream or action != "generate" or call.pin or self.pool.session_affinity:
                 return self.execute(call, route)
-            if (
-                SESSION_HEADER in call.headers or NOTES.get() is not None
-            ):  # (a Responses WebSocket's; explain)
+            if SESSION_HEADER in call.headers or NOTES.get() is not None:
                 return self.execute(call, route)
-            return lane.whole(self, call, route)  # a whole generation: the short way, maybe
+            return lane.whole(self, call, route)
         return self._run(call, model)
 
     async def _rerun(self, call: Call) -> Reply | StreamReply:  # run, under explain's notes
