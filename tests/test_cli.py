@@ -97,12 +97,12 @@ def test_serve_subcommand_with_config_env_and_debug(tmp_path):
 
 
 def test_bad_config_exits_with_key_path(tmp_path):
-    (tmp_path / "config.yaml").write_text("routing:\n  strategy: zigzag\n")
+    (tmp_path / "config.yaml").write_text("routing:\n  session-affinity: zigzag\n")
     out = subprocess.run(
         [sys.executable, "-m", "cliproxy"], cwd=tmp_path, capture_output=True, text=True, timeout=30
     )
     assert out.returncode == 2
-    assert "routing.strategy" in out.stderr
+    assert "routing.session-affinity" in out.stderr
 
 
 CLI_PLUGIN = """

@@ -49,8 +49,8 @@ async def test_config_edit_takes_effect_and_broken_edit_keeps_last_good(start_pr
         return logged
 
     reloads = proxy.service.reloads
-    proxy.config_path.write_text(text + "routing:\n  strategy: zigzag\n")  # invalid value
-    assert await _until(failed("routing.strategy"))
+    proxy.config_path.write_text(text + "routing:\n  session-affinity: zigzag\n")  # invalid value
+    assert await _until(failed("routing.session-affinity"))
     assert proxy.service.reloads == reloads
     assert await _status(proxy.url, "key-b") != 401
 
