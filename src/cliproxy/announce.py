@@ -14,7 +14,8 @@ __all__ = ["KeyNotes", "access", "remote", "restart_needed"]
 log = logging.getLogger(__name__)
 
 # read once when the process starts: the listener's (cliproxy.server.guard), the server
-# engine, the worker count (the supervisor's) and the state backend (the service's); a
+# engine, the worker count (the supervisor's), the state backend (the service's) and the
+# token refresher's pool size (as in CPA, whose refresh loop reads it when it starts); a
 # reload cannot change them
 _RESTART_KEYS: tuple[tuple[str, Callable[[Config], object]], ...] = (
     ("timeouts.client-header", lambda c: c.timeouts.client_header),
@@ -26,6 +27,7 @@ _RESTART_KEYS: tuple[tuple[str, Callable[[Config], object]], ...] = (
     ("server-engine", lambda c: c.server_engine),
     ("workers", lambda c: c.workers),
     ("state", lambda c: (c.state.backend, c.state.url, c.state.prefix)),
+    ("auth-auto-refresh-workers", lambda c: c.auth_auto_refresh_workers),
 )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import openai
 import pytest
 
-from cliproxy.config import Config
+from cliproxy.config import Config, load_or_default
 from tests.e2e.clients import KEY
 
 MODEL = "compat-model"
@@ -149,3 +149,18 @@ vertex-api-key:
     fakes.gemini.fail_key("vk-a", 400, body=body)
     await _ask(proxy, "vx")
     assert [r.key for r in fakes.gemini.requests if ":generateContent" in r.path] == ["vk-a", "vk-b"]
+
+
+async def test_a_reload_says_auth_auto_refresh_workers_needs_a_restart(start_proxy, caplog):
+    # the refresher's pool is sized when it starts (CPA: StartAutoRefresh, once): a reload
+    # that changed the key left it as it was without a word
+    proxy = await start_proxy("api-keys: [k]\nauth-auto-refresh-workers: 4\n")
+    assert proxy.service.refresher.workers == 4
+    proxy.config_path.write_text(proxy.config_path.read_text().replace("workers: 4", "workers: 9"))
+    config, _ = load_or_default(proxy.config_path)
+    with caplog.at_level(logging.WARNING, logger="cliproxy"):
+        proxy.service.apply(config)
+    assert proxy.service.config.auth_auto_refresh_workers == 9
+    assert proxy.service.refresher.workers == 4
+    warned = [r.getMessage() for r in caplog.records if "after a restart" in r.getMessage()]
+    assert warned == ["auth-auto-refresh-workers changed in the config; that takes effect after a restart"]
