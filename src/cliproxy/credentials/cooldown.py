@@ -15,6 +15,7 @@ failure plus the previous record into the new cooldown record. The pool applies 
 | 429                                     | Retry-After, else 1 s * 2^level, max 30 min|
 | 408 / 5xx / anything else               | transient-error-cooldown-seconds (0 -> 60) |
 | request faults (400/409/413/422...)     | none; returned to the client at once       |
+| a request over the key's tokens/minute  | none; the next credential is tried         |
 
 ``disable-cooling`` (global, or per credential) means no cooldown of any kind; only a
 request-scoped rule whose action ends in ``-and-cooldown`` still cools.
@@ -26,7 +27,9 @@ quotes the client's own input back in its message, and a client must not be able
 cool a credential it shares with others. For the same reason a 403 or 404 that says a
 resource the request names is missing or not this account's (a Gemini ``cachedContent``
 or File, an Anthropic ``file_id``) is a request fault here, where CPA cools the
-credential for everyone (:func:`is_missing_reference`).
+credential for everyone (:func:`is_missing_reference`), and a 429 (or Groq's 413) that
+refuses one request larger than the key's per-minute token limit cools nothing and lets
+the next credential try it (:mod:`.request_faults`; CPA cools it as a quota).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import orjson
 
 from ..state.base import CooldownRecord
 from .record import ScopedErrorRule
+from .request_faults import over_token_limit
 
 __all__ = [
     "ACTION_CONTINUE",
@@ -112,7 +116,8 @@ class Failure:
     """How an upstream failure is handled.
 
     ``kind`` is one of ``request_fault``, ``scoped`` (a request-scoped rule said no
-    cooldown), ``model_support``, ``cloudflare``, ``invalid_grant`` or ``status``.
+    cooldown), ``oversized`` (a request over the key's per-minute token limit: no cooldown,
+    the next credential), ``model_support``, ``cloudflare``, ``invalid_grant`` or ``status``.
     ``stop`` means: return the error to the client, try no other credential.
     ``force_cooldown`` is set by the ``*-and-cooldown`` rule actions.
     """
@@ -124,7 +129,7 @@ class Failure:
 
     @property
     def cools(self) -> bool:
-        return self.kind not in ("request_fault", "scoped")
+        return self.kind not in ("request_fault", "scoped", "oversized")
 
 
 def classify(status: int, body: str, rules: Iterable[ScopedErrorRule] = ()) -> Failure:
@@ -140,6 +145,8 @@ def classify(status: int, body: str, rules: Iterable[ScopedErrorRule] = ()) -> F
         return Failure("invalid_grant", stop, forced, action)
     if is_model_support_error(status, body):
         return Failure("model_support", stop, forced, action)
+    if not forced and over_token_limit(status, body):
+        return Failure("oversized")
     if not forced and (is_request_fault(status, body) or is_missing_reference(status, body)):
         return Failure("request_fault", stop=True)
     return Failure("status", stop, forced, action)

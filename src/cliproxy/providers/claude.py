@@ -26,6 +26,7 @@ import orjson
 from cliproxy import __version__
 from cliproxy.credentials.login import endpoints
 from cliproxy.credentials.record import Credential
+from cliproxy.credentials.request_faults import over_input_budget
 from cliproxy.errors import RequestError, UpstreamError
 from cliproxy.formats import Format
 from cliproxy.providers import (
@@ -540,6 +541,8 @@ class ClaudeProvider(Provider):
             body = decoding.sniffed(body)
         err = super().classify(status, headers, body, credential_id)
         claude_limits.scope(err, status, headers, body)
+        if not err.credential_scoped and over_input_budget(status, headers, body):
+            err.request_scoped = True  # one request over the key's input tokens/minute (CPA cools)
         return err
 
     def owns_failure(self, err: UpstreamError) -> bool:
