@@ -33,6 +33,7 @@ from cliproxy.credentials.derived_session import affinity_key
 from cliproxy.credentials.explain import note_attempt, note_skip
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.record import Credential, model_key
+from cliproxy.credentials.request_faults import over_token_limit
 from cliproxy.credentials.unavailable import warn_all_cooling
 from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError, UpstreamError, clip
 from cliproxy.models.registry import ModelRoute, Route
@@ -305,8 +306,12 @@ def pinned(pin: str, scheduler: Any) -> Any:
 
 def another_round(err: UpstreamError) -> bool:
     """Whether a request whose round ended with ``err`` may run another retry round: a
-    retryable status, not a network failure (CPA's carries no status, so it starts none)."""
-    return err.status in RETRYABLE and not isinstance(err, UpstreamNetworkError)
+    retryable status, not a network failure (CPA's carries no status, so it starts none),
+    nor a request larger than the key's per-minute token limit (it cooled nothing, so a
+    round would start at once and be refused again by every key)."""
+    if err.status not in RETRYABLE or isinstance(err, UpstreamNetworkError):
+        return False
+    return not over_token_limit(err.status, (err.body or b"").decode("utf-8", "replace"))
 
 
 async def wait_for_cooldown(pool: Pool, route: ModelRoute, config: Any) -> bool:

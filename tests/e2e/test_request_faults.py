@@ -111,6 +111,17 @@ async def test_a_request_over_every_keys_tpm_gets_the_429_and_cools_nothing(star
     assert {r.key for r in fake_openai.requests[2:]} == {"sk-a", "sk-b"}
 
 
+async def test_a_request_every_key_refuses_as_too_large_runs_no_retry_round(start_proxy, fake_openai):
+    """With request-retry, a round that ended with every key refusing the request as over its
+    TPM starts no other round: nothing cooled, so it would start at once and ask every key
+    again for the same refusal (2 rounds more: 6 calls instead of 2)."""
+    proxy = await start_proxy(compat_config(fake_openai.base_url, "request-retry: 2"))
+    fake_openai.fail_next(429, times=None, body=TPM_BODY)
+    with pytest.raises(openai.RateLimitError):
+        await chat(proxy)
+    assert sorted(r.key for r in fake_openai.requests) == ["sk-a", "sk-b"]
+
+
 @pytest.mark.parametrize(("status", "body"), [(429, TPM_BODY), (413, GROQ_BODY)])
 async def test_a_key_whose_tpm_is_too_small_passes_the_request_on(start_proxy, fake_openai, status, body):
     """The first key asked refuses the request as over its TPM; the other key takes it, and
