@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from cliproxy.formats import ir
@@ -80,7 +81,9 @@ async def restore_budgets(
         for rule in rules:
             tokens, cost = spent.get(rule.id, (0, 0.0))
             if tokens or cost:
-                limits = rule.limits(now)
+                # the spend only: a period's tokens charged to the tpm bucket at once would
+                # refuse the key for tokens / tpm minutes after every restart
+                limits = replace(rule.limits(now), tpm=0)
                 await state.key_settle(rule.id, limits, now, tokens=tokens, cost=cost, release=False)
                 restored += 1
     return restored
