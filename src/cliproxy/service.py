@@ -46,7 +46,7 @@ from cliproxy.plugins.host import PluginHost
 from cliproxy.plugins.registration import register_models
 from cliproxy.plugins.surface import ManagementTable, authenticate, frontend_providers
 from cliproxy.policies.prices import PriceTable
-from cliproxy.policies.restore import restore_budgets
+from cliproxy.policies.restore import restore_after_loss, restore_budgets
 from cliproxy.policies.rules import build_access
 from cliproxy.providers import account_pools, antigravity_hosts, codex_ws, impersonate
 from cliproxy.providers import registry as providers
@@ -175,6 +175,9 @@ class Service:
         if (bus := shared(self.state)) is not None:  # usage counters and queue in Redis
             share_usage(rec, bus)
             self._mirrors.start(bus, self.pipeline, self.providers)  # the caches a turn needs
+            prices = lambda: self.pipeline.enforcer.prices  # noqa: E731
+            bus.loss.on_loss(restore_after_loss(rec.stats, lambda: self.config, bus, prices))
+            bus.loss.start()  # Redis that lost its data gets budgets and counters back
         if isinstance(self.state, MemoryState):  # key budgets of this period (Redis keeps its own)
             enforcer = self.pipeline.enforcer
             await restore_budgets(rec.stats.ledger, self.config, self.state, enforcer.prices, time.time())

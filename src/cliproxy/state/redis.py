@@ -13,6 +13,7 @@ Keys live under ``prefix`` (``state.prefix``):
 - ``hr``: rate-limit headroom per credential (:mod:`cliproxy.state.redis_headroom`).
 - ``secret|<name>``, ``secrets``: short-lived secrets, Realtime client secrets
   (:mod:`cliproxy.state.redis_secrets`).
+- ``alive``: the marker whose absence says Redis lost its data (:mod:`cliproxy.state.redis_loss`).
 - ``cid|<hash>``: a cloaked Claude API key's session and fake user id, which every worker
   adopts (:mod:`cliproxy.providers.claude_shared`).
 
@@ -62,6 +63,7 @@ from .memory import MemoryState
 from .redis_headroom import RedisHeadroom
 from .redis_keys import RedisKeyPolicies
 from .redis_logins import RedisLogins
+from .redis_loss import LossWatch
 from .redis_scripts import DELETE_BINDING, GET_BINDING, IN_FLIGHT, RELEASE, SET_BINDING, WEIGHTED
 from .redis_secrets import RedisSecrets
 from .redis_slots import RedisSlots
@@ -148,6 +150,8 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
         self.db = int(pool.connection_kwargs.get("db") or 0)
         self._address = address_of(pool)
         self._link = Link(self._address, timeout, self.db)
+        self.loss = LossWatch(self)  # the marker's watch (started by the service, restorers set)
+        self._link.on_open = self.loss.poke
         self._local = MemoryState(clock=clock)
         self._cache: dict[str, tuple[float, Mapping[str, CooldownRecord]]] = {}
         self._down = False
@@ -196,6 +200,7 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
             if pending:
                 log.warning("state: a Redis task did not stop within 2 s; left behind")
         self._listener = self._probe = None
+        await self.loss.close()
         await self._link.aclose()
         await self._redis.aclose(close_connection_pool=True)  # our own pool: closed with us
 
@@ -338,6 +343,7 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
         self._local = MemoryState(clock=self._clock)
         self._cache.clear()
         self._down = False
+        self.loss.poke()  # back after a restart: its data may be gone
         log.warning("state: Redis is reachable again; shared state resumed (%d cooldown(s) carried)", carried)
 
     # keys ----------------------------------------------------------------------

@@ -2,10 +2,16 @@
 
 One hash per key, ``<prefix>key|<key id>``: ``rt``/``tt`` the GCRA times of the rpm and
 tpm buckets, ``inf`` in-flight requests, ``per`` the budget period its spend belongs to,
-``tok``/``cost``/``req`` that spend. Admission and settlement are one Lua script each, so
-the check costs one round trip and is atomic across every process sharing the Redis; the
-arithmetic is :func:`cliproxy.state.base.gcra`, as the memory backend's. While Redis is
-away the process's local :class:`MemoryState` counts instead (as for the rest of the pool).
+``tok``/``cost``/``req`` that spend, ``since`` when the hash was made (the ledger's rows of
+requests that ended before it are not in it: what a restore after a loss adds; ``0`` once
+restored; none on a hash made before there was a ``since``: it holds every request).
+Admission and settlement are one Lua script each, so the check costs one round trip and is
+atomic across every process sharing the Redis; the arithmetic is
+:func:`cliproxy.state.base.gcra`, as the memory backend's. While Redis is away the process's
+local :class:`MemoryState` counts instead (as for the rest of the pool).
+
+:data:`MARKER` (``<prefix>alive``) is the key whose absence says Redis lost its data
+(:mod:`cliproxy.state.redis_loss`).
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from .base import RATE_WINDOW, KeyAdmission, KeyLimits
 from .memory import MemoryState
 from .resp import DOWN as _DOWN
 
-__all__ = ["RedisKeyPolicies"]
+__all__ = ["MARKER", "RedisKeyPolicies"]
+
+MARKER = "alive"  # set once this deployment's state is whole; gone after FLUSHALL, a bare restart
 
 
 _ADMIT = """
@@ -24,6 +32,7 @@ local k = KEYS[1]
 local now = tonumber(ARGV[1]) local rpm = tonumber(ARGV[2]) local tpm = tonumber(ARGV[3])
 local maxc = tonumber(ARGV[4]) local btok = tonumber(ARGV[5]) local bcost = tonumber(ARGV[6])
 local period = ARGV[7] local take = ARGV[8] == '1' local W = tonumber(ARGV[9])
+local fresh = redis.call('EXISTS', k) == 0
 local h = redis.call('HMGET', k, 'rt', 'tt', 'inf', 'per', 'tok', 'cost', 'req')
 local rt = tonumber(h[1]) or 0 local tt = tonumber(h[2]) or 0 local inf = tonumber(h[3]) or 0
 local tok = tonumber(h[5]) or 0 local cost = tonumber(h[6]) or 0 local req = tonumber(h[7]) or 0
@@ -56,6 +65,7 @@ if take and reason == '' then
   inf = inf + 1 req = req + 1
   redis.call('HSET', k, 'rt', tostring(newrt), 'inf', inf, 'per', period, 'tok', tok,
     'cost', tostring(cost), 'req', req)
+  if fresh then redis.call('HSET', k, 'since', tostring(now)) end
 end
 return {reason, rrem, tostring(rreset), trem, tostring(treset), tostring(retry), inf, tok, tostring(cost), req}
 """
@@ -65,6 +75,7 @@ local k = KEYS[1]
 local now = tonumber(ARGV[1]) local tpm = tonumber(ARGV[2]) local period = ARGV[3]
 local tokens = tonumber(ARGV[4]) local add = tonumber(ARGV[5]) local rel = ARGV[6] == '1'
 local W = tonumber(ARGV[7])
+local fresh = redis.call('EXISTS', k) == 0
 local h = redis.call('HMGET', k, 'tt', 'inf', 'per', 'tok', 'cost', 'req')
 local tt = tonumber(h[1]) or 0 local inf = tonumber(h[2]) or 0
 local tok = tonumber(h[4]) or 0 local cost = tonumber(h[5]) or 0 local req = tonumber(h[6]) or 0
@@ -77,6 +88,22 @@ if add > 0 then cost = cost + add end
 if rel and inf > 0 then inf = inf - 1 end
 redis.call('HSET', k, 'tt', tostring(tt), 'inf', inf, 'per', period, 'tok', tok,
   'cost', tostring(cost), 'req', req)
+if fresh then redis.call('HSET', k, 'since', tostring(now)) end
+return 1
+"""
+
+# a restored spend, added only when ``since`` is still what the restorer read (ARGV[4], ''
+# for no hash): else a request made the hash meanwhile and the restorer reads again
+_RESTORE = """
+local k = KEYS[1]
+local period = ARGV[1] local tokens = tonumber(ARGV[2]) local add = tonumber(ARGV[3])
+local h = redis.call('HMGET', k, 'per', 'tok', 'cost', 'req', 'since')
+if ARGV[4] == '' then
+  if redis.call('EXISTS', k) == 1 then return 0 end
+elseif h[5] ~= ARGV[4] then return 0 end
+local tok = tonumber(h[2]) or 0 local cost = tonumber(h[3]) or 0 local req = tonumber(h[4]) or 0
+if h[1] ~= period then tok = 0 cost = 0 req = 0 end
+redis.call('HSET', k, 'per', period, 'tok', tok + tokens, 'cost', tostring(cost + add), 'req', req, 'since', '0')
 return 1
 """
 
@@ -107,6 +134,7 @@ class RedisKeyPolicies:
     _down: bool
     _local: MemoryState
     _key_scripts: tuple[Any, Any] | None = None
+    _restore_script: Any = None
 
     def _k(self, name: str) -> str:  # pragma: no cover - RedisState's
         raise NotImplementedError
@@ -156,6 +184,28 @@ class RedisKeyPolicies:
             except _DOWN as exc:
                 self._went_down(exc)
         await self._local.key_settle(key_id, limits, now, tokens=tokens, cost=cost, release=release)
+
+    async def key_since(self, key_ids: list[str]) -> dict[str, str]:
+        """Each key's ``since``: the ledger rows of requests that ended before it are what its
+        hash misses after a loss; ``''`` no hash (all of them), ``0`` none (restored, or a hash
+        older than ``since``)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key_id in key_ids:
+                pipe.exists(self._k("key|" + key_id))
+                pipe.hget(self._k("key|" + key_id), "since")
+            found = await pipe.execute()
+        return {
+            k: (since.decode() if since else "0") if there else ""
+            for k, there, since in zip(key_ids, found[::2], found[1::2], strict=True)
+        }
+
+    async def key_restore(self, key_id: str, period: str, tokens: int, cost: float, since: str) -> bool:
+        """Add a restored spend to ``key_id``'s ``period``; False (nothing added) when its
+        ``since`` is no longer ``since``."""
+        if self._restore_script is None:
+            self._restore_script = self._redis.register_script(_RESTORE)
+        args: list[Any] = [period, tokens, repr(float(cost)), since]
+        return bool(await self._restore_script(keys=[self._k("key|" + key_id)], args=args))
 
     async def key_reset(self, key_id: str) -> None:
         if not self._down:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import ssl
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +84,7 @@ class Link:
         self._connecting: asyncio.Task[None] | None = None
         self._closed = False
         self._reader_task: asyncio.Task[None] | None = None
+        self.on_open: Callable[[], None] | None = None  # after each connection opens (a restarted Redis)
 
     async def call(self, *parts: bytes) -> Any:
         writer = self._writer
@@ -135,6 +137,8 @@ class Link:
         self._reader_task = asyncio.get_running_loop().create_task(
             self._read_replies(reader, writer, waiting)
         )
+        if self.on_open is not None:
+            self.on_open()
 
     async def _read_replies(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, waiting: deque[asyncio.Future[Any]]

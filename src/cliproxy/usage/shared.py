@@ -15,7 +15,11 @@ appends its record; a background task flushes the buffer in one pipeline every
 Keys under the state prefix: ``uc|a|<auth_index>`` and ``uc|k|<key id>`` hashes (``s``,
 ``f``, the six token totals, ``b<bucket>s`` / ``b<bucket>f`` per ten-minute bucket),
 ``uc|auths`` / ``uc|keys`` the sets of ids, ``uc|labels`` key id -> masked key, and
-``uq`` the queue (a list of ``<unix time>|<record>``, trimmed to ``MAX_ITEMS``).
+``uq`` the queue (a list of ``<unix time>|<record>``, trimmed to ``MAX_ITEMS``). A counter's
+``since`` (ms) is when it was made, with the first request it holds (a counter made before
+there was a ``since`` has none: it holds every request): when Redis lost its data,
+:func:`cliproxy.usage.restore.restore_shared_counters` adds the ledger's rows of the
+requests that ended before it (and sets it to ``0``: restored).
 
 The memory backend never creates any of this: its counters and queue are unchanged.
 """
@@ -62,6 +66,13 @@ _TOTALS = {
     "tt": "total_tokens",
 }
 _FIELDS = tuple(_TOTALS)
+# a counter's deltas (ARGV[2..]: field, delta pairs); a counter made now gets ``since`` (ARGV[1])
+_COUNT = """
+local k = KEYS[1]
+if redis.call('EXISTS', k) == 0 then redis.call('HSET', k, 'since', ARGV[1]) end
+for i = 2, #ARGV, 2 do redis.call('HINCRBY', k, ARGV[i], ARGV[i + 1]) end
+return 1
+"""
 
 
 class UsageSync:
@@ -71,6 +82,7 @@ class UsageSync:
         self.state = state
         self.labels = labels  # the stats' key id -> masked key (labels are shared too)
         self._counts: dict[str, dict[str, int]] = {}  # "a|<index>" / "k|<kid>" -> field -> delta
+        self._first: dict[str, float] = {}  # the same -> when its first request waiting was counted
         self._records: deque[tuple[float, bytes]] = deque(maxlen=MAX_ITEMS)
         self._sent_labels: set[str] = set()
         self._bucket = -1
@@ -81,6 +93,7 @@ class UsageSync:
         self._lock = asyncio.Lock()
         self._closing = False
         self.retention = 60.0
+        self._count = state.client.register_script(_COUNT)
 
     def _k(self, name: str) -> str:
         return self.state.prefix + name
@@ -91,6 +104,7 @@ class UsageSync:
         d = self._counts.get(who)
         if d is None:
             d = self._counts[who] = dict.fromkeys(_FIELDS, 0)
+            self._first[who] = time.time()
         bucket = int(ts) // BUCKET_SECONDS
         if bucket != self._bucket:  # the bucket's field names, made once per ten minutes
             self._bucket, self._names = bucket, (f"b{bucket}s", f"b{bucket}f")
@@ -153,16 +167,18 @@ class UsageSync:
             if not self.state.available:
                 return False
             counts, self._counts = self._counts, {}
+            first, self._first = self._first, {}
             records = list(self._records)
             self._records.clear()
             labels = self._new_labels()
             try:
                 async with self.state.client.pipeline(transaction=False) as pipe:
                     for who, delta in counts.items():
-                        key = self._k("uc|" + who)
+                        args: list[Any] = [int(first[who] * 1000)]
                         for name, value in delta.items():
                             if value:
-                                pipe.hincrby(key, name, value)
+                                args += [name, value]
+                        await self._count(keys=[self._k("uc|" + who)], args=args, client=pipe)
                         pipe.sadd(self._k("uc|auths" if who[0] == "a" else "uc|keys"), who[2:])
                     if labels:
                         pipe.hset(self._k("uc|labels"), mapping=dict(labels.items()))
@@ -175,6 +191,7 @@ class UsageSync:
             except Exception as exc:  # keep everything for the next flush
                 log.debug("usage: flush to Redis failed (%s); kept for later", type(exc).__name__)
                 for who, delta in counts.items():
+                    self._first[who] = min(first[who], self._first.get(who, first[who]))
                     mine = self._counts.setdefault(who, dict.fromkeys(_FIELDS, 0))
                     for name, value in delta.items():
                         mine[name] = mine.get(name, 0) + value
