@@ -135,11 +135,15 @@ class ClaudeFake(FakeServer):
         # the ids of the Files API uploads this account holds; a message block whose
         # source names another file answers 404 as the Messages API does
         self.files: set[str] = set()
+        # the keys of subscription accounts without extra usage: a request that asks for
+        # the 1M context window (its beta) answers Anthropic's 429 for long context
+        self.no_extra_usage: set[str] = set()
 
     def reset(self) -> None:
         super().reset()
         self.compression.clear()
         self.files.clear()
+        self.no_extra_usage.clear()
 
     def build_app(self) -> web.Application:
         app = super().build_app()
@@ -201,6 +205,8 @@ class ClaudeFake(FakeServer):
         missing = next((f for f in _file_ids(body) if f not in self.files), None)
         if missing is not None:
             return self.error_response(404, f"File not found: {missing}", None)
+        if self.extract_key(request) in self.no_extra_usage and _asks_1m(request):
+            return self.error_response(429, "Extra usage is required for long context requests.", None)
         beh = self.behavior(request)
         reply = decide("claude", turn_of(body), beh.text if beh else None, "toolu_01")
         structured = output_schema(body)
@@ -488,6 +494,12 @@ def _deltas(block: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def _model(model: str) -> dict[str, Any]:
     name = model.replace("-", " ").title()
     return {"type": "model", "id": model, "display_name": name, "created_at": "2025-05-22T00:00:00Z"}
+
+
+def _asks_1m(request: web.Request) -> bool:
+    """The request asks for the 1M context window (the ``context-1m`` beta)."""
+    betas = ",".join(request.headers.getall("anthropic-beta", ()))
+    return any(b.strip().startswith("context-1m-") for b in betas.split(","))
 
 
 def _file_ids(body: dict[str, Any]) -> Iterator[str]:

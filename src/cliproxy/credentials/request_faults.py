@@ -11,6 +11,12 @@ it would let one client's oversized request take a key away from every client th
   ``tokens`` and a message that starts "Request too large for <model> ... on tokens per min
   (TPM): Limit 30000, Requested 50000". A key of a higher tier may take the request: the
   next credential is tried and none cools (:func:`over_token_limit`).
+- Anthropic, for a subscription account: a 429 ``rate_limit_error`` "Extra usage is required
+  for long context requests." to a request that asks for the 1M context window (the
+  ``context-1m`` beta) where the account's plan does not include it without extra usage,
+  however small the request; its windows are open to every other request. An account with
+  extra usage may take it: the next credential is tried and none cools
+  (:func:`over_token_limit`; CPA cools the account's model, router-for-me/CLIProxyAPI#2464).
 - Anthropic: a 429 ``rate_limit_error`` "This request would exceed the rate limit for your
   organization ... of 30,000 input tokens per minute", which is also what it says when the
   organisation's own use filled the minute. It is the request's alone when the answer's own
@@ -32,19 +38,28 @@ __all__ = ["over_input_budget", "over_token_limit"]
 
 _TOO_LARGE = "request too large for "
 _WOULD_EXCEED = "this request would exceed "
+_LONG_CONTEXT = "extra usage is required for long context"
 _INPUT_PREFIX = "anthropic-ratelimit-input-tokens-"  # (the mapping may keep any case)
 
 
 def over_token_limit(status: int, body: str) -> bool:
-    """OpenAI's (and Groq's) "Request too large for ... tokens per min": a 429 (Groq: 413)
-    of type ``tokens`` for a request larger than the key's per-minute token limit."""
-    if status not in (413, 429) or body.find("equest too large") < 0:
+    """A request larger than the credential takes one to be, whoever sends it: OpenAI's
+    (and Groq's) "Request too large for ... tokens per min", a 429 (Groq: 413) of type
+    ``tokens`` for a request over the key's per-minute token limit; Anthropic's 429 for a
+    1M-context request to a subscription without extra usage."""
+    if status not in (413, 429):
+        return False
+    if body.find("equest too large") >= 0:
+        kind, start = "tokens", _TOO_LARGE
+    elif status == 429 and body.find("xtra usage is required for long context") >= 0:
+        kind, start = "rate_limit_error", _LONG_CONTEXT
+    else:
         return False
     err = _error(body)
-    if err is None or str(err.get("type") or "").lower() != "tokens":
+    if err is None or str(err.get("type") or "").lower() != kind:
         return False
     message = err.get("message")
-    return isinstance(message, str) and message.lower().startswith(_TOO_LARGE)
+    return isinstance(message, str) and message.lower().startswith(start)
 
 
 def over_input_budget(status: int, headers: Mapping[str, str], body: bytes) -> bool:
