@@ -16,6 +16,7 @@ failure plus the previous record into the new cooldown record. The pool applies 
 | 408 / 5xx / anything else               | transient-error-cooldown-seconds (0 -> 60) |
 | request faults (400/409/413/422...)     | none; returned to the client at once       |
 | a request over the key's tokens/minute  | none; the next credential is tried         |
+| a 1M-context request, no extra usage    | none; the next credential is tried         |
 
 ``disable-cooling`` (global, or per credential) means no cooldown of any kind; only a
 request-scoped rule whose action ends in ``-and-cooldown`` still cools.
@@ -28,8 +29,9 @@ cool a credential it shares with others. For the same reason a 403 or 404 that s
 resource the request names is missing or not this account's (a Gemini ``cachedContent``
 or File, an Anthropic ``file_id``) is a request fault here, where CPA cools the
 credential for everyone (:func:`is_missing_reference`), and a 429 (or Groq's 413) that
-refuses one request larger than the key's per-minute token limit cools nothing and lets
-the next credential try it (:mod:`.request_faults`; CPA cools it as a quota).
+refuses one request larger than the key's per-minute token limit, or Anthropic's 429 to a
+1M-context request on a subscription without extra usage, cools nothing and lets the next
+credential try it (:mod:`.request_faults`; CPA cools it as a quota).
 """
 
 from __future__ import annotations
