@@ -197,3 +197,47 @@ async def test_a_redis_that_kept_its_data_but_never_had_the_marker_gets_nothing_
     assert await _key_usage(proxy) == (2, 0, 2)
     await _chat(proxy)  # 3,000: admitted (with 2,000 counted twice: refused)
     assert "3000 of 3000 tokens" in await _refused(proxy)
+
+
+async def test_counts_another_process_flushes_late_are_not_restored_twice(
+    start_proxy, fakes, redis_server, monkeypatch
+):
+    """Another process's counts that reach Redis after a loss, late (its link reconnecting
+    after a Redis restart, its flush held up): they are in the ledger too. Before, the
+    restore read the counter before that flush (no counter: every row added, then the flush
+    added them again) or after it had been begun by a later count of this process (its
+    ``since`` then skipped the earlier row): the panel showed 5 requests for 4."""
+    monkeypatch.setattr(redis_loss, "CHECK_INTERVAL", 3600.0)
+    text = policy_config(fakes, BUDGET, shared(redis_server))
+    a, b = await start_proxy(text), await start_proxy(text)  # one ledger file: as one Postgres
+    fakes.openai.script(Behavior(status=200, body=chat_body(10, 5), times=None))
+    await _chat(a)
+    await _chat(b)
+    await _until(lambda: a.service.state.loss._seen or b.service.state.loss._seen)  # the first look
+    assert not any([await p.service.state.loss.check() for p in (a, b)])  # the marker is in place
+    for _ in range(250):  # both counted in Redis before the loss
+        if await _counted(redis_server) == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert await _counted(redis_server) == 2
+    await _flushall(redis_server)
+    late = recorder_of(b.service).stats.counters.sync
+    async with late._lock:  # b's flush is held up
+        await _chat(b)
+        await _chat(a)  # a's own flush begins the counter, after b's request ended
+        for p in (a, b):
+            assert recorder_of(p.service).stats.ledger.flush()
+        restore = asyncio.create_task(a.service.state.loss.check())
+        await asyncio.sleep(0.3)  # b flushes within the restore's wait for late flushes
+    assert await restore
+    await _until(lambda: not late._counts)
+    assert await _counted(redis_server) == 4
+
+
+async def _counted(redis_server: Any) -> int:
+    """The requests the client keys' shared counters hold."""
+    client = aioredis.from_url(redis_server.url)
+    try:
+        return sum([int(await client.hget(k, "s") or 0) async for k in client.scan_iter(PREFIX + "uc|k|*")])
+    finally:
+        await client.aclose()

@@ -7,11 +7,15 @@ service starts, when a connection to Redis opens again (the state backend's prob
 pipelined link) and every :data:`CHECK_INTERVAL` seconds on a task of its own, off the
 request path, since a ``FLUSHALL`` drops no connection. When it is absent, one process of
 all those sharing the Redis takes the lease ``lease|restore`` (``SET NX PX``), looks once
-more, runs the restorers the service registered (:meth:`LossWatch.on_loss`), sets the
-marker and logs one WARNING; the others go on serving meanwhile. What a restorer puts back
-is guarded against requests charged since the loss (``since`` in
-:mod:`cliproxy.state.redis_keys` and :mod:`cliproxy.usage.shared`), so a restore that runs
-late, or again after a process died in the middle of one, adds nothing twice.
+more, waits (when it had seen the marker: a loss while serving) :data:`SETTLE` seconds for
+the counts other processes still hold to reach Redis (after a restart each reconnects
+within a probe's interval and flushes within a tenth of a second; read before, those counts
+were restored from the ledger and then flushed again), runs the restorers the service
+registered (:meth:`LossWatch.on_loss`), sets the marker and logs one WARNING; the others
+go on serving meanwhile. What a restorer puts back is guarded against requests charged
+since the loss (``since`` in :mod:`cliproxy.state.redis_keys` and
+:mod:`cliproxy.usage.shared`), so a restore that runs late, or again after a process died
+in the middle of one, adds nothing twice.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 CHECK_INTERVAL = 5.0  # seconds between two looks at the marker
 LEASE = "restore"
 LEASE_TTL = 120.0  # seconds: a restorer that died leaves the restore to another process after this
+SETTLE = 1.0  # seconds the restorer waits for other processes' late flushes before it reads
 
 # ``restorer(now)`` puts back what it can and says what (``""``: nothing)
 Restorer = Callable[[float], Awaitable[str]]
@@ -102,6 +107,8 @@ class LossWatch:
             if await redis.exists(marker):  # another process restored before we took the lease
                 self._seen = True
                 return False
+            if self._seen:  # a loss while serving (not a first start): others may hold counts
+                await asyncio.sleep(SETTLE)  # (the lease is held: no one else restores meanwhile)
             done = await self._restore()
             await redis.set(marker, state.node)
         except DOWN:

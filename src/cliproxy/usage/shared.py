@@ -16,8 +16,9 @@ Keys under the state prefix: ``uc|a|<auth_index>`` and ``uc|k|<key id>`` hashes 
 ``f``, the six token totals, ``b<bucket>s`` / ``b<bucket>f`` per ten-minute bucket),
 ``uc|auths`` / ``uc|keys`` the sets of ids, ``uc|labels`` key id -> masked key, and
 ``uq`` the queue (a list of ``<unix time>|<record>``, trimmed to ``MAX_ITEMS``). A counter's
-``since`` (ms) is when it was made, with the first request it holds (a counter made before
-there was a ``since`` has none: it holds every request): when Redis lost its data,
+``since`` (ms) is when the earliest request it holds was counted (a flush of a process
+whose buffer began earlier moves it back; a counter made before there was a ``since`` has
+none: it holds every request): when Redis lost its data,
 :func:`cliproxy.usage.restore.restore_shared_counters` adds the ledger's rows of the
 requests that ended before it (and sets it to ``0``: restored).
 
@@ -66,10 +67,15 @@ _TOTALS = {
     "tt": "total_tokens",
 }
 _FIELDS = tuple(_TOTALS)
-# a counter's deltas (ARGV[2..]: field, delta pairs); a counter made now gets ``since`` (ARGV[1])
+# a counter's deltas (ARGV[2..]: field, delta pairs); a counter made now gets ``since``
+# (ARGV[1]: when the first of them was counted), and one whose ``since`` is later (another
+# process's flush began it) takes the earlier: the ledger's rows from there on are in it
 _COUNT = """
 local k = KEYS[1]
-if redis.call('EXISTS', k) == 0 then redis.call('HSET', k, 'since', ARGV[1]) end
+local s = redis.call('HGET', k, 'since')
+if redis.call('EXISTS', k) == 0 or (s and s ~= '0' and tonumber(ARGV[1]) < tonumber(s)) then
+  redis.call('HSET', k, 'since', ARGV[1])
+end
 for i = 2, #ARGV, 2 do redis.call('HINCRBY', k, ARGV[i], ARGV[i + 1]) end
 return 1
 """
