@@ -70,12 +70,12 @@ def _fail(path: str, what: str) -> RequestError:
 
 def parse_request(body: dict[str, Any]) -> ir.Request:
     try:  # the paths of messages, blocks and tools are written out only to name a fault
-        return _parse(body, BlockParser(named=False))
+        return _parse(body, False)
     except RequestError:
-        return _parse(body, BlockParser())  # the same fault, raised again where it is
+        return _parse(body, True)  # the same fault, raised again where it is
 
 
-def _parse(body: dict[str, Any], parser: BlockParser) -> ir.Request:
+def _parse(body: dict[str, Any], named: bool) -> ir.Request:
     if not isinstance(body, dict):
         raise _fail("body", "must be a JSON object")
     model = body.get("model")
@@ -87,12 +87,12 @@ def _parse(body: dict[str, Any], parser: BlockParser) -> ir.Request:
     if type(system) is str:  # a string system prompt (the common one), read here as _system reads it
         req.messages.append(ir.Message("system", [ir.Text(system)], None, {"_system": "string"}))
     elif system is not None or "system" in body:
-        req.messages.append(_system(system, parser))
-    req.messages.extend(_messages(body.get("messages"), parser))
+        req.messages.append(_system(system, BlockParser(named)))
+    req.messages.extend(_messages(body.get("messages"), named))
     _sampling(body, req)
     if body.keys() <= _PLAIN_TOP:  # no tools, thinking, output settings, metadata or extras
         return req
-    _tools(body, req, parser.named)
+    _tools(body, req, named)
     _reasoning(body, req)
     _metadata(body, req)
     extras = rest(body, _TOP)
@@ -113,11 +113,17 @@ def _system(system: Any, parser: BlockParser) -> ir.Message:
     return ir.Message("system", blocks, extras={"_system": "blocks"})
 
 
-def _messages(messages: Any, parser: BlockParser) -> list[ir.Message]:
+def _messages(messages: Any, named: bool) -> list[ir.Message]:
+    """The messages; their blocks read by one ``BlockParser`` (made at the first message
+    that has blocks: a string turn needs none), so a tool_result is checked against the
+    calls before it."""
     if not isinstance(messages, list):
         raise _fail("messages", "must be a list")
     out: list[ir.Message] = []
-    for i, msg in enumerate(messages):
+    parser: BlockParser | None = None
+    i = -1  # (counted, not enumerated: cheaper for the few turns most requests have)
+    for msg in messages:
+        i += 1
         if not isinstance(msg, dict):
             raise _fail(f"messages[{i}]", "must be an object")
         role = msg.get("role")
@@ -133,7 +139,9 @@ def _messages(messages: Any, parser: BlockParser) -> list[ir.Message]:
             blocks: list[ir.Block] = [ir.Text(content)]
             extras = (extras or {}) | {"_string": True}
         else:
-            blocks = parser.blocks(content, f"messages[{i}].content" if parser.named else "messages")
+            if parser is None:
+                parser = BlockParser(named)
+            blocks = parser.blocks(content, f"messages[{i}].content" if named else "messages")
             if role == "assistant":
                 _images_back(blocks)
         out.append(ir.Message(role, blocks, extras=extras))
@@ -159,26 +167,38 @@ def _images_back(blocks: list[ir.Block]) -> None:
 
 def _sampling(body: dict[str, Any], req: ir.Request) -> None:
     get = body.get
-    max_tokens, temperature, top_p, top_k = get("max_tokens"), get("temperature"), get("top_p"), get("top_k")
-    if not (
-        type(max_tokens) in _INT_OR_NONE
-        and type(temperature) in _NUMBER_OR_NONE
-        and type(top_p) in _NUMBER_OR_NONE
-        and type(top_k) in _INT_OR_NONE
-    ):  # a value of a type JSON does not give a good one: the exact check names the fault
-        for key, types in _NUMBERS:
-            value = get(key)
-            if value is not None and (not isinstance(value, types) or type(value) is bool):
-                raise _fail(key, "must be a number")
-    req.max_tokens, req.temperature, req.top_p, req.top_k = max_tokens, temperature, top_p, top_k
-    stop = body.get("stop_sequences")
-    if stop is not None and (not isinstance(stop, list) or not all(isinstance(s, str) for s in stop)):
-        raise _fail("stop_sequences", "must be a list of strings")
-    req.stop = stop
+    max_tokens = get("max_tokens")
+    if "temperature" in body or "top_p" in body or "top_k" in body:
+        temperature, top_p, top_k = get("temperature"), get("top_p"), get("top_k")
+        if not (
+            type(max_tokens) in _INT_OR_NONE
+            and type(temperature) in _NUMBER_OR_NONE
+            and type(top_p) in _NUMBER_OR_NONE
+            and type(top_k) in _INT_OR_NONE
+        ):
+            _number_fault(body)
+        req.max_tokens, req.temperature, req.top_p, req.top_k = max_tokens, temperature, top_p, top_k
+    elif type(max_tokens) is int or max_tokens is None:  # max_tokens alone (absent: the IR's None stays)
+        req.max_tokens = max_tokens
+    else:
+        _number_fault(body)
+    if "stop_sequences" in body:
+        stop = body["stop_sequences"]
+        if stop is not None and (not isinstance(stop, list) or not all(isinstance(s, str) for s in stop)):
+            raise _fail("stop_sequences", "must be a list of strings")
+        req.stop = stop
     stream = body.get("stream")
     req.stream = stream is True
     if "stream" in body and stream is not True:
         req.extras["stream"] = stream
+
+
+def _number_fault(body: dict[str, Any]) -> None:
+    """A sampling value of a type JSON does not give a good one: the exact check names the fault."""
+    for key, types in _NUMBERS:
+        value = body.get(key)
+        if value is not None and (not isinstance(value, types) or type(value) is bool):
+            raise _fail(key, "must be a number")
 
 
 def _tools(body: dict[str, Any], req: ir.Request, named: bool = True) -> None:
