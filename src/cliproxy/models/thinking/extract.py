@@ -105,7 +105,7 @@ def _claude(body: Body, source: str) -> ThinkingConfig | None:
 
 
 def _gemini_at(config: Any, source: str) -> ThinkingConfig | None:
-    if not isinstance(config, Mapping):
+    if type(config) is not dict and not isinstance(config, Mapping):  # (a parsed body's: a dict)
         return None
     level = config.get("thinkingLevel", config.get("thinking_level"))
     if level is not None:
@@ -118,7 +118,9 @@ def _gemini_at(config: Any, source: str) -> ThinkingConfig | None:
 
 def _gemini(body: Body, source: str) -> ThinkingConfig | None:
     config = body.get("generationConfig")  # (read on every translated Gemini request: no _get)
-    return _gemini_at(config.get("thinkingConfig"), source) if isinstance(config, Mapping) else None
+    if type(config) is not dict and not isinstance(config, Mapping):  # (ABC's isinstance: Python code)
+        return None
+    return _gemini_at(config.get("thinkingConfig"), source)
 
 
 def _antigravity(body: Body, source: str) -> ThinkingConfig | None:
