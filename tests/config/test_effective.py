@@ -16,6 +16,7 @@ from cliproxy.config import Config, load_config
 from cliproxy.config._base import ConfigModel
 from cliproxy.config.effective import NOT_EFFECTIVE, not_effective_keys, unknown_keys
 from tests.e2e.conftest import matrix_config
+from tests.logcheck import warnings_starting as _warnings
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "cliproxy"
 DATA = Path(__file__).parent / "data"
@@ -90,14 +91,6 @@ codex-header-defaults:
 
 WARNING = "config keys set but not implemented in cliproxy yet (they have no effect): "
 UNKNOWN = "unknown config keys (kept in the file, ignored): "
-
-
-def _warnings(caplog: pytest.LogCaptureFixture, prefix: str) -> list[str]:
-    return [
-        r.getMessage()
-        for r in caplog.records
-        if r.levelno == logging.WARNING and r.getMessage().startswith(prefix)
-    ]
 
 
 # -- (a) a config that sets every key of the table: one warning names them all

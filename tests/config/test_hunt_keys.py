@@ -17,6 +17,7 @@ import pytest
 
 from cliproxy.config import Config, load_or_default
 from tests.e2e.clients import KEY
+from tests.logcheck import warnings_starting as _warnings
 
 MODEL = "compat-model"
 
@@ -35,14 +36,6 @@ openai-compatibility:
 async def _ask(proxy: Any, model: str = MODEL) -> None:
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
         await client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
-
-
-def _warnings(caplog: pytest.LogCaptureFixture, prefix: str) -> list[str]:
-    return [
-        r.getMessage()
-        for r in caplog.records
-        if r.levelno == logging.WARNING and r.getMessage().startswith(prefix)
-    ]
 
 
 async def test_a_boolean_header_value_is_sent_as_its_text(start_proxy, fakes):

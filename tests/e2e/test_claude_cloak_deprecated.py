@@ -6,21 +6,13 @@ from __future__ import annotations
 import logging
 
 import anthropic
-import pytest
 
 from tests.e2e.clients import KEY
+from tests.logcheck import warnings_starting as _warnings
 
 DEPRECATED = "deprecated config keys (accepted, no effect): "
 NOT_EFFECTIVE = "config keys set but not implemented in cliproxy yet (they have no effect): "
 TEXT = "please keep literal cch=00000 in this message"
-
-
-def _warnings(caplog: pytest.LogCaptureFixture, prefix: str) -> list[str]:
-    return [
-        r.getMessage()
-        for r in caplog.records
-        if r.levelno == logging.WARNING and r.getMessage().startswith(prefix)
-    ]
 
 
 async def test_experimental_cch_signing_is_a_deprecated_no_op(start_proxy, fake_claude, caplog) -> None:
