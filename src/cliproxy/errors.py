@@ -156,11 +156,14 @@ class UpstreamError(CliproxyError):
     request-scoped and credential-scoped errors): ``request_scoped``, the request is at
     fault and the account is fine (the error goes to the client at once: no cooldown, no
     other credential); ``credential_scoped``, the whole account is exhausted, not one
-    model (a 429 then cools every model of the credential).
+    model (a 429 then cools every model of the credential); ``oversized``, the request
+    alone is over a limit of this account (its tokens per minute) that another account
+    may not share: nothing cools, the next credential is tried, no retry round runs.
     """
 
     request_scoped = False
     credential_scoped = False
+    oversized = False
 
     def __init__(
         self,

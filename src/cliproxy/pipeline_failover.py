@@ -136,6 +136,9 @@ async def cool_down(
     if err.request_scoped:  # the provider says: this request, not the account (CPA)
         log_failure(cred, provider, route.model, err, "request-scoped: no cooldown")
         raise Final(err) from err
+    if err.oversized:  # the request alone is over this account's limit: maybe not another's
+        log_failure(cred, provider, route.model, err, "over this account's limit alone: no cooldown")
+        return
     if call.action == "compact" and err.status not in _COMPACT_COOLS:
         log_failure(cred, provider, route.model, err, "compact: no cooldown")
         if err.status in _COMPACT_FAULTS:
@@ -309,7 +312,7 @@ def another_round(err: UpstreamError) -> bool:
     retryable status, not a network failure (CPA's carries no status, so it starts none),
     nor a request larger than the key's per-minute token limit (it cooled nothing, so a
     round would start at once and be refused again by every key)."""
-    if err.status not in RETRYABLE or isinstance(err, UpstreamNetworkError):
+    if err.status not in RETRYABLE or isinstance(err, UpstreamNetworkError) or err.oversized:
         return False
     return not over_token_limit(err.status, (err.body or b"").decode("utf-8", "replace"))
 

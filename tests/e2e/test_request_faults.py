@@ -162,20 +162,32 @@ async def test_an_anthropic_request_over_an_untouched_input_minute_cools_nothing
     start_proxy, fake_claude, stream
 ):
     """Anthropic's 429 over the input tokens per minute, while the answer's headers show the
-    minute's budget untouched: the request alone is over it. The client gets the 429 at once
-    (one key asked; a stream: before its first byte, the same), nothing cools, and both keys
-    serve the next requests. Before (and in CPA), the key cooled for every client and the
-    other key served the request."""
-    proxy = await start_proxy(claude_config(fake_claude.base_url))
-    fake_claude.fail_next(429, body=ITPM_BODY, headers=full_minute(30000))
+    minute's budget untouched: the request alone is over it. Every key refusing it so, each
+    is asked once (no retry round: nothing cooled, it would ask them again), the client gets
+    the 429 (a stream: before its first byte, the same), nothing cools, and both keys serve
+    the next requests. Before (and in CPA), the key cooled for every client."""
+    proxy = await start_proxy(claude_config(fake_claude.base_url) + "request-retry: 2\n")
+    fake_claude.fail_next(429, times=2, body=ITPM_BODY, headers=full_minute(30000))
     with pytest.raises(anthropic.RateLimitError) as caught:
         await claude_ask(proxy, stream=stream)
     assert caught.value.body == ITPM_BODY
-    assert len(fake_claude.requests) == 1
+    assert sorted(r.key for r in fake_claude.requests) == ["sk-ant-a", "sk-ant-b"]
     assert await cooling(proxy) == []
     for _ in range(4):
         assert await claude_ask(proxy)
     assert {r.key for r in fake_claude.requests[1:]} == {"sk-ant-a", "sk-ant-b"}
+
+
+async def test_an_anthropic_key_whose_input_minute_is_too_small_passes_the_request_on(
+    start_proxy, fake_claude
+):
+    """One key's input tokens per minute are less than the request alone: another key (a
+    higher tier) may take it, and does; nothing cools."""
+    proxy = await start_proxy(claude_config(fake_claude.base_url))
+    fake_claude.fail_next(429, body=ITPM_BODY, headers=full_minute(30000))
+    assert await claude_ask(proxy)
+    first, second = (r.key for r in fake_claude.requests)
+    assert first != second and await cooling(proxy) == []
 
 
 async def test_an_anthropic_minute_used_up_by_earlier_requests_still_cools(start_proxy, fake_claude):

@@ -21,7 +21,8 @@ it would let one client's oversized request take a key away from every client th
   organization ... of 30,000 input tokens per minute", which is also what it says when the
   organisation's own use filled the minute. It is the request's alone when the answer's own
   ``anthropic-ratelimit-input-tokens-*`` headers show the minute's budget untouched
-  (remaining = limit): nothing was in the way but the request (:func:`over_input_budget`).
+  (remaining = limit): nothing was in the way but the request (:func:`over_input_budget`;
+  the provider marks the error ``oversized``: the next account is tried, none cools).
 
 Only the upstream's own words at the start of its message count, never text later in it,
 which may quote the client's input.

@@ -542,7 +542,7 @@ class ClaudeProvider(Provider):
         err = super().classify(status, headers, body, credential_id)
         claude_limits.scope(err, status, headers, body)
         if not err.credential_scoped and over_input_budget(status, headers, body):
-            err.request_scoped = True  # one request over the key's input tokens/minute (CPA cools)
+            err.oversized = True  # one request over the key's input tokens/minute (CPA cools)
         return err
 
     def owns_failure(self, err: UpstreamError) -> bool:
