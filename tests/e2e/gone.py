@@ -1,5 +1,6 @@
 """What the client-gone tests wait for and read: a condition within a bound, a client that
-gives up once the upstream holds its request, and the usage ledger's (status, failed) rows."""
+gives up once the upstream holds its request, the usage ledger's (status, failed) rows, and
+what a client's leaving must leave behind."""
 
 from __future__ import annotations
 
@@ -40,3 +41,17 @@ async def leave_once_held(call: Awaitable[Any], upstream: Any, settle: float) ->
     with contextlib.suppress(asyncio.CancelledError):
         await task
     return asyncio.get_running_loop().time()
+
+
+async def ended_promptly(proxy: Any, upstream: Any, left: float, *, row: bool = True) -> None:
+    """After a client left (at ``left``, on the loop's clock) while ``upstream`` (a fake) held
+    its request: that call was still open then and ended within a second, the request's usage
+    row is CPA's 499 (``row``: when the proxy keeps a ledger), and no credential cooled."""
+    assert upstream.requests and not upstream.last.dropped  # it was held, not ended
+    await until(lambda: upstream.last.dropped, 1.0)
+    assert asyncio.get_running_loop().time() - left < 1.0
+    if row:
+        await until(lambda: len(rows(proxy)) == 1, 2)
+        assert rows(proxy) == [(499, 1)]
+    pool = proxy.service.pool
+    assert [c.id for c in pool.credentials() if await pool.cooldowns(c)] == []
