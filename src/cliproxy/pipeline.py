@@ -164,15 +164,18 @@ class Pipeline:
             return self._admit(call, model, policy)
         host = self.plugins
         if host is None or not host.snapshot:  # no plugin: stages 2, 4, 10 and 11 are nothing
-            route = self.models.resolve(model)  # 3., then 5.-9.
-            # a whole generation takes the short way, maybe (not a Responses WebSocket's turn,
-            # nor one routing explain follows: their picks and notes are execute's)
-            if call.stream or action != "generate" or call.pin or self.pool.session_affinity:
-                return self.execute(call, route)
-            if SESSION_HEADER in call.headers or NOTES.get() is not None:
-                return self.execute(call, route)
-            return lane.whole(self, call, route)
+            return self._stages(call, self.models.resolve(model))  # 3., then 5.-9.
         return self._run(call, model)
+
+    def _stages(self, call: Call, route: ModelRoute) -> Coroutine[Any, Any, Reply | StreamReply]:
+        """Stages 5-9 of a request no plugin takes part in: a whole generation on the lane's
+        short way, maybe (not a Responses WebSocket's turn, nor one routing explain follows:
+        their picks and notes are execute's), else ``execute``."""
+        if call.stream or call.action != "generate" or call.pin or self.pool.session_affinity:
+            return self.execute(call, route)
+        if SESSION_HEADER in call.headers or NOTES.get() is not None:
+            return self.execute(call, route)
+        return lane.whole(self, call, route)
 
     async def _rerun(self, call: Call) -> Reply | StreamReply:  # run, under explain's notes
         return await self.run(call)
@@ -184,7 +187,7 @@ class Pipeline:
             return await self._run_admitted(call, model, ticket)
         host = self.plugins
         if host is None or not host.snapshot:
-            return await self.execute(call, self.models.resolve(model))
+            return await self._stages(call, self.models.resolve(model))
         return await self._run(call, model)
 
     async def _run_admitted(self, call: Call, model: str, ticket: Ticket) -> Reply | StreamReply:
@@ -215,8 +218,10 @@ class Pipeline:
             if route is None:  # the router named a plugin executor (kinds "self" / "executor")
                 assert decision is not None and flow is not None
                 result = await flow.execute(call, decision)
-            else:
+            elif flow is not None:
                 result = await self.execute(call, route, flow)
+            else:  # (a key policy's admitted request, no plugin: the lane's, maybe)
+                result = await self._stages(call, route)
             # 10. response interceptors
             if flow is not None:
                 result = await flow.intercept_response(call, result)

@@ -176,3 +176,18 @@ async def test_every_key_failing_ends_as_executes_rounds_do(start_proxy, fakes):
     with pytest.raises(openai.APIStatusError) as info:  # both cool now: nothing is asked
         await _chat(proxy)
     assert info.value.status_code in (429, 503) and _keys(fakes.openai) == []
+
+
+async def test_a_key_with_a_policy_takes_the_lane_and_is_charged(start_proxy, fakes):
+    """A client key with a policy (admitted, then charged what it used) gets the lane too,
+    and its rate limit still holds: the second request in the minute is refused."""
+    config = _compat(fakes).replace(f'api-keys: ["{KEY}"]', 'api-keys:\n  - {key: "sk-ruled", rpm: 1}')
+    proxy = await start_proxy(config)
+    seen = _spy(proxy)
+    async with openai.AsyncOpenAI(base_url=f"{proxy.url}/v1", api_key="sk-ruled", max_retries=0) as client:
+        messages: Any = [{"role": "user", "content": "hi"}]
+        answer = await client.chat.completions.create(model=MODEL, messages=messages)
+        assert answer.choices[0].message.content
+        with pytest.raises(openai.RateLimitError):
+            await client.chat.completions.create(model=MODEL, messages=messages)
+    assert len(fakes.openai.requests) == 1 and seen == []
