@@ -19,9 +19,10 @@ after a failed attempt of its own (the same credential again where that helps, t
 credential, the rounds under the config the request started with, the cooldown wait, the
 forwarded error headers). So the lane changes what a request costs, never what it gets.
 
-``Pipeline.run`` takes it for a plain request (no key policy, plugin, pinned credential,
-Responses WebSocket session, session affinity or routing explain); the credential's plan
-says whether the rest fits (``AttemptPlan.lane``, decided once per plan).
+``Pipeline._stages`` takes it for a request no plugin takes part in (a client key's policy
+admits it first) with no pinned credential, Responses WebSocket session, session affinity or
+routing explain; the credential's plan says whether the rest fits (``AttemptPlan.lane``,
+decided once per plan).
 """
 
 from __future__ import annotations
