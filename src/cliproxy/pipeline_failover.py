@@ -136,9 +136,6 @@ async def cool_down(
     if err.request_scoped:  # the provider says: this request, not the account (CPA)
         log_failure(cred, provider, route.model, err, "request-scoped: no cooldown")
         raise Final(err) from err
-    if err.oversized:  # the request alone is over this account's limit: maybe not another's
-        log_failure(cred, provider, route.model, err, "over this account's limit alone: no cooldown")
-        return
     if call.action == "compact" and err.status not in _COMPACT_COOLS:
         log_failure(cred, provider, route.model, err, "compact: no cooldown")
         if err.status in _COMPACT_FAULTS:
@@ -166,6 +163,7 @@ async def cool_down(
         # a session bound to the credential that failed is bound anew (CPA)
         session_key=affinity_key(call.format, call.headers, call.body) if pool.session_affinity else None,
         providers=route.providers,
+        oversized=err.oversized,  # the request alone over this account's limit: maybe not another's
     )
     if len(shared) > 1:  # a cooldown, or a back-off level kept with cooling off (its model's too)
         await _share_cooldown(pool, cred, shared)

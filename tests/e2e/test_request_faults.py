@@ -66,15 +66,16 @@ openai-compatibility:
 """
 
 
-def claude_config(base_url: str) -> str:
+def claude_config(base_url: str, extra: str = "") -> str:
+    """Two Claude keys; ``extra``: lines added to each key's entry."""
     return f"""api-keys: ["{KEY}"]
 claude-api-key:
   - api-key: "sk-ant-a"
     base-url: "{base_url}"
-    models: [{{name: "claude-sonnet-4-6", alias: "claude-model"}}]
+    models: [{{name: "claude-sonnet-4-6", alias: "claude-model"}}]{extra}
   - api-key: "sk-ant-b"
     base-url: "{base_url}"
-    models: [{{name: "claude-sonnet-4-6", alias: "claude-model"}}]
+    models: [{{name: "claude-sonnet-4-6", alias: "claude-model"}}]{extra}
 """
 
 
@@ -199,6 +200,22 @@ async def test_an_anthropic_minute_used_up_by_earlier_requests_still_cools(start
     assert len(fake_claude.requests) == 2
     first = fake_claude.requests[0].key
     assert await cooling(proxy) == [first]
+
+
+@pytest.mark.parametrize("action", ["continue-and-cooldown", "continue"])
+async def test_a_users_rule_decides_an_untouched_input_minute_too(start_proxy, fake_claude, action):
+    """A key's own request-scoped-errors rule that matches Anthropic's 429 over an untouched
+    input minute is applied as for any other error: ``continue-and-cooldown`` cools the key
+    (the user's say over ours), ``continue`` goes on without. Before, the provider's verdict
+    ("the request alone is over the limit") returned before the rules were read: no rule could
+    cool such a key."""
+    rule = f'\n    request-scoped-errors: [{{status: 429, match: ["input tokens per minute"], action: {action}}}]'
+    proxy = await start_proxy(claude_config(fake_claude.base_url, rule))
+    fake_claude.fail_next(429, body=ITPM_BODY, headers=full_minute(30000))
+    assert await claude_ask(proxy)
+    first, second = (r.key for r in fake_claude.requests)
+    assert first != second
+    assert await cooling(proxy) == ([first] if action.endswith("cooldown") else [])
 
 
 async def test_a_repeated_oversized_request_climbs_no_back_off(start_proxy, fake_openai):

@@ -134,8 +134,13 @@ class Failure:
         return self.kind not in ("request_fault", "scoped", "oversized")
 
 
-def classify(status: int, body: str, rules: Iterable[ScopedErrorRule] = ()) -> Failure:
-    """Classify a failure by status and body text, honouring request-scoped rules first."""
+def classify(
+    status: int, body: str, rules: Iterable[ScopedErrorRule] = (), oversized: bool = False
+) -> Failure:
+    """Classify a failure by status and body text, honouring request-scoped rules first.
+    ``oversized``: the provider read the answer as a request over the account's limit alone
+    (what the body does not say by itself: Anthropic's untouched input minute, in its
+    headers); a rule's ``-and-cooldown`` still cools, as for the errors the body shows."""
     action = match_scoped_rule(rules, status, body) or ""
     if action in (ACTION_STOP, ACTION_CONTINUE):
         return Failure("scoped", stop=action == ACTION_STOP, action=action)
@@ -147,7 +152,7 @@ def classify(status: int, body: str, rules: Iterable[ScopedErrorRule] = ()) -> F
         return Failure("invalid_grant", stop, forced, action)
     if is_model_support_error(status, body):
         return Failure("model_support", stop, forced, action)
-    if not forced and over_token_limit(status, body):
+    if not forced and (oversized or over_token_limit(status, body)):
         return Failure("oversized")
     if not forced and (is_request_fault(status, body) or is_missing_reference(status, body)):
         return Failure("request_fault", stop=True)

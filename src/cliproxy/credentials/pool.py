@@ -476,16 +476,17 @@ class Pool:
         credential_scoped: bool = False,
         session_key: str | None = None,
         providers: Sequence[str] | None = None,
+        oversized: bool = False,
     ) -> Decision:
         """Apply CPA's cooldown table to a failed attempt and say what was decided.
 
         ``credential_scoped`` marks a 429 that exhausts the whole account (every
         model cools). Honours ``disable-cooling`` (global, then per credential) and
         the credential's request-scoped error rules. With session affinity on, pass
-        the request's ``session_key`` and ``providers`` to release its binding.
-        """
+        the request's ``session_key`` and ``providers`` to release its binding;
+        ``oversized``, the provider's verdict that the request alone is over the limit."""
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        failure = classify(status, text, cred.request_scoped_errors)
+        failure = classify(status, text, cred.request_scoped_errors, oversized)
         if not failure.cools:
             return Decision(
                 status,
