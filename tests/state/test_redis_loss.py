@@ -241,3 +241,25 @@ async def _counted(redis_server: Any) -> int:
         return sum([int(await client.hget(k, "s") or 0) async for k in client.scan_iter(PREFIX + "uc|k|*")])
     finally:
         await client.aclose()
+
+
+@pytest.mark.parametrize(("policy", "warned"), [("allkeys-lru", True), ("noeviction", False)])
+async def test_a_redis_that_may_evict_keys_is_named_at_start(
+    redis_server, redis_states, caplog, policy, warned
+):
+    """Only the loss of the marker is noticed: a Redis with a memory cap that evicts keys
+    (allkeys-*, volatile-*) could drop one budget's spend or one counter alone, unnoticed.
+    The start says so in a WARNING naming the setting to change; a Redis that never evicts
+    (noeviction, or no maxmemory: the default) gets no warning."""
+    admin = aioredis.Redis.from_url(redis_server.url)
+    try:
+        await admin.config_set("maxmemory", "100mb")
+        await admin.config_set("maxmemory-policy", policy)
+    finally:
+        await admin.aclose()
+    with caplog.at_level(logging.WARNING, logger="cliproxy.state.redis"):
+        await redis_states(PREFIX)
+    said = [r.getMessage() for r in caplog.records if "may evict" in r.getMessage()]
+    assert bool(said) is warned
+    if warned:
+        assert "maxmemory-policy allkeys-lru" in said[0] and "noeviction" in said[0]
