@@ -25,6 +25,7 @@ all of this on one float test.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -229,6 +230,18 @@ class QuotaSteering:
         self._written[credential_id] = (mark, now)
         await self.state.set_headroom(credential_id, mark)
         return mark
+
+    async def forget(self, credential_id: str) -> bool:
+        """End the credential's estimate now: its account was found serving again (a probe
+        cleared its cooldown, an operator reset its quota), so the 100 % its 429 left must not
+        keep steering requests away from it until that window's old reset. The next answer
+        writes a fresh estimate. True when there was one."""
+        self._written.pop(credential_id, None)
+        mark = (await self.state.get_headroom([credential_id])).get(credential_id)
+        if mark is None:
+            return False
+        await self.state.set_headroom(credential_id, dataclasses.replace(mark, resets_at=self.clock()))
+        return True
 
     def _worth_writing(self, credential_id: str, mark: Headroom, now: float) -> bool:
         """Skip a write that changes nothing steering could see (every process reads it)."""

@@ -187,6 +187,7 @@ class Prober:
             if result.kind == "generate" and record.model:  # it generated: the account is fine too
                 cleared = await self.pool.clear_cooldown(cred, "") or cleared
             if cleared:
+                await self.pool.quota.forget(cred.id)  # steering may use it again at once
                 log.info(
                     "probe (%s) of %s succeeded: its cooldown for %s is cleared", result.kind, who, scope
                 )

@@ -29,6 +29,7 @@ async def reset_quota(req: Req) -> Resp:
     records = await pool.state.credential_cooldowns(cred.id)
     models = sorted({r.model for r in records if r.model and r.model != REFUSED})  # a model's, not a fact's
     await pool.reset_quota(cred.id)
+    await pool.quota.forget(cred.id)  # quota steering's estimate from its 429 goes too
     return Resp(200, {"status": "ok", "auth_index": cred.index, "models": models})
 
 
