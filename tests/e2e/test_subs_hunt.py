@@ -1,6 +1,7 @@
 """Subscription pools whose accounts hit their limits and come back, through a running
 proxy and the fake Anthropic upstream: an account a half-open probe (or the operator's
-reset-quota) finds serving again is used again at once, quota steering included."""
+reset-quota) finds serving again is used again at once, quota steering included, and an
+account cooled as a whole by a rejected shared window is back after one probe."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ import asyncio
 import time
 from typing import Any
 
+import anthropic
+import pytest
+
+from tests.e2e.clients import KEY
 from tests.e2e.test_failover import MSG, _keys, _post, two_claude_keys
-from tests.e2e.test_probes import until
+from tests.e2e.test_oauth_files import claude_file, write_auth
+from tests.e2e.test_probes import probes, until
 from tests.e2e.test_quota_steering import unified
 from tests.fakes.server import Behavior
 from tests.management.conftest import MANAGEMENT_KEY, mcall
@@ -80,3 +86,36 @@ async def test_reset_quota_lets_steering_use_the_account_again(start_proxy, fake
     for _ in range(4):
         assert (await _post(proxy, MSG))[0] == 200
     assert sorted(_keys(fakes.claude)) == ["sk-a", "sk-a", "sk-b", "sk-b"]
+
+
+ALIAS = 'oauth-model-alias:\n  claude: [{name: "claude-sonnet-4-6", alias: "sonnet"}]\n'
+
+
+async def test_a_rejected_shared_window_is_lifted_by_one_probe(start_proxy, fakes, tmp_path):
+    """A Claude subscription account rejects its 5-hour window: the model asked and the
+    whole account cool for the hour (two records). The window starts over early; the first
+    probe generates with the model asked and clears both, so the next request is served.
+    Before, the first probe took the account-wide record, generated with whatever model the
+    account lists first and cleared only that record: the model asked stayed cooling until a
+    second probe an interval later."""
+    write_auth(tmp_path, "claude-a.json", claude_file(fakes.claude.base_url, "at-a"))
+    probe = "routing:\n  probe: {enabled: true, after: 1s, interval: 1s}\n"
+    proxy = await start_proxy(f'api-keys: ["{KEY}"]\n{ALIAS}{probe}')
+    fakes.claude.script(Behavior(status=429, message="5h", unified=five_hours_rejected(time.time())))
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
+        ask = {"model": "sonnet", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
+        with pytest.raises(anthropic.RateLimitError):
+            await client.messages.create(**ask)
+        state = proxy.service.pool.state
+        assert {r.model for r in await state.credential_cooldowns("claude-a.json")} >= {"", "sonnet"}
+        prober = proxy.service.prober
+        await until(lambda: prober.probes >= 1)
+        for _ in range(25):
+            if not await cooling(proxy):
+                break
+            await asyncio.sleep(0.02)
+        assert prober.probes == 1
+        assert not await cooling(proxy)
+        assert probes(fakes.claude)[0].json["model"] == "claude-sonnet-4-6"
+        reply = await client.messages.create(**ask)
+    assert reply.content[0].type == "text"

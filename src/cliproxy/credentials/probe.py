@@ -148,10 +148,16 @@ class Prober:
                 continue
             self._last[cid] = now
             due_next = now + interval if due_next is None else min(due_next, now + interval)
-            work.append((cred, min(records, key=lambda r: (self._probed.get((cid, r.model), 0.0), r.model))))
+            work.append((cred, min(records, key=lambda r: self._order(cid, r))))
         if work:
             await asyncio.gather(*(self._probe(cred, record, interval) for cred, record in work))
         return None if due_next is None else max(0.0, due_next - self.pool.clock())
+
+    def _order(self, cid: str, record: CooldownRecord) -> tuple[float, bool, str]:
+        """Which record a probe takes: the one probed least recently; among equals a
+        model's before the credential-wide one, whose probe asks whatever model the
+        credential lists first rather than one a client asked for."""
+        return self._probed.get((cid, record.model), 0.0), not record.model, record.model
 
     async def _long(self, cred: Credential, now: float, after: float) -> list[CooldownRecord]:
         """``cred``'s records with more than ``after`` seconds still to run."""
@@ -184,8 +190,8 @@ class Prober:
             cleared = False
             for name in result.shared or (record.model,):  # cooled together, cleared together
                 cleared = await self.pool.clear_cooldown(cred, name) or cleared
-            if result.kind == "generate" and record.model:  # it generated: the account is fine too
-                cleared = await self.pool.clear_cooldown(cred, "") or cleared
+            if result.kind == "generate":  # it generated: the account is fine too
+                cleared = await self._generated(cred, record) or cleared
             if cleared:
                 await self.pool.quota.forget(cred.id)  # steering may use it again at once
                 log.info(
@@ -203,6 +209,16 @@ class Prober:
                 cred, record.model, 429, retry_after=result.retry_after, body=result.body
             )
             await self._share(cred, record.model, result.shared)
+
+    async def _generated(self, cred: Credential, record: CooldownRecord) -> bool:
+        """A probe of ``record`` generated: clear the credential-wide record and every record
+        the same answer wrote (the same moment: the model asked under each of its names, the
+        whole account for a rejected shared window), whichever of them was probed."""
+        cleared, now = False, self.pool.clock()
+        for other in await self.pool.state.credential_cooldowns(cred.id):
+            if other.until() > now and (not other.model or other.updated_at == record.updated_at):
+                cleared = await self.pool.clear_cooldown(cred, other.model) or cleared
+        return cleared
 
     async def _share(self, cred: Credential, model: str, names: tuple[str, ...]) -> None:
         """``model``'s record just extended, kept for every other name it was cooled with
