@@ -108,9 +108,12 @@ class ProbeSender:
         the first model ``cred`` serves), and the names whose cooldown ``cred`` shares with
         ``model`` (``Route.state_names``; ``()`` when its record is its own)."""
         models = self.pipe.models
-        if not model:
+        shared = bool(model)
+        if not model:  # the name a client asks by (an alias): sent as the upstream's own below
             served = models.models_for(cred)
-            return (served[0].id if served else ""), ()
+            if not served:
+                return "", ()
+            model = served[0].id
         try:
             route = models.resolve(model)
         except CliproxyError:  # no longer routed: the record's own name
@@ -118,7 +121,7 @@ class ProbeSender:
         if not route.supports(cred, route.model):
             return model, ()
         names = route.upstream_models(cred)
-        return (names[0] if names else model), route.state_names(cred)
+        return (names[0] if names else model), route.state_names(cred) if shared else ()
 
     def _build(self, cred: Credential, provider: Provider, model: str, action: str) -> UpstreamRequest:
         body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": _PROMPT}]}

@@ -12,6 +12,7 @@ from typing import Any
 import anthropic
 import pytest
 
+from cliproxy.state.base import CooldownRecord
 from tests.e2e.clients import KEY
 from tests.e2e.test_failover import MSG, _keys, _post, two_claude_keys
 from tests.e2e.test_oauth_files import claude_file, write_auth
@@ -119,3 +120,33 @@ async def test_a_rejected_shared_window_is_lifted_by_one_probe(start_proxy, fake
         assert probes(fakes.claude)[0].json["model"] == "claude-sonnet-4-6"
         reply = await client.messages.create(**ask)
     assert reply.content[0].type == "text"
+
+
+async def test_an_account_wide_probe_sends_the_upstream_name_of_an_aliased_model(
+    start_proxy, fakes, tmp_path
+):
+    """An account cooling as a whole (no model's record: an account-wide refusal) is probed
+    with the first model it serves. With an OAuth alias that is the name clients ask by
+    ("quick"); the probe sends the upstream's own name, which Anthropic knows. Before, it
+    sent the alias: the real upstream answers 404 and the account stayed out until its old
+    reset."""
+    write_auth(tmp_path, "claude-a.json", claude_file(fakes.claude.base_url, "at-a"))
+    probe = "routing:\n  probe: {enabled: true, after: 1s, interval: 0.2s}\n"
+    first = 'oauth-model-alias:\n  claude: [{name: "claude-haiku-4-5-20251001", alias: "quick"}]\n'
+    proxy = await start_proxy(f'api-keys: ["{KEY}"]\n{first}{probe}')
+    assert proxy.service.models.models_for(proxy.service.pool.get("claude-a.json"))[0].id == "quick"
+    now = time.time()
+    state = proxy.service.pool.state
+    await state.set_cooldown(
+        CooldownRecord("claude-a.json", "", "claude", now + HOUR, "unauthorized", updated_at=now - 5)
+    )
+    proxy.service.prober.cooled("claude-a.json")  # (the pool's hook, as a failure calls it)
+    assert await cooling(proxy)
+    await until(lambda: bool(probes(fakes.claude)))
+    assert probes(fakes.claude)[0].json["model"] == "claude-haiku-4-5-20251001"
+    await until(lambda: proxy.service.prober.probes >= 1)
+    for _ in range(50):
+        if not await cooling(proxy):
+            break
+        await asyncio.sleep(0.02)
+    assert not await cooling(proxy)
