@@ -286,6 +286,7 @@ def validate(plugin: object) -> list[str]:
     ]
     if not inspect.iscoroutinefunction(type(plugin).configure):
         problems.append("configure must be async def")
+    problems += _signature_problems(plugin, "configure", "(self, config, host)", 2)
     caps = capabilities_of(plugin)
     if not caps:
         problems.append("declares no capability (inherit e.g. ModelRouter or Executor)")
@@ -315,7 +316,25 @@ def _cap_problems(plugin: object, cap: type[_Capability]) -> list[str]:
         fn = getattr(type(plugin), method, None)
         if fn is not None and not (inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)):
             problems.append(f"{cap.__name__}.{method} must be async def")
+        problems += _signature_problems(plugin, method, "(self, request)", 1, cap.__name__ + ".")
     return problems + _attr_problems(plugin, cap)
+
+
+def _signature_problems(plugin: object, method: str, wanted: str, args: int, owner: str = "") -> list[str]:
+    """A method the host cannot call with ``args`` positional arguments (a missing or an
+    extra required parameter), told at load rather than as a crash on the first request."""
+    fn = getattr(type(plugin), method, None)
+    try:
+        signature = inspect.signature(fn) if fn is not None else None
+    except (TypeError, ValueError):
+        return []  # a builtin or C callable: nothing to read
+    if signature is None:
+        return []
+    try:
+        signature.bind(plugin, *([None] * args))
+    except TypeError:
+        return [f"{owner}{method}{signature} cannot be called as {method}{wanted}"]
+    return []
 
 
 def _attr_problems(plugin: object, cap: type[_Capability]) -> list[str]:

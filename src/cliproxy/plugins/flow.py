@@ -497,6 +497,12 @@ class Flow:
         except (CliproxyError, orjson.JSONDecodeError, TypeError, ValueError, KeyError):
             return None
 
+    def _upstream_headers(self, call: Call) -> Mapping[str, str] | None:
+        """The last upstream answer's headers, for usage records (CPA's ResponseHeaders):
+        a success's, else a failed attempt's as the request's trace kept them."""
+        attempts = call.trace.attempts if self.raw_headers is None and call.trace is not None else None
+        return attempts[-1].response_headers if attempts else self.raw_headers
+
     def _usage(
         self, call: Call, first: float, cred: Any, usage: Any, failure: tuple[int, str] | None = None
     ) -> None:
@@ -550,7 +556,7 @@ class Flow:
                 if failure
                 else {"StatusCode": 0, "Body": ""},
                 "Detail": detail,
-                "ResponseHeaders": {},
+                "ResponseHeaders": rules.wire_headers(self._upstream_headers(call)),
             },
         )
 

@@ -161,7 +161,14 @@ class PluginHost:
             return
         rec.fused = True
         self._fused.add((rec.id, rec.path))
-        log.error("plugin %s crashed in %s and is fused until its file changes: %s", rec.id, method, exc)
+        log.error(
+            "plugin %s crashed in %s and is left out until the proxy restarts or loads it from"
+            " another file (a versioned %s-v<version> file): %s",
+            rec.id,
+            method,
+            rec.id,
+            exc,
+        )
         if self.callbacks is not None:
             self.callbacks.abort_plugin(rec.id, f"plugin {rec.id} crashed")
         self._publish()
@@ -178,6 +185,7 @@ class PluginHost:
                 return
             self.dir = str(plugins.dir)
             specs = self._specs(plugins)
+            _warn_missing(plugins, {spec.id for spec in specs})
             seen: set[str] = set()
             for spec in specs:
                 inst = plugins.configs.get(spec.id)
@@ -373,3 +381,20 @@ def _entry_point_exists(name: str) -> bool:
     from importlib.metadata import entry_points
 
     return any(ep.name == name for ep in entry_points(group="cliproxy.plugins"))
+
+
+def _warn_missing(plugins: Any, found: set[str]) -> None:
+    """Each enabled ``plugins.configs`` entry with no plugin to load (a typo, a file not
+    copied yet), said every time the config is applied rather than left silent."""
+    for plugin_id, inst in plugins.configs.items():
+        if inst.enabled and plugin_id not in found:
+            log.warning(
+                "plugins.configs.%s is enabled but there is no plugin %s: no %s.py, %s/ or native"
+                " library in %s, no entry point %s in group cliproxy.plugins, no `command`",
+                plugin_id,
+                plugin_id,
+                plugin_id,
+                plugin_id,
+                plugins.dir or "(plugins.dir not set)",
+                plugin_id,
+            )

@@ -252,19 +252,40 @@ def _parse_config(plugin_id: str, config_yaml: Any) -> dict[str, Any]:
 # -- the method table
 
 
+class _WrongReturn(TypeError):
+    """A plugin method returned a value of the wrong type (said with the method's name)."""
+
+
 def _typed(name: str, request_type: type[WireModel], encode: Callable[[Any], Any]) -> Handler:
     async def handler(client: PythonClient, params: dict[str, Any]) -> Any:
-        return encode(await getattr(client.plugin, name)(request_type.from_wire(params)))
+        result = await getattr(client.plugin, name)(request_type.from_wire(params))
+        try:
+            return encode(result)
+        except _WrongReturn as exc:
+            raise _WrongReturn(f"{type(client.plugin).__name__}.{name} {exc}") from None
 
     return handler
 
 
+def _wrong(result: object, expected: str) -> _WrongReturn:
+    return _WrongReturn(f"returned {type(result).__name__} {str(result)[:80]!r}; expected {expected} or None")
+
+
 def _model(default: type[WireModel]) -> Callable[[WireModel | None], dict[str, Any]]:
-    return lambda result: (result if result is not None else default()).to_wire()
+    def encode(result: WireModel | None) -> dict[str, Any]:
+        if result is None:
+            return default().to_wire()
+        if not isinstance(result, default):
+            raise _wrong(result, default.__name__)
+        return result.to_wire()
+
+    return encode
 
 
 def _payload(result: bytes | None) -> dict[str, Any]:
-    return {"Body": b64encode(result or b"")}
+    if result is not None and not isinstance(result, bytes | bytearray | memoryview):
+        raise _wrong(result, "bytes")
+    return {"Body": b64encode(bytes(result) if result else b"")}
 
 
 def _empty(_result: object) -> dict[str, Any]:

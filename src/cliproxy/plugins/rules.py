@@ -166,10 +166,26 @@ async def route_model(
         elif kind == "provider":
             target = target.lower()
             if not target or target not in available_providers:
+                log.info(
+                    "model router %s chose provider %r for %s, which has no enabled credential"
+                    " (available: %s): passed over",
+                    rec.id,
+                    target,
+                    model,
+                    ", ".join(available_providers) or "none",
+                )
                 continue
         elif kind != "executor" or not target:
+            log.info("model router %s answered kind %r target %r: passed over", rec.id, kind, target)
             continue
         if kind in ("self", "executor") and not await executor_ready(host, target, source_format):
+            log.info(
+                "model router %s chose executor %s, which is not active, is oauth-only, has no"
+                " identifier or no format for %s: passed over",
+                rec.id,
+                target,
+                source_format,
+            )
             continue
         return RouteDecision(kind, target, target_model, rec.id)
     return None
