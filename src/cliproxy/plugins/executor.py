@@ -109,6 +109,8 @@ async def run_executor(
         result = await _call(host, rec, abi.EXECUTOR_COUNT_TOKENS, params, scope)
         body = b64decode(ci_get(result, "Payload"))
         return Reply(200, _count(body, fmt_out, call.format, reg), {"Content-Type": "application/json"})
+    if call.trace is not None:  # the model of the request's usage row (no upstream attempt names it)
+        call.trace.model = model or call.model
     answer = None
     if fmt_out != call.format or (alias is not None and fmt_out in NATIVE_FORMATS):  # the way back
         answer = Answer(reg, host, call, fmt_out, model or call.model, original, payload, alias)
