@@ -35,6 +35,7 @@ from .headroom import QuotaSteering
 from .record import Credential, model_key
 from .reloaded import changed_ids
 from .returning import Departures
+from .rounds import next_round_in
 from .selectors import RoundRobin, SessionAffinity, Strategy, strategy_for
 
 __all__ = ["CooldownStore", "Decision", "Pool", "Supports"]
@@ -424,21 +425,13 @@ class Pool:
         tried: Collection[str] = (),
         supports: Supports | None = None,
     ) -> float | None:
-        """Seconds until a candidate is free: 0 when one is free now, None when none exists."""
+        """Seconds until a candidate worth a retry round is free: 0 when one is free now,
+        None when none exists (:mod:`.rounds` says which cooling ones count)."""
         mk = model_key(model)
         group = self._group(model, mk, providers, supports)
-        now = self.clock()
+        creds = [c for c in group.creds if c.id not in tried]
         model_cd = await self.state.get_cooldowns(mk)
-        cred_cd = await self.state.get_cooldowns("")
-        earliest: float | None = None
-        for cred in group.creds:
-            if cred.id in tried:
-                continue
-            until = _blocked_until(cred.id, model_cd, cred_cd, now)
-            if not until:
-                return 0.0
-            earliest = until if earliest is None or until < earliest else earliest
-        return None if earliest is None else max(0.0, earliest - now)
+        return next_round_in(creds, model_cd, await self.state.get_cooldowns(""), self.clock())
 
     # results -------------------------------------------------------------------
 
@@ -583,15 +576,6 @@ class Pool:
     async def _persist(self, cred: Credential) -> None:
         if self.store is not None:
             self.store.save(cred, await self.cooldowns(cred))
-
-
-def _blocked_until(cid: str, model_cd: Any, cred_cd: Any, now: float) -> float:
-    until = 0.0
-    for table in (cred_cd, model_cd):
-        record = table.get(cid) if table else None
-        if record is not None and (value := record.until()) > now and value > until:
-            until = value
-    return until
 
 
 def _top_tier(creds: Sequence[Credential]) -> tuple[Credential, ...]:
