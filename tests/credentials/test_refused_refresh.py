@@ -10,12 +10,12 @@ import logging
 
 import pytest
 
+from cliproxy.credentials.listing import auth_file_entry
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.presend import PRESEND_LEAD
 from cliproxy.credentials.refresh import REVOKED_COOLDOWN, Refresher, RefreshError
 from cliproxy.credentials.suspend import REFUSED, refusal
 from cliproxy.errors import UpstreamError
-from cliproxy.management.auth_files_entry import auth_file_entry
 from cliproxy.providers.http import HttpClient
 from tests.credentials.conftest import Clock
 from tests.credentials.test_refresh import DAY, http, oauth, refresher, write  # noqa: F401

@@ -218,6 +218,36 @@ async def test_auth_save_writes_the_file_and_list_get_see_it(proxy):
     assert got[1]["ok"]["auth"]["auth_index"] == entry["auth_index"]
 
 
+async def test_auth_list_shows_the_panels_runtime_state(proxy):
+    """CPA builds a plugin's auth entry as the panel's (buildHostAuthFileEntry: status,
+    status_message, unavailable, next_retry_after, success / failed, recent_requests). A
+    credential cooling shows so through ``host.auth.list`` and ``host.auth.get_runtime``, and
+    the entry is ``GET /v0/management/auth-files``'s (plus priority and prefix). Before, a plugin
+    saw every credential ``active`` and available, whatever cooled, with no counters."""
+    cred = {"type": "claude", "email": "cool@example.com", "api_key": "cool-key"}
+    out = await _steps(proxy, {"method": "host.auth.save", "params": {"name": "cool.json", "json": cred}})
+    path = out[0]["ok"]["path"]
+    pool = proxy.service.pool
+    saved = next(c for c in pool.credentials() if c.path is not None and c.path.name == "cool.json")
+    decision = await pool.mark_failure(saved, "claude-sonnet-4-6", 429, retry_after=600.0)
+    assert decision.cooldown_seconds > 0
+    out = await _steps(
+        proxy,
+        {"method": "host.auth.list"},
+        {"method": "host.auth.get_runtime", "params": {"auth_index": saved.index}},
+    )
+    entry = next(f for f in out[0]["ok"]["files"] if f["name"] == "cool.json")
+    assert (entry["status"], entry["unavailable"], entry["path"]) == ("error", True, path)
+    assert entry["success"] == 0 and len(entry["recent_requests"]) == 20
+    assert out[1]["ok"]["auth"] == entry
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(proxy.url + "/v0/management/auth-files", headers=MGMT, params={"name": "cool.json"}) as r,
+    ):
+        (panel,) = (await r.json())["files"]
+    assert {k: entry[k] for k in panel} == panel and set(entry) - set(panel) <= {"priority", "prefix"}
+
+
 # ---------------------------------------------------------------- management_test.go
 
 

@@ -12,9 +12,9 @@ import time
 from typing import Any
 
 from cliproxy.credentials.files import normalize_metadata
+from cliproxy.credentials.listing import auth_file_entry, go_time
 from cliproxy.credentials.suspend import refusal
 from cliproxy.management.auth_files_config import DISABLE_PATTERN, is_config_key, toggle_config_key
-from cliproxy.management.auth_files_entry import auth_file_entry, go_time
 from cliproxy.management.auth_files_fields import apply_fields, normalize_fields
 from cliproxy.management.auth_files_models import credential_model, static_definitions
 from cliproxy.management.auth_files_store import (

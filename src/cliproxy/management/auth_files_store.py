@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from cliproxy.credentials.listing import file_name
 from cliproxy.credentials.storage import write_atomic
 from cliproxy.management.types import ApiError, bare_name, json_depth
-from cliproxy.plugins.models import FILE_NAME, VIRTUAL, VIRTUAL_SOURCE
+from cliproxy.plugins.models import VIRTUAL, VIRTUAL_SOURCE
 
 if TYPE_CHECKING:
     from cliproxy.credentials.record import Credential
@@ -75,12 +76,6 @@ def read_object(path: Path) -> dict[str, Any]:
 
 def write_object(path: Path, data: dict[str, Any]) -> None:
     write_atomic(path, orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
-
-
-def file_name(cred: Credential) -> str:
-    """The name a credential is listed and found by besides its id (CPA's ``FileName``):
-    its file's name, or the one a plugin gave a credential it read out of a shared file."""
-    return cred.attributes.get(FILE_NAME) or (cred.path.name if cred.path is not None else "")
 
 
 def shared_source(cred: Credential) -> Path | None:

@@ -14,7 +14,8 @@ import contextlib
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,8 +23,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from cliproxy.calls import Call, Reply, StreamReply
-from cliproxy.credentials.record import Credential
+from cliproxy.credentials.listing import auth_file_entry
 from cliproxy.credentials.storage import write_json
+from cliproxy.credentials.suspend import refusal
 from cliproxy.errors import CliproxyError
 from cliproxy.formats import Format
 from cliproxy.plugins import abi
@@ -33,8 +35,10 @@ from cliproxy.plugins.translation import norm_format
 from cliproxy.providers.http import proxy_key
 from cliproxy.providers.transport import UpstreamClient, UpstreamResponse, read_body
 from cliproxy.translate.registry import Registry
+from cliproxy.usage import recorder_of
 
 if TYPE_CHECKING:
+    from cliproxy.credentials.pool import Pool
     from cliproxy.plugins.host import PluginHost
 
 __all__ = ["BRIDGE_END", "Callbacks", "HostServices", "ScopeContext"]
@@ -54,12 +58,6 @@ class Runner(Protocol):
     async def run(self, call: Call) -> Reply | StreamReply: ...
 
 
-class CredentialPool(Protocol):
-    def credentials(self) -> Iterable[Credential]: ...
-
-    def get(self, key: str) -> Credential | None: ...
-
-
 class HostServices(Protocol):
     """What the callbacks need of the running service (``cliproxy.service.Service``)."""
 
@@ -70,7 +68,7 @@ class HostServices(Protocol):
     def http(self) -> UpstreamClient: ...
 
     @property
-    def pool(self) -> CredentialPool: ...
+    def pool(self) -> Pool: ...
 
     @property
     def pipeline(self) -> Runner: ...
@@ -506,24 +504,25 @@ class Callbacks:
 
     # ------------------------------------------------------------------ auth files
 
-    def _entry(self, cred: Any) -> dict[str, Any]:
-        return {
-            "id": cred.id,
-            "auth_index": cred.index,
-            "name": cred.path.name if cred.path else cred.id,
-            "type": cred.provider,
-            "provider": cred.provider,
-            "label": cred.label,
-            "status": "disabled" if cred.disabled else "active",
-            "disabled": cred.disabled,
-            "path": str(cred.path) if cred.path else "",
-            "priority": cred.priority,
-            "prefix": cred.prefix,
-        }
+    async def _entry(self, cred: Any, now: float) -> dict[str, Any] | None:
+        """The panel's entry (``GET /auth-files``: cooldown state, counters, refusal), as
+        CPA builds both alike, with ``priority`` and ``prefix`` always; ``None`` for a
+        credential CPA does not list (a config key)."""
+        pool = self.service.pool
+        counts = recorder_of(self.service).stats.auth_entry(cred.index, now)
+        entry = auth_file_entry(
+            cred, await pool.cooldowns(cred), now, counts, refused=await refusal(pool, cred)
+        )
+        if entry is not None:
+            entry.setdefault("path", "")
+            entry.setdefault("priority", cred.priority)
+            entry["prefix"] = cred.prefix
+        return entry
 
     async def _auth_list(self, plugin_id: str, p: dict[str, Any]) -> Any:
-        creds = sorted(self.service.pool.credentials(), key=lambda c: c.path.name if c.path else c.id)
-        return {"files": [self._entry(c) for c in creds if c.path is not None]}
+        now = time.time()
+        entries = [await self._entry(c, now) for c in self.service.pool.credentials()]
+        return {"files": sorted((e for e in entries if e is not None), key=lambda e: str(e["name"]).lower())}
 
     def _by_index(self, p: dict[str, Any]) -> Any:
         key = str(ci_get(p, "auth_index", "") or "")
@@ -540,7 +539,12 @@ class Callbacks:
         return {"auth_index": cred.index, "name": cred.path.name, "path": str(cred.path), "json": data}
 
     async def _auth_get_runtime(self, plugin_id: str, p: dict[str, Any]) -> Any:
-        return {"auth": self._entry(self._by_index(p))}
+        entry = await self._entry(cred := self._by_index(p), time.time())
+        if entry is None:
+            raise PluginError(
+                f"credential {cred.index} is not an auth file", code="not_found", http_status=404
+            )
+        return {"auth": entry}
 
     async def _auth_save(self, plugin_id: str, p: dict[str, Any]) -> Any:
         name = str(ci_get(p, "name", "") or "")

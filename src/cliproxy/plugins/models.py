@@ -20,6 +20,7 @@ from cliproxy.credentials.compat_auth import PLUGIN_MODELS, native_compat, take_
 from cliproxy.credentials.delegated import NOT_BEFORE, not_before
 from cliproxy.credentials.files import normalize_metadata, parse_weight
 from cliproxy.credentials.ids import auth_index, auth_index_seed
+from cliproxy.credentials.listing import FILE_NAME
 from cliproxy.credentials.record import Credential, ModelAlias
 from cliproxy.credentials.storage import write_json
 from cliproxy.models.catalog import ModelInfo, ThinkingSupport
@@ -56,7 +57,6 @@ log = logging.getLogger(__name__)
 # attributes of each credential of a file a plugin parsed into several (CPA's virtual auths)
 VIRTUAL = "plugin_virtual"  # "true"
 VIRTUAL_SOURCE = "virtual_source"  # the shared file's path
-FILE_NAME = "file_name"  # the AuthData's FileName, else the shared file's name (CPA's Auth.FileName)
 
 
 @dataclass(frozen=True, slots=True)

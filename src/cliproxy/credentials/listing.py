@@ -1,4 +1,5 @@
-"""One ``GET /auth-files`` entry per credential, in CPA's shape.
+"""One ``GET /auth-files`` entry per credential, in CPA's shape (also a plugin's
+``host.auth.list`` / ``host.auth.get_runtime`` entry: CPA builds both alike).
 
 Listed are file credentials and runtime-only (plugin) ones, as in CPA; config API keys
 have their own endpoints. Runtime state comes from the pool's cooldown records.
@@ -24,12 +25,12 @@ from typing import Any
 from cliproxy.credentials.oauth_tokens import jwt_claims
 from cliproxy.credentials.record import KIND_OAUTH, Credential, parse_bool, parse_int
 from cliproxy.credentials.suspend import Refusal
-from cliproxy.management.auth_files_store import file_name
 from cliproxy.state.base import CooldownRecord
 from cliproxy.times import format_local, parse_timestamp
 
-__all__ = ["auth_file_entry", "go_time", "recent_request_buckets"]
+__all__ = ["FILE_NAME", "auth_file_entry", "file_name", "go_time", "recent_request_buckets"]
 
+FILE_NAME = "file_name"  # the AuthData's FileName, else the shared file's name (CPA's Auth.FileName)
 _BUCKET_SECONDS = 600
 _BUCKETS = 20
 _LAST_REFRESH_KEYS = ("last_refresh", "lastRefresh", "last_refreshed_at", "lastRefreshedAt")
@@ -39,6 +40,12 @@ _CODEX_CLAIMS = (
     ("chatgpt_subscription_active_start", "chatgpt_subscription_active_start"),
     ("chatgpt_subscription_active_until", "chatgpt_subscription_active_until"),
 )
+
+
+def file_name(cred: Credential) -> str:
+    """The name a credential is listed and found by besides its id (CPA's ``FileName``):
+    its file's name, or the one a plugin gave a credential it read out of a shared file."""
+    return cred.attributes.get(FILE_NAME) or (cred.path.name if cred.path is not None else "")
 
 
 def go_time(ts: float) -> str:
