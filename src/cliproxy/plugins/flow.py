@@ -506,13 +506,40 @@ class Flow:
     def _usage(
         self, call: Call, first: float, cred: Any, usage: Any, failure: tuple[int, str] | None = None
     ) -> None:
-        """A ``UsageRecord`` for the usage plugins (CPA's shape; durations in nanoseconds).
-        An answer of a router's plugin executor names that plugin as provider; none is made
-        for it when the request is itself a plugin's nested call, or when the plugin called
-        the host to answer (the nested request has its own record; CPA)."""
+        """``UsageRecord`` s for the usage plugins (CPA's shape; durations in nanoseconds): one
+        per upstream call, as CPA's executors publish them: each failed call before the last
+        (its credential, status and error body), then the request's own. An answer of a
+        router's plugin executor names that plugin as provider; none is made for it when the
+        request is itself a plugin's nested call, or when the plugin called the host to answer
+        (the nested request has its own record; CPA)."""
         if self.executor and (call.skip or self.scope.nested):
             return
-        now, started = time.time(), self.started
+        trace = call.trace
+        for a in trace.attempts[:-1] if trace is not None else ():
+            body = a.response_body.decode("utf-8", "replace") if a.response_body else a.error
+            received = a.received if a.received is not None else a.sent
+            rules.usage(
+                self.host,
+                self._record(
+                    call, a.sent, received, received, a.cred, None, (a.status or 0, body), a.response_headers
+                ),
+            )
+        record = self._record(
+            call, self.started, first, time.time(), cred, usage, failure, self._upstream_headers(call)
+        )
+        rules.usage(self.host, record)
+
+    def _record(
+        self,
+        call: Call,
+        started: float,
+        first: float,
+        now: float,
+        cred: Any,
+        usage: Any,
+        failure: tuple[int, str] | None,
+        headers: Mapping[str, str] | None,
+    ) -> dict[str, Any]:
         provider = cred.provider if cred else self.executor
         detail = {
             "InputTokens": 0,
@@ -533,32 +560,29 @@ class Flow:
                 CacheCreationTokens=usage.cache_write_tokens,
                 TotalTokens=usage.total,
             )
-        rules.usage(
-            self.host,
-            {
-                "Provider": provider,
-                "ExecutorType": provider,
-                "Model": self.model,
-                "Alias": call.model,
-                "APIKey": "",
-                "AuthID": cred.id if cred else "",
-                "AuthIndex": cred.index if cred else "",
-                "AuthType": cred.kind if cred else "",
-                "Source": call.format.value,
-                "ReasoningEffort": "",
-                "ServiceTier": "",
-                "Generate": call.body.get("generate") is not False,  # only an explicit false (CPA)
-                "RequestedAt": format_utc(started),
-                "Latency": int((now - started) * 1e9),
-                "TTFT": int((first - started) * 1e9),
-                "Failed": failure is not None,
-                "Failure": {"StatusCode": failure[0], "Body": failure[1]}
-                if failure
-                else {"StatusCode": 0, "Body": ""},
-                "Detail": detail,
-                "ResponseHeaders": rules.wire_headers(self._upstream_headers(call)),
-            },
-        )
+        return {
+            "Provider": provider,
+            "ExecutorType": provider,
+            "Model": self.model,
+            "Alias": call.model,
+            "APIKey": "",
+            "AuthID": cred.id if cred else "",
+            "AuthIndex": cred.index if cred else "",
+            "AuthType": cred.kind if cred else "",
+            "Source": call.format.value,
+            "ReasoningEffort": "",
+            "ServiceTier": "",
+            "Generate": call.body.get("generate") is not False,  # only an explicit false (CPA)
+            "RequestedAt": format_utc(started),
+            "Latency": int((now - started) * 1e9),
+            "TTFT": int((first - started) * 1e9),
+            "Failed": failure is not None,
+            "Failure": {"StatusCode": failure[0], "Body": failure[1]}
+            if failure
+            else {"StatusCode": 0, "Body": ""},
+            "Detail": detail,
+            "ResponseHeaders": rules.wire_headers(headers),
+        }
 
 
 def _applied(call: Call, state: rules.Intercepted) -> Call:
