@@ -24,27 +24,37 @@ def two_keys(fakes, extra: str, b_extra: str = "") -> str:
     return f'api-keys: ["{KEY}"]\n{extra}\nclaude-api-key:{entry("sk-a")}{entry("sk-b", b_extra)}\n'
 
 
-async def cool_b(proxy, fakes, status: int) -> None:
+async def cool_b(proxy, fakes, status: int, body: object = None) -> None:
     """Two requests, so that round-robin reaches sk-b once: its ``status`` cools it and
     sk-a serves both; then sk-b's fault is lifted (it stays cooling)."""
-    fakes.claude.fail_key("sk-b", status)
+    fakes.claude.fail_key("sk-b", status, body=body)
     assert [await post(proxy, "/v1/messages", MSG) for _ in range(2)] == [200, 200]
     assert used_keys(fakes.claude, "/v1/messages").count("sk-b") == 1
     fakes.claude.clear_faults()
 
 
-@pytest.mark.parametrize(("status", "limit"), [(401, 3600), (402, 3600), (404, 50000)])
+UNSUPPORTED = {"error": {"message": "The requested model is not supported.", "code": "model_not_supported"}}
+
+
+@pytest.mark.parametrize(
+    ("status", "limit", "body"),
+    [(401, 3600, None), (402, 3600, None), (404, 50000, None), (400, 50000, UNSUPPORTED)],
+    ids=["401", "402", "404", "400-model"],
+)
 async def test_a_round_does_not_wait_for_a_credential_cooling_for_a_non_retryable_status(
-    start_proxy, fakes, status, limit
+    start_proxy, fakes, status, limit, body
 ):
     """CPA: TestRetryRoundAvailabilityRejectsStaleQuotaForNonRetryableStatus (and the
-    closestCooldownWait it feeds). sk-b cools for a 401 or 402 (30 minutes) or a 404
-    (12 hours), within a long max-retry-interval; sk-a's 429 cools it past that limit. The
-    retry round would only find sk-b again, whose failure is not one a wait cures (CPA
-    counts only 403, 408, 429 and 5xx cooldowns as worth a round), so the client gets the
-    429 at once instead of being held until sk-b's cooldown ends."""
+    closestCooldownWait it feeds) and the cases of
+    TestManager_ShouldRetryAfterError_IgnoresNonRoundCooldownOverrides with a real wait
+    limit (our other port of it runs with max-retry-interval 0). sk-b cools for a 401 or a
+    402 (30 minutes), a 404 or a 400 saying the model is not served (12 hours), all within
+    a long max-retry-interval; sk-a's 429 cools it past that limit. A retry round would only
+    find sk-b again, whose failure is not one a wait cures (CPA counts only 403, 408, 429
+    and 5xx cooldowns as worth a round), so the client gets the 429 at once instead of
+    being held until sk-b's cooldown ends (before: the request hung)."""
     proxy = await start_proxy(two_keys(fakes, f"request-retry: 1\nmax-retry-interval: {limit}"))
-    await cool_b(proxy, fakes, status)
+    await cool_b(proxy, fakes, status, body)
     fakes.claude.fail_next(429, key="sk-a", times=None, retry_after=limit * 2)
     before = len(fakes.claude.requests)
     assert await asyncio.wait_for(post(proxy, "/v1/messages", MSG), 5) == 429
