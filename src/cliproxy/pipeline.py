@@ -278,6 +278,8 @@ class Pipeline:
         windows = None  # the rounds of each candidate, when one has a request-retry of its own
         if self.pool.retry_overrides:
             windows = self.pool.retry_windows(route.model, route.providers, route.supports, rounds - 1)
+            if barred:  # a credential this request may not use lends it no rounds (CPA)
+                windows = {cid: n for cid, n in windows.items() if cid not in barred}
             rounds = max(windows.values(), default=rounds - 1) + 1
         try:
             for round_no in range(rounds):
@@ -359,7 +361,9 @@ class Pipeline:
                 last = failed
                 if round_no + 1 >= rounds or not another_round(last):
                     break
-                if not await wait_for_cooldown(self.pool, route, config):
+                # not waited for: whose own request-retry sits the next round out, the barred (CPA)
+                out = {cid for cid, n in windows.items() if n <= round_no} if windows else set()
+                if not await wait_for_cooldown(self.pool, route, config, out.union(barred or ())):
                     break
         except (CooldownError, NoCredentialError) as err:
             last = err

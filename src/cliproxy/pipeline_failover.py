@@ -17,7 +17,7 @@ import contextlib
 import contextvars
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cliproxy import presence
@@ -315,12 +315,13 @@ def another_round(err: UpstreamError) -> bool:
     return not over_token_limit(err.status, (err.body or b"").decode("utf-8", "replace"))
 
 
-async def wait_for_cooldown(pool: Pool, route: ModelRoute, config: Any) -> bool:
+async def wait_for_cooldown(pool: Pool, route: ModelRoute, config: Any, out: Collection[str] = ()) -> bool:
     """Wait, before another retry round, for the nearest cooldown of ``route``'s credentials
-    to end, within ``max-retry-interval`` (the request's config, as its rounds: CPA); False
-    when there is none to wait for, it is too far, or the client left meanwhile."""
+    (but those ``out`` of the next round) to end, within ``max-retry-interval`` (the
+    request's config, as its rounds: CPA); False when there is none to wait for, it is too
+    far, or the client left meanwhile."""
     limit = float(config.max_retry_interval or 0)
-    wait = await pool.next_available_in(route.model, route.providers, supports=route.supports)
+    wait = await pool.next_available_in(route.model, route.providers, out, supports=route.supports)
     pause = round_wait(wait, limit) if wait is not None else None
     if pause is None:
         return False

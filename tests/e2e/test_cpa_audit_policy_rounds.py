@@ -30,11 +30,6 @@ async def post_messages(proxy: Any) -> int:
     return await post_json(proxy, "/v1/messages", MSG)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs pipeline.py: Pipeline.execute's retry windows must leave out the request's barred "
-    "credentials (else the client gets a 503 'no credential serves Codex Alpha Search')",
-)
 async def test_a_barred_credentials_request_retry_adds_no_search_round(
     start_proxy: Any, fake_responses: Any, tmp_path: Path
 ) -> None:
@@ -51,11 +46,6 @@ async def test_a_barred_credentials_request_retry_adds_no_search_round(
 
 
 @pytest.mark.usefixtures("anthropic_api")
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs pipeline.py: the wait before a round must leave out the credentials sitting that "
-    "round out (own request-retry spent, or barred): pass them as next_available_in's tried",
-)
 async def test_a_round_does_not_wait_for_a_credential_whose_own_request_retry_ran_out(start_proxy, fakes):
     """CPA's closestCooldownWait skips a credential whose own request-retry is spent
     (``attempt >= effectiveRequestRetryLimit``, sdk/cliproxy/auth/conductor_selection.go),
@@ -80,11 +70,6 @@ async def test_a_round_does_not_wait_for_a_credential_whose_own_request_retry_ra
     assert sorted(r.key for r in fakes.claude.requests) == ["sk-a", "sk-b"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs pipeline.py: Pipeline.execute's retry windows must leave out the request's barred "
-    "credentials (else the client gets a 503 instead of the upstream's error)",
-)
 async def test_a_free_plan_accounts_request_retry_adds_no_image_round(
     start_proxy: Any, fake_responses: Any, tmp_path: Path
 ) -> None:
