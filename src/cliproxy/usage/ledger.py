@@ -2,11 +2,11 @@
 
 The event loop only appends a tuple to a deque (``add``: one append, atomic under the
 GIL, no lock and no thread wake-up per row; ``Recorder.finished`` appends itself while the
-rows waiting are fewer than ``room``). A row is every column but the ``uid``: the writer
-gives each row its uid as it takes it (the ledger's random prefix and a counter, in the
-rows' order). With the append inline, that took the loop's CPU from 69.3 to 67.5 us a
-request and the whole process's from 75.0 to 73.5 (passthrough at c=16, eight rounds
-interleaved). One writer thread takes what has gathered every ``FLUSH_SECONDS``, or at
+rows waiting are fewer than ``room``). A row is every column but the ``uid``: the store
+gives each row its uid as it writes it (the ledger's random prefix and a counter, in the
+rows' order; SQLite makes it inside the insert statement, ``ledger_store._sqlite_append``).
+With the append inline, that took the loop's CPU from 69.3 to 67.5 us a request and the
+whole process's from 75.0 to 73.5 (passthrough at c=16, eight rounds interleaved). One writer thread takes what has gathered every ``FLUSH_SECONDS``, or at
 once when ``BATCH`` rows wait, and inserts it in one transaction. Rows wait in memory up
 to ``MAX_PENDING``; past that (a database that stopped answering) new rows are counted in
 ``dropped`` and logged, never allowed to grow memory without bound. Retention: rows older
@@ -76,11 +76,21 @@ one busy run), a 1 s flush in 8,000-row batches (85.3 against 85.6), 1,024 rows 
 and no sleep (86.4), the writer under ``SCHED_IDLE`` (84.9 against 85.3), and
 ``synchronous=OFF`` (the writer syncs only at a checkpoint, three times in 12 s): -0.9 to 2.2
 over off in three runs, then 79.4 and 79.6 against 76.1 and 76.9 on: noise.
+
+Measured 2026-12-06 (``bench/ab.py``, passthrough at c=16, 12 rounds, two runs of the old
+code as the noise): each uid made by SQLite in the statement instead of a tuple built per
+row by the writer took the process from 70.9 and 70.9 to 68.3 us a request (writer 6.3 and
+6.5 to 5.6; 11,422 req/s against 11,313 and 11,275); the writer alone, 2.9 against 3.2 us a
+row; c=1 p99 unchanged (1.32 against 1.31 ms). Not taken: the writer at nice 10 (76.1 us a
+request against 71.5 and 73.6, req/s down a third: descheduled, it holds the GIL the loop
+waits for); SQLite's process-wide memory statistics off (``sqlite3_config`` through
+``ctypes``, after a ``sqlite3_shutdown`` that is safe only while no connection is open
+anywhere in the process): 2.4 against 2.8 us a row alone, but 68.3 us a request through the
+proxy, as the uid change alone.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import threading
@@ -114,7 +124,7 @@ class Ledger:
         self.retention_days = retention_days
         # row uids: a random prefix per ledger and a counter (os.urandom per row is a syscall)
         self.uid_prefix = os.urandom(6).hex() if uid_prefix is None else uid_prefix
-        self._uids = itertools.count(1)
+        self._next_uid = 1  # the counter of the next row's uid (``Store.append``)
         self.written = 0
         self.dropped = 0
         self.failed_batches = 0
@@ -187,8 +197,7 @@ class Ledger:
             with self._lock:  # the waiters first: every row added before a flush() is in rows
                 waiters, self._waiters = self._waiters, []
                 stop = self._stop
-            prefix, uids = self.uid_prefix, self._uids
-            batch = [(f"{prefix}{next(uids):x}", *pop()) for _ in range(len(rows))]
+            batch = [pop() for _ in range(len(rows))]
             self._taken(len(batch))
             for start in range(0, len(batch), BATCH):
                 self._write(batch[start : start + BATCH])
@@ -205,8 +214,10 @@ class Ledger:
 
     def _write(self, batch: list[tuple[Any, ...]]) -> None:
         started = time.thread_time()
+        first = self._next_uid
+        self._next_uid += len(batch)  # given even if the batch fails: a uid is never given twice
         try:
-            self.store.insert(batch)
+            self.store.append(self.uid_prefix, first, batch)
             self.written += len(batch)
             self.write_cpu += time.thread_time() - started
         except Exception as exc:  # a database error must not kill the writer
