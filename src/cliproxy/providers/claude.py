@@ -47,7 +47,7 @@ from cliproxy.providers import claude_identity as ident
 from cliproxy.providers import claude_sign as signing
 from cliproxy.providers.base import Carry, PayloadStep, Provider, UpstreamRequest
 from cliproxy.providers.claude_diagnostics import SharedDiagnostics
-from cliproxy.providers.claude_plan import CredentialPlan, anthropic_origin, apply_custom, host_header
+from cliproxy.providers.claude_plan import CredentialPlan, anthropic_origin, apply_custom, caller_accept
 from cliproxy.providers.claude_profile import ProfileLookup
 from cliproxy.providers.claude_shared import SharedKeyIds
 from cliproxy.providers.claude_wire import wire_order
@@ -59,7 +59,7 @@ from cliproxy.translate.claude import user_id
 if TYPE_CHECKING:
     from cliproxy.state.redis import RedisState
 
-__all__ = ["ClaudeProvider", "host_header", "wire_order"]
+__all__ = ["ClaudeProvider", "wire_order"]
 
 ANTHROPIC_HOST = endpoints.URLS["claude"]["api"]  # the public host, whatever the overrides
 API_VERSION = ident.ANTHROPIC_VERSION
@@ -376,7 +376,7 @@ class ClaudeProvider(Provider):
             headers["anthropic-beta"] = ",".join(betas)
         if plan.custom:
             apply_custom(headers, plan.custom, client_headers)
-        headers["accept"] = "text/event-stream" if stream else "application/json"
+        caller_accept(headers, plan.anthropic, client_headers, stream=stream)
         # CPA: a gateway's stream asks for plain events, whatever the credential's headers
         # say; a whole answer offers what the proxy decodes (a gateway may be told otherwise)
         if stream and not plan.anthropic:

@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 
 from cliproxy.credentials.record import Credential
 from cliproxy.providers import claude_cloak as cloaking
+from cliproxy.providers.identity import header
 
-__all__ = ["CredentialPlan", "Custom", "anthropic_origin", "apply_custom", "host_header"]
+__all__ = ["CredentialPlan", "Custom", "anthropic_origin", "apply_custom", "caller_accept", "host_header"]
 
 # a credential's ``headers:`` entry: (name, value or the client header a ``$NAME`` value
 # copies, whether it copies, the names it replaces: see :func:`_custom`)
@@ -168,3 +169,21 @@ def apply_custom(headers: dict[str, str], custom: tuple[Custom, ...], incoming: 
         for present in spellings:
             headers.pop(present, None)
         headers[name] = value
+
+
+def caller_accept(
+    headers: dict[str, str], anthropic: bool, incoming: Mapping[str, str], *, stream: bool
+) -> None:
+    """A caller-owned request's ``Accept`` (CPA): a gateway's stream asks for events; a
+    gateway's whole answer keeps a credential's own ``Accept`` entry (already in
+    ``headers``), else the caller's; api.anthropic.com takes the caller's, never a
+    credential's. Without one, the format the proxy reads (events or JSON)."""
+    if stream and not anthropic:
+        value = ""
+    elif not anthropic and any(name.lower() == "accept" for name in headers):
+        return
+    else:
+        value = header(incoming, "accept").strip()
+    for name in [n for n in headers if n.lower() == "accept"]:
+        del headers[name]
+    headers["accept"] = value or ("text/event-stream" if stream else "application/json")
