@@ -9,7 +9,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
@@ -28,10 +28,7 @@ from cliproxy.server.fast.exchange import AiohttpExchange, Exchange
 from cliproxy.server.images import image_call
 from cliproxy.server.trace_id import add_error_trace_id, add_trace_id
 from cliproxy.translate import completions, images_stream
-from cliproxy.usage.hooks import open_trace, recorder_of
-
-if TYPE_CHECKING:
-    from cliproxy.usage.trace import RequestTrace
+from cliproxy.usage.hooks import exchange_trace, recorder_of
 
 __all__ = [
     "Core",
@@ -175,25 +172,6 @@ async def write(
         await rest.aclose()  # type: ignore[attr-defined]
 
 
-def _trace(ex: Exchange, raw: bytes, fmt: Format, model: str) -> RequestTrace | None:
-    """The request log / usage record of this request, from what came off the wire
-    (``None`` when nothing records)."""
-    principal = ex.principal
-    return open_trace(
-        ex.service,
-        ex.method,
-        ex.path,
-        ex.query_string,
-        ex.route,
-        ex.headers,
-        raw,
-        fmt,
-        model,
-        (principal.key or "") if principal is not None else "",
-        ex.remote,
-    )
-
-
 def _call(
     ex: Exchange,
     raw: bytes,
@@ -205,7 +183,7 @@ def _call(
     alt: str | None = None,
 ) -> Call:
     """The ``Call`` of a request, with its trace (built once: no ``replace`` afterwards)."""
-    trace = _trace(ex, raw, fmt, model)
+    trace = exchange_trace(ex, raw, fmt, model)
     return Call(fmt, body, model, stream, ex.headers, ex.query, action=action, alt=alt, trace=trace)
 
 
@@ -346,7 +324,7 @@ def _generic(fmt: Format, action: str = "generate") -> Prepare:
         stream = body.get("stream", False) if generate else False
         if stream is not False and stream is not True:
             stream = _stream_flag(body)
-        trace = _trace(ex, raw, fmt, model)
+        trace = exchange_trace(ex, raw, fmt, model)
         return new_call(fmt, body, model, stream, ex.headers, ex.query, action=action, trace=trace), None
 
     return prepare
@@ -374,7 +352,7 @@ def _alpha_search(ex: Exchange, raw: bytes) -> tuple[Call, Convert | None]:
         copied = CIMultiDict(ex.headers)
         copied["X-Session-ID"] = session.strip()
         headers = CIMultiDictProxy(copied)
-    trace = _trace(ex, raw, Format.RESPONSES, model)
+    trace = exchange_trace(ex, raw, Format.RESPONSES, model)
     return Call(Format.RESPONSES, body, model, False, headers, ex.query, action=SEARCH, trace=trace), None
 
 
@@ -394,7 +372,7 @@ def _images_handler(action: str) -> Handler:
         call, convert = await image_call(request, action, _json_body)
         ex = AiohttpExchange(request)
         if recorder_of(ex.service).active:
-            call = replace(call, trace=_trace(ex, await ex.read(), call.format, call.model))
+            call = replace(call, trace=exchange_trace(ex, await ex.read(), call.format, call.model))
         await run(ex, call, convert)
         return ex.response
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from cliproxy.formats import Format
 from cliproxy.usage.mask import mask_query
 from cliproxy.usage.recorder import Recorder
 from cliproxy.usage.trace import RequestTrace
 
-__all__ = ["begin_trace", "open_trace", "recorder_of"]
+__all__ = ["begin_trace", "exchange_trace", "open_trace", "recorder_of"]
 
 
 def recorder_of(service: Any) -> Recorder:
@@ -66,9 +66,9 @@ def open_trace(
     api_key: str,
     client_ip: str,
 ) -> RequestTrace | None:
-    """:func:`recorder_of` and :func:`begin_trace` in one call, positional: what the
-    server calls per request. The recorder is synced only when the service's config
-    snapshot changed (``recorder_of``'s test, inline)."""
+    """:func:`recorder_of` and :func:`begin_trace` in one call, positional (the video and
+    realtime routes'; the generation routes call :func:`exchange_trace`). The recorder is
+    synced only when the service's config snapshot changed (``recorder_of``'s test, inline)."""
     try:
         rec: Recorder = service.recorder
         current = rec.config is service.config
@@ -80,6 +80,65 @@ def open_trace(
         return None
     url = _url(path, query_string) if query_string else path
     return RequestTrace(rec, method, url, headers, body, f"{method} {route}", fmt, alias, api_key, client_ip)
+
+
+class _Key(Protocol):
+    @property
+    def key(self) -> str | None: ...
+
+
+class _Request(Protocol):
+    """What :func:`exchange_trace` reads of a server exchange (``server.fast.exchange.Exchange``)."""
+
+    @property
+    def service(self) -> Any: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def query_string(self) -> str: ...
+    @property
+    def route(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def principal(self) -> _Key | None: ...
+    @property
+    def remote(self) -> str: ...
+
+
+def exchange_trace(ex: _Request, raw: bytes, fmt: Format, model: str) -> RequestTrace | None:
+    """:func:`open_trace` for a request the server read: ``raw`` its body, ``model`` the
+    model the client asked for, the client key the one ``ex.principal`` let in. The
+    server's one call per generation request (no frame of its own to gather the
+    arguments)."""
+    service = ex.service
+    try:
+        rec: Recorder = service.recorder
+        current = rec.config is service.config
+    except AttributeError:  # no recorder yet (or ``None``)
+        current = False
+    if not current:
+        rec = recorder_of(service)
+    if not rec.active:
+        return None
+    method = ex.method
+    path = ex.path
+    query_string = ex.query_string
+    principal = ex.principal
+    return RequestTrace(
+        rec,
+        method,
+        _url(path, query_string) if query_string else path,
+        ex.headers,
+        raw,
+        f"{method} {ex.route}",
+        fmt,
+        model,
+        (principal.key or "") if principal is not None else "",
+        ex.remote,
+    )
 
 
 def _url(path: str, query_string: str) -> str:
