@@ -74,6 +74,20 @@ _SCALAR_MEMBERS = re.compile(
     rb"(?:" + _WS + rb"," + _WS + rb'"[^"\\]*"' + _WS + rb":" + _WS + _SCALAR + rb")*" + _WS
 )
 
+# tails the pattern matched lately: an upstream ends its answers alike (OpenAI's
+# ``"service_tier"`` and ``"system_fingerprint"``), and a set lookup costs a fifth of the
+# match; a tail a set holds is one the pattern matches (nothing else is put in)
+_PLAIN_TAILS: set[bytes] = set()
+MAX_PLAIN_TAILS = 64
+MAX_PLAIN_TAIL = 256  # bytes: a longer tail is matched each time, never kept
+
+
+def _remember(tail: bytes) -> None:
+    if len(tail) <= MAX_PLAIN_TAIL:
+        if len(_PLAIN_TAILS) >= MAX_PLAIN_TAILS:  # (answers naming their own ids: a new tail each)
+            _PLAIN_TAILS.clear()
+        _PLAIN_TAILS.add(tail)
+
 
 def _tail_object(body: bytes, key: bytes) -> Any:
     """The value of the top-level member ``key`` when it is an object followed only by
@@ -103,8 +117,12 @@ def _tail_object(body: bytes, key: bytes) -> Any:
     k = end - 1 if body[end - 1] == 0x7D else body.rfind(b"}", j, end)
     if k < j:
         return None
-    if k + 1 < end and _SCALAR_MEMBERS.fullmatch(body, k + 1, end) is None:
-        return None
+    if k + 1 < end:  # members after the usage object: plain scalar ones only
+        tail = body[k + 1 : end]
+        if tail not in _PLAIN_TAILS:
+            if _SCALAR_MEMBERS.fullmatch(tail) is None:
+                return None
+            _remember(tail)
     if body[0] != 0x7B and body.lstrip()[:1] != b"{":  # the body is one object
         return None
     try:
