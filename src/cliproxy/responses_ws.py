@@ -45,7 +45,10 @@ outputs of every tool call it left open) is pinned to the same credential and se
 the whole conversation goes instead to any other credential the pipeline falls over to,
 and to the same one when its socket is gone or a reload turned its ``websockets`` off
 (``Call.pin`` / ``Call.pinned``). Unlike CPA, which closes the client socket to make the
-client replay the turn, the client never notices.
+client replay the turn, the client never notices. After such a turn (Codex's or xAI's own
+socket), a ``response.create`` without ``previous_response_id`` that continues nothing
+starts a new conversation: its own input only, as CPA passes it through there
+(``starts_over``); after a turn over HTTP it is merged with the conversation (CPA too).
 
 A response id the upstream repeats on the socket (xAI's does) reaches the client as a
 fresh one, the output items' ids with it (``cliproxy.formats.responses_ws_ids``).
@@ -78,6 +81,7 @@ from cliproxy.formats.responses_ws import (
     has_compaction,
     is_prewarm,
     prewarm_events,
+    starts_over,
 )
 from cliproxy.formats.responses_ws_ids import ResponseIds
 from cliproxy.formats.responses_ws_output import TurnOutput
@@ -95,6 +99,8 @@ from cliproxy.usage.timeline import API_TIMELINE, SessionLog
 __all__ = ["Close", "ResponsesSession", "Send", "SendAll", "WireInfo"]
 
 log = logging.getLogger(__name__)
+
+_SOCKETS = ("codex", "xai")  # the providers whose own socket holds a conversation (CPA)
 
 Send = Callable[[bytes], Awaitable[None]]
 # several events at once (those one upstream read brought), each its own message
@@ -165,6 +171,9 @@ class ResponsesSession:
         # the credential whose kept upstream socket holds this conversation: a follow-up is
         # pinned to it and sent as previous_response_id + the new items (CPA)
         self.pin = ""
+        # the last turn went over the upstream's own socket (Codex, xAI): a response.create
+        # without previous_response_id that continues nothing starts over there (CPA)
+        self.socketed = False
 
     async def close(self) -> None:
         """The client socket is gone: close this session's upstream sockets."""
@@ -180,7 +189,7 @@ class ResponsesSession:
                 request = expand(message, self.history)
                 request.pop("generate", None)
                 self.history = History(request=request)
-                self.pin = ""
+                self.pin, self.socketed = "", False
                 for event in prewarm_events(request):
                     await send(event)
                 return None
@@ -188,7 +197,11 @@ class ResponsesSession:
         except MessageError as exc:
             await send(error_event(exc.status, exc.message, code=exc.code, param=exc.param))
             return None
-        incremental = follow_up(message, self.history) if self.pin and self._pin_holds() else None
+        holds = bool(self.pin) and self._pin_holds()
+        step = follow_up(message, self.history) if holds or self.socketed else None
+        incremental = step if holds else None
+        if self.socketed and step is None:  # continues nothing on the upstream's socket
+            request = starts_over(message, self.history) or request
         tools = ToolLedger()  # what this turn teaches, kept only if it completes
         request = repair(request, self.tools, tools)
         self.turns += 1
@@ -223,6 +236,7 @@ class ResponsesSession:
             headers[CONTINUES_HEADER] = str(incremental["previous_response_id"])
             pinned = Call(Format.RESPONSES, incremental, model, True, headers, self.query, trace=trace)
         self.pin, pin = "", self.pin
+        self.socketed = False
         if trace is not None or pinned is not None:
             call = replace(call, trace=trace, pin=pin if pinned is not None else "", pinned=pinned)
         try:
@@ -301,6 +315,7 @@ class ResponsesSession:
             cred = reply.credential
             if cred is not None and self.upstream is not None:
                 self.pin = cred.id if self.upstream.continues(self.sid, tracker.response_id) else ""
+                self.socketed = bool(self.sid) and cred.provider in _SOCKETS and websockets_enabled(cred)
             return None
         if tracker.ended == _INCOMPLETE:  # no completion (CPA): the socket ends, as below
             return Close(1011, "upstream ended the turn with response.incomplete")

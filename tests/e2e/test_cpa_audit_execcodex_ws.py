@@ -14,7 +14,6 @@ import pytest
 
 from tests.e2e.clients import KEY
 from tests.e2e.test_codex_ws_cpa import CODEX_UA, completed, config
-from tests.e2e.test_cpa_audit_execcodex_xai_ws import RESET_MERGED
 from tests.e2e.test_responses_ws import connect, turn, ws_messages
 
 HEADING = "Available model overrides (optional; inherited parent model is preferred):"
@@ -111,7 +110,6 @@ async def test_multi_agent_v2_over_the_upstream_socket(start_proxy, fakes, enabl
         assert sent["input"] == SPAWN_INPUT
 
 
-@pytest.mark.xfail(strict=True, reason=RESET_MERGED)
 async def test_a_create_without_previous_response_id_starts_over_on_the_socket(start_proxy, fakes) -> None:
     """The same CPA passthrough fact for Codex's socket (the xAI case is
     TestXAIWebsocketEmptyFullResetClearsPendingCompactionReplay, in

@@ -9,7 +9,6 @@ import json
 from typing import Any
 
 import aiohttp
-import pytest
 
 from tests.e2e.clients import KEY
 from tests.e2e.test_xai_compaction_trigger import _socket_messages, _turn
@@ -34,14 +33,6 @@ def _user(item_id: str, text: str) -> dict[str, Any]:
 # session (src/cliproxy/responses_ws.py ``Session.turn`` -> formats/responses_ws.py
 # ``expand``) merges it with the socket's history as CPA does only for an HTTP upstream,
 # so the new request carries the old conversation (here, its compacted state).
-RESET_MERGED = (
-    "responses_ws.Session.turn expands a response.create without previous_response_id "
-    "against the history even when the last turn went over an upstream socket; CPA's "
-    "passthrough starts over"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=RESET_MERGED)
 async def test_an_empty_full_request_after_a_compaction_leaves_no_stale_compaction(
     start_proxy, fake_openai
 ) -> None:

@@ -181,6 +181,21 @@ def follow_up(message: dict[str, Any], history: History) -> dict[str, Any] | Non
     return out
 
 
+def starts_over(message: dict[str, Any], history: History) -> dict[str, Any] | None:
+    """The upstream request of a ``response.create`` without ``previous_response_id`` after
+    a turn the upstream's own socket holds (Codex, xAI): its own input only, as CPA passes
+    such a message through unchanged there (the upstream starts a new conversation);
+    ``None`` for any other message. The caller has found no :func:`follow_up` for it."""
+    if history.request is None or str(message.get("type") or "").strip() != CREATE:
+        return None
+    items = message.get("input")
+    if str(message.get("previous_response_id") or "").strip() or not isinstance(items, list):
+        return None
+    out = _carry_over(message, history.request)
+    out["input"] = items
+    return out
+
+
 def _answers_pending(items: list[Any], history: History) -> bool:
     """A ``response.create`` without ``previous_response_id`` that answers every tool call
     the last response left open continues it (CPA ``inputSatisfiesPendingToolCalls``)."""
