@@ -7,7 +7,9 @@ process. So, as CPA does (``antigravityHTTP11Transport``), each account gets its
 its own :class:`~cliproxy.providers.http.HttpClient` (made by ``spawn``: the shared client's
 timeouts and ``upstream-http``, kept in step on a reload, closed at shutdown), one per
 account and proxy setting. The requests of one account reuse their connections; two
-accounts never meet on one.
+accounts never meet on one. A pool's TLS hello offers no ALPN, as the native client's and
+CPA's (``cloneTransportWithHTTP11`` clears ``NextProtos``); the shared client offers
+``http/1.1``.
 
 Which account a request belongs to is its *scope* (:func:`scope_of`, CPA's
 ``antigravityTransportScope``): ``id:<id>`` for a credential with an id, else its file's
@@ -134,7 +136,8 @@ class AccountPools:
         return _Bound(self, scope_of(cred))
 
     def _open(self, key: tuple[str, str]) -> HttpClient:
-        client = self._pools[key] = self.base.spawn(keepalive=KEEPALIVE, max_idle=MAX_IDLE)
+        # no ALPN in the TLS hello, as the native client (CPA cloneTransportWithHTTP11)
+        client = self._pools[key] = self.base.spawn(keepalive=KEEPALIVE, max_idle=MAX_IDLE, alpn=False)
         while len(self._pools) > self.capacity:
             _, oldest = self._pools.popitem(last=False)
             oldest.retire()

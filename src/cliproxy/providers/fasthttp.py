@@ -323,8 +323,10 @@ class FastHttpClient:
         keepalive: float = KEEPALIVE,
         dns_ttl: float = DNS_TTL,
         fallback: Fallback | None = None,
+        alpn: bool = True,
     ) -> None:
         self.connect_timeout = connect_timeout
+        self.alpn = alpn  # offer ALPN http/1.1 in the hello of the context made on first use
         self.first_byte_timeout = first_byte_timeout
         self.idle_timeout = idle_timeout
         self.max_idle, self.keepalive, self.dns_ttl = max_idle, keepalive, dns_ttl
@@ -347,7 +349,8 @@ class FastHttpClient:
         ctx = self._ssl
         if ctx is None:
             ctx = self._ssl = ssl.create_default_context()
-            ctx.set_alpn_protocols(["http/1.1"])
+            if self.alpn:
+                ctx.set_alpn_protocols(["http/1.1"])
         return ctx
 
     def repool(self, conn: Conn) -> None:

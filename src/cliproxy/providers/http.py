@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import weakref
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from contextvars import ContextVar
@@ -269,6 +270,7 @@ class HttpClient:
 
     ``keepalive`` is how long an idle connection is kept (default 60 s; aiohttp's own for a
     SOCKS proxy), ``max_idle`` how many idle ones per origin the fast client keeps.
+    ``alpn=False``: TLS hellos offer no ALPN (Antigravity's native client; else ``http/1.1``).
     :meth:`spawn` makes a client with connections of its own that follows this one's
     settings and closes with it (one Antigravity account's, ``providers.account_pools``)."""
 
@@ -284,8 +286,11 @@ class HttpClient:
         upstream_http: str = "fast",
         keepalive: float | None = None,
         max_idle: int = MAX_IDLE,
+        alpn: bool = True,
     ) -> None:
         self._limit_per_host = limit_per_host
+        self._alpn = alpn
+        self._tls: ssl.SSLContext | None = None  # aiohttp's, made on first use when alpn is off
         self._keepalive, self._max_idle = keepalive, max_idle
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         # clients made by ``spawn``: they follow this one's settings and close with it
@@ -316,6 +321,7 @@ class HttpClient:
                 max_idle=self._max_idle,
                 keepalive=self._keepalive or KEEPALIVE,
                 fallback=self._aiohttp_request,
+                alpn=self._alpn,
             )
             self.request = self.fast.request
 
@@ -349,6 +355,9 @@ class HttpClient:
                     "proxy-url %s is not an http, https or socks5 proxy URL: requests go direct",
                     redact_proxy(proxy),
                 )
+            tls: ssl.SSLContext | bool = True  # aiohttp's own context (ALPN http/1.1)
+            if not self._alpn:
+                tls = self._tls = self._tls or ssl.create_default_context()
             if proxy.startswith("socks"):
                 from aiohttp_socks import ProxyConnector
 
@@ -359,7 +368,12 @@ class HttpClient:
                 remote = scheme.lower() in ("socks5h", "socks4a")
                 url = f"{scheme.lower()[:6]}{sep}{rest}" if remote else proxy
                 connector: aiohttp.BaseConnector = ProxyConnector.from_url(
-                    url, rdns=True if remote else None, limit=0, limit_per_host=self._limit_per_host, **kept
+                    url,
+                    rdns=True if remote else None,
+                    limit=0,
+                    limit_per_host=self._limit_per_host,
+                    ssl=tls,
+                    **kept,
                 )
             else:
                 connector = aiohttp.TCPConnector(
@@ -367,6 +381,7 @@ class HttpClient:
                     limit_per_host=self._limit_per_host,
                     ttl_dns_cache=300,
                     keepalive_timeout=self._keepalive or KEEPALIVE,
+                    ssl=tls,
                 )
             # no Accept-Encoding of our own: LLM answers are small or streamed, and skipping
             # compression saves a decompressor per response (a client's own header still passes)
@@ -456,7 +471,9 @@ class HttpClient:
         conn.protocol.read_timeout = idle or None
         conn.protocol.start_timeout()
 
-    def spawn(self, *, keepalive: float | None = None, max_idle: int = MAX_IDLE) -> HttpClient:
+    def spawn(
+        self, *, keepalive: float | None = None, max_idle: int = MAX_IDLE, alpn: bool = True
+    ) -> HttpClient:
         """A client with connections of its own and this one's limits and ``upstream-http``
         (kept in step when they change); closed when this one is."""
         child = HttpClient(
@@ -467,6 +484,7 @@ class HttpClient:
             upstream_http=self._kind,
             keepalive=keepalive,
             max_idle=max_idle,
+            alpn=alpn,
         )
         self._children.add(child)
         return child
