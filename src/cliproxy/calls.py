@@ -185,6 +185,9 @@ class Attempt:
     body: dict[str, Any] = field(default_factory=dict)
     ir: IrRequest | None = None
     replay: Any = None  # translate.replay.ReplayScope: reasoning restored into / recorded from it
+    # translate.kimi_replay.Scope: a Claude client's own signed thinking on an is-compat
+    # Claude key, put back when the client left it out (CPA), recorded from the answer
+    kept: Any = None
     settle: Callable[[IrError | None], Awaitable[None]] | None = None
     # a pass-through Claude body whose messages lost another backend's thinking
     # (``translate.signature_bodies.sanitize_claude_body``), or a translated one whose tool

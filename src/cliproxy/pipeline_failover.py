@@ -472,8 +472,11 @@ async def refused_body(pool: Pool, attempt: Attempt, resp: UpstreamResponse, tra
         trace.upstream_body(data)
     if status == 401:
         attempt.provider.forget(cred)  # a cached token the upstream no longer takes
-    if attempt.replay is not None and status in (400, 422):
-        attempt.replay.forget()  # the restored reasoning may be what it refused
+    if status in (400, 422):  # the restored reasoning may be what it refused
+        if attempt.replay is not None:
+            attempt.replay.forget()
+        if attempt.kept is not None:
+            attempt.kept.forget()
     return data
 
 

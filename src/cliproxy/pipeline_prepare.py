@@ -16,13 +16,13 @@ payload rules) write into it in place.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cliproxy import replies
 from cliproxy.calls import Attempt, Call, Reply
-from cliproxy.credentials.record import Credential
+from cliproxy.credentials.record import KIND_OAUTH, Credential
 from cliproxy.formats import Format
 from cliproxy.models.catalog import ModelInfo
 from cliproxy.models.registry import ModelRoute
@@ -33,7 +33,7 @@ from cliproxy.providers.base import Carry, Provider, UpstreamRequest
 from cliproxy.providers.codex_multi_agent import is_codex_client, prepare_tools
 from cliproxy.providers.http import proxy_key
 from cliproxy.providers.transport import UpstreamResponse
-from cliproxy.translate import tokens
+from cliproxy.translate import kimi_replay, tokens
 from cliproxy.translate.antigravity_claude import antigravity_claude_signatures
 from cliproxy.translate.compat import prepare as compat_prepare
 from cliproxy.translate.compat import rewrite_agent_messages
@@ -236,6 +236,8 @@ def start_attempt(
             unled = "thinking" in body and not compat and unled_turn(body)
             if sanitize_claude_body(body, compat) or unled:
                 attempt.cut, attempt.unled = True, unled
+            if compat and call.format is _CLAUDE and call.action == "generate":
+                attempt.kept = _compat_replay(provider, cred, model, call.headers, body)
         elif compat:
             _compat_body(pipe.config, call, up_fmt, body)
         if provider.key == "codex" and not compat and not call.action.startswith(MEDIA):
@@ -288,6 +290,25 @@ def start_attempt(
     elif adapter.owns_body(req):  # (what a carrier put in is the client's: copied below)
         return Attempt(cred, provider, model, up_fmt, call.headers, body, req, scope, cut=cut)
     return Attempt(cred, provider, model, up_fmt, call.headers, _own(body), req, scope, cut=cut)
+
+
+def _compat_replay(
+    provider: Provider, cred: Credential, model: str, headers: Mapping[str, str], body: dict[str, Any]
+) -> kimi_replay.Scope | None:
+    """A Claude client on an is-compat model of a Claude API key (CPA's Claude-compatible
+    thinking replay): the session's last signed thinking and tool call put back into
+    ``body`` when the client left them out (Claude Code drops thinking a third party
+    signed, and such an upstream refuses a tool continuation without it); the scope the
+    answer is recorded into. ``None`` for an OAuth account, another provider, no session."""
+    cache = provider.compat_replay
+    if cache is None or provider.key != "claude" or cred.kind == KIND_OAUTH:
+        return None
+    session = kimi_replay.session_key(headers, body)
+    if not session:
+        return None
+    scope = kimi_replay.Scope(cache, model, session)
+    scope.apply(body)
+    return scope
 
 
 def _multi_agent_entry(pipe: Preparing, call: Call, provider: Provider, up_fmt: Format) -> Call | None:
@@ -462,6 +483,8 @@ async def send(
     )
     if prepared:
         upreq.headers.update(prepared)
+    if attempt.kept is not None:  # (a Claude client's own thinking: _compat_replay)
+        kimi_replay.record(upreq, attempt.kept)
     trace = call.trace
     if trace is not None:  # request log: this upstream attempt
         trace.upstream_request(upreq.method, upreq.url, upreq.headers, upreq.body, cred, provider.key, model)

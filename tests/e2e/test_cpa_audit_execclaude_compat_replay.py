@@ -9,13 +9,10 @@ refuses it. CPA keeps the last signed thinking + tool call of the session and pu
 #4772, #4856); only for a Claude client on an is-compat model of a Claude API key
 (TestClaudeThinkingReplayEnabledRequiresCompatClaudeAPIKey).
 
-cliproxy replays for Chat, Responses and Gemini clients (translate.replay), not for a
-Claude client: tests/translate/cpa/test_thinking_replay_claude.py calls that a deliberate
-difference ("a Claude client carries its own thinking"), which CPA's issues contradict for
-third-party signatures. Today that client gets the upstream's 400 ("Expected `thinking`
-or `redacted_thinking`") on the continuation. The fix needs the Claude pass-through path of
-``pipeline_prepare.start_attempt`` (not this helper's to change), so the compat case is a
-strict xfail; the plain model's half (nothing restored) passes.
+cliproxy replays for Chat, Responses and Gemini clients (translate.replay); for a Claude
+client on an is-compat key it now does too (``pipeline_prepare._compat_replay``, with
+Kimi's cache and recorder, ``translate.kimi_replay``). Before, that client got the
+upstream's 400 ("Expected `thinking` or `redacted_thinking`") on the continuation.
 """
 
 from __future__ import annotations
@@ -41,10 +38,6 @@ async def proxy(start_proxy: Any, fake_claude: Any) -> Any:
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="no thinking replay for Claude clients on an is-compat Claude API key (pipeline_prepare.py)",
-)
 async def test_compat_model_gets_the_omitted_thinking_back(proxy: Any, stream: bool) -> None:
     """CPA: TestClaudeExecutorCompatThinkingReplayRestoresOmittedBlock,
     TestClaudeExecutorCompatThinkingReplayRestoresOmittedBlockInStream."""

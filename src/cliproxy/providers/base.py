@@ -186,6 +186,9 @@ class Provider(ABC):
     # the provider's row in the endpoint table (its ``api`` URL is the default base)
     endpoints_key: ClassVar[str | None] = None
     always_stream: ClassVar[bool] = False  # e.g. Codex: upstream always streams
+    # a Claude client's own signed thinking on an is-compat key (``KimiReplayCache``, Claude
+    # only): put back when the client left it out (CPA; ``pipeline_prepare.start_attempt``)
+    compat_replay: Any = None
     # the upstream has a count-tokens endpoint; without one (Codex, OpenAI-compatible, xAI)
     # the pipeline counts locally what ``count_locally`` names, and never calls upstream
     counts_upstream: ClassVar[bool] = True

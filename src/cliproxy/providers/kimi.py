@@ -137,7 +137,7 @@ class KimiProvider(Provider):
                 cred, body, model=sent, stream=stream, client_headers=client_headers, action=action
             )
             if scope is not None:
-                _record(req, scope)
+                kimi_replay.record(req, scope)
             if action == "generate" and type(requested) is str and requested and requested != sent:
                 _answer_as(req, requested)
             return req
@@ -184,27 +184,6 @@ class KimiProvider(Provider):
         scope = Scope(self.replay, kimi_replay.model_family(upstream_model(model)), session)
         scope.apply(body)
         return scope
-
-
-def _record(req: UpstreamRequest, scope: Scope) -> None:
-    """Watch the answer (streamed or whole) on its way, after any other rewrite."""
-    failed = scope.forget if scope.restored is not None else None
-    recorder = kimi_replay.StreamRecorder(scope.keep, failed)
-    chunk_hook, body_hook = req.rewrite_chunk, req.rewrite_body
-
-    def on_chunk(data: bytes) -> bytes:
-        return recorder.feed(chunk_hook(data) if chunk_hook is not None else data)
-
-    def on_body(data: bytes) -> bytes:
-        data = body_hook(data) if body_hook is not None else data
-        try:
-            content = orjson.loads(data).get("content")
-        except (orjson.JSONDecodeError, AttributeError):
-            return data
-        scope.keep(content)
-        return data
-
-    req.rewrite_chunk, req.rewrite_body = on_chunk, on_body
 
 
 _MESSAGE_START = b'"message_start"'

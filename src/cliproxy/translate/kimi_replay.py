@@ -371,3 +371,26 @@ class StreamRecorder:
                     return
             content.append(block)
         self._done(content)
+
+
+def record(req: Any, scope: Scope) -> None:
+    """Watch the answer to ``req`` (an ``UpstreamRequest``; streamed or whole) on its way,
+    after any other rewrite, and keep what it ends with in ``scope``; a stream's ``error``
+    event takes restored content back out."""
+    failed = scope.forget if scope.restored is not None else None
+    recorder = StreamRecorder(scope.keep, failed)
+    chunk_hook, body_hook = req.rewrite_chunk, req.rewrite_body
+
+    def on_chunk(data: bytes) -> bytes:
+        return recorder.feed(chunk_hook(data) if chunk_hook is not None else data)
+
+    def on_body(data: bytes) -> bytes:
+        data = body_hook(data) if body_hook is not None else data
+        try:
+            content = orjson.loads(data).get("content")
+        except (orjson.JSONDecodeError, AttributeError):
+            return data
+        scope.keep(content)
+        return data
+
+    req.rewrite_chunk, req.rewrite_body = on_chunk, on_body

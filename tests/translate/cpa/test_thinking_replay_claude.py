@@ -2,13 +2,13 @@
 ``internal/runtime/executor/claude_thinking_replay_test.go``: signed thinking a client
 did not send back, restored in front of its tool calls on the next request.
 
-Deliberate difference: CPA replays only for Claude-format clients on Claude-compatible
-API keys; we replay for the clients that cannot carry a signature at all (Chat,
-Responses, Gemini formats) on any Claude credential, at the IR, and match a cached turn
-by its tool calls (ids and names) rather than by every non-thinking block. The
-upstream answers below are CPA's (whole JSON and SSE), fed through our Claude decoder.
-CPA: TestClaudeThinkingReplayEnabledRequiresCompatClaudeAPIKey (that difference: which
-requests CPA replays for; a Claude client here carries its own thinking and gets none).
+CPA replays for Claude-format clients on Claude-compatible (is-compat) API keys; we do
+that too (tests/e2e/test_cpa_audit_execclaude_compat_replay.py, with the Kimi replay cache),
+and beyond CPA we replay for the clients that cannot carry a signature at all (Chat,
+Responses, Gemini formats) on any Claude credential, at the IR, matching a cached turn by
+its tool calls (ids and names) rather than by every non-thinking block: what this file
+tests. The upstream answers below are CPA's (whole JSON and SSE), fed through our Claude
+decoder. CPA: TestClaudeThinkingReplayEnabledRequiresCompatClaudeAPIKey.
 """
 
 from __future__ import annotations
