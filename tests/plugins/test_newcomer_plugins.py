@@ -302,8 +302,12 @@ async def test_an_executor_for_an_unknown_api_streams_and_counts(start_proxy, tm
             await asyncio.sleep(0.02)
         async with s.get(proxy.url + "/v0/management/usage/summary?group=model", headers=auth) as r:
             rows = (await r.json())["rows"]
+        async with s.get(proxy.url + "/v0/management/usage/summary?group=provider", headers=auth) as r:
+            providers = (await r.json())["rows"]
     assert (usage["total_requests"], usage["success_count"], usage["total_tokens"]) == (2, 2, 20)
     assert [(row["key"], row["requests"], row["total_tokens"]) for row in rows] == [("acme-1", 2, 20)]
+    # the provider column names the plugin, as its usage records do (before: "")
+    assert [(row["key"], row["requests"]) for row in providers] == [("acme", 2)]
 
 
 # ---------------------------------------------------------------- what a mistake looks like

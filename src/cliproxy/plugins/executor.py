@@ -109,8 +109,10 @@ async def run_executor(
         result = await _call(host, rec, abi.EXECUTOR_COUNT_TOKENS, params, scope)
         body = b64decode(ci_get(result, "Payload"))
         return Reply(200, _count(body, fmt_out, call.format, reg), {"Content-Type": "application/json"})
-    if call.trace is not None:  # the model of the request's usage row (no upstream attempt names it)
+    if call.trace is not None:  # the request's usage row (no upstream attempt names them)
         call.trace.model = model or call.model
+        # its provider: the credential's, or for a router's choice the plugin (as its usage records say)
+        call.trace.provider = cred.provider if cred is not None else rec.id
     answer = None
     if fmt_out != call.format or (alias is not None and fmt_out in NATIVE_FORMATS):  # the way back
         answer = Answer(reg, host, call, fmt_out, model or call.model, original, payload, alias)

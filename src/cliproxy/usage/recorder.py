@@ -154,10 +154,10 @@ class Recorder:
         last = attempts[-1] if n else None
         if cred is not None:
             auth_index, provider = cred.index, cred.provider
-        elif last is not None:
-            auth_index, provider = last.auth_index, last.auth_provider
+        elif last is not None:  # (a plugin executor's host calls name no provider: the trace's)
+            auth_index, provider = last.auth_index, last.auth_provider or t.provider
         else:
-            auth_index = provider = ""
+            auth_index, provider = "", t.provider
         failed_auths = tuple(a.auth_index for a in attempts[:-1] if a.auth_index) if n > 1 else ()
         code = status or 500
         ok = code < 400

@@ -102,6 +102,7 @@ class RequestTrace:
     error: tuple[int, str] | None = None
     credential: Any = None
     model = ""
+    provider = ""  # the provider no attempt names (a router's choice of a plugin's executor)
     usage: Any = None
     stream = False
     cooldowns: tuple[tuple[str, str], ...] = ()
