@@ -514,8 +514,11 @@ class Flow:
         (the nested request has its own record; CPA)."""
         if self.executor and (call.skip or self.scope.nested):
             return
-        trace = call.trace
-        for a in trace.attempts[:-1] if trace is not None else ():
+        trace = call.trace  # (a plugin's own host.http calls are no upstream call: no provider)
+        calls = (
+            [a for a in trace.attempts if a.provider] if trace is not None and len(trace.attempts) > 1 else ()
+        )
+        for a in calls[:-1]:
             body = a.response_body.decode("utf-8", "replace") if a.response_body else a.error
             received = a.received if a.received is not None else a.sent
             rules.usage(
