@@ -83,8 +83,8 @@ def test_codex_thinking_level_and_stream():
 
 
 def test_codex_function_declarations():
-    """TestConvertInteractionsRequestToCodexFunctionDeclarations (``$schema`` cleanup is the
-    Codex provider's, after translation)."""
+    """TestConvertInteractionsRequestToCodexFunctionDeclarations (its ``$schema`` cleanup:
+    test_audit_transoc_codex_tool_schemas.py)."""
     body = {
         "model": "codex-test",
         "input": "hi",

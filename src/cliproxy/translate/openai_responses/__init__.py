@@ -16,6 +16,7 @@ from cliproxy.translate import ir
 from cliproxy.translate.adapter import Adapter, StreamDecoder, StreamEncoder, UsageSniffer
 from cliproxy.translate.openai_responses.build import build_request, is_own
 from cliproxy.translate.openai_responses.codex import to_codex
+from cliproxy.translate.openai_responses.codex_tools import clean_codex_tool_schemas
 from cliproxy.translate.openai_responses.decode import ResponsesDecoder
 from cliproxy.translate.openai_responses.encode import ResponsesEncoder
 from cliproxy.translate.openai_responses.parse import parse_request
@@ -45,7 +46,10 @@ class ResponsesAdapter(Adapter):
 
     def build_request(self, req: ir.Request) -> dict[str, Any]:
         body = build_request(req, self.codex)
-        return to_codex(body, is_own(req.source)) if self.codex else body
+        if not self.codex:
+            return body
+        clean_codex_tool_schemas(body, req.source)
+        return to_codex(body, is_own(req.source))
 
     def parse_response(self, body: dict[str, Any], request: ir.Request | None = None) -> ir.Response:
         return parse_response(body, self._source, request)
