@@ -30,6 +30,7 @@ from cliproxy.translate.openai_responses.response import (
     base_response,
     call_item,
     image_call_item,
+    instructions_of,
     output_item,
     response_id,
     shown_image,
@@ -404,6 +405,7 @@ class ResponsesEncoder(StreamEncoder):
         self._done = True
         resp = self._final(status)
         resp["incomplete_details"] = details
+        resp["instructions"] = instructions_of(self.request)
         if (usage := usage or self._usage) is not None:
             resp["usage"] = wire.usage_to_wire(usage)
         else:  # the upstream counted nothing: no made-up zeros (CPA leaves it out)

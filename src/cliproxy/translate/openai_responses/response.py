@@ -22,6 +22,7 @@ __all__ = [
     "base_response",
     "build_response",
     "image_call_item",
+    "instructions_of",
     "output_item",
     "parse_response",
     "response_id",
@@ -142,6 +143,19 @@ def _echoed(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def instructions_of(request: ir.Request | None) -> str | None:
+    """The client's ``instructions``, which a finished Response object repeats (the API
+    and CPA do; the events before it leave them out, as CPA's, to keep a long prompt off
+    every event)."""
+    if request is not None and request.source in OWN_SOURCES:
+        for msg in request.messages:
+            if msg.role != "system" and msg.role != "developer":
+                break
+            if msg.extras and msg.extras.get("_instructions"):
+                return "\n\n".join(b.text for b in msg.content if isinstance(b, ir.Text))
+    return None
+
+
 def base_response(rid: str, model: str, created: int, request: ir.Request | None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": rid,
@@ -179,6 +193,7 @@ def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict
         "output": None,
     }
     out.update(_echo(request))
+    out["instructions"] = instructions_of(request)
     out["output"] = items = _output_items(resp, request)
     if status == "incomplete":  # cut short: the last item is (CPA marks it so)
         for item in reversed(items):
