@@ -17,14 +17,13 @@ the TTL ran out (CPA ``shouldClearKimiThinkingReplayAfterError``).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
 
 from cliproxy.translate.replay import REPLAY_MAX_SESSIONS, REPLAY_TTL, _Bounded
-from cliproxy.translate.replay_keys import caller_key, replay_session_key
+from cliproxy.translate.replay_keys import caller_scoped, claude_code_scope, replay_session_key
 
 __all__ = [
     "KimiReplayCache",
@@ -61,30 +60,13 @@ def model_family(upstream: str) -> str:
 
 
 def session_key(headers: Mapping[str, str], body: Mapping[str, Any]) -> str:
-    """The caller's session ("" = no replay): Claude Code's ``metadata.user_id`` session,
-    else the session headers CPA reads; namespaced by a hash of the caller's API key, so
-    two callers never share reasoning (an unauthenticated caller gets none)."""
-    api_key = caller_key(headers)
-    sid = _claude_code_session(body)
-    if not sid or not api_key:
-        return replay_session_key(headers, body, chat_client=False)
-    return f"caller:{hashlib.sha256(api_key.encode()).hexdigest()[:16]}:claude:{sid}:agent:main"
-
-
-def _claude_code_session(body: Mapping[str, Any]) -> str:
-    meta = body.get("metadata")
-    user = meta.get("user_id") if isinstance(meta, dict) else None
-    if not isinstance(user, str) or not user.strip():
-        return ""
-    if user.lstrip().startswith("{"):
-        try:
-            parsed = orjson.loads(user)
-        except orjson.JSONDecodeError:
-            return ""
-        sid = parsed.get("session_id") if isinstance(parsed, dict) else None
-        return sid.strip() if isinstance(sid, str) else ""
-    _, sep, tail = user.partition("_session_")
-    return tail.strip() if sep else ""
+    """The caller's session ("" = no replay): a Claude Code session and agent (the session
+    from ``X-Claude-Code-Session-Id`` or ``metadata.user_id``, the agent from
+    ``X-Claude-Code-Agent-Id``: a sub-agent's turns are not its parent's), else the session
+    headers CPA reads; namespaced by a hash of the caller's API key, so two callers never
+    share reasoning (an unauthenticated caller gets none)."""
+    scope = claude_code_scope(body, headers)
+    return caller_scoped(headers, scope) if scope else replay_session_key(headers, body, chat_client=False)
 
 
 def replayable(content: Any) -> bool:
