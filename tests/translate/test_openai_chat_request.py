@@ -311,7 +311,9 @@ def claude_like_request() -> ir.Request:
         response_format={"type": "json_schema", "schema": {"type": "object"}, "name": "out"},
         messages=[
             ir.Message(
-                "system", [ir.Text("sys1"), ir.Text("sys2", extras={"cache_control": {"type": "ephemeral"}})]
+                "system",
+                [ir.Text("sys1"), ir.Text("sys2", extras={"cache_control": {"type": "ephemeral"}})],
+                extras={"_system": "blocks"},  # the body's system prompt, as the Claude parser marks it
             ),
             ir.Message("user", [ir.Text("hello"), ir.Image(data=PNG, media_type="image/png")]),
             ir.Message(

@@ -316,7 +316,9 @@ def claude_like_request() -> ir.Request:
         reasoning={"budget": 4096, "mode": "enabled"},
         messages=[
             ir.Message(
-                "system", [ir.Text("You are helpful.", extras={"cache_control": {"type": "ephemeral"}})]
+                "system",
+                [ir.Text("You are helpful.", extras={"cache_control": {"type": "ephemeral"}})],
+                extras={"_system": "blocks"},  # the body's system prompt, as the Claude parser marks it
             ),
             ir.Message(
                 "user",

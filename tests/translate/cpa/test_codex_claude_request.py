@@ -408,14 +408,15 @@ def test_preserves_content_order_across_tool_and_reasoning_items() -> None:
     assert items[7]["content"][0]["text"] == "continue"
 
 
-def test_leading_message_system_role_is_developer_prompt() -> None:
+def test_leading_message_system_role_is_a_user_reminder() -> None:
     """codex_claude_request_test.go TestConvertClaudeRequestToCodex_SystemMessageScenarios (message
-    system role does not become developer): CPA wraps it as a user reminder; we treat
-    system text before the first turn as the developer prompt, whichever way the Claude
-    client spelled it (the IR does not tell the two apart)."""
+    system role does not become developer): a ``role: system`` turn inside ``messages`` is
+    not the system prompt (that is the body's ``system``), even first: a user reminder."""
     out = _codex({"messages": [{"role": "system", "content": "Follow the project instructions"}, *HELLO]})
-    assert out["input"][0]["role"] == "developer"
-    assert out["input"][0]["content"][0]["text"] == "Follow the project instructions"
+    assert [i["role"] for i in out["input"]] == ["user", "user"]
+    assert out["input"][0]["content"][0]["text"] == (
+        "<system-reminder>\nFollow the project instructions\n</system-reminder>"
+    )
 
 
 def test_message_system_role_wraps_as_user_reminder() -> None:

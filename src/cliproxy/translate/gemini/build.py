@@ -38,6 +38,7 @@ from cliproxy.translate.gemini.tools import build_tools
 from cliproxy.translate.signatures import gemini_replay_or_bypass
 from cliproxy.translate.source_only import KEY as SOURCE_ONLY
 from cliproxy.translate.source_only import refuse
+from cliproxy.translate.system_turns import claude_system_turn
 from cliproxy.translate.tool_output import generated_image, unpack_images
 
 __all__ = ["ANTIGRAVITY", "build_request", "call_args", "for_antigravity", "text_only"]
@@ -415,7 +416,7 @@ def build_request(req: ir.Request) -> dict[str, Any]:
     msgs = req.messages
     n = len(msgs)
     lead = 0
-    while lead < n and msgs[lead].role in _SYSTEM_ROLES:
+    while lead < n and msgs[lead].role in _SYSTEM_ROLES and not claude_system_turn(req.source, msgs[lead]):
         lead += 1
     b: _Builder | None = None
     built = False  # a content came from _Builder (only those can hold a functionCall)

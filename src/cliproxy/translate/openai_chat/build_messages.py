@@ -34,6 +34,7 @@ from cliproxy.translate.naming import flat_name
 from cliproxy.translate.openai_chat.names import short_id
 from cliproxy.translate.openai_chat.parts import block_parts
 from cliproxy.translate.signatures import compatible_signature
+from cliproxy.translate.system_turns import claude_system_turn
 from cliproxy.translate.tool_output import unpack_images
 
 __all__ = ["build_messages"]
@@ -58,6 +59,8 @@ def build_messages(
     leading = True  # system turns before the first other turn are the system prompt
     calls_made = False
     for m in messages:
+        if leading and claude_system_turn(source, m):
+            leading = False  # a Claude client's role: system turn is no system prompt (CPA)
         content = m.content
         if (
             not same

@@ -15,6 +15,7 @@ from cliproxy.translate.signatures import provider_from_model
 from cliproxy.translate.source_only import KEY as SOURCE_ONLY
 from cliproxy.translate.source_only import refuse
 from cliproxy.translate.summary import summary_detail, summary_intent
+from cliproxy.translate.system_turns import claude_system_turn
 from cliproxy.translate.tool_output import unpack_images
 
 __all__ = ["OWN_SOURCES", "build_input", "build_request", "is_own"]
@@ -271,21 +272,13 @@ def _dropped_system_text(b: ir.Block) -> bool:
 
 
 def _claude_message_system(req: ir.Request, msg: ir.Message) -> bool:
-    """A Claude client's mid-conversation ``role: system`` message: CPA sends it to
-    Codex as a user message wrapped in ``<system-reminder>`` (leading system text is
-    the developer prompt)."""
-    if req.source != "claude":
-        return False
-    for m in req.messages:
-        if m is msg:
-            return False
-        if m.role not in ("system", "developer"):
-            return True
-    return False
+    """A Claude client's ``role: system`` message (not its ``system`` prompt): CPA sends it
+    to Codex as a user message wrapped in ``<system-reminder>``, even a leading one."""
+    return claude_system_turn(req.source, msg)
 
 
 def _reminder(blocks: list[ir.Block]) -> ir.Text:
-    text = "\n\n".join(b.text for b in blocks if isinstance(b, ir.Text))
+    text = "\n".join(b.text for b in blocks if isinstance(b, ir.Text))  # CPA joins with one
     return ir.Text(f"<system-reminder>\n{text}\n</system-reminder>")
 
 
