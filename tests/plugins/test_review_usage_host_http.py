@@ -8,11 +8,15 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import anthropic
 import openai
 
 from tests.e2e.clients import KEY
+from tests.management.conftest import MANAGEMENT_KEY, mcall
+from tests.plugins.plugin_dir import plugins_yaml, write_python
 from tests.plugins.test_flow_python import HEADER, _proxy
 from tests.plugins.test_usage_per_call import COLLECT
+from tests.usage.helpers import settle
 
 WORKER = (
     HEADER
@@ -50,3 +54,41 @@ async def test_a_plugins_http_calls_make_no_usage_records(start_proxy, fakes, tm
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.1)  # (a second record, were one made, comes in the same step)
     assert [(r.provider, r.failed) for r in plugin.records] == [("worker", False)]
+
+
+TAP = """
+from cliproxy.plugins.api import Plugin, ResponseInterceptor
+
+class Tap(Plugin, ResponseInterceptor):
+    name = "tap"; version = "1.0.0"; author = "t"; github_repository = "https://example.com/t"
+
+    async def intercept_response(self, request):
+        await self.host.http.do("GET", "{url}", {{}}, "")
+        return None
+
+plugin = Tap()
+"""
+
+
+async def test_a_response_interceptors_http_call_fails_no_credential(
+    start_proxy, fake_claude, tmp_path, monkeypatch
+) -> None:
+    """A response interceptor that calls out after the upstream answered: the credential
+    that answered has one success and no failure in its counters (GET /api-key-usage).
+    Before, the plugin's call came last in the request's trace, so the answering call was
+    taken for a failed one that another attempt followed."""
+    monkeypatch.setenv("MANAGEMENT_PASSWORD", MANAGEMENT_KEY)
+    pdir = write_python(tmp_path, {"tap": TAP.format(url=fake_claude.base_url + "/v1/models")})
+    proxy = await start_proxy(
+        f'api-keys: ["{KEY}"]\nclaude-api-key:\n  - api-key: "sk-tap"\n    base-url: "{fake_claude.base_url}"\n'
+        + plugins_yaml(pdir, {"tap": {}})
+    )
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
+        await client.messages.create(
+            model="claude-sonnet-4-6", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert any(r.path.endswith("/v1/models") for r in fake_claude.requests)  # the plugin called out
+    await settle(proxy)
+    status, body = await mcall(proxy, "GET", "/api-key-usage")
+    entry = body["claude"][f"{fake_claude.base_url}|sk-tap"]
+    assert (status, entry["success"], entry["failed"]) == (200, 1, 0)

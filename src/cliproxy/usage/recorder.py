@@ -158,7 +158,10 @@ class Recorder:
             auth_index, provider = last.auth_index, last.auth_provider or t.provider
         else:
             auth_index, provider = "", t.provider
-        failed_auths = tuple(a.auth_index for a in attempts[:-1] if a.auth_index) if n > 1 else ()
+        failed_auths: tuple[str, ...] = ()
+        if n > 1:  # each upstream call another followed failed (a plugin's host.http call names no provider)
+            calls = [a for a in attempts if a.provider]
+            failed_auths = tuple(a.auth_index for a in calls[:-1] if a.auth_index)
         code = status or 500
         ok = code < 400
         if usage is None:
