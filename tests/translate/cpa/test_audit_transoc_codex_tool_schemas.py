@@ -130,3 +130,27 @@ def test_chat_and_responses_schemas_go_as_they_came() -> None:
         "tools": [{"type": "function", "name": "lookup", "parameters": params}],
     }
     assert get(req(RESPONSES, CODEX, responses, "gpt-5.1-codex"), "tools.0.parameters") == params
+
+
+def test_claude_strict_tool_goes_non_strict() -> None:
+    """codex_claude_request.go sets ``strict: false`` on every Claude tool it sends (it only
+    keeps a ``false``): OpenAI's strict mode refuses a schema that does not list every
+    property as required, which Anthropic's strict tools do not ask for."""
+    body = {
+        "model": "m",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [
+            {
+                "name": "lookup",
+                "strict": True,
+                "input_schema": {
+                    "type": "object",
+                    "properties": {"q": {"type": "string"}, "n": {"type": "integer"}},
+                    "required": ["q"],
+                    "additionalProperties": False,
+                },
+            }
+        ],
+    }
+    assert get(req(CLAUDE, CODEX, body, "gpt-5.1-codex"), "tools.0.strict") is False

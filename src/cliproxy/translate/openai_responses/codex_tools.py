@@ -4,7 +4,9 @@ Facts from CPA's Codex translators: a Claude client's ``input_schema`` reaches C
 without ``$schema``, typed ``object`` when it names no type and with ``properties: {}``
 when an object schema lists none (an empty schema becomes ``{"type": "object",
 "properties": {}}``); a Gemini or Interactions client's declaration loses ``$schema`` and
-gets ``additionalProperties: false``. Chat and Responses clients' schemas go as they came.
+gets ``additionalProperties: false``. A Claude tool goes with ``strict: false`` whatever
+it said (a strict OpenAI function needs a schema Claude's strict does not ask for: every
+property required). Chat and Responses clients' schemas go as they came.
 Only the top level of a schema is touched; the client's own dicts are never changed.
 """
 
@@ -48,8 +50,11 @@ def clean_codex_tool_schemas(body: dict[str, Any], source: str) -> None:
     tools = body.get("tools")
     if not isinstance(tools, list):
         return
+    claude = source == "claude"
     for tool in tools:
         if isinstance(tool, dict) and tool.get("type") == "function":
             params = tool.get("parameters")
             if isinstance(params, dict):
                 tool["parameters"] = fix(params)
+            if claude:
+                tool["strict"] = False  # CPA: a Claude tool's strict never reaches Codex
