@@ -55,7 +55,7 @@ from cliproxy.providers.http import HttpClient
 from cliproxy.providers.model_not_found import says_model_not_found
 from cliproxy.translate import token_segments, tokens
 from cliproxy.translate.claude import user_id
-from cliproxy.translate.kimi_replay import KimiReplayCache
+from cliproxy.translate.kimi_replay import CompatReplayCache
 
 if TYPE_CHECKING:
     from cliproxy.state.redis import RedisState
@@ -130,7 +130,7 @@ class ClaudeProvider(Provider):
         # each conversation's last completed answer, and a cloaked key's ids: shared across
         # workers once the service calls ``share``
         self.diagnostics = claude_diagnostics.Diagnostics()
-        self.compat_replay = KimiReplayCache()  # (see Provider.compat_replay)
+        self.compat_replay = CompatReplayCache()  # (see Provider.compat_replay)
         self.key_ids: SharedKeyIds | None = None
         # a delegate with its own last step (Kimi): ``finish`` is called only then
         self._finishes = type(self).finish is not ClaudeProvider.finish

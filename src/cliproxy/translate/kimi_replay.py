@@ -26,6 +26,7 @@ from cliproxy.translate.replay import REPLAY_MAX_SESSIONS, REPLAY_TTL, _Bounded
 from cliproxy.translate.replay_keys import caller_scoped, claude_code_scope, replay_session_key
 
 __all__ = [
+    "CompatReplayCache",
     "KimiReplayCache",
     "Scope",
     "StreamRecorder",
@@ -147,6 +148,8 @@ class KimiReplayCache:
     ``DeleteKimiThinkingReplayIfUnchanged``); a cleared entry leaves a tombstone, so a request
     that read the empty entry before it cannot write over the clearing either."""
 
+    multi = False  # an entry holds one content (CompatReplayCache: a list of them)
+
     def __init__(
         self,
         ttl: float = REPLAY_TTL,
@@ -222,6 +225,34 @@ def _entry_of(content: Any) -> _Entry | None:
     return (content, size) if size <= MAX_BYTES else None
 
 
+MAX_TURNS = 64  # signed turns a session keeps on an is-compat Claude key (CPA)
+
+
+class CompatReplayCache(KimiReplayCache):
+    """A Claude client's own signed turns on an is-compat Claude key (CPA's Claude replay
+    cache): every replayable answer of a tool loop is added to the session's entry (its
+    contents, oldest first, at most ``MAX_TURNS`` and ``MAX_BYTES``), since Claude Code
+    leaves out the thinking of every step and the upstream wants the loop's first one back;
+    an answer without one clears the entry, as Kimi's."""
+
+    multi = True
+
+    def replace(self, family: str, session: str, snapshot: _Entry | None, content: Any) -> bool:
+        key = self._key(family, session)
+        if key is None or self._entries.get(key) is not snapshot:
+            return False
+        entry = _entry_of(content)
+        if entry is None:
+            self._entries.put(key, ([], 0))
+            return False
+        turns = [*(snapshot[0] if snapshot is not None else ()), content][-MAX_TURNS:]
+        sizes = [len(orjson.dumps(turn)) for turn in turns[:-1]] + [entry[1]]
+        while sum(sizes) > MAX_BYTES:
+            del turns[0], sizes[0]
+        self._entries.put(key, (turns, sum(sizes)))
+        return True
+
+
 class Scope:
     """One request's replay: the ``(family, session)`` its answer is recorded under, the
     entry it read (``snapshot``) and the cached content restored into it, if any (what a
@@ -241,6 +272,14 @@ class Scope:
         never edited), remembered as ``restored``."""
         self.snapshot = entry = self.cache.snapshot(self.family, self.session)
         cached = entry[0] if entry is not None else None
+        if cached and self.cache.multi:  # (CompatReplayCache: each turn of a loop)
+            messages = body.get("messages")
+            for turn in cached:
+                messages = restore(messages, turn) or messages
+            if messages is not body.get("messages"):
+                body["messages"] = messages
+                self.restored = cached
+            return
         restored = restore(body.get("messages"), cached) if cached else None
         if restored is not None:
             body["messages"] = restored
