@@ -154,3 +154,23 @@ def test_claude_strict_tool_goes_non_strict() -> None:
         ],
     }
     assert get(req(CLAUDE, CODEX, body, "gpt-5.1-codex"), "tools.0.strict") is False
+
+
+def test_claude_strict_tool_reaches_chat_without_strict() -> None:
+    """openai_claude_request.go writes a Claude tool's name, description and parameters only:
+    a ``strict`` Claude tool reaches an OpenAI-compatible upstream without ``strict`` (a strict
+    OpenAI function refuses a schema that does not list every property as required)."""
+    body = {
+        "model": "m",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"name": "lookup", "strict": True, "input_schema": {"type": "object", "properties": {}}}],
+    }
+    fn = get(req(CLAUDE, OPENAI, body, "gpt-5"), "tools.0.function")
+    assert fn == {"name": "lookup", "parameters": {"type": "object", "properties": {}}}
+    chat = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"type": "function", "function": {"name": "lookup", "strict": True, "parameters": {}}}],
+    }
+    assert get(req(OPENAI, OPENAI, chat, "gpt-5"), "tools.0.function.strict") is True  # a Chat client's own

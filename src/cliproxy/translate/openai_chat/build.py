@@ -164,6 +164,10 @@ def _response_format(rf: dict[str, Any]) -> dict[str, Any]:
 
 def _tools(req: ir.Request, body: dict[str, Any], same: bool, short: dict[str, str]) -> None:
     tools = [t for t in (_tool(t, same, short) for t in _unique(req.tools, same)) if t is not None]
+    if req.source == "claude":  # CPA sends a Claude tool's name, description and schema only:
+        for t in tools:  # OpenAI's strict mode needs every property required, Claude's does not
+            if isinstance(fn := t.get("function"), dict):
+                fn.pop("strict", None)
     if tools:
         if same and req.extras.get("_functions"):
             body["functions"] = [t["function"] for t in tools]
