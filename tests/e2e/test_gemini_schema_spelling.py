@@ -147,10 +147,13 @@ async def test_proto_field_names_take_json_schema_spelling(matrix: Any, model: s
     """A declaration's ``parameters`` dumped without ``by_alias``: ``any_of``,
     ``max_items``, ``min_length`` and ``property_ordering`` reach the upstream as
     ``anyOf``, ``maxItems``, ``minLength`` and ``propertyOrdering``; the property named
-    ``max_items`` keeps its name. (CPA copies them as written.)"""
+    ``max_items`` keeps its name. (CPA copies them as written; for Codex it also closes a
+    Gemini client's top-level object with ``additionalProperties: false``, as
+    ``translate.openai_responses.codex_tools`` does.)"""
     tools = [{"functionDeclarations": [{"name": "tag", "parameters": _snake_schema()}]}]
     await _send(matrix, model, {"tools": tools})
-    assert _tool_schema(fake, getattr(matrix.fakes, fake).last.json) == SNAKE_JSON
+    want = {**SNAKE_JSON, "additionalProperties": False} if fake == "responses" else SNAKE_JSON
+    assert _tool_schema(fake, getattr(matrix.fakes, fake).last.json) == want
 
 
 @pytest.mark.parametrize(("model", "fake"), TARGETS[:2])
