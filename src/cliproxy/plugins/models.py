@@ -432,6 +432,7 @@ def apply_auth_data(cred: Credential, auth: dict[str, Any]) -> None:
     meta = ci_get(auth, "Metadata")
     if isinstance(meta, dict):
         cred.metadata.update(meta)
+    cred.metadata["type"] = cred.provider  # CPA's AuthDataToCoreAuth: the file's type is its provider
     attrs = ci_get(auth, "Attributes")
     if isinstance(attrs, dict):  # the proxy's own attributes are its config's to set, not a plugin's
         cred.attributes.update({str(k): str(v) for k, v in attrs.items() if k not in _OWN_ATTRIBUTES})
