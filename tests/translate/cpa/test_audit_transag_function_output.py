@@ -5,10 +5,9 @@ client's ``function_call_output`` in each shape CPA's test sends reaches Gemini 
 call's result.
 
 Differences from CPA, on purpose: an output list holding objects with no part ``type``
-is a 400 here (the Responses API types every output part;
-test_gemini_openai_responses_request.py::test_output_untyped_structured_parts_rejected),
-where CPA forwards the objects; a stringified array goes as the result's text (CPA: the
-parsed array; the model reads the same JSON); a stringified object is the response
+(which the Responses API asks for) is forwarded as CPA forwards it, but as JSON text in
+the result (CPA: the objects themselves; the model reads the same JSON); a stringified
+array goes as the result's text (CPA: the parsed array); a stringified object is the response
 itself (CPA: under ``result``); images go as ``inlineData``/``mimeType`` (CPA
 ``inline_data``/``mime_type``, both Gemini spellings)."""
 
@@ -17,9 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-import pytest
-
-from cliproxy.errors import RequestError
 
 from ._run import GEMINI, RESPONSES, req
 
@@ -54,18 +50,18 @@ def test_stringified_array_with_image() -> None:
     assert parts[1]["inlineData"] == {"mimeType": "image/jpeg", "data": "/9j/4AAQSkZJRg=="}
 
 
-@pytest.mark.parametrize(
-    ("name", "output"),
-    [("list_items", ROWS), ("query", MIXED)],
-    ids=[
-        "plain structured JSON array without images",
-        "mixed array with text and non-image structured object",
-    ],
-)
-def test_untyped_output_objects_are_refused(name: str, output: list[Any]) -> None:
-    """Our difference: a clear 400 naming the part without a ``type`` (CPA forwards it)."""
-    with pytest.raises(RequestError, match=r"output\[\d\]\.type: missing content part type"):
-        req(RESPONSES, GEMINI, _body(name, output), "gemini-3.7-flash-high")
+def test_untyped_output_objects_are_forwarded_as_json() -> None:
+    """ "plain structured JSON array without images": the array as the result's JSON text."""
+    parts = _parts("list_items", ROWS)
+    assert len(parts) == 1
+    assert orjson.loads(parts[0]["functionResponse"]["response"]["result"]) == ROWS
+
+
+def test_mixed_text_and_untyped_object() -> None:
+    """ "mixed array with text and non-image structured object": the text, then the object's JSON."""
+    parts = _parts("query", MIXED)
+    result = parts[0]["functionResponse"]["response"]["result"]
+    assert result == 'summary header\n{"id":1,"status":"active"}' and len(parts) == 1
 
 
 def test_plain_string_output() -> None:

@@ -8,11 +8,10 @@ Documented differences kept as assertions: ``inlineData.mimeType`` (CPA writes
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
-
-from cliproxy.errors import RequestError
 
 from ._run import GEMINI, RESPONSES, get, req
 
@@ -264,12 +263,15 @@ def test_output_nested_image_url_object_with_detail() -> None:
     assert parts[1]["inlineData"] == {"data": "iVBORw0KGgoAAAANSUhEUg==", "mimeType": "image/png"}
 
 
-def test_output_untyped_structured_parts_rejected() -> None:
+def test_output_untyped_structured_parts_forwarded() -> None:
     """gemini_openai-responses_request_test.go TestConvertOpenAIResponsesRequestToGemini_FunctionCallOutputVariations
-    (plain structured JSON array without images): output parts need a ``type`` in the
-    Responses API; we answer 400 where CPA forwards the objects."""
-    with pytest.raises(RequestError):
-        _gem({"input": [_call("call_1", "list_items"), _out("call_1", [{"id": 1, "name": "first"}])]})
+    (plain structured JSON array without images): objects without a part ``type`` (which
+    the Responses API asks for) are forwarded, as CPA does (its issue #5039), not refused:
+    as their JSON text, where CPA puts the array itself in ``result`` (our IR carries a
+    tool's result as text or typed parts)."""
+    out = _gem({"input": [_call("call_1", "list_items"), _out("call_1", [{"id": 1, "name": "first"}])]})
+    result = get(out["contents"][-1]["parts"][0], "functionResponse.response.result")
+    assert json.loads(result) == [{"id": 1, "name": "first"}]
 
 
 def test_groups_reversed_parallel_tool_outputs() -> None:

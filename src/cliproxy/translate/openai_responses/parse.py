@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from cliproxy.errors import RequestError
 from cliproxy.translate import ir
 from cliproxy.translate.carriers import (
@@ -27,7 +29,7 @@ from cliproxy.translate.carriers import (
     is_call_carrier,
 )
 from cliproxy.translate.naming import flat_name
-from cliproxy.translate.openai_responses.parts import parse_parts
+from cliproxy.translate.openai_responses.parts import parse_part, parse_parts
 from cliproxy.translate.openai_responses.tools import parse_tool_choice, parse_tools
 from cliproxy.translate.openai_responses.unmarked import unmarked_anchors
 
@@ -375,6 +377,19 @@ def _parse_output(item: dict[str, Any], where: str, calls: dict[str, str], orpha
     if isinstance(output, str):
         rest["_str"] = True
         content: list[ir.Block] = [ir.Text(output)]
+    elif isinstance(output, list) and not all(isinstance(p, dict) and "type" in p for p in output):
+        # structured JSON (objects without a part type, as some clients send a tool's result):
+        # forwarded as its JSON text, as CPA forwards it (issue #5039), not refused; beside
+        # typed parts, each such object as a text part of its own
+        typed = [isinstance(p, dict) and "type" in p for p in output]
+        if not any(typed):
+            rest["_str"] = True
+            content = [ir.Text(orjson.dumps(output).decode())]
+        else:
+            content = [
+                parse_part(p, f"{where}.output[{i}]") if t else ir.Text(orjson.dumps(p).decode())
+                for i, (p, t) in enumerate(zip(output, typed, strict=True))
+            ]
     else:
         content = parse_parts(output, f"{where}.output")
     # a failed tool run travels as status "incomplete" (Responses has no is_error flag)
