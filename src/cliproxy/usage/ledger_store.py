@@ -296,35 +296,30 @@ class SqliteStore:
         self._conn = conn
 
     def insert(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        return self._write(rows, None)
+
+    def append(self, prefix: str, first: int, rows: Sequence[tuple[Any, ...]]) -> int:
+        return self._write(rows, (prefix, first))
+
+    def _write(self, rows: Sequence[tuple[Any, ...]], uids: tuple[str, int] | None) -> int:
+        """``insert`` (rows with their uid) or ``append`` (``uids``: the prefix and first
+        counter SQLite makes each row's uid from, ``_sqlite_append``), and the rows' totals,
+        in one transaction."""
         conn = self._writer()
         step = self._per_statement
+        statement = _sqlite_insert if uids is None else _sqlite_append
         flats: list[list[Any]] = []
         with self._lock, _transaction(conn):
             before = conn.total_changes
             for start, size in _parts(len(rows), step):
-                flat = list(chain.from_iterable(rows[start : start + size]))
-                conn.execute(_sqlite_insert(size), flat)
+                flat: list[Any] = [] if uids is None else [uids[0], uids[1] + start]
+                flat += chain.from_iterable(rows[start : start + size])
+                conn.execute(statement(size), flat)
                 flats.append(flat)
                 time.sleep(YIELD_SECONDS)  # the GIL to a waiting event loop (see ROWS_PER_STATEMENT)
             added = conn.total_changes - before
             # in the rows' transaction: both or neither
-            ledger_totals.add(conn, SQLITE, _tally(rows, flats, uid=True))
-            return added
-
-    def append(self, prefix: str, first: int, rows: Sequence[tuple[Any, ...]]) -> int:
-        conn = self._writer()
-        step = self._per_statement
-        flats: list[list[Any]] = []
-        with self._lock, _transaction(conn):
-            before = conn.total_changes
-            for start, size in _parts(len(rows), step):
-                flat: list[Any] = [prefix, first + start]
-                flat += chain.from_iterable(rows[start : start + size])
-                conn.execute(_sqlite_append(size), flat)
-                flats.append(flat)
-                time.sleep(YIELD_SECONDS)  # the GIL to a waiting event loop (see ROWS_PER_STATEMENT)
-            added = conn.total_changes - before
-            ledger_totals.add(conn, SQLITE, _tally(rows, flats, uid=False))  # as insert's
+            ledger_totals.add(conn, SQLITE, _tally(rows, flats, uid=uids is None))
             return added
 
     def present(self, uids: Sequence[str]) -> set[str]:
