@@ -285,7 +285,7 @@ class Service:
         await self.plugins.apply_config(self.config.plugins)
         # no active plugin: the pipeline skips every plugin seam with one `is None` test
         self.pipeline.plugins = self.plugins if self.plugins.snapshot else None
-        self.frontend, self._frontend_exclusive = frontend_providers(self.plugins)
+        self.frontend, self._frontend_exclusive = await frontend_providers(self.plugins)
         await self.plugin_routes.rebuild(self.plugins, reserved=set())
         natives, served = self._served_natively()
         declared = await register_models(self.plugins, self.config, native=natives, served=served)

@@ -256,14 +256,14 @@ def _frontend(plugin_id: str, priority: int, *, provider: bool = True, exclusive
     )
 
 
-def test_an_exclusive_frontend_auth_provider_by_priority_then_id():
+async def test_an_exclusive_frontend_auth_provider_by_priority_then_id():
     """CPA: TestRegisterFrontendAuthProvidersSelectsHighestPriorityExclusiveProvider,
     ...SelectsExclusiveProviderByPluginIDWhenPriorityTies,
     ...IgnoresExclusiveWithoutFrontendAuthProvider and
     ...ClearsExclusiveProviderWhenExclusivePluginRemoved: the exclusive provider of the
     highest priority (on a tie, the lower plugin id) is the only one; an exclusive flag
     without a provider does not count; without an exclusive one every provider serves."""
-    recs, exclusive = frontend_providers(
+    recs, exclusive = await frontend_providers(
         wire_host(
             _frontend("exclusive-low", 1, exclusive=True),
             _frontend("exclusive-high", 10, exclusive=True),
@@ -271,11 +271,11 @@ def test_an_exclusive_frontend_auth_provider_by_priority_then_id():
         )
     )
     assert ([r.id for r in recs], exclusive) == (["exclusive-high"], True)
-    recs, exclusive = frontend_providers(
+    recs, exclusive = await frontend_providers(
         wire_host(_frontend("b-tie", 5, exclusive=True), _frontend("a-tie", 5, exclusive=True))
     )
     assert ([r.id for r in recs], exclusive) == (["a-tie"], True)
-    recs, exclusive = frontend_providers(
+    recs, exclusive = await frontend_providers(
         wire_host(
             _frontend("exclusive-without-provider", 0, provider=False, exclusive=True),
             _frontend("normal-auth", 0),
@@ -327,12 +327,12 @@ async def test_frontend_auth_failures_leave_the_request_unauthenticated():
         raise PluginError("not mine")
 
     def plugin(plugin_id: str, priority: int, handler: Any) -> WirePlugin:
-        return WirePlugin(
-            plugin_id, priority, {"frontend_auth_provider": True}, {abi.FRONTEND_AUTH_AUTHENTICATE: handler}
-        )
+        handlers = {abi.FRONTEND_AUTH_IDENTIFIER: lambda _p: {"identifier": "custom-auth"}}
+        handlers[abi.FRONTEND_AUTH_AUTHENTICATE] = handler
+        return WirePlugin(plugin_id, priority, {"frontend_auth_provider": True}, handlers)
 
     async def auth(host: Any) -> str | None:
-        recs, _ = frontend_providers(host)
+        recs, _ = await frontend_providers(host)
         return await authenticate(
             host, recs, method="POST", path="/v1/models", headers={}, query={}, body=b"request-body"
         )

@@ -43,9 +43,17 @@ RESOURCE_BASE = "/v0/resource/plugins"
 _FAILURES = (PluginError, PluginCrashed, asyncio.TimeoutError)
 
 
-def frontend_providers(host: PluginHost) -> tuple[tuple[Record, ...], bool]:
-    """(providers, exclusive): the frontend-auth plugins that authenticate requests."""
-    recs = host.active("frontend_auth_provider")
+async def frontend_providers(host: PluginHost) -> tuple[tuple[Record, ...], bool]:
+    """(providers, exclusive): the frontend-auth plugins that authenticate requests. Like
+    CPA, only those that name an identifier: one answering none is not a provider (nor
+    exclusive), and one that crashes asked for it is fused."""
+    recs = tuple(
+        [
+            r
+            for r in host.active("frontend_auth_provider")
+            if await host.identifier(r, abi.FRONTEND_AUTH_IDENTIFIER)
+        ]
+    )
     exclusive = [r for r in recs if r.has("frontend_auth_provider_exclusive")]
     if exclusive:
         return (exclusive[0],), True
