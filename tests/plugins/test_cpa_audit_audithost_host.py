@@ -100,3 +100,52 @@ async def test_a_replaced_plugins_models_leave_the_list(start_proxy, fakes, tmp_
     await _enable(proxy, "bravo", True)
     listed = await _listed(proxy)
     assert "model-a" not in listed and "model-b" in listed
+
+
+DENY = (
+    HEADER
+    + """
+class Deny(Plugin, Scheduler):
+    name = "deny"; version = "1"; author = "t"; github_repository = "https://example.com/s"
+    async def pick(self, req):
+        raise PluginError("scheduler says no", http_status=451, code="scheduler_denied")
+plugin = Deny()
+"""
+)
+
+
+async def _chat_status(proxy: Any) -> int:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            proxy.url + "/v1/chat/completions",
+            headers={"Authorization": f"Bearer {KEY}"},
+            json={"model": "compat-model", "messages": [{"role": "user", "content": "x"}]},
+        ) as r,
+    ):
+        return r.status
+
+
+async def _put_config(proxy: Any, text: str) -> None:
+    url = proxy.url + "/v0/management/config.yaml"
+    async with (
+        aiohttp.ClientSession() as s,
+        s.put(url, headers={"X-Management-Key": "m-secret"}, data=text.encode()) as r,
+    ):
+        assert r.status == 200, await r.text()
+
+
+async def test_turning_plugins_off_drops_the_plugin_scheduler(start_proxy, fakes, tmp_path, monkeypatch):
+    """CPA: TestServiceSyncPluginRuntimeConfigClearsPluginSchedulerWithoutHost: with
+    ``plugins.enabled`` set to false by a config write, the scheduler plugin no longer
+    picks (its refusal stops reaching clients: the built-in pick serves); set back to
+    true, it picks again."""
+    monkeypatch.setenv("MANAGEMENT_PASSWORD", "m-secret")
+    proxy = await _proxy(start_proxy, fakes, tmp_path, {"deny": DENY}, {"deny": {}})
+    assert await _chat_status(proxy) == 451
+    text = proxy.config_path.read_text()
+    assert text.count("plugins:\n  enabled: true") == 1
+    await _put_config(proxy, text.replace("plugins:\n  enabled: true", "plugins:\n  enabled: false"))
+    assert await _chat_status(proxy) == 200
+    await _put_config(proxy, text)
+    assert await _chat_status(proxy) == 451
