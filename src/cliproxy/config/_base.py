@@ -21,6 +21,11 @@ from pydantic import (
     model_validator,
 )
 
+try:  # (POSIX: the password database, for a home when HOME is empty)
+    import pwd
+except ImportError:  # pragma: no cover - Windows
+    pwd = None  # type: ignore[assignment]
+
 __all__ = [
     "ConfigModel",
     "expand_home",
@@ -182,10 +187,21 @@ def trimmed_unique(values: Iterable[str] | None) -> list[str]:
     return list(seen)
 
 
+def _home() -> str:
+    """The user's home: ``HOME``, or the password database's when it is unset or empty
+    (an empty ``HOME`` would put ``~/x`` at ``/x``; CPA refuses such a path)."""
+    if os.environ.get("HOME"):
+        return os.path.expanduser("~")
+    try:
+        return pwd.getpwuid(os.getuid()).pw_dir if pwd is not None else os.path.expanduser("~")
+    except KeyError:  # no entry: as expanduser leaves it
+        return os.path.expanduser("~")
+
+
 def expand_home(path: str) -> str:
     """Expand a leading ``~`` the way CPA does (``~``, ``~/x``, ``~\\x``), then clean."""
     if path.startswith("~"):
         rest = path[1:].lstrip("/\\").replace("\\", "/")
-        home = os.path.expanduser("~")
+        home = _home()
         return os.path.normpath(os.path.join(home, rest)) if rest else os.path.normpath(home)
     return os.path.normpath(path) if path else path
