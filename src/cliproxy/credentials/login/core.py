@@ -28,6 +28,7 @@ from cliproxy.errors import UpstreamError, clip
 from cliproxy.providers.http import read_body
 from cliproxy.providers.transport import UpstreamClient
 
+from ..files import normalize_metadata
 from ..storage import write_json
 from .base import AuthStart, LoginError, LoginFailure, Saved
 
@@ -304,6 +305,7 @@ def save(auth_dir: str | Path, name: str, record: Mapping[str, Any]) -> Saved:
     for key, value in _read_object(path).items():
         if key.strip().lower() not in TOKEN_PAYLOAD_KEYS and key not in merged:
             merged[key] = value
+    normalize_metadata(merged)  # legacy kebab-case settings under their snake_case names (CPA)
     write_json(path, dict(sorted(merged.items())))
     email = merged.get("email")
     account = email.strip() if isinstance(email, str) and email.strip() else name.removesuffix(".json")
