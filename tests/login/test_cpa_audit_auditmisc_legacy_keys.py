@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from cliproxy.credentials.files import load_auth_file
+from cliproxy.credentials.login.vertex import import_vertex_file
 from tests.login.conftest import login_in_browser
 from tests.login.test_flows import CASES, PROVIDERS, make_flow
 
@@ -35,3 +36,18 @@ async def test_a_second_sign_in_saves_legacy_settings_under_canonical_names(
     assert (
         cred is not None and cred.metadata["request_retry"] == 0 and cred.metadata["disable_cooling"] is True
     )
+
+
+def test_a_vertex_import_over_a_file_saves_legacy_settings_under_canonical_names(tmp_path) -> None:
+    """The same for ``--vertex-import`` (and the panel's Vertex import, the same writer):
+    importing the key again over the account's file written with legacy settings."""
+    from tests.login.test_vertex_import import account, key_file
+
+    auth_dir = tmp_path / "auths"
+    first = import_vertex_file(key_file(tmp_path, account()), auth_dir)
+    data = orjson.loads(first.path.read_bytes())
+    first.path.write_bytes(orjson.dumps({**data, **LEGACY}))
+    again = import_vertex_file(key_file(tmp_path, account()), auth_dir)
+    now = orjson.loads(again.path.read_bytes())
+    assert not {"request-retry", "disable-cooling", "excluded-models"} & now.keys(), now
+    assert (now["request_retry"], now["disable_cooling"], now["excluded_models"]) == (0, True, ["m-1"])

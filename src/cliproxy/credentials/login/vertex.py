@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from cliproxy.credentials.files import normalize_metadata
 from cliproxy.credentials.storage import write_json
 from cliproxy.errors import CliproxyError
 
@@ -111,7 +112,9 @@ def save_vertex(auth_dir: Path, name: str, record: dict[str, Any]) -> Path:
         existing = orjson.loads(path.read_bytes())
     except (FileNotFoundError, orjson.JSONDecodeError):  # nothing to keep: write it whole
         existing = {}
-    write_json(path, {**(existing if isinstance(existing, dict) else {}), **record})
+    merged = {**(existing if isinstance(existing, dict) else {}), **record}
+    normalize_metadata(merged)  # legacy kebab-case settings under their snake_case names (CPA)
+    write_json(path, merged)
     return path
 
 
