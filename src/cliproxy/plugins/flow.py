@@ -35,6 +35,7 @@ from cliproxy.plugins.executor import executor_formats, run_executor
 from cliproxy.plugins.models import refresh_plugin_auth
 from cliproxy.plugins.stream_chunks import StreamChunks
 from cliproxy.plugins.stream_normalizers import AFTER, BEFORE, StreamNormalizers
+from cliproxy.plugins.usage_record import usage_record
 from cliproxy.providers.identity import forwardable_response_headers
 from cliproxy.times import format_utc
 from cliproxy.translate.registry import Registry
@@ -45,6 +46,16 @@ if TYPE_CHECKING:
 __all__ = ["Flow"]
 
 # router decisions that send the request to a plugin's executor instead of a provider
+
+_DETAIL = (
+    "InputTokens",
+    "OutputTokens",
+    "ReasoningTokens",
+    "CachedTokens",
+    "CacheReadTokens",
+    "CacheCreationTokens",
+    "TotalTokens",
+)
 
 
 class Flow:
@@ -523,69 +534,22 @@ class Flow:
             received = a.received if a.received is not None else a.sent
             rules.usage(
                 self.host,
-                self._record(
-                    call, a.sent, received, received, a.cred, None, (a.status or 0, body), a.response_headers
+                usage_record(
+                    call,
+                    self.model,
+                    self.executor,
+                    (a.sent, received, received),
+                    a.cred,
+                    None,
+                    (a.status or 0, body),
+                    a.response_headers,
                 ),
             )
-        record = self._record(
-            call, self.started, first, time.time(), cred, usage, failure, self._upstream_headers(call)
+        times = (self.started, first, time.time())
+        headers = self._upstream_headers(call)
+        rules.usage(
+            self.host, usage_record(call, self.model, self.executor, times, cred, usage, failure, headers)
         )
-        rules.usage(self.host, record)
-
-    def _record(
-        self,
-        call: Call,
-        started: float,
-        first: float,
-        now: float,
-        cred: Any,
-        usage: Any,
-        failure: tuple[int, str] | None,
-        headers: Mapping[str, str] | None,
-    ) -> dict[str, Any]:
-        provider = cred.provider if cred else self.executor
-        detail = {
-            "InputTokens": 0,
-            "OutputTokens": 0,
-            "ReasoningTokens": 0,
-            "CachedTokens": 0,
-            "CacheReadTokens": 0,
-            "CacheCreationTokens": 0,
-            "TotalTokens": 0,
-        }
-        if usage is not None:
-            detail.update(
-                InputTokens=usage.input_tokens,
-                OutputTokens=usage.output_tokens,
-                ReasoningTokens=usage.reasoning_tokens,
-                CachedTokens=usage.cache_read_tokens,
-                CacheReadTokens=usage.cache_read_tokens,
-                CacheCreationTokens=usage.cache_write_tokens,
-                TotalTokens=usage.total,
-            )
-        return {
-            "Provider": provider,
-            "ExecutorType": provider,
-            "Model": self.model,
-            "Alias": call.model,
-            "APIKey": "",
-            "AuthID": cred.id if cred else "",
-            "AuthIndex": cred.index if cred else "",
-            "AuthType": cred.kind if cred else "",
-            "Source": call.format.value,
-            "ReasoningEffort": "",
-            "ServiceTier": "",
-            "Generate": call.body.get("generate") is not False,  # only an explicit false (CPA)
-            "RequestedAt": format_utc(started),
-            "Latency": int((now - started) * 1e9),
-            "TTFT": int((first - started) * 1e9),
-            "Failed": failure is not None,
-            "Failure": {"StatusCode": failure[0], "Body": failure[1]}
-            if failure
-            else {"StatusCode": 0, "Body": ""},
-            "Detail": detail,
-            "ResponseHeaders": rules.wire_headers(headers),
-        }
 
 
 def _applied(call: Call, state: rules.Intercepted) -> Call:
