@@ -45,18 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Flow"]
 
-# router decisions that send the request to a plugin's executor instead of a provider
-
-_DETAIL = (
-    "InputTokens",
-    "OutputTokens",
-    "ReasoningTokens",
-    "CachedTokens",
-    "CacheReadTokens",
-    "CacheCreationTokens",
-    "TotalTokens",
-)
-
 
 class Flow:
     """One request's plugin stages; holds what they share (request id, scope, start)."""
