@@ -92,3 +92,28 @@ async def test_a_response_interceptors_http_call_fails_no_credential(
     status, body = await mcall(proxy, "GET", "/api-key-usage")
     entry = body["claude"][f"{fake_claude.base_url}|sk-tap"]
     assert (status, entry["success"], entry["failed"]) == (200, 1, 0)
+
+
+async def test_the_usage_queue_keeps_the_upstreams_answer_headers(
+    start_proxy, fake_claude, tmp_path, monkeypatch
+) -> None:
+    """The usage queue's record carries the upstream answer's headers (CPA's
+    ``response_headers``), not those of a call a response interceptor made afterwards.
+    Before, the plugin's call came last in the trace and its headers were taken."""
+    monkeypatch.setenv("MANAGEMENT_PASSWORD", MANAGEMENT_KEY)
+    pdir = write_python(tmp_path, {"tap": TAP.format(url=fake_claude.base_url + "/v1/models")})
+    proxy = await start_proxy(
+        f'api-keys: ["{KEY}"]\nusage-statistics-enabled: true\nclaude-api-key:\n  - api-key: "sk-tap"\n'
+        f'    base-url: "{fake_claude.base_url}"\n' + plugins_yaml(pdir, {"tap": {}})
+    )
+    fake_claude.answer_headers["sk-tap"] = {"x-the-answer": "messages"}
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
+        await client.messages.create(
+            model="claude-sonnet-4-6", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert any(r.path.endswith("/v1/models") for r in fake_claude.requests)  # the plugin called out
+    await settle(proxy)
+    status, records = await mcall(proxy, "GET", "/usage-queue?count=5")
+    assert status == 200 and len(records) == 1
+    headers = {k.lower(): v for k, v in records[0]["response_headers"].items()}
+    assert headers.get("x-the-answer") == ["messages"]

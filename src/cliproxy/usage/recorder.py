@@ -323,7 +323,7 @@ class Recorder:
             tier,
             generate,
             (t.stream_tier or answer_service_tier(t.response_body)) if t.status < 400 else "",
-            t.attempts[-1].response_headers if t.attempts else None,
+            _answer_headers(t.attempts),
         )
         self.queue.push(orjson.dumps(build_record(facts)))
 
@@ -441,3 +441,13 @@ def _auth_status(a: Attempt) -> dict[str, Any]:
             model["quota"] = quota
         status["model"] = model
     return status
+
+
+def _answer_headers(attempts: list[Any]) -> Mapping[str, str] | None:
+    """The headers of the last upstream answer: a plugin's own ``host.http`` calls (no
+    provider: a response interceptor may call out after the answer) are not one, unless
+    they are all there is (a plugin executor's)."""
+    for a in reversed(attempts):
+        if a.provider:
+            return a.response_headers
+    return attempts[-1].response_headers if attempts else None
