@@ -29,7 +29,7 @@ from cliproxy.errors import ConfigError
 from cliproxy.management.types import Req, Resp, Route
 from cliproxy.plugins.abi import ci_get
 from cliproxy.plugins.discovery import discover, pinned_versions
-from cliproxy.plugins.store.auth import AuthRule, parse_rules, plugin_auth_configured
+from cliproxy.plugins.store.auth import AuthRule, github_api_base, parse_rules, plugin_auth_configured
 from cliproxy.plugins.store.client import StoreClient
 from cliproxy.plugins.store.install import Installer, InstallResult
 from cliproxy.plugins.store.manifest import (
@@ -56,7 +56,9 @@ log = logging.getLogger(__name__)
 
 RELEASE_TTL = 600.0
 FAILURE_TTL = 30.0
-_releases: dict[str, tuple[str, float]] = {}  # repository -> (latest version, expiry)
+# (GitHub API base, repository) -> (latest version, expiry): another API base (a mirror,
+# an Enterprise host) is another repository
+_releases: dict[tuple[str, str], tuple[str, float]] = {}
 
 
 def _fail(status: int, code: str, message: str, **extra: Any) -> Resp:
@@ -112,7 +114,8 @@ async def _latest(client: StoreClient, plugin: Plugin) -> str:
     if plugin.install_type != GITHUB_RELEASE or not plugin.repository:
         return ""
     now = time.monotonic()
-    cached = _releases.get(plugin.repository)
+    key = (github_api_base(), plugin.repository)
+    cached = _releases.get(key)
     if cached is not None and now < cached[1]:
         return cached[0]
     version, ttl = "", FAILURE_TTL
@@ -121,7 +124,7 @@ async def _latest(client: StoreClient, plugin: Plugin) -> str:
         version, ttl = release_version(release.tag_name), RELEASE_TTL
     except StoreError as exc:
         log.warning("plugin store: latest release of %s unknown: %s", plugin.id, exc)
-    _releases[plugin.repository] = (version, now + ttl)
+    _releases[key] = (version, now + ttl)
     return version
 
 
