@@ -257,7 +257,7 @@ async def test_a_redis_that_may_evict_keys_is_named_at_start(
         await admin.config_set("maxmemory-policy", policy)
     finally:
         await admin.aclose()
-    with caplog.at_level(logging.WARNING, logger="cliproxy.state.redis"):
+    with caplog.at_level(logging.WARNING, logger="cliproxy.state.redis_loss"):
         await redis_states(PREFIX)
     said = [r.getMessage() for r in caplog.records if "may evict" in r.getMessage()]
     assert bool(said) is warned

@@ -63,7 +63,7 @@ from .memory import MemoryState
 from .redis_headroom import RedisHeadroom
 from .redis_keys import RedisKeyPolicies
 from .redis_logins import RedisLogins
-from .redis_loss import LossWatch
+from .redis_loss import LossWatch, check_eviction
 from .redis_scripts import DELETE_BINDING, GET_BINDING, IN_FLIGHT, RELEASE, SET_BINDING, WEIGHTED
 from .redis_secrets import RedisSecrets
 from .redis_slots import RedisSlots
@@ -185,31 +185,11 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
         """Check the connection and listen for other processes' notifications."""
         try:
             await self._redis.ping()
-            await self._check_eviction()
+            await check_eviction(self._redis)
         except _DOWN as exc:
             self._went_down(exc)
         if self._listener is None:
             self._listener = asyncio.get_running_loop().create_task(self._listen())
-
-    async def _check_eviction(self) -> None:
-        """Warn when Redis may evict keys: only the loss of the marker is noticed (and
-        restored from the ledger), so a budget's spend or a counter evicted alone would
-        start over unnoticed. ``INFO memory`` (allowed where ``CONFIG`` often is not); a
-        Redis that refuses it is not judged."""
-        try:
-            info = await self._redis.info("memory")
-        except ResponseError as exc:
-            log.debug("state: Redis refused INFO memory (%s); its eviction policy is not checked", exc)
-            return
-        policy = str(info.get("maxmemory_policy") or "noeviction")
-        if int(info.get("maxmemory") or 0) > 0 and policy != "noeviction":
-            log.warning(
-                "state: Redis may evict keys (maxmemory %s bytes, maxmemory-policy %s): a client key's "
-                "budget spend or a usage counter evicted alone starts over unnoticed; set "
-                "maxmemory-policy noeviction (or maxmemory 0) for cliproxy's database",
-                info.get("maxmemory"),
-                policy,
-            )
 
     async def close(self) -> None:
         self._closing = True  # ends the loops even if a cancellation is lost (3.11 wait_for)

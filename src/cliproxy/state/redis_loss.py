@@ -25,7 +25,9 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import ResponseError
 
 from .redis_keys import MARKER
 from .resp import DOWN
@@ -33,7 +35,7 @@ from .resp import DOWN
 if TYPE_CHECKING:
     from .redis import RedisState
 
-__all__ = ["CHECK_INTERVAL", "LEASE", "LossWatch", "Restorer"]
+__all__ = ["CHECK_INTERVAL", "LEASE", "LossWatch", "Restorer", "check_eviction"]
 
 log = logging.getLogger(__name__)
 
@@ -148,3 +150,24 @@ class LossWatch:
             )
         else:
             log.info("state: Redis holds no state of this deployment yet; %s", what)
+
+
+async def check_eviction(redis: Any) -> None:
+    """Warn when Redis may evict keys: only the loss of the marker is noticed (and restored
+    from the ledger), so a budget's spend or a counter evicted alone would start over
+    unnoticed. ``INFO memory`` (allowed where ``CONFIG`` often is not); a Redis that refuses
+    it is not judged. ``redis``: a redis-py client; a connection failure goes up."""
+    try:
+        info = await redis.info("memory")
+    except ResponseError as exc:
+        log.debug("state: Redis refused INFO memory (%s); its eviction policy is not checked", exc)
+        return
+    policy = str(info.get("maxmemory_policy") or "noeviction")
+    if int(info.get("maxmemory") or 0) > 0 and policy != "noeviction":
+        log.warning(
+            "state: Redis may evict keys (maxmemory %s bytes, maxmemory-policy %s): a client key's "
+            "budget spend or a usage counter evicted alone starts over unnoticed; set "
+            "maxmemory-policy noeviction (or maxmemory 0) for cliproxy's database",
+            info.get("maxmemory"),
+            policy,
+        )
