@@ -499,8 +499,9 @@ class Flow:
     def _upstream_headers(self, call: Call) -> Mapping[str, str] | None:
         """The last upstream answer's headers, for usage records (CPA's ResponseHeaders):
         a success's, else a failed attempt's as the request's trace kept them."""
-        attempts = call.trace.attempts if self.raw_headers is None and call.trace is not None else None
-        return attempts[-1].response_headers if attempts else self.raw_headers
+        if self.raw_headers is None and call.trace is not None:
+            return call.trace.answer_headers()
+        return self.raw_headers
 
     def _usage(
         self, call: Call, first: float, cred: Any, usage: Any, failure: tuple[int, str] | None = None
@@ -513,10 +514,8 @@ class Flow:
         (the nested request has its own record; CPA)."""
         if self.executor and (call.skip or self.scope.nested):
             return
-        trace = call.trace  # (a plugin's own host.http calls are no upstream call: no provider)
-        calls = (
-            [a for a in trace.attempts if a.provider] if trace is not None and len(trace.attempts) > 1 else ()
-        )
+        trace = call.trace  # (a plugin's own host.http calls are no upstream call)
+        calls = trace.upstream_calls() if trace is not None and len(trace.attempts) > 1 else ()
         for a in calls[:-1]:
             body = a.response_body.decode("utf-8", "replace") if a.response_body else a.error
             received = a.received if a.received is not None else a.sent

@@ -160,7 +160,7 @@ class Recorder:
             auth_index, provider = "", t.provider
         failed_auths: tuple[str, ...] = ()
         if n > 1:  # each upstream call another followed failed (a plugin's host.http call names no provider)
-            calls = [a for a in attempts if a.provider]
+            calls = t.upstream_calls()
             failed_auths = tuple(a.auth_index for a in calls[:-1] if a.auth_index)
         code = status or 500
         ok = code < 400
@@ -323,7 +323,7 @@ class Recorder:
             tier,
             generate,
             (t.stream_tier or answer_service_tier(t.response_body)) if t.status < 400 else "",
-            _answer_headers(t.attempts),
+            t.answer_headers(),
         )
         self.queue.push(orjson.dumps(build_record(facts)))
 
@@ -441,13 +441,3 @@ def _auth_status(a: Attempt) -> dict[str, Any]:
             model["quota"] = quota
         status["model"] = model
     return status
-
-
-def _answer_headers(attempts: list[Any]) -> Mapping[str, str] | None:
-    """The headers of the last upstream answer: a plugin's own ``host.http`` calls (no
-    provider: a response interceptor may call out after the answer) are not one, unless
-    they are all there is (a plugin executor's)."""
-    for a in reversed(attempts):
-        if a.provider:
-            return a.response_headers
-    return attempts[-1].response_headers if attempts else None

@@ -192,6 +192,18 @@ class RequestTrace:
             a.cooled_model = model if scope == "model" else ""
             a.cooled_until = time.time() + seconds if seconds > 0 else 0.0
 
+    def upstream_calls(self) -> list[Attempt]:
+        """The proxy's own upstream calls, in order: ``attempts`` without a plugin's
+        ``host.http`` calls (recorded for the request log; they name no provider)."""
+        return [a for a in self.attempts if a.provider]
+
+    def answer_headers(self) -> Mapping[str, str] | None:
+        """The headers of the last upstream answer: a plugin's own calls (a response
+        interceptor may call out after the answer) are not one, unless they are all there
+        is (a plugin executor's)."""
+        calls = self.upstream_calls() or self.attempts
+        return calls[-1].response_headers if calls else None
+
     def upstream_response(self, status: int, headers: Mapping[str, str]) -> None:
         a = self.attempts[-1]
         now = _clock()  # the wall time it stands for: the start's plus the time since (one call)
