@@ -148,8 +148,6 @@ class KimiReplayCache:
     ``DeleteKimiThinkingReplayIfUnchanged``); a cleared entry leaves a tombstone, so a request
     that read the empty entry before it cannot write over the clearing either."""
 
-    multi = False  # an entry holds one content (CompatReplayCache: a list of them)
-
     def __init__(
         self,
         ttl: float = REPLAY_TTL,
@@ -167,6 +165,11 @@ class KimiReplayCache:
     def _key(family: str, session: str) -> str | None:
         family, session = family.strip(), session.strip()
         return f"kimi-thinking-replay\x00{family}\x00{session}" if family and session else None
+
+    def restored(self, messages: Any, cached: Any) -> list[Any] | None:
+        """``messages`` with ``cached`` (an entry's content) put back, or None when nothing
+        went back (:func:`restore`)."""
+        return restore(messages, cached)
 
     def snapshot(self, family: str, session: str) -> _Entry | None:
         """The entry as it is now (a tombstone included): what a request read."""
@@ -235,7 +238,12 @@ class CompatReplayCache(KimiReplayCache):
     leaves out the thinking of every step and the upstream wants the loop's first one back;
     an answer without one clears the entry, as Kimi's."""
 
-    multi = True
+    def restored(self, messages: Any, cached: Any) -> list[Any] | None:
+        """``messages`` with each turn of ``cached`` (the loop's signed turns) put back."""
+        out = messages
+        for turn in cached:
+            out = restore(out, turn) or out
+        return None if out is messages else out
 
     def replace(self, family: str, session: str, snapshot: _Entry | None, content: Any) -> bool:
         key = self._key(family, session)
@@ -272,15 +280,7 @@ class Scope:
         never edited), remembered as ``restored``."""
         self.snapshot = entry = self.cache.snapshot(self.family, self.session)
         cached = entry[0] if entry is not None else None
-        if cached and self.cache.multi:  # (CompatReplayCache: each turn of a loop)
-            messages = body.get("messages")
-            for turn in cached:
-                messages = restore(messages, turn) or messages
-            if messages is not body.get("messages"):
-                body["messages"] = messages
-                self.restored = cached
-            return
-        restored = restore(body.get("messages"), cached) if cached else None
+        restored = self.cache.restored(body.get("messages"), cached) if cached else None
         if restored is not None:
             body["messages"] = restored
             self.restored = cached
