@@ -20,15 +20,18 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cliproxy.credentials.oauth_tokens import jwt_claims
 from cliproxy.credentials.record import KIND_OAUTH, Credential, parse_bool, parse_int
-from cliproxy.credentials.suspend import Refusal
+from cliproxy.credentials.suspend import Refusal, refusal
 from cliproxy.state.base import CooldownRecord
 from cliproxy.times import format_local, parse_timestamp
 
-__all__ = ["FILE_NAME", "auth_file_entry", "file_name", "go_time", "recent_request_buckets"]
+if TYPE_CHECKING:
+    from cliproxy.credentials.pool import Pool
+
+__all__ = ["FILE_NAME", "auth_file_entry", "file_name", "go_time", "pool_entry", "recent_request_buckets"]
 
 FILE_NAME = "file_name"  # the AuthData's FileName, else the shared file's name (CPA's Auth.FileName)
 _BUCKET_SECONDS = 600
@@ -90,6 +93,14 @@ def auth_file_entry(
     if cred.path is not None:
         entry.update(_file_fields(cred))
     return entry
+
+
+async def pool_entry(
+    pool: Pool, cred: Credential, now: float, counts: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """:func:`auth_file_entry` with ``cred``'s state read from ``pool`` (its blocking
+    cooldowns, the refusal of its refresh token): the panel's and a plugin's listing."""
+    return auth_file_entry(cred, await pool.cooldowns(cred), now, counts, refused=await refusal(pool, cred))
 
 
 def _base(

@@ -12,8 +12,7 @@ import time
 from typing import Any
 
 from cliproxy.credentials.files import normalize_metadata
-from cliproxy.credentials.listing import auth_file_entry, go_time
-from cliproxy.credentials.suspend import refusal
+from cliproxy.credentials.listing import go_time, pool_entry
 from cliproxy.management.auth_files_config import DISABLE_PATTERN, is_config_key, toggle_config_key
 from cliproxy.management.auth_files_fields import apply_fields, normalize_fields
 from cliproxy.management.auth_files_models import credential_model, static_definitions
@@ -56,8 +55,7 @@ async def list_auth_files(req: Req) -> Resp:
             continue
         if index and cred.index != index:
             continue
-        records, counts = await pool.cooldowns(cred), stats.auth_entry(cred.index, now)
-        entry = auth_file_entry(cred, records, now, counts, refused=await refusal(pool, cred))
+        entry = await pool_entry(pool, cred, now, stats.auth_entry(cred.index, now))
         if entry is not None:
             if (mark := headroom.get(cred.id)) is not None:
                 entry["headroom"] = {

@@ -23,9 +23,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from cliproxy.calls import Call, Reply, StreamReply
-from cliproxy.credentials.listing import auth_file_entry
+from cliproxy.credentials.listing import pool_entry
 from cliproxy.credentials.storage import write_json
-from cliproxy.credentials.suspend import refusal
 from cliproxy.errors import CliproxyError
 from cliproxy.formats import Format
 from cliproxy.plugins import abi
@@ -508,11 +507,8 @@ class Callbacks:
         """The panel's entry (``GET /auth-files``: cooldown state, counters, refusal), as
         CPA builds both alike, with ``priority`` and ``prefix`` always; ``None`` for a
         credential CPA does not list (a config key)."""
-        pool = self.service.pool
         counts = recorder_of(self.service).stats.auth_entry(cred.index, now)
-        entry = auth_file_entry(
-            cred, await pool.cooldowns(cred), now, counts, refused=await refusal(pool, cred)
-        )
+        entry = await pool_entry(self.service.pool, cred, now, counts)
         if entry is not None:
             entry.setdefault("path", "")
             entry.setdefault("priority", cred.priority)
