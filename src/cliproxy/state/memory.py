@@ -25,6 +25,9 @@ from .base import (
 __all__ = ["MAX_CURSOR_KEYS", "MemoryState"]
 
 MAX_CURSOR_KEYS = 4096  # CPA resets its cursor map when a new key would exceed this
+# session bindings are swept of expired ones when they reach this many, then at twice as
+# many as the sweep left (CPA's session cache sweeps on a timer, every half TTL)
+BINDINGS_SWEEP_AT = 1024
 MAX_SCHEDULE = 4096  # weight vectors whose total is at most this replay a precomputed cycle
 _CURSOR_WRAP = CURSOR_WRAP = 2_147_483_640  # a cursor at this value starts over at 0
 _EMPTY: Mapping[str, CooldownRecord] = MappingProxyType({})
@@ -128,6 +131,7 @@ class MemoryState:
         self._weighted: dict[str, _Weighted] = {}
         self._schedules: dict[tuple[tuple[str, int], ...], tuple[str, ...]] = {}
         self._bindings: dict[str, tuple[str, float, tuple[str, ...]]] = {}  # key -> (id, expiry, group)
+        self._bindings_sweep_at = BINDINGS_SWEEP_AT
         self._in_flight: dict[str, int] = {}
         self._slots: dict[str, dict[str, float]] = {}  # cred id -> holder -> expiry (concurrency)
         self._keys: dict[str, _KeyCounters] = {}  # client key id -> counters (policies)
@@ -253,6 +257,8 @@ class MemoryState:
                     merged += previous[2]
         if merged:
             self._store_group(credential_id, now + ttl, binding_group(merged))
+            if len(self._bindings) >= self._bindings_sweep_at:
+                self._sweep_bindings(now)
 
     async def delete_binding(self, key: str, credential_id: str) -> bool:
         entry = self._bindings.get(key)
@@ -270,6 +276,14 @@ class MemoryState:
         for key in entry[2]:
             if self._bindings.get(key) is entry:
                 del self._bindings[key]
+
+    def _sweep_bindings(self, now: float) -> None:
+        """Forget the expired bindings: a session that never comes back is read no more, so
+        only a sweep removes it (amortized: the next one waits until the live doubled)."""
+        live = {key: entry for key, entry in self._bindings.items() if entry[1] > now}
+        self._bindings.clear()
+        self._bindings.update(live)
+        self._bindings_sweep_at = max(BINDINGS_SWEEP_AT, 2 * len(live))
 
     # in-flight -----------------------------------------------------------------
 
