@@ -569,9 +569,10 @@ class Pipeline:
                     upreq.rewrite_body,
                     wrapped=wrapped,
                 )
-        cooling = self.pool.cooling  # None or empty: nothing cools, nothing to clear
-        if (cooling is None or cooling) and attempt.settle is None:  # (a stream's: as it ends)
-            await mark_success(self.pool, route, cred)
+        if attempt.settle is None:  # (a stream's: as it ends)
+            self.pool.served[cred.id].add(route.model)  # (CPA's model state: listing.py)
+            if (cooling := self.pool.cooling) is None or cooling:  # None or empty: nothing to clear
+                await mark_success(self.pool, route, cred)
         if flow is not None and whole is not None:
             whole.body = await flow.normalize_response(
                 call, attempt.fmt, route.model, "response_after_translator", whole.body, attempt.body

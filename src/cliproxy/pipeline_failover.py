@@ -226,6 +226,7 @@ async def settle_stream(
     event ends it. ``None``: the answer ended whole: the route's model is cleared of its
     cooldown and back-off, as a whole answer clears it (``Pool.mark_success``)."""
     if error is None:
+        pool.served[cred.id].add(route.model)  # (CPA's model state: listing.py)
         if pool.cooling is None or pool.cooling:  # (``Pool.succeeded``: an empty memory map clears nothing)
             await mark_success(pool, route, cred)
         return
@@ -544,6 +545,7 @@ async def plugin_credential(
         if err.status in REQUEST_FAULTS or decision.request_fault or decision.stop:
             raise Final(err) from err
         raise
+    pipe.pool.served[cred.id].add(route.model)
     await mark_success(pipe.pool, route, cred)
     result.credential = cred
     return result

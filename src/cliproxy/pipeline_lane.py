@@ -127,6 +127,7 @@ async def whole(pipe: Pipeline, call: Call, route: ModelRoute) -> Reply | Stream
             finally:
                 resp.release()
             result = Reply(200, json_object(data), dict(_JSON), cred)
+        pool.served[cred.id].add(route.model)  # (CPA's model state: listing.py)
         cooling = pool.cooling  # None or empty: nothing cools, nothing to clear
         if cooling is None or cooling:
             await mark_success(pool, route, cred)

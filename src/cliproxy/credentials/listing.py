@@ -4,8 +4,16 @@
 Listed are file credentials and runtime-only (plugin) ones, as in CPA; config API keys
 have their own endpoints. Runtime state comes from the pool's cooldown records.
 Request counters (``success``, ``failed``, ``recent_requests``, token totals) come from
-the usage counters (``cliproxy.usage.counters``) when the caller passes them; ``unavailable``
-is true while the credential is disabled or any cooldown of it blocks.
+the usage counters (``cliproxy.usage.counters``) when the caller passes them.
+
+``unavailable`` is CPA's aggregate of the account's model states (``updateAggregatedAvailability``):
+true while the credential is disabled, a credential-wide cooldown blocks, or every model it
+has answered or cooled for (``Pool.served`` and its cooldown records) is cooling now. An
+account with one model cooling (Opus's weekly window spent) while another serves (Sonnet) is
+available: ``status`` is ``error`` with the cooling model's message, as in CPA, and
+``next_retry_after`` is given only when the account as a whole waits (its earliest end).
+CPA computes the flag at each result and keeps it until the next one; here it is read live,
+so an account whose cooldowns ran out is available without waiting for a request.
 
 An account whose refresh token was refused but whose access token still serves
 (``credentials.suspend``) stays ``active`` and available, with a ``status_message`` naming
@@ -18,12 +26,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cliproxy.credentials.oauth_tokens import jwt_claims
-from cliproxy.credentials.record import KIND_OAUTH, Credential, parse_bool, parse_int
+from cliproxy.credentials.record import KIND_OAUTH, Credential, model_key, parse_bool, parse_int
 from cliproxy.credentials.suspend import Refusal, refusal
 from cliproxy.state.base import CooldownRecord
 from cliproxy.times import format_local, parse_timestamp
@@ -74,17 +82,19 @@ def auth_file_entry(
     counts: Mapping[str, Any] | None = None,
     *,
     refused: Refusal | None = None,
+    used: Collection[str] | None = None,
 ) -> dict[str, Any] | None:
     """The listing entry for ``cred`` (``records``: its blocking cooldowns; ``counts``: its
     usage counters, CPA's ``success`` / ``failed`` / ``recent_requests``; ``refused``: the
-    refusal of its refresh token), or None when CPA would not list it."""
+    refusal of its refresh token; ``used``: the model keys it has answered or cooled for,
+    None to count only those of ``records``), or None when CPA would not list it."""
     now = time.time() if now is None else now
     runtime_only = cred.attributes.get("runtime_only", "").lower() == "true"
     if cred.path is None and not runtime_only:
         return None
     if runtime_only and cred.disabled:
         return None
-    entry = _base(cred, runtime_only, records, now)
+    entry = _base(cred, runtime_only, records, now, used)
     if refused is not None and not cred.disabled:
         _refused(entry, refused, now)
     if counts is not None:
@@ -98,15 +108,25 @@ def auth_file_entry(
 async def pool_entry(
     pool: Pool, cred: Credential, now: float, counts: Mapping[str, Any] | None
 ) -> dict[str, Any] | None:
-    """:func:`auth_file_entry` with ``cred``'s state read from ``pool`` (its blocking
-    cooldowns, the refusal of its refresh token): the panel's and a plugin's listing."""
-    return auth_file_entry(cred, await pool.cooldowns(cred), now, counts, refused=await refusal(pool, cred))
+    """:func:`auth_file_entry` with ``cred``'s state read from ``pool`` (its cooldowns, the
+    models it served, the refusal of its refresh token): the panel's and a plugin's listing."""
+    records, at = await pool.state.credential_cooldowns(cred.id), pool.clock()
+    blocking = [r for r in records if r.blocks(at)]
+    used = {r.model for r in records}.union(map(model_key, pool.served.get(cred.id, ())))
+    used.discard("")
+    refused = await refusal(pool, cred)
+    return auth_file_entry(cred, blocking, now, counts, refused=refused, used=used)
 
 
 def _base(
-    cred: Credential, runtime_only: bool, records: Sequence[CooldownRecord], now: float
+    cred: Credential,
+    runtime_only: bool,
+    records: Sequence[CooldownRecord],
+    now: float,
+    used: Collection[str] | None,
 ) -> dict[str, Any]:
     wide = next((r for r in records if not r.model), None)
+    whole = wide is not None or _all_cooling(records, used)
     status, message = _status(cred, records)
     entry: dict[str, Any] = {
         "id": cred.id,
@@ -118,7 +138,7 @@ def _base(
         "status": status,
         "status_message": message,
         "disabled": cred.disabled,
-        "unavailable": cred.disabled or bool(records),
+        "unavailable": cred.disabled or whole,
         "runtime_only": runtime_only,
         "source": "memory",
         "size": 0,
@@ -126,7 +146,7 @@ def _base(
         "failed": 0,
         "recent_requests": recent_request_buckets(now),
     }
-    if (retry := _next_retry(wide, records)) > 0:
+    if whole and (retry := _next_retry(wide, records)) > 0:
         entry["next_retry_after"] = go_time(retry)
     kind, account = _account(cred)
     if kind:
@@ -151,6 +171,14 @@ def _refused(entry: dict[str, Any], refused: Refusal, now: float) -> None:
     entry["status_message"] = f"refresh token refused: its access token serves until {when}; sign in again"
 
 
+def _all_cooling(records: Sequence[CooldownRecord], used: Collection[str] | None) -> bool:
+    """Whether the model ``records`` (those blocking now) cover every model in ``used``:
+    CPA's ``allUnavailable`` over its model states; False when none blocks."""
+    if not records:
+        return False
+    return used is None or {r.model for r in records}.issuperset(used)
+
+
 def _next_retry(wide: CooldownRecord | None, records: Sequence[CooldownRecord]) -> float:
     """When the credential serves again: a credential-wide record's end, else (as CPA's
     ``updateAggregatedAvailability`` takes it when its model states are all blocked) the
@@ -163,9 +191,9 @@ def _next_retry(wide: CooldownRecord | None, records: Sequence[CooldownRecord]) 
 def _status(cred: Credential, records: Sequence[CooldownRecord]) -> tuple[str, str]:
     if cred.disabled:
         return "disabled", ""
-    if records:
-        first = records[0]
-        return "error", first.status_message or first.reason
+    if records:  # CPA's status message is its latest failure's (a model's, on a tie)
+        last = max(records, key=lambda r: (r.updated_at, bool(r.model)))
+        return "error", last.status_message or last.reason
     return "active", ""
 
 

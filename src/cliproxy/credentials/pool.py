@@ -21,6 +21,7 @@ limits have headroom left: :mod:`.headroom`). Candidate lists are computed once 
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -110,6 +111,9 @@ class Pool:
         self._revived: set[str] = set()  # re-enabled by a reload: their cooldowns go (forget_refusals)
         self._departed = Departures()  # gone for good: a return starts without cooldowns
         self._cooling_was_off = disable_cooling  # disable-cooling at the last replace (reloaded.py)
+        # cred id -> models it answered or cooled for (CPA's ModelStates keys): ``unavailable``
+        # in a listing is whether all of them block (listing.py); a success adds its model
+        self.served: defaultdict[str, set[str]] = defaultdict(set)
         # some credential has its own request-retry (CPA's per-credential retry windows)
         self.retry_overrides = False
         self._groups: dict[tuple[Any, ...], _Group] = {}
@@ -216,6 +220,8 @@ class Pool:
             cred = self._creds.get(key)
             fresh = key in self._revived or (cred is not None and cred.disabled)
             self._revived.discard(key)
+            if fresh or cred is None:  # CPA carries model states only from active to active
+                self.served.pop(key, None)
             for rec in await self.state.credential_cooldowns(key):
                 status = (rec.last_error or {}).get("http_status")
                 if fresh or (status in (401, 403) and not rec.quota_exceeded):
@@ -490,6 +496,7 @@ class Pool:
             )
         now = self.clock() if now is None else now
         mk = model_key(model)
+        self.served[cred.id].add(mk)
         disable = self.disable_cooling if cred.disable_cooling is None else cred.disable_cooling
         prev = await self.state.get_cooldown(cred.id, mk)
         event = CooldownInput(
