@@ -345,9 +345,11 @@ class GuardedHandler(RequestHandler):
         session.data_received(data)
 
     def log_access(self, request: BaseRequest, response: StreamResponse, time: float | None) -> None:
-        # aiohttp calls this once a response is finished: the connection is idle again
+        # aiohttp calls this once a response is finished: the connection is idle again,
+        # unless it is gone (a WebSocket's handler returns after its connection was lost:
+        # a timer armed then would hold the dead connection for the keep-alive time)
         super().log_access(request, response, time)
-        if not self._messages:  # else a pipelined request is already waiting
+        if not self._messages and self._admitted:  # else a pipelined request is already waiting
             self._go_idle()
 
     # -- timers
