@@ -29,6 +29,8 @@ first-character test, so probing every signature on the request path stays cheap
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -135,7 +137,46 @@ def without_prefix(raw: str) -> str:
 
 def detect(raw: str | None, block: BlockKind = "unknown") -> Provider:
     """The family that can replay ``raw`` (``unknown`` when none is sure)."""
-    return _detect((raw or "").strip(), block)
+    sig = (raw or "").strip()
+    if len(sig) <= _SHORT:
+        return _detect(sig, block)
+    return _LONG.get(("detect", sig, block), lambda: _detect.__wrapped__(sig, block))
+
+
+# The memos keep the strings they are keyed by, and a client may send signatures of any
+# size: a value longer than _SHORT is memoised apart, bounded in characters, not in the
+# lru caches (bounded in entries only: 8,192 strings of megabytes each)
+_SHORT = 4096
+LONG_MEMO_CHARS = 16 << 20
+
+
+class _LongMemo:
+    """Results for long strings, the least recently used going first once the strings
+    held add up to more than ``max_chars`` characters."""
+
+    __slots__ = ("_data", "chars", "max_chars")
+
+    def __init__(self, max_chars: int) -> None:
+        self._data: OrderedDict[tuple[str, ...], tuple[Any, int]] = OrderedDict()
+        self.chars = 0
+        self.max_chars = max_chars
+
+    def get(self, key: tuple[str, ...], make: Callable[[], Any]) -> Any:
+        hit = self._data.get(key)
+        if hit is not None:
+            self._data.move_to_end(key)
+            return hit[0]
+        value = make()
+        weight = sum(map(len, key)) + (len(value.normalized) if isinstance(value, Decision) else 0)
+        if weight <= self.max_chars:
+            self._data[key] = (value, weight)
+            self.chars += weight
+            while self.chars > self.max_chars:
+                self.chars -= self._data.popitem(last=False)[1][1]
+        return value
+
+
+_LONG = _LongMemo(LONG_MEMO_CHARS)
 
 
 # Clients resend the same signatures turn after turn (a Claude Code history carries every
@@ -167,12 +208,18 @@ def _detect(sig: str, block: BlockKind) -> Provider:
     return "kimi" if is_valid_kimi(sig) else "unknown"  # (no envelope: after every one declined)
 
 
-@functools.lru_cache(maxsize=4096)
 def is_grok_signature(raw: str) -> bool:
     """Whether a client's opaque reasoning value is xAI's ``encrypted_content``: no other
     family's envelope, and Grok's shape (:func:`~cliproxy.translate.envelopes_plain.is_valid_grok`).
     Grok's blobs have no envelope, so this is a shape test, as CPA makes it for a Claude
     thinking signature going to a Grok model."""
+    if len(raw) <= _SHORT:
+        return _is_grok(raw)
+    return bool(_LONG.get(("grok", raw), lambda: _is_grok.__wrapped__(raw)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_grok(raw: str) -> bool:
     return detect(raw) == "unknown" and is_valid_grok(raw)
 
 
@@ -195,7 +242,13 @@ class Decision:
 
 def decide(target: Provider, raw: str | None, block: BlockKind = "unknown") -> Decision:
     """What to do with ``raw`` when replaying it to ``target`` (CPA's policy)."""
-    return _decide(target, raw or "", block)
+    raw = raw or ""
+    if len(raw) <= _SHORT:
+        return _decide(target, raw, block)
+    found: Decision = _LONG.get(
+        ("decide", target, raw, block), lambda: _decide.__wrapped__(target, raw, block)
+    )
+    return found
 
 
 @functools.lru_cache(maxsize=8192)
