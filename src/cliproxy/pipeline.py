@@ -70,6 +70,7 @@ from cliproxy.pipeline_prepare import (
     count_locally,
     execute_limits,
     generate_to_claude,
+    normalize_step,
     plan_attempts,
     send,
     shape_step,
@@ -470,19 +471,19 @@ class Pipeline:
             # a count carries what build reads as a generation does: counted as it would be sent
             carry = plan.carry if action == "count" else None
             attempt = start_attempt(self, call, cred, provider, model, compat, carry=carry)
-        untouched = attempt.ir is None  # a pass-through body: the client's own top-level fields
+        untouched, owned = attempt.ir is None, False  # a pass-through body: the client's own fields
         if flow is not None and (generate or action == "count"):  # 7. request normalizers
-            raw = await flow.normalize_request(call, attempt)
-            if raw is not None:
-                attempt.body = replies.loads_object(raw)
-                untouched = False
+            steps = shaping.thinking if shaping is not None else thinking
+            untouched, owned = await normalize_step(self, call, attempt, flow, steps, suffix, untouched)
         build: Callable[..., UpstreamRequest] = provider.build
         if provider.format_dependent:  # its request follows the attempt's upstream format
             build = partial(build, fmt=attempt.fmt)  # (else a call without **: no dict made)
         if shaping is not None:  # 7. thinking, payload rules
-            build = shape_step(build, shaping, attempt, call, flow, suffix, model, route.requested, untouched)
+            build = shape_step(
+                build, shaping, attempt, call, flow, suffix, model, route.requested, untouched, owned
+            )
         elif thinking is not None:  # a count's thinking
-            think_step(thinking, attempt, call, flow, suffix, model, untouched)
+            think_step(thinking, attempt, call, flow, suffix, model, untouched, owned)
         elif self.shaper is not None and action == "compact":
             self.shaper.shape(
                 attempt.body,

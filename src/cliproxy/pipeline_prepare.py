@@ -28,6 +28,7 @@ from cliproxy.models.catalog import ModelInfo
 from cliproxy.models.registry import ModelRoute
 from cliproxy.models.shaping import Shaper, ShapeRoute
 from cliproxy.models.thinking.plan import ThinkingPlan
+from cliproxy.models.thinking.summary_first import summary_after_normalizers, summary_before_normalizers
 from cliproxy.models.thinking.summary_restore import keep_original_summary
 from cliproxy.providers.base import Carry, Provider, UpstreamRequest
 from cliproxy.providers.codex_multi_agent import is_codex_client, prepare_tools
@@ -62,6 +63,7 @@ __all__ = [
     "count_locally",
     "execute_limits",
     "generate_to_claude",
+    "normalize_step",
     "plan_attempts",
     "send",
     "shape_step",
@@ -87,6 +89,7 @@ class Preparing(Protocol):
     agent_models: Callable[[], str]  # the Codex client catalog as spawn_agent lists it
     pool: Any
     http: Any
+    shaper: Shaper | None
 
 
 class AttemptPlan:
@@ -397,16 +400,40 @@ async def count_locally(
     count), its text counted with the model's encoding; nothing goes upstream and nothing
     here can cool the credential (a failure is never an upstream error)."""
     attempt = start_attempt(pipe, call, cred, provider, model, compat)
-    untouched = attempt.ir is None
+    untouched, owned = attempt.ir is None, False
     if flow is not None:
-        raw = await flow.normalize_request(call, attempt)
-        if raw is not None:
-            attempt.body = replies.loads_object(raw)
-            untouched = False
+        untouched, owned = await normalize_step(pipe, call, attempt, flow, thinking, suffix, untouched)
     if thinking is not None:  # a setting the model cannot take is the client's 400 (CPA)
-        think_step(thinking, attempt, call, flow, suffix, model, untouched)
+        think_step(thinking, attempt, call, flow, suffix, model, untouched, owned)
     encoding, segments = provider.count_locally(attempt.body, model, cred)
     return replies.local_count(pipe.translations, call, cred, await tokens.count(encoding, segments))
+
+
+async def normalize_step(
+    pipe: Preparing,
+    call: Call,
+    attempt: Attempt,
+    flow: Flow,
+    thinking: ThinkingPlan | None,
+    suffix: str | None,
+    untouched: bool,
+) -> tuple[bool, bool]:
+    """Stage 7's request normalizers on the attempt's upstream body; ``untouched`` as it
+    is after them, and whether they took out the summary thinking written before them
+    (``models.thinking.summary_first``: for a Claude target that CPA's registry turns
+    thinking on for, from what the registry knows of the upstream name)."""
+    wrote = False
+    shaper = pipe.shaper
+    if thinking is not None and shaper is not None and flow.host.any("request_normalizer"):
+        named = shaper.caps(attempt.model, "claude") if thinking.target == "claude" else None
+        wrote = summary_before_normalizers(thinking, attempt.body, call.body, named)
+    raw = await flow.normalize_request(call, attempt)
+    if raw is not None:
+        attempt.body = replies.loads_object(raw)
+        untouched = False
+    if not wrote or thinking is None:
+        return untouched, False
+    return untouched, summary_after_normalizers(thinking, attempt.body, suffix)
 
 
 def think_step(
@@ -417,17 +444,19 @@ def think_step(
     suffix: str | None,
     model: str,
     untouched: bool,
+    owned: bool = False,
 ) -> None:
     """Stage 7's thinking step on an attempt's upstream body, a generation's or a
     count's: the request's setting checked against the model (``ThinkingError``: the
     client's 400) and written in the target's fields; when an interceptor rewrote the
     request, the summary the client itself asked for is kept; a tool loop the sanitizer
     cut goes without thinking again (``Attempt.cut``). An Antigravity body is seen in the
-    envelope ``build`` puts it in later, where CPA applies it (``request.generationConfig``)."""
+    envelope ``build`` puts it in later, where CPA applies it (``request.generationConfig``).
+    ``owned``: a request normalizer took out the summary thinking (``normalize_step``)."""
     body = attempt.body
     if thinking.target == "antigravity":
         body = {"request": body}
-    thinking.apply(body, call.body, suffix, model, untouched)
+    thinking.apply(body, call.body, suffix, model, untouched, owned)
     if flow is not None and flow.original is not None:
         keep_original_summary(thinking, body, call.body, flow.original)
     if attempt.cut:  # (translated, or unled as the client sent it: no client loop to compare)
@@ -445,11 +474,12 @@ def shape_step(
     model: str,
     requested: str,
     untouched: bool,
+    owned: bool = False,
 ) -> Callable[..., UpstreamRequest]:
     """Stage 7's thinking step and payload rules on a generation's upstream body; the
     ``build`` to call then (the rules go into it when the provider writes fields of its
     own in ``build`` first: Claude's identity)."""
-    think_step(shaping.thinking, attempt, call, flow, suffix, model, untouched)
+    think_step(shaping.thinking, attempt, call, flow, suffix, model, untouched, owned)
     if shaping.rules is None:
         return build
     if attempt.provider.payload_in_build:  # after what build writes itself

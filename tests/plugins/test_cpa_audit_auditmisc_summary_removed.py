@@ -6,20 +6,19 @@ request normalizer takes the summary out of the Claude body (``thinking.display`
 thinking that was there only to carry the summary goes with it: the Claude upstream gets no
 ``thinking`` at all. Without the normalizer the same request gets thinking it can show.
 
-The first case fails today (strict xfail): the pipeline runs the request normalizers
-(src/cliproxy/pipeline.py, stage 7, ``flow.normalize_request``) before the thinking step,
-and the thinking a summary-only request needs on Claude is written by that step
-(``ThinkingPlan.apply`` -> ``summary_thinking``, src/cliproxy/models/thinking/plan.py). So
-the normalizer never sees ``thinking`` (it gets a body with none) and cannot take it out,
-where in CPA the registry translation writes it before the normalizer and the normalizer
-has the last word (TestRegistryTranslateRequestNormalizerOwnsFinalSummaryField)."""
+The upstream name is one the catalog knows with thinking levels (``claude-opus-4-6``), as
+in CPA's test: its registry translation turns adaptive thinking on from what it knows of
+that name (``enableClaudeThinkingForSummary``) before the normalizer, which then has the
+last word (TestRegistryTranslateRequestNormalizerOwnsFinalSummaryField); the thinking step
+drops the inferred adaptive mode for the key's budget-only model. For an upstream name the
+registry knows nothing of, CPA's normalizer sees no thinking and cannot take it out
+(tests/plugins/test_thinkorder_summary.py asserts both)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import openai
-import pytest
 
 from tests.e2e.clients import KEY
 from tests.plugins.test_flow_python import HEADER, _proxy
@@ -43,7 +42,7 @@ MANUAL = """claude-api-key:
   - api-key: "sk-ant-manual"
     base-url: "{base}"
     models:
-      - {{name: "private-manual-claude", alias: "manual-claude", thinking: {{min: 1024, max: 16000}}}}
+      - {{name: "claude-opus-4-6", alias: "manual-claude", thinking: {{min: 1024, max: 16000}}}}
 """
 
 
@@ -59,7 +58,6 @@ async def _ask(proxy: Any) -> None:
         )
 
 
-@pytest.mark.xfail(strict=True, reason="normalizers run before the summary thinking is written")
 async def test_thinking_inferred_from_a_removed_summary_is_dropped(start_proxy, fakes, tmp_path) -> None:
     extra = MANUAL.format(base=fakes.claude.base_url)
     proxy = await _proxy(
@@ -67,7 +65,7 @@ async def test_thinking_inferred_from_a_removed_summary_is_dropped(start_proxy, 
     )
     await _ask(proxy)
     sent: dict[str, Any] = fakes.claude.last.json
-    assert sent["model"] == "private-manual-claude"
+    assert sent["model"] == "claude-opus-4-6"
     assert "thinking" not in sent, sent.get("thinking")
 
 

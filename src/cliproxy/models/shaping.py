@@ -243,8 +243,9 @@ class EffortlessPlan(ThinkingPlan):
         suffix: str | None,
         model: str,
         untouched: bool = False,
+        owned: bool = False,
     ) -> None:
-        super().apply(body, client_body, suffix, model, untouched)
+        super().apply(body, client_body, suffix, model, untouched, owned)
         drop_effort(body)
 
 

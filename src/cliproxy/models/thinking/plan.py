@@ -86,11 +86,14 @@ class ThinkingPlan:
         suffix: str | None,
         model: str,
         untouched: bool = False,
+        owned: bool = False,
     ) -> None:
         """The request's setting (``model(suffix)`` first, then ``client_body``), checked
         against the model, written into the upstream ``body`` in place; raises
         ``ThinkingError`` (400) as :func:`resolve_thinking` does. ``untouched``: ``body``
-        carries the client's top-level fields as they came (a pass-through body)."""
+        carries the client's top-level fields as they came (a pass-through body).
+        ``owned``: a request normalizer took out the summary thinking written before it
+        (``summary_first``): no Claude summary is written again."""
         cfg = parse_suffix_value(suffix) if suffix else None
         if cfg is None and self.read_client is not None:
             key = self.client_key
@@ -119,7 +122,7 @@ class ThinkingPlan:
             strip_thinking(body, self.target)
         else:
             apply_checked(body, cfg, self.target, model, caps, self.applier, self.read_upstream)
-            if self.target == "claude":
+            if self.target == "claude" and not owned:
                 if cfg is None and "thinking" not in body:
                     summary_thinking(body, client_body, self.source, caps)
                 elif cfg is not None:
