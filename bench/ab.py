@@ -15,8 +15,12 @@ in turn with the same non-stream load (wrk when installed, else bench/load.py), 
 rotated from round to round, so the machine's drift hits all of them alike. Per variant it
 prints the medians over the rounds: req/s, CPU per request of the whole process, of its
 main thread (the event loop: what bounds one worker's req/s) and of its other threads (the
-usage ledger's writer, the config watcher), and p50 latency. CPU is read per thread from
-``/proc/PID/task`` around the measured part of each round (the warm-up is not counted).
+usage ledger's writer, the config watcher), of its child processes (a writer process, a
+plugin's: their CPU is the proxy's cost too, and ``us/req`` includes it), and p50 and p99
+latency.
+CPU is read per thread from ``/proc/PID/task``, and per live descendant process from its
+``/proc/PID/stat``, around the measured part of each round (the warm-up is not counted; a
+child that exits within a round takes its CPU with it).
 
 Why this and not two ``run.py`` runs: on a shared 2-core machine one run's req/s ratio
 against the floor moved from x1.83 to x2.19 between runs of the same code. Interleaved,
@@ -42,7 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load
-from procs import MAIN, ROOT, Proc, start_fake, start_proxy, thread_seconds
+from procs import MAIN, ROOT, Proc, _stat, _thread_cpu, descendants, start_fake, start_proxy, thread_seconds
 from run import spec
 from scenarios import SCENARIOS
 
@@ -68,18 +72,34 @@ def parse_variant(text: str) -> Variant:
     return Variant(name, rev, (extra + "\n") if plus and extra else "")
 
 
+CHILD = "child:"  # cpu_of's name prefix for a descendant process (all its threads)
+
+
+def cpu_of(pid: int) -> dict[str, float]:
+    """:func:`procs.thread_seconds` of ``pid`` and, as ``child:PID``, the CPU seconds of
+    each live process under it (all of its threads together)."""
+    out = thread_seconds(pid)
+    for child in descendants(pid):
+        if (fields := _stat(child)) is not None:
+            out[f"{CHILD}{child}"] = _thread_cpu(fields)
+    return out
+
+
 def per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
     """Microseconds of CPU a request: ``main``, ``others`` (every other thread, including
-    those that started or ended in between) and ``total``."""
+    those that started or ended in between), ``children`` (the descendant processes, one
+    started in between counted whole) and ``total`` (all three)."""
     if requests <= 0:
         raise ValueError("no request was answered")
     spent = {name: after[name] - before.get(name, 0.0) for name in after}
     main = spent.get(MAIN, 0.0)
-    others = sum(v for name, v in spent.items() if name != MAIN)
+    children = sum(v for name, v in spent.items() if name.startswith(CHILD))
+    others = sum(v for name, v in spent.items() if name != MAIN and not name.startswith(CHILD))
     return {
         "main": main / requests * 1e6,
         "others": others / requests * 1e6,
-        "total": (main + others) / requests * 1e6,
+        "children": children / requests * 1e6,
+        "total": (main + others + children) / requests * 1e6,
     }
 
 
@@ -97,12 +117,13 @@ def rotated(items: Sequence[Variant], round_no: int) -> list[Variant]:
 
 
 def table(variants: Sequence[Variant]) -> str:
-    head = f"{'variant':<12} {'req/s':>8} {'us/req':>8} {'main':>8} {'others':>8} {'p50 ms':>8}"
+    head = f"{'variant':<12} {'req/s':>8} {'us/req':>8} {'main':>8} {'others':>8} {'children':>8} {'p50 ms':>8} {'p99 ms':>8}"
     lines = [head]
     for v in variants:
         s = summary(v.rounds)
         lines.append(
-            f"{v.name:<12} {s['rps']:>8.0f} {s['total']:>8.1f} {s['main']:>8.1f} {s['others']:>8.1f} {s['p50']:>8.3f}"
+            f"{v.name:<12} {s['rps']:>8.0f} {s['total']:>8.1f} {s['main']:>8.1f} {s['others']:>8.1f} "
+            f"{s['children']:>8.1f} {s['p50']:>8.3f} {s['p99']:>8.3f}"
         )
     return "\n".join(lines)
 
@@ -164,13 +185,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         spec(proc.url, req, concurrency=args.concurrency, duration=args.warmup, warmup=0),
                         use_wrk,
                     )
-                    before = thread_seconds(proc.pid)
+                    before = cpu_of(proc.pid)
                     got = load.run(
                         spec(proc.url, req, concurrency=args.concurrency, duration=args.seconds, warmup=0),
                         use_wrk,
                     )
-                    cpu = per_request(before, thread_seconds(proc.pid), int(got["requests"]))
-                    v.rounds.append({"rps": got["rps"], "p50": got["p50"], **cpu})
+                    cpu = per_request(before, cpu_of(proc.pid), int(got["requests"]))
+                    v.rounds.append({"rps": got["rps"], "p50": got["p50"], "p99": got["p99"], **cpu})
                     errors = f", {got['errors']} errors" if got.get("errors") else ""
                     print(
                         f"round {round_no + 1} {v.name}: {got['rps']:.0f} req/s, {cpu['total']:.1f} us/req "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -32,9 +34,34 @@ def test_cpu_a_request_splits_the_main_thread_from_the_others():
     before = {"main": 1.0, "writer": 0.5}
     after = {"main": 1.2, "writer": 0.6, "started-later": 0.1}
     got = ab.per_request(before, after, 1000)
-    assert got == pytest.approx({"main": 200.0, "others": 200.0, "total": 400.0})
+    assert got == pytest.approx({"main": 200.0, "others": 200.0, "children": 0.0, "total": 400.0})
     with pytest.raises(ValueError):
         ab.per_request(before, after, 0)
+
+
+def test_a_child_process_cpu_is_counted_in_the_total():
+    before = {"main": 1.0, "child:7": 0.5}
+    after = {"main": 1.1, "child:7": 0.8, "child:9": 0.1}  # 9: started in between
+    got = ab.per_request(before, after, 1000)
+    assert got == pytest.approx({"main": 100.0, "others": 0.0, "children": 400.0, "total": 500.0})
+
+
+def test_cpu_of_lists_a_live_child_process():
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; end = time.process_time() + 0.15\nwhile time.process_time() < end: pass\ninput()",
+        ],
+        stdin=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while (spent := ab.cpu_of(os.getpid()).get(f"child:{child.pid}", 0.0)) < 0.1:
+            assert time.monotonic() < deadline, spent
+            time.sleep(0.02)
+    finally:
+        child.communicate(b"\n", timeout=10)
 
 
 def test_medians_and_the_running_order():
