@@ -191,8 +191,12 @@ def _next_retry(wide: CooldownRecord | None, records: Sequence[CooldownRecord]) 
 def _status(cred: Credential, records: Sequence[CooldownRecord]) -> tuple[str, str]:
     if cred.disabled:
         return "disabled", ""
-    if records:  # CPA's status message is its latest failure's (a model's, on a tie)
-        last = max(records, key=lambda r: (r.updated_at, bool(r.model)))
+    if records:
+        # A credential-wide block explains the whole account's state (an account out of
+        # service until it signs in again says so, not the 401 body that put it there);
+        # otherwise CPA's status message is its latest failure's (a model's, on a tie).
+        wide = [r for r in records if not r.model]
+        last = max(wide or records, key=lambda r: (r.updated_at, bool(r.model)))
         return "error", last.status_message or last.reason
     return "active", ""
 
