@@ -28,6 +28,9 @@ PERMISSION_DENIED, a wrong key -> 400 INVALID_ARGUMENT / API_KEY_INVALID
 behaviour sets ``retry_delay`` / ``quota_reset_delay``; ``exhaust_next`` answers with Cloud
 Code's own 429 bodies (a rate limit, an exhausted quota, the bare "Resource has been
 exhausted": ``cloud_code_429``).
+Cloud Code's answers (``/v1internal:*``) come in gzip when the request offers it, as
+Google's front end sends them (``gzip``, on by default; ``gzip_cut`` leaves the compressed
+stream unfinished).
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ class GeminiFake(FakeServer):
     def __init__(self, *, bad_key_status: int = 400, **kw: Any) -> None:
         super().__init__(**kw)
         self.bad_key_status = bad_key_status
+        self.gzip = True  # Cloud Code's answers (``gzips``)
         # Antigravity: the models fetchAvailableModels lists as running web searches
         self.web_search_models: list[str] = ["gemini-3-flash", "gemini-3.1-flash-lite"]
         self.models_status = 200  # fetchAvailableModels' answer status (a failing one: 500)
@@ -142,6 +146,7 @@ class GeminiFake(FakeServer):
 
     def reset(self) -> None:
         super().reset()
+        self.gzip = True
         self.web_search_models = ["gemini-3-flash", "gemini-3.1-flash-lite"]
         self.models_status = 200
         self.issued = []
@@ -170,6 +175,10 @@ class GeminiFake(FakeServer):
                 if isinstance(sig, str) and sig not in (BYPASS, THOUGHT_SIGNATURE) and sig not in self.issued:
                     return True
         return False
+
+    def gzips(self, request: web.Request) -> bool:
+        """Cloud Code's answers only: the Gemini API's stay as they are here."""
+        return request.path.startswith("/v1internal:") and super().gzips(request)
 
     def extract_key(self, request: web.Request) -> str | None:
         key = request.headers.get("x-goog-api-key") or request.query.get("key")

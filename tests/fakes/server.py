@@ -3,6 +3,7 @@
 A fake is a real aiohttp server on 127.0.0.1 (random port). Subclasses add the routes
 of one API and say how that API spells its errors. Everything a test needs lives here:
 
+    fake.gzip = True                                  # answers in gzip to requests that offer it
     fake.fail_next(429, retry_after=3, key="k-a")     # next request with key k-a fails
     fake.fail_key("k-b", 401)                         # every request with key k-b fails
     fake.script(Behavior(cut_after=2))                # next stream is cut after 2 frames
@@ -23,6 +24,7 @@ import asyncio
 import email.parser
 import email.policy
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -180,6 +182,11 @@ class FakeServer:
         # headers added to every answer (success or error) to requests with this auth key
         # (None: any key), e.g. rate-limit headers: fake.answer_headers["k-a"] = {...}
         self.answer_headers: dict[str | None, dict[str, str]] = {}
+        # ``gzip``: answer in gzip a request whose Accept-Encoding offers it (as Google's front
+        # end: a whole body at once, a stream flushed frame by frame); ``gzip_cut``: leave the
+        # compressed stream unfinished (half a whole body; a stream without its last block)
+        self.gzip = False
+        self.gzip_cut = False
         self.port = port
         self._lock = threading.Lock()
         self._runner: web.AppRunner | None = None
@@ -206,6 +213,10 @@ class FakeServer:
 
     def error_headers(self, beh: Behavior | None) -> dict[str, str]:
         return {}
+
+    def gzips(self, request: web.Request) -> bool:
+        """Whether the answer to ``request`` goes in gzip (see ``gzip``)."""
+        return self.gzip and "gzip" in request.headers.get("Accept-Encoding", "").lower()
 
     # ---- recording -----------------------------------------------------------------
 
@@ -235,6 +246,7 @@ class FakeServer:
         self.stream_delay = 0.0
         self.stream_together = False
         self.answer_headers.clear()
+        self.gzip = self.gzip_cut = False
 
     # ---- fault injection -------------------------------------------------------------
 
@@ -289,6 +301,16 @@ class FakeServer:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        resp = await self._serve(request, handler)
+        if isinstance(resp, web.Response) and not resp.prepared and self.gzips(request):
+            raw = resp.body
+            if isinstance(raw, bytes) and raw:
+                packed = zlib.compress(raw, wbits=31)
+                resp.body = packed[: len(packed) // 2] if self.gzip_cut else packed
+                resp.headers["Content-Encoding"] = "gzip"
+        return resp
+
+    async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         body = await request.read()
         rec = Recorded(
             method=request.method,
@@ -358,11 +380,25 @@ class FakeServer:
         """Write ``frames`` one by one, applying the request's stream faults."""
         beh = self.behavior(request)
         resp = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
+        packer = zlib.compressobj(wbits=31) if self.gzips(request) else None
+        if packer is not None:
+            resp.headers["Content-Encoding"] = "gzip"
         await resp.prepare(request)
+
+        async def write(data: bytes) -> None:
+            if packer is not None:  # each frame readable as it comes: a sync flush after it
+                data = packer.compress(data) + packer.flush(zlib.Z_SYNC_FLUSH)
+            await resp.write(data)
+
+        async def end() -> None:
+            if packer is not None and not self.gzip_cut:
+                await resp.write(packer.flush())
+            await resp.write_eof()
+
         delay = beh.stream_delay if beh is not None and beh.stream_delay is not None else self.stream_delay
         if self.stream_together and beh is None and not delay:  # several events in one read
-            await resp.write(b"".join(frames))
-            await resp.write_eof()
+            await write(b"".join(frames))
+            await end()
             return resp
         for sent, frame in enumerate(frames):
             if beh is not None and beh.cut_after == sent:
@@ -370,7 +406,7 @@ class FakeServer:
             if beh is not None and beh.end_after == sent:
                 break
             if beh is not None and beh.stream_error and beh.error_after == sent:
-                await resp.write(self.stream_error_frame(request, beh, sent))
+                await write(self.stream_error_frame(request, beh, sent))
                 break
             if (
                 delay
@@ -378,11 +414,11 @@ class FakeServer:
                 and not await _pause(request, delay)
             ):
                 return resp  # the client closed the connection
-            await resp.write(frame)
+            await write(frame)
         else:
             if beh is not None and beh.cut_after is not None and beh.cut_after > sent:
                 return _cut(request, resp)  # every frame went out: the connection breaks after them
-        await resp.write_eof()
+        await end()
         return resp
 
     # ---- lifecycle -------------------------------------------------------------------

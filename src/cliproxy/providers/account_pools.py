@@ -9,7 +9,9 @@ timeouts and ``upstream-http``, kept in step on a reload, closed at shutdown), o
 account and proxy setting. The requests of one account reuse their connections; two
 accounts never meet on one. A pool's TLS hello offers no ALPN, as the native client's and
 CPA's (``cloneTransportWithHTTP11`` clears ``NextProtos``); the shared client offers
-``http/1.1``.
+``http/1.1``. A pool writes its request heads as Go's ``net/http`` does (``go_wire``,
+:mod:`~cliproxy.providers.gowire`): the native client's and CPA's transport, which send no
+``Accept`` and offer ``Accept-Encoding: gzip``, on the direct and the proxied path alike.
 
 Which account a request belongs to is its *scope* (:func:`scope_of`, CPA's
 ``antigravityTransportScope``): ``id:<id>`` for a credential with an id, else its file's
@@ -136,8 +138,11 @@ class AccountPools:
         return _Bound(self, scope_of(cred))
 
     def _open(self, key: tuple[str, str]) -> HttpClient:
-        # no ALPN in the TLS hello, as the native client (CPA cloneTransportWithHTTP11)
-        client = self._pools[key] = self.base.spawn(keepalive=KEEPALIVE, max_idle=MAX_IDLE, alpn=False)
+        # no ALPN in the TLS hello, as the native client (CPA cloneTransportWithHTTP11), and
+        # heads as Go's net/http writes them (no Accept; Accept-Encoding: gzip), as CPA's
+        client = self._pools[key] = self.base.spawn(
+            keepalive=KEEPALIVE, max_idle=MAX_IDLE, alpn=False, go_wire=True
+        )
         while len(self._pools) > self.capacity:
             _, oldest = self._pools.popitem(last=False)
             oldest.retire()

@@ -208,6 +208,8 @@ class AntigravityProvider(GeminiProvider):
         carried = body.pop(replay.CARRIED, None)
         names = rename_tools(body)  # Gemini-valid, distinct function names (antigravity_names)
         base = cred.base_url.rstrip("/") if cred.base_url else self.generation_base_url
+        # CPA's three, and no Accept, on a stream too: the account's pool writes them in Go's
+        # order and adds Go's Accept-Encoding: gzip (providers.gowire)
         headers = {
             "Content-Type": "application/json",
             "Authorization": f"Bearer {cred.access_token}",
@@ -230,8 +232,6 @@ class AntigravityProvider(GeminiProvider):
             url = base + (
                 "/v1internal:streamGenerateContent?alt=sse" if stream else "/v1internal:generateContent"
             )
-        if stream:
-            headers["Accept"] = "text/event-stream"
         headers.update(copy_client_headers(cred, client_headers))
         _SCOPE.set(scope)
         account_pools.use(account_pools.scope_of(cred))  # (read by the transport, never sent)

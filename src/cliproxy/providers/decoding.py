@@ -49,21 +49,36 @@ class Decoder(Protocol):
 
 
 class _Zlib:
-    """gzip, or deflate with or without its zlib wrapper (aiohttp tells them apart the same way)."""
+    """gzip, or deflate with or without its zlib wrapper (aiohttp tells them apart the same way).
+
+    A body that stops before its compressed stream's end (no last block, or gzip's trailer
+    missing) fails at ``flush``, as Go's readers fail it (``io.ErrUnexpectedEOF``) and CPA
+    with them; aiohttp lets a short gzip body pass as if it were whole. An empty body
+    (nothing to decode) is no failure."""
 
     __slots__ = ("_d", "_gzip")
 
     def __init__(self, gzip: bool) -> None:
         self._gzip = gzip
-        self._d: Any = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
+        self._d: Any = None  # made by the first piece (deflate: its first byte says which)
 
     def decompress(self, data: bytes) -> bytes:
         if self._d is None:
-            self._d = zlib.decompressobj(zlib.MAX_WBITS if data[0] & 0x0F == 8 else -zlib.MAX_WBITS)
+            if self._gzip:
+                wbits = 16 + zlib.MAX_WBITS
+            else:
+                wbits = zlib.MAX_WBITS if data[0] & 0x0F == 8 else -zlib.MAX_WBITS
+            self._d = zlib.decompressobj(wbits)
         return self._d.decompress(data)
 
     def flush(self) -> bytes:
-        return self._d.flush() if self._d is not None else b""
+        d = self._d
+        if d is None:
+            return b""
+        out = d.flush()
+        if not d.eof:
+            raise zlib.error("the compressed body ends before its end")
+        return out
 
 
 class _NoFlush:

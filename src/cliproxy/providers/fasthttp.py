@@ -324,9 +324,11 @@ class FastHttpClient:
         dns_ttl: float = DNS_TTL,
         fallback: Fallback | None = None,
         alpn: bool = True,
+        go_wire: bool = False,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.alpn = alpn  # offer ALPN http/1.1 in the hello of the context made on first use
+        self.go_wire = go_wire  # heads as Go's net/http writes them (.gowire), read when one is built
         self.first_byte_timeout = first_byte_timeout
         self.idle_timeout = idle_timeout
         self.max_idle, self.keepalive, self.dns_ttl = max_idle, keepalive, dns_ttl
@@ -386,7 +388,7 @@ class FastHttpClient:
         target, before, after = cached
         size = len(body) if body else 0
         if before is None:
-            head = head_bytes(method, target.path, target.host, headers, body)
+            head = head_bytes(method, target.path, target.host, headers, body, self.go_wire)
         elif after is None:
             head = before
         else:
@@ -416,7 +418,7 @@ class FastHttpClient:
             if len(self._targets) > 4096:
                 self._targets.clear()
             self._targets[url] = target
-        template = head_template(method, target.path, target.host, headers, body)
+        template = head_template(method, target.path, target.host, headers, body, self.go_wire)
         entry = (target, *template) if template is not None else (target, None, None)
         if key is not None:
             if len(self._heads) >= _CACHED:

@@ -20,6 +20,7 @@ from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from cliproxy.providers.gowire import ordered
 from cliproxy.providers.transport import header_line_break
 
 __all__ = ["Headers", "head_bytes", "head_template"]
@@ -31,14 +32,19 @@ Template = tuple[bytes, bytes | None]  # (head, None): no length; (before, after
 
 
 def _lines(
-    method: str, path: str, host: str, headers: Mapping[str, str], body: bytes | None, size: str
+    method: str, path: str, host: str, headers: Mapping[str, str], body: bytes | None, size: str, go: bool
 ) -> str:
     """The request line and headers: ``Host`` first, the caller's headers in their order,
     then what aiohttp would add (``Accept: */*``, Content-Length, a body's Content-Type);
     ``size`` is the Content-Length value. A line break in any part is refused. A name that
     comes again in another case (a credential's ``headers:`` over a provider's own) takes
     the earlier one's place with its value, as aiohttp sends such a dict: one header, not
-    two."""
+    two. ``go``: the names, order and additions of Go's ``net/http`` instead (:mod:`.gowire`)."""
+    if go:
+        found = ordered(method, headers, size, bool(body))
+        found[0] = ("Host", found[0][1] or host)
+        lines = [f"{method} {path} HTTP/1.1", *[f"{name}: {value}" for name, value in found], "", ""]
+        return _checked(lines)
     lines = [f"{method} {path} HTTP/1.1", ""]
     host_line = f"Host: {host}"
     accept = typed = sized = False
@@ -72,26 +78,33 @@ def _lines(
     if body and not typed:
         lines.append("Content-Type: application/octet-stream")
     lines += ("", "")
+    return _checked(lines)
+
+
+def _checked(lines: list[str]) -> str:
+    """``lines`` joined, refused when any holds a line break of its own."""
     text = "\r\n".join(lines)
     if text.count("\n") != len(lines) - 1 or text.count("\r") != len(lines) - 1:
         raise header_line_break()
     return text
 
 
-def head_bytes(method: str, path: str, host: str, headers: Mapping[str, str], body: bytes | None) -> bytes:
+def head_bytes(
+    method: str, path: str, host: str, headers: Mapping[str, str], body: bytes | None, go: bool = False
+) -> bytes:
     """The whole head of one request (no template)."""
-    return _lines(method, path, host, headers, body, str(len(body) if body else 0)).encode(
+    return _lines(method, path, host, headers, body, str(len(body) if body else 0), go).encode(
         "utf-8", "surrogateescape"
     )
 
 
 def head_template(
-    method: str, path: str, host: str, headers: Mapping[str, str], body: bytes | None
+    method: str, path: str, host: str, headers: Mapping[str, str], body: bytes | None, go: bool = False
 ) -> Template | None:
     """The head as the bytes before and after its Content-Length digits (``after`` None: the
     head has no Content-Length); None when it cannot be one template (several
     Content-Length headers, or a value that holds the placeholder byte)."""
-    raw = _lines(method, path, host, headers, body, _SLOT).encode("utf-8", "surrogateescape")
+    raw = _lines(method, path, host, headers, body, _SLOT, go).encode("utf-8", "surrogateescape")
     parts = raw.split(b"\x00")
     if len(parts) == 1:
         return raw, None

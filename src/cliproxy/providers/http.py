@@ -55,6 +55,7 @@ from aiohttp_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
 
 from cliproxy.providers.decoding import Decoder, decode, decoder_for
 from cliproxy.providers.fasthttp import KEEPALIVE, MAX_IDLE, FastHttpClient
+from cliproxy.providers.gowire import ordered
 from cliproxy.providers.transport import (
     ConnectionEnded,
     UndecodableBody,
@@ -271,6 +272,8 @@ class HttpClient:
     ``keepalive`` is how long an idle connection is kept (default 60 s; aiohttp's own for a
     SOCKS proxy), ``max_idle`` how many idle ones per origin the fast client keeps.
     ``alpn=False``: TLS hellos offer no ALPN (Antigravity's native client; else ``http/1.1``).
+    ``go_wire=True``: request heads as Go's ``net/http`` writes them, on both paths
+    (:mod:`.gowire`: Antigravity's native client; no ``Accept: */*``, ``Accept-Encoding: gzip``).
     :meth:`spawn` makes a client with connections of its own that follows this one's
     settings and closes with it (one Antigravity account's, ``providers.account_pools``)."""
 
@@ -287,9 +290,11 @@ class HttpClient:
         keepalive: float | None = None,
         max_idle: int = MAX_IDLE,
         alpn: bool = True,
+        go_wire: bool = False,
     ) -> None:
         self._limit_per_host = limit_per_host
         self._alpn = alpn
+        self._go = go_wire
         self._tls: ssl.SSLContext | None = None  # aiohttp's, made on first use when alpn is off
         self._keepalive, self._max_idle = keepalive, max_idle
         self._sessions: dict[str, aiohttp.ClientSession] = {}
@@ -322,6 +327,7 @@ class HttpClient:
                 keepalive=self._keepalive or KEEPALIVE,
                 fallback=self._aiohttp_request,
                 alpn=self._alpn,
+                go_wire=self._go,
             )
             self.request = self.fast.request
 
@@ -384,12 +390,13 @@ class HttpClient:
                     ssl=tls,
                 )
             # no Accept-Encoding of our own: LLM answers are small or streamed, and skipping
-            # compression saves a decompressor per response (a client's own header still passes)
+            # compression saves a decompressor per response (a client's own header still passes);
+            # Go's heads (``go_wire``) carry no Accept either (``_go_headers`` writes the rest)
             session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=self._timeout,
                 auto_decompress=False,  # AiohttpResponse decodes (stacked codings too)
-                skip_auto_headers=("User-Agent", "Accept-Encoding"),
+                skip_auto_headers=_GO_SKIPS if self._go else _SKIPS,
                 response_class=AiohttpResponse,
             )
             if len(self._sessions) >= SESSIONS_MAX:  # the least recently used goes
@@ -411,6 +418,8 @@ class HttpClient:
     ) -> UpstreamResponse:
         """``request`` through aiohttp (every request with ``upstream-http: aiohttp``, else
         the fast client's fallback)."""
+        if self._go:
+            headers = _go_headers(method, headers, body)
         try:
             session, http_proxy = self._session(proxy)  # a malformed proxy URL: ValueError
             resp = await session.request(
@@ -472,7 +481,12 @@ class HttpClient:
         conn.protocol.start_timeout()
 
     def spawn(
-        self, *, keepalive: float | None = None, max_idle: int = MAX_IDLE, alpn: bool = True
+        self,
+        *,
+        keepalive: float | None = None,
+        max_idle: int = MAX_IDLE,
+        alpn: bool = True,
+        go_wire: bool = False,
     ) -> HttpClient:
         """A client with connections of its own and this one's limits and ``upstream-http``
         (kept in step when they change); closed when this one is."""
@@ -485,6 +499,7 @@ class HttpClient:
             keepalive=keepalive,
             max_idle=max_idle,
             alpn=alpn,
+            go_wire=go_wire,
         )
         self._children.add(child)
         return child
@@ -524,6 +539,19 @@ async def _close_when_idle(session: aiohttp.ClientSession) -> None:
             await asyncio.sleep(1.0)
     finally:
         await session.close()
+
+
+_SKIPS = ("User-Agent", "Accept-Encoding")
+_GO_SKIPS = ("User-Agent", "Accept-Encoding", "Accept")
+
+
+def _go_headers(method: str, headers: Mapping[str, str], body: bytes | None) -> dict[str, str]:
+    """``headers`` as Go writes them (:func:`.gowire.ordered`), for aiohttp, which writes a
+    dict in its order after its own ``Host`` (a ``Host`` given goes first, as Go's) and keeps
+    the Content-Length it is given."""
+    lines = ordered(method, headers, str(len(body) if body else 0), bool(body))
+    host = lines[0][1]
+    return dict(lines if host else lines[1:])
 
 
 def _origin(url: str) -> str:
