@@ -64,6 +64,7 @@ DNS_TTL = 300.0
 MAX_IDLE = 64
 _WRITE_APART = 1 << 16  # bodies this large are written after the head, not copied onto it
 _CACHED = 512  # request heads kept per client (emptied when more header sets come)
+_CACHED_HEAD = 16 << 10  # bytes: a larger head (a client's value in a header) is never kept
 _ENCODING = b"\r\ncontent-encoding:"
 
 
@@ -324,11 +325,9 @@ class FastHttpClient:
         dns_ttl: float = DNS_TTL,
         fallback: Fallback | None = None,
         alpn: bool = True,
-        go_wire: bool = False,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.alpn = alpn  # offer ALPN http/1.1 in the hello of the context made on first use
-        self.go_wire = go_wire  # heads as Go's net/http writes them (.gowire), read when one is built
         self.first_byte_timeout = first_byte_timeout
         self.idle_timeout = idle_timeout
         self.max_idle, self.keepalive, self.dns_ttl = max_idle, keepalive, dns_ttl
@@ -388,7 +387,7 @@ class FastHttpClient:
         target, before, after = cached
         size = len(body) if body else 0
         if before is None:
-            head = head_bytes(method, target.path, target.host, headers, body, self.go_wire)
+            head = head_bytes(method, target.path, target.host, headers, body)
         elif after is None:
             head = before
         else:
@@ -418,9 +417,13 @@ class FastHttpClient:
             if len(self._targets) > 4096:
                 self._targets.clear()
             self._targets[url] = target
-        template = head_template(method, target.path, target.host, headers, body, self.go_wire)
+        template = head_template(method, target.path, target.host, headers, body)
         entry = (target, *template) if template is not None else (target, None, None)
-        if key is not None:
+        if (
+            key is not None
+            and template is not None
+            and len(template[0]) + len(template[1] or b"") <= _CACHED_HEAD
+        ):
             if len(self._heads) >= _CACHED:
                 self._heads.clear()
             self._heads[key] = entry
