@@ -7,6 +7,11 @@ then ``id_token``, ``cookie``), else its API key. Proxy order, as in CPA: the re
 credential's ``proxy-url`` (an API key's from its config entry) and the global
 ``proxy-url``: a malformed credential proxy falls through to the global one instead of
 going direct. ``direct``/``none`` anywhere means no proxy.
+An OAuth token that is expired or about to be (``credentials.presend``: the check a request
+makes before it goes out) is refreshed before it stands in for ``$TOKEN$``, and a failed
+refresh is CPA's 400 ``auth token refresh failed``. CPA's APICall does this for Antigravity
+only (``resolveTokenForAuth``); here every OAuth type with a token endpoint gets it, since an
+expired token sent to a quota endpoint can only meet a 401.
 The answer is ``{status_code, header, body}`` with the upstream's status, headers
 (name -> list of values) and body text.
 """
@@ -43,6 +48,8 @@ async def api_call(service: ManagementService, body: Any) -> dict[str, Any]:
         raise ApiError(400, "invalid body")
     method, url, proxy, headers, data = _parse(body)
     cred = _credential(service, body)
+    if cred is not None and any(TOKEN_PLACEHOLDER in v for v in headers.values()):
+        cred = await _fresh(service, cred)
     headers = _substitute(headers, cred)
     key = _proxy(proxy, cred.proxy_url if cred is not None else "", service.config.proxy_url)
     try:
@@ -107,6 +114,18 @@ def _credential(service: ManagementService, body: Mapping[str, Any]) -> Credenti
     if not index:
         return None
     return next((c for c in service.pool.credentials() if c.index == index), None)
+
+
+async def _fresh(service: ManagementService, cred: Credential) -> Credential:
+    """``cred`` with a token that is not about to expire (one token call shared with the
+    refresh loop and the requests renewing the same account)."""
+    refresher = service.refresher
+    if refresher is None or not cred.metadata or not refresher.presend.stale(cred):
+        return cred
+    try:
+        return await refresher.presend.renew(cred)
+    except UpstreamError as exc:
+        raise ApiError(400, "auth token refresh failed") from exc
 
 
 def _substitute(headers: dict[str, str], cred: Credential | None) -> dict[str, str]:

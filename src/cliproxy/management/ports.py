@@ -16,6 +16,7 @@ from typing import Protocol
 from cliproxy.config import Config, ConfigDocument
 from cliproxy.credentials.login.antigravity import ClientVersion
 from cliproxy.credentials.pool import Pool
+from cliproxy.credentials.refresh import Refresher
 from cliproxy.models.registry import ModelRegistry
 from cliproxy.plugins.host import PluginHost
 from cliproxy.plugins.surface import ManagementTable
@@ -40,6 +41,11 @@ class ManagementService(Protocol):
 
     @property
     def pool(self) -> Pool: ...
+
+    @property
+    def refresher(self) -> Refresher | None:
+        """The OAuth token refresher (None before the service starts it)."""
+        ...
 
     @property
     def models(self) -> ModelRegistry: ...
