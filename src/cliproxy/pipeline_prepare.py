@@ -518,6 +518,8 @@ async def send(
     trace = call.trace
     if trace is not None:  # request log: this upstream attempt
         trace.upstream_request(upreq.method, upreq.url, upreq.headers, upreq.body, cred, provider.key, model)
+        if upreq.tool_usage is not None:  # the answer's tool usage, recorded apart (usage.tool_usage)
+            trace.tool_usage = upreq.tool_usage
     resp = await (provider.transport or pipe.http).request(
         upreq.method, upreq.url, headers=upreq.headers, body=upreq.body, proxy=proxy
     )

@@ -23,7 +23,9 @@ its own shapes: ``reasoning_text`` events, X Search traces, ``response.incomplet
 
 Image generation: a request offering the ``image_generation`` tool whose last user message
 asks to "draw" gets an ``image_generation_call`` item (a 1x1 PNG in ``result``) with its
-``response.image_generation_call.*`` events, as the Codex backend sends them.
+``response.image_generation_call.*`` events, as the Codex backend sends them. Every answer to
+a request offering the tool carries ``response.tool_usage`` (``image_gen``: the image
+model's tokens, :data:`IMAGE_GEN_USAGE` when it drew, else zeros; ``web_search``).
 """
 
 from __future__ import annotations
@@ -46,7 +48,17 @@ from tests.fakes.server import Recorded, _parse_json, iter_chunks, sse
 if TYPE_CHECKING:
     from tests.fakes.openai import OpenAIFake
 
-__all__ = ["CODEX_REFUSED", "compact", "failed_frame", "grok_encrypted", "handle", "handle_ws", "turn_of"]
+__all__ = [
+    "CODEX_REFUSED",
+    "IMAGE_GEN_USAGE",
+    "compact",
+    "failed_frame",
+    "grok_encrypted",
+    "handle",
+    "handle_ws",
+    "tool_usage",
+    "turn_of",
+]
 
 # request fields the ChatGPT Codex backend refuses with 400 "Unsupported parameter: <name>"
 CODEX_REFUSED = ("metadata", "top_logprobs", "presence_penalty", "frequency_penalty", "seed")
@@ -80,9 +92,7 @@ async def handle(fake: OpenAIFake, request: web.Request) -> web.StreamResponse:
         for item in items:
             if item["type"] == "reasoning" and item["encrypted_content"]:
                 item["encrypted_content"] = fake.grok_reasoning = grok_encrypted(item["id"])  # type: ignore[attr-defined]
-    if _draws(body, turn):
-        items.insert(0, image_item())
-    response = _response(body, new_id("resp_"), "completed", items, _usage(body, reply))
+    response = _drawn(body, turn, items, reply)
     if body.get("stream") is True:
         raw: list[bytes] | None = getattr(fake, "raw_streams", None)
         if raw:
@@ -484,7 +494,7 @@ async def _ws_turn(
         return True
     turn = turn_of(body)
     reply = decide("responses", turn, beh.text if beh else None)
-    response = _response(body, new_id("resp_"), "completed", _items(body, reply), _usage(body, reply))
+    response = _drawn(body, turn, _items(body, reply), reply)
     inputs = body["input"]
     if not isinstance(inputs, list):
         inputs = [{"role": "user", "content": inputs}]
@@ -520,10 +530,49 @@ def _png_1x1() -> str:
 PNG_1X1 = _png_1x1()
 
 
-def _draws(body: dict[str, Any], turn: Turn) -> bool:
+def _drawn(body: dict[str, Any], turn: Turn, items: list[dict[str, Any]], reply: Reply) -> dict[str, Any]:
+    """The completed response of ``items``, an image first when the turn asks to draw one,
+    with the ``tool_usage`` the backend adds when the image tool was offered."""
+    draws = _draws(body, turn)
+    if draws:
+        items.insert(0, image_item())
+    response = _response(body, new_id("resp_"), "completed", items, _usage(body, reply))
+    if _offers_image_tool(body):  # zeros when no image was made
+        response["tool_usage"] = tool_usage(drew=draws)
+    return response
+
+
+def _offers_image_tool(body: dict[str, Any]) -> bool:
     tools = body.get("tools") or ()
-    offered = any(isinstance(t, dict) and t.get("type") == "image_generation" for t in tools)
-    return offered and "draw" in (turn.last_user_text or "").lower()
+    return any(isinstance(t, dict) and t.get("type") == "image_generation" for t in tools)
+
+
+def _draws(body: dict[str, Any], turn: Turn) -> bool:
+    return _offers_image_tool(body) and "draw" in (turn.last_user_text or "").lower()
+
+
+# what the image model spent on one image (``response.tool_usage.image_gen``, as the Codex
+# backend reports it)
+IMAGE_GEN_USAGE = {
+    "input_tokens": 27,
+    "input_tokens_details": {"image_tokens": 0, "text_tokens": 27},
+    "output_tokens": 1056,
+    "output_tokens_details": {"image_tokens": 1056, "text_tokens": 0},
+    "total_tokens": 1083,
+}
+
+
+def tool_usage(drew: bool) -> dict[str, Any]:
+    """The ``tool_usage`` of an answer offered the image tool: the image model's tokens
+    when it drew, else zeros (the backend sends the object either way)."""
+    zero = {
+        "input_tokens": 0,
+        "input_tokens_details": {"image_tokens": 0, "text_tokens": 0},
+        "output_tokens": 0,
+        "output_tokens_details": {"image_tokens": 0, "text_tokens": 0},
+        "total_tokens": 0,
+    }
+    return {"image_gen": dict(IMAGE_GEN_USAGE) if drew else zero, "web_search": {"num_requests": 0}}
 
 
 def image_item() -> dict[str, Any]:

@@ -511,7 +511,8 @@ class Flow:
         (its credential, status and error body), then the request's own. An answer of a
         router's plugin executor names that plugin as provider; none is made for it when the
         request is itself a plugin's nested call, or when the plugin called the host to answer
-        (the nested request has its own record; CPA)."""
+        (the nested request has its own record; CPA). Tokens an upstream's own tool spent
+        get a record of their own after the request's (CPA ``PublishAdditionalModel``)."""
         if self.executor and (call.skip or self.scope.nested):
             return
         trace = call.trace  # (a plugin's own host.http calls are no upstream call)
@@ -537,6 +538,10 @@ class Flow:
         rules.usage(
             self.host, usage_record(call, self.model, self.executor, times, cred, usage, failure, headers)
         )
+        tool = trace.tool_usage if trace is not None else None
+        if tool is not None and tool.usage is not None:  # an upstream tool's own tokens (usage.tool_usage)
+            record = usage_record(call, tool.model, self.executor, times, cred, tool.usage, None, headers)
+            rules.usage(self.host, record)
 
 
 def _applied(call: Call, state: rules.Intercepted) -> Call:

@@ -36,6 +36,7 @@ from cliproxy.providers.retry import retry_after_header
 if TYPE_CHECKING:
     from cliproxy.providers.http import HttpClient
     from cliproxy.providers.transport import UpstreamClient
+    from cliproxy.usage.tool_usage import ToolUsage
 
 __all__ = [
     "REQUEST_FAULTS",
@@ -88,6 +89,9 @@ class UpstreamRequest:
     rewrite_body: Callable[[bytes], bytes] | None = None
     rewrite_chunk: Callable[[bytes], bytes] | None = None
     chunk_reads_wrapped: bool = False
+    # what the upstream's own tool spends on the answer, recorded under the tool's model as
+    # the answer streams by (``cliproxy.usage.tool_usage``: Codex's image_generation tool)
+    tool_usage: ToolUsage | None = None
 
 
 class RewriteError(UpstreamError):

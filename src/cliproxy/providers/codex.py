@@ -23,6 +23,7 @@ from cliproxy.formats.openai_responses import model_at_capacity
 from cliproxy.providers import codex_cache, codex_replay, codex_search
 from cliproxy.providers import codex_multi_agent as multi_agent
 from cliproxy.providers.base import Carry, PayloadStep, Provider, UpstreamRequest, copy_client_headers
+from cliproxy.providers.codex_image_usage import ImageToolUsage
 from cliproxy.providers.codex_images import apply_image_tool, is_lite
 from cliproxy.providers.codex_input_ids import sanitize_input_ids
 from cliproxy.providers.codex_stream import CompletedOutput, is_grok_build, keepalive_comments
@@ -169,10 +170,12 @@ class CodexProvider(Provider):
         if not images:
             _model_headers(headers, self.model_headers(model))
         rewrite_chunk = expose
+        tool_usage = None
         if not whole:  # a response.completed with its output left out, made whole (CPA)
             # (and with a replay scope, kept for the next turn); on the upstream socket the
             # client's session mends it instead, as CPA's handler does (providers.codex_stream)
-            completed = CompletedOutput(scope, mend=not socket)
+            tool_usage = ImageToolUsage(body.get("tools"))  # the image tool's own tokens (CPA)
+            completed = CompletedOutput(scope, mend=not socket, tool=tool_usage)
             rewrite_chunk = completed if expose is None else _chained(expose, completed)
             if is_grok_build(client_headers):  # Grok Build reads Codex's keepalives as comments (CPA)
                 rewrite_chunk = _chained(rewrite_chunk, keepalive_comments)
@@ -183,6 +186,7 @@ class CodexProvider(Provider):
             not whole or image_stream,
             rewrite_body=expose,
             rewrite_chunk=rewrite_chunk,
+            tool_usage=tool_usage,
         )
 
     def carrier(self, cred: Credential) -> Carry:

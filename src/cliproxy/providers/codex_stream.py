@@ -31,7 +31,10 @@ the Grok Build client (:func:`is_grok_build`), which does not read them as event
 
 A request in the Codex reasoning replay (``providers.codex_replay``) hands it a
 :class:`Watch`: the output of ``response.completed``, made whole, is the turn the replay
-keeps, and a failure event that refuses the request's reasoning makes it forget.
+keeps, and a failure event that refuses the request's reasoning makes it forget. A
+:class:`ToolReader` gets each terminal event's ``tool_usage`` (Codex's image tool usage,
+``providers.codex_image_usage``): the parsed object when the event is mended, else the line,
+from which it cuts out only what it reads (the event is never parsed for it alone).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ import orjson
 
 from cliproxy.formats.openai_responses import fill_usage_details
 
-__all__ = ["CompletedOutput", "Watch", "is_grok_build", "keepalive_comments"]
+__all__ = ["CompletedOutput", "ToolReader", "Watch", "is_grok_build", "keepalive_comments"]
 
 _DONE = b'"response.output_item.done"'
 _COMPLETED = b'"response.completed"'
@@ -55,6 +58,15 @@ _CACHED = b'"cached_tokens"'
 _REASONING = b'"reasoning_tokens"'
 _NULL_DETAILS = b'_details":null'
 _REASONING_TEXT = b'"reasoning_text"'
+
+
+class ToolReader(Protocol):
+    """What reads a terminal event's tool usage (``codex_image_usage.ImageToolUsage``):
+    from the event's line, or from its ``tool_usage`` when the event was parsed anyway."""
+
+    def read(self, line: bytes) -> None: ...
+
+    def take(self, tool_usage: Any) -> None: ...
 
 
 class Watch(Protocol):
@@ -69,7 +81,7 @@ class CompletedOutput:
     """A stream's ``response.output_item.done`` items, written into its ``response.completed``
     or ``response.incomplete``."""
 
-    __slots__ = ("items", "loose", "mend", "pending", "summaries", "watch")
+    __slots__ = ("items", "loose", "mend", "pending", "summaries", "tool", "watch")
 
     def __init__(
         self,
@@ -77,6 +89,7 @@ class CompletedOutput:
         *,
         mend: bool = True,
         summaries: Callable[[list[Any]], bool] | None = None,
+        tool: ToolReader | None = None,
     ) -> None:
         self.items: dict[int, dict[str, Any]] = {}  # output_index -> the item as done
         self.loose: list[dict[str, Any]] = []  # done items without an output_index
@@ -86,6 +99,7 @@ class CompletedOutput:
         # True when it changed one
         self.summaries = summaries
         self.pending = b""  # the first lines of a terminal event's payload, while ``_Held``
+        self.tool = tool  # reads a terminal event's tool usage (``codex_image_usage``)
 
     def __call__(self, lines: bytes) -> bytes:
         watch = self.watch
@@ -99,12 +113,16 @@ class CompletedOutput:
                 continue
             if line.find(_DONE) >= 0:
                 self._keep(line)
-            elif (line.find(_COMPLETED) >= 0 or line.find(_INCOMPLETE) >= 0) and (
-                (self.mend and (self.items or self.loose))
-                or watch is not None
-                or _lacks_details(line)
-                or (self.summaries is not None and line.find(_REASONING_TEXT) >= 0)
-            ):
+            elif line.find(_COMPLETED) >= 0 or line.find(_INCOMPLETE) >= 0:
+                if not (
+                    (self.mend and (self.items or self.loose))
+                    or watch is not None
+                    or _lacks_details(line)
+                    or (self.summaries is not None and line.find(_REASONING_TEXT) >= 0)
+                ):
+                    if self.tool is not None:  # not parsed here: the reader cuts out what it reads
+                        self.tool.read(line)
+                    continue
                 patched = self._patched(line)
                 if patched is None:  # its JSON may go on in the next data: lines
                     return self._multiline(out, i)
@@ -157,6 +175,8 @@ class CompletedOutput:
         kind = event.get("type") if isinstance(event, dict) else None
         if not isinstance(response, dict) or kind not in _ENDS:
             return line
+        if self.tool is not None:
+            self.tool.take(response.get("tool_usage"))
         output = response.get("output")
         changed = False
         if not isinstance(output, list) or not output:

@@ -27,7 +27,8 @@ from cliproxy.usage.recording import Capture
 from cliproxy.usage.render import write_log, write_session_log
 from cliproxy.usage.stats import UsageStats
 from cliproxy.usage.timeline import SessionLog
-from cliproxy.usage.tokens import body_usage
+from cliproxy.usage.tokens import body_usage, token_tuple
+from cliproxy.usage.tool_usage import tool_facts, tool_row
 from cliproxy.usage.trace import CLIENT_CLOSED, Attempt, RequestTrace
 from cliproxy.usage.writer import Spool, Writer
 
@@ -187,6 +188,10 @@ class Recorder:
         ts = t.started
         counters = stats.counters
         counters.record(ts, kid, auth_index, failed_auths, ok, (i0, i1, i2, i3, i4, i5))
+        tool = t.tool_usage  # an upstream tool's own tokens: a record of their own (usage.tool_usage)
+        tool_tokens = None if tool is None or tool.usage is None else token_tuple(tool.usage)
+        if tool_tokens is not None:
+            counters.record(ts, kid, auth_index, (), True, tool_tokens)
         t0, first = t._t0, t._ttft
         elapsed = _clock() - t0
         ttft = None if first is None else first - t0
@@ -229,6 +234,8 @@ class Recorder:
                 pending.append(row)
             else:
                 ledger.add(row)
+            if tool_tokens is not None and tool is not None:
+                ledger.add(tool_row(row, tool.model, tool_tokens))
         if stats.metrics is not None:
             stats.observe_metrics(t, provider, code, (i0, i1, i2, i3, i4, i5), elapsed, ttft)
         if self.extras or status >= 400 or t.full:
@@ -326,6 +333,9 @@ class Recorder:
             t.answer_headers(),
         )
         self.queue.push(orjson.dumps(build_record(facts)))
+        tool = t.tool_usage
+        if tool is not None and tool.usage is not None:  # after the request's own (CPA's order)
+            self.queue.push(orjson.dumps(build_record(tool_facts(facts, tool))))
 
     def _access_line(self, t: Trace) -> None:
         status = t.status

@@ -29,6 +29,7 @@ from cliproxy.usage.writer import Spool
 if TYPE_CHECKING:
     from cliproxy.translate.ir import Usage
     from cliproxy.usage.recorder import Recorder
+    from cliproxy.usage.tool_usage import ToolUsage
 
 __all__ = ["CLIENT_CLOSED", "Attempt", "RequestTrace"]
 
@@ -109,6 +110,7 @@ class RequestTrace:
     chunks: Timed | None = None  # the client stream with its timing, only while recording
     _last_chunk = 0.0
     stream_tier = ""  # the service tier a stream's events named last (the usage queue's record)
+    tool_usage: ToolUsage | None = None  # the answer's own tool usage (``usage.tool_usage``)
     _ttft: float | None = None
     _done = False
     full = False  # logged in full (``request-log`` on when the request began)
