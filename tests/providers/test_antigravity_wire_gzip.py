@@ -19,12 +19,15 @@ from typing import Any
 
 import anthropic
 import openai
+import orjson
 import pytest
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as gtypes
 
 from cliproxy.formats import Format
+from cliproxy.providers.http import HttpClient
+from cliproxy.providers.transport import read_body
 from tests.e2e.clients import KEY, ask
 from tests.fakes.gemini import GeminiFake
 from tests.fakes.server import Behavior
@@ -145,3 +148,38 @@ async def test_a_truncated_gzip_stream_fails_instead_of_ending(
     with pytest.raises(genai_errors.ServerError) as caught:
         await ask(Format.GEMINI, proxy.url, MODEL, "hello", stream=True)
     assert caught.value.code == 502 and caught.value.message == BROKE
+
+
+@PATHS
+async def test_a_gunzipped_answer_loses_its_coding_headers_as_in_go(
+    fake_gemini: GeminiFake, upstream_http: str
+) -> None:
+    """Go's transport, once it gunzips, drops ``Content-Encoding`` and the compressed
+    ``Content-Length`` from the answer's headers (what a CPA plugin or request log then
+    reads); a Go-wire client does the same, another client keeps what the upstream sent."""
+    body = orjson.dumps(
+        {
+            "model": MODEL,
+            "project": "p",
+            "request": {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+        }
+    )
+    url = fake_gemini.url("/v1internal:generateContent")
+    base = HttpClient(upstream_http=upstream_http)
+    try:
+        go = base.spawn(go_wire=True)
+        resp = await go.request(
+            "POST", url, headers={"Authorization": "Bearer t", "Content-Type": "application/json"}, body=body
+        )
+        answer = orjson.loads(await read_body(resp))
+        assert answer["response"]["candidates"][0]["content"]["parts"][0]["text"].startswith(
+            "Hello from fake"
+        )
+        assert "Content-Encoding" not in resp.headers and "Content-Length" not in resp.headers
+        assert resp.headers["Content-Type"] == "application/json"
+        headers = {"Authorization": "Bearer t", "Content-Type": "application/json", "Accept-Encoding": "gzip"}
+        plain = await base.request("POST", url, headers=headers, body=body)
+        assert plain.headers["Content-Encoding"] == "gzip" and "Content-Length" in plain.headers
+        assert orjson.loads(await read_body(plain))["response"]["candidates"]
+    finally:
+        await base.close()

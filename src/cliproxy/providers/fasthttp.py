@@ -45,6 +45,7 @@ from yarl import URL
 from cliproxy.providers.decoding import Decoder, decoder_for
 from cliproxy.providers.fastconn import GO, HIGH_WATER, NEVER, PAUSE, Conn, Origin, Push
 from cliproxy.providers.fastwire import Headers, head_bytes, head_template
+from cliproxy.providers.gowire import gunzipped_block, gunzips
 from cliproxy.providers.transport import UndecodableBody, UpstreamNetworkError, UpstreamResponse
 
 __all__ = [
@@ -325,9 +326,11 @@ class FastHttpClient:
         dns_ttl: float = DNS_TTL,
         fallback: Fallback | None = None,
         alpn: bool = True,
+        go_wire: bool = False,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.alpn = alpn  # offer ALPN http/1.1 in the hello of the context made on first use
+        self.go_wire = go_wire  # heads as Go's net/http writes them (.gowire), read when one is built
         self.first_byte_timeout = first_byte_timeout
         self.idle_timeout = idle_timeout
         self.max_idle, self.keepalive, self.dns_ttl = max_idle, keepalive, dns_ttl
@@ -387,7 +390,7 @@ class FastHttpClient:
         target, before, after = cached
         size = len(body) if body else 0
         if before is None:
-            head = head_bytes(method, target.path, target.host, headers, body)
+            head = head_bytes(method, target.path, target.host, headers, body, self.go_wire)
         elif after is None:
             head = before
         else:
@@ -417,7 +420,7 @@ class FastHttpClient:
             if len(self._targets) > 4096:
                 self._targets.clear()
             self._targets[url] = target
-        template = head_template(method, target.path, target.host, headers, body)
+        template = head_template(method, target.path, target.host, headers, body, self.go_wire)
         entry = (target, *template) if template is not None else (target, None, None)
         if (
             key is not None
@@ -471,7 +474,7 @@ class FastHttpClient:
                 conn.abort()  # cancelled: the answer will never be read
                 raise
             if conn.headers_done:
-                return FastResponse(self, conn, None if conn.coding is None else self._decoder(conn))
+                return FastResponse(self, conn, None) if conn.coding is None else self._encoded(conn)
             if not (reused and not conn.received):
                 break
             conn = None  # a kept-alive connection the upstream had closed: once more, on a new one
@@ -480,6 +483,14 @@ class FastHttpClient:
             "upstream request failed",
             detail=f"request to {target.text} failed: {conn.error or 'no answer'}",
         ) from conn.error
+
+    def _encoded(self, conn: Conn) -> FastResponse:
+        """An answer that names a Content-Encoding, with its decoder; with ``go_wire``, a gzip
+        one's headers as Go's transport leaves them (:func:`.gowire.gunzipped_block`)."""
+        resp = FastResponse(self, conn, self._decoder(conn))
+        if self.go_wire and gunzips(resp.headers):
+            resp.headers = Headers(gunzipped_block(conn.block))
+        return resp
 
     @staticmethod
     def _decoder(conn: Conn) -> Decoder | None:

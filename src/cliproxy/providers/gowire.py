@@ -15,8 +15,11 @@ What Go puts on the wire, in this order (``Request.write``, ``persistConn.roundT
   ``content-type`` is written ``Content-Type``; a later spelling of a name replaces an
   earlier one, as ``Header.Set``);
 - last, the transport's own ``Accept-Encoding: gzip``, unless the request names an
-  Accept-Encoding or a Range, or is a HEAD. Go then gunzips the answer; here
-  :mod:`.decoding` decodes every answer that names a coding, on both upstream paths.
+  Accept-Encoding or a Range, or is a HEAD. Go then gunzips an answer whose
+  ``Content-Encoding`` is ``gzip`` and drops that header and its ``Content-Length`` (which
+  counted the compressed bytes): :func:`gunzipped` and :func:`gunzipped_block` do the same to
+  the headers a plugin, the request log or the classifier read. (:mod:`.decoding` decodes
+  every answer that names a coding, on both upstream paths.)
 
 Nothing else: no ``Accept`` (aiohttp and the fast client add ``Accept: */*`` for every other
 upstream), no Content-Type of its own, no Connection.
@@ -27,7 +30,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-__all__ = ["DEFAULT_AGENT", "canonical", "ordered"]
+from multidict import CIMultiDict, CIMultiDictProxy
+
+__all__ = ["DEFAULT_AGENT", "canonical", "gunzipped", "gunzipped_block", "gunzips", "ordered"]
 
 DEFAULT_AGENT = "Go-http-client/1.1"
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -67,3 +72,28 @@ def ordered(method: str, headers: Mapping[str, str], length: str, body: bool) ->
     if method != "HEAD" and "Accept-Encoding" not in rest and "Range" not in rest:
         lines.append(("Accept-Encoding", "gzip"))
     return lines
+
+
+_DROPPED = (b"content-encoding:", b"content-length:")
+
+
+def gunzipped_block(block: bytes) -> bytes:
+    """An answer's head block (``HTTP/1.1 200 OK\\r\\nName: value\\r\\n...``) as Go's transport
+    leaves it after gunzipping: without ``Content-Encoding`` and ``Content-Length``."""
+    lines = block.split(b"\r\n")
+    return b"\r\n".join([lines[0], *[line for line in lines[1:] if not line.lower().startswith(_DROPPED)]])
+
+
+def gunzipped(headers: Mapping[str, str]) -> CIMultiDictProxy[str]:
+    """``headers`` without ``Content-Encoding`` and ``Content-Length`` (see above)."""
+    kept: CIMultiDict[str] = CIMultiDict()
+    for name, value in headers.items():
+        if name.lower() not in ("content-encoding", "content-length"):
+            kept.add(name, value)
+    return CIMultiDictProxy(kept)
+
+
+def gunzips(headers: Mapping[str, str]) -> bool:
+    """Whether Go's transport would gunzip an answer with ``headers`` (its first
+    ``Content-Encoding`` is ``gzip``, in any case)."""
+    return headers.get("Content-Encoding", "").strip().lower() == "gzip"

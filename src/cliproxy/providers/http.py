@@ -55,7 +55,7 @@ from aiohttp_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
 
 from cliproxy.providers.decoding import Decoder, decode, decoder_for
 from cliproxy.providers.fasthttp import KEEPALIVE, MAX_IDLE, FastHttpClient
-from cliproxy.providers.gowire import ordered
+from cliproxy.providers.gowire import gunzipped, gunzips, ordered
 from cliproxy.providers.transport import (
     ConnectionEnded,
     UndecodableBody,
@@ -220,6 +220,18 @@ class AiohttpResponse(aiohttp.ClientResponse):
             raise _broken(exc) from exc
         if tail := decode(decoder.flush):
             yield tail
+
+
+class GoResponse(AiohttpResponse):
+    """:class:`AiohttpResponse` of a client with Go's heads (``go_wire``): a gzip answer's
+    headers as Go's transport leaves them once it gunzips (:func:`.gowire.gunzipped`)."""
+
+    async def start(self, connection: Any) -> aiohttp.ClientResponse:
+        await super().start(connection)
+        if self._decoder is not None and gunzips(self._headers):
+            self._headers = gunzipped(self._headers)
+            self._cache.pop("headers", None)  # (``headers`` is a cached property, read by ``start``)
+        return self
 
 
 def _broken(exc: aiohttp.ClientError) -> ConnectionError:
@@ -397,7 +409,7 @@ class HttpClient:
                 timeout=self._timeout,
                 auto_decompress=False,  # AiohttpResponse decodes (stacked codings too)
                 skip_auto_headers=_GO_SKIPS if self._go else _SKIPS,
-                response_class=AiohttpResponse,
+                response_class=GoResponse if self._go else AiohttpResponse,
             )
             if len(self._sessions) >= SESSIONS_MAX:  # the least recently used goes
                 self._close_later(self._sessions.pop(next(iter(self._sessions))))
