@@ -98,10 +98,18 @@ def codex_uses_api_key(cred: Credential) -> bool:
     return cred.kind == KIND_APIKEY or bool(cred.api_key)
 
 
-@functools.lru_cache(maxsize=8192)
 def confuse_uuid(cred_id: str, kind: str, value: str) -> str:
     """The stand-in for ``value`` under credential ``cred_id``: stable, and different
     per credential (a name-based UUID, SHA-1 in the OID namespace, as CPA makes it)."""
+    # the memo keeps its keys: a client's long value (a prompt_cache_key of megabytes) is
+    # hashed each time instead of held, 8,192 of them at a time
+    if len(value) > 1024:
+        return _confuse.__wrapped__(cred_id, kind, value)
+    return _confuse(cred_id, kind, value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _confuse(cred_id: str, kind: str, value: str) -> str:
     name = ":".join(("cli-proxy-api", "codex", "identity-confuse", kind, cred_id.strip(), value.strip()))
     return str(uuid.uuid5(uuid.NAMESPACE_OID, name))
 
