@@ -156,8 +156,17 @@ def _server(secret: str) -> str:
     return WORDS[int.from_bytes(d[0:2], "big") % n] + "_" + WORDS[int.from_bytes(d[2:4], "big") % n]
 
 
-@lru_cache(maxsize=8192)
+# the memos keep their keys: a longer name (a client's, of any size) is worked out each
+# time instead of held, 8,192 at a time, and a tool list holding one is not kept either
+_MEMO_NAME = 256
+
+
 def _base(secret: str, original: str) -> int:
+    return (_base_memo if len(original) <= _MEMO_NAME else _base_memo.__wrapped__)(secret, original)
+
+
+@lru_cache(maxsize=8192)
+def _base_memo(secret: str, original: str) -> int:
     return int.from_bytes(_digest(secret, b"tool", original)[0:2], "big")
 
 
@@ -182,8 +191,12 @@ def _semantic(original: str, limit: int) -> str:
     return "".join(out).strip("_-") or "tool"
 
 
-@lru_cache(maxsize=8192)
 def _alias(server: str, word: str, original: str) -> str:
+    return (_alias_memo if len(original) <= _MEMO_NAME else _alias_memo.__wrapped__)(server, word, original)
+
+
+@lru_cache(maxsize=8192)
+def _alias_memo(server: str, word: str, original: str) -> str:
     prefix = f"mcp__{server}__{word}_"
     return prefix + _semantic(original, max(1, MAX_NAME - len(prefix)))
 
@@ -292,7 +305,8 @@ _ALIASES_KEPT = 1024
 
 def _tools_key(seed: str, tools: list[Any]) -> tuple[Any, ...] | None:
     """What :func:`_aliases` reads of ``tools``, as a key; ``None`` for a declaration whose
-    name or type is not a string (not kept: left to the upstream to refuse)."""
+    name or type is not a string (not kept: left to the upstream to refuse) or whose name
+    is longer than ``_MEMO_NAME``."""
     key: list[Any] = [seed]
     for tool in tools:
         if type(tool) is not dict:
@@ -300,6 +314,8 @@ def _tools_key(seed: str, tools: list[Any]) -> tuple[Any, ...] | None:
             continue
         name, kind = tool.get("name"), tool.get("type")
         if not (type(name) is str or name is None) or not (type(kind) is str or kind is None):
+            return None
+        if name is not None and len(name) > _MEMO_NAME:
             return None
         key.append(name)
         key.append(kind)
