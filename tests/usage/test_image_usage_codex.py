@@ -206,8 +206,11 @@ async def test_a_responses_client_drawing_makes_a_second_record(proxy: Any, stre
 
 
 async def test_the_ledger_and_the_counters_hold_the_image_tokens(proxy: Any, fake_responses: Any) -> None:
-    """The ledger has the image model's row beside the request's (the panel's ``/usage``
-    lists it under its own model); the credential's and the key's counters add its tokens."""
+    """The ledger has the image model's row beside the request's: the record-based views
+    (``/usage``, ``/usage/summary``, as CPA's per-model statistics) list it as a record under
+    its own model. The credential's and the key's counters add its tokens but count the
+    request once (CPA: ``MarkResult`` once a request, ``api_key_usage.go`` sums those counts):
+    ``/api-key-usage`` and ``/usage/keys`` say 2 requests for 2 requests, not 3."""
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
         done = await client.responses.create(model="codex-model", input=DRAW)
         await client.responses.create(model="codex-model", input="hello")  # no image: no second record
@@ -216,6 +219,7 @@ async def test_the_ledger_and_the_counters_hold_the_image_tokens(proxy: Any, fak
     assert status == 200
     rows = {r["key"]: r for r in by_model["rows"]}
     assert rows["gpt-image-2"]["requests"] == 1 and rows["gpt-image-2"]["failed"] == 0
+    assert rows["gpt-image-2"]["retries"] == 0  # (its row made no upstream call of its own)
     image = rows["gpt-image-2"]
     assert (image["input_tokens"], image["output_tokens"], image["total_tokens"]) == IMAGE_TOKENS
     assert rows["gpt-5.4"]["requests"] == 2
@@ -223,13 +227,23 @@ async def test_the_ledger_and_the_counters_hold_the_image_tokens(proxy: Any, fak
     status, snap = await mcall(proxy, "GET", "/usage")  # CPA's statistics: by the alias asked
     alias = next(iter(snap["usage"]["apis"].values()))["models"]["codex-model"]
     assert (alias["total_requests"], alias["total_tokens"]) == (3, own_total + IMAGE_TOKENS[2])
+    status, by_key = await mcall(proxy, "GET", "/usage/summary?group=key")  # records, as CPA's apis
+    assert status == 200 and [r["requests"] for r in by_key["rows"]] == [3]
     stats = proxy.service.recorder.stats
     cred = next(iter(proxy.service.pool.credentials()))
     for counter in (stats.counters.by_auth[cred.index], stats.counters.by_key[stats.key_of(KEY)[0]]):
         assert counter.total_tokens == own_total + IMAGE_TOKENS[2]
         assert counter.output_tokens == rows["gpt-5.4"]["output_tokens"] + IMAGE_TOKENS[1]
-        # a record is a request, as the ledger counts it back after a restart (usage.restore)
-        assert (counter.success, counter.failed) == (3, 0)
+        assert (counter.success, counter.failed) == (2, 0)  # before: (3, 0), the image a request
+    status, usage = await mcall(proxy, "GET", "/api-key-usage")  # CPA's view of the credential
+    assert status == 200
+    entry = usage["codex"][f"{fake_responses.base_url}/backend-api/codex|sk-codex-1"]
+    assert (entry["success"], entry["failed"]) == (2, 0)
+    assert sum(b["success"] for b in entry["recent_requests"]) == 2
+    status, keys = await mcall(proxy, "GET", "/usage/keys")
+    (key,) = keys["keys"]
+    assert (key["success"], key["total_tokens"]) == (2, own_total + IMAGE_TOKENS[2])
+    assert sum(b["success"] for b in key["recent_requests"]) == 2
 
 
 async def test_no_image_no_second_record(proxy: Any, fake_responses: Any) -> None:

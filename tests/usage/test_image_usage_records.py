@@ -1,8 +1,9 @@
 """Codex's image tool usage where else CPA's records go: the usage plugins (CPA hands every
 usage record to each registered usage plugin, the additional model's too), and a restart
-(the ledger's rows are counted back as the live counters counted them). (The Images API
-served through Codex, CPA's direct path, has one record under the image model, its answer's
-own ``usage``: ``tests/e2e/test_images_usage.py``.)
+or a Redis that lost its data (the ledger's rows are counted back as the live counters
+counted them: the image model's row adds its tokens, no request). (The Images API served
+through Codex, CPA's direct path, has one record under the image model, its answer's own
+``usage``: ``tests/e2e/test_images_usage.py``.)
 
 Before, a usage plugin got the request's record only, without the image model's tokens.
 """
@@ -10,13 +11,17 @@ Before, a usage plugin got the request's record only, without the image model's 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import sys
 from typing import Any
 
 import aiohttp
 import openai
 import pytest
+import redis.asyncio as aioredis
 
+from cliproxy.state import redis_loss
+from cliproxy.usage import recorder_of
 from tests.fakes.openai_responses import IMAGE_GEN_USAGE
 from tests.management.conftest import MANAGEMENT_KEY, mcall
 from tests.plugins.plugin_dir import plugins_yaml, write_python
@@ -89,30 +94,133 @@ async def test_a_usage_plugin_gets_the_image_models_record(
     assert (image.provider, image.alias) == ("codex", "codex-model")
 
 
+async def _counts(proxy: Any) -> tuple[Any, Any]:
+    """``/usage/keys``'s keys and ``/api-key-usage``'s Codex entries (the credential's counts)."""
+    status, keys = await mcall(proxy, "GET", "/usage/keys")
+    assert status == 200
+    status, by_provider = await mcall(proxy, "GET", "/api-key-usage")
+    assert status == 200
+    return keys["keys"], by_provider["codex"]
+
+
+def _requests(entry: dict[str, Any]) -> tuple[int, int, int, int]:
+    """success, failed, and the successes and failures in the recent buckets."""
+    recent = entry["recent_requests"]
+    return (
+        entry["success"],
+        entry["failed"],
+        sum(b["success"] for b in recent),
+        sum(b["failed"] for b in recent),
+    )
+
+
 async def test_a_restart_counts_the_image_record_back(
     start_proxy: Any, tmp_path: Any, fake_responses: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The counters after a restart (read back from the ledger) are the live ones: the
-    image model's row counted as the live counters counted it."""
+    """The counters after a restart (read back from the ledger's totals and recent rows) are
+    the live ones: the image model's row adds its tokens and is no request, on the client
+    key's counter and the credential's (before: success 2 for one request, live and after)."""
     monkeypatch.setenv("MANAGEMENT_PASSWORD", MANAGEMENT_KEY)
-    text = _config(fake_responses, f'usage-ledger: {{path: "{tmp_path / "usage.sqlite"}"}}')
+    ledger = tmp_path / "usage.sqlite"
+    text = _config(fake_responses, f'usage-ledger: {{path: "{ledger}"}}')
     proxy = await start_proxy(text)
     try:
         async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
             await client.responses.create(model="codex-model", input=DRAW)
-        status, live = await mcall(proxy, "GET", "/usage/keys")
-        assert status == 200
+        live = await _counts(proxy)
     finally:
         close_recorder(proxy)
         await proxy.close()
     again = await start_proxy(text)
     try:
-        status, restored = await mcall(again, "GET", "/usage/keys")
+        restored = await _counts(again)
     finally:
         close_recorder(again)
-    (key,) = live["keys"]
-    assert key["total_tokens"] > IMAGE_GEN_USAGE["total_tokens"] and key["success"] == 2
-    assert restored["keys"] == live["keys"]
+    (key,), creds = live
+    (cred,) = creds.values()
+    assert key["total_tokens"] > IMAGE_GEN_USAGE["total_tokens"]
+    assert _requests(key) == _requests(cred) == (1, 0, 1, 0)
+    assert restored == live
+    with sqlite3.connect(ledger) as db:  # two rows; the image model's made no upstream call
+        rows = db.execute("SELECT model, attempts FROM usage_requests ORDER BY attempts DESC").fetchall()
+    assert rows == [("gpt-5.4", 1), ("gpt-image-2", -1)]
+
+
+async def test_an_image_row_written_before_stays_a_request(
+    start_proxy: Any, tmp_path: Any, fake_responses: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ledger written by the version that counted the image row as a request (its
+    ``attempts`` 1; the totals counted it): it stays one, in the totals and the recent
+    buckets, until retention deletes it (and takes off what it added), so the counters and
+    the totals agree. Only rows written from now on say they are none."""
+    monkeypatch.setenv("MANAGEMENT_PASSWORD", MANAGEMENT_KEY)
+    ledger = tmp_path / "usage.sqlite"
+    text = _config(fake_responses, f'usage-ledger: {{path: "{ledger}"}}')
+    proxy = await start_proxy(text)
+    try:
+        async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+            await client.responses.create(model="codex-model", input=DRAW)
+        (live,), _ = await _counts(proxy)
+    finally:
+        close_recorder(proxy)
+        await proxy.close()
+    with sqlite3.connect(ledger) as db:  # as that version wrote it: totals built from such rows
+        db.execute("UPDATE usage_requests SET attempts = 1 WHERE model = 'gpt-image-2'")
+        db.execute("DELETE FROM usage_meta")
+    again = await start_proxy(text)
+    try:
+        (key,), creds = await _counts(again)
+    finally:
+        close_recorder(again)
+    (cred,) = creds.values()
+    assert _requests(key) == _requests(cred) == (2, 0, 2, 0)
+    assert key["total_tokens"] == live["total_tokens"]
+
+
+async def test_a_redis_that_lost_its_data_gets_the_image_tokens_back_and_no_request(
+    start_proxy: Any, tmp_path: Any, fake_responses: Any, redis_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shared counters (``state: redis``): a drawing request is one request there too; when
+    Redis loses its data the ledger puts back the tokens of both rows and one request, and a
+    drawing request counted since the loss is not added twice."""
+    monkeypatch.setenv("MANAGEMENT_PASSWORD", MANAGEMENT_KEY)
+    monkeypatch.setattr(redis_loss, "CHECK_INTERVAL", 3600.0)  # the test looks itself
+    extra = (
+        f'usage-ledger: {{path: "{tmp_path / "usage.sqlite"}"}}\n'
+        f"state:\n  backend: redis\n  url: {redis_server.url}\n  prefix: 'img:'\n"
+    )
+    proxy = await start_proxy(_config(fake_responses, extra))
+    try:
+        async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+            await client.responses.create(model="codex-model", input=DRAW)
+            (one,), creds = await _counts(proxy)
+            (cred,) = creds.values()
+            assert _requests(one) == _requests(cred) == (1, 0, 1, 0)
+            assert one["total_tokens"] > IMAGE_GEN_USAGE["total_tokens"]
+            await _until_marked(proxy)
+            client_redis = aioredis.from_url(redis_server.url)
+            try:
+                await client_redis.flushall()
+            finally:
+                await client_redis.aclose()
+            await client.responses.create(model="codex-model", input=DRAW)  # counted since the loss
+            assert recorder_of(proxy.service).stats.ledger.flush()
+            assert await proxy.service.state.loss.check()  # the restore
+            (key,), creds = await _counts(proxy)
+    finally:
+        close_recorder(proxy)
+    (cred,) = creds.values()
+    assert _requests(key) == _requests(cred) == (2, 0, 2, 0)
+    assert key["total_tokens"] == 2 * one["total_tokens"]
+
+
+async def _until_marked(proxy: Any) -> None:
+    loss = proxy.service.state.loss
+    for _ in range(250):
+        if loss._seen:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the Redis marker was never seen")
 
 
 @pytest.mark.parametrize("websockets", [False, True])

@@ -3,7 +3,8 @@
 Each test compares with the computation a start made before the table existed (three
 scans over every row, kept below as ``old_restore_counters``), on SQLite files and on a
 real Postgres: after writes, a retention sweep, an import, the build of an older ledger,
-and a write that failed.
+and a write that failed. Some rows are a tool's usage rows (``attempts`` ``TOOL_ATTEMPTS``,
+``usage.tool_usage``): the reference counts their tokens and no request for them.
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ def _old_apply(c: Counter, row: tuple[object, ...]) -> None:
 
 
 def old_restore_counters(ledger: Ledger, counters: UsageCounters, labels: dict[str, str], now: float) -> None:
+    tool = ledger_totals.TOOL_ATTEMPTS  # a tool's usage row: its tokens, no request
     sums = (
-        "SUM(1 - failed), SUM(failed), SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), "
+        f"SUM(CASE WHEN attempts = {tool} THEN 0 ELSE 1 - failed END), SUM(failed), SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), "
         "SUM(cache_creation_tokens), SUM(reasoning_tokens), SUM(total_tokens)"
     )
     from_table = " FROM usage_requests"
@@ -73,7 +75,8 @@ def old_restore_counters(ledger: Ledger, counters: UsageCounters, labels: dict[s
                 counters.auth(index).failed += 1
     since = (int(now) // BUCKET_SECONDS - BUCKETS + 1) * BUCKET_SECONDS
     recent = ledger.query(
-        f"SELECT ts, api_key_id, auth_index, failed, failed_auths{from_table} WHERE ts >= {{p}} ORDER BY ts",
+        f"SELECT ts, api_key_id, auth_index, failed, failed_auths{from_table} "
+        f"WHERE ts >= {{p}} AND attempts != {tool} ORDER BY ts",
         (float(since),),
     )
     for ts, kid, index, failed, failed_auths in recent:
@@ -139,7 +142,8 @@ ELSEWHERE = ("a2", "a5", "x9")  # x9, a5: credentials only ever named in failed_
 def mixed_rows(n: int, seed: int = 1, prefix: str = "r", oldest: float = 5 * DAY) -> list[tuple[Any, ...]]:
     """Successes and failures over several keys (the empty one too) and credentials, rows
     naming 1-3 failed credentials before theirs, tokens; spread over ``oldest`` seconds
-    up to now (the last ones in the recent buckets)."""
+    up to now (the last ones in the recent buckets). Every ninth is a tool's usage row
+    (tokens, no request, never failed)."""
     rnd = random.Random(seed)
     out = []
     for i in range(n):
@@ -167,6 +171,9 @@ def mixed_rows(n: int, seed: int = 1, prefix: str = "r", oldest: float = 5 * DAY
                 failed_auths=failed_auths,
             )
         )
+        if i % 9 == 4:
+            tool = {"status": 200, "failed": 0, "attempts": ledger_totals.TOOL_ATTEMPTS, "failed_auths": ""}
+            out[-1] = tuple(tool.get(c, v) for c, v in zip(COLUMNS, out[-1], strict=True))
     return out
 
 

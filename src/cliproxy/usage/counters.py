@@ -243,6 +243,14 @@ class UsageCounters:
             if len(notes) >= FOLD:
                 c.fold()
 
+    def tokens(self, api_key: str, auth_index: str, tokens: Tokens) -> None:
+        """Tokens a request's upstream tool spent (``usage.tool_usage``): added to the
+        key's and the credential's token totals, no request (CPA counts a credential's
+        requests once each, and the tool's record is none of them)."""
+        self.key(api_key).add_tokens(tokens)
+        if auth_index:
+            self.auth(auth_index).add_tokens(tokens)
+
     def clear(self) -> None:
         self._by_auth.clear()
         self._by_key.clear()

@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cliproxy.usage import ledger_totals
-from cliproxy.usage.ledger_totals import BUILD_LOCK, POSTGRES, SQLITE, TOKENS, TOTALS_DDL, Totals
+from cliproxy.usage.ledger_totals import (
+    BUILD_LOCK,
+    POSTGRES,
+    SQLITE,
+    TOKENS,
+    TOOL_ATTEMPTS,
+    TOTALS_DDL,
+    Totals,
+)
 
 __all__ = ["COLUMNS", "INT_COLUMNS", "TABLE", "PostgresStore", "SqliteStore", "Store", "open_store"]
 
@@ -65,8 +73,8 @@ _DDL = (
 
 # where :func:`_tally` finds in a row what the totals add up: indexes in a row without its
 # uid (the writer's rows); a row with its uid has each one further on
-_KEY_AT, _AUTH_AT, _LABEL_AT, _FAILED_AUTHS_AT = (
-    COLUMNS.index(name) - 1 for name in ("api_key_id", "auth_index", "api_key", "failed_auths")
+_KEY_AT, _AUTH_AT, _LABEL_AT, _FAILED_AUTHS_AT, _ATTEMPTS_AT = (
+    COLUMNS.index(name) - 1 for name in ("api_key_id", "auth_index", "api_key", "failed_auths", "attempts")
 )
 _SUMMED_AT = tuple(COLUMNS.index(name) - 1 for name in ("failed", *TOKENS))
 _FEW_PAIRS = 16  # (key, credential) pairs in a batch summed pair by pair
@@ -178,7 +186,9 @@ def _tally_one_pair(flats: Sequence[list[Any]], shift: int, front: int) -> Total
     totals = Totals()
     n = sum(len(flat) - front for flat in flats) // width
     sums = [sum(sum(flat[front + shift + at :: width]) for flat in flats) for at in _SUMMED_AT]
-    totals.add(kid, index, n, sums, max(max(flat[label_at::width]) for flat in flats))
+    attempts_at = front + shift + _ATTEMPTS_AT
+    tools = sum(flat[attempts_at::width].count(TOOL_ATTEMPTS) for flat in flats)  # (usage.tool_usage)
+    totals.add(kid, index, n, sums, max(max(flat[label_at::width]) for flat in flats), tools)
     failed_auths = chain.from_iterable(flat[failed_at::width] for flat in flats)
     for names, count in Counter(filter(None, failed_auths)).items():
         totals.fail(names, count)
@@ -194,13 +204,18 @@ def _tally_rows(rows: Sequence[tuple[Any, ...]], shift: int) -> Totals:
     key_at, auth_at = _KEY_AT + shift, _AUTH_AT + shift
     label, failed_auths = itemgetter(_LABEL_AT + shift), itemgetter(_FAILED_AUTHS_AT + shift)
     summed = [itemgetter(at + shift) for at in _SUMMED_AT]
+    attempts = itemgetter(_ATTEMPTS_AT + shift)
     pairs: defaultdict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
     for row in rows:
         pairs[row[key_at], row[auth_at]].append(row)
     totals = Totals()
+    # tool usage rows (tokens, no request: usage.tool_usage) are counted where the batch has any
+    tools = _tools if TOOL_ATTEMPTS in map(attempts, rows) else _no_tools
     if len(pairs) <= _FEW_PAIRS:
         for (kid, index), part in pairs.items():
-            totals.add(kid, index, len(part), _sums(part, summed), max(map(label, part)))
+            totals.add(
+                kid, index, len(part), _sums(part, summed), max(map(label, part)), tools(part, attempts)
+            )
     else:
         by_key: defaultdict[str, list[tuple[Any, ...]]] = defaultdict(list)
         by_auth: defaultdict[str, list[tuple[Any, ...]]] = defaultdict(list)
@@ -209,9 +224,9 @@ def _tally_rows(rows: Sequence[tuple[Any, ...]], shift: int) -> Totals:
             if index:
                 by_auth[index] += part
         for kid, part in by_key.items():
-            totals.key(kid, len(part), _sums(part, summed), max(map(label, part)))
+            totals.key(kid, len(part), _sums(part, summed), max(map(label, part)), tools(part, attempts))
         for index, part in by_auth.items():
-            totals.auth(index, len(part), _sums(part, summed))
+            totals.auth(index, len(part), _sums(part, summed), tools(part, attempts))
     for names, count in Counter(filter(None, map(failed_auths, rows))).items():
         totals.fail(names, count)
     return totals
@@ -219,6 +234,15 @@ def _tally_rows(rows: Sequence[tuple[Any, ...]], shift: int) -> Totals:
 
 def _sums(rows: list[tuple[Any, ...]], summed: Sequence[itemgetter[Any]]) -> list[int]:
     return [sum(map(get, rows)) for get in summed]
+
+
+def _tools(rows: list[tuple[Any, ...]], attempts: itemgetter[Any]) -> int:
+    """How many of ``rows`` are a tool's usage rows (``attempts`` :data:`TOOL_ATTEMPTS`)."""
+    return list(map(attempts, rows)).count(TOOL_ATTEMPTS)
+
+
+def _no_tools(rows: list[tuple[Any, ...]], attempts: itemgetter[Any]) -> int:
+    return 0
 
 
 @contextmanager

@@ -4,7 +4,10 @@ Table ``usage_totals`` holds one row per credential ``auth_index`` (kind ``auth`
 client key id (kind ``key``, ``''`` included): what the rows kept add up to, as
 :func:`cliproxy.usage.restore.restore_counters` counts them. A row's credential gets its
 outcome and tokens, its key the same plus the greatest masked key seen (``label``), and
-each credential named in its ``failed_auths`` one failure. ``Store.insert`` adds a batch's
+each credential named in its ``failed_auths`` one failure. A tool's usage row (``attempts``
+:data:`TOOL_ATTEMPTS`, :mod:`cliproxy.usage.tool_usage`) is no request: it adds its tokens
+only, as the live counters count it (CPA counts a credential's requests once each, its
+``PublishAdditionalModel`` record is no request there). ``Store.insert`` adds a batch's
 totals in the transaction that adds its rows; ``Store.prune`` subtracts those of the rows it
 deletes in the transaction that deletes them. A ledger written before this table existed
 has its totals built once from the rows when it opens; the ``totals_built`` row in
@@ -31,6 +34,7 @@ __all__ = [
     "SQLITE",
     "TOKENS",
     "TOKEN_SUMS",
+    "TOOL_ATTEMPTS",
     "TOTALS",
     "TOTALS_DDL",
     "Db",
@@ -54,6 +58,9 @@ TOKENS = (
     "reasoning_tokens",
     "total_tokens",
 )
+# ``attempts`` of a tool's usage row: no request of its own (a request that made no upstream
+# call, no credential could serve it, has 0: it is a request)
+TOOL_ATTEMPTS = -1
 TOKEN_SUMS = ", ".join(f"SUM({name})" for name in TOKENS)  # the token columns summed, in order
 SUMS = ("success", "failed", *TOKENS)  # a totals row after (kind, id, label)
 # Postgres: the transaction that opens a ledger (tables, the totals build) holds this
@@ -113,22 +120,23 @@ class Totals:
         self._failed.clear()
         return self._by
 
-    def add(self, kid: str, index: str, rows: int, sums: Sequence[int], label: str) -> None:
+    def add(self, kid: str, index: str, rows: int, sums: Sequence[int], label: str, tools: int = 0) -> None:
         """``rows`` rows of key ``kid`` and credential ``index`` (``''``: none), whose
-        ``failed`` and token columns add up to ``sums``, greatest ``api_key`` ``label``."""
-        self.key(kid, rows, sums, label)
+        ``failed`` and token columns add up to ``sums``, greatest ``api_key`` ``label``;
+        ``tools`` of them tool usage rows (tokens, no request)."""
+        self.key(kid, rows, sums, label, tools)
         if index:
-            self.auth(index, rows, sums)
+            self.auth(index, rows, sums, tools)
 
-    def key(self, kid: str, rows: int, sums: Sequence[int], label: str) -> None:
+    def key(self, kid: str, rows: int, sums: Sequence[int], label: str, tools: int = 0) -> None:
         """``rows`` rows of key ``kid``, whatever their credential (the rest as :meth:`add`)."""
         self.rows += rows
-        self._merge(("key", kid), label, (rows - sums[0], *sums))
+        self._merge(("key", kid), label, (rows - tools - sums[0], *sums))
 
-    def auth(self, index: str, rows: int, sums: Sequence[int]) -> None:
+    def auth(self, index: str, rows: int, sums: Sequence[int], tools: int = 0) -> None:
         """``rows`` rows of credential ``index`` (not ``''``), whatever their key (their keys'
         share goes in through :meth:`key`)."""
-        self._merge(("auth", index), "", (rows - sums[0], *sums))
+        self._merge(("auth", index), "", (rows - tools - sums[0], *sums))
 
     def fail(self, failed_auths: str, rows: int) -> None:
         """``rows`` rows whose ``failed_auths`` is this: one failure each on every credential named."""
@@ -147,9 +155,11 @@ class Totals:
     def of_grouped(cls, grouped: Iterable[Sequence[Any]]) -> Totals:
         """From the rows of :func:`grouped_sql`."""
         totals = cls()
-        for kid, index, failed_auths, rows, *sums, label in grouped:
+        for kid, index, failed_auths, rows, tools, *sums, label in grouped:
             n = int(rows)
-            totals.add(str(kid), str(index), n, [int(v or 0) for v in sums], str(label or ""))
+            totals.add(
+                str(kid), str(index), n, [int(v or 0) for v in sums], str(label or ""), int(tools or 0)
+            )
             if failed_auths:
                 totals.fail(str(failed_auths), n)
         return totals
@@ -162,9 +172,11 @@ class Totals:
 
 
 def grouped_sql(source: str = ROWS, where: str = "") -> str:
-    """The grouped sums :meth:`Totals.of_grouped` reads, over ``source``."""
+    """The grouped sums :meth:`Totals.of_grouped` reads, over ``source``: the rows, the
+    tool usage rows among them, the failed ones, the tokens."""
     return (
-        f"SELECT api_key_id, auth_index, failed_auths, COUNT(*), SUM(failed), {TOKEN_SUMS}, MAX(api_key) "
+        f"SELECT api_key_id, auth_index, failed_auths, COUNT(*), "
+        f"SUM(CASE WHEN attempts = {TOOL_ATTEMPTS} THEN 1 ELSE 0 END), SUM(failed), {TOKEN_SUMS}, MAX(api_key) "
         f"FROM {source}"
         f"{where} GROUP BY api_key_id, auth_index, failed_auths"
     )
@@ -196,7 +208,8 @@ def subtract(db: Db, d: Dialect, gone: Totals) -> None:
         f"UPDATE {TOTALS} SET {sets} WHERE kind = {d.p} AND id = {d.p}",
         [(*sums, kind, name) for (kind, name), (_, *sums) in sorted(gone.by.items())],
     )
-    db.execute(f"DELETE FROM {TOTALS} WHERE success + failed = 0")  # success + failed: rows counted
+    # nothing left: no request (success + failed) and no tool usage row's tokens
+    db.execute(f"DELETE FROM {TOTALS} WHERE {' + '.join(SUMS)} = 0")
     _relabel(db, d, gone)
 
 

@@ -190,8 +190,8 @@ class Recorder:
         counters.record(ts, kid, auth_index, failed_auths, ok, (i0, i1, i2, i3, i4, i5))
         tool = t.tool_usage  # an upstream tool's own tokens: a record of their own (usage.tool_usage)
         tool_tokens = None if tool is None or tool.usage is None else token_tuple(tool.usage)
-        if tool_tokens is not None:
-            counters.record(ts, kid, auth_index, (), True, tool_tokens)
+        if tool_tokens is not None:  # its tokens, no second request (CPA: MarkResult once a request)
+            counters.tokens(kid, auth_index, tool_tokens)
         t0, first = t._t0, t._ttft
         elapsed = _clock() - t0
         ttft = None if first is None else first - t0

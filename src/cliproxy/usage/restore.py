@@ -5,7 +5,8 @@ credential and per client key, kept equal to the sums over every row kept by eac
 and each retention sweep, so a start reads as many rows as there are credentials and keys.
 The recent-requests buckets come from the rows of the last 20 buckets. Each row counts as
 it did live: its credential gets the request's outcome and tokens, each credential in
-``failed_auths`` one failure.
+``failed_auths`` one failure; a tool's usage row (``attempts`` ``TOOL_ATTEMPTS``,
+:mod:`cliproxy.usage.tool_usage`) its tokens only: no request, no bucket.
 
 With the Redis state backend the counters live in Redis; when Redis lost its data
 (:mod:`cliproxy.state.redis_loss`), :func:`restore_shared_counters` adds to each counter
@@ -20,7 +21,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from cliproxy.usage.counters import BUCKET_SECONDS, BUCKETS, Counter, UsageCounters
-from cliproxy.usage.ledger_totals import READ_SQL, TOKENS
+from cliproxy.usage.ledger_totals import READ_SQL, TOKENS, TOOL_ATTEMPTS
 
 if TYPE_CHECKING:
     from cliproxy.usage.ledger import Ledger
@@ -37,7 +38,7 @@ _FIELDS = ("s", "f", "it", "ot", "ct", "cc", "rt", "tt")
 # the recent buckets' rows (from the second {p}) and those that ended after the first
 # ``since`` (the third) among those begun from the first
 _RECENT = (
-    f"SELECT ts, {ENDED}, api_key_id, auth_index, failed, failed_auths, "
+    f"SELECT ts, {ENDED}, api_key_id, auth_index, failed, failed_auths, attempts = {TOOL_ATTEMPTS}, "
     + ", ".join(TOKENS)
     + f" FROM usage_requests WHERE ts >= {{p}} AND (ts >= {{p}} OR {ENDED} >= {{p}})"
 )
@@ -73,7 +74,8 @@ def restore_counters(ledger: Ledger, counters: UsageCounters, labels: dict[str, 
                 labels[str(name)] = str(label or "")
     since = (int(now) // BUCKET_SECONDS - BUCKETS + 1) * BUCKET_SECONDS
     recent = ledger.query(
-        "SELECT ts, api_key_id, auth_index, failed, failed_auths FROM usage_requests WHERE ts >= {p} ORDER BY ts",
+        "SELECT ts, api_key_id, auth_index, failed, failed_auths FROM usage_requests "
+        f"WHERE ts >= {{p}} AND attempts != {TOOL_ATTEMPTS} ORDER BY ts",  # requests only
         (float(since),),
     )
     for ts, kid, index, failed, failed_auths in recent:
@@ -98,9 +100,12 @@ def _missing(
         if who in marks and marks[who] != "0":
             out[who] = {f: int(v or 0) for f, v in zip(_FIELDS, sums, strict=True)}
     first = (int(now) // BUCKET_SECONDS - BUCKETS + 1) * BUCKET_SECONDS
-    for ts, ended, kid, index, failed, failed_auths, *tokens in recent:
+    for ts, ended, kid, index, failed, failed_auths, tool, *tokens in recent:
         ts, ended = float(ts), float(ended)
-        row = (0 if failed else 1, 1 if failed else 0, *(int(v or 0) for v in tokens))
+        if tool:  # a tool's usage row: its tokens, no request (usage.tool_usage)
+            row: tuple[int, ...] = (0, 0, *(int(v or 0) for v in tokens))
+        else:
+            row = (0 if failed else 1, 1 if failed else 0, *(int(v or 0) for v in tokens))
         hits = [("k|" + str(kid), row)]
         if index:
             hits.append(("a|" + str(index), row))
@@ -114,7 +119,7 @@ def _missing(
             if marks[who] and ended >= int(marks[who]) / 1000 - SLACK:  # counted in Redis already
                 for f, v in zip(_FIELDS, delta, strict=True):
                     d[f] -= v
-            elif ts >= first:
+            elif ts >= first and (delta[0] or delta[1]):
                 bucket = f"b{int(ts) // BUCKET_SECONDS}{'s' if delta[0] else 'f'}"
                 d[bucket] = d.get(bucket, 0) + 1
     return out

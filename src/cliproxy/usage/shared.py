@@ -131,6 +131,17 @@ class UsageSync:
         if not self._armed:
             self._poke()
 
+    def add_tokens(self, who: str, tokens: Tokens) -> None:
+        """Tokens without a request (an upstream tool's, ``usage.tool_usage``)."""
+        d = self._counts.get(who)
+        if d is None:
+            d = self._counts[who] = dict.fromkeys(_FIELDS, 0)
+            self._first[who] = time.time()
+        for name, value in zip(_FIELDS[2:], tokens, strict=True):
+            d[name] += value
+        if not self._armed:
+            self._poke()
+
     def push(self, payload: bytes) -> None:
         self._records.append((time.time(), payload))
         if not self._armed or len(self._records) >= FLUSH_RECORDS:
@@ -333,6 +344,12 @@ class SharedCounters(UsageCounters):
         if auth_index:
             sync.count("a|" + auth_index, ok, ts, tokens)
         sync.count("k|" + api_key, ok, ts, tokens)
+
+    def tokens(self, api_key: str, auth_index: str, tokens: Tokens) -> None:
+        sync = self.sync
+        if auth_index:
+            sync.add_tokens("a|" + auth_index, tokens)
+        sync.add_tokens("k|" + api_key, tokens)
 
     async def refresh(self) -> None:
         loaded = await self.sync.load()
