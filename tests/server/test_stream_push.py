@@ -298,7 +298,7 @@ async def test_an_enveloped_stream_is_unwrapped_as_it_is_pushed(
     un-enveloped per read (``upstream_body.Mapped``), for another the decoder takes it off the
     objects it parses; either way pushed like the rest."""
     fake_gemini.stream_delay = 0.005  # frames in separate reads: a rest is left to push
-    fake_gemini.gzip = False  # (Cloud Code's gzip answers are pulled: see the gzip test below)
+    # (gzip on, as Cloud Code answers a request that offers it: decoded as it is pushed)
     antigravity_auth(tmp_path, fake_gemini.base_url)
     proxy = await start_proxy(f'api-keys: ["{KEY}"]\n', engine="fast")
     answer = await ask(
@@ -307,6 +307,27 @@ async def test_an_enveloped_stream_is_unwrapped_as_it_is_pushed(
     assert [name for name, _ in answer.calls] == ["bash"], answer.raw
     assert "FAKE_TOOL_OK" in answer.calls[0][1]["command"]
     assert answer.input_tokens > 0 and answer.output_tokens > 0
+    assert relays == [True]
+
+
+async def test_a_cut_gzip_stream_pushed_fails_instead_of_ending(start_proxy, fake_gemini, tmp_path, relays):
+    """A pushed gzip stream whose compressor never wrote its end (Content-Length right): the
+    text that came reaches the client, then the decoder's end check at the body's end fails
+    the stream (an error event), as the pulled path does, instead of ending it as whole."""
+    fake_gemini.stream_delay = 0.005  # frames in separate reads: a rest is left to push
+    fake_gemini.gzip_cut = True
+    antigravity_auth(tmp_path, fake_gemini.base_url)
+    proxy = await start_proxy(f'api-keys: ["{KEY}"]\n', engine="fast")
+    texts: list[str] = []
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        with pytest.raises(openai.APIError, match="broke in the middle of the stream"):
+            stream = await client.chat.completions.create(
+                model="gemini-3-flash", messages=[{"role": "user", "content": "hello"}], stream=True
+            )
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    texts.append(chunk.choices[0].delta.content)
+    assert "".join(texts).startswith("Hello from fake-gemini")
     assert relays == [True]
 
 
@@ -331,13 +352,11 @@ async def test_a_cloaked_claude_stream_gets_its_tool_names_back_as_it_is_pushed(
     assert relays == [True]
 
 
-async def test_a_body_that_cannot_push_is_iterated_and_pushed_on(start_proxy, faulty, relays) -> None:
-    """A gzip-encoded upstream stream is decoded as it is read, which ``FastResponse`` does
-    only for a reader: it declines to push, and the body is iterated under the push path
-    (``upstream_body.pulled``), its chunks then handed on as pushed ones are. (aiohttp's
-    compressor sends the fake's whole gzip body in one read, and a Chat pass-through ends
-    at its ``[DONE]``: then no rest is left to push or pull, and nothing asks to relay it.
-    Either way the gzip body is never pushed and the plain one is.)"""
+async def test_a_gzip_body_read_at_once_is_not_relayed(start_proxy, faulty, relays) -> None:
+    """aiohttp's compressor sends the fake's whole gzip body in one read, and a Chat
+    pass-through ends at its ``[DONE]``: no rest is left to push, nothing asks to relay it,
+    and its decoded chunks reach the client as a paced plain body's pushed ones do.
+    (A gzip body with a rest is pushed decoded: the Antigravity tests here.)"""
     faulty.faults["k-gzip"] = "gzip"
     faulty.faults["k-plain"] = "paced"
     proxy = await start_proxy(_config(faulty.base_url), engine="fast")

@@ -36,6 +36,7 @@ __all__ = [
     "decode",
     "decoder_for",
     "decodes",
+    "decoding",
     "sniffed",
     "undeclared",
     "undeclared_body",
@@ -183,6 +184,18 @@ def decode(step: Callable[..., bytes], *data: bytes) -> bytes:
         return step(*data)
     except Exception as exc:  # zlib.error, zstd errors
         raise UndecodableBody(f"cannot decode the upstream body: {exc}") from exc
+
+
+def decoding(push: Callable[[bytes], int], decoder: Decoder) -> Callable[[bytes], int]:
+    """A push consumer (``fastconn.Push``) fed what ``decoder`` makes of each piece (a
+    piece that makes nothing yet is taken: 0, read on); a piece that cannot be decoded
+    raises :class:`UndecodableBody`. The caller flushes the decoder at the body's end."""
+
+    def pushed(data: bytes) -> int:
+        out = decode(decoder.decompress, data)
+        return push(out) if out else 0
+
+    return pushed
 
 
 def undeclared_body(body: bytes) -> bytes:

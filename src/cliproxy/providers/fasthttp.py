@@ -42,7 +42,7 @@ from typing import Any
 
 from yarl import URL
 
-from cliproxy.providers.decoding import Decoder, decoder_for
+from cliproxy.providers.decoding import Decoder, decode, decoder_for, decoding
 from cliproxy.providers.fastconn import GO, HIGH_WATER, NEVER, PAUSE, Conn, Origin, Push
 from cliproxy.providers.fastwire import Headers, head_bytes, head_template
 from cliproxy.providers.gowire import gunzipped_block, gunzips
@@ -208,21 +208,26 @@ class FastResponse:
         Returns the coroutine to await for the rest of the body: it ends at its end (the
         connection back to the pool), and raises what ``chunks`` would (``TimeoutError``
         after ``idle_timeout`` without a byte, ``ConnectionError``) or what ``push`` raised.
-        ``None`` when this answer cannot push (an encoded body, ``source`` not ours or
-        wrapped, nothing left to read): the caller reads ``source`` instead."""
+        An encoded body is decoded on the way (each piece as it is read, the decoder's rest
+        and its end checked at the body's end: :class:`UndecodableBody` when it is cut).
+        ``None`` when this answer cannot push (``source`` not ours or wrapped, nothing left
+        to read): the caller reads ``source`` instead."""
         conn, pull = self._conn, self._pull
-        if (
-            pull is None
-            or source is not pull
-            or conn is None
-            or self._decoder is not None
-            or conn.error is not None
-        ):
+        if pull is None or source is not pull or conn is None or conn.error is not None:
             return None
+        decoder = self._decoder
+        if decoder is not None:
+            return self._relay(conn, pull, decoding(push, decoder), drain, push, decoder)
         return self._relay(conn, pull, push, drain)
 
     async def _relay(
-        self, conn: Conn, pull: AsyncGenerator[bytes, None], push: Push, drain: Callable[[], Awaitable[None]]
+        self,
+        conn: Conn,
+        pull: AsyncGenerator[bytes, None],
+        push: Push,
+        drain: Callable[[], Awaitable[None]],
+        plain: Push | None = None,
+        decoder: Decoder | None = None,
     ) -> None:
         await pull.aclose()  # (suspended at a yield, or never started: it holds nothing)
         waiter: asyncio.Future[None] | None = None
@@ -243,6 +248,10 @@ class FastResponse:
                 elif state:  # STOP
                     break
                 if conn.complete:
+                    if decoder is not None and plain is not None:  # the decoder's rest, its end
+                        tail = decode(decoder.flush)
+                        if tail and plain(tail) == PAUSE:
+                            await drain()
                     break
                 if conn.error is not None:
                     raise conn.error
