@@ -237,10 +237,14 @@ def alias_tools(body: dict[str, Any], *, seed: str) -> ToolNames | None:
     found = _ALIASES.get(key) if key is not None else None
     if found is None:
         found = _aliases(seed, tools)
-        if key is not None:
-            if len(_ALIASES) >= _ALIASES_KEPT:
+        # weighed: many short names hold as much as one long one (a heavy list is not kept)
+        weight = 8 * len(key) + sum(len(k) for k in key if k) + MAX_NAME * len(found[0]) if key else 0
+        if key is not None and weight <= _ALIASES_CHARS >> 4:
+            if len(_ALIASES) >= _ALIASES_KEPT or _HELD[0] + weight > _ALIASES_CHARS:
                 _ALIASES.clear()
+                _HELD[0] = 0
             _ALIASES[key] = found
+            _HELD[0] += weight
     forward, protected, own_mcp = found
     if not forward:
         return None
@@ -301,6 +305,8 @@ def _aliases(seed: str, tools: list[Any]) -> tuple[dict[str, str], frozenset[str
 # request of a session, and an alias costs an HMAC. Keyed by the caller's seed: never shared.
 _ALIASES: dict[tuple[Any, ...], tuple[dict[str, str], frozenset[str], tuple[str, ...]]] = {}
 _ALIASES_KEPT = 1024
+_ALIASES_CHARS = 4 << 20  # what the kept lists may weigh in all (names, types, aliases)
+_HELD = [0]
 
 
 def _tools_key(seed: str, tools: list[Any]) -> tuple[Any, ...] | None:
