@@ -112,7 +112,7 @@ async def pool_entry(
     models it served, the refusal of its refresh token): the panel's and a plugin's listing."""
     records, at = await pool.state.credential_cooldowns(cred.id), pool.clock()
     blocking = [r for r in records if r.blocks(at)]
-    used = {r.model for r in records}.union(map(model_key, pool.served.get(cred.id, ())))
+    used = {r.model for r in records}.union(map(model_key, await pool.served.models(cred.id)))
     used.discard("")
     refused = await refusal(pool, cred)
     return auth_file_entry(cred, blocking, now, counts, refused=refused, used=used)

@@ -21,7 +21,6 @@ limits have headroom left: :mod:`.headroom`). Candidate lists are computed once 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -38,6 +37,7 @@ from .reloaded import changed_ids
 from .returning import Departures
 from .rounds import next_round_in
 from .selectors import RoundRobin, SessionAffinity, Strategy, strategy_for
+from .served import Served
 
 __all__ = ["CooldownStore", "Decision", "Pool", "Supports"]
 
@@ -113,7 +113,7 @@ class Pool:
         self._cooling_was_off = disable_cooling  # disable-cooling at the last replace (reloaded.py)
         # cred id -> models it answered or cooled for (CPA's ModelStates keys): ``unavailable``
         # in a listing is whether all of them block (listing.py); a success adds its model
-        self.served: defaultdict[str, set[str]] = defaultdict(set)
+        self.served = Served(self.state)  # (shared through the state backend: served.py)
         # some credential has its own request-retry (CPA's per-credential retry windows)
         self.retry_overrides = False
         self._groups: dict[tuple[Any, ...], _Group] = {}
@@ -221,7 +221,7 @@ class Pool:
             fresh = key in self._revived or (cred is not None and cred.disabled)
             self._revived.discard(key)
             if fresh or cred is None:  # CPA carries model states only from active to active
-                self.served.pop(key, None)
+                await self.served.forget(key)
             for rec in await self.state.credential_cooldowns(key):
                 status = (rec.last_error or {}).get("http_status")
                 if fresh or (status in (401, 403) and not rec.quota_exceeded):

@@ -238,6 +238,21 @@ class StateBackend(Protocol):
         credentials with none are left out."""
         ...
 
+    # the models each credential has answered (the panel's ``unavailable``: credentials/served.py)
+
+    async def add_served(self, credential_id: str, model: str) -> None:
+        """Note that the credential answered ``model`` (its model key) for the processes
+        sharing this backend; the memory backend keeps nothing (the pool's table is all)."""
+        ...
+
+    async def served_models(self, credential_id: str) -> frozenset[str]:
+        """The models any process sharing this backend noted for the credential."""
+        ...
+
+    async def forget_served(self, credential_id: str) -> None:
+        """Forget the credential's noted models (it was disabled, re-enabled or removed)."""
+        ...
+
     # client key policies (cliproxy.policies): one call per request to admit, one to settle
 
     async def key_admit(self, key_id: str, limits: KeyLimits, now: float) -> KeyAdmission:

@@ -374,6 +374,17 @@ class MemoryState:
                 found[cid] = mark
         return found
 
+    # models served (one process: the pool's own table holds them) ---------------
+
+    async def add_served(self, credential_id: str, model: str) -> None:
+        return None
+
+    async def served_models(self, credential_id: str) -> frozenset[str]:
+        return frozenset()
+
+    async def forget_served(self, credential_id: str) -> None:
+        return None
+
     # client key policies -------------------------------------------------------
 
     def _key(self, key_id: str) -> _KeyCounters:

@@ -11,6 +11,7 @@ Keys live under ``prefix`` (``state.prefix``):
 - ``inflight``: in-flight counters; ``lease|<name>``: leases (``SET NX PX``).
 - ``slot|<credential>``: per-credential concurrency slots (:mod:`cliproxy.state.redis_slots`).
 - ``hr``: rate-limit headroom per credential (:mod:`cliproxy.state.redis_headroom`).
+- ``srv|<credential>``: the models a credential has answered (:mod:`cliproxy.state.redis_served`).
 - ``secret|<name>``, ``secrets``: short-lived secrets, Realtime client secrets
   (:mod:`cliproxy.state.redis_secrets`).
 - ``alive``: the marker whose absence says Redis lost its data (:mod:`cliproxy.state.redis_loss`).
@@ -66,6 +67,7 @@ from .redis_logins import RedisLogins
 from .redis_loss import LossWatch, check_eviction
 from .redis_scripts import DELETE_BINDING, GET_BINDING, IN_FLIGHT, RELEASE, SET_BINDING, WEIGHTED
 from .redis_secrets import RedisSecrets
+from .redis_served import RedisServed
 from .redis_slots import RedisSlots
 from .resp import DOWN as _DOWN
 from .resp import Address, Link, command, read
@@ -115,7 +117,7 @@ def _decode(raw: bytes | str) -> CooldownRecord:
     return CooldownRecord(**orjson.loads(raw))
 
 
-class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, RedisSecrets):
+class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, RedisSecrets, RedisServed):
     """:class:`~cliproxy.state.base.StateBackend` on Redis (or Valkey), shared by processes.
     The client key policy counters (``key_*``) are :mod:`cliproxy.state.redis_keys`'."""
 
