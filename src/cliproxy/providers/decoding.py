@@ -55,7 +55,9 @@ class _Zlib:
     A body that stops before its compressed stream's end (no last block, or gzip's trailer
     missing) fails at ``flush``, as Go's readers fail it (``io.ErrUnexpectedEOF``) and CPA
     with them; aiohttp lets a short gzip body pass as if it were whole. An empty body
-    (nothing to decode) is no failure."""
+    (nothing to decode) is no failure. A gzip body of several members (concatenated gzip
+    streams) is read to its end, as Go's ``gzip.Reader`` reads it (multistream), and bytes
+    after a member that start no other fail as there."""
 
     __slots__ = ("_d", "_gzip")
 
@@ -64,13 +66,19 @@ class _Zlib:
         self._d: Any = None  # made by the first piece (deflate: its first byte says which)
 
     def decompress(self, data: bytes) -> bytes:
-        if self._d is None:
+        d = self._d
+        if d is None or (d.eof and self._gzip):  # (gzip: members one after another, as Go reads them)
             if self._gzip:
                 wbits = 16 + zlib.MAX_WBITS
             else:
                 wbits = zlib.MAX_WBITS if data[0] & 0x0F == 8 else -zlib.MAX_WBITS
-            self._d = zlib.decompressobj(wbits)
-        return self._d.decompress(data)
+            d = self._d = zlib.decompressobj(wbits)
+        out = d.decompress(data)
+        while d.eof and self._gzip and d.unused_data:  # the next member came in the same piece
+            rest, d = d.unused_data, zlib.decompressobj(16 + zlib.MAX_WBITS)
+            self._d = d
+            out += d.decompress(rest)
+        return out
 
     def flush(self) -> bytes:
         d = self._d
