@@ -351,6 +351,12 @@ LAZY_IMPORTS_ALLOWED = {
         "cryptography.exceptions",
         "cryptography.hazmat.primitives.ciphers.aead",
     },
+    # and a rotated refresh token's answer for other hosts (Redis only: resp needs redis-py)
+    "cliproxy.credentials.refresh_spent": {
+        "cliproxy.state.resp",
+        "cryptography.exceptions",
+        "cryptography.hazmat.primitives.ciphers.aead",
+    },
 }
 
 

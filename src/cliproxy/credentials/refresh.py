@@ -38,7 +38,8 @@ wait for one call, and its answer reaches every credential of the pool holding t
 credential that turns up later with the spent token (a file copied back in) takes it
 instead of spending the token again. Across processes sharing a state backend the refresh
 lease is the token's too (a digest of it, never the token), so another process waits and
-reads the new tokens from its own credential's file.
+reads the new tokens from its own credential's file, or (another host's workspace) the
+answer the winner sealed in Redis (``credentials.refresh_spent``).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ from .oauth_tokens import TOKEN_ENDPOINTS, TokenEndpoint
 from .pool import Pool
 from .presend import PreSend, renew_by
 from .record import Credential
+from .refresh_spent import find_spent, keep_spent
 from .refresh_times import last_refresh, refresh_interval
 from .storage import write_json
 from .suspend import note_refused, refusal, suspend_refused, token_digest
@@ -330,6 +332,7 @@ class Refresher:
             except RefreshError as exc:
                 await self._failed(cred, exc)
                 raise
+            await keep_spent(state, cred, (data, more), SPENT_MEMORY)  # for other hosts (refresh_spent.py)
             updated = await self._commit(cred, {**endpoint.updates(data, cred, self.clock()), **more})
             await self._share(endpoint, cred, (data, more))  # before another process reads the files
         finally:
@@ -350,6 +353,11 @@ class Refresher:
         if spent is not None and self.clock() - spent[0] < SPENT_MEMORY:
             log.info("%s holds a refresh token just spent: taking its new tokens", cred.label or cred.id)
             return spent[1]
+        if (found := await find_spent(self.pool.state, cred)) is not None:  # spent by another host
+            log.info(
+                "%s holds a refresh token another process spent: taking its new tokens", cred.label or cred.id
+            )
+            return found
         call = self._calls.get(key)
         if call is None:
             call = asyncio.ensure_future(self._post(endpoint, cred))
