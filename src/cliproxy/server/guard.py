@@ -19,7 +19,8 @@ minimal 503 and is closed, before aiohttp sees it.
 A connection whose first byte is a RESP type prefix (``* $ + - :``) is not HTTP: it is
 handed, with that first chunk, to the guard's ``resp`` protocol factory (CPA serves its
 usage queue over the Redis protocol on the main port; ``cliproxy.usage.resp``). It
-leaves the guard's count and timers; the RESP session has its own.
+leaves the guard's timers (the RESP session has its own) but stays in its count: a RESP
+connection holds a socket like any other, and is never idle.
 
 Malformed request heads (a header over 8 KB, say) get a 400 in the client's own error
 shape, the format guessed from the path in the first bytes, with one log line and no
@@ -205,6 +206,16 @@ class ConnectionGuard:
             else:
                 del self._per_ip[conn.peer_ip]
 
+    def transfer(self, old: Guarded, new: Any) -> bool:
+        """Count ``new`` (another protocol on the same socket, with the same ``peer_ip``)
+        in place of ``old``, not idle; ``False`` when ``old`` was not counted."""
+        self.idle.pop(old, None)
+        if old not in self.admitted:
+            return False
+        del self.admitted[old]
+        self.admitted[new] = None
+        return True
+
     def went_idle(self, conn: Guarded) -> None:
         self.idle.pop(conn, None)
         if conn in self.admitted:
@@ -330,7 +341,6 @@ class GuardedHandler(RequestHandler):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._guard.forget(self)
         self._admitted = False
         self.transport = None  # so that aiohttp's connection_lost does not close the socket
         task = self._task_handler
@@ -339,7 +349,10 @@ class GuardedHandler(RequestHandler):
             # aiohttp's request loop: when the RESP bytes came with the connection (the fast
             # engine hands both over at once) it has not started, and would find no manager
             task.cancel()
-        session = factory(self.peer_ip)
+        session: Any = factory(self.peer_ip)  # (a RespSession: peer_ip, force_close, released)
+        guard = self._guard
+        if guard.transfer(self, session):  # still one of the capped connections, never idle
+            session.released = lambda: guard.forget(session)
         transport.set_protocol(session)
         session.connection_made(transport)
         session.data_received(data)

@@ -9,8 +9,9 @@ count one bulk string or nil, with a count an array), ``SUBSCRIBE usage`` (first
 (one event per failed upstream attempt); inside a subscription ``PING [msg]``, ``UNSUBSCRIBE`` and ``QUIT``.
 The connection closes while the management API is disabled.
 
-Timeouts: a connection that has not authenticated is closed after ``AUTH_TIMEOUT``; an
-authenticated one that sends nothing (outside a subscription) after ``IDLE_TIMEOUT``.
+Timeouts: a connection that has not authenticated is closed ``AUTH_TIMEOUT`` after it
+began, however many commands it sends; an authenticated one that sends nothing (outside a
+subscription) after ``IDLE_TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -139,6 +140,8 @@ class RespSession(asyncio.Protocol):
         self._sub: tuple[UsageQueue, Subscriber, str] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
+        self.peer_ip = peer  # (the connection guard counts this connection by it)
+        self.released: Callable[[], None] | None = None  # called once the connection is gone
 
     # -- asyncio.Protocol
 
@@ -179,6 +182,9 @@ class RespSession(asyncio.Protocol):
             self._timer.cancel()
         if self._task is not None:
             self._task.cancel()
+        released, self.released = self.released, None
+        if released is not None:
+            released()
 
     # -- serving
 
@@ -191,6 +197,9 @@ class RespSession(asyncio.Protocol):
         if self._sub is None and self._transport is not None:
             log.info("RESP connection from %s closed: idle", self.peer or "?")
             self.close()
+
+    def force_close(self) -> None:
+        self.close()
 
     def close(self) -> None:
         self._closing = True
@@ -225,8 +234,8 @@ class RespSession(asyncio.Protocol):
                     return
                 continue
             await self._command(cmd)
-            if not self._closing and self._sub is None:
-                self._arm(IDLE_TIMEOUT if self._authed else AUTH_TIMEOUT)
+            if not self._closing and self._sub is None and self._authed:
+                self._arm(IDLE_TIMEOUT)  # (before AUTH, the deadline set at the start holds)
 
     async def _command(self, args: list[bytes]) -> None:
         if not args:
