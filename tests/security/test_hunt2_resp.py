@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import socket
 
 import pytest
 
 from cliproxy.usage import resp as resp_module
+from cliproxy.usage.resp import RespSession
 from tests.usage.test_resp import MKEY, Raw, command
 from tests.usage.test_resp import config as resp_config
 
@@ -79,3 +82,54 @@ async def test_resp_connections_count_against_the_connection_caps(mproxy, cap):
     assert await again.line() == b"+OK"
     for conn in [*held[1:], again]:
         await conn.close()
+
+
+def _sessions() -> list[RespSession]:
+    return [o for o in gc.get_objects() if isinstance(o, RespSession)]
+
+
+async def test_a_client_that_does_not_read_cannot_fill_memory(mproxy):
+    """A client that sends commands and never reads the answers: the proxy stops reading
+    from it once answers pile up (as Redis and CPA's blocking writer do). Before, every
+    command was parsed and answered at once (4 MB of ``PING`` commands: 300,000 queued
+    commands and about 10 MB of ``-NOAUTH`` answers buffered for a client that reads
+    nothing, without key, for as long as it keeps sending); now what is buffered stays small."""
+    proxy = await mproxy()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, ("127.0.0.1", proxy.port))
+    payload = command("PING") * 900_000  # 12.6 MB, each answered with 34 bytes of NOAUTH
+    sent = 0
+    try:
+        async with asyncio.timeout(1):
+            while sent < len(payload):
+                await loop.sock_sendall(sock, payload[sent : sent + 65536])
+                sent += 65536
+    except TimeoutError:
+        pass  # the proxy stopped reading: what matters is what it holds
+    await asyncio.sleep(0.3)
+    sessions = [s for s in _sessions() if s._transport is not None and not s._closing]
+    assert len(sessions) == 1
+    session = sessions[0]
+    assert session._transport is not None
+    buffered = session._transport.get_write_buffer_size()
+    queued = len(session._commands)
+    sock.close()
+    assert buffered < 1 << 20, f"{buffered} bytes of answers buffered for a client that reads nothing"
+    assert queued < 100_000, f"{queued} commands queued"
+
+
+async def test_an_empty_command_is_answered_and_the_connection_goes_on(mproxy):
+    """``*0`` (an array of no strings) is CPA's "ERR empty command", and the connection
+    goes on. Before, it stopped the session's reader with an IndexError: nothing more was
+    answered, and every command the client sent after it was queued in memory unread."""
+    proxy = await mproxy()
+    conn = await Raw.open(proxy.port)
+    conn.w.write(b"*0\r\n")
+    assert await conn.line() == b"-ERR empty command"
+    await conn.send("AUTH", MKEY)
+    assert await conn.line() == b"+OK"
+    await conn.close()

@@ -11,7 +11,9 @@ The connection closes while the management API is disabled.
 
 Timeouts: a connection that has not authenticated is closed ``AUTH_TIMEOUT`` after it
 began, however many commands it sends; an authenticated one that sends nothing (outside a
-subscription) after ``IDLE_TIMEOUT``.
+subscription) after ``IDLE_TIMEOUT``. Reading stops while :data:`MAX_QUEUED` commands wait
+or the answers are not being read (as a blocking writer would), so a client that sends
+without reading holds a bounded buffer.
 """
 
 from __future__ import annotations
@@ -25,7 +27,15 @@ from typing import Any, cast
 from cliproxy.usage.hooks import recorder_of
 from cliproxy.usage.queue import Subscriber, UsageQueue
 
-__all__ = ["AUTH_TIMEOUT", "IDLE_TIMEOUT", "MAX_COMMAND", "RESP_PREFIXES", "RespSession", "session_factory"]
+__all__ = [
+    "AUTH_TIMEOUT",
+    "IDLE_TIMEOUT",
+    "MAX_COMMAND",
+    "MAX_QUEUED",
+    "RESP_PREFIXES",
+    "RespSession",
+    "session_factory",
+]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +43,7 @@ RESP_PREFIXES = frozenset(b"*$+-:")
 AUTH_TIMEOUT = 10.0
 IDLE_TIMEOUT = 300.0
 MAX_COMMAND = 1 << 20  # bytes one command may take
+MAX_QUEUED = 64  # commands parsed and not yet answered before reading pauses
 SUPPORT_REFRESH = b'{"support_refresh":true}'
 
 Authenticate = Callable[[str], Awaitable[str | None]]  # password -> error message or None
@@ -140,6 +151,9 @@ class RespSession(asyncio.Protocol):
         self._sub: tuple[UsageQueue, Subscriber, str] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
+        self._reading = True
+        self._writable = asyncio.Event()
+        self._writable.set()
         self.peer_ip = peer  # (the connection guard counts this connection by it)
         self.released: Callable[[], None] | None = None  # called once the connection is gone
 
@@ -168,7 +182,16 @@ class RespSession(asyncio.Protocol):
         else:
             if len(self._buf) > MAX_COMMAND + 64:
                 self._commands.append([b"\x00protocol", b"command too long"])
+        if len(self._commands) >= MAX_QUEUED and self._reading and self._transport is not None:
+            self._reading = False
+            self._transport.pause_reading()
         self._wake.set()
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
 
     def eof_received(self) -> bool | None:
         self._commands.append([b"\x00eof"])
@@ -219,11 +242,16 @@ class RespSession(asyncio.Protocol):
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            if not self._writable.is_set():  # the client is not reading our answers
+                await self._writable.wait()
             cmd = self._commands.popleft()
+            if not self._reading and len(self._commands) < MAX_QUEUED // 2 and self._transport is not None:
+                self._reading = True
+                self._transport.resume_reading()
             if not self._enabled():
                 self.close()
                 return
-            if cmd[0].startswith(b"\x00"):
+            if cmd and cmd[0].startswith(b"\x00"):
                 if cmd[0] == b"\x00protocol":
                     self._write(_error("ERR " + cmd[1].decode()))
                 self.close()
