@@ -13,7 +13,12 @@ import pytest
 
 from cliproxy.formats import Format
 from cliproxy.translate import ir
-from cliproxy.translate.plain_answers import PLAIN_ANSWERS, chat_to_claude, gemini_to_chat
+from cliproxy.translate.plain_answers import (
+    PLAIN_ANSWERS,
+    chat_to_claude,
+    claude_to_responses,
+    gemini_to_chat,
+)
 from cliproxy.translate.registry import default_registry
 
 USAGE = {"promptTokenCount": 7, "candidatesTokenCount": 3, "totalTokenCount": 12, "thoughtsTokenCount": 2}
@@ -193,3 +198,109 @@ CHAT_NOT_PLAIN = [
 @pytest.mark.parametrize("body", CHAT_NOT_PLAIN)
 def test_chat_to_claude_leaves_other_answers_to_the_hub(body: dict[str, Any]) -> None:
     assert chat_to_claude(copy.deepcopy(body), None, None) is None
+
+
+def _claude(content: Any = None, stop: Any = "end_turn", **top: Any) -> dict[str, Any]:
+    """A message as Anthropic writes it."""
+    body: dict[str, Any] = {
+        "id": "msg_01",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-6",
+        "content": [{"type": "text", "text": "Hi"}] if content is None else content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": 9,
+            "output_tokens": 4,
+            "cache_read_input_tokens": 2,
+            "cache_creation_input_tokens": 3,
+        },
+    }
+    body.update(top)
+    return {k: v for k, v in body.items() if v is not None or k == "stop_sequence"}
+
+
+def _responses_request(**extra: Any) -> ir.Request:
+    """A Responses client's request, parsed as the pipeline parses it (instructions, settings)."""
+    body = {
+        "model": "asked-model",
+        "instructions": "Be terse.",
+        "input": "Hi",
+        "max_output_tokens": 64,
+        **extra,
+    }
+    return default_registry().adapter(Format.RESPONSES).parse_request(body)
+
+
+CLAUDE_PLAIN = [
+    _claude(),
+    _claude([{"type": "text", "text": "a"}, {"type": "text", "text": ""}, {"type": "text", "text": "b"}]),
+    _claude([]),
+    _claude(id="resp_7"),
+    _claude(id=None),
+    _claude(id=""),
+    _claude(model=None),
+    _claude(usage=None),
+    _claude(stop_sequence="END"),
+]
+
+
+@pytest.mark.parametrize("model", [None, "alias"])
+@pytest.mark.parametrize(
+    "request_kind", ["responses", "responses-settings", "foreign", "none"], ids=lambda k: k
+)
+@pytest.mark.parametrize("body", CLAUDE_PLAIN)
+def test_claude_to_responses_writes_what_the_hub_writes(
+    body: dict[str, Any], request_kind: str, model: str | None
+) -> None:
+    req = {
+        "responses": lambda: _responses_request(),
+        "responses-settings": lambda: _responses_request(
+            temperature=0.5, tools=[{"type": "function", "name": "f", "parameters": {"type": "object"}}]
+        ),
+        "foreign": lambda: ir.Request(model="asked-model", source="openai"),
+        "none": lambda: None,
+    }[request_kind]()
+    got = claude_to_responses(copy.deepcopy(body), req, model)
+    assert got is not None
+    hub_body, hub_usage = _hub(Format.CLAUDE, Format.RESPONSES, body, req, model)
+    assert got[1] == hub_usage
+    assert abs(got[0].pop("created_at") - hub_body.pop("created_at")) <= 1
+    if not body.get("id"):  # a random id either way, of one shape
+        assert got[0]["id"].startswith("resp_") and len(got[0]["id"]) == len(hub_body["id"])
+        got[0]["id"] = hub_body["id"]
+    assert orjson.dumps(got[0]) == orjson.dumps(hub_body)
+
+
+CLAUDE_NOT_PLAIN = [
+    _claude(stop="max_tokens"),
+    _claude(stop="tool_use"),
+    _claude(stop="stop_sequence"),
+    _claude(stop=None),
+    _claude(stop="refusal"),
+    _claude([{"type": "thinking", "thinking": "t", "signature": "s"}, {"type": "text", "text": "x"}]),
+    _claude([{"type": "tool_use", "id": "t", "name": "f", "input": {}}]),
+    _claude([{"type": "text", "text": "x", "citations": [{"type": "char_location"}]}]),
+    _claude([{"type": "text", "text": 5}]),
+    _claude(["x"]),
+    _claude("x"),
+    _claude(id=7),
+    _claude(container={"id": "c"}),
+    _claude(stop_details={"type": "refusal"}),
+]
+
+
+@pytest.mark.parametrize("body", CLAUDE_NOT_PLAIN)
+def test_claude_to_responses_leaves_other_answers_to_the_hub(body: dict[str, Any]) -> None:
+    assert claude_to_responses(copy.deepcopy(body), None, None) is None
+
+
+def test_the_registry_takes_the_claude_to_responses_path_and_falls_back() -> None:
+    reg = default_registry()
+    assert PLAIN_ANSWERS[(Format.CLAUDE, Format.RESPONSES)] is claude_to_responses
+    out, usage = reg.translate_response_usage(Format.CLAUDE, Format.RESPONSES, _claude(), None, "m")
+    assert out["output"][0]["content"][0]["text"] == "Hi" and out["model"] == "m"
+    assert usage is not None and usage.output_tokens == 4
+    out, _ = reg.translate_response_usage(Format.CLAUDE, Format.RESPONSES, CLAUDE_NOT_PLAIN[5], None, None)
+    assert [item["type"] for item in out["output"]] == ["reasoning", "message"]

@@ -17,13 +17,15 @@ from typing import Any
 
 from cliproxy.formats import Format
 from cliproxy.formats import gemini as gemini_wire
-from cliproxy.formats.claude import usage_to_wire
-from cliproxy.formats.ids import token_hex
+from cliproxy.formats import openai_responses as responses_wire
+from cliproxy.formats.claude import usage_from_wire, usage_to_wire
+from cliproxy.formats.ids import token_hex, uuid_hex
 from cliproxy.formats.openai_chat import COMPLETION_OBJECT, parse_usage, usage_body
 from cliproxy.translate import ir
 from cliproxy.translate.claude.response import new_message_id
+from cliproxy.translate.openai_responses.response import _echo, instructions_of
 
-__all__ = ["PLAIN_ANSWERS", "PlainAnswer", "chat_to_claude", "gemini_to_chat"]
+__all__ = ["PLAIN_ANSWERS", "PlainAnswer", "chat_to_claude", "claude_to_responses", "gemini_to_chat"]
 
 # (answer body, the IR request, the model name the client must see) -> (the client's
 # answer, the upstream's usage), or None: not the plain shape
@@ -119,8 +121,66 @@ def chat_to_claude(
     return out, usage
 
 
+_CLAUDE_TOP = frozenset(("id", "type", "role", "model", "content", "stop_reason", "stop_sequence", "usage"))
+_CLAUDE_TEXT = frozenset(("type", "text"))
+
+
+def claude_to_responses(
+    body: dict[str, Any], request: ir.Request | None, model: str | None
+) -> tuple[dict[str, Any], ir.Usage] | None:
+    """A Claude message of text blocks only (``type`` and ``text``) that ended with
+    ``end_turn``, as a Responses object (what ``claude.parse_response`` then
+    ``openai_responses.build_response`` write: one message item of ``output_text`` parts,
+    the request's fields echoed)."""
+    if not body.keys() <= _CLAUDE_TOP or body.get("stop_reason") != "end_turn":
+        return None
+    mid = body.get("id") or ""
+    blocks = body.get("content") or []
+    if type(mid) is not str or type(blocks) is not list:
+        return None
+    parts: list[dict[str, Any]] = []
+    for b in blocks:
+        if type(b) is not dict or b.get("type") != "text" or not b.keys() <= _CLAUDE_TEXT:
+            return None
+        text = b.get("text")
+        if type(text) is not str:
+            return None
+        parts.append({"type": "output_text", "annotations": [], "logprobs": [], "text": text})
+    u = body.get("usage")
+    usage = usage_from_wire(u) if isinstance(u, dict) else ir.Usage()
+    out: dict[str, Any] = {
+        "id": mid if mid.startswith("resp_") else "resp_" + (mid or uuid_hex()),
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": "completed",
+        "background": False,
+        "error": None,
+        "incomplete_details": None,
+        "model": model or body.get("model") or "",
+        "output": None,
+    }
+    out.update(_echo(request))
+    out["instructions"] = instructions_of(request)
+    out["output"] = (
+        [
+            {
+                "id": f"msg_{mid.removeprefix('resp_')}000",
+                "type": "message",
+                "status": "completed",
+                "content": parts,
+                "role": "assistant",
+            }
+        ]
+        if parts
+        else []
+    )
+    out["usage"] = responses_wire.usage_to_wire(usage)
+    return out, usage
+
+
 # (upstream format, client format) -> its plain-answer translator
 PLAIN_ANSWERS: dict[tuple[Format, Format], PlainAnswer] = {
     (Format.GEMINI, Format.OPENAI): gemini_to_chat,
     (Format.OPENAI, Format.CLAUDE): chat_to_claude,
+    (Format.CLAUDE, Format.RESPONSES): claude_to_responses,
 }

@@ -39,6 +39,8 @@ _RESPONSES_TEXT = frozenset(("input_text", "output_text", "text"))
 _NOT_USER = frozenset(("system", "developer", "assistant"))
 # the fallback seed's members after the model, in CPA's order
 _SYSTEM_KEYS = ("instructions", "system", "systemInstruction", "system_instruction")
+# the keys of the signals before the first user turn's text
+_SESSION_KEYS = frozenset(("prompt_cache_key", "session_id", "sessionId", "conversation", "conversation_id"))
 
 
 def carry(
@@ -82,13 +84,14 @@ def derive(body: Mapping[str, Any]) -> str:
 
 
 def _seed(body: Mapping[str, Any]) -> str:
-    if value := _text(body.get("prompt_cache_key")).strip():
-        return "prompt_cache_key:" + value
-    for key in ("session_id", "sessionId"):
-        if value := _text(body.get(key)).strip():
-            return "session_id:" + value
-    if value := _conversation(body):
-        return "conversation_id:" + value
+    if not _SESSION_KEYS.isdisjoint(body):  # (most bodies name no session: one test for all five)
+        if value := _text(body.get("prompt_cache_key")).strip():
+            return "prompt_cache_key:" + value
+        for key in ("session_id", "sessionId"):
+            if value := _text(body.get(key)).strip():
+                return "session_id:" + value
+        if value := _conversation(body):
+            return "conversation_id:" + value
     if content := _first_user_text(body):
         return "content:" + content
     parts = []
