@@ -31,6 +31,7 @@ from cliproxy.formats import Format
 from cliproxy.formats.multipart import FORM_KEY, Form, Part
 from cliproxy.providers import xai_media
 from cliproxy.server.context import SERVICE
+from cliproxy.server.forms import reading_form
 from cliproxy.translate import images_stream
 
 __all__ = ["IMAGE_MODELS", "image_call"]
@@ -139,13 +140,14 @@ async def _read_parts(request: web.Request) -> list[Part]:
     ``limits.max-body-mb`` allows."""
     parts: list[Part] = []
     budget = [request.app[SERVICE].config.limits.max_body_bytes]  # bytes left
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader) or not part.name:
-            continue
-        data = await _read(part, budget)
-        content_type = part.headers.get("Content-Type", "").strip()
-        parts.append(Part(part.name.strip(), data, part.filename, content_type))
+    async with reading_form(request):  # timeouts.client-body; undecodable: the client's 400
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader) or not part.name:
+                continue
+            data = await _read(part, budget)
+            content_type = part.headers.get("Content-Type", "").strip()
+            parts.append(Part(part.name.strip(), data, part.filename, content_type))
     return parts
 
 

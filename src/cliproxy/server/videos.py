@@ -23,6 +23,7 @@ from cliproxy.providers import xai_media
 from cliproxy.providers.transport import network_error
 from cliproxy.server.context import SERVICE
 from cliproxy.server.fast.exchange import AiohttpExchange
+from cliproxy.server.forms import reading_form
 from cliproxy.usage.hooks import open_trace
 
 if TYPE_CHECKING:
@@ -55,7 +56,8 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
 
 async def _form(request: web.Request) -> dict[str, Any]:
     """CPA ``videosCreateRequestFromForm``: a form create as the JSON one (files ignored)."""
-    form = await request.post()
+    async with reading_form(request):  # timeouts.client-body; undecodable: the client's 400
+        form = await request.post()
 
     def text(*names: str) -> str:
         for name in names:
