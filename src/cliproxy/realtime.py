@@ -45,8 +45,9 @@ from aiohttp import WSMsgType
 
 from cliproxy.access import AccessError, HashCheckNeeded, Principal
 from cliproxy.credentials.record import KIND_OAUTH
-from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError, UpstreamError
+from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError, RequestError, UpstreamError
 from cliproxy.formats import Format
+from cliproxy.formats.validate import check_depth
 from cliproxy.policies.enforce import PolicyError, Ticket
 from cliproxy.providers.codex_realtime import (
     DEFAULT_MODEL,
@@ -288,6 +289,7 @@ class Realtime:
             raise RealtimeError(
                 400, "Invalid Realtime client secret request", "invalid_request_error", "invalid_request"
             )
+        _check_depth(body, request)
         request = request or {}
         session, token, expires_at = await self._mint(
             request.get("session"), request.get("expires_after"), issuer, policy
@@ -301,6 +303,7 @@ class Realtime:
             session = orjson.loads(body) if body.strip() else None
         except orjson.JSONDecodeError:
             session = []  # not JSON: refused as a session that is no object
+        _check_depth(body, session)
         answer, token, expires_at = await self._mint(session, None, issuer, policy)
         return {**answer, "client_secret": {"value": token, "expires_at": expires_at}}
 
@@ -485,3 +488,12 @@ def _log_dial(timeline: Timeline, opened: Any) -> None:
         return
     response = getattr(opened, "_response", None)
     timeline.handshake(101, response.headers if response is not None else {})
+
+
+def _check_depth(raw: bytes, value: Any) -> None:
+    """A mint request nested deeper than the proxy can write back (it answers the session
+    and keeps it with the secret): the client's 400, not a 500."""
+    try:
+        check_depth(raw, value)
+    except RequestError as exc:
+        raise RealtimeError(400, exc.message, "invalid_request_error", "invalid_request") from None

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from cliproxy.errors import RequestError
 from cliproxy.formats import Format
+from cliproxy.formats.validate import check_depth
 from cliproxy.media import VideoFailed
 from cliproxy.providers import xai_media
 from cliproxy.providers.transport import network_error
@@ -51,6 +52,7 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
         raise RequestError(f"Invalid request: body must be valid JSON ({exc})") from exc
     if not isinstance(body, dict):
         raise RequestError("Invalid request: body must be a JSON object")
+    check_depth(raw, body)  # deeper than we can write upstream: the client's 400, not our 500
     return body
 
 
