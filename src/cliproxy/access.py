@@ -39,6 +39,7 @@ __all__ = [
     "Principal",
     "Refusal",
     "extract_key",
+    "forwarded_remote",
     "hostname",
     "is_loopback",
     "is_loopback_ip",
@@ -289,20 +290,65 @@ def hostname(authority_or_url: str) -> str | None:
         return None
 
 
+_FORWARDED_HEADERS = (istr("X-Forwarded-For"), istr("X-Real-IP"))
+_FORWARDED = istr("Forwarded")
+
+
+def forwarded_remote(headers: Mapping[str, str]) -> str | None:
+    """The first client other than loopback that a reverse proxy says it forwarded this
+    request for (``X-Forwarded-For``, ``X-Real-IP``, ``Forwarded: for=``), else ``None``.
+
+    Used only to refuse, never to let in: behind a reverse proxy on this machine every
+    request comes from a loopback socket, so "loopback" says nothing about who is calling.
+    A client that sends such a header itself can only get itself refused."""
+    for name in _FORWARDED_HEADERS:
+        for part in (headers.get(name) or "").split(","):
+            if (client := _forwarded_client(part)) is not None:
+                return client
+    for element in (headers.get(_FORWARDED) or "").split(","):
+        for pair in element.split(";"):
+            key, _, node = pair.partition("=")
+            if key.strip().lower() == "for" and (client := _forwarded_client(node)) is not None:
+                return client
+    return None
+
+
+def _forwarded_client(node: str) -> str | None:
+    """``node`` (an address, maybe quoted, bracketed or with a port) when it is set and not
+    loopback; an unknown or hidden name counts as not loopback."""
+    node = node.strip().strip('"').strip()
+    if not node:
+        return None
+    if node.startswith("["):  # [v6]:port
+        address = node[1:].partition("]")[0]
+    elif node.count(":") == 1:  # v4:port
+        address = node.partition(":")[0]
+    else:
+        address = node
+    return None if is_loopback_ip(address) or address.lower() == "localhost" else node[:64]
+
+
 _OPEN = "this proxy has no api-keys configured"
 
 
 def open_proxy_refusal(
-    peer: str | None, origin: str | None, host: str | None, *, allow_remote: bool
+    peer: str | None,
+    origin: str | None,
+    host: str | None,
+    *,
+    allow_remote: bool,
+    forwarded: str | None = None,
 ) -> Refusal | None:
     """``None`` when an open proxy may serve a request from socket address ``peer`` with
-    these ``Origin`` and ``Host`` headers; else why not. Never looks at X-Forwarded-For."""
-    if not allow_remote and not is_loopback_ip(peer):
+    these ``Origin`` and ``Host`` headers; else why not. ``forwarded``: the remote client
+    a reverse proxy says the request is for (:func:`forwarded_remote`), which only refuses."""
+    if not allow_remote and (not is_loopback_ip(peer) or forwarded is not None):
+        source = peer if forwarded is None else f"{forwarded}, through a reverse proxy at {peer}"
         return Refusal(
             401,
             "remote_access_refused",
             (
-                f"{_OPEN}, so it serves clients on its own machine only (this request came from {peer}). "
+                f"{_OPEN}, so it serves clients on its own machine only (this request came from {source}). "
                 "Add api-keys to the config and send one, or set allow-unauthenticated-remote: true "
                 "to let anyone who can reach the proxy use it."
             ),

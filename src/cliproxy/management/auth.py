@@ -34,6 +34,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from cliproxy.access import forwarded_remote
 from cliproxy.config import verify_secret
 
 __all__ = [
@@ -104,7 +105,12 @@ class ManagementGate:
         if (banned := self._banned(ip)) is not None:
             return banned
         env = self.env_password()
-        if ip not in _LOCAL and not config.remote_management.allow_remote and not env:
+        if (
+            (ip not in _LOCAL or forwarded_remote(headers))
+            and not config.remote_management.allow_remote
+            and not env
+        ):
+            # (a loopback peer that forwards another client's request: a reverse proxy here)
             return Denied(403, "remote management disabled")
         key = _key(headers)
         if not key:  # not an attempt: nothing to count towards a ban

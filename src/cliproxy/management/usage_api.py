@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from cliproxy.access import is_loopback_ip
+from cliproxy.access import forwarded_remote, is_loopback_ip
 from cliproxy.management.types import ApiError, Req, Resp, Route, json_depth
 from cliproxy.times import format_utc, parse_timestamp
 from cliproxy.usage import recorder_of
@@ -235,7 +235,7 @@ async def metrics_answer(service: Any, remote: str, headers: Mapping[str, str]) 
     metrics = recorder_of(service).stats.metrics
     if metrics is None:
         return Resp(404, {"error": "metrics are off (metrics: {enabled: true} turns them on)"})
-    if not is_loopback_ip(remote):
+    if not is_loopback_ip(remote) or forwarded_remote(headers) is not None:
         if not service.management.enabled(service.config):
             return Resp(403, {"error": "metrics are served to loopback only unless a management key is set"})
         denied = await service.management.check(service.config, remote, headers)

@@ -24,7 +24,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 from aiohttp.web_protocol import RequestPayloadError
 
-from cliproxy.access import HashCheckNeeded, hostname, is_loopback, open_proxy_refusal
+from cliproxy.access import HashCheckNeeded, forwarded_remote, hostname, is_loopback, open_proxy_refusal
 from cliproxy.errors import CliproxyError
 from cliproxy.presence import CLIENT
 from cliproxy.requestid import begin_request
@@ -198,6 +198,7 @@ def screen(
             origin,
             headers.get("Host"),
             allow_remote=service.config.allow_unauthenticated_remote,
+            forwarded=forwarded_remote(headers),
         )
         if refusal is not None:
             log.info("%s %s from %s refused: %s", method, path, address, refusal.code)
