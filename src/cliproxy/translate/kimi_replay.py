@@ -13,6 +13,9 @@ When Kimi refuses a request that carried restored content (a 400 or 422, or an `
 event in its stream), the entry is dropped, unless a newer one replaced it meanwhile:
 the content may be what it refused, and putting it back would fail every retry until
 the TTL ran out (CPA ``shouldClearKimiThinkingReplayAfterError``).
+
+With several workers (the Redis state backend) every change of an entry is told to the
+others (:mod:`cliproxy.translate.kimi_replay_record`), so the next turn may land on any.
 """
 
 from __future__ import annotations
@@ -155,6 +158,9 @@ class KimiReplayCache:
         max_bytes: int = MAX_TOTAL_BYTES,
     ) -> None:
         self._entries: _Bounded[_Entry] = _Bounded(ttl, max_sessions, weigh=_size, max_weight=max_bytes)
+        # several workers: each change (the entry, or None when it went) is told to the
+        # others (``translate.kimi_replay_record``), who ``adopt`` it
+        self.mirror: Callable[[str, _Entry | None], None] | None = None
 
     @property
     def size(self) -> int:
@@ -188,9 +194,9 @@ class KimiReplayCache:
             return False
         entry = _entry_of(content)
         if entry is None:
-            self._entries.delete(key)
+            self._put(key, None)
             return False
-        self._entries.put(key, entry)
+        self._put(key, entry)
         return True
 
     def replace(self, family: str, session: str, snapshot: _Entry | None, content: Any) -> bool:
@@ -199,7 +205,7 @@ class KimiReplayCache:
         key = self._key(family, session)
         if key is None or self._entries.get(key) is not snapshot:
             return False
-        self._entries.put(key, _entry_of(content) or ([], 0))
+        self._put(key, _entry_of(content) or ([], 0))
         return True
 
     def discard(self, family: str, session: str, snapshot: _Entry | None) -> bool:
@@ -208,13 +214,30 @@ class KimiReplayCache:
         key = self._key(family, session)
         if key is None or self._entries.get(key) is not snapshot:
             return False
-        self._entries.put(key, ([], 0))
+        self._put(key, ([], 0))
         return True
 
     def delete(self, family: str, session: str) -> None:
         key = self._key(family, session)
         if key:
+            self._put(key, None)
+
+    def _put(self, key: str, entry: _Entry | None) -> None:
+        """The entry at ``key`` (None: gone), told to the :attr:`mirror`."""
+        if entry is None:
             self._entries.delete(key)
+        else:
+            self._entries.put(key, entry)
+        if self.mirror is not None:
+            self.mirror(key, entry)
+
+    def adopt(self, key: str, entry: _Entry | None) -> None:
+        """Another worker's change of the entry at ``key`` (None: it went); a new tuple, so
+        a request here that read the older one changes nothing (``snapshot``)."""
+        if entry is None:
+            self._entries.delete(key)
+        else:
+            self._entries.put(key, entry)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -251,13 +274,13 @@ class CompatReplayCache(KimiReplayCache):
             return False
         entry = _entry_of(content)
         if entry is None:
-            self._entries.put(key, ([], 0))
+            self._put(key, ([], 0))
             return False
         turns = [*(snapshot[0] if snapshot is not None else ()), content][-MAX_TURNS:]
         sizes = [len(orjson.dumps(turn)) for turn in turns[:-1]] + [entry[1]]
         while sum(sizes) > MAX_BYTES:
             del turns[0], sizes[0]
-        self._entries.put(key, (turns, sum(sizes)))
+        self._put(key, (turns, sum(sizes)))
         return True
 
 
