@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from cliproxy.access import forwarded_remote, is_loopback_ip
 from cliproxy.management.panel import PanelUpdater, panel_path
 from cliproxy.providers.http import proxy_key
 from cliproxy.server.context import SERVICE
@@ -24,6 +25,19 @@ _ERROR_PAGE = """<!doctype html>
 <p>Place a management.html from a release of {repository} at <code>{path}</code>,
 or retry in a moment. The management API under /v0/management works without it.</p>
 </body></html>"""
+
+
+_REMOTE_ERROR_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Control panel unavailable</title></head>
+<body><h1>Control panel unavailable</h1>
+<p>The control panel page is not available right now. Open it on the proxy's own machine
+to see why.</p>
+</body></html>"""
+
+
+def _on_this_machine(request: web.Request) -> bool:
+    """A caller on loopback, not forwarded for another client by a reverse proxy."""
+    return is_loopback_ip(request.remote) and forwarded_remote(request.headers) is None
 
 
 def add_panel_route(
@@ -53,6 +67,8 @@ async def panel_handler(request: web.Request) -> web.StreamResponse:
     repository = settings.panel_github_repository
     if not target.is_file():
         if not await updater.ensure(target, service.http, proxy, repository):
+            if not _on_this_machine(request):  # no file path or network error for the world to read
+                return web.Response(status=503, text=_REMOTE_ERROR_PAGE, content_type="text/html")
             page = _ERROR_PAGE.format(
                 reason=html.escape(updater.last_error or "a download was attempted less than 30 seconds ago"),
                 repository=html.escape(repository),
