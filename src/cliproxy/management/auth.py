@@ -5,7 +5,7 @@ kept bcrypt-hashed in the file, or the ``MANAGEMENT_PASSWORD`` environment varia
 otherwise every management path answers 404. The key comes in ``Authorization: Bearer``
 (or a raw Authorization value) or ``X-Management-Key``. Remote clients are refused
 unless ``allow-remote`` is on or ``MANAGEMENT_PASSWORD`` is set. Five failures ban an IP
-for 30 minutes. Comparisons are constant-time; no key ever reaches a log line.
+for 30 minutes (an IPv6 address's whole /64: :func:`ban_subject`). Comparisons are constant-time; no key ever reaches a log line.
 
 Keys from one IP that are not already known good are checked one after the other, the ban
 looked at again before each: a burst of concurrent guesses gets five tries, not one try
@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import os
 import time
 from collections import OrderedDict
@@ -47,6 +48,7 @@ __all__ = [
     "Denied",
     "ManagementGate",
     "Verifier",
+    "ban_subject",
 ]
 
 MAX_FAILURES = 5
@@ -101,12 +103,13 @@ class ManagementGate:
 
     async def check(self, config: Any, remote: str | None, headers: Mapping[str, str]) -> Denied | None:
         """``None`` when the caller may proceed, else why not."""
-        ip = (remote or "").strip()
+        peer = (remote or "").strip()
+        ip = ban_subject(peer)  # failures and bans: an IPv6 peer's whole /64
         if (banned := self._banned(ip)) is not None:
             return banned
         env = self.env_password()
         if (
-            (ip not in _LOCAL or forwarded_remote(headers))
+            (peer not in _LOCAL or forwarded_remote(headers))
             and not config.remote_management.allow_remote
             and not env
         ):
@@ -211,6 +214,21 @@ class ManagementGate:
     def ban(self, ip: str, seconds: float) -> None:
         """Ban ``ip`` for ``seconds`` from now (a ban another process announced)."""
         self._banned_until[ip] = max(self._banned_until.get(ip, 0.0), self._clock() + seconds)
+
+
+def ban_subject(ip: str) -> str:
+    """What failures count against and a ban covers: the address, but for an IPv6 one its
+    /64 (one subscriber's network: whoever has one address has 2**64 to rotate through,
+    five guesses each) and for an IPv4-mapped one the IPv4 address."""
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address) and not address.is_loopback:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return ip
 
 
 def _key(headers: Mapping[str, str]) -> str:
