@@ -70,19 +70,23 @@ async def test_without_the_shared_backend_the_split_turn_goes_without_thinking(s
 
 async def test_a_refused_restore_is_forgotten_everywhere(start_proxy, fakes, redis_server) -> None:
     """CPA drops a session's turns when the upstream refuses a request they were restored
-    into (400/422); the copy in Redis goes with it, so no worker restores it again."""
+    into (400/422); the copy in Redis goes with it, and so does the copy B fetched for its
+    own turn, so no worker restores it again (the whole loop with a real refusal:
+    tests/e2e/test_replayfix_loop.py)."""
     text = config(fakes) + shared(redis_server)
     a, b = await start_proxy(text), await start_proxy(text)
     await _split_loop(a, b, False)
     client = b.service.state.client
     assert [k async for k in client.scan_iter(match="e2e:rp|*")]
-    b.service.pipeline.thinking_replay.clear()
+    held = b.service.pipeline.thinking_replay
+    assert len(held) == 1  # B fetched the session for its turn
     cache = a.service.pipeline.thinking_replay
     family_session = next(iter(cache._entries._data))
     _, family, session = family_session.split("\x00")
     cache.delete(family, session)
     for _ in range(50):
-        if not [k async for k in client.scan_iter(match="e2e:rp|*")]:
+        if not [k async for k in client.scan_iter(match="e2e:rp|*")] and not len(held):
             break
         await asyncio.sleep(0.02)
     assert not [k async for k in client.scan_iter(match="e2e:rp|*")]
+    assert not held.get(family, session)  # B's copy went too

@@ -291,6 +291,11 @@ class TurnCache(Generic[_T]):
             if self.mirror is not None:
                 self.mirror.dropped(key)
 
+    def evict(self, key: str) -> None:
+        """Another worker changed or forgot the session of ``key`` (a cache key): the copy
+        here is stale and goes, nothing copied (``translate.replay_shared``)."""
+        self._entries.delete(key)
+
     def clear(self) -> None:
         self._entries.clear()
 

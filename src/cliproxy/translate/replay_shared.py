@@ -4,17 +4,27 @@ A Chat Completions client in a Claude tool loop cannot carry the signed thinking
 turn that made the tool calls; the proxy keeps it (:mod:`cliproxy.translate.replay`) and
 restores it on the next turn. With ``workers: N`` or several hosts that next turn may land
 on another process, which would not hold it and the upstream would answer 400. So each
-change of the cache is copied to Redis (one ``SET`` with the cache's TTL, off the request
-path: a task the request does not wait for), and before a translated Claude attempt whose
-session this process does not hold, the turns are read from Redis (one ``GET``, bounded by
-the state backend's timeout; nothing is read when the session is already here, so a
-conversation that stays on one worker costs no round trip).
+change of the cache is copied to Redis (one ``SET`` with the cache's TTL, or a ``DEL`` for
+a forgotten session, off the request path: a task the request does not wait for), and
+before a translated Claude attempt whose session this process does not hold, the turns are
+read from Redis (one ``GET``, bounded by the state backend's timeout; nothing is read when
+the session is already here, so a conversation that stays on one worker costs no round
+trip).
 
-While Redis is away nothing is copied or read: each process keeps its own, as with the
-memory backend. Keys: ``<prefix>rp|<sha256 of the cache key, 32 hex>`` (a cache key starts
-with its cache's namespace, so two caches never share one). One :class:`RedisMirror` per
-cache; the Codex reasoning replay cache (``translate.codex_replay``) has its own, with its
-own encoding of turns.
+A copy a worker holds goes stale as soon as another worker changes the session (a loop
+going A, B, A: A still holds the first step only, without B's), or forgets it after a
+400/422 refusal. So once the ``SET`` or ``DEL`` is done, a notice naming the session goes
+out on the state backend's notification channel, and every other worker drops its own
+copy: its next turn of that session reads Redis again. A hit thus costs nothing on the
+request path (no version check per request), and only the worker that serves the next
+turn reads the new value (the notice carries no turns). A notice missed while a worker's
+channel was down leaves its copy as it was until the cache's TTL or the next notice.
+
+While Redis is away nothing is copied, told or read: each process keeps its own, as with
+the memory backend. Keys: ``<prefix>rp|<sha256 of the cache key, 32 hex>`` (a cache key
+starts with its cache's namespace, so two caches never share one); notices go under the
+event ``rp|<namespace>``. One :class:`RedisMirror` per cache; the Codex reasoning replay
+cache (``translate.codex_replay``) has its own, with its own encoding of turns.
 """
 
 from __future__ import annotations
@@ -38,6 +48,8 @@ if TYPE_CHECKING:
 __all__ = ["RedisMirror", "decode_turns", "encode_turns"]
 
 log = logging.getLogger(__name__)
+
+_MAX_KEY = 4096  # a longer key in a notice is none of ours
 
 
 def encode_turns(turns: tuple[Turn, ...]) -> bytes:
@@ -89,7 +101,10 @@ class RedisMirror:
         self.encode = encode
         self.decode = decode
         self._pending: set[asyncio.Task[Any]] = set()
+        self.kind = "rp|" + cache.namespace  # the notices of this cache's changes
+        self._namespace = cache.namespace + "\x00"
         cache.mirror = self
+        state.on_event(self.kind, self._heard)
 
     def _key(self, cache_key: str) -> str:
         return self.state.prefix + "rp|" + hashlib.sha256(cache_key.encode()).hexdigest()[:32]
@@ -105,23 +120,39 @@ class RedisMirror:
 
     def saved(self, key: str, turns: tuple[Any, ...]) -> None:
         if self.state.available:
-            self._spawn(self._set(self._key(key), self.encode(turns)))
+            self._spawn(self._set(key, self.encode(turns)))
 
     def dropped(self, key: str) -> None:
         if self.state.available:
-            self._spawn(self._delete(self._key(key)))
+            self._spawn(self._delete(key))
 
-    async def _set(self, key: str, value: bytes) -> None:
+    async def _set(self, cache_key: str, value: bytes) -> None:
         try:
-            await self.state.client.set(key, value, px=self.ttl_ms)
+            await self.state.client.set(self._key(cache_key), value, px=self.ttl_ms)
         except Exception as exc:  # the local copy still serves this process
             log.debug("replay: copy to Redis failed (%s)", type(exc).__name__)
+        await self._tell(cache_key)  # after the write: who reads Redis on the notice finds it
 
-    async def _delete(self, key: str) -> None:
+    async def _delete(self, cache_key: str) -> None:
         try:
-            await self.state.client.delete(key)
+            await self.state.client.delete(self._key(cache_key))
         except Exception as exc:
             log.debug("replay: delete in Redis failed (%s)", type(exc).__name__)
+        await self._tell(cache_key)
+
+    async def _tell(self, cache_key: str) -> None:
+        """The other workers' copies of ``cache_key`` are stale now: they drop them."""
+        try:
+            await self.state.publish(self.kind, key=cache_key)
+        except Exception as exc:
+            log.debug("replay: telling the other workers failed (%s)", type(exc).__name__)
+
+    def _heard(self, message: dict[str, Any]) -> None:
+        """Another worker changed or forgot a session: this worker's copy goes (its next
+        turn here reads Redis); a key outside this cache changes nothing."""
+        key = message.get("key")
+        if type(key) is str and key.startswith(self._namespace) and len(key) <= _MAX_KEY:
+            self.cache.evict(key)
 
     async def prefetch(
         self,
@@ -138,7 +169,8 @@ class RedisMirror:
 
     async def fetch(self, family: str, session: str) -> None:
         """The turns of ``(family, session)`` from Redis into the cache, unless the cache
-        holds some already (then nothing is read) or Redis is away."""
+        holds some already (then nothing is read: another worker's change would have
+        evicted them) or Redis is away."""
         if not self.state.available:
             return
         cache_key = self.cache._key(family, session)
