@@ -39,6 +39,7 @@ __all__ = [
     "Principal",
     "Refusal",
     "extract_key",
+    "forwarded_clients",
     "forwarded_remote",
     "hostname",
     "is_loopback",
@@ -313,18 +314,55 @@ def forwarded_remote(headers: Mapping[str, str]) -> str | None:
     return None
 
 
+def forwarded_clients(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The client the nearest reverse proxy saw, once per header it may have set: the last
+    entry other than loopback of ``X-Forwarded-For``, of ``X-Real-IP`` and of the
+    ``Forwarded`` ``for=`` list (an address without brackets or port); empty when none
+    names a client other than loopback.
+
+    Only meaningful for a request from a loopback socket (a reverse proxy on this
+    machine). A proxy appends the peer it saw after whatever the client sent, so the last
+    entry is the one a client cannot choose; loopback entries after it were appended by
+    further proxies on this machine. Which header the operator's proxy sets is unknown,
+    so each one's client is returned: a caller keys failures by all of them, and one the
+    client made up cannot rotate it out of a ban keyed by the one the proxy set."""
+    found: list[str] = []
+    for name in _FORWARDED_HEADERS:
+        nodes = (headers.get(name) or "").split(",")
+        _last_client(reversed(nodes), found)
+    fors = [
+        node
+        for element in (headers.get(_FORWARDED) or "").split(",")
+        for pair in element.split(";")
+        for key, _, node in (pair.partition("="),)
+        if key.strip().lower() == "for"
+    ]
+    _last_client(reversed(fors), found)
+    return tuple(dict.fromkeys(found))
+
+
+def _last_client(nodes: Iterable[str], found: list[str]) -> None:
+    for node in nodes:
+        if (client := _forwarded_client(node)) is not None:
+            found.append(_node_address(client).lower())
+            return
+
+
+def _node_address(node: str) -> str:
+    if node.startswith("["):  # [v6]:port
+        return node[1:].partition("]")[0]
+    if node.count(":") == 1:  # v4:port
+        return node.partition(":")[0]
+    return node
+
+
 def _forwarded_client(node: str) -> str | None:
     """``node`` (an address, maybe quoted, bracketed or with a port) when it is set and not
     loopback; an unknown or hidden name counts as not loopback."""
     node = node.strip().strip('"').strip()
     if not node:
         return None
-    if node.startswith("["):  # [v6]:port
-        address = node[1:].partition("]")[0]
-    elif node.count(":") == 1:  # v4:port
-        address = node.partition(":")[0]
-    else:
-        address = node
+    address = _node_address(node)
     return None if is_loopback_ip(address) or address.lower() == "localhost" else node[:64]
 
 

@@ -5,7 +5,8 @@ kept bcrypt-hashed in the file, or the ``MANAGEMENT_PASSWORD`` environment varia
 otherwise every management path answers 404. The key comes in ``Authorization: Bearer``
 (or a raw Authorization value) or ``X-Management-Key``. Remote clients are refused
 unless ``allow-remote`` is on or ``MANAGEMENT_PASSWORD`` is set. Five failures ban an IP
-for 30 minutes (an IPv6 address's whole /64: :func:`ban_subject`). Comparisons are constant-time; no key ever reaches a log line.
+for 30 minutes (an IPv6 address's whole /64: :func:`ban_subject`); behind a reverse proxy
+on this machine, the IP the proxy saw (:func:`cliproxy.access.forwarded_clients`). Comparisons are constant-time; no key ever reaches a log line.
 
 Keys from one IP that are not already known good are checked one after the other, the ban
 looked at again before each: a burst of concurrent guesses gets five tries, not one try
@@ -31,11 +32,11 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from cliproxy.access import forwarded_remote
+from cliproxy.access import forwarded_clients, is_loopback_ip
 from cliproxy.config import verify_secret
 
 __all__ = [
@@ -104,15 +105,15 @@ class ManagementGate:
     async def check(self, config: Any, remote: str | None, headers: Mapping[str, str]) -> Denied | None:
         """``None`` when the caller may proceed, else why not."""
         peer = (remote or "").strip()
-        ip = ban_subject(peer)  # failures and bans: an IPv6 peer's whole /64
-        if (banned := self._banned(ip)) is not None:
+        # a reverse proxy on this machine: the client it saw (one per header it may have
+        # set); headers from any other peer are never trusted
+        forwarded = forwarded_clients(headers) if is_loopback_ip(peer) else ()
+        # failures and bans count against each (an IPv6 client's whole /64)
+        subjects = tuple(dict.fromkeys(ban_subject(ip) for ip in forwarded or (peer,)))
+        if (banned := self._banned(subjects)) is not None:
             return banned
         env = self.env_password()
-        if (
-            (peer not in _LOCAL or forwarded_remote(headers))
-            and not config.remote_management.allow_remote
-            and not env
-        ):
+        if (peer not in _LOCAL or forwarded) and not config.remote_management.allow_remote and not env:
             # (a loopback peer that forwards another client's request: a reverse proxy here)
             return Denied(403, "remote management disabled")
         key = _key(headers)
@@ -125,20 +126,23 @@ class ManagementGate:
                 self._salt, hashlib.sha256(key.encode()).digest() + stored.encode(), hashlib.sha256
             ).digest()
             if not self._known_good(token):
-                async with self._one_at_a_time(ip):
-                    if (banned := self._banned(ip)) is not None:
+                async with AsyncExitStack() as held:
+                    for ip in sorted(subjects):  # one order everywhere: no deadlock
+                        await held.enter_async_context(self._one_at_a_time(ip))
+                    if (banned := self._banned(subjects)) is not None:
                         return banned
                     if not await self._verified_key(token, key, stored):
-                        return self._fail(ip, "invalid management key")
+                        return self._fail(subjects, "invalid management key")
             ok = True
         if not ok:
-            return self._fail(ip, "invalid management key")
-        self._failures.pop(ip, None)
+            return self._fail(subjects, "invalid management key")
+        for ip in subjects:
+            self._failures.pop(ip, None)
         return None
 
-    def _banned(self, ip: str) -> Denied | None:
+    def _banned(self, subjects: tuple[str, ...]) -> Denied | None:
         now = self._clock()
-        until = self._banned_until.get(ip, 0.0)
+        until = max(self._banned_until.get(ip, 0.0) for ip in subjects)
         if until <= now:
             return None
         wait = _go_duration(round(until - now))
@@ -190,17 +194,18 @@ class ManagementGate:
         while len(self._verified) > self._cache_size:
             self._verified.popitem(last=False)
 
-    def _fail(self, ip: str, message: str) -> Denied:
+    def _fail(self, subjects: tuple[str, ...], message: str) -> Denied:
         now = self._clock()
         self._purge(now)
-        count, last = self._failures.get(ip, (0, now))
-        count = 1 if now - last > IDLE_SECONDS else count + 1
-        self._failures[ip] = (count, now)
-        if count >= MAX_FAILURES:
-            self._banned_until[ip] = now + BAN_SECONDS
-            self._failures.pop(ip, None)
-            if self.on_ban is not None:  # other processes sharing the state ban it too
-                self.on_ban(ip, BAN_SECONDS)
+        for ip in subjects:
+            count, last = self._failures.get(ip, (0, now))
+            count = 1 if now - last > IDLE_SECONDS else count + 1
+            self._failures[ip] = (count, now)
+            if count >= MAX_FAILURES:
+                self._banned_until[ip] = now + BAN_SECONDS
+                self._failures.pop(ip, None)
+                if self.on_ban is not None:  # other processes sharing the state ban it too
+                    self.on_ban(ip, BAN_SECONDS)
         return Denied(401, message)
 
     def _purge(self, now: float) -> None:
