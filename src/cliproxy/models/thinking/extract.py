@@ -105,6 +105,8 @@ def _claude(body: Body, source: str) -> ThinkingConfig | None:
 
 
 def _gemini_at(config: Any, source: str) -> ThinkingConfig | None:
+    if config is None:  # (no thinkingConfig, the usual body: no ABC isinstance call)
+        return None
     if type(config) is not dict and not isinstance(config, Mapping):  # (a parsed body's: a dict)
         return None
     level = config.get("thinkingLevel", config.get("thinking_level"))

@@ -464,6 +464,7 @@ def build_request(req: ir.Request) -> dict[str, Any]:
     else:
         tools = []
     hint = "claude" in req.model.lower() and _wants_interleaved_hint(req, tools)
+    lead_text = True  # every lead block is a text (text_only's answer, with b None)
     if lead or hint:
         sys_parts: list[dict[str, Any]] = []
         for m in msgs[:lead]:
@@ -471,10 +472,12 @@ def build_request(req: ir.Request) -> dict[str, Any]:
                 if type(block) is ir.Text:
                     if not block.text.lstrip().startswith(BILLING_HEADER):
                         sys_parts.append({"text": block.text})
-                elif not _billing_header(block):
-                    if b is None:
-                        b = _Builder(req)
-                    sys_parts.extend(b.part(block))
+                else:
+                    lead_text = False
+                    if not _billing_header(block):
+                        if b is None:
+                            b = _Builder(req)
+                        sys_parts.extend(b.part(block))
         if hint:
             sys_parts.append({"text": INTERLEAVED_HINT})
         if sys_parts:
@@ -488,8 +491,14 @@ def build_request(req: ir.Request) -> dict[str, Any]:
     gen = build_generation_config(req, False)
     if gen is not None:
         body["generationConfig"] = gen
-    body["safetySettings"] = list(map(dict, DEFAULT_SAFETY_SETTINGS))
+    body["safetySettings"] = [s.copy() for s in DEFAULT_SAFETY_SETTINGS]
+    _TEXT_BUILT[0] = req if b is None and lead_text else None
     return body
+
+
+# the request build_request last wrote from text blocks alone, for text_only, which the
+# attempt asks right after the build: its answer without a second walk (taken once)
+_TEXT_BUILT: list[ir.Request | None] = [None]
 
 
 def text_only(req: ir.Request) -> bool:
@@ -497,6 +506,9 @@ def text_only(req: ir.Request) -> bool:
     built from it (``build_request``) has only ``{"text": ...}`` parts in its contents, no
     signature and no call, which the request's signature pass would leave as they are (a
     Gemini client's text may carry a signature: never text only)."""
+    if req is _TEXT_BUILT[0]:
+        _TEXT_BUILT[0] = None
+        return True
     if req.source == FAMILY:
         return False
     for m in req.messages:
