@@ -161,6 +161,8 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
         self._probe: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._handlers: dict[str, list[EventHandler]] = {}
+        self._resumed: list[Callable[[], None]] = []  # on_resubscribe's
+        self._missed = False  # the channel was lost: notices may have been missed
         # Redis hands a message to every subscriber of the channel whatever database they
         # selected: a deployment on another database of the server must not hear this one
         self._channel = prefix + "events" + (f"@{self.db}" if self.db else "")
@@ -211,6 +213,11 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
         """Call ``handler(message)`` for every ``kind`` notification another process publishes."""
         self._handlers.setdefault(kind, []).append(handler)
 
+    def on_resubscribe(self, handler: Callable[[], None]) -> None:
+        """Call ``handler()`` once the channel is followed again after a loss (or after a
+        start without Redis): every notice published meanwhile was missed."""
+        self._resumed.append(handler)
+
     async def publish(self, kind: str, **fields: Any) -> bool:
         """Tell every other process sharing this Redis (False while Redis is away)."""
         if self._down:
@@ -237,10 +244,15 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
                 conn.write(command(b"SUBSCRIBE", self._channel.encode()))
                 await asyncio.wait_for(read(reader), self._timeout)
                 self._stale()  # anything published while unsubscribed was missed
+                if self._missed:
+                    self._missed = False
+                    for handler in self._resumed:
+                        handler()
                 delay = PROBE_INTERVAL
                 await self._follow(reader, conn)
             except (TimeoutError, OSError, EOFError, ValueError, asyncio.IncompleteReadError) as exc:
                 self._stale()
+                self._missed = True
                 log.debug("state: notification channel lost (%s); resubscribing", type(exc).__name__)
             finally:
                 if writer is not None:

@@ -12,9 +12,14 @@ forget on one worker reaches all. An adopted entry is a new object, so a request
 the older one before it changes nothing (the caches' ``snapshot`` rule holds across
 workers).
 
-Nothing is read on the request path and nothing is stored in Redis: a worker that starts,
-or whose notification channel was down, while a conversation runs does not hold what was
-recorded before (its next recorded turn is shared again). While Redis is away nothing is
+Nothing is read on the request path and nothing is stored in Redis: a worker that starts
+while a conversation runs does not hold what was recorded before (its next recorded turn
+is shared again). A worker whose notification channel was down missed the changes told
+meanwhile, and with no copy in Redis it cannot tell which of its entries went stale (a
+step recorded elsewhere, a refusal's forget): so when the channel is followed again it
+drops them all. That is the limit of this design: a conversation running through the
+outage loses what that worker would have restored (once; its next recorded turn is shared
+again), which is what a worker that just started has. While Redis is away nothing is
 told: each process keeps its own, as with the memory backend. A message that is not a
 valid entry of its cache is ignored.
 """
@@ -93,6 +98,7 @@ class SharedReplay:
         self._pending: set[asyncio.Task[Any]] = set()
         cache.mirror = self._tell
         bus.on_event(kind, self._heard)
+        bus.on_resubscribe(cache.clear)  # changes told meanwhile were missed (see above)
 
     def _tell(self, key: str, entry: Entry | None) -> None:
         if not self.bus.available:

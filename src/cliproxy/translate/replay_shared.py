@@ -17,8 +17,9 @@ going A, B, A: A still holds the first step only, without B's), or forgets it af
 out on the state backend's notification channel, and every other worker drops its own
 copy: its next turn of that session reads Redis again. A hit thus costs nothing on the
 request path (no version check per request), and only the worker that serves the next
-turn reads the new value (the notice carries no turns). A notice missed while a worker's
-channel was down leaves its copy as it was until the cache's TTL or the next notice.
+turn reads the new value (the notice carries no turns). Notices sent while a worker's
+channel was down are missed; so when the channel is followed again the worker drops
+every copy it holds, and each session's next turn there reads Redis.
 
 While Redis is away nothing is copied, told or read: each process keeps its own, as with
 the memory backend. Keys: ``<prefix>rp|<sha256 of the cache key, 32 hex>`` (a cache key
@@ -105,6 +106,7 @@ class RedisMirror:
         self._namespace = cache.namespace + "\x00"
         cache.mirror = self
         state.on_event(self.kind, self._heard)
+        state.on_resubscribe(cache.clear)  # notices may have been missed: Redis has the truth
 
     def _key(self, cache_key: str) -> str:
         return self.state.prefix + "rp|" + hashlib.sha256(cache_key.encode()).hexdigest()[:32]
