@@ -1,11 +1,12 @@
 """Two hosts on one Redis, each with its own workspace of one git token store: an account
 uploaded through one host's management API reaches the other host while both run.
 
-docs/deploy.md ("Several hosts"): "While running, hosts learn about each other's changes
-through the Redis backend's change notification." The notification (``auth``) reaches the
-other host, which reads its auth-dir again; but that is its own workspace, which only the
-start-up bootstrap fills from the remote (the mirror only pushes), so the upload is not
-there and the other host never lists or serves the account until it restarts.
+docs/deploy.md ("Several hosts"): "While running, hosts on one Redis learn about each
+other's changes through its change notification." Before, the notification (``auth``) made
+the other host read its own workspace again, which nothing filled from the remote while it
+ran (the mirror only pushed), so it never listed the account until it restarted. Now the
+uploading host's notice, sent once its mirror pushed, makes the other host's mirror pull.
+More cases (a delete, a disable, Postgres, object storage): tests/test_storepull_hosts.py.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import json
 import os
 import time
 import urllib.request
-
-import pytest
 
 from tests.stores.conftest import bare_repo  # noqa: F401 (a fixture)
 from tests.test_workers import Proc
@@ -29,12 +28,6 @@ def _call(url: str, body: bytes | None = None) -> tuple[int, bytes]:
         return int(r.status), r.read()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a host re-reads only its own token-store workspace on another host's auth notice; "
-    "nothing pulls the remote while it runs (the supervisor's mirror only pushes), so a fix "
-    "needs a pull on notice in the process that holds the store",
-)
 def test_an_upload_on_one_host_is_listed_by_the_other(bare_repo, redis_server, tmp_path):  # noqa: F811
     seed = tmp_path / "config.yaml"
     seed.write_text(

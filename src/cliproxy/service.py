@@ -28,6 +28,7 @@ from cliproxy.credentials.probe import Prober
 from cliproxy.credentials.record import Credential
 from cliproxy.credentials.refresh import Refresher
 from cliproxy.credentials.storage import add_write_listener
+from cliproxy.credentials.stores.link import marks, store_link
 from cliproxy.errors import AccessError
 from cliproxy.formats import Format
 from cliproxy.management.auth import ManagementGate
@@ -109,6 +110,7 @@ class Service:
         self.pool = Pool.from_config(config, clock=clock, store=self._cds_store(config), state=self.state)
         # management's config edits, and those another process publishes (cliproxy.service_config)
         bus = shared(self.state)
+        self._store = store_link()  # a token store's mirror process: pulls on other hosts' pushes
         self.config_writes = ConfigWrites(config_path, bus, self._on_config, lambda: self._watcher)
         if bus is not None:  # config edits made through another process
             bus.on_event("config", self.config_writes.on_remote)
@@ -174,6 +176,9 @@ class Service:
         rec = recorder_of(self)
         if (bus := shared(self.state)) is not None:  # usage counters and queue in Redis
             share_usage(rec, bus)
+            if (link := self._store) is not None:  # the mirror pushed (tell the hosts) or pulled
+                pushed = lambda: self._background(bus.publish("auth", **marks(link), pushed=True))  # noqa: E731
+                link.listen(pushed, lambda: self._background(self.reload_auth_files()))
             self._mirrors.start(bus, self.pipeline, self.providers)  # the caches a turn needs
             prices = lambda: self.pipeline.enforcer.prices  # noqa: E731
             bus.loss.on_loss(restore_after_loss(rec.stats, lambda: self.config, bus, prices))
@@ -218,6 +223,8 @@ class Service:
             self._unlisten = add_write_listener(self._watcher.note_auth_written)
 
     async def stop(self) -> None:
+        if self._store is not None:
+            self._store.stop()
         if self._unlisten is not None:
             self._unlisten()
             self._unlisten = None
@@ -367,13 +374,13 @@ class Service:
         files again; anything changed after that is still reported."""
         self._reload_auth()
         if (bus := shared(self.state)) is not None:  # the others re-read the (shared) auth-dir
-            self._background(bus.publish("auth"))
+            self._background(bus.publish("auth", **marks(self._store)))
 
     async def reload_auth_files(self) -> None:
         """:meth:`reload_credentials` with the auth files looked at in worker threads."""
         await self._on_remote_auth()
         if (bus := shared(self.state)) is not None:
-            self._background(bus.publish("auth"))
+            self._background(bus.publish("auth", **marks(self._store)))
 
     def _reload_auth(self, _message: object = None, *, scanned: bool = False) -> None:
         if self._watcher is not None and not scanned:
@@ -384,7 +391,10 @@ class Service:
         self._usage_refresh()
 
     async def _on_remote_auth(self, _message: object = None) -> None:
-        """Another process wrote into the (shared) auth-dir: its files are read in a thread."""
+        """Another process wrote into the (shared) auth-dir: its files are read in a thread.
+        Another host's push to the token store is pulled first (read once it is here)."""
+        if self._store is not None and self._store.answered(_message):
+            return
         if self._watcher is not None:  # first: what changes after this is still reported
             await self._watcher.resync_auth_off_loop()
         await self.auth_cache.update(self.auth_dir, self.config)

@@ -119,7 +119,7 @@ def _token_store(config_path: Path) -> TokenStore | int | None:
     if worker_index() is None:
         log.info("%s token store: config and auth files in %s", store.describe(), store.root)
         mirror = Mirror(store)
-        mirror.start()
+        mirror.start(link=True)  # the server processes ask it for pulls (stores.link)
         add_write_listener(mirror.note_written)
 
         def close() -> None:

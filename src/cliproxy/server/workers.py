@@ -16,8 +16,8 @@ command refuses to start. ``CLIPROXY_WORKERS_MEMORY_STATE=1`` lifts the refusal 
 benchmarks and tests of the supervisor only.
 
 A worker knows it is one by ``CLIPROXY_WORKER_INDEX`` in its environment (the index of its
-slot, from 0); worker 0 is the one that writes back to a token store (its watcher sees the
-files every worker writes).
+slot, from 0). A token store's mirror runs in the supervisor, which writes back what any
+worker changed and pulls other hosts' changes when a worker hears of them.
 
 The workers also share a fresh ``PROMETHEUS_MULTIPROC_DIR`` (one the user set is kept, emptied
 of an earlier run's metric files),
@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from cliproxy.credentials.stores.link import link_fds
 
 __all__ = [
     "MEMORY_OVERRIDE_ENV",
@@ -198,7 +200,8 @@ class Supervisor:
 
     def _start(self, slot: _Slot) -> None:
         env = {**self.env, WORKER_ENV: str(slot.index)}
-        slot.proc = subprocess.Popen(list(self.command(slot.index)), env=env)
+        # the pipes to the token store's mirror, which runs here (cliproxy.credentials.stores.link)
+        slot.proc = subprocess.Popen(list(self.command(slot.index)), env=env, pass_fds=link_fds(env))
         slot.started = self.clock()
         log.info("worker %d started (pid %d)", slot.index, slot.proc.pid)
 

@@ -19,7 +19,7 @@ import abc
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -108,6 +108,7 @@ class TokenStore(abc.ABC):
 
     def __init__(self, root: Path) -> None:
         self.root = root.expanduser().resolve()
+        self._pulled: dict[str, str] = {}  # auth id -> the remote's version last looked at
 
     @property
     def auth_dir(self) -> Path:
@@ -145,6 +146,55 @@ class TokenStore(abc.ABC):
     def close(self) -> None:
         """Release connections."""
         return None
+
+    # -- bringing other hosts' changes down (the mirror's thread, on a notice)
+
+    def remote_versions(self) -> dict[str, str]:
+        """Auth id -> a version of the remote's record (changes whenever the record does)."""
+        raise NotImplementedError(f"{self.kind} store: cannot pull")
+
+    def remote_read(self, rels: list[str]) -> dict[str, bytes]:
+        """The remote's bytes of the auth records ``rels`` (one gone meanwhile is left out)."""
+        raise NotImplementedError(f"{self.kind} store: cannot pull")
+
+    def same_record(self, local: bytes, remote: bytes) -> bool:
+        return local == remote
+
+    def pull(self, unpushed: Callable[[str], bool]) -> dict[str, bytes | None]:
+        """Bring the remote's new, changed and deleted ``*.json`` auth records into the auth
+        folder, but not over a local file for which ``unpushed(auth id)`` says it changed
+        here since the last push; returns what changed here (auth id -> bytes, ``None``:
+        deleted). Only records whose version moved since the last pull are read."""
+        versions = {rel: v for rel, v in self.remote_versions().items() if rel.endswith(".json")}
+        changed = sorted(rel for rel, v in versions.items() if self._pulled.get(rel) != v)
+        fetched = self.remote_read(changed) if changed else {}
+        applied: dict[str, bytes | None] = {}
+        for rel in changed:
+            data, path = fetched.get(rel), self.local_auth_path(rel)
+            if data is None or path is None:
+                continue
+            self._pulled[rel] = versions[rel]
+            if unpushed(rel):
+                log.info("%s store: keeping the local change to %s over the remote's", self.kind, rel)
+                continue
+            try:
+                local: bytes | None = path.read_bytes()
+            except FileNotFoundError:
+                local = None
+            if local is None or not self.same_record(local, data):
+                self.write_local(path, data)
+                applied[rel] = data
+        for rel in [r for r in self._pulled if r not in versions]:
+            del self._pulled[rel]
+        if self.auth_dir.is_dir():
+            for path in self.auth_dir.rglob("*.json"):
+                rel = path.relative_to(self.auth_dir).as_posix()
+                if rel in versions or any(p.startswith(".") for p in rel.split("/")):
+                    continue
+                if not unpushed(rel):  # pushed before, and gone from the remote since
+                    path.unlink(missing_ok=True)
+                    applied[rel] = None
+        return applied
 
     # -- helpers for backends
 

@@ -27,6 +27,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .base import StoreError, TokenStore, mask_url
@@ -279,3 +280,40 @@ class GitStore(TokenStore):
 
     def put_config(self, data: bytes) -> None:
         self._commit_and_push("Update config", "config/config.yaml")
+
+    def pull(self, unpushed: Callable[[str], bool]) -> dict[str, bytes | None]:
+        """Fetch the branch and take the files the remote changed since the last common
+        commit (auth files and the config) into the work tree, except those changed here: not
+        committed, committed but not pushed (a push the remote refused), or auth files
+        ``unpushed`` names; those stay as they are and the mirror pushes them on top. Then
+        the branch and the index move to the remote's commit."""
+        upstream = f"refs/remotes/origin/{self.current_branch}"
+        self.git("fetch", "origin", f"+refs/heads/{self.current_branch}:{upstream}")
+        head = self.git("rev-parse", "HEAD").stdout.strip()
+        if head == self.git("rev-parse", upstream).stdout.strip():
+            return {}
+        base = self.git("merge-base", "HEAD", upstream).stdout.strip()
+        out = self.git("diff", "--no-renames", "--name-status", "-z", base, upstream).stdout.split("\0")
+        ours = self.dirty() | {
+            p for p in self.git("diff", "--name-only", "-z", base, head).stdout.split("\0") if p
+        }
+        take: list[str] = []
+        gone: list[str] = []
+        for status, path in zip(out[::2], out[1::2], strict=False):
+            rel = path.removeprefix("auths/") if path.startswith("auths/") else None
+            if path in ours or (rel is not None and unpushed(rel)):
+                log.info("git store: keeping the local change to %s over the remote's", path)
+                continue
+            (gone if status == "D" else take).append(path)
+        if take:
+            self.git("checkout", upstream, "--", *take)
+        for path in gone:
+            (self.root / path).unlink(missing_ok=True)
+        self.git("reset", "-q", upstream)  # the branch and index; the work tree is as just made
+        self._tighten()
+        applied: dict[str, bytes | None] = {}
+        for path in take + gone:
+            if path.startswith("auths/") and path.endswith(".json"):
+                target = self.root / path
+                applied[path.removeprefix("auths/")] = target.read_bytes() if target.is_file() else None
+        return applied

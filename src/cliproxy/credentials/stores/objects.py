@@ -51,6 +51,11 @@ def _missing(exc: ClientError) -> bool:
     return code in ("404", "NoSuchKey", "NoSuchBucket", "NotFound")
 
 
+def _version(item: dict[str, Any]) -> str:
+    """A listed object's version: its ETag, time and size."""
+    return f"{item.get('ETag', '')}|{item.get('LastModified', '')}|{item.get('Size', '')}"
+
+
 class ObjectStore(TokenStore):
     kind = "object"
 
@@ -102,6 +107,7 @@ class ObjectStore(TokenStore):
                 if seed:
                     self.put_config(seed)
             records: dict[str, bytes] = {}
+            versions: dict[str, str] = {}
             pages = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=self._key(AUTH_PREFIX)
             )
@@ -112,9 +118,11 @@ class ObjectStore(TokenStore):
                         records[rel] = bytes(
                             self.client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
                         )
+                        versions[rel] = _version(item)
         except (BotoCoreError, ClientError) as exc:
             raise StoreError(f"object store: {exc}") from None
         self.reset_auth_dir(records)
+        self._pulled = versions  # a pull reads what moved since
         log.info("object store: %d auth object(s) in %s", len(records), self.auth_dir)
 
     def _ensure_bucket(self) -> None:
@@ -131,6 +139,29 @@ class ObjectStore(TokenStore):
             self.client.delete_object(Bucket=self.bucket, Key=key)
             return
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType="application/json")
+
+    def remote_versions(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        prefix = self._key(AUTH_PREFIX)
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                rel = str(item["Key"])[len(prefix) :]
+                if rel and not rel.endswith("/"):
+                    found[rel] = (
+                        f"{item.get('ETag', '')}|{item.get('LastModified', '')}|{item.get('Size', '')}"
+                    )
+        return found
+
+    def remote_read(self, rels: list[str]) -> dict[str, bytes]:
+        got: dict[str, bytes] = {}
+        for rel in rels:
+            try:
+                body = self.client.get_object(Bucket=self.bucket, Key=self._key(AUTH_PREFIX + rel))["Body"]
+                got[rel] = bytes(body.read())
+            except ClientError as exc:
+                if not _missing(exc):
+                    raise
+        return got
 
     def put_config(self, data: bytes) -> None:
         key = self._key(CONFIG_KEY)

@@ -109,7 +109,9 @@ class PostgresStore(TokenStore):
                 seed = self.seed_config(template)
                 self.write_local(self.config_path, seed)
                 self.put_config(seed)
-            auths = self._execute(sql.SQL("SELECT id, content::text FROM {}").format(self._table(AUTH_TABLE)))
+            auths = self._execute(
+                sql.SQL("SELECT id, content::text, updated_at FROM {}").format(self._table(AUTH_TABLE))
+            )
             cooling = self._execute(
                 sql.SQL("SELECT content::text, updated_at FROM {} WHERE NOT deleted").format(
                     self._table(COOLDOWN_TABLE)
@@ -117,7 +119,8 @@ class PostgresStore(TokenStore):
             )
         except psycopg.Error as exc:
             raise StoreError(f"postgres store: {exc}") from None
-        self.reset_auth_dir({str(rel): str(content).encode() for rel, content in auths})
+        self.reset_auth_dir({str(rel): str(content).encode() for rel, content, _ in auths})
+        self._pulled = {str(rel): str(updated) for rel, _, updated in auths}  # a pull reads what moved since
         self._write_cooldowns(cooling)
         log.info("postgres store: %d auth record(s) in %s", len(auths), self.auth_dir)
 
@@ -198,6 +201,24 @@ class PostgresStore(TokenStore):
             ).format(self._table(AUTH_TABLE)),
             (rel, Jsonb(parsed)),
         )
+
+    def remote_versions(self) -> dict[str, str]:
+        rows = self._execute(sql.SQL("SELECT id, updated_at FROM {}").format(self._table(AUTH_TABLE)))
+        return {str(rel): str(updated) for rel, updated in rows}
+
+    def remote_read(self, rels: list[str]) -> dict[str, bytes]:
+        rows = self._execute(
+            sql.SQL("SELECT id, content::text FROM {} WHERE id = ANY(%s)").format(self._table(AUTH_TABLE)),
+            (rels,),
+        )
+        return {str(rel): str(content).encode() for rel, content in rows}
+
+    def same_record(self, local: bytes, remote: bytes) -> bool:
+        """The same JSON (the table keeps JSONB: its text is not the file's)."""
+        try:
+            return bool(orjson.loads(local) == orjson.loads(remote))
+        except orjson.JSONDecodeError:
+            return False
 
     def put_config(self, data: bytes) -> None:
         text = data.decode("utf-8", "replace").replace("\r\n", "\n")
