@@ -177,6 +177,10 @@ def test_postgres_mirrors_pull_changed_rows(postgres_url, tmp_path):  # noqa: F8
     ma, mb = _pair(lambda root: PostgresStore(root, postgres_url, "mirrors"), tmp_path)
     try:
         _exercise(ma, mb)
+        # a row whose id would land outside the auth folder is never written (as at start-up)
+        ma.store.put_auth("../evil.json", json.dumps(TOKEN).encode())
+        assert mb.pull() == 0
+        assert not (mb.store.root / "evil.json").exists()
     finally:
         for mirror in (ma, mb):
             mirror.stop()

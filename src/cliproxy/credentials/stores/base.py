@@ -171,9 +171,11 @@ class TokenStore(abc.ABC):
         applied: dict[str, bytes | None] = {}
         for rel in changed:
             data, path = fetched.get(rel), self.local_auth_path(rel)
-            if data is None or path is None:
+            if data is None:  # gone since the listing: the next pull sees it
                 continue
             self._pulled[rel] = versions[rel]
+            if path is None:  # an id outside the auth folder: never written (as at start-up)
+                continue
             if unpushed(rel):
                 log.info("%s store: keeping the local change to %s over the remote's", self.kind, rel)
                 continue
