@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from cliproxy.calls import SSE_HEADERS, Attempt, Call, LazyStream, StreamReply
 from cliproxy.errors import CliproxyError, UpstreamError
 from cliproxy.formats import Format, openai_chat
+from cliproxy.formats.sse import EventTooLarge
 from cliproxy.providers import decoding
 from cliproxy.providers.base import RewriteError
 from cliproxy.providers.fastconn import GO, STOP, Push
@@ -381,7 +382,7 @@ class _Rest(LazyStream):
     def _broken(self, exc: BaseException) -> bytes:
         """The error event for a refused rewrite or a read that failed mid-stream."""
         call = self.call
-        if isinstance(exc, RewriteError):
+        if isinstance(exc, (RewriteError, EventTooLarge)):  # (an endless line: a broken upstream)
             log.warning("upstream stream for %s refused: %s", call.model, exc.message)
             self.failure = ir.Error(exc.message, status=exc.status)
             return _stream_error(self.reg, call, self.tr, self.failure)
@@ -395,7 +396,7 @@ class _Rest(LazyStream):
         return _stream_error(self.reg, call, self.tr, self.failure)
 
 
-_BROKEN = (RewriteError, *_READ_FAILURES)
+_BROKEN = (RewriteError, EventTooLarge, *_READ_FAILURES)
 
 
 async def _decompressed(chunks: AsyncIterator[bytes], resp: UpstreamResponse) -> AsyncIterator[bytes]:

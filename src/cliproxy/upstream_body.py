@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from typing import Any
 
 from cliproxy.calls import LazyStream
-from cliproxy.formats.sse import FIELDS, SSEDecoder, frame_data, line_end
+from cliproxy.formats.sse import FIELDS, Held, SSEDecoder, frame_data, line_end
 from cliproxy.providers import decoding
 from cliproxy.providers.base import Provider
 from cliproxy.providers.fastconn import GO, STOP, Push
@@ -47,29 +47,28 @@ def rewritten(
     gets the line end (a blank line between two ``data:`` lines) the upstream left out,
     so that two frames are never glued into one. ``resp``: the answer ``raw`` is read
     from, when it may push (``relay``)."""
-    held: list[bytes] = []
+    held = Held()  # (bounded: an endless line fails the stream)
 
     def step(chunk: bytes) -> bytes:
-        if held and chunk.startswith(FIELDS):  # (a line split across reads, then a field's start)
-            line = b"".join(held)
+        if held.parts and chunk.startswith(FIELDS):  # (a line split across reads, then a field's start)
+            line = b"".join(held.parts)
             end = line_end(line, chunk)
             if end:  # (not a call of step itself: a closure calling itself is a cycle)
-                held.clear()
+                held.join(b"")
                 first = rewrite(line + end)
                 cut = chunk.rfind(b"\n") + 1
-                if cut < len(chunk):
-                    held.append(chunk[cut:])
+                held.keep(chunk[cut:])
                 return first + rewrite(chunk[:cut]) if cut else first
         cut = chunk.rfind(b"\n") + 1
         if not cut:
-            held.append(chunk)
+            held.keep(chunk)
             return b""
-        lines = b"".join((*held, chunk[:cut])) if held else chunk[:cut]
-        held[:] = [chunk[cut:]] if cut < len(chunk) else []
+        lines = held.join(chunk[:cut])
+        held.keep(chunk[cut:])
         return rewrite(lines)
 
     def tail() -> bytes:
-        return rewrite(b"".join(held)) if held else b""
+        return rewrite(held.join(b"")) if held.parts else b""
 
     return Mapped(raw, step, tail, resp)
 

@@ -14,7 +14,7 @@ import orjson
 
 from cliproxy.formats import ir
 from cliproxy.formats.sniffer import UsageSniffer
-from cliproxy.formats.sse import frame, lines_with
+from cliproxy.formats.sse import Held, frame, lines_with
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -155,22 +155,27 @@ class ClaudeUsageSniffer(UsageSniffer):
     """Reads usage from a passthrough Claude stream: only ``data:`` lines that mention
     ``"usage"`` (``message_start`` and ``message_delta``) are parsed."""
 
-    __slots__ = ("_tail", "_wire", "usage")
+    __slots__ = ("_held", "_wire", "usage")
 
     def __init__(self) -> None:
-        self._tail = b""
+        self._held = Held()  # a line whose end has not come (one too long is forgotten)
         self._wire: dict[str, Any] = {}
         self.usage: ir.Usage | None = None
 
     def feed(self, chunk: bytes) -> None:
-        if not self._tail and chunk[-1:] == b"\n" and chunk.find(b'"usage"') < 0:
+        held = self._held
+        if not held.parts and chunk[-1:] == b"\n" and chunk.find(b'"usage"') < 0:
             return  # the common chunk: whole lines, no usage (``find``: ``in`` first tries an int)
-        buf = self._tail + chunk if self._tail else chunk
-        cut = buf.rfind(b"\n")
+        cut = chunk.rfind(b"\n")
         if cut < 0:
-            self._tail = buf
+            held.keep(chunk, drop=True)
             return
-        self._tail = buf[cut + 1 :]
+        buf = chunk
+        if held.parts:
+            buf = held.join(chunk)
+            cut += len(buf) - len(chunk)
+        if cut + 1 < len(buf):
+            held.keep(buf[cut + 1 :], drop=True)
         for line in lines_with(buf, b'"usage"', cut):
             if line.startswith(b"data:"):
                 self._read(line[5:])

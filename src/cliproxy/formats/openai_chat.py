@@ -14,7 +14,7 @@ import orjson
 
 from cliproxy.formats import ir
 from cliproxy.formats.sniffer import UsageSniffer
-from cliproxy.formats.sse import lines_with
+from cliproxy.formats.sse import Held, lines_with
 
 __all__ = [
     "CHUNK_OBJECT",
@@ -174,21 +174,26 @@ class ChatUsageSniffer(UsageSniffer):
     (what OpenAI sends on each chunk under ``stream_options.include_usage``) is skipped too.
     """
 
-    __slots__ = ("_buf", "usage")
+    __slots__ = ("_held", "usage")
 
     def __init__(self) -> None:
-        self._buf = b""
+        self._held = Held()  # a line whose end has not come (one too long is forgotten)
         self.usage: ir.Usage | None = None
 
     def feed(self, chunk: bytes) -> None:
-        if not self._buf and chunk[-1:] == b"\n" and not _names_usage(chunk):  # whole lines, no usage
+        held = self._held
+        if not held.parts and chunk[-1:] == b"\n" and not _names_usage(chunk):  # whole lines, no usage
             return
-        buf = self._buf + chunk if self._buf else chunk
-        nl = buf.rfind(b"\n")
+        nl = chunk.rfind(b"\n")
         if nl < 0:
-            self._buf = buf
+            held.keep(chunk, drop=True)
             return
-        self._buf = buf[nl + 1 :]
+        buf = chunk
+        if held.parts:
+            buf = held.join(chunk)
+            nl += len(buf) - len(chunk)
+        if nl + 1 < len(buf):
+            held.keep(buf[nl + 1 :], drop=True)
         for line in lines_with(buf, b'"usage"', nl):
             if line.startswith(b"data:") and _names_usage(line):
                 found = _usage_in(line[5:])
@@ -240,10 +245,10 @@ class HiddenUsage:
     a read that ends inside a line keeps that line back until its end arrives, and a
     read of whole lines with no usage in it goes on as it is, after two counts."""
 
-    __slots__ = ("_blank", "_buf", "usage")
+    __slots__ = ("_blank", "_held", "usage")
 
     def __init__(self) -> None:
-        self._buf = b""
+        self._held = Held()  # a line whose end has not come (one too long fails the stream)
         self._blank = False  # the next read starts with the blank line of a chunk taken out
         self.usage: ir.Usage | None = None
 
@@ -251,18 +256,23 @@ class HiddenUsage:
         return self.usage
 
     def step(self, chunk: bytes) -> bytes:
-        if not self._buf and not self._blank and chunk[-1:] == b"\n" and not _names_usage(chunk):
+        held = self._held
+        if not held.parts and not self._blank and chunk[-1:] == b"\n" and not _names_usage(chunk):
             return chunk  # the common read: whole lines, no usage
-        buf = self._buf + chunk if self._buf else chunk
-        nl = buf.rfind(b"\n")
+        nl = chunk.rfind(b"\n")
         if nl < 0:
-            self._buf = buf
+            held.keep(chunk)
             return b""
-        self._buf = buf[nl + 1 :]
+        buf = chunk
+        if held.parts:
+            buf = held.join(chunk)
+            nl += len(buf) - len(chunk)
+        if nl + 1 < len(buf):
+            held.keep(buf[nl + 1 :])
         return self._lines(buf[: nl + 1])
 
     def tail(self) -> bytes:
-        rest, self._buf = self._buf, b""
+        rest = self._held.join(b"")
         return self._lines(rest) if rest else b""
 
     def _lines(self, text: bytes) -> bytes:

@@ -5,6 +5,8 @@
 that had no blank line after it. Nothing is buffered beyond the current event, and a
 long event (a 10 MB base64 image in one ``data:`` line) arriving in many chunks costs
 linear time: its pieces are kept in a list and joined once, when its blank line comes.
+An event that grows past :data:`MAX_EVENT_BYTES` without its blank line (an upstream that
+streams one endless line) raises :class:`EventTooLarge`, a 502: memory stays bounded.
 """
 
 from __future__ import annotations
@@ -14,8 +16,13 @@ from dataclasses import dataclass
 
 import orjson
 
+from cliproxy.errors import UpstreamError
+
 __all__ = [
     "FIELDS",
+    "MAX_EVENT_BYTES",
+    "EventTooLarge",
+    "Held",
     "SSEDecoder",
     "SSEEvent",
     "flushable",
@@ -25,6 +32,56 @@ __all__ = [
     "lines_with",
     "named_whole",
 ]
+
+
+MAX_EVENT_BYTES = 64 << 20
+"""The most an unfinished event may hold (CPA's scanners stop at 50 MB a line): an
+upstream's event is far smaller (a 10 MB base64 image), so past it the stream is broken."""
+
+
+class EventTooLarge(UpstreamError):
+    """An upstream event grew past :data:`MAX_EVENT_BYTES` without ending: the stream fails
+    (a 502 before its first byte, an error event after)."""
+
+
+def too_large(size: int) -> EventTooLarge:
+    return EventTooLarge(
+        f"upstream stream sent an event of {size} bytes without its end "
+        f"(at most {MAX_EVENT_BYTES}); the stream was stopped",
+        status=502,
+    )
+
+
+class Held:
+    """The unfinished end of a stream's reads (a line whose end has not come), kept in
+    pieces and joined once, when its end comes (linear time: ``held + chunk`` on every read
+    is quadratic), and bounded: past :data:`MAX_EVENT_BYTES` :meth:`keep` raises
+    :class:`EventTooLarge`, or with ``drop`` forgets what it held (a reader that only looks
+    at short lines, a usage sniffer). ``parts`` is empty when nothing is held."""
+
+    __slots__ = ("parts", "size")
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def keep(self, piece: bytes, *, drop: bool = False) -> None:
+        if piece:
+            self.parts.append(piece)
+            self.size += len(piece)
+            if self.size > MAX_EVENT_BYTES:
+                size = self.size
+                self.parts, self.size = [], 0
+                if not drop:
+                    raise too_large(size)
+
+    def join(self, chunk: bytes) -> bytes:
+        """What is held, then ``chunk``; nothing is held after."""
+        if not self.parts:
+            return chunk
+        out = b"".join((*self.parts, chunk))
+        self.parts, self.size = [], 0
+        return out
 
 
 @dataclass(slots=True)
@@ -43,11 +100,12 @@ class SSEDecoder:
     CPA's executors read an upstream's stream line by line; an event of one ``data:`` line
     never pays for that check."""
 
-    __slots__ = ("_buf", "_data", "_event", "_id", "_parts", "_pending_cr", "_retry")
+    __slots__ = ("_buf", "_data", "_event", "_held", "_id", "_parts", "_pending_cr", "_retry")
 
     def __init__(self) -> None:
         self._buf = b""
         self._parts: list[bytes] = []  # an unfinished event that spans chunks, after _buf
+        self._held = 0  # the bytes in _parts
         self._pending_cr = False
         self._event: str | None = None
         self._data: list[bytes] = []
@@ -102,9 +160,13 @@ class SSEDecoder:
             if chunk.find(b"\n\n") < 0 and not (last[-1:] == b"\n" and chunk[:1] == b"\n"):
                 if chunk:
                     self._parts.append(chunk)  # still inside the same event
+                    self._held += len(chunk)
+                    if self._held + len(self._buf) > MAX_EVENT_BYTES:
+                        self._too_large()
                 return []
             buf = b"".join((self._buf, *self._parts, chunk))
             self._parts = []
+            self._held = 0
         else:
             buf = chunk
         out: list[SSEEvent] = []
@@ -148,11 +210,17 @@ class SSEDecoder:
         """No part of an event is held: the next chunk starts a new event."""
         return not self._buf and not self._pending_cr
 
+    def _too_large(self) -> None:
+        held = self._held + len(self._buf)
+        self._buf, self._parts, self._held, self._data = b"", [], 0, []
+        raise too_large(held)
+
     def flush(self) -> list[SSEEvent]:
         out: list[SSEEvent] = []
         if self._parts:
             self._buf = b"".join((self._buf, *self._parts))
             self._parts = []
+            self._held = 0
         if self._buf:
             for line in self._buf.split(b"\n"):
                 self._line(line, out)
