@@ -161,7 +161,7 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
         self._probe: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._handlers: dict[str, list[EventHandler]] = {}
-        self._resumed: list[Callable[[], None]] = []  # on_resubscribe's
+        self._resumed: list[Callable[[], object]] = []  # on_resubscribe's
         self._missed = False  # the channel was lost: notices may have been missed
         # Redis hands a message to every subscriber of the channel whatever database they
         # selected: a deployment on another database of the server must not hear this one
@@ -213,9 +213,8 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
         """Call ``handler(message)`` for every ``kind`` notification another process publishes."""
         self._handlers.setdefault(kind, []).append(handler)
 
-    def on_resubscribe(self, handler: Callable[[], None]) -> None:
-        """Call ``handler()`` once the channel is followed again after a loss (or after a
-        start without Redis): every notice published meanwhile was missed."""
+    def on_resubscribe(self, handler: Callable[[], object]) -> None:
+        """Call ``handler()`` when the channel is back after a loss: notices were missed."""
         self._resumed.append(handler)
 
     async def publish(self, kind: str, **fields: Any) -> bool:
@@ -247,7 +246,10 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
                 if self._missed:
                     self._missed = False
                     for handler in self._resumed:
-                        handler()
+                        try:
+                            handler()
+                        except Exception:  # a handler's failure must not stop the listener
+                            log.exception("state: a resubscribe handler failed")
                 delay = PROBE_INTERVAL
                 await self._follow(reader, conn)
             except (TimeoutError, OSError, EOFError, ValueError, asyncio.IncompleteReadError) as exc:
