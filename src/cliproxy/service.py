@@ -179,6 +179,7 @@ class Service:
             if (link := self._store) is not None:  # the mirror pushed (tell the hosts) or pulled
                 pushed = lambda: self._background(bus.publish("auth", **marks(link), pushed=True))  # noqa: E731
                 link.listen(pushed, lambda: self._background(self.reload_auth_files()))
+                bus.on_resubscribe(link.missed)  # another host's push notice may have been missed
             self._mirrors.start(bus, self.pipeline, self.providers)  # the caches a turn needs
             prices = lambda: self.pipeline.enforcer.prices  # noqa: E731
             bus.loss.on_loss(restore_after_loss(rec.stats, lambda: self.config, bus, prices))

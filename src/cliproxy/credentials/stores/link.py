@@ -135,14 +135,22 @@ class StoreLink:
         is asked; the files are read once it brought them)."""
         if not isinstance(message, dict) or not message.get("pushed"):
             return False
-        if message.get("ws") != self.token:
-            try:
-                os.write(self._pull_fd, b"p")
-            except BlockingIOError:  # full: pulls are asked for already
-                pass
-            except OSError as exc:  # the mirror's process is gone: read what is here
-                log.warning("token store: cannot ask for a pull: %s", exc)
-                return False
+        return message.get("ws") == self.token or self.ask_pull()
+
+    def missed(self) -> None:
+        """This process's notification channel is followed again after a loss: another
+        host's push notice may have been missed meanwhile, so the mirror pulls."""
+        self.ask_pull()
+
+    def ask_pull(self) -> bool:
+        """Ask the mirror for a pull; False when it cannot be asked."""
+        try:
+            os.write(self._pull_fd, b"p")
+        except BlockingIOError:  # full: pulls are asked for already
+            pass
+        except OSError as exc:  # the mirror's process is gone: read what is here
+            log.warning("token store: cannot ask for a pull: %s", exc)
+            return False
         return True
 
     def listen(self, on_pushed: Callable[[], None], on_pulled: Callable[[], None]) -> None:
