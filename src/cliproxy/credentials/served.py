@@ -7,7 +7,9 @@ before; a model new to this process is also noted in the state backend
 model per process), so with ``workers: N`` or several hosts on Redis every process lists an
 account alike, whichever of them served it. :meth:`Served.models` is this process's models
 and the ones the others noted; :meth:`Served.forget` drops both (the credential was
-disabled, re-enabled or removed). On the memory backend nothing more happens.
+disabled, re-enabled or removed). When the state backend's channel is followed again after
+a loss (a Redis restart or failover, which may have lost the sets), a process notes all it
+has served again. On the memory backend nothing more happens.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from cliproxy.state.base import StateBackend
+from cliproxy.state.factory import shared
 from cliproxy.state.memory import MemoryState
 
 __all__ = ["Served"]
@@ -48,6 +51,8 @@ class Served(dict[str, _Models]):
         self.state = state
         self._shared = type(state) is not MemoryState
         self._tasks: set[asyncio.Task[None]] = set()
+        if self._shared and (bus := shared(state)) is not None:  # Redis may come back without the sets
+            bus.on_resubscribe(self._note_again)
 
     def __missing__(self, cred: str) -> _Models:
         models = self[cred] = _Models(self, cred)
@@ -66,6 +71,21 @@ class Served(dict[str, _Models]):
         self.pop(cred, None)
         if self._shared:
             await self.state.forget_served(cred)
+
+    def _note_again(self) -> None:
+        """Redis's channel is followed again after a loss (a restart, a failover): its sets
+        may be gone, so every model this process has served is noted again."""
+        held = [(cred, model) for cred, models in self.items() for model in models]
+        if held:
+            self._spawn(self._note_all(held))
+
+    async def _note_all(self, held: list[tuple[str, str]]) -> None:
+        for _ in range(40):  # the backend may still be coming back (its probe): up to ~10 s
+            if getattr(self.state, "available", True):
+                break
+            await asyncio.sleep(0.25)
+        for cred, model in held:
+            await self.state.add_served(cred, model)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         try:
