@@ -2,8 +2,9 @@
 openai-compatibility server): the proxy must not buffer it without bound. Past
 ``formats.sse.MAX_EVENT_BYTES`` (64 MiB; CPA's scanners stop at 50 MB a line) held for one
 unfinished event, the stream fails as an upstream error: a 502 in the client's format
-before the first byte, an in-format error event after it. The tests patch the bound down
-to 256 KiB rather than send 64 MiB.
+before the first byte, an in-format error event after it; an answer read whole stops at
+``providers.transport.MAX_ANSWER_BYTES`` (256 MiB). The tests patch the bounds down to
+256 KiB and 1 MiB rather than send that much.
 
 Before, the proxy read and kept everything the upstream sent (here, the fake's whole
 32 MiB, and in production until memory ran out)."""
@@ -22,6 +23,7 @@ import pytest
 from aiohttp import web
 
 import cliproxy.formats.sse as sse
+import cliproxy.providers.transport as transport
 from tests.e2e.clients import KEY
 from tests.fakes.local import LocalServer
 
@@ -54,12 +56,16 @@ class Endless(LocalServer):
         router.add_post("/v1/chat/completions", self._stream)
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
-        await request.read()
+        streamed = (await request.json()).get("stream") is True
         self.sent, self.done = 0, asyncio.Event()
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        kind = "text/event-stream" if streamed else "application/json"
+        resp = web.StreamResponse(headers={"Content-Type": kind})
         await resp.prepare(request)
         try:
-            await resp.write(self.head + b'data: {"choices":[{"delta":{"content":"')
+            if streamed:
+                await resp.write(self.head + b'data: {"choices":[{"delta":{"content":"')
+            else:  # a whole answer that never ends
+                await resp.write(b'{"id":"c1","object":"chat.completion","choices":[{"message":{"content":"')
             while self.sent < LIMIT:
                 await resp.write(PIECE)
                 self.sent += len(PIECE)
@@ -77,10 +83,14 @@ async def upstream() -> AsyncIterator[Endless]:
         yield server
 
 
-@pytest.fixture
-async def proxy(start_proxy: Any, upstream: Endless, monkeypatch: pytest.MonkeyPatch) -> Any:
+@pytest.fixture(params=["fast", "aiohttp"])
+async def proxy(start_proxy: Any, upstream: Endless, monkeypatch: pytest.MonkeyPatch, request: Any) -> Any:
+    """The proxy with either upstream HTTP client (``upstream-http``: its own, or aiohttp's,
+    which also serves requests through a proxy)."""
     monkeypatch.setattr(sse, "MAX_EVENT_BYTES", BOUND)
+    monkeypatch.setattr(transport, "MAX_ANSWER_BYTES", 4 * BOUND)
     return await start_proxy(
+        f"upstream-http: {request.param}\n"
         f'api-keys: ["{KEY}"]\nopenai-compatibility:\n  - name: compat\n    base-url: "{upstream.url}/v1"\n'
         '    api-key-entries: [{api-key: "k-chat"}]\n    models: [{name: "up-model", alias: "chat-model"}]\n'
     )
@@ -149,6 +159,16 @@ async def test_a_responses_client_gets_its_failed_event(proxy, upstream) -> None
     assert r.status == 200
     assert b"Hello" in data and b"without its end" in data, data[-400:]
     assert await _stopped(upstream) < LIMIT // 2
+
+
+async def test_a_whole_answer_without_end_is_a_502(proxy, upstream) -> None:
+    """Not streamed: an answer read whole is bounded too (``MAX_ANSWER_BYTES``, 256 MiB;
+    1 MiB here), a broken read past it (502 in the client's format)."""
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0, timeout=20) as oai:
+        with pytest.raises(openai.APIStatusError) as err:
+            await oai.chat.completions.create(model="chat-model", messages=MESSAGES)
+    assert err.value.status_code == 502
+    assert await _stopped(upstream) < LIMIT // 2  # before: all 32 MiB read and held
 
 
 def test_the_decoder_bound_counts_only_an_unfinished_event(monkeypatch: pytest.MonkeyPatch) -> None:

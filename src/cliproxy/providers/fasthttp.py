@@ -46,7 +46,7 @@ from cliproxy.providers.decoding import Decoder, decode, decoder_for, decoding
 from cliproxy.providers.fastconn import GO, HIGH_WATER, NEVER, PAUSE, Conn, Origin, Push
 from cliproxy.providers.fastwire import Headers, head_bytes, head_template
 from cliproxy.providers.gowire import gunzipped_block, gunzips
-from cliproxy.providers.transport import UndecodableBody, UpstreamNetworkError, UpstreamResponse
+from cliproxy.providers.transport import UndecodableBody, UpstreamNetworkError, UpstreamResponse, bounded
 
 __all__ = [
     "DNS_TTL",
@@ -143,7 +143,12 @@ class FastResponse:
             else:
                 conn.abort()
             return data
-        return b"".join([chunk async for chunk in self.chunks()])
+        parts: list[bytes] = []  # (bounded: an upstream that sends without end is a broken read)
+        total = 0
+        async for chunk in self.chunks():
+            total = bounded(total, chunk)
+            parts.append(chunk)
+        return b"".join(parts)
 
     def chunks(self) -> AsyncIterator[bytes]:
         pull = self._pull = self._chunks()

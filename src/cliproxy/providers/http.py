@@ -61,6 +61,7 @@ from cliproxy.providers.transport import (
     UndecodableBody,
     UpstreamNetworkError,
     UpstreamResponse,
+    bounded,
     header_line_break,
     line_break_in,
     network_error,
@@ -175,7 +176,18 @@ class AiohttpResponse(aiohttp.ClientResponse):
 
     async def read(self) -> bytes:
         try:
-            body = await super().read()
+            if self._body is None:  # read here, bounded (aiohttp's own read has no bound)
+                parts: list[bytes] = []
+                total = 0
+                try:
+                    while chunk := await self.content.readany():
+                        total = bounded(total, chunk)
+                        parts.append(chunk)
+                except BaseException:
+                    self.close()  # (as aiohttp's read does)
+                    raise
+                self._body = b"".join(parts)
+            body = await super().read()  # (then aiohttp waits for the connection's release)
         except TimeoutError:
             raise  # aiohttp's read timeouts are TimeoutErrors already (and ClientErrors too)
         except aiohttp.ClientError as exc:

@@ -31,6 +31,8 @@ import orjson
 from cliproxy.errors import RequestError, UpstreamError
 
 __all__ = [
+    "MAX_ANSWER_BYTES",
+    "AnswerTooLarge",
     "ConnectionEnded",
     "ReadAnswer",
     "UndecodableBody",
@@ -74,6 +76,30 @@ class UpstreamClient(Protocol):
     def request(
         self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
     ) -> Awaitable[UpstreamResponse]: ...
+
+
+MAX_ANSWER_BYTES = 256 << 20
+"""The most of an upstream answer read whole (a reply that is not streamed, an error's
+body): four times the largest request body (``limits.max-body-mb``' 64), far above any
+real answer (a few images in base64), so an upstream that sends without end cannot take
+the memory. Streams are bounded per event (``formats.sse.MAX_EVENT_BYTES``)."""
+
+
+class AnswerTooLarge(ConnectionError):
+    """An upstream answer read whole grew past :data:`MAX_ANSWER_BYTES`: a broken read
+    (502, as any upstream connection that broke while sending its body)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"the upstream answer passed {size} bytes (at most {MAX_ANSWER_BYTES} are read)")
+
+
+def bounded(total: int, chunk: bytes) -> int:
+    """``total`` bytes of an answer read so far and ``chunk``: the new total, or
+    :class:`AnswerTooLarge` past :data:`MAX_ANSWER_BYTES`."""
+    total += len(chunk)
+    if total > MAX_ANSWER_BYTES:
+        raise AnswerTooLarge(total)
+    return total
 
 
 class ConnectionEnded(ConnectionError):
