@@ -32,6 +32,7 @@ except ImportError:
 
 __all__ = [
     "MAGIC_FIRST",
+    "MAX_PIECE",
     "Decoder",
     "decode",
     "decoder_for",
@@ -73,11 +74,13 @@ class _Zlib:
             else:
                 wbits = zlib.MAX_WBITS if data[0] & 0x0F == 8 else -zlib.MAX_WBITS
             d = self._d = zlib.decompressobj(wbits)
-        out = d.decompress(data)
+        out = _bounded(d, data)
         while d.eof and self._gzip and d.unused_data:  # the next member came in the same piece
             rest, d = d.unused_data, zlib.decompressobj(16 + zlib.MAX_WBITS)
             self._d = d
-            out += d.decompress(rest)
+            out += _bounded(d, rest)
+            if len(out) > MAX_PIECE:
+                raise _bomb()
         return out
 
     def flush(self) -> bytes:
@@ -88,6 +91,24 @@ class _Zlib:
         if not d.eof:
             raise zlib.error("the compressed body ends before its end")
         return out
+
+
+# What one piece of a compressed body may decode to. Deflate expands up to ~1,000 times, so
+# a read of a few hundred KiB could otherwise become hundreds of MiB at once, before the
+# size limits of a stream's events or a whole answer (which count decoded bytes) see any
+# of it. No honest JSON or SSE piece comes near this.
+MAX_PIECE = 64 << 20
+
+
+def _bomb() -> zlib.error:
+    return zlib.error(f"one piece of the compressed body decodes to more than {MAX_PIECE} bytes")
+
+
+def _bounded(d: Any, data: bytes) -> bytes:
+    out: bytes = d.decompress(data, MAX_PIECE)
+    if d.unconsumed_tail:
+        raise _bomb()
+    return out
 
 
 class _NoFlush:
