@@ -63,6 +63,7 @@ from .base import MAX_STABLE_ALIASES, CooldownRecord
 from .memory import MemoryState
 from .redis_headroom import RedisHeadroom
 from .redis_keys import RedisKeyPolicies
+from .redis_leases import RedisLeases
 from .redis_logins import RedisLogins
 from .redis_loss import LossWatch, check_eviction
 from .redis_scripts import DELETE_BINDING, GET_BINDING, IN_FLIGHT, RELEASE, SET_BINDING, WEIGHTED
@@ -117,7 +118,9 @@ def _decode(raw: bytes | str) -> CooldownRecord:
     return CooldownRecord(**orjson.loads(raw))
 
 
-class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, RedisSecrets, RedisServed):
+class RedisState(
+    RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, RedisSecrets, RedisServed, RedisLeases
+):
     """:class:`~cliproxy.state.base.StateBackend` on Redis (or Valkey), shared by processes.
     The client key policy counters (``key_*``) are :mod:`cliproxy.state.redis_keys`'."""
 
@@ -548,55 +551,3 @@ class RedisState(RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, Redis
             except _DOWN as exc:
                 self._went_down(exc)
         return await self._local.delete_binding(key, credential_id)
-
-    # in-flight -----------------------------------------------------------------
-
-    async def add_in_flight(self, credential_id: str, delta: int) -> int:
-        if not self._down:
-            try:
-                return int(await self._in_flight(keys=[self._k("inflight")], args=[credential_id, delta]))
-            except _DOWN as exc:
-                self._went_down(exc)
-        return await self._local.add_in_flight(credential_id, delta)
-
-    async def in_flight(self, credential_id: str) -> int:
-        if not self._down:
-            try:
-                value = await self._redis.hget(self._k("inflight"), credential_id)
-                return int(value) if value else 0
-            except _DOWN as exc:
-                self._went_down(exc)
-        return await self._local.in_flight(credential_id)
-
-    # leases --------------------------------------------------------------------
-
-    async def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
-        """Take lease ``name`` for ``ttl`` seconds unless another owner holds it."""
-        if not self._down:
-            try:
-                return bool(
-                    await self._redis.set(self._k("lease|" + name), owner, nx=True, px=int(ttl * 1000))
-                )
-            except _DOWN as exc:
-                self._went_down(exc)
-        return await self._local.acquire_lease(name, owner, ttl)
-
-    async def release_lease(self, name: str, owner: str) -> None:
-        """Give lease ``name`` back when ``owner`` still holds it."""
-        if not self._down:
-            try:
-                await self._release(keys=[self._k("lease|" + name)], args=[owner])
-                return
-            except _DOWN as exc:
-                self._went_down(exc)
-        await self._local.release_lease(name, owner)
-
-    async def lease_holder(self, name: str) -> str | None:
-        """Who holds lease ``name`` now (None: nobody)."""
-        if not self._down:
-            try:
-                value = await self._redis.get(self._k("lease|" + name))
-                return value.decode() if value else None
-            except _DOWN as exc:
-                self._went_down(exc)
-        return await self._local.lease_holder(name)
