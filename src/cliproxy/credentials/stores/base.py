@@ -16,6 +16,7 @@ before the event loop, and in the mirror's own thread afterwards, never on the e
 from __future__ import annotations
 
 import abc
+import contextlib
 import logging
 import os
 import re
@@ -173,19 +174,27 @@ class TokenStore(abc.ABC):
             data, path = fetched.get(rel), self.local_auth_path(rel)
             if data is None:  # gone since the listing: the next pull sees it
                 continue
-            self._pulled[rel] = versions[rel]
             if path is None:  # an id outside the auth folder: never written (as at start-up)
+                self._pulled[rel] = versions[rel]
                 continue
-            if unpushed(rel):
+            if unpushed(rel):  # goes up next: the remote's version moves then
                 log.info("%s store: keeping the local change to %s over the remote's", self.kind, rel)
+                self._pulled[rel] = versions[rel]
                 continue
             try:
-                local: bytes | None = path.read_bytes()
-            except FileNotFoundError:
-                local = None
-            if local is None or not self.same_record(local, data):
-                self.write_local(path, data)
-                applied[rel] = data
+                try:
+                    local: bytes | None = path.read_bytes()
+                except FileNotFoundError:
+                    local = None
+                if local is None or not self.same_record(local, data):
+                    self.write_local(path, data)
+                    applied[rel] = data
+            except OSError as exc:  # disk full, permissions: not noted, so the next pull takes it
+                log.warning(
+                    "%s store: cannot take the remote's %s (next pull retries): %s", self.kind, rel, exc
+                )
+                continue
+            self._pulled[rel] = versions[rel]  # only once the workspace holds it
         for rel in [r for r in self._pulled if r not in versions]:
             del self._pulled[rel]
         if self.auth_dir.is_dir():
@@ -219,9 +228,14 @@ class TokenStore(abc.ABC):
     def write_local(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_name(f".{path.name}.bootstrap")
-        tmp.write_bytes(data)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        try:
+            tmp.write_bytes(data)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except OSError:  # (disk full): no half-written file left behind
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise
 
     def reset_auth_dir(self, records: Mapping[str, bytes]) -> None:
         """Replace the local auth folder with ``records`` (auth id -> bytes)."""
