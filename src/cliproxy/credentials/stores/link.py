@@ -13,7 +13,8 @@ supervisor with ``workers: N``) writes the remote. Two pipes join it to the serv
   the mirror's thread pushes what is pending here, then pulls (:meth:`Mirror.pull`).
 
 Every ``auth`` notice carries the workspace's random mark (``ws``), so a notice of this
-workspace (a sibling worker's write, this host's own push) never starts a pull. The pipes'
+workspace (a sibling worker's write, this host's own push) never starts a pull, and another
+workspace's notice that is not a push (its own workers' reads) is ignored. The pipes'
 descriptors and the mark reach the workers in ``CLIPROXY_STORE_LINK``; a process checks
 each descriptor is still that pipe (its inode) before it uses it.
 """
@@ -131,11 +132,16 @@ class StoreLink:
 
     def answered(self, message: object) -> bool:
         """Handle an ``auth`` notice; True when the caller need not read its auth-dir now:
-        this workspace's own push (nothing new here), or another workspace's push (a pull
-        is asked; the files are read once it brought them)."""
-        if not isinstance(message, dict) or not message.get("pushed"):
+        this workspace's own push (nothing new here), another workspace's push (a pull is
+        asked; the files are read once it brought them), or another workspace's write (its
+        files are not these: its push notice follows). Only a write into this workspace (a
+        sibling worker's) or a notice of a host without a store (no ``ws``) is read."""
+        if not isinstance(message, dict):
             return False
-        return message.get("ws") == self.token or self.ask_pull()
+        ws = message.get("ws")
+        if not message.get("pushed"):
+            return ws is not None and ws != self.token
+        return ws == self.token or self.ask_pull()
 
     def missed(self) -> None:
         """This process's notification channel is followed again after a loss: another
