@@ -177,7 +177,7 @@ class Service:
         if (bus := shared(self.state)) is not None:  # usage counters and queue in Redis
             share_usage(rec, bus)
             if (link := self._store) is not None:  # the mirror pushed (tell the hosts) or pulled
-                pushed = lambda: self._background(bus.publish("auth", **marks(link), pushed=True))  # noqa: E731
+                pushed = lambda: bus.publish("auth", **marks(link), pushed=True)  # noqa: E731
                 link.listen(pushed, lambda: self._background(self.reload_auth_files()))
                 bus.on_resubscribe(link.missed)  # another host's push notice may have been missed
             self._mirrors.start(bus, self.pipeline, self.providers)  # the caches a turn needs

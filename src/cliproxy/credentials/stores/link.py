@@ -28,7 +28,7 @@ import os
 import select
 import stat
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 __all__ = ["LINK_ENV", "Link", "StoreLink", "link_fds", "store_link"]
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 LINK_ENV = "CLIPROXY_STORE_LINK"
 PUSHED = b"u"
 PULLED = b"l"
+RESEND = (1.0, 8.0)  # a push notice not published: tried again after 1 s, doubling up to 8 s
 
 
 def _inode(fd: int) -> int:
@@ -129,6 +130,9 @@ class StoreLink:
         self._pull_fd = pull_fd
         self._news_fd = news_fd
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._unsent = False  # a push notice is still to be published
+        self._retry: asyncio.Event | None = None  # try it now (the channel is back, another push)
+        self._sender: asyncio.Task[None] | None = None
 
     def answered(self, message: object) -> bool:
         """Handle an ``auth`` notice; True when the caller need not read its auth-dir now:
@@ -145,8 +149,11 @@ class StoreLink:
 
     def missed(self) -> None:
         """This process's notification channel is followed again after a loss: another
-        host's push notice may have been missed meanwhile, so the mirror pulls."""
+        host's push notice may have been missed meanwhile, so the mirror pulls; this
+        host's own notice that could not be published is tried again at once."""
         self.ask_pull()
+        if self._unsent and self._retry is not None:
+            self._retry.set()
 
     def ask_pull(self) -> bool:
         """Ask the mirror for a pull; False when it cannot be asked."""
@@ -159,9 +166,18 @@ class StoreLink:
             return False
         return True
 
-    def listen(self, on_pushed: Callable[[], None], on_pulled: Callable[[], None]) -> None:
-        """Call ``on_pushed`` / ``on_pulled`` on this loop when the mirror says so."""
-        self._loop = asyncio.get_running_loop()
+    def listen(self, announce: Callable[[], Awaitable[bool]], on_pulled: Callable[[], None]) -> None:
+        """When the mirror says so, on this loop: publish this workspace's push notice with
+        ``announce`` (False: it was not sent; it is tried again until it is), or call
+        ``on_pulled``."""
+        self._loop = loop = asyncio.get_running_loop()
+        self._retry = retry = asyncio.Event()
+
+        def on_pushed() -> None:
+            self._unsent = True
+            retry.set()
+            if self._sender is None or self._sender.done():
+                self._sender = loop.create_task(self._announce(announce, retry))
 
         def readable() -> None:
             try:
@@ -180,7 +196,32 @@ class StoreLink:
 
         self._loop.add_reader(self._news_fd, readable)
 
+    async def _announce(self, announce: Callable[[], Awaitable[bool]], retry: asyncio.Event) -> None:
+        """Publish the push notice until it is out: the other hosts pull only on it. One
+        notice covers every push before it. Tried again after :data:`RESEND` seconds,
+        twice as long each time, and at once when the channel is back or another push comes."""
+        wait = RESEND[0]
+        while self._unsent:
+            self._unsent = False
+            retry.clear()
+            try:
+                sent = await announce()
+            except Exception:  # (not a Redis outage: publish reports those as False)
+                log.exception("token store: cannot announce a push")
+                sent = False
+            if sent:
+                wait = RESEND[0]
+                continue
+            self._unsent = True
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):  # (not wait_for: tests/arch/test_cancellation.py)
+                    await retry.wait()
+            wait = min(wait * 2, RESEND[1])
+
     def stop(self) -> None:
+        if self._sender is not None:
+            self._sender.cancel()
+            self._sender = None
         if self._loop is not None:
             self._loop.remove_reader(self._news_fd)
             self._loop = None
