@@ -172,7 +172,8 @@ class Attempt:
 
     ``headers`` are the client headers as the after-auth interceptors left them for this
     attempt; ``body`` is the upstream body (the attempt's own: shaping writes into it);
-    ``ir`` is the client IR renamed to the upstream ``model`` (``None`` on pass-through).
+    ``ir`` is the client IR renamed to the upstream ``model`` (``None`` on pass-through, and
+    for a ``plain`` body until something needs it).
     ``settle``: for a stream, what to await once it ended after the client got its first
     bytes: with the error the upstream's events ended it in (the pipeline cools the
     credential), or with ``None`` when it ended whole (the credential's success)."""
@@ -196,6 +197,24 @@ class Attempt:
     # a pass-through Claude body whose tool loop the client sent unled (``unled_turn``): the
     # thinking step settles it whatever else the sanitizer dropped from the history
     unled: bool = False
+    # a translated body written straight from the client's (``translate.plain_requests``):
+    # ``ir`` is made when something first needs it (:meth:`request`), as the hub makes it
+    plain: bool = False
+
+    @property
+    def untouched(self) -> bool:
+        """A pass-through body: the client's own top-level fields."""
+        return self.ir is None and not self.plain
+
+    def request(self, registry: Registry, call: Call) -> IrRequest:
+        """The IR the answer is translated against: the attempt's (for a plain body, made
+        now under the upstream name, as ``start_attempt`` makes it), else the client's."""
+        req = self.ir
+        if req is None:
+            if not self.plain:
+                return call.client_ir(registry)
+            req = self.ir = call.ir_under(registry, self.model)
+        return req
 
     @staticmethod
     def for_model(req: IrRequest, model: str) -> IrRequest:

@@ -471,7 +471,7 @@ class Pipeline:
             # a count carries what build reads as a generation does: counted as it would be sent
             carry = plan.carry if action == "count" else None
             attempt = start_attempt(self, call, cred, provider, model, compat, carry=carry)
-        untouched, owned = attempt.ir is None, False  # a pass-through body: the client's own fields
+        untouched, owned = attempt.untouched, False  # a pass-through body: the client's own fields
         if flow is not None and (generate or action == "count"):  # 7. request normalizers
             steps = shaping.thinking if shaping is not None else thinking
             untouched, owned = await normalize_step(self, call, attempt, flow, steps, suffix, untouched)

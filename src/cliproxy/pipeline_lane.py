@@ -102,7 +102,7 @@ async def whole(pipe: Pipeline, call: Call, route: ModelRoute) -> Reply | Stream
         if provider.format_dependent:
             build = partial(build, fmt=attempt.fmt)
         if shaping is not None:  # thinking, payload rules
-            untouched = attempt.ir is None  # a pass-through body: the client's own top-level fields
+            untouched = attempt.untouched  # a pass-through body: the client's own top-level fields
             build = shape_step(build, shaping, attempt, call, None, suffix, model, route.requested, untouched)
         upreq, resp = await send(pipe, call, attempt, plan, build, False, "generate")  # 8.
         trace = call.trace

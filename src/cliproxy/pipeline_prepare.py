@@ -30,6 +30,8 @@ from cliproxy.models.shaping import Shaper, ShapeRoute
 from cliproxy.models.thinking.plan import ThinkingPlan
 from cliproxy.models.thinking.summary_first import summary_after_normalizers, summary_before_normalizers
 from cliproxy.models.thinking.summary_restore import keep_original_summary
+from cliproxy.pipeline_plain import own as _own
+from cliproxy.pipeline_plain import plain_attempt
 from cliproxy.providers.base import Carry, Provider, UpstreamRequest
 from cliproxy.providers.codex_multi_agent import is_codex_client, prepare_tools
 from cliproxy.providers.http import proxy_key
@@ -251,6 +253,10 @@ def start_attempt(
     source = call
     if call.format is _RESPONSES:  # codex.optimize-multi-agent-v2 (Responses clients only)
         source = _multi_agent_entry(pipe, call, provider, up_fmt) or call
+    if source is call and call.action == "generate" and not compat and provider.key != "antigravity":
+        plain = plain_attempt(pipe, call, cred, provider, model, up_fmt, carry)  # (the hub's body, no IR)
+        if plain is not None:
+            return plain
     req = source.ir_under(pipe.translations, model)  # never the memo itself under another name
     if compat:  # is-compat: reasoning the upstream takes unsigned (translate.compat)
         req = compat_prepare(req, up_fmt)
@@ -368,21 +374,6 @@ def _claude_named(model: str) -> bool:
     return named
 
 
-def _own(body: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``body`` whose nested objects are copies too, down to (not into) arrays.
-
-    Shaping writes thinking settings and payload rules into objects (``thinking``,
-    ``generationConfig.thinkingConfig``, ``metadata``...) in place: they must be this
-    attempt's, not the client's request nor the IR a later attempt translates again.
-    Arrays (messages, tools) stay shared: copying them would cost a deep copy per request.
-    """
-    out = body.copy()
-    for key, value in body.items():
-        if type(value) is dict:
-            out[key] = _own(value)
-    return out
-
-
 async def count_locally(
     pipe: Preparing,
     call: Call,
@@ -400,7 +391,7 @@ async def count_locally(
     count), its text counted with the model's encoding; nothing goes upstream and nothing
     here can cool the credential (a failure is never an upstream error)."""
     attempt = start_attempt(pipe, call, cred, provider, model, compat)
-    untouched, owned = attempt.ir is None, False
+    untouched, owned = attempt.untouched, False
     if flow is not None:
         untouched, owned = await normalize_step(pipe, call, attempt, flow, thinking, suffix, untouched)
     if thinking is not None:  # a setting the model cannot take is the client's 400 (CPA)
@@ -460,7 +451,7 @@ def think_step(
     if flow is not None and flow.original is not None:
         keep_original_summary(thinking, body, call.body, flow.original)
     if attempt.cut:  # (translated, or unled as the client sent it: no client loop to compare)
-        compare = attempt.ir is None and not attempt.unled
+        compare = attempt.untouched and not attempt.unled
         settle_loop_thinking(attempt.body, call.body.get("messages") if compare else None)
 
 

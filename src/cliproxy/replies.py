@@ -154,7 +154,9 @@ async def _collected(
     wrapped: bool,
 ) -> tuple[dict[str, Any], ir.Usage | None]:
     collector = Collector()
-    decoder = reg.adapter(attempt.fmt).stream_decoder(attempt.ir)
+    decoder = reg.adapter(attempt.fmt).stream_decoder(
+        attempt.request(reg, call) if attempt.plain else attempt.ir
+    )
     if wrapped and not unwraps(decoder, attempt.provider.unwrap_body):
         chunks = unwrapped(chunks, attempt.provider, resp)
     observe = attempt.replay.record().observe if attempt.replay is not None else None
@@ -177,7 +179,7 @@ async def _collected(
     collector.feed(events)
     if collector.error is not None:
         raise inband_error(collector.error, attempt.cred.id)
-    request = attempt.ir or call.client_ir(reg)
+    request = attempt.request(reg, call)
     answer = collector.response(alias)
     return reg.adapter(call.format).build_response(answer, request), answer.usage
 
@@ -248,10 +250,13 @@ def _translated(
     if up_fmt == call.format:  # a Gemini answer names its model in modelVersion only
         parsed["modelVersion" if up_fmt is _GEMINI else "model"] = alias
         return parsed, None
-    request = attempt.ir or call.client_ir(reg)
     if attempt.replay is not None:  # a whole Claude message: its reasoning kept for the next turn
         attempt.replay.record().record_message(parsed.get("content"))
-    return reg.translate_response_usage(up_fmt, call.format, parsed, request, model=alias)
+    if attempt.ir is None and attempt.plain:  # (translate.plain_requests) no IR made yet
+        done = reg.plain_answer(up_fmt, call.format, parsed, call.body, attempt.model, alias)
+        if done is not None:
+            return done
+    return reg.translate_response_usage(up_fmt, call.format, parsed, attempt.request(reg, call), model=alias)
 
 
 async def count_reply(reg: Registry, call: Call, attempt: Attempt, resp: UpstreamResponse) -> Reply:

@@ -106,7 +106,7 @@ async def open_stream(
         # the asked one, as CPA's Codex to Responses translator fills it)
         unnamed = call.model if call.format is _RESPONSES and attempt.fmt is _CODEX else None
         tr = reg.stream_translator(
-            attempt.fmt, call.format, attempt.ir or call.client_ir(reg), model=alias, unnamed=unnamed
+            attempt.fmt, call.format, attempt.request(reg, call), model=alias, unnamed=unnamed
         )
         if wrapped and not tr.unwrapping(attempt.provider.unwrap_body):
             chunks = unwrapped(chunks, attempt.provider, resp)

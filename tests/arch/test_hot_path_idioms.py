@@ -29,6 +29,7 @@ HOT = [
     "pipeline_prepare.py",
     "pipeline_failover.py",
     "pipeline_lane.py",
+    "pipeline_plain.py",
     "calls.py",
     "access.py",
     "server/fast",

@@ -45,6 +45,7 @@ RANK = {
     "pipeline": 3,
     "pipeline_failover": 3,
     "pipeline_lane": 3,
+    "pipeline_plain": 3,
     "pipeline_prepare": 3,
     "pipeline_probe": 3,
     "pipeline_search": 3,

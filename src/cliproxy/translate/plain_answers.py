@@ -25,7 +25,15 @@ from cliproxy.translate import ir
 from cliproxy.translate.claude.response import new_message_id
 from cliproxy.translate.openai_responses.response import _echo, instructions_of
 
-__all__ = ["PLAIN_ANSWERS", "PlainAnswer", "chat_to_claude", "claude_to_responses", "gemini_to_chat"]
+__all__ = [
+    "PLAIN_ANSWERS",
+    "UNPARSED",
+    "PlainAnswer",
+    "UnparsedAnswer",
+    "chat_to_claude",
+    "claude_to_responses",
+    "gemini_to_chat",
+]
 
 # (answer body, the IR request, the model name the client must see) -> (the client's
 # answer, the upstream's usage), or None: not the plain shape
@@ -126,12 +134,13 @@ _CLAUDE_TEXT = frozenset(("type", "text"))
 
 
 def claude_to_responses(
-    body: dict[str, Any], request: ir.Request | None, model: str | None
+    body: dict[str, Any], request: ir.Request | None, model: str | None, client: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], ir.Usage] | None:
     """A Claude message of text blocks only (``type`` and ``text``) that ended with
     ``end_turn``, as a Responses object (what ``claude.parse_response`` then
     ``openai_responses.build_response`` write: one message item of ``output_text`` parts,
-    the request's fields echoed)."""
+    the request's fields echoed). ``client``: the client's body, for a request
+    ``plain_requests.responses_to_claude`` wrote (``request`` is not read then)."""
     if not body.keys() <= _CLAUDE_TOP or body.get("stop_reason") != "end_turn":
         return None
     mid = body.get("id") or ""
@@ -159,8 +168,11 @@ def claude_to_responses(
         "model": model or body.get("model") or "",
         "output": None,
     }
-    out.update(_echo(request))
-    out["instructions"] = instructions_of(request)
+    if client is None:
+        out.update(_echo(request))
+        out["instructions"] = instructions_of(request)
+    else:  # a request responses_to_claude wrote: its echo, read off the client's body
+        out.update(_plain_echo(client))
     out["output"] = (
         [
             {
@@ -183,4 +195,44 @@ PLAIN_ANSWERS: dict[tuple[Format, Format], PlainAnswer] = {
     (Format.GEMINI, Format.OPENAI): gemini_to_chat,
     (Format.OPENAI, Format.CLAUDE): chat_to_claude,
     (Format.CLAUDE, Format.RESPONSES): claude_to_responses,
+}
+
+
+def _plain_echo(client: dict[str, Any]) -> dict[str, Any]:
+    """What ``openai_responses.response._echo`` and ``instructions_of`` read of the IR of a
+    Responses body ``plain_requests.responses_to_claude`` takes (``RESPONSES_KEYS``: no
+    tools, reasoning, text, metadata or user; every key of it consumed by the parse)."""
+    temperature, top_p = client.get("temperature"), client.get("top_p")
+    return {
+        "instructions": client.get("instructions"),
+        "max_output_tokens": client.get("max_output_tokens"),
+        "metadata": {},
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "reasoning": {"effort": None, "summary": None},
+        "store": False,
+        "temperature": 1.0 if temperature is None else temperature,
+        "text": {"format": {"type": "text"}},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0 if top_p is None else top_p,
+        "truncation": "disabled",
+        "user": None,
+    }
+
+
+# (answer, the client's body, the upstream model name, the name the client must see) ->
+# the plain answer, or None: not the plain shape
+UnparsedAnswer = Callable[
+    [dict[str, Any], dict[str, Any], str, "str | None"], "tuple[dict[str, Any], ir.Usage] | None"
+]
+# the plain answers of a request whose IR was never made (``plain_requests``): read off the
+# client's body instead (a Chat answer reads of the request its model name alone)
+UNPARSED: dict[tuple[Format, Format], UnparsedAnswer] = {
+    (Format.GEMINI, Format.OPENAI): lambda body, client, name, model: gemini_to_chat(
+        body, ir.Request(name), model
+    ),
+    (Format.CLAUDE, Format.RESPONSES): lambda body, client, name, model: claude_to_responses(
+        body, None, model, client
+    ),
 }

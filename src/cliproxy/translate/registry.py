@@ -15,7 +15,8 @@ from typing import Any
 from cliproxy.formats import Format
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import Adapter
-from cliproxy.translate.plain_answers import PLAIN_ANSWERS
+from cliproxy.translate.plain_answers import PLAIN_ANSWERS, UNPARSED
+from cliproxy.translate.plain_requests import PLAIN_REQUESTS, PlainRequest
 from cliproxy.translate.stream import StreamTranslator
 
 __all__ = [
@@ -63,10 +64,18 @@ class Registry:
     def __init__(self) -> None:
         self._adapters = _Adapters()
         self._pairs: dict[tuple[Format, Format], PairOverride] = {}
+        self._plain: dict[tuple[Format, Format], PlainRequest] = dict(PLAIN_REQUESTS)
         self.adapter = self._adapters.__getitem__  # type: ignore[assignment]
 
     def register(self, adapter: Adapter) -> None:
         self._adapters[adapter.format] = adapter
+        if not type(adapter).__module__.startswith("cliproxy.translate."):  # not the hub's own:
+            self._plain = {pair: w for pair, w in self._plain.items() if adapter.format not in pair}
+
+    def plain_request(self, client: Format, upstream: Format) -> PlainRequest | None:
+        """The direct writer of a plain request of this pair (``translate.plain_requests``),
+        when both formats have the built-in adapters it stands for."""
+        return self._plain.get((client, upstream))
 
     def register_pair(self, source: Format, target: Format, override: PairOverride) -> None:
         self._pairs[(source, target)] = override
@@ -125,6 +134,24 @@ class Registry:
         if model:
             resp.model = model
         return adapters[client].build_response(resp, request), resp.usage
+
+    def plain_answer(
+        self,
+        upstream: Format,
+        client: Format,
+        body: dict[str, Any],
+        client_body: dict[str, Any],
+        model_name: str,
+        model: str | None,
+    ) -> tuple[dict[str, Any], ir.Usage] | None:
+        """The plain answer to a request whose IR was never made (a body
+        ``plain_requests`` wrote, for the upstream name ``model_name``), read off the
+        client's body (``plain_answers.UNPARSED``); ``None``: any other answer (the IR is
+        needed: :meth:`translate_response_usage`)."""
+        unparsed = UNPARSED.get((upstream, client))
+        if unparsed is None or self._pairs.get((client, upstream)) is not None:
+            return None
+        return unparsed(body, client_body, model_name, model)
 
     def stream_translator(
         self,

@@ -1,0 +1,242 @@
+"""Requests of the common shape, written straight into another format's body.
+
+The request-side twin of :mod:`cliproxy.translate.plain_answers`. A request of plain text
+messages with a system prompt and the usual sampling fields is most of what a translating
+proxy is sent; parsed into an ``ir.Request`` and built out again, it costs two walks and
+an object per message and block. Each writer here makes the upstream body from the
+client's body in one walk, and returns ``None`` for anything that is not exactly that
+shape (a part that is no text, a key it does not list, a value of another type, an empty
+text, a model whose build differs...): the hub (``parse_request`` then ``build_request``)
+writes that one, and raises the client's 400 where the body is wrong.
+
+Their output is byte for byte the hub's (``tests/translate/test_plain_requests.py``
+builds every shape they take both ways and compares the bodies). The attempt a writer
+made a body for has no IR yet (``calls.Attempt.plain``): whatever needs it (a translated
+answer, a stream) has the hub parse it then, under the same upstream name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cliproxy.formats import Format
+from cliproxy.formats.claude import DEFAULT_MAX_TOKENS
+from cliproxy.formats.gemini import DEFAULT_SAFETY_SETTINGS
+
+__all__ = ["PLAIN_REQUESTS", "RESPONSES_KEYS", "PlainRequest", "chat_to_gemini", "responses_to_claude"]
+
+# (client body, upstream model name, whether the client streams) -> the upstream body,
+# or None: not the plain shape
+PlainRequest = Callable[[dict[str, Any], str, bool], "dict[str, Any] | None"]
+
+_BILLING_HEADER = "x-anthropic-billing-header:"  # (gemini.build drops such a system text)
+_CHAT_ROLES = {"system": "user", "developer": "user", "user": "user", "assistant": "model"}
+_SYSTEM = frozenset(("system", "developer"))
+# Chat fields -> Gemini generationConfig, in the order build_generation_config writes them
+_CHAT_SAMPLING = (
+    ("temperature", "temperature"),
+    ("top_p", "topP"),
+    ("max_tokens", "maxOutputTokens"),
+    ("max_completion_tokens", "maxOutputTokens"),
+    ("seed", "seed"),
+    ("presence_penalty", "presencePenalty"),
+    ("frequency_penalty", "frequencyPenalty"),
+)
+_CHAT_INTS = frozenset(("max_tokens", "max_completion_tokens", "seed"))
+_CHAT_KEYS = frozenset(
+    ("model", "messages", "stream", "stream_options", "stop", *(k for k, _ in _CHAT_SAMPLING))
+)
+
+
+def _chat_texts(content: Any) -> list[str] | None:
+    """The texts of a Chat message's content (a string, or parts of ``type`` and ``text``
+    alone), none empty; ``None`` for anything else."""
+    if type(content) is str:
+        return [content] if content else None
+    if type(content) is not list or not content:
+        return None
+    texts: list[str] = []
+    for part in content:
+        if type(part) is not dict or len(part) != 2 or part.get("type") != "text":
+            return None
+        text = part.get("text")
+        if type(text) is not str or not text:
+            return None
+        texts.append(text)
+    return texts
+
+
+def chat_to_gemini(body: dict[str, Any], model: str, stream: bool = False) -> dict[str, Any] | None:
+    """A Chat Completions request of text messages (system, developer, user, assistant)
+    and the sampling fields as a Gemini ``generateContent`` body (what
+    ``openai_chat.parse_request`` then ``gemini.build_request`` write)."""
+    if not body.keys() <= _CHAT_KEYS or "claude" in model.lower():  # (a Claude model's hint: the hub)
+        return None
+    name, messages = body.get("model"), body.get("messages")
+    if type(name) is not str or not name or type(messages) is not list or not messages:
+        return None
+    if "stream" in body and type(body["stream"]) is not bool:
+        return None
+    if "stream_options" in body and type(body["stream_options"]) is not dict:
+        return None
+    system: list[dict[str, Any]] = []
+    contents: list[dict[str, Any]] = []
+    lead = True  # still in the leading system messages (systemInstruction)
+    for m in messages:
+        if type(m) is not dict or len(m) != 2:
+            return None
+        role = _CHAT_ROLES.get(m.get("role"))  # type: ignore[arg-type]
+        texts = _chat_texts(m.get("content"))
+        if role is None or texts is None:
+            return None
+        if m["role"] in _SYSTEM:
+            if lead:
+                system.extend({"text": t} for t in texts if not t.lstrip().startswith(_BILLING_HEADER))
+                continue
+            parts = [{"text": f"<system-reminder>\n{t}\n</system-reminder>"} for t in texts]
+        else:
+            parts = [{"text": t} for t in texts]
+        lead = False
+        if contents and contents[-1]["role"] == role:  # one role twice: merged, as the hub does
+            contents[-1]["parts"].extend(parts)
+        else:
+            contents.append({"role": role, "parts": parts})
+    if contents and contents[-1]["role"] == "model":  # an OpenAI client's prefill: dropped (CPA)
+        contents.pop()
+    out: dict[str, Any] = {"contents": contents}
+    if system:
+        out["systemInstruction"] = {"parts": system}
+    gen: dict[str, Any] | None = _chat_generation(body)
+    if gen is None:
+        return None
+    if gen:
+        out["generationConfig"] = gen
+    out["safetySettings"] = [s.copy() for s in DEFAULT_SAFETY_SETTINGS]
+    return out
+
+
+def _chat_generation(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The generationConfig of a Chat body's sampling fields (``None``: one of the wrong
+    type, or both max_tokens and max_completion_tokens: the hub's)."""
+    gen: dict[str, Any] = {}
+    for key, wire in _CHAT_SAMPLING:
+        if key in body:
+            value = body[key]
+            kind = type(value)
+            if kind is not int and (key in _CHAT_INTS or kind is not float):
+                return None
+            if wire in gen:  # max_tokens and max_completion_tokens both
+                return None
+            gen[wire] = value
+    if "stop" in body:
+        stop = body["stop"]
+        if type(stop) is str:
+            gen["stopSequences"] = [stop]
+        elif type(stop) is list and all(type(s) is str for s in stop):
+            if stop:
+                gen["stopSequences"] = list(stop)
+        else:
+            return None
+    return gen
+
+
+# the Responses fields responses_to_claude takes (none of them kept in the IR's extras)
+RESPONSES_KEYS = frozenset(
+    ("model", "input", "instructions", "max_output_tokens", "temperature", "top_p", "stream")
+)
+_RESPONSES_ROLES = frozenset(("user", "system", "developer"))
+
+
+def _responses_texts(item: Any) -> tuple[str, list[str]] | None:
+    """The role and texts of a Responses input message of a user, system or developer
+    (``type`` ``message`` or none; content a string or ``input_text`` parts), none empty;
+    ``None`` for any other item."""
+    if type(item) is not dict or not item.keys() <= _ITEM_KEYS or item.get("type", "message") != "message":
+        return None
+    role, content = item.get("role"), item.get("content")
+    if role not in _RESPONSES_ROLES:
+        return None
+    if type(content) is str:
+        return (role, [content]) if content else None
+    if type(content) is not list or not content:
+        return None
+    texts: list[str] = []
+    for part in content:
+        if type(part) is not dict or len(part) != 2 or part.get("type") != "input_text":
+            return None
+        text = part.get("text")
+        if type(text) is not str or not text:
+            return None
+        texts.append(text)
+    return role, texts
+
+
+_ITEM_KEYS = frozenset(("type", "role", "content"))
+
+
+def responses_to_claude(body: dict[str, Any], model: str, stream: bool = False) -> dict[str, Any] | None:
+    """A Responses request of ``instructions`` and user, system or developer text input
+    (a string, or messages) with the sampling fields as a Claude Messages body (what
+    ``openai_responses.parse_request`` then ``claude.build_request`` write). An assistant
+    turn goes the hub's way: the thinking replay restores into those."""
+    if not body.keys() <= RESPONSES_KEYS or type(body.get("model")) is not str:
+        return None
+    system: list[dict[str, Any]] = []
+    instructions = body.get("instructions")
+    if instructions is not None:
+        if type(instructions) is not str:
+            return None
+        if instructions:
+            system.append({"type": "text", "text": instructions})
+    messages: list[dict[str, Any]] = []
+    inp = body.get("input")
+    if type(inp) is str:
+        if not inp:
+            return None
+        messages.append({"role": "user", "content": [{"type": "text", "text": inp}]})
+    elif type(inp) is list and inp:
+        for item in inp:
+            found = _responses_texts(item)
+            if found is None:
+                return None
+            role, texts = found
+            blocks = [{"type": "text", "text": t} for t in texts]
+            if role != "user":  # (system and developer input: the system prompt, in order)
+                system.extend(blocks)
+            elif messages:  # one role twice: merged, as the hub does
+                messages[-1]["content"] = messages[-1]["content"] + blocks
+            else:
+                messages.append({"role": "user", "content": blocks})
+    else:
+        return None
+    out: dict[str, Any] = {"model": model}
+    if system:
+        out["system"] = system
+    out["messages"] = messages or [{"role": "user", "content": [{"type": "text", "text": ""}]}]
+    max_tokens = body.get("max_output_tokens")
+    if max_tokens is None:
+        out["max_tokens"] = DEFAULT_MAX_TOKENS
+    elif type(max_tokens) is int:
+        out["max_tokens"] = max_tokens
+    else:
+        return None
+    temperature, top_p = body.get("temperature"), body.get("top_p")
+    if temperature is not None and type(temperature) is not int and type(temperature) is not float:
+        return None
+    if top_p is not None and type(top_p) is not int and type(top_p) is not float:
+        return None
+    if temperature is not None and top_p is None:  # (CPA keeps top_p alone; Claude's scale ends at 1)
+        out["temperature"] = temperature if temperature <= 1 else 1
+    if top_p is not None:
+        out["top_p"] = top_p
+    if stream:
+        out["stream"] = True
+    return out
+
+
+# (client format, upstream format) -> its plain-request writer
+PLAIN_REQUESTS: dict[tuple[Format, Format], PlainRequest] = {
+    (Format.OPENAI, Format.GEMINI): chat_to_gemini,
+    (Format.RESPONSES, Format.CLAUDE): responses_to_claude,
+}
