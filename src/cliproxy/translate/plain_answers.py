@@ -23,7 +23,7 @@ from cliproxy.formats.ids import token_hex, uuid_hex
 from cliproxy.formats.openai_chat import COMPLETION_OBJECT, parse_usage, usage_body
 from cliproxy.translate import ir
 from cliproxy.translate.claude.response import new_message_id
-from cliproxy.translate.openai_responses.response import _echo, instructions_of
+from cliproxy.translate.openai_responses.response import _echo, instructions_of, plain_echo
 
 __all__ = [
     "PLAIN_ANSWERS",
@@ -202,23 +202,15 @@ def _plain_echo(client: dict[str, Any]) -> dict[str, Any]:
     """What ``openai_responses.response._echo`` and ``instructions_of`` read of the IR of a
     Responses body ``plain_requests.responses_to_claude`` takes (``RESPONSES_KEYS``: no
     tools, reasoning, text, metadata or user; every key of it consumed by the parse)."""
-    temperature, top_p = client.get("temperature"), client.get("top_p")
-    return {
-        "instructions": client.get("instructions"),
-        "max_output_tokens": client.get("max_output_tokens"),
-        "metadata": {},
-        "parallel_tool_calls": True,
-        "previous_response_id": None,
-        "reasoning": {"effort": None, "summary": None},
-        "store": False,
-        "temperature": 1.0 if temperature is None else temperature,
-        "text": {"format": {"type": "text"}},
-        "tool_choice": "auto",
-        "tools": [],
-        "top_p": 1.0 if top_p is None else top_p,
-        "truncation": "disabled",
-        "user": None,
-    }
+    return plain_echo(
+        client.get("instructions"),
+        client.get("max_output_tokens"),
+        {},
+        True,
+        client.get("temperature"),
+        client.get("top_p"),
+        None,
+    )
 
 
 # (answer, the client's body, the upstream model name, the name the client must see) ->

@@ -25,6 +25,7 @@ __all__ = [
     "instructions_of",
     "output_item",
     "parse_response",
+    "plain_echo",
     "response_id",
     "shown_image",
     "stop_of",
@@ -95,23 +96,16 @@ def _echo(request: ir.Request | None) -> dict[str, Any]:
     ):  # a Responses request with no tools, reasoning or text settings (the common one):
         # what _echoed reads of the fields build_request would write, written here at once,
         # then the client's own keys over them (private markers never are echoed keys)
-        pc, temperature, top_p = request.parallel_tool_calls, request.temperature, request.top_p
-        out: dict[str, Any] = {
-            "instructions": None,
-            "max_output_tokens": request.max_tokens,
-            "metadata": request.metadata or {},
-            "parallel_tool_calls": True if pc is None else pc,
-            "previous_response_id": None,
-            "reasoning": {"effort": None, "summary": None},
-            "store": False,
-            "temperature": 1.0 if temperature is None else temperature,
-            "text": {"format": {"type": "text"}},
-            "tool_choice": "auto",
-            "tools": [],
-            "top_p": 1.0 if top_p is None else top_p,
-            "truncation": "disabled",
-            "user": request.user,
-        }
+        pc = request.parallel_tool_calls
+        out = plain_echo(
+            None,
+            request.max_tokens,
+            request.metadata or {},
+            True if pc is None else pc,
+            request.temperature,
+            request.top_p,
+            request.user,
+        )
         extras = request.extras
         if extras and not extras.keys().isdisjoint(out):
             client = {key: extras[key] for key in out if key in extras}
@@ -120,6 +114,35 @@ def _echo(request: ir.Request | None) -> dict[str, Any]:
                     out[key] = value
         return out
     return _echoed(build_request(request, messages=False))
+
+
+def plain_echo(
+    instructions: Any,
+    max_output_tokens: Any,
+    metadata: dict[str, Any],
+    parallel_tool_calls: Any,
+    temperature: Any,
+    top_p: Any,
+    user: Any,
+) -> dict[str, Any]:
+    """The echo of a request with no tools, reasoning or text settings, in the members'
+    order (``translate.plain_answers`` writes it from a plain client body too)."""
+    return {
+        "instructions": instructions,
+        "max_output_tokens": max_output_tokens,
+        "metadata": metadata,
+        "parallel_tool_calls": parallel_tool_calls,
+        "previous_response_id": None,
+        "reasoning": {"effort": None, "summary": None},
+        "store": False,
+        "temperature": 1.0 if temperature is None else temperature,
+        "text": {"format": {"type": "text"}},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0 if top_p is None else top_p,
+        "truncation": "disabled",
+        "user": user,
+    }
 
 
 def _echoed(body: dict[str, Any]) -> dict[str, Any]:
