@@ -23,8 +23,8 @@ import pytest
 from aiohttp import web
 
 from cliproxy.providers import decoding
+from tests.providers.test_review_gzip_members import KEY, PATHS, chat_gateway, config
 
-KEY = "sk-client"
 PAD = 4 << 20  # 4 MiB of spaces: ~4 KiB compressed
 
 
@@ -77,32 +77,10 @@ async def _completions(request: web.Request) -> web.StreamResponse:
 
 @pytest.fixture
 async def gateway() -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", _completions)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with chat_gateway(_completions) as url:
+        yield url
 
 
-def _config(url: str, upstream_http: str) -> str:
-    return f"""
-api-keys: ["{KEY}"]
-upstream-http: {upstream_http}
-openai-compatibility:
-  - name: gz
-    base-url: "{url}/v1"
-    api-key-entries: [{{api-key: "sk-up"}}]
-    models: [{{name: gpt-4o-mini, alias: gz-model}}]
-"""
-
-
-PATHS = pytest.mark.parametrize("upstream_http", ["fast", "aiohttp"])
 ASK: dict[str, Any] = {"model": "gz-model", "messages": [{"role": "user", "content": "hi"}]}
 
 
@@ -115,7 +93,7 @@ async def test_a_whole_answer_that_expands_past_the_limit_is_a_502(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setattr(decoding, "MAX_PIECE", 1 << 20)
-    proxy = await start_proxy(_config(gateway, upstream_http))
+    proxy = await start_proxy(config(gateway, upstream_http))
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as sdk:
         with pytest.raises(openai.APIStatusError) as caught:
             await sdk.chat.completions.create(**ASK)
@@ -128,7 +106,7 @@ async def test_a_stream_piece_that_expands_past_the_limit_ends_the_stream_with_a
     start_proxy: Any, gateway: str, upstream_http: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(decoding, "MAX_PIECE", 1 << 20)
-    proxy = await start_proxy(_config(gateway, upstream_http))
+    proxy = await start_proxy(config(gateway, upstream_http))
     texts: list[str] = []
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as sdk:
         with pytest.raises(openai.APIError):
@@ -143,7 +121,7 @@ async def test_a_stream_piece_that_expands_past_the_limit_ends_the_stream_with_a
 async def test_under_the_real_limit_the_same_answers_pass(
     start_proxy: Any, gateway: str, upstream_http: str
 ) -> None:
-    proxy = await start_proxy(_config(gateway, upstream_http))
+    proxy = await start_proxy(config(gateway, upstream_http))
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as sdk:
         whole = await sdk.chat.completions.create(**ASK)
         assert (whole.choices[0].message.content or "").startswith("ok")

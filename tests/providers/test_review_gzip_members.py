@@ -13,7 +13,8 @@ on the fast client and on aiohttp.
 from __future__ import annotations
 
 import gzip
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import openai
@@ -72,10 +73,12 @@ async def _completions(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-@pytest.fixture
-async def gateway() -> AsyncIterator[str]:
+@asynccontextmanager
+async def chat_gateway(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> AsyncIterator[str]:
+    """An OpenAI-compatible gateway on 127.0.0.1 whose /v1/chat/completions is ``handler``:
+    its base URL."""
     app = web.Application()
-    app.router.add_post("/v1/chat/completions", _completions)
+    app.router.add_post("/v1/chat/completions", handler)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -87,7 +90,13 @@ async def gateway() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-def _config(url: str, upstream_http: str) -> str:
+@pytest.fixture
+async def gateway() -> AsyncIterator[str]:
+    async with chat_gateway(_completions) as url:
+        yield url
+
+
+def config(url: str, upstream_http: str) -> str:
     return f"""
 api-keys: ["{KEY}"]
 upstream-http: {upstream_http}
@@ -107,7 +116,7 @@ async def test_a_whole_gzip_answer_of_two_members_is_read_whole(
     start_proxy: Any, gateway: str, upstream_http: str
 ) -> None:
     """Before: the first member's half of the JSON, a 502 (not JSON)."""
-    proxy = await start_proxy(_config(gateway, upstream_http))
+    proxy = await start_proxy(config(gateway, upstream_http))
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as sdk:
         whole = await sdk.chat.completions.create(
             model="gz-model", messages=[{"role": "user", "content": "hi"}]
@@ -120,7 +129,7 @@ async def test_a_gzip_stream_of_one_member_per_frame_is_read_to_its_end(
     start_proxy: Any, gateway: str, upstream_http: str
 ) -> None:
     """Before: the first frame only (the role), then a 502 (ended before a finish_reason)."""
-    proxy = await start_proxy(_config(gateway, upstream_http))
+    proxy = await start_proxy(config(gateway, upstream_http))
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as sdk:
         stream = await sdk.chat.completions.create(
             model="gz-model", messages=[{"role": "user", "content": "hi"}], stream=True
