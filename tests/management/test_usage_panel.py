@@ -135,4 +135,5 @@ async def test_a_model_cooldown_makes_the_file_unavailable(mproxy, fake_claude, 
     _, body = await mcall(proxy, "GET", "/auth-files")
     files = {f["name"]: f for f in body["files"]}
     assert files["claude-a.json"]["status"] == "error" and files["claude-a.json"]["unavailable"] is True
-    assert files["claude-b.json"]["disabled"] is True and files["claude-b.json"]["unavailable"] is True
+    # a disabled account is told apart by ``disabled``, not ``unavailable`` (CPA: test_panelparity_states)
+    assert files["claude-b.json"]["disabled"] is True and files["claude-b.json"]["unavailable"] is False

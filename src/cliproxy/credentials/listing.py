@@ -7,8 +7,9 @@ Request counters (``success``, ``failed``, ``recent_requests``, token totals) co
 the usage counters (``cliproxy.usage.counters``) when the caller passes them.
 
 ``unavailable`` is CPA's aggregate of the account's model states (``updateAggregatedAvailability``):
-true while the credential is disabled, a credential-wide cooldown blocks, or every model it
-has answered or cooled for (``Pool.served`` and its cooldown records) is cooling now. An
+true while a credential-wide cooldown blocks, or every model it has answered or cooled for
+(``Pool.served`` and its cooldown records) is cooling now; never for a disabled account
+(``status: disabled``, ``disabled: true``: CPA clears its cooldown state). An
 account with one model cooling (Opus's weekly window spent) while another serves (Sonnet) is
 available: ``status`` is ``error`` with the cooling model's message, as in CPA, and
 ``next_retry_after`` is given only when the account as a whole waits (its earliest end).
@@ -126,7 +127,9 @@ def _base(
     used: Collection[str] | None,
 ) -> dict[str, Any]:
     wide = next((r for r in records if not r.model), None)
-    whole = wide is not None or _all_cooling(records, used)
+    # a disabled account is not unavailable (CPA clears its cooldown state on disabling):
+    # the panel tells it apart by ``disabled``, and paints any ``unavailable`` one red
+    whole = not cred.disabled and (wide is not None or _all_cooling(records, used))
     status, message = _status(cred, records)
     entry: dict[str, Any] = {
         "id": cred.id,
@@ -138,7 +141,7 @@ def _base(
         "status": status,
         "status_message": message,
         "disabled": cred.disabled,
-        "unavailable": cred.disabled or whole,
+        "unavailable": whole,
         "runtime_only": runtime_only,
         "source": "memory",
         "size": 0,
