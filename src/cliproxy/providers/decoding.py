@@ -1,5 +1,5 @@
 """Response body decoders of the protocol-level upstream client (:mod:`.fasthttp`):
-gzip, deflate (with or without its zlib wrapper), zstd and, when ``brotli`` is installed, br,
+gzip, deflate (with or without its zlib wrapper), zstd and, when ``brotli`` 1.2 or later is installed, br,
 as aiohttp's ``auto_decompress`` decodes them; and, for a provider that asks for it
 (``Provider.sniffs_compression``: Claude, as CPA), a body compressed with gzip or zstd
 although no ``Content-Encoding`` said so, known by its magic number (:func:`undeclared`)."""
@@ -29,6 +29,8 @@ try:
     import brotli
 except ImportError:
     brotli = None
+if brotli is not None and not hasattr(brotli.Decompressor, "can_accept_more_data"):
+    brotli = None  # before 1.2 its decoder takes no output limit: br is not asked for nor read
 
 __all__ = [
     "MAGIC_FIRST",
@@ -93,15 +95,20 @@ class _Zlib:
         return out
 
 
-# What one piece of a compressed body may decode to. Deflate expands up to ~1,000 times, so
-# a read of a few hundred KiB could otherwise become hundreds of MiB at once, before the
-# size limits of a stream's events or a whole answer (which count decoded bytes) see any
-# of it. No honest JSON or SSE piece comes near this.
+# What one piece of a compressed body may decode to, whatever its coding. Deflate expands up
+# to ~1,000 times, zstd and brotli by far more (a few KiB of either can stand for GiB), so a
+# read of a few hundred KiB could otherwise become hundreds of MiB at once, before the size
+# limits of a stream's events or a whole answer (which count decoded bytes) see any of it.
+# No honest JSON or SSE piece comes near this.
 MAX_PIECE = 64 << 20
 
 
-def _bomb() -> zlib.error:
-    return zlib.error(f"one piece of the compressed body decodes to more than {MAX_PIECE} bytes")
+class _Bomb(ValueError):
+    """A piece of a compressed body decodes to more than :data:`MAX_PIECE` bytes."""
+
+
+def _bomb() -> _Bomb:
+    return _Bomb(f"one piece of the compressed body decodes to more than {MAX_PIECE} bytes")
 
 
 def _bounded(d: Any, data: bytes) -> bytes:
@@ -111,14 +118,39 @@ def _bounded(d: Any, data: bytes) -> bytes:
     return out
 
 
-class _NoFlush:
+class _Zstd:
+    """zstd, bounded as :class:`_Zlib`: a piece is decoded to one byte past
+    :data:`MAX_PIECE` at most, and one that reaches it is refused."""
+
     __slots__ = ("_d",)
 
-    def __init__(self, d: Any) -> None:
-        self._d = d
+    def __init__(self) -> None:
+        self._d = ZstdDecompressor()
 
     def decompress(self, data: bytes) -> bytes:
-        out = self._d.process(data) if hasattr(self._d, "process") else self._d.decompress(data)
+        out: bytes = self._d.decompress(data, MAX_PIECE + 1)
+        if len(out) > MAX_PIECE:
+            raise _bomb()
+        return out
+
+    def flush(self) -> bytes:
+        return b""
+
+
+class _Brotli:
+    """br, bounded the same way (``output_buffer_limit``, brotli 1.2): the decoder stops
+    growing its output at the limit and says it holds more (``can_accept_more_data``)."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self) -> None:
+        self._d = brotli.Decompressor()
+
+    def decompress(self, data: bytes) -> bytes:
+        d = self._d
+        out: bytes = d.process(data, output_buffer_limit=MAX_PIECE + 1)
+        if len(out) > MAX_PIECE or not d.can_accept_more_data():
+            raise _bomb()
         return out
 
     def flush(self) -> bytes:
@@ -177,13 +209,12 @@ def decoder_for(encoding: str) -> Decoder | None:
         return _Zlib(False)
     if encoding not in ("zstd", "br"):
         return None
-    make = ZstdDecompressor if encoding == "zstd" else brotli.Decompressor if brotli is not None else None
-    if make is None:
+    if not decodes(encoding):
         raise UpstreamNetworkError(
             "upstream request failed",
             detail=f"cannot decode content-encoding {encoding}: no decoder installed",
         )
-    return _NoFlush(make())
+    return _Zstd() if encoding == "zstd" else _Brotli()
 
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -202,7 +233,7 @@ def undeclared(head: bytes) -> Decoder | None:
     if head.startswith(_GZIP_MAGIC):
         return _Zlib(True)
     if head.startswith(_ZSTD_MAGIC) and ZstdDecompressor is not None:
-        return _NoFlush(ZstdDecompressor())
+        return _Zstd()
     return None
 
 
@@ -211,7 +242,7 @@ def decode(step: Callable[..., bytes], *data: bytes) -> bytes:
     :class:`UndecodableBody` (a broken read, in the transport contract)."""
     try:
         return step(*data)
-    except Exception as exc:  # zlib.error, zstd errors
+    except Exception as exc:  # zlib.error, zstd / brotli errors, a bomb
         raise UndecodableBody(f"cannot decode the upstream body: {exc}") from exc
 
 
