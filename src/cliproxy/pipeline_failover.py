@@ -36,12 +36,14 @@ from cliproxy.credentials.record import Credential, model_key
 from cliproxy.credentials.request_faults import over_token_limit
 from cliproxy.credentials.unavailable import warn_all_cooling
 from cliproxy.errors import CliproxyError, CooldownError, NoCredentialError, UpstreamError, clip
+from cliproxy.formats import Format
 from cliproxy.models.registry import ModelRoute, Route
 from cliproxy.pipeline_prepare import MEDIA, AttemptPlan
 from cliproxy.plugins.compat_refresh import refresher_of
 from cliproxy.plugins.flow import Flow
 from cliproxy.providers import antigravity_credits as ag_credits
 from cliproxy.providers.base import REQUEST_FAULTS, Provider, RewriteError
+from cliproxy.providers.gemini import note_refusal
 from cliproxy.providers.identity import forward_error_headers
 from cliproxy.providers.model_not_found import says_model_not_found
 from cliproxy.providers.secrets import without_secrets
@@ -471,6 +473,8 @@ async def refused_body(pool: Pool, attempt: Attempt, resp: UpstreamResponse, tra
         await pool.quota.observe(cred.id, status, resp.headers, data)
     if trace is not None:
         trace.upstream_body(data)
+    if attempt.fmt is Format.GEMINI:  # the request alone over its key's input tokens a minute?
+        note_refusal(status, data, attempt.body)  # (for classify, which has no request)
     if status == 401:
         attempt.provider.forget(cred)  # a cached token the upstream no longer takes
     if status in (400, 422):  # the restored reasoning may be what it refused

@@ -27,7 +27,10 @@ PERMISSION_DENIED, a wrong key -> 400 INVALID_ARGUMENT / API_KEY_INVALID
 429 bodies carry ``RetryInfo.retryDelay`` / ``ErrorInfo.metadata.quotaResetDelay`` when the
 behaviour sets ``retry_delay`` / ``quota_reset_delay``; ``exhaust_next`` answers with Cloud
 Code's own 429 bodies (a rate limit, an exhausted quota, the bare "Resource has been
-exhausted": ``cloud_code_429``).
+exhausted": ``cloud_code_429``). ``input_tpm`` gives every key a free tier's input tokens per
+minute: a generation that would take the key's minute over it (its own input, counted as
+``promptTokenCount``, added to what the key's earlier requests of the minute sent) is refused
+as the Gemini API refuses it (429, :func:`input_quota_429`) and spends nothing.
 Cloud Code's answers (``/v1internal:*``) come in gzip when the request offers it, as
 Google's front end sends them (``gzip``, on by default; ``gzip_cut`` leaves the compressed
 stream unfinished).
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -47,7 +51,7 @@ from tests.fakes.claude import issue_signature
 from tests.fakes.dialog import Reply, Tool, Turn, decide, estimate_tokens, new_id, text_of
 from tests.fakes.server import Behavior, FakeServer, Recorded, iter_chunks
 
-__all__ = ["GeminiFake", "cloud_code_429", "google_one_tier"]
+__all__ = ["GeminiFake", "cloud_code_429", "google_one_tier", "input_quota_429"]
 
 
 def gemini_signature(opaque: bytes) -> str:
@@ -115,6 +119,10 @@ class GeminiFake(FakeServer):
         # the account's cached contents: a generation naming another ``cachedContents/``
         # answers 403 as the Gemini API does for one missing or another project's
         self.cached_contents: set[str] = set()
+        # a free tier's input tokens per minute (None: no such quota); ``input_used``: per
+        # key, when its minute started and the input tokens it sent since
+        self.input_tpm: int | None = None
+        self.input_used: dict[str, tuple[float, int]] = {}
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         for version in ("/v1beta", "/v1"):
@@ -158,6 +166,8 @@ class GeminiFake(FakeServer):
         self.load_status = 200
         self.exhausted = set()
         self.cached_contents = set()
+        self.input_tpm = None
+        self.input_used = {}
 
     def issue_signature(self) -> str:
         """A new signature of an Antigravity Gemini answer, remembered as issued."""
@@ -235,6 +245,8 @@ class GeminiFake(FakeServer):
             and cached not in self.cached_contents
         ):
             return self.error_response(403, "CachedContent not found (or permission denied)", None)
+        if self.input_tpm is not None and (refusal := self._input_refusal(request, model, body)):
+            return refusal
         beh = self.behavior(request)
         reply = decide("gemini", turn_of(model, body), beh.text if beh else None)
         parts = _parts(reply)
@@ -300,6 +312,25 @@ class GeminiFake(FakeServer):
     def tier_of(self, key: str | None) -> dict[str, Any] | None:
         """The paid tier loadCodeAssist names for the account of ``key``."""
         return self.paid_tiers.get(key or "", self.paid_tier)
+
+    def spend_input(self, key: str, tokens: int) -> None:
+        """Count ``tokens`` of input against ``key``'s minute, as earlier requests would."""
+        start, used = self.input_used.get(key, (time.monotonic(), 0))
+        self.input_used[key] = (start, used + tokens)
+
+    def _input_refusal(self, request: web.Request, model: str, body: dict[str, Any]) -> web.Response | None:
+        """The free tier's answer to a generation over the key's input tokens per minute."""
+        assert self.input_tpm is not None
+        key, now = self.extract_key(request) or "", time.monotonic()
+        start, used = self.input_used.get(key, (now, 0))
+        if now - start >= 60:
+            start, used = now, 0
+        prompt = _prompt_tokens(body)
+        if used + prompt > self.input_tpm:
+            self.input_used[key] = (start, used)
+            return self.json_response(input_quota_429(self.input_tpm, model, 60 - (now - start)), status=429)
+        self.input_used[key] = (start, used + prompt)
+        return None
 
     def _quota_refusal(self, request: web.Request, envelope: dict[str, Any]) -> web.Response | None:
         key = self.extract_key(request)
@@ -474,6 +505,34 @@ def google_one_tier(amount: int | str, minimum: int | str = 50, tier: str = "g1-
         "minimumCreditAmountForUsage": str(minimum),
     }
     return {"id": tier, "name": "Google AI Pro", "availableCredits": [credit]}
+
+
+def input_quota_429(limit: int, model: str, retry_in: float = 30.0) -> dict[str, Any]:
+    """The Gemini API's 429 to a free-tier key whose minute of input tokens a request would
+    take over ``limit`` (the request alone, or with the minute's earlier ones: the same body)."""
+    metric = "generativelanguage.googleapis.com/generate_content_free_tier_input_token_count"
+    message = (
+        "You exceeded your current quota, please check your plan and billing details. For more "
+        "information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.\n"
+        f"* Quota exceeded for metric: {metric}, limit: {limit}, model: {model}\n"
+        f"Please retry in {retry_in:.1f}s."
+    )
+    violation = {
+        "quotaMetric": metric,
+        "quotaId": "GenerateContentInputTokensPerModelPerMinute-FreeTier",
+        "quotaDimensions": {"location": "global", "model": model},
+        "quotaValue": str(limit),
+    }
+    link = {
+        "description": "Learn more about Gemini API quotas",
+        "url": "https://ai.google.dev/gemini-api/docs/rate-limits",
+    }
+    details = [
+        {"@type": _TYPE + "QuotaFailure", "violations": [violation]},
+        {"@type": _TYPE + "Help", "links": [link]},
+        {"@type": _TYPE + "RetryInfo", "retryDelay": f"{int(retry_in)}s"},
+    ]
+    return {"error": {"code": 429, "message": message, "status": "RESOURCE_EXHAUSTED", "details": details}}
 
 
 def cloud_code_429(reason: str | None, *, retry_delay: str | None = None, model: str = "m") -> dict[str, Any]:

@@ -23,6 +23,14 @@ it would let one client's oversized request take a key away from every client th
   ``anthropic-ratelimit-input-tokens-*`` headers show the minute's budget untouched
   (remaining = limit): nothing was in the way but the request (:func:`over_input_budget`;
   the provider marks the error ``oversized``: the next account is tried, none cools).
+- Gemini API keys (a free-tier key above all: 250,000 input tokens a minute for a Pro
+  model): a 429 ``RESOURCE_EXHAUSTED`` whose ``google.rpc.QuotaFailure`` names only quotas
+  of input tokens per minute (``quotaId`` "GenerateContentInputTokensPerModelPerMinute-
+  FreeTier", ``quotaValue`` "250000"), also what it says when earlier requests filled the
+  minute. Gemini sends no "remaining" count: the request is its own cause when its text
+  alone, counted low, is over every such quota's value (:func:`over_input_quota`; the
+  failover notes the verdict with the attempt's request and the provider marks the error
+  ``oversized``: the next key is tried, none cools).
 
 Only the upstream's own words at the start of its message count, never text later in it,
 which may quote the client's input.
@@ -30,17 +38,23 @@ which may quote the client's input.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-__all__ = ["over_input_budget", "over_token_limit"]
+__all__ = ["over_input_budget", "over_input_quota", "over_token_limit", "request_chars"]
 
 _TOO_LARGE = "request too large for "
 _WOULD_EXCEED = "this request would exceed "
 _LONG_CONTEXT = "extra usage is required for long context"
 _INPUT_PREFIX = "anthropic-ratelimit-input-tokens-"  # (the mapping may keep any case)
+_QUOTA_FAILURE = "type.googleapis.com/google.rpc.QuotaFailure"
+# a Gemini quota of input tokens per minute, as its id names it: "GenerateContentInputTokens
+# PerModelPerMinute-FreeTier" (a paid tier's ids name the same window; "...PerDay" is not one)
+_INPUT_MINUTE = re.compile(r"InputTokensPer[A-Za-z]*PerMinute")
+_JSON_PARTS = (("functionCall", "function_call"), ("functionResponse", "function_response"))
 
 
 def over_token_limit(status: int, body: str) -> bool:
@@ -78,6 +92,106 @@ def over_input_budget(status: int, headers: Mapping[str, str], body: bytes) -> b
         return False
     message = err.get("message")
     return isinstance(message, str) and message.lower().startswith(_WOULD_EXCEED)
+
+
+def over_input_quota(status: int, body: bytes, request: Mapping[str, Any]) -> bool:
+    """A Gemini 429 over the input tokens per minute that ``request`` (the Gemini
+    ``generateContent`` body sent) earns alone: every violation of the answer's
+    ``QuotaFailure`` is a quota of input tokens per minute with a value above 0, and the
+    request's text, at 4 characters a token, is over each value. Any other violation beside
+    them (requests per minute or per day, input tokens per day, a limit of 0: the model is
+    not in the key's plan) leaves the key's own quota spent: it cools as before.
+
+    The count is deliberately low (Gemini's tokenizer makes a token of fewer than 4
+    characters of most text, of about one of Chinese or Japanese; an image counts nothing
+    here): when it is over the quota, the request nearly always is. A request counted over it
+    wrongly costs little: the key is not cooled now, and its next request refused for the
+    same spent minute (a small one, which no count puts over the quota) cools it then."""
+    if status != 429 or body.find(b"InputTokensPer") < 0:
+        return False
+    quotas = _input_minute_quotas(body)
+    if not quotas:
+        return False
+    return request_chars(request) // 4 > max(quotas)
+
+
+def _input_minute_quotas(body: bytes) -> list[int]:
+    """The values of the input-tokens-per-minute quotas a Google error body's
+    ``QuotaFailure`` names; empty when it names any other quota too, or none."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return []
+    if isinstance(data, list) and data:  # (a streamed call's error comes as a JSON array)
+        data = data[0]
+    err = data.get("error") if isinstance(data, dict) else None
+    details = err.get("details") if isinstance(err, dict) else None
+    values: list[int] = []
+    for detail in details if isinstance(details, list) else ():
+        if not isinstance(detail, dict) or detail.get("@type") != _QUOTA_FAILURE:
+            continue
+        violations = detail.get("violations")
+        for v in violations if isinstance(violations, list) else ():
+            if not isinstance(v, dict):
+                return []
+            quota_id, metric, value = v.get("quotaId"), v.get("quotaMetric"), v.get("quotaValue")
+            if not (isinstance(quota_id, str) and _INPUT_MINUTE.search(quota_id)):
+                return []
+            if isinstance(metric, str) and "input_token" not in metric:
+                return []
+            value = _int(value) if isinstance(value, str) else value  # (an int64: a string in JSON)
+            if type(value) is not int or value <= 0:
+                return []
+            values.append(value)
+    return values
+
+
+def request_chars(request: Mapping[str, Any]) -> int:
+    """The characters of a Gemini request's text: its contents' text parts, function calls
+    and responses (as JSON), its system instruction and its tool declarations (as JSON).
+    An image, audio or file part (``inlineData``, ``fileData``) counts nothing: Gemini counts
+    it at a few hundred tokens whatever its bytes, and a signature is no text it reads."""
+    total = 0
+    system = _field(request, "systemInstruction", "system_instruction")
+    if isinstance(system, str):
+        total += len(system)
+    elif isinstance(system, dict):
+        total += _parts_chars(system.get("parts"))
+    contents = request.get("contents")
+    for content in contents if isinstance(contents, list) else ():
+        if isinstance(content, dict):
+            total += _parts_chars(content.get("parts"))
+    tools = request.get("tools")
+    return total + (_json_len(tools) if tools else 0)
+
+
+def _parts_chars(parts: Any) -> int:
+    total = 0
+    for part in parts if isinstance(parts, list) else ():
+        if not isinstance(part, dict):
+            continue
+        text = part.get("text")
+        if isinstance(text, str):
+            total += len(text)
+        for names in _JSON_PARTS:
+            value = _field(part, *names)
+            if value is not None:
+                total += _json_len(value)
+    return total
+
+
+def _json_len(value: Any) -> int:
+    """The characters (not UTF-8 bytes: a low count) of ``value``'s JSON."""
+    try:
+        return len(orjson.dumps(value).decode())
+    except orjson.JSONEncodeError:  # (an integer past 64 bits: counted as nothing)
+        return 0
+
+
+def _field(obj: Mapping[str, Any], camel: str, snake: str) -> Any:
+    """A member Gemini accepts under either name (its JSON mapping of the protobuf)."""
+    value = obj.get(camel)
+    return obj.get(snake) if value is None else value
 
 
 def _error(body: str) -> dict[str, Any] | None:

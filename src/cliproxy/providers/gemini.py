@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -9,6 +10,8 @@ from urllib.parse import quote
 import orjson
 
 from cliproxy.credentials.record import Credential
+from cliproxy.credentials.request_faults import over_input_quota
+from cliproxy.errors import UpstreamError
 from cliproxy.formats import Format
 from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers, with_fixed_values
 from cliproxy.providers.retry import google_retry_delay, retry_after_header
@@ -21,11 +24,16 @@ __all__ = [
     "cap_max_output_tokens",
     "count_request",
     "lead_with_user",
+    "note_refusal",
 ]
 
 # the Interactions API revision sent when neither the credential nor the client names one
 # (CPA ``geminiInteractionsAPIRevision``)
 API_REVISION = "2026-05-20"
+
+# whether this task's last refused Gemini request was over its key's input tokens per
+# minute alone (note_refusal, as the failover reads the refusal; classify takes it)
+_OVERSIZED: contextvars.ContextVar[bool] = contextvars.ContextVar("gemini_oversized", default=False)
 
 # (default base, (credential base, model, method)) -> the call's URL: a pure function of the key
 _URLS: dict[tuple[str, tuple[str, str, str]], str] = {}
@@ -106,6 +114,17 @@ class GeminiProvider(Provider):
         hint = google_retry_delay(body) if body is not None else None
         return hint if hint is not None else retry_after_header(headers)
 
+    def classify(
+        self, status: int, headers: Mapping[str, str], body: bytes, credential_id: str | None = None
+    ) -> UpstreamError:
+        """Base rules; a 429 over the key's input tokens per minute that the request earned
+        alone (:func:`note_refusal`) is ``oversized``: the next key, none cools (CPA cools)."""
+        err = super().classify(status, headers, body, credential_id)
+        if _OVERSIZED.get():
+            _OVERSIZED.set(False)  # (one refusal's verdict, never the next one's)
+            err.oversized = True
+        return err
+
 
 class InteractionsProvider(GeminiProvider):
     """``interactions-api-key``: Google's native Interactions API (``POST {base}/v1beta/
@@ -167,6 +186,14 @@ def _own_headers(api_key: str) -> dict[str, str]:
     if not api_key:
         return {"Content-Type": "application/json"}
     return {"Content-Type": "application/json", "x-goog-api-key": api_key}
+
+
+def note_refusal(status: int, body: bytes, request: Mapping[str, Any]) -> None:
+    """Whether the refusal ``body`` of the Gemini request ``request`` is the request's own
+    (over its key's input tokens per minute by itself: ``request_faults.over_input_quota``),
+    for the ``classify`` of this refusal: the failover has the request sent, ``classify``
+    only the answer."""
+    _OVERSIZED.set(over_input_quota(status, body, request))
 
 
 # no model of the catalog writes fewer (tests/models pins it): an ask up to this is never capped
