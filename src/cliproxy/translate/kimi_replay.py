@@ -158,9 +158,10 @@ class KimiReplayCache:
         max_bytes: int = MAX_TOTAL_BYTES,
     ) -> None:
         self._entries: _Bounded[_Entry] = _Bounded(ttl, max_sessions, weigh=_size, max_weight=max_bytes)
-        # several workers: each change (the entry, or None when it went) is told to the
-        # others (``translate.kimi_replay_record``), who ``adopt`` it
-        self.mirror: Callable[[str, _Entry | None], None] | None = None
+        # several workers: each change (the entry, or None when it went; and the entry it
+        # grew from when it is that one with a turn added) is told to the others
+        # (``translate.kimi_replay_record``), who ``adopt`` it
+        self.mirror: Callable[[str, _Entry | None, _Entry | None], None] | None = None
 
     @property
     def size(self) -> int:
@@ -222,14 +223,19 @@ class KimiReplayCache:
         if key:
             self._put(key, None)
 
-    def _put(self, key: str, entry: _Entry | None) -> None:
-        """The entry at ``key`` (None: gone), told to the :attr:`mirror`."""
+    def _put(self, key: str, entry: _Entry | None, base: _Entry | None = None) -> None:
+        """The entry at ``key`` (None: gone; ``base``: the entry it extends by its last
+        turn), told to the :attr:`mirror`."""
         if entry is None:
             self._entries.delete(key)
         else:
             self._entries.put(key, entry)
         if self.mirror is not None:
-            self.mirror(key, entry)
+            self.mirror(key, entry, base)
+
+    def held(self, key: str) -> _Entry | None:
+        """The entry at the cache key ``key``, if any (for the mirror)."""
+        return self._entries.get(key)
 
     def adopt(self, key: str, entry: _Entry | None) -> None:
         """Another worker's change of the entry at ``key`` (None: it went); a new tuple, so
@@ -280,7 +286,7 @@ class CompatReplayCache(KimiReplayCache):
         sizes = [len(orjson.dumps(turn)) for turn in turns[:-1]] + [entry[1]]
         while sum(sizes) > MAX_BYTES:
             del turns[0], sizes[0]
-        self._put(key, (turns, sum(sizes)))
+        self._put(key, (turns, sum(sizes)), snapshot)
         return True
 
 
