@@ -12,6 +12,7 @@ become an ``UpstreamNetworkError`` that says what was being read.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from cliproxy.providers.transport import UpstreamResponse, network_error, read_b
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import unwraps
 from cliproxy.translate.collect import Collector
+from cliproxy.translate.openai_chat.decode import error_status
 from cliproxy.translate.openai_responses.terminal import TerminalResponse
 from cliproxy.translate.registry import Registry
 from cliproxy.upstream_body import unwrapped
@@ -42,6 +44,7 @@ __all__ = [
     "json_object",
     "loads_object",
     "local_count",
+    "refuse_error_body",
     "whole_reply",
 ]
 
@@ -96,6 +99,8 @@ async def whole_reply(
                 data = decoding.undeclared_body(data)  # compressed, though no Content-Encoding said so
             if trace is not None and trace.keep_bodies:  # else it keeps only an error's body
                 trace.upstream_body(data)
+            if data.find(b"error", 0, _ERROR_HEAD_SPAN) >= 0:
+                refuse_error_body(data)
             parsed: dict[str, Any] | None = None  # the body as an object, once unwrapping parsed it
             if attempt.provider.wraps_payloads:
                 parsed = attempt.provider.unwrap_body(loads_object(data))
@@ -296,10 +301,48 @@ def local_count(reg: Registry, call: Call, cred: Credential, tokens: int) -> Rep
 # ---------------------------------------------------------------------- streams
 
 
+# a 200 whose body is an error object, not an answer: its first member is ``error``
+# (OpenAI's and Google's error shape) or it is typed ``error`` (Anthropic's); looked for
+# only when "error" is in the body's first bytes
+_ERROR_HEAD = re.compile(rb'\s*\{\s*"(?:error"\s*:|type"\s*:\s*"error")')
+_ERROR_HEAD_SPAN = 32
+_SAYS_500 = frozenset(("server_error", "api_error"))
+
+
+def refuse_error_body(data: bytes) -> None:
+    """Raise the upstream error a 200 whole answer holds instead of an answer (a gateway's
+    or relay's way to fail): its status (the error's numeric ``code``, else its ``type``'s,
+    else 502) and its body, as if the upstream had answered with that status, so it fails
+    over, cools and reaches the client as that error does. CPA hands such a body on as the
+    answer (a client of the same format gets a 200 that is no answer, another format an
+    empty answer); the same object as a stream's first event is a failure here and in CPA,
+    so the whole one is too. ``"error": null`` beside an answer is no error."""
+    if _ERROR_HEAD.match(data) is None:
+        return
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return  # (not JSON: the reader after this says so)
+    err = obj.get("error") if type(obj) is dict else None
+    if type(err) is str and err:
+        err = {"message": err}
+    if type(err) is not dict or not err:
+        return
+    status = error_status(err)  # (500 when neither code nor type names one: then 502)
+    if status == 500 and err.get("code") not in (500, "500") and err.get("type") not in _SAYS_500:
+        status = 502
+    message = err.get("message")
+    text = message if isinstance(message, str) and message else "no message"
+    raise UpstreamError(f"upstream answered 200 with an error: {text[:200]}", status=status, body=data)
+
+
 def json_object(data: bytes) -> bytes:
     """A pass-through body, checked cheaply (no parse) to be one JSON object: an empty or
-    HTML 200 answer is an upstream failure, not a success."""
+    HTML 200 answer is an upstream failure, not a success, and so is an error object
+    (:func:`refuse_error_body`)."""
     if data[:1] == b"{" and data[-1:] == b"}":  # the usual answer: no copy, no strip
+        if data.find(b"error", 0, _ERROR_HEAD_SPAN) >= 0:
+            refuse_error_body(data)
         return data
     if data.lstrip()[:1] != b"{" or data.rstrip()[-1:] != b"}":
         what = "an empty body" if not data.strip() else "a body that is not JSON"
