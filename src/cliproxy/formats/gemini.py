@@ -15,6 +15,7 @@ import orjson
 
 from cliproxy.formats import ir
 from cliproxy.formats.sniffer import UsageSniffer
+from cliproxy.formats.sse import MAX_EVENT_BYTES, too_large
 
 __all__ = [
     "CONTENT_FILTER_REASONS",
@@ -156,67 +157,93 @@ def usage_to_metadata(usage: ir.Usage) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- array framing
 
-# a whole string token, a lone quote (a string not finished yet), or a bracket
+# a whole string, an opening quote whose string does not end in the bytes scanned, a bracket
 _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|"|[{}\[\]]', re.S)
+# the rest of a string whose opening quote came in an earlier piece: up to its closing quote
+# (not taken), or to the piece's end (a lone backslash there escapes the next piece's first byte)
+_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.S)
 
 
 class JSONArraySplitter:
     """Cuts a streamed JSON array (or a bare object) into its top-level objects.
 
-    A regex takes whole strings in one step (so braces inside texts do not count);
-    a string cut by the chunk boundary is scanned again when more bytes arrive. Only
-    the current object is kept. ``closed`` turns true once the array's ``]`` was seen.
+    Each piece is scanned once, from where the last one stopped: whether a string is open
+    (and a backslash at the piece's end escaping the next byte) and the nesting depth are
+    carried over, so an object of any size costs time in proportion to its bytes (the
+    pieces of an unfinished one are kept apart and joined once, when it ends). A regex
+    takes whole strings in one step (so braces inside texts do not count). An object may
+    hold at most ``sse.MAX_EVENT_BYTES`` (as one SSE event), else ``EventTooLarge``.
+    ``closed`` turns true once the array's ``]`` was seen.
     """
 
-    __slots__ = ("_buf", "_depth", "_pos", "_start", "closed")
+    __slots__ = ("_depth", "_escaped", "_held", "_open", "_size", "_string", "closed")
 
     def __init__(self) -> None:
-        self._buf = b""
-        self._pos = 0  # scan position in _buf
-        self._start = -1  # where the current top-level object starts in _buf
+        self._held: list[bytes] = []  # the current object's bytes from earlier pieces
+        self._size = 0  # ... their size
+        self._open = False  # an object has begun and not ended
         self._depth = 0  # nesting inside the current object (0: between objects)
+        self._string = False  # a string is open at the end of the last piece
+        self._escaped = False  # ... and that piece ended with a backslash in it
         self.closed = False
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        if self._start < 0:
-            buf = self._buf + chunk if self._buf else chunk
-        else:
-            buf = self._buf[self._start :] + chunk
-            self._pos -= self._start
-            self._start = 0
         out: list[bytes] = []
-        pos = len(buf)
+        end = len(chunk)
+        if not end:
+            return out
+        pos = 0
+        start = 0 if self._open else -1  # where the current object starts in ``chunk``
         depth = self._depth
-        for m in _TOKEN.finditer(buf, self._pos):
-            c = buf[m.start()]
-            if c == 0x22:  # "
-                if m.end() - m.start() == 1:  # unterminated: wait for more bytes
-                    pos = m.start()
-                    break
-            elif c == 0x7B or (c == 0x5B and depth):  # { or a nested [
-                if depth == 0:
-                    self._start = m.start()
-                depth += 1
-            elif c == 0x7D or (c == 0x5D and depth):  # } or a nested ]
-                depth -= 1
-                if depth == 0:
-                    out.append(buf[self._start : m.end()])
-                    self._start = -1
-            elif c == 0x5D:  # the array's own ]
-                self.closed = True
-        self._depth = depth
-        if self._start < 0:
-            self._buf = buf[pos:] if pos < len(buf) else b""
-            self._pos = 0
-        else:
-            self._buf = buf
-            self._pos = pos
+        string = self._string
+        if string:  # the rest of a string begun in an earlier piece
+            if self._escaped:
+                pos, self._escaped = 1, False
+            pos = _REST.match(chunk, pos).end()  # type: ignore[union-attr]  # (it matches "")
+            if pos < end and chunk[pos] == 0x22:
+                string, pos = False, pos + 1
+            else:  # the piece ends inside it, maybe on a backslash
+                self._escaped = pos < end
+                pos = end
+        if pos < end:
+            for m in _TOKEN.finditer(chunk, pos):
+                at = m.start()
+                c = chunk[at]
+                if c == 0x22:  # "
+                    if m.end() - at == 1:  # it goes on in later pieces: so is the rest of this one
+                        string = True
+                        stop = _REST.match(chunk, at + 1).end()  # type: ignore[union-attr]
+                        self._escaped = stop < end  # (stopped by a backslash at the end)
+                        break
+                elif c == 0x7B or (c == 0x5B and depth):  # { or a nested [
+                    if depth == 0:
+                        start = at
+                    depth += 1
+                elif c == 0x7D or (c == 0x5D and depth):  # } or a nested ]
+                    depth -= 1
+                    if depth == 0:
+                        piece = chunk[start : m.end()]
+                        if self._held:
+                            piece = b"".join((*self._held, piece))
+                            self._held, self._size = [], 0
+                        out.append(piece)
+                        start = -1
+                elif c == 0x5D:  # the array's own ]
+                    self.closed = True
+        self._depth, self._string, self._open = depth, string, start >= 0
+        if start >= 0:
+            part = chunk[start:] if start else chunk
+            self._held.append(part)
+            self._size += len(part)
+            if self._size > MAX_EVENT_BYTES:  # as an SSE event that does not end
+                size, self._held, self._size = self._size, [], 0
+                raise too_large(size)
         return out
 
     def feed_parsed(self, chunk: bytes) -> list[Any]:
         """Like ``feed`` but parsed (``None`` for a piece that is not valid JSON). A chunk
         holding exactly one whole object, the usual case, costs one ``orjson.loads``."""
-        if self._start < 0 and not self._buf:
+        if not self._open and not self._string:
             obj = self._whole(chunk)
             if obj is not None:
                 return [obj]
@@ -241,7 +268,7 @@ class JSONArraySplitter:
     @property
     def pending(self) -> bool:
         """True when an object was cut in the middle."""
-        return self._start >= 0
+        return self._open
 
 
 _SEPARATORS = b" \t\r\n,["
