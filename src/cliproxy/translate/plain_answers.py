@@ -219,7 +219,8 @@ UnparsedAnswer = Callable[
     [dict[str, Any], dict[str, Any], str, "str | None"], "tuple[dict[str, Any], ir.Usage] | None"
 ]
 # the plain answers of a request whose IR was never made (``plain_requests``): read off the
-# client's body instead (a Chat answer reads of the request its model name alone)
+# client's body instead (a Chat answer reads of the request its model name alone; a Claude
+# one, nothing)
 UNPARSED: dict[tuple[Format, Format], UnparsedAnswer] = {
     (Format.GEMINI, Format.OPENAI): lambda body, client, name, model: gemini_to_chat(
         body, ir.Request(name), model
@@ -227,4 +228,5 @@ UNPARSED: dict[tuple[Format, Format], UnparsedAnswer] = {
     (Format.CLAUDE, Format.RESPONSES): lambda body, client, name, model: claude_to_responses(
         body, None, model, client
     ),
+    (Format.OPENAI, Format.CLAUDE): lambda body, client, name, model: chat_to_claude(body, None, model),
 }

@@ -24,7 +24,14 @@ from cliproxy.formats import Format
 from cliproxy.formats.claude import DEFAULT_MAX_TOKENS
 from cliproxy.formats.gemini import DEFAULT_SAFETY_SETTINGS
 
-__all__ = ["PLAIN_REQUESTS", "RESPONSES_KEYS", "PlainRequest", "chat_to_gemini", "responses_to_claude"]
+__all__ = [
+    "PLAIN_REQUESTS",
+    "RESPONSES_KEYS",
+    "PlainRequest",
+    "chat_to_gemini",
+    "claude_to_chat",
+    "responses_to_claude",
+]
 
 # (client body, upstream model name, whether the client streams) -> the upstream body,
 # or None: not the plain shape
@@ -235,8 +242,132 @@ def responses_to_claude(body: dict[str, Any], model: str, stream: bool = False) 
     return out
 
 
+# the Claude fields claude_to_chat takes (top_k: read into the IR, written by no Chat body)
+_CLAUDE_KEYS = frozenset(
+    (
+        "model",
+        "messages",
+        "system",
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop_sequences",
+        "stream",
+        "metadata",
+    )
+)
+_CLAUDE_ROLES = frozenset(("user", "assistant"))
+_USER_ID = frozenset(("user_id",))
+
+
+def _claude_content(content: Any, assistant: bool) -> Any:
+    """A Chat message's ``content`` for a Claude message's (a string, or text blocks of
+    ``type`` and ``text`` alone: one is its string, several stay parts), none empty; ``None``
+    for anything else. An assistant's text block that may be a Gemini image the proxy
+    answered with (``![``: ``claude.request._images_back``) is the hub's."""
+    if type(content) is str:
+        return content or None
+    if type(content) is not list or not content:
+        return None
+    for block in content:
+        if type(block) is not dict or len(block) != 2 or block.get("type") != "text":
+            return None
+        text = block.get("text")
+        if type(text) is not str or not text or (assistant and text.startswith("![")):
+            return None
+    if len(content) == 1:
+        return content[0]["text"]
+    return [{"type": "text", "text": b["text"]} for b in content]
+
+
+def _claude_system(system: Any) -> Any:
+    """The Chat system content of a Claude ``system`` (a string, or text blocks of ``type``
+    and ``text`` alone), empty texts and Claude Code's billing block left out: ``""`` for
+    none left, ``None``: not the plain shape."""
+    if type(system) is str:
+        return "" if system.lstrip().startswith(_BILLING_HEADER) else system
+    if type(system) is not list:
+        return None
+    texts: list[str] = []
+    for block in system:
+        if type(block) is not dict or len(block) != 2 or block.get("type") != "text":
+            return None
+        text = block.get("text")
+        if type(text) is not str:
+            return None
+        if text and not text.lstrip().startswith(_BILLING_HEADER):
+            texts.append(text)
+    if len(texts) > 1:  # several system blocks stay apart (CPA)
+        return [{"type": "text", "text": t} for t in texts]
+    return texts[0] if texts else ""
+
+
+def claude_to_chat(body: dict[str, Any], model: str, stream: bool = False) -> dict[str, Any] | None:
+    """A Claude Messages request of ``system`` and user and assistant text turns with the
+    sampling fields (and ``metadata.user_id``) as a Chat Completions body (what
+    ``claude.parse_request`` then ``openai_chat.build_request`` write)."""
+    if not body.keys() <= _CLAUDE_KEYS or type(body.get("model")) is not str:
+        return None
+    messages = body.get("messages")
+    if type(messages) is not list or not messages:
+        return None
+    out_messages: list[dict[str, Any]] = []
+    if "system" in body:
+        system = _claude_system(body["system"])
+        if system is None:
+            return None
+        if system:
+            out_messages.append({"role": "system", "content": system})
+    for m in messages:
+        if type(m) is not dict or len(m) != 2:
+            return None
+        role = m.get("role")
+        if role not in _CLAUDE_ROLES:  # (a system turn inside messages: the hub's reminder)
+            return None
+        content = _claude_content(m.get("content"), role == "assistant")
+        if content is None:
+            return None
+        out_messages.append({"role": role, "content": content})
+    out: dict[str, Any] = {"model": model, "messages": out_messages}
+    if "max_tokens" in body:
+        if type(body["max_tokens"]) is not int:
+            return None
+        out["max_tokens"] = body["max_tokens"]
+    for key in ("temperature", "top_p"):
+        if key in body:
+            value = body[key]
+            if type(value) is not float and type(value) is not int:
+                return None
+            out[key] = value
+    if "top_k" in body and type(body["top_k"]) is not int:
+        return None
+    if "stop_sequences" in body:
+        stop = body["stop_sequences"]
+        if type(stop) is not list or not all(type(s) is str for s in stop):
+            return None
+        if stop:  # (OpenAI refuses an empty stop list) the client's list, as the hub's IR holds it
+            out["stop"] = stop
+    if "stream" in body and type(body["stream"]) is not bool:
+        return None
+    if stream:
+        out["stream"] = True
+        out["stream_options"] = {"include_usage": True}
+    if "metadata" in body:
+        metadata = body["metadata"]
+        if type(metadata) is not dict or not metadata.keys() <= _USER_ID:
+            return None
+        if "user_id" in metadata:
+            user = metadata["user_id"]
+            if type(user) is not str:
+                return None
+            out["user"] = user
+    return out
+
+
 # (client format, upstream format) -> its plain-request writer
 PLAIN_REQUESTS: dict[tuple[Format, Format], PlainRequest] = {
     (Format.OPENAI, Format.GEMINI): chat_to_gemini,
     (Format.RESPONSES, Format.CLAUDE): responses_to_claude,
+    (Format.CLAUDE, Format.OPENAI): claude_to_chat,
 }
