@@ -1,11 +1,12 @@
 """Codex reasoning replay on the request path (CPA ``applyCodexReasoningReplayCache``,
 ``codexReasoningReplaySessionKey``, ``clearCodexReasoningReplayOnInvalidSignature``).
 
-Which requests: a Claude Messages or Chat Completions client's generation translated for
-Codex. A Responses client (the Codex CLI, the SDKs) carries its reasoning items itself and
+Which requests: a Claude Messages, Chat Completions or Gemini client's generation
+translated for Codex. A Responses client (the Codex CLI, the SDKs) carries its reasoning items itself and
 is never touched, neither restored into nor recorded from. (CPA replays for Claude
 clients only; a Chat client has no place at all for encrypted reasoning, so it gets the
-replay too, keyed per API key as CPA keys its prompt cache.)
+replay too, keyed per API key as CPA keys its prompt cache; so does a Gemini client, whose
+``thought`` parts have no place for OpenAI's encrypted reasoning either.)
 
 The session (:func:`session_key`): a Claude Code session and agent (shared with the Codex
 prompt-cache key: ``replay_keys.claude_code_scope``), else the client's prompt cache key,
@@ -39,7 +40,7 @@ __all__ = ["CARRIED", "Scope", "carry", "invalid_signature", "restore", "session
 CARRIED = "_cliproxy_reasoning_replay"
 
 # read per request: a global, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
-_CLAUDE, _OPENAI = Format.CLAUDE, Format.OPENAI
+_CLAUDE, _OPENAI, _GEMINI = Format.CLAUDE, Format.OPENAI, Format.GEMINI
 
 # what Codex says of reasoning it cannot use (CPA's ``thinking_signature_invalid``)
 _INVALID = b"invalid_encrypted_content"
@@ -53,7 +54,7 @@ def session_key(fmt: Format, body: Mapping[str, Any], headers: Mapping[str, str]
         if scope:
             return caller_scoped(headers, scope)
         return replay_session_key(headers, body, chat_client=False)
-    if fmt is _OPENAI:
+    if fmt is _OPENAI or fmt is _GEMINI:  # no place for the reasoning: keyed per API key at least
         return replay_session_key(headers, body, chat_client=True)
     return ""
 
@@ -63,7 +64,7 @@ def carry(
 ) -> None:
     """Leave the session of the client's request in the attempt's ``body`` (under
     :data:`CARRIED`) for :func:`restore` in ``build``."""
-    if fmt is _CLAUDE or fmt is _OPENAI:
+    if fmt is _CLAUDE or fmt is _OPENAI or fmt is _GEMINI:
         session = session_key(fmt, client_body, headers)
         if session:
             body[CARRIED] = session
