@@ -285,6 +285,9 @@ def _loads(piece: bytes) -> Any:
 
 _KEY = b'"usageMetadata"'
 _BRACES = re.compile(rb"[{}]")
+# a usageMetadata object is a few hundred bytes: what follows the key unclosed past this is
+# forgotten (held and scanned again on every read, it made a read's cost grow with it)
+_USAGE_HOLD = 64 << 10
 
 
 class GeminiUsageSniffer(UsageSniffer):
@@ -307,7 +310,7 @@ class GeminiUsageSniffer(UsageSniffer):
         start = data.find(b"{", idx)
         end = _object_end(data, start) if start >= 0 else -1
         if end < 0:
-            self._buf = data[idx:]
+            self._buf = data[idx:] if len(data) - idx <= _USAGE_HOLD else data[-len(_KEY) :]
             return
         raw = data[start:end]
         # Google repeats the usage known so far on every chunk: the same bytes are not read again
