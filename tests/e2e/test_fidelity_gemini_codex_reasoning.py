@@ -35,7 +35,7 @@ async def proxy(start_proxy: Any, fakes: Any) -> Any:
     return p
 
 
-def _client(url: str, key: str) -> genai.Client:
+def gemini_client(url: str, key: str) -> genai.Client:
     return genai.Client(
         api_key=key,
         http_options=gtypes.HttpOptions(
@@ -56,16 +56,18 @@ CONFIG = gtypes.GenerateContentConfig(
 )
 
 
-async def _turn(client: genai.Client, contents: list[Any], stream: bool) -> list[gtypes.Part]:
+async def _turn(
+    client: genai.Client, contents: list[Any], stream: bool, model: str = MODEL
+) -> list[gtypes.Part]:
     if stream:
         chunks = [
             c
             async for c in await client.aio.models.generate_content_stream(
-                model=MODEL, contents=contents, config=CONFIG
+                model=model, contents=contents, config=CONFIG
             )
         ]
     else:
-        chunks = [await client.aio.models.generate_content(model=MODEL, contents=contents, config=CONFIG)]
+        chunks = [await client.aio.models.generate_content(model=model, contents=contents, config=CONFIG)]
     return [
         p
         for c in chunks
@@ -76,11 +78,12 @@ async def _turn(client: genai.Client, contents: list[Any], stream: bool) -> list
     ]
 
 
-async def _loop(url: str, key: str, stream: bool) -> None:
-    client = _client(url, key)
+async def loop(url: str, key: str, stream: bool, model: str = MODEL) -> None:
+    """Two turns of a tool loop, sent back as Gemini CLI keeps them."""
+    client = gemini_client(url, key)
     try:
         contents: list[Any] = [gtypes.Content(role="user", parts=[gtypes.Part(text=PROMPT)])]
-        parts = await _turn(client, contents, stream)
+        parts = await _turn(client, contents, stream, model)
         calls = [p.function_call for p in parts if p.function_call]
         assert calls and calls[0].name == "bash"
         contents.append(gtypes.Content(role="model", parts=parts))
@@ -93,14 +96,14 @@ async def _loop(url: str, key: str, stream: bool) -> None:
             for c in calls
         ]
         contents.append(gtypes.Content(role="user", parts=answers))
-        await _turn(client, contents, stream)
+        await _turn(client, contents, stream, model)
     finally:
         await client.aio.aclose()
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 async def test_gemini_client_tool_loop_gets_its_reasoning_back(proxy: Any, stream: bool) -> None:
-    await _loop(proxy.url, KEY, stream)
+    await loop(proxy.url, KEY, stream)
     sent: list[dict[str, Any]] = proxy.fakes.responses.last.json["input"]
     assert kinds(sent) == ["message", "reasoning", "function_call", "function_call_output"]
     assert sent[1]["encrypted_content"] == ENCRYPTED
@@ -110,10 +113,10 @@ async def test_gemini_client_tool_loop_gets_its_reasoning_back(proxy: Any, strea
 async def test_another_caller_never_gets_it(proxy: Any) -> None:
     """The reasoning is kept per caller API key: a second key's loop of the same shape
     reaches Codex without the first one's reasoning (its own, once it has some)."""
-    client = _client(proxy.url, OTHER_KEY)
+    client = gemini_client(proxy.url, OTHER_KEY)
     try:
         contents: list[Any] = [gtypes.Content(role="user", parts=[gtypes.Part(text=PROMPT)])]
-        await _loop(proxy.url, KEY, False)
+        await loop(proxy.url, KEY, False)
         # the other caller sends the first caller's history: nothing of the first caller's is put in
         first_input = proxy.fakes.responses.last.json["input"]
         call = next(i for i in first_input if i.get("type") == "function_call")

@@ -486,11 +486,14 @@ def test_scope_skips_websocket_message_with_previous_response() -> None:
 
 
 def test_chat_client_is_keyed_by_its_api_key() -> None:
-    """Ours: a Chat client's turns are kept per API key (CPA replays xAI for Claude and
-    Responses clients only; Codex's replay keys Chat clients this way in CPA too)."""
+    """Ours: a Chat or Gemini client's turns are kept per API key (CPA replays xAI for
+    Claude and Responses clients only; Codex's replay keys Chat clients this way in CPA
+    too). Neither format has a place for the encrypted reasoning."""
     a = session(Format.OPENAI, {"messages": []}, {"Authorization": "Bearer a"})
     assert a.startswith("caller:") and session(Format.OPENAI, {"messages": []}, {}) == ""
-    assert session(Format.GEMINI, {"contents": []}, {"Authorization": "Bearer a"}) == ""
+    assert session(Format.GEMINI, {"contents": []}, {"x-goog-api-key": "a"}) == a
+    assert session(Format.GEMINI, {"contents": []}, {}) == ""
+    assert session(Format.INTERACTIONS, {"input": []}, {"Authorization": "Bearer a"}) == ""
 
 
 # --------------------------------------------------------------------------- compaction

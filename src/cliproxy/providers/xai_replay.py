@@ -2,16 +2,16 @@
 ``xaiReasoningReplayScopeFromRequest``, ``cacheXAIReasoningReplayFromCompleted``,
 ``clearXAIReasoningReplayAfterCompaction``; the cache is :mod:`cliproxy.translate.xai_replay`).
 
-Which requests: a generation of a Claude Messages, Responses or Chat Completions client
-to a Grok model. (CPA replays for Claude and Responses clients; a Chat client has no
-place at all for encrypted reasoning, so it gets the replay too, as Codex's replay gives
-it, keyed per API key.) A client on the Responses WebSocket whose message names a
+Which requests: a generation of a Claude Messages, Responses, Chat Completions or Gemini
+client to a Grok model. (CPA replays for Claude and Responses clients; a Chat or Gemini
+client has no place at all for encrypted reasoning, so it gets the replay too, as Codex's
+replay gives it, keyed per API key.) A client on the Responses WebSocket whose message names a
 ``previous_response_id`` gets none: the conversation its socket holds already carries
 that turn (CPA).
 
 The session (:func:`session_key`): a Claude Code session and agent, else the downstream
 socket of a Responses WebSocket (CPA's trusted ``execution:`` session), else the client's
-prompt cache key, Codex window or session headers, else for a Chat client its API key.
+prompt cache key, Codex window or session headers, else for a Chat or Gemini client its API key.
 Every session but the socket's is namespaced by a hash of the caller's API key, and a
 caller with no API key gets no replay: two callers never share reasoning, even naming
 the same session. The key does not name the xAI credential: a failover keeps it.
@@ -41,12 +41,12 @@ __all__ = ["CARRIED", "Scope", "carry", "restore", "session_key"]
 CARRIED = "_cliproxy_xai_reasoning_replay"
 
 # read per request: globals, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
-_CLAUDE, _OPENAI, _RESPONSES = Format.CLAUDE, Format.OPENAI, Format.RESPONSES
+_CLAUDE, _OPENAI, _RESPONSES, _GEMINI = Format.CLAUDE, Format.OPENAI, Format.RESPONSES, Format.GEMINI
 
 
 def session_key(fmt: Format | None, body: Mapping[str, Any], headers: Mapping[str, str]) -> str:
     """The replay session of a client request in ``fmt`` (``""``: no replay)."""
-    if fmt is not _CLAUDE and fmt is not _OPENAI and fmt is not _RESPONSES:
+    if fmt is not _CLAUDE and fmt is not _OPENAI and fmt is not _RESPONSES and fmt is not _GEMINI:
         return ""
     socket = (headers.get(SESSION_HEADER) or "").strip()
     if socket and headers.get(PREVIOUS_HEADER):
@@ -55,7 +55,7 @@ def session_key(fmt: Format | None, body: Mapping[str, Any], headers: Mapping[st
         return caller_scoped(headers, scope)
     if socket:  # ours, random per socket: no caller can name another's (CPA's execution session)
         return "execution:" + socket
-    return replay_session_key(headers, body, chat_client=fmt is _OPENAI)
+    return replay_session_key(headers, body, chat_client=fmt is _OPENAI or fmt is _GEMINI)
 
 
 def carry(
