@@ -153,11 +153,14 @@ async def test_a_key_whose_input_minute_is_too_small_passes_the_request_on(start
     proxy = await start_proxy(config(fake_gemini.base_url))
     fake_gemini.input_tpm = LIMIT
     fake_gemini.spend_input("gem-b", -1_000_000)  # (its minute holds any request: a larger tier)
-    for _ in range(2):  # (the rotation asks gem-a first once)
+    for _ in range(2):
         assert await chat(proxy, BIG)
     assert await cooling(proxy) == []
-    assert [r.key for r in fake_gemini.requests].count("gem-a") == 1
-    assert [r.key for r in fake_gemini.requests].count("gem-b") == 2
+    asked = [r.key for r in fake_gemini.requests]
+    # gem-b answered both; gem-a, not cooled, may be asked first by either pick (the
+    # rotation's start after a failover is the pool's business, not this test's)
+    assert asked.count("gem-b") == 2
+    assert 1 <= asked.count("gem-a") <= 2
 
 
 async def test_a_small_request_refused_for_a_spent_minute_cools_the_keys(start_proxy, fake_gemini):
