@@ -62,6 +62,7 @@ SCENARIOS = [
     Scenario("passthrough Claude", "claude", "claude", "passthrough Claude"),
     Scenario("Claude -> OpenAI", "claude", "openai", "passthrough OpenAI"),
     Scenario("OpenAI -> Gemini", "openai", "gemini", "passthrough OpenAI"),
+    Scenario("OpenAI -> Claude", "openai", "claude", "passthrough OpenAI"),
     Scenario("Responses -> Claude", "responses", "claude", "passthrough Claude"),
 ]
 BY_NAME = {s.name: s for s in SCENARIOS}
