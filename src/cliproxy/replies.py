@@ -41,6 +41,7 @@ _GEMINI, _OPENAI, _RESPONSES, _CODEX = Format.GEMINI, Format.OPENAI, Format.RESP
 __all__ = [
     "compact_reply",
     "count_reply",
+    "json_head",
     "json_object",
     "loads_object",
     "local_count",
@@ -165,8 +166,11 @@ async def _collected(
     if wrapped and not unwraps(decoder, attempt.provider.unwrap_body):
         chunks = unwrapped(chunks, attempt.provider, resp)
     observe = attempt.replay.record().observe if attempt.replay is not None else None
+    head: list[bytes] | None = []  # the body while it is one JSON object (json_head)
     try:
         async for chunk in chunks:
+            if head is not None:
+                head = json_head(head, chunk)
             events = decoder.decode(chunk)
             if observe is not None:
                 for ev in events:
@@ -183,6 +187,8 @@ async def _collected(
             observe(ev)
     collector.feed(events)
     if collector.error is not None:
+        if head and collector.stop is None:  # no answer: a whole JSON error instead of a stream?
+            refuse_error_body(b"".join(head))
         raise inband_error(collector.error, attempt.cred.id)
     request = attempt.request(reg, call)
     answer = collector.response(alias)
@@ -197,14 +203,19 @@ async def _terminal(
     its ``model`` the forced alias's when there is one, else ``model`` (the client's) when
     the upstream named none (as its stream's snapshots get it; CPA leaves it out)."""
     end = TerminalResponse()
+    head: list[bytes] | None = []  # the body while it is one JSON object (json_head)
     try:
         async for chunk in chunks:
+            if head is not None:
+                head = json_head(head, chunk)
             end.feed(chunk)
     except _READ_FAILURES:
         if end.response is None:
             raise  # (after its end, the answer is whole: nothing is wrong with the account)
     found = end.finish()
     if isinstance(found, ir.Error):
+        if head:  # a whole JSON error instead of a stream
+            refuse_error_body(b"".join(head))
         raise inband_error(found, attempt.cred.id)
     if alias is not None:
         found["model"] = alias
@@ -334,6 +345,17 @@ def refuse_error_body(data: bytes) -> None:
     message = err.get("message")
     text = message if isinstance(message, str) and message else "no message"
     raise UpstreamError(f"upstream answered 200 with an error: {text[:200]}", status=status, body=data)
+
+
+def json_head(kept: list[bytes], chunk: bytes) -> list[bytes] | None:
+    """``kept`` and ``chunk`` while a body asked for as a stream is one JSON object so far
+    (its first byte ``{``: no SSE field, no Gemini JSON array), read whole by
+    :func:`refuse_error_body` when no event came of it (a 200 error instead of a stream);
+    None once it is not, or past a few reads (an error object is short)."""
+    if len(kept) < 16 and (kept or chunk.lstrip()[:1] == b"{"):
+        kept.append(chunk)
+        return kept
+    return None
 
 
 def json_object(data: bytes) -> bytes:

@@ -27,7 +27,7 @@ from cliproxy.providers.base import RewriteError
 from cliproxy.providers.fastconn import GO, STOP, Push
 from cliproxy.providers.secrets import without_secrets
 from cliproxy.providers.transport import UpstreamResponse, network_error
-from cliproxy.replies import inband_error
+from cliproxy.replies import inband_error, json_head, refuse_error_body
 from cliproxy.translate import ir
 from cliproxy.translate.late_errors import ChatLatePassthrough, LatePassthrough
 from cliproxy.translate.openai_responses.passthrough import ResponsesPassthrough
@@ -114,6 +114,7 @@ async def open_stream(
             tr.observe = attempt.replay.record().observe
             tr.observe_text = False  # (it keeps thinking, signatures and calls, not the text)
     pending: list[bytes] = []
+    head: list[bytes] | None = []  # the body while it is one JSON object (replies.json_head)
     try:
         while not (tr.started or (not hold and tr.opened)):
             try:
@@ -123,6 +124,8 @@ async def open_stream(
                 break
             if chunk.startswith(_MAGIC_FIRST) and not pending and attempt.provider.sniffs_compression:
                 chunk, chunks = await undeclared(chunks, chunk, resp)  # compressed, not said so (CPA)
+            if head is not None:
+                head = json_head(head, chunk)
             pending.append(tr.feed(chunk))
             if tr.early_error is not None or (not hold and tr.opened):
                 break
@@ -135,6 +138,8 @@ async def open_stream(
     committed = not hold and tr.opened  # the handshake goes out; a later error stays in-stream
     if (tr.early_error is not None or not tr.started) and not committed:
         resp.release()
+        if head and not tr.started:  # a whole JSON error (a 200) instead of a stream: that error
+            refuse_error_body(b"".join(head))
         err = tr.early_error
         if err is not None:
             raise inband_error(err, attempt.cred.id)
