@@ -257,6 +257,7 @@ class Pipeline:
         first pick already chose (``cliproxy.pipeline_lane``), how its attempt failed
         (``None``: not attempted yet) and the config the request started with: the request
         goes on from there."""
+        route = self.pool.owners.scope(route, call.headers, call.query) if self.pool.owners.active else route
         session_key = session_fallback = ""
         if self.pool.session_affinity:  # and the key it was bound under before, if another
             session_key, session_fallback = affinity_keys(call.format, call.headers, call.body)

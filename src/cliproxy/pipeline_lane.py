@@ -59,6 +59,8 @@ async def whole(pipe: Pipeline, call: Call, route: ModelRoute) -> Reply | Stream
     """``call``'s answer (a whole generation), its first attempt made here when its
     credential fits, everything else by ``pipe.execute`` (see the module docstring)."""
     pool = pipe.pool
+    if pool.owners.active:  # a relay attached with a client key serves that key alone (credentials.owners)
+        route = pool.owners.scope(route, call.headers, call.query)
     try:
         cred = await pool.pick(route.model, route.providers, supports=route.supports)  # 5.
     except (CooldownError, NoCredentialError) as exc:  # as ``execute`` ends when none is free

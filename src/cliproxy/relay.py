@@ -13,7 +13,11 @@ Messages are JSON objects ``{"id", "type", "payload"}``, as CPA's page speaks th
 Each connection is one channel, named ``aistudio-<16 random chars>``; while it is open a
 runtime credential of provider ``aistudio`` with that id is in the pool (so its models are
 served and it rotates and cools like any credential), and it leaves when the socket
-closes. The WebSocket framing lives in ``cliproxy.server.wsrelay``; this module keeps the
+closes. A channel attached with a client key (``ws-auth: true``) is that key's: it is sent
+only the requests made with the same key (``credentials.owners``), unless
+``ws-relay-serves: all-keys`` (cliproxy's setting; CPA's relays serve every key). One
+attached with no key (``ws-auth: false``) serves every request, as in CPA. Its listing
+names the owner as a masked key, never the key. The WebSocket framing lives in ``cliproxy.server.wsrelay``; this module keeps the
 channels and implements the upstream-client protocol (``providers.transport``) that the
 ``aistudio`` provider is given as its transport.
 """
@@ -29,9 +33,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
+from cliproxy.credentials.owners import Owners
 from cliproxy.credentials.record import KIND_OAUTH, Credential
 from cliproxy.providers.aistudio import RELAY_CHANNEL_HEADER
 from cliproxy.providers.transport import UpstreamNetworkError
+from cliproxy.usage.mask import hide_key
 
 __all__ = ["Channel", "RelayHub", "RelayResponse"]
 
@@ -48,8 +54,15 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 class Channel:
     """One connected relay client."""
 
-    def __init__(self, name: str, send: Send, kick: Callable[[], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        send: Send,
+        kick: Callable[[], Awaitable[None]] | None = None,
+        owner: str | None = None,
+    ) -> None:
         self.name = name
+        self.owner = owner  # the client key it was attached with (None: it serves every key)
         self._send = send
         self.kick = kick  # closes the socket (ws-auth switched on)
         self._pending: dict[str, asyncio.Queue[dict[str, Any]]] = {}
@@ -162,17 +175,36 @@ class RelayResponse:
 class RelayHub:
     """The connected relay channels, and the upstream client that sends through them."""
 
-    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
+    def __init__(self, on_change: Callable[[], None] | None = None, owners: Owners | None = None) -> None:
         self._channels: dict[str, Channel] = {}
         self.on_change = on_change
+        self.owners = owners if owners is not None else Owners()  # the pool's: who each channel serves
+        self.shared = False  # ws-relay-serves: all-keys (every channel serves every key)
+
+    def share(self, shared: bool) -> None:
+        """``ws-relay-serves``: ``all-keys`` (True) or ``own-key`` (False), from now on."""
+        self.shared = shared
+        self._publish()
+
+    def _publish(self) -> None:
+        owned = {} if self.shared else {n: c.owner for n, c in self._channels.items() if c.owner is not None}
+        self.owners.set(owned)
 
     # -- channels (the WebSocket endpoint calls these)
 
-    def connect(self, send: Send, kick: Callable[[], Awaitable[None]] | None = None) -> Channel:
+    def connect(
+        self, send: Send, kick: Callable[[], Awaitable[None]] | None = None, owner: str | None = None
+    ) -> Channel:
+        """A new channel; ``owner``: the client key it was attached with, if any."""
         name = "aistudio-" + "".join(secrets.choice(_ALPHABET) for _ in range(16))
-        channel = Channel(name, send, kick)
+        channel = Channel(name, send, kick, owner)
         self._channels[name] = channel
-        log.info("websocket provider connected: %s", name)
+        self._publish()
+        log.info(
+            "websocket provider connected: %s%s",
+            name,
+            "" if owner is None else f" (client key {hide_key(owner)})",
+        )
         if self.on_change is not None:
             self.on_change()
         return channel
@@ -181,6 +213,7 @@ class RelayHub:
         channel.close(cause)
         if self._channels.get(channel.name) is channel:
             del self._channels[channel.name]
+            self._publish()
             log.info("websocket provider disconnected: %s (%s)", channel.name, cause)
             if self.on_change is not None:
                 self.on_change()
@@ -196,7 +229,8 @@ class RelayHub:
                     log.debug("wsrelay: closing %s: %r", channel.name, exc)
 
     def credentials(self) -> list[Credential]:
-        """One runtime credential per open channel (CPA ``wsOnConnected``)."""
+        """One runtime credential per open channel (CPA ``wsOnConnected``); the note of
+        one attached with a client key names the key, masked."""
         return [
             Credential(
                 id=name,
@@ -205,9 +239,9 @@ class RelayHub:
                 label=name,
                 metadata={"email": name},
                 source="wsrelay",
-                attributes={"runtime_only": "true"},
+                attributes=_attributes(channel.owner),
             )
-            for name in self._channels
+            for name, channel in self._channels.items()
         ]
 
     def __len__(self) -> int:
@@ -271,6 +305,12 @@ async def _next(queue: asyncio.Queue[dict[str, Any]]) -> dict[str, Any]:
             return await queue.get()
     except TimeoutError:
         raise TimeoutError(f"no relay message within {MESSAGE_TIMEOUT:.0f}s") from None
+
+
+def _attributes(owner: str | None) -> dict[str, str]:
+    if owner is None:
+        return {"runtime_only": "true"}
+    return {"runtime_only": "true", "note": f"attached with client key {hide_key(owner)}"}
 
 
 def _headers(raw: Any) -> dict[str, str]:

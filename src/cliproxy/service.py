@@ -123,7 +123,8 @@ class Service:
         self.lookups = CatalogLookups(self.models)
         self.lookups.wire(self.providers)
         # AI Studio through browsers connected on /v1/ws (cliproxy.relay)
-        self.relay = RelayHub(on_change=self._relay_changed)
+        self.relay = RelayHub(on_change=self._relay_changed, owners=self.pool.owners)
+        self.relay.share(config.ws_relay_serves == "all-keys")
         aistudio = self.providers.get("aistudio")
         if aistudio is not None:
             aistudio.transport = self.relay
@@ -499,6 +500,7 @@ class Service:
         self.config = config
         if config.ws_auth and not old.ws_auth and len(self.relay):  # CPA drops unauthenticated relays
             self._background(self.relay.close_all("ws-auth enabled"))
+        self.relay.share(config.ws_relay_serves == "all-keys")
         self.access = build_access(config)
         self.pool.apply_config(config)
         self.pool.store = self._cds_store(config)

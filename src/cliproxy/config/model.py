@@ -144,6 +144,9 @@ class Config(ConfigModel):
     antigravity: AntigravityConfig = Field(default_factory=AntigravityConfig)
     xai: XAIConfig = Field(default_factory=XAIConfig)
     ws_auth: bool = True
+    # cliproxy: whose requests an AI Studio relay attached with a client key is sent: that
+    # key's alone (own-key), or every key's as in CPA (all-keys)
+    ws_relay_serves: Literal["own-key", "all-keys"] = "own-key"
     nonstream_keepalive_interval: int = 0
     streaming: StreamingConfig = Field(default_factory=StreamingConfig)
     antigravity_signature_cache_enabled: bool = True

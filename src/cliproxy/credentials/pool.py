@@ -32,6 +32,7 @@ from .cooldown import CooldownInput, classify, next_record, transient_seconds
 from .explain import NOTES, note_skip
 from .explain import classify as explain_states
 from .headroom import QuotaSteering
+from .owners import Owners
 from .record import Credential, model_key
 from .reloaded import changed_ids
 from .returning import Departures
@@ -106,6 +107,7 @@ class Pool:
         self.steering = 0.0  # its threshold in used percent; 0: off, one float test per pick
         # told the id of every credential a failure cools (routing.probe); None: off
         self.on_cool: Callable[[str], None] | None = None
+        self.owners = Owners()  # credentials that serve one client key alone (AI Studio relays)
         self._creds: dict[str, Credential] = {}
         self._sorted: tuple[Credential, ...] = ()
         self._revived: set[str] = set()  # re-enabled by a reload: their cooldowns go (forget_refusals)

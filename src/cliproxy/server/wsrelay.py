@@ -2,8 +2,10 @@
 the channels and what the messages mean).
 
 Access: with ``ws-auth: true`` the client key is required as on every proxy route (the
-middleware checks it; a browser passes it as ``?key=``); with ``ws-auth: false`` the
-socket is open to anyone who can reach the proxy, as in CPA. Limits as CPA's relay: a
+middleware checks it; a browser passes it as ``?key=``), and the relay is that key's: it
+serves only the requests made with it (``ws-relay-serves: own-key``, the default); with
+``ws-auth: false`` the socket is open to anyone who can reach the proxy and its relay
+serves every request, as in CPA. Limits as CPA's relay: a
 ping every 30 s (a peer that does not answer is dropped), no message for
 :data:`READ_TIMEOUT` seconds closes the socket, messages up to 64 MiB.
 """
@@ -18,7 +20,8 @@ from typing import Any
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from cliproxy.server.context import SERVICE, client_format
+from cliproxy.access import extract_key
+from cliproxy.server.context import PRINCIPAL_KEY, SERVICE, client_format
 from cliproxy.server.errors import error_response
 
 __all__ = ["relay_websocket"]
@@ -32,7 +35,8 @@ WRITE_TIMEOUT = 10.0
 
 
 async def relay_websocket(request: web.Request) -> web.StreamResponse:
-    hub = request.app[SERVICE].relay
+    service = request.app[SERVICE]
+    hub = service.relay
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT, compress=False, max_msg_size=MAX_MESSAGE)
     if not ws.can_prepare(request).ok:
         resp = error_response(
@@ -50,7 +54,7 @@ async def relay_websocket(request: web.Request) -> web.StreamResponse:
     async def kick() -> None:  # the server stops, or ws-auth was switched on
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"relay closed by the proxy")
 
-    channel = hub.connect(send, kick)
+    channel = hub.connect(send, kick, _owner(request, service.config.ws_auth))
     cause = "websocket session closed"
     try:
         while True:
@@ -77,3 +81,13 @@ async def relay_websocket(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(Exception):
             await ws.close()
     return ws
+
+
+def _owner(request: web.Request, ws_auth: bool) -> str | None:
+    """The client key a relay serves alone: the one it was let in with (``ws-auth: true``
+    and keys required), as the request presented it, since requests are matched the same
+    way (``credentials.owners``); None: it serves every key."""
+    if not ws_auth or request.get(PRINCIPAL_KEY) is None:
+        return None
+    found = extract_key(request.headers, request.query)
+    return found[0] if found else ""
