@@ -15,9 +15,9 @@ CPA: ``claude_gemini_request.go`` (``lowercaseClaudeToolSchemaTypes``) and
 ``codex_gemini_request.go`` lower the type names of ``parameters`` and
 ``parametersJsonSchema``; ``openai_gemini_request.go`` copies them raw (a deliberate
 difference here: OpenAI refuses ``"type": "OBJECT"`` as well). None of the three carries a
-response schema; here Chat and Codex get it (non-strict), while a Claude model does not,
-as in CPA: Anthropic's structured output refuses every object schema that does not say
-``additionalProperties: false``, which a Gemini schema has no reason to say. CPA has no test
+response schema; here Chat and Codex get it (non-strict), and a Claude model gets it fitted
+to what Anthropic's structured output takes (objects closed, ``propertyOrdering`` as
+description text: tests/e2e/test_fidelity_gemini_claude_schema.py). CPA has no test
 of these schemas (its ``*_gemini_request_test.go`` files cover contents and call ids)."""
 
 from __future__ import annotations
@@ -116,12 +116,19 @@ def _tool_schema(fake: str, sent: dict[str, Any]) -> Any:
 @pytest.mark.parametrize(("model", "fake"), TARGETS)
 async def test_gemini_cli_response_json_schema(matrix: Any, model: str, fake: str) -> None:
     """The classifier's ``responseJsonSchema`` goes to Chat and Codex with lower-case type
-    names (``propertyOrdering`` kept) and is left out for Claude, which then answers as
-    the prompt asks (CPA leaves it out for all three)."""
+    names (``propertyOrdering`` kept) and to Claude fitted: lower-case, the object closed,
+    ``propertyOrdering`` (a keyword Anthropic does not take) as description text (CPA
+    leaves it out for all three)."""
     gen = {"responseMimeType": "application/json", "responseJsonSchema": CLASSIFIER}
     await _send(matrix, model, {"generationConfig": gen})
     got = _response_schema(fake, getattr(matrix.fakes, fake).last.json)
-    assert got == (None if fake == "claude" else CLASSIFIER_JSON)
+    if fake == "claude":
+        assert got["type"] == "json_schema"
+        props, schema = CLASSIFIER_JSON["properties"], got["schema"]
+        assert schema["properties"] == props and schema["additionalProperties"] is False
+        assert "propertyOrdering" not in schema and "propertyOrdering" in schema["description"]
+    else:
+        assert got == CLASSIFIER_JSON
 
 
 @pytest.mark.parametrize(("model", "fake"), TARGETS)

@@ -27,7 +27,7 @@ For other sources:
   API demands; the budget is kept below ``max_tokens``;
 * ``response_format`` json_schema -> ``output_config.format`` (what the SDK sends for
   ``output_format``), fitted to what Anthropic accepts (``output_schema``; left out when
-  it cannot be), but for a Gemini client's; ``json_object`` has no Claude equivalent and
+  it cannot be), a Gemini client's too; ``json_object`` has no Claude equivalent and
   is dropped;
 * a caller's ``metadata.user_id`` (else ``user``) -> ``metadata.user_id`` (with neither,
   the attempt's body gets one derived from the client's session signals: the Claude
@@ -457,14 +457,9 @@ def _foreign_settings(req: ir.Request, body: Wire) -> None:
         body["thinking"] = thinking
     config: Wire = {}
     rf = req.response_format
-    # not a Gemini client's schema: Anthropic's structured output refuses an object that
-    # does not say additionalProperties: false, which a Gemini schema never needs (CPA drops it)
-    if (
-        rf is not None
-        and rf.get("type") == "json_schema"
-        and isinstance(rf.get("schema"), dict)
-        and req.source != "gemini"
-    ):
+    # any client's schema, a Gemini client's too (its open objects are closed by the fitting;
+    # CPA's Claude translators read no response schema)
+    if rf is not None and rf.get("type") == "json_schema" and isinstance(rf.get("schema"), dict):
         fitted = fit_output_schema(rf["schema"])  # None: one Anthropic refuses whatever we do
         if fitted is not None:
             config["format"] = {"type": "json_schema", "schema": fitted}
