@@ -41,20 +41,43 @@ def parse_duration(text: str) -> float | None:
     return seconds if seconds >= 0 else None
 
 
+# the longest wait a header may name: Go's longest Duration (about 292 years), past which
+# CPA's parse of it gives no deadline; a longer or non-finite one ("inf", "1e400") is no hint
+# (it made a deadline no clock or date can hold: a 500 for every client of the model)
+_LONGEST = 9223372036.0
+
+
 def retry_after_header(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """``Retry-After`` (seconds or an HTTP date), else ``retry-after-ms`` (milliseconds:
+    OpenAI's and Azure OpenAI's, which the official SDKs read first; CPA reads only
+    ``Retry-After``, so a 429 that names its wait only so cooled by back-off and reached the
+    client with no ``Retry-After``)."""
     value = headers.get("Retry-After") or headers.get("retry-after")
     if not value:
-        return None
-    value = value.strip()
+        ms = headers.get("retry-after-ms") or headers.get("Retry-After-Ms")
+        number = _number(ms) if ms else None
+        return None if number is None else _wait(number / 1000)
+    number = _number(value)
+    if number is not None:
+        return _wait(number)
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value).timestamp()
+        when = parsedate_to_datetime(value.strip()).timestamp()
     except (TypeError, ValueError, IndexError):
         return None
-    return max(0.0, when - (time.time() if now is None else now))
+    return _wait(when - (time.time() if now is None else now))
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _wait(seconds: float) -> float | None:
+    """``seconds`` as a wait (0 at least), or None past :data:`_LONGEST` (and for inf)."""
+    wait = max(0.0, seconds)  # (NaN: 0)
+    return wait if wait <= _LONGEST else None
 
 
 def google_retry_delay(body: Any) -> float | None:
