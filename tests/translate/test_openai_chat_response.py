@@ -130,7 +130,11 @@ def test_build_from_claude_response():
         "prompt_tokens": 100,
         "completion_tokens": 20,
         "total_tokens": 120,
-        "prompt_tokens_details": {"cached_tokens": 30, "cached_creation_tokens": 40},
+        "prompt_tokens_details": {
+            "cached_tokens": 30,
+            "cache_write_tokens": 40,
+            "cached_creation_tokens": 40,
+        },
         "completion_tokens_details": {"reasoning_tokens": 0},
     }
     assert "container" not in out

@@ -284,7 +284,7 @@ def test_encoder_framing():
         "prompt_tokens": 50,
         "completion_tokens": 30,
         "total_tokens": 80,
-        "prompt_tokens_details": {"cached_tokens": 10, "cached_creation_tokens": 5},
+        "prompt_tokens_details": {"cached_tokens": 10, "cache_write_tokens": 5, "cached_creation_tokens": 5},
         "completion_tokens_details": {"reasoning_tokens": 7},
     }
 

@@ -3,7 +3,8 @@
 Streams are ``data: <chunk json>\\n\\n`` frames ended by ``data: [DONE]\\n\\n``; an
 error after the first byte is one ``data: {"error": {...}}`` frame with no ``[DONE]``
 after it. Usage follows OpenAI's totals (``prompt_tokens`` includes cached tokens);
-cache writes travel as ``prompt_tokens_details.cached_creation_tokens`` (CPA's name).
+cache writes travel as ``prompt_tokens_details.cache_write_tokens`` (OpenAI's name) and
+``cached_creation_tokens`` (CPA's).
 """
 
 from __future__ import annotations
@@ -151,12 +152,13 @@ def _responses_named(u: dict[str, Any], total: Any) -> ir.Usage:
 
 def usage_body(u: ir.Usage | None) -> dict[str, Any]:
     """IR usage -> a Chat Completions ``usage`` object (zeros when absent).
-    ``cached_creation_tokens`` is written only when there were cache writes."""
+    Cache writes, only when there were some, under OpenAI's name (``cache_write_tokens``,
+    what the openai SDK reads) and CPA's (``cached_creation_tokens``)."""
     if u is None:
         u = ir.Usage()
     ptd: dict[str, Any] = {"cached_tokens": u.cache_read_tokens}
     if u.cache_write_tokens:
-        ptd["cached_creation_tokens"] = u.cache_write_tokens
+        ptd["cache_write_tokens"] = ptd["cached_creation_tokens"] = u.cache_write_tokens
     return {
         "prompt_tokens": u.input_tokens,
         "completion_tokens": u.output_tokens,
