@@ -34,8 +34,10 @@ otherwise it missed a change (a message lost, a start during the loop, two worke
 extending one entry at once) and drops its entry, restoring nothing rather than a wrong or
 partial loop, and asks the worker that made the turn for its whole entry (the event
 ``<kind>?``, once in :data:`ASK_AGAIN` seconds a key): the answer is a whole entry with
-its version, which a worker already holding that version ignores (its entry stays the
-object its requests read). A whole entry is also told for a loop's first step and a
+its version (``re``), taken only by a worker whose last heard change of that entry is that
+version and that holds none of it; every other ignores it (a step told after the answer
+was written may reach the channel first: the answer is then older than what the others
+hold). A whole entry is also told for a loop's first step and a
 clearing. The messages of a process go out in order (one sender), so its own steps never
 look like a gap. A worker that does not know versions reads a turn message as a deletion
 (it has no ``v``) and ignores the questions.
@@ -171,8 +173,8 @@ class SharedReplay:
             return {"key": key, "ver": ver, "base": record[0], "turn": turns[-1], "keep": len(turns)}
         return {"key": key, "v": turns, "ver": ver}
 
-    def _remember(self, key: str, ver: str, entry: Entry) -> None:
-        self._versions[key] = (ver, id(entry))
+    def _remember(self, key: str, ver: str, entry: Entry | None) -> None:
+        self._versions[key] = (ver, 0 if entry is None else id(entry))
         self._versions.move_to_end(key)
         if len(self._versions) > REPLAY_MAX_SESSIONS:  # a forgotten one's next turn is a gap
             self._versions.popitem(last=False)
@@ -208,8 +210,8 @@ class SharedReplay:
         if type(ver) is str and len(ver) <= _MAX_VERSION and "turn" in message:
             self._extend(key, ver, message)
             return
-        if ver is not None and self._current(key) and self._versions[key][0] == ver:
-            return  # the entry held here (an answer to another worker's question)
+        if message.get("re") is not None and self._versions.get(key) != (ver, 0):
+            return  # an answer this worker did not wait for (see the module's notes)
         self._versions.pop(key, None)
         self._asked.pop(key, None)
         value = message.get("v")
@@ -241,6 +243,7 @@ class SharedReplay:
         if not 0 < total <= MAX_BYTES:
             if held is not None:
                 self.cache.adopt(key, None)
+            self._remember(key, ver, None)  # the change heard last, missing here: its answer is taken
             self._ask(key, ver)
             return
         entry = ([*turns[cut:], turn], total)
@@ -263,7 +266,7 @@ class SharedReplay:
             return  # (asked of another worker)
         held = self._current(key)
         if held and held[0] and self.bus.available and not _lately(self._answered, key, ANSWER_AGAIN):
-            self._send({"key": key, "v": held[0], "ver": self._versions[key][0]})
+            self._send({"key": key, "v": held[0], "ver": self._versions[key][0], "re": 1})
 
     async def close(self) -> None:
         """Let the notices still under way go out (bounded), at shutdown."""
