@@ -98,7 +98,7 @@ from cliproxy.translate.replay_shared import RedisMirror
 from cliproxy.upstream_body import rewritten, unwrapped
 
 # read per request: a global, not ``Format.X`` (on Python 3.11 an ``EnumType.__getattr__`` dispatch)
-_CLAUDE, _OPENAI = Format.CLAUDE, Format.OPENAI
+_CLAUDE, _OPENAI, _GEMINI = Format.CLAUDE, Format.OPENAI, Format.GEMINI
 
 __all__ = ["Call", "Pipeline", "Reply", "StreamReply"]
 
@@ -441,7 +441,7 @@ class Pipeline:
                 call = await flow.after_auth(call, model, up_fmt.value)
             if self.replay_mirror is not None and generate_to_claude(call, provider):
                 await self.replay_mirror.prefetch(  # a turn another worker recorded
-                    cred.id, model, call.headers, call.body, chat_client=call.format is _OPENAI
+                    cred.id, model, call.headers, call.body, chat_client=call.format in (_OPENAI, _GEMINI)
                 )
             attempt = start_attempt(self, call, cred, provider, model, compat, up_fmt, plan.carry)  # 7.
             # a stream's result is marked as it ends (CPA): a late error cools cred, a whole

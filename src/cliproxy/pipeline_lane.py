@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["whole"]
 
 _JSON = {"Content-Type": "application/json"}
-_OPENAI = Format.OPENAI
+_OPENAI, _GEMINI = Format.OPENAI, Format.GEMINI
 _MAGIC_FIRST = decoding.MAGIC_FIRST
 _READ_FAILURES = (TimeoutError, ConnectionError)
 
@@ -97,7 +97,7 @@ async def whole(pipe: Pipeline, call: Call, route: ModelRoute) -> Reply | Stream
                 model, suffix = base, own
         if pipe.replay_mirror is not None and generate_to_claude(call, provider):
             await pipe.replay_mirror.prefetch(  # a turn another worker recorded
-                cred.id, model, call.headers, call.body, chat_client=fmt is _OPENAI
+                cred.id, model, call.headers, call.body, chat_client=fmt in (_OPENAI, _GEMINI)
             )
         attempt = start_attempt(pipe, call, cred, provider, model, False, up_fmt, plan.carry)  # 7.
         build: Callable[..., UpstreamRequest] = provider.build

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["own", "plain_attempt"]
 
-_CLAUDE, _OPENAI = Format.CLAUDE, Format.OPENAI
+_CLAUDE, _OPENAI, _GEMINI = Format.CLAUDE, Format.OPENAI, Format.GEMINI
 
 
 def plain_attempt(
@@ -55,7 +55,7 @@ def plain_attempt(
             model=model,
             headers=call.headers,
             body=call.body,
-            chat_client=call.format is _OPENAI,
+            chat_client=call.format in (_OPENAI, _GEMINI),
         )
     if carry is not None:  # what a carrier puts in is the client's: copied, as the hub's is
         carry(body, call.format, call.body, call.headers, model, False)

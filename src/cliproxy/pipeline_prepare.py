@@ -281,7 +281,7 @@ def start_attempt(
             model=model,
             headers=call.headers,
             body=call.body,
-            chat_client=call.format is _OPENAI,
+            chat_client=call.format in (_OPENAI, _GEMINI),  # no place for a signature
         )
         req = scope.restore(req)
     adapter = pipe.translations.adapter(up_fmt)

@@ -4,8 +4,11 @@ Gemini CLI (and any google-genai program) asks a Claude model with ``thinkingCon
 its tools; the answer's thinking reaches it as ``thought`` parts whose signature is the
 validator-skip sentinel (a Claude signature means nothing to a Gemini client), and Gemini
 CLI sends back only the ``functionCall`` part and its ``functionResponse``. It names no
-session the thinking replay cache could key on, so the Claude request of the second turn
-has an assistant turn that starts with ``tool_use`` while thinking is on. With manual
+session; the thinking replay cache keeps its turns per caller API key (as a Chat client's)
+and restores them (tests/e2e/test_fidelity_gemini_claude_thinking.py). When nothing
+restores them (here, turn 2 under another API key), the Claude
+request of the second turn has an assistant turn that starts with ``tool_use`` while
+thinking is on. With manual
 thinking (``enabled``, a Claude 4.5 model) Anthropic refuses it: 400 ``Expected `thinking`
 or `redacted_thinking`, but found `tool_use``` (the fake does as well). CPA sends that body
 and the client gets the 400 on every tool loop. Under adaptive thinking (Claude 4.6)
@@ -16,7 +19,7 @@ thinking (tests/e2e/test_claude_foreign_tool_loop.py): when a translated request
 Claude upstream with manual thinking on and the tool loop its last message answers does not
 start with thinking (nothing restored it), that one request goes with thinking off, as
 Anthropic's error advises; adaptive thinking stays on. The next question thinks again; a
-loop the replay cache restores (a client that names its session) keeps its thinking.
+loop the replay cache restores keeps its thinking.
 """
 
 from __future__ import annotations
@@ -32,12 +35,13 @@ from tests.e2e.clients import KEY, TOOL_SCHEMA
 from tests.e2e.test_claude_cloak import last, write_oauth
 
 MODEL = "claude-opus-4-6"  # in the Claude OAuth catalog
+OTHER_KEY = "sk-proxy-other-caller"
 PROMPT = "FAKE_TOOL run it"
 
 
-def client(base: str, headers: dict[str, str] | None = None) -> genai.Client:
+def client(base: str, headers: dict[str, str] | None = None, key: str = KEY) -> genai.Client:
     return genai.Client(
-        api_key=KEY,
+        api_key=key,
         http_options=gtypes.HttpOptions(
             base_url=base,
             api_version="v1beta",
@@ -93,7 +97,7 @@ def reply_to(parts: list[gtypes.Part], keep_thoughts: bool) -> list[gtypes.Conte
 @pytest.fixture
 async def proxy(start_proxy, fake_claude, tmp_path: Path):
     write_oauth(tmp_path, "gem", fake_claude.base_url)
-    return await start_proxy(f'api-keys: ["{KEY}"]\n')
+    return await start_proxy(f'api-keys: ["{KEY}", "{OTHER_KEY}"]\n')
 
 
 @pytest.mark.parametrize(
@@ -106,12 +110,15 @@ async def test_second_turn_of_a_gemini_cli_tool_loop_is_answered(
     proxy, fake_claude, stream, model, kind, second_kind
 ):
     c = client(proxy.url)
+    # turn 2 under another API key: nothing restores the thinking (the replay keeps a Gemini
+    # client's turns per API key: tests/e2e/test_fidelity_gemini_claude_thinking.py)
+    other = client(proxy.url, key=OTHER_KEY)
     try:
         first = await generate(c, PROMPT, stream, model)
         assert [p.function_call.name for p in first if p.function_call] == ["bash"]
         assert last(fake_claude).json["thinking"]["type"] == kind
 
-        second = await generate(c, reply_to(first, keep_thoughts=False), stream, model)
+        second = await generate(other, reply_to(first, keep_thoughts=False), stream, model)
         text = "".join(p.text or "" for p in second if not p.thought)
         assert "Tool result received" in text and "FAKE_TOOL_OK" in text
         sent = last(fake_claude).json
@@ -122,6 +129,7 @@ async def test_second_turn_of_a_gemini_cli_tool_loop_is_answered(
         assert last(fake_claude).json["thinking"]["type"] == kind
     finally:
         await c.aio.aclose()
+        await other.aio.aclose()
 
 
 async def test_a_loop_the_replay_cache_restores_keeps_its_thinking(proxy, fake_claude):
