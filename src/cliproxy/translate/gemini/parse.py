@@ -76,6 +76,9 @@ def _read_result(part: dict[str, Any], where: str, calls: _Calls) -> ir.ToolResu
     answered = calls.answer(call_id if call_id else gateway_id(fr), name)
     response = take(fr, "response")
     content, is_error = response_blocks(response if response is not None else {})
+    media = fr.get("parts")  # Gemini 3's media of a function response (kept in _inner for Gemini)
+    if isinstance(media, list) and media:
+        content += _result_media(media, f"{where}.functionResponse.parts")
     if response is None:
         rest["_no_response"] = True
     if call_id is not None:
@@ -83,6 +86,19 @@ def _read_result(part: dict[str, Any], where: str, calls: _Calls) -> ir.ToolResu
     if fr:
         rest["_inner"] = fr
     return ir.ToolResult(call_id=answered, content=content, name=name, is_error=is_error, extras=rest or None)
+
+
+def _result_media(parts: list[Any], where: str) -> list[ir.Block]:
+    """The images and files of ``functionResponse.parts``, as the result's own blocks (other
+    formats put them in the tool result, or next to it); anything else there is left out."""
+    out: list[ir.Block] = []
+    for i, part in enumerate(parts):
+        if isinstance(part, dict):
+            for key in ("inlineData", "fileData"):
+                if key in part or _snake(key) in part:
+                    out.append(read_media(part, key, f"{where}[{i}]"))
+                    break
+    return out
 
 
 def _read_part(part: Any, where: str, calls: _Calls) -> ir.Block:
