@@ -31,6 +31,7 @@ __all__ = [
     "PlainAnswer",
     "UnparsedAnswer",
     "chat_to_claude",
+    "claude_to_chat",
     "claude_to_responses",
     "gemini_to_chat",
 ]
@@ -190,11 +191,57 @@ def claude_to_responses(
     return out, usage
 
 
+# a Claude stop reason of a text answer -> its finish_reason (STOP_FROM_WIRE, then STOP_TO_FINISH)
+_CLAUDE_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
+
+
+def claude_to_chat(
+    body: dict[str, Any], request: ir.Request | None, model: str | None
+) -> tuple[dict[str, Any], ir.Usage] | None:
+    """A Claude message of text blocks only (``type`` and ``text``) that ended with
+    ``end_turn``, ``stop_sequence`` or ``max_tokens``, as a Chat Completions answer (what
+    ``claude.parse_response`` then ``openai_chat.build_response`` write: the texts joined,
+    no other member of the message read; nothing of the request is)."""
+    mid, blocks, stop = body.get("id") or "", body.get("content") or [], body.get("stop_reason")
+    if type(mid) is not str or type(blocks) is not list or type(stop) is not str:
+        return None
+    finish = _CLAUDE_FINISH.get(stop)
+    if finish is None:
+        return None
+    texts: list[str] = []
+    for b in blocks:
+        if type(b) is not dict or b.get("type") != "text" or not b.keys() <= _CLAUDE_TEXT:
+            return None
+        text = b.get("text")
+        if type(text) is not str:
+            return None
+        texts.append(text)
+    u = body.get("usage")
+    usage = usage_from_wire(u) if isinstance(u, dict) else ir.Usage()
+    out = {
+        "id": mid if mid.startswith("chatcmpl") else "chatcmpl-" + (mid or uuid_hex()),
+        "object": COMPLETION_OBJECT,
+        "created": int(time.time()),
+        "model": model or body.get("model") or "",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "".join(texts) if texts else None},
+                "logprobs": None,
+                "finish_reason": finish,
+            }
+        ],
+        "usage": usage_body(usage),
+    }
+    return out, usage
+
+
 # (upstream format, client format) -> its plain-answer translator
 PLAIN_ANSWERS: dict[tuple[Format, Format], PlainAnswer] = {
     (Format.GEMINI, Format.OPENAI): gemini_to_chat,
     (Format.OPENAI, Format.CLAUDE): chat_to_claude,
     (Format.CLAUDE, Format.RESPONSES): claude_to_responses,
+    (Format.CLAUDE, Format.OPENAI): claude_to_chat,
 }
 
 
@@ -219,8 +266,8 @@ UnparsedAnswer = Callable[
     [dict[str, Any], dict[str, Any], str, "str | None"], "tuple[dict[str, Any], ir.Usage] | None"
 ]
 # the plain answers of a request whose IR was never made (``plain_requests``): read off the
-# client's body instead (a Chat answer reads of the request its model name alone; a Claude
-# one, nothing)
+# client's body instead (a Chat answer of Gemini's reads of the request its model name
+# alone; a Claude or a Chat answer of Claude's, nothing)
 UNPARSED: dict[tuple[Format, Format], UnparsedAnswer] = {
     (Format.GEMINI, Format.OPENAI): lambda body, client, name, model: gemini_to_chat(
         body, ir.Request(name), model
@@ -229,4 +276,5 @@ UNPARSED: dict[tuple[Format, Format], UnparsedAnswer] = {
         body, None, model, client
     ),
     (Format.OPENAI, Format.CLAUDE): lambda body, client, name, model: chat_to_claude(body, None, model),
+    (Format.CLAUDE, Format.OPENAI): lambda body, client, name, model: claude_to_chat(body, None, model),
 }

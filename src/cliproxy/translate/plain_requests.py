@@ -28,6 +28,7 @@ __all__ = [
     "PLAIN_REQUESTS",
     "RESPONSES_KEYS",
     "PlainRequest",
+    "chat_to_claude",
     "chat_to_gemini",
     "claude_to_chat",
     "responses_to_claude",
@@ -93,7 +94,8 @@ def chat_to_gemini(body: dict[str, Any], model: str, stream: bool = False) -> di
     for m in messages:
         if type(m) is not dict or len(m) != 2:
             return None
-        role = _CHAT_ROLES.get(m.get("role"))  # type: ignore[arg-type]
+        given = m.get("role")  # (an unhashable role: the hub's 400)
+        role = _CHAT_ROLES.get(given) if type(given) is str else None
         texts = _chat_texts(m.get("content"))
         if role is None or texts is None:
             return None
@@ -162,7 +164,7 @@ def _responses_texts(item: Any) -> tuple[str, list[str]] | None:
     if type(item) is not dict or not item.keys() <= _ITEM_KEYS or item.get("type", "message") != "message":
         return None
     role, content = item.get("role"), item.get("content")
-    if role not in _RESPONSES_ROLES:
+    if type(role) is not str or role not in _RESPONSES_ROLES:
         return None
     if type(content) is str:
         return (role, [content]) if content else None
@@ -323,7 +325,8 @@ def claude_to_chat(body: dict[str, Any], model: str, stream: bool = False) -> di
         if type(m) is not dict or len(m) != 2:
             return None
         role = m.get("role")
-        if role not in _CLAUDE_ROLES:  # (a system turn inside messages: the hub's reminder)
+        # (a system turn inside messages: the hub's reminder)
+        if type(role) is not str or role not in _CLAUDE_ROLES:
             return None
         content = _claude_content(m.get("content"), role == "assistant")
         if content is None:
@@ -365,9 +368,96 @@ def claude_to_chat(body: dict[str, Any], model: str, stream: bool = False) -> di
     return out
 
 
+# the Chat fields chat_to_claude takes (seed and the penalties: read into the IR, written by
+# no Claude body; stream_options: kept in the IR's extras, which a Claude body leaves out)
+_CHAT_CLAUDE_KEYS = _CHAT_KEYS | {"user"}
+# of those, the ones its field loop only checks (model and messages are read before it)
+_CHAT_PASSED = frozenset(("model", "messages", "stream", "stream_options"))
+_MAX_KEYS = frozenset(("max_tokens", "max_completion_tokens"))
+
+
+def chat_to_claude(body: dict[str, Any], model: str, stream: bool = False) -> dict[str, Any] | None:
+    """A Chat Completions request of text messages (system, developer, user, assistant)
+    and the sampling fields (and ``user``) as a Claude Messages body (what
+    ``openai_chat.parse_request`` then ``claude.build_request`` write: every system and
+    developer text in the top-level ``system``, in order; one role twice merged)."""
+    if not body.keys() <= _CHAT_CLAUDE_KEYS:
+        return None
+    name, messages = body.get("model"), body.get("messages")
+    if type(name) is not str or not name or type(messages) is not list or not messages:
+        return None
+    system: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+    for m in messages:
+        if type(m) is not dict or len(m) != 2:
+            return None
+        role, content = m.get("role"), m.get("content")
+        if type(role) is not str or role not in _CHAT_ROLES:
+            return None
+        if type(content) is str and content:  # (the common message)
+            blocks = [{"type": "text", "text": content}]
+        elif (texts := _chat_texts(content)) is not None:
+            blocks = [{"type": "text", "text": t} for t in texts]
+        else:
+            return None
+        if role in _SYSTEM:
+            system.extend(blocks)
+        elif turns and turns[-1]["role"] == role:  # one role twice: merged, as the hub does
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    out: dict[str, Any] = {"model": model}
+    if system:
+        out["system"] = system
+        if not turns:  # (a system-only conversation keeps one empty user turn, as CPA sends it)
+            turns.append({"role": "user", "content": [{"type": "text", "text": ""}]})
+    out["messages"] = turns
+    max_tokens = temperature = top_p = stop = None
+    user = ""
+    for key, value in body.items():  # (checked as the hub's parse checks them: else its 400)
+        kind = type(value)
+        if key in _CHAT_PASSED:
+            if (key == "stream" and kind is not bool) or (key == "stream_options" and kind is not dict):
+                return None
+        elif key in _MAX_KEYS:
+            if kind is not int or max_tokens is not None:  # (both: the hub's)
+                return None
+            max_tokens = value
+        elif key == "stop":
+            if kind is str:
+                stop = [value]
+            elif kind is list and all(type(s) is str for s in value):
+                stop = list(value) if value else None  # (another format's empty list: none)
+            else:
+                return None
+        elif key == "user":
+            if kind is not str:
+                return None
+            user = value
+        elif kind is not int and (key == "seed" or kind is not float):  # sampling numbers
+            return None
+        elif key == "temperature":
+            temperature = value
+        elif key == "top_p":
+            top_p = value
+    out["max_tokens"] = DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens
+    if temperature is not None and top_p is None:  # (CPA keeps top_p alone; Claude's scale ends at 1)
+        out["temperature"] = temperature if temperature <= 1 else 1
+    if top_p is not None:
+        out["top_p"] = top_p
+    if stop is not None:
+        out["stop_sequences"] = stop
+    if stream:
+        out["stream"] = True
+    if user:
+        out["metadata"] = {"user_id": user}
+    return out
+
+
 # (client format, upstream format) -> its plain-request writer
 PLAIN_REQUESTS: dict[tuple[Format, Format], PlainRequest] = {
     (Format.OPENAI, Format.GEMINI): chat_to_gemini,
+    (Format.OPENAI, Format.CLAUDE): chat_to_claude,
     (Format.RESPONSES, Format.CLAUDE): responses_to_claude,
     (Format.CLAUDE, Format.OPENAI): claude_to_chat,
 }
