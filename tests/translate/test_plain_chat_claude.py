@@ -343,8 +343,9 @@ def test_a_wrong_body_is_the_hubs_400(body: dict[str, Any]) -> None:
 
 
 def test_an_unhashable_role_is_no_writers_500() -> None:
-    """Each writer reads the role as a string first: a list there raised TypeError (a 500)
-    before the hub could answer its 400."""
+    """Each writer reads the role as a string first: a list there raised TypeError out of
+    the writer. (Defensive only: the pipeline's ``formats.validate`` refuses such a role
+    with the client's 400 before any attempt; a client never saw the TypeError.)"""
     listed = [{"role": ["user"], "content": "hi"}]
     assert chat_to_gemini({"model": "m", "messages": listed}, "gemini-2.5-flash") is None
     assert claude_request_to_chat({"model": "m", "messages": listed}, "gpt-4o") is None
