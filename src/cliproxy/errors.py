@@ -145,6 +145,11 @@ class ConcurrencyLimitError(CliproxyError):
         self.response_headers = {"Retry-After": str(max(1, int(retry_after + 0.999)))}
 
 
+# the longest wait an upstream may name, in seconds (Go's longest Duration, as
+# providers.retry bounds Retry-After)
+_LONGEST_WAIT = 9223372036.0
+
+
 class UpstreamError(CliproxyError):
     """An upstream answered with an error status, or could not be reached.
 
@@ -179,7 +184,11 @@ class UpstreamError(CliproxyError):
     ) -> None:
         super().__init__(message, status=status)
         self.body = body
-        self.retry_after = retry_after
+        # a wait no clock can add (inf, NaN, past Go's longest Duration, ~292 years: an
+        # upstream's reset header or body gone wrong) is no hint, as providers.retry reads
+        # Retry-After: it cooled the key for ever and wrote a Retry-After of hundreds of
+        # digits, or (inf) made the client's answer a 500
+        self.retry_after = retry_after if retry_after is None or retry_after <= _LONGEST_WAIT else None
         self.headers = dict(headers or {})
         self.credential_id = credential_id
         if request_scoped:
