@@ -485,19 +485,20 @@ class Refresher:
             await note_refused(self.pool, holders, exc.message)
 
     async def _commit(self, cred: Credential, updates: dict[str, Any]) -> Credential:
-        metadata = dict(cred.metadata)
-        metadata.update(updates)
-        if self.pool.get(cred.id) is None:  # removed while its token call ran: nothing to update (CPA)
+        current = self.pool.get(cred.id)
+        if current is None:  # removed while its token call ran: nothing to update (CPA)
             log.info(
                 "%s was removed during its token refresh: the new token is not saved", cred.label or cred.id
             )
-            return dataclasses.replace(cred, metadata=metadata)
+            return dataclasses.replace(cred, metadata={**cred.metadata, **updates})
         if cred.path is not None:
             try:
                 await asyncio.to_thread(write_auth_file, cred.path, updates)
             except OSError as exc:
                 log.warning("could not save refreshed token to %s: %s", cred.path, exc)
-        updated = dataclasses.replace(cred, metadata=metadata)
+        # the pool's object, not the one the call began with: an edit of the account made
+        # meanwhile (disabled or re-prioritised in the panel, its file changed) stays
+        updated = dataclasses.replace(current, metadata={**current.metadata, **updates})
         await self._swap(updated)
         return updated
 
