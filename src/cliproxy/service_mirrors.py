@@ -2,11 +2,11 @@
 
 With a shared state backend (``state.backend: redis``) a request may land on any worker,
 so the caches a later turn depends on are mirrored between them: the thinking replay
-cache, Codex's and xAI's reasoning replays, Antigravity's signatures, Kimi's thinking
-replay and the Claude-compatible one (an is-compat Claude key's), and Claude Code's
-diagnostics and per-key ids. :class:`Mirrors` starts them beside the service and closes
-them at its stop; with the embedded memory backend there is nothing to share and nothing
-here runs.
+cache, Codex's and xAI's reasoning replays, Antigravity's and a Gemini API key's
+signatures, Kimi's thinking replay and the Claude-compatible one (an is-compat Claude
+key's), and Claude Code's diagnostics and per-key ids. :class:`Mirrors` starts them
+beside the service and closes them at its stop; with the embedded memory backend there is
+nothing to share and nothing here runs.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 from cliproxy.providers.antigravity import AntigravityProvider
 from cliproxy.providers.claude import ClaudeProvider
 from cliproxy.providers.codex import CodexProvider
+from cliproxy.providers.gemini import GeminiProvider
+from cliproxy.providers.gemini_replay import decode_turns as decode_gemini
+from cliproxy.providers.gemini_replay import encode_turns as encode_gemini
 from cliproxy.providers.kimi import KimiProvider
 from cliproxy.providers.xai import XAIProvider
 from cliproxy.translate.antigravity_replay_record import decode_items, encode_items
@@ -50,6 +53,9 @@ class Mirrors:
             )
         if isinstance(xai := providers.get("xai"), XAIProvider):  # and xAI's
             self._closers.append(RedisMirror(bus, xai.replay, encode=encode_xai, decode=decode_xai).close)
+        if isinstance(gemini := providers.get("gemini"), GeminiProvider):  # Gemini API call signatures
+            mirror = RedisMirror(bus, gemini.signatures, encode=encode_gemini, decode=decode_gemini)
+            self._closers.append(mirror.close)
         if isinstance(antigravity := providers.get("antigravity"), AntigravityProvider):  # its signatures
             mirror = RedisMirror(bus, antigravity.replay, encode=encode_items, decode=decode_items)
             self._closers.append(mirror.close)

@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 
+from cliproxy.providers.gemini_replay import GeminiSignatureCache, SignedCalls
+from cliproxy.providers.gemini_replay import decode_turns as decode_gemini
+from cliproxy.providers.gemini_replay import encode_turns as encode_gemini
 from cliproxy.translate import ir
 from cliproxy.translate.antigravity_replay import CallItem, SignatureItem
 from cliproxy.translate.antigravity_replay_record import AntigravityReplayCache, decode_items, encode_items
@@ -44,6 +47,10 @@ def codex_step(n: int) -> CodexTurn:
 
 def xai_step(n: int) -> XAITurn:
     return XAITurn(f"turn-{n}", ({"type": "reasoning", "encrypted_content": f"grok-{n}"},), 30)
+
+
+def gemini_step(n: int) -> SignedCalls:
+    return SignedCalls(f"turn-{n}", ((f"call-key-{n}", f"gemini-sig-{n}"),), 30)
 
 
 def antigravity_items(n: int) -> list[Any]:
@@ -87,6 +94,7 @@ KINDS = {
     "claude": Kind(ThinkingReplayCache, encode_turns, decode_turns, _append(claude_step), _delete),
     "codex": Kind(CodexReplayCache, encode_codex, decode_codex, _append(codex_step), _delete),
     "xai": Kind(XAIReplayCache, encode_xai, decode_xai, _append(xai_step), _delete),
+    "gemini": Kind(GeminiSignatureCache, encode_gemini, decode_gemini, _append(gemini_step), _delete),
     "antigravity": Kind(AntigravityReplayCache, encode_items, decode_items, _chain, _refused),
 }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -13,7 +13,9 @@ from cliproxy.credentials.record import Credential
 from cliproxy.credentials.request_faults import over_input_quota
 from cliproxy.errors import UpstreamError
 from cliproxy.formats import Format
-from cliproxy.providers.base import Provider, UpstreamRequest, copy_client_headers, with_fixed_values
+from cliproxy.providers import gemini_replay
+from cliproxy.providers.base import Carry, Provider, UpstreamRequest, copy_client_headers, with_fixed_values
+from cliproxy.providers.http import HttpClient
 from cliproxy.providers.retry import google_retry_delay, retry_after_header
 
 __all__ = [
@@ -35,6 +37,12 @@ API_REVISION = "2026-05-20"
 # minute alone (note_refusal, as the failover reads the refusal; classify takes it)
 _OVERSIZED: contextvars.ContextVar[bool] = contextvars.ContextVar("gemini_oversized", default=False)
 
+# the signature replay scope of this task's last Gemini API request: ``build`` sets it,
+# ``classify`` of the same attempt reads it (a 400 that refuses a signature)
+_SCOPE: contextvars.ContextVar[gemini_replay.Scope | None] = contextvars.ContextVar(
+    "gemini_replay_scope", default=None
+)
+
 # (default base, (credential base, model, method)) -> the call's URL: a pure function of the key
 _URLS: dict[tuple[str, tuple[str, str, str]], str] = {}
 
@@ -47,6 +55,34 @@ class GeminiProvider(Provider):
     # ``maxOutputTokens`` is capped to it (CPA ``capGeminiMaxOutputTokens``)
     output_limit: Callable[[str], int] | None = None
 
+    def __init__(self) -> None:
+        super().__init__()
+        # the thought signatures of calls a Chat client does not carry back (providers.gemini_replay)
+        self.signatures = gemini_replay.GeminiSignatureCache()
+
+    def carrier(self, cred: Credential) -> Carry | None:
+        return gemini_replay.carry if self.key == "gemini" else None  # (an API key's alone)
+
+    def prepare(
+        self,
+        cred: Credential,
+        http: HttpClient,
+        *,
+        proxy: str | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Awaitable[Mapping[str, str]] | None:
+        """With several workers on Redis: a replay session another worker recorded is
+        fetched before ``build`` looks it up (nothing to await otherwise)."""
+        carried = body.get(gemini_replay.CARRIED) if body is not None else None
+        if (
+            carried is None
+            or self.signatures.mirror is None
+            or type(carried) is not list
+            or len(carried) != 2
+        ):
+            return None
+        return self.signatures.fetch_elsewhere(carried[1], carried[0])
+
     def build(
         self,
         cred: Credential,
@@ -58,6 +94,12 @@ class GeminiProvider(Provider):
         action: str = "generate",
     ) -> UpstreamRequest:
         body.pop("model", None)
+        scope = None
+        if gemini_replay.CARRIED in body:  # a Chat client's: the signatures it dropped, back
+            carried = body.pop(gemini_replay.CARRIED)
+            if action == "generate":
+                scope = gemini_replay.restore(self.signatures, body, model, carried)
+        _SCOPE.set(scope)
         if action == "count":
             method = "countTokens"
             body = count_request(body, model)
@@ -96,7 +138,10 @@ class GeminiProvider(Provider):
                 for name, source in copies:
                     if value := client_headers.get(source):
                         headers[name] = value
-        return UpstreamRequest(url, headers, orjson.dumps(body), stream and action != "count")
+        req = UpstreamRequest(url, headers, orjson.dumps(body), stream and action != "count")
+        if scope is not None and body.get("tools"):  # the answer's signed calls, for the next turn
+            req.rewrite_body, req.rewrite_chunk = scope.whole, scope.lines
+        return req
 
     def _url(self, key: tuple[str, str, str]) -> str:
         """The URL of (base URL, model, method): made once per such triple from its values."""
@@ -119,6 +164,10 @@ class GeminiProvider(Provider):
     ) -> UpstreamError:
         """Base rules; a 429 over the key's input tokens per minute that the request earned
         alone (:func:`note_refusal`) is ``oversized``: the next key, none cools (CPA cools)."""
+        scope = _SCOPE.get()
+        if scope is not None and scope.cache is self.signatures:  # (this provider's own)
+            _SCOPE.set(None)
+            scope.refused(status, body)
         err = super().classify(status, headers, body, credential_id)
         if _OVERSIZED.get():
             _OVERSIZED.set(False)  # (one refusal's verdict, never the next one's)
