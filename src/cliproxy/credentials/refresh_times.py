@@ -24,12 +24,14 @@ def refresh_interval(metadata: Mapping[str, Any]) -> float:
 
 
 def last_refresh(metadata: Mapping[str, Any]) -> float:
-    """The last refresh's time in epoch seconds; 0 when the metadata names none."""
-    for key in _LAST_REFRESH_KEYS:
+    """The last refresh's time in epoch seconds; 0 when the metadata names none. Without
+    a ``last_refresh`` (Antigravity's refresh writes none), the token's ``timestamp``: CPA
+    counts from the refresh it made (``LastRefreshedAt``, in memory), which that records."""
+    for key in (*_LAST_REFRESH_KEYS, "timestamp"):
         value = metadata.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
             return value / 1000 if value > 1e12 else float(value)
-        if isinstance(value, str) and value.strip():
+        if isinstance(value, str) and value.strip() and key != "timestamp":
             try:
                 return times.parse_timestamp(value, assume=None)  # no offset: local time
             except ValueError:
