@@ -117,7 +117,7 @@ _OPENAI_LAYOUT = {
         ({}, (12, 20, 5, 0, 4, 32)),
         ({"prompt_tokens": True}, (0, 20, 5, 0, 4, 32)),  # a bool is no count
         ({"total_tokens": None}, (12, 20, 5, 0, 4, None)),
-        ({"completion_tokens": 1.5}, (12, 0, 5, 0, 4, 32)),
+        ({"completion_tokens": 1.5}, (12, 1, 5, 0, 4, 32)),  # a float truncated (CPA: gjson Int)
         (
             {"prompt_tokens_details": {"cached_tokens": 0}, "prompt_cache_hit_tokens": 9},
             (12, 20, 9, 0, 4, 32),
@@ -134,7 +134,8 @@ _OPENAI_LAYOUT = {
         ({"completion_tokens_details": "reasoning_tokens"}, (12, 20, 5, 0, 0, 32)),
         ({"completion_tokens_details": {}}, (12, 20, 5, 0, 0, 32)),
         ({"completion_tokens_details": None}, (12, 20, 5, 0, 0, 32)),
-        ({"total_tokens": "32"}, (12, 20, 5, 0, 4, None)),
+        ({"total_tokens": "32"}, (12, 20, 5, 0, 4, 32)),  # a string spelling a count (CPA: gjson Int)
+        ({"total_tokens": "many"}, (12, 20, 5, 0, 4, None)),
     ],
 )
 def test_openai_usage_layout_and_its_departures(change: dict[str, Any], expected: tuple[Any, ...]) -> None:

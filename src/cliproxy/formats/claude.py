@@ -118,14 +118,18 @@ def usage_from_wire(u: dict[str, Any]) -> ir.Usage:
     inp = u.get("input_tokens") or 0
     cw = u.get("cache_creation_input_tokens") or 0
     cr = u.get("cache_read_input_tokens") or 0
+    out = u.get("output_tokens") or 0
     details = u.get("output_tokens_details")
     if isinstance(details, dict):
         reasoning = details.get("thinking_tokens") or details.get("reasoning_tokens") or 0
     else:  # some gateways write it at the top (CPA reads it there too)
         reasoning = u.get("thinking_tokens") or 0 if "thinking_tokens" in u else 0
+    if not (type(inp) is type(cw) is type(cr) is type(out) is type(reasoning) is int):
+        # counts written as strings by a gateway ("12"), as CPA reads them: never added as text
+        inp, cw, cr, out, reasoning = map(ir.count_of, (inp, cw, cr, out, reasoning))
     # by position (input, output, cache read, cache write, reasoning): keywords cost the
     # dataclass's __init__ as much again, once per answer
-    return ir.Usage(inp + cw + cr, u.get("output_tokens") or 0, cr, cw, reasoning)
+    return ir.Usage(inp + cw + cr, out, cr, cw, reasoning)
 
 
 def usage_to_wire(u: ir.Usage) -> dict[str, Any]:

@@ -126,14 +126,22 @@ def usage_from_metadata(meta: dict[str, Any]) -> ir.Usage:
     thoughts = meta.get("thoughtsTokenCount") or 0
     total = meta.get("totalTokenCount")
     prompt = meta.get("promptTokenCount") or 0
-    if "toolUsePromptTokenCount" in meta:
-        tool = meta["toolUsePromptTokenCount"]
-        if type(tool) is int and tool > 0:
+    out = meta.get("candidatesTokenCount") or 0
+    cached = meta.get("cachedContentTokenCount") or 0
+    tool = meta.get("toolUsePromptTokenCount") if "toolUsePromptTokenCount" in meta else 0
+    if not (type(thoughts) is type(prompt) is type(out) is type(cached) is int):
+        # counts written as strings by a gateway ("12"), as CPA reads them: never added as text
+        thoughts, prompt, out, cached = map(ir.count_of, (thoughts, prompt, out, cached))
+        if total is not None:
+            total = ir.count_of(total)
+    if tool:
+        tool = ir.count_of(tool)
+        if tool > 0:
             prompt += tool
     return ir.Usage(  # (positional: once per answer and per stream chunk that has usage)
         prompt,
-        (meta.get("candidatesTokenCount") or 0) + thoughts,
-        meta.get("cachedContentTokenCount") or 0,
+        out + thoughts,
+        cached,
         0,
         thoughts,
         total if type(total) is int else None,

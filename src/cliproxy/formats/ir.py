@@ -37,6 +37,7 @@ in strict start/deltas/stop order for encoders that need one block at a time.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -69,6 +70,7 @@ __all__ = [
     "ToolResult",
     "Usage",
     "UsageEvent",
+    "count_of",
     "is_refusal",
 ]
 
@@ -241,6 +243,27 @@ class Tool:
     namespace: str | None = None
     strict: bool | None = None
     extras: Extras | None = None
+
+
+def count_of(value: Any) -> int:
+    """A token count an upstream wrote: an int as it is, else the number a float or a
+    string spells (``"12"``: some gateways re-encode numbers as strings; CPA's gjson
+    ``Int`` reads them), else 0. Callers test ``type(value) is int`` first."""
+    if type(value) is int:
+        return value
+    if type(value) is float:
+        return int(value) if math.isfinite(value) else 0
+    if type(value) is str:
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                return 0
+            return int(number) if math.isfinite(number) else 0
+    return 0
 
 
 @dataclass(slots=True)

@@ -91,34 +91,34 @@ def parse_usage(u: dict[str, Any]) -> ir.Usage:
     cache_read = cache_write = reasoning = 0
     if ptd is not None and isinstance(ptd, dict):
         v = ptd.get("cached_tokens")
-        cache_read = v if type(v) is int else 0
+        cache_read = v if type(v) is int else ir.count_of(v)
         if not ptd.keys() <= _OPENAI_PROMPT_DETAILS:
             for k in _CACHE_WRITE_KEYS:
                 if k in ptd:
                     v = ptd[k]
-                    cache_write = v if type(v) is int else 0
+                    cache_write = v if type(v) is int else ir.count_of(v)
                     break
     if not cache_read and "prompt_cache_hit_tokens" in u:  # DeepSeek names it at top level
         v = u["prompt_cache_hit_tokens"]
-        cache_read = v if type(v) is int else 0
+        cache_read = v if type(v) is int else ir.count_of(v)
     if not cache_write and "cache_creation_input_tokens" in u:
         v = u["cache_creation_input_tokens"]
-        cache_write = v if type(v) is int else 0
+        cache_write = v if type(v) is int else ir.count_of(v)
     if ctd is not None and isinstance(ctd, dict):
         v = ctd.get("reasoning_tokens")
-        reasoning = v if type(v) is int else 0
+        reasoning = v if type(v) is int else ir.count_of(v)
     total = u.get("total_tokens")
     inp = u.get("prompt_tokens")
     out = u.get("completion_tokens")
     if inp is None and out is None and ("input_tokens" in u or "output_tokens" in u):
         return _responses_named(u, total)
     return ir.Usage(
-        inp if type(inp) is int else 0,
-        out if type(out) is int else 0,
+        inp if type(inp) is int else ir.count_of(inp),
+        out if type(out) is int else ir.count_of(out),
         cache_read,
         cache_write,
         reasoning,
-        total if type(total) is int else None,
+        total if type(total) is int else (ir.count_of(total) or None),
     )
 
 
@@ -131,7 +131,7 @@ def _responses_named(u: dict[str, Any], total: Any) -> ir.Usage:
     cache_read = cache_write = reasoning = 0
     if isinstance(itd, dict):
         v = itd.get("cached_tokens")
-        cache_read = v if type(v) is int else 0
+        cache_read = v if type(v) is int else ir.count_of(v)
         for k in _CACHE_WRITE_KEYS:
             v = itd.get(k)
             if type(v) is int:
@@ -139,14 +139,14 @@ def _responses_named(u: dict[str, Any], total: Any) -> ir.Usage:
                 break
     if isinstance(otd, dict):
         v = otd.get("reasoning_tokens")
-        reasoning = v if type(v) is int else 0
+        reasoning = v if type(v) is int else ir.count_of(v)
     return ir.Usage(
-        inp if type(inp) is int else 0,
-        out if type(out) is int else 0,
+        inp if type(inp) is int else ir.count_of(inp),
+        out if type(out) is int else ir.count_of(out),
         cache_read,
         cache_write,
         reasoning,
-        total if type(total) is int else None,
+        total if type(total) is int else (ir.count_of(total) or None),
     )
 
 

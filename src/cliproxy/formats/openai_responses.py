@@ -98,13 +98,18 @@ def usage_from_wire(u: dict[str, Any] | None) -> ir.Usage:
     inp = u.get("input_tokens_details") or {}
     out = u.get("output_tokens_details") or {}
     total = u.get("total_tokens")
+    if not isinstance(inp, dict):
+        inp = {}
+    if not isinstance(out, dict):
+        out = {}
+    count = ir.count_of  # (an int as it is; "12" as 12, as CPA reads a gateway's strings)
     return ir.Usage(
-        input_tokens=int(u.get("input_tokens") or 0),
-        output_tokens=int(u.get("output_tokens") or 0),
-        cache_read_tokens=int(inp.get("cached_tokens") or 0),
-        cache_write_tokens=int(inp.get("cache_write_tokens") or inp.get("cache_creation_tokens") or 0),
-        reasoning_tokens=int(out.get("reasoning_tokens") or 0),
-        total_tokens=int(total) if isinstance(total, int) else None,
+        input_tokens=count(u.get("input_tokens") or 0),
+        output_tokens=count(u.get("output_tokens") or 0),
+        cache_read_tokens=count(inp.get("cached_tokens") or 0),
+        cache_write_tokens=count(inp.get("cache_write_tokens") or inp.get("cache_creation_tokens") or 0),
+        reasoning_tokens=count(out.get("reasoning_tokens") or 0),
+        total_tokens=total if type(total) is int else (count(total) or None),
     )
 
 
