@@ -58,8 +58,10 @@ def plain_attempt(
             chat_client=call.format in (_OPENAI, _GEMINI),
         )
     if carry is not None:  # what a carrier puts in is the client's: copied, as the hub's is
+        members = len(body)
         carry(body, call.format, call.body, call.headers, model, False)
-        body = own(body)
+        if len(body) != members:  # (a carrier that put nothing in leaves the writer's own body)
+            body = own(body)
     return Attempt(cred, provider, model, up_fmt, call.headers, body, replay=scope, plain=True)
 
 

@@ -124,8 +124,11 @@ def usage_from_wire(u: dict[str, Any]) -> ir.Usage:
         reasoning = details.get("thinking_tokens") or details.get("reasoning_tokens") or 0
     else:  # some gateways write it at the top (CPA reads it there too)
         reasoning = u.get("thinking_tokens") or 0 if "thinking_tokens" in u else 0
-    if not (type(inp) is type(cw) is type(cr) is type(out) is type(reasoning) is int):
-        # counts written as strings by a gateway ("12"), as CPA reads them: never added as text
+    try:  # one test for the usual ints (strings would add up as text, "12" + "3" = "123")
+        ints = type(inp + cw + cr + out + reasoning) is int
+    except TypeError:
+        ints = False
+    if not ints:  # counts written as strings by a gateway ("12"): the numbers, as CPA reads them
         inp, cw, cr, out, reasoning = map(ir.count_of, (inp, cw, cr, out, reasoning))
     # by position (input, output, cache read, cache write, reasoning): keywords cost the
     # dataclass's __init__ as much again, once per answer

@@ -128,14 +128,15 @@ def usage_from_metadata(meta: dict[str, Any]) -> ir.Usage:
     prompt = meta.get("promptTokenCount") or 0
     out = meta.get("candidatesTokenCount") or 0
     cached = meta.get("cachedContentTokenCount") or 0
-    tool = meta.get("toolUsePromptTokenCount") if "toolUsePromptTokenCount" in meta else 0
-    if not (type(thoughts) is type(prompt) is type(out) is type(cached) is int):
-        # counts written as strings by a gateway ("12"), as CPA reads them: never added as text
+    try:  # one test for the usual ints (strings would add up as text, "5" + "2" = "52")
+        ints = type(prompt + out + thoughts + cached) is int
+    except TypeError:
+        ints = False
+    if not ints:  # counts written as strings by a gateway ("12"): the numbers, as CPA reads them
         thoughts, prompt, out, cached = map(ir.count_of, (thoughts, prompt, out, cached))
-        if total is not None:
-            total = ir.count_of(total)
-    if tool:
-        tool = ir.count_of(tool)
+        total = ir.count_of(total) or None
+    if "toolUsePromptTokenCount" in meta:
+        tool = ir.count_of(meta["toolUsePromptTokenCount"])
         if tool > 0:
             prompt += tool
     return ir.Usage(  # (positional: once per answer and per stream chunk that has usage)

@@ -130,6 +130,7 @@ def carry(
     if (
         fmt is _OPENAI
         and not passthrough
+        and client_body.get("tools")  # no tools: no call to sign nor any to restore
         and (session := replay_session_key(headers, client_body, chat_client=True))
     ):
         body[CARRIED] = [session, model]
