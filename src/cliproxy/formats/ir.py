@@ -37,7 +37,6 @@ in strict start/deltas/stop order for encoders that need one block at a time.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -245,25 +244,35 @@ class Tool:
     extras: Extras | None = None
 
 
+# past any real count (2**53): a count beyond is none, so that sums of counts stay within
+# the int64 every JSON writer (orjson) and the ledger take
+_COUNT_LIMIT = 1 << 53
+
+
 def count_of(value: Any) -> int:
     """A token count an upstream wrote: an int as it is, else the number a float or a
     string spells (``"12"``: some gateways re-encode numbers as strings; CPA's gjson
-    ``Int`` reads them), else 0. Callers test ``type(value) is int`` first."""
+    ``Int`` reads them), else 0 (a number past any real count too: ``1e30``, which
+    orjson reads as a float, would be an int no JSON writer takes). Callers test
+    ``type(value) is int`` first."""
     if type(value) is int:
         return value
     if type(value) is float:
-        return int(value) if math.isfinite(value) else 0
-    if type(value) is str:
+        number = value
+    elif type(value) is str:
         text = value.strip()
         try:
-            return int(text)
+            count = int(text)
         except ValueError:
             try:
                 number = float(text)
             except ValueError:
                 return 0
-            return int(number) if math.isfinite(number) else 0
-    return 0
+        else:
+            return count if -_COUNT_LIMIT < count < _COUNT_LIMIT else 0
+    else:
+        return 0
+    return int(number) if -_COUNT_LIMIT < number < _COUNT_LIMIT else 0  # (nan and inf: 0)
 
 
 @dataclass(slots=True)
