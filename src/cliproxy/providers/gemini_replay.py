@@ -130,10 +130,20 @@ def carry(
     if (
         fmt is _OPENAI
         and not passthrough
-        and client_body.get("tools")  # no tools: no call to sign nor any to restore
+        and (client_body.get("tools") or _results_last(client_body))
         and (session := replay_session_key(headers, client_body, chat_client=True))
     ):
         body[CARRIED] = [session, model]
+
+
+def _results_last(client_body: Mapping[str, Any]) -> bool:
+    """A request without ``tools`` still has calls to restore when it ends with their
+    results (a loop's last step asking for the answer): they are the current turn, whose
+    signatures Gemini 3 checks. Other requests without tools (plain text; calls only in
+    earlier turns) are left alone: nothing to sign, nothing Gemini checks."""
+    messages = client_body.get("messages")
+    last = messages[-1] if type(messages) is list and messages else None
+    return type(last) is dict and last.get("role") == "tool"
 
 
 def restore(cache: GeminiSignatureCache, body: dict[str, Any], model: str, carried: Any) -> Scope | None:
