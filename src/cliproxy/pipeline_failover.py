@@ -537,7 +537,7 @@ async def plugin_credential(
     try:
         if flow is None:
             raise UpstreamError(f"plugin {cred.attributes['plugin']} is not active", status=503)
-        result = await flow.credential_executor(call, route, cred)
+        result = await flow.credential_executor(call, route, cred, pipe.pool)
     except UpstreamError as err:
         # an OAuth alias's failure is kept under its upstream model and its other names (CPA's
         # stateModelForExecution does not ask which executor serves the auth)

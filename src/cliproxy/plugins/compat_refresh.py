@@ -12,10 +12,11 @@ manager does through the wrapper.
 
 The plugin's answer merges into a copy of the credential (empty fields keep their values);
 the key sent upstream is the answer's ``api_key`` attribute, else its ``access_token``,
-else the one before. The file is rewritten with it (also under ``api_key`` when the file
-holds one, so a reload reads the new key) and the copy takes the credential's place in the
-pool. A caller whose token another refresh already replaced gets the current credential
-without a new call, and concurrent refreshes of one credential share one call.
+else the one before. What it changed goes into the file (also under ``api_key`` when the
+file holds one, so a reload reads the new key) and the pool's credential as they are when
+the refresh ends (``plugins.refresh_merge``: a panel edit made meanwhile stays). A caller
+whose token another refresh already replaced gets the current credential without a new
+call, and concurrent refreshes of one credential share one call.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from cliproxy.credentials.record import Credential
 from cliproxy.credentials.refresh import RefreshError
 from cliproxy.plugins import abi
 from cliproxy.plugins.host import PluginHost, Record
-from cliproxy.plugins.models import VIRTUAL, refresh_plugin_auth, save_token
+from cliproxy.plugins.models import refresh_plugin_auth
+from cliproxy.plugins.refresh_merge import settle, snapshot
 from cliproxy.providers import registry as builtin
 
 __all__ = ["CompatRefresher", "ScheduledRefresh", "refresher_of"]
@@ -83,6 +85,7 @@ class CompatRefresher:
         return await asyncio.shield(pending)
 
     async def _refresh(self, host: PluginHost, cred: Credential, config: Any) -> Credential | None:
+        before = snapshot(cred)
         fresh = dataclasses.replace(
             cred, metadata=dict(cred.metadata), attributes=dict(cred.attributes), headers=dict(cred.headers)
         )
@@ -96,18 +99,13 @@ class CompatRefresher:
         )
         if token:
             fresh.api_key = token
-            if "api_key" in fresh.metadata and fresh.metadata["api_key"] != token:
+            if "api_key" in fresh.metadata:
                 fresh.metadata["api_key"] = token
-                if fresh.path is not None and not fresh.attributes.get(VIRTUAL):
-                    save_token(fresh.path, {**fresh.metadata, "type": fresh.provider})
         if base := fresh.attributes.get("base_url", "").strip():
             fresh.base_url = base
-        if self.pool.get(cred.id) is None:  # removed meanwhile: nothing to swap in
-            return fresh
-        renewed = self.pool.replace(fresh if c.id == fresh.id else c for c in self.pool.credentials())
-        await self.pool.forget_refusals([*renewed, fresh.id])
+        updated = await settle(self.pool, fresh, before)  # removed meanwhile: not swapped in
         log.info("plugin refreshed the token of %s", fresh.label or fresh.id)
-        return fresh
+        return updated
 
 
 def _changed(new: dict[str, Any], old: dict[str, Any], key: str) -> str:

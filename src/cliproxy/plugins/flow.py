@@ -33,6 +33,7 @@ from cliproxy.plugins import abi, rules, translation
 from cliproxy.plugins.callbacks import ScopeContext
 from cliproxy.plugins.executor import executor_formats, run_executor
 from cliproxy.plugins.models import refresh_plugin_auth
+from cliproxy.plugins.refresh_merge import settle, snapshot
 from cliproxy.plugins.stream_chunks import StreamChunks
 from cliproxy.plugins.stream_normalizers import AFTER, BEFORE, StreamNormalizers
 from cliproxy.plugins.usage_record import usage_record
@@ -41,6 +42,7 @@ from cliproxy.times import format_utc
 from cliproxy.translate.registry import Registry
 
 if TYPE_CHECKING:
+    from cliproxy.credentials.pool import Pool
     from cliproxy.plugins.host import PluginHost
 
 __all__ = ["Flow"]
@@ -195,11 +197,12 @@ class Flow:
         return await run_executor(self.reg, self.host, rec, call, self.scope, waits=self._waits())
 
     async def credential_executor(
-        self, call: Call, route: ModelRoute, cred: Credential
+        self, call: Call, route: ModelRoute, cred: Credential, pool: Pool | None = None
     ) -> Reply | StreamReply:
         """A model served by a plugin's executor, picked like any credential: the
         after-auth chain first, as for any credential; a 401 gets one auth refresh by the
-        plugin and one more try (with the same request)."""
+        plugin (saved into the file and ``pool``'s credential as they are then) and one
+        more try (with the same request)."""
         host = self.host
         rec = host.get(cred.attributes["plugin"])
         if rec is None:
@@ -224,8 +227,12 @@ class Flow:
                 alias=alias,
             )
         except UpstreamError as err:
-            if err.status != 401 or not await refresh_plugin_auth(host, cred, self.config):
+            if err.status != 401:
                 raise
+            before = snapshot(cred)
+            if not await refresh_plugin_auth(host, cred, self.config):
+                raise
+            await settle(pool, cred, before)
         return await run_executor(
             self.reg, host, rec, call, self.scope, model=model, cred=cred, waits=self._waits(), alias=alias
         )

@@ -444,8 +444,8 @@ def apply_auth_data(cred: Credential, auth: dict[str, Any]) -> None:
 
 
 async def refresh_plugin_auth(host: PluginHost, cred: Credential, config: Any) -> bool:
-    """``auth.refresh`` by the auth provider of ``cred.provider``; the file is rewritten
-    atomically. True when the credential changed."""
+    """``auth.refresh`` by the auth provider of ``cred.provider``, its answer merged into
+    ``cred`` (the caller saves it: ``plugins.refresh_merge``). True when it changed."""
     rec = None
     for cand in host.active("auth_provider"):
         if (await host.identifier(cand, abi.AUTH_IDENTIFIER)).lower() == cred.provider:
@@ -466,6 +466,4 @@ async def refresh_plugin_auth(host: PluginHost, cred: Credential, config: Any) -
     if gate := not_before(ci_get(result, "NextRefreshAfter")):
         cred.attributes[NOT_BEFORE] = gate
     normalize_metadata(cred.metadata)
-    if not cred.attributes.get(VIRTUAL):  # one of several in a file: kept in memory (CPA)
-        save_token(cred.path, {**cred.metadata, "type": cred.provider})
     return True
