@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import itertools
 import uuid
-from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
@@ -40,7 +39,7 @@ from cliproxy.translate.plain_requests import (
     claude_to_chat as claude_request_to_chat,
 )
 from cliproxy.translate.registry import Registry, default_registry
-from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache
+from tests.translate.plain_harness import hub_registry, pipe
 
 MODEL = "claude-sonnet-4-6"
 KEY = Credential(id="c", provider="claude", api_key="sk-ant-k")
@@ -64,35 +63,7 @@ AGENT = {"user-agent": "opencode/1.0.0", "session_id": "s-1", "anthropic-beta": 
 CALLERS = (SDK, AGENT)
 
 
-class _OwnClaude(type(CLAUDE_ADAPTER)):  # type: ignore[misc]
-    """A built-in adapter registered as another (a plugin's) would be: the hub's way."""
-
-
-def _hub_registry() -> Registry:
-    reg = Registry()
-    builtin = default_registry()
-    for fmt in builtin.formats():
-        reg.register(builtin.adapter(fmt))
-    own = copy.copy(CLAUDE_ADAPTER)
-    own.__class__ = _OwnClaude
-    reg.register(own)
-    return reg
-
-
-FAST, HUB = default_registry(), _hub_registry()
-
-
-def _pipe(reg: Registry) -> Any:
-    return SimpleNamespace(
-        translations=reg,
-        config=SimpleNamespace(),
-        signature_cache=SignatureCache(),
-        thinking_replay=ThinkingReplayCache(),
-        agent_models=lambda: "",
-        pool=None,
-        http=None,
-        shaper=None,
-    )
+FAST, HUB = default_registry(), hub_registry(CLAUDE_ADAPTER)
 
 
 def _attempt(
@@ -103,7 +74,7 @@ def _attempt(
     call = new_call(Format.OPENAI, sent, str(body.get("model")), stream, headers)
     provider = PROVIDERS[cred.id]
     attempt = start_attempt(
-        _pipe(reg), call, cred, provider, MODEL, False, Format.CLAUDE, provider.carrier(cred)
+        pipe(reg), call, cred, provider, MODEL, False, Format.CLAUDE, provider.carrier(cred)
     )
     # what build draws at random (a request id, a caller's session without signals, a cloaked
     # key's fake device and its session of the hour): the same draws for both ways

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -28,7 +27,7 @@ from cliproxy.providers.openai_compat import OpenAICompatProvider
 from cliproxy.translate.openai_chat import ADAPTER as CHAT_ADAPTER
 from cliproxy.translate.plain_requests import PLAIN_REQUESTS, claude_to_chat
 from cliproxy.translate.registry import Registry, default_registry
-from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache
+from tests.translate.plain_harness import hub_registry, pipe
 
 MODEL = "gpt-4o-mini"
 CRED = Credential(
@@ -54,35 +53,7 @@ PROVIDER = OpenAICompatProvider()
 HEADERS = {"user-agent": "claude-cli/2.1.0 (external, cli)", "x-claude-code-session-id": "s-1"}
 
 
-class _OwnChat(type(CHAT_ADAPTER)):  # type: ignore[misc]
-    """A built-in adapter registered as another (a plugin's) would be: the hub's way."""
-
-
-def _hub_registry() -> Registry:
-    reg = Registry()
-    builtin = default_registry()
-    for fmt in builtin.formats():
-        reg.register(builtin.adapter(fmt))
-    own = copy.copy(CHAT_ADAPTER)
-    own.__class__ = _OwnChat
-    reg.register(own)
-    return reg
-
-
-FAST, HUB = default_registry(), _hub_registry()
-
-
-def _pipe(reg: Registry) -> Any:
-    return SimpleNamespace(
-        translations=reg,
-        config=SimpleNamespace(),
-        signature_cache=SignatureCache(),
-        thinking_replay=ThinkingReplayCache(),
-        agent_models=lambda: "",
-        pool=None,
-        http=None,
-        shaper=None,
-    )
+FAST, HUB = default_registry(), hub_registry(CHAT_ADAPTER)
 
 
 def _attempt(
@@ -91,7 +62,7 @@ def _attempt(
     stream = body.get("stream") is True
     call = new_call(Format.CLAUDE, copy.deepcopy(body), str(body.get("model")), stream, HEADERS)
     carry = PROVIDER.carrier(cred)
-    attempt = start_attempt(_pipe(reg), call, cred, PROVIDER, model, False, Format.OPENAI, carry)
+    attempt = start_attempt(pipe(reg), call, cred, PROVIDER, model, False, Format.OPENAI, carry)
     upreq = PROVIDER.build(
         cred, attempt.body, model=model, stream=stream, client_headers=HEADERS, action="generate"
     )

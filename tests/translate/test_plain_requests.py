@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -27,7 +26,7 @@ from cliproxy.translate.claude import ADAPTER as CLAUDE_ADAPTER
 from cliproxy.translate.gemini import ADAPTER as GEMINI_ADAPTER
 from cliproxy.translate.plain_requests import PLAIN_REQUESTS, chat_to_gemini, responses_to_claude
 from cliproxy.translate.registry import Registry, default_registry
-from cliproxy.translate.replay import SignatureCache, ThinkingReplayCache
+from tests.translate.plain_harness import hub_registry, pipe
 
 MODEL = "gemini-2.5-flash"
 CRED = Credential(id="g", provider="gemini", api_key="k")
@@ -38,40 +37,7 @@ CLAUDE = ClaudeProvider()
 HEADERS = {"user-agent": "OpenAI/Python 1.0", "session_id": "s-1"}
 
 
-class _OwnGemini(type(GEMINI_ADAPTER)):  # type: ignore[misc]
-    """A built-in adapter registered as another (a plugin's) would be: the hub's way."""
-
-
-class _OwnClaude(type(CLAUDE_ADAPTER)):  # type: ignore[misc]
-    """(as _OwnGemini)"""
-
-
-def _hub_registry() -> Registry:
-    reg = Registry()
-    builtin = default_registry()
-    for fmt in builtin.formats():
-        reg.register(builtin.adapter(fmt))
-    for adapter, cls in ((GEMINI_ADAPTER, _OwnGemini), (CLAUDE_ADAPTER, _OwnClaude)):
-        own = copy.copy(adapter)
-        own.__class__ = cls
-        reg.register(own)
-    return reg
-
-
-FAST, HUB = default_registry(), _hub_registry()
-
-
-def _pipe(reg: Registry) -> Any:
-    return SimpleNamespace(
-        translations=reg,
-        config=SimpleNamespace(),
-        signature_cache=SignatureCache(),
-        thinking_replay=ThinkingReplayCache(),
-        agent_models=lambda: "",
-        pool=None,
-        http=None,
-        shaper=None,
-    )
+FAST, HUB = default_registry(), hub_registry(GEMINI_ADAPTER, CLAUDE_ADAPTER)
 
 
 def _attempt(
@@ -83,7 +49,7 @@ def _attempt(
     up_fmt = Format.CLAUDE if claude else Format.GEMINI
     call = new_call(client, copy.deepcopy(body), str(body.get("model")), stream, HEADERS)
     carry = provider.carrier(cred)
-    attempt = start_attempt(_pipe(reg), call, cred, provider, model, False, up_fmt, carry)
+    attempt = start_attempt(pipe(reg), call, cred, provider, model, False, up_fmt, carry)
     upreq = provider.build(
         cred, attempt.body, model=model, stream=stream, client_headers=HEADERS, action="generate"
     )
