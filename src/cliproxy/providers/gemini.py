@@ -73,13 +73,10 @@ class GeminiProvider(Provider):
     ) -> Awaitable[Mapping[str, str]] | None:
         """With several workers on Redis: a replay session another worker recorded is
         fetched before ``build`` looks it up (nothing to await otherwise)."""
-        carried = body.get(gemini_replay.CARRIED) if body is not None else None
-        if (
-            carried is None
-            or self.signatures.mirror is None
-            or type(carried) is not list
-            or len(carried) != 2
-        ):
+        if self.signatures.mirror is None or body is None:  # (one process: nothing to fetch)
+            return None
+        carried = body.get(gemini_replay.CARRIED)
+        if type(carried) is not list or len(carried) != 2:
             return None
         return self.signatures.fetch_elsewhere(carried[1], carried[0])
 
