@@ -10,6 +10,7 @@ the server edge (``cliproxy.server.errors``)::
      ├── AccessError           401/403 — client key missing, wrong, or unsafe config
      ├── ConfigError           a config file that cannot be loaded (key path + reason)
      ├── ConfigFileMissingError 409 — the config file was deleted while the proxy runs
+     ├── ConfigSaveError       500 — a config edit could not be written (read-only, disk full)
      ├── ConcurrencyLimitError 429 — every credential is at its max-concurrency, no wait left
      └── UpstreamError         an upstream answered with an error or could not be reached
           ├── CooldownError        429 model_cooldown — every credential is cooling down
@@ -26,6 +27,7 @@ __all__ = [
     "ConcurrencyLimitError",
     "ConfigError",
     "ConfigFileMissingError",
+    "ConfigSaveError",
     "CooldownError",
     "ModelNotFoundError",
     "NoCredentialError",
@@ -129,6 +131,17 @@ class ConfigFileMissingError(CliproxyError):
             "/v0/management/config.yaml, which recreates it"
         )
         self.file = file
+
+
+class ConfigSaveError(CliproxyError):
+    """A config edit could not be written (a read-only file system, a full disk): 500, as
+    CPA's ``failed to save config: ...``. The file on disk and the running config stay."""
+
+    status = 500
+    code = "config_save_failed"
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(f"failed to save config: {exc.strerror or exc}")
 
 
 class ConcurrencyLimitError(CliproxyError):

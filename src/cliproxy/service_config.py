@@ -18,7 +18,7 @@ from typing import Any
 
 from cliproxy.config import Config, ConfigDocument, ConfigWatcher
 from cliproxy.config.filelock import config_lock, file_identity
-from cliproxy.errors import ConfigError, ConfigFileMissingError
+from cliproxy.errors import ConfigError, ConfigFileMissingError, ConfigSaveError
 
 __all__ = ["ConfigWrites"]
 
@@ -61,7 +61,10 @@ class ConfigWrites:
                 doc = ConfigDocument.from_text("", path)
             edit(doc)
             config = doc.config
-            doc.save()
+            try:
+                doc.save()
+            except OSError as exc:
+                raise ConfigSaveError(exc) from None
             if (watcher := self._watcher()) is not None:
                 await watcher.note_config_written(doc.text().encode("utf-8"), config)
             await self._apply(config)  # the auth files stat'ed in a thread, then applied

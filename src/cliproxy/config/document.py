@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
@@ -113,21 +114,16 @@ class ConfigDocument:
         ConfigDocument.__init__(self, text, self.path)
 
     def save(self, path: str | os.PathLike[str] | None = None) -> Path:
-        """Write atomically (temp file in the same directory, then ``os.replace``)."""
+        """Write atomically (temp file in the same directory, then ``os.replace``).
+
+        A symlink is written through (its target changes, the link stays). A file that
+        cannot be replaced (a single-file bind mount, as CPA's docker-compose mounts
+        config.yaml: EBUSY; a folder no temp file may go in) is rewritten in place, as
+        CPA writes it."""
         target = Path(path) if path is not None else self.path
         if target is None:
             raise ValueError("no path to save to")
-        data = self.text().encode("utf-8")
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            if target.exists():
-                os.chmod(tmp, target.stat().st_mode & 0o7777)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write(Path(os.path.realpath(target)), self.text().encode("utf-8"))
         self._original, self._dirty, self.path = self.text(), False, target
         return target
 
@@ -196,6 +192,39 @@ class ConfigDocument:
             return Config.model_validate(plain)
         except ValidationError as exc:
             raise from_validation(exc, self._file, self._data if tree is _MISSING else tree) from None
+
+
+_IN_PLACE_MKSTEMP = (errno.EACCES, errno.EPERM, errno.EROFS)  # the folder, not the file, is closed
+_IN_PLACE_REPLACE = (errno.EBUSY, errno.EXDEV)  # the file is a mount point
+
+
+def _write(target: Path, data: bytes) -> None:
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        if exc.errno not in _IN_PLACE_MKSTEMP or not target.is_file():
+            raise
+        return _write_in_place(target, data)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        if target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o7777)
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.errno not in _IN_PLACE_REPLACE:
+            raise
+        _write_in_place(target, data)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_in_place(target: Path, data: bytes) -> None:
+    with open(target, "r+b") as handle:
+        handle.write(data)
+        handle.truncate()
 
 
 def _flow_depth(text: str) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from cliproxy.config import ConfigDocument, hash_secret_in_place
-from cliproxy.errors import ConfigError
+from cliproxy.errors import ConfigError, ConfigSaveError
 from cliproxy.management.config_scalars import ROUTES as SCALAR_ROUTES
 from cliproxy.management.keys_index import compact
 from cliproxy.management.types import Req, Resp, Route
@@ -103,6 +103,8 @@ async def put_config_yaml(req: Req) -> Resp:
 
     try:
         await req.service.edit_config(replace, create=True)
+    except ConfigSaveError as exc:  # CPA: write_failed
+        return _failure(500, "write_failed", exc.message)
     except ConfigError as exc:
         return _failure(422, "invalid_config", str(exc))
     return Resp(200, {"ok": True, "changed": ["config"]})

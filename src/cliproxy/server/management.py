@@ -19,7 +19,7 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler as WebHandler
 
-from cliproxy.errors import ConfigFileMissingError
+from cliproxy.errors import ConfigFileMissingError, ConfigSaveError
 from cliproxy.management.api import PREFIX, ROUTES, unrouted_login
 from cliproxy.management.ops_build import build_headers
 from cliproxy.management.sessions import LoginSessions
@@ -97,7 +97,7 @@ async def _answer(request: web.Request, handler: Handler, params: dict[str, str]
     )
     try:
         resp = await handler(req)
-    except (ApiError, ConfigFileMissingError) as exc:  # a config write, whichever endpoint
+    except (ApiError, ConfigFileMissingError, ConfigSaveError) as exc:  # a config write, any endpoint
         resp = Resp(exc.status, {"error": exc.message})
     headers = {"Content-Type": "application/json", **resp.headers, **build_headers()}
     return web.Response(status=resp.status, body=resp.body(), headers=headers)
