@@ -8,7 +8,9 @@ CPA's counters exactly (``codex_executor_tokens.go``, ``xai_executor_tokens.go``
 calls and results, tool declarations and schemas; not model names, sampling settings,
 metadata or signatures. Images are counted as CPA approximates them: a Chat
 ``image_url`` by its URL, a Responses ``input_image`` by its URL for xAI, not at all for
-Codex and Claude.
+Codex and Claude. Unlike CPA, media sent inline (a ``data:`` URL, a Chat ``file`` part's
+data) and a tool output's images and files count nothing: CPA counts their base64 as text,
+so a 300 KB screenshot read as some 270,000 tokens (more than a context window).
 
 Where CPA reads a JSON value's raw bytes (a tool's schema, a call's arguments object),
 the value is written here as compact JSON with its keys in the client's order, which
@@ -63,6 +65,20 @@ def _get(obj: Any, key: str) -> Any:
     return obj.get(key) if isinstance(obj, dict) else None
 
 
+def _ref(value: Any) -> Any:
+    """A media reference as counted: a URL or id as it is; inline data (``data:``) is none."""
+    return None if isinstance(value, str) and value.startswith("data:") else value
+
+
+def _output(out: list[str], output: Any) -> None:
+    """A tool output: a string as it is; an array (text, images, files) by its text parts."""
+    if isinstance(output, list):
+        for part in output:
+            _add(out, _get(part, "text"))
+    else:
+        _add_raw(out, output)
+
+
 # ---------------------------------------------------------------------- Codex (Responses)
 
 
@@ -91,7 +107,7 @@ def codex_segments(body: dict[str, Any]) -> list[str]:
                 _add(out, item.get("name"))
                 _add(out, item.get("arguments"))
             elif kind == "function_call_output":
-                _add(out, item.get("output"))
+                _output(out, item.get("output"))
             else:
                 _add(out, item.get("text"))
     tools = body.get("tools")
@@ -135,7 +151,7 @@ def xai_segments(body: dict[str, Any]) -> list[str]:
                 _add(out, item.get("name"))
                 _add_raw(out, item.get("arguments"))
             elif kind == "function_call_output":
-                _add_raw(out, item.get("output"))
+                _output(out, item.get("output"))
             elif kind == "reasoning":
                 for part in item.get("summary") or ():
                     _add(out, _get(part, "text"))
@@ -165,11 +181,11 @@ def _xai_content(out: list[str], content: Any) -> None:
         elif kind == "refusal":
             _add(out, part.get("refusal"))
         elif kind == "input_image":
-            _add(out, part.get("image_url"))
+            _add(out, _ref(part.get("image_url")))
             _add(out, part.get("file_id"))
         elif kind == "input_file":
             for key in ("file_data", "file_url", "file_id", "filename"):
-                _add(out, part.get(key))
+                _add(out, _ref(part.get(key)))
         elif kind == "input_audio":
             _add(out, part.get("data"))
             _add(out, _get(part.get("input_audio"), "data"))
@@ -247,7 +263,10 @@ def _chat_content(out: list[str], content: Any) -> None:
         if kind in ("text", "input_text", "output_text"):
             _add(out, part.get("text"))
         elif kind == "image_url":
-            _add(out, _get(part.get("image_url"), "url"))
+            _add(out, _ref(_get(part.get("image_url"), "url")))
+        elif kind == "file":
+            _add(out, _get(part.get("file"), "filename"))
+            _add(out, _get(part.get("file"), "file_id"))
         elif kind in ("input_audio", "output_audio", "audio"):
             _add(out, part.get("id"))
         elif kind == "tool_result":
