@@ -224,6 +224,20 @@ class BlockParser:
             call_id, name, arguments, signature=sig, family="gemini" if sig else None, extras=extras
         )
 
+    def _search_result(self, block: dict[str, Any], path: str) -> ir.Block:
+        """A search result: the block as sent for Claude (``_claude_block``, see
+        ``wire.BlockWriter``), its title, source and passages as text for other models
+        (which dropped it, leaving a RAG tool's output empty)."""
+        lines = [
+            v.strip() for v in (block.get("title"), block.get("source")) if isinstance(v, str) and v.strip()
+        ]
+        content = block.get("content")
+        for part in content if isinstance(content, list) else ():
+            text = part.get("text") if isinstance(part, dict) else None
+            if isinstance(text, str) and text:
+                lines.append(text)
+        return ir.Text("\n".join(lines), extras={"_claude_block": block})
+
     def _tool_result(self, block: dict[str, Any], path: str) -> ir.Block:
         call_id = _str(block, "tool_use_id", path)
         name = self.calls.get(call_id)
@@ -271,6 +285,7 @@ _PARSERS: dict[str, Callable[[BlockParser, dict[str, Any], str], ir.Block]] = {
     "redacted_thinking": BlockParser._redacted,
     "tool_use": BlockParser._tool_use,
     "tool_result": BlockParser._tool_result,
+    "search_result": BlockParser._search_result,
 }
 
 

@@ -101,6 +101,8 @@ class BlockWriter:
         return out
 
     def _text(self, b: ir.Text) -> Wire | None:
+        if b.extras and "_claude_block" in b.extras:  # a search result, sent as it came
+            return b.extras["_claude_block"]
         if not b.text:
             return None
         out: Wire = {"type": "text", "text": b.text}
