@@ -235,6 +235,26 @@ class AccessPolicy:
         KEY_POLICY.set(policy)
         return Principal(key, needed.source, policy)
 
+    def holds(self, key: str) -> bool | None:
+        """Whether ``key`` is one of these ``api-keys`` (plain or sha256-hashed); ``None``:
+        only a bcrypt check can tell (:meth:`confirm`). Sets no request state."""
+        if key in self.keys or key in self._verified:
+            return True
+        if self._sha and self._sha.get(hashlib.sha256(key.encode()).hexdigest()) is not None:
+            return True
+        return None if self._bcrypt and key not in self._denied else False
+
+    async def confirm(self, key: str) -> bool:
+        """:meth:`holds`, a bcrypt-hashed key checked in a thread (checks too busy: not held)."""
+        held = self.holds(key)
+        if held is not None:
+            return held
+        try:
+            await self.verify(HashCheckNeeded(key, "authorization"))
+        except AccessError:
+            return False
+        return True
+
     def _bcrypt_match(self, key: bytes) -> Any:
         for stored, policy in self._bcrypt:
             try:

@@ -16,8 +16,10 @@ served and it rotates and cools like any credential), and it leaves when the soc
 closes. A channel attached with a client key (``ws-auth: true``) is that key's: it is sent
 only the requests made with the same key (``credentials.owners``), unless
 ``ws-relay-serves: all-keys`` (cliproxy's setting; CPA's relays serve every key). One
-attached with no key (``ws-auth: false``) serves every request, as in CPA. Its listing
-names the owner as a masked key, never the key. The WebSocket framing lives in ``cliproxy.server.wsrelay``; this module keeps the
+attached with no key (``ws-auth: false``) serves every request, as in CPA. Under a
+frontend-auth plugin the owner is the plugin's principal; a reload that removes a relay's
+key from ``api-keys`` closes it (:meth:`RelayHub.revoke`). Its listing names the owner
+masked, never whole. The WebSocket framing lives in ``cliproxy.server.wsrelay``; this module keeps the
 channels and implements the upstream-client protocol (``providers.transport``) that the
 ``aistudio`` provider is given as its transport.
 """
@@ -30,10 +32,11 @@ import secrets
 import string
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
-from cliproxy.credentials.owners import Owners
+from cliproxy.access import AccessPolicy
+from cliproxy.credentials.owners import NO_IDENTITY, PLUGIN_CALLER, Owners
 from cliproxy.credentials.record import KIND_OAUTH, Credential
 from cliproxy.providers.aistudio import RELAY_CHANNEL_HEADER
 from cliproxy.providers.transport import UpstreamNetworkError
@@ -49,6 +52,9 @@ _TERMINAL = frozenset({"http_response", "error", "stream_end"})
 _ALPHABET = string.ascii_lowercase + string.digits
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+Kick = Callable[[int, str], Awaitable[None]]  # closes the socket with this code and reason
+POLICY_VIOLATION = 1008  # WebSocket close code: the key the relay was attached with is gone
+REVOKED = "relay closed: the client key it was attached with was removed from api-keys"
 
 
 class Channel:
@@ -58,13 +64,13 @@ class Channel:
         self,
         name: str,
         send: Send,
-        kick: Callable[[], Awaitable[None]] | None = None,
+        kick: Kick | None = None,
         owner: str | None = None,
     ) -> None:
         self.name = name
         self.owner = owner  # the client key it was attached with (None: it serves every key)
         self._send = send
-        self.kick = kick  # closes the socket (ws-auth switched on)
+        self.kick = kick  # closes the socket (ws-auth switched on, its key removed)
         self._pending: dict[str, asyncio.Queue[dict[str, Any]]] = {}
         self.closed = False
 
@@ -192,9 +198,7 @@ class RelayHub:
 
     # -- channels (the WebSocket endpoint calls these)
 
-    def connect(
-        self, send: Send, kick: Callable[[], Awaitable[None]] | None = None, owner: str | None = None
-    ) -> Channel:
+    def connect(self, send: Send, kick: Kick | None = None, owner: str | None = None) -> Channel:
         """A new channel; ``owner``: the client key it was attached with, if any."""
         name = "aistudio-" + "".join(secrets.choice(_ALPHABET) for _ in range(16))
         channel = Channel(name, send, kick, owner)
@@ -203,7 +207,7 @@ class RelayHub:
         log.info(
             "websocket provider connected: %s%s",
             name,
-            "" if owner is None else f" (client key {hide_key(owner)})",
+            "" if owner is None else f" ({_whose(owner)})",
         )
         if self.on_change is not None:
             self.on_change()
@@ -222,11 +226,37 @@ class RelayHub:
         """Close every socket (``ws-auth`` switched on: CPA drops the open sessions)."""
         for channel in list(self._channels.values()):
             self.disconnect(channel, cause)
-            if channel.kick is not None:
-                try:
-                    await channel.kick()
-                except Exception as exc:  # a socket already gone
-                    log.debug("wsrelay: closing %s: %r", channel.name, exc)
+            await _kick(channel, 1001, f"relay closed by the proxy: {cause}")
+
+    def revoke(self, access: AccessPolicy) -> Coroutine[Any, Any, None] | None:
+        """After a reload: the channels attached with a client key ``access`` no longer
+        takes leave the pool now (no request is sent to them from here on); the returned
+        awaitable closes their sockets (1008, :data:`REVOKED`) and settles the keys only a
+        bcrypt check can tell (None: nothing to do). A relay owned by a frontend-auth
+        plugin's principal is the plugin's to vouch for: it stays."""
+        gone: list[Channel] = []
+        unsure: list[Channel] = []
+        for channel in list(self._channels.values()):
+            key = channel.owner
+            if key is None or key == NO_IDENTITY or key.startswith(PLUGIN_CALLER):  # no key owns it
+                continue
+            held = access.holds(key)
+            if held is None:
+                unsure.append(channel)
+            elif not held:
+                self.disconnect(channel, "client key removed")
+                gone.append(channel)
+        if not gone and not unsure:
+            return None
+        return self._expel(gone, unsure, access)
+
+    async def _expel(self, gone: list[Channel], unsure: list[Channel], access: AccessPolicy) -> None:
+        for channel in unsure:
+            if channel.owner is not None and not await access.confirm(channel.owner):
+                self.disconnect(channel, "client key removed")
+                gone.append(channel)
+        for channel in gone:
+            await _kick(channel, POLICY_VIOLATION, REVOKED)
 
     def credentials(self) -> list[Credential]:
         """One runtime credential per open channel (CPA ``wsOnConnected``); the note of
@@ -307,10 +337,27 @@ async def _next(queue: asyncio.Queue[dict[str, Any]]) -> dict[str, Any]:
         raise TimeoutError(f"no relay message within {MESSAGE_TIMEOUT:.0f}s") from None
 
 
+async def _kick(channel: Channel, code: int, reason: str) -> None:
+    if channel.kick is not None:
+        try:
+            await channel.kick(code, reason)
+        except Exception as exc:  # a socket already gone
+            log.debug("wsrelay: closing %s: %r", channel.name, exc)
+
+
 def _attributes(owner: str | None) -> dict[str, str]:
     if owner is None:
         return {"runtime_only": "true"}
-    return {"runtime_only": "true", "note": f"attached with client key {hide_key(owner)}"}
+    return {"runtime_only": "true", "note": f"attached {_whose(owner)}"}
+
+
+def _whose(owner: str) -> str:
+    """Who attached a relay, for its note and log line: never the key or principal whole."""
+    if owner == NO_IDENTITY:
+        return "through a frontend-auth plugin that named no principal"
+    if owner.startswith(PLUGIN_CALLER):
+        return f"by frontend-auth principal {hide_key(owner[len(PLUGIN_CALLER) :])}"
+    return f"with client key {hide_key(owner)}"
 
 
 def _headers(raw: Any) -> dict[str, str]:

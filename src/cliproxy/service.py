@@ -22,6 +22,7 @@ from cliproxy.config import AuthChanges, Config, ConfigDocument, ConfigWatcher
 from cliproxy.config.changes import log_changes
 from cliproxy.credentials import sources
 from cliproxy.credentials.filecache import AuthFileCache
+from cliproxy.credentials.owners import CALLER, plugin_caller
 from cliproxy.credentials.persist import CdsStore, restore
 from cliproxy.credentials.pool import Pool
 from cliproxy.credentials.probe import Prober
@@ -363,7 +364,9 @@ class Service:
         principal = await authenticate(
             self.plugins, self.frontend, method=method, path=path, headers=headers, query=query, body=body
         )
-        if principal is not None:
+        if principal is not None:  # the relays' caller (credentials.owners); "plugin:<id>": none named
+            anonymous = any(principal == f"plugin:{rec.id}" for rec in self.frontend)
+            CALLER.set(plugin_caller(None if anonymous else principal))
             return Principal(principal, "plugin")
         raise failure or AccessError("Invalid API key" if extract_key(headers, query) else "Missing API key")
 
@@ -502,6 +505,8 @@ class Service:
             self._background(self.relay.close_all("ws-auth enabled"))
         self.relay.share(config.ws_relay_serves == "all-keys")
         self.access = build_access(config)
+        if (expel := self.relay.revoke(self.access)) is not None:  # relays of keys no longer listed
+            self._background(expel)
         self.pool.apply_config(config)
         self.pool.store = self._cds_store(config)
         self.pipeline.config = config

@@ -18,17 +18,37 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from cliproxy.access import extract_key
 
 from .record import Credential
 
-__all__ = ["Owners"]
+__all__ = ["CALLER", "NO_IDENTITY", "PLUGIN_CALLER", "Owners", "caller", "plugin_caller"]
 
 Supports = Callable[[Credential, str], bool]
 R = TypeVar("R")
 _MAX_SCOPES = 1024
+
+# a caller a frontend-auth plugin admitted (None: the key the request presents says who)
+CALLER: ContextVar[str | None] = ContextVar("cliproxy_relay_caller", default=None)
+PLUGIN_CALLER = "\x00plugin:"  # + the plugin's principal: no client key reads so
+NO_IDENTITY = "\x00anonymous"  # admitted without a principal: owns nothing, matches no owner
+
+
+def plugin_caller(principal: str | None) -> str:
+    """The caller a frontend-auth plugin's principal makes (``None`` or empty: none)."""
+    return PLUGIN_CALLER + principal if principal else NO_IDENTITY
+
+
+def caller(headers: Mapping[str, str], query: Mapping[str, str]) -> str:
+    """Who the current request is, to the owners: the plugin's caller, else its key."""
+    found = CALLER.get()
+    if found is not None:
+        return found
+    key = extract_key(headers, query)
+    return key[0] if key else ""
 
 
 class Owners:
@@ -51,13 +71,15 @@ class Owners:
     def owner(self, cred_id: str) -> str | None:
         return self._owners.get(cred_id)
 
-    def supports(self, base: Supports, caller: str) -> Supports:
-        """``base`` less the credentials a key other than ``caller`` owns."""
+    def supports(self, base: Supports, who: str) -> Supports:
+        """``base`` less the credentials a caller other than ``who`` owns."""
         if base in self._made:
             return base
-        scoped = self._scopes.get((base, caller))
+        scoped = self._scopes.get((base, who))
         if scoped is None:
-            foreign = frozenset(cid for cid, owner in self._owners.items() if owner != caller)
+            foreign = frozenset(
+                cid for cid, owner in self._owners.items() if owner != who or owner == NO_IDENTITY
+            )
             if not foreign:
                 return base
             if len(self._scopes) >= _MAX_SCOPES:
@@ -66,7 +88,7 @@ class Owners:
             def scoped(cred: Credential, model: str) -> bool:
                 return cred.id not in foreign and base(cred, model)
 
-            self._scopes[(base, caller)] = scoped
+            self._scopes[(base, who)] = scoped
             self._made.add(scoped)
         return scoped
 
@@ -74,9 +96,8 @@ class Owners:
         """``route`` for the caller of a request with these headers and query: a copy
         whose ``supports`` leaves out the credentials other keys own (``route`` itself
         when it has none to leave out)."""
-        found = extract_key(headers, query)
         base: Any = route
-        supports = self.supports(base.supports, found[0] if found else "")
+        supports = self.supports(base.supports, caller(headers, query))
         if supports is base.supports:
             return route
         scoped: Any = copy.copy(route)  # (a registry route is shared: never changed in place)

@@ -5,7 +5,11 @@ Access: with ``ws-auth: true`` the client key is required as on every proxy rout
 middleware checks it; a browser passes it as ``?key=``), and the relay is that key's: it
 serves only the requests made with it (``ws-relay-serves: own-key``, the default); with
 ``ws-auth: false`` the socket is open to anyone who can reach the proxy and its relay
-serves every request, as in CPA. Limits as CPA's relay: a
+serves every request, as in CPA. Under a frontend-auth plugin the owner is the principal the
+plugin names (``credentials.owners``); a caller it admits without one has no identity to
+own a relay and is refused (403) unless ``ws-relay-serves: all-keys``. A relay whose key
+a reload removes from ``api-keys`` is closed with 1008 (``RelayHub.revoke``). Limits as
+CPA's relay: a
 ping every 30 s (a peer that does not answer is dropped), no message for
 :data:`READ_TIMEOUT` seconds closes the socket, messages up to 64 MiB.
 """
@@ -20,7 +24,7 @@ from typing import Any
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from cliproxy.access import extract_key
+from cliproxy.credentials.owners import NO_IDENTITY, caller
 from cliproxy.server.context import PRINCIPAL_KEY, SERVICE, client_format
 from cliproxy.server.errors import error_response
 
@@ -32,6 +36,10 @@ HEARTBEAT = 30.0
 READ_TIMEOUT = 60.0
 MAX_MESSAGE = 64 << 20
 WRITE_TIMEOUT = 10.0
+ANONYMOUS = (
+    "the frontend-auth plugin admitted this relay without naming a principal, so it has no owner "
+    "to serve (ws-relay-serves: own-key): have the plugin return a principal"
+)
 
 
 async def relay_websocket(request: web.Request) -> web.StreamResponse:
@@ -44,6 +52,9 @@ async def relay_websocket(request: web.Request) -> web.StreamResponse:
         )
         resp.headers["Upgrade"] = "websocket"
         return resp
+    owner = _owner(request, service.config.ws_auth)
+    if owner == NO_IDENTITY and not hub.shared:
+        return error_response(client_format(request), 403, ANONYMOUS)
     await ws.prepare(request)
     lock = asyncio.Lock()
 
@@ -51,10 +62,10 @@ async def relay_websocket(request: web.Request) -> web.StreamResponse:
         async with lock:
             await asyncio.wait_for(ws.send_bytes(orjson.dumps(message)), WRITE_TIMEOUT)
 
-    async def kick() -> None:  # the server stops, or ws-auth was switched on
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"relay closed by the proxy")
+    async def kick(code: int = WSCloseCode.GOING_AWAY, reason: str = "relay closed by the proxy") -> None:
+        await ws.close(code=code, message=reason.encode())  # the server stops, ws-auth on, key revoked
 
-    channel = hub.connect(send, kick, _owner(request, service.config.ws_auth))
+    channel = hub.connect(send, kick, owner)
     cause = "websocket session closed"
     try:
         while True:
@@ -84,10 +95,9 @@ async def relay_websocket(request: web.Request) -> web.StreamResponse:
 
 
 def _owner(request: web.Request, ws_auth: bool) -> str | None:
-    """The client key a relay serves alone: the one it was let in with (``ws-auth: true``
-    and keys required), as the request presented it, since requests are matched the same
-    way (``credentials.owners``); None: it serves every key."""
+    """The caller a relay serves alone: the one it was let in as (``ws-auth: true`` and
+    keys or a frontend-auth plugin required), known as requests are (``credentials.owners``:
+    the key it presented, or the plugin's principal); None: it serves every key."""
     if not ws_auth or request.get(PRINCIPAL_KEY) is None:
         return None
-    found = extract_key(request.headers, request.query)
-    return found[0] if found else ""
+    return caller(request.headers, request.query)
