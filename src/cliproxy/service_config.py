@@ -48,23 +48,19 @@ class ConfigWrites:
 
     async def edit(self, edit: Callable[[ConfigDocument], None], *, create: bool = False) -> Config:
         """Apply ``edit`` to the config file, save it, reload at once (see
-        :meth:`cliproxy.service.Service.edit_config`)."""
+        :meth:`cliproxy.service.Service.edit_config`). The file is parsed, edited and
+        rendered in a worker thread (a large config takes seconds there, which on the event
+        loop stalled every request in flight); the edit runs to its end even when the
+        caller is cancelled, so a saved file is always applied."""
         path = self.path
         if path is None:
             raise ConfigError("the proxy runs on built-in defaults: there is no config file to edit")
+        return await asyncio.shield(self._edit(path, edit, create))
+
+    async def _edit(self, path: Path, edit: Callable[[ConfigDocument], None], create: bool) -> Config:
         async with self._lock, config_lock(path):  # the host's other workers too
-            try:
-                doc = ConfigDocument.load(path)
-            except FileNotFoundError:
-                if not create:
-                    raise ConfigFileMissingError(str(path)) from None
-                doc = ConfigDocument.from_text("", path)
-            edit(doc)
+            doc = await asyncio.to_thread(_write, path, edit, create)
             config = doc.config
-            try:
-                doc.save()
-            except OSError as exc:
-                raise ConfigSaveError(exc) from None
             if (watcher := self._watcher()) is not None:
                 await watcher.note_config_written(doc.text().encode("utf-8"), config)
             await self._apply(config)  # the auth files stat'ed in a thread, then applied
@@ -90,7 +86,7 @@ class ConfigWrites:
                     log.warning("config saved by another worker not read: %s", exc)
                     return
             try:
-                doc = ConfigDocument.from_text(text, path)
+                doc = await asyncio.to_thread(ConfigDocument.from_text, text, path)
                 config = doc.config
             except ConfigError as exc:
                 log.warning("config from another process not applied: %s", exc)
@@ -98,8 +94,24 @@ class ConfigWrites:
             if path is not None:
                 if not same_file:
                     async with config_lock(path):
-                        doc.save()
+                        await asyncio.to_thread(doc.save)
                 if (watcher := self._watcher()) is not None:
                     await watcher.note_config_written(text.encode("utf-8"), config)
             await self._apply(config)  # the auth files stat'ed in a thread, then applied
         log.info("config updated by another process")
+
+
+def _write(path: Path, edit: Callable[[ConfigDocument], None], create: bool) -> ConfigDocument:
+    """Load the file, apply ``edit``, save (run in a worker thread, under the locks)."""
+    try:
+        doc = ConfigDocument.load(path)
+    except FileNotFoundError:
+        if not create:
+            raise ConfigFileMissingError(str(path)) from None
+        doc = ConfigDocument.from_text("", path)
+    edit(doc)
+    try:
+        doc.save()
+    except OSError as exc:
+        raise ConfigSaveError(exc) from None
+    return doc

@@ -3,6 +3,7 @@ and the single-value switches (``config_scalars``)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from cliproxy.config import ConfigDocument, hash_secret_in_place
@@ -83,8 +84,8 @@ async def put_config_yaml(req: Req) -> Resp:
         text = req.body.decode("utf-8")
     except UnicodeDecodeError:
         return _failure(400, "invalid_yaml", "the body is not UTF-8 text")
-    try:
-        doc = ConfigDocument.from_text(text)
+    try:  # a large file takes a while to parse: not on the event loop
+        doc = await asyncio.to_thread(ConfigDocument.from_text, text)
     except ConfigError as exc:
         if exc.path:  # parsed, but a value is refused: CPA's LoadConfigOptional answers 422
             return _failure(422, "invalid_config", str(exc))
