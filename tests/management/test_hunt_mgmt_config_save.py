@@ -93,3 +93,37 @@ async def test_a_write_that_fails_answers_cpas_error_and_changes_nothing(mproxy:
         assert (await mcall(proxy, "GET", "/debug")) == (200, {"debug": False})
     assert proxy.config_path.read_bytes() == before
     assert proxy.service.config.debug is False
+
+
+async def test_a_bind_mounted_file_keeps_its_old_text_when_the_disk_is_full(
+    mproxy: Any, tmp_path: Path
+) -> None:
+    """The in-place write (the bind-mount case) on a full disk: the old bytes are put back,
+    never half a new file (CPA truncates first and would leave a torn or empty file)."""
+    proxy = await mproxy("debug: false  # keep me\n")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    tmpfs = ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)]
+    if subprocess.run(tmpfs, capture_output=True, timeout=10, check=False).returncode != 0:
+        pytest.skip("tmpfs mount not permitted")
+    try:
+        host = disk / "config.yaml"
+        host.write_text(proxy.config_path.read_text())
+        before = host.read_bytes()
+        with contextlib.suppress(OSError), (disk / "filler").open("wb") as filler:
+            while True:
+                filler.write(b"x" * 4096)
+                filler.flush()
+        with bind(host, proxy.config_path):
+            notes = "".join(f"# note {i:04d} " + "." * 60 + "\n" for i in range(400))  # 28 KB
+            big = before.decode().replace("debug: false", "debug: true") + notes
+            status, body = await mcall(proxy, "PUT", "/config.yaml", data=big)
+            assert status == 500
+            assert body == {
+                "error": "write_failed",
+                "message": "failed to save config: No space left on device",
+            }
+        assert host.read_bytes() == before
+        assert proxy.service.config.debug is False
+    finally:
+        subprocess.run(["umount", str(disk)], check=True, timeout=10)

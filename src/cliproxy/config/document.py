@@ -222,9 +222,27 @@ def _write(target: Path, data: bytes) -> None:
 
 
 def _write_in_place(target: Path, data: bytes) -> None:
-    with open(target, "r+b") as handle:
-        handle.write(data)
-        handle.truncate()
+    """Rewrite the file's bytes (no rename); a write that fails puts the old bytes back."""
+    fd = os.open(target, os.O_RDWR)
+    try:
+        old = b""
+        while chunk := os.read(fd, 1 << 16):
+            old += chunk
+        try:
+            _pwrite_all(fd, data)
+            os.ftruncate(fd, len(data))
+        except OSError:
+            _pwrite_all(fd, old)  # the blocks it had are still allocated
+            os.ftruncate(fd, len(old))
+            raise
+    finally:
+        os.close(fd)
+
+
+def _pwrite_all(fd: int, data: bytes) -> None:
+    done = 0
+    while done < len(data):
+        done += os.pwrite(fd, data[done:], done)
 
 
 def _flow_depth(text: str) -> int:
