@@ -21,6 +21,7 @@ from cliproxy.calls import Attempt, Call
 from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format
 from cliproxy.providers.base import Carry, Provider
+from cliproxy.providers.gemini_replay import carry as _GEMINI_CARRY
 from cliproxy.translate.replay import scope_for
 
 if TYPE_CHECKING:
@@ -57,7 +58,9 @@ def plain_attempt(
             body=call.body,
             chat_client=call.format in (_OPENAI, _GEMINI),
         )
-    if carry is not None:  # what a carrier puts in is the client's: copied, as the hub's is
+    # what a carrier puts in is the client's: copied, as the hub's is (the Gemini signature
+    # replay's puts nothing into a request without tools nor tool results: no writer takes one)
+    if carry is not None and carry is not _GEMINI_CARRY:
         members = len(body)
         carry(body, call.format, call.body, call.headers, model, False)
         if len(body) != members:  # (a carrier that put nothing in leaves the writer's own body)

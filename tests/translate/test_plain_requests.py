@@ -19,6 +19,7 @@ from cliproxy.credentials.record import Credential
 from cliproxy.errors import RequestError
 from cliproxy.formats import Format
 from cliproxy.pipeline_prepare import start_attempt
+from cliproxy.providers import gemini_replay
 from cliproxy.providers.base import UpstreamRequest
 from cliproxy.providers.claude import ClaudeProvider
 from cliproxy.providers.gemini import GeminiProvider
@@ -212,6 +213,27 @@ def test_a_registry_with_another_adapter_writes_no_plain_request() -> None:
     assert (Format.OPENAI, Format.GEMINI) in PLAIN_REQUESTS
     assert FAST.plain_request(Format.OPENAI, Format.GEMINI) is chat_to_gemini
     assert HUB.plain_request(Format.OPENAI, Format.GEMINI) is None
+
+
+def test_the_signature_replays_carrier_has_nothing_to_carry_for_a_plain_request() -> None:
+    """``pipeline_plain`` does not call the Gemini API key's carrier for a body a writer
+    made: it carries a session only for a request with tools or ending with tool results,
+    which no writer takes."""
+    keyed = {**HEADERS, "authorization": "Bearer sk-client"}  # (a session to carry)
+    for history in HISTORIES:
+        body = {"model": "bench-gemini", "messages": history}
+        plain = chat_to_gemini(body, MODEL)
+        assert plain is not None
+        before = copy.deepcopy(plain)
+        gemini_replay.carry(plain, Format.OPENAI, body, keyed, MODEL, False)
+        assert plain == before, history
+    # (what it does carry: a loop's last step, its tool results)
+    results = [*REFUSED[-3]["messages"], {"role": "tool", "content": "x", "tool_call_id": "c"}]
+    body = {"model": "bench-gemini", "messages": results}
+    carried: dict[str, Any] = {}
+    gemini_replay.carry(carried, Format.OPENAI, body, keyed, MODEL, False)
+    assert carried[gemini_replay.CARRIED][1] == MODEL
+    assert chat_to_gemini(body, MODEL) is None
 
 
 # ------------------------------------------------------------------- the answer, IR unmade

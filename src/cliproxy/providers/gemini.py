@@ -100,6 +100,7 @@ class GeminiProvider(Provider):
         if action == "count":
             method = "countTokens"
             body = count_request(body, model)
+            lead_with_user(body)
         else:
             method = "streamGenerateContent?alt=sse" if stream else "generateContent"
             contents = body.get("contents")
@@ -110,7 +111,14 @@ class GeminiProvider(Provider):
                 asked = config.get("maxOutputTokens")
                 if type(asked) is int and asked > FEWEST_OUTPUT_TOKENS and self.output_limit is not None:
                     cap_max_output_tokens(body, self.output_limit(model))
-        lead_with_user(body)
+            # (a user turn first, the usual history: no call)
+            if (
+                type(contents) is list
+                and contents
+                and type(lead := contents[0]) is dict
+                and lead.get("role") == "model"
+            ):
+                lead_with_user(body)
         key = (cred.base_url, model, method)
         url = _URLS.get((self.default_base_url, key))
         if url is None:

@@ -54,6 +54,15 @@ def gemini_to_chat(
     """A Gemini answer of one candidate, text parts only, finished with ``STOP``, as a
     Chat Completions answer (what ``gemini.parse_response`` then ``openai_chat.build_response``
     write)."""
+    return _gemini_chat(body, None, request.model if request else "", model)
+
+
+def _gemini_chat(
+    body: dict[str, Any], client: dict[str, Any] | None, name: str, model: str | None
+) -> tuple[dict[str, Any], ir.Usage] | None:
+    """:func:`gemini_to_chat` of a request named ``name`` (the IR's model, or the upstream
+    name of a request ``plain_requests.chat_to_gemini`` wrote: nothing else of it is read,
+    so that one needs no IR; ``client`` is not read)."""
     if not body.keys() <= _GEMINI_TOP:
         return None
     try:  # (a shape this does not expect raises: the hub's answer then)
@@ -81,7 +90,7 @@ def gemini_to_chat(
         "id": rid,
         "object": COMPLETION_OBJECT,
         "created": int(time.time()),
-        "model": model or body.get("modelVersion") or (request.model if request else ""),
+        "model": model or body.get("modelVersion") or name,
         "choices": [
             {
                 "index": 0,
@@ -269,9 +278,7 @@ UnparsedAnswer = Callable[
 # client's body instead (a Chat answer of Gemini's reads of the request its model name
 # alone; a Claude or a Chat answer of Claude's, nothing)
 UNPARSED: dict[tuple[Format, Format], UnparsedAnswer] = {
-    (Format.GEMINI, Format.OPENAI): lambda body, client, name, model: gemini_to_chat(
-        body, ir.Request(name), model
-    ),
+    (Format.GEMINI, Format.OPENAI): _gemini_chat,
     (Format.CLAUDE, Format.RESPONSES): lambda body, client, name, model: claude_to_responses(
         body, None, model, client
     ),

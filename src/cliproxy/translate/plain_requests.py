@@ -94,18 +94,30 @@ def chat_to_gemini(body: dict[str, Any], model: str, stream: bool = False) -> di
     for m in messages:
         if type(m) is not dict or len(m) != 2:
             return None
-        given = m.get("role")  # (an unhashable role: the hub's 400)
-        role = _CHAT_ROLES.get(given) if type(given) is str else None
-        texts = _chat_texts(m.get("content"))
-        if role is None or texts is None:
+        given, content = m.get("role"), m.get("content")
+        role = _CHAT_ROLES.get(given) if type(given) is str else None  # (an unhashable role: the hub's 400)
+        if role is None:
             return None
-        if m["role"] in _SYSTEM:
-            if lead:
+        if type(content) is str and content:  # (the common message: one text, no parts to walk)
+            if given not in _SYSTEM:
+                parts = [{"text": content}]
+            elif lead:
+                if not content.lstrip().startswith(_BILLING_HEADER):
+                    system.append({"text": content})
+                continue
+            else:
+                parts = [{"text": f"<system-reminder>\n{content}\n</system-reminder>"}]
+        else:
+            texts = _chat_texts(content)
+            if texts is None:
+                return None
+            if given not in _SYSTEM:
+                parts = [{"text": t} for t in texts]
+            elif lead:
                 system.extend({"text": t} for t in texts if not t.lstrip().startswith(_BILLING_HEADER))
                 continue
-            parts = [{"text": f"<system-reminder>\n{t}\n</system-reminder>"} for t in texts]
-        else:
-            parts = [{"text": t} for t in texts]
+            else:
+                parts = [{"text": f"<system-reminder>\n{t}\n</system-reminder>"} for t in texts]
         lead = False
         if contents and contents[-1]["role"] == role:  # one role twice: merged, as the hub does
             contents[-1]["parts"].extend(parts)
@@ -116,26 +128,17 @@ def chat_to_gemini(body: dict[str, Any], model: str, stream: bool = False) -> di
     out: dict[str, Any] = {"contents": contents}
     if system:
         out["systemInstruction"] = {"parts": system}
-    gen: dict[str, Any] | None = _chat_generation(body)
-    if gen is None:
-        return None
-    if gen:
-        out["generationConfig"] = gen
-    out["safetySettings"] = [s.copy() for s in DEFAULT_SAFETY_SETTINGS]
-    return out
-
-
-def _chat_generation(body: dict[str, Any]) -> dict[str, Any] | None:
-    """The generationConfig of a Chat body's sampling fields (``None``: one of the wrong
-    type, or both max_tokens and max_completion_tokens: the hub's)."""
+    # generationConfig: the sampling fields, in the order build_generation_config writes them
     gen: dict[str, Any] = {}
-    for key, wire in _CHAT_SAMPLING:
-        if key in body:
+    asked = body.keys() & _SAMPLING_WIRE.keys()
+    if asked:
+        for key in sorted(asked, key=_SAMPLING_RANK) if len(asked) > 1 else asked:
             value = body[key]
             kind = type(value)
             if kind is not int and (key in _CHAT_INTS or kind is not float):
-                return None
-            if wire in gen:  # max_tokens and max_completion_tokens both
+                return None  # (of the wrong type: the hub's 400)
+            wire = _SAMPLING_WIRE[key]
+            if wire in gen:  # max_tokens and max_completion_tokens both: the hub's
                 return None
             gen[wire] = value
     if "stop" in body:
@@ -147,7 +150,15 @@ def _chat_generation(body: dict[str, Any]) -> dict[str, Any] | None:
                 gen["stopSequences"] = list(stop)
         else:
             return None
-    return gen
+    if gen:
+        out["generationConfig"] = gen
+    out["safetySettings"] = list(map(_copy, DEFAULT_SAFETY_SETTINGS))  # (each the request's own)
+    return out
+
+
+_SAMPLING_WIRE = dict(_CHAT_SAMPLING)
+_SAMPLING_RANK = {key: n for n, (key, _) in enumerate(_CHAT_SAMPLING)}.__getitem__
+_copy = dict.copy
 
 
 # the Responses fields responses_to_claude takes (none of them kept in the IR's extras)
