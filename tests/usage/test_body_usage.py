@@ -159,3 +159,45 @@ def test_responses_named_usage_with_chat_details_is_read_by_its_names() -> None:
     u = {"input_tokens": 3, "output_tokens": 4, "completion_tokens_details": {"reasoning_tokens": 1}}
     assert parse_usage(u) == parse_usage({"input_tokens": 3, "output_tokens": 4})
     assert parse_usage(u).input_tokens == 3 and parse_usage(u).output_tokens == 4
+
+
+@pytest.mark.parametrize(
+    ("details", "cache_write"),
+    [
+        ({"cache_write_tokens": "6"}, 6),  # a string spelling a count, read as the Chat spelling's is
+        ({"cache_write_tokens": 6}, 6),
+        ({"cache_creation_input_tokens": "7"}, 7),
+        ({"cache_write_tokens": "none"}, 0),
+    ],
+)
+def test_responses_named_usage_reads_a_string_cache_write_count(
+    details: dict[str, Any], cache_write: int
+) -> None:
+    """A Chat usage spelled with the Responses names reads its cache writes as the Chat
+    spelling's reader does: a count written as a string is the number it spells (it was 0)."""
+    got = parse_usage(
+        {"input_tokens": 10, "output_tokens": 2, "input_tokens_details": {"cached_tokens": 1, **details}}
+    )
+    assert (got.input_tokens, got.cache_read_tokens, got.cache_write_tokens) == (10, 1, cache_write)
+
+
+@pytest.mark.parametrize(("total", "expected"), [("19", 19), (19, 19), ("x", None), (None, None)])
+def test_gemini_string_total_beside_int_counts(total: Any, expected: int | None) -> None:
+    """A ``totalTokenCount`` written as a string while the other counts are ints is read
+    as the number it spells (it was dropped: the string test ran only when a part count
+    was a string)."""
+    from cliproxy.formats.gemini import usage_from_metadata
+
+    meta = {
+        "promptTokenCount": 12,
+        "candidatesTokenCount": 5,
+        "thoughtsTokenCount": 2,
+        "totalTokenCount": total,
+    }
+    got = usage_from_metadata(meta)
+    assert (got.input_tokens, got.output_tokens, got.reasoning_tokens, got.total_tokens) == (
+        12,
+        7,
+        2,
+        expected,
+    )

@@ -145,7 +145,7 @@ def usage_from_metadata(meta: dict[str, Any]) -> ir.Usage:
         cached,
         0,
         thoughts,
-        total if type(total) is int else None,
+        total if type(total) is int else (ir.count_of(total) or None),
     )
 
 

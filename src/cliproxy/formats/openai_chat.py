@@ -133,9 +133,9 @@ def _responses_named(u: dict[str, Any], total: Any) -> ir.Usage:
         v = itd.get("cached_tokens")
         cache_read = v if type(v) is int else ir.count_of(v)
         for k in _CACHE_WRITE_KEYS:
-            v = itd.get(k)
-            if type(v) is int:
-                cache_write = v
+            if k in itd:  # (the first name present, as parse_usage reads Chat's details)
+                v = itd[k]
+                cache_write = v if type(v) is int else ir.count_of(v)
                 break
     if isinstance(otd, dict):
         v = otd.get("reasoning_tokens")
