@@ -59,8 +59,12 @@ class ConfigWrites:
 
     async def _edit(self, path: Path, edit: Callable[[ConfigDocument], None], create: bool) -> Config:
         async with self._lock, config_lock(path):  # the host's other workers too
-            doc = await asyncio.to_thread(_write, path, edit, create)
+            doc = await asyncio.to_thread(_edited, path, edit, create)
             config = doc.config
+            try:  # rendered already: a quick write, on the loop so the watcher is told at once
+                doc.save()
+            except OSError as exc:
+                raise ConfigSaveError(exc) from None
             if (watcher := self._watcher()) is not None:
                 await watcher.note_config_written(doc.text().encode("utf-8"), config)
             await self._apply(config)  # the auth files stat'ed in a thread, then applied
@@ -94,15 +98,18 @@ class ConfigWrites:
             if path is not None:
                 if not same_file:
                     async with config_lock(path):
-                        await asyncio.to_thread(doc.save)
+                        doc.save()  # the text as published: nothing to render
                 if (watcher := self._watcher()) is not None:
                     await watcher.note_config_written(text.encode("utf-8"), config)
             await self._apply(config)  # the auth files stat'ed in a thread, then applied
         log.info("config updated by another process")
 
 
-def _write(path: Path, edit: Callable[[ConfigDocument], None], create: bool) -> ConfigDocument:
-    """Load the file, apply ``edit``, save (run in a worker thread, under the locks)."""
+def _edited(path: Path, edit: Callable[[ConfigDocument], None], create: bool) -> ConfigDocument:
+    """The file loaded, ``edit`` applied and the text rendered (the slow part: run in a
+    worker thread, under the locks). Saving is left to the caller: on the event loop, with
+    nothing between the write and telling the watcher, which would take the new file for
+    someone else's change and reload it a second time."""
     try:
         doc = ConfigDocument.load(path)
     except FileNotFoundError:
@@ -110,8 +117,5 @@ def _write(path: Path, edit: Callable[[ConfigDocument], None], create: bool) -> 
             raise ConfigFileMissingError(str(path)) from None
         doc = ConfigDocument.from_text("", path)
     edit(doc)
-    try:
-        doc.save()
-    except OSError as exc:
-        raise ConfigSaveError(exc) from None
+    doc.text()  # rendered now, kept until the next edit
     return doc

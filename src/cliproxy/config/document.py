@@ -54,6 +54,7 @@ class ConfigDocument:
         self._crlf = "\r\n" in text  # parsed and rendered with \n, written back with \r\n
         self._original = text
         self._dirty = False
+        self._rendered: str | None = None  # text() of the edited tree, until the next edit
         self._yaml = make_yaml(text)
         if _flow_depth(text) > MAX_DEPTH:  # refused before the parser spends seconds on it
             raise _too_deep(self._file)
@@ -98,7 +99,11 @@ class ConfigDocument:
 
     def text(self) -> str:
         """The document text: the original when unedited, else the re-rendered tree."""
-        return self.render() if self._dirty else self._original
+        if not self._dirty:
+            return self._original
+        if self._rendered is None:
+            self._rendered = self.render()
+        return self._rendered
 
     def render(self) -> str:
         """Serialize the tree (what ``text()`` returns after an edit)."""
@@ -184,7 +189,7 @@ class ConfigDocument:
         return to_plain(self._data) or {}
 
     def _mark_edited(self, config: Config | None) -> None:
-        self._dirty = True
+        self._dirty, self._rendered = True, None
         self._config = config if config is not None else self._validate(self.plain())
 
     def _validate(self, plain: dict[str, Any], tree: Any = _MISSING) -> Config:
