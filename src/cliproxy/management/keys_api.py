@@ -34,6 +34,28 @@ def _plain(entry: Any) -> str:
     return entry if isinstance(entry, str) else ""
 
 
+def _shown(keys: list[Any]) -> list[tuple[str, list[int]]]:
+    """The keys ``GET /api-keys`` lists, in its order (trimmed, blank and hashed entries
+    left out, each key once), with the file positions of the entries that hold each.
+
+    The panel's ``index`` counts this list, not the file's entries: a hashed key or a
+    repeated key before the one clicked would otherwise shift it onto another key."""
+    shown: dict[str, list[int]] = {}
+    for position, entry in enumerate(keys):
+        if text := _plain(entry).strip():
+            shown.setdefault(text, []).append(position)
+    return list(shown.items())
+
+
+def _rekey(doc: ConfigDocument, keys: list[Any], positions: list[int], value: str) -> None:
+    """Give the entries at ``positions`` (one key, written several times) the key ``value``:
+    the first keeps its place (and its policy), the repeats go, so the old key is gone."""
+    first = positions[0]
+    doc.set([_KEYS, first, "key"] if isinstance(keys[first], dict) else [_KEYS, first], value)
+    for position in reversed(positions[1:]):
+        doc.delete([_KEYS, position])
+
+
 def _strings(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
@@ -80,14 +102,13 @@ async def patch_api_keys(req: Req) -> Resp:
 
     def edit(doc: ConfigDocument) -> None:
         keys = _keys(doc)
-        plain = [_plain(k) for k in keys]
-        if index is not None and value is not None and 0 <= index < len(keys):
-            doc.set([_KEYS, index, "key"] if isinstance(keys[index], dict) else [_KEYS, index], value)
+        shown = _shown(keys)
+        if index is not None and value is not None and 0 <= index < len(shown):
+            _rekey(doc, keys, shown[index][1], value)
         elif old is None or new is None:
             raise ApiError(400, "missing fields")
-        elif old in plain:
-            at = plain.index(old)
-            doc.set([_KEYS, at, "key"] if isinstance(keys[at], dict) else [_KEYS, at], new)
+        elif (found := next((at for text, at in shown if text == old.strip()), None)) is not None:
+            _rekey(doc, keys, found, new)
         else:
             doc.set([_KEYS, len(keys)], new)
 
@@ -109,9 +130,11 @@ async def delete_api_keys(req: Req) -> Resp:
 
     def edit(doc: ConfigDocument) -> None:
         keys = _keys(doc)
-        index = _index(raw_index, len(keys)) if raw_index else None
-        if index is not None:
-            doc.delete([_KEYS, index])
+        shown = _shown(keys)
+        index = _index(raw_index, len(shown)) if raw_index else None
+        if index is not None:  # the key listed there, every entry that holds it
+            for position in reversed(shown[index][1]):
+                doc.delete([_KEYS, position])
             return
         if not value:
             raise ApiError(400, "missing index or value")
