@@ -26,6 +26,7 @@ all of this on one float test.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -45,6 +46,10 @@ _PREFIXES = ("anthropic-ratelimit-", "x-codex-", "x-ratelimit-")
 _UNIFIED = "anthropic-ratelimit-unified-"
 _CLASSIC = ("requests", "tokens", "input-tokens", "output-tokens")
 _KEEP_SAME = 30.0  # seconds an unchanged estimate is not written again
+# the farthest reset an answer may name (Go's longest Duration, as errors.UpstreamError
+# bounds a 429's wait); one past it, or not finite, is no reset: it kept the estimate for
+# ever (the account steered away for good) and, on Redis, made the answer a 500
+_FARTHEST = 9223372036.0
 
 
 def parse(
@@ -69,9 +74,8 @@ def parse(
     if not windows:
         return None
     pct, resets_at, window, source = max(windows, key=lambda w: (w[0], w[1]))
-    return Headroom(
-        min(100.0, max(0.0, pct)), resets_at if resets_at > now else now + DEFAULT_TTL, window, source
-    )
+    ahead = now < resets_at <= now + _FARTHEST
+    return Headroom(min(100.0, max(0.0, pct)), resets_at if ahead else now + DEFAULT_TTL, window, source)
 
 
 def _family(name: str) -> str:
@@ -84,9 +88,10 @@ def _number(text: str | None) -> float | None:
     if text is None:
         return None
     try:
-        return float(text.strip())
+        value = float(text.strip())
     except ValueError:
         return None
+    return value if math.isfinite(value) else None
 
 
 def _unified(found: dict[str, str], out: list[tuple[float, float, str, str]]) -> None:
