@@ -62,7 +62,13 @@ class ConfigDocument:
             self._data: Any = self._yaml.load(text.removeprefix("\ufeff").replace("\r\n", "\n"))
             if self._data is not None and not isinstance(self._data, CommentedMap):
                 raise config_error("the top level must be a mapping of keys", path=None, file=self._file)
-            self._config = self._validate(to_plain(self._data) or {})
+            try:
+                plain = to_plain(self._data) or {}
+            except TypeError:  # ``? [a, b]``: a list or mapping as a key is YAML, not a config key
+                raise config_error(
+                    "a key must be a name, not a list or a mapping", path=None, file=self._file
+                ) from None
+            self._config = self._validate(plain)
         except YAMLError as exc:
             raise from_yaml(exc, self._file) from None
         except RecursionError:
