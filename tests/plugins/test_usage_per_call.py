@@ -46,7 +46,7 @@ async def test_a_failover_makes_a_record_per_upstream_call(start_proxy, tmp_path
     first, second = (r.key for r in fake_claude.requests)
     creds = {c.api_key: c for c in proxy.service.pool.credentials()}
     assert (failed.auth_index, failed.failed, failed.failure.status_code) == (creds[first].index, True, 529)
-    assert "overloaded" in failed.failure.body and failed.response_headers.get("x-should-retry") == ["true"]
+    assert "overloaded" in failed.failure.body and failed.response_headers.get("X-Should-Retry") == ["true"]
     assert failed.detail.input_tokens == 0 and failed.provider == "claude"
     assert (answered.auth_index, answered.failed) == (creds[second].index, False)
     assert answered.detail.output_tokens == reply.usage.output_tokens > 0

@@ -28,7 +28,7 @@ from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, b64encod
 from cliproxy.plugins.callbacks import BRIDGE_END, ScopeContext
 from cliproxy.plugins.executor_answer import Answer, with_details
 from cliproxy.plugins.models import plugin_attributes, wire_thinking
-from cliproxy.plugins.rules import call_scoped, plain_headers, wire_headers
+from cliproxy.plugins.rules import call_scoped, plain_headers, wire_headers, wire_query
 from cliproxy.plugins.translation import NATIVE_FORMATS, negotiate, normalize_request, translate_request
 from cliproxy.translate import ir
 from cliproxy.translate.registry import Registry
@@ -89,7 +89,7 @@ async def run_executor(
         "Stream": call.stream,
         "Alt": call.alt or "",
         "Headers": wire_headers(call.headers),
-        "Query": wire_headers(call.query),
+        "Query": wire_query(call.query),
         "OriginalRequest": b64encode(original),
         "SourceFormat": fmt_in,
         "Payload": b64encode(payload),
@@ -122,7 +122,8 @@ async def run_executor(
         if answer is not None:
             body = await answer.whole(body)
         body = with_details(call.format, body)
-        headers = {"Content-Type": "application/json", **plain_headers(ci_get(result, "Headers"))}
+        own = plain_headers(ci_get(result, "Headers"))  # a content type of any case is the proxy's
+        headers = {k: v for k, v in own.items() if k.lower() != "content-type"}
         headers["Content-Type"] = "application/json"
         return Reply(200, body, headers)
     return await _stream(reg, host, rec, call, params, scope, answer, waits)
@@ -323,9 +324,9 @@ async def _stream(
         raise UpstreamError(_silent(rec, waits[0]), status=504) from exc
     headers = dict(SSE_HEADERS)
     if answer is None:  # the executor's own bytes: its content type (translated ones are SSE)
-        headers.update(
-            {k: v for k, v in plain_headers(ci_get(result, "headers")).items() if k.lower() == "content-type"}
-        )
+        for k, v in plain_headers(ci_get(result, "headers")).items():
+            if k.lower() == "content-type":  # whatever its case: one Content-Type
+                headers["Content-Type"] = v
     return StreamReply(headers, first, rest)
 
 

@@ -357,9 +357,13 @@ class Flow:
         return call.headers, orjson.dumps(call.body)
 
     def _seen_headers(self, own: Mapping[str, str]) -> dict[str, str]:
-        """The response headers an interceptor sees: the upstream's, under the proxy's."""
+        """The response headers an interceptor sees: the upstream's, under the proxy's (a
+        name of the proxy's replaces the upstream's whatever its case)."""
         raw = self.raw_headers
-        return dict(own) if raw is None else {**dict(raw.items()), **own}
+        if raw is None:
+            return dict(own)
+        mine = {k.lower() for k in own}
+        return {**{k: v for k, v in raw.items() if k.lower() not in mine}, **own}
 
     def _client_headers(self, own: Mapping[str, str], final: Mapping[str, str]) -> dict[str, str]:
         """What the client gets of the interceptors' ``final`` headers: those it would have

@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from multidict import CIMultiDict
@@ -33,6 +34,7 @@ __all__ = [
     "SchedulerDenied",
     "Terminated",
     "call_scoped",
+    "canonical_header_key",
     "complete",
     "executor_ready",
     "intercept",
@@ -42,6 +44,7 @@ __all__ = [
     "stream_chunk",
     "usage",
     "wire_headers",
+    "wire_query",
 ]
 
 log = logging.getLogger(__name__)
@@ -66,13 +69,39 @@ class SchedulerDenied(CliproxyError):
     """A scheduler plugin refused the pick; its ``http_status`` (else 500) reaches the client."""
 
 
+# the bytes Go's textproto accepts in a header name (RFC 7230 tchar)
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+@lru_cache(maxsize=1024)
+def canonical_header_key(name: str) -> str:
+    """Go's ``textproto.CanonicalMIMEHeaderKey``: ``x-user`` -> ``X-User``; a name holding a
+    byte that is not a token character (a space, a colon, non-ASCII) is left as it is."""
+    if not name or not _TOKEN.issuperset(name):
+        return name
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
 def wire_headers(headers: Mapping[str, str] | None) -> dict[str, list[str]]:
-    """Go's ``http.Header`` shape: ``{"Key": ["v1", "v2"]}``."""
+    """Go's ``http.Header`` as CPA hands it to a plugin: ``{"Key": ["v1", "v2"]}`` under
+    canonical keys (net/http canonicalizes every header it reads), so a Go plugin's
+    ``Header.Get("X-User")`` finds a client's ``x-user``; names differing only in case
+    become one key holding their values in order."""
     out: dict[str, list[str]] = {}
     if headers is None:
         return out
     for k, v in headers.items():
-        out.setdefault(str(k), []).append(str(v))  # aiohttp's istr keys are not plain str to orjson
+        out.setdefault(canonical_header_key(str(k)), []).append(str(v))  # str(): aiohttp's istr
+    return out
+
+
+def wire_query(query: Mapping[str, str] | None) -> dict[str, list[str]]:
+    """Go's ``url.Values``: ``{"name": ["v1", "v2"]}``, names as sent (they are case-sensitive)."""
+    out: dict[str, list[str]] = {}
+    if query is None:
+        return out
+    for k, v in query.items():
+        out.setdefault(str(k), []).append(str(v))
     return out
 
 
@@ -146,7 +175,7 @@ async def route_model(
             "RequestedModel": model,
             "Stream": stream,
             "Headers": wire_headers(headers),
-            "Query": wire_headers(query),
+            "Query": wire_query(query),
             "Body": b64encode(body),
             "Metadata": {"requested_model": model},
             "AvailableProviders": list(available_providers),
@@ -337,12 +366,21 @@ async def intercept(
 
 
 def _merge_headers(state: Intercepted, result: Mapping[str, Any]) -> None:
+    """CPA's mergeHeaders: cleared names go, then each returned name replaces every value
+    held under it, whatever its case, with all its values (an empty list removes it)."""
     for name in ci_get(result, "ClearHeaders") or []:
         if str(name) in state.headers:
             state.headers.popall(str(name))
             state.changed = True
-    for name, value in plain_headers(ci_get(result, "Headers")).items():
-        state.headers[name] = value  # replaces every value of that name, whatever its case
+    updates = ci_get(result, "Headers")
+    if not isinstance(updates, dict):
+        return
+    for name, values in updates.items():
+        key = canonical_header_key(str(name))
+        state.headers.popall(key, None)
+        for value in values if isinstance(values, list) else [values]:
+            if value is not None:
+                state.headers.add(key, str(value))
         state.changed = True
 
 

@@ -24,7 +24,7 @@ from cliproxy.plugins import abi
 from cliproxy.plugins.abi import PluginCrashed, PluginError, b64decode, b64encode, ci_get
 from cliproxy.plugins.callbacks import ScopeContext
 from cliproxy.plugins.host import PluginHost, Record
-from cliproxy.plugins.rules import call_scoped, plain_headers, wire_headers
+from cliproxy.plugins.rules import call_scoped, plain_headers, wire_headers, wire_query
 
 __all__ = [
     "ManagementTable",
@@ -76,7 +76,7 @@ async def authenticate(
             "Method": method,
             "Path": path,
             "Headers": wire_headers(headers),
-            "Query": wire_headers(query),
+            "Query": wire_query(query),
             "Body": b64encode(body),
         }
         try:
@@ -190,7 +190,7 @@ async def handle_management(
         "Method": method,
         "Path": path,
         "Headers": wire_headers(headers),
-        "Query": wire_headers(query),
+        "Query": wire_query(query),
         "Body": b64encode(body),
     }
     try:
