@@ -43,8 +43,11 @@ _SCOPE: contextvars.ContextVar[gemini_replay.Scope | None] = contextvars.Context
     "gemini_replay_scope", default=None
 )
 
-# (default base, (credential base, model, method)) -> the call's URL: a pure function of the key
-_URLS: dict[tuple[str, tuple[str, str, str]], str] = {}
+# (default base URL, credential base URL, model, method, API key, id of the credential's
+# ``headers:`` or 0) -> the call's URL, its fixed headers, the client headers it copies (None:
+# not in one pass, see split_headers) and that ``headers:`` dict (held: its id stays unique)
+_Fixed = tuple[str, dict[str, str], tuple[tuple[str, str], ...] | None, object]
+_FIXED: dict[tuple[str, str, str, str, str, int], _Fixed] = {}
 
 
 class GeminiProvider(Provider):
@@ -96,7 +99,8 @@ class GeminiProvider(Provider):
             carried = body.pop(gemini_replay.CARRIED)
             if action == "generate":
                 scope = gemini_replay.restore(self.signatures, body, model, carried)
-        _SCOPE.set(scope)
+        if scope is not None or _SCOPE.get() is not None:  # (a set copies the task's context)
+            _SCOPE.set(scope)
         if action == "count":
             method = "countTokens"
             body = count_request(body, model)
@@ -119,46 +123,41 @@ class GeminiProvider(Provider):
                 and lead.get("role") == "model"
             ):
                 lead_with_user(body)
-        key = (cred.base_url, model, method)
-        url = _URLS.get((self.default_base_url, key))
-        if url is None:
-            url = self._url(key)
         extra = cred.headers
-        if not extra:  # _own_headers, inline
-            api_key = cred.api_key
-            headers = (
-                {"Content-Type": "application/json", "x-goog-api-key": api_key}
-                if api_key
-                else {"Content-Type": "application/json"}
-            )
-        else:
-            plan = _PLANS.get((cred.api_key, id(extra)))
-            if plan is None:
-                plan = _plan(cred.api_key, extra)
-            fixed, copies = plan[0], plan[1]
-            headers = fixed.copy()
-            if copies is None:  # a fixed value after a copy: the general way, in the configured order
-                headers.update(copy_client_headers(cred, client_headers))
-            else:
-                for name, source in copies:
-                    if value := client_headers.get(source):
-                        headers[name] = value
+        fixed = _FIXED.get(
+            (self.default_base_url, cred.base_url, model, method, cred.api_key, id(extra) if extra else 0)
+        )
+        if fixed is None:
+            fixed = self._fixed(cred, model, method)
+        url, headers, copies = fixed[0], fixed[1].copy(), fixed[2]
+        if copies:
+            for name, source in copies:
+                if value := client_headers.get(source):
+                    headers[name] = value
+        elif copies is None:  # a fixed value after a copy: the general way, in the configured order
+            headers.update(copy_client_headers(cred, client_headers))
         req = UpstreamRequest(url, headers, orjson.dumps(body), stream and action != "count")
         if scope is not None and body.get("tools"):  # the answer's signed calls, for the next turn
             req.rewrite_body, req.rewrite_chunk = scope.whole, scope.lines
         return req
 
-    def _url(self, key: tuple[str, str, str]) -> str:
-        """The URL of (base URL, model, method): made once per such triple from its values."""
-        base_url, model, method = key
-        base = (base_url or self.default_base_url).rstrip("/")
+    def _fixed(self, cred: Credential, model: str, method: str) -> _Fixed:
+        """The URL of (base URL, model, method) and the credential's headers split once
+        (the fixed ones, its ``headers:`` fixed values among them, and the client headers to
+        copy per request): made once per such key from its values."""
+        base = (cred.base_url or self.default_base_url).rstrip("/")
         if not base.endswith(("/v1beta", "/v1")):
             base += "/v1beta"
         url = f"{base}/models/{quote(model, safe='-._~')}:{method}"
-        if len(_URLS) >= 1024:
-            _URLS.clear()
-        _URLS[(self.default_base_url, key)] = url
-        return url
+        extra = cred.headers
+        headers, copies = with_fixed_values(_own_headers(cred.api_key), extra)
+        fixed = (url, headers, copies, extra)
+        if len(_FIXED) >= 1024:
+            _FIXED.clear()
+        _FIXED[
+            (self.default_base_url, cred.base_url, model, method, cred.api_key, id(extra) if extra else 0)
+        ] = fixed
+        return fixed
 
     def retry_hint(self, status: int, headers: Mapping[str, str], body: Any) -> float | None:
         hint = google_retry_delay(body) if body is not None else None
@@ -214,24 +213,6 @@ class InteractionsProvider(GeminiProvider):
             headers["Api-Revision"] = client_headers.get("Api-Revision") or API_REVISION
         headers.update(configured)
         return UpstreamRequest(f"{base}/interactions", headers, orjson.dumps(body), stream)
-
-
-# (API key, id of the credential's ``headers:``) -> its fixed headers, the client headers it
-# copies (None: not in one pass, see split_headers), and the dict (held: its id stays unique)
-_PLANS: dict[tuple[str, int], tuple[dict[str, str], tuple[tuple[str, str], ...] | None, object]] = {}
-
-
-def _plan(
-    api_key: str, extra: dict[str, str]
-) -> tuple[dict[str, str], tuple[tuple[str, str], ...] | None, object]:
-    """A credential's request headers split once: the fixed ones (its ``headers:`` fixed
-    values among them) and the client headers to copy per request."""
-    fixed, copies = with_fixed_values(_own_headers(api_key), extra)
-    plan = (fixed, copies, extra)
-    if len(_PLANS) >= 1024:
-        _PLANS.clear()
-    _PLANS[(api_key, id(extra))] = plan
-    return plan
 
 
 def _own_headers(api_key: str) -> dict[str, str]:
