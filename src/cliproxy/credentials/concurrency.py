@@ -201,6 +201,11 @@ class _Held:
             await self.aclose()
             raise
 
+    @property
+    def failure(self) -> Any:
+        """The error the stream ended with (the request's usage record reads it)."""
+        return getattr(self._rest, "failure", None)
+
     async def aclose(self) -> None:
         try:
             closer = getattr(self._rest, "aclose", None)

@@ -283,6 +283,11 @@ class _Guarded:
             self._sniffer.feed(chunk)
         return chunk
 
+    @property
+    def failure(self) -> Any:
+        """The error the stream ended with (the request's usage record reads it)."""
+        return getattr(self._rest, "failure", None)
+
     async def aclose(self) -> None:
         try:
             await self._rest.aclose()  # type: ignore[attr-defined]
