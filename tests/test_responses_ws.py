@@ -1,12 +1,12 @@
-"""``cliproxy.responses_ws``: the SSE-to-event cutter the session reads stream replies with
+"""``cliproxy.formats.responses_ws_frames``: the SSE-to-event cutter the session reads stream replies with
 (every split of the bytes gives the same events, as ``SSEDecoder`` would)."""
 
 from __future__ import annotations
 
 import pytest
 
+from cliproxy.formats.responses_ws_frames import Frames as _Frames
 from cliproxy.formats.sse import SSEDecoder
-from cliproxy.responses_ws import _Frames
 
 STREAM = (
     b'event: response.created\ndata: {"type":"response.created"}\n\n'
