@@ -226,10 +226,7 @@ class AccessPolicy:
                     policy = await asyncio.to_thread(self._bcrypt_match, key.encode())
         finally:
             self._waiting -= 1
-        cache: dict[str, Any] = self._verified if policy is not None else self._denied
-        if len(cache) >= _HASH_CACHE:
-            cache.clear()
-        cache[key] = policy
+        self._remember(key, policy)
         if policy is None:
             raise AccessError(INVALID)
         KEY_POLICY.set(policy)
@@ -245,15 +242,21 @@ class AccessPolicy:
         return None if self._bcrypt and key not in self._denied else False
 
     async def confirm(self, key: str) -> bool:
-        """:meth:`holds`, a bcrypt-hashed key checked in a thread (checks too busy: not held)."""
+        """:meth:`holds`, a bcrypt-hashed key checked in a thread. The proxy's own check waits
+        its turn however many presented keys queue (their 503 says nothing of this key)."""
         held = self.holds(key)
         if held is not None:
             return held
-        try:
-            await self.verify(HashCheckNeeded(key, "authorization"))
-        except AccessError:
-            return False
-        return True
+        async with self._checks:
+            policy = await asyncio.to_thread(self._bcrypt_match, key.encode())
+        self._remember(key, policy)
+        return policy is not None
+
+    def _remember(self, key: str, policy: Any) -> None:
+        cache: dict[str, Any] = self._verified if policy is not None else self._denied
+        if len(cache) >= _HASH_CACHE:
+            cache.clear()
+        cache[key] = policy
 
     def _bcrypt_match(self, key: bytes) -> Any:
         for stored, policy in self._bcrypt:
