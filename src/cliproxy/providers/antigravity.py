@@ -119,7 +119,7 @@ class AntigravityProvider(GeminiProvider):
         # the client version reported, refreshed in the background while the service runs
         self.version = HubVersion()
         # first-use project lookups (providers.antigravity_project)
-        self.projects = ProjectLookup(version=self.version)
+        self.projects = ProjectLookup(version=self.version, onboard_url=self.generation_base_url)
         self.searches = web_search.SearchModels()  # which models run web searches, per credential
         # a model's output limit from the catalog (0: unknown); the service sets it
         self.output_limit: Callable[[str], int] | None = None

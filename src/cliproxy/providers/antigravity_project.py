@@ -2,8 +2,10 @@
 the account onboarded if it has none) on first use, as CPA's ``PrepareRequestAuth`` does
 when the sign-in did not store one (``antigravity_executor_auth.go``).
 
-``loadCodeAssist`` names the project, or the tier to onboard to; ``onboardUser`` is then
-polled (5 times, 2 s apart) until it is done. The project goes into the credential (the
+``loadCodeAssist`` (on the production host) names the project, or the tier to onboard to;
+``onboardUser`` (on the daily host, as CPA's ``FetchAntigravityProjectID`` and the sign-in
+send it; both on the account's own ``base_url`` when it has one) is then polled (5 times,
+2 s apart) until it is done. The project goes into the credential (the
 envelope's ``project``) and into its auth file, so the lookup happens once. Concurrent
 first requests of one credential share one lookup. A lookup that fails is the
 credential's failure (503: the next credential is tried), never the client's; CPA
@@ -51,9 +53,16 @@ class ProjectLookup:
     """First-use project lookups, one in flight per credential."""
 
     def __init__(
-        self, onboard_interval: float = ONBOARD_INTERVAL, *, version: HubVersion | None = None
+        self,
+        onboard_interval: float = ONBOARD_INTERVAL,
+        *,
+        version: HubVersion | None = None,
+        onboard_url: str = "",
     ) -> None:
         self.onboard_interval = onboard_interval
+        # where an account without a base_url of its own is onboarded ("": where it is
+        # looked up): the daily host, as the native client and CPA's FetchProjectID do
+        self.onboard_url = onboard_url.rstrip("/")
         # the client version onboardUser reports (its user agent and ide_version)
         self.version = version if version is not None else HubVersion()
         self._lookups = FirstUse()
@@ -103,7 +112,8 @@ class ProjectLookup:
         status, data = await self._call(http, base_url + "/v1internal:loadCodeAssist", headers, body, proxy)
         if not 200 <= status < 300:
             raise LoginError("bad_response", f"loadCodeAssist answered {status}", provider=_PROVIDER)
-        return project_of(data) or await self._onboard(http, base_url, token, default_tier(data), proxy)
+        onboard = base_url if cred.base_url or not self.onboard_url else self.onboard_url
+        return project_of(data) or await self._onboard(http, onboard, token, default_tier(data), proxy)
 
     async def _onboard(self, http: UpstreamClient, base_url: str, token: str, tier: str, proxy: str) -> str:
         headers = {
