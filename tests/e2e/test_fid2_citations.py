@@ -10,16 +10,20 @@ Responses translator keeps them (``TestConvertClaudeResponseToOpenAIResponses_Ag
 asserts the annotation; it passes Claude's citation object as it is, where this gives the
 ``url_citation`` the Responses API defines).
 
-The whole answer gets them now; the streamed answer still drops them (a strict xfail): the
-Claude stream decoder reads no ``citations_delta`` and the IR stream has no event that could
-carry one to the Responses encoder, whose text part would also have to track each cited
-block's span in the merged text (a change of more than one module, left for later).
+Streamed, Claude sends each citation as a ``citations_delta`` of its text block; the stream
+merges Claude's text blocks into one part, where the page spans the cited block's text, and
+the Responses API announces it with ``response.output_text.annotation.added`` before the part
+is done. A Chat client's whole answer gets the page as ``message.annotations`` (as OpenAI's
+search models write it; CPA's Claude to Chat translator drops it); a streamed Chat answer
+does not (see ``test_streamed_chat_answer``). A Claude client gets Claude's stream unchanged.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
+import anthropic
 import openai
 import orjson
 import pytest
@@ -158,17 +162,91 @@ async def test_whole_answer_keeps_the_citation(start_proxy, upstream) -> None:
     assert all(not p.annotations for p in texts if p is not cited)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the Claude stream decoder drops citations_delta (see module docstring)"
-)
 async def test_streamed_answer_keeps_the_citation(start_proxy, upstream) -> None:
     proxy = await start_proxy(_config(upstream.port))
     async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
         stream = await client.responses.create(
             model="cl", input="weather in Paris?", tools=[{"type": "web_search"}], stream=True
         )
-        done = [e async for e in stream if e.type == "response.completed"]
-    resp = done[-1].response
+        evs = [e async for e in stream]
+    resp = next(e for e in evs if e.type == "response.completed").response
     texts = [p for o in resp.output if o.type == "message" for p in o.content if p.type == "output_text"]
     assert [p.text for p in texts] == [LEAD + CITED]  # the stream merges Claude's text blocks
     _check(texts[0].text, [a.model_dump() for a in texts[0].annotations])
+    (added,) = [e for e in evs if e.type == "response.output_text.annotation.added"]
+    done = next(e for e in evs if e.type == "response.output_item.done" and e.item.type == "message")
+    assert (added.item_id, added.output_index, added.content_index) == (done.item.id, done.output_index, 0)
+    assert added.annotation_index == 0
+    _check(texts[0].text, [added.annotation.model_dump()])
+    part = next(e for e in evs if e.type == "response.content_part.done").part
+    _check(part.text, [a.model_dump() for a in part.annotations])
+
+
+async def test_stream_helper_final_response_keeps_the_citation(start_proxy, upstream) -> None:
+    proxy = await start_proxy(_config(upstream.port))
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        async with client.responses.stream(
+            model="cl", input="weather in Paris?", tools=[{"type": "web_search"}]
+        ) as stream:
+            resp = await stream.get_final_response()
+    (part,) = [p for o in resp.output if o.type == "message" for p in o.content]
+    _check(part.text, [a.model_dump() for a in part.annotations])
+
+
+async def test_whole_chat_answer_keeps_the_citation(start_proxy, upstream) -> None:
+    proxy = await start_proxy(_config(upstream.port))
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        resp = await client.chat.completions.create(
+            model="cl", messages=[{"role": "user", "content": "weather in Paris?"}]
+        )
+    msg = resp.choices[0].message
+    assert msg.content == LEAD + CITED
+    (note,) = msg.annotations or []
+    start = len(LEAD)
+    assert note.type == "url_citation"
+    assert note.url_citation.model_dump() == {
+        "url": URL,
+        "title": TITLE,
+        "start_index": start,
+        "end_index": start + len(CITED),
+    }
+
+
+async def test_streamed_chat_answer(start_proxy, upstream) -> None:
+    """No annotations streamed to a Chat client (a difference from the whole answer, on
+    purpose): each ``url_citation`` needs the character offset of its block in ``content``,
+    which the Chat encoder would have to count on every text delta of every Chat stream;
+    CPA's Claude to Chat translator sends none either. The text is whole."""
+    proxy = await start_proxy(_config(upstream.port))
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        async with client.chat.completions.stream(
+            model="cl", messages=[{"role": "user", "content": "weather in Paris?"}]
+        ) as stream:
+            done = await stream.get_final_completion()
+    assert done.choices[0].message.content == LEAD + CITED
+    assert not done.choices[0].message.annotations
+
+
+async def test_claude_client_gets_claude_stream_unchanged(start_proxy, upstream) -> None:
+    """A Claude client of a Claude upstream: each ``citations_delta`` frame arrives byte for
+    byte, and the anthropic SDK puts the citation on the text block."""
+    proxy = await start_proxy(_config(upstream.port))
+    body = {
+        "model": "cl",
+        "max_tokens": 64,
+        "stream": True,
+        "messages": [{"role": "user", "content": "weather in Paris?"}],
+    }
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        async with http.post(proxy.url + "/v1/messages", json=body, headers={"x-api-key": KEY}) as r:
+            assert r.status == 200
+            got = await r.read()
+    frames = [f for f in _stream().split(b"\n\n") if b"citations_delta" in f]
+    assert frames and all(f + b"\n\n" in got for f in frames)
+    async with anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0) as client:
+        async with client.messages.stream(
+            model="cl", max_tokens=64, messages=[{"role": "user", "content": "weather in Paris?"}]
+        ) as stream:
+            msg = await stream.get_final_message()
+    cited = [b for b in msg.content if b.type == "text" and b.citations]
+    assert [(b.text, [c.model_dump() for c in b.citations or ()]) for b in cited] == [(CITED, [CITATION])]

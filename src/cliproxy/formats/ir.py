@@ -46,6 +46,7 @@ __all__ = [
     "Block",
     "BlockStart",
     "BlockStop",
+    "CitationDelta",
     "Error",
     "Event",
     "File",
@@ -408,6 +409,15 @@ class TextDelta:
 
 
 @dataclass(slots=True)
+class CitationDelta:
+    """One citation of the open text block ``index`` (Claude's ``citations_delta``), the
+    ``citation`` object as the upstream gave it; an encoder with no place for it ignores it."""
+
+    index: int
+    citation: dict[str, Any]
+
+
+@dataclass(slots=True)
 class ThinkingDelta:
     index: int
     text: str
@@ -470,6 +480,7 @@ Event = (
     StreamStart
     | BlockStart
     | TextDelta
+    | CitationDelta
     | ThinkingDelta
     | SignatureDelta
     | ToolArgsDelta

@@ -88,6 +88,10 @@ class Collector:
                     block.anchor = ev.anchor
         elif isinstance(ev, ir.BlockStart):
             self._start(ev)
+        elif isinstance(ev, ir.CitationDelta):
+            block = self._block(ev.index, "text")
+            if isinstance(block, ir.Text):
+                block.citations = [*(block.citations or ()), ev.citation]
         elif isinstance(ev, ir.StreamStart):
             self.id, self.model = ev.id or self.id, ev.model or self.model
             self.usage = merge_usage(self.usage, ev.usage)

@@ -164,6 +164,20 @@ WEB_SEARCH_TURN = [
             "content": [{"type": "web_search_result", "title": "Example", "url": "https://example.com"}],
         },
     ),
+    # CPA's case sends the citation with the server tool's index, after that block stopped
+    {
+        "type": "content_block_delta",
+        "index": 5,
+        "delta": {
+            "type": "citations_delta",
+            "citation": {
+                "type": "web_search_result_location",
+                "cited_text": "Qwen 3.7 Max",
+                "url": "https://example.com",
+                "title": "Example",
+            },
+        },
+    },
     *text(7, "Qwen 3.7 Max leads."),
 ]
 
@@ -186,6 +200,23 @@ def test_aggregates_text_blocks_until_message_stop() -> None:
     want = "**Compare competitors**\n- Qwen 3.7 Max leads."
     assert named(evs, "response.output_text.done")[0]["text"] == want
     assert get(completed(evs), "response.output.0.content.0.text") == want
+    # CPA puts Claude's citation object in the annotations as it is; we write the
+    # url_citation the Responses API defines (the openai SDK knows no other web source),
+    # spanning the text block the citation came before (the one naming no open block is
+    # the next text block's, where CPA's translator also puts it)
+    start = want.index("Qwen")
+    note = {
+        "type": "url_citation",
+        "start_index": start,
+        "end_index": len(want),
+        "url": "https://example.com",
+        "title": "Example",
+    }
+    assert get(completed(evs), "response.output.0.content.0.annotations") == [note]
+    (added,) = named(evs, "response.output_text.annotation.added")
+    item = named(evs, "response.output_item.done")[0]["item"]
+    assert added["annotation"] == note and added["annotation_index"] == 0
+    assert (added["item_id"], added["output_index"], added["content_index"]) == (item["id"], 0, 0)
 
 
 def test_finalizes_message_before_function_call() -> None:

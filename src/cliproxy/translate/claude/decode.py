@@ -2,8 +2,10 @@
 
 Server-run blocks (``server_tool_use``, ``web_search_tool_result``...) are held until
 their ``content_block_stop`` and handed over whole (start + stop) as a ``server_tool``
-block, their streamed input folded in. A stream that ends without ``message_stop`` ends
-with an ``ir.Error``.
+block, their streamed input folded in. A ``citations_delta`` becomes an
+``ir.CitationDelta`` of the open text block; one naming no open text block is held for the
+next text block (where CPA's translator also puts it). A stream that ends without
+``message_stop`` ends with an ``ir.Error``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ _PLAIN_DELTA = frozenset(("type", "stop_reason", "stop_sequence"))
 
 class ClaudeStreamDecoder(StreamDecoder):
     __slots__ = (
+        "_cited",
         "_custom",
         "_delta_extras",
         "_done",
@@ -37,6 +40,7 @@ class ClaudeStreamDecoder(StreamDecoder):
         "_sse",
         "_stop",
         "_stop_seq",
+        "_stray",
         "_usage",
     )
 
@@ -51,6 +55,8 @@ class ClaudeStreamDecoder(StreamDecoder):
         self._server: dict[int, tuple[Obj, list[str]]] = {}
         self._no_args: set[int] = set()
         self._custom: dict[int, list[str]] = {}  # custom tool calls: their JSON input so far
+        self._cited: int | None = None  # the open text block: what a citations_delta may cite
+        self._stray: list[Obj] | None = None  # citations that came with no text block open
 
     def decode(self, chunk: bytes) -> list[ir.Event]:
         out: list[ir.Event] = []
@@ -170,6 +176,12 @@ class ClaudeStreamDecoder(StreamDecoder):
         kind = cb.get("type")
         if kind == "text":
             out.append(ir.BlockStart(index, "text"))
+            self._cited = index
+            cites = cb.get("citations")
+            if cites or self._stray:  # (Claude's are deltas: its start holds none)
+                held = [*(self._stray or ()), *(cites if type(cites) is list else ())]
+                out.extend(ir.CitationDelta(index, c) for c in held if type(c) is dict)
+                self._stray = None
             if cb.get("text"):
                 out.append(ir.TextDelta(index, cb["text"]))
         elif kind == "thinking":
@@ -211,6 +223,8 @@ class ClaudeStreamDecoder(StreamDecoder):
         if index in self._server:
             if kind == "input_json_delta":
                 self._server[index][1].append(delta.get("partial_json") or "")
+            elif kind == "citations_delta":
+                self._citation(index, delta.get("citation"), out)
         elif kind == "text_delta":
             out.append(ir.TextDelta(index, delta.get("text") or ""))
         elif kind == "thinking_delta":
@@ -222,9 +236,21 @@ class ClaudeStreamDecoder(StreamDecoder):
         elif kind == "input_json_delta" and delta.get("partial_json"):
             self._no_args.discard(index)
             out.append(ir.ToolArgsDelta(index, delta["partial_json"]))
+        elif kind == "citations_delta":
+            self._citation(index, delta.get("citation"), out)
+
+    def _citation(self, index: int, cite: Any, out: list[ir.Event]) -> None:
+        if type(cite) is not dict:
+            return
+        if index == self._cited:
+            out.append(ir.CitationDelta(index, cite))
+        else:
+            self._stray = [*(self._stray or ()), cite]
 
     def _block_stop(self, obj: Obj, out: list[ir.Event]) -> None:
         index = obj.get("index", 0)
+        if index == self._cited:
+            self._cited = None
         custom = self._custom.pop(index, None)
         if custom is not None:
             text = raw_input("".join(custom))

@@ -6,8 +6,8 @@ final message has the right usage whether the upstream told input tokens early
 (Claude) or only at the end (OpenAI, Gemini). A thinking block's signature (Claude's, or
 Codex's encrypted reasoning the client carries back) goes out as one ``signature_delta``
 just before its ``content_block_stop``. A ``server_tool_use`` given whole streams its input
-as a delta, and a text's citations (``BlockStart.raw``) go out as ``citations_delta``
-events, as Anthropic streams them. Blocks the client must
+as a delta, and a text's citations (``BlockStart.raw``, or each ``CitationDelta``) go out as
+``citations_delta`` events, as Anthropic streams them. Blocks the client must
 not get (another family's provider tools or redacted reasoning) are left out and the
 rest renumbered.
 """
@@ -34,6 +34,7 @@ from cliproxy.translate.claude.response import (
     new_message_id,
     wire_stop,
 )
+from cliproxy.translate.claude.wire import claude_citations
 from cliproxy.translate.naming import flat_name
 
 __all__ = ["ClaudeStreamEncoder"]
@@ -267,6 +268,11 @@ class ClaudeStreamEncoder(StreamEncoder):
     def _text(self, ev: ir.TextDelta) -> bytes:
         return self.text(ev.index, ev.text)  # (after _start: the frame)
 
+    def _citation(self, ev: ir.CitationDelta) -> bytes:
+        if self._cur is None or self._kind != "text" or not claude_citations([ev.citation]):
+            return b""
+        return _delta(self._cur, {"type": "citations_delta", "citation": ev.citation})
+
     def _thinking(self, ev: ir.ThinkingDelta) -> bytes:
         if self._cur is None or not ev.text or self._kind != "thinking":
             return b""
@@ -334,6 +340,7 @@ _HANDLERS: dict[type, Callable[[ClaudeStreamEncoder, Any], bytes]] = {
     ir.StreamStart: ClaudeStreamEncoder._stream_start,
     ir.BlockStart: ClaudeStreamEncoder._block_start,
     ir.TextDelta: ClaudeStreamEncoder._text,
+    ir.CitationDelta: ClaudeStreamEncoder._citation,
     ir.ThinkingDelta: ClaudeStreamEncoder._thinking,
     ir.SignatureDelta: ClaudeStreamEncoder._signature,
     ir.ToolArgsDelta: ClaudeStreamEncoder._args,

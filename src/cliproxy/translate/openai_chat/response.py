@@ -2,7 +2,10 @@
 
 Only the first choice is translated; for a Chat Completions source, other choices and
 unknown keys are kept (``extras["_choices"]``, ``_choice``, ``_message``, plain keys) and
-written back. ``message.refusal`` becomes a Text marked ``_refusal``.
+written back. ``message.refusal`` becomes a Text marked ``_refusal``. Another format's
+citations of a text that name a web page (Claude's web search sources) become
+``message.annotations`` (``url_citation`` spanning that text in ``content``), as OpenAI's
+search models write their sources.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from cliproxy.formats.openai_chat import (
     usage_body,
 )
 from cliproxy.translate import ir
+from cliproxy.translate.citations import url_citations
 from cliproxy.translate.custom_tools import is_custom, raw_input
 from cliproxy.translate.naming import flat_name
 from cliproxy.translate.openai_chat.decode import synth_call_id
@@ -178,15 +182,19 @@ def _parse_call(tc: Any, request: ir.Request | None) -> ir.ToolCall | None:
 def build_response(resp: ir.Response, request: ir.Request | None = None) -> dict[str, Any]:
     same = resp.source == _SOURCE
     texts: list[str] = []
+    cited = False
     for b in resp.content:  # an answer of plain text blocks (the common one) is read here
         if type(b) is not ir.Text or b.extras:
             message, has_calls = _build_message(resp, same)
             break
         texts.append(b.text)
+        cited = cited or bool(b.citations)
     else:
         message = {"role": "assistant", "content": "".join(texts) if texts else None}
         if same and "_message" in resp.extras:
             message.update(resp.extras["_message"] or {})
+        elif cited and (notes := _annotations(resp.content)):
+            message["annotations"] = notes
         has_calls = False
     if same and "stop_raw" in resp.extras:
         fr = resp.extras["stop_raw"]
@@ -243,7 +251,24 @@ def _build_message(resp: ir.Response, same: bool) -> tuple[dict[str, Any], bool]
         msg["tool_calls"] = calls
     if same:
         msg.update(resp.extras.get("_message") or {})
+    elif notes := _annotations(resp.content):
+        msg["annotations"] = notes
     return msg, bool(calls)
+
+
+def _annotations(blocks: list[ir.Block]) -> list[dict[str, Any]]:
+    """The web pages the text blocks cite, each a ``url_citation`` spanning its block's text
+    in the joined ``content``."""
+    out: list[dict[str, Any]] = []
+    at = 0
+    for b in blocks:
+        if isinstance(b, ir.Text) and not (b.extras and b.extras.get("_refusal")):
+            end = at + len(b.text)
+            for note in url_citations(b.citations, at, end) or ():
+                del note["type"]
+                out.append({"type": "url_citation", "url_citation": note})
+            at = end
+    return out
 
 
 def gemini_signature(part: dict[str, Any] | None) -> Any:

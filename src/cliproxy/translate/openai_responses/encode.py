@@ -6,6 +6,10 @@ reasoning with one summary part, empty or not, tool call -> function_call /
 custom_tool_call; a Gemini image part -> a whole image_generation_call item, then the
 reasoning item carrying it when it is signed); text blocks with only hidden blocks between
 them (another family's server tools) are one message, as CPA aggregates them;
+a text block's citations (another family's: Claude's ``citations_delta``, an Antigravity
+search's) that name a web page become ``url_citation`` annotations spanning that block's
+text in the part, each announced by ``response.output_text.annotation.added`` when the block
+ends, as the whole answer writes them;
 ``response.completed`` (or ``response.incomplete`` / ``response.failed``) closes it
 with the whole response object. Every event carries ``type`` and a
 ``sequence_number`` counting from 0. Each snapshot names the forced ``model``, else the
@@ -26,6 +30,7 @@ from cliproxy.formats.stream_errors import safe_error
 from cliproxy.translate import ir
 from cliproxy.translate.adapter import StreamEncoder
 from cliproxy.translate.carriers import call_carrier, carrier_of, part_carrier
+from cliproxy.translate.citations import url_citations
 from cliproxy.translate.openai_responses.response import (
     base_response,
     call_item,
@@ -45,7 +50,22 @@ _DELTAS = (ir.TextDelta, ir.ThinkingDelta, ir.ToolArgsDelta)
 
 
 class _Block:
-    __slots__ = ("anchor", "buf", "family", "head", "item", "kind", "oi", "refusal", "sig", "skip", "tail")
+    __slots__ = (
+        "anchor",
+        "buf",
+        "cites",
+        "family",
+        "head",
+        "item",
+        "kind",
+        "mark",
+        "notes",
+        "oi",
+        "refusal",
+        "sig",
+        "skip",
+        "tail",
+    )
 
     def __init__(self, kind: str, item: dict[str, Any], oi: int) -> None:
         self.kind = kind
@@ -59,6 +79,9 @@ class _Block:
         self.refusal = False  # a text block that is the model's refusal: a ``refusal`` part
         self.head = b""  # the block's delta frame up to the delta's value, built at its first delta
         self.tail = b""  # what follows the value, up to the sequence number
+        self.mark = 0  # text: where in ``buf`` the upstream block now open began
+        self.cites: list[Any] | None = None  # text: that block's citations
+        self.notes: list[dict[str, Any]] = []  # text: the part's annotations so far
 
 
 def _delta_template(etype: str, fields: dict[str, Any], tail: bytes) -> tuple[bytes, bytes]:
@@ -110,6 +133,11 @@ class ResponsesEncoder(StreamEncoder):
             return head + self._block_start(event)
         if isinstance(event, ir.BlockStop):
             return head + self._block_stop(event.cut)
+        if isinstance(event, ir.CitationDelta):
+            b = self._block
+            if b is not None and b.kind == "text" and not b.refusal:
+                b.cites = [*(b.cites or ()), event.citation]
+            return head
         if isinstance(event, ir.SignatureDelta):
             if self._block is not None:
                 self._block.sig, self._block.family = event.signature, event.family
@@ -163,7 +191,10 @@ class ResponsesEncoder(StreamEncoder):
         ):
             # text blocks split only by hidden blocks (another family's server tools)
             # are one message, as CPA aggregates them until message_stop
-            self._block, self._text = self._text, None
+            b, self._text = self._text, None
+            self._block = b
+            b.mark = len(b.buf)
+            b.cites = None if ev.raw is None else _raw_citations(ev)
             return out
         if not _hidden(ev):
             out += self._close_text()
@@ -175,6 +206,7 @@ class ResponsesEncoder(StreamEncoder):
             if signed:
                 b.anchor = "signed"
             b.refusal = refusal
+            b.cites = None if refusal or ev.raw is None else _raw_citations(ev)
             part = {"type": "refusal", "refusal": ""} if refusal else text_part("")
             out += self._emit("response.output_item.added", {"output_index": oi, "item": _open_copy(item)})
             return out + self._emit(
@@ -325,7 +357,7 @@ class ResponsesEncoder(StreamEncoder):
             return b""
         if b.kind == "text":
             self._text = b  # closed by the next visible block or the end
-            return b""
+            return self._annotate(b) if b.cites else b""
         if b.kind == "thinking":
             out = self._thinking_done(b)
         elif b.kind == "tool_call":
@@ -334,6 +366,22 @@ class ResponsesEncoder(StreamEncoder):
             out = b""
         self._output.append(b.item)
         return out + self._emit("response.output_item.done", {"output_index": b.oi, "item": b.item})
+
+    def _annotate(self, b: _Block) -> bytes:
+        """The ``url_citation`` annotations of the upstream text block just ended (the part
+        may hold several: each spans its own block's text)."""
+        start = sum(map(len, b.buf[: b.mark]))
+        notes = url_citations(b.cites, start, start + sum(map(len, b.buf[b.mark :])))
+        b.cites = None
+        out = b""
+        for note in notes or ():
+            ids = {"item_id": b.item["id"], "output_index": b.oi, "content_index": 0}
+            out += self._emit(
+                "response.output_text.annotation.added",
+                {**ids, "annotation_index": len(b.notes), "annotation": note},
+            )
+            b.notes.append(note)
+        return out
 
     def _close_text(self, status: str = "completed") -> bytes:
         b, self._text = self._text, None
@@ -345,7 +393,7 @@ class ResponsesEncoder(StreamEncoder):
 
     def _text_done(self, b: _Block, status: str = "completed") -> bytes:
         text = "".join(b.buf)
-        part = {"type": "refusal", "refusal": text} if b.refusal else text_part(text)
+        part = {"type": "refusal", "refusal": text} if b.refusal else text_part(text, b.notes)
         b.item["content"] = [part]
         b.item["status"] = status
         ids = {"item_id": b.item["id"], "output_index": b.oi, "content_index": 0}
@@ -434,6 +482,12 @@ def _hidden(ev: ir.BlockStart) -> bool:
         and not _signed_part(ev)
         and shown_image(ev) is None
     )
+
+
+def _raw_citations(ev: ir.BlockStart) -> list[Any] | None:
+    """The citations a text block opens with (an Antigravity web search's, ``BlockStart.raw``)."""
+    cites = (ev.raw or {}).get("citations")
+    return cites if type(cites) is list and cites else None
 
 
 def _signed_part(ev: ir.BlockStart) -> bool:

@@ -11,6 +11,7 @@ from cliproxy.formats import openai_responses as wire
 from cliproxy.formats.ids import uuid_hex
 from cliproxy.translate import ir
 from cliproxy.translate.carriers import call_carrier, carrier_of, part_carrier, signed_image
+from cliproxy.translate.citations import url_citations
 from cliproxy.translate.naming import restore_name
 from cliproxy.translate.openai_responses.build import OWN_SOURCES, build_request
 from cliproxy.translate.openai_responses.names import long_name
@@ -259,7 +260,7 @@ def _output_items(resp: ir.Response, request: ir.Request | None) -> list[dict[st
             message["content"].append(
                 {
                     "type": "output_text",
-                    "annotations": (b.citations if own else url_citations(b.citations, b.text)) or [],
+                    "annotations": (b.citations if own else url_citations(b.citations, 0, len(b.text))) or [],
                     "logprobs": [],
                     "text": b.text,
                 }
@@ -343,27 +344,6 @@ def _block_item(
 
 def _gen_id(prefix: str, rid: str, n: int) -> str:
     return f"{prefix}_{rid.removeprefix('resp_')}{n:03d}"
-
-
-def url_citations(citations: list[Any] | None, text: str) -> list[dict[str, Any]] | None:
-    """Another format's citations of a text that name a web page (Claude's
-    ``web_search_result_location``) as Responses ``url_citation`` annotations spanning the
-    text, one per page; citations with no URL have no Responses equivalent."""
-    out: list[dict[str, Any]] = []
-    for c in citations or ():
-        url = c.get("url") if isinstance(c, dict) else None
-        if isinstance(url, str) and url and all(a["url"] != url for a in out):
-            title = c.get("title")
-            out.append(
-                {
-                    "type": "url_citation",
-                    "start_index": 0,
-                    "end_index": len(text),
-                    "url": url,
-                    "title": title if isinstance(title, str) else url,
-                }
-            )
-    return out or None
 
 
 def text_part(text: str, citations: list[Any] | None = None) -> dict[str, Any]:
