@@ -59,8 +59,10 @@ one upstream read brought are handed to the server's ``send_all`` together (one 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -115,6 +117,7 @@ _ADDED = "response.output_item.added"
 _TRACKED = COMPLETED | ENDED | {_DONE, _ADDED, "error"}
 _REASON_BYTES = 123  # a close frame's reason is at most 123 bytes
 _MESSAGE_TOO_BIG = 1009
+_DRAIN = 2.0  # seconds a stream may go on after its error event
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +295,7 @@ class ResponsesSession:
                             await send_all(batch[: n + 1])
                         elif n:
                             await send_all(batch[:n])
+                        await _drain(rest)  # (so the turn's record is this error, not a 499)
                         return close
                     if tracker.completed_at_this_event:
                         batch[n] = tracker.completion(data)
@@ -443,6 +447,17 @@ class _Turn:
     def pending(self) -> list[str]:
         """The tool calls the turn left for the client to answer."""
         return sorted(self.seen.pending)
+
+
+async def _drain(rest: AsyncIterator[bytes]) -> None:
+    """What a stream still holds after its ``error`` event, read and dropped: it ends there
+    (the event is terminal), and a stream read to its end records its failure, where one
+    closed before it is taken for a client that left. A stream that goes on is closed after
+    :data:`_DRAIN` seconds all the same."""
+    with contextlib.suppress(Exception):  # (a timeout; what the stream raises is no news)
+        async with asyncio.timeout(_DRAIN):
+            async for _ in rest:
+                pass
 
 
 def _one_by_one(send: Send) -> SendAll:

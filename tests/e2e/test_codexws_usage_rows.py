@@ -6,10 +6,13 @@ its client left as 499).
 
 Found broken: a turn that ended in ``response.failed`` was recorded as a 200 success when
 its credential had a ``max-concurrency`` or its client key a policy (the slot's and the
-ticket's stream wrappers hid the stream's failure from the record)."""
+ticket's stream wrappers hid the stream's failure from the record); an ``error`` event
+after the first event was recorded as 499 (the client closed the request) though the
+client was still there."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -78,3 +81,27 @@ async def test_an_http_stream_on_a_limited_account_that_fails_late_is_a_failed_r
         ]
     assert kinds[-1] == "response.failed"
     assert await _rows_after(proxy, 1) == [(502, 1)]
+
+
+async def test_an_error_event_after_the_first_event_is_recorded_with_its_status(start_proxy, fakes, tmp_path):
+    """An upstream ``error`` event mid-turn (here a 400 ``context_length_exceeded``) goes to
+    the client and closes the socket (1000, CPA); the row is that 400, not the 499 of a
+    client that left."""
+    proxy = await start_proxy(_config(fakes, tmp_path))
+    created = {
+        "type": "response.created",
+        "response": {"id": "resp_1", "status": "in_progress", "output": []},
+    }
+    delta = {"type": "response.output_text.delta", "item_id": "m", "output_index": 0, "content_index": 0}
+    error = {
+        "type": "error",
+        "status": 400,
+        "error": {"type": "invalid_request_error", "code": "context_length_exceeded", "message": "too long"},
+    }
+    fakes.responses.ws_frames = [json.dumps(created), json.dumps({**delta, "delta": "hi"}), json.dumps(error)]
+    async with aiohttp.ClientSession() as s, await connect(s, proxy) as ws:
+        events = await turn(ws, CREATE)
+        assert (await ws.receive(timeout=5)).type is aiohttp.WSMsgType.CLOSE
+    assert [e["type"] for e in events] == ["response.created", "response.output_text.delta", "error"]
+    assert ws.close_code == 1000
+    assert await _rows_after(proxy, 1) == [(400, 1)]
