@@ -249,6 +249,10 @@ class ResponsesSession:
                 trace.failed(exc.status, exc.message, {}, b"")
             body = getattr(exc, "body", None)
             return await _failed(exc.status, exc.message, getattr(exc, "code", None), send, body=body)
+        except asyncio.CancelledError:  # the client went away before the first event (CPA: 499)
+            if trace is not None:
+                trace.client_left()
+            raise
         if trace is not None:
             result = trace.reply(result)
         tools = tools if tools is not None else ToolLedger()

@@ -8,10 +8,11 @@ Found broken: a turn that ended in ``response.failed`` was recorded as a 200 suc
 its credential had a ``max-concurrency`` or its client key a policy (the slot's and the
 ticket's stream wrappers hid the stream's failure from the record); an ``error`` event
 after the first event was recorded as 499 (the client closed the request) though the
-client was still there."""
+client was still there; a client that left before the first event left no row at all."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -105,3 +106,26 @@ async def test_an_error_event_after_the_first_event_is_recorded_with_its_status(
     assert [e["type"] for e in events] == ["response.created", "response.output_text.delta", "error"]
     assert ws.close_code == 1000
     assert await _rows_after(proxy, 1) == [(400, 1)]
+
+
+async def test_a_client_that_leaves_before_the_first_event_is_recorded_as_499(start_proxy, fakes, tmp_path):
+    """The client closes its socket while the upstream holds the turn (no event yet): the
+    upstream socket is closed, the turn is recorded as CPA's 499 (before: no row at all),
+    no credential cools, and the account's ``max-concurrency`` slot is free again."""
+    proxy = await start_proxy(_config(fakes, tmp_path, account="    max-concurrency: 1\n"))
+    fake = fakes.responses
+    fake.script(Behavior(delay=5, path="#ws"))
+    async with aiohttp.ClientSession() as s:
+        ws = await connect(s, proxy)
+        await ws.send_str(json.dumps(CREATE))
+        await until(lambda: bool(fake.requests), 5)
+        await asyncio.sleep(0.1)
+        await ws.close()
+        await until(lambda: proxy.service.ws_upstream.open_sockets == 0, 3)  # closed on our side
+        assert await _rows_after(proxy, 1) == [(499, 1)]
+        async with await connect(s, proxy) as again:
+            events = await asyncio.wait_for(turn(again, CREATE), 3)
+    assert events[-1]["type"] == "response.completed"
+    pool = proxy.service.pool
+    assert [c.id for c in pool.credentials() if await pool.cooldowns(c)] == []
+    assert await _rows_after(proxy, 2) == [(499, 1), (200, 0)]
