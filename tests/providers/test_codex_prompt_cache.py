@@ -272,13 +272,19 @@ def test_the_carried_key_never_goes_upstream_under_its_private_name():
     assert codex_cache.CARRIED not in body and body["prompt_cache_key"] == _claude_key("s")
 
 
-def test_compact_and_images_are_not_keyed():
-    """CPA's compact and direct Images calls take no prompt-cache key."""
+def test_compact_is_keyed_and_images_are_not():
+    """CPA's executeCompact runs cacheHelper as a generation does (the client's key names
+    the session; tests/providers/test_ident_claude_codex_compact.py: the derived key); a
+    direct Images call has no conversation to key."""
     provider = CodexProvider()
-    for action in ("compact", "images.generations"):
-        body = {"model": "gpt-5.4", "prompt_cache_key": "cache-1"}
-        req = provider.build(CRED, body, model="gpt-5.4", stream=False, client_headers={}, action=action)
-        assert _session_headers(req.headers) == {}, action
+    body = {"model": "gpt-5.4", "prompt_cache_key": "cache-1"}
+    req = provider.build(CRED, body, model="gpt-5.4", stream=False, client_headers={}, action="compact")
+    assert _session_headers(req.headers) == {"Session-Id": "cache-1"}
+    body = {"model": "gpt-5.4", "prompt_cache_key": "cache-1"}
+    req = provider.build(
+        CRED, body, model="gpt-5.4", stream=False, client_headers={}, action="images.generations"
+    )
+    assert _session_headers(req.headers) == {}
 
 
 def test_identity_confuse_remaps_only_the_clients_own_key():

@@ -108,7 +108,7 @@ class CodexProvider(Provider):
         body["model"] = model
         compact = action == "compact"
         images = action.startswith("images.")
-        whole = compact or images  # JSON in (no socket, no cache key, no replay)
+        whole = compact or images  # JSON in (no socket, no replay; a compaction gets a cache key)
         # an Images API request with ``stream: true``: the backend's own image event stream,
         # relayed as it comes (CPA ``executeDirectOpenAIImageStream``)
         image_stream = images and body.get("stream") is True
@@ -165,6 +165,9 @@ class CodexProvider(Provider):
                     optimized = self.socket_turns.restores(session, optimized, conflict)
             # a prompt-cache key for clients that send none, after identity-confuse (CPA)
             codex_cache.apply(body, headers, websocket=socket)
+        elif compact:  # CPA's compaction runs the same cacheHelper; its body is the client's own
+            body[codex_cache.CARRIED] = codex_cache.derive(Format.RESPONSES, body, client_headers, model)
+            codex_cache.apply(body, headers)
         if optimized:  # the answer names the client's collaboration namespace again
             expose = multi_agent.Restore(expose)
         if not images:
