@@ -351,6 +351,12 @@ def next_record(
             "transient upstream error" if status in (408, 500, 502, 503, 504) else "request failed"
         )
         record.next_retry_after = 0.0 if disable or not event.transient else now + event.transient
+    # any other failure keeps the model's running quota (CPA changes it only on a 429 or a
+    # Cloudflare page): a late 5xx or 401 must not bring a spent account back early
+    carry = prev is not None and prev.quota_exceeded and prev.next_recover_at > now
+    if carry and prev is not None and not disable and not record.quota_exceeded:
+        record.quota_exceeded, record.quota_reason = True, prev.quota_reason
+        record.next_recover_at = prev.next_recover_at
     if event.failure.force_cooldown and record.until() <= now:
         record.next_retry_after = now + TRANSIENT_COOLDOWN
     return record
