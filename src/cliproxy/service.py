@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cliproxy import announce
-from cliproxy.access import KEY_POLICY, Principal, extract_key
+from cliproxy.access import KEY_POLICY, HashCheckNeeded, Principal, extract_key
 from cliproxy.config import AuthChanges, Config, ConfigDocument, ConfigWatcher
 from cliproxy.config.changes import log_changes
 from cliproxy.credentials import sources
@@ -359,6 +359,11 @@ class Service:
         if not self._frontend_exclusive and self.access.required:
             try:
                 return self.access.check(headers, query)
+            except HashCheckNeeded as needed:  # a bcrypt-hashed key: checked off the loop
+                try:
+                    return await self.access.verify(needed)
+                except AccessError as exc:
+                    failure = exc
             except AccessError as exc:
                 failure = exc
         principal = await authenticate(
