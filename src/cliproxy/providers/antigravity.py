@@ -181,7 +181,10 @@ class AntigravityProvider(GeminiProvider):
         if project:
             await self.projects.ensure(cred, http, base_url=base, user_agent=agent, proxy=proxy)
         if search:
-            await self.searches.ensure(cred, http, base_url=base, user_agent=agent, proxy=proxy)
+            first = cred.base_url.rstrip("/") if cred.base_url else self.generation_base_url  # (CPA: daily)
+            await self.searches.ensure(
+                cred, http, base_url=first, user_agent=agent, proxy=proxy, fallback_url=base
+            )
         if fetch is not None and self.replay.mirror is not None:
             await self.replay.mirror.fetch(*fetch)
         return {}

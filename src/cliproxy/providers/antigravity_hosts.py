@@ -9,9 +9,11 @@ again to ``cloudcode-pa.googleapis.com`` (``api``) when daily
 * answered 429 (each host keeps its own rate limit), or
 * answered 503 with "no capacity available";
 
-the client then gets production's answer, whatever it is. The sign-in, the project lookup
-and the models list stay on production. A credential with a ``base_url`` of its own has one
-host: no second try.
+the client then gets production's answer, whatever it is. ``loadCodeAssist`` (sign-in,
+project lookup) stays on production, ``onboardUser`` goes to daily, and the list of models
+that run web searches is asked of daily, then of production when daily fails or lists none
+(:mod:`~cliproxy.providers.antigravity_search`; CPA alike). A credential with a
+``base_url`` of its own has one host: no second try.
 
 Deliberate difference: CPA also moves on when daily sends no headers in time; here a
 header timeout is final (a stalled model would make the client wait twice the limit, and

@@ -188,15 +188,25 @@ class SearchModels:
         self._known.pop(cred.id, None)
 
     async def ensure(
-        self, cred: Credential, http: UpstreamClient, *, base_url: str, user_agent: str, proxy: str
+        self,
+        cred: Credential,
+        http: UpstreamClient,
+        *,
+        base_url: str,
+        user_agent: str,
+        proxy: str,
+        fallback_url: str = "",
     ) -> Mapping[str, str]:
-        """Ask for ``cred``'s list when it is due; never raises (no extra headers)."""
+        """Ask for ``cred``'s list when it is due; never raises (no extra headers). A
+        ``fallback_url`` is asked when ``base_url`` fails or lists no model (CPA: the daily
+        host, then production)."""
         if self.due(cred):
-            await self._calls.run(cred.id, lambda: self._ask(cred, http, base_url, user_agent, proxy))
+            bases = (base_url, fallback_url) if fallback_url and fallback_url != base_url else (base_url,)
+            await self._calls.run(cred.id, lambda: self._ask(cred, http, bases, user_agent, proxy))
         return {}
 
     async def _ask(
-        self, cred: Credential, http: UpstreamClient, base_url: str, user_agent: str, proxy: str
+        self, cred: Credential, http: UpstreamClient, bases: tuple[str, ...], user_agent: str, proxy: str
     ) -> None:
         if not self.due(cred):  # another call settled it meanwhile
             return
@@ -206,24 +216,32 @@ class SearchModels:
             "Content-Type": "application/json",
             "User-Agent": user_agent,
         }
-        try:
-            status, data = await request_json(
-                http,
-                "POST",
-                base_url + MODELS_PATH,
-                provider="antigravity",
-                what="fetchAvailableModels",
-                headers=headers,
-                body=b"{}",
-                proxy=proxy,
-            )
-        except LoginError as exc:
-            self._failed(cred, who, exc.message)
+        models: frozenset[str] | None = None  # (None: no host answered)
+        why = ""
+        for base_url in bases:
+            try:
+                status, data = await request_json(
+                    http,
+                    "POST",
+                    base_url + MODELS_PATH,
+                    provider="antigravity",
+                    what="fetchAvailableModels",
+                    headers=headers,
+                    body=b"{}",
+                    proxy=proxy,
+                )
+            except LoginError as exc:
+                why = exc.message
+                continue
+            if not 200 <= status < 300:
+                why = f"it answered {status}"
+                continue
+            models = _model_ids(data)
+            if models:
+                break
+        if models is None:
+            self._failed(cred, who, why)
             return
-        if not 200 <= status < 300:
-            self._failed(cred, who, f"it answered {status}")
-            return
-        models = _model_ids(data)
         self._known[cred.id] = (models, self.clock() + FRESH_FOR)
         log.debug("antigravity credential %s: %d model(s) run web searches", who, len(models))
 
