@@ -6,6 +6,10 @@ The server (``cliproxy.server.ws``) does the framing: it hands each text message
 order. Per message (CPA's handler, an upstream reached over HTTP or over its own socket
 alike):
 
+- ``response.processed`` (Codex CLI's acknowledgement of a response it handled, sent
+  with its ``responses_websocket_response_processed`` feature on) gets no answer and
+  changes nothing: Codex CLI reads none, and would take an ``error`` event for its next
+  turn's (CPA answers it with one);
 - the message becomes a whole Responses request (``cliproxy.formats.responses_ws``:
   ``previous_response_id`` continuity, ``response.append``, prewarm); a message it
   cannot use is answered with an ``error`` event and the socket stays open;
@@ -117,6 +121,7 @@ _ADDED = "response.output_item.added"
 _TRACKED = COMPLETED | ENDED | {_DONE, _ADDED, "error"}
 _REASON_BYTES = 123  # a close frame's reason is at most 123 bytes
 _MESSAGE_TOO_BIG = 1009
+PROCESSED = "response.processed"  # (codex-rs ``send_response_processed``)
 _DRAIN = 2.0  # seconds a stream may go on after its error event
 
 
@@ -188,6 +193,8 @@ class ResponsesSession:
         a ``Close`` ends the socket."""
         try:
             message = _message(raw)
+            if message.get("type") == PROCESSED:
+                return None  # Codex CLI's acknowledgement of a response: it reads no answer
             if is_prewarm(message, self.history):
                 request = expand(message, self.history)
                 request.pop("generate", None)
