@@ -8,9 +8,26 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-__all__ = ["load_dotenv_file"]
+__all__ = ["env_value", "load_dotenv_file", "writable_path"]
 
 log = logging.getLogger(__name__)
+
+
+def env_value(name: str) -> str:
+    """CPA's look-up of its own variables: ``NAME``, then ``name``; trimmed; a blank value
+    counts as unset (``""``)."""
+    for key in (name, name.lower()):
+        value = os.environ.get(key, "").strip()
+        if value:
+            return value
+    return ""
+
+
+def writable_path() -> str:
+    """``WRITABLE_PATH`` (or ``writable_path``), cleaned; ``""`` when unset (CPA's
+    ``util.WritablePath``: logs and the panel's static folder go under it)."""
+    value = env_value("WRITABLE_PATH")
+    return os.path.normpath(value) if value else ""
 
 
 def load_dotenv_file(cwd: str | os.PathLike[str] | None = None) -> list[str]:

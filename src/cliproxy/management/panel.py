@@ -28,6 +28,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from cliproxy.config.env import writable_path
 from cliproxy.errors import UpstreamError
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.transport import UpstreamResponse
@@ -64,7 +65,7 @@ def static_dir(config_path: Path | None) -> Path | None:
     if override:
         path = Path(override)
         return path.parent if path.name.lower() == ASSET_NAME else path
-    writable = os.environ.get("WRITABLE_PATH", "").strip()
+    writable = writable_path()
     if writable:
         return Path(writable) / "static"
     if config_path is None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from cliproxy.config.env import writable_path
 from cliproxy.times import format_utc
 from cliproxy.usage.applog import AppLog, enforce_size_limit
 from cliproxy.usage.mask import hide_key
@@ -48,7 +49,7 @@ CLEAN_INTERVAL = 60.0  # seconds between size-limit sweeps of the logs directory
 
 def log_directory(config: Config, config_path: Path | None) -> Path:
     """``$WRITABLE_PATH/logs``, else ``logs`` beside the config file, else ``<auth-dir>/logs``."""
-    base = os.environ.get("WRITABLE_PATH", "").strip()
+    base = writable_path()
     if base:
         return Path(base) / "logs"
     folder = config_path.parent if config_path is not None else Path.cwd()
