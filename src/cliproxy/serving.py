@@ -23,6 +23,7 @@ from pathlib import Path
 
 from cliproxy import __version__
 from cliproxy.config import Config, command_config, read_env
+from cliproxy.config.env import unsupported_env
 from cliproxy.config.model import STORE_AUTH_DIR_ENV
 from cliproxy.credentials.storage import add_write_listener
 from cliproxy.credentials.stores import Mirror, StoreError, TokenStore, settings_from_env
@@ -46,6 +47,9 @@ def serve(
 ) -> int:
     setup_logging(False)
     read_env()
+    if refused := unsupported_env():
+        log.error("cannot start: %s", refused[0])
+        return 2
     store = _token_store(config_path)  # PGSTORE_* / OBJECTSTORE_* / GITSTORE_*, as in CPA
     if isinstance(store, int):
         return store

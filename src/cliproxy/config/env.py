@@ -8,9 +8,13 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-__all__ = ["env_value", "load_dotenv_file", "writable_path"]
+__all__ = ["UNSUPPORTED_ENV", "env_value", "load_dotenv_file", "unsupported_env", "writable_path"]
 
 log = logging.getLogger(__name__)
+
+# CPA variables that switch CPA into a mode cliproxy does not offer -> why. Running on the
+# local config instead, in silence, would serve something other than what the user set up.
+UNSUPPORTED_ENV = {"HOME_JWT": "CPA Home (the hosted control plane) is not supported"}
 
 
 def env_value(name: str) -> str:
@@ -28,6 +32,15 @@ def writable_path() -> str:
     ``util.WritablePath``: logs and the panel's static folder go under it)."""
     value = env_value("WRITABLE_PATH")
     return os.path.normpath(value) if value else ""
+
+
+def unsupported_env() -> list[str]:
+    """One line for each variable of :data:`UNSUPPORTED_ENV` that is set."""
+    return [
+        f"{name} is set, but {why}; unset it to run on the local config"
+        for name, why in UNSUPPORTED_ENV.items()
+        if env_value(name)
+    ]
 
 
 def load_dotenv_file(cwd: str | os.PathLike[str] | None = None) -> list[str]:
