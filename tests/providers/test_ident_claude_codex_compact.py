@@ -95,3 +95,26 @@ async def test_compaction_keeps_the_clients_own_key_and_session(
         sent = fake_responses.last
         assert sent.json["prompt_cache_key"] == "own-key"
         assert _session(sent.headers) == [("Session-Id", "own-key")]
+
+
+@pytest.mark.usefixtures("codex_file")
+async def test_compaction_parallel_tool_calls_follow_the_tools(start_proxy: Any, fake_responses: Any) -> None:
+    """CPA's executeCompact runs normalizeCodexParallelToolCalls as a generation does:
+    the flag without tools goes (the backend takes it only with tools), a tool list keeps
+    it, and a Codex Desktop "responses lite" request never runs calls in parallel."""
+    proxy = await start_proxy(HEAD)
+    tool = {"type": "function", "name": "read", "parameters": {"type": "object", "properties": {}}}
+    async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as client:
+        await client.responses.compact(model=MODEL, input=INPUT, extra_body={"parallel_tool_calls": True})
+        assert "parallel_tool_calls" not in fake_responses.last.json  # fails before
+
+        await client.responses.compact(
+            model=MODEL, input=INPUT, extra_body={"parallel_tool_calls": True, "tools": [tool]}
+        )
+        assert fake_responses.last.json["parallel_tool_calls"] is True
+
+        lite = {"X-OpenAI-Internal-Codex-Responses-Lite": "true"}
+        await client.responses.compact(
+            model=MODEL, input=INPUT, extra_body={"tools": [tool]}, extra_headers=lite
+        )
+        assert fake_responses.last.json["parallel_tool_calls"] is False  # fails before

@@ -116,6 +116,7 @@ class CodexProvider(Provider):
             body.pop("stream", None)
             if not isinstance(body.get("instructions"), str):
                 body["instructions"] = ""
+            _parallel_tool_calls(body, client_headers)
         elif images:
             if not image_stream:
                 body.pop("stream", None)
