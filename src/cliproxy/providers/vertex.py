@@ -15,12 +15,18 @@ API key (``vertex-api-key`` in config)::
 
     POST {base-url or https://aiplatform.googleapis.com}/v1/publishers/google/models/{model}:{action}
     x-goog-api-key: <key>
+
+An Imagen model (``imagen`` in its name) is asked with ``:predict`` and Imagen's own body,
+``{"instances": [{"prompt"}], "parameters": {"sampleCount"}}``, its ``predictions`` answered
+as a Gemini response of inline images (CPA, whose API-key form skips the conversion); it
+does not stream (a streaming request is refused, 400).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -84,7 +90,12 @@ class VertexProvider(GeminiProvider):
             body = {k: body[k] for k in _COUNT_FIELDS if k in body}
             body["model"] = model
         elif "imagen" in model.lower():
-            verb, stream = "predict", False
+            if stream:  # (CPA sends it, and Vertex refuses the Gemini body it gets)
+                raise UpstreamError(
+                    f"{model} does not stream: ask for the image without streaming", status=400
+                )
+            verb = "predict"
+            body = _imagen_request(body)
         else:
             verb = "streamGenerateContent?alt=sse" if stream else "generateContent"
         if verb != "predict":
@@ -104,7 +115,10 @@ class VertexProvider(GeminiProvider):
         if stream:
             headers["Accept"] = "text/event-stream"
         headers.update(copy_client_headers(cred, client_headers))
-        return UpstreamRequest(url, headers, orjson.dumps(body), stream)
+        req = UpstreamRequest(url, headers, orjson.dumps(body), stream)
+        if verb == "predict":
+            req.rewrite_body = lambda data: _imagen_answer(data, model)
+        return req
 
     async def prepare(
         self,
@@ -168,3 +182,64 @@ def _project(cred: Credential) -> str:
 def _location(cred: Credential) -> str:
     value = cred.metadata.get("location")
     return value.strip() if isinstance(value, str) and value.strip() else DEFAULT_LOCATION
+
+
+def _imagen_request(body: Mapping[str, Any]) -> dict[str, Any]:
+    """An Imagen model's ``:predict`` body for a Gemini request (CPA ``convertToImagenRequest``):
+    the first text of the first user turn as the prompt (else the first user text, else a
+    top-level ``prompt``), one image unless ``sampleCount`` says more; ``aspectRatio`` from
+    the top level or ``generationConfig.imageConfig``, ``negativePrompt`` from the top level.
+    No prompt is the client's error (400)."""
+    prompt = ""
+    contents = body.get("contents")
+    for content in contents if isinstance(contents, list) else ():
+        if not isinstance(content, dict) or content.get("role", "user") != "user":
+            continue
+        parts = content.get("parts")
+        for part in parts if isinstance(parts, list) else ():
+            text = part.get("text") if isinstance(part, dict) else None
+            if isinstance(text, str) and text.strip():
+                prompt = text
+                break
+        if prompt:
+            break
+    if not prompt and isinstance(body.get("prompt"), str):
+        prompt = body["prompt"]
+    if not prompt.strip():
+        raise UpstreamError("imagen: the request has no prompt (a user text)", status=400)
+    instance: dict[str, Any] = {"prompt": prompt}
+    if isinstance(negative := body.get("negativePrompt"), str) and negative:
+        instance["negativePrompt"] = negative
+    count = body.get("sampleCount")
+    parameters: dict[str, Any] = {"sampleCount": count if type(count) is int and count > 0 else 1}
+    config = body.get("generationConfig")
+    image = config.get("imageConfig") if isinstance(config, dict) else None
+    ratio = body.get("aspectRatio") or (image.get("aspectRatio") if isinstance(image, dict) else None)
+    if isinstance(ratio, str) and ratio:
+        parameters["aspectRatio"] = ratio
+    return {"instances": [instance], "parameters": parameters}
+
+
+def _imagen_answer(data: bytes, model: str) -> bytes:
+    """Imagen's ``predictions`` as a Gemini answer of inline images (CPA
+    ``convertImagenToGeminiResponse``: no token counts, so zeros); other bodies unchanged."""
+    try:
+        answer = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return data
+    predictions = answer.get("predictions") if isinstance(answer, dict) else None
+    if not isinstance(predictions, list):
+        return data
+    parts = [
+        {"inlineData": {"mimeType": p.get("mimeType") or "image/png", "data": p["bytesBase64Encoded"]}}
+        for p in predictions
+        if isinstance(p, dict) and isinstance(p.get("bytesBase64Encoded"), str) and p["bytesBase64Encoded"]
+    ]
+    return orjson.dumps(
+        {
+            "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP"}],
+            "responseId": f"imagen-{time.time_ns()}",
+            "modelVersion": model,
+            "usageMetadata": {"promptTokenCount": 0, "candidatesTokenCount": 0, "totalTokenCount": 0},
+        }
+    )
