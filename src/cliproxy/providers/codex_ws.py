@@ -44,36 +44,30 @@ each message sent, handshake, event read and failure is an event of the log's AP
 WEBSOCKET TIMELINE; elsewhere a turn pays one context-variable read.
 
 The wire shapes (upgrade headers, the ``response.create`` message, events as SSE frames,
-error events, the answers made without the upstream) live in ``providers.codex_ws_wire``.
+error events, the answers made without the upstream) live in ``providers.codex_ws_wire``;
+a turn's answer read off its socket in ``providers.codex_ws_turn``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import aiohttp
-import orjson
 
-from cliproxy.errors import UpstreamError
-from cliproxy.formats.responses_ws import event_type
+from cliproxy.providers.codex_ws_turn import Socket, WsResponse, close_socket
 from cliproxy.providers.codex_ws_wire import (
     BETA_HEADER,
     CONTINUES_HEADER,
     SESSION_HEADER,
-    bare_error_event,
-    connection_limited,
     continuation_lost,
     create_message,
     error_body,
     error_headers,
-    error_status,
     refused,
-    sse_event,
     streamed,
     to_http_url,
     websocket_request,
@@ -83,7 +77,6 @@ from cliproxy.providers.codex_ws_wire import (
 from cliproxy.providers.http import refused_upgrade_body
 from cliproxy.providers.impersonate import OriginRouter
 from cliproxy.providers.transport import (
-    ConnectionEnded,
     UpstreamClient,
     UpstreamNetworkError,
     UpstreamResponse,
@@ -115,16 +108,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TERMINAL = frozenset(
-    {"response.completed", "response.done", "response.failed", "response.incomplete", "error"}
-)
-# the events whose fields are read here (an error's status, ``response.done``'s rename)
-_PARSED = frozenset({"error", "response.done", "response.completed", ""})
-_COMPLETED = frozenset({"response.completed", "response.done"})
-_FAILED = frozenset({"response.failed", "error"})
-_NO_FIELDS: dict[str, Any] = {}
-# text frames arrive as bytes (``decode_text=False``)
-_UpstreamSocket = aiohttp.ClientWebSocketResponse[Literal[False]]
 _SESSION_LOWER = SESSION_HEADER.lower()
 _CONTINUES_LOWER = CONTINUES_HEADER.lower()
 _HOP_HEADERS = frozenset(
@@ -132,26 +115,12 @@ _HOP_HEADERS = frozenset(
 )
 
 
-class _Socket:
-    """One upstream socket; ``lock`` makes turns on it take their turn."""
-
-    __slots__ = ("continuable", "headers", "key", "last_response", "lock", "ws")
-
-    def __init__(self, key: tuple[str, str], ws: _UpstreamSocket, headers: Mapping[str, str]):
-        self.key = key
-        self.ws = ws
-        self.headers = dict(headers)
-        self.lock = asyncio.Lock()
-        self.continuable = False  # its provider sends follow-ups as previous_response_id
-        self.last_response = ""  # the id of the response its last turn completed
-
-
 class WebSocketUpstream:
     """Opens, reuses and closes upstream Responses sockets, per downstream session."""
 
     def __init__(self, http: HttpClient) -> None:
         self.http = http
-        self._sessions: dict[str, dict[tuple[str, str], _Socket]] = {}
+        self._sessions: dict[str, dict[tuple[str, str], Socket]] = {}
         self.opened = 0  # sockets dialled (tests and the benchmark read it)
 
     # -- sessions
@@ -165,7 +134,7 @@ class WebSocketUpstream:
     async def close_session(self, sid: str) -> None:
         """Close every upstream socket of downstream session ``sid``."""
         for sock in (self._sessions.pop(sid, None) or {}).values():
-            await _close(sock.ws)
+            await close_socket(sock.ws)
 
     def continues(self, sid: str, response_id: str) -> bool:
         """Whether a kept socket of session ``sid`` completed ``response_id`` last and can
@@ -176,6 +145,10 @@ class WebSocketUpstream:
             if sock.continuable and sock.last_response == response_id and not sock.ws.closed:
                 return True
         return False
+
+    def has_session(self, sid: str) -> bool:
+        """Whether downstream session ``sid`` is open (its sockets are kept between turns)."""
+        return sid in self._sessions
 
     @property
     def open_sockets(self) -> int:
@@ -214,7 +187,7 @@ class WebSocketUpstream:
         session = self._sessions.get(sid) if sid else None
         sock = session.get(key) if session is not None else None
         if sock is not None and sock.ws.closed:  # the upstream closed it between turns
-            self._forget(sid, sock)
+            self.forget(sid, sock)
             sock = None
         follow_up = continues not in ("", "-")
         if follow_up and (sock is None or sock.last_response != continues):
@@ -225,7 +198,7 @@ class WebSocketUpstream:
         fresh = sock is None
         if sock is None:
             opened = await self._dial(url, out, proxy, body, timeline)
-            if not isinstance(opened, _Socket):
+            if not isinstance(opened, Socket):
                 return opened  # the upgrade was refused: its status, or the HTTP fallback
             sock = opened
             if session is not None and key not in session:
@@ -240,8 +213,8 @@ class WebSocketUpstream:
         except (ConnectionError, aiohttp.ClientError, RuntimeError) as exc:
             if timeline is not None:
                 timeline.error("send", repr(exc))
-            self._forget(sid, sock)
-            await _close(sock.ws)
+            self.forget(sid, sock)
+            await close_socket(sock.ws)
             sock.lock.release()
             if fresh:
                 raise UpstreamNetworkError("upstream WebSocket send failed", detail=repr(exc)) from exc
@@ -251,7 +224,7 @@ class WebSocketUpstream:
             return await self.request(
                 method, url, headers=headers, body=body, proxy=proxy, bare_errors=bare_errors
             )
-        resp = _WsResponse(self, sid, sock, bare_errors, timeline)
+        resp = WsResponse(self, sid, sock, bare_errors, timeline)
         try:
             await resp.start()
         except (TimeoutError, ConnectionError) as exc:
@@ -278,7 +251,7 @@ class WebSocketUpstream:
         proxy: str,
         body: bytes | None,
         timeline: Timeline | None = None,
-    ) -> _Socket | UpstreamResponse:
+    ) -> Socket | UpstreamResponse:
         session, http_proxy = self.http._session(proxy)  # the shared pool and its proxy
         timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=2.0)
         try:
@@ -322,188 +295,13 @@ class WebSocketUpstream:
         self.opened += 1
         if timeline is not None:
             timeline.handshake(ws._response.status, ws._response.headers)
-        return _Socket((url, headers.get("Authorization", "")), ws, ws._response.headers)
+        return Socket((url, headers.get("Authorization", "")), ws, ws._response.headers)
 
-    def _forget(self, sid: str, sock: _Socket) -> None:
+    def forget(self, sid: str, sock: Socket) -> None:
+        """Drop ``sock`` from session ``sid``: no later turn is sent on it."""
         session = self._sessions.get(sid)
         if session is not None and session.get(sock.key) is sock:
             del session[sock.key]
-
-
-class _WsResponse:
-    """One turn's answer: the events as SSE frames, up to the terminal event."""
-
-    __slots__ = (
-        "_bare_errors",
-        "_done",
-        "_failed",
-        "_first",
-        "_output",
-        "_owner",
-        "_released",
-        "_sid",
-        "_sock",
-        "_timeline",
-        "body",
-        "headers",
-        "status",
-    )
-
-    def __init__(
-        self,
-        owner: WebSocketUpstream,
-        sid: str,
-        sock: _Socket,
-        bare_errors: bool = False,
-        timeline: Timeline | None = None,
-    ) -> None:
-        self._owner = owner
-        self._timeline = timeline  # the session's request log, when it is on
-        self._bare_errors = bare_errors
-        self._sid = sid
-        self._sock = sock
-        self._first: bytes | None = None
-        self._done = False
-        self._failed = False  # the turn ended in a failure: its socket is not reused (CPA)
-        self._output = False  # an output event went by: batching may start
-        self._released = False
-        self.status = 200
-        self.headers: Mapping[str, str] = sock.headers
-        self.body = b""
-
-    async def start(self) -> None:
-        """Read the first event: an ``error`` event with a status is this turn's status."""
-        event = await self._next()
-        assert event is not None
-        data, kind, obj = event
-        if kind == "error":
-            status = error_status(obj)
-            if status and status >= 400:
-                self.status = status
-                self.body = error_body(obj, status)
-                self.headers = {**self.headers, **error_headers(obj)}  # Retry-After and friends
-                if connection_limited(obj):  # no quota: the account is not cooled (CPA)
-                    self.headers = {k: v for k, v in self.headers.items() if k.lower() != "retry-after"}
-                    self.headers["Retry-After"] = "0"
-                self._done = True
-                self._owner._forget(self._sid, self._sock)  # CPA drops the socket on an error
-                await _close(self._sock.ws)
-                return
-        self._first = sse_event(data, kind, obj)
-        self._done = kind in TERMINAL
-        self._failed = kind in _FAILED
-        if kind in _COMPLETED:
-            self._completed(obj)
-
-    async def _next(self, *, queued_only: bool = False) -> tuple[bytes, str, dict[str, Any]] | None:
-        """The next event; ``queued_only``: ``None`` instead of waiting for the network."""
-        idle = self._owner.http.idle_timeout
-        ws = self._sock.ws
-        while True:
-            ready = _queued(ws)
-            if queued_only and not ready:
-                return None
-            try:  # no timer for a message already read off the socket (aiohttp's costly part)
-                msg = await ws.receive(timeout=None if ready else idle)
-            except TimeoutError:
-                if self._timeline is not None:
-                    self._timeline.error("read", f"no event within {idle}s")
-                raise
-            except (aiohttp.ClientError, RuntimeError) as exc:
-                if self._timeline is not None:
-                    self._timeline.error("read", type(exc).__name__)
-                raise ConnectionError(f"upstream WebSocket: {type(exc).__name__}") from exc
-            if msg.type is aiohttp.WSMsgType.TEXT or msg.type is aiohttp.WSMsgType.BINARY:
-                data = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
-                if self._timeline is not None:
-                    self._timeline.add("api.websocket.response", data)
-            elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
-                if self._timeline is not None:
-                    self._timeline.error(
-                        "read", f"upstream WebSocket closed ({ws.close_code}) {msg.extra or ''}"
-                    )
-                if ws.close_code == _MESSAGE_TOO_BIG:
-                    raise _too_big()
-                # a normal close, a going-away or a dropped socket ends the connection; another
-                # code is the upstream failing (CPA cools only for the latter)
-                broke = ConnectionEnded if ws.close_code in _ENDED else ConnectionError
-                raise broke(f"upstream WebSocket closed ({ws.close_code}) before the turn ended")
-            elif msg.type is aiohttp.WSMsgType.ERROR:
-                if self._timeline is not None:
-                    self._timeline.error("read", f"upstream WebSocket error: {msg.data!r}")
-                raise ConnectionError(f"upstream WebSocket error: {msg.data!r}")
-            else:
-                continue
-            if data[:1] != b"{" or data[-1:] != b"}":
-                data = data.strip()
-                if not data:
-                    continue
-            kind = event_type(data)
-            if kind not in _PARSED:
-                return data, kind, _NO_FIELDS  # deltas: the type is all we need
-            try:
-                obj = orjson.loads(data)
-            except orjson.JSONDecodeError as exc:
-                raise ConnectionError("upstream WebSocket sent a message that is not JSON") from exc
-            if not isinstance(obj, dict):
-                continue
-            kind = str(obj.get("type") or "")
-            if not kind and self._bare_errors and "error" in obj:  # (xAI) an error without a type
-                obj = bare_error_event(obj)
-                return orjson.dumps(obj), "error", obj
-            return data, kind, obj
-
-    async def read(self) -> bytes:
-        if self.status >= 400:
-            return self.body
-        return b"".join([chunk async for chunk in self.chunks()])
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        if self._first is not None:
-            first, self._first = self._first, None
-            yield first
-        try:
-            while not self._done:
-                # the events one network read brought go on as one chunk (one client write),
-                # once the output began (before, the pipeline decodes each one to fail over)
-                batch = self._output  # an earlier chunk carried the first output event
-                frames = [self._frame(await self._next())]
-                while batch and not self._done and (event := await self._next(queued_only=True)):
-                    frames.append(self._frame(event))
-                yield frames[0] if len(frames) == 1 else b"".join(frames)
-        finally:
-            self.release()
-
-    def _frame(self, event: tuple[bytes, str, dict[str, Any]] | None) -> bytes:
-        assert event is not None
-        data, kind, obj = event
-        self._done = kind in TERMINAL
-        self._failed = kind in _FAILED
-        self._output = self._output or kind.startswith("response.output_")
-        if kind in _COMPLETED:
-            self._completed(obj)
-        return sse_event(data, kind, obj)
-
-    def _completed(self, obj: dict[str, Any]) -> None:
-        response = obj.get("response")
-        rid = response.get("id") if isinstance(response, dict) else None
-        self._sock.last_response = rid if isinstance(rid, str) else ""
-
-    def release(self) -> None:
-        if self._released:
-            return
-        self._released = True
-        sock = self._sock
-        if not self._done or self._failed:  # cut off mid-turn, or failed: never reuse it
-            self._owner._forget(self._sid, sock)
-            if not sock.ws.closed:
-                with contextlib.suppress(RuntimeError):  # no running loop at interpreter exit
-                    asyncio.get_running_loop().create_task(_close(sock.ws))
-        elif self._sid not in self._owner._sessions:  # a one-turn socket
-            with contextlib.suppress(RuntimeError):
-                asyncio.get_running_loop().create_task(_close(sock.ws))
-        if sock.lock.locked():
-            sock.lock.release()
 
 
 class WebSocketRouter:
@@ -543,48 +341,16 @@ def install(providers: Providers, http: HttpClient) -> WebSocketUpstream:
     return upstream
 
 
-def _queued(ws: _UpstreamSocket) -> bool:
-    """Whether a data message is already read off the socket and waiting in aiohttp's
-    queue (its reader's ``_buffer``; ``False`` where a version hides it: no batching)."""
-    buffer = getattr(getattr(ws, "_reader", None), "_buffer", None)
-    if not buffer:
-        return False
-    msg = buffer[0][0]
-    return getattr(msg, "type", None) in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
-
-
 def _origin(url: str) -> str:
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0].rsplit('@', 1)[-1]}"
 
 
-async def _replaced(session: dict[tuple[str, str], _Socket]) -> None:
+async def _replaced(session: dict[tuple[str, str], Socket]) -> None:
     """A session's turn goes to a new upstream (another credential or URL): its idle sockets
     to the old ones close, so an account keeps no socket for a client that moved on (CPA
     keeps one upstream socket per session and replaces it)."""
     for key, sock in list(session.items()):
         if not sock.lock.locked():
             del session[key]
-            await _close(sock.ws)
-
-
-async def _close(ws: _UpstreamSocket) -> None:
-    if not ws.closed:
-        with contextlib.suppress(Exception):
-            await ws.close()
-
-
-_MESSAGE_TOO_BIG = 1009  # RFC 6455: the upstream will not read a message that large
-_ENDED = frozenset({1000, 1001, 1006, None})  # normal, going away, no close frame (aiohttp: 1006)
-_TOO_BIG_BODY = (
-    b'{"error":{"message":"upstream websocket message too big",'
-    b'"type":"invalid_request_error","code":"message_too_big"}}'
-)
-
-
-def _too_big() -> UpstreamError:
-    """The upstream closed with 1009: this request is too large for any account, so it
-    goes back as a 413 at once, no cooldown, no other account (CPA)."""
-    return UpstreamError(
-        "upstream websocket message too big", status=413, body=_TOO_BIG_BODY, request_scoped=True
-    )
+            await close_socket(sock.ws)
