@@ -66,6 +66,8 @@ async def relay_websocket(request: web.Request) -> web.StreamResponse:
         await ws.close(code=code, message=reason.encode())  # the server stops, ws-auth on, key revoked
 
     channel = hub.connect(send, kick, owner)
+    if (expel := hub.revoke(service.access)) is not None:  # a reload while it was let in
+        await expel
     cause = "websocket session closed"
     try:
         while True:
