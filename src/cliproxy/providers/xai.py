@@ -49,7 +49,7 @@ from cliproxy.formats import Format
 from cliproxy.providers import xai_compaction, xai_media, xai_replay, xai_request, xai_session
 from cliproxy.providers.base import Carry, Provider, UpstreamRequest, copy_client_headers, error_message
 from cliproxy.providers.codex_stream import CompletedOutput
-from cliproxy.providers.codex_ws import websocket_request
+from cliproxy.providers.codex_ws import SESSION_HEADER, websocket_request
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.retry import retry_after_header
 from cliproxy.providers.xai_stream import XAIStream, summarized
@@ -172,9 +172,10 @@ class XAIProvider(Provider):
         # a client on the Responses WebSocket: xAI's socket when allowed, always on the API
         # base (the CLI chat proxy speaks HTTP only; CPA)
         ws_base = self.default_base_url if base in self._cli_chat_urls else base
+        before = set(headers)
         url = websocket_request(cred, ws_base + "/responses", headers, client_headers)
-        if url.startswith("ws"):
-            for name in _CLI_HEADERS:
+        if url.startswith("ws"):  # xAI's own headers only: none of the Codex socket's (CPA)
+            for name in [*_CLI_HEADERS, *(k for k in headers if k not in before and k != SESSION_HEADER)]:
                 headers.pop(name, None)
             for name in _NOT_ON_SOCKET:  # a socket message streams anyway (CPA leaves them out)
                 body.pop(name, None)
