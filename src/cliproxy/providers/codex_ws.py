@@ -14,8 +14,10 @@ and upstream (URL + credential token), kept open between turns and closed when t
 downstream socket closes (:meth:`WebSocketUpstream.close_session`), when a turn is cut
 off before its terminal event or ends in ``response.failed`` / ``error``, when the
 session's next turn dials another upstream (a session keeps one idle socket, as CPA), or on
-any read/write failure. A request whose session id is unknown (never opened, or already
-closed) gets a one-turn socket.
+any read/write failure; a kept socket that answers a turn with Codex's connection limit
+(``websocket_connection_limit_reached``: the backend serves a socket for 60 minutes) is
+replaced by a new one for that turn. A request whose session id is unknown (never
+opened, or already closed) gets a one-turn socket.
 
 Each turn sends one ``response.create`` message (the HTTP body plus ``"type"``) and reads
 events until a terminal one (``response.completed`` / ``done`` / ``failed`` /
@@ -242,6 +244,12 @@ class WebSocketUpstream:
             raise
         if resp.status >= 400:
             resp.release()
+            if resp.limited and not fresh:  # the kept socket's own age limit (Codex: 60 minutes)
+                if follow_up:  # the new socket holds no conversation: it goes whole
+                    return continuation_lost()
+                return await self.request(
+                    method, url, headers=headers, body=body, proxy=proxy, bare_errors=bare_errors
+                )
         return resp
 
     async def _dial(

@@ -76,6 +76,7 @@ class WsResponse:
         "_timeline",
         "body",
         "headers",
+        "limited",
         "status",
     )
 
@@ -100,6 +101,7 @@ class WsResponse:
         self.status = 200
         self.headers: Mapping[str, str] = sock.headers
         self.body = b""
+        self.limited = False  # the socket's answer was Codex's connection limit (its age)
 
     async def start(self) -> None:
         """Read the first event: an ``error`` event with a status is this turn's status."""
@@ -113,6 +115,7 @@ class WsResponse:
                 self.body = error_body(obj, status)
                 self.headers = {**self.headers, **error_headers(obj)}  # Retry-After and friends
                 if connection_limited(obj):  # no quota: the account is not cooled (CPA)
+                    self.limited = True
                     self.headers = {k: v for k, v in self.headers.items() if k.lower() != "retry-after"}
                     self.headers["Retry-After"] = "0"
                 self._done = True
