@@ -110,6 +110,8 @@ def credential_from_bytes(
         log.warning("skipping auth file %s: %s", path.name, exc)
         return None
     if not isinstance(meta, dict):
+        if meta is not None:  # an empty file (one being written) is passed over in silence
+            log.warning("skipping auth file %s: not a JSON object", path.name)
         return None
     normalize_metadata(meta)
     try:
@@ -119,8 +121,16 @@ def credential_from_bytes(
         return None
     raw_type = meta.get("type")
     provider = raw_type.strip().lower() if isinstance(raw_type, str) else ""
-    if provider in ("", "gemini", "gemini-cli"):
-        return None  # CPA leaves Gemini CLI files to plugins
+    if not provider:
+        log.warning('skipping auth file %s: no "type" naming its provider', path.name)
+        return None
+    if provider in ("gemini", "gemini-cli"):  # CPA leaves Gemini CLI files to plugins
+        log.warning(
+            "skipping auth file %s: type %r (a Gemini CLI account) has no provider here, as in CPA",
+            path.name,
+            raw_type,
+        )
+        return None
     return _credential(path, auth_dir, meta, provider, weight, cfg)
 
 
