@@ -25,8 +25,9 @@ Hot path: cooldown reads are served from a local cache that pub/sub invalidates 
 short TTL bounds if a message is lost), so a request costs at most one round trip (the
 cursor). When Redis goes away, every method falls back to a local
 :class:`~cliproxy.state.memory.MemoryState` (seeded with what the cache held), one
-WARNING is logged, and a probe switches back when Redis answers again, carrying over the
-cooldowns set meanwhile.
+WARNING is logged, and a probe switches back when Redis answers again, merging the
+cooldowns, leases and headroom estimates set meanwhile into what the others wrote
+(:mod:`cliproxy.state.redis_carry`).
 
 Notifications (``events`` channel) also carry what the service shares: config edits made
 through the management API (``config``), auth-dir changes (``auth``: the others re-read
@@ -50,7 +51,6 @@ import os
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import asdict
 from types import MappingProxyType
 from typing import Any
 
@@ -61,6 +61,9 @@ from redis.exceptions import RedisError, ResponseError
 
 from .base import MAX_STABLE_ALIASES, CooldownRecord
 from .memory import MemoryState
+from .redis_carry import Seeded, carry_back
+from .redis_carry import decode as _decode
+from .redis_carry import encode as _encode
 from .redis_headroom import RedisHeadroom
 from .redis_keys import RedisKeyPolicies
 from .redis_leases import RedisLeases
@@ -110,14 +113,6 @@ def address_of(pool: aioredis.ConnectionPool) -> Address:
     return Address(where, str(kw.get("username") or ""), str(kw.get("password") or ""), tls_context(pool))
 
 
-def _encode(record: CooldownRecord) -> bytes:
-    return orjson.dumps(asdict(record))
-
-
-def _decode(raw: bytes | str) -> CooldownRecord:
-    return CooldownRecord(**orjson.loads(raw))
-
-
 class RedisState(
     RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, RedisSecrets, RedisServed, RedisLeases
 ):
@@ -159,6 +154,7 @@ class RedisState(
         self._link.on_open = self.loss.poke
         self._local = MemoryState(clock=clock)
         self._cache: dict[str, tuple[float, Mapping[str, CooldownRecord]]] = {}
+        self._seeded: Seeded = {}  # what an outage's local state holds only because Redis did
         self._down = False
         self._closing = False
         self._probe: asyncio.Task[None] | None = None
@@ -330,7 +326,8 @@ class RedisState(
         for model, (_, records) in self._cache.items():  # keep honouring what we knew
             bucket = self._local._cooldowns.setdefault(model, {})
             for cid, record in records.items():
-                bucket.setdefault(cid, record)
+                if bucket.setdefault(cid, record) is record:
+                    self._seeded[(model, cid)] = record
         self._cache.clear()
         if (self._probe is None or self._probe.done()) and not self._closing:
             self._probe = asyncio.get_running_loop().create_task(self._wait_for_redis())
@@ -346,22 +343,23 @@ class RedisState(
                 continue
             except RedisError:
                 continue
+            try:  # what was set meanwhile is merged with what the others wrote (redis_carry)
+                carried = await carry_back(
+                    self._redis, self.prefix, self._channel, self._local, self._seeded, _KEEP
+                )
+            except ResponseError as exc:  # refused (OOM, READONLY): not carried, as before
+                log.warning("state: Redis refused what was set while it was away (%s)", str(exc)[:160])
+                carried = 0
+            except _DOWN:
+                continue  # gone again in between: kept for the next try
+            except Exception:  # never left on the local state for good
+                log.exception("state: carrying what was set while Redis was away failed")
+                carried = 0
             break
-        carried = 0
-        try:  # cooldowns set meanwhile are not lost: Redis takes those it does not know
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for model, bucket in self._local._cooldowns.items():
-                    for cid, record in bucket.items():
-                        pipe.hsetnx(self._cd(model), cid, _encode(record))
-                        pipe.sadd(self._k("cdidx"), model)
-                        carried += 1
-                if carried:
-                    pipe.publish(self._channel, orjson.dumps({"k": "cd*", "n": self.node}))
-                    await pipe.execute()
-        except _DOWN:
-            pass
         self._local = MemoryState(clock=self._clock)
+        self._seeded = {}
         self._cache.clear()
+        self._hr_cache = None  # read the others' estimates (and the merged ones) again
         self._down = False
         self.loss.poke()  # back after a restart: its data may be gone
         log.warning("state: Redis is reachable again; shared state resumed (%d cooldown(s) carried)", carried)
