@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -43,13 +44,17 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     link stays, as CPA's in-place writes leave it), so a file shared by a link stays shared."""
     path.parent.mkdir(parents=True, exist_ok=True)
     target = Path(os.path.realpath(path)) if path.is_symlink() and path.exists() else path
+    shared = os.stat(target) if target is not path else None
     fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
+        if shared is None:
+            os.chmod(tmp, mode)
+        else:  # a file shared through a link: its owner and group keep it (never the world)
+            os.chmod(tmp, _shared_mode(tmp, shared))
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -59,6 +64,19 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
             listener(path, data)
         except Exception:  # a listener must never fail the write that already happened
             log.exception("credential write listener failed for %s", path.name)
+
+
+def _shared_mode(tmp: str, shared: os.stat_result) -> int:
+    """Give ``tmp`` the shared file's owner and group (the owner: root alone may; the group:
+    a member may); the shared file's mode less everyone else's access, and less the group's
+    when the group could not be kept (it would be this process's group instead)."""
+    for uid in (shared.st_uid, -1):
+        try:
+            os.chown(tmp, uid, shared.st_gid)
+        except OSError:
+            continue
+        return stat.S_IMODE(shared.st_mode) & ~0o007
+    return stat.S_IMODE(shared.st_mode) & ~0o077
 
 
 def write_json(path: Path, obj: Any, mode: int = 0o600) -> None:
