@@ -281,10 +281,12 @@ async def _stream(
     try:
         # (an in-process plugin answers at its first chunk: the call is the first wait)
         result = await host.call(rec, abi.EXECUTOR_EXECUTE_STREAM, params, timeout=waits[0])
-    except (TimeoutError, PluginError, PluginCrashed) as exc:
+    except BaseException as exc:  # a client gone mid-call too: the plugin's later emits are refused
         cb.drop_bridge(stream_id)
         await cb.close_scope(scope_id)
-        raise _as_error(exc, rec) from exc
+        if isinstance(exc, TimeoutError | PluginError | PluginCrashed):
+            raise _as_error(exc, rec) from exc
+        raise
     result = result if isinstance(result, dict) else {}
     inline = [b64decode(ci_get(c, "Payload")) for c in ci_get(result, "chunks") or [] if isinstance(c, dict)]
     raw = _inline(inline) if inline else _drain(queue, *waits)
