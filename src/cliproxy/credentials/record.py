@@ -93,30 +93,36 @@ class Credential:
 
     @property
     def access_token(self) -> str:
-        """The OAuth access token (top level, or nested under ``token``), else ``""``."""
+        """The OAuth access token (top level, or nested under ``token``), else ``""``; a
+        file that spells it ``accessToken`` is read too, as CPA's manager reads it."""
         if not self.metadata:  # an API key: read per request, so no lookups
             return ""
-        for source in (self.metadata, self.metadata.get("token")):
-            if isinstance(source, dict):
-                value = source.get("access_token")
-                if isinstance(value, str) and value.strip():
-                    return value.strip()
-        return ""
+        return _token(self.metadata, "access_token", "accessToken")
 
     @property
     def refresh_token(self) -> str:
+        """The refresh token, spelled as ``access_token`` is (``refreshToken`` too: CPA
+        refreshes a file that has only that spelling)."""
         if not self.metadata:
             return ""
-        for source in (self.metadata, self.metadata.get("token")):
-            if isinstance(source, dict):
-                value = source.get("refresh_token")
-                if isinstance(value, str) and value.strip():
-                    return value.strip()
-        return ""
+        return _token(self.metadata, "refresh_token", "refreshToken")
 
     def expires_at(self) -> datetime | None:
         """Token expiry from CPA's expiry keys (also nested under ``token``), or None."""
         return _expiry_from(self.metadata)
+
+
+def _token(meta: dict[str, Any], name: str, camel: str) -> str:
+    """``name`` at the top level or under ``token``, else ``camel`` there (the first
+    non-blank string), else ``""``."""
+    nested = meta.get("token")
+    for key in (name, camel):
+        for source in (meta, nested):
+            if isinstance(source, dict):
+                value = source.get(key)
+                if isinstance(value, str) and value.strip():
+                    return value.strip()
+    return ""
 
 
 def _expiry_from(meta: Any) -> datetime | None:
