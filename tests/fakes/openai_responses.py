@@ -426,8 +426,12 @@ async def handle_ws(fake: OpenAIFake, request: web.Request) -> web.StreamRespons
     are, then nothing (e.g. an error without a ``type``, as xAI sends). A
     ``previous_response_id`` continues a response this socket gave (its input and output,
     then the new input items); another id is a 400 ``previous_response_not_found`` event."""
-    # ``fake.ws_max_message``: larger messages are refused with close code 1009 (aiohttp's own check)
-    ws = web.WebSocketResponse(max_msg_size=getattr(fake, "ws_max_message", 0))
+    # ``fake.ws_max_message``: larger messages are refused with close code 1009 (aiohttp's own check);
+    # ``fake.ws_heartbeat``: a ping after that many idle seconds, the socket dropped without a pong
+    # within half of it (the Codex backend's "keepalive ping timeout")
+    ws = web.WebSocketResponse(
+        max_msg_size=getattr(fake, "ws_max_message", 0), heartbeat=getattr(fake, "ws_heartbeat", None)
+    )
     await ws.prepare(request)
     fake.ws_opened = getattr(fake, "ws_opened", 0) + 1
     fake.ws_open = getattr(fake, "ws_open", 0) + 1

@@ -16,8 +16,10 @@ off before its terminal event or ends in ``response.failed`` / ``error``, when t
 session's next turn dials another upstream (a session keeps one idle socket, as CPA), or on
 any read/write failure; a kept socket that answers a turn with Codex's connection limit
 (``websocket_connection_limit_reached``: the backend serves a socket for 60 minutes) is
-replaced by a new one for that turn. A request whose session id is unknown (never
-opened, or already closed) gets a one-turn socket.
+replaced by a new one for that turn. A kept socket is read while it waits for its next
+turn, so the upstream's pings are answered (the Codex backend drops a socket that does
+not: "keepalive ping timeout") and a close is seen before a turn is sent on it. A request
+whose session id is unknown (never opened, or already closed) gets a one-turn socket.
 
 Each turn sends one ``response.create`` message (the HTTP body plus ``"type"``) and reads
 events until a terminal one (``response.completed`` / ``done`` / ``failed`` /
@@ -188,6 +190,8 @@ class WebSocketUpstream:
         key = (url, token)
         session = self._sessions.get(sid) if sid else None
         sock = session.get(key) if session is not None else None
+        if sock is not None:
+            await sock.wake()  # (read between turns: its pings answered, a close seen)
         if sock is not None and sock.ws.closed:  # the upstream closed it between turns
             self.forget(sid, sock)
             sock = None

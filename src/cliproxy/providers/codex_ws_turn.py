@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
@@ -49,7 +49,7 @@ UpstreamSocket = aiohttp.ClientWebSocketResponse[Literal[False]]
 class Socket:
     """One upstream socket; ``lock`` makes turns on it take their turn."""
 
-    __slots__ = ("continuable", "headers", "key", "last_response", "lock", "ws")
+    __slots__ = ("continuable", "headers", "idle", "key", "last_response", "lock", "ws")
 
     def __init__(self, key: tuple[str, str], ws: UpstreamSocket, headers: Mapping[str, str]):
         self.key = key
@@ -58,6 +58,30 @@ class Socket:
         self.lock = asyncio.Lock()
         self.continuable = False  # its provider sends follow-ups as previous_response_id
         self.last_response = ""  # the id of the response its last turn completed
+        self.idle: asyncio.Task[None] | None = None  # its reader between turns
+
+    def wait(self, gone: Callable[[], None]) -> None:
+        """Read the socket while it waits for its next turn: the upstream's pings are
+        answered (aiohttp answers one only while the socket is read; the Codex backend
+        drops a socket that does not), and a close it sends is seen at once (``gone``)."""
+        with contextlib.suppress(RuntimeError):  # no running loop at interpreter exit
+            self.idle = asyncio.get_running_loop().create_task(_idle(self.ws, gone))
+
+    async def wake(self) -> None:
+        """A turn reads the socket now: its reader between turns stops."""
+        idle, self.idle = self.idle, None
+        if idle is not None and not idle.done():
+            idle.cancel()
+            await asyncio.wait((idle,))  # (a cancel of the turn itself goes on)
+
+
+async def _idle(ws: UpstreamSocket, gone: Callable[[], None]) -> None:
+    """Read a socket between turns until it ends (a data message there is no turn's)."""
+    while not ws.closed:
+        msg = await ws.receive()  # (pings are answered in there)
+        if msg.type is not aiohttp.WSMsgType.TEXT and msg.type is not aiohttp.WSMsgType.BINARY:
+            break  # closed by the upstream (aiohttp closes it), by us, or broken
+    gone()
 
 
 class WsResponse:
@@ -235,6 +259,8 @@ class WsResponse:
         elif not self._owner.has_session(self._sid):  # a one-turn socket
             with contextlib.suppress(RuntimeError):
                 asyncio.get_running_loop().create_task(close_socket(sock.ws))
+        else:  # kept for the session's next turn
+            sock.wait(lambda: self._owner.forget(self._sid, sock))
         if sock.lock.locked():
             sock.lock.release()
 
