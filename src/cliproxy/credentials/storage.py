@@ -48,13 +48,15 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
+            # owner and mode set on the open file, never by name: the shared file's folder
+            # may be another user's, who could put a link at ``tmp`` for root to follow
+            if shared is None:
+                os.fchmod(handle.fileno(), mode)
+            else:  # a file shared through a link: its owner and group keep it (never the world)
+                os.fchmod(handle.fileno(), _shared_mode(handle.fileno(), shared))
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        if shared is None:
-            os.chmod(tmp, mode)
-        else:  # a file shared through a link: its owner and group keep it (never the world)
-            os.chmod(tmp, _shared_mode(tmp, shared))
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -66,13 +68,13 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
             log.exception("credential write listener failed for %s", path.name)
 
 
-def _shared_mode(tmp: str, shared: os.stat_result) -> int:
-    """Give ``tmp`` the shared file's owner and group (the owner: root alone may; the group:
-    a member may); the shared file's mode less everyone else's access, and less the group's
-    when the group could not be kept (it would be this process's group instead)."""
+def _shared_mode(fd: int, shared: os.stat_result) -> int:
+    """Give the file open as ``fd`` the shared file's owner and group (the owner: root alone
+    may; the group: a member may); the shared file's mode less everyone else's access, and
+    less the group's when the group could not be kept (it would be this process's group)."""
     for uid in (shared.st_uid, -1):
         try:
-            os.chown(tmp, uid, shared.st_gid)
+            os.fchown(fd, uid, shared.st_gid)
         except OSError:
             continue
         return stat.S_IMODE(shared.st_mode) & ~0o007
