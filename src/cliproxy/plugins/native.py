@@ -192,10 +192,18 @@ class NativeClient:
 
     def _invoke(self, method: str, request: bytes) -> Any:
         rc, body = self._call_native(method, request)
-        if rc != 0 and not is_error_envelope(body):
-            text = body.decode("utf-8", "replace")
-            raise PluginCrashed(f"plugin call {method} returned {rc}: {text}")
-        return decode_envelope(body, method)
+        if rc != 0:
+            body = _go_utf8(body)
+            if not is_error_envelope(body):
+                text = body.decode("utf-8", "replace")
+                raise PluginCrashed(f"plugin call {method} returned {rc}: {text}")
+        try:
+            return decode_envelope(body, method)
+        except PluginCrashed:
+            fixed = _go_utf8(body)
+            if fixed is body:
+                raise
+            return decode_envelope(fixed, method)
 
     def _call_native(self, method: str, request: bytes) -> tuple[int, bytes]:
         # A NUL-terminated copy the plugin may read for the whole call; never Python's own bytes.
@@ -217,7 +225,7 @@ class NativeClient:
     def answer_host_call(self, method: str, request: bytes) -> bytes:
         """Run ``method`` on the event loop through the dispatcher; always an envelope."""
         try:
-            params = orjson.loads(request) if request else None
+            params = orjson.loads(_go_utf8(request)) if request else None
         except orjson.JSONDecodeError as exc:
             return error_envelope(f"invalid {method} request: {exc}")
         problem = self._loop_problem()
@@ -269,6 +277,16 @@ class NativeClient:
     def _native_shutdown(self) -> None:
         if self._api.shutdown:
             self._api.shutdown()
+
+
+def _go_utf8(body: bytes) -> bytes:
+    """``body`` with each byte that is not UTF-8 read as U+FFFD, as Go's encoding/json reads
+    a plugin's JSON (CPA); ``body`` itself when it is valid."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body.decode("utf-8", "replace").encode()
+    return body
 
 
 def _failure_message(exc: BaseException) -> str:
