@@ -77,10 +77,11 @@ class Socket:
 
 async def _idle(ws: UpstreamSocket, gone: Callable[[], None]) -> None:
     """Read a socket between turns until it ends (a data message there is no turn's)."""
-    while not ws.closed:
-        msg = await ws.receive()  # (pings are answered in there)
-        if msg.type is not aiohttp.WSMsgType.TEXT and msg.type is not aiohttp.WSMsgType.BINARY:
-            break  # closed by the upstream (aiohttp closes it), by us, or broken
+    with contextlib.suppress(Exception):  # (a read that fails ends it as a close does)
+        while not ws.closed:
+            msg = await ws.receive()  # (pings are answered in there)
+            if msg.type is not aiohttp.WSMsgType.TEXT and msg.type is not aiohttp.WSMsgType.BINARY:
+                break  # closed by the upstream (aiohttp closes it), by us, or broken
     gone()
 
 
