@@ -39,7 +39,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -360,6 +360,14 @@ def next_record(
     if event.failure.force_cooldown and record.until() <= now:
         record.next_retry_after = now + TRANSIENT_COOLDOWN
     return record
+
+
+def quota_only(record: CooldownRecord, now: float) -> CooldownRecord | None:
+    """A refusal's ``record`` (401/403) once the account has new tokens: the running quota it
+    carried (:func:`next_record`) alone, else None (nothing left to wait for)."""
+    if not (record.quota_exceeded and record.next_recover_at > now):
+        return None
+    return replace(record, next_retry_after=record.next_recover_at, extras=dict(record.extras))
 
 
 def _fixed(record: CooldownRecord, disable: bool, now: float, seconds: float, reason: str) -> None:

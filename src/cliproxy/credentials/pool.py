@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from ..errors import CooldownError, NoCredentialError
 from ..state.base import CooldownRecord, StateBackend
 from ..state.memory import CURSOR_WRAP, MemoryState
-from .cooldown import CooldownInput, classify, next_record, transient_seconds
+from .cooldown import CooldownInput, classify, next_record, quota_only, transient_seconds
 from .explain import NOTES, note_skip
 from .explain import classify as explain_states
 from .headroom import QuotaSteering
@@ -211,12 +211,11 @@ class Pool:
         return changed + self._departed.update(old, creds, self._revived, self.store)
 
     async def forget_refusals(self, ids: Iterable[str]) -> list[str]:
-        """Drop the cooldowns that ``ids`` earned by their old tokens being refused
-        (401/403): new tokens deserve a fresh try. Quota cooldowns stay, since the
-        account's quota did not change with its tokens. CPA keeps them all until they
-        run out (up to 30 minutes after a re-login). A credential that is disabled, or
-        was until this reload, keeps no cooldown at all (CPA's Update inherits model
-        states only from active to active). Returns the ids cleared."""
+        """Drop the cooldowns ``ids`` earned by their old tokens being refused (401/403):
+        new tokens deserve a fresh try; a quota (one a refusal carried too) stays, the
+        account's own (CPA keeps them all, up to 30 minutes after a re-login). One disabled,
+        or until this reload, keeps none (CPA's Update inherits model states only from
+        active to active). Returns the ids cleared."""
         cleared = []
         for key in ids:
             cred = self._creds.get(key)
@@ -226,8 +225,11 @@ class Pool:
                 await self.served.forget(key)
             for rec in await self.state.credential_cooldowns(key):
                 status = (rec.last_error or {}).get("http_status")
-                if fresh or (status in (401, 403) and not rec.quota_exceeded):
-                    await self.state.delete_cooldown(key, rec.model)
+                if fresh or status in (401, 403):
+                    if (kept := None if fresh else quota_only(rec, self.clock())) is None:
+                        await self.state.delete_cooldown(key, rec.model)
+                    else:  # a running quota the refusal carried (next_record) stays
+                        await self.state.set_cooldown(kept)
                     cleared.append(key)
             if fresh and cred is not None and key in cleared:
                 await self._persist(cred)
