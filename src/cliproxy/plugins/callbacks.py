@@ -290,15 +290,18 @@ class Callbacks:
         async def closer() -> None:
             resp.release()
 
-        stream_id = self._add_reader("h", _Reader(b"", chunks, closer), scope)
+        stream_id = await self._add_reader("h", _Reader(b"", chunks, closer), p, scope)
         return {"status_code": resp.status, "headers": wire_headers(resp.headers), "stream_id": stream_id}
 
-    def _add_reader(self, kind: str, reader: _Reader, scope: _Scope | None) -> str:
+    async def _add_reader(self, kind: str, reader: _Reader, p: dict[str, Any], scope: _Scope | None) -> str:
         # The first letter tells HTTP ("h") from model ("m") streams: CPA keeps them apart.
         stream_id = f"{kind}{next(self._ids)}"
         self._readers[stream_id] = reader
-        if scope is not None:
+        named = str(ci_get(p, "host_callback_id", "") or "")
+        if scope is not None and self._scopes.get(named) is scope:
             scope.cleanups.append(lambda: self._drop_reader(stream_id))
+        elif scope is not None or (kind == "m" and named):  # its scope is over: closed now (CPA)
+            await self._drop_reader(stream_id)
         return stream_id
 
     async def _drop_reader(self, stream_id: str) -> None:
@@ -415,7 +418,7 @@ class Callbacks:
             with contextlib.suppress(Exception):
                 await rest.aclose()  # type: ignore[attr-defined]
 
-        stream_id = self._add_reader("m", _Reader(first, rest, closer), scope)
+        stream_id = await self._add_reader("m", _Reader(first, rest, closer), p, scope)
         return {"status_code": 200, "headers": wire_headers(result.headers), "stream_id": stream_id}
 
     async def _run(self, call: Call) -> Reply | StreamReply:

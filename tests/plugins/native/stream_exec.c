@@ -6,7 +6,10 @@
  *   then starts a detached thread and returns; the thread emits up to 40 chunks on the
  *   stream id it was given, 5 ms apart, and stops at the first emit the host refuses.
  * - test.seen: {"emitted": chunks the host took, "refused": emits it refused,
- *   "finished": threads that stopped}. */
+ *   "finished": threads that stopped}.
+ * - test.stale_model_stream: host.model.execute_stream for compat-model with the
+ *   host_callback_id the request names (a scope that is over), then one
+ *   host.model.stream_read; answers {"open": <host answer>, "read": <host answer>}. */
 #include "cliproxy_abi.h"
 
 #include <pthread.h>
@@ -53,6 +56,25 @@ static int execute_stream(const char *req, buffer_t *resp) {
     return answerf(resp, "{\"ok\":true,\"result\":{}}");
 }
 
+static int stale_model_stream(const char *req, buffer_t *resp) {
+    static const char BODY[] =
+        "eyJtb2RlbCI6ImNvbXBhdC1tb2RlbCIsIm1lc3NhZ2VzIjpbeyJyb2xlIjoidXNlciIsImNvbnRlbnQiOiJoaSJ9XSwic3RyZWFtIjp0cnVlfQ==";
+    char scope[64], json[512], stream[64];
+    int rc;
+    json_str(req, "scope", scope, sizeof scope);
+    snprintf(json, sizeof json,
+             "{\"entry_protocol\":\"openai\",\"model\":\"compat-model\",\"stream\":true,"
+             "\"body\":\"%s\",\"host_callback_id\":\"%s\"}", BODY, scope);
+    char *opened = host_ask(host, host->host_ctx, "host.model.execute_stream", json, &rc);
+    json_str(opened, "stream_id", stream, sizeof stream);
+    snprintf(json, sizeof json, "{\"stream_id\":\"%s\"}", stream);
+    char *read = host_ask(host, host->host_ctx, "host.model.stream_read", json, &rc);
+    answerf(resp, "{\"ok\":true,\"result\":{\"open\":%s,\"read\":%s}}", opened, read);
+    free(opened);
+    free(read);
+    return 0;
+}
+
 static int plugin_call(const char *method, const uint8_t *request, size_t request_len, buffer_t *resp) {
     resp->ptr = NULL;
     resp->len = 0;
@@ -75,6 +97,8 @@ static int plugin_call(const char *method, const uint8_t *request, size_t reques
                  : answerf(resp, "{\"ok\":true,\"result\":{\"Handled\":false}}");
     } else if (strcmp(method, "executor.execute_stream") == 0) {
         rc = execute_stream(req, resp);
+    } else if (strcmp(method, "test.stale_model_stream") == 0) {
+        rc = stale_model_stream(req, resp);
     } else if (strcmp(method, "test.seen") == 0) {
         rc = answerf(resp, "{\"ok\":true,\"result\":{\"emitted\":%d,\"refused\":%d,\"finished\":%d}}",
                      __atomic_load_n(&emitted, __ATOMIC_SEQ_CST), __atomic_load_n(&refused, __ATOMIC_SEQ_CST),
