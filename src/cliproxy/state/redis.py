@@ -347,6 +347,7 @@ class RedisState(
                 carried = await carry_back(
                     self._redis, self.prefix, self._channel, self._local, self._seeded, _KEEP
                 )
+                await self._carry_spent()  # client keys' spend (last: nothing awaits after it)
             except ResponseError as exc:  # refused (OOM, READONLY): not carried, as before
                 log.warning("state: Redis refused what was set while it was away (%s)", str(exc)[:160])
                 carried = 0

@@ -20,6 +20,13 @@ into what Redis holds the way one process would have ordered the same events:
   another process took in Redis meanwhile stays that process's.
 - rate-limit headroom (``hr``, quota steering): a local estimate replaces Redis's when its
   window resets later, or resets at the same time and is fuller (a Lua script).
+- client key counters (``key|<id>``, :mod:`cliproxy.state.redis_keys`): what the outage
+  spent (:class:`Spent`: requests, tokens, cost, slots taken less slots given back, the part
+  of the rpm and tpm buckets still filled) is added to Redis's counts, into the budget period
+  it was spent in: spend of a period Redis has moved past is dropped, spend of a period Redis
+  has not reached yet replaces the ended one there. Each key's spend is one batch, written
+  once: a Lua script that first takes the batch's mark (``kc|<token>``, ``SET NX``), so a
+  batch whose answer was lost with the connection is refused when it is sent again.
 
 Nothing here runs on a request's path: only once per outage.
 """
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from dataclasses import asdict
 from typing import Any
 
@@ -37,7 +45,7 @@ from redis.exceptions import WatchError
 from .base import CooldownRecord
 from .memory import MemoryState
 
-__all__ = ["Seeded", "carry_back", "decode", "encode", "merge"]
+__all__ = ["Seeded", "Spent", "carry_back", "carry_spent", "decode", "encode", "merge"]
 
 log = logging.getLogger(__name__)
 
@@ -200,3 +208,67 @@ async def _headroom(redis: Any, prefix: str, local: MemoryState) -> None:
         args += [cid, value, repr(mark.resets_at), repr(mark.used_percent), keep]
     if len(args) > 1:
         await redis.eval(_HEADROOM, 1, prefix + "hr", *args)
+
+
+class Spent:
+    """What one client key spent on the local state during an outage (one budget period's)."""
+
+    __slots__ = ("cost", "first", "in_flight", "period", "requests", "rpm_tat", "tokens", "tpm_tat")
+
+    def __init__(self, period: str, now: float) -> None:
+        self.period, self.first = period, now
+        self.tokens = self.requests = self.in_flight = 0  # in_flight: slots taken less given back
+        self.cost = self.rpm_tat = self.tpm_tat = 0.0  # the tats: a GCRA bucket of this spend only
+
+    def roll(self, period: str) -> None:
+        if self.period != period:  # a new period: the ended one's spend is not carried
+            self.period, self.tokens, self.cost, self.requests = period, 0, 0.0, 0
+
+
+# (batch token, key id, its spend), in the order they are written
+Batches = list[tuple[str, str, Spent]]
+
+MARK_MS = 86_400_000  # how long a written batch's mark refuses it again
+
+# KEYS: the key's hash, the batch's mark; ARGV: now, period, tokens, cost, requests, slots,
+# rpm tat, tpm tat, first (``since`` of a hash this makes), the mark's ms
+_SPENT = """
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[10]) then return 0 end
+local k = KEYS[1] local now = tonumber(ARGV[1]) local per = ARGV[2]
+local fresh = redis.call('EXISTS', k) == 0
+local h = redis.call('HMGET', k, 'rt', 'tt', 'inf', 'per', 'tok', 'cost', 'req')
+local rt = tonumber(h[1]) or 0 local tt = tonumber(h[2]) or 0
+local inf = math.max(0, (tonumber(h[3]) or 0) + tonumber(ARGV[6]))
+local tok = tonumber(h[5]) or 0 local cost = tonumber(h[6]) or 0 local req = tonumber(h[7]) or 0
+local drt = tonumber(ARGV[7]) - now if drt > 0 then rt = math.max(rt, now) + drt end
+local dtt = tonumber(ARGV[8]) - now if dtt > 0 then tt = math.max(tt, now) + dtt end
+local old = h[4]
+if not old or old == per then
+  tok = tok + tonumber(ARGV[3]) cost = cost + tonumber(ARGV[4]) req = req + tonumber(ARGV[5])
+elseif string.sub(old, 1, 2) == string.sub(per, 1, 2) and per > old then
+  tok = tonumber(ARGV[3]) cost = tonumber(ARGV[4]) req = tonumber(ARGV[5])
+else
+  per = old
+end
+redis.call('HSET', k, 'rt', tostring(rt), 'tt', tostring(tt), 'inf', inf, 'per', per, 'tok', tok,
+  'cost', tostring(cost), 'req', req)
+if fresh then redis.call('HSET', k, 'since', ARGV[9]) end
+return 1
+"""
+
+
+async def carry_spent(redis: Any, prefix: str, batches: Batches, spent: dict[str, Spent], now: float) -> int:
+    """Write ``batches`` (what an earlier try left unwritten), then ``spent`` (moved into
+    ``batches`` first, each key under a new token), into Redis; a batch leaves ``batches`` once
+    written. The number of keys charged. A connection failure goes up with the rest kept."""
+    for key_id, one in spent.items():
+        batches.append((os.urandom(9).hex(), key_id, one))
+    spent.clear()
+    charged = 0
+    while batches:
+        token, key_id, one = batches[0]
+        args: list[Any] = [repr(now), one.period, one.tokens, repr(one.cost), one.requests, one.in_flight]
+        args += [repr(one.rpm_tat), repr(one.tpm_tat), repr(one.first), MARK_MS]
+        charged += int(await redis.eval(_SPENT, 2, f"{prefix}key|{key_id}", f"{prefix}kc|{token}", *args))
+        del batches[0]
+    return charged

@@ -8,7 +8,9 @@ restored; none on a hash made before there was a ``since``: it holds every reque
 Admission and settlement are one Lua script each, so the check costs one round trip and is
 atomic across every process sharing the Redis; the arithmetic is
 :func:`cliproxy.state.base.gcra`, as the memory backend's. While Redis is away the process's
-local :class:`MemoryState` counts instead (as for the rest of the pool).
+local :class:`MemoryState` counts instead (as for the rest of the pool), and what it admits and
+charges meanwhile is also kept as each key's :class:`~cliproxy.state.redis_carry.Spent`, added
+to Redis's counts on reconnect (:func:`~cliproxy.state.redis_carry.carry_spent`).
 
 :data:`MARKER` (``<prefix>alive``) is the key whose absence says Redis lost its data
 (:mod:`cliproxy.state.redis_loss`).
@@ -20,6 +22,7 @@ from typing import Any
 
 from .base import RATE_WINDOW, KeyAdmission, KeyLimits
 from .memory import MemoryState
+from .redis_carry import Batches, Spent, carry_spent
 from .resp import DOWN as _DOWN
 
 __all__ = ["MARKER", "RedisKeyPolicies"]
@@ -135,6 +138,10 @@ class RedisKeyPolicies:
     _local: MemoryState
     _key_scripts: tuple[Any, Any] | None = None
     _restore_script: Any = None
+    prefix: str
+    # an outage's spend per key, and the batches a failed carry left unwritten (made on first use)
+    _key_spent: dict[str, Spent] | None = None
+    _key_batches: Batches | None = None
 
     def _k(self, name: str) -> str:  # pragma: no cover - RedisState's
         raise NotImplementedError
@@ -158,9 +165,40 @@ class RedisKeyPolicies:
             self._went_down(exc)
             return None
 
+    def _spent(self, key_id: str, limits: KeyLimits, now: float) -> Spent:
+        if self._key_spent is None:
+            self._key_spent = {}
+        found = self._key_spent.get(key_id)
+        if found is None:
+            found = self._key_spent[key_id] = Spent(limits.period, now)
+        found.roll(limits.period)
+        return found
+
+    async def _carry_spent(self) -> int:
+        """Add what the outage spent to Redis's counts (each key once; see redis_carry)."""
+        if self._key_batches is None:
+            self._key_batches = []
+        charged = 0
+        # again while requests still on the local state spent meanwhile: none is left behind
+        while self._key_spent or self._key_batches:
+            spent, self._key_spent = self._key_spent or {}, None
+            charged += await carry_spent(
+                self._redis, self.prefix, self._key_batches, spent, self._local._clock()
+            )
+        return charged
+
     async def key_admit(self, key_id: str, limits: KeyLimits, now: float) -> KeyAdmission:
         found = await self._key_eval(key_id, limits, now, True)
-        return found if found is not None else await self._local.key_admit(key_id, limits, now)
+        if found is not None:
+            return found
+        found = await self._local.key_admit(key_id, limits, now)
+        if found.ok:  # kept for Redis (the arithmetic of memory.key_view)
+            spent = self._spent(key_id, limits, now)
+            spent.requests += 1
+            spent.in_flight += 1
+            if limits.rpm:
+                spent.rpm_tat = max(spent.rpm_tat, now) + RATE_WINDOW / limits.rpm
+        return found
 
     async def key_usage(self, key_id: str, limits: KeyLimits, now: float) -> KeyAdmission:
         found = await self._key_eval(key_id, limits, now, False)
@@ -184,6 +222,15 @@ class RedisKeyPolicies:
             except _DOWN as exc:
                 self._went_down(exc)
         await self._local.key_settle(key_id, limits, now, tokens=tokens, cost=cost, release=release)
+        spent = self._spent(key_id, limits, now)  # kept for Redis (as memory.key_charge)
+        if tokens > 0:
+            spent.tokens += tokens
+            if limits.tpm:
+                spent.tpm_tat = max(spent.tpm_tat, now) + tokens * RATE_WINDOW / limits.tpm
+        if cost > 0:
+            spent.cost += cost
+        if release:  # a slot taken through Redis before the outage is given back there too
+            spent.in_flight -= 1
 
     async def key_since(self, key_ids: list[str]) -> dict[str, str]:
         """Each key's ``since``: the ledger rows of requests that ended before it are what its
@@ -215,3 +262,6 @@ class RedisKeyPolicies:
             except _DOWN as exc:
                 self._went_down(exc)
         await self._local.key_reset(key_id)
+        spent = (self._key_spent or {}).pop(key_id, None)
+        if spent is not None and spent.in_flight:  # forgotten, but for the slots it holds
+            self._spent(key_id, KeyLimits(), self._local._clock()).in_flight = spent.in_flight
