@@ -195,12 +195,16 @@ def decode_envelope(body: bytes, method: str = "") -> Any:
 
 
 def is_error_envelope(body: bytes) -> bool:
-    """Whether ``body`` is an ``ok: false`` envelope with an error (accepted even with rc != 0)."""
+    """Whether ``body`` is an error envelope (accepted even with rc != 0): ``ok`` false or
+    missing (Go's zero value) and an ``error``, an empty object too (CPA)."""
     try:
         env = orjson.loads(body)
     except orjson.JSONDecodeError:
         return False
-    return isinstance(env, dict) and ci_get(env, "ok") is False and bool(ci_get(env, "error"))
+    if not isinstance(env, dict):
+        return False
+    ok, err = ci_get(env, "ok"), ci_get(env, "error")
+    return (ok is None or ok is False) and (isinstance(err, dict) or bool(err))
 
 
 def capabilities(result: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,10 @@
  * - test.latin1_error: return code 1 with an error envelope whose message holds 0xE9.
  * - test.ask_latin1: calls the host's "test.echo" with a request string holding 0xE9 and
  *   answers the host's envelope as its result.
- * - test.garbage: return code 0 with bytes that are not JSON at all. */
+ * - test.garbage: return code 0 with bytes that are not JSON at all.
+ * - test.rc_error_no_ok: return code 1 with {"error":{...}} and no "ok" key.
+ * - test.rc_empty_error: return code 2 with {"ok":false,"error":{}}.
+ * - test.rc_error_text: return code 1 with {"ok":false,"error":"text"} (not an error object). */
 #include "cliproxy_abi.h"
 
 static const host_api_t *host = NULL;
@@ -27,6 +30,18 @@ static int plugin_call(const char *method, const uint8_t *request, size_t reques
         answerf(resp, "{\"ok\":true,\"result\":{\"rc\":%d,\"host_answer\":%s}}", rc, *answer ? answer : "null");
         free(answer);
         return 0;
+    }
+    if (strcmp(method, "test.rc_error_no_ok") == 0) {
+        answerf(resp, "{\"Error\":{\"code\":\"busy\",\"message\":\"no ok here\",\"http_status\":409}}");
+        return 1;
+    }
+    if (strcmp(method, "test.rc_empty_error") == 0) {
+        answerf(resp, "{\"ok\":false,\"error\":{}}");
+        return 2;
+    }
+    if (strcmp(method, "test.rc_error_text") == 0) {
+        answerf(resp, "{\"ok\":false,\"error\":\"text\"}");
+        return 1;
     }
     if (strcmp(method, "test.garbage") == 0) {
         return answerf(resp, "\xff\xfe not json");
