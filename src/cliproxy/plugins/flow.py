@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from multidict import CIMultiDict
 
-from cliproxy.calls import Attempt, Call, Reply, RequestTerminated, StreamReply
+from cliproxy.calls import Attempt, Call, LazyStream, Reply, RequestTerminated, StreamReply
 from cliproxy.credentials.record import Credential
 from cliproxy.errors import CliproxyError, UpstreamError
 from cliproxy.formats import Format
@@ -39,6 +39,7 @@ from cliproxy.plugins.stream_normalizers import AFTER, BEFORE, StreamNormalizers
 from cliproxy.plugins.usage_record import usage_record
 from cliproxy.providers.identity import forwardable_response_headers
 from cliproxy.times import format_utc
+from cliproxy.translate import ir
 from cliproxy.translate.registry import Registry
 
 if TYPE_CHECKING:
@@ -433,7 +434,7 @@ class Flow:
         )
         first_at: list[float] = []
 
-        async def chunks() -> AsyncIterator[bytes]:
+        async def chunks() -> AsyncGenerator[bytes, None]:
             outcome, status, error = "succeeded", 200, ""
             try:
                 first = reply.first
@@ -461,9 +462,9 @@ class Flow:
                 outcome, status, error = "canceled", 0, str(exc)
                 raise
             else:
-                if self.scope.failure is not None:  # a plugin executor's late error
-                    outcome = "failed"
-                    status, error = self.scope.failure
+                if (failure := stream.failure) is not None:  # a late error (a plugin executor's too)
+                    outcome, error = "failed", failure.message
+                    status = failure.status if failure.status and failure.status >= 400 else 502
             finally:
                 await reply.rest.aclose()  # type: ignore[attr-defined]
                 self._complete(call, outcome, status, error)
@@ -477,7 +478,8 @@ class Flow:
                         failure=(status, error) if outcome != "succeeded" else None,
                     )
 
-        return StreamReply(reply.headers, b"", chunks(), reply.credential, read_usage)
+        stream = _Completed(chunks, reply.rest, self.scope)
+        return StreamReply(reply.headers, b"", stream, reply.credential, read_usage)
 
     def _complete(self, call: Call, outcome: str, status: int, error: str) -> None:
         if not self.host.any("request_lifecycle_plugin", call.skip):
@@ -553,6 +555,31 @@ class Flow:
         if tool is not None and tool.usage is not None:  # an upstream tool's own tokens (usage.tool_usage)
             record = usage_record(call, tool.model, self.executor, times, cred, tool.usage, None, headers)
             rules.usage(self.host, record)
+
+
+class _Completed(LazyStream):
+    """The plugin flow's stream (:meth:`Flow._wrap_stream`'s generator, read as it is: no
+    step per chunk) that shows the failure it ended with, which the request's usage record
+    reads at its end: its source's (an error event mid-answer), or a plugin executor's."""
+
+    __slots__ = ("_make", "_scope", "_source")
+
+    def __init__(
+        self, make: Callable[[], AsyncGenerator[bytes, None]], source: Any, scope: ScopeContext
+    ) -> None:
+        super().__init__()
+        self._make, self._source, self._scope = make, source, scope
+
+    def _pull(self) -> AsyncGenerator[bytes, None]:
+        return self._make()
+
+    @property
+    def failure(self) -> ir.Error | None:
+        failure: ir.Error | None = getattr(self._source, "failure", None)
+        if failure is None and self._scope.failure is not None:
+            status, message = self._scope.failure
+            failure = ir.Error(message, status=status)
+        return failure
 
 
 def _applied(call: Call, state: rules.Intercepted) -> Call:
