@@ -113,6 +113,16 @@ def address_of(pool: aioredis.ConnectionPool) -> Address:
     return Address(where, str(kw.get("username") or ""), str(kw.get("password") or ""), tls_context(pool))
 
 
+# what an outage's local state holds: cooldowns, leases, headroom (see _outage_marks)
+_Marks = tuple[dict[str, dict[str, CooldownRecord]], dict[str, Any], dict[str, Any]]
+
+
+def _outage_marks(local: MemoryState) -> _Marks:
+    """What the outage's local state holds, to tell whether requests set more while it was
+    carried to Redis."""
+    return {m: dict(b) for m, b in local._cooldowns.items()}, dict(local._leases), dict(local._headroom)
+
+
 class RedisState(
     RedisKeyPolicies, RedisSlots, RedisHeadroom, RedisLogins, RedisSecrets, RedisServed, RedisLeases
 ):
@@ -343,6 +353,7 @@ class RedisState(
                 continue
             except RedisError:
                 continue
+            seen: _Marks | None = _outage_marks(self._local)
             try:  # what was set meanwhile is merged with what the others wrote (redis_carry)
                 carried = await carry_back(
                     self._redis, self.prefix, self._channel, self._local, self._seeded, _KEEP
@@ -350,19 +361,30 @@ class RedisState(
                 await self._carry_spent()  # client keys' spend (last: nothing awaits after it)
             except ResponseError as exc:  # refused (OOM, READONLY): not carried, as before
                 log.warning("state: Redis refused what was set while it was away (%s)", str(exc)[:160])
-                carried = 0
+                carried, seen = 0, None
             except _DOWN:
                 continue  # gone again in between: kept for the next try
             except Exception:  # never left on the local state for good
                 log.exception("state: carrying what was set while Redis was away failed")
-                carried = 0
+                carried, seen = 0, None
             break
+        local, seeded = self._local, self._seeded
         self._local = MemoryState(clock=self._clock)
         self._seeded = {}
         self._cache.clear()
         self._hr_cache = None  # read the others' estimates (and the merged ones) again
         self._down = False
         self.loss.poke()  # back after a restart: its data may be gone
+        if seen is not None and _outage_marks(local) != seen:
+            # requests went on setting cooldowns, leases... locally while that was carried: what
+            # they set is carried too, now that they set no more there (what was carried: Redis's)
+            seeded.update(((m, c), r) for m, bucket in seen[0].items() for c, r in bucket.items())
+            try:
+                carried += await carry_back(self._redis, self.prefix, self._channel, local, seeded, _KEEP)
+            except Exception as exc:  # (Redis gone again, refused...): as one lost write
+                log.warning(
+                    "state: carrying what was set while Redis came back failed (%s)", type(exc).__name__
+                )
         log.warning("state: Redis is reachable again; shared state resumed (%d cooldown(s) carried)", carried)
 
     # keys ----------------------------------------------------------------------
