@@ -91,6 +91,8 @@ _DL_MODE = getattr(os, "RTLD_NOW", 0) | getattr(os, "RTLD_LOCAL", 0)
 
 def open_library(path: str) -> tuple[ctypes.CDLL, CFuncPtr]:
     """``dlopen`` ``path`` and find its init symbol; ``OSError``/``AttributeError`` pass through."""
+    if os.sep not in path and (os.altsep is None or os.altsep not in path):
+        path = os.path.join(os.curdir, path)  # a bare name is searched in the system's library paths
     lib = ctypes.CDLL(path, mode=_DL_MODE)
     init = getattr(lib, INIT_SYMBOL)
     init.argtypes = [POINTER(HostAPI), POINTER(PluginAPI)]
