@@ -36,12 +36,12 @@ holds), and handed to the request's record (``StreamReply.read_usage``), as CPA'
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from cliproxy.calls import StreamReply
+from cliproxy.calls import LazyStream, StreamReply
 from cliproxy.errors import UpstreamError
 from cliproxy.formats import ir
 from cliproxy.formats.openai_chat import parse_usage
@@ -99,17 +99,43 @@ async def relay(
     usage = UsageReader()
     head = screen.feed(first)
     usage.feed(head)
-    rest = _relayed(chunks, screen, usage, release, failure)
+    rest = _Relayed(chunks, screen, usage, release, failure)
     return StreamReply(dict(SSE_HEADERS), head, rest, cred, usage.read)
 
 
+class _Relayed(LazyStream):
+    """The rest of the stream (:func:`_relayed`, read as it is: no step per chunk), with the
+    read failure that broke it off (``failure``), which the request's usage record reads at
+    its end: a failed request, as CPA publishes it. An upstream's own error event is relayed
+    (screened) as CPA relays it, and stays a success as in CPA."""
+
+    __slots__ = ("_chunks", "_failure", "_release", "_screen", "_usage", "failure")
+
+    def __init__(
+        self,
+        chunks: AsyncIterator[bytes],
+        screen: ErrorScreen,
+        usage: UsageReader,
+        release: Callable[[], None],
+        failure: Callable[[BaseException, str], UpstreamError],
+    ) -> None:
+        super().__init__()
+        self._chunks, self._screen, self._usage, self._release = chunks, screen, usage, release
+        self._failure = failure
+        self.failure: UpstreamError | None = None
+
+    def _pull(self) -> AsyncGenerator[bytes, None]:
+        return _relayed(self, self._chunks, self._screen, self._usage, self._release, self._failure)
+
+
 async def _relayed(
+    into: _Relayed,
     chunks: AsyncIterator[bytes],
     screen: ErrorScreen,
     usage: UsageReader,
     release: Callable[[], None],
     failure: Callable[[BaseException, str], UpstreamError],
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     try:
         if screen.ended:
             return
@@ -122,7 +148,7 @@ async def _relayed(
         if out := screen.finish():
             yield out
     except _READ_FAILURES as exc:
-        err = failure(exc, "mid-stream")
+        err = into.failure = failure(exc, "mid-stream")
         # (a frame the upstream left open ends first)
         yield b"\n\n" + _own_error(err.message, err.status)
     finally:
