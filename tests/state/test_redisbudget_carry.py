@@ -39,57 +39,25 @@ class TrippingRelay(Relay):
         self._deaf = False
         self._answered = asyncio.Event()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not self.open:
-            writer.transport.abort()
-            return
-        try:
-            up_reader, up_writer = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", self.target), 2
-            )
-        except (OSError, TimeoutError):
-            writer.transport.abort()
-            return
-        pair = (writer, up_writer)
-        self._pairs.add(pair)
-        try:
-            await asyncio.gather(self._up(reader, up_writer), self._down(up_reader, writer))
-        finally:
-            self._pairs.discard(pair)
+    async def upward(self, data: bytes, writer: asyncio.StreamWriter) -> bool:
+        if not (self.armed and b"kc|" in data):
+            return await super().upward(data, writer)
+        self.armed, self._deaf = False, True
+        self.tripped += 1
+        writer.write(data)
+        await writer.drain()
+        async with asyncio.timeout(5):  # Redis ran it: its answer came, and is dropped
+            await self._answered.wait()
+        self.cut()
+        self._deaf = False
+        self.mend()
+        return False
 
-    async def _up(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                if self.armed and b"kc|" in data:
-                    self.armed, self._deaf = False, True
-                    self.tripped += 1
-                    writer.write(data)
-                    await writer.drain()
-                    async with asyncio.timeout(5):  # Redis ran it: its answer came, and is dropped
-                        await self._answered.wait()
-                    self.cut()
-                    self._deaf = False
-                    self.mend()
-                    return
-                writer.write(data)
-                await writer.drain()
-        except OSError:
-            pass
-        finally:
-            writer.transport.abort()
-
-    async def _down(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                if self._deaf:
-                    self._answered.set()
-                    continue
-                writer.write(data)
-                await writer.drain()
-        except OSError:
-            pass
-        finally:
-            writer.transport.abort()
+    async def downward(self, data: bytes, writer: asyncio.StreamWriter) -> bool:
+        if self._deaf:
+            self._answered.set()
+            return True
+        return await super().downward(data, writer)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -50,20 +50,38 @@ class Relay:
         pair = (writer, up_writer)
         self._pairs.add(pair)
         try:
-            await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer))
+            await asyncio.gather(
+                self._pump(reader, up_writer, self.upward), self._pump(up_reader, writer, self.downward)
+            )
         finally:
             self._pairs.discard(pair)
 
     @staticmethod
-    async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        forward: Callable[[bytes, asyncio.StreamWriter], Awaitable[bool]],
+    ) -> None:
         try:
             while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
+                if not await forward(data, writer):
+                    return
         except OSError:
             pass
         finally:
             writer.transport.abort()
+
+    async def upward(self, data: bytes, writer: asyncio.StreamWriter) -> bool:
+        """Pass ``data`` on toward Redis (False: end this connection); subclasses hook here."""
+        writer.write(data)
+        await writer.drain()
+        return True
+
+    async def downward(self, data: bytes, writer: asyncio.StreamWriter) -> bool:
+        """Pass Redis's ``data`` on to the worker (False: end this connection)."""
+        writer.write(data)
+        await writer.drain()
+        return True
 
     def cut(self) -> None:
         self.open = False

@@ -28,17 +28,13 @@ class SlowRelay(Relay):
 
     lag = 0.0
 
-    @staticmethod
-    async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                await asyncio.sleep(SlowRelay.lag)
-                writer.write(data)
-                await writer.drain()
-        except OSError:
-            pass
-        finally:
-            writer.transport.abort()
+    async def upward(self, data: bytes, writer: asyncio.StreamWriter) -> bool:
+        await asyncio.sleep(SlowRelay.lag)
+        return await super().upward(data, writer)
+
+    async def downward(self, data: bytes, writer: asyncio.StreamWriter) -> bool:
+        await asyncio.sleep(SlowRelay.lag)
+        return await super().downward(data, writer)
 
 
 @pytest.fixture
