@@ -31,6 +31,7 @@ __all__ = [
     "Buffer",
     "HostAPI",
     "PluginAPI",
+    "PluginAPISlot",
     "copy_to_c_heap",
     "free_c_heap",
     "open_library",
@@ -67,6 +68,24 @@ class PluginAPI(ctypes.Structure):
         ("free_buffer", PLUGIN_FREE),
         ("shutdown", PLUGIN_SHUTDOWN),
     ]
+
+
+# Zeroed room after the v1 table: a plugin built for a later ABI with a larger table writes
+# its extra entries here instead of over the host's memory (the table has no size field,
+# so the host only learns the plugin's size from what it wrote; CPA has no such room).
+PLUGIN_API_HEADROOM = 1024
+
+
+class PluginAPISlot(ctypes.Structure):
+    """A ``PluginAPI`` followed by ``PLUGIN_API_HEADROOM`` zero bytes."""
+
+    _fields_ = [("api", PluginAPI), ("headroom", ctypes.c_ubyte * PLUGIN_API_HEADROOM)]
+
+    def overrun(self) -> int:
+        """How many bytes past the v1 table init wrote (0 for a v1 plugin)."""
+        used = len(bytes(self.headroom).rstrip(b"\0"))
+        word = ctypes.sizeof(c_void_p)  # a pointer's high bytes are often zero
+        return -(-used // word) * word
 
 
 def _libc() -> ctypes.CDLL:

@@ -66,7 +66,8 @@ class NativeClient:
         self._closed = False
         self._finished: concurrent.futures.Future[None] | None = None
         self._lib: ctypes.CDLL | None = None
-        self._api = _cabi.PluginAPI()
+        self._slot = _cabi.PluginAPISlot()
+        self._api = self._slot.api  # a view into the slot: init writes there
         self._ident, self._host_api = _native_host.register(self)
 
     @classmethod
@@ -158,6 +159,12 @@ class NativeClient:
     def _init_problem(self, rc: int) -> str:
         if rc != 0:
             return f"{_cabi.INIT_SYMBOL} returned {rc}"
+        if overrun := self._slot.overrun():
+            return (
+                f"plugin (ABI version {self._api.abi_version}) wrote a function table larger than"
+                f" ABI version {ABI_VERSION}'s {ctypes.sizeof(_cabi.PluginAPI)} bytes (at least"
+                f" {overrun} bytes more); a plugin built for a later ABI is not supported"
+            )
         if self._api.abi_version != ABI_VERSION:
             return f"plugin ABI version {self._api.abi_version} is not supported (host: {ABI_VERSION})"
         if not self._api.call or not self._api.free_buffer:
