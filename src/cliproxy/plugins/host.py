@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 _REQUIRED_META = ("Name", "Version", "Author", "GitHubRepository")
 # How long unload and shutdown wait for a config apply stuck in a plugin's register.
 LOCK_WAIT = 30.0
+# How long plugin.register / plugin.reconfigure may take before the plugin is left out and
+# the config apply goes on (CPA waits forever; a native call keeps running in its thread).
+REGISTER_TIMEOUT = 30.0
 
 
 @dataclass(eq=False)
@@ -94,6 +97,7 @@ class PluginHost:
         self._flags: dict[str, tuple[Record, ...]] = {}
         self._enabled_ids: set[str] = set()
         self.on_call: Callable[[str, str, float], None] | None = None
+        self.register_timeout = REGISTER_TIMEOUT
 
     # ------------------------------------------------------------------ dispatcher
 
@@ -269,9 +273,10 @@ class PluginHost:
 
     async def _register(self, rec: Record, method: str, params: dict[str, Any]) -> bool:
         try:
-            result = await self.call(rec, method, params)
+            result = await self.call(rec, method, params, timeout=self.register_timeout)
         except (TimeoutError, PluginError, PluginCrashed) as exc:
-            log.error("plugin %s: %s failed: %s", rec.id, method, exc)
+            reason = str(exc) or f"no answer within {self.register_timeout:g}s"
+            log.error("plugin %s: %s failed: %s; it is not used", rec.id, method, reason)
             rec.valid = False
             return method == abi.PLUGIN_RECONFIGURE  # stays loaded, out of the snapshot
         result = result if isinstance(result, dict) else {}
