@@ -43,7 +43,7 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write ``data`` to ``path``; a symlink is written through (its target is replaced, the
     link stays, as CPA's in-place writes leave it), so a file shared by a link stays shared."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    target = Path(os.path.realpath(path)) if path.is_symlink() and path.exists() else path
+    target = _through(path)
     shared = os.stat(target) if target is not path else None
     fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", suffix=".tmp", dir=target.parent)
     try:
@@ -66,6 +66,28 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
             listener(path, data)
         except Exception:  # a listener must never fail the write that already happened
             log.exception("credential write listener failed for %s", path.name)
+
+
+def _through(path: Path) -> Path:
+    """The file a write to ``path`` replaces: a symlink's target, through further links the
+    proxy or root made; at a link another user made (the shared file's folder is theirs: they
+    may point it at any file, for root to overwrite) ``path`` itself, the link replaced by
+    our own file, as a dangling link is. CPA follows every link: a deliberate difference."""
+    if not path.is_symlink() or not path.exists():
+        return path
+    trusted = {0, os.geteuid()} if hasattr(os, "geteuid") else None
+    link = path
+    for _ in range(40):  # (the kernel's own bound on a chain of links)
+        try:
+            link = Path(os.path.join(link.parent, os.readlink(link)))
+            if not link.is_symlink():
+                return Path(os.path.realpath(link))
+            if trusted is not None and link.lstat().st_uid not in trusted:
+                log.warning("auth file %s: not written through %s, a link another user made", path.name, link)
+                return path
+        except OSError:  # changed meanwhile
+            return path
+    return path
 
 
 def _shared_mode(fd: int, shared: os.stat_result) -> int:
