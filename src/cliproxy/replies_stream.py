@@ -250,6 +250,9 @@ class _Rest(LazyStream):
                 yield tail
         except _BROKEN as exc:
             yield self._broken(exc)
+        except CliproxyError as exc:  # an error the upstream's reader raises as itself (a 1009 close)
+            self.failure = ir.Error(exc.message, status=exc.status)
+            raise
         finally:
             self.resp.release()
 
@@ -298,6 +301,10 @@ class _Rest(LazyStream):
         except _BROKEN as exc:
             if self._gone is None:
                 out = self._broken(exc)
+        except CliproxyError as exc:
+            if self._gone is None:
+                self.failure = ir.Error(exc.message, status=exc.status)
+            raise
         finally:
             self.resp.release()
         gone, self._gone = self._gone, None
