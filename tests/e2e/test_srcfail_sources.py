@@ -24,12 +24,20 @@ import json
 from typing import Any
 
 import aiohttp
+import openai
 import pytest
 
+from tests.e2e import test_aistudio_relay as aistudio
 from tests.e2e.clients import KEY
+from tests.e2e.test_aistudio_relay import RelayClient, relay
+from tests.e2e.test_aistudio_relay import _chunk as relay_chunk
+from tests.e2e.test_aistudio_relay import _config as relay_config
 from tests.e2e.test_codexws_usage_rows import CREATE, _rows_after
 from tests.e2e.test_codexws_usage_rows import _config as ws_ledger_config
+from tests.e2e.test_providers_more import antigravity_auth
 from tests.e2e.test_responses_ws import connect
+from tests.e2e.test_xai_reasoning_text import MODEL as XAI_MODEL
+from tests.e2e.test_xai_reasoning_text import config as xai_config
 from tests.fakes.server import Behavior
 
 TEXT = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu " * 8
@@ -135,3 +143,88 @@ async def test_a_codex_websocket_upstream_closed_mid_turn_is_a_failed_request(
     assert "response.output_text.delta" in kinds  # (it failed late)
     assert kinds[-1] == (1009 if code == 1009 else "response.failed")
     assert await _rows_after(proxy, 1) == [(status, 1)]
+
+
+class _LateRelay(RelayClient):
+    """A relay page whose stream fails after two chunks: an ``error`` message (``mode``
+    "error-message") or its socket closed (``mode`` "gone")."""
+
+    async def _answer(self, request_id: str, payload: dict[str, Any]) -> None:
+        if self.mode == "ok":
+            return await super()._answer(request_id, payload)
+        head = {"status": 200, "headers": {"Content-Type": ["text/event-stream"]}}
+        await self._send(request_id, "stream_start", head)
+        for part in ("hel", "lo "):
+            await self._send(request_id, "stream_chunk", {"data": relay_chunk(part)})
+        if self.mode == "gone":
+            await self.ws.close()
+        else:
+            await self._send(request_id, "error", {"error": "page lost its session", "status": 503})
+
+
+@pytest.mark.parametrize("mode", ["error-message", "gone"])
+async def test_an_ai_studio_relay_stream_that_fails_late_is_a_failed_request(
+    start_proxy, tmp_path, monkeypatch, mode: str
+) -> None:
+    """The AI Studio relay (``/v1/ws``) streams two chunks, then its page reports an error or
+    leaves: the Chat client gets the text so far and an error, the row says failed, 502."""
+    ledger = f'usage-statistics-enabled: true\nusage-ledger: {{path: "{tmp_path / "usage.sqlite"}"}}\n'
+    proxy = await start_proxy(relay_config() + ledger)
+    monkeypatch.setattr(aistudio, "RelayClient", _LateRelay)
+    async with relay(proxy) as client:
+        client.mode = mode
+        async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0) as sdk:
+            stream = await sdk.chat.completions.create(
+                model="gemini-2.5-flash", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+            text = ""
+            with pytest.raises(openai.APIError):
+                async for c in stream:
+                    text += (c.choices[0].delta.content or "") if c.choices else ""
+    assert text == "hello "  # (it failed late)
+    assert await _rows_after(proxy, 1) == [(502, 1)]
+
+
+@pytest.mark.parametrize("fault", ["error-event", "broken-off"])
+@pytest.mark.parametrize("client", ["chat", "claude", "gemini-array"])
+async def test_an_antigravity_stream_that_fails_late_is_a_failed_request(
+    start_proxy, fakes, tmp_path, client: str, fault: str
+) -> None:
+    """An Antigravity account (its own connection pool to Cloud Code) whose stream fails
+    after the answer began: the row says failed (500 for the in-band error, 502 cut)."""
+    antigravity_auth(tmp_path, fakes.gemini.base_url)
+    ledger = f'usage-statistics-enabled: true\nusage-ledger: {{path: "{tmp_path / "usage.sqlite"}"}}\n'
+    proxy = await start_proxy(f'api-keys: ["{KEY}"]\n' + ledger)
+    if fault == "error-event":
+        behavior, status = Behavior(stream_error="server_error", error_after=2, text=TEXT), 500
+    else:
+        behavior, status = Behavior(cut_after=2, text=TEXT), 502
+    fakes.gemini.script(behavior)
+    path, body = _request(client, "gemini-3-flash")
+    headers = {"Authorization": f"Bearer {KEY}", "x-api-key": KEY, "x-goog-api-key": KEY}
+    async with aiohttp.ClientSession() as s, s.post(proxy.url + path, json=body, headers=headers) as r:
+        assert r.status == 200  # (it failed late: the answer had begun)
+        await r.read()
+    assert [r.path for r in fakes.gemini.requests if r.path.startswith("/v1internal:stream")]
+    assert await _rows_after(proxy, 1) == [(status, 1)]
+
+
+@pytest.mark.parametrize("fault", ["error-event", "broken-off"])
+@pytest.mark.parametrize("client", ["responses", "chat"])
+async def test_an_xai_stream_that_fails_late_is_a_failed_request(
+    start_proxy, fake_openai, tmp_path, client: str, fault: str
+) -> None:
+    """An xAI key over HTTP (its stream rewritten on the way, the reasoning events CPA
+    normalizes): a late ``response.failed`` or a broken-off read is a failed request, 502."""
+    ledger = f'usage-statistics-enabled: true\nusage-ledger: {{path: "{tmp_path / "usage.sqlite"}"}}\n'
+    proxy = await start_proxy(xai_config(fake_openai) + ledger)
+    if fault == "error-event":
+        fake_openai.script(Behavior(stream_error="server_error", error_after=6, text=TEXT))
+    else:
+        fake_openai.script(Behavior(cut_after=6, text=TEXT))
+    path, body = _request(client, XAI_MODEL)
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with aiohttp.ClientSession() as s, s.post(proxy.url + path, json=body, headers=headers) as r:
+        assert r.status == 200  # (it failed late: the answer had begun)
+        await r.read()
+    assert await _rows_after(proxy, 1) == [(502, 1)]
