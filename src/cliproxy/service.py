@@ -312,6 +312,7 @@ class Service:
             self.models.provider_models = added
             self._load_credentials(scanned=True)  # every caller brought the auth files up to date
             await self.settle_credentials()
+        self._binder.report_unserved()  # (the plugins are loaded now: one may serve a type)
 
     def _served_natively(self) -> tuple[set[str], set[str]]:
         """The providers of credentials other than plugins', and the models they serve of
@@ -352,6 +353,7 @@ class Service:
                 "plugin auth files still being bound after %g s; their previous credentials serve meanwhile",
                 self.bind_wait,
             )
+        self._binder.report_unserved()
 
     async def authenticate(self, method: str, path: str, headers: Any, query: Any, body: bytes) -> Principal:
         """Client access when frontend-auth plugins are active (else the sync key check runs)."""
@@ -447,6 +449,7 @@ class Service:
             self._background(self.pool.forget_refusals(renewed))
         self.models.rebuild(self.pool.credentials(), self.config)
         log.info("%d credential(s) loaded, %d model(s) served", loaded, len(self.models.listable()))
+        self._binder.report_unserved()  # once the plugins have bound (or settle_credentials says it)
 
     def _relay_changed(self) -> None:
         """A relay client came or went: its runtime credential joins or leaves the pool."""

@@ -25,13 +25,14 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
+from cliproxy.credentials.compat_auth import native_compat
 from cliproxy.credentials.record import Credential
 from cliproxy.plugins.compat_bind import parse_compat_auths
 from cliproxy.plugins.host import PluginHost
 from cliproxy.plugins.models import VIRTUAL, bind_plugin_auths
 from cliproxy.providers import registry as builtin
 
-__all__ = ["CALL_TIMEOUT", "FILE_TIMEOUT", "FileBinder"]
+__all__ = ["CALL_TIMEOUT", "FILE_TIMEOUT", "FileBinder", "unserved_files"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class FileBinder:
         self._parsed: dict[str, dict[str, Any]] = {}  # a shared file's credential: its metadata as read
         self._tasks: dict[Path, asyncio.Task[None]] = {}  # the file each running bind is for
         self._ready: dict[Path, list[Credential]] = {}  # bound, to be swapped in at the next turn
+        self._unserved: list[tuple[str, int]] = []  # what report_unserved said last
 
     @property
     def waiting(self) -> bool:
@@ -86,6 +88,25 @@ class FileBinder:
                 if path not in self._tasks:  # a running task binds the newest reading next
                     self._tasks[path] = loop.create_task(self._bind(path))
         return now
+
+    def report_unserved(self) -> None:
+        """Warn once about the pool's auth files of types nothing serves (no built-in provider,
+        no plugin executor, no OpenAI-compatible endpoint): they load and are never used.
+        Said again only when that list changes; not while files wait for their plugin, nor
+        before the configured plugins are loaded (one of them may serve the type)."""
+        config = self._config()
+        if self._pending or (config.plugins.enabled and not self._host.enabled):
+            return
+        unserved = unserved_files(self._current(), config)
+        if unserved == self._unserved:
+            return
+        self._unserved = unserved
+        if unserved:
+            log.warning(
+                "%d auth file(s) of types no provider serves: %s; they are loaded and never used",
+                sum(n for _, n in unserved),
+                ", ".join(f"{kind} ({n})" for kind, n in unserved),
+            )
 
     def drop(self) -> None:
         """No plugin binds files any more: forget what waits (a running bind is not swapped in)."""
@@ -174,3 +195,13 @@ def _held(cred: Credential) -> bool:
     """A file a plugin may bind: not bound yet, of a provider no built-in serves."""
     attrs = cred.attributes
     return not attrs.get("plugin") and not attrs.get(VIRTUAL) and builtin.get(cred.provider) is None
+
+
+def unserved_files(creds: Sequence[Credential], config: Any) -> list[tuple[str, int]]:
+    """Each type of enabled auth file no provider serves, with its file count, most first."""
+    files: dict[str, set[Path]] = {}
+    for cred in creds:
+        if cred.path is None or cred.disabled or not _held(cred) or native_compat(cred, config):
+            continue
+        files.setdefault(cred.provider.strip().lower() or "(none)", set()).add(cred.path)
+    return sorted(((kind, len(paths)) for kind, paths in files.items()), key=lambda kv: (-kv[1], kv[0]))
