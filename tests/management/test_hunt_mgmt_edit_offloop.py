@@ -10,81 +10,49 @@ loop is applying the new config, as on any reload.
 
 from __future__ import annotations
 
-import asyncio
 import threading
-import time
 from typing import Any
 
 from cliproxy.config import ConfigDocument
 from tests.management.conftest import mcall
 
-# ~130 KB: slow to parse and render with comments kept, cheap to apply (no credentials)
-BIG = "api-keys:\n" + "".join(f'  - "client-key-{i:05d}"  # user {i}\n' for i in range(2000))
-BIG += "payload:\n  default:\n" + "".join(
-    f"    - models: [{{name: 'm{i}-*', protocol: openai}}]\n      params: {{temperature: 0.{i % 10}}}\n"
-    for i in range(300)
-)
+
+def _spy_threads(monkeypatch: Any) -> list[tuple[str, int]]:
+    """Record the thread of every parse (``ConfigDocument.__init__``) and render."""
+    seen: list[tuple[str, int]] = []
+    init, render = ConfigDocument.__init__, ConfigDocument.render
+
+    def parse_spy(self: ConfigDocument, *args: Any, **kw: Any) -> None:
+        seen.append(("parse", threading.get_ident()))
+        init(self, *args, **kw)
+
+    def render_spy(self: ConfigDocument) -> str:
+        seen.append(("render", threading.get_ident()))
+        return render(self)
+
+    monkeypatch.setattr(ConfigDocument, "__init__", parse_spy)
+    monkeypatch.setattr(ConfigDocument, "render", render_spy)
+    return seen
 
 
-async def _worst_loop_gap(work: Any) -> tuple[Any, float]:
-    """Run ``work`` while a ticker measures the longest the event loop went unserved."""
-    worst = 0.0
-    done = asyncio.Event()
-
-    async def tick() -> None:
-        nonlocal worst
-        while not done.is_set():
-            start = time.perf_counter()
-            await asyncio.sleep(0.005)
-            worst = max(worst, time.perf_counter() - start)
-
-    ticker = asyncio.create_task(tick())
-    await asyncio.sleep(0.02)
-    try:
-        result = await work
-    finally:
-        done.set()
-        await ticker
-    return result, worst
-
-
-def _parse_and_render_seconds(path: Any) -> float:
-    """What one edit's document work costs on this machine now (the load varies)."""
-    start = time.perf_counter()
-    doc = ConfigDocument.load(path)
-    doc.set(["debug"], True)
-    doc.render()
-    return time.perf_counter() - start
-
-
-async def _stall_ratio(proxy: Any, method: str, path: str, **kw: Any) -> float:
-    """The loop's longest pause during one management call, over what the document work
-    of one edit costs on this machine at that time (measured before and after, the larger
-    kept: a load spike on a shared machine must not make a good run fail)."""
-    before = _parse_and_render_seconds(proxy.config_path)
-    (status, _), worst = await _worst_loop_gap(mcall(proxy, method, path, **kw))
-    assert status == 200
-    return worst / max(before, _parse_and_render_seconds(proxy.config_path))
-
-
-async def test_a_panel_edit_of_a_large_config_leaves_the_loop_free(mproxy: Any) -> None:
-    """Before, the loop waited for all of the document work (ratio about 1.5 to 2); now for
-    the apply, a fraction of it (about 0.2 here, GIL hand-overs included). Best of three,
-    as a busy machine stretches single pauses."""
-    proxy = await mproxy(BIG)
-    ratios: list[float] = []
-    values = (True, False, True)
-    for value in values:
-        ratios.append(await _stall_ratio(proxy, "PUT", "/debug", json={"value": value}))
-        if ratios[-1] < 0.5:
-            break
-    assert min(ratios) < 0.5, f"the loop stalled for {ratios} of the document work"
-    assert proxy.service.config.debug is values[len(ratios) - 1]
-    assert f"debug: {str(values[len(ratios) - 1]).lower()}\n" in proxy.config_path.read_text()
+async def test_a_panel_edit_parses_and_renders_off_the_loop(mproxy: Any, monkeypatch: Any) -> None:
+    """The document work of PUT /debug (load, edit, render) and of PUT /config.yaml (the
+    body parsed) runs in another thread; the loop only applies the result. (Measured on a
+    ~130 KB file when it was moved: the loop's longest pause went from 1.5-2x the document
+    work to about 0.2x; a timing assertion of that flaked on a loaded 2-core machine, so the
+    test pins where the work runs instead.)"""
+    proxy = await mproxy("debug: false\napi-keys: [k1, k2]\n")
+    loop_thread = threading.get_ident()
+    seen = _spy_threads(monkeypatch)
+    status, _ = await mcall(proxy, "PUT", "/debug", json={"value": True})
+    assert status == 200 and proxy.service.config.debug is True
+    assert {kind for kind, _ in seen} == {"parse", "render"}
+    assert all(thread != loop_thread for _, thread in seen), seen
+    seen.clear()
     text = proxy.config_path.read_text() + "request-retry: 3\n"
-    ratio = await _stall_ratio(proxy, "PUT", "/config.yaml", data=text)
-    assert proxy.service.config.request_retry == 3
-    assert ratio < 0.7, f"the loop stalled for {ratio:.2f} of the document work during PUT config.yaml"
+    status, _ = await mcall(proxy, "PUT", "/config.yaml", data=text)
+    assert status == 200 and proxy.service.config.request_retry == 3
+    assert seen and all(thread != loop_thread for _, thread in seen), seen
 
 
 async def test_the_edit_runs_off_the_event_loop_thread(mproxy: Any) -> None:
