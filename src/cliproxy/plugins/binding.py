@@ -93,9 +93,11 @@ class FileBinder:
         """Warn once about the pool's auth files of types nothing serves (no built-in provider,
         no plugin executor, no OpenAI-compatible endpoint): they load and are never used.
         Said again only when that list changes; not while files wait for their plugin, nor
-        before the configured plugins are loaded (one of them may serve the type)."""
+        before the configured plugins are loaded (one of them may serve the type; the end of
+        an apply reports)."""
         config = self._config()
-        if self._pending or (config.plugins.enabled and not self._host.enabled):
+        host = self._host
+        if self._pending or (config.plugins.enabled and (not host.enabled or host.applying)):
             return
         unserved = unserved_files(self._current(), config)
         if unserved == self._unserved:

@@ -124,6 +124,11 @@ class PluginHost:
         rec = self.records.get(plugin_id)
         return rec if rec is not None and rec in self.snapshot else None
 
+    @property
+    def applying(self) -> bool:
+        """A config apply (or an unload) is loading, registering or retiring plugins now."""
+        return self._lock.locked()
+
     # ------------------------------------------------------------------ calls
 
     async def call(self, rec: Record, method: str, params: Any, *, timeout: float | None = None) -> Any:
