@@ -15,6 +15,7 @@ most answers nobody reads it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, KeysView, Mapping, ValuesView
 from typing import Any
 
@@ -27,6 +28,8 @@ __all__ = ["Headers", "head_bytes", "head_template"]
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 _SLOT = "\x00"  # where the Content-Length digits go in a template (never a valid header byte)
+# the control characters a head may not hold but CR and LF (counted apart) and NUL (the slot)
+_CONTROLS = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 Template = tuple[bytes, bytes | None]  # (head, None): no length; (before, after): the digits between
 
@@ -36,10 +39,12 @@ def _lines(
 ) -> str:
     """The request line and headers: ``Host`` first, the caller's headers in their order,
     then what aiohttp would add (``Accept: */*``, Content-Length, a body's Content-Type);
-    ``size`` is the Content-Length value. A line break in any part is refused. A name that
-    comes again in another case (a credential's ``headers:`` over a provider's own) takes
-    the earlier one's place with its value, as aiohttp sends such a dict: one header, not
-    two. ``go``: the names, order and additions of Go's ``net/http`` instead (:mod:`.gowire`)."""
+    ``size`` is the Content-Length value. A line break or another control character in
+    any part is refused. A name that comes again in another case (a credential's
+    ``headers:`` over a provider's own) takes the earlier one's place with its value, as
+    aiohttp sends such a dict: one header, not two. ``go``: the names, order and additions of Go's ``net/http`` instead (:mod:`.gowire`)."""
+    if _SLOT in path or any(_SLOT in f"{name}{value}" for name, value in headers.items()):
+        raise header_line_break()
     if go:
         found = ordered(method, headers, size, bool(body))
         found[0] = ("Host", found[0][1] or host)
@@ -82,9 +87,10 @@ def _lines(
 
 
 def _checked(lines: list[str]) -> str:
-    """``lines`` joined, refused when any holds a line break of its own."""
+    """``lines`` joined, refused when any holds a line break or another control character
+    of its own (a NUL is the placeholder here: :func:`_lines` refused the caller's)."""
     text = "\r\n".join(lines)
-    if text.count("\n") != len(lines) - 1 or text.count("\r") != len(lines) - 1:
+    if text.count("\n") != len(lines) - 1 or text.count("\r") != len(lines) - 1 or _CONTROLS.search(text):
         raise header_line_break()
     return text
 

@@ -23,6 +23,7 @@ made or broke (cools the credential) from one that timed out or ended (does not,
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Protocol
 
@@ -148,18 +149,25 @@ class UpstreamNetworkError(UpstreamError):
 
 
 def header_line_break() -> RequestError:
-    """A header of the upstream request holds a line break: the client's 400, never sent.
-    Such a value comes from the request (a body field some upstreams get as a header, such
-    as ``prompt_cache_key``), so it must not cool the credential for everyone."""
+    """A header of the upstream request holds a line break or another control character
+    (any below 0x20 but a tab, and DEL: what Go's net/http and aiohttp refuse): the
+    client's 400, never sent. Such a value comes from the request (a body field some
+    upstreams get as a header, such as ``prompt_cache_key``), so it must not cool the
+    credential for everyone."""
     return RequestError(
-        "the request cannot be sent upstream: a value the proxy sends as a header holds a line break"
+        "the request cannot be sent upstream: a value the proxy sends as a header holds"
+        " a line break or another control character"
     )
 
 
+# what a header may not hold (RFC 9110 5.5): Go's net/http and aiohttp refuse the same
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def line_break_in(headers: Mapping[str, str]) -> bool:
-    """Whether a header name or value holds a CR or LF (aiohttp refuses it with a
-    ValueError that does not say so apart from a bad URL)."""
-    return any(f"{k}{v}".find("\n") >= 0 or f"{k}{v}".find("\r") >= 0 for k, v in headers.items())
+    """Whether a header name or value holds a line break or another control character
+    (aiohttp refuses it with a ValueError that does not say so apart from a bad URL)."""
+    return any(_CONTROLS.search(f"{k}{v}") for k, v in headers.items())
 
 
 def network_error(exc: BaseException, while_: str) -> UpstreamNetworkError:
