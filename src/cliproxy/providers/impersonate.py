@@ -47,6 +47,8 @@ from cliproxy.providers.transport import (
     UpstreamClient,
     UpstreamNetworkError,
     UpstreamResponse,
+    header_line_break,
+    line_break_in,
 )
 
 if TYPE_CHECKING:
@@ -316,6 +318,8 @@ class ImpersonatingClient:
     async def request(
         self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, proxy: str = ""
     ) -> ImpersonatedResponse:
+        if line_break_in(headers):  # curl writes a header's CR, LF as given and cuts it at a NUL
+            raise header_line_break()
         session = self._open()
         send: dict[str, str | None] = {}
         encoding: str | None = None
