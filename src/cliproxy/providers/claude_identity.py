@@ -187,8 +187,10 @@ def _betas(value: str) -> list[str]:
 
 
 # answers worth keeping between requests (a client sends the same values again and again),
-# each table emptied when it grows past _MEMO
+# each table emptied when it grows past _MEMO; a key longer than _MEMO_KEY (a client's value
+# of any size) is worked out each time, so the tables never hold 4,096 long values
 _MEMO = 4096
+_MEMO_KEY = 1024
 _PLAUSIBLE: dict[tuple[str, str], bool] = {}
 _VALID_UIDS: dict[str, bool] = {}
 _UUIDS: dict[str, str] = {}
@@ -197,6 +199,8 @@ _DERIVED_SESSIONS: dict[str, str] = {}  # a session key -> the UUID derived from
 
 
 def _remember(table: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(key if type(key) is str else key[0]) > _MEMO_KEY:  # (_PLAUSIBLE: the client's UA first)
+        return
     if len(table) >= _MEMO:
         table.clear()
     table[key] = value
