@@ -536,7 +536,10 @@ def media_request(
         )
     if action == "videos.retrieve":
         headers.pop("Content-Type")
-        url = f"{base}/videos/{quote(_text(body.get('request_id')), safe='')}"
+        request_id = _text(body.get("request_id"))
+        if request_id in (".", ".."):  # a dot segment: every client resolves it (up to {base}/)
+            raise RequestError(f"Invalid request: {request_id!r} is not a video id", param="video_id")
+        url = f"{base}/videos/{quote(request_id, safe='')}"
         return UpstreamRequest(url, headers, b"", False, method="GET")
     path = VIDEO_ACTIONS.get(action)
     if path is None:
