@@ -156,6 +156,7 @@ def _turn_metadata_session(raw: str) -> str:
 # Claude Code's older user_id: user_<hash>_account_<uuid>_session_<uuid>
 _LEGACY_USER_SESSION = re.compile(r"_session_([a-f0-9-]+)$")
 _MAIN_AGENT = "main"
+_SCOPE_PART = 256  # bytes of a session or agent id kept as sent in a scope
 
 
 def claude_code_scope(body: Mapping[str, Any], headers: Mapping[str, str]) -> str:
@@ -169,7 +170,16 @@ def claude_code_scope(body: Mapping[str, Any], headers: Mapping[str, str]) -> st
     if not session:
         return ""
     agent = (headers.get("x-claude-code-agent-id") or "").strip() or _MAIN_AGENT
-    return f"claude:{session}:agent:{agent}"
+    return f"claude:{_short(session)}:agent:{_short(agent)}"
+
+
+def _short(value: str) -> str:
+    """``value``, or its SHA-256 when longer than :data:`_SCOPE_PART` bytes: a scope keys
+    memos and replay sessions, whose bounds count entries or values, not keys (we differ
+    from CPA, which keeps any length; Claude Code's ids are UUIDs)."""
+    if len(value) <= _SCOPE_PART and len(value.encode()) <= _SCOPE_PART:
+        return value
+    return "sha256-" + hashlib.sha256(value.encode()).hexdigest()
 
 
 def _metadata_session(body: Mapping[str, Any]) -> str:
