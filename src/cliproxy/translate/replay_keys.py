@@ -93,7 +93,7 @@ def replay_session_key(headers: Mapping[str, str], body: Mapping[str, Any], *, c
         key = _chat_session(api_key)
     if not key or not api_key:
         return ""
-    return f"caller:{_caller_hash(api_key)}:{key}"
+    return f"caller:{_caller_hash(api_key)}:{_short(key)}"
 
 
 def _body_session(body: Mapping[str, Any]) -> str:
@@ -174,9 +174,9 @@ def claude_code_scope(body: Mapping[str, Any], headers: Mapping[str, str]) -> st
 
 
 def _short(value: str) -> str:
-    """``value``, or its SHA-256 when longer than :data:`_SCOPE_PART` bytes: a scope keys
-    memos and replay sessions, whose bounds count entries or values, not keys (we differ
-    from CPA, which keeps any length; Claude Code's ids are UUIDs)."""
+    """``value``, or its SHA-256 when longer than :data:`_SCOPE_PART` bytes: a scope or a
+    session keys memos and replay sessions, whose bounds count entries or values, not keys
+    (we differ from CPA, which keeps any length; clients send UUIDs or short names)."""
     if len(value) <= _SCOPE_PART and len(value.encode()) <= _SCOPE_PART:
         return value
     return "sha256-" + hashlib.sha256(value.encode()).hexdigest()
