@@ -15,6 +15,8 @@ import gc
 import aiohttp
 import orjson
 
+from cliproxy.formats import Format
+from cliproxy.providers import antigravity_replay
 from cliproxy.translate.replay import TurnCache
 from cliproxy.translate.replay_keys import replay_session_key
 from tests.e2e.clients import KEY
@@ -32,6 +34,18 @@ def test_long_prompt_cache_keys_make_short_session_keys() -> None:
     assert key != replay_session_key(AUTH, {"prompt_cache_key": long + "q"}, chat_client=True)
     short = replay_session_key(AUTH, {"prompt_cache_key": "my-session"}, chat_client=True)
     assert short.endswith(":prompt-cache:my-session")  # as before
+
+
+def test_long_antigravity_sessions_make_short_session_keys() -> None:
+    """Antigravity's replay names a session by a session-id header or a body session_id."""
+    long = "a" * SIZE
+    by_header = antigravity_replay.session_key(Format.RESPONSES, {}, {**AUTH, "session-id": long})
+    by_body = antigravity_replay.session_key(Format.OPENAI, {"session_id": long}, AUTH)
+    assert len(by_header) < 128 and by_header == by_body  # both name the same session, as before
+    assert by_body != antigravity_replay.session_key(Format.OPENAI, {"session_id": long + "b"}, AUTH)
+    assert antigravity_replay.session_key(Format.OPENAI, {"session_id": "s-1"}, AUTH).endswith(
+        ":responses:s-1"
+    )
 
 
 def held_session_key_bytes() -> int:

@@ -65,7 +65,7 @@ from cliproxy.translate.antigravity_replay import (
     restore as restore_items,
 )
 from cliproxy.translate.antigravity_replay_record import AntigravityReplayCache, Recorder
-from cliproxy.translate.replay_keys import caller_key, claude_code_scope
+from cliproxy.translate.replay_keys import caller_key, claude_code_scope, short_key
 
 __all__ = ["CARRIED", "Scope", "carry", "check_pairing", "invalid_signature", "restore", "session_key"]
 
@@ -86,7 +86,7 @@ def session_key(fmt: Format, body: Mapping[str, Any], headers: Mapping[str, str]
 
 def scoped(headers: Mapping[str, str], key: str) -> str:
     """``key`` under the caller's namespace (a proxy without client keys: one caller)."""
-    return f"caller:{caller_scope(caller_key(headers))[:16] or '-'}:{key}"
+    return f"caller:{caller_scope(caller_key(headers))[:16] or '-'}:{short_key(key)}"
 
 
 def _named(fmt: Format, body: Mapping[str, Any], headers: Mapping[str, str]) -> str:

@@ -22,7 +22,14 @@ from typing import Any
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
-__all__ = ["caller_key", "caller_scoped", "claude_code_scope", "replay_model_family", "replay_session_key"]
+__all__ = [
+    "caller_key",
+    "caller_scoped",
+    "claude_code_scope",
+    "replay_model_family",
+    "replay_session_key",
+    "short_key",
+]
 
 
 @lru_cache(maxsize=4096)
@@ -93,7 +100,7 @@ def replay_session_key(headers: Mapping[str, str], body: Mapping[str, Any], *, c
         key = _chat_session(api_key)
     if not key or not api_key:
         return ""
-    return f"caller:{_caller_hash(api_key)}:{_short(key)}"
+    return f"caller:{_caller_hash(api_key)}:{short_key(key)}"
 
 
 def _body_session(body: Mapping[str, Any]) -> str:
@@ -170,10 +177,10 @@ def claude_code_scope(body: Mapping[str, Any], headers: Mapping[str, str]) -> st
     if not session:
         return ""
     agent = (headers.get("x-claude-code-agent-id") or "").strip() or _MAIN_AGENT
-    return f"claude:{_short(session)}:agent:{_short(agent)}"
+    return f"claude:{short_key(session)}:agent:{short_key(agent)}"
 
 
-def _short(value: str) -> str:
+def short_key(value: str) -> str:
     """``value``, or its SHA-256 when longer than :data:`_SCOPE_PART` bytes: a scope or a
     session keys memos and replay sessions, whose bounds count entries or values, not keys
     (we differ from CPA, which keeps any length; clients send UUIDs or short names)."""
