@@ -47,7 +47,8 @@ def normalize_session_id(raw: Any) -> str:
     if not isinstance(raw, str) or any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F for ch in raw):
         return ""  # control characters (Unicode Cc) make the id unusable
     text = raw.strip()
-    return text if text and len(text.encode()) <= 256 else ""
+    # (a header's bytes that are not UTF-8 come as surrogates: counted, never a 500)
+    return text if text and len(text.encode("utf-8", "surrogatepass")) <= 256 else ""
 
 
 def extract_session_key(

@@ -30,6 +30,7 @@ stays) and names the session in a header when the client named none.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Mapping
 from functools import lru_cache
@@ -133,4 +134,10 @@ def _api_key_uuid(api_key: str) -> str:
 
 
 def _uuid(name: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_OID, name))
+    """``uuid5(NAMESPACE_OID, name)``, also for a name holding surrogates (a header's bytes
+    that are not UTF-8 come as such; ``uuid5`` refuses them: a 500)."""
+    raw = name.encode("utf-8", "surrogatepass")
+    return str(uuid.UUID(bytes=hashlib.sha1(_OID + raw).digest()[:16], version=5))
+
+
+_OID = uuid.NAMESPACE_OID.bytes

@@ -184,9 +184,10 @@ def short_key(value: str) -> str:
     """``value``, or its SHA-256 when longer than :data:`_SCOPE_PART` bytes: a scope or a
     session keys memos and replay sessions, whose bounds count entries or values, not keys
     (we differ from CPA, which keeps any length; clients send UUIDs or short names)."""
-    if len(value) <= _SCOPE_PART and len(value.encode()) <= _SCOPE_PART:
+    # (a header's bytes that are not UTF-8 come as surrogates: counted and hashed as they are)
+    if len(value) <= _SCOPE_PART and len(value.encode("utf-8", "surrogatepass")) <= _SCOPE_PART:
         return value
-    return "sha256-" + hashlib.sha256(value.encode()).hexdigest()
+    return "sha256-" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _metadata_session(body: Mapping[str, Any]) -> str:
