@@ -69,6 +69,7 @@ RANK = {
     "requestid": 1,
     "presence": 1,
     "times": 1,
+    "ids": 1,
 }
 
 # (importing module, imported module): upward imports still to be removed

@@ -22,7 +22,6 @@ timestamp keeps its conversation); the first user input counts whole.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -31,6 +30,7 @@ import orjson
 
 from cliproxy.credentials.session import claude_metadata_session, extract_session_keys, normalize_session_id
 from cliproxy.formats import Format
+from cliproxy.ids import oid_uuid
 from cliproxy.providers.codex_ws_wire import SESSION_HEADER
 from cliproxy.translate.replay_keys import caller_key
 
@@ -157,7 +157,7 @@ def provider_session_uuid(provider: str, execution: str, derived: str) -> str:
 def _provider_uuid(provider: str, kind: str, value: str) -> str:
     if not provider:
         return ""
-    return str(uuid.uuid5(uuid.NAMESPACE_OID, "\x00".join(("cli-proxy-api", provider, kind, value))))
+    return oid_uuid("\x00".join(("cli-proxy-api", provider, kind, value)))
 
 
 def antigravity_session_id(derived: str) -> str:

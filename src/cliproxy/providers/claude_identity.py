@@ -27,6 +27,7 @@ import orjson
 
 from cliproxy.credentials.record import Credential
 from cliproxy.credentials.session import extract_session_key, normalize_session_id
+from cliproxy.ids import oid_uuid
 from cliproxy.providers.decoding import decodes
 from cliproxy.providers.identity import CASE_FREE, header, one_line  # (read as ident.CASE_FREE ...)
 
@@ -394,7 +395,7 @@ def session_uuid(headers: Mapping[str, str], body: Mapping[str, Any], *, confirm
         _remember(
             _DERIVED_SESSIONS,
             identity,
-            derived := str(uuid.uuid5(uuid.NAMESPACE_OID, _SESSION_NS + identity)),
+            derived := oid_uuid(_SESSION_NS + identity),
         )
     return derived
 

@@ -30,14 +30,13 @@ stays) and names the session in a header when the client named none.
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 from cliproxy.credentials.derived_session import provider_session_uuid, session_identity
 from cliproxy.formats import Format
+from cliproxy.ids import oid_uuid
 from cliproxy.providers import codex_replay
 from cliproxy.providers.codex_ws_wire import SESSION_HEADER
 from cliproxy.translate.replay_keys import caller_key, claude_code_scope
@@ -133,11 +132,4 @@ def _api_key_uuid(api_key: str) -> str:
     return _uuid("cli-proxy-api:codex:prompt-cache:" + api_key)
 
 
-def _uuid(name: str) -> str:
-    """``uuid5(NAMESPACE_OID, name)``, also for a name holding surrogates (a header's bytes
-    that are not UTF-8 come as such; ``uuid5`` refuses them: a 500)."""
-    raw = name.encode("utf-8", "surrogatepass")
-    return str(uuid.UUID(bytes=hashlib.sha1(_OID + raw).digest()[:16], version=5))
-
-
-_OID = uuid.NAMESPACE_OID.bytes
+_uuid = oid_uuid  # (for a name holding surrogates too: cliproxy.ids)

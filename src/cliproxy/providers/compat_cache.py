@@ -23,13 +23,13 @@ under :data:`CARRIED`; :func:`apply` in ``build``, after the payload rules, deci
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 from cliproxy.credentials.derived_session import provider_session_uuid, session_identity
 from cliproxy.formats import Format
+from cliproxy.ids import oid_uuid
 from cliproxy.providers.codex_cache import claude_code_key
 from cliproxy.providers.codex_ws_wire import SESSION_HEADER
 from cliproxy.translate.replay_keys import caller_key
@@ -92,4 +92,4 @@ def apply(body: dict[str, Any]) -> None:
 @lru_cache(maxsize=4096)
 def _key(provider: str, model: str, fmt: str, session: str) -> str:
     name = "\x00".join(("cli-proxy-api:openai-compat:prompt-cache", provider, model, fmt, session))
-    return str(uuid.uuid5(uuid.NAMESPACE_OID, name))
+    return oid_uuid(name)

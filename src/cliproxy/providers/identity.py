@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import re
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -32,6 +31,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from cliproxy.credentials.record import KIND_APIKEY, Credential
 from cliproxy.errors import UpstreamError
+from cliproxy.ids import oid_uuid
 
 __all__ = [
     "CASE_FREE",
@@ -111,7 +111,7 @@ def confuse_uuid(cred_id: str, kind: str, value: str) -> str:
 @functools.lru_cache(maxsize=8192)
 def _confuse(cred_id: str, kind: str, value: str) -> str:
     name = ":".join(("cli-proxy-api", "codex", "identity-confuse", kind, cred_id.strip(), value.strip()))
-    return str(uuid.uuid5(uuid.NAMESPACE_OID, name))
+    return oid_uuid(name)
 
 
 class CodexIdentity:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-import uuid
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from cliproxy.ids import oid_uuid
 
 __all__ = [
     "caller_key",
@@ -76,7 +77,7 @@ def _caller_hash(api_key: str) -> str:
 @lru_cache(maxsize=1024)
 def _chat_session(api_key: str) -> str:
     seed = "cli-proxy-api:codex:prompt-cache:" + api_key
-    return "prompt-cache:" + str(uuid.uuid5(uuid.NAMESPACE_OID, seed))
+    return "prompt-cache:" + oid_uuid(seed)
 
 
 def replay_session_key(headers: Mapping[str, str], body: Mapping[str, Any], *, chat_client: bool) -> str:
